@@ -1,0 +1,1 @@
+pytest_plugins = ["styrkedja_devstack.pytest_plugin"]

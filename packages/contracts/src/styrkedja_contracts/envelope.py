@@ -1,0 +1,220 @@
+"""CloudEvents 1.0 envelope (structured JSON mode) and the encode/decode API.
+
+Wire format: one JSON object per Kafka message, keyed by the organiser id
+(huvudman) of the data::
+
+    {"specversion": "1.0", "id": "<uuid>", "source": "/assessment",
+     "type": "se.styrkedja.assessment.published.v1", "time": "...",
+     "subject": "...", "datacontenttype": "application/json",
+     "dataschema": "https://schemas.styrkedja.se/events/<type>.json",
+     "data": {...}}
+
+``decode_event`` upcasts older versions to the newest one, so the returned
+``CloudEvent`` always carries the newest ``type``/``dataschema`` and model.
+No string anywhere in an event may contain a personnummer/samordningsnummer.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
+
+from .errors import (
+    InvalidEnvelopeError,
+    InvalidEventDataError,
+    OversizedEventError,
+    PersonalIdentityNumberError,
+    UndecodableEventError,
+    UnknownEventTypeError,
+    format_validation_errors,
+)
+from .events.base import EventData, iter_strings
+from .identifiers import PIN_ERROR, contains_personal_identity_number
+from .registry import REGISTRY, EventRegistry, schema_uri
+
+__all__ = [
+    "CloudEvent",
+    "Envelope",
+    "DEFAULT_MAX_BYTES",
+    "TYPE_PATTERN",
+    "new_event",
+    "decode_event",
+    "find_personal_identity_number",
+]
+
+DEFAULT_MAX_BYTES = 256_000
+_URI_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$"
+TYPE_PATTERN = r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]+$"
+
+
+class _EnvelopeAttributes(BaseModel):
+    """CloudEvents context attributes used by Styrkedja."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    specversion: Literal["1.0"]
+    id: UUID = Field(description="Unique per event; consumers deduplicate on it.")
+    source: str = Field(
+        min_length=1,
+        max_length=512,
+        pattern=r"^\S+$",
+        description="URI-reference of the producer, e.g. /assessment",
+    )
+    type: str = Field(max_length=128, pattern=TYPE_PATTERN, description="se.styrkedja.<entity>.<verb>.v<N>")
+    time: AwareDatetime
+    subject: str | None = Field(default=None, min_length=1, max_length=256)
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str | None = Field(
+        default=None, max_length=512, pattern=_URI_PATTERN, description="URI of the data's JSON Schema"
+    )
+
+
+class Envelope(_EnvelopeAttributes):
+    """The envelope as it travels (``data`` still a plain JSON object). Used for the envelope JSON Schema."""
+
+    model_config = ConfigDict(title="CloudEvent")
+
+    data: dict[str, Any]
+
+
+class CloudEvent(_EnvelopeAttributes):
+    """A decoded (or newly created) event: envelope plus a validated data model."""
+
+    specversion: Literal["1.0"] = "1.0"
+    dataschema: str = Field(max_length=512, pattern=_URI_PATTERN)
+    data: SerializeAsAny[EventData]
+
+    def to_bytes(self) -> bytes:
+        """Compact UTF-8 JSON (CloudEvents structured mode); an absent subject is omitted."""
+        exclude = {"subject"} if self.subject is None else None
+        return self.model_dump_json(exclude=exclude).encode("utf-8")
+
+    def partition_key(self) -> bytes:
+        """Kafka message key: the data's organiser id (huvudman), UTF-8."""
+        return str(self.data.organiser_id).encode("utf-8")  # type: ignore[attr-defined]
+
+
+def find_personal_identity_number(value: Any, prefix: str = "") -> str | None:
+    """Path of the first string (at any depth) that contains a personnummer, or None."""
+    for path, text in iter_strings(value, prefix):
+        if contains_personal_identity_number(text):
+            return path or "(event)"
+    return None
+
+
+def _pin_error(path: str) -> PersonalIdentityNumberError:
+    return PersonalIdentityNumberError(f"{path}: {PIN_ERROR}", fields=(path,))
+
+
+def new_event(
+    data: EventData,
+    *,
+    source: str,
+    subject: str | None = None,
+    event_id: UUID | None = None,
+    time: datetime | None = None,
+    registry: EventRegistry | None = None,
+) -> CloudEvent:
+    """Wrap ``data`` in a CloudEvent; ``type`` and ``dataschema`` come from its registered type.
+
+    ``event_id`` defaults to a random UUID, ``time`` to now (UTC).
+    Raises ``UnknownEventTypeError`` if the model is not registered,
+    ``InvalidEventDataError`` if any string carries a personnummer and
+    ``InvalidEnvelopeError`` for a bad source/subject/time.
+    """
+    registry = registry or REGISTRY
+    model = type(data)
+    event_type = getattr(model, "event_type", None)
+    if not isinstance(data, EventData) or registry.models.get(event_type or "") is not model:
+        raise UnknownEventTypeError(
+            f"{model.__name__} is not a registered event data model", fields=("type",)
+        )
+    path = find_personal_identity_number({"source": source, "subject": subject})
+    path = path or find_personal_identity_number(data, "data")
+    if path:
+        raise _pin_error(path)
+    try:
+        return CloudEvent(
+            id=event_id or uuid4(),
+            source=source,
+            type=event_type,
+            time=time or datetime.now(UTC),
+            subject=subject,
+            dataschema=schema_uri(event_type),
+            data=data,
+        )
+    except ValidationError as exc:
+        message, fields = format_validation_errors(exc.errors())
+        raise InvalidEnvelopeError(message, fields=fields) from None
+
+
+def decode_event(
+    raw: bytes | bytearray | memoryview | str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    registry: EventRegistry | None = None,
+) -> CloudEvent:
+    """Parse and validate one message into a ``CloudEvent`` of the newest version.
+
+    Steps: size limit → UTF-8 JSON object → personnummer scan of every string
+    → envelope → type lookup and upcasting → data validation. Raises a
+    ``ContractError`` subclass whose ``reason`` is one of ``oversized``,
+    ``undecodable``, ``invalid_envelope``, ``unknown_type``, ``invalid_data``.
+    """
+    registry = registry or REGISTRY
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    size = len(raw)
+    if size > max_bytes:
+        raise OversizedEventError(f"message is {size} bytes, the limit is {max_bytes} bytes")
+    try:
+        doc = json.loads(bytes(raw).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UndecodableEventError(f"message is not UTF-8 JSON: {type(exc).__name__}") from None
+    if not isinstance(doc, dict):
+        raise UndecodableEventError(f"message must be a JSON object, not {type(doc).__name__}")
+
+    path = find_personal_identity_number(doc)
+    if path:
+        raise _pin_error(path)
+
+    try:
+        envelope = Envelope.model_validate(doc)
+    except ValidationError as exc:
+        message, fields = format_validation_errors(exc.errors())
+        raise InvalidEnvelopeError(message, fields=fields) from None
+
+    event_type, data = envelope.type, envelope.data
+    try:
+        event_type, data = registry.upcast(event_type, data)
+    except UnknownEventTypeError:
+        raise
+    except Exception as exc:  # a failing upcaster means the old data was not what it claimed
+        raise InvalidEventDataError(
+            f"data: cannot upcast {envelope.type} to the newest version ({type(exc).__name__}: {exc})",
+            fields=("data",),
+        ) from None
+    model = registry.model_for(event_type)
+    try:
+        payload = model.model_validate(data)
+    except ValidationError as exc:
+        message, fields = format_validation_errors(exc.errors(), prefix="data")
+        raise InvalidEventDataError(message, fields=fields) from None
+
+    upcast = event_type != envelope.type
+    dataschema = envelope.dataschema if envelope.dataschema and not upcast else schema_uri(event_type)
+    return CloudEvent.model_construct(
+        specversion="1.0",
+        id=envelope.id,
+        source=envelope.source,
+        type=event_type,
+        time=envelope.time,
+        subject=envelope.subject,
+        datacontenttype="application/json",
+        dataschema=dataschema,
+        data=payload,
+    )

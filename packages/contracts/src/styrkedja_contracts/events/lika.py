@@ -1,0 +1,92 @@
+"""LIKA: a published self-assessment (självskattning) of a school's digital maturity."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field, field_validator
+
+from ..identifiers import OrganiserId, SchoolUnitCode
+from .base import ContractModel, EventData, Timestamp
+
+__all__ = [
+    "SchoolForm",
+    "RespondentRole",
+    "LikaArea",
+    "LikaRatingValue",
+    "LikaRating",
+    "LikaSelfAssessmentPublishedV1",
+]
+
+
+class SchoolForm(StrEnum):
+    """Skolform."""
+
+    forskola = "forskola"
+    grundskola = "grundskola"
+    gymnasieskola = "gymnasieskola"
+
+
+class RespondentRole(StrEnum):
+    """Who rated: rektor, IKT-samordnare, arbetslag, ledningsgrupp."""
+
+    rektor = "rektor"
+    ict_coordinator = "ict_coordinator"
+    teacher_team = "teacher_team"
+    management_team = "management_team"
+
+
+class LikaArea(StrEnum):
+    """The four LIKA areas: Ledning, Infrastruktur, Kompetens, Användning."""
+
+    ledning = "ledning"
+    infrastruktur = "infrastruktur"
+    kompetens = "kompetens"
+    anvandning = "anvandning"
+
+
+class LikaRatingValue(StrEnum):
+    """Status of one indicator."""
+
+    NOT_PLANNED = "NOT_PLANNED"
+    PLANNED = "PLANNED"
+    STARTED = "STARTED"
+    ALMOST_THERE = "ALMOST_THERE"
+    ACHIEVED = "ACHIEVED"
+    NOT_RELEVANT = "NOT_RELEVANT"
+
+
+class LikaRating(ContractModel):
+    """One rated indicator of the catalogue."""
+
+    indicator_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    area: LikaArea
+    rating: LikaRatingValue
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class LikaSelfAssessmentPublishedV1(EventData):
+    """A self-assessment was published (drafts and private assessments are never published)."""
+
+    event_type: ClassVar[str] = "se.styrkedja.lika.self_assessment_published.v1"
+
+    self_assessment_id: UUID
+    organiser_id: OrganiserId
+    school_unit_code: SchoolUnitCode
+    school_form: SchoolForm
+    respondent_role: RespondentRole
+    catalogue_version: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:-]+$")
+    ratings: tuple[LikaRating, ...] = Field(min_length=1, max_length=500)
+    published_at: Timestamp
+
+    @field_validator("ratings")
+    @classmethod
+    def _unique_indicators(cls, ratings: tuple[LikaRating, ...]) -> tuple[LikaRating, ...]:
+        seen: set[str] = set()
+        for r in ratings:
+            if r.indicator_id in seen:
+                raise ValueError(f"indicator_id {r.indicator_id!r} is rated more than once")
+            seen.add(r.indicator_id)
+        return ratings

@@ -1,0 +1,111 @@
+"""Topic registry: one Kafka topic per entity, keyed by organiser id (huvudman).
+
+All events of one entity share a topic so that they stay in order per key;
+a municipality's events land in one partition. Each consumer group has its
+own dead-letter topic ``styrkedja.dlq.<consumer_group>``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import UnknownEventTypeError
+from .events import (
+    AssessmentPublishedV1,
+    AssessmentRetractedV1,
+    ForecastSubmittedV1,
+    ForecastWithdrawnV1,
+    LikaSelfAssessmentPublishedV1,
+    OrganisationUnitUpsertedV1,
+    SupportInterventionChangedV1,
+)
+from .registry import parse_event_type
+
+__all__ = ["Topic", "TOPICS", "DLQ_PREFIX", "topic_for_event_type", "dead_letter_topic", "all_topic_names"]
+
+DLQ_PREFIX = "styrkedja.dlq."
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic: its name, message key, default partition count, producing and consuming services."""
+
+    name: str
+    key: str = "organiser_id"
+    partitions: int = 6
+    producers: tuple[str, ...] = ()
+    consumers: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()
+
+    def families(self) -> frozenset[str]:
+        """The ``<entity>.<verb>`` parts of this topic's event types (any version)."""
+        return frozenset(parse_event_type(t)[0] for t in self.event_types)
+
+
+TOPICS: dict[str, Topic] = {
+    t.name: t
+    for t in (
+        Topic(
+            name="styrkedja.assessments",
+            producers=("assessment",),
+            consumers=("reporting",),
+            event_types=(AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type),
+        ),
+        Topic(
+            name="styrkedja.forecasts",
+            producers=("forecast",),
+            consumers=("reporting",),
+            event_types=(ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type),
+        ),
+        Topic(
+            name="styrkedja.lika",
+            producers=("lika",),
+            consumers=("reporting",),
+            event_types=(LikaSelfAssessmentPublishedV1.event_type,),
+        ),
+        Topic(
+            name="styrkedja.support",
+            producers=("assessment",),  # stödinsatser live in the assessment service; only counts leave it
+            consumers=("reporting",),
+            event_types=(SupportInterventionChangedV1.event_type,),
+        ),
+        Topic(
+            name="styrkedja.organisation",
+            producers=("reporting",),  # the SS 12000-style directory import
+            consumers=("reporting",),
+            event_types=(OrganisationUnitUpsertedV1.event_type,),
+        ),
+    )
+}
+"""Every topic by name."""
+
+
+def topic_for_event_type(event_type: str) -> Topic:
+    """The topic that carries ``event_type``; other versions of the same entity.verb map to the same topic."""
+    for topic in TOPICS.values():
+        if event_type in topic.event_types:
+            return topic
+    try:
+        family, _ = parse_event_type(event_type)
+    except UnknownEventTypeError:
+        raise KeyError(f"no topic carries event type {event_type!r}") from None
+    for topic in TOPICS.values():
+        if family in topic.families():
+            return topic
+    raise KeyError(f"no topic carries event type {event_type!r}")
+
+
+_GROUP_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+
+def dead_letter_topic(consumer_group: str) -> str:
+    """Dead-letter topic of a consumer group: ``styrkedja.dlq.<consumer_group>``."""
+    if not _GROUP_RE.match(consumer_group):
+        raise ValueError(f"consumer group {consumer_group!r} must be 1-200 chars of [A-Za-z0-9._-]")
+    return f"{DLQ_PREFIX}{consumer_group}"
+
+
+def all_topic_names(consumer_groups: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Every entity topic, plus the dead-letter topics of the given consumer groups."""
+    return tuple(TOPICS) + tuple(dead_letter_topic(g) for g in consumer_groups)

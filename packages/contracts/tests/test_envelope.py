@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from styrkedja_contracts import (
+    EVENT_MODELS,
+    AssessmentPublishedV1,
+    CloudEvent,
+    ContractError,
+    EventData,
+    InvalidEnvelopeError,
+    InvalidEventDataError,
+    OversizedEventError,
+    UndecodableEventError,
+    UnknownEventTypeError,
+    decode_event,
+    example_bytes,
+    new_event,
+    schema_uri,
+)
+
+
+@pytest.fixture
+def event(assessment_kwargs: dict[str, Any]) -> CloudEvent:
+    return new_event(
+        AssessmentPublishedV1(**assessment_kwargs),
+        source="/assessment",
+        subject="3b0e6f0a-9c4d-4f7e-8a21-5d6c7e8f9a01",
+        event_id=uuid.UUID("0d9b8e52-6a1f-4c3b-9e7d-1a2b3c4d5e01"),
+        time=datetime(2026, 10, 2, 14, 0, tzinfo=timezone(timedelta(hours=2))),
+    )
+
+
+def doc_of(event: CloudEvent) -> dict[str, Any]:
+    return json.loads(event.to_bytes())
+
+
+def reason_of(raw: bytes | str, **kwargs: Any) -> ContractError:
+    with pytest.raises(ContractError) as exc:
+        decode_event(raw, **kwargs)
+    return exc.value
+
+
+def test_new_event_fills_type_and_schema(event: CloudEvent) -> None:
+    assert event.specversion == "1.0"
+    assert event.type == "se.styrkedja.assessment.published.v1"
+    assert event.dataschema == schema_uri(event.type)
+    assert event.datacontenttype == "application/json"
+    assert event.partition_key() == b"2999"
+
+
+def test_new_event_defaults(assessment_kwargs: dict[str, Any]) -> None:
+    ev = new_event(AssessmentPublishedV1(**assessment_kwargs), source="/assessment")
+    assert ev.time.tzinfo is not None
+    assert abs(ev.time - datetime.now(UTC)) < timedelta(minutes=1)
+    assert isinstance(ev.id, uuid.UUID)
+    assert "subject" not in doc_of(ev)
+
+
+def test_round_trip(event: CloudEvent) -> None:
+    raw = event.to_bytes()
+    assert b"\n" not in raw and b", " not in raw  # compact
+    decoded = decode_event(raw)
+    assert decoded == event
+    assert isinstance(decoded.data, AssessmentPublishedV1)
+    assert decoded.to_bytes() == raw
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_MODELS))
+def test_every_example_decodes_and_round_trips(event_type: str) -> None:
+    decoded = decode_event(example_bytes(event_type))
+    assert decoded.type == event_type
+    assert isinstance(decoded.data, EVENT_MODELS[event_type])
+    assert decoded.data.organiser_id == "2999"
+    assert decode_event(decoded.to_bytes()) == decoded
+    again = new_event(
+        decoded.data, source=decoded.source, subject=decoded.subject, event_id=decoded.id, time=decoded.time
+    )
+    assert again == decoded
+
+
+def test_oversized(event: CloudEvent) -> None:
+    raw = event.to_bytes()
+    err = reason_of(raw, max_bytes=len(raw) - 1)
+    assert isinstance(err, OversizedEventError) and err.reason == "oversized"
+    assert decode_event(raw, max_bytes=len(raw)) == event
+    assert reason_of(b" " * 256_001).reason == "oversized"
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"\xff\xfe{}", b"[1, 2]", b"", b'"text"', b"[" * 100_000])
+def test_undecodable(raw: bytes) -> None:
+    err = reason_of(raw)
+    assert isinstance(err, UndecodableEventError) and err.reason == "undecodable"
+
+
+@pytest.mark.parametrize("field", ["specversion", "id", "source", "type", "time", "data"])
+def test_missing_envelope_field(event: CloudEvent, field: str) -> None:
+    doc = doc_of(event)
+    del doc[field]
+    err = reason_of(json.dumps(doc))
+    assert isinstance(err, InvalidEnvelopeError) and err.reason == "invalid_envelope"
+    assert field in err.fields and field in str(err)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("specversion", "0.3"),
+        ("id", "not-a-uuid"),
+        ("time", "2026-10-02T14:00:00"),  # no offset
+        ("datacontenttype", "application/xml"),
+        ("source", ""),
+        ("type", "assessment.published"),
+        ("data", [1, 2]),
+        ("unknown_attribute", "x"),
+    ],
+)
+def test_invalid_envelope_values(event: CloudEvent, field: str, value: Any) -> None:
+    doc = {**doc_of(event), field: value}
+    err = reason_of(json.dumps(doc))
+    assert err.reason == "invalid_envelope"
+    assert field in str(err)
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "se.styrkedja.assessment.published.v9",
+        "se.styrkedja.assessment.graded.v1",
+        "se.styrkedja.nothing.here.v1",
+    ],
+)
+def test_unknown_type(event: CloudEvent, event_type: str) -> None:
+    err = reason_of(json.dumps({**doc_of(event), "type": event_type}))
+    assert isinstance(err, UnknownEventTypeError) and err.reason == "unknown_type"
+    assert event_type in str(err)
+
+
+def test_invalid_data_names_field_and_rule(event: CloudEvent) -> None:
+    doc = doc_of(event)
+    doc["data"]["year"] = 12
+    err = reason_of(json.dumps(doc))
+    assert isinstance(err, InvalidEventDataError) and err.reason == "invalid_data"
+    assert err.fields == ("data.year",)
+    assert "data.year" in err.message and "less than or equal to 9" in err.message
+
+
+def test_invalid_data_model_rule(event: CloudEvent) -> None:
+    doc = doc_of(event)
+    doc["data"]["value"] = "F"
+    err = reason_of(json.dumps(doc))
+    assert err.reason == "invalid_data"
+    assert "unmet_criteria" in err.message
+
+
+def test_invalid_data_missing_and_extra_fields(event: CloudEvent) -> None:
+    doc = doc_of(event)
+    del doc["data"]["organiser_id"]
+    doc["data"]["personal_number"] = "x"
+    err = reason_of(json.dumps(doc))
+    assert err.reason == "invalid_data"
+    assert set(err.fields) == {"data.organiser_id", "data.personal_number"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [("data", "student_id"), ("data", "unmet_criteria"), ("subject",), ("source",), ("data", "extra")],
+)
+def test_personnummer_anywhere_is_invalid_data(event: CloudEvent, pnr: str, path: tuple[str, ...]) -> None:
+    doc = doc_of(event)
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = [f"Se elev {pnr}"] if path[-1] == "unmet_criteria" else f"x-{pnr}"
+    err = reason_of(json.dumps(doc))
+    assert err.reason == "invalid_data"
+    assert "personal identity number" in err.message
+    assert pnr not in str(err)  # never echo the number
+
+
+def test_personnummer_in_lika_comment(pnr: str) -> None:
+    doc = json.loads(example_bytes("se.styrkedja.lika.self_assessment_published.v1"))
+    doc["data"]["ratings"][1]["comment"] = f"Ring föräldern till {pnr}"
+    err = reason_of(json.dumps(doc))
+    assert err.reason == "invalid_data"
+    assert err.fields == ("data.ratings[1].comment",)
+
+
+def test_personnummer_in_dict_key(event: CloudEvent, pnr: str) -> None:
+    doc = doc_of(event)
+    doc["data"][pnr] = 1
+    assert reason_of(json.dumps(doc)).reason == "invalid_data"
+
+
+def test_new_event_refuses_personnummer(event: CloudEvent, pnr: str) -> None:
+    with pytest.raises(InvalidEventDataError, match="subject: must not contain a personal identity number"):
+        new_event(event.data, source="/assessment", subject=pnr)
+    with pytest.raises(InvalidEventDataError, match="source"):
+        new_event(event.data, source=f"/assessment/{pnr}")
+    sneaky = event.data.model_copy(update={"unmet_criteria": (pnr,)})  # model_copy skips validation
+    with pytest.raises(InvalidEventDataError, match=r"data\.unmet_criteria\[0\]"):
+        new_event(sneaky, source="/assessment")
+
+
+def test_new_event_refuses_unregistered_model_and_bad_envelope(event: CloudEvent) -> None:
+    class NotRegisteredV1(EventData):
+        event_type = "se.styrkedja.test.unregistered.v1"
+        organiser_id: str
+
+    with pytest.raises(UnknownEventTypeError):
+        new_event(NotRegisteredV1(organiser_id="2999"), source="/x")
+    with pytest.raises(InvalidEnvelopeError, match="time"):
+        new_event(event.data, source="/assessment", time=datetime(2026, 1, 1))
+    with pytest.raises(InvalidEnvelopeError, match="source"):
+        new_event(event.data, source="has space")
+
+
+def test_contract_errors_are_exceptions_with_reason() -> None:
+    reasons = {cls.reason for cls in (OversizedEventError, UndecodableEventError, InvalidEnvelopeError,
+                                      UnknownEventTypeError, InvalidEventDataError)}
+    assert reasons == {"oversized", "undecodable", "invalid_envelope", "unknown_type", "invalid_data"}
+    assert issubclass(ContractError, Exception)

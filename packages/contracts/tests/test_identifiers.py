@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from styrkedja_contracts import (
+    GroupId,
+    OrganiserId,
+    SchoolUnitCode,
+    SchoolYear,
+    StudentId,
+    SubjectCode,
+    TeacherId,
+    contains_personal_identity_number,
+)
+from styrkedja_contracts.identifiers import luhn_check_digit
+
+
+def luhn_complete(nine_digits: str) -> str:
+    return nine_digits + luhn_check_digit(nine_digits)
+
+
+VALID = luhn_complete("811218987")  # 8112189876 – Skatteverket's sample number
+COORD = luhn_complete("701063239")  # samordningsnummer: day 03 + 60
+
+
+def test_luhn_helper_matches_known_number() -> None:
+    assert VALID == "8112189876"
+    assert COORD == "7010632391"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "811218-9876",
+        "811218+9876",
+        "811218 9876",
+        "8112189876",
+        "19811218-9876",
+        "19811218 9876",
+        "198112189876",
+        "121212-1212",  # the well-known test number
+        "701063-2391",  # samordningsnummer
+        "19701063-2391",
+        "elev 811218-9876 har frånvaro",
+        "stu-811218-9876",
+        "id:8112189876.",
+    ],
+)
+def test_detects_personal_identity_numbers(text: str) -> None:
+    assert contains_personal_identity_number(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "811218-9875",  # wrong check digit
+        "8112189875",
+        "19811218-9875",
+        "811318-9876",  # month 13
+        "810018-9876",  # month 00
+        "811200-9876",  # day 00
+        "811232-" + luhn_complete("811232987")[-4:],  # day 32 (neither date nor samordningsnummer)
+        "811292-" + luhn_complete("811292987")[-4:],  # day 92
+        "212000-1234",  # municipality organisation number (month digits 20)
+        "2120001234",
+        "212000-" + luhn_complete("212000123")[-4:],  # valid Luhn org number still not flagged
+        "556" + luhn_complete("556000123")[3:],  # company org number, valid Luhn
+        "16" + luhn_complete("556000123"),  # org number in 12-digit form
+        "98112189876",  # 11-digit run: embedded
+        "81121898760",
+        "0198112189876",  # 13-digit run
+        "15811218-9876",  # century 15: not a personnummer form
+        "2026-11-16T15:42:08+01:00",
+        "29990011",
+        "2999",
+        "3b0e6f0a-9c4d-4f7e-8a21-5d6c7e8f9a01",
+        "19811218-9876-4f7e-8a21-5d6c7e8f9a01",  # digit groups inside a canonical UUID
+        "",
+        "short 123",
+    ],
+)
+def test_ignores_non_personal_numbers(text: str) -> None:
+    assert not contains_personal_identity_number(text)
+
+
+def test_every_valid_date_form_with_luhn() -> None:
+    for yymmdd in ("000229", "991231", "450561", "050191"):
+        number = luhn_complete(yymmdd + "123")
+        assert contains_personal_identity_number(number)
+        assert contains_personal_identity_number(f"{number[:6]}-{number[6:]}")
+        assert contains_personal_identity_number(f"20{number[:6]}-{number[6:]}")
+        wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
+        assert not contains_personal_identity_number(wrong)
+
+
+def test_overlapping_candidate_does_not_hide_a_match() -> None:
+    assert contains_personal_identity_number("123456 811218-9876")
+    assert contains_personal_identity_number("811218-9875 811218-9876")
+
+
+@pytest.mark.parametrize("type_", [StudentId, TeacherId, GroupId])
+def test_pseudonymous_ids(type_: object) -> None:
+    ta = TypeAdapter(type_)
+    assert ta.validate_python("stu-7f3a9c") == "stu-7f3a9c"
+    assert ta.validate_python("a.b_c:d-9") == "a.b_c:d-9"
+    for bad in ("", "x" * 65, "has space", "å", "a/b"):
+        with pytest.raises(ValidationError):
+            ta.validate_python(bad)
+    for pin in ("811218-9876", "stu-19811218-9876", "811218+9876", "8112189876"):
+        with pytest.raises(ValidationError, match="personal identity number"):
+            ta.validate_python(pin)
+
+
+def test_organiser_id() -> None:
+    ta = TypeAdapter(OrganiserId)
+    for ok in ("2999", "0180", "212000-1234", "2120001234"):
+        assert ta.validate_python(ok) == ok
+    for bad in ("299", "29999", "212000 1234", "212000-12345", "abcd"):
+        with pytest.raises(ValidationError):
+            ta.validate_python(bad)
+    with pytest.raises(ValidationError, match="personal identity number"):
+        ta.validate_python("811218-9876")  # an enskild firma's number is a personnummer
+
+
+def test_school_unit_code_subject_code() -> None:
+    assert TypeAdapter(SchoolUnitCode).validate_python("29990011") == "29990011"
+    for bad in ("2999001", "299900111", "2999001a"):
+        with pytest.raises(ValidationError):
+            TypeAdapter(SchoolUnitCode).validate_python(bad)
+    assert TypeAdapter(SubjectCode).validate_python("GRGRMAT01") == "GRGRMAT01"
+    for bad in ("ma", "grgrmat01", "GRGR-MAT", "A" * 17):
+        with pytest.raises(ValidationError):
+            TypeAdapter(SubjectCode).validate_python(bad)
+
+
+def test_school_year() -> None:
+    ta = TypeAdapter(SchoolYear)
+    assert ta.validate_python("2026/27") == "2026/27"
+    assert ta.validate_python("2099/00") == "2099/00"
+    for bad in ("2026/28", "2026/26", "2026-27", "26/27", "2026/2027"):
+        with pytest.raises(ValidationError):
+            ta.validate_python(bad)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from styrkedja_contracts import EVENT_MODELS, TOPICS, Topic, dead_letter_topic, topic_for_event_type
+
+
+def test_topics() -> None:
+    assert set(TOPICS) == {
+        "styrkedja.assessments",
+        "styrkedja.forecasts",
+        "styrkedja.lika",
+        "styrkedja.support",
+        "styrkedja.organisation",
+    }
+    assessments = TOPICS["styrkedja.assessments"]
+    assert assessments.producers == ("assessment",)
+    assert assessments.consumers == ("reporting",)
+    for topic in TOPICS.values():
+        assert topic.key == "organiser_id"
+        assert topic.partitions == 6
+        assert "reporting" in topic.consumers
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        assessments.partitions = 12  # type: ignore[misc]
+
+
+def test_every_event_type_has_exactly_one_topic() -> None:
+    for event_type in EVENT_MODELS:
+        owners = [t for t in TOPICS.values() if event_type in t.event_types]
+        assert len(owners) == 1
+        assert topic_for_event_type(event_type) is owners[0]
+
+
+def test_topic_for_event_type() -> None:
+    assert topic_for_event_type("se.styrkedja.assessment.retracted.v1").name == "styrkedja.assessments"
+    assert topic_for_event_type("se.styrkedja.forecast.withdrawn.v1").name == "styrkedja.forecasts"
+    assert topic_for_event_type("se.styrkedja.support.intervention_changed.v1").name == "styrkedja.support"
+    assert topic_for_event_type("se.styrkedja.organisation.unit_upserted.v1").name == "styrkedja.organisation"
+    # a future version of a known entity.verb stays on the same topic (ordering per entity)
+    assert topic_for_event_type("se.styrkedja.assessment.published.v2").name == "styrkedja.assessments"
+    for bad in ("se.styrkedja.alert.raised.v1", "nonsense"):
+        with pytest.raises(KeyError):
+            topic_for_event_type(bad)
+
+
+def test_dead_letter_topic() -> None:
+    assert dead_letter_topic("reporting") == "styrkedja.dlq.reporting"
+    assert dead_letter_topic("reporting-assessments") == "styrkedja.dlq.reporting-assessments"
+    for bad in ("", "has space", "a/b"):
+        with pytest.raises(ValueError):
+            dead_letter_topic(bad)
+
+
+def test_topic_defaults() -> None:
+    t = Topic(name="x")
+    assert (t.key, t.partitions, t.producers, t.consumers, t.event_types) == ("organiser_id", 6, (), (), ())

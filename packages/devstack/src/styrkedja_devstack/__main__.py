@@ -1,0 +1,79 @@
+"""`python -m styrkedja_devstack run`: the whole system on one machine, no Docker."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .services import SERVICES, ServiceProcess
+from .stack import Infrastructure
+
+
+def run(state_dir: Path) -> int:
+    started = time.monotonic()
+    print(f"[1/4] starting PostgreSQL and the broker (state in {state_dir}) ...", flush=True)
+    infra = Infrastructure.start(state_dir,
+                                 pg_port=int(os.environ.get("STYRKEDJA_EMBEDDED_PG_PORT", "55432")),
+                                 kafka_port=int(os.environ.get("STYRKEDJA_EMBEDDED_KAFKA_PORT", "19092")))
+    processes: list[ServiceProcess] = []
+    try:
+        for note in infra.notes:
+            print(f"      {note}", flush=True)
+        print("[2/4] creating databases and running migrations ...", flush=True)
+        urls = infra.migrate_all()
+        print("[3/4] creating topics ...", flush=True)
+        infra.ensure_topics()
+        print("[4/4] starting services ...", flush=True)
+        for spec in SERVICES:
+            processes.append(ServiceProcess(spec, database_url=urls[spec.name],
+                                            kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+                                            log_dir=state_dir / "logs").start())
+        for process in processes:
+            process.wait_ready()
+        print(f"\nStyrkedja is ready after {time.monotonic() - started:.1f} s:", flush=True)
+        for process in processes:
+            print(f"  {process.spec.name:<11} {process.url}  (API docs {process.url}/docs)", flush=True)
+        print(f"  kafka       {infra.kafka_bootstrap_servers}\n  postgres    {infra.postgres_url}", flush=True)
+        print(f"  logs        {state_dir / 'logs'}\nPress Ctrl-C to stop.", flush=True)
+        stop = False
+
+        def on_signal(*_):
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        while not stop:
+            for process in processes:
+                if process.process and process.process.poll() is not None:
+                    print(f"{process.spec.name} exited ({process.process.returncode}); restarting", flush=True)
+                    process.start()
+            time.sleep(0.5)
+        print("\nstopping ...", flush=True)
+        return 0
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        infra.stop()
+        print("stopped.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="styrkedja_devstack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="start PostgreSQL, the broker and the four services")
+    run_parser.add_argument("--state-dir", type=Path, default=Path(".styrkedja"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.command == "run":
+        return run(args.state_dir.resolve())
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

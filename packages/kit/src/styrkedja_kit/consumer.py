@@ -1,0 +1,267 @@
+"""The consumer loop: batches from Kafka applied exactly once to the service's database.
+
+For each batch, in ONE database transaction: the event ids are inserted into
+`consumer_applied_events` (only the ids that were new are handed to the handler), the
+handler changes the aggregates, and the next offset per partition is stored in
+`consumer_offsets`. Offsets live in the database, not in Kafka; on assignment the loop seeks
+to them. They are also committed to Kafka afterwards, but only as a marker: a partition
+for which the database has an offset while the broker has none (the embedded broker lost its
+state) or whose log ends before the stored offset is re-read from the beginning, and the
+event-id bookkeeping makes that harmless.
+
+Events that cannot be decoded, are invalid, of an unknown version or too big go to the
+group's dead-letter topic with the reason; the loop carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError, OffsetOutOfRangeError
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Uuid, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from styrkedja_contracts import CloudEvent, ContractError, dead_letter_topic, decode_event
+
+from . import metrics
+from .db import Database
+from .kafka import ensure_topics, make_producer, registry_topics
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def define_consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
+    applied = Table(
+        "consumer_applied_events", metadata,
+        Column("event_id", Uuid, primary_key=True),
+        Column("group_id", String(200), nullable=False),
+        Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    offsets = Table(
+        "consumer_offsets", metadata,
+        Column("group_id", String(200), primary_key=True),
+        Column("topic", String(200), primary_key=True),
+        Column("partition", Integer, primary_key=True),
+        Column("next_offset", BigInteger, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return applied, offsets
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A decoded event with where it came from."""
+
+    event: CloudEvent
+    topic: str
+    partition: int
+    offset: int
+
+
+Handler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, loop: "ConsumerLoop") -> None:
+        self.loop = loop
+
+    async def on_partitions_revoked(self, revoked) -> None:  # offsets are in the database already
+        self.loop.assigned = False
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        await self.loop.seek_to_stored(assigned)
+        self.loop.assigned = True
+
+
+class ConsumerLoop:
+    def __init__(self, settings: ServiceSettings, database: Database, *, group_id: str, topics: Sequence[str],
+                 handler: Handler, applied_table: Table, offsets_table: Table) -> None:
+        self.settings = settings
+        self.db = database
+        self.group_id = group_id
+        self.topics = list(topics)
+        self.handler = handler
+        self.applied = applied_table
+        self.offsets = offsets_table
+        self.dead_letter_topic = dead_letter_topic(group_id)
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self.applied_count = 0
+        self.assigned = False  # readiness: the group has handed this member its partitions
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consumer loop failed; restarting in 2 s", extra={"group": self.group_id})
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), 2.0)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _run_once(self) -> None:
+        await ensure_topics(self.settings.kafka_bootstrap_servers, registry_topics([self.group_id]))
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            client_id=f"{self.settings.client_id}-{self.group_id}",
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
+        )
+        consumer.subscribe(self.topics, listener=_Rebalance(self))
+        producer = make_producer(self.settings.kafka_bootstrap_servers, f"{self.settings.client_id}-dlq")
+        self._consumer = consumer
+        await consumer.start()
+        await producer.start()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    batch = await consumer.getmany(timeout_ms=self.settings.consumer_poll_timeout_ms,
+                                                   max_records=self.settings.consumer_max_records)
+                except OffsetOutOfRangeError as exc:
+                    await self._rewind(list(exc.args[0]) if exc.args else list(consumer.assignment()))
+                    continue
+                if batch:
+                    await self.process(batch, producer)
+        finally:
+            self._consumer = None
+            self.assigned = False
+            await consumer.stop()
+            await producer.stop()
+
+    # -- positions -----------------------------------------------------------------------------
+    async def seek_to_stored(self, assigned) -> None:
+        consumer = self._consumer
+        assigned = list(assigned)
+        if consumer is None or not assigned:
+            return
+        async with self.db.sessions() as session:
+            rows = (await session.execute(select(self.offsets).where(
+                self.offsets.c.group_id == self.group_id,
+                self.offsets.c.topic.in_({tp.topic for tp in assigned})))).all()
+        stored = {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
+        ends = await consumer.end_offsets(assigned)
+        rewind = []
+        for tp in assigned:
+            offset = stored.get(tp)
+            if offset is None:
+                consumer.seek(tp, 0)
+                continue
+            committed = await consumer.committed(tp)
+            if (committed is None and offset > 0) or ends.get(tp, 0) < offset:
+                rewind.append(tp)
+            else:
+                consumer.seek(tp, offset)
+        if rewind:
+            await self._rewind(rewind)
+
+    async def _rewind(self, partitions: list[TopicPartition]) -> None:
+        """The broker lost these logs (or never had them): read them again from the start."""
+        consumer = self._consumer
+        for tp in partitions:
+            metrics.CONSUMER_REWINDS.labels(self.group_id, tp.topic).inc()
+            log.warning("re-reading partition from the beginning; duplicates will be skipped",
+                        extra={"group": self.group_id, "topic": tp.topic, "partition": tp.partition})
+            async with self.db.sessions.begin() as session:
+                await session.execute(self.offsets.update().where(
+                    self.offsets.c.group_id == self.group_id, self.offsets.c.topic == tp.topic,
+                    self.offsets.c.partition == tp.partition).values(next_offset=0))
+            if consumer is not None:
+                consumer.seek(tp, 0)
+
+    # -- one batch -----------------------------------------------------------------------------
+    async def process(self, batch: dict[TopicPartition, list[ConsumerRecord]], producer) -> None:
+        started = time.monotonic()
+        delivered: list[Delivered] = []
+        dead: list[tuple[ConsumerRecord, ContractError]] = []
+        next_offsets: dict[TopicPartition, int] = {}
+        for tp, records in batch.items():
+            for record in records:
+                try:
+                    event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
+                except ContractError as error:
+                    dead.append((record, error))
+                else:
+                    delivered.append(Delivered(event, tp.topic, tp.partition, record.offset))
+            next_offsets[tp] = records[-1].offset + 1
+        if dead:
+            await self._dead_letter(producer, dead)
+        async with self.db.sessions.begin() as session:
+            fresh = await self._claim_new(session, delivered)
+            if fresh:
+                await self.handler(session, fresh)
+            await self._store_offsets(session, next_offsets)
+        self.applied_count += len(fresh)
+        for item in fresh:
+            metrics.CONSUMER_APPLIED.labels(self.group_id, item.topic).inc()
+        if len(fresh) < len(delivered):
+            metrics.CONSUMER_DUPLICATES.labels(self.group_id, "all").inc(len(delivered) - len(fresh))
+        metrics.CONSUMER_BATCH_SECONDS.labels(self.group_id).observe(time.monotonic() - started)
+        if self._consumer is not None:
+            try:  # marker only: the database is the source of truth for offsets
+                await self._consumer.commit(next_offsets)
+            except (CommitFailedError, KafkaError) as exc:
+                log.info("offset marker commit skipped", extra={"error": repr(exc)})
+
+    async def _claim_new(self, session: AsyncSession, delivered: list[Delivered]) -> list[Delivered]:
+        """Insert the batch's event ids; the ones that were already there are duplicates.
+
+        A concurrent transaction inserting the same id (a revoked consumer finishing its batch)
+        makes this insert wait for it, so an event is never applied by both.
+        """
+        by_id: dict = {}
+        for item in delivered:
+            by_id.setdefault(item.event.id, item)
+        if not by_id:
+            return []
+        stmt = pg_insert(self.applied).values(
+            [{"event_id": event_id, "group_id": self.group_id} for event_id in by_id]
+        ).on_conflict_do_nothing(index_elements=["event_id"]).returning(self.applied.c.event_id)
+        new_ids = set((await session.execute(stmt)).scalars())
+        return [item for event_id, item in by_id.items() if event_id in new_ids]
+
+    async def _store_offsets(self, session: AsyncSession, next_offsets: dict[TopicPartition, int]) -> None:
+        stmt = pg_insert(self.offsets).values([
+            {"group_id": self.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": offset}
+            for tp, offset in next_offsets.items()])
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["group_id", "topic", "partition"],
+            set_={"next_offset": stmt.excluded.next_offset, "updated_at": func.now()}))
+
+    async def _dead_letter(self, producer, dead: list[tuple[ConsumerRecord, ContractError]]) -> None:
+        futures = []
+        for record, error in dead:
+            metrics.CONSUMER_DEAD_LETTERED.labels(self.group_id, record.topic, error.reason).inc()
+            log.warning("event dead-lettered", extra={"group": self.group_id, "topic": record.topic,
+                                                      "partition": record.partition, "offset": record.offset,
+                                                      "reason": error.reason})
+            headers = [
+                ("dlq.reason", error.reason.encode()),
+                ("dlq.message", str(error)[:2000].encode()),
+                ("dlq.topic", record.topic.encode()),
+                ("dlq.partition", str(record.partition).encode()),
+                ("dlq.offset", str(record.offset).encode()),
+                ("dlq.group", self.group_id.encode()),
+                ("dlq.time", datetime.now(timezone.utc).isoformat().encode()),
+            ]
+            futures.append(await producer.send(self.dead_letter_topic, value=record.value, key=record.key,
+                                               headers=headers))
+        # The offsets past these records are stored only after the dead letters are safely out.
+        await asyncio.gather(*futures)

@@ -1,0 +1,20 @@
+"""Prometheus metrics of the shared runtime, labelled by service (defined once per process)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OUTBOX_BACKLOG = Gauge("styrkedja_outbox_backlog", "Outbox rows not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge("styrkedja_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row",
+                          ["service"])
+OUTBOX_PUBLISHED = Counter("styrkedja_outbox_published_total", "Outbox rows published", ["service", "topic"])
+OUTBOX_PUBLISH_ERRORS = Counter("styrkedja_outbox_publish_errors_total", "Failed publish attempts", ["service"])
+OUTBOX_BROKER_LOSS = Counter("styrkedja_outbox_broker_loss_total",
+                             "Times the relay found the broker had lost a topic's log and republished",
+                             ["service", "topic"])
+CONSUMER_APPLIED = Counter("styrkedja_consumer_events_applied_total", "Events applied", ["group", "topic"])
+CONSUMER_DUPLICATES = Counter("styrkedja_consumer_duplicates_total", "Re-delivered events skipped",
+                              ["group", "topic"])
+CONSUMER_DEAD_LETTERED = Counter("styrkedja_consumer_dead_lettered_total", "Events sent to the dead-letter topic",
+                                 ["group", "topic", "reason"])
+CONSUMER_BATCH_SECONDS = Histogram("styrkedja_consumer_batch_seconds", "Time to apply one batch", ["group"])
+CONSUMER_REWINDS = Counter("styrkedja_consumer_rewinds_total",
+                           "Partitions re-read from the beginning after broker state loss", ["group", "topic"])

@@ -1,0 +1,244 @@
+"""Transactional outbox (utkorg): the domain row and its event are written in one transaction;
+a relay publishes the events to Kafka in order.
+
+Ordering: rows are published in `id` order and aiokafka keeps one batch in flight per
+partition, so events of one key (organiser) reach their partition in the order written.
+
+Broker state loss: the embedded broker keeps topics in memory only. Offsets in a partition
+only ever grow while its log lives, so an acknowledged offset that is not above the highest
+one seen before (or an end offset below it) proves the log was lost. The relay then
+republishes every retained row of that topic; consumers deduplicate by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table,
+                        Uuid, func, select, text, update)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from styrkedja_contracts import CloudEvent, TOPICS, topic_for_event_type
+
+from . import metrics
+from .db import Database
+from .kafka import ensure_topics, make_producer
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "styrkedja_outbox"
+RELAY_LOCK_KEY = 0x5354594B  # advisory lock: one active relay per service database
+
+
+def define_outbox_tables(metadata: MetaData) -> tuple[Table, Table]:
+    outbox = Table(
+        "outbox", metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", LargeBinary, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        Index("ix_outbox_created_at", "created_at"),
+    )
+    marks = Table(
+        "outbox_partition_marks", metadata,
+        Column("topic", String(200), primary_key=True),
+        Column("partition", Integer, primary_key=True),
+        Column("highest_offset", BigInteger, nullable=False),
+    )
+    return outbox, marks
+
+
+class Outbox:
+    """Writes events into the outbox inside the caller's transaction."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    async def add(self, session: AsyncSession, events: Iterable[CloudEvent]) -> int:
+        rows = [{"event_id": e.id, "topic": topic_for_event_type(e.type).name, "key": e.partition_key(),
+                 "payload": e.to_bytes()} for e in events]
+        if not rows:
+            return 0
+        await session.execute(self.table.insert(), rows)
+        # Delivered at commit only, so the relay never wakes for a rolled-back row.
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        return len(rows)
+
+    async def mark_for_replay(self, session: AsyncSession, since: datetime, topic: str | None = None) -> int:
+        """Republish everything written since `since` (the relay picks it up in id order)."""
+        stmt = update(self.table).where(self.table.c.created_at >= since).values(published_at=None)
+        if topic:
+            stmt = stmt.where(self.table.c.topic == topic)
+        result = await session.execute(stmt)
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        return result.rowcount
+
+
+class OutboxRelay:
+    def __init__(self, settings: ServiceSettings, database: Database, outbox: Table, marks: Table) -> None:
+        self.settings = settings
+        self.db = database
+        self.outbox = outbox
+        self.marks = marks
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._highest: dict[TopicPartition, int] = {}
+        self.published = 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish until stopped; only the holder of the advisory lock publishes."""
+        while not self._stopping.is_set():
+            try:
+                await self._run_as_leader()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                metrics.OUTBOX_PUBLISH_ERRORS.labels(self.settings.service_name).inc()
+                log.exception("outbox relay failed; restarting in 2 s")
+                await self._sleep(2.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _run_as_leader(self) -> None:
+        conn = await asyncpg.connect(self.db.asyncpg_dsn)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+                await self._sleep(self.settings.outbox_poll_interval_seconds * 2)
+                if self._stopping.is_set():
+                    return
+            await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            await ensure_topics(self.settings.kafka_bootstrap_servers,
+                                [(t.name, t.partitions) for t in TOPICS.values()])
+            await self._load_marks()
+            producer = make_producer(self.settings.kafka_bootstrap_servers, f"{self.settings.client_id}-outbox")
+            watcher = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                       client_id=f"{self.settings.client_id}-outbox-watch")
+            await producer.start()
+            await watcher.start()
+            try:
+                await self._publish_loop(producer, watcher)
+            finally:
+                await producer.stop()
+                await watcher.stop()
+        finally:
+            await conn.close()
+
+    async def _publish_loop(self, producer, watcher: AIOKafkaConsumer) -> None:
+        last_check = time.monotonic()
+        last_prune = 0.0
+        while not self._stopping.is_set():
+            self._wake.clear()
+            sent = await self.publish_once(producer)
+            now = time.monotonic()
+            if now - last_check >= self.settings.outbox_loss_check_interval_seconds:
+                await self._check_end_offsets(watcher)
+                last_check = now
+            if now - last_prune >= 3600:
+                await self._prune()
+                last_prune = now
+            if sent < self.settings.outbox_batch_size:
+                await self._update_backlog_metrics()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
+
+    async def publish_once(self, producer) -> int:
+        o = self.outbox
+        async with self.db.sessions() as session:
+            rows = (await session.execute(
+                select(o.c.id, o.c.topic, o.c.key, o.c.payload)
+                .where(o.c.published_at.is_(None)).order_by(o.c.id).limit(self.settings.outbox_batch_size)
+            )).all()
+        if not rows:
+            return 0
+        futures = [await producer.send(row.topic, value=row.payload, key=row.key) for row in rows]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        done_ids, lost_topics = [], set()
+        for row, result in zip(rows, results):
+            if isinstance(result, BaseException):
+                metrics.OUTBOX_PUBLISH_ERRORS.labels(self.settings.service_name).inc()
+                log.warning("publish failed; will retry", extra={"outbox_id": row.id, "error": repr(result)})
+                continue
+            done_ids.append(row.id)
+            metrics.OUTBOX_PUBLISHED.labels(self.settings.service_name, row.topic).inc()
+            tp = result.topic_partition
+            if result.offset <= self._highest.get(tp, -1):
+                lost_topics.add(tp.topic)
+            self._highest[tp] = max(result.offset, self._highest.get(tp, -1))
+        async with self.db.sessions.begin() as session:
+            await session.execute(update(o).where(o.c.id.in_(done_ids)).values(published_at=func.now()))
+            await self._save_marks(session)
+        self.published += len(done_ids)
+        for topic in lost_topics:
+            await self._republish_topic(topic)
+        if len(done_ids) < len(rows):
+            await self._sleep(1.0)  # back off before retrying the failed rows
+        return len(done_ids)
+
+    async def _check_end_offsets(self, watcher: AIOKafkaConsumer) -> None:
+        if not self._highest:
+            return
+        try:
+            ends = await watcher.end_offsets(list(self._highest))
+        except Exception as exc:  # broker down or topic gone: the next publish will tell
+            log.info("end-offset check failed", extra={"error": repr(exc)})
+            return
+        for topic in {tp.topic for tp, end in ends.items() if end <= self._highest[tp]}:
+            await self._republish_topic(topic)
+
+    async def _republish_topic(self, topic: str) -> None:
+        metrics.OUTBOX_BROKER_LOSS.labels(self.settings.service_name, topic).inc()
+        log.warning("broker lost the log of a topic; republishing every retained outbox row",
+                    extra={"topic": topic})
+        await ensure_topics(self.settings.kafka_bootstrap_servers,
+                            [(t.name, t.partitions) for t in TOPICS.values()])
+        for tp in [tp for tp in self._highest if tp.topic == topic]:
+            del self._highest[tp]
+        async with self.db.sessions.begin() as session:
+            await session.execute(self.marks.delete().where(self.marks.c.topic == topic))
+            await Outbox(self.outbox).mark_for_replay(session, datetime.min.replace(tzinfo=timezone.utc), topic)
+
+    async def _load_marks(self) -> None:
+        async with self.db.sessions() as session:
+            rows = (await session.execute(select(self.marks))).all()
+        self._highest = {TopicPartition(r.topic, r.partition): r.highest_offset for r in rows}
+
+    async def _save_marks(self, session: AsyncSession) -> None:
+        if not self._highest:
+            return
+        stmt = pg_insert(self.marks).values([
+            {"topic": tp.topic, "partition": tp.partition, "highest_offset": off}
+            for tp, off in self._highest.items()])
+        await session.execute(stmt.on_conflict_do_update(index_elements=["topic", "partition"],
+                                                         set_={"highest_offset": stmt.excluded.highest_offset}))
+
+    async def _update_backlog_metrics(self) -> None:
+        o = self.outbox
+        async with self.db.sessions() as session:
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(o.c.created_at)).where(o.c.published_at.is_(None)))).one()
+        metrics.OUTBOX_BACKLOG.labels(self.settings.service_name).set(count)
+        age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest else 0.0
+        metrics.OUTBOX_OLDEST_AGE.labels(self.settings.service_name).set(age)
+
+    async def _prune(self) -> None:
+        cutoff = datetime.now(timezone.utc) - timedelta(days=self.settings.outbox_retention_days)
+        async with self.db.sessions.begin() as session:
+            await session.execute(self.outbox.delete().where(self.outbox.c.published_at < cutoff))

@@ -1,0 +1,44 @@
+"""Settings shared by every service, read from the environment (prefix `STYRKEDJA_`).
+
+Each process runs exactly one service, so one flat set of variables is enough:
+`STYRKEDJA_DATABASE_URL`, `STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS`, ...
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STYRKEDJA_", extra="ignore")
+
+    service_name: str = "styrkedja"
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:55432/styrkedja",
+        description="SQLAlchemy URL of this service's own database (asyncpg driver).",
+    )
+    database_pool_size: int = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_client_id: str | None = None
+    log_level: str = "INFO"
+
+    # outbox relay
+    outbox_enabled: bool = True
+    outbox_batch_size: int = Field(500, ge=1, le=10_000)
+    outbox_poll_interval_seconds: float = Field(1.0, gt=0)
+    outbox_loss_check_interval_seconds: float = Field(5.0, gt=0)
+    outbox_retention_days: int = Field(30, ge=1)
+
+    # consumer loop
+    consumer_enabled: bool = True
+    consumer_max_records: int = Field(1000, ge=1)
+    consumer_poll_timeout_ms: int = Field(200, ge=1)
+    # how soon the group notices a member that died without leaving (SIGKILL) and rebalances
+    consumer_session_timeout_ms: int = Field(10_000, ge=1_000)
+    consumer_heartbeat_interval_ms: int = Field(3_000, ge=100)
+    max_event_bytes: int = Field(256_000, ge=1_000)
+
+    @property
+    def client_id(self) -> str:
+        return self.kafka_client_id or self.service_name

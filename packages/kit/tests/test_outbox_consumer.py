@@ -1,0 +1,232 @@
+"""The outbox relay and the consumer loop against a real PostgreSQL and a real broker."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from collections import Counter
+from datetime import date, datetime, timezone
+from sqlalchemy import Column, Integer, MetaData, String, Table
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from styrkedja_contracts import AssessmentPublishedV1, new_event
+from styrkedja_kit.app import define_kit_tables
+from styrkedja_kit.consumer import ConsumerLoop
+from styrkedja_kit.db import Database
+from styrkedja_kit.outbox import Outbox, OutboxRelay
+from styrkedja_kit.settings import ServiceSettings
+import asyncio
+import pytest
+import time
+import uuid
+
+
+
+
+
+metadata = MetaData()
+define_kit_tables(metadata, outbox=True, consumer=True)
+tally = Table("tally", metadata, Column("school_unit_code", String(8), primary_key=True),
+              Column("count", Integer, nullable=False))
+
+
+@pytest.fixture
+async def kit_db(infrastructure):
+    url = infrastructure.create_database(f"t_kit_{uuid.uuid4().hex[:8]}")
+    db = Database(url, pool_size=5)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def kit_settings(infrastructure) -> ServiceSettings:
+    return ServiceSettings(service_name=f"kit-test-{uuid.uuid4().hex[:6]}", database_url="unused",
+                           kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+                           outbox_poll_interval_seconds=0.2, outbox_loss_check_interval_seconds=0.5,
+                           consumer_poll_timeout_ms=100, consumer_session_timeout_ms=3000,
+                           consumer_heartbeat_interval_ms=500)
+
+
+
+def assessment_event(school_unit_code: str, organiser_id: str = "2999", n: int = 0):
+    return new_event(AssessmentPublishedV1(
+        assessment_id=uuid.uuid4(), revision=1, organiser_id=organiser_id, school_unit_code=school_unit_code,
+        group_id="7A", student_id=f"stu-{n}", teacher_id="t-1", gender="female", year=7, subject_code="GRGRMAT01",
+        kind="assessment", scale="AF", value="C", unmet_criteria=(), school_year="2026/27", term="HT", round=1,
+        assessed_on=date(2026, 11, 1), published_at=datetime.now(timezone.utc)), source="/test")
+
+
+def unit_code() -> str:
+    return str(uuid.uuid4().int)[:8].rjust(8, "1")
+
+
+@pytest.fixture
+def make_event():
+    return assessment_event
+
+
+@pytest.fixture
+def new_unit_code():
+    return unit_code
+
+pytestmark = pytest.mark.integration
+
+ASSESSMENTS = "styrkedja.assessments"
+
+
+async def read_topic(bootstrap: str, topic: str, want: int, timeout: float = 20) -> list:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    records, deadline = [], time.monotonic() + timeout
+    try:
+        while len(records) < want and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def wait_for(predicate, timeout: float = 20, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def relay_for(settings, db) -> OutboxRelay:
+    return OutboxRelay(settings, db, metadata.tables["outbox"], metadata.tables["outbox_partition_marks"])
+
+
+async def test_relay_publishes_every_row_once_in_order_per_key(kit_db, kit_settings, make_event, new_unit_code):
+    unit = new_unit_code()
+    outbox = Outbox(metadata.tables["outbox"])
+    written = []
+    for chunk in range(5):
+        events = [make_event(unit, organiser_id=f"29{chunk % 3:02d}", n=i) for i in range(40)]
+        async with kit_db.sessions.begin() as session:
+            await outbox.add(session, events)
+        written += events
+    relay = relay_for(kit_settings, kit_db)
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_for(lambda: asyncio.sleep(0, relay.published >= len(written)))
+    finally:
+        relay.stop()
+        await task
+    records = [r for r in await read_topic(kit_settings.kafka_bootstrap_servers, ASSESSMENTS, 10_000, timeout=3)
+               if unit.encode() in r.value]
+    ids = [r.value for r in records]
+    assert len(ids) == len(written) and len(set(ids)) == len(written)
+    for organiser in {e.data.organiser_id for e in written}:
+        sent = [e.to_bytes() for e in written if e.data.organiser_id == organiser]
+        got = [r.value for r in records if r.key == organiser.encode()]
+        assert got == sent, "events of one key must arrive in the order they were written"
+    async with kit_db.sessions() as session:
+        unpublished = await session.scalar(select(func.count()).select_from(metadata.tables["outbox"])
+                                           .where(metadata.tables["outbox"].c.published_at.is_(None)))
+    assert unpublished == 0
+
+
+async def test_relay_wakes_on_notify_faster_than_polling(kit_db, kit_settings, make_event, new_unit_code):
+    kit_settings.outbox_poll_interval_seconds = 30  # only NOTIFY can wake it in time
+    relay = relay_for(kit_settings, kit_db)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(1.0)  # leader lock taken, listening
+        async with kit_db.sessions.begin() as session:
+            await Outbox(metadata.tables["outbox"]).add(session, [make_event(new_unit_code())])
+        started = time.monotonic()
+        await wait_for(lambda: asyncio.sleep(0, relay.published == 1), timeout=10, interval=0.02)
+        assert time.monotonic() - started < 10
+    finally:
+        relay.stop()
+        await task
+
+
+async def count_into_tally(session, batch) -> None:
+    counts = Counter(item.event.data.school_unit_code for item in batch)
+    stmt = pg_insert(tally).values([{"school_unit_code": k, "count": v} for k, v in counts.items()])
+    await session.execute(stmt.on_conflict_do_update(index_elements=["school_unit_code"],
+                                                     set_={"count": tally.c.count + stmt.excluded.count}))
+
+
+def consumer_for(settings, db, group: str) -> ConsumerLoop:
+    return ConsumerLoop(settings, db, group_id=group, topics=[ASSESSMENTS], handler=count_into_tally,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"])
+
+
+async def tally_of(db, unit: str) -> int:
+    async with db.sessions() as session:
+        return await session.scalar(select(tally.c.count).where(tally.c.school_unit_code == unit)) or 0
+
+
+async def produce(bootstrap: str, payloads: list[tuple[bytes, bytes]], topic: str = ASSESSMENTS) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for key, value in payloads:
+            await producer.send_and_wait(topic, value=value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def test_consumer_applies_each_event_once_despite_redelivery_and_restarts(
+        kit_db, kit_settings, make_event, new_unit_code):
+    unit = new_unit_code()
+    events = [make_event(unit, n=i) for i in range(300)]
+    payloads = [(e.partition_key(), e.to_bytes()) for e in events]
+    await produce(kit_settings.kafka_bootstrap_servers, payloads[:200])
+    group = f"kit-{unit}"
+    loop = consumer_for(kit_settings, kit_db, group)
+    task = asyncio.create_task(loop.run())
+    await wait_for(lambda: tally_of(kit_db, unit))
+    task.cancel()  # a crash mid-stream: no clean shutdown
+    await asyncio.gather(task, return_exceptions=True)
+    # re-published duplicates, then the rest
+    await produce(kit_settings.kafka_bootstrap_servers, payloads[:150] + payloads[200:])
+    loop = consumer_for(kit_settings, kit_db, group)
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_for(lambda: asyncio.sleep(0, False) if False else _equals(tally_of(kit_db, unit), 300))
+        await asyncio.sleep(1.0)  # nothing more may arrive
+        assert await tally_of(kit_db, unit) == 300
+    finally:
+        loop.stop()
+        await task
+
+
+async def _equals(awaitable, expected) -> bool:
+    return (await awaitable) == expected
+
+
+async def test_poison_messages_go_to_the_dead_letter_topic_and_the_loop_goes_on(
+        kit_db, kit_settings, make_event, new_unit_code):
+    unit = new_unit_code()
+    good = [make_event(unit, n=i) for i in range(3)]
+    oversized = good[0].to_bytes().replace(b'"stu-0"', b'"stu-0"' + b" " * 300_000)
+    unknown = good[1].to_bytes().replace(b"assessment.published.v1", b"assessment.published.v9")
+    invalid = good[2].to_bytes().replace(b'"value":"C"', b'"value":"Q"')
+    poison = [b"\x00not json", b'{"specversion": "1.0"}', unknown, invalid, oversized]
+    key = b"2999"
+    await produce(kit_settings.kafka_bootstrap_servers,
+                  [(key, good[0].to_bytes())] + [(key, p) for p in poison] + [(key, e.to_bytes()) for e in good[1:]])
+    group = f"kit-dlq-{unit}"
+    loop = consumer_for(kit_settings, kit_db, group)
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_for(lambda: _equals(tally_of(kit_db, unit), 3))
+    finally:
+        loop.stop()
+        await task
+    dead = await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}", len(poison))
+    assert [r.value for r in dead] == poison
+    reasons = [dict(r.headers)["dlq.reason"].decode() for r in dead]
+    assert reasons == ["undecodable", "invalid_envelope", "unknown_type", "invalid_data", "oversized"]
+    assert all(dict(r.headers)["dlq.topic"] == ASSESSMENTS.encode() for r in dead)

@@ -1,0 +1,1 @@
+"""Styrkedja assessment service."""

@@ -1,0 +1,15 @@
+"""The assessment service (bedömningar): system of record for published assessments."""
+
+from fastapi import FastAPI
+from styrkedja_kit.app import create_service_app
+
+from .api import router
+from .persistence import metadata
+from .settings import AssessmentSettings
+
+
+def create_app(settings: AssessmentSettings) -> FastAPI:
+    return create_service_app(settings, metadata, [router], title="Styrkedja assessment service")
+
+
+app = create_app(AssessmentSettings())

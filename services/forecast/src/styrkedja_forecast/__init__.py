@@ -1,0 +1,1 @@
+"""Styrkedja forecast service."""

@@ -1,0 +1,154 @@
+"""Rules of a forecast (prognos). Pure: no I/O.
+
+- the value is on the three-level scale (NOT_REACHED, ACCEPTABLE, MORE_THAN_ACCEPTABLE);
+- each school year and term has a reporting window (rapporteringsfönster) set by the organiser;
+  a forecast received after the window's deadline is accepted and flagged `late`, never dropped;
+- revisions are numbered, increase, and only the newest counts; a withdrawal is a revision too.
+
+The reporting window rule (default, per organiser configurable later):
+
+- the window of the autumn term (HT) is ISO week 43 of the school year's first calendar year,
+  the window of the spring term (VT) is ISO week 13 of its second calendar year: for school year
+  2026/27, HT → week 43 of 2026 and VT → week 13 of 2027;
+- the deadline is the Friday of that week (the last school day), plus `grace_days` calendar days
+  (default 0). `window_deadline` in the event is that last on-time day, grace included;
+- a forecast is on time when it is received on or before the deadline, by the calendar of the
+  organiser's time zone (Europe/Stockholm): up to 23:59:59 local time on the deadline day.
+  It is `late` when received on a later day. Early forecasts (before the window opens) are on time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from styrkedja_contracts.identifiers import Term
+from styrkedja_contracts.scales import Scale, is_valid_value, scale_values
+
+FORECAST_SCALE = Scale.THREE_LEVEL
+
+
+@dataclass(frozen=True)
+class RuleViolation(Exception):
+    field: str
+    rule: str
+    message: str
+    status: int = 422
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def check_value(value: str) -> None:
+    if not is_valid_value(FORECAST_SCALE, value):
+        raise RuleViolation("value", "value_on_scale",
+                            f"{value!r} is not a value of scale {FORECAST_SCALE.value} "
+                            f"(allowed: {', '.join(scale_values(FORECAST_SCALE))})")
+
+
+# --- reporting windows --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """An organiser's reporting windows. ISO weeks 1–52 (every ISO year has them);
+    `deadline_weekday` is ISO (1 = Monday … 7 = Sunday)."""
+
+    weeks: dict[Term, int] = field(default_factory=lambda: {Term.VT: 13, Term.HT: 43})
+    deadline_weekday: int = 5
+    grace_days: int = 0
+    timezone: str = "Europe/Stockholm"
+
+    def __post_init__(self) -> None:
+        for term in Term:
+            if not 1 <= self.weeks.get(term, 0) <= 52:
+                raise ValueError(f"the window of {term.value} must be an ISO week 1–52")
+        if not 1 <= self.deadline_weekday <= 7:
+            raise ValueError("deadline_weekday must be 1 (Monday) … 7 (Sunday)")
+        if not 0 <= self.grace_days <= 60:
+            raise ValueError("grace_days must be 0–60")
+        ZoneInfo(self.timezone)  # fails early on an unknown zone
+
+
+DEFAULT_WINDOWS = WindowConfig()
+
+
+def window_year(school_year: str, term: Term | str) -> int:
+    """The calendar year of a term: HT in the first year of `2026/27` (2026), VT in the second (2027)."""
+    first = int(school_year.split("/")[0])
+    return first if Term(term) is Term.HT else first + 1
+
+
+def window_deadline(school_year: str, term: Term | str, config: WindowConfig = DEFAULT_WINDOWS) -> date:
+    """The last day on which a forecast for this school year and term is on time (grace days included)."""
+    term = Term(term)
+    deadline = date.fromisocalendar(window_year(school_year, term), config.weeks[term], config.deadline_weekday)
+    return deadline + timedelta(days=config.grace_days)
+
+
+@dataclass(frozen=True)
+class WindowStatus:
+    deadline: date
+    late: bool
+
+
+def evaluate_window(school_year: str, term: Term | str, received_at: datetime,
+                    config: WindowConfig = DEFAULT_WINDOWS) -> WindowStatus:
+    """Whether a forecast received at `received_at` (timezone-aware) is late for its window."""
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    deadline = window_deadline(school_year, term, config)
+    local_day = received_at.astimezone(ZoneInfo(config.timezone)).date()
+    return WindowStatus(deadline=deadline, late=local_day > deadline)
+
+
+# --- revisions ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Current:
+    """What is stored for a forecast now."""
+
+    revision: int
+    withdrawn: bool
+    content: dict
+    late: bool
+    window_deadline: date
+
+
+class Decision:
+    """What a submit or withdraw request leads to."""
+
+    APPLY = "apply"
+    ALREADY_DONE = "already_done"  # the same request again: answer as before, emit nothing
+
+
+def _not_above(requested: int, current: Current) -> RuleViolation:
+    return RuleViolation("revision", "revision_must_increase",
+                         f"revision {requested} is not above the stored revision {current.revision}", status=409)
+
+
+def decide_submit(current: Current | None, requested_revision: int | None, content: dict) -> tuple[str, int]:
+    """Returns (decision, revision). A re-sent identical forecast is idempotent; a changed one (or one
+    after a withdrawal) takes the next revision, or the requested one, which must be above the stored."""
+    if current is None:
+        return Decision.APPLY, requested_revision or 1
+    same = not current.withdrawn and current.content == content
+    if requested_revision is None:
+        return (Decision.ALREADY_DONE, current.revision) if same else (Decision.APPLY, current.revision + 1)
+    if requested_revision == current.revision and same:
+        return Decision.ALREADY_DONE, current.revision
+    if requested_revision <= current.revision:
+        raise _not_above(requested_revision, current)
+    return Decision.APPLY, requested_revision
+
+
+def decide_withdraw(current: Current | None, requested_revision: int | None) -> tuple[str, int]:
+    if current is None:
+        raise RuleViolation("forecast_id", "must_exist", "no such forecast", status=404)
+    if current.withdrawn and (requested_revision is None or requested_revision >= current.revision):
+        return Decision.ALREADY_DONE, current.revision  # withdrawn is withdrawn: no second event
+    if requested_revision is None:
+        return Decision.APPLY, current.revision + 1
+    if requested_revision <= current.revision:
+        raise _not_above(requested_revision, current)
+    return Decision.APPLY, requested_revision

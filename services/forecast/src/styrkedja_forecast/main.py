@@ -1,0 +1,16 @@
+"""The forecast service (prognoser): forecasts per student, subject and term inside reporting windows."""
+
+from fastapi import FastAPI
+from styrkedja_kit.app import create_service_app
+
+from .api import router
+from .persistence import metadata
+from .settings import ForecastSettings
+
+
+def create_app(settings: ForecastSettings) -> FastAPI:
+    settings.window_config()  # a bad window setting stops the start, not the first request
+    return create_service_app(settings, metadata, [router], title="Styrkedja forecast service")
+
+
+app = create_app(ForecastSettings())

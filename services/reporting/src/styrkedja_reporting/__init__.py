@@ -1,0 +1,1 @@
+"""Styrkedja reporting service."""
