@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
-from styrkedja_contracts import ContractError, CloudEvent, EventData, forecast_id_for, new_event
+from styrkedja_contracts import CloudEvent, ContractError, EventData, forecast_id_for, new_event
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
@@ -48,6 +48,11 @@ def _event(make: Callable[[], EventData], subject: UUID, field: str) -> CloudEve
         raise RuleViolation(field, "event_contract", f"cannot be published as an event: {error}") from None
 
 
+def _concurrent_change() -> RuleViolation:
+    return RuleViolation("forecast_id", "concurrent_change",
+                         "changed by another request at the same time; send it again", status=409)
+
+
 class ForecastService:
     def __init__(self, db: Database, outbox: Outbox, windows: WindowConfig = DEFAULT_WINDOWS) -> None:
         self.db = db
@@ -79,46 +84,53 @@ class ForecastService:
     async def submit(self, items: list[ForecastIn], *, batch: bool = False) -> list[ForecastOut]:
         """Store a new revision of each changed forecast and its event, all or nothing."""
         ids = self._checked_ids(items, batch)
+        for attempt in (1, 2):
+            try:
+                return await self._submit_once(items, ids, batch)
+            except IntegrityError as error:
+                # A concurrent request stored a new forecast of this batch first. Once more: the stored
+                # rows are then seen (and locked), so a parallel re-send becomes `unchanged`.
+                if attempt == 2:
+                    raise _concurrent_change() from error
+        raise AssertionError("unreachable")
+
+    async def _submit_once(self, items: list[ForecastIn], ids: list[UUID], batch: bool) -> list[ForecastOut]:
         now = datetime.now(timezone.utc)
-        try:
-            async with self.db.sessions.begin() as session:
-                repo = ForecastRepository(session)
-                current = await repo.current(ids)
-                results, rows, revisions, events = [], [], [], []
-                for index, (item, forecast_id) in enumerate(zip(items, ids)):
-                    content = _content(item)
-                    stored = current.get(forecast_id)
-                    try:
-                        decision, revision = decide_submit(stored, item.revision, content)
-                    except RuleViolation as error:
-                        raise _with_index(error, index if batch else None) from None
-                    if decision == Decision.ALREADY_DONE:
-                        results.append(ForecastOut(forecast_id=forecast_id, revision=revision, withdrawn=False,
-                                                   late=stored.late, window_deadline=stored.window_deadline,
-                                                   status="unchanged"))
-                        continue
-                    window = evaluate_window(item.school_year, item.term, now, self.windows)
-                    event = _event(lambda: ForecastSubmittedV1(
-                        forecast_id=forecast_id, revision=revision, submitted_at=now,
-                        window_deadline=window.deadline, late=window.late, **content),
-                        forecast_id, f"items.{index}" if batch else "body")
-                    events.append(event)
-                    rows.append({"forecast_id": forecast_id, "revision": revision, "withdrawn": False,
-                                 **{k: content[k] for k in ("organiser_id", "school_unit_code", "group_id",
-                                                            "student_id", "teacher_id", "subject_code", "year",
-                                                            "school_year", "term", "value")},
-                                 "submitted_at": now, "window_deadline": window.deadline, "late": window.late,
-                                 "content": content})
-                    revisions.append({"forecast_id": forecast_id, "revision": revision, "event_id": event.id,
-                                      "withdrawal": False, "late": window.late, "content": content})
+        async with self.db.sessions.begin() as session:
+            repo = ForecastRepository(session)
+            current = await repo.current(ids)
+            results, rows, revisions, events = [], [], [], []
+            for index, (item, forecast_id) in enumerate(zip(items, ids)):
+                content = _content(item)
+                stored = current.get(forecast_id)
+                try:
+                    decision, revision = decide_submit(stored, item.revision, content)
+                except RuleViolation as error:
+                    raise _with_index(error, index if batch else None) from None
+                if decision == Decision.ALREADY_DONE:
                     results.append(ForecastOut(forecast_id=forecast_id, revision=revision, withdrawn=False,
-                                               late=window.late, window_deadline=window.deadline,
-                                               status="stored"))
-                await repo.save(rows, revisions)
-                await self.outbox.add(session, events)
-        except IntegrityError as error:  # a concurrent request stored the same forecast or revision
-            raise RuleViolation("forecast_id", "concurrent_change",
-                                "changed by another request at the same time; send it again", status=409) from error
+                                               late=stored.late, window_deadline=stored.window_deadline,
+                                               status="unchanged"))
+                    continue
+                window = evaluate_window(item.school_year, item.term, now, self.windows)
+                event = _event(lambda: ForecastSubmittedV1(
+                    forecast_id=forecast_id, revision=revision, submitted_at=now,
+                    window_deadline=window.deadline, late=window.late, **content),
+                    forecast_id, f"items.{index}" if batch else "body")
+                events.append(event)
+                rows.append({"forecast_id": forecast_id, "revision": revision, "withdrawn": False,
+                             **{k: content[k] for k in ("organiser_id", "school_unit_code", "group_id",
+                                                        "student_id", "teacher_id", "subject_code", "year",
+                                                        "school_year", "term", "value")},
+                             "submitted_at": now, "window_deadline": window.deadline, "late": window.late,
+                             "content": content})
+                revisions.append({"forecast_id": forecast_id, "revision": revision, "event_id": event.id,
+                                  "withdrawal": False, "late": window.late, "content": content})
+                results.append(ForecastOut(forecast_id=forecast_id, revision=revision, withdrawn=False,
+                                           late=window.late, window_deadline=window.deadline,
+                                           status="stored"))
+            await repo.save(rows, revisions)
+            await self.outbox.add(session, events)
         return results
 
     async def withdraw(self, forecast_id: UUID, request: WithdrawIn) -> ForecastOut:
@@ -140,7 +152,6 @@ class ForecastService:
                     "late": current.late, "content": {}})
                 await self.outbox.add(session, [event])
         except IntegrityError as error:
-            raise RuleViolation("forecast_id", "concurrent_change",
-                                "changed by another request at the same time; send it again", status=409) from error
+            raise _concurrent_change() from error
         return ForecastOut(forecast_id=forecast_id, revision=revision, withdrawn=True, late=current.late,
                            window_deadline=current.window_deadline, status="stored")

@@ -1,6 +1,6 @@
 from pydantic import Field
-from styrkedja_kit.settings import ServiceSettings
 from styrkedja_contracts.identifiers import Term
+from styrkedja_kit.settings import ServiceSettings
 
 from .domain import WindowConfig
 

@@ -37,7 +37,8 @@ def check_unique_indicators(item: SelfAssessmentPublishedIn) -> None:
     for index, rating in enumerate(item.ratings):
         if rating.indicator_id in seen:
             raise RuleViolation(f"ratings.{index}.indicator_id", "unique_indicator",
-                                f"indicator {rating.indicator_id!r} is already rated at ratings.{seen[rating.indicator_id]}")
+                                f"indicator {rating.indicator_id!r} is already rated at "
+                                f"ratings.{seen[rating.indicator_id]}")
         seen[rating.indicator_id] = index
 
 

@@ -24,13 +24,13 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
-from functools import cache, cached_property
+from functools import cache
 from importlib import resources
 from typing import Any
 
 import jsonschema
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .enums import AREA_ORDER, RATED_SCALE, Area, OwnerRole, Rating, SchoolForm
 
@@ -136,17 +136,30 @@ class Catalogue(BaseModel):
     indicators: tuple[Indicator, ...]
     retired: tuple[RetiredIndicator, ...] = ()
 
-    @cached_property
+    _index_cache: tuple[Any, ...] | None = PrivateAttr(default=None)
+
+    def _indexes(self) -> tuple[dict[str, Indicator], dict[str, Activity], dict[str, int]]:
+        # Built lazily and rebuilt when ``indicators`` is another tuple (e.g. after model_copy(update=...)).
+        cache = self._index_cache
+        if cache is None or cache[0] is not self.indicators:
+            indicators = {i.id: i for i in self.indicators}
+            activities = {a.id: a for i in self.indicators for a in i.activities}
+            positions = {i.id: n for n, i in enumerate(self.indicators)}
+            cache = (self.indicators, indicators, activities, positions)
+            self._index_cache = cache
+        return cache[1], cache[2], cache[3]
+
+    @property
     def _indicator_index(self) -> dict[str, Indicator]:
-        return {i.id: i for i in self.indicators}
+        return self._indexes()[0]
 
-    @cached_property
+    @property
     def _activity_index(self) -> dict[str, Activity]:
-        return {a.id: a for i in self.indicators for a in i.activities}
+        return self._indexes()[1]
 
-    @cached_property
+    @property
     def _position(self) -> dict[str, int]:
-        return {i.id: n for n, i in enumerate(self.indicators)}
+        return self._indexes()[2]
 
     def indicator(self, indicator_id: str) -> Indicator:
         """The indicator with this id; ``KeyError`` if this version has none."""

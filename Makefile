@@ -1,0 +1,40 @@
+# Styrkedja: two commands.
+#   make run    start the whole system on one machine (embedded PostgreSQL + embedded broker)
+#   make test   create the environment from the pinned lock and run every test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install check-contracts bench lock clean
+
+$(STAMP): requirements/lock.txt requirements/local.txt packages/*/pyproject.toml services/*/pyproject.toml
+	@echo "==> creating $(VENV) from requirements/lock.txt"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -r requirements/lock.txt
+	@$(BIN)/python -m pip install --quiet --no-deps -r requirements/local.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/python -m styrkedja_devstack run
+
+test: $(STAMP)
+	@echo "==> contracts: schemas exported and compatible"
+	@$(BIN)/python -m styrkedja_contracts check
+	@echo "==> pytest"
+	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@$(BIN)/python bench/ingest.py
+
+# Re-pin: resolve requirements/top.txt and freeze the full transitive set.
+lock:
+	@rm -rf /tmp/styrkedja-lock && $(PYTHON) -m venv /tmp/styrkedja-lock
+	@/tmp/styrkedja-lock/bin/pip install --quiet -r requirements/top.txt
+	@/tmp/styrkedja-lock/bin/pip freeze > requirements/lock.txt
+
+clean:
+	rm -rf $(VENV) .styrkedja

@@ -1,0 +1,154 @@
+"""The LIKA service's door for published self-assessments, in-process against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from styrkedja_contracts import decode_event
+
+pytestmark = pytest.mark.integration
+
+SELF_ASSESSMENT_ID = "3f0b8c1e-2a4d-4e6f-8a9b-0c1d2e3f4a5b"
+
+
+def published(**overrides) -> dict:
+    body = {"organiser_id": "2999", "school_unit_code": "12345678", "school_form": "grundskola",
+            "respondent_role": "rektor", "catalogue_version": "2026.1",
+            "ratings": [{"indicator_id": "GR-LED-01", "area": "ledning", "rating": "STARTED",
+                         "comment": "Plan finns, ej förankrad"},
+                        {"indicator_id": "GR-INF-01", "area": "infrastruktur", "rating": "ACHIEVED"}]}
+    return body | overrides
+
+
+@pytest.fixture
+def database_url(fresh_database, infrastructure, monkeypatch) -> str:
+    url = fresh_database("styrkedja_lika")  # sync fixture: migrations run their own event loop
+    monkeypatch.setenv("STYRKEDJA_DATABASE_URL", url)
+    monkeypatch.setenv("STYRKEDJA_OUTBOX_ENABLED", "false")
+    monkeypatch.setenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", infrastructure.kafka_bootstrap_servers)
+    return url
+
+
+@pytest.fixture
+async def client(database_url):
+    from styrkedja_lika.main import create_app
+    from styrkedja_lika.settings import LikaSettings
+
+    app = create_app(LikaSettings())
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://lika") as client:
+            yield client
+
+
+@pytest.fixture
+async def db(database_url):
+    engine = create_async_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+async def outbox_events(db) -> list:
+    async with db.connect() as conn:
+        rows = (await conn.execute(text("SELECT topic, key, payload FROM outbox ORDER BY id"))).all()
+    events = []
+    for row in rows:
+        assert row.topic == "styrkedja.lika"
+        event = decode_event(row.payload)
+        assert row.key == event.partition_key()
+        events.append(event)
+    return events
+
+
+async def stored_rows(db) -> list[dict]:
+    async with db.connect() as conn:
+        rows = (await conn.execute(text("SELECT * FROM self_assessments ORDER BY created_at"))).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def problem_fields(response) -> list[tuple[str, str]]:
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    return [(e["field"], e["rule"]) for e in response.json()["errors"]]
+
+
+async def test_publish_stores_the_self_assessment_and_one_event(client, db):
+    response = await client.post("/v1/self-assessments/published",
+                                 json=published(self_assessment_id=SELF_ASSESSMENT_ID))
+    assert response.status_code == 201, response.text
+    assert response.json()["self_assessment_id"] == SELF_ASSESSMENT_ID
+    assert response.json()["status"] == "stored"
+
+    [row] = await stored_rows(db)
+    assert str(row["self_assessment_id"]) == SELF_ASSESSMENT_ID
+    assert (row["school_form"], row["respondent_role"], row["catalogue_version"]) == ("grundskola", "rektor",
+                                                                                      "2026.1")
+    assert row["ratings"][0] == {"indicator_id": "GR-LED-01", "area": "ledning", "rating": "STARTED",
+                                 "comment": "Plan finns, ej förankrad"}
+
+    [event] = await outbox_events(db)
+    assert event.type == "se.styrkedja.lika.self_assessment_published.v1"
+    assert str(event.data.self_assessment_id) == SELF_ASSESSMENT_ID
+    assert [r.indicator_id for r in event.data.ratings] == ["GR-LED-01", "GR-INF-01"]
+    assert event.data.ratings[0].comment == "Plan finns, ej förankrad"
+    assert event.id == row["event_id"] and event.partition_key() == b"2999"
+
+
+async def test_identical_resend_is_unchanged_and_a_different_one_conflicts(client, db):
+    body = published(self_assessment_id=SELF_ASSESSMENT_ID)
+    first = await client.post("/v1/self-assessments/published", json=body)
+    again = await client.post("/v1/self-assessments/published", json=body)
+    assert again.status_code == 200
+    assert again.json() == first.json() | {"status": "unchanged"}
+    assert len(await outbox_events(db)) == 1 and len(await stored_rows(db)) == 1
+
+    changed = published(self_assessment_id=SELF_ASSESSMENT_ID, catalogue_version="2026.2")
+    response = await client.post("/v1/self-assessments/published", json=changed)
+    assert response.status_code == 409
+    assert problem_fields(response) == [("self_assessment_id", "published_is_final")]
+    assert len(await outbox_events(db)) == 1
+
+
+async def test_without_an_id_each_publication_is_new(client, db):
+    a = await client.post("/v1/self-assessments/published", json=published())
+    b = await client.post("/v1/self-assessments/published", json=published())
+    assert a.status_code == b.status_code == 201
+    assert a.json()["self_assessment_id"] != b.json()["self_assessment_id"]
+    assert len(await outbox_events(db)) == 2
+
+
+@pytest.mark.parametrize(("body", "field", "rule"), [
+    (published(ratings=[{"indicator_id": "GR-LED-01", "area": "ledning", "rating": "STARTED",
+                         "comment": "Eleven 19900101-0017 saknar dator"}]),
+     "ratings.0.comment", "no_personal_identity_number"),
+    (published(ratings=[{"indicator_id": "GR-LED-01", "area": "ledning", "rating": "STARTED"},
+                        {"indicator_id": "GR-INF-01", "area": "infrastruktur", "rating": "ACHIEVED",
+                         "comment": "Se 900101-0017"}]),
+     "ratings.1.comment", "no_personal_identity_number"),
+    (published(ratings=[{"indicator_id": "GR-LED-01", "area": "ledning", "rating": "STARTED"},
+                        {"indicator_id": "GR-LED-01", "area": "ledning", "rating": "ACHIEVED"}]),
+     "ratings.1.indicator_id", "unique_indicator"),
+    (published(ratings=[]), "ratings", "too_short"),
+    (published(ratings=[{"indicator_id": "GR-LED-01", "area": "ledning", "rating": "GREAT"}]),
+     "ratings.0.rating", "enum"),
+    (published(school_form="universitet"), "school_form", "enum"),
+    (published(respondent_role="elev"), "respondent_role", "enum"),
+    (published(school_unit_code="1"), "school_unit_code", "string_pattern_mismatch"),
+    (published(organiser_id="x"), "organiser_id", "string_pattern_mismatch"),
+    (published(self_assessment_id="nope"), "self_assessment_id", "uuid_parsing"),
+])
+async def test_bad_input_is_a_problem_naming_field_and_rule(client, db, body, field, rule):
+    response = await client.post("/v1/self-assessments/published", json=body)
+    assert response.status_code == 422, response.text
+    assert (field, rule) in problem_fields(response)
+    assert response.json()["status"] == 422
+    assert await outbox_events(db) == [] and await stored_rows(db) == []
+
+
+async def test_a_self_assessment_too_large_for_an_event_is_refused(client, db):
+    ratings = [{"indicator_id": f"GR-LED-{i:03}", "area": "ledning", "rating": "STARTED", "comment": "x" * 2000}
+               for i in range(200)]
+    response = await client.post("/v1/self-assessments/published", json=published(ratings=ratings))
+    assert response.status_code == 422
+    assert problem_fields(response) == [("ratings", "event_size_limit")]
+    assert await stored_rows(db) == []

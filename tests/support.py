@@ -1,0 +1,184 @@
+"""Synthetic school data and the independent recomputation used by the end-to-end tests and
+the benchmarks: assessments for two organisers posted over HTTP as a school platform would,
+and the test's own record of what must count."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+import httpx
+from styrkedja_contracts.scales import Scale, reaches_pass
+
+SUBJECTS = ("GRGRMAT01", "GRGRSVE01", "GRGRENG01", "GRGRBIO01")
+AF = ("A", "B", "C", "D", "E", "F")
+THREE = ("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")
+
+
+@dataclass
+class Mittkoping:
+    """Synthetic assessments for two organisers, and the test's own record of what must count."""
+
+    seed: int
+    organisers: tuple[str, ...] = ()
+    units: dict[str, list[str]] = field(default_factory=dict)  # organiser → school unit codes
+    groups: dict[str, list[str]] = field(default_factory=dict)  # school unit → group ids
+    final: dict[str, dict] = field(default_factory=dict)  # assessment id → body of its newest revision, or None
+
+    def __post_init__(self) -> None:
+        rng = random.Random(self.seed)
+        tag = uuid.uuid4().hex[:6]
+        self.rng = rng
+        self.issued = 0
+        self.organisers = tuple(str(rng.randint(1000, 2899)) for _ in range(2))
+        for organiser in self.organisers:
+            self.units[organiser] = [str(rng.randint(10_000_000, 99_999_999)) for _ in range(4)]
+            for unit in self.units[organiser]:
+                self.groups[unit] = [f"{tag}-{unit[-3:]}-{year}{letter}" for year in (6, 9) for letter in "AB"]
+
+    def new_assessments(self, count: int) -> list[dict]:
+        items = []
+        first, self.issued = self.issued, self.issued + count
+        for n in range(first, first + count):
+            organiser = self.organisers[n % 2]
+            unit = self.rng.choice(self.units[organiser])
+            group = self.rng.choice(self.groups[unit])
+            items.append(self._body(organiser, unit, group, f"stu-{group}-{n}", self.rng.choice(SUBJECTS)))
+        return items
+
+    def _body(self, organiser, unit, group, student, subject) -> dict:
+        scale = "AF" if self.rng.random() < 0.7 else "THREE_LEVEL"
+        value = self.rng.choice(AF if scale == "AF" else THREE)
+        body = {"organiser_id": organiser, "school_unit_code": unit, "group_id": group, "student_id": student,
+                "teacher_id": f"t-{group}", "gender": self.rng.choice(["female", "male", "unknown"]),
+                "year": int(group.rsplit("-", 1)[1][0]), "subject_code": subject,
+                "kind": "assessment", "scale": scale, "value": value, "school_year": "2026/27", "term": "HT",
+                "round": self.rng.randint(1, 2), "assessed_on": "2026-11-02"}
+        return self.with_criteria(body)
+
+    def with_criteria(self, body: dict) -> dict:
+        below = not reaches_pass(Scale(body["scale"]), body["value"])
+        return {**body, "unmet_criteria": ["Eleven resonerar inte om rimlighet"] if below else []}
+
+    def revise(self, assessment_id: str) -> dict:
+        body = dict(self.final[assessment_id])
+        values = AF if body["scale"] == "AF" else THREE
+        body["value"] = self.rng.choice([v for v in values if v != body["value"]])
+        return {**self.with_criteria(body), "assessment_id": assessment_id}
+
+    # -- the independent recomputation ------------------------------------------------------------
+    def expected(self) -> dict[tuple, Counter]:
+        cells: dict[tuple, Counter] = {}
+        for body in self.final.values():
+            if body is None:
+                continue
+            for level, unit in (("group", body["group_id"]), ("school_unit", body["school_unit_code"]),
+                                ("organiser", body["organiser_id"])):
+                key = (level, unit, body["subject_code"], body["school_year"], body["term"], body["round"],
+                       body["kind"], body["scale"])
+                cells.setdefault(key, Counter())[body["value"]] += 1
+        return cells
+
+    def my_units(self) -> set[str]:
+        return set(self.organisers) | {u for us in self.units.values() for u in us} | \
+            {g for gs in self.groups.values() for g in gs}
+
+
+def reported(reporting_url: str, units: set[str]) -> dict[tuple, Counter]:
+    cells = {}
+    with httpx.Client(base_url=reporting_url, timeout=30) as client:
+        for level in ("group", "school_unit", "organiser"):
+            response = client.get("/v1/results/assessments", params={"level": level})
+            response.raise_for_status()
+            for cell in response.json():
+                if cell["unit_id"] not in units:
+                    continue
+                key = (cell["level"], cell["unit_id"], cell["subject_code"], cell["school_year"], cell["term"],
+                       cell["round"], cell["kind"], cell["scale"])
+                dist = Counter({k: v for k, v in cell["distribution"].items() if v})
+                assert cell["assessed"] == sum(dist.values())
+                passing = sum(n for v, n in dist.items() if reaches_pass(Scale(cell["scale"]), v))
+                assert cell["reaching_pass"] == passing
+                assert cell["share_reaching_pass"] == round(passing / cell["assessed"], 4)
+                cells[key] = dist
+    return cells
+
+
+def wait_until_exact(reporting_url: str, data: Mittkoping, timeout: float = 120) -> float:
+    """Poll the reporting API until it equals the recomputation; returns the seconds it took."""
+    started = time.monotonic()
+    expected = data.expected()
+    units = data.my_units()
+    got = None
+    while time.monotonic() - started < timeout:
+        try:
+            got = reported(reporting_url, units)
+        except httpx.HTTPError:
+            got = None
+        if got == expected:
+            return time.monotonic() - started
+        time.sleep(0.5)
+    missing = {k: v for k, v in expected.items() if got is None or got.get(k) != v}
+    extra = {k: v for k, v in (got or {}).items() if k not in expected}
+    raise AssertionError(f"reporting never matched the recomputation: {len(missing)} cells differ "
+                         f"(e.g. {list(missing.items())[:3]}), {len(extra)} unexpected cells "
+                         f"(e.g. {list(extra.items())[:3]})")
+
+
+@dataclass
+class IngestReport:
+    posted: int = 0
+    stored: int = 0
+    unchanged: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.posted / self.seconds if self.seconds else 0.0
+
+
+def ingest(assessment_url: str, data: Mittkoping, *, new: int, revisions: int, retractions: int,
+           duplicates: int, batch_size: int = 500, between_batches=None) -> IngestReport:
+    """Publish through the HTTP API, as a school platform would, keeping `data.final` up to date."""
+    report = IngestReport()
+    started = time.monotonic()
+    with httpx.Client(base_url=assessment_url, timeout=60) as client:
+        def post_batch(items: list[dict]) -> list[dict]:
+            response = client.post("/v1/assessments/batch", json={"items": items})
+            assert response.status_code == 201, response.text
+            body = response.json()
+            report.posted += len(items)
+            report.stored += body["stored"]
+            report.unchanged += body["unchanged"]
+            if between_batches:
+                between_batches(report)
+            return body["items"]
+
+        fresh = data.new_assessments(new)
+        for start in range(0, len(fresh), batch_size):
+            chunk = fresh[start:start + batch_size]
+            for body, result in zip(chunk, post_batch(chunk)):
+                data.final[result["assessment_id"]] = body
+        ids = list(data.final)
+        revised = [data.revise(i) for i in data.rng.sample(ids, revisions)]
+        for start in range(0, len(revised), batch_size):
+            chunk = revised[start:start + batch_size]
+            for body, result in zip(chunk, post_batch(chunk)):
+                assert result["status"] == "stored" and result["revision"] == 2
+                data.final[result["assessment_id"]] = {k: v for k, v in body.items() if k != "assessment_id"}
+        for assessment_id in data.rng.sample(ids, retractions):
+            response = client.post(f"/v1/assessments/{assessment_id}/retract", json={"reason": "fel elev"})
+            assert response.status_code == 200, response.text
+            report.posted += 1
+            report.stored += 1
+            data.final[assessment_id] = None
+        live = [i for i in ids if data.final[i] is not None]
+        resent = [{**data.final[i], "assessment_id": i} for i in data.rng.sample(live, duplicates)]
+        for start in range(0, len(resent), batch_size):
+            results = post_batch(resent[start:start + batch_size])
+            assert all(r["status"] == "unchanged" for r in results)
+    report.seconds = time.monotonic() - started
+    return report
