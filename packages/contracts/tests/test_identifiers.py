@@ -129,7 +129,7 @@ def test_school_unit_code_subject_code() -> None:
         with pytest.raises(ValidationError):
             TypeAdapter(SchoolUnitCode).validate_python(bad)
     assert TypeAdapter(SubjectCode).validate_python("GRGRMAT01") == "GRGRMAT01"
-    for bad in ("ma", "grgrmat01", "GRGR-MAT", "A" * 17):
+    for bad in ("ma", "grgrmat01", "GRGR-MAT", "A" * 17, "19" + VALID):  # the last: a 12-digit personnummer
         with pytest.raises(ValidationError):
             TypeAdapter(SubjectCode).validate_python(bad)
 

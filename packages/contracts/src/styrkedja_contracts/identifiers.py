@@ -155,7 +155,7 @@ StudentId = Annotated[str, _PSEUDONYM, BeforeValidator(_reject_pin)]
 TeacherId = Annotated[str, _PSEUDONYM, BeforeValidator(_reject_pin)]
 """Pseudonymous teacher (lärare) id – never a personnummer."""
 
-SubjectCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3,16}$")]
+SubjectCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3,16}$"), BeforeValidator(_reject_pin)]
 """Skolverket ämneskod, e.g. ``GRGRMAT01`` (3–16 uppercase letters/digits)."""
 
 SchoolYear = Annotated[

@@ -10,7 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from styrkedja_contracts.identifiers import PIN_ERROR
+
+from .rules import RuleViolation
+
 PROBLEM_JSON = "application/problem+json"
+TITLES = {400: "Bad request", 404: "Not found", 409: "Conflict", 413: "Too large", 422: "Rule broken"}
 
 
 class Problem(Exception):
@@ -41,15 +46,25 @@ def _location(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+def _rule(error: dict[str, Any]) -> str:
+    if PIN_ERROR in str(error.get("msg", "")):
+        return "no_personal_identity_number"
+    return error.get("type", "invalid")
+
+
 def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [field_error(_location(tuple(e.get("loc", ()))), e.get("type", "invalid"), e.get("msg", "invalid"))
-            for e in errors]
+    return [field_error(_location(tuple(e.get("loc", ()))), _rule(e), e.get("msg", "invalid")) for e in errors]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, exc.errors, exc.type, request.url.path)
+
+    @app.exception_handler(RuleViolation)
+    async def _rule(request: Request, exc: RuleViolation) -> JSONResponse:
+        return problem_response(exc.status, TITLES.get(exc.status, "Rule broken"), str(exc),
+                                [field_error(exc.field, exc.rule, exc.message)], instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,9 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from styrkedja_kit.app import runtime_of
-from styrkedja_kit.problems import Problem, field_error
 
-from .domain import RuleViolation
 from .schemas import AssessmentBatchIn, AssessmentIn, AssessmentOut, BatchOut, RetractIn
 from .service import AssessmentService
 
@@ -20,17 +18,9 @@ def _service(request: Request) -> AssessmentService:
     return AssessmentService(runtime.db, runtime.outbox)
 
 
-def _problem(error: RuleViolation) -> Problem:
-    return Problem(error.status, "Rule broken" if error.status == 422 else "Conflict", str(error),
-                   [field_error(error.field, error.rule, error.message)])
-
-
 @router.post("", response_model=AssessmentOut, status_code=201)
 async def publish(item: AssessmentIn, request: Request, response: Response) -> AssessmentOut:
-    try:
-        [result] = await _service(request).publish([item])
-    except RuleViolation as error:
-        raise _problem(error) from None
+    [result] = await _service(request).publish([item])
     if result.status == "unchanged":
         response.status_code = 200
     return result
@@ -38,17 +28,11 @@ async def publish(item: AssessmentIn, request: Request, response: Response) -> A
 
 @router.post("/batch", response_model=BatchOut, status_code=201)
 async def publish_batch(batch: AssessmentBatchIn, request: Request) -> BatchOut:
-    try:
-        results = await _service(request).publish(batch.items, batch=True)
-    except RuleViolation as error:
-        raise _problem(error) from None
+    results = await _service(request).publish(batch.items, batch=True)
     stored = sum(r.status == "stored" for r in results)
     return BatchOut(items=results, stored=stored, unchanged=len(results) - stored)
 
 
 @router.post("/{assessment_id}/retract", response_model=AssessmentOut)
 async def retract(assessment_id: UUID, body: RetractIn, request: Request) -> AssessmentOut:
-    try:
-        return await _service(request).retract(assessment_id, body)
-    except RuleViolation as error:
-        raise _problem(error) from None
+    return await _service(request).retract(assessment_id, body)

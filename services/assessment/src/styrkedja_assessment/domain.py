@@ -10,18 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from styrkedja_kit.rules import RuleViolation
 from styrkedja_contracts.scales import Scale, is_valid_value, reaches_pass, scale_values
 
 
-@dataclass(frozen=True)
-class RuleViolation(Exception):
-    field: str
-    rule: str
-    message: str
-    status: int = 422
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
 
 
 def check_result(kind: str, scale: Scale, value: str, unmet_criteria: tuple[str, ...]) -> None:

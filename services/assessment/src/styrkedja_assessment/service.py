@@ -7,26 +7,24 @@ from datetime import datetime, timezone
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
-from styrkedja_contracts import new_event
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 
-from .domain import Current, Decision, RuleViolation, check_result, decide_publish, decide_retract
+from styrkedja_kit.rules import RuleViolation, publishable_event
+
+from .domain import Current, Decision, check_result, decide_publish, decide_retract
 from .persistence import NATURAL_KEY, AssessmentRepository
 from .schemas import AssessmentIn, AssessmentOut, RetractIn
 
 SOURCE = "/styrkedja/assessment"
+#: What a retraction event repeats of the retracted assessment.
+RETRACTION_FIELDS = ("organiser_id", "school_unit_code", "group_id", "student_id", "subject_code", "school_year",
+                     "term", "round")
 
 
 def _content(item: AssessmentIn) -> dict:
     return item.model_dump(mode="json", exclude={"assessment_id", "revision"})
-
-
-def _with_index(error: RuleViolation, index: int | None) -> RuleViolation:
-    if index is None:
-        return error
-    return RuleViolation(f"items.{index}.{error.field}", error.rule, error.message, error.status)
 
 
 class AssessmentService:
@@ -40,7 +38,7 @@ class AssessmentService:
             try:
                 check_result(item.kind.value, item.scale, item.value, tuple(item.unmet_criteria))
             except RuleViolation as error:
-                raise _with_index(error, index if batch else None) from None
+                raise error.at_item(index if batch else None) from None
         ids = [item.assessment_id or uuid.uuid4() for item in items]
         seen: dict[UUID, int] = {}
         for index, assessment_id in enumerate(ids):
@@ -67,14 +65,14 @@ class AssessmentService:
                     try:
                         decision, revision = decide_publish(current.get(assessment_id), item.revision, content)
                     except RuleViolation as error:
-                        raise _with_index(error, index if batch else None) from None
+                        raise error.at_item(index if batch else None) from None
                     if decision == Decision.ALREADY_DONE:
                         results.append(AssessmentOut(assessment_id=assessment_id, revision=revision,
                                                      retracted=False, status="unchanged"))
                         continue
-                    event = new_event(AssessmentPublishedV1(
+                    event = publishable_event(lambda: AssessmentPublishedV1(
                         assessment_id=assessment_id, revision=revision, published_at=now, **content),
-                        source=SOURCE, subject=str(assessment_id))
+                        source=SOURCE, subject=str(assessment_id), field=f"items.{index}" if batch else "body")
                     events.append(event)
                     rows.append({"assessment_id": assessment_id, "revision": revision, "retracted": False,
                                  **{k: content[k] for k in NATURAL_KEY}, "school_unit_code":
@@ -100,11 +98,9 @@ class AssessmentService:
                 return AssessmentOut(assessment_id=assessment_id, revision=revision, retracted=True,
                                      status="unchanged")
             content = current.content
-            event = new_event(AssessmentRetractedV1(
+            event = publishable_event(lambda: AssessmentRetractedV1(
                 assessment_id=assessment_id, revision=revision, retracted_at=now, reason=request.reason,
-                **{k: content[k] for k in ("organiser_id", "school_unit_code", "group_id", "student_id",
-                                           "subject_code", "school_year", "term", "round")}),
-                source=SOURCE, subject=str(assessment_id))
+                **{k: content[k] for k in RETRACTION_FIELDS}), source=SOURCE, subject=str(assessment_id))
             row = {"assessment_id": assessment_id, "revision": revision, "retracted": True,
                    **{k: content[k] for k in NATURAL_KEY}, "school_unit_code": content["school_unit_code"],
                    "group_id": content["group_id"], "content": content}

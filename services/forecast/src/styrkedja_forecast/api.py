@@ -8,32 +8,20 @@ from fastapi import APIRouter, Request, Response
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.problems import Problem, field_error
 
-from .domain import RuleViolation
 from .schemas import BatchOut, ForecastBatchIn, ForecastIn, ForecastOut, WithdrawIn
 from .service import ForecastService
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
-
-_TITLES = {404: "Not found", 409: "Conflict", 422: "Rule broken"}
-
 
 def _service(request: Request) -> ForecastService:
     runtime = runtime_of(request)
     return ForecastService(runtime.db, runtime.outbox, runtime.settings.window_config())
 
 
-def _problem(error: RuleViolation) -> Problem:
-    return Problem(error.status, _TITLES.get(error.status, "Rule broken"), str(error),
-                   [field_error(error.field, error.rule, error.message)])
-
-
 @router.post("", response_model=ForecastOut, status_code=201,
              responses={200: {"description": "The same forecast again: nothing stored, no event"}})
 async def submit(item: ForecastIn, request: Request, response: Response) -> ForecastOut:
-    try:
-        [result] = await _service(request).submit([item])
-    except RuleViolation as error:
-        raise _problem(error) from None
+    [result] = await _service(request).submit([item])
     if result.status == "unchanged":
         response.status_code = 200
     return result
@@ -45,10 +33,7 @@ async def submit_batch(batch: ForecastBatchIn, request: Request, response: Respo
     if len(batch.items) > runtime_of(request).settings.max_batch_items:
         raise Problem(422, "Rule broken", f"items: at most {runtime_of(request).settings.max_batch_items} items",
                       [field_error("items", "max_batch_items", "too many items in one batch")])
-    try:
-        results = await _service(request).submit(batch.items, batch=True)
-    except RuleViolation as error:
-        raise _problem(error) from None
+    results = await _service(request).submit(batch.items, batch=True)
     stored = sum(r.status == "stored" for r in results)
     if stored == 0:
         response.status_code = 200
@@ -57,7 +42,4 @@ async def submit_batch(batch: ForecastBatchIn, request: Request, response: Respo
 
 @router.post("/{forecast_id}/withdraw", response_model=ForecastOut)
 async def withdraw(forecast_id: UUID, request: Request, body: WithdrawIn | None = None) -> ForecastOut:
-    try:
-        return await _service(request).withdraw(forecast_id, body or WithdrawIn())
-    except RuleViolation as error:
-        raise _problem(error) from None
+    return await _service(request).withdraw(forecast_id, body or WithdrawIn())

@@ -24,20 +24,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from styrkedja_contracts.identifiers import Term
+from styrkedja_kit.rules import RuleViolation
 from styrkedja_contracts.scales import Scale, is_valid_value, scale_values
 
 FORECAST_SCALE = Scale.THREE_LEVEL
 
 
-@dataclass(frozen=True)
-class RuleViolation(Exception):
-    field: str
-    rule: str
-    message: str
-    status: int = 422
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
 
 
 def check_value(value: str) -> None:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timezone
 from uuid import UUID
 
-from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
-from styrkedja_contracts import CloudEvent, ContractError, EventData, forecast_id_for, new_event
+from styrkedja_contracts import forecast_id_for
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 
-from .domain import (DEFAULT_WINDOWS, Decision, RuleViolation, WindowConfig, check_value, decide_submit,
+from styrkedja_kit.rules import RuleViolation, publishable_event
+
+from .domain import (DEFAULT_WINDOWS, Decision, WindowConfig, check_value, decide_submit,
                      decide_withdraw, evaluate_window)
 from .persistence import ForecastRepository
 from .schemas import ForecastIn, ForecastOut, WithdrawIn
@@ -34,20 +34,6 @@ def _derived_id(item: ForecastIn) -> UUID:
                            item.term.value)
 
 
-def _with_index(error: RuleViolation, index: int | None) -> RuleViolation:
-    if index is None:
-        return error
-    return RuleViolation(f"items.{index}.{error.field}", error.rule, error.message, error.status)
-
-
-def _event(make: Callable[[], EventData], subject: UUID, field: str) -> CloudEvent:
-    """The event, or a 4xx naming `field` if the contract refuses what the schema let through."""
-    try:
-        return new_event(make(), source=SOURCE, subject=str(subject))
-    except (ValidationError, ContractError) as error:
-        raise RuleViolation(field, "event_contract", f"cannot be published as an event: {error}") from None
-
-
 def _concurrent_change() -> RuleViolation:
     return RuleViolation("forecast_id", "concurrent_change",
                          "changed by another request at the same time; send it again", status=409)
@@ -66,13 +52,13 @@ class ForecastService:
             try:
                 check_value(item.value)
             except RuleViolation as error:
-                raise _with_index(error, at) from None
+                raise error.at_item(at) from None
             forecast_id = _derived_id(item)
             if item.forecast_id is not None and item.forecast_id != forecast_id:
-                raise _with_index(RuleViolation(
+                raise RuleViolation(
                     "forecast_id", "derived_from_key",
                     f"the forecast of this organiser, student, subject, school year and term is {forecast_id}; "
-                    "omit forecast_id or send that one"), at)
+                    "omit forecast_id or send that one").at_item(at)
             if forecast_id in seen:
                 raise RuleViolation(f"items.{index}.forecast_id", "unique_in_batch",
                                     f"the same organiser, student, subject, school year and term as "
@@ -106,17 +92,17 @@ class ForecastService:
                 try:
                     decision, revision = decide_submit(stored, item.revision, content)
                 except RuleViolation as error:
-                    raise _with_index(error, index if batch else None) from None
+                    raise error.at_item(index if batch else None) from None
                 if decision == Decision.ALREADY_DONE:
                     results.append(ForecastOut(forecast_id=forecast_id, revision=revision, withdrawn=False,
                                                late=stored.late, window_deadline=stored.window_deadline,
                                                status="unchanged"))
                     continue
                 window = evaluate_window(item.school_year, item.term, now, self.windows)
-                event = _event(lambda: ForecastSubmittedV1(
+                event = publishable_event(lambda: ForecastSubmittedV1(
                     forecast_id=forecast_id, revision=revision, submitted_at=now,
                     window_deadline=window.deadline, late=window.late, **content),
-                    forecast_id, f"items.{index}" if batch else "body")
+                    source=SOURCE, subject=str(forecast_id), field=f"items.{index}" if batch else "body")
                 events.append(event)
                 rows.append({"forecast_id": forecast_id, "revision": revision, "withdrawn": False,
                              **{k: content[k] for k in ("organiser_id", "school_unit_code", "group_id",
@@ -144,9 +130,10 @@ class ForecastService:
                     return ForecastOut(forecast_id=forecast_id, revision=revision, withdrawn=True,
                                        late=current.late, window_deadline=current.window_deadline,
                                        status="unchanged")
-                event = _event(lambda: ForecastWithdrawnV1(
+                event = publishable_event(lambda: ForecastWithdrawnV1(
                     forecast_id=forecast_id, revision=revision, withdrawn_at=now,
-                    **{k: current.content[k] for k in WITHDRAWN_FIELDS}), forecast_id, "forecast_id")
+                    **{k: current.content[k] for k in WITHDRAWN_FIELDS}),
+                    source=SOURCE, subject=str(forecast_id), field="forecast_id")
                 await repo.mark_withdrawn(forecast_id, revision, {
                     "forecast_id": forecast_id, "revision": revision, "event_id": event.id, "withdrawal": True,
                     "late": current.late, "content": {}})

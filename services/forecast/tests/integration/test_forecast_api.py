@@ -186,7 +186,7 @@ async def test_batch_errors_name_the_item_and_store_nothing(client, db):
 
 @pytest.mark.parametrize(("overrides", "field", "rule"), [
     ({"value": "E"}, "value", "literal_error"),
-    ({"student_id": "19900101-0017"}, "student_id", "value_error"),
+    ({"student_id": "19900101-0017"}, "student_id", "no_personal_identity_number"),
     ({"subject_code": "199001010017"}, "subject_code", "no_personal_identity_number"),
     ({"school_unit_code": "1234"}, "school_unit_code", "string_pattern_mismatch"),
     ({"school_year": "2026/28"}, "school_year", "value_error"),

@@ -6,30 +6,17 @@ the action plan come with the LIKA tool itself."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from pydantic import ValidationError
-from styrkedja_contracts import ContractError, new_event
 from styrkedja_contracts.events.lika import LikaSelfAssessmentPublishedV1
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
+from styrkedja_kit.rules import RuleViolation, publishable_event
 
 from .persistence import SelfAssessmentRepository
 from .schemas import SelfAssessmentOut, SelfAssessmentPublishedIn
 
 SOURCE = "/styrkedja/lika"
-
-
-@dataclass(frozen=True)
-class RuleViolation(Exception):
-    field: str
-    rule: str
-    message: str
-    status: int = 422
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
 
 
 def check_unique_indicators(item: SelfAssessmentPublishedIn) -> None:
@@ -53,12 +40,9 @@ class LikaService:
         self.max_event_bytes = max_event_bytes
 
     def _event(self, self_assessment_id: uuid.UUID, content: dict, now: datetime):
-        try:
-            event = new_event(LikaSelfAssessmentPublishedV1(self_assessment_id=self_assessment_id, published_at=now,
-                                                            **content),
-                              source=SOURCE, subject=str(self_assessment_id))
-        except (ValidationError, ContractError) as error:  # the schema should have caught it: still a 4xx
-            raise RuleViolation("body", "event_contract", f"cannot be published as an event: {error}") from None
+        event = publishable_event(lambda: LikaSelfAssessmentPublishedV1(
+            self_assessment_id=self_assessment_id, published_at=now, **content),
+            source=SOURCE, subject=str(self_assessment_id))
         size = len(event.to_bytes())
         if size > self.max_event_bytes:
             raise RuleViolation("ratings", "event_size_limit",

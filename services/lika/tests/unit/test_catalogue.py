@@ -297,7 +297,7 @@ def test_rules_reject_level_without_activity_and_wrong_prefix(data: dict) -> Non
     ind = _indicator(data, "GR-KOM-02")
     ind["activities"] = [a for a in ind["activities"] if a["from_level"] != "ALMOST_THERE"]
     ind["activities"].append(dict(ind["activities"][0], id="GR-KOM-02-A9", from_level="NOT_PLANNED"))
-    _indicator(data, "GY-KOM-02")["area"] = "USE"  # id says KOM
+    _indicator(data, "GY-KOM-02")["area"] = "anvandning"  # id says KOM
     with pytest.raises(CatalogueInvalid) as exc:
         parse_catalogue(data)
     problems = exc.value.problems

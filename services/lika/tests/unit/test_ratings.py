@@ -30,9 +30,9 @@ def _body(catalogue: Catalogue, **overrides: Any) -> dict[str, Any]:
         "assessment_id": "v-1",
         "organiser_id": "2999",
         "school_unit_code": "12345678",
-        "school_form": "COMPULSORY_SCHOOL",
+        "school_form": "grundskola",
         "catalogue_version": catalogue.version,
-        "respondent_role": "PRINCIPAL",
+        "respondent_role": "rektor",
         "status": "PUBLISHED",
         "assessed_on": "2026-03-01",
         "published_at": "2026-03-02T10:00:00+00:00",
@@ -167,7 +167,7 @@ def test_published_needs_published_at(cat1: Catalogue) -> None:
 
 
 def test_mapping_form_of_ratings(cat1: Catalogue) -> None:
-    ratings: dict[str, Any] = {i: "PLANNED" for i in cat1.indicator_ids("COMPULSORY_SCHOOL")}
+    ratings: dict[str, Any] = {i: "PLANNED" for i in cat1.indicator_ids("grundskola")}
     ratings["GR-LED-01"] = {"rating": "ACHIEVED", "comment": "Klart."}
     ratings["GR-LED-02"] = "SOMETIMES"
     problems = _problems(cat1, _body(cat1, ratings=ratings))

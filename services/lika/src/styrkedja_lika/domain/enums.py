@@ -1,8 +1,11 @@
 """Enumerations of the LIKA domain.
 
-Identifiers are English (they travel in APIs and events); the Swedish labels
-live in the catalogue data (``scale``, ``areas``, ``school_forms``,
-``owner_roles``), so that wording can change without a code change.
+Member names are English. The *values* are those of the event contracts
+(``styrkedja_contracts.events.lika``: ``SchoolForm``, ``RespondentRole``,
+``LikaArea``, ``LikaRatingValue``), so a value read from an event or written
+to one needs no mapping; ``OwnerRole`` follows the same lower-case style. The
+Swedish labels live in the catalogue data (``scale``, ``areas``,
+``school_forms``, ``owner_roles``), so wording can change without a code change.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ __all__ = ["Area", "AREA_ORDER", "AssessmentStatus", "OwnerRole", "Rating", "RAT
 class SchoolForm(StrEnum):
     """Skolform: förskola, grundskola, gymnasieskola."""
 
-    PRESCHOOL = "PRESCHOOL"
-    COMPULSORY_SCHOOL = "COMPULSORY_SCHOOL"
-    UPPER_SECONDARY_SCHOOL = "UPPER_SECONDARY_SCHOOL"
+    PRESCHOOL = "forskola"
+    COMPULSORY_SCHOOL = "grundskola"
+    UPPER_SECONDARY_SCHOOL = "gymnasieskola"
 
     @property
     def code(self) -> str:
@@ -36,10 +39,10 @@ _FORM_CODES = {
 class Area(StrEnum):
     """Verksamhetsområde: Ledning, Infrastruktur, Kompetens, Användning (in this order)."""
 
-    LEADERSHIP = "LEADERSHIP"
-    INFRASTRUCTURE = "INFRASTRUCTURE"
-    COMPETENCE = "COMPETENCE"
-    USE = "USE"
+    LEADERSHIP = "ledning"
+    INFRASTRUCTURE = "infrastruktur"
+    COMPETENCE = "kompetens"
+    USE = "anvandning"
 
     @property
     def code(self) -> str:
@@ -101,20 +104,20 @@ TOP_LEVEL = len(RATED_SCALE) - 1
 class OwnerRole(StrEnum):
     """The role that usually owns an activity in the action plan."""
 
-    PRINCIPAL = "PRINCIPAL"  # rektor
-    ICT_COORDINATOR = "ICT_COORDINATOR"  # ikt-samordnare / IT-pedagog
-    TEACHER_TEAM = "TEACHER_TEAM"  # arbetslag / ämneslag
-    CENTRAL_OFFICE = "CENTRAL_OFFICE"  # förvaltningen
-    IT_DEPARTMENT = "IT_DEPARTMENT"  # IT-avdelningen
+    PRINCIPAL = "rektor"
+    ICT_COORDINATOR = "ict_coordinator"  # ikt-samordnare / IT-pedagog
+    TEACHER_TEAM = "teacher_team"  # arbetslag / ämneslag
+    CENTRAL_OFFICE = "central_office"  # förvaltningen
+    IT_DEPARTMENT = "it_department"  # IT-avdelningen
 
 
 class RespondentRole(StrEnum):
     """Who made a self-assessment (värdering)."""
 
-    PRINCIPAL = "PRINCIPAL"  # rektor
-    ICT_COORDINATOR = "ICT_COORDINATOR"  # ikt-samordnare
-    TEACHER_TEAM = "TEACHER_TEAM"  # arbetslag
-    MANAGEMENT_TEAM = "MANAGEMENT_TEAM"  # ledningsgrupp
+    PRINCIPAL = "rektor"
+    ICT_COORDINATOR = "ict_coordinator"  # ikt-samordnare
+    TEACHER_TEAM = "teacher_team"  # arbetslag
+    MANAGEMENT_TEAM = "management_team"  # ledningsgrupp
 
 
 class AssessmentStatus(StrEnum):

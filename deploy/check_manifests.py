@@ -1,0 +1,211 @@
+"""Check that docker-compose.yml and deploy/k8s agree with the code they deploy.
+
+    .venv/bin/python deploy/check_manifests.py
+
+The topic list, the partition counts, who produces and who consumes which topic live in the
+contracts registry (packages/contracts/.../topics.py); the services, their packages and ports in
+the devstack (packages/devstack/.../services.py). The manifests repeat some of that, because
+YAML cannot import Python: this script fails when they drift apart. It needs no cluster and no
+Docker engine, only the project's venv (PyYAML and the project's packages).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import yaml
+from styrkedja_contracts import TOPICS, dead_letter_topic
+from styrkedja_devstack.services import SERVICES
+
+ROOT = Path(__file__).resolve().parents[1]
+K8S = ROOT / "deploy" / "k8s"
+CONSUMER_GROUP = "reporting"  # reporting's STYRKEDJA_CONSUMER_GROUP in compose and k8s
+
+failures: list[str] = []
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        failures.append(message)
+
+
+def load_all(path: Path) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def k8s_resources() -> list[tuple[Path, dict]]:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    listed = [K8S / p for p in kustomization["resources"]]
+    on_disk = {p for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml" and "examples" not in p.parts}
+    for path in sorted(on_disk - set(listed)):
+        check(False, f"k8s: {path.relative_to(ROOT)} is not listed in kustomization.yaml")
+    resources = []
+    for path in listed:
+        check(path.exists(), f"k8s: kustomization.yaml lists missing {path.relative_to(ROOT)}")
+        if path.exists():
+            resources += [(path, doc) for doc in load_all(path)]
+    return resources
+
+
+def check_topics(by_kind: dict[str, list[dict]]) -> None:
+    expected = {name: topic.partitions for name, topic in TOPICS.items()}
+    expected[dead_letter_topic(CONSUMER_GROUP)] = 1
+    declared = {t["spec"].get("topicName", t["metadata"]["name"]): t["spec"]["partitions"]
+                for t in by_kind.get("KafkaTopic", [])}
+    check(declared == expected, f"k8s: KafkaTopics {declared} != registry {expected}")
+    for t in by_kind.get("KafkaTopic", []):
+        check(t["spec"].get("replicas") == 3, f"k8s: topic {t['metadata']['name']} must have 3 replicas")
+
+    # reporting's autoscaler: no more members than a consumed topic has partitions
+    hpa = next((h for h in by_kind.get("HorizontalPodAutoscaler", [])
+                if h["spec"]["scaleTargetRef"]["name"] == "reporting"), None)
+    check(hpa is not None, "k8s: no HorizontalPodAutoscaler for reporting")
+    if hpa:
+        ceiling = min(t.partitions for t in TOPICS.values() if "reporting" in t.consumers)
+        check(hpa["spec"]["maxReplicas"] <= ceiling,
+              f"k8s: reporting maxReplicas {hpa['spec']['maxReplicas']} > partitions per topic {ceiling}")
+
+
+def acl_ops(user: dict) -> dict[tuple[str, str, str], set[str]]:
+    ops: dict[tuple[str, str, str], set[str]] = {}
+    for acl in user["spec"]["authorization"]["acls"]:
+        r = acl["resource"]
+        ops.setdefault((r["type"], r["name"], r.get("patternType", "literal")), set()).update(acl["operations"])
+    return ops
+
+
+def check_users(by_kind: dict[str, list[dict]]) -> None:
+    users = {u["metadata"]["name"]: u for u in by_kind.get("KafkaUser", [])}
+    for spec in SERVICES:
+        user = users.get(f"styrkedja-{spec.name}")
+        check(user is not None, f"k8s: no KafkaUser styrkedja-{spec.name}")
+        if not user:
+            continue
+        ops = acl_ops(user)
+        may_write = {n for (kind, n, pattern), o in ops.items() if kind == "topic" and "Write" in o}
+        may_read = {n for (kind, n, pattern), o in ops.items() if kind == "topic" and "Read" in o}
+        must_write = {n for n, t in TOPICS.items() if spec.name in t.producers}
+        must_read = {n for n, t in TOPICS.items() if spec.name in t.consumers}
+        if must_read:
+            must_write.add(dead_letter_topic(CONSUMER_GROUP))
+            check("Read" in ops.get(("group", CONSUMER_GROUP, "literal"), set()),
+                  f"k8s: styrkedja-{spec.name} needs Read on group {CONSUMER_GROUP}")
+        check(may_write == must_write, f"k8s: styrkedja-{spec.name} writes {sorted(may_write)}, "
+                                       f"the registry says {sorted(must_write)}")
+        check(may_read == must_read, f"k8s: styrkedja-{spec.name} reads {sorted(may_read)}, "
+                                     f"the registry says {sorted(must_read)}")
+        check(user["spec"]["authentication"]["type"] == "scram-sha-512",
+              f"k8s: styrkedja-{spec.name} must authenticate with scram-sha-512")
+
+
+def named(by_kind: dict[str, list[dict]], kind: str, name: str) -> dict | None:
+    return next((d for d in by_kind.get(kind, []) if d["metadata"]["name"] == name), None)
+
+
+def secret_refs(pod_spec: dict) -> set[str]:
+    refs = set()
+    for container in pod_spec.get("initContainers", []) + pod_spec["containers"]:
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                refs.add(ref["name"])
+    return refs
+
+
+def check_service_resources(by_kind: dict[str, list[dict]]) -> None:
+    for spec in SERVICES:
+        name, package = spec.name, spec.package
+        cluster = named(by_kind, "Cluster", f"{name}-db")
+        check(cluster is not None, f"k8s: no CNPG Cluster {name}-db")
+        if cluster:
+            initdb = cluster["spec"]["bootstrap"]["initdb"]
+            check(initdb == {"database": package, "owner": package},
+                  f"k8s: {name}-db must create database and owner {package}")
+            check(cluster["spec"]["instances"] == 3, f"k8s: {name}-db must have 3 instances")
+
+        deployment = named(by_kind, "Deployment", name)
+        job = named(by_kind, "Job", f"{name}-migrate")
+        service = named(by_kind, "Service", name)
+        pdb = named(by_kind, "PodDisruptionBudget", name)
+        for kind, doc in (("Deployment", deployment), ("Job", job), ("Service", service),
+                          ("PodDisruptionBudget", pdb)):
+            check(doc is not None, f"k8s: no {kind} for {name}")
+        if not (deployment and job and service and pdb):
+            continue
+        pod = deployment["spec"]["template"]["spec"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        for what, selector in (("Service", service["spec"]["selector"]),
+                               ("PodDisruptionBudget", pdb["spec"]["selector"]["matchLabels"]),
+                               ("Deployment", deployment["spec"]["selector"]["matchLabels"])):
+            check(selector.items() <= labels.items(), f"k8s: {name} {what} selector does not match its pods")
+        job_labels = job["spec"]["template"]["metadata"]["labels"]
+        check(not service["spec"]["selector"].items() <= job_labels.items(),
+              f"k8s: {name} Service would also select the migration Job's pod")
+        check(secret_refs(pod) == {f"{name}-db-app", f"styrkedja-{name}"},
+              f"k8s: {name} Deployment secrets {sorted(secret_refs(pod))}")
+        check(secret_refs(job["spec"]["template"]["spec"]) == {f"{name}-db-app"},
+              f"k8s: {name}-migrate must read only {name}-db-app")
+        images = {c["image"].split(":")[0] for c in pod["containers"] + pod.get("initContainers", [])}
+        images |= {c["image"].split(":")[0] for c in job["spec"]["template"]["spec"]["containers"]}
+        check(images == {f"styrkedja/{name}"}, f"k8s: {name} uses images {sorted(images)}")
+        check(job["spec"]["template"]["spec"]["containers"][0]["command"][-2:] == ["migrate", package],
+              f"k8s: {name}-migrate must run `migrate {package}`")
+        expected_replicas = None if name == "reporting" else 2  # reporting: the HPA decides
+        check(deployment["spec"].get("replicas") == expected_replicas,
+              f"k8s: {name} replicas {deployment['spec'].get('replicas')}")
+        for container in pod["containers"]:
+            probes = {p: container.get(p, {}).get("httpGet", {}).get("path")
+                      for p in ("startupProbe", "livenessProbe", "readinessProbe")}
+            check(probes == {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"},
+                  f"k8s: {name} probes {probes}")
+            check(container["securityContext"].get("readOnlyRootFilesystem") is True,
+                  f"k8s: {name} must run with a read-only root filesystem")
+        check(pod["securityContext"].get("runAsNonRoot") is True, f"k8s: {name} must run as non-root")
+
+
+def check_compose() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    init_sql = (ROOT / "deploy" / "compose" / "postgres-init.sql").read_text()
+    for spec in SERVICES:
+        name, package = spec.name, spec.package
+        svc, migrate = services.get(name), services.get(f"migrate-{name}")
+        check(svc is not None and migrate is not None, f"compose: {name} or migrate-{name} missing")
+        if not (svc and migrate):
+            continue
+        check(any(str(p).endswith(f":{spec.port}:8000") for p in svc.get("ports", [])),
+              f"compose: {name} must publish host port {spec.port}")
+        check(svc["depends_on"].get(f"migrate-{name}", {}).get("condition") == "service_completed_successfully",
+              f"compose: {name} must wait for migrate-{name}")
+        check(migrate["command"][-2:] == ["migrate", package], f"compose: migrate-{name} must migrate {package}")
+        check(svc["image"] == migrate["image"], f"compose: migrate-{name} must use {name}'s image")
+        for url in (svc["environment"]["STYRKEDJA_DATABASE_URL"], migrate["environment"]["STYRKEDJA_DATABASE_URL"]):
+            check(re.fullmatch(rf"postgresql\+asyncpg://{package}:[^@]+@postgres:5432/{package}", url) is not None,
+                  f"compose: {name} database URL must use user and database {package}")
+        check(f"CREATE DATABASE {package} OWNER {package};" in init_sql,
+              f"compose: postgres-init.sql must create {package} owned by {package}")
+    topic_init = services.get("topic-init", {})
+    check(topic_init.get("command", [])[-3:] == ["topics", "--dead-letter-group", CONSUMER_GROUP],
+          "compose: topic-init must create the registry's topics and reporting's dead-letter topic")
+
+
+def main() -> int:
+    resources = k8s_resources()
+    by_kind: dict[str, list[dict]] = {}
+    for _, doc in resources:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    check_topics(by_kind)
+    check_users(by_kind)
+    check_service_resources(by_kind)
+    check_compose()
+    for failure in failures:
+        print(f"FAIL {failure}")
+    print(f"{len(resources)} Kubernetes resources and docker-compose.yml checked: "
+          f"{'OK' if not failures else f'{len(failures)} problem(s)'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""Operations CLI of the runtime kit, used by the container images, the Kubernetes Jobs and ops.
+
+    python -m styrkedja_kit migrate <service-package> [--check [--wait SECONDS]]
+        Bring the service's own database to the newest schema (alembic `upgrade head`).
+        With --check, change nothing: exit 0 when the database is at this release's head (or at
+        a newer revision this release does not know, as after a rollback of the code), 3 when it
+        is behind. With --wait, keep checking until then: an init container uses that to hold new
+        pods back until the migration Job has run.
+
+    python -m styrkedja_kit replay --since <ISO-8601 time with offset> [--topic T] [--dry-run]
+        Mark the outbox rows written since then for republishing; the running service's outbox
+        relay publishes them again in id order. Safe to repeat: consumers deduplicate by event id.
+        Use it after a broker lost data, or to feed a rebuilt consumer.
+
+    python -m styrkedja_kit topics [--dead-letter-group G ...]
+        Create the topics of the contracts registry (and the groups' dead-letter topics) that are
+        missing. For docker compose and single brokers; in Kubernetes Strimzi owns the topics.
+
+Configuration comes from the same environment variables as the services (prefix STYRKEDJA_):
+STYRKEDJA_DATABASE_URL for migrate and replay, STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS for topics.
+Progress goes to stderr, the result line to stdout. Exit codes: 0 done, 1 failed, 2 usage error,
+3 (migrate --check) database behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import logging
+import sys
+from datetime import datetime, timezone
+from importlib.resources import files
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BEHIND = 3
+
+DATABASE_URL_ENV = "STYRKEDJA_DATABASE_URL"
+
+
+class CliError(Exception):
+    """A failure with a message meant for the operator (no traceback)."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"
+
+
+def database_url() -> str:
+    """The service's database URL, read exactly as the service reads it (ServiceSettings)."""
+    from .settings import ServiceSettings
+
+    settings = ServiceSettings()
+    # The settings have a localhost default for development; an ops tool must not silently
+    # migrate or rewrite whatever database happens to answer there.
+    if "database_url" not in settings.model_fields_set:
+        raise CliError(f"{DATABASE_URL_ENV} is not set (e.g. postgresql+asyncpg://user:pass@host:5432/db)",
+                       EXIT_USAGE)
+    return settings.database_url
+
+
+def describe_db_error(exc: BaseException, url: str) -> str:
+    return f"database {redacted(url)} failed: {type(exc).__name__}: {exc}".strip()
+
+
+# --- migrate -------------------------------------------------------------------------------------
+
+def check_service_package(package: str) -> None:
+    if importlib.util.find_spec(package) is None:
+        raise CliError(f"no installed package {package!r} (expected e.g. styrkedja_assessment)", EXIT_USAGE)
+    if not files(package).joinpath("migrations").is_dir():
+        raise CliError(f"package {package!r} has no migrations folder", EXIT_USAGE)
+
+
+async def current_revisions(url: str) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import pool
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda sync: set(MigrationContext.configure(sync).get_current_heads()))
+    finally:
+        await engine.dispose()
+
+
+def show(revisions: set[str]) -> str:
+    return ", ".join(sorted(revisions)) or "empty (no revision)"
+
+
+def schema_state(script, heads: set[str], current: set[str]) -> str:
+    """'head', 'behind' or 'newer' (a revision this release does not know: a later release ran)."""
+    if current == heads:
+        return "head"
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current and not current <= known:
+        return "newer"
+    return "behind"
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    import time
+
+    from alembic.script import ScriptDirectory
+
+    from .migrations import alembic_config, upgrade
+
+    package = args.package
+    check_service_package(package)
+    url = database_url()
+    script = ScriptDirectory.from_config(alembic_config(package, url))
+    heads = set(script.get_heads())
+
+    deadline = time.monotonic() + (args.wait or 0)
+    while True:
+        try:
+            before = asyncio.run(current_revisions(url))
+        except Exception as exc:
+            if args.check and time.monotonic() < deadline:  # e.g. the database is still starting
+                progress(f"{package}: {describe_db_error(exc, url)}; retrying")
+                time.sleep(5)
+                continue
+            raise CliError(describe_db_error(exc, url)) from exc
+        state = schema_state(script, heads, before)
+        if not (args.check and state == "behind" and time.monotonic() < deadline):
+            break
+        progress(f"{package}: database at {show(before)}, waiting for the migration to {show(heads)}")
+        time.sleep(5)
+
+    progress(f"{package}: database {redacted(url)} at {show(before)}; this release's head {show(heads)}")
+    if state == "newer":
+        message = (f"{package}: database is at {show(before)}, a revision this release does not know "
+                   f"(migrated by a newer release)")
+        if args.check:  # old code on a newer, backwards-compatible schema: a rollback may start
+            print(message + "; accepted")
+            return 0
+        raise CliError(message + "; nothing is downgraded automatically")
+    if args.check:
+        if state == "head":
+            print(f"{package}: database is at head ({show(heads)})")
+            return 0
+        print(f"{package}: database is behind: at {show(before)}, head is {show(heads)}")
+        return EXIT_BEHIND
+    if state == "head":
+        print(f"{package}: already at head ({show(heads)}), nothing to do")
+        return 0
+    progress(f"{package}: upgrading to head ...")
+    try:
+        upgrade(package, url)
+        after = asyncio.run(current_revisions(url))
+    except Exception as exc:
+        raise CliError(f"{package}: migration failed: {type(exc).__name__}: {exc}") from exc
+    print(f"{package}: migrated from {show(before)} to {show(after)}")
+    return 0
+
+
+# --- replay --------------------------------------------------------------------------------------
+
+def aware_timestamp(text: str) -> datetime:
+    """argparse type: an ISO-8601 time that says which time zone it is in."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO-8601 time (e.g. 2026-03-27T00:00:00+01:00 or 2026-03-26T23:00:00Z)"
+        ) from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no time zone: the outbox stores UTC, so a local time is ambiguous; "
+            f"add an offset, e.g. {text}+01:00 (Swedish winter time), {text}+02:00 (summer) or {text}Z (UTC)")
+    return value
+
+
+async def replay(url: str, since: datetime, topic: str | None, dry_run: bool) -> tuple[int, int]:
+    """Returns (rows marked, of which were still unpublished anyway)."""
+    from sqlalchemy import MetaData, func, select, text
+
+    from .db import Database
+    from .outbox import Outbox, define_outbox_tables
+
+    table, _ = define_outbox_tables(MetaData())
+    db = Database(url, pool_size=1)
+    try:
+        async with db.sessions() as session:
+            async with session.begin():
+                if (await session.execute(text("SELECT to_regclass('outbox')"))).scalar() is None:
+                    raise CliError("this database has no outbox table; replay works on a producing service's "
+                                   "database (assessment, forecast, lika), not on reporting's")
+                pending = select(func.count()).select_from(table).where(
+                    table.c.created_at >= since, table.c.published_at.is_(None))
+                if topic:
+                    pending = pending.where(table.c.topic == topic)
+                already_pending = (await session.execute(pending)).scalar_one()
+                marked = await Outbox(table).mark_for_replay(session, since, topic)
+                if dry_run:
+                    await session.rollback()  # nothing changes, and the relay is not woken
+        return marked, already_pending
+    finally:
+        await db.dispose()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from styrkedja_contracts import TOPICS
+
+    if args.topic and args.topic not in TOPICS:
+        raise CliError(f"unknown topic {args.topic!r}; the outbox writes only to: {', '.join(TOPICS)}", EXIT_USAGE)
+    url = database_url()
+    since: datetime = args.since
+    now = datetime.now(timezone.utc)
+    if since > now:
+        progress(f"warning: --since {since.isoformat()} is in the future; nothing can match")
+    scope = f"topic {args.topic}" if args.topic else "all topics"
+    progress(f"{'dry run: counting' if args.dry_run else 'marking'} outbox rows created since "
+             f"{since.astimezone(timezone.utc).isoformat()} ({scope}) in {redacted(url)} ...")
+    try:
+        marked, already_pending = asyncio.run(replay(url, since, args.topic, args.dry_run))
+    except CliError:
+        raise
+    except Exception as exc:
+        raise CliError(describe_db_error(exc, url)) from exc
+    detail = f" ({already_pending} of them were not yet published)" if already_pending else ""
+    if args.dry_run:
+        print(f"dry run: would mark {marked} outbox rows for republishing{detail}; nothing changed")
+    else:
+        print(f"marked {marked} outbox rows for republishing{detail}; "
+              f"the service's outbox relay publishes them in order")
+    return 0
+
+
+# --- topics --------------------------------------------------------------------------------------
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from .kafka import ensure_topics, registry_topics
+    from .settings import ServiceSettings
+
+    bootstrap = ServiceSettings().kafka_bootstrap_servers
+    topics = registry_topics(args.dead_letter_group)
+    progress(f"ensuring {len(topics)} topics on {bootstrap} ...")
+    try:
+        asyncio.run(ensure_topics(bootstrap, topics))
+    except Exception as exc:
+        raise CliError(f"broker {bootstrap} failed: {type(exc).__name__}: {exc}") from exc
+    for name, partitions in topics:
+        progress(f"  {name} ({partitions} partition{'s' if partitions != 1 else ''})")
+    print(f"{len(topics)} topics present (existing ones left as they were)")
+    return 0
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m styrkedja_kit",
+                                description="Styrkedja operations: database migrations, outbox replay, topics.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    m = sub.add_parser("migrate", help="upgrade a service's database to the newest schema",
+                       description=f"Run the service's alembic migrations up to head against ${DATABASE_URL_ENV}.")
+    m.add_argument("package", help="the service's Python package, e.g. styrkedja_assessment")
+    m.add_argument("--check", action="store_true",
+                   help="change nothing; exit 0 if the database is at head (or newer), 3 if it is behind")
+    m.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                   help="with --check: keep checking (every 5 s) until the database is at head or the time is up")
+    m.set_defaults(func=cmd_migrate)
+
+    r = sub.add_parser("replay", help="mark outbox rows for republishing",
+                       description=f"Mark the outbox rows in ${DATABASE_URL_ENV} created at or after --since "
+                                   "as unpublished; the service's outbox relay publishes them again.")
+    r.add_argument("--since", required=True, type=aware_timestamp, metavar="TIME",
+                   help="ISO-8601 time with a UTC offset, e.g. 2026-03-27T00:00:00+01:00 or ...Z")
+    r.add_argument("--topic", help="only rows for this topic (default: every topic)")
+    r.add_argument("--dry-run", action="store_true", help="only count the rows, change nothing")
+    r.set_defaults(func=cmd_replay)
+
+    t = sub.add_parser("topics", help="create the registry's missing topics (compose / single broker)",
+                       description="Create the contracts registry's topics on "
+                                   "$STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS if they are missing.")
+    t.add_argument("--dead-letter-group", action="append", default=[], metavar="GROUP",
+                   help="also create this consumer group's dead-letter topic (repeatable)")
+    t.set_defaults(func=cmd_topics)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if getattr(args, "wait", 0) and not args.check:
+        p.error("--wait only goes with migrate --check")
+    # alembic reports each revision it runs ("Running upgrade a -> b") through logging: show those
+    # lines, but not its other INFO chatter nor the libraries' debug output
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    alembic_log = logging.getLogger("alembic.runtime.migration")
+    alembic_log.setLevel(logging.INFO)
+    alembic_log.addFilter(lambda record: record.levelno > logging.INFO or record.getMessage().startswith("Running"))
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
