@@ -30,10 +30,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	@$(BIN)/python bench/ingest.py
 
-# Re-pin: resolve requirements/top.txt and freeze the full transitive set.
+# Re-pin: resolve the direct dependencies and freeze the full transitive sets:
+# requirements/runtime.txt (the images) and requirements/lock.txt (development and CI).
 lock:
 	@rm -rf /tmp/styrkedja-lock && $(PYTHON) -m venv /tmp/styrkedja-lock
-	@/tmp/styrkedja-lock/bin/pip install --quiet -r requirements/top.txt
+	@/tmp/styrkedja-lock/bin/pip install --quiet -r requirements/runtime.in
+	@/tmp/styrkedja-lock/bin/pip freeze > requirements/runtime.txt
+	@/tmp/styrkedja-lock/bin/pip install --quiet -r requirements/dev.in
 	@/tmp/styrkedja-lock/bin/pip freeze > requirements/lock.txt
 
 clean:

@@ -72,7 +72,8 @@ def acl_ops(user: dict) -> dict[tuple[str, str, str], set[str]]:
     ops: dict[tuple[str, str, str], set[str]] = {}
     for acl in user["spec"]["authorization"]["acls"]:
         r = acl["resource"]
-        ops.setdefault((r["type"], r["name"], r.get("patternType", "literal")), set()).update(acl["operations"])
+        key = (r["type"], r["name"], r.get("patternType", "literal"))
+        ops.setdefault(key, set()).update(acl["operations"])
     return ops
 
 
@@ -158,8 +159,8 @@ def check_service_resources(by_kind: dict[str, list[dict]]) -> None:
         for container in pod["containers"]:
             probes = {p: container.get(p, {}).get("httpGet", {}).get("path")
                       for p in ("startupProbe", "livenessProbe", "readinessProbe")}
-            check(probes == {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"},
-                  f"k8s: {name} probes {probes}")
+            wanted = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+            check(probes == wanted, f"k8s: {name} probes {probes}")
             check(container["securityContext"].get("readOnlyRootFilesystem") is True,
                   f"k8s: {name} must run with a read-only root filesystem")
         check(pod["securityContext"].get("runAsNonRoot") is True, f"k8s: {name} must run as non-root")
@@ -177,12 +178,14 @@ def check_compose() -> None:
             continue
         check(any(str(p).endswith(f":{spec.port}:8000") for p in svc.get("ports", [])),
               f"compose: {name} must publish host port {spec.port}")
-        check(svc["depends_on"].get(f"migrate-{name}", {}).get("condition") == "service_completed_successfully",
-              f"compose: {name} must wait for migrate-{name}")
-        check(migrate["command"][-2:] == ["migrate", package], f"compose: migrate-{name} must migrate {package}")
+        condition = svc["depends_on"].get(f"migrate-{name}", {}).get("condition")
+        check(condition == "service_completed_successfully", f"compose: {name} must wait for migrate-{name}")
+        check(migrate["command"][-2:] == ["migrate", package],
+              f"compose: migrate-{name} must migrate {package}")
         check(svc["image"] == migrate["image"], f"compose: migrate-{name} must use {name}'s image")
-        for url in (svc["environment"]["STYRKEDJA_DATABASE_URL"], migrate["environment"]["STYRKEDJA_DATABASE_URL"]):
-            check(re.fullmatch(rf"postgresql\+asyncpg://{package}:[^@]+@postgres:5432/{package}", url) is not None,
+        url_pattern = rf"postgresql\+asyncpg://{package}:[^@]+@postgres:5432/{package}"
+        for env in (svc["environment"], migrate["environment"]):
+            check(re.fullmatch(url_pattern, env["STYRKEDJA_DATABASE_URL"]) is not None,
                   f"compose: {name} database URL must use user and database {package}")
         check(f"CREATE DATABASE {package} OWNER {package};" in init_sql,
               f"compose: postgres-init.sql must create {package} owned by {package}")

@@ -33,9 +33,13 @@ class Mittkoping:
         tag = uuid.uuid4().hex[:6]
         self.rng = rng
         self.issued = 0
-        self.organisers = tuple(str(rng.randint(1000, 2899)) for _ in range(2))
+        # identifiers drawn from fresh randomness, not the seed: every data set (test, benchmark
+        # round) owns its organisers and units, even on topics shared with earlier runs
+        fresh = random.Random(uuid.uuid4().int)
+        # organisation numbers: month digits >= 20, so never mistaken for a personnummer
+        self.organisers = tuple(f"21{fresh.randint(20, 99)}{fresh.randint(0, 999_999):06d}" for _ in range(2))
         for organiser in self.organisers:
-            self.units[organiser] = [str(rng.randint(10_000_000, 99_999_999)) for _ in range(4)]
+            self.units[organiser] = [str(fresh.randint(10_000_000, 99_999_999)) for _ in range(4)]
             for unit in self.units[organiser]:
                 self.groups[unit] = [f"{tag}-{unit[-3:]}-{year}{letter}" for year in (6, 9) for letter in "AB"]
 
@@ -87,13 +91,16 @@ class Mittkoping:
             {g for gs in self.groups.values() for g in gs}
 
 
-def reported(reporting_url: str, units: set[str]) -> dict[tuple, Counter]:
+def reported(reporting_url: str, units: set[str], organisers: tuple[str, ...]) -> dict[tuple, Counter]:
     cells = {}
     with httpx.Client(base_url=reporting_url, timeout=30) as client:
         for level in ("group", "school_unit", "organiser"):
-            response = client.get("/v1/results/assessments", params={"level": level})
-            response.raise_for_status()
-            for cell in response.json():
+            found = []
+            for organiser in organisers:
+                response = client.get("/v1/results/assessments", params={"level": level, "organiser_id": organiser})
+                response.raise_for_status()
+                found += response.json()
+            for cell in found:
                 if cell["unit_id"] not in units:
                     continue
                 key = (cell["level"], cell["unit_id"], cell["subject_code"], cell["school_year"], cell["term"],
@@ -115,7 +122,7 @@ def wait_until_exact(reporting_url: str, data: Mittkoping, timeout: float = 120)
     got = None
     while time.monotonic() - started < timeout:
         try:
-            got = reported(reporting_url, units)
+            got = reported(reporting_url, units, data.organisers)
         except httpx.HTTPError:
             got = None
         if got == expected:

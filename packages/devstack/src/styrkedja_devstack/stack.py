@@ -59,8 +59,10 @@ class Infrastructure:
 
     def ensure_topics(self) -> None:
         from styrkedja_kit.kafka import ensure_topics, registry_topics
+        from styrkedja_kit.settings import ServiceSettings
 
-        asyncio.run(ensure_topics(self.kafka_bootstrap_servers, registry_topics(["reporting"])))
+        settings = ServiceSettings(kafka_bootstrap_servers=self.kafka_bootstrap_servers)
+        asyncio.run(ensure_topics(settings, registry_topics(["reporting"])))
 
     def migrate_all(self) -> dict[str, str]:
         """Create and migrate every service's database; returns service name → URL."""

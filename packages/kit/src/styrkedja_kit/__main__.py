@@ -218,7 +218,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from styrkedja_contracts import TOPICS
 
     if args.topic and args.topic not in TOPICS:
-        raise CliError(f"unknown topic {args.topic!r}; the outbox writes only to: {', '.join(TOPICS)}", EXIT_USAGE)
+        raise CliError(f"unknown topic {args.topic!r}; the outbox writes only to: {', '.join(TOPICS)}",
+                       EXIT_USAGE)
     url = database_url()
     since: datetime = args.since
     now = datetime.now(timezone.utc)
@@ -248,11 +249,12 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from .kafka import ensure_topics, registry_topics
     from .settings import ServiceSettings
 
-    bootstrap = ServiceSettings().kafka_bootstrap_servers
+    settings = ServiceSettings()
+    bootstrap = settings.kafka_bootstrap_servers
     topics = registry_topics(args.dead_letter_group)
     progress(f"ensuring {len(topics)} topics on {bootstrap} ...")
     try:
-        asyncio.run(ensure_topics(bootstrap, topics))
+        asyncio.run(ensure_topics(settings, topics))
     except Exception as exc:
         raise CliError(f"broker {bootstrap} failed: {type(exc).__name__}: {exc}") from exc
     for name, partitions in topics:
@@ -264,17 +266,20 @@ def cmd_topics(args: argparse.Namespace) -> int:
 # --- entry point ---------------------------------------------------------------------------------
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m styrkedja_kit",
-                                description="Styrkedja operations: database migrations, outbox replay, topics.")
+    p = argparse.ArgumentParser(
+        prog="python -m styrkedja_kit",
+        description="Styrkedja operations: database migrations, outbox replay, topics.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     m = sub.add_parser("migrate", help="upgrade a service's database to the newest schema",
-                       description=f"Run the service's alembic migrations up to head against ${DATABASE_URL_ENV}.")
+                       description="Run the service's alembic migrations up to head against "
+                                   f"${DATABASE_URL_ENV}.")
     m.add_argument("package", help="the service's Python package, e.g. styrkedja_assessment")
     m.add_argument("--check", action="store_true",
                    help="change nothing; exit 0 if the database is at head (or newer), 3 if it is behind")
     m.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                   help="with --check: keep checking (every 5 s) until the database is at head or the time is up")
+                   help="with --check: keep checking (every 5 s) until the database is at head "
+                        "or the time is up")
     m.set_defaults(func=cmd_migrate)
 
     r = sub.add_parser("replay", help="mark outbox rows for republishing",
@@ -305,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     alembic_log = logging.getLogger("alembic.runtime.migration")
     alembic_log.setLevel(logging.INFO)
-    alembic_log.addFilter(lambda record: record.levelno > logging.INFO or record.getMessage().startswith("Running"))
+    alembic_log.addFilter(
+        lambda record: record.levelno > logging.INFO or record.getMessage().startswith("Running"))
     try:
         return args.func(args)
     except CliError as exc:

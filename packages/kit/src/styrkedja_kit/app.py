@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,6 +16,7 @@ from sqlalchemy import MetaData
 
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
+from .kafka import make_admin
 from .logging import configure_logging
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
 from .problems import install_problem_handlers
@@ -45,8 +45,8 @@ class Runtime:
     tasks: list[asyncio.Task] = field(default_factory=list)
 
 
-async def broker_reachable(bootstrap_servers: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+async def broker_reachable(settings: ServiceSettings) -> None:
+    admin = make_admin(settings, f"{settings.client_id}-readiness", request_timeout_ms=3000)
     await asyncio.wait_for(admin.start(), 5)
     await admin.close()
 
@@ -106,7 +106,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         try:
-            await broker_reachable(settings.kafka_bootstrap_servers)
+            await broker_reachable(settings)
             checks["broker"] = "ok"
         except Exception as exc:
             checks["broker"] = f"unreachable: {type(exc).__name__}"

@@ -32,7 +32,7 @@ from styrkedja_contracts import CloudEvent, ContractError, dead_letter_topic, de
 
 from . import metrics
 from .db import Database
-from .kafka import ensure_topics, make_producer, registry_topics
+from .kafka import ensure_topics, make_consumer, make_producer, registry_topics
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -114,10 +114,9 @@ class ConsumerLoop:
                     pass
 
     async def _run_once(self) -> None:
-        await ensure_topics(self.settings.kafka_bootstrap_servers, registry_topics([self.group_id]))
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            client_id=f"{self.settings.client_id}-{self.group_id}",
+        await ensure_topics(self.settings, registry_topics([self.group_id]))
+        consumer = make_consumer(
+            self.settings, f"{self.settings.client_id}-{self.group_id}",
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -126,7 +125,7 @@ class ConsumerLoop:
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
         )
         consumer.subscribe(self.topics, listener=_Rebalance(self))
-        producer = make_producer(self.settings.kafka_bootstrap_servers, f"{self.settings.client_id}-dlq")
+        producer = make_producer(self.settings, f"{self.settings.client_id}-dlq")
         self._consumer = consumer
         await consumer.start()
         await producer.start()

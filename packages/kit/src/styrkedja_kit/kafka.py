@@ -10,17 +10,36 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.helpers import create_ssl_context
+
+from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
 
 
-def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+def connection_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Where and how every Kafka client of a service connects (bootstrap, TLS, SASL)."""
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers,
+                               "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile)
+    if settings.kafka_security_protocol.startswith("SASL"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism or "SCRAM-SHA-512"
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = (settings.kafka_sasl_password.get_secret_value()
+                                          if settings.kafka_sasl_password else None)
+    return options
+
+
+def make_producer(settings: ServiceSettings, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        **connection_options(settings),
         client_id=client_id,
         acks="all",
         enable_idempotence=False,
@@ -30,9 +49,17 @@ def make_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Iterable[tuple[str, int]]) -> None:
+def make_consumer(settings: ServiceSettings, client_id: str, **kwargs: Any) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(**connection_options(settings), client_id=client_id, **kwargs)
+
+
+def make_admin(settings: ServiceSettings, client_id: str, **kwargs: Any) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**connection_options(settings), client_id=client_id, **kwargs)
+
+
+async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, int]]) -> None:
     """Create missing topics with their partition count (an existing topic is left as it is)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="styrkedja-topics")
+    admin = make_admin(settings, "styrkedja-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

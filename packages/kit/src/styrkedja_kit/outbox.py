@@ -29,7 +29,7 @@ from styrkedja_contracts import CloudEvent, TOPICS, topic_for_event_type
 
 from . import metrics
 from .db import Database
-from .kafka import ensure_topics, make_producer
+from .kafka import ensure_topics, make_consumer, make_producer
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -125,12 +125,10 @@ class OutboxRelay:
                 if self._stopping.is_set():
                     return
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-            await ensure_topics(self.settings.kafka_bootstrap_servers,
-                                [(t.name, t.partitions) for t in TOPICS.values()])
+            await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()])
             await self._load_marks()
-            producer = make_producer(self.settings.kafka_bootstrap_servers, f"{self.settings.client_id}-outbox")
-            watcher = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                       client_id=f"{self.settings.client_id}-outbox-watch")
+            producer = make_producer(self.settings, f"{self.settings.client_id}-outbox")
+            watcher = make_consumer(self.settings, f"{self.settings.client_id}-outbox-watch")
             await producer.start()
             await watcher.start()
             try:
@@ -207,8 +205,7 @@ class OutboxRelay:
         metrics.OUTBOX_BROKER_LOSS.labels(self.settings.service_name, topic).inc()
         log.warning("broker lost the log of a topic; republishing every retained outbox row",
                     extra={"topic": topic})
-        await ensure_topics(self.settings.kafka_bootstrap_servers,
-                            [(t.name, t.partitions) for t in TOPICS.values()])
+        await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()])
         for tp in [tp for tp in self._highest if tp.topic == topic]:
             del self._highest[tp]
         async with self.db.sessions.begin() as session:

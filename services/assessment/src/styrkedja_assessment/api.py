@@ -34,5 +34,5 @@ async def publish_batch(batch: AssessmentBatchIn, request: Request) -> BatchOut:
 
 
 @router.post("/{assessment_id}/retract", response_model=AssessmentOut)
-async def retract(assessment_id: UUID, body: RetractIn, request: Request) -> AssessmentOut:
-    return await _service(request).retract(assessment_id, body)
+async def retract(assessment_id: UUID, request: Request, body: RetractIn | None = None) -> AssessmentOut:
+    return await _service(request).retract(assessment_id, body or RetractIn())

@@ -10,17 +10,21 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from styrkedja_contracts.events.assessment import AssessmentKind
 from styrkedja_contracts.identifiers import (Gender, GroupId, OrganiserId, SchoolUnitCode, SchoolYear, StudentId,
-                                             SubjectCode, TeacherId, Term, contains_personal_identity_number)
+                                             SubjectCode, TeacherId, Term, PIN_ERROR,
+                                             contains_personal_identity_number)
 from styrkedja_contracts.scales import Scale
 
 Criterion = Annotated[str, Field(min_length=1, max_length=500)]
+#: Revisions are stored as PostgreSQL `integer`: a higher one must be a 422, not a database error.
+MAX_REVISION = 2**31 - 1
 
 
 class AssessmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     assessment_id: UUID | None = Field(None, description="Omit for a new assessment; give it to revise one.")
-    revision: int | None = Field(None, ge=1, description="Omit to take the next revision number.")
+    revision: int | None = Field(None, ge=1, le=MAX_REVISION,
+                                 description="Omit to take the next revision number.")
     organiser_id: OrganiserId
     school_unit_code: SchoolUnitCode
     group_id: GroupId
@@ -43,7 +47,7 @@ class AssessmentIn(BaseModel):
     def _no_identity_numbers(cls, value: list[str]) -> list[str]:
         for text in value:
             if contains_personal_identity_number(text):
-                raise ValueError("must not contain a personal identity number (personnummer/samordningsnummer)")
+                raise ValueError(PIN_ERROR)
         return value
 
 
@@ -54,14 +58,14 @@ class AssessmentBatchIn(BaseModel):
 
 class RetractIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    revision: int | None = Field(None, ge=2)
+    revision: int | None = Field(None, ge=2, le=MAX_REVISION)
     reason: str | None = Field(None, max_length=500)
 
     @field_validator("reason")
     @classmethod
     def _no_identity_numbers(cls, value: str | None) -> str | None:
         if value and contains_personal_identity_number(value):
-            raise ValueError("must not contain a personal identity number (personnummer/samordningsnummer)")
+            raise ValueError(PIN_ERROR)
         return value
 
 

@@ -46,13 +46,20 @@ class AssessmentService:
                 raise RuleViolation(f"items.{index}.assessment_id", "unique_in_batch",
                                     f"also at items.{seen[assessment_id]}; send one revision per assessment")
             seen[assessment_id] = index
+        keys = [tuple(getattr(item, k).value if hasattr(getattr(item, k), "value") else getattr(item, k)
+                      for k in NATURAL_KEY) for item in items]
+        seen_keys: dict[tuple, int] = {}
+        for index, key in enumerate(keys):  # else the unique index fails and "send it again" never helps
+            if key in seen_keys:
+                raise RuleViolation(f"items.{index}", "one_result_per_key",
+                                    f"also at items.{seen_keys[key]}: one result per student, subject, kind "
+                                    "and round")
+            seen_keys[key] = index
         now = datetime.now(timezone.utc)
         try:
             async with self.db.sessions.begin() as session:
                 repo = AssessmentRepository(session)
                 current = await repo.current(ids)
-                keys = [tuple(getattr(item, k).value if hasattr(getattr(item, k), "value") else getattr(item, k)
-                              for k in NATURAL_KEY) for item in items]
                 owners = await repo.owners_of_natural_keys(keys)
                 results, rows, revisions, events = [], [], [], []
                 for index, (item, assessment_id, key) in enumerate(zip(items, ids, keys)):

@@ -34,28 +34,30 @@ def _cells(rows, group_by: list[str], scale_of) -> list[ResultCell]:
 
 
 @router.get("/results/assessments", response_model=list[ResultCell])
-async def assessment_results(request: Request, level: Level, unit_id: str | None = None,
+async def assessment_results(request: Request, level: Level, organiser_id: str | None = None,
+                             unit_id: str | None = None,
                              subject_code: str | None = None, school_year: str | None = None,
                              term: Literal["HT", "VT"] | None = None, round: int | None = Query(None, ge=1, le=4),
                              kind: str | None = None, split: list[Split] = Query(default=[])) -> list[ResultCell]:
     """Distribution over the scale, number assessed and number/share reaching the pass level."""
     group_by = ["level", "unit_id", "subject_code", "school_year", "term", "round", "kind", "scale", *split]
-    filters = {"level": level, "unit_id": unit_id, "subject_code": subject_code, "school_year": school_year,
-               "term": term, "round": round, "kind": kind}
+    filters = {"level": level, "organiser_id": organiser_id, "unit_id": unit_id, "subject_code": subject_code,
+               "school_year": school_year, "term": term, "round": round, "kind": kind}
     async with runtime_of(request).db.sessions() as session:
         rows = await db.read_cells(session, db.ASSESSMENTS, filters, group_by)
     return _cells(rows, group_by, lambda cell: Scale(cell.pop("scale")))
 
 
 @router.get("/results/forecasts", response_model=list[ResultCell])
-async def forecast_results(request: Request, level: Level, unit_id: str | None = None,
+async def forecast_results(request: Request, level: Level, organiser_id: str | None = None,
+                           unit_id: str | None = None,
                            subject_code: str | None = None, school_year: str | None = None,
                            term: Literal["HT", "VT"] | None = None,
                            split: list[Split] = Query(default=[])) -> list[ResultCell]:
     """Forecasts (prognoser): not reached / acceptable / more than acceptable, and share reaching pass."""
     group_by = ["level", "unit_id", "subject_code", "school_year", "term", *split]
-    filters = {"level": level, "unit_id": unit_id, "subject_code": subject_code, "school_year": school_year,
-               "term": term}
+    filters = {"level": level, "organiser_id": organiser_id, "unit_id": unit_id, "subject_code": subject_code,
+               "school_year": school_year, "term": term}
     async with runtime_of(request).db.sessions() as session:
         rows = await db.read_cells(session, db.FORECASTS, filters, group_by)
     return _cells(rows, group_by, lambda cell: Scale.THREE_LEVEL)

@@ -11,7 +11,7 @@ governance chain (styrkedjan): group → school unit → organiser (huvudman).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from styrkedja_contracts.scales import Scale, reaches_pass
@@ -93,16 +93,15 @@ def fold(current, incoming):
 
 def retraction_of(current: AssessmentFact | None, revision: int, data: dict) -> AssessmentFact:
     """A retraction that may arrive before the assessment it retracts: remember it as a
-    retracted fact, so the (older) publication, when it comes, is ignored."""
-    if current is not None:
-        return replace(current, revision=revision, retracted=True)
+    retracted fact, so the (older) publication, when it comes, is ignored. Built from the
+    retraction alone, never from `current`: so the stored fact is the same whatever order the
+    events came in (a retracted fact counts nowhere, its content is never needed)."""
     return AssessmentFact(revision=revision, retracted=True, gender="unknown", year=0, kind="", scale="", value="",
                           **data)
 
 
 def withdrawal_of(current: ForecastFact | None, revision: int, data: dict) -> ForecastFact:
-    if current is not None:
-        return replace(current, revision=revision, withdrawn=True)
+    """As `retraction_of`: from the withdrawal alone, whatever is stored."""
     return ForecastFact(revision=revision, withdrawn=True, gender="unknown", year=0, value="", late=False, **data)
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, fields
 
-from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Uuid, and_, func, literal,
+from sqlalchemy import (Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Uuid, and_, func, literal,
                         select, tuple_, union_all)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,6 +40,7 @@ assessment_aggregates = Table(
     "assessment_aggregates", metadata,
     *[Column(d, Integer if d in ("round", "year") else String(64), primary_key=True) for d in ASSESSMENT_DIMENSIONS],
     Column("count", Integer, nullable=False),
+    Index("ix_assessment_aggregates_organiser_level", "organiser_id", "level"),  # reads are per organiser
 )
 
 forecast_facts = Table(
@@ -59,6 +60,7 @@ forecast_aggregates = Table(
     *[Column(d, Integer if d == "year" else Boolean if d == "late" else String(64), primary_key=True)
       for d in FORECAST_DIMENSIONS],
     Column("count", Integer, nullable=False),
+    Index("ix_forecast_aggregates_organiser_level", "organiser_id", "level"),
 )
 
 lika_latest = Table(
