@@ -230,19 +230,19 @@ class ConsumerLoop:
             by_id.setdefault(item.event.id, item)
         if not by_id:
             return []
-        stmt = pg_insert(self.applied).values(
-            [{"event_id": event_id, "group_id": self.group_id} for event_id in by_id]
-        ).on_conflict_do_nothing(index_elements=["event_id"]).returning(self.applied.c.event_id)
-        new_ids = set((await session.execute(stmt)).scalars())
+        stmt = pg_insert(self.applied).on_conflict_do_nothing(index_elements=["event_id"]).returning(
+            self.applied.c.event_id)
+        rows = [{"event_id": event_id, "group_id": self.group_id} for event_id in by_id]
+        new_ids = set((await session.execute(stmt, rows)).scalars())
         return [item for event_id, item in by_id.items() if event_id in new_ids]
 
     async def _store_offsets(self, session: AsyncSession, next_offsets: dict[TopicPartition, int]) -> None:
-        stmt = pg_insert(self.offsets).values([
-            {"group_id": self.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": offset}
-            for tp, offset in next_offsets.items()])
+        stmt = pg_insert(self.offsets)
         await session.execute(stmt.on_conflict_do_update(
             index_elements=["group_id", "topic", "partition"],
-            set_={"next_offset": stmt.excluded.next_offset, "updated_at": func.now()}))
+            set_={"next_offset": stmt.excluded.next_offset, "updated_at": func.now()}),
+            [{"group_id": self.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": offset}
+             for tp, offset in next_offsets.items()])
 
     async def _dead_letter(self, producer, dead: list[tuple[ConsumerRecord, ContractError]]) -> None:
         futures = []

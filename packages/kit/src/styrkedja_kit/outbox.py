@@ -220,11 +220,12 @@ class OutboxRelay:
     async def _save_marks(self, session: AsyncSession) -> None:
         if not self._highest:
             return
-        stmt = pg_insert(self.marks).values([
-            {"topic": tp.topic, "partition": tp.partition, "highest_offset": off}
-            for tp, off in self._highest.items()])
-        await session.execute(stmt.on_conflict_do_update(index_elements=["topic", "partition"],
-                                                         set_={"highest_offset": stmt.excluded.highest_offset}))
+        stmt = pg_insert(self.marks)
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=["topic", "partition"],
+                                       set_={"highest_offset": stmt.excluded.highest_offset}),
+            [{"topic": tp.topic, "partition": tp.partition, "highest_offset": off}
+             for tp, off in self._highest.items()])
 
     async def _update_backlog_metrics(self) -> None:
         o = self.outbox

@@ -78,8 +78,9 @@ class AssessmentRepository:
     async def save(self, rows: list[dict], revisions: list[dict]) -> None:
         if not rows:
             return
-        stmt = pg_insert(assessments).values(rows)
+        # executemany of one cached statement: compiling a many-row VALUES list costs more than running it
+        stmt = pg_insert(assessments)
         await self.session.execute(stmt.on_conflict_do_update(
             index_elements=["assessment_id"],
-            set_={c: stmt.excluded[c] for c in rows[0] if c != "assessment_id"} | {"updated_at": func.now()}))
+            set_={c: stmt.excluded[c] for c in rows[0] if c != "assessment_id"} | {"updated_at": func.now()}), rows)
         await self.session.execute(assessment_revisions.insert(), revisions)

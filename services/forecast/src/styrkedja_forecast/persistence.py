@@ -75,10 +75,11 @@ class ForecastRepository:
     async def save(self, rows: list[dict], revisions: list[dict]) -> None:
         if not rows:
             return
-        stmt = pg_insert(forecasts).values(rows)
+        # executemany of one cached statement: compiling a many-row VALUES list costs more than running it
+        stmt = pg_insert(forecasts)
         await self.session.execute(stmt.on_conflict_do_update(
             index_elements=["forecast_id"],
-            set_={c: stmt.excluded[c] for c in rows[0] if c != "forecast_id"} | {"updated_at": func.now()}))
+            set_={c: stmt.excluded[c] for c in rows[0] if c != "forecast_id"} | {"updated_at": func.now()}), rows)
         await self.session.execute(forecast_revisions.insert(), revisions)
 
     async def mark_withdrawn(self, forecast_id: UUID, revision: int, revision_row: dict) -> None:

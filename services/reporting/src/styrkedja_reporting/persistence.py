@@ -91,21 +91,29 @@ class FactStore:
     async def save(self, session: AsyncSession, facts: list) -> None:
         if not facts:
             return
-        stmt = pg_insert(self.facts).values([asdict(f) for f in facts])
+        # executemany of one cached statement: compiling a many-row VALUES list costs more than running it
+        stmt = pg_insert(self.facts)
         await session.execute(stmt.on_conflict_do_update(
             index_elements=[self.id_column.name],
-            set_={c.name: stmt.excluded[c.name] for c in self.facts.columns if c is not self.id_column}))
+            set_={c.name: stmt.excluded[c.name] for c in self.facts.columns if c is not self.id_column}),
+            [asdict(f) for f in facts])
 
     async def add(self, session: AsyncSession, change: Counter) -> None:
+        """Move the aggregate cells by `change`; cells that reach zero are removed."""
         if not change:
             return
         # sorted: two writers touching the same cells lock them in the same order
         rows = [dict(zip(self.dimensions, key), count=n) for key, n in sorted(change.items(), key=repr)]
         stmt = pg_insert(self.aggregates)
-        await session.execute(stmt.on_conflict_do_update(
+        stmt = stmt.on_conflict_do_update(
             index_elements=list(self.dimensions),
-            set_={"count": self.aggregates.c.count + stmt.excluded.count}), rows)
-        await session.execute(self.aggregates.delete().where(self.aggregates.c.count == 0))
+            set_={"count": self.aggregates.c.count + stmt.excluded.count},
+        ).returning(*[self.aggregates.c[d] for d in self.dimensions], self.aggregates.c.count)
+        emptied = [row for row in (await session.execute(stmt, rows)).all() if row.count == 0]
+        if emptied:  # only the cells this batch emptied: never a scan of the whole table
+            agg = self.aggregates.c
+            await session.execute(self.aggregates.delete().where(
+                tuple_(*[agg[d] for d in self.dimensions]).in_([tuple(row[:-1]) for row in emptied])))
 
     def recomputed(self, hidden: str):
         """The aggregates computed from scratch from the facts (a SELECT)."""
