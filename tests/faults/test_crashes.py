@@ -3,6 +3,7 @@ restarts empty (the embedded broker keeps topics in memory only). Figures must s
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -61,3 +62,14 @@ def test_broker_restarting_empty_loses_nothing(stack, infrastructure):
     assert httpx.get(stack.url("reporting") + "/v1/admin/consistency").json()["consistent"]
     metrics = httpx.get(stack.url("assessment") + "/metrics").text
     assert 'styrkedja_outbox_broker_loss_total{service="assessment",topic="styrkedja.assessments"}' in metrics
+
+
+def test_sigterm_stops_a_service_cleanly(stack):
+    reporting = stack.processes["reporting"]
+    started = time.monotonic()
+    reporting.stop(timeout=30)
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit status is -15, not 0 or -9
+    assert reporting.process.returncode in (0, -signal.SIGTERM)
+    assert time.monotonic() - started < 25, "a clean stop must not wait for the kill timeout"
+    log = (stack.log_dir / "reporting.log").read_text()
+    assert "Application shutdown complete" in log  # the lifespan ran to its end: consumer and pool closed

@@ -230,3 +230,29 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_loop_goes_on(
     reasons = [dict(r.headers)["dlq.reason"].decode() for r in dead]
     assert reasons == ["undecodable", "invalid_envelope", "unknown_type", "invalid_data", "oversized"]
     assert all(dict(r.headers)["dlq.topic"] == ASSESSMENTS.encode() for r in dead)
+
+
+async def test_two_members_of_one_group_share_the_work_exactly_across_rebalances(
+        kit_db, kit_settings, make_event, new_unit_code):
+    unit = new_unit_code()
+    # many organisers (keys), so the events spread over every partition
+    events = [make_event(unit, organiser_id=f"2{i % 97:03d}", n=i) for i in range(900)]
+    payloads = [(e.partition_key(), e.to_bytes()) for e in events]
+    group = f"kit-rebalance-{unit}"
+    first, second = consumer_for(kit_settings, kit_db, group), consumer_for(kit_settings, kit_db, group)
+    first_task = asyncio.create_task(first.run())
+    await produce(kit_settings.kafka_bootstrap_servers, payloads[:300])
+    second_task = asyncio.create_task(second.run())  # joins: the group rebalances
+    await produce(kit_settings.kafka_bootstrap_servers, payloads[300:600])
+    await wait_for(lambda: _equals(tally_of(kit_db, unit), 600), timeout=60)
+    first.stop()  # leaves: the second member takes over every partition
+    await first_task
+    await produce(kit_settings.kafka_bootstrap_servers, payloads[600:])
+    try:
+        await wait_for(lambda: _equals(tally_of(kit_db, unit), 900), timeout=60)
+        await asyncio.sleep(1.0)
+        assert await tally_of(kit_db, unit) == 900
+        assert first.applied_count > 0 and second.applied_count > 0, "both members must have done work"
+    finally:
+        second.stop()
+        await second_task

@@ -88,6 +88,7 @@ class ServiceProcess:
             self.process.wait()
 
     def stop(self, timeout: float = 30) -> None:
+        """SIGTERM and wait: the service finishes the batch in hand and closes cleanly."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:

@@ -13,6 +13,9 @@ from styrkedja_contracts.identifiers import (PIN_ERROR, Gender, GroupId, Organis
                                              StudentId, SubjectCode, TeacherId, Term,
                                              contains_personal_identity_number)
 
+#: revisions are stored as PostgreSQL integers
+MAX_REVISION = 2**31 - 1
+
 
 class ForecastIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -20,7 +23,7 @@ class ForecastIn(BaseModel):
     forecast_id: UUID | None = Field(
         None, description="Optional: the id is derived from organiser + student + subject + school year + term; "
                           "if given it must be that id.")
-    revision: int | None = Field(None, ge=1, description="Omit to take the next revision number.")
+    revision: int | None = Field(None, ge=1, le=MAX_REVISION, description="Omit to take the next revision number.")
     organiser_id: OrganiserId
     school_unit_code: SchoolUnitCode
     group_id: GroupId
@@ -49,7 +52,7 @@ class ForecastBatchIn(BaseModel):
 
 class WithdrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    revision: int | None = Field(None, ge=2, description="Omit to take the next revision number.")
+    revision: int | None = Field(None, ge=2, le=MAX_REVISION, description="Omit to take the next revision number.")
 
 
 class ForecastOut(BaseModel):
