@@ -65,6 +65,43 @@ def fresh_database(infrastructure: Infrastructure):
     return make
 
 
+@pytest.fixture
+def service_database(fresh_database, infrastructure: Infrastructure, monkeypatch: pytest.MonkeyPatch):
+    """Factory: `fresh_database(package)`, with the environment a service's settings read pointed at it
+    and at the test broker, and the outbox relay off (the tests read the outbox table themselves)."""
+
+    def make(package: str) -> str:
+        url = fresh_database(package)  # call from a sync fixture: migrations run their own event loop
+        monkeypatch.setenv("STYRKEDJA_DATABASE_URL", url)
+        monkeypatch.setenv("STYRKEDJA_OUTBOX_ENABLED", "false")
+        monkeypatch.setenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", infrastructure.kafka_bootstrap_servers)
+        return url
+
+    return make
+
+
+# `client` and `db` serve a test module that defines a `settings` fixture: the settings of the service
+# under test (an instance of its `<package>.settings` class) pointing at a fresh database.
+
+
+@pytest.fixture
+async def client(settings):
+    """The service of the module's `settings`, started in-process behind an httpx client."""
+    from .testing import service_client
+
+    async with service_client(type(settings).__module__.partition(".")[0], settings) as client:
+        yield client
+
+
+@pytest.fixture
+async def db(settings):
+    """An SQLAlchemy engine on the database of the module's `settings`."""
+    from .testing import async_engine
+
+    async with async_engine(settings.database_url) as engine:
+        yield engine
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[4]

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from styrkedja_contracts import decode_event
+from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
+from styrkedja_devstack import testing
+from styrkedja_devstack.testing import PROBLEM_JSON, problem_fields
 
 pytestmark = pytest.mark.integration
-
-PROBLEM_JSON = "application/problem+json"
 
 
 def assessment(**overrides) -> dict:
@@ -26,39 +24,14 @@ def assessment(**overrides) -> dict:
 
 
 @pytest.fixture
-def database_url(fresh_database, infrastructure) -> str:
-    return fresh_database("styrkedja_assessment")  # sync fixture: migrations run their own event loop
-
-
-@pytest.fixture
-async def client(database_url, infrastructure):
-    from styrkedja_assessment.main import create_app
-    from styrkedja_assessment.settings import AssessmentSettings
-
-    settings = AssessmentSettings(database_url=database_url, outbox_enabled=False,
-                                  kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://assessment") as client:
-            yield client
-
-
-@pytest.fixture
-async def db(database_url):
-    engine = create_async_engine(database_url)
-    yield engine
-    await engine.dispose()
+def settings(fresh_database, infrastructure) -> AssessmentSettings:
+    return AssessmentSettings(database_url=fresh_database("styrkedja_assessment"), outbox_enabled=False,
+                              kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
 
 
 async def outbox_events(db) -> list:
-    async with db.connect() as conn:
-        rows = (await conn.execute(text("SELECT topic, key, payload FROM outbox ORDER BY id"))).all()
-    events = []
-    for row in rows:
-        assert row.topic == "styrkedja.assessments"
-        event = decode_event(row.payload)
-        assert row.key == event.partition_key() == event.data.organiser_id.encode()
-        events.append(event)
+    events = await testing.outbox_events(db, "styrkedja.assessments")
+    assert all(event.partition_key() == event.data.organiser_id.encode() for event in events)
     return events
 
 
@@ -75,13 +48,6 @@ async def stored(db, assessment_id) -> dict:
                                              "WHERE assessment_id = :id ORDER BY revision"),
                                         {"id": assessment_id})).all()
     return dict(row._mapping) | {"revisions": [tuple(r) for r in revisions]}
-
-
-def problem_fields(response) -> list[tuple[str, str]]:
-    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.text
-    body = response.json()
-    assert body["status"] == response.status_code and body["title"] and body["detail"]
-    return [(e["field"], e["rule"]) for e in body["errors"]]
 
 
 async def publish(client, **overrides) -> dict:

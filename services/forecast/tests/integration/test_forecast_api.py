@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
-import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from styrkedja_contracts import decode_event, forecast_id_for
+from styrkedja_contracts import forecast_id_for
+from styrkedja_devstack import testing
+from styrkedja_devstack.testing import problem_fields
+from styrkedja_forecast.settings import ForecastSettings
 
 pytestmark = pytest.mark.integration
 
@@ -26,42 +27,9 @@ def forecast(**overrides) -> dict:
 
 
 @pytest.fixture
-def database_url(fresh_database, infrastructure, monkeypatch) -> str:
-    url = fresh_database("styrkedja_forecast")  # sync fixture: migrations run their own event loop
-    monkeypatch.setenv("STYRKEDJA_DATABASE_URL", url)
-    monkeypatch.setenv("STYRKEDJA_OUTBOX_ENABLED", "false")
-    monkeypatch.setenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", infrastructure.kafka_bootstrap_servers)
-    return url
-
-
-@pytest.fixture
-async def client(database_url):
-    from styrkedja_forecast.main import create_app
-    from styrkedja_forecast.settings import ForecastSettings
-
-    app = create_app(ForecastSettings())
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://forecast") as client:
-            yield client
-
-
-@pytest.fixture
-async def db(database_url):
-    engine = create_async_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-async def outbox_events(db) -> list:
-    async with db.connect() as conn:
-        rows = (await conn.execute(text("SELECT topic, key, payload FROM outbox ORDER BY id"))).all()
-    events = []
-    for row in rows:
-        assert row.topic == "styrkedja.forecasts"
-        event = decode_event(row.payload)
-        assert row.key == event.partition_key()
-        events.append(event)
-    return events
+def settings(service_database) -> ForecastSettings:
+    service_database("styrkedja_forecast")  # sets the STYRKEDJA_* environment that ForecastSettings() reads
+    return ForecastSettings()
 
 
 async def stored(db, forecast_id) -> dict:
@@ -73,9 +41,8 @@ async def stored(db, forecast_id) -> dict:
     return dict(row._mapping) | {"revisions": revisions}
 
 
-def problem_fields(response) -> list[tuple[str, str]]:
-    assert response.headers["content-type"].startswith("application/problem+json"), response.text
-    return [(e["field"], e["rule"]) for e in response.json()["errors"]]
+async def outbox_events(db) -> list:
+    return await testing.outbox_events(db, "styrkedja.forecasts")
 
 
 async def test_submit_stores_the_forecast_and_one_event(client, db):

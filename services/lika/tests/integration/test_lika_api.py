@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from styrkedja_contracts import decode_event
+from styrkedja_devstack import testing
+from styrkedja_devstack.testing import problem_fields
+from styrkedja_lika.settings import LikaSettings
 
 pytestmark = pytest.mark.integration
 
@@ -23,42 +23,9 @@ def published(**overrides) -> dict:
 
 
 @pytest.fixture
-def database_url(fresh_database, infrastructure, monkeypatch) -> str:
-    url = fresh_database("styrkedja_lika")  # sync fixture: migrations run their own event loop
-    monkeypatch.setenv("STYRKEDJA_DATABASE_URL", url)
-    monkeypatch.setenv("STYRKEDJA_OUTBOX_ENABLED", "false")
-    monkeypatch.setenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", infrastructure.kafka_bootstrap_servers)
-    return url
-
-
-@pytest.fixture
-async def client(database_url):
-    from styrkedja_lika.main import create_app
-    from styrkedja_lika.settings import LikaSettings
-
-    app = create_app(LikaSettings())
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://lika") as client:
-            yield client
-
-
-@pytest.fixture
-async def db(database_url):
-    engine = create_async_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-async def outbox_events(db) -> list:
-    async with db.connect() as conn:
-        rows = (await conn.execute(text("SELECT topic, key, payload FROM outbox ORDER BY id"))).all()
-    events = []
-    for row in rows:
-        assert row.topic == "styrkedja.lika"
-        event = decode_event(row.payload)
-        assert row.key == event.partition_key()
-        events.append(event)
-    return events
+def settings(service_database) -> LikaSettings:
+    service_database("styrkedja.lika")  # sets the STYRKEDJA_* environment that LikaSettings() reads
+    return LikaSettings()
 
 
 async def stored_rows(db) -> list[dict]:
@@ -67,9 +34,8 @@ async def stored_rows(db) -> list[dict]:
     return [dict(r._mapping) for r in rows]
 
 
-def problem_fields(response) -> list[tuple[str, str]]:
-    assert response.headers["content-type"].startswith("application/problem+json"), response.text
-    return [(e["field"], e["rule"]) for e in response.json()["errors"]]
+async def outbox_events(db) -> list:
+    return await testing.outbox_events(db, "styrkedja.lika")
 
 
 async def test_publish_stores_the_self_assessment_and_one_event(client, db):

@@ -1,0 +1,66 @@
+"""Plain helpers for the services' in-process integration tests: a started app behind an httpx
+client, the outbox rows as decoded events, problem+json answers.
+
+No fixtures here (those are in `pytest_plugin`): each test module keeps its own service-specific
+fixtures and calls these.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from styrkedja_contracts import CloudEvent, decode_event
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@asynccontextmanager
+async def service_client(package: str, settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The app from `<package>.main.create_app(settings)`, started (its lifespan runs, as under a server)
+    and answered in-process by an httpx client at `http://<service>`."""
+    app = importlib.import_module(f"{package}.main").create_app(settings)
+    base_url = f"http://{package.removeprefix('styrkedja_')}"
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url) as client:
+            yield client
+
+
+@asynccontextmanager
+async def async_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An SQLAlchemy engine on the URL, disposed afterwards."""
+    engine = create_async_engine(database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def outbox_events(db: AsyncEngine | str, topic: str) -> list[CloudEvent]:
+    """Every outbox row in order, decoded; asserts each is on `topic`, keyed by its event's partition key."""
+    if isinstance(db, str):
+        async with async_engine(db) as engine:
+            return await outbox_events(engine, topic)
+    async with db.connect() as conn:
+        rows = (await conn.execute(text("SELECT topic, key, payload FROM outbox ORDER BY id"))).all()
+    events = []
+    for row in rows:
+        assert row.topic == topic
+        event = decode_event(row.payload)
+        assert row.key == event.partition_key()
+        events.append(event)
+    return events
+
+
+def problem_fields(response: httpx.Response) -> list[tuple[str, str]]:
+    """The (field, rule) pairs of a problem+json answer, after asserting it is one: the content type, a
+    `status` equal to the HTTP status, a title and a detail."""
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.text
+    body = response.json()
+    assert body["status"] == response.status_code and body["title"] and body["detail"]
+    return [(e["field"], e["rule"]) for e in body["errors"]]
