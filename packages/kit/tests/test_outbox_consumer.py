@@ -256,3 +256,35 @@ async def test_two_members_of_one_group_share_the_work_exactly_across_rebalances
     finally:
         second.stop()
         await second_task
+
+
+async def test_an_event_the_handler_cannot_apply_is_dead_lettered_and_the_rest_applied(
+        kit_db, kit_settings, make_event, new_unit_code):
+    unit = new_unit_code()
+    events = [make_event(unit, n=i) for i in range(20)]
+    poison_id = events[7].id
+
+    async def fragile(session, batch) -> None:
+        if any(item.event.id == poison_id for item in batch):
+            raise RuntimeError("cannot apply this one")
+        await count_into_tally(session, batch)
+
+    await produce(kit_settings.kafka_bootstrap_servers, [(e.partition_key(), e.to_bytes()) for e in events])
+    group = f"kit-handler-{unit}"
+    loop = ConsumerLoop(kit_settings, kit_db, group_id=group, topics=[ASSESSMENTS], handler=fragile,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"])
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_for(lambda: _equals(tally_of(kit_db, unit), 19))
+    finally:
+        loop.stop()
+        await task
+    deads = await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}", 1, timeout=3)
+    print([(d.offset, dict(d.headers)["dlq.reason"], dict(d.headers)["dlq.offset"]) for d in deads])
+    assert len(deads) == 1, deads
+    [dead] = deads
+    assert dead.value == events[7].to_bytes()
+    headers = dict(dead.headers)
+    assert headers["dlq.reason"] == b"handler_failed"
+    assert b"cannot apply" not in headers["dlq.message"], "the exception text may hold student data"

@@ -189,24 +189,25 @@ class ConsumerLoop:
     async def process(self, batch: dict[TopicPartition, list[ConsumerRecord]], producer) -> None:
         started = time.monotonic()
         delivered: list[Delivered] = []
-        dead: list[tuple[ConsumerRecord, ContractError]] = []
+        records: dict[int, ConsumerRecord] = {}
+        dead: list[tuple[ConsumerRecord, str, str]] = []  # record, reason, message
         next_offsets: dict[TopicPartition, int] = {}
-        for tp, records in batch.items():
-            for record in records:
+        for tp, tp_records in batch.items():
+            for record in tp_records:
                 try:
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
                 except ContractError as error:
-                    dead.append((record, error))
+                    dead.append((record, error.reason, str(error)))
                 else:
                     delivered.append(Delivered(event, tp.topic, tp.partition, record.offset))
-            next_offsets[tp] = records[-1].offset + 1
+                    records[id(delivered[-1])] = record
+            next_offsets[tp] = tp_records[-1].offset + 1
         if dead:
             await self._dead_letter(producer, dead)
-        async with self.db.sessions.begin() as session:
-            fresh = await self._claim_new(session, delivered)
-            if fresh:
-                await self.handler(session, fresh)
-            await self._store_offsets(session, next_offsets)
+        try:
+            fresh = await self._apply(delivered, next_offsets)
+        except Exception:
+            fresh = await self._apply_one_by_one(delivered, records, next_offsets, producer)
         self.applied_count += len(fresh)
         for item in fresh:
             metrics.CONSUMER_APPLIED.labels(self.group_id, item.topic).inc()
@@ -218,6 +219,46 @@ class ConsumerLoop:
                 await self._consumer.commit(next_offsets)
             except (CommitFailedError, KafkaError) as exc:
                 log.info("offset marker commit skipped", extra={"error": repr(exc)})
+
+    async def _apply(self, delivered: list[Delivered], next_offsets: dict[TopicPartition, int]) -> list[Delivered]:
+        """One transaction: claim the new event ids, let the handler apply them, store the offsets."""
+        async with self.db.sessions.begin() as session:
+            fresh = await self._claim_new(session, delivered)
+            if fresh:
+                await self.handler(session, fresh)
+            if next_offsets:
+                await self._store_offsets(session, next_offsets)
+        return fresh
+
+    async def _apply_one_by_one(self, delivered, records, next_offsets, producer) -> list[Delivered]:
+        """The batch failed. If the database is down, give up (the batch is read again later).
+        Otherwise one event broke the handler: find it, dead-letter it, keep the rest."""
+        if not await self._database_answers():
+            raise
+        log.warning("batch failed; applying its events one by one", extra={"group": self.group_id},
+                    exc_info=True)
+        fresh, failed = [], []
+        for item in delivered:
+            try:
+                fresh += await self._apply([item], {})
+            except Exception as error:
+                if not await self._database_answers():
+                    raise
+                # only the exception's type: its text may quote the event's data
+                failed.append((records[id(item)], "handler_failed",
+                               f"the handler failed with {type(error).__name__}"))
+        if failed:
+            await self._dead_letter(producer, failed)
+        async with self.db.sessions.begin() as session:
+            await self._store_offsets(session, next_offsets)
+        return fresh
+
+    async def _database_answers(self) -> bool:
+        try:
+            await asyncio.wait_for(self.db.ping(), 5)
+            return True
+        except Exception:
+            return False
 
     async def _claim_new(self, session: AsyncSession, delivered: list[Delivered]) -> list[Delivered]:
         """Insert the batch's event ids; the ones that were already there are duplicates.
@@ -244,16 +285,16 @@ class ConsumerLoop:
             [{"group_id": self.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": offset}
              for tp, offset in next_offsets.items()])
 
-    async def _dead_letter(self, producer, dead: list[tuple[ConsumerRecord, ContractError]]) -> None:
+    async def _dead_letter(self, producer, dead: list[tuple[ConsumerRecord, str, str]]) -> None:
         futures = []
-        for record, error in dead:
-            metrics.CONSUMER_DEAD_LETTERED.labels(self.group_id, record.topic, error.reason).inc()
+        for record, reason, message in dead:
+            metrics.CONSUMER_DEAD_LETTERED.labels(self.group_id, record.topic, reason).inc()
             log.warning("event dead-lettered", extra={"group": self.group_id, "topic": record.topic,
                                                       "partition": record.partition, "offset": record.offset,
-                                                      "reason": error.reason})
+                                                      "reason": reason})
             headers = [
-                ("dlq.reason", error.reason.encode()),
-                ("dlq.message", str(error)[:2000].encode()),
+                ("dlq.reason", reason.encode()),
+                ("dlq.message", message[:2000].encode()),
                 ("dlq.topic", record.topic.encode()),
                 ("dlq.partition", str(record.partition).encode()),
                 ("dlq.offset", str(record.offset).encode()),

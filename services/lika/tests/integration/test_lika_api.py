@@ -24,7 +24,7 @@ def published(**overrides) -> dict:
 
 @pytest.fixture
 def settings(service_database) -> LikaSettings:
-    service_database("styrkedja.lika")  # sets the STYRKEDJA_* environment that LikaSettings() reads
+    service_database("styrkedja_lika")  # sets the STYRKEDJA_* environment that LikaSettings() reads
     return LikaSettings()
 
 
