@@ -280,10 +280,9 @@ async def test_an_event_the_handler_cannot_apply_is_dead_lettered_and_the_rest_a
     finally:
         loop.stop()
         await task
-    deads = await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}", 1, timeout=3)
-    print([(d.offset, dict(d.headers)["dlq.reason"], dict(d.headers)["dlq.offset"]) for d in deads])
-    assert len(deads) == 1, deads
-    [dead] = deads
+    # the group reads the shared topic from its start, so poison left by other tests is here too
+    deads = await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}", 10_000, timeout=3)
+    [dead] = [d for d in deads if dict(d.headers)["dlq.reason"] == b"handler_failed"]
     assert dead.value == events[7].to_bytes()
     headers = dict(dead.headers)
     assert headers["dlq.reason"] == b"handler_failed"
