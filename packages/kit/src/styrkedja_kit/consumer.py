@@ -34,6 +34,7 @@ from . import metrics
 from .db import Database
 from .kafka import ensure_topics, make_consumer, make_producer, registry_topics
 from .settings import ServiceSettings
+from .supervise import run_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -101,17 +102,7 @@ class ConsumerLoop:
         self._stopping.set()
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self._run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("consumer loop failed; restarting in 2 s", extra={"group": self.group_id})
-                try:
-                    await asyncio.wait_for(self._stopping.wait(), 2.0)
-                except asyncio.TimeoutError:
-                    pass
+        await run_until_stopped(f"consumer loop {self.group_id}", self._run_once, self._stopping)
 
     async def _run_once(self) -> None:
         await ensure_topics(self.settings, registry_topics([self.group_id]))

@@ -31,6 +31,7 @@ from . import metrics
 from .db import Database
 from .kafka import ensure_topics, make_consumer, make_producer
 from .settings import ServiceSettings
+from .supervise import run_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +104,8 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until stopped; only the holder of the advisory lock publishes."""
-        while not self._stopping.is_set():
-            try:
-                await self._run_as_leader()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                metrics.OUTBOX_PUBLISH_ERRORS.labels(self.settings.service_name).inc()
-                log.exception("outbox relay failed; restarting in 2 s")
-                await self._sleep(2.0)
+        await run_until_stopped("outbox relay", self._run_as_leader, self._stopping,
+                                metrics.OUTBOX_PUBLISH_ERRORS.labels(self.settings.service_name).inc)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):

@@ -1,0 +1,43 @@
+"""Keep a background loop (outbox relay, consumer loop) running: restart it after a failure,
+with exponential backoff and jitter (tenacity), until it is asked to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from tenacity import wait_exponential_jitter
+
+log = logging.getLogger(__name__)
+
+#: a loop that ran this long without failing starts its backoff from the beginning again
+HEALTHY_AFTER_SECONDS = 60.0
+
+
+async def run_until_stopped(name: str, body: Callable[[], Awaitable[None]], stopping: asyncio.Event,
+                            on_failure: Callable[[], None] = lambda: None) -> None:
+    wait = wait_exponential_jitter(multiplier=0.5, max=30.0)
+    failures = 0
+    while not stopping.is_set():
+        started = time.monotonic()
+        try:
+            await body()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            on_failure()
+            failures = 1 if time.monotonic() - started > HEALTHY_AFTER_SECONDS else failures + 1
+            delay = wait(_Attempt(failures))
+            log.exception("%s failed; restarting in %.1f s", name, delay)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
+
+
+class _Attempt:
+    """The one attribute of tenacity's RetryCallState that its wait strategies read."""
+
+    def __init__(self, attempt_number: int) -> None:
+        self.attempt_number = attempt_number
