@@ -127,7 +127,7 @@ def wait_until_exact(reporting_url: str, data: Mittkoping, timeout: float = 120)
             got = None
         if got == expected:
             return time.monotonic() - started
-        time.sleep(0.5)
+        time.sleep(0.1)
     missing = {k: v for k, v in expected.items() if got is None or got.get(k) != v}
     extra = {k: v for k, v in (got or {}).items() if k not in expected}
     raise AssertionError(f"reporting never matched the recomputation: {len(missing)} cells differ "

@@ -112,6 +112,7 @@ class ConsumerLoop:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
         )

@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     consumer_enabled: bool = True
     consumer_max_records: int = Field(1000, ge=1)
     consumer_poll_timeout_ms: int = Field(200, ge=1)
+    # the embedded broker answers a fetch only when this runs out, not when data arrives
+    consumer_fetch_max_wait_ms: int = Field(100, ge=1)
     # how soon the group notices a member that died without leaving (SIGKILL) and rebalances
     consumer_session_timeout_ms: int = Field(10_000, ge=1_000)
     consumer_heartbeat_interval_ms: int = Field(3_000, ge=100)
