@@ -23,7 +23,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@echo "==> contracts: schemas exported and compatible"
-	@$(BIN)/python -m styrkedja_contracts check
+	@$(BIN)/python -m styrkedja_contracts check --history
 	@echo "==> pytest"
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 

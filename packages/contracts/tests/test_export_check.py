@@ -188,3 +188,36 @@ def test_asyncapi_document() -> None:
         assert _resolve(doc, ref) is not None, ref
     messages = {m["name"] for m in doc["components"]["messages"].values()}
     assert messages == set(EVENT_MODELS)
+
+
+def test_history_catches_a_breaking_change_hidden_behind_a_re_export(tmp_path):
+    """A field removed from a published schema fails the check even after `export` rewrote the
+    file: every version in the git history is compared, not only the committed one."""
+    import json
+    import shutil
+    import subprocess
+
+    from styrkedja_contracts.export import DEFAULT_ROOT, check
+
+    for part in ("schemas", "examples"):
+        shutil.copytree(DEFAULT_ROOT / part, tmp_path / part)
+    shutil.copy(DEFAULT_ROOT / "asyncapi.yaml", tmp_path / "asyncapi.yaml")
+    name = "se.styrkedja.assessment.published.v1.json"
+    current = json.loads((tmp_path / "schemas" / name).read_text())
+    published = json.loads(json.dumps(current))
+    published["properties"]["legacy_note"] = {"type": "string"}  # a field consumers may rely on
+
+    def commit(message: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm",
+                        message], check=True)
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "schemas" / name).write_text(json.dumps(published))
+    commit("v1 published")
+    (tmp_path / "schemas" / name).write_text(json.dumps(current))
+    commit("field removed and re-exported")
+
+    assert not [p for p in check(tmp_path) if "incompatible" in p], "without history the re-export hides it"
+    problems = [p for p in check(tmp_path, history=True) if "incompatible" in p]
+    assert problems and all(name in p for p in problems) and any("legacy_note" in p for p in problems)

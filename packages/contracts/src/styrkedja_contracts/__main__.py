@@ -17,13 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     p_check = sub.add_parser("check", help="fail if the committed artefacts are stale or incompatible")
     p_check.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="packages/contracts directory")
     p_check.add_argument("--base-ref", default=None, help="also compare against the schemas at this git ref")
+    p_check.add_argument("--history", action="store_true",
+                         help="also compare against every version of the schemas in the git history")
     args = parser.parse_args(argv)
 
     if args.command == "export":
         for path in export(args.root):
             print(f"wrote {path}")
         return 0
-    problems = check(args.root, base_ref=args.base_ref)
+    problems = check(args.root, base_ref=args.base_ref, history=args.history)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

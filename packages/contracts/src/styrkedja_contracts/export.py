@@ -11,7 +11,9 @@
 changes of a published schema (see ``compat.compare_schemas``), (c) registry,
 topic and example problems. With ``--base-ref REF`` the generated schemas are
 also compared with the schemas committed at a git ref (e.g. the target
-branch), so that an incompatible change cannot hide behind a re-export.
+branch); with ``--history`` with every version of them in the git history
+(what `make test` and CI run), so that an incompatible change cannot hide
+behind a re-export.
 """
 
 from __future__ import annotations
@@ -232,6 +234,28 @@ def _git_base_schemas(root: Path, base_ref: str) -> tuple[dict[str, dict[str, An
     return out, []
 
 
+def _git_schema_history(root: Path) -> tuple[list[tuple[str, dict[str, dict[str, Any]]]], list[str]]:
+    """Every commit that changed `schemas/`, with the schemas as they were committed there.
+
+    A schema once committed to main is published; each later version must stay compatible
+    with every earlier one, even when the files were re-exported in between."""
+    try:
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        rel = (root / "schemas").resolve().relative_to(Path(top).resolve()).as_posix()
+        commits = subprocess.run(["git", "-C", top, "log", "--format=%H", "--", rel], capture_output=True,
+                                 text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError, ValueError) as exc:
+        return [], [f"schema history not checked: not in a git checkout ({exc})"]
+    history = []
+    for commit in commits:
+        schemas, errors = _git_base_schemas(root, commit)
+        if errors:
+            return [], errors
+        history.append((commit[:12], schemas))
+    return history, []
+
+
 def _compare_published(
     published: dict[str, dict[str, Any]], generated: dict[str, Any], where: str
 ) -> list[str]:
@@ -280,6 +304,7 @@ def check(
     root: Path = DEFAULT_ROOT,
     *,
     base_ref: str | None = None,
+    history: bool = False,
     registry: EventRegistry = REGISTRY,
     topics: dict[str, Topic] = TOPICS,
 ) -> list[str]:
@@ -317,6 +342,11 @@ def check(
         base, errors = _git_base_schemas(root, base_ref)
         problems.extend(errors)
         problems.extend(_compare_published(base, generated, f"{base_ref}:schemas"))
+    if history:
+        versions, errors = _git_schema_history(root)
+        problems.extend(errors)
+        for commit, schemas in versions:
+            problems.extend(_compare_published(schemas, generated, f"{commit}:schemas"))
 
     problems.extend(_check_registry(registry, topics))
     problems.extend(_check_examples(root, registry))
