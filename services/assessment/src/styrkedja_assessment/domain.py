@@ -8,10 +8,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from styrkedja_kit.rules import RuleViolation
 from styrkedja_contracts.scales import Scale, is_valid_value, reaches_pass, scale_values
+from styrkedja_kit.revisions import Decision, Stored, decide_change, decide_removal
+from styrkedja_kit.rules import RuleViolation
 
 
 
@@ -28,50 +27,13 @@ def check_result(kind: str, scale: Scale, value: str, unmet_criteria: tuple[str,
                             f"value {value!r} is below the pass level: name at least one unmet criterion")
 
 
-@dataclass(frozen=True)
-class Current:
-    """What is stored for an assessment now."""
-
-    revision: int
-    retracted: bool
-    content: dict
+#: What is stored for an assessment now (`removed` = retracted).
+Current = Stored
 
 
-class Decision:
-    """What a publish or retract request leads to."""
-
-    APPLY = "apply"
-    ALREADY_DONE = "already_done"  # the same request again: answer as before, emit nothing
+def decide_publish(current: Current | None, requested_revision: int | None, content: dict) -> tuple[Decision, int]:
+    return decide_change(current, requested_revision, content)
 
 
-def decide_publish(current: Current | None, requested_revision: int | None, content: dict) -> tuple[str, int]:
-    """Returns (decision, revision). A re-sent identical revision is idempotent; anything else
-    must carry a higher revision than the stored one."""
-    if current is None:
-        revision = requested_revision or 1
-        return Decision.APPLY, revision
-    if requested_revision is None:
-        if not current.retracted and current.content == content:
-            return Decision.ALREADY_DONE, current.revision
-        return Decision.APPLY, current.revision + 1
-    if requested_revision == current.revision and not current.retracted and current.content == content:
-        return Decision.ALREADY_DONE, current.revision
-    if requested_revision <= current.revision:
-        raise RuleViolation("revision", "revision_must_increase",
-                            f"revision {requested_revision} is not above the stored revision {current.revision}",
-                            status=409)
-    return Decision.APPLY, requested_revision
-
-
-def decide_retract(current: Current | None, requested_revision: int | None) -> tuple[str, int]:
-    if current is None:
-        raise RuleViolation("assessment_id", "must_exist", "no such assessment", status=404)
-    if current.retracted and requested_revision in (None, current.revision):
-        return Decision.ALREADY_DONE, current.revision
-    if requested_revision is None:
-        return Decision.APPLY, current.revision + 1
-    if requested_revision <= current.revision:
-        raise RuleViolation("revision", "revision_must_increase",
-                            f"revision {requested_revision} is not above the stored revision {current.revision}",
-                            status=409)
-    return Decision.APPLY, requested_revision
+def decide_retract(current: Current | None, requested_revision: int | None) -> tuple[Decision, int]:
+    return decide_removal(current, requested_revision, id_field="assessment_id", noun="assessment")

@@ -24,8 +24,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from styrkedja_contracts.identifiers import Term
-from styrkedja_kit.rules import RuleViolation
 from styrkedja_contracts.scales import Scale, is_valid_value, scale_values
+from styrkedja_kit.revisions import Decision, Stored, decide_change, decide_removal
+from styrkedja_kit.rules import RuleViolation
 
 FORECAST_SCALE = Scale.THREE_LEVEL
 
@@ -97,50 +98,16 @@ def evaluate_window(school_year: str, term: Term | str, received_at: datetime,
 # --- revisions ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Current:
-    """What is stored for a forecast now."""
+class Current(Stored):
+    """What is stored for a forecast now (`removed` = withdrawn)."""
 
-    revision: int
-    withdrawn: bool
-    content: dict
     late: bool
     window_deadline: date
 
 
-class Decision:
-    """What a submit or withdraw request leads to."""
-
-    APPLY = "apply"
-    ALREADY_DONE = "already_done"  # the same request again: answer as before, emit nothing
+def decide_submit(current: Current | None, requested_revision: int | None, content: dict) -> tuple[Decision, int]:
+    return decide_change(current, requested_revision, content)
 
 
-def _not_above(requested: int, current: Current) -> RuleViolation:
-    return RuleViolation("revision", "revision_must_increase",
-                         f"revision {requested} is not above the stored revision {current.revision}", status=409)
-
-
-def decide_submit(current: Current | None, requested_revision: int | None, content: dict) -> tuple[str, int]:
-    """Returns (decision, revision). A re-sent identical forecast is idempotent; a changed one (or one
-    after a withdrawal) takes the next revision, or the requested one, which must be above the stored."""
-    if current is None:
-        return Decision.APPLY, requested_revision or 1
-    same = not current.withdrawn and current.content == content
-    if requested_revision is None:
-        return (Decision.ALREADY_DONE, current.revision) if same else (Decision.APPLY, current.revision + 1)
-    if requested_revision == current.revision and same:
-        return Decision.ALREADY_DONE, current.revision
-    if requested_revision <= current.revision:
-        raise _not_above(requested_revision, current)
-    return Decision.APPLY, requested_revision
-
-
-def decide_withdraw(current: Current | None, requested_revision: int | None) -> tuple[str, int]:
-    if current is None:
-        raise RuleViolation("forecast_id", "must_exist", "no such forecast", status=404)
-    if current.withdrawn and (requested_revision is None or requested_revision >= current.revision):
-        return Decision.ALREADY_DONE, current.revision  # withdrawn is withdrawn: no second event
-    if requested_revision is None:
-        return Decision.APPLY, current.revision + 1
-    if requested_revision <= current.revision:
-        raise _not_above(requested_revision, current)
-    return Decision.APPLY, requested_revision
+def decide_withdraw(current: Current | None, requested_revision: int | None) -> tuple[Decision, int]:
+    return decide_removal(current, requested_revision, id_field="forecast_id", noun="forecast")

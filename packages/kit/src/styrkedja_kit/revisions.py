@@ -1,0 +1,61 @@
+"""Numbered revisions of a record a platform publishes (an assessment, a forecast). Pure.
+
+Only the newest revision counts. A re-sent identical request is answered as before and emits
+nothing; a change takes the next revision, or the one the sender names, which must be above the
+stored one. A removal (retraction, withdrawal) is a revision too; removing what is removed is a
+no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .rules import RuleViolation
+
+
+class Decision(StrEnum):
+    APPLY = "apply"
+    ALREADY_DONE = "already_done"  # the same request again: answer as before, emit nothing
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What is stored for a record now."""
+
+    revision: int
+    removed: bool
+    content: dict
+
+
+def _not_above(requested: int, stored: Stored) -> RuleViolation:
+    return RuleViolation("revision", "revision_must_increase",
+                         f"revision {requested} is not above the stored revision {stored.revision}", status=409)
+
+
+def decide_change(stored: Stored | None, requested: int | None, content: dict) -> tuple[Decision, int]:
+    """(decision, revision) for publishing `content`, optionally at an explicit revision."""
+    if stored is None:
+        return Decision.APPLY, requested or 1
+    same = not stored.removed and stored.content == content
+    if requested is None:
+        return (Decision.ALREADY_DONE, stored.revision) if same else (Decision.APPLY, stored.revision + 1)
+    if requested == stored.revision and same:
+        return Decision.ALREADY_DONE, stored.revision
+    if requested <= stored.revision:
+        raise _not_above(requested, stored)
+    return Decision.APPLY, requested
+
+
+def decide_removal(stored: Stored | None, requested: int | None, *, id_field: str,
+                   noun: str) -> tuple[Decision, int]:
+    """(decision, revision) for removing the record; 404 naming `id_field` when there is none."""
+    if stored is None:
+        raise RuleViolation(id_field, "must_exist", f"no such {noun}", status=404)
+    if stored.removed and (requested is None or requested >= stored.revision):
+        return Decision.ALREADY_DONE, stored.revision  # removed is removed: no second event
+    if requested is None:
+        return Decision.APPLY, stored.revision + 1
+    if requested <= stored.revision:
+        raise _not_above(requested, stored)
+    return Decision.APPLY, requested
