@@ -126,17 +126,19 @@ class OutboxRelay:
             await producer.start()
             await watcher.start()
             try:
-                await self._publish_loop(producer, watcher)
+                await self._publish_loop(producer, watcher, conn)
             finally:
                 await producer.stop()
                 await watcher.stop()
         finally:
             await conn.close()
 
-    async def _publish_loop(self, producer, watcher: AIOKafkaConsumer) -> None:
+    async def _publish_loop(self, producer, watcher: AIOKafkaConsumer, lock_connection) -> None:
         last_check = time.monotonic()
         last_prune = 0.0
         while not self._stopping.is_set():
+            if lock_connection.is_closed():  # the advisory lock went with it: another relay may lead now
+                raise ConnectionError("lost the connection holding the relay's advisory lock")
             self._wake.clear()
             sent = await self.publish_once(producer)
             now = time.monotonic()
@@ -165,9 +167,11 @@ class OutboxRelay:
         done_ids, lost_topics = [], set()
         for row, result in zip(rows, results):
             if isinstance(result, BaseException):
+                # Only the rows before the first failure count as published: the rest go again,
+                # after it, so no key's events overtake each other (consumers skip the repeats).
                 metrics.OUTBOX_PUBLISH_ERRORS.labels(self.settings.service_name).inc()
                 log.warning("publish failed; will retry", extra={"outbox_id": row.id, "error": repr(result)})
-                continue
+                break
             done_ids.append(row.id)
             metrics.OUTBOX_PUBLISHED.labels(self.settings.service_name, row.topic).inc()
             tp = result.topic_partition
