@@ -44,7 +44,7 @@ def make_producer(settings: ServiceSettings, client_id: str) -> AIOKafkaProducer
         acks="all",
         enable_idempotence=False,
         linger_ms=5,
-        request_timeout_ms=15_000,
+        request_timeout_ms=settings.kafka_producer_request_timeout_ms,
         retry_backoff_ms=200,
     )
 

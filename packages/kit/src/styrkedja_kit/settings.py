@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 10
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_client_id: str | None = None
+    # a produce request the broker does not answer is given up (and the rows sent again) after
+    # this long: on one machine seconds are plenty; a busy production cluster may want more
+    kafka_producer_request_timeout_ms: int = Field(5_000, ge=500)
     # production brokers (Strimzi): TLS + SCRAM per service user; the embedded broker is plain
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
