@@ -22,6 +22,8 @@ run: $(STAMP)
 	@$(BIN)/python -m styrkedja_devstack run
 
 test: $(STAMP)
+	@echo "==> lint (ruff: unused and undefined names, import order)"
+	@$(BIN)/ruff check packages services tests bench deploy
 	@echo "==> contracts: schemas exported and compatible"
 	@$(BIN)/python -m styrkedja_contracts check --history
 	@echo "==> pytest"

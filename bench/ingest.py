@@ -29,11 +29,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from support import Mittkoping, ingest, reported, wait_until_exact  # noqa: E402
 from styrkedja_devstack.postgres import free_port  # noqa: E402
 from styrkedja_devstack.services import SERVICES, ServiceProcess  # noqa: E402
 from styrkedja_devstack.stack import Infrastructure  # noqa: E402
 from styrkedja_kit.migrations import upgrade  # noqa: E402
+from support import Mittkoping, ingest, reported, wait_until_exact  # noqa: E402
 
 
 def start_services(infra: Infrastructure, names: tuple[str, ...], log_dir: Path) -> dict[str, ServiceProcess]:

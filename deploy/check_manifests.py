@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import yaml
+
 from styrkedja_contracts import TOPICS, dead_letter_topic
 from styrkedja_devstack.services import SERVICES
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from styrkedja_devstack.postgres import free_port
 from styrkedja_devstack.services import SERVICES, ServiceProcess
 from styrkedja_kit.migrations import upgrade

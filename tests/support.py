@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
+
 from styrkedja_contracts.scales import Scale, reaches_pass
 
 SUBJECTS = ("GRGRMAT01", "GRGRSVE01", "GRGRENG01", "GRGRBIO01")

@@ -8,6 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
+
 from styrkedja_devstack.services import SERVICES
 
 pytestmark = pytest.mark.integration

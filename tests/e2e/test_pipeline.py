@@ -8,6 +8,7 @@ from collections import Counter
 
 import httpx
 import pytest
+
 from support import THREE, Mittkoping, ingest, wait_until_exact
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+
 from support import Mittkoping, ingest, wait_until_exact
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import MetaData, select, text
 from sqlalchemy.sql import func
+
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import define_outbox_tables
 

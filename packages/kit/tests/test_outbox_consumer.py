@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import asyncio
+import time
+import uuid
 from collections import Counter
 from datetime import date, datetime, timezone
-from sqlalchemy import Column, Integer, MetaData, String, Table
-from sqlalchemy import func, select
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+
 from styrkedja_contracts import AssessmentPublishedV1, new_event
 from styrkedja_kit.app import define_kit_tables
 from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox, OutboxRelay
 from styrkedja_kit.settings import ServiceSettings
-import asyncio
-import pytest
-import time
-import uuid
-
-
-
-
 
 metadata = MetaData()
 define_kit_tables(metadata, outbox=True, consumer=True)

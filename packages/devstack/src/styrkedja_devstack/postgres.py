@@ -131,7 +131,6 @@ class EmbeddedPostgres:
 
 def ensure_database(server_url: str, name: str) -> None:
     """CREATE DATABASE if missing, on any server (embedded or external)."""
-    import asyncio
 
     import asyncpg
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
 from styrkedja_contracts import CloudEvent, decode_event
 
 PROBLEM_JSON = "application/problem+json"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from aiokafka.errors import CommitFailedError, KafkaError, OffsetOutOfRangeError
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Uuid, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from styrkedja_contracts import CloudEvent, ContractError, dead_letter_topic, decode_event
 
 from . import metrics

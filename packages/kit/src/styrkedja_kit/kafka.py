@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer

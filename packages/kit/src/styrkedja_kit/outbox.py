@@ -21,11 +21,26 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table,
-                        Uuid, func, select, text, update)
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from styrkedja_contracts import CloudEvent, TOPICS, topic_for_event_type
+
+from styrkedja_contracts import TOPICS, CloudEvent, topic_for_event_type
 
 from . import metrics
 from .db import Database

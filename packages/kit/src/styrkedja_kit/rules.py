@@ -27,6 +27,7 @@ def publishable_event(make_data, *, source: str, subject: str | None, field: str
     """Build the event for a request, or a 422 naming `field` when the event contract refuses
     what the HTTP schema let through — a refused event must never become a 500."""
     from pydantic import ValidationError
+
     from styrkedja_contracts import ContractError, new_event
 
     try:

@@ -13,8 +13,6 @@ from styrkedja_kit.revisions import Decision, Stored, decide_change, decide_remo
 from styrkedja_kit.rules import RuleViolation
 
 
-
-
 def check_result(kind: str, scale: Scale, value: str, unmet_criteria: tuple[str, ...]) -> None:
     if not is_valid_value(scale, value):
         raise RuleViolation("value", "value_on_scale",

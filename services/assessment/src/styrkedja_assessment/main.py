@@ -1,6 +1,7 @@
 """The assessment service (bedömningar): system of record for published assessments."""
 
 from fastapi import FastAPI
+
 from styrkedja_kit.app import create_service_app
 
 from .api import router

@@ -8,10 +8,21 @@ from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from styrkedja_contracts.events.assessment import AssessmentKind
-from styrkedja_contracts.identifiers import (Gender, GroupId, OrganiserId, SchoolUnitCode, SchoolYear, StudentId,
-                                             SubjectCode, TeacherId, Term, PIN_ERROR,
-                                             contains_personal_identity_number)
+from styrkedja_contracts.identifiers import (
+    PIN_ERROR,
+    Gender,
+    GroupId,
+    OrganiserId,
+    SchoolUnitCode,
+    SchoolYear,
+    StudentId,
+    SubjectCode,
+    TeacherId,
+    Term,
+    contains_personal_identity_number,
+)
 from styrkedja_contracts.scales import Scale
 
 Criterion = Annotated[str, Field(min_length=1, max_length=500)]

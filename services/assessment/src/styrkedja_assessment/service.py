@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
+
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
-
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
-from .domain import Current, Decision, check_result, decide_publish, decide_retract
+from .domain import Decision, check_result, decide_publish, decide_retract
 from .persistence import NATURAL_KEY, AssessmentRepository
 from .schemas import AssessmentIn, AssessmentOut, RetractIn
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import pytest
 from sqlalchemy import text
+
 from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_devstack import testing

@@ -1,6 +1,7 @@
 """Result checks and revision decisions of published assessments (pure rules)."""
 
 import pytest
+
 from styrkedja_assessment.domain import Current, Decision, check_result, decide_publish, decide_retract
 from styrkedja_contracts.scales import Scale
 from styrkedja_kit.rules import RuleViolation

@@ -1,6 +1,7 @@
 """The forecast service (prognoser): forecasts per student, subject and term inside reporting windows."""
 
 from fastapi import FastAPI
+
 from styrkedja_kit.app import create_service_app
 
 from .api import router

@@ -8,10 +8,21 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
+
 from styrkedja_contracts.events.forecast import ForecastValue
-from styrkedja_contracts.identifiers import (PIN_ERROR, Gender, GroupId, OrganiserId, SchoolUnitCode, SchoolYear,
-                                             StudentId, SubjectCode, TeacherId, Term,
-                                             contains_personal_identity_number)
+from styrkedja_contracts.identifiers import (
+    PIN_ERROR,
+    Gender,
+    GroupId,
+    OrganiserId,
+    SchoolUnitCode,
+    SchoolYear,
+    StudentId,
+    SubjectCode,
+    TeacherId,
+    Term,
+    contains_personal_identity_number,
+)
 
 #: revisions are stored as PostgreSQL integers
 MAX_REVISION = 2**31 - 1

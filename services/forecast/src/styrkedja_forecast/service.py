@@ -6,15 +6,22 @@ from datetime import datetime, timezone
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
+
 from styrkedja_contracts import forecast_id_for
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
-
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
-from .domain import (DEFAULT_WINDOWS, Decision, WindowConfig, check_value, decide_submit,
-                     decide_withdraw, evaluate_window)
+from .domain import (
+    DEFAULT_WINDOWS,
+    Decision,
+    WindowConfig,
+    check_value,
+    decide_submit,
+    decide_withdraw,
+    evaluate_window,
+)
 from .persistence import ForecastRepository
 from .schemas import ForecastIn, ForecastOut, WithdrawIn
 

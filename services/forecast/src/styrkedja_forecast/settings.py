@@ -1,4 +1,5 @@
 from pydantic import Field
+
 from styrkedja_contracts.identifiers import Term
 from styrkedja_kit.settings import ServiceSettings
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 from sqlalchemy import text
+
 from styrkedja_contracts import forecast_id_for
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields

@@ -3,9 +3,20 @@
 from datetime import date, datetime, timezone
 
 import pytest
+
 from styrkedja_contracts.identifiers import Term
-from styrkedja_forecast.domain import (Current, Decision, RuleViolation, WindowConfig, check_value, decide_submit,
-                                       decide_withdraw, evaluate_window, window_deadline, window_year)
+from styrkedja_forecast.domain import (
+    Current,
+    Decision,
+    RuleViolation,
+    WindowConfig,
+    check_value,
+    decide_submit,
+    decide_withdraw,
+    evaluate_window,
+    window_deadline,
+    window_year,
+)
 
 UTC = timezone.utc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+
 from styrkedja_kit.app import runtime_of
 
 from .schemas import SelfAssessmentOut, SelfAssessmentPublishedIn

@@ -1,6 +1,7 @@
 """The LIKA service: self-assessments of the digital maturity of schools."""
 
 from fastapi import FastAPI
+
 from styrkedja_kit.app import create_service_app
 
 from .api import router

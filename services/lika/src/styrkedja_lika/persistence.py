@@ -8,6 +8,7 @@ from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Uuid, f
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from styrkedja_kit.app import define_kit_tables
 
 metadata = MetaData()

@@ -8,9 +8,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
+
 from styrkedja_contracts.events.lika import LikaArea, LikaRatingValue, RespondentRole, SchoolForm
-from styrkedja_contracts.identifiers import (PIN_ERROR, OrganiserId, SchoolUnitCode,
-                                             contains_personal_identity_number)
+from styrkedja_contracts.identifiers import (
+    PIN_ERROR,
+    OrganiserId,
+    SchoolUnitCode,
+    contains_personal_identity_number,
+)
 
 
 def _no_identity_number(value: str | None) -> str | None:

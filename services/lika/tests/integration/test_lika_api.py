@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
 from styrkedja_lika.settings import LikaSettings

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from styrkedja_contracts.events import lika as contract
 
+from styrkedja_contracts.events import lika as contract
 from styrkedja_lika.domain import AREA_ORDER, Area, Rating, RespondentRole, SchoolForm
 
 

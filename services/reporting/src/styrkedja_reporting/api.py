@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
+
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.app import runtime_of
 

@@ -91,17 +91,18 @@ def fold(current, incoming):
     return incoming
 
 
-def retraction_of(current: AssessmentFact | None, revision: int, data: dict) -> AssessmentFact:
+def retraction_of(revision: int, data: dict) -> AssessmentFact:
     """A retraction that may arrive before the assessment it retracts: remember it as a
     retracted fact, so the (older) publication, when it comes, is ignored. Built from the
     retraction alone, never from `current`: so the stored fact is the same whatever order the
-    events came in (a retracted fact counts nowhere, its content is never needed)."""
+    events came in (a retracted fact counts nowhere, its content is never needed); `fold` then
+    keeps whichever of it and the stored fact has the higher revision."""
     return AssessmentFact(revision=revision, retracted=True, gender="unknown", year=0, kind="", scale="", value="",
                           **data)
 
 
-def withdrawal_of(current: ForecastFact | None, revision: int, data: dict) -> ForecastFact:
-    """As `retraction_of`: from the withdrawal alone, whatever is stored."""
+def withdrawal_of(revision: int, data: dict) -> ForecastFact:
+    """As `retraction_of`: from the withdrawal alone."""
     return ForecastFact(revision=revision, withdrawn=True, gender="unknown", year=0, value="", late=False, **data)
 
 

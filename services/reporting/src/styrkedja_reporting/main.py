@@ -1,6 +1,7 @@
 """The reporting service: materialised aggregates for every level of the governance chain."""
 
 from fastapi import FastAPI
+
 from styrkedja_kit.app import create_service_app
 
 from .api import router

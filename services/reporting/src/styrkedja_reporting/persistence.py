@@ -6,11 +6,27 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, fields
 
-from sqlalchemy import (Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Uuid, and_, func, literal,
-                        select, tuple_, union_all)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    and_,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from styrkedja_kit.app import define_kit_tables
 
 from .domain import LEVELS, AssessmentFact, ForecastFact

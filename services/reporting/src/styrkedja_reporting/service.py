@@ -8,11 +8,20 @@ from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
 from styrkedja_kit.consumer import Delivered
 
 from . import persistence as db
-from .domain import (AssessmentFact, ForecastFact, assessment_cells, delta, fold, forecast_cells, retraction_of,
-                     withdrawal_of)
+from .domain import (
+    AssessmentFact,
+    ForecastFact,
+    assessment_cells,
+    delta,
+    fold,
+    forecast_cells,
+    retraction_of,
+    withdrawal_of,
+)
 
 ASSESSMENT_PUBLISHED = "se.styrkedja.assessment.published.v1"
 ASSESSMENT_RETRACTED = "se.styrkedja.assessment.retracted.v1"
@@ -46,7 +55,7 @@ async def _apply_facts(session: AsyncSession, store: db.FactStore, cells, events
     before = dict(current)
     for kind, data in events:
         fact_id = data[id_field]
-        incoming = to_fact(data) if kind == "add" else to_removal(current.get(fact_id), data["revision"], {
+        incoming = to_fact(data) if kind == "add" else to_removal(data["revision"], {
             k: data[k] for k in (_RETRACT_KEEP if id_field == "assessment_id" else _WITHDRAW_KEEP)})
         current[fact_id] = fold(current.get(fact_id), incoming)
     changed = [fact for fact_id, fact in current.items() if before.get(fact_id) is not fact]

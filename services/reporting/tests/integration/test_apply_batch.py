@@ -17,6 +17,7 @@ from uuid import UUID, uuid5
 
 import pytest
 from sqlalchemy import select, text
+
 from styrkedja_contracts import new_event
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1

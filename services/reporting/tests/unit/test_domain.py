@@ -12,8 +12,19 @@ from itertools import permutations
 from uuid import UUID, uuid5
 
 import pytest
-from styrkedja_reporting.domain import (LEVELS, AssessmentFact, ForecastFact, assessment_cells, delta, fold,
-                                        forecast_cells, retraction_of, share, withdrawal_of)
+
+from styrkedja_reporting.domain import (
+    LEVELS,
+    AssessmentFact,
+    ForecastFact,
+    assessment_cells,
+    delta,
+    fold,
+    forecast_cells,
+    retraction_of,
+    share,
+    withdrawal_of,
+)
 
 NS = UUID("00000000-0000-4000-8000-0000000000aa")
 AID = uuid5(NS, "assessment")
@@ -59,7 +70,7 @@ def apply(events, facts=None) -> tuple[dict, Counter]:
         cells, removal, id_field = KINDS[type(template)]
         fact_id = getattr(template, id_field)
         old = facts.get(fact_id)
-        incoming = template if event[0] == "add" else removal(old, event[1], removal_data(template))
+        incoming = template if event[0] == "add" else removal(event[1], removal_data(template))
         facts[fact_id] = fold(old, incoming)
         total.update(delta(cells, old, facts[fact_id]))
     return facts, Counter({k: v for k, v in total.items() if v})  # negative counts stay, and would fail
@@ -91,7 +102,7 @@ def test_assessment_cells_one_per_level_and_none_when_retracted():
                for key in cells)
     assert assessment_cells(None) == Counter()
     assert assessment_cells(replace(fact, retracted=True)) == Counter()
-    assert assessment_cells(retraction_of(fact, 2, removal_data(fact))) == Counter()
+    assert assessment_cells(retraction_of(2, removal_data(fact))) == Counter()
 
 
 def test_forecast_cells_one_per_level_and_none_when_withdrawn():
@@ -102,7 +113,7 @@ def test_forecast_cells_one_per_level_and_none_when_withdrawn():
     assert set(cells.values()) == {1}
     assert all(key[2:] == ("2999", "GRGRMAT01", "2026/27", "VT", 8, "male", "NOT_REACHED", True) for key in cells)
     assert forecast_cells(None) == Counter()
-    assert forecast_cells(withdrawal_of(fact, 2, removal_data(fact))) == Counter()
+    assert forecast_cells(withdrawal_of(2, removal_data(fact))) == Counter()
 
 
 def test_delta_moves_only_the_cells_that_change():

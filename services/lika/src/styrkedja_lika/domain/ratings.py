@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
 from styrkedja_contracts.identifiers import OrganiserId, SchoolUnitCode, contains_personal_identity_number
 
 from .catalogue import Catalogue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from pydantic import BaseModel, ConfigDict
+
 from styrkedja_contracts.identifiers import SchoolYear, Term
 
 __all__ = ["SchoolTerm"]

@@ -1,5 +1,4 @@
 from styrkedja_kit.migrations import run_env
-
 from styrkedja_lika.persistence import metadata
 
 run_env(metadata)

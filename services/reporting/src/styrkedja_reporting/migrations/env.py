@@ -1,5 +1,4 @@
 from styrkedja_kit.migrations import run_env
-
 from styrkedja_reporting.persistence import metadata
 
 run_env(metadata)

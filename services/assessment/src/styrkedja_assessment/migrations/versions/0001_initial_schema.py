@@ -4,8 +4,8 @@ Revision ID: d4dc504a1fa4
 Revises: 
 Create Date: 2026-11-22 10:34:55.788459
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'd4dc504a1fa4'

@@ -4,8 +4,8 @@ Revision ID: 7754c82ba720
 Revises: 
 Create Date: 2026-11-22 10:37:26.764003
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '7754c82ba720'

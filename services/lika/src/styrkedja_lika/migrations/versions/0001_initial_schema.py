@@ -4,8 +4,8 @@ Revision ID: eacf83e69315
 Revises: 
 Create Date: 2026-11-22 10:38:07.770369
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'eacf83e69315'

@@ -4,8 +4,8 @@ Revision ID: fd60ca0a6184
 Revises: 
 Create Date: 2026-11-22 10:34:57.405443
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'fd60ca0a6184'

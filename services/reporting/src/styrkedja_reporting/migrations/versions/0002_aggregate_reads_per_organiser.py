@@ -5,8 +5,6 @@ Revises: fd60ca0a6184
 Create Date: 2026-11-22 11:04:29.368871
 """
 from alembic import op
-import sqlalchemy as sa
-
 
 revision = '3e387d6c9cc9'
 down_revision = 'fd60ca0a6184'
