@@ -72,7 +72,9 @@ class ServiceProcess:
         deadline = started + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.spec.name} exited with {self.process.returncode}")
+                where = f"; see {self.log_dir / (self.spec.name + '.log')}" if self.log_dir else ""
+                raise RuntimeError(f"{self.spec.name} exited with {self.process.returncode} before it was ready "
+                                   f"(is port {self.port} taken?){where}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     return time.monotonic() - started
