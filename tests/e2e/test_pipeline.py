@@ -30,10 +30,22 @@ def test_one_assessment_is_visible_in_reporting_promptly(stack):
     warm_up = Mittkoping(seed=2)
     ingest(stack.url("assessment"), warm_up, new=1, revisions=0, retractions=0, duplicates=0)
     wait_until_exact(stack.url("reporting"), warm_up, timeout=180)
+    wait_for_no_lag(stack.url("reporting"))  # every partition, not only the warm-up's
     data = Mittkoping(seed=5)
     ingest(stack.url("assessment"), data, new=1, revisions=0, retractions=0, duplicates=0)
     seconds = wait_until_exact(stack.url("reporting"), data, timeout=30)
     print(f"\none assessment visible in reporting after {seconds:.2f} s")
+
+
+def wait_for_no_lag(reporting_url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lags = [float(line.rsplit(" ", 1)[1]) for line in httpx.get(reporting_url + "/metrics").text.splitlines()
+                if line.startswith("styrkedja_consumer_lag_events{")]
+        if lags and not any(lags):
+            return
+        time.sleep(0.2)
+    raise AssertionError("the reporting consumer did not catch up")
 
 
 def test_forecasts_and_lika_self_assessments_reach_reporting(stack):

@@ -284,3 +284,25 @@ async def test_an_event_the_handler_cannot_apply_is_dead_lettered_and_the_rest_a
     headers = dict(dead.headers)
     assert headers["dlq.reason"] == b"handler_failed"
     assert b"cannot apply" not in headers["dlq.message"], "the exception text may hold student data"
+
+
+async def test_end_offsets_trailing_fresh_acknowledgements_are_not_a_loss(kit_db, kit_settings):
+    from aiokafka import TopicPartition
+
+    class Watcher:  # stands in for the broker's answer to "where does each log end?"
+        ends: dict = {}
+
+        async def end_offsets(self, partitions):
+            return {tp: self.ends[tp] for tp in partitions}
+
+    tp = TopicPartition(ASSESSMENTS, 0)
+    relay, watcher = relay_for(kit_settings, kit_db), Watcher()
+    relay._highest = {tp: 100}
+    await relay._check_end_offsets(watcher)  # first check: only takes the marks
+    relay._highest = {tp: 200}  # acknowledged since, not yet in the end offset the broker reports
+    watcher.ends = {tp: 150}
+    await relay._check_end_offsets(watcher)
+    assert relay._highest == {tp: 200}, "a trailing end offset is no loss"
+    watcher.ends = {tp: 3}  # the log now ends before what was acknowledged a check ago: lost
+    await relay._check_end_offsets(watcher)
+    assert relay._highest == {}, "a lost log makes the relay forget its marks and republish"

@@ -207,6 +207,11 @@ class ConsumerLoop:
             metrics.CONSUMER_DUPLICATES.labels(self.group_id, "all").inc(len(delivered) - len(fresh))
         metrics.CONSUMER_BATCH_SECONDS.labels(self.group_id).observe(time.monotonic() - started)
         if self._consumer is not None:
+            for tp, next_offset in next_offsets.items():
+                highwater = self._consumer.highwater(tp)
+                if highwater is not None:
+                    metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
+                        max(0, highwater - next_offset))
             try:  # marker only: the database is the source of truth for offsets
                 await self._consumer.commit(next_offsets)
             except (CommitFailedError, KafkaError) as exc:

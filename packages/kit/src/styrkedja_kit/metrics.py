@@ -18,3 +18,5 @@ CONSUMER_DEAD_LETTERED = Counter("styrkedja_consumer_dead_lettered_total", "Even
 CONSUMER_BATCH_SECONDS = Histogram("styrkedja_consumer_batch_seconds", "Time to apply one batch", ["group"])
 CONSUMER_REWINDS = Counter("styrkedja_consumer_rewinds_total",
                            "Partitions re-read from the beginning after broker state loss", ["group", "topic"])
+CONSUMER_LAG = Gauge("styrkedja_consumer_lag_events", "Events on the partition not yet applied (as of the last fetch)",
+                     ["group", "topic", "partition"])

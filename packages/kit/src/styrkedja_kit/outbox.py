@@ -110,7 +110,8 @@ class OutboxRelay:
         self.marks = marks
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._highest: dict[TopicPartition, int] = {}
+        self._highest: dict[TopicPartition, int] = {}  # highest offset acknowledged per partition
+        self._settled: dict[TopicPartition, int] = {}  # the same, as of the previous end-offset check
         self.published = 0
 
     def stop(self) -> None:
@@ -198,29 +199,38 @@ class OutboxRelay:
             await self._save_marks(session)
         self.published += len(done_ids)
         for topic in lost_topics:
-            await self._republish_topic(topic)
+            await self._republish_topic(topic, {"acknowledged offset not above one seen before": True})
         if len(done_ids) < len(rows):
             await self._sleep(1.0)  # back off before retrying the failed rows
         return len(done_ids)
 
     async def _check_end_offsets(self, watcher: AIOKafkaConsumer) -> None:
-        if not self._highest:
+        """A log that ends before an offset acknowledged one check interval ago was lost.
+
+        Compared with the marks of the previous check, not the newest acknowledgements: the end
+        offset a broker reports may trail an acknowledgement by a moment, and mistaking that for a
+        loss would republish everything."""
+        settled, self._settled = self._settled, dict(self._highest)
+        if not settled:
             return
         try:
-            ends = await watcher.end_offsets(list(self._highest))
+            ends = await watcher.end_offsets(list(settled))
         except Exception as exc:  # broker down or topic gone: the next publish will tell
             log.info("end-offset check failed", extra={"error": repr(exc)})
             return
-        for topic in {tp.topic for tp, end in ends.items() if end <= self._highest[tp]}:
-            await self._republish_topic(topic)
+        lost = {tp: (end, settled[tp]) for tp, end in ends.items() if end <= settled[tp]}
+        for topic in {tp.topic for tp in lost}:
+            await self._republish_topic(topic, {f"{tp.topic}/{tp.partition}": seen for tp, seen in lost.items()
+                                                if tp.topic == topic})
 
-    async def _republish_topic(self, topic: str) -> None:
+    async def _republish_topic(self, topic: str, evidence: dict | None = None) -> None:
         metrics.OUTBOX_BROKER_LOSS.labels(self.settings.service_name, topic).inc()
         log.warning("broker lost the log of a topic; republishing every retained outbox row",
-                    extra={"topic": topic})
+                    extra={"topic": topic, "evidence": evidence})
         await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()])
-        for tp in [tp for tp in self._highest if tp.topic == topic]:
-            del self._highest[tp]
+        for marks in (self._highest, self._settled):
+            for tp in [tp for tp in marks if tp.topic == topic]:
+                del marks[tp]
         async with self.db.sessions.begin() as session:
             await session.execute(self.marks.delete().where(self.marks.c.topic == topic))
             await Outbox(self.outbox).mark_for_replay(session, datetime.min.replace(tzinfo=timezone.utc), topic)
