@@ -19,6 +19,7 @@ import yaml
 
 from styrkedja_contracts import TOPICS, dead_letter_topic
 from styrkedja_devstack.services import SERVICES
+from styrkedja_kit.outbox import marker_group
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -94,6 +95,10 @@ def check_users(by_kind: dict[str, list[dict]]) -> None:
             must_write.add(dead_letter_topic(CONSUMER_GROUP))
             check("Read" in ops.get(("group", CONSUMER_GROUP, "literal"), set()),
                   f"k8s: styrkedja-{spec.name} needs Read on group {CONSUMER_GROUP}")
+        if must_write:
+            group = marker_group(spec.name)
+            check("Read" in ops.get(("group", group, "literal"), set()),
+                  f"k8s: styrkedja-{spec.name} needs Read on group {group} (outbox relay markers)")
         check(may_write == must_write, f"k8s: styrkedja-{spec.name} writes {sorted(may_write)}, "
                                        f"the registry says {sorted(must_write)}")
         check(may_read == must_read, f"k8s: styrkedja-{spec.name} reads {sorted(may_read)}, "

@@ -6,7 +6,8 @@ partition, so events of one key (organiser) reach their partition in the order w
 
 Broker state loss: the embedded broker keeps topics in memory only. Offsets in a partition
 only ever grow while its log lives, so an acknowledged offset that is not above the highest
-one seen before (or an end offset below it) proves the log was lost. The relay then
+one seen before proves the log was lost; and while idle, the relay checks that the broker
+still holds the marker offsets it commits to a consumer group of its own. Either way it then
 republishes every retained row of that topic; consumers deduplicate by event id.
 """
 
@@ -52,6 +53,11 @@ log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "styrkedja_outbox"
 RELAY_LOCK_KEY = 0x5354594B  # advisory lock: one active relay per service database
+
+
+def marker_group(service_name: str) -> str:
+    """The consumer group in which a service's relay keeps its marker offsets (it reads nothing)."""
+    return f"styrkedja.outbox-marks.{service_name}"
 
 
 def define_outbox_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -111,7 +117,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._highest: dict[TopicPartition, int] = {}  # highest offset acknowledged per partition
-        self._settled: dict[TopicPartition, int] = {}  # the same, as of the previous end-offset check
+        self._marked: set[TopicPartition] = set()  # partitions whose marker offset the broker holds
         self.published = 0
 
     def stop(self) -> None:
@@ -138,7 +144,8 @@ class OutboxRelay:
             await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()])
             await self._load_marks()
             producer = make_producer(self.settings, f"{self.settings.client_id}-outbox")
-            watcher = make_consumer(self.settings, f"{self.settings.client_id}-outbox-watch")
+            watcher = make_consumer(self.settings, f"{self.settings.client_id}-outbox-watch",
+                                    group_id=marker_group(self.settings.service_name), enable_auto_commit=False)
             await producer.start()
             await watcher.start()
             try:
@@ -159,7 +166,7 @@ class OutboxRelay:
             sent = await self.publish_once(producer)
             now = time.monotonic()
             if now - last_check >= self.settings.outbox_loss_check_interval_seconds:
-                await self._check_end_offsets(watcher)
+                await self._check_broker_kept_the_logs(watcher)
                 last_check = now
             if now - last_prune >= 3600:
                 await self._prune()
@@ -204,33 +211,36 @@ class OutboxRelay:
             await self._sleep(1.0)  # back off before retrying the failed rows
         return len(done_ids)
 
-    async def _check_end_offsets(self, watcher: AIOKafkaConsumer) -> None:
-        """A log that ends before an offset acknowledged one check interval ago was lost.
-
-        Compared with the marks of the previous check, not the newest acknowledgements: the end
-        offset a broker reports may trail an acknowledgement by a moment, and mistaking that for a
-        loss would republish everything."""
-        settled, self._settled = self._settled, dict(self._highest)
-        if not settled:
+    async def _check_broker_kept_the_logs(self, watcher: AIOKafkaConsumer) -> None:
+        """Did the broker lose its state since the last check? The relay commits a marker offset
+        per partition to a consumer group of its own; a broker that restarted empty has no
+        committed offsets. (Not the end offsets: the embedded broker reports the start of the
+        last record batch as the end of the log, which would look like a loss.)"""
+        if not self._highest:
             return
+        partitions = list(self._highest)
+        if set(watcher.assignment()) != set(partitions):
+            watcher.assign(partitions)
+            watcher.pause(*partitions)  # the watcher never reads records, it only keeps markers
         try:
-            ends = await watcher.end_offsets(list(settled))
-        except Exception as exc:  # broker down or topic gone: the next publish will tell
-            log.info("end-offset check failed", extra={"error": repr(exc)})
-            return
-        lost = {tp: (end, settled[tp]) for tp, end in ends.items() if end <= settled[tp]}
-        for topic in {tp.topic for tp in lost}:
-            await self._republish_topic(topic, {f"{tp.topic}/{tp.partition}": seen for tp, seen in lost.items()
-                                                if tp.topic == topic})
+            lost = [tp for tp in partitions if tp in self._marked and await watcher.committed(tp) is None]
+            for topic in {tp.topic for tp in lost}:
+                await self._republish_topic(topic, {"partitions without the relay's marker":
+                                                    [tp.partition for tp in lost if tp.topic == topic]})
+            if self._highest:
+                await watcher.commit({tp: offset + 1 for tp, offset in self._highest.items()})
+                self._marked = set(self._highest)
+        except Exception as exc:  # broker away: the next check (or publish) will tell
+            log.info("broker state check failed", extra={"error": repr(exc)})
 
     async def _republish_topic(self, topic: str, evidence: dict | None = None) -> None:
         metrics.OUTBOX_BROKER_LOSS.labels(self.settings.service_name, topic).inc()
         log.warning("broker lost the log of a topic; republishing every retained outbox row",
                     extra={"topic": topic, "evidence": evidence})
         await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()])
-        for marks in (self._highest, self._settled):
-            for tp in [tp for tp in marks if tp.topic == topic]:
-                del marks[tp]
+        for tp in [tp for tp in self._highest if tp.topic == topic]:
+            del self._highest[tp]
+        self._marked = {tp for tp in self._marked if tp.topic != topic}
         async with self.db.sessions.begin() as session:
             await session.execute(self.marks.delete().where(self.marks.c.topic == topic))
             await Outbox(self.outbox).mark_for_replay(session, datetime.min.replace(tzinfo=timezone.utc), topic)
