@@ -209,8 +209,10 @@ class ConsumerLoop:
             metrics.CONSUMER_DUPLICATES.labels(self.group_id, "all").inc(len(delivered) - len(fresh))
         metrics.CONSUMER_BATCH_SECONDS.labels(self.group_id).observe(time.monotonic() - started)
         if self._consumer is not None:
+            assignment = self._consumer.assignment()
             for tp, next_offset in next_offsets.items():
-                highwater = self._consumer.highwater(tp)
+                # a partition revoked while its batch was applied has no highwater any more
+                highwater = self._consumer.highwater(tp) if tp in assignment else None
                 if highwater is not None:
                     metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
                         max(0, highwater - next_offset))
