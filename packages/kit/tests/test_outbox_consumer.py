@@ -309,3 +309,29 @@ async def test_an_idle_relay_notices_a_broker_that_restarted_empty_and_republish
         relay.stop()
         await task
         broker.stop()
+
+
+async def test_a_relay_started_after_the_broker_lost_its_state_republishes(
+        kit_db, kit_settings, make_event, new_unit_code):
+    from styrkedja_devstack.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker().start()
+    kit_settings.kafka_bootstrap_servers = broker.bootstrap_servers
+    async with kit_db.sessions.begin() as session:
+        await Outbox(metadata.tables["outbox"]).add(session, [make_event(new_unit_code(), n=i) for i in range(30)])
+    try:
+        first = relay_for(kit_settings, kit_db)
+        task = asyncio.create_task(first.run())
+        await wait_for(lambda: asyncio.sleep(0, first.published == 30))
+        await asyncio.sleep(2 * kit_settings.outbox_loss_check_interval_seconds)  # markers committed
+        first.stop()
+        await task
+        broker.restart()  # while no relay runs, as when `make run` is started again
+        second = relay_for(kit_settings, kit_db)
+        task = asyncio.create_task(second.run())
+        await wait_for(lambda: asyncio.sleep(0, second.published == 30), timeout=30)
+        second.stop()
+        await task
+        assert len(await read_topic(broker.bootstrap_servers, ASSESSMENTS, 30)) == 30
+    finally:
+        broker.stop()

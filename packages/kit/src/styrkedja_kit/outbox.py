@@ -143,6 +143,10 @@ class OutboxRelay:
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
             await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()])
             await self._load_marks()
+            # A relay that ran a check interval committed a marker for every partition it had
+            # published to; missing markers for those after a restart mean the broker lost them
+            # (at worst one needless republish if the last run died before its first check).
+            self._marked = set(self._highest)
             producer = make_producer(self.settings, f"{self.settings.client_id}-outbox")
             watcher = make_consumer(self.settings, f"{self.settings.client_id}-outbox-watch",
                                     group_id=marker_group(self.settings.service_name), enable_auto_commit=False)
