@@ -131,8 +131,11 @@ class EmbeddedPostgres:
 
 def ensure_database(server_url: str, name: str) -> None:
     """CREATE DATABASE if missing, on any server (embedded or external)."""
+    import asyncio
 
     import asyncpg
+
+    from styrkedja_kit.db import outside_event_loop
 
     async def create() -> None:
         conn = await asyncpg.connect(f"{server_url}/postgres")
@@ -143,19 +146,5 @@ def ensure_database(server_url: str, name: str) -> None:
         finally:
             await conn.close()
 
-    run_blocking(create)
+    outside_event_loop(asyncio.run, create())
 
-
-def run_blocking(coroutine_function) -> None:
-    """Run a coroutine to completion from sync code, even when called inside a running loop
-    (async test fixtures): then it runs on a loop of its own in a worker thread."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(coroutine_function())
-        return
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coroutine_function()).result()

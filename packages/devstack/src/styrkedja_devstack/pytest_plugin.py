@@ -100,8 +100,3 @@ async def db(settings):
 
     async with async_engine(settings.database_url) as engine:
         yield engine
-
-
-@pytest.fixture(scope="session")
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[4]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError, OffsetOutOfRangeError
+from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Uuid, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,12 +123,9 @@ class ConsumerLoop:
         await producer.start()
         try:
             while not self._stopping.is_set():
-                try:
-                    batch = await consumer.getmany(timeout_ms=self.settings.consumer_poll_timeout_ms,
-                                                   max_records=self.settings.consumer_max_records)
-                except OffsetOutOfRangeError as exc:
-                    await self._rewind(list(exc.args[0]) if exc.args else list(consumer.assignment()))
-                    continue
+                # a position beyond the end of a log resets to its start (auto_offset_reset="earliest")
+                batch = await consumer.getmany(timeout_ms=self.settings.consumer_poll_timeout_ms,
+                                               max_records=self.settings.consumer_max_records)
                 if batch:
                     await self.process(batch, producer)
         finally:

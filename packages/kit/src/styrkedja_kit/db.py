@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -25,3 +30,15 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def outside_event_loop(function: Callable[..., Any], *args: Any) -> Any:
+    """Call a blocking function that runs an event loop of its own (`asyncio.run`, Alembic's
+    env.py) from sync code, even where a loop is already running (an async test fixture): then
+    it runs in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args).result()

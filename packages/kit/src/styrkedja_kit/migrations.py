@@ -11,6 +11,8 @@ from alembic.config import Config
 from sqlalchemy import MetaData, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from .db import outside_event_loop
+
 
 def alembic_config(package: str, database_url: str) -> Config:
     config = Config()
@@ -22,16 +24,7 @@ def alembic_config(package: str, database_url: str) -> Config:
 def upgrade(package: str, database_url: str, revision: str = "head") -> None:
     """Migrate to `revision`. Alembic's env.py runs its own event loop, so when called from inside
     a running loop (an async test, say) it runs in a worker thread."""
-    config = alembic_config(package, database_url)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        command.upgrade(config, revision)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(command.upgrade, config, revision).result()
+    outside_event_loop(command.upgrade, alembic_config(package, database_url), revision)
 
 
 def run_env(metadata: MetaData) -> None:

@@ -46,7 +46,7 @@ def _forecast_fact(data: dict) -> ForecastFact:
 
 
 async def _apply_facts(session: AsyncSession, store: db.FactStore, cells, events: list[tuple[str, dict]],
-                       to_fact, to_removal) -> None:
+                       to_fact, to_removal, removal_fields: tuple[str, ...]) -> None:
     """Fold the batch's events into the stored facts and move the aggregates by the difference."""
     if not events:
         return
@@ -56,7 +56,7 @@ async def _apply_facts(session: AsyncSession, store: db.FactStore, cells, events
     for kind, data in events:
         fact_id = data[id_field]
         incoming = to_fact(data) if kind == "add" else to_removal(data["revision"], {
-            k: data[k] for k in (_RETRACT_KEEP if id_field == "assessment_id" else _WITHDRAW_KEEP)})
+            k: data[k] for k in removal_fields})
         current[fact_id] = fold(current.get(fact_id), incoming)
     changed = [fact for fact_id, fact in current.items() if before.get(fact_id) is not fact]
     change = Counter()
@@ -90,5 +90,7 @@ async def apply_batch(session: AsyncSession, batch: Sequence[Delivered]) -> None
                 "published_at": data["published_at"],
                 "ratings": event.data.model_dump(mode="json")["ratings"]})
         # other registered types (organisation, support) are not reported yet: recorded as applied, ignored
-    await _apply_facts(session, db.ASSESSMENTS, assessment_cells, assessments, _assessment_fact, retraction_of)
-    await _apply_facts(session, db.FORECASTS, forecast_cells, forecasts, _forecast_fact, withdrawal_of)
+    await _apply_facts(session, db.ASSESSMENTS, assessment_cells, assessments, _assessment_fact, retraction_of,
+                       _RETRACT_KEEP)
+    await _apply_facts(session, db.FORECASTS, forecast_cells, forecasts, _forecast_fact, withdrawal_of,
+                       _WITHDRAW_KEEP)
