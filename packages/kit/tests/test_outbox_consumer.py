@@ -335,3 +335,38 @@ async def test_a_relay_started_after_the_broker_lost_its_state_republishes(
         assert len(await read_topic(broker.bootstrap_servers, ASSESSMENTS, 30)) == 30
     finally:
         broker.stop()
+
+
+async def test_a_topic_the_restarted_broker_created_with_the_wrong_partition_count_is_recreated(
+        kit_db, kit_settings, make_event, new_unit_code):
+    from styrkedja_devstack.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker().start()
+    kit_settings.kafka_bootstrap_servers = broker.bootstrap_servers
+    outbox = Outbox(metadata.tables["outbox"])
+    unit = new_unit_code()
+    async with kit_db.sessions.begin() as session:
+        await outbox.add(session, [make_event(unit, organiser_id=f"2{i:03d}", n=i) for i in range(40)])
+    relay = relay_for(kit_settings, kit_db)
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_for(lambda: asyncio.sleep(0, relay.published == 40))
+        broker.restart()
+        # another producer reaches the empty broker first: it creates the topic its own way
+        await produce(broker.bootstrap_servers, [(b"x", b"not an event")])
+        async with kit_db.sessions.begin() as session:
+            await outbox.add(session, [make_event(unit, n=99)])
+        await wait_for(lambda: asyncio.sleep(0, relay.published >= 81), timeout=30)
+        probe = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap_servers)
+        await probe.start()
+        try:
+            await probe._client.force_metadata_update()
+            assert len(probe.partitions_for_topic(ASSESSMENTS)) == 6
+        finally:
+            await probe.stop()
+        events = {r.value for r in await read_topic(broker.bootstrap_servers, ASSESSMENTS, 41) if b"not an" not in r.value}
+        assert len(events) == 41, "every event, old and new, is on the recreated topic"
+    finally:
+        relay.stop()
+        await task
+        broker.stop()

@@ -56,14 +56,27 @@ def make_admin(settings: ServiceSettings, client_id: str, **kwargs: Any) -> AIOK
     return AIOKafkaAdminClient(**connection_options(settings), client_id=client_id, **kwargs)
 
 
-async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, int]]) -> None:
-    """Create missing topics with their partition count (an existing topic is left as it is)."""
+async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, int]], *,
+                        recreate_misshapen: bool = False) -> None:
+    """Create missing topics with their partition count; an existing topic is left as it is,
+    unless `recreate_misshapen` and it has another partition count. That is for a log already
+    lost: a broker that restarted empty creates a topic with its own default partition count
+    when a producer sends to it first, and keys would no longer map to their partitions."""
+    topics = dict(topics)
     admin = make_admin(settings, "styrkedja-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        if recreate_misshapen:
+            present = [name for name in topics if name in existing]
+            described = await admin.describe_topics(present) if present else []
+            misshapen = [d["topic"] for d in described if len(d["partitions"]) != topics[d["topic"]]]
+            if misshapen:
+                log.warning("recreating topics with the wrong partition count", extra={"topics": misshapen})
+                await admin.delete_topics(misshapen)
+                existing -= set(misshapen)
         missing = [NewTopic(name, num_partitions=partitions, replication_factor=1)
-                   for name, partitions in topics if name not in existing]
+                   for name, partitions in topics.items() if name not in existing]
         if missing:
             response = await admin.create_topics(missing)
             for name, code, *_ in response.topic_errors:

@@ -118,6 +118,7 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._highest: dict[TopicPartition, int] = {}  # highest offset acknowledged per partition
         self._marked: set[TopicPartition] = set()  # partitions whose marker offset the broker holds
+        self._producer = None
         self.published = 0
 
     def stop(self) -> None:
@@ -152,9 +153,11 @@ class OutboxRelay:
                                     group_id=marker_group(self.settings.service_name), enable_auto_commit=False)
             await producer.start()
             await watcher.start()
+            self._producer = producer
             try:
                 await self._publish_loop(producer, watcher, conn)
             finally:
+                self._producer = None
                 await producer.stop()
                 await watcher.stop()
         finally:
@@ -241,7 +244,10 @@ class OutboxRelay:
         metrics.OUTBOX_BROKER_LOSS.labels(self.settings.service_name, topic).inc()
         log.warning("broker lost the log of a topic; republishing every retained outbox row",
                     extra={"topic": topic, "evidence": evidence})
-        await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()])
+        await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()],
+                            recreate_misshapen=True)
+        if self._producer is not None:  # send by the recreated topic's partitions from now on
+            await self._producer.client.force_metadata_update()
         for tp in [tp for tp in self._highest if tp.topic == topic]:
             del self._highest[tp]
         self._marked = {tp for tp in self._marked if tp.topic != topic}
