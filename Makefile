@@ -19,7 +19,7 @@ $(STAMP): requirements/lock.txt requirements/local.txt packages/*/pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	@$(BIN)/python -m styrkedja_devstack run
+	@$(BIN)/styrkedja run
 
 test: $(STAMP)
 	@echo "==> lint (ruff: unused and undefined names, import order)"

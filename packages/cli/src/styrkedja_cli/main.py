@@ -1,0 +1,19 @@
+"""Wiring of the `styrkedja` command: every sub-command is defined in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from . import ops, stack
+
+app = typer.Typer(name="styrkedja", no_args_is_help=True, add_completion=False,
+                  help="Styrkedja: the governance chain of Swedish schools, from the student to the nation.")
+import_app = typer.Typer(no_args_is_help=True, help="Bring data in from other systems.")
+app.add_typer(import_app, name="import")
+
+stack.register(app)
+ops.register(app)
+
+
+def run_cli() -> None:
+    app()

@@ -1,0 +1,22 @@
+"""The `styrkedja` command lists its commands and passes ops commands through to the kit."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from styrkedja_cli.main import app
+
+runner = CliRunner()
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "migrate", "replay", "topics", "import"):
+        assert command in result.output
+
+
+def test_ops_command_reaches_the_kit_and_keeps_its_exit_code(monkeypatch) -> None:
+    monkeypatch.delenv("STYRKEDJA_DATABASE_URL", raising=False)
+    result = runner.invoke(app, ["replay", "--since", "2026-01-01T00:00:00+00:00"])
+    assert result.exit_code == 2  # the kit's usage error: no database URL configured
