@@ -16,6 +16,7 @@ from .events import (
     AssessmentRetractedV1,
     ForecastSubmittedV1,
     ForecastWithdrawnV1,
+    LikaActionPlanChangedV1,
     LikaSelfAssessmentPublishedV1,
     OrganisationUnitUpsertedV1,
     SupportInterventionChangedV1,
@@ -62,7 +63,7 @@ TOPICS: dict[str, Topic] = {
             name="styrkedja.lika",
             producers=("lika",),
             consumers=("reporting",),
-            event_types=(LikaSelfAssessmentPublishedV1.event_type,),
+            event_types=(LikaSelfAssessmentPublishedV1.event_type, LikaActionPlanChangedV1.event_type),
         ),
         Topic(
             name="styrkedja.support",

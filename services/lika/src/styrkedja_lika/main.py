@@ -1,16 +1,23 @@
-"""The LIKA service: self-assessments of the digital maturity of schools."""
+"""The LIKA service: self-assessments of the digital maturity of schools. Only wiring here."""
 
 from fastapi import FastAPI
 
 from styrkedja_kit.app import create_service_app
 
-from .api import router
+from .action_plans.routes import router as action_plans
+from .catalogue.routes import router as catalogue
+from .comparison.routes import router as comparison
+from .exports.routes import router as exports
 from .persistence import metadata
+from .self_assessments.routes import router as self_assessments
 from .settings import LikaSettings
 
 
 def create_app(settings: LikaSettings) -> FastAPI:
-    return create_service_app(settings, metadata, [router], title="Styrkedja LIKA service")
+    # comparison before self_assessments: `/v1/self-assessments/compare` must not be read as an id
+    return create_service_app(settings, metadata,
+                              [catalogue, comparison, self_assessments, action_plans, exports],
+                              title="Styrkedja LIKA service")
 
 
 app = create_app(LikaSettings())

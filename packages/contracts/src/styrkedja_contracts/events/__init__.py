@@ -10,6 +10,9 @@ from .forecast import (
     forecast_id_for,
 )
 from .lika import (
+    ActionStatus,
+    LikaActionPlanChangedV1,
+    LikaActionPlanItem,
     LikaArea,
     LikaRating,
     LikaRatingValue,
@@ -26,6 +29,7 @@ ALL_EVENT_MODELS: tuple[type[EventData], ...] = (
     ForecastSubmittedV1,
     ForecastWithdrawnV1,
     LikaSelfAssessmentPublishedV1,
+    LikaActionPlanChangedV1,
     OrganisationUnitUpsertedV1,
     SupportInterventionChangedV1,
 )
@@ -33,6 +37,7 @@ ALL_EVENT_MODELS: tuple[type[EventData], ...] = (
 
 __all__ = [
     "ALL_EVENT_MODELS",
+    "ActionStatus",
     "AssessmentKind",
     "AssessmentPublishedV1",
     "AssessmentRetractedV1",
@@ -43,6 +48,8 @@ __all__ = [
     "ForecastValue",
     "ForecastWithdrawnV1",
     "InterventionKind",
+    "LikaActionPlanChangedV1",
+    "LikaActionPlanItem",
     "LikaArea",
     "LikaRating",
     "LikaRatingValue",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
@@ -18,6 +19,9 @@ __all__ = [
     "LikaRatingValue",
     "LikaRating",
     "LikaSelfAssessmentPublishedV1",
+    "ActionStatus",
+    "LikaActionPlanItem",
+    "LikaActionPlanChangedV1",
 ]
 
 
@@ -90,3 +94,56 @@ class LikaSelfAssessmentPublishedV1(EventData):
                 raise ValueError(f"indicator_id {r.indicator_id!r} is rated more than once")
             seen.add(r.indicator_id)
         return ratings
+
+
+class ActionStatus(StrEnum):
+    """Status of one activity of an action plan (handlingsplan)."""
+
+    planned = "planned"
+    in_progress = "in_progress"
+    done = "done"
+    dropped = "dropped"
+
+
+class LikaActionPlanItem(ContractModel):
+    """One activity of an action plan, as the school unit has edited it.
+
+    The free-text note stays in the LIKA service: only what the organiser's compilation filters on
+    leaves it."""
+
+    activity_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    indicator_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    area: LikaArea
+    position: int = Field(ge=1, description="Place in the plan's order (1 = first).")
+    title: str = Field(min_length=1, max_length=300, description="The catalogue's title of the activity.")
+    status: ActionStatus
+    priority: int = Field(ge=1, le=3, description="1 = most urgent.")
+    owner: str | None = Field(default=None, max_length=100, description="Role or team responsible.")
+    due_date: date | None = None
+    tags: tuple[str, ...] = Field(default=(), max_length=20)
+
+
+class LikaActionPlanChangedV1(EventData):
+    """The whole current action plan of a published self-assessment: sent when the plan is generated
+    (revision 1) and after every edit. Only the newest revision of a self-assessment's plan counts."""
+
+    event_type: ClassVar[str] = "se.styrkedja.lika.action_plan_changed.v1"
+
+    self_assessment_id: UUID
+    organiser_id: OrganiserId
+    school_unit_code: SchoolUnitCode
+    school_form: SchoolForm
+    catalogue_version: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:-]+$")
+    revision: int = Field(ge=1, description="Plan revision; only the newest counts.")
+    items: tuple[LikaActionPlanItem, ...] = Field(max_length=1000)
+    changed_at: Timestamp
+
+    @field_validator("items")
+    @classmethod
+    def _unique_activities(cls, items: tuple[LikaActionPlanItem, ...]) -> tuple[LikaActionPlanItem, ...]:
+        seen: set[str] = set()
+        for item in items:
+            if item.activity_id in seen:
+                raise ValueError(f"activity_id {item.activity_id!r} appears more than once")
+            seen.add(item.activity_id)
+        return items

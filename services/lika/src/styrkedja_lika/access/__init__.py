@@ -1,0 +1,1 @@
+"""Who may do what with a self-assessment (ownership), and the caller's identity."""

@@ -1,0 +1,1 @@
+"""Action plans (handlingsplaner): generated from a self-assessment, edited by the school unit."""

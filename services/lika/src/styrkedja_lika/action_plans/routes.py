@@ -1,0 +1,100 @@
+"""HTTP routes of action plans."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from styrkedja_contracts.events.lika import ActionStatus, LikaArea
+from styrkedja_kit.app import runtime_of
+
+from ..access.actor import actor
+from ..access.rules import Actor
+from .rules import MAX_TAG_LENGTH, MAX_TAGS, PlanFilter
+from .service import ActionPlans
+
+router = APIRouter(prefix="/v1/self-assessments/{self_assessment_id}/action-plan", tags=["action plans"])
+
+
+def service(request: Request, caller: Annotated[Actor | None, Depends(actor)]) -> ActionPlans:
+    runtime = runtime_of(request)
+    return ActionPlans(runtime.db, runtime.outbox, runtime.settings.max_event_bytes, caller)
+
+
+Service = Annotated[ActionPlans, Depends(service)]
+
+
+class ItemOut(BaseModel):
+    activity_id: str
+    position: int
+    title: str
+    indicator_id: str
+    area: LikaArea
+    current_rating: str
+    plan_priority: int = Field(description="The priority the domain gave (1–3)")
+    suggested_term: str
+    status: ActionStatus
+    priority: int
+    owner: str | None
+    due_date: date | None
+    tags: list[str]
+    note: str | None
+    updated_at: datetime
+
+
+class PlanOut(BaseModel):
+    self_assessment_id: UUID
+    self_assessment_status: str
+    start_term: str
+    revision: int
+    generated_at: datetime
+    updated_at: datetime
+    total_items: int
+    filters: dict[str, Any]
+    items: list[ItemOut]
+
+
+class ItemEditIn(BaseModel):
+    """Only the fields given change; `owner`, `due_date` and `note` are cleared by `null`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: ActionStatus | None = None
+    priority: int | None = Field(None, ge=1, le=3)
+    owner: str | None = Field(None, max_length=100)
+    due_date: date | None = None
+    tags: list[str] | None = Field(None, max_length=MAX_TAGS * 5)
+    note: str | None = Field(None, max_length=4000)
+
+
+class EditOut(BaseModel):
+    revision: int
+    item: ItemOut
+
+
+@router.get("", response_model=PlanOut)
+async def get_plan(self_assessment_id: UUID, svc: Service,
+                   status: Annotated[ActionStatus | None, Query()] = None,
+                   priority: Annotated[int | None, Query(ge=1, le=3)] = None,
+                   owner: Annotated[str | None, Query(max_length=100)] = None,
+                   tag: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH)] = None) -> PlanOut:
+    """The action plan in the domain's order; filter by status, priority, owner (any case) and tag."""
+    plan_filter = PlanFilter(status=status, priority=priority, owner=owner, tag=tag)
+    assessment, plan, items, total = await svc.get(self_assessment_id, plan_filter)
+    filters = {k: (v.value if isinstance(v, ActionStatus) else v)
+               for k, v in vars(plan_filter).items() if v is not None}
+    return PlanOut(self_assessment_id=self_assessment_id, self_assessment_status=assessment["status"],
+                   start_term=plan["start_term"], revision=plan["revision"], generated_at=plan["generated_at"],
+                   updated_at=plan["updated_at"], total_items=total, filters=filters,
+                   items=[ItemOut(**i) for i in items])
+
+
+@router.patch("/items/{activity_id}", response_model=EditOut)
+async def edit_item(self_assessment_id: UUID, activity_id: str, body: ItemEditIn, svc: Service) -> EditOut:
+    changes = body.model_dump(include=body.model_fields_set)
+    item, revision = await svc.edit(self_assessment_id, activity_id, changes)
+    return EditOut(revision=revision, item=ItemOut(**item))

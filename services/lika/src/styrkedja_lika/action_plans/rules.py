@@ -1,0 +1,92 @@
+"""Rules of action plans (pure): the stored form of a generated plan, edits, filters, the event.
+
+The plan itself — which activities, their order, plan priority 1–3 and suggested term — is the
+domain's (`domain.action_plan.generate_action_plan`). The unit then edits each activity: status,
+priority, owner, due date, tags and a note."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from styrkedja_contracts.events.lika import ActionStatus, LikaActionPlanItem
+
+from ..domain import ActionPlan
+from ..problems import FieldProblem
+from ..text_rules import text_problems
+
+EDITABLE = ("status", "priority", "owner", "due_date", "tags", "note")
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 40
+
+
+def generated_items(plan: ActionPlan) -> list[dict[str, Any]]:
+    """The rows of a freshly generated plan: every activity planned, at its plan priority, owned by
+    the role the catalogue suggests."""
+    return [{"activity_id": i.activity_id, "position": i.position, "indicator_id": i.indicator_id,
+             "area": i.area.value, "title": i.title, "current_rating": i.current_rating.value,
+             "plan_priority": i.plan_priority, "suggested_term": str(i.suggested_term),
+             "status": ActionStatus.planned.value, "priority": i.plan_priority, "owner": i.owner.value,
+             "due_date": None, "tags": list(i.tags), "note": None} for i in plan.items]
+
+
+def edit_problems(changes: Mapping[str, Any]) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    if not changes:
+        problems.append(FieldProblem("body", "nothing_to_change",
+                                     f"give at least one of {', '.join(EDITABLE)}"))
+    for name in ("status", "priority", "tags"):
+        if name in changes and changes[name] is None:
+            problems.append(FieldProblem(name, "required_value", f"{name} cannot be cleared, only changed"))
+    problems += text_problems("owner", changes.get("owner"))
+    problems += text_problems("note", changes.get("note"), multiline=True)
+    tags = changes.get("tags") or []
+    for n, tag in enumerate(tags):
+        problems += text_problems(f"tags.{n}", tag)
+        if not tag.strip() or len(tag) > MAX_TAG_LENGTH:
+            problems.append(FieldProblem(f"tags.{n}", "tag_length", f"a tag has 1–{MAX_TAG_LENGTH} characters"))
+    if len(set(tags)) != len(tags):
+        problems.append(FieldProblem("tags", "unique_tags", "a tag is given more than once"))
+    if len(tags) > MAX_TAGS:
+        problems.append(FieldProblem("tags", "too_many_tags", f"at most {MAX_TAGS} tags"))
+    return problems
+
+
+def apply_edit(item: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The changed columns only (empty: the edit changes nothing, so no new revision and no event)."""
+    out = {}
+    for name, value in changes.items():
+        if name == "status" and value is not None:
+            value = ActionStatus(value).value
+        if name == "tags":
+            value = list(value or [])
+        if item[name] != value:
+            out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class PlanFilter:
+    status: ActionStatus | None = None
+    priority: int | None = None
+    owner: str | None = None
+    tag: str | None = None
+
+    def matches(self, item: Mapping[str, Any]) -> bool:
+        return ((self.status is None or item["status"] == self.status.value)
+                and (self.priority is None or item["priority"] == self.priority)
+                and (self.owner is None or (item["owner"] or "").casefold() == self.owner.casefold())
+                and (self.tag is None or self.tag in item["tags"]))
+
+    def apply(self, items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        return [i for i in items if self.matches(i)]
+
+
+def event_items(items: Sequence[Mapping[str, Any]]) -> tuple[LikaActionPlanItem, ...]:
+    """What the organiser's compilation needs of each activity; the note stays in the service."""
+    return tuple(LikaActionPlanItem(activity_id=i["activity_id"], indicator_id=i["indicator_id"], area=i["area"],
+                                    position=i["position"], title=i["title"], status=i["status"],
+                                    priority=i["priority"], owner=i["owner"], due_date=i["due_date"],
+                                    tags=tuple(i["tags"])) for i in sorted(items, key=lambda i: i["position"]))
+

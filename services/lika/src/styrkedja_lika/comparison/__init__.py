@@ -1,0 +1,1 @@
+"""Comparison of two self-assessments of the same school form (radar-chart data)."""

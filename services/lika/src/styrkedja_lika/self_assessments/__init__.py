@@ -1,0 +1,1 @@
+"""Self-assessments (självskattningar): drafts, saves, publish, keep private, list over time."""

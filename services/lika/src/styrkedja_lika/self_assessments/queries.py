@@ -1,0 +1,88 @@
+"""SQL of self-assessments and their ratings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .tables import self_assessment_ratings, self_assessments
+
+#: The columns that make up what an imported (published elsewhere) self-assessment holds.
+IMPORT_COLUMNS = ("organiser_id", "school_unit_code", "school_form", "respondent_role", "catalogue_version",
+                  "ratings")
+
+
+async def insert_new(session: AsyncSession, row: Mapping[str, Any]) -> bool:
+    """Insert unless the id is taken (then waits for a concurrent writer); True if inserted."""
+    stmt = (pg_insert(self_assessments).values(**row)
+            .on_conflict_do_nothing(index_elements=["self_assessment_id"])
+            .returning(self_assessments.c.self_assessment_id))
+    return (await session.execute(stmt)).first() is not None
+
+
+async def one(session: AsyncSession, self_assessment_id: UUID, *, lock: bool = False) -> dict | None:
+    query = select(self_assessments).where(self_assessments.c.self_assessment_id == self_assessment_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await session.execute(query)).first()
+    return dict(row._mapping) if row else None
+
+
+async def many(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, dict]:
+    rows = (await session.execute(select(self_assessments)
+                                  .where(self_assessments.c.self_assessment_id.in_(ids)))).all()
+    return {r.self_assessment_id: dict(r._mapping) for r in rows}
+
+
+async def of_unit(session: AsyncSession, organiser_id: str, school_unit_code: str, *,
+                  school_form: str | None, statuses: Sequence[str]) -> list[dict]:
+    t = self_assessments.c
+    query = (select(self_assessments)
+             .where(t.organiser_id == organiser_id, t.school_unit_code == school_unit_code, t.status.in_(statuses))
+             .order_by(t.created_at, t.self_assessment_id))
+    if school_form is not None:
+        query = query.where(t.school_form == school_form)
+    return [dict(r._mapping) for r in (await session.execute(query)).all()]
+
+
+async def ratings(session: AsyncSession, self_assessment_id: UUID) -> dict[str, tuple[str, str | None]]:
+    """`{indicator_id: (rating, comment)}` of a tool-made self-assessment."""
+    t = self_assessment_ratings.c
+    rows = (await session.execute(select(t.indicator_id, t.rating, t.comment)
+                                  .where(t.self_assessment_id == self_assessment_id))).all()
+    return {r.indicator_id: (r.rating, r.comment) for r in rows}
+
+
+async def save_ratings(session: AsyncSession, self_assessment_id: UUID, entries: Sequence[Mapping[str, Any]],
+                       now: datetime) -> None:
+    stmt = pg_insert(self_assessment_ratings).values(
+        [{"self_assessment_id": self_assessment_id, "indicator_id": e["indicator_id"], "rating": e["rating"],
+          "comment": e.get("comment"), "updated_at": now} for e in entries])
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=["self_assessment_id", "indicator_id"],
+        set_={"rating": stmt.excluded.rating, "comment": stmt.excluded.comment, "updated_at": now}))
+    await touch(session, self_assessment_id, now)
+
+
+async def delete_rating(session: AsyncSession, self_assessment_id: UUID, indicator_id: str, now: datetime) -> bool:
+    t = self_assessment_ratings.c
+    result = await session.execute(delete(self_assessment_ratings)
+                                   .where(t.self_assessment_id == self_assessment_id, t.indicator_id == indicator_id)
+                                   .returning(t.indicator_id))
+    await touch(session, self_assessment_id, now)
+    return result.first() is not None
+
+
+async def touch(session: AsyncSession, self_assessment_id: UUID, now: datetime) -> None:
+    await set_columns(session, self_assessment_id, {"updated_at": now})
+
+
+async def set_columns(session: AsyncSession, self_assessment_id: UUID, values: Mapping[str, Any]) -> None:
+    await session.execute(update(self_assessments)
+                          .where(self_assessments.c.self_assessment_id == self_assessment_id).values(**values))

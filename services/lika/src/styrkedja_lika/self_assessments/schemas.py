@@ -1,0 +1,140 @@
+"""HTTP bodies of self-assessments. Identifier types and enumerations come from the contracts
+package, so what is accepted here is exactly what the published event can carry."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from styrkedja_contracts.events.lika import LikaArea, LikaRatingValue, RespondentRole, SchoolForm
+from styrkedja_contracts.identifiers import (
+    PIN_ERROR,
+    OrganiserId,
+    SchoolUnitCode,
+    contains_personal_identity_number,
+)
+
+CatalogueVersion = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:-]+$")]
+IndicatorId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+def _no_identity_number(value: str | None) -> str | None:
+    if value and contains_personal_identity_number(value):
+        raise PydanticCustomError("no_personal_identity_number", PIN_ERROR)
+    return value
+
+
+class DraftIn(BaseModel):
+    """A new self-assessment (a draft) of one school unit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    self_assessment_id: UUID | None = Field(
+        None, description="Give your own id so that a re-send is recognised; omitted: a new id is made.")
+    organiser_id: OrganiserId
+    school_unit_code: SchoolUnitCode
+    school_form: SchoolForm
+    respondent_role: RespondentRole
+    catalogue_version: CatalogueVersion
+    assessed_on: date | None = Field(None, description="The day of the assessment; omitted: today.")
+
+
+class RatingSaveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    indicator_id: str = Field(min_length=1, max_length=64)
+    rating: str = Field(min_length=1, max_length=32, description="A step of the scale, or NOT_RELEVANT.")
+    comment: str | None = Field(None, max_length=10_000, description="At most 2,000 characters are kept.")
+
+
+class RatingsIn(BaseModel):
+    """Ratings of some indicators, in any order; a later save of an indicator replaces the earlier one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ratings: list[RatingSaveIn] = Field(min_length=1, max_length=500)
+
+
+class FinaliseIn(BaseModel):
+    """Publish or keep private. The action plan's suggested terms count from `start_term`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_term: str | None = Field(None, max_length=16, description="e.g. `HT 2026/27`; omitted: the current term.")
+
+
+class RatingOut(BaseModel):
+    indicator_id: str
+    area: LikaArea | None
+    rating: LikaRatingValue
+    comment: str | None
+
+
+class AreaScoreOut(BaseModel):
+    area: str | None
+    mean_level: float | None
+    percent: float | None
+    indicators: int
+    rated: int
+    not_relevant: int
+
+
+class SelfAssessmentSummary(BaseModel):
+    self_assessment_id: UUID
+    organiser_id: str
+    school_unit_code: str
+    school_form: str
+    respondent_role: str
+    catalogue_version: str
+    status: str = Field(description="DRAFT, PRIVATE or PUBLISHED")
+    origin: str = Field(description="`tool` (made here) or `import` (published elsewhere)")
+    assessed_on: date | None
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    rated: int
+    indicators: int | None
+
+
+class SelfAssessmentOut(SelfAssessmentSummary):
+    ratings: list[RatingOut]
+    missing: list[str] = Field(description="Indicators of the school form not yet rated")
+    scores: list[AreaScoreOut]
+
+
+# ---- the door for self-assessments published elsewhere (unchanged since v1) --------------------
+
+class RatingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    indicator_id: IndicatorId
+    area: LikaArea
+    rating: LikaRatingValue
+    comment: str | None = Field(None, max_length=2000)
+
+    _no_identity_numbers = field_validator("indicator_id", "comment")(_no_identity_number)
+
+
+class SelfAssessmentPublishedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    self_assessment_id: UUID | None = Field(
+        None, description="Give the tool's own id so that a re-send is recognised; omitted: a new id is made.")
+    organiser_id: OrganiserId
+    school_unit_code: SchoolUnitCode
+    school_form: SchoolForm
+    respondent_role: RespondentRole
+    catalogue_version: CatalogueVersion
+    ratings: list[RatingIn] = Field(min_length=1, max_length=500)
+
+    _no_identity_numbers = field_validator("catalogue_version")(_no_identity_number)
+
+
+class PublishedOut(BaseModel):
+    self_assessment_id: UUID
+    published_at: datetime
+    status: str = Field(description="`stored` (newly published) or `unchanged` (the same request again)")

@@ -1,0 +1,234 @@
+"""Use cases of self-assessments; each call is one transaction (domain rows + outbox).
+
+Drafts are saved in any order, partially, many times; publishing (or keeping private) checks the
+whole self-assessment against its catalogue version, makes it final and generates its action plan.
+Only a published one leaves the service, as events; a private one never does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts import CloudEvent
+from styrkedja_contracts.events.lika import LikaRating, LikaSelfAssessmentPublishedV1
+from styrkedja_kit.db import Database
+from styrkedja_kit.outbox import Outbox
+from styrkedja_kit.rules import RuleViolation, publishable_event
+
+from ..access.rules import Actor, Owner, may_read, require_read, require_write
+from ..action_plans.service import generate_plan
+from ..catalogue.library import catalogue_for
+from ..domain import AssessmentStatus, Catalogue, SchoolTerm, SelfAssessment
+from ..problems import FieldProblem, raise_if_any
+from ..text_rules import text_problems
+from . import queries, rules
+from .schemas import DraftIn, PublishedOut, RatingSaveIn, SelfAssessmentPublishedIn
+
+SOURCE = "/styrkedja/lika"
+_DRAFT_HEADER = ("organiser_id", "school_unit_code", "school_form", "respondent_role", "catalogue_version")
+
+
+def owner_of(row: dict[str, Any]) -> Owner:
+    return Owner(row["organiser_id"], row["school_unit_code"], AssessmentStatus(row["status"]))
+
+
+def not_found(self_assessment_id: uuid.UUID) -> RuleViolation:
+    return RuleViolation("self_assessment_id", "not_found", f"no self-assessment {self_assessment_id}", status=404)
+
+
+def sized(event: CloudEvent, max_event_bytes: int, field: str) -> CloudEvent:
+    size = len(event.to_bytes())
+    if size > max_event_bytes:
+        raise RuleViolation(field, "event_size_limit", f"the event would be {size} bytes, the limit is "
+                                                       f"{max_event_bytes}: shorten the comments")
+    return event
+
+
+async def load(session: AsyncSession, self_assessment_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any]:
+    row = await queries.one(session, self_assessment_id, lock=lock)
+    if row is None:
+        raise not_found(self_assessment_id)
+    return row
+
+
+async def ratings_of(session: AsyncSession, row: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """`{indicator_id: (rating, comment)}`: a tool-made one from its rating rows, an import from what
+    was published."""
+    if row["origin"] == "import":
+        return {r["indicator_id"]: (r["rating"], r.get("comment")) for r in row["ratings"]}
+    return await queries.ratings(session, row["self_assessment_id"])
+
+
+def to_domain(row: dict[str, Any], ratings: dict[str, tuple[str, str | None]]) -> SelfAssessment:
+    return SelfAssessment.model_validate({**rules.header(row), "ratings": {
+        k: {"rating": r, "comment": c} for k, (r, c) in ratings.items()}})
+
+
+def _start_term(text: str | None, now: datetime) -> SchoolTerm:
+    if text is None:
+        return rules.term_of(now)
+    try:
+        return SchoolTerm.parse(text)
+    except ValueError as error:
+        raise RuleViolation("start_term", "term_format", str(error)) from None
+
+
+class SelfAssessments:
+    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Actor | None) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.max_event_bytes = max_event_bytes
+        self.actor = actor
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    async def get(self, self_assessment_id: uuid.UUID) -> tuple[dict, dict[str, tuple[str, str | None]]]:
+        async with self.db.sessions() as session:
+            row = await load(session, self_assessment_id)
+            require_read(self.actor, owner_of(row))
+            return row, await ratings_of(session, row)
+
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[tuple[dict, dict[str, tuple[str, str | None]]]]:
+        async with self.db.sessions() as session:
+            out = []
+            for self_assessment_id in ids:
+                row = await load(session, self_assessment_id)
+                require_read(self.actor, owner_of(row))
+                out.append((row, await ratings_of(session, row)))
+            return out
+
+    async def of_unit(self, organiser_id: str, school_unit_code: str, school_form: str | None,
+                      statuses: Sequence[str]) -> list[tuple[dict, dict[str, tuple[str, str | None]]]]:
+        """A unit's self-assessments over time (oldest first), those the caller may read."""
+        async with self.db.sessions() as session:
+            rows = await queries.of_unit(session, organiser_id, school_unit_code, school_form=school_form,
+                                         statuses=statuses)
+            return [(row, await ratings_of(session, row)) for row in rows
+                    if self.actor is None or may_read(self.actor, owner_of(row))]
+
+    # ---- writing ------------------------------------------------------------------------------
+
+    async def create_draft(self, body: DraftIn) -> tuple[dict, bool]:
+        """The new draft and True; the same request again: the stored one and False."""
+        catalogue_for(body.catalogue_version)
+        require_write(self.actor, Owner(body.organiser_id, body.school_unit_code, AssessmentStatus.DRAFT))
+        self_assessment_id = body.self_assessment_id or uuid.uuid4()
+        now = datetime.now(timezone.utc)
+        header = body.model_dump(mode="json", include=set(_DRAFT_HEADER))
+        async with self.db.sessions.begin() as session:
+            if await queries.insert_new(session, {
+                    "self_assessment_id": self_assessment_id, **header, "status": AssessmentStatus.DRAFT.value,
+                    "origin": "tool", "assessed_on": body.assessed_on or now.date(), "created_at": now,
+                    "updated_at": now}):
+                return await load(session, self_assessment_id), True
+            row = await load(session, self_assessment_id)
+        if {k: row[k] for k in _DRAFT_HEADER} != header:
+            raise RuleViolation("self_assessment_id", "id_taken",
+                                "another self-assessment has this id; omit the id to get a new one", status=409)
+        require_read(self.actor, owner_of(row))
+        return row, False
+
+    async def _draft_for_change(self, session: AsyncSession, self_assessment_id: uuid.UUID,
+                                action: str) -> tuple[dict, Catalogue]:
+        row = await load(session, self_assessment_id, lock=True)
+        require_write(self.actor, owner_of(row))
+        problem = rules.lifecycle_problem(AssessmentStatus(row["status"]), action)
+        if problem:
+            raise RuleViolation(problem.field, problem.rule, problem.message, status=409)
+        return row, catalogue_for(row["catalogue_version"])
+
+    async def save(self, self_assessment_id: uuid.UUID, entries: list[RatingSaveIn]) -> None:
+        items = [e.model_dump() for e in entries]
+        async with self.db.sessions.begin() as session:
+            row, catalogue = await self._draft_for_change(session, self_assessment_id, "changed")
+            raise_if_any(rules.save_problems(catalogue, row, items))
+            await queries.save_ratings(session, self_assessment_id, items, datetime.now(timezone.utc))
+
+    async def remove_rating(self, self_assessment_id: uuid.UUID, indicator_id: str) -> None:
+        async with self.db.sessions.begin() as session:
+            await self._draft_for_change(session, self_assessment_id, "changed")
+            if not await queries.delete_rating(session, self_assessment_id, indicator_id,
+                                               datetime.now(timezone.utc)):
+                raise RuleViolation("indicator_id", "not_rated", f"{indicator_id} is not rated", status=404)
+
+    async def finalise(self, self_assessment_id: uuid.UUID, *, publish: bool, start_term: str | None) -> None:
+        """Publish (events leave the service) or keep private (nothing ever leaves it). Either way the
+        self-assessment must be complete and valid against its catalogue version; it becomes final and
+        gets its action plan."""
+        now = datetime.now(timezone.utc)
+        start = _start_term(start_term, now)
+        async with self.db.sessions.begin() as session:
+            row, catalogue = await self._draft_for_change(session, self_assessment_id,
+                                                          "published" if publish else "kept private")
+            ratings = await queries.ratings(session, self_assessment_id)
+            checked = rules.finalise(catalogue, row, ratings)
+            if isinstance(checked, list):
+                raise_if_any(checked, title="The self-assessment is not complete and valid")
+                return
+            snapshot = [{"indicator_id": i.id, "area": i.area.value, "rating": checked.ratings[i.id].rating.value,
+                         "comment": checked.ratings[i.id].comment}
+                        for i in catalogue.indicators_for(checked.school_form)]
+            status = AssessmentStatus.PUBLISHED if publish else AssessmentStatus.PRIVATE
+            values: dict[str, Any] = {"status": status.value, "ratings": snapshot, "finalised_at": now,
+                                      "updated_at": now}
+            events = []
+            if publish:
+                event = sized(publishable_event(lambda: LikaSelfAssessmentPublishedV1(
+                    self_assessment_id=self_assessment_id, published_at=now,
+                    ratings=tuple(LikaRating(**r) for r in snapshot), **{k: row[k] for k in _DRAFT_HEADER}),
+                    source=SOURCE, subject=str(self_assessment_id), field="ratings"), self.max_event_bytes, "ratings")
+                values |= {"published_at": now, "event_id": event.id}
+                events.append(event)
+            await queries.set_columns(session, self_assessment_id, values)
+            events += await generate_plan(session, {**row, **values}, catalogue, checked, start, now,
+                                          self.max_event_bytes)
+            if events:
+                await self.outbox.add(session, events)
+
+    # ---- the door for self-assessments published elsewhere ------------------------------------------
+
+    async def import_published(self, item: SelfAssessmentPublishedIn) -> PublishedOut:
+        """Store a self-assessment published in another tool, and its event; the same id and content
+        again is a no-op."""
+        raise_if_any(import_problems(item))
+        require_write(self.actor, Owner(item.organiser_id, item.school_unit_code, AssessmentStatus.PUBLISHED))
+        self_assessment_id = item.self_assessment_id or uuid.uuid4()
+        content = item.model_dump(mode="json", exclude={"self_assessment_id"})
+        now = datetime.now(timezone.utc)
+        event = sized(publishable_event(lambda: LikaSelfAssessmentPublishedV1(
+            self_assessment_id=self_assessment_id, published_at=now, **content),
+            source=SOURCE, subject=str(self_assessment_id)), self.max_event_bytes, "ratings")
+        async with self.db.sessions.begin() as session:
+            if await queries.insert_new(session, {"self_assessment_id": self_assessment_id, **content,
+                                                  "status": AssessmentStatus.PUBLISHED.value, "origin": "import",
+                                                  "event_id": event.id, "published_at": now,
+                                                  "assessed_on": now.date(), "finalised_at": now,
+                                                  "created_at": now, "updated_at": now}):
+                await self.outbox.add(session, [event])
+                return PublishedOut(self_assessment_id=self_assessment_id, published_at=now, status="stored")
+            stored = await load(session, self_assessment_id)
+        if stored["origin"] != "import" or {k: stored[k] for k in queries.IMPORT_COLUMNS} != content:
+            raise RuleViolation("self_assessment_id", "published_is_final",
+                                "a different self-assessment is already stored under this id; "
+                                "publish a change under a new id", status=409)
+        return PublishedOut(self_assessment_id=self_assessment_id, published_at=stored["published_at"],
+                            status="unchanged")
+
+
+def import_problems(item: SelfAssessmentPublishedIn) -> list[FieldProblem]:
+    problems = []
+    seen: dict[str, int] = {}
+    for index, rating in enumerate(item.ratings):
+        if rating.indicator_id in seen:
+            problems.append(FieldProblem(f"ratings.{index}.indicator_id", "unique_indicator",
+                                         f"indicator {rating.indicator_id!r} is already rated at "
+                                         f"ratings.{seen[rating.indicator_id]}"))
+        seen.setdefault(rating.indicator_id, index)
+        problems += [p for p in text_problems(f"ratings.{index}.comment", rating.comment, multiline=True)
+                     if p.rule != "no_personal_identity_number"]
+    return problems
+

@@ -1,0 +1,143 @@
+"""Rules of the LIKA tool (pure): saves, publish, life cycle, action plan edits and filters, text."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from uuid import uuid4
+
+import pytest
+
+from styrkedja_lika.action_plans import rules as plan_rules
+from styrkedja_lika.domain import AssessmentStatus, SchoolTerm, generate_action_plan
+from styrkedja_lika.self_assessments import rules
+from styrkedja_lika.text_rules import text_problems
+
+ROW = {"self_assessment_id": uuid4(), "organiser_id": "2999", "school_unit_code": "29990011",
+       "school_form": "grundskola", "respondent_role": "rektor", "catalogue_version": "2026.1",
+       "assessed_on": date(2026, 10, 1), "created_at": datetime(2026, 10, 1, tzinfo=timezone.utc),
+       "published_at": None}
+PIN = "19900101-0017"
+
+
+def pairs(problems):
+    return [(p.field, p.rule) for p in problems]
+
+
+def test_a_partial_save_in_any_order_is_fine(cat1):
+    ids = cat1.indicator_ids("grundskola")
+    entries = [{"indicator_id": ids[5], "rating": "STARTED", "comment": "Halvvägs\nmed plan"},
+               {"indicator_id": ids[0], "rating": "NOT_RELEVANT", "comment": None}]
+    assert rules.save_problems(cat1, ROW, entries) == []
+
+
+def test_every_problem_of_a_save_is_listed_with_field_and_rule(cat1):
+    ids = cat1.indicator_ids("grundskola")
+    entries = [{"indicator_id": "GR-LED-99", "rating": "STARTED", "comment": None},
+               {"indicator_id": ids[1], "rating": "GREAT", "comment": None},
+               {"indicator_id": ids[2], "rating": "PLANNED", "comment": f"Eleven {PIN}"},
+               {"indicator_id": ids[3], "rating": "PLANNED", "comment": "dold\x1btext"},
+               {"indicator_id": "FO-LED-01", "rating": "PLANNED", "comment": None},
+               {"indicator_id": ids[4], "rating": "PLANNED", "comment": "x" * 2001},
+               {"indicator_id": ids[1], "rating": "PLANNED", "comment": None}]
+    assert pairs(rules.save_problems(cat1, ROW, entries)) == [
+        ("ratings.0.indicator_id", "unknown_indicator"),
+        ("ratings.1.rating", "not_on_scale"),
+        ("ratings.2.comment", "personal_identity_number"),
+        ("ratings.4.indicator_id", "unknown_indicator"),
+        ("ratings.5.comment", "comment_too_long"),
+        ("ratings.6", "duplicate_rating"),
+        ("ratings.3.comment", "no_control_characters"),
+    ]
+
+
+def test_finalise_lists_every_missing_indicator(cat1):
+    ids = cat1.indicator_ids("grundskola")
+    ratings = {i: ("STARTED", None) for i in ids[:-3]}
+    problems = rules.finalise(cat1, ROW, ratings)
+    assert pairs(problems) == [(f"ratings.{i}", "rating_missing") for i in ids[-3:]]
+
+
+def test_finalise_a_complete_one_gives_the_domain_model(cat1):
+    ids = cat1.indicator_ids("grundskola")
+    checked = rules.finalise(cat1, ROW, {i: ("ACHIEVED", "klart") for i in ids})
+    assert not isinstance(checked, list)
+    assert checked.assessment_id == str(ROW["self_assessment_id"]) and len(checked.ratings) == len(ids)
+
+
+def test_only_a_draft_changes():
+    assert rules.lifecycle_problem(AssessmentStatus.DRAFT, "changed") is None
+    for status in (AssessmentStatus.PUBLISHED, AssessmentStatus.PRIVATE):
+        problem = rules.lifecycle_problem(status, "changed")
+        assert problem is not None and (problem.field, problem.rule) == ("self_assessment_id", "final")
+
+
+@pytest.mark.parametrize(("day", "term"), [(date(2026, 7, 1), "HT 2026/27"), (date(2026, 12, 31), "HT 2026/27"),
+                                          (date(2027, 1, 1), "VT 2026/27"), (date(2027, 6, 30), "VT 2026/27")])
+def test_term_of(day, term):
+    assert rules.term_of(day) == SchoolTerm.parse(term)
+
+
+@pytest.mark.parametrize(("text", "multiline", "found"), [
+    ("Bra\nbättre", True, []),
+    ("Bra\nbättre", False, ["no_control_characters"]),
+    ("a\x00b", True, ["no_control_characters"]),
+    ("a\u0085b", True, ["no_control_characters"]),
+    (f"Se {PIN}", True, ["no_personal_identity_number"]),
+    ("Åsa Öberg, IT-avdelningen", False, []),
+    (None, False, []),
+])
+def test_text_rules(text, multiline, found):
+    assert [p.rule for p in text_problems("note", text, multiline=multiline)] == found
+
+
+@pytest.fixture
+def plan_items(cat1, make_assessment):
+    plan = generate_action_plan(cat1, make_assessment(cat1, {}, default="PLANNED"), "HT 2026/27")
+    return plan, plan_rules.generated_items(plan)
+
+
+def test_generated_items_follow_the_domains_plan(plan_items):
+    plan, items = plan_items
+    assert [i["activity_id"] for i in items] == list(plan.activity_ids) and items
+    first = items[0]
+    assert first["status"] == "planned" and first["priority"] == plan.items[0].plan_priority
+    assert first["owner"] == plan.items[0].owner.value and first["suggested_term"] == str(plan.items[0].suggested_term)
+
+
+def test_an_edit_changes_only_what_differs(plan_items):
+    _, items = plan_items
+    item = items[0]
+    assert plan_rules.apply_edit(item, {"status": "planned", "tags": list(item["tags"])}) == {}
+    assert plan_rules.apply_edit(item, {"status": "done", "note": "Klar i oktober", "due_date": date(2026, 10, 30)}) == {
+        "status": "done", "note": "Klar i oktober", "due_date": date(2026, 10, 30)}
+
+
+@pytest.mark.parametrize(("changes", "found"), [
+    ({}, [("body", "nothing_to_change")]),
+    ({"status": None}, [("status", "required_value")]),
+    ({"owner": f"Lärare {PIN}"}, [("owner", "no_personal_identity_number")]),
+    ({"note": "ok\nok", "owner": "IT\tavd"}, [("owner", "no_control_characters")]),
+    ({"tags": ["a", "a", " "]}, [("tags.2", "tag_length"), ("tags", "unique_tags")]),
+    ({"tags": [str(n) for n in range(21)]}, [("tags", "too_many_tags")]),
+])
+def test_edit_problems(changes, found):
+    assert pairs(plan_rules.edit_problems(changes)) == found
+
+
+def test_filters(plan_items):
+    _, items = plan_items
+    items[0] |= {"status": "in_progress", "owner": "Rektor Anna", "tags": ["wifi"]}
+    f = plan_rules.PlanFilter
+    assert f(status=plan_rules.ActionStatus.in_progress).apply(items) == [items[0]]
+    assert f(owner="rektor anna").apply(items) == [items[0]]
+    assert f(tag="wifi").apply(items) == [items[0]]
+    assert all(i["priority"] == 1 for i in f(priority=1).apply(items)) and f(priority=1).apply(items)
+    assert f().apply(items) == items
+
+
+def test_the_event_leaves_the_note_behind(plan_items):
+    _, items = plan_items
+    items[0]["note"] = "Intern anteckning"
+    event_items = plan_rules.event_items(items)
+    assert [e.activity_id for e in event_items] == [i["activity_id"] for i in items]
+    assert "note" not in type(event_items[0]).model_fields
