@@ -1,0 +1,334 @@
+"""The LIKA tool over HTTP, in-process against a real PostgreSQL: catalogue, draft → partial saves →
+publish refused while incomplete → publish → action plan → edits → filters → compare → xlsx."""
+
+from __future__ import annotations
+
+import io
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import text
+
+from styrkedja_devstack import testing
+from styrkedja_devstack.testing import problem_fields
+from styrkedja_lika.access.actor import actor
+from styrkedja_lika.access.rules import Actor, Role
+from styrkedja_lika.main import create_app
+from styrkedja_lika.settings import LikaSettings
+
+pytestmark = pytest.mark.integration
+
+ORG, OTHER_ORG = "2999", "1480"
+UNIT, SIBLING = "29990011", "29990022"
+TOPIC = "styrkedja.lika"
+
+
+@pytest.fixture
+def settings(service_database) -> LikaSettings:
+    service_database("styrkedja_lika")
+    return LikaSettings()
+
+
+def draft(**overrides) -> dict:
+    return {"organiser_id": ORG, "school_unit_code": UNIT, "school_form": "grundskola",
+            "respondent_role": "rektor", "catalogue_version": "2026.1"} | overrides
+
+
+async def indicator_ids(client, version: str = "2026.1") -> list[str]:
+    body = (await client.get(f"/v1/catalogue/{version}", params={"school_form": "grundskola"})).json()
+    return [i["id"] for area in body["areas"] for i in area["indicators"]]
+
+
+async def new_draft(client, **overrides) -> str:
+    response = await client.post("/v1/self-assessments", json=draft(**overrides))
+    assert response.status_code == 201, response.text
+    return response.json()["self_assessment_id"]
+
+
+async def save(client, sa_id: str, ratings: list[dict]) -> httpx.Response:
+    return await client.patch(f"/v1/self-assessments/{sa_id}/ratings", json={"ratings": ratings})
+
+
+async def count(db, table: str) -> int:
+    async with db.connect() as conn:
+        return (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+
+
+async def test_catalogue_endpoints(client):
+    index = (await client.get("/v1/catalogue")).json()
+    assert [v["version"] for v in index["versions"]] == ["2026.1", "2026.2"]
+    assert index["latest_version"] == "2026.2"
+    assert {f["id"] for f in index["school_forms"]} == {"forskola", "grundskola", "gymnasieskola"}
+    one = (await client.get("/v1/catalogue/2026.2", params={"school_form": "gymnasieskola"})).json()
+    assert [a["id"] for a in one["areas"]] == ["ledning", "infrastruktur", "kompetens", "anvandning"]
+    indicator = one["areas"][1]["indicators"][0]
+    assert indicator["id"].startswith("GY-INF-") and set(indicator["levels"]) >= {"NOT_PLANNED", "ACHIEVED"}
+    assert indicator["activities"] and [s["id"] for s in one["scale"]][-1] == "NOT_RELEVANT"
+    missing = await client.get("/v1/catalogue/1999.1")
+    assert missing.status_code == 404 and problem_fields(missing) == [("version", "unknown_catalogue_version")]
+
+
+async def test_the_whole_flow(client, db):
+    ids = await indicator_ids(client)
+    jump = ids[3]  # rated NOT_PLANNED in the older round, ACHIEVED now: a discussion point
+
+    older = await new_draft(client)
+    assert (await save(client, older, [{"indicator_id": i, "rating": "NOT_PLANNED" if i == jump else "STARTED"}
+                                       for i in ids])).status_code == 200
+    assert (await client.post(f"/v1/self-assessments/{older}/publish",
+                              json={"start_term": "VT 2025/26"})).status_code == 200
+    events_before = len(await testing.outbox_events(db, TOPIC))
+    assert events_before == 2  # the self-assessment and its plan (revision 1)
+
+    sa_id = await new_draft(client, respondent_role="ict_coordinator")
+    # partial saves, in any order, many times
+    second_half = [{"indicator_id": i, "rating": "ALMOST_THERE"} for i in reversed(ids[len(ids) // 2:])]
+    assert (await save(client, sa_id, second_half)).status_code == 200
+    first_part = [{"indicator_id": i, "rating": "PLANNED", "comment": f"Kommentar om {i}"}
+                  for i in ids[:len(ids) // 2 - 2]]
+    response = await save(client, sa_id, first_part)
+    assert response.status_code == 200
+    assert response.json()["rated"] == len(ids) - 2
+    assert response.json()["missing"] == ids[len(ids) // 2 - 2:len(ids) // 2]
+    resaved = await save(client, sa_id, [{"indicator_id": jump, "rating": "ACHIEVED",
+                                          "comment": "Klart sedan i våras,\nse protokoll"}])
+    assert {r["indicator_id"]: r["rating"] for r in resaved.json()["ratings"]}[jump] == "ACHIEVED"
+
+    # publish refused while incomplete: every missing indicator listed, nothing sent
+    refused = await client.post(f"/v1/self-assessments/{sa_id}/publish")
+    assert refused.status_code == 422
+    assert problem_fields(refused) == [(f"ratings.{i}", "rating_missing") for i in ids[len(ids) // 2 - 2:len(ids) // 2]]
+    assert len(await testing.outbox_events(db, TOPIC)) == events_before
+
+    rest = [{"indicator_id": i, "rating": "NOT_RELEVANT"} for i in ids[len(ids) // 2 - 2:len(ids) // 2]]
+    assert (await save(client, sa_id, rest)).status_code == 200
+    published = await client.post(f"/v1/self-assessments/{sa_id}/publish", json={"start_term": "HT 2026/27"})
+    assert published.status_code == 200, published.text
+    assert published.json()["status"] == "PUBLISHED" and published.json()["missing"] == []
+    assert published.json()["scores"][-1]["area"] is None  # overall last
+
+    events = (await testing.outbox_events(db, TOPIC))[events_before:]
+    assert [e.type for e in events] == ["se.styrkedja.lika.self_assessment_published.v1",
+                                        "se.styrkedja.lika.action_plan_changed.v1"]
+    assert [r.indicator_id for r in events[0].data.ratings] == ids
+    assert {r.indicator_id: r.comment for r in events[0].data.ratings}[jump] == "Klart sedan i våras,\nse protokoll"
+    assert events[1].data.revision == 1 and events[1].partition_key() == ORG.encode()
+
+    # a published self-assessment is final
+    late = await save(client, sa_id, [{"indicator_id": ids[0], "rating": "ACHIEVED"}])
+    assert late.status_code == 409 and problem_fields(late) == [("self_assessment_id", "final")]
+    again = await client.post(f"/v1/self-assessments/{sa_id}/publish")
+    assert again.status_code == 409
+
+    # the action plan, generated by the domain
+    plan = (await client.get(f"/v1/self-assessments/{sa_id}/action-plan")).json()
+    items = plan["items"]
+    assert plan["revision"] == 1 and plan["start_term"] == "HT 2026/27" and items
+    assert [i["position"] for i in items] == list(range(1, len(items) + 1))
+    assert {i["indicator_id"] for i in items} <= set(ids) - {jump}
+    assert all(i["status"] == "planned" and i["priority"] == i["plan_priority"] for i in items)
+    assert [e.activity_id for e in events[1].data.items] == [i["activity_id"] for i in items]
+
+    # edits
+    target = items[-1]["activity_id"]
+    edit = {"status": "in_progress", "priority": 1, "owner": "IT-avdelningen", "due_date": "2026-12-18",
+            "tags": ["wifi"], "note": "Offert begärd,\nsvar v. 47"}
+    edited = await client.patch(f"/v1/self-assessments/{sa_id}/action-plan/items/{target}", json=edit)
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["revision"] == 2 and edited.json()["item"]["note"] == edit["note"]
+    same = await client.patch(f"/v1/self-assessments/{sa_id}/action-plan/items/{target}", json=edit)
+    assert same.json()["revision"] == 2  # nothing changed: no new revision, no event
+    done = await client.patch(f"/v1/self-assessments/{sa_id}/action-plan/items/{items[0]['activity_id']}",
+                              json={"status": "done", "owner": None})
+    assert done.json()["revision"] == 3 and done.json()["item"]["owner"] is None
+    plan_events = [e for e in (await testing.outbox_events(db, TOPIC))[events_before:]
+                   if e.type == "se.styrkedja.lika.action_plan_changed.v1"]
+    assert [e.data.revision for e in plan_events] == [1, 2, 3]
+    changed = {i.activity_id: i for i in plan_events[1].data.items}[target]
+    assert (changed.status.value, changed.priority, changed.owner, str(changed.due_date), changed.tags) == (
+        "in_progress", 1, "IT-avdelningen", "2026-12-18", ("wifi",))
+    assert b"Offert" not in plan_events[1].to_bytes()  # the note stays in the service
+
+    bad = await client.patch(f"/v1/self-assessments/{sa_id}/action-plan/items/{target}",
+                             json={"status": "finished", "note": "Eleven 19900101-0017"})
+    assert bad.status_code == 422 and ("status", "enum") in problem_fields(bad)
+    bad = await client.patch(f"/v1/self-assessments/{sa_id}/action-plan/items/{target}",
+                             json={"note": "Eleven 19900101-0017", "owner": "a\x07b"})
+    assert problem_fields(bad) == [("owner", "no_control_characters"), ("note", "no_personal_identity_number")]
+    unknown = await client.patch(f"/v1/self-assessments/{sa_id}/action-plan/items/XX-1", json={"priority": 2})
+    assert unknown.status_code == 404 and problem_fields(unknown) == [("activity_id", "not_in_plan")]
+
+    # filters
+    async def plan_ids(**params) -> list[str]:
+        body = (await client.get(f"/v1/self-assessments/{sa_id}/action-plan", params=params)).json()
+        return [i["activity_id"] for i in body["items"]]
+    assert await plan_ids(status="in_progress") == [target]
+    assert await plan_ids(tag="wifi") == [target]
+    assert await plan_ids(owner="it-avdelningen") == [target]
+    assert await plan_ids(status="done") == [items[0]["activity_id"]]
+    priority_one = await plan_ids(priority=1)
+    assert target in priority_one and len(priority_one) == 1 + sum(
+        1 for i in items[:-1] if i["priority"] == 1)
+    assert (await client.get(f"/v1/self-assessments/{sa_id}/action-plan", params={"priority": 4})).status_code == 422
+
+    # compare with the older one
+    comparison = await client.get("/v1/self-assessments/compare", params={"first": older, "second": sa_id})
+    assert comparison.status_code == 200, comparison.text
+    body = comparison.json()
+    assert body["area_radar"]["axes"] == ["ledning", "infrastruktur", "kompetens", "anvandning"]
+    assert len(body["area_radar"]["first"]) == len(body["area_radar"]["second"]) == 4
+    assert set(body["indicator_radars"]) == {"ledning", "infrastruktur", "kompetens", "anvandning"}
+    assert body["discussion_points"][0]["indicator_id"] == jump
+    assert body["discussion_points"][0]["steps_apart"] == 4
+    assert all(p["steps_apart"] >= 2 for p in body["discussion_points"])
+
+    # a unit's self-assessments over time
+    listed = (await client.get("/v1/self-assessments", params={"organiser_id": ORG, "school_unit_code": UNIT})).json()
+    assert [s["self_assessment_id"] for s in listed] == [older, sa_id]
+
+    # the xlsx, with the comments and the notes
+    export = await client.get(f"/v1/self-assessments/{sa_id}/export.xlsx")
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("application/vnd.openxmlformats")
+    wb = load_workbook(io.BytesIO(export.content))
+    assert wb.sheetnames == ["Självskattning", "Handlingsplan"]
+    rating_rows = list(wb["Självskattning"].iter_rows(values_only=True))
+    header_at = rating_rows.index(("Område", "Indikator", "Benämning", "Värdering", "Kommentar"))
+    by_id = {r[1]: r for r in rating_rows[header_at + 1:]}
+    assert set(by_id) == set(ids)
+    assert by_id[jump][3] == "uppnådd" and by_id[jump][4] == "Klart sedan i våras,\nse protokoll"
+    assert by_id[ids[0]][4] == f"Kommentar om {ids[0]}"
+    plan_rows = list(wb["Handlingsplan"].iter_rows(values_only=True))
+    plan_header = next(n for n, r in enumerate(plan_rows) if r and r[0] == "Ordning")
+    assert "Anteckning" in plan_rows[plan_header] and "Klart senast" in plan_rows[plan_header]
+    notes = {r[1]: r[plan_rows[plan_header].index("Anteckning")] for r in plan_rows[plan_header + 1:]}
+    assert notes[target] == "Offert begärd,\nsvar v. 47"
+
+
+async def test_a_private_self_assessment_never_leaves_the_service(client, db):
+    ids = await indicator_ids(client)
+    sa_id = await new_draft(client)
+    await save(client, sa_id, [{"indicator_id": i, "rating": "PLANNED"} for i in ids])
+    kept = await client.post(f"/v1/self-assessments/{sa_id}/keep-private")
+    assert kept.status_code == 200 and kept.json()["status"] == "PRIVATE"
+    plan = (await client.get(f"/v1/self-assessments/{sa_id}/action-plan")).json()
+    assert plan["items"]
+    edited = await client.patch(f"/v1/self-assessments/{sa_id}/action-plan/items/{plan['items'][0]['activity_id']}",
+                                json={"status": "done"})
+    assert edited.json()["revision"] == 2
+    assert await testing.outbox_events(db, TOPIC) == []
+    assert (await client.post(f"/v1/self-assessments/{sa_id}/publish")).status_code == 409
+
+
+async def test_a_draft_can_be_compared_only_within_a_school_form(client):
+    a = await new_draft(client)
+    b = await new_draft(client, school_form="forskola")
+    response = await client.get("/v1/self-assessments/compare", params={"first": a, "second": b})
+    assert response.status_code == 422 and problem_fields(response) == [("second", "not_comparable")]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (draft(catalogue_version="1999.1"), [("catalogue_version", "unknown_catalogue_version")]),
+    (draft(school_form="universitet"), [("school_form", "enum")]),
+    (draft(respondent_role="elev"), [("respondent_role", "enum")]),
+    (draft(school_unit_code="1"), [("school_unit_code", "string_pattern_mismatch")]),
+])
+async def test_a_bad_draft_is_refused(client, db, body, expected):
+    response = await client.post("/v1/self-assessments", json=body)
+    assert response.status_code == 422 and problem_fields(response) == expected
+    assert await count(db, "self_assessments") == 0
+
+
+async def test_bad_saves_name_field_and_rule_and_store_nothing(client, db):
+    ids = await indicator_ids(client)
+    sa_id = await new_draft(client)
+    response = await save(client, sa_id, [
+        {"indicator_id": "GR-LED-99", "rating": "STARTED"},
+        {"indicator_id": "GY-LED-01", "rating": "STARTED"},
+        {"indicator_id": ids[1], "rating": "GREAT"},
+        {"indicator_id": ids[2], "rating": "PLANNED", "comment": "Se 19900101-0017"},
+        {"indicator_id": ids[3], "rating": "PLANNED", "comment": "dolt\u200b\x1b[31m"},
+        {"indicator_id": ids[4], "rating": "PLANNED"}])
+    assert response.status_code == 422
+    assert problem_fields(response) == [("ratings.0.indicator_id", "unknown_indicator"),
+                                        ("ratings.1.indicator_id", "unknown_indicator"),
+                                        ("ratings.2.rating", "not_on_scale"),
+                                        ("ratings.3.comment", "personal_identity_number"),
+                                        ("ratings.4.comment", "no_control_characters")]
+    assert await count(db, "self_assessment_ratings") == 0
+    bad_term = await client.post(f"/v1/self-assessments/{sa_id}/publish", json={"start_term": "hösten"})
+    assert bad_term.status_code == 422 and problem_fields(bad_term) == [("start_term", "term_format")]
+    missing = await client.get("/v1/self-assessments/0b0b0b0b-0000-4000-8000-000000000000")
+    assert missing.status_code == 404 and problem_fields(missing) == [("self_assessment_id", "not_found")]
+
+
+# ---- ownership: the `actor` dependency as the token layer will fill it ----------------------------
+
+@asynccontextmanager
+async def app_client(settings):
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://lika") as client:
+            yield app, client
+
+
+def as_(app, role: Role, organiser: str = ORG, units: tuple[str, ...] = (UNIT,)) -> None:
+    app.dependency_overrides[actor] = lambda: Actor(role, organiser, frozenset(units))
+
+
+CALLERS = [("own unit", ORG, (UNIT,), True), ("other unit, same organiser", ORG, (SIBLING,), False),
+           ("other organiser", OTHER_ORG, (UNIT,), False)]
+
+
+@pytest.mark.parametrize(("case", "organiser", "units", "allowed"), CALLERS, ids=[c[0] for c in CALLERS])
+@pytest.mark.parametrize("role", [Role.PRINCIPAL, Role.ICT_COORDINATOR])
+async def test_ownership_matrix_for_every_write(settings, db, case, organiser, units, allowed, role):
+    async with app_client(settings) as (app, client):
+        ids = await indicator_ids(client)
+        as_(app, Role.PRINCIPAL)
+        sa_id = await new_draft(client)
+        done_id = await new_draft(client)
+        await save(client, done_id, [{"indicator_id": i, "rating": "PLANNED"} for i in ids])
+        await client.post(f"/v1/self-assessments/{done_id}/publish")
+        activity = (await client.get(f"/v1/self-assessments/{done_id}/action-plan")).json()["items"][0]["activity_id"]
+        before = (await count(db, "self_assessments"), await count(db, "self_assessment_ratings"),
+                  len(await testing.outbox_events(db, TOPIC)))
+
+        as_(app, role, organiser, units)
+        writes = [
+            await client.post("/v1/self-assessments", json=draft()),
+            await save(client, sa_id, [{"indicator_id": i, "rating": "STARTED"} for i in ids]),
+            await client.post(f"/v1/self-assessments/{sa_id}/publish"),
+            await client.patch(f"/v1/self-assessments/{done_id}/action-plan/items/{activity}",
+                               json={"status": "done"}),
+            await client.post("/v1/self-assessments/published", json=draft(ratings=[
+                {"indicator_id": ids[0], "area": "ledning", "rating": "STARTED"}])),
+        ]
+        if allowed:
+            assert [w.status_code for w in writes] == [201, 200, 200, 200, 201], [w.text for w in writes]
+        else:
+            assert [w.status_code for w in writes] == [403] * 5
+            assert all(problem_fields(w) == [("school_unit_code", "not_owner")] for w in writes)
+            after = (await count(db, "self_assessments"), await count(db, "self_assessment_ratings"),
+                     len(await testing.outbox_events(db, TOPIC)))
+            assert after == before  # nothing stored, nothing sent
+            read = await client.get(f"/v1/self-assessments/{done_id}")
+            assert read.status_code == 403
+
+
+async def test_the_organiser_admin_may_write_but_not_see_a_private_one(settings):
+    async with app_client(settings) as (app, client):
+        ids = await indicator_ids(client)
+        as_(app, Role.ORGANISER_ADMIN, units=())
+        sa_id = await new_draft(client, school_unit_code=SIBLING)
+        assert (await save(client, sa_id, [{"indicator_id": i, "rating": "PLANNED"} for i in ids])).status_code == 200
+        as_(app, Role.PRINCIPAL, units=(SIBLING,))
+        assert (await client.post(f"/v1/self-assessments/{sa_id}/keep-private")).status_code == 200
+        as_(app, Role.ORGANISER_ADMIN, units=())
+        assert (await client.get(f"/v1/self-assessments/{sa_id}")).status_code == 403
+        listed = await client.get("/v1/self-assessments", params={"organiser_id": ORG, "school_unit_code": SIBLING})
+        assert listed.json() == []
+        as_(app, Role.TEACHER, units=(SIBLING,))
+        assert (await client.get(f"/v1/self-assessments/{sa_id}")).status_code == 200
