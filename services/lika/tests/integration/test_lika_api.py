@@ -1,4 +1,4 @@
-"""The LIKA service's door for published self-assessments, in-process against a real PostgreSQL."""
+"""The LIKA service's door for self-assessments published elsewhere, in-process against a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -112,10 +112,28 @@ async def test_bad_input_is_a_problem_naming_field_and_rule(client, db, body, fi
     assert await outbox_events(db) == [] and await stored_rows(db) == []
 
 
-async def test_a_self_assessment_too_large_for_an_event_is_refused(client, db):
-    ratings = [{"indicator_id": f"GR-LED-{i:03}", "area": "ledning", "rating": "STARTED", "comment": "x" * 2000}
-               for i in range(200)]
-    response = await client.post("/v1/self-assessments/published", json=published(ratings=ratings))
+async def test_a_self_assessment_too_large_for_an_event_is_refused(settings, db):
+    ratings = [{"indicator_id": f"GR-LED-0{i}", "area": "ledning", "rating": "STARTED", "comment": "x" * 2000}
+               for i in range(1, 8)]
+    async with testing.service_client("styrkedja_lika", settings.model_copy(update={"max_event_bytes": 10_000})
+                                      ) as client:
+        response = await client.post("/v1/self-assessments/published", json=published(ratings=ratings))
     assert response.status_code == 422
     assert problem_fields(response) == [("ratings", "event_size_limit")]
     assert await stored_rows(db) == []
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (published(catalogue_version="1999.1"), [("catalogue_version", "unknown_catalogue_version")]),
+    (published(ratings=[{"indicator_id": "GR-LED-99", "area": "ledning", "rating": "STARTED"},
+                        {"indicator_id": "FO-LED-01", "area": "ledning", "rating": "STARTED"},
+                        {"indicator_id": "GR-INF-01", "area": "ledning", "rating": "STARTED",
+                         "comment": "rad\x00brytning"}]),
+     [("ratings.0.indicator_id", "unknown_indicator"), ("ratings.1.indicator_id", "unknown_indicator"),
+      ("ratings.2.area", "indicator_area"), ("ratings.2.comment", "no_control_characters")]),
+])
+async def test_what_is_rated_must_be_in_the_catalogue_version(client, db, body, expected):
+    response = await client.post("/v1/self-assessments/published", json=body)
+    assert response.status_code == 422
+    assert problem_fields(response) == expected
+    assert await stored_rows(db) == [] and await outbox_events(db) == []

@@ -206,6 +206,19 @@ async def test_the_whole_flow(client, db):
     notes = {r[1]: r[plan_rows[plan_header].index("Anteckning")] for r in plan_rows[plan_header + 1:]}
     assert notes[target] == "Offert begärd,\nsvar v. 47"
 
+    # the plan alone, filtered: a to-do list
+    todo = await client.get(f"/v1/self-assessments/{sa_id}/action-plan/export.xlsx", params={"status": "in_progress"})
+    assert todo.status_code == 200
+    todo_rows = list(load_workbook(io.BytesIO(todo.content))["Handlingsplan"].iter_rows(values_only=True))
+    todo_header = next(n for n, r in enumerate(todo_rows) if r and r[0] == "Ordning")
+    assert [r[1] for r in todo_rows[todo_header + 1:]] == [target]
+    assert ("Filter: status", "in_progress") in [r[:2] for r in todo_rows[:todo_header]]
+    draft_id = await new_draft(client)
+    no_plan = await client.get(f"/v1/self-assessments/{draft_id}/action-plan/export.xlsx")
+    assert no_plan.status_code == 404 and problem_fields(no_plan) == [("self_assessment_id", "no_action_plan")]
+    draft_export = await client.get(f"/v1/self-assessments/{draft_id}/export.xlsx")
+    assert load_workbook(io.BytesIO(draft_export.content)).sheetnames == ["Självskattning"]
+
 
 async def test_a_private_self_assessment_never_leaves_the_service(client, db):
     ids = await indicator_ids(client)

@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from pydantic import ValidationError
 
 from styrkedja_kit.rules import RuleViolation
 
@@ -26,5 +27,5 @@ async def compare(svc: Service, first: Annotated[UUID, Query(description="e.g. t
     (row_a, ratings_a), (row_b, ratings_b) = await svc.get_many([first, second])
     try:
         return compare_self_assessments(to_domain(row_a, ratings_a), to_domain(row_b, ratings_b), library())
-    except NotComparable as error:
+    except (NotComparable, ValidationError) as error:  # e.g. imported against an unknown catalogue
         raise RuleViolation("second", "not_comparable", str(error)) from None

@@ -194,8 +194,8 @@ class SelfAssessments:
     async def import_published(self, item: SelfAssessmentPublishedIn) -> PublishedOut:
         """Store a self-assessment published in another tool, and its event; the same id and content
         again is a no-op."""
-        raise_if_any(import_problems(item))
         require_write(self.actor, Owner(item.organiser_id, item.school_unit_code, AssessmentStatus.PUBLISHED))
+        raise_if_any(import_problems(item))
         self_assessment_id = item.self_assessment_id or uuid.uuid4()
         content = item.model_dump(mode="json", exclude={"self_assessment_id"})
         now = datetime.now(timezone.utc)
@@ -220,15 +220,27 @@ class SelfAssessments:
 
 
 def import_problems(item: SelfAssessmentPublishedIn) -> list[FieldProblem]:
+    """A self-assessment made elsewhere may be partial, but what it rates must be in its catalogue
+    version and school form, under the indicator's own area."""
+    catalogue = catalogue_for(item.catalogue_version)
     problems = []
     seen: dict[str, int] = {}
     for index, rating in enumerate(item.ratings):
+        where = f"ratings.{index}"
         if rating.indicator_id in seen:
-            problems.append(FieldProblem(f"ratings.{index}.indicator_id", "unique_indicator",
+            problems.append(FieldProblem(f"{where}.indicator_id", "unique_indicator",
                                          f"indicator {rating.indicator_id!r} is already rated at "
                                          f"ratings.{seen[rating.indicator_id]}"))
         seen.setdefault(rating.indicator_id, index)
-        problems += [p for p in text_problems(f"ratings.{index}.comment", rating.comment, multiline=True)
+        if not catalogue.has_indicator(rating.indicator_id) or (
+                catalogue.indicator(rating.indicator_id).school_form.value != item.school_form.value):
+            problems.append(FieldProblem(f"{where}.indicator_id", "unknown_indicator",
+                                         f"catalogue {catalogue.version} has no indicator {rating.indicator_id} "
+                                         f"for {item.school_form.value}"))
+        elif catalogue.indicator(rating.indicator_id).area.value != rating.area.value:
+            problems.append(FieldProblem(f"{where}.area", "indicator_area",
+                                         f"{rating.indicator_id} belongs to area "
+                                         f"{catalogue.indicator(rating.indicator_id).area.value}"))
+        problems += [p for p in text_problems(f"{where}.comment", rating.comment, multiline=True)
                      if p.rule != "no_personal_identity_number"]
     return problems
-
