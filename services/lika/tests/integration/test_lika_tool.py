@@ -345,3 +345,21 @@ async def test_the_organiser_admin_may_write_but_not_see_a_private_one(settings)
         assert listed.json() == []
         as_(app, Role.TEACHER, units=(SIBLING,))
         assert (await client.get(f"/v1/self-assessments/{sa_id}")).status_code == 200
+
+
+async def test_a_draft_resent_with_its_id_is_the_same_draft(client, db):
+    sa_id = "5b1f0c2e-3d4a-4b5c-8d6e-7f8091a2b3c4"
+    first = await client.post("/v1/self-assessments", json=draft(self_assessment_id=sa_id))
+    assert first.status_code == 201
+    await save(client, sa_id, [{"indicator_id": "GR-LED-01", "rating": "STARTED", "comment": "Påbörjad"}])
+    again = await client.post("/v1/self-assessments", json=draft(self_assessment_id=sa_id))
+    assert again.status_code == 200 and again.json()["rated"] == 1
+    other = await client.post("/v1/self-assessments", json=draft(self_assessment_id=sa_id, school_unit_code=SIBLING))
+    assert other.status_code == 409 and problem_fields(other) == [("self_assessment_id", "id_taken")]
+    assert await count(db, "self_assessments") == 1
+
+    removed = await client.delete(f"/v1/self-assessments/{sa_id}/ratings/GR-LED-01")
+    assert removed.status_code == 204
+    assert (await client.get(f"/v1/self-assessments/{sa_id}")).json()["rated"] == 0
+    again = await client.delete(f"/v1/self-assessments/{sa_id}/ratings/GR-LED-01")
+    assert again.status_code == 404 and problem_fields(again) == [("indicator_id", "not_rated")]

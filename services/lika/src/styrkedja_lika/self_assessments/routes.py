@@ -68,10 +68,9 @@ def full(row: dict[str, Any], ratings: dict[str, tuple[str, str | None]]) -> Sel
              responses={200: {"description": "The same draft again (same id and header): nothing stored"},
                         409: {"description": "The id is taken by another self-assessment"}})
 async def create_draft(body: DraftIn, svc: Service, response: Response) -> SelfAssessmentOut:
-    row, created = await svc.create_draft(body)
+    row, ratings, created = await svc.create_draft(body)
     if not created:
         response.status_code = 200
-    _, ratings = await svc.get(row["self_assessment_id"])
     return full(row, ratings)
 
 
@@ -96,8 +95,7 @@ async def get_one(self_assessment_id: UUID, svc: Service) -> SelfAssessmentOut:
               responses={409: {"description": "The self-assessment is final"}})
 async def save_ratings(self_assessment_id: UUID, body: RatingsIn, svc: Service) -> SelfAssessmentOut:
     """Save some ratings (and comments) of a draft, in any order; an indicator saved again is replaced."""
-    await svc.save(self_assessment_id, body.ratings)
-    return full(*await svc.get(self_assessment_id))
+    return full(*await svc.save(self_assessment_id, body.ratings))
 
 
 @router.delete("/{self_assessment_id}/ratings/{indicator_id}", status_code=204)
@@ -109,16 +107,15 @@ async def remove_rating(self_assessment_id: UUID, indicator_id: str, svc: Servic
 @router.post("/{self_assessment_id}/publish", response_model=SelfAssessmentOut,
              responses={422: {"description": "Incomplete or invalid: every missing or invalid indicator"}})
 async def publish(self_assessment_id: UUID, svc: Service, body: FinaliseIn | None = None) -> SelfAssessmentOut:
-    await svc.finalise(self_assessment_id, publish=True, start_term=body.start_term if body else None)
-    return full(*await svc.get(self_assessment_id))
+    return full(*await svc.finalise(self_assessment_id, publish=True, start_term=body.start_term if body else None))
 
 
 @router.post("/{self_assessment_id}/keep-private", response_model=SelfAssessmentOut,
              responses={422: {"description": "Incomplete or invalid: every missing or invalid indicator"}})
 async def keep_private(self_assessment_id: UUID, svc: Service, body: FinaliseIn | None = None) -> SelfAssessmentOut:
     """Make the self-assessment final without publishing it: it never leaves the service."""
-    await svc.finalise(self_assessment_id, publish=False, start_term=body.start_term if body else None)
-    return full(*await svc.get(self_assessment_id))
+    return full(*await svc.finalise(self_assessment_id, publish=False,
+                                    start_term=body.start_term if body else None))
 
 
 @router.post("/published", response_model=PublishedOut, status_code=201,

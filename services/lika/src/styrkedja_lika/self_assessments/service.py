@@ -77,6 +77,10 @@ def _start_term(text: str | None, now: datetime) -> SchoolTerm:
         raise RuleViolation("start_term", "term_format", str(error)) from None
 
 
+Loaded = tuple[dict[str, Any], dict[str, tuple[str, str | None]]]
+"""A stored self-assessment row and its `{indicator_id: (rating, comment)}`."""
+
+
 class SelfAssessments:
     def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Actor | None) -> None:
         self.db = db
@@ -86,13 +90,13 @@ class SelfAssessments:
 
     # ---- reading ------------------------------------------------------------------------------
 
-    async def get(self, self_assessment_id: uuid.UUID) -> tuple[dict, dict[str, tuple[str, str | None]]]:
+    async def get(self, self_assessment_id: uuid.UUID) -> Loaded:
         async with self.db.sessions() as session:
             row = await load(session, self_assessment_id)
             require_read(self.actor, owner_of(row))
             return row, await ratings_of(session, row)
 
-    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[tuple[dict, dict[str, tuple[str, str | None]]]]:
+    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[Loaded]:
         async with self.db.sessions() as session:
             out = []
             for self_assessment_id in ids:
@@ -102,7 +106,7 @@ class SelfAssessments:
             return out
 
     async def of_unit(self, organiser_id: str, school_unit_code: str, school_form: str | None,
-                      statuses: Sequence[str]) -> list[tuple[dict, dict[str, tuple[str, str | None]]]]:
+                      statuses: Sequence[str]) -> list[Loaded]:
         """A unit's self-assessments over time (oldest first), those the caller may read."""
         async with self.db.sessions() as session:
             rows = await queries.of_unit(session, organiser_id, school_unit_code, school_form=school_form,
@@ -112,8 +116,8 @@ class SelfAssessments:
 
     # ---- writing ------------------------------------------------------------------------------
 
-    async def create_draft(self, body: DraftIn) -> tuple[dict, bool]:
-        """The new draft and True; the same request again: the stored one and False."""
+    async def create_draft(self, body: DraftIn) -> tuple[dict[str, Any], dict[str, tuple[str, str | None]], bool]:
+        """The new draft and True; the same request again: the stored one (with its ratings) and False."""
         catalogue_for(body.catalogue_version)
         require_write(self.actor, Owner(body.organiser_id, body.school_unit_code, AssessmentStatus.DRAFT))
         self_assessment_id = body.self_assessment_id or uuid.uuid4()
@@ -124,13 +128,14 @@ class SelfAssessments:
                     "self_assessment_id": self_assessment_id, **header, "status": AssessmentStatus.DRAFT.value,
                     "origin": "tool", "assessed_on": body.assessed_on or now.date(), "created_at": now,
                     "updated_at": now}):
-                return await load(session, self_assessment_id), True
+                return await load(session, self_assessment_id), {}, True
             row = await load(session, self_assessment_id)
+            ratings = await ratings_of(session, row)
         if {k: row[k] for k in _DRAFT_HEADER} != header:
             raise RuleViolation("self_assessment_id", "id_taken",
                                 "another self-assessment has this id; omit the id to get a new one", status=409)
         require_read(self.actor, owner_of(row))
-        return row, False
+        return row, ratings, False
 
     async def _draft_for_change(self, session: AsyncSession, self_assessment_id: uuid.UUID,
                                 action: str) -> tuple[dict, Catalogue]:
@@ -141,12 +146,14 @@ class SelfAssessments:
             raise RuleViolation(problem.field, problem.rule, problem.message, status=409)
         return row, catalogue_for(row["catalogue_version"])
 
-    async def save(self, self_assessment_id: uuid.UUID, entries: list[RatingSaveIn]) -> None:
+    async def save(self, self_assessment_id: uuid.UUID, entries: list[RatingSaveIn]) -> Loaded:
+        """The draft with its ratings after the save."""
         items = [e.model_dump() for e in entries]
         async with self.db.sessions.begin() as session:
             row, catalogue = await self._draft_for_change(session, self_assessment_id, "changed")
             raise_if_any(rules.save_problems(catalogue, row, items))
             await queries.save_ratings(session, self_assessment_id, items, datetime.now(timezone.utc))
+            return await load(session, self_assessment_id), await queries.ratings(session, self_assessment_id)
 
     async def remove_rating(self, self_assessment_id: uuid.UUID, indicator_id: str) -> None:
         async with self.db.sessions.begin() as session:
@@ -155,7 +162,7 @@ class SelfAssessments:
                                                datetime.now(timezone.utc)):
                 raise RuleViolation("indicator_id", "not_rated", f"{indicator_id} is not rated", status=404)
 
-    async def finalise(self, self_assessment_id: uuid.UUID, *, publish: bool, start_term: str | None) -> None:
+    async def finalise(self, self_assessment_id: uuid.UUID, *, publish: bool, start_term: str | None) -> Loaded:
         """Publish (events leave the service) or keep private (nothing ever leaves it). Either way the
         self-assessment must be complete and valid against its catalogue version; it becomes final and
         gets its action plan."""
@@ -168,7 +175,7 @@ class SelfAssessments:
             checked = rules.finalise(catalogue, row, ratings)
             if isinstance(checked, list):
                 raise_if_any(checked, title="The self-assessment is not complete and valid")
-                return
+                raise AssertionError("unreachable: a list of problems is never empty")
             snapshot = [{"indicator_id": i.id, "area": i.area.value, "rating": checked.ratings[i.id].rating.value,
                          "comment": checked.ratings[i.id].comment}
                         for i in catalogue.indicators_for(checked.school_form)]
@@ -188,6 +195,7 @@ class SelfAssessments:
                                           self.max_event_bytes)
             if events:
                 await self.outbox.add(session, events)
+            return {**row, **values}, ratings
 
     # ---- the door for self-assessments published elsewhere ------------------------------------------
 
