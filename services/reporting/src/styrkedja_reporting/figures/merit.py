@@ -109,12 +109,12 @@ def student_tally(year: int, grades: Mapping[str, str]) -> MeritTally:
 
 def merit_contribution(student_term: Iterable[Result]) -> dict[MeritCell, MeritTally]:
     """The contribution of one student's term grades in one term."""
-    grades = final_grades(student_term)
+    results = list(student_term)
+    if len({(r.student_id, r.school_year, r.term) for r in results}) > 1:
+        raise ValueError("merit_contribution takes one student's grades in one term")
+    grades = final_grades(results)
     if not grades:
         return {}
-    keys = {(r.student_id, r.school_year, r.term) for r in grades.values()}
-    if len(keys) != 1:
-        raise ValueError(f"merit_contribution takes one student's grades in one term, got {len(keys)}")
     newest = max(grades.values(), key=lambda r: (r.assessed_on, r.result_id))
     tally = student_tally(newest.year, {s: r.value for s, r in grades.items()})
     if tally.is_zero():
