@@ -101,7 +101,8 @@ def file_name(name: str, fmt: ExportFormat, day: date | None = None) -> str:
 
 def content_disposition(filename: str) -> str:
     """RFC 6266: an ASCII fallback plus the UTF-8 name for clients that read `filename*`."""
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode() or "export"
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    ascii_name = re.sub(r'["\\\x00-\x1f\x7f]', "_", ascii_name) or "export"  # nothing that ends the quoted string
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
