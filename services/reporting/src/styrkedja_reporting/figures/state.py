@@ -111,3 +111,13 @@ def total(contributions: Iterable[Mapping[K, S]]) -> dict[K, S]:
     for contribution in contributions:
         apply(ledger, contribution)
     return ledger
+
+
+def combined(states: Iterable[S | None]) -> S | None:
+    """The sum of several cells' states (e.g. all years, or all genders of a merit cell):
+    still a handful of lookups, never a scan of facts. None when every cell is empty."""
+    result: S | None = None
+    for state in states:
+        if state is not None:
+            result = state if result is None else result + state
+    return result

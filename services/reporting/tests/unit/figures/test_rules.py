@@ -57,7 +57,7 @@ from styrkedja_reporting.figures.periods import (
     compared_with,
     history,
 )
-from styrkedja_reporting.figures.state import Multiset, merge, total
+from styrkedja_reporting.figures.state import Multiset, combined, merge, total
 from styrkedja_reporting.figures.subjects import ELIGIBILITY_RULES
 
 SY = SchoolYear.parse("2026/27")
@@ -423,3 +423,10 @@ def test_merit_figures_of_an_empty_cell():
     figures = merit_figures(None)
     assert figures.mean_merit_value is None and figures.share_all_pass is None
     assert set(figures.share_eligible.values()) == {None}
+
+
+def test_cells_combine_across_years_and_empty_cells_count_as_nothing():
+    assert combined([PassTally(assessed_male=1), None, PassTally(assessed_male=2, reaching_male=2)]) == PassTally(
+        assessed_male=3, reaching_male=2)
+    assert combined([None, None]) is None
+    assert combined([Multiset.of("a"), Multiset.of("a", "b")]) == Multiset({"a": 2, "b": 1})
