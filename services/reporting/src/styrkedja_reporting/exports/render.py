@@ -5,7 +5,8 @@
 * CSV: UTF-8 with BOM (so Excel reads å ä ö), CRLF, header row first. The default dialect is the
   one Swedish Excel opens without an import dialog: `;` between fields and a decimal comma;
   `rfc4180` gives `,` and a decimal point. Shares are fractions (0,4567), as in JSON; a withheld
-  value is `..`, no value is an empty field.
+  value is `..`, no value is an empty field; a text starting with = + - @ gets a leading `'` so
+  Excel never runs it as a formula.
 * xlsx: XlsxWriter in constant-memory mode (one row in memory), header frozen, column widths
   set, numbers as numbers, shares in percent format, dates as dates, withheld values `..`. An
   xlsx file is a zip whose directory comes last, so it is written to a temporary file first and
@@ -31,6 +32,7 @@ from .table import Column, ColumnType, Row, Table, Withheld
 WITHHELD_TEXT = ".."
 BOM = "\ufeff".encode()
 CHUNK = 64 * 1024
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ class CsvEncoder:
             return value.isoformat()
         if isinstance(value, float):
             return repr(value).replace(".", self.dialect.decimal)
+        if column.type is ColumnType.text and value[:1] in FORMULA_STARTS:
+            return "'" + value  # a name like "=HYPERLINK(…)" must not run as a formula in Excel (OWASP CSV injection)
         return str(value)
 
     def row(self, values: Row) -> bytes:
@@ -109,13 +113,18 @@ DEFAULT_WIDTH = {ColumnType.text: 24, ColumnType.integer: 10, ColumnType.number:
 
 
 class XlsxSink:
-    """Writes rows into an xlsx file at `path` holding one row in memory at a time."""
+    """Writes rows into an xlsx file at `path` holding one row in memory at a time. A sheet holds
+    at most `max_rows` rows (Excel's limit, header included); further rows go on to a new sheet
+    with the same header, named "<sheet> (2)", … — never silently dropped."""
 
-    def __init__(self, table: Table, path: str) -> None:
-        self.columns = table.columns
+    max_rows = 1_048_576
+    max_text = 32_767  # Excel's limit on the characters in a cell
+
+    def __init__(self, table: Table, path: str, *, max_rows: int | None = None) -> None:
+        self.columns, self.name = table.columns, table.sheet
+        self.max_rows = max_rows or self.max_rows
         self.workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "tmpdir": os.path.dirname(path)})
-        self.sheet = self.workbook.add_worksheet(table.sheet[:31])
-        bold = self.workbook.add_format({"bold": True, "bottom": 1})
+        self.bold = self.workbook.add_format({"bold": True, "bottom": 1})
         self.formats = {
             ColumnType.share: self.workbook.add_format({"num_format": "0.0%"}),
             ColumnType.date: self.workbook.add_format({"num_format": "yyyy-mm-dd"}),
@@ -123,15 +132,24 @@ class XlsxSink:
             ColumnType.integer: self.workbook.add_format({"num_format": "0"}),
         }
         self.withheld = self.workbook.add_format({"align": "right"})
+        self.sheets = 0
+        self._new_sheet()
+
+    def _new_sheet(self) -> None:
+        self.sheets += 1
+        suffix = f" ({self.sheets})" if self.sheets > 1 else ""
+        self.sheet = self.workbook.add_worksheet(self.name[:31 - len(suffix)] + suffix)
         for index, column in enumerate(self.columns):
             width = column.width or max(len(column.header) + 2, DEFAULT_WIDTH[column.type])
             self.sheet.set_column(index, index, width)
         self.sheet.freeze_panes(1, 0)
         for index, column in enumerate(self.columns):
-            self.sheet.write_string(0, index, column.header, bold)
+            self.sheet.write_string(0, index, column.header, self.bold)
         self.next_row = 1
 
     def add(self, values: Row) -> None:
+        if self.next_row >= self.max_rows:
+            self._new_sheet()
         r = self.next_row
         for c, (column, value) in enumerate(zip(self.columns, values, strict=True)):
             if value is None:
@@ -139,7 +157,7 @@ class XlsxSink:
             if isinstance(value, Withheld):
                 self.sheet.write_string(r, c, WITHHELD_TEXT, self.withheld)
             elif column.type is ColumnType.text:
-                self.sheet.write_string(r, c, value)
+                self.sheet.write_string(r, c, value[:self.max_text])  # a string, never a formula
             elif column.type is ColumnType.date:
                 self.sheet.write_datetime(r, c, value, self.formats[ColumnType.date])
             else:

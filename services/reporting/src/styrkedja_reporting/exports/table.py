@@ -3,6 +3,7 @@ of any size is produced row by row and never held in memory."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -47,6 +48,10 @@ class Table:
     sheet: str = "Resultat"  # the xlsx sheet name (at most 31 characters)
 
 
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def check_row(columns: Sequence[Column], row: Row, index: int) -> Row:
     """A row must have one value per column and each value must fit its type: a programming
     error in the producing route, so a ValueError (never silently a wrong export)."""
@@ -58,8 +63,8 @@ def check_row(columns: Sequence[Column], row: Row, index: int) -> Row:
         ok = {
             ColumnType.text: isinstance(value, str),
             ColumnType.integer: isinstance(value, int) and not isinstance(value, bool),
-            ColumnType.number: isinstance(value, int | float) and not isinstance(value, bool),
-            ColumnType.share: isinstance(value, int | float) and not isinstance(value, bool),
+            ColumnType.number: _finite_number(value),
+            ColumnType.share: _finite_number(value),
             ColumnType.date: isinstance(value, date),
         }[column.type]
         if not ok:

@@ -3,6 +3,7 @@ problem+json for an unknown format; large tables stream in bounded memory."""
 
 import csv
 import io
+import json
 import tracemalloc
 from datetime import date
 
@@ -10,6 +11,8 @@ import httpx
 import openpyxl
 import pytest
 from fastapi import FastAPI, Request
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from styrkedja_kit.problems import Problem, install_problem_handlers
 from styrkedja_kit.rules import RuleViolation
@@ -22,6 +25,7 @@ from styrkedja_reporting.exports import (
     choose_format,
     export_response,
 )
+from styrkedja_reporting.exports.render import FORMULA_STARTS, XlsxSink
 from styrkedja_reporting.exports.response import content_disposition, file_name, stream_table
 
 COLUMNS = [
@@ -261,3 +265,60 @@ def test_a_large_xlsx_is_written_in_constant_memory():
         tracemalloc.stop()
     assert rows.pulled == ROW_COUNT // 4 and size > 1_000_000
     assert peak < 5_000_000  # measured ~0.43 MB for 50k rows
+
+
+# --- hostile values ---------------------------------------------------------------------------------
+
+def test_text_that_looks_like_a_formula_is_never_a_formula():
+    rows = [("=HYPERLINK(\"http://x\")", "+1", 1, 0.5, 1.0, None), ("-", "@SUM(A1)", 2, 0.5, 1.0, None)]
+    text = b"".join(stream_table(table(rows), ExportFormat.csv)).decode("utf-8-sig")
+    fields = [row[:2] for row in csv.reader(io.StringIO(text, newline=""), delimiter=";")][1:]
+    assert fields == [["'=HYPERLINK(\"http://x\")", "'+1"], ["'-", "'@SUM(A1)"]]
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(stream_table(table(rows), ExportFormat.xlsx))))
+    assert book.active["A2"].value == "=HYPERLINK(\"http://x\")" and book.active["A2"].data_type == "s"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), True, "0.5"])
+def test_a_share_must_be_a_finite_number(bad):
+    with pytest.raises(ValueError):
+        b"".join(stream_table(table([("a", "b", 1, bad, 1.0, None)]), ExportFormat.json))
+
+
+def test_rows_beyond_a_sheet_go_on_to_the_next_sheet(tmp_path):
+    path = str(tmp_path / "t.xlsx")
+    sink = XlsxSink(table(), path, max_rows=3)  # header + 2 rows per sheet
+    for i in range(5):
+        sink.add((f"skola {i}", "Matematik", i, 0.5, 1.0, None))
+    sink.close()
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Resultat", "Resultat (2)", "Resultat (3)"]
+    assert [[r[0] for r in book[name].iter_rows(values_only=True)] for name in book.sheetnames] == [
+        ["Skolenhet", "skola 0", "skola 1"], ["Skolenhet", "skola 2", "skola 3"], ["Skolenhet", "skola 4"]]
+    assert all(book[name].freeze_panes == "A2" for name in book.sheetnames)
+
+
+texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20).filter(
+    lambda t: t[:1] not in FORMULA_STARTS)
+hypothesis_rows = st.lists(st.tuples(
+    texts, texts, st.integers(-10**12, 10**12) | st.none(),
+    st.floats(0, 1, allow_nan=False) | st.none() | st.just(Withheld()),
+    st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False) | st.none(),
+    st.dates() | st.none()), max_size=20)
+
+
+@settings(max_examples=100, deadline=None)
+@given(hypothesis_rows, st.sampled_from([("excel-sv", ";", ","), ("rfc4180", ",", ".")]))
+def test_any_table_parses_back_from_csv_to_what_json_says(rows, dialect):
+    name, delimiter, decimal = dialect
+    as_json = json.loads(b"".join(stream_table(table(rows), ExportFormat.json)))
+    text = b"".join(stream_table(table(rows), ExportFormat.csv, name)).decode("utf-8-sig")
+    parsed = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))[1:]
+    from_json = [[".." if key in row.get("withheld", {}) else row[key] for key in (c.key for c in COLUMNS)]
+                 for row in as_json["rows"]]
+    def back(column: Column, field: str):
+        if column.type is ColumnType.text:
+            return field
+        return parse_csv_field(column, field, decimal)
+    assert [[back(c, f) for c, f in zip(COLUMNS, row, strict=True)] for row in parsed] == [
+        [("" if v is None else v) if c.type is ColumnType.text else v for c, v in zip(COLUMNS, row, strict=True)]
+        for row in from_json]
