@@ -9,7 +9,8 @@ Sources:
   svenska som andraspråk, engelska, matematik och minst fem andra ämnen) and 16 kap. 31 §
   (högskoleförberedande program: de tre ämnena och minst nio andra, bland dem de
   programspecifika ämnena).
-* Subject codes: Skolverket's ämneskoder for grundskolan (GRGR…).
+* Subject codes: Skolverket's ämneskoder for grundskolan (GRGR… + the betygskatalog's subject
+  abbreviation, e.g. IDH Idrott och hälsa, M1/M2 + language for moderna språk).
 """
 
 from __future__ import annotations
@@ -40,12 +41,16 @@ SUBJECTS: dict[str, str] = {
     "GRGRSVA01": "Svenska som andraspråk",
     "GRGRSVE01": "Svenska",
     "GRGRTEK01": "Teknik",
-    "GRGRM1": "Moderna språk, språkval",  # followed by the language, e.g. GRGRM1FRA, GRGRM1SPA, GRGRM1TYS
-    "GRGRM2": "Moderna språk, elevens val",
+    "GRGRMSP01": "Moderna språk",  # the syllabus code, when the source does not say which kind
+    # Betygskatalogen's M1/M2 followed by the language code, e.g. GRGRM2FRA, GRGRM2SPA, GRGRM1GER
+    "GRGRM1": "Moderna språk, elevens val",
+    "GRGRM2": "Moderna språk, språkval",
 }
 
-# A subject code starting with one of these is a modern language (the 17th merit subject).
-MODERN_LANGUAGE_PREFIXES: tuple[str, ...] = ("GRGRM1", "GRGRM2")
+# A subject code starting with one of these is a modern language: never among the 16, the best of
+# them counts as the 17th merit subject. (Strictly the 17th is the språkval grade, M2; elevens val
+# M1 is rarely graded today and is treated alike, as is the bare syllabus code.)
+MODERN_LANGUAGE_PREFIXES: tuple[str, ...] = ("GRGRM1", "GRGRM2", "GRGRMSP")
 
 MERIT_BEST_SUBJECTS = 16  # the 16 best; a modern language comes on top as the 17th
 MERIT_YEAR = 9  # meritvärde is computed from the year-9 term grades
@@ -57,7 +62,7 @@ def is_modern_language(subject_code: str) -> bool:
 
 
 def subject_name(subject_code: str) -> str:
-    for code in (subject_code, *MODERN_LANGUAGE_PREFIXES):
+    for code in (subject_code, *sorted(MODERN_LANGUAGE_PREFIXES, key=len, reverse=True)):
         if subject_code.startswith(code) and code in SUBJECTS:
             return SUBJECTS[code]
     return subject_code

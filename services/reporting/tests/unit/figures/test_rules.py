@@ -58,7 +58,7 @@ from styrkedja_reporting.figures.periods import (
     history,
 )
 from styrkedja_reporting.figures.state import Multiset, combined, merge, total
-from styrkedja_reporting.figures.subjects import ELIGIBILITY_RULES
+from styrkedja_reporting.figures.subjects import ELIGIBILITY_RULES, is_modern_language, subject_name
 
 SY = SchoolYear.parse("2026/27")
 
@@ -430,3 +430,11 @@ def test_cells_combine_across_years_and_empty_cells_count_as_nothing():
         assessed_male=3, reaching_male=2)
     assert combined([None, None]) is None
     assert combined([Multiset.of("a"), Multiset.of("a", "b")]) == Multiset({"a": 2, "b": 1})
+
+
+def test_subject_names_come_from_the_data():
+    assert subject_name("GRGRMAT01") == "Matematik"
+    assert subject_name("GRGRM2SPA") == "Moderna språk, språkval"
+    assert subject_name("GRGRMSP01") == "Moderna språk"
+    assert subject_name("GRGRXYZ01") == "GRGRXYZ01"
+    assert is_modern_language("GRGRM1GER") and not is_modern_language("GRGRMAT01")
