@@ -3,9 +3,9 @@
 The rules are data in `subjects.py` (with their sources). Per student and term:
 
 * final grades: per subject the newest term grade (by date, then result id);
-* merit value (year 9): the 16 best grades outside the modern languages, plus the best modern
-  language grade as a 17th — equal to "16 best, plus a modern language where it raises the
-  sum", since a modern language can never do better inside the 16 than on top of them;
+* merit value (year 9): the 16 best grades outside the språkval language, plus the best språkval
+  grade as a 17th — equal to "16 best, plus the språkval language where it raises the sum",
+  since it can never do better inside the 16 than on top of them;
   fewer than 16 subjects: the sum of those there are;
 * all pass (years 6–9): a pass in every subject the student has a term grade in;
 * eligibility (year 9): per rule in `ELIGIBILITY_RULES`.
@@ -38,7 +38,7 @@ from .subjects import (
     MERIT_BEST_SUBJECTS,
     MERIT_YEAR,
     EligibilityRule,
-    is_modern_language,
+    is_language_choice,
 )
 
 
@@ -80,8 +80,8 @@ def final_grades(results: Iterable[Result]) -> dict[str, Result]:
 
 def merit_value(grades: Mapping[str, str]) -> float:
     """`grades`: subject code → A–F."""
-    languages = [merit_points(v) for s, v in grades.items() if is_modern_language(s)]
-    others = sorted((merit_points(v) for s, v in grades.items() if not is_modern_language(s)), reverse=True)
+    languages = [merit_points(v) for s, v in grades.items() if is_language_choice(s)]
+    others = sorted((merit_points(v) for s, v in grades.items() if not is_language_choice(s)), reverse=True)
     return sum(others[:MERIT_BEST_SUBJECTS]) + max(languages, default=0.0)
 
 

@@ -4,7 +4,8 @@ Sources:
 * Betygsvärden and meritvärde: Skolförordningen (2011:185) / Gymnasieförordningen (2010:2039)
   7 kap. 21–22 §§ via Skolverket ("Så räknar du ut ditt meritvärde"): A 20, B 17.5, C 15, D 12.5,
   E 10, F 0; the 16 best subjects, plus the grade in a modern language (moderna språk som
-  språkval) as a 17th where the student has one. Points per grade: `styrkedja_contracts.scales`.
+  språkval) as a 17th where the student has one ("utöver de 16 bästa betygen i övrigt", Skolverket,
+  Meritpoäng för gymnasiestudier). Points per grade: `styrkedja_contracts.scales`.
 * Behörighet: Skollagen (2010:800) 16 kap. 30 § (yrkesprogram: godkända betyg i svenska eller
   svenska som andraspråk, engelska, matematik och minst fem andra ämnen) and 16 kap. 31 §
   (högskoleförberedande program: de tre ämnena och minst nio andra, bland dem de
@@ -47,10 +48,12 @@ SUBJECTS: dict[str, str] = {
     "GRGRM2": "Moderna språk, språkval",
 }
 
-# A subject code starting with one of these is a modern language: never among the 16, the best of
-# them counts as the 17th merit subject. (Strictly the 17th is the språkval grade, M2; elevens val
-# M1 is rarely graded today and is treated alike, as is the bare syllabus code.)
+# Modern languages. Only the språkval language (M2; the bare syllabus code is taken as språkval, the
+# usual case) is the 17th merit subject, outside the 16; a modern language as elevens val (M1) "gives
+# no extra points" (Skolverket, Meritpoäng för gymnasiestudier) and counts as an ordinary subject.
+# Modersmål is never the 17th.
 MODERN_LANGUAGE_PREFIXES: tuple[str, ...] = ("GRGRM1", "GRGRM2", "GRGRMSP")
+LANGUAGE_CHOICE_PREFIXES: tuple[str, ...] = ("GRGRM2", "GRGRMSP")  # språkval: the 17th
 
 MERIT_BEST_SUBJECTS = 16  # the 16 best; a modern language comes on top as the 17th
 MERIT_YEAR = 9  # meritvärde is computed from the year-9 term grades
@@ -59,6 +62,11 @@ ALL_PASS_YEARS = range(6, 10)  # "share reaching the pass level in all subjects"
 
 def is_modern_language(subject_code: str) -> bool:
     return subject_code.startswith(MODERN_LANGUAGE_PREFIXES)
+
+
+def is_language_choice(subject_code: str) -> bool:
+    """A modern language as språkval: the one grade that counts as a 17th for the merit value."""
+    return subject_code.startswith(LANGUAGE_CHOICE_PREFIXES)
 
 
 def subject_name(subject_code: str) -> str:

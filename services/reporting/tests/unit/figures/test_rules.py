@@ -58,7 +58,12 @@ from styrkedja_reporting.figures.periods import (
     history,
 )
 from styrkedja_reporting.figures.state import Multiset, combined, merge, total
-from styrkedja_reporting.figures.subjects import ELIGIBILITY_RULES, is_modern_language, subject_name
+from styrkedja_reporting.figures.subjects import (
+    ELIGIBILITY_RULES,
+    is_language_choice,
+    is_modern_language,
+    subject_name,
+)
 
 SY = SchoolYear.parse("2026/27")
 
@@ -332,14 +337,16 @@ FULL_SET = ["GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIL01", "GRGRBIO01", "GR
 def test_merit_value_of_sixteen_subjects_plus_a_modern_language():
     grades = dict.fromkeys(FULL_SET, "A")
     assert merit_value(grades) == 320
-    assert merit_value(grades | {"GRGRM1SPA": "A"}) == 340  # the maximum
-    assert merit_value(grades | {"GRGRM1SPA": "F"}) == 320
+    assert merit_value(grades | {"GRGRM2SPA": "A"}) == 340  # the maximum
+    assert merit_value(grades | {"GRGRM2SPA": "F"}) == 320
+    assert merit_value(grades | {"GRGRM1SPA": "A"}) == 320  # elevens val: an ordinary subject, no 17th
 
 
-def test_merit_value_takes_the_sixteen_best_outside_the_modern_languages():
-    grades = dict.fromkeys(FULL_SET, "C") | {"GRGRMOD01": "A"}  # 17 subjects outside the modern languages
+def test_merit_value_takes_the_sixteen_best_outside_the_language_choice():
+    grades = dict.fromkeys(FULL_SET, "C") | {"GRGRMOD01": "A"}  # 17 subjects outside språkval
     assert merit_value(grades) == 20 + 15 * 15
-    assert merit_value(grades | {"GRGRM1TYS": "E", "GRGRM2FRA": "B"}) == 20 + 15 * 15 + 17.5  # best language only
+    assert merit_value(grades | {"GRGRM2TYS": "E", "GRGRMSP01": "B"}) == 20 + 15 * 15 + 17.5  # best one only
+    assert merit_value(grades | {"GRGRM1TYS": "A", "GRGRM2FRA": "E"}) == 20 + 20 + 14 * 15 + 10
 
 
 def test_merit_value_with_fewer_than_sixteen_subjects_is_the_sum_of_those_there_are():
@@ -438,3 +445,4 @@ def test_subject_names_come_from_the_data():
     assert subject_name("GRGRMSP01") == "Moderna språk"
     assert subject_name("GRGRXYZ01") == "GRGRXYZ01"
     assert is_modern_language("GRGRM1GER") and not is_modern_language("GRGRMAT01")
+    assert is_language_choice("GRGRM2GER") and not is_language_choice("GRGRM1GER")
