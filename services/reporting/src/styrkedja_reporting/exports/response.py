@@ -10,6 +10,7 @@ thread pool, async ones on the loop), so an export of a whole organiser never si
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import unicodedata
@@ -70,14 +71,18 @@ async def astream_table(table: Table, fmt: ExportFormat, dialect: str = "excel-s
             sink = XlsxSink(table, path)
             index = 0
             async for row in rows:
-                sink.add(check_row(table.columns, row, index))
+                sink.add(check_row(table.columns, row, index))  # one row to a buffered temp file: cheap
                 index += 1
-            sink.close()
+            await asyncio.to_thread(sink.close)  # zipping the workbook takes a while: not on the loop
         except BaseException:
             os.unlink(path)
             raise
-        for chunk in file_chunks(path):
-            yield chunk
+        try:
+            with open(path, "rb") as file:
+                while chunk := await asyncio.to_thread(file.read, CHUNK):
+                    yield chunk
+        finally:
+            os.unlink(path)
         return
     encoder = _encoder(table, fmt, dialect)
     buffer = bytearray(encoder.head())

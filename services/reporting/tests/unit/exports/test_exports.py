@@ -2,8 +2,11 @@
 problem+json for an unknown format; large tables stream in bounded memory."""
 
 import csv
+import glob
 import io
 import json
+import os
+import tempfile
 import tracemalloc
 from datetime import date
 
@@ -178,7 +181,9 @@ async def test_csv_by_accept_header_has_a_file_name():
 @pytest.mark.parametrize("path", ["/table", "/async-table"])
 async def test_xlsx_opens_with_openpyxl_and_holds_the_same_numbers(path, tmp_path):
     as_json = (await get(path)).json()
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "styrkedja-export-*")))
     response = await get(f"{path}?format=xlsx")
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "styrkedja-export-*"))) <= before  # removed when sent
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert response.headers["content-disposition"].endswith(".xlsx")
