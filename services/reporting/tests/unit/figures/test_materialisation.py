@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from styrkedja_contracts.identifiers import Gender
 from styrkedja_contracts.scales import Scale, scale_values
-from styrkedja_reporting.figures.coverage import coverage_contribution, coverage_delta
+from styrkedja_reporting.figures.coverage import coverage, coverage_contribution, coverage_delta
 from styrkedja_reporting.figures.facts import Forecast, Result, ResultKind
 from styrkedja_reporting.figures.forecast_outcome import Pairing, forecast_outcome_contribution, forecast_outcome_delta
-from styrkedja_reporting.figures.freshness import freshness_contribution, freshness_delta
+from styrkedja_reporting.figures.freshness import freshness, freshness_contribution, freshness_delta
 from styrkedja_reporting.figures.merit import merit_contribution, merit_delta
-from styrkedja_reporting.figures.pass_share import pass_contribution, pass_delta
+from styrkedja_reporting.figures.pass_share import gender_gap, pass_contribution, pass_delta, pass_share
 from styrkedja_reporting.figures.periods import SchoolYear, Term
 from styrkedja_reporting.figures.state import apply, total
 
@@ -157,3 +157,31 @@ def test_forecast_outcome_deltas_in_any_order_equal_recomputation(data):
     order = data.draw(st.permutations(range(len(deltas))))
     recomputed = total(forecast_outcome_contribution(pairing(k)) for k in {i[:4] for i in ids})
     assert applied_in_order(deltas, order) == recomputed
+
+
+def facts_in(cell, final: dict) -> list[Result]:
+    """Independently of the contribution functions: the results behind `cell`, found by scanning."""
+    return [r for r in final.values() if cell.unit in r.units and r.subject_code == cell.subject_code
+            and r.year == cell.year and cell.period in (r.term_period, r.round_period)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_figures_read_from_delta_kept_state_equal_a_scan_of_the_facts_at_every_level(data):
+    steps = data.draw(histories())
+    pass_deltas, final = replay(steps, lambda _k, old, new: pass_delta(old, new))
+    fresh_deltas, _ = replay(steps, lambda _k, old, new: freshness_delta(old, new))
+    cover_deltas, _ = replay(steps, lambda _k, old, new: coverage_delta(old, new))
+    order = data.draw(st.permutations(range(len(pass_deltas))))
+    passes, dates, students = (applied_in_order(d, order) for d in (pass_deltas, fresh_deltas, cover_deltas))
+    every_cell = {cell for r in final.values() for cell in pass_contribution(r)}
+    assert set(passes) == set(dates) == set(students) == every_cell
+    today = date(2027, 1, 1)
+    for cell in every_cell:
+        behind = facts_in(cell, final)
+        share = pass_share(passes[cell])
+        assert (share.reaching, share.assessed) == (sum(r.reaches for r in behind), len(behind))
+        girls = [r for r in behind if r.gender is Gender.female]
+        assert gender_gap(passes[cell]).girls.assessed == len(girls)
+        assert freshness(dates[cell], today).newest == max(r.assessed_on for r in behind)
+        assert coverage(students[cell], 100).with_result == len({r.student_id for r in behind})
