@@ -1,0 +1,72 @@
+"""Which format a request wants: `format=` wins over the `Accept` header. An unknown `format=`
+value is a 422 naming the field; an `Accept` header that admits none of the formats is a 406."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from styrkedja_kit.problems import Problem, field_error
+from styrkedja_kit.rules import RuleViolation
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+MEDIA_TYPES = {
+    ExportFormat.json: "application/json",
+    ExportFormat.csv: "text/csv; charset=utf-8",
+    ExportFormat.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+_BY_MEDIA_TYPE = {media.split(";")[0]: fmt for fmt, media in MEDIA_TYPES.items()}
+ALIASES = {"excel": ExportFormat.xlsx}
+
+
+def _accepted(accept: str) -> list[tuple[float, int, str]]:
+    """(q, -position, media range) per element of an Accept header; malformed q counts as 0."""
+    ranges = []
+    for position, element in enumerate(accept.split(",")):
+        media, *params = [part.strip() for part in element.split(";")]
+        if not media:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        ranges.append((q, -position, media.lower()))
+    return ranges
+
+
+def _matches(media_range: str, media_type: str) -> bool:
+    kind, _, sub = media_range.partition("/")
+    want_kind, _, want_sub = media_type.partition("/")
+    return (kind == "*" or kind == want_kind) and (sub == "*" or sub == want_sub)
+
+
+def choose_format(format_param: str | None, accept: str | None) -> ExportFormat:
+    if format_param is not None:
+        name = format_param.strip().lower()
+        chosen = ALIASES.get(name) or (ExportFormat(name) if name in ExportFormat.__members__ else None)
+        if chosen is None:
+            raise RuleViolation("format", "export_format",
+                                f"unknown format {format_param!r}; use one of {', '.join(ExportFormat)}")
+        return chosen
+    if not accept or not accept.strip():
+        return ExportFormat.json
+    # the most preferred range (highest q, then first listed) that one of our formats matches;
+    # within a wildcard, JSON first (the API's own format)
+    for q, _, media_range in sorted(_accepted(accept), reverse=True):
+        if q <= 0:
+            continue
+        for media_type, fmt in _BY_MEDIA_TYPE.items():
+            if _matches(media_range, media_type):
+                return fmt
+    raise Problem(406, "Not acceptable", f"cannot answer in any of the accepted types ({accept[:200]})",
+                  [field_error("Accept", "export_format",
+                               f"accept one of {', '.join(m.split(';')[0] for m in MEDIA_TYPES.values())}")])

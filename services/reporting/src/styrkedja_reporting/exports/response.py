@@ -1,0 +1,132 @@
+"""The FastAPI helper every reporting table route calls:
+
+    @router.get("/v1/figures/…")
+    async def figures(request: Request, format: str | None = None):
+        return export_response(request, Table("resultat-…", COLUMNS, rows()), format)
+
+It answers in the chosen format as a streaming response, with a `Content-Disposition` file name
+for CSV and xlsx. Rows are pulled one by one as the client reads (sync iterators run in the
+thread pool, async ones on the loop), so an export of a whole organiser never sits in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import unicodedata
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from datetime import date
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from styrkedja_kit.rules import RuleViolation
+
+from .negotiate import MEDIA_TYPES, ExportFormat, choose_format
+from .render import CHUNK, CSV_DIALECTS, CsvEncoder, JsonEncoder, XlsxSink, file_chunks, temporary_xlsx
+from .table import Row, Table, check_row
+
+
+def _encoder(table: Table, fmt: ExportFormat, dialect: str) -> JsonEncoder | CsvEncoder:
+    return JsonEncoder(table.columns) if fmt is ExportFormat.json else CsvEncoder(table.columns, CSV_DIALECTS[dialect])
+
+
+def stream_table(table: Table, fmt: ExportFormat, dialect: str = "excel-sv") -> Iterator[bytes]:
+    """The table as bytes, in chunks of about 64 KiB (rows must be a sync iterable)."""
+    rows = table.rows
+    if not isinstance(rows, Iterable):
+        raise TypeError("stream_table needs sync rows; use astream_table")
+    if fmt is ExportFormat.xlsx:
+        path = temporary_xlsx()
+        try:
+            sink = XlsxSink(table, path)
+            for index, row in enumerate(rows):
+                sink.add(check_row(table.columns, row, index))
+            sink.close()
+        except BaseException:
+            os.unlink(path)
+            raise
+        yield from file_chunks(path)
+        return
+    encoder = _encoder(table, fmt, dialect)
+    buffer = bytearray(encoder.head())
+    for index, row in enumerate(rows):
+        buffer += encoder.row(check_row(table.columns, row, index))
+        if len(buffer) >= CHUNK:
+            yield bytes(buffer)
+            buffer.clear()
+    buffer += encoder.tail()
+    yield bytes(buffer)
+
+
+async def astream_table(table: Table, fmt: ExportFormat, dialect: str = "excel-sv") -> AsyncIterator[bytes]:
+    """As `stream_table`, for rows that come from an async iterable (e.g. a database cursor)."""
+    rows = table.rows
+    if not isinstance(rows, AsyncIterable):
+        raise TypeError("astream_table needs async rows; use stream_table")
+    if fmt is ExportFormat.xlsx:
+        path = temporary_xlsx()
+        try:
+            sink = XlsxSink(table, path)
+            index = 0
+            async for row in rows:
+                sink.add(check_row(table.columns, row, index))  # one row to a buffered temp file: cheap
+                index += 1
+            await asyncio.to_thread(sink.close)  # zipping the workbook takes a while: not on the loop
+        except BaseException:
+            os.unlink(path)
+            raise
+        try:
+            with open(path, "rb") as file:
+                while chunk := await asyncio.to_thread(file.read, CHUNK):
+                    yield chunk
+        finally:
+            os.unlink(path)
+        return
+    encoder = _encoder(table, fmt, dialect)
+    buffer = bytearray(encoder.head())
+    index = 0
+    async for row in rows:
+        buffer += encoder.row(check_row(table.columns, row, index))
+        index += 1
+        if len(buffer) >= CHUNK:
+            yield bytes(buffer)
+            buffer.clear()
+    buffer += encoder.tail()
+    yield bytes(buffer)
+
+
+def file_name(name: str, fmt: ExportFormat, day: date | None = None) -> str:
+    """`<name>-<date>.<ext>`, the name kept readable (å ä ö stay; anything a file system or a
+    header could trip on becomes `-`)."""
+    stem = re.sub(r"[^\w.-]+", "-", unicodedata.normalize("NFC", name), flags=re.UNICODE).strip("-.") or "export"
+    return f"{stem[:100]}-{(day or date.today()).isoformat()}.{fmt.value}"
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback plus the UTF-8 name for clients that read `filename*`."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    ascii_name = re.sub(r'["\\\x00-\x1f\x7f]', "_", ascii_name) or "export"  # nothing that ends the quoted string
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def export_response(request: Request, table: Table, format: str | None = None, *,
+                    dialect: str | None = None, day: date | None = None) -> StreamingResponse:
+    """Answer `request` with `table` in the format asked for (`format=` query parameter, then
+    the `Accept` header); 422 for an unknown `format`, 406 for an unacceptable `Accept`."""
+    fmt = choose_format(format if format is not None else request.query_params.get("format"),
+                        request.headers.get("accept"))
+    dialect = dialect or request.query_params.get("dialect") or "excel-sv"
+    if dialect not in CSV_DIALECTS:
+        raise RuleViolation("dialect", "csv_dialect", f"unknown CSV dialect {dialect!r}; use one of "
+                            f"{', '.join(CSV_DIALECTS)}")
+    body = astream_table(table, fmt, dialect) if isinstance(table.rows, AsyncIterable) else \
+        stream_table(table, fmt, dialect)
+    headers = {"Vary": "Accept"}
+    if fmt is not ExportFormat.json:
+        headers["Content-Disposition"] = content_disposition(file_name(table.name, fmt, day))
+    return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+__all__ = ["Row", "astream_table", "content_disposition", "export_response", "file_name", "stream_table"]
