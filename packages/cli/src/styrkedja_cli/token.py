@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         """Print a signed bearer token for the dev issuer (`make run` must have started once)."""
         from styrkedja_kit.auth import InvalidClaims, Role, principal_from_claims
 
+        ttl_seconds = parse_ttl(ttl)
         known = {r.value for r in Role}
         for r in role:
             if r not in known:
@@ -59,4 +60,4 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(error), param_hint="--state-dir") from None
         typer.echo(minter.mint(roles=role, subject=subject, organisers=organiser, areas=area,
                                school_units=school_unit, groups=group, client_id=client_id,
-                               ttl_seconds=parse_ttl(ttl)))
+                               ttl_seconds=ttl_seconds))
