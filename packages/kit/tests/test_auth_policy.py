@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from styrkedja_kit.auth import (GRANTS, AccessDenied, GroupRef, InvalidClaims, Level, Node, Principal, Role, Write,
-                                may_read, may_read_own_write, may_write, principal_from_claims, readable_levels,
-                                require_write)
+from styrkedja_kit.auth import (
+    GRANTS,
+    AccessDenied,
+    GroupRef,
+    InvalidClaims,
+    Level,
+    Node,
+    Principal,
+    Role,
+    Write,
+    may_read,
+    may_read_own_write,
+    may_write,
+    principal_from_claims,
+    readable_levels,
+    require_write,
+)
 
 ORG, OTHER = "2180", "0180"
 UNIT, OTHER_UNIT = "12345678", "87654321"

@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
     # access (styrkedja_kit.auth): any OIDC provider; the services read only standard claims plus
     # the scope claims documented in auth/principal.py, nothing provider-specific
     auth_issuer: str | None = Field(None, description="OIDC issuer URL; its discovery document names the JWKS.")
+    # where to fetch the discovery document when the issuer's public URL is not reachable from the
+    # service (compose: tokens say http://localhost:8180/realms/styrkedja, the service asks keycloak:8080)
+    auth_discovery_url: str | None = None
     auth_audience: str = "styrkedja"
     auth_algorithms: list[Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]] = ["RS256", "ES256"]
     auth_leeway_seconds: int = Field(30, ge=0, le=300)

@@ -37,8 +37,9 @@ class KeySource:
     """The issuer's signing keys, from its discovery document and JWKS, cached."""
 
     def __init__(self, issuer: str, *, min_refresh_seconds: float = 30.0, max_age_seconds: float = 3600.0,
-                 timeout_seconds: float = 5.0) -> None:
+                 timeout_seconds: float = 5.0, discovery_url: str | None = None) -> None:
         self.issuer = issuer.rstrip("/")
+        self.discovery_url = discovery_url or f"{self.issuer}/.well-known/openid-configuration"
         self.min_refresh_seconds, self.max_age_seconds = min_refresh_seconds, max_age_seconds
         self.timeout_seconds = timeout_seconds
         self._keys: dict[str, jwt.PyJWK] = {}
@@ -48,7 +49,7 @@ class KeySource:
 
     async def _fetch(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout_seconds, follow_redirects=False) as http:
-            discovery = (await http.get(f"{self.issuer}/.well-known/openid-configuration")).raise_for_status().json()
+            discovery = (await http.get(self.discovery_url)).raise_for_status().json()
             if str(discovery.get("issuer", "")).rstrip("/") != self.issuer:
                 raise RuntimeError("the discovery document names another issuer")
             jwks = (await http.get(str(discovery["jwks_uri"]))).raise_for_status().json()
@@ -91,7 +92,8 @@ class TokenVerifier:
         if not settings.auth_issuer:
             raise RuntimeError("STYRKEDJA_AUTH_ISSUER is not set: a service that requires tokens needs an issuer")
         keys = KeySource(settings.auth_issuer, min_refresh_seconds=settings.auth_jwks_min_refresh_seconds,
-                         max_age_seconds=settings.auth_jwks_max_age_seconds)
+                         max_age_seconds=settings.auth_jwks_max_age_seconds,
+                         discovery_url=settings.auth_discovery_url)
         return cls(keys, audience=settings.auth_audience, algorithms=list(settings.auth_algorithms),
                    leeway_seconds=settings.auth_leeway_seconds)
 
