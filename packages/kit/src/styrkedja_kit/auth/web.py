@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..problems import problem_response
@@ -127,11 +127,7 @@ class RouteInfo:
 def api_routes(app: FastAPI) -> list[RouteInfo]:
     """Every API route the app serves (what its OpenAPI document lists), with the dependencies in
     effect — including those an `include_router(..., dependencies=...)` adds."""
-    try:
-        from fastapi.routing import iter_route_contexts  # FastAPI ≥ 0.163: included routers stay nested
-    except ImportError:  # pragma: no cover - older FastAPI copies routes into app.routes
-        return [RouteInfo(frozenset(r.methods), r.path, r.dependant) for r in app.routes if isinstance(r, APIRoute)]
-    found = []
+    found = []  # FastAPI ≥ 0.163 keeps included routers nested in app.routes: walk their contexts
     for context in iter_route_contexts(app.routes):
         if isinstance(context.original_route, APIRoute):
             dependant = getattr(context, "dependant", None) or context.original_route.dependant

@@ -179,7 +179,7 @@ def disclose(cells: Mapping[Key, Cell], partitions: Sequence[Partition], *, supp
     primary = frozenset(k for k in adjustable if cells[k].students < rules.min_students)
     withheld, stuck = _protect(primary, adjustable, cells, partitions)
     near_full: frozenset[Key] = frozenset()
-    outcome_withheld, outcome_stuck = withheld, frozenset()
+    outcome_withheld, outcome_stuck = withheld, frozenset[Key]()
     if rules.approximate_near_full:
         near_full = frozenset(k for k in adjustable - withheld if cells[k].failing is not None
                               and 1 <= cells[k].failing <= rules.near_full_max_failing)  # type: ignore[operator]
