@@ -4,21 +4,13 @@ rules give 403, the probes stay open, and every response is hardened."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import time
-
 import httpx
-import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 from sqlalchemy import MetaData
 
+from styrkedja_devstack.token_attacks import attack_authorizations
 from styrkedja_kit.app import create_service_app, define_kit_tables
 from styrkedja_kit.auth import (
     KeySource,
@@ -115,50 +107,8 @@ def requests_for(app: FastAPI, organiser: str = ORG, unit: str = UNIT) -> list[t
     return out
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def attacks(issuer) -> dict[str, str | None]:
-    good = issuer.mint(roles=["organiser_admin", "ops", "platform"], organisers=[ORG])
-    header, payload, signature = good.split(".")
-    claims = jwt.decode(good, options={"verify_signature": False})
-    stranger = ec.generate_private_key(ec.SECP256R1())
-    public_pem = issuer.minter.key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                             serialization.PublicFormat.SubjectPublicKeyInfo)
-    hs_head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": issuer.minter.kid}).encode())
-    hs_body = b64(json.dumps(claims).encode())
-    hs_sig = b64(hmac.new(public_pem, f"{hs_head}.{hs_body}".encode(), hashlib.sha256).digest())
-    none_head = b64(json.dumps({"alg": "none", "typ": "JWT", "kid": issuer.minter.kid}).encode())
-    rs_head = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": issuer.minter.kid}).encode())
-    tampered = b64(json.dumps({**claims, "organisers": [ORG, OTHER_ORG]}).encode())
-    return {
-        "missing": None,
-        "not bearer": f"Basic {b64(b'user:password')}",
-        "garbage": "Bearer not.a.jwt",
-        "alg none": f"Bearer {none_head}.{hs_body}.",
-        "HS256 with the public key": f"Bearer {hs_head}.{hs_body}.{hs_sig}",
-        "alg RS256 on an EC key": f"Bearer {rs_head}.{payload}.{signature}",
-        "unknown kid": "Bearer " + jwt.encode(claims, stranger, algorithm="ES256", headers={"kid": "unknown-kid"}),
-        "forged signature": "Bearer " + jwt.encode(claims, stranger, algorithm="ES256",
-                                                   headers={"kid": issuer.minter.kid}),
-        "tampered payload": f"Bearer {header}.{tampered}.{signature}",
-        "wrong issuer": "Bearer " + issuer.mint(roles=["organiser_admin"], organisers=[ORG],
-                                                extra={"iss": "http://127.0.0.1:1/evil"}),
-        "wrong audience": "Bearer " + issuer.mint(roles=["organiser_admin"], organisers=[ORG],
-                                                  extra={"aud": "another-api"}),
-        "expired": "Bearer " + issuer.mint(roles=["organiser_admin"], organisers=[ORG], ttl_seconds=-120),
-        "not yet valid": "Bearer " + issuer.mint(roles=["organiser_admin"], organisers=[ORG],
-                                                 extra={"nbf": int(time.time()) + 3600}),
-        "no expiry": "Bearer " + jwt.encode({k: v for k, v in claims.items() if k != "exp"}, issuer.minter.key,
-                                            algorithm="ES256", headers={"kid": issuer.minter.kid}),
-        "malformed scope claims": "Bearer " + issuer.mint(roles=["principal"], organisers=[ORG],
-                                                          school_units=["19800101-1234"]),
-    }
-
-
 async def test_every_attack_on_every_route_is_401(app, http, token_issuer):
-    for name, authorization in attacks(token_issuer).items():
+    for name, authorization in attack_authorizations(token_issuer, organisers=[ORG]).items():
         headers = {"Authorization": authorization} if authorization else {}
         for method, path, body in requests_for(app):
             response = await http.request(method, path, json=body, headers=headers)

@@ -1,5 +1,17 @@
 """Access control: OIDC bearer tokens (tokens), who is calling (principal), what each role may do
-(policy, pure), and the FastAPI wiring (web)."""
+(policy, pure), and the FastAPI wiring (web).
+
+Switching a service on:
+1. `create_service_app(..., require_token=True)` in its `main.py`; `STYRKEDJA_AUTH_ISSUER` must then
+   be set (the app refuses to start without it).
+2. Every route declares a guard: `principal: Principal = authorize_write(Write.ASSESSMENTS)`,
+   `authorize_read()` or `authorize(Role.OPS)`; inside, `require_write(principal, kind, organiser_id)`
+   / `require_read(principal, Node(...))` before anything is stored or read.
+3. A test asserts `routes_without_guard(app) == []`, and runs `attack_authorizations(token_issuer)`
+   (styrkedja_devstack.token_attacks) on every route of `api_routes(app)`.
+4. Tests set `STYRKEDJA_AUTH_ISSUER=token_issuer.url` and send `token_issuer.mint(...)` tokens;
+   processes started by the devstack get the same variable through `ServiceProcess(extra_env=...)`.
+"""
 
 from .policy import (
                      GRANTS,

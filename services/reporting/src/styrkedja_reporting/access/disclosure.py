@@ -231,7 +231,13 @@ def _cheapest_complement(key: Key, hidden: set[Key], adjustable: frozenset[Key],
         members = {c for i in layer for c in equations[i]}
         candidates = {c for c in members if c in adjustable and c not in hidden}
         if candidates:
-            return min(candidates, key=lambda c: (cells[c].students, repr(c)))
+            # prefer a cell whose other equations already hold a withheld cell: withholding it there
+            # exposes nothing new; a cell in an untouched equation would need a complement of its own
+            def cost(c: Key) -> tuple[int, int, str]:
+                fresh = sum(1 for i in by_cell.get(c, ()) if not any(m in hidden for m in equations[i]))
+                return fresh, cells[c].students, repr(c)
+
+            return min(candidates, key=cost)
         frontier = [c for c in members if c in hidden and c not in seen_cells]
         seen_cells.update(frontier)
     return None
