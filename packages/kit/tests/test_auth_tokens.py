@@ -244,3 +244,23 @@ async def test_issuer_that_is_down_gives_401_not_500(token_issuer):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
         response = await client.post("/admin/rebuild", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
+
+
+async def test_a_rotated_issuer_key_is_picked_up_on_its_unknown_kid(tmp_path):
+    from styrkedja_devstack.issuer import DevIssuer
+    from styrkedja_kit.auth import TokenVerifier
+
+    first = DevIssuer(tmp_path, port=None).start()
+    port = first.port
+    verifier = TokenVerifier(KeySource(first.url, min_refresh_seconds=0), audience="styrkedja",
+                             algorithms=["ES256"])
+    assert (await verifier.verify(first.mint(roles=["ops"])))["roles"] == ["ops"]
+    first.stop()
+    (tmp_path / "issuer" / "key.pem").unlink()  # the provider rotates its signing key
+    second = DevIssuer(tmp_path, port=port).start()
+    try:
+        assert second.minter.kid != first.minter.kid
+        assert (await verifier.verify(second.mint(roles=["teacher"])))["roles"] == ["teacher"]
+        assert verifier.keys.fetches == 2
+    finally:
+        second.stop()
