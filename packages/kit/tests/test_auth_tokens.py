@@ -166,6 +166,7 @@ async def test_scope_matrix_every_route_every_role(app, http, token_issuer):
                 if expected == 403:
                     problem = response.json()
                     assert response.headers["content-type"] == "application/problem+json", where
+                    assert problem["title"] == "Forbidden" and problem["status"] == 403, where
                     assert problem["errors"][0]["rule"] in ("role", "read_scope", "write_scope"), where
                     assert "stored" not in response.text and "share" not in response.text, where
 

@@ -38,8 +38,8 @@ class KeySource:
 
     def __init__(self, issuer: str, *, min_refresh_seconds: float = 30.0, max_age_seconds: float = 3600.0,
                  timeout_seconds: float = 5.0, discovery_url: str | None = None) -> None:
-        self.issuer = issuer.rstrip("/")
-        self.discovery_url = discovery_url or f"{self.issuer}/.well-known/openid-configuration"
+        self.issuer = issuer  # compared exactly with `iss` (OIDC Discovery §4.3): a trailing slash matters
+        self.discovery_url = discovery_url or f"{issuer.rstrip('/')}/.well-known/openid-configuration"
         self.min_refresh_seconds, self.max_age_seconds = min_refresh_seconds, max_age_seconds
         self.timeout_seconds = timeout_seconds
         self._keys: dict[str, jwt.PyJWK] = {}
@@ -50,7 +50,7 @@ class KeySource:
     async def _fetch(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout_seconds, follow_redirects=False) as http:
             discovery = (await http.get(self.discovery_url)).raise_for_status().json()
-            if str(discovery.get("issuer", "")).rstrip("/") != self.issuer:
+            if discovery.get("issuer") != self.issuer:
                 raise RuntimeError("the discovery document names another issuer")
             jwks = (await http.get(str(discovery["jwks_uri"]))).raise_for_status().json()
         keys: dict[str, jwt.PyJWK] = {}

@@ -35,7 +35,8 @@ def unauthorized(error: InvalidToken | None, path: str):
     challenge = f'Bearer realm="{REALM}"'
     detail = "a bearer token is required"
     if error is not None:
-        challenge += f', error="{error.error}", error_description="{error.description}"'
+        description = "".join(ch for ch in error.description if ch.isprintable() and ch not in '"\\')[:200]
+        challenge += f', error="{error.error}", error_description="{description}"'
         detail = error.description
     response = problem_response(401, "Unauthorized", detail, instance=path)
     response.headers["WWW-Authenticate"] = challenge
