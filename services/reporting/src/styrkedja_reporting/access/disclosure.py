@@ -19,8 +19,15 @@ reader who sees some cells can solve that linear system for others. The rule kep
 checked exactly (Gauss–Jordan over the rationals on the withheld cells; a withheld cell is
 determined iff its unit vector is in the row space), across the whole tree at once — not only
 parent by parent, since a combination of several equations can reveal a cell that each single
-equation hides. Withholding is grown greedily: while some withheld cell is determined, withhold
-the visible cell with the fewest students among those sharing an equation with it.
+equation hides. Withholding is grown greedily: first, while an equation holds exactly one withheld
+cell, withhold its cheapest visible cell (cheap, and most of the work); then, while the exact check
+finds a determined cell, withhold the cheapest visible cell sharing an equation with it. "Cheapest"
+prefers cells whose other equations already hold a withheld cell, then the fewest students.
+
+Apply one decision to every output: compute it once per reader class (suppressed levels), period
+and measure over the organiser's whole tree — every dimension any view shows — and cache it. A
+decision computed per request over a subset could withhold different complements in two views,
+and two responses together could then give a cell away.
 
 Not covered (documented limits): bounds that follow from non-negativity (two withheld cells whose
 total is 0 are both 0; whose outcome total equals their students all passed) — the optional `~100`
@@ -30,9 +37,12 @@ rule addresses the near-100 % case; and dominance rules on non-count measures su
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import reduce
+from math import gcd
 from typing import Any, TypeAlias
 
 from styrkedja_kit.auth import Level, Principal, Role
@@ -199,29 +209,51 @@ def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping
     hidden = set(primary)
     stuck: set[Key] = set()
     while True:
+        _close_singletons(hidden, adjustable, cells, equations, by_cell)
         determined = [k for k in _determined(hidden, partitions) if k not in stuck]
         added = False
-        touched: set[int] = set()
         for key in sorted(determined, key=repr):
-            if touched & set(by_cell.get(key, ())):
-                continue  # an equation of this cell just got a complement: look again before adding more
             pick = _cheapest_complement(key, hidden, adjustable, cells, equations, by_cell)
             if pick is None:
                 stuck.add(key)
                 continue
             hidden.add(pick)
-            touched.update(by_cell.get(pick, ()))
             added = True
         if not added:
             # a cell stuck early may have been covered by later complements: report what is left
             return frozenset(hidden), frozenset(_determined(hidden, partitions)) if stuck else frozenset()
 
 
+def _cost(cell: Key, hidden: set[Key], cells: Mapping[Key, Cell], equations: list[tuple[Key, ...]],
+          by_cell: dict[Key, list[int]]) -> tuple[int, int, str]:
+    """Prefer a cell whose other equations already hold a withheld cell (withholding it there exposes
+    nothing new; in an untouched equation it would need a complement of its own), then the cell with
+    the fewest students (the least information lost)."""
+    fresh = sum(1 for i in by_cell.get(cell, ()) if not any(m in hidden for m in equations[i]))
+    return fresh, cells[cell].students, repr(cell)
+
+
+def _close_singletons(hidden: set[Key], adjustable: frozenset[Key], cells: Mapping[Key, Cell],
+                      equations: list[tuple[Key, ...]], by_cell: dict[Key, list[int]]) -> None:
+    """The cheap part first: an equation with exactly one withheld cell gives it away, so withhold
+    the cheapest visible cell of that equation too, and look again at the equations that cell is in.
+    What is left — combinations of several equations — is the exact check's job."""
+    queue = deque(range(len(equations)))
+    while queue:
+        members = equations[queue.popleft()]
+        if sum(1 for m in members if m in hidden) != 1:
+            continue
+        candidates = [m for m in members if m in adjustable and m not in hidden]
+        if candidates:
+            pick = min(candidates, key=lambda c: _cost(c, hidden, cells, equations, by_cell))
+            hidden.add(pick)
+            queue.extend(by_cell.get(pick, ()))
+
+
 def _cheapest_complement(key: Key, hidden: set[Key], adjustable: frozenset[Key], cells: Mapping[Key, Cell],
-                         equations: list[tuple[Key, ...]], by_cell: dict[Key, list[int]]
-                         ) -> Key | None:
-    """The visible, withholdable cell with the fewest students in the nearest equations of `key`:
-    first those `key` is in, then those reached through other withheld cells."""
+                         equations: list[tuple[Key, ...]], by_cell: dict[Key, list[int]]) -> Key | None:
+    """The cheapest visible, withholdable cell in the nearest equations of `key`: first those `key`
+    is in, then those reached through other withheld cells."""
     seen_equations: set[int] = set()
     seen_cells = {key}
     frontier = [key]
@@ -231,55 +263,49 @@ def _cheapest_complement(key: Key, hidden: set[Key], adjustable: frozenset[Key],
         members = {c for i in layer for c in equations[i]}
         candidates = {c for c in members if c in adjustable and c not in hidden}
         if candidates:
-            # prefer a cell whose other equations already hold a withheld cell: withholding it there
-            # exposes nothing new; a cell in an untouched equation would need a complement of its own
-            def cost(c: Key) -> tuple[int, int, str]:
-                fresh = sum(1 for i in by_cell.get(c, ()) if not any(m in hidden for m in equations[i]))
-                return fresh, cells[c].students, repr(c)
-
-            return min(candidates, key=cost)
+            return min(candidates, key=lambda c: _cost(c, hidden, cells, equations, by_cell))
         frontier = [c for c in members if c in hidden and c not in seen_cells]
         seen_cells.update(frontier)
     return None
 
 
 def _determined(hidden: set[Key], partitions: Sequence[Partition]) -> list[Key]:
-    """The hidden cells whose values follow from the visible ones through the partition equations."""
+    """The hidden cells whose values follow from the visible ones through the partition equations.
+
+    Gauss–Jordan elimination on the hidden cells' columns, exact over the rationals but kept in
+    integers (each row scaled to coprime entries): a hidden cell is determined iff its column is a
+    pivot and its reduced row has no other entry (its unit vector lies in the row space)."""
     if not hidden:
         return []
     columns = {k: i for i, k in enumerate(sorted(hidden, key=repr))}
-    rows: list[dict[int, Fraction]] = []
+    pivots: dict[int, dict[int, int]] = {}  # pivot column → its reduced row
     for partition in partitions:
-        row: dict[int, Fraction] = {}
+        row: dict[int, int] = {}
         for key, coefficient in ((partition.parent, 1), *((c, -1) for c in partition.children)):
-            if key in columns:
-                column = columns[key]
-                row[column] = row.get(column, Fraction(0)) + coefficient
-                if row[column] == 0:
-                    del row[column]
-        if row:
-            rows.append(row)
-    pivots: dict[int, dict[int, Fraction]] = {}  # pivot column → its fully reduced row
-    for row in rows:
-        for column, reduced in pivots.items():  # reduce against the existing pivots
-            factor = row.get(column)
-            if factor:
-                for c, v in reduced.items():
-                    row[c] = row.get(c, Fraction(0)) - factor * v
-                    if row[c] == 0:
-                        del row[c]
+            column = columns.get(key)
+            if column is not None:
+                row[column] = row.get(column, 0) + coefficient
+        row = {c: v for c, v in row.items() if v}
+        for column in [c for c in row if c in pivots]:  # reducing never brings in another pivot column
+            if row.get(column):
+                row = _combine(row, pivots[column], column)
         if not row:
             continue
-        column = min(row)
-        lead = row[column]
-        row = {c: v / lead for c, v in row.items()}
-        for other in pivots.values():  # keep the earlier rows reduced in the new pivot column
-            factor = other.get(column)
-            if factor:
-                for c, v in row.items():
-                    other[c] = other.get(c, Fraction(0)) - factor * v
-                    if other[c] == 0:
-                        del other[c]
-        pivots[column] = row
+        lead = min(row)
+        for other_column, other in pivots.items():  # keep the earlier rows reduced in the new pivot column
+            if other.get(lead):
+                pivots[other_column] = _combine(other, row, lead)
+        pivots[lead] = row
     keys = {i: k for k, i in columns.items()}
     return [keys[column] for column, row in pivots.items() if len(row) == 1]
+
+
+def _combine(row: dict[int, int], pivot: dict[int, int], column: int) -> dict[int, int]:
+    """`row` with `column` eliminated by `pivot`, scaled to coprime integers."""
+    a, b = pivot[column], row[column]
+    out = {c: v * a for c, v in row.items()}
+    for c, v in pivot.items():
+        out[c] = out.get(c, 0) - b * v
+    out = {c: v for c, v in out.items() if v}
+    divisor = reduce(gcd, out.values(), 0)
+    return {c: v // divisor for c, v in out.items()} if divisor > 1 else out
