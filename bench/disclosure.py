@@ -79,8 +79,8 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     shapes = {
-        "organiser, groups of ~36 (4x5x10)": organiser(rng, 4, 5, 10, 12),
-        "organiser, groups of ~18 (4x5x10)": organiser(rng, 4, 5, 10, 6),
+        "organiser, groups of ~24 (4x5x10)": organiser(rng, 4, 5, 10, 12),
+        "organiser, groups of ~12 (4x5x10)": organiser(rng, 4, 5, 10, 6),
         "nation, 290 organisers by gender": nation(rng),
     }
     results = {}
