@@ -160,6 +160,7 @@ def test_near_full_rule_hides_outcomes_without_leaking_them(org):
     for key in shown.near_full:
         assert 1 <= cells[key].failing <= 4 and key not in shown.withheld
         assert shown.share(key, 0.9).display == "~100" and shown.count(key, passing[key]).value is None
+        assert shown.share(key, 0.9).as_json() == {"value": None, "reason": "EXISTS", "approximately": "~100"}
         assert shown.count(key, cells[key].students, outcome=False).value == cells[key].students
 
 

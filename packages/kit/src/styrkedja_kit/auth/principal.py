@@ -91,11 +91,6 @@ class Principal:
         return replace(self, school_units=self.school_units | frozenset(school_units),
                        groups=self.groups | frozenset(groups))
 
-    def describe(self) -> dict[str, Any]:
-        """For the audit table and logs: who, in which role, no personal data beyond `sub`."""
-        return {"subject": self.subject, "client_id": self.client_id, "roles": sorted(self.roles),
-                "organisers": sorted(self.organisers)}
-
 
 def _strings(claims: Mapping[str, Any], name: str, pattern: re.Pattern[str] | None = None) -> frozenset[str]:
     value = claims.get(name)

@@ -122,7 +122,10 @@ class Figure:
     display: Any  # for CSV/xlsx: the value, `..` or `~100`
 
     def as_json(self) -> dict[str, Any]:
-        return {"value": self.value, "reason": self.reason.value}
+        body = {"value": self.value, "reason": self.reason.value}
+        if self.display == TABLE_NEAR_FULL:
+            body["approximately"] = TABLE_NEAR_FULL
+        return body
 
 
 @dataclass(frozen=True)
