@@ -265,3 +265,27 @@ async def test_a_rotated_issuer_key_is_picked_up_on_its_unknown_kid(tmp_path):
         assert verifier.keys.fetches == 2
     finally:
         second.stop()
+
+
+def test_a_websocket_without_a_token_is_closed(token_issuer):
+    import warnings
+
+    from starlette.websockets import WebSocketDisconnect
+
+    app = FastAPI()
+    install_security(app, settings_for(token_issuer.url), require_token=True)
+
+    @app.websocket("/ws-probe")
+    async def probe(websocket) -> None:  # pragma: no cover - must never run
+        await websocket.accept()
+        await websocket.send_text("open")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette asks for httpx2; the plain client does here
+        from starlette.testclient import TestClient
+
+        client = TestClient(app)  # no `with`: no lifespan needed
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with client.websocket_connect("/ws-probe") as ws:
+            ws.receive_text()
+    assert closed.value.code == 1008

@@ -51,13 +51,13 @@ class TokenMiddleware:
         self.app, self.verifier, self.open_paths = app, verifier, frozenset(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.open_paths:
-            await self.app(scope, receive, send)
+        if scope["type"] not in ("http", "websocket") or (scope["type"] == "http" and scope["path"] in self.open_paths):
+            await self.app(scope, receive, send)  # lifespan, and the probes
             return
         header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
         error: InvalidToken | None = None
         if header is None:
-            await unauthorized(None, scope["path"])(scope, receive, send)
+            await self._refuse(None, scope, receive, send)
             return
         scheme, _, token = header.decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -71,10 +71,17 @@ class TokenMiddleware:
                 error = InvalidToken(f"scope claims: {exc}")
         if error is not None:
             log.info("token refused: %s", error.description)  # never the token itself
-            await unauthorized(error, scope["path"])(scope, receive, send)
+            await self._refuse(error, scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(error: InvalidToken | None, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # no route uses one today; should one appear, it is closed too
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await unauthorized(error, scope["path"])(scope, receive, send)
 
 
 class Guard:
