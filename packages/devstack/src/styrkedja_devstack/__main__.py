@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from .issuer import DEFAULT_PORT as ISSUER_PORT
+from .issuer import DevIssuer
 from .services import SERVICES, ServiceProcess
 from .stack import Infrastructure
 
@@ -21,7 +23,10 @@ def run(state_dir: Path) -> int:
                                  pg_port=int(os.environ.get("STYRKEDJA_EMBEDDED_PG_PORT", "55432")),
                                  kafka_port=int(os.environ.get("STYRKEDJA_EMBEDDED_KAFKA_PORT", "19092")))
     processes: list[ServiceProcess] = []
+    issuer: DevIssuer | None = None
     try:
+        issuer = DevIssuer(state_dir, port=int(os.environ.get("STYRKEDJA_DEV_ISSUER_PORT", ISSUER_PORT))).start()
+        infra.notes.append(f"dev OIDC issuer on {issuer.url} (key: {issuer.folder / 'key.pem'})")
         for note in infra.notes:
             print(f"      {note}", flush=True)
         print("[2/4] creating databases and running migrations ...", flush=True)
@@ -32,14 +37,17 @@ def run(state_dir: Path) -> int:
         for spec in SERVICES:
             processes.append(ServiceProcess(spec, database_url=urls[spec.name],
                                             kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-                                            log_dir=state_dir / "logs").start())
+                                            log_dir=state_dir / "logs",
+                                            extra_env={"STYRKEDJA_AUTH_ISSUER": issuer.url}).start())
         for process in processes:
             process.wait_ready()
         print(f"\nStyrkedja is ready after {time.monotonic() - started:.1f} s:", flush=True)
         for process in processes:
             print(f"  {process.spec.name:<11} {process.url}  (API docs {process.url}/docs)", flush=True)
         print(f"  kafka       {infra.kafka_bootstrap_servers}\n  postgres    {infra.postgres_url}", flush=True)
-        print(f"  logs        {state_dir / 'logs'}\nPress Ctrl-C to stop.", flush=True)
+        print(f"  logs        {state_dir / 'logs'}", flush=True)
+        print(f"  tokens      styrkedja token --state-dir {state_dir} --role organiser_admin --organiser ORGANISER_ID"
+              "\n              (then: curl -H \"Authorization: Bearer $TOKEN\" ...)\nPress Ctrl-C to stop.", flush=True)
         stop = False
 
         def on_signal(*_):
@@ -59,6 +67,8 @@ def run(state_dir: Path) -> int:
     finally:
         for process in reversed(processes):
             process.stop()
+        if issuer:
+            issuer.stop()
         infra.stop()
         print("stopped.", flush=True)
 

@@ -12,10 +12,14 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .stack import ENV_KAFKA, ENV_POSTGRES, Infrastructure
+
+if TYPE_CHECKING:
+    from .issuer import DevIssuer
 
 
 def docker_available() -> bool:
@@ -100,3 +104,18 @@ async def db(settings):
 
     async with async_engine(settings.database_url) as engine:
         yield engine
+
+
+@pytest.fixture(scope="session")
+def token_issuer() -> Iterator["DevIssuer"]:
+    """A dev OIDC issuer on a free loopback port for the session; `token_issuer.mint(roles=[...],
+    organisers=[...], ...)` signs a token, `token_issuer.url` is the `STYRKEDJA_AUTH_ISSUER`."""
+    from .issuer import DevIssuer
+
+    state_dir = Path(tempfile.mkdtemp(prefix="styrkedja-issuer-"))
+    issuer = DevIssuer(state_dir, port=None).start()
+    try:
+        yield issuer
+    finally:
+        issuer.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)

@@ -63,7 +63,7 @@ class ServiceProcess:
             out = open(self.log_dir / f"{self.spec.name}.log", "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"{self.spec.package}.main:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--timeout-graceful-shutdown", "20"],
+             "--port", str(self.port), "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20"],
             env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 

@@ -20,6 +20,7 @@ from .kafka import make_admin
 from .logging import configure_logging
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
 from .problems import install_problem_handlers
+from .security import install_security
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,10 @@ async def broker_reachable(settings: ServiceSettings) -> None:
 
 
 def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: Sequence[APIRouter], *,
-                       title: str, uses_outbox: bool = True, consumer: ConsumerSpec | None = None) -> FastAPI:
-    """`metadata` must already hold the kit's tables (see `define_kit_tables`)."""
+                       title: str, uses_outbox: bool = True, consumer: ConsumerSpec | None = None,
+                       require_token: bool = False) -> FastAPI:
+    """`metadata` must already hold the kit's tables (see `define_kit_tables`). `require_token`:
+    every route but /healthz, /readyz, /metrics needs a bearer token (see `security.py`)."""
     configure_logging(settings.service_name, settings.log_level)
 
     @contextlib.asynccontextmanager
@@ -91,6 +94,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
 
     app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
+    install_security(app, settings, require_token=require_token)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:

@@ -15,7 +15,8 @@ from styrkedja_contracts.identifiers import PIN_ERROR
 from .rules import RuleViolation
 
 PROBLEM_JSON = "application/problem+json"
-TITLES = {400: "Bad request", 404: "Not found", 409: "Conflict", 413: "Too large", 422: "Rule broken"}
+TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
+          413: "Too large", 422: "Rule broken"}
 
 
 class Problem(Exception):

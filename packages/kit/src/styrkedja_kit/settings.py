@@ -52,6 +52,22 @@ class ServiceSettings(BaseSettings):
     consumer_heartbeat_interval_ms: int = Field(3_000, ge=100)
     max_event_bytes: int = Field(256_000, ge=1_000)
 
+    # access (styrkedja_kit.auth): any OIDC provider; the services read only standard claims plus
+    # the scope claims documented in auth/principal.py, nothing provider-specific
+    auth_issuer: str | None = Field(None, description="OIDC issuer URL; its discovery document names the JWKS.")
+    # where to fetch the discovery document when the issuer's public URL is not reachable from the
+    # service (compose: tokens say http://localhost:8180/realms/styrkedja, the service asks keycloak:8080)
+    auth_discovery_url: str | None = None
+    auth_audience: str = "styrkedja"
+    auth_algorithms: list[Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]] = ["RS256", "ES256"]
+    auth_leeway_seconds: int = Field(30, ge=0, le=300)
+    # an unknown `kid` triggers a JWKS refresh at most this often (a flood of forged kids cannot
+    # make us hammer the issuer)
+    auth_jwks_min_refresh_seconds: float = Field(30.0, ge=0)
+    auth_jwks_max_age_seconds: float = Field(3600.0, gt=0)
+    # browsers: CORS stays closed unless origins are listed here
+    cors_allow_origins: list[str] = []
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, url: str) -> str:

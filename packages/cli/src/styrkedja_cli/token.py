@@ -1,0 +1,63 @@
+"""`styrkedja token`: a signed token from the dev OIDC issuer that `styrkedja run` started."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+
+_TTL = re.compile(r"^(\d+)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_TTL_SECONDS = 30 * 86400
+
+
+def parse_ttl(text: str) -> int:
+    match = _TTL.match(text.strip())
+    if not match:
+        raise typer.BadParameter(f"{text!r}: use e.g. 90s, 15m, 1h, 2d", param_hint="--ttl")
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if not 0 < seconds <= MAX_TTL_SECONDS:
+        raise typer.BadParameter("must be between 1 s and 30 d", param_hint="--ttl")
+    return seconds
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def token(
+        role: list[str] = typer.Option(..., "--role", help="teacher, principal, area_manager, organiser_admin, "
+                                                           "politician, public, platform or ops (repeatable)"),
+        organiser: list[str] = typer.Option([], "--organiser", help="organiser id (repeatable)"),
+        school_unit: list[str] = typer.Option([], "--school-unit", help="8-digit school unit code (repeatable)"),
+        area: list[str] = typer.Option([], "--area", help="area id (repeatable)"),
+        group: list[str] = typer.Option([], "--group", help="SCHOOLUNITCODE/GROUP (repeatable)"),
+        subject: str | None = typer.Option(None, help="the token's `sub` (default: a random dev id)"),
+        client_id: str | None = typer.Option(None, help="`azp`, for platform clients"),
+        ttl: str = typer.Option("1h", help="lifetime: 90s, 15m, 1h, 2d"),
+        state_dir: Path = typer.Option(Path(".styrkedja"), help="the state dir `styrkedja run` uses"),
+    ) -> None:
+        """Print a signed bearer token for the dev issuer (`make run` must have started once)."""
+        from styrkedja_kit.auth import InvalidClaims, Role, principal_from_claims
+
+        ttl_seconds = parse_ttl(ttl)
+        known = {r.value for r in Role}
+        for r in role:
+            if r not in known:
+                raise typer.BadParameter(f"{r!r} is not one of {', '.join(sorted(known))}", param_hint="--role")
+        claims = {"sub": subject or "dev", "roles": role, "organisers": organiser, "areas": area,
+                  "school_units": school_unit, "groups": group}
+        try:
+            principal_from_claims(claims)
+        except InvalidClaims as error:
+            raise typer.BadParameter(str(error)) from None
+        try:
+            from styrkedja_devstack.issuer import TokenMinter
+        except ImportError:
+            raise typer.BadParameter("the dev stack is not installed here: `make run` installs it") from None
+        try:
+            minter = TokenMinter.from_state_dir(state_dir.resolve())
+        except FileNotFoundError as error:
+            raise typer.BadParameter(str(error), param_hint="--state-dir") from None
+        typer.echo(minter.mint(roles=role, subject=subject, organisers=organiser, areas=area,
+                               school_units=school_unit, groups=group, client_id=client_id,
+                               ttl_seconds=ttl_seconds))

@@ -1,0 +1,48 @@
+"""`styrkedja token`: a token from the dev issuer's state dir that the kit's verifier accepts,
+with the scope asked for; bad arguments are usage errors, not tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jwt
+from typer.testing import CliRunner
+
+from styrkedja_cli.main import app
+from styrkedja_devstack.issuer import DevIssuer
+from styrkedja_kit.auth import KeySource, Role, TokenVerifier, principal_from_claims
+
+runner = CliRunner()
+
+
+async def test_token_verifies_against_the_running_dev_issuer_and_survives_its_restart(tmp_path: Path) -> None:
+    issuer = DevIssuer(tmp_path, port=None).start()
+    try:
+        result = runner.invoke(app, ["token", "--state-dir", str(tmp_path), "--role", "principal", "--organiser",
+                                     "2180", "--school-unit", "12345678", "--group", "12345678/7A", "--ttl", "15m"])
+        assert result.exit_code == 0, result.output
+        token = result.output.strip()
+        verifier = TokenVerifier(KeySource(issuer.url), audience="styrkedja", algorithms=["ES256"])
+        principal = principal_from_claims(await verifier.verify(token))
+        assert principal.roles == {Role.PRINCIPAL} and principal.school_units == {"12345678"}
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["exp"] - claims["iat"] == 900
+        first_kid = issuer.minter.kid
+    finally:
+        issuer.stop()
+    again = DevIssuer(tmp_path, port=None).start()  # the key is kept in the state dir
+    try:
+        assert again.minter.kid == first_kid
+        assert oct((tmp_path / "issuer" / "key.pem").stat().st_mode & 0o777) == "0o600"
+    finally:
+        again.stop()
+
+
+def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["token", "--state-dir", str(tmp_path), "--role", "king"]).exit_code == 2
+    assert runner.invoke(app, ["token", "--state-dir", str(tmp_path), "--role", "teacher",
+                               "--group", "7A"]).exit_code == 2
+    forever = runner.invoke(app, ["token", "--state-dir", str(tmp_path), "--role", "teacher", "--ttl", "forever"])
+    assert forever.exit_code == 2 and "--ttl" in forever.output
+    missing = runner.invoke(app, ["token", "--state-dir", str(tmp_path), "--role", "teacher"])
+    assert missing.exit_code == 2 and "styrkedja run" in missing.output

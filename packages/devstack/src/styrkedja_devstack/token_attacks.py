@@ -1,0 +1,66 @@
+"""Authorization headers that must all be refused with 401 — for the token-attack tests of every
+service (`for name, header in attack_authorizations(token_issuer).items(): ...` on every route).
+
+Each one is built by hand on purpose: a maintained library refuses to produce most of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterable
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .issuer import DevIssuer
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def attack_authorizations(issuer: DevIssuer, *, organisers: Iterable[str] = ("2999",)) -> dict[str, str | None]:
+    """name → `Authorization` header value (None: no header). The claims are the most powerful a
+    token can carry, so that only the attack, not the scope, decides the answer."""
+    if issuer.minter is None:
+        raise RuntimeError("start the issuer first")
+    minter, orgs = issuer.minter, list(organisers)
+    everything = ["organiser_admin", "ops", "platform", "principal", "teacher", "area_manager"]
+    good = issuer.mint(roles=everything, organisers=orgs)
+    header, payload, signature = good.split(".")
+    claims = jwt.decode(good, options={"verify_signature": False})
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    public_pem = minter.key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo)
+    hs_head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": minter.kid}).encode())
+    body = b64(json.dumps(claims).encode())
+    hs_sig = b64(hmac.new(public_pem, f"{hs_head}.{body}".encode(), hashlib.sha256).digest())
+    none_head = b64(json.dumps({"alg": "none", "typ": "JWT", "kid": minter.kid}).encode())
+    rs_head = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": minter.kid}).encode())
+    tampered = b64(json.dumps({**claims, "organisers": [*orgs, "0000"]}).encode())
+    return {
+        "missing": None,
+        "not bearer": f"Basic {b64(b'user:password')}",
+        "garbage": "Bearer not.a.jwt",
+        "alg none": f"Bearer {none_head}.{body}.",
+        "HS256 with the public key": f"Bearer {hs_head}.{body}.{hs_sig}",
+        "alg RS256 on an EC key": f"Bearer {rs_head}.{payload}.{signature}",
+        "unknown kid": "Bearer " + jwt.encode(claims, stranger, algorithm="ES256", headers={"kid": "unknown-kid"}),
+        "forged signature": "Bearer " + jwt.encode(claims, stranger, algorithm="ES256", headers={"kid": minter.kid}),
+        "tampered payload": f"Bearer {header}.{tampered}.{signature}",
+        "wrong issuer": "Bearer " + issuer.mint(roles=everything, organisers=orgs,
+                                                extra={"iss": "http://127.0.0.1:1/evil"}),
+        "wrong audience": "Bearer " + issuer.mint(roles=everything, organisers=orgs, extra={"aud": "another-api"}),
+        "expired": "Bearer " + issuer.mint(roles=everything, organisers=orgs, ttl_seconds=-120),
+        "not yet valid": "Bearer " + issuer.mint(roles=everything, organisers=orgs,
+                                                 extra={"nbf": int(time.time()) + 3600}),
+        "no expiry": "Bearer " + jwt.encode({k: v for k, v in claims.items() if k != "exp"}, minter.key,
+                                            algorithm="ES256", headers={"kid": minter.kid}),
+        "malformed scope claims": "Bearer " + issuer.mint(roles=everything, organisers=orgs,
+                                                          school_units=["19800101-1234"]),
+    }

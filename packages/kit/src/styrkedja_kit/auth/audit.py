@@ -1,0 +1,59 @@
+"""The audit trail of student-level reads: who (subject, client, roles) read what, for which
+organiser, when. A service that serves student-level data defines the table in its metadata
+(`define_audit_table`, plus an Alembic migration), calls `record_read` in the same transaction as
+the read, and offers `audit_trail` to the organiser admin.
+
+Only identifiers of the place read (organiser, unit, group) and the request path are kept — never
+the figures or a student's data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .policy import Node
+from .principal import Principal
+
+AUDIT_TABLE = "access_audit"
+
+
+def define_audit_table(metadata: MetaData) -> Table:
+    return Table(
+        AUDIT_TABLE, metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("subject", String(255), nullable=False),
+        Column("client_id", String(255)),
+        Column("roles", String(255), nullable=False),
+        Column("organiser_id", String(64)),
+        Column("level", String(20), nullable=False),
+        Column("what", String(500), nullable=False),  # method and path, e.g. "GET /v1/students?..."
+        Column("scope", JSONB, nullable=False),  # area, school unit, group that was read
+        Index("ix_access_audit_organiser_at", "organiser_id", "at"),
+    )
+
+
+async def record_read(session: AsyncSession, table: Table, principal: Principal, node: Node, what: str) -> None:
+    """Write one audit row inside the caller's transaction (the read and its record stand or fall together)."""
+    await session.execute(table.insert().values(
+        subject=principal.subject[:255], client_id=(principal.client_id or None) and principal.client_id[:255],
+        roles=",".join(sorted(principal.roles))[:255], organiser_id=node.organiser_id, level=node.level.name.lower(),
+        what=what[:500], scope={"area_id": node.area_id, "school_unit_code": node.school_unit_code,
+                                "group_id": node.group_id}))
+
+
+async def audit_trail(session: AsyncSession, table: Table, organiser_id: str, *, since: datetime | None = None,
+                      until: datetime | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """The organiser's audit rows, newest first (for the organiser admin; guard the route accordingly)."""
+    query = select(table).where(table.c.organiser_id == organiser_id)
+    if since is not None:
+        query = query.where(table.c.at >= since)
+    if until is not None:
+        query = query.where(table.c.at < until)
+    rows = await session.execute(query.order_by(table.c.at.desc(), table.c.id.desc()).limit(max(1, min(limit, 10_000))))
+    return [dict(row._mapping) for row in rows]

@@ -1,0 +1,124 @@
+"""Who is calling: the `Principal` built from a verified token's claims.
+
+Claim names (any OIDC provider can emit them; `deploy/keycloak` shows Keycloak's mappers):
+
+| claim          | type                    | meaning                                                         |
+|----------------|-------------------------|-----------------------------------------------------------------|
+| `sub`          | string                  | the user or client (never a personal identity number)           |
+| `azp` / `client_id` | string             | the OAuth client the token was issued to (platform clients)     |
+| `roles`        | array of strings        | Styrkedja roles, see `Role`; unknown values are ignored         |
+| `organisers`   | array of strings        | organiser ids (huvudman) the caller belongs to / writes for     |
+| `areas`        | array of strings        | area ids (verksamhetsområden) of an area manager                |
+| `school_units` | array of strings        | school unit codes (skolenhetskoder) of a principal              |
+| `groups`       | array of `UNIT/GROUP`   | teaching groups of a teacher                                    |
+
+A single string is accepted wherever an array is expected (some providers flatten one-element
+lists). Teachers' groups and principals' units may instead come from the directory that the
+reporting service keeps (teaching assignments, SS 12000 duties): see `Principal.with_directory`.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+
+class Role(enum.StrEnum):
+    PLATFORM = "platform"  # a school platform's client (client credentials)
+    TEACHER = "teacher"
+    PRINCIPAL = "principal"  # rektor
+    AREA_MANAGER = "area_manager"  # verksamhetschef
+    ORGANISER_ADMIN = "organiser_admin"  # huvudmannens förvaltning
+    POLITICIAN = "politician"
+    PUBLIC = "public"
+    OPS = "ops"
+
+
+class Level(enum.IntEnum):
+    """The levels of the chain, from the student up. Ordered: a higher level aggregates lower ones."""
+
+    STUDENT = 0
+    GROUP = 1
+    SCHOOL_UNIT = 2
+    AREA = 3
+    ORGANISER = 4
+    NATION = 5
+
+
+class InvalidClaims(ValueError):
+    """The token verified, but its scope claims are malformed: treated like a bad token (401)."""
+
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_UNIT = re.compile(r"^[0-9]{8}$")
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    school_unit_code: str
+    group_id: str
+
+    def __str__(self) -> str:
+        return f"{self.school_unit_code}/{self.group_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> "GroupRef":
+        unit, sep, group = text.partition("/")
+        if not sep or not _UNIT.match(unit) or not _ID.match(group):
+            raise InvalidClaims(f"groups: {text!r} is not SCHOOLUNITCODE/GROUP")
+        return cls(unit, group)
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[Role]
+    organisers: frozenset[str] = frozenset()
+    areas: frozenset[str] = frozenset()
+    school_units: frozenset[str] = frozenset()
+    groups: frozenset[GroupRef] = frozenset()
+    client_id: str | None = None
+
+    def has(self, *roles: Role) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    def with_directory(self, *, school_units: Iterable[str] = (), groups: Iterable[GroupRef] = ()) -> "Principal":
+        """The same principal with the units and groups the directory assigns to it added
+        (a principal's units from SS 12000 duties, a teacher's groups from teaching assignments)."""
+        return replace(self, school_units=self.school_units | frozenset(school_units),
+                       groups=self.groups | frozenset(groups))
+
+
+def _strings(claims: Mapping[str, Any], name: str, pattern: re.Pattern[str] | None = None) -> frozenset[str]:
+    value = claims.get(name)
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or len(value) > 10_000 or not all(isinstance(v, str) for v in value):
+        raise InvalidClaims(f"{name}: must be an array of strings")
+    for v in value:
+        if pattern is not None and not pattern.match(v):
+            raise InvalidClaims(f"{name}: {v[:70]!r} is not a valid identifier")
+    return frozenset(value)
+
+
+def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise InvalidClaims("sub: missing")
+    known = {r.value for r in Role}
+    roles = frozenset(Role(r) for r in _strings(claims, "roles") if r in known)
+    client = claims.get("azp") or claims.get("client_id")
+    return Principal(
+        subject=subject,
+        roles=roles,
+        organisers=_strings(claims, "organisers", _ID),
+        areas=_strings(claims, "areas", _ID),
+        school_units=_strings(claims, "school_units", _UNIT),
+        groups=frozenset(GroupRef.parse(g) for g in _strings(claims, "groups")),
+        client_id=client if isinstance(client, str) else None,
+    )

@@ -1,0 +1,129 @@
+"""Bearer token verification with PyJWT against any OIDC provider.
+
+Keys come from the issuer's discovery document (`/.well-known/openid-configuration` → `jwks_uri`),
+are cached, and are fetched again when a token names a `kid` we do not know — at most once per
+`auth_jwks_min_refresh_seconds`, so a stream of made-up kids cannot turn us into a load generator
+against the issuer. Only the asymmetric algorithms on the allow-list are accepted; the algorithm
+must also match the key's type, which is what stops "HS256 signed with the public key".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import jwt
+
+from ..settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+
+
+class InvalidToken(Exception):
+    """Missing, malformed, unverifiable or expired: 401. `error` is the RFC 6750 error code."""
+
+    def __init__(self, description: str, error: str = "invalid_token") -> None:
+        super().__init__(description)
+        self.description, self.error = description, error
+
+
+class KeySource:
+    """The issuer's signing keys, from its discovery document and JWKS, cached."""
+
+    def __init__(self, issuer: str, *, min_refresh_seconds: float = 30.0, max_age_seconds: float = 3600.0,
+                 timeout_seconds: float = 5.0, discovery_url: str | None = None) -> None:
+        self.issuer = issuer  # compared exactly with `iss` (OIDC Discovery §4.3): a trailing slash matters
+        self.discovery_url = discovery_url or f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+        self.min_refresh_seconds, self.max_age_seconds = min_refresh_seconds, max_age_seconds
+        self.timeout_seconds = timeout_seconds
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
+        self.fetches = 0
+
+    async def _fetch(self) -> None:
+        async with httpx.AsyncClient(timeout=self.timeout_seconds, follow_redirects=False) as http:
+            discovery = (await http.get(self.discovery_url)).raise_for_status().json()
+            if discovery.get("issuer") != self.issuer:
+                raise RuntimeError("the discovery document names another issuer")
+            jwks = (await http.get(str(discovery["jwks_uri"]))).raise_for_status().json()
+        keys: dict[str, jwt.PyJWK] = {}
+        for jwk in jwks.get("keys", []):
+            if jwk.get("use", "sig") != "sig" or "kid" not in jwk or jwk.get("kty") not in ("RSA", "EC"):
+                continue
+            try:
+                keys[str(jwk["kid"])] = jwt.PyJWK(jwk)
+            except jwt.PyJWTError:
+                log.warning("skipping an unusable key in the issuer's JWKS", extra={"kid": str(jwk.get("kid"))[:64]})
+        self._keys = keys
+        self.fetches += 1
+
+    async def key(self, kid: str) -> jwt.PyJWK | None:
+        now = time.monotonic()
+        stale = self._fetched_at is None or now - self._fetched_at > self.max_age_seconds
+        if kid in self._keys and not stale:
+            return self._keys[kid]
+        async with self._lock:
+            now = time.monotonic()
+            due = self._fetched_at is None or now - self._fetched_at >= self.min_refresh_seconds
+            if (kid not in self._keys or stale) and due:
+                self._fetched_at = now  # set first: a failing issuer is also asked at most once per interval
+                try:
+                    await self._fetch()
+                except (httpx.HTTPError, ValueError, KeyError, RuntimeError) as error:
+                    log.warning("could not fetch the issuer's keys: %s", type(error).__name__)
+        return self._keys.get(kid)
+
+
+class TokenVerifier:
+    def __init__(self, keys: KeySource, *, audience: str, algorithms: list[str], leeway_seconds: int = 30) -> None:
+        if not algorithms or any(a.startswith(("HS", "none")) or a[:2] not in _KEY_TYPES for a in algorithms):
+            raise ValueError("only asymmetric algorithms (RS*, PS*, ES*) may be allowed")
+        self.keys, self.audience, self.algorithms, self.leeway = keys, audience, list(algorithms), leeway_seconds
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> "TokenVerifier":
+        if not settings.auth_issuer:
+            raise RuntimeError("STYRKEDJA_AUTH_ISSUER is not set: a service that requires tokens needs an issuer")
+        keys = KeySource(settings.auth_issuer, min_refresh_seconds=settings.auth_jwks_min_refresh_seconds,
+                         max_age_seconds=settings.auth_jwks_max_age_seconds,
+                         discovery_url=settings.auth_discovery_url)
+        return cls(keys, audience=settings.auth_audience, algorithms=list(settings.auth_algorithms),
+                   leeway_seconds=settings.auth_leeway_seconds)
+
+    async def verify(self, token: str) -> Mapping[str, Any]:
+        if len(token) > 16_384:
+            raise InvalidToken("token too large")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed token") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg not in self.algorithms:
+            raise InvalidToken("algorithm not allowed")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("token has no key id")
+        key = await self.keys.key(kid)
+        if key is None:
+            raise InvalidToken("unknown key id")
+        if key.key_type != _KEY_TYPES[alg[:2]]:
+            raise InvalidToken("algorithm does not match the key")
+        try:
+            return jwt.decode(token, key=key.key, algorithms=[alg], audience=self.audience, issuer=self.keys.issuer,
+                              leeway=self.leeway, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise InvalidToken("token not yet valid") from None
+        except jwt.InvalidAudienceError:
+            raise InvalidToken("wrong audience") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidToken("wrong issuer") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("signature or claims invalid") from None

@@ -1,0 +1,167 @@
+"""FastAPI side of access: a middleware that requires a valid bearer token on every route but the
+probes, and route guards (`authorize`) that every route must declare — `routes_without_guard`
+lists the routes that forgot, so a service's test fails when a new route comes without a rule.
+
+The middleware authenticates (401); the guard and the pure policy functions authorise (403).
+A route without a guard is therefore still closed to anonymous callers, and a guard on an app
+without the middleware answers 401: there is no way to configure a route open by accident.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..problems import problem_response
+from .policy import GRANTS, Reach, Write, require_role
+from .principal import InvalidClaims, Principal, Role, principal_from_claims
+from .tokens import InvalidToken, TokenVerifier
+
+log = logging.getLogger(__name__)
+
+#: Probes and metrics: scraped by orchestrators that hold no token; they reveal no data.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+REALM = "styrkedja"
+
+
+def unauthorized(error: InvalidToken | None, path: str):
+    """401 problem+json with the RFC 6750 challenge (no error code when no token was sent at all)."""
+    challenge = f'Bearer realm="{REALM}"'
+    detail = "a bearer token is required"
+    if error is not None:
+        description = "".join(ch for ch in error.description if ch.isprintable() and ch not in '"\\')[:200]
+        challenge += f', error="{error.error}", error_description="{description}"'
+        detail = error.description
+    response = problem_response(401, "Unauthorized", detail, instance=path)
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+class TokenMiddleware:
+    """Verifies `Authorization: Bearer <JWT>` before any route runs; the principal goes to
+    `request.state.principal`."""
+
+    def __init__(self, app: ASGIApp, verifier: TokenVerifier, open_paths: Iterable[str] = OPEN_PATHS) -> None:
+        self.app, self.verifier, self.open_paths = app, verifier, frozenset(open_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or (scope["type"] == "http" and scope["path"] in self.open_paths):
+            await self.app(scope, receive, send)  # lifespan, and the probes
+            return
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        error: InvalidToken | None = None
+        if header is None:
+            await self._refuse(None, scope, receive, send)
+            return
+        scheme, _, token = header.decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            error = InvalidToken("the Authorization header must be `Bearer <token>`", "invalid_request")
+        else:
+            try:
+                principal = principal_from_claims(await self.verifier.verify(token.strip()))
+            except InvalidToken as exc:
+                error = exc
+            except InvalidClaims as exc:
+                error = InvalidToken(f"scope claims: {exc}")
+        if error is not None:
+            log.info("token refused: %s", error.description)  # never the token itself
+            await self._refuse(error, scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(error: InvalidToken | None, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # no route uses one today; should one appear, it is closed too
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await unauthorized(error, scope["path"])(scope, receive, send)
+
+
+class Guard:
+    """A route's access rule: which roles may call it at all. Finer checks (which organiser,
+    which unit) happen in the route with `policy.require_write` / `policy.require_read`."""
+
+    def __init__(self, roles: Iterable[Role], description: str) -> None:
+        self.roles = frozenset(roles)
+        self.description = description
+        if not self.roles:
+            raise ValueError("a guard needs at least one role")
+
+    async def __call__(self, request: Request) -> Principal:
+        principal = getattr(request.state, "principal", None)
+        if not isinstance(principal, Principal):
+            raise _Unauthenticated()
+        require_role(principal, *self.roles)
+        return principal
+
+    def __repr__(self) -> str:
+        return f"Guard({self.description}: {', '.join(sorted(self.roles))})"
+
+
+class _Unauthenticated(Exception):
+    pass
+
+
+def authorize(*roles: Role, description: str = "") -> Any:
+    """`principal: Principal = authorize(Role.OPS)`: the route needs one of these roles."""
+    return Depends(Guard(roles, description or "roles"))
+
+
+def authorize_write(kind: Write) -> Any:
+    """The roles that may write `kind` at all; the route then checks the organiser/unit."""
+    return Depends(Guard((r for r, g in GRANTS.items() if kind in g.writes), f"writes {kind.value}"))
+
+
+def authorize_read() -> Any:
+    """Any role that reads figures; the route then checks each node with `policy.may_read`."""
+    return Depends(Guard((r for r, g in GRANTS.items() if g.reads not in (Reach.NOTHING, Reach.OWN_WRITES)),
+                         "reads figures"))
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    methods: frozenset[str]
+    path: str
+    dependant: Any
+
+
+def api_routes(app: FastAPI) -> list[RouteInfo]:
+    """Every API route the app serves (what its OpenAPI document lists), with the dependencies in
+    effect — including those an `include_router(..., dependencies=...)` adds."""
+    found = []  # FastAPI ≥ 0.163 keeps included routers nested in app.routes: walk their contexts
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            dependant = getattr(context, "dependant", None) or context.original_route.dependant
+            found.append(RouteInfo(frozenset(context.methods or ()), str(context.path), dependant))
+    return found
+
+
+def guards_of(dependant: Any) -> list[Guard]:
+    found: list[Guard] = []
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        if isinstance(current.call, Guard):
+            found.append(current.call)
+        stack.extend(current.dependencies)
+    return found
+
+
+def routes_without_guard(app: FastAPI, open_paths: Iterable[str] = OPEN_PATHS) -> list[str]:
+    """Every API route (from the app itself, as OpenAPI sees them) that declares no `Guard`."""
+    exempt = frozenset(open_paths)
+    return [f"{','.join(sorted(route.methods))} {route.path}" for route in api_routes(app)
+            if route.path not in exempt and not guards_of(route.dependant)]
+
+
+def install_unauthenticated_handler(app: FastAPI) -> None:
+    @app.exception_handler(_Unauthenticated)
+    async def _no_principal(request: Request, exc: _Unauthenticated):
+        return unauthorized(None, request.url.path)

@@ -1,0 +1,41 @@
+"""The audit trail of student-level reads, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import MetaData
+
+from styrkedja_kit.auth import Level, Node, Principal, Role
+from styrkedja_kit.auth.audit import audit_trail, define_audit_table, record_read
+from styrkedja_kit.db import Database
+
+pytestmark = pytest.mark.integration
+
+metadata = MetaData()
+audit = define_audit_table(metadata)
+
+
+async def test_reads_are_recorded_and_each_organiser_sees_only_its_own(infrastructure):
+    db = Database(infrastructure.create_database(f"t_audit_{uuid.uuid4().hex[:8]}"), pool_size=2)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        rektor = Principal("user-17", frozenset({Role.PRINCIPAL}), organisers=frozenset({"2999"}),
+                           school_units=frozenset({"29990011"}))
+        async with db.sessions.begin() as session:
+            await record_read(session, audit, rektor, Node(Level.STUDENT, "2999", "north", "29990011", "7A"),
+                              "GET /v1/students?group_id=7A")
+            await record_read(session, audit, rektor, Node(Level.STUDENT, "2999", "north", "29990011", "7B"),
+                              "GET /v1/students?group_id=7B")
+            await record_read(session, audit, rektor, Node(Level.STUDENT, "0180", None, "01800001"), "GET /x")
+        async with db.sessions() as session:
+            rows = await audit_trail(session, audit, "2999")
+        assert [r["scope"]["group_id"] for r in rows] == ["7B", "7A"]  # newest first
+        assert {(r["subject"], r["roles"], r["level"]) for r in rows} == {("user-17", "principal", "student")}
+        async with db.sessions() as session:
+            assert len(await audit_trail(session, audit, "0180")) == 1
+            assert await audit_trail(session, audit, "2999", since=rows[0]["at"], limit=1) == rows[:1]
+    finally:
+        await db.dispose()

@@ -1,0 +1,101 @@
+"""Roles and scopes (auth/policy.py, auth/principal.py): pure, no tokens needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from styrkedja_kit.auth import (
+    GRANTS,
+    AccessDenied,
+    GroupRef,
+    InvalidClaims,
+    Level,
+    Node,
+    Principal,
+    Role,
+    Write,
+    may_read,
+    may_read_own_write,
+    may_write,
+    principal_from_claims,
+    readable_levels,
+    require_write,
+)
+
+ORG, OTHER = "2180", "0180"
+UNIT, OTHER_UNIT = "12345678", "87654321"
+
+
+def principal(*roles: Role, **scope) -> Principal:
+    return Principal("someone", frozenset(roles), **{k: frozenset(v) for k, v in scope.items()})
+
+
+def test_every_role_has_a_grant():
+    assert set(GRANTS) == set(Role)
+
+
+def test_a_platform_writes_only_for_its_own_organisers_and_reads_only_what_it_wrote():
+    vklass = Principal("svc", frozenset({Role.PLATFORM}), organisers=frozenset({ORG}), client_id="vklass")
+    assert may_write(vklass, Write.ASSESSMENTS, ORG) and may_write(vklass, Write.ORGANISATION, ORG)
+    assert not may_write(vklass, Write.ASSESSMENTS, OTHER)
+    assert not may_write(vklass, Write.LIKA, ORG) and not may_write(vklass, Write.OPS_ADMIN, ORG)
+    assert readable_levels(vklass) == frozenset()
+    assert may_read_own_write(vklass, ORG, "vklass")
+    assert not may_read_own_write(vklass, ORG, "unikum") and not may_read_own_write(vklass, OTHER, "vklass")
+    with pytest.raises(AccessDenied) as denied:
+        require_write(vklass, Write.FORECASTS, OTHER)
+    assert (denied.value.status, denied.value.field, denied.value.rule) == (403, "organiser_id", "write_scope")
+
+
+def test_principal_writes_lika_for_own_units_and_admin_for_any_unit_of_the_organiser():
+    rektor = principal(Role.PRINCIPAL, organisers={ORG}, school_units={UNIT})
+    admin = principal(Role.ORGANISER_ADMIN, organisers={ORG})
+    assert may_write(rektor, Write.LIKA, ORG, UNIT)
+    assert not may_write(rektor, Write.LIKA, ORG, OTHER_UNIT) and not may_write(rektor, Write.LIKA, OTHER, UNIT)
+    assert may_write(admin, Write.LIKA, ORG, OTHER_UNIT) and may_write(admin, Write.ORGANISER_SETTINGS, ORG)
+    assert not may_write(admin, Write.LIKA, OTHER, UNIT) and not may_write(admin, Write.ASSESSMENTS, ORG)
+
+
+@pytest.mark.parametrize("who, node, allowed", [
+    (principal(Role.TEACHER, organisers={ORG}, groups={GroupRef(UNIT, "7A")}),
+     Node(Level.STUDENT, ORG, "north", UNIT, "7A"), True),
+    (principal(Role.TEACHER, organisers={ORG}, groups={GroupRef(UNIT, "7A")}),
+     Node(Level.STUDENT, ORG, "north", UNIT, "7B"), False),
+    (principal(Role.TEACHER, organisers={ORG}, groups={GroupRef(UNIT, "7A")}),
+     Node(Level.SCHOOL_UNIT, ORG, "north", UNIT), False),
+    (principal(Role.PRINCIPAL, organisers={ORG}, school_units={UNIT}), Node(Level.STUDENT, ORG, "n", UNIT, "7B"), True),
+    (principal(Role.PRINCIPAL, organisers={ORG}, school_units={UNIT}), Node(Level.SCHOOL_UNIT, ORG, "n", OTHER_UNIT),
+     False),
+    (principal(Role.PRINCIPAL, organisers={ORG}, school_units={UNIT}), Node(Level.AREA, ORG, "n"), False),
+    (principal(Role.AREA_MANAGER, organisers={ORG}, areas={"north"}), Node(Level.GROUP, ORG, "north", UNIT, "7A"),
+     True),
+    (principal(Role.AREA_MANAGER, organisers={ORG}, areas={"north"}), Node(Level.STUDENT, ORG, "north", UNIT, "7A"),
+     False),
+    (principal(Role.AREA_MANAGER, organisers={ORG}, areas={"north"}), Node(Level.AREA, OTHER, "north"), False),
+    (principal(Role.AREA_MANAGER, organisers={ORG}, areas={"north"}), Node(Level.ORGANISER, ORG), False),
+    (principal(Role.ORGANISER_ADMIN, organisers={ORG}), Node(Level.STUDENT, ORG, "x", UNIT, "7A"), True),
+    (principal(Role.ORGANISER_ADMIN, organisers={ORG}), Node(Level.ORGANISER, OTHER), False),
+    (principal(Role.POLITICIAN, organisers={ORG}), Node(Level.AREA, ORG, "north"), True),
+    (principal(Role.POLITICIAN, organisers={ORG}), Node(Level.SCHOOL_UNIT, ORG, "north", UNIT), False),
+    (principal(Role.POLITICIAN, organisers={ORG}), Node(Level.ORGANISER, OTHER), False),
+    (principal(Role.PUBLIC), Node(Level.ORGANISER, OTHER), True),
+    (principal(Role.PUBLIC), Node(Level.NATION), True),
+    (principal(Role.PUBLIC), Node(Level.AREA, OTHER, "north"), False),
+    (principal(Role.OPS), Node(Level.ORGANISER, ORG), False),
+    (principal(), Node(Level.NATION), False),
+])
+def test_reads(who, node, allowed):
+    assert may_read(who, node) is allowed
+
+
+def test_claims_become_a_principal_and_bad_scope_claims_are_refused():
+    p = principal_from_claims({"sub": "u1", "roles": ["principal", "not-a-role"], "organisers": "2180",
+                               "school_units": [UNIT], "groups": [f"{UNIT}/7A"], "azp": "web"})
+    assert p.roles == {Role.PRINCIPAL} and p.organisers == {"2180"} and p.client_id == "web"
+    assert p.groups == {GroupRef(UNIT, "7A")}
+    assert p.with_directory(school_units=[OTHER_UNIT]).school_units == {UNIT, OTHER_UNIT}
+    for bad in ({"roles": ["teacher"]}, {"sub": "u", "school_units": ["19800101-1234"]},
+                {"sub": "u", "groups": ["7A"]}, {"sub": "u", "organisers": [{"id": 1}]},
+                {"sub": "u", "areas": ["a b"]}):
+        with pytest.raises(InvalidClaims):
+            principal_from_claims(bad)

@@ -1,0 +1,314 @@
+"""Disclosure control (röjandekontroll), pure: which figures a reader may see exactly, which are
+withheld because they rest on too few students, and which siblings must be withheld with them.
+
+Vocabulary (after Skolverket's statistics API):
+
+- `Reason.EXISTS` — the figure is shown;
+- `Reason.MISSING` — there is no figure (no students);
+- `Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS` — withheld: `null` in JSON, `..` in CSV/xlsx.
+  A complementary withholding gets the same code: a reader must not learn which cell was small.
+
+The table is described as *cells* (one figure each, e.g. "unit 12345678, girls") and *partitions*
+(a parent whose students are split, without overlap, among children: a gender split, the units
+of an area, the groups of a unit). Every additive figure of a cell (students, students reaching
+the pass level, the counts per grade) satisfies parent = sum(children) for every partition, so a
+reader who sees some cells can solve that linear system for others. The rule kept here:
+
+    no withheld cell's value is determined by the shown cells through the partition equations,
+
+checked exactly (Gauss–Jordan over the rationals on the withheld cells; a withheld cell is
+determined iff its unit vector is in the row space), across the whole tree at once — not only
+parent by parent, since a combination of several equations can reveal a cell that each single
+equation hides. Withholding is grown greedily: first, while an equation holds exactly one withheld
+cell, withhold its cheapest visible cell (cheap, and most of the work); then, while the exact check
+finds a determined cell, withhold the cheapest visible cell sharing an equation with it. "Cheapest"
+prefers cells whose other equations already hold a withheld cell, then the fewest students.
+
+Apply one decision to every output: compute it once per reader class (suppressed levels), period
+and measure over the organiser's whole tree — every dimension any view shows — and cache it. A
+decision computed per request over a subset could withhold different complements in two views,
+and two responses together could then give a cell away.
+
+Not covered (documented limits): bounds that follow from non-negativity (two withheld cells whose
+total is 0 are both 0; whose outcome total equals their students all passed) — the optional `~100`
+rule addresses the near-100 % case; and dominance rules on non-count measures such as merit means.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import reduce
+from math import gcd
+from typing import Any, TypeAlias
+
+from styrkedja_kit.auth import Level, Principal, Role
+
+Key: TypeAlias = Hashable
+TABLE_WITHHELD = ".."
+TABLE_NEAR_FULL = "~100"
+
+
+class Reason(enum.StrEnum):
+    EXISTS = "EXISTS"
+    MISSING = "MISSING"
+    OMITTED_DUE_TO_BASED_ON_FEW_PUPILS = "OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"
+
+
+@dataclass(frozen=True)
+class DisclosureRules:
+    """Per deployment (reporting settings). The optional rules are off by default."""
+
+    min_students: int = 10
+    # a share where 1–4 students fail is shown as `~100`, and its outcome counts are withheld
+    approximate_near_full: bool = False
+    near_full_max_failing: int = 4
+    # shown counts rounded to a multiple of this (shares are computed from exact counts first)
+    round_counts_to: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.min_students < 1 or self.near_full_max_failing < 1:
+            raise ValueError("min_students and near_full_max_failing must be at least 1")
+        if self.round_counts_to is not None and self.round_counts_to < 2:
+            raise ValueError("round_counts_to must be at least 2 (or None)")
+
+
+_ABOVE_UNIT = frozenset({Level.AREA, Level.ORGANISER, Level.NATION})
+#: Levels at which small groups are withheld, per role. Above school-unit level for every role;
+#: at every level for politician and public; the organiser admin (who may read every student of
+#: the organiser anyway) sees exact figures.
+SUPPRESSED_LEVELS: dict[Role, frozenset[Level]] = {
+    Role.ORGANISER_ADMIN: frozenset(),
+    Role.AREA_MANAGER: _ABOVE_UNIT,
+    Role.PRINCIPAL: _ABOVE_UNIT,
+    Role.TEACHER: _ABOVE_UNIT,
+    Role.PLATFORM: _ABOVE_UNIT,
+    Role.OPS: _ABOVE_UNIT,
+    Role.POLITICIAN: frozenset(Level),
+    Role.PUBLIC: frozenset(Level),
+}
+
+
+def suppressed_levels(principal: Principal) -> frozenset[Level]:
+    """A principal with several roles gets its most open role's view (it may read that anyway);
+    one with no known role gets the public view."""
+    if not principal.roles:
+        return frozenset(Level)
+    return frozenset.intersection(*(SUPPRESSED_LEVELS[r] for r in principal.roles))
+
+
+@dataclass(frozen=True)
+class Cell:
+    level: Level
+    students: int  # the number of students the figure is based on
+    failing: int | None = None  # students not reaching the pass level, for the `~100` rule
+
+
+@dataclass(frozen=True)
+class Partition:
+    """`parent`'s students split without overlap among `children` (parent = sum of children)."""
+
+    parent: Key
+    children: tuple[Key, ...]
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: Any
+    reason: Reason
+    display: Any  # for CSV/xlsx: the value, `..` or `~100`
+
+    def as_json(self) -> dict[str, Any]:
+        body = {"value": self.value, "reason": self.reason.value}
+        if self.display == TABLE_NEAR_FULL:
+            body["approximately"] = TABLE_NEAR_FULL
+        return body
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    cells: Mapping[Key, Cell]
+    withheld: frozenset[Key]  # every figure of the cell is withheld
+    outcome_withheld: frozenset[Key]  # outcome figures withheld (⊇ withheld): also `~100` cells and their complements
+    near_full: frozenset[Key]  # shown as `~100`
+    rules: DisclosureRules
+    unprotectable: frozenset[Key] = field(default=frozenset())  # determined by figures the reader sees exactly
+
+    def reason(self, key: Key, *, outcome: bool = True) -> Reason:
+        cell = self.cells.get(key)
+        if cell is None or cell.students == 0:
+            return Reason.MISSING
+        hidden = self.outcome_withheld if outcome else self.withheld
+        return Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS if key in hidden else Reason.EXISTS
+
+    def count(self, key: Key, value: int | None, *, outcome: bool = True) -> Figure:
+        """A count of the cell (`outcome=False` for the number of students it is based on)."""
+        reason = self.reason(key, outcome=outcome)
+        if reason is not Reason.EXISTS or value is None:
+            return Figure(None, reason, TABLE_WITHHELD if reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS else "")
+        shown = round_count(value, self.rules.round_counts_to)
+        return Figure(shown, reason, shown)
+
+    def share(self, key: Key, value: float | None) -> Figure:
+        """A share (0–1) of the cell, e.g. the share reaching the pass level."""
+        reason = self.reason(key)
+        if key in self.near_full:
+            return Figure(None, Reason.EXISTS, TABLE_NEAR_FULL)
+        if reason is not Reason.EXISTS or value is None:
+            return Figure(None, reason, TABLE_WITHHELD if reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS else "")
+        return Figure(value, reason, value)
+
+    def derived(self, value: Any, *keys: Key) -> Figure:
+        """A figure built from several cells (gender gap, trend against the previous period, forecast
+        against outcome): shown only when every cell it is built from is shown."""
+        reasons = [self.reason(k) for k in keys]
+        if any(r is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS for r in reasons) or any(k in self.near_full
+                                                                                   for k in keys):
+            return Figure(None, Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS, TABLE_WITHHELD)
+        if any(r is Reason.MISSING for r in reasons) or value is None:
+            return Figure(None, Reason.MISSING, "")
+        return Figure(value, Reason.EXISTS, value)
+
+
+def round_count(value: int, base: int | None) -> int:
+    if base is None:
+        return value
+    return int(Fraction(value, base) + Fraction(1, 2)) * base  # half up, no banker's rounding
+
+
+def disclose(cells: Mapping[Key, Cell], partitions: Sequence[Partition], *, suppressed: Iterable[Level],
+             rules: DisclosureRules = DisclosureRules()) -> Disclosure:
+    """Decide what a reader with these suppressed levels sees. Cells at other levels are shown exactly
+    (the reader may see them anyway) and are never chosen as complements."""
+    levels = frozenset(suppressed)
+    for partition in partitions:
+        for key in (partition.parent, *partition.children):
+            if key not in cells:
+                raise KeyError(f"partition names an unknown cell: {key!r}")
+    adjustable = frozenset(k for k, c in cells.items() if c.level in levels and c.students > 0)
+    primary = frozenset(k for k in adjustable if cells[k].students < rules.min_students)
+    withheld, stuck = _protect(primary, adjustable, cells, partitions)
+    near_full: frozenset[Key] = frozenset()
+    outcome_withheld, outcome_stuck = withheld, frozenset[Key]()
+    if rules.approximate_near_full:
+        near_full = frozenset(k for k in adjustable - withheld if cells[k].failing is not None
+                              and 1 <= cells[k].failing <= rules.near_full_max_failing)  # type: ignore[operator]
+        outcome_withheld, outcome_stuck = _protect(withheld | near_full, adjustable, cells, partitions)
+    return Disclosure(cells, withheld, outcome_withheld, near_full, rules, stuck | outcome_stuck)
+
+
+def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping[Key, Cell],
+             partitions: Sequence[Partition]) -> tuple[frozenset[Key], frozenset[Key]]:
+    """Grow `primary` until no withheld cell is determined by the visible ones. Returns the withheld
+    set and the cells that could not be protected (every cell that would help is shown exactly)."""
+    equations = [(p.parent, *p.children) for p in partitions]  # coefficient +1 for the parent, -1 children
+    by_cell: dict[Key, list[int]] = {}
+    for index, equation in enumerate(equations):
+        for key in equation:
+            by_cell.setdefault(key, []).append(index)
+    hidden = set(primary)
+    stuck: set[Key] = set()
+    while True:
+        _close_singletons(hidden, adjustable, cells, equations, by_cell)
+        determined = [k for k in _determined(hidden, partitions) if k not in stuck]
+        added = False
+        for key in sorted(determined, key=repr):
+            pick = _cheapest_complement(key, hidden, adjustable, cells, equations, by_cell)
+            if pick is None:
+                stuck.add(key)
+                continue
+            hidden.add(pick)
+            added = True
+        if not added:
+            # a cell stuck early may have been covered by later complements: report what is left
+            return frozenset(hidden), frozenset(_determined(hidden, partitions)) if stuck else frozenset()
+
+
+def _cost(cell: Key, hidden: set[Key], cells: Mapping[Key, Cell], equations: list[tuple[Key, ...]],
+          by_cell: dict[Key, list[int]]) -> tuple[int, int, str]:
+    """Prefer a cell whose other equations already hold a withheld cell (withholding it there exposes
+    nothing new; in an untouched equation it would need a complement of its own), then the cell with
+    the fewest students (the least information lost)."""
+    fresh = sum(1 for i in by_cell.get(cell, ()) if not any(m in hidden for m in equations[i]))
+    return fresh, cells[cell].students, repr(cell)
+
+
+def _close_singletons(hidden: set[Key], adjustable: frozenset[Key], cells: Mapping[Key, Cell],
+                      equations: list[tuple[Key, ...]], by_cell: dict[Key, list[int]]) -> None:
+    """The cheap part first: an equation with exactly one withheld cell gives it away, so withhold
+    the cheapest visible cell of that equation too, and look again at the equations that cell is in.
+    What is left — combinations of several equations — is the exact check's job."""
+    queue = deque(range(len(equations)))
+    while queue:
+        members = equations[queue.popleft()]
+        if sum(1 for m in members if m in hidden) != 1:
+            continue
+        candidates = [m for m in members if m in adjustable and m not in hidden]
+        if candidates:
+            pick = min(candidates, key=lambda c: _cost(c, hidden, cells, equations, by_cell))
+            hidden.add(pick)
+            queue.extend(by_cell.get(pick, ()))
+
+
+def _cheapest_complement(key: Key, hidden: set[Key], adjustable: frozenset[Key], cells: Mapping[Key, Cell],
+                         equations: list[tuple[Key, ...]], by_cell: dict[Key, list[int]]) -> Key | None:
+    """The cheapest visible, withholdable cell in the nearest equations of `key`: first those `key`
+    is in, then those reached through other withheld cells."""
+    seen_equations: set[int] = set()
+    seen_cells = {key}
+    frontier = [key]
+    while frontier:
+        layer = {i for k in frontier for i in by_cell.get(k, ())} - seen_equations
+        seen_equations |= layer
+        members = {c for i in layer for c in equations[i]}
+        candidates = {c for c in members if c in adjustable and c not in hidden}
+        if candidates:
+            return min(candidates, key=lambda c: _cost(c, hidden, cells, equations, by_cell))
+        frontier = [c for c in members if c in hidden and c not in seen_cells]
+        seen_cells.update(frontier)
+    return None
+
+
+def _determined(hidden: set[Key], partitions: Sequence[Partition]) -> list[Key]:
+    """The hidden cells whose values follow from the visible ones through the partition equations.
+
+    Gauss–Jordan elimination on the hidden cells' columns, exact over the rationals but kept in
+    integers (each row scaled to coprime entries): a hidden cell is determined iff its column is a
+    pivot and its reduced row has no other entry (its unit vector lies in the row space)."""
+    if not hidden:
+        return []
+    columns = {k: i for i, k in enumerate(sorted(hidden, key=repr))}
+    pivots: dict[int, dict[int, int]] = {}  # pivot column → its reduced row
+    for partition in partitions:
+        row: dict[int, int] = {}
+        for key, coefficient in ((partition.parent, 1), *((c, -1) for c in partition.children)):
+            column = columns.get(key)
+            if column is not None:
+                row[column] = row.get(column, 0) + coefficient
+        row = {c: v for c, v in row.items() if v}
+        for column in [c for c in row if c in pivots]:  # reducing never brings in another pivot column
+            if row.get(column):
+                row = _combine(row, pivots[column], column)
+        if not row:
+            continue
+        lead = min(row)
+        for other_column, other in pivots.items():  # keep the earlier rows reduced in the new pivot column
+            if other.get(lead):
+                pivots[other_column] = _combine(other, row, lead)
+        pivots[lead] = row
+    keys = {i: k for k, i in columns.items()}
+    return [keys[column] for column, row in pivots.items() if len(row) == 1]
+
+
+def _combine(row: dict[int, int], pivot: dict[int, int], column: int) -> dict[int, int]:
+    """`row` with `column` eliminated by `pivot`, scaled to coprime integers."""
+    a, b = pivot[column], row[column]
+    out = {c: v * a for c, v in row.items()}
+    for c, v in pivot.items():
+        out[c] = out.get(c, 0) - b * v
+    out = {c: v for c, v in out.items() if v}
+    divisor = reduce(gcd, out.values(), 0)
+    return {c: v // divisor for c, v in out.items()} if divisor > 1 else out
