@@ -15,6 +15,7 @@ from styrkedja_contracts.calendar import (
     Timeliness,
     calendar_for,
     forecast_window,
+    is_forecast_late,
     is_late,
     newest,
     round_window,
@@ -66,6 +67,9 @@ def test_late_is_decided_by_the_local_calendar_day():
 
 def test_defaults_until_the_organiser_sets_its_own():
     mine = calendar()
+    friday_after = datetime(2026, 10, 30, 12, tzinfo=UTC)  # late by the defaults, on time by week 44
+    assert is_forecast_late(friday_after, "2026/27", "HT", calendar_for("1480", {"2999": mine}))
+    assert not is_forecast_late(friday_after, "2026/27", "HT", calendar_for("2999", {"2999": mine}))
     assert calendar_for("2999", {}) is DEFAULT_CALENDAR
     assert calendar_for("2999", {"2999": mine}) is mine
     assert calendar_for("1480", {"2999": mine}) is DEFAULT_CALENDAR

@@ -38,6 +38,7 @@ __all__ = [
     "Window",
     "calendar_for",
     "forecast_window",
+    "is_forecast_late",
     "is_late",
     "local_day",
     "newest",
@@ -106,6 +107,12 @@ class Timeliness(StrEnum):
 
 def timeliness(received_at: datetime, window: Window | None) -> Timeliness:
     return Timeliness.late if is_late(received_at, window) else Timeliness.on_time
+
+
+def is_forecast_late(received_at: datetime, school_year: str, term: Term | str,
+                     calendar: ReportingCalendar = DEFAULT_CALENDAR) -> bool:
+    """Is this forecast late for the organiser's calendar (`calendar_for(organiser_id, …)`)?"""
+    return is_late(received_at, forecast_window(school_year, term, calendar))
 
 
 def calendar_for(organiser_id: str, configured: Mapping[str, ReportingCalendar]) -> ReportingCalendar:

@@ -209,6 +209,7 @@ def item_delta(old: Item | None, new: Item | None) -> dict[ComplianceCell, Compl
 @dataclass(frozen=True)
 class Counts:
     expected: int
+    reported: int  # on time + late
     on_time: int
     late: int
     missing: int
@@ -219,7 +220,7 @@ class Counts:
 def counts(tally: ComplianceTally | None) -> Counts:
     t = tally or ComplianceTally()
     share = (lambda n: round(n / t.expected, DECIMALS) if t.expected else None)
-    return Counts(t.expected, t.on_time, t.late, t.missing, share(t.reported), share(t.on_time))
+    return Counts(t.expected, t.reported, t.on_time, t.late, t.missing, share(t.reported), share(t.on_time))
 
 
 @dataclass(frozen=True)
