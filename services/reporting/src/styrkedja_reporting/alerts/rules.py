@@ -103,8 +103,15 @@ class Thresholds:
     def of(cls, drop_points: float | str = 10, below_forecast_points: float | str = 10, min_students: int = 10,
            freshness: FreshnessBands | None = None) -> Thresholds:
         """From API input: decimals such as `7.5` are taken as written (via `str`), not as binary floats."""
-        return cls(Fraction(str(drop_points)), Fraction(str(below_forecast_points)), min_students,
-                   freshness or FreshnessBands())
+        return cls(_exact("drop_points", drop_points), _exact("below_forecast_points", below_forecast_points),
+                   min_students, freshness or FreshnessBands())
+
+
+def _exact(name: str, value: float | str) -> Fraction:
+    try:
+        return Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        raise RuleViolation(name, "points_number", f"{name} must be a number of percentage points") from None
 
 
 DEFAULT_THRESHOLDS = Thresholds()

@@ -52,7 +52,10 @@ def test_default_thresholds_and_per_organiser():
 
 @pytest.mark.parametrize(("kwargs", "field"), [({"drop_points": -1}, "drop_points"),
                                                ({"below_forecast_points": 101}, "below_forecast_points"),
-                                               ({"min_students": 0}, "min_students")])
+                                               ({"min_students": 0}, "min_students"),
+                                               ({"drop_points": "tio"}, "drop_points"),
+                                               ({"drop_points": float("nan")}, "drop_points"),
+                                               ({"below_forecast_points": float("inf")}, "below_forecast_points")])
 def test_threshold_rules(kwargs, field):
     with pytest.raises(RuleViolation) as error:
         Thresholds.of(**kwargs)
