@@ -14,6 +14,7 @@ def test_topics() -> None:
         "styrkedja.lika",
         "styrkedja.support",
         "styrkedja.organisation",
+        "styrkedja.alerts",
     }
     assessments = TOPICS["styrkedja.assessments"]
     assert assessments.producers == ("assessment",)
@@ -21,7 +22,9 @@ def test_topics() -> None:
     for topic in TOPICS.values():
         assert topic.key == "organiser_id"
         assert topic.partitions == 6
-        assert "reporting" in topic.consumers
+        # reporting reads every topic but the one it produces for other systems
+        assert ("reporting" in topic.consumers) is (topic.name != "styrkedja.alerts")
+    assert TOPICS["styrkedja.alerts"].producers == ("reporting",)
     with pytest.raises(dataclasses.FrozenInstanceError):
         assessments.partitions = 12  # type: ignore[misc]
 
@@ -40,7 +43,10 @@ def test_topic_for_event_type() -> None:
     assert topic_for_event_type("se.styrkedja.organisation.unit_upserted.v1").name == "styrkedja.organisation"
     # a future version of a known entity.verb stays on the same topic (ordering per entity)
     assert topic_for_event_type("se.styrkedja.assessment.published.v2").name == "styrkedja.assessments"
-    for bad in ("se.styrkedja.alert.raised.v1", "nonsense"):
+    assert topic_for_event_type("se.styrkedja.alert.raised.v1").name == "styrkedja.alerts"
+    assert topic_for_event_type("se.styrkedja.alert.resolved.v1").name == "styrkedja.alerts"
+    assert topic_for_event_type("se.styrkedja.calendar.changed.v1").name == "styrkedja.forecasts"
+    for bad in ("se.styrkedja.alert.acknowledged.v1", "nonsense"):
         with pytest.raises(KeyError):
             topic_for_event_type(bad)
 

@@ -150,7 +150,7 @@ def generate_asyncapi(
         channels[channel_id] = {
             "address": topic.name,
             "description": f"Keyed by {topic.key}. Producers: {', '.join(topic.producers)}; "
-            f"consumers: {', '.join(topic.consumers)}.",
+            f"consumers: {', '.join(topic.consumers) or 'none yet'}.",
             "messages": channel_messages,
             "bindings": {
                 "kafka": {

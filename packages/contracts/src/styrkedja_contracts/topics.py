@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 from .errors import UnknownEventTypeError
 from .events import (
+    AlertRaisedV1,
+    AlertResolvedV1,
     AssessmentPublishedV1,
     AssessmentRetractedV1,
+    CalendarChangedV1,
     ForecastSubmittedV1,
     ForecastWithdrawnV1,
     LikaActionPlanChangedV1,
@@ -57,7 +60,10 @@ TOPICS: dict[str, Topic] = {
             name="styrkedja.forecasts",
             producers=("forecast",),
             consumers=("reporting",),
-            event_types=(ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type),
+            # the årshjul is owned by the forecast service (its late flag is decided at write time) and
+            # travels with the forecasts, so reporting reads each forecast after the calendar it was judged by
+            event_types=(ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type,
+                         CalendarChangedV1.event_type),
         ),
         Topic(
             name="styrkedja.lika",
@@ -76,6 +82,12 @@ TOPICS: dict[str, Topic] = {
             producers=("reporting",),  # the SS 12000-style directory import
             consumers=("reporting",),
             event_types=(OrganisationUnitUpsertedV1.event_type,),
+        ),
+        Topic(
+            name="styrkedja.alerts",
+            producers=("reporting",),  # through reporting's outbox
+            consumers=(),  # for other systems (mail, chat, case systems); none of ours yet
+            event_types=(AlertRaisedV1.event_type, AlertResolvedV1.event_type),
         ),
     )
 }

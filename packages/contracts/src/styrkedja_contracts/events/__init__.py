@@ -1,7 +1,20 @@
 """Version 1 event data models (one module per entity)."""
 
+from .alert import (
+    ALERT_NAMESPACE,
+    AlertCellFields,
+    AlertFigures,
+    AlertLevel,
+    AlertRaisedV1,
+    AlertResolvedV1,
+    AlertRule,
+    ResolvedReason,
+    alert_id_for,
+    period_key,
+)
 from .assessment import AssessmentKind, AssessmentPublishedV1, AssessmentRetractedV1
 from .base import ContractModel, EventData
+from .calendar import CalendarChangedV1, ForecastWindow, ReportingCalendar, RoundDeadline
 from .forecast import (
     FORECAST_NAMESPACE,
     ForecastSubmittedV1,
@@ -32,11 +45,28 @@ ALL_EVENT_MODELS: tuple[type[EventData], ...] = (
     LikaActionPlanChangedV1,
     OrganisationUnitUpsertedV1,
     SupportInterventionChangedV1,
+    CalendarChangedV1,
+    AlertRaisedV1,
+    AlertResolvedV1,
 )
 """Every event data model, in registry order."""
 
 __all__ = [
+    "ALERT_NAMESPACE",
     "ALL_EVENT_MODELS",
+    "AlertCellFields",
+    "AlertFigures",
+    "AlertLevel",
+    "AlertRaisedV1",
+    "AlertResolvedV1",
+    "AlertRule",
+    "CalendarChangedV1",
+    "ForecastWindow",
+    "ReportingCalendar",
+    "ResolvedReason",
+    "RoundDeadline",
+    "alert_id_for",
+    "period_key",
     "ActionStatus",
     "AssessmentKind",
     "AssessmentPublishedV1",

@@ -1,0 +1,92 @@
+"""Årshjul: an organiser's reporting calendar, and the event that shares it.
+
+The shapes only; the rules that read a calendar (deadlines, "is this late") are in
+`styrkedja_contracts.calendar`, so that the forecast service's late flag and reporting's
+compliance lists use the same code over the same data.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from ..identifiers import OrganiserId, Term
+from .base import ContractModel, EventData, Round, Timestamp
+
+__all__ = ["IsoWeek", "Weekday", "ForecastWindow", "RoundDeadline", "ReportingCalendar", "CalendarChangedV1"]
+
+IsoWeek = Annotated[int, Field(ge=1, le=52, description="ISO week 1–52 (every ISO year has them).")]
+Weekday = Annotated[int, Field(ge=1, le=7, description="ISO weekday of the deadline: 1 = Monday … 7 = Sunday.")]
+
+
+class ForecastWindow(ContractModel):
+    """The forecast window (prognosfönster) of one term: an ISO week of the term's calendar year
+    (HT: the school year's first year, VT: its second) and the weekday of its deadline."""
+
+    term: Term
+    iso_week: IsoWeek
+    deadline_weekday: Weekday = 5
+
+
+class RoundDeadline(ContractModel):
+    """The deadline of an assessment publication round (omgång 1–4 of the school year)."""
+
+    round: Round
+    term: Term = Field(description="The term the round's deadline falls in (fixes its calendar year).")
+    iso_week: IsoWeek
+    deadline_weekday: Weekday = 5
+
+
+def _default_windows() -> tuple[ForecastWindow, ...]:
+    return (ForecastWindow(term=Term.HT, iso_week=43), ForecastWindow(term=Term.VT, iso_week=13))
+
+
+class ReportingCalendar(ContractModel):
+    """An organiser's årshjul. The defaults (week 43 for HT, week 13 for VT, Friday, no grace days,
+    no round deadlines, Swedish time) apply until the organiser sets its own."""
+
+    forecast_windows: tuple[ForecastWindow, ...] = Field(default_factory=_default_windows, min_length=2,
+                                                         max_length=2)
+    grace_days: int = Field(default=0, ge=0, le=60, description="Calendar days after a deadline that are still on time.")
+    round_deadlines: tuple[RoundDeadline, ...] = Field(default=(), max_length=4)
+    timezone: str = Field(default="Europe/Stockholm", min_length=1, max_length=64,
+                          description="IANA zone whose calendar day decides lateness.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known IANA time zone") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_each(self) -> ReportingCalendar:
+        terms = [w.term for w in self.forecast_windows]
+        if sorted(terms) != sorted(Term):
+            raise ValueError("forecast_windows must hold exactly one window for HT and one for VT")
+        rounds = [d.round for d in self.round_deadlines]
+        if len(set(rounds)) != len(rounds):
+            raise ValueError("round_deadlines must name each round at most once")
+        return self
+
+    def window_of(self, term: Term | str) -> ForecastWindow:
+        return next(w for w in self.forecast_windows if w.term is Term(term))
+
+    def deadline_of_round(self, round_: int) -> RoundDeadline | None:
+        return next((d for d in self.round_deadlines if d.round == round_), None)
+
+
+class CalendarChangedV1(EventData):
+    """An organiser's reporting calendar was set or changed (or reset: then `calendar` holds the
+    defaults). The whole calendar, not a diff; only the newest revision counts."""
+
+    event_type: ClassVar[str] = "se.styrkedja.calendar.changed.v1"
+
+    organiser_id: OrganiserId
+    revision: int = Field(ge=1, description="Calendar revision of this organiser; only the newest counts.")
+    calendar: ReportingCalendar
+    changed_at: Timestamp

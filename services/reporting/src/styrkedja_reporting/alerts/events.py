@@ -1,0 +1,29 @@
+"""The events of an alert decision (`alert.raised.v1`, `alert.resolved.v1`), for the outbox. Pure."""
+
+from __future__ import annotations
+
+from styrkedja_contracts.events.alert import AlertRaisedV1, AlertResolvedV1
+
+from ..figures.periods import TermPeriod
+from .rules import Action, Alert, Decision
+
+
+def _cell_fields(alert: Alert) -> dict[str, object]:
+    cell, period = alert.cell, alert.cell.period
+    return {"alert_id": alert.alert_id, "organiser_id": cell.organiser_id, "level": cell.level,
+            "unit_id": cell.unit[1], "subject_code": cell.subject_code, "year": cell.year,
+            "school_year": str(period.school_year), "term": period.term.value if isinstance(period, TermPeriod) else None,
+            "round": None if isinstance(period, TermPeriod) else period.round,
+            "rule": alert.rule, "episode": alert.episode, "figures": alert.figures}
+
+
+def event_data(decision: Decision) -> AlertRaisedV1 | AlertResolvedV1 | None:
+    """The event to publish for a decision; None for `nothing`."""
+    alert = decision.alert
+    if decision.action is Action.nothing or alert is None:
+        return None
+    if decision.action is Action.raise_:
+        return AlertRaisedV1(**_cell_fields(alert), raised_at=alert.changed_at)  # type: ignore[arg-type]
+    assert alert.resolved_reason is not None
+    return AlertResolvedV1(**_cell_fields(alert), reason=alert.resolved_reason,  # type: ignore[arg-type]
+                           resolved_at=alert.changed_at)
