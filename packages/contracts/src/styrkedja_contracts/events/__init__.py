@@ -17,7 +17,15 @@ from .lika import (
     RespondentRole,
     SchoolForm,
 )
-from .organisation import OrganisationUnitUpsertedV1, UnitType
+from .organisation import (
+    DutyUpsertedV1,
+    GroupMembershipUpsertedV1,
+    OrganisationEntityRemovedV1,
+    OrganisationUnitUpsertedV1,
+    RemovedEntity,
+    TeachingAssignmentUpsertedV1,
+    UnitType,
+)
 from .support import InterventionKind, SupportInterventionChangedV1
 
 ALL_EVENT_MODELS: tuple[type[EventData], ...] = (
@@ -27,6 +35,10 @@ ALL_EVENT_MODELS: tuple[type[EventData], ...] = (
     ForecastWithdrawnV1,
     LikaSelfAssessmentPublishedV1,
     OrganisationUnitUpsertedV1,
+    GroupMembershipUpsertedV1,
+    TeachingAssignmentUpsertedV1,
+    DutyUpsertedV1,
+    OrganisationEntityRemovedV1,
     SupportInterventionChangedV1,
 )
 """Every event data model, in registry order."""
@@ -48,6 +60,11 @@ __all__ = [
     "LikaRatingValue",
     "LikaSelfAssessmentPublishedV1",
     "OrganisationUnitUpsertedV1",
+    "GroupMembershipUpsertedV1",
+    "TeachingAssignmentUpsertedV1",
+    "DutyUpsertedV1",
+    "OrganisationEntityRemovedV1",
+    "RemovedEntity",
     "RespondentRole",
     "SchoolForm",
     "SupportInterventionChangedV1",

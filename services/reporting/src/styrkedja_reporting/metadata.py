@@ -1,0 +1,8 @@
+"""The one SQLAlchemy MetaData of the service: every capability defines its tables on it."""
+
+from sqlalchemy import MetaData
+
+from styrkedja_kit.app import define_kit_tables
+
+metadata = MetaData()
+define_kit_tables(metadata, outbox=False, consumer=True)
