@@ -17,13 +17,19 @@ from styrkedja_reporting.results.rules import (
     LEVELS,
     AssessmentFact,
     ForecastFact,
-    assessment_cells as cells_of_assessment,
-    delta as delta_of,
     fold,
-    forecast_cells as cells_of_forecast,
     retraction_of,
     share,
     withdrawal_of,
+)
+from styrkedja_reporting.results.rules import (
+    assessment_cells as cells_of_assessment,
+)
+from styrkedja_reporting.results.rules import (
+    delta as delta_of,
+)
+from styrkedja_reporting.results.rules import (
+    forecast_cells as cells_of_forecast,
 )
 
 PLACED = {"12345678": "area-north"}  # the school unit is placed in an area: all six levels
