@@ -37,7 +37,7 @@ def consumer_spec(settings: ReportingSettings, registry: HandlerRegistry) -> Con
 def create_app(settings: ReportingSettings) -> FastAPI:
     registry = handler_registry()
     return create_service_app(settings, metadata, [results_routes, directory_routes, lika_routes, ops_routes],
-                              title="Styrkedja reporting service", uses_outbox=False,
+                              title="Styrkedja reporting service", uses_outbox=True,
                               consumer=consumer_spec(settings, registry))
 
 

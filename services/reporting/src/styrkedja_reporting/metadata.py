@@ -5,4 +5,5 @@ from sqlalchemy import MetaData
 from styrkedja_kit.app import define_kit_tables
 
 metadata = MetaData()
-define_kit_tables(metadata, outbox=False, consumer=True)
+# reporting is the registered producer of styrkedja.organisation (the directory import): an outbox
+define_kit_tables(metadata, outbox=True, consumer=True)

@@ -6,16 +6,17 @@ from datetime import date
 from typing import Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select, text
 
 from styrkedja_kit.app import runtime_of
-from styrkedja_kit.problems import Problem
+from styrkedja_kit.problems import Problem, validation_errors
 
 from ..freshness import set_freshness
 from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_UNIT_PATTERN
 from ..results.rules import GROUP_SEPARATOR
 from . import tables as t
+from .writes import MODELS, ChangeBatch, ChangeSummary, RemovalBatch, remove_sources, write_changes
 
 router = APIRouter(prefix="/v1/directory", tags=["directory"])
 
@@ -131,3 +132,33 @@ async def roster_sizes(request: Request, response: Response,
         await set_freshness(session, response)
     return [RosterSize(level=level, unit_id=r[0], students=int(r[1])) for r in rows
             if unit_id is None or r[0] == unit_id]
+
+
+@router.post("/changes", response_model=ChangeSummary)
+async def write_directory_changes(request: Request, batch: ChangeBatch) -> ChangeSummary:
+    """Directory changes from a platform or the SS 12000 importer (up to 5,000 per request). Each
+    change that differs from what was published before becomes an organisation event; the same
+    data sent again changes nothing. All or nothing: one invalid item refuses the batch."""
+    items, errors = [], []
+    for n, change in enumerate(batch.items):
+        try:
+            items.append((MODELS[change.type].model_validate(change.data), change.source_id))
+        except ValidationError as error:
+            errors += [{**e, "field": f"items.{n}.data.{e['field']}"} for e in validation_errors(
+                list(error.errors()))]
+    if errors:
+        raise Problem(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]),
+                      errors[:100])
+    runtime = runtime_of(request)
+    assert runtime.outbox is not None
+    async with runtime.db.sessions.begin() as session:
+        return await write_changes(session, runtime.outbox, items)
+
+
+@router.post("/removals", response_model=ChangeSummary)
+async def remove_directory_sources(request: Request, batch: RemovalBatch) -> ChangeSummary:
+    """Remove every directory entity published from these source ids (e.g. SS 12000 deletedEntities)."""
+    runtime = runtime_of(request)
+    assert runtime.outbox is not None
+    async with runtime.db.sessions.begin() as session:
+        return await remove_sources(session, runtime.outbox, batch)

@@ -89,3 +89,19 @@ KEYS = {
     teaching_assignments.name: ("organiser_id", "assignment_id"),
     duties.name: ("organiser_id", "duty_id"),
 }
+
+# What the directory write API last published per entity (a hash of its content): a second
+# import of the same data publishes nothing. Written in the transaction of the outbox rows.
+published = Table(
+    "directory_published", metadata,
+    Column("organiser_id", String(16), primary_key=True),
+    Column("entity_key", String(200), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    # the source's id the entity came from (SS 12000: organisation, group, duty or activity id), so
+    # a source's deletion list can name what to remove; and what a removal event must carry
+    Column("source_id", String(64), nullable=False),
+    Column("unit_type", String(16)),
+    Column("school_unit_code", String(8)),
+    Index("ix_directory_published_source_id", "source_id"),
+)
