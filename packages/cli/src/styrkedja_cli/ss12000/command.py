@@ -23,6 +23,7 @@ from .models import ENTITIES
 from .source import FolderSource, HttpSource, SourceError
 
 CHUNK = 1_000
+INCREMENTAL = ("groups", "activities")
 
 
 def read_and_plan(source, *, since: datetime | None, naive_zone: ZoneInfo, progress: Progress | None = None
@@ -35,7 +36,9 @@ def read_and_plan(source, *, since: datetime | None, naive_zone: ZoneInfo, progr
                 tasks[entity] = progress.add_task(f"read {entity}", total=None)
             progress.update(tasks[entity], completed=count)
 
-    read = {entity: source.read(entity, since, tick) for entity in ENTITIES}
+    # the tree, the duties and the syllabuses are small and what every other entity hangs on: read
+    # them whole even in an incremental run; groups and activities only as far as they changed
+    read = {entity: source.read(entity, since if entity in INCREMENTAL else None, tick) for entity in ENTITIES}
     deleted = source.deleted(since) if since is not None else []
     return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
                 naive_zone=naive_zone, now=datetime.now(timezone.utc)), deleted
@@ -55,8 +58,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                 raise SourceError(f"reporting refused the {entity} changes: HTTP {response.status_code} "
                                   f"{response.text[:500]}")
             body = response.json()
-            for status in ("created", "changed", "removed", "unchanged"):
-                counts[status] += body[status]
+            counts.update({s: body[s] for s in ("created", "changed", "removed", "unchanged") if body[s]})
             if progress is not None and task is not None:
                 progress.update(task, advance=len(chunk))
     if deleted:
@@ -66,7 +68,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                 "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()})
             if response.status_code != 200:
                 raise SourceError(f"reporting refused the removals: HTTP {response.status_code}")
-            counts["removed"] += response.json()["removed"]
+            counts.update({"removed": response.json()["removed"]})
     for refused in the_plan.refused:
         summary.setdefault(refused.entity, Counter())["refused"] += 1
     return summary
