@@ -27,4 +27,4 @@ def test_import_ss12000_needs_exactly_one_source(tmp_path) -> None:
     both = runner.invoke(app, ["import", "ss12000", "--url", "http://x", "--dir", str(tmp_path)])
     assert both.exit_code == 2
     missing = runner.invoke(app, ["import", "ss12000", "--dir", str(tmp_path / "nowhere")])
-    assert missing.exit_code == 1 and "not a folder" in missing.output
+    assert missing.exit_code == 1 and "not a folder" in " ".join(missing.output.split())
