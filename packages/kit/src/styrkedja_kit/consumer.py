@@ -112,6 +112,8 @@ class ConsumerLoop:
 
     async def _run_once(self) -> None:
         await ensure_topics(self.settings, registry_topics([self.group_id]))
+        static = ({"group_instance_id": self.settings.consumer_group_instance_id}
+                  if self.settings.consumer_group_instance_id else {})
         consumer = make_consumer(
             self.settings, f"{self.settings.client_id}-{self.group_id}",
             group_id=self.group_id,
@@ -121,6 +123,7 @@ class ConsumerLoop:
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
+            **static,
         )
         consumer.subscribe(self.topics, listener=_Rebalance(self))
         producer = make_producer(self.settings, f"{self.settings.client_id}-dlq")
