@@ -234,12 +234,12 @@ def ingest(assessment_url: str, data: Mittkoping, *, new: int, revisions: int, r
             chunk = fresh[start:start + batch_size]
             for body, result in zip(chunk, post_batch(chunk)):
                 data.final[result["assessment_id"]] = body
-        ids = list(data.final)
+        ids = [i for i, body in data.final.items() if body is not None]  # a data set may be fed twice
         revised = [data.revise(i) for i in data.rng.sample(ids, revisions)]
         for start in range(0, len(revised), batch_size):
             chunk = revised[start:start + batch_size]
             for body, result in zip(chunk, post_batch(chunk)):
-                assert result["status"] == "stored" and result["revision"] == 2
+                assert result["status"] == "stored" and result["revision"] >= 2
                 data.final[result["assessment_id"]] = {k: v for k, v in body.items() if k != "assessment_id"}
         for assessment_id in data.rng.sample(ids, retractions):
             response = client.post(f"/v1/assessments/{assessment_id}/retract", json={"reason": "fel elev"})
