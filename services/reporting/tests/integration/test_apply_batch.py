@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 
 NS = UUID("5b1f0c1e-0000-4000-8000-00000000beef")
 T0 = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
-LEVEL_UNIT = {"student": lambda f: f["student_id"], "group": lambda f: f"{f['school_unit_code']}/{f['group_id']}",
+LEVEL_UNIT = {"group": lambda f: f"{f['school_unit_code']}/{f['group_id']}",
               "school_unit": lambda f: f["school_unit_code"], "organiser": lambda f: f["organiser_id"],
               "nation": lambda f: "SE"}  # no directory here: no school unit is placed in an area
 TOPIC = {"assessment": "styrkedja.assessments", "forecast": "styrkedja.forecasts", "lika": "styrkedja.lika"}
@@ -175,7 +175,8 @@ def recomputed_figures(facts: dict, level: str, group_by: list[str]) -> dict:
     out = Counter()
     for fact in facts.values():
         if fact is not None:
-            out[(level, *(LEVEL_UNIT[level](fact) if g == "unit_id" else fact[g] for g in group_by),
+            unit = fact["student_id"] if level == "student" else LEVEL_UNIT[level](fact)
+            out[(level, *(unit if g == "unit_id" else fact[g] for g in group_by),
                  fact["value"])] += 1
     return dict(out)
 
@@ -247,12 +248,12 @@ async def test_only_the_newest_revision_counts_and_a_removal_removes_it(db):
     for key, n in cells.items():
         by_level_value[(key[0], key[1], key[-1])] += n
     assert by_level_value == Counter({
-        ("student", "s-1", "A"): 1, ("group", "12345678/7B", "A"): 1, ("school_unit", "12345678", "A"): 1,
+        ("group", "12345678/7B", "A"): 1, ("school_unit", "12345678", "A"): 1,
         ("organiser", "2999", "A"): 1, ("nation", "SE", "A"): 1,
-        ("student", "s-4", "NOT_REACHED"): 1, ("group", "12345678/7A", "NOT_REACHED"): 1,
+        ("group", "12345678/7A", "NOT_REACHED"): 1,
         ("school_unit", "12345678", "NOT_REACHED"): 1, ("organiser", "2999", "NOT_REACHED"): 1,
         ("nation", "SE", "NOT_REACHED"): 1,
-        ("student", "s-5", "B"): 1, ("group", "23456789/8A", "B"): 1, ("school_unit", "23456789", "B"): 1,
+        ("group", "23456789/8A", "B"): 1, ("school_unit", "23456789", "B"): 1,
         ("organiser", "2999", "B"): 1, ("nation", "SE", "B"): 1,
     })  # no F (a1's old revision), no E (a4's), nothing of the retracted a2 and a3, a5 only where it moved
 
@@ -275,7 +276,7 @@ async def test_read_figures_equal_a_recomputation(db):
     assessments, forecasts = await check_consistent(db, log)
     assert sum(v is None for v in assessments.values()) > 0 and sum(v is not None for v in assessments.values()) > 20
 
-    for level in LEVEL_UNIT:
+    for level in (*LEVEL_UNIT, "student"):
         group_by = ["unit_id", "subject_code", "school_year", "term", "round", "kind", "scale", "gender"]
         assert await read_figures(db, "assessments", level, group_by) == \
             recomputed_figures(assessments, level, group_by)

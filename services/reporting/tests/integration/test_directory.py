@@ -153,7 +153,7 @@ def expected(log: list) -> Counter:
             continue
         d = event.data
         area = areas.get(d.school_unit_code, (None, None))[1]
-        for level, unit_id in (("student", d.student_id), ("group", f"{d.school_unit_code}/{d.group_id}"),
+        for level, unit_id in (("group", f"{d.school_unit_code}/{d.group_id}"),
                                ("school_unit", d.school_unit_code), ("area", area),
                                ("organiser", d.organiser_id), ("nation", "SE")):
             if unit_id is not None:

@@ -14,7 +14,9 @@ from uuid import UUID, uuid5
 import pytest
 
 from styrkedja_reporting.results.rules import (
-    LEVELS,
+    MATERIALISED as LEVELS,
+)
+from styrkedja_reporting.results.rules import (
     AssessmentFact,
     ForecastFact,
     fold,
@@ -116,11 +118,11 @@ def test_assessment_cells_one_per_level_and_none_when_retracted():
     fact = afact(1, "B")
     cells = assessment_cells(fact)
     assert sorted((key[0], key[1]) for key in cells) == sorted(
-        [("student", "s-1"), ("group", "12345678/7A"), ("school_unit", "12345678"), ("area", "area-north"),
+        [("group", "12345678/7A"), ("school_unit", "12345678"), ("area", "area-north"),
          ("organiser", "2999"), ("nation", "SE")])
-    assert set(cells.values()) == {1} and len(cells) == len(LEVELS)
+    assert set(cells.values()) == {1} and len(cells) == len(LEVELS)  # the student level is the fact itself
     unplaced = cells_of_assessment(fact, {})
-    assert sorted(key[0] for key in unplaced) == ["group", "nation", "organiser", "school_unit", "student"]
+    assert sorted(key[0] for key in unplaced) == ["group", "nation", "organiser", "school_unit"]
     assert all(key[2:] == ("2999", "GRGRMAT01", "2026/27", "HT", 1, "assessment", "AF", 7, "female", "B")
                for key in cells)
     assert assessment_cells(None) == Counter()
@@ -132,7 +134,7 @@ def test_forecast_cells_one_per_level_and_none_when_withdrawn():
     fact = ffact(1, "NOT_REACHED", late=True)
     cells = forecast_cells(fact)
     assert sorted((key[0], key[1]) for key in cells) == sorted(
-        [("student", "s-1"), ("group", "12345678/7A"), ("school_unit", "12345678"), ("area", "area-north"),
+        [("group", "12345678/7A"), ("school_unit", "12345678"), ("area", "area-north"),
          ("organiser", "2999"), ("nation", "SE")])
     assert set(cells.values()) == {1}
     assert all(key[2:] == ("2999", "GRGRMAT01", "2026/27", "VT", 8, "male", "NOT_REACHED", True) for key in cells)

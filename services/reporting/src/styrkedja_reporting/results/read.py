@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.scales import Scale, reaches_pass
@@ -74,19 +74,29 @@ _GROUP_BY = {"assessments": ("level", "unit_id", "subject_code", "school_year", 
 async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
                      scope: Scope | None = None) -> list[ResultCell]:
     store = STORES[kind]
-    agg = store.aggregates.c
     group_by = [*_GROUP_BY[kind], *filters.split]
-    keys = [agg[name] for name in group_by]
-    query = select(*keys, agg.value, func.sum(agg.count).label("count")).group_by(*keys, agg.value)
-    query = query.where(agg.level == level)
+    if level == "student":  # the facts are the student level (see rules.MATERIALISED)
+        facts = store.facts.c
+        source = {**{c.name: c for c in facts}, "unit_id": facts.student_id}
+        condition = ~facts[store.hidden]
+        count = func.count()
+    else:
+        agg = store.aggregates.c
+        source = {c.name: c for c in agg}
+        condition = agg.level == level
+        count = func.sum(agg.count)
+    keys = [source[name].label(name) for name in group_by if name != "level"]
+    query = select(literal(level).label("level"), *keys, source["value"], count.label("count")).where(condition)
     for name in ("organiser_id", "unit_id", "subject_code", "school_year", "term", "round", "kind", "year",
                  "gender"):
         value = getattr(filters, name)
-        if value is not None and name in agg:
-            query = query.where(agg[name] == value)
+        if value is not None and name in source:
+            query = query.where(source[name] == value)
     if scope is not None and scope.organiser_ids is not None:
-        query = query.where(agg.organiser_id.in_(sorted(scope.organiser_ids)))
-    rows = (await session.execute(query.order_by(*keys, agg.value))).all()
+        query = query.where(source["organiser_id"].in_(sorted(scope.organiser_ids)))
+    grouping = [source[name] for name in group_by if name != "level"]
+    rows = (await session.execute(query.group_by(*grouping, source["value"]).order_by(
+        *grouping, source["value"]))).all()
     scale_of = (lambda cell: Scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
     return _cells(rows, group_by, scale_of)
 

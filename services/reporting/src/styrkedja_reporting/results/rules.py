@@ -6,7 +6,7 @@ order events arrive in, and a retraction/withdrawal is a revision that removes t
 contribution. So applying the same events in any order, any number of times, gives the same
 facts — and the aggregates are kept as the sum of the facts' contributions, per level of the
 governance chain (styrkedjan): student → group → school unit → area (verksamhetsområde) →
-organiser (huvudman) → nation.
+organiser (huvudman) → nation (the student level is read from the facts, see MATERIALISED).
 
 A group is named by its school unit and its id together (`<school_unit_code>/<group_id>`):
 two schools may both have a "7A". The area comes from the directory (the school unit's
@@ -24,6 +24,10 @@ from typing import Any
 from styrkedja_contracts.scales import Scale, reaches_pass
 
 LEVELS = ("student", "group", "school_unit", "area", "organiser", "nation")
+# The student level is the facts themselves (one fact = one student, subject and period): read
+# straight from the fact tables, never copied into the aggregates, where it would be most of the
+# rows and most of the writes while every cell holds exactly the fact it came from.
+MATERIALISED = LEVELS[1:]
 NATION = "SE"
 GROUP_SEPARATOR = "/"  # not allowed in a group id, so `<school_unit_code>/<group_id>` is unambiguous
 
@@ -82,9 +86,8 @@ def group_key(school_unit_code: str, group_id: str) -> str:
 
 
 def units(fact: AssessmentFact | ForecastFact, placement: Placement) -> list[tuple[str, str]]:
-    """(level, unit id) of every level the fact counts in."""
-    out = [("student", fact.student_id), ("group", group_key(fact.school_unit_code, fact.group_id)),
-           ("school_unit", fact.school_unit_code)]
+    """(level, unit id) of every materialised level the fact counts in."""
+    out = [("group", group_key(fact.school_unit_code, fact.group_id)), ("school_unit", fact.school_unit_code)]
     area = placement.get(fact.school_unit_code)
     if area is not None:
         out.append(("area", area))

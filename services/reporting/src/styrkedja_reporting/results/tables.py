@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, fields
+from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Uuid, text
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import PLACEMENT_LOCK, placements
 from ..metadata import metadata
-from .rules import GROUP_SEPARATOR, LEVELS, NATION, AssessmentFact, ForecastFact, Placement
+from .rules import GROUP_SEPARATOR, LEVELS, MATERIALISED, NATION, AssessmentFact, ForecastFact, Placement
 
 
 def _str(name: str, length: int = 64, **kw: Any) -> Column:
@@ -97,6 +98,7 @@ class FactStore:
         self.hidden = hidden
         self.fact_fields = tuple(f.name for f in fields(fact_type))
         self.id_column = facts.c[self.fact_fields[0]]
+        self._row_of = attrgetter(*self.fact_fields)  # not dataclasses.astuple: that deep-copies every value
         fact_cols = [facts.c[name] for name in self.fact_fields]
         col_list = ", ".join(_q(n) for n in self.fact_fields)
         self._load = text(f"SELECT {col_list} FROM {facts.name} WHERE {_q(self.id_column.name)} "
@@ -135,11 +137,11 @@ class FactStore:
 
     async def save(self, session: AsyncSession, facts: list) -> None:
         if facts:
-            await session.execute(self._save, _arrays(self.fact_fields, (astuple(f) for f in facts)))
+            await session.execute(self._save, _arrays(self.fact_fields, map(self._row_of, facts)))
 
     async def add(self, session: AsyncSession, change: Counter) -> None:
         """Move the aggregate cells by `change`; cells that reach zero are removed."""
-        rows = sorted(((*key, n) for key, n in change.items() if n), key=repr)
+        rows = sorted((*key, n) for key, n in change.items() if n)  # each position has one type: comparable
         if not rows:
             return
         # sorted: two writers touching the same cells lock them in the same order
@@ -159,12 +161,12 @@ class FactStore:
 
     def recomputed_sql(self) -> str:
         """Every level's cells computed from scratch from the facts (a SELECT)."""
-        unit = {"student": "f.student_id", "group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id",
+        unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id",
                 "school_unit": "f.school_unit_code", "area": "p.area_id", "organiser": "f.organiser_id",
                 "nation": f"'{NATION}'"}
         rest = ", ".join(f"f.{_q(d)}" for d in self.dimensions[2:])
         parts = []
-        for level in LEVELS:
+        for level in MATERIALISED:
             join = (f"JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code AND p.area_id IS NOT NULL"
                     if level == "area" else "")
             parts.append(f"SELECT CAST('{level}' AS varchar) AS level, CAST({unit[level]} AS varchar) AS unit_id, "
@@ -179,6 +181,7 @@ class FactStore:
                    f"FROM {self.aggregates.name} a FULL OUTER JOIN r ON {on} "
                    f"WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")
         found = {row[0]: int(row[1]) for row in (await session.execute(sql)).all()}
+        # the student level is read from the facts: equal to them by construction
         return {level: found.get(level, 0) for level in LEVELS}
 
 

@@ -1,7 +1,8 @@
 """directory and six levels
 
 The organisation directory (units, memberships, teaching assignments, duties, placements),
-freshness, and aggregates at six levels with group ids scoped by school unit: the aggregates
+freshness, and aggregates at six levels (the student level is read from the facts) with group
+ids scoped by school unit: the aggregates
 are rebuilt from the facts (no school unit is placed in an area yet; the directory events,
 replayed or new, place them).
 
@@ -23,7 +24,7 @@ F_STR = ('level', 'unit_id', 'organiser_id', 'subject_code', 'school_year', 'ter
 
 
 def _recomputed(facts: str, hidden: str, dims: str) -> str:
-    units = {"student": "student_id", "group": "school_unit_code || '/' || group_id",
+    units = {"group": "school_unit_code || '/' || group_id",
              "school_unit": "school_unit_code", "organiser": "organiser_id", "nation": "'SE'"}
     return " UNION ALL ".join(
         f"SELECT '{level}', {unit}, {dims}, count(*) FROM {facts} WHERE NOT {hidden} GROUP BY 2, {dims}"
