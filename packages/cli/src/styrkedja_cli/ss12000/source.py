@@ -25,7 +25,7 @@ class SourceError(Exception):
     """The source could not be read (whole): names the entity and the page."""
 
 
-def _items(entity: str, page: int, body: Any) -> tuple[list[BaseModel], str | None]:
+def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
     if isinstance(body, list):
         raw, token = body, None
     elif isinstance(body, dict) and isinstance(body.get("data"), list):

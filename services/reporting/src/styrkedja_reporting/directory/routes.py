@@ -56,9 +56,10 @@ async def _units_of(session, organiser_id: str) -> list:
 def _tree(rows: list) -> list[Unit]:
     """Nest the units: groups under their school unit (by code), the rest under their parent."""
     nodes = {(row.unit_type, row.scope, row.unit_id): _unit(row) for row in rows}
-    by_id = {(u.unit_type, u.unit_id): u for (kind, scope, _), u in nodes.items() if kind != "group"}
+    by_id: dict[tuple[str, str | None], Unit] = {
+        (u.unit_type, u.unit_id): u for (kind, scope, _), u in nodes.items() if kind != "group"}
     school_by_code = {u.school_unit_code: u for u in nodes.values() if u.unit_type == "school_unit"}
-    roots = []
+    roots: list[Unit] = []
     for (kind, scope, _), unit in nodes.items():
         if kind == "group":
             parent = school_by_code.get(scope)

@@ -5,7 +5,8 @@ written with one statement per table."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,7 +58,7 @@ def _withdrawal(data: dict) -> ForecastFact:
     return withdrawal_of(data["revision"], {k: data[k] for k in _WITHDRAW_KEEP})
 
 
-_TO_FACT = {
+_TO_FACT: dict[str, Callable[[dict], AssessmentFact | ForecastFact]] = {
     AssessmentPublishedV1.event_type: _assessment, AssessmentRetractedV1.event_type: _retraction,
     ForecastSubmittedV1.event_type: _forecast, ForecastWithdrawnV1.event_type: _withdrawal,
 }
@@ -83,7 +84,8 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
 
 
 async def apply_results(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    assessments, forecasts = [], []
+    assessments: list[tuple[Any, AssessmentFact]] = []
+    forecasts: list[tuple[Any, ForecastFact]] = []
     for item in batch:
         fact = _TO_FACT[item.event.type](plain_data(item.event))
         if isinstance(fact, AssessmentFact):

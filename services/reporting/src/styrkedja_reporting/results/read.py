@@ -79,7 +79,7 @@ async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: F
         facts = store.facts.c
         source = {**{c.name: c for c in facts}, "unit_id": facts.student_id}
         condition = ~facts[store.hidden]
-        count = func.count()
+        count: Any = func.count()
     else:
         agg = store.aggregates.c
         source = {c.name: c for c in agg}
