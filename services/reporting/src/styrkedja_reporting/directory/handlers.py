@@ -119,9 +119,9 @@ async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMove
         "AND ar.unit_type = 'area' AND ar.scope = '' AND ar.unit_id = su.parent_id AND NOT ar.removed "
         "WHERE su.unit_type = 'school_unit' AND su.school_unit_code = ANY(CAST(:codes AS text[])) "
         "ORDER BY su.school_unit_code, su.removed, su.updated_at DESC"), {"codes": ordered})).all()
-    before: dict[str, str | None] = dict((await session.execute(text(
+    before: dict[str, str | None] = {row[0]: row[1] for row in (await session.execute(text(
         f"SELECT school_unit_code, area_id FROM {t.placements.name} "
-        "WHERE school_unit_code = ANY(CAST(:codes AS text[])) FOR UPDATE"), {"codes": ordered})).tuples().all())
+        "WHERE school_unit_code = ANY(CAST(:codes AS text[])) FOR UPDATE"), {"codes": ordered})).all()}
     after = {code: area for code, _, area in wanted}
     changed = moves(before, after)
     if not changed:
