@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from sqlalchemy import text
 
 from styrkedja_cli.ss12000.command import read_and_plan, send
@@ -105,6 +105,14 @@ def ss12000_api(data: dict[str, list[dict]], deleted: dict[str, list[str]], call
 
     for entity in ("organisations", "groups", "duties", "activities", "syllabuses", "persons"):
         app.add_api_route(f"/{entity}", listing(entity), methods=["GET"])
+
+    @app.get("/groups/{ident}")
+    async def one_group(ident: str) -> dict:
+        calls.append(f"groups/{ident}")
+        for group in data["groups"]:
+            if group["id"] == ident:
+                return group
+        raise HTTPException(404)
 
     @app.get("/deletedEntities")
     async def deleted_entities(after: str) -> dict:
@@ -252,10 +260,14 @@ async def test_import_over_http_paged_idempotent_incremental_and_no_civic_number
     data["organisations"][3] = {**data["organisations"][3], "parentOrganisation": {"id": AREA},
                                 "meta": meta("2026-10-01T08:00:00")}
     deleted["groups"] = [G1]
+    # a new activity for the unchanged group at Granskolan: the group is fetched by id
+    data["activities"].append({"id": "act-2", "groups": [{"id": G2}], "teachers": [{"duty": {"id": D1}}],
+                               "syllabus": {"id": S1}, "meta": meta("2026-10-02T08:00:00")})
     since = datetime(2026, 9, 1, tzinfo=timezone.utc)
     later = await reporting.import_from(HttpSource(url), since=since)
     assert later["organisations"] == {"changed": 1, "unchanged": 3}  # the tree is always read whole
     assert later["deletedEntities"]["removed"] >= 2  # the group and its memberships
+    assert later["activities"] == {"created": 1} and f"groups/{G2}" in calls
     async with database.sessions() as session:
         placement = dict((await session.execute(text(
             "SELECT school_unit_code, area_id FROM school_unit_placements"))).all())

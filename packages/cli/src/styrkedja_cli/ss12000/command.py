@@ -40,6 +40,11 @@ def read_and_plan(source, *, since: datetime | None, naive_zone: ZoneInfo, progr
     # them whole even in an incremental run; groups and activities only as far as they changed
     read = {entity: source.read(entity, since if entity in INCREMENTAL else None, tick) for entity in ENTITIES}
     deleted = source.deleted(since) if since is not None else []
+    if since is not None and hasattr(source, "one"):
+        # a changed activity may name groups that did not change: fetch those one by one
+        known = {g.id for g in read["groups"]}
+        wanted = sorted({ref.id for a in read["activities"] for ref in a.groups} - known)
+        read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in wanted) if g is not None]
     return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
                 naive_zone=naive_zone, now=datetime.now(timezone.utc)), deleted
 

@@ -107,6 +107,22 @@ class HttpSource:
                 raise SourceError(f"{entity}, page {page}: the server repeated a pageToken")
             seen_tokens.add(token)
 
+    def one(self, entity: str, ident: str) -> Any | None:
+        """One entity by id (`/<entity>/{id}`), or None when the server does not have it."""
+        try:
+            response = self.client.get(f"/{entity}/{ident}")
+        except httpx.HTTPError as error:
+            raise SourceError(f"{entity} {ident}: {type(error).__name__}") from None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise SourceError(f"{entity} {ident}: HTTP {response.status_code}")
+        try:
+            items, _ = _items(entity, 1, [response.json()])
+        except ValueError:
+            raise SourceError(f"{entity} {ident}: not JSON") from None
+        return items[0]
+
     def deleted(self, since: datetime) -> list[str]:
         ids, token, page = [], None, 0
         while True:
