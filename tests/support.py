@@ -9,6 +9,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import httpx
 
@@ -17,6 +18,7 @@ from styrkedja_contracts.scales import Scale, reaches_pass
 SUBJECTS = ("GRGRMAT01", "GRGRSVE01", "GRGRENG01", "GRGRBIO01")
 AF = ("A", "B", "C", "D", "E", "F")
 THREE = ("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")
+LEVELS = ("student", "group", "school_unit", "area", "organiser", "nation")
 
 
 @dataclass
@@ -27,22 +29,33 @@ class Mittkoping:
     organisers: tuple[str, ...] = ()
     units: dict[str, list[str]] = field(default_factory=dict)  # organiser → school unit codes
     groups: dict[str, list[str]] = field(default_factory=dict)  # school unit → group ids
+    areas: dict[str, list[str]] = field(default_factory=dict)  # organiser → its areas
+    area_of: dict[str, str] = field(default_factory=dict)  # school unit → its area (verksamhetsområde)
     final: dict[str, dict] = field(default_factory=dict)  # assessment id → body of its newest revision, or None
 
     def __post_init__(self) -> None:
         rng = random.Random(self.seed)
         tag = uuid.uuid4().hex[:6]
         self.rng = rng
+        self.tag = tag
+        self.placed = False  # the directory (and so the areas) was published to reporting
         self.issued = 0
         # identifiers drawn from fresh randomness, not the seed: every data set (test, benchmark
         # round) owns its organisers and units, even on topics shared with earlier runs
         fresh = random.Random(uuid.uuid4().int)
         # organisation numbers: month digits >= 20, so never mistaken for a personnummer
-        self.organisers = tuple(f"21{fresh.randint(20, 99)}{fresh.randint(0, 999_999):06d}" for _ in range(2))
-        for organiser in self.organisers:
-            self.units[organiser] = [str(fresh.randint(10_000_000, 99_999_999)) for _ in range(4)]
-            for unit in self.units[organiser]:
-                self.groups[unit] = [f"{tag}-{unit[-3:]}-{year}{letter}" for year in (6, 9) for letter in "AB"]
+        self.organisers = ()
+        while len(set(self.organisers)) != 2:
+            self.organisers = tuple(f"21{fresh.randint(20, 99)}{fresh.randint(0, 999_999):06d}" for _ in range(2))
+        codes = fresh.sample(range(10_000_000, 100_000_000), 8)  # distinct: no two units share a code
+        for n, organiser in enumerate(self.organisers):
+            self.units[organiser] = [str(code) for code in codes[4 * n:4 * n + 4]]
+            self.areas[organiser] = [f"area-{tag}-{organiser}-{side}" for side in ("north", "south")]
+            for i, unit in enumerate(self.units[organiser]):
+                self.area_of[unit] = self.areas[organiser][i % 2]
+                # the group's own id is short and the same in every school ("6A"): reporting scopes it by
+                # the school unit, the test never relies on ids that happen to differ
+                self.groups[unit] = [f"{year}{letter}" for year in (6, 9) for letter in "AB"]
 
     def new_assessments(self, count: int) -> list[dict]:
         items = []
@@ -51,7 +64,7 @@ class Mittkoping:
             organiser = self.organisers[n % 2]
             unit = self.rng.choice(self.units[organiser])
             group = self.rng.choice(self.groups[unit])
-            items.append(self._body(organiser, unit, group, f"stu-{group}-{n}", self.rng.choice(SUBJECTS)))
+            items.append(self._body(organiser, unit, group, f"stu-{self.tag}-{n}", self.rng.choice(SUBJECTS)))
         return items
 
     def _body(self, organiser, unit, group, student, subject) -> dict:
@@ -59,7 +72,7 @@ class Mittkoping:
         value = self.rng.choice(AF if scale == "AF" else THREE)
         body = {"organiser_id": organiser, "school_unit_code": unit, "group_id": group, "student_id": student,
                 "teacher_id": f"t-{group}", "gender": self.rng.choice(["female", "male", "unknown"]),
-                "year": int(group.rsplit("-", 1)[1][0]), "subject_code": subject,
+                "year": int(group[0]), "subject_code": subject,
                 "kind": "assessment", "scale": scale, "value": value, "school_year": "2026/27", "term": "HT",
                 "round": self.rng.randint(1, 2), "assessed_on": "2026-11-02"}
         return self.with_criteria(body)
@@ -74,28 +87,77 @@ class Mittkoping:
         body["value"] = self.rng.choice([v for v in values if v != body["value"]])
         return {**self.with_criteria(body), "assessment_id": assessment_id}
 
+    # -- the directory ------------------------------------------------------------------------------
+    def directory_changes(self, at: datetime | None = None) -> list[dict]:
+        """The organisation tree as directory changes for reporting's write API."""
+        at = at or datetime.now(timezone.utc)
+        changes = []
+
+        def unit(**data) -> None:
+            changes.append({"type": "se.styrkedja.organisation.unit_upserted.v1",
+                            "data": {**data, "updated_at": at.isoformat()}})
+
+        for organiser in self.organisers:
+            unit(unit_type="organiser", unit_id=organiser, organiser_id=organiser, name=f"Huvudman {organiser}")
+            for area in self.areas[organiser]:
+                unit(unit_type="area", unit_id=area, organiser_id=organiser, parent_id=organiser, name=area)
+            for code in self.units[organiser]:
+                unit(unit_type="school_unit", unit_id=f"su-{code}", organiser_id=organiser,
+                     parent_id=self.area_of[code], name=f"Skola {code}", school_unit_code=code)
+                for group in self.groups[code]:
+                    unit(unit_type="group", unit_id=group, organiser_id=organiser, parent_id=f"su-{code}",
+                         name=group, school_unit_code=code, year=int(group[0]))
+        return changes
+
+    def move(self, code: str) -> dict:
+        """Move a school unit to its organiser's other area; the change for reporting's write API."""
+        organiser = next(o for o, codes in self.units.items() if code in codes)
+        self.area_of[code] = next(a for a in self.areas[organiser] if a != self.area_of[code])
+        return {"type": "se.styrkedja.organisation.unit_upserted.v1", "data": {
+            "unit_type": "school_unit", "unit_id": f"su-{code}", "organiser_id": organiser,
+            "parent_id": self.area_of[code], "name": f"Skola {code}", "school_unit_code": code,
+            "updated_at": datetime.now(timezone.utc).isoformat()}}
+
     # -- the independent recomputation ------------------------------------------------------------
-    def expected(self) -> dict[tuple, Counter]:
+    def expected(self, levels: tuple[str, ...] = LEVELS) -> dict[tuple, Counter]:
         cells: dict[tuple, Counter] = {}
         for body in self.final.values():
             if body is None:
                 continue
-            for level, unit in (("group", body["group_id"]), ("school_unit", body["school_unit_code"]),
-                                ("organiser", body["organiser_id"])):
-                key = (level, unit, body["subject_code"], body["school_year"], body["term"], body["round"],
+            units = {"student": body["student_id"], "group": f"{body['school_unit_code']}/{body['group_id']}",
+                     "school_unit": body["school_unit_code"],
+                     "area": self.area_of.get(body["school_unit_code"]) if self.placed else None,
+                     "organiser": body["organiser_id"], "nation": "SE"}
+            for level in levels:
+                if units[level] is None:  # not placed in an area: counts in every other level
+                    continue
+                key = (level, units[level], body["subject_code"], body["school_year"], body["term"], body["round"],
                        body["kind"], body["scale"])
                 cells.setdefault(key, Counter())[body["value"]] += 1
         return cells
 
     def my_units(self) -> set[str]:
         return set(self.organisers) | {u for us in self.units.values() for u in us} | \
-            {g for gs in self.groups.values() for g in gs}
+            {f"{u}/{g}" for u, gs in self.groups.items() for g in gs} | \
+            {a for areas in self.areas.values() for a in areas} | {"SE"} | \
+            {b["student_id"] for b in self.final.values() if b}
 
 
-def reported(reporting_url: str, units: set[str], organisers: tuple[str, ...]) -> dict[tuple, Counter]:
-    cells = {}
+def publish_directory(reporting_url: str, data: Mittkoping, changes: list[dict] | None = None) -> dict:
+    """Send directory changes (default: the whole tree) to reporting, which publishes them as
+    organisation events; from now on the recomputation places school units in their areas."""
+    response = httpx.post(reporting_url + "/v1/directory/changes",
+                          json={"items": changes or data.directory_changes()}, timeout=60)
+    assert response.status_code == 200, response.text
+    data.placed = True
+    return response.json()
+
+
+def reported(reporting_url: str, units: set[str], organisers: tuple[str, ...],
+             levels: tuple[str, ...] = LEVELS) -> dict[tuple, Counter]:
+    cells: dict[tuple, Counter] = {}
     with httpx.Client(base_url=reporting_url, timeout=30) as client:
-        for level in ("group", "school_unit", "organiser"):
+        for level in levels:
             found = []
             for organiser in organisers:
                 response = client.get("/v1/results/assessments", params={"level": level, "organiser_id": organiser})
@@ -111,19 +173,21 @@ def reported(reporting_url: str, units: set[str], organisers: tuple[str, ...]) -
                 passing = sum(n for v, n in dist.items() if reaches_pass(Scale(cell["scale"]), v))
                 assert cell["reaching_pass"] == passing
                 assert cell["share_reaching_pass"] == round(passing / cell["assessed"], 4)
-                cells[key] = dist
+                cells[key] = cells.get(key, Counter()) + dist  # nation: one cell per organiser, summed
     return cells
 
 
-def wait_until_exact(reporting_url: str, data: Mittkoping, timeout: float = 120) -> float:
-    """Poll the reporting API until it equals the recomputation; returns the seconds it took."""
+def wait_until_exact(reporting_url: str, data: Mittkoping, timeout: float = 120,
+                     levels: tuple[str, ...] = LEVELS) -> float:
+    """Poll the reporting API until it equals the recomputation; returns the seconds it took.
+    Without the directory published, leave "area" out of `levels` (nothing is placed)."""
     started = time.monotonic()
-    expected = data.expected()
+    expected = data.expected(levels)
     units = data.my_units()
     got = None
     while time.monotonic() - started < timeout:
         try:
-            got = reported(reporting_url, units, data.organisers)
+            got = reported(reporting_url, units, data.organisers, levels)
         except httpx.HTTPError:
             got = None
         if got == expected:
@@ -170,12 +234,12 @@ def ingest(assessment_url: str, data: Mittkoping, *, new: int, revisions: int, r
             chunk = fresh[start:start + batch_size]
             for body, result in zip(chunk, post_batch(chunk)):
                 data.final[result["assessment_id"]] = body
-        ids = list(data.final)
+        ids = [i for i, body in data.final.items() if body is not None]  # a data set may be fed twice
         revised = [data.revise(i) for i in data.rng.sample(ids, revisions)]
         for start in range(0, len(revised), batch_size):
             chunk = revised[start:start + batch_size]
             for body, result in zip(chunk, post_batch(chunk)):
-                assert result["status"] == "stored" and result["revision"] == 2
+                assert result["status"] == "stored" and result["revision"] >= 2
                 data.final[result["assessment_id"]] = {k: v for k, v in body.items() if k != "assessment_id"}
         for assessment_id in data.rng.sample(ids, retractions):
             response = client.post(f"/v1/assessments/{assessment_id}/retract", json={"reason": "fel elev"})

@@ -73,7 +73,8 @@ def test_forecasts_and_lika_self_assessments_reach_reporting(stack):
             forecasts[forecast_id] = None
     expected: dict[tuple, Counter] = {}
     for body in filter(None, forecasts.values()):
-        for level, unit in (("group", body["group_id"]), ("school_unit", body["school_unit_code"]),
+        for level, unit in (("group", f"{body['school_unit_code']}/{body['group_id']}"),
+                            ("school_unit", body["school_unit_code"]),
                             ("organiser", body["organiser_id"])):
             key = (level, unit, body["subject_code"], body["school_year"], body["term"])
             expected.setdefault(key, Counter())[body["value"]] += 1

@@ -20,3 +20,11 @@ def test_ops_command_reaches_the_kit_and_keeps_its_exit_code(monkeypatch) -> Non
     monkeypatch.delenv("STYRKEDJA_DATABASE_URL", raising=False)
     result = runner.invoke(app, ["replay", "--since", "2026-01-01T00:00:00+00:00"])
     assert result.exit_code == 2  # the kit's usage error: no database URL configured
+
+
+def test_import_ss12000_needs_exactly_one_source(tmp_path) -> None:
+    assert "--page-size" in runner.invoke(app, ["import", "ss12000", "--help"]).output
+    both = runner.invoke(app, ["import", "ss12000", "--url", "http://x", "--dir", str(tmp_path)])
+    assert both.exit_code == 2
+    missing = runner.invoke(app, ["import", "ss12000", "--dir", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1 and "not a folder" in " ".join(missing.output.split())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import ops, stack, token
+from .ss12000 import command as ss12000
 
 app = typer.Typer(name="styrkedja", no_args_is_help=True, add_completion=False,
                   help="Styrkedja: the governance chain of Swedish schools, from the student to the nation.")
@@ -12,6 +13,7 @@ import_app = typer.Typer(no_args_is_help=True, help="Bring data in from other sy
 app.add_typer(import_app, name="import")
 
 stack.register(app)
+ss12000.register(import_app)
 ops.register(app)
 token.register(app)
 

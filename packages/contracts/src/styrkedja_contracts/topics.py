@@ -17,12 +17,16 @@ from .events import (
     AssessmentPublishedV1,
     AssessmentRetractedV1,
     CalendarChangedV1,
+    DutyUpsertedV1,
     ForecastSubmittedV1,
     ForecastWithdrawnV1,
+    GroupMembershipUpsertedV1,
     LikaActionPlanChangedV1,
     LikaSelfAssessmentPublishedV1,
+    OrganisationEntityRemovedV1,
     OrganisationUnitUpsertedV1,
     SupportInterventionChangedV1,
+    TeachingAssignmentUpsertedV1,
 )
 from .registry import parse_event_type
 
@@ -81,7 +85,9 @@ TOPICS: dict[str, Topic] = {
             name="styrkedja.organisation",
             producers=("reporting",),  # the SS 12000-style directory import
             consumers=("reporting",),
-            event_types=(OrganisationUnitUpsertedV1.event_type,),
+            event_types=(OrganisationUnitUpsertedV1.event_type, GroupMembershipUpsertedV1.event_type,
+                         TeachingAssignmentUpsertedV1.event_type, DutyUpsertedV1.event_type,
+                         OrganisationEntityRemovedV1.event_type),
         ),
         Topic(
             name="styrkedja.alerts",

@@ -31,6 +31,8 @@ class ConsumerSpec:
     group_id: str
     topics: Sequence[str]
     handler_factory: Callable[["Runtime"], Handler]
+    # which event types the handler applies; others are skipped and not recorded as applied
+    handles: Callable[[str], bool] | None = None
 
 
 @dataclass
@@ -73,7 +75,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
             loop = ConsumerLoop(settings, db, group_id=consumer.group_id, topics=consumer.topics,
                                 handler=consumer.handler_factory(runtime),
                                 applied_table=metadata.tables["consumer_applied_events"],
-                                offsets_table=metadata.tables["consumer_offsets"])
+                                offsets_table=metadata.tables["consumer_offsets"],
+                                handles=consumer.handles)
             runtime.consumers.append(loop)
             runtime.tasks.append(asyncio.create_task(loop.run(), name=f"consumer-{consumer.group_id}"))
         app.state.runtime = runtime

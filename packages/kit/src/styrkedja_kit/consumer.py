@@ -9,6 +9,9 @@ for which the database has an offset while the broker has none (the embedded bro
 state) or whose log ends before the stored offset is re-read from the beginning, and the
 event-id bookkeeping makes that harmless.
 
+A loop given `handles` (which event types its handler applies) skips the other types without
+recording them as applied: a handler added later, plus a replay, still picks them up.
+
 Events that cannot be decoded, are invalid, of an unknown version or too big go to the
 group's dead-letter topic with the reason; the loop carries on.
 """
@@ -84,12 +87,15 @@ class _Rebalance(ConsumerRebalanceListener):
 
 class ConsumerLoop:
     def __init__(self, settings: ServiceSettings, database: Database, *, group_id: str, topics: Sequence[str],
-                 handler: Handler, applied_table: Table, offsets_table: Table) -> None:
+                 handler: Handler, applied_table: Table, offsets_table: Table,
+                 handles: Callable[[str], bool] | None = None) -> None:
         self.settings = settings
         self.db = database
         self.group_id = group_id
         self.topics = list(topics)
         self.handler = handler
+        self.handles = handles
+        self._unhandled_logged: set[str] = set()
         self.applied = applied_table
         self.offsets = offsets_table
         self.dead_letter_topic = dead_letter_topic(group_id)
@@ -106,6 +112,8 @@ class ConsumerLoop:
 
     async def _run_once(self) -> None:
         await ensure_topics(self.settings, registry_topics([self.group_id]))
+        static = ({"group_instance_id": self.settings.consumer_group_instance_id}
+                  if self.settings.consumer_group_instance_id else {})
         consumer = make_consumer(
             self.settings, f"{self.settings.client_id}-{self.group_id}",
             group_id=self.group_id,
@@ -115,6 +123,7 @@ class ConsumerLoop:
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
+            **static,
         )
         consumer.subscribe(self.topics, listener=_Rebalance(self))
         producer = make_producer(self.settings, f"{self.settings.client_id}-dlq")
@@ -195,6 +204,7 @@ class ConsumerLoop:
             next_offsets[tp] = tp_records[-1].offset + 1
         if dead:
             await self._dead_letter(producer, dead)
+        delivered = self._handled(delivered)
         try:
             fresh = await self._apply(delivered, next_offsets)
         except Exception:
@@ -217,6 +227,22 @@ class ConsumerLoop:
                 await self._consumer.commit(next_offsets)
             except (CommitFailedError, KafkaError) as exc:
                 log.info("offset marker commit skipped", extra={"error": repr(exc)})
+
+    def _handled(self, delivered: list[Delivered]) -> list[Delivered]:
+        """Drop the events no handler applies: never claimed, so a replay can apply them later."""
+        if self.handles is None:
+            return delivered
+        kept = []
+        for item in delivered:
+            if self.handles(item.event.type):
+                kept.append(item)
+                continue
+            metrics.CONSUMER_UNHANDLED.labels(self.group_id, item.event.type).inc()
+            if item.event.type not in self._unhandled_logged:
+                self._unhandled_logged.add(item.event.type)
+                log.info("event type has no handler: skipped, not recorded as applied",
+                         extra={"group": self.group_id, "type": item.event.type})
+        return kept
 
     async def _apply(self, delivered: list[Delivered], next_offsets: dict[TopicPartition, int]) -> list[Delivered]:
         """One transaction: claim the new event ids, let the handler apply them, store the offsets."""

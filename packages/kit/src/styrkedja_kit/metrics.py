@@ -20,3 +20,6 @@ CONSUMER_REWINDS = Counter("styrkedja_consumer_rewinds_total",
                            "Partitions re-read from the beginning after broker state loss", ["group", "topic"])
 CONSUMER_LAG = Gauge("styrkedja_consumer_lag_events", "Events on the partition not yet applied (as of the last fetch)",
                      ["group", "topic", "partition"])
+CONSUMER_UNHANDLED = Counter("styrkedja_consumer_unhandled_total",
+                             "Events of a type no handler applies: skipped, not recorded as applied",
+                             ["group", "type"])

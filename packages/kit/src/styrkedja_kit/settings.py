@@ -50,6 +50,9 @@ class ServiceSettings(BaseSettings):
     # how soon the group notices a member that died without leaving (SIGKILL) and rebalances
     consumer_session_timeout_ms: int = Field(10_000, ge=1_000)
     consumer_heartbeat_interval_ms: int = Field(3_000, ge=100)
+    # static membership (Apache Kafka): a restarted member with the same id takes its partitions
+    # back at once instead of waiting for its old session to time out; one id per replica (pod name)
+    consumer_group_instance_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
     max_event_bytes: int = Field(256_000, ge=1_000)
 
     # access (styrkedja_kit.auth): any OIDC provider; the services read only standard claims plus

@@ -1,6 +1,14 @@
+from pydantic import Field
+
 from styrkedja_kit.settings import ServiceSettings
 
 
 class ReportingSettings(ServiceSettings):
     service_name: str = "reporting"
     consumer_group: str = "reporting"
+    # Ready again soon after a SIGKILL: the group hands the partitions over once the dead member's
+    # session times out. 6 s is the smallest session Apache Kafka accepts by default
+    # (group.min.session.timeout.ms); a restart takes about as long as the rest. With Apache
+    # Kafka, `consumer_group_instance_id` (static membership) makes the hand-over immediate.
+    consumer_session_timeout_ms: int = Field(6_000, ge=1_000)
+    consumer_heartbeat_interval_ms: int = Field(1_000, ge=100)

@@ -13,18 +13,40 @@ from uuid import UUID, uuid5
 
 import pytest
 
-from styrkedja_reporting.domain import (
-    LEVELS,
+from styrkedja_reporting.results.rules import (
+    MATERIALISED as LEVELS,
+)
+from styrkedja_reporting.results.rules import (
     AssessmentFact,
     ForecastFact,
-    assessment_cells,
-    delta,
     fold,
-    forecast_cells,
     retraction_of,
     share,
     withdrawal_of,
 )
+from styrkedja_reporting.results.rules import (
+    assessment_cells as cells_of_assessment,
+)
+from styrkedja_reporting.results.rules import (
+    delta as delta_of,
+)
+from styrkedja_reporting.results.rules import (
+    forecast_cells as cells_of_forecast,
+)
+
+PLACED = {"12345678": "area-north"}  # the school unit is placed in an area: all six levels
+
+
+def assessment_cells(fact, placement=PLACED):
+    return cells_of_assessment(fact, placement)
+
+
+def forecast_cells(fact, placement=PLACED):
+    return cells_of_forecast(fact, placement)
+
+
+def delta(cells, old, new):
+    return delta_of(lambda fact, placement: cells(fact, placement), old, new, PLACED)
 
 NS = UUID("00000000-0000-4000-8000-0000000000aa")
 AID = uuid5(NS, "assessment")
@@ -96,8 +118,11 @@ def test_assessment_cells_one_per_level_and_none_when_retracted():
     fact = afact(1, "B")
     cells = assessment_cells(fact)
     assert sorted((key[0], key[1]) for key in cells) == sorted(
-        [("group", "7A"), ("school_unit", "12345678"), ("organiser", "2999")])
-    assert set(cells.values()) == {1} and len(cells) == len(LEVELS)
+        [("group", "12345678/7A"), ("school_unit", "12345678"), ("area", "area-north"),
+         ("organiser", "2999"), ("nation", "SE")])
+    assert set(cells.values()) == {1} and len(cells) == len(LEVELS)  # the student level is the fact itself
+    unplaced = cells_of_assessment(fact, {})
+    assert sorted(key[0] for key in unplaced) == ["group", "nation", "organiser", "school_unit"]
     assert all(key[2:] == ("2999", "GRGRMAT01", "2026/27", "HT", 1, "assessment", "AF", 7, "female", "B")
                for key in cells)
     assert assessment_cells(None) == Counter()
@@ -109,7 +134,8 @@ def test_forecast_cells_one_per_level_and_none_when_withdrawn():
     fact = ffact(1, "NOT_REACHED", late=True)
     cells = forecast_cells(fact)
     assert sorted((key[0], key[1]) for key in cells) == sorted(
-        [("group", "7A"), ("school_unit", "12345678"), ("organiser", "2999")])
+        [("group", "12345678/7A"), ("school_unit", "12345678"), ("area", "area-north"),
+         ("organiser", "2999"), ("nation", "SE")])
     assert set(cells.values()) == {1}
     assert all(key[2:] == ("2999", "GRGRMAT01", "2026/27", "VT", 8, "male", "NOT_REACHED", True) for key in cells)
     assert forecast_cells(None) == Counter()
@@ -120,7 +146,8 @@ def test_delta_moves_only_the_cells_that_change():
     old, new = afact(1, "C", group_id="7A"), afact(2, "C", group_id="7B")
     change = delta(assessment_cells, old, new)
     # moving a student between groups of the same school: the school and organiser cells stay
-    assert {(key[0], key[1]): n for key, n in change.items()} == {("group", "7A"): -1, ("group", "7B"): 1}
+    assert {(key[0], key[1]): n for key, n in change.items()} == {("group", "12345678/7A"): -1,
+                                                                      ("group", "12345678/7B"): 1}
     assert delta(assessment_cells, old, old) == Counter()
     assert sum(delta(assessment_cells, old, replace(old, retracted=True)).values()) == -len(LEVELS)
 

@@ -33,7 +33,15 @@ from .lika import (
     RespondentRole,
     SchoolForm,
 )
-from .organisation import OrganisationUnitUpsertedV1, UnitType
+from .organisation import (
+    DutyUpsertedV1,
+    GroupMembershipUpsertedV1,
+    OrganisationEntityRemovedV1,
+    OrganisationUnitUpsertedV1,
+    RemovedEntity,
+    TeachingAssignmentUpsertedV1,
+    UnitType,
+)
 from .support import InterventionKind, SupportInterventionChangedV1
 
 ALL_EVENT_MODELS: tuple[type[EventData], ...] = (
@@ -44,6 +52,10 @@ ALL_EVENT_MODELS: tuple[type[EventData], ...] = (
     LikaSelfAssessmentPublishedV1,
     LikaActionPlanChangedV1,
     OrganisationUnitUpsertedV1,
+    GroupMembershipUpsertedV1,
+    TeachingAssignmentUpsertedV1,
+    DutyUpsertedV1,
+    OrganisationEntityRemovedV1,
     SupportInterventionChangedV1,
     CalendarChangedV1,
     AlertRaisedV1,
@@ -85,6 +97,11 @@ __all__ = [
     "LikaRatingValue",
     "LikaSelfAssessmentPublishedV1",
     "OrganisationUnitUpsertedV1",
+    "GroupMembershipUpsertedV1",
+    "TeachingAssignmentUpsertedV1",
+    "DutyUpsertedV1",
+    "OrganisationEntityRemovedV1",
+    "RemovedEntity",
     "RespondentRole",
     "SchoolForm",
     "SupportInterventionChangedV1",

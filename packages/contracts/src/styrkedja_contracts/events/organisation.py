@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from ..identifiers import OrganiserId, SchoolUnitCode
+from ..identifiers import GroupId, OrganiserId, SchoolUnitCode, StudentId, SubjectCode, TeacherId
 from .base import EventData, Timestamp, Year
 
-__all__ = ["UnitType", "OrganisationUnitUpsertedV1"]
+__all__ = [
+    "UnitType",
+    "RemovedEntity",
+    "OrganisationUnitUpsertedV1",
+    "GroupMembershipUpsertedV1",
+    "TeachingAssignmentUpsertedV1",
+    "DutyUpsertedV1",
+    "OrganisationEntityRemovedV1",
+]
 
 _UNIT_ID = r"^[A-Za-z0-9._:-]{1,64}$"
 
@@ -62,4 +71,98 @@ class OrganisationUnitUpsertedV1(EventData):
             raise ValueError("year is only allowed for unit_type group")
         if self.roster_size is not None and not has_code:
             raise ValueError("roster_size is only allowed for unit_type school_unit or group")
+        return self
+
+
+class RemovedEntity(StrEnum):
+    """What an ``OrganisationEntityRemovedV1`` removes."""
+
+    unit = "unit"
+    membership = "membership"
+    teaching_assignment = "teaching_assignment"
+    duty = "duty"
+
+
+class GroupMembershipUpsertedV1(EventData):
+    """A student (elev) belongs to a group from ``start_date`` to ``end_date`` (open when empty).
+
+    The group is named by ``school_unit_code`` and ``group_id`` together: group ids are
+    scoped by school unit (two schools may both have a "7A"). ``student_id`` is the
+    pseudonymous id (the SS 12000 person UUID), never a civic number.
+    """
+
+    event_type: ClassVar[str] = "se.styrkedja.organisation.membership_upserted.v1"
+
+    membership_id: str = Field(pattern=_UNIT_ID)
+    organiser_id: OrganiserId
+    school_unit_code: SchoolUnitCode
+    group_id: GroupId
+    student_id: StudentId
+    start_date: date
+    end_date: date | None = None
+    updated_at: Timestamp
+
+    @model_validator(mode="after")
+    def _check_dates(self) -> GroupMembershipUpsertedV1:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError("end_date must not be before start_date")
+        return self
+
+
+class TeachingAssignmentUpsertedV1(EventData):
+    """A teacher (lärare) teaches a group in a subject (from SS 12000 activities and duties)."""
+
+    event_type: ClassVar[str] = "se.styrkedja.organisation.teaching_assigned.v1"
+
+    assignment_id: str = Field(pattern=_UNIT_ID)
+    organiser_id: OrganiserId
+    school_unit_code: SchoolUnitCode
+    group_id: GroupId
+    teacher_id: TeacherId
+    subject_code: SubjectCode | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    updated_at: Timestamp
+
+
+class DutyUpsertedV1(EventData):
+    """A person's duty (tjänstgöring) at a school unit, e.g. Lärare or Rektor (SS 12000 dutyRole)."""
+
+    event_type: ClassVar[str] = "se.styrkedja.organisation.duty_upserted.v1"
+
+    duty_id: str = Field(pattern=_UNIT_ID)
+    organiser_id: OrganiserId
+    school_unit_code: SchoolUnitCode
+    person_id: TeacherId
+    duty_role: str = Field(min_length=1, max_length=64)
+    start_date: date | None = None
+    end_date: date | None = None
+    updated_at: Timestamp
+
+
+class OrganisationEntityRemovedV1(EventData):
+    """A unit, membership, teaching assignment or duty was removed from the directory.
+
+    ``entity_id`` is the removed entity's id (``unit_id``, ``membership_id``, ...); a
+    removed group is named with its ``school_unit_code`` (group ids are scoped by
+    school unit). An upsert with a later ``updated_at`` brings the entity back.
+    """
+
+    event_type: ClassVar[str] = "se.styrkedja.organisation.entity_removed.v1"
+
+    entity: RemovedEntity
+    entity_id: str = Field(pattern=_UNIT_ID)
+    organiser_id: OrganiserId
+    unit_type: UnitType | None = None
+    school_unit_code: SchoolUnitCode | None = None
+    removed_at: Timestamp
+
+    @model_validator(mode="after")
+    def _check_unit(self) -> OrganisationEntityRemovedV1:
+        if self.entity is RemovedEntity.unit and self.unit_type is None:
+            raise ValueError("unit_type is required when a unit is removed")
+        if self.entity is not RemovedEntity.unit and self.unit_type is not None:
+            raise ValueError("unit_type is only allowed when a unit is removed")
+        if self.unit_type in (UnitType.group, UnitType.school_unit) and self.school_unit_code is None:
+            raise ValueError(f"school_unit_code is required when a {self.unit_type.value} is removed")
         return self

@@ -5,7 +5,14 @@ Events are folded into facts by revision: the event with the highest revision wi
 order events arrive in, and a retraction/withdrawal is a revision that removes the fact's
 contribution. So applying the same events in any order, any number of times, gives the same
 facts — and the aggregates are kept as the sum of the facts' contributions, per level of the
-governance chain (styrkedjan): group → school unit → organiser (huvudman).
+governance chain (styrkedjan): student → group → school unit → area (verksamhetsområde) →
+organiser (huvudman) → nation (the student level is read from the facts, see MATERIALISED).
+
+A group is named by its school unit and its id together (`<school_unit_code>/<group_id>`):
+two schools may both have a "7A". The area comes from the directory (the school unit's
+placement); a result whose school unit is not placed in an area counts in every other level.
+Every cell keeps the organiser as a dimension, nation cells too: one organiser's events touch
+only its own rows (one writer per partition), and a nation read sums over organisers.
 """
 
 from __future__ import annotations
@@ -16,7 +23,16 @@ from typing import Any
 
 from styrkedja_contracts.scales import Scale, reaches_pass
 
-LEVELS = ("group", "school_unit", "organiser")
+LEVELS = ("student", "group", "school_unit", "area", "organiser", "nation")
+# The student level is the facts themselves (one fact = one student, subject and period): read
+# straight from the fact tables, never copied into the aggregates, where it would be most of the
+# rows and most of the writes while every cell holds exactly the fact it came from.
+MATERIALISED = LEVELS[1:]
+NATION = "SE"
+GROUP_SEPARATOR = "/"  # not allowed in a group id, so `<school_unit_code>/<group_id>` is unambiguous
+
+Placement = dict[str, str | None]
+"""School unit code → the area it is placed in (None or absent: not placed)."""
 
 
 @dataclass(frozen=True)
@@ -65,23 +81,35 @@ class ForecastFact:
         return reaches_pass(Scale.THREE_LEVEL, self.value)
 
 
-def unit_id(level: str, fact: AssessmentFact | ForecastFact) -> str:
-    return {"group": fact.group_id, "school_unit": fact.school_unit_code, "organiser": fact.organiser_id}[level]
+def group_key(school_unit_code: str, group_id: str) -> str:
+    return f"{school_unit_code}{GROUP_SEPARATOR}{group_id}"
 
 
-def assessment_cells(fact: AssessmentFact | None) -> Counter:
+def units(fact: AssessmentFact | ForecastFact, placement: Placement) -> list[tuple[str, str]]:
+    """(level, unit id) of every materialised level the fact counts in."""
+    out = [("group", group_key(fact.school_unit_code, fact.group_id)), ("school_unit", fact.school_unit_code)]
+    area = placement.get(fact.school_unit_code)
+    if area is not None:
+        out.append(("area", area))
+    out += [("organiser", fact.organiser_id), ("nation", NATION)]
+    return out
+
+
+def assessment_cells(fact: AssessmentFact | None, placement: Placement) -> Counter:
     """Aggregate cells one fact counts in (nothing when retracted)."""
     if fact is None or fact.retracted:
         return Counter()
-    return Counter({(level, unit_id(level, fact), fact.organiser_id, fact.subject_code, fact.school_year, fact.term,
-                     fact.round, fact.kind, fact.scale, fact.year, fact.gender, fact.value): 1 for level in LEVELS})
+    rest = (fact.organiser_id, fact.subject_code, fact.school_year, fact.term, fact.round, fact.kind, fact.scale,
+            fact.year, fact.gender, fact.value)
+    return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})
 
 
-def forecast_cells(fact: ForecastFact | None) -> Counter:
+def forecast_cells(fact: ForecastFact | None, placement: Placement) -> Counter:
     if fact is None or fact.withdrawn:
         return Counter()
-    return Counter({(level, unit_id(level, fact), fact.organiser_id, fact.subject_code, fact.school_year, fact.term,
-                     fact.year, fact.gender, fact.value, fact.late): 1 for level in LEVELS})
+    rest = (fact.organiser_id, fact.subject_code, fact.school_year, fact.term, fact.year, fact.gender, fact.value,
+            fact.late)
+    return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})
 
 
 def fold(current, incoming):
@@ -106,11 +134,19 @@ def withdrawal_of(revision: int, data: dict) -> ForecastFact:
     return ForecastFact(revision=revision, withdrawn=True, gender="unknown", year=0, value="", late=False, **data)
 
 
-def delta(cells, old, new) -> Counter:
+def delta(cells, old, new, placement: Placement) -> Counter:
     """What changes in the aggregates when a fact goes from `old` to `new`."""
-    change = cells(new)
-    change.subtract(cells(old))
+    change = cells(new, placement)
+    change.subtract(cells(old, placement))
     return Counter({k: v for k, v in change.items() if v})
+
+
+def resolve(current: dict, incoming: list[tuple[Any, Any]]) -> dict:
+    """Fold a whole batch into the stored facts in memory: fact id → newest fact."""
+    out = dict(current)
+    for fact_id, fact in incoming:
+        out[fact_id] = fold(out.get(fact_id), fact)
+    return out
 
 
 def share(part: int, whole: int) -> float | None:

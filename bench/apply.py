@@ -1,0 +1,210 @@
+"""Reporting apply benchmark: how many events per second the consumer's transaction applies
+(claim the event ids + the handler + the offsets, as `ConsumerLoop._apply`), in-process against
+an embedded PostgreSQL, for the reporting code of a git ref ("before") and of this checkout
+("after") in the same run on the same machine, so the two figures compare.
+
+The events are decoded up front (decoding is the same for both and not part of applying):
+new assessments and forecasts, later revisions and retractions/withdrawals, in batches of the
+consumer's size (1,000). "after" also has the directory applied first (not timed), so the
+area level is live.
+
+    .venv/bin/python bench/apply.py [--events 30000] [--before-ref e1215bb] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+from styrkedja_contracts import (  # noqa: E402
+    AssessmentPublishedV1,
+    AssessmentRetractedV1,
+    ForecastSubmittedV1,
+    ForecastWithdrawnV1,
+    OrganisationUnitUpsertedV1,
+    new_event,
+)
+from styrkedja_devstack.postgres import EmbeddedPostgres, ensure_database  # noqa: E402
+from styrkedja_kit.consumer import ConsumerLoop, Delivered  # noqa: E402
+from styrkedja_kit.db import Database  # noqa: E402
+from styrkedja_kit.settings import ServiceSettings  # noqa: E402
+
+T0 = datetime(2026, 9, 1, 8, tzinfo=timezone.utc)
+TOPICS = {"assessment": "styrkedja.assessments", "forecast": "styrkedja.forecasts",
+          "organisation": "styrkedja.organisation"}
+
+
+def school_data(seed: int, n: int) -> tuple[list, list]:
+    """(directory events, result events): 2 organisers × 10 schools × 8 groups; `n` result events."""
+    rng = random.Random(seed)
+    directory, places = [], []
+    for organiser in ("2999", "3001"):
+        directory.append(new_event(OrganisationUnitUpsertedV1(
+            unit_type="organiser", unit_id=organiser, organiser_id=organiser, name="H", updated_at=T0), source="/b"))
+        for area in ("north", "south"):
+            directory.append(new_event(OrganisationUnitUpsertedV1(
+                unit_type="area", unit_id=f"{organiser}-{area}", organiser_id=organiser, parent_id=organiser,
+                name=area, updated_at=T0), source="/b"))
+        for s in range(10):
+            code = f"{organiser}{s:04d}"
+            directory.append(new_event(OrganisationUnitUpsertedV1(
+                unit_type="school_unit", unit_id=f"su-{code}", organiser_id=organiser,
+                parent_id=f"{organiser}-{('north', 'south')[s % 2]}", name=code, school_unit_code=code,
+                updated_at=T0), source="/b"))
+            places += [(organiser, code, f"{year}{letter}") for year in (6, 7, 8, 9) for letter in "AB"]
+    events, live_a, live_f = [], [], []
+    subjects = ("GRGRMAT01", "GRGRSVE01", "GRGRENG01", "GRGRBIO01")
+    while len(events) < n:
+        roll = rng.random()
+        if roll < 0.6 or not live_a:
+            organiser, code, group = rng.choice(places)
+            aid = uuid.UUID(int=rng.getrandbits(128))
+            body = dict(organiser_id=organiser, school_unit_code=code, group_id=group,
+                        student_id=f"s-{rng.randrange(6000)}", teacher_id="t-1",
+                        gender=rng.choice(["female", "male", "unknown"]), year=int(group[0]),
+                        subject_code=rng.choice(subjects), kind="assessment", scale="AF",
+                        school_year="2026/27", term="HT", round=rng.randint(1, 2), assessed_on=date(2026, 10, 1))
+            value = rng.choice("ABCDEF")
+            events.append(new_event(AssessmentPublishedV1(
+                assessment_id=aid, revision=1, value=value, unmet_criteria=("K1",) if value == "F" else (),
+                published_at=T0, **body), source="/b"))
+            live_a.append([aid, 1, body])
+        elif roll < 0.75:
+            item = rng.choice(live_a)
+            item[1] += 1
+            value = rng.choice("ABCDE")
+            events.append(new_event(AssessmentPublishedV1(
+                assessment_id=item[0], revision=item[1], value=value, published_at=T0 + timedelta(minutes=item[1]),
+                **item[2]), source="/b"))
+        elif roll < 0.8:
+            item = live_a.pop(rng.randrange(len(live_a)))
+            b = item[2]
+            events.append(new_event(AssessmentRetractedV1(
+                assessment_id=item[0], revision=item[1] + 1, organiser_id=b["organiser_id"],
+                school_unit_code=b["school_unit_code"], group_id=b["group_id"], student_id=b["student_id"],
+                subject_code=b["subject_code"], school_year="2026/27", term="HT", round=b["round"],
+                retracted_at=T0 + timedelta(hours=1)), source="/b"))
+        elif roll < 0.97 or not live_f:
+            organiser, code, group = rng.choice(places)
+            fid = uuid.UUID(int=rng.getrandbits(128))
+            body = dict(organiser_id=organiser, school_unit_code=code, group_id=group,
+                        student_id=f"s-{rng.randrange(6000)}", teacher_id="t-1",
+                        gender=rng.choice(["female", "male"]), year=int(group[0]),
+                        subject_code=rng.choice(subjects), school_year="2026/27", term="VT")
+            events.append(new_event(ForecastSubmittedV1(
+                forecast_id=fid, revision=1, value=rng.choice(["NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE"]),
+                submitted_at=T0, window_deadline=date(2027, 4, 2), late=False, **body), source="/b"))
+            live_f.append([fid, 1, body])
+        else:
+            item = live_f.pop(rng.randrange(len(live_f)))
+            b = item[2]
+            events.append(new_event(ForecastWithdrawnV1(
+                forecast_id=item[0], revision=2, organiser_id=b["organiser_id"],
+                school_unit_code=b["school_unit_code"], group_id=b["group_id"], student_id=b["student_id"],
+                subject_code=b["subject_code"], school_year="2026/27", term="VT",
+                withdrawn_at=T0 + timedelta(hours=1)), source="/b"))
+    return directory, events
+
+
+def delivered(events: list, start: int = 0) -> list[Delivered]:
+    return [Delivered(e, TOPICS[e.type.split(".")[2]], 0, start + n) for n, e in enumerate(events)]
+
+
+async def measure(label: str, package: str, server_url: str, directory: list, events: list, batch: int) -> dict:
+    module = importlib.import_module(f"{package}.persistence")
+    metadata = module.metadata
+    if label == "after":
+        handler = importlib.import_module(f"{package}.main").handler_registry()
+        handles = handler.handles
+    else:
+        handler = importlib.import_module(f"{package}.service").apply_batch
+        handles = None
+    name = f"bench_apply_{label}_{uuid.uuid4().hex[:6]}"
+    ensure_database(server_url, name)
+    url = f"postgresql+asyncpg://{server_url.removeprefix('postgresql://')}/{name}"
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    loop = ConsumerLoop(ServiceSettings(database_url=url), db, group_id="bench", topics=[], handler=handler,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"], handles=handles)
+    from aiokafka import TopicPartition
+    if directory and handles is not None:
+        await loop._apply(delivered(directory, 10_000_000), {})
+    items = delivered(events)
+    started = time.perf_counter()
+    for start in range(0, len(items), batch):
+        chunk = items[start:start + batch]
+        await loop._apply(chunk, {TopicPartition(t, 0): chunk[-1].offset + 1 for t in {i.topic for i in chunk}})
+    seconds = time.perf_counter() - started
+    async with db.sessions() as session:
+        from sqlalchemy import text
+        cells = (await session.execute(text("SELECT count(*) FROM assessment_aggregates"))).scalar_one()
+    await db.dispose()
+    return {"events": len(items), "seconds": round(seconds, 2), "events_per_s": round(len(items) / seconds),
+            "assessment_cells": cells}
+
+
+def old_package(ref: str, into: Path) -> str:
+    """The reporting package of `ref`, importable as `reporting_before` (copied, renamed)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "services/reporting/src/styrkedja_reporting"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    target = into / "reporting_before"
+    shutil.move(str(into / "services/reporting/src/styrkedja_reporting"), target)
+    sys.path.insert(0, str(into))
+    return "reporting_before"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--before-ref", default="e1215bb")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "apply.json")
+    args = parser.parse_args()
+    state = Path(tempfile.mkdtemp(prefix="styrkedja-bench-apply-"))
+    state.chmod(0o755)
+    pg = EmbeddedPostgres(state / "pgdata").start()
+    try:
+        before = old_package(args.before_ref, state)
+        directory, events = school_data(7, args.events)
+        results: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+                         "before_ref": args.before_ref, "batch": args.batch, "rounds": []}
+        for n in range(args.rounds):  # alternate, so a busy moment of the machine hits both
+            row = {}
+            for label, package in (("before", before), ("after", "styrkedja_reporting")):
+                row[label] = asyncio.run(measure(label, package, pg.server_url(), directory, events, args.batch))
+                print(f"round {n + 1} {label}: {row[label]}", flush=True)
+            results["rounds"].append(row)
+        for label in ("before", "after"):
+            results[f"{label}_best_events_per_s"] = max(r[label]["events_per_s"] for r in results["rounds"])
+        results["note"] = ("before: three levels (group, school unit, organiser), executemany; after: six levels "
+                           "(student, group, school unit, area, organiser, nation), one unnest statement per table")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in results.items() if k != "rounds"}, indent=2))
+        return 0
+    finally:
+        pg.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""`styrkedja import ss12000 --url URL [--token T]` / `--dir PATH`: read the whole source first
+(a page that cannot be read stops the import before anything is sent), then send the
+directory changes to the reporting service, which publishes each real change as an event.
+A second run of the same data changes nothing."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from .mapping import Plan, plan
+from .models import ENTITIES
+from .source import FolderSource, HttpSource, SourceError
+
+CHUNK = 1_000
+INCREMENTAL = ("groups", "activities")
+
+
+def read_and_plan(source, *, since: datetime | None, naive_zone: ZoneInfo, progress: Progress | None = None
+                  ) -> tuple[Plan, list[str]]:
+    tasks: dict[str, Any] = {}
+
+    def tick(entity: str, count: int) -> None:
+        if progress is not None:
+            if entity not in tasks:
+                tasks[entity] = progress.add_task(f"read {entity}", total=None)
+            progress.update(tasks[entity], completed=count)
+
+    # the tree, the duties and the syllabuses are small and what every other entity hangs on: read
+    # them whole even in an incremental run; groups and activities only as far as they changed
+    read = {entity: source.read(entity, since if entity in INCREMENTAL else None, tick) for entity in ENTITIES}
+    deleted = source.deleted(since) if since is not None else []
+    if since is not None and hasattr(source, "one"):
+        # a changed activity may name groups that did not change: fetch those one by one
+        known = {g.id for g in read["groups"]}
+        wanted = sorted({ref.id for a in read["activities"] for ref in a.groups} - known)
+        read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in wanted) if g is not None]
+    return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
+                naive_zone=naive_zone, now=datetime.now(timezone.utc)), deleted
+
+
+def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at: datetime,
+         progress: Progress | None = None) -> dict[str, Counter]:
+    """POST the changes in chunks; the answer's statuses per entity type."""
+    summary: dict[str, Counter] = {}
+    for entity, changes in the_plan.changes.items():
+        task = progress.add_task(f"send {entity}", total=len(changes)) if progress else None
+        counts = summary.setdefault(entity, Counter())
+        for start in range(0, len(changes), CHUNK):
+            chunk = changes[start:start + CHUNK]
+            response = client.post("/v1/directory/changes", json={"items": chunk})
+            if response.status_code != 200:
+                raise SourceError(f"reporting refused the {entity} changes: HTTP {response.status_code} "
+                                  f"{response.text[:500]}")
+            body = response.json()
+            counts.update({s: body[s] for s in ("created", "changed", "removed", "unchanged") if body[s]})
+            if progress is not None and task is not None:
+                progress.update(task, advance=len(chunk))
+    if deleted:
+        counts = summary.setdefault("deletedEntities", Counter())
+        for start in range(0, len(deleted), CHUNK):
+            response = client.post("/v1/directory/removals", json={
+                "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()})
+            if response.status_code != 200:
+                raise SourceError(f"reporting refused the removals: HTTP {response.status_code}")
+            counts.update({"removed": response.json()["removed"]})
+    for refused in the_plan.refused:
+        summary.setdefault(refused.entity, Counter())["refused"] += 1
+    return summary
+
+
+def register(import_app: typer.Typer) -> None:
+    @import_app.command("ss12000")
+    def ss12000(
+        url: str | None = typer.Option(None, help="base URL of an SS 12000 v2 API"),
+        token: str | None = typer.Option(None, help="bearer token for the SS 12000 API",
+                                         envvar="STYRKEDJA_SS12000_TOKEN"),
+        dir: Path | None = typer.Option(None, "--dir", help="a folder of SS 12000 JSON files instead of an API"),
+        reporting_url: str = typer.Option(os.environ.get("STYRKEDJA_REPORTING_URL", "http://127.0.0.1:8104"),
+                                          help="the reporting service that keeps the directory"),
+        since: datetime | None = typer.Option(None, help="incremental: only what changed after this time "
+                                                         "(meta.modified.after), and apply /deletedEntities"),
+        page_size: int = typer.Option(100, min=1, max=10_000, help="items per page asked of the API"),
+        naive_timezone: str = typer.Option("Europe/Stockholm", help="zone of source timestamps without one"),
+    ) -> None:
+        """Import organisations, groups and memberships, duties and activities from SS 12000."""
+        console = Console(stderr=True)
+        if (url is None) == (dir is None):
+            raise typer.BadParameter("give exactly one of --url or --dir")
+        try:
+            zone = ZoneInfo(naive_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise typer.BadParameter(f"unknown time zone {naive_timezone!r}") from None
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=zone)
+        try:
+            source = HttpSource(url, token, page_size=page_size) if url else FolderSource(dir)  # type: ignore[arg-type]
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+            with Progress(*columns, console=console) as progress:
+                the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress)
+                with httpx.Client(base_url=reporting_url, timeout=120) as client:
+                    summary = send(client, the_plan, deleted, removed_at=datetime.now(timezone.utc),
+                                   progress=progress)
+        except (SourceError, httpx.HTTPError) as error:
+            console.print(f"[red]import stopped:[/red] {error}")
+            raise typer.Exit(1) from None
+        table = Table(title="SS 12000 import")
+        for column in ("entity", "created", "changed", "removed", "unchanged", "refused"):
+            table.add_column(column, justify="left" if column == "entity" else "right")
+        for entity, counts in summary.items():
+            table.add_row(entity, *(str(counts[c]) for c in ("created", "changed", "removed", "unchanged",
+                                                            "refused")))
+        Console().print(table)
+        for refused in the_plan.refused:
+            console.print(f"refused {refused.entity} {refused.id}: {refused.reason}")

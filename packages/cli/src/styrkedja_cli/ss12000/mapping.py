@@ -1,0 +1,189 @@
+"""SS 12000 entities → directory changes (organisation event data). Pure: no I/O.
+
+* organisationType Huvudman → organiser (its id: municipalityCode, else organisationNumber);
+  Skolenhet → school unit (schoolUnitCode); any other organisation under a Huvudman is one of
+  the organiser's own units → area (verksamhetsområde). A school unit's area is its nearest
+  such ancestor; without one it hangs under the organiser.
+* groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships;
+* duties at a Skolenhet → duties; activities × their groups × their teachers' duties →
+  teaching assignments, the subject from the activity's syllabus.
+
+Every change is checked against the contract here: one that breaks it is refused with the
+entity, its id and the rule — never with the offending value, which might be personal data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from styrkedja_contracts import (
+    DutyUpsertedV1,
+    GroupMembershipUpsertedV1,
+    OrganisationUnitUpsertedV1,
+    TeachingAssignmentUpsertedV1,
+)
+
+from .models import Activity, Duty, Group, Meta, Organisation, Syllabus, aware
+
+NS = UUID("0b5e1c2a-5512-4000-8000-000000012000")
+ORGANISER = "huvudman"
+SCHOOL_UNIT = "skolenhet"
+_ORGANISER_ID = re.compile(r"^([0-9]{4}|[0-9]{6}-[0-9]{4}|[0-9]{10})$")
+_SUBJECT = re.compile(r"^[A-Z0-9]{3,16}$")
+
+
+@dataclass
+class Refused:
+    entity: str
+    id: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    """What to send: per entity type, the changes ({type, data, source_id})."""
+
+    changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    refused: list[Refused] = field(default_factory=list)
+
+    def add(self, entity: str, model, data: dict[str, Any], source_id: str, ident: str) -> None:
+        try:
+            valid = model.model_validate(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "data"
+            self.refused.append(Refused(entity, ident, f"{where}: {first['msg']}"))
+            return
+        self.changes.setdefault(entity, []).append(
+            {"type": model.event_type, "data": valid.model_dump(mode="json"), "source_id": source_id})
+
+
+def _kind(org: Organisation) -> str:
+    return org.organisation_type.strip().casefold()
+
+
+def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties: Sequence[Duty],
+         activities: Sequence[Activity], syllabuses: Sequence[Syllabus], *, naive_zone: ZoneInfo,
+         now: datetime) -> Plan:
+    out = Plan()
+    orgs = {o.id: o for o in organisations}
+
+    def when(meta: Meta | None) -> datetime:
+        return aware((meta.modified or meta.created) if meta else None, naive_zone) or now
+
+    def organiser_of(org: Organisation) -> Organisation | None:
+        seen: set[str] = set()
+        current: Organisation | None = org
+        while current is not None and current.id not in seen:
+            if _kind(current) == ORGANISER:
+                return current
+            seen.add(current.id)
+            current = orgs.get(current.parent.id) if current.parent else None
+        return None
+
+    def organiser_id(owner: Organisation) -> str | None:
+        for candidate in (owner.municipality_code, owner.organisation_number):
+            if candidate and _ORGANISER_ID.match(candidate.strip()):
+                return candidate.strip()
+        return None
+
+    def area_of(org: Organisation) -> str | None:
+        seen: set[str] = set()
+        current = orgs.get(org.parent.id) if org.parent else None
+        while current is not None and current.id not in seen and _kind(current) != ORGANISER:
+            if _kind(current) != SCHOOL_UNIT:
+                return current.id
+            seen.add(current.id)
+            current = orgs.get(current.parent.id) if current.parent else None
+        return None
+
+    placed: dict[str, tuple[str, Organisation]] = {}  # organisation id → (organiser id, school unit)
+    for org in organisations:
+        owner = organiser_of(org)
+        if owner is None:
+            out.refused.append(Refused("organisations", org.id, "no Huvudman above it"))
+            continue
+        oid = organiser_id(owner)
+        if oid is None:
+            out.refused.append(Refused("organisations", org.id,
+                                       "its Huvudman has no municipalityCode or organisationNumber"))
+            continue
+        base = {"organiser_id": oid, "name": org.display_name, "updated_at": when(org.meta)}
+        kind = _kind(org)
+        if kind == ORGANISER:
+            out.add("organisations", OrganisationUnitUpsertedV1,
+                    {**base, "unit_type": "organiser", "unit_id": oid}, org.id, org.id)
+        elif kind == SCHOOL_UNIT:
+            out.add("organisations", OrganisationUnitUpsertedV1,
+                    {**base, "unit_type": "school_unit", "unit_id": org.id, "parent_id": area_of(org) or oid,
+                     "school_unit_code": (org.school_unit_code or "").strip() or None}, org.id, org.id)
+            if org.school_unit_code:
+                placed[org.id] = (oid, org)
+        else:
+            out.add("organisations", OrganisationUnitUpsertedV1,
+                    {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id)
+
+    group_place: dict[str, tuple[str, str]] = {}  # group id → (organiser id, school unit code)
+    for group in groups:
+        at = placed.get(group.organisation.id)
+        if at is None:
+            out.refused.append(Refused("groups", group.id, "its organisation is not a known Skolenhet"))
+            continue
+        oid, school = at
+        code = (school.school_unit_code or "").strip()
+        group_place[group.id] = (oid, code)
+        changed = when(group.meta)
+        out.add("groups", OrganisationUnitUpsertedV1, {
+            "unit_type": "group", "unit_id": group.id, "organiser_id": oid, "parent_id": school.id,
+            "name": group.display_name, "school_unit_code": code, "updated_at": changed}, group.id, group.id)
+        for member in group.memberships:
+            start = member.start_date or group.start_date
+            mid = str(uuid5(NS, f"{group.id}/{member.person.id}/{start}"))
+            out.add("memberships", GroupMembershipUpsertedV1, {
+                "membership_id": mid, "organiser_id": oid, "school_unit_code": code, "group_id": group.id,
+                "student_id": member.person.id, "start_date": start, "end_date": member.end_date or group.end_date,
+                "updated_at": changed}, group.id, f"{group.id}/{member.person.id}")
+
+    duty_person: dict[str, str] = {}
+    for duty in duties:
+        at = placed.get(duty.duty_at.id)
+        duty_person[duty.id] = duty.person.id
+        if at is None:
+            out.refused.append(Refused("duties", duty.id, "dutyAt is not a known Skolenhet"))
+            continue
+        oid, school = at
+        out.add("duties", DutyUpsertedV1, {
+            "duty_id": duty.id, "organiser_id": oid, "school_unit_code": (school.school_unit_code or "").strip(),
+            "person_id": duty.person.id, "duty_role": duty.duty_role, "start_date": duty.start_date,
+            "end_date": duty.end_date, "updated_at": when(duty.meta)}, duty.id, duty.id)
+
+    subjects = {s.id: s.subject_code.strip() for s in syllabuses
+                if s.subject_code and _SUBJECT.match(s.subject_code.strip())}
+    for activity in activities:
+        subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
+        for group_ref in activity.groups:
+            place = group_place.get(group_ref.id)
+            if place is None:
+                out.refused.append(Refused("activities", activity.id, f"group {group_ref.id} is not known"))
+                continue
+            for teacher in activity.teachers:
+                person = duty_person.get(teacher.duty.id)
+                if person is None:
+                    out.refused.append(Refused("activities", activity.id, f"duty {teacher.duty.id} is not known"))
+                    continue
+                out.add("activities", TeachingAssignmentUpsertedV1, {
+                    "assignment_id": str(uuid5(NS, f"{activity.id}/{group_ref.id}/{teacher.duty.id}")),
+                    "organiser_id": place[0], "school_unit_code": place[1], "group_id": group_ref.id,
+                    "teacher_id": person, "subject_code": subject,
+                    "start_date": teacher.start_date or activity.start_date,
+                    "end_date": teacher.end_date or activity.end_date, "updated_at": when(activity.meta)},
+                    activity.id, activity.id)
+    return out

@@ -1,0 +1,103 @@
+"""The parts of SS 12000:2020 (API v2) the importer reads, written from the public specification.
+
+Unknown fields are ignored (servers differ, and a `civicNo` anywhere is simply never kept).
+Timestamps are kept as text here: `aware()` gives a naive one an explicit zone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class Ref(Model):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+
+
+class Meta(Model):
+    created: str | None = None
+    modified: str | None = None
+
+
+class Organisation(Model):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    display_name: str = Field(alias="displayName", min_length=1, max_length=200)
+    organisation_type: str = Field(alias="organisationType")
+    organisation_number: str | None = Field(None, alias="organisationNumber")
+    municipality_code: str | None = Field(None, alias="municipalityCode")
+    school_unit_code: str | None = Field(None, alias="schoolUnitCode")
+    parent: Ref | None = Field(None, alias="parentOrganisation")
+    start_date: date | None = Field(None, alias="startDate")
+    end_date: date | None = Field(None, alias="endDate")
+    meta: Meta | None = None
+
+
+class Membership(Model):
+    person: Ref
+    start_date: date | None = Field(None, alias="startDate")
+    end_date: date | None = Field(None, alias="endDate")
+
+
+class Group(Model):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    display_name: str = Field(alias="displayName", min_length=1, max_length=200)
+    group_type: str | None = Field(None, alias="groupType")
+    organisation: Ref
+    memberships: list[Membership] = Field(default_factory=list, alias="groupMemberships")
+    start_date: date | None = Field(None, alias="startDate")
+    end_date: date | None = Field(None, alias="endDate")
+    meta: Meta | None = None
+
+
+class Duty(Model):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    person: Ref
+    duty_at: Ref = Field(alias="dutyAt")
+    duty_role: str = Field(alias="dutyRole", min_length=1, max_length=64)
+    start_date: date | None = Field(None, alias="startDate")
+    end_date: date | None = Field(None, alias="endDate")
+    meta: Meta | None = None
+
+
+class TeacherAssignment(Model):
+    duty: Ref
+    start_date: date | None = Field(None, alias="startDate")
+    end_date: date | None = Field(None, alias="endDate")
+
+
+class Activity(Model):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    display_name: str | None = Field(None, alias="displayName")
+    groups: list[Ref] = Field(default_factory=list)
+    teachers: list[TeacherAssignment] = Field(default_factory=list)
+    syllabus: Ref | None = None
+    organisation: Ref | None = None
+    start_date: date | None = Field(None, alias="startDate")
+    end_date: date | None = Field(None, alias="endDate")
+    meta: Meta | None = None
+
+
+class Syllabus(Model):
+    id: str = Field(min_length=1, max_length=64)
+    subject_code: str | None = Field(None, alias="subjectCode")
+
+
+ENTITIES: dict[str, type[Model]] = {
+    "organisations": Organisation, "groups": Group, "duties": Duty, "syllabuses": Syllabus,
+    "activities": Activity,
+}
+"""What is read, in the order it is read (activities refer to groups, duties and syllabuses)."""
+
+
+def aware(value: str | None, naive_zone: ZoneInfo) -> datetime | None:
+    """An SS 12000 timestamp; one without a zone is read in `naive_zone` (said, not guessed)."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=naive_zone)

@@ -1,0 +1,46 @@
+"""The directory events: memberships, teaching assignments, duties and removals."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from styrkedja_contracts import (
+    GroupMembershipUpsertedV1,
+    OrganisationEntityRemovedV1,
+    TeachingAssignmentUpsertedV1,
+    decode_event,
+    example_bytes,
+)
+
+MEMBERSHIP = {"membership_id": "m-1", "organiser_id": "2999", "school_unit_code": "29990011", "group_id": "7A",
+              "student_id": "8f14e45f-ceea-467f-a0e6-1b2c3d4e5f60", "start_date": "2026-08-17",
+              "updated_at": "2026-08-14T06:30:00+02:00"}
+
+
+def test_membership_dates_in_order() -> None:
+    assert GroupMembershipUpsertedV1(**MEMBERSHIP).end_date is None
+    with pytest.raises(ValidationError, match="end_date must not be before start_date"):
+        GroupMembershipUpsertedV1(**{**MEMBERSHIP, "end_date": "2026-08-01"})
+
+
+def test_membership_rejects_a_personal_identity_number_as_student_id() -> None:
+    with pytest.raises(ValidationError, match="personal identity number"):
+        GroupMembershipUpsertedV1(**{**MEMBERSHIP, "student_id": "19121212-1212"})
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"entity": "unit"}, "unit_type is required"),
+    ({"entity": "membership", "unit_type": "group"}, "unit_type is only allowed"),
+    ({"entity": "unit", "unit_type": "group"}, "school_unit_code is required"),
+])
+def test_removal_rules(changes, message) -> None:
+    base = {"entity_id": "x", "organiser_id": "2999", "removed_at": "2027-01-01T00:00:00Z"}
+    with pytest.raises(ValidationError, match=message):
+        OrganisationEntityRemovedV1(**{**base, **changes})
+
+
+def test_examples_decode() -> None:
+    for event_type in (GroupMembershipUpsertedV1.event_type, TeachingAssignmentUpsertedV1.event_type,
+                       OrganisationEntityRemovedV1.event_type):
+        assert decode_event(example_bytes(event_type)).type == event_type

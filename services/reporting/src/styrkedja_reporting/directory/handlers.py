@@ -1,0 +1,148 @@
+"""Applies the organisation events (styrkedja.organisation) to the directory tables, and
+re-places school units whose area changed (the results move with them: `on_moves`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy import Table, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts import (
+    DutyUpsertedV1,
+    GroupMembershipUpsertedV1,
+    OrganisationEntityRemovedV1,
+    OrganisationUnitUpsertedV1,
+    TeachingAssignmentUpsertedV1,
+)
+from styrkedja_kit.consumer import Delivered
+
+from ..registry import plain_data
+from . import tables as t
+from .rules import Row, moves, newest, unit_scope
+
+EVENT_TYPES = (OrganisationUnitUpsertedV1.event_type, GroupMembershipUpsertedV1.event_type,
+               TeachingAssignmentUpsertedV1.event_type, DutyUpsertedV1.event_type,
+               OrganisationEntityRemovedV1.event_type)
+
+Moves = Sequence[tuple[str, str | None, str | None]]
+OnMoves = Callable[[AsyncSession, Moves], Awaitable[None]]
+
+_TABLE_OF_REMOVED = {"unit": t.units, "membership": t.memberships, "teaching_assignment": t.teaching_assignments,
+                     "duty": t.duties}
+_ID_OF = {t.memberships.name: "membership_id", t.teaching_assignments.name: "assignment_id",
+          t.duties.name: "duty_id"}
+
+
+def _row(table: Table, data: dict) -> Row:
+    row = {c.name: data.get(c.name) for c in table.columns if c.name in data}
+    row["removed"] = False
+    return row
+
+
+def _changes(batch: Sequence[Delivered]) -> dict[str, list[tuple[tuple, Row]]]:
+    out: dict[str, list[tuple[tuple, Row]]] = {name: [] for name in t.KEYS}
+    for item in batch:
+        data = plain_data(item.event)
+        kind = item.event.type
+        if kind == OrganisationUnitUpsertedV1.event_type:
+            row = _row(t.units, data)
+            row["scope"] = unit_scope(data["unit_type"], data.get("school_unit_code"))
+            table = t.units
+        elif kind == OrganisationEntityRemovedV1.event_type:
+            table = _TABLE_OF_REMOVED[data["entity"]]
+            row = {"organiser_id": data["organiser_id"], "updated_at": data["removed_at"], "removed": True}
+            if table is t.units:
+                row.update(unit_type=data["unit_type"], unit_id=data["entity_id"],
+                           scope=unit_scope(data["unit_type"], data.get("school_unit_code")))
+                if data.get("school_unit_code"):
+                    row["school_unit_code"] = data["school_unit_code"]
+            else:
+                row[_ID_OF[table.name]] = data["entity_id"]
+        else:
+            table = {GroupMembershipUpsertedV1.event_type: t.memberships,
+                     TeachingAssignmentUpsertedV1.event_type: t.teaching_assignments,
+                     DutyUpsertedV1.event_type: t.duties}[kind]
+            row = _row(table, data)
+        out[table.name].append((tuple(row[k] for k in t.KEYS[table.name]), row))
+    return out
+
+
+async def _write(session: AsyncSession, table: Table, rows: list[Row]) -> None:
+    """Newest change wins: one upsert for the batch's changes, one for its removals (a removal
+    keeps the rest of the row, so the tree still says where a removed unit used to be)."""
+    keys = t.KEYS[table.name]
+    for removed in (False, True):
+        part = sorted((r for r in rows if r["removed"] is removed), key=lambda r: tuple(str(r[k]) for k in keys))
+        if not part:
+            continue
+        if not removed:  # every row of one statement must name the same columns
+            names = {c.name for c in table.columns}
+            part = [{name: r.get(name) for name in names} for r in part]
+        stmt = pg_insert(table).values(part)
+        columns = part[0].keys() - set(keys)
+        newer = (stmt.excluded.updated_at > table.c.updated_at) | (
+            (stmt.excluded.updated_at == table.c.updated_at) & stmt.excluded.removed & ~table.c.removed)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={name: stmt.excluded[name] for name in columns}, where=newer))
+
+
+async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMoves) -> None:
+    """Recompute the area of the school units this batch touched (directly, or through their
+    area) and move the results of those whose area changed."""
+    codes = {r["school_unit_code"] for r in unit_rows if r.get("unit_type") == "school_unit"
+             and r.get("school_unit_code")}
+    removed_school_units = [(r["organiser_id"], r["unit_id"]) for r in unit_rows
+                            if r.get("unit_type") == "school_unit" and not r.get("school_unit_code")]
+    areas = [(r["organiser_id"], r["unit_id"]) for r in unit_rows if r.get("unit_type") == "area"]
+    lookups = [(o, u, "school_unit") for o, u in removed_school_units] + [(o, u, "area") for o, u in areas]
+    if lookups:
+        found = await session.execute(text(
+            f"SELECT DISTINCT su.school_unit_code FROM {t.units.name} su JOIN unnest("
+            "CAST(:orgs AS text[]), CAST(:ids AS text[]), CAST(:kinds AS text[])) AS k(org, id, kind) "
+            "ON su.organiser_id = k.org AND su.unit_type = 'school_unit' "
+            "AND ((k.kind = 'area' AND su.parent_id = k.id) OR (k.kind = 'school_unit' AND su.unit_id = k.id)) "
+            "WHERE su.school_unit_code IS NOT NULL"),
+            {"orgs": [x[0] for x in lookups], "ids": [x[1] for x in lookups], "kinds": [x[2] for x in lookups]})
+        codes |= set(found.scalars())
+    if not codes:
+        return
+    ordered = sorted(codes)
+    await session.execute(text(
+        f"SELECT pg_advisory_xact_lock({t.PLACEMENT_LOCK}, hashtext(c)) "
+        "FROM unnest(CAST(:codes AS text[])) AS c ORDER BY c"), {"codes": ordered})
+    wanted = (await session.execute(text(
+        f"SELECT DISTINCT ON (su.school_unit_code) su.school_unit_code, su.organiser_id, "
+        "CASE WHEN NOT su.removed THEN ar.unit_id END "
+        f"FROM {t.units.name} su LEFT JOIN {t.units.name} ar ON ar.organiser_id = su.organiser_id "
+        "AND ar.unit_type = 'area' AND ar.scope = '' AND ar.unit_id = su.parent_id AND NOT ar.removed "
+        "WHERE su.unit_type = 'school_unit' AND su.school_unit_code = ANY(CAST(:codes AS text[])) "
+        "ORDER BY su.school_unit_code, su.removed, su.updated_at DESC"), {"codes": ordered})).all()
+    before: dict[str, str | None] = {row[0]: row[1] for row in (await session.execute(text(
+        f"SELECT school_unit_code, area_id FROM {t.placements.name} "
+        "WHERE school_unit_code = ANY(CAST(:codes AS text[])) FOR UPDATE"), {"codes": ordered})).all()}
+    after = {code: area for code, _, area in wanted}
+    changed = moves(before, after)
+    if not changed:
+        return
+    organiser = {code: org for code, org, _ in wanted}
+    stmt = pg_insert(t.placements).values([{"school_unit_code": code, "organiser_id": organiser[code],
+                                            "area_id": new} for code, _, new in changed])
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=["school_unit_code"],
+        set_={"area_id": stmt.excluded.area_id, "organiser_id": stmt.excluded.organiser_id}))
+    await on_moves(session, changed)
+
+
+def directory_handler(on_moves: OnMoves):
+    async def apply(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+        changes = _changes(batch)
+        for table in (t.units, t.memberships, t.teaching_assignments, t.duties):
+            rows = list(newest(changes[table.name]).values())
+            if rows:
+                await _write(session, table, rows)
+        unit_rows = list(newest(changes[t.units.name]).values())
+        if unit_rows:
+            await _replace(session, unit_rows, on_moves)
+    return apply

@@ -1,0 +1,165 @@
+"""Directory read API: the tree under an organiser, one unit with its children, roster sizes."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select, text
+
+from styrkedja_kit.app import runtime_of
+from styrkedja_kit.problems import Problem, validation_errors
+
+from ..freshness import set_freshness
+from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_UNIT_PATTERN
+from ..results.rules import GROUP_SEPARATOR
+from . import tables as t
+from .writes import MODELS, ChangeBatch, ChangeSummary, RemovalBatch, remove_sources, write_changes
+
+router = APIRouter(prefix="/v1/directory", tags=["directory"])
+
+UnitType = Literal["organiser", "area", "school_unit", "group"]
+
+
+class Unit(BaseModel):
+    unit_type: UnitType
+    unit_id: str
+    organiser_id: str
+    parent_id: str | None
+    name: str | None
+    school_unit_code: str | None = None
+    year: int | None = None
+    roster_size: int | None = None  # as the source reported it; see /roster-sizes for the counted one
+    children: list["Unit"] = []
+
+
+class RosterSize(BaseModel):
+    level: str
+    unit_id: str
+    students: int
+
+
+def _unit(row) -> Unit:
+    return Unit(unit_type=row.unit_type, unit_id=row.unit_id, organiser_id=row.organiser_id,
+                parent_id=row.parent_id, name=row.name, school_unit_code=row.school_unit_code, year=row.year,
+                roster_size=row.roster_size)
+
+
+async def _units_of(session, organiser_id: str) -> list:
+    return list((await session.execute(select(t.units).where(
+        t.units.c.organiser_id == organiser_id, ~t.units.c.removed).order_by(
+        t.units.c.unit_type, t.units.c.scope, t.units.c.unit_id))).all())
+
+
+def _tree(rows: list) -> list[Unit]:
+    """Nest the units: groups under their school unit (by code), the rest under their parent."""
+    nodes = {(row.unit_type, row.scope, row.unit_id): _unit(row) for row in rows}
+    by_id: dict[tuple[str, str | None], Unit] = {
+        (u.unit_type, u.unit_id): u for (kind, scope, _), u in nodes.items() if kind != "group"}
+    school_by_code = {u.school_unit_code: u for u in nodes.values() if u.unit_type == "school_unit"}
+    roots: list[Unit] = []
+    for (kind, scope, _), unit in nodes.items():
+        if kind == "group":
+            parent = school_by_code.get(scope)
+        elif kind == "school_unit":
+            parent = by_id.get(("area", unit.parent_id)) or by_id.get(("organiser", unit.parent_id))
+        elif kind == "area":
+            parent = by_id.get(("organiser", unit.parent_id)) or by_id.get(("area", unit.parent_id))
+        else:
+            parent = None
+        (parent.children if parent is not None else roots).append(unit)
+    return roots
+
+
+@router.get("/organisers/{organiser_id}/tree", response_model=list[Unit])
+async def tree(request: Request, response: Response,
+               organiser_id: str = Path(pattern=ORGANISER_PATTERN)) -> list[Unit]:
+    """Organiser → areas → school units → groups. Units whose parent is not known (yet) are roots."""
+    async with runtime_of(request).db.sessions() as session:
+        rows = await _units_of(session, organiser_id)
+        await set_freshness(session, response)
+    return _tree(rows)
+
+
+@router.get("/units/{unit_id}", response_model=Unit)
+async def unit(request: Request, response: Response, unit_id: str = Path(pattern=ID_PATTERN), organiser_id: str = Query(
+        pattern=ORGANISER_PATTERN), unit_type: UnitType = "school_unit",
+        school_unit_code: str | None = Query(None, pattern=SCHOOL_UNIT_PATTERN)) -> Unit:
+    """One unit with its children (a group is named with its school unit code)."""
+    if unit_type == "group" and school_unit_code is None:
+        raise Problem(422, "Invalid request", "a group is named by its school unit code and its id",
+                      [{"field": "school_unit_code", "rule": "required", "message": "required for a group"}])
+    async with runtime_of(request).db.sessions() as session:
+        rows = await _units_of(session, organiser_id)
+        await set_freshness(session, response)
+    scope = school_unit_code if unit_type == "group" else ""
+
+    def find(units: list[Unit]) -> Unit | None:
+        for u in units:
+            if u.unit_type == unit_type and u.unit_id == unit_id and (
+                    unit_type != "group" or u.school_unit_code == scope):
+                return u
+            hit = find(u.children)
+            if hit:
+                return hit
+        return None
+
+    found = find(_tree(rows))
+    if found is None:
+        raise Problem(404, "Not found", f"no {unit_type} {unit_id!r} under organiser {organiser_id}")
+    for child in found.children:
+        child.children = []
+    return found
+
+
+@router.get("/roster-sizes", response_model=list[RosterSize])
+async def roster_sizes(request: Request, response: Response,
+                       level: Literal["group", "school_unit", "area", "organiser"],
+                       organiser_id: str = Query(pattern=ORGANISER_PATTERN),
+                       on: date | None = None,
+                       unit_id: str | None = Query(None, pattern=ID_PATTERN)) -> list[RosterSize]:
+    """Students in the rosters (group memberships) on a date (today by default), per unit."""
+    unit = {"group": f"m.school_unit_code || '{GROUP_SEPARATOR}' || m.group_id", "school_unit": "m.school_unit_code",
+            "area": "p.area_id", "organiser": "m.organiser_id"}[level]
+    join = (f"JOIN {t.placements.name} p ON p.school_unit_code = m.school_unit_code AND p.area_id IS NOT NULL"
+            if level == "area" else "")
+    sql = text(f"SELECT {unit} AS unit_id, count(DISTINCT m.student_id) FROM {t.memberships.name} m {join} "
+               "WHERE m.organiser_id = :organiser AND NOT m.removed AND m.start_date <= :on "
+               "AND (m.end_date IS NULL OR m.end_date >= :on) GROUP BY 1 ORDER BY 1")
+    async with runtime_of(request).db.sessions() as session:
+        rows = (await session.execute(sql, {"organiser": organiser_id, "on": on or date.today()})).all()
+        await set_freshness(session, response)
+    return [RosterSize(level=level, unit_id=r[0], students=int(r[1])) for r in rows
+            if unit_id is None or r[0] == unit_id]
+
+
+@router.post("/changes", response_model=ChangeSummary)
+async def write_directory_changes(request: Request, batch: ChangeBatch) -> ChangeSummary:
+    """Directory changes from a platform or the SS 12000 importer (up to 5,000 per request). Each
+    change that differs from what was published before becomes an organisation event; the same
+    data sent again changes nothing. All or nothing: one invalid item refuses the batch."""
+    items, errors = [], []
+    for n, change in enumerate(batch.items):
+        try:
+            items.append((MODELS[change.type].model_validate(change.data), change.source_id))
+        except ValidationError as error:
+            errors += [{**e, "field": f"items.{n}.data.{e['field']}"} for e in validation_errors(
+                list(error.errors()))]
+    if errors:
+        raise Problem(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]),
+                      errors[:100])
+    runtime = runtime_of(request)
+    assert runtime.outbox is not None
+    async with runtime.db.sessions.begin() as session:
+        return await write_changes(session, runtime.outbox, items)
+
+
+@router.post("/removals", response_model=ChangeSummary)
+async def remove_directory_sources(request: Request, batch: RemovalBatch) -> ChangeSummary:
+    """Remove every directory entity published from these source ids (e.g. SS 12000 deletedEntities)."""
+    runtime = runtime_of(request)
+    assert runtime.outbox is not None
+    async with runtime.db.sessions.begin() as session:
+        return await remove_sources(session, runtime.outbox, batch)

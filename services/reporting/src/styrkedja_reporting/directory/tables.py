@@ -1,0 +1,107 @@
+"""The organisation directory: units (huvudman → verksamhetsområde → skolenhet → grupp),
+group memberships (rosters), teaching assignments, duties, and where each school unit is
+placed (its area) in the materialised aggregates.
+
+Every row carries the time of the change that wrote it: the newest change wins whatever order
+events arrive in, and a removal is a change (a tombstone), so a replay ends in the same state.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, Table
+
+from ..metadata import metadata
+
+# pg_advisory_xact_lock(PLACEMENT_LOCK, hashtext(school_unit_code)): moving a school unit between
+# areas and applying results of that school unit never interleave (see results.placement_of)
+PLACEMENT_LOCK = 812_001
+
+units = Table(
+    "directory_units", metadata,
+    Column("organiser_id", String(16), primary_key=True),
+    Column("unit_type", String(16), primary_key=True),
+    # a group's id is scoped by its school unit: scope = school unit code for groups, "" otherwise
+    Column("scope", String(8), primary_key=True),
+    Column("unit_id", String(64), primary_key=True),
+    Column("parent_id", String(64)),
+    Column("name", String(200)),
+    Column("school_unit_code", String(8)),
+    Column("year", Integer),
+    Column("roster_size", Integer),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("removed", Boolean, nullable=False),
+    Index("ix_directory_units_school_unit_code", "school_unit_code"),
+    Index("ix_directory_units_parent", "organiser_id", "parent_id"),
+)
+
+memberships = Table(
+    "directory_memberships", metadata,
+    Column("organiser_id", String(16), primary_key=True),
+    Column("membership_id", String(64), primary_key=True),
+    Column("school_unit_code", String(8)),
+    Column("group_id", String(64)),
+    Column("student_id", String(64)),
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("removed", Boolean, nullable=False),
+    Index("ix_directory_memberships_group", "school_unit_code", "group_id"),
+)
+
+teaching_assignments = Table(
+    "directory_teaching_assignments", metadata,
+    Column("organiser_id", String(16), primary_key=True),
+    Column("assignment_id", String(64), primary_key=True),
+    Column("school_unit_code", String(8)),
+    Column("group_id", String(64)),
+    Column("teacher_id", String(64)),
+    Column("subject_code", String(16)),
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("removed", Boolean, nullable=False),
+    Index("ix_directory_teaching_assignments_group", "school_unit_code", "group_id"),
+)
+
+duties = Table(
+    "directory_duties", metadata,
+    Column("organiser_id", String(16), primary_key=True),
+    Column("duty_id", String(64), primary_key=True),
+    Column("school_unit_code", String(8)),
+    Column("person_id", String(64)),
+    Column("duty_role", String(64)),
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("removed", Boolean, nullable=False),
+)
+
+placements = Table(
+    "school_unit_placements", metadata,
+    Column("school_unit_code", String(8), primary_key=True),
+    Column("organiser_id", String(16), nullable=False),
+    Column("area_id", String(64)),  # None: not (or no longer) placed in an area
+)
+
+KEYS = {
+    units.name: ("organiser_id", "unit_type", "scope", "unit_id"),
+    memberships.name: ("organiser_id", "membership_id"),
+    teaching_assignments.name: ("organiser_id", "assignment_id"),
+    duties.name: ("organiser_id", "duty_id"),
+}
+
+# What the directory write API last published per entity (a hash of its content): a second
+# import of the same data publishes nothing. Written in the transaction of the outbox rows.
+published = Table(
+    "directory_published", metadata,
+    Column("organiser_id", String(16), primary_key=True),
+    Column("entity_key", String(200), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    # the source's id the entity came from (SS 12000: organisation, group, duty or activity id), so
+    # a source's deletion list can name what to remove; and what a removal event must carry
+    Column("source_id", String(64), nullable=False),
+    Column("unit_type", String(16)),
+    Column("school_unit_code", String(8)),
+    Index("ix_directory_published_source_id", "source_id"),
+)

@@ -1,0 +1,171 @@
+"""The directory write path: platforms and the SS 12000 importer send directory changes in
+batches; each change that differs from what was last published becomes an organisation event
+in the outbox (same transaction), so a replay of styrkedja.organisation rebuilds the directory
+and a second import of the same data changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts import (
+    DutyUpsertedV1,
+    EventData,
+    GroupMembershipUpsertedV1,
+    OrganisationEntityRemovedV1,
+    OrganisationUnitUpsertedV1,
+    TeachingAssignmentUpsertedV1,
+    new_event,
+)
+from styrkedja_kit.outbox import Outbox
+
+from .rules import unit_scope
+from .tables import published
+
+SOURCE = "/reporting/directory"
+MAX_ITEMS = 5_000
+Status = Literal["created", "changed", "removed", "unchanged"]
+SOURCE_ID = r"^[A-Za-z0-9._:-]{1,64}$"
+
+_REMOVED = "removed"
+
+
+class Change(BaseModel):
+    """One directory change: the CloudEvents type, its data (validated against the contract), and
+    the source's id of what it came from (default: the entity's own id)."""
+
+    type: Literal["se.styrkedja.organisation.unit_upserted.v1", "se.styrkedja.organisation.membership_upserted.v1",
+                  "se.styrkedja.organisation.teaching_assigned.v1", "se.styrkedja.organisation.duty_upserted.v1",
+                  "se.styrkedja.organisation.entity_removed.v1"]
+    data: dict[str, Any]
+    source_id: str | None = Field(None, pattern=SOURCE_ID)
+
+
+class ChangeBatch(BaseModel):
+    items: list[Change] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+class RemovalBatch(BaseModel):
+    """Remove everything published from these source ids (an SS 12000 deletedEntities list)."""
+
+    source_ids: list[Annotated[str, Field(pattern=SOURCE_ID)]] = Field(min_length=1, max_length=MAX_ITEMS)
+    removed_at: AwareDatetime
+
+
+class ChangeResult(BaseModel):
+    status: Status
+    entity_key: str
+
+
+class ChangeSummary(BaseModel):
+    created: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    items: list[ChangeResult] = []
+
+
+MODELS: dict[str, type[EventData]] = {m.event_type: m for m in (
+    OrganisationUnitUpsertedV1, GroupMembershipUpsertedV1, TeachingAssignmentUpsertedV1, DutyUpsertedV1,
+    OrganisationEntityRemovedV1)}
+
+
+def entity_key(data: EventData) -> str:
+    """Names the entity an event is about; a removal names the same entity as its upsert."""
+    if isinstance(data, OrganisationUnitUpsertedV1):
+        return f"unit:{data.unit_type.value}:{unit_scope(data.unit_type.value, data.school_unit_code)}:{data.unit_id}"
+    if isinstance(data, OrganisationEntityRemovedV1):
+        if data.unit_type is not None:
+            scope = unit_scope(data.unit_type.value, data.school_unit_code)
+            return f"unit:{data.unit_type.value}:{scope}:{data.entity_id}"
+        return f"{data.entity.value}:{data.entity_id}"
+    if isinstance(data, GroupMembershipUpsertedV1):
+        return f"membership:{data.membership_id}"
+    if isinstance(data, TeachingAssignmentUpsertedV1):
+        return f"teaching_assignment:{data.assignment_id}"
+    assert isinstance(data, DutyUpsertedV1)
+    return f"duty:{data.duty_id}"
+
+
+def natural_id(data: EventData) -> str:
+    for name in ("unit_id", "entity_id", "membership_id", "assignment_id", "duty_id"):
+        if hasattr(data, name):
+            return str(getattr(data, name))
+    raise ValueError(type(data).__name__)
+
+
+def content_hash(data: EventData) -> str:
+    """What the entity is, without when the source says it changed: equal content = unchanged."""
+    if isinstance(data, OrganisationEntityRemovedV1):
+        return _REMOVED
+    body = data.model_dump(mode="json", exclude={"updated_at"})
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def removal_for(entity_key: str, organiser_id: str, school_unit_code: str | None, removed_at: datetime
+                ) -> OrganisationEntityRemovedV1:
+    kind, _, rest = entity_key.partition(":")
+    if kind == "unit":
+        unit_type, _, rest = rest.partition(":")
+        _, _, unit_id = rest.partition(":")
+        return OrganisationEntityRemovedV1(entity="unit", entity_id=unit_id, organiser_id=organiser_id,
+                                           unit_type=unit_type, school_unit_code=school_unit_code,
+                                           removed_at=removed_at)
+    return OrganisationEntityRemovedV1(entity=kind, entity_id=rest, organiser_id=organiser_id, removed_at=removed_at)
+
+
+async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[tuple[EventData, str | None]]
+                        ) -> ChangeSummary:
+    """The caller validated `items` (contract models). One transaction: compare, outbox, remember."""
+    keyed = [(item.organiser_id, entity_key(item), content_hash(item), item,  # type: ignore[attr-defined]
+              source_id or natural_id(item)) for item, source_id in items]
+    stored = dict(((r.organiser_id, r.entity_key), r.content_hash) for r in (await session.execute(
+        select(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
+            sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all())
+    summary = ChangeSummary()
+    events, remember = [], {}
+    for organiser, key, digest, item, source_id in keyed:
+        before = stored.get((organiser, key))
+        if before == digest or (before is None and digest == _REMOVED):
+            status: Status = "unchanged"  # (removing what was never published is nothing to say)
+        else:
+            status = "removed" if digest == _REMOVED else "created" if before is None else "changed"
+            stored[(organiser, key)] = digest
+            events.append(new_event(item, source=SOURCE, subject=key[:200]))
+            at = getattr(item, "updated_at", None) or getattr(item, "removed_at")
+            unit_type = getattr(item, "unit_type", None)
+            remember[(organiser, key)] = {
+                "content_hash": digest, "changed_at": at, "source_id": source_id,
+                "unit_type": unit_type.value if unit_type is not None else None,
+                "school_unit_code": getattr(item, "school_unit_code", None)}
+        setattr(summary, status, getattr(summary, status) + 1)
+        summary.items.append(ChangeResult(status=status, entity_key=key))
+    if events:
+        await outbox.add(session, events)
+        stmt = pg_insert(published).values([{"organiser_id": o, "entity_key": k, **row}
+                                            for (o, k), row in sorted(remember.items())])
+        # a removal keeps the source id and school unit it was published with
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["organiser_id", "entity_key"],
+            set_={"content_hash": stmt.excluded.content_hash, "changed_at": stmt.excluded.changed_at}))
+    return summary
+
+
+async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch) -> ChangeSummary:
+    """Removal events for every live entity published from the given source ids."""
+    rows = (await session.execute(select(published).where(
+        published.c.source_id.in_(sorted(set(batch.source_ids))), published.c.content_hash != _REMOVED)
+        .order_by(published.c.organiser_id, published.c.entity_key))).all()
+    removals = [(removal_for(r.entity_key, r.organiser_id, r.school_unit_code, batch.removed_at), r.source_id)
+                for r in rows]
+    if not removals:
+        return ChangeSummary()
+    return await write_changes(session, outbox, removals)

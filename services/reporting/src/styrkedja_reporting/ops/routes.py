@@ -1,0 +1,72 @@
+"""Ops: consistency per level (invariant 3), and results not (yet) placed in the directory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from styrkedja_kit.app import runtime_of
+
+from ..directory.tables import placements, units
+from ..params import ORGANISER_PATTERN
+from ..results.tables import ASSESSMENTS, FORECASTS
+
+router = APIRouter(prefix="/v1/admin", tags=["ops"])
+
+
+class Consistency(BaseModel):
+    assessment_cell_mismatches: int
+    forecast_cell_mismatches: int
+    per_level: dict[str, dict[str, int]]  # kind → level → mismatching cells
+    consistent: bool
+
+
+class Unplaced(BaseModel):
+    kind: str  # "school_unit": no area in the directory; "group": not in the directory
+    organiser_id: str
+    school_unit_code: str
+    group_id: str | None = None
+    assessments: int
+    forecasts: int
+
+
+@router.get("/consistency", response_model=Consistency)
+async def consistency(request: Request) -> Consistency:
+    """Invariant 3: every materialised cell of every level equals the same figure recomputed from the facts."""
+    async with runtime_of(request).db.sessions() as session:
+        a = await ASSESSMENTS.mismatches(session)
+        f = await FORECASTS.mismatches(session)
+    total_a, total_f = sum(a.values()), sum(f.values())
+    return Consistency(assessment_cell_mismatches=total_a, forecast_cell_mismatches=total_f,
+                       per_level={"assessments": a, "forecasts": f}, consistent=total_a == total_f == 0)
+
+
+def _unplaced_sql(facts: str, hidden: str) -> str:
+    return (
+        f"SELECT 'school_unit' AS kind, f.organiser_id, f.school_unit_code, NULL AS group_id, count(*) AS n "
+        f"FROM {facts} f WHERE NOT f.{hidden} AND (CAST(:organiser AS text) IS NULL OR f.organiser_id = :organiser) "
+        f"AND NOT EXISTS (SELECT 1 FROM {placements.name} p WHERE p.school_unit_code = f.school_unit_code "
+        f"AND p.area_id IS NOT NULL) GROUP BY 2, 3 "
+        f"UNION ALL SELECT 'group', f.organiser_id, f.school_unit_code, f.group_id, count(*) "
+        f"FROM {facts} f WHERE NOT f.{hidden} AND (CAST(:organiser AS text) IS NULL OR f.organiser_id = :organiser) "
+        f"AND NOT EXISTS (SELECT 1 FROM {units.name} u WHERE u.unit_type = 'group' "
+        f"AND u.scope = f.school_unit_code AND u.unit_id = f.group_id AND NOT u.removed) GROUP BY 2, 3, 4")
+
+
+@router.get("/unplaced", response_model=list[Unplaced])
+async def unplaced(request: Request,
+                   organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN)) -> list[Unplaced]:
+    """Results whose school unit has no area, or whose group is not in the directory (yet). They
+    count in every level they can be placed in; when the directory catches up, they are placed."""
+    found: dict[tuple, dict] = {}
+    async with runtime_of(request).db.sessions() as session:
+        for name, store in (("assessments", ASSESSMENTS), ("forecasts", FORECASTS)):
+            rows = await session.execute(text(_unplaced_sql(store.facts.name, store.hidden)),
+                                         {"organiser": organiser_id})
+            for kind, organiser, code, group, n in rows.all():
+                entry = found.setdefault((kind, organiser, code, group), {
+                    "kind": kind, "organiser_id": organiser, "school_unit_code": code, "group_id": group,
+                    "assessments": 0, "forecasts": 0})
+                entry[name] += int(n)
+    return [Unplaced(**found[k]) for k in sorted(found, key=lambda k: tuple(str(x) for x in k))]

@@ -1,0 +1,80 @@
+"""Event handling by registry: each capability registers the event types it applies.
+
+The consumer loop asks `handles(type)` before claiming an event: a type nobody registered is
+skipped and NOT recorded as applied (see the kit consumer), so a handler added later plus a
+replay picks the old events up. Handlers run in registration order within the batch's
+transaction (the directory before the results, so results are placed with the newest tree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, String, Table, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts import CloudEvent
+from styrkedja_kit.consumer import Delivered
+
+from .metadata import metadata
+
+BatchHandler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
+
+freshness = Table(
+    "freshness", metadata,
+    Column("topic", String(200), primary_key=True),
+    Column("newest_event_time", DateTime(timezone=True), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+def plain_data(event: CloudEvent) -> dict[str, Any]:
+    """The event's data with enums as their plain values, as stored."""
+    data = event.data.model_dump(mode="python")
+    for key, value in data.items():
+        if hasattr(value, "value"):
+            data[key] = value.value
+    return data
+
+
+class HandlerRegistry:
+    def __init__(self) -> None:
+        self._handlers: list[tuple[frozenset[str], BatchHandler]] = []
+
+    def register(self, event_types: Iterable[str], handler: BatchHandler) -> None:
+        types = frozenset(event_types)
+        taken = types & self.types()
+        if taken:
+            raise ValueError(f"event types already have a handler: {sorted(taken)}")
+        self._handlers.append((types, handler))
+
+    def types(self) -> frozenset[str]:
+        return frozenset().union(*[types for types, _ in self._handlers])
+
+    def handles(self, event_type: str) -> bool:
+        return any(event_type in types for types, _ in self._handlers)
+
+    async def __call__(self, session: AsyncSession, batch: Sequence[Delivered]) -> None:
+        for types, handler in self._handlers:
+            items = [item for item in batch if item.event.type in types]
+            if items:
+                await handler(session, items)
+        await _note_freshness(session, batch)
+
+
+async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    """Newest event time per topic: every read says how fresh its figures are."""
+    newest: dict[str, datetime] = {}
+    for item in batch:
+        time = item.event.time
+        if item.topic not in newest or time > newest[item.topic]:
+            newest[item.topic] = time
+    if not newest:
+        return
+    stmt = pg_insert(freshness).values([{"topic": t, "newest_event_time": at} for t, at in sorted(newest.items())])
+    await session.execute(stmt.on_conflict_do_update(index_elements=["topic"], set_={
+        "newest_event_time": func.greatest(freshness.c.newest_event_time, stmt.excluded.newest_event_time),
+        "applied_at": func.now()}))

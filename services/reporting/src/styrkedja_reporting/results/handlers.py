@@ -1,0 +1,102 @@
+"""Applies assessments and forecasts: per batch and per set. The batch is resolved in memory
+(newest revision per fact), the aggregate deltas of all six levels summed in memory, then
+written with one statement per table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts import (
+    AssessmentPublishedV1,
+    AssessmentRetractedV1,
+    ForecastSubmittedV1,
+    ForecastWithdrawnV1,
+)
+from styrkedja_kit.consumer import Delivered
+
+from ..registry import plain_data
+from .rules import (
+    AssessmentFact,
+    ForecastFact,
+    assessment_cells,
+    delta,
+    forecast_cells,
+    resolve,
+    retraction_of,
+    withdrawal_of,
+)
+from .tables import ASSESSMENTS, FORECASTS, FactStore, placement_of
+
+EVENT_TYPES = (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type,
+               ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type)
+
+_FACT_FIELDS = set(AssessmentFact.__dataclass_fields__)
+_FORECAST_FIELDS = set(ForecastFact.__dataclass_fields__)
+_RETRACT_KEEP = ("assessment_id", "organiser_id", "school_unit_code", "group_id", "student_id", "subject_code",
+                 "school_year", "term", "round")
+_WITHDRAW_KEEP = ("forecast_id", "organiser_id", "school_unit_code", "group_id", "student_id", "subject_code",
+                  "school_year", "term")
+
+
+def _assessment(data: dict) -> AssessmentFact:
+    return AssessmentFact(retracted=False, **{k: v for k, v in data.items() if k in _FACT_FIELDS})
+
+
+def _retraction(data: dict) -> AssessmentFact:
+    return retraction_of(data["revision"], {k: data[k] for k in _RETRACT_KEEP})
+
+
+def _forecast(data: dict) -> ForecastFact:
+    return ForecastFact(withdrawn=False, **{k: v for k, v in data.items() if k in _FORECAST_FIELDS})
+
+
+def _withdrawal(data: dict) -> ForecastFact:
+    return withdrawal_of(data["revision"], {k: data[k] for k in _WITHDRAW_KEEP})
+
+
+_TO_FACT: dict[str, Callable[[dict], AssessmentFact | ForecastFact]] = {
+    AssessmentPublishedV1.event_type: _assessment, AssessmentRetractedV1.event_type: _retraction,
+    ForecastSubmittedV1.event_type: _forecast, ForecastWithdrawnV1.event_type: _withdrawal,
+}
+
+
+async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: list) -> None:
+    """Fold the batch's facts into the stored ones and move the aggregates by the difference."""
+    if not incoming:
+        return
+    current = await store.load(session, {fact_id for fact_id, _ in incoming})
+    after = resolve(current, incoming)
+    changed = [fact for fact_id, fact in after.items() if current.get(fact_id) is not fact]
+    if not changed:
+        return
+    id_field = store.fact_fields[0]
+    old = [current.get(getattr(fact, id_field)) for fact in changed]
+    placement = await placement_of(session, {f.school_unit_code for f in changed + [o for o in old if o]})
+    change: Counter = Counter()
+    for fact in changed:
+        change.update(delta(cells, current.get(getattr(fact, id_field)), fact, placement))
+    await store.save(session, changed)
+    await store.add(session, change)
+
+
+async def apply_results(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    assessments: list[tuple[Any, AssessmentFact]] = []
+    forecasts: list[tuple[Any, ForecastFact]] = []
+    for item in batch:
+        fact = _TO_FACT[item.event.type](plain_data(item.event))
+        if isinstance(fact, AssessmentFact):
+            assessments.append((fact.assessment_id, fact))
+        else:
+            forecasts.append((fact.forecast_id, fact))
+    await apply_facts(session, ASSESSMENTS, assessment_cells, assessments)
+    await apply_facts(session, FORECASTS, forecast_cells, forecasts)
+
+
+async def move_school_units(session: AsyncSession, moves) -> None:
+    """The directory moved school units between areas: their results move with them."""
+    for store in (ASSESSMENTS, FORECASTS):
+        await store.transfer(session, moves)

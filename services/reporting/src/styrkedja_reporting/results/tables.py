@@ -1,0 +1,205 @@
+"""Facts and materialised aggregates (six levels), written per batch and per set.
+
+Every write is one statement per table per batch: the batch is resolved in memory first
+(newest revision per fact, deltas summed per cell), then sent as arrays and spread by
+`unnest(...)` on the server — no per-row round trips, no many-row VALUES to compile.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from operator import attrgetter
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Uuid, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..directory.tables import PLACEMENT_LOCK, placements
+from ..metadata import metadata
+from .rules import GROUP_SEPARATOR, LEVELS, MATERIALISED, NATION, AssessmentFact, ForecastFact, Placement
+
+
+def _str(name: str, length: int = 64, **kw: Any) -> Column:
+    return Column(name, String(length), nullable=False, **kw)
+
+
+assessment_facts = Table(
+    "assessment_facts", metadata,
+    Column("assessment_id", Uuid, primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("retracted", Boolean, nullable=False),
+    _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
+    _str("student_id"), _str("gender", 8), Column("year", Integer, nullable=False), _str("subject_code", 16),
+    _str("kind", 20), _str("scale", 16), _str("value", 32), _str("school_year", 7), _str("term", 2),
+    Column("round", Integer, nullable=False),
+)
+
+ASSESSMENT_DIMENSIONS = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "term", "round", "kind",
+                         "scale", "year", "gender", "value")
+assessment_aggregates = Table(
+    "assessment_aggregates", metadata,
+    *[Column(d, Integer if d in ("round", "year") else String(80), primary_key=True) for d in ASSESSMENT_DIMENSIONS],
+    Column("count", Integer, nullable=False),
+    Index("ix_assessment_aggregates_organiser_level", "organiser_id", "level"),  # reads are per organiser
+)
+
+forecast_facts = Table(
+    "forecast_facts", metadata,
+    Column("forecast_id", Uuid, primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("withdrawn", Boolean, nullable=False),
+    _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
+    _str("student_id"), _str("gender", 8), Column("year", Integer, nullable=False), _str("subject_code", 16),
+    _str("value", 32), _str("school_year", 7), _str("term", 2), Column("late", Boolean, nullable=False),
+)
+
+FORECAST_DIMENSIONS = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "term", "year", "gender",
+                       "value", "late")
+forecast_aggregates = Table(
+    "forecast_aggregates", metadata,
+    *[Column(d, Integer if d == "year" else Boolean if d == "late" else String(80), primary_key=True)
+      for d in FORECAST_DIMENSIONS],
+    Column("count", Integer, nullable=False),
+    Index("ix_forecast_aggregates_organiser_level", "organiser_id", "level"),
+)
+
+
+def _pg_type(column: Column) -> str:
+    if isinstance(column.type, Uuid):
+        return "uuid"
+    if isinstance(column.type, Boolean):
+        return "boolean"
+    if isinstance(column.type, Integer):
+        return "integer"
+    return "text"
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _unnest(columns: Sequence[Column]) -> str:
+    return "unnest(" + ", ".join(f"CAST(:{c.name} AS {_pg_type(c)}[])" for c in columns) + ")"
+
+
+def _arrays(names: Sequence[str], rows: Iterable[tuple]) -> dict[str, list]:
+    columns: list[tuple] = list(zip(*rows)) or [() for _ in names]
+    return {name: list(values) for name, values in zip(names, columns)}
+
+
+class FactStore:
+    """Facts and their aggregates for one kind (assessments or forecasts)."""
+
+    def __init__(self, facts: Table, aggregates: Table, fact_type: type, dimensions: tuple[str, ...],
+                 hidden: str) -> None:
+        self.facts, self.aggregates, self.fact_type, self.dimensions = facts, aggregates, fact_type, dimensions
+        self.hidden = hidden
+        self.fact_fields = tuple(f.name for f in fields(fact_type))
+        self.id_column = facts.c[self.fact_fields[0]]
+        self._row_of = attrgetter(*self.fact_fields)  # not dataclasses.astuple: that deep-copies every value
+        fact_cols = [facts.c[name] for name in self.fact_fields]
+        col_list = ", ".join(_q(n) for n in self.fact_fields)
+        self._load = text(f"SELECT {col_list} FROM {facts.name} WHERE {_q(self.id_column.name)} "
+                          f"= ANY(CAST(:ids AS uuid[])) FOR UPDATE")
+        updates = ", ".join(f"{_q(n)} = EXCLUDED.{_q(n)}" for n in self.fact_fields[1:])
+        self._save = text(f"INSERT INTO {facts.name} ({col_list}) SELECT * FROM {_unnest(fact_cols)} "
+                          f"ON CONFLICT ({_q(self.id_column.name)}) DO UPDATE SET {updates}")
+        agg_cols = [aggregates.c[d] for d in dimensions] + [aggregates.c["count"]]
+        dims = ", ".join(_q(d) for d in dimensions)
+        self._add = text(
+            f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) SELECT * FROM {_unnest(agg_cols)} "
+            f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count "
+            f"RETURNING {dims}, count) SELECT {dims} FROM up WHERE count = 0")
+        key_cols = [aggregates.c[d] for d in dimensions]
+        self._delete_empty = text(
+            f"DELETE FROM {aggregates.name} WHERE count = 0 AND ({dims}) IN (SELECT * FROM {_unnest(key_cols)})")
+        # A school unit that moves between areas takes its school-unit cells with it.
+        rest = ", ".join(f"a.{_q(d)}" for d in dimensions[2:])
+        self._transfer = text(
+            f"INSERT INTO {aggregates.name} ({dims}, count) "
+            f"SELECT 'area', m.area, {rest}, sum(a.count * m.sign) FROM {aggregates.name} a "
+            f"JOIN unnest(CAST(:codes AS text[]), CAST(:areas AS text[]), CAST(:signs AS integer[])) "
+            f"AS m(code, area, sign) ON a.level = 'school_unit' AND a.unit_id = m.code "
+            f"GROUP BY m.area, {rest} HAVING sum(a.count * m.sign) <> 0 ORDER BY m.area, {rest} "
+            f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count")
+        self._delete_empty_areas = text(
+            f"DELETE FROM {aggregates.name} WHERE level = 'area' AND unit_id = ANY(CAST(:areas AS text[])) "
+            f"AND count = 0")
+
+    async def load(self, session: AsyncSession, ids: Iterable) -> dict:
+        ids = sorted(set(ids))
+        if not ids:
+            return {}
+        rows = (await session.execute(self._load, {"ids": ids})).all()
+        return {row[0]: self.fact_type(*row) for row in rows}
+
+    async def save(self, session: AsyncSession, facts: list) -> None:
+        if facts:
+            await session.execute(self._save, _arrays(self.fact_fields, map(self._row_of, facts)))
+
+    async def add(self, session: AsyncSession, change: Counter) -> None:
+        """Move the aggregate cells by `change`; cells that reach zero are removed."""
+        rows = sorted((*key, n) for key, n in change.items() if n)  # each position has one type: comparable
+        if not rows:
+            return
+        # sorted: two writers touching the same cells lock them in the same order
+        emptied = (await session.execute(self._add, _arrays((*self.dimensions, "count"), rows))).all()
+        if emptied:  # only the cells this batch emptied: never a scan of the whole table
+            await session.execute(self._delete_empty, _arrays(self.dimensions, [tuple(r) for r in emptied]))
+
+    async def transfer(self, session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
+        """School units moved between areas (or were placed / unplaced): move their area cells."""
+        rows = [(code, old, -1) for code, old, _ in moves if old is not None]
+        rows += [(code, new, 1) for code, _, new in moves if new is not None]
+        if not rows:
+            return
+        arrays = _arrays(("codes", "areas", "signs"), rows)
+        await session.execute(self._transfer, arrays)
+        await session.execute(self._delete_empty_areas, {"areas": sorted(set(arrays["areas"]))})
+
+    def recomputed_sql(self) -> str:
+        """Every level's cells computed from scratch from the facts (a SELECT)."""
+        unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id",
+                "school_unit": "f.school_unit_code", "area": "p.area_id", "organiser": "f.organiser_id",
+                "nation": f"'{NATION}'"}
+        rest = ", ".join(f"f.{_q(d)}" for d in self.dimensions[2:])
+        parts = []
+        for level in MATERIALISED:
+            join = (f"JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code AND p.area_id IS NOT NULL"
+                    if level == "area" else "")
+            parts.append(f"SELECT CAST('{level}' AS varchar) AS level, CAST({unit[level]} AS varchar) AS unit_id, "
+                         f"{rest}, count(*) AS count FROM {self.facts.name} f {join} WHERE NOT f.{self.hidden} "
+                         f"GROUP BY 2, {rest}")
+        return " UNION ALL ".join(parts)
+
+    async def mismatches(self, session: AsyncSession) -> dict[str, int]:
+        """Per level: cells where the materialised aggregate differs from the recomputation."""
+        on = " AND ".join(f"a.{_q(d)} = r.{_q(d)}" for d in self.dimensions)
+        sql = text(f"WITH r AS ({self.recomputed_sql()}) SELECT coalesce(a.level, r.level) AS level, count(*) "
+                   f"FROM {self.aggregates.name} a FULL OUTER JOIN r ON {on} "
+                   f"WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")
+        found = {row[0]: int(row[1]) for row in (await session.execute(sql)).all()}
+        # the student level is read from the facts: equal to them by construction
+        return {level: found.get(level, 0) for level in LEVELS}
+
+
+ASSESSMENTS = FactStore(assessment_facts, assessment_aggregates, AssessmentFact, ASSESSMENT_DIMENSIONS, "retracted")
+FORECASTS = FactStore(forecast_facts, forecast_aggregates, ForecastFact, FORECAST_DIMENSIONS, "withdrawn")
+STORES = {"assessments": ASSESSMENTS, "forecasts": FORECASTS}
+
+
+async def placement_of(session: AsyncSession, codes: Iterable[str]) -> Placement:
+    """The area of each school unit, read under a shared lock per school unit: a directory
+    change moving one of them waits for this batch, and this batch for it (see directory)."""
+    codes = sorted(set(codes))
+    if not codes:
+        return {}
+    await session.execute(text(
+        f"SELECT pg_advisory_xact_lock_shared({PLACEMENT_LOCK}, hashtext(c)) "
+        "FROM unnest(CAST(:codes AS text[])) AS c ORDER BY c"), {"codes": codes})
+    rows = (await session.execute(text(
+        f"SELECT school_unit_code, area_id FROM {placements.name} "
+        "WHERE school_unit_code = ANY(CAST(:codes AS text[]))"), {"codes": codes})).all()
+    return {row[0]: row[1] for row in rows}

@@ -1,0 +1,318 @@
+"""The SS 12000 import against a small SS 12000 v2 API served here (written from the public
+specification: paged `{data, pageToken}` lists, `meta.modified.after`, `/deletedEntities`), and
+against a folder dump: into the reporting service's directory write API (in-process), whose
+outbox events are then applied as the consumer would. Civic numbers in the source never reach
+a table, an event or a log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, HTTPException, Request
+from sqlalchemy import text
+
+from styrkedja_cli.ss12000.command import read_and_plan, send
+from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
+from styrkedja_contracts import decode_event
+from styrkedja_devstack.postgres import free_port
+from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import Database
+from styrkedja_reporting.main import handler_registry
+from styrkedja_reporting.settings import ReportingSettings
+
+pytestmark = pytest.mark.integration
+
+CIVIC = "201001012383"  # a valid-looking personnummer: must never be stored, sent or logged
+CIVIC_DASH = "20100101-2383"
+ZONE = ZoneInfo("Europe/Stockholm")
+HUV, AREA, SU1, SU2 = ("0f0e0d0c-0000-4000-8000-000000000001", "0f0e0d0c-0000-4000-8000-000000000002",
+                       "0f0e0d0c-0000-4000-8000-000000000003", "0f0e0d0c-0000-4000-8000-000000000004")
+G1, G2 = "9a9a9a9a-0000-4000-8000-000000000001", "9a9a9a9a-0000-4000-8000-000000000002"
+P1, P2, P3 = ("7e7e7e7e-0000-4000-8000-000000000001", "7e7e7e7e-0000-4000-8000-000000000002",
+              "7e7e7e7e-0000-4000-8000-000000000003")
+D1, A1, S1 = "5d5d5d5d-0000-4000-8000-000000000001", "4a4a4a4a-0000-4000-8000-000000000001", "syl-ma"
+
+
+def meta(modified: str) -> dict:
+    return {"created": "2026-08-01T08:00:00", "modified": modified}  # no zone: read as Swedish time
+
+
+def person(pid: str) -> dict:
+    return {"id": pid, "displayName": "Elev", "civicNo": {"value": CIVIC, "nationality": "SE"}}
+
+
+def dataset() -> dict[str, list[dict]]:
+    return {
+        "organisations": [
+            {"id": HUV, "displayName": "Mittköpings kommun", "organisationType": "Huvudman",
+             "municipalityCode": "2999", "organisationNumber": "212000-2999", "meta": meta("2026-08-01T08:00:00"),
+             "someVendorField": {"x": 1}},
+            {"id": AREA, "displayName": "Område Norr", "organisationType": "Förvaltning",
+             "parentOrganisation": {"id": HUV}, "meta": meta("2026-08-01T08:00:00")},
+            {"id": SU1, "displayName": "Björkskolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990011",
+             "parentOrganisation": {"id": AREA}, "meta": meta("2026-08-01T08:00:00")},
+            {"id": SU2, "displayName": "Granskolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990022",
+             "parentOrganisation": {"id": HUV}, "meta": meta("2026-08-01T08:00:00")},
+        ],
+        "groups": [
+            {"id": G1, "displayName": "7A", "groupType": "Klass", "organisation": {"id": SU1},
+             "startDate": "2026-08-17", "meta": meta("2026-08-01T08:00:00"),
+             "groupMemberships": [{"person": person(P1), "startDate": "2026-08-17"},
+                                  {"person": person(P2), "startDate": "2026-08-17", "endDate": "2026-12-20"}]},
+            {"id": G2, "displayName": "7A", "groupType": "Klass", "organisation": {"id": SU2},
+             "startDate": "2026-08-17", "meta": meta("2026-08-01T08:00:00"),
+             "groupMemberships": [{"person": person(P3), "startDate": "2026-08-17"}]},
+        ],
+        "duties": [{"id": D1, "person": person("8b8b8b8b-0000-4000-8000-000000000001"), "dutyAt": {"id": SU1},
+                    "dutyRole": "Lärare", "meta": meta("2026-08-01T08:00:00")}],
+        "syllabuses": [{"id": S1, "subjectCode": "GRGRMAT01", "subjectName": "Matematik"}],
+        "activities": [{"id": A1, "displayName": "Ma 7A", "groups": [{"id": G1}], "teachers": [{"duty": {"id": D1}}],
+                        "syllabus": {"id": S1}, "startDate": "2026-08-17", "meta": meta("2026-08-01T08:00:00")}],
+        "persons": [{"id": P1, "civicNo": {"value": CIVIC}, "givenName": "Ada"}],
+    }
+
+
+def ss12000_api(data: dict[str, list[dict]], deleted: dict[str, list[str]], calls: list[str]) -> FastAPI:
+    app = FastAPI()
+
+    def listing(entity: str):
+        async def handler(request: Request) -> dict:
+            calls.append(entity)
+            limit = int(request.query_params.get("limit", 100))
+            start = int(request.query_params.get("pageToken", "0"))
+            after = request.query_params.get("meta.modified.after")
+            items = data[entity]
+            if after:
+                cutoff = datetime.fromisoformat(after)
+                items = [i for i in items if "meta" in i and
+                         datetime.fromisoformat(i["meta"]["modified"]).replace(tzinfo=ZONE) > cutoff]
+            page = items[start:start + limit]
+            body: dict = {"data": page}
+            if start + limit < len(items):
+                body["pageToken"] = str(start + limit)
+            return body
+        return handler
+
+    for entity in ("organisations", "groups", "duties", "activities", "syllabuses", "persons"):
+        app.add_api_route(f"/{entity}", listing(entity), methods=["GET"])
+
+    @app.get("/groups/{ident}")
+    async def one_group(ident: str) -> dict:
+        calls.append(f"groups/{ident}")
+        for group in data["groups"]:
+            if group["id"] == ident:
+                return group
+        raise HTTPException(404)
+
+    @app.get("/deletedEntities")
+    async def deleted_entities(after: str) -> dict:
+        calls.append("deletedEntities")
+        return {"data": deleted}
+
+    return app
+
+
+@pytest.fixture
+def settings(service_database, monkeypatch) -> ReportingSettings:
+    service_database("styrkedja_reporting")
+    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
+    return ReportingSettings()
+
+
+@pytest.fixture
+async def database(settings):
+    database = Database(settings.database_url)
+    yield database
+    await database.dispose()
+
+
+class Reporting:
+    """The in-process reporting app, and the consumer's part done by hand: outbox → directory."""
+
+    def __init__(self, client: httpx.AsyncClient, database: Database) -> None:
+        self.client, self.database, self.applied = client, database, 0
+
+    async def import_from(self, source, since=None) -> dict:
+        the_plan, deleted = read_and_plan(source, since=since, naive_zone=ZONE)
+        sync = _SyncOverAsync(self.client)
+        summary = await sync.run(the_plan, deleted)
+        await self.apply_outbox()
+        return {entity: dict(counts) for entity, counts in summary.items()}
+
+    async def apply_outbox(self) -> None:
+        async with self.database.sessions() as session:
+            rows = (await session.execute(text("SELECT id, topic, payload FROM outbox WHERE id > :n ORDER BY id"),
+                                          {"n": self.applied})).all()
+        if not rows:
+            return
+        batch = [Delivered(decode_event(r.payload), r.topic, 0, r.id) for r in rows]
+        async with self.database.sessions.begin() as session:
+            await handler_registry()(session, batch)
+        self.applied = rows[-1].id
+
+
+class _SyncOverAsync:
+    """`send` speaks sync httpx; the reporting app here is served in-process by an async client."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def run(self, the_plan, deleted):
+        # make the requests `send` would make, then make them against the async app one by one
+        answers: list[httpx.Response] = []
+
+        class Replay(httpx.BaseTransport):
+            def handle_request(self, request: httpx.Request) -> httpx.Response:
+                return answers.pop(0)
+
+        for entity, changes in the_plan.changes.items():
+            for start in range(0, len(changes), 1000):
+                response = await self.client.post("/v1/directory/changes",
+                                                  json={"items": changes[start:start + 1000]})
+                answers.append(httpx.Response(response.status_code, content=response.content))
+        if deleted:
+            response = await self.client.post("/v1/directory/removals", json={
+                "source_ids": deleted, "removed_at": datetime.now(timezone.utc).isoformat()})
+            answers.append(httpx.Response(response.status_code, content=response.content))
+        with httpx.Client(transport=Replay(), base_url="http://reporting") as client:
+            return send(client, the_plan, deleted, removed_at=datetime.now(timezone.utc))
+
+
+@pytest.fixture
+def reporting(client, database) -> Reporting:
+    return Reporting(client, database)
+
+
+async def everything_stored(database: Database) -> str:
+    """Every row of every table, as text: what a grep of the database would see."""
+    async with database.sessions() as session:
+        names = (await session.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))).scalars().all()
+        out = []
+        for name in names:
+            rows = (await session.execute(text(f'SELECT * FROM "{name}"'))).all()
+            out += [repr(tuple(r)) for r in rows]
+            if name == "outbox":  # the events as they go onto the topic
+                out += [r.payload.decode() for r in (await session.execute(text("SELECT payload FROM outbox")))]
+    return "\n".join(out)
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """A real HTTP server for the app, in a thread: the importer talks HTTP to it."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def ss12000():
+    data, deleted, calls = dataset(), {}, []
+    with served(ss12000_api(data, deleted, calls)) as url:
+        yield url, data, deleted, calls
+
+
+async def test_import_over_http_paged_idempotent_incremental_and_no_civic_numbers(reporting, database, caplog,
+                                                                                   capsys, ss12000):
+    caplog.set_level(logging.DEBUG)
+    url, data, deleted, calls = ss12000
+    source = HttpSource(url, "secret-token", page_size=1)  # one item per page: paging is exercised
+    first = await reporting.import_from(source)
+    assert first["organisations"] == {"created": 4}
+    assert first["groups"] == {"created": 2} and first["memberships"] == {"created": 3}
+    assert first["duties"] == {"created": 1} and first["activities"] == {"created": 1}
+    assert "persons" not in calls and calls.count("groups") == 2  # two pages of one
+    async with database.sessions() as session:
+        units = {(r.unit_type, r.scope, r.unit_id): r for r in (await session.execute(text(
+            "SELECT * FROM directory_units"))).all()}
+        placement = dict((await session.execute(text(
+            "SELECT school_unit_code, area_id FROM school_unit_placements"))).all())
+        teaching = (await session.execute(text(
+            "SELECT group_id, subject_code FROM directory_teaching_assignments"))).all()
+        updated = (await session.execute(text(
+            "SELECT updated_at FROM directory_units WHERE unit_id = :id"), {"id": SU1})).scalar_one()
+    assert units[("group", "29990011", G1)].name == "7A" and units[("group", "29990022", G2)].name == "7A"
+    assert placement == {"29990011": AREA}  # Granskolan hangs under the organiser: no area
+    assert [tuple(t) for t in teaching] == [(G1, "GRGRMAT01")]
+    assert updated == datetime(2026, 8, 1, 6, 0, tzinfo=timezone.utc)  # 08:00 Swedish summer time
+
+    again = await reporting.import_from(HttpSource(url, page_size=100))
+    assert all(set(counts) == {"unchanged"} for counts in again.values()), again
+
+    # incremental: Granskolan moves into the area, group 7A at Björkskolan is deleted
+    data["organisations"][3] = {**data["organisations"][3], "parentOrganisation": {"id": AREA},
+                                "meta": meta("2026-10-01T08:00:00")}
+    deleted["groups"] = [G1]
+    # a new activity for the unchanged group at Granskolan: the group is fetched by id
+    data["activities"].append({"id": "act-2", "groups": [{"id": G2}], "teachers": [{"duty": {"id": D1}}],
+                               "syllabus": {"id": S1}, "meta": meta("2026-10-02T08:00:00")})
+    since = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    later = await reporting.import_from(HttpSource(url), since=since)
+    assert later["organisations"] == {"changed": 1, "unchanged": 3}  # the tree is always read whole
+    assert later["deletedEntities"]["removed"] >= 2  # the group and its memberships
+    assert later["activities"] == {"created": 1} and f"groups/{G2}" in calls
+    async with database.sessions() as session:
+        placement = dict((await session.execute(text(
+            "SELECT school_unit_code, area_id FROM school_unit_placements"))).all())
+        removed = (await session.execute(text(
+            "SELECT removed FROM directory_units WHERE unit_id = :id"), {"id": G1})).scalar_one()
+    assert placement == {"29990011": AREA, "29990022": AREA} and removed is True
+
+    stored = await everything_stored(database)
+    logs = caplog.text + capsys.readouterr().out
+    for civic in (CIVIC, CIVIC_DASH, "Ada"):
+        assert civic not in stored and civic not in logs
+    assert P1 in stored  # the person's UUID is the pseudonymous student id
+
+
+async def test_import_from_a_folder_dump(reporting, database, tmp_path):
+    for entity, items in dataset().items():
+        if entity == "groups":
+            (tmp_path / entity).mkdir()
+            for n, item in enumerate(items):
+                (tmp_path / entity / f"{n:03d}.json").write_text(json.dumps({"data": [item]}), encoding="utf-8")
+        else:
+            (tmp_path / f"{entity}.json").write_text(json.dumps(items), encoding="utf-8")
+    summary = await reporting.import_from(FolderSource(tmp_path))
+    assert summary["groups"] == {"created": 2} and summary["memberships"] == {"created": 3}
+    assert await reporting.import_from(FolderSource(tmp_path)) == {
+        entity: {"unchanged": n} for entity, n in (("organisations", 4), ("groups", 2), ("memberships", 3),
+                                                   ("duties", 1), ("activities", 1))}
+    assert CIVIC not in await everything_stored(database)
+
+
+def test_a_malformed_page_is_refused_naming_entity_and_page(tmp_path, ss12000):
+    url, data, _, _ = ss12000
+    data["groups"][1] = {"id": G2, "organisation": "not an object", "civicNo": CIVIC}
+    with pytest.raises(SourceError) as error:
+        read_and_plan(HttpSource(url, page_size=1), since=None, naive_zone=ZONE)
+    assert str(error.value).startswith("groups, page 2, item 0: ") and CIVIC not in str(error.value)
+    (tmp_path / "organisations.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(SourceError, match="organisations, page organisations.json: not readable JSON"):
+        read_and_plan(FolderSource(tmp_path), since=None, naive_zone=ZONE)
+
+
+def test_a_group_at_an_unknown_school_unit_is_refused_with_a_reason(ss12000):
+    url, data, _, _ = ss12000
+    data["groups"].append({"id": "g-x", "displayName": "9X", "organisation": {"id": "nowhere"},
+                           "startDate": str(date(2026, 8, 17))})
+    the_plan, _ = read_and_plan(HttpSource(url, page_size=50), since=None, naive_zone=ZONE)
+    assert [(r.entity, r.id, r.reason) for r in the_plan.refused] == [
+        ("groups", "g-x", "its organisation is not a known Skolenhet")]
