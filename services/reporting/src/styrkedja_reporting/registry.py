@@ -4,6 +4,8 @@ The consumer loop asks `handles(type)` before claiming an event: a type nobody r
 skipped and NOT recorded as applied (see the kit consumer), so a handler added later plus a
 replay picks the old events up. Handlers run in registration order within the batch's
 transaction (the directory before the results, so results are placed with the newest tree).
+Several capabilities may handle the same type (results, then the figures and alerts built on
+them); each gets the batch's events of its types, in order.
 """
 
 from __future__ import annotations
@@ -45,11 +47,9 @@ class HandlerRegistry:
         self._handlers: list[tuple[frozenset[str], BatchHandler]] = []
 
     def register(self, event_types: Iterable[str], handler: BatchHandler) -> None:
-        types = frozenset(event_types)
-        taken = types & self.types()
-        if taken:
-            raise ValueError(f"event types already have a handler: {sorted(taken)}")
-        self._handlers.append((types, handler))
+        if any(registered is handler for _, registered in self._handlers):
+            raise ValueError(f"handler {handler!r} is registered already")
+        self._handlers.append((frozenset(event_types), handler))
 
     def types(self) -> frozenset[str]:
         return frozenset().union(*[types for types, _ in self._handlers])
