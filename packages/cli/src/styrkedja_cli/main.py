@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import ops, stack
+from . import demo, ops, stack
 
 app = typer.Typer(name="styrkedja", no_args_is_help=True, add_completion=False,
                   help="Styrkedja: the governance chain of Swedish schools, from the student to the nation.")
@@ -13,6 +13,7 @@ app.add_typer(import_app, name="import")
 
 stack.register(app)
 ops.register(app)
+demo.register(app)
 
 
 def run_cli() -> None:
