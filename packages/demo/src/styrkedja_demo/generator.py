@@ -16,13 +16,13 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from .story import (
+    KIND_YEARS,
     LANGUAGES,
     MAT,
     STORY,
     SVA,
     SVE,
     TEACHING_BUNDLES,
-    KIND_YEARS,
     Round,
     Story,
     stage,
