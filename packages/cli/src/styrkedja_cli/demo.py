@@ -25,14 +25,14 @@ def _url(service: str, port: int) -> str:
 
 
 def _has_command(app: typer.Typer, path: tuple[str, ...]) -> bool:
-    import click
-
-    command: click.Command | None = typer.main.get_command(app)
+    """Whether `styrkedja <path…>` exists in this installation (typer ships its own click: duck-typed)."""
+    command: object = typer.main.get_command(app)
     for name in path:
-        if not isinstance(command, click.Group):
+        commands = getattr(command, "commands", None)
+        if not isinstance(commands, dict) or name not in commands:
             return False
-        command = command.commands.get(name)
-    return command is not None
+        command = commands[name]
+    return True
 
 
 def register(app: typer.Typer) -> None:
@@ -72,14 +72,14 @@ def register(app: typer.Typer) -> None:
             if _has_command(app, IMPORT_COMMAND):
                 command = typer.main.get_command(app)
                 try:
-                    command.main(["import", "ss12000", "--dir", str(dump_dir), "--reporting-url", reporting_url],
-                                 prog_name="styrkedja", standalone_mode=False)
-                    imported = "imported"
+                    code = command.main(["import", "ss12000", "--dir", str(dump_dir), "--reporting-url", reporting_url],
+                                        prog_name="styrkedja", standalone_mode=False)
                 except SystemExit as done:
-                    if done.code:
-                        console.print("[red]the directory import failed[/red]")
-                        raise typer.Exit(1) from None
-                    imported = "imported"
+                    code = done.code
+                if code:
+                    console.print("[red]demo stopped: the directory import failed[/red]")
+                    raise typer.Exit(1)
+                imported = f"imported from {dump_dir}"
             else:
                 imported = "skipped: `styrkedja import ss12000` is not in this installation yet"
 
