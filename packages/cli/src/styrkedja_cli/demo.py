@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -117,6 +120,9 @@ def register(app: typer.Typer) -> None:
         out.print(f"directory: {imported}")
         out.print("nothing changed: it was all there already" if summary.changed() == 0 else
                   f"{summary.changed()} things stored or edited")
+        out.print("\n[bold]The story[/bold]")
+        for line in generator.story_lines(muni):
+            out.print(f"  {line}")
         out.print("\n[bold]Look at[/bold]")
         for path, what in muni.story.links:
             out.print(f"  {what}: {reporting_url.rstrip('/')}{path}")
@@ -126,8 +132,9 @@ def register(app: typer.Typer) -> None:
                   "--assessment-token/--forecast-token/--lika-token.")
 
 
-async def _publish(publisher, muni, tick, assessment_url, assessment_token, forecast_url, forecast_token,
-                   lika_url, lika_token):
+async def _publish(publisher: ModuleType, muni: Any, tick: Callable[[str, int, int], None], assessment_url: str,
+                   assessment_token: str | None, forecast_url: str, forecast_token: str | None, lika_url: str,
+                   lika_token: str | None) -> Any:
     async with publisher.client(assessment_url, assessment_token) as a, \
             publisher.client(forecast_url, forecast_token) as f, publisher.client(lika_url, lika_token) as lk:
         return await publisher.publish(muni, publisher.Services(a, f, lk), tick)

@@ -305,7 +305,7 @@ def _criteria(subject: str) -> list[str]:
 
 def _base(muni: Municipality, student: Student, ctx: _Context, subject: str) -> dict[str, Any]:
     return {"organiser_id": muni.organiser_code, "school_unit_code": ctx.unit.code, "group_id": ctx.group.id,
-            "student_id": student.id, "teacher_id": ctx.teachers.get(subject) or ctx.teachers.get(SVE, "okand"),
+            "student_id": student.id, "teacher_id": ctx.teachers[subject],
             "gender": student.gender, "year": ctx.group.year, "subject_code": subject}
 
 
@@ -418,3 +418,24 @@ def action_statuses(plan: LikaPlan, activity_ids: list[str], story: Story = STOR
     rng = random.Random(plan.plan_seed)
     statuses = {a: _draw(rng, story.action_status_mix) for a in activity_ids}
     return {a: s for a, s in statuses.items() if s != "planned"}
+
+
+def story_lines(muni: Municipality) -> list[str]:
+    """The story in words, with the school unit codes of this seed: what to look for."""
+    story = muni.story
+
+    def unit(name: str) -> str:
+        return f"{name} ({muni.unit_named(name).code})"
+
+    current = story.rounds[-1]
+    window = " ".join(reversed(story.forecast_terms[-1]))
+    return [
+        f"mathematics drops this term ({current.term} {current.school_year}, round {current.round}) at "
+        f"{unit(story.dip_school)}",
+        f"boys fall far behind girls in Swedish at {unit(story.gap_school)}",
+        f"no results since {story.rounds[story.stale_last_round].assessed_on} at {unit(story.stale_school)}",
+        f"teacher team {story.silent_team[1]} at {unit(story.silent_team[0])} has not reported forecasts for {window}",
+        f"LIKA: far ahead {unit(story.lika_ahead)}, far behind {unit(story.lika_behind)}; "
+        f"rated by principal and teacher team {unit(story.lika_two_raters)}; only drafts at "
+        + ", ".join(unit(n) for n in story.lika_drafts),
+    ]

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .generator import Municipality
+from .generator import Municipality, Principal, Teacher
 from .story import LANGUAGES
 
 #: SS 12000 code list values
@@ -53,8 +53,8 @@ def dump(muni: Municipality) -> dict[str, list[dict[str, Any]]]:
 
     persons = [{"id": s.id, "givenName": s.given_name, "familyName": s.family_name, "sex": SEX[s.gender],
                 "meta": meta} for s in muni.students]
-    persons += [{"id": t.id, "givenName": t.given_name, "familyName": t.family_name, "meta": meta}
-                for t in (*muni.teachers, *muni.principals)]
+    staff: list[Teacher | Principal] = [*muni.teachers, *muni.principals]
+    persons += [{"id": t.id, "givenName": t.given_name, "familyName": t.family_name, "meta": meta} for t in staff]
 
     members: dict[str, list[dict[str, Any]]] = {}
     for s in muni.students:

@@ -167,6 +167,8 @@ class Story:
         ("/v1/results/assessments?level=organiser&organiser_id=2980", "the municipality's results"),
         ("/v1/results/assessments?level=school_unit&organiser_id=2980&subject_code=GRGRMAT01",
          "mathematics per school unit (find the dip)"),
+        ("/v1/results/assessments?level=school_unit&organiser_id=2980&subject_code=GRGRSVE01&split=gender",
+         "Swedish per school unit, girls and boys (find the gap)"),
         ("/v1/results/forecasts?level=school_unit&organiser_id=2980", "forecasts per school unit"),
         ("/v1/lika/school-units?organiser_id=2980", "LIKA per school unit"),
     ))
