@@ -153,6 +153,13 @@ def test_the_story_is_in_the_data() -> None:
                                                          and set(u.years) & set(story.forecast_years)}
 
 
+def test_only_the_early_schools_forecast_the_coming_window() -> None:
+    muni = full()
+    early = [f for f in muni.forecasts if (f["school_year"], f["term"]) == STORY.early_window]
+    assert early
+    assert {f["school_unit_code"] for f in early} == {muni.unit_named(n).code for n in STORY.early_schools}
+
+
 def test_the_lika_story_is_in_the_data() -> None:
     muni = full()
     story = muni.story

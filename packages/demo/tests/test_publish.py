@@ -4,6 +4,7 @@ everything arrives through the HTTP APIs, and a second run changes nothing."""
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from datetime import date
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +13,7 @@ from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_demo.generator import generate
 from styrkedja_demo.publisher import Services, publish
 from styrkedja_devstack.testing import async_engine, service_client
+from styrkedja_forecast.domain import window_deadline
 from styrkedja_forecast.settings import ForecastSettings
 from styrkedja_lika.settings import LikaSettings
 
@@ -61,6 +63,10 @@ async def test_small_mittkoping_is_published_and_a_second_run_changes_nothing(da
 
     assert first.counts["assessments"] == {"stored": len(muni.assessments)}
     assert first.counts["forecasts"]["stored"] == len(muni.forecasts)
+    # late is decided by the service's clock: every window whose deadline has passed
+    past = [f for f in muni.forecasts if window_deadline(f["school_year"], f["term"]) < date.today()]
+    assert first.counts["forecasts"]["late"] == len(past)
+    assert 0 < len(past) < len(muni.forecasts) or date.today() > window_deadline(*muni.story.early_window)
     published = sum(p.publish for p in muni.lika)
     assert first.counts["lika"]["published"] == published
     assert first.counts["lika"]["drafts_created"] == len(muni.lika)

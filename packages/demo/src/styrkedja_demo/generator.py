@@ -365,13 +365,17 @@ def _make_forecasts(muni: Municipality, rng: random.Random) -> None:
         ctx = contexts[student.group_id]
         if ctx.unit.special:
             continue
-        for f, (school_year, term) in enumerate(story.forecast_terms):
+        windows = list(story.forecast_terms)
+        if ctx.unit.name in story.early_schools:
+            windows.append(story.early_window)
+        for f, (school_year, term) in enumerate(windows):
             year = ctx.group.year
             if year not in story.forecast_years:
                 continue
             silent = (ctx.unit.name == silent_unit and stage(ctx.group.year) == silent_team
                       and (school_year, term) == current)
-            round_index = len(story.rounds) - 1 if (school_year, term) == current else f
+            # forecasts for this window and the coming one follow this term's results (the dip included)
+            round_index = f if f < len(story.forecast_terms) - 1 else len(story.rounds) - 1
             for subject in student.subjects:
                 if subject not in story.forecast_subjects:
                     continue

@@ -13,6 +13,9 @@ The story (what a head of education should find in the figures):
   previous school year, so its newest assessment is more than 8 months old (red);
 * **the silent team** — ``silent_team``: the teacher team (arbetslag) of one stage at one school has
   not reported any forecast in the current window, so the compliance list names them;
+* **forecasts early and late** — the service flags a forecast late by when it receives it, so the
+  demo's forecasts for past windows are late; ``early_schools`` also forecast the coming window
+  (``early_window``), on time;
 * **LIKA** — ``lika_ahead`` is far ahead (mostly *uppnådd*), ``lika_behind`` far behind
   (mostly *ej planerad*); ``lika_two_raters`` is rated by both the principal and a teacher team;
   ``lika_drafts`` have only a draft; every other unit has published its self-assessment.
@@ -134,6 +137,10 @@ class Story:
     forecast_years: tuple[int, ...] = (6, 7, 8, 9)
     forecast_subjects: tuple[str, ...] = (SVE, SVA, ENG, MAT)
     forecast_terms: tuple[tuple[str, str], ...] = (("2025/26", "HT"), ("2025/26", "VT"), ("2026/27", "HT"))
+    #: teams already done with the coming window: their forecasts arrive early, so on time (the service
+    #: flags a forecast late by when it receives it; every window above is past when the demo runs)
+    early_window: tuple[str, str] = ("2026/27", "VT")
+    early_schools: tuple[str, ...] = ("Centralskolan", "Tallbackens skola")
     #: shares simply not reported (a teacher forgot, a student was absent)
     missing_assessment_share: float = 0.02
     missing_forecast_share: float = 0.03
