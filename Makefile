@@ -1,12 +1,13 @@
 # Styrkedja: two commands.
 #   make run    start the whole system on one machine (embedded PostgreSQL + embedded broker)
 #   make test   create the environment from the pinned lock and run every test
+#   make demo   fill the running system with Mittköping, the demo municipality
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install check-contracts bench lock clean
+.PHONY: run test install check-contracts bench demo lock clean
 
 $(STAMP): requirements/lock.txt requirements/local.txt packages/*/pyproject.toml services/*/pyproject.toml
 	@echo "==> creating $(VENV) from requirements/lock.txt"
@@ -20,6 +21,10 @@ install: $(STAMP)
 
 run: $(STAMP)
 	@$(BIN)/styrkedja run
+
+# Fill the running system (`make run` in another terminal) with Mittköping; DEMO_ARGS="--students 600" is quick.
+demo: $(STAMP)
+	@$(BIN)/styrkedja demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	@echo "==> lint (ruff: unused and undefined names, import order)"

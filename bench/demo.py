@@ -1,0 +1,142 @@
+"""Demo benchmark: how long `styrkedja demo` takes to publish Mittköping into a running system.
+
+Starts its own embedded PostgreSQL and broker on free ports (or the external ones named by the
+usual environment variables) and the four services as processes, then runs the demo's publisher
+twice: the first run stores everything, the second must store nothing. Writes
+bench/results/demo.json and prints a summary. Numbers, never pass/fail.
+
+    .venv/bin/python bench/demo.py [--students 6000] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+
+from styrkedja_demo import generator, publisher
+from styrkedja_devstack.postgres import free_port
+from styrkedja_devstack.services import SERVICES, ServiceProcess
+from styrkedja_devstack.stack import Infrastructure
+from styrkedja_kit.migrations import upgrade
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def run_once(muni: generator.Municipality, urls: dict[str, str]) -> publisher.Summary:
+    async with publisher.client(urls["assessment"]) as a, publisher.client(urls["forecast"]) as f, \
+            publisher.client(urls["lika"]) as lk:
+        return await publisher.publish(muni, publisher.Services(a, f, lk))
+
+
+def wait_for_reporting(reporting_url: str, timeout: float = 900) -> float:
+    """Seconds until reporting's consumer has no lag left."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        lags = [float(line.rsplit(" ", 1)[1]) for line in httpx.get(reporting_url + "/metrics").text.splitlines()
+                if line.startswith("styrkedja_consumer_lag_events{")]
+        if lags and not any(lags):
+            return time.monotonic() - started
+        time.sleep(1)
+    raise TimeoutError("reporting did not catch up")
+
+
+def readme_questions(reporting_url: str, muni: generator.Municipality) -> dict:
+    """The README's three questions, asked of reporting once it has caught up: the cells that answer them."""
+    caught_up = wait_for_reporting(reporting_url)
+    story, code = muni.story, muni.organiser_code
+    dip, gap = muni.unit_named(story.dip_school).code, muni.unit_named(story.gap_school).code
+    answers: dict = {"reporting_caught_up_seconds": round(caught_up, 1)}
+    for name, path, params, keep in (
+        ("maths_per_round_at_the_dip_school", "/v1/results/assessments",
+         {"level": "school_unit", "organiser_id": code, "unit_id": dip, "subject_code": "GRGRMAT01",
+          "kind": "assessment"}, ("school_year", "term", "round", "assessed", "share_reaching_pass")),
+        ("swedish_by_gender_at_the_gap_school", "/v1/results/assessments",
+         {"level": "school_unit", "organiser_id": code, "unit_id": gap, "subject_code": "GRGRSVE01",
+          "kind": "assessment", "school_year": story.current_school_year, "split": "gender"},
+         ("gender", "assessed", "share_reaching_pass")),
+        ("lika_per_school_unit", "/v1/lika/school-units", {"organiser_id": code}, None),
+    ):
+        cells = httpx.get(reporting_url + path, params=params, timeout=60).json()
+        answers[name] = [{k: c.get(k) for k in keep} if keep else _lika_row(c) for c in cells]
+    return answers
+
+
+def _lika_row(unit: dict) -> dict:
+    ratings = [r["rating"] for r in unit["ratings"]]
+    return {"school_unit_code": unit["school_unit_code"], "respondent_role": unit["respondent_role"],
+            "indicators": len(ratings), "achieved": ratings.count("ACHIEVED"),
+            "not_planned": ratings.count("NOT_PLANNED")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=6000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--questions", action="store_true",
+                        help="then wait for reporting and ask it the README's three questions")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "demo.json")
+    args = parser.parse_args()
+
+    state = Path(tempfile.mkdtemp(prefix="styrkedja-bench-demo-"))
+    state.chmod(0o755)
+    infra = Infrastructure.start(state, pg_port=int(os.environ.get("STYRKEDJA_EMBEDDED_PG_PORT") or free_port()),
+                                 kafka_port=int(os.environ.get("STYRKEDJA_EMBEDDED_KAFKA_PORT") or free_port()))
+    processes: dict[str, ServiceProcess] = {}
+    try:
+        run = uuid.uuid4().hex[:8]
+        for spec in SERVICES:
+            url = infra.create_database(f"demo_{spec.name}_{run}")
+            upgrade(spec.package, url)
+            processes[spec.name] = ServiceProcess(
+                spec, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers, port=free_port(),
+                log_dir=state / "logs", extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING",
+                                                   "STYRKEDJA_CONSUMER_GROUP": f"reporting-demo-{run}"}).start()
+        for process in processes.values():
+            process.wait_ready(120)
+        urls = {name: p.url for name, p in processes.items()}
+        started = time.monotonic()
+        muni = generator.generate(args.seed, args.students)
+        generated = time.monotonic() - started
+        first = asyncio.run(run_once(muni, urls))
+        first_seconds = time.monotonic() - started - generated
+        started = time.monotonic()
+        second = asyncio.run(run_once(muni, urls))
+        second_seconds = time.monotonic() - started
+        answers = readme_questions(urls["reporting"], muni) if args.questions else {}
+    finally:
+        for process in processes.values():
+            process.stop()
+        infra.stop()
+        shutil.rmtree(state, ignore_errors=True)
+    result = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
+        "cpus": os.cpu_count(), "students": len(muni.students), "assessments": len(muni.assessments),
+        "forecasts": len(muni.forecasts), "lika_self_assessments": len(muni.lika),
+        "generate_seconds": round(generated, 1), "first_run_seconds": round(first_seconds, 1),
+        "second_run_seconds": round(second_seconds, 1),
+        "first_run": {k: dict(v) for k, v in first.counts.items()},
+        "second_run": {k: dict(v) for k, v in second.counts.items()},
+        "second_run_changed": second.changed(),
+        "readme_questions": answers,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    json.dump(result, sys.stdout, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""`styrkedja demo`: fill a running system with Mittköping, the demo municipality.
+
+Generates it (deterministic for `--seed`), writes its directory as an SS 12000 folder dump,
+imports that with `styrkedja import ss12000 --dir` when this installation has the command, then
+publishes two school years of results through the services' HTTP APIs. Running it again changes
+nothing. The generator and publisher live in the dev-only package `styrkedja_demo`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+IMPORT_COMMAND = ("import", "ss12000")
+
+
+def _url(service: str, port: int) -> str:
+    return os.environ.get(f"STYRKEDJA_{service.upper()}_URL", f"http://127.0.0.1:{port}")
+
+
+def _has_command(app: typer.Typer, path: tuple[str, ...]) -> bool:
+    """Whether `styrkedja <path…>` exists in this installation (typer ships its own click: duck-typed)."""
+    command: object = typer.main.get_command(app)
+    for name in path:
+        commands = getattr(command, "commands", None)
+        if not isinstance(commands, dict) or name not in commands:
+            return False
+        command = commands[name]
+    return True
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        seed: int = typer.Option(1, help="the same seed gives the same municipality, ids and results"),
+        students: int = typer.Option(6000, min=50, max=200_000, help="size: about 6,000 is Mittköping; "
+                                                                     "600 for a quick run"),
+        dump_dir: Path = typer.Option(Path(".styrkedja/demo/ss12000"), help="where the SS 12000 dump is written"),
+        assessment_url: str = typer.Option(_url("assessment", 8101), help="the assessment service"),
+        forecast_url: str = typer.Option(_url("forecast", 8102), help="the forecast service"),
+        lika_url: str = typer.Option(_url("lika", 8103), help="the LIKA service"),
+        reporting_url: str = typer.Option(_url("reporting", 8104), help="the reporting service"),
+        assessment_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_ASSESSMENT_TOKEN",
+                                                    help="bearer token for the assessment service"),
+        forecast_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_FORECAST_TOKEN",
+                                                  help="bearer token for the forecast service"),
+        lika_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_LIKA_TOKEN",
+                                              help="bearer token for the LIKA service"),
+        skip_import: bool = typer.Option(False, help="do not import the SS 12000 dump"),
+    ) -> None:
+        """Fill the running system with Mittköping: ~20 school units, ~6,000 students, two school years."""
+        try:
+            from styrkedja_demo import generator, publisher, ss12000
+        except ImportError:
+            raise typer.BadParameter("the demo package is not installed here: `make install` installs it") from None
+        console = Console(stderr=True)
+        with console.status("generating Mittköping"):
+            muni = generator.generate(seed, students)
+            counts = ss12000.write_dump(muni, dump_dir)
+        console.print(f"Mittköping (seed {seed}): {len(muni.units)} school units, {len(muni.groups)} groups, "
+                      f"{len(muni.students)} students, {len(muni.teachers)} teachers; "
+                      f"SS 12000 dump in {dump_dir} ({', '.join(f'{n} {e}' for e, n in counts.items())})")
+
+        imported = "skipped (--skip-import)"
+        if not skip_import:
+            if _has_command(app, IMPORT_COMMAND):
+                command = typer.main.get_command(app)
+                try:
+                    code = command.main(["import", "ss12000", "--dir", str(dump_dir), "--reporting-url", reporting_url],
+                                        prog_name="styrkedja", standalone_mode=False)
+                except SystemExit as done:
+                    code = done.code
+                if code:
+                    console.print("[red]demo stopped: the directory import failed[/red]")
+                    raise typer.Exit(1)
+                imported = f"imported from {dump_dir}"
+            else:
+                imported = "skipped: `styrkedja import ss12000` is not in this installation yet"
+
+        columns = (TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        totals = publisher.phase_totals(muni)
+        with Progress(*columns, console=console) as progress:
+            tasks = {phase: progress.add_task(phase, total=totals[phase]) for phase in publisher.PHASES}
+
+            def tick(phase: str, n: int, total: int) -> None:
+                progress.update(tasks[phase], advance=n)
+
+            try:
+                summary = asyncio.run(_publish(publisher, muni, tick, assessment_url, assessment_token,
+                                               forecast_url, forecast_token, lika_url, lika_token))
+            except (publisher.PublishError, OSError) as error:
+                console.print(f"[red]demo stopped:[/red] {error}")
+                raise typer.Exit(1) from None
+            except Exception as error:  # httpx's connection errors: say which, not a traceback
+                if type(error).__module__.startswith("httpx"):
+                    console.print(f"[red]demo stopped:[/red] {type(error).__name__}: {error} — is the system "
+                                  "running (`make run`)?")
+                    raise typer.Exit(1) from None
+                raise
+
+        out = Console()
+        table = Table(title=f"Mittköping, seed {seed}")
+        keys = sorted({k for c in summary.counts.values() for k in c})
+        table.add_column("phase")
+        for key in keys:
+            table.add_column(key.replace("_", " "), justify="right")
+        for phase in publisher.PHASES:
+            c = summary.counts.get(phase, {})
+            table.add_row(phase, *(str(c.get(k, 0)) for k in keys))
+        out.print(table)
+        out.print(f"directory: {imported}")
+        out.print("nothing changed: it was all there already" if summary.changed() == 0 else
+                  f"{summary.changed()} things stored or edited")
+        out.print("\n[bold]The story[/bold]")
+        for line in generator.story_lines(muni):
+            out.print(f"  {line}")
+        out.print("\n[bold]Look at[/bold]")
+        for path, what in muni.story.links:
+            out.print(f"  {what}: {reporting_url.rstrip('/')}{path}")
+        out.print("\nTokens: the services do not ask for one yet. Once they do, get one per role with "
+                  "`styrkedja token` (organiser admin, area manager, principal, teacher, politician) and send it as "
+                  "`Authorization: Bearer …`; pass the platform-client tokens to this command with "
+                  "--assessment-token/--forecast-token/--lika-token.")
+
+
+async def _publish(publisher: ModuleType, muni: Any, tick: Callable[[str, int, int], None], assessment_url: str,
+                   assessment_token: str | None, forecast_url: str, forecast_token: str | None, lika_url: str,
+                   lika_token: str | None) -> Any:
+    async with publisher.client(assessment_url, assessment_token) as a, \
+            publisher.client(forecast_url, forecast_token) as f, publisher.client(lika_url, lika_token) as lk:
+        return await publisher.publish(muni, publisher.Services(a, f, lk), tick)

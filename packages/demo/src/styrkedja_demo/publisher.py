@@ -1,0 +1,181 @@
+"""Publish Mittköping through the services' real HTTP APIs — never into a database.
+
+* assessments and term grades: `POST /v1/assessments/batch` (ids fixed by the generator);
+* forecasts: `POST /v1/forecasts/batch` (the service derives the id from the key);
+* LIKA: `POST /v1/self-assessments` (a draft with a fixed id), `PATCH …/ratings`, `POST …/publish`,
+  `PATCH …/action-plan/items/{activity}` for the statuses.
+
+Idempotent: every id is fixed by the seed, a re-sent assessment or forecast is `unchanged`, a
+self-assessment that is already final is left alone and only action-plan items whose status
+differs are edited — so a second run changes nothing. Each service may get a bearer token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .generator import LikaPlan, Municipality, action_statuses, lika_ratings
+
+BATCH = 1000
+IN_FLIGHT = 3  # batches sent at once per service: enough to keep two cores busy, not more
+
+#: (phase, advanced by, total)
+Tick = Callable[[str, int, int], None]
+
+
+class PublishError(Exception):
+    """A service refused something: what, and the problem it answered."""
+
+
+@dataclass
+class Summary:
+    counts: dict[str, Counter] = field(default_factory=dict)
+
+    def add(self, phase: str, **counts: int) -> None:
+        self.counts.setdefault(phase, Counter()).update({k: v for k, v in counts.items() if v})
+
+    def changed(self) -> int:
+        """How many things this run stored or edited (0 on a second run)."""
+        return sum(n for c in self.counts.values() for k, n in c.items() if k not in ("unchanged", "late"))
+
+
+def client(base_url: str, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=120, **kwargs)
+
+
+def _check(response: httpx.Response, what: str, ok: Sequence[int] = (200, 201)) -> Any:
+    if response.status_code not in ok:
+        raise PublishError(f"{what}: HTTP {response.status_code} {response.text[:600]}")
+    return response.json() if response.content else None
+
+
+async def _batches(http: httpx.AsyncClient, path: str, items: list[dict[str, Any]], phase: str, tick: Tick,
+                   on_result: Callable[[dict[str, Any]], None]) -> None:
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(chunk: list[dict[str, Any]]) -> None:
+        async with gate:
+            body = _check(await http.post(path, json={"items": chunk}), f"{phase} ({path})")
+        on_result(body)
+        tick(phase, len(chunk), len(items))
+
+    await _gather([one(items[i:i + BATCH]) for i in range(0, len(items), BATCH)])
+
+
+async def _gather(jobs: list[Awaitable[None]]) -> None:
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def publish_assessments(http: httpx.AsyncClient, muni: Municipality, summary: Summary, tick: Tick) -> None:
+    def count(body: dict[str, Any]) -> None:
+        summary.add("assessments", stored=body["stored"], unchanged=body["unchanged"])
+
+    await _batches(http, "/v1/assessments/batch", muni.assessments, "assessments", tick, count)
+
+
+async def publish_forecasts(http: httpx.AsyncClient, muni: Municipality, summary: Summary, tick: Tick) -> None:
+    def count(body: dict[str, Any]) -> None:
+        summary.add("forecasts", stored=body["stored"], unchanged=body["unchanged"],
+                    late=sum(1 for item in body["items"] if item["late"] and item["status"] == "stored"))
+
+    await _batches(http, "/v1/forecasts/batch", muni.forecasts, "forecasts", tick, count)
+
+
+async def _indicators(http: httpx.AsyncClient, version: str, school_form: str) -> list[str]:
+    body = _check(await http.get(f"/v1/catalogue/{version}", params={"school_form": school_form}), "LIKA catalogue")
+    return [i["id"] for area in body["areas"] for i in area["indicators"]]
+
+
+async def _lika_one(http: httpx.AsyncClient, muni: Municipality, plan: LikaPlan, indicators: list[str]) -> Counter:
+    """What was done for one self-assessment (nothing, on a second run)."""
+    story = muni.story
+    done: Counter = Counter()
+    draft = {"self_assessment_id": plan.id, "organiser_id": muni.organiser_code, "school_unit_code": plan.unit_code,
+             "school_form": plan.school_form, "respondent_role": plan.respondent_role,
+             "catalogue_version": story.lika_catalogue, "assessed_on": story.lika_assessed_on.isoformat()}
+    response = await http.post("/v1/self-assessments", json=draft)
+    body = _check(response, f"LIKA draft of {plan.unit_code}")
+    done["drafts_created"] += response.status_code == 201
+    if body["status"] == "DRAFT":
+        wanted = lika_ratings(plan, indicators)
+        have = {r["indicator_id"]: r["rating"] for r in body["ratings"]}
+        changed = [k for k, v in wanted.items() if have.get(k) != v]
+        if changed:
+            ratings = [{"indicator_id": k, "rating": wanted[k],
+                        "comment": "Behöver en gemensam plan för hela skolan" if wanted[k] == "NOT_PLANNED" else None}
+                       for k in changed]
+            _check(await http.patch(f"/v1/self-assessments/{plan.id}/ratings", json={"ratings": ratings}),
+                   f"LIKA ratings of {plan.unit_code}")
+            done["ratings_saved"] += len(ratings)
+        if not plan.publish:
+            return done
+        _check(await http.post(f"/v1/self-assessments/{plan.id}/publish", json={"start_term": story.lika_start_term}),
+               f"LIKA publish of {plan.unit_code}")
+        done["published"] += 1
+    elif body["status"] != "PUBLISHED":
+        return done
+    action_plan = _check(await http.get(f"/v1/self-assessments/{plan.id}/action-plan"),
+                         f"LIKA action plan of {plan.unit_code}")
+    current = {item["activity_id"]: item["status"] for item in action_plan["items"]}
+    for activity, status in action_statuses(plan, sorted(current), story).items():
+        if current[activity] != status:
+            _check(await http.patch(f"/v1/self-assessments/{plan.id}/action-plan/items/{activity}",
+                                    json={"status": status}), f"LIKA action plan item {activity}")
+            done["action_items_edited"] += 1
+    return done
+
+
+async def publish_lika(http: httpx.AsyncClient, muni: Municipality, summary: Summary, tick: Tick) -> None:
+    forms = {p.school_form for p in muni.lika}
+    indicators = {form: await _indicators(http, muni.story.lika_catalogue, form) for form in forms}
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(plan: LikaPlan) -> None:
+        async with gate:
+            done = await _lika_one(http, muni, plan, indicators[plan.school_form])
+        if done.total():
+            summary.add("lika", **done)
+        else:
+            summary.add("lika", unchanged=1)
+        tick("lika", 1, len(muni.lika))
+
+    await _gather([one(plan) for plan in muni.lika])
+
+
+@dataclass
+class Services:
+    """One client per service (base URL and, when given, its bearer token)."""
+
+    assessment: httpx.AsyncClient
+    forecast: httpx.AsyncClient
+    lika: httpx.AsyncClient
+
+
+async def publish(muni: Municipality, services: Services, tick: Tick | None = None) -> Summary:
+    """Every phase in turn; the counts of what was stored and what was already there."""
+    summary = Summary()
+    quiet: Tick = lambda phase, n, total: None  # noqa: E731
+    tick = tick or quiet
+    await publish_assessments(services.assessment, muni, summary, tick)
+    await publish_forecasts(services.forecast, muni, summary, tick)
+    await publish_lika(services.lika, muni, summary, tick)
+    return summary
+
+
+PHASES = ("assessments", "forecasts", "lika")
+
+
+def phase_totals(muni: Municipality) -> dict[str, int]:
+    return {"assessments": len(muni.assessments), "forecasts": len(muni.forecasts), "lika": len(muni.lika)}
