@@ -1,12 +1,14 @@
 # Styrkedja: two commands.
-#   make run    start the whole system on one machine (embedded PostgreSQL + embedded broker)
-#   make test   create the environment from the pinned lock and run every test
+#   make run    start the whole system on one machine (embedded PostgreSQL + embedded broker;
+#               STYRKEDJA_BROKER=kafka make run: Apache Kafka instead, needs Java 17+ and Maven)
+#   make test   create the environment from the pinned lock and run every test (on both brokers;
+#               STYRKEDJA_TEST_BROKERS=embedded make test for one)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install check-contracts bench lock clean
+.PHONY: run test install check-contracts bench lock clean kafka-jars
 
 $(STAMP): requirements/lock.txt requirements/local.txt packages/*/pyproject.toml services/*/pyproject.toml
 	@echo "==> creating $(VENV) from requirements/lock.txt"
@@ -17,6 +19,11 @@ $(STAMP): requirements/lock.txt requirements/local.txt packages/*/pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Apache Kafka's jars from Maven Central into .styrkedja/apache-kafka/<version>/lib (once; the devstack
+# and the tests also do this on first use). Pinned in packages/devstack/src/styrkedja_devstack/maven/kafka-pom.xml.
+kafka-jars: $(STAMP)
+	@$(BIN)/python -c "from styrkedja_devstack.apache_kafka import resolve_jars; print(resolve_jars())"
 
 run: $(STAMP)
 	@$(BIN)/styrkedja run

@@ -15,7 +15,6 @@ import psutil
 from .services import SERVICES, ServiceProcess
 from .stack import Infrastructure
 
-
 #: `make run` warns when the embedded broker's resident memory passes this (MiB), and again at each doubling.
 ENV_MEMORY_WARN = "STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB"
 
