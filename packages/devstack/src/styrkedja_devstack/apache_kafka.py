@@ -150,6 +150,8 @@ class ApacheKafka:
             "share.coordinator.state.topic.min.isr=1",
             "auto.create.topics.enable=false",
             "group.initial.rebalance.delay.ms=0",
+            # the tests notice a SIGKILLed consumer within seconds (session timeout 3 s; default minimum 6 s)
+            "group.min.session.timeout.ms=1000",
             "log.retention.hours=168",
             "log.segment.bytes=67108864",
             "delete.topic.enable=true",
