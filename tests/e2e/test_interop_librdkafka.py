@@ -29,7 +29,9 @@ TOPIC = "styrkedja.assessments"
 
 
 def partitions_of(bootstrap: str) -> int:
-    admin = confluent_kafka.admin.AdminClient({"bootstrap.servers": bootstrap})
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
     return len(admin.list_topics(TOPIC, timeout=20).topics[TOPIC].partitions)
 
 
@@ -48,7 +50,7 @@ def published(assessment_id: str, revision: int, body: dict):
 def librdkafka_send(bootstrap: str, events, partitioner: str) -> dict[bytes, set[int]]:
     """Produce with librdkafka; returns the partitions each key was delivered to."""
     producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "partitioner": partitioner,
-                                         "acks": "all", "linger.ms": 5, "api.version.request": True})
+                                         "acks": "all", "linger.ms": 5})
     delivered: dict[bytes, set[int]] = {}
     failures = []
 
