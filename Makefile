@@ -36,8 +36,13 @@ test: $(STAMP)
 	@echo "==> pytest"
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# both brokers in one run: ingest rates and latency per broker, then a few-minute soak that shows the
+# embedded broker's memory growing and Apache Kafka's staying flat (bench/results/*.json)
 bench: $(STAMP)
-	@$(BIN)/python bench/ingest.py
+	@$(BIN)/python bench/ingest.py --broker embedded
+	@$(BIN)/python -c "from styrkedja_devstack.apache_kafka import missing_requirements as m; import sys; \
+		sys.exit(print('skipping Apache Kafka:', m()) or 1 if m() else 0)" && $(BIN)/python bench/ingest.py --broker kafka || true
+	@$(BIN)/python bench/soak.py
 
 # Re-pin: resolve the direct dependencies and freeze the full transitive sets:
 # requirements/runtime.txt (the images) and requirements/lock.txt (development and CI).
