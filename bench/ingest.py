@@ -81,6 +81,12 @@ def main() -> int:
     if args.out is None:
         args.out = ROOT / "bench" / "results" / (f"ingest-{args.broker}.json" if args.broker else "ingest.json")
 
+    if args.broker == "kafka":
+        from styrkedja_devstack.apache_kafka import missing_requirements
+
+        if missing := missing_requirements():
+            print(f"skipping the Apache Kafka ingest bench: {missing}")
+            return 0
     state = Path(tempfile.mkdtemp(prefix="styrkedja-bench-"))
     state.chmod(0o755)
     infra = Infrastructure.start(state, broker_kind=args.broker)

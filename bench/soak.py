@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import start_services  # noqa: E402
+
 from styrkedja_devstack.apache_kafka import missing_requirements  # noqa: E402
 from styrkedja_devstack.stack import Infrastructure  # noqa: E402
 from support import Mittkoping, ingest, wait_until_exact  # noqa: E402
@@ -78,7 +79,7 @@ def soak(kind: str, minutes: float, rate: float) -> dict:
                 data = Mittkoping(seed=len(datasets))
                 datasets.append(data)
 
-                def pace(report, t0=time.monotonic(), before=posted) -> None:
+                def pace(report, before=posted) -> None:
                     # hold the stream at `rate` items/s: sleep off any lead over the schedule
                     ahead = (before + report.posted) / rate - (time.monotonic() - started)
                     if ahead > 0:
