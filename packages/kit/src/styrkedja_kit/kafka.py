@@ -131,21 +131,21 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, i
     when a producer sends to it first, and keys would no longer map to their partitions.
     Callers pass `recreate_misshapen` only when `kafka_repair_auto_created_topics` is on (the
     embedded devstack): deleting topics in a production cluster must never happen."""
-    topics = dict(topics)
+    wanted = dict(topics)
     admin = make_admin(settings, "styrkedja-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         if recreate_misshapen:
-            present = [name for name in topics if name in existing]
+            present = [name for name in wanted if name in existing]
             described = await admin.describe_topics(present) if present else []
-            misshapen = [d["topic"] for d in described if len(d["partitions"]) != topics[d["topic"]]]
+            misshapen = [d["topic"] for d in described if len(d["partitions"]) != wanted[d["topic"]]]
             if misshapen:
                 log.warning("recreating topics with the wrong partition count", extra={"topics": misshapen})
                 await admin.delete_topics(misshapen)
                 existing -= set(misshapen)
         missing = [NewTopic(name, num_partitions=partitions, replication_factor=1)
-                   for name, partitions in topics.items() if name not in existing]
+                   for name, partitions in wanted.items() if name not in existing]
         if missing:
             response = await admin.create_topics(missing)
             for name, code, *_ in response.topic_errors:
