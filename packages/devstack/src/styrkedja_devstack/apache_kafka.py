@@ -162,7 +162,7 @@ class ApacheKafka:
 
     def _java(self, main: str, *args: str, heap: str = "-Xmx256m") -> list[str]:
         lib = resolve_jars()
-        return [shutil.which("java") or "java", heap, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        return [shutil.which("java") or "java", *heap.split(), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
                 "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={self.state_dir / 'log4j2.properties'}",
                 f"-Dkafka.logs.dir={self.state_dir}", "-cp", f"{lib}/*", main, *args]
@@ -182,8 +182,10 @@ class ApacheKafka:
         self._format_once()
         heap = os.environ.get(ENV_HEAP, "512m")
         out = open(self.state_dir / "stdout.log", "ab")
+        # a fixed heap, committed up front: the broker's memory is a constant, not a curve (the logs are
+        # on disk; the OS page cache, not the JVM, holds what is hot)
         self.process = subprocess.Popen(self._java("kafka.Kafka", str(self.config_file),
-                                                   heap=f"-Xmx{heap}"),
+                                                   heap=f"-Xms{heap} -Xmx{heap} -XX:+AlwaysPreTouch"),
                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
         self._wait_ready(timeout)
