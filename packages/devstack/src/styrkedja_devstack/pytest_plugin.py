@@ -25,8 +25,8 @@ from .stack import BROKER_KINDS, ENV_KAFKA, ENV_POSTGRES, Infrastructure, start_
 #: Which brokers the integration, end-to-end and fault tests run on (comma-separated): `embedded` (Tansu),
 #: `kafka` (Apache Kafka from Maven Central). Default both; `STYRKEDJA_TEST_BROKERS=embedded` for one.
 ENV_TEST_BROKERS = "STYRKEDJA_TEST_BROKERS"
-#: Set in CI: a missing Java/Maven fails the Apache Kafka half instead of skipping it.
-ENV_REQUIRE_ALL = "CI"
+#: Set by .ci/run: a missing Java/Maven fails the Apache Kafka half instead of skipping it.
+ENV_REQUIRE_ALL = "STYRKEDJA_REQUIRE_KAFKA"
 
 
 def docker_available() -> bool:
