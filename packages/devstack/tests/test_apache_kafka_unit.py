@@ -42,3 +42,20 @@ def test_broker_matrix_from_the_environment(monkeypatch: pytest.MonkeyPatch):
 def test_kraft_cluster_ids_are_16_bytes_base64url():
     cluster_id = apache_kafka._kraft_cluster_id()
     assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_id)
+
+
+def test_make_run_warns_once_the_embedded_broker_passes_the_memory_threshold(monkeypatch, capsys):
+    import os
+    from types import SimpleNamespace
+
+    from styrkedja_devstack.__main__ import BrokerMemoryWatch
+
+    monkeypatch.setenv("STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB", "1")  # this test process is above 1 MiB
+    broker = SimpleNamespace(kind="embedded", process=SimpleNamespace(pid=os.getpid()))
+    watch = BrokerMemoryWatch(SimpleNamespace(broker=broker), every=0)
+    watch.check()
+    out = capsys.readouterr().out
+    assert "WARNING: the embedded broker holds" in out and "STYRKEDJA_BROKER=kafka" in out
+    apache = BrokerMemoryWatch(SimpleNamespace(broker=SimpleNamespace(kind="kafka", process=broker.process)), every=0)
+    apache.check()
+    assert capsys.readouterr().out == "", "Apache Kafka's memory is bounded: no warning"
