@@ -1,13 +1,15 @@
 # Styrkedja: two commands.
-#   make run    start the whole system on one machine (embedded PostgreSQL + embedded broker)
-#   make test   create the environment from the pinned lock and run every test
+#   make run    start the whole system on one machine (embedded PostgreSQL + embedded broker;
+#               STYRKEDJA_BROKER=kafka make run: Apache Kafka instead, needs Java 17+ and Maven)
+#   make test   create the environment from the pinned lock and run every test (on both brokers;
+#               STYRKEDJA_TEST_BROKERS=embedded make test for one)
 #   make demo   fill the running system with Mittköping, the demo municipality
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install check-contracts bench demo lock clean
+.PHONY: run test install check-contracts bench demo lock clean kafka-jars
 
 $(STAMP): requirements/lock.txt requirements/local.txt packages/*/pyproject.toml services/*/pyproject.toml
 	@echo "==> creating $(VENV) from requirements/lock.txt"
@@ -18,6 +20,11 @@ $(STAMP): requirements/lock.txt requirements/local.txt packages/*/pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Apache Kafka's jars from Maven Central into .styrkedja/apache-kafka/<version>/lib (once; the devstack
+# and the tests also do this on first use). Pinned in packages/devstack/src/styrkedja_devstack/maven/kafka-pom.xml.
+kafka-jars: $(STAMP)
+	@$(BIN)/python -c "from styrkedja_devstack.apache_kafka import resolve_jars; print(resolve_jars())"
 
 run: $(STAMP)
 	@$(BIN)/styrkedja run
@@ -34,8 +41,12 @@ test: $(STAMP)
 	@echo "==> pytest"
 	@$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# both brokers in one run: ingest rates and latency per broker, then a few-minute soak that shows the
+# embedded broker's memory growing and Apache Kafka's staying flat (bench/results/*.json)
 bench: $(STAMP)
-	@$(BIN)/python bench/ingest.py
+	@$(BIN)/python bench/ingest.py --broker embedded
+	@$(BIN)/python bench/ingest.py --broker kafka
+	@$(BIN)/python bench/soak.py
 
 # Re-pin: resolve the direct dependencies and freeze the full transitive sets:
 # requirements/runtime.txt (the images) and requirements/lock.txt (development and CI).

@@ -7,7 +7,7 @@ environment variables) and the assessment and reporting services as processes, t
   * the latency of single assessments from POST to visible in the reporting API.
 Writes bench/results/ingest.json and prints a summary. Numbers, never pass/fail.
 
-    .venv/bin/python bench/ingest.py [--assessments 20000] [--latency-samples 30]
+    .venv/bin/python bench/ingest.py [--assessments 20000] [--latency-samples 30] [--broker kafka]
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from styrkedja_kit.migrations import upgrade  # noqa: E402
 from support import Mittkoping, ingest, reported, wait_until_exact  # noqa: E402
 
 
-def start_services(infra: Infrastructure, names: tuple[str, ...], log_dir: Path) -> dict[str, ServiceProcess]:
+def start_services(infra: Infrastructure, names: tuple[str, ...], log_dir: Path,
+                   extra_env: dict[str, str] | None = None) -> dict[str, ServiceProcess]:
     run = uuid.uuid4().hex[:8]
     processes = {}
     for spec in SERVICES:
@@ -46,7 +47,7 @@ def start_services(infra: Infrastructure, names: tuple[str, ...], log_dir: Path)
         upgrade(spec.package, url)
         processes[spec.name] = ServiceProcess(
             spec, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers, port=free_port(),
-            log_dir=log_dir, extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING",
+            log_dir=log_dir, extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING", **infra.service_env, **(extra_env or {}),
                                         "STYRKEDJA_CONSUMER_GROUP": f"reporting-bench-{run}"}).start()
     for process in processes.values():
         process.wait_ready(90)
@@ -72,12 +73,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assessments", type=int, default=20_000)
     parser.add_argument("--latency-samples", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
+    parser.add_argument("--broker", choices=("embedded", "kafka"), default=None,
+                        help="which devstack broker (default: $STYRKEDJA_BROKER, else embedded)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default bench/results/ingest.json, ingest-<broker>.json with --broker")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = ROOT / "bench" / "results" / (f"ingest-{args.broker}.json" if args.broker else "ingest.json")
 
+    if args.broker == "kafka":
+        from styrkedja_devstack.apache_kafka import missing_requirements
+
+        if missing := missing_requirements():
+            print(f"skipping the Apache Kafka ingest bench: {missing}")
+            return 0
     state = Path(tempfile.mkdtemp(prefix="styrkedja-bench-"))
     state.chmod(0o755)
-    infra = Infrastructure.start(state)
+    infra = Infrastructure.start(state, broker_kind=args.broker)
     processes: dict[str, ServiceProcess] = {}
     try:
         print("starting assessment and reporting ...", flush=True)

@@ -15,14 +15,17 @@ import re
 import sys
 from pathlib import Path
 
+import jsonschema
 import yaml
 
 from styrkedja_contracts import TOPICS, dead_letter_topic
+from styrkedja_devstack.apache_kafka import kafka_version
 from styrkedja_devstack.services import SERVICES
 from styrkedja_kit.outbox import marker_group
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
+STRIMZI_SCHEMA = ROOT / "deploy" / "schemas" / "strimzi-v1.schema.json"
 CONSUMER_GROUP = "reporting"  # reporting's STYRKEDJA_CONSUMER_GROUP in compose and k8s
 
 failures: list[str] = []
@@ -68,6 +71,25 @@ def check_topics(by_kind: dict[str, list[dict]]) -> None:
         ceiling = min(t.partitions for t in TOPICS.values() if "reporting" in t.consumers)
         check(hpa["spec"]["maxReplicas"] <= ceiling,
               f"k8s: reporting maxReplicas {hpa['spec']['maxReplicas']} > partitions per topic {ceiling}")
+
+
+def check_strimzi_schema(resources: list[tuple[Path, dict]]) -> None:
+    """Every Strimzi resource (the base and the example cluster) against the schema shipped in the repo."""
+    import json
+
+    validator = jsonschema.Draft202012Validator(json.loads(STRIMZI_SCHEMA.read_text()))
+    examples = [(p, d) for p in sorted((K8S / "examples").glob("*.yaml")) for d in load_all(p)]
+    for path, doc in resources + examples:
+        if not str(doc.get("apiVersion", "")).startswith("kafka.strimzi.io/"):
+            continue
+        for error in validator.iter_errors(doc):
+            where = "/".join(str(p) for p in error.absolute_path)
+            check(False, f"k8s: {path.relative_to(ROOT)} {doc['kind']} {doc['metadata'].get('name')} "
+                         f"at {where or '/'}: {error.message}")
+    for t in [d for _, d in resources if d.get("kind") == "KafkaTopic"]:
+        check(int(t["spec"]["config"]["min.insync.replicas"]) < t["spec"]["replicas"],
+              f"k8s: topic {t['metadata']['name']}: min.insync.replicas must be below replicas "
+              "(one broker may be down without stopping acks=all producers)")
 
 
 def acl_ops(user: dict) -> dict[tuple[str, str, str], set[str]]:
@@ -195,6 +217,14 @@ def check_compose() -> None:
                   f"compose: {name} database URL must use user and database {package}")
         check(f"CREATE DATABASE {package} OWNER {package};" in init_sql,
               f"compose: postgres-init.sql must create {package} owned by {package}")
+    kafka = services.get("kafka", {})
+    image = str(kafka.get("image", ""))
+    check(image == f"apache/kafka:{kafka_version()}",
+          f"compose: kafka image {image!r} must be apache/kafka:{kafka_version()}, the devstack's pinned version")
+    env = kafka.get("environment", {})
+    check(env.get("KAFKA_PROCESS_ROLES") == "broker,controller", "compose: kafka must be one KRaft broker+controller")
+    check(str(env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE")) == "false",
+          "compose: kafka must not auto-create topics (the devstack's Apache Kafka does not either)")
     topic_init = services.get("topic-init", {})
     check(topic_init.get("command", [])[-3:] == ["topics", "--dead-letter-group", CONSUMER_GROUP],
           "compose: topic-init must create the registry's topics and reporting's dead-letter topic")
@@ -205,6 +235,7 @@ def main() -> int:
     by_kind: dict[str, list[dict]] = {}
     for _, doc in resources:
         by_kind.setdefault(doc["kind"], []).append(doc)
+    check_strimzi_schema(resources)
     check_topics(by_kind)
     check_users(by_kind)
     check_service_resources(by_kind)

@@ -343,6 +343,7 @@ async def test_a_topic_the_restarted_broker_created_with_the_wrong_partition_cou
 
     broker = EmbeddedBroker().start()
     kit_settings.kafka_bootstrap_servers = broker.bootstrap_servers
+    kit_settings.kafka_repair_auto_created_topics = True  # what the devstack sets for the embedded broker
     outbox = Outbox(metadata.tables["outbox"])
     unit = new_unit_code()
     async with kit_db.sessions.begin() as session:

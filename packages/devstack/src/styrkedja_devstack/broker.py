@@ -17,6 +17,8 @@ from .postgres import free_port
 
 
 class EmbeddedBroker:
+    kind = "embedded"
+
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)

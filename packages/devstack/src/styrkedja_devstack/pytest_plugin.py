@@ -1,7 +1,9 @@
 """Pytest fixtures: a real PostgreSQL and a real Kafka-protocol broker for the whole session.
 
-From testcontainers when a Docker engine answers, otherwise the embedded binaries (the
-same ones `make run` uses). Environment variables can point at external ones instead.
+PostgreSQL from testcontainers when a Docker engine answers, otherwise the embedded binaries (the
+same ones `make run` uses). The broker is a matrix: every test that uses `infrastructure` runs on the
+embedded Tansu broker and on Apache Kafka (KRaft, from Maven Central); `$STYRKEDJA_TEST_BROKERS`
+picks one. Environment variables can point at an external PostgreSQL or Kafka instead.
 """
 
 from __future__ import annotations
@@ -10,13 +12,22 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from .stack import ENV_KAFKA, ENV_POSTGRES, Infrastructure
+from .apache_kafka import missing_requirements
+from .postgres import EmbeddedPostgres
+from .stack import BROKER_KINDS, ENV_KAFKA, ENV_POSTGRES, Infrastructure, start_broker
+
+#: Which brokers the integration, end-to-end and fault tests run on (comma-separated): `embedded` (Tansu),
+#: `kafka` (Apache Kafka from Maven Central). Default both; `STYRKEDJA_TEST_BROKERS=embedded` for one.
+ENV_TEST_BROKERS = "STYRKEDJA_TEST_BROKERS"
+#: Set by .ci/run: a missing Java/Maven fails the Apache Kafka half instead of skipping it.
+ENV_REQUIRE_ALL = "STYRKEDJA_REQUIRE_KAFKA"
 
 if TYPE_CHECKING:
     from .issuer import DevIssuer
@@ -34,26 +45,92 @@ def docker_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def infrastructure() -> Iterator[Infrastructure]:
-    if os.environ.get(ENV_POSTGRES) or os.environ.get(ENV_KAFKA) or not docker_available():
-        # not pytest's tmp_path: its folders are private to root, and the server runs as its own user
-        state_dir = Path(tempfile.mkdtemp(prefix="styrkedja-test-"))
-        state_dir.chmod(0o755)
-        infra = Infrastructure.start(state_dir)
-        try:
-            yield infra
-        finally:
-            infra.stop()
-            shutil.rmtree(state_dir, ignore_errors=True)
-        return
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
+def broker_params() -> list[str]:
+    """Read once at import, before any test's monkeypatch touches the environment."""
+    if os.environ.get(ENV_KAFKA):
+        return ["external"]
+    kinds = [k.strip() for k in os.environ.get(ENV_TEST_BROKERS, ",".join(BROKER_KINDS)).split(",") if k.strip()]
+    unknown = set(kinds) - set(BROKER_KINDS)
+    if unknown or not kinds:
+        raise pytest.UsageError(f"${ENV_TEST_BROKERS} takes {', '.join(BROKER_KINDS)}, not {sorted(unknown)}")
+    return kinds
 
-    with PostgresContainer("postgres:18", driver=None) as pg, KafkaContainer().with_kraft() as kafka:
-        url = pg.get_connection_url().replace("postgresql://", "postgresql://", 1)
-        server_url = url.rsplit("/", 1)[0]
-        yield Infrastructure(server_url, kafka.get_bootstrap_server(), notes=["testcontainers"])
+
+BROKERS = broker_params()
+_durations: dict[str, float] = defaultdict(float)
+_counts: dict[str, int] = defaultdict(int)
+
+
+@pytest.fixture(scope="session")
+def test_postgres() -> Iterator[str]:
+    """One PostgreSQL server for the whole session, whichever broker: its server URL."""
+    if os.environ.get(ENV_POSTGRES):
+        yield os.environ[ENV_POSTGRES]
+        return
+    if docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:18", driver=None) as pg:
+            yield pg.get_connection_url().rsplit("/", 1)[0]
+        return
+    # not pytest's tmp_path: its folders are private to root, and the server runs as its own user
+    state_dir = Path(tempfile.mkdtemp(prefix="styrkedja-test-pg-"))
+    state_dir.chmod(0o755)
+    postgres = EmbeddedPostgres(state_dir / "pgdata").start()
+    try:
+        yield postgres.server_url()
+    finally:
+        postgres.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=BROKERS)
+def infrastructure(request: pytest.FixtureRequest, test_postgres: str) -> Iterator[Infrastructure]:
+    """PostgreSQL and one broker; parametrised, so every test that needs it runs once per broker.
+    pytest groups the tests by broker, so each broker starts once per session."""
+    kind = request.param
+    if kind == "external":
+        yield Infrastructure(test_postgres, os.environ[ENV_KAFKA], notes=["external Kafka"])
+        return
+    if kind == "kafka":
+        missing = missing_requirements()
+        if missing:
+            if os.environ.get(ENV_REQUIRE_ALL):
+                pytest.fail(f"{missing} (${ENV_REQUIRE_ALL} is set: the Apache Kafka half must run)")
+            pytest.skip(missing)
+    state_dir = Path(tempfile.mkdtemp(prefix=f"styrkedja-test-{kind}-"))
+    broker = start_broker(kind, state_dir)
+    infra = Infrastructure(test_postgres, broker.bootstrap_servers, broker=broker, notes=[kind])
+    previous = {name: os.environ.get(name) for name in infra.service_env}
+    os.environ.update(infra.service_env)  # seen by in-process services and by service processes
+    try:
+        yield infra
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        broker.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    kind = _broker_of(report.nodeid)
+    _durations[kind] += report.duration
+    if report.when == "call":
+        _counts[kind] += 1
+
+
+def _broker_of(nodeid: str) -> str:
+    params = nodeid.rpartition("[")[2].rstrip("]").split("-") if nodeid.endswith("]") else []
+    return next((p for p in params if p in (*BROKER_KINDS, "external")), "no broker")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if len(_durations) > 1 or set(_durations) - {"no broker"}:
+        parts = [f"{kind}: {_counts[kind]} tests, {seconds:.0f} s" for kind, seconds in sorted(_durations.items())]
+        terminalreporter.write_line("time per broker (setup + call + teardown): " + "; ".join(parts))
 
 
 @pytest.fixture

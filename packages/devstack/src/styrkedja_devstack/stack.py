@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .apache_kafka import ApacheKafka
 from .broker import EmbeddedBroker
 from .postgres import EmbeddedPostgres, ensure_database
 from .services import SERVICES, database_url
@@ -19,6 +20,22 @@ log = logging.getLogger(__name__)
 ENV_POSTGRES = "STYRKEDJA_POSTGRES_URL"
 #: External Kafka bootstrap servers (`host:port[,host:port]`).
 ENV_KAFKA = "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS"
+#: Which broker the devstack starts when no external one is given: `embedded` (Tansu, default) or `kafka`.
+ENV_BROKER = "STYRKEDJA_BROKER"
+BROKER_KINDS = ("embedded", "kafka")
+
+
+def broker_kind_from_env() -> str:
+    kind = os.environ.get(ENV_BROKER, "embedded").strip().lower() or "embedded"
+    if kind not in BROKER_KINDS:
+        raise ValueError(f"${ENV_BROKER} must be one of {', '.join(BROKER_KINDS)}, not {kind!r}")
+    return kind
+
+
+def start_broker(kind: str, state_dir: Path, port: int | None = None) -> "EmbeddedBroker | ApacheKafka":
+    if kind == "kafka":
+        return ApacheKafka(state_dir / "kafka", port=port).start()
+    return EmbeddedBroker(port=port, log_file=state_dir / "tansu.log").start()
 
 
 @dataclass
@@ -26,13 +43,15 @@ class Infrastructure:
     postgres_url: str
     kafka_bootstrap_servers: str
     postgres: EmbeddedPostgres | None = None
-    broker: EmbeddedBroker | None = None
+    broker: EmbeddedBroker | ApacheKafka | None = None
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def start(cls, state_dir: Path, *, pg_port: int | None = None, kafka_port: int | None = None) -> "Infrastructure":
+    def start(cls, state_dir: Path, *, pg_port: int | None = None, kafka_port: int | None = None,
+              broker_kind: str | None = None) -> "Infrastructure":
         state_dir.mkdir(parents=True, exist_ok=True)
-        postgres = broker = None
+        postgres: EmbeddedPostgres | None = None
+        broker: EmbeddedBroker | ApacheKafka | None = None
         notes = []
         pg_url = os.environ.get(ENV_POSTGRES)
         if not pg_url:
@@ -43,9 +62,18 @@ class Infrastructure:
             notes.append("external PostgreSQL from $" + ENV_POSTGRES)
         bootstrap = os.environ.get(ENV_KAFKA)
         if not bootstrap:
-            broker = EmbeddedBroker(port=kafka_port, log_file=state_dir / "tansu.log").start()
+            kind = broker_kind or broker_kind_from_env()
+            try:
+                broker = start_broker(kind, state_dir, kafka_port)
+            except BaseException:
+                if postgres:
+                    postgres.stop()
+                raise
             bootstrap = broker.bootstrap_servers
-            notes.append(f"embedded Tansu broker on {bootstrap} (topics in memory only)")
+            if isinstance(broker, ApacheKafka):
+                notes.append(f"Apache Kafka (KRaft) on {bootstrap} (logs: {broker.data_dir})")
+            else:
+                notes.append(f"embedded Tansu broker on {bootstrap} (topics in memory only)")
         else:
             notes.append("external Kafka from $" + ENV_KAFKA)
         return cls(pg_url, bootstrap, postgres, broker, notes)
@@ -56,6 +84,17 @@ class Infrastructure:
     def create_database(self, database: str) -> str:
         ensure_database(self.postgres_url, database)
         return self.database_url(database)
+
+    @property
+    def broker_kind(self) -> str:
+        """`embedded`, `kafka` (the devstack's own Apache Kafka) or `external`."""
+        return self.broker.kind if self.broker else "external"
+
+    @property
+    def service_env(self) -> dict[str, str]:
+        """Environment the services need for this broker: the embedded one may lose its topics and
+        recreate them with the wrong partition count, so its services may repair that."""
+        return {"STYRKEDJA_KAFKA_REPAIR_AUTO_CREATED_TOPICS": "true"} if self.broker_kind == "embedded" else {}
 
     def ensure_topics(self) -> None:
         from styrkedja_kit.kafka import ensure_topics, registry_topics

@@ -35,7 +35,7 @@ from styrkedja_contracts import CloudEvent, ContractError, dead_letter_topic, de
 
 from . import metrics
 from .db import Database
-from .kafka import ensure_topics, make_consumer, make_producer, registry_topics
+from .kafka import broker_capabilities, ensure_topics, make_consumer, make_producer, registry_topics
 from .settings import ServiceSettings
 from .supervise import run_until_stopped
 
@@ -101,6 +101,7 @@ class ConsumerLoop:
         self.dead_letter_topic = dead_letter_topic(group_id)
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
+        self._exact_offsets = True  # set from the broker's capabilities at start
         self.applied_count = 0
         self.assigned = False  # readiness: the group has handed this member its partitions
 
@@ -128,6 +129,7 @@ class ConsumerLoop:
         consumer.subscribe(self.topics, listener=_Rebalance(self))
         producer = make_producer(self.settings, f"{self.settings.client_id}-dlq")
         self._consumer = consumer
+        self._exact_offsets = (await broker_capabilities(self.settings)).exact_offsets
         await consumer.start()
         await producer.start()
         try:
@@ -137,11 +139,18 @@ class ConsumerLoop:
                                                max_records=self.settings.consumer_max_records)
                 if batch:
                     await self.process(batch, producer)
+                elif not self._exact_offsets:
+                    self._caught_up(consumer)
         finally:
             self._consumer = None
             self.assigned = False
             await consumer.stop()
             await producer.stop()
+
+    def _caught_up(self, consumer: AIOKafkaConsumer) -> None:
+        """Untrusted end offsets (embedded broker): an empty fetch is the one proof of no lag."""
+        for tp in consumer.assignment():
+            metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(0)
 
     # -- positions -----------------------------------------------------------------------------
     async def seek_to_stored(self, assigned) -> None:
@@ -222,7 +231,7 @@ class ConsumerLoop:
                 highwater = self._consumer.highwater(tp) if tp in assignment else None
                 if highwater is not None:
                     metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
-                        max(0, highwater - next_offset))
+                        consumer_lag(highwater, next_offset, self._exact_offsets))
             try:  # marker only: the database is the source of truth for offsets
                 await self._consumer.commit(next_offsets)
             except (CommitFailedError, KafkaError) as exc:
@@ -329,3 +338,12 @@ class ConsumerLoop:
                                                headers=headers))
         # The offsets past these records are stored only after the dead letters are safely out.
         await asyncio.gather(*futures)
+
+
+def consumer_lag(end_offset: int, next_offset: int, exact_offsets: bool) -> float:
+    """Records on the partition not yet applied, or NaN (unknown) where the broker's end offsets do not
+    count records (the embedded broker answered 1 for a partition holding 100): then only an empty
+    fetch shows the consumer caught up. An end offset below our own position is never believed."""
+    if not exact_offsets or end_offset < next_offset:
+        return float("nan")
+    return float(end_offset - next_offset)

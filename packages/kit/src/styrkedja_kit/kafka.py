@@ -1,25 +1,76 @@
 """Kafka clients configured the one way this system uses them.
 
-No idempotent producer: the embedded Tansu broker fails InitProducerId. Ordering per key
-holds anyway because aiokafka keeps at most one batch in flight per partition, and
-exactness comes from the outbox plus the consumers' event-id bookkeeping.
+Producers always wait for every in-sync replica (`acks=all`). They are idempotent where the
+broker supports it (Apache Kafka); the embedded Tansu broker fails InitProducerId, so there they
+are not. That is found out by asking the broker (`broker_capabilities`), not by its name.
+Ordering per key holds either way because aiokafka keeps at most one batch in flight per
+partition, and exactness comes from the outbox plus the consumers' event-id bookkeeping.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.transaction import InitProducerIdRequest
 
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
+INIT_PRODUCER_ID = 22  # Kafka API key
+RETRIABLE_COORDINATOR_ERRORS = {14, 15, 16}  # load in progress, not available, not coordinator
+
+
+@dataclass(frozen=True)
+class BrokerCapabilities:
+    """What the broker behind the bootstrap servers can do, as it answered.
+
+    `idempotent_producer`: it lists InitProducerId in ApiVersions AND hands out a producer id.
+    `exact_offsets`: its log end offsets (ListOffsets "latest", a fetch's high watermark) count
+    records. Tansu's do not (one batch of 100 records ends at 1). No request proves that cheaply,
+    so it is inferred from the same probe: a broker that keeps producer state per partition is a
+    real Kafka log; the consumer also distrusts an end offset that lies below its own position.
+    """
+
+    idempotent_producer: bool
+    exact_offsets: bool
+
+
+_capabilities: dict[str, BrokerCapabilities] = {}
+
+
+async def broker_capabilities(settings: ServiceSettings, *, refresh: bool = False) -> BrokerCapabilities:
+    """Ask the broker (once per bootstrap list per process) what it supports."""
+    key = settings.kafka_bootstrap_servers
+    if key in _capabilities and not refresh:
+        return _capabilities[key]
+    options = connection_options(settings)
+    client = AIOKafkaClient(**options, client_id=f"{settings.client_id}-probe", request_timeout_ms=5000)
+    idempotent = False
+    try:
+        await client.bootstrap()
+        brokers = sorted(b.nodeId for b in client.cluster.brokers())
+        if brokers:
+            conn = await client._get_conn(brokers[0])
+            versions = getattr(conn, "_versions", {}) if conn else {}
+            if INIT_PRODUCER_ID in versions:
+                idempotent = await _grants_producer_id(client, brokers[0])
+    finally:
+        await client.close()
+    caps = BrokerCapabilities(idempotent_producer=idempotent, exact_offsets=idempotent)
+    log.info("broker capabilities", extra={"idempotent_producer": caps.idempotent_producer,
+                                           "exact_offsets": caps.exact_offsets})
+    _capabilities[key] = caps
+    return caps
 
 
 def connection_options(settings: ServiceSettings) -> dict[str, Any]:
@@ -36,12 +87,28 @@ def connection_options(settings: ServiceSettings) -> dict[str, Any]:
     return options
 
 
-def make_producer(settings: ServiceSettings, client_id: str) -> AIOKafkaProducer:
+async def _grants_producer_id(client: AIOKafkaClient, node_id: int) -> bool:
+    request = InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=60_000)
+    for _ in range(40):
+        try:
+            response = await asyncio.wait_for(client.send(node_id, request), 10)
+        except Exception as exc:  # Tansu closes the connection or answers with an error
+            log.info("broker refused InitProducerId", extra={"error": repr(exc)})
+            return False
+        if response.error_code not in RETRIABLE_COORDINATOR_ERRORS:
+            return response.error_code == 0 and response.producer_id >= 0
+        await asyncio.sleep(0.25)  # a fresh cluster is still creating its transaction state topic
+    return False
+
+
+def make_producer(settings: ServiceSettings, client_id: str, *, idempotent: bool = False) -> AIOKafkaProducer:
+    """`idempotent` only where `broker_capabilities` said so: the broker then drops a batch the
+    producer retried after a lost acknowledgement, so no record is written twice."""
     return AIOKafkaProducer(
         **connection_options(settings),
         client_id=client_id,
         acks="all",
-        enable_idempotence=False,
+        enable_idempotence=idempotent,
         linger_ms=5,
         request_timeout_ms=settings.kafka_producer_request_timeout_ms,
         retry_backoff_ms=200,
@@ -61,22 +128,24 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, i
     """Create missing topics with their partition count; an existing topic is left as it is,
     unless `recreate_misshapen` and it has another partition count. That is for a log already
     lost: a broker that restarted empty creates a topic with its own default partition count
-    when a producer sends to it first, and keys would no longer map to their partitions."""
-    topics = dict(topics)
+    when a producer sends to it first, and keys would no longer map to their partitions.
+    Callers pass `recreate_misshapen` only when `kafka_repair_auto_created_topics` is on (the
+    embedded devstack): deleting topics in a production cluster must never happen."""
+    wanted = dict(topics)
     admin = make_admin(settings, "styrkedja-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         if recreate_misshapen:
-            present = [name for name in topics if name in existing]
+            present = [name for name in wanted if name in existing]
             described = await admin.describe_topics(present) if present else []
-            misshapen = [d["topic"] for d in described if len(d["partitions"]) != topics[d["topic"]]]
+            misshapen = [d["topic"] for d in described if len(d["partitions"]) != wanted[d["topic"]]]
             if misshapen:
                 log.warning("recreating topics with the wrong partition count", extra={"topics": misshapen})
                 await admin.delete_topics(misshapen)
                 existing -= set(misshapen)
         missing = [NewTopic(name, num_partitions=partitions, replication_factor=1)
-                   for name, partitions in topics.items() if name not in existing]
+                   for name, partitions in wanted.items() if name not in existing]
         if missing:
             response = await admin.create_topics(missing)
             for name, code, *_ in response.topic_errors:

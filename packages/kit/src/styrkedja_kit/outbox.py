@@ -45,7 +45,7 @@ from styrkedja_contracts import TOPICS, CloudEvent, topic_for_event_type
 
 from . import metrics
 from .db import Database
-from .kafka import ensure_topics, make_consumer, make_producer
+from .kafka import broker_capabilities, ensure_topics, make_consumer, make_producer
 from .settings import ServiceSettings
 from .supervise import run_until_stopped
 
@@ -148,7 +148,9 @@ class OutboxRelay:
             # published to; missing markers for those after a restart mean the broker lost them
             # (at worst one needless republish if the last run died before its first check).
             self._marked = set(self._highest)
-            producer = make_producer(self.settings, f"{self.settings.client_id}-outbox")
+            capabilities = await broker_capabilities(self.settings, refresh=True)
+            producer = make_producer(self.settings, f"{self.settings.client_id}-outbox",
+                                     idempotent=capabilities.idempotent_producer)
             watcher = make_consumer(self.settings, f"{self.settings.client_id}-outbox-watch",
                                     group_id=marker_group(self.settings.service_name), enable_auto_commit=False)
             await producer.start()
@@ -245,7 +247,7 @@ class OutboxRelay:
         log.warning("broker lost the log of a topic; republishing every retained outbox row",
                     extra={"topic": topic, "evidence": evidence})
         await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()],
-                            recreate_misshapen=True)
+                            recreate_misshapen=self.settings.kafka_repair_auto_created_topics)
         if self._producer is not None:  # send by the recreated topic's partitions from now on
             await self._producer.client.force_metadata_update()
         for tp in [tp for tp in self._highest if tp.topic == topic]:

@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
+    # delete and recreate a topic that a broker which lost its state auto-created with the wrong
+    # partition count: only for the embedded devstack broker (it sets this); never on a production
+    # cluster, where topics belong to the operator (Strimzi KafkaTopic) and ACLs forbid deletes
+    kafka_repair_auto_created_topics: bool = False
     log_level: str = "INFO"
 
     # outbox relay

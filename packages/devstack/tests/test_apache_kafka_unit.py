@@ -1,0 +1,61 @@
+"""The Apache Kafka half of the devstack without starting it: what is missing is said in one line,
+the pinned version is read from the pom, and the broker matrix is read from the environment."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from styrkedja_devstack import apache_kafka, pytest_plugin
+
+
+def test_without_java_the_reason_is_one_line_saying_what_to_install(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(apache_kafka.shutil, "which", lambda name: None)
+    reason = apache_kafka.missing_requirements()
+    assert reason is not None and "\n" not in reason
+    assert "Java 17+" in reason and "Maven" in reason and "apt-get install" in reason
+
+
+def test_an_old_java_is_not_enough(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(apache_kafka, "java_major_version", lambda: 11)
+    assert "found 11" in (apache_kafka.missing_requirements() or "")
+
+
+def test_the_pinned_version_is_a_4x_release():
+    assert re.fullmatch(r"4\.\d+\.\d+", apache_kafka.kafka_version())
+
+
+def test_broker_matrix_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("STYRKEDJA_TEST_BROKERS", raising=False)
+    assert pytest_plugin.broker_params() == ["embedded", "kafka"]
+    monkeypatch.setenv("STYRKEDJA_TEST_BROKERS", "embedded")
+    assert pytest_plugin.broker_params() == ["embedded"]
+    monkeypatch.setenv("STYRKEDJA_TEST_BROKERS", "embeded")
+    with pytest.raises(pytest.UsageError):
+        pytest_plugin.broker_params()
+    monkeypatch.setenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", "k:9092")
+    assert pytest_plugin.broker_params() == ["external"]
+
+
+def test_kraft_cluster_ids_are_16_bytes_base64url():
+    cluster_id = apache_kafka._kraft_cluster_id()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_id)
+
+
+def test_make_run_warns_once_the_embedded_broker_passes_the_memory_threshold(monkeypatch, capsys):
+    import os
+    from types import SimpleNamespace
+
+    from styrkedja_devstack.__main__ import BrokerMemoryWatch
+
+    monkeypatch.setenv("STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB", "1")  # this test process is above 1 MiB
+    broker = SimpleNamespace(kind="embedded", process=SimpleNamespace(pid=os.getpid()))
+    watch = BrokerMemoryWatch(SimpleNamespace(broker=broker), every=0)
+    watch.check()
+    out = capsys.readouterr().out
+    assert "WARNING: the embedded broker holds" in out and "STYRKEDJA_BROKER=kafka" in out
+    apache = BrokerMemoryWatch(SimpleNamespace(broker=SimpleNamespace(kind="kafka", process=broker.process)), every=0)
+    apache.check()
+    assert capsys.readouterr().out == "", "Apache Kafka's memory is bounded: no warning"

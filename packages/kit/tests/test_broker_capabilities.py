@@ -1,0 +1,63 @@
+"""What the broker can do is asked, not assumed from its name; the topic repair deletes nothing unless
+enabled; consumer lag is unknown where end offsets do not count records."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+import pytest
+from aiokafka.admin import NewTopic
+
+from styrkedja_kit.consumer import consumer_lag
+from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_admin, make_producer
+from styrkedja_kit.settings import ServiceSettings
+
+
+def test_lag_is_the_distance_to_a_trusted_end_offset():
+    assert consumer_lag(150, 100, exact_offsets=True) == 50
+    assert consumer_lag(100, 100, exact_offsets=True) == 0
+
+
+def test_lag_is_unknown_where_the_broker_end_offsets_do_not_count_records():
+    assert math.isnan(consumer_lag(1, 0, exact_offsets=False))  # Tansu: 100 records in one batch "end" at 1
+    assert math.isnan(consumer_lag(1, 100, exact_offsets=True)), "an end below our own position is a lie"
+
+
+def test_repair_of_auto_created_topics_is_off_unless_enabled(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("STYRKEDJA_KAFKA_REPAIR_AUTO_CREATED_TOPICS", raising=False)
+    assert ServiceSettings().kafka_repair_auto_created_topics is False
+
+
+@pytest.mark.integration
+async def test_idempotent_producer_exactly_where_the_broker_grants_producer_ids(infrastructure):
+    settings = ServiceSettings(kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    capabilities = await broker_capabilities(settings, refresh=True)
+    if infrastructure.broker_kind == "embedded":
+        assert not capabilities.idempotent_producer and not capabilities.exact_offsets
+    elif infrastructure.broker_kind == "kafka":
+        assert capabilities.idempotent_producer and capabilities.exact_offsets
+    producer = make_producer(settings, "caps-test", idempotent=capabilities.idempotent_producer)
+    await producer.start()  # an idempotent producer fails here on a broker without InitProducerId
+    try:
+        topic = f"caps-{uuid.uuid4().hex[:8]}"
+        await ensure_topics(settings, [(topic, 2)])
+        metadata = await producer.send_and_wait(topic, b"v", key=b"k")
+        assert metadata.offset == 0
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.integration
+async def test_a_misshapen_topic_is_left_alone_when_repair_is_off(infrastructure):
+    settings = ServiceSettings(kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    topic = f"shape-{uuid.uuid4().hex[:8]}"
+    admin = make_admin(settings, "shape-test")
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+        await ensure_topics(settings, [(topic, 3)], recreate_misshapen=False)
+        (described,) = await admin.describe_topics([topic])
+        assert len(described["partitions"]) == 1, "an operator's topic is never deleted without the setting"
+    finally:
+        await admin.close()
