@@ -221,6 +221,8 @@ def _ascii_only(value: str) -> str:
 
 def _check_school_year(value: str) -> str:
     first, second = value.split("/")
+    if not 1900 <= int(first) <= 9998:  # its terms' dates must exist (`date` ends in 9999)
+        raise ValueError(f"school year {value!r} must start in 1900–9998")
     if int(second) != (int(first) + 1) % 100:
         raise ValueError(
             f"school year {value!r} must be two consecutive years, e.g. '2026/27' "

@@ -91,7 +91,7 @@ async def current_revisions(url: str) -> set[str]:
     from sqlalchemy import pool
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(lambda sync: set(MigrationContext.configure(sync).get_current_heads()))

@@ -10,7 +10,9 @@ state) or whose log ends before the stored offset is re-read from the beginning,
 event-id bookkeeping makes that harmless.
 
 Events that cannot be decoded, are invalid, of an unknown version or too big go to the
-group's dead-letter topic with the reason; the loop carries on.
+group's dead-letter topic with the reason; the loop carries on. Before a record is written there,
+anything in its value or key that looks like a personnummer (the contracts' detector, any
+spelling) is replaced by `[REDACTED]`, and the header `dlq.redacted` says how many were.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent, ContractError, dead_letter_topic, decode_event
+from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from . import metrics
 from .db import Database
@@ -37,6 +40,27 @@ from .settings import ServiceSettings
 from .supervise import run_until_stopped
 
 log = logging.getLogger(__name__)
+
+
+def redact_record_bytes(raw: bytes | None) -> tuple[bytes | None, int]:
+    """A dead-letter record's bytes without personal identity numbers, and how many were removed.
+    Bytes that are not UTF-8 are read with replacement characters first: then they are not the
+    raw bytes any more, but nothing sensitive survives in them either."""
+    if not raw:
+        return raw, 0
+    text = raw.decode("utf-8", errors="replace")
+    # JSON escapes ("\u2013", "\uff11") would hide a number from the detector: read them as text
+    if "\\u" in text:
+        try:
+            import json
+            decoded = json.loads(text)
+            text = json.dumps(decoded, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            pass
+    redacted, count = redact_personal_identity_numbers(text)
+    if not count:
+        return raw, 0
+    return redacted.encode("utf-8"), count
 
 
 def define_consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -290,16 +314,19 @@ class ConsumerLoop:
             log.warning("event dead-lettered", extra={"group": self.group_id, "topic": record.topic,
                                                       "partition": record.partition, "offset": record.offset,
                                                       "reason": reason})
+            value, in_value = redact_record_bytes(record.value)
+            key, in_key = redact_record_bytes(record.key)
+            message, in_message = redact_personal_identity_numbers(message[:2000])
             headers = [
                 ("dlq.reason", reason.encode()),
-                ("dlq.message", message[:2000].encode()),
+                ("dlq.message", message.encode()),
+                ("dlq.redacted", str(in_value + in_key + in_message).encode()),
                 ("dlq.topic", record.topic.encode()),
                 ("dlq.partition", str(record.partition).encode()),
                 ("dlq.offset", str(record.offset).encode()),
                 ("dlq.group", self.group_id.encode()),
                 ("dlq.time", datetime.now(timezone.utc).isoformat().encode()),
             ]
-            futures.append(await producer.send(self.dead_letter_topic, value=record.value, key=record.key,
-                                               headers=headers))
+            futures.append(await producer.send(self.dead_letter_topic, value=value, key=key, headers=headers))
         # The offsets past these records are stored only after the dead letters are safely out.
         await asyncio.gather(*futures)

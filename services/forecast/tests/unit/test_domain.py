@@ -5,6 +5,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from styrkedja_contracts.identifiers import Term
+from styrkedja_kit.rules import RuleViolation
 from styrkedja_forecast.domain import (
     Current,
     Decision,
@@ -100,8 +101,12 @@ def test_changed_value_takes_the_next_revision():
     assert decide_submit(_current(2), 5, {"value": "NOT_REACHED"}) == (Decision.APPLY, 5)
 
 
-def test_resubmission_after_withdrawal_is_a_new_revision():
-    assert decide_submit(_current(3, withdrawn=True), None, {"value": "ACCEPTABLE"}) == (Decision.APPLY, 4)
+def test_resubmission_after_withdrawal_names_a_revision_above_it():
+    assert decide_submit(_current(3, withdrawn=True), 4, {"value": "ACCEPTABLE"}) == (Decision.APPLY, 4)
+    for late in (None, 2, 3):  # a late or re-sent submission must not resurrect it
+        with pytest.raises(RuleViolation) as caught:
+            decide_submit(_current(3, withdrawn=True), late, {"value": "ACCEPTABLE"})
+        assert (caught.value.rule, caught.value.status) == ("removed_needs_revision", 409)
 
 
 @pytest.mark.parametrize("requested", [1, 2])

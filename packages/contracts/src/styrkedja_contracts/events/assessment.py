@@ -10,10 +10,10 @@ from uuid import UUID
 from pydantic import Field, model_validator
 
 from ..identifiers import (
-    SafeText,
     Gender,
     GroupId,
     OrganiserId,
+    SafeText,
     SchoolUnitCode,
     SchoolYear,
     StudentId,

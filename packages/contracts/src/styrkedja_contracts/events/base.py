@@ -21,7 +21,7 @@ from ..identifiers import check_text
 _TYPE_RE = re.compile(r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]+$")
 
 __all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision", "Year", "Round", "MAX_INT4",
-           "Int4", "StrictBool"]
+           "Int4", "StrictBool", "enforce_value_rules"]
 
 Timestamp = AwareDatetime
 """A timezone-aware timestamp (naive datetimes are rejected)."""
@@ -78,6 +78,19 @@ def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
                 stack.append((item[i], f"{where}[{i}]"))
 
 
+def enforce_value_rules(value: Any) -> Any:
+    """The rules every field value of an event or a request obeys, written once: every string
+    (at any depth) passes ``check_text``, every integer fits a PostgreSQL ``integer``."""
+    if isinstance(value, str):  # the common case, without the walk
+        check_text(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        _fits_int4(value)
+    elif not isinstance(value, (float, Enum)) and value is not None:
+        for _, text in iter_strings(value):
+            check_text(text)
+    return value
+
+
 class ContractModel(BaseModel):
     """Frozen, strict-shaped model; every string field, at any depth, obeys the text rules
     (``identifiers.check_text``: no control characters, no personnummer in any spelling)."""
@@ -86,15 +99,8 @@ class ContractModel(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _text_rules(cls, value: Any) -> Any:
-        if isinstance(value, str):  # the common case, without the walk
-            check_text(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            _fits_int4(value)
-        elif not isinstance(value, (float, Enum)) and value is not None:
-            for _, text in iter_strings(value):
-                check_text(text)
-        return value
+    def _value_rules(cls, value: Any) -> Any:
+        return enforce_value_rules(value)
 
 
 class EventData(ContractModel):
