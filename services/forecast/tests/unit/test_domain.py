@@ -5,7 +5,6 @@ from datetime import date, datetime, timezone
 import pytest
 
 from styrkedja_contracts.identifiers import Term
-from styrkedja_kit.rules import RuleViolation
 from styrkedja_forecast.domain import (
     Current,
     Decision,
