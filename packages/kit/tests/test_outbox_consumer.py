@@ -370,3 +370,62 @@ async def test_a_topic_the_restarted_broker_created_with_the_wrong_partition_cou
         relay.stop()
         await task
         broker.stop()
+
+
+def _raw(event, ensure_ascii: bool = True, **data_changes) -> bytes:
+    import json
+
+    document = json.loads(event.to_bytes())
+    document["data"] |= data_changes
+    return json.dumps(document, ensure_ascii=ensure_ascii).encode()
+
+
+async def test_unsafe_events_produced_straight_to_kafka_are_dead_lettered_redacted(
+        kit_db, kit_settings, make_event, new_unit_code):
+    """Every input rule holds on the Kafka path too: the event goes to the dead-letter topic (with
+    any personnummer redacted, and the record saying so), nothing is stored, the loop carries on."""
+    unit = new_unit_code()
+    good = [make_event(unit, n=i) for i in range(2)]
+    base = make_event(unit, n=99)
+    unsafe = {
+        "en dash": _raw(base, student_id="stu-19121212\u20131212"),
+        "full-width digits, raw UTF-8": _raw(base, ensure_ascii=False, value="F",
+                                             unmet_criteria=["elev \uff11\uff19\uff11\uff12\uff11\uff12\uff11\uff12"
+                                                             "-\uff11\uff12\uff11\uff12"]),
+        "no-break spaces": _raw(base, value="F", unmet_criteria=["pnr 121212\u00a0-\u00a01212"]),
+        "NUL": _raw(base, value="F", unmet_criteria=["nul\x00"]),
+        "revision too large": _raw(base, revision=2**31),
+        "revision as a string": _raw(base, revision="1"),
+        "year as a boolean": _raw(base, year=True),
+        "full-width school unit code": _raw(base, school_unit_code="\uff11" * 8),
+        "unknown subject code": _raw(base, subject_code="GRGRXYZ01"),
+    }
+    key = b"2999"
+    await produce(kit_settings.kafka_bootstrap_servers,
+                  [(key, good[0].to_bytes())] + [(key, raw) for raw in unsafe.values()] + [(key, good[1].to_bytes())])
+    group = f"kit-unsafe-{unit}"
+    loop = consumer_for(kit_settings, kit_db, group)
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_for(lambda: _equals(tally_of(kit_db, unit), 2))  # the good ones, and only those
+    finally:
+        loop.stop()
+        await task
+    assert await tally_of(kit_db, unit) == 2
+    # a new group reads the topic from its start: earlier tests' poison is there too
+    everything = await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}", 10_000, timeout=3)
+    dead = [record for record in everything if str(base.id).encode() in record.value]
+    assert len(dead) == len(unsafe)
+    from styrkedja_contracts import contains_personal_identity_number
+
+    for name, record in zip(unsafe, dead, strict=True):
+        headers = dict(record.headers)
+        assert headers["dlq.reason"] == b"invalid_data", name
+        text = record.value.decode("utf-8")
+        assert not contains_personal_identity_number(text), name
+        assert not contains_personal_identity_number(headers["dlq.message"].decode()), name
+        redacted = int(headers["dlq.redacted"])
+        if name in ("en dash", "full-width digits, raw UTF-8", "no-break spaces"):
+            assert redacted >= 1 and "[REDACTED]" in text, name
+        else:
+            assert redacted == 0 and record.value == unsafe[name], name
