@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -51,7 +51,7 @@ def assessment_event(school_unit_code: str, organiser_id: str = "2999", n: int =
         assessment_id=uuid.uuid4(), revision=1, organiser_id=organiser_id, school_unit_code=school_unit_code,
         group_id="7A", student_id=f"stu-{n}", teacher_id="t-1", gender="female", year=7, subject_code="GRGRMAT01",
         kind="assessment", scale="AF", value="C", unmet_criteria=(), school_year="2026/27", term="HT", round=1,
-        assessed_on=date(2026, 11, 1), published_at=datetime.now(timezone.utc)), source="/test")
+        assessed_on=date(2026, 11, 1), published_at=datetime.now(UTC)), source="/test")
 
 
 def unit_code() -> str:

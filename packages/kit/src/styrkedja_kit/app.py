@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class ConsumerSpec:
     group_id: str
     topics: Sequence[str]
-    handler_factory: Callable[["Runtime"], Handler]
+    handler_factory: Callable[[Runtime], Handler]
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Runtime:
     outbox: Outbox | None = None
     relay: OutboxRelay | None = None
     consumers: list[ConsumerLoop] = field(default_factory=list)
-    tasks: list[asyncio.Task] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 class RequestGuard:
@@ -112,7 +112,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     configure_logging(settings.service_name, settings.log_level)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url, settings.database_pool_size)
         runtime = Runtime(settings=settings, db=db, metadata=metadata)
         if uses_outbox:
@@ -199,5 +199,6 @@ def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool
         define_consumer_tables(metadata)
 
 
-def runtime_of(request) -> Runtime:
-    return request.app.state.runtime
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime

@@ -20,11 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Uuid, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -94,14 +95,14 @@ class Delivered:
 Handler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
 
 
-class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, loop: "ConsumerLoop") -> None:
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka has no type hints
+    def __init__(self, loop: ConsumerLoop) -> None:
         self.loop = loop
 
-    async def on_partitions_revoked(self, revoked) -> None:  # offsets are in the database already
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:  # offsets are in the database already
         self.loop.assigned = False
 
-    async def on_partitions_assigned(self, assigned) -> None:
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         await self.loop.seek_to_stored(assigned)
         self.loop.assigned = True
 
@@ -159,7 +160,7 @@ class ConsumerLoop:
             await producer.stop()
 
     # -- positions -----------------------------------------------------------------------------
-    async def seek_to_stored(self, assigned) -> None:
+    async def seek_to_stored(self, assigned: Collection[TopicPartition]) -> None:
         consumer = self._consumer
         assigned = list(assigned)
         if consumer is None or not assigned:
@@ -201,7 +202,7 @@ class ConsumerLoop:
                 consumer.seek(tp, 0)
 
     # -- one batch -----------------------------------------------------------------------------
-    async def process(self, batch: dict[TopicPartition, list[ConsumerRecord]], producer) -> None:
+    async def process(self, batch: dict[TopicPartition, list[ConsumerRecord]], producer: AIOKafkaProducer) -> None:
         started = time.monotonic()
         delivered: list[Delivered] = []
         records: dict[int, ConsumerRecord] = {}
@@ -252,13 +253,16 @@ class ConsumerLoop:
                 await self._store_offsets(session, next_offsets)
         return fresh
 
-    async def _apply_one_by_one(self, delivered, records, next_offsets, producer) -> list[Delivered]:
+    async def _apply_one_by_one(self, delivered: list[Delivered], records: dict[int, ConsumerRecord],
+                                next_offsets: dict[TopicPartition, int], producer: AIOKafkaProducer,
+                                ) -> list[Delivered]:
         """The batch failed. If the database is down, give up (the batch is read again later).
         Otherwise one event broke the handler: find it, dead-letter it, keep the rest."""
         if not await self._database_answers():
             raise
+        # called from the `except` of `process`: the traceback is the batch's failure
         log.warning("batch failed; applying its events one by one", extra={"group": self.group_id},
-                    exc_info=True)
+                    exc_info=True)  # noqa: LOG014
         fresh, failed = [], []
         for item in delivered:
             try:
@@ -288,7 +292,7 @@ class ConsumerLoop:
         A concurrent transaction inserting the same id (a revoked consumer finishing its batch)
         makes this insert wait for it, so an event is never applied by both.
         """
-        by_id: dict = {}
+        by_id: dict[UUID, Delivered] = {}
         for item in delivered:
             by_id.setdefault(item.event.id, item)
         if not by_id:
@@ -307,7 +311,7 @@ class ConsumerLoop:
             [{"group_id": self.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": offset}
              for tp, offset in next_offsets.items()])
 
-    async def _dead_letter(self, producer, dead: list[tuple[ConsumerRecord, str, str]]) -> None:
+    async def _dead_letter(self, producer: AIOKafkaProducer, dead: list[tuple[ConsumerRecord, str, str]]) -> None:
         futures = []
         for record, reason, message in dead:
             metrics.CONSUMER_DEAD_LETTERED.labels(self.group_id, record.topic, reason).inc()
@@ -325,7 +329,7 @@ class ConsumerLoop:
                 ("dlq.partition", str(record.partition).encode()),
                 ("dlq.offset", str(record.offset).encode()),
                 ("dlq.group", self.group_id.encode()),
-                ("dlq.time", datetime.now(timezone.utc).isoformat().encode()),
+                ("dlq.time", datetime.now(UTC).isoformat().encode()),
             ]
             futures.append(await producer.send(self.dead_letter_topic, value=value, key=key, headers=headers))
         # The offsets past these records are stored only after the dead letters are safely out.

@@ -63,7 +63,7 @@ class RedactingFilter(logging.Filter):
                 if count:
                     setattr(record, name, redacted)
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = safe_exception_text(record.exc_info)  # type: ignore[arg-type]
+            record.exc_text = safe_exception_text(record.exc_info)
             record.exc_info = None
         return True
 

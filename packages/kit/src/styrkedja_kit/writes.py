@@ -163,7 +163,7 @@ class WritePath:
                     continue
                 try:
                     built = build(change, revision, now)
-                    event = publishable_event(lambda built=built: built.data, source=self.source,
+                    event = publishable_event(lambda: built.data, source=self.source,  # noqa: B023 (called at once)
                                               subject=str(change.record_id),
                                               field=f"items.{index}" if batch else "body")
                 except RuleViolation as error:
@@ -219,7 +219,7 @@ class WritePath:
         id_column = self.tables.current.c[self.tables.id_column]
         result = await session.execute(select(self.tables.current).where(id_column.in_(unique))
                                        .order_by(id_column).with_for_update())
-        return {row[self.tables.id_column]: row for row in result.mappings()}
+        return {row[self.tables.id_column]: dict(row) for row in result.mappings()}
 
     def _stored(self, row: Mapping[str, Any] | None) -> Stored | None:
         if row is None:
