@@ -122,7 +122,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Every operation's 4xx as problem+json in the OpenAPI document: 422 for every operation with
     parameters or a body (instead of FastAPI's own validation schema), 400/413/415 where there is a
-    body, 404 where there is a path parameter. Routes add what only they return (409, …) with
+    body, 404 where a parameter names something, 409 on every write. Routes add what only they return (409, …) with
     `problem_responses`."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ProblemDetails", ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}"))
@@ -142,8 +142,10 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
                 statuses.add(422)
             if "requestBody" in operation:
                 statuses |= {400, 413, 415}
-            if any(p.get("in") == "path" for p in params):
+            if params:  # a record named by a path or query parameter may not exist
                 statuses.add(404)
+            if method in ("post", "put", "patch", "delete"):  # a write may conflict with stored state
+                statuses.add(409)
             statuses |= {int(code) for code in responses if str(code).startswith("4")}
             for status in sorted(statuses):
                 entry = responses.setdefault(str(status), {"description": MEANINGS.get(status, "Problem")})
