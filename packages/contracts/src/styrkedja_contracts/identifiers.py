@@ -72,6 +72,7 @@ _UUID = re.compile(
     r"(?![0-9A-Fa-f])"
 )
 _CENTURIES = ("18", "19", "20")
+_SIX_DIGITS = re.compile(r"\d{6}", re.ASCII)  # every candidate has one
 # C0 controls other than tab, newline and carriage return (CRLF line ends), DEL, and lone
 # surrogates (JSON can carry "\ud800"; PostgreSQL and UTF-8 cannot store them).
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -170,6 +171,8 @@ def contains_personal_identity_number(text: str) -> bool:
     """
     if not isinstance(text, str) or len(text) < 10:
         return False
+    if text.isascii():  # the ingest fast path: most strings have no run of six digits at all
+        return _SIX_DIGITS.search(text) is not None and bool(_pin_spans(text))
     return bool(_pin_spans(normalise_for_detection(text)))
 
 

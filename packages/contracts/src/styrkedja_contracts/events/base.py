@@ -83,9 +83,11 @@ def enforce_value_rules(value: Any) -> Any:
     (at any depth) passes ``check_text``, every integer fits a PostgreSQL ``integer``."""
     if isinstance(value, str):  # the common case, without the walk
         check_text(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
+    elif isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
         _fits_int4(value)
-    elif not isinstance(value, (float, Enum)) and value is not None:
+    elif isinstance(value, (list, tuple, dict, BaseModel)):  # UUIDs, dates and numbers hold no text
         for _, text in iter_strings(value):
             check_text(text)
     return value
