@@ -133,6 +133,11 @@ def test_redaction_removes_every_spelling(text: str) -> None:
     assert not contains_personal_identity_number(redacted)
 
 
+def test_redaction_replaces_a_number_once() -> None:
+    assert redact_personal_identity_numbers("pnr 191212121212 och 811218-9876") == (
+        "pnr [REDACTED] och [REDACTED]", 2)
+
+
 def test_redaction_leaves_other_text_alone() -> None:
     assert redact_personal_identity_numbers("skolenhet 29990011") == ("skolenhet 29990011", 0)
     assert redact_personal_identity_numbers('{"student_id": "stu-121212-1212"}') == (

@@ -185,15 +185,15 @@ def redact_personal_identity_numbers(text: str) -> tuple[str, int]:
     spans = _pin_spans(normalised)
     if not spans:
         return text, 0
-    out, last = [], 0
+    out, last, count = [], 0, 0
     for start, end in spans:
-        if start < last:  # overlapping candidates: the earlier one already covers it
-            start = last
-        out.append(normalised[last:start])
+        if end <= last:  # inside the previous one (19121212-1212 also holds 121212-1212)
+            continue
+        out.append(normalised[last:max(start, last)])
         out.append("[REDACTED]")
-        last = max(last, end)
+        last, count = end, count + 1
     out.append(normalised[last:])
-    return "".join(out), len(spans)
+    return "".join(out), count
 
 
 def check_text(value: str) -> str:
