@@ -3,7 +3,11 @@ spelling, the text rules, ASCII-only codes, strict and bounded integers, the sub
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from styrkedja_contracts import AssessmentPublishedV1, ForecastSubmittedV1
@@ -15,6 +19,7 @@ from styrkedja_contracts.identifiers import (
     StudentId,
     contains_personal_identity_number,
     is_valid_luhn,
+    luhn_check_digit,
     normalise_for_detection,
     redact_personal_identity_numbers,
 )
@@ -235,3 +240,34 @@ def test_forecast_late_is_a_strict_boolean(assessment_kwargs: dict) -> None:
     assert ForecastSubmittedV1.model_validate({**kwargs, "late": False}).late is False
     with pytest.raises(ValidationError):
         ForecastSubmittedV1.model_validate({**kwargs, "late": 1})
+
+
+# --- property: any valid number, in any spelling, is found and redacted ----------------------------
+
+_DIGIT_ZEROS = [0x30, 0xFF10, 0x0660, 0x06F0, 0x0966, 0x1D7CE]  # ASCII, full-width, Arabic-Indic, …, math bold
+_SEPARATORS = ["", "-", "+", " ", "\u2013", "\u2014", "\u2011", "\u2212", "\u00a0", " - ", "\u00a0-\u00a0",
+               "\u202f", "\uff0d", "\u00ad"]
+
+
+@st.composite
+def spelled_numbers(draw: st.DrawFn) -> str:
+    day = draw(st.dates(min_value=date(1900, 1, 1), max_value=date(2025, 12, 31)))
+    coordination = draw(st.booleans())
+    yymmdd = f"{day:%y%m}{day.day + (60 if coordination else 0):02d}"
+    serial = f"{draw(st.integers(0, 999)):03d}"
+    number = yymmdd + serial + luhn_check_digit(yymmdd + serial)
+    date_part = (f"{day.year // 100}" if draw(st.booleans()) else "") + number[:6]
+    separator = draw(st.sampled_from(_SEPARATORS))
+    zero = draw(st.sampled_from(_DIGIT_ZEROS))
+    text = "".join(chr(zero + int(c)) if c.isdigit() else c for c in date_part + separator + number[6:])
+    before = draw(st.sampled_from(["", "elev ", "stu-", "(", "kriterium: "]))
+    after = draw(st.sampled_from(["", " har frånvaro", ")", "."]))
+    return before + text + after
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(spelled_numbers())
+def test_any_spelling_of_any_valid_number_is_found_and_redacted(text: str) -> None:
+    assert contains_personal_identity_number(text)
+    redacted, count = redact_personal_identity_numbers(text)
+    assert count >= 1 and not contains_personal_identity_number(redacted)
