@@ -199,6 +199,19 @@ async def test_consumer_applies_each_event_once_despite_redelivery_and_restarts(
         await task
 
 
+def once_per_source(dead: list) -> list:
+    """Dead letters are at least once: a batch read again after a rebalance (before its offsets were
+    stored) dead-letters its poison again. One per source record, in order."""
+    seen, unique = set(), []
+    for record in dead:
+        headers = dict(record.headers)
+        source = (headers["dlq.topic"], headers["dlq.partition"], headers["dlq.offset"])
+        if source not in seen:
+            seen.add(source)
+            unique.append(record)
+    return unique
+
+
 async def _equals(awaitable, expected) -> bool:
     return (await awaitable) == expected
 
@@ -222,7 +235,8 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_loop_goes_on(
     finally:
         loop.stop()
         await task
-    dead = await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}", len(poison))
+    dead = once_per_source(await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}",
+                                            10_000, timeout=3))
     assert [r.value for r in dead] == poison
     reasons = [dict(r.headers)["dlq.reason"].decode() for r in dead]
     assert reasons == ["undecodable", "invalid_envelope", "unknown_type", "invalid_data", "oversized"]
@@ -414,7 +428,7 @@ async def test_unsafe_events_produced_straight_to_kafka_are_dead_lettered_redact
     assert await tally_of(kit_db, unit) == 2
     # a new group reads the topic from its start: earlier tests' poison is there too
     everything = await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}", 10_000, timeout=3)
-    dead = [record for record in everything if str(base.id).encode() in record.value]
+    dead = once_per_source([record for record in everything if str(base.id).encode() in record.value])
     assert len(dead) == len(unsafe)
     from styrkedja_contracts import contains_personal_identity_number
 
