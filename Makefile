@@ -34,8 +34,10 @@ demo: $(STAMP)
 	@$(BIN)/styrkedja demo $(DEMO_ARGS)
 
 test: $(STAMP)
-	@echo "==> lint (ruff: unused and undefined names, import order)"
+	@echo "==> lint (ruff: pyflakes, import order, bugbear, pyupgrade, simplify, ...)"
 	@$(BIN)/ruff check packages services tests bench deploy
+	@echo "==> types (mypy: strict on contracts and kit, default elsewhere; see pyproject.toml)"
+	@$(BIN)/mypy
 	@echo "==> contracts: schemas exported and compatible"
 	@$(BIN)/python -m styrkedja_contracts check --history
 	@echo "==> pytest"

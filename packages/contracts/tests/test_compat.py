@@ -39,7 +39,7 @@ def schema(**fields: Any) -> dict[str, Any]:
     """Schema of a model like Base with some fields replaced/added (None = removed)."""
     annotations = dict(Base.__annotations__)
     namespace: dict[str, Any] = {"model_config": ConfigDict(extra="forbid"), "__module__": __name__}
-    defaults = {k: v for k, v in Base.model_fields.items()}
+    defaults = dict(Base.model_fields.items())
     for name, spec in fields.items():
         if spec is None:
             annotations.pop(name)

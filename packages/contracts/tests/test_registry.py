@@ -109,16 +109,15 @@ def test_failing_upcaster_is_invalid_data() -> None:
     def broken(data: dict[str, Any]) -> dict[str, Any]:
         raise KeyError("grade")
 
-    with REGISTRY.temporary_upcaster(V0, broken):
-        with pytest.raises(Exception) as exc:
-            decode_event(json.dumps(v0_doc()))
+    with REGISTRY.temporary_upcaster(V0, broken), pytest.raises(Exception) as exc:
+        decode_event(json.dumps(v0_doc()))
     assert getattr(exc.value, "reason", None) == "invalid_data"
 
 
 def test_upcast_result_still_validated() -> None:
-    with REGISTRY.temporary_upcaster(V0, lambda d: d):  # forgets to rename the field
-        with pytest.raises(Exception) as exc:
-            decode_event(json.dumps(v0_doc()))
+    # the upcaster forgets to rename the field
+    with REGISTRY.temporary_upcaster(V0, lambda d: d), pytest.raises(Exception) as exc:  # noqa: B017
+        decode_event(json.dumps(v0_doc()))
     assert exc.value.reason == "invalid_data"  # type: ignore[attr-defined]
     assert "data.value" in str(exc.value)
 

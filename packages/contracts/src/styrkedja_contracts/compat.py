@@ -74,7 +74,8 @@ class _Comparer:
                     for k, v in part.items():
                         merged.setdefault(k, v)
                 schema = merged
-        return schema
+        resolved: dict[str, Any] = schema
+        return resolved
 
     def _pointer(self, ref: str, side: int) -> dict[str, Any]:
         if not ref.startswith("#"):
@@ -83,7 +84,8 @@ class _Comparer:
         for part in ref[1:].split("/"):
             if part:
                 node = node[part.replace("~1", "/").replace("~0", "~")]
-        return node
+        target: dict[str, Any] = node
+        return target
 
     def _branches(self, schema: Any, side: int) -> list[dict[str, Any]]:
         schema = self._resolve(schema, side)
@@ -141,7 +143,12 @@ class _Comparer:
             if not candidates:
                 problems.append(f"{path}: type changed: {_fmt_types(ot)} is no longer accepted")
                 continue
-            problems.extend(min((self.single(ob, nb, path, depth) for nb in candidates), key=len))
+            fewest: list[str] | None = None
+            for nb in candidates:
+                found = list(self.single(ob, nb, path, depth))
+                if fewest is None or len(found) < len(fewest):
+                    fewest = found
+            problems.extend(fewest or [])
         return problems
 
     def single(self, old: dict[str, Any], new: dict[str, Any], path: str, depth: int) -> list[str]:

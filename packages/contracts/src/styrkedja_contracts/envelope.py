@@ -144,7 +144,7 @@ def new_event(
             type=event_type,
             time=time or datetime.now(UTC),
             subject=subject,
-            dataschema=schema_uri(event_type),
+            dataschema=schema_uri(str(event_type)),
             data=data,
         )
     except ValidationError as exc:

@@ -7,7 +7,7 @@ repeat the offending input value (it could be a personnummer).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -80,7 +80,7 @@ def _loc_to_path(loc: Iterable[Any], prefix: str = "") -> str:
     return path or "(event)"
 
 
-def format_validation_errors(errors: list[dict[str, Any]], prefix: str = "") -> tuple[str, list[str]]:
+def format_validation_errors(errors: Sequence[Mapping[str, Any]], prefix: str = "") -> tuple[str, list[str]]:
     """Turn pydantic ``ValidationError.errors()`` into ``("field: rule; ...", [fields])``.
 
     The input values are deliberately left out of the message.

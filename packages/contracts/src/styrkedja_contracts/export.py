@@ -58,7 +58,7 @@ def render_json(doc: dict[str, Any]) -> str:
 
 
 def render_yaml(doc: dict[str, Any]) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    return str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
 
 
 def generate_schemas(registry: EventRegistry = REGISTRY) -> dict[str, dict[str, Any]]:

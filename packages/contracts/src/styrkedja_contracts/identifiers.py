@@ -19,16 +19,26 @@ event models:
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "PIN_ERROR",
+    "PIN_RULE",
+    "CONTROL_RULE",
+    "ASCII_RULE",
+    "check_text",
     "contains_personal_identity_number",
+    "normalise_for_detection",
+    "redact_personal_identity_numbers",
     "is_valid_luhn",
     "luhn_check_digit",
+    "SafeText",
     "OrganiserId",
     "SchoolUnitCode",
     "GroupId",
@@ -44,12 +54,17 @@ PIN_ERROR = (
     "must not contain a personal identity number (personnummer/samordningsnummer); "
     "use a pseudonymous id"
 )
+#: Rule names (the ``type`` of the pydantic error, the ``rule`` of a problem+json field error).
+PIN_RULE = "no_personal_identity_number"
+CONTROL_RULE = "no_control_characters"
+ASCII_RULE = "ascii_only"
 
-# A candidate: a run of exactly 6 or 8 digits (date part), an optional
-# separator ('-', '+' or a space) and exactly 4 digits (serial + check digit),
-# not touching any other digit. The look-ahead makes every start position a
-# candidate, so a failed candidate cannot hide an overlapping valid one.
-_CANDIDATE = re.compile(r"(?<!\d)(?=(\d{8}|\d{6})([-+ ]?)(\d{4})(?!\d))")
+# A candidate: a run of exactly 6 or 8 digits (date part), a separator of at most a few spaces
+# around an optional '-' or '+', and exactly 4 digits (serial + check digit), not touching any
+# other digit. The look-ahead makes every start position a candidate, so a failed candidate
+# cannot hide an overlapping valid one. Runs on text that `normalise_for_detection` made ASCII
+# for digits, dashes and spaces, so `\d` and `\s` are ASCII here.
+_CANDIDATE = re.compile(r"(?<!\d)(?=(\d{8}|\d{6})(\s{0,3}[-+]?\s{0,3})(\d{4})(?!\d))", re.ASCII)
 # Canonical UUIDs (8-4-4-4-12 hex) are machine generated; their digit groups
 # can look like "19900101-1234" by chance, so they are masked before scanning.
 _UUID = re.compile(
@@ -57,6 +72,38 @@ _UUID = re.compile(
     r"(?![0-9A-Fa-f])"
 )
 _CENTURIES = ("18", "19", "20")
+_SIX_DIGITS = re.compile(r"\d{6}", re.ASCII)  # every candidate has one
+# C0 controls other than tab, newline and carriage return (CRLF line ends), DEL, and lone
+# surrogates (JSON can carry "\ud800"; PostgreSQL and UTF-8 cannot store them).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_MINUS_SIGNS = frozenset("\u2212\u2043\u02d7\u2796\u2011\ufe63\uff0d")
+
+
+@lru_cache(maxsize=4096)
+def _ascii_equivalent(ch: str) -> str:
+    """What a non-ASCII character stands for when looking for a number: a digit of any script
+    becomes its ASCII digit, every dash a '-', every space a ' ', invisible format characters
+    (soft hyphen, zero-width space, word joiner) nothing."""
+    digit = unicodedata.decimal(ch, None)
+    if digit is not None:
+        return str(digit)
+    category = unicodedata.category(ch)
+    if category == "Pd" or ch in _MINUS_SIGNS:
+        return "-"
+    if category in ("Zs", "Zl", "Zp"):
+        return " "
+    if category == "Cf":
+        return ""
+    return ch
+
+
+def normalise_for_detection(text: str) -> str:
+    """Unicode NFKC (full-width digits, compatibility spaces), then every digit, dash and space
+    variant as its ASCII form. ASCII text is returned as it is (the fast path of ingest)."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch if ch < "\x80" else _ascii_equivalent(ch) for ch in text)
 
 
 def is_valid_luhn(digits: str) -> bool:
@@ -98,10 +145,23 @@ def _is_pin(date_part: str, serial: str) -> bool:
     return is_valid_luhn(date_part + serial)
 
 
+def _pin_spans(text: str) -> list[tuple[int, int]]:
+    """Spans (in the normalised text) of every valid personnummer/samordningsnummer."""
+    text = _UUID.sub(lambda m: "#" * len(m.group()), text)
+    spans = []
+    for m in _CANDIDATE.finditer(text):
+        if _is_pin(m.group(1), m.group(3)):
+            spans.append((m.start(), m.start() + len(m.group(1)) + len(m.group(2)) + len(m.group(3))))
+    return spans
+
+
 def contains_personal_identity_number(text: str) -> bool:
     """True if ``text`` contains something that is a valid personnummer or samordningsnummer.
 
-    Recognised forms: ``YYMMDD-NNNN``, ``YYMMDD+NNNN``, ``YYMMDD NNNN``,
+    The text is normalised first (``normalise_for_detection``: NFKC, digits of any script,
+    every Unicode dash, space and no-break space), so ``19121212\u20131212``, ``１９１２１２１２-１２１２``
+    and ``121212 - 1212`` are found like ``19121212-1212``.
+    Recognised forms: ``YYMMDD-NNNN``, ``YYMMDD+NNNN``, ``YYMMDD NNNN``, ``YYMMDD - NNNN``,
     ``YYMMDDNNNN``, ``YYYYMMDD-NNNN``, ``YYYYMMDD NNNN``, ``YYYYMMDDNNNN``
     (century 18, 19 or 20). Month must be 01–12, day 01–31 (or 61–91 for a
     samordningsnummer) and the Luhn check digit over the 10-digit form must be
@@ -111,21 +171,61 @@ def contains_personal_identity_number(text: str) -> bool:
     """
     if not isinstance(text, str) or len(text) < 10:
         return False
-    text = _UUID.sub("#", text)
-    for m in _CANDIDATE.finditer(text):
-        if _is_pin(m.group(1), m.group(3)):
-            return True
-    return False
+    if text.isascii():  # the ingest fast path: most strings have no run of six digits at all
+        return _SIX_DIGITS.search(text) is not None and bool(_pin_spans(text))
+    return bool(_pin_spans(normalise_for_detection(text)))
+
+
+def redact_personal_identity_numbers(text: str) -> tuple[str, int]:
+    """``text`` with every personnummer/samordningsnummer replaced by ``[REDACTED]``, and how
+    many were replaced. A text with one is returned normalised (see ``normalise_for_detection``)."""
+    if not isinstance(text, str) or len(text) < 10:
+        return text, 0
+    normalised = normalise_for_detection(text)
+    spans = _pin_spans(normalised)
+    if not spans:
+        return text, 0
+    out, last, count = [], 0, 0
+    for start, end in spans:
+        if end <= last:  # inside the previous one (19121212-1212 also holds 121212-1212)
+            continue
+        out.append(normalised[last:max(start, last)])
+        out.append("[REDACTED]")
+        last, count = end, count + 1
+    out.append(normalised[last:])
+    return "".join(out), count
+
+
+def check_text(value: str) -> str:
+    """The text rules every string of an input and an event obeys, written once:
+    no C0 control characters other than tab, newline and carriage return (PostgreSQL refuses
+    NUL), no lone surrogates, and no personal identity number in any spelling.
+    Raises a pydantic error whose type is the rule name."""
+    if _FORBIDDEN.search(value):
+        raise PydanticCustomError(CONTROL_RULE, "must not contain control characters (other than tab and newline)")
+    if contains_personal_identity_number(value):
+        raise PydanticCustomError(PIN_RULE, PIN_ERROR)
+    return value
 
 
 def _reject_pin(value: Any) -> Any:
-    if isinstance(value, str) and contains_personal_identity_number(value):
-        raise ValueError(PIN_ERROR)
+    if isinstance(value, str):
+        check_text(value)
+    return value
+
+
+def _ascii_only(value: str) -> str:
+    # pydantic's `\d` and `[A-Z]` patterns run on the Rust regex engine, where `\d` is any
+    # Unicode digit: '２９９９' or '٢٩٩٩' would pass. The JSON Schema pattern means ASCII.
+    if not value.isascii():
+        raise PydanticCustomError(ASCII_RULE, "must be ASCII letters and digits only")
     return value
 
 
 def _check_school_year(value: str) -> str:
     first, second = value.split("/")
+    if not 1900 <= int(first) <= 9998:  # its terms' dates must exist (`date` ends in 9999)
+        raise ValueError(f"school year {value!r} must start in 1900–9998")
     if int(second) != (int(first) + 1) % 100:
         raise ValueError(
             f"school year {value!r} must be two consecutive years, e.g. '2026/27' "
@@ -136,30 +236,41 @@ def _check_school_year(value: str) -> str:
 
 _PSEUDONYM = StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]{1,64}$")
 
+SafeText = Annotated[str, AfterValidator(check_text)]
+"""Free text (unmet criteria, reasons, comments, names): no control characters, no personnummer.
+Usable as a FastAPI query or path parameter type as it is."""
+
 OrganiserId = Annotated[
     str,
     StringConstraints(pattern=r"^(\d{4}|\d{6}-\d{4}|\d{10})$"),
     BeforeValidator(_reject_pin),
+    AfterValidator(_ascii_only),
 ]
-"""Huvudman: kommunkod (``"2999"``) or organisationsnummer (``"212000-1234"`` / ``"2120001234"``)."""
+"""Huvudman: kommunkod (``"2999"``) or organisationsnummer (``"212000-1234"`` / ``"2120001234"``), ASCII."""
 
-SchoolUnitCode = Annotated[str, StringConstraints(pattern=r"^\d{8}$")]
-"""Skolenhetskod: exactly 8 digits."""
+SchoolUnitCode = Annotated[str, StringConstraints(pattern=r"^\d{8}$"), AfterValidator(_ascii_only)]
+"""Skolenhetskod: exactly 8 ASCII digits."""
 
-GroupId = Annotated[str, _PSEUDONYM, BeforeValidator(_reject_pin)]
+GroupId = Annotated[str, _PSEUDONYM, BeforeValidator(_reject_pin), AfterValidator(_ascii_only)]
 """Pseudonymous group (klass/undervisningsgrupp) id."""
 
-StudentId = Annotated[str, _PSEUDONYM, BeforeValidator(_reject_pin)]
+StudentId = Annotated[str, _PSEUDONYM, BeforeValidator(_reject_pin), AfterValidator(_ascii_only)]
 """Pseudonymous student (elev) id – never a personnummer."""
 
-TeacherId = Annotated[str, _PSEUDONYM, BeforeValidator(_reject_pin)]
+TeacherId = Annotated[str, _PSEUDONYM, BeforeValidator(_reject_pin), AfterValidator(_ascii_only)]
 """Pseudonymous teacher (lärare) id – never a personnummer."""
 
-SubjectCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{3,16}$"), BeforeValidator(_reject_pin)]
-"""Skolverket ämneskod, e.g. ``GRGRMAT01`` (3–16 uppercase letters/digits)."""
+SubjectCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z0-9]{3,16}$"), BeforeValidator(_reject_pin), AfterValidator(_ascii_only)
+]
+"""Skolverket ämneskod, e.g. ``GRGRMAT01`` (3–16 uppercase ASCII letters/digits). Whether the
+code is on Skolverket's list is checked by ``styrkedja_contracts.subjects.KnownSubjectCode``."""
 
 SchoolYear = Annotated[
-    str, StringConstraints(pattern=r"^\d{4}/\d{2}$"), AfterValidator(_check_school_year)
+    str,
+    StringConstraints(pattern=r"^\d{4}/\d{2}$"),
+    AfterValidator(_ascii_only),
+    AfterValidator(_check_school_year),
 ]
 """Läsår, ``"2026/27"``: second part is the first year + 1 (mod 100)."""
 

@@ -29,8 +29,9 @@ import asyncio
 import importlib.util
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.resources import files
+from typing import Any
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -91,7 +92,7 @@ async def current_revisions(url: str) -> set[str]:
     from sqlalchemy import pool
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(lambda sync: set(MigrationContext.configure(sync).get_current_heads()))
@@ -103,7 +104,7 @@ def show(revisions: set[str]) -> str:
     return ", ".join(sorted(revisions)) or "empty (no revision)"
 
 
-def schema_state(script, heads: set[str], current: set[str]) -> str:
+def schema_state(script: Any, heads: set[str], current: set[str]) -> str:
     """'head', 'behind' or 'newer' (a revision this release does not know: a later release ran)."""
     if current == heads:
         return "head"
@@ -196,19 +197,18 @@ async def replay(url: str, since: datetime, topic: str | None, dry_run: bool) ->
     table, _ = define_outbox_tables(MetaData())
     db = Database(url, pool_size=1)
     try:
-        async with db.sessions() as session:
-            async with session.begin():
-                if (await session.execute(text("SELECT to_regclass('outbox')"))).scalar() is None:
-                    raise CliError("this database has no outbox table; replay works on a producing service's "
-                                   "database (assessment, forecast, lika), not on reporting's")
-                pending = select(func.count()).select_from(table).where(
-                    table.c.created_at >= since, table.c.published_at.is_(None))
-                if topic:
-                    pending = pending.where(table.c.topic == topic)
-                already_pending = (await session.execute(pending)).scalar_one()
-                marked = await Outbox(table).mark_for_replay(session, since, topic)
-                if dry_run:
-                    await session.rollback()  # nothing changes, and the relay is not woken
+        async with db.sessions() as session, session.begin():
+            if (await session.execute(text("SELECT to_regclass('outbox')"))).scalar() is None:
+                raise CliError("this database has no outbox table; replay works on a producing service's "
+                               "database (assessment, forecast, lika), not on reporting's")
+            pending = select(func.count()).select_from(table).where(
+                table.c.created_at >= since, table.c.published_at.is_(None))
+            if topic:
+                pending = pending.where(table.c.topic == topic)
+            already_pending = (await session.execute(pending)).scalar_one()
+            marked = await Outbox(table).mark_for_replay(session, since, topic)
+            if dry_run:
+                await session.rollback()  # nothing changes, and the relay is not woken
         return marked, already_pending
     finally:
         await db.dispose()
@@ -222,12 +222,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
                        EXIT_USAGE)
     url = database_url()
     since: datetime = args.since
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if since > now:
         progress(f"warning: --since {since.isoformat()} is in the future; nothing can match")
     scope = f"topic {args.topic}" if args.topic else "all topics"
     progress(f"{'dry run: counting' if args.dry_run else 'marking'} outbox rows created since "
-             f"{since.astimezone(timezone.utc).isoformat()} ({scope}) in {redacted(url)} ...")
+             f"{since.astimezone(UTC).isoformat()} ({scope}) in {redacted(url)} ...")
     try:
         marked, already_pending = asyncio.run(replay(url, since, args.topic, args.dry_run))
     except CliError:
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     alembic_log.addFilter(
         lambda record: record.levelno > logging.INFO or record.getMessage().startswith("Running"))
     try:
-        return args.func(args)
+        return int(args.func(args))
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code

@@ -6,20 +6,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
 from .kafka import make_admin
 from .logging import configure_logging
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
-from .problems import install_problem_handlers
+from .problems import TITLES, document_problems, install_problem_handlers, problem_response
 from .security import install_security
 from .settings import ServiceSettings
 
@@ -30,7 +33,7 @@ log = logging.getLogger(__name__)
 class ConsumerSpec:
     group_id: str
     topics: Sequence[str]
-    handler_factory: Callable[["Runtime"], Handler]
+    handler_factory: Callable[[Runtime], Handler]
     # which event types the handler applies; others are skipped and not recorded as applied
     handles: Callable[[str], bool] | None = None
 
@@ -45,7 +48,59 @@ class Runtime:
     outbox: Outbox | None = None
     relay: OutboxRelay | None = None
     consumers: list[ConsumerLoop] = field(default_factory=list)
-    tasks: list[asyncio.Task] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class RequestGuard:
+    """Before any route reads a body: a body larger than `max_body_bytes` is a 413 (by its
+    Content-Length at once, or while it streams in), and a body that declares a media type other
+    than JSON is a 415. Pure ASGI, so it costs nothing per request beyond a header look-up."""
+
+    _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        refusal: tuple[int, str] | None = None
+        if declared is not None:
+            if not declared.isdigit():
+                refusal = (400, "content-length: not a number")
+            elif int(declared) > self.max_body_bytes:
+                refusal = (413, f"body: larger than {self.max_body_bytes} bytes")
+        if refusal is None and scope["method"] in self._BODY_METHODS and (
+                (declared not in (None, b"0")) or b"transfer-encoding" in headers):
+            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if media_type and media_type != b"application/json" and not media_type.endswith(b"+json"):
+                refusal = (415, "content-type: the body must be application/json")
+        if refusal is not None:
+            status, detail = refusal
+            rule = {400: "malformed_header", 413: "max_body_bytes", 415: "json_body"}[status]
+            field = "content-type" if status == 415 else "body"
+            response = problem_response(status, TITLES[status], detail, [{"field": field, "rule": rule,
+                                                                            "message": detail}],
+                                        instance=scope.get("path"))
+            await response(scope, receive, send)
+            return
+        received = 0
+        limit = self.max_body_bytes
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:  # a chunked body without a Content-Length
+                    raise StarletteHTTPException(413, f"body: larger than {limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
 
 
 async def broker_reachable(settings: ServiceSettings) -> None:
@@ -62,7 +117,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     configure_logging(settings.service_name, settings.log_level)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.database_url, settings.database_pool_size)
         runtime = Runtime(settings=settings, db=db, metadata=metadata)
         if uses_outbox:
@@ -98,12 +153,13 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     app = FastAPI(title=title, lifespan=lifespan)
     install_problem_handlers(app)
     install_security(app, settings, require_token=require_token)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes)
 
     @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict:
+    async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "Not ready: a dependency does not answer"}})
     async def readyz() -> JSONResponse:
         runtime: Runtime = app.state.runtime
         checks: dict[str, str] = {}
@@ -123,12 +179,23 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
         return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
                             status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse, responses={
+        200: {"description": "Prometheus text exposition format",
+              "content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
         app.include_router(router)
+
+    generated_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generated_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
@@ -139,5 +206,6 @@ def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool
         define_consumer_tables(metadata)
 
 
-def runtime_of(request) -> Runtime:
-    return request.app.state.runtime
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime

@@ -13,7 +13,9 @@ A loop given `handles` (which event types its handler applies) skips the other t
 recording them as applied: a handler added later, plus a replay, still picks them up.
 
 Events that cannot be decoded, are invalid, of an unknown version or too big go to the
-group's dead-letter topic with the reason; the loop carries on.
+group's dead-letter topic with the reason; the loop carries on. Before a record is written there,
+anything in its value or key that looks like a personnummer (the contracts' detector, any
+spelling) is replaced by `[REDACTED]`, and the header `dlq.redacted` says how many were.
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Uuid, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent, ContractError, dead_letter_topic, decode_event
+from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from . import metrics
 from .db import Database
@@ -40,6 +44,27 @@ from .settings import ServiceSettings
 from .supervise import run_until_stopped
 
 log = logging.getLogger(__name__)
+
+
+def redact_record_bytes(raw: bytes | None) -> tuple[bytes | None, int]:
+    """A dead-letter record's bytes without personal identity numbers, and how many were removed.
+    Bytes that are not UTF-8 are read with replacement characters first: then they are not the
+    raw bytes any more, but nothing sensitive survives in them either."""
+    if not raw:
+        return raw, 0
+    text = raw.decode("utf-8", errors="replace")
+    # JSON escapes ("\u2013", "\uff11") would hide a number from the detector: read them as text
+    if "\\u" in text:
+        try:
+            import json
+            decoded = json.loads(text)
+            text = json.dumps(decoded, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            pass
+    redacted, count = redact_personal_identity_numbers(text)
+    if not count:
+        return raw, 0
+    return redacted.encode("utf-8"), count
 
 
 def define_consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -73,14 +98,14 @@ class Delivered:
 Handler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
 
 
-class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, loop: "ConsumerLoop") -> None:
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka has no type hints
+    def __init__(self, loop: ConsumerLoop) -> None:
         self.loop = loop
 
-    async def on_partitions_revoked(self, revoked) -> None:  # offsets are in the database already
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:  # offsets are in the database already
         self.loop.assigned = False
 
-    async def on_partitions_assigned(self, assigned) -> None:
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         await self.loop.seek_to_stored(assigned)
         self.loop.assigned = True
 
@@ -153,7 +178,7 @@ class ConsumerLoop:
             metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(0)
 
     # -- positions -----------------------------------------------------------------------------
-    async def seek_to_stored(self, assigned) -> None:
+    async def seek_to_stored(self, assigned: Collection[TopicPartition]) -> None:
         consumer = self._consumer
         assigned = list(assigned)
         if consumer is None or not assigned:
@@ -195,7 +220,7 @@ class ConsumerLoop:
                 consumer.seek(tp, 0)
 
     # -- one batch -----------------------------------------------------------------------------
-    async def process(self, batch: dict[TopicPartition, list[ConsumerRecord]], producer) -> None:
+    async def process(self, batch: dict[TopicPartition, list[ConsumerRecord]], producer: AIOKafkaProducer) -> None:
         started = time.monotonic()
         delivered: list[Delivered] = []
         records: dict[int, ConsumerRecord] = {}
@@ -263,13 +288,16 @@ class ConsumerLoop:
                 await self._store_offsets(session, next_offsets)
         return fresh
 
-    async def _apply_one_by_one(self, delivered, records, next_offsets, producer) -> list[Delivered]:
+    async def _apply_one_by_one(self, delivered: list[Delivered], records: dict[int, ConsumerRecord],
+                                next_offsets: dict[TopicPartition, int], producer: AIOKafkaProducer,
+                                ) -> list[Delivered]:
         """The batch failed. If the database is down, give up (the batch is read again later).
         Otherwise one event broke the handler: find it, dead-letter it, keep the rest."""
         if not await self._database_answers():
             raise
+        # called from the `except` of `process`: the traceback is the batch's failure
         log.warning("batch failed; applying its events one by one", extra={"group": self.group_id},
-                    exc_info=True)
+                    exc_info=True)  # noqa: LOG014
         fresh, failed = [], []
         for item in delivered:
             try:
@@ -299,7 +327,7 @@ class ConsumerLoop:
         A concurrent transaction inserting the same id (a revoked consumer finishing its batch)
         makes this insert wait for it, so an event is never applied by both.
         """
-        by_id: dict = {}
+        by_id: dict[UUID, Delivered] = {}
         for item in delivered:
             by_id.setdefault(item.event.id, item)
         if not by_id:
@@ -318,24 +346,27 @@ class ConsumerLoop:
             [{"group_id": self.group_id, "topic": tp.topic, "partition": tp.partition, "next_offset": offset}
              for tp, offset in next_offsets.items()])
 
-    async def _dead_letter(self, producer, dead: list[tuple[ConsumerRecord, str, str]]) -> None:
+    async def _dead_letter(self, producer: AIOKafkaProducer, dead: list[tuple[ConsumerRecord, str, str]]) -> None:
         futures = []
         for record, reason, message in dead:
             metrics.CONSUMER_DEAD_LETTERED.labels(self.group_id, record.topic, reason).inc()
             log.warning("event dead-lettered", extra={"group": self.group_id, "topic": record.topic,
                                                       "partition": record.partition, "offset": record.offset,
                                                       "reason": reason})
+            value, in_value = redact_record_bytes(record.value)
+            key, in_key = redact_record_bytes(record.key)
+            message, in_message = redact_personal_identity_numbers(message[:2000])
             headers = [
                 ("dlq.reason", reason.encode()),
-                ("dlq.message", message[:2000].encode()),
+                ("dlq.message", message.encode()),
+                ("dlq.redacted", str(in_value + in_key + in_message).encode()),
                 ("dlq.topic", record.topic.encode()),
                 ("dlq.partition", str(record.partition).encode()),
                 ("dlq.offset", str(record.offset).encode()),
                 ("dlq.group", self.group_id.encode()),
-                ("dlq.time", datetime.now(timezone.utc).isoformat().encode()),
+                ("dlq.time", datetime.now(UTC).isoformat().encode()),
             ]
-            futures.append(await producer.send(self.dead_letter_topic, value=record.value, key=record.key,
-                                               headers=headers))
+            futures.append(await producer.send(self.dead_letter_topic, value=value, key=key, headers=headers))
         # The offsets past these records are stored only after the dead letters are safely out.
         await asyncio.gather(*futures)
 

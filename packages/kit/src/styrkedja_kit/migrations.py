@@ -8,7 +8,7 @@ from importlib.resources import files
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import Connection, MetaData, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .db import outside_event_loop
@@ -31,13 +31,14 @@ def run_env(metadata: MetaData) -> None:
     """Body of a service's migrations/env.py (online mode, async engine)."""
     url = context.config.get_main_option("sqlalchemy.url")
 
-    def do_run(connection) -> None:
+    def do_run(connection: Connection) -> None:
         context.configure(connection=connection, target_metadata=metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        assert url is not None, "sqlalchemy.url is set by `upgrade`"
+        engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
         async with engine.connect() as connection:
             await connection.run_sync(do_run)
         await engine.dispose()

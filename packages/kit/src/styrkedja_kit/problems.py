@@ -1,22 +1,52 @@
 """RFC 9457 problem+json errors: every rule broken by a request becomes a 4xx naming the field
-and the rule, never a 500."""
+and the rule, never a 500. Also what the OpenAPI documents say about them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from styrkedja_contracts.identifiers import PIN_ERROR
+from styrkedja_contracts.identifiers import PIN_ERROR, PIN_RULE
 
-from .rules import RuleViolation
+from .rules import RuleViolation, RuleViolations
 
 PROBLEM_JSON = "application/problem+json"
-TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
-          413: "Too large", 422: "Rule broken"}
+TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+          409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Rule broken"}
+#: What each documented 4xx means, for the OpenAPI documents.
+MEANINGS = {
+    400: "The request is malformed.",
+    401: "No valid bearer token: see `WWW-Authenticate`.",
+    403: "The token's role or scope does not allow this.",
+    404: "No such record.",
+    409: "Conflicts with what is stored (a newer revision, another record holding the key).",
+    413: "The request body is larger than the service accepts.",
+    415: "The request body is not JSON.",
+    422: "A rule is broken: every field and rule are named in `errors`.",
+}
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where: `items.2.student_id`, `revision`, `body`.")
+    rule: str = Field(description="Which rule, machine readable: `no_personal_identity_number`, …")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
 
 
 class Problem(Exception):
@@ -42,19 +72,26 @@ def problem_response(status: int, title: str, detail: str, errors: list[dict[str
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _location(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status documented as problem+json."""
+    return {status: {"description": MEANINGS.get(status, TITLES.get(status, "Problem")), "model": ProblemDetails,
+                     "content": {PROBLEM_JSON: {}}} for status in statuses}
+
+
+def _location(loc: Iterable[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
 
 
 def _rule(error: dict[str, Any]) -> str:
     if PIN_ERROR in str(error.get("msg", "")):
-        return "no_personal_identity_number"
-    return error.get("type", "invalid")
+        return PIN_RULE
+    return str(error.get("type", "invalid"))
 
 
 def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [field_error(_location(tuple(e.get("loc", ()))), _rule(e), e.get("msg", "invalid")) for e in errors]
+    """Pydantic errors as field errors; the input value is never repeated (it may be a personnummer)."""
+    return [field_error(_location(e.get("loc", ())), _rule(e), str(e.get("msg", "invalid"))) for e in errors]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -67,6 +104,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(exc.status, TITLES.get(exc.status, "Rule broken"), str(exc),
                                 [field_error(exc.field, exc.rule, exc.message)], instance=request.url.path)
 
+    @app.exception_handler(RuleViolations)
+    async def _rules(request: Request, exc: RuleViolations) -> JSONResponse:
+        return problem_response(exc.status, TITLES.get(exc.status, "Rule broken"), str(exc),
+                                [field_error(v.field, v.rule, v.message) for v in exc.violations],
+                                instance=request.url.path)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = validation_errors(list(exc.errors()))
@@ -76,3 +119,37 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), str(exc.detail), instance=request.url.path)
+
+
+def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Every operation's 4xx as problem+json in the OpenAPI document: 422 for every operation with
+    parameters or a body (instead of FastAPI's own validation schema), 400/413/415 where there is a
+    body, 404 where a parameter names something, 409 on every write. Routes add what only they return (409, …) with
+    `problem_responses`."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ProblemDetails", ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}"))
+    schemas.setdefault("FieldError", FieldError.model_json_schema())
+    schemas["ProblemDetails"].pop("$defs", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    ref = {"$ref": "#/components/schemas/ProblemDetails"}
+    for path_item in openapi.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or method.startswith("x-"):
+                continue
+            responses = operation.setdefault("responses", {})
+            params = operation.get("parameters", [])
+            statuses: set[int] = set()
+            if params or "requestBody" in operation:
+                statuses.add(422)
+            if "requestBody" in operation:
+                statuses |= {400, 413, 415}
+            if params:  # a record named by a path or query parameter may not exist
+                statuses.add(404)
+            if method in ("post", "put", "patch", "delete"):  # a write may conflict with stored state
+                statuses.add(409)
+            statuses |= {int(code) for code in responses if str(code).startswith("4")}
+            for status in sorted(statuses):
+                entry = responses.setdefault(str(status), {"description": MEANINGS.get(status, "Problem")})
+                entry["content"] = {PROBLEM_JSON: {"schema": ref}}
+    return openapi

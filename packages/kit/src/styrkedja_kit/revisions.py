@@ -3,13 +3,16 @@
 Only the newest revision counts. A re-sent identical request is answered as before and emits
 nothing; a change takes the next revision, or the one the sender names, which must be above the
 stored one. A removal (retraction, withdrawal) is a revision too; removing what is removed is a
-no-op.
+no-op. After a removal, only a publish that names a revision above the removal's restores the
+record: a late publish, or an old request sent again, must not resurrect it (409
+`removed_needs_revision`). Removing a record never seen is a 404 (`must_exist`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from .rules import RuleViolation
 
@@ -25,7 +28,7 @@ class Stored:
 
     revision: int
     removed: bool
-    content: dict
+    content: dict[str, Any]
 
 
 def _not_above(requested: int, stored: Stored) -> RuleViolation:
@@ -33,10 +36,14 @@ def _not_above(requested: int, stored: Stored) -> RuleViolation:
                          f"revision {requested} is not above the stored revision {stored.revision}", status=409)
 
 
-def decide_change(stored: Stored | None, requested: int | None, content: dict) -> tuple[Decision, int]:
+def decide_change(stored: Stored | None, requested: int | None, content: dict[str, Any]) -> tuple[Decision, int]:
     """(decision, revision) for publishing `content`, optionally at an explicit revision."""
     if stored is None:
         return Decision.APPLY, requested or 1
+    if stored.removed and (requested is None or requested <= stored.revision):
+        raise RuleViolation("revision", "removed_needs_revision",
+                            f"removed at revision {stored.revision}; to restore it, name a revision above that one",
+                            status=409)
     same = not stored.removed and stored.content == content
     if requested is None:
         return (Decision.ALREADY_DONE, stored.revision) if same else (Decision.APPLY, stored.revision + 1)

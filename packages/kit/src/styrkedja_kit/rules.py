@@ -1,9 +1,11 @@
-"""The one exception a domain raises when a request breaks a rule. Pure (no web framework),
-so domain modules can raise it; the API layer turns it into problem+json (see problems.py)."""
+"""The exceptions a domain raises when a request breaks a rule. Pure (no web framework), so
+domain modules can raise them; the API layer turns them into problem+json (see problems.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass  # not frozen: raising sets __traceback__/__cause__ on the instance
@@ -16,14 +18,45 @@ class RuleViolation(Exception):
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
 
-    def at_item(self, index: int | None) -> "RuleViolation":
+    def at_item(self, index: int | None) -> RuleViolation:
         """The same violation, located in item `index` of a batch (`items.<index>.<field>`)."""
         if index is None:
             return self
         return RuleViolation(f"items.{index}.{self.field}", self.rule, self.message, self.status)
 
 
-def publishable_event(make_data, *, source: str, subject: str | None, field: str = "body"):
+class RuleViolations(Exception):
+    """Several rules broken by one request (every bad item of a batch), answered together.
+
+    The status is 422 when any violation is about the request itself, else the one status they
+    share (409 conflicts with stored state, 404 unknown records)."""
+
+    def __init__(self, violations: Iterable[RuleViolation]) -> None:
+        self.violations = list(violations)
+        if not self.violations:
+            raise ValueError("at least one violation")
+        super().__init__("; ".join(str(v) for v in self.violations[:10]))
+
+    @property
+    def status(self) -> int:
+        statuses = {v.status for v in self.violations}
+        if len(statuses) == 1:
+            return statuses.pop()
+        return 422 if 422 in statuses else max(statuses)
+
+
+def check_items(items: Iterable[Any], check: Callable[[Any], None], *, batch: bool) -> list[RuleViolation]:
+    """Run a pure `check` on every item; every violation, located at its item in a batch."""
+    found = []
+    for index, item in enumerate(items):
+        try:
+            check(item)
+        except RuleViolation as error:
+            found.append(error.at_item(index if batch else None))
+    return found
+
+
+def publishable_event(make_data: Callable[[], Any], *, source: str, subject: str | None, field: str = "body") -> Any:
     """Build the event for a request, or a 422 naming `field` when the event contract refuses
     what the HTTP schema let through — a refused event must never become a 500."""
     from pydantic import ValidationError
@@ -32,5 +65,10 @@ def publishable_event(make_data, *, source: str, subject: str | None, field: str
 
     try:
         return new_event(make_data(), source=source, subject=subject)
-    except (ValidationError, ContractError) as error:
+    except ValidationError as error:
+        rules = sorted({str(e["type"]) for e in error.errors()})
+        raise RuleViolation(field, rules[0] if len(rules) == 1 else "event_contract",
+                            "cannot be published as an event: " + "; ".join(
+                                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from None
+    except ContractError as error:
         raise RuleViolation(field, "event_contract", f"cannot be published as an event: {error}") from None

@@ -75,6 +75,10 @@ class ServiceSettings(BaseSettings):
     # browsers: CORS stays closed unless origins are listed here
     cors_allow_origins: list[str] = []
 
+    # HTTP input limits: a larger body is a 413, a larger batch a 422 naming the limit
+    max_request_body_bytes: int = Field(4 * 1024 * 1024, ge=1_024)
+    max_batch_items: int = Field(1000, ge=1, le=10_000)
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, url: str) -> str:

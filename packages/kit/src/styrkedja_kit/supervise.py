@@ -30,7 +30,7 @@ async def run_until_stopped(name: str, body: Callable[[], Awaitable[None]], stop
         except Exception:
             on_failure()
             failures = 1 if time.monotonic() - started > HEALTHY_AFTER_SECONDS else failures + 1
-            delay = wait(_Attempt(failures))
+            delay = wait(_Attempt(failures))  # type: ignore[arg-type]  # tenacity reads only attempt_number
             log.exception("%s failed; restarting in %.1f s", name, delay)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from styrkedja_contracts.scales import Scale, is_valid_value, reaches_pass, scale_values
 from styrkedja_kit.revisions import Decision, Stored, decide_change, decide_removal
 from styrkedja_kit.rules import RuleViolation
@@ -29,7 +31,7 @@ def check_result(kind: str, scale: Scale, value: str, unmet_criteria: tuple[str,
 Current = Stored
 
 
-def decide_publish(current: Current | None, requested_revision: int | None, content: dict) -> tuple[Decision, int]:
+def decide_publish(current: Current | None, requested_revision: int | None, content: dict[str, Any]) -> tuple[Decision, int]:
     return decide_change(current, requested_revision, content)
 
 

@@ -1,5 +1,7 @@
-"""HTTP request and response bodies. Identifier types come from the contracts package, so the
-same rules (no personal identity numbers, skolenhetskod format, …) hold at the door."""
+"""HTTP request and response bodies. Identifier types come from the contracts package and the
+bodies from the kit's `InputModel`, so the same rules (no personal identity numbers in any
+spelling, no control characters, ASCII codes, known subject codes, strict integers that fit the
+database) hold at the door as in the events."""
 
 from __future__ import annotations
 
@@ -7,77 +9,58 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 
 from styrkedja_contracts.events.assessment import AssessmentKind
 from styrkedja_contracts.identifiers import (
-    PIN_ERROR,
     Gender,
     GroupId,
     OrganiserId,
+    SafeText,
     SchoolUnitCode,
     SchoolYear,
     StudentId,
-    SubjectCode,
     TeacherId,
     Term,
-    contains_personal_identity_number,
 )
 from styrkedja_contracts.scales import Scale
+from styrkedja_contracts.subjects import KnownSubjectCode
+from styrkedja_kit.inputs import InputModel, RemovalRevision, Revision, StrictInt
 
-Criterion = Annotated[str, Field(min_length=1, max_length=500)]
-#: Revisions are stored as PostgreSQL `integer`: a higher one must be a 422, not a database error.
-MAX_REVISION = 2**31 - 1
+Criterion = Annotated[SafeText, Field(min_length=1, max_length=500)]
+#: The schema's own cap; the service's `max_batch_items` setting (default 1000) is the real limit.
+BATCH_CAP = 10_000
 
 
-class AssessmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AssessmentIn(InputModel):
     assessment_id: UUID | None = Field(None, description="Omit for a new assessment; give it to revise one.")
-    revision: int | None = Field(None, ge=1, le=MAX_REVISION,
-                                 description="Omit to take the next revision number.")
+    revision: Revision | None = None
     organiser_id: OrganiserId
     school_unit_code: SchoolUnitCode
     group_id: GroupId
     student_id: StudentId
     teacher_id: TeacherId
     gender: Gender
-    year: int = Field(ge=0, le=9)
-    subject_code: SubjectCode
+    year: Annotated[StrictInt, Field(ge=0, le=9)]
+    subject_code: KnownSubjectCode
     kind: AssessmentKind
     scale: Scale
     value: str = Field(min_length=1, max_length=32)
     unmet_criteria: list[Criterion] = Field(default_factory=list, max_length=100)
     school_year: SchoolYear
     term: Term
-    round: int = Field(ge=1, le=4)
+    round: Annotated[StrictInt, Field(ge=1, le=4)]
     assessed_on: date
 
-    @field_validator("unmet_criteria")
-    @classmethod
-    def _no_identity_numbers(cls, value: list[str]) -> list[str]:
-        for text in value:
-            if contains_personal_identity_number(text):
-                raise ValueError(PIN_ERROR)
-        return value
+
+class AssessmentBatchIn(InputModel):
+    items: list[AssessmentIn] = Field(min_length=1, max_length=BATCH_CAP,
+                                      description="At most `max_batch_items` (default 1000) items.")
 
 
-class AssessmentBatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    items: list[AssessmentIn] = Field(min_length=1, max_length=1000)
-
-
-class RetractIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    revision: int | None = Field(None, ge=2, le=MAX_REVISION)
-    reason: str | None = Field(None, max_length=500)
-
-    @field_validator("reason")
-    @classmethod
-    def _no_identity_numbers(cls, value: str | None) -> str | None:
-        if value and contains_personal_identity_number(value):
-            raise ValueError(PIN_ERROR)
-        return value
+class RetractIn(InputModel):
+    revision: RemovalRevision | None = None
+    reason: Annotated[SafeText, Field(max_length=500)] | None = None
 
 
 class AssessmentOut(BaseModel):

@@ -113,13 +113,14 @@ async def test_one_result_per_student_subject_kind_and_round(client, db):
     other_id = "00000000-0000-4000-8000-000000000001"
     response = await client.post("/v1/assessments", json=assessment(assessment_id=other_id, value="A"))
     assert response.status_code == 409
-    assert problem_fields(response) == [("assessment_id", "one_result_per_key")]
+    assert problem_fields(response) == [("body", "one_result_per_key")]
     assert first["assessment_id"] in response.json()["detail"]  # says which assessment to revise instead
-    # another round, kind or school year is another result
+    # another round, kind, school year or term is another result: VT round 1 is not HT round 1
     assert (await publish(client, round=2))["revision"] == 1
     assert (await publish(client, kind="written_report"))["revision"] == 1
     assert (await publish(client, school_year="2027/28"))["revision"] == 1
-    assert await count(db, "assessments") == 4 and len(await outbox_events(db)) == 4
+    assert (await publish(client, term="VT"))["revision"] == 1
+    assert await count(db, "assessments") == 5 and len(await outbox_events(db)) == 5
 
 
 @pytest.mark.parametrize(("overrides", "field", "rule"), [
@@ -128,11 +129,32 @@ async def test_one_result_per_student_subject_kind_and_round(client, db):
     ({"value": "G"}, "value", "value_on_scale"),
     ({"kind": "term_grade", "scale": "THREE_LEVEL", "value": "ACCEPTABLE"}, "scale", "term_grade_on_af_scale"),
     ({"student_id": "19900101-0017"}, "student_id", "no_personal_identity_number"),
-    ({"value": "F", "unmet_criteria": ["Eleven 900101-0017 når inte målen"]}, "unmet_criteria",
+    ({"value": "F", "unmet_criteria": ["Eleven 900101-0017 når inte målen"]}, "unmet_criteria.0",
      "no_personal_identity_number"),
+    # the spellings that slipped through: Unicode dashes and spaces, full-width digits
+    ({"student_id": "s-19121212\u20131212"}, "student_id", "no_personal_identity_number"),
+    ({"value": "F", "unmet_criteria": ["gäller 19121212\u00a0-\u00a01212"]}, "unmet_criteria.0",
+     "no_personal_identity_number"),
+    ({"value": "F", "unmet_criteria": ["\uff11\uff19\uff11\uff12\uff11\uff12\uff11\uff12\uff0d\uff11\uff12"
+                                        "\uff11\uff12"]}, "unmet_criteria.0", "no_personal_identity_number"),
+    ({"value": "F", "unmet_criteria": ["gäller 121212\u20111212"]}, "unmet_criteria.0",
+     "no_personal_identity_number"),
+    # codes are ASCII only
+    ({"school_unit_code": "\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18"}, "school_unit_code", "ascii_only"),
+    ({"school_unit_code": "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668"}, "school_unit_code", "ascii_only"),
+    ({"organiser_id": "\u0662\u0669\u0669\u0669"}, "organiser_id", "ascii_only"),
+    # control characters in free text (PostgreSQL refuses NUL: it was a 500)
+    ({"value": "F", "unmet_criteria": ["nul\x00byte"]}, "unmet_criteria.0", "no_control_characters"),
+    ({"value": "F", "unmet_criteria": ["escape\x1b[31m"]}, "unmet_criteria.0", "no_control_characters"),
+    # strict types: a string is not a number, a boolean is not an integer
+    ({"revision": "1"}, "revision", "int_type"),
+    ({"revision": True}, "revision", "int_type"),
+    ({"year": 7.0}, "year", "int_type"),
+    ({"revision": 2147483648}, "revision", "less_than_equal"),
+    ({"subject_code": "GRGRXYZ01"}, "subject_code", "unknown_subject_code"),
     ({"kind": "exam"}, "kind", "enum"),
     ({"round": 5}, "round", "less_than_equal"),
-    ({"year": "seven"}, "year", "int_parsing"),
+    ({"year": "seven"}, "year", "int_type"),
     ({"assessed_on": "yesterday"}, "assessed_on", "date_from_datetime_parsing"),
     ({"assessment_id": "not-a-uuid"}, "assessment_id", "uuid_parsing"),
     ({"unmet_criteria": "Taluppfattning"}, "unmet_criteria", "list_type"),
@@ -245,8 +267,15 @@ async def test_retract_is_the_next_revision_with_its_event(client, db):
     row = await stored(db, UUID(assessment_id))
     assert (row["retracted"], row["revision"], row["revisions"]) == (True, 2, [(1, False), (2, True)])
 
-    # publishing the same assessment again after the retraction is a new revision, not "unchanged"
-    back = await client.post("/v1/assessments", json=assessment(assessment_id=assessment_id, value="B"))
+    # a late publish (the original again, or one without a revision) must not resurrect it
+    for late in (assessment(assessment_id=assessment_id, value="B"),
+                 assessment(assessment_id=assessment_id, value="B", revision=1)):
+        refused = await client.post("/v1/assessments", json=late)
+        assert refused.status_code == 409, refused.text
+        assert problem_fields(refused) == [("revision", "removed_needs_revision")]
+    assert (await stored(db, UUID(assessment_id)))["retracted"] is True
+    # restoring it names a revision above the retraction
+    back = await client.post("/v1/assessments", json=assessment(assessment_id=assessment_id, value="B", revision=3))
     assert back.status_code == 201 and (back.json()["revision"], back.json()["retracted"]) == (3, False)
     assert [e.data.revision for e in await outbox_events(db)] == [1, 2, 3]
 
@@ -263,6 +292,12 @@ async def test_retract_problems(client, db):
     assert stale.status_code == 409 and problem_fields(stale) == [("revision", "revision_must_increase")]
     pin = await client.post(f"/v1/assessments/{assessment_id}/retract", json={"reason": "gäller 19900101-0017"})
     assert pin.status_code == 422 and problem_fields(pin) == [("reason", "no_personal_identity_number")]
+    dashed = await client.post(f"/v1/assessments/{assessment_id}/retract", json={"reason": "gäller 121212\u20131212"})
+    assert dashed.status_code == 422 and problem_fields(dashed) == [("reason", "no_personal_identity_number")]
+    nul = await client.post(f"/v1/assessments/{assessment_id}/retract", json={"reason": "fel\x00"})
+    assert nul.status_code == 422 and problem_fields(nul) == [("reason", "no_control_characters")]
+    loose = await client.post(f"/v1/assessments/{assessment_id}/retract", json={"revision": "5"})
+    assert loose.status_code == 422 and problem_fields(loose) == [("revision", "int_type")]
     assert len(await outbox_events(db)) == 1
     # no body at all is a retraction with the next revision
     bare = await client.post(f"/v1/assessments/{assessment_id}/retract")
@@ -288,3 +323,77 @@ async def test_batch_holding_one_key_twice_is_refused_by_name(client, db):
     assert [rule for _, rule in problem_fields(response)] == ["one_result_per_key"]
     assert problem_fields(response)[0][0].startswith("items.2")
     assert await count(db, "assessments") == 0 and await outbox_events(db) == []
+
+
+async def test_batch_names_every_bad_item(client, db):
+    items = [assessment(student_id=f"s-{i}") for i in range(6)]
+    items[1] |= {"value": "F"}  # a domain rule
+    items[3] |= {"value": "G"}
+    items[4] |= {"student_id": "s-1"}  # the same key as items.1
+    response = await client.post("/v1/assessments/batch", json={"items": items})
+    assert response.status_code == 422, response.text
+    assert set(problem_fields(response)) == {("items.1.unmet_criteria", "criteria_required_below_pass"),
+                                             ("items.3.value", "value_on_scale"),
+                                             ("items.4", "one_result_per_key")}
+    schema_errors = [assessment(student_id="19121212-1212"), assessment(), assessment(round=9)]
+    response = await client.post("/v1/assessments/batch", json={"items": schema_errors})
+    assert response.status_code == 422
+    assert {f for f, _ in problem_fields(response)} == {"items.0.student_id", "items.2.round"}
+    assert await count(db, "assessments") == 0 and await outbox_events(db) == []
+
+
+async def test_batch_conflicts_name_every_item(client, db):
+    await publish(client, student_id="s-1", revision=5)
+    await publish(client, student_id="s-2")
+    first = (await client.post("/v1/assessments", json=assessment(student_id="s-3"))).json()
+    items = [assessment(student_id="s-1"), assessment(student_id="s-2"),
+             assessment(student_id="s-3", assessment_id=first["assessment_id"], revision=1, value="A")]
+    response = await client.post("/v1/assessments/batch", json={"items": items})
+    assert response.status_code == 409
+    assert set(problem_fields(response)) == {("items.0", "one_result_per_key"), ("items.1", "one_result_per_key"),
+                                             ("items.2.revision", "revision_must_increase")}
+
+
+async def test_batch_over_the_configured_limit_names_it(fresh_database, infrastructure, db):
+    settings = AssessmentSettings(database_url=fresh_database("styrkedja_assessment"), outbox_enabled=False,
+                                  kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers, max_batch_items=3)
+    async with testing.service_client("styrkedja_assessment", settings) as small:
+        response = await small.post("/v1/assessments/batch",
+                                    json={"items": [assessment(student_id=f"s-{i}") for i in range(4)]})
+        assert response.status_code == 422
+        assert problem_fields(response) == [("items", "max_batch_items")]
+        assert "3" in response.json()["detail"]
+
+
+async def test_body_over_the_limit_is_413_and_not_json_is_415(fresh_database, infrastructure):
+    settings = AssessmentSettings(database_url=fresh_database("styrkedja_assessment"), outbox_enabled=False,
+                                  kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+                                  max_request_body_bytes=2048)
+    async with testing.service_client("styrkedja_assessment", settings) as small:
+        big = {"items": [assessment(student_id=f"s-{i}") for i in range(20)]}
+        response = await small.post("/v1/assessments/batch", json=big)
+        assert response.status_code == 413
+        assert problem_fields(response) == [("body", "max_body_bytes")]
+
+        async def chunks():  # no Content-Length: counted while it streams in
+            for _ in range(10):
+                yield b" " * 1000
+
+        response = await small.post("/v1/assessments", content=chunks(), headers={"content-type": "application/json"})
+        assert response.status_code == 413, response.text
+        response = await small.post("/v1/assessments", content=b"a=1", headers={"content-type": "text/plain"})
+        assert response.status_code == 415
+        assert problem_fields(response) == [("content-type", "json_body")]
+        assert (await small.post("/v1/assessments", json=assessment())).status_code == 201
+
+
+async def test_openapi_documents_every_problem(client):
+    document = (await client.get("/openapi.json")).json()
+    ref = {"$ref": "#/components/schemas/ProblemDetails"}
+    publish_responses = document["paths"]["/v1/assessments"]["post"]["responses"]
+    for status in ("400", "409", "413", "415", "422"):
+        assert publish_responses[status]["content"] == {PROBLEM_JSON: {"schema": ref}}, status
+    retract_responses = document["paths"]["/v1/assessments/{assessment_id}/retract"]["post"]["responses"]
+    assert {"404", "409", "422"} <= set(retract_responses)
+    assert "text/plain" in document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]

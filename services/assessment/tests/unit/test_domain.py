@@ -72,9 +72,10 @@ def test_explicit_revision_not_above_the_stored_one_conflicts(requested):
 
 def test_publish_after_retraction_is_the_next_revision():
     retracted = current(4, retracted=True)
-    assert decide_publish(retracted, None, CONTENT) == (Decision.APPLY, 5)  # same content, yet not "unchanged"
+    # a late publish (no revision, or an old one) must not resurrect it
+    assert violation(decide_publish, retracted, None, CONTENT) == ("revision", "removed_needs_revision", 409)
     assert decide_publish(retracted, 6, CONTENT) == (Decision.APPLY, 6)
-    assert violation(decide_publish, retracted, 4, CONTENT) == ("revision", "revision_must_increase", 409)
+    assert violation(decide_publish, retracted, 4, CONTENT) == ("revision", "removed_needs_revision", 409)
 
 
 def test_retract_unknown_is_not_found():

@@ -7,20 +7,26 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from styrkedja_kit.app import runtime_of
-from styrkedja_kit.problems import Problem, field_error
+from styrkedja_kit.problems import problem_responses
 
 from .schemas import BatchOut, ForecastBatchIn, ForecastIn, ForecastOut, WithdrawIn
 from .service import ForecastService
+from .settings import ForecastSettings
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 
+
 def _service(request: Request) -> ForecastService:
     runtime = runtime_of(request)
-    return ForecastService(runtime.db, runtime.outbox, runtime.settings.window_config())
+    settings = runtime.settings
+    assert runtime.outbox is not None and isinstance(settings, ForecastSettings)
+    return ForecastService(runtime.db, runtime.outbox, settings.window_config(),
+                           max_batch_items=settings.max_batch_items)
 
 
-@router.post("", response_model=ForecastOut, status_code=201,
-             responses={200: {"description": "The same forecast again: nothing stored, no event"}})
+@router.post("", response_model=ForecastOut, status_code=201, responses={
+    200: {"description": "The same forecast again: nothing stored, no event", "model": ForecastOut},
+    **problem_responses(409)})
 async def submit(item: ForecastIn, request: Request, response: Response) -> ForecastOut:
     [result] = await _service(request).submit([item])
     if result.status == "unchanged":
@@ -28,12 +34,11 @@ async def submit(item: ForecastIn, request: Request, response: Response) -> Fore
     return result
 
 
-@router.post("/batch", response_model=BatchOut, status_code=201,
-             responses={200: {"description": "Every forecast was already stored: nothing stored, no event"}})
+@router.post("/batch", response_model=BatchOut, status_code=201, responses={
+    200: {"description": "Every forecast was already stored: nothing stored, no event", "model": BatchOut},
+    **problem_responses(409)})
 async def submit_batch(batch: ForecastBatchIn, request: Request, response: Response) -> BatchOut:
-    if len(batch.items) > runtime_of(request).settings.max_batch_items:
-        raise Problem(422, "Rule broken", f"items: at most {runtime_of(request).settings.max_batch_items} items",
-                      [field_error("items", "max_batch_items", "too many items in one batch")])
+    """All or nothing; a problem names every bad item (`items.<index>.<field>`)."""
     results = await _service(request).submit(batch.items, batch=True)
     stored = sum(r.status == "stored" for r in results)
     if stored == 0:
@@ -41,6 +46,9 @@ async def submit_batch(batch: ForecastBatchIn, request: Request, response: Respo
     return BatchOut(items=results, stored=stored, unchanged=len(results) - stored)
 
 
-@router.post("/{forecast_id}/withdraw", response_model=ForecastOut)
+@router.post("/{forecast_id}/withdraw", response_model=ForecastOut, responses=problem_responses(404, 409))
 async def withdraw(forecast_id: UUID, request: Request, body: WithdrawIn | None = None) -> ForecastOut:
+    """Withdraw a forecast as its next revision. An id the service has not stored is a 404 and
+    nothing is recorded. After a withdrawal, only a submission naming a revision above the
+    withdrawal's restores it (409 `removed_needs_revision` otherwise)."""
     return await _service(request).withdraw(forecast_id, body or WithdrawIn())

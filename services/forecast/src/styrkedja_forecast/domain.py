@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from styrkedja_contracts.identifiers import Term
@@ -29,8 +30,6 @@ from styrkedja_kit.revisions import Decision, Stored, decide_change, decide_remo
 from styrkedja_kit.rules import RuleViolation
 
 FORECAST_SCALE = Scale.THREE_LEVEL
-
-
 
 
 def check_value(value: str) -> None:
@@ -105,7 +104,7 @@ class Current(Stored):
     window_deadline: date
 
 
-def decide_submit(current: Current | None, requested_revision: int | None, content: dict) -> tuple[Decision, int]:
+def decide_submit(current: Current | None, requested_revision: int | None, content: dict[str, Any]) -> tuple[Decision, int]:
     return decide_change(current, requested_revision, content)
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from uuid import UUID
-
 from sqlalchemy import (
     Boolean,
     Column,
@@ -18,15 +15,11 @@ from sqlalchemy import (
     Table,
     Uuid,
     func,
-    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.app import define_kit_tables
-
-from .domain import Current
+from styrkedja_kit.writes import RecordTables
 
 metadata = MetaData()
 define_kit_tables(metadata, outbox=True)
@@ -69,35 +62,5 @@ forecast_revisions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-
-class ForecastRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def current(self, ids: Iterable[UUID]) -> dict[UUID, Current]:
-        """The stored forecasts, locked for this transaction."""
-        ids = sorted(set(ids))  # one lock order for every request: no deadlocks between batches
-        if not ids:
-            return {}
-        f = forecasts.c
-        rows = (await self.session.execute(
-            select(f.forecast_id, f.revision, f.withdrawn, f.content, f.late, f.window_deadline)
-            .where(f.forecast_id.in_(ids)).order_by(f.forecast_id).with_for_update())).all()
-        return {r.forecast_id: Current(r.revision, r.withdrawn, r.content, r.late, r.window_deadline)
-                for r in rows}
-
-    async def save(self, rows: list[dict], revisions: list[dict]) -> None:
-        if not rows:
-            return
-        # executemany of one cached statement: compiling a many-row VALUES list costs more than running it
-        stmt = pg_insert(forecasts)
-        await self.session.execute(stmt.on_conflict_do_update(
-            index_elements=["forecast_id"],
-            set_={c: stmt.excluded[c] for c in rows[0] if c != "forecast_id"} | {"updated_at": func.now()}), rows)
-        await self.session.execute(forecast_revisions.insert(), revisions)
-
-    async def mark_withdrawn(self, forecast_id: UUID, revision: int, revision_row: dict) -> None:
-        await self.session.execute(
-            forecasts.update().where(forecasts.c.forecast_id == forecast_id)
-            .values(revision=revision, withdrawn=True, updated_at=func.now()))
-        await self.session.execute(forecast_revisions.insert(), [revision_row])
+TABLES = RecordTables(current=forecasts, revisions=forecast_revisions, id_column="forecast_id",
+                      removed_column="withdrawn", removal_column="withdrawal", noun="forecast")

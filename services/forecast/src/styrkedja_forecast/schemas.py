@@ -1,69 +1,59 @@
-"""HTTP request and response bodies. Identifier types come from the contracts package, so the
-same rules (no personal identity numbers, skolenhetskod format, …) hold at the door."""
+"""HTTP request and response bodies. Identifier types come from the contracts package and the
+bodies from the kit's `InputModel`, so the same rules (no personal identity numbers in any
+spelling, no control characters, ASCII codes, known subject codes, strict integers that fit the
+database) hold at the door as in the events."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field
 
 from styrkedja_contracts.events.forecast import ForecastValue
 from styrkedja_contracts.identifiers import (
-    PIN_ERROR,
     Gender,
     GroupId,
     OrganiserId,
     SchoolUnitCode,
     SchoolYear,
     StudentId,
-    SubjectCode,
     TeacherId,
     Term,
-    contains_personal_identity_number,
 )
+from styrkedja_contracts.subjects import KnownSubjectCode
+from styrkedja_kit.inputs import InputModel, RemovalRevision, Revision, StrictInt
 
-#: revisions are stored as PostgreSQL integers
-MAX_REVISION = 2**31 - 1
+#: The schema's own cap; the service's `max_batch_items` setting (default 1000) is the real limit.
+BATCH_CAP = 10_000
 
 
-class ForecastIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ForecastIn(InputModel):
     forecast_id: UUID | None = Field(
         None, description="Optional: the id is derived from organiser + student + subject + school year + term; "
                           "if given it must be that id.")
-    revision: int | None = Field(None, ge=1, le=MAX_REVISION, description="Omit to take the next revision number.")
+    revision: Revision | None = None
     organiser_id: OrganiserId
     school_unit_code: SchoolUnitCode
     group_id: GroupId
     student_id: StudentId
     teacher_id: TeacherId
     gender: Gender
-    year: int = Field(ge=0, le=9)
-    subject_code: SubjectCode
+    year: Annotated[StrictInt, Field(ge=0, le=9)]
+    subject_code: KnownSubjectCode
     school_year: SchoolYear
     term: Term
     value: ForecastValue = Field(description="A value on the THREE_LEVEL scale.")
 
-    @field_validator("subject_code")
-    @classmethod
-    def _no_identity_number(cls, value: str) -> str:
-        # SubjectCode allows 12 digits, which can be a personnummer; the event would refuse it.
-        if contains_personal_identity_number(value):
-            raise PydanticCustomError("no_personal_identity_number", PIN_ERROR)
-        return value
+
+class ForecastBatchIn(InputModel):
+    items: list[ForecastIn] = Field(min_length=1, max_length=BATCH_CAP,
+                                    description="At most `max_batch_items` (default 1000) items.")
 
 
-class ForecastBatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    items: list[ForecastIn] = Field(min_length=1, max_length=1000)
-
-
-class WithdrawIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    revision: int | None = Field(None, ge=2, le=MAX_REVISION, description="Omit to take the next revision number.")
+class WithdrawIn(InputModel):
+    revision: RemovalRevision | None = None
 
 
 class ForecastOut(BaseModel):

@@ -8,7 +8,6 @@ from .domain import WindowConfig
 
 class ForecastSettings(ServiceSettings):
     service_name: str = "forecast"
-    max_batch_items: int = Field(1000, ge=1, le=10_000)
 
     # Default reporting windows (every organiser, until per-organiser windows are configured).
     window_vt_week: int = Field(13, ge=1, le=52, description="ISO week of the spring-term (VT) window.")

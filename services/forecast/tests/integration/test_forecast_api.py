@@ -162,6 +162,16 @@ async def test_batch_errors_name_the_item_and_store_nothing(client, db):
     ({"year": 10}, "year", "less_than_equal"),
     ({"revision": 0}, "revision", "greater_than_equal"),
     ({"extra": 1}, "extra", "extra_forbidden"),
+    ({"student_id": "s-121212\u20131212"}, "student_id", "no_personal_identity_number"),
+    ({"group_id": "\uff11\uff12\uff11\uff12\uff11\uff12\uff11\uff12\uff11\uff12"}, "group_id",
+     "no_personal_identity_number"),
+    ({"school_unit_code": "\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18"}, "school_unit_code", "ascii_only"),
+    ({"organiser_id": "\uff12\uff19\uff19\uff19"}, "organiser_id", "ascii_only"),
+    ({"subject_code": "GRGRXYZ01"}, "subject_code", "unknown_subject_code"),
+    ({"revision": "1"}, "revision", "int_type"),
+    ({"year": True}, "year", "int_type"),
+    ({"revision": 2147483647 + 1}, "revision", "less_than_equal"),
+    ({"school_year": "9999/00"}, "school_year", "value_error"),  # its VT window would be in year 10000: was a 500
 ])
 async def test_bad_input_is_a_problem_naming_field_and_rule(client, db, overrides, field, rule):
     response = await client.post("/v1/forecasts", json=forecast(**overrides))
@@ -188,8 +198,12 @@ async def test_withdraw(client, db):
     row = await stored(db, UUID(forecast_id))
     assert (row["withdrawn"], row["revision"], row["revisions"]) == (True, 2, [1, 2])
 
-    # the same forecast again after a withdrawal is a new revision
-    back = await client.post("/v1/forecasts", json=forecast())
+    # a late submission (no revision, or an old one) must not resurrect it
+    for late in (forecast(), forecast(revision=1), forecast(value="NOT_REACHED")):
+        refused = await client.post("/v1/forecasts", json=late)
+        assert refused.status_code == 409 and problem_fields(refused) == [("revision", "removed_needs_revision")]
+    # restoring it names a revision above the withdrawal
+    back = await client.post("/v1/forecasts", json=forecast(revision=3))
     assert back.status_code == 201 and back.json()["revision"] == 3 and back.json()["withdrawn"] is False
     assert len(await outbox_events(db)) == 3
 
@@ -218,3 +232,23 @@ async def test_concurrent_different_submissions_take_successive_revisions(client
     stored_revisions = sorted(r.json()["revision"] for r in responses if r.status_code == 201)
     assert stored_revisions == list(range(1, len(stored_revisions) + 1))
     assert [e.data.revision for e in await outbox_events(db)] == stored_revisions
+
+
+async def test_batch_names_every_bad_item(client, db):
+    items = [forecast(student_id=f"s-{i}") for i in range(5)]
+    items[1]["forecast_id"] = "00000000-0000-4000-8000-000000000001"  # not the derived id
+    items[3] = forecast(student_id="s-0", value="NOT_REACHED")  # the same forecast as items.0
+    response = await client.post("/v1/forecasts/batch", json={"items": items})
+    assert response.status_code == 422
+    assert set(problem_fields(response)) == {("items.1.forecast_id", "derived_from_key"),
+                                             ("items.3.forecast_id", "unique_in_batch")}
+    assert await outbox_events(db) == []
+
+
+async def test_batch_and_single_answer_alike(client, db):
+    """One write path: 201 when something was stored, 200 when nothing was."""
+    items = [forecast(student_id=f"s-{i}") for i in range(3)]
+    assert (await client.post("/v1/forecasts/batch", json={"items": items})).status_code == 201
+    assert (await client.post("/v1/forecasts/batch", json={"items": items})).status_code == 200
+    assert (await client.post("/v1/forecasts", json=items[0])).status_code == 200
+    assert (await client.post("/v1/forecasts", json=forecast(student_id="s-9"))).status_code == 201

@@ -1,6 +1,6 @@
 """Reporting windows, lateness and revision decisions of forecasts (pure rules)."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -18,7 +18,7 @@ from styrkedja_forecast.domain import (
     window_year,
 )
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_term_calendar_year():
@@ -69,7 +69,7 @@ def test_naive_time_is_refused():
 @pytest.mark.parametrize("kwargs", [{"weeks": {Term.VT: 13, Term.HT: 53}}, {"weeks": {Term.VT: 13}},
                                     {"deadline_weekday": 0}, {"grace_days": -1}, {"timezone": "Mars/Olympus"}])
 def test_bad_window_config_is_refused(kwargs):
-    with pytest.raises(Exception):
+    with pytest.raises((ValueError, KeyError)):  # an unknown zone is a ZoneInfoNotFoundError (a KeyError)
         WindowConfig(**kwargs)
 
 
@@ -100,8 +100,12 @@ def test_changed_value_takes_the_next_revision():
     assert decide_submit(_current(2), 5, {"value": "NOT_REACHED"}) == (Decision.APPLY, 5)
 
 
-def test_resubmission_after_withdrawal_is_a_new_revision():
-    assert decide_submit(_current(3, withdrawn=True), None, {"value": "ACCEPTABLE"}) == (Decision.APPLY, 4)
+def test_resubmission_after_withdrawal_names_a_revision_above_it():
+    assert decide_submit(_current(3, withdrawn=True), 4, {"value": "ACCEPTABLE"}) == (Decision.APPLY, 4)
+    for late in (None, 2, 3):  # a late or re-sent submission must not resurrect it
+        with pytest.raises(RuleViolation) as caught:
+            decide_submit(_current(3, withdrawn=True), late, {"value": "ACCEPTABLE"})
+        assert (caught.value.rule, caught.value.status) == ("removed_needs_revision", 409)
 
 
 @pytest.mark.parametrize("requested", [1, 2])

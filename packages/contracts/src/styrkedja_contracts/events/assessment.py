@@ -13,19 +13,20 @@ from ..identifiers import (
     Gender,
     GroupId,
     OrganiserId,
+    SafeText,
     SchoolUnitCode,
     SchoolYear,
     StudentId,
-    SubjectCode,
     TeacherId,
     Term,
 )
 from ..scales import Scale, is_valid_value, reaches_pass, scale_values
-from .base import EventData, Revision, Round, Timestamp, Year
+from ..subjects import KnownSubjectCode
+from .base import EventData, Int4, Revision, Round, Timestamp, Year
 
 __all__ = ["AssessmentKind", "AssessmentPublishedV1", "AssessmentRetractedV1"]
 
-Criterion = Annotated[str, Field(min_length=1, max_length=500)]
+Criterion = Annotated[SafeText, Field(min_length=1, max_length=500)]
 
 
 class AssessmentKind(StrEnum):
@@ -57,7 +58,7 @@ class AssessmentPublishedV1(EventData):
     teacher_id: TeacherId
     gender: Gender
     year: Year
-    subject_code: SubjectCode
+    subject_code: KnownSubjectCode
     kind: AssessmentKind
     scale: Scale
     value: str = Field(min_length=1, max_length=32, description="A value on `scale` (A–F or THREE_LEVEL).")
@@ -94,14 +95,14 @@ class AssessmentRetractedV1(EventData):
     event_type: ClassVar[str] = "se.styrkedja.assessment.retracted.v1"
 
     assessment_id: UUID
-    revision: int = Field(ge=2, description="The retraction's own revision, above the retracted one.")
+    revision: Int4 = Field(ge=2, description="The retraction's own revision, above the retracted one.")
     organiser_id: OrganiserId
     school_unit_code: SchoolUnitCode
     group_id: GroupId
     student_id: StudentId
-    subject_code: SubjectCode
+    subject_code: KnownSubjectCode
     school_year: SchoolYear
     term: Term
     round: Round
     retracted_at: Timestamp
-    reason: str | None = Field(default=None, max_length=500)
+    reason: SafeText | None = Field(default=None, max_length=500)

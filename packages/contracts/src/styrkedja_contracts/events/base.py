@@ -13,20 +13,43 @@ from collections.abc import Iterator
 from enum import Enum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic_core import PydanticCustomError
 
-from ..identifiers import PIN_ERROR, contains_personal_identity_number
+from ..identifiers import check_text
 
 _TYPE_RE = re.compile(r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]+$")
 
-__all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision", "Year", "Round"]
+__all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision", "Year", "Round", "MAX_INT4",
+           "Int4", "StrictBool", "enforce_value_rules"]
 
 Timestamp = AwareDatetime
 """A timezone-aware timestamp (naive datetimes are rejected)."""
 
-Revision = Annotated[int, Field(ge=1, description="Revision number; only the newest revision counts.")]
-Year = Annotated[int, Field(ge=0, le=9, description="Årskurs 0–9 (0 = förskoleklass).")]
-Round = Annotated[int, Field(ge=1, le=4, description="Publication round 1–4 within the school year.")]
+#: The largest value of a PostgreSQL ``integer`` column: every stored integer fits it.
+MAX_INT4 = 2**31 - 1
+
+
+def _fits_int4(value: int) -> None:
+    # Not a JSON Schema `maximum`: that would narrow the published schemas. Same rule name as
+    # pydantic's own bound, so the HTTP inputs (which do carry `maximum`) say the same.
+    if value > MAX_INT4:
+        raise PydanticCustomError("less_than_equal", "Input should be less than or equal to {le} "
+                                  "(a database integer)", {"le": MAX_INT4})
+    if value < -MAX_INT4 - 1:
+        raise PydanticCustomError("greater_than_equal", "Input should be greater than or equal to {ge} "
+                                  "(a database integer)", {"ge": -MAX_INT4 - 1})
+
+
+Int4 = Annotated[int, Strict()]
+"""A strict integer (``"1"`` and ``true`` are not integers); every integer of an event must fit a
+PostgreSQL ``integer`` (checked for every field by ``ContractModel``)."""
+StrictBool = Annotated[bool, Strict()]
+"""A strict boolean (``1`` and ``"true"`` are not booleans)."""
+
+Revision = Annotated[int, Strict(), Field(ge=1, description="Revision number; only the newest revision counts.")]
+Year = Annotated[int, Strict(), Field(ge=0, le=9, description="Årskurs 0–9 (0 = förskoleklass).")]
+Round = Annotated[int, Strict(), Field(ge=1, le=4, description="Publication round 1–4 within the school year.")]
 
 
 def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -55,18 +78,31 @@ def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
                 stack.append((item[i], f"{where}[{i}]"))
 
 
+def enforce_value_rules(value: Any) -> Any:
+    """The rules every field value of an event or a request obeys, written once: every string
+    (at any depth) passes ``check_text``, every integer fits a PostgreSQL ``integer``."""
+    if isinstance(value, str):  # the common case, without the walk
+        check_text(value)
+    elif isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        _fits_int4(value)
+    elif isinstance(value, (list, tuple, dict, BaseModel)):  # UUIDs, dates and numbers hold no text
+        for _, text in iter_strings(value):
+            check_text(text)
+    return value
+
+
 class ContractModel(BaseModel):
-    """Frozen, strict-shaped model; rejects personnummer in any string field."""
+    """Frozen, strict-shaped model; every string field, at any depth, obeys the text rules
+    (``identifiers.check_text``: no control characters, no personnummer in any spelling)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_personal_identity_number(cls, value: Any) -> Any:
-        for _, text in iter_strings(value):
-            if contains_personal_identity_number(text):
-                raise ValueError(PIN_ERROR)
-        return value
+    def _value_rules(cls, value: Any) -> Any:
+        return enforce_value_rules(value)
 
 
 class EventData(ContractModel):

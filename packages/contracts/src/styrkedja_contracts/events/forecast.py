@@ -16,11 +16,11 @@ from ..identifiers import (
     SchoolUnitCode,
     SchoolYear,
     StudentId,
-    SubjectCode,
     TeacherId,
     Term,
 )
-from .base import EventData, Revision, Timestamp, Year
+from ..subjects import KnownSubjectCode
+from .base import EventData, Int4, Revision, StrictBool, Timestamp, Year
 
 __all__ = [
     "ForecastValue",
@@ -64,13 +64,13 @@ class ForecastSubmittedV1(EventData):
     teacher_id: TeacherId
     gender: Gender
     year: Year
-    subject_code: SubjectCode
+    subject_code: KnownSubjectCode
     school_year: SchoolYear
     term: Term
     value: ForecastValue = Field(description="A value on the THREE_LEVEL scale.")
     submitted_at: Timestamp
     window_deadline: date
-    late: bool
+    late: StrictBool
 
 
 class ForecastWithdrawnV1(EventData):
@@ -79,12 +79,12 @@ class ForecastWithdrawnV1(EventData):
     event_type: ClassVar[str] = "se.styrkedja.forecast.withdrawn.v1"
 
     forecast_id: UUID
-    revision: int = Field(ge=2, description="The withdrawal's own revision, above the withdrawn one.")
+    revision: Int4 = Field(ge=2, description="The withdrawal's own revision, above the withdrawn one.")
     organiser_id: OrganiserId
     school_unit_code: SchoolUnitCode
     group_id: GroupId
     student_id: StudentId
-    subject_code: SubjectCode
+    subject_code: KnownSubjectCode
     school_year: SchoolYear
     term: Term
     withdrawn_at: Timestamp

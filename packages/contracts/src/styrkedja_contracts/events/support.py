@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from ..identifiers import GroupId, OrganiserId, SchoolUnitCode, SchoolYear, Term
-from .base import EventData, Timestamp
+from .base import EventData, Int4, Timestamp
 
 __all__ = ["InterventionKind", "SupportInterventionChangedV1"]
 
@@ -38,6 +38,6 @@ class SupportInterventionChangedV1(EventData):
     kind: InterventionKind
     school_year: SchoolYear
     term: Term
-    active_count: int = Field(ge=0)
-    as_of_revision: int = Field(ge=1)
+    active_count: Int4 = Field(ge=0)
+    as_of_revision: Int4 = Field(ge=1)
     changed_at: Timestamp

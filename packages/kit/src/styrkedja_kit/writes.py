@@ -1,0 +1,243 @@
+"""The one write path for records a platform publishes with numbered revisions (an assessment,
+a forecast): single and batch alike, all or nothing, one behaviour for every service.
+
+- A batch larger than `max_batch_items` is a 422 naming the limit.
+- Every bad item is named (index, field, rule), not only the first: the pure checks of every
+  item, ids twice in one batch, then (in the transaction) what conflicts with stored state.
+- Rows are locked in one order (by id) for every request, so two batches never deadlock.
+- A new revision is stored as the current row, an audit row and its outbox event, in one
+  transaction. The same request again stores nothing and emits nothing (`unchanged`).
+- A concurrent request that took the same id or key first (a unique violation): the
+  transaction is tried once more, now seeing the stored row; if that fails too, 409
+  `concurrent_change`.
+- Status codes: 201 when something was stored, 200 when nothing was (single and batch alike);
+  a removal answers 200.
+- Removing a record the service has not seen is a 404 `must_exist`: nothing is stored, so a
+  publish arriving later creates it as usual. After a removal, only a publish naming a revision
+  above the removal's restores the record (409 `removed_needs_revision` otherwise), so a late
+  publish or a re-sent old request never resurrects it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts import CloudEvent
+from styrkedja_contracts.events import EventData
+
+from .db import Database
+from .outbox import Outbox
+from .revisions import Decision, Stored, decide_change, decide_removal
+from .rules import RuleViolation, RuleViolations, publishable_event
+
+
+@dataclass(frozen=True)
+class RecordTables:
+    """Where a kind of record lives: `current` has one row per id (columns `revision`, the
+    removed flag and `content` at least); `revisions` one row per revision (the audit trail)."""
+
+    current: Table
+    revisions: Table
+    id_column: str
+    removed_column: str  # in `current`: retracted / withdrawn
+    removal_column: str  # in `revisions`: retraction / withdrawal
+    noun: str  # "assessment", in messages
+
+
+@dataclass(frozen=True)
+class Change:
+    """One item of a publish request: the record's id, the revision the sender names (or None
+    for the next one) and what the record says (compared to tell a re-send from a change)."""
+
+    record_id: UUID
+    requested_revision: int | None
+    content: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Built:
+    """What the service makes of a change that is stored: its event's data, the columns of the
+    current row besides id/revision/removed/content, and extra columns of the revision row."""
+
+    data: EventData
+    columns: Mapping[str, Any] = field(default_factory=dict)
+    revision_columns: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    record_id: UUID
+    revision: int
+    removed: bool
+    stored: bool  # False: the same request again, nothing stored
+    row: Mapping[str, Any] | None  # the current row after the write (the stored one when unchanged)
+
+    @property
+    def status(self) -> str:
+        return "stored" if self.stored else "unchanged"
+
+
+Build = Callable[[Change, int, datetime], Built]
+#: A check against stored state, in the transaction: a violation (or None) per change.
+StoredCheck = Callable[[AsyncSession, Sequence[Change]], Awaitable[Sequence[RuleViolation | None]]]
+
+
+def http_status(outcomes: Sequence[Outcome]) -> int:
+    """201 when anything was stored, else 200."""
+    return 201 if any(o.stored for o in outcomes) else 200
+
+
+class WritePath:
+    def __init__(self, db: Database, outbox: Outbox, tables: RecordTables, *, source: str,
+                 max_batch_items: int) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.tables = tables
+        self.source = source
+        self.max_batch_items = max_batch_items
+
+    # -- publish -----------------------------------------------------------------------------
+    async def publish(self, changes: Sequence[Change], build: Build, *, batch: bool,
+                      violations: Sequence[RuleViolation] = (), stored_check: StoredCheck | None = None,
+                      ) -> list[Outcome]:
+        """Store each change as a new revision with its event, all or nothing. `violations` are
+        the pure checks' findings (already located at their items); every one is answered."""
+        found = list(violations)
+        if batch and len(changes) > self.max_batch_items:
+            raise RuleViolations([RuleViolation("items", "max_batch_items",
+                                                f"at most {self.max_batch_items} items in one batch")])
+        first_at: dict[UUID, int] = {}
+        for index, change in enumerate(changes):
+            if change.record_id in first_at:
+                found.append(RuleViolation(
+                    f"items.{index}.{self.tables.id_column}", "unique_in_batch",
+                    f"the same {self.tables.noun} as items.{first_at[change.record_id]}; "
+                    f"send one revision per {self.tables.noun}"))
+            else:
+                first_at[change.record_id] = index
+        if found:
+            raise RuleViolations(found)
+        for attempt in (1, 2):
+            try:
+                return await self._publish_once(changes, build, batch, stored_check)
+            except IntegrityError as error:
+                # Another request stored one of these ids or keys first. Once more: its rows are
+                # then seen (and locked), so a parallel re-send becomes `unchanged`.
+                if attempt == 2:
+                    raise self._concurrent_change() from error
+        raise AssertionError("unreachable")
+
+    async def _publish_once(self, changes: Sequence[Change], build: Build, batch: bool,
+                            stored_check: StoredCheck | None) -> list[Outcome]:
+        now = datetime.now(UTC)
+        t = self.tables
+        async with self.db.sessions.begin() as session:
+            current = await self._lock(session, [c.record_id for c in changes])
+            found: list[RuleViolation] = []
+            if stored_check is not None:
+                found += [v for v in await stored_check(session, changes) if v is not None]
+            outcomes: list[Outcome] = []
+            rows: list[dict[str, Any]] = []
+            revision_rows: list[dict[str, Any]] = []
+            events: list[CloudEvent] = []
+            for index, change in enumerate(changes):
+                at = index if batch else None
+                row = current.get(change.record_id)
+                stored = self._stored(row)
+                try:
+                    decision, revision = decide_change(stored, change.requested_revision, change.content)
+                except RuleViolation as error:
+                    found.append(error.at_item(at))
+                    continue
+                if decision == Decision.ALREADY_DONE:
+                    outcomes.append(Outcome(change.record_id, revision, False, False, row))
+                    continue
+                try:
+                    built = build(change, revision, now)
+                    event = publishable_event(lambda: built.data, source=self.source,  # noqa: B023 (called at once)
+                                              subject=str(change.record_id),
+                                              field=f"items.{index}" if batch else "body")
+                except RuleViolation as error:
+                    found.append(error)
+                    continue
+                new_row = {t.id_column: change.record_id, "revision": revision, t.removed_column: False,
+                           "content": change.content, **built.columns}
+                rows.append(new_row)
+                revision_rows.append({t.id_column: change.record_id, "revision": revision, "event_id": event.id,
+                                      t.removal_column: False, "content": change.content,
+                                      **built.revision_columns})
+                events.append(event)
+                outcomes.append(Outcome(change.record_id, revision, False, True, new_row))
+            if found:
+                raise RuleViolations(found)
+            await self._save(session, rows, revision_rows)
+            await self.outbox.add(session, events)
+        return outcomes
+
+    # -- remove ------------------------------------------------------------------------------
+    async def remove(self, record_id: UUID, requested_revision: int | None,
+                     build: Callable[[Mapping[str, Any], int, datetime], Built]) -> Outcome:
+        """Remove (retract, withdraw) the record as its next revision, with its event."""
+        t = self.tables
+        now = datetime.now(UTC)
+        try:
+            async with self.db.sessions.begin() as session:
+                row = (await self._lock(session, [record_id])).get(record_id)
+                decision, revision = decide_removal(self._stored(row), requested_revision, id_field=t.id_column,
+                                                    noun=t.noun)
+                assert row is not None  # decide_removal answers 404 when there is none
+                if decision == Decision.ALREADY_DONE:
+                    return Outcome(record_id, revision, True, False, row)
+                built = build(row, revision, now)
+                event = publishable_event(lambda: built.data, source=self.source, subject=str(record_id),
+                                          field=t.id_column)
+                await session.execute(t.current.update().where(t.current.c[t.id_column] == record_id).values(
+                    revision=revision, **{t.removed_column: True}, updated_at=func.now()))
+                await session.execute(t.revisions.insert(), [{
+                    t.id_column: record_id, "revision": revision, "event_id": event.id, t.removal_column: True,
+                    "content": {}, **built.revision_columns}])
+                await self.outbox.add(session, [event])
+        except IntegrityError as error:
+            raise self._concurrent_change() from error
+        return Outcome(record_id, revision, True, True, {**row, "revision": revision, t.removed_column: True})
+
+    # -- parts -------------------------------------------------------------------------------
+    async def _lock(self, session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, Mapping[str, Any]]:
+        """The stored rows of these ids, locked for this transaction, always in id order."""
+        unique = sorted(set(ids))
+        if not unique:
+            return {}
+        id_column = self.tables.current.c[self.tables.id_column]
+        result = await session.execute(select(self.tables.current).where(id_column.in_(unique))
+                                       .order_by(id_column).with_for_update())
+        return {row[self.tables.id_column]: dict(row) for row in result.mappings()}
+
+    def _stored(self, row: Mapping[str, Any] | None) -> Stored | None:
+        if row is None:
+            return None
+        return Stored(row["revision"], row[self.tables.removed_column], row["content"])
+
+    async def _save(self, session: AsyncSession, rows: list[dict[str, Any]],
+                    revision_rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        t = self.tables
+        # executemany of one cached statement: compiling a many-row VALUES list costs more than running it
+        stmt = pg_insert(t.current)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=[t.id_column],
+            set_={c: stmt.excluded[c] for c in rows[0] if c != t.id_column} | {"updated_at": func.now()}), rows)
+        await session.execute(t.revisions.insert(), revision_rows)
+
+    def _concurrent_change(self) -> RuleViolation:
+        return RuleViolation(self.tables.id_column, "concurrent_change",
+                             "changed by another request at the same time; send it again", status=409)
