@@ -9,7 +9,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 
@@ -90,7 +90,7 @@ class Mittkoping:
     # -- the directory ------------------------------------------------------------------------------
     def directory_changes(self, at: datetime | None = None) -> list[dict]:
         """The organisation tree as directory changes for reporting's write API."""
-        at = at or datetime.now(timezone.utc)
+        at = at or datetime.now(UTC)
         changes = []
 
         def unit(**data) -> None:
@@ -116,7 +116,7 @@ class Mittkoping:
         return {"type": "se.styrkedja.organisation.unit_upserted.v1", "data": {
             "unit_type": "school_unit", "unit_id": f"su-{code}", "organiser_id": organiser,
             "parent_id": self.area_of[code], "name": f"Skola {code}", "school_unit_code": code,
-            "updated_at": datetime.now(timezone.utc).isoformat()}}
+            "updated_at": datetime.now(UTC).isoformat()}}
 
     # -- the independent recomputation ------------------------------------------------------------
     def expected(self, levels: tuple[str, ...] = LEVELS) -> dict[tuple, Counter]:

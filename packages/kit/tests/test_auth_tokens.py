@@ -285,7 +285,6 @@ def test_a_websocket_without_a_token_is_closed(token_issuer):
         from starlette.testclient import TestClient
 
         client = TestClient(app)  # no `with`: no lifespan needed
-    with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect("/ws-probe") as ws:
-            ws.receive_text()
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws-probe") as ws:
+        ws.receive_text()
     assert closed.value.code == 1008

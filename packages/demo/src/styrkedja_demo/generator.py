@@ -175,7 +175,7 @@ def _draw(rng: random.Random, mix: tuple[tuple[str, float], ...]) -> str:
 
 
 def _cut(score: float, cuts: tuple[float, ...], values: tuple[str, ...]) -> str:
-    for cut, value in zip(cuts, values):
+    for cut, value in zip(cuts, values, strict=False):
         if score < cut:
             return value
     return values[len(cuts)]
@@ -328,7 +328,7 @@ def _make_assessments(muni: Municipality, rng: random.Random) -> None:
                     continue
                 score = _score(muni, student, ctx, subject, r, noise)
                 muni.assessments.append(_assessment(muni, student, ctx, subject, rnd, year, score, "assessment"))
-        for t, term in enumerate(story.grade_terms):
+        for term in story.grade_terms:
             year = ctx.group.year
             if year not in story.graded_years:
                 continue

@@ -66,7 +66,7 @@ def stage(year: int) -> str:
 
 #: Kinds of school unit and the years they have; the anpassad grundskola has years 1–9.
 KIND_YEARS: dict[str, tuple[int, ...]] = {
-    "F-6": tuple(range(0, 7)), "7-9": tuple(range(7, 10)), "F-9": tuple(range(0, 10)),
+    "F-6": tuple(range(7)), "7-9": tuple(range(7, 10)), "F-9": tuple(range(10)),
     "anpassad": tuple(range(1, 10)),
 }
 

@@ -26,7 +26,8 @@ CHUNK = 1_000
 INCREMENTAL = ("groups", "activities")
 
 
-def read_and_plan(source, *, since: datetime | None, naive_zone: ZoneInfo, progress: Progress | None = None
+def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,
+                  progress: Progress | None = None
                   ) -> tuple[Plan, list[str]]:
     tasks: dict[str, Any] = {}
 
@@ -38,7 +39,8 @@ def read_and_plan(source, *, since: datetime | None, naive_zone: ZoneInfo, progr
 
     # the tree, the duties and the syllabuses are small and what every other entity hangs on: read
     # them whole even in an incremental run; groups and activities only as far as they changed
-    read = {entity: source.read(entity, since if entity in INCREMENTAL else None, tick) for entity in ENTITIES}
+    read: dict[str, Any] = {entity: source.read(entity, since if entity in INCREMENTAL else None, tick)
+                            for entity in ENTITIES}
     deleted = source.deleted(since) if since is not None else []
     if since is not None and hasattr(source, "one"):
         # a changed activity may name groups that did not change: fetch those one by one
@@ -50,9 +52,9 @@ def read_and_plan(source, *, since: datetime | None, naive_zone: ZoneInfo, progr
 
 
 def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at: datetime,
-         progress: Progress | None = None) -> dict[str, Counter]:
+         progress: Progress | None = None) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type."""
-    summary: dict[str, Counter] = {}
+    summary: dict[str, Counter[str]] = {}
     for entity, changes in the_plan.changes.items():
         task = progress.add_task(f"send {entity}", total=len(changes)) if progress else None
         counts = summary.setdefault(entity, Counter())

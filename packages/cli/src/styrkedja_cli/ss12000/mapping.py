@@ -54,7 +54,7 @@ class Plan:
     changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     refused: list[Refused] = field(default_factory=list)
 
-    def add(self, entity: str, model, data: dict[str, Any], source_id: str, ident: str) -> None:
+    def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str, ident: str) -> None:
         try:
             valid = model.model_validate(data)
         except ValidationError as error:

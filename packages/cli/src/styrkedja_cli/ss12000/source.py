@@ -74,7 +74,7 @@ class HttpSource:
         self.client = client or httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60)
         self.page_size = page_size
 
-    def _get(self, entity: str, page: int, path: str, params: dict) -> Any:
+    def _get(self, entity: str, page: int, path: str, params: dict[str, Any]) -> Any:
         try:
             response = self.client.get(path, params=params)
         except httpx.HTTPError as error:

@@ -65,7 +65,7 @@ class GroupRef:
         return f"{self.school_unit_code}/{self.group_id}"
 
     @classmethod
-    def parse(cls, text: str) -> "GroupRef":
+    def parse(cls, text: str) -> GroupRef:
         unit, sep, group = text.partition("/")
         if not sep or not _UNIT.match(unit) or not _ID.match(group):
             raise InvalidClaims(f"groups: {text!r} is not SCHOOLUNITCODE/GROUP")
@@ -85,7 +85,7 @@ class Principal:
     def has(self, *roles: Role) -> bool:
         return not self.roles.isdisjoint(roles)
 
-    def with_directory(self, *, school_units: Iterable[str] = (), groups: Iterable[GroupRef] = ()) -> "Principal":
+    def with_directory(self, *, school_units: Iterable[str] = (), groups: Iterable[GroupRef] = ()) -> Principal:
         """The same principal with the units and groups the directory assigns to it added
         (a principal's units from SS 12000 duties, a teacher's groups from teaching assignments)."""
         return replace(self, school_units=self.school_units | frozenset(school_units),

@@ -88,7 +88,7 @@ class TokenVerifier:
         self.keys, self.audience, self.algorithms, self.leeway = keys, audience, list(algorithms), leeway_seconds
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> "TokenVerifier":
+    def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
         if not settings.auth_issuer:
             raise RuntimeError("STYRKEDJA_AUTH_ISSUER is not set: a service that requires tokens needs an issuer")
         keys = KeySource(settings.auth_issuer, min_refresh_seconds=settings.auth_jwks_min_refresh_seconds,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -30,7 +31,7 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 REALM = "styrkedja"
 
 
-def unauthorized(error: InvalidToken | None, path: str):
+def unauthorized(error: InvalidToken | None, path: str) -> JSONResponse:
     """401 problem+json with the RFC 6750 challenge (no error code when no token was sent at all)."""
     challenge = f'Bearer realm="{REALM}"'
     detail = "a bearer token is required"
@@ -163,5 +164,5 @@ def routes_without_guard(app: FastAPI, open_paths: Iterable[str] = OPEN_PATHS) -
 
 def install_unauthenticated_handler(app: FastAPI) -> None:
     @app.exception_handler(_Unauthenticated)
-    async def _no_principal(request: Request, exc: _Unauthenticated):
+    async def _no_principal(request: Request, exc: _Unauthenticated) -> JSONResponse:
         return unauthorized(None, request.url.path)
