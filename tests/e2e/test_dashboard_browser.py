@@ -205,6 +205,9 @@ def test_organiser_admin_and_principal_in_the_browser(dashboard, tmp_path):
             assert "\u00a0%" in units.inner_text() or " %" in units.inner_text()
             s.accessible()
             s.picture("kedjan-huvudman")
+            page.reload()
+            took = page.evaluate("() => performance.getEntriesByType('navigation')[0].duration")
+            print(f"\nthe chain page loaded in {took:.0f} ms (services warm)")
         with s.step("drill-to-unit"):
             units.get_by_role("link", name=town.big).first.click()
             years = page.get_by_role("table", name=f"Skolenhet {town.big} per årskurs")
@@ -230,9 +233,13 @@ def test_organiser_admin_and_principal_in_the_browser(dashboard, tmp_path):
             page.goto(url + f"/lika?huvudman={town.organiser}&enhet={town.big}")
             expect(page.get_by_role("heading", name=f"Skolenhet {town.big}: självskattningar")).to_be_visible()
             s.accessible()
+            s.picture("lika-oversikt")
             page.get_by_role("button", name="Jämför i radardiagram").click()
             expect(page.get_by_role("heading", name="Jämförelse av två självskattningar")).to_be_visible()
             expect(page.locator("#radar[data-rendered=true] svg")).to_be_visible()
+            # by default the older against the newer, dates in Swedish (ISO) form
+            expect(page.get_by_role("columnheader", name="Första (2026-03-10)")).to_be_visible()
+            expect(page.get_by_role("columnheader", name="Andra (2026-11-10)")).to_be_visible()
             s.accessible()
             s.picture("lika-radar")
         with s.step("action-plan"):

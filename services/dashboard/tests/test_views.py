@@ -50,5 +50,7 @@ def test_swedish_formats():
     assert formats.share(0.5) == "50,0\u00a0%"
     assert formats.number(6000) == "6\u00a0000"
     assert formats.day(date(2026, 12, 1)) == "2026-12-01"
-    assert formats.day("2026-11-10T08:05:00+00:00") == "2026-11-10 08:05"
+    assert formats.day("2026-11-10T08:05:00+00:00") == "2026-11-10 09:05"  # Swedish time
+    assert formats.day("2026-11-10") == "2026-11-10"
+    assert formats.level(2.142857) == "2,14"
     assert formats.share(None) == ""

@@ -91,6 +91,10 @@ class Lika(Api):
         return await self.get("/v1/self-assessments",
                               _params(organiser_id=organiser_id, school_unit_code=school_unit_code))
 
+    async def catalogue(self, version: str, *, school_form: str) -> dict[str, Any]:
+        """GET /v1/catalogue/{version}: areas, indicators and the rating scale with Swedish labels."""
+        return await self.get(f"/v1/catalogue/{version}", _params(school_form=school_form))
+
     async def self_assessment(self, self_assessment_id: str) -> dict[str, Any]:
         return await self.get(f"/v1/self-assessments/{self_assessment_id}")
 

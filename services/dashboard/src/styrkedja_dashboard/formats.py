@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 
 LOCALE = "sv_SE"
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 #: Skolverket's reason codes → the hover text of `..`
 REASONS = {
@@ -28,14 +30,19 @@ def number(value: float | int | None) -> str:
     return "" if value is None else format_decimal(value, locale=LOCALE)
 
 
+def level(value: float | None) -> str:
+    """A mean level (LIKA) with at most two decimals: 2,14."""
+    return "" if value is None else format_decimal(value, "0.##", locale=LOCALE)
+
+
 def day(value: date | datetime | str | None) -> str:
     """Dates as Swedes write them in reports: 2026-12-01 (ISO, SS-ISO 8601); times with hh:mm."""
     if value is None:
         return ""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, datetime):
-        return format_datetime(value, "yyyy-MM-dd HH:mm", locale=LOCALE)
+        return format_datetime(value, "yyyy-MM-dd HH:mm", tzinfo=STOCKHOLM, locale=LOCALE)
     return format_date(value, "yyyy-MM-dd", locale=LOCALE)
 
 

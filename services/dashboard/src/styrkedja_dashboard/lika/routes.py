@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from ..clients import Lika, Reporting
 from ..downloads import csv_response
+from ..formats import day
 from ..web.pages import Current, lika, render, reporting
 
 router = APIRouter()
@@ -18,7 +19,7 @@ router = APIRouter()
 STATUS_NAMES = {"planned": "planerad", "in_progress": "pågår", "done": "klar", "dropped": "struken"}
 AREA_NAMES = {"ledning": "Ledning", "infrastruktur": "Infrastruktur", "kompetens": "Kompetens",
               "anvandning": "Användning"}
-ROLE_NAMES = {"principal": "rektor", "ict_coordinator": "IKT-samordnare", "teacher_team": "arbetslag",
+ROLE_NAMES = {"rektor": "rektor", "ict_coordinator": "IKT-samordnare", "teacher_team": "arbetslag",
               "management_team": "ledningsgrupp"}
 STATUS_OF_ASSESSMENT = {"DRAFT": "utkast", "PRIVATE": "privat", "PUBLISHED": "publicerad"}
 
@@ -47,6 +48,8 @@ async def overview(request: Request, session: Current, api: LikaApi, rep: Report
     organiser = _organiser(session, huvudman)
     compilation = await rep.lika_school_units(organiser_id=organiser)
     own = await api.self_assessments(organiser_id=organiser, school_unit_code=enhet) if enhet else None
+    if own:  # oldest first: the default comparison is the last two, older against newer
+        own.sort(key=lambda a: (a.get("assessed_on") or "", a.get("created_at") or ""))
     return render(request, "lika.html", session, organiser=organiser, compilation=compilation, unit=enhet,
                   assessments=own, names=_names(), page="lika")
 
@@ -57,13 +60,16 @@ async def compare(request: Request, session: Current, api: LikaApi, forsta: Anno
     comparison = await api.compare(str(forsta), str(andra))
     first = await api.self_assessment(str(forsta))
     second = await api.self_assessment(str(andra))
+    catalogue = await api.catalogue(first["catalogue_version"], school_form=first["school_form"])
+    steps = {step["id"]: step["label"] for step in catalogue.get("scale", [])}
     radar = comparison["area_radar"]
     chart = {"labels": [AREA_NAMES.get(a, label) for a, label in zip(radar["axes"], radar["labels"])],
              "first": radar["first"], "second": radar["second"],
-             "firstName": f"{first.get('assessed_on') or ''} ({ROLE_NAMES.get(first['respondent_role'], '')})",
-             "secondName": f"{second.get('assessed_on') or ''} ({ROLE_NAMES.get(second['respondent_role'], '')})"}
+             "firstName": f"{day(first.get('assessed_on'))} ({ROLE_NAMES.get(first['respondent_role'], '')})",
+             "secondName": f"{day(second.get('assessed_on'))} ({ROLE_NAMES.get(second['respondent_role'], '')})"}
     return render(request, "lika_compare.html", session, comparison=comparison, first=first, second=second,
-                  chart_json=json.dumps(chart, ensure_ascii=False), names=_names(), page="lika")
+                  chart_json=json.dumps(chart, ensure_ascii=False), names=_names(), steps=steps,
+                  page="lika")
 
 
 async def _plan(api: Lika, sid: UUID, status: str | None, priority: int | None) -> dict:

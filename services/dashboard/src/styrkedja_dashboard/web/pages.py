@@ -16,7 +16,7 @@ from ..clients import Lika, Reporting
 from .sessions import Session, SessionStore
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
-templates.env.filters.update(share=formats.share, number=formats.number, day=formats.day,
+templates.env.filters.update(share=formats.share, number=formats.number, day=formats.day, level=formats.level,
                              subject=subject_name, reason=formats.reason_text)
 templates.env.globals.update(LEVEL_NAMES=LEVEL_NAMES)
 
