@@ -21,8 +21,11 @@ class UpstreamError(Exception):
         self.service, self.status, self.detail = service, status, detail
 
 
-def _params(**kwargs: Any) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+Params = list[tuple[str, str | int | float | bool | None]]
+
+
+def _params(**kwargs: Any) -> Params:
+    out: Params = []
     for key, value in kwargs.items():
         if value is None or value == "":
             continue
@@ -35,7 +38,7 @@ class Api:
     def __init__(self, http: httpx.AsyncClient, name: str, base_url: str, token: str) -> None:
         self.http, self.name, self.base_url, self.token = http, name, base_url.rstrip("/"), token
 
-    async def get(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
+    async def get(self, path: str, params: Params | None = None) -> Any:
         try:
             response = await self.http.get(self.base_url + path, params=params or [],
                                            headers={"Authorization": f"Bearer {self.token}",
@@ -52,7 +55,7 @@ class Api:
             raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
         return response.json()
 
-    async def download(self, path: str, params: list[tuple[str, str]] | None = None) -> httpx.Response:
+    async def download(self, path: str, params: Params | None = None) -> httpx.Response:
         try:
             response = await self.http.get(self.base_url + path, params=params or [],
                                            headers={"Authorization": f"Bearer {self.token}"})

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class DashboardSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STYRKEDJA_DASHBOARD_")
 
-    public_url: str = Field("http://127.0.0.1:8100", description="Where browsers reach the dashboard.")
+    public_url: str = Field(default="http://127.0.0.1:8100", description="Where browsers reach the dashboard.")
     reporting_url: str = "http://127.0.0.1:8104"
     lika_url: str = "http://127.0.0.1:8103"
     # the OIDC provider: the dev issuer in the embedded default, Keycloak in compose
@@ -21,8 +21,8 @@ class DashboardSettings(BaseSettings):
     algorithms: list[str] = ["RS256", "ES256"]
     # Secure cookies need https; the embedded default runs on http://127.0.0.1
     cookie_secure: bool = False
-    session_seconds: int = Field(8 * 3600, gt=60)
-    upstream_timeout_seconds: float = Field(15.0, gt=0)
+    session_seconds: int = Field(default=8 * 3600, gt=60)
+    upstream_timeout_seconds: float = Field(default=15.0, gt=0)
 
     @property
     def redirect_uri(self) -> str:

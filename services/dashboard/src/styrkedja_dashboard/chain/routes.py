@@ -53,17 +53,14 @@ def organisers_of(session: Current) -> list[str]:
 
 
 async def tables(api: Reporting, organiser: str, f: Filters) -> dict[str, Matrix]:
-    common = {"organiser_id": organiser, "subject_code": f.amne, "school_year": f.lasar, "term": f.termin,
-              "round": f.omgang}
-    out: dict[str, Matrix] = {}
+    async def results(level: str, unit_id: str | None = None, split: list[str] | None = None) -> list[dict]:
+        return await api.assessment_results(level=level, unit_id=unit_id, split=split, organiser_id=organiser,
+                                            subject_code=f.amne, school_year=f.lasar, term=f.termin, round=f.omgang)
+
     if f.enhet:
-        cells = await api.assessment_results(level="school_unit", unit_id=f.enhet, split=["year"], **common)
-        out["years"] = matrix("school_unit", cells, key="year")
-        return out
-    out["organiser"] = matrix("organiser", await api.assessment_results(level="organiser", unit_id=organiser,
-                                                                        **common))
-    out["units"] = matrix(f.niva, await api.assessment_results(level=f.niva, **common))
-    return out
+        return {"years": matrix("school_unit", await results("school_unit", f.enhet, ["year"]), key="year")}
+    return {"organiser": matrix("organiser", await results("organiser", organiser)),
+            "units": matrix(f.niva, await results(f.niva))}
 
 
 def _organiser(session: Current, f: Filters) -> str:

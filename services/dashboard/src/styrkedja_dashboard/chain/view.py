@@ -29,8 +29,8 @@ def subject_name(code: str) -> str:
 class Cell:
     share: float | None
     reason: str | None
-    assessed: int | None
-    reaching_pass: int | None
+    assessed: float | None
+    reaching_pass: float | None
 
     @property
     def withheld(self) -> bool:
