@@ -71,18 +71,31 @@ class Municipality:
                                                       rng.choice("ABCDEEF"), ("female", "male")[n % 2]))
 
 
+def _forecasts(town: Municipality) -> list[dict]:
+    keep = ("organiser_id", "school_unit_code", "group_id", "student_id", "teacher_id", "gender", "year",
+            "subject_code", "school_year", "term")
+    values = ("NOT_REACHED", "ACCEPTABLE", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")
+    return [{**{k: a[k] for k in keep}, "value": values[n % 4]} for n, a in enumerate(town.items)]
+
+
 def _seed_results(stack, town: Municipality) -> None:
+    forecasts = _forecasts(town)
     with httpx.Client(base_url=stack.url("assessment"), timeout=60) as client:
         response = client.post("/v1/assessments/batch", json={"items": town.items})
         assert response.status_code < 300, response.text
+    with httpx.Client(base_url=stack.url("forecast"), timeout=60) as client:
+        response = client.post("/v1/forecasts/batch", json={"items": forecasts})
+        assert response.status_code < 300, response.text
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        cells = httpx.get(stack.url("reporting") + "/v1/results/assessments",
-                          params={"level": "organiser", "organiser_id": town.organiser}).json()
-        if sum(c["assessed"] for c in cells) == len(town.items):
+        query = {"level": "organiser", "organiser_id": town.organiser}
+        cells = httpx.get(stack.url("reporting") + "/v1/results/assessments", params=query).json()
+        predicted = httpx.get(stack.url("reporting") + "/v1/results/forecasts", params=query).json()
+        if (sum(c["assessed"] for c in cells), sum(c["assessed"] for c in predicted)) == (len(town.items),
+                                                                                          len(forecasts)):
             return
         time.sleep(0.5)
-    raise AssertionError("reporting did not catch up with the seeded assessments")
+    raise AssertionError("reporting did not catch up with the seeded assessments and forecasts")
 
 
 def _seed_lika(stack, town: Municipality) -> list[str]:
@@ -212,7 +225,12 @@ def test_organiser_admin_and_principal_in_the_browser(dashboard, tmp_path):
             units.get_by_role("link", name=town.big).first.click()
             years = page.get_by_role("table", name=f"Skolenhet {town.big} per årskurs")
             expect(years.get_by_role("rowheader", name="9")).to_be_visible()
+            expect(years.locator("td[class*=heat-]").first).to_be_visible()  # the heat map
+            forecast = page.get_by_role("table", name="Prognos: andel som bedöms nå godtagbar nivå, per årskurs")
+            # 3 of 4 forecasts reach the pass level in every subject (see _forecasts)
+            expect(forecast.get_by_role("cell", name="75,0\u00a0%").first).to_be_visible()
             s.accessible()
+            s.picture("kedjan-skolenhet")
         with s.step("groups"):
             page.goto(url + f"/kedjan?niva=group&huvudman={town.organiser}")
             groups = page.get_by_role("table", name=f"Grupper hos huvudman {town.organiser}")
@@ -257,4 +275,13 @@ def test_organiser_admin_and_principal_in_the_browser(dashboard, tmp_path):
         with s.step("sign-in-principal"):
             sign_in(page, url, role="principal", organiser=town.organiser, units=town.big)
             expect(page.get_by_text("Inloggad som rektor")).to_be_visible()
+            # a principal starts at the own unit, not at the organiser
+            expect(page.get_by_role("table", name=f"Skolenhet {town.big} per årskurs")).to_be_visible()
+            s.accessible()
+            page.get_by_role("button", name="Logga ut").click()
+
+        with s.step("sign-in-politician"):
+            sign_in(page, url, role="politician", organiser=town.organiser)
+            expect(page.get_by_text("Inloggad som politiker")).to_be_visible()
+            expect(page.get_by_role("table", name="Huvudmannen som helhet")).to_be_visible()
             s.accessible()

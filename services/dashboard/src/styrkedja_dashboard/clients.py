@@ -78,10 +78,12 @@ class Reporting(Api):
             school_year=school_year, term=term, round=round, split=split))
 
     async def forecast_results(self, *, level: str, organiser_id: str | None = None, unit_id: str | None = None,
-                               school_year: str | None = None, term: str | None = None) -> list[dict[str, Any]]:
-        """GET /v1/results/forecasts."""
+                               school_year: str | None = None, term: str | None = None,
+                               split: list[str] | None = None) -> list[dict[str, Any]]:
+        """GET /v1/results/forecasts: share the teachers forecast to reach the pass level."""
         return await self.get("/v1/results/forecasts", _params(
-            level=level, organiser_id=organiser_id, unit_id=unit_id, school_year=school_year, term=term))
+            level=level, organiser_id=organiser_id, unit_id=unit_id, school_year=school_year, term=term,
+            split=split))
 
     async def lika_school_units(self, *, organiser_id: str) -> list[dict[str, Any]]:
         """GET /v1/lika/school-units: the newest published self-assessment of each unit."""
