@@ -42,6 +42,8 @@ class SessionStore:
         self._sessions: dict[str, Session] = {}
 
     def _new(self) -> Session:
+        if len(self._sessions) % 1000 == 999:  # abandoned sign-ins must not pile up
+            self.sweep()
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.time() + self.lifetime)
         self._sessions[session.id] = session
         return session
