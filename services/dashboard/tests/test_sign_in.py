@@ -117,3 +117,12 @@ def test_the_issuer_checks_pkce_redirect_and_claims(issuer):
     assert good.status_code == 200 and good.json()["token_type"] == "Bearer"
     discovery = httpx.get(issuer.url + "/.well-known/openid-configuration").json()
     assert discovery["code_challenge_methods_supported"] == ["S256"]
+
+
+def test_an_organiser_outside_the_token_is_refused_before_any_read(dashboard, issuer):
+    _, params = authorize(dashboard)
+    back = urlsplit(pick(issuer, params, organisers="2120000142").headers["location"])
+    dashboard.get(back.path + "?" + back.query, follow_redirects=False)
+    refused = dashboard.get("/kedjan", params={"huvudman": "2120000999"})
+    assert refused.status_code == 403 and "behörighet" in refused.text
+    assert dashboard.get("/kedjan", params={"omgang": "9"}).status_code == 422  # named, not a 500
