@@ -11,12 +11,24 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test install check-contracts bench demo lock clean kafka-jars
 
-$(STAMP): requirements/lock.txt requirements/local.txt packages/*/pyproject.toml services/*/pyproject.toml
+DASHBOARD := services/dashboard
+
+$(STAMP): requirements/lock.txt requirements/local.txt packages/*/pyproject.toml services/*/pyproject.toml \
+          $(DASHBOARD)/package-lock.json
 	@echo "==> creating $(VENV) from requirements/lock.txt"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -r requirements/lock.txt
 	@$(BIN)/python -m pip install --quiet --no-deps -r requirements/local.txt
+	@echo "==> dashboard assets from npm (package-lock.json; served by the dashboard itself, never a CDN)"
+	@cd $(DASHBOARD) && npm ci --no-audit --no-fund --silent && npm run --silent build
+	@# the browser tests drive Debian's Chromium (Playwright's own browser download cannot work here)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "==> installing chromium from Debian for the browser tests"; \
+	    apt-get install -y -q chromium >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null); \
+	  else echo "==> /usr/bin/chromium missing and not root: the browser tests will be skipped"; fi; \
+	fi
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -14,7 +14,7 @@ import psutil
 
 from .issuer import DEFAULT_PORT as ISSUER_PORT
 from .issuer import DevIssuer
-from .services import SERVICES, ServiceProcess
+from .services import DASHBOARD, SERVICES, ServiceProcess, dashboard_env
 from .stack import Infrastructure
 
 #: `make run` warns when the embedded broker's resident memory passes this (MiB), and again at each doubling.
@@ -73,11 +73,18 @@ def run(state_dir: Path) -> int:
                                             log_dir=state_dir / "logs",
                                             extra_env={**infra.service_env,
                                                        "STYRKEDJA_AUTH_ISSUER": issuer.url}).start())
+        by_name = {p.spec.name: p for p in processes}
+        dashboard_port = int(os.environ.get("STYRKEDJA_DASHBOARD_PORT", DASHBOARD.port))
+        processes.append(ServiceProcess(
+            DASHBOARD, database_url="", kafka_bootstrap_servers="", port=dashboard_port, log_dir=state_dir / "logs",
+            extra_env=dashboard_env(issuer_url=issuer.url, reporting_url=by_name["reporting"].url,
+                                    lika_url=by_name["lika"].url, port=dashboard_port)).start())
         for process in processes:
             process.wait_ready()
         print(f"\nStyrkedja is ready after {time.monotonic() - started:.1f} s:", flush=True)
         for process in processes:
-            print(f"  {process.spec.name:<11} {process.url}  (API docs {process.url}/docs)", flush=True)
+            docs = "sign in with the dev issuer's page" if process.spec is DASHBOARD else f"API docs {process.url}/docs"
+            print(f"  {process.spec.name:<11} {process.url}  ({docs})", flush=True)
         print(f"  kafka       {infra.kafka_bootstrap_servers}\n  postgres    {infra.postgres_url}", flush=True)
         print(f"  logs        {state_dir / 'logs'}", flush=True)
         print(f"  tokens      styrkedja token --state-dir {state_dir} --role organiser_admin --organiser ORGANISER_ID"
@@ -111,7 +118,7 @@ def run(state_dir: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="styrkedja_devstack")
     sub = parser.add_subparsers(dest="command", required=True)
-    run_parser = sub.add_parser("run", help="start PostgreSQL, the broker and the four services")
+    run_parser = sub.add_parser("run", help="start PostgreSQL, the broker, the four services and the dashboard")
     run_parser.add_argument("--state-dir", type=Path, default=Path(".styrkedja"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

@@ -1,5 +1,7 @@
 """A small OIDC issuer on loopback for the embedded default and the tests: a discovery document
-and a JWKS over HTTP, and `mint()` to sign tokens with its key.
+and a JWKS over HTTP, `mint()` to sign tokens with its key, and — for the dashboard's sign-in — the
+authorization code flow with PKCE (S256 only): `/authorize` shows a local page to pick a role,
+organiser, areas, school units and groups, and `/token` redeems the code once.
 
 The key (EC P-256, ES256) is generated on first start and kept in `<state dir>/issuer/`, so tokens
 minted by `styrkedja token` stay valid across restarts of `make run`. `issuer.json` next to it
@@ -12,8 +14,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import os
+import secrets
 import threading
 import time
 import uuid
@@ -21,13 +25,19 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 AUDIENCE = "styrkedja"
-DEFAULT_PORT = 8100
+# 8100 is the dashboard's
+DEFAULT_PORT = 8090
+CODE_SECONDS = 60
+# the sign-in page is for this machine only: codes go only to loopback redirect URIs
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action http: https:; frame-ancestors 'none'"
 
 
 def _load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -103,17 +113,72 @@ class DevIssuer:
         key = _load_or_create_key(self.folder / "key.pem")
         documents: dict[str, bytes] = {}
 
+        codes: dict[str, dict[str, Any]] = {}
+        issuer = self
+
         class Handler(BaseHTTPRequestHandler):
             server_version = "styrkedja-dev-issuer"
             sys_version = ""
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-                body = documents.get(self.path.split("?", 1)[0])
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Cache-Control", "max-age=60")
+            def _send(self, status: int, body: bytes, content_type: str = "application/json",
+                      headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body or b'{"error": "not found"}')
+                self.wfile.write(body)
+
+            def _form(self) -> dict[str, list[str]]:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > 64 * 1024:
+                    return {}
+                return parse_qs(self.rfile.read(length).decode("utf-8", "replace"), keep_blank_values=True)
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                path, _, query = self.path.partition("?")
+                if path == "/authorize":
+                    params = {k: v[0] for k, v in parse_qs(query).items()}
+                    problem = _authorization_problem(params)
+                    if problem:
+                        self._send(400, _page("Felaktig begäran", f"<p>{html.escape(problem)}</p>"),
+                                   "text/html; charset=utf-8", {"Content-Security-Policy": PAGE_CSP})
+                        return
+                    self._send(200, _sign_in_page(params), "text/html; charset=utf-8",
+                               {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store",
+                                "X-Frame-Options": "DENY"})
+                    return
+                body = documents.get(path)
+                self._send(200 if body else 404, body or b'{"error": "not found"}',
+                           headers={"Cache-Control": "max-age=60"})
+
+            def do_POST(self) -> None:  # noqa: N802
+                path = self.path.split("?", 1)[0]
+                form = {k: v for k, v in self._form().items()}
+                one = {k: v[0] for k, v in form.items()}
+                if path == "/authorize":
+                    problem = _authorization_problem(one)
+                    claims = None if problem else _claims_from_form(form)
+                    if problem or isinstance(claims, str):
+                        message = problem or str(claims)
+                        self._send(400, _page("Felaktig begäran", f"<p>{html.escape(message)}</p>"),
+                                   "text/html; charset=utf-8", {"Content-Security-Policy": PAGE_CSP})
+                        return
+                    code = secrets.token_urlsafe(32)
+                    codes[code] = {"client_id": one["client_id"], "redirect_uri": one["redirect_uri"],
+                                   "challenge": one["code_challenge"], "claims": claims,
+                                   "expires": time.time() + CODE_SECONDS}
+                    target = one["redirect_uri"] + ("&" if "?" in one["redirect_uri"] else "?") + urlencode(
+                        {"code": code, "state": one.get("state", "")})
+                    self._send(303, b"", "text/plain", {"Location": target})
+                    return
+                if path == "/token":
+                    status, answer = _redeem(codes, one, issuer)
+                    self._send(status, json.dumps(answer).encode(),
+                               headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+                    return
+                self._send(404, b'{"error": "not found"}')
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -124,7 +189,10 @@ class DevIssuer:
         self.minter = TokenMinter(key, self.url)
         documents["/.well-known/openid-configuration"] = json.dumps({
             "issuer": self.url, "jwks_uri": f"{self.url}/jwks.json",
-            "id_token_signing_alg_values_supported": ["ES256"], "response_types_supported": ["token"],
+            "authorization_endpoint": f"{self.url}/authorize", "token_endpoint": f"{self.url}/token",
+            "id_token_signing_alg_values_supported": ["ES256"], "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code"], "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none"],
             "subject_types_supported": ["public"], "claims_supported": [
                 "sub", "azp", "roles", "organisers", "areas", "school_units", "groups"],
         }).encode()
@@ -143,3 +211,92 @@ class DevIssuer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+# -- the authorization code flow (local use only) ---------------------------------------------------
+
+_ROLES = (("organiser_admin", "Huvudmannens förvaltning (organiser_admin)"),
+          ("area_manager", "Verksamhetschef (area_manager)"), ("principal", "Rektor (principal)"),
+          ("teacher", "Lärare (teacher)"), ("politician", "Politiker (politician)"), ("public", "Allmänheten (public)"))
+_CARRIED = ("response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method", "scope")
+
+
+def _authorization_problem(params: dict[str, str]) -> str | None:
+    if params.get("response_type") != "code":
+        return "response_type must be code"
+    if not params.get("client_id"):
+        return "client_id is missing"
+    redirect = urlsplit(params.get("redirect_uri", ""))
+    if redirect.scheme not in ("http", "https") or redirect.hostname not in LOOPBACK_HOSTS:
+        return "redirect_uri must be a loopback http(s) URL: this issuer is for one machine only"
+    if params.get("code_challenge_method") != "S256" or not 43 <= len(params.get("code_challenge", "")) <= 128:
+        return "PKCE is required: code_challenge with code_challenge_method=S256"
+    return None
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.replace(";", ",").split(",") if part.strip()]
+
+
+def _claims_from_form(form: dict[str, list[str]]) -> dict[str, Any] | str:
+    """The picked role and scope as token claims, checked as the services will check them."""
+    from styrkedja_kit.auth import InvalidClaims, principal_from_claims
+
+    claims = {"sub": (form.get("sub") or [""])[0].strip() or f"dev-{uuid.uuid4().hex[:12]}",
+              "roles": [r for r in form.get("role", []) if r], "organisers": _split(form.get("organisers", [])),
+              "areas": _split(form.get("areas", [])), "school_units": _split(form.get("school_units", [])),
+              "groups": _split(form.get("groups", []))}
+    try:
+        principal_from_claims(claims)
+    except InvalidClaims as error:
+        return str(error)
+    return claims
+
+
+def _redeem(codes: dict[str, dict[str, Any]], form: dict[str, str], issuer: "DevIssuer") -> tuple[int, dict]:
+    if form.get("grant_type") != "authorization_code":
+        return 400, {"error": "unsupported_grant_type"}
+    entry = codes.pop(form.get("code", ""), None)  # one use only, whatever happens next
+    if entry is None or entry["expires"] < time.time():
+        return 400, {"error": "invalid_grant", "error_description": "unknown, used or expired code"}
+    if form.get("client_id") != entry["client_id"] or form.get("redirect_uri", entry["redirect_uri"]) != entry[
+            "redirect_uri"]:
+        return 400, {"error": "invalid_grant", "error_description": "client_id or redirect_uri differs"}
+    verifier = form.get("code_verifier", "")
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    if not 43 <= len(verifier) <= 128 or not secrets.compare_digest(challenge, entry["challenge"]):
+        return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed"}
+    claims = entry["claims"]
+    ttl = 3600
+    token = issuer.mint(roles=claims["roles"], subject=claims["sub"], organisers=claims["organisers"],
+                        areas=claims["areas"], school_units=claims["school_units"], groups=claims["groups"],
+                        client_id=entry["client_id"], ttl_seconds=ttl)
+    return 200, {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": "openid"}
+
+
+def _page(title: str, body: str) -> bytes:
+    return f"""<!doctype html><html lang="sv"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;color:#1b1b1b;max-width:40rem;margin:2rem auto;padding:0 1rem}}
+label{{display:block;margin:.75rem 0 .2rem;font-weight:600}}input,select{{font:inherit;width:100%;padding:.3rem;
+border:1px solid #767676}}button{{font:inherit;margin-top:1rem;padding:.5rem 1rem;background:#005a9c;color:#fff;
+border:0}}.hint{{color:#4a4a4a;font-size:.9rem;margin:0}}:focus-visible{{outline:3px solid #ffbf47}}</style>
+</head><body><main>{body}</main></body></html>""".encode()
+
+
+def _sign_in_page(params: dict[str, str]) -> bytes:
+    hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(params.get(k, ""))}">' for k in _CARRIED)
+    options = "".join(f'<option value="{value}">{html.escape(text)}</option>' for value, text in _ROLES)
+    field = ('<label for="{id}">{label}</label><p class="hint" id="{id}-hint">{hint}</p>'
+             '<input id="{id}" name="{id}" aria-describedby="{id}-hint" autocomplete="off">')
+    body = (f"<h1>Utvecklingsinloggning</h1><p>Endast för lokal användning: välj vem du vill vara. "
+            f"Klienten <strong>{html.escape(params.get('client_id', ''))}</strong> får en token med de här "
+            f"uppgifterna.</p><form method=\"post\" action=\"/authorize\">{hidden}"
+            f'<label for="role">Roll</label><select id="role" name="role">{options}</select>'
+            + field.format(id="organisers", label="Huvudman", hint="Organisationsnummer, flera med komma")
+            + field.format(id="areas", label="Verksamhetsområden", hint="Områdes-id, flera med komma (valfritt)")
+            + field.format(id="school_units", label="Skolenheter", hint="Skolenhetskoder (8 siffror), flera med komma")
+            + field.format(id="groups", label="Grupper", hint="SKOLENHETSKOD/GRUPP, flera med komma (lärare)")
+            + field.format(id="sub", label="Användar-id", hint="Valfritt; annars ett slumpat dev-id")
+            + '<button type="submit">Logga in</button></form>')
+    return _page("Logga in – Styrkedja (utveckling)", body)

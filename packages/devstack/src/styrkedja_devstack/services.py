@@ -34,6 +34,15 @@ SERVICES = (
     ServiceSpec("reporting", 8104),
 )
 
+#: The fifth deployable part: no database, no broker; it talks to the services' HTTP APIs only,
+#: so it is not in SERVICES (which get a database and migrations).
+DASHBOARD = ServiceSpec("dashboard", 8100)
+
+
+def dashboard_env(*, issuer_url: str, reporting_url: str, lika_url: str, port: int) -> dict[str, str]:
+    return {"STYRKEDJA_DASHBOARD_ISSUER": issuer_url, "STYRKEDJA_DASHBOARD_REPORTING_URL": reporting_url,
+            "STYRKEDJA_DASHBOARD_LIKA_URL": lika_url, "STYRKEDJA_DASHBOARD_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+
 
 def database_url(server_url: str, database: str) -> str:
     """`postgresql://user@host:port` + database → the asyncpg SQLAlchemy URL a service wants."""

@@ -1,0 +1,86 @@
+"""Wiring only: settings, one shared HTTP client, sessions, routers, error pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from .auth.oidc import OidcClient
+from .auth.routes import router as auth_routes
+from .chain.routes import router as chain_routes
+from .clients import UpstreamError
+from .lika.routes import router as lika_routes
+from .settings import DashboardSettings
+from .web.pages import NotSignedIn, login_url, render, store
+from .web.security import CsrfFailed, SecurityHeaders
+from .web.sessions import SessionStore
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: DashboardSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=settings.upstream_timeout_seconds) as http:
+            app.state.http = http
+            app.state.oidc = OidcClient(settings, http)
+            yield
+
+    app = FastAPI(title="Styrkedja dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.settings = settings
+    app.state.sessions = SessionStore(settings.session_seconds, secure=settings.cookie_secure)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (auth_routes, chain_routes, lika_routes):
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        return JSONResponse({"status": "ready"})
+
+    def _session(request: Request):
+        return store(request).get(request)
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, error: NotSignedIn) -> Response:
+        return RedirectResponse(login_url(error.next_url), status_code=303)
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, error: CsrfFailed) -> Response:
+        return render(request, "error.html", _session(request), status_code=403, title="Formuläret kunde inte skickas",
+                      message="Sidan var för gammal eller kom inte härifrån (CSRF-kontroll). Ladda om och försök igen.")
+
+    @app.exception_handler(UpstreamError)
+    async def upstream(request: Request, error: UpstreamError) -> Response:
+        message = {401: "Din inloggning har gått ut. Logga in igen.",
+                   403: "Du har inte behörighet att se de här uppgifterna.",
+                   404: "Uppgifterna finns inte.",
+                   502: f"Tjänsten {error.service} svarar inte just nu. Försök igen om en stund."}.get(
+            error.status, f"Tjänsten {error.service} godtog inte frågan: {error.detail}")
+        return render(request, "error.html", _session(request), status_code=error.status,
+                      title="Uppgifterna kunde inte hämtas", message=message)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        return render(request, "error.html", _session(request), status_code=error.status_code,
+                      title="Sidan kunde inte visas", message=str(error.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
+        fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in error.errors())
+        return render(request, "error.html", _session(request), status_code=422, title="Ogiltigt val",
+                      message=f"Kontrollera: {fields}.")
+
+    return app

@@ -1,0 +1,76 @@
+"""/logga-in, /auth/callback, /logga-ut."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from ..web.pages import render, store
+from ..web.security import check_csrf
+from .oidc import SignInFailed
+
+router = APIRouter()
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site: an open redirect would hand the session to anyone's page."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/kedjan"
+    return value
+
+
+@router.get("/")
+async def start(request: Request) -> Response:
+    session = store(request).get(request)
+    if session and session.signed_in:
+        return RedirectResponse("/kedjan", status_code=303)
+    return render(request, "start.html", None)
+
+
+@router.get("/logga-in")
+async def login(request: Request, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    sessions = store(request)
+    session = sessions.get_or_create(request)
+    url, pending = await request.app.state.oidc.authorization()
+    session.login = {**pending, "next": _safe_next(next)}
+    response = RedirectResponse(url, status_code=303)
+    sessions.write_cookie(response, session)
+    return response
+
+
+@router.get("/auth/callback")
+async def callback(request: Request, code: Annotated[str | None, Query(max_length=2000)] = None,
+                   state: Annotated[str | None, Query(max_length=500)] = None,
+                   error: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+    sessions = store(request)
+    session = sessions.get(request)
+    if session is None or not session.login or error or not code or not state:
+        return render(request, "error.html", None, status_code=400,
+                      title="Inloggningen misslyckades", message="Inloggningen avbröts eller har gått ut. Försök igen.")
+    pending = session.login
+    try:
+        token, expires_at, principal, claims = await request.app.state.oidc.redeem(
+            code=code, state=state, expected=pending)
+    except SignInFailed:
+        session.login = {}
+        return render(request, "error.html", None, status_code=400, title="Inloggningen misslyckades",
+                      message="Identitetsleverantörens svar kunde inte godtas. Försök igen.")
+    fresh = sessions.rotate(session)
+    fresh.token, fresh.token_expires_at, fresh.principal, fresh.claims = token, expires_at, principal, claims
+    response = RedirectResponse(pending.get("next") or "/kedjan", status_code=303)
+    sessions.write_cookie(response, fresh)
+    return response
+
+
+@router.post("/logga-ut")
+async def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -> Response:
+    sessions = store(request)
+    session = sessions.get(request)
+    check_csrf(session.csrf if session else None, csrf)
+    if session:
+        sessions.drop(session)
+    response = RedirectResponse("/", status_code=303)
+    sessions.clear_cookie(response)
+    return response

@@ -1,0 +1,1 @@
+"""The chain page: organiser → school units → groups, share reaching the pass level per subject."""

@@ -1,0 +1,135 @@
+"""GET /kedjan (the chain) and its CSV/xlsx downloads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from styrkedja_kit.auth import Role
+
+from ..clients import Reporting, UpstreamError, query_string
+from ..downloads import csv_response, xlsx_response
+from ..web.pages import Current, render, reporting
+from .view import Matrix, matrix, table
+
+router = APIRouter()
+
+SCHOOL_YEAR = r"^\d{4}/\d{2}$"
+UNIT = r"^[A-Za-z0-9_./-]{1,64}$"
+
+
+@dataclass
+class Filters:
+    huvudman: str | None
+    niva: Literal["school_unit", "group"]
+    enhet: str | None
+    lasar: str | None
+    termin: Literal["HT", "VT"] | None
+    omgang: int | None
+    amne: str | None
+
+    def query(self, **override: object) -> str:
+        values = {**vars(self), **override}
+        return query_string(**values)
+
+
+def filters(huvudman: Annotated[str | None, Query(pattern=UNIT)] = None,
+            niva: Annotated[Literal["school_unit", "group"], Query()] = "school_unit",
+            enhet: Annotated[str | None, Query(pattern=UNIT)] = None,
+            lasar: Annotated[str | None, Query(pattern=SCHOOL_YEAR)] = None,
+            termin: Annotated[Literal["HT", "VT"] | None, Query()] = None,
+            omgang: Annotated[int | None, Query(ge=1, le=4)] = None,
+            amne: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{3,16}$")] = None) -> Filters:
+    return Filters(huvudman, niva, enhet, lasar, termin, omgang, amne)
+
+
+Chosen = Annotated[Filters, Depends(filters)]
+Api = Annotated[Reporting, Depends(reporting)]
+
+
+def organisers_of(session: Current) -> list[str]:
+    return sorted(session.principal.organisers) if session.principal else []
+
+
+async def _or_denied(read: Awaitable[Matrix]) -> Matrix | None:
+    """A table outside the user's scope is left out (the page says so); the service decided."""
+    try:
+        return await read
+    except UpstreamError as error:
+        if error.status == 403:
+            return None
+        raise
+
+
+async def tables(api: Reporting, organiser: str, f: Filters) -> dict[str, Matrix | None]:
+    async def results(level: str, unit_id: str | None = None, split: list[str] | None = None) -> list[dict]:
+        return await api.assessment_results(level=level, unit_id=unit_id, split=split, organiser_id=organiser,
+                                            subject_code=f.amne, school_year=f.lasar, term=f.termin, round=f.omgang)
+
+    async def assessed(level: str, unit_id: str | None = None, split: list[str] | None = None,
+                       key: str = "unit_id") -> Matrix:
+        return matrix(level, await results(level, unit_id, split), key=key)
+
+    async def forecast(unit_id: str) -> Matrix:
+        cells = await api.forecast_results(level="school_unit", unit_id=unit_id, organiser_id=organiser,
+                                           school_year=f.lasar, term=f.termin, split=["year"])
+        return matrix("school_unit", [c for c in cells if not f.amne or c["subject_code"] == f.amne], key="year")
+
+    if f.enhet:
+        years, forecasts = await asyncio.gather(_or_denied(assessed("school_unit", f.enhet, ["year"], "year")),
+                                                _or_denied(forecast(f.enhet)))
+        return {"years": years, "forecasts": forecasts}
+    whole, units = await asyncio.gather(_or_denied(assessed("organiser", organiser)), _or_denied(assessed(f.niva)))
+    return {"organiser": whole, "units": units}
+
+
+def _organiser(session: Current, f: Filters) -> str:
+    organisers = organisers_of(session)
+    if f.huvudman:
+        # only a choice among the token's organisers; the service checks scope again on every read
+        if f.huvudman not in organisers:
+            raise HTTPException(403, "Du har inte behörighet till den huvudmannen.")
+        return f.huvudman
+    if not organisers:
+        raise HTTPException(403, "Din inloggning saknar huvudman.")
+    return organisers[0]
+
+
+def _start_unit(session: Current) -> str | None:
+    """Where a principal or teacher starts: their own unit (the organiser level is not theirs)."""
+    p = session.principal
+    if p is None or p.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.POLITICIAN, Role.PUBLIC):
+        return None
+    units = sorted(p.school_units | {g.school_unit_code for g in p.groups})
+    return units[0] if units else None
+
+
+@router.get("/kedjan")
+async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Response:
+    organiser = _organiser(session, f)
+    if not f.enhet and not request.url.query and (unit := _start_unit(session)):
+        return RedirectResponse("/kedjan?" + f.query(enhet=unit, huvudman=organiser), status_code=303)
+    found = await tables(api, organiser, f)
+    return render(request, "chain.html", session, f=f, organiser=organiser, organisers=organisers_of(session),
+                  tables=found, page="kedjan", own_units=sorted(session.principal.school_units)
+                  if session.principal else [],
+                  unit_link=lambda unit: "/kedjan?" + f.query(enhet=unit, niva="school_unit"))
+
+
+@router.get("/kedjan/export.{fmt}")
+async def chain_export(session: Current, api: Api, f: Chosen, fmt: Literal["csv", "xlsx"]) -> Response:
+    organiser = _organiser(session, f)
+    found = await tables(api, organiser, f)
+    m = found.get("years") if f.enhet else found.get("units")
+    if m is None:
+        raise HTTPException(403, "Du har inte behörighet att se de här uppgifterna.")
+    header, rows = table(m)
+    if f.enhet:
+        header[0] = "Årskurs"
+    stem = f"maluppfyllelse-{f.enhet or organiser}"
+    return (csv_response if fmt == "csv" else xlsx_response)(stem, header, rows)

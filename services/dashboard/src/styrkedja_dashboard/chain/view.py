@@ -1,0 +1,89 @@
+"""Pure: result cells from reporting → a table of units × subjects (no I/O, no rules: a figure
+the service withheld stays withheld, with its reason)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..formats import figure
+
+# display names only (Skolverket's ämneskoder for grundskolan); an unknown code shows as itself
+SUBJECT_NAMES = {
+    "GRGRBIL01": "Bild", "GRGRBIO01": "Biologi", "GRGRENG01": "Engelska", "GRGRFYS01": "Fysik",
+    "GRGRGEO01": "Geografi", "GRGRHIS01": "Historia", "GRGRHKK01": "Hem- och konsumentkunskap",
+    "GRGRIDH01": "Idrott och hälsa", "GRGRKEM01": "Kemi", "GRGRMAT01": "Matematik", "GRGRMOD01": "Modersmål",
+    "GRGRMUS01": "Musik", "GRGRREL01": "Religionskunskap", "GRGRSAM01": "Samhällskunskap",
+    "GRGRSLJ01": "Slöjd", "GRGRSVA01": "Svenska som andraspråk", "GRGRSVE01": "Svenska", "GRGRTEK01": "Teknik",
+}
+
+LEVEL_NAMES = {"organiser": "Huvudman", "school_unit": "Skolenhet", "group": "Grupp"}
+NEXT_LEVEL = {"organiser": "school_unit", "school_unit": "group"}
+
+
+def subject_name(code: str) -> str:
+    return SUBJECT_NAMES.get(code, code)
+
+
+@dataclass
+class Cell:
+    share: float | None
+    reason: str | None
+    assessed: float | None
+    reaching_pass: float | None
+
+    @property
+    def withheld(self) -> bool:
+        return self.share is None and self.reason is not None
+
+
+@dataclass
+class Row:
+    unit_id: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+@dataclass
+class Matrix:
+    level: str
+    subjects: list[str]
+    rows: list[Row]
+
+
+def _merge(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cells of one unit and subject over several rounds/kinds/scales: the newest round counts."""
+    return max(cells, key=lambda c: (c.get("school_year") or "", c.get("term") == "VT", c.get("round") or 0))
+
+
+def matrix(level: str, cells: list[dict[str, Any]], *, key: str = "unit_id") -> Matrix:
+    """Rows by `key` (`unit_id`, or `year` for one unit split by year), a column per subject."""
+    by_unit: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for cell in cells:
+        by_unit.setdefault(str(cell.get(key)), {}).setdefault(cell["subject_code"], []).append(cell)
+    subjects = sorted({c["subject_code"] for c in cells}, key=subject_name)
+    rows = []
+    for unit_id in sorted(by_unit, key=lambda k: (len(k), k) if key == "year" else (0, k)):
+        row = Row(unit_id)
+        for subject, found in by_unit[unit_id].items():
+            chosen = _merge(found)
+            share, reason = figure(chosen.get("share_reaching_pass"))
+            withheld = chosen.get("withheld") or {}
+            reason = reason or withheld.get("share_reaching_pass")
+            assessed, _ = figure(chosen.get("assessed"))
+            passing, _ = figure(chosen.get("reaching_pass"))
+            row.cells[subject] = Cell(share, reason, assessed, passing)
+        rows.append(row)
+    return Matrix(level, subjects, rows)
+
+
+def table(m: Matrix) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows for CSV/xlsx: the share, or `..` where the service withheld it."""
+    header = [LEVEL_NAMES.get(m.level, m.level)] + [subject_name(s) for s in m.subjects]
+    rows: list[list[Any]] = []
+    for row in m.rows:
+        values: list[Any] = [row.unit_id]
+        for subject in m.subjects:
+            cell = row.cells.get(subject)
+            values.append(None if cell is None else (".." if cell.withheld else cell.share))
+        rows.append(values)
+    return header, rows

@@ -1,0 +1,122 @@
+"""The services' public HTTP APIs, one function per endpoint, always with the signed-in user's
+token: the services decide scope and suppression, the dashboard only shows what they return.
+
+When reporting's new endpoints land (trend, gap, freshness, coverage, alerts, compliance,
+drill-down), each gets a function here and its page a template change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+
+class UpstreamError(Exception):
+    """A service answered with an error (or not at all); `status` is what the page answers with."""
+
+    def __init__(self, service: str, status: int, detail: str) -> None:
+        super().__init__(f"{service}: {status} {detail}")
+        self.service, self.status, self.detail = service, status, detail
+
+
+Params = list[tuple[str, str | int | float | bool | None]]
+
+
+def _params(**kwargs: Any) -> Params:
+    out: Params = []
+    for key, value in kwargs.items():
+        if value is None or value == "":
+            continue
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            out.append((key, str(item)))
+    return out
+
+
+class Api:
+    def __init__(self, http: httpx.AsyncClient, name: str, base_url: str, token: str) -> None:
+        self.http, self.name, self.base_url, self.token = http, name, base_url.rstrip("/"), token
+
+    async def get(self, path: str, params: Params | None = None) -> Any:
+        try:
+            response = await self.http.get(self.base_url + path, params=params or [],
+                                           headers={"Authorization": f"Bearer {self.token}",
+                                                    "Accept": "application/json"})
+        except httpx.HTTPError as error:
+            raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
+        if response.status_code >= 400:
+            detail = response.text[:300]
+            try:
+                body = response.json()
+                detail = str(body.get("detail") or body.get("title") or detail)
+            except ValueError:
+                pass
+            raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
+        return response.json()
+
+    async def download(self, path: str, params: Params | None = None) -> httpx.Response:
+        try:
+            response = await self.http.get(self.base_url + path, params=params or [],
+                                           headers={"Authorization": f"Bearer {self.token}"})
+        except httpx.HTTPError as error:
+            raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
+        if response.status_code >= 400:
+            raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502,
+                                response.text[:300])
+        return response
+
+
+class Reporting(Api):
+    async def assessment_results(self, *, level: str, organiser_id: str | None = None, unit_id: str | None = None,
+                                 subject_code: str | None = None, school_year: str | None = None,
+                                 term: str | None = None, round: int | None = None,
+                                 split: list[str] | None = None) -> list[dict[str, Any]]:
+        """GET /v1/results/assessments: share reaching the pass level per unit of a level."""
+        return await self.get("/v1/results/assessments", _params(
+            level=level, organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
+            school_year=school_year, term=term, round=round, split=split))
+
+    async def forecast_results(self, *, level: str, organiser_id: str | None = None, unit_id: str | None = None,
+                               school_year: str | None = None, term: str | None = None,
+                               split: list[str] | None = None) -> list[dict[str, Any]]:
+        """GET /v1/results/forecasts: share the teachers forecast to reach the pass level."""
+        return await self.get("/v1/results/forecasts", _params(
+            level=level, organiser_id=organiser_id, unit_id=unit_id, school_year=school_year, term=term,
+            split=split))
+
+    async def lika_school_units(self, *, organiser_id: str) -> list[dict[str, Any]]:
+        """GET /v1/lika/school-units: the newest published self-assessment of each unit."""
+        return await self.get("/v1/lika/school-units", _params(organiser_id=organiser_id))
+
+
+class Lika(Api):
+    async def self_assessments(self, *, organiser_id: str, school_unit_code: str) -> list[dict[str, Any]]:
+        """GET /v1/self-assessments: a unit's self-assessments."""
+        return await self.get("/v1/self-assessments",
+                              _params(organiser_id=organiser_id, school_unit_code=school_unit_code))
+
+    async def catalogue(self, version: str, *, school_form: str) -> dict[str, Any]:
+        """GET /v1/catalogue/{version}: areas, indicators and the rating scale with Swedish labels."""
+        return await self.get(f"/v1/catalogue/{version}", _params(school_form=school_form))
+
+    async def self_assessment(self, self_assessment_id: str) -> dict[str, Any]:
+        return await self.get(f"/v1/self-assessments/{self_assessment_id}")
+
+    async def compare(self, first: str, second: str) -> dict[str, Any]:
+        """GET /v1/self-assessments/compare: radar data per area and the discussion points."""
+        return await self.get("/v1/self-assessments/compare", _params(first=first, second=second))
+
+    async def action_plan(self, self_assessment_id: str, *, status: str | None = None,
+                          priority: int | None = None) -> dict[str, Any]:
+        return await self.get(f"/v1/self-assessments/{self_assessment_id}/action-plan",
+                              _params(status=status, priority=priority))
+
+    async def export(self, self_assessment_id: str, *, action_plan: bool = False) -> httpx.Response:
+        """The LIKA service's own xlsx (comments kept)."""
+        tail = "action-plan/export.xlsx" if action_plan else "export.xlsx"
+        return await self.download(f"/v1/self-assessments/{self_assessment_id}/{tail}")
+
+
+def query_string(**kwargs: Any) -> str:
+    return urlencode(_params(**kwargs))

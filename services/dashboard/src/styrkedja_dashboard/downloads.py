@@ -1,0 +1,48 @@
+"""CSV and xlsx of a table the dashboard shows, until reporting serves the same table itself
+(then the download link points at reporting's `format=csv|xlsx` and this goes)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Any
+
+import xlsxwriter
+from starlette.responses import Response
+
+
+def _name(stem: str, ext: str) -> str:
+    return f"{stem}-{date.today().isoformat()}.{ext}"
+
+
+def csv_response(stem: str, header: list[str], rows: list[list[Any]]) -> Response:
+    """Swedish Excel's dialect: `;`, decimal comma, UTF-8 with BOM; withheld stays `..`."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else str(v).replace(".", ",") if isinstance(v, float) else v for v in row])
+    return Response(("\ufeff" + out.getvalue()).encode(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{_name(stem, "csv")}"'})
+
+
+def xlsx_response(stem: str, header: list[str], rows: list[list[Any]], *, share_columns: bool = True) -> Response:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("Tabell")
+    bold = book.add_format({"bold": True})
+    percent = book.add_format({"num_format": "0.0%"})
+    sheet.write_row(0, 0, header, bold)
+    sheet.freeze_panes(1, 0)
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if isinstance(value, float) and share_columns:
+                sheet.write_number(r, c, value, percent)
+            elif value is not None:
+                sheet.write(r, c, value)
+    sheet.set_column(0, len(header) - 1, 16)
+    book.close()
+    return Response(buffer.getvalue(),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="{_name(stem, "xlsx")}"'})

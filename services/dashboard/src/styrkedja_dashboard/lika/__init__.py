@@ -1,0 +1,1 @@
+"""LIKA pages: the organiser's compilation, a unit's self-assessments, the radar, the action plan."""

@@ -1,0 +1,1 @@
+"""Sessions, CSRF, security headers and templates: the web plumbing every page shares."""

@@ -1,0 +1,65 @@
+"""What every page needs: the signed-in session, the API clients with its token, templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from .. import formats
+from ..chain.view import LEVEL_NAMES, subject_name
+from ..clients import Lika, Reporting
+from .sessions import Session, SessionStore
+
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+templates.env.filters.update(share=formats.share, number=formats.number, day=formats.day, level=formats.level,
+                             subject=subject_name, reason=formats.reason_text)
+templates.env.globals.update(LEVEL_NAMES=LEVEL_NAMES)
+
+ROLE_NAMES = {"teacher": "lärare", "principal": "rektor", "area_manager": "verksamhetschef",
+              "organiser_admin": "huvudmannens administratör", "politician": "politiker", "public": "allmänheten",
+              "platform": "plattform", "ops": "drift"}
+templates.env.globals.update(ROLE_NAMES=ROLE_NAMES)
+
+
+class NotSignedIn(Exception):
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def store(request: Request) -> SessionStore:
+    return request.app.state.sessions
+
+
+def signed_in(request: Request) -> Session:
+    session = store(request).get(request)
+    if session is None or not session.signed_in:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise NotSignedIn(target)
+    return session
+
+
+Current = Annotated[Session, Depends(signed_in)]
+
+
+def reporting(request: Request, session: Current) -> Reporting:
+    s = request.app.state
+    return Reporting(s.http, "reporting", s.settings.reporting_url, session.token or "")
+
+
+def lika(request: Request, session: Current) -> Lika:
+    s = request.app.state
+    return Lika(s.http, "lika", s.settings.lika_url, session.token or "")
+
+
+def render(request: Request, name: str, session: Session | None, status_code: int = 200, **context: Any) -> Response:
+    return templates.TemplateResponse(request, name, {"session": session, "principal": session.principal
+                                                      if session else None, **context}, status_code=status_code)
+
+
+def login_url(next_url: str) -> str:
+    return "/logga-in?next=" + quote(next_url, safe="")

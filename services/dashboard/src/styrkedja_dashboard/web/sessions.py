@@ -1,0 +1,80 @@
+"""Server-side sessions: the browser holds only a random id in an HttpOnly cookie; the access
+token stays on the server, so no page script can read it.
+
+One process keeps its sessions in memory: a restart signs everyone out, and more than one
+replica needs sticky sessions (or a shared store behind this same interface).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request, Response
+
+from styrkedja_kit.auth import Principal
+
+COOKIE = "styrkedja_session"
+
+
+@dataclass
+class Session:
+    id: str
+    csrf: str
+    expires_at: float
+    token: str | None = None
+    token_expires_at: float | None = None
+    principal: Principal | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+    # an authorization in flight: state, PKCE verifier and where to go afterwards
+    login: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def signed_in(self) -> bool:
+        return self.token is not None and (self.token_expires_at or 0) > time.time()
+
+
+class SessionStore:
+    def __init__(self, lifetime_seconds: int, *, secure: bool) -> None:
+        self.lifetime, self.secure = lifetime_seconds, secure
+        self._sessions: dict[str, Session] = {}
+
+    def _new(self) -> Session:
+        if len(self._sessions) % 1000 == 999:  # abandoned sign-ins must not pile up
+            self.sweep()
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.time() + self.lifetime)
+        self._sessions[session.id] = session
+        return session
+
+    def get(self, request: Request) -> Session | None:
+        sid = request.cookies.get(COOKIE)
+        session = self._sessions.get(sid) if sid else None
+        if session and session.expires_at < time.time():
+            self._sessions.pop(session.id, None)
+            return None
+        return session
+
+    def get_or_create(self, request: Request) -> Session:
+        return self.get(request) or self._new()
+
+    def rotate(self, old: Session) -> Session:
+        """A new id (and CSRF token) at sign-in, so an id planted before it is worth nothing."""
+        self._sessions.pop(old.id, None)
+        return self._new()
+
+    def drop(self, session: Session) -> None:
+        self._sessions.pop(session.id, None)
+
+    def write_cookie(self, response: Response, session: Session) -> None:
+        response.set_cookie(COOKIE, session.id, max_age=self.lifetime, httponly=True, secure=self.secure,
+                            samesite="lax", path="/")
+
+    def clear_cookie(self, response: Response) -> None:
+        response.delete_cookie(COOKIE, path="/", httponly=True, secure=self.secure, samesite="lax")
+
+    def sweep(self) -> None:
+        now = time.time()
+        for sid in [s.id for s in self._sessions.values() if s.expires_at < now]:
+            self._sessions.pop(sid, None)

@@ -1,0 +1,128 @@
+"""Sign-in over HTTP, no browser: the dashboard (in-process) against the dev issuer (a real
+loopback server): authorization code + PKCE, the session cookie, CSRF, and what the issuer refuses."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from styrkedja_dashboard.app import create_app
+from styrkedja_dashboard.settings import DashboardSettings
+from styrkedja_devstack.issuer import DevIssuer
+
+PUBLIC = "http://127.0.0.1:18100"
+
+
+@pytest.fixture
+def issuer(tmp_path):
+    issuer = DevIssuer(tmp_path, port=0).start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture
+def dashboard(issuer):
+    # reporting and LIKA are not running: pages behind sign-in answer 502, which is all these tests need
+    settings = DashboardSettings(public_url=PUBLIC, issuer=issuer.url, reporting_url="http://127.0.0.1:9",
+                                 lika_url="http://127.0.0.1:9")
+    with TestClient(create_app(settings), base_url=PUBLIC) as client:
+        yield client
+
+
+def authorize(client: TestClient, *, role: str = "organiser_admin", next_url: str = "/lika") -> tuple[str, dict]:
+    start = client.get("/logga-in", params={"next": next_url}, follow_redirects=False)
+    assert start.status_code == 303
+    location = start.headers["location"]
+    params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
+    page = httpx.get(location)
+    assert page.status_code == 200 and 'label for="role"' in page.text
+    return location, params
+
+
+def pick(issuer: DevIssuer, params: dict, **form) -> httpx.Response:
+    fields = {"role": "organiser_admin", "organisers": "2120000142", **params, **form}
+    return httpx.post(issuer.url + "/authorize", data=fields, follow_redirects=False)
+
+
+def test_sign_in_with_pkce_gives_an_httponly_session_and_no_token_to_the_browser(dashboard, issuer):
+    _, params = authorize(dashboard)
+    chosen = pick(issuer, params)
+    assert chosen.status_code == 303
+    back = urlsplit(chosen.headers["location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == PUBLIC + "/auth/callback"
+    before = dashboard.cookies.get("styrkedja_session")
+    done = dashboard.get(back.path + "?" + back.query, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/lika"
+    cookie = done.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "eyJ" not in cookie
+    assert dashboard.cookies.get("styrkedja_session") != before  # a new id at sign-in
+    page = dashboard.get("/lika")
+    assert page.status_code == 502 and "eyJ" not in page.text  # signed in; the service is just not there
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
+    # the code was used once; a second redemption (a replay of the callback) signs nobody in
+    again = dashboard.get(back.path + "?" + back.query, follow_redirects=False)
+    assert again.status_code == 400
+
+
+def test_logout_needs_the_csrf_token(dashboard, issuer):
+    _, params = authorize(dashboard)
+    back = urlsplit(pick(issuer, params).headers["location"])
+    dashboard.get(back.path + "?" + back.query, follow_redirects=False)
+    refused = dashboard.post("/logga-ut", data={"csrf": "forged"}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert dashboard.get("/lika", follow_redirects=False).status_code == 502  # still signed in
+    sid = dashboard.cookies.get("styrkedja_session")
+    csrf = dashboard.app.state.sessions._sessions[sid].csrf  # what the page's logout form carries
+    signed_out = dashboard.post("/logga-ut", data={"csrf": csrf}, follow_redirects=False)
+    assert signed_out.status_code == 303
+    assert dashboard.get("/lika", follow_redirects=False).status_code == 303  # back to sign-in
+
+
+def test_pages_need_sign_in_and_next_is_only_a_local_path(dashboard):
+    response = dashboard.get("/kedjan?niva=group", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/logga-in?next=%2Fkedjan%3Fniva%3Dgroup"
+    assert dashboard.get("/kedjan?omgang=9", follow_redirects=False).status_code == 303
+
+
+def test_a_forged_state_is_refused(dashboard, issuer):
+    _, params = authorize(dashboard)
+    back = urlsplit(pick(issuer, {**params, "state": "forged"}).headers["location"])
+    assert dashboard.get(back.path + "?" + back.query, follow_redirects=False).status_code == 400
+
+
+def test_the_issuer_checks_pkce_redirect_and_claims(issuer):
+    verifier = "v" * 64
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {"response_type": "code", "client_id": "c", "redirect_uri": "http://127.0.0.1:1/cb", "state": "s",
+              "code_challenge": challenge, "code_challenge_method": "S256"}
+    assert httpx.get(issuer.url + "/authorize", params={**params, "redirect_uri": "https://evil.example/cb"}
+                     ).status_code == 400
+    assert httpx.get(issuer.url + "/authorize", params={**params, "code_challenge_method": "plain"}).status_code == 400
+    assert pick(issuer, params, role="principal", school_units="not-a-code").status_code == 400
+    code = parse_qs(urlsplit(pick(issuer, params).headers["location"]).query)["code"][0]
+    token = {"grant_type": "authorization_code", "code": code, "client_id": "c", "redirect_uri": params["redirect_uri"]}
+    wrong = httpx.post(issuer.url + "/token", data={**token, "code_verifier": "w" * 64})
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    # a refused attempt burns the code too
+    assert httpx.post(issuer.url + "/token", data={**token, "code_verifier": verifier}).status_code == 400
+    code = parse_qs(urlsplit(pick(issuer, params).headers["location"]).query)["code"][0]
+    good = httpx.post(issuer.url + "/token", data={**token, "code": code, "code_verifier": verifier})
+    assert good.status_code == 200 and good.json()["token_type"] == "Bearer"
+    discovery = httpx.get(issuer.url + "/.well-known/openid-configuration").json()
+    assert discovery["code_challenge_methods_supported"] == ["S256"]
+
+
+def test_an_organiser_outside_the_token_is_refused_before_any_read(dashboard, issuer):
+    _, params = authorize(dashboard)
+    back = urlsplit(pick(issuer, params, organisers="2120000142").headers["location"])
+    dashboard.get(back.path + "?" + back.query, follow_redirects=False)
+    refused = dashboard.get("/kedjan", params={"huvudman": "2120000999"})
+    assert refused.status_code == 403 and "behörighet" in refused.text
+    assert dashboard.get("/kedjan", params={"omgang": "9"}).status_code == 422  # named, not a 500

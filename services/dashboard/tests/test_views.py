@@ -1,0 +1,56 @@
+"""Pure parts: the chain matrix, withheld cells rendered as `..` with the reason, Swedish formats."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from styrkedja_dashboard import formats
+from styrkedja_dashboard.chain.view import matrix, table
+from styrkedja_dashboard.web.pages import templates
+
+
+def cell(unit: str, subject: str, share, *, round_: int = 1, assessed=12, passing=9, **extra) -> dict:
+    return {"level": "school_unit", "unit_id": unit, "subject_code": subject, "school_year": "2026/27",
+            "term": "HT", "round": round_, "share_reaching_pass": share, "assessed": assessed,
+            "reaching_pass": passing, **extra}
+
+
+def test_matrix_rows_columns_and_the_newest_round():
+    m = matrix("school_unit", [cell("B", "GRGRSVE01", 0.5), cell("A", "GRGRMAT01", 0.25, round_=1),
+                               cell("A", "GRGRMAT01", 0.75, round_=2)])
+    assert [r.unit_id for r in m.rows] == ["A", "B"]
+    assert m.subjects == ["GRGRMAT01", "GRGRSVE01"]  # Matematik before Svenska
+    assert m.rows[0].cells["GRGRMAT01"].share == 0.75
+
+
+def test_withheld_figures_keep_their_reason_in_every_shape_the_service_sends():
+    reason = "OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"
+    m = matrix("school_unit", [
+        cell("A", "GRGRMAT01", {"value": None, "reason": reason}, assessed={"value": None, "reason": reason}),
+        cell("B", "GRGRMAT01", None, withheld={"share_reaching_pass": reason}),
+        cell("C", "GRGRMAT01", None, assessed=0, passing=0)])
+    a, b, c = (row.cells["GRGRMAT01"] for row in m.rows)
+    assert a.withheld and a.reason == reason and b.withheld
+    assert not c.withheld  # no students at all is not a secret
+    header, rows = table(m)
+    assert header == ["Skolenhet", "Matematik"] and [r[1] for r in rows] == ["..", "..", None]
+
+
+def test_a_withheld_cell_renders_as_dots_with_the_explanation():
+    m = matrix("school_unit", [cell("A", "GRGRMAT01", {"value": None, "reason": "OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"}),
+                               cell("B", "GRGRMAT01", 0.734, assessed=15, passing=11)])
+    macros = templates.env.get_template("_macros.html").module
+    html = str(macros.matrix_table(m, "Skolenheter", "Skolenhet"))
+    assert '<abbr class="withheld" title="Visas inte: uppgiften bygger på för få elever' in html
+    assert ">..</abbr>" in html
+    assert "73,4\u00a0%" in html and 'title="11 av 15 elever"' in html
+
+
+def test_swedish_formats():
+    assert formats.share(0.5) == "50,0\u00a0%"
+    assert formats.number(6000) == "6\u00a0000"
+    assert formats.day(date(2026, 12, 1)) == "2026-12-01"
+    assert formats.day("2026-11-10T08:05:00+00:00") == "2026-11-10 09:05"  # Swedish time
+    assert formats.day("2026-11-10") == "2026-11-10"
+    assert formats.level(2.142857) == "2,14"
+    assert formats.share(None) == ""

@@ -1,0 +1,287 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by Playwright, against the
+services as processes on the real PostgreSQL and broker, signed in through the dev issuer's page.
+
+Each step takes a screenshot on failure (into the test's tmp dir, named in the failure). With
+STYRKEDJA_SCREENSHOTS=<dir> the main pages are also saved there (the README's pictures:
+`STYRKEDJA_SCREENSHOTS=docs/screenshots make test PYTEST_ARGS=tests/e2e/test_dashboard_browser.py`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+
+from styrkedja_devstack.issuer import DevIssuer
+from styrkedja_devstack.postgres import free_port
+from styrkedja_devstack.services import DASHBOARD, ServiceProcess, dashboard_env
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).resolve().parents[2] / "services" / "dashboard" / "node_modules" / "axe-core" / "axe.min.js"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+try:
+    from playwright.sync_api import Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - the lock installs it
+    sync_playwright = None
+
+_missing = ("Playwright for Python is not installed" if sync_playwright is None else
+            f"{CHROMIUM} is missing (make install runs `apt-get install -y chromium` as root)"
+            if not CHROMIUM.exists() else
+            f"{AXE} is missing (make install runs `npm ci` in services/dashboard)" if not AXE.exists() else None)
+pytestmark = [pytest.mark.integration, pytest.mark.e2e,
+              pytest.mark.skipif(_missing is not None, reason=f"browser tests skipped: {_missing}")]
+
+SUBJECTS = ("GRGRMAT01", "GRGRSVE01", "GRGRENG01")
+
+
+def _assessment(organiser: str, unit: str, group: str, n: int, subject: str, value: str, gender: str) -> dict:
+    body = {"organiser_id": organiser, "school_unit_code": unit, "group_id": group, "student_id": f"stu-{group}-{n}",
+            "teacher_id": f"t-{group}", "gender": gender, "year": 9, "subject_code": subject, "kind": "assessment",
+            "scale": "AF", "value": value, "school_year": "2026/27", "term": "HT", "round": 1,
+            "assessed_on": "2026-11-02"}
+    return {**body, "unmet_criteria": ["Eleven resonerar inte om rimlighet"] if value == "F" else []}
+
+
+class Municipality:
+    """One organiser: a big unit (two groups, 24 students), a small one (4 students)."""
+
+    def __init__(self) -> None:
+        fresh = random.Random(uuid.uuid4().int)
+        self.organiser = f"21{fresh.randint(20, 99)}{fresh.randint(0, 999_999):06d}"
+        self.big, self.small = (str(fresh.randint(10_000_000, 99_999_999)) for _ in range(2))
+        tag = uuid.uuid4().hex[:6]
+        self.groups = {self.big: [f"{tag}-9A", f"{tag}-9B"], self.small: [f"{tag}-9S"]}
+        self.items: list[dict] = []
+        rng = random.Random(7)
+        for unit, groups in self.groups.items():
+            for group in groups:
+                for n in range(12 if unit == self.big else 4):
+                    for subject in SUBJECTS:
+                        self.items.append(_assessment(self.organiser, unit, group, n, subject,
+                                                      rng.choice("ABCDEEF"), ("female", "male")[n % 2]))
+
+
+def _forecasts(town: Municipality) -> list[dict]:
+    keep = ("organiser_id", "school_unit_code", "group_id", "student_id", "teacher_id", "gender", "year",
+            "subject_code", "school_year", "term")
+    values = ("NOT_REACHED", "ACCEPTABLE", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")
+    return [{**{k: a[k] for k in keep}, "value": values[n % 4]} for n, a in enumerate(town.items)]
+
+
+def _seed_results(stack, town: Municipality) -> None:
+    forecasts = _forecasts(town)
+    with httpx.Client(base_url=stack.url("assessment"), timeout=60) as client:
+        response = client.post("/v1/assessments/batch", json={"items": town.items})
+        assert response.status_code < 300, response.text
+    with httpx.Client(base_url=stack.url("forecast"), timeout=60) as client:
+        response = client.post("/v1/forecasts/batch", json={"items": forecasts})
+        assert response.status_code < 300, response.text
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        query = {"level": "organiser", "organiser_id": town.organiser}
+        cells = httpx.get(stack.url("reporting") + "/v1/results/assessments", params=query).json()
+        predicted = httpx.get(stack.url("reporting") + "/v1/results/forecasts", params=query).json()
+        if (sum(c["assessed"] for c in cells), sum(c["assessed"] for c in predicted)) == (len(town.items),
+                                                                                          len(forecasts)):
+            return
+        time.sleep(0.5)
+    raise AssertionError("reporting did not catch up with the seeded assessments and forecasts")
+
+
+def _seed_lika(stack, town: Municipality) -> list[str]:
+    ids = []
+    with httpx.Client(base_url=stack.url("lika"), timeout=30) as client:
+        catalogue = client.get("/v1/catalogue/2026.1", params={"school_form": "grundskola"}).json()
+        indicators = [i["id"] for area in catalogue["areas"] for i in area["indicators"]]
+        steps = [s["id"] for s in catalogue["scale"] if s["id"] != "NOT_RELEVANT"]
+        for n, assessed_on in enumerate(("2026-03-10", "2026-11-10")):
+            draft = client.post("/v1/self-assessments", json={
+                "organiser_id": town.organiser, "school_unit_code": town.big, "school_form": "grundskola",
+                "respondent_role": "rektor", "catalogue_version": "2026.1", "assessed_on": assessed_on})
+            assert draft.status_code == 201, draft.text
+            sid = draft.json()["self_assessment_id"]
+            ratings = [{"indicator_id": ind, "rating": steps[min(len(steps) - 1, (k + 2 * n) % len(steps))]}
+                       for k, ind in enumerate(indicators)]
+            assert client.patch(f"/v1/self-assessments/{sid}/ratings", json={"ratings": ratings}).status_code == 200
+            published = client.post(f"/v1/self-assessments/{sid}/publish", json={"start_term": "HT 2026/27"})
+            assert published.status_code == 200, published.text
+            ids.append(sid)
+    return ids
+
+
+@pytest.fixture
+def dashboard(stack, tmp_path):
+    town = Municipality()
+    _seed_results(stack, town)
+    lika_ids = _seed_lika(stack, town)
+    issuer = DevIssuer(tmp_path / "state", port=0).start()
+    port = free_port()
+    process = ServiceProcess(DASHBOARD, database_url="", kafka_bootstrap_servers="", port=port,
+                             log_dir=tmp_path / "logs",
+                             extra_env=dashboard_env(issuer_url=issuer.url, reporting_url=stack.url("reporting"),
+                                                     lika_url=stack.url("lika"), port=port))
+    process.start()
+    try:
+        process.wait_ready(60)
+        yield process.url, town, lika_ids
+    finally:
+        process.stop()
+        issuer.stop()
+
+
+@contextmanager
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            context = chromium.new_context(locale="sv-SE", accept_downloads=True,
+                                           viewport={"width": 1280, "height": 900})
+            yield context
+        finally:
+            chromium.close()
+
+
+class Steps:
+    """Each step named; on failure a screenshot of the page is saved and named in the error."""
+
+    def __init__(self, page: Page, folder: Path) -> None:
+        self.page, self.folder = page, folder
+        self.csp_violations: list[str] = []
+        page.on("console", lambda m: self.csp_violations.append(m.text) if "Content Security Policy" in m.text
+                else None)
+        self.pictures = Path(os.environ["STYRKEDJA_SCREENSHOTS"]) if os.environ.get("STYRKEDJA_SCREENSHOTS") else None
+
+    @contextmanager
+    def step(self, name: str):
+        try:
+            yield
+        except BaseException:
+            path = self.folder / f"failure-{name}.png"
+            self.page.screenshot(path=str(path), full_page=True)
+            print(f"\nscreenshot of the failed step {name!r}: {path}")
+            raise
+
+    def picture(self, name: str) -> None:
+        if self.pictures:
+            self.pictures.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(self.pictures / f"{name}.png"), full_page=True)
+
+    def accessible(self) -> None:
+        """axe-core (injected through the DevTools protocol, which the page's CSP does not govern)."""
+        self.page.evaluate(AXE.read_text() + "\n;undefined")
+        found = self.page.evaluate("""() => axe.run(document, {resultTypes: ['violations']}).then(r =>
+            r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+             .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', ')))""")
+        assert found == [], found
+        assert self.csp_violations == [], self.csp_violations
+
+
+def sign_in(page: Page, url: str, *, role: str, organiser: str, units: str = "") -> None:
+    page.goto(url + "/")
+    page.get_by_role("link", name="Logga in").click()
+    # the dev issuer's page
+    expect(page.get_by_role("heading", name="Utvecklingsinloggning")).to_be_visible()
+    page.get_by_label("Roll").select_option(role)
+    page.get_by_label("Huvudman").fill(organiser)
+    if units:
+        page.get_by_label("Skolenheter").fill(units)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_role("heading", name="Styrkedjan: andel som når godtagbar nivå")).to_be_visible()
+
+
+def test_organiser_admin_and_principal_in_the_browser(dashboard, tmp_path):
+    url, town, (older, newer) = dashboard
+    with browser() as context:
+        page = context.new_page()
+        s = Steps(page, tmp_path)
+        with s.step("sign-in-organiser-admin"):
+            sign_in(page, url, role="organiser_admin", organiser=town.organiser)
+            cookie = next(c for c in context.cookies() if c["name"] == "styrkedja_session")
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+            assert page.evaluate("() => document.cookie") == ""  # nothing a page script could read
+        with s.step("chain-table"):
+            units = page.get_by_role("table", name=f"Skolenheter hos huvudman {town.organiser}")
+            expect(units.get_by_role("rowheader", name=town.big)).to_be_visible()
+            expect(units.get_by_role("rowheader", name=town.small)).to_be_visible()
+            expect(units.get_by_role("columnheader", name="Matematik")).to_be_visible()
+            # Swedish percentages: decimal comma and a space before the sign
+            assert "\u00a0%" in units.inner_text() or " %" in units.inner_text()
+            s.accessible()
+            s.picture("kedjan-huvudman")
+            page.reload()
+            took = page.evaluate("() => performance.getEntriesByType('navigation')[0].duration")
+            print(f"\nthe chain page loaded in {took:.0f} ms (services warm)")
+        with s.step("drill-to-unit"):
+            units.get_by_role("link", name=town.big).first.click()
+            years = page.get_by_role("table", name=f"Skolenhet {town.big} per årskurs")
+            expect(years.get_by_role("rowheader", name="9")).to_be_visible()
+            expect(years.locator("td[class*=heat-]").first).to_be_visible()  # the heat map
+            forecast = page.get_by_role("table", name="Prognos: andel som bedöms nå godtagbar nivå, per årskurs")
+            # 3 of 4 forecasts reach the pass level in every subject (see _forecasts)
+            expect(forecast.get_by_role("cell", name="75,0\u00a0%").first).to_be_visible()
+            s.accessible()
+            s.picture("kedjan-skolenhet")
+        with s.step("groups"):
+            page.goto(url + f"/kedjan?niva=group&huvudman={town.organiser}")
+            groups = page.get_by_role("table", name=f"Grupper hos huvudman {town.organiser}")
+            for group in town.groups[town.big]:
+                expect(groups.get_by_role("rowheader", name=group)).to_be_visible()
+            s.picture("kedjan-grupper")
+        with s.step("download-xlsx"):
+            page.goto(url + f"/kedjan?huvudman={town.organiser}")
+            with page.expect_download() as download:
+                page.get_by_role("link", name="Excel (xlsx)").click()
+            book = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+            rows = list(book.active.iter_rows(values_only=True))
+            assert rows[0][0] == "Skolenhet" and "Matematik" in rows[0]
+            assert {r[0] for r in rows[1:]} == {town.big, town.small}
+            shares = [v for r in rows[1:] for v in r[1:] if isinstance(v, float)]
+            assert shares and all(0 <= v <= 1 for v in shares)
+        with s.step("lika-radar"):
+            page.goto(url + f"/lika?huvudman={town.organiser}&enhet={town.big}")
+            expect(page.get_by_role("heading", name=f"Skolenhet {town.big}: självskattningar")).to_be_visible()
+            s.accessible()
+            s.picture("lika-oversikt")
+            page.get_by_role("button", name="Jämför i radardiagram").click()
+            expect(page.get_by_role("heading", name="Jämförelse av två självskattningar")).to_be_visible()
+            expect(page.locator("#radar[data-rendered=true] svg")).to_be_visible()
+            # by default the older against the newer, dates in Swedish (ISO) form
+            expect(page.get_by_role("columnheader", name="Första (2026-03-10)")).to_be_visible()
+            expect(page.get_by_role("columnheader", name="Andra (2026-11-10)")).to_be_visible()
+            s.accessible()
+            s.picture("lika-radar")
+        with s.step("action-plan"):
+            page.goto(url + f"/lika/{newer}/handlingsplan?status=planned&prioritet=1")
+            expect(page.get_by_role("heading", name=f"Handlingsplan, skolenhet {town.big}")).to_be_visible()
+            s.accessible()
+            s.picture("lika-handlingsplan")
+        with s.step("sign-out"):
+            page.get_by_role("button", name="Logga ut").click()
+            page.goto(url + "/kedjan")
+            expect(page.get_by_role("heading", name="Utvecklingsinloggning")).to_be_visible()
+
+        page = context.new_page()
+        s = Steps(page, tmp_path)
+        with s.step("sign-in-principal"):
+            sign_in(page, url, role="principal", organiser=town.organiser, units=town.big)
+            expect(page.get_by_text("Inloggad som rektor")).to_be_visible()
+            # a principal starts at the own unit, not at the organiser
+            expect(page.get_by_role("table", name=f"Skolenhet {town.big} per årskurs")).to_be_visible()
+            s.accessible()
+            page.get_by_role("button", name="Logga ut").click()
+
+        with s.step("sign-in-politician"):
+            sign_in(page, url, role="politician", organiser=town.organiser)
+            expect(page.get_by_text("Inloggad som politiker")).to_be_visible()
+            expect(page.get_by_role("table", name="Huvudmannen som helhet")).to_be_visible()
+            s.accessible()
