@@ -20,7 +20,7 @@ from .lika.routes import router as lika_routes
 from .settings import DashboardSettings
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
-from .web.sessions import SessionStore
+from .web.sessions import Session, SessionStore
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -50,7 +50,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     async def readyz() -> JSONResponse:
         return JSONResponse({"status": "ready"})
 
-    def _session(request: Request):
+    def _session(request: Request) -> Session | None:
         return store(request).get(request)
 
     @app.exception_handler(NotSignedIn)
