@@ -9,6 +9,8 @@ from styrkedja_kit.app import ConsumerSpec, create_service_app
 
 from .alerts import handlers as alerts
 from .alerts.routes import router as alerts_routes
+from .compliance import handlers as compliance
+from .compliance.routes import router as compliance_routes
 from .directory import handlers as directory
 from .directory.routes import router as directory_routes
 from .lika import handlers as lika
@@ -33,6 +35,8 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
     registry.register(results.EVENT_TYPES, results.apply_results)
     if live_alerts:
         registry.register(alerts.EVENT_TYPES, alerts.evaluate_alerts)
+    # compliance reads the directory and the forecast facts as this batch left them
+    registry.register(compliance.EVENT_TYPES, compliance.apply_compliance)
     registry.register(lika.EVENT_TYPES, lika.apply_lika)
     return registry
 
@@ -46,7 +50,7 @@ def consumer_spec(settings: ReportingSettings, registry: HandlerRegistry) -> Con
 def create_app(settings: ReportingSettings) -> FastAPI:
     registry = handler_registry()
     return create_service_app(settings, metadata, [results_routes, directory_routes, lika_routes, alerts_routes,
-                                                         ops_routes],
+                                                         compliance_routes, ops_routes],
                               title="Styrkedja reporting service", uses_outbox=True,
                               consumer=consumer_spec(settings, registry))
 

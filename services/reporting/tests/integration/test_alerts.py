@@ -30,7 +30,7 @@ UNIT_ALERT = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, "2026/27:R2", "
 
 
 TOPIC = {"assessment": "styrkedja.assessments", "organisation": "styrkedja.organisation",
-         "forecast": "styrkedja.forecasts"}
+         "forecast": "styrkedja.forecasts", "calendar": "styrkedja.forecasts"}
 
 
 class Feeder:
