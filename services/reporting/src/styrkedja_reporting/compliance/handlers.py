@@ -216,10 +216,11 @@ async def _groups_of_students(session: AsyncSession, organiser_id: str, students
 
 
 async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    # a directory change touches its group in every tracked window; a forecast only in its own window
     touched: dict[str, set[Group]] = defaultdict(set)
-    students: dict[str, set[str]] = defaultdict(set)
+    reported: dict[tuple[str, str], set[Group]] = defaultdict(set)  # (organiser, period) → groups
+    students: dict[tuple[str, str], set[str]] = defaultdict(set)
     whole: set[str] = set()  # organisers whose windows are re-derived whole
-    windows_seen: set[tuple[str, str]] = set()
     removed: dict[str, list[str]] = defaultdict(list)
     for item in batch:
         data: Any = item.event.data
@@ -236,11 +237,12 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         elif kind == OrganisationEntityRemovedV1.event_type:
             if data.entity in ("membership", "teaching_assignment"):
                 removed[data.entity].append(data.entity_id)
+        elif kind in (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type):
+            period = (data.organiser_id, f"{data.school_year}:{data.term}")
+            reported[period].add((data.school_unit_code, data.group_id))
+            students[period].add(data.student_id)
         else:
             touched[data.organiser_id].add((data.school_unit_code, data.group_id))
-            if kind in (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type):
-                students[data.organiser_id].add(data.student_id)
-                windows_seen.add((data.organiser_id, f"{data.school_year}:{data.term}"))
     for entity, table, id_column in (("membership", memberships, "membership_id"),
                                      ("teaching_assignment", teaching_assignments, "assignment_id")):
         if removed[entity]:
@@ -249,25 +251,30 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             for organiser, code, group in rows:
                 if group is not None:
                     touched[organiser].add((code, group))
-    for organiser, period in sorted(windows_seen):
+    for organiser, period in sorted(reported):
         if await _track(session, organiser, period):
             whole.add(organiser)
-    for organiser in sorted(set(touched) | whole):
+    for organiser in sorted(whole):
+        calendar = await calendar_of(session, organiser)
+        windows = [(key, window_for(key, calendar)) for key, _ in await tracked_windows(session, organiser)]
+        for key, window in windows:
+            await session.execute(compliance_windows.update().where(
+                compliance_windows.c.organiser_id == organiser, compliance_windows.c.kind == key.kind.value,
+                compliance_windows.c.period == key.period).values(
+                opens=window.opens, deadline=window.deadline, timezone=window.timezone))
+        await rederive(session, organiser, windows, None)
+    for organiser in sorted(set(touched) - whole):
         windows = await tracked_windows(session, organiser)
+        if windows:
+            await rederive(session, organiser, windows, touched[organiser])
+    for (organiser, period), groups in sorted(reported.items()):
         if organiser in whole:
-            calendar = await calendar_of(session, organiser)
-            windows = [(key, window_for(key, calendar)) for key, _ in windows]
-            for key, window in windows:
-                await session.execute(compliance_windows.update().where(
-                    compliance_windows.c.organiser_id == organiser, compliance_windows.c.kind == key.kind.value,
-                    compliance_windows.c.period == key.period).values(
-                    opens=window.opens, deadline=window.deadline, timezone=window.timezone))
-            await rederive(session, organiser, windows, None)
             continue
-        if not windows:
-            continue
-        groups = touched[organiser] | await _groups_of_students(session, organiser, students[organiser])
-        await rederive(session, organiser, windows, {g for g in groups if None not in g})
+        groups = groups | await _groups_of_students(session, organiser, students[(organiser, period)])
+        groups -= touched.get(organiser, set())  # re-derived above, in every window
+        windows = [w for w in await tracked_windows(session, organiser) if w[0].period == period]
+        if groups and windows:
+            await rederive(session, organiser, windows, groups)
 
 
 async def _track(session: AsyncSession, organiser_id: str, period: str) -> bool:
