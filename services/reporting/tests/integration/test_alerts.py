@@ -5,17 +5,21 @@ the recovery resolves it. Plus acknowledgement, thresholds and students at risk 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import date, timedelta
 from uuid import uuid5
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
 from styrkedja_contracts import AssessmentPublishedV1, CloudEvent, ForecastSubmittedV1, new_event
 from styrkedja_contracts.events.alert import alert_id_for
 from styrkedja_kit.consumer import ConsumerLoop, Delivered
 from styrkedja_kit.db import Database
+from styrkedja_kit.outbox import OutboxRelay
 from styrkedja_reporting.alerts.handlers import reevaluate_all
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
@@ -50,18 +54,18 @@ class Feeder:
 
 
 def result(n: int, value: str, round_: int, revision: int = 1, subject: str = MATHS, year: int = 7,
-           kind: str = "assessment"):
+           kind: str = "assessment", unit: str = UNIT):
     return new_event(AssessmentPublishedV1(
-        assessment_id=uuid5(NS, f"alert-{subject}-{round_}-{n}"), revision=revision, organiser_id=ORG,
-        school_unit_code=UNIT, group_id=GROUP, student_id=f"s-{n}", teacher_id="t-1", gender="female",
+        assessment_id=uuid5(NS, f"alert-{unit}-{subject}-{round_}-{n}"), revision=revision, organiser_id=ORG,
+        school_unit_code=unit, group_id=GROUP, student_id=f"s-{n}", teacher_id="t-1", gender="female",
         year=year, subject_code=subject, kind=kind, scale="AF", value=value,
         unmet_criteria=("Taluppfattning",) if value == "F" else (), school_year="2026/27", term="HT",
         round=round_, assessed_on=date(2026, 9, 30), published_at=T0 + timedelta(days=round_, minutes=revision)),
         source="/test")
 
 
-def round_of(round_: int, failing: int, students: int = 20) -> list[CloudEvent]:
-    return [result(n, "F" if n < failing else "C", round_) for n in range(students)]
+def round_of(round_: int, failing: int, students: int = 20, unit: str = UNIT) -> list[CloudEvent]:
+    return [result(n, "F" if n < failing else "C", round_, unit=unit) for n in range(students)]
 
 
 @pytest.fixture
@@ -85,28 +89,52 @@ async def alert_events(database: Database) -> list[dict]:
     return [json.loads(payload) for _, payload in rows]
 
 
-def unit_events(events: list[dict]) -> list[tuple[str, int]]:
-    return [(e["type"], e["data"]["episode"]) for e in events if e["data"]["alert_id"] == str(UNIT_ALERT)]
+def unit_events(events: list[dict], alert=UNIT_ALERT) -> list[tuple[str, int]]:
+    return [(e["type"], e["data"]["episode"]) for e in events if e["data"]["alert_id"] == str(alert)]
+
+
+E2E_UNIT = "22222222"  # its own alert ids on the topic, which every test of the session shares
+E2E_ALERT = alert_id_for(ORG, "school_unit", E2E_UNIT, MATHS, None, "2026/27:R2", "pass_share_drop")
+
+
+async def topic_events(bootstrap: str, want: int, timeout: float = 20) -> list[tuple[str, int]]:
+    """The e2e unit's alert events on `styrkedja.alerts`, as published by reporting's outbox relay."""
+    consumer = AIOKafkaConsumer("styrkedja.alerts", bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    found: list[tuple[str, int]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < want and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                found += unit_events([json.loads(r.value) for r in batch], E2E_ALERT)
+        for batch in (await consumer.getmany(timeout_ms=500)).values():  # and nothing more behind them
+            found += unit_events([json.loads(r.value) for r in batch], E2E_ALERT)
+    finally:
+        await consumer.stop()
+    return found
 
 
 async def test_maths_drop_raises_one_unit_alert_replay_none_recovery_resolves(client, database, settings):
     feed = Feeder(database)
-    first = directory() + round_of(1, failing=2)  # 90 % reach the pass level
-    drop = round_of(2, failing=8)  # 60 %: 30 points down
+    first = directory() + round_of(1, failing=2, unit=E2E_UNIT)  # 90 % reach the pass level
+    drop = round_of(2, failing=8, unit=E2E_UNIT)  # 60 %: 30 points down
     await feed(first, drop[:7], drop[7:])
 
     listed = (await client.get("/v1/alerts", params={"level": "school_unit", "organiser_id": ORG})).json()
     assert [(a["alert_id"], a["unit_id"], a["subject_code"], a["round"], a["rule"], a["status"]) for a in listed] == [
-        (str(UNIT_ALERT), UNIT, MATHS, 2, "pass_share_drop", "open")]
+        (str(E2E_ALERT), E2E_UNIT, MATHS, 2, "pass_share_drop", "open")]
     figures = listed[0]["figures"]
     assert (figures["share"], figures["compared_share"], figures["change_points"]) == (0.6, 0.9, -30.0)
     levels = {a["level"]: a["unit_id"] for a in (await client.get("/v1/alerts")).json()}
-    assert levels == {"group": f"{UNIT}:{GROUP}", "school_unit": UNIT, "area": "north", "organiser": ORG}
+    assert levels == {"group": f"{E2E_UNIT}:{GROUP}", "school_unit": E2E_UNIT, "area": "south",
+                      "organiser": ORG}
     events = await alert_events(database)
-    assert unit_events(events) == [("se.styrkedja.alert.raised.v1", 1)]
+    assert unit_events(events, E2E_ALERT) == [("se.styrkedja.alert.raised.v1", 1)]
     assert len(events) == 4  # one per level, nothing else
 
-    # replay through the real consumer bookkeeping: every event is a duplicate, nothing is judged
+    # replay through the real consumer bookkeeping: the first pass applies the same facts again (nothing
+    # moves, the alert is open already) and records the event ids; the second skips every event
     tables = metadata.tables
     loop = ConsumerLoop(settings, database, group_id="t", topics=[], handler=handler_registry(),
                         applied_table=tables["consumer_applied_events"], offsets_table=tables["consumer_offsets"],
@@ -114,32 +142,48 @@ async def test_maths_drop_raises_one_unit_alert_replay_none_recovery_resolves(cl
     log = first + drop
     delivered = [Delivered(e, TOPIC[e.type.split(".")[2]], 1, n) for n, e in enumerate(log)]
     await loop._apply(loop._handled(delivered), {})
-    await loop._apply(loop._handled(delivered), {})  # and once more: recorded now, all skipped
+    assert await loop._apply(loop._handled(delivered), {}) == []  # recorded now: all skipped
     await feed(log)  # even straight into the handlers (no dedup): same facts, same verdict, nothing new
     assert len(await alert_events(database)) == 4
     assert len((await client.get("/v1/alerts", params={"level": "school_unit"})).json()) == 1
 
     # acknowledge with a comment; without one it is a problem naming the field
-    bad = await client.post(f"/v1/alerts/{UNIT_ALERT}/acknowledge", json={"comment": "  "})
+    bad = await client.post(f"/v1/alerts/{E2E_ALERT}/acknowledge", json={"comment": "  "})
     assert bad.status_code == 422 and "comment" in bad.text
-    ack = await client.post(f"/v1/alerts/{UNIT_ALERT}/acknowledge", json={"comment": "Extra mattestöd åk 7"})
+    ack = await client.post(f"/v1/alerts/{E2E_ALERT}/acknowledge", json={"comment": "Extra mattestöd åk 7"})
     assert ack.status_code == 200 and ack.json()["status"] == "acknowledged"
-    assert (await client.get("/v1/alerts", params={"status": "acknowledged"})).json()[0]["alert_id"] == str(UNIT_ALERT)
+    assert (await client.get("/v1/alerts", params={"status": "acknowledged"})).json()[0]["alert_id"] == str(E2E_ALERT)
 
     # recovery: the failing results of round 2 are revised to C → 100 %, above round 1
-    await feed([result(n, "C", 2, revision=2) for n in range(8)])
+    await feed([result(n, "C", 2, revision=2, unit=E2E_UNIT) for n in range(8)])
     unit_alert = (await client.get("/v1/alerts", params={"level": "school_unit"})).json()[0]
     assert (unit_alert["status"], unit_alert["resolved_reason"], unit_alert["episode"]) == (
         "resolved", "recovered", 1)
-    assert unit_events(await alert_events(database)) == [
+    assert unit_events(await alert_events(database), E2E_ALERT) == [
         ("se.styrkedja.alert.raised.v1", 1), ("se.styrkedja.alert.resolved.v1", 1)]
-    gone = await client.post(f"/v1/alerts/{UNIT_ALERT}/acknowledge", json={"comment": "för sent"})
+    gone = await client.post(f"/v1/alerts/{E2E_ALERT}/acknowledge", json={"comment": "för sent"})
     assert gone.status_code == 409
 
     # dipping again in the same round reopens the same alert (episode 2), never a second one
-    await feed([result(n, "F", 2, revision=3) for n in range(8)])
-    assert unit_events(await alert_events(database))[-1] == ("se.styrkedja.alert.raised.v1", 2)
+    await feed([result(n, "F", 2, revision=3, unit=E2E_UNIT) for n in range(8)])
+    assert unit_events(await alert_events(database), E2E_ALERT)[-1] == ("se.styrkedja.alert.raised.v1", 2)
     assert len((await client.get("/v1/alerts", params={"level": "school_unit"})).json()) == 1
+
+    # the same three, once each, on the topic, published by reporting's outbox relay (the fixtures turn
+    # the service's own relay off: one runs here until the outbox is out)
+    relay_settings = settings.model_copy(update={"outbox_poll_interval_seconds": 0.2})
+    relay = OutboxRelay(relay_settings, database, metadata.tables["outbox"], metadata.tables["outbox_partition_marks"])
+    task = asyncio.create_task(relay.run())
+    try:
+        deadline = time.monotonic() + 20
+        while relay.published < len(await alert_events(database)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        relay.stop()
+        await task
+    assert await topic_events(settings.kafka_bootstrap_servers, 3) == [
+        ("se.styrkedja.alert.raised.v1", 1), ("se.styrkedja.alert.resolved.v1", 1),
+        ("se.styrkedja.alert.raised.v1", 2)]
 
 
 async def test_rebuild_keeps_the_alert_and_sends_nothing_again(database):

@@ -111,7 +111,7 @@ async def pass_tallies(session: AsyncSession, keys: set[TallyKey]) -> dict[Tally
     out: dict[TallyKey, PassTally] = {}
     for row in rows:
         key = TallyKey(*row[:6])
-        n = int(row.count)
+        n = int(row[-1])
         out[key] = out.get(key, PassTally()) + PassTally(
             assessed_unknown=n, reaching_unknown=n if reaches_pass(Scale(row.scale), row.value) else 0)
     return out
@@ -144,7 +144,7 @@ def event_id_of(alert: Alert, action: Action) -> UUID:
     return uuid5(alert.alert_id, f"{action.value}:{alert.episode}")
 
 
-async def store_decisions(session: AsyncSession, decided: list[tuple[Action, Alert]]) -> int:
+async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action, Alert]]) -> int:
     """Write the alerts that changed and their events (reporting's outbox), one transaction."""
     events = []
     for action, alert in decided:

@@ -125,9 +125,9 @@ async def derive(session: AsyncSession, organiser_id: str, windows: Sequence[tup
             late_of[(student, subject)] = late_of.get((student, subject), True) and late  # on time wins
         reports = [Report(s, x, _received_at(late, window)) for (s, x), late in late_of.items()]
         rosters: dict[Group, set[str]] = defaultdict(set)
-        for r in member_rows:
-            if _active(r.start_date, r.end_date, window.deadline):
-                rosters[(r.school_unit_code, r.group_id)].add(r.student_id)
+        for member in member_rows:
+            if _active(member.start_date, member.end_date, window.deadline):
+                rosters[(member.school_unit_code, member.group_id)].add(member.student_id)
         found: dict[ItemKey, Item] = {}
         for unit in sorted({code for code, _ in rosters}):
             unit_rosters = [Roster(code, group, frozenset(s)) for (code, group), s in sorted(rosters.items())
@@ -251,8 +251,8 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             for organiser, code, group in rows:
                 if group is not None:
                     touched[organiser].add((code, group))
-    for organiser, period in sorted(reported):
-        if await _track(session, organiser, period):
+    for organiser, period_key in sorted(reported):
+        if await _track(session, organiser, period_key):
             whole.add(organiser)
     for organiser in sorted(whole):
         calendar = await calendar_of(session, organiser)
@@ -267,12 +267,12 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         windows = await tracked_windows(session, organiser)
         if windows:
             await rederive(session, organiser, windows, touched[organiser])
-    for (organiser, period), groups in sorted(reported.items()):
+    for (organiser, period_key), reported_groups in sorted(reported.items()):
         if organiser in whole:
             continue
-        groups = groups | await _groups_of_students(session, organiser, students[(organiser, period)])
+        groups = reported_groups | await _groups_of_students(session, organiser, students[(organiser, period_key)])
         groups -= touched.get(organiser, set())  # re-derived above, in every window
-        windows = [w for w in await tracked_windows(session, organiser) if w[0].period == period]
+        windows = [w for w in await tracked_windows(session, organiser) if w[0].period == period_key]
         if groups and windows:
             await rederive(session, organiser, windows, groups)
 
@@ -284,7 +284,7 @@ async def _track(session: AsyncSession, organiser_id: str, period: str) -> bool:
     stmt = pg_insert(compliance_windows).values(organiser_id=organiser_id, kind=key.kind.value, period=period,
                                                 opens=window.opens, deadline=window.deadline,
                                                 timezone=window.timezone).on_conflict_do_nothing()
-    return bool((await session.execute(stmt)).rowcount)
+    return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
 async def stored_cells(session: AsyncSession) -> dict[ComplianceCell, ComplianceTally]:
