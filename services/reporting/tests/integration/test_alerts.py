@@ -258,3 +258,35 @@ async def test_students_at_risk_at_school_unit_level(client, database):
     above = await client.get("/v1/school-units/2999/students-at-risk", params={"school_year": "2026/27",
                                                                                  "term": "HT"})
     assert above.status_code == 422  # never above school-unit level: only a school unit code is accepted
+
+
+def forecast_of(n: int, value: str = "ACCEPTABLE", unit: str = UNIT):
+    return new_event(ForecastSubmittedV1(
+        forecast_id=uuid5(NS, f"bf-{unit}-{n}"), revision=1, organiser_id=ORG, school_unit_code=unit, group_id=GROUP,
+        student_id=f"s-{n}", teacher_id="t-1", gender="female", year=9, subject_code=MATHS, value=value,
+        school_year="2026/27", term="HT", submitted_at=T0, window_deadline=date(2026, 10, 23), late=False),
+        source="/test")
+
+
+async def test_outcome_below_forecast_raises_and_the_corrected_grades_resolve(client, database):
+    feed = Feeder(database)
+    below_id = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, "2026/27:HT", "below_forecast")
+    # 12 forecasts "acceptable"; the term grades of 3 are F: outcome 25 points below the forecast
+    await feed(directory() + [forecast_of(n) for n in range(12)],
+               [result(n, "F" if n < 3 else "C", 1, kind="term_grade", year=9) for n in range(12)])
+    listed = (await client.get("/v1/alerts", params={"rule": "below_forecast", "level": "school_unit"})).json()
+    assert [(a["alert_id"], a["term"], a["round"], a["status"], a["figures"]["change_points"]) for a in listed] == [
+        (str(below_id), "HT", None, "open", -25.0)]
+    assert unit_events(await alert_events(database), below_id) == [("se.styrkedja.alert.raised.v1", 1)]
+    # the grades are corrected: the forecasts held
+    await feed([result(n, "E", 1, revision=2, kind="term_grade", year=9) for n in range(3)])
+    listed = (await client.get("/v1/alerts", params={"rule": "below_forecast", "level": "school_unit"})).json()
+    assert [(a["status"], a["resolved_reason"]) for a in listed] == [("resolved", "recovered")]
+
+
+async def test_below_forecast_exactly_at_the_threshold_is_no_dip(client, database):
+    feed = Feeder(database)
+    await client.put(f"/v1/alert-thresholds/{ORG}", json={"below_forecast_points": "25"})
+    await feed(directory() + [forecast_of(n) for n in range(12)],
+               [result(n, "F" if n < 3 else "C", 1, kind="term_grade", year=9) for n in range(12)])
+    assert (await client.get("/v1/alerts", params={"rule": "below_forecast"})).json() == []

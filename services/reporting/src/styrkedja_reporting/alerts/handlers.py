@@ -10,7 +10,8 @@ the consumer before any handler runs, so a replay evaluates nothing; the alert i
 Wired rule: `pass_share_drop` per round (school year × publication round 1–4, every kind of result
 in the round), all years together (`year` = None), per subject, at group, school unit, area and
 organiser level, against the previous round. A change to round r also changes round r + 1's
-comparison: both are evaluated. `below_forecast` and `freshness_red` are not wired (see README).
+comparison: both are evaluated. `below_forecast` per term from forecasts and term grades (see
+`_PAIRINGS`); `freshness_red` is not wired (see README).
 """
 
 from __future__ import annotations
@@ -20,29 +21,51 @@ from datetime import datetime
 from typing import NamedTuple
 from uuid import UUID, uuid5
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_contracts import AssessmentPublishedV1, AssessmentRetractedV1, new_event
+from styrkedja_contracts import (
+    AssessmentPublishedV1,
+    AssessmentRetractedV1,
+    ForecastSubmittedV1,
+    ForecastWithdrawnV1,
+    new_event,
+)
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.outbox import Outbox
 
+from ..figures.forecast_outcome import ForecastTally
 from ..figures.pass_share import PassTally
-from ..figures.periods import RoundPeriod, SchoolYear
+from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
 from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR
-from ..results.tables import assessment_aggregates, assessment_facts, placement_of
+from ..results.tables import assessment_aggregates, assessment_facts, forecast_facts, placement_of
 from .events import event_data
-from .rules import Action, Alert, AlertCell, Decision, Status, Thresholds, alert_id, evaluate, judge_pass_drop
+from .rules import (
+    Action,
+    Alert,
+    AlertCell,
+    Decision,
+    Observation,
+    Status,
+    Thresholds,
+    alert_id,
+    evaluate,
+    judge_below_forecast,
+    judge_pass_drop,
+)
 from .tables import alert_thresholds, alerts
 
-EVENT_TYPES = (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type)
+ASSESSMENT_TYPES = (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type)
+FORECAST_TYPES = (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type)
+EVENT_TYPES = ASSESSMENT_TYPES + FORECAST_TYPES
 SOURCE = "/styrkedja/reporting/alerts"
 ALERT_GROUP_SEPARATOR = ":"  # the alert contract's unit id allows no "/": a group is `<school unit>:<group>`
 _BEFORE = "styrkedja.alerts.cells_before"
+_BEFORE_FORECASTS = "styrkedja.alerts.forecast_cells_before"
 _ROUNDS = 4
 
 
@@ -60,8 +83,28 @@ def _touched_of(data) -> Touched:
                    str(data.school_year), int(data.round))
 
 
+class ForecastTouched(NamedTuple):
+    organiser_id: str
+    school_unit_code: str
+    group_id: str
+    subject_code: str
+    school_year: str
+    term: str
+
+
 async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    ids = sorted({item.event.data.assessment_id for item in batch})  # type: ignore[attr-defined]
+    forecast_ids = sorted({item.event.data.forecast_id for item in batch  # type: ignore[attr-defined]
+                           if item.event.type in FORECAST_TYPES})
+    if forecast_ids:
+        fc = forecast_facts.c
+        found = (await session.execute(select(
+            fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
+            fc.forecast_id.in_(forecast_ids), ~fc.withdrawn))).all()
+        session.info.setdefault(_BEFORE_FORECASTS, set()).update(ForecastTouched(*row) for row in found)
+    ids = sorted({item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
+                  if item.event.type in ASSESSMENT_TYPES})
+    if not ids:
+        return
     f = assessment_facts.c
     rows = (await session.execute(select(
         f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round).where(
@@ -129,7 +172,9 @@ def _row_of(alert: Alert, raised: bool) -> dict:
            "unit_id": cell.unit[1], "subject_code": cell.subject_code, "year": cell.year,
            "school_unit_code": cell.unit[1].split(ALERT_GROUP_SEPARATOR, 1)[0]
            if cell.level.value in ("group", "school_unit") else None,
-           "school_year": str(period.school_year), "term": None, "round": getattr(period, "round", None),
+           "school_year": str(period.school_year),
+           "term": period.term.value if isinstance(period, TermPeriod) else None,
+           "round": None if isinstance(period, TermPeriod) else period.round,
            "rule": alert.rule.value, "status": alert.status.value, "episode": alert.episode,
            "figures": alert.figures.model_dump(mode="json"), "changed_at": alert.changed_at,
            "comment": alert.comment, "acknowledged_by": alert.acknowledged_by,
@@ -166,8 +211,10 @@ Cell = tuple[str, str, str, str, RoundPeriod]  # (level, aggregate unit id, orga
 
 
 async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay
+    await _evaluate_below_forecast(session, batch, now)
     touched: set[Touched] = session.info.pop(_BEFORE, set())
-    touched.update(_touched_of(item.event.data) for item in batch)
+    touched.update(_touched_of(item.event.data) for item in batch if item.event.type in ASSESSMENT_TYPES)
     if not touched:
         return
     placement = await placement_of(session, {t.school_unit_code for t in touched})
@@ -182,8 +229,7 @@ async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> 
         for level, unit in units:
             for p in (period, next_round(period)):
                 cells.add((level, unit, t.organiser_id, t.subject_code, p))
-    # the batch's time, not the clock: the same in a replay as live
-    await judge_cells(session, cells, max(item.event.time for item in batch))
+    await judge_cells(session, cells, now)
 
 
 async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None) -> int:
@@ -206,7 +252,20 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
         cells.add((level, aggregate_unit_id(level, unit), organiser, subject,
                    RoundPeriod(SchoolYear.parse(school_year), round_)))
     now = (await session.execute(select(func.now()))).scalar_one()
-    return await judge_cells(session, cells, now)
+    events = await judge_cells(session, cells, now)
+    fc = forecast_facts.c
+    terms = select(fc.organiser_id, fc.subject_code, fc.school_year, fc.term).where(~fc.withdrawn).distinct()
+    below = select(al.organiser_id, al.subject_code, al.school_year, al.term, al.level, al.unit_id).where(
+        al.status != Status.resolved.value, al.rule == AlertRule.below_forecast.value, al.term.is_not(None))
+    if organiser_id is not None:
+        terms, below = terms.where(fc.organiser_id == organiser_id), below.where(al.organiser_id == organiser_id)
+    wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
+    for key in (await session.execute(terms)).all():
+        tallies = await forecast_tallies(session, *key)
+        wanted.setdefault(tuple(key), set()).update(tallies)  # type: ignore[arg-type]
+    for organiser, subject, school_year, term, level, unit in (await session.execute(below)).all():
+        wanted.setdefault((organiser, subject, school_year, term), set()).add((level, aggregate_unit_id(level, unit)))
+    return events + await judge_below_forecast_cells(session, wanted, now)
 
 
 async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) -> int:
@@ -225,6 +284,11 @@ async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) ->
                                       tallies.get(key(level, unit, organiser, subject, p.previous())),
                                       thresholds.get(organiser, Thresholds()))
         judged.append((cell, observation))
+    return await decide(session, judged, now)
+
+
+async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observation]], now: datetime) -> int:
+    """raise / resolve / nothing per judged cell against the stored alert; returns events written."""
     ids = [alert_id(cell, obs.rule) for cell, obs in judged]
     # FOR UPDATE: an acknowledgement over the API and this batch never interleave on one alert
     stored = {r.alert_id: r for r in (await session.execute(
@@ -237,3 +301,91 @@ async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) ->
         if decision.action is not Action.nothing and decision.alert is not None:
             decided.append((decision.action, decision.alert))
     return await store_decisions(session, decided)
+
+
+# --- below_forecast -------------------------------------------------------------------------------
+
+# The outcome of a forecast: the student's term grade in the subject and term (newest revision, not
+# retracted; the highest round, then id, if several). Term grades are set at the end of the term, after
+# its forecast window, so "a result later than the forecast" (figures.forecast_outcome) holds for them;
+# other kinds of result are not used as outcomes here (the facts carry no date to order them by).
+_PAIRINGS = text(f"""
+    SELECT f.school_unit_code, f.group_id, f.value, g.scale, g.value
+    FROM {forecast_facts.name} f LEFT JOIN LATERAL (
+        SELECT a.scale, a.value FROM {assessment_facts.name} a
+        WHERE a.organiser_id = f.organiser_id AND a.student_id = f.student_id AND a.subject_code = f.subject_code
+          AND a.school_year = f.school_year AND a.term = f.term AND a.kind = 'term_grade' AND NOT a.retracted
+        ORDER BY a.round DESC, a.assessment_id DESC LIMIT 1) g ON true
+    WHERE NOT f.withdrawn AND f.organiser_id = :organiser AND f.subject_code = :subject
+      AND f.school_year = :school_year AND f.term = :term""")
+
+
+def _outcome(forecast_value: str, grade_scale: str | None, grade_value: str | None) -> str:
+    if grade_scale is None or grade_value is None:
+        return "no_outcome"
+    said, did = reaches_pass(Scale.THREE_LEVEL, forecast_value), reaches_pass(Scale(grade_scale), grade_value)
+    if said == did:
+        return "held"
+    return "said_reaches_did_not" if said else "said_not_reached_did"
+
+
+async def forecast_tallies(session: AsyncSession, organiser_id: str, subject: str, school_year: str, term: str
+                           ) -> dict[tuple[str, str], ForecastTally]:
+    """(level, aggregate unit id) → forecast-against-outcome tally, for one organiser × subject × term."""
+    rows = (await session.execute(_PAIRINGS, {"organiser": organiser_id, "subject": subject,
+                                              "school_year": school_year, "term": term})).all()
+    placement = await placement_of(session, {row[0] for row in rows})  # every school of the area counts
+    out: dict[tuple[str, str], ForecastTally] = {}
+    for code, group, value, scale, grade in rows:
+        one = ForecastTally(**{_outcome(value, scale, grade): 1})
+        units = [("group", f"{code}{GROUP_SEPARATOR}{group}"), ("school_unit", code), ("organiser", organiser_id)]
+        if placement.get(code):
+            units.append(("area", placement[code]))  # type: ignore[arg-type]
+        for unit in units:
+            out[unit] = out[unit] + one if unit in out else one
+    return out
+
+
+async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delivered], now: datetime) -> None:
+    touched: set[ForecastTouched] = session.info.pop(_BEFORE_FORECASTS, set())
+    touched.update(ForecastTouched(d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
+                                   str(d.term)) for d in (item.event.data for item in batch  # type: ignore[misc]
+                                                          if item.event.type in FORECAST_TYPES))
+    # a term grade (or a retraction, whose kind is unknown) moves the forecasts of its student
+    graded = {(d.organiser_id, d.student_id, d.subject_code, str(d.school_year), str(d.term))
+              for d in (item.event.data for item in batch) if getattr(d, "kind", "term_grade") == "term_grade"
+              and hasattr(d, "assessment_id")}
+    if graded:
+        fc = forecast_facts.c
+        found = (await session.execute(select(
+            fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
+            tuple_(fc.organiser_id, fc.student_id, fc.subject_code, fc.school_year, fc.term).in_(sorted(graded)),
+            ~fc.withdrawn))).all()
+        touched.update(ForecastTouched(*row) for row in found)
+    if not touched:
+        return
+    placement = await placement_of(session, {t.school_unit_code for t in touched})
+    wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
+    for t in touched:
+        units = wanted.setdefault((t.organiser_id, t.subject_code, t.school_year, t.term), set())
+        units.update({("group", f"{t.school_unit_code}{GROUP_SEPARATOR}{t.group_id}"),
+                      ("school_unit", t.school_unit_code), ("organiser", t.organiser_id)})
+        area = placement.get(t.school_unit_code)
+        if area:
+            units.add(("area", area))
+    await judge_below_forecast_cells(session, wanted, now)
+
+
+async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[str, str, str, str],
+                                     set[tuple[str, str]]], now: datetime) -> int:
+    """`below_forecast` on the given units per organiser × subject × school year × term."""
+    thresholds = await load_thresholds(session, {key[0] for key in wanted})
+    judged = []
+    for (organiser, subject, school_year, term), units in sorted(wanted.items()):
+        tallies = await forecast_tallies(session, organiser, subject, school_year, term)
+        period = TermPeriod(SchoolYear.parse(school_year), Term(term))
+        for level, unit in sorted(units):
+            cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, period)
+            judged.append((cell, judge_below_forecast(tallies.get((level, unit)),
+                                                      thresholds.get(organiser, Thresholds()))))
+    return await decide(session, judged, now)
