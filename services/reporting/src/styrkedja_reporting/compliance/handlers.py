@@ -111,9 +111,9 @@ async def derive(session: AsyncSession, organiser_id: str, windows: Sequence[tup
                                                     a.start_date, a.end_date).where(
         a.organiser_id == organiser_id, ~a.removed, a.group_id.is_not(None), a.subject_code.is_not(None),
         a.teacher_id.is_not(None), _in_groups((a.school_unit_code, a.group_id), groups)))).all()
-    by_unit: dict[str, list[Assignment]] = defaultdict(list)
+    by_group: dict[Group, list[Assignment]] = defaultdict(list)
     for r in assignment_rows:
-        by_unit[r.school_unit_code].append(Assignment(*r))
+        by_group[(r.school_unit_code, r.group_id)].append(Assignment(*r))
     students = sorted({r.student_id for r in member_rows})
     out: dict[WindowKey, dict[ItemKey, Item]] = {}
     for key, window in windows:
@@ -129,10 +129,11 @@ async def derive(session: AsyncSession, organiser_id: str, windows: Sequence[tup
             if _active(member.start_date, member.end_date, window.deadline):
                 rosters[(member.school_unit_code, member.group_id)].add(member.student_id)
         found: dict[ItemKey, Item] = {}
-        for unit in sorted({code for code, _ in rosters}):
-            unit_rosters = [Roster(code, group, frozenset(s)) for (code, group), s in sorted(rosters.items())
-                            if code == unit]
-            for item in items(key, window, unit_rosters, by_unit.get(unit, []), reports):
+        # one group at a time: `items` matches assignments by group id, which is unique only per school
+        # unit, and looks at the group's own assignments only (not the whole unit's, per item)
+        for (code, group), members in sorted(rosters.items()):
+            for item in items(key, window, [Roster(code, group, frozenset(members))], by_group.get((code, group), []),
+                              reports):
                 found[(item.school_unit_code, item.group_id, item.subject_code, item.student_id)] = item
         out[key] = found
     return out
