@@ -7,6 +7,10 @@ from fastapi import FastAPI
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, create_service_app
 
+from .alerts import handlers as alerts
+from .alerts.routes import router as alerts_routes
+from .compliance import handlers as compliance
+from .compliance.routes import router as compliance_routes
 from .directory import handlers as directory
 from .directory.routes import router as directory_routes
 from .lika import handlers as lika
@@ -19,11 +23,20 @@ from .results.routes import router as results_routes
 from .settings import ReportingSettings
 
 
-def handler_registry() -> HandlerRegistry:
+def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
+    """`live_alerts=False` for a rebuild from the event log: alerts are then judged once on the
+    final state (`alerts.handlers.reevaluate_all`, `POST /v1/admin/alerts/reevaluate`)."""
     registry = HandlerRegistry()
     # the directory first: results of the same batch are placed with the newest tree
     registry.register(directory.EVENT_TYPES, directory.directory_handler(on_moves=results.move_school_units))
+    # alerts note where the batch's results counted before it, then judge the cells after it
+    if live_alerts:
+        registry.register(alerts.EVENT_TYPES, alerts.note_cells_before)
     registry.register(results.EVENT_TYPES, results.apply_results)
+    if live_alerts:
+        registry.register(alerts.EVENT_TYPES, alerts.evaluate_alerts)
+    # compliance reads the directory and the forecast facts as this batch left them
+    registry.register(compliance.EVENT_TYPES, compliance.apply_compliance)
     registry.register(lika.EVENT_TYPES, lika.apply_lika)
     return registry
 
@@ -36,7 +49,8 @@ def consumer_spec(settings: ReportingSettings, registry: HandlerRegistry) -> Con
 
 def create_app(settings: ReportingSettings) -> FastAPI:
     registry = handler_registry()
-    return create_service_app(settings, metadata, [results_routes, directory_routes, lika_routes, ops_routes],
+    return create_service_app(settings, metadata, [results_routes, directory_routes, lika_routes, alerts_routes,
+                                                         compliance_routes, ops_routes],
                               title="Styrkedja reporting service", uses_outbox=True,
                               consumer=consumer_spec(settings, registry))
 

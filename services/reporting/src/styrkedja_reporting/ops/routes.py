@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from styrkedja_kit.app import runtime_of
 
+from ..compliance.handlers import mismatches as compliance_mismatches
 from ..directory.tables import placements, units
 from ..params import ORGANISER_PATTERN
 from ..results.tables import ASSESSMENTS, FORECASTS
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/v1/admin", tags=["ops"])
 class Consistency(BaseModel):
     assessment_cell_mismatches: int
     forecast_cell_mismatches: int
+    compliance_cell_mismatches: int  # compliance cells against a recomputation of every tracked window
     per_level: dict[str, dict[str, int]]  # kind → level → mismatching cells
     consistent: bool
 
@@ -37,9 +39,11 @@ async def consistency(request: Request) -> Consistency:
     async with runtime_of(request).db.sessions() as session:
         a = await ASSESSMENTS.mismatches(session)
         f = await FORECASTS.mismatches(session)
+        c = await compliance_mismatches(session)
     total_a, total_f = sum(a.values()), sum(f.values())
     return Consistency(assessment_cell_mismatches=total_a, forecast_cell_mismatches=total_f,
-                       per_level={"assessments": a, "forecasts": f}, consistent=total_a == total_f == 0)
+                       compliance_cell_mismatches=c, per_level={"assessments": a, "forecasts": f},
+                       consistent=total_a == total_f == c == 0)
 
 
 def _unplaced_sql(facts: str, hidden: str) -> str:

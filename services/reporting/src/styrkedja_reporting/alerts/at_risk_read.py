@@ -1,0 +1,75 @@
+"""Students at risk (elever i riskzonen) of one school unit, read from the facts of the term.
+
+Student level, so only per school unit (never above it): the route takes one school unit code and
+the scope seam narrows it to the caller's units (a principal's, a teacher's groups later). Per
+student the pure rule `at_risk.at_risk` decides from that student's current facts.
+
+Reporting's facts carry no result date, so "the newest result" in a subject is the term grade if
+there is one, else the one of the highest round (then the highest id) — `at_risk.current_results`
+with one date for all.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts.identifiers import Gender
+from styrkedja_contracts.scales import Scale
+
+from ..figures.facts import Forecast, Result, ResultKind
+from ..figures.periods import SchoolYear, Term, TermPeriod
+from ..results.tables import assessment_facts, forecast_facts
+from .at_risk import AtRiskRule, at_risk
+
+_NO_DATE = date(1970, 1, 1)
+
+
+class StudentAtRisk(BaseModel):
+    student_id: str  # pseudonymous
+    school_unit_code: str
+    group_ids: list[str]
+    year: int
+    subjects_below_pass: list[str]
+    core_forecasts_not_reached: list[str]
+    below_pass_in_many: bool
+
+
+async def students_at_risk(session: AsyncSession, school_unit_code: str, school_year: str, term: str,
+                           rule: AtRiskRule) -> list[StudentAtRisk]:
+    period = TermPeriod(SchoolYear.parse(school_year), Term(term))
+    a, f = assessment_facts.c, forecast_facts.c
+    results_rows = (await session.execute(select(assessment_facts).where(
+        a.school_unit_code == school_unit_code, a.school_year == school_year, a.term == term, ~a.retracted))).all()
+    forecast_rows = (await session.execute(select(forecast_facts).where(
+        f.school_unit_code == school_unit_code, f.school_year == school_year, f.term == term, ~f.withdrawn))).all()
+    results: dict[str, list[Result]] = defaultdict(list)
+    forecasts: dict[str, list[Forecast]] = defaultdict(list)
+    groups: dict[str, set[str]] = defaultdict(set)
+    years: dict[str, int] = {}
+    for r in results_rows:
+        results[r.student_id].append(Result(
+            str(r.assessment_id), r.student_id, r.subject_code, r.year, Gender(r.gender), (),
+            period.school_year, period.term, r.round, ResultKind(r.kind), Scale(r.scale), r.value, _NO_DATE))
+        groups[r.student_id].add(r.group_id)
+        years[r.student_id] = max(years.get(r.student_id, 0), r.year)
+    for r in forecast_rows:
+        forecasts[r.student_id].append(Forecast(
+            str(r.forecast_id), r.student_id, r.subject_code, r.year, Gender(r.gender), (),
+            period.school_year, period.term, r.value, _NO_DATE))
+        groups[r.student_id].add(r.group_id)
+        years[r.student_id] = max(years.get(r.student_id, 0), r.year)
+    out = []
+    for student in sorted(set(results) | set(forecasts)):
+        risk = at_risk(student, period, results[student], forecasts[student], rule)
+        if risk is not None:
+            out.append(StudentAtRisk(
+                student_id=student, school_unit_code=school_unit_code, group_ids=sorted(groups[student]),
+                year=years[student], subjects_below_pass=list(risk.subjects_below_pass),
+                core_forecasts_not_reached=list(risk.core_forecasts_not_reached),
+                below_pass_in_many=risk.below_pass_in_many))
+    return out

@@ -1,0 +1,391 @@
+"""Dip alerts evaluated as results arrive: per batch, over the cells the batch changed.
+
+Registered twice around the results handler (`main.py`): `note_cells_before` reads where the
+batch's assessments counted *before* the batch (a revision may move an assessment to another
+group, subject or round: the cell it left changed too), `evaluate_alerts` runs after the
+aggregates moved, in the same transaction. A redelivered or replayed event is deduplicated by
+the consumer before any handler runs, so a replay evaluates nothing; the alert ids are stable
+(`rules.alert_id`), so no path can raise a second alert for one cell, period and rule.
+
+Wired rule: `pass_share_drop` per round (school year × publication round 1–4, every kind of result
+in the round), all years together (`year` = None), per subject, at group, school unit, area and
+organiser level, against the previous round. A change to round r also changes round r + 1's
+comparison: both are evaluated. `below_forecast` per term from forecasts and term grades (see
+`_PAIRINGS`); `freshness_red` is not wired (see README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import NamedTuple
+from uuid import UUID, uuid5
+
+from sqlalchemy import func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts import (
+    AssessmentPublishedV1,
+    AssessmentRetractedV1,
+    ForecastSubmittedV1,
+    ForecastWithdrawnV1,
+    new_event,
+)
+from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
+from styrkedja_contracts.scales import Scale, reaches_pass
+from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.outbox import Outbox
+
+from ..figures.forecast_outcome import ForecastTally
+from ..figures.pass_share import PassTally
+from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
+from ..metadata import metadata
+from ..results.rules import GROUP_SEPARATOR
+from ..results.tables import assessment_aggregates, assessment_facts, forecast_facts, placement_of
+from .events import event_data
+from .rules import (
+    Action,
+    Alert,
+    AlertCell,
+    Decision,
+    Observation,
+    Status,
+    Thresholds,
+    alert_id,
+    evaluate,
+    judge_below_forecast,
+    judge_pass_drop,
+)
+from .tables import alert_thresholds, alerts
+
+ASSESSMENT_TYPES = (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type)
+FORECAST_TYPES = (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type)
+EVENT_TYPES = ASSESSMENT_TYPES + FORECAST_TYPES
+SOURCE = "/styrkedja/reporting/alerts"
+ALERT_GROUP_SEPARATOR = ":"  # the alert contract's unit id allows no "/": a group is `<school unit>:<group>`
+_BEFORE = "styrkedja.alerts.cells_before"
+_BEFORE_FORECASTS = "styrkedja.alerts.forecast_cells_before"
+_ROUNDS = 4
+
+
+class Touched(NamedTuple):
+    organiser_id: str
+    school_unit_code: str
+    group_id: str
+    subject_code: str
+    school_year: str
+    round: int
+
+
+def _touched_of(data) -> Touched:
+    return Touched(data.organiser_id, data.school_unit_code, data.group_id, data.subject_code,
+                   str(data.school_year), int(data.round))
+
+
+class ForecastTouched(NamedTuple):
+    organiser_id: str
+    school_unit_code: str
+    group_id: str
+    subject_code: str
+    school_year: str
+    term: str
+
+
+async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    forecast_ids = sorted({item.event.data.forecast_id for item in batch  # type: ignore[attr-defined]
+                           if item.event.type in FORECAST_TYPES})
+    if forecast_ids:
+        fc = forecast_facts.c
+        found = (await session.execute(select(
+            fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
+            fc.forecast_id.in_(forecast_ids), ~fc.withdrawn))).all()
+        session.info.setdefault(_BEFORE_FORECASTS, set()).update(ForecastTouched(*row) for row in found)
+    ids = sorted({item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
+                  if item.event.type in ASSESSMENT_TYPES})
+    if not ids:
+        return
+    f = assessment_facts.c
+    rows = (await session.execute(select(
+        f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round).where(
+        f.assessment_id.in_(ids), ~f.retracted))).all()
+    session.info.setdefault(_BEFORE, set()).update(Touched(*row) for row in rows)
+
+
+def next_round(period: RoundPeriod) -> RoundPeriod:
+    if period.round < _ROUNDS:
+        return RoundPeriod(period.school_year, period.round + 1)
+    return RoundPeriod(SchoolYear(period.school_year.start + 1), 1)
+
+
+def alert_unit_id(level: str, unit_id: str) -> str:
+    return unit_id.replace(GROUP_SEPARATOR, ALERT_GROUP_SEPARATOR, 1) if level == "group" else unit_id
+
+
+def aggregate_unit_id(level: str, unit_id: str) -> str:
+    return unit_id.replace(ALERT_GROUP_SEPARATOR, GROUP_SEPARATOR, 1) if level == "group" else unit_id
+
+
+class TallyKey(NamedTuple):
+    level: str
+    unit_id: str  # as in the aggregates
+    organiser_id: str
+    subject_code: str
+    school_year: str
+    round: int
+
+
+async def load_thresholds(session: AsyncSession, organiser_ids: Iterable[str]) -> dict[str, Thresholds]:
+    t = alert_thresholds.c
+    rows = (await session.execute(select(alert_thresholds).where(t.organiser_id.in_(sorted(set(organiser_ids)))))
+            ).all()
+    return {r.organiser_id: Thresholds.of(str(r.drop_points), str(r.below_forecast_points), r.min_students)
+            for r in rows}
+
+
+async def pass_tallies(session: AsyncSession, keys: set[TallyKey]) -> dict[TallyKey, PassTally]:
+    """Results and results reaching the pass level per cell, all kinds, years and genders together."""
+    if not keys:
+        return {}
+    a = assessment_aggregates.c
+    dims = (a.level, a.unit_id, a.organiser_id, a.subject_code, a.school_year, a.round)
+    rows = (await session.execute(select(*dims, a.scale, a.value, a["count"]).where(
+        tuple_(*dims).in_(sorted(keys))))).all()
+    out: dict[TallyKey, PassTally] = {}
+    for row in rows:
+        key = TallyKey(*row[:6])
+        n = int(row[-1])
+        out[key] = out.get(key, PassTally()) + PassTally(
+            assessed_unknown=n, reaching_unknown=n if reaches_pass(Scale(row.scale), row.value) else 0)
+    return out
+
+
+def _alert_of(row, cell: AlertCell) -> Alert:
+    return Alert(row.alert_id, cell, AlertRule(row.rule), Status(row.status), row.episode,
+                 AlertFigures.model_validate(row.figures), row.changed_at, row.comment, row.acknowledged_by,
+                 ResolvedReason(row.resolved_reason) if row.resolved_reason else None)
+
+
+def _row_of(alert: Alert, raised: bool) -> dict:
+    cell, period = alert.cell, alert.cell.period
+    row = {"alert_id": alert.alert_id, "organiser_id": cell.organiser_id, "level": cell.level.value,
+           "unit_id": cell.unit[1], "subject_code": cell.subject_code, "year": cell.year,
+           "school_unit_code": cell.unit[1].split(ALERT_GROUP_SEPARATOR, 1)[0]
+           if cell.level.value in ("group", "school_unit") else None,
+           "school_year": str(period.school_year),
+           "term": period.term.value if isinstance(period, TermPeriod) else None,
+           "round": None if isinstance(period, TermPeriod) else period.round,
+           "rule": alert.rule.value, "status": alert.status.value, "episode": alert.episode,
+           "figures": alert.figures.model_dump(mode="json"), "changed_at": alert.changed_at,
+           "comment": alert.comment, "acknowledged_by": alert.acknowledged_by,
+           "resolved_reason": alert.resolved_reason.value if alert.resolved_reason else None}
+    if raised:
+        row["raised_at"] = alert.changed_at
+    return row
+
+
+def event_id_of(alert: Alert, action: Action) -> UUID:
+    """Deterministic: the same transition of the same alert is the same event, however often sent."""
+    return uuid5(alert.alert_id, f"{action.value}:{alert.episode}")
+
+
+async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action, Alert]]) -> int:
+    """Write the alerts that changed and their events (reporting's outbox), one transaction."""
+    events = []
+    for action, alert in decided:
+        row = _row_of(alert, raised=action is Action.raise_)
+        stmt = pg_insert(alerts).values(raised_at=alert.changed_at, **{k: v for k, v in row.items()
+                                                                       if k != "raised_at"})
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["alert_id"], set_={k: v for k, v in row.items() if k != "alert_id"}))
+        data = event_data(Decision(action, alert))
+        if data is not None:
+            events.append(new_event(data, source=SOURCE, subject=str(alert.alert_id),
+                                    event_id=event_id_of(alert, action), time=alert.changed_at))
+    if events:
+        await Outbox(metadata.tables["outbox"]).add(session, events)
+    return len(events)
+
+
+Cell = tuple[str, str, str, str, RoundPeriod]  # (level, aggregate unit id, organiser, subject, period)
+
+
+async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay
+    await _evaluate_below_forecast(session, batch, now)
+    touched: set[Touched] = session.info.pop(_BEFORE, set())
+    touched.update(_touched_of(item.event.data) for item in batch if item.event.type in ASSESSMENT_TYPES)
+    if not touched:
+        return
+    placement = await placement_of(session, {t.school_unit_code for t in touched})
+    cells: set[Cell] = set()
+    for t in touched:
+        period = RoundPeriod(SchoolYear.parse(t.school_year), t.round)
+        units = [("group", f"{t.school_unit_code}{GROUP_SEPARATOR}{t.group_id}"),
+                 ("school_unit", t.school_unit_code), ("organiser", t.organiser_id)]
+        area = placement.get(t.school_unit_code)
+        if area:
+            units.append(("area", area))
+        for level, unit in units:
+            for p in (period, next_round(period)):
+                cells.add((level, unit, t.organiser_id, t.subject_code, p))
+    await judge_cells(session, cells, now)
+
+
+async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None) -> int:
+    """Judge every cell once on the current state: after a rebuild (applied with alerts off, see
+    `main.handler_registry(live_alerts=False)`), so that intermediate states of the rebuild's
+    batching neither resolve nor reopen anything; also what a daily sweep calls. Returns the
+    number of events written."""
+    a, al = assessment_aggregates.c, alerts.c
+    query = select(a.level, a.unit_id, a.organiser_id, a.subject_code, a.school_year, a.round).where(
+        a.level.in_(("group", "school_unit", "area", "organiser"))).distinct()
+    active = select(al.level, al.unit_id, al.organiser_id, al.subject_code, al.school_year, al.round).where(
+        al.status != Status.resolved.value, al.rule == AlertRule.pass_share_drop.value, al.round.is_not(None))
+    if organiser_id is not None:
+        query, active = query.where(a.organiser_id == organiser_id), active.where(al.organiser_id == organiser_id)
+    cells: set[Cell] = set()
+    for level, unit, organiser, subject, school_year, round_ in (await session.execute(query)).all():
+        period = RoundPeriod(SchoolYear.parse(school_year), round_)
+        cells.update((level, unit, organiser, subject, p) for p in (period, next_round(period)))
+    for level, unit, organiser, subject, school_year, round_ in (await session.execute(active)).all():
+        cells.add((level, aggregate_unit_id(level, unit), organiser, subject,
+                   RoundPeriod(SchoolYear.parse(school_year), round_)))
+    now = (await session.execute(select(func.now()))).scalar_one()
+    events = await judge_cells(session, cells, now)
+    fc = forecast_facts.c
+    terms = select(fc.organiser_id, fc.subject_code, fc.school_year, fc.term).where(~fc.withdrawn).distinct()
+    below = select(al.organiser_id, al.subject_code, al.school_year, al.term, al.level, al.unit_id).where(
+        al.status != Status.resolved.value, al.rule == AlertRule.below_forecast.value, al.term.is_not(None))
+    if organiser_id is not None:
+        terms, below = terms.where(fc.organiser_id == organiser_id), below.where(al.organiser_id == organiser_id)
+    wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
+    for key in (await session.execute(terms)).all():
+        tallies = await forecast_tallies(session, *key)
+        wanted.setdefault(tuple(key), set()).update(tallies)  # type: ignore[arg-type]
+    for organiser, subject, school_year, term, level, unit in (await session.execute(below)).all():
+        wanted.setdefault((organiser, subject, school_year, term), set()).add((level, aggregate_unit_id(level, unit)))
+    return events + await judge_below_forecast_cells(session, wanted, now)
+
+
+async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) -> int:
+    """`pass_share_drop` on each cell against the previous round; raise / resolve as `evaluate` says."""
+    def key(level: str, unit: str, organiser: str, subject: str, p: RoundPeriod) -> TallyKey:
+        return TallyKey(level, unit, organiser, subject, str(p.school_year), p.round)
+
+    tallies = await pass_tallies(session, {key(lv, u, o, s, q) for lv, u, o, s, p in cells
+                                           for q in (p, p.previous())})
+    thresholds = await load_thresholds(session, {c[2] for c in cells})
+    judged = []
+    for level, unit, organiser, subject, p in sorted(cells, key=lambda c: (*c[:4], str(c[4].school_year),
+                                                                             c[4].round)):
+        cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, p)
+        observation = judge_pass_drop(tallies.get(key(level, unit, organiser, subject, p)),
+                                      tallies.get(key(level, unit, organiser, subject, p.previous())),
+                                      thresholds.get(organiser, Thresholds()))
+        judged.append((cell, observation))
+    return await decide(session, judged, now)
+
+
+async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observation]], now: datetime) -> int:
+    """raise / resolve / nothing per judged cell against the stored alert; returns events written."""
+    ids = [alert_id(cell, obs.rule) for cell, obs in judged]
+    # FOR UPDATE: an acknowledgement over the API and this batch never interleave on one alert
+    stored = {r.alert_id: r for r in (await session.execute(
+        select(alerts).where(alerts.c.alert_id.in_(sorted(set(ids)))).order_by(alerts.c.alert_id)
+        .with_for_update())).all()}
+    decided = []
+    for (cell, observation), aid in zip(judged, ids):
+        row = stored.get(aid)
+        decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
+        if decision.action is not Action.nothing and decision.alert is not None:
+            decided.append((decision.action, decision.alert))
+    return await store_decisions(session, decided)
+
+
+# --- below_forecast -------------------------------------------------------------------------------
+
+# The outcome of a forecast: the student's term grade in the subject and term (newest revision, not
+# retracted; the highest round, then id, if several). Term grades are set at the end of the term, after
+# its forecast window, so "a result later than the forecast" (figures.forecast_outcome) holds for them;
+# other kinds of result are not used as outcomes here (the facts carry no date to order them by).
+_PAIRINGS = text(f"""
+    SELECT f.school_unit_code, f.group_id, f.value, g.scale, g.value
+    FROM {forecast_facts.name} f LEFT JOIN LATERAL (
+        SELECT a.scale, a.value FROM {assessment_facts.name} a
+        WHERE a.organiser_id = f.organiser_id AND a.student_id = f.student_id AND a.subject_code = f.subject_code
+          AND a.school_year = f.school_year AND a.term = f.term AND a.kind = 'term_grade' AND NOT a.retracted
+        ORDER BY a.round DESC, a.assessment_id DESC LIMIT 1) g ON true
+    WHERE NOT f.withdrawn AND f.organiser_id = :organiser AND f.subject_code = :subject
+      AND f.school_year = :school_year AND f.term = :term""")
+
+
+def _outcome(forecast_value: str, grade_scale: str | None, grade_value: str | None) -> str:
+    if grade_scale is None or grade_value is None:
+        return "no_outcome"
+    said, did = reaches_pass(Scale.THREE_LEVEL, forecast_value), reaches_pass(Scale(grade_scale), grade_value)
+    if said == did:
+        return "held"
+    return "said_reaches_did_not" if said else "said_not_reached_did"
+
+
+async def forecast_tallies(session: AsyncSession, organiser_id: str, subject: str, school_year: str, term: str
+                           ) -> dict[tuple[str, str], ForecastTally]:
+    """(level, aggregate unit id) → forecast-against-outcome tally, for one organiser × subject × term."""
+    rows = (await session.execute(_PAIRINGS, {"organiser": organiser_id, "subject": subject,
+                                              "school_year": school_year, "term": term})).all()
+    placement = await placement_of(session, {row[0] for row in rows})  # every school of the area counts
+    out: dict[tuple[str, str], ForecastTally] = {}
+    for code, group, value, scale, grade in rows:
+        one = ForecastTally(**{_outcome(value, scale, grade): 1})
+        units = [("group", f"{code}{GROUP_SEPARATOR}{group}"), ("school_unit", code), ("organiser", organiser_id)]
+        if placement.get(code):
+            units.append(("area", placement[code]))  # type: ignore[arg-type]
+        for unit in units:
+            out[unit] = out[unit] + one if unit in out else one
+    return out
+
+
+async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delivered], now: datetime) -> None:
+    touched: set[ForecastTouched] = session.info.pop(_BEFORE_FORECASTS, set())
+    touched.update(ForecastTouched(d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
+                                   str(d.term)) for d in (item.event.data for item in batch  # type: ignore[misc]
+                                                          if item.event.type in FORECAST_TYPES))
+    # a term grade (or a retraction, whose kind is unknown) moves the forecasts of its student
+    graded = {(d.organiser_id, d.student_id, d.subject_code, str(d.school_year), str(d.term))
+              for d in (item.event.data for item in batch) if getattr(d, "kind", "term_grade") == "term_grade"
+              and hasattr(d, "assessment_id")}
+    if graded:
+        fc = forecast_facts.c
+        found = (await session.execute(select(
+            fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
+            tuple_(fc.organiser_id, fc.student_id, fc.subject_code, fc.school_year, fc.term).in_(sorted(graded)),
+            ~fc.withdrawn))).all()
+        touched.update(ForecastTouched(*row) for row in found)
+    if not touched:
+        return
+    placement = await placement_of(session, {t.school_unit_code for t in touched})
+    wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
+    for t in touched:
+        units = wanted.setdefault((t.organiser_id, t.subject_code, t.school_year, t.term), set())
+        units.update({("group", f"{t.school_unit_code}{GROUP_SEPARATOR}{t.group_id}"),
+                      ("school_unit", t.school_unit_code), ("organiser", t.organiser_id)})
+        area = placement.get(t.school_unit_code)
+        if area:
+            units.add(("area", area))
+    await judge_below_forecast_cells(session, wanted, now)
+
+
+async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[str, str, str, str],
+                                     set[tuple[str, str]]], now: datetime) -> int:
+    """`below_forecast` on the given units per organiser × subject × school year × term."""
+    thresholds = await load_thresholds(session, {key[0] for key in wanted})
+    judged = []
+    for (organiser, subject, school_year, term), units in sorted(wanted.items()):
+        tallies = await forecast_tallies(session, organiser, subject, school_year, term)
+        period = TermPeriod(SchoolYear.parse(school_year), Term(term))
+        for level, unit in sorted(units):
+            cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, period)
+            judged.append((cell, judge_below_forecast(tallies.get((level, unit)),
+                                                      thresholds.get(organiser, Thresholds()))))
+    return await decide(session, judged, now)

@@ -1,0 +1,206 @@
+"""Alerts over HTTP: list with filters, acknowledge with a comment, per-organiser thresholds,
+students at risk at school-unit level.
+
+Scope seam: `AlertScope` narrows every read (a principal: their school units' group and unit
+alerts); until the access feature fills it from the token, the routes pass None (everything).
+The thresholds are the organiser admin's (`require_organiser_admin` is the seam for it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
+from styrkedja_contracts.identifiers import Term
+from styrkedja_kit.app import runtime_of
+
+from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
+from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_UNIT_PATTERN, SCHOOL_YEAR_PATTERN, SUBJECT_PATTERN
+from .at_risk import AtRiskRule
+from .at_risk_read import StudentAtRisk, students_at_risk
+from .handlers import reevaluate_all
+from .rules import DEFAULT_THRESHOLDS, Alert, AlertCell, Status, Thresholds, acknowledge
+from .tables import alert_comments, alert_thresholds, alerts
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
+
+AlertLevelParam = Literal["group", "school_unit", "area", "organiser"]
+
+
+class AlertOut(BaseModel):
+    alert_id: UUID
+    organiser_id: str
+    level: AlertLevelParam
+    unit_id: str  # a group is `<school_unit_code>:<group_id>`
+    school_unit_code: str | None
+    subject_code: str | None
+    year: int | None
+    school_year: str
+    term: str | None
+    round: int | None
+    rule: AlertRule
+    status: Status
+    episode: int
+    figures: AlertFigures
+    raised_at: datetime
+    changed_at: datetime
+    comment: str | None
+    acknowledged_by: str | None
+    resolved_reason: ResolvedReason | None
+
+
+@dataclass(frozen=True)
+class AlertScope:
+    """What a caller may see (filled in by the access feature): None = no limit on that axis."""
+
+    organiser_ids: frozenset[str] | None = None
+    school_unit_codes: frozenset[str] | None = None  # a principal: only group / school-unit alerts of these
+
+
+async def list_alerts(session: AsyncSession, filters: dict[str, Any], scope: AlertScope | None,
+                      limit: int) -> list[AlertOut]:
+    c = alerts.c
+    query = select(alerts)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(c[name] == value)
+    if scope is not None and scope.organiser_ids is not None:
+        query = query.where(c.organiser_id.in_(sorted(scope.organiser_ids)))
+    if scope is not None and scope.school_unit_codes is not None:
+        query = query.where(c.school_unit_code.in_(sorted(scope.school_unit_codes)))
+    rows = (await session.execute(query.order_by(c.changed_at.desc(), c.alert_id).limit(limit))).all()
+    return [AlertOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+async def alert_list(
+        request: Request,
+        organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN),
+        level: AlertLevelParam | None = None,
+        unit_id: str | None = Query(None, pattern=ID_PATTERN),
+        school_unit_code: str | None = Query(None, pattern=SCHOOL_UNIT_PATTERN),
+        subject_code: str | None = Query(None, pattern=SUBJECT_PATTERN),
+        school_year: str | None = Query(None, pattern=SCHOOL_YEAR_PATTERN),
+        rule: AlertRule | None = None, status: Status | None = None,
+        limit: int = Query(500, ge=1, le=5000)) -> list[AlertOut]:
+    """Dip alerts (larm), newest change first; filters by level, unit, subject, rule and status."""
+    filters = {"organiser_id": organiser_id, "level": level, "unit_id": unit_id,
+               "school_unit_code": school_unit_code, "subject_code": subject_code, "school_year": school_year,
+               "rule": rule.value if rule else None, "status": status.value if status else None}
+    async with runtime_of(request).db.sessions() as session:
+        return await list_alerts(session, filters, None, limit)
+
+
+class Acknowledgement(BaseModel):
+    comment: str = Field(max_length=4000, description="Why, and what is being done (≤ 2000 characters).")
+
+
+def caller_id(request: Request) -> str:
+    """The acting user's pseudonymous id: the access feature reads it from the token (seam)."""
+    return "unauthenticated"
+
+
+def _alert_of(row) -> Alert:
+    year = SchoolYear.parse(row.school_year)
+    period = TermPeriod(year, Term(row.term)) if row.term else RoundPeriod(year, row.round)
+    cell = AlertCell(row.organiser_id, (row.level, row.unit_id), row.subject_code, row.year, period)
+    return Alert(row.alert_id, cell, AlertRule(row.rule), Status(row.status), row.episode,
+                 AlertFigures.model_validate(row.figures), row.changed_at, row.comment, row.acknowledged_by,
+                 ResolvedReason(row.resolved_reason) if row.resolved_reason else None)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
+async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgement) -> AlertOut:
+    """Acknowledge (kvittera) an open alert with a comment; a resolved alert is a 409."""
+    async with runtime_of(request).db.sessions.begin() as session:
+        row = (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id).with_for_update())
+               ).one_or_none()
+        if row is None:
+            raise HTTPException(404, f"no alert {alert_id}")
+        now = (await session.execute(select(func.now()))).scalar_one()
+        done = acknowledge(_alert_of(row), body.comment, caller_id(request), now)
+        await session.execute(alerts.update().where(alerts.c.alert_id == alert_id).values(
+            status=done.status.value, comment=done.comment, acknowledged_by=done.acknowledged_by, changed_at=now))
+        await session.execute(alert_comments.insert().values(
+            alert_id=alert_id, at=now, episode=done.episode, comment=done.comment, by=done.acknowledged_by))
+        updated = (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id))).one()
+    return AlertOut.model_validate(updated, from_attributes=True)
+
+
+class ThresholdsIn(BaseModel):
+    drop_points: Decimal = Field(Decimal(10), ge=0, le=100, decimal_places=4,
+                                 description="X: a drop in the share reaching pass of more than X points alerts.")
+    below_forecast_points: Decimal = Field(Decimal(10), ge=0, le=100, decimal_places=4,
+                                           description="Y: the outcome more than Y points below its forecast.")
+    min_students: int = Field(10, ge=1, le=1000, description="No alert for a cell with fewer students.")
+
+
+class ThresholdsOut(ThresholdsIn):
+    organiser_id: str
+    defaults: bool  # true until the organiser sets its own
+
+
+def require_organiser_admin(request: Request, organiser_id: str) -> None:
+    """Seam: the access feature checks the caller is this organiser's admin."""
+
+
+@router.get("/alert-thresholds/{organiser_id}", response_model=ThresholdsOut)
+async def get_thresholds(request: Request, organiser_id: str = Path(pattern=ORGANISER_PATTERN)) -> ThresholdsOut:
+    async with runtime_of(request).db.sessions() as session:
+        row = (await session.execute(select(alert_thresholds).where(
+            alert_thresholds.c.organiser_id == organiser_id))).one_or_none()
+    if row is None:
+        d = DEFAULT_THRESHOLDS
+        return ThresholdsOut(organiser_id=organiser_id, defaults=True, drop_points=Decimal(str(float(d.drop_points))),
+                             below_forecast_points=Decimal(str(float(d.below_forecast_points))),
+                             min_students=d.min_students)
+    return ThresholdsOut(organiser_id=organiser_id, defaults=False, drop_points=row.drop_points,
+                         below_forecast_points=row.below_forecast_points, min_students=row.min_students)
+
+
+@router.put("/alert-thresholds/{organiser_id}", response_model=ThresholdsOut)
+async def put_thresholds(request: Request, body: ThresholdsIn, organiser_id: str = Path(pattern=ORGANISER_PATTERN)) -> ThresholdsOut:
+    """The organiser's own thresholds; they apply to cells judged from now on."""
+    require_organiser_admin(request, organiser_id)
+    Thresholds.of(str(body.drop_points), str(body.below_forecast_points), body.min_students)  # the rules' check
+    values = body.model_dump()
+    async with runtime_of(request).db.sessions.begin() as session:
+        stmt = pg_insert(alert_thresholds).values(organiser_id=organiser_id, **values)
+        await session.execute(stmt.on_conflict_do_update(index_elements=["organiser_id"],
+                                                         set_={**values, "updated_at": func.now()}))
+    return ThresholdsOut(organiser_id=organiser_id, defaults=False, **values)
+
+
+
+@router.get("/school-units/{school_unit_code}/students-at-risk", response_model=list[StudentAtRisk])
+async def at_risk_list(
+        request: Request, school_unit_code: str = Path(pattern=SCHOOL_UNIT_PATTERN),
+        school_year: str = Query(pattern=SCHOOL_YEAR_PATTERN), term: Literal["HT", "VT"] = Query(),
+        min_subjects: int = Query(3, ge=1, le=30)) -> list[StudentAtRisk]:
+    """Students below the pass level in `min_subjects` or more subjects in the term, or (year 9) with a
+    forecast "not reached" in a core subject. Student level: per school unit only, for its principal
+    and teachers (scope seam), never above school-unit level."""
+    async with runtime_of(request).db.sessions() as session:
+        return await students_at_risk(session, school_unit_code, school_year, term, AtRiskRule(min_subjects))
+
+
+class Reevaluated(BaseModel):
+    events: int
+
+
+@router.post("/admin/alerts/reevaluate", response_model=Reevaluated)
+async def reevaluate(request: Request, organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN)
+                     ) -> Reevaluated:
+    """Judge every cell once on the current state (after a rebuild with alerts off; a sweep)."""
+    async with runtime_of(request).db.sessions.begin() as session:
+        return Reevaluated(events=await reevaluate_all(session, organiser_id))

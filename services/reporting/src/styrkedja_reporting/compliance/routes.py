@@ -1,0 +1,113 @@
+"""Compliance lists over HTTP (JSON, CSV or xlsx through `exports.export_response`).
+
+* organiser view: per school unit, expected / reported / on time / late / missing and the share;
+* principal view: one school unit's list by teacher, group, group × subject, teacher × group ×
+  subject or unassigned — and the missing reports themselves (the list to remind people).
+
+Scope seam: the access feature narrows `school_unit_codes` to the caller's units (a principal: own
+units); until then every unit is readable. The forecast service will own the calendar API (the
+organiser admin sets windows there and it sends `calendar.changed.v1`); reporting only follows it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from styrkedja_kit.app import runtime_of
+
+from ..exports import Column, ColumnType, Table, export_response
+from ..params import ORGANISER_PATTERN, SCHOOL_UNIT_PATTERN, SCHOOL_YEAR_PATTERN
+from .rules import CellKind, ComplianceCell, ComplianceTally, Row, WindowKey, WindowKind, organiser_view, rows
+from .tables import compliance_cells, compliance_items
+
+router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
+
+COUNT_COLUMNS = [
+    Column("expected", "Förväntade", ColumnType.integer), Column("reported", "Rapporterade", ColumnType.integer),
+    Column("on_time", "I tid", ColumnType.integer), Column("late", "Sent", ColumnType.integer),
+    Column("missing", "Saknas", ColumnType.integer), Column("share_reported", "Andel rapporterade", ColumnType.share),
+]
+KEY_COLUMNS = [Column("school_unit_code", "Skolenhetskod"), Column("group_id", "Grupp"),
+               Column("subject_code", "Ämne"), Column("teacher_id", "Lärare")]
+ListKind = Literal["group", "group_subject", "teacher", "teacher_group_subject", "unassigned"]
+
+
+async def _ledger(request: Request, window: WindowKey, school_unit_code: str | None
+                  ) -> dict[ComplianceCell, ComplianceTally]:
+    c = compliance_cells.c
+    query = select(compliance_cells).where(c.organiser_id == window.organiser_id, c.kind == window.kind.value,
+                                           c.period == window.period)
+    if school_unit_code is not None:
+        query = query.where(c.school_unit_code == school_unit_code)
+    async with runtime_of(request).db.sessions() as session:
+        found = (await session.execute(query)).all()
+    return {ComplianceCell(window, CellKind(r.cell_kind), r.school_unit_code, r.group_id or None,
+                           r.subject_code or None, r.teacher_id or None): ComplianceTally(r.expected, r.on_time, r.late)
+            for r in found}
+
+
+def _table(name: str, found: list[Row]) -> Table:
+    return Table(name, KEY_COLUMNS + COUNT_COLUMNS, [
+        (r.cell.school_unit_code, r.cell.group_id, r.cell.subject_code, r.cell.teacher_id, r.counts.expected,
+         r.counts.reported, r.counts.on_time, r.counts.late, r.counts.missing, r.counts.share_reported)
+        for r in found], sheet="Rapporteringsgrad")
+
+
+def _window(organiser_id: str, school_year: str, term: str) -> WindowKey:
+    return WindowKey(WindowKind.forecast, organiser_id, f"{school_year}:{term}")
+
+
+@router.get("/organisers/{organiser_id}/school-units")
+async def organiser_compliance(
+        request: Request, organiser_id: str = Path(pattern=ORGANISER_PATTERN),
+        school_year: str = Query(pattern=SCHOOL_YEAR_PATTERN), term: Literal["HT", "VT"] = Query(),
+        format: str | None = None) -> StreamingResponse:
+    """The organiser's view: per school unit, the share of expected forecasts reported (late included)."""
+    window = _window(organiser_id, school_year, term)
+    found = organiser_view(await _ledger(request, window, None), window)
+    return export_response(request, _table(f"rapporteringsgrad-{organiser_id}-{term}-{school_year}", found), format)
+
+
+@router.get("/organisers/{organiser_id}/school-units/{school_unit_code}")
+async def principal_compliance(
+        request: Request, organiser_id: str = Path(pattern=ORGANISER_PATTERN),
+        school_unit_code: str = Path(pattern=SCHOOL_UNIT_PATTERN),
+        school_year: str = Query(pattern=SCHOOL_YEAR_PATTERN), term: Literal["HT", "VT"] = Query(),
+        list: ListKind = "teacher", only_missing: bool = False, format: str | None = None) -> StreamingResponse:
+    """The principal's view of one school unit: per teacher (default), group, group × subject,
+    teacher × group × subject, or the group × subjects nobody is assigned to; most missing first."""
+    window = _window(organiser_id, school_year, term)
+    found = rows(await _ledger(request, window, school_unit_code), window, CellKind(list),
+                 school_units=[school_unit_code], only_missing=only_missing)
+    return export_response(request, _table(f"rapporteringsgrad-{school_unit_code}-{list}-{term}-{school_year}",
+                                           found), format)
+
+
+MISSING_COLUMNS = [Column("group_id", "Grupp"), Column("subject_code", "Ämne"), Column("student_id", "Elev-id"),
+                   Column("teachers", "Ansvariga lärare"), Column("status", "Status")]
+
+
+@router.get("/organisers/{organiser_id}/school-units/{school_unit_code}/items")
+async def principal_items(
+        request: Request, organiser_id: str = Path(pattern=ORGANISER_PATTERN),
+        school_unit_code: str = Path(pattern=SCHOOL_UNIT_PATTERN),
+        school_year: str = Query(pattern=SCHOOL_YEAR_PATTERN), term: Literal["HT", "VT"] = Query(),
+        status: Literal["missing", "late", "on_time"] = "missing", format: str | None = None) -> StreamingResponse:
+    """The expected reports of one school unit by status (default: the missing ones, to remind
+    people), with the teachers responsible on the deadline. Pseudonymous student ids; school-unit
+    level only."""
+    window = _window(organiser_id, school_year, term)
+    c = compliance_items.c
+    async with runtime_of(request).db.sessions() as session:
+        found = (await session.execute(select(compliance_items).where(
+            c.organiser_id == organiser_id, c.kind == window.kind.value, c.period == window.period,
+            c.school_unit_code == school_unit_code, c.status == status).order_by(
+            c.group_id, c.subject_code, c.student_id))).all()
+    table = Table(f"rapportering-{school_unit_code}-{status}-{term}-{school_year}", MISSING_COLUMNS,
+                  [(r.group_id, r.subject_code, r.student_id, ", ".join(r.teachers), r.status) for r in found],
+                  sheet="Rapportering")
+    return export_response(request, table, format)
