@@ -21,10 +21,9 @@ SUBJECT_NAMES = {
     "GRGRSVE01": "Svenska", "GRGRSVA01": "Svenska som andraspråk", "GRGRENG01": "Engelska",
     "GRGRMAT01": "Matematik", "GRGRBIL01": "Bild", "GRGRBIO01": "Biologi", "GRGRFYS01": "Fysik",
     "GRGRGEO01": "Geografi", "GRGRHIS01": "Historia", "GRGRHKK01": "Hem- och konsumentkunskap",
-    "GRGRIDH01": "Idrott och hälsa", "GRGRKEM01": "Kemi", "GRGRMUS01": "Musik", "GRGRREL01": "Religionskunskap",
+    "GRGRIDR01": "Idrott och hälsa", "GRGRKEM01": "Kemi", "GRGRMUS01": "Musik", "GRGRREL01": "Religionskunskap",
     "GRGRSAM01": "Samhällskunskap", "GRGRSLJ01": "Slöjd", "GRGRTEK01": "Teknik",
-    "GRGRM2SPA": "Moderna språk, spanska", "GRGRM2FRA": "Moderna språk, franska",
-    "GRGRM2GER": "Moderna språk, tyska",
+    "GRGRMSP01": "Moderna språk",
 }
 ENTITY_FILES = ("organisations", "persons", "groups", "duties", "syllabuses", "activities")
 

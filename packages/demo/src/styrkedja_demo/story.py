@@ -29,10 +29,11 @@ from datetime import date
 # Skolverket subject codes (ämneskoder); names in styrkedja_reporting.figures.subjects
 SVE, SVA, ENG, MAT = "GRGRSVE01", "GRGRSVA01", "GRGRENG01", "GRGRMAT01"
 BIL, BIO, FYS, GEO, HIS, HKK = "GRGRBIL01", "GRGRBIO01", "GRGRFYS01", "GRGRGEO01", "GRGRHIS01", "GRGRHKK01"
-IDH, KEM, MUS, REL, SAM, SLJ, TEK = ("GRGRIDH01", "GRGRKEM01", "GRGRMUS01", "GRGRREL01", "GRGRSAM01", "GRGRSLJ01",
+IDH, KEM, MUS, REL, SAM, SLJ, TEK = ("GRGRIDR01", "GRGRKEM01", "GRGRMUS01", "GRGRREL01", "GRGRSAM01", "GRGRSLJ01",
                                      "GRGRTEK01")
 #: modern languages as språkval (M2 + language), from year 6
-LANGUAGES = ("GRGRM2SPA", "GRGRM2FRA", "GRGRM2GER")
+# Moderna språk (språkval): one subject code in Skolverket's list; the language itself is not a separate code
+LANGUAGES = ("GRGRMSP01",)
 
 SO = (GEO, HIS, REL, SAM)
 NO = (BIO, FYS, KEM)
