@@ -8,6 +8,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -254,3 +255,40 @@ def ingest(assessment_url: str, data: Mittkoping, *, new: int, revisions: int, r
             assert all(r["status"] == "unchanged" for r in results)
     report.seconds = time.monotonic() - started
     return report
+
+
+# -- the figures' state, recomputed independently from the final facts ----------------------------
+_GENDERS = ("female", "male", "unknown")
+
+
+def figure_units(body: dict, area_of: dict[str, str | None]) -> list[tuple[str, str]]:
+    """(level, unit id) of every materialised level a result counts in (the area only when placed)."""
+    out = [("group", f"{body['school_unit_code']}/{body['group_id']}"), ("school_unit", body["school_unit_code"])]
+    if area_of.get(body["school_unit_code"]):
+        out.append(("area", area_of[body["school_unit_code"]]))
+    return out + [("organiser", body["organiser_id"]), ("nation", "SE")]
+
+
+def expected_figures(final: Iterable[dict | None], area_of: dict[str, str | None]) -> dict[str, dict]:
+    """What the figure tables must hold, from the final facts (published bodies; None = retracted):
+    `pass`: cell → (assessed, reaching) per gender as six counters; `dates`: (cell, day) → results;
+    `students`: (cell, student id) → results. A cell is (level, unit, organiser, subject, year,
+    school year, period) and a result counts in its term (`HT`/`VT`) and its round (`R1`…`R4`)."""
+    passes: dict[tuple, list[int]] = {}
+    dates: Counter = Counter()
+    students: Counter = Counter()
+    for body in final:
+        if body is None:
+            continue
+        reaches = reaches_pass(Scale(body["scale"]), body["value"])
+        g = _GENDERS.index(body["gender"])
+        for level, unit in figure_units(body, area_of):
+            for period in (body["term"], f"R{body['round']}"):
+                cell = (level, unit, body["organiser_id"], body["subject_code"], body["year"], body["school_year"],
+                        period)
+                counters = passes.setdefault(cell, [0] * 6)
+                counters[2 * g] += 1
+                counters[2 * g + 1] += int(reaches)
+                dates[(*cell, str(body["assessed_on"]))] += 1
+                students[(*cell, body["student_id"])] += 1
+    return {"pass": {k: tuple(v) for k, v in passes.items()}, "dates": dict(dates), "students": dict(students)}
