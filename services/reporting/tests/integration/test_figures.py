@@ -15,13 +15,18 @@ import openpyxl
 import pytest
 from sqlalchemy import select, text
 
-from styrkedja_contracts import AssessmentPublishedV1, new_event
+from styrkedja_contracts import AssessmentPublishedV1, ForecastSubmittedV1, ForecastWithdrawnV1, new_event
+from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.figures import tables as figures
+from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.settings import ReportingSettings
-from support import expected_figures
+from support import expected_figures, expected_forecast_outcomes, expected_merit
 
 from .test_directory import NS, T0, Feeder, directory, membership, retracted, unit
+
+TOPICS = {"assessment": "styrkedja.assessments", "forecast": "styrkedja.forecasts",
+          "organisation": "styrkedja.organisation"}
 
 pytestmark = pytest.mark.integration
 
@@ -63,13 +68,14 @@ def mixed_log(rng: random.Random, n: int, tag: str) -> list:
     return log
 
 
-def final_bodies(log: list) -> list[dict | None]:
+def final_bodies(log: list, id_field: str = "assessment_id") -> list[dict | None]:
     newest: dict = {}
     for event in log:
-        aid = getattr(event.data, "assessment_id", None)
+        aid = getattr(event.data, id_field, None)
         if aid is not None and (aid not in newest or event.data.revision > newest[aid].data.revision):
             newest[aid] = event
-    return [e.data.model_dump(mode="json") if e.type.endswith(".published.v1") else None for e in newest.values()]
+    return [e.data.model_dump(mode="json") if e.type.endswith((".published.v1", ".submitted.v1")) else None
+            for e in newest.values()]
 
 
 async def stored(db: Database) -> dict[str, dict]:
@@ -81,7 +87,7 @@ async def stored(db: Database) -> dict[str, dict]:
             for row in rows:
                 values = tuple(int(getattr(row, v)) for v in table.values)
                 key = tuple(str(x) if isinstance(x, date) else x for x in (getattr(row, k) for k in table.key))
-                got[key] = values if name == "pass" else values[0]
+                got[key] = values if len(values) > 1 else values[0]
             out[name] = got
     return out
 
@@ -135,6 +141,103 @@ async def test_consistency_check_finds_a_tampered_figure_cell(database):
     async with database.sessions() as session:
         found = await figures.mismatches(session)
     assert found["pass"]["area"] == 1 and found["students"]["group"] == 1
+
+
+# ---------------------------------------------------------------- forecast against outcome, merit
+
+SUBJECTS_9 = ("GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIO01", "GRGRFYS01", "GRGRKEM01", "GRGRGEO01", "GRGRHIS01",
+              "GRGRREL01", "GRGRSAM01", "GRGRBIL01", "GRGRIDH01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRTEK01",
+              "GRGRM2FRA", "GRGRMOD01")
+
+
+def forecast(fid, revision: int, value: str, organiser: str, code: str, group: str, student: str, *, subject: str,
+             gender: str, year: int, school_year: str, term: str, on: date):
+    return new_event(ForecastSubmittedV1(
+        forecast_id=fid, revision=revision, organiser_id=organiser, school_unit_code=code, group_id=group,
+        student_id=student, teacher_id="t-1", gender=gender, year=year, subject_code=subject,
+        school_year=school_year, term=term, value=value, submitted_at=T0.replace(
+            year=on.year, month=on.month, day=on.day), window_deadline=on, late=False), source="/test")
+
+
+def withdrawal(fid, revision: int, organiser: str, code: str, group: str, student: str, *, subject: str,
+               school_year: str, term: str):
+    return new_event(ForecastWithdrawnV1(
+        forecast_id=fid, revision=revision, organiser_id=organiser, school_unit_code=code, group_id=group,
+        student_id=student, subject_code=subject, school_year=school_year, term=term,
+        withdrawn_at=T0 + timedelta(minutes=revision)), source="/test")
+
+
+def graded_log(rng: random.Random, students: int, tag: str) -> list:
+    """Year-9 (and some year-8) students with forecasts and term grades in up to 18 subjects
+    (fewer than 16 for some, a språkval language, modersmål), assessments between forecast and
+    grade, revisions, retractions, withdrawals, and students who change group mid-term."""
+    log = []
+    for n in range(students):
+        organiser, code, group = rng.choice(PLACES)
+        student, gender, year = f"p-{tag}-{n}", rng.choice(("female", "male", "unknown")), rng.choice((9, 9, 8))
+        school_year, term = rng.choice((("2026/27", "HT"), ("2026/27", "VT")))
+        subjects = rng.sample(SUBJECTS_9, rng.choice((18, 16, 12, 5)))
+        for i, subject in enumerate(subjects):
+            common = dict(subject=subject, school_year=school_year, term=term)
+            if rng.random() < 0.7:
+                fid = uuid5(NS, f"f-{tag}-{n}-{subject}")
+                log.append(forecast(fid, 1, rng.choice(("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")),
+                                    organiser, code, group, student, gender=gender, year=year,
+                                    on=date(2026, 10, 20), **common))
+                if rng.random() < 0.1:
+                    log.append(withdrawal(fid, 2, organiser, code, group, student, **common))
+            if rng.random() < 0.5:
+                log.append(result(uuid5(NS, f"a-{tag}-{n}-{subject}"), 1, rng.choice("ABCDEF"), organiser, code,
+                                  group, student, gender=gender, year=year, round_=2,
+                                  on=date(2026, 10, rng.choice((20, 25))), **common))
+            # a student changing group mid-term: the last grades are set in the other group
+            g_place = rng.choice([p for p in PLACES if p[0] == organiser]) if i > 10 and rng.random() < 0.3 \
+                else (organiser, code, group)
+            gid = uuid5(NS, f"g-{tag}-{n}-{subject}")
+            value = rng.choice("ABCDEEF")
+            log.append(result(gid, 1, value, *g_place, student, gender=gender, year=year, kind="term_grade",
+                              round_=4, on=date(2026, 12, 1) + timedelta(days=i % 3), **common))
+            if rng.random() < 0.15:
+                log.append(result(gid, 2, rng.choice("ABCDEF"), *g_place, student, gender=gender, year=year,
+                                  kind="term_grade", round_=4, on=date(2026, 12, 5), **common))
+            if rng.random() < 0.05:
+                log.append(retracted(gid, 3, *g_place, student, subject=subject))
+    return log
+
+
+async def feed_all(db: Database, batches) -> None:
+    registry, offset = handler_registry(), 0
+    for batch in batches:
+        delivered = []
+        for event in batch:
+            delivered.append(Delivered(event, TOPICS[event.type.split(".")[2]], 0, offset))
+            offset += 1
+        async with db.sessions.begin() as session:
+            await registry(session, delivered)
+
+
+async def assert_linked_exact(db: Database, log: list, area_of: dict) -> None:
+    results, forecasts = final_bodies(log), final_bodies(log, "forecast_id")
+    got = await stored(db)
+    assert got["forecasts"] == expected_forecast_outcomes(forecasts, results, area_of)
+    assert got["merit"] == expected_merit(results, area_of)
+    assert got["forecasts"] and got["merit"]
+    async with db.sessions() as session:
+        found = await figures.mismatches(session)
+    assert all(n == 0 for levels in found.values() for n in levels.values()), found
+
+
+async def test_forecast_outcome_and_merit_equal_a_recomputation(database):
+    rng = random.Random(17)
+    log = directory() + graded_log(rng, 60, "x")
+    rng.shuffle(log)  # any arrival order: revisions before their first version, grades before forecasts
+    directory_first = [e for e in log if "organisation" in e.type] + [e for e in log if "organisation" not in e.type]
+    await feed_all(database, [directory_first[i:i + 97] for i in range(0, len(directory_first), 97)])
+    await assert_linked_exact(database, directory_first, AREAS)
+    moved = [unit("school_unit", "su-a", "2999", "south", code="11111111", at=10)]
+    more = graded_log(rng, 20, "y")
+    await feed_all(database, [more[:150] + moved + more[150:300], more[300:]])
+    await assert_linked_exact(database, directory_first + more + moved, {**AREAS, "11111111": "south"})
 
 
 # ---------------------------------------------------------------- the read API

@@ -8,34 +8,20 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_contracts.identifiers import Gender
-from styrkedja_contracts.scales import Scale
 from styrkedja_kit.consumer import Delivered
 
 from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
 from ..results.handlers import batch_changes
-from ..results.rules import AssessmentFact, Placement, units
 from .cells import ResultCell
 from .coverage import coverage_delta
-from .facts import Result, ResultKind
 from .freshness import freshness_delta
+from .linked import apply_linked, to_result
 from .pass_share import PassTally, pass_delta
-from .periods import RoundPeriod, SchoolYear, Term, TermPeriod
+from .periods import RoundPeriod, TermPeriod
 from .state import Multiset, apply
-from .tables import DATES, PASS, STUDENTS, counters
+from .tables import DATES, PASS, STUDENTS, TABLES, counters
 
 EVENT_TYPES = RESULT_EVENT_TYPES
-
-
-def to_result(fact: AssessmentFact | None, placement: Placement) -> Result | None:
-    """Reporting's stored fact as the figures' `Result` (None: retracted, or stored without a date)."""
-    if fact is None or fact.retracted or fact.assessed_on is None:
-        return None
-    return Result(result_id=str(fact.assessment_id), student_id=fact.student_id, subject_code=fact.subject_code,
-                  year=fact.year, gender=Gender(fact.gender), units=tuple(units(fact, placement)),
-                  school_year=SchoolYear.parse(fact.school_year), term=Term(fact.term), round=fact.round,
-                  kind=ResultKind(fact.kind), scale=Scale(fact.scale), value=fact.value,
-                  assessed_on=fact.assessed_on)
 
 
 def period_key(cell: ResultCell) -> tuple[str, str]:
@@ -68,9 +54,10 @@ async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> No
     await PASS.add(session, [(*key, *counters(tally)) for key, tally in passes.items()])
     await DATES.add(session, [(*key, day, n) for key, days in dates.items() for day, n in days.items()])
     await STUDENTS.add(session, [(*key, student, n) for key, ids in students.items() for student, n in ids.items()])
+    await apply_linked(session, changes)
 
 
 async def move_school_units(session: AsyncSession, moves) -> None:
     """The directory moved school units between areas: their figures move with them."""
-    for table in (PASS, DATES, STUDENTS):
+    for table in TABLES.values():
         await table.transfer(session, moves)

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import memberships, placements
@@ -21,7 +22,7 @@ from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import assessment_facts
 from .pass_share import PassTally
 from .state import Multiset
-from .tables import PASS_COUNTERS, figure_dates, figure_pass, figure_students
+from .tables import PASS_COUNTERS, AdditiveTable, figure_dates, figure_pass, figure_students
 
 CellId = tuple[str, str, int]  # unit id, subject code, year
 PeriodId = tuple[str, str]  # school year, period (HT, VT, R1…R4)
@@ -33,6 +34,7 @@ class CellFilters:
     unit_id: str | None = None
     subject_code: str | None = None
     year: int | None = None
+    gender: str | None = None  # the tables that keep gender in the key (forecast outcome, merit)
     unit_ids: Sequence[str] | None = None  # drill-down: these units only
     unit_prefix: str | None = None  # drill-down to groups: `<school_unit_code>/`
 
@@ -42,9 +44,9 @@ def _where(table: Any, level: str, filters: CellFilters, periods: Sequence[Perio
     c = table.c
     query = query.where(c.level == level,
                         or_(*[and_(c.school_year == sy, c.period == p) for sy, p in sorted(set(periods))]))
-    for name in ("organiser_id", "unit_id", "subject_code", "year"):
+    for name in ("organiser_id", "unit_id", "subject_code", "year", "gender"):
         value = getattr(filters, name)
-        if value is not None:
+        if value is not None and name in c:
             query = query.where(c[name] == value)
     if filters.unit_ids is not None:
         query = query.where(c.unit_id.in_(sorted(filters.unit_ids)))
@@ -67,6 +69,16 @@ async def read_pass(session: AsyncSession, level: str, filters: CellFilters, per
         out[(row.unit_id, row.subject_code, row.year), (row.school_year, row.period)] = PassTally(
             *(int(getattr(row, n)) for n in PASS_COUNTERS))
     return out
+
+
+async def read_sums(session: AsyncSession, table: AdditiveTable, level: str, filters: CellFilters,
+                    period: PeriodId, keys: Sequence[str], scope: Scope | None = None) -> dict[tuple, tuple[int, ...]]:
+    """A tally table's counters summed per `keys` (e.g. unit, subject, year) for one period."""
+    c = table.table.c
+    query = select(*[c[k] for k in keys], *[func.sum(c[v]).label(v) for v in table.values])
+    query = _where(table.table, level, filters, [period], scope, query).group_by(*[c[k] for k in keys])
+    return {tuple(row[:len(keys)]): tuple(int(v) for v in row[len(keys):])
+            for row in (await session.execute(query)).all()}
 
 
 async def read_dates(session: AsyncSession, level: str, filters: CellFilters, period: PeriodId,
@@ -143,7 +155,7 @@ async def students_of_group(session: AsyncSession, group_unit_id: str, subject_c
     if year is not None:
         query = query.where(f.year == year)
     query = scoped(query, f.organiser_id, scope)
-    query = query.distinct(f.student_id, f.subject_code).order_by(
+    query = query.ext(distinct_on(f.student_id, f.subject_code)).order_by(
         f.student_id, f.subject_code, f.assessed_on.desc().nulls_last(), f.round.desc(), f.assessment_id.desc())
     return list((await session.execute(query)).all())
 

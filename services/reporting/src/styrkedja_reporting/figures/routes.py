@@ -23,10 +23,23 @@ from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_YEAR_PATTERN, SUBJECT_PATTERN
 from .coverage import coverage_of_count
+from .forecast_outcome import ForecastTally, forecast_against_outcome
 from .freshness import FreshnessBands, freshness
+from .merit import MeritTally, merit_figures
 from .pass_share import gender_gap, pass_share, trend
 from .periods import Comparison, Period, RoundPeriod, SchoolYear, Term, TermPeriod, compared_with, history
-from .read import CellFilters, child_units, read_dates, read_pass, read_students, roster_sizes, students_of_group
+from .read import (
+    CellFilters,
+    child_units,
+    read_dates,
+    read_pass,
+    read_students,
+    read_sums,
+    roster_sizes,
+    students_of_group,
+)
+from .subjects import ELIGIBILITY_RULES
+from .tables import FORECASTS, MERIT
 
 router = APIRouter(prefix="/v1/figures", tags=["figures"])
 
@@ -254,3 +267,61 @@ def _student_table(a: Ask, students: list) -> t.Table:
                t.Column("assessed_on", "Bedömd", DATE)]
     return t.Table(_name("elever", a), columns, rows(), "Elever")
 
+
+
+def _term_only(a: Ask) -> None:
+    if isinstance(a.period, RoundPeriod):
+        raise RuleViolation("round", "term_figure", "this figure is per term: name a term (HT/VT), not a round")
+
+
+@router.get("/forecast-outcome")
+async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
+                                  gender: Literal["female", "male", "unknown"] | None = None) -> StreamingResponse:
+    """Prognos mot utfall: of the forecasts for the term, how many held, how many said "reaches"
+    but the later outcome did not, the reverse, and how many have no outcome yet."""
+    _term_only(a)
+    filters = CellFilters(**{**a.filters.__dict__, "gender": gender})
+    async with runtime_of(request).db.sessions() as session:
+        sums = await read_sums(session, FORECASTS, a.level, filters, a.period_id, ("unit_id", "subject_code", "year"))
+
+    def rows() -> Iterator[t.Row]:
+        for cell, values in sorted(sums.items()):
+            f = forecast_against_outcome(ForecastTally(*values))
+            yield (a.level, *cell, _period_text(a.period_id), f.held, f.said_reaches_did_not, f.said_not_reached_did,
+                   f.no_outcome, f.share_held)
+
+    columns = [*_CELL_COLUMNS, t.Column("period", "Termin"), t.Column("held", "Prognosen höll", INT),
+               t.Column("said_reaches_did_not", "Sade når, nådde inte", INT),
+               t.Column("said_not_reached_did", "Sade når inte, nådde", INT),
+               t.Column("no_outcome", "Utfall saknas", INT), t.Column("share_held", "Andel som höll", SHARE)]
+    return await _respond(request, t.Table(_name("prognos-mot-utfall", a), columns, rows(), "Prognos mot utfall"),
+                          a.format)
+
+
+@router.get("/merit")
+async def merit_figure(request: Request, a: Ask = Depends(ask),
+                       gender: Literal["female", "male", "unknown"] | None = None) -> StreamingResponse:
+    """Meritvärde (mean, year 9), share reaching the pass level in all subjects (years 6–9) and
+    eligibility for the upper-secondary programme groups (year 9), from the term grades."""
+    _term_only(a)
+    filters = CellFilters(**{**a.filters.__dict__, "subject_code": None, "gender": gender})
+    async with runtime_of(request).db.sessions() as session:
+        sums = await read_sums(session, MERIT, a.level, filters, a.period_id, ("unit_id", "year"))
+
+    def rows() -> Iterator[t.Row]:
+        for (unit_id, year), values in sorted(sums.items()):
+            m = merit_figures(MeritTally(*values))
+            yield (a.level, unit_id, year, _period_text(a.period_id), m.merit_students, m.mean_merit_value,
+                   m.graded_students, m.all_pass, m.share_all_pass,
+                   *[v for name in ELIGIBILITY_RULES for v in (m.eligible[name], m.share_eligible[name])])
+
+    columns = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=24), t.Column("year", "Årskurs", INT),
+               t.Column("period", "Termin"), t.Column("merit_students", "Elever (åk 9)", INT),
+               t.Column("mean_merit_value", "Genomsnittligt meritvärde", NUMBER),
+               t.Column("graded_students", "Elever med betyg", INT),
+               t.Column("all_pass", "Godtagbart i alla ämnen", INT),
+               t.Column("share_all_pass", "Andel godtagbart i alla ämnen", SHARE)]
+    for name, rule in ELIGIBILITY_RULES.items():
+        columns += [t.Column(f"eligible_{name}", f"Behöriga: {rule.name}", INT, width=30),
+                    t.Column(f"share_eligible_{name}", f"Andel behöriga: {rule.name}", SHARE, width=30)]
+    return await _respond(request, t.Table(_name("meritvarde", a), columns, rows(), "Meritvärde"), a.format)

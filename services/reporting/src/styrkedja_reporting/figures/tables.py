@@ -8,7 +8,9 @@ too, so one organiser's batch touches only its own rows (one writer per partitio
 * `figure_pass` — `PassTally` (assessed / reaching the pass level per gender): share, trend,
   term history, gender gap;
 * `figure_dates` — multiset of result dates per cell: freshness;
-* `figure_students` — multiset of student ids per cell: coverage.
+* `figure_students` — multiset of student ids per cell: coverage;
+* `figure_forecasts` — `ForecastTally` per forecast cell (with gender): forecast against outcome;
+* `figure_merit` — `MeritTally` per unit × year × gender × term: merit value, all pass, eligibility.
 """
 
 from __future__ import annotations
@@ -26,14 +28,22 @@ from ..directory.tables import placements
 from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
 from ..results.tables import _arrays, _q, _unnest, assessment_facts
+from .forecast_outcome import ForecastTally
+from .merit import MeritTally
 from .pass_share import PassTally
 
 CELL = ("level", "unit_id", "organiser_id", "subject_code", "year", "school_year", "period")
 PASS_COUNTERS = tuple(f.name for f in dataclasses.fields(PassTally))
+# forecast against outcome: the forecast's cell, per gender and term
+FORECAST_CELL = ("level", "unit_id", "organiser_id", "subject_code", "year", "gender", "school_year", "period")
+FORECAST_COUNTERS = tuple(f.name for f in dataclasses.fields(ForecastTally))
+# merit value, all pass, eligibility: per unit, year, gender and term (all subjects together)
+MERIT_CELL = ("level", "unit_id", "organiser_id", "year", "gender", "school_year", "period")
+MERIT_COUNTERS = tuple(f.name for f in dataclasses.fields(MeritTally))
 
 
-def _cell_columns() -> list[Column]:
-    return [Column(d, Integer if d == "year" else String(80), primary_key=True) for d in CELL]
+def _cell_columns(cell: Sequence[str] = CELL) -> list[Column]:
+    return [Column(d, Integer if d == "year" else String(80), primary_key=True) for d in cell]
 
 
 figure_pass = Table(
@@ -50,6 +60,17 @@ figure_students = Table(
     "figure_students", metadata, *_cell_columns(), Column("student_id", String(64), primary_key=True),
     Column("count", Integer, nullable=False),
     Index("ix_figure_students_organiser_level", "organiser_id", "level", "school_year", "period"),
+)
+
+figure_forecasts = Table(
+    "figure_forecasts", metadata, *_cell_columns(FORECAST_CELL),
+    *[Column(name, Integer, nullable=False) for name in FORECAST_COUNTERS],
+    Index("ix_figure_forecasts_organiser_level", "organiser_id", "level", "school_year", "period"),
+)
+figure_merit = Table(
+    "figure_merit", metadata, *_cell_columns(MERIT_CELL),
+    *[Column(name, Integer, nullable=False) for name in MERIT_COUNTERS],
+    Index("ix_figure_merit_organiser_level", "organiser_id", "level", "school_year", "period"),
 )
 
 
@@ -102,19 +123,30 @@ class AdditiveTable:
         await session.execute(self._transfer, arrays)
         await session.execute(self._delete_areas, {"areas": sorted(set(arrays["areas"]))})
 
-    async def mismatches(self, session: AsyncSession, recomputed: str) -> dict[str, int]:
+    async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple]) -> dict[str, int]:
+        """As `mismatches`, against recomputed rows (key values then values) sent as arrays."""
+        cols = [self.table.c[k] for k in (*self.key, *self.values)]
+        names = ", ".join(_q(c.name) for c in cols)
+        sql = text(f"SELECT * FROM {_unnest(cols)} AS r({names})")
+        return await self.mismatches(session, sql.text, _arrays((*self.key, *self.values), rows))
+
+    async def mismatches(self, session: AsyncSession, recomputed: str,
+                         params: dict | None = None) -> dict[str, int]:
         """Per level: rows where the table differs from `recomputed` (a SELECT of the same columns)."""
         on = " AND ".join(f"a.{_q(k)} = r.{_q(k)}" for k in self.key)
         differs = " OR ".join(f"a.{_q(v)} IS DISTINCT FROM r.{_q(v)}" for v in self.values)
         sql = text(f"WITH r AS ({recomputed}) SELECT coalesce(a.level, r.level), count(*) FROM {self.table.name} a "
                    f"FULL OUTER JOIN r ON {on} WHERE {differs} GROUP BY 1")
-        return {row[0]: int(row[1]) for row in (await session.execute(sql)).all()}
+        return {row[0]: int(row[1]) for row in (await session.execute(sql, params or {})).all()}
 
 
 PASS = AdditiveTable(figure_pass, CELL, PASS_COUNTERS)
 DATES = AdditiveTable(figure_dates, (*CELL, "day"), ("count",))
 STUDENTS = AdditiveTable(figure_students, (*CELL, "student_id"), ("count",))
-TABLES: Mapping[str, AdditiveTable] = {"pass": PASS, "dates": DATES, "students": STUDENTS}
+FORECASTS = AdditiveTable(figure_forecasts, FORECAST_CELL, FORECAST_COUNTERS)
+MERIT = AdditiveTable(figure_merit, MERIT_CELL, MERIT_COUNTERS)
+TABLES: Mapping[str, AdditiveTable] = {"pass": PASS, "dates": DATES, "students": STUDENTS,
+                                       "forecasts": FORECASTS, "merit": MERIT}
 
 
 # ---------------------------------------------------------------- recomputation from the facts (consistency)
@@ -162,16 +194,27 @@ RECOMPUTED: dict[str, str] = {
 
 
 async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
-    """Per figure table and level: cells where the state differs from a recomputation from the facts."""
+    """Per figure table and level: cells where the state differs from a recomputation from the facts
+    (in SQL for the sums; forecast against outcome and merit by the pure rules over all facts)."""
+    from .recompute import recomputed_rows  # the recomputation reads facts: kept out of the apply path
+
     out: dict[str, dict[str, int]] = {}
     for name, table in TABLES.items():
-        found = await table.mismatches(session, RECOMPUTED[name])
+        if name in RECOMPUTED:
+            found = await table.mismatches(session, RECOMPUTED[name])
+        else:
+            found = await table.mismatches_against(session, await recomputed_rows(session, name))
         out[name] = {level: found.get(level, 0) for level in MATERIALISED}
     return out
 
 
 def counters(tally: PassTally) -> tuple[int, ...]:
     return tuple(getattr(tally, name) for name in PASS_COUNTERS)
+
+
+def counters_of(tally: Any) -> tuple[int, ...]:
+    """A tally's counters in field order (the value columns of its table)."""
+    return tuple(int(getattr(tally, f.name)) for f in dataclasses.fields(tally))
 
 
 def tally_of(row: Any) -> PassTally:

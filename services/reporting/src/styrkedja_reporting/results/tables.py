@@ -35,6 +35,8 @@ assessment_facts = Table(
     _str("kind", 20), _str("scale", 16), _str("value", 32), _str("school_year", 7), _str("term", 2),
     Column("round", Integer, nullable=False),
     Column("assessed_on", Date),
+    # the figures read one student's results in a subject and term (forecast against outcome, merit)
+    Index("ix_assessment_facts_student", "student_id", "school_year", "term"),
 )
 
 ASSESSMENT_DIMENSIONS = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "term", "round", "kind",
@@ -55,6 +57,7 @@ forecast_facts = Table(
     _str("student_id"), _str("gender", 8), Column("year", Integer, nullable=False), _str("subject_code", 16),
     _str("value", 32), _str("school_year", 7), _str("term", 2), Column("late", Boolean, nullable=False),
     Column("submitted_on", Date),
+    Index("ix_forecast_facts_student", "student_id", "school_year", "term"),
 )
 
 FORECAST_DIMENSIONS = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "term", "year", "gender",
