@@ -385,3 +385,40 @@ async def test_csv_and_xlsx_hold_the_json_numbers(client, fed, path, params):
 def _results_column(key: str) -> int:
     from styrkedja_reporting.results.routes import COLUMNS
     return [c.key for c in COLUMNS].index(key)
+
+
+async def test_forecast_outcome_and_merit_endpoints_at_every_level(client, settings):
+    database = Database(settings.database_url)
+    log = directory() + graded_log(random.Random(23), 40, "api")
+    await feed_all(database, [log[i:i + 150] for i in range(0, len(log), 150)])
+    await database.dispose()
+    results, forecasts = final_bodies(log), final_bodies(log, "forecast_id")
+    outcomes, merit = expected_forecast_outcomes(forecasts, results, AREAS), expected_merit(results, AREAS)
+    for level in ("group", "school_unit", "area", "organiser", "nation"):
+        for term in ("HT", "VT"):
+            params = {"level": level, "school_year": "2026/27", "term": term}
+            got = (await client.get("/v1/figures/forecast-outcome", params=params)).json()["rows"]
+            want: dict = {}
+            for (lv, unit_id, _, subject, year, _, sy, t_), counts in outcomes.items():
+                if lv == level and t_ == term:
+                    key = (unit_id, subject, year)
+                    want[key] = [a + b for a, b in zip(want.get(key, [0] * 4), counts)]
+            assert {(r["unit_id"], r["subject_code"], r["year"]): [
+                r["held"], r["said_reaches_did_not"], r["said_not_reached_did"], r["no_outcome"]] for r in got} == want
+
+            rows_ = (await client.get("/v1/figures/merit", params=params)).json()["rows"]
+            want_merit: dict = {}
+            for (lv, unit_id, _, year, _, sy, t_), counts in merit.items():
+                if lv == level and t_ == term:
+                    want_merit[(unit_id, year)] = [a + b for a, b in zip(want_merit.get((unit_id, year), [0] * 8),
+                                                                         counts)]
+            got_merit = {(r["unit_id"], r["year"]): r for r in rows_}
+            assert set(got_merit) == set(want_merit)
+            for key, counts in want_merit.items():
+                r = got_merit[key]
+                assert (r["graded_students"], r["all_pass"], r["merit_students"]) == tuple(counts[:3])
+                assert r["eligible_vocational"] == counts[4] and r["eligible_preparatory_na_te"] == counts[6]
+                if counts[2]:
+                    assert r["mean_merit_value"] == round(counts[3] / 2 / counts[2], 2)
+    bad = await client.get("/v1/figures/merit", params={"level": "organiser", "school_year": "2026/27", "round": 2})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "round"
