@@ -74,13 +74,13 @@ def forecast_state(forecasts: Iterable[ForecastFact], results: Iterable[Assessme
         if result is not None:
             by_key.setdefault((fact.student_id, fact.subject_code, fact.school_year, fact.term), []).append(result)
     state: dict[tuple, ForecastTally] = {}
-    for fact in forecasts:
-        forecast = to_forecast(fact, placement)
+    for stored in forecasts:
+        forecast = to_forecast(stored, placement)
         if forecast is None:
             continue
-        paired = by_key.get((fact.student_id, fact.subject_code, fact.school_year, fact.term), [])
+        paired = by_key.get((stored.student_id, stored.subject_code, stored.school_year, stored.term), [])
         contribution = forecast_outcome_contribution(Pairing(forecast, tuple(paired)))
-        apply(state, {forecast_key(fact.organiser_id, c): t for c, t in contribution.items()})
+        apply(state, {forecast_key(stored.organiser_id, c): t for c, t in contribution.items()})
     return state
 
 
@@ -138,10 +138,11 @@ def _signed_rows(after: dict, before: dict, n_values: int) -> list[tuple]:
 async def apply_linked(session: AsyncSession, changes: BatchChanges) -> None:
     pair_keys: set[PairKey] = set()
     term_keys: set[TermKey] = set()
-    for old, new in [*changes.assessments, *changes.forecasts]:
-        for fact in (old, new):
-            if fact is not None:
-                pair_keys.add((fact.student_id, fact.subject_code, fact.school_year, fact.term))
+    touched: list[AssessmentFact | ForecastFact | None] = [f for pair in changes.assessments for f in pair]
+    touched += [f for pair in changes.forecasts for f in pair]
+    for fact in touched:
+        if fact is not None:
+            pair_keys.add((fact.student_id, fact.subject_code, fact.school_year, fact.term))
     for old, new in changes.assessments:
         for fact in (old, new):
             if fact is not None and fact.kind == "term_grade":

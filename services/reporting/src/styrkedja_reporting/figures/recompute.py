@@ -26,9 +26,8 @@ async def recomputed_rows(session: AsyncSession, name: str) -> list[tuple]:
     if name == "forecasts":
         forecasts = await _all(session, FORECASTS, "withdrawn")
         results = await _all(session, ASSESSMENTS, "retracted")
-        state = forecast_state(forecasts, results, placement)
-    elif name == "merit":
-        state = merit_state(await _all(session, ASSESSMENTS, "retracted", "AND kind = 'term_grade'"), placement)
-    else:
-        raise ValueError(f"no recomputation in Python for {name!r}")
-    return [(*key, *counters_of(tally)) for key, tally in state.items()]
+        return [(*key, *counters_of(t)) for key, t in forecast_state(forecasts, results, placement).items()]
+    if name == "merit":
+        grades = await _all(session, ASSESSMENTS, "retracted", "AND kind = 'term_grade'")
+        return [(*key, *counters_of(t)) for key, t in merit_state(grades, placement).items()]
+    raise ValueError(f"no recomputation in Python for {name!r}")
