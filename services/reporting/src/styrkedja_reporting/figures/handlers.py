@@ -4,6 +4,7 @@ figures' fact shapes and writes the summed deltas with one statement per table."
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,13 +13,10 @@ from styrkedja_kit.consumer import Delivered
 
 from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
 from ..results.handlers import batch_changes
-from .cells import ResultCell
-from .coverage import coverage_delta
-from .freshness import freshness_delta
+from .cells import ResultCell, result_cells
 from .linked import apply_linked, to_result
-from .pass_share import PassTally, pass_delta
+from .pass_share import pass_tally
 from .periods import RoundPeriod, TermPeriod
-from .state import Multiset, apply
 from .tables import DATES, PASS, STUDENTS, TABLES, counters
 
 EVENT_TYPES = RESULT_EVENT_TYPES
@@ -39,21 +37,29 @@ def cell_key(organiser_id: str, cell: ResultCell) -> tuple:
 
 
 async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    """Per changed fact, contribution(new) − contribution(old) of the pass tally, the result date and
+    the student id in each of the result's cells — exactly `pass_delta`, `freshness_delta` and
+    `coverage_delta`, summed straight into plain counters (the per-cell state objects and the
+    delta dicts cost more than the database write at a thousand results per batch)."""
     changes = batch_changes(session)
-    passes: dict[tuple, PassTally] = {}
-    dates: dict[tuple, Multiset] = {}
-    students: dict[tuple, Multiset] = {}
+    passes: dict[tuple, list[int]] = {}
+    dates: Counter = Counter()
+    students: Counter = Counter()
     for old_fact, new_fact in changes.assessments:
-        old, new = to_result(old_fact, changes.placement), to_result(new_fact, changes.placement)
-        if old is None and new is None:
-            continue
-        organiser = new_fact.organiser_id
-        apply(passes, {cell_key(organiser, c): s for c, s in pass_delta(old, new).items()})
-        apply(dates, {cell_key(organiser, c): s for c, s in freshness_delta(old, new).items()})
-        apply(students, {cell_key(organiser, c): s for c, s in coverage_delta(old, new).items()})
-    await PASS.add(session, [(*key, *counters(tally)) for key, tally in passes.items()])
-    await DATES.add(session, [(*key, day, n) for key, days in dates.items() for day, n in days.items()])
-    await STUDENTS.add(session, [(*key, student, n) for key, ids in students.items() for student, n in ids.items()])
+        for fact, sign in ((old_fact, -1), (new_fact, 1)):
+            result = to_result(fact, changes.placement)
+            if result is None or fact is None:
+                continue
+            tally = [sign * n for n in counters(pass_tally(result))]
+            for cell in result_cells(result):
+                key = cell_key(fact.organiser_id, cell)
+                summed = passes.get(key)
+                passes[key] = tally if summed is None else [a + b for a, b in zip(summed, tally, strict=True)]
+                dates[(*key, result.assessed_on)] += sign
+                students[(*key, result.student_id)] += sign
+    await PASS.add(session, [(*key, *values) for key, values in passes.items()])
+    await DATES.add(session, [(*key, n) for key, n in dates.items()])
+    await STUDENTS.add(session, [(*key, n) for key, n in students.items()])
     await apply_linked(session, changes)
 
 
