@@ -8,6 +8,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -255,3 +256,116 @@ def ingest(assessment_url: str, data: Mittkoping, *, new: int, revisions: int, r
             assert all(r["status"] == "unchanged" for r in results)
     report.seconds = time.monotonic() - started
     return report
+
+
+# -- the figures' state, recomputed independently from the final facts ----------------------------
+_GENDERS = ("female", "male", "unknown")
+
+
+def figure_units(body: dict, area_of: dict[str, str | None]) -> list[tuple[str, str]]:
+    """(level, unit id) of every materialised level a result counts in (the area only when placed)."""
+    out = [("group", f"{body['school_unit_code']}/{body['group_id']}"), ("school_unit", body["school_unit_code"])]
+    if area_of.get(body["school_unit_code"]):
+        out.append(("area", area_of[body["school_unit_code"]]))
+    return out + [("organiser", body["organiser_id"]), ("nation", "SE")]
+
+
+def expected_figures(final: Iterable[dict | None], area_of: dict[str, str | None]) -> dict[str, dict]:
+    """What the figure tables must hold, from the final facts (published bodies; None = retracted):
+    `pass`: cell → (assessed, reaching) per gender as six counters; `dates`: (cell, day) → results;
+    `students`: (cell, student id) → results. A cell is (level, unit, organiser, subject, year,
+    school year, period) and a result counts in its term (`HT`/`VT`) and its round (`R1`…`R4`)."""
+    passes: dict[tuple, list[int]] = {}
+    dates: Counter = Counter()
+    students: Counter = Counter()
+    for body in final:
+        if body is None:
+            continue
+        reaches = reaches_pass(Scale(body["scale"]), body["value"])
+        g = _GENDERS.index(body["gender"])
+        for level, unit in figure_units(body, area_of):
+            for period in (body["term"], f"R{body['round']}"):
+                cell = (level, unit, body["organiser_id"], body["subject_code"], body["year"], body["school_year"],
+                        period)
+                counters = passes.setdefault(cell, [0] * 6)
+                counters[2 * g] += 1
+                counters[2 * g + 1] += int(reaches)
+                dates[(*cell, str(body["assessed_on"]))] += 1
+                students[(*cell, body["student_id"])] += 1
+    return {"pass": {k: tuple(v) for k, v in passes.items()}, "dates": dict(dates), "students": dict(students)}
+
+
+_MERIT = {"A": 20.0, "B": 17.5, "C": 15.0, "D": 12.5, "E": 10.0, "F": 0.0}  # Skolverket, meritpoäng
+_PREPARATORY_EXTRA = {"preparatory_ek_hu_sa": {"GRGRGEO01", "GRGRHIS01", "GRGRREL01", "GRGRSAM01"},
+                      "preparatory_na_te": {"GRGRBIO01", "GRGRFYS01", "GRGRKEM01"}, "preparatory_es": set()}
+
+
+def expected_forecast_outcomes(forecasts: Iterable[dict | None], results: Iterable[dict | None],
+                               area_of: dict[str, str | None]) -> dict[tuple, tuple[int, int, int, int]]:
+    """(level, unit, organiser, subject, year, gender, school year, term) → (held, said reaches but
+    did not, said not reached but did, no outcome): each forecast against the student's result in
+    the subject and term set after the forecast's day (a term grade first, then the newest)."""
+    by_key: dict[tuple, list[dict]] = {}
+    for r in results:
+        if r is not None:
+            by_key.setdefault((r["student_id"], r["subject_code"], r["school_year"], r["term"]), []).append(r)
+    out: dict[tuple, list[int]] = {}
+    for f in forecasts:
+        if f is None:
+            continue
+        day = str(f["submitted_at"])[:10]
+        later = [r for r in by_key.get((f["student_id"], f["subject_code"], f["school_year"], f["term"]), [])
+                 if str(r["assessed_on"]) > day]
+        said = f["value"] != "NOT_REACHED"
+        if not later:
+            slot = 3
+        else:
+            outcome = max(later, key=lambda r: (r["kind"] == "term_grade", str(r["assessed_on"]), r["round"],
+                                                str(r["assessment_id"])))
+            did = reaches_pass(Scale(outcome["scale"]), outcome["value"])
+            slot = 0 if did == said else (1 if said else 2)
+        for level, unit in figure_units(f, area_of):
+            key = (level, unit, f["organiser_id"], f["subject_code"], f["year"], f["gender"], f["school_year"],
+                   f["term"])
+            out.setdefault(key, [0, 0, 0, 0])[slot] += 1
+    return {k: tuple(v) for k, v in out.items()}  # type: ignore[misc]
+
+
+def expected_merit(results: Iterable[dict | None], area_of: dict[str, str | None]) -> dict[tuple, tuple]:
+    """(level, unit, organiser, year, gender, school year, term) → (graded, all pass, year-9 students,
+    merit sum in half points, eligible vocational, ek/hu/sa, na/te, es), from the term grades: per
+    subject the newest grade; the student counts where their newest grade was set."""
+    students: dict[tuple, dict[str, dict]] = {}
+    for r in results:
+        if r is None or r["kind"] != "term_grade":
+            continue
+        grades = students.setdefault((r["student_id"], r["school_year"], r["term"]), {})
+        now = grades.get(r["subject_code"])
+        if now is None or (str(r["assessed_on"]), str(r["assessment_id"])) > \
+                (str(now["assessed_on"]), str(now["assessment_id"])):
+            grades[r["subject_code"]] = r
+    out: dict[tuple, list[int]] = {}
+    for grades in students.values():
+        newest = max(grades.values(), key=lambda r: (str(r["assessed_on"]), str(r["assessment_id"])))
+        values = {s: r["value"] for s, r in grades.items()}
+        passed = {s for s, v in values.items() if v != "F"}
+        row = [0] * 8
+        if 6 <= newest["year"] <= 9:
+            row[0], row[1] = 1, int(passed == set(values))
+        if newest["year"] == 9:
+            choice = [_MERIT[v] for s, v in values.items() if s.startswith(("GRGRM2", "GRGRMSP"))]
+            rest = sorted((_MERIT[v] for s, v in values.items() if not s.startswith(("GRGRM2", "GRGRMSP"))),
+                          reverse=True)
+            row[2], row[3] = 1, int(2 * (sum(rest[:16]) + max(choice, default=0)))
+            core = bool(passed & {"GRGRSVE01", "GRGRSVA01"}) and {"GRGRENG01", "GRGRMAT01"} <= passed
+            others = passed - {"GRGRSVE01", "GRGRSVA01", "GRGRENG01", "GRGRMAT01"}
+            row[4] = int(core and len(others) >= 5)
+            for i, extra in enumerate(_PREPARATORY_EXTRA.values()):
+                row[5 + i] = int(core and len(others) >= 9 and extra <= others)
+        if not any(row):
+            continue
+        for level, unit in figure_units(newest, area_of):
+            key = (level, unit, newest["organiser_id"], newest["year"], newest["gender"], newest["school_year"],
+                   newest["term"])
+            out[key] = [a + b for a, b in zip(out.get(key, [0] * 8), row)]
+    return {k: tuple(v) for k, v in out.items() if any(v)}

@@ -13,6 +13,8 @@ from .compliance import handlers as compliance
 from .compliance.routes import router as compliance_routes
 from .directory import handlers as directory
 from .directory.routes import router as directory_routes
+from .figures import handlers as figures
+from .figures.routes import router as figures_routes
 from .lika import handlers as lika
 from .lika.routes import router as lika_routes
 from .metadata import metadata
@@ -23,18 +25,26 @@ from .results.routes import router as results_routes
 from .settings import ReportingSettings
 
 
+async def move_school_units(session, moves) -> None:
+    """A school unit moved between areas: every capability's area state moves with it."""
+    await results.move_school_units(session, moves)
+    await figures.move_school_units(session, moves)
+
+
 def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
     """`live_alerts=False` for a rebuild from the event log: alerts are then judged once on the
     final state (`alerts.handlers.reevaluate_all`, `POST /v1/admin/alerts/reevaluate`)."""
     registry = HandlerRegistry()
     # the directory first: results of the same batch are placed with the newest tree
-    registry.register(directory.EVENT_TYPES, directory.directory_handler(on_moves=results.move_school_units))
+    registry.register(directory.EVENT_TYPES, directory.directory_handler(on_moves=move_school_units))
     # alerts note where the batch's results counted before it, then judge the cells after it
     if live_alerts:
         registry.register(alerts.EVENT_TYPES, alerts.note_cells_before)
     registry.register(results.EVENT_TYPES, results.apply_results)
     if live_alerts:
         registry.register(alerts.EVENT_TYPES, alerts.evaluate_alerts)
+    # after results: the figures take the batch's changed facts from it (results.batch_changes)
+    registry.register(figures.EVENT_TYPES, figures.apply_figures)
     # compliance reads the directory and the forecast facts as this batch left them
     registry.register(compliance.EVENT_TYPES, compliance.apply_compliance)
     registry.register(lika.EVENT_TYPES, lika.apply_lika)
@@ -49,8 +59,8 @@ def consumer_spec(settings: ReportingSettings, registry: HandlerRegistry) -> Con
 
 def create_app(settings: ReportingSettings) -> FastAPI:
     registry = handler_registry()
-    return create_service_app(settings, metadata, [results_routes, directory_routes, lika_routes, alerts_routes,
-                                                         compliance_routes, ops_routes],
+    return create_service_app(settings, metadata, [results_routes, figures_routes, directory_routes, lika_routes,
+                                                   alerts_routes, compliance_routes, ops_routes],
                               title="Styrkedja reporting service", uses_outbox=True,
                               consumer=consumer_spec(settings, registry))
 

@@ -12,3 +12,6 @@ class ReportingSettings(ServiceSettings):
     # Kafka, `consumer_group_instance_id` (static membership) makes the hand-over immediate.
     consumer_session_timeout_ms: int = Field(6_000, ge=1_000)
     consumer_heartbeat_interval_ms: int = Field(1_000, ge=100)
+    # freshness bands of the figures (aktualitet): green under `yellow_from`, red over `red_after` months
+    freshness_yellow_from_months: int = Field(4, ge=1, le=120)
+    freshness_red_after_months: int = Field(8, ge=1, le=120)

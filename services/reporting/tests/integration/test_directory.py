@@ -304,7 +304,8 @@ async def test_rebuild_drop_the_materialised_tables_replay_identical_cells(datab
     before = await dump(database)
     async with database.sessions.begin() as session:
         await session.execute(text(
-            "TRUNCATE assessment_aggregates, forecast_aggregates, assessment_facts, forecast_facts, "
+            "TRUNCATE assessment_aggregates, forecast_aggregates, assessment_facts, forecast_facts, figure_pass, "
+            "figure_dates, figure_students, "
             "directory_units, directory_memberships, directory_teaching_assignments, directory_duties, "
             "school_unit_placements, lika_latest, freshness, consumer_applied_events, consumer_offsets"))
     replay = Feeder(database)

@@ -45,7 +45,11 @@ class Coverage:
 
 
 def coverage(students: Multiset | None, roster_size: int | None) -> Coverage:
-    with_result = len((students or Multiset()).present())
+    return coverage_of_count(len((students or Multiset()).present()), roster_size)
+
+
+def coverage_of_count(with_result: int, roster_size: int | None) -> Coverage:
+    """As `coverage`, from the number of distinct students (what a read of the state counts)."""
     if roster_size is None:
         return Coverage(with_result, None, None, RosterStatus.unknown)
     if roster_size <= 0:

@@ -10,6 +10,7 @@ from styrkedja_kit.app import runtime_of
 
 from ..compliance.handlers import mismatches as compliance_mismatches
 from ..directory.tables import placements, units
+from ..figures import tables as figures
 from ..params import ORGANISER_PATTERN
 from ..results.tables import ASSESSMENTS, FORECASTS
 
@@ -21,6 +22,8 @@ class Consistency(BaseModel):
     forecast_cell_mismatches: int
     compliance_cell_mismatches: int  # compliance cells against a recomputation of every tracked window
     per_level: dict[str, dict[str, int]]  # kind → level → mismatching cells
+    figure_cell_mismatches: int = 0
+    figures_per_level: dict[str, dict[str, int]] = {}  # figure state (pass, dates, students) → level → cells
     consistent: bool
 
 
@@ -35,15 +38,19 @@ class Unplaced(BaseModel):
 
 @router.get("/consistency", response_model=Consistency)
 async def consistency(request: Request) -> Consistency:
-    """Invariant 3: every materialised cell of every level equals the same figure recomputed from the facts."""
+    """Invariant 3: every materialised cell of every level (results and the figures' state) equals the same
+    figure recomputed from the facts."""
     async with runtime_of(request).db.sessions() as session:
         a = await ASSESSMENTS.mismatches(session)
         f = await FORECASTS.mismatches(session)
         c = await compliance_mismatches(session)
+        fig = await figures.mismatches(session)
     total_a, total_f = sum(a.values()), sum(f.values())
+    total_fig = sum(sum(levels.values()) for levels in fig.values())
     return Consistency(assessment_cell_mismatches=total_a, forecast_cell_mismatches=total_f,
                        compliance_cell_mismatches=c, per_level={"assessments": a, "forecasts": f},
-                       consistent=total_a == total_f == c == 0)
+                       figure_cell_mismatches=total_fig, figures_per_level=fig,
+                       consistent=total_a == total_f == c == total_fig == 0)
 
 
 def _unplaced_sql(facts: str, hidden: str) -> str:

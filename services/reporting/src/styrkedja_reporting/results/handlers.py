@@ -1,11 +1,16 @@
 """Applies assessments and forecasts: per batch and per set. The batch is resolved in memory
 (newest revision per fact), the aggregate deltas of all six levels summed in memory, then
-written with one statement per table."""
+written with one statement per table.
+
+The facts this batch changed (old → new, with the placement used) are handed to the capabilities
+built on the results (figures, alerts) through `batch_changes(session)`: they run after results in
+the same transaction and need not re-read what results has just read."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +27,7 @@ from ..registry import plain_data
 from .rules import (
     AssessmentFact,
     ForecastFact,
+    Placement,
     assessment_cells,
     delta,
     forecast_cells,
@@ -51,7 +57,8 @@ def _retraction(data: dict) -> AssessmentFact:
 
 
 def _forecast(data: dict) -> ForecastFact:
-    return ForecastFact(withdrawn=False, **{k: v for k, v in data.items() if k in _FORECAST_FIELDS})
+    return ForecastFact(withdrawn=False, submitted_on=data["submitted_at"].date(),
+                        **{k: v for k, v in data.items() if k in _FORECAST_FIELDS and k != "submitted_on"})
 
 
 def _withdrawal(data: dict) -> ForecastFact:
@@ -64,23 +71,44 @@ _TO_FACT: dict[str, Callable[[dict], AssessmentFact | ForecastFact]] = {
 }
 
 
-async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: list) -> None:
-    """Fold the batch's facts into the stored ones and move the aggregates by the difference."""
+@dataclass
+class BatchChanges:
+    """The facts one batch changed, as (stored before or None, after), and the placement (school
+    unit → area) they were counted with. Facts whose content did not change are not listed."""
+
+    assessments: list[tuple[AssessmentFact | None, AssessmentFact]] = field(default_factory=list)
+    forecasts: list[tuple[ForecastFact | None, ForecastFact]] = field(default_factory=list)
+    placement: Placement = field(default_factory=dict)
+
+
+_CHANGES = "styrkedja.results.changes"
+
+
+def batch_changes(session: AsyncSession) -> BatchChanges:
+    """What `apply_results` changed in this batch's transaction (empty if it changed nothing)."""
+    changes = session.info.get(_CHANGES)
+    return changes if isinstance(changes, BatchChanges) else BatchChanges()
+
+
+async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: list) -> tuple[list, Placement]:
+    """Fold the batch's facts into the stored ones and move the aggregates by the difference.
+    Returns the (old, new) pairs that changed and the placement they were counted with."""
     if not incoming:
-        return
+        return [], {}
     current = await store.load(session, {fact_id for fact_id, _ in incoming})
     after = resolve(current, incoming)
     changed = [fact for fact_id, fact in after.items() if current.get(fact_id) is not fact]
     if not changed:
-        return
+        return [], {}
     id_field = store.fact_fields[0]
     old = [current.get(getattr(fact, id_field)) for fact in changed]
     placement = await placement_of(session, {f.school_unit_code for f in changed + [o for o in old if o]})
     change: Counter = Counter()
-    for fact in changed:
-        change.update(delta(cells, current.get(getattr(fact, id_field)), fact, placement))
+    for before, fact in zip(old, changed, strict=True):
+        change.update(delta(cells, before, fact, placement))
     await store.save(session, changed)
     await store.add(session, change)
+    return [(before, fact) for before, fact in zip(old, changed, strict=True) if before != fact], placement
 
 
 async def apply_results(session: AsyncSession, batch: Sequence[Delivered]) -> None:
@@ -92,8 +120,11 @@ async def apply_results(session: AsyncSession, batch: Sequence[Delivered]) -> No
             assessments.append((fact.assessment_id, fact))
         else:
             forecasts.append((fact.forecast_id, fact))
-    await apply_facts(session, ASSESSMENTS, assessment_cells, assessments)
-    await apply_facts(session, FORECASTS, forecast_cells, forecasts)
+    changes = BatchChanges()
+    session.info[_CHANGES] = changes  # replaced every batch: never a previous batch's changes
+    changes.assessments, placed_a = await apply_facts(session, ASSESSMENTS, assessment_cells, assessments)
+    changes.forecasts, placed_f = await apply_facts(session, FORECASTS, forecast_cells, forecasts)
+    changes.placement = {**placed_a, **placed_f}
 
 
 async def move_school_units(session: AsyncSession, moves) -> None:

@@ -67,6 +67,13 @@ class Scope:
     organiser_ids: frozenset[str] | None = None
 
 
+def scoped(query: Any, organiser_column: Any, scope: Scope | None) -> Any:
+    """The seam every read (results and figures) goes through: narrow `query` to the caller's scope."""
+    if scope is not None and scope.organiser_ids is not None:
+        query = query.where(organiser_column.in_(sorted(scope.organiser_ids)))
+    return query
+
+
 _GROUP_BY = {"assessments": ("level", "unit_id", "subject_code", "school_year", "term", "round", "kind", "scale"),
              "forecasts": ("level", "unit_id", "subject_code", "school_year", "term")}
 
@@ -92,8 +99,7 @@ async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: F
         value = getattr(filters, name)
         if value is not None and name in source:
             query = query.where(source[name] == value)
-    if scope is not None and scope.organiser_ids is not None:
-        query = query.where(source["organiser_id"].in_(sorted(scope.organiser_ids)))
+    query = scoped(query, source["organiser_id"], scope)
     grouping = [source[name] for name in group_by if name != "level"]
     rows = (await session.execute(query.group_by(*grouping, source["value"]).order_by(
         *grouping, source["value"]))).all()

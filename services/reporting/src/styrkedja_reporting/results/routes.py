@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from styrkedja_contracts.scales import Scale, scale_values
 from styrkedja_kit.app import runtime_of
 
+from ..exports.negotiate import ExportFormat, choose_format
+from ..exports.response import export_response
+from ..exports.table import Column, ColumnType, Row, Table
 from ..freshness import set_freshness
 from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_YEAR_PATTERN, SUBJECT_PATTERN
 from .read import Filters, Level, ResultCell, Split, read_cells
 
 router = APIRouter(prefix="/v1", tags=["results"])
+
+_VALUES = [v for scale in Scale for v in scale_values(scale)]  # one column per scale value
+_INT, _SHARE = ColumnType.integer, ColumnType.share
+COLUMNS = [Column("level", "Nivå"), Column("unit_id", "Enhet", width=24), Column("subject_code", "Ämne", width=12),
+           Column("school_year", "Läsår"), Column("term", "Termin"), Column("round", "Omgång", _INT),
+           Column("kind", "Slag"), Column("scale", "Skala"), Column("gender", "Kön"), Column("year", "Årskurs", _INT),
+           *[Column(f"count_{v}", v, _INT) for v in _VALUES], Column("assessed", "Bedömda", _INT),
+           Column("reaching_pass", "Når godtagbar nivå", _INT), Column("share_reaching_pass", "Andel", _SHARE)]
+
+
+def _rows(cells: Sequence[ResultCell]) -> Iterator[Row]:
+    for c in cells:
+        yield (c.level, c.unit_id, c.subject_code, c.school_year, c.term, c.round, c.kind, c.scale, c.gender, c.year,
+               *[c.distribution.get(v, 0) if v in c.distribution or v in scale_values(c.scale) else None
+                 for v in _VALUES], c.assessed, c.reaching_pass, c.share_reaching_pass)
+
+
+def _answer(request: Request, response: Response, cells: list[ResultCell], name: str, format: str | None):
+    """JSON as the list of cells (the API's own shape); CSV and xlsx as a table (exports/)."""
+    if choose_format(format, request.headers.get("accept")) is ExportFormat.json:
+        return cells
+    export = export_response(request, Table(name, COLUMNS, _rows(cells)), format)
+    for header in [h for h in response.headers if h.lower().startswith("x-styrkedja")]:
+        export.headers[header] = response.headers[header]
+    return export
 
 
 @router.get("/results/assessments", response_model=list[ResultCell])
@@ -26,7 +56,8 @@ async def assessment_results(
         kind: Literal["assessment", "written_report", "term_grade"] | None = None,
         year: int | None = Query(None, ge=0, le=9),
         gender: Literal["female", "male", "unknown"] | None = None,
-        split: list[Split] = Query(default=[])) -> list[ResultCell]:
+        split: list[Split] = Query(default=[]),
+        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)")):
     """Distribution over the scale, number assessed and number/share reaching the pass level.
     A group's unit id is `<school_unit_code>/<group_id>` (group ids are scoped by school unit)."""
     filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
@@ -35,7 +66,7 @@ async def assessment_results(
     async with runtime_of(request).db.sessions() as session:
         cells = await read_cells(session, "assessments", level, filters)
         await set_freshness(session, response)
-    return cells
+    return _answer(request, response, cells, f"resultat-{level}-{organiser_id or 'alla'}", format)
 
 
 @router.get("/results/forecasts", response_model=list[ResultCell])
@@ -48,11 +79,12 @@ async def forecast_results(
         term: Literal["HT", "VT"] | None = None,
         year: int | None = Query(None, ge=0, le=9),
         gender: Literal["female", "male", "unknown"] | None = None,
-        split: list[Split] = Query(default=[])) -> list[ResultCell]:
+        split: list[Split] = Query(default=[]),
+        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)")):
     """Forecasts (prognoser): not reached / acceptable / more than acceptable, and share reaching pass."""
     filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
                       school_year=school_year, term=term, year=year, gender=gender, split=tuple(split))
     async with runtime_of(request).db.sessions() as session:
         cells = await read_cells(session, "forecasts", level, filters)
         await set_freshness(session, response)
-    return cells
+    return _answer(request, response, cells, f"prognoser-{level}-{organiser_id or 'alla'}", format)

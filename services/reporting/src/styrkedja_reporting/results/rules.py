@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from styrkedja_contracts.scales import Scale, reaches_pass
@@ -53,6 +54,9 @@ class AssessmentFact:
     school_year: str
     term: str
     round: int
+    # the day the result was set (freshness, forecast against outcome); None for a retraction
+    # and for facts stored before the figures existed (a rebuild fills it in)
+    assessed_on: date | None = None
 
     @property
     def reaches_pass(self) -> bool:
@@ -75,6 +79,7 @@ class ForecastFact:
     school_year: str
     term: str
     late: bool
+    submitted_on: date | None = None  # the day the forecast was submitted; None for a withdrawal
 
     @property
     def reaches_pass(self) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import fields
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Uuid, text
+from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Table, Uuid, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import PLACEMENT_LOCK, placements
@@ -34,6 +34,9 @@ assessment_facts = Table(
     _str("student_id"), _str("gender", 8), Column("year", Integer, nullable=False), _str("subject_code", 16),
     _str("kind", 20), _str("scale", 16), _str("value", 32), _str("school_year", 7), _str("term", 2),
     Column("round", Integer, nullable=False),
+    Column("assessed_on", Date),
+    # the figures read one student's results in a subject and term (forecast against outcome, merit)
+    Index("ix_assessment_facts_student", "student_id", "school_year", "term"),
 )
 
 ASSESSMENT_DIMENSIONS = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "term", "round", "kind",
@@ -53,6 +56,8 @@ forecast_facts = Table(
     _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
     _str("student_id"), _str("gender", 8), Column("year", Integer, nullable=False), _str("subject_code", 16),
     _str("value", 32), _str("school_year", 7), _str("term", 2), Column("late", Boolean, nullable=False),
+    Column("submitted_on", Date),
+    Index("ix_forecast_facts_student", "student_id", "school_year", "term"),
 )
 
 FORECAST_DIMENSIONS = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "term", "year", "gender",
@@ -71,6 +76,8 @@ def _pg_type(column: Column) -> str:
         return "uuid"
     if isinstance(column.type, Boolean):
         return "boolean"
+    if isinstance(column.type, Date):
+        return "date"
     if isinstance(column.type, Integer):
         return "integer"
     return "text"

@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'a6e1f2a3b4c5'
-down_revision = '8d2e3f4a5b6c'  # the coordinator re-chains at merge
+down_revision = '9e3f4a5b6c7d'
 branch_labels = None
 depends_on = None
 

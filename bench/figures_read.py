@@ -1,0 +1,237 @@
+"""Figure read-latency benchmark: an organiser of 6,000 students × 16 subjects × 4 rounds (plus
+year-9 term grades and forecasts) applied through the real apply path into an embedded
+PostgreSQL, then every figure endpoint at organiser level (and the drill-down to its areas) read
+by 16 concurrent clients against the reporting service under uvicorn. Numbers, never pass/fail.
+
+    .venv/bin/python bench/figures_read.py [--students 6000] [--requests 40]
+
+Writes bench/results/figures_read.json: the apply time of the whole load (events/s), the state's
+row counts, and p50/p99 latency per endpoint and overall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from styrkedja_contracts import AssessmentPublishedV1, ForecastSubmittedV1, OrganisationUnitUpsertedV1, new_event
+from styrkedja_devstack.postgres import EmbeddedPostgres, ensure_database
+from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import Database
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = datetime(2026, 8, 20, 8, tzinfo=timezone.utc)
+ORGANISER = "2999"
+SUBJECTS = ("GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIO01", "GRGRFYS01", "GRGRKEM01", "GRGRGEO01", "GRGRHIS01",
+            "GRGRREL01", "GRGRSAM01", "GRGRBIL01", "GRGRIDH01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRTEK01")
+TOPICS = {"assessment": "styrkedja.assessments", "forecast": "styrkedja.forecasts",
+          "organisation": "styrkedja.organisation"}
+ROUND_TERM = {1: "HT", 2: "HT", 3: "VT", 4: "VT"}
+
+
+def organisation(students: int) -> tuple[list, list[tuple[str, str, int]]]:
+    """4 areas × 5 school units; groups of 25 students, years 6–9."""
+    events = [new_event(OrganisationUnitUpsertedV1(unit_type="organiser", unit_id=ORGANISER, organiser_id=ORGANISER,
+                                                   name="Mittköping", updated_at=T0), source="/b")]
+    for a in range(4):
+        events.append(new_event(OrganisationUnitUpsertedV1(unit_type="area", unit_id=f"area-{a}",
+                                                           organiser_id=ORGANISER, parent_id=ORGANISER,
+                                                           name=f"Område {a}", updated_at=T0), source="/b"))
+    codes = [f"2999{n:04d}" for n in range(20)]
+    for n, code in enumerate(codes):
+        events.append(new_event(OrganisationUnitUpsertedV1(
+            unit_type="school_unit", unit_id=f"su-{code}", organiser_id=ORGANISER, parent_id=f"area-{n % 4}",
+            name=f"Skola {code}", school_unit_code=code, updated_at=T0), source="/b"))
+    groups = []
+    for s in range(students):
+        code = codes[s % len(codes)]
+        year = 6 + (s // len(codes)) % 4
+        groups.append((code, f"{year}{'ABCDEFGHIJKL'[(s // 80) % 12]}", year))
+    return events, groups
+
+
+def results(rng: random.Random, groups: list[tuple[str, str, int]]) -> list:
+    events = []
+    for s, (code, group, year) in enumerate(groups):
+        student, gender = f"st-{s}", rng.choice(("female", "male", "unknown"))
+        base = dict(organiser_id=ORGANISER, school_unit_code=code, group_id=group, student_id=student,
+                    teacher_id="t-1", gender=gender, year=year, school_year="2026/27")
+        for subject in SUBJECTS:
+            for round_ in (1, 2, 3, 4):
+                value = rng.choice("ABCDEEF")
+                events.append(new_event(AssessmentPublishedV1(
+                    assessment_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, subject_code=subject,
+                    kind="assessment", scale="AF", value=value, unmet_criteria=("K1",) if value == "F" else (),
+                    term=ROUND_TERM[round_], round=round_, assessed_on=date(2026, 9, 15) + timedelta(days=60 * round_),
+                    published_at=T0, **base), source="/b"))
+            if year == 9:
+                events.append(new_event(ForecastSubmittedV1(
+                    forecast_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, subject_code=subject, term="VT",
+                    value=rng.choice(("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")),
+                    submitted_at=T0 + timedelta(days=200), window_deadline=date(2027, 4, 2), late=False,
+                    **base), source="/b"))
+                value = rng.choice("ABCDEEF")
+                events.append(new_event(AssessmentPublishedV1(
+                    assessment_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, subject_code=subject,
+                    kind="term_grade", scale="AF", value=value, unmet_criteria=("K1",) if value == "F" else (),
+                    term="VT", round=4, assessed_on=date(2027, 6, 5), published_at=T0, **base), source="/b"))
+    return events
+
+
+async def load(url: str, directory: list, events: list, batch: int) -> dict:
+    from styrkedja_reporting.main import handler_registry
+    from styrkedja_reporting.persistence import metadata
+
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    registry = handler_registry()
+
+    async def apply(items: list, start: int) -> None:
+        async with db.sessions.begin() as session:
+            await registry(session, [Delivered(e, TOPICS[e.type.split(".")[2]], 0, start + n)
+                                     for n, e in enumerate(items)])
+
+    await apply(directory, 10_000_000)
+    started = time.perf_counter()
+    for start in range(0, len(events), batch):
+        await apply(events[start:start + batch], start)
+    seconds = time.perf_counter() - started
+    counts = {}
+    async with db.sessions() as session:
+        for table in ("assessment_facts", "assessment_aggregates", "figure_pass", "figure_dates", "figure_students",
+                      "figure_forecasts", "figure_merit"):
+            counts[table] = (await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+        await session.execute(text("ANALYZE"))
+    await db.dispose()
+    return {"events": len(events), "seconds": round(seconds, 1), "events_per_s": round(len(events) / seconds),
+            "rows": counts}
+
+
+REQUESTS = {
+    "trend": ("/v1/figures/trend", {"term": "VT", "compare": "previous_term"}),
+    "history": ("/v1/figures/history", {"term": "VT", "periods": 6}),
+    "gender_gap": ("/v1/figures/gender-gap", {"round": 3}),
+    "freshness": ("/v1/figures/freshness", {"term": "VT"}),
+    "coverage": ("/v1/figures/coverage", {"term": "HT"}),
+    "forecast_outcome": ("/v1/figures/forecast-outcome", {"term": "VT"}),
+    "merit": ("/v1/figures/merit", {"term": "VT"}),
+    "drill_down": ("/v1/figures/drill-down", {"term": "VT", "unit_id": ORGANISER}),
+    "results_csv": ("/v1/results/assessments", {"format": "csv"}),
+}
+
+
+async def read_latency(base_url: str, clients: int, per_client: int) -> dict:
+    latencies: dict[str, list[float]] = {name: [] for name in REQUESTS}
+    names = list(REQUESTS)
+
+    async def client(n: int) -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+            for i in range(per_client):
+                name = names[(n + i) % len(names)]
+                path, params = REQUESTS[name]
+                started = time.perf_counter()
+                response = await http.get(path, params={"level": "organiser", "organiser_id": ORGANISER,
+                                                        "school_year": "2026/27", **params})
+                latencies[name].append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    wall = time.perf_counter() - started
+
+    def summary(values: list[float]) -> dict:
+        ordered = sorted(values)
+        return {"n": len(ordered), "p50_ms": round(statistics.median(ordered) * 1000, 1),
+                "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1)}
+
+    every = [v for values in latencies.values() for v in values]
+    return {"clients": clients, "requests": len(every), "wall_s": round(wall, 2),
+            "requests_per_s": round(len(every) / wall, 1), "all": summary(every),
+            "per_endpoint": {name: summary(values) for name, values in latencies.items() if values}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=6000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=40, help="requests per client")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "figures_read.json")
+    args = parser.parse_args()
+    state = Path(tempfile.mkdtemp(prefix="styrkedja-bench-figures-"))
+    state.chmod(0o755)
+    pg = EmbeddedPostgres(state / "pgdata").start()
+    server = None
+    try:
+        name = "bench_figures"
+        ensure_database(pg.server_url(), name)
+        url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/{name}"
+        directory, groups = organisation(args.students)
+        started = time.perf_counter()
+        events = results(random.Random(7), groups)
+        print(f"{len(events)} events built in {time.perf_counter() - started:.0f} s", flush=True)
+        applied = asyncio.run(load(url, directory, events, args.batch))
+        print(f"applied: {applied}", flush=True)
+        port = free_port()
+        env = {**os.environ, "STYRKEDJA_DATABASE_URL": url, "STYRKEDJA_CONSUMER_ENABLED": "false",
+               "STYRKEDJA_OUTBOX_ENABLED": "false", "STYRKEDJA_LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "styrkedja_reporting.main:app", "--port",
+                                   str(port), "--log-level", "warning"], env=env)
+        base_url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base_url}/v1/figures/merit", params={
+                        "level": "organiser", "organiser_id": ORGANISER, "school_year": "2026/27",
+                        "term": "VT"}).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        asyncio.run(read_latency(base_url, 2, 5))  # warm-up: connections, plans
+        latency = asyncio.run(read_latency(base_url, args.clients, args.requests))
+        print(json.dumps(latency, indent=2), flush=True)
+        out = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+               "shape": {"students": args.students, "subjects": len(SUBJECTS), "rounds": 4,
+                         "year9_forecasts_and_term_grades": True},
+               "apply": applied, "read": latency,
+               "note": "organiser level, one uvicorn worker, embedded PostgreSQL, on a 2-core machine shared "
+                       "with other engineers' test runs"}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2) + "\n")
+        return 0
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        pg.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The two figures that depend on several facts at once — forecast against outcome (a forecast
+and the same student's results in that subject and term) and merit value (a student's term grades
+in a term) — kept by deltas too: for the student-subject-terms and student-terms a batch touched,
+the facts are loaded once (one statement per fact table), the state before the batch is those
+facts with the batch's changed ones put back to their old versions, and the delta is
+contribution(after) − contribution(before)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts.identifiers import Gender
+from styrkedja_contracts.scales import Scale
+
+from ..results.handlers import BatchChanges
+from ..results.rules import AssessmentFact, ForecastFact, Placement, units
+from ..results.tables import ASSESSMENTS, FORECASTS, FactStore, _q, placement_of
+from .facts import Forecast, Result, ResultKind
+from .forecast_outcome import ForecastCell, ForecastTally, Pairing, forecast_outcome_contribution
+from .merit import MeritCell, MeritTally, merit_contribution
+from .periods import SchoolYear, Term
+from .state import apply
+from .tables import FORECASTS as FORECAST_TABLE
+from .tables import MERIT, counters_of
+
+PairKey = tuple[str, str, str, str]  # student, subject, school year, term
+TermKey = tuple[str, str, str]  # student, school year, term
+
+
+def to_result(fact: AssessmentFact | None, placement: Placement) -> Result | None:
+    """Reporting's stored fact as the figures' `Result` (None: retracted, or stored without a date)."""
+    if fact is None or fact.retracted or fact.assessed_on is None:
+        return None
+    return Result(result_id=str(fact.assessment_id), student_id=fact.student_id, subject_code=fact.subject_code,
+                  year=fact.year, gender=Gender(fact.gender), units=tuple(units(fact, placement)),
+                  school_year=SchoolYear.parse(fact.school_year), term=Term(fact.term), round=fact.round,
+                  kind=ResultKind(fact.kind), scale=Scale(fact.scale), value=fact.value,
+                  assessed_on=fact.assessed_on)
+
+
+def to_forecast(fact: ForecastFact | None, placement: Placement) -> Forecast | None:
+    if fact is None or fact.withdrawn or fact.submitted_on is None:
+        return None
+    return Forecast(forecast_id=str(fact.forecast_id), student_id=fact.student_id, subject_code=fact.subject_code,
+                    year=fact.year, gender=Gender(fact.gender), units=tuple(units(fact, placement)),
+                    school_year=SchoolYear.parse(fact.school_year), term=Term(fact.term), value=fact.value,
+                    submitted_on=fact.submitted_on)
+
+
+# ---------------------------------------------------------------- keys of the state tables
+
+def forecast_key(organiser_id: str, cell: ForecastCell) -> tuple:
+    level, unit_id = cell.unit
+    return (level, unit_id, organiser_id, cell.subject_code, cell.year, Gender(cell.gender).value,
+            str(cell.period.school_year), cell.period.term.value)
+
+
+def merit_key(organiser_id: str, cell: MeritCell) -> tuple:
+    level, unit_id = cell.unit
+    return (level, unit_id, organiser_id, cell.year, Gender(cell.gender).value, str(cell.period.school_year),
+            cell.period.term.value)
+
+
+def forecast_state(forecasts: Iterable[ForecastFact], results: Iterable[AssessmentFact],
+                   placement: Placement) -> dict[tuple, ForecastTally]:
+    """The forecast-against-outcome state of these facts (each forecast paired with the results)."""
+    by_key: dict[PairKey, list[Result]] = {}
+    for fact in results:
+        result = to_result(fact, placement)
+        if result is not None:
+            by_key.setdefault((fact.student_id, fact.subject_code, fact.school_year, fact.term), []).append(result)
+    state: dict[tuple, ForecastTally] = {}
+    for stored in forecasts:
+        forecast = to_forecast(stored, placement)
+        if forecast is None:
+            continue
+        paired = by_key.get((stored.student_id, stored.subject_code, stored.school_year, stored.term), [])
+        contribution = forecast_outcome_contribution(Pairing(forecast, tuple(paired)))
+        apply(state, {forecast_key(stored.organiser_id, c): t for c, t in contribution.items()})
+    return state
+
+
+def merit_state(grades: Iterable[AssessmentFact], placement: Placement) -> dict[tuple, MeritTally]:
+    """The merit state of these term grades (grouped per student and term)."""
+    by_student: dict[TermKey, list[tuple[Result, str]]] = {}
+    for fact in grades:
+        result = to_result(fact, placement)
+        if result is not None and fact.kind == "term_grade":
+            by_student.setdefault((fact.student_id, fact.school_year, fact.term), []).append(
+                (result, fact.organiser_id))
+    state: dict[tuple, MeritTally] = {}
+    for items in by_student.values():
+        contribution = merit_contribution([r for r, _ in items])
+        if not contribution:
+            continue
+        organiser = dict(c.unit for c in contribution).get("organiser")  # the newest grade's organiser
+        apply(state, {merit_key(organiser or items[0][1], c): t for c, t in contribution.items()})
+    return state
+
+
+# ---------------------------------------------------------------- loading the facts a batch touched
+
+async def _load(session: AsyncSession, store: FactStore, hidden: str, keys: Sequence[tuple], names: Sequence[str],
+                where: str = "") -> list[Any]:
+    if not keys:
+        return []
+    cols = ", ".join(f"f.{_q(n)}" for n in store.fact_fields)
+    arrays = ", ".join(f"CAST(:{n} AS text[])" for n in names)
+    on = " AND ".join(f"f.{_q(n)} = k.{_q(n)}" for n in names)
+    sql = text(f"SELECT {cols} FROM {store.facts.name} f JOIN unnest({arrays}) AS k({', '.join(names)}) ON {on} "
+               f"WHERE NOT f.{hidden} {where}")
+    params = {n: [k[i] for k in sorted(set(keys))] for i, n in enumerate(names)}
+    return [store.fact_type(*row) for row in (await session.execute(sql, params)).all()]
+
+
+def _before(after: Iterable[Any], changes: Sequence[tuple[Any, Any]], id_field: str, in_scope) -> list[Any]:
+    """The facts as they were before the batch: the changed ones put back to their old versions."""
+    changed = {getattr(new, id_field): old for old, new in changes}
+    out = [f for f in after if getattr(f, id_field) not in changed]
+    return out + [old for old in changed.values() if old is not None and in_scope(old)]
+
+
+def _signed_rows(after: dict, before: dict, n_values: int) -> list[tuple]:
+    rows: dict[tuple, list[int]] = {}
+    for key, tally in after.items():
+        rows.setdefault(key, [0] * n_values)
+        rows[key] = [a + b for a, b in zip(rows[key], counters_of(tally), strict=True)]
+    for key, tally in before.items():
+        rows.setdefault(key, [0] * n_values)
+        rows[key] = [a - b for a, b in zip(rows[key], counters_of(tally), strict=True)]
+    return [(*key, *values) for key, values in rows.items() if any(values)]
+
+
+async def apply_linked(session: AsyncSession, changes: BatchChanges) -> None:
+    pair_keys: set[PairKey] = set()
+    term_keys: set[TermKey] = set()
+    touched: list[AssessmentFact | ForecastFact | None] = [f for pair in changes.assessments for f in pair]
+    touched += [f for pair in changes.forecasts for f in pair]
+    for fact in touched:
+        if fact is not None:
+            pair_keys.add((fact.student_id, fact.subject_code, fact.school_year, fact.term))
+    for old, new in changes.assessments:
+        for fact in (old, new):
+            if fact is not None and fact.kind == "term_grade":
+                term_keys.add((fact.student_id, fact.school_year, fact.term))
+    if not pair_keys:
+        return
+
+    pair_names = ("student_id", "subject_code", "school_year", "term")
+    forecasts_after = await _load(session, FORECASTS, "withdrawn", list(pair_keys), pair_names)
+    forecasts_before = _before(forecasts_after, changes.forecasts, "forecast_id",
+                               lambda f: not f.withdrawn)
+    # only the student-subject-terms with a forecast (now or before) need their results
+    forecast_keys = {(f.student_id, f.subject_code, f.school_year, f.term)
+                     for f in [*forecasts_after, *forecasts_before]}
+    result_keys = forecast_keys
+    results_after = await _load(session, ASSESSMENTS, "retracted", list(result_keys), pair_names)
+    # a fact's old version is compared by key: a revision may move a result to another subject or term
+    grades_after = await _load(session, ASSESSMENTS, "retracted", list(term_keys),
+                               ("student_id", "school_year", "term"), "AND f.kind = 'term_grade'")
+
+    def in_pairs(f: AssessmentFact) -> bool:
+        return not f.retracted and (f.student_id, f.subject_code, f.school_year, f.term) in result_keys
+
+    def in_terms(f: AssessmentFact) -> bool:
+        return not f.retracted and f.kind == "term_grade" and (f.student_id, f.school_year, f.term) in term_keys
+
+    results_before = _before(results_after, [(o, n) for o, n in changes.assessments if in_pairs(n) or
+                                             (o is not None and in_pairs(o))], "assessment_id", in_pairs)
+    grades_before = _before(grades_after, [(o, n) for o, n in changes.assessments if in_terms(n) or
+                                           (o is not None and in_terms(o))], "assessment_id", in_terms)
+    codes = {f.school_unit_code for f in [*forecasts_after, *forecasts_before, *grades_after, *grades_before]}
+    placement = {**changes.placement, **await placement_of(session, codes - set(changes.placement))}
+
+    await FORECAST_TABLE.add(session, _signed_rows(forecast_state(forecasts_after, results_after, placement),
+                                                   forecast_state(forecasts_before, results_before, placement),
+                                                   len(FORECAST_TABLE.values)))
+    await MERIT.add(session, _signed_rows(merit_state(grades_after, placement),
+                                          merit_state(grades_before, placement), len(MERIT.values)))

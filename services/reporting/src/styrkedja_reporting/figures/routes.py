@@ -1,0 +1,327 @@
+"""Figure read API: trend, term history, gender gap, freshness, coverage and drill-down. Every
+endpoint is a table that answers as JSON, CSV or xlsx (`format=` or `Accept`, see `exports/`);
+the cells come from `figures.read` (lookups in the materialised state), the figure from the pure
+rules in this folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from styrkedja_contracts.identifiers import Gender
+from styrkedja_contracts.scales import reaches_pass
+from styrkedja_kit.app import runtime_of
+from styrkedja_kit.rules import RuleViolation
+
+from ..exports import table as t
+from ..exports.response import export_response
+from ..freshness import set_freshness
+from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_YEAR_PATTERN, SUBJECT_PATTERN
+from .coverage import coverage_of_count
+from .forecast_outcome import ForecastTally, forecast_against_outcome
+from .freshness import FreshnessBands, freshness
+from .merit import MeritTally, merit_figures
+from .pass_share import gender_gap, pass_share, trend
+from .periods import Comparison, Period, RoundPeriod, SchoolYear, Term, TermPeriod, compared_with, history
+from .read import (
+    CellFilters,
+    child_units,
+    read_dates,
+    read_pass,
+    read_students,
+    read_sums,
+    roster_sizes,
+    students_of_group,
+)
+from .subjects import ELIGIBILITY_RULES
+from .tables import FORECASTS, MERIT
+
+router = APIRouter(prefix="/v1/figures", tags=["figures"])
+
+FigureLevel = Literal["group", "school_unit", "area", "organiser", "nation"]
+TEXT, INT, SHARE, NUMBER, DATE = (t.ColumnType.text, t.ColumnType.integer, t.ColumnType.share, t.ColumnType.number,
+                                  t.ColumnType.date)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """The cell a figure request names: level, filters and one period (a term or a round)."""
+
+    level: FigureLevel
+    filters: CellFilters
+    period: Period
+    format: str | None
+
+    @property
+    def period_id(self) -> tuple[str, str]:
+        return _period_id(self.period)
+
+
+def _period_id(period: Period) -> tuple[str, str]:
+    if isinstance(period, RoundPeriod):
+        return str(period.school_year), f"R{period.round}"
+    return str(period.school_year), period.term.value
+
+
+def _period_text(period_id: tuple[str, str]) -> str:
+    return f"{period_id[0]} {period_id[1]}"
+
+
+def ask(level: FigureLevel,
+        school_year: str = Query(pattern=SCHOOL_YEAR_PATTERN),
+        term: Literal["HT", "VT"] | None = None, round: int | None = Query(None, ge=1, le=4),
+        organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN),
+        unit_id: str | None = Query(None, pattern=ID_PATTERN),
+        subject_code: str | None = Query(None, pattern=SUBJECT_PATTERN),
+        year: int | None = Query(None, ge=0, le=9),
+        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)")) -> Ask:
+    if (term is None) == (round is None):
+        raise RuleViolation("term", "one_period", "name exactly one period: a term (HT/VT) or a round (1–4)")
+    start = SchoolYear.parse(school_year)
+    period: Period = TermPeriod(start, Term(term)) if term is not None else RoundPeriod(start, round or 1)
+    return Ask(level, CellFilters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code, year=year),
+               period, format)
+
+
+async def _respond(request: Request, table: t.Table, fmt: str | None) -> StreamingResponse:
+    response = export_response(request, table, fmt)
+    async with runtime_of(request).db.sessions() as session:
+        await set_freshness(session, response)
+    return response
+
+
+def _name(kind: str, a: Ask) -> str:
+    return f"{kind}-{a.level}-{a.filters.organiser_id or 'alla'}-{a.period_id[0]}-{a.period_id[1]}"
+
+
+_CELL_COLUMNS = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=24),
+                 t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT)]
+
+
+@router.get("/trend")
+async def trend_figure(request: Request, a: Ask = Depends(ask),
+                       compare: Comparison = Comparison.previous_term,
+                       gender: Literal["female", "male", "unknown"] | None = None) -> StreamingResponse:
+    """Förändring: share reaching the pass level now and in the period compared with (previous
+    round; previous term or the same term last school year — the caller picks)."""
+    previous = compared_with(a.period, compare)
+    now_id, then_id = a.period_id, _period_id(previous)
+    async with runtime_of(request).db.sessions() as session:
+        tallies = await read_pass(session, a.level, a.filters, [now_id, then_id])
+    cells = sorted({cell for cell, _ in tallies})
+    g = Gender(gender) if gender else None
+
+    def rows() -> Iterator[t.Row]:
+        for cell in cells:
+            tr = trend(tallies.get((cell, now_id)), tallies.get((cell, then_id)), g)
+            yield (a.level, *cell, _period_text(now_id), tr.current.assessed, tr.current.reaching, tr.current.share,
+                   _period_text(then_id), tr.previous.assessed, tr.previous.reaching, tr.previous.share, tr.change)
+
+    columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
+               t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE),
+               t.Column("previous_period", "Jämförd period"), t.Column("previous_assessed", "Bedömda då", INT),
+               t.Column("previous_reaching", "Når godtagbar nivå då", INT),
+               t.Column("previous_share", "Andel då", SHARE), t.Column("change", "Förändring", SHARE)]
+    return await _respond(request, t.Table(_name("trend", a), columns, rows(), "Trend"), a.format)
+
+
+@router.get("/history")
+async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: int = Query(6, ge=1, le=20),
+                              compare: Comparison = Comparison.previous_term) -> StreamingResponse:
+    """Terminshistorik: the share in the last `periods` periods ending with the one asked for,
+    oldest first (`compare` steps: previous round, previous term or same term each year)."""
+    if isinstance(a.period, RoundPeriod):
+        compare = Comparison.previous_round
+    elif compare is Comparison.previous_round:
+        raise RuleViolation("compare", "comparison_for_terms",
+                            "a term history steps by previous_term or same_term_last_year")
+    ids = [_period_id(p) for p in history(a.period, periods, compare)]
+    async with runtime_of(request).db.sessions() as session:
+        tallies = await read_pass(session, a.level, a.filters, ids)
+    cells = sorted({cell for cell, _ in tallies})
+
+    def rows() -> Iterator[t.Row]:
+        for cell in cells:
+            for pid in ids:
+                s = pass_share(tallies.get((cell, pid)))
+                yield (a.level, *cell, _period_text(pid), s.assessed, s.reaching, s.share)
+
+    columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
+               t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE)]
+    return await _respond(request, t.Table(_name("terminshistorik", a), columns, rows(), "Historik"), a.format)
+
+
+@router.get("/gender-gap")
+async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> StreamingResponse:
+    """Könsskillnad: girls' share reaching the pass level minus boys'; unknown gender is out of the
+    gap but in the total."""
+    async with runtime_of(request).db.sessions() as session:
+        tallies = await read_pass(session, a.level, a.filters, [a.period_id])
+
+    def rows() -> Iterator[t.Row]:
+        for (cell, _), tally in sorted(tallies.items()):
+            gap = gender_gap(tally)
+            yield (a.level, *cell, _period_text(a.period_id), gap.girls.assessed, gap.girls.share, gap.boys.assessed,
+                   gap.boys.share, gap.total.assessed, gap.total.share, gap.gap)
+
+    columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("girls_assessed", "Flickor bedömda", INT),
+               t.Column("girls_share", "Andel flickor", SHARE), t.Column("boys_assessed", "Pojkar bedömda", INT),
+               t.Column("boys_share", "Andel pojkar", SHARE), t.Column("assessed", "Bedömda totalt", INT),
+               t.Column("share", "Andel totalt", SHARE), t.Column("gap", "Könsskillnad", SHARE)]
+    return await _respond(request, t.Table(_name("konsskillnad", a), columns, rows(), "Könsskillnad"), a.format)
+
+
+@router.get("/freshness")
+async def freshness_figure(request: Request, a: Ask = Depends(ask),
+                           today: date | None = Query(None, description="the day ages are counted to")) \
+        -> StreamingResponse:
+    """Aktualitet: the newest result behind each cell, its age in days and a band (thresholds in
+    the service settings: `freshness_yellow_from_months`, `freshness_red_after_months`)."""
+    settings = runtime_of(request).settings
+    bands = FreshnessBands(getattr(settings, "freshness_yellow_from_months", 4),
+                           getattr(settings, "freshness_red_after_months", 8))
+    day = today or date.today()
+    async with runtime_of(request).db.sessions() as session:
+        dates = await read_dates(session, a.level, a.filters, a.period_id)
+
+    def rows() -> Iterator[t.Row]:
+        for cell, multiset in sorted(dates.items()):
+            f = freshness(multiset, day, bands)
+            yield (a.level, *cell, _period_text(a.period_id), f.newest, f.age_days, f.band.value)
+
+    columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("newest", "Senaste bedömning", DATE),
+               t.Column("age_days", "Ålder (dagar)", INT), t.Column("band", "Aktualitet")]
+    return await _respond(request, t.Table(_name("aktualitet", a), columns, rows(), "Aktualitet"), a.format)
+
+
+@router.get("/coverage")
+async def coverage_figure(request: Request, a: Ask = Depends(ask),
+                          on: date | None = Query(None, description="the roster date (today by default)")) \
+        -> StreamingResponse:
+    """Täckning: students with a result out of the roster size from the directory; `unknown`
+    where the directory has no roster for the unit, `empty` for an empty roster (never ÷0)."""
+    async with runtime_of(request).db.sessions() as session:
+        students = await read_students(session, a.level, a.filters, a.period_id)
+        rosters = await roster_sizes(session, a.level, a.filters.organiser_id, on or date.today())
+
+    def rows() -> Iterator[t.Row]:
+        for cell, n in sorted(students.items()):
+            c = coverage_of_count(n, rosters.get(cell[0]))
+            yield (a.level, *cell, _period_text(a.period_id), c.with_result, c.roster_size, c.share, c.status.value)
+
+    columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("with_result", "Elever med resultat", INT),
+               t.Column("roster_size", "Elever enligt register", INT), t.Column("share", "Täckning", SHARE),
+               t.Column("roster", "Register")]
+    return await _respond(request, t.Table(_name("tackning", a), columns, rows(), "Täckning"), a.format)
+
+
+@router.get("/drill-down")
+async def drill_down(request: Request, a: Ask = Depends(ask)) -> StreamingResponse:
+    """Each cell's children one level down (nation → organisers → areas → school units → groups),
+    with their share reaching the pass level and the gender gap; under a group, the pseudonymous
+    student ids with their latest result per subject."""
+    unit_id = a.filters.unit_id
+    if unit_id is None and a.level != "nation":
+        raise RuleViolation("unit_id", "required_for_drill_down", "name the unit whose children to list")
+    async with runtime_of(request).db.sessions() as session:
+        child_level, child_filters = await child_units(session, a.level, unit_id or "", a.filters.organiser_id)
+        if child_level == "student":
+            school_year, period = a.period_id
+            students = await students_of_group(
+                session, unit_id or "", a.filters.subject_code, a.filters.year, school_year,
+                None if period.startswith("R") else period, int(period[1:]) if period.startswith("R") else None)
+            return await _respond(request, _student_table(a, students), a.format)
+        child_filters = CellFilters(**{**child_filters.__dict__, "subject_code": a.filters.subject_code,
+                                       "year": a.filters.year})
+        tallies = await read_pass(session, child_level, child_filters, [a.period_id])
+
+    def rows() -> Iterator[t.Row]:
+        for (cell, _), tally in sorted(tallies.items()):
+            gap = gender_gap(tally)
+            yield (a.level, unit_id or "SE", child_level, *cell, _period_text(a.period_id), gap.total.assessed,
+                   gap.total.reaching, gap.total.share, gap.gap)
+
+    columns = [t.Column("parent_level", "Nivå"), t.Column("parent_id", "Enhet", width=24),
+               t.Column("level", "Undernivå"), t.Column("unit_id", "Underenhet", width=24),
+               t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT),
+               t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
+               t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE),
+               t.Column("gap", "Könsskillnad", SHARE)]
+    return await _respond(request, t.Table(_name("nedbrytning", a), columns, rows(), "Nedbrytning"), a.format)
+
+
+def _student_table(a: Ask, students: list) -> t.Table:
+    def rows() -> Iterator[t.Row]:
+        for s in students:
+            yield (a.filters.unit_id or "", s.student_id, s.subject_code, s.year, s.kind, s.value,
+                   "ja" if reaches_pass(s.scale, s.value) else "nej", s.assessed_on)
+
+    columns = [t.Column("group", "Grupp", width=24), t.Column("student_id", "Elev (pseudonym)", width=40),
+               t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT),
+               t.Column("kind", "Slag"), t.Column("value", "Resultat"), t.Column("reaches", "Når godtagbar nivå"),
+               t.Column("assessed_on", "Bedömd", DATE)]
+    return t.Table(_name("elever", a), columns, rows(), "Elever")
+
+
+
+def _term_only(a: Ask) -> None:
+    if isinstance(a.period, RoundPeriod):
+        raise RuleViolation("round", "term_figure", "this figure is per term: name a term (HT/VT), not a round")
+
+
+@router.get("/forecast-outcome")
+async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
+                                  gender: Literal["female", "male", "unknown"] | None = None) -> StreamingResponse:
+    """Prognos mot utfall: of the forecasts for the term, how many held, how many said "reaches"
+    but the later outcome did not, the reverse, and how many have no outcome yet."""
+    _term_only(a)
+    filters = CellFilters(**{**a.filters.__dict__, "gender": gender})
+    async with runtime_of(request).db.sessions() as session:
+        sums = await read_sums(session, FORECASTS, a.level, filters, a.period_id, ("unit_id", "subject_code", "year"))
+
+    def rows() -> Iterator[t.Row]:
+        for cell, values in sorted(sums.items()):
+            f = forecast_against_outcome(ForecastTally(*values))
+            yield (a.level, *cell, _period_text(a.period_id), f.held, f.said_reaches_did_not, f.said_not_reached_did,
+                   f.no_outcome, f.share_held)
+
+    columns = [*_CELL_COLUMNS, t.Column("period", "Termin"), t.Column("held", "Prognosen höll", INT),
+               t.Column("said_reaches_did_not", "Sade når, nådde inte", INT),
+               t.Column("said_not_reached_did", "Sade når inte, nådde", INT),
+               t.Column("no_outcome", "Utfall saknas", INT), t.Column("share_held", "Andel som höll", SHARE)]
+    return await _respond(request, t.Table(_name("prognos-mot-utfall", a), columns, rows(), "Prognos mot utfall"),
+                          a.format)
+
+
+@router.get("/merit")
+async def merit_figure(request: Request, a: Ask = Depends(ask),
+                       gender: Literal["female", "male", "unknown"] | None = None) -> StreamingResponse:
+    """Meritvärde (mean, year 9), share reaching the pass level in all subjects (years 6–9) and
+    eligibility for the upper-secondary programme groups (year 9), from the term grades."""
+    _term_only(a)
+    filters = CellFilters(**{**a.filters.__dict__, "subject_code": None, "gender": gender})
+    async with runtime_of(request).db.sessions() as session:
+        sums = await read_sums(session, MERIT, a.level, filters, a.period_id, ("unit_id", "year"))
+
+    def rows() -> Iterator[t.Row]:
+        for (unit_id, year), values in sorted(sums.items()):
+            m = merit_figures(MeritTally(*values))
+            yield (a.level, unit_id, year, _period_text(a.period_id), m.merit_students, m.mean_merit_value,
+                   m.graded_students, m.all_pass, m.share_all_pass,
+                   *[v for name in ELIGIBILITY_RULES for v in (m.eligible[name], m.share_eligible[name])])
+
+    columns = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=24), t.Column("year", "Årskurs", INT),
+               t.Column("period", "Termin"), t.Column("merit_students", "Elever (åk 9)", INT),
+               t.Column("mean_merit_value", "Genomsnittligt meritvärde", NUMBER),
+               t.Column("graded_students", "Elever med betyg", INT),
+               t.Column("all_pass", "Godtagbart i alla ämnen", INT),
+               t.Column("share_all_pass", "Andel godtagbart i alla ämnen", SHARE)]
+    for name, rule in ELIGIBILITY_RULES.items():
+        columns += [t.Column(f"eligible_{name}", f"Behöriga: {rule.name}", INT, width=30),
+                    t.Column(f"share_eligible_{name}", f"Andel behöriga: {rule.name}", SHARE, width=30)]
+    return await _respond(request, t.Table(_name("meritvarde", a), columns, rows(), "Meritvärde"), a.format)

@@ -1,0 +1,221 @@
+"""The figures' materialised state: additive tables kept by deltas, one statement per table per batch.
+
+Every table is keyed by a figure cell — level, unit, organiser, subject, year (årskurs), school
+year and period — where the period is the term (`HT`, `VT`) or the publication round (`R1`…`R4`):
+a result counts in both (see `periods.py`). The organiser is a dimension at every level, nation
+too, so one organiser's batch touches only its own rows (one writer per partition).
+
+* `figure_pass` — `PassTally` (assessed / reaching the pass level per gender): share, trend,
+  term history, gender gap;
+* `figure_dates` — multiset of result dates per cell: freshness;
+* `figure_students` — multiset of student ids per cell: coverage;
+* `figure_forecasts` — `ForecastTally` per forecast cell (with gender): forecast against outcome;
+* `figure_merit` — `MeritTally` per unit × year × gender × term: merit value, all pass, eligibility.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Column, Date, Index, Integer, String, Table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
+
+from ..directory.tables import placements
+from ..metadata import metadata
+from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
+from ..results.tables import _arrays, _q, _unnest, assessment_facts
+from .forecast_outcome import ForecastTally
+from .merit import MeritTally
+from .pass_share import PassTally
+
+CELL = ("level", "unit_id", "organiser_id", "subject_code", "year", "school_year", "period")
+PASS_COUNTERS = tuple(f.name for f in dataclasses.fields(PassTally))
+# forecast against outcome: the forecast's cell, per gender and term
+FORECAST_CELL = ("level", "unit_id", "organiser_id", "subject_code", "year", "gender", "school_year", "period")
+FORECAST_COUNTERS = tuple(f.name for f in dataclasses.fields(ForecastTally))
+# merit value, all pass, eligibility: per unit, year, gender and term (all subjects together)
+MERIT_CELL = ("level", "unit_id", "organiser_id", "year", "gender", "school_year", "period")
+MERIT_COUNTERS = tuple(f.name for f in dataclasses.fields(MeritTally))
+
+
+def _cell_columns(cell: Sequence[str] = CELL) -> list[Column]:
+    return [Column(d, Integer if d == "year" else String(80), primary_key=True) for d in cell]
+
+
+figure_pass = Table(
+    "figure_pass", metadata, *_cell_columns(),
+    *[Column(name, Integer, nullable=False) for name in PASS_COUNTERS],
+    Index("ix_figure_pass_organiser_level", "organiser_id", "level", "school_year", "period"),
+)
+figure_dates = Table(
+    "figure_dates", metadata, *_cell_columns(), Column("day", Date, primary_key=True),
+    Column("count", Integer, nullable=False),
+    Index("ix_figure_dates_organiser_level", "organiser_id", "level", "school_year", "period"),
+)
+figure_students = Table(
+    "figure_students", metadata, *_cell_columns(), Column("student_id", String(64), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Index("ix_figure_students_organiser_level", "organiser_id", "level", "school_year", "period"),
+)
+
+figure_forecasts = Table(
+    "figure_forecasts", metadata, *_cell_columns(FORECAST_CELL),
+    *[Column(name, Integer, nullable=False) for name in FORECAST_COUNTERS],
+    Index("ix_figure_forecasts_organiser_level", "organiser_id", "level", "school_year", "period"),
+)
+figure_merit = Table(
+    "figure_merit", metadata, *_cell_columns(MERIT_CELL),
+    *[Column(name, Integer, nullable=False) for name in MERIT_COUNTERS],
+    Index("ix_figure_merit_organiser_level", "organiser_id", "level", "school_year", "period"),
+)
+
+
+class AdditiveTable:
+    """A table of additive state: `key` columns and integer `values` that deltas are added to;
+    a row whose values all reach zero is removed (so the table equals a recomputation)."""
+
+    def __init__(self, table: Table, key: Sequence[str], values: Sequence[str]) -> None:
+        self.table, self.key, self.values = table, tuple(key), tuple(values)
+        keys = ", ".join(_q(k) for k in self.key)
+        cols = [table.c[k] for k in (*self.key, *self.values)]
+        sets = ", ".join(f"{_q(v)} = {table.name}.{_q(v)} + EXCLUDED.{_q(v)}" for v in self.values)
+        all_zero = " AND ".join(f"{_q(v)} = 0" for v in self.values)
+        names = ", ".join(_q(c.name) for c in cols)
+        self._add = text(f"WITH up AS (INSERT INTO {table.name} ({names}) SELECT * FROM {_unnest(cols)} "
+                         f"ON CONFLICT ({keys}) DO UPDATE SET {sets} RETURNING {names}) "
+                         f"SELECT {keys} FROM up WHERE {all_zero}")
+        self._delete = text(f"DELETE FROM {table.name} WHERE {all_zero} AND ({keys}) IN "
+                            f"(SELECT * FROM {_unnest([table.c[k] for k in self.key])})")
+        # a school unit moving between areas takes its school-unit state to the new area
+        rest = [k for k in self.key if k not in ("level", "unit_id")]
+        rest_sql = ", ".join(f"a.{_q(k)}" for k in rest)
+        sums = ", ".join(f"sum(a.{_q(v)} * m.sign)" for v in self.values)
+        nonzero = " OR ".join(f"sum(a.{_q(v)} * m.sign) <> 0" for v in self.values)
+        self._transfer = text(
+            f"INSERT INTO {table.name} ({keys}, {', '.join(_q(v) for v in self.values)}) "
+            f"SELECT 'area', m.area, {rest_sql}, {sums} FROM {table.name} a "
+            f"JOIN unnest(CAST(:codes AS text[]), CAST(:areas AS text[]), CAST(:signs AS integer[])) "
+            f"AS m(code, area, sign) ON a.level = 'school_unit' AND a.unit_id = m.code "
+            f"GROUP BY m.area, {rest_sql} HAVING {nonzero} ORDER BY m.area, {rest_sql} "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {sets}")
+        self._delete_areas = text(f"DELETE FROM {table.name} WHERE level = 'area' "
+                                  f"AND unit_id = ANY(CAST(:areas AS text[])) AND {all_zero}")
+
+    async def add(self, session: AsyncSession, rows: Sequence[tuple]) -> None:
+        """`rows`: key values then value deltas, one tuple per cell (zero rows are left out)."""
+        rows = sorted(r for r in rows if any(r[len(self.key):]))  # sorted: the same lock order for every writer
+        if not rows:
+            return
+        emptied = (await session.execute(self._add, _arrays((*self.key, *self.values), rows))).all()
+        if emptied:
+            await session.execute(self._delete, _arrays(self.key, [tuple(r) for r in emptied]))
+
+    async def transfer(self, session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
+        rows = [(code, old, -1) for code, old, _ in moves if old is not None]
+        rows += [(code, new, 1) for code, _, new in moves if new is not None]
+        if not rows:
+            return
+        arrays = _arrays(("codes", "areas", "signs"), rows)
+        await session.execute(self._transfer, arrays)
+        await session.execute(self._delete_areas, {"areas": sorted(set(arrays["areas"]))})
+
+    async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple]) -> dict[str, int]:
+        """As `mismatches`, against recomputed rows (key values then values) sent as arrays."""
+        cols = [self.table.c[k] for k in (*self.key, *self.values)]
+        names = ", ".join(_q(c.name) for c in cols)
+        sql = text(f"SELECT * FROM {_unnest(cols)} AS r({names})")
+        return await self.mismatches(session, sql.text, _arrays((*self.key, *self.values), rows))
+
+    async def mismatches(self, session: AsyncSession, recomputed: str,
+                         params: dict | None = None) -> dict[str, int]:
+        """Per level: rows where the table differs from `recomputed` (a SELECT of the same columns)."""
+        on = " AND ".join(f"a.{_q(k)} = r.{_q(k)}" for k in self.key)
+        differs = " OR ".join(f"a.{_q(v)} IS DISTINCT FROM r.{_q(v)}" for v in self.values)
+        sql = text(f"WITH r AS ({recomputed}) SELECT coalesce(a.level, r.level), count(*) FROM {self.table.name} a "
+                   f"FULL OUTER JOIN r ON {on} WHERE {differs} GROUP BY 1")
+        return {row[0]: int(row[1]) for row in (await session.execute(sql, params or {})).all()}
+
+
+PASS = AdditiveTable(figure_pass, CELL, PASS_COUNTERS)
+DATES = AdditiveTable(figure_dates, (*CELL, "day"), ("count",))
+STUDENTS = AdditiveTable(figure_students, (*CELL, "student_id"), ("count",))
+FORECASTS = AdditiveTable(figure_forecasts, FORECAST_CELL, FORECAST_COUNTERS)
+MERIT = AdditiveTable(figure_merit, MERIT_CELL, MERIT_COUNTERS)
+TABLES: Mapping[str, AdditiveTable] = {"pass": PASS, "dates": DATES, "students": STUDENTS,
+                                       "forecasts": FORECASTS, "merit": MERIT}
+
+
+# ---------------------------------------------------------------- recomputation from the facts (consistency)
+
+def _reaches_values() -> str:
+    """The pass rule as a VALUES list from the contracts' scales (one source of the rule)."""
+    rows = [f"('{scale.value}', '{value}', {str(reaches_pass(scale, value)).lower()})"
+            for scale in Scale for value in scale_values(scale)]
+    return "(VALUES " + ", ".join(rows) + ") AS s(scale, value, reaches)"
+
+
+def _recomputed(select_values: str, extra_key: str | None) -> str:
+    unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id", "school_unit": "f.school_unit_code",
+            "area": "p.area_id", "organiser": "f.organiser_id", "nation": f"'{NATION}'"}
+    period = {"term": "f.term", "round": "'R' || f.round"}
+    extra = f", {extra_key}" if extra_key else ""
+    parts = []
+    for level in MATERIALISED:
+        join = (f"JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code AND p.area_id IS NOT NULL"
+                if level == "area" else "")
+        for kind, expr in period.items():
+            parts.append(
+                f"SELECT CAST('{level}' AS varchar) AS level, CAST({unit[level]} AS varchar) AS unit_id, "
+                f"f.organiser_id, f.subject_code, f.year, f.school_year, CAST({expr} AS varchar) AS period{extra}, "
+                f"{select_values} FROM {assessment_facts.name} f {join} "
+                f"JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
+                f"WHERE NOT f.retracted AND f.assessed_on IS NOT NULL "
+                f"GROUP BY 1, 2, 3, 4, 5, 6, 7{', 8' if extra_key else ''} /* {kind} */")
+    return " UNION ALL ".join(parts)
+
+
+def _pass_counters() -> str:
+    out = []
+    for gender in ("female", "male", "unknown"):
+        out.append(f"CAST(count(*) FILTER (WHERE f.gender = '{gender}') AS integer) AS assessed_{gender}")
+        out.append(f"CAST(count(*) FILTER (WHERE f.gender = '{gender}' AND s.reaches) AS integer) AS reaching_{gender}")
+    return ", ".join(out)
+
+
+RECOMPUTED: dict[str, str] = {
+    "pass": _recomputed(_pass_counters(), None),
+    "dates": _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day"),
+    "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id"),
+}
+
+
+async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
+    """Per figure table and level: cells where the state differs from a recomputation from the facts
+    (in SQL for the sums; forecast against outcome and merit by the pure rules over all facts)."""
+    from .recompute import recomputed_rows  # the recomputation reads facts: kept out of the apply path
+
+    out: dict[str, dict[str, int]] = {}
+    for name, table in TABLES.items():
+        if name in RECOMPUTED:
+            found = await table.mismatches(session, RECOMPUTED[name])
+        else:
+            found = await table.mismatches_against(session, await recomputed_rows(session, name))
+        out[name] = {level: found.get(level, 0) for level in MATERIALISED}
+    return out
+
+
+def counters(tally: PassTally) -> tuple[int, ...]:
+    return tuple(getattr(tally, name) for name in PASS_COUNTERS)
+
+
+def counters_of(tally: Any) -> tuple[int, ...]:
+    """A tally's counters in field order (the value columns of its table)."""
+    return tuple(int(getattr(tally, f.name)) for f in dataclasses.fields(tally))
+
+
+def tally_of(row: Any) -> PassTally:
+    return PassTally(*(int(getattr(row, name)) for name in PASS_COUNTERS))

@@ -1,0 +1,424 @@
+"""The figures wired into reporting, against a real PostgreSQL: the materialised state at every
+level equals an independent recomputation from the event log (`support.expected_figures`),
+through revisions, retractions, a school moving between areas and a rebuild; the read endpoints
+answer from it; and every table exports as JSON, CSV and xlsx with the same numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from datetime import date, timedelta
+from uuid import uuid5
+
+import openpyxl
+import pytest
+from sqlalchemy import select, text
+
+from styrkedja_contracts import AssessmentPublishedV1, ForecastSubmittedV1, ForecastWithdrawnV1, new_event
+from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import Database
+from styrkedja_reporting.figures import tables as figures
+from styrkedja_reporting.main import handler_registry
+from styrkedja_reporting.settings import ReportingSettings
+from support import expected_figures, expected_forecast_outcomes, expected_merit
+
+from .test_directory import NS, T0, Feeder, directory, membership, retracted, unit
+
+TOPICS = {"assessment": "styrkedja.assessments", "forecast": "styrkedja.forecasts",
+          "organisation": "styrkedja.organisation"}
+
+pytestmark = pytest.mark.integration
+
+PLACES = [("2999", "11111111", "7A"), ("2999", "22222222", "7A"), ("3001", "33333333", "7A"),
+          ("2999", "11111111", "7B")]
+AREAS = {"11111111": "north", "22222222": "south", "33333333": None}
+
+
+def result(aid, revision: int, value: str, organiser: str, code: str, group: str, student: str, *,
+           subject="GRGRMAT01", gender="female", year=7, school_year="2026/27", term="HT", round_=1,
+           on=date(2026, 9, 30), kind="assessment"):
+    return new_event(AssessmentPublishedV1(
+        assessment_id=aid, revision=revision, organiser_id=organiser, school_unit_code=code, group_id=group,
+        student_id=student, teacher_id="t-1", gender=gender, year=year, subject_code=subject, kind=kind,
+        scale="AF", value=value, unmet_criteria=("Taluppfattning",) if value == "F" else (),
+        school_year=school_year, term=term, round=round_, assessed_on=on,
+        published_at=T0 + timedelta(minutes=revision)), source="/test")
+
+
+def mixed_log(rng: random.Random, n: int, tag: str) -> list:
+    """Results over two school years, both terms, four rounds, three genders, two subjects and
+    years, with revisions (sometimes to another group: a student changing group) and retractions."""
+    log = []
+    for i in range(n):
+        organiser, code, group = rng.choice(PLACES)
+        aid, student = uuid5(NS, f"fig-{tag}-{i}"), f"s-{rng.randrange(40)}"
+        first_year = rng.choice((2025, 2026))
+        common = dict(subject=rng.choice(("GRGRMAT01", "GRGRSVE01")), gender=rng.choice(("female", "male", "unknown")),
+                      year=rng.choice((8, 9)), school_year=f"{first_year}/{(first_year + 1) % 100:02d}",
+                      term=rng.choice(("HT", "VT")), round_=rng.randint(1, 4))
+        on = date(first_year, 9, 1) + timedelta(days=rng.randrange(250))
+        log.append(result(aid, 1, rng.choice("ABCDEF"), organiser, code, group, student, on=on, **common))
+        if rng.random() < 0.3:
+            organiser, code, group = rng.choice([p for p in PLACES if p[0] == organiser])
+            log.append(result(aid, 2, rng.choice("ABCDEF"), organiser, code, group, student,
+                              on=on + timedelta(days=3), **common))
+        if rng.random() < 0.15:
+            log.append(retracted(aid, 3, organiser, code, group, student, subject=common["subject"]))
+    return log
+
+
+def final_bodies(log: list, id_field: str = "assessment_id") -> list[dict | None]:
+    newest: dict = {}
+    for event in log:
+        aid = getattr(event.data, id_field, None)
+        if aid is not None and (aid not in newest or event.data.revision > newest[aid].data.revision):
+            newest[aid] = event
+    return [e.data.model_dump(mode="json") if e.type.endswith((".published.v1", ".submitted.v1")) else None
+            for e in newest.values()]
+
+
+async def stored(db: Database) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    async with db.sessions() as session:
+        for name, table in figures.TABLES.items():
+            rows = (await session.execute(select(table.table))).all()
+            got = {}
+            for row in rows:
+                values = tuple(int(getattr(row, v)) for v in table.values)
+                key = tuple(str(x) if isinstance(x, date) else x for x in (getattr(row, k) for k in table.key))
+                got[key] = values if len(values) > 1 else values[0]
+            out[name] = got
+    return out
+
+
+async def assert_exact(db: Database, log: list, area_of: dict) -> None:
+    expected = expected_figures(final_bodies(log), area_of)
+    got = await stored(db)
+    for name in ("pass", "dates", "students"):
+        assert got[name] == expected[name], name
+    async with db.sessions() as session:
+        found = await figures.mismatches(session)
+    assert all(n == 0 for levels in found.values() for n in levels.values()), found
+
+
+@pytest.fixture
+async def database(fresh_database):
+    db = Database(fresh_database("styrkedja_reporting"))
+    yield db
+    await db.dispose()
+
+
+async def test_figure_state_equals_a_recomputation_through_moves_and_a_rebuild(database):
+    feed, rng = Feeder(database), random.Random(7)
+    before = directory() + mixed_log(rng, 300, "a")
+    await feed(*[before[i:i + 29] for i in range(0, len(before), 29)])
+    await assert_exact(database, before, AREAS)
+    moved = [unit("school_unit", "su-a", "2999", "south", code="11111111", at=10)]
+    after = mixed_log(rng, 120, "b")
+    log = before + after[:50] + moved + after[50:]
+    await feed(after[:50] + moved + after[50:80], after[80:])  # the move mid-batch
+    await assert_exact(database, log, {**AREAS, "11111111": "south"})
+    assert await stored(database) != {}
+
+    snapshot = await stored(database)
+    async with database.sessions.begin() as session:
+        await session.execute(text(
+            "TRUNCATE assessment_aggregates, forecast_aggregates, assessment_facts, forecast_facts, figure_pass, "
+            "figure_dates, figure_students, directory_units, directory_memberships, school_unit_placements, "
+            "freshness, consumer_applied_events, consumer_offsets"))
+    await Feeder(database)(*[log[i:i + 200] for i in range(0, len(log), 200)])
+    assert await stored(database) == snapshot
+
+
+async def test_consistency_check_finds_a_tampered_figure_cell(database):
+    await Feeder(database)(directory() + mixed_log(random.Random(3), 40, "c"))
+    async with database.sessions.begin() as session:
+        await session.execute(text("UPDATE figure_pass SET reaching_female = reaching_female + 1 "
+                                   "WHERE ctid = (SELECT ctid FROM figure_pass WHERE level = 'area' LIMIT 1)"))
+        await session.execute(text("DELETE FROM figure_students WHERE ctid = "
+                                   "(SELECT ctid FROM figure_students WHERE level = 'group' LIMIT 1)"))
+    async with database.sessions() as session:
+        found = await figures.mismatches(session)
+    assert found["pass"]["area"] == 1 and found["students"]["group"] == 1
+
+
+# ---------------------------------------------------------------- forecast against outcome, merit
+
+SUBJECTS_9 = ("GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIO01", "GRGRFYS01", "GRGRKEM01", "GRGRGEO01", "GRGRHIS01",
+              "GRGRREL01", "GRGRSAM01", "GRGRBIL01", "GRGRIDH01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRTEK01",
+              "GRGRM2FRA", "GRGRMOD01")
+
+
+def forecast(fid, revision: int, value: str, organiser: str, code: str, group: str, student: str, *, subject: str,
+             gender: str, year: int, school_year: str, term: str, on: date):
+    return new_event(ForecastSubmittedV1(
+        forecast_id=fid, revision=revision, organiser_id=organiser, school_unit_code=code, group_id=group,
+        student_id=student, teacher_id="t-1", gender=gender, year=year, subject_code=subject,
+        school_year=school_year, term=term, value=value, submitted_at=T0.replace(
+            year=on.year, month=on.month, day=on.day), window_deadline=on, late=False), source="/test")
+
+
+def withdrawal(fid, revision: int, organiser: str, code: str, group: str, student: str, *, subject: str,
+               school_year: str, term: str):
+    return new_event(ForecastWithdrawnV1(
+        forecast_id=fid, revision=revision, organiser_id=organiser, school_unit_code=code, group_id=group,
+        student_id=student, subject_code=subject, school_year=school_year, term=term,
+        withdrawn_at=T0 + timedelta(minutes=revision)), source="/test")
+
+
+def graded_log(rng: random.Random, students: int, tag: str) -> list:
+    """Year-9 (and some year-8) students with forecasts and term grades in up to 18 subjects
+    (fewer than 16 for some, a språkval language, modersmål), assessments between forecast and
+    grade, revisions, retractions, withdrawals, and students who change group mid-term."""
+    log = []
+    for n in range(students):
+        organiser, code, group = rng.choice(PLACES)
+        student, gender, year = f"p-{tag}-{n}", rng.choice(("female", "male", "unknown")), rng.choice((9, 9, 8))
+        school_year, term = rng.choice((("2026/27", "HT"), ("2026/27", "VT")))
+        subjects = rng.sample(SUBJECTS_9, rng.choice((18, 16, 12, 5)))
+        for i, subject in enumerate(subjects):
+            common = dict(subject=subject, school_year=school_year, term=term)
+            if rng.random() < 0.7:
+                fid = uuid5(NS, f"f-{tag}-{n}-{subject}")
+                log.append(forecast(fid, 1, rng.choice(("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")),
+                                    organiser, code, group, student, gender=gender, year=year,
+                                    on=date(2026, 10, 20), **common))
+                if rng.random() < 0.1:
+                    log.append(withdrawal(fid, 2, organiser, code, group, student, **common))
+            if rng.random() < 0.5:
+                log.append(result(uuid5(NS, f"a-{tag}-{n}-{subject}"), 1, rng.choice("ABCDEF"), organiser, code,
+                                  group, student, gender=gender, year=year, round_=2,
+                                  on=date(2026, 10, rng.choice((20, 25))), **common))
+            # a student changing group mid-term: the last grades are set in the other group
+            g_place = rng.choice([p for p in PLACES if p[0] == organiser]) if i > 10 and rng.random() < 0.3 \
+                else (organiser, code, group)
+            gid = uuid5(NS, f"g-{tag}-{n}-{subject}")
+            value = rng.choice("ABCDEEF")
+            log.append(result(gid, 1, value, *g_place, student, gender=gender, year=year, kind="term_grade",
+                              round_=4, on=date(2026, 12, 1) + timedelta(days=i % 3), **common))
+            if rng.random() < 0.15:
+                log.append(result(gid, 2, rng.choice("ABCDEF"), *g_place, student, gender=gender, year=year,
+                                  kind="term_grade", round_=4, on=date(2026, 12, 5), **common))
+            if rng.random() < 0.05:
+                log.append(retracted(gid, 3, *g_place, student, subject=subject))
+    return log
+
+
+async def feed_all(db: Database, batches) -> None:
+    registry, offset = handler_registry(), 0
+    for batch in batches:
+        delivered = []
+        for event in batch:
+            delivered.append(Delivered(event, TOPICS[event.type.split(".")[2]], 0, offset))
+            offset += 1
+        async with db.sessions.begin() as session:
+            await registry(session, delivered)
+
+
+async def assert_linked_exact(db: Database, log: list, area_of: dict) -> None:
+    results, forecasts = final_bodies(log), final_bodies(log, "forecast_id")
+    got = await stored(db)
+    assert got["forecasts"] == expected_forecast_outcomes(forecasts, results, area_of)
+    assert got["merit"] == expected_merit(results, area_of)
+    assert got["forecasts"] and got["merit"]
+    async with db.sessions() as session:
+        found = await figures.mismatches(session)
+    assert all(n == 0 for levels in found.values() for n in levels.values()), found
+
+
+async def test_forecast_outcome_and_merit_equal_a_recomputation(database):
+    rng = random.Random(17)
+    log = directory() + graded_log(rng, 60, "x")
+    rng.shuffle(log)  # any arrival order: revisions before their first version, grades before forecasts
+    directory_first = [e for e in log if "organisation" in e.type] + [e for e in log if "organisation" not in e.type]
+    await feed_all(database, [directory_first[i:i + 97] for i in range(0, len(directory_first), 97)])
+    await assert_linked_exact(database, directory_first, AREAS)
+    moved = [unit("school_unit", "su-a", "2999", "south", code="11111111", at=10)]
+    more = graded_log(rng, 20, "y")
+    await feed_all(database, [more[:150] + moved + more[150:300], more[300:]])
+    await assert_linked_exact(database, directory_first + more + moved, {**AREAS, "11111111": "south"})
+
+
+# ---------------------------------------------------------------- the read API
+
+@pytest.fixture
+def settings(service_database, monkeypatch) -> ReportingSettings:
+    service_database("styrkedja_reporting")
+    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
+    return ReportingSettings()
+
+
+def _girl_boy(aid: str, value: str, gender: str, student: str, *, code="11111111", group="7A", term="HT",
+              school_year="2026/27", on=date(2026, 10, 1), round_=2):
+    organiser = "3001" if code == "33333333" else "2999"
+    return result(uuid5(NS, aid), 1, value, organiser, code, group, student, gender=gender, year=9,
+                  term=term, school_year=school_year, on=on, round_=round_)
+
+
+@pytest.fixture
+async def fed(settings):
+    database = Database(settings.database_url)
+    log = directory() + [
+        # HT 2026/27, round 2: 2999 north 7A: girls A, F; boys C; unknown E; south 7A: boy F
+        _girl_boy("g1", "A", "female", "s-1"), _girl_boy("g2", "F", "female", "s-2"),
+        _girl_boy("b1", "C", "male", "s-3"), _girl_boy("u1", "E", "unknown", "s-4"),
+        _girl_boy("b2", "F", "male", "s-5", code="22222222"),
+        # VT 2025/26 (the previous term), round 4 of 2025/26: 2999 north: 1 of 2 reach
+        _girl_boy("p1", "B", "female", "s-1", term="VT", school_year="2025/26", on=date(2026, 3, 1), round_=4),
+        _girl_boy("p2", "F", "male", "s-3", term="VT", school_year="2025/26", on=date(2026, 3, 1), round_=4),
+        membership("m1", "2999", "11111111", "7A", "s-1", date(2026, 8, 17)),
+        membership("m2", "2999", "11111111", "7A", "s-2", date(2026, 8, 17)),
+        membership("m3", "2999", "11111111", "7A", "s-3", date(2026, 8, 17)),
+        membership("m4", "2999", "11111111", "7A", "s-4", date(2026, 8, 17)),
+        membership("m5", "2999", "11111111", "7A", "s-6", date(2026, 8, 17)),
+    ]
+    await Feeder(database)(log)
+    yield log
+    await database.dispose()
+
+
+Q = {"level": "area", "organiser_id": "2999", "school_year": "2026/27", "term": "HT", "subject_code": "GRGRMAT01"}
+
+
+def rows(response) -> dict:
+    assert response.status_code == 200, response.text
+    return {r["unit_id"]: r for r in response.json()["rows"]}
+
+
+async def test_trend_gender_gap_freshness_coverage_and_drill_down(client, fed):
+    trend = rows(await client.get("/v1/figures/trend", params={**Q, "compare": "previous_term"}))
+    north = trend["north"]
+    assert (north["assessed"], north["reaching"], north["share"]) == (4, 3, 0.75)
+    assert (north["previous_assessed"], north["previous_reaching"], north["change"]) == (2, 1, 0.25)
+    assert trend["south"]["share"] == 0.0 and trend["south"]["previous_share"] is None
+
+    by_round = rows(await client.get("/v1/figures/trend", params={
+        **{k: v for k, v in Q.items() if k != "term"}, "round": 1, "compare": "previous_round"}))
+    assert by_round["north"]["assessed"] == 0 and by_round["north"]["previous_assessed"] == 2  # round 4 of 2025/26
+
+    history = (await client.get("/v1/figures/history", params={**Q, "periods": 3})).json()["rows"]
+    north_history = [(r["period"], r["assessed"], r["share"]) for r in history if r["unit_id"] == "north"]
+    assert north_history == [("2025/26 HT", 0, None), ("2025/26 VT", 2, 0.5), ("2026/27 HT", 4, 0.75)]
+
+    gap = rows(await client.get("/v1/figures/gender-gap", params=Q))["north"]
+    assert (gap["girls_share"], gap["boys_share"], gap["gap"], gap["assessed"]) == (0.5, 1.0, -0.5, 4)
+    assert rows(await client.get("/v1/figures/gender-gap", params=Q))["south"]["gap"] is None  # no girls there
+
+    fresh = rows(await client.get("/v1/figures/freshness", params={**Q, "today": "2027-03-01"}))
+    assert fresh["north"]["newest"] == "2026-10-01" and fresh["north"]["band"] == "yellow"
+    assert rows(await client.get("/v1/figures/freshness", params={**Q, "today": "2026-11-01"}))["north"]["band"] \
+        == "green"
+    assert rows(await client.get("/v1/figures/freshness", params={**Q, "today": "2027-09-01"}))["north"]["band"] \
+        == "red"
+
+    cover = rows(await client.get("/v1/figures/coverage", params={**Q, "level": "group", "on": "2026-09-01"}))
+    assert (cover["11111111/7A"]["with_result"], cover["11111111/7A"]["roster_size"]) == (4, 5)
+    assert cover["11111111/7A"]["share"] == 0.8 and cover["11111111/7A"]["roster"] == "known"
+    assert cover["22222222/7A"]["roster"] == "unknown" and cover["22222222/7A"]["share"] is None
+
+    down = rows(await client.get("/v1/figures/drill-down", params={**Q, "level": "organiser", "unit_id": "2999"}))
+    assert set(down) == {"north", "south"} and down["north"]["assessed"] == 4
+    units = rows(await client.get("/v1/figures/drill-down", params={**Q, "unit_id": "north"}))
+    assert set(units) == {"11111111"}
+    groups = rows(await client.get("/v1/figures/drill-down", params={**Q, "level": "school_unit",
+                                                                      "unit_id": "11111111"}))
+    assert set(groups) == {"11111111/7A"}
+    students = (await client.get("/v1/figures/drill-down", params={**Q, "level": "group",
+                                                                    "unit_id": "11111111/7A"})).json()["rows"]
+    assert {(s["student_id"], s["value"]) for s in students} == {("s-1", "A"), ("s-2", "F"), ("s-3", "C"),
+                                                                 ("s-4", "E")}
+
+
+async def test_bad_figure_requests_are_problems_naming_the_field(client, fed):
+    both = await client.get("/v1/figures/trend", params={**Q, "round": 2})
+    assert both.status_code == 422 and both.json()["errors"][0]["field"] == "term"
+    wrong = await client.get("/v1/figures/trend", params={**Q, "compare": "previous_round"})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "compare"
+    fmt = await client.get("/v1/figures/trend", params={**Q, "format": "pdf"})
+    assert fmt.status_code == 422 and fmt.json()["errors"][0]["field"] == "format"
+    drill = await client.get("/v1/figures/drill-down", params=Q)
+    assert drill.status_code == 422 and drill.json()["errors"][0]["field"] == "unit_id"
+
+
+@pytest.mark.parametrize("path,params", [
+    ("/v1/figures/gender-gap", Q),
+    ("/v1/figures/trend", Q),
+    ("/v1/results/assessments", {"level": "group", "organiser_id": "2999"}),
+])
+async def test_csv_and_xlsx_hold_the_json_numbers(client, fed, path, params):
+    json_response = await client.get(path, params=params)
+    assert json_response.status_code == 200
+    body = json_response.json()
+    json_rows = body["rows"] if isinstance(body, dict) else body
+    assert json_rows
+
+    csv_response = await client.get(path, params={**params, "format": "csv"})
+    assert csv_response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert csv_response.content.startswith("\ufeff".encode())
+    assert ".csv" in csv_response.headers["content-disposition"]
+    table = list(csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig")), delimiter=";"))
+
+    xlsx_response = await client.get(path, headers={"Accept": "application/vnd.openxmlformats-officedocument."
+                                                              "spreadsheetml.sheet"}, params=params)
+    assert xlsx_response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_response.content)).active
+    cells = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert sheet.freeze_panes == "A2"
+    assert cells[0] == table[0] and len(cells) == len(table) == len(json_rows) + 1
+
+    numbers = ("assessed", "reaching", "share", "girls_share", "boys_share", "gap", "reaching_pass",
+               "share_reaching_pass", "change")
+    headers = table[0]
+    keys = list(json_rows[0])
+    for json_row, csv_row, xlsx_row in zip(json_rows, table[1:], cells[1:], strict=True):
+        for key in numbers:
+            if key not in json_row:
+                continue
+            index = keys.index(key) if isinstance(body, dict) else _results_column(key)
+            value = json_row[key]
+            parsed = None if csv_row[index] == "" else float(csv_row[index].replace(",", "."))
+            assert parsed == (None if value is None else float(value)), (key, headers[index])
+            assert xlsx_row[index] == value or (xlsx_row[index] is None and value is None), key
+
+
+def _results_column(key: str) -> int:
+    from styrkedja_reporting.results.routes import COLUMNS
+    return [c.key for c in COLUMNS].index(key)
+
+
+async def test_forecast_outcome_and_merit_endpoints_at_every_level(client, settings):
+    database = Database(settings.database_url)
+    log = directory() + graded_log(random.Random(23), 40, "api")
+    await feed_all(database, [log[i:i + 150] for i in range(0, len(log), 150)])
+    await database.dispose()
+    results, forecasts = final_bodies(log), final_bodies(log, "forecast_id")
+    outcomes, merit = expected_forecast_outcomes(forecasts, results, AREAS), expected_merit(results, AREAS)
+    for level in ("group", "school_unit", "area", "organiser", "nation"):
+        for term in ("HT", "VT"):
+            params = {"level": level, "school_year": "2026/27", "term": term}
+            got = (await client.get("/v1/figures/forecast-outcome", params=params)).json()["rows"]
+            want: dict = {}
+            for (lv, unit_id, _, subject, year, _, sy, t_), counts in outcomes.items():
+                if lv == level and t_ == term:
+                    key = (unit_id, subject, year)
+                    want[key] = [a + b for a, b in zip(want.get(key, [0] * 4), counts)]
+            assert {(r["unit_id"], r["subject_code"], r["year"]): [
+                r["held"], r["said_reaches_did_not"], r["said_not_reached_did"], r["no_outcome"]] for r in got} == want
+
+            rows_ = (await client.get("/v1/figures/merit", params=params)).json()["rows"]
+            want_merit: dict = {}
+            for (lv, unit_id, _, year, _, sy, t_), counts in merit.items():
+                if lv == level and t_ == term:
+                    want_merit[(unit_id, year)] = [a + b for a, b in zip(want_merit.get((unit_id, year), [0] * 8),
+                                                                         counts)]
+            got_merit = {(r["unit_id"], r["year"]): r for r in rows_}
+            assert set(got_merit) == set(want_merit)
+            for key, counts in want_merit.items():
+                r = got_merit[key]
+                assert (r["graded_students"], r["all_pass"], r["merit_students"]) == tuple(counts[:3])
+                assert r["eligible_vocational"] == counts[4] and r["eligible_preparatory_na_te"] == counts[6]
+                if counts[2]:
+                    assert r["mean_merit_value"] == round(counts[3] / 2 / counts[2], 2)
+    bad = await client.get("/v1/figures/merit", params={"level": "organiser", "school_year": "2026/27", "round": 2})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "round"
