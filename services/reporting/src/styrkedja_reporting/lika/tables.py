@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Uuid, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,8 +119,8 @@ async def read_organiser(session: AsyncSession, organiser_id: str, school_unit_c
 
 async def read_lika(session: AsyncSession, organiser_id: str | None, school_unit_code: str | None) -> list:
     """The newest published self-assessment of each organiser's school unit and school form."""
-    query = select(self_assessments).distinct(
-        self_assessments.c.organiser_id, self_assessments.c.school_unit_code, self_assessments.c.school_form
+    query = select(self_assessments).ext(distinct_on(
+        self_assessments.c.organiser_id, self_assessments.c.school_unit_code, self_assessments.c.school_form)
     ).order_by(self_assessments.c.organiser_id, self_assessments.c.school_unit_code, self_assessments.c.school_form,
                self_assessments.c.published_at.desc(), self_assessments.c.self_assessment_id.desc())
     if organiser_id:
