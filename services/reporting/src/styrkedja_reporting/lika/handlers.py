@@ -24,10 +24,10 @@ EVENT_TYPES = (LikaSelfAssessmentPublishedV1.event_type, LikaActionPlanChangedV1
 
 
 async def apply_lika(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    owners = await owners_of(session, {item.event.data.school_unit_code for item in batch})  # type: ignore[attr-defined]
+    datas = [plain_data(item.event) for item in batch]
+    owners = await owners_of(session, {data["school_unit_code"] for data in datas})
     assessments, plans = [], []
-    for item in batch:
-        data = plain_data(item.event)
+    for item, data in zip(batch, datas, strict=True):
         reason = refusal(data["organiser_id"], owners.get(data["school_unit_code"], set()))
         if reason is not None:
             raise SchoolUnitOfAnotherOrganiser(reason)
