@@ -1,4 +1,11 @@
-"""Applies published LIKA self-assessments."""
+"""Applies published LIKA self-assessments and action plan changes, keyed by organiser + school unit.
+
+An event for a school unit that the directory places under another organiser is refused: the
+handler raises `SchoolUnitOfAnotherOrganiser`, the kit consumer re-applies the batch event by event
+and sends that one to the dead-letter topic (`dlq.reason` handler_failed, `dlq.message` naming the
+exception), the rest of the batch is applied. A school unit the directory does not know yet is
+held, unplaced (see `rules`).
+"""
 
 from __future__ import annotations
 
@@ -6,23 +13,32 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_contracts import LikaSelfAssessmentPublishedV1
+from styrkedja_contracts.events.lika import LikaActionPlanChangedV1, LikaSelfAssessmentPublishedV1
 from styrkedja_kit.consumer import Delivered
 
 from ..registry import plain_data
-from .tables import save_lika
+from .rules import SchoolUnitOfAnotherOrganiser, refusal
+from .tables import owners_of, save_action_plans, save_self_assessments
 
-EVENT_TYPES = (LikaSelfAssessmentPublishedV1.event_type,)
+EVENT_TYPES = (LikaSelfAssessmentPublishedV1.event_type, LikaActionPlanChangedV1.event_type)
 
 
 async def apply_lika(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    rows = []
-    for item in batch:
-        data = plain_data(item.event)
-        rows.append({
-            "school_unit_code": data["school_unit_code"], "organiser_id": data["organiser_id"],
-            "self_assessment_id": data["self_assessment_id"], "school_form": data["school_form"],
-            "respondent_role": data["respondent_role"], "catalogue_version": data["catalogue_version"],
-            "published_at": data["published_at"],
-            "ratings": item.event.data.model_dump(mode="json")["ratings"]})
-    await save_lika(session, rows)
+    datas = [plain_data(item.event) for item in batch]
+    owners = await owners_of(session, {data["school_unit_code"] for data in datas})
+    assessments, plans = [], []
+    for item, data in zip(batch, datas, strict=True):
+        reason = refusal(data["organiser_id"], owners.get(data["school_unit_code"], set()))
+        if reason is not None:
+            raise SchoolUnitOfAnotherOrganiser(reason)
+        nested = item.event.data.model_dump(mode="json")
+        common = {k: data[k] for k in ("self_assessment_id", "organiser_id", "school_unit_code", "school_form")}
+        if item.event.type == LikaSelfAssessmentPublishedV1.event_type:
+            assessments.append({**common, "respondent_role": data["respondent_role"],
+                                "catalogue_version": data["catalogue_version"],
+                                "published_at": data["published_at"], "ratings": nested["ratings"]})
+        else:
+            plans.append({**common, "revision": data["revision"], "changed_at": data["changed_at"],
+                          "items": nested["items"]})
+    await save_self_assessments(session, assessments)
+    await save_action_plans(session, plans)

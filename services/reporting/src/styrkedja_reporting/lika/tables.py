@@ -1,48 +1,130 @@
-"""The newest published LIKA self-assessment per school unit."""
+"""LIKA facts, keyed by organiser + school unit: every published self-assessment (immutable, so
+kept whole: the compilation over time needs the older ones) and the newest revision of each
+published self-assessment's action plan."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, String, Table, Uuid, select, tuple_
-from sqlalchemy.dialects.postgresql import JSONB
+from collections.abc import Iterable
+from datetime import date
+
+from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Uuid, select
+from sqlalchemy.dialects.postgresql import JSONB, distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..directory.tables import placements, units
 from ..metadata import metadata
+from .rules import Activity, Place, SelfAssessment
 
-lika_latest = Table(
-    "lika_latest", metadata,
-    Column("school_unit_code", String(8), primary_key=True),
-    Column("organiser_id", String(16), nullable=False, index=True),
-    Column("self_assessment_id", Uuid, nullable=False),
+self_assessments = Table(
+    "lika_self_assessments", metadata,
+    Column("self_assessment_id", Uuid, primary_key=True),
+    Column("organiser_id", String(16), nullable=False),
+    Column("school_unit_code", String(8), nullable=False),
     Column("school_form", String(20), nullable=False), Column("respondent_role", String(20), nullable=False),
     Column("catalogue_version", String(32), nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=False),
     Column("ratings", JSONB, nullable=False),
+    Index("ix_lika_self_assessments_unit", "organiser_id", "school_unit_code"),
+)
+
+action_plans = Table(
+    "lika_action_plans", metadata,
+    Column("self_assessment_id", Uuid, primary_key=True),
+    Column("organiser_id", String(16), nullable=False),
+    Column("school_unit_code", String(8), nullable=False),
+    Column("school_form", String(20), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("items", JSONB, nullable=False),
+    Index("ix_lika_action_plans_unit", "organiser_id", "school_unit_code"),
 )
 
 
-async def save_lika(session: AsyncSession, rows: list[dict]) -> None:
-    """Keep the newest published self-assessment per school unit (one statement per batch)."""
+async def owners_of(session: AsyncSession, codes: Iterable[str]) -> dict[str, set[str]]:
+    """The organisers the directory places each school unit under (none: an unknown unit)."""
+    codes = sorted(set(codes))
+    if not codes:
+        return {}
+    rows = (await session.execute(
+        select(units.c.school_unit_code, units.c.organiser_id).distinct()
+        .where(units.c.unit_type == "school_unit", units.c.school_unit_code.in_(codes), ~units.c.removed))).all()
+    owners: dict[str, set[str]] = {}
+    for code, organiser in rows:
+        owners.setdefault(code, set()).add(organiser)
+    return owners
+
+
+async def save_self_assessments(session: AsyncSession, rows: list[dict]) -> None:
+    """A published self-assessment never changes: a re-delivery is a no-op."""
+    if rows:
+        await session.execute(pg_insert(self_assessments).values(rows).on_conflict_do_nothing(
+            index_elements=["self_assessment_id"]))
+
+
+async def save_action_plans(session: AsyncSession, rows: list[dict]) -> None:
+    """Keep the newest revision of each plan, whatever order the revisions arrive in."""
     newest: dict[str, dict] = {}
     for row in rows:
-        held = newest.get(row["school_unit_code"])
-        if held is None or (row["published_at"], str(row["self_assessment_id"])) > (
-                held["published_at"], str(held["self_assessment_id"])):
-            newest[row["school_unit_code"]] = row
+        key = str(row["self_assessment_id"])
+        if key not in newest or row["revision"] > newest[key]["revision"]:
+            newest[key] = row
     if not newest:
         return
-    stmt = pg_insert(lika_latest).values([newest[k] for k in sorted(newest)])
+    stmt = pg_insert(action_plans).values([newest[k] for k in sorted(newest)])
     await session.execute(stmt.on_conflict_do_update(
-        index_elements=["school_unit_code"],
-        set_={c.name: stmt.excluded[c.name] for c in lika_latest.columns if c.name != "school_unit_code"},
-        where=tuple_(stmt.excluded.published_at, stmt.excluded.self_assessment_id)
-        > tuple_(lika_latest.c.published_at, lika_latest.c.self_assessment_id)))
+        index_elements=["self_assessment_id"],
+        set_={c.name: stmt.excluded[c.name] for c in action_plans.columns if c.name != "self_assessment_id"},
+        where=stmt.excluded.revision > action_plans.c.revision))
+
+
+def _assessment(row) -> SelfAssessment:
+    return SelfAssessment(str(row.self_assessment_id), row.organiser_id, row.school_unit_code, row.school_form,
+                          row.respondent_role, row.catalogue_version, row.published_at, row.ratings)
+
+
+def _activity(item: dict) -> Activity:
+    due = item.get("due_date")
+    return Activity(item["activity_id"], item["indicator_id"], item["area"], item["position"], item["title"],
+                    item["status"], item["priority"], item.get("owner"),
+                    date.fromisoformat(due) if due else None, tuple(item.get("tags") or ()))
+
+
+async def read_organiser(session: AsyncSession, organiser_id: str, school_unit_code: str | None = None
+                         ) -> tuple[list[SelfAssessment], dict[str, tuple[int, list[Activity]]], dict[str, Place]]:
+    """Every published self-assessment of the organiser whose school unit it still owns (or that
+    the directory does not know), the newest plan of each, and where each unit is placed."""
+    query = select(self_assessments).where(self_assessments.c.organiser_id == organiser_id)
+    plan_query = select(action_plans).where(action_plans.c.organiser_id == organiser_id)
+    if school_unit_code:
+        query = query.where(self_assessments.c.school_unit_code == school_unit_code)
+        plan_query = plan_query.where(action_plans.c.school_unit_code == school_unit_code)
+    assessments = [_assessment(row) for row in (await session.execute(query)).all()]
+    owners = await owners_of(session, {a.school_unit_code for a in assessments})
+    assessments = [a for a in assessments if not owners.get(a.school_unit_code) or
+                   organiser_id in owners[a.school_unit_code]]
+    plans = {str(row.self_assessment_id): (row.revision, [_activity(i) for i in row.items])
+             for row in (await session.execute(plan_query)).all()}
+    codes = sorted({a.school_unit_code for a in assessments})
+    names = {row.school_unit_code: row.name for row in (await session.execute(
+        select(units.c.school_unit_code, units.c.name).where(
+            units.c.organiser_id == organiser_id, units.c.unit_type == "school_unit",
+            units.c.school_unit_code.in_(codes), ~units.c.removed))).all()}
+    areas = {row.school_unit_code: row.area_id for row in (await session.execute(
+        select(placements.c.school_unit_code, placements.c.area_id).where(
+            placements.c.organiser_id == organiser_id, placements.c.school_unit_code.in_(codes)))).all()}
+    places = {code: Place(areas.get(code), names.get(code)) for code in codes if code in names}
+    return assessments, plans, places
 
 
 async def read_lika(session: AsyncSession, organiser_id: str | None, school_unit_code: str | None) -> list:
-    query = select(lika_latest).order_by(lika_latest.c.school_unit_code)
+    """The newest published self-assessment of each organiser's school unit and school form."""
+    query = select(self_assessments).ext(distinct_on(
+        self_assessments.c.organiser_id, self_assessments.c.school_unit_code, self_assessments.c.school_form)
+    ).order_by(self_assessments.c.organiser_id, self_assessments.c.school_unit_code, self_assessments.c.school_form,
+               self_assessments.c.published_at.desc(), self_assessments.c.self_assessment_id.desc())
     if organiser_id:
-        query = query.where(lika_latest.c.organiser_id == organiser_id)
+        query = query.where(self_assessments.c.organiser_id == organiser_id)
     if school_unit_code:
-        query = query.where(lika_latest.c.school_unit_code == school_unit_code)
+        query = query.where(self_assessments.c.school_unit_code == school_unit_code)
     return list((await session.execute(query)).all())
