@@ -5,7 +5,7 @@ organiser's own thresholds (defaults apply until it sets them). Compliance: trac
 organisers' calendars, expected reports (items) and the additive cells of the lists.
 
 Revision ID: a6e1f2a3b4c5
-Revises: 8d2e3f4a5b6c
+Revises: 9e3f4a5b6c7d
 Create Date: 2026-12-01 05:00:00
 """
 import sqlalchemy as sa

@@ -6,7 +6,7 @@ self-assessment per unit is now a read of `lika_self_assessments`: the rows of `
 carried over, then it is dropped.
 
 Revision ID: 0f7a1c2b3d4e
-Revises: 8d2e3f4a5b6c
+Revises: a6e1f2a3b4c5
 Create Date: 2026-12-01 05:00:00
 """
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0f7a1c2b3d4e'
-down_revision = '8d2e3f4a5b6c'
+down_revision = 'a6e1f2a3b4c5'
 branch_labels = None
 depends_on = None
 
