@@ -367,5 +367,5 @@ def expected_merit(results: Iterable[dict | None], area_of: dict[str, str | None
         for level, unit in figure_units(newest, area_of):
             key = (level, unit, newest["organiser_id"], newest["year"], newest["gender"], newest["school_year"],
                    newest["term"])
-            out[key] = [a + b for a, b in zip(out.get(key, [0] * 8), row)]
+            out[key] = [a + b for a, b in zip(out.get(key, [0] * 8), row, strict=True)]
     return {k: tuple(v) for k, v in out.items() if any(v)}
