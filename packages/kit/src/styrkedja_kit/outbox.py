@@ -6,7 +6,9 @@ partition, so events of one key (organiser) reach their partition in the order w
 
 Broker state loss: the embedded broker keeps topics in memory only. Offsets in a partition
 only ever grow while its log lives, so an acknowledged offset that is not above the highest
-one seen before proves the log was lost; and while idle, the relay checks that the broker
+one seen before proves the log was lost (only without an idempotent producer: with one, a
+batch retried across a broker restart is answered with the offset it was first written at); and
+while idle, the relay checks that the broker
 still holds the marker offsets it commits to a consumer group of its own. Either way it then
 republishes every retained row of that topic; consumers deduplicate by event id.
 """
@@ -119,6 +121,7 @@ class OutboxRelay:
         self._highest: dict[TopicPartition, int] = {}  # highest offset acknowledged per partition
         self._marked: set[TopicPartition] = set()  # partitions whose marker offset the broker holds
         self._producer = None
+        self._offsets_prove_loss = True
         self.published = 0
 
     def stop(self) -> None:
@@ -151,6 +154,9 @@ class OutboxRelay:
             capabilities = await broker_capabilities(self.settings, refresh=True)
             producer = make_producer(self.settings, f"{self.settings.client_id}-outbox",
                                      idempotent=capabilities.idempotent_producer)
+            # an idempotent producer's retried batch is acknowledged at its first offset: there an
+            # offset that does not grow proves nothing, and the marker check alone tells a loss
+            self._offsets_prove_loss = not capabilities.idempotent_producer
             watcher = make_consumer(self.settings, f"{self.settings.client_id}-outbox-watch",
                                     group_id=marker_group(self.settings.service_name), enable_auto_commit=False)
             await producer.start()
@@ -207,7 +213,7 @@ class OutboxRelay:
             done_ids.append(row.id)
             metrics.OUTBOX_PUBLISHED.labels(self.settings.service_name, row.topic).inc()
             tp = result.topic_partition
-            if result.offset <= self._highest.get(tp, -1):
+            if self._offsets_prove_loss and 0 <= result.offset <= self._highest.get(tp, -1):
                 lost_topics.add(tp.topic)
             self._highest[tp] = max(result.offset, self._highest.get(tp, -1))
         async with self.db.sessions.begin() as session:
