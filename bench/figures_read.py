@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 8, 20, 8, tzinfo=timezone.utc)
 ORGANISER = "2999"
 SUBJECTS = ("GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIO01", "GRGRFYS01", "GRGRKEM01", "GRGRGEO01", "GRGRHIS01",
-            "GRGRREL01", "GRGRSAM01", "GRGRBIL01", "GRGRIDH01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRTEK01")
+            "GRGRREL01", "GRGRSAM01", "GRGRBIL01", "GRGRIDR01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRTEK01")
 TOPICS = {"assessment": "styrkedja.assessments", "forecast": "styrkedja.forecasts",
           "organisation": "styrkedja.organisation"}
 ROUND_TERM = {1: "HT", 2: "HT", 3: "VT", 4: "VT"}

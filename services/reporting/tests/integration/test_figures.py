@@ -146,8 +146,8 @@ async def test_consistency_check_finds_a_tampered_figure_cell(database):
 # ---------------------------------------------------------------- forecast against outcome, merit
 
 SUBJECTS_9 = ("GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIO01", "GRGRFYS01", "GRGRKEM01", "GRGRGEO01", "GRGRHIS01",
-              "GRGRREL01", "GRGRSAM01", "GRGRBIL01", "GRGRIDH01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRTEK01",
-              "GRGRM2FRA", "GRGRMOD01")
+              "GRGRREL01", "GRGRSAM01", "GRGRBIL01", "GRGRIDR01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRTEK01",
+              "GRGRMSP01", "GRGRMOD01")
 
 
 def forecast(fid, revision: int, value: str, organiser: str, code: str, group: str, student: str, *, subject: str,

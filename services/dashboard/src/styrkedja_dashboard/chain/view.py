@@ -12,7 +12,7 @@ from ..formats import figure
 SUBJECT_NAMES = {
     "GRGRBIL01": "Bild", "GRGRBIO01": "Biologi", "GRGRENG01": "Engelska", "GRGRFYS01": "Fysik",
     "GRGRGEO01": "Geografi", "GRGRHIS01": "Historia", "GRGRHKK01": "Hem- och konsumentkunskap",
-    "GRGRIDH01": "Idrott och hälsa", "GRGRKEM01": "Kemi", "GRGRMAT01": "Matematik", "GRGRMOD01": "Modersmål",
+    "GRGRIDR01": "Idrott och hälsa", "GRGRKEM01": "Kemi", "GRGRMAT01": "Matematik", "GRGRMOD01": "Modersmål",
     "GRGRMUS01": "Musik", "GRGRREL01": "Religionskunskap", "GRGRSAM01": "Samhällskunskap",
     "GRGRSLJ01": "Slöjd", "GRGRSVA01": "Svenska som andraspråk", "GRGRSVE01": "Svenska", "GRGRTEK01": "Teknik",
 }

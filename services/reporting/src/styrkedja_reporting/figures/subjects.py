@@ -31,7 +31,7 @@ SUBJECTS: dict[str, str] = {
     "GRGRGEO01": "Geografi",
     "GRGRHIS01": "Historia",
     "GRGRHKK01": "Hem- och konsumentkunskap",
-    "GRGRIDH01": "Idrott och hälsa",
+    "GRGRIDR01": "Idrott och hälsa",
     "GRGRKEM01": "Kemi",
     "GRGRMAT01": "Matematik",
     "GRGRMOD01": "Modersmål",

@@ -331,7 +331,7 @@ def test_share_of_forecasts_that_held():
 # --- merit value, all pass, eligibility -------------------------------------------------------------
 
 FULL_SET = ["GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIL01", "GRGRBIO01", "GRGRFYS01", "GRGRGEO01", "GRGRHIS01",
-            "GRGRHKK01", "GRGRIDH01", "GRGRKEM01", "GRGRMUS01", "GRGRREL01", "GRGRSAM01", "GRGRSLJ01", "GRGRTEK01"]
+            "GRGRHKK01", "GRGRIDR01", "GRGRKEM01", "GRGRMUS01", "GRGRREL01", "GRGRSAM01", "GRGRSLJ01", "GRGRTEK01"]
 
 
 def test_merit_value_of_sixteen_subjects_plus_a_modern_language():
@@ -378,7 +378,7 @@ def test_vocational_eligibility_needs_the_three_core_subjects_and_five_more():
 def test_preparatory_eligibility_needs_nine_more_with_the_programme_specific_ones():
     core = ("GRGRSVE01", "GRGRENG01", "GRGRMAT01")
     social = ("GRGRGEO01", "GRGRHIS01", "GRGRREL01", "GRGRSAM01")
-    five_others = ("GRGRBIL01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRIDH01")
+    five_others = ("GRGRBIL01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRIDR01")
     grades = _passes(*core, *social, *five_others)  # 12 subjects
     assert is_eligible(ELIGIBILITY_RULES["preparatory_ek_hu_sa"], grades)
     assert is_eligible(ELIGIBILITY_RULES["preparatory_es"], grades)
