@@ -1,7 +1,6 @@
-"""Query-parameter patterns of the read endpoints (ASCII digits only, as the contracts)."""
+"""Query-parameter patterns of the read endpoints that are reporting's own. Codes (organiser,
+school unit, subject, school year) use the kit's parameter types (`styrkedja_kit.inputs`), which
+name the broken rule (ascii_only, no_control_characters, no_personal_identity_number, ...)."""
 
-ORGANISER_PATTERN = "^([0-9]{4}|[0-9]{6}-[0-9]{4}|[0-9]{10})$"
-SCHOOL_UNIT_PATTERN = "^[0-9]{8}$"
+# a unit id of any level: an area or organiser id, a school unit code, `<school_unit_code>/<group_id>`
 ID_PATTERN = "^[A-Za-z0-9._:/-]{1,80}$"
-SUBJECT_PATTERN = "^[A-Z0-9]{3,16}$"
-SCHOOL_YEAR_PATTERN = "^[0-9]{4}/[0-9]{2}$"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
 from styrkedja_contracts.identifiers import Term
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam, SubjectCodeParam
 
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
-from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_UNIT_PATTERN, SCHOOL_YEAR_PATTERN, SUBJECT_PATTERN
+from ..params import ID_PATTERN
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
 from .handlers import reevaluate_all
@@ -85,12 +86,12 @@ async def list_alerts(session: AsyncSession, filters: dict[str, Any], scope: Ale
 @router.get("/alerts", response_model=list[AlertOut])
 async def alert_list(
         request: Request,
-        organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN),
+        organiser_id: OrganiserIdParam | None = Query(None),
         level: AlertLevelParam | None = None,
         unit_id: str | None = Query(None, pattern=ID_PATTERN),
-        school_unit_code: str | None = Query(None, pattern=SCHOOL_UNIT_PATTERN),
-        subject_code: str | None = Query(None, pattern=SUBJECT_PATTERN),
-        school_year: str | None = Query(None, pattern=SCHOOL_YEAR_PATTERN),
+        school_unit_code: SchoolUnitCodeParam | None = Query(None),
+        subject_code: SubjectCodeParam | None = Query(None),
+        school_year: SchoolYearParam | None = Query(None),
         rule: AlertRule | None = None, status: Status | None = None,
         limit: int = Query(500, ge=1, le=5000)) -> list[AlertOut]:
     """Dip alerts (larm), newest change first; filters by level, unit, subject, rule and status."""
@@ -155,7 +156,7 @@ def require_organiser_admin(request: Request, organiser_id: str) -> None:
 
 
 @router.get("/alert-thresholds/{organiser_id}", response_model=ThresholdsOut)
-async def get_thresholds(request: Request, organiser_id: str = Path(pattern=ORGANISER_PATTERN)) -> ThresholdsOut:
+async def get_thresholds(*, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()]) -> ThresholdsOut:
     async with runtime_of(request).db.sessions() as session:
         row = (await session.execute(select(alert_thresholds).where(
             alert_thresholds.c.organiser_id == organiser_id))).one_or_none()
@@ -169,7 +170,7 @@ async def get_thresholds(request: Request, organiser_id: str = Path(pattern=ORGA
 
 
 @router.put("/alert-thresholds/{organiser_id}", response_model=ThresholdsOut)
-async def put_thresholds(request: Request, body: ThresholdsIn, organiser_id: str = Path(pattern=ORGANISER_PATTERN)) -> ThresholdsOut:
+async def put_thresholds(*, request: Request, body: ThresholdsIn, organiser_id: Annotated[OrganiserIdParam, Path()]) -> ThresholdsOut:
     """The organiser's own thresholds; they apply to cells judged from now on."""
     require_organiser_admin(request, organiser_id)
     Thresholds.of(str(body.drop_points), str(body.below_forecast_points), body.min_students)  # the rules' check
@@ -184,8 +185,8 @@ async def put_thresholds(request: Request, body: ThresholdsIn, organiser_id: str
 
 @router.get("/school-units/{school_unit_code}/students-at-risk", response_model=list[StudentAtRisk])
 async def at_risk_list(
-        request: Request, school_unit_code: str = Path(pattern=SCHOOL_UNIT_PATTERN),
-        school_year: str = Query(pattern=SCHOOL_YEAR_PATTERN), term: Literal["HT", "VT"] = Query(),
+        *, request: Request, school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
+        school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
         min_subjects: int = Query(3, ge=1, le=30)) -> list[StudentAtRisk]:
     """Students below the pass level in `min_subjects` or more subjects in the term, or (year 9) with a
     forecast "not reached" in a core subject. Student level: per school unit only, for its principal
@@ -199,7 +200,7 @@ class Reevaluated(BaseModel):
 
 
 @router.post("/admin/alerts/reevaluate", response_model=Reevaluated)
-async def reevaluate(request: Request, organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN)
+async def reevaluate(request: Request, organiser_id: OrganiserIdParam | None = Query(None)
                      ) -> Reevaluated:
     """Judge every cell once on the current state (after a rebuild with alerts off; a sweep)."""
     async with runtime_of(request).db.sessions.begin() as session:

@@ -11,16 +11,16 @@ organiser admin sets windows there and it sends `calendar.changed.v1`); reportin
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
 
 from ..exports import Column, ColumnType, Table, export_response
-from ..params import ORGANISER_PATTERN, SCHOOL_UNIT_PATTERN, SCHOOL_YEAR_PATTERN
 from .rules import CellKind, ComplianceCell, ComplianceTally, Row, WindowKey, WindowKind, organiser_view, rows
 from .tables import compliance_cells, compliance_items
 
@@ -63,8 +63,8 @@ def _window(organiser_id: str, school_year: str, term: str) -> WindowKey:
 
 @router.get("/organisers/{organiser_id}/school-units")
 async def organiser_compliance(
-        request: Request, organiser_id: str = Path(pattern=ORGANISER_PATTERN),
-        school_year: str = Query(pattern=SCHOOL_YEAR_PATTERN), term: Literal["HT", "VT"] = Query(),
+        *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
+        school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
         format: str | None = None) -> StreamingResponse:
     """The organiser's view: per school unit, the share of expected forecasts reported (late included)."""
     window = _window(organiser_id, school_year, term)
@@ -74,9 +74,9 @@ async def organiser_compliance(
 
 @router.get("/organisers/{organiser_id}/school-units/{school_unit_code}")
 async def principal_compliance(
-        request: Request, organiser_id: str = Path(pattern=ORGANISER_PATTERN),
-        school_unit_code: str = Path(pattern=SCHOOL_UNIT_PATTERN),
-        school_year: str = Query(pattern=SCHOOL_YEAR_PATTERN), term: Literal["HT", "VT"] = Query(),
+        *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
+        school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
+        school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
         list: ListKind = "teacher", only_missing: bool = False, format: str | None = None) -> StreamingResponse:
     """The principal's view of one school unit: per teacher (default), group, group × subject,
     teacher × group × subject, or the group × subjects nobody is assigned to; most missing first."""
@@ -93,9 +93,9 @@ MISSING_COLUMNS = [Column("group_id", "Grupp"), Column("subject_code", "Ämne"),
 
 @router.get("/organisers/{organiser_id}/school-units/{school_unit_code}/items")
 async def principal_items(
-        request: Request, organiser_id: str = Path(pattern=ORGANISER_PATTERN),
-        school_unit_code: str = Path(pattern=SCHOOL_UNIT_PATTERN),
-        school_year: str = Query(pattern=SCHOOL_YEAR_PATTERN), term: Literal["HT", "VT"] = Query(),
+        *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
+        school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
+        school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
         status: Literal["missing", "late", "on_time"] = "missing", format: str | None = None) -> StreamingResponse:
     """The expected reports of one school unit by status (default: the missing ones, to remind
     people), with the teachers responsible on the deadline. Pseudonymous student ids; school-unit

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select, text
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam
 from styrkedja_kit.problems import Problem, validation_errors
 
 from ..freshness import set_freshness
-from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_UNIT_PATTERN
+from ..params import ID_PATTERN
 from ..results.rules import GROUP_SEPARATOR
 from . import tables as t
 from .writes import MODELS, ChangeBatch, ChangeSummary, RemovalBatch, remove_sources, write_changes
@@ -74,8 +75,8 @@ def _tree(rows: list) -> list[Unit]:
 
 
 @router.get("/organisers/{organiser_id}/tree", response_model=list[Unit])
-async def tree(request: Request, response: Response,
-               organiser_id: str = Path(pattern=ORGANISER_PATTERN)) -> list[Unit]:
+async def tree(*, request: Request, response: Response,
+               organiser_id: Annotated[OrganiserIdParam, Path()]) -> list[Unit]:
     """Organiser → areas → school units → groups. Units whose parent is not known (yet) are roots."""
     async with runtime_of(request).db.sessions() as session:
         rows = await _units_of(session, organiser_id)
@@ -84,9 +85,9 @@ async def tree(request: Request, response: Response,
 
 
 @router.get("/units/{unit_id}", response_model=Unit)
-async def unit(request: Request, response: Response, unit_id: str = Path(pattern=ID_PATTERN), organiser_id: str = Query(
-        pattern=ORGANISER_PATTERN), unit_type: UnitType = "school_unit",
-        school_unit_code: str | None = Query(None, pattern=SCHOOL_UNIT_PATTERN)) -> Unit:
+async def unit(*, request: Request, response: Response, unit_id: str = Path(pattern=ID_PATTERN), organiser_id: Annotated[OrganiserIdParam, Query()],
+        unit_type: UnitType = "school_unit",
+        school_unit_code: SchoolUnitCodeParam | None = Query(None)) -> Unit:
     """One unit with its children (a group is named with its school unit code)."""
     if unit_type == "group" and school_unit_code is None:
         raise Problem(422, "Invalid request", "a group is named by its school unit code and its id",
@@ -115,9 +116,9 @@ async def unit(request: Request, response: Response, unit_id: str = Path(pattern
 
 
 @router.get("/roster-sizes", response_model=list[RosterSize])
-async def roster_sizes(request: Request, response: Response,
+async def roster_sizes(*, request: Request, response: Response,
                        level: Literal["group", "school_unit", "area", "organiser"],
-                       organiser_id: str = Query(pattern=ORGANISER_PATTERN),
+                       organiser_id: Annotated[OrganiserIdParam, Query()],
                        on: date | None = None,
                        unit_id: str | None = Query(None, pattern=ID_PATTERN)) -> list[RosterSize]:
     """Students in the rosters (group memberships) on a date (today by default), per unit."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
@@ -16,12 +16,13 @@ from fastapi.responses import StreamingResponse
 from styrkedja_contracts.identifiers import Gender
 from styrkedja_contracts.scales import reaches_pass
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
 from ..exports import table as t
 from ..exports.response import export_response
 from ..freshness import set_freshness
-from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_YEAR_PATTERN, SUBJECT_PATTERN
+from ..params import ID_PATTERN
 from .coverage import coverage_of_count
 from .forecast_outcome import ForecastTally, forecast_against_outcome
 from .freshness import FreshnessBands, freshness
@@ -72,12 +73,12 @@ def _period_text(period_id: tuple[str, str]) -> str:
     return f"{period_id[0]} {period_id[1]}"
 
 
-def ask(level: FigureLevel,
-        school_year: str = Query(pattern=SCHOOL_YEAR_PATTERN),
+def ask(*, level: FigureLevel,
+        school_year: Annotated[SchoolYearParam, Query()],
         term: Literal["HT", "VT"] | None = None, round: int | None = Query(None, ge=1, le=4),
-        organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN),
+        organiser_id: OrganiserIdParam | None = Query(None),
         unit_id: str | None = Query(None, pattern=ID_PATTERN),
-        subject_code: str | None = Query(None, pattern=SUBJECT_PATTERN),
+        subject_code: SubjectCodeParam | None = Query(None),
         year: int | None = Query(None, ge=0, le=9),
         format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)")) -> Ask:
     if (term is None) == (round is None):

@@ -5,16 +5,17 @@ CSV or xlsx through `exports`."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
 
 from ..exports import Column, ColumnType, Table, export_response
 from ..freshness import set_freshness
-from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_UNIT_PATTERN, SCHOOL_YEAR_PATTERN
+from ..params import ID_PATTERN
 from . import rules
 from .tables import read_lika, read_organiser
 
@@ -40,8 +41,8 @@ class LikaUnit(BaseModel):
 
 @router.get("/lika/school-units", response_model=list[LikaUnit])
 async def lika_latest(request: Request, response: Response,
-                      organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN),
-                      school_unit_code: str | None = Query(None, pattern=SCHOOL_UNIT_PATTERN)) -> list[LikaUnit]:
+                      organiser_id: OrganiserIdParam | None = Query(None),
+                      school_unit_code: SchoolUnitCodeParam | None = Query(None)) -> list[LikaUnit]:
     """The newest published LIKA self-assessment of each organiser's school unit and school form."""
     async with runtime_of(request).db.sessions() as session:
         rows = await read_lika(session, organiser_id, school_unit_code)
@@ -87,13 +88,13 @@ def _cell_row(c: rules.Cell) -> tuple:
 
 
 @router.get("/lika/compilation", description=FORMATS)
-async def compilation(request: Request,
-                      organiser_id: str = Query(pattern=ORGANISER_PATTERN),
+async def compilation(*, request: Request,
+                      organiser_id: Annotated[OrganiserIdParam, Query()],
                       area_id: str | None = Query(None, pattern=ID_PATTERN, description="One verksamhetsområde."),
                       school_form: SchoolFormParam | None = None,
                       indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
                       lika_area: LikaAreaParam | None = None,
-                      school_unit_code: str | None = Query(None, pattern=SCHOOL_UNIT_PATTERN),
+                      school_unit_code: SchoolUnitCodeParam | None = Query(None),
                       format: str | None = None):
     """The organiser's compilation (sammanställning): one row per school unit × indicator of each
     unit's latest published self-assessment (per school form), its rating and comment, and the
@@ -119,8 +120,8 @@ ACTIVITY_COLUMNS = (
 
 @router.get("/lika/compilation/activities", description=FORMATS)
 async def compilation_activities(
-        request: Request,
-        organiser_id: str = Query(pattern=ORGANISER_PATTERN),
+        *, request: Request,
+        organiser_id: Annotated[OrganiserIdParam, Query()],
         status: StatusParam | None = None,
         priority: int | None = Query(None, ge=1, le=3),
         owner: str | None = Query(None, max_length=100),
@@ -129,7 +130,7 @@ async def compilation_activities(
         school_form: SchoolFormParam | None = None,
         indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
         lika_area: LikaAreaParam | None = None,
-        school_unit_code: str | None = Query(None, pattern=SCHOOL_UNIT_PATTERN),
+        school_unit_code: SchoolUnitCodeParam | None = Query(None),
         format: str | None = None):
     """The activities of the latest action plans across the organiser's school units, filtered;
     `status=planned&priority=1` is the to-do list. Ordered by priority, due date, area, school unit."""
@@ -158,11 +159,11 @@ YEAR_COLUMNS = (
 
 @router.get("/lika/compilation/over-time", description=FORMATS)
 async def compilation_over_time(
-        request: Request,
-        organiser_id: str = Query(pattern=ORGANISER_PATTERN),
-        school_year: str | None = Query(None, pattern=SCHOOL_YEAR_PATTERN,
+        *, request: Request,
+        organiser_id: Annotated[OrganiserIdParam, Query()],
+        school_year: SchoolYearParam | None = Query(None,
                                         description="e.g. 2026/27; omitted: the current school year"),
-        compare_to: str | None = Query(None, pattern=SCHOOL_YEAR_PATTERN,
+        compare_to: SchoolYearParam | None = Query(None,
                                        description="omitted: the school year before"),
         area_id: str | None = Query(None, pattern=ID_PATTERN),
         school_form: SchoolFormParam | None = None,

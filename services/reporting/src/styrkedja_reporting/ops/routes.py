@@ -7,11 +7,11 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.inputs import OrganiserIdParam
 
 from ..compliance.handlers import mismatches as compliance_mismatches
 from ..directory.tables import placements, units
 from ..figures import tables as figures
-from ..params import ORGANISER_PATTERN
 from ..results.tables import ASSESSMENTS, FORECASTS
 
 router = APIRouter(prefix="/v1/admin", tags=["ops"])
@@ -67,7 +67,7 @@ def _unplaced_sql(facts: str, hidden: str) -> str:
 
 @router.get("/unplaced", response_model=list[Unplaced])
 async def unplaced(request: Request,
-                   organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN)) -> list[Unplaced]:
+                   organiser_id: OrganiserIdParam | None = Query(None)) -> list[Unplaced]:
     """Results whose school unit has no area, or whose group is not in the directory (yet). They
     count in every level they can be placed in; when the directory catches up, they are placed."""
     found: dict[tuple, dict] = {}

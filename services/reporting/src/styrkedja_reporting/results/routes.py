@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Request, Response
 
 from styrkedja_contracts.scales import Scale, scale_values
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 
 from ..exports.negotiate import ExportFormat, choose_format
 from ..exports.response import export_response
 from ..exports.table import Column, ColumnType, Row, Table
 from ..freshness import set_freshness
-from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_YEAR_PATTERN, SUBJECT_PATTERN
+from ..params import ID_PATTERN
 from .read import Filters, Level, ResultCell, Split, read_cells
 
 router = APIRouter(prefix="/v1", tags=["results"])
@@ -48,10 +49,10 @@ def _answer(request: Request, response: Response, cells: list[ResultCell], name:
 @router.get("/results/assessments", response_model=list[ResultCell])
 async def assessment_results(
         request: Request, response: Response, level: Level,
-        organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN),
+        organiser_id: OrganiserIdParam | None = Query(None),
         unit_id: str | None = Query(None, pattern=ID_PATTERN),
-        subject_code: str | None = Query(None, pattern=SUBJECT_PATTERN),
-        school_year: str | None = Query(None, pattern=SCHOOL_YEAR_PATTERN),
+        subject_code: SubjectCodeParam | None = Query(None),
+        school_year: SchoolYearParam | None = Query(None),
         term: Literal["HT", "VT"] | None = None, round: int | None = Query(None, ge=1, le=4),
         kind: Literal["assessment", "written_report", "term_grade"] | None = None,
         year: int | None = Query(None, ge=0, le=9),
@@ -72,10 +73,10 @@ async def assessment_results(
 @router.get("/results/forecasts", response_model=list[ResultCell])
 async def forecast_results(
         request: Request, response: Response, level: Level,
-        organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN),
+        organiser_id: OrganiserIdParam | None = Query(None),
         unit_id: str | None = Query(None, pattern=ID_PATTERN),
-        subject_code: str | None = Query(None, pattern=SUBJECT_PATTERN),
-        school_year: str | None = Query(None, pattern=SCHOOL_YEAR_PATTERN),
+        subject_code: SubjectCodeParam | None = Query(None),
+        school_year: SchoolYearParam | None = Query(None),
         term: Literal["HT", "VT"] | None = None,
         year: int | None = Query(None, ge=0, le=9),
         gender: Literal["female", "male", "unknown"] | None = None,
