@@ -86,13 +86,36 @@ class Activity(Model):
 class Syllabus(Model):
     id: str = Field(min_length=1, max_length=64)
     subject_code: str | None = Field(None, alias="subjectCode")
+    start_school_year: int | None = Field(None, alias="startSchoolYear")
+    end_school_year: int | None = Field(None, alias="endSchoolYear")
+
+
+class Enrolment(Model):
+    """A student's enrolment at a school unit: where SS 12000 keeps the year (årskurs)."""
+
+    enroled_at: Ref = Field(alias="enroledAt")
+    school_year: int | None = Field(None, alias="schoolYear")
+    start_date: date | None = Field(None, alias="startDate")
+    end_date: date | None = Field(None, alias="endDate")
+    cancelled: bool = False
+
+
+class Person(Model):
+    """Only the id and the enrolments: names, civic numbers (civicNo) and every other field of a
+    person are dropped as the page is read."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    enrolments: list[Enrolment] = Field(default_factory=list)
 
 
 ENTITIES: dict[str, type[Model]] = {
-    "organisations": Organisation, "groups": Group, "duties": Duty, "syllabuses": Syllabus,
+    "organisations": Organisation, "persons": Person, "groups": Group, "duties": Duty, "syllabuses": Syllabus,
     "activities": Activity,
 }
 """What is read, in the order it is read (activities refer to groups, duties and syllabuses)."""
+
+OPTIONAL = frozenset({"persons"})
+"""A source may hold these back (403/404, or no file): only the groups' years are then unknown."""
 
 
 def aware(value: str | None, naive_zone: ZoneInfo) -> datetime | None:
