@@ -186,7 +186,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             "name": group.display_name, "school_unit_code": code, "year": years.get(group.id),
             "updated_at": changed}, group.id, group.id)
         for member in group.memberships:
-            start = member.start_date or group.start_date
+            # Skolverket's reference API has neither the group's nor the membership's start: then the
+            # day the group came into the source (stable from run to run, unlike the import day)
+            created = aware(group.meta.created, naive_zone) if group.meta else None
+            start = member.start_date or group.start_date or (
+                created.astimezone(naive_zone).date() if created else None)
             mid = str(uuid5(NS, f"{group.id}/{member.person.id}/{start}"))
             out.add("memberships", GroupMembershipUpsertedV1, {
                 "membership_id": mid, "organiser_id": oid, "school_unit_code": code, "group_id": group.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Model(BaseModel):
@@ -23,6 +23,17 @@ class Ref(Model):
 class Meta(Model):
     created: str | None = None
     modified: str | None = None
+
+    @field_validator("created", "modified")
+    @classmethod
+    def _a_timestamp(cls, value: str | None) -> str | None:
+        # checked as the page is read, so a bad one refuses the page instead of failing later
+        if value is not None:
+            try:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("not an RFC 3339 timestamp") from None
+        return value
 
 
 class Organisation(Model):
