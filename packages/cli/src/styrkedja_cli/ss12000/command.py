@@ -111,10 +111,10 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         counts = summary.setdefault(entity, Counter())
         for start in range(0, len(changes), CHUNK):
             chunk = changes[start:start + CHUNK]
-            body = _post(client, "/v1/directory/changes", {"items": chunk}, f"{entity} changes")
+            answer = _post(client, "/v1/directory/changes", {"items": chunk}, f"{entity} changes")
             sent |= {(change["data"]["organiser_id"], item["entity_key"])
-                     for change, item in zip(chunk, body["items"], strict=True)}
-            counts.update({s: body[s] for s in ("created", "changed", "removed", "unchanged") if body[s]})
+                     for change, item in zip(chunk, answer["items"], strict=True)}
+            counts.update({s: answer[s] for s in ("created", "changed", "removed", "unchanged") if answer[s]})
             if progress is not None and task is not None:
                 progress.update(task, advance=len(chunk))
     if deleted:
@@ -129,15 +129,15 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         gone = vanished(the_plan, sent, {o: held(client, o) for o in organisers})
         task = progress.add_task("remove vanished", total=len(gone)) if progress and gone else None
         for start in range(0, len(gone), CHUNK):
-            chunk = gone[start:start + CHUNK]
+            gone_chunk = gone[start:start + CHUNK]
             body = _post(client, "/v1/directory/removals", {
-                "entities": [{"organiser_id": o, "entity_key": k} for o, k in chunk],
+                "entities": [{"organiser_id": o, "entity_key": k} for o, k in gone_chunk],
                 "removed_at": removed_at.isoformat()}, "removals")
             for item in body["items"]:
                 if item["status"] == "removed":
                     summary.setdefault(_entity_of(item["entity_key"]), Counter())["removed"] += 1
             if progress is not None and task is not None:
-                progress.update(task, advance=len(chunk))
+                progress.update(task, advance=len(gone_chunk))
     for refused in the_plan.refused:
         summary.setdefault(refused.entity, Counter())["refused"] += 1
     return summary

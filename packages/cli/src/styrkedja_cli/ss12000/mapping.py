@@ -100,11 +100,12 @@ def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: 
               if s.start_school_year is not None and s.start_school_year == s.end_school_year}
     by_group: dict[str, set[int | None]] = {}
     for activity in activities:
-        year = single.get(activity.syllabus.id) if activity.syllabus else None
+        taught = single.get(activity.syllabus.id) if activity.syllabus else None
         for ref in activity.groups:
-            by_group.setdefault(ref.id, set()).add(year)
-    for gid, years in by_group.items():
-        if gid not in out and len(years) == 1 and (only := next(iter(years))) is not None and only in YEARS:
+            by_group.setdefault(ref.id, set()).add(taught)
+    for gid, taught_years in by_group.items():
+        only = next(iter(taught_years)) if len(taught_years) == 1 else None
+        if gid not in out and only is not None and only in YEARS:
             out[gid] = only
     return out
 
