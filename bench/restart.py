@@ -76,7 +76,7 @@ def main() -> int:
         upgrade(spec.package, url)
         process = ServiceProcess(spec, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
                                  port=free_port(), log_dir=state / "logs",
-                                 extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING",
+                                 extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING", **infra.service_env,
                                             **dict(e.split("=", 1) for e in args.env)})
         first_live, first_start = timed_start(process)
         print(f"first start: live after {first_live} s, ready after {first_start} s", flush=True)
