@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from styrkedja_cli.ss12000.command import read_and_plan, vanished
+from styrkedja_cli.ss12000.command import check_not_mass_removal, read_and_plan, vanished
 from styrkedja_cli.ss12000.mapping import Plan, Refused, group_years
 from styrkedja_cli.ss12000.models import Activity, Group, Person, Syllabus, aware
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
@@ -199,3 +199,11 @@ def test_what_vanished_is_what_reporting_holds_that_was_not_sent_nor_refused() -
     holdings = {"2999": [("unit:group:29990011:g1", "g1"), ("membership:m1", "g1"), ("membership:m2", "g1"),
                          ("membership:m3", "g2"), ("duty:d1", "d1")]}
     assert vanished(the_plan, sent, holdings) == [("2999", "membership:m2"), ("2999", "duty:d1")]
+
+
+def test_a_source_lacking_most_of_an_organiser_removes_nothing_unless_asked() -> None:
+    holdings = {"2999": [(f"membership:m{i}", "g") for i in range(100)], "2888": [("duty:d", "d")]}
+    check_not_mass_removal([("2999", f"membership:m{i}") for i in range(50)], holdings)  # half: fine
+    check_not_mass_removal([("2888", "duty:d")], holdings)  # one of one: too few to be a mistake
+    with pytest.raises(SourceError, match="lacks 51 of the 100 entities reporting holds for 2999"):
+        check_not_mass_removal([("2999", f"membership:m{i}") for i in range(51)], holdings)

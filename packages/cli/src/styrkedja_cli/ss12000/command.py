@@ -100,8 +100,25 @@ def vanished(the_plan: Plan, sent: set[tuple[str, str]], holdings: dict[str, lis
             if (organiser, key) not in sent and source_id not in refused]
 
 
+MASS_REMOVAL_SHARE = 0.5
+MASS_REMOVAL_FLOOR = 50
+
+
+def check_not_mass_removal(gone: list[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]) -> None:
+    """A source that suddenly lacks most of an organiser (an empty page from a failing server, the
+    wrong folder) must not empty the directory: more than half of what is held, and more than 50
+    entities, is refused unless asked for (--allow-mass-removal)."""
+    per_organiser = Counter(organiser for organiser, _ in gone)
+    for organiser, count in sorted(per_organiser.items()):
+        held_count = len(holdings.get(organiser, []))
+        if count > MASS_REMOVAL_FLOOR and count > MASS_REMOVAL_SHARE * held_count:
+            raise SourceError(f"the source lacks {count} of the {held_count} entities reporting holds for "
+                              f"{organiser}: nothing removed (--allow-mass-removal if that is right)")
+
+
 def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at: datetime,
-         progress: Progress | None = None, full: bool = False) -> dict[str, Counter[str]]:
+         progress: Progress | None = None, full: bool = False,
+         allow_mass_removal: bool = False) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
     whole, so what reporting holds for its organisers and the source lacks is removed."""
     summary: dict[str, Counter[str]] = {}
@@ -126,7 +143,10 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     if full:
         organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
                              if c["data"]["unit_type"] == "organiser"})
-        gone = vanished(the_plan, sent, {o: held(client, o) for o in organisers})
+        holdings = {o: held(client, o) for o in organisers}
+        gone = vanished(the_plan, sent, holdings)
+        if not allow_mass_removal:
+            check_not_mass_removal(gone, holdings)
         task = progress.add_task("remove vanished", total=len(gone)) if progress and gone else None
         for start in range(0, len(gone), CHUNK):
             gone_chunk = gone[start:start + CHUNK]
@@ -156,6 +176,8 @@ def register(import_app: typer.Typer) -> None:
                                                          "(meta.modified.after), and apply /deletedEntities"),
         page_size: int = typer.Option(100, min=1, max=10_000, help="items per page asked of the API"),
         naive_timezone: str = typer.Option("Europe/Stockholm", help="zone of source timestamps without one"),
+        allow_mass_removal: bool = typer.Option(False, help="a full import may remove more than half of what "
+                                                           "reporting holds for an organiser"),
     ) -> None:
         """Import organisations, groups and memberships, duties and activities from SS 12000."""
         console = Console(stderr=True)
@@ -174,7 +196,8 @@ def register(import_app: typer.Typer) -> None:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress)
                 with httpx.Client(base_url=reporting_url, timeout=120) as client:
                     summary = send(client, the_plan, deleted, removed_at=datetime.now(timezone.utc),
-                                   progress=progress, full=since is None)
+                                   progress=progress, full=since is None,
+                                   allow_mass_removal=allow_mass_removal)
         except (SourceError, httpx.HTTPError) as error:
             console.print(f"[red]import stopped:[/red] {error}")
             raise typer.Exit(1) from None
