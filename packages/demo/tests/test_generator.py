@@ -223,7 +223,7 @@ def test_no_civic_numbers_anywhere(make) -> None:
     assert "civicNo" not in text and "birthDate" not in text
     assert not contains_personal_identity_number(text)
     for person in dump(muni)["persons"]:
-        assert set(person) <= {"id", "givenName", "familyName", "sex", "meta"}
+        assert set(person) <= {"id", "givenName", "familyName", "sex", "meta", "enrolments"}
 
 
 def test_scales_by_year() -> None:

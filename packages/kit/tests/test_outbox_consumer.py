@@ -444,3 +444,50 @@ async def test_unsafe_events_produced_straight_to_kafka_are_dead_lettered_redact
             assert redacted >= 1 and "[REDACTED]" in text, name
         else:
             assert redacted == 0 and record.value == unsafe[name], name
+
+
+async def test_consumer_lag_is_the_real_count_where_end_offsets_count_records_else_unknown(
+        infrastructure, kit_db, kit_settings, make_event, new_unit_code):
+    """25 events on a fresh one-partition topic, applied ten at a time; held inside the second
+    batch, the member has applied 10 and knows of 25: lag 15 on Apache Kafka; unknown (None) on
+    the embedded broker, whose end offsets do not count records."""
+    from styrkedja_kit.kafka import ensure_topics
+
+    unit = new_unit_code()
+    topic = f"styrkedja.test-lag-{unit}"
+    await ensure_topics(kit_settings, [(topic, 1)])
+    await produce(kit_settings.kafka_bootstrap_servers,
+                  [(e.partition_key(), e.to_bytes()) for e in (make_event(unit, n=i) for i in range(25))], topic)
+    entered, release = asyncio.Queue(), asyncio.Event()
+
+    async def held_in_the_second_batch(session, batch) -> None:
+        await entered.put(len(batch))
+        if entered.qsize() == 2:
+            await release.wait()
+        await count_into_tally(session, batch)
+
+    settings = kit_settings.model_copy(update={"consumer_max_records": 10})
+    loop = ConsumerLoop(settings, kit_db, group_id=f"kit-lag-{unit}", topics=[topic],
+                        handler=held_in_the_second_batch,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"])
+    task = asyncio.create_task(loop.run())
+    try:
+        first = await asyncio.wait_for(entered.get(), 30)
+        await asyncio.wait_for(entered.get(), 30)  # the second batch: held
+        exact = "kafka" in infrastructure.notes or "external Kafka" in infrastructure.notes
+        assert first == 10
+        assert loop.lag() == (15 if exact else None)
+        release.set()
+        await wait_for(lambda: _equals(tally_of(kit_db, unit), 25))
+
+        async def caught_up() -> bool:
+            return loop.lag() == 0
+        if exact:
+            await wait_for(caught_up)  # an empty fetch says so too
+        else:
+            assert loop.lag() is None
+    finally:
+        release.set()
+        loop.stop()
+        await task

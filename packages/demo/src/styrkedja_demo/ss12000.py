@@ -50,7 +50,13 @@ def dump(muni: Municipality) -> dict[str, list[dict[str, Any]]]:
         "schoolTypes": ["GRS" if u.special else "GR"], "municipalityCode": muni.organiser_code,
         "parentOrganisation": {"id": u.area_id}, "meta": meta} for u in muni.units]
 
+    group_of = {g.id: g for g in muni.groups}
+    # SS 12000 keeps a student's year (årskurs) on the enrolment at the school unit
     persons = [{"id": s.id, "givenName": s.given_name, "familyName": s.family_name, "sex": SEX[s.gender],
+                "enrolments": [{"enroledAt": {"id": group_of[s.group_id].unit_id},
+                                "schoolYear": group_of[s.group_id].year,
+                                "schoolType": "GRS" if units[group_of[s.group_id].unit_id].special else "GR",
+                                "startDate": start, "endDate": end}],
                 "meta": meta} for s in muni.students]
     staff: list[Teacher | Principal] = [*muni.teachers, *muni.principals]
     persons += [{"id": t.id, "givenName": t.given_name, "familyName": t.family_name, "meta": meta} for t in staff]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka h
 
     async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:  # offsets are in the database already
         self.loop.assigned = False
+        self.loop.lags.clear()
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         await self.loop.seek_to_stored(assigned)
@@ -129,6 +131,7 @@ class ConsumerLoop:
         self._exact_offsets = True  # set from the broker's capabilities at start
         self.applied_count = 0
         self.assigned = False  # readiness: the group has handed this member its partitions
+        self.lags: dict[TopicPartition, float] = {}  # per assigned partition, as of its last fetch
 
     def stop(self) -> None:
         self._stopping.set()
@@ -166,11 +169,37 @@ class ConsumerLoop:
                     await self.process(batch, producer)
                 elif not self._exact_offsets:
                     self._caught_up(consumer)
+                else:
+                    await self._lag_after_empty_fetch(consumer)
         finally:
             self._consumer = None
             self.assigned = False
+            self.lags.clear()
             await consumer.stop()
             await producer.stop()
+
+    async def _lag_after_empty_fetch(self, consumer: AIOKafkaConsumer) -> None:
+        """Trusted end offsets: an empty fetch still tells each partition's end against our position."""
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                self._set_lag(tp, consumer_lag(highwater, await consumer.position(tp), True))
+
+    def _set_lag(self, tp: TopicPartition, lag: float) -> None:
+        self.lags[tp] = lag
+        metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
+
+    def lag(self) -> int | None:
+        """Events on this member's partitions not applied yet, or None (unknown): before the first
+        fetch of every assigned partition, and always where the broker's end offsets do not count
+        records (embedded broker)."""
+        consumer = self._consumer
+        if not self._exact_offsets or not self.assigned or consumer is None:
+            return None
+        values = [self.lags.get(tp, float("nan")) for tp in consumer.assignment()]
+        if not values or any(math.isnan(v) for v in values):
+            return None
+        return int(sum(values))
 
     def _caught_up(self, consumer: AIOKafkaConsumer) -> None:
         """Untrusted end offsets (embedded broker): an empty fetch is the one proof of no lag."""
@@ -255,8 +284,7 @@ class ConsumerLoop:
                 # a partition revoked while its batch was applied has no highwater any more
                 highwater = self._consumer.highwater(tp) if tp in assignment else None
                 if highwater is not None:
-                    metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
-                        consumer_lag(highwater, next_offset, self._exact_offsets))
+                    self._set_lag(tp, consumer_lag(highwater, next_offset, self._exact_offsets))
             try:  # marker only: the database is the source of truth for offsets
                 await self._consumer.commit(next_offsets)
             except (CommitFailedError, KafkaError) as exc:

@@ -1,10 +1,15 @@
 """How fresh every read is: the time of the newest applied event, and the consumer lag.
 
-The lag is "unknown": the embedded broker's latest offsets (ListOffsets) are not reliable
-(it reports the last batch's base, not the log end), so no number is better than a wrong one.
+The lag is the number of events on the consumer's partitions not applied yet, as of their last
+fetch, where the broker's end offsets count records (Apache Kafka). It is "unknown" on the
+embedded broker, whose latest offsets (ListOffsets) report the last batch's base, not the log
+end — no number is better than a wrong one — and before the consumer has fetched every
+partition it was assigned (or when this process runs no consumer).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi import Response
 from sqlalchemy import func, select
@@ -15,8 +20,18 @@ from .registry import freshness
 NEWEST_HEADER = "X-Styrkedja-Newest-Event-Time"
 LAG_HEADER = "X-Styrkedja-Consumer-Lag"
 
+LagSource = Callable[[], int | None]
+_lag_source: LagSource | None = None
+
+
+def follow_lag(source: LagSource | None) -> None:
+    """Where the reads take the lag from: the service's consumer (wired once, at start)."""
+    global _lag_source
+    _lag_source = source
+
 
 async def set_freshness(session: AsyncSession, response: Response) -> None:
     newest = (await session.execute(select(func.max(freshness.c.newest_event_time)))).scalar_one_or_none()
     response.headers[NEWEST_HEADER] = newest.isoformat() if newest else "none"
-    response.headers[LAG_HEADER] = "unknown"
+    lag = _lag_source() if _lag_source is not None else None
+    response.headers[LAG_HEADER] = "unknown" if lag is None else str(lag)

@@ -5,7 +5,7 @@ handlers and its routes."""
 from fastapi import FastAPI
 
 from styrkedja_contracts import TOPICS
-from styrkedja_kit.app import ConsumerSpec, create_service_app
+from styrkedja_kit.app import ConsumerSpec, Runtime, create_service_app
 
 from .alerts import handlers as alerts
 from .alerts.routes import router as alerts_routes
@@ -15,6 +15,7 @@ from .directory import handlers as directory
 from .directory.routes import router as directory_routes
 from .figures import handlers as figures
 from .figures.routes import router as figures_routes
+from .freshness import follow_lag
 from .lika import handlers as lika
 from .lika.routes import router as lika_routes
 from .metadata import metadata
@@ -53,12 +54,24 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
 
 def consumer_spec(settings: ReportingSettings, registry: HandlerRegistry) -> ConsumerSpec:
     topics = [t.name for t in TOPICS.values() if "reporting" in t.consumers]
-    return ConsumerSpec(group_id=settings.consumer_group, topics=topics, handler_factory=lambda runtime: registry,
+
+    def handler(runtime: Runtime) -> HandlerRegistry:
+        # the reads tell the lag of this runtime's consumer (made just after this handler)
+        follow_lag(lambda: _lag_of(runtime))
+        return registry
+
+    return ConsumerSpec(group_id=settings.consumer_group, topics=topics, handler_factory=handler,
                         handles=registry.handles)
+
+
+def _lag_of(runtime: Runtime) -> int | None:
+    lags = [loop.lag() for loop in runtime.consumers]
+    return None if not lags or None in lags else sum(lag for lag in lags if lag is not None)
 
 
 def create_app(settings: ReportingSettings) -> FastAPI:
     registry = handler_registry()
+    follow_lag(None)  # until this app's consumer starts
     return create_service_app(settings, metadata, [results_routes, figures_routes, directory_routes, lika_routes,
                                                    alerts_routes, compliance_routes, ops_routes],
                               title="Styrkedja reporting service", uses_outbox=True,

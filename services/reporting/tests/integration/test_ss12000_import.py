@@ -6,6 +6,7 @@ a table, an event or a log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -47,6 +48,10 @@ def meta(modified: str) -> dict:
     return {"created": "2026-08-01T08:00:00", "modified": modified}  # no zone: read as Swedish time
 
 
+def enrolment(unit: str, year: int, **extra) -> dict:
+    return {"enroledAt": {"id": unit}, "schoolYear": year, "schoolType": "GR", "startDate": "2026-08-01", **extra}
+
+
 def person(pid: str) -> dict:
     return {"id": pid, "displayName": "Elev", "civicNo": {"value": CIVIC, "nationality": "SE"}}
 
@@ -78,7 +83,11 @@ def dataset() -> dict[str, list[dict]]:
         "syllabuses": [{"id": S1, "subjectCode": "GRGRMAT01", "subjectName": "Matematik"}],
         "activities": [{"id": A1, "displayName": "Ma 7A", "groups": [{"id": G1}], "teachers": [{"duty": {"id": D1}}],
                         "syllabus": {"id": S1}, "startDate": "2026-08-17", "meta": meta("2026-08-01T08:00:00")}],
-        "persons": [{"id": P1, "civicNo": {"value": CIVIC}, "givenName": "Ada"}],
+        # SS 12000 keeps the year (årskurs) on a student's enrolment: 7A at Björkskolan is year 7
+        "persons": [{"id": P1, "civicNo": {"value": CIVIC}, "givenName": "Ada",
+                     "enrolments": [enrolment(SU1, 7)]},
+                    {"id": P2, "civicNo": {"value": CIVIC_DASH}, "enrolments": [enrolment(SU1, 7)]},
+                    {"id": P3, "enrolments": [enrolment(SU2, 7, cancelled=True)]}],
     }
 
 
@@ -144,8 +153,12 @@ class Reporting:
 
     async def import_from(self, source, since=None) -> dict:
         the_plan, deleted = read_and_plan(source, since=since, naive_zone=ZONE)
-        sync = _SyncOverAsync(self.client)
-        summary = await sync.run(the_plan, deleted)
+        loop = asyncio.get_running_loop()
+        # `send` speaks sync httpx, the app is served in-process by the async client: run `send` in
+        # a thread whose transport hands each request to the app on this loop
+        with httpx.Client(transport=_Bridge(self.client, loop), base_url="http://reporting") as client:
+            summary = await asyncio.to_thread(send, client, the_plan, deleted,
+                                              removed_at=datetime.now(timezone.utc), full=since is None)
         await self.apply_outbox()
         return {entity: dict(counts) for entity, counts in summary.items()}
 
@@ -161,31 +174,16 @@ class Reporting:
         self.applied = rows[-1].id
 
 
-class _SyncOverAsync:
-    """`send` speaks sync httpx; the reporting app here is served in-process by an async client."""
+class _Bridge(httpx.BaseTransport):
+    def __init__(self, client: httpx.AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
+        self.client, self.loop = client, loop
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def run(self, the_plan, deleted):
-        # make the requests `send` would make, then make them against the async app one by one
-        answers: list[httpx.Response] = []
-
-        class Replay(httpx.BaseTransport):
-            def handle_request(self, request: httpx.Request) -> httpx.Response:
-                return answers.pop(0)
-
-        for entity, changes in the_plan.changes.items():
-            for start in range(0, len(changes), 1000):
-                response = await self.client.post("/v1/directory/changes",
-                                                  json={"items": changes[start:start + 1000]})
-                answers.append(httpx.Response(response.status_code, content=response.content))
-        if deleted:
-            response = await self.client.post("/v1/directory/removals", json={
-                "source_ids": deleted, "removed_at": datetime.now(timezone.utc).isoformat()})
-            answers.append(httpx.Response(response.status_code, content=response.content))
-        with httpx.Client(transport=Replay(), base_url="http://reporting") as client:
-            return send(client, the_plan, deleted, removed_at=datetime.now(timezone.utc))
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        async def forward() -> httpx.Response:
+            answer = await self.client.request(request.method, request.url.raw_path.decode(),
+                                               content=request.read(), headers=dict(request.headers))
+            return httpx.Response(answer.status_code, content=answer.content, headers=answer.headers)
+        return asyncio.run_coroutine_threadsafe(forward(), self.loop).result()
 
 
 @pytest.fixture
@@ -238,7 +236,8 @@ async def test_import_over_http_paged_idempotent_incremental_and_no_civic_number
     assert first["organisations"] == {"created": 4}
     assert first["groups"] == {"created": 2} and first["memberships"] == {"created": 3}
     assert first["duties"] == {"created": 1} and first["activities"] == {"created": 1}
-    assert "persons" not in calls and calls.count("groups") == 2  # two pages of one
+    assert calls.count("groups") == 2  # two pages of one
+    assert calls.count("persons") == 3  # only ids and enrolments are kept: see the civic number check below
     async with database.sessions() as session:
         units = {(r.unit_type, r.scope, r.unit_id): r for r in (await session.execute(text(
             "SELECT * FROM directory_units"))).all()}
@@ -249,6 +248,8 @@ async def test_import_over_http_paged_idempotent_incremental_and_no_civic_number
         updated = (await session.execute(text(
             "SELECT updated_at FROM directory_units WHERE unit_id = :id"), {"id": SU1})).scalar_one()
     assert units[("group", "29990011", G1)].name == "7A" and units[("group", "29990022", G2)].name == "7A"
+    # the year from the members' enrolments; none where the only enrolment is cancelled
+    assert units[("group", "29990011", G1)].year == 7 and units[("group", "29990022", G2)].year is None
     assert placement == {"29990011": AREA}  # Granskolan hangs under the organiser: no area
     assert [tuple(t) for t in teaching] == [(G1, "GRGRMAT01")]
     assert updated == datetime(2026, 8, 1, 6, 0, tzinfo=timezone.utc)  # 08:00 Swedish summer time
@@ -316,3 +317,74 @@ def test_a_group_at_an_unknown_school_unit_is_refused_with_a_reason(ss12000):
     the_plan, _ = read_and_plan(HttpSource(url, page_size=50), since=None, naive_zone=ZONE)
     assert [(r.entity, r.id, r.reason) for r in the_plan.refused] == [
         ("groups", "g-x", "its organisation is not a known Skolenhet")]
+
+
+async def live(database: Database) -> dict[str, set]:
+    async with database.sessions() as session:
+        groups = set((await session.execute(text(
+            "SELECT scope, unit_id FROM directory_units WHERE unit_type = 'group' AND NOT removed"))).all())
+        members = set((await session.execute(text(
+            "SELECT group_id, student_id FROM directory_memberships WHERE NOT removed"))).all())
+        teaching = set((await session.execute(text(
+            "SELECT group_id, teacher_id FROM directory_teaching_assignments WHERE NOT removed"))).all())
+    return {"groups": {tuple(g) for g in groups}, "members": {tuple(m) for m in members},
+            "teaching": {tuple(t) for t in teaching}}
+
+
+async def test_a_full_import_over_http_removes_what_the_source_no_longer_has(reporting, database, ss12000):
+    url, data, _, _ = ss12000
+    await reporting.import_from(HttpSource(url, page_size=1))
+    assert (await live(database))["members"] == {(G1, P1), (G1, P2), (G2, P3)}
+    data["groups"][0]["groupMemberships"].pop()  # P2 left 7A at Björkskolan
+    del data["groups"][1]  # 7A at Granskolan is gone, and with it P3's membership
+    data["activities"].clear()  # nobody teaches anything any more
+    summary = await reporting.import_from(HttpSource(url, page_size=1))
+    assert summary["groups"] == {"unchanged": 1, "removed": 1}
+    assert summary["memberships"] == {"unchanged": 1, "removed": 2}
+    assert summary["activities"] == {"removed": 1}
+    assert summary["organisations"] == {"unchanged": 4} and summary["duties"] == {"unchanged": 1}
+    after = await live(database)
+    assert after["groups"] == {("29990011", G1)} and after["members"] == {(G1, P1)} and not after["teaching"]
+    async with database.sessions() as session:
+        removal_events = sum(b"organisation.entity_removed" in bytes(p) for p in (await session.execute(text(
+            "SELECT payload FROM outbox"))).scalars())
+    assert removal_events == 4  # through reporting's outbox: a replay removes them too
+    again = await reporting.import_from(HttpSource(url, page_size=100))
+    assert all(set(counts) == {"unchanged"} for counts in again.values()), again  # idempotent
+
+
+async def test_a_full_import_from_a_folder_removes_what_the_dump_no_longer_has_but_not_what_it_refused(
+        reporting, database, tmp_path):
+    def dump(data: dict) -> None:
+        for entity, items in data.items():
+            (tmp_path / f"{entity}.json").write_text(json.dumps({"data": items}), encoding="utf-8")
+
+    data = dataset()
+    dump(data)
+    await reporting.import_from(FolderSource(tmp_path))
+    data["groups"][0]["groupMemberships"] = data["groups"][0]["groupMemberships"][:1]
+    data["groups"][1]["organisation"] = {"id": "not-a-school-unit"}  # refused this time: not a deletion
+    dump(data)
+    summary = await reporting.import_from(FolderSource(tmp_path))
+    assert summary["memberships"] == {"unchanged": 1, "removed": 1}
+    assert summary["groups"] == {"unchanged": 1, "refused": 1}
+    assert (await live(database))["members"] == {(G1, P1), (G2, P3)}
+    assert (await live(database))["groups"] == {("29990011", G1), ("29990022", G2)}
+    dump(dataset())
+    restored = await reporting.import_from(FolderSource(tmp_path))
+    assert restored["memberships"] == {"unchanged": 2, "created": 1}
+
+
+async def test_a_full_import_leaves_other_organisers_alone(reporting, database, tmp_path):
+    data = dataset()
+    for entity, items in data.items():
+        (tmp_path / f"{entity}.json").write_text(json.dumps(items), encoding="utf-8")
+    await reporting.import_from(FolderSource(tmp_path))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "organisations.json").write_text(json.dumps([
+        {"id": "huv-2", "displayName": "Annanstad", "organisationType": "Huvudman", "municipalityCode": "2888"}]),
+        encoding="utf-8")
+    summary = await reporting.import_from(FolderSource(other))
+    assert summary == {"organisations": {"created": 1}}
+    assert (await live(database))["members"] == {(G1, P1), (G1, P2), (G2, P3)}

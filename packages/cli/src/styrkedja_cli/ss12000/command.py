@@ -1,6 +1,8 @@
 """`styrkedja import ss12000 --url URL [--token T]` / `--dir PATH`: read the whole source first
 (a page that cannot be read stops the import before anything is sent), then send the
 directory changes to the reporting service, which publishes each real change as an event.
+A full run (no --since) is a sync for the organisers in the source: what reporting holds for
+them that the source no longer has is removed (removal events through reporting's outbox).
 A second run of the same data changes nothing."""
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, 
             progress.update(tasks[entity], completed=count)
 
     # the tree, the duties and the syllabuses are small and what every other entity hangs on: read
-    # them whole even in an incremental run; groups and activities only as far as they changed
+    # them whole even in an incremental run; groups and activities only as far as they changed.
+    # Persons are read whole too (only their ids and enrolments are kept): a group's year comes
+    # from its members' enrolments, which change without the group changing
     read: dict[str, Any] = {entity: source.read(entity, since if entity in INCREMENTAL else None, tick)
                             for entity in ENTITIES}
     deleted = source.deleted(since) if since is not None else []
@@ -48,34 +52,112 @@ def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, 
         wanted = sorted({ref.id for a in read["activities"] for ref in a.groups} - known)
         read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in wanted) if g is not None]
     return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
-                naive_zone=naive_zone, now=datetime.now(timezone.utc)), deleted
+                naive_zone=naive_zone, now=datetime.now(timezone.utc), persons=read["persons"]), deleted
+
+
+# what a directory entity key names → the SS 12000 entity type it came from (for the summary)
+_ENTITY_OF_KEY = {"membership": "memberships", "teaching_assignment": "activities", "duty": "duties"}
+
+
+def _entity_of(key: str) -> str:
+    if key.startswith("unit:group:"):
+        return "groups"
+    return _ENTITY_OF_KEY.get(key.split(":")[0], "organisations")
+
+
+def _post(client: httpx.Client, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+    response = client.post(path, json=body)
+    if response.status_code != 200:
+        raise SourceError(f"reporting refused the {what}: HTTP {response.status_code} {response.text[:500]}")
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def held(client: httpx.Client, organiser_id: str) -> list[tuple[str, str]]:
+    """What reporting's directory holds for the organiser: (entity key, source id) pairs."""
+    out: list[tuple[str, str]] = []
+    after: str | None = None
+    while True:
+        response = client.get("/v1/directory/held", params={"organiser_id": organiser_id, "limit": CHUNK,
+                                                            **({"after": after} if after else {})})
+        if response.status_code != 200:
+            raise SourceError(f"reporting did not list what it holds for {organiser_id}: "
+                              f"HTTP {response.status_code}")
+        body = response.json()
+        out += [(i["entity_key"], s) for i, s in zip(body["items"], body["source_ids"], strict=True)]
+        after = body.get("next_after")
+        if not after:
+            return out
+
+
+def vanished(the_plan: Plan, sent: set[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
+             ) -> list[tuple[str, str]]:
+    """A full import is the truth for the organisers it covers: what reporting holds for them and
+    the source no longer has goes. Not what came from a source entity that was refused this time
+    (a refusal must not read as a deletion)."""
+    refused = {r.id.split("/")[0] for r in the_plan.refused}
+    return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
+            if (organiser, key) not in sent and source_id not in refused]
+
+
+MASS_REMOVAL_SHARE = 0.5
+MASS_REMOVAL_FLOOR = 50
+
+
+def check_not_mass_removal(gone: list[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]) -> None:
+    """A source that suddenly lacks most of an organiser (an empty page from a failing server, the
+    wrong folder) must not empty the directory: more than half of what is held, and more than 50
+    entities, is refused unless asked for (--allow-mass-removal)."""
+    per_organiser = Counter(organiser for organiser, _ in gone)
+    for organiser, count in sorted(per_organiser.items()):
+        held_count = len(holdings.get(organiser, []))
+        if count > MASS_REMOVAL_FLOOR and count > MASS_REMOVAL_SHARE * held_count:
+            raise SourceError(f"the source lacks {count} of the {held_count} entities reporting holds for "
+                              f"{organiser}: nothing removed (--allow-mass-removal if that is right)")
 
 
 def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at: datetime,
-         progress: Progress | None = None) -> dict[str, Counter[str]]:
-    """POST the changes in chunks; the answer's statuses per entity type."""
+         progress: Progress | None = None, full: bool = False,
+         allow_mass_removal: bool = False) -> dict[str, Counter[str]]:
+    """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
+    whole, so what reporting holds for its organisers and the source lacks is removed."""
     summary: dict[str, Counter[str]] = {}
+    sent: set[tuple[str, str]] = set()
     for entity, changes in the_plan.changes.items():
         task = progress.add_task(f"send {entity}", total=len(changes)) if progress else None
         counts = summary.setdefault(entity, Counter())
         for start in range(0, len(changes), CHUNK):
             chunk = changes[start:start + CHUNK]
-            response = client.post("/v1/directory/changes", json={"items": chunk})
-            if response.status_code != 200:
-                raise SourceError(f"reporting refused the {entity} changes: HTTP {response.status_code} "
-                                  f"{response.text[:500]}")
-            body = response.json()
-            counts.update({s: body[s] for s in ("created", "changed", "removed", "unchanged") if body[s]})
+            answer = _post(client, "/v1/directory/changes", {"items": chunk}, f"{entity} changes")
+            sent |= {(change["data"]["organiser_id"], item["entity_key"])
+                     for change, item in zip(chunk, answer["items"], strict=True)}
+            counts.update({s: answer[s] for s in ("created", "changed", "removed", "unchanged") if answer[s]})
             if progress is not None and task is not None:
                 progress.update(task, advance=len(chunk))
     if deleted:
         counts = summary.setdefault("deletedEntities", Counter())
         for start in range(0, len(deleted), CHUNK):
-            response = client.post("/v1/directory/removals", json={
-                "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()})
-            if response.status_code != 200:
-                raise SourceError(f"reporting refused the removals: HTTP {response.status_code}")
-            counts.update({"removed": response.json()["removed"]})
+            body = _post(client, "/v1/directory/removals", {
+                "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()}, "removals")
+            counts.update({"removed": body["removed"]})
+    if full:
+        organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
+                             if c["data"]["unit_type"] == "organiser"})
+        holdings = {o: held(client, o) for o in organisers}
+        gone = vanished(the_plan, sent, holdings)
+        if not allow_mass_removal:
+            check_not_mass_removal(gone, holdings)
+        task = progress.add_task("remove vanished", total=len(gone)) if progress and gone else None
+        for start in range(0, len(gone), CHUNK):
+            gone_chunk = gone[start:start + CHUNK]
+            body = _post(client, "/v1/directory/removals", {
+                "entities": [{"organiser_id": o, "entity_key": k} for o, k in gone_chunk],
+                "removed_at": removed_at.isoformat()}, "removals")
+            for item in body["items"]:
+                if item["status"] == "removed":
+                    summary.setdefault(_entity_of(item["entity_key"]), Counter())["removed"] += 1
+            if progress is not None and task is not None:
+                progress.update(task, advance=len(gone_chunk))
     for refused in the_plan.refused:
         summary.setdefault(refused.entity, Counter())["refused"] += 1
     return summary
@@ -94,6 +176,8 @@ def register(import_app: typer.Typer) -> None:
                                                          "(meta.modified.after), and apply /deletedEntities"),
         page_size: int = typer.Option(100, min=1, max=10_000, help="items per page asked of the API"),
         naive_timezone: str = typer.Option("Europe/Stockholm", help="zone of source timestamps without one"),
+        allow_mass_removal: bool = typer.Option(False, help="a full import may remove more than half of what "
+                                                           "reporting holds for an organiser"),
     ) -> None:
         """Import organisations, groups and memberships, duties and activities from SS 12000."""
         console = Console(stderr=True)
@@ -112,7 +196,8 @@ def register(import_app: typer.Typer) -> None:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress)
                 with httpx.Client(base_url=reporting_url, timeout=120) as client:
                     summary = send(client, the_plan, deleted, removed_at=datetime.now(timezone.utc),
-                                   progress=progress)
+                                   progress=progress, full=since is None,
+                                   allow_mass_removal=allow_mass_removal)
         except (SourceError, httpx.HTTPError) as error:
             console.print(f"[red]import stopped:[/red] {error}")
             raise typer.Exit(1) from None

@@ -4,7 +4,10 @@
   Skolenhet → school unit (schoolUnitCode); any other organisation under a Huvudman is one of
   the organiser's own units → area (verksamhetsområde). A school unit's area is its nearest
   such ancestor; without one it hangs under the organiser.
-* groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships;
+* groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships; a
+  group's year (årskurs) is the schoolYear of its members' enrolments at that school unit when
+  more than half of the members with one agree (SS 12000 keeps the year on the enrolment, not the
+  group), else the year of its activities' syllabuses when those all name one single year;
 * duties at a Skolenhet → duties; activities × their groups × their teachers' duties →
   teaching assignments, the subject from the activity's syllabus.
 
@@ -15,6 +18,7 @@ entity, its id and the rule — never with the offending value, which might be p
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +35,7 @@ from styrkedja_contracts import (
     TeachingAssignmentUpsertedV1,
 )
 
-from .models import Activity, Duty, Group, Meta, Organisation, Syllabus, aware
+from .models import Activity, Duty, Group, Meta, Organisation, Person, Syllabus, aware
 
 NS = UUID("0b5e1c2a-5512-4000-8000-000000012000")
 ORGANISER = "huvudman"
@@ -70,10 +74,47 @@ def _kind(org: Organisation) -> str:
     return org.organisation_type.strip().casefold()
 
 
+YEARS = range(0, 10)  # the contract's årskurs 0–9; SS 12000 allows 10 (e.g. year 4 of gymnasiesärskola)
+
+
+def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: Sequence[Activity],
+                syllabuses: Sequence[Syllabus]) -> dict[str, int]:
+    """The year of each group it can be told for (see the module's docstring)."""
+    enrolments = {p.id: p.enrolments for p in persons}
+    out: dict[str, int] = {}
+    for group in groups:
+        votes: Counter[int] = Counter()
+        for member in group.memberships:
+            on = member.start_date or group.start_date
+            years = {e.school_year for e in enrolments.get(member.person.id, ())
+                     if e.enroled_at.id == group.organisation.id and not e.cancelled and e.school_year is not None
+                     and (on is None or ((e.start_date is None or e.start_date <= on)
+                                         and (e.end_date is None or e.end_date >= on)))}
+            if len(years) == 1:
+                votes[years.pop()] += 1
+        if votes:
+            year, count = votes.most_common(1)[0]
+            if count * 2 > sum(votes.values()) and year in YEARS:
+                out[group.id] = year
+    single = {s.id: s.start_school_year for s in syllabuses
+              if s.start_school_year is not None and s.start_school_year == s.end_school_year}
+    by_group: dict[str, set[int | None]] = {}
+    for activity in activities:
+        taught = single.get(activity.syllabus.id) if activity.syllabus else None
+        for ref in activity.groups:
+            by_group.setdefault(ref.id, set()).add(taught)
+    for gid, taught_years in by_group.items():
+        only = next(iter(taught_years)) if len(taught_years) == 1 else None
+        if gid not in out and only is not None and only in YEARS:
+            out[gid] = only
+    return out
+
+
 def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties: Sequence[Duty],
          activities: Sequence[Activity], syllabuses: Sequence[Syllabus], *, naive_zone: ZoneInfo,
-         now: datetime) -> Plan:
+         now: datetime, persons: Sequence[Person] = ()) -> Plan:
     out = Plan()
+    years = group_years(groups, persons, activities, syllabuses)
     orgs = {o.id: o for o in organisations}
 
     def when(meta: Meta | None) -> datetime:
@@ -143,9 +184,14 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         changed = when(group.meta)
         out.add("groups", OrganisationUnitUpsertedV1, {
             "unit_type": "group", "unit_id": group.id, "organiser_id": oid, "parent_id": school.id,
-            "name": group.display_name, "school_unit_code": code, "updated_at": changed}, group.id, group.id)
+            "name": group.display_name, "school_unit_code": code, "year": years.get(group.id),
+            "updated_at": changed}, group.id, group.id)
         for member in group.memberships:
-            start = member.start_date or group.start_date
+            # Skolverket's reference API has neither the group's nor the membership's start: then the
+            # day the group came into the source (stable from run to run, unlike the import day)
+            created = aware(group.meta.created, naive_zone) if group.meta else None
+            start = member.start_date or group.start_date or (
+                created.astimezone(naive_zone).date() if created else None)
             mid = str(uuid5(NS, f"{group.id}/{member.person.id}/{start}"))
             out.add("memberships", GroupMembershipUpsertedV1, {
                 "membership_id": mid, "organiser_id": oid, "school_unit_code": code, "group_id": group.id,

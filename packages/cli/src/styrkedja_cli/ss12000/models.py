@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Model(BaseModel):
@@ -23,6 +23,17 @@ class Ref(Model):
 class Meta(Model):
     created: str | None = None
     modified: str | None = None
+
+    @field_validator("created", "modified")
+    @classmethod
+    def _a_timestamp(cls, value: str | None) -> str | None:
+        # checked as the page is read, so a bad one refuses the page instead of failing later
+        if value is not None:
+            try:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError("not an RFC 3339 timestamp") from None
+        return value
 
 
 class Organisation(Model):
@@ -86,13 +97,36 @@ class Activity(Model):
 class Syllabus(Model):
     id: str = Field(min_length=1, max_length=64)
     subject_code: str | None = Field(None, alias="subjectCode")
+    start_school_year: int | None = Field(None, alias="startSchoolYear")
+    end_school_year: int | None = Field(None, alias="endSchoolYear")
+
+
+class Enrolment(Model):
+    """A student's enrolment at a school unit: where SS 12000 keeps the year (årskurs)."""
+
+    enroled_at: Ref = Field(alias="enroledAt")
+    school_year: int | None = Field(None, alias="schoolYear")
+    start_date: date | None = Field(None, alias="startDate")
+    end_date: date | None = Field(None, alias="endDate")
+    cancelled: bool = False
+
+
+class Person(Model):
+    """Only the id and the enrolments: names, civic numbers (civicNo) and every other field of a
+    person are dropped as the page is read."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    enrolments: list[Enrolment] = Field(default_factory=list)
 
 
 ENTITIES: dict[str, type[Model]] = {
-    "organisations": Organisation, "groups": Group, "duties": Duty, "syllabuses": Syllabus,
+    "organisations": Organisation, "persons": Person, "groups": Group, "duties": Duty, "syllabuses": Syllabus,
     "activities": Activity,
 }
 """What is read, in the order it is read (activities refer to groups, duties and syllabuses)."""
+
+OPTIONAL = frozenset({"persons"})
+"""A source may hold these back (403/404, or no file): only the groups' years are then unknown."""
 
 
 def aware(value: str | None, naive_zone: ZoneInfo) -> datetime | None:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from .models import ENTITIES
+from .models import ENTITIES, OPTIONAL
 
 Progress = Callable[[str, int], None]  # entity, items read so far
 
@@ -48,21 +48,30 @@ def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
 
 
 def _deleted(entity_page: str, body: Any) -> list[str]:
-    """deletedEntities: `{data: {organisations: [ids], ...}}` or the object itself; ids as strings
-    or as `{id}` objects (servers differ)."""
-    data = body.get("data", body) if isinstance(body, dict) else None
-    if not isinstance(data, dict):
+    """deletedEntities: `{data: {organisations: [ids], ...}}` as the specification has it, or the
+    object itself, or a flat list `{data: [{id, type}]}`; ids as strings or as `{id}` objects, an
+    entity's list as null when empty (servers differ). Persons' ids are skipped: never read."""
+    data = body.get("data", body) if isinstance(body, dict) else body
+    if isinstance(data, list):
+        values_by_kind: dict[str, Any] = {"": data}
+    elif isinstance(data, dict):
+        values_by_kind = {k: v for k, v in data.items() if k != "pageToken"}
+    else:
         raise SourceError(f"deletedEntities, {entity_page}: expected an object of id lists")
     ids = []
-    for kind, values in data.items():
-        if kind == "persons":
-            continue  # persons are never read
+    for kind, values in values_by_kind.items():
+        if kind == "persons" or values is None:
+            continue
         if not isinstance(values, list):
             raise SourceError(f"deletedEntities, {entity_page}: '{kind}' must be a list")
         for value in values:
+            if isinstance(value, dict) and str(value.get("type", value.get("entityType", ""))).casefold() in (
+                    "persons", "person"):
+                continue
             ident = value.get("id") if isinstance(value, dict) else value
-            if not isinstance(ident, str):
-                raise SourceError(f"deletedEntities, {entity_page}: '{kind}' holds an id that is not a string")
+            if not isinstance(ident, str) or not ident:
+                raise SourceError(f"deletedEntities, {entity_page}: '{kind or 'data'}' holds an id that is not "
+                                  "a string")
             ids.append(ident)
     return ids
 
@@ -79,6 +88,8 @@ class HttpSource:
             response = self.client.get(path, params=params)
         except httpx.HTTPError as error:
             raise SourceError(f"{entity}, page {page}: {type(error).__name__}") from None
+        if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
+            return {"data": []}  # held back by the server (e.g. no right to read persons)
         if response.status_code != 200:
             raise SourceError(f"{entity}, page {page}: HTTP {response.status_code}")
         try:
@@ -124,7 +135,9 @@ class HttpSource:
         return items[0]
 
     def deleted(self, since: datetime) -> list[str]:
-        ids, token, page = [], None, 0
+        ids: list[str] = []
+        token: str | None = None
+        page = 0
         while True:
             page += 1
             params: dict[str, Any] = {"after": since.isoformat(), "limit": self.page_size}
@@ -132,9 +145,14 @@ class HttpSource:
                 params["pageToken"] = token
             body = self._get("deletedEntities", page, "/deletedEntities", params)
             ids += _deleted(f"page {page}", body)
-            token = body.get("pageToken") if isinstance(body, dict) else None
-            if not token:
+            next_token = body.get("pageToken") if isinstance(body, dict) else None
+            if next_token is not None and not isinstance(next_token, str):
+                raise SourceError(f"deletedEntities, page {page}: pageToken must be a string")
+            if not next_token:
                 return ids
+            if next_token == token:
+                raise SourceError(f"deletedEntities, page {page}: the server repeated a pageToken")
+            token = next_token
 
 
 class FolderSource:

@@ -17,7 +17,17 @@ from ..freshness import set_freshness
 from ..params import ID_PATTERN
 from ..results.rules import GROUP_SEPARATOR
 from . import tables as t
-from .writes import MODELS, ChangeBatch, ChangeSummary, RemovalBatch, remove_sources, write_changes
+from .writes import (
+    MAX_ITEMS,
+    MODELS,
+    ChangeBatch,
+    ChangeSummary,
+    HeldEntities,
+    RemovalBatch,
+    held_entities,
+    remove_sources,
+    write_changes,
+)
 
 router = APIRouter(prefix="/v1/directory", tags=["directory"])
 
@@ -159,8 +169,20 @@ async def write_directory_changes(request: Request, batch: ChangeBatch) -> Chang
 
 @router.post("/removals", response_model=ChangeSummary)
 async def remove_directory_sources(request: Request, batch: RemovalBatch) -> ChangeSummary:
-    """Remove every directory entity published from these source ids (e.g. SS 12000 deletedEntities)."""
+    """Remove every directory entity published from these source ids (e.g. SS 12000 deletedEntities)
+    or named by key (what a full import no longer found in its source)."""
     runtime = runtime_of(request)
     assert runtime.outbox is not None
     async with runtime.db.sessions.begin() as session:
         return await remove_sources(session, runtime.outbox, batch)
+
+
+@router.get("/held", response_model=HeldEntities)
+async def list_held(request: Request, organiser_id: str = Query(pattern=ORGANISER_PATTERN),
+                    after: str | None = Query(None, min_length=1, max_length=200),
+                    limit: int = Query(MAX_ITEMS, ge=1, le=MAX_ITEMS)) -> HeldEntities:
+    """What the directory holds for an organiser (live entities by key, with the source id each came
+    from), paged by `after` = the previous page's `next_after`: a full import removes what its
+    source no longer has."""
+    async with runtime_of(request).db.sessions() as session:
+        return await held_entities(session, organiser_id, after, limit)

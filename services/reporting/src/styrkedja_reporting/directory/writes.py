@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,7 @@ from styrkedja_contracts import (
 )
 from styrkedja_kit.outbox import Outbox
 
+from ..params import ORGANISER_PATTERN
 from .rules import unit_scope
 from .tables import published
 
@@ -53,11 +54,32 @@ class ChangeBatch(BaseModel):
     items: list[Change] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
-class RemovalBatch(BaseModel):
-    """Remove everything published from these source ids (an SS 12000 deletedEntities list)."""
+class HeldEntity(BaseModel):
+    """One entity the directory holds (published and not removed), as a full import compares it."""
 
-    source_ids: list[Annotated[str, Field(pattern=SOURCE_ID)]] = Field(min_length=1, max_length=MAX_ITEMS)
+    organiser_id: str = Field(pattern=ORGANISER_PATTERN)
+    entity_key: str = Field(min_length=3, max_length=200)
+
+
+class HeldEntities(BaseModel):
+    items: list[HeldEntity]
+    source_ids: list[str]
+    next_after: str | None = None
+
+
+class RemovalBatch(BaseModel):
+    """Remove everything published from these source ids (an SS 12000 deletedEntities list), and
+    these entities by key (what a full import no longer found in its source)."""
+
+    source_ids: list[Annotated[str, Field(pattern=SOURCE_ID)]] = Field(default=[], max_length=MAX_ITEMS)
+    entities: list[HeldEntity] = Field(default=[], max_length=MAX_ITEMS)
     removed_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _something(self) -> RemovalBatch:
+        if not self.source_ids and not self.entities:
+            raise ValueError("name at least one source id or entity")
+        return self
 
 
 class ChangeResult(BaseModel):
@@ -137,7 +159,8 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
         if before == digest or (before is None and digest == _REMOVED):
             status: Status = "unchanged"  # (removing what was never published is nothing to say)
         else:
-            status = "removed" if digest == _REMOVED else "created" if before is None else "changed"
+            # what comes back after a removal is created again, not changed
+            status = "removed" if digest == _REMOVED else "created" if before in (None, _REMOVED) else "changed"
             stored[(organiser, key)] = digest
             events.append(new_event(item, source=SOURCE, subject=key[:200]))
             at = getattr(item, "updated_at", None) or getattr(item, "removed_at")
@@ -160,12 +183,28 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
 
 
 async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch) -> ChangeSummary:
-    """Removal events for every live entity published from the given source ids."""
-    rows = (await session.execute(select(published).where(
-        published.c.source_id.in_(sorted(set(batch.source_ids))), published.c.content_hash != _REMOVED)
-        .order_by(published.c.organiser_id, published.c.entity_key))).all()
+    """Removal events for every live entity published from the given source ids or named by key."""
+    named = published.c.source_id.in_(sorted(set(batch.source_ids)))
+    if batch.entities:
+        named = named | tuple_(published.c.organiser_id, published.c.entity_key).in_(
+            sorted({(e.organiser_id, e.entity_key) for e in batch.entities}))
+    rows = (await session.execute(select(published).where(named, published.c.content_hash != _REMOVED)
+                                  .order_by(published.c.organiser_id, published.c.entity_key))).all()
     removals = [(removal_for(r.entity_key, r.organiser_id, r.school_unit_code, batch.removed_at), r.source_id)
                 for r in rows]
     if not removals:
         return ChangeSummary()
     return await write_changes(session, outbox, removals)
+
+
+async def held_entities(session: AsyncSession, organiser_id: str, after: str | None, limit: int) -> HeldEntities:
+    """The live entities published for an organiser, in key order from `after` (a page)."""
+    query = select(published.c.entity_key, published.c.source_id).where(
+        published.c.organiser_id == organiser_id, published.c.content_hash != _REMOVED)
+    if after is not None:
+        query = query.where(published.c.entity_key > after)
+    rows = (await session.execute(query.order_by(published.c.entity_key).limit(limit + 1))).all()
+    page = rows[:limit]
+    return HeldEntities(items=[HeldEntity(organiser_id=organiser_id, entity_key=r.entity_key) for r in page],
+                        source_ids=[r.source_id for r in page],
+                        next_after=page[-1].entity_key if len(rows) > limit else None)

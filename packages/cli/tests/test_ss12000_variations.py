@@ -1,0 +1,209 @@
+"""Real SS 12000 servers differ from the specification in small ways: the variations the importer
+takes (page tokens, the shape of /deletedEntities, time zones, extra or missing fields), and the
+ones it refuses with the entity and the page named. Also where a group's year comes from."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from styrkedja_cli.ss12000.command import check_not_mass_removal, read_and_plan, vanished
+from styrkedja_cli.ss12000.mapping import Plan, Refused, group_years
+from styrkedja_cli.ss12000.models import Activity, Group, Person, Syllabus, aware
+from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
+
+ZONE = ZoneInfo("Europe/Stockholm")
+HUV = {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"}
+SU = {"id": "su", "displayName": "Skolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990011",
+      "parentOrganisation": {"id": "huv"}}
+
+
+def server(pages: dict[str, list[Any]]) -> tuple[HttpSource, list[str]]:
+    """A served source: each entity answers its pages in turn (page n for pageToken n)."""
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        asked.append(str(request.url))
+        if entity not in pages:
+            return httpx.Response(200, json={"data": []})
+        answer = pages[entity][int(request.url.params.get("pageToken", "0"))]
+        return answer if isinstance(answer, httpx.Response) else httpx.Response(200, json=answer)
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url="http://ss12000")
+    return HttpSource("http://ss12000", client=client, page_size=1), asked
+
+
+def read(source: HttpSource, entity: str) -> list[Any]:
+    return source.read(entity, None, lambda *_: None)
+
+
+# -- page tokens ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("last", [{"data": [SU], "pageToken": None}, {"data": [SU], "pageToken": ""},
+                                  {"data": [SU]}, [SU]])
+def test_the_last_page_ends_with_a_null_empty_or_missing_token_or_is_a_bare_list(last) -> None:
+    source, asked = server({"organisations": [{"data": [HUV], "pageToken": "1"}, last]})
+    assert [o.id for o in read(source, "organisations")] == ["huv", "su"] and len(asked) == 2
+
+
+def test_a_repeated_or_non_text_page_token_is_refused_naming_the_page() -> None:
+    source, _ = server({"organisations": [{"data": [HUV], "pageToken": "1"}, {"data": [SU], "pageToken": "1"}]})
+    with pytest.raises(SourceError, match="organisations, page 2: the server repeated a pageToken"):
+        read(source, "organisations")
+    source, _ = server({"organisations": [{"data": [HUV], "pageToken": 1}]})
+    with pytest.raises(SourceError, match="organisations, page 1: pageToken must be a string"):
+        read(source, "organisations")
+
+
+def test_a_page_that_is_not_a_listing_or_not_json_or_an_error_is_refused_naming_the_page() -> None:
+    for answer, reason in (({"items": []}, "expected a list or an object with a 'data' list"),
+                           (httpx.Response(200, content=b"<html>"), "not JSON"),
+                           (httpx.Response(500), "HTTP 500")):
+        source, _ = server({"groups": [{"data": [], "pageToken": "1"}, answer]})
+        with pytest.raises(SourceError, match=f"groups, page 2: {reason}"):
+            read(source, "groups")
+
+
+# -- /deletedEntities ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    {"data": {"groups": ["g1"], "activitites": ["a1"], "persons": ["p1"]}},  # the spec (its own typo too)
+    {"groups": ["g1"], "activities": [{"id": "a1"}], "duties": None},  # no envelope, {id} objects, null
+    {"data": [{"id": "g1", "type": "groups"}, {"id": "a1", "type": "activities"},
+              {"id": "p1", "type": "persons"}]},  # a flat list of typed ids
+])
+def test_deleted_entities_in_the_shapes_servers_send(body) -> None:
+    source, _ = server({"deletedEntities": [body]})
+    assert source.deleted(datetime(2026, 9, 1, tzinfo=timezone.utc)) == ["g1", "a1"]  # never a person
+
+
+def test_deleted_entities_are_paged_and_a_bad_one_is_refused() -> None:
+    source, asked = server({"deletedEntities": [{"data": {"groups": ["g1"]}, "pageToken": "1"},
+                                                {"data": {"groups": ["g2"]}}]})
+    since = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    assert source.deleted(since) == ["g1", "g2"] and "after=2026-09-01" in asked[0]
+    for body, reason in (({"data": {"groups": "g1"}}, "'groups' must be a list"),
+                         ({"data": {"groups": [17]}}, "'groups' holds an id that is not a string"),
+                         ({"data": "nothing"}, "expected an object of id lists")):
+        source, _ = server({"deletedEntities": [body]})
+        with pytest.raises(SourceError, match=f"deletedEntities, page 1: {reason}"):
+            source.deleted(since)
+
+
+# -- time zones ----------------------------------------------------------------------------------
+
+def test_timestamps_with_and_without_a_zone() -> None:
+    utc = timezone.utc
+    assert aware("2026-08-01T08:00:00", ZONE) == datetime(2026, 8, 1, 6, 0, tzinfo=utc)  # said: Swedish time
+    assert aware("2026-01-15T08:00:00", ZONE) == datetime(2026, 1, 15, 7, 0, tzinfo=utc)  # winter time
+    assert aware("2026-08-01T08:00:00Z", ZONE) == datetime(2026, 8, 1, 8, 0, tzinfo=utc)
+    assert aware("2026-08-01T08:00:00.1234567+02:00", ZONE) == datetime(2026, 8, 1, 6, 0, 0, 123456, tzinfo=utc)
+    assert aware("2026-08-01T08:00:00-0500", ZONE) == datetime(2026, 8, 1, 8, 0, tzinfo=timezone(-timedelta(hours=5)))
+
+
+def test_a_timestamp_that_is_not_one_refuses_the_page_not_the_run_later() -> None:
+    source, _ = server({"organisations": [{"data": [{**HUV, "meta": {"modified": "last tuesday"}}]}]})
+    with pytest.raises(SourceError, match="organisations, page 1, item 0: meta.modified: .*RFC 3339"):
+        read(source, "organisations")
+
+
+# -- extra and missing fields --------------------------------------------------------------------
+
+def test_unknown_fields_are_ignored_and_optional_ones_may_be_missing(tmp_path) -> None:
+    # as in Skolverket's reference API: no start dates on the group or its memberships
+    group = {"id": "g1", "displayName": "7A", "organisation": {"id": "su", "displayName": "x"},
+             "meta": {"created": "2026-08-10T23:30:00Z"}, "vendorExtension": {"anything": [1, 2]},
+             "groupMemberships": [{"person": {"id": "p1", "civicNo": "x"}}]}
+    undated = {"id": "g2", "displayName": "7B", "organisation": {"id": "su"},
+               "groupMemberships": [{"person": {"id": "p2"}}]}
+    (tmp_path / "organisations.json").write_text(json.dumps({"data": [HUV, SU], "extra": True}), encoding="utf-8")
+    (tmp_path / "groups.json").write_text(json.dumps([group, undated]), encoding="utf-8")
+    # no persons, duties, syllabuses or activities files at all
+    the_plan, deleted = read_and_plan(FolderSource(tmp_path), since=None, naive_zone=ZONE)
+    assert deleted == []
+    # the membership starts the (Swedish) day the group was created in the source
+    assert [(c["data"]["student_id"], c["data"]["start_date"]) for c in the_plan.changes["memberships"]] == [
+        ("p1", "2026-08-11")]
+    assert [(r.entity, r.id, r.reason) for r in the_plan.refused] == [
+        ("memberships", "g2/p2", "start_date: Input should be a valid date")]  # nothing says when: refused
+    assert the_plan.changes["groups"][0]["data"]["year"] is None  # nothing says which year
+
+
+def test_a_missing_required_field_refuses_the_page_without_echoing_the_item() -> None:
+    source, _ = server({"groups": [{"data": [{"id": "g1", "organisation": {"id": "su"},
+                                              "civicNo": "201001012383"}]}]})
+    with pytest.raises(SourceError) as error:
+        read(source, "groups")
+    assert str(error.value) == "groups, page 1, item 0: displayName: Field required"
+
+
+def test_a_server_that_holds_back_persons_costs_only_the_years() -> None:
+    source, _ = server({"organisations": [{"data": [HUV, SU]}], "persons": [httpx.Response(403)],
+                        "groups": [{"data": [{"id": "g1", "displayName": "7A", "organisation": {"id": "su"}}]}]})
+    the_plan, _ = read_and_plan(source, since=None, naive_zone=ZONE)
+    assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == ["g1"]
+    source, _ = server({"persons": [httpx.Response(500)]})
+    with pytest.raises(SourceError, match="persons, page 1: HTTP 500"):
+        read_and_plan(source, since=None, naive_zone=ZONE)
+
+
+# -- a group's year (årskurs) --------------------------------------------------------------------
+
+def _group(gid: str, members: list[str], unit: str = "su") -> Group:
+    return Group.model_validate({"id": gid, "displayName": gid, "organisation": {"id": unit},
+                                 "startDate": "2026-08-17",
+                                 "groupMemberships": [{"person": {"id": p}} for p in members]})
+
+
+def _person(pid: str, *enrolments: tuple[str, int, dict]) -> Person:
+    return Person.model_validate({"id": pid, "civicNo": {"value": "201001012383"}, "enrolments": [
+        {"enroledAt": {"id": unit}, "schoolYear": year, "schoolType": "GR", **extra}
+        for unit, year, extra in enrolments]})
+
+
+def test_a_groups_year_is_the_year_most_of_its_members_are_enrolled_in_at_its_school_unit() -> None:
+    persons = [_person("a", ("su", 7, {})), _person("b", ("su", 7, {})), _person("c", ("su", 8, {})),
+               _person("d", ("other", 9, {}), ("su", 8, {"cancelled": True})),  # neither counts here
+               _person("e", ("su", 6, {"endDate": "2026-06-10"}), ("su", 7, {"startDate": "2026-08-01"})),
+               _person("f", ("su", 10, {}))]
+    years = group_years([_group("7A", ["a", "b", "c", "d", "e"]), _group("mixed", ["a", "c"]),
+                         _group("none", ["d"]), _group("gy4", ["f"])], persons, [], [])
+    assert years == {"7A": 7}  # mixed: no majority; none: no enrolment there; gy4: year 10 is out of range
+
+
+def test_without_enrolments_a_single_year_syllabus_gives_the_year() -> None:
+    syllabuses = [Syllabus.model_validate({"id": "ma9", "startSchoolYear": 9, "endSchoolYear": 9}),
+                  Syllabus.model_validate({"id": "ma79", "startSchoolYear": 7, "endSchoolYear": 9})]
+
+    def activity(aid: str, syllabus: str, group: str) -> Activity:
+        return Activity.model_validate({"id": aid, "groups": [{"id": group}], "syllabus": {"id": syllabus}})
+
+    years = group_years([_group("9B", []), _group("x", []), _group("7A", ["a"])],
+                        [_person("a", ("su", 7, {}))],
+                        [activity("1", "ma9", "9B"), activity("2", "ma9", "x"), activity("3", "ma79", "x"),
+                         activity("4", "ma9", "7A")], syllabuses)
+    assert years == {"9B": 9, "7A": 7}  # x: two different answers; 7A: the enrolments win
+
+
+# -- a full import's removals ----------------------------------------------------------------------
+
+def test_what_vanished_is_what_reporting_holds_that_was_not_sent_nor_refused() -> None:
+    the_plan = Plan(refused=[Refused("memberships", "g2/p9", "start_date: invalid")])
+    sent = {("2999", "unit:group:29990011:g1"), ("2999", "membership:m1")}
+    holdings = {"2999": [("unit:group:29990011:g1", "g1"), ("membership:m1", "g1"), ("membership:m2", "g1"),
+                         ("membership:m3", "g2"), ("duty:d1", "d1")]}
+    assert vanished(the_plan, sent, holdings) == [("2999", "membership:m2"), ("2999", "duty:d1")]
+
+
+def test_a_source_lacking_most_of_an_organiser_removes_nothing_unless_asked() -> None:
+    holdings = {"2999": [(f"membership:m{i}", "g") for i in range(100)], "2888": [("duty:d", "d")]}
+    check_not_mass_removal([("2999", f"membership:m{i}") for i in range(50)], holdings)  # half: fine
+    check_not_mass_removal([("2888", "duty:d")], holdings)  # one of one: too few to be a mistake
+    with pytest.raises(SourceError, match="lacks 51 of the 100 entities reporting holds for 2999"):
+        check_not_mass_removal([("2999", f"membership:m{i}") for i in range(51)], holdings)
