@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from styrkedja_kit.app import create_service_app
 
 from .api import router
-from .persistence import metadata
+from .metadata import metadata
 from .plans.routes import router as plans_router
 from .settings import AssessmentSettings
 from .support.routes import router as support_router

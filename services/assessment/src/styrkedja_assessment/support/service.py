@@ -69,13 +69,13 @@ class SupportService:
         # an investigation decided earlier in the same batch is a basis too
         in_batch = {change.record_id: StoredInvestigation(item.kind, item.status, item.organiser_id,
                                                           item.student_id, False)
-                    for change, item in zip(changes, items)}
+                    for change, item in zip(changes, items, strict=True)}
 
         async def bases(session: AsyncSession, changes: Sequence[Change]) -> list[RuleViolation | None]:
             named = [c.content.get("investigation_id") for c in changes]
             stored = await investigations(session, [UUID(n) for n in named if n])
             found: list[RuleViolation | None] = []
-            for index, (change, name) in enumerate(zip(changes, named)):
+            for index, (change, name) in enumerate(zip(changes, named, strict=True)):
                 if name is None or change.content["kind"] not in (InterventionKind.action_programme,
                                                                   InterventionKind.special_support):
                     found.append(None)
