@@ -2,7 +2,10 @@
 level of the governance chain. Only wiring here: each capability brings its tables, its event
 handlers and its routes."""
 
+from typing import Any
+
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, create_service_app
@@ -21,6 +24,14 @@ from .registry import HandlerRegistry
 from .results import handlers as results
 from .results.routes import router as results_routes
 from .settings import ReportingSettings
+from .support import handlers as support
+from .support.routes import router as support_routes
+
+
+async def _move_school_units(session: AsyncSession, moves: Any) -> None:
+    """School units moved between areas: every capability's area cells move with them."""
+    await results.move_school_units(session, moves)
+    await support.move_school_units(session, moves)
 
 
 def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
@@ -28,7 +39,7 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
     final state (`alerts.handlers.reevaluate_all`, `POST /v1/admin/alerts/reevaluate`)."""
     registry = HandlerRegistry()
     # the directory first: results of the same batch are placed with the newest tree
-    registry.register(directory.EVENT_TYPES, directory.directory_handler(on_moves=results.move_school_units))
+    registry.register(directory.EVENT_TYPES, directory.directory_handler(on_moves=_move_school_units))
     # alerts note where the batch's results counted before it, then judge the cells after it
     if live_alerts:
         registry.register(alerts.EVENT_TYPES, alerts.note_cells_before)
@@ -38,6 +49,7 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
     # compliance reads the directory and the forecast facts as this batch left them
     registry.register(compliance.EVENT_TYPES, compliance.apply_compliance)
     registry.register(lika.EVENT_TYPES, lika.apply_lika)
+    registry.register(support.EVENT_TYPES, support.apply_support)
     return registry
 
 
@@ -50,7 +62,7 @@ def consumer_spec(settings: ReportingSettings, registry: HandlerRegistry) -> Con
 def create_app(settings: ReportingSettings) -> FastAPI:
     registry = handler_registry()
     return create_service_app(settings, metadata, [results_routes, directory_routes, lika_routes, alerts_routes,
-                                                         compliance_routes, ops_routes],
+                                                         compliance_routes, ops_routes, support_routes],
                               title="Styrkedja reporting service", uses_outbox=True,
                               consumer=consumer_spec(settings, registry))
 
