@@ -24,6 +24,13 @@ SECRET = "Pappan sjuk, eleven sover dåligt QWERTY-4471"
 ORG, UNIT = "2999", "12345678"
 
 
+def assessment_body(student: str) -> dict:
+    return {"organiser_id": ORG, "school_unit_code": UNIT, "group_id": "7A", "student_id": student,
+            "teacher_id": "t-1", "gender": "male", "year": 7, "subject_code": "GRGRMAT01", "kind": "assessment",
+            "scale": "AF", "value": "F", "unmet_criteria": ["K1"], "school_year": "2026/27", "term": "HT",
+            "round": 1, "assessed_on": "2026-10-01"}
+
+
 async def all_text(url: str) -> str:
     """Every row of every table of the database, as text."""
     async with testing.async_engine(url) as engine, engine.connect() as conn:
@@ -52,12 +59,10 @@ async def test_free_text_stays_in_the_assessment_service(fresh_database, infrast
             body | {"kind": "extra_adjustment", "status": "decided", "decided_by_role": "teacher",
                     "student_id": "s-2"}]})
         assert batch.status_code == 201, batch.text
-        assessment = await a.post("/v1/assessments", json={
-            "organiser_id": ORG, "school_unit_code": UNIT, "group_id": "7A", "student_id": "s-3", "teacher_id": "t-1",
-            "gender": "male", "year": 7, "subject_code": "GRGRMAT01", "kind": "assessment", "scale": "AF",
-            "value": "F", "unmet_criteria": ["K1"], "school_year": "2026/27", "term": "HT", "round": 1,
-            "assessed_on": "2026-10-01"})
+        assessment = await a.post("/v1/assessments", json=assessment_body("s-3"))
         assert assessment.status_code == 201, assessment.text
+        supported = await a.post("/v1/assessments", json=assessment_body("s-1"))
+        assert supported.status_code == 201, supported.text
     assert SECRET in await all_text(a_url)  # stored where it belongs: the check below can fail
 
     async with testing.async_engine(a_url) as engine, engine.connect() as conn:
@@ -82,6 +87,14 @@ async def test_free_text_stays_in_the_assessment_service(fresh_database, infrast
         assert figures["below_pass_without_support"]["students"] == 1
         assert [s["student_id"] for s in figures["below_pass_without_support"]["list"]] == ["s-3"]
         assert "below_pass_without_support" in figures["sensitive"]
+        at_risk = await r.get(f"/v1/school-units/{UNIT}/students-at-risk",
+                              params={"school_year": "2026/27", "term": "HT", "min_subjects": 1})
+        assert at_risk.status_code == 200, at_risk.text
+        support_of = {s["student_id"]: s["active_support"] for s in at_risk.json()}
+        assert support_of["s-3"] == []
+        assert support_of["s-1"] == [
+            {"kind": "action_programme", "subject_code": "GRGRMAT01", "status": "in_progress"},
+            {"kind": "investigation", "subject_code": None, "status": "decided"}]
         bad = await r.get("/v1/support/summary", params={"level": "school_unit", "unit_id": UNIT})
         assert bad.status_code == 422 and testing.problem_fields(bad) == [("organiser_id", "required_below_nation")]
     assert "QWERTY" not in caplog.text

@@ -165,3 +165,20 @@ async def plan_coverage(session: AsyncSession, where: Where, school_year: str, t
     return {"school_year": school_year, "term": term, "assignments": int(total), "with_published_plan": int(planned),
             "share": round(int(planned) / int(total), 4) if total else None}
 
+
+
+async def active_support_of(session: AsyncSession, school_unit_code: str, student_ids: list[str]
+                            ) -> dict[str, list[dict[str, str | None]]]:
+    """Per student of one school unit: the active interventions (kind, subject, status), for the
+    students-at-risk list (support next to the results)."""
+    if not student_ids:
+        return {}
+    sql = (f"SELECT student_id, kind, subject_code, status FROM {support_facts.name} WHERE NOT retracted "
+           "AND school_unit_code = :code AND student_id = ANY(CAST(:students AS text[])) "
+           "AND status = ANY(CAST(:active AS text[])) ORDER BY 1, 2, 3")
+    rows = (await session.execute(text(sql), {"code": school_unit_code, "students": sorted(set(student_ids)),
+                                              "active": list(ACTIVE_STATUSES)})).all()
+    out: dict[str, list[dict[str, str | None]]] = {}
+    for student, kind, subject, status in rows:
+        out.setdefault(student, []).append({"kind": kind, "subject_code": subject or None, "status": status})
+    return out
