@@ -25,7 +25,11 @@ from .events import (
     LikaSelfAssessmentPublishedV1,
     OrganisationEntityRemovedV1,
     OrganisationUnitUpsertedV1,
+    PlanPublishedV1,
+    PlanRetractedV1,
     SupportInterventionChangedV1,
+    SupportInterventionRecordedV1,
+    SupportInterventionRetractedV1,
     TeachingAssignmentUpsertedV1,
 )
 from .registry import parse_event_type
@@ -58,7 +62,9 @@ TOPICS: dict[str, Topic] = {
             name="styrkedja.assessments",
             producers=("assessment",),
             consumers=("reporting",),
-            event_types=(AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type),
+            # planeringar are published through the assessment service too
+            event_types=(AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type,
+                         PlanPublishedV1.event_type, PlanRetractedV1.event_type),
         ),
         Topic(
             name="styrkedja.forecasts",
@@ -77,9 +83,10 @@ TOPICS: dict[str, Topic] = {
         ),
         Topic(
             name="styrkedja.support",
-            producers=("assessment",),  # stödinsatser live in the assessment service; only counts leave it
+            producers=("assessment",),  # stödinsatser live in the assessment service; no free text leaves it
             consumers=("reporting",),
-            event_types=(SupportInterventionChangedV1.event_type,),
+            event_types=(SupportInterventionChangedV1.event_type, SupportInterventionRecordedV1.event_type,
+                         SupportInterventionRetractedV1.event_type),
         ),
         Topic(
             name="styrkedja.organisation",

@@ -5,12 +5,15 @@ from fastapi import FastAPI
 from styrkedja_kit.app import create_service_app
 
 from .api import router
-from .persistence import metadata
+from .metadata import metadata
+from .plans.routes import router as plans_router
 from .settings import AssessmentSettings
+from .support.routes import router as support_router
 
 
 def create_app(settings: AssessmentSettings) -> FastAPI:
-    return create_service_app(settings, metadata, [router], title="Styrkedja assessment service")
+    return create_service_app(settings, metadata, [router, support_router, plans_router],
+                              title="Styrkedja assessment service")
 
 
 app = create_app(AssessmentSettings())

@@ -2,7 +2,10 @@
 level of the governance chain. Only wiring here: each capability brings its tables, its event
 handlers and its routes."""
 
+from typing import Any
+
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, Runtime, create_service_app
@@ -24,12 +27,15 @@ from .registry import HandlerRegistry
 from .results import handlers as results
 from .results.routes import router as results_routes
 from .settings import ReportingSettings
+from .support import handlers as support
+from .support.routes import router as support_routes
 
 
-async def move_school_units(session, moves) -> None:
+async def move_school_units(session: AsyncSession, moves: Any) -> None:
     """A school unit moved between areas: every capability's area state moves with it."""
     await results.move_school_units(session, moves)
     await figures.move_school_units(session, moves)
+    await support.move_school_units(session, moves)
 
 
 def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
@@ -49,6 +55,7 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
     # compliance reads the directory and the forecast facts as this batch left them
     registry.register(compliance.EVENT_TYPES, compliance.apply_compliance)
     registry.register(lika.EVENT_TYPES, lika.apply_lika)
+    registry.register(support.EVENT_TYPES, support.apply_support)
     return registry
 
 
@@ -73,7 +80,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     registry = handler_registry()
     follow_lag(None)  # until this app's consumer starts
     return create_service_app(settings, metadata, [results_routes, figures_routes, directory_routes, lika_routes,
-                                                   alerts_routes, compliance_routes, ops_routes],
+                                                   alerts_routes, compliance_routes, support_routes, ops_routes],
                               title="Styrkedja reporting service", uses_outbox=True,
                               consumer=consumer_spec(settings, registry))
 

@@ -8,5 +8,6 @@ from .figures import tables as figure_tables  # noqa: F401
 from .lika import tables as lika_tables  # noqa: F401
 from .metadata import metadata
 from .results import tables as results_tables  # noqa: F401
+from .support import tables as support_tables  # noqa: F401
 
 __all__ = ["metadata"]

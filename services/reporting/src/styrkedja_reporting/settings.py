@@ -11,6 +11,8 @@ class ReportingSettings(ServiceSettings):
     # (group.min.session.timeout.ms); a restart takes about as long as the rest. With Apache
     # Kafka, `consumer_group_instance_id` (static membership) makes the hand-over immediate.
     consumer_session_timeout_ms: int = Field(6_000, ge=1_000)
+    # stödinsatser: an investigation (utredning) open longer than this is listed as overdue
+    support_investigation_weeks: int = Field(8, ge=1, le=104)
     consumer_heartbeat_interval_ms: int = Field(1_000, ge=100)
     # freshness bands of the figures (aktualitet): green under `yellow_from`, red over `red_after` months
     freshness_yellow_from_months: int = Field(4, ge=1, le=120)

@@ -42,7 +42,16 @@ from .organisation import (
     TeachingAssignmentUpsertedV1,
     UnitType,
 )
-from .support import InterventionKind, SupportInterventionChangedV1
+from .plan import PlanPublishedV1, PlanRetractedV1
+from .support import (
+    DeciderRole,
+    EvaluationOutcome,
+    InterventionKind,
+    InterventionStatus,
+    SupportInterventionChangedV1,
+    SupportInterventionRecordedV1,
+    SupportInterventionRetractedV1,
+)
 
 ALL_EVENT_MODELS: tuple[type[EventData], ...] = (
     AssessmentPublishedV1,
@@ -57,6 +66,10 @@ ALL_EVENT_MODELS: tuple[type[EventData], ...] = (
     DutyUpsertedV1,
     OrganisationEntityRemovedV1,
     SupportInterventionChangedV1,
+    SupportInterventionRecordedV1,
+    SupportInterventionRetractedV1,
+    PlanPublishedV1,
+    PlanRetractedV1,
     CalendarChangedV1,
     AlertRaisedV1,
     AlertResolvedV1,
@@ -105,6 +118,13 @@ __all__ = [
     "RespondentRole",
     "SchoolForm",
     "SupportInterventionChangedV1",
+    "SupportInterventionRecordedV1",
+    "SupportInterventionRetractedV1",
+    "PlanPublishedV1",
+    "PlanRetractedV1",
+    "DeciderRole",
+    "EvaluationOutcome",
+    "InterventionStatus",
     "UnitType",
     "forecast_id_for",
 ]

@@ -1,16 +1,22 @@
-"""Stödinsatser: only counts of support interventions ever leave the support service."""
+"""Stödinsatser: support interventions leave the assessment service without any free text
+(ids, kind, status, subject, dates, evaluation outcome, the deciding role). The description of
+the support stays in the assessment service."""
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar
+from uuid import UUID
 
 from pydantic import Field
 
-from ..identifiers import GroupId, OrganiserId, SchoolUnitCode, SchoolYear, Term
-from .base import EventData, Int4, Timestamp
+from ..identifiers import GroupId, OrganiserId, SchoolUnitCode, SchoolYear, StudentId, Term
+from ..subjects import KnownSubjectCode
+from .base import EventData, Int4, Revision, Timestamp
 
-__all__ = ["InterventionKind", "SupportInterventionChangedV1"]
+__all__ = ["DeciderRole", "EvaluationOutcome", "InterventionKind", "InterventionStatus",
+           "SupportInterventionChangedV1", "SupportInterventionRecordedV1", "SupportInterventionRetractedV1"]
 
 
 class InterventionKind(StrEnum):
@@ -41,3 +47,71 @@ class SupportInterventionChangedV1(EventData):
     active_count: Int4 = Field(ge=0)
     as_of_revision: Int4 = Field(ge=1)
     changed_at: Timestamp
+
+
+class InterventionStatus(StrEnum):
+    """föreslagen, beslutad, pågående, utvärderad, avslutad."""
+
+    proposed = "proposed"
+    decided = "decided"
+    in_progress = "in_progress"
+    evaluated = "evaluated"
+    closed = "closed"
+
+
+class EvaluationOutcome(StrEnum):
+    better = "better"
+    unchanged = "unchanged"
+    worse = "worse"
+
+
+class DeciderRole(StrEnum):
+    """Who decided: the principal (rektor) decides investigations, special support and action
+    programmes; teachers record extra adaptations."""
+
+    principal = "principal"
+    teacher = "teacher"
+
+
+class SupportInterventionRecordedV1(EventData):
+    """A support intervention (stödinsats) for one pseudonymous student, optionally in one subject.
+
+    Carries no free text: the description stays in the assessment service. Revisions are
+    numbered per ``intervention_id``; only the newest counts. ``investigation_id`` names the
+    decided investigation (utredning) an action programme or special support rests on.
+    """
+
+    event_type: ClassVar[str] = "se.styrkedja.support.intervention_recorded.v1"
+
+    intervention_id: UUID
+    revision: Revision
+    organiser_id: OrganiserId
+    school_unit_code: SchoolUnitCode
+    group_id: GroupId
+    student_id: StudentId
+    subject_code: KnownSubjectCode | None = None
+    kind: InterventionKind
+    status: InterventionStatus
+    start_date: date
+    evaluation_date: date | None = None
+    evaluation_outcome: EvaluationOutcome | None = None
+    decided_by_role: DeciderRole | None = None
+    decided_on: date | None = None
+    investigation_id: UUID | None = None
+    recorded_at: Timestamp
+
+
+class SupportInterventionRetractedV1(EventData):
+    """A support intervention is retracted: it no longer counts. No reason text travels."""
+
+    event_type: ClassVar[str] = "se.styrkedja.support.intervention_retracted.v1"
+
+    intervention_id: UUID
+    revision: Int4 = Field(ge=2, description="The retraction's own revision, above the retracted one.")
+    organiser_id: OrganiserId
+    school_unit_code: SchoolUnitCode
+    group_id: GroupId
+    student_id: StudentId
+    kind: InterventionKind
+    subject_code: KnownSubjectCode | None = None
+    retracted_at: Timestamp

@@ -24,6 +24,7 @@ from styrkedja_contracts.scales import Scale
 from ..figures.facts import Forecast, Result, ResultKind
 from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..results.tables import assessment_facts, forecast_facts
+from ..support.read import active_support_of
 from .at_risk import AtRiskRule, at_risk
 
 _NO_DATE = date(1970, 1, 1)
@@ -37,6 +38,8 @@ class StudentAtRisk(BaseModel):
     subjects_below_pass: list[str]
     core_forecasts_not_reached: list[str]
     below_pass_in_many: bool
+    # the student's active support interventions (kind, subject_code or null, status), next to the results
+    active_support: list[dict[str, str | None]] = []
 
 
 async def students_at_risk(session: AsyncSession, school_unit_code: str, school_year: str, term: str,
@@ -72,4 +75,7 @@ async def students_at_risk(session: AsyncSession, school_unit_code: str, school_
                 year=years[student], subjects_below_pass=list(risk.subjects_below_pass),
                 core_forecasts_not_reached=list(risk.core_forecasts_not_reached),
                 below_pass_in_many=risk.below_pass_in_many))
+    support = await active_support_of(session, school_unit_code, [s.student_id for s in out])
+    for student in out:
+        student.active_support = support.get(student.student_id, [])
     return out

@@ -13,6 +13,7 @@ from ..compliance.handlers import mismatches as compliance_mismatches
 from ..directory.tables import placements, units
 from ..figures import tables as figures
 from ..results.tables import ASSESSMENTS, FORECASTS
+from ..support.handlers import mismatches as support_mismatches
 
 router = APIRouter(prefix="/v1/admin", tags=["ops"])
 
@@ -21,6 +22,7 @@ class Consistency(BaseModel):
     assessment_cell_mismatches: int
     forecast_cell_mismatches: int
     compliance_cell_mismatches: int  # compliance cells against a recomputation of every tracked window
+    support_cell_mismatches: int = 0  # support interventions and plans, every level
     per_level: dict[str, dict[str, int]]  # kind → level → mismatching cells
     figure_cell_mismatches: int = 0
     figures_per_level: dict[str, dict[str, int]] = {}  # figure state (pass, dates, students) → level → cells
@@ -45,12 +47,15 @@ async def consistency(request: Request) -> Consistency:
         f = await FORECASTS.mismatches(session)
         c = await compliance_mismatches(session)
         fig = await figures.mismatches(session)
+        s = await support_mismatches(session)
     total_a, total_f = sum(a.values()), sum(f.values())
     total_fig = sum(sum(levels.values()) for levels in fig.values())
+    total_s = sum(sum(levels.values()) for levels in s.values())
     return Consistency(assessment_cell_mismatches=total_a, forecast_cell_mismatches=total_f,
-                       compliance_cell_mismatches=c, per_level={"assessments": a, "forecasts": f},
+                       compliance_cell_mismatches=c, support_cell_mismatches=total_s,
+                       per_level={"assessments": a, "forecasts": f, **s},
                        figure_cell_mismatches=total_fig, figures_per_level=fig,
-                       consistent=total_a == total_f == c == total_fig == 0)
+                       consistent=total_a == total_f == c == total_s == total_fig == 0)
 
 
 def _unplaced_sql(facts: str, hidden: str) -> str:

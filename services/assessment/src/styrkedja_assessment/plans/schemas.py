@@ -1,0 +1,60 @@
+"""HTTP bodies of plan metadata."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AnyHttpUrl, BaseModel, Field
+
+from styrkedja_contracts.identifiers import (
+    GroupId,
+    OrganiserId,
+    SafeText,
+    SchoolUnitCode,
+    SchoolYear,
+    SubjectCode,
+    Term,
+)
+from styrkedja_contracts.subjects import KnownSubjectCode
+from styrkedja_kit.inputs import InputModel, RemovalRevision, Revision
+
+BATCH_CAP = 10_000
+
+
+class PlanIn(InputModel):
+    plan_id: UUID | None = Field(None, description="Omit for a new plan; give it to revise one.")
+    revision: Revision | None = None
+    organiser_id: OrganiserId
+    school_unit_code: SchoolUnitCode
+    group_id: GroupId
+    subject_code: KnownSubjectCode
+    school_year: SchoolYear
+    term: Term
+    title: Annotated[SafeText, Field(min_length=1, max_length=300)]
+    criteria_codes: list[SubjectCode] = Field(default_factory=list, max_length=200,
+                                              description="Covered knowledge criteria codes.")
+    published_on: date
+    link: AnyHttpUrl | None = Field(None, description="Where the plan is read on the platform.")
+
+
+class PlanBatchIn(InputModel):
+    items: list[PlanIn] = Field(min_length=1, max_length=BATCH_CAP)
+
+
+class PlanRetractIn(InputModel):
+    revision: RemovalRevision | None = None
+
+
+class PlanOut(BaseModel):
+    plan_id: UUID
+    revision: int
+    retracted: bool
+    status: str
+
+
+class PlanBatchOut(BaseModel):
+    items: list[PlanOut]
+    stored: int
+    unchanged: int

@@ -1,0 +1,62 @@
+"""Use cases of plan metadata on the kit's one write path. Title and link stay here; the event
+carries what coverage needs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from styrkedja_contracts.events.plan import PlanPublishedV1, PlanRetractedV1
+from styrkedja_kit.db import Database
+from styrkedja_kit.outbox import Outbox
+from styrkedja_kit.rules import RuleViolation
+from styrkedja_kit.writes import Built, Change, Outcome, WritePath
+
+from .schemas import PlanIn, PlanOut, PlanRetractIn
+from .tables import TABLES
+
+SOURCE = "/styrkedja/assessment/plans"
+KEY_FIELDS = ("organiser_id", "school_unit_code", "group_id", "subject_code", "school_year", "term")
+EVENT_FIELDS = (*KEY_FIELDS, "criteria_codes", "published_on")
+
+
+def _built(change: Change, revision: int, now: datetime) -> Built:
+    data = PlanPublishedV1(plan_id=change.record_id, revision=revision, recorded_at=now,
+                           **{k: change.content[k] for k in EVENT_FIELDS})
+    return Built(data, columns={k: change.content[k] for k in KEY_FIELDS})
+
+
+def _out(outcome: Outcome) -> PlanOut:
+    return PlanOut(plan_id=outcome.record_id, revision=outcome.revision, retracted=outcome.removed,
+                   status=outcome.status)
+
+
+def check_plan(item: PlanIn) -> list[RuleViolation]:
+    """A plan is published in (or before) its school year: not after it ends (30 June)."""
+    end_year = int(item.school_year[:4]) + 1
+    if item.published_on.year > end_year or (item.published_on.year == end_year and item.published_on.month > 6):
+        return [RuleViolation("published_on", "published_within_school_year",
+                              f"published after school year {item.school_year} ended")]
+    return []
+
+
+class PlanService:
+    def __init__(self, db: Database, outbox: Outbox, *, max_batch_items: int = 1000) -> None:
+        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items)
+
+    async def publish(self, items: Sequence[PlanIn], *, batch: bool = False) -> list[PlanOut]:
+        violations = [v.at_item(i if batch else None) for i, item in enumerate(items) for v in check_plan(item)]
+        changes = [Change(item.plan_id or uuid.uuid4(), item.revision, item.model_dump(
+            mode="json", exclude={"plan_id", "revision"})) for item in items]
+        outcomes = await self.writes.publish(changes, _built, batch=batch, violations=violations)
+        return [_out(o) for o in outcomes]
+
+    async def retract(self, plan_id: UUID, request: PlanRetractIn) -> PlanOut:
+        def built(row: Mapping[str, Any], revision: int, now: datetime) -> Built:
+            return Built(PlanRetractedV1(plan_id=plan_id, revision=revision, retracted_at=now,
+                                         **{k: row["content"][k] for k in KEY_FIELDS}))
+
+        return _out(await self.writes.remove(plan_id, request.revision, built))

@@ -1,0 +1,52 @@
+"""HTTP routes of support interventions (single, batch, retraction). No read of the description
+yet: it needs the caller's role from the token (`rules.may_read_description`), the next phase."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+
+from styrkedja_kit.app import runtime_of
+from styrkedja_kit.problems import problem_responses
+
+from .schemas import InterventionBatchIn, InterventionBatchOut, InterventionIn, InterventionOut, InterventionRetractIn
+from .service import SupportService
+
+router = APIRouter(prefix="/v1/support-interventions", tags=["support"])
+
+
+def _service(request: Request) -> SupportService:
+    runtime = runtime_of(request)
+    assert runtime.outbox is not None
+    return SupportService(runtime.db, runtime.outbox, max_batch_items=runtime.settings.max_batch_items)
+
+
+@router.post("", response_model=InterventionOut, status_code=201, responses={
+    200: {"description": "The same intervention again: nothing stored, no event", "model": InterventionOut},
+    **problem_responses(409)})
+async def record(item: InterventionIn, request: Request, response: Response) -> InterventionOut:
+    [result] = await _service(request).record([item])
+    if result.status == "unchanged":
+        response.status_code = 200
+    return result
+
+
+@router.post("/batch", response_model=InterventionBatchOut, status_code=201, responses={
+    200: {"description": "Every intervention was already stored: nothing stored, no event",
+          "model": InterventionBatchOut},
+    **problem_responses(409)})
+async def record_batch(batch: InterventionBatchIn, request: Request, response: Response) -> InterventionBatchOut:
+    """All or nothing; a problem names every bad item (`items.<index>.<field>`)."""
+    results = await _service(request).record(batch.items, batch=True)
+    stored = sum(r.status == "stored" for r in results)
+    if stored == 0:
+        response.status_code = 200
+    return InterventionBatchOut(items=results, stored=stored, unchanged=len(results) - stored)
+
+
+@router.post("/{intervention_id}/retract", response_model=InterventionOut, responses=problem_responses(404, 409))
+async def retract(intervention_id: UUID, request: Request, body: InterventionRetractIn | None = None
+                  ) -> InterventionOut:
+    """Retract an intervention as its next revision (404 for an id never stored)."""
+    return await _service(request).retract(intervention_id, body or InterventionRetractIn())

@@ -1,0 +1,144 @@
+"""Rules of a support intervention (stödinsats). Pure: no I/O.
+
+- the principal (rektor) decides investigations (utredning), special support (särskilt stöd)
+  and action programmes (åtgärdsprogram); teachers record extra adaptations (extra anpassningar);
+- anything past `proposed` names who decided and when;
+- the planned evaluation date comes after the start;
+- an evaluation outcome belongs to an evaluated (or closed) intervention, and an evaluated one has one;
+- an action programme rests on a decided investigation of the same student (`investigation_id`).
+
+Roles are plain values here: who decided is a field of the request. Wiring the caller's token
+role to `may_record` / `may_read_description` is the next phase (see `styrkedja_kit.auth`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from uuid import UUID
+
+from styrkedja_contracts.events.support import (
+    DeciderRole,
+    EvaluationOutcome,
+    InterventionKind,
+    InterventionStatus,
+)
+from styrkedja_kit.rules import RuleViolation
+
+#: Kinds only the principal decides (skollagen 3 kap.).
+PRINCIPAL_DECIDES = frozenset({InterventionKind.investigation, InterventionKind.special_support,
+                               InterventionKind.action_programme})
+#: An investigation counts as a basis once it is decided (or further along).
+DECIDED_STATUSES = frozenset({InterventionStatus.decided, InterventionStatus.in_progress,
+                              InterventionStatus.evaluated, InterventionStatus.closed})
+#: Statuses in which an intervention is active (counted in reporting).
+ACTIVE_STATUSES = frozenset({InterventionStatus.decided, InterventionStatus.in_progress})
+#: Kinds that may name the investigation they rest on.
+RESTS_ON_INVESTIGATION = frozenset({InterventionKind.action_programme, InterventionKind.special_support})
+
+
+class CallerRole(StrEnum):
+    """The role of whoever records or reads (from the token, next phase)."""
+
+    teacher = "teacher"
+    principal = "principal"
+    student_health = "student_health"  # elevhälsa
+    platform = "platform"  # a school platform writing on behalf of its users
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """What the rules look at (the request, without its free text)."""
+
+    kind: InterventionKind
+    status: InterventionStatus
+    start_date: date
+    evaluation_date: date | None
+    evaluation_outcome: EvaluationOutcome | None
+    decided_by_role: DeciderRole | None
+    decided_on: date | None
+    investigation_id: UUID | None
+
+
+@dataclass(frozen=True)
+class StoredInvestigation:
+    """The investigation an action programme names, as stored."""
+
+    kind: InterventionKind
+    status: InterventionStatus
+    organiser_id: str
+    student_id: str
+    removed: bool
+
+
+def check_intervention(item: Intervention) -> list[RuleViolation]:
+    """Every rule the item breaks by itself (not against stored state)."""
+    found: list[RuleViolation] = []
+    if item.status is not InterventionStatus.proposed:
+        if item.decided_by_role is None:
+            found.append(RuleViolation("decided_by_role", "decision_names_decider",
+                                       f"a {item.status.value} intervention names who decided it"))
+        if item.decided_on is None:
+            found.append(RuleViolation("decided_on", "decision_names_date",
+                                       f"a {item.status.value} intervention names the date of the decision"))
+    if item.decided_by_role is not None and item.kind in PRINCIPAL_DECIDES \
+            and item.decided_by_role is not DeciderRole.principal:
+        found.append(RuleViolation("decided_by_role", "principal_decides",
+                                   f"the principal (rektor) decides {item.kind.value}, not the "
+                                   f"{item.decided_by_role.value}"))
+    if item.decided_on is not None and item.decided_on > item.start_date and item.kind in PRINCIPAL_DECIDES:
+        found.append(RuleViolation("start_date", "starts_after_decision",
+                                   "a decided intervention starts on or after the decision"))
+    if item.evaluation_date is not None and item.evaluation_date <= item.start_date:
+        found.append(RuleViolation("evaluation_date", "evaluation_after_start",
+                                   "the planned evaluation date comes after the start"))
+    evaluated = item.status in (InterventionStatus.evaluated, InterventionStatus.closed)
+    if item.evaluation_outcome is not None and not evaluated:
+        found.append(RuleViolation("evaluation_outcome", "outcome_needs_evaluation",
+                                   "an evaluation outcome belongs to an evaluated or closed intervention"))
+    if item.status is InterventionStatus.evaluated and item.evaluation_outcome is None:
+        found.append(RuleViolation("evaluation_outcome", "evaluated_needs_outcome",
+                                   "an evaluated intervention names its outcome (better, unchanged, worse)"))
+    if item.kind is InterventionKind.action_programme and item.investigation_id is None:
+        found.append(RuleViolation("investigation_id", "action_programme_needs_investigation",
+                                   "an action programme names the decided investigation it rests on"))
+    if item.investigation_id is not None and item.kind not in RESTS_ON_INVESTIGATION:
+        found.append(RuleViolation("investigation_id", "investigation_basis_kind",
+                                   "only an action programme or special support names an investigation"))
+    return found
+
+
+def check_investigation_basis(organiser_id: str, student_id: str,
+                              investigation: StoredInvestigation | None) -> RuleViolation | None:
+    """The investigation an action programme names exists, is of this student and is decided."""
+    if investigation is None or investigation.removed:
+        return RuleViolation("investigation_id", "investigation_must_exist",
+                             "no such investigation is stored (or it was retracted)", status=409)
+    if investigation.kind is not InterventionKind.investigation:
+        return RuleViolation("investigation_id", "investigation_must_exist",
+                             f"names a {investigation.kind.value}, not an investigation", status=409)
+    if (investigation.organiser_id, investigation.student_id) != (organiser_id, student_id):
+        return RuleViolation("investigation_id", "investigation_of_same_student",
+                             "the investigation is of another student", status=409)
+    if investigation.status not in DECIDED_STATUSES:
+        return RuleViolation("investigation_id", "investigation_must_be_decided",
+                             f"the investigation is {investigation.status.value}, not decided", status=409)
+    return None
+
+
+def may_record(role: CallerRole, kind: InterventionKind) -> bool:
+    """Teachers record extra adaptations; the principal records every kind; a platform writes
+    on behalf of its users (the decider field then carries the rule)."""
+    if role in (CallerRole.principal, CallerRole.platform):
+        return True
+    if role is CallerRole.teacher:
+        return kind is InterventionKind.extra_adjustment
+    return False
+
+
+def may_read_description(role: CallerRole, *, teaches_student: bool) -> bool:
+    """The free-text description: the student's teachers, the principal and student health."""
+    if role in (CallerRole.principal, CallerRole.student_health):
+        return True
+    return role is CallerRole.teacher and teaches_student

@@ -1,0 +1,103 @@
+"""Use cases of support interventions, on the kit's one write path: each call one transaction
+(current row, audit row, outbox event), all or nothing, every bad item named. The event is
+built field by field from what may leave the service: never the description."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts.events.support import (
+    InterventionKind,
+    InterventionStatus,
+    SupportInterventionRecordedV1,
+    SupportInterventionRetractedV1,
+)
+from styrkedja_kit.db import Database
+from styrkedja_kit.outbox import Outbox
+from styrkedja_kit.rules import RuleViolation
+from styrkedja_kit.writes import Built, Change, Outcome, WritePath
+
+from .rules import Intervention, StoredInvestigation, check_intervention, check_investigation_basis
+from .schemas import InterventionIn, InterventionOut, InterventionRetractIn
+from .tables import TABLES, investigations
+
+SOURCE = "/styrkedja/assessment/support"
+#: What leaves the service in an event: ids, kind, status, subject, dates, outcome, deciding role.
+EVENT_FIELDS = ("organiser_id", "school_unit_code", "group_id", "student_id", "subject_code", "kind", "status",
+                "start_date", "evaluation_date", "evaluation_outcome", "decided_by_role", "decided_on",
+                "investigation_id")
+RETRACTION_FIELDS = ("organiser_id", "school_unit_code", "group_id", "student_id", "kind", "subject_code")
+COLUMNS = ("organiser_id", "school_unit_code", "group_id", "student_id", "kind", "status", "subject_code")
+
+
+def _content(item: InterventionIn) -> dict[str, Any]:
+    return item.model_dump(mode="json", exclude={"intervention_id", "revision"})
+
+
+def _rules_view(item: InterventionIn) -> Intervention:
+    return Intervention(item.kind, item.status, item.start_date, item.evaluation_date, item.evaluation_outcome,
+                        item.decided_by_role, item.decided_on, item.investigation_id)
+
+
+def _built(change: Change, revision: int, now: datetime) -> Built:
+    data = SupportInterventionRecordedV1(intervention_id=change.record_id, revision=revision, recorded_at=now,
+                                         **{k: change.content[k] for k in EVENT_FIELDS})
+    return Built(data, columns={k: change.content[k] for k in COLUMNS})
+
+
+def _out(outcome: Outcome) -> InterventionOut:
+    return InterventionOut(intervention_id=outcome.record_id, revision=outcome.revision, retracted=outcome.removed,
+                           status=outcome.status)
+
+
+class SupportService:
+    def __init__(self, db: Database, outbox: Outbox, *, max_batch_items: int = 1000) -> None:
+        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items)
+
+    async def record(self, items: Sequence[InterventionIn], *, batch: bool = False) -> list[InterventionOut]:
+        """Store a new revision of each intervention and its event, all or nothing."""
+        violations: list[RuleViolation] = []
+        for index, item in enumerate(items):
+            violations += [v.at_item(index if batch else None) for v in check_intervention(_rules_view(item))]
+        changes = [Change(item.intervention_id or uuid.uuid4(), item.revision, _content(item)) for item in items]
+        # an investigation decided earlier in the same batch is a basis too
+        in_batch = {change.record_id: StoredInvestigation(item.kind, item.status, item.organiser_id,
+                                                          item.student_id, False)
+                    for change, item in zip(changes, items, strict=True)}
+
+        async def bases(session: AsyncSession, changes: Sequence[Change]) -> list[RuleViolation | None]:
+            named = [c.content.get("investigation_id") for c in changes]
+            stored = await investigations(session, [UUID(n) for n in named if n])
+            found: list[RuleViolation | None] = []
+            for index, (change, name) in enumerate(zip(changes, named, strict=True)):
+                if name is None or change.content["kind"] not in (InterventionKind.action_programme,
+                                                                  InterventionKind.special_support):
+                    found.append(None)
+                    continue
+                basis = in_batch.get(UUID(name)) or stored.get(UUID(name))
+                error = check_investigation_basis(change.content["organiser_id"], change.content["student_id"],
+                                                  basis)
+                found.append(error.at_item(index if batch else None) if error else None)
+            return found
+
+        outcomes = await self.writes.publish(changes, _built, batch=batch, violations=violations,
+                                             stored_check=bases)
+        return [_out(o) for o in outcomes]
+
+    async def retract(self, intervention_id: UUID, request: InterventionRetractIn) -> InterventionOut:
+        def built(row: Mapping[str, Any], revision: int, now: datetime) -> Built:
+            content = row["content"]
+            return Built(SupportInterventionRetractedV1(intervention_id=intervention_id, revision=revision,
+                                                        retracted_at=now,
+                                                        **{k: content[k] for k in RETRACTION_FIELDS}))
+
+        return _out(await self.writes.remove(intervention_id, request.revision, built))
+
+
+__all__ = ["InterventionStatus", "SupportService"]

@@ -1,0 +1,132 @@
+"""Rules and role restrictions of support interventions, for every kind (pure)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from styrkedja_assessment.support.rules import (
+    CallerRole,
+    Intervention,
+    StoredInvestigation,
+    check_intervention,
+    check_investigation_basis,
+    may_read_description,
+    may_record,
+)
+from styrkedja_contracts.events.support import (
+    DeciderRole,
+    EvaluationOutcome,
+    InterventionKind,
+    InterventionStatus,
+)
+
+K = InterventionKind
+S = InterventionStatus
+
+
+def item(kind: InterventionKind, **overrides) -> Intervention:
+    base = Intervention(kind=kind, status=S.decided, start_date=date(2026, 9, 1), evaluation_date=date(2026, 11, 1),
+                        evaluation_outcome=None, decided_by_role=DeciderRole.principal, decided_on=date(2026, 9, 1),
+                        investigation_id=uuid.uuid4() if kind is K.action_programme else None)
+    return replace(base, **overrides)
+
+
+def rules(found) -> set[tuple[str, str]]:
+    return {(v.field, v.rule) for v in found}
+
+
+@pytest.mark.parametrize("kind", list(K))
+def test_a_principal_decision_passes_for_every_kind(kind):
+    assert check_intervention(item(kind)) == []
+
+
+@pytest.mark.parametrize("kind", [K.investigation, K.special_support, K.action_programme])
+def test_only_the_principal_decides_investigations_special_support_and_programmes(kind):
+    assert rules(check_intervention(item(kind, decided_by_role=DeciderRole.teacher))) == {
+        ("decided_by_role", "principal_decides")}
+
+
+def test_a_teacher_decides_extra_adaptations():
+    assert check_intervention(item(K.extra_adjustment, decided_by_role=DeciderRole.teacher)) == []
+
+
+@pytest.mark.parametrize("kind", list(K))
+def test_a_decision_names_who_and_when_but_a_proposal_need_not(kind):
+    found = rules(check_intervention(item(kind, decided_by_role=None, decided_on=None)))
+    assert found == {("decided_by_role", "decision_names_decider"), ("decided_on", "decision_names_date")}
+    assert check_intervention(item(kind, status=S.proposed, decided_by_role=None, decided_on=None)) == []
+
+
+@pytest.mark.parametrize("kind", list(K))
+@pytest.mark.parametrize("evaluation", [date(2026, 9, 1), date(2026, 8, 1)])
+def test_the_evaluation_date_comes_after_the_start(kind, evaluation):
+    assert ("evaluation_date", "evaluation_after_start") in rules(
+        check_intervention(item(kind, evaluation_date=evaluation)))
+
+
+@pytest.mark.parametrize("kind", list(K))
+def test_an_outcome_belongs_to_an_evaluation(kind):
+    assert rules(check_intervention(item(kind, evaluation_outcome=EvaluationOutcome.better))) == {
+        ("evaluation_outcome", "outcome_needs_evaluation")}
+    assert rules(check_intervention(item(kind, status=S.evaluated))) == {
+        ("evaluation_outcome", "evaluated_needs_outcome")}
+    for status in (S.evaluated, S.closed):
+        assert check_intervention(item(kind, status=status, evaluation_outcome=EvaluationOutcome.worse)) == []
+
+
+def test_an_action_programme_names_its_investigation():
+    assert rules(check_intervention(item(K.action_programme, investigation_id=None))) == {
+        ("investigation_id", "action_programme_needs_investigation")}
+
+
+@pytest.mark.parametrize("kind", [K.extra_adjustment, K.investigation])
+def test_only_programmes_and_special_support_rest_on_an_investigation(kind):
+    assert rules(check_intervention(item(kind, investigation_id=uuid.uuid4()))) == {
+        ("investigation_id", "investigation_basis_kind")}
+    assert check_intervention(item(K.special_support, investigation_id=uuid.uuid4())) == []
+
+
+def test_a_decided_intervention_does_not_start_before_its_decision():
+    assert ("start_date", "starts_after_decision") in rules(
+        check_intervention(item(K.special_support, decided_on=date(2026, 9, 2))))
+
+
+def investigation(**overrides) -> StoredInvestigation:
+    return replace(StoredInvestigation(K.investigation, S.decided, "2999", "s-1", False), **overrides)
+
+
+@pytest.mark.parametrize(("stored", "rule"), [
+    (None, "investigation_must_exist"),
+    (investigation(removed=True), "investigation_must_exist"),
+    (investigation(kind=K.extra_adjustment), "investigation_must_exist"),
+    (investigation(student_id="s-2"), "investigation_of_same_student"),
+    (investigation(organiser_id="1280"), "investigation_of_same_student"),
+    (investigation(status=S.proposed), "investigation_must_be_decided"),
+])
+def test_the_basis_must_be_a_decided_investigation_of_the_same_student(stored, rule):
+    found = check_investigation_basis("2999", "s-1", stored)
+    assert found is not None and (found.field, found.rule, found.status) == ("investigation_id", rule, 409)
+
+
+@pytest.mark.parametrize("status", [S.decided, S.in_progress, S.evaluated, S.closed])
+def test_a_decided_investigation_is_a_basis(status):
+    assert check_investigation_basis("2999", "s-1", investigation(status=status)) is None
+
+
+@pytest.mark.parametrize("kind", list(K))
+def test_who_may_record_each_kind(kind):
+    assert may_record(CallerRole.principal, kind)
+    assert may_record(CallerRole.teacher, kind) is (kind is K.extra_adjustment)
+    assert not may_record(CallerRole.student_health, kind)
+
+
+def test_who_may_read_the_description():
+    assert may_read_description(CallerRole.principal, teaches_student=False)
+    assert may_read_description(CallerRole.student_health, teaches_student=False)
+    assert may_read_description(CallerRole.teacher, teaches_student=True)
+    assert not may_read_description(CallerRole.teacher, teaches_student=False)
+    assert not may_read_description(CallerRole.platform, teaches_student=True)

@@ -1,0 +1,58 @@
+"""Support figures per level: thin, every figure from `read`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from styrkedja_kit.app import runtime_of
+from styrkedja_kit.rules import RuleViolation
+
+from ..freshness import set_freshness
+from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_YEAR_PATTERN, SUBJECT_PATTERN
+from . import read
+from .rules import SENSITIVE_FIGURES
+
+router = APIRouter(prefix="/v1/support", tags=["support"])
+
+
+@router.get("/summary")
+async def summary(
+        request: Request, response: Response, level: read.Level,
+        unit_id: str = Query(pattern=ID_PATTERN),
+        organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN),
+        subject_code: str | None = Query(None, pattern=SUBJECT_PATTERN),
+        school_year: str | None = Query(None, pattern=SCHOOL_YEAR_PATTERN, description="For plan coverage."),
+        term: Literal["HT", "VT"] | None = Query(None, description="For plan coverage."),
+        investigation_weeks: int | None = Query(None, ge=1, le=104,
+                                                description="Default: the `support_investigation_weeks` setting."),
+) -> dict[str, Any]:
+    """Per level and subject: active interventions and students per support kind, evaluation
+    outcomes, students below the pass level without any support (the list at group and school
+    unit level), investigations open longer than N weeks, results of supported students round by
+    round, and plan coverage of the teaching assignments for a term. A group's unit id is
+    `<school_unit_code>/<group_id>`; every level but the nation needs `organiser_id`."""
+    if level != "nation" and organiser_id is None:
+        raise RuleViolation("organiser_id", "required_below_nation", "name the organiser for this level")
+    if (school_year is None) != (term is None):
+        raise RuleViolation("term", "school_year_with_term", "plan coverage needs both school_year and term")
+    runtime = runtime_of(request)
+    weeks = investigation_weeks or runtime.settings.support_investigation_weeks
+    where = read.Where(level, unit_id, organiser_id if level != "nation" else None)
+    async with runtime.db.sessions() as session:
+        body: dict[str, Any] = {"level": level, "unit_id": unit_id, "subject_code": subject_code,
+                                "sensitive": sorted(SENSITIVE_FIGURES)}
+        body |= await read.interventions_by_kind(session, where, subject_code)
+        body |= await read.students_by_kind(session, where, subject_code)
+        count, listed = await read.below_pass_without_support(session, where, subject_code)
+        body["below_pass_without_support"] = {"students": count, "list": listed if level in read.LIST_LEVELS
+                                              else None}
+        body["open_investigations"] = {"weeks": weeks, "count": await read.open_investigations(
+            session, where, weeks, datetime.now(UTC).date())}
+        body["results_of_supported"] = await read.results_of_supported(session, where, subject_code)
+        if school_year is not None and term is not None:
+            body["plan_coverage"] = await read.plan_coverage(session, where, school_year, term, subject_code)
+        await set_freshness(session, response)
+    return body

@@ -1,0 +1,98 @@
+"""Pure parts: the facts kept of support interventions and plans, and the aggregate cells each
+fact counts in. No free text ever reaches reporting (the events carry none)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from ..results.rules import Placement, units
+
+#: Statuses in which an intervention is active (beslutad, pågående).
+ACTIVE_STATUSES = ("decided", "in_progress")
+#: Statuses with an evaluation outcome.
+EVALUATED_STATUSES = ("evaluated", "closed")
+KINDS = ("extra_adjustment", "investigation", "special_support", "action_programme")
+OPEN_INVESTIGATION_STATUSES = ("proposed", "decided", "in_progress")
+NO_SUBJECT = ""  # an intervention not tied to one subject
+
+#: Figures that rest on few, sensitive students (counts of students with special support): the
+#: read path applies the small-group rule to them at every level above the school unit, for every
+#: role (`access.disclosure`; wiring is the next phase, the responses already say `sensitive`).
+SENSITIVE_FIGURES = frozenset({"support_by_kind", "evaluation_outcomes", "below_pass_without_support",
+                               "open_investigations", "results_of_supported"})
+
+
+@dataclass
+class SupportFact:
+    intervention_id: Any
+    revision: int
+    retracted: bool
+    organiser_id: str
+    school_unit_code: str
+    group_id: str
+    student_id: str
+    kind: str
+    status: str
+    subject_code: str
+    start_date: str  # ISO date, '' when retracted before it was seen
+    evaluation_date: str
+    evaluation_outcome: str  # '' when none
+
+
+@dataclass
+class PlanFact:
+    plan_id: Any
+    revision: int
+    retracted: bool
+    organiser_id: str
+    school_unit_code: str
+    group_id: str
+    subject_code: str
+    school_year: str
+    term: str
+
+
+def support_cells(fact: SupportFact | None, placement: Placement) -> Counter:
+    """Cells one intervention counts in: per level, kind, subject, status and outcome."""
+    if fact is None or fact.retracted:
+        return Counter()
+    rest = (fact.organiser_id, fact.kind, fact.subject_code, fact.status, fact.evaluation_outcome)
+    return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})  # type: ignore[arg-type]
+
+
+def plan_cells(fact: PlanFact | None, placement: Placement) -> Counter:
+    if fact is None or fact.retracted:
+        return Counter()
+    rest = (fact.organiser_id, fact.subject_code, fact.school_year, fact.term)
+    return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})  # type: ignore[arg-type]
+
+
+def support_fact(data: dict[str, Any]) -> SupportFact:
+    return SupportFact(
+        intervention_id=data["intervention_id"], revision=data["revision"], retracted=False,
+        organiser_id=data["organiser_id"], school_unit_code=data["school_unit_code"], group_id=data["group_id"],
+        student_id=data["student_id"], kind=data["kind"], status=data["status"],
+        subject_code=data.get("subject_code") or NO_SUBJECT, start_date=_iso(data.get("start_date")),
+        evaluation_date=_iso(data.get("evaluation_date")), evaluation_outcome=data.get("evaluation_outcome") or "")
+
+
+def support_retraction(data: dict[str, Any]) -> SupportFact:
+    """From the retraction alone (it may arrive before what it retracts; see results.rules)."""
+    return SupportFact(
+        intervention_id=data["intervention_id"], revision=data["revision"], retracted=True,
+        organiser_id=data["organiser_id"], school_unit_code=data["school_unit_code"], group_id=data["group_id"],
+        student_id=data["student_id"], kind=data["kind"], status="", subject_code=data.get("subject_code") or "",
+        start_date="", evaluation_date="", evaluation_outcome="")
+
+
+def plan_fact(data: dict[str, Any], *, retracted: bool = False) -> PlanFact:
+    return PlanFact(plan_id=data["plan_id"], revision=data["revision"], retracted=retracted,
+                    organiser_id=data["organiser_id"], school_unit_code=data["school_unit_code"],
+                    group_id=data["group_id"], subject_code=data["subject_code"], school_year=data["school_year"],
+                    term=data["term"])
+
+
+def _iso(value: Any) -> str:
+    return "" if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -1,0 +1,53 @@
+"""Facts and materialised aggregates of support interventions and plans (six levels), kept by
+the results' `FactStore`: one statement per table per batch, cells moved by deltas."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Uuid
+
+from ..metadata import metadata
+from ..results.tables import FactStore
+from .rules import PlanFact, SupportFact
+
+
+def _str(name: str, length: int = 64, **kw: object) -> Column:
+    return Column(name, String(length), nullable=False, **kw)
+
+
+support_facts = Table(
+    "support_facts", metadata,
+    Column("intervention_id", Uuid, primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("retracted", Boolean, nullable=False),
+    _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
+    _str("student_id"), _str("kind", 20), _str("status", 20), _str("subject_code", 16), _str("start_date", 10),
+    _str("evaluation_date", 10), _str("evaluation_outcome", 12),
+)
+
+SUPPORT_DIMENSIONS = ("level", "unit_id", "organiser_id", "kind", "subject_code", "status", "evaluation_outcome")
+support_aggregates = Table(
+    "support_aggregates", metadata,
+    *[Column(d, String(80), primary_key=True) for d in SUPPORT_DIMENSIONS],
+    Column("count", Integer, nullable=False),
+    Index("ix_support_aggregates_organiser_level", "organiser_id", "level"),
+)
+
+plan_facts = Table(
+    "plan_facts", metadata,
+    Column("plan_id", Uuid, primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("retracted", Boolean, nullable=False),
+    _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
+    _str("subject_code", 16), _str("school_year", 7), _str("term", 2),
+)
+
+PLAN_DIMENSIONS = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "term")
+plan_aggregates = Table(
+    "plan_aggregates", metadata,
+    *[Column(d, String(80), primary_key=True) for d in PLAN_DIMENSIONS],
+    Column("count", Integer, nullable=False),
+    Index("ix_plan_aggregates_organiser_level", "organiser_id", "level"),
+)
+
+SUPPORT = FactStore(support_facts, support_aggregates, SupportFact, SUPPORT_DIMENSIONS, "retracted")
+PLANS = FactStore(plan_facts, plan_aggregates, PlanFact, PLAN_DIMENSIONS, "retracted")
