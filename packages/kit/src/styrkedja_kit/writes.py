@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, Uuid, any_, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -217,7 +218,9 @@ class WritePath:
         if not unique:
             return {}
         id_column = self.tables.current.c[self.tables.id_column]
-        result = await session.execute(select(self.tables.current).where(id_column.in_(unique))
+        # one array parameter: the same prepared statement for every batch size
+        result = await session.execute(select(self.tables.current)
+                                       .where(id_column == any_(cast(literal(unique), ARRAY(Uuid))))
                                        .order_by(id_column).with_for_update())
         return {row[self.tables.id_column]: dict(row) for row in result.mappings()}
 
