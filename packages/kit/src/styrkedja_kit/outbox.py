@@ -17,8 +17,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -33,11 +35,14 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    any_,
     func,
+    literal,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -150,7 +155,10 @@ class OutboxRelay:
             self._marked = set(self._highest)
             capabilities = await broker_capabilities(self.settings, refresh=True)
             producer = make_producer(self.settings, f"{self.settings.client_id}-outbox",
-                                     idempotent=capabilities.idempotent_producer)
+                                     idempotent=capabilities.idempotent_producer,
+                                     # record batches of up to 512 KiB (well under the brokers'
+                                     # 1 MiB message limit): a few requests per thousand rows
+                                     max_batch_size=512 * 1024)
             watcher = make_consumer(self.settings, f"{self.settings.client_id}-outbox-watch",
                                     group_id=marker_group(self.settings.service_name), enable_auto_commit=False)
             await producer.start()
@@ -194,10 +202,9 @@ class OutboxRelay:
             )).all()
         if not rows:
             return 0
-        futures = [await producer.send(row.topic, value=row.payload, key=row.key) for row in rows]
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        sent = await self._send_batches(producer, rows)
         done_ids, lost_topics = [], set()
-        for row, result in zip(rows, results):
+        for row, (result, position) in zip(rows, sent, strict=True):
             if isinstance(result, BaseException):
                 # Only the rows before the first failure count as published: the rest go again,
                 # after it, so no key's events overtake each other (consumers skip the repeats).
@@ -205,13 +212,17 @@ class OutboxRelay:
                 log.warning("publish failed; will retry", extra={"outbox_id": row.id, "error": repr(result)})
                 break
             done_ids.append(row.id)
-            metrics.OUTBOX_PUBLISHED.labels(self.settings.service_name, row.topic).inc()
             tp = result.topic_partition
-            if result.offset <= self._highest.get(tp, -1):
+            offset = result.offset + position
+            if offset <= self._highest.get(tp, -1):
                 lost_topics.add(tp.topic)
-            self._highest[tp] = max(result.offset, self._highest.get(tp, -1))
+            self._highest[tp] = max(offset, self._highest.get(tp, -1))
+        for topic, count in Counter(row.topic for row in rows[:len(done_ids)]).items():
+            metrics.OUTBOX_PUBLISHED.labels(self.settings.service_name, topic).inc(count)
         async with self.db.sessions.begin() as session:
-            await session.execute(update(o).where(o.c.id.in_(done_ids)).values(published_at=func.now()))
+            # one array parameter: one prepared statement whatever the batch
+            await session.execute(update(o).where(o.c.id == any_(literal(done_ids, ARRAY(BigInteger))))
+                                  .values(published_at=func.now()))
             await self._save_marks(session)
         self.published += len(done_ids)
         for topic in lost_topics:
@@ -219,6 +230,43 @@ class OutboxRelay:
         if len(done_ids) < len(rows):
             await self._sleep(1.0)  # back off before retrying the failed rows
         return len(done_ids)
+
+    async def _send_batches(self, producer, rows) -> list[tuple[Any, int]]:
+        """Send the rows as record batches built here, one open batch per partition, in row
+        order: per row its batch's result (metadata with the base offset, or the exception) and
+        its position in that batch. Batches of one partition are queued in order and aiokafka
+        keeps one in flight per partition, so the order per key holds as with single sends."""
+        partitions: dict[str, list[int]] = {}
+        open_batches: dict[tuple[str, int], Any] = {}
+        placed: list[tuple[Any, int]] = []  # per row: (its batch builder, position)
+        futures: dict[int, Any] = {}  # id(builder) → its future once sent
+
+        async def flush(topic: str, partition: int) -> None:
+            batch = open_batches.pop((topic, partition))
+            futures[id(batch)] = await producer.send_batch(batch, topic, partition=partition)
+
+        for row in rows:
+            if row.topic not in partitions:
+                partitions[row.topic] = sorted(await producer.partitions_for(row.topic))
+            partition = producer._partitioner(row.key, partitions[row.topic], partitions[row.topic])
+            key = (row.topic, partition)
+            batch = open_batches.get(key)
+            if batch is None:
+                batch = open_batches[key] = producer.create_batch()
+            position = batch.record_count()
+            if batch.append(key=row.key, value=row.payload, timestamp=None) is None:  # full: send it
+                await flush(*key)
+                batch = open_batches[key] = producer.create_batch()
+                position = 0
+                if batch.append(key=row.key, value=row.payload, timestamp=None) is None:
+                    raise ValueError(f"outbox row {row.id} is larger than a record batch")
+            placed.append((batch, position))
+        for key in list(open_batches):
+            await flush(*key)
+        batches = list({id(b): b for b, _ in placed}.values())
+        results = await asyncio.gather(*(futures[id(b)] for b in batches), return_exceptions=True)
+        outcome = {id(b): r for b, r in zip(batches, results, strict=True)}
+        return [(outcome[id(b)], position) for b, position in placed]
 
     async def _check_broker_kept_the_logs(self, watcher: AIOKafkaConsumer) -> None:
         """Did the broker lose its state since the last check? The relay commits a marker offset
