@@ -51,6 +51,7 @@ from styrkedja_contracts import TOPICS, CloudEvent, topic_for_event_type
 from . import metrics
 from .db import Database
 from .kafka import broker_capabilities, ensure_topics, make_consumer, make_producer
+from .sets import insert_rows
 from .settings import ServiceSettings
 from .supervise import run_until_stopped
 
@@ -98,7 +99,7 @@ class Outbox:
                  "payload": e.to_bytes()} for e in events]
         if not rows:
             return 0
-        await session.execute(self.table.insert(), rows)
+        await insert_rows(session, self.table, rows)
         # Delivered at commit only, so the relay never wakes for a rolled-back row.
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
         return len(rows)
