@@ -126,6 +126,8 @@ class OutboxRelay:
         self._marked: set[TopicPartition] = set()  # partitions whose marker offset the broker holds
         self._producer = None
         self.published = 0
+        # per topic: its partitions when last seen, and the partition of each key (organisers are few)
+        self._partition_of: dict[str, tuple[list[int], dict[bytes, int]]] = {}
 
     def stop(self) -> None:
         self._stopping.set()
@@ -249,7 +251,13 @@ class OutboxRelay:
         for row in rows:
             if row.topic not in partitions:
                 partitions[row.topic] = sorted(await producer.partitions_for(row.topic))
-            partition = producer._partitioner(row.key, partitions[row.topic], partitions[row.topic])
+                if self._partition_of.get(row.topic, (None,))[0] != partitions[row.topic]:
+                    self._partition_of[row.topic] = (partitions[row.topic], {})  # a recreated topic
+            known = self._partition_of[row.topic][1]
+            partition = known.get(row.key)
+            if partition is None:  # the producer's own partitioner (murmur2, as Kafka's clients), once per key
+                partition = known[row.key] = producer._partitioner(row.key, partitions[row.topic],
+                                                                   partitions[row.topic])
             key = (row.topic, partition)
             batch = open_batches.get(key)
             if batch is None:
