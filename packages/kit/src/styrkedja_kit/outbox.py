@@ -216,6 +216,8 @@ class OutboxRelay:
                 break
             done_ids.append(row.id)
             tp = result.topic_partition
+            if result.offset < 0:  # a retried batch the broker had already (duplicate sequence): no offset, no evidence
+                continue
             offset = result.offset + position
             if offset <= self._highest.get(tp, -1):
                 lost_topics.add(tp.topic)
