@@ -33,7 +33,7 @@ from .errors import (
     format_validation_errors,
 )
 from .events.base import EventData, iter_strings
-from .identifiers import PIN_ERROR, contains_personal_identity_number
+from .identifiers import PIN_ERROR, has_personal_identity_number
 from .registry import REGISTRY, EventRegistry, schema_uri
 
 __all__ = [
@@ -101,7 +101,7 @@ class CloudEvent(_EnvelopeAttributes):
 def find_personal_identity_number(value: Any, prefix: str = "") -> str | None:
     """Path of the first string (at any depth) that contains a personnummer, or None."""
     for path, text in iter_strings(value, prefix):
-        if contains_personal_identity_number(text):
+        if has_personal_identity_number(text):
             return path or "(event)"
     return None
 

@@ -201,11 +201,36 @@ def check_text(value: str) -> str:
     no C0 control characters other than tab, newline and carriage return (PostgreSQL refuses
     NUL), no lone surrogates, and no personal identity number in any spelling.
     Raises a pydantic error whose type is the rule name."""
-    if _FORBIDDEN.search(value):
+    broken = _text_rule_broken(value) if len(value) <= 256 else _text_rule_broken.__wrapped__(value)
+    if broken == CONTROL_RULE:
         raise PydanticCustomError(CONTROL_RULE, "must not contain control characters (other than tab and newline)")
-    if contains_personal_identity_number(value):
+    if broken == PIN_RULE:
         raise PydanticCustomError(PIN_RULE, PIN_ERROR)
     return value
+
+
+@lru_cache(maxsize=65_536)
+def _text_rule_broken(value: str) -> str | None:
+    # A pure function of the string, cached (short strings only, so the cache stays small): one
+    # write checks the same string as input, as event data and in the envelope, and a batch
+    # repeats organiser, unit, group, subject and period.
+    if _FORBIDDEN.search(value):
+        return CONTROL_RULE
+    if has_personal_identity_number(value):
+        return PIN_RULE
+    return None
+
+
+def has_personal_identity_number(text: str) -> bool:
+    """`contains_personal_identity_number`, cached for short strings (see `check_text`)."""
+    if len(text) <= 256:
+        return _has_pin_cached(text)
+    return contains_personal_identity_number(text)
+
+
+@lru_cache(maxsize=65_536)
+def _has_pin_cached(text: str) -> bool:
+    return contains_personal_identity_number(text)
 
 
 def _reject_pin(value: Any) -> Any:

@@ -101,7 +101,8 @@ async def _grants_producer_id(client: AIOKafkaClient, node_id: int) -> bool:
     return False
 
 
-def make_producer(settings: ServiceSettings, client_id: str, *, idempotent: bool = False) -> AIOKafkaProducer:
+def make_producer(settings: ServiceSettings, client_id: str, *, idempotent: bool = False,
+                  max_batch_size: int = 16_384) -> AIOKafkaProducer:
     """`idempotent` only where `broker_capabilities` said so: the broker then drops a batch the
     producer retried after a lost acknowledgement, so no record is written twice."""
     return AIOKafkaProducer(
@@ -110,6 +111,7 @@ def make_producer(settings: ServiceSettings, client_id: str, *, idempotent: bool
         acks="all",
         enable_idempotence=idempotent,
         linger_ms=5,
+        max_batch_size=max_batch_size,
         request_timeout_ms=settings.kafka_producer_request_timeout_ms,
         retry_backoff_ms=200,
     )

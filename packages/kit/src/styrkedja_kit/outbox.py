@@ -19,8 +19,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -35,11 +37,14 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    any_,
     func,
+    literal,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +53,7 @@ from styrkedja_contracts import TOPICS, CloudEvent, topic_for_event_type
 from . import metrics
 from .db import Database
 from .kafka import broker_capabilities, ensure_topics, make_consumer, make_producer
+from .sets import insert_rows
 from .settings import ServiceSettings
 from .supervise import run_until_stopped
 
@@ -95,7 +101,7 @@ class Outbox:
                  "payload": e.to_bytes()} for e in events]
         if not rows:
             return 0
-        await session.execute(self.table.insert(), rows)
+        await insert_rows(session, self.table, rows)
         # Delivered at commit only, so the relay never wakes for a rolled-back row.
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
         return len(rows)
@@ -123,6 +129,8 @@ class OutboxRelay:
         self._producer = None
         self._offsets_prove_loss = True
         self.published = 0
+        # per topic: its partitions when last seen, and the partition of each key (organisers are few)
+        self._partition_of: dict[str, tuple[list[int], dict[bytes, int]]] = {}
 
     def stop(self) -> None:
         self._stopping.set()
@@ -153,7 +161,10 @@ class OutboxRelay:
             self._marked = set(self._highest)
             capabilities = await broker_capabilities(self.settings, refresh=True)
             producer = make_producer(self.settings, f"{self.settings.client_id}-outbox",
-                                     idempotent=capabilities.idempotent_producer)
+                                     idempotent=capabilities.idempotent_producer,
+                                     # record batches of up to 512 KiB (well under the brokers'
+                                     # 1 MiB message limit): a few requests per thousand rows
+                                     max_batch_size=512 * 1024)
             # an idempotent producer's retried batch is acknowledged at its first offset: there an
             # offset that does not grow proves nothing, and the marker check alone tells a loss
             self._offsets_prove_loss = not capabilities.idempotent_producer
@@ -200,10 +211,9 @@ class OutboxRelay:
             )).all()
         if not rows:
             return 0
-        futures = [await producer.send(row.topic, value=row.payload, key=row.key) for row in rows]
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        sent = await self._send_batches(producer, rows)
         done_ids, lost_topics = [], set()
-        for row, result in zip(rows, results):
+        for row, (result, position) in zip(rows, sent, strict=True):
             if isinstance(result, BaseException):
                 # Only the rows before the first failure count as published: the rest go again,
                 # after it, so no key's events overtake each other (consumers skip the repeats).
@@ -211,13 +221,19 @@ class OutboxRelay:
                 log.warning("publish failed; will retry", extra={"outbox_id": row.id, "error": repr(result)})
                 break
             done_ids.append(row.id)
-            metrics.OUTBOX_PUBLISHED.labels(self.settings.service_name, row.topic).inc()
             tp = result.topic_partition
-            if self._offsets_prove_loss and 0 <= result.offset <= self._highest.get(tp, -1):
+            if result.offset < 0:  # a retried batch the broker had already (duplicate sequence): no offset, no evidence
+                continue
+            offset = result.offset + position
+            if self._offsets_prove_loss and offset <= self._highest.get(tp, -1):
                 lost_topics.add(tp.topic)
-            self._highest[tp] = max(result.offset, self._highest.get(tp, -1))
+            self._highest[tp] = max(offset, self._highest.get(tp, -1))
+        for topic, count in Counter(row.topic for row in rows[:len(done_ids)]).items():
+            metrics.OUTBOX_PUBLISHED.labels(self.settings.service_name, topic).inc(count)
         async with self.db.sessions.begin() as session:
-            await session.execute(update(o).where(o.c.id.in_(done_ids)).values(published_at=func.now()))
+            # one array parameter: one prepared statement whatever the batch
+            await session.execute(update(o).where(o.c.id == any_(literal(done_ids, ARRAY(BigInteger))))
+                                  .values(published_at=func.now()))
             await self._save_marks(session)
         self.published += len(done_ids)
         for topic in lost_topics:
@@ -225,6 +241,49 @@ class OutboxRelay:
         if len(done_ids) < len(rows):
             await self._sleep(1.0)  # back off before retrying the failed rows
         return len(done_ids)
+
+    async def _send_batches(self, producer, rows) -> list[tuple[Any, int]]:
+        """Send the rows as record batches built here, one open batch per partition, in row
+        order: per row its batch's result (metadata with the base offset, or the exception) and
+        its position in that batch. Batches of one partition are queued in order and aiokafka
+        keeps one in flight per partition, so the order per key holds as with single sends."""
+        partitions: dict[str, list[int]] = {}
+        open_batches: dict[tuple[str, int], Any] = {}
+        placed: list[tuple[Any, int]] = []  # per row: (its batch builder, position)
+        futures: dict[int, Any] = {}  # id(builder) → its future once sent
+
+        async def flush(topic: str, partition: int) -> None:
+            batch = open_batches.pop((topic, partition))
+            futures[id(batch)] = await producer.send_batch(batch, topic, partition=partition)
+
+        for row in rows:
+            if row.topic not in partitions:
+                partitions[row.topic] = sorted(await producer.partitions_for(row.topic))
+                if self._partition_of.get(row.topic, (None,))[0] != partitions[row.topic]:
+                    self._partition_of[row.topic] = (partitions[row.topic], {})  # a recreated topic
+            known = self._partition_of[row.topic][1]
+            partition = known.get(row.key)
+            if partition is None:  # the producer's own partitioner (murmur2, as Kafka's clients), once per key
+                partition = known[row.key] = producer._partitioner(row.key, partitions[row.topic],
+                                                                   partitions[row.topic])
+            key = (row.topic, partition)
+            batch = open_batches.get(key)
+            if batch is None:
+                batch = open_batches[key] = producer.create_batch()
+            position = batch.record_count()
+            if batch.append(key=row.key, value=row.payload, timestamp=None) is None:  # full: send it
+                await flush(*key)
+                batch = open_batches[key] = producer.create_batch()
+                position = 0
+                if batch.append(key=row.key, value=row.payload, timestamp=None) is None:
+                    raise ValueError(f"outbox row {row.id} is larger than a record batch")
+            placed.append((batch, position))
+        for key in list(open_batches):
+            await flush(*key)
+        batches = list({id(b): b for b, _ in placed}.values())
+        results = await asyncio.gather(*(futures[id(b)] for b in batches), return_exceptions=True)
+        outcome = {id(b): r for b, r in zip(batches, results, strict=True)}
+        return [(outcome[id(b)], position) for b, position in placed]
 
     async def _check_broker_kept_the_logs(self, watcher: AIOKafkaConsumer) -> None:
         """Did the broker lose its state since the last check? The relay commits a marker offset

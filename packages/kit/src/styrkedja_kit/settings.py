@@ -40,7 +40,7 @@ class ServiceSettings(BaseSettings):
 
     # outbox relay
     outbox_enabled: bool = True
-    outbox_batch_size: int = Field(500, ge=1, le=10_000)
+    outbox_batch_size: int = Field(5000, ge=1, le=10_000)
     outbox_poll_interval_seconds: float = Field(1.0, gt=0)
     outbox_loss_check_interval_seconds: float = Field(5.0, gt=0)
     outbox_retention_days: int = Field(30, ge=1)

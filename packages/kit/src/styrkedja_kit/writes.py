@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table, Uuid, any_, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +38,7 @@ from .db import Database
 from .outbox import Outbox
 from .revisions import Decision, Stored, decide_change, decide_removal
 from .rules import RuleViolation, RuleViolations, publishable_event
+from .sets import insert_rows
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,9 @@ class WritePath:
         if not unique:
             return {}
         id_column = self.tables.current.c[self.tables.id_column]
-        result = await session.execute(select(self.tables.current).where(id_column.in_(unique))
+        # one array parameter: the same prepared statement for every batch size
+        result = await session.execute(select(self.tables.current)
+                                       .where(id_column == any_(cast(literal(unique), ARRAY(Uuid))))
                                        .order_by(id_column).with_for_update())
         return {row[self.tables.id_column]: dict(row) for row in result.mappings()}
 
@@ -231,12 +234,8 @@ class WritePath:
         if not rows:
             return
         t = self.tables
-        # executemany of one cached statement: compiling a many-row VALUES list costs more than running it
-        stmt = pg_insert(t.current)
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=[t.id_column],
-            set_={c: stmt.excluded[c] for c in rows[0] if c != t.id_column} | {"updated_at": func.now()}), rows)
-        await session.execute(t.revisions.insert(), revision_rows)
+        await insert_rows(session, t.current, rows, conflict=[t.id_column], touch="updated_at")
+        await insert_rows(session, t.revisions, revision_rows)
 
     def _concurrent_change(self) -> RuleViolation:
         return RuleViolation(self.tables.id_column, "concurrent_change",

@@ -1,0 +1,389 @@
+"""Speed bench (issue 16): every figure of the issue's table, each stage's capacity measured in
+isolation, with raw-limit probes against the same PostgreSQL and broker in the same run.
+
+Stages (test data is generated before each timed part):
+  raw      COPY and unnest-upsert into the same PostgreSQL; raw consume from the same broker
+  write    bulk write API: several concurrent HTTP clients posting batches of 1,000 to the assessment
+           service, whose relay is off (validated + stored + outboxed, nothing published yet)
+  relay    the kit's OutboxRelay, in-process, draining that filled outbox to the broker
+  apply    reporting started after the topics are filled; time until it equals the recomputation
+  latency  POST of one assessment → visible in reporting, under a background load of ~1,000 events/s
+  reads    32 concurrent clients reading organiser-level figures
+  memory   reporting's RSS at the end
+Then the cells are checked against the test's own recomputation (tests/support.py) and reporting's
+/v1/admin/consistency. Prints a table and writes bench/results/latest.json.
+
+    .venv/bin/python bench/speed.py [--items 60000] [--clients 4] [--broker kafka]
+    .venv/bin/python bench/speed.py --full     # the 100,000 students × 16 subjects × 4 rounds size
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+from ingest import start_services  # noqa: E402
+
+from styrkedja_devstack.stack import Infrastructure  # noqa: E402
+from styrkedja_kit.db import Database  # noqa: E402
+from styrkedja_kit.outbox import OutboxRelay  # noqa: E402
+from styrkedja_kit.settings import ServiceSettings  # noqa: E402
+from support import LEVELS, Mittkoping, publish_directory, reported, wait_until_exact  # noqa: E402
+
+TARGETS = {
+    "reporting_apply_events_per_s": (30_000, ">="),
+    "bulk_write_items_per_s": (20_000, ">="),
+    "outbox_relay_rows_per_s": (50_000, ">="),
+    "post_to_visible_p50_ms": (100, "<="),
+    "post_to_visible_p99_ms": (500, "<="),
+    "rebuild_seconds": (240, "<="),
+    "reads_p99_ms": (20, "<="),
+    "reporting_rss_mb": (250, "<="),
+}
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+# -- raw limits --------------------------------------------------------------------------------
+async def raw_postgres(dsn: str, rows: int) -> dict[str, float]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS raw_probe (id uuid PRIMARY KEY, unit text, n int, "
+                           "content jsonb)")
+        await conn.execute("TRUNCATE raw_probe")
+        data = [(uuid.uuid4(), f"unit-{i % 97}", i, '{"value": "C", "subject": "GRGRMAT01"}') for i in range(rows)]
+        started = time.perf_counter()
+        await conn.copy_records_to_table("raw_probe", records=data, columns=["id", "unit", "n", "content"])
+        copy_s = time.perf_counter() - started
+        await conn.execute("TRUNCATE raw_probe")
+        ids, units, ns, contents = (list(c) for c in zip(*data, strict=True))
+        started = time.perf_counter()
+        for start in range(0, rows, 1000):
+            await conn.execute(
+                "INSERT INTO raw_probe SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::jsonb[]) "
+                "ON CONFLICT (id) DO UPDATE SET n = excluded.n, content = excluded.content",
+                ids[start:start + 1000], units[start:start + 1000], ns[start:start + 1000],
+                contents[start:start + 1000])
+        upsert_s = time.perf_counter() - started
+        await conn.execute("DROP TABLE raw_probe")
+    finally:
+        await conn.close()
+    return {"raw_copy_rows_per_s": rows / copy_s, "raw_upsert_rows_per_s": rows / upsert_s}
+
+
+async def raw_consume(bootstrap: str, messages: int) -> float:
+    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    payload = b"x" * 700  # about one assessment event
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, payload, key=str(i % 50).encode()) for i in range(messages)]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"raw-{uuid.uuid4().hex[:6]}", enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024)
+    await consumer.start()
+    try:
+        seen, started = 0, None
+        while seen < messages:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            if started is None and batch:
+                started = time.perf_counter()
+            seen += sum(len(records) for records in batch.values())
+        assert started is not None
+        return messages / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+# -- stages ------------------------------------------------------------------------------------
+def bulk_write(url: str, data: Mittkoping, items: int, clients: int, batch: int = 1000) -> float:
+    bodies = data.new_assessments(items)  # generated before the clock starts
+    chunks = [bodies[i:i + batch] for i in range(0, len(bodies), batch)]
+
+    def post(chunk: list[dict]) -> list[tuple[str, dict]]:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            response = client.post("/v1/assessments/batch", json={"items": chunk})
+        assert response.status_code == 201, response.text
+        return [(r["assessment_id"], body) for r, body in zip(response.json()["items"], chunk, strict=True)]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(post, chunks))
+    seconds = time.perf_counter() - started
+    for pairs in results:
+        data.final.update(pairs)
+    return items / seconds
+
+
+async def relay_drain(database_url: str, bootstrap: str, env: dict[str, str]) -> tuple[float, int]:
+    from styrkedja_assessment.persistence import metadata  # the service's own tables
+
+    settings = ServiceSettings(service_name="assessment", database_url=database_url,
+                               kafka_bootstrap_servers=bootstrap,
+                               **{k.removeprefix("STYRKEDJA_").lower(): v for k, v in env.items()
+                                  if k.startswith("STYRKEDJA_KAFKA")})
+    db = Database(settings.database_url)
+    relay = OutboxRelay(settings, db, metadata.tables["outbox"], metadata.tables["outbox_partition_marks"])
+    conn = await asyncpg.connect(db.asyncpg_dsn)
+    try:
+        total = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        task = asyncio.create_task(relay.run())
+        while relay.published == 0:  # the clock starts at the first publish (not at the broker connect)
+            await asyncio.sleep(0.01)
+        started = time.perf_counter() - 0.0
+        first = relay.published
+        while await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+            await asyncio.sleep(0.05)
+        seconds = time.perf_counter() - started
+        relay.stop()
+        await task
+    finally:
+        await conn.close()
+        await db.dispose()
+    return (total - first) / seconds, total
+
+
+async def applied_rate(database_url: str, events: int) -> tuple[float, float]:
+    """Events per second reporting applies, from its own bookkeeping (the applied event ids are
+    written in the same transaction as the aggregates): from the first applied to `events`."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        count = "SELECT count(*) FROM consumer_applied_events"
+        while not await conn.fetchval(count):
+            await asyncio.sleep(0.01)
+        started, first = time.perf_counter(), await conn.fetchval(count)
+        while (done := await conn.fetchval(count)) < events:
+            await asyncio.sleep(0.05)
+        seconds = time.perf_counter() - started
+    finally:
+        await conn.close()
+    return (done - first) / seconds, seconds
+
+
+def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkoping) -> list[float]:
+    stop = threading.Event()
+
+    def background() -> None:  # ~1,000 events/s: a batch of 100 every 100 ms
+        with httpx.Client(base_url=a_url, timeout=60) as client:
+            while not stop.is_set():
+                tick = time.monotonic()
+                chunk = load_data.new_assessments(100)
+                response = client.post("/v1/assessments/batch", json={"items": chunk})
+                for r, body in zip(response.json()["items"], chunk, strict=True):
+                    load_data.final[r["assessment_id"]] = body
+                stop.wait(max(0.0, 0.1 - (time.monotonic() - tick)))
+
+    loader = threading.Thread(target=background, daemon=True)
+    loader.start()
+    found = []
+    try:
+        with httpx.Client(base_url=a_url, timeout=30) as client:
+            for n in range(samples):
+                probe = Mittkoping(seed=5000 + n)
+                [body] = probe.new_assessments(1)
+                organiser = body["organiser_id"]
+                started = time.monotonic()
+                response = client.post("/v1/assessments", json=body)
+                assert response.status_code == 201, response.text
+                probe.final[response.json()["assessment_id"]] = body
+                expected = probe.expected(("organiser",))
+                while reported(r_url, probe.my_units(), (organiser,), ("organiser",)) != expected:
+                    if time.monotonic() - started > 30:
+                        raise TimeoutError("an assessment did not reach reporting within 30 s")
+                    time.sleep(0.005)
+                found.append(time.monotonic() - started)
+    finally:
+        stop.set()
+        loader.join()
+    return found
+
+
+def reads(r_url: str, organisers: tuple[str, ...], clients: int = 32, each: int = 30) -> list[float]:
+    def client_run(n: int) -> list[float]:
+        times = []
+        with httpx.Client(base_url=r_url, timeout=30) as client:
+            for i in range(each):
+                started = time.perf_counter()
+                response = client.get("/v1/results/assessments",
+                                      params={"level": "organiser", "organiser_id": organisers[(n + i) % 2]})
+                response.raise_for_status()
+                times.append(time.perf_counter() - started)
+        return times
+
+    with ThreadPoolExecutor(clients) as pool:
+        return [t for ts in pool.map(client_run, range(clients)) for t in ts]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -- the run -----------------------------------------------------------------------------------
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=60_000, help="assessments through the bulk write API")
+    parser.add_argument("--full", action="store_true", help="100,000 students × 16 subjects × 4 rounds (6.4M)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients for the bulk write")
+    parser.add_argument("--latency-samples", type=int, default=40)
+    parser.add_argument("--stages", default="raw,write,relay,apply,latency,reads",
+                        help="comma-separated subset (write, relay and apply depend on each other)")
+    parser.add_argument("--profile-relay", action="store_true", help="bench/results/profile-relay.txt")
+    parser.add_argument("--broker", choices=("embedded", "kafka"), default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = parser.parse_args()
+    items = 100_000 * 16 * 4 if args.full else args.items
+    stages = set(args.stages.split(","))
+
+    state = Path(tempfile.mkdtemp(prefix="styrkedja-speed-"))
+    state.chmod(0o755)
+    infra = Infrastructure.start(state, broker_kind=args.broker)
+    bootstrap = infra.kafka_bootstrap_servers
+    figures: dict[str, float | None] = dict.fromkeys(TARGETS)
+    raw: dict[str, float] = {}
+    notes: list[str] = []
+    processes: dict = {}
+    try:
+        if "raw" in stages:
+            print("raw limits: COPY, unnest upsert, consume ...", flush=True)
+            url = infra.create_database(f"bench_raw_{uuid.uuid4().hex[:6]}")
+            raw.update(asyncio.run(raw_postgres(url.replace("postgresql+asyncpg", "postgresql"), 200_000)))
+            raw["raw_consume_per_s"] = asyncio.run(raw_consume(bootstrap, 200_000))
+            print("  " + ", ".join(f"{k} {v:,.0f}" for k, v in raw.items()), flush=True)
+
+        data = Mittkoping(seed=16)
+        if "write" in stages:
+            print("starting reporting (directory first) ...", flush=True)
+            processes.update(start_services(infra, ("reporting",), state / "logs"))
+            publish_directory(processes["reporting"].url, data)
+            time.sleep(5)  # reporting's own relay publishes the directory; its consumer applies it
+            processes.pop("reporting").stop()
+            print("starting assessment with its relay off ...", flush=True)
+            processes.update(start_services(infra, ("assessment",), state / "logs",
+                                            {"STYRKEDJA_OUTBOX_ENABLED": "false"}))
+            a_db = processes["assessment"].env["STYRKEDJA_DATABASE_URL"]
+            bulk_write(processes["assessment"].url, Mittkoping(seed=1), 2000, 2)  # warm-up, not counted
+            print(f"bulk write: {items} assessments, batches of 1,000, {args.clients} clients ...", flush=True)
+            figures["bulk_write_items_per_s"] = bulk_write(processes["assessment"].url, data, items, args.clients)
+            print(f"  {figures['bulk_write_items_per_s']:,.0f} items/s", flush=True)
+            processes.pop("assessment").stop()
+
+            if "relay" in stages:
+                print("relay: draining the filled outbox ...", flush=True)
+                if args.profile_relay:
+                    from pyinstrument import Profiler
+
+                    with Profiler(async_mode="enabled") as profiler:
+                        rate, total = asyncio.run(relay_drain(a_db, bootstrap, infra.service_env))
+                    (ROOT / "bench" / "results" / "profile-relay.txt").write_text(
+                        f"{rate:,.0f} rows/s\n" + profiler.output_text(unicode=True))
+                else:
+                    rate, total = asyncio.run(relay_drain(a_db, bootstrap, infra.service_env))
+                figures["outbox_relay_rows_per_s"] = rate
+                print(f"  {rate:,.0f} rows/s ({total} rows)", flush=True)
+
+            if "apply" in stages and "relay" in stages:
+                print("apply: reporting catching up with the filled topics ...", flush=True)
+                processes.update(start_services(infra, ("reporting",), state / "logs"))
+                r_url = processes["reporting"].url
+                events = items + 2000  # and the warm-up's; the directory's few ride along untimed
+                rate, seconds = asyncio.run(applied_rate(processes["reporting"].env["STYRKEDJA_DATABASE_URL"],
+                                                         events))
+                figures["reporting_apply_events_per_s"] = rate
+                exact_after = wait_until_exact(r_url, data, timeout=1800, levels=LEVELS)
+                notes.append("apply: events recorded as applied in reporting's database (same transaction as "
+                             "the aggregates), from the first to the last; the API equalled the recomputation "
+                             f"{exact_after:.1f} s after that")
+                print(f"  {rate:,.0f} events/s ({seconds:.1f} s)", flush=True)
+
+        if "latency" in stages and "reporting" in processes:
+            print("latency: POST → visible at ~1,000 events/s background load ...", flush=True)
+            processes.update(start_services(infra, ("assessment",), state / "logs"))
+            load = Mittkoping(seed=17)
+            samples = latency_under_load(processes["assessment"].url, processes["reporting"].url,
+                                         args.latency_samples, load)
+            figures["post_to_visible_p50_ms"] = statistics.median(samples) * 1000
+            figures["post_to_visible_p99_ms"] = pct(samples, 0.99) * 1000
+            print(f"  p50 {figures['post_to_visible_p50_ms']:.0f} ms, p99 {figures['post_to_visible_p99_ms']:.0f} ms",
+                  flush=True)
+            wait_until_exact(processes["reporting"].url, load, timeout=600, levels=("group", "school_unit",
+                                                                                    "organiser"))
+
+        if "reads" in stages and "reporting" in processes:
+            print("reads: 32 concurrent clients, organiser level ...", flush=True)
+            times = reads(processes["reporting"].url, data.organisers)
+            figures["reads_p99_ms"] = pct(times, 0.99) * 1000
+            print(f"  p50 {statistics.median(times) * 1000:.1f} ms, p99 {figures['reads_p99_ms']:.1f} ms", flush=True)
+
+        exact = None
+        if "reporting" in processes:
+            figures["reporting_rss_mb"] = rss_mb(processes["reporting"].process.pid)
+            print("checking the cells against the recomputation ...", flush=True)
+            wait_until_exact(processes["reporting"].url, data, timeout=600)
+            consistency = httpx.get(processes["reporting"].url + "/v1/admin/consistency", timeout=120).json()
+            exact = bool(consistency.get("consistent"))
+        notes.append("rebuild by replay: not measured yet by this harness")
+
+        out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
+               "broker": infra.broker_kind, "items": items, "clients": args.clients,
+               **{k: (round(v, 1) if v is not None else None) for k, v in figures.items()},
+               **{k: round(v) for k, v in raw.items()},
+               "cells_equal_recomputation": exact, "notes": notes}
+        limit = raw.get("raw_consume_per_s")
+        out["reporting_apply_ratio_to_raw_consume"] = (
+            round(figures["reporting_apply_events_per_s"] / limit, 3)
+            if limit and figures["reporting_apply_events_per_s"] else None)
+        print(f"\n{'figure':36} {'value':>12} {'target':>10} {'met':>5} {'÷ raw limit':>12}")
+        for name, (target, op) in TARGETS.items():
+            value = figures[name]
+            met = "" if value is None else ("yes" if (value >= target if op == ">=" else value <= target) else "NO")
+            base = {"reporting_apply_events_per_s": raw.get("raw_consume_per_s"),
+                    "outbox_relay_rows_per_s": raw.get("raw_consume_per_s"),
+                    "bulk_write_items_per_s": raw.get("raw_copy_rows_per_s")}.get(name)
+            ratio = f"{value / base:.3f}" if value and base else ""
+            shown = "—" if value is None else f"{value:,.1f}"
+            print(f"{name:36} {shown:>12} {op + str(target):>10} {met:>5} {ratio:>12}")
+        for k, v in raw.items():
+            print(f"{k:36} {v:>12,.0f}")
+        print(f"cells equal the recomputation: {exact}")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2) + "\n")
+        print(f"written to {args.out}")
+        return 0 if exact in (True, None) else 1
+    finally:
+        for process in processes.values():
+            process.stop()
+        infra.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
