@@ -178,7 +178,7 @@ async def remove_directory_sources(request: Request, batch: RemovalBatch) -> Cha
 
 
 @router.get("/held", response_model=HeldEntities)
-async def list_held(request: Request, organiser_id: str = Query(pattern=ORGANISER_PATTERN),
+async def list_held(*, request: Request, organiser_id: Annotated[OrganiserIdParam, Query()],
                     after: str | None = Query(None, min_length=1, max_length=200),
                     limit: int = Query(MAX_ITEMS, ge=1, le=MAX_ITEMS)) -> HeldEntities:
     """What the directory holds for an organiser (live entities by key, with the source id each came
