@@ -42,9 +42,10 @@ async def _read_topic(bootstrap: str, topic: str) -> list:
             return []
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        # read until the topic is quiet: the embedded broker's end offsets are not reliable
+        # read until the topic is quiet: the embedded broker's end offsets are not reliable; the
+        # first fetch of a fresh consumer can take seconds on a loaded machine, so wait longer for it
         records, quiet = [], 0
-        while quiet < 2:
+        while quiet < (2 if records else 10):
             batches = await consumer.getmany(timeout_ms=1000)
             quiet = 0 if batches else quiet + 1
             for batch in batches.values():
