@@ -25,9 +25,9 @@ from styrkedja_contracts import (
     TeachingAssignmentUpsertedV1,
     new_event,
 )
+from styrkedja_contracts.identifiers import OrganiserId
 from styrkedja_kit.outbox import Outbox
 
-from ..params import ORGANISER_PATTERN
 from .rules import unit_scope
 from .tables import published
 
@@ -57,7 +57,7 @@ class ChangeBatch(BaseModel):
 class HeldEntity(BaseModel):
     """One entity the directory holds (published and not removed), as a full import compares it."""
 
-    organiser_id: str = Field(pattern=ORGANISER_PATTERN)
+    organiser_id: OrganiserId
     entity_key: str = Field(min_length=3, max_length=200)
 
 

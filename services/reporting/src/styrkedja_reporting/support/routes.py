@@ -8,10 +8,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
 from ..freshness import set_freshness
-from ..params import ID_PATTERN, ORGANISER_PATTERN, SCHOOL_YEAR_PATTERN, SUBJECT_PATTERN
+from ..params import ID_PATTERN
 from . import read
 from .rules import SENSITIVE_FIGURES
 
@@ -22,9 +23,9 @@ router = APIRouter(prefix="/v1/support", tags=["support"])
 async def summary(
         request: Request, response: Response, level: read.Level,
         unit_id: str = Query(pattern=ID_PATTERN),
-        organiser_id: str | None = Query(None, pattern=ORGANISER_PATTERN),
-        subject_code: str | None = Query(None, pattern=SUBJECT_PATTERN),
-        school_year: str | None = Query(None, pattern=SCHOOL_YEAR_PATTERN, description="For plan coverage."),
+        organiser_id: OrganiserIdParam | None = Query(None),
+        subject_code: SubjectCodeParam | None = Query(None),
+        school_year: SchoolYearParam | None = Query(None, description="For plan coverage."),
         term: Literal["HT", "VT"] | None = Query(None, description="For plan coverage."),
         investigation_weeks: int | None = Query(None, ge=1, le=104,
                                                 description="Default: the `support_investigation_weeks` setting."),
