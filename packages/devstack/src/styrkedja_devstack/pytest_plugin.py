@@ -1,16 +1,25 @@
 """Pytest fixtures: a real PostgreSQL and a real Kafka-protocol broker for the whole session.
 
 PostgreSQL from testcontainers when a Docker engine answers, otherwise the embedded binaries (the
-same ones `make run` uses). The broker is a matrix: every test that uses `infrastructure` runs on the
-embedded Tansu broker and on Apache Kafka (KRaft, from Maven Central); `$STYRKEDJA_TEST_BROKERS`
-picks one. Environment variables can point at an external PostgreSQL or Kafka instead.
+same ones `make run` uses). The broker is a matrix: every test that uses `infrastructure` (or
+`fresh_database`, `service_database`, which use it) runs on the embedded Tansu broker and on Apache
+Kafka (KRaft, from Maven Central); `$STYRKEDJA_TEST_BROKERS` picks one. Environment variables can
+point at an external PostgreSQL or Kafka instead.
+
+A test that never talks to a broker says so with the marker `postgres_only` (usually for its whole
+module: `pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]`): it runs once, `[postgres]`
+in its id, with the same fixtures, and its broker address is a trap: a listening socket that counts
+connections, so a test that connects to it after all fails at teardown instead of silently losing its
+broker runs. A test in such a module that does talk to the broker takes `@pytest.mark.broker_matrix`.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -28,6 +37,8 @@ from .stack import BROKER_KINDS, ENV_KAFKA, ENV_POSTGRES, Infrastructure, start_
 ENV_TEST_BROKERS = "STYRKEDJA_TEST_BROKERS"
 #: Set by .ci/run: a missing Java/Maven fails the Apache Kafka half instead of skipping it.
 ENV_REQUIRE_ALL = "STYRKEDJA_REQUIRE_KAFKA"
+#: The `infrastructure` parameter (and test id) of the tests marked `postgres_only`: no broker at all.
+POSTGRES_ONLY = "postgres"
 
 if TYPE_CHECKING:
     from .issuer import DevIssuer
@@ -76,7 +87,7 @@ def test_postgres() -> Iterator[str]:
     # not pytest's tmp_path: its folders are private to root, and the server runs as its own user
     state_dir = Path(tempfile.mkdtemp(prefix="styrkedja-test-pg-"))
     state_dir.chmod(0o755)
-    postgres = EmbeddedPostgres(state_dir / "pgdata").start()
+    postgres = EmbeddedPostgres(state_dir / "pgdata", durable=False).start()  # deleted after the session
     try:
         yield postgres.server_url()
     finally:
@@ -84,11 +95,66 @@ def test_postgres() -> Iterator[str]:
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session", params=BROKERS)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres_only: the test needs PostgreSQL but never a broker: it runs once, "
+                                       "not once per broker (a connection to the broker fails it)")
+    config.addinivalue_line("markers", "broker_matrix: the test talks to the broker: once per broker, even in a "
+                                       "module marked postgres_only")
+
+
+def runs_without_broker(node: pytest.Item) -> bool:
+    return bool(node.get_closest_marker("postgres_only") and not node.get_closest_marker("broker_matrix"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`infrastructure` (and so `fresh_database`, `service_database`, `stack`, ...) once per broker, or once
+    without a broker for a test marked `postgres_only`. Session-scoped: pytest groups the tests by it, so
+    each broker starts once per session."""
+    if "infrastructure" in metafunc.fixturenames:
+        params = [POSTGRES_ONLY] if runs_without_broker(metafunc.definition) else BROKERS
+        metafunc.parametrize("infrastructure", params, indirect=True, scope="session")
+
+
+class BrokerTrap:
+    """A listening socket where the postgres-only tests' broker would be: it accepts, counts and closes
+    every connection, so a test that talks to a broker after all is caught (see `_no_broker_used`)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._serve, name="broker-trap", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+_trap: BrokerTrap | None = None
+
+
+@pytest.fixture(scope="session")
 def infrastructure(request: pytest.FixtureRequest, test_postgres: str) -> Iterator[Infrastructure]:
-    """PostgreSQL and one broker; parametrised, so every test that needs it runs once per broker.
-    pytest groups the tests by broker, so each broker starts once per session."""
-    kind = request.param
+    """PostgreSQL and one broker; parametrised (see `pytest_generate_tests`), so every test that needs it
+    runs once per broker; for a `postgres_only` test, PostgreSQL and a broker address nothing answers on."""
+    global _trap
+    kind = getattr(request, "param", BROKERS[0])
+    if kind == POSTGRES_ONLY:
+        _trap = BrokerTrap()
+        try:
+            yield Infrastructure(test_postgres, _trap.address, notes=["PostgreSQL only: no broker"])
+        finally:
+            _trap.close()
+            _trap = None
+        return
     if kind == "external":
         yield Infrastructure(test_postgres, os.environ[ENV_KAFKA], notes=["external Kafka"])
         return
@@ -115,6 +181,22 @@ def infrastructure(request: pytest.FixtureRequest, test_postgres: str) -> Iterat
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _no_broker_used(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A `postgres_only` test that connected to the broker address fails: it must run on the brokers."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or callspec.params.get("infrastructure") != POSTGRES_ONLY:
+        yield
+        return
+    request.getfixturevalue("infrastructure")
+    trap = _trap
+    before = trap.connections if trap else 0
+    yield
+    if trap and trap.connections != before:
+        pytest.fail(f"{request.node.nodeid} is marked postgres_only but connected to the broker "
+                    f"({trap.connections - before} connections): give it @pytest.mark.broker_matrix", pytrace=False)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     kind = _broker_of(report.nodeid)
     _durations[kind] += report.duration
@@ -124,13 +206,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def _broker_of(nodeid: str) -> str:
     params = nodeid.rpartition("[")[2].rstrip("]").split("-") if nodeid.endswith("]") else []
-    return next((p for p in params if p in (*BROKER_KINDS, "external")), "no broker")
+    return next((p for p in params if p in (*BROKER_KINDS, "external", POSTGRES_ONLY)), "no broker")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
     if len(_durations) > 1 or set(_durations) - {"no broker"}:
         parts = [f"{kind}: {_counts[kind]} tests, {seconds:.0f} s" for kind, seconds in sorted(_durations.items())]
-        terminalreporter.write_line("time per broker (setup + call + teardown): " + "; ".join(parts))
+        terminalreporter.write_line("time per broker (setup + call + teardown; postgres: the postgres_only "
+                                    "tests, no broker): " + "; ".join(parts))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from styrkedja_lika.access.rules import Actor, Role
 from styrkedja_lika.main import create_app
 from styrkedja_lika.settings import LikaSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 ORG, OTHER_ORG = "2999", "1480"
 UNIT, SIBLING = "29990011", "29990022"
