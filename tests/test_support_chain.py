@@ -18,7 +18,7 @@ from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.settings import ReportingSettings
 
-pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+pytestmark = pytest.mark.integration  # the broker matrix: its services talk to the broker
 
 SECRET = "Pappan sjuk, eleven sover dåligt QWERTY-4471"
 ORG, UNIT = "2999", "12345678"
