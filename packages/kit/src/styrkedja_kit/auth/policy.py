@@ -9,6 +9,7 @@ No I/O, no web framework: a route asks `may_write(principal, Write.ASSESSMENTS, 
 | platform        | assessments, forecasts, support, organisation — own organiser(s) | only what it wrote              |
 | teacher         | —                                                   | own groups, student level included           |
 | principal       | LIKA of own school units                            | own school units, student level included     |
+| ict_coordinator | LIKA of own school units                            | own school units, unit level (no student data) |
 | area_manager    | —                                                   | own areas' units, down to group level        |
 | organiser_admin | organiser settings, LIKA of any own unit            | whole organiser, every level (exact)         |
 | politician      | —                                                   | organiser and area aggregates (suppressed)   |
@@ -72,6 +73,8 @@ GRANTS: dict[Role, Grant] = {
     Role.TEACHER: Grant(frozenset(), WriteReach.NONE, Reach.GROUPS, frozenset({Level.STUDENT, Level.GROUP})),
     Role.PRINCIPAL: Grant(frozenset({Write.LIKA}), WriteReach.SCHOOL_UNITS, Reach.SCHOOL_UNITS,
                           frozenset({Level.STUDENT, Level.GROUP, Level.SCHOOL_UNIT})),
+    Role.ICT_COORDINATOR: Grant(frozenset({Write.LIKA}), WriteReach.SCHOOL_UNITS, Reach.SCHOOL_UNITS,
+                                frozenset({Level.SCHOOL_UNIT})),
     Role.AREA_MANAGER: Grant(frozenset(), WriteReach.NONE, Reach.AREAS,
                              frozenset({Level.GROUP, Level.SCHOOL_UNIT, Level.AREA})),
     Role.ORGANISER_ADMIN: Grant(frozenset({Write.ORGANISER_SETTINGS, Write.LIKA}), WriteReach.ORGANISERS,
