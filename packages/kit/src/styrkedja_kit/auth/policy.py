@@ -23,9 +23,10 @@ in `styrkedja_reporting.access.disclosure`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..rules import RuleViolation
+from ..rules import RuleViolation, RuleViolations
 from .principal import GroupRef, Level, Principal, Role
 
 
@@ -163,6 +164,17 @@ def require_write(principal: Principal, kind: Write, organiser_id: str | None, *
         raise AccessDenied(field, "write_scope",
                            f"this token may not write {kind.value} for organiser {organiser_id!s:.64}"
                            + (f", school unit {school_unit_code!s:.16}" if school_unit_code else ""))
+
+
+def require_write_each(principal: Principal, kind: Write, organiser_ids: Sequence[str | None], *, batch: bool,
+                       field: str = "organiser_id") -> None:
+    """Every item of a request checked before anything else: a 403 naming each item (`items.<i>.organiser_id`)
+    whose organiser this token may not write `kind` for — so a batch is stored whole or not at all."""
+    denied = [AccessDenied(f"items.{index}.{field}" if batch else field, "write_scope",
+                           f"this token may not write {kind.value} for organiser {organiser_id!s:.64}")
+              for index, organiser_id in enumerate(organiser_ids) if not may_write(principal, kind, organiser_id)]
+    if denied:
+        raise RuleViolations(denied)
 
 
 def require_read(principal: Principal, node: Node, *, field: str = "scope") -> None:

@@ -18,6 +18,7 @@ from styrkedja_contracts.events.support import (
     SupportInterventionRecordedV1,
     SupportInterventionRetractedV1,
 )
+from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation
@@ -57,11 +58,14 @@ def _out(outcome: Outcome) -> InterventionOut:
 
 
 class SupportService:
-    def __init__(self, db: Database, outbox: Outbox, *, max_batch_items: int = 1000) -> None:
-        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items)
+    def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000) -> None:
+        self.principal = principal
+        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
+                                may_change=lambda row: may_write(principal, Write.SUPPORT, row["organiser_id"]))
 
     async def record(self, items: Sequence[InterventionIn], *, batch: bool = False) -> list[InterventionOut]:
         """Store a new revision of each intervention and its event, all or nothing."""
+        require_write_each(self.principal, Write.SUPPORT, [item.organiser_id for item in items], batch=batch)
         violations: list[RuleViolation] = []
         for index, item in enumerate(items):
             violations += [v.at_item(index if batch else None) for v in check_intervention(_rules_view(item))]
