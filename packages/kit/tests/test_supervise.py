@@ -21,7 +21,7 @@ async def test_restarts_with_backoff_and_stops_when_asked():
 
     await asyncio.wait_for(run_until_stopped("test loop", body, stopping, lambda: failures.append(1)), 20)
     assert len(starts) == 4 and len(failures) == 3
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=True)]
     assert gaps[0] >= 0.4 and gaps[2] > gaps[0], f"the delay must grow: {gaps}"
 
 

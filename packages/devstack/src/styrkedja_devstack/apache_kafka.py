@@ -177,11 +177,11 @@ class ApacheKafka:
         if result.returncode != 0:
             raise RuntimeError(f"formatting the Kafka log folder failed: {result.stdout}{result.stderr}")
 
-    def start(self, timeout: float = 120) -> "ApacheKafka":
+    def start(self, timeout: float = 120) -> ApacheKafka:
         self._write_config()
         self._format_once()
         heap = os.environ.get(ENV_HEAP, "512m")
-        out = open(self.state_dir / "stdout.log", "ab")
+        out = open(self.state_dir / "stdout.log", "ab")  # noqa: SIM115 (the child holds it; closed below)
         # a fixed heap, committed up front: the broker's memory is a constant, not a curve (the logs are
         # on disk; the OS page cache, not the JVM, holds what is hot)
         self.process = subprocess.Popen(self._java("kafka.Kafka", str(self.config_file),

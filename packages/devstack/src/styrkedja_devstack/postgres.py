@@ -7,6 +7,7 @@ refuses to run, so the server runs as the dedicated system user the wheel also u
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pwd
@@ -81,7 +82,7 @@ class EmbeddedPostgres:
             self._run("initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
                       "--locale=C.UTF-8")
 
-    def start(self) -> "EmbeddedPostgres":
+    def start(self) -> EmbeddedPostgres:
         self._prepare()
         self.stop_stale()
         options = (f"-h {self.host} -p {self.port} -k {self.data_dir} -c max_connections=300 "
@@ -98,10 +99,9 @@ class EmbeddedPostgres:
     def stop_stale(self) -> None:
         """A server left running by a killed run would hold the data folder: stop it first."""
         if (self.data_dir / "postmaster.pid").exists():
-            try:
+            # a stale pid file of a dead server makes this fail; pg_ctl start copes with it
+            with contextlib.suppress(subprocess.CalledProcessError):
                 self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop", timeout=60)
-            except subprocess.CalledProcessError:
-                pass  # stale pid file of a dead server; pg_ctl start copes with it
 
     def _wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

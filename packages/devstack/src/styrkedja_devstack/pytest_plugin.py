@@ -184,7 +184,7 @@ async def db(settings):
 
 
 @pytest.fixture(scope="session")
-def token_issuer() -> Iterator["DevIssuer"]:
+def token_issuer() -> Iterator[DevIssuer]:
     """A dev OIDC issuer on a free loopback port for the session; `token_issuer.mint(roles=[...],
     organisers=[...], ...)` signs a token, `token_issuer.url` is the `STYRKEDJA_AUTH_ISSUER`."""
     from .issuer import DevIssuer

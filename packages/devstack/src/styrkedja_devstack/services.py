@@ -65,11 +65,11 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "ServiceProcess":
+    def start(self) -> ServiceProcess:
         out = subprocess.DEVNULL
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{self.spec.name}.log", "ab")
+            out = open(self.log_dir / f"{self.spec.name}.log", "ab")  # noqa: SIM115 (the child holds it)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"{self.spec.package}.main:app", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20"],

@@ -21,7 +21,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -320,7 +320,7 @@ class OutboxRelay:
         self._marked = {tp for tp in self._marked if tp.topic != topic}
         async with self.db.sessions.begin() as session:
             await session.execute(self.marks.delete().where(self.marks.c.topic == topic))
-            await Outbox(self.outbox).mark_for_replay(session, datetime.min.replace(tzinfo=timezone.utc), topic)
+            await Outbox(self.outbox).mark_for_replay(session, datetime.min.replace(tzinfo=UTC), topic)
 
     async def _load_marks(self) -> None:
         async with self.db.sessions() as session:
@@ -343,10 +343,10 @@ class OutboxRelay:
             count, oldest = (await session.execute(
                 select(func.count(), func.min(o.c.created_at)).where(o.c.published_at.is_(None)))).one()
         metrics.OUTBOX_BACKLOG.labels(self.settings.service_name).set(count)
-        age = (datetime.now(timezone.utc) - oldest).total_seconds() if oldest else 0.0
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         metrics.OUTBOX_OLDEST_AGE.labels(self.settings.service_name).set(age)
 
     async def _prune(self) -> None:
-        cutoff = datetime.now(timezone.utc) - timedelta(days=self.settings.outbox_retention_days)
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.outbox_retention_days)
         async with self.db.sessions.begin() as session:
             await session.execute(self.outbox.delete().where(self.outbox.c.published_at < cutoff))

@@ -6,7 +6,7 @@ the service."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,7 +91,7 @@ class ActionPlans:
                    changes: dict[str, Any]) -> tuple[dict, int]:
         """The edited item and the plan's revision. An edit that changes nothing is no new revision."""
         raise_if_any(rules.edit_problems(changes))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         async with self.db.sessions.begin() as session:
             # lock the plan: edits of one plan are serialised, so revisions and events stay in order
             plan = await self._plan(session, self_assessment_id, lock=True)

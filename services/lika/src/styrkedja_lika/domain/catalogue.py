@@ -470,7 +470,7 @@ def check_version_stability(catalogues: Iterable[Catalogue]) -> list[str]:
     ordered = sorted(catalogues, key=lambda c: version_key(c.version))
     problems: list[str] = []
     ever_retired: dict[str, str] = {}
-    for prev, cur in zip([None, *ordered], ordered, strict=False):
+    for prev, cur in zip([None, *ordered], ordered, strict=True):
         if prev is None:
             if cur.previous_version is not None and len(ordered) > 1:
                 problems.append(f"{cur.version}: first version must not name a previous_version")
