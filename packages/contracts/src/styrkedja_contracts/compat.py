@@ -182,7 +182,7 @@ class _Comparer:
             problems.extend(self._object(old, new, path, depth))
         if "items" in old or "items" in new:
             problems.extend(self.node(old.get("items", True), new.get("items", True), f"{path}[]", depth + 1))
-        for i, (o, n) in enumerate(zip(old.get("prefixItems", []), new.get("prefixItems", []), strict=True)):
+        for i, (o, n) in enumerate(zip(old.get("prefixItems", []), new.get("prefixItems", []), strict=False)):
             problems.extend(self.node(o, n, f"{path}[{i}]", depth + 1))
         return problems
 

@@ -175,7 +175,7 @@ def _draw(rng: random.Random, mix: tuple[tuple[str, float], ...]) -> str:
 
 
 def _cut(score: float, cuts: tuple[float, ...], values: tuple[str, ...]) -> str:
-    for cut, value in zip(cuts, values, strict=True):
+    for cut, value in zip(cuts, values, strict=False):
         if score < cut:
             return value
     return values[len(cuts)]

@@ -111,7 +111,7 @@ class ApacheKafka:
         self.data_dir = self.state_dir / "data"
         self.log_file = self.state_dir / "server.log"
         self.config_file = self.state_dir / "server.properties"
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         ports_file = self.state_dir / "ports"
         if ports_file.exists():  # a restart keeps the ports: clients and the quorum know them
             saved_port, controller_port = (int(p) for p in ports_file.read_text().split())

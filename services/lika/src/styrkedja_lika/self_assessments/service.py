@@ -138,7 +138,7 @@ class SelfAssessments:
         return row, ratings, False
 
     async def _draft_for_change(self, session: AsyncSession, self_assessment_id: uuid.UUID,
-                                action: str) -> tuple[dict, Catalogue]:
+                                action: str) -> tuple[dict[str, Any], Catalogue]:
         row = await load(session, self_assessment_id, lock=True)
         require_write(self.actor, owner_of(row))
         problem = rules.lifecycle_problem(AssessmentStatus(row["status"]), action)
