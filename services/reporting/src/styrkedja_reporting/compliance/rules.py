@@ -219,7 +219,10 @@ class Counts:
 
 def counts(tally: ComplianceTally | None) -> Counts:
     t = tally or ComplianceTally()
-    share = (lambda n: round(n / t.expected, DECIMALS) if t.expected else None)
+
+    def share(n: int) -> float | None:
+        return round(n / t.expected, DECIMALS) if t.expected else None
+
     return Counts(t.expected, t.reported, t.on_time, t.late, t.missing, share(t.reported), share(t.on_time))
 
 
