@@ -18,6 +18,7 @@ from styrkedja_reporting.figures.state import Multiset
 
 VT27 = TermPeriod(SchoolYear(2026), Term.VT)
 HT27 = TermPeriod(SchoolYear(2027), Term.HT)
+DEFAULTS = Thresholds()
 
 
 @pytest.mark.parametrize(("day", "period"), [
@@ -34,7 +35,7 @@ def test_red_from_the_day_after_eight_months():
     assert freshness_period(None, FreshnessBands()) is None
 
 
-def judge(today, students=12, newest=date(2026, 9, 30), period=VT27, limits=Thresholds()):
+def judge(today, students=12, newest=date(2026, 9, 30), period=VT27, limits=DEFAULTS):
     return judge_freshness_in(period, Multiset.of(newest) if newest else None, students, today, limits)
 
 
