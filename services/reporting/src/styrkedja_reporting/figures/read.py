@@ -22,7 +22,7 @@ from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import assessment_facts
 from .pass_share import PassTally
 from .state import Multiset
-from .tables import PASS_COUNTERS, AdditiveTable, figure_dates, figure_pass, figure_students
+from .tables import PASS_COUNTERS, AdditiveTable, figure_dates, figure_pass
 
 CellId = tuple[str, str, int]  # unit id, subject code, year
 PeriodId = tuple[str, str]  # school year, period (HT, VT, R1…R4)
@@ -93,12 +93,13 @@ async def read_dates(session: AsyncSession, level: str, filters: CellFilters, pe
 
 async def read_students(session: AsyncSession, level: str, filters: CellFilters, period: PeriodId,
                         scope: Scope | None = None) -> dict[CellId, int]:
-    """Distinct students with a result per cell (a student with a result in two organisers'
-    nation cells counts once)."""
-    c = figure_students.c
+    """Distinct students with a result per cell: a lookup of the count kept as the events are
+    applied (`coverage_counts`). At nation level the organisers' counts are summed (a student
+    counts once per organiser)."""
+    c = figure_pass.c
     keys = [c.unit_id, c.subject_code, c.year]
-    query = select(*keys, func.count(func.distinct(c.student_id)).label("n")).where(c["count"] > 0)
-    query = _where(figure_students, level, filters, [period], scope, query).group_by(*keys)
+    query = select(*keys, func.sum(c.students).label("n"))
+    query = _where(figure_pass, level, filters, [period], scope, query).group_by(*keys)
     return {(r.unit_id, r.subject_code, r.year): int(r.n) for r in (await session.execute(query)).all()}
 
 
