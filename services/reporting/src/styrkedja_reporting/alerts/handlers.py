@@ -295,7 +295,7 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
         select(alerts).where(alerts.c.alert_id.in_(sorted(set(ids)))).order_by(alerts.c.alert_id)
         .with_for_update())).all()}
     decided = []
-    for (cell, observation), aid in zip(judged, ids):
+    for (cell, observation), aid in zip(judged, ids, strict=True):
         row = stored.get(aid)
         decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
         if decision.action is not Action.nothing and decision.alert is not None:

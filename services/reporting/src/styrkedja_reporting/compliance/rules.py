@@ -196,7 +196,7 @@ def item_contribution(item: Item | None) -> dict[ComplianceCell, ComplianceTally
                   ComplianceCell(w, CellKind.teacher_group_subject, unit, group, subject, teacher)]
     if not item.teachers:
         cells.append(ComplianceCell(w, CellKind.unassigned, unit, group, subject))
-    return {cell: tally for cell in cells}
+    return dict.fromkeys(cells, tally)
 
 
 def item_delta(old: Item | None, new: Item | None) -> dict[ComplianceCell, ComplianceTally]:

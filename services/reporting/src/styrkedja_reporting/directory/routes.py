@@ -43,7 +43,7 @@ class Unit(BaseModel):
     school_unit_code: str | None = None
     year: int | None = None
     roster_size: int | None = None  # as the source reported it; see /roster-sizes for the counted one
-    children: list["Unit"] = []
+    children: list[Unit] = []
 
 
 class RosterSize(BaseModel):

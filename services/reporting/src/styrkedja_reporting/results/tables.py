@@ -92,8 +92,8 @@ def _unnest(columns: Sequence[Column]) -> str:
 
 
 def _arrays(names: Sequence[str], rows: Iterable[tuple]) -> dict[str, list]:
-    columns: list[tuple] = list(zip(*rows)) or [() for _ in names]
-    return {name: list(values) for name, values in zip(names, columns)}
+    columns: list[tuple] = list(zip(*rows, strict=True)) or [() for _ in names]
+    return {name: list(values) for name, values in zip(names, columns, strict=True)}
 
 
 class FactStore:
