@@ -447,7 +447,7 @@ async def test_forecast_outcome_and_merit_drill_down_to_the_students(client, set
                           and (level != "area" or u in {c for c, a in AREAS.items() if a == unit_id})
                           and (level != "school_unit" or u.startswith(f"{unit_id}/")))
                 if inside:
-                    want[(u, subject, year)] = [a + b for a, b in zip(want.get((u, subject, year), [0] * 4), counts)]
+                    want[(u, subject, year)] = [a + b for a, b in zip(want.get((u, subject, year), [0] * 4), counts, strict=True)]
             assert {(r["unit_id"], r["subject_code"], r["year"]): [r[v] for v in verdicts]
                     for r in got["rows"]} == want, (level, term)
             assert all(r["level"] == child and r["parent_id"] == (unit_id or "SE") for r in got["rows"])
@@ -459,7 +459,7 @@ async def test_forecast_outcome_and_merit_drill_down_to_the_students(client, set
                           and (level != "area" or u in {c for c, a in AREAS.items() if a == unit_id})
                           and (level != "school_unit" or u.startswith(f"{unit_id}/")))
                 if inside:
-                    want_m[(u, year)] = [a + b for a, b in zip(want_m.get((u, year), [0] * 8), counts)]
+                    want_m[(u, year)] = [a + b for a, b in zip(want_m.get((u, year), [0] * 8), counts, strict=True)]
             assert {(r["unit_id"], r["year"]): [r["graded_students"], r["all_pass"], r["merit_students"]]
                     for r in got_m} == {k: v[:3] for k, v in want_m.items()}, (level, term)
 
@@ -474,14 +474,14 @@ async def test_forecast_outcome_and_merit_drill_down_to_the_students(client, set
             want_g = [0] * 4
             for (lv, u, _, _, _, _, _, t_), counts in outcomes.items():
                 if lv == "group" and u == group and t_ == term:
-                    want_g = [a + b for a, b in zip(want_g, counts)]
+                    want_g = [a + b for a, b in zip(want_g, counts, strict=True)]
             assert tally == want_g, (group, term)
 
             listed = (await client.get("/v1/figures/drill-down", params={**params, "figure": "merit"})).json()["rows"]
             want_n = [0, 0, 0]
             for (lv, u, _, _, _, _, t_), counts in merit.items():
                 if lv == "group" and u == group and t_ == term:
-                    want_n = [a + b for a, b in zip(want_n, counts[:3])]
+                    want_n = [a + b for a, b in zip(want_n, counts[:3], strict=True)]
             assert [len(listed), sum(r["all_pass"] == "ja" for r in listed),
                     sum(r["merit_value"] is not None for r in listed)] == want_n, (group, term)
             half_points = sum(int(r["merit_value"] * 2) for r in listed if r["merit_value"] is not None)
