@@ -52,7 +52,7 @@ from .read import (
     roster_sizes,
     students_of_group,
 )
-from .subjects import ELIGIBILITY_RULES
+from .subjects import ELIGIBILITY_RULES, MERIT_YEAR
 from .tables import FORECASTS, MERIT
 
 router = APIRouter(prefix="/v1/figures", tags=["figures"])
