@@ -55,7 +55,7 @@ async def token_attack_failures(client: httpx.AsyncClient, app: Any, issuer: Dev
         method, path = key.split(" ", 1)
         for name, header in attacks.items():
             headers = {"Authorization": header} if header is not None else {}
-            body = {} if method in ("POST", "PUT", "PATCH") else None
+            body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
             response = await client.request(method, fill(path), json=body, headers=headers)
             challenge = response.headers.get("www-authenticate", "")
             if (response.status_code != 401 or not challenge.startswith("Bearer ")

@@ -36,10 +36,9 @@ async def app_and_client(package: str, settings: Any, *, token: str | None = Non
     """`service_client`, with the app itself too (for tests that enumerate its routes)."""
     app = importlib.import_module(f"{package}.main").create_app(settings)
     base_url = f"http://{package.removeprefix('styrkedja_')}"
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url,
-                                     headers=bearer(token)) as client:
-            yield app, client
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url, headers=bearer(token)) as client:
+        yield app, client
 
 
 def bearer(token: str | None) -> dict[str, str]:

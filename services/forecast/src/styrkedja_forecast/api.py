@@ -10,6 +10,7 @@ from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Write, authorize_write
 from styrkedja_kit.problems import problem_responses
 
+from .calendar.routes import calendar_service
 from .schemas import BatchOut, ForecastBatchIn, ForecastIn, ForecastOut, WithdrawIn
 from .service import ForecastService
 from .settings import ForecastSettings
@@ -21,8 +22,9 @@ def _service(request: Request, principal: Principal) -> ForecastService:
     runtime = runtime_of(request)
     settings = runtime.settings
     assert runtime.outbox is not None and isinstance(settings, ForecastSettings)
+    calendars = calendar_service(request)
     return ForecastService(runtime.db, runtime.outbox, principal, settings.window_config(),
-                           max_batch_items=settings.max_batch_items)
+                           max_batch_items=settings.max_batch_items, calendars=calendars.calendars)
 
 
 #: Platform clients submit for their own organiser(s); each item's organiser is checked in the service.

@@ -2,7 +2,8 @@
 organiser (in scope) or another one (out of scope) → the expected status, a 403 storing nothing; the
 token attacks on every route → 401; a batch with one foreign item → 403 naming it.
 
-Platform clients are the only writers, each for its own organiser(s). A forecast's id is derived from
+Platform clients are the only writers of forecasts, each for its own organiser(s); the organiser
+admin sets its organiser's reporting calendar, which every role that reads figures may read. A forecast's id is derived from
 its organiser and key, so one organiser's submission never lands on another's forecast; a withdrawal
 names an id, and the stored forecast's organiser must be the token's. The service has no read routes."""
 
@@ -23,7 +24,7 @@ from styrkedja_kit.auth import routes_without_guard
 pytestmark = pytest.mark.integration
 
 ORG, OTHER_ORG = "2999", "1480"
-TABLES = ("forecasts", "forecast_revisions", "outbox")
+TABLES = ("forecasts", "forecast_revisions", "organiser_calendars", "organiser_calendar_revisions", "outbox")
 _n = itertools.count()
 
 
@@ -44,25 +45,43 @@ EXPECTED = {
     "POST /v1/forecasts": frozenset({"platform"}),
     "POST /v1/forecasts/batch": frozenset({"platform"}),
     "POST /v1/forecasts/{forecast_id}/withdraw": frozenset({"platform"}),
+    # the reporting calendar (årshjul): read by every role that reads figures, set by the organiser admin
+    "GET /v1/calendars/{organiser_id}": frozenset({"teacher", "principal", "ict_coordinator", "area_manager",
+                                                   "organiser_admin", "politician", "public"}),
+    "PUT /v1/calendars/{organiser_id}": frozenset({"organiser_admin"}),
 }
+#: reads any organiser's (published figures' calendars are public): in scope for another organiser too
+EVERY_ORGANISER = {("GET /v1/calendars/{organiser_id}", "public")}
 
-Request = Callable[[], Awaitable[tuple[str, dict]]]
+Request = Callable[[], Awaitable[tuple[str, dict | None]]]
 
 
 def requests_for(client, owner_token: str) -> dict[str, Request]:
-    async def single() -> tuple[str, dict]:
+    async def single() -> tuple[str, dict | None]:
         return "/v1/forecasts", forecast()
 
-    async def batch() -> tuple[str, dict]:
+    async def batch() -> tuple[str, dict | None]:
         return "/v1/forecasts/batch", {"items": [forecast(), forecast()]}
 
-    async def withdraw() -> tuple[str, dict]:
+    async def withdraw() -> tuple[str, dict | None]:
         stored = await client.post("/v1/forecasts", json=forecast(), headers=testing.bearer(owner_token))
         assert stored.status_code == 201, stored.text
         return fill("/v1/forecasts/{id}/withdraw", id=stored.json()["forecast_id"]), {}
 
+    async def read_calendar() -> tuple[str, dict | None]:
+        return f"/v1/calendars/{ORG}", None
+
+    weeks = itertools.cycle([43, 44])
+
+    async def set_calendar() -> tuple[str, dict | None]:
+        return f"/v1/calendars/{ORG}", {"forecast_windows": [
+            {"term": "HT", "iso_week": next(weeks), "deadline_weekday": 5},
+            {"term": "VT", "iso_week": 13, "deadline_weekday": 5}],
+            "grace_days": 0, "round_deadlines": [], "timezone": "Europe/Stockholm"}
+
     return {"POST /v1/forecasts": single, "POST /v1/forecasts/batch": batch,
-            "POST /v1/forecasts/{forecast_id}/withdraw": withdraw}
+            "POST /v1/forecasts/{forecast_id}/withdraw": withdraw,
+            "GET /v1/calendars/{organiser_id}": read_calendar, "PUT /v1/calendars/{organiser_id}": set_calendar}
 
 
 async def counts(db) -> tuple[int, ...]:
@@ -91,13 +110,14 @@ async def test_scope_matrix_every_route_every_role_in_and_out_of_scope(settings,
                 before = await counts(db)
                 response = await client.request(method, path, json=body)
                 use_token(client, None)
-                expected = (200, 201) if role in allowed and in_scope else (403,)
+                reaches = in_scope or (route, role) in EVERY_ORGANISER
+                expected = (200, 201) if role in allowed and reaches else (403,)
                 if response.status_code not in expected:
                     wrong.append(f"{route} {role} {'in' if in_scope else 'out of'} scope: {response.status_code} "
                                  f"(expected {expected}) {response.text[:200]}")
                 elif response.status_code == 403:
                     fields = problem_fields(response)
-                    assert fields and all(rule in ("role", "write_scope") for _, rule in fields), fields
+                    assert fields and all(rule in ("role", "write_scope", "read_scope") for _, rule in fields), fields
                     if await counts(db) != before:
                         wrong.append(f"{route} {role} out of scope: 403 but something was stored")
     assert not wrong, "\n".join(wrong)

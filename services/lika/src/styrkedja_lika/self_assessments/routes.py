@@ -33,12 +33,12 @@ router = APIRouter(prefix="/v1/self-assessments", tags=["self-assessments"])
 
 def service(request: Request, caller: Principal = reader) -> SelfAssessments:
     runtime = runtime_of(request)
-    return SelfAssessments(runtime.db, runtime.outbox, runtime.settings.max_event_bytes, caller)
+    return SelfAssessments(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
 
 
 def write_service(request: Request, caller: Principal = writer) -> SelfAssessments:
     runtime = runtime_of(request)
-    return SelfAssessments(runtime.db, runtime.outbox, runtime.settings.max_event_bytes, caller)
+    return SelfAssessments(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
 
 
 #: For reads: the caller's read scope decides per self-assessment.
