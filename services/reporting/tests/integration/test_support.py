@@ -6,11 +6,14 @@ the same log in another order and batching into a fresh database.
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
+import openpyxl
 import pytest
 from sqlalchemy import text
 
@@ -22,6 +25,7 @@ from styrkedja_contracts.events.support import SupportInterventionRecordedV1, Su
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
+from styrkedja_reporting.settings import ReportingSettings
 from styrkedja_reporting.support import read
 from styrkedja_reporting.support.handlers import mismatches
 
@@ -303,3 +307,124 @@ async def test_a_retraction_before_its_intervention_wins_and_nothing_counts(db):
                          source="/t")
     await feed(db, [[retraction], [recorded]])
     assert await aggregate_rows(db, "support_aggregates") == Counter()
+
+
+# ------------------------------------------------------------- hand-made: before/after by date, exports
+
+@pytest.fixture
+def settings(service_database, monkeypatch) -> ReportingSettings:
+    service_database("styrkedja_reporting")
+    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
+    return ReportingSettings()
+
+
+def _result(student: str, subject: str, round_: int, value: str, on: date) -> AssessmentPublishedV1:
+    return AssessmentPublishedV1(
+        assessment_id=uuid5(NS, f"hand-{student}-{subject}-{round_}"), revision=1, organiser_id=ORG,
+        school_unit_code=UNITS[0], group_id="7A", student_id=student, teacher_id="t-1", gender="male", year=7,
+        subject_code=subject, kind="assessment", scale="AF", value=value,
+        unmet_criteria=("K1",) if value == "F" else (), school_year="2026/27", term="HT", round=round_,
+        assessed_on=on, published_at=T0)
+
+
+def _support(student: str, subject: str | None, kind: str, status: str, start: date) -> SupportInterventionRecordedV1:
+    return SupportInterventionRecordedV1(
+        intervention_id=uuid5(NS, f"hand-{student}-{subject}-{kind}"), revision=1, organiser_id=ORG,
+        school_unit_code=UNITS[0], group_id="7A", student_id=student, subject_code=subject, kind=kind,
+        status=status, start_date=start, recorded_at=T0)
+
+
+MAT, SVE = SUBJECTS
+HAND_MADE = [
+    # s-1: special support in maths from 10 Sep; round 1 dated before it (F), round 2 after (E)
+    _support("s-1", MAT, "special_support", "decided", date(2026, 9, 10)),
+    _result("s-1", MAT, 1, "F", date(2026, 9, 1)), _result("s-1", MAT, 2, "E", date(2026, 10, 1)),
+    # s-2: extra adaptations in maths from 20 Aug: round 1 (1 Sep) is already after the start
+    _support("s-2", MAT, "extra_adjustment", "in_progress", date(2026, 8, 20)),
+    _result("s-2", MAT, 1, "F", date(2026, 9, 1)), _result("s-2", MAT, 2, "C", date(2026, 10, 1)),
+    # s-3: only a proposed investigation: not started, not active -> below the pass level without support
+    _support("s-3", MAT, "investigation", "proposed", date(2026, 9, 1)),
+    _result("s-3", MAT, 1, "F", date(2026, 9, 1)),
+    # s-4: support for all subjects: supported in maths, but no supported subject for before/after
+    _support("s-4", None, "special_support", "decided", date(2026, 8, 1)),
+    _result("s-4", MAT, 1, "F", date(2026, 9, 1)),
+    # s-5: Swedish support from 10 Sep, a result on that very day counts as after
+    _support("s-5", SVE, "extra_adjustment", "decided", date(2026, 9, 10)),
+    _result("s-5", SVE, 1, "A", date(2026, 9, 10)),
+]
+BEFORE_AFTER = [  # (subject, round, phase, students, reaching the pass level)
+    (MAT, 1, "before", 1, 0), (MAT, 1, "after", 1, 0), (MAT, 2, "after", 2, 2), (SVE, 1, "after", 1, 1)]
+
+
+@pytest.fixture
+async def hand_fed(settings):
+    database = Database(settings.database_url)
+    try:
+        await feed(database, [directory_events(), [new_event(e, source="/t") for e in HAND_MADE]])
+    finally:
+        await database.dispose()
+
+
+UNIT_Q = {"level": "school_unit", "unit_id": UNITS[0], "organiser_id": ORG}
+
+
+async def test_results_before_and_after_support_are_split_by_the_start_date(client, hand_fed):
+    for level, unit in (("school_unit", UNITS[0]), ("group", f"{UNITS[0]}/7A"), ("area", AREA),
+                        ("organiser", ORG), ("nation", "SE")):
+        params = {"level": level, "unit_id": unit} | ({} if level == "nation" else {"organiser_id": ORG})
+        got = (await client.get("/v1/support/results-before-after", params=params)).json()["rows"]
+        assert [(r["subject_code"], r["round"], r["phase"], r["students"], r["reaching_pass"]) for r in got] \
+            == BEFORE_AFTER, level
+    summary = (await client.get("/v1/support/summary", params=UNIT_Q)).json()
+    assert summary["below_pass_without_support"]["students"] == 1
+    assert summary["below_pass_without_support"]["list"] == [
+        {"student_id": "s-3", "school_unit_code": UNITS[0], "group_id": "7A", "subjects": [MAT]}]
+    assert summary["students_with_kind_active"] == {"extra_adjustment": 2, "investigation": 0,
+                                                    "special_support": 2, "action_programme": 0}
+    assert summary["students_assessed"] == 5
+    assert [(r["subject_code"], r["round"], r["phase"]) for r in summary["results_before_after"]] \
+        == [b[:3] for b in BEFORE_AFTER]
+
+
+@pytest.mark.parametrize("path,params", [
+    ("/v1/support/results-before-after", UNIT_Q),
+    ("/v1/support/kinds", UNIT_Q),
+    ("/v1/support/below-pass-without-support", {**UNIT_Q, "level": "organiser", "unit_id": ORG}),
+    ("/v1/support/below-pass-without-support/students", UNIT_Q),
+    ("/v1/support/open-investigations", {**UNIT_Q, "investigation_weeks": 1}),
+    ("/v1/support/plan-coverage", {**UNIT_Q, "school_year": "2026/27", "term": "HT"}),
+])
+async def test_every_support_table_exports_as_csv_and_xlsx_with_the_json_numbers(client, hand_fed, path, params):
+    body = (await client.get(path, params=params)).json()
+    keys = [c["key"] for c in body["columns"]]
+    kinds = {c["key"]: c["type"] for c in body["columns"]}
+    assert body["rows"]
+    csv_response = await client.get(path, params={**params, "format": "csv"})
+    assert csv_response.status_code == 200 and csv_response.headers["content-type"] == "text/csv; charset=utf-8"
+    table = list(csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig")), delimiter=";"))
+    xlsx_response = await client.get(path, params=params, headers={
+        "Accept": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    assert xlsx_response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_response.content)).active
+    cells = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert len(table) == len(cells) == len(body["rows"]) + 1 and cells[0] == table[0]
+    for json_row, csv_row, xlsx_row in zip(body["rows"], table[1:], cells[1:], strict=True):
+        for index, key in enumerate(keys):
+            value = json_row[key]
+            if kinds[key] in ("integer", "share"):
+                parsed = None if csv_row[index] == "" else float(csv_row[index].replace(",", "."))
+                assert parsed == (None if value is None else float(value)), key
+                assert xlsx_row[index] == value, key
+            else:
+                assert csv_row[index] == (value or ""), key
+
+
+async def test_bad_support_table_requests_name_the_field_and_rule(client, hand_fed):
+    listed = await client.get("/v1/support/below-pass-without-support/students",
+                              params={**UNIT_Q, "level": "area", "unit_id": AREA})
+    assert listed.status_code == 422 and listed.json()["errors"][0]["field"] == "level"
+    assert listed.json()["errors"][0]["rule"] == "list_at_unit_level"
+    no_org = await client.get("/v1/support/kinds", params={"level": "school_unit", "unit_id": UNITS[0]})
+    assert no_org.status_code == 422 and no_org.json()["errors"][0]["rule"] == "required_below_nation"
+    fmt = await client.get("/v1/support/kinds", params={**UNIT_Q, "format": "pdf"})
+    assert fmt.status_code == 422 and fmt.json()["errors"][0]["field"] == "format"
