@@ -216,6 +216,7 @@ def expected_figures(events, level: str, unit: str, today: date) -> dict:
                         for k in KINDS}
     return {"with_kind": with_kind, "below": len(below), "taught": len(taught), "planned": len(planned),
             "overdue": overdue, "outcome_students": outcome_students,
+            "assessed": len({a["student_id"] for a in assessments.values() if inside(a)}),
             "before_after": expected_before_after(events, level, unit)}
 
 
@@ -232,6 +233,7 @@ async def figures(db: Database, level: str, unit: str, today: date) -> dict:
     return {"figures": {"with_kind": students["students_with_kind_active"], "below": below,
                         "taught": coverage["assignments"], "planned": coverage["with_published_plan"],
                         "overdue": overdue, "outcome_students": kinds["evaluation_outcome_students"],
+                        "assessed": students["students_assessed"],
                         "before_after": before_after},
             "kinds": kinds, "listed": listed}
 

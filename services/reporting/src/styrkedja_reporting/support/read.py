@@ -83,7 +83,7 @@ async def interventions_by_kind(session: AsyncSession, where: Where, subject: st
             active[kind] += int(n)
         if status in EVALUATED_STATUSES and outcome:
             outcomes[kind][outcome] += int(n)
-    students_sql = (f"SELECT kind, evaluation_outcome, count(DISTINCT student_id) FROM {support_students.name} "
+    students_sql = (f"SELECT kind, evaluation_outcome, count(DISTINCT (organiser_id, student_id)) FROM {support_students.name} "
                     f"WHERE {_cell(where, subject)} AND status = ANY(CAST(:evaluated AS text[])) "
                     "AND evaluation_outcome <> '' GROUP BY 1, 2")
     students: dict[str, dict[str, int]] = {k: dict.fromkeys(OUTCOMES, 0) for k in KINDS}
@@ -95,9 +95,15 @@ async def interventions_by_kind(session: AsyncSession, where: Where, subject: st
 
 
 async def students_assessed(session: AsyncSession, where: Where, subject: str | None) -> int:
-    """Distinct students with a result in the unit (the figures' per-student state, term cells)."""
-    sql = (f"SELECT count(DISTINCT student_id) FROM {figure_students.name} WHERE {_cell(where, subject)} "
-           "AND period IN ('HT', 'VT')")
+    """Distinct students with a result in the unit: from the figures' per-student evidence, kept
+    per group cell (`figure_students`, term cells), for the groups of the unit."""
+    join = (f"JOIN {placements.name} p ON p.school_unit_code = split_part(f.unit_id, '{GROUP_SEPARATOR}', 1) "
+            if where.level == "area" else "")
+    unit = {"group": "f.unit_id = :unit", "school_unit": f"split_part(f.unit_id, '{GROUP_SEPARATOR}', 1) = :unit",
+            "area": "p.area_id = :unit", "organiser": "f.organiser_id = :unit", "nation": "TRUE"}[where.level]
+    sql = (f"SELECT count(DISTINCT (f.organiser_id, f.student_id)) FROM {figure_students.name} f {join}"
+           f"WHERE f.level = 'group' AND {unit} AND (CAST(:organiser AS text) IS NULL OR f.organiser_id = :organiser) "
+           "AND (CAST(:subject AS text) IS NULL OR f.subject_code = :subject) AND f.period IN ('HT', 'VT')")
     return int((await session.execute(text(sql), _params(where, subject))).scalar_one())
 
 
@@ -105,11 +111,11 @@ async def students_by_kind(session: AsyncSession, where: Where, subject: str | N
     """Distinct students with each kind active (an intervention decided or in progress), and
     their share of the students assessed in the unit. With a subject: the interventions in that
     subject (an all-subject intervention is subject `""`)."""
-    sql = (f"SELECT kind, count(DISTINCT student_id) FROM {support_students.name} WHERE {_cell(where, subject)} "
+    sql = (f"SELECT kind, count(DISTINCT (organiser_id, student_id)) FROM {support_students.name} WHERE {_cell(where, subject)} "
            "AND status = ANY(CAST(:active AS text[])) GROUP BY 1")
     rows = (await session.execute(text(sql), _params(where, subject, active=list(ACTIVE_STATUSES)))).all()
     with_kind = dict.fromkeys(KINDS, 0) | {k: int(n) for k, n in rows}
-    any_sql = (f"SELECT count(DISTINCT student_id) FROM {support_students.name} WHERE {_cell(where, subject)} "
+    any_sql = (f"SELECT count(DISTINCT (organiser_id, student_id)) FROM {support_students.name} WHERE {_cell(where, subject)} "
                "AND status = ANY(CAST(:active AS text[]))")
     with_any = int((await session.execute(text(any_sql), _params(where, subject, active=list(ACTIVE_STATUSES))
                     )).scalar_one())
@@ -125,7 +131,7 @@ async def below_pass_without_support(session: AsyncSession, where: Where, subjec
     support in that subject nor one for all subjects (materialised). The count, and the list
     (per student the subjects) — the list only at group and school-unit level."""
     count = int((await session.execute(text(
-        f"SELECT count(DISTINCT student_id) FROM {support_below_pass.name} WHERE {_cell(where, subject)}"),
+        f"SELECT count(DISTINCT (organiser_id, student_id)) FROM {support_below_pass.name} WHERE {_cell(where, subject)}"),
         _params(where, subject))).scalar_one())
     if where.level not in LIST_LEVELS:
         return count, []
@@ -148,7 +154,7 @@ async def below_pass_without_support(session: AsyncSession, where: Where, subjec
 async def below_pass_by_subject(session: AsyncSession, where: Where, subject: str | None) -> list[dict[str, Any]]:
     """Per subject: students below the pass level without any support (and, for the share, the
     students assessed in that subject)."""
-    sql = (f"SELECT subject_code, count(DISTINCT student_id) FROM {support_below_pass.name} "
+    sql = (f"SELECT subject_code, count(DISTINCT (organiser_id, student_id)) FROM {support_below_pass.name} "
            f"WHERE {_cell(where, subject)} GROUP BY 1 ORDER BY 1")
     out = []
     for code, n in (await session.execute(text(sql), _params(where, subject))).all():

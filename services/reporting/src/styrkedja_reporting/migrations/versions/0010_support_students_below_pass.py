@@ -1,14 +1,14 @@
 """support figures materialised: per-student support rows and below the pass level without support
 
 Revision ID: 5a9b0c1d2e3f
-Revises: c8d9e0f1a2b3
+Revises: 5c0e7a9d2b14
 Create Date: 2026-12-02 09:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '5a9b0c1d2e3f'
-down_revision = 'c8d9e0f1a2b3'
+down_revision = '5c0e7a9d2b14'
 branch_labels = None
 depends_on = None
 
