@@ -44,7 +44,7 @@ def run_demo(stack, token_issuer, dump_dir) -> str:
         "demo", "--seed", str(SEED), "--students", str(STUDENTS), "--dump-dir", str(dump_dir),
         "--state-dir", str(token_issuer.folder.parent),
         "--assessment-url", stack.url("assessment"), "--forecast-url", stack.url("forecast"),
-        "--lika-url", stack.url("lika"), "--reporting-url", stack.url("reporting")])
+        "--lika-url", stack.url("lika"), "--reporting-url", stack.url("reporting")], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     return result.output
 
