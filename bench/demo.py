@@ -56,7 +56,11 @@ def wait_for_reporting(reporting_url: str, timeout: float = 900) -> float:
     """Seconds until reporting's consumer has no lag left."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        lags = [float(line.rsplit(" ", 1)[1]) for line in httpx.get(reporting_url + "/metrics").text.splitlines()
+        try:  # busy applying: the metrics may answer slowly
+            text = httpx.get(reporting_url + "/metrics", timeout=30).text
+        except httpx.TimeoutException:
+            continue
+        lags = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                 if line.startswith("styrkedja_consumer_lag_events{")]
         if lags and not any(lags):
             return time.monotonic() - started

@@ -24,7 +24,11 @@ SEED, STUDENTS = 11, 600
 def wait_for_no_lag(reporting_url: str, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        lags = [float(line.rsplit(" ", 1)[1]) for line in httpx.get(reporting_url + "/metrics").text.splitlines()
+        try:  # reporting is busy applying: its metrics may answer slowly
+            text = httpx.get(reporting_url + "/metrics", timeout=30).text
+        except httpx.TimeoutException:
+            continue
+        lags = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                 if line.startswith("styrkedja_consumer_lag_events{")]
         if lags and not any(lags):
             return
