@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -144,7 +144,7 @@ def main() -> int:
         infra.stop()
         shutil.rmtree(state, ignore_errors=True)
     result = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.machine(),
         "cpus": os.cpu_count(), "students": len(muni.students), "assessments": len(muni.assessments),
         "forecasts": len(muni.forecasts), "lika_self_assessments": len(muni.lika),
         "what": "`styrkedja demo` end to end: generate, SS 12000 dump, directory import, publish (with tokens)",

@@ -279,13 +279,13 @@ def ingest(assessment_url: str, data: Mittkoping, *, new: int, revisions: int, r
         fresh = data.new_assessments(new)
         for start in range(0, len(fresh), batch_size):
             chunk = fresh[start:start + batch_size]
-            for body, result in zip(chunk, post_batch(chunk), strict=False):
+            for body, result in zip(chunk, post_batch(chunk), strict=True):
                 data.final[result["assessment_id"]] = body
         ids = [i for i, body in data.final.items() if body is not None]  # a data set may be fed twice
         revised = [data.revise(i) for i in data.rng.sample(ids, revisions)]
         for start in range(0, len(revised), batch_size):
             chunk = revised[start:start + batch_size]
-            for body, result in zip(chunk, post_batch(chunk), strict=False):
+            for body, result in zip(chunk, post_batch(chunk), strict=True):
                 assert result["status"] == "stored" and result["revision"] >= 2
                 data.final[result["assessment_id"]] = {k: v for k, v in body.items() if k != "assessment_id"}
         for assessment_id in data.rng.sample(ids, retractions):

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from styrkedja_cli.main import app
 from styrkedja_demo import generator
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+# two whole demo runs (import, publish) and reporting applying them, on a 2-core machine others share
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(900)]
 
 SEED, STUDENTS = 11, 600
 

@@ -114,7 +114,7 @@ def run(state_dir: Path) -> int:
         print(token_help(state_dir) + "\nPress Ctrl-C to stop.", flush=True)
         stop = False
 
-        def on_signal(*_):
+        def on_signal(*_: object) -> None:
             nonlocal stop
             stop = True
 

@@ -17,3 +17,5 @@ class ReportingSettings(ServiceSettings):
     # freshness bands of the figures (aktualitet): green under `yellow_from`, red over `red_after` months
     freshness_yellow_from_months: int = Field(4, ge=1, le=120)
     freshness_red_after_months: int = Field(8, ge=1, le=120)
+    # freshness_red alerts: how often the sweep judges every unit (time passes without events); 0 = off
+    freshness_sweep_seconds: float = Field(3600.0, ge=0)

@@ -399,19 +399,19 @@ async def test_forecast_outcome_and_merit_endpoints_at_every_level(client, setti
             params = {"level": level, "school_year": "2026/27", "term": term}
             got = (await client.get("/v1/figures/forecast-outcome", params=params)).json()["rows"]
             want: dict = {}
-            for (lv, unit_id, _, subject, year, _, sy, t_), counts in outcomes.items():
+            for (lv, unit_id, _, subject, year, _, _sy, t_), counts in outcomes.items():
                 if lv == level and t_ == term:
                     key = (unit_id, subject, year)
-                    want[key] = [a + b for a, b in zip(want.get(key, [0] * 4), counts)]
+                    want[key] = [a + b for a, b in zip(want.get(key, [0] * 4), counts, strict=True)]
             assert {(r["unit_id"], r["subject_code"], r["year"]): [
                 r["held"], r["said_reaches_did_not"], r["said_not_reached_did"], r["no_outcome"]] for r in got} == want
 
             rows_ = (await client.get("/v1/figures/merit", params=params)).json()["rows"]
             want_merit: dict = {}
-            for (lv, unit_id, _, year, _, sy, t_), counts in merit.items():
+            for (lv, unit_id, _, year, _, _sy, t_), counts in merit.items():
                 if lv == level and t_ == term:
                     want_merit[(unit_id, year)] = [a + b for a, b in zip(want_merit.get((unit_id, year), [0] * 8),
-                                                                         counts)]
+                                                                         counts, strict=True)]
             got_merit = {(r["unit_id"], r["year"]): r for r in rows_}
             assert set(got_merit) == set(want_merit)
             for key, counts in want_merit.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +32,7 @@ def period_key(cell: ResultCell) -> tuple[str, str]:
     return str(period.school_year), period.term.value
 
 
-def cell_key(organiser_id: str, cell: ResultCell) -> tuple:
+def cell_key(organiser_id: str, cell: ResultCell) -> tuple[Any, ...]:
     level, unit_id = cell.unit
     return (level, unit_id, organiser_id, cell.subject_code, cell.year, *period_key(cell))
 
@@ -42,9 +43,9 @@ async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> No
     `coverage_delta`, summed straight into plain counters (the per-cell state objects and the
     delta dicts cost more than the database write at a thousand results per batch)."""
     changes = batch_changes(session)
-    passes: dict[tuple, list[int]] = {}
-    dates: Counter = Counter()
-    students: Counter = Counter()
+    passes: dict[tuple[Any, ...], list[int]] = {}
+    dates: Counter[Any] = Counter()
+    students: Counter[Any] = Counter()
     for old_fact, new_fact in changes.assessments:
         for fact, sign in ((old_fact, -1), (new_fact, 1)):
             result = to_result(fact, changes.placement)

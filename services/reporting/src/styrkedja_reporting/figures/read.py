@@ -72,7 +72,7 @@ async def read_pass(session: AsyncSession, level: str, filters: CellFilters, per
 
 
 async def read_sums(session: AsyncSession, table: AdditiveTable, level: str, filters: CellFilters,
-                    period: PeriodId, keys: Sequence[str], scope: Scope | None = None) -> dict[tuple, tuple[int, ...]]:
+                    period: PeriodId, keys: Sequence[str], scope: Scope | None = None) -> dict[tuple[Any, ...], tuple[int, ...]]:
     """A tally table's counters summed per `keys` (e.g. unit, subject, year) for one period."""
     c = table.table.c
     query = select(*[c[k] for k in keys], *[func.sum(c[v]).label(v) for v in table.values])

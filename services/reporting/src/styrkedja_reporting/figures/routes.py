@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
@@ -256,7 +256,7 @@ async def drill_down(request: Request, a: Ask = Depends(ask)) -> StreamingRespon
     return await _respond(request, t.Table(_name("nedbrytning", a), columns, rows(), "Nedbrytning"), a.format)
 
 
-def _student_table(a: Ask, students: list) -> t.Table:
+def _student_table(a: Ask, students: list[Any]) -> t.Table:
     def rows() -> Iterator[t.Row]:
         for s in students:
             yield (a.filters.unit_id or "", s.student_id, s.subject_code, s.year, s.kind, s.value,

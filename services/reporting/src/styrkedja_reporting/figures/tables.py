@@ -42,7 +42,7 @@ MERIT_CELL = ("level", "unit_id", "organiser_id", "year", "gender", "school_year
 MERIT_COUNTERS = tuple(f.name for f in dataclasses.fields(MeritTally))
 
 
-def _cell_columns(cell: Sequence[str] = CELL) -> list[Column]:
+def _cell_columns(cell: Sequence[str] = CELL) -> list[Column[Any]]:
     return [Column(d, Integer if d == "year" else String(80), primary_key=True) for d in cell]
 
 
@@ -105,7 +105,7 @@ class AdditiveTable:
         self._delete_areas = text(f"DELETE FROM {table.name} WHERE level = 'area' "
                                   f"AND unit_id = ANY(CAST(:areas AS text[])) AND {all_zero}")
 
-    async def add(self, session: AsyncSession, rows: Sequence[tuple]) -> None:
+    async def add(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         """`rows`: key values then value deltas, one tuple per cell (zero rows are left out)."""
         rows = sorted(r for r in rows if any(r[len(self.key):]))  # sorted: the same lock order for every writer
         if not rows:
@@ -123,7 +123,7 @@ class AdditiveTable:
         await session.execute(self._transfer, arrays)
         await session.execute(self._delete_areas, {"areas": sorted(set(arrays["areas"]))})
 
-    async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple]) -> dict[str, int]:
+    async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
         """As `mismatches`, against recomputed rows (key values then values) sent as arrays."""
         cols = [self.table.c[k] for k in (*self.key, *self.values)]
         names = ", ".join(_q(c.name) for c in cols)
@@ -131,7 +131,7 @@ class AdditiveTable:
         return await self.mismatches(session, sql.text, _arrays((*self.key, *self.values), rows))
 
     async def mismatches(self, session: AsyncSession, recomputed: str,
-                         params: dict | None = None) -> dict[str, int]:
+                         params: dict[Any, Any] | None = None) -> dict[str, int]:
         """Per level: rows where the table differs from `recomputed` (a SELECT of the same columns)."""
         on = " AND ".join(f"a.{_q(k)} = r.{_q(k)}" for k in self.key)
         differs = " OR ".join(f"a.{_q(v)} IS DISTINCT FROM r.{_q(v)}" for v in self.values)

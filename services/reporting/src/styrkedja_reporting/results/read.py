@@ -108,10 +108,10 @@ async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: F
 
 
 def _cells(rows, group_by: list[str], scale_of) -> list[ResultCell]:
-    cells: dict[tuple, dict[str, Any]] = {}
+    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         key = tuple(getattr(row, name) for name in group_by)
-        cell = cells.setdefault(key, {**dict(zip(group_by, key)), "distribution": {}})
+        cell = cells.setdefault(key, {**dict(zip(group_by, key, strict=True)), "distribution": {}})
         cell["distribution"][row.value] = cell["distribution"].get(row.value, 0) + int(row.count)
     out = []
     for cell in cells.values():
