@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, Runtime, create_service_app
 
+from .access.routes import router as access_routes
 from .alerts import handlers as alerts
 from .alerts.routes import router as alerts_routes
 from .compliance import handlers as compliance
@@ -80,9 +81,16 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     registry = handler_registry()
     follow_lag(None)  # until this app's consumer starts
     return create_service_app(settings, metadata, [results_routes, figures_routes, directory_routes, lika_routes,
-                                                   alerts_routes, compliance_routes, support_routes, ops_routes],
-                              title="Styrkedja reporting service", uses_outbox=True,
+                                                   alerts_routes, compliance_routes, support_routes, ops_routes,
+                                                   access_routes],
+                              title="Styrkedja reporting service", uses_outbox=True, require_token=True,
                               consumer=consumer_spec(settings, registry))
 
 
-app = create_app(ReportingSettings())
+def __getattr__(name: str) -> Any:
+    """`styrkedja_reporting.main:app` for uvicorn, made on first use: importing the module (for
+    `handler_registry`) needs no issuer, serving does (`STYRKEDJA_AUTH_ISSUER`)."""
+    if name == "app":
+        globals()["app"] = made = create_app(ReportingSettings())
+        return made
+    raise AttributeError(name)

@@ -3,6 +3,10 @@ for (`require_read`), and the audit row of a student-level read (in the read's t
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import replace
+from typing import Any
+
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,8 +14,9 @@ from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Level, Node, Principal, may_read, readable_levels, require_read
 from styrkedja_kit.auth.audit import record_read
 
+from ..exports.table import Row, Table, Withheld
 from ..results.read import Scope
-from .disclosure import DisclosureRules, suppressed_levels
+from .disclosure import DisclosureRules, Reason, suppressed_levels
 from .scope import node_of, reader_of
 from .tables import audit_reads
 
@@ -65,3 +70,88 @@ async def read_scope(session: AsyncSession, request: Request, principal: Princip
     settings = runtime_of(request).settings
     rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
     return Scope(principal=reader, suppressed=suppressed_levels(principal), rules=rules), node
+
+
+async def strict_scope(session: AsyncSession, request: Request, principal: Principal, level: Level,
+                       organiser_id: str | None, unit_id: str | None) -> Scope:
+    """For reads that do not narrow their rows by the reader's reach (the figures): a named unit must be
+    readable; without one, the reader must read the whole organiser (or the nation) at that level —
+    a principal, teacher or area manager names the unit."""
+    reader = await reader_of(session, principal)
+    if unit_id is not None or level in (Level.ORGANISER, Level.NATION):
+        node = await node_of(session, level, organiser_id, unit_id)
+        require_read(reader, node)
+    elif organiser_id is None or not may_read(reader, Node(level, organiser_id=organiser_id)):
+        raise AccessDenied("unit_id", "read_scope", "name a unit (and its organiser) this token may read")
+    settings = runtime_of(request).settings
+    rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+    return Scope(organiser_ids=None, principal=reader, suppressed=suppressed_levels(principal), rules=rules)
+
+
+#: Columns of a figure table that give the number of students a row's figures rest on.
+STUDENT_COUNT_COLUMNS = ("assessed", "previous_assessed", "girls_assessed", "boys_assessed", "with_result",
+                         "graded_students", "merit_students", "roster", "roster_size", "held", "students")
+KEY_COLUMNS = frozenset({"level", "unit_id", "subject_code", "year", "period", "parent_level", "parent_id",
+                         "previous_period", "kind", "group", "school_unit_code", "group_id", "band", "newest"})
+
+
+def withhold_small(table: Table, level: str, scope: Scope) -> Table:
+    """Primary suppression of a figure table: at a suppressed level (the row's `level` column, else the
+    asked level), a row any of whose student counts is below N has every figure withheld (`..`/null).
+    Complementary suppression among a figure table's rows is not decided here (see README)."""
+    names = [c.key for c in table.columns]
+    counts = [i for i, n in enumerate(names) if n in STUDENT_COUNT_COLUMNS]
+    figures = [i for i, n in enumerate(names) if n not in KEY_COLUMNS]
+    level_at = names.index("level") if "level" in names else None
+    n = scope.rules.min_students
+    levels = {lv.name.lower() for lv in scope.suppressed}
+    if not levels or not counts:
+        return table
+
+    def small(row: Row) -> bool:
+        at = row[level_at] if level_at is not None else level
+        return at in levels and any(isinstance(row[i], int) and 0 < row[i] < n for i in counts)
+
+    def hide(row: Row) -> Row:
+        if not small(row):
+            return row
+        out = list(row)
+        for i in figures:
+            out[i] = Withheld()
+        return tuple(out)
+
+    rows = table.rows
+    if isinstance(rows, AsyncIterable):
+        async def async_rows() -> AsyncIterator[Row]:
+            async for row in rows:
+                yield hide(row)
+        return replace(table, rows=async_rows())
+    return replace(table, rows=(hide(row) for row in rows))
+
+
+_NOT_COUNTS = frozenset({"weeks", "round", "year", "school_year", "term", "level", "unit_id"})
+
+
+def withhold_counts(body: Any, min_students: int) -> Any:
+    """Primary suppression of a nested JSON body of counts: every count of 1 to N-1 becomes `null`
+    (the body's `withheld` names the reason). Used where a body has no cell structure to protect
+    complementarily (support summaries above the reader's exact levels)."""
+    hidden = False
+
+    def walk(value: Any) -> Any:
+        nonlocal hidden
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and 0 < value < min_students:
+            hidden = True
+            return None
+        if isinstance(value, dict):
+            return {k: v if k in _NOT_COUNTS else walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    out = walk(body)
+    if hidden and isinstance(out, dict):
+        out["withheld"] = Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value
+    return out

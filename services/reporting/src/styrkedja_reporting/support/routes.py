@@ -1,4 +1,8 @@
-"""Support figures per level: thin, every figure from `read`."""
+"""Support figures per level: thin, every figure from `read`.
+
+Access: the node asked for must be readable (`access.guard.strict_scope`); at a level suppressed for
+the reader every count below N is withheld (`null`, listed in `withheld`); the list of students
+(group and school-unit level) is a student-level read (audited)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Level as AuthLevel
+from styrkedja_kit.auth import Node, Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
+from ..access.guard import audit, strict_scope, withhold_counts
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
 from . import read
@@ -29,6 +36,7 @@ async def summary(
         term: Literal["HT", "VT"] | None = Query(None, description="For plan coverage."),
         investigation_weeks: int | None = Query(None, ge=1, le=104,
                                                 description="Default: the `support_investigation_weeks` setting."),
+        principal: Principal = authorize_read(),
 ) -> dict[str, Any]:
     """Per level and subject: active interventions and students per support kind, evaluation
     outcomes, students below the pass level without any support (the list at group and school
@@ -42,7 +50,12 @@ async def summary(
     runtime = runtime_of(request)
     weeks = investigation_weeks or runtime.settings.support_investigation_weeks
     where = read.Where(level, unit_id, organiser_id if level != "nation" else None)
-    async with runtime.db.sessions() as session:
+    async with runtime.db.sessions.begin() as session:
+        auth_level = AuthLevel[level.upper()]
+        scope = await strict_scope(session, request, principal, auth_level, organiser_id, unit_id)
+        if level in read.LIST_LEVELS:  # the list names students
+            await audit(session, request, scope.principal or principal,
+                        Node(AuthLevel.STUDENT, organiser_id=organiser_id, school_unit_code=unit_id.split("/")[0]))
         body: dict[str, Any] = {"level": level, "unit_id": unit_id, "subject_code": subject_code,
                                 "sensitive": sorted(SENSITIVE_FIGURES)}
         body |= await read.interventions_by_kind(session, where, subject_code)
@@ -56,4 +69,6 @@ async def summary(
         if school_year is not None and term is not None:
             body["plan_coverage"] = await read.plan_coverage(session, where, school_year, term, subject_code)
         await set_freshness(session, response)
+    if auth_level in scope.suppressed:
+        body = withhold_counts(body, scope.rules.min_students)
     return body
