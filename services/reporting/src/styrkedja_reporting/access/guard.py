@@ -11,11 +11,11 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.app import runtime_of
-from styrkedja_kit.auth import AccessDenied, Level, Node, Principal, may_read, readable_levels, require_read
+from styrkedja_kit.auth import AccessDenied, Level, Node, Principal, Role, may_read, readable_levels, require_read
 from styrkedja_kit.auth.audit import record_read
 
 from ..exports.table import Row, Table, Withheld
-from ..results.read import Scope
+from ..results.read import CURRENT_SCOPE, Scope
 from .disclosure import DisclosureRules, Reason, suppressed_levels
 from .scope import node_of, reader_of
 from .tables import audit_reads
@@ -57,7 +57,8 @@ async def read_scope(session: AsyncSession, request: Request, principal: Princip
         unit_id = None  # a student id names no place: the read path keeps the rows of the reader's groups/units
     node = await node_of(session, level, organiser_id, unit_id, school_unit_code=school_unit_code,
                          group_id=group_id)
-    if unit_id is not None or school_unit_code is not None or level in (Level.ORGANISER, Level.NATION):
+    if unit_id is not None or school_unit_code is not None or level is Level.NATION or (
+            level is Level.ORGANISER and organiser_id is not None):
         require_read(reader, node)
     else:
         if level not in readable_levels(reader):
@@ -78,14 +79,20 @@ async def strict_scope(session: AsyncSession, request: Request, principal: Princ
     readable; without one, the reader must read the whole organiser (or the nation) at that level —
     a principal, teacher or area manager names the unit."""
     reader = await reader_of(session, principal)
-    if unit_id is not None or level in (Level.ORGANISER, Level.NATION):
+    if unit_id is not None or level is Level.NATION or (level is Level.ORGANISER and organiser_id is not None):
         node = await node_of(session, level, organiser_id, unit_id)
         require_read(reader, node)
-    elif organiser_id is None or not may_read(reader, Node(level, organiser_id=organiser_id)):
-        raise AccessDenied("unit_id", "read_scope", "name a unit (and its organiser) this token may read")
+    else:
+        wanted = [organiser_id] if organiser_id is not None else sorted(reader.organisers)
+        if not wanted or not all(may_read(reader, Node(level, organiser_id=o)) for o in wanted):
+            raise AccessDenied("unit_id", "read_scope", "name a unit (and its organiser) this token may read")
     settings = runtime_of(request).settings
     rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
-    return Scope(organiser_ids=None, principal=reader, suppressed=suppressed_levels(principal), rules=rules)
+    # below the nation, the reads are narrowed to the reader's organisers (the public reads any)
+    narrowed = None if level is Level.NATION or Role.PUBLIC in reader.roles else reader.organisers
+    scope = Scope(organiser_ids=narrowed, principal=reader, suppressed=suppressed_levels(principal), rules=rules)
+    CURRENT_SCOPE.set(scope)
+    return scope
 
 
 #: Columns of a figure table that give the number of students a row's figures rest on.

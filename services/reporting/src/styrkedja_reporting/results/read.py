@@ -15,6 +15,7 @@ Access is applied here, so no route can forget it (`Scope`, built by the route f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -85,8 +86,14 @@ class Scope:
     rules: DisclosureRules = field(default_factory=DisclosureRules)
 
 
+#: The scope of the request being answered, set by the route's access check (`figures.routes.ask`):
+#: a read given no scope of its own is narrowed by it, so no figure query can forget the caller.
+CURRENT_SCOPE: ContextVar[Scope | None] = ContextVar("reporting_read_scope", default=None)
+
+
 def scoped(query: Any, organiser_column: Any, scope: Scope | None) -> Any:
     """The seam every read (results and figures) goes through: narrow `query` to the caller's scope."""
+    scope = scope or CURRENT_SCOPE.get()
     if scope is not None and scope.organiser_ids is not None:
         query = query.where(organiser_column.in_(sorted(scope.organiser_ids)))
     return query
