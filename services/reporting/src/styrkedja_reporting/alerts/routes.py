@@ -104,6 +104,8 @@ async def alert_list(
     filters = {"organiser_id": organiser_id, "level": level, "unit_id": unit_id,
                "school_unit_code": school_unit_code, "subject_code": subject_code, "school_year": school_year,
                "rule": rule.value if rule else None, "status": status.value if status else None}
+    if organiser_id is not None and organiser_id not in principal.organisers:
+        raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
     async with runtime_of(request).db.sessions() as session:
         return await list_alerts(session, filters, await alert_scope(session, principal), limit)
 
