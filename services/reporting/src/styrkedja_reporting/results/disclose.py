@@ -58,23 +58,31 @@ async def cube_disclosure(session: AsyncSession, kind: str, level: str, filters:
             query = query.where(agg[name] == value)
     if filters.organiser_id is not None and level not in ("organiser", "nation"):
         query = query.where(agg.organiser_id == filters.organiser_id)
+    rows = [(tuple(getattr(row, name) for name in SLICE[kind]), row.level,
+             None if row.level == "nation" else row.organiser_id, row.unit_id, row.gender, row.year,
+             not reaches_pass(Scale(row.scale) if kind == "assessments" else Scale.THREE_LEVEL, row.value),
+             int(row.n)) for row in (await session.execute(query)).all()]
+    codes = {r[3] for r in rows if r[1] == "school_unit"}
+    placed = await placements_of(session, codes) if level == "school_unit" else {}
+    return disclose_cube(rows, placed, suppressed, rules)
+
+
+CubeRow = tuple[tuple, str, str | None, str, str, int, bool, int]  # slice, level, organiser, unit, gender, year, fails, n
+
+
+def disclose_cube(rows: list[CubeRow], placed: dict[str, tuple[str, str | None]],
+                  suppressed: frozenset[AuthLevel], rules: DisclosureRules) -> Disclosure:
+    """Pure: the cells of every gender × year marginal, the partitions, and the decision."""
     students: dict[Hashable, int] = defaultdict(int)
     failing: dict[Hashable, int] = defaultdict(int)
-    for row in (await session.execute(query)).all():
-        slice_ = tuple(getattr(row, name) for name in SLICE[kind])
-        scale = Scale(row.scale) if kind == "assessments" else Scale.THREE_LEVEL
-        organiser = None if row.level == "nation" else row.organiser_id
-        fails = not reaches_pass(scale, row.value)
-        for gender in (row.gender, ALL):
-            for year in (row.year, ALL):
-                key = (slice_, row.level, organiser, row.unit_id, gender, year)
-                students[key] += int(row.n)
+    for slice_, level, organiser, unit, row_gender, row_year, fails, n in rows:
+        for gender in (row_gender, ALL):
+            for year in (row_year, ALL):
+                key = (slice_, level, organiser, unit, gender, year)
+                students[key] += n
                 if fails:
-                    failing[key] += int(row.n)
-    cells = {key: Cell(AuthLevel[key[1].upper()], n, failing.get(key, 0)) for key, n in students.items()}
-    codes = {key[3] for key in cells if key[1] == "school_unit"} | {
-        key[3].split(GROUP_SEPARATOR, 1)[0] for key in cells if key[1] == "group"}
-    placed = await placements_of(session, codes) if level in ("school_unit",) else {}
+                    failing[key] += n
+    cells = {key: Cell(AuthLevel[key[1].upper()], n, failing.get(key, 0)) for key, n in students.items()}  # type: ignore[index]
     return disclose(cells, _partitions(cells, placed), suppressed=suppressed, rules=rules)
 
 
