@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -121,7 +121,7 @@ def main() -> int:
         infra.stop()
         shutil.rmtree(state, ignore_errors=True)
     result = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.machine(),
         "cpus": os.cpu_count(), "students": len(muni.students), "assessments": len(muni.assessments),
         "forecasts": len(muni.forecasts), "lika_self_assessments": len(muni.lika),
         "generate_seconds": round(generated, 1), "first_run_seconds": round(first_seconds, 1),

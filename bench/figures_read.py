@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -37,7 +37,7 @@ from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 
 ROOT = Path(__file__).resolve().parents[1]
-T0 = datetime(2026, 8, 20, 8, tzinfo=timezone.utc)
+T0 = datetime(2026, 8, 20, 8, tzinfo=UTC)
 ORGANISER = "2999"
 SUBJECTS = ("GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIO01", "GRGRFYS01", "GRGRKEM01", "GRGRGEO01", "GRGRHIS01",
             "GRGRREL01", "GRGRSAM01", "GRGRBIL01", "GRGRIDR01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRTEK01")
@@ -215,7 +215,7 @@ def main() -> int:
         asyncio.run(read_latency(base_url, 2, 5))  # warm-up: connections, plans
         latency = asyncio.run(read_latency(base_url, args.clients, args.requests))
         print(json.dumps(latency, indent=2), flush=True)
-        out = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        out = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
                "shape": {"students": args.students, "subjects": len(SUBJECTS), "rounds": 4,
                          "year9_forecasts_and_term_grades": True},

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -95,7 +95,7 @@ def main() -> int:
         print("starting assessment and reporting ...", flush=True)
         processes = start_services(infra, ("assessment", "reporting"), state / "logs")
         a_url, r_url = processes["assessment"].url, processes["reporting"].url
-        results: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                          "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
                          "infrastructure": infra.notes, "batch_sizes": {}}
         print("warming up ...", flush=True)
@@ -106,7 +106,7 @@ def main() -> int:
             n = args.assessments // 3
             print(f"ingesting {n} assessments in batches of {batch_size} ...", flush=True)
             report = ingest(a_url, data, new=n, revisions=0, retractions=0, duplicates=0, batch_size=batch_size,
-                            between_batches=lambda r: print(f"  {r.posted}/{n}", end="\r", flush=True))
+                            between_batches=lambda r, n=n: print(f"  {r.posted}/{n}", end="\r", flush=True))
             lag = wait_until_exact(r_url, data, timeout=600)
             results["batch_sizes"][batch_size] = {
                 "assessments": n, "http_seconds": round(report.seconds, 2),

@@ -43,7 +43,7 @@ async def run(url: str, batches: int, out: Path) -> None:
                 assert response.status_code == 201, response.text
         seconds = time.perf_counter() - started
     print(f"{batches * 1000 / seconds:,.0f} items/s (one client, in-process)")
-    out.write_text(f"{batches * 1000 / seconds:,.0f} items/s\n" + profiler.output_text(unicode=True, show_all=False))
+    await asyncio.to_thread(out.write_text, f"{batches * 1000 / seconds:,.0f} items/s\n" + profiler.output_text(unicode=True, show_all=False))
     print(f"profile: {out}")
 
 

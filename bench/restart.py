@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def main() -> int:
             lives.append(live)
             samples.append(ready)
             print(f"kill {n + 1}: live {live} s, ready {ready} s after the restart", flush=True)
-        results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        results = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                    "infrastructure": infra.notes, "extra_env": args.env,
                    "cpus": os.cpu_count(), "load_average_1m_at_end": round(os.getloadavg()[0], 1),
                    "first_start_live_s": first_live, "first_start_ready_s": first_start,

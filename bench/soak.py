@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -130,7 +130,7 @@ def main() -> int:
     args = parser.parse_args()
     # a SIGTERM unwinds like Ctrl-C, so the services, PostgreSQL and the broker are stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    results: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                      "machine": {"python": platform.python_version(), "cpus": psutil.cpu_count()},
                      "minutes": args.minutes, "offered_rate_per_s": args.rate, "brokers": {}}
     for kind in [k.strip() for k in args.brokers.split(",") if k.strip()]:

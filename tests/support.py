@@ -234,13 +234,13 @@ def ingest(assessment_url: str, data: Mittkoping, *, new: int, revisions: int, r
         fresh = data.new_assessments(new)
         for start in range(0, len(fresh), batch_size):
             chunk = fresh[start:start + batch_size]
-            for body, result in zip(chunk, post_batch(chunk), strict=False):
+            for body, result in zip(chunk, post_batch(chunk), strict=True):
                 data.final[result["assessment_id"]] = body
         ids = [i for i, body in data.final.items() if body is not None]  # a data set may be fed twice
         revised = [data.revise(i) for i in data.rng.sample(ids, revisions)]
         for start in range(0, len(revised), batch_size):
             chunk = revised[start:start + batch_size]
-            for body, result in zip(chunk, post_batch(chunk), strict=False):
+            for body, result in zip(chunk, post_batch(chunk), strict=True):
                 assert result["status"] == "stored" and result["revision"] >= 2
                 data.final[result["assessment_id"]] = {k: v for k, v in body.items() if k != "assessment_id"}
         for assessment_id in data.rng.sample(ids, retractions):
@@ -272,8 +272,9 @@ def figure_units(body: dict, area_of: dict[str, str | None]) -> list[tuple[str, 
 
 def expected_figures(final: Iterable[dict | None], area_of: dict[str, str | None]) -> dict[str, dict]:
     """What the figure tables must hold, from the final facts (published bodies; None = retracted):
-    `pass`: cell → (assessed, reaching) per gender as six counters; `dates`: (cell, day) → results;
-    `students`: (cell, student id) → results. A cell is (level, unit, organiser, subject, year,
+    `pass`: cell → (assessed, reaching) per gender as six counters, then the distinct students with a
+    result (coverage); `dates`: (cell, day) → results; `students`: (group cell, student id) → results
+    (the multiset is kept at group level only). A cell is (level, unit, organiser, subject, year,
     school year, period) and a result counts in its term (`HT`/`VT`) and its round (`R1`…`R4`)."""
     passes: dict[tuple, list[int]] = {}
     dates: Counter = Counter()
@@ -292,7 +293,9 @@ def expected_figures(final: Iterable[dict | None], area_of: dict[str, str | None
                 counters[2 * g + 1] += int(reaches)
                 dates[(*cell, str(body["assessed_on"]))] += 1
                 students[(*cell, body["student_id"])] += 1
-    return {"pass": {k: tuple(v) for k, v in passes.items()}, "dates": dict(dates), "students": dict(students)}
+    distinct = Counter(key[:-1] for key in students)
+    return {"pass": {k: (*v, distinct[k]) for k, v in passes.items()}, "dates": dict(dates),
+            "students": {k: n for k, n in students.items() if k[0] == "group"}}
 
 
 _MERIT = {"A": 20.0, "B": 17.5, "C": 15.0, "D": 12.5, "E": 10.0, "F": 0.0}  # Skolverket, meritpoäng

@@ -186,7 +186,7 @@ PENDING: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(reason=PENDING[name], strict=False)) if name in PENDING else name
+    pytest.param(name, marks=pytest.mark.xfail(reason=PENDING[name], strict=True)) if name in PENDING else name
     for name in EXPLICIT])
 def test_the_crashes_found_by_fuzzing_are_problems_naming_field_and_rule(name, infrastructure):
     running = start_service(name, infrastructure)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -43,7 +43,7 @@ def published(assessment_id: str, revision: int, body: dict):
     fields = {k: v for k, v in body.items() if k != "assessed_on"}
     return new_event(AssessmentPublishedV1(
         assessment_id=uuid.UUID(assessment_id), revision=revision, **fields,
-        assessed_on=date.fromisoformat(body["assessed_on"]), published_at=datetime.now(timezone.utc)),
+        assessed_on=date.fromisoformat(body["assessed_on"]), published_at=datetime.now(UTC)),
         source="/interop/librdkafka")
 
 

@@ -12,7 +12,7 @@ import io
 import json
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import httpx
@@ -159,7 +159,7 @@ def test_lika_compilation_follows_the_tool_and_equals_a_recomputation(stack, inf
         assert plan["items"], "ratings below the top level give activities"
         for item, edit in zip(plan["items"], ({"status": "in_progress", "priority": 1},
                                               {"status": "done"}, {"priority": 1, "owner": "IKT-samordnare"},
-                                              {"status": "dropped"})):
+                                              {"status": "dropped"}), strict=True):
             assert client.patch(f"/v1/self-assessments/{published[0]}/action-plan/items/{item['activity_id']}",
                                 json=edit).status_code == 200
         # another organiser claims the first unit through the import door: reporting must refuse it
@@ -176,7 +176,7 @@ def test_lika_compilation_follows_the_tool_and_equals_a_recomputation(stack, inf
         respondent_role="rektor", catalogue_version="2026.1",
         ratings=[{"indicator_id": i, "area": a["id"], "rating": "NOT_PLANNED"}
                  for a in catalogue["areas"] for i in (x["id"] for x in a["indicators"])],
-        published_at=datetime.now(timezone.utc) - timedelta(days=365))
+        published_at=datetime.now(UTC) - timedelta(days=365))
     asyncio.run(_produce(bootstrap, "styrkedja.lika", organiser,
                          new_event(last_year, source="/tests/e2e", subject=units[1]).to_bytes()))
 
@@ -216,8 +216,8 @@ def test_lika_compilation_follows_the_tool_and_equals_a_recomputation(stack, inf
     plans = {}
     for e in events():
         d = e["data"]
-        if e["type"].endswith("action_plan_changed.v1") and d["self_assessment_id"] in published:
-            if d["self_assessment_id"] not in plans or d["revision"] > plans[d["self_assessment_id"]]["revision"]:
+        if e["type"].endswith("action_plan_changed.v1") and d["self_assessment_id"] in published and (
+                d["self_assessment_id"] not in plans or d["revision"] > plans[d["self_assessment_id"]]["revision"]):
                 plans[d["self_assessment_id"]] = d
     wanted = {(p["school_unit_code"], i["activity_id"]) for p in plans.values() for i in p["items"]
               if i["status"] == "planned" and i["priority"] == 1}
@@ -227,7 +227,7 @@ def test_lika_compilation_follows_the_tool_and_equals_a_recomputation(stack, inf
     assert {r["school_unit_code"] for r in one_area} == {u for u in units[:2] if data.area_of[u] == data.area_of[units[0]]}
 
     # this year against last: the second unit moved up from NOT_PLANNED everywhere it rated
-    year = datetime.now(timezone.utc)
+    year = datetime.now(UTC)
     over = httpx.get(reporting + "/v1/lika/compilation/over-time", params={"organiser_id": organiser}).json()["rows"]
     now_levels = {k[2]: LEVEL[v[0]] for k, v in actual.items() if k[0] == units[1] and v[0] in LEVEL}
     for row in (r for r in over if r["indicator_id"] in now_levels):

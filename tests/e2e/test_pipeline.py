@@ -54,14 +54,14 @@ def test_forecasts_and_lika_self_assessments_reach_reporting(stack):
     forecasts: dict[str, dict] = {}
     with httpx.Client(base_url=stack.url("forecast"), timeout=60) as client:
         bodies = []
-        for n, item in enumerate(data.new_assessments(600)):
+        for item in data.new_assessments(600):
             bodies.append({k: item[k] for k in ("organiser_id", "school_unit_code", "group_id", "student_id",
                                                 "teacher_id", "gender", "year", "subject_code", "school_year",
                                                 "term")} | {"value": rng.choice(THREE)})
         for start in range(0, len(bodies), 200):
             response = client.post("/v1/forecasts/batch", json={"items": bodies[start:start + 200]})
             assert response.status_code == 201, response.text
-            for body, result in zip(bodies[start:start + 200], response.json()["items"]):
+            for body, result in zip(bodies[start:start + 200], response.json()["items"], strict=True):
                 forecasts[result["forecast_id"]] = body
         for forecast_id in rng.sample(sorted(forecasts), 100):  # a changed forecast: the next revision
             body = forecasts[forecast_id] | {"value": rng.choice(

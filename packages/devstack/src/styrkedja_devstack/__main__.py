@@ -91,7 +91,7 @@ def run(state_dir: Path) -> int:
               "\n              (then: curl -H \"Authorization: Bearer $TOKEN\" ...)\nPress Ctrl-C to stop.", flush=True)
         stop = False
 
-        def on_signal(*_):
+        def on_signal(*_: object) -> None:
             nonlocal stop
             stop = True
 

@@ -13,9 +13,9 @@ import shutil
 import tempfile
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -127,14 +127,14 @@ def _broker_of(nodeid: str) -> str:
     return next((p for p in params if p in (*BROKER_KINDS, "external")), "no broker")
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
+def pytest_terminal_summary(terminalreporter: Any) -> None:
     if len(_durations) > 1 or set(_durations) - {"no broker"}:
         parts = [f"{kind}: {_counts[kind]} tests, {seconds:.0f} s" for kind, seconds in sorted(_durations.items())]
         terminalreporter.write_line("time per broker (setup + call + teardown): " + "; ".join(parts))
 
 
 @pytest.fixture
-def fresh_database(infrastructure: Infrastructure):
+def fresh_database(infrastructure: Infrastructure) -> Callable[[str], str]:
     """Factory: a new, empty database migrated with the given service package's migrations."""
     from styrkedja_kit.migrations import upgrade
 
@@ -147,7 +147,8 @@ def fresh_database(infrastructure: Infrastructure):
 
 
 @pytest.fixture
-def service_database(fresh_database, infrastructure: Infrastructure, monkeypatch: pytest.MonkeyPatch):
+def service_database(fresh_database: Callable[[str], str], infrastructure: Infrastructure,
+                     monkeypatch: pytest.MonkeyPatch) -> Callable[[str], str]:
     """Factory: `fresh_database(package)`, with the environment a service's settings read pointed at it
     and at the test broker, and the outbox relay off (the tests read the outbox table themselves)."""
 
@@ -166,7 +167,7 @@ def service_database(fresh_database, infrastructure: Infrastructure, monkeypatch
 
 
 @pytest.fixture
-async def client(settings):
+async def client(settings: Any) -> AsyncIterator[Any]:
     """The service of the module's `settings`, started in-process behind an httpx client."""
     from .testing import service_client
 
@@ -175,7 +176,7 @@ async def client(settings):
 
 
 @pytest.fixture
-async def db(settings):
+async def db(settings: Any) -> AsyncIterator[Any]:
     """An SQLAlchemy engine on the database of the module's `settings`."""
     from .testing import async_engine
 
@@ -184,7 +185,7 @@ async def db(settings):
 
 
 @pytest.fixture(scope="session")
-def token_issuer() -> Iterator["DevIssuer"]:
+def token_issuer() -> Iterator[DevIssuer]:
     """A dev OIDC issuer on a free loopback port for the session; `token_issuer.mint(roles=[...],
     organisers=[...], ...)` signs a token, `token_issuer.url` is the `STYRKEDJA_AUTH_ISSUER`."""
     from .issuer import DevIssuer

@@ -27,9 +27,9 @@ async def service_client(package: str, settings: Any) -> AsyncIterator[httpx.Asy
     and answered in-process by an httpx client at `http://<service>`."""
     app = importlib.import_module(f"{package}.main").create_app(settings)
     base_url = f"http://{package.removeprefix('styrkedja_')}"
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url) as client:
-            yield client
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url) as client:
+        yield client
 
 
 @asynccontextmanager

@@ -50,6 +50,12 @@ class Runtime:
     consumers: list[ConsumerLoop] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
+    def require_outbox(self) -> Outbox:
+        """The outbox of a service built with `uses_outbox=True` (a wiring error otherwise)."""
+        if self.outbox is None:
+            raise RuntimeError(f"{self.settings.service_name} was built without an outbox")
+        return self.outbox
+
 
 class RequestGuard:
     """Before any route reads a body: a body larger than `max_body_bytes` is a 413 (by its

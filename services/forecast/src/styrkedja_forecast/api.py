@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.problems import problem_responses
 
+from .calendar.routes import calendar_service
 from .schemas import BatchOut, ForecastBatchIn, ForecastIn, ForecastOut, WithdrawIn
 from .service import ForecastService
 from .settings import ForecastSettings
@@ -20,8 +21,9 @@ def _service(request: Request) -> ForecastService:
     runtime = runtime_of(request)
     settings = runtime.settings
     assert runtime.outbox is not None and isinstance(settings, ForecastSettings)
+    calendars = calendar_service(request)
     return ForecastService(runtime.db, runtime.outbox, settings.window_config(),
-                           max_batch_items=settings.max_batch_items)
+                           max_batch_items=settings.max_batch_items, calendars=calendars.calendars)
 
 
 @router.post("", response_model=ForecastOut, status_code=201, responses={

@@ -282,9 +282,9 @@ async def test_bad_saves_name_field_and_rule_and_store_nothing(client, db):
 @asynccontextmanager
 async def app_client(settings):
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://lika") as client:
-            yield app, client
+    async with app.router.lifespan_context(app), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://lika") as client:
+        yield app, client
 
 
 def as_(app, role: Role, organiser: str = ORG, units: tuple[str, ...] = (UNIT,)) -> None:

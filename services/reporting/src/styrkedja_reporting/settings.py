@@ -19,6 +19,8 @@ class ReportingSettings(ServiceSettings):
     # freshness bands of the figures (aktualitet): green under `yellow_from`, red over `red_after` months
     freshness_yellow_from_months: int = Field(4, ge=1, le=120)
     freshness_red_after_months: int = Field(8, ge=1, le=120)
+    # freshness_red alerts: how often the sweep judges every unit (time passes without events); 0 = off
+    freshness_sweep_seconds: float = Field(3600.0, ge=0)
     # disclosure control (röjandekontroll): a figure from fewer than this many students is withheld
     # above school-unit level for every role, at every level for politician and public
     disclosure_min_students: int = Field(10, ge=1, le=1000)

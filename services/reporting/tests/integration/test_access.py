@@ -65,6 +65,7 @@ MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
     "GET /v1/school-units/{school_unit_code}/students-at-risk": (
         f"/v1/school-units/{UNIT}/students-at-risk", YEAR_TERM, None, {ADMIN, PRINC}),
     "POST /v1/admin/alerts/reevaluate": ("/v1/admin/alerts/reevaluate", {}, None, {OPS}),
+    "POST /v1/admin/alerts/freshness-sweep": ("/v1/admin/alerts/freshness-sweep", {}, None, {OPS}),
     "GET /v1/compliance/organisers/{organiser_id}/school-units": (
         f"/v1/compliance/organisers/{ORG}/school-units", YEAR_TERM, None, {ADMIN, AREA_M}),
     "GET /v1/compliance/organisers/{organiser_id}/school-units/{school_unit_code}": (
@@ -77,7 +78,7 @@ MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
     "GET /v1/admin/unplaced": ("/v1/admin/unplaced", {}, None, {OPS}),
     "GET /v1/audit/reads": ("/v1/audit/reads", {"organiser_id": ORG}, None, {ADMIN}),
 }
-NOT_ORGANISER_BOUND = {"POST /v1/admin/alerts/reevaluate", "GET /v1/admin/consistency", "GET /v1/admin/unplaced"}
+NOT_ORGANISER_BOUND = {"POST /v1/admin/alerts/reevaluate", "POST /v1/admin/alerts/freshness-sweep", "GET /v1/admin/consistency", "GET /v1/admin/unplaced"}
 
 
 def claims(role: str, inside: bool) -> dict:

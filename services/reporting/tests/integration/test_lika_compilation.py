@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
 import openpyxl
@@ -28,7 +28,7 @@ from .test_directory import Feeder, directory
 pytestmark = pytest.mark.integration
 
 NS = UUID("5b1f0c1e-0000-4000-8000-00000000a1ca")
-T0 = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 
 
 def published(name: str, organiser: str, code: str, ratings: dict[str, str], at: datetime = T0):

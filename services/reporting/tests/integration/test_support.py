@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
 import pytest
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 apply_batch = handler_registry(live_alerts=False)
 NS = UUID("5b1f0c1e-0000-4000-8000-0000000051a9")
-T0 = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 ORG = "2999"
 UNITS = ("12345678", "23456789")
 GROUPS = ("7A", "7B", "8A")
@@ -70,7 +70,7 @@ def make_log(seed: int) -> list:
     rnd = random.Random(seed)
     events: list = []
     students = [(f"s-{i}", UNITS[i % 2], GROUPS[i % 3]) for i in range(40)]
-    for i, (student, code, group) in enumerate(students):
+    for student, code, group in students:
         for subject in SUBJECTS:
             for round_ in (1, 2):
                 value = rnd.choice("ABCDEFFF")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,7 +52,7 @@ def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, 
         wanted = sorted({ref.id for a in read["activities"] for ref in a.groups} - known)
         read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in wanted) if g is not None]
     return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
-                naive_zone=naive_zone, now=datetime.now(timezone.utc), persons=read["persons"]), deleted
+                naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"]), deleted
 
 
 # what a directory entity key names → the SS 12000 entity type it came from (for the summary)
@@ -195,7 +195,7 @@ def register(import_app: typer.Typer) -> None:
             with Progress(*columns, console=console) as progress:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress)
                 with httpx.Client(base_url=reporting_url, timeout=120) as client:
-                    summary = send(client, the_plan, deleted, removed_at=datetime.now(timezone.utc),
+                    summary = send(client, the_plan, deleted, removed_at=datetime.now(UTC),
                                    progress=progress, full=since is None,
                                    allow_mass_removal=allow_mass_removal)
         except (SourceError, httpx.HTTPError) as error:

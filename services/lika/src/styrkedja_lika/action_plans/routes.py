@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/self-assessments/{self_assessment_id}/action-plan
 
 def service(request: Request, caller: Annotated[Actor | None, Depends(actor)]) -> ActionPlans:
     runtime = runtime_of(request)
-    return ActionPlans(runtime.db, runtime.outbox, runtime.settings.max_event_bytes, caller)
+    return ActionPlans(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
 
 
 Service = Annotated[ActionPlans, Depends(service)]

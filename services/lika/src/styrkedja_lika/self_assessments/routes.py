@@ -33,7 +33,7 @@ router = APIRouter(prefix="/v1/self-assessments", tags=["self-assessments"])
 
 def service(request: Request, caller: Annotated[Actor | None, Depends(actor)]) -> SelfAssessments:
     runtime = runtime_of(request)
-    return SelfAssessments(runtime.db, runtime.outbox, runtime.settings.max_event_bytes, caller)
+    return SelfAssessments(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
 
 
 Service = Annotated[SelfAssessments, Depends(service)]

@@ -21,7 +21,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
-from styrkedja_contracts.identifiers import Term
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, authorize, authorize_write, require_write
 from styrkedja_kit.auth import Level as AuthLevel
@@ -30,6 +29,7 @@ from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYe
 from ..access.guard import check_read
 from ..access.scope import reader_of
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
+from ..figures.periods import Term as PeriodTerm
 from ..params import ID_PATTERN
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
@@ -131,7 +131,7 @@ def caller_id(principal: Principal) -> str:
 
 def _alert_of(row) -> Alert:
     year = SchoolYear.parse(row.school_year)
-    period = TermPeriod(year, Term(row.term)) if row.term else RoundPeriod(year, row.round)
+    period = TermPeriod(year, PeriodTerm(row.term)) if row.term else RoundPeriod(year, row.round)
     cell = AlertCell(row.organiser_id, (row.level, row.unit_id), row.subject_code, row.year, period)
     return Alert(row.alert_id, cell, AlertRule(row.rule), Status(row.status), row.episode,
                  AlertFigures.model_validate(row.figures), row.changed_at, row.comment, row.acknowledged_by,

@@ -8,7 +8,7 @@ reach; writes need the organisation write grant for every organiser they touch (
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ValidationError
@@ -57,7 +57,7 @@ class Unit(BaseModel):
     school_unit_code: str | None = None
     year: int | None = None
     roster_size: int | None = None  # as the source reported it; see /roster-sizes for the counted one
-    children: list["Unit"] = []
+    children: list[Unit] = []
 
 
 class RosterSize(BaseModel):
@@ -72,13 +72,13 @@ def _unit(row) -> Unit:
                 roster_size=row.roster_size)
 
 
-async def _units_of(session, organiser_id: str) -> list:
+async def _units_of(session, organiser_id: str) -> list[Any]:
     return list((await session.execute(select(t.units).where(
         t.units.c.organiser_id == organiser_id, ~t.units.c.removed).order_by(
         t.units.c.unit_type, t.units.c.scope, t.units.c.unit_id))).all())
 
 
-def _tree(rows: list) -> list[Unit]:
+def _tree(rows: list[Any]) -> list[Unit]:
     """Nest the units: groups under their school unit (by code), the rest under their parent."""
     nodes = {(row.unit_type, row.scope, row.unit_id): _unit(row) for row in rows}
     by_id: dict[tuple[str, str | None], Unit] = {
@@ -186,7 +186,7 @@ async def write_directory_changes(request: Request, batch: ChangeBatch,
             items.append((MODELS[change.type].model_validate(change.data), change.source_id))
         except ValidationError as error:
             errors += [{**e, "field": f"items.{n}.data.{e['field']}"} for e in validation_errors(
-                list(error.errors()))]
+                [dict(e) for e in error.errors()])]
     if errors:
         raise Problem(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]),
                       errors[:100])

@@ -8,7 +8,7 @@ principal one of its school units (token or directory duties); others 403."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
@@ -58,7 +58,7 @@ class LikaUnit(BaseModel):
     respondent_role: str
     catalogue_version: str
     published_at: datetime
-    ratings: list[dict]
+    ratings: list[dict[Any, Any]]
 
 
 @router.get("/lika/school-units", response_model=list[LikaUnit])
@@ -110,7 +110,7 @@ CELL_COLUMNS = (
 )
 
 
-def _cell_row(c: rules.Cell) -> tuple:
+def _cell_row(c: rules.Cell) -> tuple[Any, ...]:
     counts = c.status_counts
     return (c.organiser_id, c.area_id, c.school_unit_code, c.school_unit_name, c.school_form, c.lika_area,
             c.indicator_id, c.rating, c.level, c.comment, c.respondent_role, c.catalogue_version, c.published_on,

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 LEVELS: Mapping[str, int] = {"NOT_PLANNED": 0, "PLANNED": 1, "STARTED": 2, "ALMOST_THERE": 3, "ACHIEVED": 4}
@@ -64,7 +65,7 @@ class SelfAssessment:
     respondent_role: str
     catalogue_version: str
     published_at: datetime
-    ratings: Sequence[Mapping]  # indicator_id, area, rating, comment
+    ratings: Sequence[Mapping[Any, Any]]  # indicator_id, area, rating, comment
 
 
 @dataclass(frozen=True)

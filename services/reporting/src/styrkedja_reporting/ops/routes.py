@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -78,7 +80,7 @@ async def unplaced(request: Request,
                    principal: Principal = authorize(Role.OPS, description="ops")) -> list[Unplaced]:
     """Results whose school unit has no area, or whose group is not in the directory (yet). They
     count in every level they can be placed in; when the directory catches up, they are placed."""
-    found: dict[tuple, dict] = {}
+    found: dict[tuple[Any, ...], dict[Any, Any]] = {}
     async with runtime_of(request).db.sessions() as session:
         for name, store in (("assessments", ASSESSMENTS), ("forecasts", FORECASTS)):
             rows = await session.execute(text(_unplaced_sql(store.facts.name, store.hidden)),

@@ -14,7 +14,7 @@ decision.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -67,31 +67,34 @@ async def cube_disclosure(session: AsyncSession, kind: str, level: str, filters:
     return disclose_cube(rows, placed, suppressed, rules)
 
 
-CubeRow = tuple[tuple, str, str | None, str, str, int, bool, int]  # slice, level, organiser, unit, gender, year, fails, n
+CubeKey = tuple[Any, ...]  # slice, level, organiser, unit, gender, year
+CubeRow = tuple[tuple[Any, ...], str, str | None, str, str, int, bool, int]  # … fails, n
 
 
 def disclose_cube(rows: list[CubeRow], placed: dict[str, tuple[str, str | None]],
                   suppressed: frozenset[AuthLevel], rules: DisclosureRules) -> Disclosure:
     """Pure: the cells of every gender × year marginal, the partitions, and the decision."""
-    students: dict[Hashable, int] = defaultdict(int)
-    failing: dict[Hashable, int] = defaultdict(int)
+    students: dict[CubeKey, int] = defaultdict(int)
+    failing: dict[CubeKey, int] = defaultdict(int)
     for slice_, level, organiser, unit, row_gender, row_year, fails, n in rows:
         for gender in (row_gender, ALL):
             for year in (row_year, ALL):
-                key = (slice_, level, organiser, unit, gender, year)
+                key: CubeKey = (slice_, level, organiser, unit, gender, year)
                 students[key] += n
                 if fails:
                     failing[key] += n
-    cells = {key: Cell(AuthLevel[key[1].upper()], n, failing.get(key, 0)) for key, n in students.items()}  # type: ignore[index]
-    return disclose(cells, _partitions(cells, placed), suppressed=suppressed, rules=rules)
+    cells: dict[CubeKey, Cell] = {key: Cell(AuthLevel[str(key[1]).upper()], n, failing.get(key, 0))
+                                  for key, n in students.items()}
+    shown: Mapping[Hashable, Cell] = cells  # type: ignore[assignment]  # Mapping is invariant in its key
+    return disclose(shown, _partitions(cells, placed), suppressed=suppressed, rules=rules)
 
 
-def _parent_of(key: tuple, placed: dict[str, tuple[str, str | None]]) -> tuple | None:
+def _parent_of(key: CubeKey, placed: dict[str, tuple[str, str | None]]) -> CubeKey | None:
     slice_, level, organiser, unit, gender, year = key
     if level == "group":
-        return (slice_, "school_unit", organiser, unit.split(GROUP_SEPARATOR, 1)[0], gender, year)
+        return (slice_, "school_unit", organiser, str(unit).split(GROUP_SEPARATOR, 1)[0], gender, year)
     if level == "school_unit":
-        owner, area = placed.get(unit, (None, None))
+        owner, area = placed.get(str(unit), (None, None))
         return (slice_, "area", organiser, area, gender, year) if area and owner == organiser else None
     if level == "area":
         return (slice_, "organiser", organiser, organiser, gender, year)
@@ -100,21 +103,21 @@ def _parent_of(key: tuple, placed: dict[str, tuple[str, str | None]]) -> tuple |
     return None
 
 
-def _partitions(cells: dict[Hashable, Cell], placed: dict[str, tuple[str, str | None]]) -> list[Partition]:
-    children: dict[Hashable, list[Hashable]] = defaultdict(list)
+def _partitions(cells: dict[CubeKey, Cell], placed: dict[str, tuple[str, str | None]]) -> list[Partition]:
+    children: dict[CubeKey, list[CubeKey]] = defaultdict(list)
     for key in cells:
-        parent = _parent_of(key, placed)  # type: ignore[arg-type]
+        parent = _parent_of(key, placed)
         if parent is not None and parent in cells:
             children[parent].append(key)
     for key in cells:
-        slice_, level, organiser, unit, gender, year = key  # type: ignore[misc]
+        slice_, level, organiser, unit, gender, year = key
         if gender != ALL:
             children[(slice_, level, organiser, unit, ALL, year, "g")].append(key)
         if year != ALL:
             children[(slice_, level, organiser, unit, gender, ALL, "y")].append(key)
     partitions = []
     for parent, kids in children.items():
-        whole = parent[:6] if len(parent) == 7 else parent  # type: ignore[index]
+        whole = parent[:6]
         if whole in cells and sum(cells[k].students for k in kids) == cells[whole].students:
             partitions.append(Partition(whole, tuple(sorted(kids, key=repr))))
     return partitions

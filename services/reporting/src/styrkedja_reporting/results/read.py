@@ -179,10 +179,10 @@ def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell
 
 
 def _cells(rows, group_by: list[str], scale_of) -> list[ResultCell]:
-    cells: dict[tuple, dict[str, Any]] = {}
+    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         key = tuple(getattr(row, name) for name in group_by)
-        cell = cells.setdefault(key, {**dict(zip(group_by, key)), "distribution": {}})
+        cell = cells.setdefault(key, {**dict(zip(group_by, key, strict=True)), "distribution": {}})
         cell["distribution"][row.value] = cell["distribution"].get(row.value, 0) + int(row.count)
     out = []
     for cell in cells.values():

@@ -7,7 +7,7 @@ the reader every count below N is withheld (`null`, listed in `withheld`); the l
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -20,6 +20,7 @@ from styrkedja_kit.rules import RuleViolation
 from ..access.guard import audit, strict_scope, withhold_counts
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
+from ..settings import ReportingSettings
 from . import read
 from .rules import SENSITIVE_FIGURES
 
@@ -48,7 +49,7 @@ async def summary(
     if (school_year is None) != (term is None):
         raise RuleViolation("term", "school_year_with_term", "plan coverage needs both school_year and term")
     runtime = runtime_of(request)
-    weeks = investigation_weeks or runtime.settings.support_investigation_weeks
+    weeks = investigation_weeks or cast(ReportingSettings, runtime.settings).support_investigation_weeks
     where = read.Where(level, unit_id, organiser_id if level != "nation" else None)
     async with runtime.db.sessions.begin() as session:
         auth_level = AuthLevel[level.upper()]

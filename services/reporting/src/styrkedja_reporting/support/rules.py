@@ -54,7 +54,7 @@ class PlanFact:
     term: str
 
 
-def support_cells(fact: SupportFact | None, placement: Placement) -> Counter:
+def support_cells(fact: SupportFact | None, placement: Placement) -> Counter[Any]:
     """Cells one intervention counts in: per level, kind, subject, status and outcome."""
     if fact is None or fact.retracted:
         return Counter()
@@ -62,7 +62,7 @@ def support_cells(fact: SupportFact | None, placement: Placement) -> Counter:
     return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})  # type: ignore[arg-type]
 
 
-def plan_cells(fact: PlanFact | None, placement: Placement) -> Counter:
+def plan_cells(fact: PlanFact | None, placement: Placement) -> Counter[Any]:
     if fact is None or fact.retracted:
         return Counter()
     rest = (fact.organiser_id, fact.subject_code, fact.school_year, fact.term)

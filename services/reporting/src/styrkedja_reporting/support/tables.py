@@ -3,6 +3,8 @@ the results' `FactStore`: one statement per table per batch, cells moved by delt
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Uuid
 
 from ..metadata import metadata
@@ -10,7 +12,7 @@ from ..results.tables import FactStore
 from .rules import PlanFact, SupportFact
 
 
-def _str(name: str, length: int = 64, **kw: object) -> Column:
+def _str(name: str, length: int = 64, **kw: Any) -> Column[Any]:
     return Column(name, String(length), nullable=False, **kw)
 
 
