@@ -1,7 +1,7 @@
 """access audit: who read student-level data, where, when
 
 Revision ID: d9e0f1a2b3c4
-Revises: c8d9e0f1a2b3
+Revises: 5c0e7a9d2b14
 Create Date: 2026-12-02 09:00:00
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'd9e0f1a2b3c4'
-down_revision = 'c8d9e0f1a2b3'
+down_revision = '5c0e7a9d2b14'
 branch_labels = None
 depends_on = None
 
