@@ -21,6 +21,18 @@ from .scope import node_of, reader_of
 from .tables import audit_reads
 
 
+def _with_own_organiser(reader: Principal, node: Node) -> Node:
+    """An area named without its organiser (area ids are the organiser's own): the reader's organiser
+    whose area it may read, if any (the reads are narrowed to the reader's organisers anyway)."""
+    if node.level is not Level.AREA or node.organiser_id is not None:
+        return node
+    for organiser in sorted(reader.organisers):
+        candidate = replace(node, organiser_id=organiser)
+        if may_read(reader, candidate):
+            return candidate
+    return node
+
+
 def what_of(request: Request) -> str:
     query = request.url.query
     return f"{request.method} {request.url.path}" + (f"?{query}" if query else "")
@@ -59,6 +71,7 @@ async def read_scope(session: AsyncSession, request: Request, principal: Princip
                          group_id=group_id)
     if unit_id is not None or school_unit_code is not None or level is Level.NATION or (
             level is Level.ORGANISER and organiser_id is not None):
+        node = _with_own_organiser(reader, node)
         require_read(reader, node)
     else:
         if level not in readable_levels(reader):
@@ -80,7 +93,7 @@ async def strict_scope(session: AsyncSession, request: Request, principal: Princ
     a principal, teacher or area manager names the unit."""
     reader = await reader_of(session, principal)
     if unit_id is not None or level is Level.NATION or (level is Level.ORGANISER and organiser_id is not None):
-        node = await node_of(session, level, organiser_id, unit_id)
+        node = _with_own_organiser(reader, await node_of(session, level, organiser_id, unit_id))
         require_read(reader, node)
     else:
         wanted = [organiser_id] if organiser_id is not None else sorted(reader.organisers)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.auth import GroupRef, Level, Node, Principal, Role
 
-from ..directory.tables import duties, placements, teaching_assignments
+from ..directory.tables import duties, placements, teaching_assignments, units
 from ..results.rules import GROUP_SEPARATOR
 
 #: SS 12000 duty roles that make a person the principal of the duty's school unit.
@@ -66,7 +66,15 @@ async def placements_of(session: AsyncSession, codes: Iterable[str]) -> dict[str
     p = placements.c
     rows = await session.execute(select(p.school_unit_code, p.organiser_id, p.area_id)
                                  .where(p.school_unit_code.in_(wanted)))
-    return {code: (organiser, area) for code, organiser, area in rows}
+    found = {code: (organiser, area) for code, organiser, area in rows}
+    missing = [code for code in wanted if code not in found]
+    if missing:  # not placed (yet): the organiser the directory holds it under, no area
+        u = units.c
+        owners = await session.execute(select(u.school_unit_code, u.organiser_id).where(
+            u.unit_type == "school_unit", u.school_unit_code.in_(missing), ~u.removed))
+        for code, organiser in owners:
+            found.setdefault(code, (organiser, None))
+    return found
 
 
 def node_from(level: Level, organiser_id: str | None, unit_id: str | None,
