@@ -179,6 +179,17 @@ async def test_politician_sees_small_groups_withheld_admin_sees_exact_values(fed
     exact = (await bare_client.get("/v1/results/assessments", params=params, headers=admin)).json()
     assert {c["unit_id"]: c["distribution"] for c in exact} == {"north": {"A": 1}, "south": {"F": 1}}
     assert all(c["reason"] == "EXISTS" for c in exact)
+    for name in ("trend", "gender-gap", "drill-down", "merit", "forecast-outcome", "coverage"):
+        for fmt in ("json", "csv", "xlsx"):
+            figure = await bare_client.get(f"/v1/figures/{name}", headers=politician, params={
+                "level": "organiser", "organiser_id": ORG, "unit_id": ORG, **YEAR_TERM, "format": fmt})
+            assert figure.status_code == 200, (name, fmt, figure.text)
+    trend = (await bare_client.get("/v1/figures/trend", headers=politician, params={
+        "level": "area", "organiser_id": ORG, "unit_id": AREA, **YEAR_TERM})).json()
+    assert trend["rows"] and all(r["assessed"] is None for r in trend["rows"])  # 1 student: withheld
+    exact = (await bare_client.get("/v1/figures/trend", headers=admin, params={
+        "level": "area", "organiser_id": ORG, "unit_id": AREA, **YEAR_TERM})).json()
+    assert [r["assessed"] for r in exact["rows"]] == [1]
     # the politician reads no school-unit level at all; the area manager sees its unit exactly
     assert (await bare_client.get("/v1/results/assessments", params={"level": "school_unit", "organiser_id": ORG},
                                   headers=politician)).status_code == 403
