@@ -59,6 +59,8 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
         registry.register(alerts.EVENT_TYPES, alerts.evaluate_alerts)
     # after results: the figures take the batch's changed facts from it (results.batch_changes)
     registry.register(figures.EVENT_TYPES, figures.apply_figures)
+    # after results too: the results a batch changed move "below the pass level without support"
+    registry.register(support.RESULT_TYPES, support.apply_support_results)
     if live_alerts:  # freshness after the figures: it reads their result dates
         registry.register(alerts.ASSESSMENT_TYPES, alert_freshness.evaluate_freshness)
     # compliance reads the directory and the forecast facts as this batch left them

@@ -24,6 +24,7 @@ ORG, UNIT, GROUP, AREA = "2999", "11111111", "11111111/7A", "north"
 ROLES = ("platform", "teacher", "principal", "area_manager", "organiser_admin", "politician", "public", "ops")
 YEAR_TERM = {"school_year": "2026/27", "term": "HT"}
 FIGURE = {"level": "school_unit", "organiser_id": ORG, "unit_id": UNIT, **YEAR_TERM}
+SUPPORT = {"level": "school_unit", "unit_id": UNIT, "organiser_id": ORG, **YEAR_TERM}
 READ_GROUP = {"level": "group", "organiser_id": ORG, "unit_id": GROUP}
 ADMIN, AREA_M, PRINC, TEACH, POL, OPS, PLAT = ("organiser_admin", "area_manager", "principal", "teacher",
                                                "politician", "ops", "platform")
@@ -72,8 +73,9 @@ MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
         f"/v1/compliance/organisers/{ORG}/school-units/{UNIT}", YEAR_TERM, None, {ADMIN, AREA_M, PRINC}),
     "GET /v1/compliance/organisers/{organiser_id}/school-units/{school_unit_code}/items": (
         f"/v1/compliance/organisers/{ORG}/school-units/{UNIT}/items", YEAR_TERM, None, {ADMIN, PRINC}),
-    "GET /v1/support/summary": ("/v1/support/summary", {"level": "school_unit", "unit_id": UNIT,
-                                                        "organiser_id": ORG}, None, {ADMIN, AREA_M, PRINC}),
+    **{f"GET /v1/support/{name}": (f"/v1/support/{name}", SUPPORT, None, {ADMIN, AREA_M, PRINC})
+       for name in ("summary", "kinds", "below-pass-without-support", "below-pass-without-support/students",
+                    "open-investigations", "results-before-after", "plan-coverage")},
     "GET /v1/admin/consistency": ("/v1/admin/consistency", {}, None, {OPS}),
     "GET /v1/admin/unplaced": ("/v1/admin/unplaced", {}, None, {OPS}),
     "GET /v1/audit/reads": ("/v1/audit/reads", {"organiser_id": ORG}, None, {ADMIN}),

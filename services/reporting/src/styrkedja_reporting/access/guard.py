@@ -110,7 +110,8 @@ async def strict_scope(session: AsyncSession, request: Request, principal: Princ
 
 #: Columns of a figure table that give the number of students a row's figures rest on.
 STUDENT_COUNT_COLUMNS = ("assessed", "previous_assessed", "girls_assessed", "boys_assessed", "with_result",
-                         "graded_students", "merit_students", "roster", "roster_size", "held", "students")
+                         "graded_students", "merit_students", "roster", "roster_size", "held", "students",
+                         "students_assessed", "students_better", "students_unchanged", "students_worse")
 KEY_COLUMNS = frozenset({"level", "unit_id", "subject_code", "year", "period", "parent_level", "parent_id",
                          "previous_period", "kind", "group", "school_unit_code", "group_id", "band", "newest"})
 

@@ -1,7 +1,7 @@
 """access audit: who read student-level data, where, when
 
 Revision ID: d9e0f1a2b3c4
-Revises: 5c0e7a9d2b14
+Revises: 5a9b0c1d2e3f
 Create Date: 2026-12-02 09:00:00
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'd9e0f1a2b3c4'
-down_revision = '5c0e7a9d2b14'
+down_revision = '5a9b0c1d2e3f'
 branch_labels = None
 depends_on = None
 
