@@ -1,7 +1,12 @@
 """Figure read API: trend, term history, gender gap, freshness, coverage and drill-down. Every
 endpoint is a table that answers as JSON, CSV or xlsx (`format=` or `Accept`, see `exports/`);
 the cells come from `figures.read` (lookups in the materialised state), the figure from the pure
-rules in this folder."""
+rules in this folder.
+
+Access: every endpoint takes `Ask` (the `ask` dependency), which carries the route's guard and the
+reader's scope (`access.guard.strict_scope`: a named unit must be readable, without one the whole
+organiser); `_respond` withholds small figures at the reader's suppressed levels; the drill-down
+into a group's students is a student-level read (audited)."""
 
 from __future__ import annotations
 
@@ -17,13 +22,17 @@ from fastapi.responses import StreamingResponse
 from styrkedja_contracts.identifiers import Gender
 from styrkedja_contracts.scales import reaches_pass
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Level as AuthLevel
+from styrkedja_kit.auth import Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
+from ..access.guard import check_read, strict_scope, withhold_small
 from ..exports import table as t
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
+from ..results.read import Scope
 from ..results.rules import AssessmentFact, ForecastFact
 from .coverage import coverage_of_count
 from .facts import Result, ResultKind
@@ -70,6 +79,7 @@ class Ask:
     filters: CellFilters
     period: Period
     format: str | None
+    scope: Scope | None = None
 
     @property
     def period_id(self) -> tuple[str, str]:
@@ -86,24 +96,29 @@ def _period_text(period_id: tuple[str, str]) -> str:
     return f"{period_id[0]} {period_id[1]}"
 
 
-def ask(*, level: FigureLevel,
+async def ask(*, request: Request, level: FigureLevel,
         school_year: Annotated[SchoolYearParam, Query()],
         term: Literal["HT", "VT"] | None = None, round: int | None = Query(None, ge=1, le=4),
         organiser_id: OrganiserIdParam | None = Query(None),
         unit_id: str | None = Query(None, pattern=ID_PATTERN),
         subject_code: SubjectCodeParam | None = Query(None),
         year: int | None = Query(None, ge=0, le=9),
-        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)")) -> Ask:
+        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
+        principal: Principal = authorize_read()) -> Ask:
     if (term is None) == (round is None):
         raise RuleViolation("term", "one_period", "name exactly one period: a term (HT/VT) or a round (1–4)")
     start = SchoolYear.parse(school_year)
     period: Period = TermPeriod(start, Term(term)) if term is not None else RoundPeriod(start, round or 1)
+    async with runtime_of(request).db.sessions() as session:
+        scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
+    request.state.figure_scope = (level, scope)
     return Ask(level, CellFilters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code, year=year),
-               period, format)
+               period, format, scope)
 
 
 async def _respond(request: Request, table: t.Table, fmt: str | None) -> StreamingResponse:
-    response = export_response(request, table, fmt)
+    level, scope = request.state.figure_scope  # set by `ask`: every figure passes disclosure here
+    response = export_response(request, withhold_small(table, level, scope), fmt)
     async with runtime_of(request).db.sessions() as session:
         await set_freshness(session, response)
     return response
@@ -249,10 +264,14 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
         raise RuleViolation("unit_id", "required_for_drill_down", "name the unit whose children to list")
     if figure != "pass":
         _term_only(a)
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.sessions.begin() as session:
         child_level, child_filters = await child_units(session, a.level, unit_id or "", a.filters.organiser_id)
         school_year, period = a.period_id
         if child_level == "student":
+            code, _, group = (unit_id or "").partition("/")
+            assert a.scope is not None and a.scope.principal is not None
+            await check_read(session, request, a.scope.principal, AuthLevel.STUDENT, a.filters.organiser_id,
+                             school_unit_code=code, group_id=group, field="unit_id")  # audited
             if figure == "pass":
                 students = await students_of_group(
                     session, unit_id or "", a.filters.subject_code, a.filters.year, school_year,

@@ -1,7 +1,11 @@
 """Support figures per level: thin, every figure from `read`. `/summary` is every figure in one
 JSON body; every other endpoint is one table that answers as JSON, CSV or xlsx (`format=` or the
 `Accept` header, see `exports/`), with the number of students behind each figure (`students`,
-`students_assessed`) so the small-group rule can be applied to it."""
+`students_assessed`) so the small-group rule can be applied to it.
+
+Access: `ask` carries the guard and checks the node asked for (`access.guard.strict_scope`); at a
+level suppressed for the reader, every count below N is withheld (the summary's counts; a table row
+any of whose student counts is below N); the lists of students are student-level reads (audited)."""
 
 from __future__ import annotations
 
@@ -14,9 +18,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Level as AuthLevel
+from styrkedja_kit.auth import Node, Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
+from ..access.guard import audit, strict_scope, withhold_counts, withhold_small
 from ..exports import table as t
 from ..exports.response import export_response
 from ..freshness import set_freshness
@@ -40,12 +47,17 @@ class Ask:
         return f"{kind}-{self.where.level}-{self.where.unit_id.replace('/', '-')}"
 
 
-def ask(level: read.Level, unit_id: str = Query(pattern=ID_PATTERN),
-        organiser_id: OrganiserIdParam | None = Query(None),
-        subject_code: SubjectCodeParam | None = Query(None)) -> Ask:
+async def ask(request: Request, level: read.Level, unit_id: str = Query(pattern=ID_PATTERN),
+              organiser_id: OrganiserIdParam | None = Query(None),
+              subject_code: SubjectCodeParam | None = Query(None),
+              principal: Principal = authorize_read()) -> Ask:
     """A group's unit id is `<school_unit_code>/<group_id>`; every level but the nation needs `organiser_id`."""
     if level != "nation" and organiser_id is None:
         raise RuleViolation("organiser_id", "required_below_nation", "name the organiser for this level")
+    async with runtime_of(request).db.sessions() as session:
+        scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id,
+                                   None if level == "nation" else unit_id)
+    request.state.support_scope = (level, scope)
     return Ask(read.Where(level, unit_id, organiser_id if level != "nation" else None), subject_code)
 
 
@@ -71,7 +83,9 @@ async def summary(
         raise RuleViolation("term", "school_year_with_term", "plan coverage needs both school_year and term")
     weeks = _weeks(request, investigation_weeks)
     where, subject_code = a.where, a.subject_code
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.sessions.begin() as session:
+        if where.level in read.LIST_LEVELS:  # the list names students
+            await _audit_list(request, session, a)
         body: dict[str, Any] = {"level": where.level, "unit_id": where.unit_id, "subject_code": subject_code,
                                 "sensitive": sorted(SENSITIVE_FIGURES)}
         body |= await read.interventions_by_kind(session, where, subject_code)
@@ -85,11 +99,21 @@ async def summary(
         if school_year is not None and term is not None:
             body["plan_coverage"] = await read.plan_coverage(session, where, school_year, term, subject_code)
         await set_freshness(session, response)
+    level, scope = request.state.support_scope
+    if AuthLevel[level.upper()] in scope.suppressed:
+        body = withhold_counts(body, scope.rules.min_students)
     return body
 
 
+async def _audit_list(request: Request, session: Any, a: Ask) -> None:
+    _, scope = request.state.support_scope
+    await audit(session, request, scope.principal, Node(
+        AuthLevel.STUDENT, organiser_id=a.where.organiser_id, school_unit_code=a.where.unit_id.split("/")[0]))
+
+
 async def _respond(request: Request, table: t.Table, fmt: str | None) -> StreamingResponse:
-    response = export_response(request, table, fmt)
+    level, scope = request.state.support_scope  # set by `ask`: every table passes disclosure here
+    response = export_response(request, withhold_small(table, level, scope), fmt)
     async with runtime_of(request).db.sessions() as session:
         await set_freshness(session, response)
     return response
@@ -155,7 +179,8 @@ async def below_pass_list(request: Request, a: Ask = Depends(ask), format: str |
     if a.where.level not in read.LIST_LEVELS:
         raise RuleViolation("level", "list_at_unit_level",
                             "the list of students is shown at school-unit and group level only")
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.sessions.begin() as session:
+        await _audit_list(request, session, a)
         _, listed = await read.below_pass_without_support(session, a.where, a.subject_code)
 
     def rows() -> Iterator[t.Row]:
