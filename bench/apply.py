@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ from styrkedja_kit.consumer import ConsumerLoop, Delivered  # noqa: E402
 from styrkedja_kit.db import Database  # noqa: E402
 from styrkedja_kit.settings import ServiceSettings  # noqa: E402
 
-T0 = datetime(2026, 9, 1, 8, tzinfo=timezone.utc)
+T0 = datetime(2026, 9, 1, 8, tzinfo=UTC)
 TOPICS = {"assessment": "styrkedja.assessments", "forecast": "styrkedja.forecasts",
           "organisation": "styrkedja.organisation"}
 
@@ -185,7 +185,7 @@ def main() -> int:
     try:
         before = old_package(args.before_ref, state)
         directory, events = school_data(7, args.events)
-        results: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                          "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
                          "before_ref": args.before_ref, "batch": args.batch, "rounds": []}
         for n in range(args.rounds):  # alternate, so a busy moment of the machine hits both

@@ -19,13 +19,14 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 import httpx  # noqa: E402
 
+from styrkedja_devstack.issuer import DevIssuer  # noqa: E402
 from styrkedja_devstack.postgres import free_port  # noqa: E402
 from styrkedja_devstack.services import SERVICES, ServiceProcess  # noqa: E402
 from styrkedja_devstack.stack import Infrastructure  # noqa: E402
@@ -78,9 +79,11 @@ def main() -> int:
         spec = next(s for s in SERVICES if s.name == "reporting")
         url = infra.create_database(f"bench_restart_{uuid.uuid4().hex[:8]}")
         upgrade(spec.package, url)
+        issuer = DevIssuer(state, port=None).start()  # the service checks tokens (only the probes are open)
         process = ServiceProcess(spec, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
                                  port=free_port(), log_dir=state / "logs",
                                  extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING", **infra.service_env,
+                                            "STYRKEDJA_AUTH_ISSUER": issuer.url,
                                             **dict(e.split("=", 1) for e in args.env)})
         first_live, first_start = timed_start(process)
         print(f"first start: live after {first_live} s, ready after {first_start} s", flush=True)
@@ -95,7 +98,7 @@ def main() -> int:
             lives.append(live)
             samples.append(ready)
             print(f"kill {n + 1}: live {live} s, ready {ready} s after the restart", flush=True)
-        results = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        results = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                    "infrastructure": infra.notes, "extra_env": args.env,
                    "cpus": os.cpu_count(), "load_average_1m_at_end": round(os.getloadavg()[0], 1),
                    "first_start_live_s": first_live, "first_start_ready_s": first_start,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import time
 import uuid
 from contextlib import contextmanager
@@ -229,6 +230,10 @@ def test_organiser_admin_and_principal_in_the_browser(dashboard, tmp_path):
             forecast = page.get_by_role("table", name="Prognos: andel som bedöms nå godtagbar nivå, per årskurs")
             # 3 of 4 forecasts reach the pass level in every subject (see _forecasts)
             expect(forecast.get_by_role("cell", name="75,0\u00a0%").first).to_be_visible()
+            expect(page.locator("#history[data-rendered=true] svg")).to_be_visible()  # the term history chart
+            for heading in ("Prognos och utfall", "Meritvärde och behörighet (årskurs 9)", "Elever i riskzonen",
+                            "Skolenhetens larm"):
+                expect(page.get_by_role("heading", name=heading)).to_be_visible()
             s.accessible()
             s.picture("kedjan-skolenhet")
         with s.step("groups"):
@@ -236,17 +241,46 @@ def test_organiser_admin_and_principal_in_the_browser(dashboard, tmp_path):
             groups = page.get_by_role("table", name=f"Grupper hos huvudman {town.organiser}")
             for group in town.groups[town.big]:
                 expect(groups.get_by_role("rowheader", name=group)).to_be_visible()
+            s.accessible()
             s.picture("kedjan-grupper")
+        with s.step("drill-to-students"):
+            first = town.groups[town.big][0]
+            groups.get_by_role("link", name=first).first.click()
+            students = page.get_by_role("table", name=f"Elever i grupp {town.big}/{first}")
+            expect(students.get_by_role("rowheader", name=f"stu-{first}-0").first).to_be_visible()
+            s.accessible()
+            s.picture("nedbrytning-elever")
         with s.step("download-xlsx"):
             page.goto(url + f"/kedjan?huvudman={town.organiser}")
             with page.expect_download() as download:
-                page.get_by_role("link", name="Excel (xlsx)").click()
+                page.get_by_role("link", name="Excel (xlsx)", exact=True).click()
             book = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
             rows = list(book.active.iter_rows(values_only=True))
             assert rows[0][0] == "Skolenhet" and "Matematik" in rows[0]
             assert {r[0] for r in rows[1:]} == {town.big, town.small}
             shares = [v for r in rows[1:] for v in r[1:] if isinstance(v, float)]
             assert shares and all(0 <= v <= 1 for v in shares)
+        with s.step("alerts"):
+            page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Larm").click()
+            expect(page.get_by_role("heading", name="Larm", exact=True)).to_be_visible()
+            expect(page.get_by_role("table", name=re.compile(f"larm hos huvudman {town.organiser}"))).to_be_visible()
+            s.accessible()
+            s.picture("larm")
+        with s.step("compliance"):
+            page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Rapporteringsgrad").click()
+            expect(page.get_by_role("heading", name="Rapporteringsgrad: vem har inte rapporterat?")).to_be_visible()
+            s.accessible()
+            s.picture("rapporteringsgrad")
+        with s.step("quality-report"):
+            page.goto(url + f"/rapport?huvudman={town.organiser}&enhet={town.big}")
+            expect(page.get_by_role("heading", name=f"Kvalitetsrapport: skolenhet {town.big}")).to_be_visible()
+            expect(page.get_by_role("table", name=re.compile("Andel som når godtagbar nivå"))).to_be_visible()
+            s.accessible()
+            s.picture("kvalitetsrapport")
+            with page.expect_download() as download:
+                page.get_by_role("link", name="Ladda ner som PDF").click()
+            pdf = Path(download.value.path()).read_bytes()
+            assert pdf.startswith(b"%PDF") and len(pdf) > 5_000, pdf[:200]
         with s.step("lika-radar"):
             page.goto(url + f"/lika?huvudman={town.organiser}&enhet={town.big}")
             expect(page.get_by_role("heading", name=f"Skolenhet {town.big}: självskattningar")).to_be_visible()
@@ -285,3 +319,21 @@ def test_organiser_admin_and_principal_in_the_browser(dashboard, tmp_path):
             expect(page.get_by_text("Inloggad som politiker")).to_be_visible()
             expect(page.get_by_role("table", name="Huvudmannen som helhet")).to_be_visible()
             s.accessible()
+
+
+@pytest.mark.xfail(strict=True, reason="needs reporting to withhold small cells (null + OMITTED_DUE_TO_BASED_ON_FEW_PUPILS, "
+                                       "another branch): once it does this passes, and the mark must go")
+def test_politician_sees_two_dots_where_a_cell_is_small(dashboard, tmp_path):
+    url, town, _ = dashboard
+    with browser() as context:
+        page = context.new_page()
+        s = Steps(page, tmp_path)
+        with s.step("politician-small-cell"):
+            sign_in(page, url, role="politician", organiser=town.organiser)
+            units = page.get_by_role("table", name=f"Skolenheter hos huvudman {town.organiser}")
+            small = units.get_by_role("row").filter(has=page.get_by_role("rowheader", name=town.small))
+            withheld = small.locator("abbr.withheld")
+            expect(withheld.first).to_have_text("..")
+            expect(withheld.first).to_have_attribute("title", re.compile("för få elever"))
+            s.accessible()
+            s.picture("kedjan-politiker")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -28,7 +28,7 @@ INSTANCE = "reporting-static-0"
 
 
 @pytest.fixture
-def reporting(infrastructure, tmp_path):
+def reporting(infrastructure, token_issuer, tmp_path):
     if infrastructure.broker_kind != "kafka":
         pytest.skip("Apache Kafka only: the embedded broker has no static membership")
     run = uuid.uuid4().hex[:8]
@@ -41,6 +41,7 @@ def reporting(infrastructure, tmp_path):
                                         "STYRKEDJA_CONSUMER_GROUP_INSTANCE_ID": INSTANCE,
                                         "STYRKEDJA_CONSUMER_SESSION_TIMEOUT_MS": "45000",
                                         "STYRKEDJA_CONSUMER_HEARTBEAT_INTERVAL_MS": "1000",
+                                        "STYRKEDJA_AUTH_ISSUER": token_issuer.url,  # only the probes are open
                                         "STYRKEDJA_LOG_LEVEL": "WARNING"})
     try:
         yield process
@@ -97,7 +98,7 @@ def test_a_static_member_restarted_after_sigkill_gets_its_partitions_back_withou
     data = Mittkoping(seed=41)
     events = [new_event(AssessmentPublishedV1(
         assessment_id=uuid.uuid4(), revision=1, **{k: v for k, v in body.items() if k != "assessed_on"},
-        assessed_on=date.fromisoformat(body["assessed_on"]), published_at=datetime.now(timezone.utc)),
+        assessed_on=date.fromisoformat(body["assessed_on"]), published_at=datetime.now(UTC)),
         source="/test/static-membership") for body in data.new_assessments(20)]
     send(infrastructure.kafka_bootstrap_servers, events)
     fresh = consumer_status(reporting, lambda s: s["applied_since_start"] >= len(events) and s["lag"] == 0,

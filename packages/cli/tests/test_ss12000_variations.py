@@ -5,7 +5,7 @@ ones it refuses with the entity and the page named. Also where a group's year co
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -80,13 +80,13 @@ def test_a_page_that_is_not_a_listing_or_not_json_or_an_error_is_refused_naming_
 ])
 def test_deleted_entities_in_the_shapes_servers_send(body) -> None:
     source, _ = server({"deletedEntities": [body]})
-    assert source.deleted(datetime(2026, 9, 1, tzinfo=timezone.utc)) == ["g1", "a1"]  # never a person
+    assert source.deleted(datetime(2026, 9, 1, tzinfo=UTC)) == ["g1", "a1"]  # never a person
 
 
 def test_deleted_entities_are_paged_and_a_bad_one_is_refused() -> None:
     source, asked = server({"deletedEntities": [{"data": {"groups": ["g1"]}, "pageToken": "1"},
                                                 {"data": {"groups": ["g2"]}}]})
-    since = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    since = datetime(2026, 9, 1, tzinfo=UTC)
     assert source.deleted(since) == ["g1", "g2"] and "after=2026-09-01" in asked[0]
     for body, reason in (({"data": {"groups": "g1"}}, "'groups' must be a list"),
                          ({"data": {"groups": [17]}}, "'groups' holds an id that is not a string"),
@@ -99,7 +99,7 @@ def test_deleted_entities_are_paged_and_a_bad_one_is_refused() -> None:
 # -- time zones ----------------------------------------------------------------------------------
 
 def test_timestamps_with_and_without_a_zone() -> None:
-    utc = timezone.utc
+    utc = UTC
     assert aware("2026-08-01T08:00:00", ZONE) == datetime(2026, 8, 1, 6, 0, tzinfo=utc)  # said: Swedish time
     assert aware("2026-01-15T08:00:00", ZONE) == datetime(2026, 1, 15, 7, 0, tzinfo=utc)  # winter time
     assert aware("2026-08-01T08:00:00Z", ZONE) == datetime(2026, 8, 1, 8, 0, tzinfo=utc)

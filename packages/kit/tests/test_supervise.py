@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from styrkedja_kit.supervise import run_until_stopped
@@ -21,7 +22,7 @@ async def test_restarts_with_backoff_and_stops_when_asked():
 
     await asyncio.wait_for(run_until_stopped("test loop", body, stopping, lambda: failures.append(1)), 20)
     assert len(starts) == 4 and len(failures) == 3
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps[0] >= 0.4 and gaps[2] > gaps[0], f"the delay must grow: {gaps}"
 
 

@@ -111,7 +111,7 @@ class ApacheKafka:
         self.data_dir = self.state_dir / "data"
         self.log_file = self.state_dir / "server.log"
         self.config_file = self.state_dir / "server.properties"
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
         ports_file = self.state_dir / "ports"
         if ports_file.exists():  # a restart keeps the ports: clients and the quorum know them
             saved_port, controller_port = (int(p) for p in ports_file.read_text().split())
@@ -177,11 +177,11 @@ class ApacheKafka:
         if result.returncode != 0:
             raise RuntimeError(f"formatting the Kafka log folder failed: {result.stdout}{result.stderr}")
 
-    def start(self, timeout: float = 120) -> "ApacheKafka":
+    def start(self, timeout: float = 120) -> ApacheKafka:
         self._write_config()
         self._format_once()
         heap = os.environ.get(ENV_HEAP, "512m")
-        out = open(self.state_dir / "stdout.log", "ab")
+        out = open(self.state_dir / "stdout.log", "ab")  # noqa: SIM115 (the child holds it; closed below)
         # a fixed heap, committed up front: the broker's memory is a constant, not a curve (the logs are
         # on disk; the OS page cache, not the JVM, holds what is hot)
         self.process = subprocess.Popen(self._java("kafka.Kafka", str(self.config_file),

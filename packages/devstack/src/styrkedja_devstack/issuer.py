@@ -67,7 +67,7 @@ class TokenMinter:
         self.public_jwk = {**public, "kid": self.kid, "use": "sig", "alg": "ES256"}
 
     @classmethod
-    def from_state_dir(cls, state_dir: Path) -> "TokenMinter":
+    def from_state_dir(cls, state_dir: Path) -> TokenMinter:
         folder = state_dir / "issuer"
         info = folder / "issuer.json"
         if not info.exists():
@@ -109,7 +109,7 @@ class DevIssuer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "DevIssuer":
+    def start(self) -> DevIssuer:
         key = _load_or_create_key(self.folder / "key.pem")
         documents: dict[str, bytes] = {}
 
@@ -155,7 +155,7 @@ class DevIssuer:
 
             def do_POST(self) -> None:  # noqa: N802
                 path = self.path.split("?", 1)[0]
-                form = {k: v for k, v in self._form().items()}
+                form = dict(self._form())
                 one = {k: v[0] for k, v in form.items()}
                 if path == "/authorize":
                     problem = _authorization_problem(one)
@@ -217,6 +217,7 @@ class DevIssuer:
 
 _ROLES = (("organiser_admin", "Huvudmannens förvaltning (organiser_admin)"),
           ("area_manager", "Verksamhetschef (area_manager)"), ("principal", "Rektor (principal)"),
+          ("ict_coordinator", "IT-samordnare (ict_coordinator)"),
           ("teacher", "Lärare (teacher)"), ("politician", "Politiker (politician)"), ("public", "Allmänheten (public)"))
 _CARRIED = ("response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method", "scope")
 
@@ -253,7 +254,7 @@ def _claims_from_form(form: dict[str, list[str]]) -> dict[str, Any] | str:
     return claims
 
 
-def _redeem(codes: dict[str, dict[str, Any]], form: dict[str, str], issuer: "DevIssuer") -> tuple[int, dict]:
+def _redeem(codes: dict[str, dict[str, Any]], form: dict[str, str], issuer: DevIssuer) -> tuple[int, dict[str, Any]]:
     if form.get("grant_type") != "authorization_code":
         return 400, {"error": "unsupported_grant_type"}
     entry = codes.pop(form.get("code", ""), None)  # one use only, whatever happens next

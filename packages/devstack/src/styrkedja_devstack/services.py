@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -59,17 +60,17 @@ class ServiceProcess:
         self.env = {**os.environ, "STYRKEDJA_SERVICE_NAME": spec.name, "STYRKEDJA_DATABASE_URL": database_url,
                     "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers, **(extra_env or {})}
         self.log_dir = log_dir
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "ServiceProcess":
-        out = subprocess.DEVNULL
+    def start(self) -> ServiceProcess:
+        out: int | IO[bytes] = subprocess.DEVNULL
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{self.spec.name}.log", "ab")
+            out = open(self.log_dir / f"{self.spec.name}.log", "ab")  # noqa: SIM115 (the child holds it)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"{self.spec.package}.main:app", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20"],

@@ -32,7 +32,7 @@ def broker_kind_from_env() -> str:
     return kind
 
 
-def start_broker(kind: str, state_dir: Path, port: int | None = None) -> "EmbeddedBroker | ApacheKafka":
+def start_broker(kind: str, state_dir: Path, port: int | None = None) -> EmbeddedBroker | ApacheKafka:
     if kind == "kafka":
         return ApacheKafka(state_dir / "kafka", port=port).start()
     return EmbeddedBroker(port=port, log_file=state_dir / "tansu.log").start()
@@ -48,7 +48,7 @@ class Infrastructure:
 
     @classmethod
     def start(cls, state_dir: Path, *, pg_port: int | None = None, kafka_port: int | None = None,
-              broker_kind: str | None = None) -> "Infrastructure":
+              broker_kind: str | None = None) -> Infrastructure:
         state_dir.mkdir(parents=True, exist_ok=True)
         postgres: EmbeddedPostgres | None = None
         broker: EmbeddedBroker | ApacheKafka | None = None

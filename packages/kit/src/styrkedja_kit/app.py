@@ -17,6 +17,7 @@ from sqlalchemy import MetaData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
 from .kafka import make_admin
@@ -49,6 +50,12 @@ class Runtime:
     relay: OutboxRelay | None = None
     consumers: list[ConsumerLoop] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def require_outbox(self) -> Outbox:
+        """The outbox of a service built with `uses_outbox=True` (a wiring error otherwise)."""
+        if self.outbox is None:
+            raise RuntimeError(f"{self.settings.service_name} was built without an outbox")
+        return self.outbox
 
 
 class RequestGuard:
@@ -194,7 +201,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(generated_openapi())
+            app.openapi_schema = document_security(document_problems(generated_openapi()), app,
+                                                   require_token=require_token)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

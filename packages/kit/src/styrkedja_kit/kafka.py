@@ -121,7 +121,7 @@ async def _grants_producer_id(client: AIOKafkaClient, node_id: int) -> bool:
             log.info("broker refused InitProducerId", extra={"error": repr(exc)})
             return False
         if response.error_code not in RETRIABLE_COORDINATOR_ERRORS:
-            return response.error_code == 0 and response.producer_id >= 0
+            return bool(response.error_code == 0 and response.producer_id >= 0)
         await asyncio.sleep(0.25)  # a fresh cluster is still creating its transaction state topic
     return False
 

@@ -12,11 +12,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from .alerts.routes import router as alert_routes
 from .auth.oidc import OidcClient
 from .auth.routes import router as auth_routes
 from .chain.routes import router as chain_routes
 from .clients import UpstreamError
+from .compliance.routes import router as compliance_routes
+from .exports.routes import router as export_routes
 from .lika.routes import router as lika_routes
+from .report.routes import router as report_routes
 from .settings import DashboardSettings
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
@@ -39,7 +43,8 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     app.state.sessions = SessionStore(settings.session_seconds, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (auth_routes, chain_routes, lika_routes):
+    for router in (auth_routes, chain_routes, lika_routes, alert_routes, compliance_routes, export_routes,
+                   report_routes):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

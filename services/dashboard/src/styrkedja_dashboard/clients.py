@@ -1,8 +1,8 @@
 """The services' public HTTP APIs, one function per endpoint, always with the signed-in user's
 token: the services decide scope and suppression, the dashboard only shows what they return.
 
-When reporting's new endpoints land (trend, gap, freshness, coverage, alerts, compliance,
-drill-down), each gets a function here and its page a template change.
+Figure tables (trend, gender gap, freshness, coverage, drill-down, forecast against outcome,
+merit, compliance) come as reporting's table JSON: `figures.figure_table` reads them.
 """
 
 from __future__ import annotations
@@ -55,6 +55,23 @@ class Api:
             raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
         return response.json()
 
+    async def post(self, path: str, body: dict[str, Any]) -> Any:
+        try:
+            response = await self.http.post(self.base_url + path, json=body,
+                                            headers={"Authorization": f"Bearer {self.token}",
+                                                     "Accept": "application/json"})
+        except httpx.HTTPError as error:
+            raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
+        if response.status_code >= 400:
+            detail = response.text[:300]
+            try:
+                found = response.json()
+                detail = str(found.get("detail") or found.get("title") or detail)
+            except ValueError:
+                pass
+            raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
+        return response.json()
+
     async def download(self, path: str, params: Params | None = None) -> httpx.Response:
         try:
             response = await self.http.get(self.base_url + path, params=params or [],
@@ -88,6 +105,45 @@ class Reporting(Api):
     async def lika_school_units(self, *, organiser_id: str) -> list[dict[str, Any]]:
         """GET /v1/lika/school-units: the newest published self-assessment of each unit."""
         return await self.get("/v1/lika/school-units", _params(organiser_id=organiser_id))
+
+
+    async def figure(self, name: str, *, level: str, school_year: str, organiser_id: str,
+                     term: str | None = None, round: int | None = None, unit_id: str | None = None,
+                     subject_code: str | None = None, **extra: Any) -> Any:
+        """GET /v1/figures/{name} (trend, history, gender-gap, freshness, coverage, drill-down,
+        forecast-outcome, merit): a table as JSON."""
+        return await self.get(f"/v1/figures/{name}", _params(
+            level=level, school_year=school_year, term=term if round is None else None, round=round,
+            organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code, format="json", **extra))
+
+    async def alerts(self, **filters: Any) -> list[dict[str, Any]]:
+        """GET /v1/alerts: dip alerts, newest change first."""
+        return await self.get("/v1/alerts", _params(**filters))
+
+    async def acknowledge(self, alert_id: str, comment: str) -> dict[str, Any]:
+        """POST /v1/alerts/{id}/acknowledge with the comment."""
+        return await self.post(f"/v1/alerts/{alert_id}/acknowledge", {"comment": comment})
+
+    async def students_at_risk(self, school_unit_code: str, *, school_year: str, term: str) -> list[dict[str, Any]]:
+        return await self.get(f"/v1/school-units/{school_unit_code}/students-at-risk",
+                              _params(school_year=school_year, term=term))
+
+    async def compliance(self, organiser_id: str, *, school_year: str, term: str,
+                         school_unit_code: str | None = None, list: str | None = None) -> Any:
+        """GET /v1/compliance/organisers/{o}/school-units[/{unit}]: the window's reporting rate."""
+        path = f"/v1/compliance/organisers/{organiser_id}/school-units"
+        if school_unit_code:
+            path += f"/{school_unit_code}"
+        return await self.get(path, _params(school_year=school_year, term=term, list=list, format="json"))
+
+    async def compliance_items(self, organiser_id: str, school_unit_code: str, *, school_year: str,
+                               term: str) -> Any:
+        return await self.get(f"/v1/compliance/organisers/{organiser_id}/school-units/{school_unit_code}/items",
+                              _params(school_year=school_year, term=term, format="json"))
+
+    async def support_summary(self, *, level: str, unit_id: str, organiser_id: str) -> dict[str, Any]:
+        return await self.get("/v1/support/summary", _params(level=level, unit_id=unit_id,
+                                                             organiser_id=organiser_id))
 
 
 class Lika(Api):

@@ -26,6 +26,14 @@ def share(value: float | None) -> str:
     return "" if value is None else format_percent(value, "#,##0.0\u00a0%", locale=LOCALE)
 
 
+def points(value: float | None) -> str:
+    """A change in share as percentage points: 0.031 → '+3,1 procentenheter'."""
+    if value is None:
+        return ""
+    sign = "+" if value > 0 else "−" if value < 0 else "±"
+    return f"{sign}{format_decimal(abs(value) * 100, '0.0', locale=LOCALE)} procentenheter"
+
+
 def number(value: float | int | None) -> str:
     return "" if value is None else format_decimal(value, locale=LOCALE)
 

@@ -23,6 +23,8 @@ class DashboardSettings(BaseSettings):
     cookie_secure: bool = False
     session_seconds: int = Field(default=8 * 3600, gt=60)
     upstream_timeout_seconds: float = Field(default=15.0, gt=0)
+    # prints the quality report to PDF (Debian's package; the page prints from the browser too)
+    chromium: str = "/usr/bin/chromium"
 
     @property
     def redirect_uri(self) -> str:

@@ -5,13 +5,20 @@ from fastapi import FastAPI
 from styrkedja_kit.app import create_service_app
 
 from .api import router
+from .calendar.routes import router as calendar_router
 from .persistence import metadata
 from .settings import ForecastSettings
 
 
 def create_app(settings: ForecastSettings) -> FastAPI:
     settings.window_config()  # a bad window setting stops the start, not the first request
-    return create_service_app(settings, metadata, [router], title="Styrkedja forecast service")
+    return create_service_app(settings, metadata, [router, calendar_router], title="Styrkedja forecast service",
+                              require_token=True)
 
 
-app = create_app(ForecastSettings())
+def __getattr__(name: str) -> FastAPI:
+    """`uvicorn <package>.main:app` builds the app on first access, from the environment (which
+    must name the token issuer, `STYRKEDJA_AUTH_ISSUER`): importing this module needs neither."""
+    if name == "app":
+        return create_app(ForecastSettings())
+    raise AttributeError(name)

@@ -64,3 +64,6 @@ forecast_revisions = Table(
 
 TABLES = RecordTables(current=forecasts, revisions=forecast_revisions, id_column="forecast_id",
                       removed_column="withdrawn", removal_column="withdrawal", noun="forecast")
+
+# capability tables register on the same metadata (migrations and the model check see them all)
+from .calendar import tables as _calendar_tables  # noqa: E402,F401

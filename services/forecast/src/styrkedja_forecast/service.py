@@ -3,19 +3,22 @@ each call is one transaction (domain rows + outbox), all or nothing, every bad i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from styrkedja_contracts import forecast_id_for
+from styrkedja_contracts.events.calendar import ReportingCalendar
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
+from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
 from styrkedja_kit.writes import Built, Change, Outcome, WritePath
 
-from .domain import DEFAULT_WINDOWS, WindowConfig, check_value, evaluate_window
+from .calendar.rules import calendar_of_config, forecast_lateness
+from .domain import DEFAULT_WINDOWS, WindowConfig, check_value
 from .persistence import TABLES
 from .schemas import ForecastIn, ForecastOut, WithdrawIn
 
@@ -53,20 +56,38 @@ def _out(outcome: Outcome) -> ForecastOut:
                        late=row["late"], window_deadline=row["window_deadline"], status=outcome.status)
 
 
+#: The organisers' calendars (the defaults for those without one of their own).
+Calendars = Callable[[Iterable[str]], Awaitable[Mapping[str, ReportingCalendar]]]
+
+
 class ForecastService:
-    def __init__(self, db: Database, outbox: Outbox, windows: WindowConfig = DEFAULT_WINDOWS, *,
-                 max_batch_items: int = 1000) -> None:
-        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items)
+    def __init__(self, db: Database, outbox: Outbox, principal: Principal,
+                 windows: WindowConfig = DEFAULT_WINDOWS, *, max_batch_items: int = 1000,
+                 calendars: Calendars | None = None) -> None:
+        self.principal = principal
+        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
+                                may_change=lambda row: may_write(principal, Write.FORECASTS, row["organiser_id"]))
         self.windows = windows
+        default = calendar_of_config(windows)
+
+        async def defaults(organisers: Iterable[str]) -> Mapping[str, ReportingCalendar]:
+            return dict.fromkeys(organisers, default)
+
+        self.calendars = calendars or defaults
 
     async def submit(self, items: Sequence[ForecastIn], *, batch: bool = False) -> list[ForecastOut]:
-        """Store a new revision of each changed forecast and its event, all or nothing."""
+        """Store a new revision of each changed forecast and its event, all or nothing. First of all,
+        every item's organiser must be one this token writes for (403 naming each one that is not)."""
+        require_write_each(self.principal, Write.FORECASTS, [item.organiser_id for item in items], batch=batch)
         violations = check_items(items, _check, batch=batch)
         changes = [Change(_derived_id(item), item.revision, _content(item)) for item in items]
+        # the late flag by each organiser's årshjul, the same rule reporting's compliance applies
+        calendars = await self.calendars({item.organiser_id for item in items})
 
         def built(change: Change, revision: int, now: datetime) -> Built:
             content = change.content
-            window = evaluate_window(content["school_year"], content["term"], now, self.windows)
+            window = forecast_lateness(content["school_year"], content["term"], now,
+                                       calendars[content["organiser_id"]])
             data = ForecastSubmittedV1(forecast_id=change.record_id, revision=revision, submitted_at=now,
                                        window_deadline=window.deadline, late=window.late, **content)
             return Built(data, columns={**{k: content[k] for k in COLUMNS}, "submitted_at": now,

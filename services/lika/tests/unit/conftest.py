@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -52,14 +52,14 @@ def _assessment(
     organiser_id: str = ORGANISER,
     respondent_role: RespondentRole = RespondentRole.PRINCIPAL,
     status: AssessmentStatus = AssessmentStatus.PUBLISHED,
-    published_at: datetime | None = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc),
+    published_at: datetime | None = datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
     assessed_on: date = date(2026, 3, 1),
     default: Rating | None = None,
 ) -> SelfAssessment:
     """A self-assessment; indicators not in ``ratings`` get ``default`` (or stay unrated)."""
     full: dict[str, Any] = {}
     if default is not None:
-        full = {i: default for i in catalogue.indicator_ids(school_form)}
+        full = dict.fromkeys(catalogue.indicator_ids(school_form), default)
     full.update(ratings)
     return SelfAssessment(
         assessment_id=assessment_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -28,7 +28,7 @@ NP, PL, ST, AT, A, NR = (
 
 
 def _at(day: int) -> datetime:
-    return datetime(2026, 3, day, 12, 0, tzinfo=timezone.utc)
+    return datetime(2026, 3, day, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture

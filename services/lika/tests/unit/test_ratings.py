@@ -167,7 +167,7 @@ def test_published_needs_published_at(cat1: Catalogue) -> None:
 
 
 def test_mapping_form_of_ratings(cat1: Catalogue) -> None:
-    ratings: dict[str, Any] = {i: "PLANNED" for i in cat1.indicator_ids("grundskola")}
+    ratings: dict[str, Any] = dict.fromkeys(cat1.indicator_ids("grundskola"), "PLANNED")
     ratings["GR-LED-01"] = {"rating": "ACHIEVED", "comment": "Klart."}
     ratings["GR-LED-02"] = "SOMETIMES"
     problems = _problems(cat1, _body(cat1, ratings=ratings))

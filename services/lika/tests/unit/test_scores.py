@@ -25,7 +25,7 @@ def test_mean_level_leaves_out_not_relevant_and_unrated() -> None:
 
 
 def test_scores_per_area_and_overall(cat1: Catalogue, make_assessment) -> None:
-    ratings = {i: Rating.NOT_PLANNED for i in cat1.indicator_ids("grundskola")}
+    ratings = dict.fromkeys(cat1.indicator_ids("grundskola"), Rating.NOT_PLANNED)
     ratings.update(
         {
             # Ledning: 4, 4, 0, 0, 0, 0, NOT_RELEVANT -> 8 / 6

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from uuid import uuid4
 
 import pytest
@@ -14,7 +14,7 @@ from styrkedja_lika.text_rules import text_problems
 
 ROW = {"self_assessment_id": uuid4(), "organiser_id": "2999", "school_unit_code": "29990011",
        "school_form": "grundskola", "respondent_role": "rektor", "catalogue_version": "2026.1",
-       "assessed_on": date(2026, 10, 1), "created_at": datetime(2026, 10, 1, tzinfo=timezone.utc),
+       "assessed_on": date(2026, 10, 1), "created_at": datetime(2026, 10, 1, tzinfo=UTC),
        "published_at": None}
 PIN = "19900101-0017"
 
@@ -52,14 +52,14 @@ def test_every_problem_of_a_save_is_listed_with_field_and_rule(cat1):
 
 def test_finalise_lists_every_missing_indicator(cat1):
     ids = cat1.indicator_ids("grundskola")
-    ratings = {i: ("STARTED", None) for i in ids[:-3]}
+    ratings = dict.fromkeys(ids[:-3], ("STARTED", None))
     problems = rules.finalise(cat1, ROW, ratings)
     assert pairs(problems) == [(f"ratings.{i}", "rating_missing") for i in ids[-3:]]
 
 
 def test_finalise_a_complete_one_gives_the_domain_model(cat1):
     ids = cat1.indicator_ids("grundskola")
-    checked = rules.finalise(cat1, ROW, {i: ("ACHIEVED", "klart") for i in ids})
+    checked = rules.finalise(cat1, ROW, dict.fromkeys(ids, ("ACHIEVED", "klart")))
     assert not isinstance(checked, list)
     assert checked.assessment_id == str(ROW["self_assessment_id"]) and len(checked.ratings) == len(ids)
 

@@ -2,6 +2,9 @@
 level of the governance chain. Only wiring here: each capability brings its tables, its event
 handlers and its routes."""
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -10,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, Runtime, create_service_app
 
+from .access.routes import router as access_routes
+from .alerts import freshness as alert_freshness
 from .alerts import handlers as alerts
 from .alerts.routes import router as alerts_routes
+from .alerts.sweep_routes import router as alert_sweep_routes
 from .compliance import handlers as compliance
 from .compliance.routes import router as compliance_routes
 from .directory import handlers as directory
@@ -47,11 +53,16 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
     # alerts note where the batch's results counted before it, then judge the cells after it
     if live_alerts:
         registry.register(alerts.EVENT_TYPES, alerts.note_cells_before)
+        registry.register(alerts.ASSESSMENT_TYPES, alert_freshness.note_units_before)
     registry.register(results.EVENT_TYPES, results.apply_results)
     if live_alerts:
         registry.register(alerts.EVENT_TYPES, alerts.evaluate_alerts)
     # after results: the figures take the batch's changed facts from it (results.batch_changes)
     registry.register(figures.EVENT_TYPES, figures.apply_figures)
+    # after results too: the results a batch changed move "below the pass level without support"
+    registry.register(support.RESULT_TYPES, support.apply_support_results)
+    if live_alerts:  # freshness after the figures: it reads their result dates
+        registry.register(alerts.ASSESSMENT_TYPES, alert_freshness.evaluate_freshness)
     # compliance reads the directory and the forecast facts as this batch left them
     registry.register(compliance.EVENT_TYPES, compliance.apply_compliance)
     registry.register(lika.EVENT_TYPES, lika.apply_lika)
@@ -79,10 +90,40 @@ def _lag_of(runtime: Runtime) -> int | None:
 def create_app(settings: ReportingSettings) -> FastAPI:
     registry = handler_registry()
     follow_lag(None)  # until this app's consumer starts
-    return create_service_app(settings, metadata, [results_routes, figures_routes, directory_routes, lika_routes,
-                                                   alerts_routes, compliance_routes, support_routes, ops_routes],
-                              title="Styrkedja reporting service", uses_outbox=True,
-                              consumer=consumer_spec(settings, registry))
+    app = create_service_app(settings, metadata, [results_routes, figures_routes, directory_routes, lika_routes,
+                                                  alerts_routes, compliance_routes, support_routes, ops_routes,
+                                                  alert_sweep_routes, access_routes],
+                             title="Styrkedja reporting service", uses_outbox=True, require_token=True,
+                             consumer=consumer_spec(settings, registry))
+    with_background(app, settings.freshness_sweep_seconds,
+                    lambda runtime, every: alert_freshness.run_sweeper(runtime, every))
+    return app
 
 
-app = create_app(ReportingSettings())
+def with_background(app: FastAPI, every_seconds: float, task: Any) -> None:
+    """Run `task(runtime, every_seconds)` alongside the service (inside the kit's lifespan); 0 = off."""
+    if every_seconds <= 0:
+        return
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            running = asyncio.create_task(task(app.state.runtime, every_seconds), name="freshness-sweep")
+            try:
+                yield
+            finally:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+
+    app.router.lifespan_context = lifespan
+
+
+def __getattr__(name: str) -> Any:
+    """`styrkedja_reporting.main:app` for uvicorn, made on first use: importing the module (for
+    `handler_registry`) needs no issuer, serving does (`STYRKEDJA_AUTH_ISSUER`)."""
+    if name == "app":
+        globals()["app"] = made = create_app(ReportingSettings())
+        return made
+    raise AttributeError(name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
 import pytest
@@ -34,7 +34,7 @@ apply_batch = handler_registry()
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 NS = UUID("5b1f0c1e-0000-4000-8000-00000000beef")
-T0 = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 LEVEL_UNIT = {"group": lambda f: f"{f['school_unit_code']}/{f['group_id']}",
               "school_unit": lambda f: f["school_unit_code"], "organiser": lambda f: f["organiser_id"],
               "nation": lambda f: "SE"}  # no directory here: no school unit is placed in an area
@@ -343,7 +343,7 @@ def generated_log(rng: random.Random, n: int) -> list:
         student, subject = f"s-{i}", rng.choice(["GRGRMAT01", "GRGRSVE01"])
         gender, year = rng.choice(["female", "male"]), rng.choice([7, 8, 9])
 
-        def place():
+        def place(organiser: str = organiser) -> dict:
             _, unit, group = rng.choice([p for p in places if p[0] == organiser])
             return {"organiser": organiser, "school_unit": unit, "group": group}
 

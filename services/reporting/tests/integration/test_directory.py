@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid5
 
 import pytest
@@ -38,7 +38,7 @@ from styrkedja_reporting.settings import ReportingSettings
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 NS = UUID("5b1f0c1e-0000-4000-8000-00000000d1d1")
-T0 = datetime(2026, 9, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 TOPIC = {"assessment": "styrkedja.assessments", "organisation": "styrkedja.organisation"}
 apply_batch = handler_registry()
 
@@ -141,11 +141,11 @@ def expected(log: list) -> Counter:
             area = data.parent_id if data.parent_id in ("north", "south") else None
             if data.school_unit_code not in areas or data.updated_at >= areas[data.school_unit_code][0]:
                 areas[data.school_unit_code] = (data.updated_at, area)
-        if event.type == OrganisationEntityRemovedV1.event_type and data.unit_type == "school_unit":
-            if data.school_unit_code not in areas or data.removed_at >= areas[data.school_unit_code][0]:
+        if event.type == OrganisationEntityRemovedV1.event_type and data.unit_type == "school_unit" and (
+                data.school_unit_code not in areas or data.removed_at >= areas[data.school_unit_code][0]):
                 areas[data.school_unit_code] = (data.removed_at, None)
-        if hasattr(data, "assessment_id"):
-            if data.assessment_id not in newest or data.revision > newest[data.assessment_id].data.revision:
+        if hasattr(data, "assessment_id") and (
+                data.assessment_id not in newest or data.revision > newest[data.assessment_id].data.revision):
                 newest[data.assessment_id] = event
     cells: Counter = Counter()
     for event in newest.values():
@@ -191,7 +191,7 @@ async def database(database_url):
 async def test_two_schools_with_a_7a_in_the_same_and_in_different_organisers(database):
     feed = Feeder(database)
     log = directory() + [published(uuid5(NS, f"x{i}"), 1, v, *place, f"s-x{i}")
-                         for i, (v, place) in enumerate(zip("ABC", PLACES[:3]))]
+                         for i, (v, place) in enumerate(zip("ABC", PLACES[:3], strict=True))]
     await feed(log)
     await assert_exact(database, log)
     got = await materialised(database)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
 import openpyxl
@@ -28,7 +28,7 @@ from .test_directory import Feeder, directory
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 NS = UUID("5b1f0c1e-0000-4000-8000-00000000a1ca")
-T0 = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 
 
 def published(name: str, organiser: str, code: str, ratings: dict[str, str], at: datetime = T0):
@@ -103,7 +103,8 @@ async def test_another_organisers_event_is_dead_lettered_the_rest_applied(fed, c
     topic, value, headers = producer.sent[0]
     assert topic == dead_letter_topic("lika-test")
     assert value == events[2].to_bytes()
-    assert b"SchoolUnitOfAnotherOrganiser" in headers["dlq.message"]
+    assert headers["dlq.reason"] == b"school_unit_of_another_organiser"  # the kit's Refused, not handler_failed
+    assert b"another organiser" in headers["dlq.message"]
     assert (await client.get("/v1/lika/compilation", params={"organiser_id": "3001"})).json()["rows"] == []
     units = (await client.get("/v1/lika/school-units", params={"school_unit_code": "11111111"})).json()
     assert [(u["organiser_id"], u["self_assessment_id"]) for u in units] == [("2999", str(uuid5(NS, "north")))]

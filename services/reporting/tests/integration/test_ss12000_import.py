@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -158,7 +158,7 @@ class Reporting:
         # a thread whose transport hands each request to the app on this loop
         with httpx.Client(transport=_Bridge(self.client, loop), base_url="http://reporting") as client:
             summary = await asyncio.to_thread(send, client, the_plan, deleted,
-                                              removed_at=datetime.now(timezone.utc), full=since is None)
+                                              removed_at=datetime.now(UTC), full=since is None)
         await self.apply_outbox()
         return {entity: dict(counts) for entity, counts in summary.items()}
 
@@ -252,7 +252,7 @@ async def test_import_over_http_paged_idempotent_incremental_and_no_civic_number
     assert units[("group", "29990011", G1)].year == 7 and units[("group", "29990022", G2)].year is None
     assert placement == {"29990011": AREA}  # Granskolan hangs under the organiser: no area
     assert [tuple(t) for t in teaching] == [(G1, "GRGRMAT01")]
-    assert updated == datetime(2026, 8, 1, 6, 0, tzinfo=timezone.utc)  # 08:00 Swedish summer time
+    assert updated == datetime(2026, 8, 1, 6, 0, tzinfo=UTC)  # 08:00 Swedish summer time
 
     again = await reporting.import_from(HttpSource(url, page_size=100))
     assert all(set(counts) == {"unchanged"} for counts in again.values()), again
@@ -264,7 +264,7 @@ async def test_import_over_http_paged_idempotent_incremental_and_no_civic_number
     # a new activity for the unchanged group at Granskolan: the group is fetched by id
     data["activities"].append({"id": "act-2", "groups": [{"id": G2}], "teachers": [{"duty": {"id": D1}}],
                                "syllabus": {"id": S1}, "meta": meta("2026-10-02T08:00:00")})
-    since = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    since = datetime(2026, 9, 1, tzinfo=UTC)
     later = await reporting.import_from(HttpSource(url), since=since)
     assert later["organisations"] == {"changed": 1, "unchanged": 3}  # the tree is always read whole
     assert later["deletedEntities"]["removed"] >= 2  # the group and its memberships

@@ -71,10 +71,7 @@ def ffact(revision: int, value: str = "ACCEPTABLE", forecast_id=FID, **overrides
 def removal_data(fact) -> dict:
     """What a retraction/withdrawal event carries of the fact it removes."""
     keep = ["organiser_id", "school_unit_code", "group_id", "student_id", "subject_code", "school_year", "term"]
-    if isinstance(fact, AssessmentFact):
-        keep = ["assessment_id", *keep, "round"]
-    else:
-        keep = ["forecast_id", *keep]
+    keep = ["assessment_id", *keep, "round"] if isinstance(fact, AssessmentFact) else ["forecast_id", *keep]
     return {k: getattr(fact, k) for k in keep}
 
 

@@ -74,7 +74,7 @@ def _kind(org: Organisation) -> str:
     return org.organisation_type.strip().casefold()
 
 
-YEARS = range(0, 10)  # the contract's årskurs 0–9; SS 12000 allows 10 (e.g. year 4 of gymnasiesärskola)
+YEARS = range(10)  # the contract's årskurs 0–9; SS 12000 allows 10 (e.g. year 4 of gymnasiesärskola)
 
 
 def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: Sequence[Activity],

@@ -172,7 +172,7 @@ class FolderSource:
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
         out: list[BaseModel] = []
-        for n, (name, body) in enumerate(self._pages(entity), start=1):
+        for n, (_name, body) in enumerate(self._pages(entity), start=1):
             items, _ = _items(entity, n, body)
             out += items
             progress(entity, len(out))

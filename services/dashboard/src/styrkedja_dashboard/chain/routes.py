@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -14,10 +14,15 @@ from styrkedja_kit.auth import Role
 
 from ..clients import Reporting, UpstreamError, query_string
 from ..downloads import csv_response, xlsx_response
+from ..period import Period, choose
+from ..reads import figure_or_none
+from ..unit.routes import unit_page
 from ..web.pages import Current, render, reporting
+from .figures import cell_extras, unit_extras
 from .view import Matrix, matrix, table
 
 router = APIRouter()
+T = TypeVar("T")
 
 SCHOOL_YEAR = r"^\d{4}/\d{2}$"
 UNIT = r"^[A-Za-z0-9_./-]{1,64}$"
@@ -26,7 +31,7 @@ UNIT = r"^[A-Za-z0-9_./-]{1,64}$"
 @dataclass
 class Filters:
     huvudman: str | None
-    niva: Literal["school_unit", "group"]
+    niva: Literal["area", "school_unit", "group"]
     enhet: str | None
     lasar: str | None
     termin: Literal["HT", "VT"] | None
@@ -39,7 +44,7 @@ class Filters:
 
 
 def filters(huvudman: Annotated[str | None, Query(pattern=UNIT)] = None,
-            niva: Annotated[Literal["school_unit", "group"], Query()] = "school_unit",
+            niva: Annotated[Literal["area", "school_unit", "group"], Query()] = "school_unit",
             enhet: Annotated[str | None, Query(pattern=UNIT)] = None,
             lasar: Annotated[str | None, Query(pattern=SCHOOL_YEAR)] = None,
             termin: Annotated[Literal["HT", "VT"] | None, Query()] = None,
@@ -56,7 +61,7 @@ def organisers_of(session: Current) -> list[str]:
     return sorted(session.principal.organisers) if session.principal else []
 
 
-async def _or_denied(read: Awaitable[Matrix]) -> Matrix | None:
+async def _or_denied(read: Awaitable[T]) -> T | None:
     """A table outside the user's scope is left out (the page says so); the service decided."""
     try:
         return await read
@@ -88,6 +93,14 @@ async def tables(api: Reporting, organiser: str, f: Filters) -> dict[str, Matrix
     return {"organiser": whole, "units": units}
 
 
+async def extras(api: Reporting, organiser: str, f: Filters, period: Period) -> dict[str, object]:
+    """Trend, gender gap, freshness and coverage of the chain's level for the period."""
+    params = {"level": f.niva, "organiser_id": organiser, "subject_code": f.amne, **period.params()}
+    trend, gap, fresh, cover = await asyncio.gather(*(figure_or_none(api, name, **params) for name in
+                                                      ("trend", "gender-gap", "freshness", "coverage")))
+    return {"cells": cell_extras(trend, gap), "units": unit_extras(fresh, cover)}
+
+
 def _organiser(session: Current, f: Filters) -> str:
     organisers = organisers_of(session)
     if f.huvudman:
@@ -115,10 +128,26 @@ async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Resp
     if not f.enhet and not request.url.query and (unit := _start_unit(session)):
         return RedirectResponse("/kedjan?" + f.query(enhet=unit, huvudman=organiser), status_code=303)
     found = await tables(api, organiser, f)
+    if f.enhet:
+        return await unit_page(request, session, api, organiser, f, found)
+    cells = [c for m in (found.get("organiser"),) if m for c in m.cells]
+    period = choose(f.lasar, f.termin, f.omgang, cells)
+    more = await extras(api, organiser, f, period)
+
+    def unit_link(unit: str) -> str:
+        if f.niva == "school_unit":
+            return "/kedjan?" + f.query(enhet=unit, niva="school_unit")
+        return "/nedbrytning?" + query_string(huvudman=organiser, niva=f.niva, enhet=unit, lasar=period.school_year,
+                                                termin=period.term, omgang=f.omgang, amne=f.amne)
+
     return render(request, "chain.html", session, f=f, organiser=organiser, organisers=organisers_of(session),
                   tables=found, page="kedjan", own_units=sorted(session.principal.school_units)
-                  if session.principal else [],
-                  unit_link=lambda unit: "/kedjan?" + f.query(enhet=unit, niva="school_unit"))
+                  if session.principal else [], period=period, extras=more, unit_link=unit_link,
+                  organiser_link=lambda _: "/nedbrytning?" + query_string(
+                      huvudman=organiser, niva="organiser", lasar=period.school_year, termin=period.term,
+                      omgang=f.omgang, amne=f.amne),
+                  export_query=query_string(level=f.niva, organiser_id=organiser, subject_code=f.amne,
+                                            **period.params()))
 
 
 @router.get("/kedjan/export.{fmt}")
@@ -133,3 +162,43 @@ async def chain_export(session: Current, api: Api, f: Chosen, fmt: Literal["csv"
         header[0] = "Årskurs"
     stem = f"maluppfyllelse-{f.enhet or organiser}"
     return (csv_response if fmt == "csv" else xlsx_response)(stem, header, rows)
+
+
+CHILD = {"organiser": "area", "area": "school_unit", "school_unit": "group", "group": "student"}
+
+
+@router.get("/nedbrytning")
+async def drill_down(request: Request, session: Current, api: Api,
+                     huvudman: Annotated[str | None, Query(pattern=UNIT)] = None,
+                     niva: Annotated[Literal["organiser", "area", "school_unit", "group"], Query()] = "organiser",
+                     enhet: Annotated[str | None, Query(pattern=UNIT)] = None,
+                     lasar: Annotated[str | None, Query(pattern=SCHOOL_YEAR)] = None,
+                     termin: Annotated[Literal["HT", "VT"] | None, Query()] = None,
+                     omgang: Annotated[int | None, Query(ge=1, le=4)] = None,
+                     amne: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{3,16}$")] = None) -> Response:
+    """The list behind a figure: the unit's children one level down with their share and gender
+    gap; under a group, the students (pseudonymous ids) — as far as the service lets the user see."""
+    f = Filters(huvudman, "school_unit", None, lasar, termin, omgang, amne)
+    organiser = _organiser(session, f)
+    unit = enhet or organiser
+    if not lasar:
+        whole = await api.assessment_results(level="organiser", organiser_id=organiser, subject_code=amne)
+        period = choose(None, termin, omgang, whole)
+    else:
+        period = choose(lasar, termin, omgang, [])
+    params = {"level": niva, "organiser_id": organiser, "unit_id": unit, "subject_code": amne, **period.params()}
+    found = await figure_or_none(api, "drill-down", **params)
+    child = CHILD[niva]
+
+    def link(child_id: str) -> str | None:
+        if child == "student":
+            return None
+        if child == "school_unit":
+            return "/kedjan?" + query_string(huvudman=organiser, enhet=child_id, lasar=period.school_year,
+                                             termin=period.term, omgang=omgang, amne=amne)
+        return "/nedbrytning?" + query_string(huvudman=organiser, niva=child, enhet=child_id,
+                                              lasar=period.school_year, termin=period.term, omgang=omgang, amne=amne)
+
+    return render(request, "drill_down.html", session, organiser=organiser, niva=niva, unit=unit, child=child,
+                  period=period, table=found, link=link, page="kedjan",
+                  export_query=query_string(**params))

@@ -17,7 +17,8 @@ SUBJECT_NAMES = {
     "GRGRSLJ01": "Slöjd", "GRGRSVA01": "Svenska som andraspråk", "GRGRSVE01": "Svenska", "GRGRTEK01": "Teknik",
 }
 
-LEVEL_NAMES = {"organiser": "Huvudman", "school_unit": "Skolenhet", "group": "Grupp"}
+LEVEL_NAMES = {"organiser": "Huvudman", "area": "Område", "school_unit": "Skolenhet", "group": "Grupp",
+               "student": "Elev"}
 NEXT_LEVEL = {"organiser": "school_unit", "school_unit": "group"}
 
 
@@ -48,6 +49,7 @@ class Matrix:
     level: str
     subjects: list[str]
     rows: list[Row]
+    cells: list[dict[str, Any]] = field(default_factory=list)  # as the service sent them
 
 
 def _merge(cells: list[dict[str, Any]]) -> dict[str, Any]:
@@ -73,7 +75,7 @@ def matrix(level: str, cells: list[dict[str, Any]], *, key: str = "unit_id") -> 
             passing, _ = figure(chosen.get("reaching_pass"))
             row.cells[subject] = Cell(share, reason, assessed, passing)
         rows.append(row)
-    return Matrix(level, subjects, rows)
+    return Matrix(level, subjects, rows, cells)
 
 
 def table(m: Matrix) -> tuple[list[str], list[list[Any]]]:

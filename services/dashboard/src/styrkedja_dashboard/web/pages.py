@@ -13,12 +13,14 @@ from starlette.responses import Response
 from .. import formats
 from ..chain.view import LEVEL_NAMES, subject_name
 from ..clients import Lika, Reporting
+from ..figures import BANDS
 from .sessions import Session, SessionStore
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 templates.env.filters.update(share=formats.share, number=formats.number, day=formats.day, level=formats.level,
-                             subject=subject_name, reason=formats.reason_text)
-templates.env.globals.update(LEVEL_NAMES=LEVEL_NAMES)
+                             subject=subject_name, reason=formats.reason_text, points=formats.points,
+                             column_of=lambda key, table: table.column(key))
+templates.env.globals.update(LEVEL_NAMES=LEVEL_NAMES, BANDS=BANDS)
 
 ROLE_NAMES = {"teacher": "lärare", "principal": "rektor", "area_manager": "verksamhetschef",
               "organiser_admin": "huvudmannens administratör", "politician": "politiker", "public": "allmänheten",
@@ -63,3 +65,18 @@ def render(request: Request, name: str, session: Session | None, status_code: in
 
 def login_url(next_url: str) -> str:
     return "/logga-in?next=" + quote(next_url, safe="")
+
+
+def organiser_of(session: Session, chosen: str | None) -> str:
+    """The organiser a page is about: a choice among the token's organisers, else the first (the
+    service checks scope again on every read)."""
+    from fastapi import HTTPException
+
+    organisers = sorted(session.principal.organisers) if session.principal else []
+    if chosen:
+        if chosen not in organisers:
+            raise HTTPException(403, "Du har inte behörighet till den huvudmannen.")
+        return chosen
+    if not organisers:
+        raise HTTPException(403, "Din inloggning saknar huvudman.")
+    return organisers[0]

@@ -22,7 +22,7 @@ async def insert_plan(session: AsyncSession, self_assessment_id: UUID, start_ter
                               [{"self_assessment_id": self_assessment_id, "updated_at": now, **i} for i in items])
 
 
-async def plan(session: AsyncSession, self_assessment_id: UUID, *, lock: bool = False) -> dict | None:
+async def plan(session: AsyncSession, self_assessment_id: UUID, *, lock: bool = False) -> dict[str, Any] | None:
     query = select(action_plans).where(action_plans.c.self_assessment_id == self_assessment_id)
     if lock:
         query = query.with_for_update()
@@ -30,7 +30,7 @@ async def plan(session: AsyncSession, self_assessment_id: UUID, *, lock: bool = 
     return dict(row._mapping) if row else None
 
 
-async def items(session: AsyncSession, self_assessment_id: UUID) -> list[dict]:
+async def items(session: AsyncSession, self_assessment_id: UUID) -> list[dict[str, Any]]:
     rows = (await session.execute(select(action_plan_items)
                                   .where(action_plan_items.c.self_assessment_id == self_assessment_id)
                                   .order_by(action_plan_items.c.position))).all()
@@ -46,7 +46,7 @@ async def update_item(session: AsyncSession, self_assessment_id: UUID, activity_
 
 
 async def next_revision(session: AsyncSession, self_assessment_id: UUID, now: datetime) -> int:
-    return (await session.execute(update(action_plans)
+    return int((await session.execute(update(action_plans)
                                   .where(action_plans.c.self_assessment_id == self_assessment_id)
                                   .values(revision=action_plans.c.revision + 1, updated_at=now)
-                                  .returning(action_plans.c.revision))).scalar_one()
+                                  .returning(action_plans.c.revision))).scalar_one())

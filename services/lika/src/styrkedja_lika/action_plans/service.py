@@ -6,18 +6,19 @@ the service."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
 from styrkedja_contracts.events.lika import LikaActionPlanChangedV1
+from styrkedja_kit.auth import Principal
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
-from ..access.rules import Actor, Owner, require_read, require_write
+from ..access.rules import Owner, require_read, require_write
 from ..domain import AssessmentStatus, Catalogue, SchoolTerm, SelfAssessment, generate_action_plan
 from ..problems import raise_if_any
 from ..self_assessments import queries as self_assessment_queries
@@ -32,7 +33,7 @@ def _owner(row: dict[str, Any]) -> Owner:
 
 def plan_event(assessment: dict[str, Any], revision: int, items: list[dict[str, Any]], now: datetime,
                max_event_bytes: int) -> CloudEvent:
-    event = publishable_event(lambda: LikaActionPlanChangedV1(
+    event: CloudEvent = publishable_event(lambda: LikaActionPlanChangedV1(
         self_assessment_id=assessment["self_assessment_id"], organiser_id=assessment["organiser_id"],
         school_unit_code=assessment["school_unit_code"], school_form=assessment["school_form"],
         catalogue_version=assessment["catalogue_version"], revision=revision, items=rules.event_items(items),
@@ -56,7 +57,7 @@ async def generate_plan(session: AsyncSession, assessment: dict[str, Any], catal
 
 
 class ActionPlans:
-    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Actor | None) -> None:
+    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Principal) -> None:
         self.db = db
         self.outbox = outbox
         self.max_event_bytes = max_event_bytes
@@ -69,7 +70,7 @@ class ActionPlans:
                                 status=404)
         return row
 
-    async def _plan(self, session: AsyncSession, self_assessment_id: uuid.UUID, *, lock: bool = False) -> dict:
+    async def _plan(self, session: AsyncSession, self_assessment_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any]:
         plan = await queries.plan(session, self_assessment_id, lock=lock)
         if plan is None:
             raise RuleViolation("self_assessment_id", "no_action_plan",
@@ -78,7 +79,7 @@ class ActionPlans:
         return plan
 
     async def get(self, self_assessment_id: uuid.UUID,
-                  plan_filter: rules.PlanFilter) -> tuple[dict, dict, list[dict], int]:
+                  plan_filter: rules.PlanFilter) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], int]:
         """The self-assessment, its plan, the items that pass the filter, and the number of all items."""
         async with self.db.sessions() as session:
             assessment = await self._assessment(session, self_assessment_id)
@@ -88,10 +89,10 @@ class ActionPlans:
         return assessment, plan, [dict(i) for i in plan_filter.apply(items)], len(items)
 
     async def edit(self, self_assessment_id: uuid.UUID, activity_id: str,
-                   changes: dict[str, Any]) -> tuple[dict, int]:
+                   changes: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """The edited item and the plan's revision. An edit that changes nothing is no new revision."""
         raise_if_any(rules.edit_problems(changes))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         async with self.db.sessions.begin() as session:
             # lock the plan: edits of one plan are serialised, so revisions and events stay in order
             plan = await self._plan(session, self_assessment_id, lock=True)

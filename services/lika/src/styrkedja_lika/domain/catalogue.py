@@ -206,7 +206,8 @@ def version_key(version: str) -> tuple[int, ...]:
 def catalogue_schema() -> dict[str, Any]:
     """The JSON Schema every catalogue file must satisfy."""
     text = resources.files(CATALOGUE_PACKAGE).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 def available_versions() -> tuple[str, ...]:
@@ -220,7 +221,8 @@ def read_catalogue_data(version: str) -> dict[str, Any]:
     """The raw (parsed YAML) data of a shipped catalogue version."""
     name = f"lika-{version}.yaml"
     text = resources.files(CATALOGUE_PACKAGE).joinpath(name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
 
 
 def schema_problems(data: Any) -> list[str]:

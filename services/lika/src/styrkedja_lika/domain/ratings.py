@@ -403,6 +403,8 @@ def _check_ratings(
             )
         value = item.get("rating")
         try:
+            if not isinstance(value, str):  # a rating is one of the scale's words, never a number
+                raise ValueError(value)
             rating = Rating(value)
         except ValueError:
             ok = False

@@ -26,7 +26,7 @@ async def insert_new(session: AsyncSession, row: Mapping[str, Any]) -> bool:
     return (await session.execute(stmt)).first() is not None
 
 
-async def one(session: AsyncSession, self_assessment_id: UUID, *, lock: bool = False) -> dict | None:
+async def one(session: AsyncSession, self_assessment_id: UUID, *, lock: bool = False) -> dict[str, Any] | None:
     query = select(self_assessments).where(self_assessments.c.self_assessment_id == self_assessment_id)
     if lock:
         query = query.with_for_update()
@@ -34,14 +34,14 @@ async def one(session: AsyncSession, self_assessment_id: UUID, *, lock: bool = F
     return dict(row._mapping) if row else None
 
 
-async def many(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, dict]:
+async def many(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
     rows = (await session.execute(select(self_assessments)
                                   .where(self_assessments.c.self_assessment_id.in_(ids)))).all()
     return {r.self_assessment_id: dict(r._mapping) for r in rows}
 
 
 async def of_unit(session: AsyncSession, organiser_id: str, school_unit_code: str, *,
-                  school_form: str | None, statuses: Sequence[str]) -> list[dict]:
+                  school_form: str | None, statuses: Sequence[str]) -> list[dict[str, Any]]:
     t = self_assessments.c
     query = (select(self_assessments)
              .where(t.organiser_id == organiser_id, t.school_unit_code == school_unit_code, t.status.in_(statuses))

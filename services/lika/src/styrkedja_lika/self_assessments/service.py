@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
 from styrkedja_contracts.events.lika import LikaRating, LikaSelfAssessmentPublishedV1
+from styrkedja_kit.auth import Principal
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
-from ..access.rules import Actor, Owner, may_read, require_read, require_write
+from ..access.rules import Owner, may_read, require_read, require_write
 from ..action_plans.service import generate_plan
 from ..catalogue.library import catalogue_for
 from ..domain import AssessmentStatus, Catalogue, SchoolTerm, SelfAssessment
@@ -82,7 +83,7 @@ Loaded = tuple[dict[str, Any], dict[str, tuple[str, str | None]]]
 
 
 class SelfAssessments:
-    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Actor | None) -> None:
+    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Principal) -> None:
         self.db = db
         self.outbox = outbox
         self.max_event_bytes = max_event_bytes
@@ -107,12 +108,14 @@ class SelfAssessments:
 
     async def of_unit(self, organiser_id: str, school_unit_code: str, school_form: str | None,
                       statuses: Sequence[str]) -> list[Loaded]:
-        """A unit's self-assessments over time (oldest first), those the caller may read."""
+        """A unit's self-assessments over time (oldest first), those the caller may read; a 403 when it
+        may read none of that unit's (not even a published one)."""
+        require_read(self.actor, Owner(organiser_id, school_unit_code, AssessmentStatus.PUBLISHED))
         async with self.db.sessions() as session:
             rows = await queries.of_unit(session, organiser_id, school_unit_code, school_form=school_form,
                                          statuses=statuses)
             return [(row, await ratings_of(session, row)) for row in rows
-                    if self.actor is None or may_read(self.actor, owner_of(row))]
+                    if may_read(self.actor, owner_of(row))]
 
     # ---- writing ------------------------------------------------------------------------------
 
@@ -121,7 +124,7 @@ class SelfAssessments:
         catalogue_for(body.catalogue_version)
         require_write(self.actor, Owner(body.organiser_id, body.school_unit_code, AssessmentStatus.DRAFT))
         self_assessment_id = body.self_assessment_id or uuid.uuid4()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         header = body.model_dump(mode="json", include=set(_DRAFT_HEADER))
         async with self.db.sessions.begin() as session:
             if await queries.insert_new(session, {
@@ -138,7 +141,7 @@ class SelfAssessments:
         return row, ratings, False
 
     async def _draft_for_change(self, session: AsyncSession, self_assessment_id: uuid.UUID,
-                                action: str) -> tuple[dict, Catalogue]:
+                                action: str) -> tuple[dict[str, Any], Catalogue]:
         row = await load(session, self_assessment_id, lock=True)
         require_write(self.actor, owner_of(row))
         problem = rules.lifecycle_problem(AssessmentStatus(row["status"]), action)
@@ -152,21 +155,21 @@ class SelfAssessments:
         async with self.db.sessions.begin() as session:
             row, catalogue = await self._draft_for_change(session, self_assessment_id, "changed")
             raise_if_any(rules.save_problems(catalogue, row, items))
-            await queries.save_ratings(session, self_assessment_id, items, datetime.now(timezone.utc))
+            await queries.save_ratings(session, self_assessment_id, items, datetime.now(UTC))
             return await load(session, self_assessment_id), await queries.ratings(session, self_assessment_id)
 
     async def remove_rating(self, self_assessment_id: uuid.UUID, indicator_id: str) -> None:
         async with self.db.sessions.begin() as session:
             await self._draft_for_change(session, self_assessment_id, "changed")
             if not await queries.delete_rating(session, self_assessment_id, indicator_id,
-                                               datetime.now(timezone.utc)):
+                                               datetime.now(UTC)):
                 raise RuleViolation("indicator_id", "not_rated", f"{indicator_id} is not rated", status=404)
 
     async def finalise(self, self_assessment_id: uuid.UUID, *, publish: bool, start_term: str | None) -> Loaded:
         """Publish (events leave the service) or keep private (nothing ever leaves it). Either way the
         self-assessment must be complete and valid against its catalogue version; it becomes final and
         gets its action plan."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         start = _start_term(start_term, now)
         async with self.db.sessions.begin() as session:
             row, catalogue = await self._draft_for_change(session, self_assessment_id,
@@ -206,7 +209,7 @@ class SelfAssessments:
         raise_if_any(import_problems(item))
         self_assessment_id = item.self_assessment_id or uuid.uuid4()
         content = item.model_dump(mode="json", exclude={"self_assessment_id"})
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         event = sized(publishable_event(lambda: LikaSelfAssessmentPublishedV1(
             self_assessment_id=self_assessment_id, published_at=now, **content),
             source=SOURCE, subject=str(self_assessment_id)), self.max_event_bytes, "ratings")

@@ -76,6 +76,6 @@ async def students_at_risk(session: AsyncSession, school_unit_code: str, school_
                 core_forecasts_not_reached=list(risk.core_forecasts_not_reached),
                 below_pass_in_many=risk.below_pass_in_many))
     support = await active_support_of(session, school_unit_code, [s.student_id for s in out])
-    for student in out:
-        student.active_support = support.get(student.student_id, [])
+    for listed in out:
+        listed.active_support = support.get(listed.student_id, [])
     return out

@@ -23,7 +23,7 @@ def event_data(decision: Decision) -> AlertRaisedV1 | AlertResolvedV1 | None:
     if decision.action is Action.nothing or alert is None:
         return None
     if decision.action is Action.raise_:
-        return AlertRaisedV1(**_cell_fields(alert), raised_at=alert.changed_at)  # type: ignore[arg-type]
+        return AlertRaisedV1(**_cell_fields(alert), raised_at=alert.changed_at)
     assert alert.resolved_reason is not None
-    return AlertResolvedV1(**_cell_fields(alert), reason=alert.resolved_reason,  # type: ignore[arg-type]
+    return AlertResolvedV1(**_cell_fields(alert), reason=alert.resolved_reason,
                            resolved_at=alert.changed_at)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid5
 
 from sqlalchemy import func, select, text, tuple_
@@ -166,7 +166,7 @@ def _alert_of(row, cell: AlertCell) -> Alert:
                  ResolvedReason(row.resolved_reason) if row.resolved_reason else None)
 
 
-def _row_of(alert: Alert, raised: bool) -> dict:
+def _row_of(alert: Alert, raised: bool) -> dict[Any, Any]:
     cell, period = alert.cell, alert.cell.period
     row = {"alert_id": alert.alert_id, "organiser_id": cell.organiser_id, "level": cell.level.value,
            "unit_id": cell.unit[1], "subject_code": cell.subject_code, "year": cell.year,
@@ -262,7 +262,7 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
     wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
     for key in (await session.execute(terms)).all():
         tallies = await forecast_tallies(session, *key)
-        wanted.setdefault(tuple(key), set()).update(tallies)  # type: ignore[arg-type]
+        wanted.setdefault(tuple(key), set()).update(tallies)
     for organiser, subject, school_year, term, level, unit in (await session.execute(below)).all():
         wanted.setdefault((organiser, subject, school_year, term), set()).add((level, aggregate_unit_id(level, unit)))
     return events + await judge_below_forecast_cells(session, wanted, now)
@@ -295,7 +295,7 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
         select(alerts).where(alerts.c.alert_id.in_(sorted(set(ids)))).order_by(alerts.c.alert_id)
         .with_for_update())).all()}
     decided = []
-    for (cell, observation), aid in zip(judged, ids):
+    for (cell, observation), aid in zip(judged, ids, strict=True):
         row = stored.get(aid)
         decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
         if decision.action is not Action.nothing and decision.alert is not None:
@@ -340,7 +340,7 @@ async def forecast_tallies(session: AsyncSession, organiser_id: str, subject: st
         one = ForecastTally(**{_outcome(value, scale, grade): 1})
         units = [("group", f"{code}{GROUP_SEPARATOR}{group}"), ("school_unit", code), ("organiser", organiser_id)]
         if placement.get(code):
-            units.append(("area", placement[code]))  # type: ignore[arg-type]
+            units.append(("area", placement[code]))
         for unit in units:
             out[unit] = out[unit] + one if unit in out else one
     return out
@@ -348,12 +348,12 @@ async def forecast_tallies(session: AsyncSession, organiser_id: str, subject: st
 
 async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delivered], now: datetime) -> None:
     touched: set[ForecastTouched] = session.info.pop(_BEFORE_FORECASTS, set())
+    forecasts: list[Any] = [item.event.data for item in batch if item.event.type in FORECAST_TYPES]
     touched.update(ForecastTouched(d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
-                                   str(d.term)) for d in (item.event.data for item in batch  # type: ignore[misc]
-                                                          if item.event.type in FORECAST_TYPES))
+                                   str(d.term)) for d in forecasts)
     # a term grade (or a retraction, whose kind is unknown) moves the forecasts of its student
     graded = {(d.organiser_id, d.student_id, d.subject_code, str(d.school_year), str(d.term))
-              for d in (item.event.data for item in batch) if getattr(d, "kind", "term_grade") == "term_grade"
+              for d in (cast(Any, item.event.data) for item in batch) if getattr(d, "kind", "term_grade") == "term_grade"
               and hasattr(d, "assessment_id")}
     if graded:
         fc = forecast_facts.c

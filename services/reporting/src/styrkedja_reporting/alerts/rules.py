@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 from uuid import UUID
@@ -65,15 +65,15 @@ from styrkedja_kit.rules import RuleViolation
 
 from ..figures.facts import Unit
 from ..figures.forecast_outcome import ForecastTally
-from ..figures.freshness import Band, FreshnessBands, freshness
+from ..figures.freshness import Band, FreshnessBands, add_months, freshness
 from ..figures.pass_share import PassTally
-from ..figures.periods import Period, TermPeriod
+from ..figures.periods import Period, SchoolYear, Term, TermPeriod
 from ..figures.state import Multiset
 
 __all__ = [
     "AlertCell", "Alert", "Action", "Decision", "Observation", "Status", "Thresholds", "Verdict",
     "acknowledge", "alert_id", "evaluate", "judge_below_forecast", "judge_freshness", "judge_pass_drop",
-    "needs_evaluation", "thresholds_for",
+    "needs_evaluation", "thresholds_for", "freshness_period", "judge_freshness_in", "red_from", "term_of",
 ]
 
 LEVELS: frozenset[str] = frozenset(level.value for level in AlertLevel)  # never "nation"
@@ -313,3 +313,40 @@ def acknowledge(alert: Alert, comment: str, by: str, now: datetime) -> Alert:
     if alert.status is Status.resolved:
         raise RuleViolation("alert_id", "alert_resolved", "a resolved alert cannot be acknowledged", status=409)
     return replace(alert, status=Status.acknowledged, comment=text, acknowledged_by=by, changed_at=now)
+
+
+# --- freshness_red: which period an alert belongs to -------------------------------------------
+
+FRESHNESS_LEVELS = ("group", "school_unit")  # "a group or a school unit's freshness turns red"
+
+
+def term_of(day: date) -> TermPeriod:
+    """The term a day falls in: the school year runs 1 July – 30 June; HT July–December, VT January–June."""
+    if day.month >= 7:
+        return TermPeriod(SchoolYear(day.year), Term.HT)
+    return TermPeriod(SchoolYear(day.year - 1), Term.VT)
+
+
+def red_from(newest: date, bands: FreshnessBands) -> date:
+    """The first day the band is red for a cell whose newest result is from `newest`."""
+    return add_months(newest, bands.red_after_months) + timedelta(days=1)
+
+
+def freshness_period(newest: date | None, bands: FreshnessBands) -> TermPeriod | None:
+    """The period of a freshness alert: the term in which the cell *turned* red. It follows from the
+    data (the newest result), not from when a sweep happened to look: the same stale episode is the
+    same alert id whenever it is judged, live, by the sweep, in a rebuild."""
+    return None if newest is None else term_of(red_from(newest, bands))
+
+
+def judge_freshness_in(period: TermPeriod, dates: Multiset | None, students: int, today: date,
+                       thresholds: Thresholds) -> Observation:
+    """`freshness_red` of the unit (all subjects and years together) for the alert of `period`:
+    dipping only while red *and* red since a day of that period; otherwise — fresh again after new
+    results, or red since another term (a new episode after new results) — it is no dip for this
+    alert, which therefore resolves."""
+    observation = judge_freshness(dates, students, today, thresholds)
+    newest = observation.figures.newest_result_on
+    if observation.verdict is Verdict.dipping and freshness_period(newest, thresholds.freshness) != period:
+        return replace(observation, verdict=Verdict.fine)
+    return observation

@@ -196,7 +196,7 @@ def item_contribution(item: Item | None) -> dict[ComplianceCell, ComplianceTally
                   ComplianceCell(w, CellKind.teacher_group_subject, unit, group, subject, teacher)]
     if not item.teachers:
         cells.append(ComplianceCell(w, CellKind.unassigned, unit, group, subject))
-    return {cell: tally for cell in cells}
+    return dict.fromkeys(cells, tally)
 
 
 def item_delta(old: Item | None, new: Item | None) -> dict[ComplianceCell, ComplianceTally]:
@@ -219,7 +219,10 @@ class Counts:
 
 def counts(tally: ComplianceTally | None) -> Counts:
     t = tally or ComplianceTally()
-    share = (lambda n: round(n / t.expected, DECIMALS) if t.expected else None)
+
+    def share(n: int) -> float | None:
+        return round(n / t.expected, DECIMALS) if t.expected else None
+
     return Counts(t.expected, t.reported, t.on_time, t.late, t.missing, share(t.reported), share(t.on_time))
 
 

@@ -4,6 +4,7 @@ re-places school units whose area changed (the results move with them: `on_moves
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,14 +36,14 @@ _ID_OF = {t.memberships.name: "membership_id", t.teaching_assignments.name: "ass
           t.duties.name: "duty_id"}
 
 
-def _row(table: Table, data: dict) -> Row:
+def _row(table: Table, data: dict[Any, Any]) -> Row:
     row = {c.name: data.get(c.name) for c in table.columns if c.name in data}
     row["removed"] = False
     return row
 
 
-def _changes(batch: Sequence[Delivered]) -> dict[str, list[tuple[tuple, Row]]]:
-    out: dict[str, list[tuple[tuple, Row]]] = {name: [] for name in t.KEYS}
+def _changes(batch: Sequence[Delivered]) -> dict[str, list[tuple[tuple[Any, ...], Row]]]:
+    out: dict[str, list[tuple[tuple[Any, ...], Row]]] = {name: [] for name in t.KEYS}
     for item in batch:
         data = plain_data(item.event)
         kind = item.event.type

@@ -13,10 +13,10 @@ def unit_scope(unit_type: str, school_unit_code: str | None) -> str:
     return (school_unit_code or "") if unit_type == "group" else ""
 
 
-def newest(changes: Iterable[tuple[tuple, Row]]) -> dict[tuple, Row]:
+def newest(changes: Iterable[tuple[tuple[Any, ...], Row]]) -> dict[tuple[Any, ...], Row]:
     """Key → the newest change of the batch (`updated_at`); at the same time a removal wins,
     so the outcome does not depend on the order events arrive in."""
-    out: dict[tuple, Row] = {}
+    out: dict[tuple[Any, ...], Row] = {}
     for key, row in changes:
         held = out.get(key)
         if held is None or (row["updated_at"], row["removed"]) > (held["updated_at"], held["removed"]):

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,9 +149,9 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     """The caller validated `items` (contract models). One transaction: compare, outbox, remember."""
     keyed = [(item.organiser_id, entity_key(item), content_hash(item), item,  # type: ignore[attr-defined]
               source_id or natural_id(item)) for item, source_id in items]
-    stored = dict(((r.organiser_id, r.entity_key), r.content_hash) for r in (await session.execute(
+    stored = {(r.organiser_id, r.entity_key): r.content_hash for r in (await session.execute(
         select(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
-            sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all())
+            sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all()}
     summary = ChangeSummary()
     events, remember = [], {}
     for organiser, key, digest, item, source_id in keyed:
@@ -163,7 +163,7 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
             status = "removed" if digest == _REMOVED else "created" if before in (None, _REMOVED) else "changed"
             stored[(organiser, key)] = digest
             events.append(new_event(item, source=SOURCE, subject=key[:200]))
-            at = getattr(item, "updated_at", None) or getattr(item, "removed_at")
+            at = getattr(item, "updated_at", None) or item.removed_at  # type: ignore[attr-defined]  # a removal
             unit_type = getattr(item, "unit_type", None)
             remember[(organiser, key)] = {
                 "content_hash": digest, "changed_at": at, "source_id": source_id,
@@ -182,12 +182,16 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     return summary
 
 
-async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch) -> ChangeSummary:
-    """Removal events for every live entity published from the given source ids or named by key."""
-    named = published.c.source_id.in_(sorted(set(batch.source_ids)))
+async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch,
+                         organisers: frozenset[str] | None = None) -> ChangeSummary:
+    """Removal events for every live entity published from the given source ids or named by key
+    (only the entities of `organisers`, the writer's, when given)."""
+    named: ColumnElement[bool] = published.c.source_id.in_(sorted(set(batch.source_ids)))
     if batch.entities:
         named = named | tuple_(published.c.organiser_id, published.c.entity_key).in_(
             sorted({(e.organiser_id, e.entity_key) for e in batch.entities}))
+    if organisers is not None:
+        named = named & published.c.organiser_id.in_(sorted(organisers))
     rows = (await session.execute(select(published).where(named, published.c.content_hash != _REMOVED)
                                   .order_by(published.c.organiser_id, published.c.entity_key))).all()
     removals = [(removal_for(r.entity_key, r.organiser_id, r.school_unit_code, batch.removed_at), r.source_id)

@@ -98,7 +98,7 @@ class CsvEncoder:
         if isinstance(value, float):
             return repr(value).replace(".", self.dialect.decimal)
         if column.type is ColumnType.text and value[:1] in FORMULA_STARTS:
-            return "'" + value  # a name like "=HYPERLINK(…)" must not run as a formula in Excel (OWASP CSV injection)
+            return "'" + str(value)  # a name like "=HYPERLINK(…)" must not run as a formula in Excel (OWASP CSV injection)
         return str(value)
 
     def row(self, values: Row) -> bytes:

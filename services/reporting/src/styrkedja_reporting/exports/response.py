@@ -78,9 +78,12 @@ async def astream_table(table: Table, fmt: ExportFormat, dialect: str = "excel-s
             os.unlink(path)
             raise
         try:
-            with open(path, "rb") as file:
+            file = await asyncio.to_thread(open, path, "rb")  # not on the loop: the disk may be slow
+            try:
                 while chunk := await asyncio.to_thread(file.read, CHUNK):
                     yield chunk
+            finally:
+                file.close()
         finally:
             os.unlink(path)
         return

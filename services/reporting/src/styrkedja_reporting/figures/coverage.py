@@ -20,7 +20,7 @@ def coverage_contribution(result: Result | None) -> dict[ResultCell, Multiset]:
     if result is None:
         return {}
     students = Multiset.of(result.student_id)
-    return {cell: students for cell in result_cells(result)}
+    return dict.fromkeys(result_cells(result), students)
 
 
 def coverage_delta(old: Result | None, new: Result | None) -> dict[ResultCell, Multiset]:

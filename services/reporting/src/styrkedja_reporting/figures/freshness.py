@@ -61,7 +61,7 @@ def freshness_contribution(result: Result | None) -> dict[ResultCell, Multiset]:
     if result is None:
         return {}
     dates = Multiset.of(result.assessed_on)
-    return {cell: dates for cell in result_cells(result)}
+    return dict.fromkeys(result_cells(result), dates)
 
 
 def freshness_delta(old: Result | None, new: Result | None) -> dict[ResultCell, Multiset]:

@@ -53,27 +53,27 @@ def to_forecast(fact: ForecastFact | None, placement: Placement) -> Forecast | N
 
 # ---------------------------------------------------------------- keys of the state tables
 
-def forecast_key(organiser_id: str, cell: ForecastCell) -> tuple:
+def forecast_key(organiser_id: str, cell: ForecastCell) -> tuple[Any, ...]:
     level, unit_id = cell.unit
     return (level, unit_id, organiser_id, cell.subject_code, cell.year, Gender(cell.gender).value,
             str(cell.period.school_year), cell.period.term.value)
 
 
-def merit_key(organiser_id: str, cell: MeritCell) -> tuple:
+def merit_key(organiser_id: str, cell: MeritCell) -> tuple[Any, ...]:
     level, unit_id = cell.unit
     return (level, unit_id, organiser_id, cell.year, Gender(cell.gender).value, str(cell.period.school_year),
             cell.period.term.value)
 
 
 def forecast_state(forecasts: Iterable[ForecastFact], results: Iterable[AssessmentFact],
-                   placement: Placement) -> dict[tuple, ForecastTally]:
+                   placement: Placement) -> dict[tuple[Any, ...], ForecastTally]:
     """The forecast-against-outcome state of these facts (each forecast paired with the results)."""
     by_key: dict[PairKey, list[Result]] = {}
     for fact in results:
         result = to_result(fact, placement)
         if result is not None:
             by_key.setdefault((fact.student_id, fact.subject_code, fact.school_year, fact.term), []).append(result)
-    state: dict[tuple, ForecastTally] = {}
+    state: dict[tuple[Any, ...], ForecastTally] = {}
     for stored in forecasts:
         forecast = to_forecast(stored, placement)
         if forecast is None:
@@ -84,7 +84,7 @@ def forecast_state(forecasts: Iterable[ForecastFact], results: Iterable[Assessme
     return state
 
 
-def merit_state(grades: Iterable[AssessmentFact], placement: Placement) -> dict[tuple, MeritTally]:
+def merit_state(grades: Iterable[AssessmentFact], placement: Placement) -> dict[tuple[Any, ...], MeritTally]:
     """The merit state of these term grades (grouped per student and term)."""
     by_student: dict[TermKey, list[tuple[Result, str]]] = {}
     for fact in grades:
@@ -92,7 +92,7 @@ def merit_state(grades: Iterable[AssessmentFact], placement: Placement) -> dict[
         if result is not None and fact.kind == "term_grade":
             by_student.setdefault((fact.student_id, fact.school_year, fact.term), []).append(
                 (result, fact.organiser_id))
-    state: dict[tuple, MeritTally] = {}
+    state: dict[tuple[Any, ...], MeritTally] = {}
     for items in by_student.values():
         contribution = merit_contribution([r for r, _ in items])
         if not contribution:
@@ -104,7 +104,7 @@ def merit_state(grades: Iterable[AssessmentFact], placement: Placement) -> dict[
 
 # ---------------------------------------------------------------- loading the facts a batch touched
 
-async def _load(session: AsyncSession, store: FactStore, hidden: str, keys: Sequence[tuple], names: Sequence[str],
+async def _load(session: AsyncSession, store: FactStore, hidden: str, keys: Sequence[tuple[Any, ...]], names: Sequence[str],
                 where: str = "") -> list[Any]:
     if not keys:
         return []
@@ -124,8 +124,8 @@ def _before(after: Iterable[Any], changes: Sequence[tuple[Any, Any]], id_field: 
     return out + [old for old in changed.values() if old is not None and in_scope(old)]
 
 
-def _signed_rows(after: dict, before: dict, n_values: int) -> list[tuple]:
-    rows: dict[tuple, list[int]] = {}
+def _signed_rows(after: dict[Any, Any], before: dict[Any, Any], n_values: int) -> list[tuple[Any, ...]]:
+    rows: dict[tuple[Any, ...], list[int]] = {}
     for key, tally in after.items():
         rows.setdefault(key, [0] * n_values)
         rows[key] = [a + b for a, b in zip(rows[key], counters_of(tally), strict=True)]

@@ -50,7 +50,7 @@ def pass_contribution(result: Result | None) -> dict[ResultCell, PassTally]:
     if result is None:
         return {}
     tally = pass_tally(result)
-    return {cell: tally for cell in result_cells(result)}
+    return dict.fromkeys(result_cells(result), tally)
 
 
 def pass_delta(old: Result | None, new: Result | None) -> dict[ResultCell, PassTally]:

@@ -5,6 +5,8 @@ on the apply path or a figure read. The sums (pass, dates, students) are recompu
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,13 +16,13 @@ from .linked import forecast_state, merit_state
 from .tables import counters_of
 
 
-async def _all(session: AsyncSession, store: FactStore, hidden: str, where: str = "") -> list:
+async def _all(session: AsyncSession, store: FactStore, hidden: str, where: str = "") -> list[Any]:
     cols = ", ".join(_q(n) for n in store.fact_fields)
     rows = (await session.execute(text(f"SELECT {cols} FROM {store.facts.name} WHERE NOT {hidden} {where}"))).all()
     return [store.fact_type(*row) for row in rows]
 
 
-async def recomputed_rows(session: AsyncSession, name: str) -> list[tuple]:
+async def recomputed_rows(session: AsyncSession, name: str) -> list[tuple[Any, ...]]:
     placement = {r[0]: r[1] for r in (await session.execute(
         text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
     if name == "forecasts":

@@ -55,7 +55,7 @@ class Multiset(dict[Hashable, int]):
             result[key] = result.get(key, 0) + 1
         return result
 
-    def __add__(self, other: Mapping[Hashable, int]) -> Multiset:  # type: ignore[override]
+    def __add__(self, other: Mapping[Hashable, int]) -> Multiset:
         result = Multiset(self)
         for key, count in other.items():
             total = result.get(key, 0) + count

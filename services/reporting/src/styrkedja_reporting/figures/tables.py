@@ -6,9 +6,13 @@ a result counts in both (see `periods.py`). The organiser is a dimension at ever
 too, so one organiser's batch touches only its own rows (one writer per partition).
 
 * `figure_pass` — `PassTally` (assessed / reaching the pass level per gender): share, trend,
-  term history, gender gap;
+  term history, gender gap; and `students`, the number of distinct students with a result in the
+  cell (coverage), kept as the events are applied so that coverage is a lookup too;
 * `figure_dates` — multiset of result dates per cell: freshness;
-* `figure_students` — multiset of student ids per cell: coverage;
+* `figure_students` — multiset of student ids per *group* cell (level `group` only): the evidence
+  behind `students` — when a student's count in a group cell goes 0 → n or n → 0, the apply path
+  looks up that student's other groups in the same subject, year and period and moves the
+  distinct counts of every level by ±1 (`coverage_counts`);
 * `figure_forecasts` — `ForecastTally` per forecast cell (with gender): forecast against outcome;
 * `figure_merit` — `MeritTally` per unit × year × gender × term: merit value, all pass, eligibility.
 """
@@ -42,13 +46,14 @@ MERIT_CELL = ("level", "unit_id", "organiser_id", "year", "gender", "school_year
 MERIT_COUNTERS = tuple(f.name for f in dataclasses.fields(MeritTally))
 
 
-def _cell_columns(cell: Sequence[str] = CELL) -> list[Column]:
+def _cell_columns(cell: Sequence[str] = CELL) -> list[Column[Any]]:
     return [Column(d, Integer if d == "year" else String(80), primary_key=True) for d in cell]
 
 
 figure_pass = Table(
     "figure_pass", metadata, *_cell_columns(),
     *[Column(name, Integer, nullable=False) for name in PASS_COUNTERS],
+    Column("students", Integer, nullable=False),  # distinct students with a result (coverage)
     Index("ix_figure_pass_organiser_level", "organiser_id", "level", "school_year", "period"),
 )
 figure_dates = Table(
@@ -60,6 +65,8 @@ figure_students = Table(
     "figure_students", metadata, *_cell_columns(), Column("student_id", String(64), primary_key=True),
     Column("count", Integer, nullable=False),
     Index("ix_figure_students_organiser_level", "organiser_id", "level", "school_year", "period"),
+    # one student's groups in a subject and period (the distinct counts of the levels above)
+    Index("ix_figure_students_student", "student_id", "subject_code", "school_year", "period"),
 )
 
 figure_forecasts = Table(
@@ -105,7 +112,7 @@ class AdditiveTable:
         self._delete_areas = text(f"DELETE FROM {table.name} WHERE level = 'area' "
                                   f"AND unit_id = ANY(CAST(:areas AS text[])) AND {all_zero}")
 
-    async def add(self, session: AsyncSession, rows: Sequence[tuple]) -> None:
+    async def add(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         """`rows`: key values then value deltas, one tuple per cell (zero rows are left out)."""
         rows = sorted(r for r in rows if any(r[len(self.key):]))  # sorted: the same lock order for every writer
         if not rows:
@@ -123,7 +130,7 @@ class AdditiveTable:
         await session.execute(self._transfer, arrays)
         await session.execute(self._delete_areas, {"areas": sorted(set(arrays["areas"]))})
 
-    async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple]) -> dict[str, int]:
+    async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
         """As `mismatches`, against recomputed rows (key values then values) sent as arrays."""
         cols = [self.table.c[k] for k in (*self.key, *self.values)]
         names = ", ".join(_q(c.name) for c in cols)
@@ -131,7 +138,7 @@ class AdditiveTable:
         return await self.mismatches(session, sql.text, _arrays((*self.key, *self.values), rows))
 
     async def mismatches(self, session: AsyncSession, recomputed: str,
-                         params: dict | None = None) -> dict[str, int]:
+                         params: dict[Any, Any] | None = None) -> dict[str, int]:
         """Per level: rows where the table differs from `recomputed` (a SELECT of the same columns)."""
         on = " AND ".join(f"a.{_q(k)} = r.{_q(k)}" for k in self.key)
         differs = " OR ".join(f"a.{_q(v)} IS DISTINCT FROM r.{_q(v)}" for v in self.values)
@@ -140,7 +147,8 @@ class AdditiveTable:
         return {row[0]: int(row[1]) for row in (await session.execute(sql, params or {})).all()}
 
 
-PASS = AdditiveTable(figure_pass, CELL, PASS_COUNTERS)
+PASS_VALUES = (*PASS_COUNTERS, "students")
+PASS = AdditiveTable(figure_pass, CELL, PASS_VALUES)
 DATES = AdditiveTable(figure_dates, (*CELL, "day"), ("count",))
 STUDENTS = AdditiveTable(figure_students, (*CELL, "student_id"), ("count",))
 FORECASTS = AdditiveTable(figure_forecasts, FORECAST_CELL, FORECAST_COUNTERS)
@@ -158,13 +166,13 @@ def _reaches_values() -> str:
     return "(VALUES " + ", ".join(rows) + ") AS s(scale, value, reaches)"
 
 
-def _recomputed(select_values: str, extra_key: str | None) -> str:
+def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str] = MATERIALISED) -> str:
     unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id", "school_unit": "f.school_unit_code",
             "area": "p.area_id", "organiser": "f.organiser_id", "nation": f"'{NATION}'"}
     period = {"term": "f.term", "round": "'R' || f.round"}
     extra = f", {extra_key}" if extra_key else ""
     parts = []
-    for level in MATERIALISED:
+    for level in levels:
         join = (f"JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code AND p.area_id IS NOT NULL"
                 if level == "area" else "")
         for kind, expr in period.items():
@@ -183,13 +191,14 @@ def _pass_counters() -> str:
     for gender in ("female", "male", "unknown"):
         out.append(f"CAST(count(*) FILTER (WHERE f.gender = '{gender}') AS integer) AS assessed_{gender}")
         out.append(f"CAST(count(*) FILTER (WHERE f.gender = '{gender}' AND s.reaches) AS integer) AS reaching_{gender}")
+    out.append("CAST(count(DISTINCT f.student_id) AS integer) AS students")
     return ", ".join(out)
 
 
 RECOMPUTED: dict[str, str] = {
     "pass": _recomputed(_pass_counters(), None),
     "dates": _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day"),
-    "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id"),
+    "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id", ("group",)),
 }
 
 

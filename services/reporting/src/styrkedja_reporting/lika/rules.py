@@ -22,19 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 LEVELS: Mapping[str, int] = {"NOT_PLANNED": 0, "PLANNED": 1, "STARTED": 2, "ALMOST_THERE": 3, "ACHIEVED": 4}
 AREA_ORDER = ("ledning", "infrastruktur", "kompetens", "anvandning")
 STATUSES = ("planned", "in_progress", "done", "dropped")
 SWEDEN = ZoneInfo("Europe/Stockholm")
-
-
-class SchoolUnitOfAnotherOrganiser(Exception):
-    """A LIKA event for a school unit that the directory places under another organiser.
-
-    The consumer dead-letters the event with this class name as the cause; the message names
-    no school data."""
 
 
 def refusal(organiser_id: str, owners: set[str]) -> str | None:
@@ -71,7 +65,7 @@ class SelfAssessment:
     respondent_role: str
     catalogue_version: str
     published_at: datetime
-    ratings: Sequence[Mapping]  # indicator_id, area, rating, comment
+    ratings: Sequence[Mapping[Any, Any]]  # indicator_id, area, rating, comment
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Uuid, select
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on
@@ -55,16 +56,16 @@ async def owners_of(session: AsyncSession, codes: Iterable[str]) -> dict[str, se
     return owners
 
 
-async def save_self_assessments(session: AsyncSession, rows: list[dict]) -> None:
+async def save_self_assessments(session: AsyncSession, rows: list[dict[Any, Any]]) -> None:
     """A published self-assessment never changes: a re-delivery is a no-op."""
     if rows:
         await session.execute(pg_insert(self_assessments).values(rows).on_conflict_do_nothing(
             index_elements=["self_assessment_id"]))
 
 
-async def save_action_plans(session: AsyncSession, rows: list[dict]) -> None:
+async def save_action_plans(session: AsyncSession, rows: list[dict[Any, Any]]) -> None:
     """Keep the newest revision of each plan, whatever order the revisions arrive in."""
-    newest: dict[str, dict] = {}
+    newest: dict[str, dict[Any, Any]] = {}
     for row in rows:
         key = str(row["self_assessment_id"])
         if key not in newest or row["revision"] > newest[key]["revision"]:
@@ -83,7 +84,7 @@ def _assessment(row) -> SelfAssessment:
                           row.respondent_role, row.catalogue_version, row.published_at, row.ratings)
 
 
-def _activity(item: dict) -> Activity:
+def _activity(item: dict[Any, Any]) -> Activity:
     due = item.get("due_date")
     return Activity(item["activity_id"], item["indicator_id"], item["area"], item["position"], item["title"],
                     item["status"], item["priority"], item.get("owner"),
@@ -117,7 +118,7 @@ async def read_organiser(session: AsyncSession, organiser_id: str, school_unit_c
     return assessments, plans, places
 
 
-async def read_lika(session: AsyncSession, organiser_id: str | None, school_unit_code: str | None) -> list:
+async def read_lika(session: AsyncSession, organiser_id: str | None, school_unit_code: str | None) -> list[Any]:
     """The newest published self-assessment of each organiser's school unit and school form."""
     query = select(self_assessments).ext(distinct_on(
         self_assessments.c.organiser_id, self_assessments.c.school_unit_code, self_assessments.c.school_form)

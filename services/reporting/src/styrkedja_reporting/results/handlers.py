@@ -48,24 +48,24 @@ _WITHDRAW_KEEP = ("forecast_id", "organiser_id", "school_unit_code", "group_id",
                   "school_year", "term")
 
 
-def _assessment(data: dict) -> AssessmentFact:
+def _assessment(data: dict[Any, Any]) -> AssessmentFact:
     return AssessmentFact(retracted=False, **{k: v for k, v in data.items() if k in _FACT_FIELDS})
 
 
-def _retraction(data: dict) -> AssessmentFact:
+def _retraction(data: dict[Any, Any]) -> AssessmentFact:
     return retraction_of(data["revision"], {k: data[k] for k in _RETRACT_KEEP})
 
 
-def _forecast(data: dict) -> ForecastFact:
+def _forecast(data: dict[Any, Any]) -> ForecastFact:
     return ForecastFact(withdrawn=False, submitted_on=data["submitted_at"].date(),
                         **{k: v for k, v in data.items() if k in _FORECAST_FIELDS and k != "submitted_on"})
 
 
-def _withdrawal(data: dict) -> ForecastFact:
+def _withdrawal(data: dict[Any, Any]) -> ForecastFact:
     return withdrawal_of(data["revision"], {k: data[k] for k in _WITHDRAW_KEEP})
 
 
-_TO_FACT: dict[str, Callable[[dict], AssessmentFact | ForecastFact]] = {
+_TO_FACT: dict[str, Callable[[dict[Any, Any]], AssessmentFact | ForecastFact]] = {
     AssessmentPublishedV1.event_type: _assessment, AssessmentRetractedV1.event_type: _retraction,
     ForecastSubmittedV1.event_type: _forecast, ForecastWithdrawnV1.event_type: _withdrawal,
 }
@@ -90,7 +90,7 @@ def batch_changes(session: AsyncSession) -> BatchChanges:
     return changes if isinstance(changes, BatchChanges) else BatchChanges()
 
 
-async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: list) -> tuple[list, Placement]:
+async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: list[Any]) -> tuple[list[Any], Placement]:
     """Fold the batch's facts into the stored ones and move the aggregates by the difference.
     Returns the (old, new) pairs that changed and the placement they were counted with."""
     if not incoming:
@@ -103,7 +103,7 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
     id_field = store.fact_fields[0]
     old = [current.get(getattr(fact, id_field)) for fact in changed]
     placement = await placement_of(session, {f.school_unit_code for f in changed + [o for o in old if o]})
-    change: Counter = Counter()
+    change: Counter[Any] = Counter()
     for before, fact in zip(old, changed, strict=True):
         change.update(delta(cells, before, fact, placement))
     await store.save(session, changed)

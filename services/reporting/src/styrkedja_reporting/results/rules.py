@@ -100,7 +100,7 @@ def units(fact: AssessmentFact | ForecastFact, placement: Placement) -> list[tup
     return out
 
 
-def assessment_cells(fact: AssessmentFact | None, placement: Placement) -> Counter:
+def assessment_cells(fact: AssessmentFact | None, placement: Placement) -> Counter[Any]:
     """Aggregate cells one fact counts in (nothing when retracted)."""
     if fact is None or fact.retracted:
         return Counter()
@@ -109,7 +109,7 @@ def assessment_cells(fact: AssessmentFact | None, placement: Placement) -> Count
     return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})
 
 
-def forecast_cells(fact: ForecastFact | None, placement: Placement) -> Counter:
+def forecast_cells(fact: ForecastFact | None, placement: Placement) -> Counter[Any]:
     if fact is None or fact.withdrawn:
         return Counter()
     rest = (fact.organiser_id, fact.subject_code, fact.school_year, fact.term, fact.year, fact.gender, fact.value,
@@ -117,14 +117,14 @@ def forecast_cells(fact: ForecastFact | None, placement: Placement) -> Counter:
     return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})
 
 
-def fold(current, incoming):
+def fold(current: Any, incoming: Any) -> Any:
     """The newer revision wins; an equal or older one changes nothing."""
     if current is not None and current.revision >= incoming.revision:
         return current
     return incoming
 
 
-def retraction_of(revision: int, data: dict) -> AssessmentFact:
+def retraction_of(revision: int, data: dict[Any, Any]) -> AssessmentFact:
     """A retraction that may arrive before the assessment it retracts: remember it as a
     retracted fact, so the (older) publication, when it comes, is ignored. Built from the
     retraction alone, never from `current`: so the stored fact is the same whatever order the
@@ -134,19 +134,19 @@ def retraction_of(revision: int, data: dict) -> AssessmentFact:
                           **data)
 
 
-def withdrawal_of(revision: int, data: dict) -> ForecastFact:
+def withdrawal_of(revision: int, data: dict[Any, Any]) -> ForecastFact:
     """As `retraction_of`: from the withdrawal alone."""
     return ForecastFact(revision=revision, withdrawn=True, gender="unknown", year=0, value="", late=False, **data)
 
 
-def delta(cells, old, new, placement: Placement) -> Counter:
+def delta(cells, old, new, placement: Placement) -> Counter[Any]:
     """What changes in the aggregates when a fact goes from `old` to `new`."""
     change = cells(new, placement)
     change.subtract(cells(old, placement))
     return Counter({k: v for k, v in change.items() if v})
 
 
-def resolve(current: dict, incoming: list[tuple[Any, Any]]) -> dict:
+def resolve(current: dict[Any, Any], incoming: list[tuple[Any, Any]]) -> dict[Any, Any]:
     """Fold a whole batch into the stored facts in memory: fact id → newest fact."""
     out = dict(current)
     for fact_id, fact in incoming:

@@ -21,7 +21,7 @@ from ..metadata import metadata
 from .rules import GROUP_SEPARATOR, LEVELS, MATERIALISED, NATION, AssessmentFact, ForecastFact, Placement
 
 
-def _str(name: str, length: int = 64, **kw: Any) -> Column:
+def _str(name: str, length: int = 64, **kw: Any) -> Column[Any]:
     return Column(name, String(length), nullable=False, **kw)
 
 
@@ -71,7 +71,7 @@ forecast_aggregates = Table(
 )
 
 
-def _pg_type(column: Column) -> str:
+def _pg_type(column: Column[Any]) -> str:
     if isinstance(column.type, Uuid):
         return "uuid"
     if isinstance(column.type, Boolean):
@@ -87,13 +87,13 @@ def _q(name: str) -> str:
     return f'"{name}"'
 
 
-def _unnest(columns: Sequence[Column]) -> str:
+def _unnest(columns: Sequence[Column[Any]]) -> str:
     return "unnest(" + ", ".join(f"CAST(:{c.name} AS {_pg_type(c)}[])" for c in columns) + ")"
 
 
-def _arrays(names: Sequence[str], rows: Iterable[tuple]) -> dict[str, list]:
-    columns: list[tuple] = list(zip(*rows)) or [() for _ in names]
-    return {name: list(values) for name, values in zip(names, columns)}
+def _arrays(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in names]
+    return {name: list(values) for name, values in zip(names, columns, strict=True)}
 
 
 class FactStore:
@@ -135,18 +135,18 @@ class FactStore:
             f"DELETE FROM {aggregates.name} WHERE level = 'area' AND unit_id = ANY(CAST(:areas AS text[])) "
             f"AND count = 0")
 
-    async def load(self, session: AsyncSession, ids: Iterable) -> dict:
+    async def load(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
         ids = sorted(set(ids))
         if not ids:
             return {}
         rows = (await session.execute(self._load, {"ids": ids})).all()
         return {row[0]: self.fact_type(*row) for row in rows}
 
-    async def save(self, session: AsyncSession, facts: list) -> None:
+    async def save(self, session: AsyncSession, facts: list[Any]) -> None:
         if facts:
             await session.execute(self._save, _arrays(self.fact_fields, map(self._row_of, facts)))
 
-    async def add(self, session: AsyncSession, change: Counter) -> None:
+    async def add(self, session: AsyncSession, change: Counter[Any]) -> None:
         """Move the aggregate cells by `change`; cells that reach zero are removed."""
         rows = sorted((*key, n) for key, n in change.items() if n)  # each position has one type: comparable
         if not rows:

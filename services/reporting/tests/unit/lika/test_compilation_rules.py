@@ -3,13 +3,13 @@ filters, ownership, and the organiser over time."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from styrkedja_reporting.lika import rules
 from styrkedja_reporting.lika.rules import Activity, Filters, Place, SelfAssessment
 
 ORG = "2120000142"
-T = datetime(2026, 10, 1, 8, tzinfo=timezone.utc)
+T = datetime(2026, 10, 1, 8, tzinfo=UTC)
 
 
 def sa(sa_id: str, unit: str, at: datetime, ratings: dict[str, str], form: str = "grundskola") -> SelfAssessment:
@@ -31,8 +31,8 @@ def test_ownership_refuses_another_organisers_unit_and_holds_an_unknown_one():
 
 
 def test_school_year_turns_on_the_first_of_july_swedish_time():
-    assert rules.school_year_of(datetime(2026, 6, 30, 21, 59, tzinfo=timezone.utc)) == "2025/26"
-    assert rules.school_year_of(datetime(2026, 6, 30, 22, 0, tzinfo=timezone.utc)) == "2026/27"  # 00:00 CEST
+    assert rules.school_year_of(datetime(2026, 6, 30, 21, 59, tzinfo=UTC)) == "2025/26"
+    assert rules.school_year_of(datetime(2026, 6, 30, 22, 0, tzinfo=UTC)) == "2026/27"  # 00:00 CEST
     assert rules.previous_school_year("2000/01") == "1999/00"
 
 

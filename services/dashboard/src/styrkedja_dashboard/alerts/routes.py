@@ -1,0 +1,76 @@
+"""GET /larm (open alerts with filters, CSV/xlsx) and POST /larm/{id}/kvittera (acknowledge with a
+comment; CSRF-checked, then back to the list)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from ..clients import Reporting, query_string
+from ..downloads import csv_response, xlsx_response
+from ..web.pages import Current, organiser_of, render, reporting
+from ..web.security import check_csrf
+
+router = APIRouter()
+
+RULES = {"pass_share_drop": "Andelen har sjunkit", "below_forecast": "Utfallet under prognosen",
+         "freshness_red": "Gammalt underlag"}
+STATUSES = {"open": "öppet", "acknowledged": "kvitterat", "resolved": "åtgärdat"}
+UNIT = r"^[A-Za-z0-9_./:-]{1,64}$"
+Api = Annotated[Reporting, Depends(reporting)]
+
+
+async def _alerts(api: Reporting, organiser: str, enhet: str | None, status: str | None, regel: str | None,
+                  amne: str | None) -> list[dict[str, Any]]:
+    return await api.alerts(organiser_id=organiser, school_unit_code=enhet, status=status, rule=regel,
+                            subject_code=amne)
+
+
+Status = Annotated[Literal["open", "acknowledged", "resolved"] | None, Query()]
+Rule = Annotated[Literal["pass_share_drop", "below_forecast", "freshness_red"] | None, Query()]
+Unit = Annotated[str | None, Query(pattern=r"^\d{8}$")]
+Subject = Annotated[str | None, Query(pattern=r"^[A-Z0-9]{3,16}$")]
+Organiser = Annotated[str | None, Query(pattern=UNIT)]
+
+
+@router.get("/larm")
+async def alert_list(request: Request, session: Current, api: Api, huvudman: Organiser = None, enhet: Unit = None,
+                     status: Status = "open", regel: Rule = None, amne: Subject = None,
+                     kvitterat: Annotated[bool, Query()] = False) -> Response:
+    organiser = organiser_of(session, huvudman)
+    found = await _alerts(api, organiser, enhet, status, regel, amne)
+    query = query_string(huvudman=organiser, enhet=enhet, status=status, regel=regel, amne=amne)
+    return render(request, "alerts.html", session, organiser=organiser, alerts=found, enhet=enhet, status=status,
+                  regel=regel, amne=amne, rules=RULES, statuses=STATUSES, query=query, done=kvitterat, page="larm")
+
+
+@router.get("/larm/export.{fmt}")
+async def alert_export(session: Current, api: Api, fmt: Literal["csv", "xlsx"], huvudman: Organiser = None,
+                       enhet: Unit = None, status: Status = "open", regel: Rule = None,
+                       amne: Subject = None) -> Response:
+    organiser = organiser_of(session, huvudman)
+    found = await _alerts(api, organiser, enhet, status, regel, amne)
+    header = ["Nivå", "Enhet", "Ämne", "Årskurs", "Läsår", "Termin", "Omgång", "Larm", "Status", "Andel",
+              "Jämförd andel", "Förändring (procentenheter)", "Elever", "Larmat", "Kommentar"]
+    rows = [[a["level"], a["unit_id"], a.get("subject_code"), a.get("year"), a["school_year"], a.get("term"),
+             a.get("round"), RULES.get(a["rule"], a["rule"]), STATUSES.get(a["status"], a["status"]),
+             a["figures"].get("share"), a["figures"].get("compared_share"), a["figures"].get("change_points"),
+             a["figures"].get("students"), str(a["raised_at"])[:16].replace("T", " "), a.get("comment")]
+            for a in found]
+    rows = [[float(v) if isinstance(v, (int, float)) and i in (9, 10) else v for i, v in enumerate(r)]
+            for r in rows]
+    return (csv_response if fmt == "csv" else xlsx_response)(f"larm-{organiser}", header, rows)
+
+
+@router.post("/larm/{alert_id}/kvittera")
+async def acknowledge(request: Request, session: Current, api: Api, alert_id: UUID,
+                      csrf: Annotated[str | None, Form()] = None,
+                      kommentar: Annotated[str, Form(min_length=1, max_length=2000)] = "",
+                      tillbaka: Annotated[str | None, Form(max_length=500)] = None) -> Response:
+    check_csrf(session.csrf, csrf)
+    await api.acknowledge(str(alert_id), kommentar.strip())
+    back = tillbaka if tillbaka and tillbaka.startswith("/larm") and not tillbaka.startswith("//") else "/larm"
+    return RedirectResponse(back + ("&" if "?" in back else "?") + "kvitterat=true", status_code=303)

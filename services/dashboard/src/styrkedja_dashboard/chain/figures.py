@@ -1,0 +1,80 @@
+"""Pure: the chain table's extra figures — trend arrow and gender gap per cell, freshness badge
+and coverage per unit — from reporting's figure tables (withheld stays withheld)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..figures import BAND_ORDER, FigureTable, Value, arrow
+
+
+@dataclass
+class CellExtra:
+    change: Value
+    gap: Value
+
+    @property
+    def arrow(self) -> tuple[str, str]:
+        return arrow(self.change.value if isinstance(self.change.value, (int, float)) else None)
+
+
+@dataclass
+class UnitExtra:
+    band: str | None = None
+    newest: str | None = None
+    withheld_freshness: bool = False
+    coverage_low: float | None = None
+    coverage_high: float | None = None
+    coverage_withheld: bool = False
+    coverage_unknown: bool = False
+
+
+def cell_extras(trend: FigureTable | None, gap: FigureTable | None) -> dict[tuple[str, str], CellExtra]:
+    """Per (unit, subject). Where a unit has several years the service's cells are per year: the
+    change is then shown only if every year's figure is (the per-year figures are on the unit page)."""
+    out: dict[tuple[str, str], CellExtra] = {}
+    by_cell: dict[tuple[str, str], list[dict[str, Value]]] = {}
+    for row in trend.rows if trend else []:
+        by_cell.setdefault((str(row["unit_id"].value), str(row["subject_code"].value)), []).append(row)
+    for key, rows in by_cell.items():
+        if len(rows) == 1:
+            change = rows[0].get("change", Value(None))
+        elif any(r.get("change", Value(None)).withheld for r in rows):
+            change = Value(None, next(r["change"].reason for r in rows if r["change"].withheld))
+        else:
+            change = Value(None)
+        out[key] = CellExtra(change, Value(None))
+    gaps: dict[tuple[str, str], list[dict[str, Value]]] = {}
+    for row in gap.rows if gap else []:
+        gaps.setdefault((str(row["unit_id"].value), str(row["subject_code"].value)), []).append(row)
+    for key, rows in gaps.items():
+        extra = out.setdefault(key, CellExtra(Value(None), Value(None)))
+        if len(rows) == 1:
+            extra.gap = rows[0].get("gap", Value(None))
+    return out
+
+
+def unit_extras(freshness: FigureTable | None, coverage: FigureTable | None) -> dict[str, UnitExtra]:
+    """Per unit: the worst freshness band of its cells (the stalest subject decides), and the range
+    of coverage over its subjects."""
+    out: dict[str, UnitExtra] = {}
+    for row in freshness.rows if freshness else []:
+        extra = out.setdefault(str(row["unit_id"].value), UnitExtra())
+        band = row.get("band", Value(None))
+        if band.withheld:
+            extra.withheld_freshness = True
+        elif isinstance(band.value, str) and BAND_ORDER.get(band.value, -1) >= BAND_ORDER.get(extra.band or "", -1):
+            extra.band = band.value
+            newest = row.get("newest", Value(None)).value
+            extra.newest = newest if isinstance(newest, str) else extra.newest
+    for row in coverage.rows if coverage else []:
+        extra = out.setdefault(str(row["unit_id"].value), UnitExtra())
+        share = row.get("share", Value(None))
+        if share.withheld:
+            extra.coverage_withheld = True
+        elif isinstance(share.value, (int, float)):
+            extra.coverage_low = min(share.value, extra.coverage_low if extra.coverage_low is not None else 9.0)
+            extra.coverage_high = max(share.value, extra.coverage_high or 0.0)
+        else:
+            extra.coverage_unknown = True
+    return out

@@ -1,0 +1,53 @@
+"""GET /rapportering: the current reporting window's who-has-not-reported list — per school unit
+(the organiser's view), per teacher and the missing reports of one unit — with reporting's own
+CSV/xlsx."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from ..clients import Reporting, query_string
+from ..figures import figure_table
+from ..period import current_school_year
+from ..reads import or_none
+from ..web.pages import Current, organiser_of, render, reporting
+
+router = APIRouter()
+
+LISTS = {"teacher": "per lärare", "group": "per grupp", "group_subject": "per grupp och ämne",
+         "teacher_group_subject": "per lärare, grupp och ämne", "unassigned": "utan ansvarig lärare"}
+
+
+@router.get("/rapportering")
+async def compliance(request: Request, session: Current, api: Annotated[Reporting, Depends(reporting)],
+                     huvudman: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
+                     enhet: Annotated[str | None, Query(pattern=r"^\d{8}$")] = None,
+                     lasar: Annotated[str | None, Query(pattern=r"^\d{4}/\d{2}$")] = None,
+                     termin: Annotated[Literal["HT", "VT"] | None, Query()] = None,
+                     lista: Annotated[Literal["teacher", "group", "group_subject", "teacher_group_subject",
+                                              "unassigned"], Query()] = "teacher") -> Response:
+    organiser = organiser_of(session, huvudman)
+    school_year, term = current_school_year()
+    school_year, term = lasar or school_year, termin or term
+    units_read = or_none(api.compliance(organiser, school_year=school_year, term=term))
+    if enhet:
+        units, unit_list, missing = await asyncio.gather(
+            units_read, or_none(api.compliance(organiser, school_year=school_year, term=term,
+                                               school_unit_code=enhet, list=lista)),
+            or_none(api.compliance_items(organiser, enhet, school_year=school_year, term=term)))
+    else:
+        units, unit_list, missing = await units_read, None, None
+    window = query_string(organiser_id=organiser, school_year=school_year, term=term)
+    return render(request, "compliance.html", session, organiser=organiser, enhet=enhet, school_year=school_year,
+                  term=term, lista=lista, lists=LISTS,
+                  units=None if units is None else figure_table(units),
+                  unit_list=None if unit_list is None else figure_table(unit_list),
+                  missing=None if missing is None else figure_table(missing),
+                  window=window, unit_query=window + (f"&school_unit_code={enhet}&list={lista}" if enhet else ""),
+                  page="rapportering",
+                  unit_link=lambda code: "/rapportering?" + query_string(huvudman=organiser, enhet=code,
+                                                                          lasar=school_year, termin=term))

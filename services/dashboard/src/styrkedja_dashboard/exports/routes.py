@@ -1,0 +1,74 @@
+"""GET /ladda-ner/{table}.{csv|xlsx}: reporting's own CSV and xlsx of a table the page shows,
+fetched with the signed-in user's token and passed through (the service applies scope and
+suppression: `..` in the file where the page shows `..`). Only the tables named here, only the
+parameters they take."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.responses import Response
+
+from ..clients import Reporting
+from ..web.pages import Current, reporting
+
+router = APIRouter()
+
+_FIGURE = ("level", "organiser_id", "unit_id", "subject_code", "school_year", "term", "round", "year", "compare",
+           "periods", "gender")
+_COMPLIANCE = ("school_year", "term", "list", "only_missing", "status")
+TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "resultat": ("/v1/results/assessments", ("level", "organiser_id", "unit_id", "subject_code", "school_year",
+                                             "term", "round", "kind", "year", "gender", "split")),
+    "prognoser": ("/v1/results/forecasts", ("level", "organiser_id", "unit_id", "subject_code", "school_year",
+                                            "term", "year", "gender", "split")),
+    "trend": ("/v1/figures/trend", _FIGURE),
+    "historik": ("/v1/figures/history", _FIGURE),
+    "konsskillnad": ("/v1/figures/gender-gap", _FIGURE),
+    "aktualitet": ("/v1/figures/freshness", _FIGURE),
+    "tackning": ("/v1/figures/coverage", _FIGURE),
+    "nedbrytning": ("/v1/figures/drill-down", _FIGURE),
+    "prognos-mot-utfall": ("/v1/figures/forecast-outcome", _FIGURE),
+    "meritvarde": ("/v1/figures/merit", _FIGURE),
+    "rapportering": ("/v1/compliance/organisers/{organiser_id}/school-units", _COMPLIANCE),
+    "rapportering-enhet": ("/v1/compliance/organisers/{organiser_id}/school-units/{school_unit_code}", _COMPLIANCE),
+    "rapportering-saknas": ("/v1/compliance/organisers/{organiser_id}/school-units/{school_unit_code}/items",
+                            _COMPLIANCE),
+    "lika-sammanstallning": ("/v1/lika/compilation", ("organiser_id", "school_unit_code", "area_id", "school_form",
+                                                      "indicator_id", "lika_area")),
+}
+_PATH_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_QUERY_VALUE = re.compile(r"^[\w ./:-]{0,100}$")
+
+
+def upstream_query(name: str, request: Request) -> tuple[str, list[tuple[str, str]]]:
+    """The service path and the query to send: path parameters filled from the query, the rest
+    only among the table's own parameters."""
+    if name not in TABLES:
+        raise HTTPException(404, f"Tabellen {name} finns inte.")
+    path, allowed = TABLES[name]
+    query = request.query_params
+    for field in re.findall(r"{(\w+)}", path):
+        value = query.get(field)
+        if not value or not _PATH_VALUE.match(value):
+            raise HTTPException(422, f"Kontrollera: {field} (saknas eller har fel form).")
+        path = path.replace("{" + field + "}", value)
+    params: list[tuple[str, str]] = []
+    for key, value in query.multi_items():
+        if key in allowed:
+            if not _QUERY_VALUE.match(value):
+                raise HTTPException(422, f"Kontrollera: {key} (otillåtna tecken).")
+            params.append((key, value))
+    return path, params
+
+
+@router.get("/ladda-ner/{name}.{fmt}")
+async def download(request: Request, session: Current, api: Annotated[Reporting, Depends(reporting)], name: str,
+                   fmt: Literal["csv", "xlsx"]) -> Response:
+    path, params = upstream_query(name, request)
+    upstream = await api.download(path, [*params, ("format", fmt)])
+    disposition = upstream.headers.get("content-disposition", f'attachment; filename="{name}.{fmt}"')
+    return Response(upstream.content, media_type=upstream.headers.get("content-type"),
+                    headers={"Content-Disposition": disposition})

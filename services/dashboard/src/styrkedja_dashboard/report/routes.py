@@ -1,0 +1,96 @@
+"""GET /rapport (the quality report of a school unit or the organiser, print CSS) and
+/rapport.pdf (the same page printed by Chromium). Every figure is the service's, suppression
+included: `..` in the report where the pages show `..`."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from ..chain.view import matrix
+from ..clients import Reporting
+from ..figures import figure_table
+from ..period import choose
+from ..reads import figure_or_none, or_none
+from ..web.pages import Current, organiser_of, render, reporting, templates
+from .pdf import PdfUnavailable, html_to_pdf
+
+router = APIRouter()
+STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "app.css"
+Api = Annotated[Reporting, Depends(reporting)]
+Organiser = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Unit = Annotated[str | None, Query(pattern=r"^\d{8}$")]
+SchoolYear = Annotated[str | None, Query(pattern=r"^\d{4}/\d{2}$")]
+Term = Annotated[Literal["HT", "VT"] | None, Query()]
+
+
+async def report_data(api: Reporting, organiser: str, unit: str | None, school_year: str | None,
+                      term: str | None) -> dict[str, Any]:
+    level, unit_id = ("school_unit", unit) if unit else ("organiser", organiser)
+    cells = await api.assessment_results(level=level, organiser_id=organiser, unit_id=unit,
+                                         split=["year"] if unit else None)
+    period = choose(school_year, term, None, cells)
+    chosen = [c for c in cells if c.get("school_year") == period.school_year and c.get("term") == period.term]
+    child = "school_unit" if not unit else None
+    base = {"organiser_id": organiser, "school_year": period.school_year, "term": period.term}
+    fig_level = {"level": "school_unit", "unit_id": unit} if unit else {"level": "school_unit"}
+    units_cells = await or_none(api.assessment_results(
+        level="school_unit", organiser_id=organiser, school_year=period.school_year, term=period.term)) \
+        if child else None
+    found: list[Any] = await asyncio.gather(
+        figure_or_none(api, "trend", **base, **fig_level),
+        figure_or_none(api, "gender-gap", **base, **fig_level),
+        figure_or_none(api, "coverage", **base, **fig_level),
+        or_none(api.compliance(organiser, school_year=period.school_year, term=period.term)),
+        or_none(api.alerts(organiser_id=organiser, school_unit_code=unit)),
+        or_none(api.support_summary(level=level, unit_id=unit_id, organiser_id=organiser)),
+        or_none(api.lika_school_units(organiser_id=organiser)))
+    trend, gap, coverage, compliance, alerts, support, lika = found
+    compliance_table = None if compliance is None else figure_table(compliance)
+    if compliance_table is not None and unit:
+        compliance_table.rows = [r for r in compliance_table.rows if r["school_unit_code"].value == unit]
+    if lika is not None and unit:
+        lika = [u for u in lika if u.get("school_unit_code") == unit]
+    return {"period": period, "level": level, "unit_id": unit_id,
+            "results": matrix(level, chosen, key="year" if unit else "unit_id"),
+            "units": matrix("school_unit", units_cells) if units_cells else None,
+            "trend": trend, "gap": gap, "coverage": coverage, "compliance": compliance_table,
+            "alerts": alerts, "support": support, "lika": lika}
+
+
+def _context(session: Any, organiser: str, unit: str | None, data: dict[str, Any]) -> dict[str, Any]:
+    return {"organiser": organiser, "unit": unit, "data": data, "today": date.today().isoformat(), "page": "rapport",
+            "session": session, "principal": session.principal}
+
+
+@router.get("/rapport")
+async def report(request: Request, session: Current, api: Api, huvudman: Organiser = None, enhet: Unit = None,
+                 lasar: SchoolYear = None, termin: Term = None) -> Response:
+    organiser = organiser_of(session, huvudman)
+    data = await report_data(api, organiser, enhet, lasar, termin)
+    context = _context(session, organiser, enhet, data)
+    return render(request, "report.html", session, **{k: v for k, v in context.items()
+                                                        if k not in ("session", "principal")})
+
+
+@router.get("/rapport.pdf")
+async def report_pdf(request: Request, session: Current, api: Api, huvudman: Organiser = None, enhet: Unit = None,
+                     lasar: SchoolYear = None, termin: Term = None) -> Response:
+    organiser = organiser_of(session, huvudman)
+    data = await report_data(api, organiser, enhet, lasar, termin)
+    html = templates.get_template("report.html").render({**_context(session, organiser, enhet, data),
+                                                          "request": request, "printing": True})
+    try:
+        pdf = await html_to_pdf(html, STYLESHEET, chromium=request.app.state.settings.chromium)
+    except PdfUnavailable as error:
+        return render(request, "error.html", session, status_code=503, title="PDF kunde inte skapas",
+                      message=f"{error}. Skriv ut sidan från webbläsaren i stället (Skriv ut → Spara som PDF).")
+    name = f"kvalitetsrapport-{enhet or organiser}-{data['period'].term}-{data['period'].school_year}"
+    name = name.replace("/", "-")
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})

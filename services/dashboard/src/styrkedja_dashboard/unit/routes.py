@@ -1,0 +1,69 @@
+"""A school unit's page (reached as /kedjan?enhet=…): heat map of subject × year, term history
+chart, forecast against outcome, merit value and eligibility (year 9), students at risk (scoped by
+the service) and the unit's alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from starlette.responses import Response
+
+from ..chain.view import Matrix, subject_name
+from ..clients import Reporting, query_string
+from ..figures import FigureTable, Value
+from ..period import Period, choose
+from ..reads import figure_or_none, or_none
+from ..web.pages import render
+from ..web.sessions import Session
+
+if TYPE_CHECKING:
+    from ..chain.routes import Filters
+
+
+def history_chart(history: FigureTable | None) -> dict[str, Any]:
+    """Series per subject (and year, where the unit has several) over the periods, oldest first;
+    a withheld share is a gap in the line (null), never a guess."""
+    if history is None:
+        return {"periods": [], "series": []}
+    periods: list[str] = []
+    series: dict[str, dict[str, float | None]] = {}
+    years = {r["year"].value for r in history.rows}
+    for row in history.rows:
+        period = str(row["period"].value)
+        if period not in periods:
+            periods.append(period)
+        name = subject_name(str(row["subject_code"].value))
+        if len(years) > 1:
+            name += f" åk {row['year'].value}"
+        share: Value = row.get("share", Value(None))
+        series.setdefault(name, {})[period] = share.value if isinstance(share.value, (int, float)) else None
+    return {"periods": periods,
+            "series": [{"name": n, "data": [v.get(p) for p in periods]} for n, v in sorted(series.items())]}
+
+
+async def unit_data(api: Reporting, organiser: str, unit: str, period: Period) -> dict[str, Any]:
+    base = {"level": "school_unit", "organiser_id": organiser, "unit_id": unit}
+    history, outcome, merit, at_risk, alerts = await asyncio.gather(
+        figure_or_none(api, "history", periods=6, **base, **period.params()),
+        figure_or_none(api, "forecast-outcome", **base, school_year=period.school_year, term=period.term),
+        figure_or_none(api, "merit", **base, school_year=period.school_year, term=period.term),
+        or_none(api.students_at_risk(unit, school_year=period.school_year, term=period.term)),
+        or_none(api.alerts(organiser_id=organiser, school_unit_code=unit)))
+    return {"history": history, "chart": history_chart(history), "outcome": outcome, "merit": merit,
+            "at_risk": at_risk, "alerts": alerts}
+
+
+async def unit_page(request: Request, session: Session, api: Reporting, organiser: str, f: Filters,
+                    found: dict[str, Matrix | None]) -> Response:
+    assert f.enhet is not None
+    years = found.get("years")
+    period = choose(f.lasar, f.termin, f.omgang, years.cells if years else [])
+    data = await unit_data(api, organiser, f.enhet, period)
+    figure_query = query_string(level="school_unit", organiser_id=organiser, unit_id=f.enhet,
+                                school_year=period.school_year, term=period.term)
+    return render(request, "unit.html", session, f=f, organiser=organiser, tables=found, period=period,
+                  data=data, chart_json=json.dumps(data["chart"], ensure_ascii=False).replace("<", "\\u003c"), figure_query=figure_query,
+                  page="kedjan", own_units=sorted(session.principal.school_units) if session.principal else [])

@@ -1,0 +1,103 @@
+"""Pure parts of the new pages: reporting's figure tables (withheld kept, wherever the reason
+sits), the chain's extra figures, the period choice, the export passthrough's allow-list."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from fastapi import HTTPException
+from starlette.requests import Request
+
+from styrkedja_dashboard.chain.figures import cell_extras, unit_extras
+from styrkedja_dashboard.exports.routes import upstream_query
+from styrkedja_dashboard.figures import WITHHELD, arrow, figure_table, value_of
+from styrkedja_dashboard.period import choose, current_school_year
+from styrkedja_dashboard.web.pages import templates
+
+COLUMNS = [{"key": "unit_id", "header": "Enhet", "type": "text"},
+           {"key": "subject_code", "header": "Ämne", "type": "text"},
+           {"key": "year", "header": "Årskurs", "type": "integer"},
+           {"key": "share", "header": "Andel", "type": "share"},
+           {"key": "change", "header": "Förändring", "type": "share"}]
+
+
+@pytest.mark.parametrize("row", [
+    {"share": None, "withheld": {"share": WITHHELD}},
+    {"share": {"value": None, "reason": WITHHELD}},
+    {"share": None, "share_reason": WITHHELD},
+    {"share": None, "reasons": {"share": WITHHELD}},
+])
+def test_a_withheld_value_keeps_its_reason_wherever_the_service_puts_it(row):
+    v = value_of(row, "share")
+    assert v.withheld and v.reason == WITHHELD and v.value is None
+
+
+def test_exists_and_missing_are_not_withheld():
+    assert not value_of({"share": {"value": 0.5, "reason": "EXISTS"}}, "share").withheld
+    missing = value_of({"share": {"value": None, "reason": "MISSING"}}, "share")
+    assert missing.missing and not missing.withheld
+
+
+def test_withheld_renders_as_two_dots_with_the_reason_on_hover():
+    t = figure_table({"columns": COLUMNS, "rows": [
+        {"unit_id": "A", "subject_code": "GRGRMAT01", "year": 9, "share": None, "change": None,
+         "withheld": {"share": WITHHELD, "change": WITHHELD}},
+        {"unit_id": "B", "subject_code": "GRGRMAT01", "year": 9, "share": 0.734, "change": 0.05}]})
+    html = templates.env.from_string('{% from "_macros.html" import figure_table %}{{ figure_table(t, "T", '
+                                     'head="unit_id") }}').render(t=t, LEVEL_NAMES={})
+    assert html.count('<abbr class="withheld" title="Visas inte: uppgiften bygger på för få elever') == 2
+    assert "73,4\u00a0%" in html and "Matematik" in html
+    assert ">0.734<" not in html
+
+
+def test_cell_extras_arrow_gap_and_a_withheld_change():
+    trend = figure_table({"columns": COLUMNS, "rows": [
+        {"unit_id": "A", "subject_code": "GRGRMAT01", "year": 9, "share": 0.5, "change": -0.2},
+        {"unit_id": "B", "subject_code": "GRGRMAT01", "year": 9, "share": None, "change": None,
+         "withheld": {"share": WITHHELD, "change": WITHHELD}}]})
+    gap = figure_table({"columns": [*COLUMNS[:3], {"key": "gap", "header": "K", "type": "share"}],
+                        "rows": [{"unit_id": "A", "subject_code": "GRGRMAT01", "year": 9, "gap": 0.1}]})
+    found = cell_extras(trend, gap)
+    assert found["A", "GRGRMAT01"].arrow == ("↓", "minskning") and found["A", "GRGRMAT01"].gap.value == 0.1
+    assert found["B", "GRGRMAT01"].change.withheld and found["B", "GRGRMAT01"].arrow == ("", "")
+    assert arrow(0.005) == ("→", "oförändrat") and arrow(0.02)[0] == "↑"
+
+
+def test_unit_extras_worst_band_and_coverage_range():
+    cols = [{"key": "unit_id", "header": "", "type": "text"}, {"key": "band", "header": "", "type": "text"},
+            {"key": "newest", "header": "", "type": "date"}, {"key": "share", "header": "", "type": "share"}]
+    fresh = figure_table({"columns": cols, "rows": [{"unit_id": "A", "band": "green", "newest": "2026-11-01"},
+                                                    {"unit_id": "A", "band": "yellow", "newest": "2026-06-01"}]})
+    cover = figure_table({"columns": cols, "rows": [{"unit_id": "A", "share": 0.8}, {"unit_id": "A", "share": 0.95},
+                                                    {"unit_id": "B", "share": None, "withheld": {"share": WITHHELD}}]})
+    found = unit_extras(fresh, cover)
+    assert found["A"].band == "yellow" and found["A"].newest == "2026-06-01"
+    assert (found["A"].coverage_low, found["A"].coverage_high) == (0.8, 0.95)
+    assert found["B"].coverage_withheld
+
+
+def test_the_period_is_the_choice_else_the_newest_in_the_results():
+    cells = [{"school_year": "2025/26", "term": "VT"}, {"school_year": "2026/27", "term": "HT"},
+             {"school_year": "2025/26", "term": "HT"}]
+    assert (choose(None, None, None, cells).school_year, choose(None, None, None, cells).term) == ("2026/27", "HT")
+    assert choose("2025/26", "VT", 2, cells).params() == {"school_year": "2025/26", "term": "VT", "round": 2}
+    assert current_school_year(date(2027, 2, 1)) == ("2026/27", "VT")
+    assert current_school_year(date(2026, 8, 20)) == ("2026/27", "HT")
+
+
+def _request(query: str) -> Request:
+    return Request({"type": "http", "method": "GET", "path": "/", "query_string": query.encode(), "headers": []})
+
+
+def test_export_passthrough_only_named_tables_and_their_parameters():
+    path, params = upstream_query("rapportering-enhet", _request(
+        "organiser_id=2980&school_unit_code=12345678&school_year=2026/27&term=HT&token=x&format=json"))
+    assert path == "/v1/compliance/organisers/2980/school-units/12345678"
+    assert params == [("school_year", "2026/27"), ("term", "HT")]  # no token, no format of the caller's
+    with pytest.raises(HTTPException) as unknown:
+        upstream_query("admin", _request(""))
+    assert unknown.value.status_code == 404
+    with pytest.raises(HTTPException) as traversal:
+        upstream_query("rapportering", _request("organiser_id=../admin"))
+    assert traversal.value.status_code == 422

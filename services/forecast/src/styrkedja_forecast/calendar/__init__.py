@@ -1,0 +1,1 @@
+"""Årshjul: the organiser's reporting calendar, owned by the forecast service and shared by event."""

@@ -1,0 +1,71 @@
+"""Rules of the reporting calendar (årshjul). Pure: no I/O.
+
+* The forecast service owns every organiser's calendar; the organiser admin sets it over the API
+  (`PUT /v1/calendars/{organiser_id}`: the whole calendar, not a diff). Each change that alters the
+  calendar is its next revision and one `calendar.changed.v1` event; the same calendar again is
+  `unchanged` (no revision, no event). An optional `revision` in the request is an optimistic lock:
+  it must be the next revision (409 otherwise), so two admins cannot overwrite each other unseen.
+* Until an organiser sets its own, its calendar is the service's default (`ForecastSettings`:
+  week 43 for HT, week 13 for VT, Friday, no grace days, Europe/Stockholm) — which reporting also
+  assumes (`styrkedja_contracts.calendar.DEFAULT_CALENDAR`) until an event says otherwise.
+* The late flag of a forecast is `styrkedja_contracts.calendar.is_forecast_late` over the
+  organiser's calendar at the moment of submission: the very function reporting's compliance uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from styrkedja_contracts.calendar import Window, forecast_window, is_late
+from styrkedja_contracts.events.calendar import ForecastWindow, ReportingCalendar
+from styrkedja_contracts.identifiers import Term
+from styrkedja_kit.rules import RuleViolation
+
+from ..domain import WindowConfig
+
+
+def calendar_of_config(config: WindowConfig) -> ReportingCalendar:
+    """The service's default windows (settings) as a reporting calendar."""
+    return ReportingCalendar(
+        forecast_windows=tuple(ForecastWindow(term=term, iso_week=config.weeks[term],
+                                              deadline_weekday=config.deadline_weekday) for term in (Term.HT, Term.VT)),
+        grace_days=config.grace_days, timezone=config.timezone)
+
+
+@dataclass(frozen=True)
+class StoredCalendar:
+    revision: int
+    calendar: ReportingCalendar
+
+
+@dataclass(frozen=True)
+class CalendarDecision:
+    store: bool  # False: the same calendar again, nothing stored, no event
+    revision: int  # the revision the calendar has after the request
+
+
+def decide_set(current: StoredCalendar | None, requested: ReportingCalendar,
+               requested_revision: int | None) -> CalendarDecision:
+    """A PUT of `requested` over what is stored (None: the organiser still has the defaults)."""
+    now = current.revision if current else 0
+    if current is not None and current.calendar == requested and requested_revision in (None, now):
+        return CalendarDecision(False, now)
+    if requested_revision is not None and requested_revision != now + 1:
+        raise RuleViolation("revision", "next_revision",
+                            f"the calendar is at revision {now}; a change must name revision {now + 1} "
+                            "(or no revision)", status=409)
+    return CalendarDecision(True, now + 1)
+
+
+@dataclass(frozen=True)
+class Lateness:
+    deadline: date
+    late: bool
+
+
+def forecast_lateness(school_year: str, term: Term | str, received_at: datetime,
+                      calendar: ReportingCalendar) -> Lateness:
+    """Deadline and late flag of a forecast received at `received_at` under the organiser's calendar."""
+    window: Window = forecast_window(school_year, term, calendar)
+    return Lateness(window.deadline, is_late(received_at, window))

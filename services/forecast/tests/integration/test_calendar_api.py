@@ -1,0 +1,137 @@
+"""The reporting calendar (årshjul) API of the forecast service, in-process against a real
+PostgreSQL, with tokens from the dev issuer: read/set per organiser, one `calendar.changed.v1`
+per change in the outbox, and the late flag of later forecasts by the organiser's calendar."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from styrkedja_contracts.calendar import forecast_window, is_forecast_late
+from styrkedja_devstack import testing
+from styrkedja_devstack.testing import problem_fields
+from styrkedja_forecast.settings import ForecastSettings
+from styrkedja_kit.auth import routes_without_guard
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+ORG, OTHER = "2999", "1480"
+DEFAULT = {"forecast_windows": [{"term": "HT", "iso_week": 43, "deadline_weekday": 5},
+                                {"term": "VT", "iso_week": 13, "deadline_weekday": 5}],
+           "grace_days": 0, "round_deadlines": [], "timezone": "Europe/Stockholm"}
+# HT 2098/99 in week 43 is on time today; moved to week 2 of 2098 it is long past: late
+OWN = {"forecast_windows": [{"term": "HT", "iso_week": 2, "deadline_weekday": 5},
+                            {"term": "VT", "iso_week": 12, "deadline_weekday": 4}],
+       "grace_days": 3, "round_deadlines": [{"round": 2, "term": "HT", "iso_week": 47}],
+       "timezone": "Europe/Stockholm"}
+
+
+@pytest.fixture
+def settings(service_database, token_issuer, monkeypatch) -> ForecastSettings:
+    service_database("styrkedja_forecast")
+    monkeypatch.setenv("STYRKEDJA_AUTH_ISSUER", token_issuer.url)
+    return ForecastSettings()
+
+
+@pytest.fixture
+def client_token() -> None:
+    """This module's client sends no token of its own: each request names its caller."""
+    return None
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin(token_issuer) -> dict[str, str]:
+    return bearer(token_issuer.mint(roles=["organiser_admin"], organisers=[ORG], subject="admin-1"))
+
+
+async def calendar_events(db) -> list:
+    return [e for e in await testing.outbox_events(db, "styrkedja.forecasts")
+            if e.type == "se.styrkedja.calendar.changed.v1"]
+
+
+def test_every_calendar_route_declares_a_guard(settings):
+    from styrkedja_forecast.main import create_app  # with the issuer set: the app refuses to start without
+
+    assert [r for r in routes_without_guard(create_app(settings)) if "/v1/calendars" in r] == []
+
+
+async def test_defaults_until_set_then_one_event_per_change(client, db, admin):
+    got = await client.get(f"/v1/calendars/{ORG}", headers=admin)
+    assert got.status_code == 200, got.text
+    assert got.json() == {"organiser_id": ORG, "revision": 0, "default": True, "calendar": DEFAULT,
+                          "status": "current"}
+
+    put = await client.put(f"/v1/calendars/{ORG}", json=OWN, headers=admin)
+    assert put.status_code == 200, put.text
+    assert (put.json()["revision"], put.json()["status"], put.json()["default"]) == (1, "stored", False)
+    assert put.json()["calendar"]["round_deadlines"] == [{"round": 2, "term": "HT", "iso_week": 47,
+                                                         "deadline_weekday": 5}]
+    again = await client.put(f"/v1/calendars/{ORG}", json=OWN, headers=admin)
+    assert (again.json()["revision"], again.json()["status"]) == (1, "unchanged")
+
+    [event] = await calendar_events(db)
+    assert event.data.organiser_id == ORG and event.data.revision == 1
+    assert event.data.calendar.grace_days == 3 and event.partition_key() == ORG.encode()
+
+    reset = await client.put(f"/v1/calendars/{ORG}", json={"revision": 2}, headers=admin)  # omitted = defaults
+    assert (reset.json()["revision"], reset.json()["calendar"]) == (2, DEFAULT)
+    assert [e.data.revision for e in await calendar_events(db)] == [1, 2]
+    assert (await client.get(f"/v1/calendars/{ORG}", headers=admin)).json()["revision"] == 2
+
+    stale = await client.put(f"/v1/calendars/{ORG}", json=OWN | {"revision": 2}, headers=admin)
+    assert stale.status_code == 409 and ("revision", "next_revision") in problem_fields(stale)
+    assert len(await calendar_events(db)) == 2
+
+
+async def test_later_forecasts_are_flagged_by_the_organisers_calendar(client, admin, token_issuer):
+    # the service judges by its clock: a window two weeks ago is past whatever day the test runs
+    past = date.today() - timedelta(days=14)
+    year, week = past.isocalendar().year, min(past.isocalendar().week, 52)
+    school_year = f"{year}/{(year + 1) % 100:02d}"
+    platform = bearer(token_issuer.mint(roles=["platform"], organisers=[ORG, OTHER], client_id="unikum-like"))
+    body = {"school_unit_code": "12345678", "group_id": "7A", "student_id": "s-1", "teacher_id": "t-1",
+            "gender": "female", "year": 7, "subject_code": "GRGRMAT01", "school_year": school_year, "term": "HT",
+            "value": "ACCEPTABLE"}
+    by_default = forecast_window(school_year, "HT")
+    default_late = is_forecast_late(datetime.now(UTC), school_year, "HT")
+    before = await client.post("/v1/forecasts", json=body | {"organiser_id": ORG}, headers=platform)
+    assert before.status_code == 201, before.text
+    assert (before.json()["late"], before.json()["window_deadline"]) == (default_late, str(by_default.deadline))
+
+    own = OWN | {"forecast_windows": [{"term": "HT", "iso_week": week, "deadline_weekday": 1},
+                                      {"term": "VT", "iso_week": 12}], "grace_days": 0}
+    assert (await client.put(f"/v1/calendars/{ORG}", json=own, headers=admin)).status_code == 200
+    after = await client.post("/v1/forecasts", json=body | {"organiser_id": ORG, "student_id": "s-2"},
+                              headers=platform)
+    assert (after.json()["late"], after.json()["window_deadline"]) == (True, str(date.fromisocalendar(year, week, 1)))
+    other = await client.post("/v1/forecasts", json=body | {"organiser_id": OTHER}, headers=platform)
+    assert (other.json()["late"], other.json()["window_deadline"]) == (default_late, str(by_default.deadline))
+
+
+async def test_only_the_organisers_admin_sets_it_and_bad_calendars_are_named(client, token_issuer, admin):
+    url = f"/v1/calendars/{ORG}"
+    assert (await client.get(url)).status_code == 401
+    assert (await client.put(url, json=OWN)).status_code == 401
+    other_admin = bearer(token_issuer.mint(roles=["organiser_admin"], organisers=[OTHER]))
+    refused = await client.put(url, json=OWN, headers=other_admin)
+    assert refused.status_code == 403 and ("organiser_id", "write_scope") in problem_fields(refused)
+    for roles in (["principal"], ["platform"], ["teacher"], ["ops"]):
+        token = bearer(token_issuer.mint(roles=roles, organisers=[ORG], school_units=["12345678"]))
+        assert (await client.put(url, json=OWN, headers=token)).status_code == 403, roles
+    principal = bearer(token_issuer.mint(roles=["principal"], organisers=[ORG], school_units=["12345678"]))
+    assert (await client.get(url, headers=principal)).status_code == 200  # the deadlines are no secret inside
+    assert (await client.get(url, headers=other_admin)).status_code == 403
+
+    for bad, field in ((OWN | {"grace_days": 61}, "grace_days"), (OWN | {"timezone": "Mars/Olympus"}, "timezone"),
+                       (OWN | {"forecast_windows": [{"term": "HT", "iso_week": 53}] * 2}, "forecast_windows"),
+                       (OWN | {"surprise": 1}, "surprise"), (OWN | {"revision": 0}, "revision")):
+        response = await client.put(url, json=bad, headers=admin)
+        assert response.status_code == 422, (bad, response.text)
+        assert any(f.startswith(field) for f, _ in problem_fields(response)), (field, response.json())
+    bad_id = await client.get("/v1/calendars/19800101-1234", headers=admin)
+    assert bad_id.status_code == 422

@@ -1,0 +1,196 @@
+"""`freshness_red` wired: a group's or school unit's newest result grows older than the red band.
+
+Judged (1) as results arrive — per batch, after the figures moved, for the groups and school units
+the batch's assessments touched (where they count after the batch and, noted before it, where they
+counted before: a retraction may take a unit's newest result away), at the batch's time; and (2)
+by a **sweep**, because freshness turns red with the passage of time when no event arrives at
+all: every unit with results and every open freshness alert, at the sweep's moment
+(`sweep_organiser`; the reporting app runs `run_sweeper` every `freshness_sweep_seconds`, and ops
+can call `POST /v1/admin/alerts/freshness-sweep`).
+
+The cell is the unit (group or school unit) with all subjects and years together; its alert
+period is the term in which it turned red (`rules.freshness_period`), so one stale episode is one
+alert id whenever and however often it is judged. Fresh again → resolved (`recovered`).
+
+Sweeps of several replicas and the consumer's live judgement never interleave on one organiser:
+each takes the organiser's transaction-level advisory lock first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import distinct, func, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts.events.alert import AlertRule
+from styrkedja_kit.app import Runtime
+from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import Database
+
+from ..figures.periods import SchoolYear, Term, TermPeriod
+from ..figures.state import Multiset
+from ..figures.tables import figure_dates, figure_students
+from ..results.rules import GROUP_SEPARATOR
+from ..results.tables import assessment_facts
+from .handlers import ASSESSMENT_TYPES, aggregate_unit_id, alert_unit_id, decide, load_thresholds
+from .rules import FRESHNESS_LEVELS, AlertCell, Observation, Status, Thresholds, freshness_period, judge_freshness_in
+from .tables import alerts
+
+log = logging.getLogger(__name__)
+_BEFORE = "styrkedja.alerts.freshness_units_before"
+#: the day of a moment: lateness and freshness are judged by the Swedish calendar day
+ZONE = ZoneInfo("Europe/Stockholm")
+
+
+class UnitKey(NamedTuple):
+    organiser_id: str
+    level: str  # group | school_unit
+    unit_id: str  # as in the figures: `<school unit>/<group>` for a group
+
+
+def units_of(organiser_id: str, school_unit_code: str, group_id: str) -> list[UnitKey]:
+    return [UnitKey(organiser_id, "group", f"{school_unit_code}{GROUP_SEPARATOR}{group_id}"),
+            UnitKey(organiser_id, "school_unit", school_unit_code)]
+
+
+async def lock_organisers(session: AsyncSession, organisers: Iterable[str]) -> None:
+    for organiser in sorted(set(organisers)):  # one order for every writer: no deadlock
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                              {"key": f"styrkedja.alerts.freshness:{organiser}"})
+
+
+async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    """Before the results handler: the units where the batch's assessments counted until now."""
+    ids = sorted({item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
+                  if item.event.type in ASSESSMENT_TYPES})
+    if not ids:
+        return
+    f = assessment_facts.c
+    rows = (await session.execute(select(f.organiser_id, f.school_unit_code, f.group_id).where(
+        f.assessment_id.in_(ids), ~f.retracted).distinct())).all()
+    found: set[UnitKey] = session.info.setdefault(_BEFORE, set())
+    for organiser, code, group in rows:
+        found.update(units_of(organiser, code, group))
+
+
+async def evaluate_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    """After the figures: judge the touched units at the batch's time (the same in a replay)."""
+    keys: set[UnitKey] = session.info.pop(_BEFORE, set())
+    for item in batch:
+        data = item.event.data
+        keys.update(units_of(data.organiser_id, data.school_unit_code, data.group_id))  # type: ignore[attr-defined]
+    if not keys:
+        return
+    moment = max(item.event.time for item in batch)
+    await lock_organisers(session, {k.organiser_id for k in keys})
+    await judge_units(session, keys, moment)
+
+
+class UnitState(NamedTuple):
+    newest: date | None
+    students: int
+
+
+async def unit_states(session: AsyncSession, keys: set[UnitKey] | None, organiser_id: str | None = None
+                      ) -> dict[UnitKey, UnitState]:
+    """Newest result date and students with results per unit (all subjects, years and periods)."""
+    d, s = figure_dates.c, figure_students.c
+    newest_q = select(d.organiser_id, d.level, d.unit_id, func.max(d.day)).where(
+        d.level.in_(FRESHNESS_LEVELS), d["count"] > 0).group_by(d.organiser_id, d.level, d.unit_id)
+    students_q = select(s.organiser_id, s.level, s.unit_id, func.count(distinct(s.student_id))).where(
+        s.level.in_(FRESHNESS_LEVELS), s["count"] > 0).group_by(s.organiser_id, s.level, s.unit_id)
+    if keys is not None:
+        wanted = sorted(keys)
+        newest_q = newest_q.where(tuple_(d.organiser_id, d.level, d.unit_id).in_(wanted))
+        students_q = students_q.where(tuple_(s.organiser_id, s.level, s.unit_id).in_(wanted))
+    if organiser_id is not None:
+        newest_q, students_q = newest_q.where(d.organiser_id == organiser_id), students_q.where(
+            s.organiser_id == organiser_id)
+    newest = {UnitKey(*r[:3]): r[3] for r in (await session.execute(newest_q)).all()}
+    students = {UnitKey(*r[:3]): int(r[3]) for r in (await session.execute(students_q)).all()}
+    return {key: UnitState(newest.get(key), students.get(key, 0)) for key in set(newest) | set(students)}
+
+
+async def open_freshness_alerts(session: AsyncSession, keys: set[UnitKey] | None, organiser_id: str | None = None
+                                ) -> dict[UnitKey, set[TermPeriod]]:
+    al = alerts.c
+    query = select(al.organiser_id, al.level, al.unit_id, al.school_year, al.term).where(
+        al.rule == AlertRule.freshness_red.value, al.status != Status.resolved.value, al.term.is_not(None))
+    if organiser_id is not None:
+        query = query.where(al.organiser_id == organiser_id)
+    out: dict[UnitKey, set[TermPeriod]] = {}
+    for organiser, level, unit, school_year, term in (await session.execute(query)).all():
+        key = UnitKey(organiser, level, aggregate_unit_id(level, unit))
+        if keys is None or key in keys:
+            out.setdefault(key, set()).add(TermPeriod(SchoolYear.parse(school_year), Term(term)))
+    return out
+
+
+async def judge_units(session: AsyncSession, keys: set[UnitKey] | None, moment: datetime,
+                      organiser_id: str | None = None) -> int:
+    """Judge `freshness_red` of the units (None: every unit of `organiser_id`, or of all) at `moment`:
+    the period it turned red in, and every open freshness alert of the unit. Returns events written."""
+    today = moment.astimezone(ZONE).date()
+    states = await unit_states(session, keys, organiser_id)
+    active = await open_freshness_alerts(session, keys, organiser_id)
+    units = set(states) | set(active) if keys is None else keys
+    thresholds = await load_thresholds(session, {k.organiser_id for k in units})
+    judged: list[tuple[AlertCell, Observation]] = []
+    for key in sorted(units):
+        state = states.get(key, UnitState(None, 0))
+        limits = thresholds.get(key.organiser_id, Thresholds())
+        periods = set(active.get(key, set()))
+        onset = freshness_period(state.newest, limits.freshness)
+        if onset is not None:
+            periods.add(onset)
+        dates = Multiset.of(state.newest) if state.newest else None
+        for period in sorted(periods, key=lambda p: p.sort_key()):
+            cell = AlertCell(key.organiser_id, (key.level, alert_unit_id(key.level, key.unit_id)), None, None, period)
+            judged.append((cell, judge_freshness_in(period, dates, state.students, today, limits)))
+    return await decide(session, judged, moment)
+
+
+async def sweep_organiser(session: AsyncSession, organiser_id: str, moment: datetime) -> int:
+    await lock_organisers(session, [organiser_id])
+    return await judge_units(session, None, moment, organiser_id)
+
+
+async def organisers_to_sweep(session: AsyncSession) -> list[str]:
+    d, al = figure_dates.c, alerts.c
+    found = set((await session.execute(select(d.organiser_id).where(d.level == "school_unit").distinct())).scalars())
+    found |= set((await session.execute(select(al.organiser_id).where(
+        al.rule == AlertRule.freshness_red.value, al.status != Status.resolved.value).distinct())).scalars())
+    return sorted(found)
+
+
+async def sweep(db: Database, moment: datetime | None = None, organiser_id: str | None = None) -> int:
+    """One transaction per organiser (one organiser's failure does not stop the others' sweep)."""
+    async with db.sessions() as session:
+        organisers = [organiser_id] if organiser_id else await organisers_to_sweep(session)
+    events = 0
+    for organiser in organisers:
+        async with db.sessions.begin() as session:
+            at = moment or (await session.execute(select(func.now()))).scalar_one()
+            events += await sweep_organiser(session, organiser, at)
+    return events
+
+
+async def run_sweeper(runtime: Runtime, interval_seconds: float) -> None:
+    """The periodic sweep, until cancelled (first after one interval: the consumer judges on arrival
+    meanwhile). A failed sweep is logged and tried again next time."""
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            events = await sweep(runtime.db)
+            if events:
+                log.info("freshness sweep: %d alert events", events)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("freshness sweep failed; trying again in %.0f s", interval_seconds)

@@ -1,0 +1,33 @@
+"""Ops: run the freshness sweep now (the app also runs it every `freshness_sweep_seconds`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime, BaseModel
+
+from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Principal, Role, authorize
+from styrkedja_kit.inputs import OrganiserIdParam
+from styrkedja_kit.problems import problem_responses
+
+from .freshness import sweep
+
+router = APIRouter(prefix="/v1/admin/alerts", tags=["alerts"])
+
+
+class Swept(BaseModel):
+    events: int
+
+
+@router.post("/freshness-sweep", response_model=Swept, responses=problem_responses(403))
+async def freshness_sweep(request: Request, organiser_id: Annotated[OrganiserIdParam | None, Query()] = None,
+                          at: Annotated[AwareDatetime | None, Query(
+                              description="Judge as of this moment (default now): for a catch-up or a test.")] = None,
+                          principal: Principal = authorize(Role.OPS, description="ops: freshness sweep"),
+                          ) -> Swept:
+    """Judge `freshness_red` of every group and school unit (of one organiser, or all) now."""
+    moment: datetime | None = at
+    return Swept(events=await sweep(runtime_of(request).db, moment, organiser_id))
