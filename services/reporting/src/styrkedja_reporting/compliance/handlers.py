@@ -201,14 +201,18 @@ class Touched:
 
 _REPORTS = {
     WindowKind.forecast: (
-        "SELECT student_id, subject_code, bool_and(late) AS late FROM forecast_facts "
-        "WHERE organiser_id = :org AND school_year = :school_year AND term = :term AND NOT withdrawn "
-        "AND student_id IN (SELECT student_id FROM derived) GROUP BY 1, 2"),
+        "SELECT f.student_id, f.subject_code, bool_and(f.late) AS late FROM forecast_facts f "
+        "JOIN (SELECT DISTINCT student_id, subject_code FROM derived) d "
+        "ON d.student_id = f.student_id AND d.subject_code = f.subject_code "
+        "WHERE f.organiser_id = :org AND f.school_year = :school_year AND f.term = :term AND NOT f.withdrawn "
+        "GROUP BY 1, 2"),
     WindowKind.assessment_round: (
-        "SELECT student_id, subject_code, "
-        "bool_and(CAST((received_at AT TIME ZONE :tz) AS date) > :deadline) AS late FROM compliance_round_reports "
-        "WHERE organiser_id = :org AND school_year = :school_year AND round = :round AND NOT retracted "
-        "AND student_id IN (SELECT student_id FROM derived) GROUP BY 1, 2"),
+        "SELECT f.student_id, f.subject_code, "
+        "bool_and(CAST((f.received_at AT TIME ZONE :tz) AS date) > :deadline) AS late FROM compliance_round_reports f "
+        "JOIN (SELECT DISTINCT student_id, subject_code FROM derived) d "
+        "ON d.student_id = f.student_id AND d.subject_code = f.subject_code "
+        "WHERE f.organiser_id = :org AND f.school_year = :school_year AND f.round = :round AND NOT f.retracted "
+        "GROUP BY 1, 2"),
 }
 _ACTIVE = "({t}.start_date IS NULL OR {t}.start_date <= :deadline) AND ({t}.end_date IS NULL OR {t}.end_date >= {d})"
 _MEMBER = ("m.organiser_id = :org AND NOT m.removed AND m.group_id IS NOT NULL AND m.student_id IS NOT NULL AND "
@@ -218,10 +222,11 @@ _KEYS = ("k_pairs AS (SELECT * FROM unnest(CAST(:p_students AS text[]), CAST(:p_
          "k_students AS (SELECT unnest(CAST(:students AS text[])) AS student_id), "
          "k_gs AS (SELECT * FROM unnest(CAST(:g_units AS text[]), CAST(:g_groups AS text[]), "
          "CAST(:g_subjects AS text[])) AS k(school_unit_code, group_id, subject_code)), ")
-_AFFECTED = ("(EXISTS (SELECT 1 FROM k_pairs k WHERE k.student_id = {t}.student_id AND k.subject_code = {t}.subject_code)"
+# {t}: the row's student and group, {x}: its subject
+_AFFECTED = ("(EXISTS (SELECT 1 FROM k_pairs k WHERE k.student_id = {t}.student_id AND k.subject_code = {x}.subject_code)"
              " OR EXISTS (SELECT 1 FROM k_students k WHERE k.student_id = {t}.student_id)"
              " OR EXISTS (SELECT 1 FROM k_gs k WHERE k.school_unit_code = {t}.school_unit_code "
-             "AND k.group_id = {t}.group_id AND k.subject_code = {t}.subject_code))")
+             "AND k.group_id = {t}.group_id AND k.subject_code = {x}.subject_code))")
 
 
 def _diff_sql(kind: WindowKind, whole: bool) -> str:
@@ -239,11 +244,11 @@ def _diff_sql(kind: WindowKind, whole: bool) -> str:
             "UNION SELECT m.school_unit_code, m.group_id, m.student_id FROM directory_memberships m "
             "JOIN (SELECT DISTINCT school_unit_code, group_id FROM k_gs) g "
             f"ON g.school_unit_code = m.school_unit_code AND g.group_id = m.group_id WHERE {_MEMBER}")
-        affected_new, affected_old = _AFFECTED.format(t="d"), _AFFECTED.format(t="c")
+        affected_new, affected_old = _AFFECTED.format(t="r", x="s"), _AFFECTED.format(t="c", x="c")
     return (
         f"WITH {keys}"
-        f"roster AS ({roster_from}), "
-        "subj AS (SELECT a.school_unit_code, a.group_id, a.subject_code, "
+        f"roster AS MATERIALIZED ({roster_from}), "
+        "subj AS MATERIALIZED (SELECT a.school_unit_code, a.group_id, a.subject_code, "
         "CAST(coalesce(array_agg(DISTINCT a.teacher_id COLLATE \"C\" ORDER BY a.teacher_id COLLATE \"C\") "
         f"FILTER (WHERE {_ACTIVE.format(t='a', d=':deadline')}), '{{}}') AS text[]) AS teachers "
         "FROM directory_teaching_assignments a "
@@ -251,13 +256,13 @@ def _diff_sql(kind: WindowKind, whole: bool) -> str:
         "ON g.school_unit_code = a.school_unit_code AND g.group_id = a.group_id "
         "WHERE a.organiser_id = :org AND NOT a.removed AND a.subject_code IS NOT NULL AND a.teacher_id IS NOT NULL "
         f"GROUP BY 1, 2, 3 HAVING bool_or({_ACTIVE.format(t='a', d=':opens')})), "
-        "derived AS (SELECT r.school_unit_code, r.group_id, s.subject_code, r.student_id, s.teachers "
-        "FROM roster r JOIN subj s ON s.school_unit_code = r.school_unit_code AND s.group_id = r.group_id), "
-        f"rep AS ({_REPORTS[kind]}), "
+        "derived AS MATERIALIZED (SELECT r.school_unit_code, r.group_id, s.subject_code, r.student_id, s.teachers "
+        "FROM roster r JOIN subj s ON s.school_unit_code = r.school_unit_code AND s.group_id = r.group_id "
+        f"WHERE {affected_new}), "
+        f"rep AS MATERIALIZED ({_REPORTS[kind]}), "
         "new AS (SELECT d.school_unit_code, d.group_id, d.subject_code, d.student_id, d.teachers, "
         "CASE WHEN rep.student_id IS NULL THEN 'missing' WHEN rep.late THEN 'late' ELSE 'on_time' END AS status "
-        "FROM derived d LEFT JOIN rep ON rep.student_id = d.student_id AND rep.subject_code = d.subject_code "
-        f"WHERE {affected_new}), "
+        "FROM derived d LEFT JOIN rep ON rep.student_id = d.student_id AND rep.subject_code = d.subject_code), "
         "old AS (SELECT c.school_unit_code, c.group_id, c.subject_code, c.student_id, "
         "CAST(c.teachers AS text[]) AS teachers, c.status FROM compliance_items c "
         f"WHERE c.organiser_id = :org AND c.kind = :kind AND c.period = :period AND {affected_old}) "
