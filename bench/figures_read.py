@@ -32,6 +32,7 @@ import httpx
 from sqlalchemy import text
 
 from styrkedja_contracts import AssessmentPublishedV1, ForecastSubmittedV1, OrganisationUnitUpsertedV1, new_event
+from styrkedja_devstack.issuer import DevIssuer
 from styrkedja_devstack.postgres import EmbeddedPostgres, ensure_database
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
@@ -138,12 +139,13 @@ REQUESTS = {
 }
 
 
-async def read_latency(base_url: str, clients: int, per_client: int) -> dict:
+async def read_latency(base_url: str, clients: int, per_client: int, headers: dict[str, str]) -> dict:
+    """Each client reads as the organiser's admin (a bearer token; every request verifies it)."""
     latencies: dict[str, list[float]] = {name: [] for name in REQUESTS}
     names = list(REQUESTS)
 
     async def client(n: int) -> None:
-        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers) as http:
             for i in range(per_client):
                 name = names[(n + i) % len(names)]
                 path, params = REQUESTS[name]
@@ -198,22 +200,25 @@ def main() -> int:
         applied = asyncio.run(load(url, directory, events, args.batch))
         print(f"applied: {applied}", flush=True)
         port = free_port()
+        issuer = DevIssuer(state, port=None).start()
+        headers = {"Authorization": "Bearer " + issuer.mint(roles=["organiser_admin"], organisers=[ORGANISER])}
         env = {**os.environ, "STYRKEDJA_DATABASE_URL": url, "STYRKEDJA_CONSUMER_ENABLED": "false",
-               "STYRKEDJA_OUTBOX_ENABLED": "false", "STYRKEDJA_LOG_LEVEL": "WARNING"}
+               "STYRKEDJA_OUTBOX_ENABLED": "false", "STYRKEDJA_LOG_LEVEL": "WARNING",
+               "STYRKEDJA_AUTH_ISSUER": issuer.url}
         server = subprocess.Popen([sys.executable, "-m", "uvicorn", "styrkedja_reporting.main:app", "--port",
                                    str(port), "--log-level", "warning"], env=env)
         base_url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                if httpx.get(f"{base_url}/v1/figures/merit", params={
+                if httpx.get(f"{base_url}/v1/figures/merit", headers=headers, params={
                         "level": "organiser", "organiser_id": ORGANISER, "school_year": "2026/27",
                         "term": "VT"}).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
-        asyncio.run(read_latency(base_url, 2, 5))  # warm-up: connections, plans
-        latency = asyncio.run(read_latency(base_url, args.clients, args.requests))
+        asyncio.run(read_latency(base_url, 2, 5, headers))  # warm-up: connections, plans, the issuer's keys
+        latency = asyncio.run(read_latency(base_url, args.clients, args.requests, headers))
         print(json.dumps(latency, indent=2), flush=True)
         out = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},

@@ -33,11 +33,12 @@ from styrkedja_devstack.postgres import free_port  # noqa: E402
 from styrkedja_devstack.services import SERVICES, ServiceProcess  # noqa: E402
 from styrkedja_devstack.stack import Infrastructure  # noqa: E402
 from styrkedja_kit.migrations import upgrade  # noqa: E402
-from support import Mittkoping, ingest, reported, wait_until_exact  # noqa: E402
+from support import Mittkoping, Tokens, ingest, reported, wait_until_exact  # noqa: E402
 
 
 def start_services(infra: Infrastructure, names: tuple[str, ...], log_dir: Path,
-                   extra_env: dict[str, str] | None = None) -> dict[str, ServiceProcess]:
+                   extra_env: dict[str, str] | None = None, *, tokens: Tokens) -> dict[str, ServiceProcess]:
+    """The named services on fresh databases, checking tokens of `tokens`' dev issuer."""
     run = uuid.uuid4().hex[:8]
     processes = {}
     for spec in SERVICES:
@@ -47,21 +48,22 @@ def start_services(infra: Infrastructure, names: tuple[str, ...], log_dir: Path,
         upgrade(spec.package, url)
         processes[spec.name] = ServiceProcess(
             spec, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers, port=free_port(),
-            log_dir=log_dir, extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING", **infra.service_env, **(extra_env or {}),
+            log_dir=log_dir, extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING", **infra.service_env, **tokens.service_env,
+                                        **(extra_env or {}),
                                         "STYRKEDJA_CONSUMER_GROUP": f"reporting-bench-{run}"}).start()
     for process in processes.values():
         process.wait_ready(90)
     return processes
 
 
-def latency_samples(assessment_url: str, reporting_url: str, count: int) -> list[float]:
+def latency_samples(assessment_url: str, reporting_url: str, count: int, tokens: Tokens) -> list[float]:
     samples = []
     for n in range(count):
         data = Mittkoping(seed=1000 + n)
         started = time.monotonic()
-        ingest(assessment_url, data, new=1, revisions=0, retractions=0, duplicates=0)
+        ingest(assessment_url, data, new=1, revisions=0, retractions=0, duplicates=0, tokens=tokens)
         expected, units = data.expected(), data.my_units()
-        while reported(reporting_url, units, data.organisers) != expected:
+        while reported(reporting_url, units, data.organisers, tokens=tokens) != expected:
             if time.monotonic() - started > 30:
                 raise TimeoutError("an assessment did not reach reporting within 30 s")
             time.sleep(0.01)
@@ -93,21 +95,22 @@ def main() -> int:
     processes: dict[str, ServiceProcess] = {}
     try:
         print("starting assessment and reporting ...", flush=True)
-        processes = start_services(infra, ("assessment", "reporting"), state / "logs")
+        tokens = Tokens.start(state)
+        processes = start_services(infra, ("assessment", "reporting"), state / "logs", tokens=tokens)
         a_url, r_url = processes["assessment"].url, processes["reporting"].url
         results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                          "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
                          "infrastructure": infra.notes, "batch_sizes": {}}
         print("warming up ...", flush=True)
-        ingest(a_url, Mittkoping(seed=99), new=500, revisions=0, retractions=0, duplicates=0)
+        ingest(a_url, Mittkoping(seed=99), new=500, revisions=0, retractions=0, duplicates=0, tokens=tokens)
 
         for batch_size in (100, 500, 1000):
             data = Mittkoping(seed=batch_size)
             n = args.assessments // 3
             print(f"ingesting {n} assessments in batches of {batch_size} ...", flush=True)
             report = ingest(a_url, data, new=n, revisions=0, retractions=0, duplicates=0, batch_size=batch_size,
-                            between_batches=lambda r, n=n: print(f"  {r.posted}/{n}", end="\r", flush=True))
-            lag = wait_until_exact(r_url, data, timeout=600)
+                            tokens=tokens, between_batches=lambda r, n=n: print(f"  {r.posted}/{n}", end="\r", flush=True))
+            lag = wait_until_exact(r_url, data, timeout=600, tokens=tokens)
             results["batch_sizes"][batch_size] = {
                 "assessments": n, "http_seconds": round(report.seconds, 2),
                 "http_rate_per_s": round(report.rate), "reporting_exact_after_s": round(lag, 2),
@@ -119,7 +122,7 @@ def main() -> int:
             size: round(r["http_rate_per_s"] / base, 2) for size, r in results["batch_sizes"].items()}
 
         print(f"measuring single-assessment latency ({args.latency_samples} samples) ...", flush=True)
-        samples = latency_samples(a_url, r_url, args.latency_samples)
+        samples = latency_samples(a_url, r_url, args.latency_samples, tokens)
         results["single_assessment_latency_s"] = {
             "p50": round(statistics.median(samples), 3),
             "p95": round(sorted(samples)[max(0, int(len(samples) * 0.95) - 1)], 3),
@@ -128,7 +131,7 @@ def main() -> int:
         results["relay_broker_loss_detections"] = sum(
             float(line.rsplit(" ", 1)[1]) for line in httpx.get(a_url + "/metrics").text.splitlines()
             if line.startswith("styrkedja_outbox_broker_loss_total{"))
-        consistency = httpx.get(r_url + "/v1/admin/consistency").json()
+        consistency = httpx.get(r_url + "/v1/admin/consistency", headers=tokens.ops()).json()
         results["aggregates_equal_recomputation"] = consistency["consistent"]
 
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,14 +25,16 @@ from styrkedja_assessment.settings import AssessmentSettings  # noqa: E402
 from styrkedja_devstack.postgres import EmbeddedPostgres, ensure_database  # noqa: E402
 from styrkedja_devstack.testing import service_client  # noqa: E402
 from styrkedja_kit.migrations import upgrade  # noqa: E402
-from support import Mittkoping  # noqa: E402
+from support import Mittkoping, Tokens  # noqa: E402
 
 
-async def run(url: str, batches: int, out: Path) -> None:
-    settings = AssessmentSettings(database_url=url, outbox_enabled=False, kafka_bootstrap_servers="127.0.0.1:1")
+async def run(url: str, batches: int, out: Path, tokens: Tokens) -> None:
+    settings = AssessmentSettings(database_url=url, outbox_enabled=False, kafka_bootstrap_servers="127.0.0.1:1",
+                                  auth_issuer=tokens.service_env["STYRKEDJA_AUTH_ISSUER"])
     data = Mittkoping(seed=3)
     chunks = [data.new_assessments(1000) for _ in range(batches + 2)]
     async with service_client("styrkedja_assessment", settings) as client:
+        client.headers.update(tokens.platform(*data.organisers))
         for chunk in chunks[:2]:  # warm-up
             assert (await client.post("/v1/assessments/batch", json={"items": chunk})).status_code == 201
         profiler = Profiler(async_mode="enabled")
@@ -60,7 +62,8 @@ def main() -> int:
         ensure_database(pg.server_url(), name)
         url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/{name}"
         upgrade("styrkedja_assessment", url)
-        asyncio.run(run(url, args.batches, ROOT / "bench" / "results" / f"profile-write-{args.label}.txt"))
+        asyncio.run(run(url, args.batches, ROOT / "bench" / "results" / f"profile-write-{args.label}.txt",
+                        Tokens.start(state)))
     finally:
         pg.stop()
         shutil.rmtree(state, ignore_errors=True)

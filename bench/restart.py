@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 import httpx  # noqa: E402
 
+from styrkedja_devstack.issuer import DevIssuer  # noqa: E402
 from styrkedja_devstack.postgres import free_port  # noqa: E402
 from styrkedja_devstack.services import SERVICES, ServiceProcess  # noqa: E402
 from styrkedja_devstack.stack import Infrastructure  # noqa: E402
@@ -74,9 +75,11 @@ def main() -> int:
         spec = next(s for s in SERVICES if s.name == "reporting")
         url = infra.create_database(f"bench_restart_{uuid.uuid4().hex[:8]}")
         upgrade(spec.package, url)
+        issuer = DevIssuer(state, port=None).start()  # the service checks tokens (only the probes are open)
         process = ServiceProcess(spec, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
                                  port=free_port(), log_dir=state / "logs",
                                  extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING", **infra.service_env,
+                                            "STYRKEDJA_AUTH_ISSUER": issuer.url,
                                             **dict(e.split("=", 1) for e in args.env)})
         first_live, first_start = timed_start(process)
         print(f"first start: live after {first_live} s, ready after {first_start} s", flush=True)

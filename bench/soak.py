@@ -33,7 +33,7 @@ from ingest import start_services  # noqa: E402
 
 from styrkedja_devstack.apache_kafka import missing_requirements  # noqa: E402
 from styrkedja_devstack.stack import Infrastructure  # noqa: E402
-from support import Mittkoping, ingest, wait_until_exact  # noqa: E402
+from support import Mittkoping, Tokens, ingest, wait_until_exact  # noqa: E402
 
 
 def rss_mib(pid: int) -> float:
@@ -60,9 +60,11 @@ def soak(kind: str, minutes: float, rate: float) -> dict:
     try:
         assert infra.broker is not None and infra.broker.process is not None
         pid = infra.broker.process.pid
-        processes = start_services(infra, ("assessment", "reporting"), state / "logs")
+        tokens = Tokens.start(state)
+        processes = start_services(infra, ("assessment", "reporting"), state / "logs", tokens=tokens)
         a_url, r_url = processes["assessment"].url, processes["reporting"].url
-        ingest(a_url, Mittkoping(seed=1), new=500, revisions=0, retractions=0, duplicates=0)  # warm up
+        ingest(a_url, Mittkoping(seed=1), new=500, revisions=0, retractions=0, duplicates=0,
+               tokens=tokens)  # warm up
         samples: list[tuple[float, float]] = []
         stop = threading.Event()
         started = time.monotonic()
@@ -87,7 +89,7 @@ def soak(kind: str, minutes: float, rate: float) -> dict:
                         time.sleep(ahead)
 
                 report = ingest(a_url, data, new=5000, revisions=0, retractions=0, duplicates=0, batch_size=250,
-                                between_batches=pace)
+                                between_batches=pace, tokens=tokens)
                 posted += report.posted
                 print(f"  {kind}: {posted} items, {time.monotonic() - started:.0f} s, "
                       f"broker {samples[-1][1] if samples else 0:.0f} MiB", flush=True)
@@ -97,11 +99,12 @@ def soak(kind: str, minutes: float, rate: float) -> dict:
         elapsed = time.monotonic() - started
         # caught up when the newest data set is exact; then a sample of the others (each check is a few
         # requests against a table of the whole soak) and the live aggregates-vs-facts check
-        exact_after = wait_until_exact(r_url, datasets[-1], timeout=600)
+        exact_after = wait_until_exact(r_url, datasets[-1], timeout=600, tokens=tokens)
         checked = [datasets[0], datasets[len(datasets) // 2], *datasets[-3:-1]]
         for data in checked:
-            wait_until_exact(r_url, data, timeout=60)
-        consistent = httpx.get(r_url + "/v1/admin/consistency", timeout=300).json()["consistent"]
+            wait_until_exact(r_url, data, timeout=60, tokens=tokens)
+        consistent = httpx.get(r_url + "/v1/admin/consistency", headers=tokens.ops(),
+                               timeout=300).json()["consistent"]
         second_half = [s for s in samples if s[0] >= elapsed / 2]
         return {
             "broker": infra.notes[-1], "seconds": round(elapsed), "items": posted,

@@ -48,7 +48,7 @@ from styrkedja_devstack.stack import Infrastructure  # noqa: E402
 from styrkedja_kit.db import Database  # noqa: E402
 from styrkedja_kit.outbox import OutboxRelay  # noqa: E402
 from styrkedja_kit.settings import ServiceSettings  # noqa: E402
-from support import LEVELS, Mittkoping, publish_directory, reported, wait_until_exact  # noqa: E402
+from support import LEVELS, Mittkoping, Tokens, publish_directory, reported, wait_until_exact  # noqa: E402
 
 TARGETS = {
     "reporting_apply_events_per_s": (30_000, ">="),
@@ -122,12 +122,13 @@ async def raw_consume(bootstrap: str, messages: int) -> float:
 
 
 # -- stages ------------------------------------------------------------------------------------
-def bulk_write(url: str, data: Mittkoping, items: int, clients: int, batch: int = 1000) -> float:
+def bulk_write(url: str, data: Mittkoping, items: int, clients: int, tokens: Tokens, batch: int = 1000) -> float:
     bodies = data.new_assessments(items)  # generated before the clock starts
     chunks = [bodies[i:i + batch] for i in range(0, len(bodies), batch)]
+    headers = tokens.platform(*data.organisers)
 
     def post(chunk: list[dict]) -> list[tuple[str, dict]]:
-        with httpx.Client(base_url=url, timeout=120) as client:
+        with httpx.Client(base_url=url, timeout=120, headers=headers) as client:
             response = client.post("/v1/assessments/batch", json={"items": chunk})
         assert response.status_code == 201, response.text
         return [(r["assessment_id"], body) for r, body in zip(response.json()["items"], chunk, strict=True)]
@@ -186,11 +187,11 @@ async def applied_rate(database_url: str, events: int) -> tuple[float, float]:
     return (done - first) / seconds, seconds
 
 
-def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkoping) -> list[float]:
+def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkoping, tokens: Tokens) -> list[float]:
     stop = threading.Event()
 
     def background() -> None:  # ~1,000 events/s: a batch of 100 every 100 ms
-        with httpx.Client(base_url=a_url, timeout=60) as client:
+        with httpx.Client(base_url=a_url, timeout=60, headers=tokens.platform(*load_data.organisers)) as client:
             while not stop.is_set():
                 tick = time.monotonic()
                 chunk = load_data.new_assessments(100)
@@ -208,12 +209,13 @@ def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkopi
                 probe = Mittkoping(seed=5000 + n)
                 [body] = probe.new_assessments(1)
                 organiser = body["organiser_id"]
+                headers = tokens.platform(organiser)  # signed before the clock starts
                 started = time.monotonic()
-                response = client.post("/v1/assessments", json=body)
+                response = client.post("/v1/assessments", json=body, headers=headers)
                 assert response.status_code == 201, response.text
                 probe.final[response.json()["assessment_id"]] = body
                 expected = probe.expected(("organiser",))
-                while reported(r_url, probe.my_units(), (organiser,), ("organiser",)) != expected:
+                while reported(r_url, probe.my_units(), (organiser,), ("organiser",), tokens=tokens) != expected:
                     if time.monotonic() - started > 30:
                         raise TimeoutError("an assessment did not reach reporting within 30 s")
                     time.sleep(0.005)
@@ -224,10 +226,12 @@ def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkopi
     return found
 
 
-def reads(r_url: str, organisers: tuple[str, ...], clients: int = 32, each: int = 30) -> list[float]:
+def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, clients: int = 32, each: int = 30) -> list[float]:
+    headers = tokens.admin(*organisers)
+
     def client_run(n: int) -> list[float]:
         times = []
-        with httpx.Client(base_url=r_url, timeout=30) as client:
+        with httpx.Client(base_url=r_url, timeout=30, headers=headers) as client:
             for i in range(each):
                 started = time.perf_counter()
                 response = client.get("/v1/results/assessments",
@@ -271,6 +275,7 @@ def main() -> int:
     raw: dict[str, float] = {}
     notes: list[str] = []
     processes: dict = {}
+    tokens = Tokens.start(state)
     try:
         if "raw" in stages:
             print("raw limits: COPY, unnest upsert, consume ...", flush=True)
@@ -282,17 +287,18 @@ def main() -> int:
         data = Mittkoping(seed=16)
         if "write" in stages:
             print("starting reporting (directory first) ...", flush=True)
-            processes.update(start_services(infra, ("reporting",), state / "logs"))
-            publish_directory(processes["reporting"].url, data)
+            processes.update(start_services(infra, ("reporting",), state / "logs", tokens=tokens))
+            publish_directory(processes["reporting"].url, data, tokens=tokens)
             time.sleep(5)  # reporting's own relay publishes the directory; its consumer applies it
             processes.pop("reporting").stop()
             print("starting assessment with its relay off ...", flush=True)
             processes.update(start_services(infra, ("assessment",), state / "logs",
-                                            {"STYRKEDJA_OUTBOX_ENABLED": "false"}))
+                                            {"STYRKEDJA_OUTBOX_ENABLED": "false"}, tokens=tokens))
             a_db = processes["assessment"].env["STYRKEDJA_DATABASE_URL"]
-            bulk_write(processes["assessment"].url, Mittkoping(seed=1), 2000, 2)  # warm-up, not counted
+            bulk_write(processes["assessment"].url, Mittkoping(seed=1), 2000, 2, tokens)  # warm-up, not counted
             print(f"bulk write: {items} assessments, batches of 1,000, {args.clients} clients ...", flush=True)
-            figures["bulk_write_items_per_s"] = bulk_write(processes["assessment"].url, data, items, args.clients)
+            figures["bulk_write_items_per_s"] = bulk_write(processes["assessment"].url, data, items, args.clients,
+                                                           tokens)
             print(f"  {figures['bulk_write_items_per_s']:,.0f} items/s", flush=True)
             processes.pop("assessment").stop()
 
@@ -312,13 +318,13 @@ def main() -> int:
 
             if "apply" in stages and "relay" in stages:
                 print("apply: reporting catching up with the filled topics ...", flush=True)
-                processes.update(start_services(infra, ("reporting",), state / "logs"))
+                processes.update(start_services(infra, ("reporting",), state / "logs", tokens=tokens))
                 r_url = processes["reporting"].url
                 events = items + 2000  # and the warm-up's; the directory's few ride along untimed
                 rate, seconds = asyncio.run(applied_rate(processes["reporting"].env["STYRKEDJA_DATABASE_URL"],
                                                          events))
                 figures["reporting_apply_events_per_s"] = rate
-                exact_after = wait_until_exact(r_url, data, timeout=1800, levels=LEVELS)
+                exact_after = wait_until_exact(r_url, data, timeout=1800, levels=LEVELS, tokens=tokens)
                 notes.append("apply: events recorded as applied in reporting's database (same transaction as "
                              "the aggregates), from the first to the last; the API equalled the recomputation "
                              f"{exact_after:.1f} s after that")
@@ -326,20 +332,20 @@ def main() -> int:
 
         if "latency" in stages and "reporting" in processes:
             print("latency: POST → visible at ~1,000 events/s background load ...", flush=True)
-            processes.update(start_services(infra, ("assessment",), state / "logs"))
+            processes.update(start_services(infra, ("assessment",), state / "logs", tokens=tokens))
             load = Mittkoping(seed=17)
             samples = latency_under_load(processes["assessment"].url, processes["reporting"].url,
-                                         args.latency_samples, load)
+                                         args.latency_samples, load, tokens)
             figures["post_to_visible_p50_ms"] = statistics.median(samples) * 1000
             figures["post_to_visible_p99_ms"] = pct(samples, 0.99) * 1000
             print(f"  p50 {figures['post_to_visible_p50_ms']:.0f} ms, p99 {figures['post_to_visible_p99_ms']:.0f} ms",
                   flush=True)
             wait_until_exact(processes["reporting"].url, load, timeout=600, levels=("group", "school_unit",
-                                                                                    "organiser"))
+                                                                                    "organiser"), tokens=tokens)
 
         if "reads" in stages and "reporting" in processes:
             print("reads: 32 concurrent clients, organiser level ...", flush=True)
-            times = reads(processes["reporting"].url, data.organisers)
+            times = reads(processes["reporting"].url, data.organisers, tokens)
             figures["reads_p99_ms"] = pct(times, 0.99) * 1000
             print(f"  p50 {statistics.median(times) * 1000:.1f} ms, p99 {figures['reads_p99_ms']:.1f} ms", flush=True)
 
@@ -347,8 +353,9 @@ def main() -> int:
         if "reporting" in processes:
             figures["reporting_rss_mb"] = rss_mb(processes["reporting"].process.pid)
             print("checking the cells against the recomputation ...", flush=True)
-            wait_until_exact(processes["reporting"].url, data, timeout=600)
-            consistency = httpx.get(processes["reporting"].url + "/v1/admin/consistency", timeout=120).json()
+            wait_until_exact(processes["reporting"].url, data, timeout=600, tokens=tokens)
+            consistency = httpx.get(processes["reporting"].url + "/v1/admin/consistency", headers=tokens.ops(),
+                                    timeout=120).json()
             exact = bool(consistency.get("consistent"))
         notes.append("rebuild by replay: not measured yet by this harness")
 

@@ -1,4 +1,6 @@
-"""Cross-service fixtures: the four services as real processes on a real PostgreSQL and broker.
+"""Cross-service fixtures: the four services as real processes on a real PostgreSQL and broker,
+checking bearer tokens against the session's dev OIDC issuer (`token_issuer`); `stack.tokens`
+signs the tokens the tests send (see `support.Tokens`).
 
 Each stack gets fresh databases and its own reporting consumer group, so stacks in one session
 do not see each other's state; the tests use organisers, school units and groups of their own
@@ -16,6 +18,7 @@ import pytest
 from styrkedja_devstack.postgres import free_port
 from styrkedja_devstack.services import SERVICES, ServiceProcess
 from styrkedja_kit.migrations import upgrade
+from support import Tokens
 
 FAST_RECOVERY = {
     # a SIGKILLed member is noticed by the group within seconds, not the default 10 s
@@ -30,6 +33,7 @@ FAST_RECOVERY = {
 class Stack:
     processes: dict[str, ServiceProcess]
     log_dir: Path
+    tokens: Tokens
 
     def url(self, name: str) -> str:
         return self.processes[name].url
@@ -40,7 +44,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(infrastructure, tmp_path):
+def stack(infrastructure, token_issuer, tmp_path):
     run = uuid.uuid4().hex[:8]
     processes = {}
     for spec in SERVICES:
@@ -49,8 +53,9 @@ def stack(infrastructure, tmp_path):
         processes[spec.name] = ServiceProcess(
             spec, database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
             port=free_port(), log_dir=tmp_path / "logs",
-            extra_env={**FAST_RECOVERY, "STYRKEDJA_CONSUMER_GROUP": f"reporting-{run}"})
-    stack = Stack(processes, tmp_path / "logs")
+            extra_env={**FAST_RECOVERY, "STYRKEDJA_CONSUMER_GROUP": f"reporting-{run}",
+                       "STYRKEDJA_AUTH_ISSUER": token_issuer.url})
+    stack = Stack(processes, tmp_path / "logs", Tokens(token_issuer))
     try:
         for process in processes.values():
             process.start()

@@ -11,15 +11,56 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
 from styrkedja_contracts.scales import Scale, reaches_pass
+from styrkedja_devstack.issuer import DevIssuer, TokenMinter
 
 SUBJECTS = ("GRGRMAT01", "GRGRSVE01", "GRGRENG01", "GRGRBIO01")
 AF = ("A", "B", "C", "D", "E", "F")
 THREE = ("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")
 LEVELS = ("student", "group", "school_unit", "area", "organiser", "nation")
+PLATFORM_CLIENT = "test-platform"
+
+
+class Tokens:
+    """Bearer tokens signed by a dev OIDC issuer (the `token_issuer` fixture in tests, a `DevIssuer`
+    in the benchmarks), as `Authorization` headers, each of the least role that does the job:
+    a platform client writes, an organiser admin reads, ops runs the admin endpoints, a principal
+    writes LIKA of own school units. Minted per call (cheap), so a long run never sends an expired one."""
+
+    def __init__(self, issuer: DevIssuer | TokenMinter) -> None:
+        self.issuer = issuer
+
+    @classmethod
+    def start(cls, state_dir: Path) -> Tokens:
+        """A dev issuer of its own on a free loopback port (benchmarks); a daemon thread of this process."""
+        return cls(DevIssuer(state_dir, port=None).start())
+
+    @property
+    def service_env(self) -> dict[str, str]:
+        """What a service process needs to check these tokens."""
+        if not isinstance(self.issuer, DevIssuer):
+            raise TypeError("a bare TokenMinter serves no discovery document: start a DevIssuer")
+        return {"STYRKEDJA_AUTH_ISSUER": self.issuer.url}
+
+    def _headers(self, **claims) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.mint(**claims)}"}
+
+    def platform(self, *organisers: str) -> dict[str, str]:
+        return self._headers(roles=["platform"], organisers=organisers, client_id=PLATFORM_CLIENT,
+                             subject=PLATFORM_CLIENT)
+
+    def admin(self, *organisers: str) -> dict[str, str]:
+        return self._headers(roles=["organiser_admin"], organisers=organisers)
+
+    def principal(self, organiser: str, *school_units: str) -> dict[str, str]:
+        return self._headers(roles=["principal"], organisers=[organiser], school_units=school_units)
+
+    def ops(self) -> dict[str, str]:
+        return self._headers(roles=["ops"])
 
 
 @dataclass
@@ -144,10 +185,12 @@ class Mittkoping:
             {b["student_id"] for b in self.final.values() if b}
 
 
-def publish_directory(reporting_url: str, data: Mittkoping, changes: list[dict] | None = None) -> dict:
-    """Send directory changes (default: the whole tree) to reporting, which publishes them as
-    organisation events; from now on the recomputation places school units in their areas."""
-    response = httpx.post(reporting_url + "/v1/directory/changes",
+def publish_directory(reporting_url: str, data: Mittkoping, changes: list[dict] | None = None, *,
+                      tokens: Tokens) -> dict:
+    """Send directory changes (default: the whole tree) to reporting, as the organisers' platform
+    client, which publishes them as organisation events; from now on the recomputation places school
+    units in their areas."""
+    response = httpx.post(reporting_url + "/v1/directory/changes", headers=tokens.platform(*data.organisers),
                           json={"items": changes or data.directory_changes()}, timeout=60)
     assert response.status_code == 200, response.text
     data.placed = True
@@ -155,9 +198,10 @@ def publish_directory(reporting_url: str, data: Mittkoping, changes: list[dict] 
 
 
 def reported(reporting_url: str, units: set[str], organisers: tuple[str, ...],
-             levels: tuple[str, ...] = LEVELS) -> dict[tuple, Counter]:
+             levels: tuple[str, ...] = LEVELS, *, tokens: Tokens) -> dict[tuple, Counter]:
+    """What reporting shows the organisers' admin (exact figures, every level)."""
     cells: dict[tuple, Counter] = {}
-    with httpx.Client(base_url=reporting_url, timeout=30) as client:
+    with httpx.Client(base_url=reporting_url, timeout=30, headers=tokens.admin(*organisers)) as client:
         for level in levels:
             found = []
             for organiser in organisers:
@@ -179,7 +223,7 @@ def reported(reporting_url: str, units: set[str], organisers: tuple[str, ...],
 
 
 def wait_until_exact(reporting_url: str, data: Mittkoping, timeout: float = 120,
-                     levels: tuple[str, ...] = LEVELS) -> float:
+                     levels: tuple[str, ...] = LEVELS, *, tokens: Tokens) -> float:
     """Poll the reporting API until it equals the recomputation; returns the seconds it took.
     Without the directory published, leave "area" out of `levels` (nothing is placed)."""
     started = time.monotonic()
@@ -188,7 +232,7 @@ def wait_until_exact(reporting_url: str, data: Mittkoping, timeout: float = 120,
     got = None
     while time.monotonic() - started < timeout:
         try:
-            got = reported(reporting_url, units, data.organisers, levels)
+            got = reported(reporting_url, units, data.organisers, levels, tokens=tokens)
         except httpx.HTTPError:
             got = None
         if got == expected:
@@ -214,11 +258,12 @@ class IngestReport:
 
 
 def ingest(assessment_url: str, data: Mittkoping, *, new: int, revisions: int, retractions: int,
-           duplicates: int, batch_size: int = 500, between_batches=None) -> IngestReport:
-    """Publish through the HTTP API, as a school platform would, keeping `data.final` up to date."""
+           duplicates: int, tokens: Tokens, batch_size: int = 500, between_batches=None) -> IngestReport:
+    """Publish through the HTTP API, as a school platform would (its client's token for both
+    organisers), keeping `data.final` up to date."""
     report = IngestReport()
     started = time.monotonic()
-    with httpx.Client(base_url=assessment_url, timeout=60) as client:
+    with httpx.Client(base_url=assessment_url, timeout=60, headers=tokens.platform(*data.organisers)) as client:
         def post_batch(items: list[dict]) -> list[dict]:
             response = client.post("/v1/assessments/batch", json={"items": items})
             body = response.json()
@@ -272,8 +317,9 @@ def figure_units(body: dict, area_of: dict[str, str | None]) -> list[tuple[str, 
 
 def expected_figures(final: Iterable[dict | None], area_of: dict[str, str | None]) -> dict[str, dict]:
     """What the figure tables must hold, from the final facts (published bodies; None = retracted):
-    `pass`: cell → (assessed, reaching) per gender as six counters; `dates`: (cell, day) → results;
-    `students`: (cell, student id) → results. A cell is (level, unit, organiser, subject, year,
+    `pass`: cell → (assessed, reaching) per gender as six counters, then the distinct students with a
+    result (coverage); `dates`: (cell, day) → results; `students`: (group cell, student id) → results
+    (the multiset is kept at group level only). A cell is (level, unit, organiser, subject, year,
     school year, period) and a result counts in its term (`HT`/`VT`) and its round (`R1`…`R4`)."""
     passes: dict[tuple, list[int]] = {}
     dates: Counter = Counter()
@@ -292,7 +338,9 @@ def expected_figures(final: Iterable[dict | None], area_of: dict[str, str | None
                 counters[2 * g + 1] += int(reaches)
                 dates[(*cell, str(body["assessed_on"]))] += 1
                 students[(*cell, body["student_id"])] += 1
-    return {"pass": {k: tuple(v) for k, v in passes.items()}, "dates": dict(dates), "students": dict(students)}
+    distinct = Counter(key[:-1] for key in students)
+    return {"pass": {k: (*v, distinct[k]) for k, v in passes.items()}, "dates": dict(dates),
+            "students": {k: n for k, n in students.items() if k[0] == "group"}}
 
 
 _MERIT = {"A": 20.0, "B": 17.5, "C": 15.0, "D": 12.5, "E": 10.0, "F": 0.0}  # Skolverket, meritpoäng

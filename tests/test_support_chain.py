@@ -1,7 +1,8 @@
 """Support interventions from the assessment service's HTTP door to reporting's tables and read
 API, in-process on real PostgreSQL: the free-text description is stored in the assessment
 service and nowhere else — not in an event, not in a reporting table, not in a log — while the
-figures count it."""
+figures count it. Every request carries a token: the platform client's for the writes, the
+organiser admin's for the reads."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.settings import ReportingSettings
+from support import Tokens
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +44,17 @@ async def all_text(url: str) -> str:
     return "\n".join(dumped)
 
 
-async def test_free_text_stays_in_the_assessment_service(fresh_database, infrastructure, caplog):
+async def test_free_text_stays_in_the_assessment_service(fresh_database, infrastructure, token_issuer, caplog):
     caplog.set_level(logging.DEBUG)
     a_url, r_url = fresh_database("styrkedja_assessment"), fresh_database("styrkedja_reporting")
-    common = {"outbox_enabled": False, "kafka_bootstrap_servers": infrastructure.kafka_bootstrap_servers}
+    common = {"outbox_enabled": False, "kafka_bootstrap_servers": infrastructure.kafka_bootstrap_servers,
+              "auth_issuer": token_issuer.url}
+    tokens = Tokens(token_issuer)
     body = {"organiser_id": ORG, "school_unit_code": UNIT, "group_id": "7A", "student_id": "s-1",
             "subject_code": "GRGRMAT01", "start_date": "2026-09-01", "decided_on": "2026-09-01",
             "description": SECRET}
     async with testing.service_client("styrkedja_assessment", AssessmentSettings(database_url=a_url, **common)) as a:
+        a.headers.update(tokens.platform(ORG))
         investigation = await a.post("/v1/support-interventions", json=body | {
             "kind": "investigation", "status": "decided", "decided_by_role": "principal", "subject_code": None})
         assert investigation.status_code == 201, investigation.text
@@ -78,6 +83,7 @@ async def test_free_text_stays_in_the_assessment_service(fresh_database, infrast
     assert "QWERTY" not in await all_text(r_url)
 
     async with testing.service_client("styrkedja_reporting", ReportingSettings(database_url=r_url, **common)) as r:
+        r.headers.update(tokens.admin(ORG))
         summary = await r.get("/v1/support/summary", params={"level": "school_unit", "unit_id": UNIT,
                                                               "organiser_id": ORG})
         assert summary.status_code == 200, summary.text

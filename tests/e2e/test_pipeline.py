@@ -16,10 +16,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 def test_five_thousand_assessments_with_revisions_retractions_and_resends(stack):
     data = Mittkoping(seed=1)
-    report = ingest(stack.url("assessment"), data, new=5000, revisions=1000, retractions=300, duplicates=500)
+    report = ingest(stack.url("assessment"), data, new=5000, revisions=1000, retractions=300, duplicates=500,
+                    tokens=stack.tokens)
     assert report.unchanged == 500
-    caught_up = wait_until_exact(stack.url("reporting"), data)
-    consistency = httpx.get(stack.url("reporting") + "/v1/admin/consistency").json()
+    caught_up = wait_until_exact(stack.url("reporting"), data, tokens=stack.tokens)
+    consistency = httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops()).json()
     assert consistency["consistent"], consistency
     print(f"\ningest: {report.posted} requests' items in {report.seconds:.1f} s = {report.rate:.0f}/s; "
           f"reporting exact {caught_up:.1f} s after the last request")
@@ -28,12 +29,12 @@ def test_five_thousand_assessments_with_revisions_retractions_and_resends(stack)
 def test_one_assessment_is_visible_in_reporting_promptly(stack):
     # a new stack first reads what earlier tests left on the shared topics: let it catch up
     warm_up = Mittkoping(seed=2)
-    ingest(stack.url("assessment"), warm_up, new=1, revisions=0, retractions=0, duplicates=0)
-    wait_until_exact(stack.url("reporting"), warm_up, timeout=180)
+    ingest(stack.url("assessment"), warm_up, new=1, revisions=0, retractions=0, duplicates=0, tokens=stack.tokens)
+    wait_until_exact(stack.url("reporting"), warm_up, timeout=180, tokens=stack.tokens)
     wait_for_no_lag(stack.url("reporting"))  # every partition, not only the warm-up's
     data = Mittkoping(seed=5)
-    ingest(stack.url("assessment"), data, new=1, revisions=0, retractions=0, duplicates=0)
-    seconds = wait_until_exact(stack.url("reporting"), data, timeout=30)
+    ingest(stack.url("assessment"), data, new=1, revisions=0, retractions=0, duplicates=0, tokens=stack.tokens)
+    seconds = wait_until_exact(stack.url("reporting"), data, timeout=30, tokens=stack.tokens)
     print(f"\none assessment visible in reporting after {seconds:.2f} s")
 
 
@@ -52,7 +53,7 @@ def test_forecasts_and_lika_self_assessments_reach_reporting(stack):
     data = Mittkoping(seed=6)
     rng = data.rng
     forecasts: dict[str, dict] = {}
-    with httpx.Client(base_url=stack.url("forecast"), timeout=60) as client:
+    with httpx.Client(base_url=stack.url("forecast"), timeout=60, headers=stack.tokens.platform(*data.organisers)) as client:
         bodies = []
         for item in data.new_assessments(600):
             bodies.append({k: item[k] for k in ("organiser_id", "school_unit_code", "group_id", "student_id",
@@ -79,11 +80,13 @@ def test_forecasts_and_lika_self_assessments_reach_reporting(stack):
             key = (level, unit, body["subject_code"], body["school_year"], body["term"])
             expected.setdefault(key, Counter())[body["value"]] += 1
 
+    admin = stack.tokens.admin(*data.organisers)
+
     def reported_forecasts() -> dict[tuple, Counter]:
         cells = {}
         for level in ("group", "school_unit", "organiser"):
             for organiser in data.organisers:
-                for cell in httpx.get(stack.url("reporting") + "/v1/results/forecasts",
+                for cell in httpx.get(stack.url("reporting") + "/v1/results/forecasts", headers=admin,
                                       params={"level": level, "organiser_id": organiser}).json():
                     key = (cell["level"], cell["unit_id"], cell["subject_code"], cell["school_year"], cell["term"])
                     cells[key] = Counter(cell["distribution"])
@@ -96,7 +99,8 @@ def test_forecasts_and_lika_self_assessments_reach_reporting(stack):
 
     unit = data.units[data.organisers[0]][0]
     ids = []
-    with httpx.Client(base_url=stack.url("lika"), timeout=30) as client:
+    with httpx.Client(base_url=stack.url("lika"), timeout=30,
+                      headers=stack.tokens.principal(data.organisers[0], unit)) as client:
         for rating in ("PLANNED", "STARTED"):  # the second publication is the newer one
             response = client.post("/v1/self-assessments/published", json={
                 "organiser_id": data.organisers[0], "school_unit_code": unit, "school_form": "grundskola",
@@ -108,8 +112,8 @@ def test_forecasts_and_lika_self_assessments_reach_reporting(stack):
     deadline = time.monotonic() + 60
     latest = []
     while time.monotonic() < deadline:
-        latest = httpx.get(stack.url("reporting") + "/v1/lika/school-units",
-                           params={"school_unit_code": unit}).json()
+        latest = httpx.get(stack.url("reporting") + "/v1/lika/school-units", headers=admin,
+                           params={"organiser_id": data.organisers[0], "school_unit_code": unit}).json()
         if latest and latest[0]["self_assessment_id"] == ids[1]:
             break
         time.sleep(0.3)

@@ -19,35 +19,37 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 def test_six_levels_exact_with_a_school_moving_between_areas_and_a_sigkill(stack):
     reporting_url = stack.url("reporting")
     data = Mittkoping(seed=21)
-    assert publish_directory(reporting_url, data)["created"] == len(data.directory_changes())
-    assert publish_directory(reporting_url, data)["unchanged"] == len(data.directory_changes())  # idempotent
+    tokens = stack.tokens
+    assert publish_directory(reporting_url, data, tokens=tokens)["created"] == len(data.directory_changes())
+    assert publish_directory(reporting_url, data, tokens=tokens)["unchanged"] == len(data.directory_changes())  # idempotent
     moving = data.units[data.organisers[0]][0]
     moved = []
 
     def move_mid_stream(report) -> None:
         if report.posted >= 2500 and not moved:
-            publish_directory(reporting_url, data, [data.move(moving)])
+            publish_directory(reporting_url, data, [data.move(moving)], tokens=tokens)
             moved.append(report.posted)
 
     ingest(stack.url("assessment"), data, new=5000, revisions=1000, retractions=300, duplicates=200,
-           between_batches=move_mid_stream)
+           between_batches=move_mid_stream, tokens=tokens)
     assert moved, "the school must have moved while assessments were flowing"
-    wait_until_exact(reporting_url, data, timeout=240)
-    consistency = httpx.get(reporting_url + "/v1/admin/consistency").json()
+    wait_until_exact(reporting_url, data, timeout=240, tokens=tokens)
+    consistency = httpx.get(reporting_url + "/v1/admin/consistency", headers=tokens.ops()).json()
     assert consistency["consistent"], consistency
     assert set(consistency["per_level"]["assessments"]) == set(LEVELS)
 
     reporting = stack.processes["reporting"]
     reporting.kill()
-    ingest(stack.url("assessment"), data, new=500, revisions=200, retractions=50, duplicates=0)
+    ingest(stack.url("assessment"), data, new=500, revisions=200, retractions=50, duplicates=0, tokens=tokens)
     publish_directory_while_down = data.move(data.units[data.organisers[1]][1])
     started = time.monotonic()
     reporting.start()
     reporting.wait_ready(60)
     ready_after = time.monotonic() - started
-    publish_directory(reporting_url, data, [publish_directory_while_down])
-    wait_until_exact(reporting_url, data, timeout=240)
-    assert httpx.get(reporting_url + "/v1/admin/consistency").json()["consistent"]
-    unplaced = httpx.get(reporting_url + "/v1/admin/unplaced", params={"organiser_id": data.organisers[0]}).json()
+    publish_directory(reporting_url, data, [publish_directory_while_down], tokens=tokens)
+    wait_until_exact(reporting_url, data, timeout=240, tokens=tokens)
+    assert httpx.get(reporting_url + "/v1/admin/consistency", headers=tokens.ops()).json()["consistent"]
+    unplaced = httpx.get(reporting_url + "/v1/admin/unplaced", headers=tokens.ops(),
+                         params={"organiser_id": data.organisers[0]}).json()
     assert unplaced == []  # every school and group of this data set is in the directory
     print(f"\nreporting ready {ready_after:.1f} s after a restart following SIGKILL")

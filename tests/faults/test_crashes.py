@@ -36,13 +36,13 @@ def test_reporting_killed_with_sigkill_mid_stream_stays_exact(stack):
     thread.start()
     try:
         report = ingest(stack.url("assessment"), data, new=5000, revisions=800, retractions=300, duplicates=300,
-                        batch_size=250)
+                        batch_size=250, tokens=stack.tokens)
     finally:
         thread.join()
         stop.set()
     assert len(kills) == 3, "the reporting process must really have been killed mid-stream"
-    wait_until_exact(stack.url("reporting"), data)
-    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency").json()["consistent"]
+    wait_until_exact(stack.url("reporting"), data, tokens=stack.tokens)
+    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops()).json()["consistent"]
     print(f"\n{report.posted} items, reporting SIGKILLed {len(kills)} times, figures exact")
 
 
@@ -51,16 +51,16 @@ def test_broker_restarting_empty_loses_nothing(stack, infrastructure):
         pytest.skip("only the embedded broker restarts empty (Apache Kafka's logs survive: see test_kafka_faults)")
     data = Mittkoping(seed=4)
     reporting = stack.processes["reporting"]
-    ingest(stack.url("assessment"), data, new=1000, revisions=0, retractions=0, duplicates=0)
+    ingest(stack.url("assessment"), data, new=1000, revisions=0, retractions=0, duplicates=0, tokens=stack.tokens)
     reporting.kill()
     # published to the broker but not yet consumed by anyone when the broker goes
-    ingest(stack.url("assessment"), data, new=1000, revisions=0, retractions=0, duplicates=0)
+    ingest(stack.url("assessment"), data, new=1000, revisions=0, retractions=0, duplicates=0, tokens=stack.tokens)
     time.sleep(1.0)
     infrastructure.broker.restart()  # every topic, message and group offset is gone
     reporting.start()
-    ingest(stack.url("assessment"), data, new=1000, revisions=300, retractions=100, duplicates=100)
-    wait_until_exact(stack.url("reporting"), data)
-    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency").json()["consistent"]
+    ingest(stack.url("assessment"), data, new=1000, revisions=300, retractions=100, duplicates=100, tokens=stack.tokens)
+    wait_until_exact(stack.url("reporting"), data, tokens=stack.tokens)
+    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops()).json()["consistent"]
     metrics = httpx.get(stack.url("assessment") + "/metrics").text
     assert 'styrkedja_outbox_broker_loss_total{service="assessment",topic="styrkedja.assessments"}' in metrics
 

@@ -17,7 +17,7 @@ import pytest
 from styrkedja_devstack.postgres import EmbeddedPostgres, free_port
 from styrkedja_devstack.services import SERVICES, ServiceProcess, database_url
 from styrkedja_kit.migrations import upgrade
-from support import Mittkoping, ingest, wait_until_exact
+from support import Mittkoping, Tokens, ingest, wait_until_exact
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -66,13 +66,13 @@ def test_kafka_sigkilled_and_restarted_mid_stream_loses_and_doubles_nothing(stac
     thread, errors = in_background(kill_and_restart)
     try:
         ingest(stack.url("assessment"), data, new=4000, revisions=600, retractions=200, duplicates=200,
-               batch_size=200)
+               batch_size=200, tokens=stack.tokens)
     finally:
         thread.join()
     assert not errors, errors
     assert restarts, "the broker must really have been killed mid-stream"
-    wait_until_exact(stack.url("reporting"), data, timeout=180)
-    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency").json()["consistent"]
+    wait_until_exact(stack.url("reporting"), data, timeout=180, tokens=stack.tokens)
+    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops()).json()["consistent"]
     # the logs survived, so the relay had no reason to republish whole topics
     assert not broker_loss_reported(stack.url("assessment")), "a durable broker was taken for one that lost its logs"
 
@@ -94,18 +94,18 @@ def test_kafka_frozen_with_sigstop_for_30_seconds_then_resumed(stack, apache_kaf
     try:
         # the write API keeps taking assessments: they wait in the outbox while the broker is frozen
         ingest(stack.url("assessment"), data, new=3000, revisions=400, retractions=100, duplicates=100,
-               batch_size=200)
+               batch_size=200, tokens=stack.tokens)
     finally:
         thread.join()
     assert not errors, errors
     assert paused
-    wait_until_exact(stack.url("reporting"), data, timeout=180)
-    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency").json()["consistent"]
+    wait_until_exact(stack.url("reporting"), data, timeout=180, tokens=stack.tokens)
+    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops()).json()["consistent"]
     assert not broker_loss_reported(stack.url("assessment"))
 
 
 @pytest.fixture
-def stack_with_own_reporting_postgres(infrastructure, tmp_path):
+def stack_with_own_reporting_postgres(infrastructure, token_issuer, tmp_path):
     """The four services, reporting on a PostgreSQL server of its own that the test may restart."""
     folder = Path(tempfile.mkdtemp(prefix="styrkedja-test-reporting-pg-"))
     folder.chmod(0o755)
@@ -123,12 +123,13 @@ def stack_with_own_reporting_postgres(infrastructure, tmp_path):
             processes[spec.name] = ServiceProcess(
                 spec, database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                 port=free_port(), log_dir=tmp_path / "logs",
-                extra_env={**FAST_RECOVERY, "STYRKEDJA_CONSUMER_GROUP": f"reporting-{run}"})
+                extra_env={**FAST_RECOVERY, "STYRKEDJA_CONSUMER_GROUP": f"reporting-{run}",
+                           "STYRKEDJA_AUTH_ISSUER": token_issuer.url})
         for process in processes.values():
             process.start()
         for process in processes.values():
             process.wait_ready(90)
-        yield processes, reporting_pg
+        yield processes, reporting_pg, Tokens(token_issuer)
     finally:
         for process in processes.values():
             process.stop()
@@ -137,7 +138,7 @@ def stack_with_own_reporting_postgres(infrastructure, tmp_path):
 
 
 def test_reporting_postgres_restarted_mid_stream_stays_exact(stack_with_own_reporting_postgres):
-    processes, reporting_pg = stack_with_own_reporting_postgres
+    processes, reporting_pg, tokens = stack_with_own_reporting_postgres
     data = Mittkoping(seed=23)
     restarted = []
 
@@ -151,10 +152,10 @@ def test_reporting_postgres_restarted_mid_stream_stays_exact(stack_with_own_repo
     thread, errors = in_background(restart_postgres)
     try:
         ingest(processes["assessment"].url, data, new=4000, revisions=600, retractions=200, duplicates=200,
-               batch_size=200)
+               batch_size=200, tokens=tokens)
     finally:
         thread.join()
     assert not errors, errors
     assert restarted
-    wait_until_exact(processes["reporting"].url, data, timeout=180)
-    assert httpx.get(processes["reporting"].url + "/v1/admin/consistency").json()["consistent"]
+    wait_until_exact(processes["reporting"].url, data, timeout=180, tokens=tokens)
+    assert httpx.get(processes["reporting"].url + "/v1/admin/consistency", headers=tokens.ops()).json()["consistent"]

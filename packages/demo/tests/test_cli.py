@@ -47,12 +47,62 @@ def test_runs_the_directory_import_when_the_command_exists(tmp_path) -> None:
     other.add_typer(importer, name="import")
 
     @importer.command("ss12000")
-    def ss12000(dir: str = typer.Option(..., "--dir"), reporting_url: str = typer.Option(...)) -> None:
-        calls.append((dir, reporting_url))
+    def ss12000(dir: str = typer.Option(..., "--dir"), reporting_url: str = typer.Option(...),
+                reporting_token: str | None = typer.Option(None)) -> None:
+        calls.append((dir, reporting_url, reporting_token))
 
     demo.register(other)
     dead = f"http://127.0.0.1:{free_port()}"
-    result = runner.invoke(other, ["demo", "--students", "60", "--dump-dir", str(tmp_path), "--reporting-url", dead,
-                                   "--assessment-url", dead, "--forecast-url", dead, "--lika-url", dead])
-    assert calls == [(str(tmp_path), dead)], result.output
+    arguments = ["demo", "--students", "60", "--dump-dir", str(tmp_path), "--reporting-url", dead,
+                 "--assessment-url", dead, "--forecast-url", dead, "--lika-url", dead]
+    result = runner.invoke(other, [*arguments, "--state-dir", str(tmp_path / "no-issuer")])
+    assert calls == [(str(tmp_path), dead, None)], result.output
     assert result.exit_code == 1  # nothing runs at `dead`: the import was reached, publishing stopped
+    assert "no dev issuer" in result.output
+
+    # with the dev issuer's key in the state dir, the import gets a platform client's token for Mittköping
+    from styrkedja_devstack.issuer import DevIssuer, TokenMinter
+    from styrkedja_kit.auth import Role, principal_from_claims
+
+    issuer = DevIssuer(tmp_path / "state", port=None).start()
+    try:
+        result = runner.invoke(other, [*arguments, "--state-dir", str(tmp_path / "state")])
+    finally:
+        issuer.stop()
+    assert result.exit_code == 1 and len(calls) == 2, result.output
+    token = calls[1][2]
+    assert token is not None
+    import jwt
+
+    minter = TokenMinter.from_state_dir(tmp_path / "state")
+    claims = jwt.decode(token, minter.key.public_key(), algorithms=["ES256"], audience=minter.audience)
+    principal = principal_from_claims(claims)
+    assert principal.roles == {Role.PLATFORM} and principal.organisers == {"2980"}
+
+
+def test_lika_is_written_with_each_units_principal_token(tmp_path) -> None:
+    import jwt
+
+    from styrkedja_demo.tokens import DemoTokens
+    from styrkedja_devstack.issuer import DevIssuer
+    from styrkedja_kit.auth import Role, principal_from_claims
+
+    issuer = DevIssuer(tmp_path, port=None).start()
+    try:
+        tokens = DemoTokens.minted(issuer, "2980")
+        assert tokens.principal is not None
+        minter = issuer.minter
+        assert minter is not None
+
+        def who(token: str):
+            return principal_from_claims(jwt.decode(token, minter.key.public_key(), algorithms=["ES256"],
+                                                    audience=minter.audience))
+
+        rektor = who(tokens.principal("12345678"))
+        assert rektor.roles == {Role.PRINCIPAL} and rektor.school_units == {"12345678"}
+        assert rektor.organisers == {"2980"}
+        assert tokens.principal("12345678") == tokens.principal("12345678")  # one per unit
+        assert who(tokens.principal("87654321")).school_units == {"87654321"}
+        assert who(tokens.platform or "").roles == {Role.PLATFORM}
+    finally:
+        issuer.stop()

@@ -1,5 +1,6 @@
 """The publisher against the real assessment, forecast and LIKA services (in-process, real PostgreSQL):
-everything arrives through the HTTP APIs, and a second run changes nothing."""
+everything arrives through the HTTP APIs, with a platform client's token for assessments and forecasts
+and each school unit's principal's for its LIKA, and a second run changes nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_demo.generator import generate
 from styrkedja_demo.publisher import Services, publish
+from styrkedja_demo.tokens import DemoTokens
 from styrkedja_devstack.testing import async_engine, service_client
 from styrkedja_forecast.domain import window_deadline
 from styrkedja_forecast.settings import ForecastSettings
@@ -35,12 +37,16 @@ async def count(url: str, sql: str) -> int:
         return (await conn.execute(text(sql))).scalar_one()
 
 
-async def test_small_mittkoping_is_published_and_a_second_run_changes_nothing(databases) -> None:
+async def test_small_mittkoping_is_published_and_a_second_run_changes_nothing(databases, token_issuer) -> None:
     muni = generate(5, 200)
+    tokens = DemoTokens.minted(token_issuer, muni.organiser_code)
     async with AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(service_client(
-            f"styrkedja_{name}", settings(database_url=databases[name]))) for name, settings in SERVICES.items()}
-        services = Services(clients["assessment"], clients["forecast"], clients["lika"])
+            f"styrkedja_{name}", settings(database_url=databases[name], auth_issuer=token_issuer.url)))
+            for name, settings in SERVICES.items()}
+        for name in ("assessment", "forecast"):
+            clients[name].headers["Authorization"] = f"Bearer {tokens.platform}"
+        services = Services(clients["assessment"], clients["forecast"], clients["lika"], tokens.principal)
 
         first = await publish(muni, services)
         events = {name: await count(url, "SELECT count(*) FROM outbox") for name, url in databases.items()}
@@ -48,8 +54,13 @@ async def test_small_mittkoping_is_published_and_a_second_run_changes_nothing(da
 
         lika = clients["lika"]
         scores = {}
+        assert tokens.principal is not None
+
+        def rektor(unit: str) -> dict[str, str]:  # reads as the unit's principal
+            return {"Authorization": f"Bearer {tokens.principal(unit)}"}  # type: ignore[misc]
+
         for plan in muni.lika:
-            body = (await lika.get(f"/v1/self-assessments/{plan.id}")).json()
+            body = (await lika.get(f"/v1/self-assessments/{plan.id}", headers=rektor(plan.unit_code))).json()
             assert body["status"] == ("PUBLISHED" if plan.publish else "DRAFT"), plan
             assert not body["missing"] if plan.publish else True
             if plan.respondent_role == "rektor":
@@ -58,7 +69,7 @@ async def test_small_mittkoping_is_published_and_a_second_run_changes_nothing(da
         behind = muni.unit_named(muni.story.lika_behind).code
         assert scores[ahead] > 75 > 25 > scores[behind], scores
         plan = next(p for p in muni.lika if p.unit_code == ahead)
-        items = (await lika.get(f"/v1/self-assessments/{plan.id}/action-plan")).json()["items"]
+        items = (await lika.get(f"/v1/self-assessments/{plan.id}/action-plan", headers=rektor(ahead))).json()["items"]
         assert items and {"planned"} < {i["status"] for i in items} | {"planned"}
 
     assert first.counts["assessments"] == {"stored": len(muni.assessments)}

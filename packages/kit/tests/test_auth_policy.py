@@ -20,7 +20,9 @@ from styrkedja_kit.auth import (
     principal_from_claims,
     readable_levels,
     require_write,
+    require_write_each,
 )
+from styrkedja_kit.rules import RuleViolations
 
 ORG, OTHER = "2180", "0180"
 UNIT, OTHER_UNIT = "12345678", "87654321"
@@ -99,3 +101,27 @@ def test_claims_become_a_principal_and_bad_scope_claims_are_refused():
                 {"sub": "u", "areas": ["a b"]}):
         with pytest.raises(InvalidClaims):
             principal_from_claims(bad)
+
+
+def test_every_item_of_a_batch_is_checked_and_each_foreign_one_named():
+    vklass = principal(Role.PLATFORM, organisers={ORG})
+    require_write_each(vklass, Write.ASSESSMENTS, [ORG, ORG], batch=True)
+    with pytest.raises(RuleViolations) as denied:
+        require_write_each(vklass, Write.ASSESSMENTS, [ORG, OTHER, ORG, None], batch=True)
+    assert denied.value.status == 403
+    assert [(v.field, v.rule) for v in denied.value.violations] == [("items.1.organiser_id", "write_scope"),
+                                                                    ("items.3.organiser_id", "write_scope")]
+    with pytest.raises(RuleViolations) as single:
+        require_write_each(vklass, Write.ASSESSMENTS, [OTHER], batch=False)
+    assert [(v.field, v.status) for v in single.value.violations] == [("organiser_id", 403)]
+
+
+def test_an_ict_coordinator_writes_lika_of_its_own_units_and_reads_them_at_unit_level():
+    it = principal(Role.ICT_COORDINATOR, organisers={ORG}, school_units={UNIT})
+    assert may_write(it, Write.LIKA, ORG, UNIT)
+    assert not may_write(it, Write.LIKA, ORG, OTHER_UNIT) and not may_write(it, Write.LIKA, OTHER, UNIT)
+    assert not may_write(it, Write.ASSESSMENTS, ORG)
+    assert may_read(it, Node(Level.SCHOOL_UNIT, ORG, "n", UNIT))
+    assert not may_read(it, Node(Level.STUDENT, ORG, "n", UNIT, "7A"))  # no student data
+    assert not may_read(it, Node(Level.SCHOOL_UNIT, ORG, "n", OTHER_UNIT))
+    assert principal_from_claims({"sub": "x", "roles": ["ict_coordinator"]}).roles == {Role.ICT_COORDINATOR}

@@ -4,6 +4,10 @@ Generates it (deterministic for `--seed`), writes its directory as an SS 12000 f
 imports that with `styrkedja import ss12000 --dir` when this installation has the command, then
 publishes two school years of results through the services' HTTP APIs. Running it again changes
 nothing. The generator and publisher live in the dev-only package `styrkedja_demo`.
+
+Tokens: unless given, the demo signs its own with the dev issuer of `styrkedja run` (its key is in
+`--state-dir`): a platform client's for Mittköping (assessments, forecasts, the directory import)
+and each school unit's principal's for its LIKA self-assessment.
 """
 
 from __future__ import annotations
@@ -55,11 +59,16 @@ def register(app: typer.Typer) -> None:
                                                   help="bearer token for the forecast service"),
         lika_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_LIKA_TOKEN",
                                               help="bearer token for the LIKA service"),
+        reporting_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_REPORTING_TOKEN",
+                                                   help="bearer token for the directory import (reporting)"),
+        state_dir: Path = typer.Option(Path(".styrkedja"), help="the state dir of `styrkedja run`: its dev issuer "
+                                                                "signs the tokens not given"),
         skip_import: bool = typer.Option(False, help="do not import the SS 12000 dump"),
     ) -> None:
         """Fill the running system with Mittköping: ~20 school units, ~6,000 students, two school years."""
         try:
             from styrkedja_demo import generator, publisher, ss12000
+            from styrkedja_demo.tokens import DemoTokens, role_examples
         except ImportError:
             raise typer.BadParameter("the demo package is not installed here: `make install` installs it") from None
         console = Console(stderr=True)
@@ -70,13 +79,22 @@ def register(app: typer.Typer) -> None:
                       f"{len(muni.students)} students, {len(muni.teachers)} teachers; "
                       f"SS 12000 dump in {dump_dir} ({', '.join(f'{n} {e}' for e, n in counts.items())})")
 
+        tokens, signed = _tokens(DemoTokens, state_dir, muni.organiser_code)
+        console.print(signed)
+        platform = tokens.platform
+        principal = tokens.principal
+        if lika_token:  # one token for every unit's LIKA (an organiser admin's, say)
+            principal = lambda _unit: lika_token  # noqa: E731
+
         imported = "skipped (--skip-import)"
         if not skip_import:
             if _has_command(app, IMPORT_COMMAND):
                 command = typer.main.get_command(app)
+                arguments = ["import", "ss12000", "--dir", str(dump_dir), "--reporting-url", reporting_url]
+                if reporting_token or platform:
+                    arguments += ["--reporting-token", reporting_token or platform]
                 try:
-                    code = command.main(["import", "ss12000", "--dir", str(dump_dir), "--reporting-url", reporting_url],
-                                        prog_name="styrkedja", standalone_mode=False)
+                    code = command.main(arguments, prog_name="styrkedja", standalone_mode=False)
                 except SystemExit as done:
                     code = done.code
                 if code:
@@ -95,8 +113,8 @@ def register(app: typer.Typer) -> None:
                 progress.update(tasks[phase], advance=n)
 
             try:
-                summary = asyncio.run(_publish(publisher, muni, tick, assessment_url, assessment_token,
-                                               forecast_url, forecast_token, lika_url, lika_token))
+                summary = asyncio.run(_publish(publisher, muni, tick, assessment_url, assessment_token or platform,
+                                               forecast_url, forecast_token or platform, lika_url, principal))
             except (publisher.PublishError, OSError) as error:
                 console.print(f"[red]demo stopped:[/red] {error}")
                 raise typer.Exit(1) from None
@@ -126,15 +144,34 @@ def register(app: typer.Typer) -> None:
         out.print("\n[bold]Look at[/bold]")
         for path, what in muni.story.links:
             out.print(f"  {what}: {reporting_url.rstrip('/')}{path}")
-        out.print("\nTokens: the services do not ask for one yet. Once they do, get one per role with "
-                  "`styrkedja token` (organiser admin, area manager, principal, teacher, politician) and send it as "
-                  "`Authorization: Bearer …`; pass the platform-client tokens to this command with "
-                  "--assessment-token/--forecast-token/--lika-token.")
+        out.print("\n[bold]Tokens[/bold]: every request needs one (`Authorization: Bearer $TOKEN`); the dev issuer "
+                  f"signs one per role with `styrkedja token --state-dir {state_dir}` and:")
+        dip = muni.unit_named(muni.story.dip_school)
+        group = next(g for g in muni.groups if g.unit_id == dip.id)
+        for role, arguments in role_examples(muni.organiser_code, area_id=dip.area_id, school_unit_code=dip.code,
+                                             group=f"{dip.code}/{group.id}"):
+            out.print(f"  {role:<16} styrkedja token {arguments}")
+        out.print(f"  e.g. TOKEN=$(styrkedja token --role organiser_admin --organiser {muni.organiser_code}); "
+                  f"curl -H \"Authorization: Bearer $TOKEN\" '{reporting_url.rstrip('/')}{muni.story.links[0][0]}'")
+
+
+def _tokens(demo_tokens: Any, state_dir: Path, organiser_id: str) -> tuple[Any, str]:
+    """The dev issuer's tokens when `styrkedja run` has left its key in the state dir, else none."""
+    try:
+        from styrkedja_devstack.issuer import TokenMinter
+
+        minter = TokenMinter.from_state_dir(state_dir.resolve())
+    except (ImportError, FileNotFoundError):
+        return demo_tokens(None), (f"no dev issuer in {state_dir}: sending only the tokens given "
+                                   "(--assessment-token, --forecast-token, --lika-token, --reporting-token)")
+    return demo_tokens.minted(minter, organiser_id), (
+        f"tokens signed by the dev issuer {minter.issuer}: a platform client's for {organiser_id}, "
+        "each school unit's principal's for its LIKA")
 
 
 async def _publish(publisher: ModuleType, muni: Any, tick: Callable[[str, int, int], None], assessment_url: str,
                    assessment_token: str | None, forecast_url: str, forecast_token: str | None, lika_url: str,
-                   lika_token: str | None) -> Any:
+                   lika_token: Callable[[str], str] | None) -> Any:
     async with publisher.client(assessment_url, assessment_token) as a, \
-            publisher.client(forecast_url, forecast_token) as f, publisher.client(lika_url, lika_token) as lk:
-        return await publisher.publish(muni, publisher.Services(a, f, lk), tick)
+            publisher.client(forecast_url, forecast_token) as f, publisher.client(lika_url) as lk:
+        return await publisher.publish(muni, publisher.Services(a, f, lk, lika_token), tick)

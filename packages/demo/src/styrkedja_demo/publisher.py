@@ -7,7 +7,11 @@
 
 Idempotent: every id is fixed by the seed, a re-sent assessment or forecast is `unchanged`, a
 self-assessment that is already final is left alone and only action-plan items whose status
-differs are edited — so a second run changes nothing. Each service may get a bearer token.
+differs are edited — so a second run changes nothing.
+
+Tokens: each client carries a bearer token (a platform client's, for the organiser, on the
+assessment and forecast services); LIKA is written by each school unit's own principal, so
+`Services.lika_token` gives the token for a unit (else the LIKA client's own header is sent).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ IN_FLIGHT = 3  # batches sent at once per service: enough to keep two cores busy
 
 #: (phase, advanced by, total)
 Tick = Callable[[str, int, int], None]
+#: school unit code → a bearer token that may write that unit's LIKA
+UnitToken = Callable[[str], str]
 
 
 class PublishError(Exception):
@@ -93,19 +99,22 @@ async def publish_forecasts(http: httpx.AsyncClient, muni: Municipality, summary
     await _batches(http, "/v1/forecasts/batch", muni.forecasts, "forecasts", tick, count)
 
 
-async def _indicators(http: httpx.AsyncClient, version: str, school_form: str) -> list[str]:
-    body = _check(await http.get(f"/v1/catalogue/{version}", params={"school_form": school_form}), "LIKA catalogue")
+async def _indicators(http: httpx.AsyncClient, version: str, school_form: str,
+                      headers: dict[str, str]) -> list[str]:
+    body = _check(await http.get(f"/v1/catalogue/{version}", params={"school_form": school_form}, headers=headers),
+                  "LIKA catalogue")
     return [i["id"] for area in body["areas"] for i in area["indicators"]]
 
 
-async def _lika_one(http: httpx.AsyncClient, muni: Municipality, plan: LikaPlan, indicators: list[str]) -> Counter:
-    """What was done for one self-assessment (nothing, on a second run)."""
+async def _lika_one(http: httpx.AsyncClient, muni: Municipality, plan: LikaPlan, indicators: list[str],
+                   headers: dict[str, str]) -> Counter:
+    """What was done for one self-assessment (nothing, on a second run), as the unit's principal."""
     story = muni.story
     done: Counter = Counter()
     draft = {"self_assessment_id": plan.id, "organiser_id": muni.organiser_code, "school_unit_code": plan.unit_code,
              "school_form": plan.school_form, "respondent_role": plan.respondent_role,
              "catalogue_version": story.lika_catalogue, "assessed_on": story.lika_assessed_on.isoformat()}
-    response = await http.post("/v1/self-assessments", json=draft)
+    response = await http.post("/v1/self-assessments", json=draft, headers=headers)
     body = _check(response, f"LIKA draft of {plan.unit_code}")
     done["drafts_created"] += response.status_code == 201
     if body["status"] == "DRAFT":
@@ -116,35 +125,42 @@ async def _lika_one(http: httpx.AsyncClient, muni: Municipality, plan: LikaPlan,
             ratings = [{"indicator_id": k, "rating": wanted[k],
                         "comment": "Behöver en gemensam plan för hela skolan" if wanted[k] == "NOT_PLANNED" else None}
                        for k in changed]
-            _check(await http.patch(f"/v1/self-assessments/{plan.id}/ratings", json={"ratings": ratings}),
+            _check(await http.patch(f"/v1/self-assessments/{plan.id}/ratings", json={"ratings": ratings},
+                                    headers=headers),
                    f"LIKA ratings of {plan.unit_code}")
             done["ratings_saved"] += len(ratings)
         if not plan.publish:
             return done
-        _check(await http.post(f"/v1/self-assessments/{plan.id}/publish", json={"start_term": story.lika_start_term}),
+        _check(await http.post(f"/v1/self-assessments/{plan.id}/publish", json={"start_term": story.lika_start_term},
+                               headers=headers),
                f"LIKA publish of {plan.unit_code}")
         done["published"] += 1
     elif body["status"] != "PUBLISHED":
         return done
-    action_plan = _check(await http.get(f"/v1/self-assessments/{plan.id}/action-plan"),
+    action_plan = _check(await http.get(f"/v1/self-assessments/{plan.id}/action-plan", headers=headers),
                          f"LIKA action plan of {plan.unit_code}")
     current = {item["activity_id"]: item["status"] for item in action_plan["items"]}
     for activity, status in action_statuses(plan, sorted(current), story).items():
         if current[activity] != status:
             _check(await http.patch(f"/v1/self-assessments/{plan.id}/action-plan/items/{activity}",
-                                    json={"status": status}), f"LIKA action plan item {activity}")
+                                    json={"status": status}, headers=headers), f"LIKA action plan item {activity}")
             done["action_items_edited"] += 1
     return done
 
 
-async def publish_lika(http: httpx.AsyncClient, muni: Municipality, summary: Summary, tick: Tick) -> None:
-    forms = {p.school_form for p in muni.lika}
-    indicators = {form: await _indicators(http, muni.story.lika_catalogue, form) for form in forms}
+async def publish_lika(http: httpx.AsyncClient, muni: Municipality, summary: Summary, tick: Tick,
+                       token_for: UnitToken | None = None) -> None:
+    def headers(unit_code: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_for(unit_code)}"} if token_for else {}
+
+    forms = {p.school_form: p.unit_code for p in muni.lika}
+    indicators = {form: await _indicators(http, muni.story.lika_catalogue, form, headers(unit))
+                  for form, unit in forms.items()}
     gate = asyncio.Semaphore(IN_FLIGHT)
 
     async def one(plan: LikaPlan) -> None:
         async with gate:
-            done = await _lika_one(http, muni, plan, indicators[plan.school_form])
+            done = await _lika_one(http, muni, plan, indicators[plan.school_form], headers(plan.unit_code))
         if done.total():
             summary.add("lika", **done)
         else:
@@ -156,11 +172,13 @@ async def publish_lika(http: httpx.AsyncClient, muni: Municipality, summary: Sum
 
 @dataclass
 class Services:
-    """One client per service (base URL and, when given, its bearer token)."""
+    """One client per service (base URL and, when given, its bearer token); `lika_token`: the token
+    of a school unit's principal, by unit code (LIKA is written by each unit's own principal)."""
 
     assessment: httpx.AsyncClient
     forecast: httpx.AsyncClient
     lika: httpx.AsyncClient
+    lika_token: UnitToken | None = None
 
 
 async def publish(muni: Municipality, services: Services, tick: Tick | None = None) -> Summary:
@@ -170,7 +188,7 @@ async def publish(muni: Municipality, services: Services, tick: Tick | None = No
     tick = tick or quiet
     await publish_assessments(services.assessment, muni, summary, tick)
     await publish_forecasts(services.forecast, muni, summary, tick)
-    await publish_lika(services.lika, muni, summary, tick)
+    await publish_lika(services.lika, muni, summary, tick, services.lika_token)
     return summary
 
 

@@ -48,6 +48,30 @@ class BrokerMemoryWatch:
             self.threshold *= 2
 
 
+#: (role, what it is for, the `styrkedja token` arguments besides --role)
+TOKEN_ROLES = (
+    ("platform", "a school platform: writes assessments, forecasts, support, directory", "--organiser ORG"),
+    ("organiser_admin", "reads the whole organiser; LIKA of any unit; settings", "--organiser ORG"),
+    ("area_manager", "reads one area's units", "--organiser ORG --area AREA_ID"),
+    ("principal", "reads own units; writes their LIKA", "--organiser ORG --school-unit CODE"),
+    ("teacher", "reads own groups", "--organiser ORG --group CODE/GROUP"),
+    ("ict_coordinator", "writes LIKA of own units", "--organiser ORG --school-unit CODE"),
+    ("politician", "organiser and area aggregates, suppressed", "--organiser ORG"),
+    ("public", "organiser and nation aggregates, suppressed", ""),
+    ("ops", "/v1/admin/* (no student data)", ""),
+)
+
+
+def token_help(state_dir: Path) -> str:
+    """How to get a bearer token per role from the dev issuer (every API call needs one)."""
+    lines = [f"  tokens      every request needs one: TOKEN=$(styrkedja token --state-dir {state_dir} --role ROLE ...)",
+             "              then curl -H \"Authorization: Bearer $TOKEN\" ...; per role (ORG e.g. 2980 after "
+             "`styrkedja demo`):"]
+    for role, what, arguments in TOKEN_ROLES:
+        lines.append(f"              --role {role:<16}{arguments:<36} {what}")
+    return "\n".join(lines)
+
+
 def run(state_dir: Path) -> int:
     started = time.monotonic()
     print(f"[1/4] starting PostgreSQL and the broker (state in {state_dir}) ...", flush=True)
@@ -87,8 +111,7 @@ def run(state_dir: Path) -> int:
             print(f"  {process.spec.name:<11} {process.url}  ({docs})", flush=True)
         print(f"  kafka       {infra.kafka_bootstrap_servers}\n  postgres    {infra.postgres_url}", flush=True)
         print(f"  logs        {state_dir / 'logs'}", flush=True)
-        print(f"  tokens      styrkedja token --state-dir {state_dir} --role organiser_admin --organiser ORGANISER_ID"
-              "\n              (then: curl -H \"Authorization: Bearer $TOKEN\" ...)\nPress Ctrl-C to stop.", flush=True)
+        print(token_help(state_dir) + "\nPress Ctrl-C to stop.", flush=True)
         stop = False
 
         def on_signal(*_: object) -> None:

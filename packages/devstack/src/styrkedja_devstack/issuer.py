@@ -217,6 +217,7 @@ class DevIssuer:
 
 _ROLES = (("organiser_admin", "Huvudmannens förvaltning (organiser_admin)"),
           ("area_manager", "Verksamhetschef (area_manager)"), ("principal", "Rektor (principal)"),
+          ("ict_coordinator", "IT-samordnare (ict_coordinator)"),
           ("teacher", "Lärare (teacher)"), ("politician", "Politiker (politician)"), ("public", "Allmänheten (public)"))
 _CARRIED = ("response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method", "scope")
 

@@ -167,11 +167,19 @@ def service_database(fresh_database: Callable[[str], str], infrastructure: Infra
 
 
 @pytest.fixture
-async def client(settings: Any) -> AsyncIterator[Any]:
-    """The service of the module's `settings`, started in-process behind an httpx client."""
+def client_token() -> str | None:
+    """The bearer token the `client` fixture sends: none here; a module whose service requires tokens
+    overrides this fixture, e.g. `return token_issuer.mint(roles=["platform"], organisers=["2999"])`."""
+    return None
+
+
+@pytest.fixture
+async def client(settings: Any, client_token: str | None) -> AsyncIterator[Any]:
+    """The service of the module's `settings`, started in-process behind an httpx client that sends
+    `client_token` (if any) on every request."""
     from .testing import service_client
 
-    async with service_client(type(settings).__module__.partition(".")[0], settings) as client:
+    async with service_client(type(settings).__module__.partition(".")[0], settings, token=client_token) as client:
         yield client
 
 
@@ -182,6 +190,14 @@ async def db(settings: Any) -> AsyncIterator[Any]:
 
     async with async_engine(settings.database_url) as engine:
         yield engine
+
+
+@pytest.fixture
+def issuer_env(token_issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch) -> DevIssuer:
+    """`STYRKEDJA_AUTH_ISSUER` pointed at the session's dev issuer for this test (settings built from
+    the environment then verify its tokens); the issuer itself is returned, to mint with."""
+    monkeypatch.setenv("STYRKEDJA_AUTH_ISSUER", token_issuer.url)
+    return token_issuer
 
 
 @pytest.fixture(scope="session")

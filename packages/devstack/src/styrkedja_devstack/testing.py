@@ -22,14 +22,34 @@ PROBLEM_JSON = "application/problem+json"
 
 
 @asynccontextmanager
-async def service_client(package: str, settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def service_client(package: str, settings: Any, *, token: str | None = None) -> AsyncIterator[httpx.AsyncClient]:
     """The app from `<package>.main.create_app(settings)`, started (its lifespan runs, as under a server)
-    and answered in-process by an httpx client at `http://<service>`."""
+    and answered in-process by an httpx client at `http://<service>`; with `token`, every request
+    sends it as `Authorization: Bearer <token>` (the service verifies it like any other)."""
+    async with app_and_client(package, settings, token=token) as (_, client):
+        yield client
+
+
+@asynccontextmanager
+async def app_and_client(package: str, settings: Any, *, token: str | None = None
+                         ) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """`service_client`, with the app itself too (for tests that enumerate its routes)."""
     app = importlib.import_module(f"{package}.main").create_app(settings)
     base_url = f"http://{package.removeprefix('styrkedja_')}"
     async with app.router.lifespan_context(app), \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url) as client:
-        yield client
+            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url, headers=bearer(token)) as client:
+        yield app, client
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """`{"Authorization": "Bearer <token>"}`, or no header for None."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def use_token(client: httpx.AsyncClient, token: str | None) -> None:
+    """From now on `client` sends `token` (None: no token at all)."""
+    client.headers.pop("Authorization", None)
+    client.headers.update(bearer(token))
 
 
 @asynccontextmanager

@@ -17,6 +17,7 @@ from sqlalchemy import MetaData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
 from .kafka import make_admin
@@ -198,7 +199,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(generated_openapi())
+            app.openapi_schema = document_security(document_problems(generated_openapi()), app,
+                                                   require_token=require_token)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

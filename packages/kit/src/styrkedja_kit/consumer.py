@@ -86,6 +86,17 @@ def define_consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
     return applied, offsets
 
 
+class Refused(Exception):
+    """Raised by a handler for an event it will not apply (e.g. an organiser writing a unit it does
+    not own): the batch is retried one by one and this event goes to the dead-letter topic with
+    `reason` (a short code) and `message` (no personal data) instead of `handler_failed`."""
+
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason[:64]
+        self.message = message[:500] or reason[:64]
+
+
 @dataclass(frozen=True)
 class Delivered:
     """A decoded event with where it came from."""
@@ -333,6 +344,9 @@ class ConsumerLoop:
             except Exception as error:
                 if not await self._database_answers():
                     raise
+                if isinstance(error, Refused):  # the handler's own verdict: its reason goes along
+                    failed.append((records[id(item)], error.reason, error.message))
+                    continue
                 # only the exception's type: its text may quote the event's data
                 failed.append((records[id(item)], "handler_failed",
                                f"the handler failed with {type(error).__name__}"))

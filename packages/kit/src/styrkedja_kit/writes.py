@@ -10,6 +10,8 @@ a forecast): single and batch alike, all or nothing, one behaviour for every ser
 - A concurrent request that took the same id or key first (a unique violation): the
   transaction is tried once more, now seeing the stored row; if that fails too, 409
   `concurrent_change`.
+- `may_change(row)` (optional): may this request change the stored record at all? A record of
+  an organiser the caller may not write for is a 403 `write_scope` (named at its item), nothing stored.
 - Status codes: 201 when something was stored, 200 when nothing was (single and batch alike);
   a removal answers 200.
 - Removing a record the service has not seen is a 404 `must_exist`: nothing is stored, so a
@@ -99,7 +101,8 @@ def http_status(outcomes: Sequence[Outcome]) -> int:
 
 class WritePath:
     def __init__(self, db: Database, outbox: Outbox, tables: RecordTables, *, source: str,
-                 max_batch_items: int) -> None:
+                 max_batch_items: int, may_change: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
+        self.may_change = may_change
         self.db = db
         self.outbox = outbox
         self.tables = tables
@@ -153,6 +156,9 @@ class WritePath:
             for index, change in enumerate(changes):
                 at = index if batch else None
                 row = current.get(change.record_id)
+                if row is not None and self.may_change is not None and not self.may_change(row):
+                    found.append(self._out_of_scope().at_item(at))
+                    continue
                 stored = self._stored(row)
                 try:
                     decision, revision = decide_change(stored, change.requested_revision, change.content)
@@ -193,6 +199,8 @@ class WritePath:
         try:
             async with self.db.sessions.begin() as session:
                 row = (await self._lock(session, [record_id])).get(record_id)
+                if row is not None and self.may_change is not None and not self.may_change(row):
+                    raise self._out_of_scope()
                 decision, revision = decide_removal(self._stored(row), requested_revision, id_field=t.id_column,
                                                     noun=t.noun)
                 assert row is not None  # decide_removal answers 404 when there is none
@@ -236,6 +244,11 @@ class WritePath:
         t = self.tables
         await insert_rows(session, t.current, rows, conflict=[t.id_column], touch="updated_at")
         await insert_rows(session, t.revisions, revision_rows)
+
+    def _out_of_scope(self) -> RuleViolation:
+        return RuleViolation(self.tables.id_column, "write_scope",
+                             f"this {self.tables.noun} belongs to an organiser this token may not write for",
+                             status=403)
 
     def _concurrent_change(self) -> RuleViolation:
         return RuleViolation(self.tables.id_column, "concurrent_change",

@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Principal, Write, authorize_write
 from styrkedja_kit.problems import problem_responses
 
 from .schemas import AssessmentBatchIn, AssessmentIn, AssessmentOut, BatchOut, RetractIn
@@ -15,17 +16,22 @@ from .service import AssessmentService
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 
 
-def _service(request: Request) -> AssessmentService:
+def _service(request: Request, principal: Principal) -> AssessmentService:
     runtime = runtime_of(request)
     assert runtime.outbox is not None
-    return AssessmentService(runtime.db, runtime.outbox, max_batch_items=runtime.settings.max_batch_items)
+    return AssessmentService(runtime.db, runtime.outbox, principal, max_batch_items=runtime.settings.max_batch_items)
+
+
+#: Platform clients publish for their own organiser(s); each item's organiser is checked in the service.
+WRITER = authorize_write(Write.ASSESSMENTS)
 
 
 @router.post("", response_model=AssessmentOut, status_code=201, responses={
     200: {"description": "The same assessment again: nothing stored, no event", "model": AssessmentOut},
     **problem_responses(409)})
-async def publish(item: AssessmentIn, request: Request, response: Response) -> AssessmentOut:
-    [result] = await _service(request).publish([item])
+async def publish(item: AssessmentIn, request: Request, response: Response,
+                  principal: Principal = WRITER) -> AssessmentOut:
+    [result] = await _service(request, principal).publish([item])
     if result.status == "unchanged":
         response.status_code = 200
     return result
@@ -34,9 +40,11 @@ async def publish(item: AssessmentIn, request: Request, response: Response) -> A
 @router.post("/batch", response_model=BatchOut, status_code=201, responses={
     200: {"description": "Every assessment was already stored: nothing stored, no event", "model": BatchOut},
     **problem_responses(409)})
-async def publish_batch(batch: AssessmentBatchIn, request: Request, response: Response) -> BatchOut:
-    """All or nothing; a problem names every bad item (`items.<index>.<field>`)."""
-    results = await _service(request).publish(batch.items, batch=True)
+async def publish_batch(batch: AssessmentBatchIn, request: Request, response: Response,
+                        principal: Principal = WRITER) -> BatchOut:
+    """All or nothing; a problem names every bad item (`items.<index>.<field>`). An item for an
+    organiser the token may not write for is a 403 naming it, and nothing is stored."""
+    results = await _service(request, principal).publish(batch.items, batch=True)
     stored = sum(r.status == "stored" for r in results)
     if stored == 0:
         response.status_code = 200
@@ -44,9 +52,10 @@ async def publish_batch(batch: AssessmentBatchIn, request: Request, response: Re
 
 
 @router.post("/{assessment_id}/retract", response_model=AssessmentOut, responses=problem_responses(404, 409))
-async def retract(assessment_id: UUID, request: Request, body: RetractIn | None = None) -> AssessmentOut:
+async def retract(assessment_id: UUID, request: Request, body: RetractIn | None = None,
+                  principal: Principal = WRITER) -> AssessmentOut:
     """Retract (återkalla) an assessment as its next revision. An id the service has not stored is
     a 404 and nothing is recorded: a publish arriving later creates it as usual. After a
     retraction, only a publish naming a revision above the retraction's restores it (409
     `removed_needs_revision` otherwise), so a late publish never resurrects it."""
-    return await _service(request).retract(assessment_id, body or RetractIn())
+    return await _service(request, principal).retract(assessment_id, body or RetractIn())

@@ -13,7 +13,12 @@ from .support.routes import router as support_router
 
 def create_app(settings: AssessmentSettings) -> FastAPI:
     return create_service_app(settings, metadata, [router, support_router, plans_router],
-                              title="Styrkedja assessment service")
+                              title="Styrkedja assessment service", require_token=True)
 
 
-app = create_app(AssessmentSettings())
+def __getattr__(name: str) -> FastAPI:
+    """`uvicorn <package>.main:app` builds the app on first access, from the environment (which
+    must name the token issuer, `STYRKEDJA_AUTH_ISSUER`): importing this module needs neither."""
+    if name == "app":
+        return create_app(AssessmentSettings())
+    raise AttributeError(name)

@@ -12,6 +12,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
+from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
@@ -53,11 +54,15 @@ def _built(change: Change, revision: int, now: datetime) -> Built:
 
 
 class AssessmentService:
-    def __init__(self, db: Database, outbox: Outbox, *, max_batch_items: int = 1000) -> None:
-        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items)
+    def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000) -> None:
+        self.principal = principal
+        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
+                                may_change=lambda row: may_write(principal, Write.ASSESSMENTS, row["organiser_id"]))
 
     async def publish(self, items: Sequence[AssessmentIn], *, batch: bool = False) -> list[AssessmentOut]:
-        """Store a new revision of each item and its event, all or nothing."""
+        """Store a new revision of each item and its event, all or nothing. First of all, every item's
+        organiser must be one this token writes for (403 naming each one that is not)."""
+        require_write_each(self.principal, Write.ASSESSMENTS, [item.organiser_id for item in items], batch=batch)
         violations = check_items(items, _check, batch=batch)
         changes = [Change(item.assessment_id or uuid.uuid4(), item.revision, _content(item)) for item in items]
         first_at: dict[tuple[Any, ...], int] = {}

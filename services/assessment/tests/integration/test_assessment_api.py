@@ -354,10 +354,10 @@ async def test_batch_conflicts_name_every_item(client, db):
                                              ("items.2.revision", "revision_must_increase")}
 
 
-async def test_batch_over_the_configured_limit_names_it(fresh_database, infrastructure, db):
+async def test_batch_over_the_configured_limit_names_it(fresh_database, infrastructure, db, client_token):
     settings = AssessmentSettings(database_url=fresh_database("styrkedja_assessment"), outbox_enabled=False,
                                   kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers, max_batch_items=3)
-    async with testing.service_client("styrkedja_assessment", settings) as small:
+    async with testing.service_client("styrkedja_assessment", settings, token=client_token) as small:
         response = await small.post("/v1/assessments/batch",
                                     json={"items": [assessment(student_id=f"s-{i}") for i in range(4)]})
         assert response.status_code == 422
@@ -365,11 +365,11 @@ async def test_batch_over_the_configured_limit_names_it(fresh_database, infrastr
         assert "3" in response.json()["detail"]
 
 
-async def test_body_over_the_limit_is_413_and_not_json_is_415(fresh_database, infrastructure):
+async def test_body_over_the_limit_is_413_and_not_json_is_415(fresh_database, infrastructure, client_token):
     settings = AssessmentSettings(database_url=fresh_database("styrkedja_assessment"), outbox_enabled=False,
                                   kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                                   max_request_body_bytes=2048)
-    async with testing.service_client("styrkedja_assessment", settings) as small:
+    async with testing.service_client("styrkedja_assessment", settings, token=client_token) as small:
         big = {"items": [assessment(student_id=f"s-{i}") for i in range(20)]}
         response = await small.post("/v1/assessments/batch", json=big)
         assert response.status_code == 413

@@ -159,3 +159,35 @@ async def test_plans_publish_and_retract_with_metadata_only_in_events(client, db
     assert problem_fields(late) == [("published_on", "published_within_school_year")]
     unknown = await client.post("/v1/plans", json=plan(subject_code="XXNOPE01"))
     assert unknown.status_code == 422
+
+
+async def test_the_callers_role_is_checked_on_the_write_path_and_nothing_is_stored(settings, client, db):
+    """The role rule on the service's one write path (the token's role, once tokens are on):
+    a teacher records an extra adaptation, not an investigation, and never in the principal's name."""
+    from styrkedja_assessment.persistence import metadata
+    from styrkedja_assessment.support.schemas import InterventionIn
+    from styrkedja_assessment.support.service import SupportService
+    from styrkedja_kit.auth import Principal, Role
+    from styrkedja_kit.db import Database
+    from styrkedja_kit.outbox import Outbox
+    from styrkedja_kit.rules import RuleViolations
+
+    database = Database(settings.database_url)
+    platform = Principal("platform-test", frozenset({Role.PLATFORM}), organisers=frozenset({"2999"}))
+    service = SupportService(database, Outbox(metadata.tables["outbox"]), platform)
+    try:
+        investigation = InterventionIn.model_validate(intervention(kind="investigation",
+                                                                   decided_by_role="principal"))
+        with pytest.raises(RuleViolations) as refused:
+            await service.record([InterventionIn.model_validate(intervention()), investigation], batch=True,
+                                 caller_role="teacher")
+        assert refused.value.status == 403
+        assert {(v.field, v.rule) for v in refused.value.violations} == {
+            ("items.1.kind", "role_may_record"), ("items.1.decided_by_role", "decider_is_caller")}
+        assert await raw_outbox(db) == []  # all or nothing
+        [stored] = await service.record([InterventionIn.model_validate(intervention())], caller_role="teacher")
+        assert stored.status == "stored"
+        [decided] = await service.record([investigation], caller_role="principal")
+        assert decided.status == "stored" and len(await raw_outbox(db)) == 2
+    finally:
+        await database.dispose()

@@ -9,11 +9,13 @@ from datetime import date
 import pytest
 
 from styrkedja_assessment.support.rules import (
+    PRINCIPAL_DECIDES,
     CallerRole,
     Intervention,
     StoredInvestigation,
     check_intervention,
     check_investigation_basis,
+    check_recorder,
     may_read_description,
     may_record,
 )
@@ -130,3 +132,42 @@ def test_who_may_read_the_description():
     assert may_read_description(CallerRole.teacher, teaches_student=True)
     assert not may_read_description(CallerRole.teacher, teaches_student=False)
     assert not may_read_description(CallerRole.platform, teaches_student=True)
+
+
+# ------------------------------------------------------------- the caller's role (the token's, once tokens are on)
+
+@pytest.mark.parametrize("kind", list(K))
+def test_a_teacher_records_extra_adaptations_only_in_their_own_name(kind):
+    own = item(kind, decided_by_role=DeciderRole.teacher)
+    found = rules(check_recorder("teacher", own))
+    if kind is K.extra_adjustment:
+        assert found == set()
+    else:
+        assert found == {("kind", "role_may_record")}
+        assert all(v.status == 403 for v in check_recorder("teacher", own))
+    in_principals_name = rules(check_recorder("teacher", item(kind, decided_by_role=DeciderRole.principal)))
+    assert ("decided_by_role", "decider_is_caller") in in_principals_name
+
+
+@pytest.mark.parametrize("kind", list(K))
+def test_the_principal_and_a_platform_record_every_kind(kind):
+    assert check_recorder("principal", item(kind)) == []
+    assert check_recorder("platform", item(kind)) == []
+    # a platform names the decider; the principal-decides rule still applies to what it names
+    named_teacher = item(kind, decided_by_role=DeciderRole.teacher)
+    assert check_recorder("platform", named_teacher) == []
+    assert (("decided_by_role", "principal_decides") in rules(check_intervention(named_teacher))) \
+        == (kind in PRINCIPAL_DECIDES)
+    # the principal records in their own name only
+    assert rules(check_recorder("principal", named_teacher)) == {("decided_by_role", "decider_is_caller")}
+
+
+@pytest.mark.parametrize("role", ["area_manager", "organiser_admin", "politician", "public", "student_health",
+                                  "ops"])
+def test_other_roles_record_no_support(role):
+    for kind in K:
+        assert rules(check_recorder(role, item(kind))) == {("kind", "role_may_record")}, (role, kind)
+
+
+def test_no_known_caller_checks_nothing():
+    assert check_recorder(None, item(K.action_programme, decided_by_role=DeciderRole.teacher)) == []

@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Principal, Write, authorize_write
 from styrkedja_kit.problems import problem_responses
 
 from .calendar.routes import calendar_service
@@ -17,20 +18,25 @@ from .settings import ForecastSettings
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 
 
-def _service(request: Request) -> ForecastService:
+def _service(request: Request, principal: Principal) -> ForecastService:
     runtime = runtime_of(request)
     settings = runtime.settings
     assert runtime.outbox is not None and isinstance(settings, ForecastSettings)
     calendars = calendar_service(request)
-    return ForecastService(runtime.db, runtime.outbox, settings.window_config(),
+    return ForecastService(runtime.db, runtime.outbox, principal, settings.window_config(),
                            max_batch_items=settings.max_batch_items, calendars=calendars.calendars)
+
+
+#: Platform clients submit for their own organiser(s); each item's organiser is checked in the service.
+WRITER = authorize_write(Write.FORECASTS)
 
 
 @router.post("", response_model=ForecastOut, status_code=201, responses={
     200: {"description": "The same forecast again: nothing stored, no event", "model": ForecastOut},
     **problem_responses(409)})
-async def submit(item: ForecastIn, request: Request, response: Response) -> ForecastOut:
-    [result] = await _service(request).submit([item])
+async def submit(item: ForecastIn, request: Request, response: Response,
+                 principal: Principal = WRITER) -> ForecastOut:
+    [result] = await _service(request, principal).submit([item])
     if result.status == "unchanged":
         response.status_code = 200
     return result
@@ -39,9 +45,10 @@ async def submit(item: ForecastIn, request: Request, response: Response) -> Fore
 @router.post("/batch", response_model=BatchOut, status_code=201, responses={
     200: {"description": "Every forecast was already stored: nothing stored, no event", "model": BatchOut},
     **problem_responses(409)})
-async def submit_batch(batch: ForecastBatchIn, request: Request, response: Response) -> BatchOut:
+async def submit_batch(batch: ForecastBatchIn, request: Request, response: Response,
+                 principal: Principal = WRITER) -> BatchOut:
     """All or nothing; a problem names every bad item (`items.<index>.<field>`)."""
-    results = await _service(request).submit(batch.items, batch=True)
+    results = await _service(request, principal).submit(batch.items, batch=True)
     stored = sum(r.status == "stored" for r in results)
     if stored == 0:
         response.status_code = 200
@@ -49,8 +56,9 @@ async def submit_batch(batch: ForecastBatchIn, request: Request, response: Respo
 
 
 @router.post("/{forecast_id}/withdraw", response_model=ForecastOut, responses=problem_responses(404, 409))
-async def withdraw(forecast_id: UUID, request: Request, body: WithdrawIn | None = None) -> ForecastOut:
+async def withdraw(forecast_id: UUID, request: Request, body: WithdrawIn | None = None,
+                   principal: Principal = WRITER) -> ForecastOut:
     """Withdraw a forecast as its next revision. An id the service has not stored is a 404 and
     nothing is recorded. After a withdrawal, only a submission naming a revision above the
     withdrawal's restores it (409 `removed_needs_revision` otherwise)."""
-    return await _service(request).withdraw(forecast_id, body or WithdrawIn())
+    return await _service(request, principal).withdraw(forecast_id, body or WithdrawIn())

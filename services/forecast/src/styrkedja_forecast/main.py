@@ -16,4 +16,9 @@ def create_app(settings: ForecastSettings) -> FastAPI:
                               require_token=True)
 
 
-app = create_app(ForecastSettings())
+def __getattr__(name: str) -> FastAPI:
+    """`uvicorn <package>.main:app` builds the app on first access, from the environment (which
+    must name the token issuer, `STYRKEDJA_AUTH_ISSUER`): importing this module needs neither."""
+    if name == "app":
+        return create_app(ForecastSettings())
+    raise AttributeError(name)

@@ -11,6 +11,7 @@ from uuid import UUID
 from styrkedja_contracts import forecast_id_for
 from styrkedja_contracts.events.calendar import ReportingCalendar
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
+from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
@@ -60,9 +61,12 @@ Calendars = Callable[[Iterable[str]], Awaitable[Mapping[str, ReportingCalendar]]
 
 
 class ForecastService:
-    def __init__(self, db: Database, outbox: Outbox, windows: WindowConfig = DEFAULT_WINDOWS, *,
-                 max_batch_items: int = 1000, calendars: Calendars | None = None) -> None:
-        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items)
+    def __init__(self, db: Database, outbox: Outbox, principal: Principal,
+                 windows: WindowConfig = DEFAULT_WINDOWS, *, max_batch_items: int = 1000,
+                 calendars: Calendars | None = None) -> None:
+        self.principal = principal
+        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
+                                may_change=lambda row: may_write(principal, Write.FORECASTS, row["organiser_id"]))
         self.windows = windows
         default = calendar_of_config(windows)
 
@@ -72,7 +76,9 @@ class ForecastService:
         self.calendars = calendars or defaults
 
     async def submit(self, items: Sequence[ForecastIn], *, batch: bool = False) -> list[ForecastOut]:
-        """Store a new revision of each changed forecast and its event, all or nothing."""
+        """Store a new revision of each changed forecast and its event, all or nothing. First of all,
+        every item's organiser must be one this token writes for (403 naming each one that is not)."""
+        require_write_each(self.principal, Write.FORECASTS, [item.organiser_id for item in items], batch=batch)
         violations = check_items(items, _check, batch=batch)
         changes = [Change(_derived_id(item), item.revision, _content(item)) for item in items]
         # the late flag by each organiser's årshjul, the same rule reporting's compliance applies

@@ -34,6 +34,12 @@ def settings(service_database, token_issuer, monkeypatch) -> ForecastSettings:
     return ForecastSettings()
 
 
+@pytest.fixture
+def client_token() -> None:
+    """This module's client sends no token of its own: each request names its caller."""
+    return None
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

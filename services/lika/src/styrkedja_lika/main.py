@@ -17,7 +17,12 @@ def create_app(settings: LikaSettings) -> FastAPI:
     # comparison before self_assessments: `/v1/self-assessments/compare` must not be read as an id
     return create_service_app(settings, metadata,
                               [catalogue, comparison, self_assessments, action_plans, exports],
-                              title="Styrkedja LIKA service")
+                              title="Styrkedja LIKA service", require_token=True)
 
 
-app = create_app(LikaSettings())
+def __getattr__(name: str) -> FastAPI:
+    """`uvicorn <package>.main:app` builds the app on first access, from the environment (which
+    must name the token issuer, `STYRKEDJA_AUTH_ISSUER`): importing this module needs neither."""
+    if name == "app":
+        return create_app(LikaSettings())
+    raise AttributeError(name)

@@ -112,11 +112,11 @@ async def test_bad_input_is_a_problem_naming_field_and_rule(client, db, body, fi
     assert await outbox_events(db) == [] and await stored_rows(db) == []
 
 
-async def test_a_self_assessment_too_large_for_an_event_is_refused(settings, db):
+async def test_a_self_assessment_too_large_for_an_event_is_refused(settings, db, client_token):
     ratings = [{"indicator_id": f"GR-LED-0{i}", "area": "ledning", "rating": "STARTED", "comment": "x" * 2000}
                for i in range(1, 8)]
-    async with testing.service_client("styrkedja_lika", settings.model_copy(update={"max_event_bytes": 10_000})
-                                      ) as client:
+    async with testing.service_client("styrkedja_lika", settings.model_copy(update={"max_event_bytes": 10_000}),
+                                      token=client_token) as client:
         response = await client.post("/v1/self-assessments/published", json=published(ratings=ratings))
     assert response.status_code == 422
     assert problem_fields(response) == [("ratings", "event_size_limit")]

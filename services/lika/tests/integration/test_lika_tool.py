@@ -4,7 +4,6 @@ publish refused while incomplete → publish → action plan → edits → filte
 from __future__ import annotations
 
 import io
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -12,10 +11,8 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from styrkedja_devstack import testing
-from styrkedja_devstack.testing import problem_fields
-from styrkedja_lika.access.actor import actor
-from styrkedja_lika.access.rules import Actor, Role
-from styrkedja_lika.main import create_app
+from styrkedja_devstack.access_matrix import role_token
+from styrkedja_devstack.testing import problem_fields, use_token
 from styrkedja_lika.settings import LikaSettings
 
 pytestmark = pytest.mark.integration
@@ -277,18 +274,10 @@ async def test_bad_saves_name_field_and_rule_and_store_nothing(client, db):
     assert missing.status_code == 404 and problem_fields(missing) == [("self_assessment_id", "not_found")]
 
 
-# ---- ownership: the `actor` dependency as the token layer will fill it ----------------------------
+# ---- ownership: real tokens of each role ---------------------------------------------------------
 
-@asynccontextmanager
-async def app_client(settings):
-    app = create_app(settings)
-    async with app.router.lifespan_context(app), \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://lika") as client:
-        yield app, client
-
-
-def as_(app, role: Role, organiser: str = ORG, units: tuple[str, ...] = (UNIT,)) -> None:
-    app.dependency_overrides[actor] = lambda: Actor(role, organiser, frozenset(units))
+def as_(client, issuer, role: str, organiser: str = ORG, units: tuple[str, ...] = (UNIT,)) -> None:
+    use_token(client, role_token(issuer, role, [organiser], school_units=units))
 
 
 CALLERS = [("own unit", ORG, (UNIT,), True), ("other unit, same organiser", ORG, (SIBLING,), False),
@@ -296,11 +285,11 @@ CALLERS = [("own unit", ORG, (UNIT,), True), ("other unit, same organiser", ORG,
 
 
 @pytest.mark.parametrize(("case", "organiser", "units", "allowed"), CALLERS, ids=[c[0] for c in CALLERS])
-@pytest.mark.parametrize("role", [Role.PRINCIPAL, Role.ICT_COORDINATOR])
-async def test_ownership_matrix_for_every_write(settings, db, case, organiser, units, allowed, role):
-    async with app_client(settings) as (app, client):
+@pytest.mark.parametrize("role", ["principal", "ict_coordinator", "organiser_admin"])
+async def test_ownership_matrix_for_every_write(settings, db, token_issuer, case, organiser, units, allowed, role):
+    async with testing.service_client("styrkedja_lika", settings) as client:
+        as_(client, token_issuer, "principal")
         ids = await indicator_ids(client)
-        as_(app, Role.PRINCIPAL)
         sa_id = await new_draft(client)
         done_id = await new_draft(client)
         await save(client, done_id, [{"indicator_id": i, "rating": "PLANNED"} for i in ids])
@@ -309,7 +298,9 @@ async def test_ownership_matrix_for_every_write(settings, db, case, organiser, u
         before = (await count(db, "self_assessments"), await count(db, "self_assessment_ratings"),
                   len(await testing.outbox_events(db, TOPIC)))
 
-        as_(app, role, organiser, units)
+        # the organiser admin is bound to its organiser, not to units: its "other unit" is still its own
+        allowed = allowed or (role == "organiser_admin" and organiser == ORG)
+        as_(client, token_issuer, role, organiser, units if role != "organiser_admin" else ())
         writes = [
             await client.post("/v1/self-assessments", json=draft()),
             await save(client, sa_id, [{"indicator_id": i, "rating": "STARTED"} for i in ids]),
@@ -331,19 +322,19 @@ async def test_ownership_matrix_for_every_write(settings, db, case, organiser, u
             assert read.status_code == 403
 
 
-async def test_the_organiser_admin_may_write_but_not_see_a_private_one(settings):
-    async with app_client(settings) as (app, client):
+async def test_the_organiser_admin_may_write_but_not_see_a_private_one(settings, token_issuer):
+    async with testing.service_client("styrkedja_lika", settings) as client:
+        as_(client, token_issuer, "organiser_admin", units=())
         ids = await indicator_ids(client)
-        as_(app, Role.ORGANISER_ADMIN, units=())
         sa_id = await new_draft(client, school_unit_code=SIBLING)
         assert (await save(client, sa_id, [{"indicator_id": i, "rating": "PLANNED"} for i in ids])).status_code == 200
-        as_(app, Role.PRINCIPAL, units=(SIBLING,))
+        as_(client, token_issuer, "principal", units=(SIBLING,))
         assert (await client.post(f"/v1/self-assessments/{sa_id}/keep-private")).status_code == 200
-        as_(app, Role.ORGANISER_ADMIN, units=())
+        as_(client, token_issuer, "organiser_admin", units=())
         assert (await client.get(f"/v1/self-assessments/{sa_id}")).status_code == 403
         listed = await client.get("/v1/self-assessments", params={"organiser_id": ORG, "school_unit_code": SIBLING})
         assert listed.json() == []
-        as_(app, Role.TEACHER, units=(SIBLING,))
+        as_(client, token_issuer, "teacher", units=(SIBLING,))
         assert (await client.get(f"/v1/self-assessments/{sa_id}")).status_code == 200
 
 

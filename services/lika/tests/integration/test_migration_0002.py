@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 BEFORE_THE_TOOL = "eacf83e69315"
 
 
-async def test_rows_from_before_the_tool(infrastructure, monkeypatch):
+async def test_rows_from_before_the_tool(infrastructure, monkeypatch, client_token):
     url = infrastructure.create_database(f"t_lika_mig_{uuid.uuid4().hex[:8]}")
     upgrade("styrkedja_lika", url, BEFORE_THE_TOOL)
     sa_id = uuid.uuid4()
@@ -41,7 +41,7 @@ async def test_rows_from_before_the_tool(infrastructure, monkeypatch):
     monkeypatch.setenv("STYRKEDJA_DATABASE_URL", url)
     monkeypatch.setenv("STYRKEDJA_OUTBOX_ENABLED", "false")
     monkeypatch.setenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", infrastructure.kafka_bootstrap_servers)
-    async with testing.service_client("styrkedja_lika", LikaSettings()) as client:
+    async with testing.service_client("styrkedja_lika", LikaSettings(), token=client_token) as client:
         body = (await client.get(f"/v1/self-assessments/{sa_id}")).json()
         assert (body["status"], body["origin"], body["rated"]) == ("PUBLISHED", "import", 1)
         assert body["ratings"] == [ratings[0]]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from styrkedja_kit.auth import GroupRef, Principal, Role
 from styrkedja_kit.rules import RuleViolation
-from styrkedja_lika.access.rules import Actor, Owner, Role, may_read, may_write, require_read, require_write
+from styrkedja_lika.access.rules import Owner, may_read, may_write, require_read, require_write
 from styrkedja_lika.domain import AssessmentStatus
 
 ORG, OTHER_ORG = "2999", "1480"
@@ -13,8 +14,9 @@ UNIT, SIBLING = "29990011", "29990022"
 DRAFT, PRIVATE, PUBLISHED = AssessmentStatus.DRAFT, AssessmentStatus.PRIVATE, AssessmentStatus.PUBLISHED
 
 
-def actor(role: Role, organiser: str = ORG, units: tuple[str, ...] = (UNIT,)) -> Actor:
-    return Actor(role, organiser, frozenset(units))
+def actor(role: Role, organiser: str = ORG, units: tuple[str, ...] = (UNIT,)) -> Principal:
+    return Principal(f"test-{role}", frozenset({role}), organisers=frozenset({organiser}),
+                     school_units=frozenset(units))
 
 
 # own unit / other unit of the same organiser / other organiser, for every role that could write
@@ -32,6 +34,8 @@ def actor(role: Role, organiser: str = ORG, units: tuple[str, ...] = (UNIT,)) ->
     (actor(Role.AREA_MANAGER, units=(UNIT, SIBLING)), Owner(ORG, UNIT), False),
     (actor(Role.POLITICIAN, units=()), Owner(ORG, UNIT), False),
     (actor(Role.PLATFORM, units=()), Owner(ORG, UNIT), False),
+    (actor(Role.OPS, units=()), Owner(ORG, UNIT), False),
+    (actor(Role.PUBLIC, units=()), Owner(ORG, UNIT), False),
 ])
 def test_write_matrix(who, owner, allowed):
     assert may_write(who, owner) is allowed
@@ -66,9 +70,29 @@ def test_read_scope(who, status, allowed):
     assert may_read(who, Owner(ORG, UNIT, status)) is allowed
 
 
-def test_no_identity_layer_yet_means_no_check():
-    require_write(None, Owner(ORG, UNIT))
-    require_read(None, Owner(ORG, UNIT, PRIVATE))
+def test_out_of_scope_reads_are_403():
     with pytest.raises(RuleViolation) as raised:
         require_read(actor(Role.PRINCIPAL, OTHER_ORG), Owner(ORG, UNIT))
     assert raised.value.status == 403 and raised.value.rule == "out_of_scope"
+    require_read(actor(Role.PRINCIPAL), Owner(ORG, UNIT, PRIVATE))
+
+
+def test_a_teachers_units_come_from_its_groups_too():
+    teacher = Principal("t", frozenset({Role.TEACHER}), organisers=frozenset({ORG}),
+                        groups=frozenset({GroupRef(UNIT, "7A")}))
+    assert may_read(teacher, Owner(ORG, UNIT, PRIVATE)) and not may_read(teacher, Owner(ORG, SIBLING, PUBLISHED))
+    assert not may_write(teacher, Owner(ORG, UNIT))
+
+
+def test_units_in_a_token_do_not_reach_into_another_organiser():
+    """A principal of two organisers' units writes only where the organiser is its too."""
+    both = Principal("p", frozenset({Role.PRINCIPAL}), organisers=frozenset({ORG}), school_units=frozenset({UNIT}))
+    assert not may_write(both, Owner(OTHER_ORG, UNIT)) and not may_read(both, Owner(OTHER_ORG, UNIT, PUBLISHED))
+
+
+def test_several_roles_add_up():
+    admin_and_rektor = Principal("x", frozenset({Role.ORGANISER_ADMIN, Role.PRINCIPAL}), organisers=frozenset({ORG}),
+                                 school_units=frozenset({UNIT}))
+    assert may_write(admin_and_rektor, Owner(ORG, UNIT, PRIVATE))  # as the unit's principal
+    assert not may_write(admin_and_rektor, Owner(ORG, SIBLING, PRIVATE))  # the admin is not that unit
+    assert may_write(admin_and_rektor, Owner(ORG, SIBLING))

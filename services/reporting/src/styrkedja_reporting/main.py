@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, Runtime, create_service_app
 
+from .access.routes import router as access_routes
 from .alerts import freshness as alert_freshness
 from .alerts import handlers as alerts
 from .alerts.routes import router as alerts_routes
@@ -58,6 +59,8 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
         registry.register(alerts.EVENT_TYPES, alerts.evaluate_alerts)
     # after results: the figures take the batch's changed facts from it (results.batch_changes)
     registry.register(figures.EVENT_TYPES, figures.apply_figures)
+    # after results too: the results a batch changed move "below the pass level without support"
+    registry.register(support.RESULT_TYPES, support.apply_support_results)
     if live_alerts:  # freshness after the figures: it reads their result dates
         registry.register(alerts.ASSESSMENT_TYPES, alert_freshness.evaluate_freshness)
     # compliance reads the directory and the forecast facts as this batch left them
@@ -89,8 +92,8 @@ def create_app(settings: ReportingSettings) -> FastAPI:
     follow_lag(None)  # until this app's consumer starts
     app = create_service_app(settings, metadata, [results_routes, figures_routes, directory_routes, lika_routes,
                                                   alerts_routes, compliance_routes, support_routes, ops_routes,
-                                                  alert_sweep_routes],
-                             title="Styrkedja reporting service", uses_outbox=True,
+                                                  alert_sweep_routes, access_routes],
+                             title="Styrkedja reporting service", uses_outbox=True, require_token=True,
                              consumer=consumer_spec(settings, registry))
     with_background(app, settings.freshness_sweep_seconds,
                     lambda runtime, every: alert_freshness.run_sweeper(runtime, every))
@@ -117,4 +120,10 @@ def with_background(app: FastAPI, every_seconds: float, task: Any) -> None:
     app.router.lifespan_context = lifespan
 
 
-app = create_app(ReportingSettings())
+def __getattr__(name: str) -> Any:
+    """`styrkedja_reporting.main:app` for uvicorn, made on first use: importing the module (for
+    `handler_registry`) needs no issuer, serving does (`STYRKEDJA_AUTH_ISSUER`)."""
+    if name == "app":
+        globals()["app"] = made = create_app(ReportingSettings())
+        return made
+    raise AttributeError(name)

@@ -1,6 +1,7 @@
 """Every table of the service on one MetaData (what migrations and the migration test read)."""
 
 from . import registry  # noqa: F401  (freshness)
+from .access import tables as access_tables  # noqa: F401
 from .alerts import tables as alert_tables  # noqa: F401
 from .compliance import tables as compliance_tables  # noqa: F401
 from .directory import tables as directory_tables  # noqa: F401

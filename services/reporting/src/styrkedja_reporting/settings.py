@@ -2,6 +2,8 @@ from pydantic import Field
 
 from styrkedja_kit.settings import ServiceSettings
 
+from .access.disclosure import DisclosureRules
+
 
 class ReportingSettings(ServiceSettings):
     service_name: str = "reporting"
@@ -19,3 +21,14 @@ class ReportingSettings(ServiceSettings):
     freshness_red_after_months: int = Field(8, ge=1, le=120)
     # freshness_red alerts: how often the sweep judges every unit (time passes without events); 0 = off
     freshness_sweep_seconds: float = Field(3600.0, ge=0)
+    # disclosure control (röjandekontroll): a figure from fewer than this many students is withheld
+    # above school-unit level for every role, at every level for politician and public
+    disclosure_min_students: int = Field(10, ge=1, le=1000)
+    # optional rules, off by default: shares where 1–4 students fail shown as `~100`; counts rounded
+    disclosure_near_full: bool = False
+    disclosure_round_counts_to: int | None = Field(None, ge=2, le=100)
+
+    def disclosure_rules(self) -> DisclosureRules:
+        return DisclosureRules(min_students=self.disclosure_min_students,
+                               approximate_near_full=self.disclosure_near_full,
+                               round_counts_to=self.disclosure_round_counts_to)

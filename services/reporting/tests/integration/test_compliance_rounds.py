@@ -23,7 +23,6 @@ from styrkedja_contracts import (
     new_event,
 )
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
-from styrkedja_kit.auth import Principal, Role
 
 from .test_alerts import Feeder
 from .test_compliance import DIRECTORY, ENGLISH, MATHS, ORG, UNIT, consistent, database, settings  # noqa: F401
@@ -73,26 +72,6 @@ ASSESSMENTS = [
     retracted("s-6", "7B", MATHS),
     published("s-6", "7B", MATHS, datetime(2026, 10, 28, 10, tzinfo=STOCKHOLM), revision=3),  # new run: late
 ]
-ADMIN = Principal("test-admin", frozenset({Role.ORGANISER_ADMIN}), organisers=frozenset({ORG}))
-
-
-@pytest.fixture
-def as_principal(client):
-    """The round routes' read guard answered by a given principal (the tokens are the access
-    feature's; here the scope check of these routes is what is tested)."""
-    from styrkedja_reporting.compliance.routes import READ
-
-    app = client._transport.app
-    current = {"principal": ADMIN}
-    app.dependency_overrides[READ.dependency] = lambda: current["principal"]
-
-    def use(principal: Principal) -> None:
-        current["principal"] = principal
-
-    yield use
-    app.dependency_overrides.pop(READ.dependency, None)
-
-
 async def teacher_view(client, list_: str = "teacher") -> dict:
     response = await client.get(f"{BASE}/{UNIT}", params={**ROUND, "list": list_})
     assert response.status_code == 200, response.text
@@ -108,7 +87,7 @@ async def unit_view(client) -> list:
 
 
 @pytest.mark.parametrize("order", ["calendar_first", "calendar_last", "one_by_one"])
-async def test_round_lists_equal_the_hand_count(client, database, as_principal, order):  # noqa: F811
+async def test_round_lists_equal_the_hand_count(client, database, order):  # noqa: F811
     feed = Feeder(database)
     if order == "calendar_first":
         await feed([calendar()] + DIRECTORY, ASSESSMENTS)
@@ -136,7 +115,7 @@ async def test_round_lists_equal_the_hand_count(client, database, as_principal, 
     assert await unit_view(client) == [(UNIT, 10, 5, 3, 2, 5, 0.5)] and await consistent(client)
 
 
-async def test_round_directory_changes_exports_scope_and_a_dropped_deadline(client, database, as_principal):  # noqa: F811
+async def test_round_directory_changes_exports_scope_and_a_dropped_deadline(client, database, token_issuer):  # noqa: F811
     feed = Feeder(database)
     await feed([calendar()] + DIRECTORY, ASSESSMENTS)
     # t-anna's maths moves from 7A to 7B (same assignment id): 7A maths is nobody's, 7B maths is hers too
@@ -160,13 +139,13 @@ async def test_round_directory_changes_exports_scope_and_a_dropped_deadline(clie
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     bad = await client.get(f"/v1/compliance/organisers/{ORG}/rounds/5/school-units", params=ROUND)
     assert bad.status_code == 422 and "round" in bad.text
-    # a principal reads their own unit, not another's, and not the organiser view
-    as_principal(Principal("rektor", frozenset({Role.PRINCIPAL}), organisers=frozenset({ORG}),
-                           school_units=frozenset({UNIT})))
-    assert (await client.get(f"{BASE}/{UNIT}/items", params=ROUND)).status_code == 200
-    assert (await client.get(f"{BASE}/22222222", params=ROUND)).status_code == 403
-    assert (await client.get(BASE, params=ROUND)).status_code == 403
-    as_principal(ADMIN)
+    # a principal reads their own unit (and its reminder list), not another's, and not the organiser view
+    rektor = {"Authorization": "Bearer " + token_issuer.mint(roles=["principal"], organisers=[ORG],
+                                                             school_units=[UNIT])}
+    assert (await client.get(f"{BASE}/{UNIT}/items", params=ROUND, headers=rektor)).status_code == 200
+    assert (await client.get(f"{BASE}/22222222", params=ROUND, headers=rektor)).status_code == 403
+    assert (await client.get(BASE, params=ROUND, headers=rektor)).status_code == 403
+    assert (await client.get(BASE, params=ROUND, headers={"Authorization": ""})).status_code == 401
 
     # the organiser drops round 2's deadline: the round has no lists any more
     await feed([calendar(2, ReportingCalendar())])

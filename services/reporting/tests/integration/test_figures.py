@@ -422,3 +422,71 @@ async def test_forecast_outcome_and_merit_endpoints_at_every_level(client, setti
                     assert r["mean_merit_value"] == round(counts[3] / 2 / counts[2], 2)
     bad = await client.get("/v1/figures/merit", params={"level": "organiser", "school_year": "2026/27", "round": 2})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "round"
+
+
+async def test_forecast_outcome_and_merit_drill_down_to_the_students(client, settings):
+    """Every cell lists its children one level down for forecast against outcome and merit too;
+    under a group, the students (pseudonymous ids) add up to the group's cell."""
+    database = Database(settings.database_url)
+    log = directory() + graded_log(random.Random(29), 40, "dd")
+    await feed_all(database, [log[i:i + 150] for i in range(0, len(log), 150)])
+    await database.dispose()
+    results, forecasts = final_bodies(log), final_bodies(log, "forecast_id")
+    outcomes, merit = expected_forecast_outcomes(forecasts, results, AREAS), expected_merit(results, AREAS)
+    verdicts = ("held", "said_reaches_did_not", "said_not_reached_did", "no_outcome")
+    parents = [("organiser", "2999", "area"), ("area", "north", "school_unit"), ("school_unit", "11111111", "group"),
+               ("nation", None, "organiser")]
+    for term in ("HT", "VT"):
+        base = {"school_year": "2026/27", "term": term}
+        for level, unit_id, child in parents:
+            params = {**base, "level": level, **({"unit_id": unit_id} if unit_id else {})}
+            got = (await client.get("/v1/figures/drill-down", params={**params, "figure": "forecast-outcome"})).json()
+            want: dict = {}
+            for (lv, u, org, subject, year, _, _, t_), counts in outcomes.items():
+                inside = (lv == child and t_ == term and (level == "nation" or org == "2999")
+                          and (level != "area" or u in {c for c, a in AREAS.items() if a == unit_id})
+                          and (level != "school_unit" or u.startswith(f"{unit_id}/")))
+                if inside:
+                    want[(u, subject, year)] = [a + b for a, b in zip(want.get((u, subject, year), [0] * 4), counts, strict=True)]
+            assert {(r["unit_id"], r["subject_code"], r["year"]): [r[v] for v in verdicts]
+                    for r in got["rows"]} == want, (level, term)
+            assert all(r["level"] == child and r["parent_id"] == (unit_id or "SE") for r in got["rows"])
+
+            got_m = (await client.get("/v1/figures/drill-down", params={**params, "figure": "merit"})).json()["rows"]
+            want_m: dict = {}
+            for (lv, u, org, year, _, _, t_), counts in merit.items():
+                inside = (lv == child and t_ == term and (level == "nation" or org == "2999")
+                          and (level != "area" or u in {c for c, a in AREAS.items() if a == unit_id})
+                          and (level != "school_unit" or u.startswith(f"{unit_id}/")))
+                if inside:
+                    want_m[(u, year)] = [a + b for a, b in zip(want_m.get((u, year), [0] * 8), counts, strict=True)]
+            assert {(r["unit_id"], r["year"]): [r["graded_students"], r["all_pass"], r["merit_students"]]
+                    for r in got_m} == {k: v[:3] for k, v in want_m.items()}, (level, term)
+
+        for group in ("11111111/7A", "11111111/7B", "33333333/7A"):
+            params = {**base, "level": "group", "unit_id": group}
+            students = (await client.get("/v1/figures/drill-down", params={**params, "figure": "forecast-outcome"}))
+            assert students.status_code == 200, students.text
+            tally = [0] * 4
+            for r in students.json()["rows"]:
+                tally[verdicts.index(r["verdict"])] += 1
+                assert r["group"] == group and r["student_id"].startswith("p-dd-")
+            want_g = [0] * 4
+            for (lv, u, _, _, _, _, _, t_), counts in outcomes.items():
+                if lv == "group" and u == group and t_ == term:
+                    want_g = [a + b for a, b in zip(want_g, counts, strict=True)]
+            assert tally == want_g, (group, term)
+
+            listed = (await client.get("/v1/figures/drill-down", params={**params, "figure": "merit"})).json()["rows"]
+            want_n = [0, 0, 0]
+            for (lv, u, _, _, _, _, t_), counts in merit.items():
+                if lv == "group" and u == group and t_ == term:
+                    want_n = [a + b for a, b in zip(want_n, counts[:3], strict=True)]
+            assert [len(listed), sum(r["all_pass"] == "ja" for r in listed),
+                    sum(r["merit_value"] is not None for r in listed)] == want_n, (group, term)
+            half_points = sum(int(r["merit_value"] * 2) for r in listed if r["merit_value"] is not None)
+            assert half_points == sum(c[3] for (lv, u, _, _, _, _, t_), c in merit.items()
+                                      if lv == "group" and u == group and t_ == term)
+    bad = await client.get("/v1/figures/drill-down", params={"level": "organiser", "unit_id": "2999",
+                                                             "school_year": "2026/27", "round": 2, "figure": "merit"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "round"

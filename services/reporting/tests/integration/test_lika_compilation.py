@@ -103,7 +103,8 @@ async def test_another_organisers_event_is_dead_lettered_the_rest_applied(fed, c
     topic, value, headers = producer.sent[0]
     assert topic == dead_letter_topic("lika-test")
     assert value == events[2].to_bytes()
-    assert b"SchoolUnitOfAnotherOrganiser" in headers["dlq.message"]
+    assert headers["dlq.reason"] == b"school_unit_of_another_organiser"  # the kit's Refused, not handler_failed
+    assert b"another organiser" in headers["dlq.message"]
     assert (await client.get("/v1/lika/compilation", params={"organiser_id": "3001"})).json()["rows"] == []
     units = (await client.get("/v1/lika/school-units", params={"school_unit_code": "11111111"})).json()
     assert [(u["organiser_id"], u["self_assessment_id"]) for u in units] == [("2999", str(uuid5(NS, "north")))]

@@ -210,3 +210,10 @@ def test_withheld_and_complementary_cells_look_the_same():
     cells = {"all": Cell(Level.ORGANISER, 30), "F": Cell(Level.ORGANISER, 4), "M": Cell(Level.ORGANISER, 26)}
     shown = disclose(cells, [Partition("all", ("F", "M"))], suppressed=EVERY_LEVEL)
     assert shown.share("F", 0.5) == shown.share("M", 0.7)
+
+
+def test_every_role_has_a_suppression_rule():
+    """A role added to the kit without a rule here would make every read of its tokens fail."""
+    for role in Role:
+        levels = suppressed_levels(Principal(subject="s", roles=frozenset({role})))
+        assert {Level.AREA, Level.ORGANISER, Level.NATION} <= levels or role is Role.ORGANISER_ADMIN

@@ -172,6 +172,10 @@ def register(import_app: typer.Typer) -> None:
         dir: Path | None = typer.Option(None, "--dir", help="a folder of SS 12000 JSON files instead of an API"),
         reporting_url: str = typer.Option(os.environ.get("STYRKEDJA_REPORTING_URL", "http://127.0.0.1:8104"),
                                           help="the reporting service that keeps the directory"),
+        reporting_token: str | None = typer.Option(None, envvar="STYRKEDJA_REPORTING_TOKEN",
+                                                   help="bearer token for reporting: a platform client's for the "
+                                                        "organisers in the source (`styrkedja token --role platform "
+                                                        "--organiser ID`)"),
         since: datetime | None = typer.Option(None, help="incremental: only what changed after this time "
                                                          "(meta.modified.after), and apply /deletedEntities"),
         page_size: int = typer.Option(100, min=1, max=10_000, help="items per page asked of the API"),
@@ -194,7 +198,8 @@ def register(import_app: typer.Typer) -> None:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=console) as progress:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress)
-                with httpx.Client(base_url=reporting_url, timeout=120) as client:
+                headers = {"Authorization": f"Bearer {reporting_token}"} if reporting_token else {}
+                with httpx.Client(base_url=reporting_url, timeout=120, headers=headers) as client:
                     summary = send(client, the_plan, deleted, removed_at=datetime.now(UTC),
                                    progress=progress, full=since is None,
                                    allow_mass_removal=allow_mass_removal)

@@ -25,6 +25,7 @@ from .policy import (
                      require_read,
                      require_role,
                      require_write,
+                     require_write_each,
 )
 from .principal import GroupRef, InvalidClaims, Level, Principal, Role, principal_from_claims
 from .tokens import InvalidToken, KeySource, TokenVerifier
@@ -37,10 +38,12 @@ from .web import (
                      authorize,
                      authorize_read,
                      authorize_write,
+                     document_security,
                      routes_without_guard,
 )
 
 __all__ = ["GRANTS", "OPEN_PATHS", "AccessDenied", "Guard", "GroupRef", "InvalidClaims", "InvalidToken", "KeySource",
            "Level", "Node", "Principal", "RouteInfo", "api_routes", "Role", "TokenMiddleware", "TokenVerifier", "Write", "authorize",
            "authorize_read", "authorize_write", "may_read", "may_read_own_write", "may_write", "principal_from_claims",
-           "readable_levels", "require_read", "require_role", "require_write", "routes_without_guard"]
+           "readable_levels", "require_read", "require_role", "require_write", "require_write_each",
+           "routes_without_guard", "document_security"]

@@ -9,6 +9,7 @@ No I/O, no web framework: a route asks `may_write(principal, Write.ASSESSMENTS, 
 | platform        | assessments, forecasts, support, organisation — own organiser(s) | only what it wrote              |
 | teacher         | —                                                   | own groups, student level included           |
 | principal       | LIKA of own school units                            | own school units, student level included     |
+| ict_coordinator | LIKA of own school units                            | own school units, unit level (no student data) |
 | area_manager    | —                                                   | own areas' units, down to group level        |
 | organiser_admin | organiser settings, LIKA of any own unit            | whole organiser, every level (exact)         |
 | politician      | —                                                   | organiser and area aggregates (suppressed)   |
@@ -22,9 +23,10 @@ in `styrkedja_reporting.access.disclosure`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..rules import RuleViolation
+from ..rules import RuleViolation, RuleViolations
 from .principal import GroupRef, Level, Principal, Role
 
 
@@ -72,6 +74,8 @@ GRANTS: dict[Role, Grant] = {
     Role.TEACHER: Grant(frozenset(), WriteReach.NONE, Reach.GROUPS, frozenset({Level.STUDENT, Level.GROUP})),
     Role.PRINCIPAL: Grant(frozenset({Write.LIKA}), WriteReach.SCHOOL_UNITS, Reach.SCHOOL_UNITS,
                           frozenset({Level.STUDENT, Level.GROUP, Level.SCHOOL_UNIT})),
+    Role.ICT_COORDINATOR: Grant(frozenset({Write.LIKA}), WriteReach.SCHOOL_UNITS, Reach.SCHOOL_UNITS,
+                                frozenset({Level.SCHOOL_UNIT})),
     Role.AREA_MANAGER: Grant(frozenset(), WriteReach.NONE, Reach.AREAS,
                              frozenset({Level.GROUP, Level.SCHOOL_UNIT, Level.AREA})),
     Role.ORGANISER_ADMIN: Grant(frozenset({Write.ORGANISER_SETTINGS, Write.LIKA}), WriteReach.ORGANISERS,
@@ -160,6 +164,17 @@ def require_write(principal: Principal, kind: Write, organiser_id: str | None, *
         raise AccessDenied(field, "write_scope",
                            f"this token may not write {kind.value} for organiser {organiser_id!s:.64}"
                            + (f", school unit {school_unit_code!s:.16}" if school_unit_code else ""))
+
+
+def require_write_each(principal: Principal, kind: Write, organiser_ids: Sequence[str | None], *, batch: bool,
+                       field: str = "organiser_id") -> None:
+    """Every item of a request checked before anything else: a 403 naming each item (`items.<i>.organiser_id`)
+    whose organiser this token may not write `kind` for — so a batch is stored whole or not at all."""
+    denied = [AccessDenied(f"items.{index}.{field}" if batch else field, "write_scope",
+                           f"this token may not write {kind.value} for organiser {organiser_id!s:.64}")
+              for index, organiser_id in enumerate(organiser_ids) if not may_write(principal, kind, organiser_id)]
+    if denied:
+        raise RuleViolations(denied)
 
 
 def require_read(principal: Principal, node: Node, *, field: str = "scope") -> None:

@@ -30,6 +30,7 @@ class Role(enum.StrEnum):
     PLATFORM = "platform"  # a school platform's client (client credentials)
     TEACHER = "teacher"
     PRINCIPAL = "principal"  # rektor
+    ICT_COORDINATOR = "ict_coordinator"  # IT-samordnare: LIKA of its own school units
     AREA_MANAGER = "area_manager"  # verksamhetschef
     ORGANISER_ADMIN = "organiser_admin"  # huvudmannens förvaltning
     POLITICIAN = "politician"

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..problems import problem_response
+from ..problems import MEANINGS, PROBLEM_JSON, problem_response
 from .policy import GRANTS, Reach, Write, require_role
 from .principal import InvalidClaims, Principal, Role, principal_from_claims
 from .tokens import InvalidToken, TokenVerifier
@@ -166,3 +166,42 @@ def install_unauthenticated_handler(app: FastAPI) -> None:
     @app.exception_handler(_Unauthenticated)
     async def _no_principal(request: Request, exc: _Unauthenticated) -> JSONResponse:
         return unauthorized(None, request.url.path)
+
+
+BEARER_SCHEME = "bearer"
+
+
+def document_security(openapi: dict[str, Any], app: FastAPI, *, require_token: bool,
+                      open_paths: Iterable[str] = OPEN_PATHS) -> dict[str, Any]:
+    """The bearer scheme in the OpenAPI document, and on every operation that needs a token (every
+    one but the open paths when tokens are required; otherwise those with a guard): `security`,
+    401 (with its `WWW-Authenticate` challenge) and, where a guard decides, 403 — as problem+json."""
+    exempt = frozenset(open_paths)
+    guarded = {(method.lower(), route.path) for route in api_routes(app) for method in route.methods
+               if guards_of(route.dependant)}
+    ref = {"$ref": "#/components/schemas/ProblemDetails"}
+    touched = False
+    for path, path_item in openapi.get("paths", {}).items():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or path in exempt:
+                continue
+            has_guard = (method, path) in guarded
+            if not (require_token or has_guard):
+                continue
+            touched = True
+            operation["security"] = [{BEARER_SCHEME: []}]
+            responses = operation.setdefault("responses", {})
+            responses["401"] = {"description": MEANINGS[401], "content": {PROBLEM_JSON: {"schema": ref}},
+                                "headers": {"WWW-Authenticate": {
+                                    "description": "RFC 6750 challenge: `Bearer realm=...`, with `error` and "
+                                                   "`error_description` when a token was sent",
+                                    "schema": {"type": "string"}}}}
+            if has_guard:
+                responses["403"] = {"description": MEANINGS[403], "content": {PROBLEM_JSON: {"schema": ref}}}
+    if touched:
+        components = openapi.setdefault("components", {})
+        components.setdefault("securitySchemes", {})[BEARER_SCHEME] = {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "An OIDC access token (RS256/ES256) from the configured issuer, audience `styrkedja`; "
+                           "scope claims `roles`, `organisers`, `areas`, `school_units`, `groups`."}
+    return openapi

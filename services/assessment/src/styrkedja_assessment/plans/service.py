@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from styrkedja_contracts.events.plan import PlanPublishedV1, PlanRetractedV1
+from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation
@@ -44,10 +45,13 @@ def check_plan(item: PlanIn) -> list[RuleViolation]:
 
 
 class PlanService:
-    def __init__(self, db: Database, outbox: Outbox, *, max_batch_items: int = 1000) -> None:
-        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items)
+    def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000) -> None:
+        self.principal = principal
+        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
+                                may_change=lambda row: may_write(principal, Write.ASSESSMENTS, row["organiser_id"]))
 
     async def publish(self, items: Sequence[PlanIn], *, batch: bool = False) -> list[PlanOut]:
+        require_write_each(self.principal, Write.ASSESSMENTS, [item.organiser_id for item in items], batch=batch)
         violations = [v.at_item(i if batch else None) for i, item in enumerate(items) for v in check_plan(item)]
         changes = [Change(item.plan_id or uuid.uuid4(), item.revision, item.model_dump(
             mode="json", exclude={"plan_id", "revision"})) for item in items]

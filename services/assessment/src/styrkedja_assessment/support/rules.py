@@ -137,6 +137,36 @@ def may_record(role: CallerRole, kind: InterventionKind) -> bool:
     return False
 
 
+def check_recorder(role: str | None, item: Intervention) -> list[RuleViolation]:
+    """The caller's role (the token's, once tokens are on in this service; None: not known, no
+    check) against what it records — 403 naming the rule:
+
+    - `role_may_record`: teachers record extra adaptations only; the principal and a platform
+      (on behalf of its users) every kind; any other role none;
+    - `decider_is_caller`: a teacher or the principal records decisions in their own name only
+      (`decided_by_role` is the caller's role); a platform names the decider in the item, and
+      `principal_decides` (`check_intervention`) checks it.
+    """
+    if role is None:
+        return []
+    try:
+        caller = CallerRole(role)
+    except ValueError:
+        return [RuleViolation("kind", "role_may_record", f"the role {role!r} records no support interventions",
+                              status=403)]
+    found: list[RuleViolation] = []
+    if not may_record(caller, item.kind):
+        found.append(RuleViolation("kind", "role_may_record",
+                                   f"a {caller.value} records extra adaptations only, not {item.kind.value}",
+                                   status=403))
+    if caller in (CallerRole.teacher, CallerRole.principal) and item.decided_by_role is not None \
+            and item.decided_by_role.value != caller.value:
+        found.append(RuleViolation("decided_by_role", "decider_is_caller",
+                                   f"a {caller.value} records decisions in their own name, not the "
+                                   f"{item.decided_by_role.value}'s", status=403))
+    return found
+
+
 def may_read_description(role: CallerRole, *, teaches_student: bool) -> bool:
     """The free-text description: the student's teachers, the principal and student health."""
     if role in (CallerRole.principal, CallerRole.student_health):

@@ -18,12 +18,13 @@ from styrkedja_contracts.events.support import (
     SupportInterventionRecordedV1,
     SupportInterventionRetractedV1,
 )
+from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation
 from styrkedja_kit.writes import Built, Change, Outcome, WritePath
 
-from .rules import Intervention, StoredInvestigation, check_intervention, check_investigation_basis
+from .rules import Intervention, StoredInvestigation, check_intervention, check_investigation_basis, check_recorder
 from .schemas import InterventionIn, InterventionOut, InterventionRetractIn
 from .tables import TABLES, investigations
 
@@ -57,14 +58,22 @@ def _out(outcome: Outcome) -> InterventionOut:
 
 
 class SupportService:
-    def __init__(self, db: Database, outbox: Outbox, *, max_batch_items: int = 1000) -> None:
-        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items)
+    def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000) -> None:
+        self.principal = principal
+        self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
+                                may_change=lambda row: may_write(principal, Write.SUPPORT, row["organiser_id"]))
 
-    async def record(self, items: Sequence[InterventionIn], *, batch: bool = False) -> list[InterventionOut]:
-        """Store a new revision of each intervention and its event, all or nothing."""
+    async def record(self, items: Sequence[InterventionIn], *, batch: bool = False,
+                     caller_role: str | None = None) -> list[InterventionOut]:
+        """Store a new revision of each intervention and its event, all or nothing. First of all, every
+        item's organiser must be one this token writes for (403 naming each one that is not).
+        `caller_role`: the token's role (`rules.check_recorder`); None checks no caller."""
+        require_write_each(self.principal, Write.SUPPORT, [item.organiser_id for item in items], batch=batch)
         violations: list[RuleViolation] = []
         for index, item in enumerate(items):
-            violations += [v.at_item(index if batch else None) for v in check_intervention(_rules_view(item))]
+            view = _rules_view(item)
+            found = check_recorder(caller_role, view) + check_intervention(view)
+            violations += [v.at_item(index if batch else None) for v in found]
         changes = [Change(item.intervention_id or uuid.uuid4(), item.revision, _content(item)) for item in items]
         # an investigation decided earlier in the same batch is a basis too
         in_batch = {change.record_id: StoredInvestigation(item.kind, item.status, item.organiser_id,

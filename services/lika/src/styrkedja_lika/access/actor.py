@@ -1,13 +1,18 @@
-"""The caller's identity: the one FastAPI dependency every route takes.
-
-The token layer (OIDC JWT → role, organiser, school units) is being built in the kit. Until it is
-wired here, no identity is known: `actor` returns None and the ownership rules in `rules` are not
-applied to HTTP requests. Replacing this function's body is the only change the routes need."""
+"""Who is calling: the kit's `Principal`, from the verified bearer token (roles, organisers, school
+units, groups). Each route declares one of these guards; the ownership rules in `rules` then decide
+per self-assessment."""
 
 from __future__ import annotations
 
-from .rules import Actor
+from typing import Any
 
+from styrkedja_kit.auth import Role, Write, authorize, authorize_write
 
-async def actor() -> Actor | None:
-    return None
+from .rules import READERS
+
+#: Create, change, publish, keep private, edit the action plan: principal, ICT coordinator, organiser admin.
+writer: Any = authorize_write(Write.LIKA)
+#: Read self-assessments, action plans, comparisons, exports: the unit, the organiser admin, area managers.
+reader: Any = authorize(*READERS, description="reads self-assessments")
+#: The catalogue is reference data (no school's data): any role.
+catalogue_reader: Any = authorize(*Role, description="reads the LIKA catalogue")

@@ -1,47 +1,40 @@
-"""Ownership rules of self-assessments (pure).
+"""Ownership rules of self-assessments (pure), on the kit's `Principal` (who the token says is calling).
 
 A self-assessment belongs to one school unit of one organiser (huvudman). Only that unit's principal
 (rektor) or ICT coordinator, and the organiser admin, may create, change or publish it, or edit its
-action plan. Reading follows the caller's scope; a private self-assessment is visible to its own unit
-only (not even the organiser admin), and a draft to its own unit and the organiser admin, who may
-write it.
+action plan: the kit's `Write.LIKA` grant (principal and ICT coordinator for the units in their token's
+`school_units`, the organiser admin for any unit of its `organisers`).
+
+Reading follows the caller's scope, always within the token's organisers:
+- the unit itself — principal, ICT coordinator, teacher — reads every self-assessment of its units,
+  drafts and private ones included (a teacher's units: its `school_units` claim and the units of its
+  `groups`);
+- the organiser admin reads every draft and published one of its organisers, never a private one;
+- an area manager reads the published ones of the units its token lists in `school_units` (this
+  service keeps no directory: the organiser-wide picture per area is reporting's LIKA compilation);
+- politicians, the public, platforms and ops read nothing here (aggregates are reporting's).
+
+A private self-assessment is visible to its own unit only, and changed only by its unit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
+from styrkedja_kit.auth import Principal, Role, Write
+from styrkedja_kit.auth import may_write as may_write_kind
 from styrkedja_kit.rules import RuleViolation
 
 from ..domain import AssessmentStatus
 
-__all__ = ["Actor", "Owner", "Role", "may_read", "may_write", "require_read", "require_write"]
+__all__ = ["READERS", "WRITERS", "Owner", "may_read", "may_write", "require_read", "require_write"]
 
-
-class Role(StrEnum):
-    """The caller's role, as the access layer (tokens) will name it."""
-
-    PRINCIPAL = "principal"
-    ICT_COORDINATOR = "ict_coordinator"
-    TEACHER = "teacher"
-    AREA_MANAGER = "area_manager"
-    ORGANISER_ADMIN = "organiser_admin"
-    POLITICIAN = "politician"
-    PLATFORM = "platform"
-
-
-_UNIT_WRITERS = frozenset({Role.PRINCIPAL, Role.ICT_COORDINATOR})
-_UNIT_READERS = frozenset({Role.PRINCIPAL, Role.ICT_COORDINATOR, Role.TEACHER})
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The caller: role, organiser and the school units in scope (for an area manager: the area's)."""
-
-    role: Role
-    organiser_id: str
-    school_unit_codes: frozenset[str] = field(default_factory=frozenset)
+#: The roles that write LIKA at all (their units or organiser are checked per self-assessment).
+WRITERS = frozenset({Role.PRINCIPAL, Role.ICT_COORDINATOR, Role.ORGANISER_ADMIN})
+#: The roles that read self-assessments at all.
+READERS = frozenset({Role.PRINCIPAL, Role.ICT_COORDINATOR, Role.TEACHER, Role.AREA_MANAGER, Role.ORGANISER_ADMIN})
+_UNIT_WRITERS = (Role.PRINCIPAL, Role.ICT_COORDINATOR)
+_UNIT_READERS = (Role.PRINCIPAL, Role.ICT_COORDINATOR, Role.TEACHER)
 
 
 @dataclass(frozen=True)
@@ -53,43 +46,43 @@ class Owner:
     status: AssessmentStatus = AssessmentStatus.DRAFT
 
 
-def _own_unit(actor: Actor, owner: Owner) -> bool:
-    return actor.organiser_id == owner.organiser_id and owner.school_unit_code in actor.school_unit_codes
+def _units(principal: Principal) -> frozenset[str]:
+    return principal.school_units | {g.school_unit_code for g in principal.groups}
 
 
-def may_write(actor: Actor, owner: Owner) -> bool:
+def _is_the_unit(principal: Principal, owner: Owner, roles: tuple[Role, ...], units: frozenset[str]) -> bool:
+    return principal.has(*roles) and owner.organiser_id in principal.organisers and owner.school_unit_code in units
+
+
+def may_write(principal: Principal, owner: Owner) -> bool:
     """Create, save, publish, keep private, edit the action plan."""
-    if actor.organiser_id != owner.organiser_id:
-        return False
-    if actor.role in _UNIT_WRITERS:
-        return _own_unit(actor, owner)
-    # the organiser admin is not the unit: a private self-assessment is the unit's alone
-    return actor.role is Role.ORGANISER_ADMIN and owner.status is not AssessmentStatus.PRIVATE
+    if owner.status is AssessmentStatus.PRIVATE:  # the organiser admin is not the unit
+        return _is_the_unit(principal, owner, _UNIT_WRITERS, principal.school_units)
+    return may_write_kind(principal, Write.LIKA, owner.organiser_id, owner.school_unit_code)
 
 
-def may_read(actor: Actor, owner: Owner) -> bool:
-    if actor.organiser_id != owner.organiser_id:
+def may_read(principal: Principal, owner: Owner) -> bool:
+    if owner.organiser_id not in principal.organisers:
         return False
-    if actor.role in _UNIT_READERS:
-        return _own_unit(actor, owner)
+    if _is_the_unit(principal, owner, _UNIT_READERS, _units(principal)):
+        return True
     if owner.status is AssessmentStatus.PRIVATE:
         return False
-    if actor.role is Role.ORGANISER_ADMIN:
+    if principal.has(Role.ORGANISER_ADMIN):
         return True
-    if actor.role is Role.AREA_MANAGER:
-        return owner.status is AssessmentStatus.PUBLISHED and _own_unit(actor, owner)
-    return False  # politicians see aggregates in reporting; platforms write assessments, not LIKA
+    return (principal.has(Role.AREA_MANAGER) and owner.status is AssessmentStatus.PUBLISHED
+            and owner.school_unit_code in principal.school_units)
 
 
-def require_write(actor: Actor | None, owner: Owner) -> None:
-    """403 naming the unit unless `actor` may write; `None` = no identity layer yet (see `actor`)."""
-    if actor is not None and not may_write(actor, owner):
+def require_write(principal: Principal, owner: Owner) -> None:
+    """403 naming the unit unless `principal` may write."""
+    if not may_write(principal, owner):
         raise RuleViolation("school_unit_code", "not_owner",
-                            f"a {actor.role} of organiser {actor.organiser_id} may not change the self-assessments "
-                            f"of school unit {owner.school_unit_code} of organiser {owner.organiser_id}", status=403)
+                            f"this token may not change the self-assessments of school unit "
+                            f"{owner.school_unit_code} of organiser {owner.organiser_id}", status=403)
 
 
-def require_read(actor: Actor | None, owner: Owner) -> None:
-    if actor is not None and not may_read(actor, owner):
+def require_read(principal: Principal, owner: Owner) -> None:
+    if not may_read(principal, owner):
         raise RuleViolation("self_assessment_id", "out_of_scope",
                             "this self-assessment is outside the caller's scope", status=403)

@@ -11,21 +11,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from styrkedja_contracts.events.lika import ActionStatus, LikaArea
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Principal
 
-from ..access.actor import actor
-from ..access.rules import Actor
+from ..access.actor import reader, writer
 from .rules import MAX_TAG_LENGTH, MAX_TAGS, PlanFilter
 from .service import ActionPlans
 
 router = APIRouter(prefix="/v1/self-assessments/{self_assessment_id}/action-plan", tags=["action plans"])
 
 
-def service(request: Request, caller: Annotated[Actor | None, Depends(actor)]) -> ActionPlans:
+def service(request: Request, caller: Principal = reader) -> ActionPlans:
+    runtime = runtime_of(request)
+    return ActionPlans(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
+
+
+def write_service(request: Request, caller: Principal = writer) -> ActionPlans:
     runtime = runtime_of(request)
     return ActionPlans(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
 
 
 Service = Annotated[ActionPlans, Depends(service)]
+WriteService = Annotated[ActionPlans, Depends(write_service)]
 
 
 class ItemOut(BaseModel):
@@ -94,7 +100,7 @@ async def get_plan(self_assessment_id: UUID, svc: Service,
 
 
 @router.patch("/items/{activity_id}", response_model=EditOut)
-async def edit_item(self_assessment_id: UUID, activity_id: str, body: ItemEditIn, svc: Service) -> EditOut:
+async def edit_item(self_assessment_id: UUID, activity_id: str, body: ItemEditIn, svc: WriteService) -> EditOut:
     changes = body.model_dump(include=body.model_fields_set)
     item, revision = await svc.edit(self_assessment_id, activity_id, changes)
     return EditOut(revision=revision, item=ItemOut(**item))

@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
 from styrkedja_contracts.events.lika import LikaActionPlanChangedV1
+from styrkedja_kit.auth import Principal
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
-from ..access.rules import Actor, Owner, require_read, require_write
+from ..access.rules import Owner, require_read, require_write
 from ..domain import AssessmentStatus, Catalogue, SchoolTerm, SelfAssessment, generate_action_plan
 from ..problems import raise_if_any
 from ..self_assessments import queries as self_assessment_queries
@@ -56,7 +57,7 @@ async def generate_plan(session: AsyncSession, assessment: dict[str, Any], catal
 
 
 class ActionPlans:
-    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Actor | None) -> None:
+    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Principal) -> None:
         self.db = db
         self.outbox = outbox
         self.max_event_bytes = max_event_bytes

@@ -8,10 +8,11 @@ from datetime import date
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from ..access.actor import catalogue_reader
 from ..domain import AREA_ORDER, RATED_SCALE, Catalogue, Rating, SchoolForm
 from .library import catalogue_for, library
 
-router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
+router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"], dependencies=[catalogue_reader])
 
 
 class Labelled(BaseModel):

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from styrkedja_contracts.events.lika import SchoolForm
 from styrkedja_contracts.identifiers import OrganiserId, SchoolUnitCode
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Principal
 
-from ..access.actor import actor
-from ..access.rules import Actor
+from ..access.actor import reader, writer
 from ..catalogue.library import library
 from ..domain import AREA_ORDER, AssessmentStatus, Rating, score_ratings
 from .schemas import (
@@ -31,12 +31,20 @@ from .service import SelfAssessments
 router = APIRouter(prefix="/v1/self-assessments", tags=["self-assessments"])
 
 
-def service(request: Request, caller: Annotated[Actor | None, Depends(actor)]) -> SelfAssessments:
+def service(request: Request, caller: Principal = reader) -> SelfAssessments:
     runtime = runtime_of(request)
     return SelfAssessments(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
 
 
+def write_service(request: Request, caller: Principal = writer) -> SelfAssessments:
+    runtime = runtime_of(request)
+    return SelfAssessments(runtime.db, runtime.require_outbox(), runtime.settings.max_event_bytes, caller)
+
+
+#: For reads: the caller's read scope decides per self-assessment.
 Service = Annotated[SelfAssessments, Depends(service)]
+#: For writes: only the roles that write LIKA get this far; ownership is decided per self-assessment.
+WriteService = Annotated[SelfAssessments, Depends(write_service)]
 
 
 def summary(row: dict[str, Any], ratings: dict[str, tuple[str, str | None]]) -> SelfAssessmentSummary:
@@ -67,7 +75,7 @@ def full(row: dict[str, Any], ratings: dict[str, tuple[str, str | None]]) -> Sel
 @router.post("", response_model=SelfAssessmentOut, status_code=201,
              responses={200: {"description": "The same draft again (same id and header): nothing stored"},
                         409: {"description": "The id is taken by another self-assessment"}})
-async def create_draft(body: DraftIn, svc: Service, response: Response) -> SelfAssessmentOut:
+async def create_draft(body: DraftIn, svc: WriteService, response: Response) -> SelfAssessmentOut:
     row, ratings, created = await svc.create_draft(body)
     if not created:
         response.status_code = 200
@@ -93,26 +101,26 @@ async def get_one(self_assessment_id: UUID, svc: Service) -> SelfAssessmentOut:
 
 @router.patch("/{self_assessment_id}/ratings", response_model=SelfAssessmentOut,
               responses={409: {"description": "The self-assessment is final"}})
-async def save_ratings(self_assessment_id: UUID, body: RatingsIn, svc: Service) -> SelfAssessmentOut:
+async def save_ratings(self_assessment_id: UUID, body: RatingsIn, svc: WriteService) -> SelfAssessmentOut:
     """Save some ratings (and comments) of a draft, in any order; an indicator saved again is replaced."""
     return full(*await svc.save(self_assessment_id, body.ratings))
 
 
 @router.delete("/{self_assessment_id}/ratings/{indicator_id}", status_code=204)
-async def remove_rating(self_assessment_id: UUID, indicator_id: str, svc: Service) -> Response:
+async def remove_rating(self_assessment_id: UUID, indicator_id: str, svc: WriteService) -> Response:
     await svc.remove_rating(self_assessment_id, indicator_id)
     return Response(status_code=204)
 
 
 @router.post("/{self_assessment_id}/publish", response_model=SelfAssessmentOut,
              responses={422: {"description": "Incomplete or invalid: every missing or invalid indicator"}})
-async def publish(self_assessment_id: UUID, svc: Service, body: FinaliseIn | None = None) -> SelfAssessmentOut:
+async def publish(self_assessment_id: UUID, svc: WriteService, body: FinaliseIn | None = None) -> SelfAssessmentOut:
     return full(*await svc.finalise(self_assessment_id, publish=True, start_term=body.start_term if body else None))
 
 
 @router.post("/{self_assessment_id}/keep-private", response_model=SelfAssessmentOut,
              responses={422: {"description": "Incomplete or invalid: every missing or invalid indicator"}})
-async def keep_private(self_assessment_id: UUID, svc: Service, body: FinaliseIn | None = None) -> SelfAssessmentOut:
+async def keep_private(self_assessment_id: UUID, svc: WriteService, body: FinaliseIn | None = None) -> SelfAssessmentOut:
     """Make the self-assessment final without publishing it: it never leaves the service."""
     return full(*await svc.finalise(self_assessment_id, publish=False,
                                     start_term=body.start_term if body else None))
@@ -120,7 +128,7 @@ async def keep_private(self_assessment_id: UUID, svc: Service, body: FinaliseIn 
 
 @router.post("/published", response_model=PublishedOut, status_code=201,
              responses={200: {"description": "The same self-assessment again: nothing stored, no event"}})
-async def import_published(item: SelfAssessmentPublishedIn, svc: Service, response: Response) -> PublishedOut:
+async def import_published(item: SelfAssessmentPublishedIn, svc: WriteService, response: Response) -> PublishedOut:
     """The door for a self-assessment published in another tool, sent in whole."""
     result = await svc.import_published(item)
     if result.status == "unchanged":

@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
 from styrkedja_contracts.events.lika import LikaRating, LikaSelfAssessmentPublishedV1
+from styrkedja_kit.auth import Principal
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
-from ..access.rules import Actor, Owner, may_read, require_read, require_write
+from ..access.rules import Owner, may_read, require_read, require_write
 from ..action_plans.service import generate_plan
 from ..catalogue.library import catalogue_for
 from ..domain import AssessmentStatus, Catalogue, SchoolTerm, SelfAssessment
@@ -82,7 +83,7 @@ Loaded = tuple[dict[str, Any], dict[str, tuple[str, str | None]]]
 
 
 class SelfAssessments:
-    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Actor | None) -> None:
+    def __init__(self, db: Database, outbox: Outbox, max_event_bytes: int, actor: Principal) -> None:
         self.db = db
         self.outbox = outbox
         self.max_event_bytes = max_event_bytes
@@ -107,12 +108,14 @@ class SelfAssessments:
 
     async def of_unit(self, organiser_id: str, school_unit_code: str, school_form: str | None,
                       statuses: Sequence[str]) -> list[Loaded]:
-        """A unit's self-assessments over time (oldest first), those the caller may read."""
+        """A unit's self-assessments over time (oldest first), those the caller may read; a 403 when it
+        may read none of that unit's (not even a published one)."""
+        require_read(self.actor, Owner(organiser_id, school_unit_code, AssessmentStatus.PUBLISHED))
         async with self.db.sessions() as session:
             rows = await queries.of_unit(session, organiser_id, school_unit_code, school_form=school_form,
                                          statuses=statuses)
             return [(row, await ratings_of(session, row)) for row in rows
-                    if self.actor is None or may_read(self.actor, owner_of(row))]
+                    if may_read(self.actor, owner_of(row))]
 
     # ---- writing ------------------------------------------------------------------------------
 

@@ -85,6 +85,7 @@ SUPPRESSED_LEVELS: dict[Role, frozenset[Level]] = {
     Role.AREA_MANAGER: _ABOVE_UNIT,
     Role.PRINCIPAL: _ABOVE_UNIT,
     Role.TEACHER: _ABOVE_UNIT,
+    Role.ICT_COORDINATOR: _ABOVE_UNIT,
     Role.PLATFORM: _ABOVE_UNIT,
     Role.OPS: _ABOVE_UNIT,
     Role.POLITICIAN: frozenset(Level),

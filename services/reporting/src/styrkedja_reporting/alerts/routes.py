@@ -1,9 +1,9 @@
 """Alerts over HTTP: list with filters, acknowledge with a comment, per-organiser thresholds,
 students at risk at school-unit level.
 
-Scope seam: `AlertScope` narrows every read (a principal: their school units' group and unit
-alerts); until the access feature fills it from the token, the routes pass None (everything).
-The thresholds are the organiser admin's (`require_organiser_admin` is the seam for it).
+Access: `AlertScope` narrows every read to the token's organisers (a principal or teacher: their
+school units' group and unit alerts, from the token or the directory); the thresholds are the
+organiser admin's; students at risk are a student-level read (audited); reevaluate is ops.
 """
 
 from __future__ import annotations
@@ -22,8 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, authorize, authorize_write, require_write
+from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam, SubjectCodeParam
 
+from ..access.guard import check_read
+from ..access.scope import reader_of
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
 from ..params import ID_PATTERN
@@ -93,22 +97,36 @@ async def alert_list(
         subject_code: SubjectCodeParam | None = Query(None),
         school_year: SchoolYearParam | None = Query(None),
         rule: AlertRule | None = None, status: Status | None = None,
-        limit: int = Query(500, ge=1, le=5000)) -> list[AlertOut]:
+        limit: int = Query(500, ge=1, le=5000),
+        principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL, Role.TEACHER,
+                                         description="reads alerts")) -> list[AlertOut]:
     """Dip alerts (larm), newest change first; filters by level, unit, subject, rule and status."""
     filters = {"organiser_id": organiser_id, "level": level, "unit_id": unit_id,
                "school_unit_code": school_unit_code, "subject_code": subject_code, "school_year": school_year,
                "rule": rule.value if rule else None, "status": status.value if status else None}
+    if organiser_id is not None and organiser_id not in principal.organisers:
+        raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
     async with runtime_of(request).db.sessions() as session:
-        return await list_alerts(session, filters, None, limit)
+        return await list_alerts(session, filters, await alert_scope(session, principal), limit)
+
+
+async def alert_scope(session: AsyncSession, principal: Principal) -> AlertScope:
+    """The token's organisers; a principal's or teacher's own school units unless it also has an
+    organiser-wide role."""
+    if principal.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER):
+        return AlertScope(organiser_ids=principal.organisers)
+    reader = await reader_of(session, principal)
+    units = reader.school_units | {g.school_unit_code for g in reader.groups}
+    return AlertScope(organiser_ids=reader.organisers, school_unit_codes=frozenset(units))
 
 
 class Acknowledgement(BaseModel):
     comment: str = Field(max_length=4000, description="Why, and what is being done (≤ 2000 characters).")
 
 
-def caller_id(request: Request) -> str:
-    """The acting user's pseudonymous id: the access feature reads it from the token (seam)."""
-    return "unauthenticated"
+def caller_id(principal: Principal) -> str:
+    """The acting user's pseudonymous id (the token's subject)."""
+    return principal.subject[:64]
 
 
 def _alert_of(row) -> Alert:
@@ -121,15 +139,21 @@ def _alert_of(row) -> Alert:
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgement) -> AlertOut:
+async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgement,
+                            principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL,
+                                                             description="acknowledges alerts")) -> AlertOut:
     """Acknowledge (kvittera) an open alert with a comment; a resolved alert is a 409."""
     async with runtime_of(request).db.sessions.begin() as session:
         row = (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id).with_for_update())
                ).one_or_none()
         if row is None:
             raise HTTPException(404, f"no alert {alert_id}")
+        scope = await alert_scope(session, principal)
+        if row.organiser_id not in (scope.organiser_ids or frozenset()) or (
+                scope.school_unit_codes is not None and row.school_unit_code not in scope.school_unit_codes):
+            raise AccessDenied("alert_id", "write_scope", "this token may not acknowledge this alert")
         now = (await session.execute(select(func.now()))).scalar_one()
-        done = acknowledge(_alert_of(row), body.comment, caller_id(request), now)
+        done = acknowledge(_alert_of(row), body.comment, caller_id(principal), now)
         await session.execute(alerts.update().where(alerts.c.alert_id == alert_id).values(
             status=done.status.value, comment=done.comment, acknowledged_by=done.acknowledged_by, changed_at=now))
         await session.execute(alert_comments.insert().values(
@@ -151,12 +175,14 @@ class ThresholdsOut(ThresholdsIn):
     defaults: bool  # true until the organiser sets its own
 
 
-def require_organiser_admin(request: Request, organiser_id: str) -> None:
-    """Seam: the access feature checks the caller is this organiser's admin."""
+def require_organiser_admin(principal: Principal, organiser_id: str) -> None:
+    require_write(principal, Write.ORGANISER_SETTINGS, organiser_id)
 
 
 @router.get("/alert-thresholds/{organiser_id}", response_model=ThresholdsOut)
-async def get_thresholds(*, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()]) -> ThresholdsOut:
+async def get_thresholds(*, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
+                         principal: Principal = authorize_write(Write.ORGANISER_SETTINGS)) -> ThresholdsOut:
+    require_organiser_admin(principal, organiser_id)
     async with runtime_of(request).db.sessions() as session:
         row = (await session.execute(select(alert_thresholds).where(
             alert_thresholds.c.organiser_id == organiser_id))).one_or_none()
@@ -170,9 +196,10 @@ async def get_thresholds(*, request: Request, organiser_id: Annotated[OrganiserI
 
 
 @router.put("/alert-thresholds/{organiser_id}", response_model=ThresholdsOut)
-async def put_thresholds(*, request: Request, body: ThresholdsIn, organiser_id: Annotated[OrganiserIdParam, Path()]) -> ThresholdsOut:
+async def put_thresholds(*, request: Request, body: ThresholdsIn, organiser_id: Annotated[OrganiserIdParam, Path()],
+                         principal: Principal = authorize_write(Write.ORGANISER_SETTINGS)) -> ThresholdsOut:
     """The organiser's own thresholds; they apply to cells judged from now on."""
-    require_organiser_admin(request, organiser_id)
+    require_organiser_admin(principal, organiser_id)
     Thresholds.of(str(body.drop_points), str(body.below_forecast_points), body.min_students)  # the rules' check
     values = body.model_dump()
     async with runtime_of(request).db.sessions.begin() as session:
@@ -187,11 +214,15 @@ async def put_thresholds(*, request: Request, body: ThresholdsIn, organiser_id: 
 async def at_risk_list(
         *, request: Request, school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
-        min_subjects: int = Query(3, ge=1, le=30)) -> list[StudentAtRisk]:
+        min_subjects: int = Query(3, ge=1, le=30),
+        principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.PRINCIPAL, description="students at risk")
+        ) -> list[StudentAtRisk]:
     """Students below the pass level in `min_subjects` or more subjects in the term, or (year 9) with a
     forecast "not reached" in a core subject. Student level: per school unit only, for its principal
     and teachers (scope seam), never above school-unit level."""
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.sessions.begin() as session:
+        await check_read(session, request, principal, AuthLevel.STUDENT, None, school_unit_code=school_unit_code,
+                         field="school_unit_code")  # audited
         return await students_at_risk(session, school_unit_code, school_year, term, AtRiskRule(min_subjects))
 
 
@@ -200,8 +231,8 @@ class Reevaluated(BaseModel):
 
 
 @router.post("/admin/alerts/reevaluate", response_model=Reevaluated)
-async def reevaluate(request: Request, organiser_id: OrganiserIdParam | None = Query(None)
-                     ) -> Reevaluated:
+async def reevaluate(request: Request, organiser_id: OrganiserIdParam | None = Query(None),
+                     principal: Principal = authorize(Role.OPS, description="ops")) -> Reevaluated:
     """Judge every cell once on the current state (after a rebuild with alerts off; a sweep)."""
     async with runtime_of(request).db.sessions.begin() as session:
         return Reevaluated(events=await reevaluate_all(session, organiser_id))

@@ -4,8 +4,9 @@
 * principal view: one school unit's list by teacher, group, group × subject, teacher × group ×
   subject or unassigned — and the missing reports themselves (the list to remind people).
 
-Scope seam: the access feature narrows `school_unit_codes` to the caller's units (a principal: own
-units); until then every unit is readable. The forecast service will own the calendar API (the
+Access: the organiser view is the organiser admin's and area managers' of that organiser; one school
+unit's view needs `require_read` on that unit (a principal: own units); the items name students and
+are a student-level read (audited). The forecast service will own the calendar API (the
 organiser admin sets windows there and it sends `calendar.changed.v1`); reporting only follows it.
 """
 
@@ -18,11 +19,11 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from styrkedja_kit.app import runtime_of
-from styrkedja_kit.auth import AccessDenied, Node, Principal, Role, authorize_read, require_read
+from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize, authorize_read
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
 
-from ..directory.tables import placements
+from ..access.guard import check_read
 from ..exports import Column, ColumnType, Table, export_response
 from .rules import (
     CellKind,
@@ -78,8 +79,12 @@ def _window(organiser_id: str, school_year: str, term: str) -> WindowKey:
 async def organiser_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
-        format: str | None = None) -> StreamingResponse:
+        format: str | None = None,
+        principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, description="organiser compliance")
+        ) -> StreamingResponse:
     """The organiser's view: per school unit, the share of expected forecasts reported (late included)."""
+    if organiser_id not in principal.organisers:
+        raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
     window = _window(organiser_id, school_year, term)
     found = organiser_view(await _ledger(request, window, None), window)
     return export_response(request, _table(f"rapporteringsgrad-{organiser_id}-{term}-{school_year}", found), format)
@@ -90,9 +95,14 @@ async def principal_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
-        list: ListKind = "teacher", only_missing: bool = False, format: str | None = None) -> StreamingResponse:
+        list: ListKind = "teacher", only_missing: bool = False, format: str | None = None,
+        principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL,
+                                         description="school unit compliance")) -> StreamingResponse:
     """The principal's view of one school unit: per teacher (default), group, group × subject,
     teacher × group × subject, or the group × subjects nobody is assigned to; most missing first."""
+    async with runtime_of(request).db.sessions() as session:
+        await check_read(session, request, principal, AuthLevel.SCHOOL_UNIT, organiser_id,
+                         school_unit_code=school_unit_code, field="school_unit_code")
     window = _window(organiser_id, school_year, term)
     found = rows(await _ledger(request, window, school_unit_code), window, CellKind(list),
                  school_units=[school_unit_code], only_missing=only_missing)
@@ -109,13 +119,17 @@ async def principal_items(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
-        status: Literal["missing", "late", "on_time"] = "missing", format: str | None = None) -> StreamingResponse:
+        status: Literal["missing", "late", "on_time"] = "missing", format: str | None = None,
+        principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.PRINCIPAL, description="reports by student")
+        ) -> StreamingResponse:
     """The expected reports of one school unit by status (default: the missing ones, to remind
     people), with the teachers responsible on the deadline. Pseudonymous student ids; school-unit
     level only."""
     window = _window(organiser_id, school_year, term)
     c = compliance_items.c
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.sessions.begin() as session:
+        await check_read(session, request, principal, AuthLevel.STUDENT, organiser_id,
+                         school_unit_code=school_unit_code, field="school_unit_code")  # audited
         found = (await session.execute(select(compliance_items).where(
             c.organiser_id == organiser_id, c.kind == window.kind.value, c.period == window.period,
             c.school_unit_code == school_unit_code, c.status == status).order_by(
@@ -131,20 +145,8 @@ async def principal_items(
 # roster on the round's deadline, reported = a current assessment of the round (late = first
 # published after the deadline, grace included). A round the calendar sets no deadline for has no lists.
 
-READ = authorize_read()  # the guard (its dependency is what a test may override); the node is checked below
+READ = authorize_read()  # the guard; the node is checked in the route (`access.guard.check_read`)
 RoundParam = Annotated[int, Path(ge=1, le=4, description="Assessment round (omgång) 1–4 of the school year.")]
-
-
-async def _check(request: Request, principal: Principal, level: AuthLevel, organiser_id: str,
-                 school_unit_code: str | None, field: str) -> None:
-    area = None
-    if school_unit_code is not None:
-        async with runtime_of(request).db.sessions() as session:
-            area = (await session.execute(select(placements.c.area_id).where(
-                placements.c.school_unit_code == school_unit_code,
-                placements.c.organiser_id == organiser_id))).scalar_one_or_none()
-    require_read(principal, Node(level, organiser_id=organiser_id, area_id=area, school_unit_code=school_unit_code),
-                 field=field)
 
 
 def _round(organiser_id: str, school_year: str, round_: int) -> WindowKey:
@@ -158,9 +160,9 @@ async def organiser_round_compliance(
         principal: Principal = READ) -> StreamingResponse:
     """The organiser's view of an assessment round: per school unit, the share of expected
     assessments reported by the round's deadline (late included, and counted apart)."""
-    if not principal.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER):
-        raise AccessDenied("roles", "read_scope", "the organiser view is the organiser admin's and area managers'")
-    await _check(request, principal, AuthLevel.ORGANISER, organiser_id, None, "organiser_id")
+    if not principal.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER) or organiser_id not in principal.organisers:
+        raise AccessDenied("organiser_id", "read_scope", "the organiser view is the organiser admin's and area "
+                           "managers' of that organiser")
     window = _round(organiser_id, school_year, round)
     found = organiser_view(await _ledger(request, window, None), window)
     return export_response(request, _table(f"rapporteringsgrad-{organiser_id}-omgang{round}-{school_year}", found),
@@ -175,7 +177,9 @@ async def principal_round_compliance(
         principal: Principal = READ) -> StreamingResponse:
     """The principal's view of one school unit in an assessment round: per teacher (default), group,
     group × subject, teacher × group × subject, or unassigned; most missing first."""
-    await _check(request, principal, AuthLevel.SCHOOL_UNIT, organiser_id, school_unit_code, "school_unit_code")
+    async with runtime_of(request).db.sessions() as session:
+        await check_read(session, request, principal, AuthLevel.SCHOOL_UNIT, organiser_id,
+                         school_unit_code=school_unit_code, field="school_unit_code")
     window = _round(organiser_id, school_year, round)
     found = rows(await _ledger(request, window, school_unit_code), window, CellKind(list),
                  school_units=[school_unit_code], only_missing=only_missing)
@@ -192,10 +196,11 @@ async def principal_round_items(
     """The expected assessments of one school unit in a round by status (default: missing — the
     list to remind people), with the teachers responsible on the deadline. Student level: pseudonymous
     ids, the unit's principal and the organiser admin only."""
-    await _check(request, principal, AuthLevel.STUDENT, organiser_id, school_unit_code, "school_unit_code")
     window = _round(organiser_id, school_year, round)
     c = compliance_items.c
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.sessions.begin() as session:
+        await check_read(session, request, principal, AuthLevel.STUDENT, organiser_id,
+                         school_unit_code=school_unit_code, field="school_unit_code")  # audited
         found = (await session.execute(select(compliance_items).where(
             c.organiser_id == organiser_id, c.kind == window.kind.value, c.period == window.period,
             c.school_unit_code == school_unit_code, c.status == status).order_by(

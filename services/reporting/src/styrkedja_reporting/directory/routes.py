@@ -1,4 +1,9 @@
-"""Directory read API: the tree under an organiser, one unit with its children, roster sizes."""
+"""Directory read API: the tree under an organiser, one unit with its children, roster sizes; and
+the directory write API (platform clients, for their own organisers).
+
+Access: the tree and units for any reading role of that organiser (not the public); roster sizes
+(student counts) per unit for the roles that read that level there, rows narrowed to the reader's
+reach; writes need the organisation write grant for every organiser they touch (403, nothing stored)."""
 
 from __future__ import annotations
 
@@ -10,9 +15,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select, text
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, authorize, authorize_write, may_read, require_write
+from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam
 from styrkedja_kit.problems import Problem, validation_errors
 
+from ..access.scope import node_from, placements_of, reader_of
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
 from ..results.rules import GROUP_SEPARATOR
@@ -30,6 +38,12 @@ from .writes import (
 )
 
 router = APIRouter(prefix="/v1/directory", tags=["directory"])
+_READERS = (Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL, Role.TEACHER, Role.POLITICIAN)
+
+
+def _own_organiser(principal: Principal, organiser_id: str) -> None:
+    if organiser_id not in principal.organisers:
+        raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
 
 UnitType = Literal["organiser", "area", "school_unit", "group"]
 
@@ -86,8 +100,10 @@ def _tree(rows: list[Any]) -> list[Unit]:
 
 @router.get("/organisers/{organiser_id}/tree", response_model=list[Unit])
 async def tree(*, request: Request, response: Response,
-               organiser_id: Annotated[OrganiserIdParam, Path()]) -> list[Unit]:
+               organiser_id: Annotated[OrganiserIdParam, Path()],
+               principal: Principal = authorize(*_READERS, description="reads the directory")) -> list[Unit]:
     """Organiser → areas → school units → groups. Units whose parent is not known (yet) are roots."""
+    _own_organiser(principal, organiser_id)
     async with runtime_of(request).db.sessions() as session:
         rows = await _units_of(session, organiser_id)
         await set_freshness(session, response)
@@ -97,8 +113,10 @@ async def tree(*, request: Request, response: Response,
 @router.get("/units/{unit_id}", response_model=Unit)
 async def unit(*, request: Request, response: Response, unit_id: str = Path(pattern=ID_PATTERN), organiser_id: Annotated[OrganiserIdParam, Query()],
         unit_type: UnitType = "school_unit",
-        school_unit_code: SchoolUnitCodeParam | None = Query(None)) -> Unit:
+        school_unit_code: SchoolUnitCodeParam | None = Query(None),
+        principal: Principal = authorize(*_READERS, description="reads the directory")) -> Unit:
     """One unit with its children (a group is named with its school unit code)."""
+    _own_organiser(principal, organiser_id)
     if unit_type == "group" and school_unit_code is None:
         raise Problem(422, "Invalid request", "a group is named by its school unit code and its id",
                       [{"field": "school_unit_code", "rule": "required", "message": "required for a group"}])
@@ -130,8 +148,13 @@ async def roster_sizes(*, request: Request, response: Response,
                        level: Literal["group", "school_unit", "area", "organiser"],
                        organiser_id: Annotated[OrganiserIdParam, Query()],
                        on: date | None = None,
-                       unit_id: str | None = Query(None, pattern=ID_PATTERN)) -> list[RosterSize]:
-    """Students in the rosters (group memberships) on a date (today by default), per unit."""
+                       unit_id: str | None = Query(None, pattern=ID_PATTERN),
+                       principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL,
+                                                        Role.TEACHER, description="reads roster sizes")
+                       ) -> list[RosterSize]:
+    """Students in the rosters (group memberships) on a date (today by default), per unit (only the
+    units the token reads at that level)."""
+    _own_organiser(principal, organiser_id)
     unit = {"group": f"m.school_unit_code || '{GROUP_SEPARATOR}' || m.group_id", "school_unit": "m.school_unit_code",
             "area": "p.area_id", "organiser": "m.organiser_id"}[level]
     join = (f"JOIN {t.placements.name} p ON p.school_unit_code = m.school_unit_code AND p.area_id IS NOT NULL"
@@ -142,12 +165,18 @@ async def roster_sizes(*, request: Request, response: Response,
     async with runtime_of(request).db.sessions() as session:
         rows = (await session.execute(sql, {"organiser": organiser_id, "on": on or date.today()})).all()
         await set_freshness(session, response)
+        reader = await reader_of(session, principal)
+        auth_level = AuthLevel[level.upper()]
+        codes = [r[0].split(GROUP_SEPARATOR, 1)[0] for r in rows if r[0]] if level in ("group", "school_unit") else []
+        placed = await placements_of(session, codes)
     return [RosterSize(level=level, unit_id=r[0], students=int(r[1])) for r in rows
-            if unit_id is None or r[0] == unit_id]
+            if (unit_id is None or r[0] == unit_id)
+            and may_read(reader, node_from(auth_level, organiser_id, r[0], placed))]
 
 
 @router.post("/changes", response_model=ChangeSummary)
-async def write_directory_changes(request: Request, batch: ChangeBatch) -> ChangeSummary:
+async def write_directory_changes(request: Request, batch: ChangeBatch,
+                                  principal: Principal = authorize_write(Write.ORGANISATION)) -> ChangeSummary:
     """Directory changes from a platform or the SS 12000 importer (up to 5,000 per request). Each
     change that differs from what was published before becomes an organisation event; the same
     data sent again changes nothing. All or nothing: one invalid item refuses the batch."""
@@ -161,6 +190,9 @@ async def write_directory_changes(request: Request, batch: ChangeBatch) -> Chang
     if errors:
         raise Problem(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]),
                       errors[:100])
+    for n, (item, _) in enumerate(items):  # every organiser written for must be the token's: else nothing is stored
+        require_write(principal, Write.ORGANISATION, getattr(item, "organiser_id", None),
+                      field=f"items.{n}.data.organiser_id")
     runtime = runtime_of(request)
     assert runtime.outbox is not None
     async with runtime.db.sessions.begin() as session:
@@ -168,21 +200,26 @@ async def write_directory_changes(request: Request, batch: ChangeBatch) -> Chang
 
 
 @router.post("/removals", response_model=ChangeSummary)
-async def remove_directory_sources(request: Request, batch: RemovalBatch) -> ChangeSummary:
+async def remove_directory_sources(request: Request, batch: RemovalBatch,
+                                   principal: Principal = authorize_write(Write.ORGANISATION)) -> ChangeSummary:
     """Remove every directory entity published from these source ids (e.g. SS 12000 deletedEntities)
     or named by key (what a full import no longer found in its source)."""
+    for n, entity in enumerate(batch.entities):
+        require_write(principal, Write.ORGANISATION, entity.organiser_id, field=f"entities.{n}.organiser_id")
     runtime = runtime_of(request)
     assert runtime.outbox is not None
-    async with runtime.db.sessions.begin() as session:
-        return await remove_sources(session, runtime.outbox, batch)
+    async with runtime.db.sessions.begin() as session:  # source ids: only the token's organisers' entities
+        return await remove_sources(session, runtime.outbox, batch, principal.organisers)
 
 
 @router.get("/held", response_model=HeldEntities)
 async def list_held(*, request: Request, organiser_id: Annotated[OrganiserIdParam, Query()],
                     after: str | None = Query(None, min_length=1, max_length=200),
-                    limit: int = Query(MAX_ITEMS, ge=1, le=MAX_ITEMS)) -> HeldEntities:
+                    limit: int = Query(MAX_ITEMS, ge=1, le=MAX_ITEMS),
+                    principal: Principal = authorize_write(Write.ORGANISATION)) -> HeldEntities:
     """What the directory holds for an organiser (live entities by key, with the source id each came
     from), paged by `after` = the previous page's `next_after`: a full import removes what its
     source no longer has."""
+    require_write(principal, Write.ORGANISATION, organiser_id)
     async with runtime_of(request).db.sessions() as session:
         return await held_entities(session, organiser_id, after, limit)

@@ -182,12 +182,16 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     return summary
 
 
-async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch) -> ChangeSummary:
-    """Removal events for every live entity published from the given source ids or named by key."""
+async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch,
+                         organisers: frozenset[str] | None = None) -> ChangeSummary:
+    """Removal events for every live entity published from the given source ids or named by key
+    (only the entities of `organisers`, the writer's, when given)."""
     named: ColumnElement[bool] = published.c.source_id.in_(sorted(set(batch.source_ids)))
     if batch.entities:
         named = named | tuple_(published.c.organiser_id, published.c.entity_key).in_(
             sorted({(e.organiser_id, e.entity_key) for e in batch.entities}))
+    if organisers is not None:
+        named = named & published.c.organiser_id.in_(sorted(organisers))
     rows = (await session.execute(select(published).where(named, published.c.content_hash != _REMOVED)
                                   .order_by(published.c.organiser_id, published.c.entity_key))).all()
     removals = [(removal_for(r.entity_key, r.organiser_id, r.school_unit_code, batch.removed_at), r.source_id)

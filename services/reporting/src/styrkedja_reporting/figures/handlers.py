@@ -15,10 +15,11 @@ from styrkedja_kit.consumer import Delivered
 from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
 from ..results.handlers import batch_changes
 from .cells import ResultCell, result_cells
+from .coverage_counts import apply_student_counts, recount_areas
 from .linked import apply_linked, to_result
 from .pass_share import pass_tally
 from .periods import RoundPeriod, TermPeriod
-from .tables import DATES, PASS, STUDENTS, TABLES, counters
+from .tables import DATES, PASS, TABLES, counters
 
 EVENT_TYPES = RESULT_EVENT_TYPES
 
@@ -39,11 +40,11 @@ def cell_key(organiser_id: str, cell: ResultCell) -> tuple[Any, ...]:
 
 async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Per changed fact, contribution(new) − contribution(old) of the pass tally, the result date and
-    the student id in each of the result's cells — exactly `pass_delta`, `freshness_delta` and
-    `coverage_delta`, summed straight into plain counters (the per-cell state objects and the
+    the student id in each of the result's group cells — exactly `pass_delta`, `freshness_delta` and
+    `coverage_delta` (its distinct count moved per level by `coverage_counts`), summed straight into plain counters (the per-cell state objects and the
     delta dicts cost more than the database write at a thousand results per batch)."""
     changes = batch_changes(session)
-    passes: dict[tuple[Any, ...], list[int]] = {}
+    passes: dict[tuple[Any, ...], list[int]] = {}  # the pass counters, then the distinct students (coverage)
     dates: Counter[Any] = Counter()
     students: Counter[Any] = Counter()
     for old_fact, new_fact in changes.assessments:
@@ -51,16 +52,19 @@ async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> No
             result = to_result(fact, changes.placement)
             if result is None or fact is None:
                 continue
-            tally = [sign * n for n in counters(pass_tally(result))]
+            tally = [sign * n for n in counters(pass_tally(result))] + [0]
             for cell in result_cells(result):
                 key = cell_key(fact.organiser_id, cell)
                 summed = passes.get(key)
-                passes[key] = tally if summed is None else [a + b for a, b in zip(summed, tally, strict=True)]
+                passes[key] = list(tally) if summed is None else [a + b for a, b in zip(summed, tally, strict=True)]
                 dates[(*key, result.assessed_on)] += sign
-                students[(*key, result.student_id)] += sign
+                if key[0] == "group":  # the evidence of distinct students: group cells only
+                    students[(*key, result.student_id)] += sign
+    distinct = await apply_student_counts(session, [(*key, n) for key, n in students.items()], changes.placement)
+    for key, n in distinct.items():
+        passes.setdefault(key, [0] * len(PASS.values))[-1] += n
     await PASS.add(session, [(*key, *values) for key, values in passes.items()])
     await DATES.add(session, [(*key, n) for key, n in dates.items()])
-    await STUDENTS.add(session, [(*key, n) for key, n in students.items()])
     await apply_linked(session, changes)
 
 
@@ -68,3 +72,4 @@ async def move_school_units(session: AsyncSession, moves) -> None:
     """The directory moved school units between areas: their figures move with them."""
     for table in TABLES.values():
         await table.transfer(session, moves)
+    await recount_areas(session, moves)

@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..directory.tables import memberships, placements
 from ..results.read import Scope, scoped
 from ..results.rules import GROUP_SEPARATOR
-from ..results.tables import assessment_facts
+from ..results.tables import assessment_facts, forecast_facts
 from .pass_share import PassTally
 from .state import Multiset
-from .tables import PASS_COUNTERS, AdditiveTable, figure_dates, figure_pass, figure_students
+from .tables import PASS_COUNTERS, AdditiveTable, figure_dates, figure_pass
 
 CellId = tuple[str, str, int]  # unit id, subject code, year
 PeriodId = tuple[str, str]  # school year, period (HT, VT, R1…R4)
@@ -93,12 +93,13 @@ async def read_dates(session: AsyncSession, level: str, filters: CellFilters, pe
 
 async def read_students(session: AsyncSession, level: str, filters: CellFilters, period: PeriodId,
                         scope: Scope | None = None) -> dict[CellId, int]:
-    """Distinct students with a result per cell (a student with a result in two organisers'
-    nation cells counts once)."""
-    c = figure_students.c
+    """Distinct students with a result per cell: a lookup of the count kept as the events are
+    applied (`coverage_counts`). At nation level the organisers' counts are summed (a student
+    counts once per organiser)."""
+    c = figure_pass.c
     keys = [c.unit_id, c.subject_code, c.year]
-    query = select(*keys, func.count(func.distinct(c.student_id)).label("n")).where(c["count"] > 0)
-    query = _where(figure_students, level, filters, [period], scope, query).group_by(*keys)
+    query = select(*keys, func.sum(c.students).label("n"))
+    query = _where(figure_pass, level, filters, [period], scope, query).group_by(*keys)
     return {(r.unit_id, r.subject_code, r.year): int(r.n) for r in (await session.execute(query)).all()}
 
 
@@ -160,3 +161,31 @@ async def students_of_group(session: AsyncSession, group_unit_id: str, subject_c
     return list((await session.execute(query)).all())
 
 
+
+
+async def linked_facts_of_group(session: AsyncSession, group_unit_id: str, school_year: str, term: str,
+                                subject_code: str | None, year: int | None, scope: Scope | None = None,
+                                ) -> tuple[list[Any], list[Any]]:
+    """The student level of forecast against outcome and merit under a group: the group's forecasts
+    in the term (not withdrawn) and its term grades, with every result of those students in the
+    term (the rules pick the outcome and the newest grades) — index lookups of one group's facts."""
+    code, _, group_id = group_unit_id.partition(GROUP_SEPARATOR)
+    f, a = forecast_facts.c, assessment_facts.c
+    query = select(forecast_facts).where(f.school_unit_code == code, f.group_id == group_id, ~f.withdrawn,
+                                         f.school_year == school_year, f.term == term)
+    grades = select(a.student_id).where(a.school_unit_code == code, a.group_id == group_id, ~a.retracted,
+                                        a.school_year == school_year, a.term == term, a.kind == "term_grade")
+    if subject_code is not None:
+        query = query.where(f.subject_code == subject_code)
+    if year is not None:
+        query = query.where(f.year == year)
+        grades = grades.where(a.year == year)
+    forecasts = list((await session.execute(scoped(query, f.organiser_id, scope))).all())
+    students = {r.student_id for r in forecasts} | {
+        r[0] for r in (await session.execute(scoped(grades, a.organiser_id, scope))).all()}
+    results: list[Any] = []
+    if students:
+        query = select(assessment_facts).where(a.student_id.in_(sorted(students)), a.school_year == school_year,
+                                               a.term == term, ~a.retracted)
+        results = list((await session.execute(scoped(query, a.organiser_id, scope))).all())
+    return forecasts, results

@@ -1,10 +1,16 @@
 """Figure read API: trend, term history, gender gap, freshness, coverage and drill-down. Every
 endpoint is a table that answers as JSON, CSV or xlsx (`format=` or `Accept`, see `exports/`);
 the cells come from `figures.read` (lookups in the materialised state), the figure from the pure
-rules in this folder."""
+rules in this folder.
+
+Access: every endpoint takes `Ask` (the `ask` dependency), which carries the route's guard and the
+reader's scope (`access.guard.strict_scope`: a named unit must be readable, without one the whole
+organiser); `_respond` withholds small figures at the reader's suppressed levels; the drill-down
+into a group's students is a student-level read (audited)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -16,22 +22,38 @@ from fastapi.responses import StreamingResponse
 from styrkedja_contracts.identifiers import Gender
 from styrkedja_contracts.scales import reaches_pass
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Level as AuthLevel
+from styrkedja_kit.auth import Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
+from ..access.guard import check_read, strict_scope, withhold_small
 from ..exports import table as t
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
+from ..results.read import Scope
+from ..results.rules import AssessmentFact, ForecastFact
 from .coverage import coverage_of_count
-from .forecast_outcome import ForecastTally, forecast_against_outcome
+from .facts import Result, ResultKind
+from .forecast_outcome import ForecastTally, classify, forecast_against_outcome, outcome_of
 from .freshness import FreshnessBands, freshness
-from .merit import MeritTally, merit_figures
+from .linked import to_forecast, to_result
+from .merit import (
+    MeritTally,
+    final_grades,
+    is_eligible,
+    merit_contribution,
+    merit_figures,
+    merit_value,
+    passes_all,
+)
 from .pass_share import gender_gap, pass_share, trend
 from .periods import Comparison, Period, RoundPeriod, SchoolYear, Term, TermPeriod, compared_with, history
 from .read import (
     CellFilters,
     child_units,
+    linked_facts_of_group,
     read_dates,
     read_pass,
     read_students,
@@ -39,7 +61,7 @@ from .read import (
     roster_sizes,
     students_of_group,
 )
-from .subjects import ELIGIBILITY_RULES
+from .subjects import ELIGIBILITY_RULES, MERIT_YEAR
 from .tables import FORECASTS, MERIT
 
 router = APIRouter(prefix="/v1/figures", tags=["figures"])
@@ -57,6 +79,7 @@ class Ask:
     filters: CellFilters
     period: Period
     format: str | None
+    scope: Scope | None = None
 
     @property
     def period_id(self) -> tuple[str, str]:
@@ -73,24 +96,29 @@ def _period_text(period_id: tuple[str, str]) -> str:
     return f"{period_id[0]} {period_id[1]}"
 
 
-def ask(*, level: FigureLevel,
+async def ask(*, request: Request, level: FigureLevel,
         school_year: Annotated[SchoolYearParam, Query()],
         term: Literal["HT", "VT"] | None = None, round: int | None = Query(None, ge=1, le=4),
         organiser_id: OrganiserIdParam | None = Query(None),
         unit_id: str | None = Query(None, pattern=ID_PATTERN),
         subject_code: SubjectCodeParam | None = Query(None),
         year: int | None = Query(None, ge=0, le=9),
-        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)")) -> Ask:
+        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
+        principal: Principal = authorize_read()) -> Ask:
     if (term is None) == (round is None):
         raise RuleViolation("term", "one_period", "name exactly one period: a term (HT/VT) or a round (1–4)")
     start = SchoolYear.parse(school_year)
     period: Period = TermPeriod(start, Term(term)) if term is not None else RoundPeriod(start, round or 1)
+    async with runtime_of(request).db.sessions() as session:
+        scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
+    request.state.figure_scope = (level, scope)
     return Ask(level, CellFilters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code, year=year),
-               period, format)
+               period, format, scope)
 
 
 async def _respond(request: Request, table: t.Table, fmt: str | None) -> StreamingResponse:
-    response = export_response(request, table, fmt)
+    level, scope = request.state.figure_scope  # set by `ask`: every figure passes disclosure here
+    response = export_response(request, withhold_small(table, level, scope), fmt)
     async with runtime_of(request).db.sessions() as session:
         await set_freshness(session, response)
     return response
@@ -221,39 +249,167 @@ async def coverage_figure(request: Request, a: Ask = Depends(ask),
     return await _respond(request, t.Table(_name("tackning", a), columns, rows(), "Täckning"), a.format)
 
 
+DrillFigure = Literal["pass", "forecast-outcome", "merit"]
+
+
 @router.get("/drill-down")
-async def drill_down(request: Request, a: Ask = Depends(ask)) -> StreamingResponse:
-    """Each cell's children one level down (nation → organisers → areas → school units → groups),
-    with their share reaching the pass level and the gender gap; under a group, the pseudonymous
-    student ids with their latest result per subject."""
+async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigure = "pass") -> StreamingResponse:
+    """Each cell's children one level down (nation → organisers → areas → school units → groups)
+    for a figure: `pass` (share reaching the pass level and the gender gap), `forecast-outcome` or
+    `merit` (merit value, all pass, eligibility; per term). Under a group, the pseudonymous student
+    ids: with their latest result per subject (`pass`), each forecast with its outcome
+    (`forecast-outcome`), or each student's merit value and eligibility (`merit`)."""
     unit_id = a.filters.unit_id
     if unit_id is None and a.level != "nation":
         raise RuleViolation("unit_id", "required_for_drill_down", "name the unit whose children to list")
-    async with runtime_of(request).db.sessions() as session:
+    if figure != "pass":
+        _term_only(a)
+    async with runtime_of(request).db.sessions.begin() as session:
         child_level, child_filters = await child_units(session, a.level, unit_id or "", a.filters.organiser_id)
+        school_year, period = a.period_id
         if child_level == "student":
-            school_year, period = a.period_id
-            students = await students_of_group(
-                session, unit_id or "", a.filters.subject_code, a.filters.year, school_year,
-                None if period.startswith("R") else period, int(period[1:]) if period.startswith("R") else None)
-            return await _respond(request, _student_table(a, students), a.format)
+            code, _, group = (unit_id or "").partition("/")
+            assert a.scope is not None and a.scope.principal is not None
+            await check_read(session, request, a.scope.principal, AuthLevel.STUDENT, a.filters.organiser_id,
+                             school_unit_code=code, group_id=group, field="unit_id")  # audited
+            if figure == "pass":
+                students = await students_of_group(
+                    session, unit_id or "", a.filters.subject_code, a.filters.year, school_year,
+                    None if period.startswith("R") else period, int(period[1:]) if period.startswith("R") else None)
+                return await _respond(request, _student_table(a, students), a.format)
+            forecasts, results = await linked_facts_of_group(session, unit_id or "", school_year, period,
+                                                             a.filters.subject_code, a.filters.year)
+            table = (_student_forecast_table(a, forecasts, results) if figure == "forecast-outcome"
+                     else _student_merit_table(a, results))
+            return await _respond(request, table, a.format)
         child_filters = CellFilters(**{**child_filters.__dict__, "subject_code": a.filters.subject_code,
                                        "year": a.filters.year})
-        tallies = await read_pass(session, child_level, child_filters, [a.period_id])
+        if figure == "forecast-outcome":
+            sums = await read_sums(session, FORECASTS, child_level, child_filters, a.period_id,
+                                   ("unit_id", "subject_code", "year"))
+        elif figure == "merit":
+            sums = await read_sums(session, MERIT, child_level, CellFilters(**{**child_filters.__dict__,
+                                                                                "subject_code": None}),
+                                   a.period_id, ("unit_id", "year"))
+        else:
+            tallies = await read_pass(session, child_level, child_filters, [a.period_id])
+    parent = [t.Column("parent_level", "Nivå"), t.Column("parent_id", "Enhet", width=24),
+              t.Column("level", "Undernivå"), t.Column("unit_id", "Underenhet", width=24)]
+    head = (a.level, unit_id or "SE", child_level)
+    if figure == "forecast-outcome":
+        def forecast_rows() -> Iterator[t.Row]:
+            for cell, values in sorted(sums.items()):
+                f = forecast_against_outcome(ForecastTally(*values))
+                yield (*head, *cell, _period_text(a.period_id), f.held, f.said_reaches_did_not,
+                       f.said_not_reached_did, f.no_outcome, f.share_held)
+
+        columns = [*parent, t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT),
+                   t.Column("period", "Termin"), *_FORECAST_COLUMNS]
+        return await _respond(request, t.Table(_name("nedbrytning-prognos", a), columns, forecast_rows(),
+                                               "Nedbrytning"), a.format)
+    if figure == "merit":
+        def merit_rows() -> Iterator[t.Row]:
+            for (child, year), values in sorted(sums.items()):
+                yield (*head, child, year, _period_text(a.period_id), *_merit_values(MeritTally(*values)))
+
+        columns = [*parent, t.Column("year", "Årskurs", INT), t.Column("period", "Termin"), *_merit_columns()]
+        return await _respond(request, t.Table(_name("nedbrytning-merit", a), columns, merit_rows(), "Nedbrytning"),
+                              a.format)
 
     def rows() -> Iterator[t.Row]:
         for (cell, _), tally in sorted(tallies.items()):
             gap = gender_gap(tally)
-            yield (a.level, unit_id or "SE", child_level, *cell, _period_text(a.period_id), gap.total.assessed,
+            yield (*head, *cell, _period_text(a.period_id), gap.total.assessed,
                    gap.total.reaching, gap.total.share, gap.gap)
 
-    columns = [t.Column("parent_level", "Nivå"), t.Column("parent_id", "Enhet", width=24),
-               t.Column("level", "Undernivå"), t.Column("unit_id", "Underenhet", width=24),
-               t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT),
+    columns = [*parent, t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT),
                t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
                t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE),
                t.Column("gap", "Könsskillnad", SHARE)]
     return await _respond(request, t.Table(_name("nedbrytning", a), columns, rows(), "Nedbrytning"), a.format)
+
+
+_FORECAST_COLUMNS = [t.Column("held", "Prognosen höll", INT),
+                     t.Column("said_reaches_did_not", "Sade når, nådde inte", INT),
+                     t.Column("said_not_reached_did", "Sade når inte, nådde", INT),
+                     t.Column("no_outcome", "Utfall saknas", INT), t.Column("share_held", "Andel som höll", SHARE)]
+
+
+def _merit_columns() -> list[t.Column]:
+    columns = [t.Column("merit_students", "Elever (åk 9)", INT),
+               t.Column("mean_merit_value", "Genomsnittligt meritvärde", NUMBER),
+               t.Column("graded_students", "Elever med betyg", INT),
+               t.Column("all_pass", "Godtagbart i alla ämnen", INT),
+               t.Column("share_all_pass", "Andel godtagbart i alla ämnen", SHARE)]
+    for name, rule in ELIGIBILITY_RULES.items():
+        columns += [t.Column(f"eligible_{name}", f"Behöriga: {rule.name}", INT, width=30),
+                    t.Column(f"share_eligible_{name}", f"Andel behöriga: {rule.name}", SHARE, width=30)]
+    return columns
+
+
+def _merit_values(tally: MeritTally) -> tuple[Any, ...]:
+    m = merit_figures(tally)
+    return (m.merit_students, m.mean_merit_value, m.graded_students, m.all_pass, m.share_all_pass,
+            *[v for name in ELIGIBILITY_RULES for v in (m.eligible[name], m.share_eligible[name])])
+
+
+def _facts(rows: list[Any], fact_type: type) -> list[Any]:
+    names = [f.name for f in dataclasses.fields(fact_type)]
+    return [fact_type(**{n: getattr(r, n) for n in names}) for r in rows]
+
+
+def _student_forecast_table(a: Ask, forecast_rows: list[Any], result_rows: list[Any]) -> t.Table:
+    """Each forecast of the group's students with the outcome the rule picks (`outcome_of`)."""
+    results: dict[tuple[str, str], list[Result]] = {}
+    for fact in _facts(result_rows, AssessmentFact):
+        result = to_result(fact, {})
+        if result is not None:
+            results.setdefault((result.student_id, result.subject_code), []).append(result)
+    forecasts = [f for f in (to_forecast(x, {}) for x in _facts(forecast_rows, ForecastFact)) if f is not None]
+
+    def rows() -> Iterator[t.Row]:
+        for f in sorted(forecasts, key=lambda f: (f.student_id, f.subject_code, f.forecast_id)):
+            paired = results.get((f.student_id, f.subject_code), [])
+            outcome = outcome_of(f, paired)
+            yield (a.filters.unit_id or "", f.student_id, f.subject_code, f.year, f.value, f.submitted_on,
+                   outcome.kind.value if outcome else None, outcome.value if outcome else None,
+                   outcome.assessed_on if outcome else None, classify(f, paired).value)
+
+    columns = [t.Column("group", "Grupp", width=24), t.Column("student_id", "Elev (pseudonym)", width=40),
+               t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT),
+               t.Column("forecast", "Prognos"), t.Column("submitted_on", "Prognos lämnad", DATE),
+               t.Column("outcome_kind", "Utfall, slag"), t.Column("outcome", "Utfall"),
+               t.Column("outcome_on", "Utfall, datum", DATE), t.Column("verdict", "Prognos mot utfall", width=24)]
+    return t.Table(_name("elever-prognos", a), columns, rows(), "Elever")
+
+
+def _student_merit_table(a: Ask, result_rows: list[Any]) -> t.Table:
+    """Each student whose newest term grade of the term is set in this group (where the merit
+    figure counts them): number of grades, merit value (year 9), all pass, eligibility."""
+    group = ("group", a.filters.unit_id or "")
+    by_student: dict[str, list[Result]] = {}
+    for fact in _facts(result_rows, AssessmentFact):
+        result = to_result(fact, {})
+        if result is not None and result.kind is ResultKind.term_grade:
+            by_student.setdefault(result.student_id, []).append(result)
+
+    def rows() -> Iterator[t.Row]:
+        for student, results in sorted(by_student.items()):
+            cells = merit_contribution(results)
+            if not any(c.unit == group for c in cells):
+                continue
+            year = next(iter(cells)).year
+            grades = {s: r.value for s, r in final_grades(results).items()}
+            yield (group[1], student, year, len(grades), merit_value(grades) if year == MERIT_YEAR else None,
+                   "ja" if passes_all(grades) else "nej",
+                   *["ja" if is_eligible(rule, grades) else "nej" for rule in ELIGIBILITY_RULES.values()])
+
+    columns = [t.Column("group", "Grupp", width=24), t.Column("student_id", "Elev (pseudonym)", width=40),
+               t.Column("year", "Årskurs", INT), t.Column("grades", "Betyg", INT),
+               t.Column("merit_value", "Meritvärde", NUMBER), t.Column("all_pass", "Godtagbart i alla ämnen")]
+    columns += [t.Column(f"eligible_{name}", f"Behörig: {rule.name}", width=30)
+                for name, rule in ELIGIBILITY_RULES.items()]
+    return t.Table(_name("elever-merit", a), columns, rows(), "Elever")
 
 
 def _student_table(a: Ask, students: list[Any]) -> t.Table:

@@ -6,9 +6,13 @@ a result counts in both (see `periods.py`). The organiser is a dimension at ever
 too, so one organiser's batch touches only its own rows (one writer per partition).
 
 * `figure_pass` — `PassTally` (assessed / reaching the pass level per gender): share, trend,
-  term history, gender gap;
+  term history, gender gap; and `students`, the number of distinct students with a result in the
+  cell (coverage), kept as the events are applied so that coverage is a lookup too;
 * `figure_dates` — multiset of result dates per cell: freshness;
-* `figure_students` — multiset of student ids per cell: coverage;
+* `figure_students` — multiset of student ids per *group* cell (level `group` only): the evidence
+  behind `students` — when a student's count in a group cell goes 0 → n or n → 0, the apply path
+  looks up that student's other groups in the same subject, year and period and moves the
+  distinct counts of every level by ±1 (`coverage_counts`);
 * `figure_forecasts` — `ForecastTally` per forecast cell (with gender): forecast against outcome;
 * `figure_merit` — `MeritTally` per unit × year × gender × term: merit value, all pass, eligibility.
 """
@@ -49,6 +53,7 @@ def _cell_columns(cell: Sequence[str] = CELL) -> list[Column[Any]]:
 figure_pass = Table(
     "figure_pass", metadata, *_cell_columns(),
     *[Column(name, Integer, nullable=False) for name in PASS_COUNTERS],
+    Column("students", Integer, nullable=False),  # distinct students with a result (coverage)
     Index("ix_figure_pass_organiser_level", "organiser_id", "level", "school_year", "period"),
 )
 figure_dates = Table(
@@ -60,6 +65,8 @@ figure_students = Table(
     "figure_students", metadata, *_cell_columns(), Column("student_id", String(64), primary_key=True),
     Column("count", Integer, nullable=False),
     Index("ix_figure_students_organiser_level", "organiser_id", "level", "school_year", "period"),
+    # one student's groups in a subject and period (the distinct counts of the levels above)
+    Index("ix_figure_students_student", "student_id", "subject_code", "school_year", "period"),
 )
 
 figure_forecasts = Table(
@@ -140,7 +147,8 @@ class AdditiveTable:
         return {row[0]: int(row[1]) for row in (await session.execute(sql, params or {})).all()}
 
 
-PASS = AdditiveTable(figure_pass, CELL, PASS_COUNTERS)
+PASS_VALUES = (*PASS_COUNTERS, "students")
+PASS = AdditiveTable(figure_pass, CELL, PASS_VALUES)
 DATES = AdditiveTable(figure_dates, (*CELL, "day"), ("count",))
 STUDENTS = AdditiveTable(figure_students, (*CELL, "student_id"), ("count",))
 FORECASTS = AdditiveTable(figure_forecasts, FORECAST_CELL, FORECAST_COUNTERS)
@@ -158,13 +166,13 @@ def _reaches_values() -> str:
     return "(VALUES " + ", ".join(rows) + ") AS s(scale, value, reaches)"
 
 
-def _recomputed(select_values: str, extra_key: str | None) -> str:
+def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str] = MATERIALISED) -> str:
     unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id", "school_unit": "f.school_unit_code",
             "area": "p.area_id", "organiser": "f.organiser_id", "nation": f"'{NATION}'"}
     period = {"term": "f.term", "round": "'R' || f.round"}
     extra = f", {extra_key}" if extra_key else ""
     parts = []
-    for level in MATERIALISED:
+    for level in levels:
         join = (f"JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code AND p.area_id IS NOT NULL"
                 if level == "area" else "")
         for kind, expr in period.items():
@@ -183,13 +191,14 @@ def _pass_counters() -> str:
     for gender in ("female", "male", "unknown"):
         out.append(f"CAST(count(*) FILTER (WHERE f.gender = '{gender}') AS integer) AS assessed_{gender}")
         out.append(f"CAST(count(*) FILTER (WHERE f.gender = '{gender}' AND s.reaches) AS integer) AS reaching_{gender}")
+    out.append("CAST(count(DISTINCT f.student_id) AS integer) AS students")
     return ", ".join(out)
 
 
 RECOMPUTED: dict[str, str] = {
     "pass": _recomputed(_pass_counters(), None),
     "dates": _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day"),
-    "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id"),
+    "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id", ("group",)),
 }
 
 

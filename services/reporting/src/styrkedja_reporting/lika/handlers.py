@@ -2,8 +2,8 @@
 
 An event for a school unit that the directory places under another organiser is refused: the
 handler raises `SchoolUnitOfAnotherOrganiser`, the kit consumer re-applies the batch event by event
-and sends that one to the dead-letter topic (`dlq.reason` handler_failed, `dlq.message` naming the
-exception), the rest of the batch is applied. A school unit the directory does not know yet is
+and sends that one to the dead-letter topic (it is a kit `Refused`: `dlq.reason`
+school_unit_of_another_organiser), the rest of the batch is applied. A school unit the directory does not know yet is
 held, unplaced (see `rules`).
 """
 
@@ -14,13 +14,23 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.lika import LikaActionPlanChangedV1, LikaSelfAssessmentPublishedV1
-from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.consumer import Delivered, Refused
 
 from ..registry import plain_data
-from .rules import SchoolUnitOfAnotherOrganiser, refusal
+from .rules import refusal
 from .tables import owners_of, save_action_plans, save_self_assessments
 
 EVENT_TYPES = (LikaSelfAssessmentPublishedV1.event_type, LikaActionPlanChangedV1.event_type)
+
+
+class SchoolUnitOfAnotherOrganiser(Refused):
+    """A LIKA event for a school unit that the directory places under another organiser.
+
+    A kit `Refused`: the consumer dead-letters the event with `dlq.reason` set to the reason
+    (`school_unit_of_another_organiser`); the message names no school data."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "LIKA event refused: the directory places this school unit under another organiser")
 
 
 async def apply_lika(session: AsyncSession, batch: Sequence[Delivered]) -> None:

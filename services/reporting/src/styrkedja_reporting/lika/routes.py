@@ -1,6 +1,9 @@
 """LIKA read API: the newest self-assessment per school unit, and the organiser's compilation
 (school units × indicators, the activities as a to-do list, the organiser over time) as JSON,
-CSV or xlsx through `exports`."""
+CSV or xlsx through `exports`.
+
+Access: the organiser admin reads the whole organiser; an area manager names one of its areas, a
+principal one of its school units (token or directory duties); others 403."""
 
 from __future__ import annotations
 
@@ -11,8 +14,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
 
+from ..access.scope import reader_of
 from ..exports import Column, ColumnType, Table, export_response
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
@@ -20,6 +25,23 @@ from . import rules
 from .tables import read_lika, read_organiser
 
 router = APIRouter(prefix="/v1", tags=["lika"])
+_READERS = (Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL)
+
+
+def _may_read_lika(principal: Principal, organiser_id: str, area_id: str | None, school_unit_code: str | None
+                   ) -> None:
+    """The organiser admin: the whole organiser; an area manager names one of its areas; a principal
+    one of its school units (from the token)."""
+    if organiser_id not in principal.organisers:
+        raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
+    if principal.has(Role.ORGANISER_ADMIN):
+        return
+    if principal.has(Role.AREA_MANAGER) and area_id is not None and area_id in principal.areas:
+        return
+    if principal.has(Role.PRINCIPAL) and school_unit_code is not None and school_unit_code in principal.school_units:
+        return
+    raise AccessDenied("school_unit_code" if principal.has(Role.PRINCIPAL) else "area_id", "read_scope",
+                       "name an area or school unit this token may read")
 
 SchoolFormParam = Literal["forskola", "grundskola", "gymnasieskola"]
 LikaAreaParam = Literal["ledning", "infrastruktur", "kompetens", "anvandning"]
@@ -42,12 +64,20 @@ class LikaUnit(BaseModel):
 @router.get("/lika/school-units", response_model=list[LikaUnit])
 async def lika_latest(request: Request, response: Response,
                       organiser_id: OrganiserIdParam | None = Query(None),
-                      school_unit_code: SchoolUnitCodeParam | None = Query(None)) -> list[LikaUnit]:
-    """The newest published LIKA self-assessment of each organiser's school unit and school form."""
+                      school_unit_code: SchoolUnitCodeParam | None = Query(None),
+                      principal: Principal = authorize(*_READERS, description="reads LIKA")) -> list[LikaUnit]:
+    """The newest published LIKA self-assessment of each organiser's school unit and school form
+    (only the token's organisers; a principal's own school units, an area manager's by unit)."""
     async with runtime_of(request).db.sessions() as session:
+        reader = await reader_of(session, principal)
+        if organiser_id is not None and organiser_id not in reader.organisers:
+            raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
         rows = await read_lika(session, organiser_id, school_unit_code)
         await set_freshness(session, response)
-    return [LikaUnit(**{**row._mapping, "self_assessment_id": str(row.self_assessment_id)}) for row in rows]
+    if not reader.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER):
+        rows = [row for row in rows if row.school_unit_code in reader.school_units]
+    return [LikaUnit(**{**row._mapping, "self_assessment_id": str(row.self_assessment_id)}) for row in rows
+            if row.organiser_id in reader.organisers]
 
 
 def _filters(area_id: str | None, school_form: str | None, indicator_id: str | None, lika_area: str | None,
@@ -56,8 +86,10 @@ def _filters(area_id: str | None, school_form: str | None, indicator_id: str | N
                          school_unit_code=school_unit_code)
 
 
-async def _organiser(request: Request, organiser_id: str, school_unit_code: str | None):
+async def _organiser(request: Request, principal: Principal, organiser_id: str, school_unit_code: str | None,
+                     area_id: str | None = None):
     async with runtime_of(request).db.sessions() as session:
+        _may_read_lika(await reader_of(session, principal), organiser_id, area_id, school_unit_code)
         return await read_organiser(session, organiser_id, school_unit_code)
 
 
@@ -95,12 +127,13 @@ async def compilation(*, request: Request,
                       indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
                       lika_area: LikaAreaParam | None = None,
                       school_unit_code: SchoolUnitCodeParam | None = Query(None),
-                      format: str | None = None):
+                      format: str | None = None,
+                      principal: Principal = authorize(*_READERS, description="reads LIKA")):
     """The organiser's compilation (sammanställning): one row per school unit × indicator of each
     unit's latest published self-assessment (per school form), its rating and comment, and the
     status of that indicator's activities in the newest action plan. A school unit the directory
     does not know has no area (unplaced)."""
-    assessments, plans, places = await _organiser(request, organiser_id, school_unit_code)
+    assessments, plans, places = await _organiser(request, principal, organiser_id, school_unit_code, area_id)
     cells = rules.compile_cells(assessments, plans, places,
                                 _filters(area_id, school_form, indicator_id, lika_area, school_unit_code))
     return export_response(request, Table(f"lika-sammanstallning-{organiser_id}", CELL_COLUMNS,
@@ -131,10 +164,11 @@ async def compilation_activities(
         indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
         lika_area: LikaAreaParam | None = None,
         school_unit_code: SchoolUnitCodeParam | None = Query(None),
-        format: str | None = None):
+        format: str | None = None,
+        principal: Principal = authorize(*_READERS, description="reads LIKA")):
     """The activities of the latest action plans across the organiser's school units, filtered;
     `status=planned&priority=1` is the to-do list. Ordered by priority, due date, area, school unit."""
-    assessments, plans, places = await _organiser(request, organiser_id, school_unit_code)
+    assessments, plans, places = await _organiser(request, principal, organiser_id, school_unit_code, area_id)
     found = rules.activities(assessments, plans, places,
                              _filters(area_id, school_form, indicator_id, lika_area, school_unit_code),
                              status=status, priority=priority, owner=owner, tag=tag)
@@ -169,14 +203,15 @@ async def compilation_over_time(
         school_form: SchoolFormParam | None = None,
         indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
         lika_area: LikaAreaParam | None = None,
-        format: str | None = None):
+        format: str | None = None,
+        principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, description="reads LIKA")):
     """The whole organiser (or one area, school form, LIKA area, indicator) this school year
     against another: per indicator and per LIKA area, units rated, mean level (0–4), its change,
     and how many units rated in both years moved up, stayed or moved down. Each unit counts with
     its latest published self-assessment of each school year (1 July – 30 June)."""
     year = school_year or rules.school_year_of(datetime.now(rules.SWEDEN))
     before = compare_to or rules.previous_school_year(year)
-    assessments, _, places = await _organiser(request, organiser_id, None)
+    assessments, _, places = await _organiser(request, principal, organiser_id, None, area_id)
     found = rules.over_time(assessments, places, year, before,
                             _filters(area_id, school_form, indicator_id, lika_area, None))
     rows = [(r.school_form, r.lika_area, r.indicator_id, r.units_now, r.mean_now, r.units_before, r.mean_before,

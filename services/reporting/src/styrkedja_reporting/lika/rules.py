@@ -31,13 +31,6 @@ STATUSES = ("planned", "in_progress", "done", "dropped")
 SWEDEN = ZoneInfo("Europe/Stockholm")
 
 
-class SchoolUnitOfAnotherOrganiser(Exception):
-    """A LIKA event for a school unit that the directory places under another organiser.
-
-    The consumer dead-letters the event with this class name as the cause; the message names
-    no school data."""
-
-
 def refusal(organiser_id: str, owners: set[str]) -> str | None:
     """Why an event of `organiser_id` for a school unit owned by `owners` (organiser ids the
     directory places the unit under, empty when it does not know the unit) must not be applied."""

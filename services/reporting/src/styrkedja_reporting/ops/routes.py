@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Principal, Role, authorize
 from styrkedja_kit.inputs import OrganiserIdParam
 
 from ..compliance.handlers import mismatches as compliance_mismatches
@@ -41,7 +42,8 @@ class Unplaced(BaseModel):
 
 
 @router.get("/consistency", response_model=Consistency)
-async def consistency(request: Request) -> Consistency:
+async def consistency(request: Request, principal: Principal = authorize(Role.OPS, description="ops")
+                      ) -> Consistency:
     """Invariant 3: every materialised cell of every level (results and the figures' state) equals the same
     figure recomputed from the facts."""
     async with runtime_of(request).db.sessions() as session:
@@ -74,7 +76,8 @@ def _unplaced_sql(facts: str, hidden: str) -> str:
 
 @router.get("/unplaced", response_model=list[Unplaced])
 async def unplaced(request: Request,
-                   organiser_id: OrganiserIdParam | None = Query(None)) -> list[Unplaced]:
+                   organiser_id: OrganiserIdParam | None = Query(None),
+                   principal: Principal = authorize(Role.OPS, description="ops")) -> list[Unplaced]:
     """Results whose school unit has no area, or whose group is not in the directory (yet). They
     count in every level they can be placed in; when the directory catches up, they are placed."""
     found: dict[tuple[Any, ...], dict[Any, Any]] = {}

@@ -1,13 +1,21 @@
 """The one read path: every endpoint gets its cells from `read_cells`.
 
-`scope` is the seam for access control: None = everything (no caller scope yet); the access
-feature will narrow the rows by the caller's scope here and suppress small cells in `_cells`,
-so no route can forget either.
+Access is applied here, so no route can forget it (`Scope`, built by the route from the token):
+1. rows: a cell the reader may not read (`policy.may_read` on the cell's node, with its area from
+   the directory placements) is dropped — a teacher asking for a whole organiser's groups gets
+   their own groups;
+2. disclosure: at the levels suppressed for the reader (`access.disclosure.suppressed_levels`) a
+   cell from fewer than N students is withheld (every figure `null`, reason
+   `OMITTED_DUE_TO_BASED_ON_FEW_PUPILS`), with complementary suppression decided over the cube the
+   cell belongs to: the asked level and its parent level, every gender × year marginal, for the
+   same subject, period, round and kind — whatever the request's own filters or splits, so two
+   requests that slice the same figures differently get one decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,7 +24,12 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.scales import Scale, reaches_pass
+from styrkedja_kit.auth import Level as AuthLevel
+from styrkedja_kit.auth import Principal, may_read
 
+from ..access.disclosure import Disclosure, DisclosureRules, Reason
+from ..access.scope import node_from, placements_of
+from .disclose import cube_disclosure, key_of
 from .rules import GROUP_SEPARATOR, share
 from .tables import STORES
 
@@ -40,10 +53,12 @@ class ResultCell(BaseModel):
     scale: str
     gender: str | None = None
     year: int | None = None
-    distribution: dict[str, int]
-    assessed: int
-    reaching_pass: int
+    organiser_id: str | None = None  # every level but the nation
+    distribution: dict[str, int] | None  # None: withheld (see `reason`)
+    assessed: int | None
+    reaching_pass: int | None
     share_reaching_pass: float | None
+    reason: str = Reason.EXISTS.value  # EXISTS, MISSING or OMITTED_DUE_TO_BASED_ON_FEW_PUPILS (Skolverket's codes)
 
 
 @dataclass(frozen=True)
@@ -62,13 +77,23 @@ class Filters:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a caller may see (filled in by the access feature)."""
+    """What a caller may see: `principal` (completed from the directory) narrows the rows,
+    `suppressed` are the levels at which small groups are withheld for it, under `rules`."""
 
     organiser_ids: frozenset[str] | None = None
+    principal: Principal | None = None
+    suppressed: frozenset[AuthLevel] = frozenset()
+    rules: DisclosureRules = field(default_factory=DisclosureRules)
+
+
+#: The scope of the request being answered, set by the route's access check (`figures.routes.ask`):
+#: a read given no scope of its own is narrowed by it, so no figure query can forget the caller.
+CURRENT_SCOPE: ContextVar[Scope | None] = ContextVar("reporting_read_scope", default=None)
 
 
 def scoped(query: Any, organiser_column: Any, scope: Scope | None) -> Any:
     """The seam every read (results and figures) goes through: narrow `query` to the caller's scope."""
+    scope = scope or CURRENT_SCOPE.get()
     if scope is not None and scope.organiser_ids is not None:
         query = query.where(organiser_column.in_(sorted(scope.organiser_ids)))
     return query
@@ -81,7 +106,10 @@ _GROUP_BY = {"assessments": ("level", "unit_id", "subject_code", "school_year", 
 async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
                      scope: Scope | None = None) -> list[ResultCell]:
     store = STORES[kind]
-    group_by = [*_GROUP_BY[kind], *filters.split]
+    extra: tuple[str, ...] = ()
+    if level != "nation":
+        extra = ("organiser_id",) if level != "student" else ("organiser_id", "school_unit_code", "group_id")
+    group_by = [*_GROUP_BY[kind], *extra, *filters.split]
     if level == "student":  # the facts are the student level (see rules.MATERIALISED)
         facts = store.facts.c
         source = {**{c.name: c for c in facts}, "unit_id": facts.student_id}
@@ -104,7 +132,50 @@ async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: F
     rows = (await session.execute(query.group_by(*grouping, source["value"]).order_by(
         *grouping, source["value"]))).all()
     scale_of = (lambda cell: Scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)
-    return _cells(rows, group_by, scale_of)
+    cells = _cells(rows, group_by, scale_of)
+    if scope is None:
+        return cells
+    if scope.principal is not None:
+        cells = await _readable(session, scope.principal, level, cells)
+    if AuthLevel[level.upper()] in scope.suppressed and cells:
+        if level == "student":  # one student each: withheld whenever N > 1
+            return [_withheld(c) if scope.rules.min_students > 1 else c for c in cells]
+        disclosure = await cube_disclosure(session, kind, level, filters, scope.suppressed, scope.rules)
+        cells = [_disclosed(c, disclosure, key_of(kind, c, filters)) for c in cells]
+    return cells
+
+
+async def _readable(session: AsyncSession, principal: Principal, level: Level,
+                    cells: list[ResultCell]) -> list[ResultCell]:
+    """The cells the principal may read (the node of each, with its area from the placements)."""
+    auth_level = AuthLevel[level.upper()]
+    codes = {c.school_unit_code or (c.unit_id if level == "school_unit" else None) for c in cells}
+    placed = await placements_of(session, [c for c in codes if c])
+    return [c for c in cells if may_read(principal, node_from(
+        auth_level, c.organiser_id, c.unit_id, placed, school_unit_code=c.school_unit_code, group_id=c.group_id))]
+
+
+def _withheld(cell: ResultCell) -> ResultCell:
+    return cell.model_copy(update={"distribution": None, "assessed": None, "reaching_pass": None,
+                                   "share_reaching_pass": None,
+                                   "reason": Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value})
+
+
+def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell:
+    reason = disclosure.reason(key)
+    if reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS and key in disclosure.withheld:
+        return _withheld(cell)
+    assessed = disclosure.count(key, cell.assessed, outcome=False).value
+    if reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS:  # outcome withheld (`~100` rule), students shown
+        return cell.model_copy(update={"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
+                                       "assessed": assessed, "reason": reason.value})
+    distribution = cell.distribution if disclosure.rules.round_counts_to is None else {
+        v: disclosure.count(key, n).value for v, n in (cell.distribution or {}).items()}
+    return cell.model_copy(update={
+        "assessed": assessed, "distribution": distribution,
+        "reaching_pass": disclosure.count(key, cell.reaching_pass).value,
+        "share_reaching_pass": disclosure.share(key, cell.share_reaching_pass).value,
+        "reason": Reason.EXISTS.value})
 
 
 def _cells(rows, group_by: list[str], scale_of) -> list[ResultCell]:

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from styrkedja_contracts.scales import Scale, scale_values
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Level as AuthLevel
+from styrkedja_kit.auth import Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 
+from ..access.guard import read_scope
 from ..exports.negotiate import ExportFormat, choose_format
 from ..exports.response import export_response
-from ..exports.table import Column, ColumnType, Row, Table
+from ..exports.table import Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
 from .read import Filters, Level, ResultCell, Split, read_cells
@@ -31,6 +34,12 @@ COLUMNS = [Column("level", "Nivå"), Column("unit_id", "Enhet", width=24), Colum
 
 def _rows(cells: Sequence[ResultCell]) -> Iterator[Row]:
     for c in cells:
+        if c.distribution is None:  # withheld: `..` in every figure
+            hidden = Withheld(c.reason)
+            yield (c.level, c.unit_id, c.subject_code, c.school_year, c.term, c.round, c.kind, c.scale, c.gender,
+                   c.year, *[hidden if v in scale_values(c.scale) else None for v in _VALUES],
+                   c.assessed if c.assessed is not None else hidden, hidden, hidden)
+            continue
         yield (c.level, c.unit_id, c.subject_code, c.school_year, c.term, c.round, c.kind, c.scale, c.gender, c.year,
                *[c.distribution.get(v, 0) if v in c.distribution or v in scale_values(c.scale) else None
                  for v in _VALUES], c.assessed, c.reaching_pass, c.share_reaching_pass)
@@ -58,14 +67,16 @@ async def assessment_results(
         year: int | None = Query(None, ge=0, le=9),
         gender: Literal["female", "male", "unknown"] | None = None,
         split: list[Split] = Query(default=[]),
-        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)")):
+        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
+        principal: Principal = authorize_read()):
     """Distribution over the scale, number assessed and number/share reaching the pass level.
     A group's unit id is `<school_unit_code>/<group_id>` (group ids are scoped by school unit)."""
     filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
                       school_year=school_year, term=term, round=round, kind=kind, year=year, gender=gender,
                       split=tuple(split))
-    async with runtime_of(request).db.sessions() as session:
-        cells = await read_cells(session, "assessments", level, filters)
+    async with runtime_of(request).db.sessions.begin() as session:
+        scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
+        cells = await read_cells(session, "assessments", level, filters, scope)
         await set_freshness(session, response)
     return _answer(request, response, cells, f"resultat-{level}-{organiser_id or 'alla'}", format)
 
@@ -81,11 +92,13 @@ async def forecast_results(
         year: int | None = Query(None, ge=0, le=9),
         gender: Literal["female", "male", "unknown"] | None = None,
         split: list[Split] = Query(default=[]),
-        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)")):
+        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
+        principal: Principal = authorize_read()):
     """Forecasts (prognoser): not reached / acceptable / more than acceptable, and share reaching pass."""
     filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
                       school_year=school_year, term=term, year=year, gender=gender, split=tuple(split))
-    async with runtime_of(request).db.sessions() as session:
-        cells = await read_cells(session, "forecasts", level, filters)
+    async with runtime_of(request).db.sessions.begin() as session:
+        scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
+        cells = await read_cells(session, "forecasts", level, filters, scope)
         await set_freshness(session, response)
     return _answer(request, response, cells, f"prognoser-{level}-{organiser_id or 'alla'}", format)

@@ -3,6 +3,7 @@ deltas of every level summed in memory, one statement per table (the results' ma
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,12 +14,26 @@ from styrkedja_contracts.events.support import SupportInterventionRecordedV1, Su
 from styrkedja_kit.consumer import Delivered
 
 from ..registry import plain_data
-from ..results.handlers import apply_facts
-from .rules import PlanFact, SupportFact, plan_cells, plan_fact, support_cells, support_fact, support_retraction
-from .tables import PLANS, SUPPORT
+from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
+from ..results.handlers import apply_facts, batch_changes
+from ..results.rules import MATERIALISED, delta
+from .linked import apply_below_pass, recomputed_below_pass
+from .rules import (
+    PlanFact,
+    SupportFact,
+    plan_cells,
+    plan_fact,
+    student_cells,
+    support_cells,
+    support_fact,
+    support_retraction,
+)
+from .tables import BELOW_PASS, PLANS, STUDENTS, SUPPORT
 
 EVENT_TYPES = (SupportInterventionRecordedV1.event_type, SupportInterventionRetractedV1.event_type,
                PlanPublishedV1.event_type, PlanRetractedV1.event_type)
+#: Results move the below-pass-without-support rows too (registered after results).
+RESULT_TYPES = RESULT_EVENT_TYPES
 
 
 async def apply_support(session: AsyncSession, batch: Sequence[Delivered]) -> None:
@@ -33,16 +48,31 @@ async def apply_support(session: AsyncSession, batch: Sequence[Delivered]) -> No
             interventions.append((data["intervention_id"], support_retraction(data)))
         else:
             plans.append((data["plan_id"], plan_fact(data, retracted=kind == PlanRetractedV1.event_type)))
-    await apply_facts(session, SUPPORT, support_cells, interventions)
+    changed, placement = await apply_facts(session, SUPPORT, support_cells, interventions)
+    students: Counter[Any] = Counter()
+    for before, after in changed:
+        students.update(delta(student_cells, before, after, placement))
+    await STUDENTS.add(session, students)
+    await apply_below_pass(session, supports=changed, placement=placement)
     await apply_facts(session, PLANS, plan_cells, plans)
+
+
+async def apply_support_results(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    """After results: the results this batch changed move the below-pass-without-support rows."""
+    changes = batch_changes(session)
+    await apply_below_pass(session, results=changes.assessments, placement=changes.placement)
 
 
 async def move_school_units(session: AsyncSession, moves: Any) -> None:
     """The directory moved school units between areas: their support and plan cells move too."""
-    for store in (SUPPORT, PLANS):
+    for store in (SUPPORT, STUDENTS, PLANS):
         await store.transfer(session, moves)
+    await BELOW_PASS.transfer(session, moves)
 
 
 async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
     """Per store and level: materialised cells that differ from a recomputation from the facts."""
-    return {"support": await SUPPORT.mismatches(session), "plans": await PLANS.mismatches(session)}
+    below = await BELOW_PASS.mismatches_against(session, await recomputed_below_pass(session))
+    return {"support": await SUPPORT.mismatches(session), "plans": await PLANS.mismatches(session),
+            "support_students": await STUDENTS.mismatches(session),
+            "below_pass_without_support": {"student": 0, **{level: below.get(level, 0) for level in MATERIALISED}}}

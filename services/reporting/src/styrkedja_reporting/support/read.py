@@ -1,10 +1,18 @@
-"""Reads of the support figures for one unit of one level.
+"""Reads of the support figures for one unit of one level — lookups in the materialised state:
 
-Counts of interventions come from the materialised aggregates. Figures about distinct students
-(students with support, students below the pass level without support, results of supported
-students) and plan coverage are computed at read from the facts of one organiser (the same
-query is the recomputation the tests compare against). Every figure here is sensitive
-(`rules.SENSITIVE_FIGURES`): the small-group rule applies at every level above the unit.
+* `support_aggregates` — interventions per kind, status and evaluation outcome;
+* `support_students` — one row per intervention per level, keyed by student, kind, subject,
+  status, outcome and start date: distinct students per kind, students per outcome, open
+  investigations by start date;
+* `support_below_pass` — students below the pass level without any support (per level, subject
+  and student; the list at school-unit and group level reads the group rows);
+* `plan_aggregates` (group level) against the directory's teaching assignments: plan coverage;
+* the figures' `figure_students` (distinct students assessed): the denominator of the shares.
+
+Only the results before and after support started read the facts (a join of one unit's
+supported students with their results in the supported subject). Every figure carries the
+number of students behind it (`students`) so the read path can apply the small-group rule:
+every figure here is sensitive (`rules.SENSITIVE_FIGURES`), withheld at every level above the unit.
 """
 
 from __future__ import annotations
@@ -16,16 +24,28 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
+
 from ..directory.tables import placements, teaching_assignments
+from ..figures.tables import figure_students
 from ..results.rules import GROUP_SEPARATOR, NATION
 from ..results.tables import assessment_facts
-from .rules import ACTIVE_STATUSES, EVALUATED_STATUSES, KINDS, NO_SUBJECT, OPEN_INVESTIGATION_STATUSES
-from .tables import plan_facts, support_aggregates, support_facts
+from .rules import (
+    ACTIVE_STATUSES,
+    EVALUATED_STATUSES,
+    KINDS,
+    NO_SUBJECT,
+    OPEN_INVESTIGATION_STATUSES,
+    STARTED_STATUSES,
+)
+from .tables import plan_aggregates, support_aggregates, support_below_pass, support_facts, support_students
 
 Level = Literal["group", "school_unit", "area", "organiser", "nation"]
 #: Levels at which the list of students below the pass level without support is shown (the principal's).
 LIST_LEVELS = ("group", "school_unit")
-BELOW_PASS = ("F", "NOT_REACHED")
+#: Every value of every scale that does not reach the pass level (from the contracts' one rule).
+BELOW_PASS = tuple(sorted({v for scale in Scale for v in scale_values(scale) if not reaches_pass(scale, v)}))
+OUTCOMES = ("better", "unchanged", "worse")
 
 
 @dataclass(frozen=True)
@@ -35,136 +55,201 @@ class Where:
     organiser_id: str | None  # None only for the nation
 
 
-def _unit(alias: str, level: Level) -> str:
+def _cell(where: Where, subject: str | None, alias: str = "") -> str:
+    """WHERE of one unit's rows in a materialised table (level, unit, organiser, subject)."""
+    a = f"{alias}." if alias else ""
+    return (f"{a}level = :level AND {a}unit_id = :unit AND (CAST(:organiser AS text) IS NULL OR "
+            f"{a}organiser_id = :organiser) AND (CAST(:subject AS text) IS NULL OR {a}subject_code = :subject)")
+
+
+def _params(where: Where, subject: str | None = None, **more: Any) -> dict[str, Any]:
+    return {"level": where.level, "unit": where.unit_id, "organiser": where.organiser_id, "subject": subject, **more}
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def interventions_by_kind(session: AsyncSession, where: Where, subject: str | None) -> dict[str, Any]:
+    """Active interventions per kind, and evaluation outcomes per kind — interventions
+    (`support_aggregates`) and the distinct students behind them (`support_students`)."""
+    sql = (f"SELECT kind, status, evaluation_outcome, sum(count) FROM {support_aggregates.name} "
+           f"WHERE {_cell(where, subject)} GROUP BY 1, 2, 3")
+    rows = (await session.execute(text(sql), _params(where, subject))).all()
+    active: dict[str, int] = dict.fromkeys(KINDS, 0)
+    outcomes: dict[str, dict[str, int]] = {k: dict.fromkeys(OUTCOMES, 0) for k in KINDS}
+    for kind, status, outcome, n in rows:
+        if status in ACTIVE_STATUSES:
+            active[kind] += int(n)
+        if status in EVALUATED_STATUSES and outcome:
+            outcomes[kind][outcome] += int(n)
+    students_sql = (f"SELECT kind, evaluation_outcome, count(DISTINCT (organiser_id, student_id)) FROM {support_students.name} "
+                    f"WHERE {_cell(where, subject)} AND status = ANY(CAST(:evaluated AS text[])) "
+                    "AND evaluation_outcome <> '' GROUP BY 1, 2")
+    students: dict[str, dict[str, int]] = {k: dict.fromkeys(OUTCOMES, 0) for k in KINDS}
+    for kind, outcome, n in (await session.execute(text(students_sql), _params(
+            where, subject, evaluated=list(EVALUATED_STATUSES)))).all():
+        students[kind][outcome] = int(n)
+    return {"active_interventions": active, "evaluation_outcomes": outcomes,
+            "evaluation_outcome_students": students}
+
+
+async def students_assessed(session: AsyncSession, where: Where, subject: str | None) -> int:
+    """Distinct students with a result in the unit: from the figures' per-student evidence, kept
+    per group cell (`figure_students`, term cells), for the groups of the unit."""
+    join = (f"JOIN {placements.name} p ON p.school_unit_code = split_part(f.unit_id, '{GROUP_SEPARATOR}', 1) "
+            if where.level == "area" else "")
+    unit = {"group": "f.unit_id = :unit", "school_unit": f"split_part(f.unit_id, '{GROUP_SEPARATOR}', 1) = :unit",
+            "area": "p.area_id = :unit", "organiser": "f.organiser_id = :unit", "nation": "TRUE"}[where.level]
+    sql = (f"SELECT count(DISTINCT (f.organiser_id, f.student_id)) FROM {figure_students.name} f {join}"
+           f"WHERE f.level = 'group' AND {unit} AND (CAST(:organiser AS text) IS NULL OR f.organiser_id = :organiser) "
+           "AND (CAST(:subject AS text) IS NULL OR f.subject_code = :subject) AND f.period IN ('HT', 'VT')")
+    return int((await session.execute(text(sql), _params(where, subject))).scalar_one())
+
+
+async def students_by_kind(session: AsyncSession, where: Where, subject: str | None) -> dict[str, Any]:
+    """Distinct students with each kind active (an intervention decided or in progress), and
+    their share of the students assessed in the unit. With a subject: the interventions in that
+    subject (an all-subject intervention is subject `""`)."""
+    sql = (f"SELECT kind, count(DISTINCT (organiser_id, student_id)) FROM {support_students.name} WHERE {_cell(where, subject)} "
+           "AND status = ANY(CAST(:active AS text[])) GROUP BY 1")
+    rows = (await session.execute(text(sql), _params(where, subject, active=list(ACTIVE_STATUSES)))).all()
+    with_kind = dict.fromkeys(KINDS, 0) | {k: int(n) for k, n in rows}
+    any_sql = (f"SELECT count(DISTINCT (organiser_id, student_id)) FROM {support_students.name} WHERE {_cell(where, subject)} "
+               "AND status = ANY(CAST(:active AS text[]))")
+    with_any = int((await session.execute(text(any_sql), _params(where, subject, active=list(ACTIVE_STATUSES))
+                    )).scalar_one())
+    known = await students_assessed(session, where, subject)
+    return {"students_assessed": known, "students_with_kind_active": with_kind,
+            "share_with_kind_active": {k: _share(n, known) for k, n in with_kind.items()},
+            "students_with_any_active": with_any}
+
+
+async def below_pass_without_support(session: AsyncSession, where: Where, subject: str | None
+                                     ) -> tuple[int, list[dict[str, Any]]]:
+    """Students whose newest result in a subject is below the pass level and who have no active
+    support in that subject nor one for all subjects (materialised). The count, and the list
+    (per student the subjects) — the list only at group and school-unit level."""
+    count = int((await session.execute(text(
+        f"SELECT count(DISTINCT (organiser_id, student_id)) FROM {support_below_pass.name} WHERE {_cell(where, subject)}"),
+        _params(where, subject))).scalar_one())
+    if where.level not in LIST_LEVELS:
+        return count, []
+    unit = ("unit_id = :unit" if where.level == "group"
+            else "left(unit_id, length(:unit) + 1) = :unit || :sep")
+    rows = (await session.execute(text(
+        f"SELECT student_id, unit_id, subject_code FROM {support_below_pass.name} WHERE level = 'group' AND {unit} "
+        "AND (CAST(:organiser AS text) IS NULL OR organiser_id = :organiser) "
+        "AND (CAST(:subject AS text) IS NULL OR subject_code = :subject) ORDER BY 1, 3"),
+        _params(where, subject, sep=GROUP_SEPARATOR))).all()
+    students: dict[str, dict[str, Any]] = {}
+    for student, group_key, subject_code in rows:
+        code, _, group = group_key.partition(GROUP_SEPARATOR)
+        entry = students.setdefault(student, {"student_id": student, "school_unit_code": code, "group_id": group,
+                                              "subjects": []})
+        entry["subjects"].append(subject_code)
+    return count, list(students.values())
+
+
+async def below_pass_by_subject(session: AsyncSession, where: Where, subject: str | None) -> list[dict[str, Any]]:
+    """Per subject: students below the pass level without any support (and, for the share, the
+    students assessed in that subject)."""
+    sql = (f"SELECT subject_code, count(DISTINCT (organiser_id, student_id)) FROM {support_below_pass.name} "
+           f"WHERE {_cell(where, subject)} GROUP BY 1 ORDER BY 1")
+    out = []
+    for code, n in (await session.execute(text(sql), _params(where, subject))).all():
+        assessed = await students_assessed(session, where, code)
+        out.append({"subject_code": code, "students": int(n), "students_assessed": assessed,
+                    "share": _share(int(n), assessed)})
+    return out
+
+
+async def open_investigations(session: AsyncSession, where: Where, weeks: int, today: date,
+                              subject: str | None = None) -> int:
+    """Investigations not yet evaluated or closed whose start is more than `weeks` weeks back
+    (materialised per start date: the weeks are the caller's)."""
+    sql = (f"SELECT coalesce(sum(count), 0) FROM {support_students.name} WHERE {_cell(where, subject)} "
+           "AND kind = 'investigation' AND status = ANY(CAST(:open AS text[])) AND start_date <> '' "
+           "AND start_date < :before")
+    before = (today - timedelta(weeks=weeks)).isoformat()
+    return int((await session.execute(text(sql), _params(where, subject, open=list(OPEN_INVESTIGATION_STATUSES),
+                                                           before=before))).scalar_one())
+
+
+def _unit_expr(alias: str, level: Level) -> str:
     return {"group": f"{alias}.school_unit_code || '{GROUP_SEPARATOR}' || {alias}.group_id",
             "school_unit": f"{alias}.school_unit_code", "area": "p.area_id", "organiser": f"{alias}.organiser_id",
             "nation": f"'{NATION}'"}[level]
 
 
 def _scope(alias: str, where: Where) -> tuple[str, str]:
-    """(join, condition) placing the rows of `alias` in the unit."""
+    """(join, condition) placing the fact rows of `alias` in the unit."""
     join = (f"JOIN {placements.name} p ON p.school_unit_code = {alias}.school_unit_code"
             if where.level == "area" else "")
-    condition = f"{_unit(alias, where.level)} = :unit"
+    condition = f"{_unit_expr(alias, where.level)} = :unit"
     if where.organiser_id is not None:
         condition += f" AND {alias}.organiser_id = :organiser"
     return join, condition
 
 
-def _params(where: Where, **more: Any) -> dict[str, Any]:
-    return {"unit": where.unit_id, "organiser": where.organiser_id, **more}
-
-
-async def interventions_by_kind(session: AsyncSession, where: Where, subject: str | None) -> dict[str, Any]:
-    """Materialised: active interventions per kind, and evaluation outcomes per kind."""
-    sql = (f"SELECT kind, status, evaluation_outcome, sum(count) FROM {support_aggregates.name} "
-           "WHERE level = :level AND unit_id = :unit AND (CAST(:organiser AS text) IS NULL OR organiser_id = :organiser) "
-           "AND (CAST(:subject AS text) IS NULL OR subject_code = :subject) GROUP BY 1, 2, 3")
-    rows = (await session.execute(text(sql), _params(where, level=where.level, subject=subject))).all()
-    active: dict[str, int] = dict.fromkeys(KINDS, 0)
-    outcomes: dict[str, dict[str, int]] = {k: {"better": 0, "unchanged": 0, "worse": 0} for k in KINDS}
-    for kind, status, outcome, n in rows:
-        if status in ACTIVE_STATUSES:
-            active[kind] += int(n)
-        if status in EVALUATED_STATUSES and outcome:
-            outcomes[kind][outcome] += int(n)
-    return {"active_interventions": active, "evaluation_outcomes": outcomes}
-
-
-async def students_by_kind(session: AsyncSession, where: Where, subject: str | None) -> dict[str, Any]:
-    """Distinct students with each kind active, and the students known (assessed) in the unit."""
-    join, cond = _scope("f", where)
-    subject_cond = "AND (CAST(:subject AS text) IS NULL OR f.subject_code = :subject)"
-    sql = (f"SELECT f.kind, count(DISTINCT f.student_id) FROM {support_facts.name} f {join} "
-           f"WHERE NOT f.retracted AND f.status = ANY(CAST(:active AS text[])) AND {cond} {subject_cond} GROUP BY 1")
-    rows = (await session.execute(text(sql), _params(where, subject=subject, active=list(ACTIVE_STATUSES)))).all()
-    with_kind = dict.fromkeys(KINDS, 0) | {k: int(n) for k, n in rows}
-    join_a, cond_a = _scope("f", where)
-    known = (await session.execute(text(
-        f"SELECT count(DISTINCT f.student_id) FROM {assessment_facts.name} f {join_a} WHERE NOT f.retracted "
-        f"AND {cond_a} {subject_cond}"), _params(where, subject=subject))).scalar_one()
-    return {"students_assessed": int(known), "students_with_kind_active": with_kind,
-            "share_with_kind_active": {k: (round(n / known, 4) if known else None) for k, n in with_kind.items()}}
-
-
-def _latest_results_sql(where: Where) -> str:
-    """The newest non-retracted result per student and subject in the unit (by school year, term
-    — HT before VT — and round)."""
-    join, cond = _scope("f", where)
-    return (f"SELECT DISTINCT ON (f.organiser_id, f.student_id, f.subject_code) f.organiser_id, f.student_id, "
-            f"f.subject_code, f.group_id, f.school_unit_code, f.value FROM {assessment_facts.name} f {join} WHERE NOT f.retracted AND {cond} "
-            "AND (CAST(:subject AS text) IS NULL OR f.subject_code = :subject) "
-            "ORDER BY f.organiser_id, f.student_id, f.subject_code, f.school_year DESC, (f.term = 'VT') DESC, f.round DESC, "
-            "f.kind = 'term_grade' DESC")
-
-
-async def below_pass_without_support(session: AsyncSession, where: Where, subject: str | None
-                                     ) -> tuple[int, list[dict[str, Any]]]:
-    """Students whose newest result in a subject is below the pass level and who have no active
-    support in that subject nor one for all subjects. The count, and the list (per student the
-    subjects) — the list only at group and school-unit level."""
-    sql = (f"WITH latest AS ({_latest_results_sql(where)}) SELECT l.student_id, l.school_unit_code, l.group_id, "
-           "l.subject_code FROM latest l WHERE l.value = ANY(CAST(:below AS text[])) AND NOT EXISTS ("
-           f"SELECT 1 FROM {support_facts.name} s WHERE NOT s.retracted AND s.status = ANY(CAST(:active AS text[])) "
-           "AND s.student_id = l.student_id AND s.organiser_id = l.organiser_id "
-           "AND s.subject_code IN (l.subject_code, :no_subject)) ORDER BY 1, 4")
-    rows = (await session.execute(text(sql), _params(where, subject=subject, below=list(BELOW_PASS),
-                                                     active=list(ACTIVE_STATUSES), no_subject=NO_SUBJECT))).all()
-    students: dict[str, dict[str, Any]] = {}
-    for student, code, group, subject_code in rows:
-        entry = students.setdefault(student, {"student_id": student, "school_unit_code": code, "group_id": group,
-                                              "subjects": []})
-        entry["subjects"].append(subject_code)
-    listed = list(students.values()) if where.level in LIST_LEVELS else []
-    return len(students), listed
-
-
-async def open_investigations(session: AsyncSession, where: Where, weeks: int, today: date) -> int:
-    """Investigations not yet evaluated or closed whose start is more than `weeks` weeks back."""
-    join, cond = _scope("f", where)
-    sql = (f"SELECT count(*) FROM {support_facts.name} f {join} WHERE NOT f.retracted AND f.kind = 'investigation' "
-           f"AND f.status = ANY(CAST(:open AS text[])) AND f.start_date <> '' AND f.start_date < :before AND {cond}")
-    before = (today - timedelta(weeks=weeks)).isoformat()
-    return int((await session.execute(text(sql), _params(where, open=list(OPEN_INVESTIGATION_STATUSES),
-                                                           before=before))).scalar_one())
-
-
-async def results_of_supported(session: AsyncSession, where: Where, subject: str | None) -> list[dict[str, Any]]:
-    """Share reaching the pass level, round by round, of the students with (active or evaluated)
-    support in the supported subject."""
+async def results_before_after(session: AsyncSession, where: Where, subject: str | None) -> list[dict[str, Any]]:
+    """Share reaching the pass level in the supported subject, round by round, of the students of
+    the unit with support in that subject, split by the day support started (the earliest start
+    of the student's started interventions in the subject): results dated before it are
+    `before`, on or after it `after`. One result per student, subject, round and phase (the term
+    grade before an assessment, then the newest date)."""
     join, cond = _scope("s", where)
-    sql = (f"SELECT a.subject_code, a.school_year, a.term, a.round, count(DISTINCT a.student_id), "
-           "count(DISTINCT a.student_id) FILTER (WHERE NOT a.value = ANY(CAST(:below AS text[]))) "
-           f"FROM {support_facts.name} s {join} JOIN {assessment_facts.name} a ON a.organiser_id = s.organiser_id "
-           "AND a.student_id = s.student_id AND a.subject_code = s.subject_code AND NOT a.retracted "
-           f"WHERE NOT s.retracted AND s.subject_code <> :no_subject AND s.status <> 'proposed' AND {cond} "
-           "AND (CAST(:subject AS text) IS NULL OR s.subject_code = :subject) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, "
-           "(a.term = 'VT'), 4")
-    rows = (await session.execute(text(sql), _params(where, subject=subject, below=list(BELOW_PASS),
-                                                     no_subject=NO_SUBJECT))).all()
-    return [{"subject_code": s, "school_year": y, "term": t, "round": r, "students": int(n), "reaching_pass": int(p),
-             "share_reaching_pass": round(int(p) / int(n), 4) if n else None} for s, y, t, r, n, p in rows]
+    sql = (
+        "WITH starts AS (SELECT s.organiser_id, s.student_id, s.subject_code, CAST(min(s.start_date) AS date) AS started "
+        f"FROM {support_facts.name} s {join} WHERE NOT s.retracted AND s.status = ANY(CAST(:started AS text[])) "
+        f"AND s.subject_code <> :no_subject AND s.start_date <> '' AND {cond} "
+        "AND (CAST(:subject AS text) IS NULL OR s.subject_code = :subject) GROUP BY 1, 2, 3), "
+        "phased AS (SELECT DISTINCT ON (a.organiser_id, a.student_id, a.subject_code, a.school_year, a.term, a.round, "
+        "a.assessed_on < st.started) a.subject_code, a.school_year, a.term, a.round, a.student_id, "
+        "CASE WHEN a.assessed_on < st.started THEN 'before' ELSE 'after' END AS phase, "
+        "NOT a.value = ANY(CAST(:below AS text[])) AS reaches "
+        f"FROM starts st JOIN {assessment_facts.name} a ON a.organiser_id = st.organiser_id "
+        "AND a.student_id = st.student_id AND a.subject_code = st.subject_code "
+        "WHERE NOT a.retracted AND a.assessed_on IS NOT NULL "
+        "ORDER BY a.organiser_id, a.student_id, a.subject_code, a.school_year, a.term, a.round, "
+        "a.assessed_on < st.started, a.kind = 'term_grade' DESC, a.assessed_on DESC, a.assessment_id) "
+        "SELECT subject_code, school_year, term, round, phase, count(*), count(*) FILTER (WHERE reaches) "
+        "FROM phased GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, (term = 'VT'), 4, (phase = 'after')")
+    rows = (await session.execute(text(sql), _params(where, subject, started=list(STARTED_STATUSES),
+                                                     no_subject=NO_SUBJECT, below=list(BELOW_PASS)))).all()
+    return [{"subject_code": s, "school_year": y, "term": t, "round": r, "phase": ph, "students": int(n),
+             "reaching_pass": int(p), "share_reaching_pass": _share(int(p), int(n))} for s, y, t, r, ph, n, p in rows]
+
+
+def term_dates(school_year: str, term: str) -> tuple[date, date]:
+    """The days of a term: HT 1 July – 31 December of the first year, VT 1 January – 30 June of
+    the second (a teaching assignment counts in a term it overlaps)."""
+    first = int(school_year[:4])
+    return (date(first, 7, 1), date(first, 12, 31)) if term == "HT" else (date(first + 1, 1, 1),
+                                                                          date(first + 1, 6, 30))
 
 
 async def plan_coverage(session: AsyncSession, where: Where, school_year: str, term: str,
                         subject: str | None) -> dict[str, Any]:
-    """Share of the group × subject teaching assignments (the directory's, not removed) that have
-    a published plan for the term."""
+    """Share of the group × subject teaching assignments of the term (the directory's, not
+    removed, overlapping the term) that have a published plan for the term (the materialised
+    group-level plan cells)."""
     join, cond = _scope("t", where)
+    start, end = term_dates(school_year, term)
     sql = (f"WITH taught AS (SELECT DISTINCT t.organiser_id, t.school_unit_code, t.group_id, t.subject_code "
            f"FROM {teaching_assignments.name} t {join} WHERE NOT t.removed AND t.group_id IS NOT NULL "
            f"AND t.subject_code IS NOT NULL AND t.school_unit_code IS NOT NULL AND {cond} "
+           "AND (t.start_date IS NULL OR t.start_date <= :term_end) AND (t.end_date IS NULL OR t.end_date >= :term_start) "
            "AND (CAST(:subject AS text) IS NULL OR t.subject_code = :subject)) "
            "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM "
-           f"{plan_facts.name} pf WHERE NOT pf.retracted AND pf.organiser_id = taught.organiser_id "
-           "AND pf.school_unit_code = taught.school_unit_code AND pf.group_id = taught.group_id "
-           "AND pf.subject_code = taught.subject_code AND pf.school_year = :school_year AND pf.term = :term)) "
-           "FROM taught")
-    total, planned = (await session.execute(text(sql), _params(where, subject=subject, school_year=school_year,
-                                                                  term=term))).one()
+           f"{plan_aggregates.name} pa WHERE pa.level = 'group' AND pa.organiser_id = taught.organiser_id "
+           f"AND pa.unit_id = taught.school_unit_code || '{GROUP_SEPARATOR}' || taught.group_id "
+           "AND pa.subject_code = taught.subject_code AND pa.school_year = :school_year AND pa.term = :term "
+           "AND pa.count > 0)) FROM taught")
+    total, planned = (await session.execute(text(sql), _params(where, subject, school_year=school_year, term=term,
+                                                                  term_start=start, term_end=end))).one()
     return {"school_year": school_year, "term": term, "assignments": int(total), "with_published_plan": int(planned),
-            "share": round(int(planned) / int(total), 4) if total else None}
-
+            "share": _share(int(planned), int(total))}
 
 
 async def active_support_of(session: AsyncSession, school_unit_code: str, student_ids: list[str]

@@ -1,60 +1,240 @@
-"""Support figures per level: thin, every figure from `read`."""
+"""Support figures per level: thin, every figure from `read`. `/summary` is every figure in one
+JSON body; every other endpoint is one table that answers as JSON, CSV or xlsx (`format=` or the
+`Accept` header, see `exports/`), with the number of students behind each figure (`students`,
+`students_assessed`) so the small-group rule can be applied to it.
+
+Access: `ask` carries the guard and checks the node asked for (`access.guard.strict_scope`); at a
+level suppressed for the reader, every count below N is withheld (the summary's counts; a table row
+any of whose student counts is below N); the lists of students are student-level reads (audited)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import Level as AuthLevel
+from styrkedja_kit.auth import Node, Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
+from ..access.guard import audit, strict_scope, withhold_counts, withhold_small
+from ..exports import table as t
+from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
 from ..settings import ReportingSettings
 from . import read
-from .rules import SENSITIVE_FIGURES
+from .rules import KINDS, SENSITIVE_FIGURES
 
 router = APIRouter(prefix="/v1/support", tags=["support"])
+
+TEXT, INT, SHARE = t.ColumnType.text, t.ColumnType.integer, t.ColumnType.share
+FORMAT = Query(None, description="json, csv or xlsx (else the Accept header)")
+
+
+@dataclass(frozen=True)
+class Ask:
+    where: read.Where
+    subject_code: str | None
+
+    def name(self, kind: str) -> str:
+        return f"{kind}-{self.where.level}-{self.where.unit_id.replace('/', '-')}"
+
+
+async def ask(request: Request, level: read.Level, unit_id: str = Query(pattern=ID_PATTERN),
+              organiser_id: OrganiserIdParam | None = Query(None),
+              subject_code: SubjectCodeParam | None = Query(None),
+              principal: Principal = authorize_read()) -> Ask:
+    """A group's unit id is `<school_unit_code>/<group_id>`; every level but the nation needs `organiser_id`."""
+    if level != "nation" and organiser_id is None:
+        raise RuleViolation("organiser_id", "required_below_nation", "name the organiser for this level")
+    async with runtime_of(request).db.sessions() as session:
+        scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id,
+                                   None if level == "nation" else unit_id)
+    request.state.support_scope = (level, scope)
+    return Ask(read.Where(level, unit_id, organiser_id if level != "nation" else None), subject_code)
+
+
+def _weeks(request: Request, asked: int | None) -> int:
+    return asked or cast(ReportingSettings, runtime_of(request).settings).support_investigation_weeks
+
+
+WEEKS = Query(None, ge=1, le=104, description="Default: the `support_investigation_weeks` setting.")
 
 
 @router.get("/summary")
 async def summary(
-        request: Request, response: Response, level: read.Level,
-        unit_id: str = Query(pattern=ID_PATTERN),
-        organiser_id: OrganiserIdParam | None = Query(None),
-        subject_code: SubjectCodeParam | None = Query(None),
+        request: Request, response: Response, a: Ask = Depends(ask),
         school_year: SchoolYearParam | None = Query(None, description="For plan coverage."),
         term: Literal["HT", "VT"] | None = Query(None, description="For plan coverage."),
-        investigation_weeks: int | None = Query(None, ge=1, le=104,
-                                                description="Default: the `support_investigation_weeks` setting."),
+        investigation_weeks: int | None = WEEKS,
 ) -> dict[str, Any]:
     """Per level and subject: active interventions and students per support kind, evaluation
     outcomes, students below the pass level without any support (the list at group and school
-    unit level), investigations open longer than N weeks, results of supported students round by
-    round, and plan coverage of the teaching assignments for a term. A group's unit id is
-    `<school_unit_code>/<group_id>`; every level but the nation needs `organiser_id`."""
-    if level != "nation" and organiser_id is None:
-        raise RuleViolation("organiser_id", "required_below_nation", "name the organiser for this level")
+    unit level), investigations open longer than N weeks, results before and after support
+    started round by round, and plan coverage of the teaching assignments for a term."""
     if (school_year is None) != (term is None):
         raise RuleViolation("term", "school_year_with_term", "plan coverage needs both school_year and term")
-    runtime = runtime_of(request)
-    weeks = investigation_weeks or cast(ReportingSettings, runtime.settings).support_investigation_weeks
-    where = read.Where(level, unit_id, organiser_id if level != "nation" else None)
-    async with runtime.db.sessions() as session:
-        body: dict[str, Any] = {"level": level, "unit_id": unit_id, "subject_code": subject_code,
+    weeks = _weeks(request, investigation_weeks)
+    where, subject_code = a.where, a.subject_code
+    async with runtime_of(request).db.sessions.begin() as session:
+        if where.level in read.LIST_LEVELS:  # the list names students
+            await _audit_list(request, session, a)
+        body: dict[str, Any] = {"level": where.level, "unit_id": where.unit_id, "subject_code": subject_code,
                                 "sensitive": sorted(SENSITIVE_FIGURES)}
         body |= await read.interventions_by_kind(session, where, subject_code)
         body |= await read.students_by_kind(session, where, subject_code)
         count, listed = await read.below_pass_without_support(session, where, subject_code)
-        body["below_pass_without_support"] = {"students": count, "list": listed if level in read.LIST_LEVELS
+        body["below_pass_without_support"] = {"students": count, "list": listed if where.level in read.LIST_LEVELS
                                               else None}
         body["open_investigations"] = {"weeks": weeks, "count": await read.open_investigations(
-            session, where, weeks, datetime.now(UTC).date())}
-        body["results_of_supported"] = await read.results_of_supported(session, where, subject_code)
+            session, where, weeks, datetime.now(UTC).date(), subject_code)}
+        body["results_before_after"] = await read.results_before_after(session, where, subject_code)
         if school_year is not None and term is not None:
             body["plan_coverage"] = await read.plan_coverage(session, where, school_year, term, subject_code)
         await set_freshness(session, response)
+    level, scope = request.state.support_scope
+    if AuthLevel[level.upper()] in scope.suppressed:
+        body = withhold_counts(body, scope.rules.min_students)
     return body
+
+
+async def _audit_list(request: Request, session: Any, a: Ask) -> None:
+    _, scope = request.state.support_scope
+    await audit(session, request, scope.principal, Node(
+        AuthLevel.STUDENT, organiser_id=a.where.organiser_id, school_unit_code=a.where.unit_id.split("/")[0]))
+
+
+async def _respond(request: Request, table: t.Table, fmt: str | None) -> StreamingResponse:
+    level, scope = request.state.support_scope  # set by `ask`: every table passes disclosure here
+    response = export_response(request, withhold_small(table, level, scope), fmt)
+    async with runtime_of(request).db.sessions() as session:
+        await set_freshness(session, response)
+    return response
+
+
+_UNIT = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=24)]
+
+
+@router.get("/kinds")
+async def kinds_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT) -> StreamingResponse:
+    """Per support kind: active interventions, students with the kind active and their share of the
+    students assessed, evaluation outcomes (interventions and students)."""
+    async with runtime_of(request).db.sessions() as session:
+        by_kind = await read.interventions_by_kind(session, a.where, a.subject_code)
+        students = await read.students_by_kind(session, a.where, a.subject_code)
+
+    def rows() -> Iterator[t.Row]:
+        for kind in KINDS:
+            outcomes = by_kind["evaluation_outcomes"][kind]
+            outcome_students = by_kind["evaluation_outcome_students"][kind]
+            yield (a.where.level, a.where.unit_id, a.subject_code or "", kind,
+                   by_kind["active_interventions"][kind], students["students_with_kind_active"][kind],
+                   students["students_assessed"], students["share_with_kind_active"][kind],
+                   *[outcomes[o] for o in read.OUTCOMES], *[outcome_students[o] for o in read.OUTCOMES])
+
+    columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("kind", "Insats", width=18),
+               t.Column("active_interventions", "Aktiva insatser", INT),
+               t.Column("students", "Elever med aktiv insats", INT),
+               t.Column("students_assessed", "Bedömda elever", INT),
+               t.Column("share", "Andel", SHARE),
+               t.Column("outcome_better", "Utvärderade: bättre", INT),
+               t.Column("outcome_unchanged", "Utvärderade: oförändrat", INT),
+               t.Column("outcome_worse", "Utvärderade: sämre", INT),
+               t.Column("students_better", "Elever: bättre", INT),
+               t.Column("students_unchanged", "Elever: oförändrat", INT),
+               t.Column("students_worse", "Elever: sämre", INT)]
+    return await _respond(request, t.Table(a.name("stodinsatser"), columns, rows(), "Stödinsatser"), format)
+
+
+@router.get("/below-pass-without-support")
+async def below_pass_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT
+                           ) -> StreamingResponse:
+    """Per subject: students below the pass level without any support (the count at every level)."""
+    async with runtime_of(request).db.sessions() as session:
+        by_subject = await read.below_pass_by_subject(session, a.where, a.subject_code)
+
+    def rows() -> Iterator[t.Row]:
+        for r in by_subject:
+            yield (a.where.level, a.where.unit_id, r["subject_code"], r["students"], r["students_assessed"],
+                   r["share"])
+
+    columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12),
+               t.Column("students", "Elever under godtagbar nivå utan stöd", INT),
+               t.Column("students_assessed", "Bedömda elever", INT), t.Column("share", "Andel", SHARE)]
+    return await _respond(request, t.Table(a.name("utan-stod"), columns, rows(), "Utan stöd"), format)
+
+
+@router.get("/below-pass-without-support/students")
+async def below_pass_list(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT
+                          ) -> StreamingResponse:
+    """The principal's list: per student and subject, the students below the pass level without
+    any support — at school-unit and group level only (pseudonymous ids)."""
+    if a.where.level not in read.LIST_LEVELS:
+        raise RuleViolation("level", "list_at_unit_level",
+                            "the list of students is shown at school-unit and group level only")
+    async with runtime_of(request).db.sessions.begin() as session:
+        await _audit_list(request, session, a)
+        _, listed = await read.below_pass_without_support(session, a.where, a.subject_code)
+
+    def rows() -> Iterator[t.Row]:
+        for student in listed:
+            for subject in student["subjects"]:
+                yield (student["school_unit_code"], student["group_id"], student["student_id"], subject)
+
+    columns = [t.Column("school_unit_code", "Skolenhet"), t.Column("group_id", "Grupp"),
+               t.Column("student_id", "Elev (pseudonym)", width=24), t.Column("subject_code", "Ämne", width=12)]
+    return await _respond(request, t.Table(a.name("utan-stod-elever"), columns, rows(), "Elever utan stöd"), format)
+
+
+@router.get("/open-investigations")
+async def open_investigations_table(request: Request, a: Ask = Depends(ask), investigation_weeks: int | None = WEEKS,
+                                    format: str | None = FORMAT) -> StreamingResponse:
+    """Investigations (utredningar) not yet evaluated or closed, started more than N weeks ago."""
+    weeks = _weeks(request, investigation_weeks)
+    async with runtime_of(request).db.sessions() as session:
+        count = await read.open_investigations(session, a.where, weeks, datetime.now(UTC).date(), a.subject_code)
+    columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("weeks", "Veckor", INT),
+               t.Column("count", "Öppna utredningar äldre än", INT)]
+    rows = [(a.where.level, a.where.unit_id, a.subject_code or "", weeks, count)]
+    return await _respond(request, t.Table(a.name("utredningar"), columns, rows, "Utredningar"), format)
+
+
+@router.get("/results-before-after")
+async def before_after_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT
+                             ) -> StreamingResponse:
+    """Share reaching the pass level in the supported subject, round by round, results dated
+    before and after the day support started."""
+    async with runtime_of(request).db.sessions() as session:
+        found = await read.results_before_after(session, a.where, a.subject_code)
+
+    def rows() -> Iterator[t.Row]:
+        for r in found:
+            yield (a.where.level, a.where.unit_id, r["subject_code"], r["school_year"], r["term"], r["round"],
+                   r["phase"], r["students"], r["reaching_pass"], r["share_reaching_pass"])
+
+    columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("school_year", "Läsår"),
+               t.Column("term", "Termin"), t.Column("round", "Omgång", INT), t.Column("phase", "Före/efter start"),
+               t.Column("students", "Elever", INT), t.Column("reaching_pass", "Når godtagbar nivå", INT),
+               t.Column("share_reaching_pass", "Andel", SHARE)]
+    return await _respond(request, t.Table(a.name("fore-efter-stod"), columns, rows(), "Före och efter"), format)
+
+
+@router.get("/plan-coverage")
+async def plan_coverage_table(request: Request, school_year: SchoolYearParam, term: Literal["HT", "VT"],
+                              a: Ask = Depends(ask), format: str | None = FORMAT) -> StreamingResponse:
+    """Share of the group × subject teaching assignments of the term with a published plan."""
+    async with runtime_of(request).db.sessions() as session:
+        coverage = await read.plan_coverage(session, a.where, school_year, term, a.subject_code)
+    columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("school_year", "Läsår"),
+               t.Column("term", "Termin"), t.Column("assignments", "Grupp × ämne", INT),
+               t.Column("with_published_plan", "Med publicerad planering", INT), t.Column("share", "Andel", SHARE)]
+    rows = [(a.where.level, a.where.unit_id, a.subject_code or "", school_year, term, coverage["assignments"],
+             coverage["with_published_plan"], coverage["share"])]
+    return await _respond(request, t.Table(a.name("planeringar"), columns, rows, "Planeringar"), format)

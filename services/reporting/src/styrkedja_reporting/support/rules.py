@@ -4,10 +4,12 @@ fact counts in. No free text ever reaches reporting (the events carry none)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from ..results.rules import Placement, units
+from ..results.rules import AssessmentFact, Placement, units
 
 #: Statuses in which an intervention is active (beslutad, pågående).
 ACTIVE_STATUSES = ("decided", "in_progress")
@@ -21,7 +23,7 @@ NO_SUBJECT = ""  # an intervention not tied to one subject
 #: read path applies the small-group rule to them at every level above the school unit, for every
 #: role (`access.disclosure`; wiring is the next phase, the responses already say `sensitive`).
 SENSITIVE_FIGURES = frozenset({"support_by_kind", "evaluation_outcomes", "below_pass_without_support",
-                               "open_investigations", "results_of_supported"})
+                               "open_investigations", "results_before_after"})
 
 
 @dataclass
@@ -60,6 +62,75 @@ def support_cells(fact: SupportFact | None, placement: Placement) -> Counter[Any
         return Counter()
     rest = (fact.organiser_id, fact.kind, fact.subject_code, fact.status, fact.evaluation_outcome)
     return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})  # type: ignore[arg-type]
+
+
+def student_cells(fact: SupportFact | None, placement: Placement) -> Counter[Any]:
+    """The rows one intervention counts in the per-student multiset: per level, kind, subject,
+    status, outcome, start date and student (distinct students are read from it per unit)."""
+    if fact is None or fact.retracted:
+        return Counter()
+    rest = (fact.organiser_id, fact.kind, fact.subject_code, fact.status, fact.evaluation_outcome, fact.start_date,
+            fact.student_id)
+    return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})  # type: ignore[arg-type]
+
+
+def newest_first(fact: AssessmentFact) -> tuple[Any, ...]:
+    """Order of one student's results in a subject: the newest school year, VT after HT, the
+    latest round, a term grade over an assessment of the same round, then the id (a total order)."""
+    return (fact.school_year, fact.term == "VT", fact.round, fact.kind == "term_grade", str(fact.assessment_id))
+
+
+def is_active(fact: SupportFact) -> bool:
+    return not fact.retracted and fact.status in ACTIVE_STATUSES
+
+
+def below_pass_cells(results: Iterable[AssessmentFact], supports: Iterable[SupportFact],
+                     placement: Placement) -> Counter[Any]:
+    """Students below the pass level without any support: for every (organiser, student,
+    subject) whose newest result does not reach the pass level and that has no active
+    intervention in the subject nor one for all subjects, one row per level of the unit of that
+    newest result: (level, unit, organiser, subject, student). Pure: the apply path (before and
+    after a batch, for the students it touched) and the recomputation use the same rule."""
+    newest: dict[tuple[str, str, str], AssessmentFact] = {}
+    for fact in results:
+        if fact.retracted:
+            continue
+        key = (fact.organiser_id, fact.student_id, fact.subject_code)
+        current = newest.get(key)
+        if current is None or newest_first(fact) > newest_first(current):
+            newest[key] = fact
+    supported = {(f.organiser_id, f.student_id, f.subject_code) for f in supports if is_active(f)}
+    out: Counter[Any] = Counter()
+    for (organiser, student, subject), fact in newest.items():
+        if fact.reaches_pass or (organiser, student, subject) in supported \
+                or (organiser, student, NO_SUBJECT) in supported:
+            continue
+        for level, unit in units(fact, placement):
+            out[(level, unit, organiser, subject, student)] += 1
+    return out
+
+
+#: Statuses whose start counts as "support started" (a proposal has not started).
+STARTED_STATUSES = ("decided", "in_progress", "evaluated", "closed")
+
+
+def support_starts(supports: Iterable[SupportFact]) -> dict[tuple[str, str, str], date]:
+    """Per (organiser, student, subject): the day support in that subject started — the earliest
+    start of its started interventions (all-subject interventions have no supported subject)."""
+    out: dict[tuple[str, str, str], date] = {}
+    for fact in supports:
+        if fact.retracted or fact.status not in STARTED_STATUSES or fact.subject_code == NO_SUBJECT \
+                or not fact.start_date:
+            continue
+        key = (fact.organiser_id, fact.student_id, fact.subject_code)
+        start = date.fromisoformat(fact.start_date)
+        out[key] = min(out.get(key, start), start)
+    return out
+
+
+def phase(assessed_on: date, started: date) -> str:
+    """A result dated before the day support started is `before`; on or after it, `after`."""
+    return "before" if assessed_on < started else "after"
 
 
 def plan_cells(fact: PlanFact | None, placement: Placement) -> Counter[Any]:

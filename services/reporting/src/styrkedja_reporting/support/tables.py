@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Uuid
 
+from ..figures.tables import AdditiveTable
 from ..metadata import metadata
 from ..results.tables import FactStore
 from .rules import PlanFact, SupportFact
@@ -51,5 +52,31 @@ plan_aggregates = Table(
     Index("ix_plan_aggregates_organiser_level", "organiser_id", "level"),
 )
 
+#: One row per intervention per level (a multiset keyed by the student): distinct students per
+#: kind and status, students per evaluation outcome and investigations by start date are read
+#: from it per unit — never from the facts.
+STUDENT_DIMENSIONS = (*SUPPORT_DIMENSIONS, "start_date", "student_id")
+support_students = Table(
+    "support_students", metadata,
+    *[Column(d, String(80), primary_key=True) for d in STUDENT_DIMENSIONS],
+    Column("count", Integer, nullable=False),
+    Index("ix_support_students_organiser_level_unit", "organiser_id", "level", "unit_id"),
+)
+
+#: Students whose newest result in a subject is below the pass level and who have no active
+#: support in it (nor one for all subjects): one row per student × subject per level of that
+#: newest result (a linked figure, kept by deltas in `linked.py`).
+BELOW_PASS_CELL = ("level", "unit_id", "organiser_id", "subject_code", "student_id")
+support_below_pass = Table(
+    "support_below_pass", metadata,
+    *[Column(d, String(80), primary_key=True) for d in BELOW_PASS_CELL],
+    Column("count", Integer, nullable=False),
+    Index("ix_support_below_pass_organiser_level_unit", "organiser_id", "level", "unit_id"),
+)
+
 SUPPORT = FactStore(support_facts, support_aggregates, SupportFact, SUPPORT_DIMENSIONS, "retracted")
+#: Kept from the same facts as SUPPORT (the facts are saved once, by SUPPORT): only `add`,
+#: `transfer` and `mismatches` are used.
+STUDENTS = FactStore(support_facts, support_students, SupportFact, STUDENT_DIMENSIONS, "retracted")
+BELOW_PASS = AdditiveTable(support_below_pass, BELOW_PASS_CELL, ("count",))
 PLANS = FactStore(plan_facts, plan_aggregates, PlanFact, PLAN_DIMENSIONS, "retracted")

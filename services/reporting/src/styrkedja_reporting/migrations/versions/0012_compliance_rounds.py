@@ -1,14 +1,14 @@
 """compliance: assessment rounds with a deadline, incremental apply (indexes, assignment scope)
 
 Revision ID: d1c0a1e2r0d5
-Revises: c8d9e0f1a2b3
+Revises: d9e0f1a2b3c4
 Create Date: 2026-12-01 10:50:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = 'd1c0a1e2r0d5'
-down_revision = 'c8d9e0f1a2b3'
+down_revision = 'd9e0f1a2b3c4'
 branch_labels = None
 depends_on = None
 

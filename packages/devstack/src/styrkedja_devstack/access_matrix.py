@@ -1,0 +1,64 @@
+"""Helpers for the services' scope-matrix and token-attack tests: every route enumerated from the app
+itself (so a new route without an expected answer fails its service's test), a token per role, and
+the token attacks sent to every route.
+
+Used as: `assert set(expected) == route_keys(app)`; then for every route × role × in/out of scope,
+`use_token(client, role_token(issuer, role, organiser))` and the expected status.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from styrkedja_kit.auth import OPEN_PATHS, Role, api_routes
+
+from .issuer import DevIssuer
+from .token_attacks import attack_authorizations
+
+#: Every role the kit knows, in a stable order.
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+_PARAM = re.compile(r"\{([^}]+)\}")
+DUMMY_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def route_keys(app: Any, open_paths: Iterable[str] = OPEN_PATHS) -> set[str]:
+    """`"METHOD /path/{param}"` for every API route of the app (as its OpenAPI document lists them)."""
+    exempt = frozenset(open_paths)
+    return {f"{method} {route.path}" for route in api_routes(app) if route.path not in exempt
+            for method in route.methods if method != "HEAD"}
+
+
+def fill(path: str, **values: str) -> str:
+    """The path with its `{params}` filled from `values` (a dummy UUID for any not given)."""
+    return _PARAM.sub(lambda m: values.get(m.group(1), DUMMY_ID), path)
+
+
+def role_token(issuer: DevIssuer, role: str, organisers: Iterable[str], *, school_units: Iterable[str] = (),
+               areas: Iterable[str] = (), groups: Iterable[str] = (), subject: str | None = None) -> str:
+    """A token of one role; the client id of a platform is `platform-test`."""
+    return issuer.mint(roles=[role], organisers=list(organisers), school_units=list(school_units),
+                       areas=list(areas), groups=list(groups), subject=subject or f"test-{role}",
+                       client_id="platform-test" if role == "platform" else None)
+
+
+async def token_attack_failures(client: httpx.AsyncClient, app: Any, issuer: DevIssuer,
+                                organisers: Iterable[str] = ("2999",)) -> list[str]:
+    """Every attack of `attack_authorizations` on every route: each must be a 401 problem+json with a
+    `WWW-Authenticate: Bearer` challenge. Returns what was not (empty when all were refused)."""
+    failures = []
+    attacks = attack_authorizations(issuer, organisers=organisers)
+    for key in sorted(route_keys(app)):
+        method, path = key.split(" ", 1)
+        for name, header in attacks.items():
+            headers = {"Authorization": header} if header is not None else {}
+            body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
+            response = await client.request(method, fill(path), json=body, headers=headers)
+            challenge = response.headers.get("www-authenticate", "")
+            if (response.status_code != 401 or not challenge.startswith("Bearer ")
+                    or not response.headers.get("content-type", "").startswith("application/problem+json")):
+                failures.append(f"{key} [{name}]: {response.status_code} {challenge!r}")
+    return failures

@@ -1,0 +1,178 @@
+"""The checks every read route makes, in one place: the reader (token + directory), the node asked
+for (`require_read`), and the audit row of a student-level read (in the read's transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import AccessDenied, Level, Node, Principal, Role, may_read, readable_levels, require_read
+from styrkedja_kit.auth.audit import record_read
+
+from ..exports.table import Row, Table, Withheld
+from ..results.read import CURRENT_SCOPE, Scope
+from .disclosure import DisclosureRules, Reason, suppressed_levels
+from .scope import node_of, reader_of
+from .tables import audit_reads
+
+
+def _with_own_organiser(reader: Principal, node: Node) -> Node:
+    """An area named without its organiser (area ids are the organiser's own): the reader's organiser
+    whose area it may read, if any (the reads are narrowed to the reader's organisers anyway)."""
+    if node.level is not Level.AREA or node.organiser_id is not None:
+        return node
+    for organiser in sorted(reader.organisers):
+        candidate = replace(node, organiser_id=organiser)
+        if may_read(reader, candidate):
+            return candidate
+    return node
+
+
+def what_of(request: Request) -> str:
+    query = request.url.query
+    return f"{request.method} {request.url.path}" + (f"?{query}" if query else "")
+
+
+async def audit(session: AsyncSession, request: Request, principal: Principal, node: Node) -> None:
+    """One audit row for a read of student-level data at `node` (the caller commits with the read)."""
+    await record_read(session, audit_reads, principal, node, what_of(request))
+
+
+async def check_read(session: AsyncSession, request: Request, principal: Principal, level: Level,
+                     organiser_id: str | None, unit_id: str | None = None, *, school_unit_code: str | None = None,
+                     group_id: str | None = None, field: str = "scope") -> tuple[Principal, Node]:
+    """The reader completed from the directory and the node it asks for, after `require_read`;
+    a student-level read is audited."""
+    reader = await reader_of(session, principal)
+    node = await node_of(session, level, organiser_id, unit_id, school_unit_code=school_unit_code,
+                         group_id=group_id)
+    require_read(reader, node, field=field)
+    if level is Level.STUDENT:
+        await audit(session, request, reader, node)
+    return reader, node
+
+
+async def read_scope(session: AsyncSession, request: Request, principal: Principal, level: Level,
+                     organiser_id: str | None, unit_id: str | None = None, *, school_unit_code: str | None = None,
+                     group_id: str | None = None) -> tuple[Scope, Node]:
+    """The `Scope` of a read through the one read path, after the checks: a named place must be
+    readable (`require_read`); without one, the level must be one the reader reads at all and the
+    organiser one of its own (the read path then drops the rows out of its reach). A student-level
+    read is audited."""
+    reader = await reader_of(session, principal)
+    if level is Level.STUDENT:
+        unit_id = None  # a student id names no place: the read path keeps the rows of the reader's groups/units
+    node = await node_of(session, level, organiser_id, unit_id, school_unit_code=school_unit_code,
+                         group_id=group_id)
+    if unit_id is not None or school_unit_code is not None or level is Level.NATION or (
+            level is Level.ORGANISER and organiser_id is not None):
+        node = _with_own_organiser(reader, node)
+        require_read(reader, node)
+    else:
+        if level not in readable_levels(reader):
+            raise AccessDenied("level", "read_scope", f"this token may not read at {level.name.lower()} level")
+        if organiser_id is not None and not may_read(reader, Node(level, organiser_id=organiser_id)) \
+                and organiser_id not in reader.organisers:
+            raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
+    if level is Level.STUDENT:
+        await audit(session, request, reader, node)
+    settings = runtime_of(request).settings
+    rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+    return Scope(principal=reader, suppressed=suppressed_levels(principal), rules=rules), node
+
+
+async def strict_scope(session: AsyncSession, request: Request, principal: Principal, level: Level,
+                       organiser_id: str | None, unit_id: str | None) -> Scope:
+    """For reads that do not narrow their rows by the reader's reach (the figures): a named unit must be
+    readable; without one, the reader must read the whole organiser (or the nation) at that level —
+    a principal, teacher or area manager names the unit."""
+    reader = await reader_of(session, principal)
+    if unit_id is not None or level is Level.NATION or (level is Level.ORGANISER and organiser_id is not None):
+        node = _with_own_organiser(reader, await node_of(session, level, organiser_id, unit_id))
+        require_read(reader, node)
+    else:
+        wanted = [organiser_id] if organiser_id is not None else sorted(reader.organisers)
+        if not wanted or not all(may_read(reader, Node(level, organiser_id=o)) for o in wanted):
+            raise AccessDenied("unit_id", "read_scope", "name a unit (and its organiser) this token may read")
+    settings = runtime_of(request).settings
+    rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+    # below the nation, the reads are narrowed to the reader's organisers (the public reads any)
+    narrowed = None if level is Level.NATION or Role.PUBLIC in reader.roles else reader.organisers
+    scope = Scope(organiser_ids=narrowed, principal=reader, suppressed=suppressed_levels(principal), rules=rules)
+    CURRENT_SCOPE.set(scope)
+    return scope
+
+
+#: Columns of a figure table that give the number of students a row's figures rest on.
+STUDENT_COUNT_COLUMNS = ("assessed", "previous_assessed", "girls_assessed", "boys_assessed", "with_result",
+                         "graded_students", "merit_students", "roster", "roster_size", "held", "students",
+                         "students_assessed", "students_better", "students_unchanged", "students_worse")
+KEY_COLUMNS = frozenset({"level", "unit_id", "subject_code", "year", "period", "parent_level", "parent_id",
+                         "previous_period", "kind", "group", "school_unit_code", "group_id", "band", "newest"})
+
+
+def withhold_small(table: Table, level: str, scope: Scope) -> Table:
+    """Primary suppression of a figure table: at a suppressed level (the row's `level` column, else the
+    asked level), a row any of whose student counts is below N has every figure withheld (`..`/null).
+    Complementary suppression among a figure table's rows is not decided here (see README)."""
+    names = [c.key for c in table.columns]
+    counts = [i for i, n in enumerate(names) if n in STUDENT_COUNT_COLUMNS]
+    figures = [i for i, n in enumerate(names) if n not in KEY_COLUMNS]
+    level_at = names.index("level") if "level" in names else None
+    n = scope.rules.min_students
+    levels = {lv.name.lower() for lv in scope.suppressed}
+    if not levels or not counts:
+        return table
+
+    def small(row: Row) -> bool:
+        at = row[level_at] if level_at is not None else level
+        return at in levels and any(isinstance(row[i], int) and 0 < row[i] < n for i in counts)
+
+    def hide(row: Row) -> Row:
+        if not small(row):
+            return row
+        out = list(row)
+        for i in figures:
+            out[i] = Withheld()
+        return tuple(out)
+
+    rows = table.rows
+    if isinstance(rows, AsyncIterable):
+        async def async_rows() -> AsyncIterator[Row]:
+            async for row in rows:
+                yield hide(row)
+        return replace(table, rows=async_rows())
+    return replace(table, rows=(hide(row) for row in rows))
+
+
+_NOT_COUNTS = frozenset({"weeks", "round", "year", "school_year", "term", "level", "unit_id"})
+
+
+def withhold_counts(body: Any, min_students: int) -> Any:
+    """Primary suppression of a nested JSON body of counts: every count of 1 to N-1 becomes `null`
+    (the body's `withheld` names the reason). Used where a body has no cell structure to protect
+    complementarily (support summaries above the reader's exact levels)."""
+    hidden = False
+
+    def walk(value: Any) -> Any:
+        nonlocal hidden
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and 0 < value < min_students:
+            hidden = True
+            return None
+        if isinstance(value, dict):
+            return {k: v if k in _NOT_COUNTS else walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    out = walk(body)
+    if hidden and isinstance(out, dict):
+        out["withheld"] = Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value
+    return out

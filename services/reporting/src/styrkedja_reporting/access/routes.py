@@ -1,0 +1,43 @@
+"""The audit trail of student-level reads, for the organiser admin of that organiser."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
+from styrkedja_kit.auth.audit import audit_trail
+from styrkedja_kit.inputs import OrganiserIdParam
+
+from .tables import audit_reads
+
+router = APIRouter(prefix="/v1/audit", tags=["access"])
+
+
+class AuditRow(BaseModel):
+    at: datetime
+    subject: str
+    client_id: str | None = None
+    roles: str
+    organiser_id: str | None = None
+    level: str
+    what: str
+    scope: dict[str, Any]
+
+
+@router.get("/reads", response_model=list[AuditRow])
+async def audit_reads_of(*, request: Request, organiser_id: Annotated[OrganiserIdParam, Query()],
+                         since: datetime | None = None, until: datetime | None = None,
+                         limit: int = Query(1000, ge=1, le=10_000),
+                         principal: Principal = authorize(Role.ORGANISER_ADMIN, description="audit trail")
+                         ) -> list[AuditRow]:
+    """Who read student-level data of this organiser, newest first (who, role, what, when)."""
+    if organiser_id not in principal.organisers:
+        raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser's audit trail")
+    async with runtime_of(request).db.sessions() as session:
+        rows = await audit_trail(session, audit_reads, organiser_id, since=since, until=until, limit=limit)
+    return [AuditRow(**{k: v for k, v in row.items() if k != "id"}) for row in rows]

@@ -1,0 +1,98 @@
+"""Students below the pass level without any support, kept by deltas.
+
+The figure links two kinds of facts — a student's newest result in a subject and the student's
+active interventions — so it is kept as the figures' linked figures are: for the students a
+batch touched (results: the student × subject; interventions: the student × subject, or every
+subject of the student for an all-subject intervention), the facts are loaded once per fact
+table, "before" is those facts with the batch's changed ones put back to their old versions,
+and the rows move by `below_pass_cells(after) − below_pass_cells(before)`. Applying it after
+results (assessment batches) and after the interventions (support batches) keeps it equal to
+`below_pass_cells` of all the facts (the consistency check's recomputation)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..directory.tables import placements
+from ..results.rules import AssessmentFact, Placement
+from ..results.tables import ASSESSMENTS, FactStore, _q, placement_of
+from .rules import NO_SUBJECT, SupportFact, below_pass_cells, is_active
+from .tables import BELOW_PASS, SUPPORT
+
+Pair = tuple[Any, Any]  # (stored before or None, after)
+
+
+async def _load(session: AsyncSession, store: FactStore, hidden: str, students: set[tuple[str, str]],
+                subjects: set[tuple[str, str, str]] | None, extra: str = "") -> list[Any]:
+    """Facts of the (organiser, student)s — all their subjects — and of the (organiser, student,
+    subject)s, in one statement."""
+    if not students and not subjects:
+        return []
+    cols = ", ".join(f"f.{_q(n)}" for n in store.fact_fields)
+    s_rows, p_rows = sorted(students), sorted(subjects or ())
+    sql = (f"SELECT {cols} FROM {store.facts.name} f WHERE NOT f.{hidden} {extra} AND ("
+           "(f.organiser_id, f.student_id) IN (SELECT * FROM unnest(CAST(:s_org AS text[]), CAST(:s_student AS text[])))"
+           " OR (f.organiser_id, f.student_id, f.subject_code) IN (SELECT * FROM unnest(CAST(:p_org AS text[]), "
+           "CAST(:p_student AS text[]), CAST(:p_subject AS text[]))))")
+    params = {"s_org": [r[0] for r in s_rows], "s_student": [r[1] for r in s_rows],
+              "p_org": [r[0] for r in p_rows], "p_student": [r[1] for r in p_rows], "p_subject": [r[2] for r in p_rows]}
+    return [store.fact_type(*row) for row in (await session.execute(text(sql), params)).all()]
+
+
+def _before(after: Iterable[Any], changes: Sequence[Pair], id_field: str, in_scope: Callable[[Any], bool]) -> list[Any]:
+    """The facts as they were before the batch: the changed ones put back to their old versions."""
+    changed = {getattr(new, id_field): old for old, new in changes}
+    out = [f for f in after if getattr(f, id_field) not in changed]
+    return out + [old for old in changed.values() if old is not None and in_scope(old)]
+
+
+async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (), supports: Sequence[Pair] = (),
+                           placement: Placement | None = None) -> None:
+    """Move the below-pass-without-support rows by what this batch's changed facts change."""
+    students: set[tuple[str, str]] = set()
+    subjects: set[tuple[str, str, str]] = set()
+    for fact in (f for pair in (*results, *supports) for f in pair if f is not None):
+        if isinstance(fact, SupportFact) and fact.subject_code == NO_SUBJECT:
+            students.add((fact.organiser_id, fact.student_id))
+        else:
+            subjects.add((fact.organiser_id, fact.student_id, fact.subject_code))
+    if not students and not subjects:
+        return
+
+    def in_scope(fact: Any) -> bool:
+        return ((fact.organiser_id, fact.student_id) in students
+                or (fact.organiser_id, fact.student_id, fact.subject_code) in subjects)
+
+    results_after: list[AssessmentFact] = await _load(session, ASSESSMENTS, "retracted", students, subjects)
+    # every active intervention of the students: an all-subject one covers each subject
+    support_students = students | {(o, s) for o, s, _ in subjects}
+    supports_after: list[SupportFact] = [f for f in await _load(session, SUPPORT, "retracted", support_students, None)
+                                         if is_active(f)]
+    results_before = _before(results_after, results, "assessment_id", lambda f: not f.retracted and in_scope(f))
+    supports_before = _before(supports_after, supports, "intervention_id",
+                              lambda f: is_active(f) and (f.organiser_id, f.student_id) in support_students)
+    codes = {f.school_unit_code for f in (*results_after, *results_before)}
+    known = placement or {}
+    placed = {**known, **await placement_of(session, codes - set(known))}
+    change: Counter[Any] = below_pass_cells(results_after, supports_after, placed)
+    change.subtract(below_pass_cells(results_before, supports_before, placed))
+    await BELOW_PASS.add(session, [(*key, n) for key, n in change.items() if n])
+
+
+async def recomputed_below_pass(session: AsyncSession) -> list[tuple[Any, ...]]:
+    """The figure from all the facts by the same rule (the consistency check; never on a read)."""
+    placement = {r[0]: r[1] for r in (await session.execute(
+        text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
+
+    async def every(store: FactStore) -> list[Any]:
+        cols = ", ".join(_q(n) for n in store.fact_fields)
+        rows = (await session.execute(text(f"SELECT {cols} FROM {store.facts.name} WHERE NOT retracted"))).all()
+        return [store.fact_type(*row) for row in rows]
+
+    cells = below_pass_cells(await every(ASSESSMENTS), await every(SUPPORT), placement)
+    return [(*key, n) for key, n in cells.items() if n]

@@ -1,0 +1,72 @@
+"""The pure rules of reporting's support figures: below the pass level without support (the
+newest result per student and subject; an all-subject intervention covers every subject; only
+active interventions count), the day support started and the before/after split by date."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID, uuid5
+
+from styrkedja_reporting.results.rules import AssessmentFact
+from styrkedja_reporting.support.rules import SupportFact, below_pass_cells, phase, student_cells, support_starts
+
+NS = UUID("5b1f0c1e-0000-4000-8000-00000000abcd")
+ORG, CODE, AREA = "2999", "12345678", "area-nord"
+PLACED = {CODE: AREA}
+
+
+def result(student: str, value: str, *, subject: str = "GRGRMAT01", round_: int = 1, term: str = "HT",
+           school_year: str = "2026/27", kind: str = "assessment", group: str = "7A", tag: str = "") -> AssessmentFact:
+    return AssessmentFact(uuid5(NS, f"{student}{subject}{round_}{term}{school_year}{kind}{tag}"), 1, False, ORG,
+                          CODE, group, student, "female", 7, subject, kind, "AF", value, school_year, term, round_,
+                          date(2026, 10, 1))
+
+
+def support(student: str, *, subject: str = "GRGRMAT01", status: str = "decided", start: str = "2026-09-01",
+            kind: str = "extra_adjustment", retracted: bool = False) -> SupportFact:
+    return SupportFact(uuid5(NS, f"{student}{subject}{status}{start}{kind}"), 1, retracted, ORG, CODE, "7A", student,
+                       kind, status, subject, start, "", "")
+
+
+def below(results, supports) -> set[tuple[str, ...]]:
+    cells = below_pass_cells(results, supports, PLACED)
+    assert all(n == 1 for n in cells.values())
+    return {k for k in cells if k[0] == "school_unit"}
+
+
+def test_the_newest_result_decides_and_it_counts_at_every_level():
+    cells = below_pass_cells([result("s-1", "F", round_=2), result("s-1", "C", round_=1)], [], PLACED)
+    assert set(cells) == {(level, unit, ORG, "GRGRMAT01", "s-1") for level, unit in (
+        ("group", f"{CODE}/7A"), ("school_unit", CODE), ("area", AREA), ("organiser", ORG), ("nation", "SE"))}
+    assert below([result("s-1", "F", round_=1), result("s-1", "C", round_=2)], []) == set()
+    # VT after HT; the next school year after both; a term grade over an assessment of the same round
+    assert below([result("s-1", "C", term="VT"), result("s-1", "F", term="HT", round_=4)], []) == set()
+    assert below([result("s-1", "F", school_year="2027/28"), result("s-1", "A", term="VT", round_=4)], []) != set()
+    assert below([result("s-1", "F", kind="term_grade"), result("s-1", "C")], []) != set()
+
+
+def test_only_active_support_in_the_subject_or_for_all_subjects_takes_a_student_off():
+    failing = [result("s-1", "F"), result("s-1", "F", subject="GRGRSVE01")]
+    assert len(below(failing, [])) == 2
+    assert below(failing, [support("s-1")]) == {("school_unit", CODE, ORG, "GRGRSVE01", "s-1")}
+    assert below(failing, [support("s-1", subject="")]) == set()  # all subjects
+    for status in ("proposed", "evaluated", "closed"):
+        assert len(below(failing, [support("s-1", status=status)])) == 2, status
+    assert len(below(failing, [support("s-1", retracted=True)])) == 2
+    assert len(below(failing, [support("s-2", subject="")])) == 2  # another student's
+
+
+def test_support_starts_on_the_earliest_started_intervention_and_the_day_itself_is_after():
+    starts = support_starts([support("s-1", start="2026-09-10"), support("s-1", start="2026-08-20", kind="x"),
+                             support("s-1", status="proposed", start="2026-01-01"),
+                             support("s-1", subject="", start="2026-01-02")])
+    assert starts == {(ORG, "s-1", "GRGRMAT01"): date(2026, 8, 20)}
+    assert phase(date(2026, 8, 19), date(2026, 8, 20)) == "before"
+    assert phase(date(2026, 8, 20), date(2026, 8, 20)) == "after"
+
+
+def test_the_per_student_rows_carry_no_free_text_and_nothing_when_retracted():
+    fact = support("s-1", status="in_progress")
+    rows = student_cells(fact, PLACED)
+    assert len(rows) == 5 and all(k[-1] == "s-1" and k[-2] == "2026-09-01" for k in rows)
+    assert student_cells(support("s-1", retracted=True), PLACED) == {}
