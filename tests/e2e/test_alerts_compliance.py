@@ -201,7 +201,9 @@ def test_a_maths_drop_raises_one_unit_alert_replay_none_recovery_resolves(infras
         raised = wait_for(lambda: unit_alerts(client))
         assert [(a["alert_id"], a["status"], a["episode"], a["round"]) for a in raised] == [
             (str(UNIT_ALERT), "open", 1, 2)]
-        assert raised[0]["figures"]["share"] == 0.7 and raised[0]["figures"]["compared_share"] == 0.9
+        # the figures that triggered it: those of the batch that crossed the threshold — round 2's 20
+        # results may arrive over several batches (0.5 after 12 of them, 0.7 after all), round 1 is whole
+        assert raised[0]["figures"]["share"] <= 0.8 and raised[0]["figures"]["compared_share"] == 0.9
         assert wait_for(lambda: topic_alerts(infrastructure)) == [("raised", "school_unit", 1)]
 
         produce(infrastructure, directory + first + drop)  # a replay: the very same events again
@@ -358,7 +360,8 @@ async def _stored_items(database_url: str) -> set[tuple]:
     async with async_engine(database_url) as engine, engine.connect() as conn:
         rows = (await conn.execute(text(
             "SELECT kind, period, school_unit_code, group_id, subject_code, student_id, teachers, status "
-            "FROM compliance_items WHERE organiser_id = :org"), {"org": ORG})).all()
+            "FROM compliance_items WHERE organiser_id = :org AND school_unit_code = :unit"),
+            {"org": ORG, "unit": KILLED})).all()
     return {(r[0], r[1], r[2], r[3], r[4], r[5], tuple(r[6]), r[7]) for r in rows}
 
 
@@ -395,8 +398,8 @@ def test_compliance_after_sigkill_and_replay_equals_a_recomputation(infrastructu
     assert len(kills) == 3, "the reporting process must really have been killed mid-stream"
     wanted = as_rows(expected)
     database_url = reporting.env["STYRKEDJA_DATABASE_URL"]
-    stored = wait_for(lambda: (found := asyncio.run(_stored_items(database_url))) == wanted and found, 120)
-    assert stored == wanted, (len(stored or ()), len(wanted))
+    # this school's items only: the other tests of the module wrote to the same organiser on the same topics
+    assert wait_for(lambda: asyncio.run(_stored_items(database_url)) == wanted, 180)
     with httpx.Client(base_url=reporting.url, headers=headers(token_issuer, "organiser_admin", "ops"),
                       timeout=30) as client:
         consistency = client.get("/v1/admin/consistency").json()
