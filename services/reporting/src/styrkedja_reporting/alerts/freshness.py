@@ -103,17 +103,26 @@ async def unit_states(session: AsyncSession, keys: set[UnitKey] | None, organise
     d, s = figure_dates.c, figure_students.c
     newest_q = select(d.organiser_id, d.level, d.unit_id, func.max(d.day)).where(
         d.level.in_(FRESHNESS_LEVELS), d["count"] > 0).group_by(d.organiser_id, d.level, d.unit_id)
-    students_q = select(s.organiser_id, s.level, s.unit_id, func.count(distinct(s.student_id))).where(
-        s.level.in_(FRESHNESS_LEVELS), s["count"] > 0).group_by(s.organiser_id, s.level, s.unit_id)
+    # figure_students holds group cells only: a school unit's students are those of its groups
+    # (a student in two of its groups counts once)
+    unit_of_group = func.split_part(s.unit_id, GROUP_SEPARATOR, 1)
+    per_group = select(s.organiser_id, s.level, s.unit_id, func.count(distinct(s.student_id))).where(
+        s.level == "group", s["count"] > 0).group_by(s.organiser_id, s.level, s.unit_id)
+    per_unit = select(s.organiser_id, text("'school_unit'"), unit_of_group, func.count(distinct(s.student_id))).where(
+        s.level == "group", s["count"] > 0).group_by(s.organiser_id, unit_of_group)
     if keys is not None:
         wanted = sorted(keys)
         newest_q = newest_q.where(tuple_(d.organiser_id, d.level, d.unit_id).in_(wanted))
-        students_q = students_q.where(tuple_(s.organiser_id, s.level, s.unit_id).in_(wanted))
+        organisers = sorted({k[0] for k in keys})
+        per_group, per_unit = (per_group.where(s.organiser_id.in_(organisers)),
+                               per_unit.where(s.organiser_id.in_(organisers)))
     if organiser_id is not None:
-        newest_q, students_q = newest_q.where(d.organiser_id == organiser_id), students_q.where(
+        newest_q = newest_q.where(d.organiser_id == organiser_id)
+        per_group, per_unit = per_group.where(s.organiser_id == organiser_id), per_unit.where(
             s.organiser_id == organiser_id)
     newest = {UnitKey(*r[:3]): r[3] for r in (await session.execute(newest_q)).all()}
-    students = {UnitKey(*r[:3]): int(r[3]) for r in (await session.execute(students_q)).all()}
+    students = {UnitKey(*r[:3]): int(r[3]) for q in (per_group, per_unit) for r in (await session.execute(q)).all()
+                if r[1] in FRESHNESS_LEVELS and (keys is None or UnitKey(*r[:3]) in keys)}
     return {key: UnitState(newest.get(key), students.get(key, 0)) for key in set(newest) | set(students)}
 
 
