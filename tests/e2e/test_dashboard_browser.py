@@ -489,16 +489,35 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
 
 
 def test_politician_sees_two_dots_where_a_cell_is_small(dashboard, tmp_path):
+    """A politician reads organiser and area aggregates: the chain starts at the areas, where the
+    south area (the small unit, 4 students) is withheld as `..` with the reason on hover."""
     url, town, _ = dashboard
     with browser() as context:
         page = context.new_page()
         s = Steps(page, tmp_path)
         with s.step("politician-small-cell"):
             sign_in(page, url, role="politician", organiser=town.organiser)
-            units = page.get_by_role("table", name=f"Skolenheter hos huvudman {town.organiser}")
-            small = units.get_by_role("row").filter(has=page.get_by_role("rowheader", name=town.small))
-            withheld = small.locator("abbr.withheld")
-            expect(withheld.first).to_have_text("..")
-            expect(withheld.first).to_have_attribute("title", re.compile("för få elever"))
+            areas = page.get_by_role("table", name=f"Områden hos huvudman {town.organiser}")
+            south = areas.get_by_role("row").filter(has=page.get_by_role("rowheader", name=town.area[town.small]))
+            for n in range(len(SUBJECTS)):  # the share itself (a trend or gap may follow it in the cell)
+                share = south.get_by_role("cell").nth(n).locator("abbr.withheld").first
+                expect(share).to_have_text("..")
+                expect(share).to_have_attribute("title", re.compile("för få elever"))
+                expect(south.get_by_role("cell").nth(n)).to_have_text(re.compile(r"^\.\."))
+            # the north area (24 students) is shown exactly: maths in round 2, 6 of 24
+            north = areas.get_by_role("row").filter(has=page.get_by_role("rowheader", name=town.area[town.big]))
+            expect(north.get_by_role("link", name="25,0\u00a0%")).to_be_visible()
+            expect(north.locator("abbr.withheld")).to_have_count(0)
             s.accessible()
             s.picture("kedjan-politiker")
+        with s.step("politician-download"):
+            with page.expect_download() as download:
+                page.get_by_role("link", name="Excel (xlsx)", exact=True).click()
+            rows = list(load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+                        .iter_rows(values_only=True))
+            by_area = {r[0]: r[1:] for r in rows[1:]}
+            assert set(by_area[town.area[town.small]]) == {".."}, rows
+            assert ".." not in by_area[town.area[town.big]], rows
+        with s.step("politician-no-school-units"):
+            page.goto(url + f"/kedjan?huvudman={town.organiser}&niva=school_unit")
+            expect(page.get_by_text("du har inte behörighet att se den här nivån")).to_be_visible()
