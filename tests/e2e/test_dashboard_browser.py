@@ -16,6 +16,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -203,12 +204,11 @@ def _seed_lika(stack, town: Municipality) -> list[str]:
     return ids
 
 
-@pytest.fixture
-def dashboard(stack, tmp_path):
-    town = Municipality()
-    _seed_results(stack, town)
-    lika_ids = _seed_lika(stack, town)
-    issuer = stack.tokens.issuer  # the issuer the services trust: the dashboard passes on its users' tokens
+@contextmanager
+def dashboard_process(stack, tmp_path):
+    """The dashboard as a process, signing in on the issuer the services trust (it passes its users'
+    tokens on)."""
+    issuer = stack.tokens.issuer
     assert isinstance(issuer, DevIssuer)
     port = free_port()
     process = ServiceProcess(DASHBOARD, database_url="", kafka_bootstrap_servers="", port=port,
@@ -218,9 +218,18 @@ def dashboard(stack, tmp_path):
     process.start()
     try:
         process.wait_ready(60)
-        yield process.url, town, lika_ids
+        yield process.url
     finally:
         process.stop()
+
+
+@pytest.fixture
+def dashboard(stack, tmp_path):
+    town = Municipality()
+    _seed_results(stack, town)
+    lika_ids = _seed_lika(stack, town)
+    with dashboard_process(stack, tmp_path) as url:
+        yield url, town, lika_ids
 
 
 @contextmanager
@@ -521,3 +530,66 @@ def test_politician_sees_two_dots_where_a_cell_is_small(dashboard, tmp_path):
         with s.step("politician-no-school-units"):
             page.goto(url + f"/kedjan?huvudman={town.organiser}&niva=school_unit")
             expect(page.get_by_text("du har inte behörighet att se den här nivån")).to_be_visible()
+
+
+@pytest.mark.skipif(not os.environ.get("STYRKEDJA_SCREENSHOTS"),
+                    reason="the README's pictures of the demo municipality: set STYRKEDJA_SCREENSHOTS=<dir>")
+@pytest.mark.timeout(1800)
+def test_readme_pictures_of_the_demo_municipality(stack, token_issuer, tmp_path):
+    """`styrkedja demo --students 600` against the stack, then the main pages as the organiser's admin
+    and a politician, saved under STYRKEDJA_SCREENSHOTS (run after the other tests of this file, so
+    these pictures are the ones kept)."""
+    from styrkedja_demo import generator
+    from tests.e2e.test_demo import SEED, STUDENTS, run_demo, wait_for_no_lag
+
+    muni = generator.generate(SEED, STUDENTS)
+    story, code = muni.story, muni.organiser_code
+    run_demo(stack, token_issuer, tmp_path / "ss12000")
+    wait_for_no_lag(stack.url("reporting"))
+    dip, haga = muni.unit_named(story.dip_school).code, muni.unit_named(story.silent_team[0]).code
+    ahead = muni.unit_named(story.lika_ahead).code
+    school_year, term = story.forecast_terms[-1]
+    with dashboard_process(stack, tmp_path) as url, browser() as context:
+        page = context.new_page()
+        s = Steps(page, tmp_path)
+        with s.step("demo-chain"):
+            sign_in(page, url, role="organiser_admin", organiser=code)
+            expect(page.get_by_role("table", name=f"Skolenheter hos huvudman {code}")).to_be_visible()
+            s.picture("kedjan-huvudman")
+            page.goto(url + f"/kedjan?huvudman={code}&niva=area")
+            expect(page.get_by_role("table", name=f"Områden hos huvudman {code}")).to_be_visible()
+            s.picture("kedjan-omraden")
+            page.goto(url + f"/kedjan?huvudman={code}&niva=group")
+            expect(page.get_by_role("table", name=f"Grupper hos huvudman {code}")).to_be_visible()
+            s.picture("kedjan-grupper")
+        with s.step("demo-unit"):
+            page.goto(url + f"/kedjan?huvudman={code}&enhet={dip}")
+            expect(page.locator("#history[data-rendered=true] svg")).to_be_visible()
+            s.picture("kedjan-skolenhet")
+        with s.step("demo-alerts"):
+            page.goto(url + f"/larm?huvudman={code}")
+            expect(page.get_by_role("heading", name="Larm", exact=True)).to_be_visible()
+            s.picture("larm")
+        with s.step("demo-compliance"):
+            page.goto(url + "/rapportering?" + urlencode({"huvudman": code, "enhet": haga, "lasar": school_year,
+                                                          "termin": term}))
+            expect(page.get_by_role("table", name="Rapporteringsgrad per skolenhet")).to_be_visible()
+            s.picture("rapporteringsgrad")
+        with s.step("demo-report"):
+            page.goto(url + f"/rapport?huvudman={code}&enhet={dip}")
+            expect(page.get_by_role("heading", name=f"Kvalitetsrapport: skolenhet {dip}")).to_be_visible()
+            s.picture("kvalitetsrapport")
+        with s.step("demo-lika"):
+            page.goto(url + f"/lika?huvudman={code}")
+            s.picture("lika-oversikt")
+            page.goto(url + f"/lika?huvudman={code}&enhet={ahead}")
+            compare = page.get_by_role("button", name="Jämför i radardiagram")
+            if compare.count():
+                compare.click()
+                expect(page.locator("#radar[data-rendered=true] svg")).to_be_visible()
+                s.picture("lika-radar")
+        with s.step("demo-politician"):
+            page.get_by_role("button", name="Logga ut").click()
+            sign_in(page, url, role="politician", organiser=code)
+            expect(page.get_by_role("table", name=f"Områden hos huvudman {code}")).to_be_visible()
+            s.picture("kedjan-politiker")
