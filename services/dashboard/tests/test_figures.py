@@ -101,3 +101,17 @@ def test_export_passthrough_only_named_tables_and_their_parameters():
     with pytest.raises(HTTPException) as traversal:
         upstream_query("rapportering", _request("organiser_id=../admin"))
     assert traversal.value.status_code == 422
+
+
+def test_a_compliance_list_leaves_out_unused_columns_and_says_the_status_in_swedish():
+    from styrkedja_dashboard.compliance.routes import shown
+
+    body = {"columns": [{"key": "teacher_id", "header": "Lärare"}, {"key": "group_id", "header": "Grupp"},
+                        {"key": "missing", "header": "Saknas", "type": "integer"},
+                        {"key": "status", "header": "Status"}],
+            "rows": [{"teacher_id": "t-1", "group_id": None, "missing": 2, "status": "missing"},
+                     {"teacher_id": "t-2", "group_id": None, "missing": 0, "status": "late"}]}
+    table = shown(figure_table(body))
+    assert [c.key for c in table.columns] == ["teacher_id", "missing", "status"]
+    assert [r["status"].value for r in table.rows] == ["saknas", "sent"]
+    assert shown(figure_table({"columns": body["columns"], "rows": []})).columns == figure_table(body).columns

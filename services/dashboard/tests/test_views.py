@@ -28,12 +28,14 @@ def test_withheld_figures_keep_their_reason_in_every_shape_the_service_sends():
     m = matrix("school_unit", [
         cell("A", "GRGRMAT01", {"value": None, "reason": reason}, assessed={"value": None, "reason": reason}),
         cell("B", "GRGRMAT01", None, withheld={"share_reaching_pass": reason}),
-        cell("C", "GRGRMAT01", None, assessed=0, passing=0)])
-    a, b, c = (row.cells["GRGRMAT01"] for row in m.rows)
-    assert a.withheld and a.reason == reason and b.withheld
-    assert not c.withheld  # no students at all is not a secret
+        cell("C", "GRGRMAT01", None, assessed=0, passing=0),
+        cell("D", "GRGRMAT01", None, assessed=None, passing=None, reason=reason),  # reporting's results API
+        cell("E", "GRGRMAT01", None, assessed=None, passing=None, reason="MISSING")])
+    a, b, c, d, e = (row.cells["GRGRMAT01"] for row in m.rows)
+    assert a.withheld and a.reason == reason and b.withheld and d.withheld and d.reason == reason
+    assert not c.withheld and not e.withheld  # no students at all is not a secret
     header, rows = table(m)
-    assert header == ["Skolenhet", "Matematik"] and [r[1] for r in rows] == ["..", "..", None]
+    assert header == ["Skolenhet", "Matematik"] and [r[1] for r in rows] == ["..", "..", None, "..", None]
 
 
 def test_a_withheld_cell_renders_as_dots_with_the_explanation():
@@ -54,3 +56,22 @@ def test_swedish_formats():
     assert formats.day("2026-11-10") == "2026-11-10"
     assert formats.level(2.142857) == "2,14"
     assert formats.share(None) == ""
+
+
+def test_the_chain_starts_at_the_finest_level_the_roles_may_read_unless_a_level_is_picked():
+    from styrkedja_dashboard.chain.routes import default_level, filters
+    from styrkedja_dashboard.web.sessions import Session
+    from styrkedja_kit.auth import principal_from_claims
+
+    def session(*roles: str) -> Session:
+        claims = {"sub": "u-1", "roles": list(roles), "organisers": ["2120000142"]}
+        return Session("s", "c", 0.0, principal=principal_from_claims(claims))
+
+    def level(s: Session, niva: str | None = None) -> str:
+        return default_level(s, filters(niva=niva)).niva
+
+    assert level(session("politician")) == "area"  # may not read school units: the areas, not a refusal
+    assert level(session("organiser_admin")) == "school_unit"
+    assert level(session("politician", "organiser_admin")) == "school_unit"
+    assert level(session("politician"), "school_unit") == "school_unit"  # a picked level stays (the service refuses)
+    assert filters(niva=None).query() == filters(niva="school_unit").query()

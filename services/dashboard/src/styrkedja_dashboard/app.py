@@ -22,6 +22,7 @@ from .exports.routes import router as export_routes
 from .lika.routes import router as lika_routes
 from .report.routes import router as report_routes
 from .settings import DashboardSettings
+from .web.forms import DropEmptyQueryValues
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
 from .web.sessions import Session, SessionStore
@@ -42,6 +43,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = SessionStore(settings.session_seconds, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(DropEmptyQueryValues)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in (auth_routes, chain_routes, lika_routes, alert_routes, compliance_routes, export_routes,
                    report_routes):

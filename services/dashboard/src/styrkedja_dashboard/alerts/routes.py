@@ -19,17 +19,19 @@ router = APIRouter()
 RULES = {"pass_share_drop": "Andelen har sjunkit", "below_forecast": "Utfallet under prognosen",
          "freshness_red": "Gammalt underlag"}
 STATUSES = {"open": "öppet", "acknowledged": "kvitterat", "resolved": "åtgärdat"}
+ALL = "alla"  # the status filter's "every status" (an empty choice would mean the default, open)
 UNIT = r"^[A-Za-z0-9_./:-]{1,64}$"
 Api = Annotated[Reporting, Depends(reporting)]
 
 
 async def _alerts(api: Reporting, organiser: str, enhet: str | None, status: str | None, regel: str | None,
                   amne: str | None) -> list[dict[str, Any]]:
-    return await api.alerts(organiser_id=organiser, school_unit_code=enhet, status=status, rule=regel,
+    return await api.alerts(organiser_id=organiser, school_unit_code=enhet, status=None if status == ALL else status,
+                            rule=regel,
                             subject_code=amne)
 
 
-Status = Annotated[Literal["open", "acknowledged", "resolved"] | None, Query()]
+Status = Annotated[Literal["open", "acknowledged", "resolved", "alla"], Query()]
 Rule = Annotated[Literal["pass_share_drop", "below_forecast", "freshness_red"] | None, Query()]
 Unit = Annotated[str | None, Query(pattern=r"^\d{8}$")]
 Subject = Annotated[str | None, Query(pattern=r"^[A-Z0-9]{3,16}$")]

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from styrkedja_kit.auth import Role
+from styrkedja_kit.auth import GRANTS, Level, Role
 
 from ..clients import Reporting, UpstreamError, query_string
 from ..downloads import csv_response, xlsx_response
@@ -37,20 +37,33 @@ class Filters:
     termin: Literal["HT", "VT"] | None
     omgang: int | None
     amne: str | None
+    chosen_level: bool = True  # False: the user did not pick a level (`default_level` may change it)
 
     def query(self, **override: object) -> str:
-        values = {**vars(self), **override}
+        values = {k: v for k, v in vars(self).items() if k != "chosen_level"} | override
         return query_string(**values)
 
 
+def default_level(session: Current, f: Filters) -> Filters:
+    """Unless the user picked one, the chain lists school units — or, for a reader who may not see
+    school units (a politician), the areas: the finest level the roles may read, not a refusal."""
+    p = session.principal
+    if f.chosen_level or p is None:
+        return f
+    levels = {level for role in p.roles for level in GRANTS[role].levels}
+    if Level.SCHOOL_UNIT not in levels and Level.AREA in levels:
+        f.niva = "area"
+    return f
+
+
 def filters(huvudman: Annotated[str | None, Query(pattern=UNIT)] = None,
-            niva: Annotated[Literal["area", "school_unit", "group"], Query()] = "school_unit",
+            niva: Annotated[Literal["area", "school_unit", "group"] | None, Query()] = None,
             enhet: Annotated[str | None, Query(pattern=UNIT)] = None,
             lasar: Annotated[str | None, Query(pattern=SCHOOL_YEAR)] = None,
             termin: Annotated[Literal["HT", "VT"] | None, Query()] = None,
             omgang: Annotated[int | None, Query(ge=1, le=4)] = None,
             amne: Annotated[str | None, Query(pattern=r"^[A-Z0-9]{3,16}$")] = None) -> Filters:
-    return Filters(huvudman, niva, enhet, lasar, termin, omgang, amne)
+    return Filters(huvudman, niva or "school_unit", enhet, lasar, termin, omgang, amne, chosen_level=niva is not None)
 
 
 Chosen = Annotated[Filters, Depends(filters)]
@@ -124,7 +137,7 @@ def _start_unit(session: Current) -> str | None:
 
 @router.get("/kedjan")
 async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Response:
-    organiser = _organiser(session, f)
+    organiser = _organiser(session, default_level(session, f))
     if not f.enhet and not request.url.query and (unit := _start_unit(session)):
         return RedirectResponse("/kedjan?" + f.query(enhet=unit, huvudman=organiser), status_code=303)
     found = await tables(api, organiser, f)
@@ -152,7 +165,7 @@ async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Resp
 
 @router.get("/kedjan/export.{fmt}")
 async def chain_export(session: Current, api: Api, f: Chosen, fmt: Literal["csv", "xlsx"]) -> Response:
-    organiser = _organiser(session, f)
+    organiser = _organiser(session, default_level(session, f))
     found = await tables(api, organiser, f)
     m = found.get("years") if f.enhet else found.get("units")
     if m is None:

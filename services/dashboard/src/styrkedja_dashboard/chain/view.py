@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..figures import WITHHELD
 from ..formats import figure
 
 # display names only (Skolverket's ämneskoder for grundskolan); an unknown code shows as itself
@@ -71,6 +72,8 @@ def matrix(level: str, cells: list[dict[str, Any]], *, key: str = "unit_id") -> 
             share, reason = figure(chosen.get("share_reaching_pass"))
             withheld = chosen.get("withheld") or {}
             reason = reason or withheld.get("share_reaching_pass")
+            if share is None and chosen.get("reason") == WITHHELD:  # the cell's own reason (Skolverket's code)
+                reason = WITHHELD
             assessed, _ = figure(chosen.get("assessed"))
             passing, _ = figure(chosen.get("reaching_pass"))
             row.cells[subject] = Cell(share, reason, assessed, passing)

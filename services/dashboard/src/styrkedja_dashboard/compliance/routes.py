@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from ..clients import Reporting, query_string
-from ..figures import figure_table
+from ..figures import FigureTable, Value, figure_table
 from ..period import current_school_year
 from ..reads import or_none
 from ..web.pages import Current, organiser_of, render, reporting
@@ -20,6 +20,19 @@ router = APIRouter()
 
 LISTS = {"teacher": "per lärare", "group": "per grupp", "group_subject": "per grupp och ämne",
          "teacher_group_subject": "per lärare, grupp och ämne", "unassigned": "utan ansvarig lärare"}
+
+STATUS_WORDS = {"missing": "saknas", "late": "sent", "on_time": "i tid", "unassigned": "utan ansvarig lärare"}
+
+
+def shown(table: FigureTable | None) -> FigureTable | None:
+    """For the page: columns the list does not use (every value missing, e.g. group and subject in the
+    per-teacher list) left out, and the service's status codes in Swedish. Pure."""
+    if table is None:
+        return None
+    columns = [c for c in table.columns if not table.rows or any(not r[c.key].missing for r in table.rows)]
+    rows = [{k: Value(STATUS_WORDS.get(v.value, v.value), v.reason) if k == "status" and isinstance(v.value, str)
+             else v for k, v in r.items()} for r in table.rows]
+    return FigureTable(columns, rows)
 
 
 @router.get("/rapportering")
@@ -44,9 +57,9 @@ async def compliance(request: Request, session: Current, api: Annotated[Reportin
     window = query_string(organiser_id=organiser, school_year=school_year, term=term)
     return render(request, "compliance.html", session, organiser=organiser, enhet=enhet, school_year=school_year,
                   term=term, lista=lista, lists=LISTS,
-                  units=None if units is None else figure_table(units),
-                  unit_list=None if unit_list is None else figure_table(unit_list),
-                  missing=None if missing is None else figure_table(missing),
+                  units=None if units is None else shown(figure_table(units)),
+                  unit_list=None if unit_list is None else shown(figure_table(unit_list)),
+                  missing=None if missing is None else shown(figure_table(missing)),
                   window=window, unit_query=window + (f"&school_unit_code={enhet}&list={lista}" if enhet else ""),
                   page="rapportering",
                   unit_link=lambda code: "/rapportering?" + query_string(huvudman=organiser, enhet=code,
