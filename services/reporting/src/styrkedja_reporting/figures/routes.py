@@ -11,13 +11,15 @@ into a group's students is a student-level read (audited)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.identifiers import Gender
 from styrkedja_contracts.scales import reaches_pass
@@ -80,6 +82,7 @@ class Ask:
     period: Period
     format: str | None
     scope: Scope | None = None
+    session: AsyncSession | None = field(default=None, compare=False, repr=False)
 
     @property
     def period_id(self) -> tuple[str, str]:
@@ -96,6 +99,20 @@ def _period_text(period_id: tuple[str, str]) -> str:
     return f"{period_id[0]} {period_id[1]}"
 
 
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: the access check, the figure's reads and the freshness headers
+    share it (and its connection); `_respond` commits (the drill-down's audit row), closing ends it."""
+    async with runtime_of(request).db.sessions() as session:
+        yield session
+
+
+@asynccontextmanager
+async def _session(a: Ask) -> AsyncIterator[AsyncSession]:
+    """The request's session (`request_session`), left open for `_respond`."""
+    assert a.session is not None
+    yield a.session
+
+
 async def ask(*, request: Request, level: FigureLevel,
         school_year: Annotated[SchoolYearParam, Query()],
         term: Literal["HT", "VT"] | None = None, round: int | None = Query(None, ge=1, le=4),
@@ -104,23 +121,23 @@ async def ask(*, request: Request, level: FigureLevel,
         subject_code: SubjectCodeParam | None = Query(None),
         year: int | None = Query(None, ge=0, le=9),
         format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
-        principal: Principal = authorize_read()) -> Ask:
+        principal: Principal = authorize_read(),
+        session: AsyncSession = Depends(request_session)) -> Ask:
     if (term is None) == (round is None):
         raise RuleViolation("term", "one_period", "name exactly one period: a term (HT/VT) or a round (1–4)")
     start = SchoolYear.parse(school_year)
     period: Period = TermPeriod(start, Term(term)) if term is not None else RoundPeriod(start, round or 1)
-    async with runtime_of(request).db.sessions() as session:
-        scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
-    request.state.figure_scope = (level, scope)
+    scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
+    request.state.figure_scope = (level, scope, session)
     return Ask(level, CellFilters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code, year=year),
-               period, format, scope)
+               period, format, scope, session)
 
 
 async def _respond(request: Request, table: t.Table, fmt: str | None) -> StreamingResponse:
-    level, scope = request.state.figure_scope  # set by `ask`: every figure passes disclosure here
+    level, scope, session = request.state.figure_scope  # set by `ask`: every figure passes disclosure here
     response = export_response(request, withhold_small(table, level, scope), fmt)
-    async with runtime_of(request).db.sessions() as session:
-        await set_freshness(session, response)
+    await set_freshness(session, response)
+    await session.commit()  # the drill-down's audit row with its read; a read-only transaction otherwise
     return response
 
 
@@ -140,7 +157,7 @@ async def trend_figure(request: Request, a: Ask = Depends(ask),
     round; previous term or the same term last school year — the caller picks)."""
     previous = compared_with(a.period, compare)
     now_id, then_id = a.period_id, _period_id(previous)
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         tallies = await read_pass(session, a.level, a.filters, [now_id, then_id])
     cells = sorted({cell for cell, _ in tallies})
     g = Gender(gender) if gender else None
@@ -170,7 +187,7 @@ async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: 
         raise RuleViolation("compare", "comparison_for_terms",
                             "a term history steps by previous_term or same_term_last_year")
     ids = [_period_id(p) for p in history(a.period, periods, compare)]
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         tallies = await read_pass(session, a.level, a.filters, ids)
     cells = sorted({cell for cell, _ in tallies})
 
@@ -189,7 +206,7 @@ async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: 
 async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> StreamingResponse:
     """Könsskillnad: girls' share reaching the pass level minus boys'; unknown gender is out of the
     gap but in the total."""
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         tallies = await read_pass(session, a.level, a.filters, [a.period_id])
 
     def rows() -> Iterator[t.Row]:
@@ -215,7 +232,7 @@ async def freshness_figure(request: Request, a: Ask = Depends(ask),
     bands = FreshnessBands(getattr(settings, "freshness_yellow_from_months", 4),
                            getattr(settings, "freshness_red_after_months", 8))
     day = today or date.today()
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         dates = await read_dates(session, a.level, a.filters, a.period_id)
 
     def rows() -> Iterator[t.Row]:
@@ -234,7 +251,7 @@ async def coverage_figure(request: Request, a: Ask = Depends(ask),
         -> StreamingResponse:
     """Täckning: students with a result out of the roster size from the directory; `unknown`
     where the directory has no roster for the unit, `empty` for an empty roster (never ÷0)."""
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         students = await read_students(session, a.level, a.filters, a.period_id)
         rosters = await roster_sizes(session, a.level, a.filters.organiser_id, on or date.today())
 
@@ -264,7 +281,7 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
         raise RuleViolation("unit_id", "required_for_drill_down", "name the unit whose children to list")
     if figure != "pass":
         _term_only(a)
-    async with runtime_of(request).db.sessions.begin() as session:
+    async with _session(a) as session:
         child_level, child_filters = await child_units(session, a.level, unit_id or "", a.filters.organiser_id)
         school_year, period = a.period_id
         if child_level == "student":
@@ -438,7 +455,7 @@ async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
     but the later outcome did not, the reverse, and how many have no outcome yet."""
     _term_only(a)
     filters = CellFilters(**{**a.filters.__dict__, "gender": gender})
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         sums = await read_sums(session, FORECASTS, a.level, filters, a.period_id, ("unit_id", "subject_code", "year"))
 
     def rows() -> Iterator[t.Row]:
@@ -462,7 +479,7 @@ async def merit_figure(request: Request, a: Ask = Depends(ask),
     eligibility for the upper-secondary programme groups (year 9), from the term grades."""
     _term_only(a)
     filters = CellFilters(**{**a.filters.__dict__, "subject_code": None, "gender": gender})
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         sums = await read_sums(session, MERIT, a.level, filters, a.period_id, ("unit_id", "year"))
 
     def rows() -> Iterator[t.Row]:
