@@ -107,14 +107,16 @@ def results(rng: random.Random, groups: list[tuple[str, str, int]]) -> list:
     return events
 
 
-async def load(url: str, directory: list, events: list, batch: int) -> dict:
+async def load(url: str, directory: list, events: list, batch: int, live_alerts: bool = False) -> dict:
     from styrkedja_reporting.main import handler_registry
     from styrkedja_reporting.persistence import metadata
 
     db = Database(url)
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
-    registry = handler_registry()
+    # as a rebuild from the event log (alerts judged once at the end, not per batch): the figures'
+    # state is the same, and the reads measured here do not read alerts (`--live-alerts` for them)
+    registry = handler_registry(live_alerts=live_alerts)
 
     async def apply(items: list, start: int) -> None:
         async with db.sessions.begin() as session:
@@ -217,6 +219,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--state", type=Path, default=None,
                         help="keep the loaded PostgreSQL here and reuse it on the next run (skips the load)")
+    parser.add_argument("--live-alerts", action="store_true", help="judge alerts per batch while loading")
     parser.add_argument("--pg-port", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "figures_read.json")
     args = parser.parse_args()
@@ -240,7 +243,7 @@ def main() -> int:
             started = time.perf_counter()
             events = results(random.Random(7), groups)
             print(f"{len(events)} events built in {time.perf_counter() - started:.0f} s", flush=True)
-            applied = asyncio.run(load(url, directory, events, args.batch))
+            applied = asyncio.run(load(url, directory, events, args.batch, args.live_alerts))
             print(f"applied: {applied}", flush=True)
             if keep:
                 marker.write_text(json.dumps(applied))
