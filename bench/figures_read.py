@@ -266,7 +266,11 @@ def main() -> int:
                 pass
             time.sleep(0.3)
         asyncio.run(read_latency(base_url, 2, 5, headers))  # warm-up: connections, plans, the issuer's keys
+        load_before = os.getloadavg()
         latency = asyncio.run(read_latency(base_url, args.clients, args.requests, headers))
+        latency["load_average_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
+        import styrkedja_reporting  # which code answered (a kept state is read by older code for "before")
+        latency["code"] = str(Path(styrkedja_reporting.__file__).parent)
         print(json.dumps(latency, indent=2), flush=True)
         out = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
