@@ -148,6 +148,9 @@ async def migrate_kept(url: str) -> None:
     db = Database(url)
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
+        for table in metadata.tables.values():  # create_all makes the indexes of new tables only
+            for index in table.indexes:
+                await conn.run_sync(lambda sync, index=index: index.create(sync, checkfirst=True))
     try:
         from styrkedja_reporting.figures.rosters import rebuild_rosters
     except ImportError:

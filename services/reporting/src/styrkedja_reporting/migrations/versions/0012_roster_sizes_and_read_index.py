@@ -1,5 +1,6 @@
 """directory roster sizes: distinct students on the rosters per unit and level, as a step function
-over the days (coverage reads a roster as a lookup); filled from the memberships already held
+over the days (coverage reads a roster as a lookup); filled from the memberships already held.
+The results' read index in the order of the read's grouping (no sort per read).
 
 Revision ID: e1f2a3b4c5d6
 Revises: d9e0f1a2b3c4
@@ -29,7 +30,13 @@ def upgrade() -> None:
     organisers = [r[0] for r in bind.execute(sa.text("SELECT DISTINCT organiser_id FROM directory_memberships"))]
     if organisers:
         bind.execute(rebuild_statement(), {"organisers": organisers})
+    op.create_index('ix_assessment_aggregates_read', 'assessment_aggregates',
+                    ['organiser_id', 'level', 'unit_id', 'subject_code', 'school_year', 'term', 'round', 'kind',
+                     'scale', 'value'])
+    op.drop_index('ix_assessment_aggregates_organiser_level', table_name='assessment_aggregates')
 
 
 def downgrade() -> None:
+    op.create_index('ix_assessment_aggregates_organiser_level', 'assessment_aggregates', ['organiser_id', 'level'])
+    op.drop_index('ix_assessment_aggregates_read', table_name='assessment_aggregates')
     op.drop_table('directory_roster_sizes')
