@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from styrkedja_devstack.services import SERVICES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 
 @pytest.mark.parametrize("package", [spec.package for spec in SERVICES])

@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 from styrkedja_devstack.postgres import free_port
 from styrkedja_kit.migrations import upgrade
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 SEED = 20261201
 #: generated requests per service (split over its operations and both generation modes)

@@ -20,7 +20,7 @@ from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.settings import ReportingSettings
 from support import Tokens
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.integration  # the broker matrix: its services talk to the broker
 
 SECRET = "Pappan sjuk, eleven sover dåligt QWERTY-4471"
 ORG, UNIT = "2999", "12345678"

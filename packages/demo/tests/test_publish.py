@@ -19,7 +19,7 @@ from styrkedja_forecast.domain import window_deadline
 from styrkedja_forecast.settings import ForecastSettings
 from styrkedja_lika.settings import LikaSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 SERVICES = {"assessment": AssessmentSettings, "forecast": ForecastSettings, "lika": LikaSettings}
 

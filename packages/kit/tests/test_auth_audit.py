@@ -11,7 +11,7 @@ from styrkedja_kit.auth import Level, Node, Principal, Role
 from styrkedja_kit.auth.audit import audit_trail, define_audit_table, record_read
 from styrkedja_kit.db import Database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 metadata = MetaData()
 audit = define_audit_table(metadata)

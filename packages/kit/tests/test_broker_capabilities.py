@@ -10,7 +10,14 @@ import pytest
 from aiokafka.admin import NewTopic
 
 from styrkedja_kit.consumer import consumer_lag
-from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_admin, make_producer
+from styrkedja_kit.kafka import (
+    BrokerCapabilities,
+    broker_capabilities,
+    ensure_topics,
+    group_timing,
+    make_admin,
+    make_producer,
+)
 from styrkedja_kit.settings import ServiceSettings
 
 
@@ -24,6 +31,19 @@ def test_lag_is_unknown_where_the_broker_end_offsets_do_not_count_records():
     assert math.isnan(consumer_lag(1, 100, exact_offsets=True)), "an end below our own position is a lie"
 
 
+KAFKA = BrokerCapabilities(idempotent_producer=True, exact_offsets=True, static_membership=True)
+TANSU = BrokerCapabilities(idempotent_producer=False, exact_offsets=False, static_membership=False)
+
+
+def test_the_group_session_follows_the_broker_unless_set():
+    assert group_timing(ServiceSettings(), KAFKA) == (6_000, 1_500)
+    # a restarted member waits out the dead one's session on a broker without static membership
+    assert group_timing(ServiceSettings(), TANSU) == (1_000, 250)
+    given = ServiceSettings(consumer_session_timeout_ms=3_000, consumer_heartbeat_interval_ms=500)
+    assert group_timing(given, TANSU) == group_timing(given, KAFKA) == (3_000, 500)
+    assert group_timing(ServiceSettings(consumer_heartbeat_interval_ms=5_000), TANSU) == (1_000, 999)
+
+
 def test_repair_of_auto_created_topics_is_off_unless_enabled(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("STYRKEDJA_KAFKA_REPAIR_AUTO_CREATED_TOPICS", raising=False)
     assert ServiceSettings().kafka_repair_auto_created_topics is False
@@ -35,8 +55,9 @@ async def test_idempotent_producer_exactly_where_the_broker_grants_producer_ids(
     capabilities = await broker_capabilities(settings, refresh=True)
     if infrastructure.broker_kind == "embedded":
         assert not capabilities.idempotent_producer and not capabilities.exact_offsets
+        assert not capabilities.static_membership
     elif infrastructure.broker_kind == "kafka":
-        assert capabilities.idempotent_producer and capabilities.exact_offsets
+        assert capabilities.idempotent_producer and capabilities.exact_offsets and capabilities.static_membership
     producer = make_producer(settings, "caps-test", idempotent=capabilities.idempotent_producer)
     await producer.start()  # an idempotent producer fails here on a broker without InitProducerId
     try:

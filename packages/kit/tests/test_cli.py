@@ -17,7 +17,7 @@ from sqlalchemy.sql import func
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import define_outbox_tables
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 outbox, _ = define_outbox_tables(MetaData())
 

@@ -81,6 +81,7 @@ SECRET = "stu-" + "secret-value"  # not one literal: a traceback quotes the test
 
 
 @pytest.mark.integration
+@pytest.mark.postgres_only
 async def test_failed_statements_never_carry_their_parameters(infrastructure) -> None:
     db = Database(infrastructure.create_database(f"t_hide_{uuid.uuid4().hex[:8]}"), pool_size=1)
     try:

@@ -55,10 +55,14 @@ def _open_path_for(path: Path) -> None:
 class EmbeddedPostgres:
     """One PostgreSQL server with a data folder that survives restarts."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1", *,
+                 durable: bool = True) -> None:
+        """`durable=False`: a throw-away server (a test session's): no fsync, no full-page writes, and
+        `stop()` skips the shutdown checkpoint; a crash may lose it, which is fine for data deleted anyway."""
         self.data_dir = data_dir.resolve()
         self.host = host
         self.port = port or free_port(host)
+        self.durable = durable
         self.log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
 
     # -- process control ---------------------------------------------------------------------
@@ -88,7 +92,8 @@ class EmbeddedPostgres:
         self._prepare()
         self.stop_stale()
         options = (f"-h {self.host} -p {self.port} -k {self.data_dir} -c max_connections=300 "
-                   "-c fsync=on -c shared_buffers=256MB")
+                   "-c shared_buffers=256MB " + ("-c fsync=on" if self.durable else
+                                                  "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"))
         try:
             self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "-w",
                       "-t", "60", "start")
@@ -119,7 +124,10 @@ class EmbeddedPostgres:
         if (self.data_dir / "postmaster.pid").exists():
             try:
                 try:
-                    self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop", timeout=60)
+                    # a throw-away server's shutdown checkpoint (minutes for hundreds of test databases on
+                    # busy cores) writes what is deleted right after: stop at once
+                    mode = "fast" if self.durable else "immediate"
+                    self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop", timeout=60)
                 except subprocess.TimeoutExpired:
                     # the shutdown checkpoint of a busy server (hundreds of test databases on a loaded
                     # machine) can outlast the wait: stop at once, the next start recovers from the WAL

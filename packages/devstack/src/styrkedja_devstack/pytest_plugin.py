@@ -1,16 +1,26 @@
 """Pytest fixtures: a real PostgreSQL and a real Kafka-protocol broker for the whole session.
 
 PostgreSQL from testcontainers when a Docker engine answers, otherwise the embedded binaries (the
-same ones `make run` uses). The broker is a matrix: every test that uses `infrastructure` runs on the
-embedded Tansu broker and on Apache Kafka (KRaft, from Maven Central); `$STYRKEDJA_TEST_BROKERS`
-picks one. Environment variables can point at an external PostgreSQL or Kafka instead.
+same ones `make run` uses). The broker is a matrix: every test that uses `infrastructure` (or
+`fresh_database`, `service_database`, which use it) runs on the embedded Tansu broker and on Apache
+Kafka (KRaft, from Maven Central); `$STYRKEDJA_TEST_BROKERS` picks one. Environment variables can
+point at an external PostgreSQL or Kafka instead.
+
+A test that never talks to a broker says so with the marker `postgres_only` (usually for its whole
+module: `pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]`): it runs once, `[postgres]`
+in its id, with the same fixtures, and its broker address is a trap: a listening socket that counts
+connections, so a test that connects to it after all fails at teardown instead of silently losing its
+broker runs. A test in such a module that does talk to the broker takes `@pytest.mark.broker_matrix`.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
 import tempfile
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,6 +38,8 @@ from .stack import BROKER_KINDS, ENV_KAFKA, ENV_POSTGRES, Infrastructure, start_
 ENV_TEST_BROKERS = "STYRKEDJA_TEST_BROKERS"
 #: Set by .ci/run: a missing Java/Maven fails the Apache Kafka half instead of skipping it.
 ENV_REQUIRE_ALL = "STYRKEDJA_REQUIRE_KAFKA"
+#: The `infrastructure` parameter (and test id) of the tests marked `postgres_only`: no broker at all.
+POSTGRES_ONLY = "postgres"
 
 if TYPE_CHECKING:
     from .issuer import DevIssuer
@@ -76,19 +88,87 @@ def test_postgres() -> Iterator[str]:
     # not pytest's tmp_path: its folders are private to root, and the server runs as its own user
     state_dir = Path(tempfile.mkdtemp(prefix="styrkedja-test-pg-"))
     state_dir.chmod(0o755)
-    postgres = EmbeddedPostgres(state_dir / "pgdata").start()
+    postgres = EmbeddedPostgres(state_dir / "pgdata", durable=False).start()  # deleted after the session
     try:
         yield postgres.server_url()
     finally:
         postgres.stop()
-        shutil.rmtree(state_dir, ignore_errors=True)
+        remove_in_background(state_dir)
 
 
-@pytest.fixture(scope="session", params=BROKERS)
+_removals: list[subprocess.Popen[bytes]] = []
+
+
+def remove_in_background(folder: Path) -> None:
+    """Delete a throw-away folder without waiting: the test PostgreSQL's hundreds of databases took
+    1-3 minutes of `rmtree` at the end of the session on busy disks (measured), time nothing needs."""
+    try:
+        _removals.append(subprocess.Popen(["rm", "-rf", "--", str(folder)], stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True))
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres_only: the test needs PostgreSQL but never a broker: it runs once, "
+                                       "not once per broker (a connection to the broker fails it)")
+    config.addinivalue_line("markers", "broker_matrix: the test talks to the broker: once per broker, even in a "
+                                       "module marked postgres_only")
+
+
+def runs_without_broker(node: pytest.Item) -> bool:
+    return bool(node.get_closest_marker("postgres_only") and not node.get_closest_marker("broker_matrix"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`infrastructure` (and so `fresh_database`, `service_database`, `stack`, ...) once per broker, or once
+    without a broker for a test marked `postgres_only`. Session-scoped: pytest groups the tests by it, so
+    each broker starts once per session."""
+    if "infrastructure" in metafunc.fixturenames:
+        params = [POSTGRES_ONLY] if runs_without_broker(metafunc.definition) else BROKERS
+        metafunc.parametrize("infrastructure", params, indirect=True, scope="session")
+
+
+class BrokerTrap:
+    """A listening socket where the postgres-only tests' broker would be: it accepts, counts and closes
+    every connection, so a test that talks to a broker after all is caught (see `_no_broker_used`)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._serve, name="broker-trap", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+_trap: BrokerTrap | None = None
+
+
+@pytest.fixture(scope="session")
 def infrastructure(request: pytest.FixtureRequest, test_postgres: str) -> Iterator[Infrastructure]:
-    """PostgreSQL and one broker; parametrised, so every test that needs it runs once per broker.
-    pytest groups the tests by broker, so each broker starts once per session."""
-    kind = request.param
+    """PostgreSQL and one broker; parametrised (see `pytest_generate_tests`), so every test that needs it
+    runs once per broker; for a `postgres_only` test, PostgreSQL and a broker address nothing answers on."""
+    global _trap
+    kind = getattr(request, "param", BROKERS[0])
+    if kind == POSTGRES_ONLY:
+        _trap = BrokerTrap()
+        try:
+            yield Infrastructure(test_postgres, _trap.address, notes=["PostgreSQL only: no broker"])
+        finally:
+            _trap.close()
+            _trap = None
+        return
     if kind == "external":
         yield Infrastructure(test_postgres, os.environ[ENV_KAFKA], notes=["external Kafka"])
         return
@@ -115,6 +195,22 @@ def infrastructure(request: pytest.FixtureRequest, test_postgres: str) -> Iterat
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _no_broker_used(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A `postgres_only` test that connected to the broker address fails: it must run on the brokers."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or callspec.params.get("infrastructure") != POSTGRES_ONLY:
+        yield
+        return
+    request.getfixturevalue("infrastructure")
+    trap = _trap
+    before = trap.connections if trap else 0
+    yield
+    if trap and trap.connections != before:
+        pytest.fail(f"{request.node.nodeid} is marked postgres_only but connected to the broker "
+                    f"({trap.connections - before} connections): give it @pytest.mark.broker_matrix", pytrace=False)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     kind = _broker_of(report.nodeid)
     _durations[kind] += report.duration
@@ -124,24 +220,67 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def _broker_of(nodeid: str) -> str:
     params = nodeid.rpartition("[")[2].rstrip("]").split("-") if nodeid.endswith("]") else []
-    return next((p for p in params if p in (*BROKER_KINDS, "external")), "no broker")
+    return next((p for p in params if p in (*BROKER_KINDS, "external", POSTGRES_ONLY)), "no broker")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if len(_durations) > 1 or set(_durations) - {"no broker"}:
         parts = [f"{kind}: {_counts[kind]} tests, {seconds:.0f} s" for kind, seconds in sorted(_durations.items())]
-        terminalreporter.write_line("time per broker (setup + call + teardown): " + "; ".join(parts))
+        terminalreporter.write_line("time per broker (setup + call + teardown; postgres: the postgres_only "
+                                    "tests, no broker): " + "; ".join(parts))
+
+
+#: (PostgreSQL server, service package) → a database migrated once this session, cloned for each test
+_migrated: dict[tuple[str, str], str] = {}
+
+
+def _clone_database(server_url: str, name: str, template: str) -> bool:
+    """CREATE DATABASE name TEMPLATE template; False if the server refuses (say, someone is connected)."""
+    import asyncio
+
+    import asyncpg
+
+    from styrkedja_kit.db import outside_event_loop
+
+    async def create() -> bool:
+        conn = await asyncpg.connect(f"{server_url}/postgres")
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            return True
+        except asyncpg.PostgresError:
+            return False
+        finally:
+            await conn.close()
+
+    return bool(outside_event_loop(asyncio.run, create()))
+
+
+def migrated_database(infrastructure: Infrastructure, package: str, name: str | None = None) -> str:
+    """A new database (`name`, or a fresh one) migrated with the service package's migrations: they run
+    once per package and session, into a template database, and each new database is a copy of it,
+    which PostgreSQL makes faster than running a dozen migrations again. Its URL."""
+    from styrkedja_kit.migrations import upgrade
+
+    short = package.removeprefix("styrkedja_")
+    name = name or f"t_{short}_{uuid.uuid4().hex[:8]}"
+    key = (infrastructure.postgres_url, package)
+    if key not in _migrated:
+        template = f"template_{short}_{uuid.uuid4().hex[:8]}"
+        upgrade(package, infrastructure.create_database(template))
+        _migrated[key] = template
+    if _clone_database(infrastructure.postgres_url, name, _migrated[key]):
+        return infrastructure.database_url(name)
+    url = infrastructure.create_database(name)
+    upgrade(package, url)
+    return url
 
 
 @pytest.fixture
 def fresh_database(infrastructure: Infrastructure) -> Callable[[str], str]:
     """Factory: a new, empty database migrated with the given service package's migrations."""
-    from styrkedja_kit.migrations import upgrade
 
     def make(package: str) -> str:
-        url = infrastructure.create_database(f"t_{package.removeprefix('styrkedja_')}_{uuid.uuid4().hex[:8]}")
-        upgrade(package, url)
-        return url
+        return migrated_database(infrastructure, package)
 
     return make
 

@@ -93,15 +93,12 @@ class Infrastructure:
     @property
     def service_env(self) -> dict[str, str]:
         """Environment the services need for this broker: the embedded one may lose its topics and
-        recreate them with the wrong partition count, so its services may repair that. Its group
-        join waits in proportion to the session timeout (about 3 s at 6 s, 2 s at 3 s) and it does
-        not know static membership, so a shorter session is what brings a restarted consumer back
-        soonest (bench/results/restart-embedded*.json); Apache Kafka refuses sessions under 6 s
-        by default (group.min.session.timeout.ms) and uses static membership instead."""
+        recreate them with the wrong partition count, so its services may repair that. (The consumer
+        group session is chosen by the services themselves from the broker's capabilities:
+        `styrkedja_kit.kafka.group_timing`.)"""
         if self.broker_kind != "embedded":
             return {}
-        return {"STYRKEDJA_KAFKA_REPAIR_AUTO_CREATED_TOPICS": "true",
-                "STYRKEDJA_CONSUMER_SESSION_TIMEOUT_MS": "3000", "STYRKEDJA_CONSUMER_HEARTBEAT_INTERVAL_MS": "1000"}
+        return {"STYRKEDJA_KAFKA_REPAIR_AUTO_CREATED_TOPICS": "true"}
 
     def ensure_topics(self) -> None:
         from styrkedja_kit.kafka import ensure_topics, registry_topics

@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -40,7 +41,7 @@ from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from . import metrics
 from .db import Database
-from .kafka import broker_capabilities, ensure_topics, make_consumer, make_producer, registry_topics
+from .kafka import broker_capabilities, ensure_topics, group_timing, make_consumer, make_producer, registry_topics
 from .settings import ServiceSettings
 from .supervise import run_until_stopped
 
@@ -143,6 +144,7 @@ class ConsumerLoop:
         self.applied_count = 0
         self.assigned = False  # readiness: the group has handed this member its partitions
         self.lags: dict[TopicPartition, float] = {}  # per assigned partition, as of its last fetch
+        self.newest_event_time: datetime | None = None  # of the events this process applied
 
     def stop(self) -> None:
         self._stopping.set()
@@ -154,6 +156,8 @@ class ConsumerLoop:
         await ensure_topics(self.settings, registry_topics([self.group_id]))
         static = ({"group_instance_id": self.settings.consumer_group_instance_id}
                   if self.settings.consumer_group_instance_id else {})
+        capabilities = await broker_capabilities(self.settings)
+        session_timeout_ms, heartbeat_interval_ms = group_timing(self.settings, capabilities)
         consumer = make_consumer(
             self.settings, f"{self.settings.client_id}-{self.group_id}",
             group_id=self.group_id,
@@ -161,14 +165,14 @@ class ConsumerLoop:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
-            session_timeout_ms=self.settings.consumer_session_timeout_ms,
-            heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
             **static,
         )
         consumer.subscribe(self.topics, listener=_Rebalance(self))
         producer = make_producer(self.settings, f"{self.settings.client_id}-dlq")
         self._consumer = consumer
-        self._exact_offsets = (await broker_capabilities(self.settings)).exact_offsets
+        self._exact_offsets = capabilities.exact_offsets
         await consumer.start()
         await producer.start()
         try:
@@ -211,6 +215,22 @@ class ConsumerLoop:
         if not values or any(math.isnan(v) for v in values):
             return None
         return int(sum(values))
+
+    def status(self) -> dict[str, Any]:
+        """For /readyz: the group membership as this member sees it (the generation the coordinator
+        handed out: a static member restarted with its group.instance.id gets the same one back,
+        without a rebalance), its partitions, its lag ("unknown" where it cannot be told) and the
+        time of the newest event this process applied (none yet after a restart)."""
+        consumer = self._consumer
+        coordinator = getattr(consumer, "_coordinator", None)  # aiokafka keeps the membership there
+        lag = self.lag()
+        return {"group": self.group_id, "assigned": self.assigned,
+                "group_instance_id": self.settings.consumer_group_instance_id,
+                "generation": getattr(coordinator, "generation", None) if self.assigned else None,
+                "partitions": len(consumer.assignment()) if consumer is not None and self.assigned else 0,
+                "lag": "unknown" if lag is None else lag,
+                "newest_applied_event_time": self.newest_event_time.isoformat() if self.newest_event_time else None,
+                "applied_since_start": self.applied_count}
 
     def _caught_up(self, consumer: AIOKafkaConsumer) -> None:
         """Untrusted end offsets (embedded broker): an empty fetch is the one proof of no lag."""
@@ -284,6 +304,10 @@ class ConsumerLoop:
         except Exception:
             fresh = await self._apply_one_by_one(delivered, records, next_offsets, producer)
         self.applied_count += len(fresh)
+        if fresh:
+            newest = max(item.event.time for item in fresh)
+            if self.newest_event_time is None or newest > self.newest_event_time:
+                self.newest_event_time = newest
         for item in fresh:
             metrics.CONSUMER_APPLIED.labels(self.group_id, item.topic).inc()
         if len(fresh) < len(delivered):

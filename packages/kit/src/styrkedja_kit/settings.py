@@ -51,9 +51,12 @@ class ServiceSettings(BaseSettings):
     consumer_poll_timeout_ms: int = Field(200, ge=1)
     # the embedded broker answers a fetch only when this runs out, not when data arrives
     consumer_fetch_max_wait_ms: int = Field(100, ge=1)
-    # how soon the group notices a member that died without leaving (SIGKILL) and rebalances
-    consumer_session_timeout_ms: int = Field(10_000, ge=1_000)
-    consumer_heartbeat_interval_ms: int = Field(3_000, ge=100)
+    # how soon the group notices a member that died without leaving (SIGKILL) and rebalances. None:
+    # chosen from the broker's capabilities (`kafka.group_timing`): 6 s where the broker has static
+    # membership (Apache Kafka: its smallest session by default), 1 s where it has not (the embedded
+    # broker, whose restarted member waits out the dead one's session); heartbeats a quarter of it
+    consumer_session_timeout_ms: int | None = Field(None, ge=1_000)
+    consumer_heartbeat_interval_ms: int | None = Field(None, ge=100)
     # static membership (Apache Kafka): a restarted member with the same id takes its partitions
     # back at once instead of waiting for its old session to time out; one id per replica (pod name)
     consumer_group_instance_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")

@@ -20,7 +20,7 @@ from styrkedja_devstack.access_matrix import ROLES, fill, role_token, route_keys
 from styrkedja_devstack.testing import problem_fields, use_token
 from styrkedja_kit.auth import routes_without_guard
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 ORG, OTHER_ORG = "2999", "1480"
 TABLES = ("assessments", "assessment_revisions", "plans", "plan_revisions", "support_interventions",

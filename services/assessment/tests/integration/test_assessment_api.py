@@ -13,7 +13,7 @@ from styrkedja_contracts.events.assessment import AssessmentPublishedV1, Assessm
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import PROBLEM_JSON, problem_fields
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 
 def assessment(**overrides) -> dict:

@@ -15,7 +15,7 @@ from styrkedja_contracts.events.support import SupportInterventionRecordedV1, Su
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 SECRET = "Eleven behöver lugn miljö efter konflikt hemma XYZZY-7731"
 

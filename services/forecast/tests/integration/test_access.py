@@ -21,7 +21,7 @@ from styrkedja_devstack.testing import problem_fields, use_token
 from styrkedja_forecast.settings import ForecastSettings
 from styrkedja_kit.auth import routes_without_guard
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 ORG, OTHER_ORG = "2999", "1480"
 TABLES = ("forecasts", "forecast_revisions", "organiser_calendars", "organiser_calendar_revisions", "outbox")

@@ -14,7 +14,7 @@ from styrkedja_devstack.testing import problem_fields
 from styrkedja_forecast.settings import ForecastSettings
 from styrkedja_kit.auth import routes_without_guard
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 ORG, OTHER = "2999", "1480"
 DEFAULT = {"forecast_windows": [{"term": "HT", "iso_week": 43, "deadline_weekday": 5},

@@ -14,7 +14,7 @@ from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
 from styrkedja_forecast.settings import ForecastSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 LATE_YEAR = "2020/21"     # its windows are long past: always late
 ON_TIME_YEAR = "2098/99"  # its windows are far ahead: always on time

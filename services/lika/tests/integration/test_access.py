@@ -21,7 +21,7 @@ from styrkedja_devstack.testing import problem_fields, use_token
 from styrkedja_kit.auth import routes_without_guard
 from styrkedja_lika.settings import LikaSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 ORG, OTHER_ORG = "2999", "1480"
 UNIT, SIBLING = "29990011", "29990022"

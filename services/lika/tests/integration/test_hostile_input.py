@@ -10,7 +10,7 @@ import pytest
 from styrkedja_devstack.testing import PROBLEM_JSON
 from styrkedja_lika.settings import LikaSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 NASTY = [None, True, -1, 0, 2**63, 1.5e308, "", " ", "x" * 70_000, "\x00", "\ud800", "'; DROP TABLE x; --",
          "=cmd|' /C calc'!A0", "19900101-0017", "../../etc/passwd", "💥" * 50, [], {}, [[[]]], {"a": {"b": {}}},

@@ -9,7 +9,7 @@ from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
 from styrkedja_lika.settings import LikaSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 SELF_ASSESSMENT_ID = "3f0b8c1e-2a4d-4e6f-8a9b-0c1d2e3f4a5b"
 

@@ -15,7 +15,7 @@ from styrkedja_devstack import testing
 from styrkedja_kit.migrations import upgrade
 from styrkedja_lika.settings import LikaSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 BEFORE_THE_TOOL = "eacf83e69315"
 

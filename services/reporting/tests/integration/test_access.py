@@ -18,7 +18,7 @@ from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import NS, Feeder, directory, membership, published
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 ORG, UNIT, GROUP, AREA = "2999", "11111111", "11111111/7A", "north"
 ROLES = ("platform", "teacher", "principal", "area_manager", "organiser_admin", "politician", "public", "ops")
@@ -73,6 +73,14 @@ MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
         f"/v1/compliance/organisers/{ORG}/school-units/{UNIT}", YEAR_TERM, None, {ADMIN, AREA_M, PRINC}),
     "GET /v1/compliance/organisers/{organiser_id}/school-units/{school_unit_code}/items": (
         f"/v1/compliance/organisers/{ORG}/school-units/{UNIT}/items", YEAR_TERM, None, {ADMIN, PRINC}),
+    "GET /v1/compliance/organisers/{organiser_id}/rounds/{round}/school-units": (
+        f"/v1/compliance/organisers/{ORG}/rounds/2/school-units", {"school_year": "2026/27"}, None, {ADMIN, AREA_M}),
+    "GET /v1/compliance/organisers/{organiser_id}/rounds/{round}/school-units/{school_unit_code}": (
+        f"/v1/compliance/organisers/{ORG}/rounds/2/school-units/{UNIT}", {"school_year": "2026/27"}, None,
+        {ADMIN, AREA_M, PRINC}),
+    "GET /v1/compliance/organisers/{organiser_id}/rounds/{round}/school-units/{school_unit_code}/items": (
+        f"/v1/compliance/organisers/{ORG}/rounds/2/school-units/{UNIT}/items", {"school_year": "2026/27"}, None,
+        {ADMIN, PRINC}),
     **{f"GET /v1/support/{name}": (f"/v1/support/{name}", SUPPORT, None, {ADMIN, AREA_M, PRINC})
        for name in ("summary", "kinds", "below-pass-without-support", "below-pass-without-support/students",
                     "open-investigations", "results-before-after", "plan-coverage")},

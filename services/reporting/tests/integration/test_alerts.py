@@ -27,7 +27,7 @@ from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import NS, T0, directory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 UNIT, GROUP, ORG, MATHS = "11111111", "7A", "2999", "GRGRMAT01"
 UNIT_ALERT = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, "2026/27:R2", "pass_share_drop")
@@ -115,6 +115,7 @@ async def topic_events(bootstrap: str, want: int, timeout: float = 20) -> list[t
     return found
 
 
+@pytest.mark.broker_matrix  # its alerts go through the outbox relay onto the topic
 async def test_maths_drop_raises_one_unit_alert_replay_none_recovery_resolves(client, database, settings):
     feed = Feeder(database)
     first = directory() + round_of(1, failing=2, unit=E2E_UNIT)  # 90 % reach the pass level

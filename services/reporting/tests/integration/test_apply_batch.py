@@ -31,7 +31,7 @@ from styrkedja_reporting.results.read import Filters, read_cells
 
 apply_batch = handler_registry()
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 NS = UUID("5b1f0c1e-0000-4000-8000-00000000beef")
 T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)

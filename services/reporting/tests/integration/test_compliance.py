@@ -26,7 +26,7 @@ from styrkedja_reporting.settings import ReportingSettings
 from .test_alerts import Feeder
 from .test_directory import NS, T0, directory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 ORG, UNIT = "2999", "11111111"
 WINDOW = {"school_year": "2026/27", "term": "HT"}  # default: week 43 of 2026, Mon 19 – Fri 23 October

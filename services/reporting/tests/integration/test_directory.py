@@ -35,7 +35,7 @@ from styrkedja_reporting.results.handlers import apply_results
 from styrkedja_reporting.results.tables import ASSESSMENTS
 from styrkedja_reporting.settings import ReportingSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 NS = UUID("5b1f0c1e-0000-4000-8000-00000000d1d1")
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)

@@ -28,7 +28,7 @@ from .test_directory import NS, T0, Feeder, directory, membership, retracted, un
 TOPICS = {"assessment": "styrkedja.assessments", "forecast": "styrkedja.forecasts",
           "organisation": "styrkedja.organisation"}
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 PLACES = [("2999", "11111111", "7A"), ("2999", "22222222", "7A"), ("3001", "33333333", "7A"),
           ("2999", "11111111", "7B")]

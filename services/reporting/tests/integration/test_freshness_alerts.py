@@ -18,7 +18,7 @@ from styrkedja_reporting.alerts.freshness import sweep
 from .test_alerts import GROUP, ORG, UNIT, Feeder, alert_events, database, round_of, settings  # noqa: F401  (the fixtures)
 from .test_directory import NS, directory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PERIOD = "2026/27:VT"  # results of 30 Sep 2026 turn red on 31 May 2027

@@ -25,7 +25,7 @@ from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import Feeder, directory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 NS = UUID("5b1f0c1e-0000-4000-8000-00000000a1ca")
 T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import NS, Feeder, directory, membership, published
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.settings import ReportingSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 CIVIC = "201001012383"  # a valid-looking personnummer: must never be stored, sent or logged
 CIVIC_DASH = "20100101-2383"

@@ -29,7 +29,7 @@ from styrkedja_reporting.settings import ReportingSettings
 from styrkedja_reporting.support import read
 from styrkedja_reporting.support.handlers import mismatches
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 apply_batch = handler_registry(live_alerts=False)
 NS = UUID("5b1f0c1e-0000-4000-8000-0000000051a9")

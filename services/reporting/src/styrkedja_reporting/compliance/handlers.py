@@ -1,40 +1,60 @@
-"""Compliance kept by deltas as forecasts, rosters, teaching assignments and calendars arrive.
+"""Compliance kept incrementally as forecasts, assessments, rosters, teaching assignments and calendars arrive.
 
-Per batch: the groups the batch touched (a forecast: the groups its student is in, and its own
-group; a membership or an assignment: its group; a removal: the group the removed row had) are
-re-derived in every tracked window of their organiser with the pure `rules.items`, compared with
-the stored items, and `rules.item_delta` of each changed item is added to the cells — in the
-transaction of the batch, after the directory and the results (registration order, `main.py`).
-A calendar change, or a window tracked for the first time, re-derives the organiser's windows
-whole (rare). `recompute` is the same derivation over everything: what the consistency check
-compares the cells with.
+**Per batch, only the affected items** — one expected report = (school unit, group, subject,
+student) with its responsible teachers — are re-derived, set-based: one statement per touched
+window derives them from the directory and the reports (`_DIFF`), compares them with the stored
+items on the server, and returns only those that changed; `rules.item_delta` of each goes to the
+cells, and the items are written with one `unnest` statement. Which items a batch affects:
 
-Which time counts for a report: reporting's forecast facts carry the forecast service's `late`
-flag (decided at write time by the same `styrkedja_contracts.calendar`), not the arrival time, so
-the status is taken from it: late → reported-late, else on time. Roster = memberships active on
-the window's deadline (a student who changed groups mid-window is expected in the new group).
+* a forecast (submitted or withdrawn) → its student × subject, in its own forecast window;
+* an assessment (published or retracted) of a round with a deadline → its student × subject, in
+  that round's window (the assessment's state and first-reported time: `compliance_round_reports`);
+* a membership (upsert or removal) → every item of its student, in every tracked window (a
+  student who changed groups leaves the old group's items and enters the new one's);
+* a teaching assignment (upsert or removal) → its group × subject, and the group × subject it
+  counted for before (`compliance_assignment_scope`), in every tracked window;
+* a calendar change → the organiser's windows re-dated and re-derived whole (rare); a window
+  tracked for the first time is derived whole.
+
+The directory and the results are applied first in the same transaction (registration order,
+`main.py`), so the derivation reads the batch's own changes. Replay changes nothing (a derivation is
+a function of the current state, and the round reports fold revisions idempotently); SIGKILL
+loses nothing (one transaction per batch).
+
+**The check** (`mismatches`, in `/v1/admin/consistency`): every tracked window derived from scratch
+with the pure `rules.items` in Python — an implementation independent of the SQL above — and
+compared with the stored items and cells.
+
+Which time counts for a report: a forecast fact carries the forecast service's `late` flag (same
+`styrkedja_contracts.calendar` rule, decided at write time), so its status comes from it; an
+assessment's lateness is judged here from the time its current run was first published against
+the round's deadline (grace included, the organiser's time zone). Several reports of one student
+× subject: on time wins. Roster = memberships active on the window's deadline.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, select, tuple_
+from sqlalchemy import and_, delete, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import (
+    AssessmentPublishedV1,
+    AssessmentRetractedV1,
     ForecastSubmittedV1,
     ForecastWithdrawnV1,
     GroupMembershipUpsertedV1,
     OrganisationEntityRemovedV1,
     TeachingAssignmentUpsertedV1,
 )
-from styrkedja_contracts.calendar import DEFAULT_CALENDAR, Window, forecast_window
+from styrkedja_contracts.calendar import DEFAULT_CALENDAR, Window, forecast_window, round_window
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar
 from styrkedja_kit.consumer import Delivered
 
@@ -50,20 +70,33 @@ from .rules import (
     ItemStatus,
     Report,
     Roster,
+    RoundReport,
     WindowKey,
     WindowKind,
+    fold_round_report,
     item_contribution,
     item_delta,
     items,
+    parse_round_period,
+    round_period,
 )
-from .tables import compliance_calendars, compliance_cells, compliance_items, compliance_windows
+from .tables import (
+    compliance_assignment_scope,
+    compliance_calendars,
+    compliance_cells,
+    compliance_items,
+    compliance_round_reports,
+    compliance_windows,
+)
 
 EVENT_TYPES = (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type,
+               AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type,
                GroupMembershipUpsertedV1.event_type, TeachingAssignmentUpsertedV1.event_type,
                OrganisationEntityRemovedV1.event_type, CalendarChangedV1.event_type)
 
 Group = tuple[str, str]  # (school unit code, group id): group ids are scoped by school unit
 ItemKey = tuple[str, str, str, str]  # school unit, group, subject, student
+CHUNK = 2000  # rows per statement where a whole window is written
 
 
 async def calendar_of(session: AsyncSession, organiser_id: str) -> ReportingCalendar:
@@ -72,7 +105,11 @@ async def calendar_of(session: AsyncSession, organiser_id: str) -> ReportingCale
     return DEFAULT_CALENDAR if row is None else ReportingCalendar.model_validate(row)
 
 
-def window_for(key: WindowKey, calendar: ReportingCalendar) -> Window:
+def window_for(key: WindowKey, calendar: ReportingCalendar) -> Window | None:
+    """The window's dates by the calendar; None for a round the calendar sets no deadline for."""
+    if key.kind is WindowKind.assessment_round:
+        school_year, round_ = parse_round_period(key.period)
+        return round_window(school_year, round_, calendar)
     school_year, term = key.period.split(":")
     return forecast_window(school_year, term, calendar)
 
@@ -85,6 +122,8 @@ async def tracked_windows(session: AsyncSession, organiser_id: str) -> list[tupl
             for r in rows]
 
 
+# --- the recomputation (pure rules over everything; the consistency check's side) -----------------
+
 def _received_at(late: bool, window: Window) -> datetime:
     """A moment standing for the forecast service's verdict (see the module docstring)."""
     day = window.deadline + timedelta(days=1) if late else window.opens
@@ -95,42 +134,50 @@ def _active(start: date | None, end: date | None, day: date) -> bool:
     return (start is None or start <= day) and (end is None or end >= day)
 
 
-def _in_groups(columns: Sequence[Any], groups: set[Group] | None):
-    return True if groups is None else tuple_(*columns).in_(sorted(groups))
+async def _reports(session: AsyncSession, key: WindowKey, window: Window) -> list[Report]:
+    if key.kind is WindowKind.assessment_round:
+        school_year, round_ = parse_round_period(key.period)
+        r = compliance_round_reports.c
+        found = (await session.execute(select(r.student_id, r.subject_code, r.received_at).where(
+            r.organiser_id == key.organiser_id, r.school_year == school_year, r.round == round_,
+            ~r.retracted))).all()
+        # several assessments of one student × subject: on time wins (the earliest time decides)
+        earliest: dict[tuple[str, str], datetime] = {}
+        for student, subject, at in found:
+            earliest[(student, subject)] = min(at, earliest.get((student, subject), at))
+        return [Report(s, x, at) for (s, x), at in earliest.items()]
+    school_year, term = key.period.split(":")
+    f = forecast_facts.c
+    late_of: dict[tuple[str, str], bool] = {}
+    for student, subject, late in (await session.execute(select(f.student_id, f.subject_code, f.late).where(
+            f.organiser_id == key.organiser_id, f.school_year == school_year, f.term == term, ~f.withdrawn))).all():
+        late_of[(student, subject)] = late_of.get((student, subject), True) and late  # on time wins
+    return [Report(s, x, _received_at(late, window)) for (s, x), late in late_of.items()]
 
 
-async def derive(session: AsyncSession, organiser_id: str, windows: Sequence[tuple[WindowKey, Window]],
-                 groups: set[Group] | None) -> dict[WindowKey, dict[ItemKey, Item]]:
-    """Every item of `windows` in `groups` (None = all) from the directory and the facts now."""
-    m, a, f = memberships.c, teaching_assignments.c, forecast_facts.c
+async def derive(session: AsyncSession, organiser_id: str, windows: Sequence[tuple[WindowKey, Window]]
+                 ) -> dict[WindowKey, dict[ItemKey, Item]]:
+    """Every item of `windows` from the directory and the reports now, with the pure rules."""
+    m, a = memberships.c, teaching_assignments.c
     member_rows = (await session.execute(select(m.school_unit_code, m.group_id, m.student_id, m.start_date,
                                                 m.end_date).where(
-        m.organiser_id == organiser_id, ~m.removed, m.group_id.is_not(None), m.student_id.is_not(None),
-        _in_groups((m.school_unit_code, m.group_id), groups)))).all()
+        m.organiser_id == organiser_id, ~m.removed, m.group_id.is_not(None), m.student_id.is_not(None)))).all()
     assignment_rows = (await session.execute(select(a.school_unit_code, a.group_id, a.subject_code, a.teacher_id,
                                                     a.start_date, a.end_date).where(
         a.organiser_id == organiser_id, ~a.removed, a.group_id.is_not(None), a.subject_code.is_not(None),
-        a.teacher_id.is_not(None), _in_groups((a.school_unit_code, a.group_id), groups)))).all()
+        a.teacher_id.is_not(None)))).all()
     by_group: dict[Group, list[Assignment]] = defaultdict(list)
     for r in assignment_rows:
         by_group[(r.school_unit_code, r.group_id)].append(Assignment(*r))
-    students = sorted({r.student_id for r in member_rows})
     out: dict[WindowKey, dict[ItemKey, Item]] = {}
     for key, window in windows:
-        school_year, term = key.period.split(":")
-        late_of: dict[tuple[str, str], bool] = {}
-        for student, subject, late in (await session.execute(select(f.student_id, f.subject_code, f.late).where(
-                f.organiser_id == organiser_id, f.school_year == school_year, f.term == term, ~f.withdrawn,
-                f.student_id.in_(students)))).all():
-            late_of[(student, subject)] = late_of.get((student, subject), True) and late  # on time wins
-        reports = [Report(s, x, _received_at(late, window)) for (s, x), late in late_of.items()]
+        reports = await _reports(session, key, window)
         rosters: dict[Group, set[str]] = defaultdict(set)
         for member in member_rows:
             if _active(member.start_date, member.end_date, window.deadline):
                 rosters[(member.school_unit_code, member.group_id)].add(member.student_id)
         found: dict[ItemKey, Item] = {}
-        # one group at a time: `items` matches assignments by group id, which is unique only per school
-        # unit, and looks at the group's own assignments only (not the whole unit's, per item)
+        # one group at a time: `items` matches assignments by group id, which is unique only per school unit
         for (code, group), members in sorted(rosters.items()):
             for item in items(key, window, [Roster(code, group, frozenset(members))], by_group.get((code, group), []),
                               reports):
@@ -139,14 +186,164 @@ async def derive(session: AsyncSession, organiser_id: str, windows: Sequence[tup
     return out
 
 
-async def stored_items(session: AsyncSession, key: WindowKey, groups: set[Group] | None) -> dict[ItemKey, Item]:
-    c = compliance_items.c
-    rows = (await session.execute(select(compliance_items).where(
-        c.organiser_id == key.organiser_id, c.kind == key.kind.value, c.period == key.period,
-        _in_groups((c.school_unit_code, c.group_id), groups)))).all()
-    return {(r.school_unit_code, r.group_id, r.subject_code, r.student_id): Item(
-        key, r.school_unit_code, r.group_id, r.subject_code, r.student_id, tuple(r.teachers), ItemStatus(r.status))
-        for r in rows}
+# --- the incremental apply: set-based, only the affected items --------------------------------------
+
+@dataclass
+class Touched:
+    """What one batch touched in one organiser (see the module docstring)."""
+
+    pairs: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))  # period → pairs
+    students: set[str] = field(default_factory=set)  # every window
+    group_subjects: set[tuple[str, str, str]] = field(default_factory=set)  # every window
+    fresh: set[WindowKey] = field(default_factory=set)  # tracked for the first time: derived whole
+    whole: bool = False  # the calendar changed: every window, whole
+
+
+_REPORTS = {
+    WindowKind.forecast: (
+        "SELECT f.student_id, f.subject_code, bool_and(f.late) AS late FROM forecast_facts f "
+        "JOIN (SELECT DISTINCT student_id, subject_code FROM derived) d "
+        "ON d.student_id = f.student_id AND d.subject_code = f.subject_code "
+        "WHERE f.organiser_id = :org AND f.school_year = :school_year AND f.term = :term AND NOT f.withdrawn "
+        "GROUP BY 1, 2"),
+    WindowKind.assessment_round: (
+        "SELECT f.student_id, f.subject_code, "
+        "bool_and(CAST((f.received_at AT TIME ZONE :tz) AS date) > :deadline) AS late FROM compliance_round_reports f "
+        "JOIN (SELECT DISTINCT student_id, subject_code FROM derived) d "
+        "ON d.student_id = f.student_id AND d.subject_code = f.subject_code "
+        "WHERE f.organiser_id = :org AND f.school_year = :school_year AND f.round = :round AND NOT f.retracted "
+        "GROUP BY 1, 2"),
+}
+_ACTIVE = "({t}.start_date IS NULL OR {t}.start_date <= :deadline) AND ({t}.end_date IS NULL OR {t}.end_date >= {d})"
+_MEMBER = ("m.organiser_id = :org AND NOT m.removed AND m.group_id IS NOT NULL AND m.student_id IS NOT NULL AND "
+           + _ACTIVE.format(t="m", d=":deadline"))
+_KEYS = ("k_pairs AS (SELECT * FROM unnest(CAST(:p_students AS text[]), CAST(:p_subjects AS text[])) "
+         "AS k(student_id, subject_code)), "
+         "k_students AS (SELECT unnest(CAST(:students AS text[])) AS student_id), "
+         "k_gs AS (SELECT * FROM unnest(CAST(:g_units AS text[]), CAST(:g_groups AS text[]), "
+         "CAST(:g_subjects AS text[])) AS k(school_unit_code, group_id, subject_code)), ")
+# {t}: the row's student and group, {x}: its subject
+_AFFECTED = ("(EXISTS (SELECT 1 FROM k_pairs k WHERE k.student_id = {t}.student_id AND k.subject_code = {x}.subject_code)"
+             " OR EXISTS (SELECT 1 FROM k_students k WHERE k.student_id = {t}.student_id)"
+             " OR EXISTS (SELECT 1 FROM k_gs k WHERE k.school_unit_code = {t}.school_unit_code "
+             "AND k.group_id = {t}.group_id AND k.subject_code = {x}.subject_code))")
+
+
+def _diff_sql(kind: WindowKind, whole: bool) -> str:
+    """The items of one window that differ between the store and a derivation now: (key, old
+    teachers, old status, new teachers, new status); NULL status = not an item on that side."""
+    if whole:
+        keys, roster_from, affected_new, affected_old = "", f"SELECT DISTINCT m.school_unit_code, m.group_id, " \
+            f"m.student_id FROM directory_memberships m WHERE {_MEMBER}", "TRUE", "TRUE"
+    else:
+        keys = _KEYS
+        roster_from = (
+            "SELECT m.school_unit_code, m.group_id, m.student_id FROM directory_memberships m "
+            "WHERE m.student_id IN (SELECT student_id FROM k_pairs UNION SELECT student_id FROM k_students) "
+            f"AND {_MEMBER} "
+            "UNION SELECT m.school_unit_code, m.group_id, m.student_id FROM directory_memberships m "
+            "JOIN (SELECT DISTINCT school_unit_code, group_id FROM k_gs) g "
+            f"ON g.school_unit_code = m.school_unit_code AND g.group_id = m.group_id WHERE {_MEMBER}")
+        affected_new, affected_old = _AFFECTED.format(t="r", x="s"), _AFFECTED.format(t="c", x="c")
+    return (
+        f"WITH {keys}"
+        f"roster AS MATERIALIZED ({roster_from}), "
+        "subj AS MATERIALIZED (SELECT a.school_unit_code, a.group_id, a.subject_code, "
+        "CAST(coalesce(array_agg(DISTINCT a.teacher_id COLLATE \"C\" ORDER BY a.teacher_id COLLATE \"C\") "
+        f"FILTER (WHERE {_ACTIVE.format(t='a', d=':deadline')}), '{{}}') AS text[]) AS teachers "
+        "FROM directory_teaching_assignments a "
+        "JOIN (SELECT DISTINCT school_unit_code, group_id FROM roster) g "
+        "ON g.school_unit_code = a.school_unit_code AND g.group_id = a.group_id "
+        "WHERE a.organiser_id = :org AND NOT a.removed AND a.subject_code IS NOT NULL AND a.teacher_id IS NOT NULL "
+        f"GROUP BY 1, 2, 3 HAVING bool_or({_ACTIVE.format(t='a', d=':opens')})), "
+        "derived AS MATERIALIZED (SELECT r.school_unit_code, r.group_id, s.subject_code, r.student_id, s.teachers "
+        "FROM roster r JOIN subj s ON s.school_unit_code = r.school_unit_code AND s.group_id = r.group_id "
+        f"WHERE {affected_new}), "
+        f"rep AS MATERIALIZED ({_REPORTS[kind]}), "
+        "new AS (SELECT d.school_unit_code, d.group_id, d.subject_code, d.student_id, d.teachers, "
+        "CASE WHEN rep.student_id IS NULL THEN 'missing' WHEN rep.late THEN 'late' ELSE 'on_time' END AS status "
+        "FROM derived d LEFT JOIN rep ON rep.student_id = d.student_id AND rep.subject_code = d.subject_code), "
+        "old AS (SELECT c.school_unit_code, c.group_id, c.subject_code, c.student_id, "
+        "CAST(c.teachers AS text[]) AS teachers, c.status FROM compliance_items c "
+        f"WHERE c.organiser_id = :org AND c.kind = :kind AND c.period = :period AND {affected_old}) "
+        "SELECT coalesce(o.school_unit_code, n.school_unit_code), coalesce(o.group_id, n.group_id), "
+        "coalesce(o.subject_code, n.subject_code), coalesce(o.student_id, n.student_id), "
+        "o.teachers, o.status, n.teachers, n.status FROM old o FULL JOIN new n "
+        "ON n.school_unit_code = o.school_unit_code AND n.group_id = o.group_id "
+        "AND n.subject_code = o.subject_code AND n.student_id = o.student_id "
+        "WHERE o.status IS DISTINCT FROM n.status OR o.teachers IS DISTINCT FROM n.teachers")
+
+
+_DIFF = {(kind, whole): text(_diff_sql(kind, whole)) for kind in WindowKind for whole in (False, True)}
+_UPSERT_ITEMS = text(
+    "INSERT INTO compliance_items (organiser_id, kind, period, school_unit_code, group_id, subject_code, student_id, "
+    "teachers, status) SELECT :org, :kind, :period, u, g, s, st, string_to_array(t, ','), x FROM unnest("
+    "CAST(:units AS text[]), CAST(:groups AS text[]), CAST(:subjects AS text[]), CAST(:students AS text[]), "
+    "CAST(:teachers AS text[]), CAST(:statuses AS text[])) AS k(u, g, s, st, t, x) "
+    "ON CONFLICT (organiser_id, kind, period, school_unit_code, group_id, subject_code, student_id) "
+    "DO UPDATE SET teachers = EXCLUDED.teachers, status = EXCLUDED.status")
+_DELETE_ITEMS = text(
+    "DELETE FROM compliance_items c USING unnest(CAST(:units AS text[]), CAST(:groups AS text[]), "
+    "CAST(:subjects AS text[]), CAST(:students AS text[])) AS k(u, g, s, st) "
+    "WHERE c.organiser_id = :org AND c.kind = :kind AND c.period = :period AND c.school_unit_code = k.u "
+    "AND c.group_id = k.g AND c.subject_code = k.s AND c.student_id = k.st")
+
+
+def _params(key: WindowKey, window: Window) -> dict[str, Any]:
+    params: dict[str, Any] = {"org": key.organiser_id, "kind": key.kind.value, "period": key.period,
+                              "opens": window.opens, "deadline": window.deadline, "tz": window.timezone}
+    if key.kind is WindowKind.assessment_round:
+        params["school_year"], params["round"] = parse_round_period(key.period)
+    else:
+        params["school_year"], params["term"] = key.period.split(":")
+    return params
+
+
+async def sync_window(session: AsyncSession, key: WindowKey, window: Window, touched: Touched | None) -> int:
+    """Bring the items of one window that `touched` affects (None = all) and their cells to what the
+    directory and the reports say now; returns how many items changed."""
+    params = _params(key, window)
+    if touched is not None:
+        pairs = sorted(touched.pairs.get(key.period, ()))
+        gs = sorted(touched.group_subjects)
+        params |= {"p_students": [p[0] for p in pairs], "p_subjects": [p[1] for p in pairs],
+                   "students": sorted(touched.students), "g_units": [g[0] for g in gs],
+                   "g_groups": [g[1] for g in gs], "g_subjects": [g[2] for g in gs]}
+        if not (pairs or gs or touched.students):
+            return 0
+    changed = (await session.execute(_DIFF[(key.kind, touched is None)], params)).all()
+    if not changed:
+        return 0
+    change: dict[ComplianceCell, ComplianceTally] = {}
+    upserts: list[Item] = []
+    removals: list[ItemKey] = []
+    for unit, group, subject, student, old_teachers, old_status, new_teachers, new_status in changed:
+        old = None if old_status is None else Item(key, unit, group, subject, student, tuple(old_teachers),
+                                                  ItemStatus(old_status))
+        new = None if new_status is None else Item(key, unit, group, subject, student, tuple(new_teachers),
+                                                  ItemStatus(new_status))
+        for cell, tally in item_delta(old, new).items():
+            change[cell] = change[cell] + tally if cell in change else tally
+        if new is None:
+            removals.append((unit, group, subject, student))
+        else:
+            upserts.append(new)
+    base = {"org": key.organiser_id, "kind": key.kind.value, "period": key.period}
+    upserts.sort(key=lambda i: (i.school_unit_code, i.group_id, i.subject_code, i.student_id))
+    for start in range(0, len(upserts), CHUNK):
+        part = upserts[start:start + CHUNK]
+        await session.execute(_UPSERT_ITEMS, base | {
+            "units": [i.school_unit_code for i in part], "groups": [i.group_id for i in part],
+            "subjects": [i.subject_code for i in part], "students": [i.student_id for i in part],
+            "teachers": [",".join(i.teachers) for i in part], "statuses": [i.status.value for i in part]})
+    removals.sort()
+    for start in range(0, len(removals), CHUNK):
+        part_keys = removals[start:start + CHUNK]
+        await session.execute(_DELETE_ITEMS, base | {
+            "units": [k[0] for k in part_keys], "groups": [k[1] for k in part_keys],
+            "subjects": [k[2] for k in part_keys], "students": [k[3] for k in part_keys]})
+    await add_to_cells(session, change)
+    return len(changed)
 
 
 def _cell_row(cell: ComplianceCell) -> dict[str, str]:
@@ -156,73 +353,51 @@ def _cell_row(cell: ComplianceCell) -> dict[str, str]:
             "teacher_id": cell.teacher_id or ""}
 
 
-async def rederive(session: AsyncSession, organiser_id: str, windows: Sequence[tuple[WindowKey, Window]],
-                   groups: set[Group] | None) -> int:
-    """Bring the stored items and cells of `groups` in `windows` to what the facts say now; returns
-    the number of items that changed."""
-    derived = await derive(session, organiser_id, windows, groups)
-    change: dict[ComplianceCell, ComplianceTally] = {}
-    upserts, removals = [], []
-    for key, _ in windows:
-        before, after = await stored_items(session, key, groups), derived[key]
-        for item_key in sorted(set(before) | set(after)):
-            old, new = before.get(item_key), after.get(item_key)
-            if old == new:
-                continue
-            for cell, tally in item_delta(old, new).items():
-                change[cell] = change[cell] + tally if cell in change else tally
-            if new is None:
-                removals.append((key, item_key))
-            else:
-                upserts.append({"organiser_id": key.organiser_id, "kind": key.kind.value, "period": key.period,
-                                "school_unit_code": new.school_unit_code, "group_id": new.group_id,
-                                "subject_code": new.subject_code, "student_id": new.student_id,
-                                "teachers": list(new.teachers), "status": new.status.value})
-    c = compliance_items.c
-    for key, (unit, group, subject, student) in removals:
-        await session.execute(delete(compliance_items).where(
-            c.organiser_id == key.organiser_id, c.kind == key.kind.value, c.period == key.period,
-            c.school_unit_code == unit, c.group_id == group, c.subject_code == subject, c.student_id == student))
-    if upserts:
-        stmt = pg_insert(compliance_items).values(upserts)
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=[col.name for col in compliance_items.primary_key],
-            set_={"teachers": stmt.excluded.teachers, "status": stmt.excluded.status}))
-    await add_to_cells(session, change)
-    return len(upserts) + len(removals)
-
-
 async def add_to_cells(session: AsyncSession, change: dict[ComplianceCell, ComplianceTally]) -> None:
     rows = sorted(({**_cell_row(cell), "expected": t.expected, "on_time": t.on_time, "late": t.late}
                    for cell, t in change.items() if not t.is_zero()), key=lambda r: tuple(r.values()))
-    if not rows:
-        return
     cc = compliance_cells.c
-    stmt = pg_insert(compliance_cells).values(rows)
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=[col.name for col in compliance_cells.primary_key],
-        set_={"expected": cc.expected + stmt.excluded.expected, "on_time": cc.on_time + stmt.excluded.on_time,
-              "late": cc.late + stmt.excluded.late}))
-    keys = [tuple(r[col.name] for col in compliance_cells.primary_key) for r in rows]
-    await session.execute(delete(compliance_cells).where(
-        tuple_(*compliance_cells.primary_key.columns).in_(keys),
-        and_(cc.expected == 0, cc.on_time == 0, cc.late == 0)))
+    for start in range(0, len(rows), CHUNK):  # sorted: two writers lock cells in the same order
+        part = rows[start:start + CHUNK]
+        stmt = pg_insert(compliance_cells).values(part)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=[col.name for col in compliance_cells.primary_key],
+            set_={"expected": cc.expected + stmt.excluded.expected, "on_time": cc.on_time + stmt.excluded.on_time,
+                  "late": cc.late + stmt.excluded.late}))
+        keys = [tuple(r[col.name] for col in compliance_cells.primary_key) for r in part]
+        await session.execute(delete(compliance_cells).where(
+            tuple_(*compliance_cells.primary_key.columns).in_(keys),
+            and_(cc.expected == 0, cc.on_time == 0, cc.late == 0)))
 
 
-async def _groups_of_students(session: AsyncSession, organiser_id: str, students: Iterable[str]) -> set[Group]:
-    m = memberships.c
-    rows = (await session.execute(select(m.school_unit_code, m.group_id).where(
-        m.organiser_id == organiser_id, m.student_id.in_(sorted(set(students))), m.group_id.is_not(None)))).all()
-    return {(r[0], r[1]) for r in rows}
+async def _fold_round_reports(session: AsyncSession, incoming: Sequence[RoundReport]) -> list[RoundReport]:
+    """Fold the batch's assessment revisions into `compliance_round_reports`; returns the states
+    before (those that existed) and after of every assessment that changed."""
+    if not incoming:
+        return []
+    r = compliance_round_reports.c
+    ids = sorted({i.assessment_id for i in incoming})
+    stored = {row.assessment_id: RoundReport(**row._mapping) for row in (await session.execute(
+        select(compliance_round_reports).where(r.assessment_id.in_(ids)).order_by(r.assessment_id)
+        .with_for_update())).all()}
+    state = dict(stored)
+    for report in incoming:
+        state[report.assessment_id] = fold_round_report(state.get(report.assessment_id), report)
+    changed = [s for aid, s in sorted(state.items()) if stored.get(aid) != s]
+    if changed:
+        stmt = pg_insert(compliance_round_reports).values([s.__dict__ for s in changed])
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["assessment_id"],
+            set_={c.name: stmt.excluded[c.name] for c in compliance_round_reports.columns if c.name != "assessment_id"}))
+    return [stored[s.assessment_id] for s in changed if s.assessment_id in stored] + changed
 
 
 async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    # a directory change touches its group in every tracked window; a forecast only in its own window
-    touched: dict[str, set[Group]] = defaultdict(set)
-    reported: dict[tuple[str, str], set[Group]] = defaultdict(set)  # (organiser, period) → groups
-    students: dict[tuple[str, str], set[str]] = defaultdict(set)
-    whole: set[str] = set()  # organisers whose windows are re-derived whole
-    removed: dict[str, list[str]] = defaultdict(list)
+    touched: dict[str, Touched] = defaultdict(Touched)
+    rounds: list[RoundReport] = []
+    removed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # entity → (organiser, id)
+    assignments: set[tuple[str, str]] = set()  # (organiser, assignment id)
+    forecast_periods: set[tuple[str, str]] = set()
     for item in batch:
         data: Any = item.event.data
         kind = item.event.type
@@ -234,59 +409,116 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
                 index_elements=["organiser_id"], set_={"revision": stmt.excluded.revision,
                                                        "calendar": stmt.excluded.calendar},
                 where=compliance_calendars.c.revision < stmt.excluded.revision))
-            whole.add(data.organiser_id)
+            touched[data.organiser_id].whole = True
         elif kind == OrganisationEntityRemovedV1.event_type:
             if data.entity in ("membership", "teaching_assignment"):
-                removed[data.entity].append(data.entity_id)
+                removed[data.entity].append((data.organiser_id, data.entity_id))
         elif kind in (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type):
-            period = (data.organiser_id, f"{data.school_year}:{data.term}")
-            reported[period].add((data.school_unit_code, data.group_id))
-            students[period].add(data.student_id)
-        else:
-            touched[data.organiser_id].add((data.school_unit_code, data.group_id))
-    for entity, table, id_column in (("membership", memberships, "membership_id"),
-                                     ("teaching_assignment", teaching_assignments, "assignment_id")):
-        if removed[entity]:
-            rows = (await session.execute(select(table.c.organiser_id, table.c.school_unit_code, table.c.group_id)
-                                          .where(table.c[id_column].in_(sorted(removed[entity]))))).all()
-            for organiser, code, group in rows:
-                if group is not None:
-                    touched[organiser].add((code, group))
-    for organiser, period_key in sorted(reported):
-        if await _track(session, organiser, period_key):
-            whole.add(organiser)
-    for organiser in sorted(whole):
-        calendar = await calendar_of(session, organiser)
-        windows = [(key, window_for(key, calendar)) for key, _ in await tracked_windows(session, organiser)]
-        for key, window in windows:
-            await session.execute(compliance_windows.update().where(
-                compliance_windows.c.organiser_id == organiser, compliance_windows.c.kind == key.kind.value,
-                compliance_windows.c.period == key.period).values(
-                opens=window.opens, deadline=window.deadline, timezone=window.timezone))
-        await rederive(session, organiser, windows, None)
-    for organiser in sorted(set(touched) - whole):
-        windows = await tracked_windows(session, organiser)
-        if windows:
-            await rederive(session, organiser, windows, touched[organiser])
-    for (organiser, period_key), reported_groups in sorted(reported.items()):
-        if organiser in whole:
+            period = f"{data.school_year}:{data.term}"
+            touched[data.organiser_id].pairs[period].add((data.student_id, data.subject_code))
+            forecast_periods.add((data.organiser_id, period))
+        elif kind in (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type):
+            retracted = kind == AssessmentRetractedV1.event_type
+            rounds.append(RoundReport(
+                str(data.assessment_id), data.revision, retracted, data.organiser_id, data.school_unit_code,
+                data.group_id, data.student_id, data.subject_code, data.school_year, data.round,
+                data.retracted_at if retracted else data.published_at))
+        elif kind == GroupMembershipUpsertedV1.event_type:
+            touched[data.organiser_id].students.add(data.student_id)
+        elif kind == TeachingAssignmentUpsertedV1.event_type:
+            assignments.add((data.organiser_id, data.assignment_id))
+    for state in await _fold_round_reports(session, rounds):
+        touched[state.organiser_id].pairs[round_period(state.school_year, state.round)].add(
+            (state.student_id, state.subject_code))
+    if removed["membership"]:  # the tombstone keeps the student
+        m = memberships.c
+        for organiser, student in (await session.execute(select(m.organiser_id, m.student_id).where(
+                tuple_(m.organiser_id, m.membership_id).in_(sorted(removed["membership"]))))).all():
+            if student is not None:
+                touched[organiser].students.add(student)
+    assignments |= set(removed["teaching_assignment"])
+    await _assignment_scopes(session, sorted(assignments), touched)
+    # windows tracked from the first report of the organiser × period (rounds: when the calendar
+    # sets a deadline for the round); a new one is derived whole
+    for organiser, period in sorted(forecast_periods):
+        await _track(session, WindowKey(WindowKind.forecast, organiser, period), touched[organiser])
+    for organiser, t in sorted(touched.items()):
+        for period in sorted(t.pairs):
+            if ":R" in period:
+                await _track(session, WindowKey(WindowKind.assessment_round, organiser, period), t)
+    for organiser, t in sorted(touched.items()):
+        if t.whole:
+            await _rederive_organiser(session, organiser)
             continue
-        groups = reported_groups | await _groups_of_students(session, organiser, students[(organiser, period_key)])
-        groups -= touched.get(organiser, set())  # re-derived above, in every window
-        windows = [w for w in await tracked_windows(session, organiser) if w[0].period == period_key]
-        if groups and windows:
-            await rederive(session, organiser, windows, groups)
+        for key, window in await tracked_windows(session, organiser):
+            await sync_window(session, key, window, None if key in t.fresh else t)
 
 
-async def _track(session: AsyncSession, organiser_id: str, period: str) -> bool:
-    """Start tracking a forecast window; True when it was new."""
-    key = WindowKey(WindowKind.forecast, organiser_id, period)
-    window = window_for(key, await calendar_of(session, organiser_id))
-    stmt = pg_insert(compliance_windows).values(organiser_id=organiser_id, kind=key.kind.value, period=period,
-                                                opens=window.opens, deadline=window.deadline,
+async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str]],
+                             touched: dict[str, Touched]) -> None:
+    """The group × subject of each assignment now (the directory, this batch applied) and before
+    (what compliance last saw); the mirror is brought up to date."""
+    if not ids:
+        return
+    a, s = teaching_assignments.c, compliance_assignment_scope.c
+    now = (await session.execute(select(a.organiser_id, a.assignment_id, a.school_unit_code, a.group_id,
+                                        a.subject_code).where(tuple_(a.organiser_id, a.assignment_id).in_(ids)))).all()
+    before = (await session.execute(select(s.organiser_id, s.school_unit_code, s.group_id, s.subject_code).where(
+        tuple_(s.organiser_id, s.assignment_id).in_(ids)))).all()
+    for organiser, code, group, subject in before:
+        touched[organiser].group_subjects.add((code, group, subject))
+    mirror = []
+    for organiser, aid, code, group, subject in now:
+        if code is not None and group is not None and subject is not None:
+            touched[organiser].group_subjects.add((code, group, subject))
+            mirror.append({"organiser_id": organiser, "assignment_id": aid, "school_unit_code": code,
+                           "group_id": group, "subject_code": subject})
+    if mirror:
+        stmt = pg_insert(compliance_assignment_scope).values(sorted(mirror, key=lambda r: tuple(r.values())))
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["organiser_id", "assignment_id"],
+            set_={c: stmt.excluded[c] for c in ("school_unit_code", "group_id", "subject_code")}))
+
+
+async def _track(session: AsyncSession, key: WindowKey, touched: Touched) -> None:
+    """Start tracking a window (a round only when the calendar sets its deadline); a new one is
+    noted in `touched.fresh`."""
+    window = window_for(key, await calendar_of(session, key.organiser_id))
+    if window is None:
+        return
+    stmt = pg_insert(compliance_windows).values(organiser_id=key.organiser_id, kind=key.kind.value,
+                                                period=key.period, opens=window.opens, deadline=window.deadline,
                                                 timezone=window.timezone).on_conflict_do_nothing()
-    return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+    if (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
+        touched.fresh.add(key)
 
+
+async def _rederive_organiser(session: AsyncSession, organiser_id: str) -> None:
+    """The calendar changed: re-date every window, track the rounds it now sets a deadline for (that
+    have reports), drop those it no longer does, and derive every window whole."""
+    calendar = await calendar_of(session, organiser_id)
+    r = compliance_round_reports.c
+    for school_year, round_ in (await session.execute(select(r.school_year, r.round).where(
+            r.organiser_id == organiser_id).distinct().order_by(r.school_year, r.round))).all():
+        await _track(session, WindowKey(WindowKind.assessment_round, organiser_id, round_period(school_year, round_)),
+                     Touched())
+    w = compliance_windows.c
+    for key, _ in await tracked_windows(session, organiser_id):
+        window = window_for(key, calendar)
+        where = (w.organiser_id == organiser_id, w.kind == key.kind.value, w.period == key.period)
+        if window is None:  # the round has no deadline any more: its lists go
+            for table in (compliance_items, compliance_cells):
+                await session.execute(delete(table).where(
+                    table.c.organiser_id == organiser_id, table.c.kind == key.kind.value,
+                    table.c.period == key.period))
+            await session.execute(delete(compliance_windows).where(*where))
+            continue
+        await session.execute(compliance_windows.update().where(*where).values(
+            opens=window.opens, deadline=window.deadline, timezone=window.timezone))
+        await sync_window(session, key, window, None)
+
+
+# --- the consistency check ---------------------------------------------------------------------------
 
 async def stored_cells(session: AsyncSession) -> dict[ComplianceCell, ComplianceTally]:
     out = {}
@@ -298,20 +530,39 @@ async def stored_cells(session: AsyncSession) -> dict[ComplianceCell, Compliance
     return out
 
 
-async def recompute(session: AsyncSession) -> dict[ComplianceCell, ComplianceTally]:
-    """Every cell from scratch, from the directory and the facts (the consistency check's side)."""
+async def stored_items(session: AsyncSession) -> set[Item]:
+    return {Item(WindowKey(WindowKind(r.kind), r.organiser_id, r.period), r.school_unit_code, r.group_id,
+                 r.subject_code, r.student_id, tuple(r.teachers), ItemStatus(r.status))
+            for r in (await session.execute(select(compliance_items))).all()}
+
+
+async def recompute_items(session: AsyncSession) -> set[Item]:
+    """Every item of every tracked window from scratch, with the pure rules (dates by the calendar now)."""
     organisers = sorted(set((await session.execute(select(compliance_windows.c.organiser_id))).scalars()))
-    contributions = []
+    found: set[Item] = set()
     for organiser in organisers:
         calendar = await calendar_of(session, organiser)
-        windows = [(key, window_for(key, calendar)) for key, _ in await tracked_windows(session, organiser)]
-        for found in (await derive(session, organiser, windows, None)).values():
-            contributions += [item_contribution(i) for i in found.values()]
-    return total(contributions)
+        windows = [(key, w) for key, _ in await tracked_windows(session, organiser)
+                   if (w := window_for(key, calendar)) is not None]
+        for derived in (await derive(session, organiser, windows)).values():
+            found |= set(derived.values())
+    return found
+
+
+async def recompute(session: AsyncSession) -> dict[ComplianceCell, ComplianceTally]:
+    """Every cell from scratch, from the directory and the reports (the consistency check's side)."""
+    return total(item_contribution(i) for i in sorted(await recompute_items(session), key=_item_order))
+
+
+def _item_order(item: Item) -> tuple[str, ...]:
+    return (item.window.kind.value, item.window.period, item.school_unit_code, item.group_id, item.subject_code,
+            item.student_id)
 
 
 async def mismatches(session: AsyncSession) -> int:
-    stored, fresh = await stored_cells(session), await recompute(session)
-    return sum(1 for cell in set(stored) | set(fresh) if stored.get(cell) != fresh.get(cell))
-
-
+    """Cells and items that differ from a recomputation (`compliance_cell_mismatches` counts both)."""
+    fresh_items = await recompute_items(session)
+    fresh = total(item_contribution(i) for i in fresh_items)
+    stored = await stored_cells(session)
+    cells = sum(1 for cell in set(stored) | set(fresh) if stored.get(cell) != fresh.get(cell))
+    return cells + len(await stored_items(session) ^ fresh_items)

@@ -19,13 +19,23 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from styrkedja_kit.app import runtime_of
-from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
+from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize, authorize_read
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
 
 from ..access.guard import check_read
 from ..exports import Column, ColumnType, Table, export_response
-from .rules import CellKind, ComplianceCell, ComplianceTally, Row, WindowKey, WindowKind, organiser_view, rows
+from .rules import (
+    CellKind,
+    ComplianceCell,
+    ComplianceTally,
+    Row,
+    WindowKey,
+    WindowKind,
+    organiser_view,
+    round_period,
+    rows,
+)
 from .tables import compliance_cells, compliance_items
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
@@ -125,6 +135,77 @@ async def principal_items(
             c.school_unit_code == school_unit_code, c.status == status).order_by(
             c.group_id, c.subject_code, c.student_id))).all()
     table = Table(f"rapportering-{school_unit_code}-{status}-{term}-{school_year}", MISSING_COLUMNS,
+                  [(r.group_id, r.subject_code, r.student_id, ", ".join(r.teachers), r.status) for r in found],
+                  sheet="Rapportering")
+    return export_response(request, table, format)
+
+
+# --- assessment rounds with a deadline (the calendar's `round_deadlines`) ----------------------------
+# Same lists as the forecast windows, for `WindowKind.assessment_round`: expected = assignments ×
+# roster on the round's deadline, reported = a current assessment of the round (late = first
+# published after the deadline, grace included). A round the calendar sets no deadline for has no lists.
+
+READ = authorize_read()  # the guard; the node is checked in the route (`access.guard.check_read`)
+RoundParam = Annotated[int, Path(ge=1, le=4, description="Assessment round (omgång) 1–4 of the school year.")]
+
+
+def _round(organiser_id: str, school_year: str, round_: int) -> WindowKey:
+    return WindowKey(WindowKind.assessment_round, organiser_id, round_period(school_year, round_))
+
+
+@router.get("/organisers/{organiser_id}/rounds/{round}/school-units")
+async def organiser_round_compliance(
+        *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
+        school_year: Annotated[SchoolYearParam, Query()], format: str | None = None,
+        principal: Principal = READ) -> StreamingResponse:
+    """The organiser's view of an assessment round: per school unit, the share of expected
+    assessments reported by the round's deadline (late included, and counted apart)."""
+    if not principal.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER) or organiser_id not in principal.organisers:
+        raise AccessDenied("organiser_id", "read_scope", "the organiser view is the organiser admin's and area "
+                           "managers' of that organiser")
+    window = _round(organiser_id, school_year, round)
+    found = organiser_view(await _ledger(request, window, None), window)
+    return export_response(request, _table(f"rapporteringsgrad-{organiser_id}-omgang{round}-{school_year}", found),
+                           format)
+
+
+@router.get("/organisers/{organiser_id}/rounds/{round}/school-units/{school_unit_code}")
+async def principal_round_compliance(
+        *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
+        school_unit_code: Annotated[SchoolUnitCodeParam, Path()], school_year: Annotated[SchoolYearParam, Query()],
+        list: ListKind = "teacher", only_missing: bool = False, format: str | None = None,
+        principal: Principal = READ) -> StreamingResponse:
+    """The principal's view of one school unit in an assessment round: per teacher (default), group,
+    group × subject, teacher × group × subject, or unassigned; most missing first."""
+    async with runtime_of(request).db.sessions() as session:
+        await check_read(session, request, principal, AuthLevel.SCHOOL_UNIT, organiser_id,
+                         school_unit_code=school_unit_code, field="school_unit_code")
+    window = _round(organiser_id, school_year, round)
+    found = rows(await _ledger(request, window, school_unit_code), window, CellKind(list),
+                 school_units=[school_unit_code], only_missing=only_missing)
+    return export_response(request, _table(f"rapporteringsgrad-{school_unit_code}-{list}-omgang{round}-{school_year}",
+                                           found), format)
+
+
+@router.get("/organisers/{organiser_id}/rounds/{round}/school-units/{school_unit_code}/items")
+async def principal_round_items(
+        *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
+        school_unit_code: Annotated[SchoolUnitCodeParam, Path()], school_year: Annotated[SchoolYearParam, Query()],
+        status: Literal["missing", "late", "on_time"] = "missing", format: str | None = None,
+        principal: Principal = READ) -> StreamingResponse:
+    """The expected assessments of one school unit in a round by status (default: missing — the
+    list to remind people), with the teachers responsible on the deadline. Student level: pseudonymous
+    ids, the unit's principal and the organiser admin only."""
+    window = _round(organiser_id, school_year, round)
+    c = compliance_items.c
+    async with runtime_of(request).db.sessions.begin() as session:
+        await check_read(session, request, principal, AuthLevel.STUDENT, organiser_id,
+                         school_unit_code=school_unit_code, field="school_unit_code")  # audited
+        found = (await session.execute(select(compliance_items).where(
+            c.organiser_id == organiser_id, c.kind == window.kind.value, c.period == window.period,
+            c.school_unit_code == school_unit_code, c.status == status).order_by(
+            c.group_id, c.subject_code, c.student_id))).all()
+    table = Table(f"rapportering-{school_unit_code}-{status}-omgang{round}-{school_year}", MISSING_COLUMNS,
                   [(r.group_id, r.subject_code, r.student_id, ", ".join(r.teachers), r.status) for r in found],
                   sheet="Rapportering")
     return export_response(request, table, format)

@@ -105,6 +105,50 @@ class Item:
     status: ItemStatus
 
 
+def round_period(school_year: str, round_: int) -> str:
+    """The canonical period of an assessment round window: `2026/27:R2`."""
+    return f"{school_year}:R{round_}"
+
+
+def parse_round_period(period: str) -> tuple[str, int]:
+    school_year, _, round_ = period.partition(":R")
+    return school_year, int(round_)
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What compliance keeps of one assessment (by id) for the assessment-round lists: its newest
+    revision, whether that retracts it, and when its current run was first reported.
+
+    `received_at` follows the rule above: a newer published revision keeps the time of the run it
+    continues (a correction after the deadline of an on-time assessment stays on time); after a
+    retraction, a new publication starts a new run (its own time). Older revisions change nothing."""
+
+    assessment_id: str
+    revision: int
+    retracted: bool
+    organiser_id: str
+    school_unit_code: str
+    group_id: str
+    student_id: str
+    subject_code: str
+    school_year: str
+    round: int
+    received_at: datetime
+
+
+def fold_round_report(state: RoundReport | None, incoming: RoundReport) -> RoundReport:
+    """The state after one more revision of an assessment (`incoming.retracted` = a retraction)."""
+    if state is not None and incoming.revision <= state.revision:
+        return state  # an older (or the same) revision arriving late: only the newest counts
+    if incoming.retracted:
+        return incoming if state is None else RoundReport(**{**state.__dict__, "revision": incoming.revision,
+                                                             "retracted": True})
+    if state is not None and not state.retracted:
+        return RoundReport(**{**incoming.__dict__, "received_at": state.received_at})  # same run: first time
+    return incoming
+
+
 def item_for(window_key: WindowKey, window: Window, school_unit_code: str, group_id: str, subject_code: str,
              student_id: str, assignments: Iterable[Assignment], report: Report | None) -> Item | None:
     """The item of one student in a group × subject, from that group × subject's assignments and

@@ -3,7 +3,7 @@ and the additive cells the lists are read from (kept by `rules.item_delta`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, DateTime, Integer, String, Table, func
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, Table, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from ..metadata import metadata
@@ -40,6 +40,8 @@ compliance_items = Table(
     Column("student_id", String(64), primary_key=True),
     Column("teachers", ARRAY(String(64)), nullable=False),
     Column("status", String(10), nullable=False),
+    # a batch touches the items of its students (forecasts, memberships): found without a scan
+    Index("ix_compliance_items_student", "organiser_id", "kind", "period", "student_id"),
 )
 
 # '' = not part of this cell kind's key (a primary key has no NULLs)
@@ -56,4 +58,35 @@ compliance_cells = Table(
     Column("expected", Integer, nullable=False),
     Column("on_time", Integer, nullable=False),
     Column("late", Integer, nullable=False),
+)
+
+
+# Assessment rounds with a deadline: per assessment, its newest revision and the time its current
+# run was first reported (`rules.fold_round_report`) — what lateness is judged by. Kept by
+# compliance itself (the result facts carry no publication time).
+compliance_round_reports = Table(
+    "compliance_round_reports", metadata,
+    Column("assessment_id", String(36), primary_key=True),
+    Column("revision", Integer, nullable=False),
+    Column("retracted", Boolean, nullable=False),
+    Column("organiser_id", String(16), nullable=False),
+    Column("school_unit_code", String(8), nullable=False),
+    Column("group_id", String(64), nullable=False),
+    Column("student_id", String(64), nullable=False),
+    Column("subject_code", String(16), nullable=False),
+    Column("school_year", String(7), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_compliance_round_reports_student", "organiser_id", "school_year", "round", "student_id"),
+)
+
+# The group × subject each teaching assignment counted for when compliance last saw it: an
+# assignment moved to another group (or subject) re-derives the old one too.
+compliance_assignment_scope = Table(
+    "compliance_assignment_scope", metadata,
+    Column("organiser_id", String(16), primary_key=True),
+    Column("assignment_id", String(64), primary_key=True),
+    Column("school_unit_code", String(8), nullable=False),
+    Column("group_id", String(64), nullable=False),
+    Column("subject_code", String(16), nullable=False),
 )

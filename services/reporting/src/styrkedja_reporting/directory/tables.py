@@ -46,6 +46,7 @@ memberships = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("removed", Boolean, nullable=False),
     Index("ix_directory_memberships_group", "school_unit_code", "group_id"),
+    Index("ix_directory_memberships_student", "organiser_id", "student_id"),  # compliance: a student's groups
 )
 
 teaching_assignments = Table(
