@@ -3,14 +3,14 @@ over the days (coverage reads a roster as a lookup); filled from the memberships
 The results' read index in the order of the read's grouping (no sort per read).
 
 Revision ID: e1f2a3b4c5d6
-Revises: d9e0f1a2b3c4
+Revises: d1c0a1e2r0d5
 Create Date: 2026-12-03 09:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = 'e1f2a3b4c5d6'
-down_revision = 'd9e0f1a2b3c4'
+down_revision = 'd1c0a1e2r0d5'
 branch_labels = None
 depends_on = None
 
