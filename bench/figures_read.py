@@ -31,7 +31,13 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
-from styrkedja_contracts import AssessmentPublishedV1, ForecastSubmittedV1, OrganisationUnitUpsertedV1, new_event
+from styrkedja_contracts import (
+    AssessmentPublishedV1,
+    ForecastSubmittedV1,
+    GroupMembershipUpsertedV1,
+    OrganisationUnitUpsertedV1,
+    new_event,
+)
 from styrkedja_devstack.issuer import DevIssuer
 from styrkedja_devstack.postgres import EmbeddedPostgres, ensure_database
 from styrkedja_kit.consumer import Delivered
@@ -65,6 +71,11 @@ def organisation(students: int) -> tuple[list, list[tuple[str, str, int]]]:
         code = codes[s % len(codes)]
         year = 6 + (s // len(codes)) % 4
         groups.append((code, f"{year}{'ABCDEFGHIJKL'[(s // 80) % 12]}", year))
+        # the roster: every student is a member of their group for the school year
+        events.append(new_event(GroupMembershipUpsertedV1(
+            membership_id=f"m-{s}", organiser_id=ORGANISER, school_unit_code=code, group_id=groups[-1][1],
+            student_id=f"st-{s}", start_date=date(2026, 8, 15), end_date=date(2027, 6, 15), updated_at=T0),
+            source="/b"))
     return events, groups
 
 
@@ -96,21 +107,24 @@ def results(rng: random.Random, groups: list[tuple[str, str, int]]) -> list:
     return events
 
 
-async def load(url: str, directory: list, events: list, batch: int) -> dict:
+async def load(url: str, directory: list, events: list, batch: int, live_alerts: bool = False) -> dict:
     from styrkedja_reporting.main import handler_registry
     from styrkedja_reporting.persistence import metadata
 
     db = Database(url)
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
-    registry = handler_registry()
+    # as a rebuild from the event log (alerts judged once at the end, not per batch): the figures'
+    # state is the same, and the reads measured here do not read alerts (`--live-alerts` for them)
+    registry = handler_registry(live_alerts=live_alerts)
 
     async def apply(items: list, start: int) -> None:
         async with db.sessions.begin() as session:
             await registry(session, [Delivered(e, TOPICS[e.type.split(".")[2]], 0, start + n)
                                      for n, e in enumerate(items)])
 
-    await apply(directory, 10_000_000)
+    for start in range(0, len(directory), batch):  # the consumer's batches are bounded too
+        await apply(directory[start:start + batch], 10_000_000 + start)
     started = time.perf_counter()
     for start in range(0, len(events), batch):
         await apply(events[start:start + batch], start)
@@ -124,6 +138,29 @@ async def load(url: str, directory: list, events: list, batch: int) -> dict:
     await db.dispose()
     return {"events": len(events), "seconds": round(seconds, 1), "events_per_s": round(len(events) / seconds),
             "rows": counts}
+
+
+async def migrate_kept(url: str) -> None:
+    """A kept state read by newer code: create what is missing (tables, indexes) and fill what the
+    newer code materialises from what is there (`styrkedja_reporting.figures.rosters.rebuild`)."""
+    from styrkedja_reporting.persistence import metadata
+
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        for table in metadata.tables.values():  # create_all makes the indexes of new tables only
+            for index in table.indexes:
+                await conn.run_sync(lambda sync, index=index: index.create(sync, checkfirst=True))
+    try:
+        from styrkedja_reporting.figures.rosters import rebuild_rosters
+    except ImportError:
+        rebuild_rosters = None
+    if rebuild_rosters is not None:
+        async with db.sessions.begin() as session:
+            await rebuild_rosters(session)
+    async with db.sessions() as session:
+        await session.execute(text("ANALYZE"))
+    await db.dispose()
 
 
 REQUESTS = {
@@ -183,22 +220,36 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=40, help="requests per client")
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--state", type=Path, default=None,
+                        help="keep the loaded PostgreSQL here and reuse it on the next run (skips the load)")
+    parser.add_argument("--live-alerts", action="store_true", help="judge alerts per batch while loading")
+    parser.add_argument("--pg-port", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "figures_read.json")
     args = parser.parse_args()
-    state = Path(tempfile.mkdtemp(prefix="styrkedja-bench-figures-"))
+    keep = args.state is not None
+    state = args.state.resolve() if keep else Path(tempfile.mkdtemp(prefix="styrkedja-bench-figures-"))
+    state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o755)
-    pg = EmbeddedPostgres(state / "pgdata").start()
+    pg = EmbeddedPostgres(state / "pgdata", port=args.pg_port).start()
     server = None
     try:
         name = "bench_figures"
-        ensure_database(pg.server_url(), name)
         url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/{name}"
-        directory, groups = organisation(args.students)
-        started = time.perf_counter()
-        events = results(random.Random(7), groups)
-        print(f"{len(events)} events built in {time.perf_counter() - started:.0f} s", flush=True)
-        applied = asyncio.run(load(url, directory, events, args.batch))
-        print(f"applied: {applied}", flush=True)
+        marker = state / "loaded.json"
+        if keep and marker.exists():  # a kept, loaded state: read it again (the code may have changed)
+            applied = json.loads(marker.read_text())
+            asyncio.run(migrate_kept(url))
+            print(f"reusing {state}: {applied}", flush=True)
+        else:
+            ensure_database(pg.server_url(), name)
+            directory, groups = organisation(args.students)
+            started = time.perf_counter()
+            events = results(random.Random(7), groups)
+            print(f"{len(events)} events built in {time.perf_counter() - started:.0f} s", flush=True)
+            applied = asyncio.run(load(url, directory, events, args.batch, args.live_alerts))
+            print(f"applied: {applied}", flush=True)
+            if keep:
+                marker.write_text(json.dumps(applied))
         port = free_port()
         issuer = DevIssuer(state, port=None).start()
         headers = {"Authorization": "Bearer " + issuer.mint(roles=["organiser_admin"], organisers=[ORGANISER])}
@@ -218,7 +269,11 @@ def main() -> int:
                 pass
             time.sleep(0.3)
         asyncio.run(read_latency(base_url, 2, 5, headers))  # warm-up: connections, plans, the issuer's keys
+        load_before = os.getloadavg()
         latency = asyncio.run(read_latency(base_url, args.clients, args.requests, headers))
+        latency["load_average_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
+        import styrkedja_reporting  # which code answered (a kept state is read by older code for "before")
+        latency["code"] = str(Path(styrkedja_reporting.__file__).parent)
         print(json.dumps(latency, indent=2), flush=True)
         out = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
@@ -235,7 +290,8 @@ def main() -> int:
             server.terminate()
             server.wait(10)
         pg.stop()
-        shutil.rmtree(state, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":

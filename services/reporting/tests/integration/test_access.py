@@ -248,3 +248,35 @@ async def test_the_service_refuses_to_start_without_an_issuer(settings, monkeypa
     with pytest.raises(RuntimeError, match="STYRKEDJA_AUTH_ISSUER"):
         async with service_client("styrkedja_reporting", ReportingSettings()):
             pass
+
+
+async def test_a_disclosure_decision_is_kept_until_the_state_changes(fed, bare_client, token_issuer):
+    """The cube's decision is computed once per state (`results.disclose.cube_disclosure`): the same
+    read again takes it from the cache; after a batch is applied it is decided again on the new state."""
+    from styrkedja_reporting.results import disclose
+
+    politician = {"Authorization": "Bearer " + token_issuer.mint(roles=["politician"], organisers=[ORG])}
+    params = {"level": "area", "organiser_id": ORG}
+    computed = []
+    original = disclose.compute_cube_disclosure
+
+    async def counting(*args, **kwargs):
+        computed.append(args[2])
+        return await original(*args, **kwargs)
+
+    disclose.compute_cube_disclosure = counting
+    try:
+        first = (await bare_client.get("/v1/results/assessments", params=params, headers=politician)).json()
+        again = (await bare_client.get("/v1/results/assessments", params=params, headers=politician)).json()
+        assert first == again and len(computed) == 1
+        assert all(c["reason"] == "OMITTED_DUE_TO_BASED_ON_FEW_PUPILS" for c in first)
+        # ten more students in each area: a new state, decided again, both cells now shown
+        await Feeder(fed)([published(uuid5(NS, f"acc-{code}-{i}"), 1, "B", ORG, code, "7A", f"s-{code}-{i}")
+                           for code in (UNIT, "22222222") for i in range(10)])
+        after = {c["unit_id"]: c for c in (await bare_client.get(
+            "/v1/results/assessments", params=params, headers=politician)).json()}
+        assert len(computed) == 2
+        assert {unit: (c["assessed"], c["reason"]) for unit, c in after.items()} == {
+            "north": (11, "EXISTS"), "south": (11, "EXISTS")}
+    finally:
+        disclose.compute_cube_disclosure = original

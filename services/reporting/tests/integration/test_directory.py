@@ -325,3 +325,49 @@ async def dump(database: Database) -> list:
     async with database.sessions() as session:
         rows = (await session.execute(text("SELECT * FROM assessment_aggregates"))).all()
     return sorted((tuple(r) for r in rows), key=repr)
+
+
+async def test_roster_sizes_are_materialised_and_equal_the_memberships_counted_on_every_day(database):
+    """Coverage reads rosters as a lookup (`directory.rosters`): the step function kept per unit
+    equals count(DISTINCT student) of the memberships current on the day — overlapping memberships
+    of one student in one school, adjacent ones, a removal, a change, a school moved to another area."""
+    from styrkedja_reporting.directory.rosters import LEVELS, mismatches, roster_sizes_on
+
+    feed = Feeder(database)
+    d = date(2026, 8, 17)
+    batches = [directory(), [
+        membership("m1", "2999", "11111111", "7A", "p1", d),
+        membership("m2", "2999", "11111111", "7B", "p1", d + timedelta(days=10), d + timedelta(days=40)),  # overlaps m1
+        membership("m3", "2999", "11111111", "7A", "p2", d, d + timedelta(days=20)),
+        membership("m4", "2999", "11111111", "7A", "p2", d + timedelta(days=21)),  # adjacent to m3
+        membership("m5", "2999", "22222222", "7A", "p3", d + timedelta(days=5), d + timedelta(days=5)),  # one day
+        membership("m6", "2999", "22222222", "7A", "p4", d),
+        membership("m7", "3001", "33333333", "7A", "p5", d, d + timedelta(days=60)),
+    ], [
+        new_event(OrganisationEntityRemovedV1(entity="membership", entity_id="m6", organiser_id="2999",
+                                              removed_at=T0 + timedelta(minutes=5)), source="/test"),
+        new_event(GroupMembershipUpsertedV1(
+            membership_id="m7", organiser_id="3001", school_unit_code="33333333", group_id="7A", student_id="p5",
+            start_date=d + timedelta(days=3), end_date=None, updated_at=T0 + timedelta(minutes=5)), source="/test"),
+        unit("school_unit", "su-b", "2999", "north", code="22222222", at=10),  # moved to the north area
+    ]]
+    for batch in batches:
+        await feed(batch)
+    unit_of = {"group": "school_unit_code || '/' || group_id", "school_unit": "school_unit_code",
+               "area": "p.area_id", "organiser": "m.organiser_id"}
+    days = [d + timedelta(days=n) for n in (-1, 0, 2, 3, 4, 5, 6, 9, 10, 11, 20, 21, 22, 40, 41, 60, 61, 400)]
+    async with database.sessions() as session:
+        for organiser in ("2999", "3001"):
+            for level in LEVELS:
+                for day in days:
+                    counted = dict((await session.execute(text(
+                        f"SELECT {unit_of[level]}, count(DISTINCT student_id) FROM directory_memberships m "
+                        "LEFT JOIN school_unit_placements p USING (school_unit_code) "
+                        "WHERE m.organiser_id = :o AND NOT removed AND start_date <= :on "
+                        "AND (end_date IS NULL OR end_date >= :on) GROUP BY 1"), {"o": organiser, "on": day})).all())
+                    counted.pop(None, None)  # no area: not at area level
+                    assert await roster_sizes_on(session, level, organiser, day) == counted, (organiser, level, day)
+        assert await roster_sizes_on(session, "area", "2999", d + timedelta(days=5)) == {"north": 3}
+        assert await roster_sizes_on(session, "group", "2999", d + timedelta(days=15)) == {
+            "11111111/7A": 2, "11111111/7B": 1}
+        assert set((await mismatches(session)).values()) == {0}

@@ -490,3 +490,29 @@ async def test_forecast_outcome_and_merit_drill_down_to_the_students(client, set
     bad = await client.get("/v1/figures/drill-down", params={"level": "organiser", "unit_id": "2999",
                                                              "school_year": "2026/27", "round": 2, "figure": "merit"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "round"
+
+
+async def test_an_answer_is_kept_per_state_and_given_afresh_after_a_batch(client, settings, fed):
+    """Organiser/area answers are kept per state version (`figures.routes._ANSWERS`): the same read
+    again is the same answer from the cache (freshness headers set anew); a new batch changes the
+    version, so the next read is computed from the new state — a kept answer is never stale."""
+    from styrkedja_reporting.figures import routes
+
+    params = {**Q, "compare": "previous_term", "format": "csv"}
+    first = await client.get("/v1/figures/trend", params=params)
+    kept = len(routes._ANSWERS)
+    again = await client.get("/v1/figures/trend", params=params)
+    assert again.content == first.content and len(routes._ANSWERS) == kept >= 1
+    assert again.headers["content-type"] == first.headers["content-type"]
+    assert again.headers["content-disposition"] == first.headers["content-disposition"]
+    assert "x-styrkedja-newest-event-time" in again.headers
+    before = rows(await client.get("/v1/figures/trend", params={**Q, "compare": "previous_term"}))
+    database = Database(settings.database_url)
+    try:  # one more girl in the north area reaching the pass level
+        await Feeder(database)([_girl_boy("g9", "B", "female", "s-9")])
+    finally:
+        await database.dispose()
+    after = rows(await client.get("/v1/figures/trend", params={**Q, "compare": "previous_term"}))
+    assert (before["north"]["assessed"], after["north"]["assessed"]) == (4, 5)
+    assert after["north"]["reaching"] == before["north"]["reaching"] + 1
+    assert (await client.get("/v1/figures/trend", params=params)).content != first.content

@@ -21,6 +21,7 @@ from styrkedja_kit.consumer import Delivered
 
 from ..registry import plain_data
 from . import tables as t
+from .rosters import rebuild_rosters
 from .rules import Row, moves, newest, unit_scope
 
 EVENT_TYPES = (OrganisationUnitUpsertedV1.event_type, GroupMembershipUpsertedV1.event_type,
@@ -70,6 +71,9 @@ def _changes(batch: Sequence[Delivered]) -> dict[str, list[tuple[tuple[Any, ...]
     return out
 
 
+_ROWS_PER_STATEMENT = 2_000  # × columns stays under PostgreSQL's 32,767 parameters of one statement
+
+
 async def _write(session: AsyncSession, table: Table, rows: list[Row]) -> None:
     """Newest change wins: one upsert for the batch's changes, one for its removals (a removal
     keeps the rest of the row, so the tree still says where a removed unit used to be)."""
@@ -81,12 +85,13 @@ async def _write(session: AsyncSession, table: Table, rows: list[Row]) -> None:
         if not removed:  # every row of one statement must name the same columns
             names = {c.name for c in table.columns}
             part = [{name: r.get(name) for name in names} for r in part]
-        stmt = pg_insert(table).values(part)
-        columns = part[0].keys() - set(keys)
-        newer = (stmt.excluded.updated_at > table.c.updated_at) | (
-            (stmt.excluded.updated_at == table.c.updated_at) & stmt.excluded.removed & ~table.c.removed)
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={name: stmt.excluded[name] for name in columns}, where=newer))
+        for start in range(0, len(part), _ROWS_PER_STATEMENT):  # the driver's bound on parameters
+            stmt = pg_insert(table).values(part[start:start + _ROWS_PER_STATEMENT])
+            columns = part[0].keys() - set(keys)
+            newer = (stmt.excluded.updated_at > table.c.updated_at) | (
+                (stmt.excluded.updated_at == table.c.updated_at) & stmt.excluded.removed & ~table.c.removed)
+            await session.execute(stmt.on_conflict_do_update(
+                index_elements=list(keys), set_={name: stmt.excluded[name] for name in columns}, where=newer))
 
 
 async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMoves) -> None:
@@ -146,4 +151,9 @@ def directory_handler(on_moves: OnMoves):
         unit_rows = list(newest(changes[t.units.name]).values())
         if unit_rows:
             await _replace(session, unit_rows, on_moves)
+        # roster sizes follow the memberships and the placements (a school unit moved to another area)
+        organisers = {r["organiser_id"] for r in newest(changes[t.memberships.name]).values()}
+        organisers |= {r["organiser_id"] for r in unit_rows if r.get("unit_type") in ("school_unit", "area")}
+        if organisers:
+            await rebuild_rosters(session, organisers)
     return apply

@@ -84,6 +84,20 @@ placements = Table(
     Column("area_id", String(64)),  # None: not (or no longer) placed in an area
 )
 
+#: Roster sizes as a step function per unit: `students` distinct students on the unit's rosters on
+#: every day from `valid_from` to `valid_to` (open: NULL). Rebuilt per organiser whenever its
+#: memberships or placements change (`rosters.rebuild_rosters`); a read is one lookup per date.
+#: A unit with no student on a day has no row for it (its roster is unknown, as in the directory).
+roster_sizes = Table(
+    "directory_roster_sizes", metadata,
+    Column("organiser_id", String(16), primary_key=True),
+    Column("level", String(16), primary_key=True),
+    Column("unit_id", String(80), primary_key=True),
+    Column("valid_from", Date, primary_key=True),  # -infinity: since before any dated membership
+    Column("valid_to", Date),
+    Column("students", Integer, nullable=False),
+)
+
 KEYS = {
     units.name: ("organiser_id", "unit_type", "scope", "unit_id"),
     memberships.name: ("organiser_id", "membership_id"),

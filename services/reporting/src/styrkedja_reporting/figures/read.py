@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..directory.tables import memberships, placements
+from ..directory.rosters import roster_sizes_on
+from ..directory.tables import placements
 from ..results.read import Scope, scoped
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import assessment_facts, forecast_facts
@@ -105,19 +106,9 @@ async def read_students(session: AsyncSession, level: str, filters: CellFilters,
 
 async def roster_sizes(session: AsyncSession, level: str, organiser_id: str | None, on: date) -> dict[str, int]:
     """Students on the rosters (group memberships) on `on`, per unit of `level`; a unit with no
-    membership in the directory is absent (its roster is unknown)."""
-    if level not in ("group", "school_unit", "area", "organiser"):
-        return {}
-    unit = {"group": f"m.school_unit_code || '{GROUP_SEPARATOR}' || m.group_id", "school_unit": "m.school_unit_code",
-            "area": "p.area_id", "organiser": "m.organiser_id"}[level]
-    join = (f"JOIN {placements.name} p ON p.school_unit_code = m.school_unit_code AND p.area_id IS NOT NULL"
-            if level == "area" else "")
-    sql = text(f"SELECT {unit}, count(DISTINCT m.student_id) FROM {memberships.name} m {join} "
-               "WHERE (CAST(:organiser AS text) IS NULL OR m.organiser_id = :organiser) AND NOT m.removed "
-               "AND (m.start_date IS NULL OR m.start_date <= :on) AND (m.end_date IS NULL OR m.end_date >= :on) "
-               "GROUP BY 1")
-    rows = (await session.execute(sql, {"organiser": organiser_id, "on": on})).all()
-    return {row[0]: int(row[1]) for row in rows}
+    membership in the directory is absent (its roster is unknown). A lookup of the materialised
+    sizes (`directory.rosters`)."""
+    return await roster_sizes_on(session, level, organiser_id, on)
 
 
 async def child_units(session: AsyncSession, level: str, unit_id: str,

@@ -11,13 +11,16 @@ into a group's students is a student-level read (audited)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.identifiers import Gender
 from styrkedja_contracts.scales import reaches_pass
@@ -32,6 +35,7 @@ from ..exports import table as t
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
+from ..results.disclose import state_version
 from ..results.read import Scope
 from ..results.rules import AssessmentFact, ForecastFact
 from .coverage import coverage_of_count
@@ -80,6 +84,7 @@ class Ask:
     period: Period
     format: str | None
     scope: Scope | None = None
+    session: AsyncSession | None = field(default=None, compare=False, repr=False)
 
     @property
     def period_id(self) -> tuple[str, str]:
@@ -96,6 +101,20 @@ def _period_text(period_id: tuple[str, str]) -> str:
     return f"{period_id[0]} {period_id[1]}"
 
 
+async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: the access check, the figure's reads and the freshness headers
+    share it (and its connection); `_respond` commits (the drill-down's audit row), closing ends it."""
+    async with runtime_of(request).db.sessions() as session:
+        yield session
+
+
+@asynccontextmanager
+async def _session(a: Ask) -> AsyncIterator[AsyncSession]:
+    """The request's session (`request_session`), left open for `_respond`."""
+    assert a.session is not None
+    yield a.session
+
+
 async def ask(*, request: Request, level: FigureLevel,
         school_year: Annotated[SchoolYearParam, Query()],
         term: Literal["HT", "VT"] | None = None, round: int | None = Query(None, ge=1, le=4),
@@ -104,23 +123,66 @@ async def ask(*, request: Request, level: FigureLevel,
         subject_code: SubjectCodeParam | None = Query(None),
         year: int | None = Query(None, ge=0, le=9),
         format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
-        principal: Principal = authorize_read()) -> Ask:
+        principal: Principal = authorize_read(),
+        session: AsyncSession = Depends(request_session)) -> Ask:
     if (term is None) == (round is None):
         raise RuleViolation("term", "one_period", "name exactly one period: a term (HT/VT) or a round (1–4)")
     start = SchoolYear.parse(school_year)
     period: Period = TermPeriod(start, Term(term)) if term is not None else RoundPeriod(start, round or 1)
-    async with runtime_of(request).db.sessions() as session:
-        scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
-    request.state.figure_scope = (level, scope)
+    version = await state_version(session)  # before any figure is read (see `_ANSWERS`)
+    scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
+    request.state.figure_scope = (level, scope, session)
+    request.state.figure_answer = (version, date.today(), request.url.path,
+                                   tuple(sorted(request.query_params.multi_items())), request.headers.get("accept"),
+                                   scope.principal, scope.organiser_ids, scope.suppressed, scope.rules) \
+        if level in _KEPT_LEVELS else None
     return Ask(level, CellFilters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code, year=year),
-               period, format, scope)
+               period, format, scope, session)
 
 
-async def _respond(request: Request, table: t.Table, fmt: str | None) -> StreamingResponse:
-    level, scope = request.state.figure_scope  # set by `ask`: every figure passes disclosure here
-    response = export_response(request, withhold_small(table, level, scope), fmt)
-    async with runtime_of(request).db.sessions() as session:
-        await set_freshness(session, response)
+#: Answers already given, per state version: a figure answer is a function of the materialised
+#: state (the version changes with every applied batch, `results.disclose.state_version`, read
+#: before the figures), the request (path, query, Accept), the reader's scope and the day (ages,
+#: roster dates). Kept for the levels whose tables are small (organiser, area, nation, and their
+#: drill-downs); the student level (audited per read) and larger tables are answered afresh and
+#: streamed. Bounded; the oldest goes first. The freshness headers are set on every answer.
+_ANSWERS: OrderedDict[Hashable, tuple[bytes, str | None, dict[str, str]]] = OrderedDict()
+ANSWERS_KEPT = 512
+ANSWER_MAX_BYTES = 512 * 1024
+_KEPT_LEVELS = frozenset({"nation", "organiser", "area"})
+
+
+async def _kept(request: Request, a: Ask) -> Response | None:
+    """The answer given already for this request on this state, if any."""
+    key = getattr(request.state, "figure_answer", None)
+    found = _ANSWERS.get(key) if key is not None else None
+    if found is None:
+        return None
+    _ANSWERS.move_to_end(key)
+    body, media_type, headers = found
+    response = Response(content=body, media_type=media_type, headers=headers)
+    assert a.session is not None
+    await set_freshness(a.session, response)
+    return response
+
+
+async def _respond(request: Request, table: t.Table, fmt: str | None) -> Response:
+    level, scope, session = request.state.figure_scope  # set by `ask`: every figure passes disclosure here
+    response: Response = export_response(request, withhold_small(table, level, scope), fmt)
+    key = getattr(request.state, "figure_answer", None)
+    if key is not None:
+        assert isinstance(response, StreamingResponse)
+        chunks = [c if isinstance(c, bytes) else str(c).encode(response.charset)
+                  async for c in response.body_iterator]
+        body = b"".join(chunks)
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-type", "content-length")}
+        if len(body) <= ANSWER_MAX_BYTES:
+            _ANSWERS[key] = (body, response.media_type, headers)
+            while len(_ANSWERS) > ANSWERS_KEPT:
+                _ANSWERS.popitem(last=False)
+        response = Response(content=body, media_type=response.media_type, headers=headers)
+    await set_freshness(session, response)
+    await session.commit()  # the drill-down's audit row with its read; a read-only transaction otherwise
     return response
 
 
@@ -135,12 +197,14 @@ _CELL_COLUMNS = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=
 @router.get("/trend")
 async def trend_figure(request: Request, a: Ask = Depends(ask),
                        compare: Comparison = Comparison.previous_term,
-                       gender: Literal["female", "male", "unknown"] | None = None) -> StreamingResponse:
+                       gender: Literal["female", "male", "unknown"] | None = None) -> Response:
     """Förändring: share reaching the pass level now and in the period compared with (previous
     round; previous term or the same term last school year — the caller picks)."""
+    if (kept := await _kept(request, a)) is not None:
+        return kept
     previous = compared_with(a.period, compare)
     now_id, then_id = a.period_id, _period_id(previous)
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         tallies = await read_pass(session, a.level, a.filters, [now_id, then_id])
     cells = sorted({cell for cell, _ in tallies})
     g = Gender(gender) if gender else None
@@ -161,16 +225,18 @@ async def trend_figure(request: Request, a: Ask = Depends(ask),
 
 @router.get("/history")
 async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: int = Query(6, ge=1, le=20),
-                              compare: Comparison = Comparison.previous_term) -> StreamingResponse:
+                              compare: Comparison = Comparison.previous_term) -> Response:
     """Terminshistorik: the share in the last `periods` periods ending with the one asked for,
     oldest first (`compare` steps: previous round, previous term or same term each year)."""
+    if (kept := await _kept(request, a)) is not None:
+        return kept
     if isinstance(a.period, RoundPeriod):
         compare = Comparison.previous_round
     elif compare is Comparison.previous_round:
         raise RuleViolation("compare", "comparison_for_terms",
                             "a term history steps by previous_term or same_term_last_year")
     ids = [_period_id(p) for p in history(a.period, periods, compare)]
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         tallies = await read_pass(session, a.level, a.filters, ids)
     cells = sorted({cell for cell, _ in tallies})
 
@@ -186,10 +252,12 @@ async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: 
 
 
 @router.get("/gender-gap")
-async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> StreamingResponse:
+async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> Response:
     """Könsskillnad: girls' share reaching the pass level minus boys'; unknown gender is out of the
     gap but in the total."""
-    async with runtime_of(request).db.sessions() as session:
+    if (kept := await _kept(request, a)) is not None:
+        return kept
+    async with _session(a) as session:
         tallies = await read_pass(session, a.level, a.filters, [a.period_id])
 
     def rows() -> Iterator[t.Row]:
@@ -208,14 +276,16 @@ async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> Streamin
 @router.get("/freshness")
 async def freshness_figure(request: Request, a: Ask = Depends(ask),
                            today: date | None = Query(None, description="the day ages are counted to")) \
-        -> StreamingResponse:
+        -> Response:
     """Aktualitet: the newest result behind each cell, its age in days and a band (thresholds in
     the service settings: `freshness_yellow_from_months`, `freshness_red_after_months`)."""
+    if (kept := await _kept(request, a)) is not None:
+        return kept
     settings = runtime_of(request).settings
     bands = FreshnessBands(getattr(settings, "freshness_yellow_from_months", 4),
                            getattr(settings, "freshness_red_after_months", 8))
     day = today or date.today()
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         dates = await read_dates(session, a.level, a.filters, a.period_id)
 
     def rows() -> Iterator[t.Row]:
@@ -231,10 +301,12 @@ async def freshness_figure(request: Request, a: Ask = Depends(ask),
 @router.get("/coverage")
 async def coverage_figure(request: Request, a: Ask = Depends(ask),
                           on: date | None = Query(None, description="the roster date (today by default)")) \
-        -> StreamingResponse:
+        -> Response:
     """Täckning: students with a result out of the roster size from the directory; `unknown`
     where the directory has no roster for the unit, `empty` for an empty roster (never ÷0)."""
-    async with runtime_of(request).db.sessions() as session:
+    if (kept := await _kept(request, a)) is not None:
+        return kept
+    async with _session(a) as session:
         students = await read_students(session, a.level, a.filters, a.period_id)
         rosters = await roster_sizes(session, a.level, a.filters.organiser_id, on or date.today())
 
@@ -253,18 +325,20 @@ DrillFigure = Literal["pass", "forecast-outcome", "merit"]
 
 
 @router.get("/drill-down")
-async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigure = "pass") -> StreamingResponse:
+async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigure = "pass") -> Response:
     """Each cell's children one level down (nation → organisers → areas → school units → groups)
     for a figure: `pass` (share reaching the pass level and the gender gap), `forecast-outcome` or
     `merit` (merit value, all pass, eligibility; per term). Under a group, the pseudonymous student
     ids: with their latest result per subject (`pass`), each forecast with its outcome
     (`forecast-outcome`), or each student's merit value and eligibility (`merit`)."""
+    if (kept := await _kept(request, a)) is not None:
+        return kept
     unit_id = a.filters.unit_id
     if unit_id is None and a.level != "nation":
         raise RuleViolation("unit_id", "required_for_drill_down", "name the unit whose children to list")
     if figure != "pass":
         _term_only(a)
-    async with runtime_of(request).db.sessions.begin() as session:
+    async with _session(a) as session:
         child_level, child_filters = await child_units(session, a.level, unit_id or "", a.filters.organiser_id)
         school_year, period = a.period_id
         if child_level == "student":
@@ -433,12 +507,14 @@ def _term_only(a: Ask) -> None:
 
 @router.get("/forecast-outcome")
 async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
-                                  gender: Literal["female", "male", "unknown"] | None = None) -> StreamingResponse:
+                                  gender: Literal["female", "male", "unknown"] | None = None) -> Response:
     """Prognos mot utfall: of the forecasts for the term, how many held, how many said "reaches"
     but the later outcome did not, the reverse, and how many have no outcome yet."""
+    if (kept := await _kept(request, a)) is not None:
+        return kept
     _term_only(a)
     filters = CellFilters(**{**a.filters.__dict__, "gender": gender})
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         sums = await read_sums(session, FORECASTS, a.level, filters, a.period_id, ("unit_id", "subject_code", "year"))
 
     def rows() -> Iterator[t.Row]:
@@ -457,12 +533,14 @@ async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
 
 @router.get("/merit")
 async def merit_figure(request: Request, a: Ask = Depends(ask),
-                       gender: Literal["female", "male", "unknown"] | None = None) -> StreamingResponse:
+                       gender: Literal["female", "male", "unknown"] | None = None) -> Response:
     """Meritvärde (mean, year 9), share reaching the pass level in all subjects (years 6–9) and
     eligibility for the upper-secondary programme groups (year 9), from the term grades."""
+    if (kept := await _kept(request, a)) is not None:
+        return kept
     _term_only(a)
     filters = CellFilters(**{**a.filters.__dict__, "subject_code": None, "gender": gender})
-    async with runtime_of(request).db.sessions() as session:
+    async with _session(a) as session:
         sums = await read_sums(session, MERIT, a.level, filters, a.period_id, ("unit_id", "year"))
 
     def rows() -> Iterator[t.Row]:

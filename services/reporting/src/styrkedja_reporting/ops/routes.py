@@ -13,6 +13,7 @@ from styrkedja_kit.auth import Principal, Role, authorize
 from styrkedja_kit.inputs import OrganiserIdParam
 
 from ..compliance.handlers import mismatches as compliance_mismatches
+from ..directory.rosters import mismatches as roster_mismatches
 from ..directory.tables import placements, units
 from ..figures import tables as figures
 from ..results.tables import ASSESSMENTS, FORECASTS
@@ -51,6 +52,7 @@ async def consistency(request: Request, principal: Principal = authorize(Role.OP
         f = await FORECASTS.mismatches(session)
         c = await compliance_mismatches(session)
         fig = await figures.mismatches(session)
+        fig["rosters"] = await roster_mismatches(session)  # the materialised roster sizes (coverage)
         s = await support_mismatches(session)
     total_a, total_f = sum(a.values()), sum(f.values())
     total_fig = sum(sum(levels.values()) for levels in fig.values())

@@ -13,11 +13,11 @@ decision.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.scales import Scale, reaches_pass
@@ -25,6 +25,7 @@ from styrkedja_kit.auth import Level as AuthLevel
 
 from ..access.disclosure import Cell, Disclosure, DisclosureRules, Partition, disclose
 from ..access.scope import placements_of
+from ..registry import freshness
 from .rules import GROUP_SEPARATOR, NATION
 from .tables import STORES
 
@@ -42,8 +43,46 @@ def key_of(kind: str, cell: Any, filters: Any) -> Hashable:
     return (tuple(getattr(cell, name) for name in SLICE[kind]), cell.level, organiser, cell.unit_id, gender, year)
 
 
+#: Decisions already made, per state version (`state_version`) and cube: a decision depends only
+#: on the materialised state and the cube's key, so it is computed once per applied batch and
+#: cube, not per request (bounded; the oldest goes first).
+_DECISIONS: OrderedDict[Hashable, Disclosure] = OrderedDict()
+DECISIONS_KEPT = 256
+
+
+async def state_version(session: AsyncSession) -> tuple[Any, ...]:
+    """Changes with every applied batch: each writes its topic's `applied_at` (the transaction's
+    start) in the transaction that changes the aggregates (`registry._note_freshness`), the
+    directory's batches too."""
+    rows = await session.execute(text(f"SELECT topic, applied_at FROM {freshness.name} ORDER BY topic"))
+    return tuple(tuple(r) for r in rows.all())
+
+
+def cube_key(kind: str, level: str, filters: Any, suppressed: frozenset[AuthLevel],
+             rules: DisclosureRules) -> Hashable:
+    """What a cube's decision depends on besides the state: the filters `cube_disclosure` reads."""
+    narrowing = tuple(getattr(filters, name) for name in ("subject_code", "school_year", "term", "round", "kind"))
+    organiser = filters.organiser_id if level not in ("organiser", "nation") else None
+    return kind, level, narrowing, organiser, frozenset(suppressed), rules
+
+
 async def cube_disclosure(session: AsyncSession, kind: str, level: str, filters: Any,
                           suppressed: frozenset[AuthLevel], rules: DisclosureRules) -> Disclosure:
+    """The decision for the cube of this read, from the cache when the state has not changed since."""
+    key = (await state_version(session), cube_key(kind, level, filters, suppressed, rules))
+    found = _DECISIONS.get(key)
+    if found is not None:
+        _DECISIONS.move_to_end(key)
+        return found
+    decision = await compute_cube_disclosure(session, kind, level, filters, suppressed, rules)
+    _DECISIONS[key] = decision
+    while len(_DECISIONS) > DECISIONS_KEPT:
+        _DECISIONS.popitem(last=False)
+    return decision
+
+
+async def compute_cube_disclosure(session: AsyncSession, kind: str, level: str, filters: Any,
+                                  suppressed: frozenset[AuthLevel], rules: DisclosureRules) -> Disclosure:
     store = STORES[kind]
     agg = store.aggregates.c
     levels = [level, *([PARENT[level]] if level in PARENT else [])]

@@ -14,7 +14,8 @@ Access is applied here, so no route can forget it (`Scope`, built by the route f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,7 +30,7 @@ from styrkedja_kit.auth import Principal, may_read
 
 from ..access.disclosure import Disclosure, DisclosureRules, Reason
 from ..access.scope import node_from, placements_of
-from .disclose import cube_disclosure, key_of
+from .disclose import cube_disclosure, key_of, state_version
 from .rules import GROUP_SEPARATOR, share
 from .tables import STORES
 
@@ -103,8 +104,31 @@ _GROUP_BY = {"assessments": ("level", "unit_id", "subject_code", "school_year", 
              "forecasts": ("level", "unit_id", "subject_code", "school_year", "term")}
 
 
+#: Cells already read, per state version: the cells of a read are a function of the materialised
+#: state (`disclose.state_version`, read before the cells), the filters and the reader's scope.
+#: Kept for the levels above the school unit (few cells); bounded, the oldest goes first.
+_KEPT: OrderedDict[Hashable, list[ResultCell]] = OrderedDict()
+KEPT_READS = 512
+_KEPT_LEVELS = frozenset({"nation", "organiser", "area"})
+
+
 async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
                      scope: Scope | None = None) -> list[ResultCell]:
+    if level not in _KEPT_LEVELS:
+        return await _read_cells(session, kind, level, filters, scope)
+    key = (await state_version(session), kind, level, filters, scope)
+    found = _KEPT.get(key)
+    if found is None:
+        found = _KEPT[key] = await _read_cells(session, kind, level, filters, scope)
+        while len(_KEPT) > KEPT_READS:
+            _KEPT.popitem(last=False)
+    else:
+        _KEPT.move_to_end(key)
+    return list(found)
+
+
+async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
+                      scope: Scope | None = None) -> list[ResultCell]:
     store = STORES[kind]
     extra: tuple[str, ...] = ()
     if level != "nation":

@@ -45,7 +45,10 @@ assessment_aggregates = Table(
     "assessment_aggregates", metadata,
     *[Column(d, Integer if d in ("round", "year") else String(80), primary_key=True) for d in ASSESSMENT_DIMENSIONS],
     Column("count", Integer, nullable=False),
-    Index("ix_assessment_aggregates_organiser_level", "organiser_id", "level"),  # reads are per organiser
+    # reads are per organiser and level, grouped by the cell and value: in this order the read's
+    # GROUP BY needs no sort (count stays out of the index: its updates stay heap-only)
+    Index("ix_assessment_aggregates_read", "organiser_id", "level", "unit_id", "subject_code", "school_year", "term",
+          "round", "kind", "scale", "value"),
 )
 
 forecast_facts = Table(
