@@ -82,6 +82,26 @@ async def test_free_text_stays_in_the_assessment_service(fresh_database, infrast
         await database.dispose()
     assert "QWERTY" not in await all_text(r_url)
 
+    # the school unit in reporting's directory: an organiser admin reads student lists of its own units only
+    at = "2026-08-01T00:00:00+00:00"
+    async with testing.service_client("styrkedja_reporting", ReportingSettings(database_url=r_url, **common)) as r:
+        placed = await r.post("/v1/directory/changes", headers=tokens.platform(ORG), json={"items": [
+            {"type": "se.styrkedja.organisation.unit_upserted.v1", "data": {
+                "unit_type": "organiser", "unit_id": ORG, "organiser_id": ORG, "name": "Huvudman", "updated_at": at}},
+            {"type": "se.styrkedja.organisation.unit_upserted.v1", "data": {
+                "unit_type": "school_unit", "unit_id": f"su-{UNIT}", "organiser_id": ORG, "parent_id": ORG,
+                "name": "Skolan", "school_unit_code": UNIT, "updated_at": at}}]})
+        assert placed.status_code == 200, placed.text
+    async with testing.async_engine(r_url) as engine, engine.connect() as conn:
+        own = (await conn.execute(text("SELECT topic, payload FROM outbox ORDER BY id"))).all()
+    database = Database(r_url)
+    try:
+        async with database.sessions.begin() as session:
+            await handler_registry(live_alerts=False)(session, [
+                Delivered(decode_event(bytes(row.payload)), row.topic, 1, i) for i, row in enumerate(own)])
+    finally:
+        await database.dispose()
+
     async with testing.service_client("styrkedja_reporting", ReportingSettings(database_url=r_url, **common)) as r:
         r.headers.update(tokens.admin(ORG))
         summary = await r.get("/v1/support/summary", params={"level": "school_unit", "unit_id": UNIT,

@@ -59,14 +59,16 @@ def post_year9(stack, data: Mittkoping, students: int) -> tuple[dict, dict]:
             grade_bodies.append(data.with_criteria({
                 **common, **place, "teacher_id": "t-9", "subject_code": subject, "kind": "term_grade", "scale": "AF",
                 "value": rng.choice("ABCDEEF"), "round": 2, "assessed_on": graded_on}))
-    with httpx.Client(base_url=stack.url("assessment"), timeout=60) as client:
+    with httpx.Client(base_url=stack.url("assessment"), timeout=60,
+                      headers=stack.tokens.platform(*data.organisers)) as client:
         for start in range(0, len(grade_bodies), 400):
             chunk = grade_bodies[start:start + 400]
             response = client.post("/v1/assessments/batch", json={"items": chunk})
             assert response.status_code == 201, response.text
             for body, item in zip(chunk, response.json()["items"], strict=True):
                 grades[item["assessment_id"]] = {**body, "assessment_id": item["assessment_id"]}
-    with httpx.Client(base_url=stack.url("forecast"), timeout=60) as client:
+    with httpx.Client(base_url=stack.url("forecast"), timeout=60,
+                      headers=stack.tokens.platform(*data.organisers)) as client:
         for start in range(0, len(forecast_bodies), 400):
             chunk = forecast_bodies[start:start + 400]
             submitted_at = datetime.now(UTC).isoformat()
@@ -86,8 +88,9 @@ def post_year9(stack, data: Mittkoping, students: int) -> tuple[dict, dict]:
     return grades, forecasts
 
 
-def _get(reporting_url: str, path: str, **params) -> list[dict]:
-    response = httpx.get(f"{reporting_url}/v1/figures/{path}", params={"school_year": SY, **params}, timeout=60)
+def _get(reporting_url: str, path: str, headers: dict[str, str], **params) -> list[dict]:
+    response = httpx.get(f"{reporting_url}/v1/figures/{path}", params={"school_year": SY, **params}, timeout=60,
+                         headers=headers)
     assert response.status_code == 200, response.text
     return response.json()["rows"]
 
@@ -101,7 +104,8 @@ def _summed(expected: dict, level: str, organiser: str, period: str, width: int,
     return out
 
 
-def reported_and_expected(reporting_url: str, data: Mittkoping, results: list, forecasts: list) -> tuple[dict, dict]:
+def reported_and_expected(reporting_url: str, data: Mittkoping, results: list, forecasts: list,
+                          headers: dict[str, str]) -> tuple[dict, dict]:
     area_of = dict(data.area_of)
     figures = expected_figures(results, area_of)
     outcomes = expected_forecast_outcomes(forecasts, results, area_of)
@@ -119,29 +123,29 @@ def reported_and_expected(reporting_url: str, data: Mittkoping, results: list, f
                 cell = (organiser, level, period)
                 got[("gap", *cell)] = {(r["unit_id"], r["subject_code"], r["year"]): [
                     r["girls_assessed"], r["boys_assessed"], r["assessed"], r["girls_share"], r["boys_share"]]
-                    for r in _get(reporting_url, "gender-gap", **q, **p)}
+                    for r in _get(reporting_url, "gender-gap", headers, **q, **p)}
                 want[("gap", *cell)] = {}
                 for k, v in _summed(figures["pass"], level, organiser, period, 7,
                                     lambda key: (key[1], key[3], key[4])).items():
                     want[("gap", *cell)][k] = [v[0], v[2], v[0] + v[2] + v[4], round(v[1] / v[0], 4) if v[0] else None,
                                                round(v[3] / v[2], 4) if v[2] else None]
                 got[("coverage", *cell)] = {(r["unit_id"], r["subject_code"], r["year"]): r["with_result"]
-                                            for r in _get(reporting_url, "coverage", **q, **p)}
+                                            for r in _get(reporting_url, "coverage", headers, **q, **p)}
                 want[("coverage", *cell)] = {k: v[6] for k, v in _summed(
                     figures["pass"], level, organiser, period, 7, lambda key: (key[1], key[3], key[4])).items()}
                 got[("freshness", *cell)] = {(r["unit_id"], r["subject_code"], r["year"]): r["newest"]
-                                             for r in _get(reporting_url, "freshness", **q, **p)}
+                                             for r in _get(reporting_url, "freshness", headers, **q, **p)}
                 want[("freshness", *cell)] = {(c[1], c[3], c[4]): day for c, day in newest.items()
                                               if c[0] == level and c[2] == organiser and c[-1] == period}
             got[("forecast", organiser, level)] = {(r["unit_id"], r["subject_code"], r["year"]): [
                 r["held"], r["said_reaches_did_not"], r["said_not_reached_did"], r["no_outcome"]]
-                for r in _get(reporting_url, "forecast-outcome", **q, term="HT")}
+                for r in _get(reporting_url, "forecast-outcome", headers, **q, term="HT")}
             want[("forecast", organiser, level)] = _summed(outcomes, level, organiser, "HT", 4,
                                                            lambda key: (key[1], key[3], key[4]))
             got[("merit", organiser, level)] = {(r["unit_id"], r["year"]): [
                 r["graded_students"], r["all_pass"], r["merit_students"], r["eligible_vocational"],
                 r["eligible_preparatory_ek_hu_sa"], r["eligible_preparatory_na_te"], r["eligible_preparatory_es"]]
-                for r in _get(reporting_url, "merit", **q, term="HT")}
+                for r in _get(reporting_url, "merit", headers, **q, term="HT")}
             want[("merit", organiser, level)] = {k: v[:3] + v[4:] for k, v in _summed(
                 merit, level, organiser, "HT", 8, lambda key: (key[1], key[3])).items()}
     return got, want
@@ -153,20 +157,21 @@ def _round_shares(table: dict) -> dict:
 
 
 def test_every_figure_at_every_level_equals_a_recomputation(stack):
-    reporting_url = stack.url("reporting")
+    reporting_url, tokens = stack.url("reporting"), stack.tokens
     data = Mittkoping(seed=41)
-    assert publish_directory(reporting_url, data)["created"] == len(data.directory_changes())
-    ingest(stack.url("assessment"), data, new=1500, revisions=300, retractions=100, duplicates=50)
+    headers = tokens.admin(*data.organisers)
+    assert publish_directory(reporting_url, data, tokens=tokens)["created"] == len(data.directory_changes())
+    ingest(stack.url("assessment"), data, new=1500, revisions=300, retractions=100, duplicates=50, tokens=tokens)
     grades, forecasts = post_year9(stack, data, 60)
     moving = data.units[data.organisers[0]][0]
-    publish_directory(reporting_url, data, [data.move(moving)])  # a school moves between areas
+    publish_directory(reporting_url, data, [data.move(moving)], tokens=tokens)  # a school moves between areas
     results = [{**body, "assessment_id": aid} if body else None for aid, body in data.final.items()]
     results += list(grades.values())
     forecast_list = list(forecasts.values())
 
     deadline, got, want = time.monotonic() + 240, {}, {}
     while time.monotonic() < deadline:
-        got, want = reported_and_expected(reporting_url, data, results, forecast_list)
+        got, want = reported_and_expected(reporting_url, data, results, forecast_list, headers)
         if _round_shares(got) == _round_shares(want):
             break
         time.sleep(0.5)
@@ -182,18 +187,18 @@ def test_every_figure_at_every_level_equals_a_recomputation(stack):
                 held.update(dict(zip(("held", "wrong", "reverse", "none"), counts, strict=True)))
     assert held["held"] and held["none"] and (held["wrong"] or held["reverse"])  # every verdict occurs
 
-    consistency = httpx.get(reporting_url + "/v1/admin/consistency", timeout=120).json()
+    consistency = httpx.get(reporting_url + "/v1/admin/consistency", timeout=120, headers=tokens.ops()).json()
     assert consistency["consistent"], consistency
 
     # the drill-down of each figure lists exactly the children the level below reports
     organiser = data.organisers[0]
     for figure, kind in (("pass", "gap"), ("forecast-outcome", "forecast"), ("merit", "merit")):
-        rows = _get(reporting_url, "drill-down", level="organiser", unit_id=organiser, organiser_id=organiser,
+        rows = _get(reporting_url, "drill-down", headers, level="organiser", unit_id=organiser, organiser_id=organiser,
                     term="HT", figure=figure)
         below = got[(kind, organiser, "area", "HT")] if kind == "gap" else got[(kind, organiser, "area")]
         assert {r["unit_id"] for r in rows} == {k[0] for k in below}, figure
     group = f"{moving}/9A"
-    students = _get(reporting_url, "drill-down", level="group", unit_id=group, organiser_id=organiser, term="HT",
+    students = _get(reporting_url, "drill-down", headers, level="group", unit_id=group, organiser_id=organiser, term="HT",
                     figure="merit")
     assert len(students) == sum(v[0] for (u, _), v in want[("merit", organiser, "group")].items() if u == group)
     assert all(r["student_id"].startswith(f"y9-{data.tag}-") for r in students)
