@@ -545,7 +545,8 @@ def test_readme_pictures_of_the_demo_municipality(stack, token_issuer, tmp_path)
     muni = generator.generate(SEED, STUDENTS)
     story, code = muni.story, muni.organiser_code
     run_demo(stack, token_issuer, tmp_path / "ss12000")
-    wait_for_no_lag(stack.url("reporting"))
+    wait_for_no_lag(stack.url("reporting"),
+                    producers=tuple(stack.url(name) for name in ("assessment", "forecast", "lika", "reporting")))
     dip, haga = muni.unit_named(story.dip_school).code, muni.unit_named(story.silent_team[0]).code
     ahead = muni.unit_named(story.lika_ahead).code
     school_year, term = story.forecast_terms[-1]
