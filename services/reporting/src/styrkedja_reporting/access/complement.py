@@ -6,10 +6,13 @@ The model, per *slice* (a figure family and what a row is keyed by besides its u
 year, period…):
 
 - a row is a cell `(slice, unit, "*")`, its gender parts `(slice, unit, "female"|"male"|"unknown")`;
-- a row's total = the sum of its gender parts (the `unknown` part is computable from a table that
-  shows total, girls and boys, so it is never withheld: an `exact` cell);
+- a row's total = the sum of its gender parts (the `unknown` part is never shown itself; one of N
+  or more students may be computable from total, girls and boys: an `exact` cell; a smaller one is
+  withheld like any small cell, so total − boys never gives the girls away);
 - a parent's total (per gender) = the sum of its children's: the parent is shown in another view
-  (the level above, or the drill-down's head), so it is an `exact` cell too, never a complement.
+  (the level above, or the drill-down's head), so it is an `exact` cell too, never a complement —
+  unless it rests on fewer than N students itself (then its own view withholds it at a suppressed
+  level: a primary cell here).
 
 A decision depends only on the rows of the parents involved, never on the request's filters
 (the figure routes read every sibling of a named unit), so two views of the same cell agree.
@@ -56,6 +59,7 @@ def cell_key(slice_: Hashable, unit: str, gender: str = TOTAL) -> Key:
 def protect_rows(rows: Iterable[Counted], *, suppressed: Iterable[Level],
                  rules: DisclosureRules | None = None) -> Disclosure:
     """Which rows (and gender parts) a reader with these suppressed levels may not see."""
+    rules = rules or DisclosureRules()
     cells: dict[Key, Cell] = {}
     exact: set[Key] = set()
     partitions: list[Partition] = []
@@ -65,7 +69,8 @@ def protect_rows(rows: Iterable[Counted], *, suppressed: Iterable[Level],
             cells[cell_key(row.slice, row.unit, gender)] = Cell(row.level, n)
         parts = [g for g in GENDERS if row.counts.get(g, 0) > 0]
         if parts and sum(row.counts[g] for g in parts) == row.counts.get(TOTAL):
-            exact.add(cell_key(row.slice, row.unit, "unknown"))
+            if row.counts.get("unknown", 0) >= rules.min_students:  # computable: total − girls − boys
+                exact.add(cell_key(row.slice, row.unit, "unknown"))
             partitions.append(Partition(cell_key(row.slice, row.unit), tuple(cell_key(row.slice, row.unit, g)
                                                                               for g in parts)))
         if row.parent is not None:
@@ -77,11 +82,13 @@ def protect_rows(rows: Iterable[Counted], *, suppressed: Iterable[Level],
             if not total:
                 continue
             key = (slice_, ("parent", parent), gender)
-            cells[key] = Cell(members[0].level, total)
-            exact.add(key)
+            level = members[0].level
+            cells[key] = Cell(Level[PARENT_LEVEL.get(level.name.lower(), level.name.lower()).upper()], total)
+            if total >= rules.min_students:  # else its own view withholds it (and may not: then it is shown)
+                exact.add(key)
             partitions.append(Partition(key, tuple(cell_key(slice_, k.unit, gender) for k in members)))
     shown: Mapping[Hashable, Cell] = cells
-    return disclose(shown, partitions, suppressed=suppressed, rules=rules or DisclosureRules(), exact=exact)
+    return disclose(shown, partitions, suppressed=suppressed, rules=rules, exact=exact)
 
 
 def is_withheld(decision: Disclosure | None, slice_: Hashable, unit: str, gender: str = TOTAL) -> bool:
