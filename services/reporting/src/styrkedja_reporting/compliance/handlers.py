@@ -60,6 +60,7 @@ from styrkedja_kit.consumer import Delivered
 
 from ..directory.tables import memberships, teaching_assignments
 from ..figures.state import total
+from ..results.handlers import batch_changes
 from ..results.tables import forecast_facts
 from .rules import (
     Assignment,
@@ -93,6 +94,9 @@ EVENT_TYPES = (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type,
                AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type,
                GroupMembershipUpsertedV1.event_type, TeachingAssignmentUpsertedV1.event_type,
                OrganisationEntityRemovedV1.event_type, CalendarChangedV1.event_type)
+# `note_members_before` runs before the directory, on the membership changes
+MEMBERSHIP_TYPES = (GroupMembershipUpsertedV1.event_type, OrganisationEntityRemovedV1.event_type)
+_MEMBERS_BEFORE = "styrkedja.compliance.members_before"
 
 Group = tuple[str, str]  # (school unit code, group id): group ids are scoped by school unit
 ItemKey = tuple[str, str, str, str]  # school unit, group, subject, student
@@ -392,8 +396,42 @@ async def _fold_round_reports(session: AsyncSession, incoming: Sequence[RoundRep
     return [stored[s.assessment_id] for s in changed if s.assessment_id in stored] + changed
 
 
+async def note_members_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    """Registered *before* the directory: the student each of the batch's memberships names now
+    (before the batch), so that a membership whose student changes re-derives the old student's
+    items too (`apply_compliance` takes them from the session, once)."""
+    ids: set[tuple[str, str]] = set()
+    for item in batch:
+        data: Any = item.event.data
+        if item.event.type == GroupMembershipUpsertedV1.event_type:
+            ids.add((data.organiser_id, data.membership_id))
+        elif item.event.type == OrganisationEntityRemovedV1.event_type and data.entity == "membership":
+            ids.add((data.organiser_id, data.entity_id))
+    found: set[tuple[str, str]] = set()
+    if ids:
+        m = memberships.c
+        found = {(organiser, student) for organiser, student in (await session.execute(
+            select(m.organiser_id, m.student_id).where(tuple_(m.organiser_id, m.membership_id).in_(sorted(ids))))).all()
+            if student is not None}
+    session.info[_MEMBERS_BEFORE] = found
+
+
+def _moved_from(session: AsyncSession, batch: Sequence[Delivered], touched: dict[str, Touched]) -> None:
+    """What the batch's revisions and memberships named before it: a forecast revised to another
+    student, subject or term re-derives the old student × subject in the old window too (the results
+    hand over the (old, new) facts); a membership changed to another student re-derives the old
+    student's items (`note_members_before`). Assessments: `_fold_round_reports` returns the old state."""
+    forecasts = any(i.event.type in (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type) for i in batch)
+    for old, _new in batch_changes(session).forecasts if forecasts else ():  # the results ran on this batch
+        if old is not None:
+            touched[old.organiser_id].pairs[f"{old.school_year}:{old.term}"].add((old.student_id, old.subject_code))
+    for organiser, student in sorted(session.info.pop(_MEMBERS_BEFORE, set())):
+        touched[organiser].students.add(student)
+
+
 async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     touched: dict[str, Touched] = defaultdict(Touched)
+    _moved_from(session, batch, touched)
     rounds: list[RoundReport] = []
     removed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # entity → (organiser, id)
     assignments: set[tuple[str, str]] = set()  # (organiser, assignment id)
