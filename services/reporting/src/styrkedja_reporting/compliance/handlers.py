@@ -2,15 +2,19 @@
 
 **Per batch, only the affected items** — one expected report = (school unit, group, subject,
 student) with its responsible teachers — are re-derived, set-based: one statement per touched
-window derives them from the directory and the reports (`_DIFF`), compares them with the stored
-items on the server, and returns only those that changed; `rules.item_delta` of each goes to the
-cells, and the items are written with one `unnest` statement. Which items a batch affects:
+window (`_apply_sql`) derives them from the directory and the reports, compares them with the
+stored items, upserts the changed ones, deletes the gone ones and adds their deltas to the cells
+(`rules.item_contribution` in SQL: old −1, new +1) — nothing per item in Python. Which items a
+batch affects:
 
-* a forecast (submitted or withdrawn) → its student × subject, in its own forecast window;
+* a forecast (submitted or withdrawn) → its student × subject, in its own forecast window, and
+  the student × subject (and window) its previous revision named (`results.batch_changes`);
 * an assessment (published or retracted) of a round with a deadline → its student × subject, in
-  that round's window (the assessment's state and first-reported time: `compliance_round_reports`);
-* a membership (upsert or removal) → every item of its student, in every tracked window (a
-  student who changed groups leaves the old group's items and enters the new one's);
+  that round's window, before and after the revision (the assessment's state and first-reported
+  time: `compliance_round_reports`);
+* a membership (upsert or removal) → every item of its student, and of the student it named
+  before the batch (`note_members_before`, registered before the directory), in every tracked
+  window (a student who changed groups leaves the old group's items and enters the new one's);
 * a teaching assignment (upsert or removal) → its group × subject, and the group × subject it
   counted for before (`compliance_assignment_scope`), in every tracked window;
 * a calendar change → the organiser's windows re-dated and re-derived whole (rare); a window
