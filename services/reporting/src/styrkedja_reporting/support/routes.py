@@ -3,13 +3,17 @@ JSON body; every other endpoint is one table that answers as JSON, CSV or xlsx (
 `Accept` header, see `exports/`), with the number of students behind each figure (`students`,
 `students_assessed`) so the small-group rule can be applied to it.
 
-Access: `ask` carries the guard and checks the node asked for (`access.guard.strict_scope`); at a
-level suppressed for the reader, every count below N is withheld (the summary's counts; a table row
-any of whose student counts is below N); the lists of students are student-level reads (audited)."""
+Access: `ask` carries the guard and checks the node asked for (`access.guard.strict_scope`): the
+organiser admin, area manager and principal within their reach, the politician at area and organiser
+level of its organisers, the public at organiser and nation level. At a level suppressed for the
+reader, every figure passes the complementary suppression of `disclose.py` over every sibling of the
+unit (`_shown`): the summary's withheld figures are `null` and named in its `withheld`, the tables'
+are `..` in CSV/xlsx and `null` plus the reason in JSON. The lists of students are student-level
+reads (audited), never shown to politician or public (they read no unit level)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -23,13 +27,16 @@ from styrkedja_kit.auth import Node, Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
-from ..access.guard import audit, strict_scope, withhold_counts, withhold_small
+from ..access.complement import parents_of
+from ..access.disclosure import Reason
+from ..access.guard import audit, strict_scope, withhold_small
 from ..exports import table as t
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
 from ..settings import ReportingSettings
 from . import read
+from .disclose import Shown, decide, per_unit_rows
 from .rules import KINDS, SENSITIVE_FIGURES
 
 router = APIRouter(prefix="/v1/support", tags=["support"])
@@ -68,6 +75,52 @@ def _weeks(request: Request, asked: int | None) -> int:
 WEEKS = Query(None, ge=1, le=104, description="Default: the `support_investigation_weeks` setting.")
 
 
+#: One read per figure family of every sibling unit at once: family → read(session, ask, weeks).
+Family = Callable[[Any, Ask, int], Awaitable[dict[tuple[Any, ...], int]]]
+FAMILIES: dict[str, Family] = {
+    "active": lambda s, a, w: read.units_with_kind_active(s, a.where, a.subject_code),
+    "outcome": lambda s, a, w: read.units_with_outcome(s, a.where, a.subject_code),
+    "assessed": lambda s, a, w: read.units_assessed(s, a.where, a.subject_code),
+    "assessed_in": lambda s, a, w: read.units_assessed(s, a.where, a.subject_code, by_subject=True),
+    "below": lambda s, a, w: read.units_below_pass(s, a.where, a.subject_code),
+    "open": lambda s, a, w: read.units_open_investigations(s, a.where, w, datetime.now(UTC).date(),
+                                                           a.subject_code),
+    "before_after": lambda s, a, w: read.units_before_after(s, a.where, a.subject_code),
+}
+
+
+async def _shown(request: Request, session: Any, a: Ask, *families: str, weeks: int = 0) -> Shown:
+    """What the reader sees of the unit's figures of these families: exact at a level it sees
+    exactly; else one decision per family over every sibling unit (`disclose.py`), so the summary
+    and every table withhold the same cells."""
+    level, scope = request.state.support_scope
+    auth_level = AuthLevel[level.upper()]
+    if auth_level not in scope.suppressed:
+        return Shown(a.where.unit_id)
+    decisions = []
+    for family in families:
+        counts = await FAMILIES[family](session, a, weeks)
+        parents = await parents_of(session, level, {str(k[0]) for k in counts})
+        decision = decide(per_unit_rows(auth_level, counts, parents, family), suppressed=scope.suppressed,
+                          rules=scope.rules)
+        if decision is not None:
+            decisions.append(decision)
+    return Shown(a.where.unit_id, tuple(decisions))
+
+
+def _hide(body: dict[str, Any], withheld: dict[str, str], path: str, shown: Shown, *slices: Any) -> None:
+    """Withhold `body[…path]` (dotted) when any of the cells it rests on is withheld: `null`, and its
+    path in the body's `withheld` with the reason."""
+    if not shown.withheld(*slices):
+        return
+    *parents, last = path.split(".")
+    holder: Any = body
+    for key in parents:
+        holder = holder[int(key)] if isinstance(holder, list) else holder[key]
+    holder[last] = None
+    withheld[path] = Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value
+
+
 @router.get("/summary")
 async def summary(
         request: Request, response: Response, a: Ask = Depends(ask),
@@ -78,7 +131,8 @@ async def summary(
     """Per level and subject: active interventions and students per support kind, evaluation
     outcomes, students below the pass level without any support (the list at group and school
     unit level), investigations open longer than N weeks, results before and after support
-    started round by round, and plan coverage of the teaching assignments for a term."""
+    started round by round, and plan coverage of the teaching assignments for a term. A withheld
+    figure is `null` and its path is named in `withheld` (with the reason)."""
     if (school_year is None) != (term is None):
         raise RuleViolation("term", "school_year_with_term", "plan coverage needs both school_year and term")
     weeks = _weeks(request, investigation_weeks)
@@ -98,10 +152,29 @@ async def summary(
         body["results_before_after"] = await read.results_before_after(session, where, subject_code)
         if school_year is not None and term is not None:
             body["plan_coverage"] = await read.plan_coverage(session, where, school_year, term, subject_code)
+        shown = await _shown(request, session, a, "active", "outcome", "assessed", "below", "open", "before_after",
+                             weeks=weeks)
         await set_freshness(session, response)
-    level, scope = request.state.support_scope
-    if AuthLevel[level.upper()] in scope.suppressed:
-        body = withhold_counts(body, scope.rules.min_students)
+    withheld: dict[str, str] = {}
+    for kind in KINDS:
+        active = ("active", kind)
+        _hide(body, withheld, f"active_interventions.{kind}", shown, active)
+        _hide(body, withheld, f"students_with_kind_active.{kind}", shown, active)
+        _hide(body, withheld, f"share_with_kind_active.{kind}", shown, active, ("assessed",))
+        for outcome in read.OUTCOMES:
+            cell = ("outcome", kind, outcome)
+            _hide(body, withheld, f"evaluation_outcomes.{kind}.{outcome}", shown, cell)
+            _hide(body, withheld, f"evaluation_outcome_students.{kind}.{outcome}", shown, cell)
+    _hide(body, withheld, "students_assessed", shown, ("assessed",))
+    _hide(body, withheld, "students_with_any_active", shown, ("active", None))
+    _hide(body, withheld, "below_pass_without_support.students", shown, ("below", None))
+    _hide(body, withheld, "open_investigations.count", shown, ("open",))
+    for i, r in enumerate(body["results_before_after"]):
+        phase = ("before_after", r["subject_code"], r["school_year"], r["term"], r["round"], r["phase"])
+        for key in ("students", "reaching_pass", "share_reaching_pass"):
+            _hide(body, withheld, f"results_before_after.{i}.{key}", shown, phase)
+    if withheld:
+        body["withheld"] = withheld
     return body
 
 
@@ -129,15 +202,20 @@ async def kinds_table(request: Request, a: Ask = Depends(ask), format: str | Non
     async with runtime_of(request).db.sessions() as session:
         by_kind = await read.interventions_by_kind(session, a.where, a.subject_code)
         students = await read.students_by_kind(session, a.where, a.subject_code)
+        shown = await _shown(request, session, a, "active", "outcome", "assessed")
 
     def rows() -> Iterator[t.Row]:
         for kind in KINDS:
             outcomes = by_kind["evaluation_outcomes"][kind]
             outcome_students = by_kind["evaluation_outcome_students"][kind]
+            active, assessed = ("active", kind), ("assessed",)
             yield (a.where.level, a.where.unit_id, a.subject_code or "", kind,
-                   by_kind["active_interventions"][kind], students["students_with_kind_active"][kind],
-                   students["students_assessed"], students["share_with_kind_active"][kind],
-                   *[outcomes[o] for o in read.OUTCOMES], *[outcome_students[o] for o in read.OUTCOMES])
+                   shown.value(by_kind["active_interventions"][kind], active),
+                   shown.value(students["students_with_kind_active"][kind], active),
+                   shown.value(students["students_assessed"], assessed),
+                   shown.value(students["share_with_kind_active"][kind], active, assessed),
+                   *[shown.value(outcomes[o], ("outcome", kind, o)) for o in read.OUTCOMES],
+                   *[shown.value(outcome_students[o], ("outcome", kind, o)) for o in read.OUTCOMES])
 
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("kind", "Insats", width=18),
                t.Column("active_interventions", "Aktiva insatser", INT),
@@ -159,11 +237,13 @@ async def below_pass_table(request: Request, a: Ask = Depends(ask), format: str 
     """Per subject: students below the pass level without any support (the count at every level)."""
     async with runtime_of(request).db.sessions() as session:
         by_subject = await read.below_pass_by_subject(session, a.where, a.subject_code)
+        shown = await _shown(request, session, a, "below", "assessed_in")
 
     def rows() -> Iterator[t.Row]:
         for r in by_subject:
-            yield (a.where.level, a.where.unit_id, r["subject_code"], r["students"], r["students_assessed"],
-                   r["share"])
+            below, assessed = ("below", r["subject_code"]), ("assessed_in", r["subject_code"])
+            yield (a.where.level, a.where.unit_id, r["subject_code"], shown.value(r["students"], below),
+                   shown.value(r["students_assessed"], assessed), shown.value(r["share"], below, assessed))
 
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12),
                t.Column("students", "Elever under godtagbar nivå utan stöd", INT),
@@ -200,9 +280,10 @@ async def open_investigations_table(request: Request, a: Ask = Depends(ask), inv
     weeks = _weeks(request, investigation_weeks)
     async with runtime_of(request).db.sessions() as session:
         count = await read.open_investigations(session, a.where, weeks, datetime.now(UTC).date(), a.subject_code)
+        shown = await _shown(request, session, a, "open", weeks=weeks)
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("weeks", "Veckor", INT),
                t.Column("count", "Öppna utredningar äldre än", INT)]
-    rows = [(a.where.level, a.where.unit_id, a.subject_code or "", weeks, count)]
+    rows = [(a.where.level, a.where.unit_id, a.subject_code or "", weeks, shown.value(count, ("open",)))]
     return await _respond(request, t.Table(a.name("utredningar"), columns, rows, "Utredningar"), format)
 
 
@@ -213,11 +294,13 @@ async def before_after_table(request: Request, a: Ask = Depends(ask), format: st
     before and after the day support started."""
     async with runtime_of(request).db.sessions() as session:
         found = await read.results_before_after(session, a.where, a.subject_code)
+        shown = await _shown(request, session, a, "before_after")
 
     def rows() -> Iterator[t.Row]:
         for r in found:
+            cell = ("before_after", r["subject_code"], r["school_year"], r["term"], r["round"], r["phase"])
             yield (a.where.level, a.where.unit_id, r["subject_code"], r["school_year"], r["term"], r["round"],
-                   r["phase"], r["students"], r["reaching_pass"], r["share_reaching_pass"])
+                   r["phase"], *(shown.value(r[k], cell) for k in ("students", "reaching_pass", "share_reaching_pass")))
 
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("school_year", "Läsår"),
                t.Column("term", "Termin"), t.Column("round", "Omgång", INT), t.Column("phase", "Före/efter start"),
