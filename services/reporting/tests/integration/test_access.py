@@ -88,6 +88,20 @@ MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
     "GET /v1/admin/unplaced": ("/v1/admin/unplaced", {}, None, {OPS}),
     "GET /v1/audit/reads": ("/v1/audit/reads", {"organiser_id": ORG}, None, {ADMIN}),
 }
+#: More places for routes whose rule depends on the level: "METHOD path" → [(query, roles that may call
+#: it in scope, roles that may call it for any organiser)]. Support and roster aggregates: the politician
+#: at area and organiser level, the public at organiser level of any organiser (both suppressed).
+PUBLIC = "public"
+AREA_PLACE = {"level": "area", "unit_id": AREA, "organiser_id": ORG}
+ORG_PLACE = {"level": "organiser", "unit_id": ORG, "organiser_id": ORG}
+MORE_PLACES: dict[str, list[tuple[dict, set[str], set[str]]]] = {
+    **{f"GET /v1/support/{name}": [({**AREA_PLACE, **YEAR_TERM}, {ADMIN, AREA_M, POL}, set()),
+                                   ({**ORG_PLACE, **YEAR_TERM}, {ADMIN, POL, PUBLIC}, {PUBLIC})]
+       for name in ("summary", "kinds", "below-pass-without-support", "open-investigations",
+                    "results-before-after", "plan-coverage")},
+    "GET /v1/directory/roster-sizes": [({"level": "area", "organiser_id": ORG}, {ADMIN, AREA_M, POL}, set()),
+                                       ({"level": "organiser", "organiser_id": ORG}, {ADMIN, POL, PUBLIC}, {PUBLIC})],
+}
 NOT_ORGANISER_BOUND = {"POST /v1/admin/alerts/reevaluate", "POST /v1/admin/alerts/freshness-sweep", "GET /v1/admin/consistency", "GET /v1/admin/unplaced"}
 
 
@@ -137,7 +151,10 @@ async def test_every_route_has_a_guard_and_a_rule_in_the_matrix(settings):
 
 async def test_scope_matrix_every_route_every_role_in_and_out_of_scope(fed, bare_client, token_issuer):
     failures = []
-    for route, (path, params, body, allowed) in MATRIX.items():
+    places = [(route, path, params, body, allowed, set()) for route, (path, params, body, allowed) in MATRIX.items()]
+    places += [(route, MATRIX[route][0], params, None, allowed, anywhere)
+               for route, more in MORE_PLACES.items() for params, allowed, anywhere in more]
+    for route, path, params, body, allowed, anywhere in places:
         method = route.split(" ", 1)[0]
         for role in ROLES:
             for inside in (True, False):
@@ -145,7 +162,7 @@ async def test_scope_matrix_every_route_every_role_in_and_out_of_scope(fed, bare
                     continue
                 token = "Bearer " + token_issuer.mint(roles=[role], **claims(role, inside))
                 response = await _request(bare_client, method, path, params, body, token)
-                may = role in allowed and inside
+                may = role in allowed and (inside or role in anywhere)
                 if may and (response.status_code in (401, 403) or response.status_code >= 500):
                     failures.append((route, role, inside, response.status_code, response.text[:200]))
                 refused = {403, 404} if route.startswith("POST /v1/alerts/") else {403}
