@@ -285,14 +285,15 @@ async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) ->
 
     tallies = await pass_tallies(session, {key(lv, u, o, s, q) for lv, u, o, s, p in cells
                                            for q in (p, p.previous())})
-    thresholds = await load_thresholds(session, {c[2] for c in cells})
+    stored = await load_thresholds(session, {c[2] for c in cells})
+    default = Thresholds()  # frozen: one for every organiser without its own
     judged = []
     for level, unit, organiser, subject, p in sorted(cells, key=lambda c: (*c[:4], str(c[4].school_year),
                                                                              c[4].round)):
         cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, p)
         observation = judge_pass_drop(tallies.get(key(level, unit, organiser, subject, p)),
                                       tallies.get(key(level, unit, organiser, subject, p.previous())),
-                                      thresholds.get(organiser, Thresholds()))
+                                      stored.get(organiser, default))
         judged.append((cell, observation))
     return await decide(session, judged, now)
 
@@ -390,6 +391,7 @@ async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[s
                                      set[tuple[str, str]]], now: datetime) -> int:
     """`below_forecast` on the given units per organiser × subject × school year × term."""
     thresholds = await load_thresholds(session, {key[0] for key in wanted})
+    default = Thresholds()
     judged = []
     for (organiser, subject, school_year, term), units in sorted(wanted.items()):
         tallies = await forecast_tallies(session, organiser, subject, school_year, term)
@@ -397,5 +399,5 @@ async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[s
         for level, unit in sorted(units):
             cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, period)
             judged.append((cell, judge_below_forecast(tallies.get((level, unit)),
-                                                      thresholds.get(organiser, Thresholds()))))
+                                                      thresholds.get(organiser, default))))
     return await decide(session, judged, now)
