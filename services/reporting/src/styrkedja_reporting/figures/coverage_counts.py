@@ -64,6 +64,10 @@ _GROUPS_OF = text(
     "AND s.level = 'group' AND s.count > 0 OFFSET 0) s")
 
 
+_CUSTOM_PLAN = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+_AUTO_PLAN = text("SELECT set_config('plan_cache_mode', 'auto', true)")
+
+
 def school_unit_of(group_unit_id: str) -> str:
     return group_unit_id.partition(GROUP_SEPARATOR)[0]
 
@@ -117,8 +121,12 @@ async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]
         return Counter()
     keys = sorted({*inserted, *emptied})
     after: dict[StudentKey, set[str]] = {}
-    for organiser_id, student_id, subject_code, year, school_year, period, unit_id in (
-            await session.execute(_GROUPS_OF, _arrays(_STUDENT_KEY, keys))).all():
+    # planned for these keys and the table as it is now: a generic plan made while the table was
+    # small (a fresh rebuild) would scan it once per key (results are the same either way)
+    await session.execute(_CUSTOM_PLAN)
+    found = (await session.execute(_GROUPS_OF, _arrays(_STUDENT_KEY, keys))).all()
+    await session.execute(_AUTO_PLAN)
+    for organiser_id, student_id, subject_code, year, school_year, period, unit_id in found:
         after.setdefault((organiser_id, student_id, subject_code, year, school_year, period), set()).add(unit_id)
     empty_rows = [(unit_id, organiser_id, subject_code, year, school_year, period, student_id)
                   for (organiser_id, student_id, subject_code, year, school_year, period), units in emptied.items()
