@@ -23,34 +23,60 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(1800
 SEED, STUDENTS = 11, 600
 
 
-def _metric_sum(text: str, name: str) -> float:
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
+def _metric(text: str, name: str) -> dict[str, float]:
+    """`name`'s samples summed per topic label (all of them under "" when the metric has no topic)."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            labels, value = line[len(name) + 1:].rsplit("} ", 1)
+            topic = next((part.split("=", 1)[1].strip('"') for part in labels.split(",")
+                          if part.startswith("topic=")), "")
+            out[topic] = out.get(topic, 0.0) + float(value)
+    return out
 
 
 def wait_for_no_lag(reporting_url: str, timeout: float = 600, producers: tuple[str, ...] = ()) -> None:
-    """Everything published is applied: the producing services' outboxes are empty, and reporting's
-    applied count has stopped moving with no known lag left. Lag alone cannot say it on the embedded
-    broker (its end offsets are not trusted: a partition not fetched yet reads NaN, not a lag)."""
+    """Everything published is applied: the producing services' outboxes are empty, reporting has
+    seen (applied, skipped as a duplicate or dead-lettered) at least as many events per topic as they
+    published, and its applied count stands still. Lag alone cannot say it on the embedded broker
+    (end offsets not trusted), nor can a pause in applying (one big batch takes seconds)."""
     deadline = time.monotonic() + timeout
     lags: list[str] = []
-    applied, still = -1.0, 0
+    applied, still, missing = -1.0, 0, {}
     while time.monotonic() < deadline:
         try:  # reporting is busy applying: its metrics may answer slowly
-            backlog = sum(_metric_sum(httpx.get(url + "/metrics", timeout=30).text, "styrkedja_outbox_backlog")
-                          for url in producers)
+            produced = [httpx.get(url + "/metrics", timeout=30).text for url in producers]
             text = httpx.get(reporting_url + "/metrics", timeout=30).text
         except httpx.TimeoutException:
             continue
+        backlog = sum(sum(_metric(t, "styrkedja_outbox_backlog").values()) for t in produced)
+        published: dict[str, float] = {}
+        for t in produced:
+            for topic, n in _metric(t, "styrkedja_outbox_published_total").items():
+                if topic != "styrkedja.alerts":  # reporting's own output, not consumed by it
+                    published[topic] = published.get(topic, 0.0) + n
+        seen: dict[str, float] = {}
+        for name in ("styrkedja_consumer_events_applied_total", "styrkedja_consumer_duplicates_total",
+                     "styrkedja_consumer_dead_lettered_total"):
+            for topic, n in _metric(text, name).items():
+                seen[topic] = seen.get(topic, 0.0) + n
+        missing = {topic: n - seen.get(topic, 0.0) for topic, n in published.items() if seen.get(topic, 0.0) < n}
         lags = [line for line in text.splitlines() if line.startswith("styrkedja_consumer_lag_events{")]
         values = [float(line.rsplit(" ", 1)[1]) for line in lags]
-        now_applied = _metric_sum(text, "styrkedja_consumer_events_applied_total")
-        quiet = not backlog and not any(v for v in values if not math.isnan(v)) and now_applied == applied
+        now_applied = sum(_metric(text, "styrkedja_consumer_events_applied_total").values())
+        quiet = (not backlog and not missing and not any(v for v in values if not math.isnan(v))
+                 and now_applied == applied)
         still = still + 1 if quiet else 0
         applied = now_applied
         if still >= 4:  # two seconds without a new applied event, nothing waiting anywhere
             return
         time.sleep(0.5)
-    raise AssertionError(f"the reporting consumer did not catch up: {lags}")
+    raise AssertionError(f"the reporting consumer did not catch up: {lags}; not yet seen: {missing}")
+
+
+def rows(body: list[dict] | dict) -> list[dict]:
+    """A table endpoint's rows (JSON tables are `{"rows": [...], ...}`; plain lists pass through)."""
+    return body["rows"] if isinstance(body, dict) else body
 
 
 def share(cells: list[dict]) -> float:
@@ -125,42 +151,45 @@ def test_the_story_of_mittkoping_is_visible_in_reporting(stack, token_issuer, tm
     # stale results: seen on the day of this term's round, the stale school's newest result of the
     # previous school year is a year old (red); every other school's is from its spring (not red)
     stale = muni.unit_named(story.stale_school).code
-    fresh = cells("/v1/figures/freshness", level="school_unit", school_year=story.previous_school_year,
-                  today=str(now.assessed_on))
-    bands: dict[str, set[str]] = {}
-    for row in fresh:
-        bands.setdefault(row["unit_id"], set()).add(row["band"])
-    assert bands[stale] == {"red"}, fresh
-    assert all("red" not in b for unit, b in bands.items() if unit != stale), bands
+    # freshness is read per period: a unit's band is the one of its newest result in any of them
+    newest: dict[str, dict] = {}
+    for period in ({"term": "HT"}, {"term": "VT"}, *({"round": n} for n in range(1, 5))):
+        for row in cells("/v1/figures/freshness", level="school_unit", school_year=story.previous_school_year,
+                         today=str(now.assessed_on), **period)["rows"]:
+            if row["newest"] and (row["unit_id"] not in newest or row["newest"] > newest[row["unit_id"]]["newest"]):
+                newest[row["unit_id"]] = row
+    bands = {unit: row["band"] for unit, row in newest.items()}
+    assert bands[stale] == "red", newest[stale]
+    assert all(band != "red" for unit, band in bands.items() if unit != stale), bands
 
     # the compliance list: the silent teacher team reported none of its forecasts this window
     school, team = story.silent_team
     haga = muni.unit_named(school)
     silent = {t.id for t in muni.teachers if t.unit_id == haga.id and t.team == team}
     this_window = {"school_year": story.forecast_terms[-1][0], "term": story.forecast_terms[-1][1]}
-    teachers = get(f"/v1/compliance/organisers/{code}/school-units/{haga.code}", list="teacher", **this_window)
+    teachers = rows(get(f"/v1/compliance/organisers/{code}/school-units/{haga.code}", list="teacher", **this_window))
     by_teacher = {r["teacher_id"]: r for r in teachers}
     listed = {t for t in silent if t in by_teacher and by_teacher[t]["expected"]}
     assert listed, teachers
     assert all(by_teacher[t]["reported"] == 0 and by_teacher[t]["missing"] == by_teacher[t]["expected"]
                for t in listed), teachers
     assert any(r["reported"] for t, r in by_teacher.items() if t not in silent), "the other teams did report"
-    missing = get(f"/v1/compliance/organisers/{code}/school-units/{haga.code}/items", status="missing",
-                  **this_window)
+    missing = rows(get(f"/v1/compliance/organisers/{code}/school-units/{haga.code}/items", status="missing",
+                       **this_window))
     assert missing, "the list a principal uses to remind people"
 
     # late flags: every forecast for a past window arrived after its deadline; the early schools'
     # forecasts for the coming window are on time
-    units = get(f"/v1/compliance/organisers/{code}/school-units", **this_window)
+    units = rows(get(f"/v1/compliance/organisers/{code}/school-units", **this_window))
     assert units and all(r["on_time"] == 0 for r in units) and sum(r["late"] for r in units) > 0, units
     coming = {"school_year": story.early_window[0], "term": story.early_window[1]}
-    early = get(f"/v1/compliance/organisers/{code}/school-units", **coming)
+    early = rows(get(f"/v1/compliance/organisers/{code}/school-units", **coming))
     early_codes = {muni.unit_named(s).code for s in story.early_schools}
     assert {r["school_unit_code"] for r in early if r["on_time"]} == early_codes, early
     assert all(r["late"] == 0 for r in early), early
 
     # LIKA: far ahead and far behind, and only the published ones
-    lika = {u["school_unit_code"]: u for u in cells("/v1/lika/school-units")}
+    lika = {u["school_unit_code"]: u for u in rows(cells("/v1/lika/school-units"))}
     assert set(lika) == {p.unit_code for p in muni.lika if p.publish}
 
     def achieved(name: str) -> int:

@@ -48,6 +48,8 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
     """`live_alerts=False` for a rebuild from the event log: alerts are then judged once on the
     final state (`alerts.handlers.reevaluate_all`, `POST /v1/admin/alerts/reevaluate`)."""
     registry = HandlerRegistry()
+    # compliance notes which students the batch's memberships named before it (one may change its student)
+    registry.register(compliance.MEMBERSHIP_TYPES, compliance.note_members_before)
     # the directory first: results of the same batch are placed with the newest tree
     registry.register(directory.EVENT_TYPES, directory.directory_handler(on_moves=move_school_units))
     # alerts note where the batch's results counted before it, then judge the cells after it

@@ -181,15 +181,17 @@ def round_count(value: int, base: int | None) -> int:
 
 
 def disclose(cells: Mapping[Key, Cell], partitions: Sequence[Partition], *, suppressed: Iterable[Level],
-             rules: DisclosureRules = DisclosureRules()) -> Disclosure:
+             rules: DisclosureRules = DisclosureRules(), exact: Iterable[Key] = ()) -> Disclosure:
     """Decide what a reader with these suppressed levels sees. Cells at other levels are shown exactly
-    (the reader may see them anyway) and are never chosen as complements."""
+    (the reader may see them anyway) and are never chosen as complements; so are the `exact` cells
+    (shown by another view, or computable from what is shown: never withheld here)."""
     levels = frozenset(suppressed)
+    fixed = frozenset(exact)
     for partition in partitions:
         for key in (partition.parent, *partition.children):
             if key not in cells:
                 raise KeyError(f"partition names an unknown cell: {key!r}")
-    adjustable = frozenset(k for k, c in cells.items() if c.level in levels and c.students > 0)
+    adjustable = frozenset(k for k, c in cells.items() if c.level in levels and c.students > 0 and k not in fixed)
     primary = frozenset(k for k in adjustable if cells[k].students < rules.min_students)
     withheld, stuck = _protect(primary, adjustable, cells, partitions)
     near_full: frozenset[Key] = frozenset()

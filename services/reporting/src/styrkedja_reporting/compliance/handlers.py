@@ -2,15 +2,19 @@
 
 **Per batch, only the affected items** — one expected report = (school unit, group, subject,
 student) with its responsible teachers — are re-derived, set-based: one statement per touched
-window derives them from the directory and the reports (`_DIFF`), compares them with the stored
-items on the server, and returns only those that changed; `rules.item_delta` of each goes to the
-cells, and the items are written with one `unnest` statement. Which items a batch affects:
+window (`_apply_sql`) derives them from the directory and the reports, compares them with the
+stored items, upserts the changed ones, deletes the gone ones and adds their deltas to the cells
+(`rules.item_contribution` in SQL: old −1, new +1) — nothing per item in Python. Which items a
+batch affects:
 
-* a forecast (submitted or withdrawn) → its student × subject, in its own forecast window;
+* a forecast (submitted or withdrawn) → its student × subject, in its own forecast window, and
+  the student × subject (and window) its previous revision named (`results.batch_changes`);
 * an assessment (published or retracted) of a round with a deadline → its student × subject, in
-  that round's window (the assessment's state and first-reported time: `compliance_round_reports`);
-* a membership (upsert or removal) → every item of its student, in every tracked window (a
-  student who changed groups leaves the old group's items and enters the new one's);
+  that round's window, before and after the revision (the assessment's state and first-reported
+  time: `compliance_round_reports`);
+* a membership (upsert or removal) → every item of its student, and of the student it named
+  before the batch (`note_members_before`, registered before the directory), in every tracked
+  window (a student who changed groups leaves the old group's items and enters the new one's);
 * a teaching assignment (upsert or removal) → its group × subject, and the group × subject it
   counted for before (`compliance_assignment_scope`), in every tracked window;
 * a calendar change → the organiser's windows re-dated and re-derived whole (rare); a window
@@ -41,7 +45,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, select, text, tuple_
+from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +64,7 @@ from styrkedja_kit.consumer import Delivered
 
 from ..directory.tables import memberships, teaching_assignments
 from ..figures.state import total
+from ..results.handlers import batch_changes
 from ..results.tables import forecast_facts
 from .rules import (
     Assignment,
@@ -75,7 +80,6 @@ from .rules import (
     WindowKind,
     fold_round_report,
     item_contribution,
-    item_delta,
     items,
     parse_round_period,
     round_period,
@@ -93,10 +97,12 @@ EVENT_TYPES = (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type,
                AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type,
                GroupMembershipUpsertedV1.event_type, TeachingAssignmentUpsertedV1.event_type,
                OrganisationEntityRemovedV1.event_type, CalendarChangedV1.event_type)
+# `note_members_before` runs before the directory, on the membership changes
+MEMBERSHIP_TYPES = (GroupMembershipUpsertedV1.event_type, OrganisationEntityRemovedV1.event_type)
+_MEMBERS_BEFORE = "styrkedja.compliance.members_before"
 
 Group = tuple[str, str]  # (school unit code, group id): group ids are scoped by school unit
 ItemKey = tuple[str, str, str, str]  # school unit, group, subject, student
-CHUNK = 2000  # rows per statement where a whole window is written
 
 
 async def calendar_of(session: AsyncSession, organiser_id: str) -> ReportingCalendar:
@@ -265,30 +271,66 @@ def _diff_sql(kind: WindowKind, whole: bool) -> str:
         "FROM derived d LEFT JOIN rep ON rep.student_id = d.student_id AND rep.subject_code = d.subject_code), "
         "old AS (SELECT c.school_unit_code, c.group_id, c.subject_code, c.student_id, "
         "CAST(c.teachers AS text[]) AS teachers, c.status FROM compliance_items c "
-        f"WHERE c.organiser_id = :org AND c.kind = :kind AND c.period = :period AND {affected_old}) "
-        "SELECT coalesce(o.school_unit_code, n.school_unit_code), coalesce(o.group_id, n.group_id), "
-        "coalesce(o.subject_code, n.subject_code), coalesce(o.student_id, n.student_id), "
-        "o.teachers, o.status, n.teachers, n.status FROM old o FULL JOIN new n "
-        "ON n.school_unit_code = o.school_unit_code AND n.group_id = o.group_id "
-        "AND n.subject_code = o.subject_code AND n.student_id = o.student_id "
-        "WHERE o.status IS DISTINCT FROM n.status OR o.teachers IS DISTINCT FROM n.teachers")
+        f"WHERE c.organiser_id = :org AND c.kind = :kind AND c.period = :period AND {affected_old}) " + _DIFF_SELECT)
 
 
-_DIFF = {(kind, whole): text(_diff_sql(kind, whole)) for kind in WindowKind for whole in (False, True)}
-_UPSERT_ITEMS = text(
-    "INSERT INTO compliance_items (organiser_id, kind, period, school_unit_code, group_id, subject_code, student_id, "
-    "teachers, status) SELECT :org, :kind, :period, u, g, s, st, string_to_array(t, ','), x FROM unnest("
-    "CAST(:units AS text[]), CAST(:groups AS text[]), CAST(:subjects AS text[]), CAST(:students AS text[]), "
-    "CAST(:teachers AS text[]), CAST(:statuses AS text[])) AS k(u, g, s, st, t, x) "
-    "ON CONFLICT (organiser_id, kind, period, school_unit_code, group_id, subject_code, student_id) "
-    "DO UPDATE SET teachers = EXCLUDED.teachers, status = EXCLUDED.status")
-_DELETE_ITEMS = text(
-    "DELETE FROM compliance_items c USING unnest(CAST(:units AS text[]), CAST(:groups AS text[]), "
-    "CAST(:subjects AS text[]), CAST(:students AS text[])) AS k(u, g, s, st) "
-    "WHERE c.organiser_id = :org AND c.kind = :kind AND c.period = :period AND c.school_unit_code = k.u "
-    "AND c.group_id = k.g AND c.subject_code = k.s AND c.student_id = k.st")
+# the items that differ: key (u, g, s, st), old teachers and status (ot, os), new (nt, ns)
+_DIFF_SELECT = (
+    "SELECT coalesce(o.school_unit_code, n.school_unit_code) AS u, coalesce(o.group_id, n.group_id) AS g, "
+    "coalesce(o.subject_code, n.subject_code) AS s, coalesce(o.student_id, n.student_id) AS st, "
+    "o.teachers AS ot, o.status AS os, n.teachers AS nt, n.status AS ns FROM old o FULL JOIN new n "
+    "ON n.school_unit_code = o.school_unit_code AND n.group_id = o.group_id "
+    "AND n.subject_code = o.subject_code AND n.student_id = o.student_id "
+    "WHERE o.status IS DISTINCT FROM n.status OR o.teachers IS DISTINCT FROM n.teachers")
+# `rules.item_contribution` in SQL: one side (old −1, new +1) of a changed item → its cells ('' = not
+# part of the cell kind's key): school unit, group, group × subject; per responsible teacher the
+# teacher and teacher × group × subject; nobody responsible → unassigned
+_CONTRIBUTIONS = (
+    "side AS (SELECT u, g, s, ot AS teachers, os AS status, -1 AS n FROM diff WHERE os IS NOT NULL "
+    "UNION ALL SELECT u, g, s, nt, ns, 1 FROM diff WHERE ns IS NOT NULL), "
+    "contrib AS (SELECT x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d CROSS JOIN LATERAL (VALUES "
+    "('school_unit', '', '', ''), ('group', d.g, '', ''), ('group_subject', d.g, d.s, '')) AS x(cell_kind, g, s, t) "
+    "UNION ALL SELECT x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
+    "CROSS JOIN LATERAL unnest(d.teachers) AS tt(teacher) CROSS JOIN LATERAL (VALUES "
+    "('teacher', '', '', tt.teacher), ('teacher_group_subject', d.g, d.s, tt.teacher)) AS x(cell_kind, g, s, t) "
+    "UNION ALL SELECT 'unassigned', d.u, d.g, d.s, '', d.n, d.status FROM side d WHERE cardinality(d.teachers) = 0), "
+    "cell AS (SELECT cell_kind, u, g, s, t, sum(n) AS expected, "
+    "coalesce(sum(n) FILTER (WHERE status = 'on_time'), 0) AS on_time, "
+    "coalesce(sum(n) FILTER (WHERE status = 'late'), 0) AS late FROM contrib GROUP BY 1, 2, 3, 4, 5), ")
 
 
+def _apply_sql(kind: WindowKind, whole: bool) -> str:
+    """One statement per window: derive the differing items (`_diff_sql`), write them (upsert the
+    new, delete the gone) and add their deltas to the cells — set-based, nothing through Python.
+    Returns how many items changed and how many cells were written."""
+    ctes = _diff_sql(kind, whole).removesuffix(_DIFF_SELECT)
+    return (
+        f"{ctes}, diff AS MATERIALIZED ({_DIFF_SELECT}), "
+        "up AS (INSERT INTO compliance_items (organiser_id, kind, period, school_unit_code, group_id, subject_code, "
+        "student_id, teachers, status) SELECT :org, :kind, :period, u, g, s, st, nt, ns FROM diff "
+        "WHERE ns IS NOT NULL ORDER BY u, g, s, st "
+        "ON CONFLICT (organiser_id, kind, period, school_unit_code, group_id, subject_code, student_id) "
+        "DO UPDATE SET teachers = EXCLUDED.teachers, status = EXCLUDED.status RETURNING 1), "
+        "gone AS (DELETE FROM compliance_items c USING diff d WHERE d.ns IS NULL AND c.organiser_id = :org "
+        "AND c.kind = :kind AND c.period = :period AND c.school_unit_code = d.u AND c.group_id = d.g "
+        "AND c.subject_code = d.s AND c.student_id = d.st RETURNING 1), "
+        f"{_CONTRIBUTIONS}"
+        "cup AS (INSERT INTO compliance_cells (organiser_id, kind, period, cell_kind, school_unit_code, group_id, "
+        "subject_code, teacher_id, expected, on_time, late) SELECT :org, :kind, :period, cell_kind, u, g, s, t, "
+        "expected, on_time, late FROM cell WHERE expected <> 0 OR on_time <> 0 OR late <> 0 "
+        "ORDER BY cell_kind, u, g, s, t "  # two writers lock cells in the same order
+        "ON CONFLICT (organiser_id, kind, period, cell_kind, school_unit_code, group_id, subject_code, teacher_id) "
+        "DO UPDATE SET expected = compliance_cells.expected + EXCLUDED.expected, "
+        "on_time = compliance_cells.on_time + EXCLUDED.on_time, late = compliance_cells.late + EXCLUDED.late "
+        "RETURNING 1) "
+        "SELECT (SELECT count(*) FROM diff), (SELECT count(*) FROM up), (SELECT count(*) FROM gone), "
+        "(SELECT count(*) FROM cup)")
+
+
+_APPLY = {(kind, whole): text(_apply_sql(kind, whole)) for kind in WindowKind for whole in (False, True)}
+_DROP_EMPTY_CELLS = text(
+    "DELETE FROM compliance_cells WHERE organiser_id = :org AND kind = :kind AND period = :period "
+    "AND expected = 0 AND on_time = 0 AND late = 0")
 def _params(key: WindowKey, window: Window) -> dict[str, Any]:
     params: dict[str, Any] = {"org": key.organiser_id, "kind": key.kind.value, "period": key.period,
                               "opens": window.opens, "deadline": window.deadline, "tz": window.timezone}
@@ -301,7 +343,7 @@ def _params(key: WindowKey, window: Window) -> dict[str, Any]:
 
 async def sync_window(session: AsyncSession, key: WindowKey, window: Window, touched: Touched | None) -> int:
     """Bring the items of one window that `touched` affects (None = all) and their cells to what the
-    directory and the reports say now; returns how many items changed."""
+    directory and the reports say now, in one statement (`_apply_sql`); returns how many items changed."""
     params = _params(key, window)
     if touched is not None:
         pairs = sorted(touched.pairs.get(key.period, ()))
@@ -311,63 +353,11 @@ async def sync_window(session: AsyncSession, key: WindowKey, window: Window, tou
                    "g_groups": [g[1] for g in gs], "g_subjects": [g[2] for g in gs]}
         if not (pairs or gs or touched.students):
             return 0
-    changed = (await session.execute(_DIFF[(key.kind, touched is None)], params)).all()
-    if not changed:
-        return 0
-    change: dict[ComplianceCell, ComplianceTally] = {}
-    upserts: list[Item] = []
-    removals: list[ItemKey] = []
-    for unit, group, subject, student, old_teachers, old_status, new_teachers, new_status in changed:
-        old = None if old_status is None else Item(key, unit, group, subject, student, tuple(old_teachers),
-                                                  ItemStatus(old_status))
-        new = None if new_status is None else Item(key, unit, group, subject, student, tuple(new_teachers),
-                                                  ItemStatus(new_status))
-        for cell, tally in item_delta(old, new).items():
-            change[cell] = change[cell] + tally if cell in change else tally
-        if new is None:
-            removals.append((unit, group, subject, student))
-        else:
-            upserts.append(new)
-    base = {"org": key.organiser_id, "kind": key.kind.value, "period": key.period}
-    upserts.sort(key=lambda i: (i.school_unit_code, i.group_id, i.subject_code, i.student_id))
-    for start in range(0, len(upserts), CHUNK):
-        part = upserts[start:start + CHUNK]
-        await session.execute(_UPSERT_ITEMS, base | {
-            "units": [i.school_unit_code for i in part], "groups": [i.group_id for i in part],
-            "subjects": [i.subject_code for i in part], "students": [i.student_id for i in part],
-            "teachers": [",".join(i.teachers) for i in part], "statuses": [i.status.value for i in part]})
-    removals.sort()
-    for start in range(0, len(removals), CHUNK):
-        part_keys = removals[start:start + CHUNK]
-        await session.execute(_DELETE_ITEMS, base | {
-            "units": [k[0] for k in part_keys], "groups": [k[1] for k in part_keys],
-            "subjects": [k[2] for k in part_keys], "students": [k[3] for k in part_keys]})
-    await add_to_cells(session, change)
-    return len(changed)
-
-
-def _cell_row(cell: ComplianceCell) -> dict[str, str]:
-    return {"organiser_id": cell.window.organiser_id, "kind": cell.window.kind.value, "period": cell.window.period,
-            "cell_kind": cell.kind.value, "school_unit_code": cell.school_unit_code,
-            "group_id": cell.group_id or "", "subject_code": cell.subject_code or "",
-            "teacher_id": cell.teacher_id or ""}
-
-
-async def add_to_cells(session: AsyncSession, change: dict[ComplianceCell, ComplianceTally]) -> None:
-    rows = sorted(({**_cell_row(cell), "expected": t.expected, "on_time": t.on_time, "late": t.late}
-                   for cell, t in change.items() if not t.is_zero()), key=lambda r: tuple(r.values()))
-    cc = compliance_cells.c
-    for start in range(0, len(rows), CHUNK):  # sorted: two writers lock cells in the same order
-        part = rows[start:start + CHUNK]
-        stmt = pg_insert(compliance_cells).values(part)
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=[col.name for col in compliance_cells.primary_key],
-            set_={"expected": cc.expected + stmt.excluded.expected, "on_time": cc.on_time + stmt.excluded.on_time,
-                  "late": cc.late + stmt.excluded.late}))
-        keys = [tuple(r[col.name] for col in compliance_cells.primary_key) for r in part]
-        await session.execute(delete(compliance_cells).where(
-            tuple_(*compliance_cells.primary_key.columns).in_(keys),
-            and_(cc.expected == 0, cc.on_time == 0, cc.late == 0)))
+    changed, _upserted, _deleted, cells = (await session.execute(_APPLY[(key.kind, touched is None)], params)).one()
+    if cells:  # a cell whose items all went has no row
+        await session.execute(_DROP_EMPTY_CELLS, {"org": key.organiser_id, "kind": key.kind.value,
+                                                  "period": key.period})
+    return int(changed)
 
 
 async def _fold_round_reports(session: AsyncSession, incoming: Sequence[RoundReport]) -> list[RoundReport]:
@@ -392,8 +382,42 @@ async def _fold_round_reports(session: AsyncSession, incoming: Sequence[RoundRep
     return [stored[s.assessment_id] for s in changed if s.assessment_id in stored] + changed
 
 
+async def note_members_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    """Registered *before* the directory: the student each of the batch's memberships names now
+    (before the batch), so that a membership whose student changes re-derives the old student's
+    items too (`apply_compliance` takes them from the session, once)."""
+    ids: set[tuple[str, str]] = set()
+    for item in batch:
+        data: Any = item.event.data
+        if item.event.type == GroupMembershipUpsertedV1.event_type:
+            ids.add((data.organiser_id, data.membership_id))
+        elif item.event.type == OrganisationEntityRemovedV1.event_type and data.entity == "membership":
+            ids.add((data.organiser_id, data.entity_id))
+    found: set[tuple[str, str]] = set()
+    if ids:
+        m = memberships.c
+        found = {(organiser, student) for organiser, student in (await session.execute(
+            select(m.organiser_id, m.student_id).where(tuple_(m.organiser_id, m.membership_id).in_(sorted(ids))))).all()
+            if student is not None}
+    session.info[_MEMBERS_BEFORE] = found
+
+
+def _moved_from(session: AsyncSession, batch: Sequence[Delivered], touched: dict[str, Touched]) -> None:
+    """What the batch's revisions and memberships named before it: a forecast revised to another
+    student, subject or term re-derives the old student × subject in the old window too (the results
+    hand over the (old, new) facts); a membership changed to another student re-derives the old
+    student's items (`note_members_before`). Assessments: `_fold_round_reports` returns the old state."""
+    forecasts = any(i.event.type in (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type) for i in batch)
+    for old, _new in batch_changes(session).forecasts if forecasts else ():  # the results ran on this batch
+        if old is not None:
+            touched[old.organiser_id].pairs[f"{old.school_year}:{old.term}"].add((old.student_id, old.subject_code))
+    for organiser, student in sorted(session.info.pop(_MEMBERS_BEFORE, set())):
+        touched[organiser].students.add(student)
+
+
 async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     touched: dict[str, Touched] = defaultdict(Touched)
+    _moved_from(session, batch, touched)
     rounds: list[RoundReport] = []
     removed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # entity → (organiser, id)
     assignments: set[tuple[str, str]] = set()  # (organiser, assignment id)

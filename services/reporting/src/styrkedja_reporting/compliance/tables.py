@@ -1,5 +1,6 @@
 """Compliance state: tracked windows, the organisers' calendars, one row per expected report (item)
-and the additive cells the lists are read from (kept by `rules.item_delta`)."""
+and the additive cells the lists are read from (kept by deltas: `rules.item_contribution`, in SQL
+in `handlers._apply_sql`)."""
 
 from __future__ import annotations
 
