@@ -40,9 +40,10 @@ from styrkedja_kit.outbox import Outbox
 from ..figures.forecast_outcome import ForecastTally
 from ..figures.pass_share import PassTally
 from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
+from ..figures.tables import _reaches_values
 from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR
-from ..results.tables import assessment_aggregates, assessment_facts, forecast_facts, placement_of
+from ..results.tables import _arrays, assessment_aggregates, assessment_facts, forecast_facts, placement_of
 from .events import event_data
 from .rules import (
     Action,
@@ -143,21 +144,30 @@ async def load_thresholds(session: AsyncSession, organiser_ids: Iterable[str]) -
             for r in rows}
 
 
+# One lookup per cell through the aggregates' primary key (LATERAL: the keys drive an index scan
+# whatever the planner guesses of the array's length), summed in the database: per cell the
+# results and those reaching the pass level, all kinds, years, genders and terms together.
+_PASS_TALLIES = text(
+    "SELECT k.level, k.unit_id, k.organiser_id, k.subject_code, k.school_year, k.round, t.assessed, t.reaching "
+    "FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), CAST(:organiser_id AS text[]), "
+    "CAST(:subject_code AS text[]), CAST(:school_year AS text[]), CAST(:round AS integer[])) "
+    "AS k(level, unit_id, organiser_id, subject_code, school_year, round) "
+    "CROSS JOIN LATERAL (SELECT sum(a.count) AS assessed, "
+    "coalesce(sum(a.count) FILTER (WHERE s.reaches), 0) AS reaching "
+    f"FROM {assessment_aggregates.name} a LEFT JOIN {_reaches_values()} ON s.scale = a.scale AND s.value = a.value "
+    "WHERE a.level = k.level AND a.unit_id = k.unit_id AND a.organiser_id = k.organiser_id "
+    "AND a.subject_code = k.subject_code AND a.school_year = k.school_year AND a.round = k.round) t "
+    "WHERE t.assessed IS NOT NULL")
+
+
 async def pass_tallies(session: AsyncSession, keys: set[TallyKey]) -> dict[TallyKey, PassTally]:
-    """Results and results reaching the pass level per cell, all kinds, years and genders together."""
+    """Results and results reaching the pass level per cell, all kinds, years and genders together
+    (one statement per batch; a cell without results is absent)."""
     if not keys:
         return {}
-    a = assessment_aggregates.c
-    dims = (a.level, a.unit_id, a.organiser_id, a.subject_code, a.school_year, a.round)
-    rows = (await session.execute(select(*dims, a.scale, a.value, a["count"]).where(
-        tuple_(*dims).in_(sorted(keys))))).all()
-    out: dict[TallyKey, PassTally] = {}
-    for row in rows:
-        key = TallyKey(*row[:6])
-        n = int(row[-1])
-        out[key] = out.get(key, PassTally()) + PassTally(
-            assessed_unknown=n, reaching_unknown=n if reaches_pass(Scale(row.scale), row.value) else 0)
-    return out
+    rows = (await session.execute(_PASS_TALLIES, _arrays(TallyKey._fields, sorted(keys)))).all()
+    return {TallyKey(*row[:6]): PassTally(assessed_unknown=int(row[6]), reaching_unknown=int(row[7]))
+            for row in rows}
 
 
 def _alert_of(row, cell: AlertCell) -> Alert:
@@ -275,14 +285,15 @@ async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) ->
 
     tallies = await pass_tallies(session, {key(lv, u, o, s, q) for lv, u, o, s, p in cells
                                            for q in (p, p.previous())})
-    thresholds = await load_thresholds(session, {c[2] for c in cells})
+    stored = await load_thresholds(session, {c[2] for c in cells})
+    default = Thresholds()  # frozen: one for every organiser without its own
     judged = []
     for level, unit, organiser, subject, p in sorted(cells, key=lambda c: (*c[:4], str(c[4].school_year),
                                                                              c[4].round)):
         cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, p)
         observation = judge_pass_drop(tallies.get(key(level, unit, organiser, subject, p)),
                                       tallies.get(key(level, unit, organiser, subject, p.previous())),
-                                      thresholds.get(organiser, Thresholds()))
+                                      stored.get(organiser, default))
         judged.append((cell, observation))
     return await decide(session, judged, now)
 
@@ -380,6 +391,7 @@ async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[s
                                      set[tuple[str, str]]], now: datetime) -> int:
     """`below_forecast` on the given units per organiser × subject × school year × term."""
     thresholds = await load_thresholds(session, {key[0] for key in wanted})
+    default = Thresholds()
     judged = []
     for (organiser, subject, school_year, term), units in sorted(wanted.items()):
         tallies = await forecast_tallies(session, organiser, subject, school_year, term)
@@ -387,5 +399,5 @@ async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[s
         for level, unit in sorted(units):
             cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, period)
             judged.append((cell, judge_below_forecast(tallies.get((level, unit)),
-                                                      thresholds.get(organiser, Thresholds()))))
+                                                      thresholds.get(organiser, default))))
     return await decide(session, judged, now)

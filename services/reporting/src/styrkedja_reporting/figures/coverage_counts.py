@@ -50,14 +50,22 @@ _DELETE = text(
     "subject_code, year, school_year, period, student_id) IN (SELECT * FROM unnest(CAST(:unit_id AS text[]), "
     "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:year AS integer[]), "
     "CAST(:school_year AS text[]), CAST(:period AS text[]), CAST(:student_id AS text[])))")
+# LATERAL with OFFSET 0 (not pulled up into a plain join): the keys drive an index scan of one student's
+# rows (`ix_figure_students_student`) whatever the planner guesses of the array's length (a generic
+# plan's guess made it rescan the keys per row of the table)
 _GROUPS_OF = text(
-    f"SELECT s.organiser_id, s.student_id, s.subject_code, s.year, s.school_year, s.period, s.unit_id "
-    f"FROM {figure_students.name} s JOIN unnest(CAST(:organiser_id AS text[]), CAST(:student_id AS text[]), "
+    "SELECT k.organiser_id, k.student_id, k.subject_code, k.year, k.school_year, k.period, s.unit_id "
+    "FROM unnest(CAST(:organiser_id AS text[]), CAST(:student_id AS text[]), "
     "CAST(:subject_code AS text[]), CAST(:year AS integer[]), CAST(:school_year AS text[]), "
     "CAST(:period AS text[])) AS k(organiser_id, student_id, subject_code, year, school_year, period) "
-    "ON s.student_id = k.student_id AND s.subject_code = k.subject_code AND s.school_year = k.school_year "
+    f"CROSS JOIN LATERAL (SELECT s.unit_id FROM {figure_students.name} s "
+    "WHERE s.student_id = k.student_id AND s.subject_code = k.subject_code AND s.school_year = k.school_year "
     "AND s.period = k.period AND s.organiser_id = k.organiser_id AND s.year = k.year "
-    "WHERE s.level = 'group' AND s.count > 0")
+    "AND s.level = 'group' AND s.count > 0 OFFSET 0) s")
+
+
+_CUSTOM_PLAN = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+_AUTO_PLAN = text("SELECT set_config('plan_cache_mode', 'auto', true)")
 
 
 def school_unit_of(group_unit_id: str) -> str:
@@ -113,8 +121,12 @@ async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]
         return Counter()
     keys = sorted({*inserted, *emptied})
     after: dict[StudentKey, set[str]] = {}
-    for organiser_id, student_id, subject_code, year, school_year, period, unit_id in (
-            await session.execute(_GROUPS_OF, _arrays(_STUDENT_KEY, keys))).all():
+    # planned for these keys and the table as it is now: a generic plan made while the table was
+    # small (a fresh rebuild) would scan it once per key (results are the same either way)
+    await session.execute(_CUSTOM_PLAN)
+    found = (await session.execute(_GROUPS_OF, _arrays(_STUDENT_KEY, keys))).all()
+    await session.execute(_AUTO_PLAN)
+    for organiser_id, student_id, subject_code, year, school_year, period, unit_id in found:
         after.setdefault((organiser_id, student_id, subject_code, year, school_year, period), set()).add(unit_id)
     empty_rows = [(unit_id, organiser_id, subject_code, year, school_year, period, student_id)
                   for (organiser_id, student_id, subject_code, year, school_year, period), units in emptied.items()
