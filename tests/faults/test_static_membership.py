@@ -86,7 +86,7 @@ def test_a_static_member_restarted_after_sigkill_gets_its_partitions_back_withou
     before = consumer_status(reporting, lambda s: s["lag"] != "unknown", "a known lag")
     assert before["assigned"] and before["partitions"] > 0 and before["generation"] >= 1
     assert before["group_instance_id"] == INSTANCE
-    assert before["lag"] == 0 and before["newest_applied_event_time"] is None  # nothing on its topics yet
+    assert before["lag"] == 0  # caught up (a shared broker may hold other tests' events: applied, or none)
 
     reporting.kill()  # no LeaveGroup: the coordinator still counts the old member in
     reporting.start()
