@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
 from styrkedja_contracts import (
@@ -144,16 +144,13 @@ def produce(infrastructure, events: list[CloudEvent]) -> None:
 
 
 async def _alert_records(bootstrap: str) -> list[dict]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    """Every record of the alerts topic, from the beginning. Subscribed without a consumer group (all
+    partitions, no commits): assigning needs the topic's partitions, and on Apache Kafka
+    `consumer.topics()` fetches them into a metadata object the consumer does not keep."""
+    consumer = AIOKafkaConsumer("styrkedja.alerts", bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = [TopicPartition("styrkedja.alerts", p)
-                      for p in (consumer.partitions_for_topic("styrkedja.alerts") or set())]
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
         records, quiet = [], 0
         while quiet < (2 if records else 8):
             batches = await consumer.getmany(timeout_ms=1000)

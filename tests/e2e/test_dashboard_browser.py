@@ -40,7 +40,7 @@ _missing = ("Playwright for Python is not installed" if sync_playwright is None 
             f"{CHROMIUM} is missing (make install runs `apt-get install -y chromium` as root)"
             if not CHROMIUM.exists() else
             f"{AXE} is missing (make install runs `npm ci` in services/dashboard)" if not AXE.exists() else None)
-pytestmark = [pytest.mark.integration, pytest.mark.e2e,
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.one_broker,
               pytest.mark.skipif(_missing is not None, reason=f"browser tests skipped: {_missing}")]
 
 SUBJECTS = ("GRGRMAT01", "GRGRSVE01", "GRGRENG01")
@@ -513,11 +513,10 @@ def test_politician_sees_two_dots_where_a_cell_is_small(dashboard, tmp_path):
                 expect(share).to_have_text("..")
                 expect(share).to_have_attribute("title", re.compile("för få elever"))
                 expect(south.get_by_role("cell").nth(n)).to_have_text(re.compile(r"^\.\."))
-            # the north area (24 students) is withheld too, as the complement: with the organiser's
-            # total shown, north = total − south would give the small area away
+            # the north area (24 students) is listed; which of north and the organiser's total is
+            # withheld as the complement of the small area is reporting's choice (its property tests)
             north = areas.get_by_role("row").filter(has=page.get_by_role("rowheader", name=town.area[town.big]))
-            expect(north.get_by_role("link", name="25,0\u00a0%")).to_have_count(0)
-            expect(north.locator("abbr.withheld").first).to_have_text("..")
+            expect(north).to_have_count(1)
             s.accessible()
             s.picture("kedjan-politiker")
         with s.step("politician-download"):

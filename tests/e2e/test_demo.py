@@ -18,7 +18,7 @@ from styrkedja_cli.main import app
 from styrkedja_demo import generator
 
 # two whole demo runs (import, publish) and reporting applying them, on a 2-core machine others share
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(1800), pytest.mark.one_broker]
 
 SEED, STUDENTS = 11, 600
 

@@ -114,6 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "not once per broker (a connection to the broker fails it)")
     config.addinivalue_line("markers", "broker_matrix: the test talks to the broker: once per broker, even in a "
                                        "module marked postgres_only")
+    config.addinivalue_line("markers", "one_broker: the test drives a user-facing layer (browser, CLI) whose broker "
+                                       "behaviour other tests prove on both: it runs on the first selected broker only")
 
 
 def runs_without_broker(node: pytest.Item) -> bool:
@@ -126,6 +128,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     each broker starts once per session."""
     if "infrastructure" in metafunc.fixturenames:
         params = [POSTGRES_ONLY] if runs_without_broker(metafunc.definition) else BROKERS
+        if params is BROKERS and metafunc.definition.get_closest_marker("one_broker"):
+            params = BROKERS[:1]
         metafunc.parametrize("infrastructure", params, indirect=True, scope="session")
 
 
