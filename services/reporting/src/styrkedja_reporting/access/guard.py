@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import replace
-from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +15,7 @@ from styrkedja_kit.auth.audit import record_read
 
 from ..exports.table import Row, Table, Withheld
 from ..results.read import CURRENT_SCOPE, Scope
-from .disclosure import DisclosureRules, Reason, suppressed_levels
+from .disclosure import DisclosureRules, suppressed_levels
 from .scope import node_of, reader_of
 from .tables import audit_reads
 
@@ -148,31 +147,3 @@ def withhold_small(table: Table, level: str, scope: Scope) -> Table:
                 yield hide(row)
         return replace(table, rows=async_rows())
     return replace(table, rows=(hide(row) for row in rows))
-
-
-_NOT_COUNTS = frozenset({"weeks", "round", "year", "school_year", "term", "level", "unit_id"})
-
-
-def withhold_counts(body: Any, min_students: int) -> Any:
-    """Primary suppression of a nested JSON body of counts: every count of 1 to N-1 becomes `null`
-    (the body's `withheld` names the reason). Used where a body has no cell structure to protect
-    complementarily (support summaries above the reader's exact levels)."""
-    hidden = False
-
-    def walk(value: Any) -> Any:
-        nonlocal hidden
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and 0 < value < min_students:
-            hidden = True
-            return None
-        if isinstance(value, dict):
-            return {k: v if k in _NOT_COUNTS else walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return value
-
-    out = walk(body)
-    if hidden and isinstance(out, dict):
-        out["withheld"] = Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS.value
-    return out
