@@ -26,11 +26,21 @@ SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
 
 
+#: ports this process has handed out: the kernel may offer a just-closed port again, and two services of
+#: one stack given the same port would leave one answering for both (seen in CI: reporting's requests
+#: reached forecast).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nobody listens on now and that this process has not handed out before."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def _as_root() -> bool:

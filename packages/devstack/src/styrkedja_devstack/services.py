@@ -86,9 +86,13 @@ class ServiceProcess:
                 raise RuntimeError(f"{self.spec.name} exited with {self.process.returncode} before it was ready "
                                    f"(is port {self.port} taken?){where}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                response = httpx.get(f"{self.url}/readyz", timeout=2)
+                if response.status_code == 200:
+                    answered = response.json().get("service")
+                    if answered not in (None, self.spec.name):  # someone else holds our port
+                        raise RuntimeError(f"{self.spec.name}: port {self.port} is answered by {answered}")
                     return time.monotonic() - started
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ValueError):
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"{self.spec.name} not ready within {timeout} s")

@@ -183,7 +183,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
         for loop in runtime.consumers:
             checks[f"consumer:{loop.group_id}"] = "ok" if loop.assigned else "waiting for partition assignment"
         ready = all(v == "ok" for v in checks.values())
-        body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
+        body: dict[str, Any] = {"service": settings.service_name, "status": "ready" if ready else "not ready",
+                                "checks": checks}
         if runtime.consumers:  # membership, lag and freshness of each consumer (see ConsumerLoop.status)
             body["consumers"] = [loop.status() for loop in runtime.consumers]
         return JSONResponse(body, status_code=200 if ready else 503)
