@@ -4,11 +4,20 @@ an embedded PostgreSQL, for the reporting code of a git ref ("before") and of th
 ("after") in the same run on the same machine, so the two figures compare.
 
 The events are decoded up front (decoding is the same for both and not part of applying):
-new assessments and forecasts, later revisions and retractions/withdrawals, in batches of the
-consumer's size (1,000). "after" also has the directory applied first (not timed), so the
-area level is live.
+new assessments and forecasts, later revisions and retractions/withdrawals, in batches of
+`--batch` (`--before-batch` for "before"). Both have the directory applied first (not timed), so
+the area level is live.
 
-    .venv/bin/python bench/apply.py [--events 30000] [--before-ref e1215bb] [--rounds 2]
+In the same run: raw consume from the same broker (`speed.raw_consume`, before and after the
+measurements), and with `--from-broker N` the whole consumer of this checkout catching up from the
+broker (events produced to the topics first, untimed; fetch, decode, batches filled up to N without
+waiting, apply). At the end the cells of "after" (and of the broker run) are checked against a
+recomputation from the facts (results, figures, support, compliance, rosters: as
+`/v1/admin/consistency`); the exit status is 1 if any differ. CPU seconds of this process and of the
+PostgreSQL server are reported beside the wall time (the machine is shared: CPU per event moves less).
+
+    .venv/bin/python bench/apply.py [--events 30000] [--before-ref e1215bb] [--rounds 2] \\
+        [--batch 10000 --before-batch 1000] [--from-broker 10000] [--profile out.txt]
 
 `--rosters` adds rosters and teaching assignments to the directory (every student of an organiser in
 one of its 80 groups, 4 subjects × one teacher per group) and a calendar with deadlines for rounds 1
@@ -21,6 +30,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import platform
 import random
 import shutil
@@ -33,6 +43,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 
 from styrkedja_contracts import (  # noqa: E402
     AssessmentPublishedV1,
@@ -45,7 +56,7 @@ from styrkedja_contracts import (  # noqa: E402
     new_event,
 )
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline  # noqa: E402
-from styrkedja_devstack.postgres import EmbeddedPostgres, ensure_database  # noqa: E402
+from styrkedja_devstack.stack import Infrastructure  # noqa: E402
 from styrkedja_kit.consumer import ConsumerLoop, Delivered  # noqa: E402
 from styrkedja_kit.db import Database  # noqa: E402
 from styrkedja_kit.settings import ServiceSettings  # noqa: E402
@@ -159,7 +170,26 @@ def delivered(events: list, start: int = 0) -> list[Delivered]:
     return [Delivered(e, TOPICS[e.type.split(".")[2]], 0, start + n) for n, e in enumerate(events)]
 
 
-async def measure(label: str, package: str, server_url: str, directory: list, events: list, batch: int) -> dict:
+def postgres_cpu_seconds(data_dir: Path | None) -> float:
+    """CPU seconds used so far by the PostgreSQL server's processes (the postmaster's children)."""
+    import psutil
+
+    if data_dir is None or not (data_dir / "postmaster.pid").exists():
+        return float("nan")
+    server = psutil.Process(int((data_dir / "postmaster.pid").read_text().split()[0]))
+    total = 0.0
+    for process in [server, *server.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+async def prepare(label: str, package: str, infra: Infrastructure, directory: list, batch: int,
+                  settings: dict | None = None) -> tuple[ConsumerLoop, Database, object]:
+    """A fresh database with `package`'s tables and the directory applied (not timed)."""
     module = importlib.import_module(f"{package}.persistence")
     metadata = module.metadata
     try:  # since the reshape by capability: a handler registry in main
@@ -168,32 +198,154 @@ async def measure(label: str, package: str, server_url: str, directory: list, ev
     except (ImportError, AttributeError):
         handler = importlib.import_module(f"{package}.service").apply_batch
         handles = None
-    name = f"bench_apply_{label}_{uuid.uuid4().hex[:6]}"
-    ensure_database(server_url, name)
-    url = f"postgresql+asyncpg://{server_url.removeprefix('postgresql://')}/{name}"
+    url = infra.create_database(f"bench_apply_{label}_{uuid.uuid4().hex[:6]}")
     db = Database(url)
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
-    loop = ConsumerLoop(ServiceSettings(database_url=url), db, group_id="bench", topics=[], handler=handler,
-                        applied_table=metadata.tables["consumer_applied_events"],
+    loop = ConsumerLoop(ServiceSettings(database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+                                        client_id=f"bench-apply-{label}", **(settings or {})),
+                        db, group_id=f"bench-{uuid.uuid4().hex[:6]}", topics=sorted(set(TOPICS.values())),
+                        handler=handler, applied_table=metadata.tables["consumer_applied_events"],
                         offsets_table=metadata.tables["consumer_offsets"], handles=handles)
-    from aiokafka import TopicPartition
     if directory and handles is not None:
         for start in range(0, len(directory), batch):
             await loop._apply(delivered(directory[start:start + batch], 10_000_000 + start), {})
+    return loop, db, package
+
+
+async def counts(db: Database) -> dict:
+    from sqlalchemy import text
+
+    async with db.sessions() as session:
+        return {"assessment_cells": (await session.execute(text("SELECT count(*) FROM assessment_aggregates"))
+                                     ).scalar_one(),
+                "compliance_items": (await session.execute(text("SELECT count(*) FROM compliance_items"))).scalar_one()}
+
+
+async def recomputation(db: Database, package: str) -> dict:
+    """Every materialised cell against the same figure recomputed from the facts (as GET
+    /v1/admin/consistency): mismatches per table, all zero when nothing was lost or counted twice."""
+    results = importlib.import_module(f"{package}.results.tables")
+    figures = importlib.import_module(f"{package}.figures.tables")
+    support = importlib.import_module(f"{package}.support.handlers")
+    compliance = importlib.import_module(f"{package}.compliance.handlers")
+    rosters = importlib.import_module(f"{package}.directory.rosters")
+    async with db.sessions() as session:
+        found = {"assessments": sum((await results.ASSESSMENTS.mismatches(session)).values()),
+                 "forecasts": sum((await results.FORECASTS.mismatches(session)).values()),
+                 "compliance": await compliance.mismatches(session),
+                 "rosters": sum((await rosters.mismatches(session)).values())}
+        found |= {f"figure_{name}": sum(levels.values()) for name, levels in (await figures.mismatches(session)).items()}
+        found |= {f"support_{name}": sum(levels.values()) for name, levels in (await support.mismatches(session)).items()}
+    return found
+
+
+async def measure(label: str, package: str, infra: Infrastructure, directory: list, events: list, batch: int,
+                  check: bool) -> dict:
+    """In-process: `ConsumerLoop._apply` (claim ids + every handler + offsets, one transaction) over
+    decoded events in batches of `batch`."""
+    from aiokafka import TopicPartition
+
+    loop, db, _ = await prepare(label, package, infra, directory, batch)
     items = delivered(events)
+    pg_cpu, cpu = postgres_cpu_seconds(infra.postgres.data_dir if infra.postgres else None), time.process_time()
     started = time.perf_counter()
     for start in range(0, len(items), batch):
         chunk = items[start:start + batch]
         await loop._apply(chunk, {TopicPartition(t, 0): chunk[-1].offset + 1 for t in {i.topic for i in chunk}})
     seconds = time.perf_counter() - started
-    async with db.sessions() as session:
-        from sqlalchemy import text
-        cells = (await session.execute(text("SELECT count(*) FROM assessment_aggregates"))).scalar_one()
-        expected = (await session.execute(text("SELECT count(*) FROM compliance_items"))).scalar_one()
+    cpu = time.process_time() - cpu
+    pg_cpu = postgres_cpu_seconds(infra.postgres.data_dir if infra.postgres else None) - pg_cpu
+    out = {"events": len(items), "batch": batch, "seconds": round(seconds, 2),
+           "events_per_s": round(len(items) / seconds), **await counts(db),
+           "cpu_seconds_python": round(cpu, 2), "cpu_seconds_postgres": round(pg_cpu, 2),
+           "events_per_cpu_second": round(len(items) / (cpu + pg_cpu)) if pg_cpu == pg_cpu else None}
+    if check:
+        out["recomputation_mismatches"] = await recomputation(db, package)
     await db.dispose()
-    return {"events": len(items), "seconds": round(seconds, 2), "events_per_s": round(len(items) / seconds),
-            "assessment_cells": cells, "compliance_items": expected}
+    return out
+
+
+_PUBLISHED: list[int] = []
+
+
+async def publish(infra: Infrastructure, events: list) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, linger_ms=20,
+                                max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(TOPICS[e.type.split(".")[2]], e.to_bytes(), key=e.data.organiser_id.encode())
+                   for e in events]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def measure_from_broker(infra: Infrastructure, directory: list, events: list, max_records: int,
+                              check: bool) -> dict:
+    """The whole consumer: the events are on the topics first (keyed by organiser, produced untimed),
+    then a `ConsumerLoop` (fetch, decode, batches of up to `max_records` filled without waiting,
+    apply exactly once) is timed from its partitions' assignment to the last event applied."""
+    from styrkedja_kit.kafka import ensure_topics, registry_topics
+
+    loop, db, _ = await prepare("broker", "styrkedja_reporting", infra, directory, 1000,
+                                {"consumer_max_records": max_records})
+    await ensure_topics(loop.settings, registry_topics([loop.group_id]))
+    if not _PUBLISHED:  # once per run: a later round's new group reads the same records
+        await publish(infra, events)
+        _PUBLISHED.append(len(events))
+    runner = asyncio.create_task(loop.run())
+    try:
+        while not loop.assigned and loop.applied_count == 0:
+            await asyncio.sleep(0.001)
+        started = time.perf_counter()  # the group has handed out the partitions: fetching starts
+        first = loop.applied_count  # 0 unless a batch was applied within the last millisecond
+        while loop.applied_count < len(events):
+            await asyncio.sleep(0.01)
+        seconds = time.perf_counter() - started
+    finally:
+        loop.stop()
+        await runner
+    out = {"events": len(events), "timed_events": len(events) - first, "max_records": max_records,
+           "seconds": round(seconds, 2), "events_per_s": round((len(events) - first) / seconds), **await counts(db)}
+    if check:
+        out["recomputation_mismatches"] = await recomputation(db, "styrkedja_reporting")
+    await db.dispose()
+    return out
+
+
+def profiled(out: Path, run):  # noqa: ANN001, ANN201
+    """`run()` under pyinstrument, with the wall time per SQL statement summed (top 20), to `out`."""
+    from pyinstrument import Profiler
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    spent: dict[str, list[float]] = {}
+
+    def before(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        conn.info.setdefault("started", []).append(time.perf_counter())
+
+    def after(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        entry = spent.setdefault(" ".join(statement.split())[:110], [0.0, 0])
+        entry[0] += time.perf_counter() - conn.info["started"].pop()
+        entry[1] += 1
+
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "after_cursor_execute", after)
+    profiler = Profiler(async_mode="enabled")
+    try:
+        with profiler:
+            result = run()
+    finally:
+        event.remove(Engine, "before_cursor_execute", before)
+        event.remove(Engine, "after_cursor_execute", after)
+    ranked = sorted(spent.items(), key=lambda kv: -kv[1][0])[:20]
+    top = "".join(f"{seconds:8.2f} s {n:6d}x  {sql}\n" for sql, (seconds, n) in ranked)
+    out.write_text(f"{result}\n{top}\n" + profiler.output_text(unicode=True, show_all=False))
+    print(f"profile: {out}", flush=True)
+    return result
 
 
 def old_package(ref: str, into: Path) -> str:
@@ -210,7 +362,10 @@ def old_package(ref: str, into: Path) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=30_000)
-    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--batch", type=int, default=1_000, help="batch of the in-process measurement (after)")
+    parser.add_argument("--before-batch", type=int, default=None, help="batch for 'before' (default: --batch)")
+    parser.add_argument("--after-batch", type=int, default=None,
+                        help="also measure 'after' at this batch (e.g. the before's, to tell code from batching)")
     parser.add_argument("--before-ref", default="e1215bb")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "apply.json")
@@ -218,38 +373,76 @@ def main() -> int:
     parser.add_argument("--roster-students", type=int, default=6000, help="rostered students per organiser")
     parser.add_argument("--no-round-deadlines", action="store_true", help="compliance of the forecast window only")
     parser.add_argument("--only", choices=("before", "after"), default=None, help="measure one side only")
+    parser.add_argument("--broker", choices=("embedded", "kafka"), default=None)
+    parser.add_argument("--from-broker", type=int, default=0, metavar="MAX_RECORDS",
+                        help="also time the whole consumer catching up from the broker, batches up to MAX_RECORDS")
+    parser.add_argument("--raw-messages", type=int, default=100_000, help="raw consume probe (0: none)")
+    parser.add_argument("--profile", type=Path, default=None, help="profile the 'after' runs (pyinstrument) into this file")
     parser.add_argument("--note", default=None, help="what before and after are (written to the results)")
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="styrkedja-bench-apply-"))
     state.chmod(0o755)
-    pg = EmbeddedPostgres(state / "pgdata").start()
+    infra = Infrastructure.start(state, broker_kind=args.broker)
     try:
-        before = old_package(args.before_ref, state)
+        before = old_package(args.before_ref, state) if args.only != "after" else None
         directory, events = school_data(7, args.events)
         if args.rosters:
             directory += rosters(directory, args.roster_students, not args.no_round_deadlines)
         results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
-                         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
-                         "before_ref": args.before_ref, "batch": args.batch, "rounds": []}
+                         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                                     "load_1min_at_start": round(os.getloadavg()[0], 2)},
+                         "broker": infra.broker_kind, "before_ref": args.before_ref, "batch": args.batch,
+                         "rounds": []}
+        raw = []
+        if args.raw_messages:
+            from speed import raw_consume  # the same probe as `make bench`
+
+            raw.append(asyncio.run(raw_consume(infra.kafka_bootstrap_servers, args.raw_messages)))
+            print(f"raw consume: {raw[-1]:,.0f} messages/s", flush=True)
         for n in range(args.rounds):  # alternate, so a busy moment of the machine hits both
-            row = {}
-            for label, package in (("before", before), ("after", "styrkedja_reporting")):
-                if args.only not in (None, label):
+            row: dict = {}
+            sides = [("before", before, args.before_batch or args.batch)]
+            sides += [("after" if size == args.batch else f"after_batch_{size}", "styrkedja_reporting", size)
+                      for size in dict.fromkeys((args.after_batch, args.batch)) if size]
+            for label, package, size in sides:
+                if args.only not in (None, label.split("_")[0]) or package is None:
                     continue
-                row[label] = asyncio.run(measure(label, package, pg.server_url(), directory, events, args.batch))
+
+                def run(label: str = label, package: str = package, size: int = size,
+                        last: bool = n == args.rounds - 1) -> dict:
+                    return asyncio.run(measure(label, package, infra, directory, events, size,
+                                               check=label == "after" and last))
+
+                row[label] = profiled(args.profile, run) if args.profile and label == "after" else run()
                 print(f"round {n + 1} {label}: {row[label]}", flush=True)
+            if args.from_broker and args.only != "before":
+                row["after_from_broker"] = asyncio.run(measure_from_broker(infra, directory, events, args.from_broker,
+                                                                           check=n == args.rounds - 1))
+                print(f"round {n + 1} after, from the broker: {row['after_from_broker']}", flush=True)
             results["rounds"].append(row)
-        for label in ("before", "after"):
-            if args.only in (None, label):
-                results[f"{label}_best_events_per_s"] = max(r[label]["events_per_s"] for r in results["rounds"])
+        if args.raw_messages:
+            raw.append(asyncio.run(raw_consume(infra.kafka_bootstrap_servers, args.raw_messages)))
+            print(f"raw consume: {raw[-1]:,.0f} messages/s", flush=True)
+            results["raw_consume_per_s"] = [round(r) for r in raw]
+        for label in ("before", f"after_batch_{args.after_batch}", "after", "after_from_broker"):
+            found = [r[label]["events_per_s"] for r in results["rounds"] if label in r]
+            if found:
+                results[f"{label}_best_events_per_s"] = max(found)
+                if raw:
+                    results[f"{label}_ratio_to_raw_consume"] = round(max(found) / (sum(raw) / len(raw)), 4)
+        last = results["rounds"][-1] if results["rounds"] else {}
+        mismatches = {label: last[label]["recomputation_mismatches"] for label in ("after", "after_from_broker")
+                      if label in last and "recomputation_mismatches" in last[label]}
+        results["cells_equal_recomputation"] = all(not any(m.values()) for m in mismatches.values())
+        results["machine"]["load_1min_at_end"] = round(os.getloadavg()[0], 2)
         results["note"] = args.note or ("before: three levels (group, school unit, organiser), executemany; after: six levels "
                            "(student, group, school unit, area, organiser, nation), one unnest statement per table")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps({k: v for k, v in results.items() if k != "rounds"}, indent=2))
-        return 0
+        return 0 if results["cells_equal_recomputation"] else 1
     finally:
-        pg.stop()
+        infra.stop()
         shutil.rmtree(state, ignore_errors=True)
 
 

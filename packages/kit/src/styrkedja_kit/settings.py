@@ -47,7 +47,11 @@ class ServiceSettings(BaseSettings):
 
     # consumer loop
     consumer_enabled: bool = True
-    consumer_max_records: int = Field(1000, ge=1)
+    # a batch is applied in one transaction, one statement per table: bigger batches share the
+    # aggregate cells of their events. After the first fetch the loop keeps taking records that are
+    # already there (it never waits for more) until `consumer_max_records` or `consumer_batch_max_ms`
+    consumer_max_records: int = Field(10_000, ge=1, le=100_000)
+    consumer_batch_max_ms: int = Field(250, ge=0)
     consumer_poll_timeout_ms: int = Field(200, ge=1)
     # the embedded broker answers a fetch only when this runs out, not when data arrives
     consumer_fetch_max_wait_ms: int = Field(100, ge=1)

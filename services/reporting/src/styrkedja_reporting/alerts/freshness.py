@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import distinct, func, select, text, tuple_
+from sqlalchemy import distinct, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertRule
@@ -37,7 +37,7 @@ from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..figures.state import Multiset
 from ..figures.tables import figure_dates, figure_students
 from ..results.rules import GROUP_SEPARATOR
-from ..results.tables import assessment_facts
+from ..results.tables import any_of, assessment_facts, rows_in
 from .handlers import ASSESSMENT_TYPES, aggregate_unit_id, alert_unit_id, decide, load_thresholds
 from .rules import FRESHNESS_LEVELS, AlertCell, Observation, Status, Thresholds, freshness_period, judge_freshness_in
 from .tables import alerts
@@ -73,7 +73,7 @@ async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -
         return
     f = assessment_facts.c
     rows = (await session.execute(select(f.organiser_id, f.school_unit_code, f.group_id).where(
-        f.assessment_id.in_(ids), ~f.retracted).distinct())).all()
+        any_of(f.assessment_id, ids), ~f.retracted).distinct())).all()
     found: set[UnitKey] = session.info.setdefault(_BEFORE, set())
     for organiser, code, group in rows:
         found.update(units_of(organiser, code, group))
@@ -112,7 +112,7 @@ async def unit_states(session: AsyncSession, keys: set[UnitKey] | None, organise
         s.level == "group", s["count"] > 0).group_by(s.organiser_id, unit_of_group)
     if keys is not None:
         wanted = sorted(keys)
-        newest_q = newest_q.where(tuple_(d.organiser_id, d.level, d.unit_id).in_(wanted))
+        newest_q = newest_q.where(rows_in((d.organiser_id, d.level, d.unit_id), wanted))
         organisers = sorted({k[0] for k in keys})
         per_group, per_unit = (per_group.where(s.organiser_id.in_(organisers)),
                                per_unit.where(s.organiser_id.in_(organisers)))

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid5
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,7 +43,15 @@ from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
 from ..figures.tables import _reaches_values
 from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR
-from ..results.tables import _arrays, assessment_aggregates, assessment_facts, forecast_facts, placement_of
+from ..results.tables import (
+    _arrays,
+    any_of,
+    assessment_aggregates,
+    assessment_facts,
+    forecast_facts,
+    placement_of,
+    rows_in,
+)
 from .events import event_data
 from .rules import (
     Action,
@@ -100,7 +108,7 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
         fc = forecast_facts.c
         found = (await session.execute(select(
             fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
-            fc.forecast_id.in_(forecast_ids), ~fc.withdrawn))).all()
+            any_of(fc.forecast_id, forecast_ids), ~fc.withdrawn))).all()
         session.info.setdefault(_BEFORE_FORECASTS, set()).update(ForecastTouched(*row) for row in found)
     ids = sorted({item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
                   if item.event.type in ASSESSMENT_TYPES})
@@ -109,7 +117,7 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
     f = assessment_facts.c
     rows = (await session.execute(select(
         f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round).where(
-        f.assessment_id.in_(ids), ~f.retracted))).all()
+        any_of(f.assessment_id, ids), ~f.retracted))).all()
     session.info.setdefault(_BEFORE, set()).update(Touched(*row) for row in rows)
 
 
@@ -202,12 +210,18 @@ def event_id_of(alert: Alert, action: Action) -> UUID:
 async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action, Alert]]) -> int:
     """Write the alerts that changed and their events (reporting's outbox), one transaction."""
     events = []
+    # one statement per kind of write (executemany): a raise sets `raised_at`, other changes keep it
+    by_kind: dict[bool, list[dict[Any, Any]]] = {True: [], False: []}
+    for action, alert in sorted(decided, key=lambda d: d[1].alert_id):
+        raised = action is Action.raise_
+        by_kind[raised].append({"raised_at": alert.changed_at, **_row_of(alert, raised=raised)})
+    for raised, rows in by_kind.items():
+        if rows:
+            stmt = pg_insert(alerts)
+            kept = [k for k in rows[0] if k != "alert_id" and (raised or k != "raised_at")]
+            await session.execute(stmt.on_conflict_do_update(
+                index_elements=["alert_id"], set_={k: stmt.excluded[k] for k in kept}), rows)
     for action, alert in decided:
-        row = _row_of(alert, raised=action is Action.raise_)
-        stmt = pg_insert(alerts).values(raised_at=alert.changed_at, **{k: v for k, v in row.items()
-                                                                       if k != "raised_at"})
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["alert_id"], set_={k: v for k, v in row.items() if k != "alert_id"}))
         data = event_data(Decision(action, alert))
         if data is not None:
             events.append(new_event(data, source=SOURCE, subject=str(alert.alert_id),
@@ -303,7 +317,7 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
     ids = [alert_id(cell, obs.rule) for cell, obs in judged]
     # FOR UPDATE: an acknowledgement over the API and this batch never interleave on one alert
     stored = {r.alert_id: r for r in (await session.execute(
-        select(alerts).where(alerts.c.alert_id.in_(sorted(set(ids)))).order_by(alerts.c.alert_id)
+        select(alerts).where(any_of(alerts.c.alert_id, ids)).order_by(alerts.c.alert_id)
         .with_for_update())).all()}
     decided = []
     for (cell, observation), aid in zip(judged, ids, strict=True):
@@ -370,7 +384,7 @@ async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delive
         fc = forecast_facts.c
         found = (await session.execute(select(
             fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
-            tuple_(fc.organiser_id, fc.student_id, fc.subject_code, fc.school_year, fc.term).in_(sorted(graded)),
+            rows_in((fc.organiser_id, fc.student_id, fc.subject_code, fc.school_year, fc.term), graded),
             ~fc.withdrawn))).all()
         touched.update(ForecastTouched(*row) for row in found)
     if not touched:

@@ -45,7 +45,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, text, tuple_
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,7 +65,7 @@ from styrkedja_kit.consumer import Delivered
 from ..directory.tables import memberships, teaching_assignments
 from ..figures.state import total
 from ..results.handlers import batch_changes
-from ..results.tables import forecast_facts
+from ..results.tables import _arrays, _unnest, forecast_facts, rows_in
 from .rules import (
     Assignment,
     CellKind,
@@ -360,25 +360,32 @@ async def sync_window(session: AsyncSession, key: WindowKey, window: Window, tou
     return int(changed)
 
 
+_ROUND_COLUMNS = tuple(c.name for c in compliance_round_reports.columns)
+_LOAD_ROUND_REPORTS = text(
+    f"SELECT {', '.join(_ROUND_COLUMNS)} FROM {compliance_round_reports.name} "
+    "WHERE assessment_id = ANY(CAST(:ids AS text[])) ORDER BY assessment_id FOR UPDATE")
+# one statement whatever the batch's size: the rows as arrays (no parameter per value)
+_SAVE_ROUND_REPORTS = text(
+    f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
+    f"SELECT * FROM {_unnest(list(compliance_round_reports.columns))} "
+    "ON CONFLICT (assessment_id) DO UPDATE SET "
+    + ", ".join(f"{name} = EXCLUDED.{name}" for name in _ROUND_COLUMNS if name != "assessment_id"))
+
+
 async def _fold_round_reports(session: AsyncSession, incoming: Sequence[RoundReport]) -> list[RoundReport]:
     """Fold the batch's assessment revisions into `compliance_round_reports`; returns the states
     before (those that existed) and after of every assessment that changed."""
     if not incoming:
         return []
-    r = compliance_round_reports.c
     ids = sorted({i.assessment_id for i in incoming})
-    stored = {row.assessment_id: RoundReport(**row._mapping) for row in (await session.execute(
-        select(compliance_round_reports).where(r.assessment_id.in_(ids)).order_by(r.assessment_id)
-        .with_for_update())).all()}
+    stored = {row[0]: RoundReport(**dict(zip(_ROUND_COLUMNS, row, strict=True))) for row in (await session.execute(_LOAD_ROUND_REPORTS, {"ids": ids})).all()}
     state = dict(stored)
     for report in incoming:
         state[report.assessment_id] = fold_round_report(state.get(report.assessment_id), report)
     changed = [s for aid, s in sorted(state.items()) if stored.get(aid) != s]
     if changed:
-        stmt = pg_insert(compliance_round_reports).values([s.__dict__ for s in changed])
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["assessment_id"],
-            set_={c.name: stmt.excluded[c.name] for c in compliance_round_reports.columns if c.name != "assessment_id"}))
+        await session.execute(_SAVE_ROUND_REPORTS, _arrays(_ROUND_COLUMNS, (
+            tuple(getattr(s, name) for name in _ROUND_COLUMNS) for s in changed)))
     return [stored[s.assessment_id] for s in changed if s.assessment_id in stored] + changed
 
 
@@ -397,7 +404,7 @@ async def note_members_before(session: AsyncSession, batch: Sequence[Delivered])
     if ids:
         m = memberships.c
         found = {(organiser, student) for organiser, student in (await session.execute(
-            select(m.organiser_id, m.student_id).where(tuple_(m.organiser_id, m.membership_id).in_(sorted(ids))))).all()
+            select(m.organiser_id, m.student_id).where(rows_in((m.organiser_id, m.membership_id), ids)))).all()
             if student is not None}
     session.info[_MEMBERS_BEFORE] = found
 
@@ -457,7 +464,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     if removed["membership"]:  # the tombstone keeps the student
         m = memberships.c
         for organiser, student in (await session.execute(select(m.organiser_id, m.student_id).where(
-                tuple_(m.organiser_id, m.membership_id).in_(sorted(removed["membership"]))))).all():
+                rows_in((m.organiser_id, m.membership_id), removed["membership"])))).all():
             if student is not None:
                 touched[organiser].students.add(student)
     assignments |= set(removed["teaching_assignment"])
@@ -486,9 +493,9 @@ async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str
         return
     a, s = teaching_assignments.c, compliance_assignment_scope.c
     now = (await session.execute(select(a.organiser_id, a.assignment_id, a.school_unit_code, a.group_id,
-                                        a.subject_code).where(tuple_(a.organiser_id, a.assignment_id).in_(ids)))).all()
+                                        a.subject_code).where(rows_in((a.organiser_id, a.assignment_id), ids)))).all()
     before = (await session.execute(select(s.organiser_id, s.school_unit_code, s.group_id, s.subject_code).where(
-        tuple_(s.organiser_id, s.assignment_id).in_(ids)))).all()
+        rows_in((s.organiser_id, s.assignment_id), ids)))).all()
     for organiser, code, group, subject in before:
         touched[organiser].group_subjects.add((code, group, subject))
     mirror = []
@@ -498,10 +505,11 @@ async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str
             mirror.append({"organiser_id": organiser, "assignment_id": aid, "school_unit_code": code,
                            "group_id": group, "subject_code": subject})
     if mirror:
-        stmt = pg_insert(compliance_assignment_scope).values(sorted(mirror, key=lambda r: tuple(r.values())))
+        stmt = pg_insert(compliance_assignment_scope)  # executemany: no parameter limit per batch
         await session.execute(stmt.on_conflict_do_update(
             index_elements=["organiser_id", "assignment_id"],
-            set_={c: stmt.excluded[c] for c in ("school_unit_code", "group_id", "subject_code")}))
+            set_={c: stmt.excluded[c] for c in ("school_unit_code", "group_id", "subject_code")}),
+            sorted(mirror, key=lambda r: tuple(r.values())))
 
 
 async def _track(session: AsyncSession, key: WindowKey, touched: Touched) -> None:

@@ -4,22 +4,25 @@ figures' fact shapes and writes the summed deltas with one statement per table."
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from styrkedja_contracts.identifiers import Gender
+from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.consumer import Delivered
 
 from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
 from ..results.handlers import batch_changes
-from .cells import ResultCell, result_cells
+from ..results.rules import AssessmentFact, Placement, units
+from .cells import ResultCell
 from .coverage_counts import apply_student_counts, recount_areas
-from .linked import apply_linked, to_result
-from .pass_share import pass_tally
+from .linked import apply_linked
 from .periods import RoundPeriod, TermPeriod
-from .tables import DATES, PASS, TABLES, counters
+from .tables import DATES, PASS, PASS_COUNTERS, TABLES
 
 EVENT_TYPES = RESULT_EVENT_TYPES
 
@@ -38,31 +41,57 @@ def cell_key(organiser_id: str, cell: ResultCell) -> tuple[Any, ...]:
     return (level, unit_id, organiser_id, cell.subject_code, cell.year, *period_key(cell))
 
 
+@functools.cache
+def _reaches(scale: str, value: str) -> int:
+    return int(reaches_pass(Scale(scale), value))
+
+
+# position of a result's gender in the pass counters (assessed_<gender>; reaching_<gender> is next)
+_GENDER_AT = {gender.value: PASS_COUNTERS.index(f"assessed_{gender.value}") for gender in Gender}
+
+
+def _pass_cells(fact: AssessmentFact | None, placement: Placement) -> tuple[list[tuple[Any, ...]], int, int] | None:
+    """The figure cells one stored fact counts in (its units × its term and round, as `cell_key` of
+    `result_cells(to_result(fact))`), the position of its gender's counters and whether it reaches
+    the pass level; None where `to_result` is None (retracted, or no date)."""
+    if fact is None or fact.retracted or fact.assessed_on is None:
+        return None
+    periods = [fact.term] if fact.round is None else [fact.term, f"R{fact.round}"]
+    head = (fact.organiser_id, fact.subject_code, fact.year, fact.school_year)
+    cells = [(level, unit, *head, period) for level, unit in units(fact, placement) for period in periods]
+    return cells, _GENDER_AT[fact.gender], _reaches(fact.scale, fact.value)
+
+
 async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Per changed fact, contribution(new) − contribution(old) of the pass tally, the result date and
     the student id in each of the result's group cells — exactly `pass_delta`, `freshness_delta` and
-    `coverage_delta` (its distinct count moved per level by `coverage_counts`), summed straight into plain counters (the per-cell state objects and the
-    delta dicts cost more than the database write at a thousand results per batch)."""
+    `coverage_delta` (its distinct count moved per level by `coverage_counts`), summed straight into
+    plain counters per batch (no per-cell objects: at thousands of results per batch the objects
+    cost more than the database write; `tests/unit/figures` hold the two ways equal)."""
     changes = batch_changes(session)
+    width = len(PASS.values)
     passes: dict[tuple[Any, ...], list[int]] = {}  # the pass counters, then the distinct students (coverage)
     dates: Counter[Any] = Counter()
     students: Counter[Any] = Counter()
     for old_fact, new_fact in changes.assessments:
         for fact, sign in ((old_fact, -1), (new_fact, 1)):
-            result = to_result(fact, changes.placement)
-            if result is None or fact is None:
+            found = _pass_cells(fact, changes.placement)
+            if found is None or fact is None:
                 continue
-            tally = [sign * n for n in counters(pass_tally(result))] + [0]
-            for cell in result_cells(result):
-                key = cell_key(fact.organiser_id, cell)
+            cells, at, reaching = found
+            day, student = fact.assessed_on, fact.student_id
+            for key in cells:
                 summed = passes.get(key)
-                passes[key] = list(tally) if summed is None else [a + b for a, b in zip(summed, tally, strict=True)]
-                dates[(*key, result.assessed_on)] += sign
+                if summed is None:
+                    passes[key] = summed = [0] * width
+                summed[at] += sign
+                summed[at + 1] += sign * reaching
+                dates[(*key, day)] += sign
                 if key[0] == "group":  # the evidence of distinct students: group cells only
-                    students[(*key, result.student_id)] += sign
+                    students[(*key, student)] += sign
     distinct = await apply_student_counts(session, [(*key, n) for key, n in students.items()], changes.placement)
     for key, n in distinct.items():
-        passes.setdefault(key, [0] * len(PASS.values))[-1] += n
+        passes.setdefault(key, [0] * width)[-1] += n
     await PASS.add(session, [(*key, *values) for key, values in passes.items()])
     await DATES.add(session, [(*key, n) for key, n in dates.items()])
     await apply_linked(session, changes)

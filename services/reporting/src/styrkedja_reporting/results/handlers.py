@@ -29,7 +29,6 @@ from .rules import (
     ForecastFact,
     Placement,
     assessment_cells,
-    delta,
     forecast_cells,
     resolve,
     retraction_of,
@@ -103,9 +102,12 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
     id_field = store.fact_fields[0]
     old = [current.get(getattr(fact, id_field)) for fact in changed]
     placement = await placement_of(session, {f.school_unit_code for f in changed + [o for o in old if o]})
-    change: Counter[Any] = Counter()
+    change: Counter[Any] = Counter()  # `delta` of every changed fact, summed (zeros are left out when written)
     for before, fact in zip(old, changed, strict=True):
-        change.update(delta(cells, before, fact, placement))
+        for key in cells(fact, placement):
+            change[key] += 1
+        for key in cells(before, placement):
+            change[key] -= 1
     await store.save(session, changed)
     await store.add(session, change)
     return [(before, fact) for before, fact in zip(old, changed, strict=True) if before != fact], placement

@@ -13,7 +13,25 @@ from dataclasses import fields
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Table, Uuid, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import PLACEMENT_LOCK, placements
@@ -79,6 +97,8 @@ def _pg_type(column: Column[Any]) -> str:
         return "uuid"
     if isinstance(column.type, Boolean):
         return "boolean"
+    if isinstance(column.type, DateTime):
+        return "timestamptz"
     if isinstance(column.type, Date):
         return "date"
     if isinstance(column.type, Integer):
@@ -97,6 +117,23 @@ def _unnest(columns: Sequence[Column[Any]]) -> str:
 def _arrays(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> dict[str, list[Any]]:
     columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in names]
     return {name: list(values) for name, values in zip(names, columns, strict=True)}
+
+
+def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY(:array)`: one parameter however many values (an IN list takes one per value,
+    and a statement may have at most 32,767)."""
+    found: ColumnElement[bool] = column == any_(bindparam(None, sorted(set(values)), type_=ARRAY(column.type)))
+    return found
+
+
+def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnElement[bool]:
+    """`(columns) IN (SELECT * FROM unnest(:arrays...))`: a tuple IN list with one parameter per column."""
+    rows = sorted(set(rows))
+    arrays = list(zip(*rows, strict=True)) or [() for _ in columns]
+    names = [f"c{n}" for n in range(len(columns))]
+    spread = func.unnest(*[bindparam(None, list(values), type_=ARRAY(column.type))
+                           for column, values in zip(columns, arrays, strict=True)]).table_valued(*names).render_derived()
+    return tuple_(*columns).in_(select(*[spread.c[name] for name in names]))
 
 
 class FactStore:

@@ -1,0 +1,96 @@
+"""The consumer's batch filling (`fill_batch`): after the first fetch, the records the client holds
+already are added without waiting, up to the record limit and the time bound, each partition's
+records in offset order; an empty first fetch stays empty (nothing is waited for)."""
+
+import asyncio
+
+from aiokafka import TopicPartition
+
+from styrkedja_kit.consumer import fill_batch
+
+A, B = TopicPartition("t", 0), TopicPartition("t", 1)
+
+
+class FakeConsumer:
+    """Hands out the queued fetches one by one; records what it was asked."""
+
+    def __init__(self, fetches: list[dict]) -> None:
+        self.fetches = list(fetches)
+        self.calls: list[tuple[int, int]] = []
+
+    async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> dict:
+        self.calls.append((timeout_ms, max_records or 0))
+        if not self.fetches:
+            return {}
+        fetch = self.fetches.pop(0)
+        out, left = {}, max_records or 10**9
+        for tp, records in fetch.items():
+            taken, rest = records[:left], records[left:]
+            left -= len(taken)
+            if taken:
+                out[tp] = taken
+            if rest:  # not handed out: stays for the next fetch
+                self.fetches.insert(0, {tp: rest})
+        return out
+
+
+def test_fills_up_to_the_limit_in_offset_order_without_waiting() -> None:
+    consumer = FakeConsumer([{A: [3, 4], B: [10]}, {A: [5, 6, 7]}, {B: [11]}])
+    batch = asyncio.run(fill_batch(consumer, {A: [1, 2]}, limit=6, max_seconds=10))
+    assert batch == {A: [1, 2, 3, 4, 5], B: [10]}
+    assert all(timeout == 0 for timeout, _ in consumer.calls)
+    assert consumer.fetches == [{A: [6, 7]}, {B: [11]}]  # the rest waits for the next batch
+
+
+def test_stops_when_nothing_more_is_there() -> None:
+    consumer = FakeConsumer([{B: [10]}])
+    batch = asyncio.run(fill_batch(consumer, {A: [1]}, limit=100, max_seconds=10))
+    assert batch == {A: [1], B: [10]}
+    assert len(consumer.calls) == 2  # the second fetch came back empty: done
+
+
+def test_an_empty_first_fetch_is_not_filled() -> None:
+    consumer = FakeConsumer([{A: [1]}])
+    assert asyncio.run(fill_batch(consumer, {}, limit=100, max_seconds=10)) == {}
+    assert consumer.calls == []
+
+
+def test_the_time_bound_stops_filling() -> None:
+    consumer = FakeConsumer([{A: [2]}, {A: [3]}])
+    assert asyncio.run(fill_batch(consumer, {A: [1]}, limit=100, max_seconds=0)) == {A: [1]}
+
+
+def test_a_failed_batch_is_halved_until_the_bad_events_are_found() -> None:
+    """Every good event is applied once, in order; each bad one is reported with its reason; far
+    fewer transactions than one per event."""
+    from styrkedja_kit.consumer import ConsumerLoop, Refused
+
+    bad, refused = {13, 700}, {401}
+    applied: list[int] = []
+    transactions = []
+
+    class Loop(ConsumerLoop):
+        def __init__(self) -> None:  # only what `_apply_halves` uses
+            pass
+
+        async def _apply(self, items, next_offsets):  # noqa: ANN001, ANN202
+            transactions.append(len(items))
+            if any(i in bad for i in items):
+                raise RuntimeError("cannot apply")
+            if any(i in refused for i in items):
+                raise Refused("not_yours", "refused")
+            applied.extend(items)
+            return list(items)
+
+        async def _database_answers(self) -> bool:
+            return True
+
+    items = list(range(1000))
+    failed: list = []
+    fresh = asyncio.run(Loop()._apply_halves(items, {id(i): f"record-{i}" for i in items}, failed,
+                                             failed_already=True))
+    assert fresh == applied == [i for i in items if i not in bad | refused]
+    assert sorted(failed) == [("record-13", "handler_failed", "the handler failed with RuntimeError"),
+                              ("record-401", "not_yours", "refused"),
+                              ("record-700", "handler_failed", "the handler failed with RuntimeError")]
+    assert len(transactions) < 70  # one per event would be 1,000
