@@ -23,7 +23,6 @@ from styrkedja_kit.outbox import OutboxRelay
 from styrkedja_reporting.alerts.handlers import reevaluate_all
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
-from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import NS, T0, directory
 
@@ -66,20 +65,6 @@ def result(n: int, value: str, round_: int, revision: int = 1, subject: str = MA
 
 def round_of(round_: int, failing: int, students: int = 20, unit: str = UNIT) -> list[CloudEvent]:
     return [result(n, "F" if n < failing else "C", round_, unit=unit) for n in range(students)]
-
-
-@pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
-
-
-@pytest.fixture
-async def database(settings):
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 async def alert_events(database: Database) -> list[dict]:

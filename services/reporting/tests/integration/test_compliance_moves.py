@@ -20,7 +20,7 @@ from styrkedja_contracts import (
 )
 
 from .test_alerts import Feeder
-from .test_compliance import DIRECTORY, ENGLISH, MATHS, ORG, UNIT, WINDOW, consistent, database, settings  # noqa: F401
+from .test_compliance import DIRECTORY, ENGLISH, MATHS, ORG, UNIT, WINDOW, consistent
 from .test_compliance_rounds import ROUND, calendar
 from .test_directory import NS, T0
 
