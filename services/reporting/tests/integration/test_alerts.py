@@ -24,32 +24,12 @@ from styrkedja_reporting.alerts.handlers import reevaluate_all
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
 
-from .test_directory import NS, T0, directory
+from .test_directory import NS, T0, TOPIC, Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 UNIT, GROUP, ORG, MATHS = "11111111", "7A", "2999", "GRGRMAT01"
 UNIT_ALERT = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, "2026/27:R2", "pass_share_drop")
-
-
-TOPIC = {"assessment": "styrkedja.assessments", "organisation": "styrkedja.organisation",
-         "forecast": "styrkedja.forecasts", "calendar": "styrkedja.forecasts"}
-
-
-class Feeder:
-    """Applies batches straight through the handler registry, as the consumer loop would."""
-
-    def __init__(self, db: Database, handler=None) -> None:
-        self.db, self.handler, self.offset = db, handler or handler_registry(), 0
-
-    async def __call__(self, *batches) -> None:
-        for batch in batches:
-            delivered = []
-            for event in batch:
-                delivered.append(Delivered(event, TOPIC[event.type.split(".")[2]], 0, self.offset))
-                self.offset += 1
-            async with self.db.sessions.begin() as session:
-                await self.handler(session, delivered)
 
 
 def result(n: int, value: str, round_: int, revision: int = 1, subject: str = MATHS, year: int = 7,

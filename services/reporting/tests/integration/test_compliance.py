@@ -21,8 +21,7 @@ from styrkedja_contracts import (
 )
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ForecastWindow, ReportingCalendar
 
-from .test_alerts import Feeder
-from .test_directory import NS, T0, directory
+from .test_directory import NS, T0, Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
