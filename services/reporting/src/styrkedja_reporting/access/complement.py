@@ -158,12 +158,12 @@ def tree_key(slice_: Hashable, unit: TreeUnit, gender: str = TOTAL) -> Key:
     return (slice_, unit, gender)
 
 
-def tree_partitions(rows: Iterable[TreeRow], rules: DisclosureRules) -> tuple[dict[Key, Cell], list[Partition],
-                                                                                set[Key]]:
-    """The cells, the partitions that hold exactly (a parent's count = the sum of its children's,
-    per gender; a row's total = the sum of its gender parts) and the cells computable anyway."""
+def tree_partitions(rows: Iterable[TreeRow]) -> tuple[dict[Key, Cell], list[Partition]]:
+    """The cells and the partitions that hold exactly (a parent's count = the sum of its children's,
+    per gender; a row's total = the sum of its gender parts). A partition that does not add up — a
+    student counted in two groups of a unit, a school unit outside the directory — is left out: it is
+    no exact equation for a reader either."""
     cells: dict[Key, Cell] = {}
-    exact: set[Key] = set()
     partitions: list[Partition] = []
     by_key: dict[tuple[Hashable, TreeUnit], TreeRow] = {}
     children: dict[tuple[Hashable, TreeUnit], list[TreeRow]] = defaultdict(list)
@@ -176,8 +176,8 @@ def tree_partitions(rows: Iterable[TreeRow], rules: DisclosureRules) -> tuple[di
                 cells[tree_key(row.slice, row.unit, gender)] = Cell(level, n, failing)
         parts = [g for g in GENDERS if row.counts.get(g, 0) > 0]
         if parts and sum(row.counts[g] for g in parts) == row.counts.get(TOTAL):
-            if row.counts.get("unknown", 0) >= rules.min_students:  # computable: total − girls − boys
-                exact.add(tree_key(row.slice, row.unit, "unknown"))
+            # every gender part is a cell of its own (the trend and the results endpoint show the
+            # unknown part too): withheld like any other, never assumed shown
             partitions.append(Partition(tree_key(row.slice, row.unit),
                                         tuple(tree_key(row.slice, row.unit, g) for g in parts)))
         if row.parent is not None:
@@ -192,7 +192,7 @@ def tree_partitions(rows: Iterable[TreeRow], rules: DisclosureRules) -> tuple[di
             if total > 0 and members and total == sum(k.counts[gender] for k in members):
                 partitions.append(Partition(tree_key(slice_, parent_unit, gender),
                                             tuple(tree_key(slice_, k.unit, gender) for k in members)))
-    return cells, partitions, exact
+    return cells, partitions
 
 
 def protect_tree(rows: Iterable[TreeRow], *, suppressed: Iterable[Level], rules: DisclosureRules | None = None,
@@ -206,14 +206,14 @@ def protect_tree(rows: Iterable[TreeRow], *, suppressed: Iterable[Level], rules:
     on what a request selected."""
     rules = rules or DisclosureRules()
     ordered = sorted(rows, key=lambda r: repr((r.slice, r.unit)))
-    cells, partitions, exact = tree_partitions(ordered, rules)
+    cells, partitions = tree_partitions(ordered)
     for whole, parts in links:
         present = tuple(sorted({p for p in parts if p in cells}, key=repr))
         if whole in cells and present and cells[whole].students == sum(cells[p].students for p in present):
             partitions.append(Partition(whole, present))
     partitions.sort(key=lambda p: repr((p.parent, p.children)))
     shown: Mapping[Hashable, Cell] = cells
-    return disclose(shown, partitions, suppressed=suppressed, rules=rules, exact=exact)
+    return disclose(shown, partitions, suppressed=suppressed, rules=rules)
 
 
 def merged(decisions: Iterable[Disclosure], rules: DisclosureRules) -> Disclosure:
@@ -239,15 +239,29 @@ class TreeDecision:
 
     disclosure: Disclosure
     _hidden: frozenset[tuple[Hashable, str, str, str]]
+    _outcome: frozenset[tuple[Hashable, str, str, str]] = frozenset()  # ⊇ _hidden: also `~100` and its complements
+    _near: frozenset[tuple[Hashable, str, str, str]] = frozenset()  # shown as `~100`
+
+    @staticmethod
+    def _index(keys: Iterable[Any]) -> frozenset[tuple[Hashable, str, str, str]]:
+        return frozenset((s, level, str(u[1]) if level == "area" else str(u), g) for s, (level, u), g in keys)
 
     @classmethod
     def of(cls, disclosure: Disclosure) -> TreeDecision:
-        keys: Iterable[Any] = disclosure.withheld
-        hidden = frozenset((s, level, str(u[1]) if level == "area" else str(u), g) for s, (level, u), g in keys)
-        return cls(disclosure, hidden)
+        return cls(disclosure, cls._index(disclosure.withheld), cls._index(disclosure.outcome_withheld),
+                   cls._index(disclosure.near_full))
 
     def withheld(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
+        """Every figure of the cell withheld (its students too)."""
         return (slice_, level, unit, gender) in self._hidden
+
+    def outcome_withheld(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
+        """The cell's outcome (reaching the pass level, its share) withheld or shown only as `~100`."""
+        return (slice_, level, unit, gender) in self._outcome
+
+    def near_full(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
+        """The cell's share shown as `~100` (the optional rule: 1–4 students do not reach the pass level)."""
+        return (slice_, level, unit, gender) in self._near
 
     @classmethod
     def union(cls, parts: Iterable[TreeDecision], rules: DisclosureRules) -> TreeDecision:
@@ -255,7 +269,8 @@ class TreeDecision:
         parts = list(parts)
         if len(parts) == 1:
             return parts[0]
-        return cls(merged((p.disclosure for p in parts), rules), frozenset().union(*(p._hidden for p in parts)))
+        return cls(merged((p.disclosure for p in parts), rules), frozenset().union(*(p._hidden for p in parts)),
+                   frozenset().union(*(p._outcome for p in parts)), frozenset().union(*(p._near for p in parts)))
 
 
 def unit_of(level: str, organiser: str | None, unit: str) -> TreeUnit:

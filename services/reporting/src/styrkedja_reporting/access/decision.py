@@ -32,7 +32,7 @@ alone.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -99,7 +99,7 @@ async def decision_for(session: AsyncSession, components: Iterable[Component], s
     return TreeDecision.union(parts, rules)
 
 
-class _Rows:
+class ComponentRows:
     """Counts per (slice, level, organiser, unit) and gender, summed (the nation over organisers)."""
 
     def __init__(self) -> None:
@@ -120,7 +120,7 @@ async def component_rows(session: AsyncSession, component: Component) -> tuple[l
     """Every row of the component at every level, unscoped (a decision, not an answer), and the
     equations that tie its tables together (`protect_tree`'s links)."""
     family, school_year, third = component
-    rows = _Rows()
+    rows = ComponentRows()
     if family == "assessment":
         await _results_rows(session, rows, "assessments", school_year, third)
         await _pass_rows(session, rows, school_year, third)
@@ -129,20 +129,25 @@ async def component_rows(session: AsyncSession, component: Component) -> tuple[l
         await _forecast_rows(session, rows, school_year, third)
     else:
         await _merit_rows(session, rows, school_year, third)
+    codes = {unit for (_, level, _, unit) in rows.counts if level == "school_unit"}
+    return tree_of(rows, await placements_of(session, codes))
+
+
+def tree_of(rows: ComponentRows, placed: Mapping[str, tuple[str, str | None]]) -> tuple[list[TreeRow], list[Any]]:
+    """Pure: the rows of a component as tree rows (each with its parent, from the placements) and
+    the equations beyond the tree's own."""
     for where, part in rows.counts.items():
         if TOTAL not in part:
             part[TOTAL] = sum(part.get(g, 0) for g in GENDERS)
             if where in rows.failing:
                 rows.failing[where][TOTAL] = sum(rows.failing[where].get(g, 0) for g in GENDERS)
-    codes = {unit for (_, level, _, unit) in rows.counts if level == "school_unit"}
-    placed = await placements_of(session, codes)
     tree = [TreeRow(slice_, unit_of(level, organiser, unit), tree_parent(level, organiser, unit, placed), part,
                     rows.failing.get((slice_, level, organiser, unit)))
             for (slice_, level, organiser, unit), part in rows.counts.items()]
     return tree, _equations(rows)
 
 
-def _equations(rows: _Rows) -> list[tuple[Any, tuple[Any, ...]]]:
+def _equations(rows: ComponentRows) -> list[tuple[Any, tuple[Any, ...]]]:
     """`whole = Σ parts` beyond the tree's own: the `*` year of a results cell, a pass cell from the
     results of its term or round, coverage = pass, a forecast-outcome cell = its results cell."""
     out: list[tuple[Any, tuple[Any, ...]]] = []
@@ -171,7 +176,7 @@ def _equations(rows: _Rows) -> list[tuple[Any, tuple[Any, ...]]]:
     return out
 
 
-async def _results_rows(session: AsyncSession, rows: _Rows, kind: str, school_year: str, subject: str) -> None:
+async def _results_rows(session: AsyncSession, rows: ComponentRows, kind: str, school_year: str, subject: str) -> None:
     from ..results.disclose import SLICE  # the slice columns of the results read path
 
     store = STORES[kind]
@@ -190,22 +195,25 @@ async def _results_rows(session: AsyncSession, rows: _Rows, kind: str, school_ye
                      int(row.n), fails)
 
 
-async def _pass_rows(session: AsyncSession, rows: _Rows, school_year: str, subject: str) -> None:
+async def _pass_rows(session: AsyncSession, rows: ComponentRows, school_year: str, subject: str) -> None:
     c = figure_pass.c
     query = select(c.level, c.organiser_id, c.unit_id, c.year, c.period,
                    *[func.sum(c[f"assessed_{g}"]).label(g) for g in GENDERS],
+                   *[func.sum(c[f"reaching_{g}"]).label(f"reaching_{g}") for g in GENDERS],
                    func.sum(c.students).label("students")).where(
         c.school_year == school_year, c.subject_code == subject).group_by(
         c.level, c.organiser_id, c.unit_id, c.year, c.period)
     for r in (await session.execute(query)).all():
         period = (school_year, r.period)
         for g in GENDERS:
-            rows.add(pass_slice(subject, r.year, period), r.level, r.organiser_id, r.unit_id, g, int(getattr(r, g)))
+            assessed = int(getattr(r, g))
+            rows.add(pass_slice(subject, r.year, period), r.level, r.organiser_id, r.unit_id, g, assessed,
+                     assessed - int(getattr(r, f"reaching_{g}")))
         rows.add(coverage_slice(subject, r.year, period), r.level, r.organiser_id, r.unit_id, TOTAL,
                  int(r.students))
 
 
-async def _forecast_rows(session: AsyncSession, rows: _Rows, school_year: str, subject: str) -> None:
+async def _forecast_rows(session: AsyncSession, rows: ComponentRows, school_year: str, subject: str) -> None:
     f = figure_forecasts.c
     query = select(f.level, f.organiser_id, f.unit_id, f.year, f.gender, f.period,
                    *[func.sum(f[n]).label(n) for n in FORECAST_COUNTERS]).where(
@@ -222,7 +230,7 @@ def merit_students(values: tuple[int, ...]) -> int:
     return min((n for n in (tally.graded_students, tally.merit_students) if n > 0), default=0)
 
 
-async def _merit_rows(session: AsyncSession, rows: _Rows, school_year: str, term: str) -> None:
+async def _merit_rows(session: AsyncSession, rows: ComponentRows, school_year: str, term: str) -> None:
     m = figure_merit.c
     query = select(m.level, m.organiser_id, m.unit_id, m.year, m.gender,
                    *[func.sum(m[n]).label(n) for n in MERIT_COUNTERS]).where(

@@ -211,6 +211,24 @@ def _hidden(decision: TreeDecision | None, slice_: Any, level: str, unit: str, g
     return decision is not None and decision.withheld(slice_, level, unit, gender)
 
 
+def _outcome(decision: TreeDecision | None, slice_: Any, level: str, unit: str, gender: str,
+             assessed: Any, reaching: Any, share: Any) -> tuple[Any, Any, Any]:
+    """A pass cell's students assessed, reaching the pass level and share as this reader sees them:
+    all withheld, or the outcome withheld (`~100` in the share under the optional rule)."""
+    if _hidden(decision, slice_, level, unit, gender):
+        return t.Withheld(), t.Withheld(), t.Withheld()
+    if decision is not None and decision.near_full(slice_, level, unit, gender):
+        return assessed, t.Withheld(), t.Approximately()
+    if decision is not None and decision.outcome_withheld(slice_, level, unit, gender):
+        return assessed, t.Withheld(), t.Withheld()
+    return assessed, reaching, share
+
+
+def _outcome_hidden(decision: TreeDecision | None, slice_: Any, level: str, unit: str, gender: str = "*") -> bool:
+    """Whether a figure derived from the cell's outcome (a change, a gap) must be withheld."""
+    return decision is not None and decision.outcome_withheld(slice_, level, unit, gender)
+
+
 def _pass_slice(cell: tuple[Any, ...], pid: tuple[str, str]) -> Hashable:
     return pass_slice(cell[1], cell[2], pid)
 
@@ -244,12 +262,14 @@ async def trend_figure(request: Request, a: Ask = Depends(ask),
     def rows() -> Iterator[t.Row]:
         for cell in cells:
             tr = trend(tallies.get((cell, now_id)), tallies.get((cell, then_id)), g)
-            now = _hidden(decision, _pass_slice(cell, now_id), a.level, cell[0], part)
-            then = _hidden(decision, _pass_slice(cell, then_id), a.level, cell[0], part)
+            now, then = _pass_slice(cell, now_id), _pass_slice(cell, then_id)
             yield (a.level, *cell, _period_text(now_id),
-                   *shown(now, tr.current.assessed, tr.current.reaching, tr.current.share), _period_text(then_id),
-                   *shown(then, tr.previous.assessed, tr.previous.reaching, tr.previous.share),
-                   *shown(now or then, tr.change))
+                   *_outcome(decision, now, a.level, cell[0], part, tr.current.assessed, tr.current.reaching,
+                             tr.current.share), _period_text(then_id),
+                   *_outcome(decision, then, a.level, cell[0], part, tr.previous.assessed, tr.previous.reaching,
+                             tr.previous.share),
+                   *shown(_outcome_hidden(decision, now, a.level, cell[0], part)
+                          or _outcome_hidden(decision, then, a.level, cell[0], part), tr.change))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
                t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE),
@@ -282,7 +302,8 @@ async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: 
             for pid in ids:
                 s = pass_share(tallies.get((cell, pid)))
                 yield (a.level, *cell, _period_text(pid),
-                       *shown(_hidden(decision, _pass_slice(cell, pid), a.level, cell[0]), s.assessed, s.reaching, s.share))
+                       *_outcome(decision, _pass_slice(cell, pid), a.level, cell[0], "*", s.assessed, s.reaching,
+                                 s.share))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
                t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE)]
@@ -303,11 +324,12 @@ async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> Response
     def rows() -> Iterator[t.Row]:
         for (cell, pid), tally in sorted(tallies.items()):
             gap = gender_gap(tally)
-            girls, boys, total = (_hidden(decision, _pass_slice(cell, pid), a.level, cell[0], part)
-                                  for part in ("female", "male", "*"))
-            yield (a.level, *cell, _period_text(a.period_id), *shown(girls, gap.girls.assessed, gap.girls.share),
-                   *shown(boys, gap.boys.assessed, gap.boys.share), *shown(total, gap.total.assessed, gap.total.share),
-                   *shown(girls or boys, gap.gap))
+            slice_ = _pass_slice(cell, pid)
+            girls, boys, total = (_outcome(decision, slice_, a.level, cell[0], part, f.assessed, f.reaching, f.share)
+                                  for part, f in (("female", gap.girls), ("male", gap.boys), ("*", gap.total)))
+            either = any(_outcome_hidden(decision, slice_, a.level, cell[0], part) for part in ("female", "male"))
+            yield (a.level, *cell, _period_text(a.period_id), girls[0], girls[2], boys[0], boys[2], total[0],
+                   total[2], *shown(either, gap.gap))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("girls_assessed", "Flickor bedömda", INT),
                t.Column("girls_share", "Andel flickor", SHARE), t.Column("boys_assessed", "Pojkar bedömda", INT),
@@ -450,11 +472,10 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
         for (cell, pid), tally in sorted(tallies.items()):
             gap = gender_gap(tally)
             slice_ = _pass_slice(cell, pid)
-            hidden = _hidden(decision, slice_, child_level, cell[0])
-            either = any(_hidden(decision, slice_, child_level, cell[0], part) for part in ("female", "male"))
-            yield (*head, *cell, _period_text(a.period_id), *shown(hidden, gap.total.assessed,
-                                                                   gap.total.reaching, gap.total.share),
-                   *shown(either, gap.gap))
+            either = any(_outcome_hidden(decision, slice_, child_level, cell[0], part) for part in ("female", "male"))
+            yield (*head, *cell, _period_text(a.period_id),
+                   *_outcome(decision, slice_, child_level, cell[0], "*", gap.total.assessed, gap.total.reaching,
+                             gap.total.share), *shown(either, gap.gap))
 
     columns = [*parent, t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT),
                t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
