@@ -27,6 +27,7 @@ from styrkedja_reporting.access.decision import (
     ALL_YEARS,
     ComponentRows,
     coverage_slice,
+    left_out,
     pass_slice,
     results_slice,
     tree_of,
@@ -211,14 +212,17 @@ def _reader(role: Role) -> Principal:
 @given(trees(), st.sampled_from((Role.POLITICIAN, Role.PUBLIC)))
 def test_nothing_any_endpoint_shows_lets_a_withheld_value_be_computed(students, role):
     rows, placed, count, equations = build(students)
-    tree, links = tree_of(rows, placed)
-    decision = TreeDecision.of(protect_tree(tree, suppressed=suppressed_levels(_reader(role)), rules=RULES,
-                                            links=links))
+    suppressed = suppressed_levels(_reader(role))
+    unseen = left_out(suppressed)  # the group level: no endpoint shows it to a politician or the public
+    assert unseen == {"group"}
+    tree, links = tree_of(rows, placed, unseen)
+    decision = TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=RULES, links=links))
     cells = {k for k, n in count.items() if n > 0}
-    assert cells == set(decision.disclosure.cells), "the decision sees every cell an endpoint shows"
-    small = {k for k in cells if count[k] < RULES.min_students}
+    shown_anywhere = {k for k in cells if k[1][0] not in unseen}
+    assert shown_anywhere == set(decision.disclosure.cells), "the decision sees every cell an endpoint shows"
+    small = {k for k in shown_anywhere if count[k] < RULES.min_students}
     assert small <= decision.disclosure.withheld, "every small cell is withheld"
-    hidden = sorted((k for k in cells if not _visible(k, decision)), key=repr)
+    hidden = sorted((k for k in cells if k not in shown_anywhere or not _visible(k, decision)), key=repr)
     leaked = _determined(hidden, equations) & decision.disclosure.withheld
     assert not (leaked - decision.disclosure.unprotectable), sorted(leaked, key=repr)[:5]
     assert not decision.disclosure.unprotectable  # every level is suppressed: a complement always exists
@@ -228,6 +232,7 @@ def test_nothing_any_endpoint_shows_lets_a_withheld_value_be_computed(students, 
 @given(trees())
 def test_the_organiser_admin_sees_every_value_exactly(students):
     rows, placed, count, _ = build(students)
+    assert not left_out(suppressed_levels(_reader(Role.ORGANISER_ADMIN)))
     tree, links = tree_of(rows, placed)
     decision = TreeDecision.of(protect_tree(tree, suppressed=suppressed_levels(_reader(Role.ORGANISER_ADMIN)),
                                             rules=RULES, links=links))

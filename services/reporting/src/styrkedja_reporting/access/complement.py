@@ -14,8 +14,9 @@ year, period…):
   unless it rests on fewer than N students itself (then its own view withholds it at a suppressed
   level: a primary cell here).
 
-A decision depends only on the rows of the parents involved, never on the request's filters
-(the figure routes read every sibling of a named unit), so two views of the same cell agree.
+`protect_rows` decides per table over every sibling of a row's parent (support tables, roster
+sizes). `protect_tree` is the figures' and results' model (`access.decision`): every level of a
+slice at once, each parent a cell of its own, plus the equations that tie two tables together.
 """
 
 from __future__ import annotations
@@ -121,19 +122,6 @@ async def parents_of(session: AsyncSession, level: str, unit_ids: Iterable[str])
             u.unit_type == "area", u.unit_id.in_(wanted)))).all()) if wanted else {}
         return {a: found.get(a, ("unknown-organiser", a)) for a in wanted}
     return dict.fromkeys(wanted)
-
-
-async def organiser_of(session: AsyncSession, level: str, unit_id: str) -> str | None:
-    """The organiser a unit belongs to (to read every sibling of a named unit)."""
-    if level == "organiser":
-        return None  # an organiser's siblings are the other organisers
-    if level == "area":
-        u = units.c
-        return (await session.execute(select(u.organiser_id).where(u.unit_type == "area", u.unit_id == unit_id)
-                                      .limit(1))).scalar_one_or_none()
-    code = unit_id.split(GROUP_SEPARATOR, 1)[0]
-    placed = await placements_of(session, [code])
-    return placed[code][0] if code in placed else None
 
 
 # ------------------------------------------------------------------ one decision per cell, every level at once
