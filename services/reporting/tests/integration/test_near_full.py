@@ -29,6 +29,7 @@ PARAMS = {"level": "area", "organiser_id": ORG, "school_year": "2026/27", "term"
 
 @pytest.fixture
 def settings(service_database, monkeypatch) -> ReportingSettings:
+    """The shared `settings` (conftest) with the optional `~100` rule on."""
     service_database("styrkedja_reporting")
     monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
     monkeypatch.setenv("STYRKEDJA_DISCLOSURE_NEAR_FULL", "true")

@@ -21,7 +21,6 @@ from uuid import uuid5
 import pytest
 
 from styrkedja_kit.db import Database
-from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import NS, Feeder, unit
 from .test_figures import result
@@ -34,13 +33,6 @@ AREAS = {"north": ("11111111", 5, 0), "south": ("22222222", 10, 10), "east": ("3
 EXACT = {"north": 5, "south": 20, "east": 30}
 PERIOD = {"school_year": "2026/27", "term": "HT", "subject_code": "GRGRMAT01"}
 WITHHELD = "OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"
-
-
-@pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
 
 
 @pytest.fixture
