@@ -301,6 +301,7 @@ def main() -> int:
     raw: dict[str, float] = {}
     notes: list[str] = []
     processes: dict = {}
+    rebuild_full_estimate: float | None = None
     tokens = Tokens.start(state)
     try:
         if "raw" in stages:
@@ -354,6 +355,7 @@ def main() -> int:
                 exact_after = wait_until_exact(r_url, data, timeout=1800, levels=LEVELS, tokens=tokens)
                 # a fresh reporting replaying every topic from the start to exact cells: a rebuild by replay
                 figures["rebuild_seconds"] = rebuild = seconds + exact_after
+                rebuild_full_estimate = 100_000 * 16 * 4 / max(rate, 1e-9) if not args.full else None
                 notes.append(f"rebuild by replay: {events:,} events from the start of the topics into an empty "
                              f"reporting database until every level equalled the recomputation, {rebuild:.1f} s "
                              f"at this size; at {100_000 * 16 * 4:,} events the same rate would take "
@@ -398,6 +400,8 @@ def main() -> int:
                "broker": infra.broker_kind, "items": items, "clients": args.clients, "workers": workers,
                **{k: (round(v, 1) if v is not None else None) for k, v in figures.items()},
                **{k: round(v) for k, v in raw.items()},
+               "rebuild_events": (items + 2000) if figures["rebuild_seconds"] is not None else None,
+               "rebuild_seconds_full_estimate": round(rebuild_full_estimate) if rebuild_full_estimate else None,
                "cells_equal_recomputation": exact, "notes": notes}
         limit = raw.get("raw_consume_per_s")
         out["reporting_apply_ratio_to_raw_consume"] = (
@@ -407,12 +411,17 @@ def main() -> int:
         for name, (target, op) in TARGETS.items():
             value = figures[name]
             met = "" if value is None else ("yes" if (value >= target if op == ">=" else value <= target) else "NO")
+            if name == "rebuild_seconds" and not args.full and value is not None:
+                met = "size"  # the target is for 6.4M events: see rebuild_seconds_full_estimate
             base = {"reporting_apply_events_per_s": raw.get("raw_consume_per_s"),
                     "outbox_relay_rows_per_s": raw.get("raw_consume_per_s"),
                     "bulk_write_items_per_s": raw.get("raw_copy_rows_per_s")}.get(name)
             ratio = f"{value / base:.3f}" if value and base else ""
             shown = "—" if value is None else f"{value:,.1f}"
             print(f"{name:36} {shown:>12} {op + str(target):>10} {met:>5} {ratio:>12}")
+        if rebuild_full_estimate:
+            print(f"{'rebuild_seconds_full_estimate':36} {rebuild_full_estimate:>12,.0f} {'<=240':>10} "
+                  f"{'yes' if rebuild_full_estimate <= 240 else 'NO':>5}   (6.4M events at this run's apply rate)")
         for k, v in raw.items():
             print(f"{k:36} {v:>12,.0f}")
         print(f"cells equal the recomputation: {exact}")

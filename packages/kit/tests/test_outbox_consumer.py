@@ -520,3 +520,50 @@ async def test_consumer_lag_is_the_real_count_where_end_offsets_count_records_el
         release.set()
         loop.stop()
         await task
+
+
+class FakeLoop:
+    """Stands in for a ConsumerLoop: runs until stopped, counting how many run at once."""
+
+    running = 0
+    most = 0
+
+    def __init__(self) -> None:
+        self.group_id = "g"
+        self.started = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        FakeLoop.running += 1
+        FakeLoop.most = max(FakeLoop.most, FakeLoop.running)
+        self.started.set()
+        try:
+            await self._stop.wait()
+        finally:
+            FakeLoop.running -= 1
+
+
+async def test_of_sibling_workers_one_consumes_and_another_takes_over_when_it_stops(kit_db):
+    from styrkedja_kit.app import OneWorkerConsumes, sibling_workers_lock_key
+
+    assert sibling_workers_lock_key("reporting") is None  # a process of its own consumes as before
+    key = uuid.uuid4().int % 2**62
+    loops = [FakeLoop() for _ in range(3)]
+    workers = [OneWorkerConsumes(kit_db, loop, key, retry_seconds=0.1) for loop in loops]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        await wait_for(lambda: asyncio.sleep(0, any(w.consuming for w in workers)))
+        await asyncio.sleep(0.5)  # the others retried several times meanwhile
+        assert [w.consuming for w in workers].count(True) == 1 and FakeLoop.most == 1
+        first = next(w for w in workers if w.consuming)
+        first.stop()  # the consuming worker goes: its lock goes with its connection
+        await wait_for(lambda: asyncio.sleep(0, any(w.consuming for w in workers if w is not first)))
+        assert [w.consuming for w in workers].count(True) == 1 and FakeLoop.most == 1
+    finally:
+        for w in workers:
+            w.stop()
+        await asyncio.gather(*tasks)
+    assert FakeLoop.running == 0
