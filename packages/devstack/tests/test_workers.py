@@ -10,13 +10,13 @@ from styrkedja_devstack.postgres import free_port
 from styrkedja_devstack.services import DASHBOARD, RUN_WORKERS, ServiceProcess, dashboard_env, run_workers
 
 
-def test_run_gives_reporting_and_the_writers_two_workers_and_the_variable_overrides():
-    assert run_workers("reporting", {}) == 2
-    assert run_workers("assessment", {}) == 2
-    assert run_workers("forecast", {}) == 2
+def test_run_gives_one_worker_each_and_the_variable_overrides():
+    assert run_workers("reporting", {}) == 1
+    assert run_workers("assessment", {}) == 1
+    assert run_workers("forecast", {}) == 1
     assert run_workers("lika", {}) == RUN_WORKERS["lika"]
     assert run_workers("reporting", {"STYRKEDJA_WORKERS_REPORTING": "4"}) == 4
-    assert run_workers("reporting", {"STYRKEDJA_WORKERS_REPORTING": " "}) == 2
+    assert run_workers("reporting", {"STYRKEDJA_WORKERS_REPORTING": " "}) == 1
     for bad in ("0", "-1", "two", "65"):
         with pytest.raises(ValueError, match="STYRKEDJA_WORKERS_REPORTING"):
             run_workers("reporting", {"STYRKEDJA_WORKERS_REPORTING": bad})

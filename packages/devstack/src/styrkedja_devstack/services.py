@@ -40,11 +40,12 @@ SERVICES = (
 DASHBOARD = ServiceSpec("dashboard", 8100)
 
 #: uvicorn worker processes per service under `styrkedja run` / `make run` (tests start one unless
-#: they ask): the reading and bulk-writing services get two, one per core of a small machine. Each
-#: worker is a full replica: it serves HTTP, is a member of the service's consumer group, and
-#: competes for the outbox relay's advisory lock (one publishes). `STYRKEDJA_WORKERS_<NAME>`
-#: (e.g. STYRKEDJA_WORKERS_REPORTING=4) overrides. Images: uvicorn reads `WEB_CONCURRENCY`.
-RUN_WORKERS = {"assessment": 2, "forecast": 2, "lika": 1, "reporting": 2, "dashboard": 1}
+#: they ask). Each worker serves HTTP; one of them (holder of a PostgreSQL advisory lock) runs the
+#: consumer, and the outbox relay's lock picks one publisher. One each by default: on a 2-core
+#: machine a second worker showed no gain for reads or writes (bench/README.md) and doubles memory.
+#: `STYRKEDJA_WORKERS_<NAME>` (e.g. STYRKEDJA_WORKERS_REPORTING=4) overrides; images read
+#: `WEB_CONCURRENCY`.
+RUN_WORKERS = {"assessment": 1, "forecast": 1, "lika": 1, "reporting": 1, "dashboard": 1}
 
 
 def run_workers(name: str, environ: dict[str, str] | None = None) -> int:
