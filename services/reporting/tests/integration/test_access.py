@@ -118,13 +118,6 @@ def claims(role: str, inside: bool) -> dict:
 
 
 @pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
-
-
-@pytest.fixture
 async def fed(settings):
     database = Database(settings.database_url)
     await Feeder(database)(directory() + [
