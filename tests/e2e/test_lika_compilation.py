@@ -116,6 +116,22 @@ def compiled(reporting_url: str, organiser: str, tokens: Tokens, **params) -> di
             (r["rating"], r["comment"], r["plan_status"], r["activities"], r["top_priority"]) for r in body["rows"]}
 
 
+def wait_until_placed(reporting_url: str, organiser: str, school_unit_code: str, tokens: Tokens,
+                      timeout: float = 180) -> None:
+    """Until reporting's directory places the school unit under the organiser. Reporting holds a LIKA
+    event for a unit its directory does not know yet (unplaced) and refuses one only for a unit the
+    directory places under another organiser: a foreign claim must come after the directory, or
+    which of the two it meets depends on how fast reporting's own outbox and consumer were."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(f"{reporting_url}/v1/directory/units/su-{school_unit_code}",
+                             params={"organiser_id": organiser}, headers=tokens.admin(organiser), timeout=30)
+        if response.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert response.status_code == 200, f"the directory never placed {school_unit_code}: {response.text}"
+
+
 def test_lika_compilation_follows_the_tool_and_equals_a_recomputation(stack, infrastructure):
     lika, reporting = stack.url("lika"), stack.url("reporting")
     bootstrap = infrastructure.kafka_bootstrap_servers
@@ -125,6 +141,7 @@ def test_lika_compilation_follows_the_tool_and_equals_a_recomputation(stack, inf
     organiser, other = data.organisers
     units = data.units[organiser]
     admin = tokens.admin(organiser)
+    wait_until_placed(reporting, organiser, units[0], tokens)  # before another organiser claims the unit
     rng = random.Random(11)
     # the principal of the three schools: LIKA of own units
     with httpx.Client(base_url=lika, timeout=30, headers=tokens.principal(organiser, *units[:3])) as client:

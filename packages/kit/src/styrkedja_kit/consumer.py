@@ -21,6 +21,7 @@ spelling) is replaced by `[REDACTED]`, and the header `dlq.redacted` says how ma
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import math
 import time
@@ -41,7 +42,15 @@ from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from . import metrics
 from .db import Database
-from .kafka import broker_capabilities, ensure_topics, group_timing, make_consumer, make_producer, registry_topics
+from .kafka import (
+    broker_capabilities,
+    broker_may_lose_logs,
+    ensure_topics,
+    group_timing,
+    make_consumer,
+    make_producer,
+    registry_topics,
+)
 from .settings import ServiceSettings
 from .supervise import run_until_stopped
 
@@ -141,6 +150,7 @@ class ConsumerLoop:
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._exact_offsets = True  # set from the broker's capabilities at start
+        self._may_lose_logs = True  # likewise (kafka.broker_may_lose_logs)
         self.applied_count = 0
         self.assigned = False  # readiness: the group has handed this member its partitions
         self.lags: dict[TopicPartition, float] = {}  # per assigned partition, as of its last fetch
@@ -173,6 +183,7 @@ class ConsumerLoop:
         producer = make_producer(self.settings, f"{self.settings.client_id}-dlq")
         self._consumer = consumer
         self._exact_offsets = capabilities.exact_offsets
+        self._may_lose_logs = broker_may_lose_logs(self.settings, capabilities)
         await consumer.start()
         await producer.start()
         try:
@@ -264,8 +275,10 @@ class ConsumerLoop:
             # The broker forgot the group's marker: it lost its state (the embedded broker keeps
             # none across a restart). A log that merely ends before `offset` is not asked about:
             # the embedded broker's end offsets are unreliable, and a fetch beyond the end of a
-            # log resets to its start by itself (auto_offset_reset="earliest").
-            if offset > 0 and await consumer.committed(tp) is None:
+            # log resets to its start by itself (auto_offset_reset="earliest"). A durable broker
+            # is not asked either: it keeps its logs, and right after a restart it may answer
+            # "no committed offset" for a marker it holds (a needless re-read of the partition).
+            if offset > 0 and self._may_lose_logs and await consumer.committed(tp) is None:
                 rewind.append(tp)
             else:
                 consumer.seek(tp, offset)
@@ -364,14 +377,15 @@ class ConsumerLoop:
         """The batch failed. If the database is down, give up (the batch is read again later).
         Otherwise an event broke the handler: find it by halving the batch (each half applied in
         order in its own transaction; a half that fails is halved again), dead-letter it, keep the
-        rest. One bad event among n costs about 2·log2(n) transactions, not n."""
+        rest. One bad event among n costs about 2·log2(n) transactions, not n. The events go
+        `in_time_order`, so each meets the state the events before it made."""
         if not await self._database_answers():
             raise
         # called from the `except` of `process`: the traceback is the batch's failure
         log.warning("batch failed; applying it in halves to find the events that fail",
                     extra={"group": self.group_id}, exc_info=True)  # noqa: LOG014
         failed: list[tuple[ConsumerRecord, str, str]] = []
-        fresh = await self._apply_halves(delivered, records, failed, failed_already=True)
+        fresh = await self._apply_halves(in_time_order(delivered), records, failed, failed_already=True)
         if failed:
             await self._dead_letter(producer, failed)
         async with self.db.sessions.begin() as session:
@@ -471,6 +485,19 @@ async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, lis
             batch.setdefault(tp, []).extend(records)
             count += len(records)
     return batch
+
+
+def in_time_order(delivered: Sequence[Delivered]) -> list[Delivered]:
+    """A batch's events for applying one by one: each partition's in offset order, the partitions
+    interleaved by event time. Applied whole, a batch runs its handlers in their own order (reporting:
+    the directory first), so an event is judged against every directory change of its batch; one by
+    one in the order the fetch happened to list the partitions, an event written after a directory
+    change (a LIKA self-assessment for a school unit, after the unit was placed under its organiser)
+    could come first and be judged without it: held as "unit not known yet" instead of refused."""
+    by_partition: dict[tuple[str, int], list[Delivered]] = {}
+    for item in delivered:
+        by_partition.setdefault((item.topic, item.partition), []).append(item)
+    return list(heapq.merge(*by_partition.values(), key=lambda item: item.event.time))
 
 
 def consumer_lag(end_offset: int, next_offset: int, exact_offsets: bool) -> float:

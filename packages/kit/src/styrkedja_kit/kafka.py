@@ -48,6 +48,22 @@ class BrokerCapabilities:
     #: Tansu advertises JoinGroup v5+ but waits out the old member's session all the same, so this too
     #: is inferred from the probe, not from ApiVersions.
     static_membership: bool = False
+    #: its logs outlive a restart (Apache Kafka). Tansu in the embedded build keeps topics in memory: a
+    #: restart empties it. Inferred from the same probe (a broker that grants producer ids keeps a real log).
+    durable_logs: bool = False
+
+
+def broker_may_lose_logs(settings: ServiceSettings, capabilities: BrokerCapabilities) -> bool:
+    """Whether the outbox relay looks for a broker that came back without its logs (and republishes),
+    and the consumer takes a partition without its offset marker for one to re-read from the start.
+
+    `kafka_broker_may_lose_logs` decides where it is set; unset, the broker's answer does: never against
+    a durable broker (Apache Kafka), whose logs a restart keeps. There a missing marker proves nothing:
+    right after a restart its group coordinator may answer "no committed offset" (or a group-level error
+    that aiokafka reads as no offset) for markers it holds, and a republish would be needless."""
+    if settings.kafka_broker_may_lose_logs is not None:
+        return settings.kafka_broker_may_lose_logs
+    return not capabilities.durable_logs
 
 
 _capabilities: dict[str, BrokerCapabilities] = {}
@@ -71,10 +87,12 @@ async def broker_capabilities(settings: ServiceSettings, *, refresh: bool = Fals
                 idempotent = await _grants_producer_id(client, brokers[0])
     finally:
         await client.close()
-    caps = BrokerCapabilities(idempotent_producer=idempotent, exact_offsets=idempotent, static_membership=idempotent)
+    caps = BrokerCapabilities(idempotent_producer=idempotent, exact_offsets=idempotent, static_membership=idempotent,
+                              durable_logs=idempotent)
     log.info("broker capabilities", extra={"idempotent_producer": caps.idempotent_producer,
                                            "exact_offsets": caps.exact_offsets,
-                                           "static_membership": caps.static_membership})
+                                           "static_membership": caps.static_membership,
+                                           "durable_logs": caps.durable_logs})
     _capabilities[key] = caps
     return caps
 
@@ -123,7 +141,9 @@ async def _grants_producer_id(client: AIOKafkaClient, node_id: int) -> bool:
         if response.error_code not in RETRIABLE_COORDINATOR_ERRORS:
             return bool(response.error_code == 0 and response.producer_id >= 0)
         await asyncio.sleep(0.25)  # a fresh cluster is still creating its transaction state topic
-    return False
+    # a broker that keeps answering "coordinator loading" is a Kafka broker not ready yet (restarting),
+    # not one without producer ids: no answer rather than a wrong one (the caller tries again later)
+    raise ConnectionError("the broker's producer id coordinator did not become ready")
 
 
 def make_producer(settings: ServiceSettings, client_id: str, *, idempotent: bool = False,

@@ -17,6 +17,10 @@ batch retried across a broker restart is answered with the offset it was first w
 while idle, the relay checks that the broker
 still holds the marker offsets it commits to a consumer group of its own. Either way it then
 republishes every retained row of that topic; consumers deduplicate by event id.
+
+None of that runs against a durable broker (Apache Kafka: `kafka.broker_may_lose_logs`): its logs
+outlive a restart, and right after one its group coordinator can answer "no committed offset" for
+markers it holds, which would be taken for a loss and cost a needless republish of every topic.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -58,7 +62,7 @@ from styrkedja_contracts import TOPICS, CloudEvent, topic_for_event_type
 
 from . import metrics
 from .db import Database
-from .kafka import broker_capabilities, ensure_topics, make_consumer, make_producer
+from .kafka import broker_capabilities, broker_may_lose_logs, ensure_topics, make_admin, make_consumer, make_producer
 from .sets import insert_rows
 from .settings import ServiceSettings
 from .supervise import run_until_stopped
@@ -122,6 +126,49 @@ class Outbox:
         return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult
 
 
+def partitions_without_marker(partitions: Iterable[TopicPartition], marked: Collection[TopicPartition],
+                              answer: Mapping[TopicPartition, int]) -> list[TopicPartition]:
+    """The partitions whose marker the broker has lost: marked before, and answered with "no committed
+    offset" (-1). A partition the answer leaves out is unknown, not lost: OffsetFetch v2+ carries a
+    group-level error (coordinator loading or moved, while a broker restarts) at the top of the
+    response with no partitions at all, and aiokafka reads that as "nothing committed"."""
+    return [tp for tp in partitions if tp in marked and tp in answer and answer[tp] < 0]
+
+
+class MarkerWatch:
+    """The relay's marker offsets in a consumer group of its own (it reads no records): committed by a
+    consumer that only commits, read back with OffsetFetch by an admin client, so that a partition the
+    answer leaves out (a group-level error) is told apart from one without an offset (-1)."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.group = marker_group(settings.service_name)
+        self._consumer = make_consumer(settings, f"{settings.client_id}-outbox-watch", group_id=self.group,
+                                       enable_auto_commit=False)
+        self._admin = make_admin(settings, f"{settings.client_id}-outbox-watch-admin")
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        await self._admin.start()
+
+    async def stop(self) -> None:
+        try:
+            await self._consumer.stop()
+        finally:
+            await self._admin.close()
+
+    async def committed(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Per partition the broker answered for: its committed offset, -1 for none."""
+        answer = await self._admin.list_consumer_group_offsets(self.group, partitions=partitions)
+        return {tp: meta.offset for tp, meta in answer.items()}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        partitions = list(offsets)
+        if set(self._consumer.assignment()) != set(partitions):
+            self._consumer.assign(partitions)
+            self._consumer.pause(*partitions)  # never reads records, it only keeps markers
+        await self._consumer.commit(offsets)
+
+
 class OutboxRelay:
     def __init__(self, settings: ServiceSettings, database: Database, outbox: Table, marks: Table) -> None:
         self.settings = settings
@@ -133,6 +180,7 @@ class OutboxRelay:
         self._highest: dict[TopicPartition, int] = {}  # highest offset acknowledged per partition
         self._marked: set[TopicPartition] = set()  # partitions whose marker offset the broker holds
         self._producer = None
+        self._loss_check = True  # set from the broker's capabilities (or the setting) at start
         self._offsets_prove_loss = True
         self.published = 0
         # per topic: its partitions when last seen, and the partition of each key (organisers are few)
@@ -171,24 +219,27 @@ class OutboxRelay:
                                      # record batches of up to 512 KiB (well under the brokers'
                                      # 1 MiB message limit): a few requests per thousand rows
                                      max_batch_size=512 * 1024)
+            # a durable broker keeps its logs across a restart: no check, no republish (see the module doc)
+            self._loss_check = broker_may_lose_logs(self.settings, capabilities)
             # an idempotent producer's retried batch is acknowledged at its first offset: there an
             # offset that does not grow proves nothing, and the marker check alone tells a loss
-            self._offsets_prove_loss = not capabilities.idempotent_producer
-            watcher = make_consumer(self.settings, f"{self.settings.client_id}-outbox-watch",
-                                    group_id=marker_group(self.settings.service_name), enable_auto_commit=False)
+            self._offsets_prove_loss = self._loss_check and not capabilities.idempotent_producer
+            watcher = MarkerWatch(self.settings) if self._loss_check else None
             await producer.start()
-            await watcher.start()
             self._producer = producer
             try:
+                if watcher is not None:
+                    await watcher.start()
                 await self._publish_loop(producer, watcher, conn)
             finally:
                 self._producer = None
                 await producer.stop()
-                await watcher.stop()
+                if watcher is not None:
+                    await watcher.stop()
         finally:
             await conn.close()
 
-    async def _publish_loop(self, producer: AIOKafkaProducer, watcher: AIOKafkaConsumer,
+    async def _publish_loop(self, producer: AIOKafkaProducer, watcher: MarkerWatch | None,
                             lock_connection: asyncpg.Connection) -> None:
         last_check = time.monotonic()
         last_prune = 0.0
@@ -213,7 +264,7 @@ class OutboxRelay:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
                 now = time.monotonic()
-                if now - last_check >= self.settings.outbox_loss_check_interval_seconds:
+                if watcher is not None and now - last_check >= self.settings.outbox_loss_check_interval_seconds:
                     await self._check_broker_kept_the_logs(watcher)
                     last_check = now
                 if now - last_prune >= 3600:
@@ -333,7 +384,7 @@ class OutboxRelay:
             await flush(*key)
         return [(batch, position, futures[id(batch)]) for batch, position in placed]
 
-    async def _check_broker_kept_the_logs(self, watcher: AIOKafkaConsumer) -> None:
+    async def _check_broker_kept_the_logs(self, watcher: MarkerWatch) -> None:
         """Did the broker lose its state since the last check? The relay commits a marker offset
         per partition to a consumer group of its own; a broker that restarted empty has no
         committed offsets. (Not the end offsets: the embedded broker reports the start of the
@@ -341,11 +392,8 @@ class OutboxRelay:
         if not self._highest:
             return
         partitions = list(self._highest)
-        if set(watcher.assignment()) != set(partitions):
-            watcher.assign(partitions)
-            watcher.pause(*partitions)  # the watcher never reads records, it only keeps markers
         try:
-            lost = [tp for tp in partitions if tp in self._marked and await watcher.committed(tp) is None]
+            lost = partitions_without_marker(partitions, self._marked, await watcher.committed(partitions))
             for topic in {tp.topic for tp in lost}:
                 await self._republish_topic(topic, {"partitions without the relay's marker":
                                                     [tp.partition for tp in lost if tp.topic == topic]})

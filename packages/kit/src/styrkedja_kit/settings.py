@@ -36,6 +36,11 @@ class ServiceSettings(BaseSettings):
     # partition count: only for the embedded devstack broker (it sets this); never on a production
     # cluster, where topics belong to the operator (Strimzi KafkaTopic) and ACLs forbid deletes
     kafka_repair_auto_created_topics: bool = False
+    # whether the broker may come back from a restart without its logs (the embedded broker keeps topics in
+    # memory): then the outbox relay checks for that and republishes, and the consumer re-reads a partition
+    # whose offset marker the broker forgot. None: decided from the broker's answer (kafka.broker_may_lose_logs):
+    # never against a durable broker (Apache Kafka), where a missing marker right after a restart proves nothing
+    kafka_broker_may_lose_logs: bool | None = None
     log_level: str = "INFO"
 
     # outbox relay
