@@ -16,6 +16,7 @@ from support import LEVELS, Mittkoping, ingest, publish_directory, wait_until_ex
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
+@pytest.mark.own_stack  # SIGKILLs reporting
 def test_six_levels_exact_with_a_school_moving_between_areas_and_a_sigkill(stack):
     reporting_url = stack.url("reporting")
     data = Mittkoping(seed=21)
