@@ -37,8 +37,10 @@ from support import Mittkoping, Tokens, ingest, reported, wait_until_exact  # no
 
 
 def start_services(infra: Infrastructure, names: tuple[str, ...], log_dir: Path,
-                   extra_env: dict[str, str] | None = None, *, tokens: Tokens) -> dict[str, ServiceProcess]:
-    """The named services on fresh databases, checking tokens of `tokens`' dev issuer."""
+                   extra_env: dict[str, str] | None = None, *, tokens: Tokens,
+                   workers: dict[str, int] | None = None) -> dict[str, ServiceProcess]:
+    """The named services on fresh databases, checking tokens of `tokens`' dev issuer; `workers`:
+    uvicorn worker processes per service (1 unless named)."""
     run = uuid.uuid4().hex[:8]
     processes = {}
     for spec in SERVICES:
@@ -48,9 +50,9 @@ def start_services(infra: Infrastructure, names: tuple[str, ...], log_dir: Path,
         upgrade(spec.package, url)
         processes[spec.name] = ServiceProcess(
             spec, database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers, port=free_port(),
-            log_dir=log_dir, extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING", **infra.service_env, **tokens.service_env,
-                                        **(extra_env or {}),
-                                        "STYRKEDJA_CONSUMER_GROUP": f"reporting-bench-{run}"}).start()
+            log_dir=log_dir, **({"workers": n} if (n := (workers or {}).get(spec.name, 1)) != 1 else {}),
+            extra_env={"STYRKEDJA_LOG_LEVEL": "WARNING", **infra.service_env, **tokens.service_env,
+                       **(extra_env or {}), "STYRKEDJA_CONSUMER_GROUP": f"reporting-bench-{run}"}).start()
     for process in processes.values():
         process.wait_ready(90)
     return processes

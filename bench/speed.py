@@ -9,7 +9,11 @@ Stages (test data is generated before each timed part):
   apply    reporting started after the topics are filled; time until it equals the recomputation
   latency  POST of one assessment → visible in reporting, under a background load of ~1,000 events/s
   reads    32 concurrent clients reading organiser-level figures
-  memory   reporting's RSS at the end
+  memory   reporting's RSS at the end (every worker process of it, summed)
+  rebuild  the apply stage is a rebuild by replay: a reporting with an empty database reads every
+           topic from the start until its cells equal the recomputation (at this run's size; --full
+           for 100,000 students × 16 subjects × 4 rounds)
+Services run with the worker processes `styrkedja run` gives them (--workers to change).
 Then the cells are checked against the test's own recomputation (tests/support.py) and reporting's
 /v1/admin/consistency. Prints a table and writes bench/results/latest.json.
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -44,6 +49,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from ingest import start_services  # noqa: E402
 
+try:
+    from styrkedja_devstack.services import run_workers
+except ImportError:  # a tree from before worker processes (a "before" run: PYTHONPATH=<old tree>/packages/…)
+    def run_workers(name: str, environ: dict[str, str] | None = None) -> int:
+        return 1
 from styrkedja_devstack.stack import Infrastructure  # noqa: E402
 from styrkedja_kit.db import Database  # noqa: E402
 from styrkedja_kit.outbox import OutboxRelay  # noqa: E402
@@ -187,7 +197,10 @@ async def applied_rate(database_url: str, events: int) -> tuple[float, float]:
     return (done - first) / seconds, seconds
 
 
-def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkoping, tokens: Tokens) -> list[float]:
+def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkoping, tokens: Tokens,
+                       give_up_s: float = 30, stage_s: float = 60) -> tuple[list[float], int]:
+    """Seconds from POST to visible per sample, and how many samples gave up after `give_up_s`
+    (counted as `give_up_s`, a lower bound); sampling ends after `stage_s` so the run stays bounded."""
     stop = threading.Event()
 
     def background() -> None:  # ~1,000 events/s: a batch of 100 every 100 ms
@@ -202,10 +215,14 @@ def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkopi
 
     loader = threading.Thread(target=background, daemon=True)
     loader.start()
-    found = []
+    found: list[float] = []
+    gave_up = 0
+    stage_started = time.monotonic()
     try:
         with httpx.Client(base_url=a_url, timeout=30) as client:
             for n in range(samples):
+                if found and time.monotonic() - stage_started > stage_s:
+                    break
                 probe = Mittkoping(seed=5000 + n)
                 [body] = probe.new_assessments(1)
                 organiser = body["organiser_id"]
@@ -216,14 +233,15 @@ def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkopi
                 probe.final[response.json()["assessment_id"]] = body
                 expected = probe.expected(("organiser",))
                 while reported(r_url, probe.my_units(), (organiser,), ("organiser",), tokens=tokens) != expected:
-                    if time.monotonic() - started > 30:
-                        raise TimeoutError("an assessment did not reach reporting within 30 s")
+                    if time.monotonic() - started > give_up_s:
+                        gave_up += 1
+                        break
                     time.sleep(0.005)
-                found.append(time.monotonic() - started)
+                found.append(min(time.monotonic() - started, give_up_s))
     finally:
         stop.set()
         loader.join()
-    return found
+    return found, gave_up
 
 
 def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, clients: int = 32, each: int = 30) -> list[float]:
@@ -245,10 +263,15 @@ def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, clients: int 
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of the process and its children (uvicorn's workers), in MB."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0
+    for process in (root, *root.children(recursive=True)):
+        with contextlib.suppress(psutil.Error):
+            total += process.memory_info().rss
+    return total / 2**20
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -258,6 +281,8 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="100,000 students × 16 subjects × 4 rounds (6.4M)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients for the bulk write")
     parser.add_argument("--latency-samples", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="uvicorn workers for assessment and reporting (default: as `styrkedja run`)")
     parser.add_argument("--stages", default="raw,write,relay,apply,latency,reads",
                         help="comma-separated subset (write, relay and apply depend on each other)")
     parser.add_argument("--profile-relay", action="store_true", help="bench/results/profile-relay.txt")
@@ -265,6 +290,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
     items = 100_000 * 16 * 4 if args.full else args.items
+    workers = {name: args.workers or run_workers(name) for name in ("assessment", "reporting")}
     stages = set(args.stages.split(","))
 
     state = Path(tempfile.mkdtemp(prefix="styrkedja-speed-"))
@@ -275,6 +301,7 @@ def main() -> int:
     raw: dict[str, float] = {}
     notes: list[str] = []
     processes: dict = {}
+    rebuild_full_estimate: float | None = None
     tokens = Tokens.start(state)
     try:
         if "raw" in stages:
@@ -293,7 +320,7 @@ def main() -> int:
             processes.pop("reporting").stop()
             print("starting assessment with its relay off ...", flush=True)
             processes.update(start_services(infra, ("assessment",), state / "logs",
-                                            {"STYRKEDJA_OUTBOX_ENABLED": "false"}, tokens=tokens))
+                                            {"STYRKEDJA_OUTBOX_ENABLED": "false"}, tokens=tokens, workers=workers))
             a_db = processes["assessment"].env["STYRKEDJA_DATABASE_URL"]
             bulk_write(processes["assessment"].url, Mittkoping(seed=1), 2000, 2, tokens)  # warm-up, not counted
             print(f"bulk write: {items} assessments, batches of 1,000, {args.clients} clients ...", flush=True)
@@ -318,13 +345,21 @@ def main() -> int:
 
             if "apply" in stages and "relay" in stages:
                 print("apply: reporting catching up with the filled topics ...", flush=True)
-                processes.update(start_services(infra, ("reporting",), state / "logs", tokens=tokens))
+                processes.update(start_services(infra, ("reporting",), state / "logs", tokens=tokens,
+                                                workers=workers))
                 r_url = processes["reporting"].url
                 events = items + 2000  # and the warm-up's; the directory's few ride along untimed
                 rate, seconds = asyncio.run(applied_rate(processes["reporting"].env["STYRKEDJA_DATABASE_URL"],
                                                          events))
                 figures["reporting_apply_events_per_s"] = rate
                 exact_after = wait_until_exact(r_url, data, timeout=1800, levels=LEVELS, tokens=tokens)
+                # a fresh reporting replaying every topic from the start to exact cells: a rebuild by replay
+                figures["rebuild_seconds"] = rebuild = seconds + exact_after
+                rebuild_full_estimate = 100_000 * 16 * 4 / max(rate, 1e-9) if not args.full else None
+                notes.append(f"rebuild by replay: {events:,} events from the start of the topics into an empty "
+                             f"reporting database until every level equalled the recomputation, {rebuild:.1f} s "
+                             f"at this size; at {100_000 * 16 * 4:,} events the same rate would take "
+                             f"{100_000 * 16 * 4 / max(rate, 1e-9):,.0f} s (run --full to measure it)")
                 notes.append("apply: events recorded as applied in reporting's database (same transaction as "
                              "the aggregates), from the first to the last; the API equalled the recomputation "
                              f"{exact_after:.1f} s after that")
@@ -332,10 +367,13 @@ def main() -> int:
 
         if "latency" in stages and "reporting" in processes:
             print("latency: POST → visible at ~1,000 events/s background load ...", flush=True)
-            processes.update(start_services(infra, ("assessment",), state / "logs", tokens=tokens))
+            processes.update(start_services(infra, ("assessment",), state / "logs", tokens=tokens, workers=workers))
             load = Mittkoping(seed=17)
-            samples = latency_under_load(processes["assessment"].url, processes["reporting"].url,
-                                         args.latency_samples, load, tokens)
+            samples, gave_up = latency_under_load(processes["assessment"].url, processes["reporting"].url,
+                                                  args.latency_samples, load, tokens)
+            if gave_up:
+                notes.append(f"latency: {gave_up} of {len(samples)} samples not visible within 30 s (counted as "
+                             "30 s, a lower bound): reporting's apply did not keep up with the 1,000 events/s load")
             figures["post_to_visible_p50_ms"] = statistics.median(samples) * 1000
             figures["post_to_visible_p99_ms"] = pct(samples, 0.99) * 1000
             print(f"  p50 {figures['post_to_visible_p50_ms']:.0f} ms, p99 {figures['post_to_visible_p99_ms']:.0f} ms",
@@ -357,12 +395,13 @@ def main() -> int:
             consistency = httpx.get(processes["reporting"].url + "/v1/admin/consistency", headers=tokens.ops(),
                                     timeout=120).json()
             exact = bool(consistency.get("consistent"))
-        notes.append("rebuild by replay: not measured yet by this harness")
 
         out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
-               "broker": infra.broker_kind, "items": items, "clients": args.clients,
+               "broker": infra.broker_kind, "items": items, "clients": args.clients, "workers": workers,
                **{k: (round(v, 1) if v is not None else None) for k, v in figures.items()},
                **{k: round(v) for k, v in raw.items()},
+               "rebuild_events": (items + 2000) if figures["rebuild_seconds"] is not None else None,
+               "rebuild_seconds_full_estimate": round(rebuild_full_estimate) if rebuild_full_estimate else None,
                "cells_equal_recomputation": exact, "notes": notes}
         limit = raw.get("raw_consume_per_s")
         out["reporting_apply_ratio_to_raw_consume"] = (
@@ -372,12 +411,17 @@ def main() -> int:
         for name, (target, op) in TARGETS.items():
             value = figures[name]
             met = "" if value is None else ("yes" if (value >= target if op == ">=" else value <= target) else "NO")
+            if name == "rebuild_seconds" and not args.full and value is not None:
+                met = "size"  # the target is for 6.4M events: see rebuild_seconds_full_estimate
             base = {"reporting_apply_events_per_s": raw.get("raw_consume_per_s"),
                     "outbox_relay_rows_per_s": raw.get("raw_consume_per_s"),
                     "bulk_write_items_per_s": raw.get("raw_copy_rows_per_s")}.get(name)
             ratio = f"{value / base:.3f}" if value and base else ""
             shown = "—" if value is None else f"{value:,.1f}"
             print(f"{name:36} {shown:>12} {op + str(target):>10} {met:>5} {ratio:>12}")
+        if rebuild_full_estimate:
+            print(f"{'rebuild_seconds_full_estimate':36} {rebuild_full_estimate:>12,.0f} {'<=240':>10} "
+                  f"{'yes' if rebuild_full_estimate <= 240 else 'NO':>5}   (6.4M events at this run's apply rate)")
         for k, v in raw.items():
             print(f"{k:36} {v:>12,.0f}")
         print(f"cells equal the recomputation: {exact}")

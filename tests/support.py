@@ -5,10 +5,12 @@ and the test's own record of what must count."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ import httpx
 
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_devstack.issuer import DevIssuer, TokenMinter
+from styrkedja_devstack.services import ServiceProcess
 
 SUBJECTS = ("GRGRMAT01", "GRGRSVE01", "GRGRENG01", "GRGRBIO01")
 AF = ("A", "B", "C", "D", "E", "F")
@@ -417,3 +420,33 @@ def expected_merit(results: Iterable[dict | None], area_of: dict[str, str | None
                    newest["term"])
             out[key] = [a + b for a, b in zip(out.get(key, [0] * 8), row, strict=True)]
     return {k: tuple(v) for k, v in out.items() if any(v)}
+
+
+@contextmanager
+def killed_meanwhile(process: ServiceProcess, pauses: Iterable[float], *, down: float,
+                     ready_timeout: float) -> Iterator[list[float]]:
+    """While the body runs, in a thread: after each pause, SIGKILL `process`, start it again `down` seconds
+    later and wait until it is ready. Yields the kill times (`time.monotonic()`); the block ends when
+    every kill is done (a body that raises stops the kills not yet begun)."""
+    kills: list[float] = []
+    stop = threading.Event()
+
+    def killer() -> None:
+        for pause in pauses:
+            if stop.wait(pause):
+                return
+            process.kill()
+            kills.append(time.monotonic())
+            time.sleep(down)
+            process.start()
+            process.wait_ready(ready_timeout)
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        yield kills
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        thread.join()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import threading
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -57,6 +56,7 @@ from styrkedja_reporting.compliance.rules import (
     WindowKind,
     items,
 )
+from support import killed_meanwhile
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -368,29 +368,11 @@ def as_rows(found: list[Item]) -> set[tuple]:
 
 def test_compliance_after_sigkill_and_replay_equals_a_recomputation(infrastructure, reporting, token_issuer):
     events, expected = chaos_events(random.Random(13))
-    kills = []
-
-    def killer(stop: threading.Event) -> None:
-        # SIGKILL while the stream (and then its replay) is being applied; start again each time
-        for pause in (1.0, 1.5, 1.0):
-            if stop.wait(pause):
-                return
-            reporting.kill()
-            kills.append(time.monotonic())
-            time.sleep(0.3)
-            reporting.start()
-            reporting.wait_ready(90)
-
-    stop = threading.Event()
-    thread = threading.Thread(target=killer, args=(stop,))
-    thread.start()
-    try:
+    # SIGKILL while the stream (and then its replay) is being applied; start again each time
+    with killed_meanwhile(reporting, (1.0, 1.5, 1.0), down=0.3, ready_timeout=90) as kills:
         for start in range(0, len(events), 100):
             produce(infrastructure, events[start:start + 100])
         produce(infrastructure, events)  # the whole stream again: a replay
-    finally:
-        thread.join()
-        stop.set()
     assert len(kills) == 3, "the reporting process must really have been killed mid-stream"
     wanted = as_rows(expected)
     database_url = reporting.env["STYRKEDJA_DATABASE_URL"]

@@ -4,42 +4,22 @@ restarts empty (the embedded broker keeps topics in memory only). Figures must s
 from __future__ import annotations
 
 import signal
-import threading
 import time
 
 import httpx
 import pytest
 
-from support import Mittkoping, ingest, wait_until_exact
+from support import Mittkoping, ingest, killed_meanwhile, wait_until_exact
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
 def test_reporting_killed_with_sigkill_mid_stream_stays_exact(stack):
     data = Mittkoping(seed=3)
-    reporting = stack.processes["reporting"]
-    kills = []
-
-    def killer(stop: threading.Event) -> None:
-        # kill while events are being applied, wait a moment, start again; three times
-        for _ in range(3):
-            if stop.wait(2.0):
-                return
-            reporting.kill()
-            kills.append(time.monotonic())
-            time.sleep(0.5)
-            reporting.start()
-            reporting.wait_ready(60)
-
-    stop = threading.Event()
-    thread = threading.Thread(target=killer, args=(stop,))
-    thread.start()
-    try:
+    # kill while events are being applied, wait a moment, start again; three times
+    with killed_meanwhile(stack.processes["reporting"], (2.0, 2.0, 2.0), down=0.5, ready_timeout=60) as kills:
         report = ingest(stack.url("assessment"), data, new=5000, revisions=800, retractions=300, duplicates=300,
                         batch_size=250, tokens=stack.tokens)
-    finally:
-        thread.join()
-        stop.set()
     assert len(kills) == 3, "the reporting process must really have been killed mid-stream"
     wait_until_exact(stack.url("reporting"), data, tokens=stack.tokens)
     assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops()).json()["consistent"]

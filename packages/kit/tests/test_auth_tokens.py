@@ -288,3 +288,42 @@ def test_a_websocket_without_a_token_is_closed(token_issuer):
     with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws-probe") as ws:
         ws.receive_text()
     assert closed.value.code == 1008
+
+
+async def test_a_verified_token_is_remembered_but_never_past_its_expiry(token_issuer):
+    import asyncio
+    import time
+
+    import jwt
+
+    from styrkedja_kit.auth import InvalidToken, TokenVerifier
+
+    verifier = TokenVerifier(KeySource(token_issuer.url), audience="styrkedja", algorithms=["ES256", "RS256"],
+                             leeway_seconds=0)
+    token = token_issuer.mint(roles=["ops"], ttl_seconds=2)
+    for _ in range(5):
+        assert (await verifier.verify(token))["roles"] == ["ops"]
+    assert verifier.signature_checks == 1  # the signature was checked once, not per request
+    other = token_issuer.mint(roles=["teacher"])
+    assert (await verifier.verify(other))["roles"] == ["teacher"]
+    assert verifier.signature_checks == 2  # another token is its own entry
+    # a tampered copy of a remembered token is not a hit: it is verified in full, and refused
+    head, body, signature = token.split(".")
+    with pytest.raises(InvalidToken):
+        await verifier.verify(f"{head}.{body}.{signature[::-1]}")
+    # past its exp the remembered claims are not used: the full check refuses the token
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    await asyncio.sleep(max(0.0, exp - time.time()) + 1.1)
+    with pytest.raises(InvalidToken, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_the_verified_token_cache_can_be_switched_off(token_issuer):
+    from styrkedja_kit.auth import TokenVerifier
+
+    verifier = TokenVerifier(KeySource(token_issuer.url), audience="styrkedja", algorithms=["ES256", "RS256"],
+                             cache_seconds=0)
+    token = token_issuer.mint(roles=["ops"])
+    for _ in range(3):
+        await verifier.verify(token)
+    assert verifier.signature_checks == 3

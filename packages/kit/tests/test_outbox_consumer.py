@@ -100,7 +100,10 @@ def relay_for(settings, db) -> OutboxRelay:
     return OutboxRelay(settings, db, metadata.tables["outbox"], metadata.tables["outbox_partition_marks"])
 
 
-async def test_relay_publishes_every_row_once_in_order_per_key(kit_db, kit_settings, make_event, new_unit_code):
+@pytest.mark.parametrize("batch_size", [5000, 15], ids=["one-read", "pipelined-reads-of-15"])
+async def test_relay_publishes_every_row_once_in_order_per_key(kit_db, kit_settings, make_event, new_unit_code,
+                                                               batch_size):
+    kit_settings.outbox_batch_size = batch_size  # 15: many reads, each queued while the one before is acknowledged
     unit = new_unit_code()
     outbox = Outbox(metadata.tables["outbox"])
     written = []
@@ -128,6 +131,32 @@ async def test_relay_publishes_every_row_once_in_order_per_key(kit_db, kit_setti
         unpublished = await session.scalar(select(func.count()).select_from(metadata.tables["outbox"])
                                            .where(metadata.tables["outbox"].c.published_at.is_(None)))
     assert unpublished == 0
+
+
+async def test_a_row_committed_late_with_a_lower_id_is_still_published(kit_db, kit_settings, make_event,
+                                                                       new_unit_code):
+    """Ids are taken at insert, rows seen at commit: a row with a lower id than the rows in flight
+    (its transaction was slow) must not be skipped by the pipelined reads."""
+    kit_settings.outbox_batch_size = 10
+    unit = new_unit_code()
+    outbox = Outbox(metadata.tables["outbox"])
+    relay = relay_for(kit_settings, kit_db)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with kit_db.sessions.begin() as slow:
+            await outbox.add(slow, [make_event(unit, n=0)])  # the lowest id, not yet committed
+            for chunk in range(6):
+                async with kit_db.sessions.begin() as session:
+                    await outbox.add(session, [make_event(unit, n=1 + chunk * 10 + i) for i in range(10)])
+            await wait_for(lambda: asyncio.sleep(0, relay.published >= 60))
+        await wait_for(lambda: asyncio.sleep(0, relay.published >= 61), timeout=10)
+    finally:
+        relay.stop()
+        await task
+    async with kit_db.sessions() as session:
+        unpublished = await session.scalar(select(func.count()).select_from(metadata.tables["outbox"])
+                                           .where(metadata.tables["outbox"].c.published_at.is_(None)))
+    assert unpublished == 0 and relay.published == 61
 
 
 async def test_relay_wakes_on_notify_faster_than_polling(kit_db, kit_settings, make_event, new_unit_code):
@@ -491,3 +520,50 @@ async def test_consumer_lag_is_the_real_count_where_end_offsets_count_records_el
         release.set()
         loop.stop()
         await task
+
+
+class FakeLoop:
+    """Stands in for a ConsumerLoop: runs until stopped, counting how many run at once."""
+
+    running = 0
+    most = 0
+
+    def __init__(self) -> None:
+        self.group_id = "g"
+        self.started = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        FakeLoop.running += 1
+        FakeLoop.most = max(FakeLoop.most, FakeLoop.running)
+        self.started.set()
+        try:
+            await self._stop.wait()
+        finally:
+            FakeLoop.running -= 1
+
+
+async def test_of_sibling_workers_one_consumes_and_another_takes_over_when_it_stops(kit_db):
+    from styrkedja_kit.app import OneWorkerConsumes, sibling_workers_lock_key
+
+    assert sibling_workers_lock_key("reporting") is None  # a process of its own consumes as before
+    key = uuid.uuid4().int % 2**62
+    loops = [FakeLoop() for _ in range(3)]
+    workers = [OneWorkerConsumes(kit_db, loop, key, retry_seconds=0.1) for loop in loops]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        await wait_for(lambda: asyncio.sleep(0, any(w.consuming for w in workers)))
+        await asyncio.sleep(0.5)  # the others retried several times meanwhile
+        assert [w.consuming for w in workers].count(True) == 1 and FakeLoop.most == 1
+        first = next(w for w in workers if w.consuming)
+        first.stop()  # the consuming worker goes: its lock goes with its connection
+        await wait_for(lambda: asyncio.sleep(0, any(w.consuming for w in workers if w is not first)))
+        assert [w.consuming for w in workers].count(True) == 1 and FakeLoop.most == 1
+    finally:
+        for w in workers:
+            w.stop()
+        await asyncio.gather(*tasks)
+    assert FakeLoop.running == 0

@@ -11,20 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from styrkedja_contracts.subjects import subject_name
+
 from .generator import Municipality, Principal, Teacher
 from .story import LANGUAGES
 
 #: SS 12000 code list values
 ORGANISER_TYPE, AREA_TYPE, UNIT_TYPE = "Huvudman", "Verksamhetsområde", "Skolenhet"
 SEX = {"female": "Kvinna", "male": "Man", "unknown": "Okänt"}
-SUBJECT_NAMES = {
-    "GRGRSVE01": "Svenska", "GRGRSVA01": "Svenska som andraspråk", "GRGRENG01": "Engelska",
-    "GRGRMAT01": "Matematik", "GRGRBIL01": "Bild", "GRGRBIO01": "Biologi", "GRGRFYS01": "Fysik",
-    "GRGRGEO01": "Geografi", "GRGRHIS01": "Historia", "GRGRHKK01": "Hem- och konsumentkunskap",
-    "GRGRIDR01": "Idrott och hälsa", "GRGRKEM01": "Kemi", "GRGRMUS01": "Musik", "GRGRREL01": "Religionskunskap",
-    "GRGRSAM01": "Samhällskunskap", "GRGRSLJ01": "Slöjd", "GRGRTEK01": "Teknik",
-    "GRGRMSP01": "Moderna språk",
-}
 ENTITY_FILES = ("organisations", "persons", "groups", "duties", "syllabuses", "activities")
 
 
@@ -75,13 +69,13 @@ def dump(muni: Municipality) -> dict[str, list[dict[str, Any]]]:
                 "startDate": start, "meta": meta} for p in muni.principals]
 
     subjects = sorted({a.subject_code for a in muni.assignments} | set(LANGUAGES))
-    syllabuses = [{"id": f"syllabus-{code}", "subjectCode": code, "subjectName": SUBJECT_NAMES.get(code, code),
+    syllabuses = [{"id": f"syllabus-{code}", "subjectCode": code, "subjectName": subject_name(code),
                    "schoolType": "GR"} for code in subjects]
 
     duty_of = {t.id: t.duty_id for t in muni.teachers}
     group_of = {g.id: g for g in muni.groups}
     activities = [{
-        "id": a.id, "displayName": f"{group_of[a.group_id].name} {SUBJECT_NAMES.get(a.subject_code, a.subject_code)}",
+        "id": a.id, "displayName": f"{group_of[a.group_id].name} {subject_name(a.subject_code)}",
         "activityType": "Undervisning", "groups": [{"id": a.group_id}],
         "teachers": [{"duty": {"id": duty_of[a.teacher_id]}, "startDate": start}],
         "syllabus": {"id": f"syllabus-{a.subject_code}"}, "organisation": {"id": group_of[a.group_id].unit_id},

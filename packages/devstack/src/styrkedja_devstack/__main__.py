@@ -14,7 +14,7 @@ import psutil
 
 from .issuer import DEFAULT_PORT as ISSUER_PORT
 from .issuer import DevIssuer
-from .services import DASHBOARD, SERVICES, ServiceProcess, dashboard_env
+from .services import DASHBOARD, SERVICES, ServiceProcess, dashboard_env, run_workers
 from .stack import Infrastructure
 
 #: `make run` warns when the embedded broker's resident memory passes this (MiB), and again at each doubling.
@@ -94,7 +94,7 @@ def run(state_dir: Path) -> int:
         for spec in SERVICES:
             processes.append(ServiceProcess(spec, database_url=urls[spec.name],
                                             kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-                                            log_dir=state_dir / "logs",
+                                            log_dir=state_dir / "logs", workers=run_workers(spec.name),
                                             extra_env={**infra.service_env,
                                                        "STYRKEDJA_AUTH_ISSUER": issuer.url}).start())
         by_name = {p.spec.name: p for p in processes}
@@ -108,7 +108,8 @@ def run(state_dir: Path) -> int:
         print(f"\nStyrkedja is ready after {time.monotonic() - started:.1f} s:", flush=True)
         for process in processes:
             docs = "sign in with the dev issuer's page" if process.spec is DASHBOARD else f"API docs {process.url}/docs"
-            print(f"  {process.spec.name:<11} {process.url}  ({docs})", flush=True)
+            workers = f", {process.workers} workers" if process.workers > 1 else ""
+            print(f"  {process.spec.name:<11} {process.url}  ({docs}{workers})", flush=True)
         print(f"  kafka       {infra.kafka_bootstrap_servers}\n  postgres    {infra.postgres_url}", flush=True)
         print(f"  logs        {state_dir / 'logs'}", flush=True)
         print(token_help(state_dir) + "\nPress Ctrl-C to stop.", flush=True)

@@ -8,16 +8,23 @@ Used as: `assert set(expected) == route_keys(app)`; then for every route × role
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from styrkedja_kit.auth import OPEN_PATHS, Role, api_routes
 
 from .issuer import DevIssuer
+from .testing import problem_fields, use_token
 from .token_attacks import attack_authorizations
+
+#: How a matrix test calls one route afresh: its path and body (None: no body).
+Request = Callable[[], Awaitable[tuple[str, Any]]]
 
 #: Every role the kit knows, in a stable order.
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
@@ -62,3 +69,47 @@ async def token_attack_failures(client: httpx.AsyncClient, app: Any, issuer: Dev
                     or not response.headers.get("content-type", "").startswith("application/problem+json")):
                 failures.append(f"{key} [{name}]: {response.status_code} {challenge!r}")
     return failures
+
+
+async def table_counts(db: AsyncEngine, tables: Iterable[str]) -> tuple[int, ...]:
+    """The number of rows in each of `tables` (a refused request must change none)."""
+    async with db.connect() as conn:
+        return tuple([(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in tables])
+
+
+async def scope_matrix_failures(client: httpx.AsyncClient, issuer: DevIssuer, db: AsyncEngine, *,
+                                expected: Mapping[str, Collection[str]], requests: Mapping[str, Request],
+                                tables: Iterable[str], organiser: str, other_organiser: str,
+                                refusal_rules: Collection[str],
+                                reaches_every_organiser: Collection[tuple[str, str]] = frozenset(),
+                                school_units: Iterable[str] = (), areas: Iterable[str] = (),
+                                groups: Iterable[str] = ()) -> list[str]:
+    """Every route of `expected` × every role × a token for `organiser` (in scope) or `other_organiser`
+    (out of scope). A role in `expected[route]` that reaches the record (in scope, or the pair
+    (route, role) in `reaches_every_organiser`) gets 200 or 201; any other gets a 403 whose problem names
+    only `refusal_rules` and that stores nothing (no row count of `tables` changes). `requests[route]()`
+    makes each call afresh; `school_units`, `areas` and `groups` are claims of every token.
+    Returns what was not so (empty when all was)."""
+    tables = tuple(tables)
+    wrong: list[str] = []
+    for route, allowed in sorted(expected.items()):
+        method = route.split(" ", 1)[0]
+        for role, in_scope in itertools.product(ROLES, (True, False)):
+            path, body = await requests[route]()
+            use_token(client, role_token(issuer, role, [organiser if in_scope else other_organiser],
+                                         school_units=school_units, areas=areas, groups=groups))
+            before = await table_counts(db, tables)
+            response = await client.request(method, path, json=body)
+            use_token(client, None)
+            reaches = in_scope or (route, role) in reaches_every_organiser
+            statuses = (200, 201) if role in allowed and reaches else (403,)
+            where = f"{route} {role} {'in' if in_scope else 'out of'} scope"
+            if response.status_code not in statuses:
+                wrong.append(f"{where}: {response.status_code} (expected {statuses}) {response.text[:200]}")
+            elif response.status_code == 403:
+                fields = problem_fields(response)
+                if not fields or any(rule not in refusal_rules for _, rule in fields):
+                    wrong.append(f"{where}: 403 naming {fields}, not only {sorted(refusal_rules)}")
+                if await table_counts(db, tables) != before:
+                    wrong.append(f"{where}: 403 but something was stored")
+    return wrong

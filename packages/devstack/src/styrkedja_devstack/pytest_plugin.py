@@ -356,3 +356,20 @@ def token_issuer() -> Iterator[DevIssuer]:
     finally:
         issuer.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def token_fixtures(mint: Callable[[DevIssuer], str]) -> tuple[Any, Any]:
+    """For the conftest of a service whose every test request carries a real token:
+    `_issuer, client_token = token_fixtures(lambda issuer: issuer.mint(roles=[...], organisers=[...]))`.
+    `_issuer` (autouse) points `STYRKEDJA_AUTH_ISSUER` at the session's dev issuer before any settings are
+    built; `client_token` (what the `client` fixture sends) is `mint(token_issuer)`."""
+
+    @pytest.fixture(autouse=True, name="_issuer")
+    def issuer(issuer_env: DevIssuer) -> DevIssuer:
+        return issuer_env
+
+    @pytest.fixture(name="client_token")
+    def token(token_issuer: DevIssuer) -> str:
+        return mint(token_issuer)
+
+    return issuer, token

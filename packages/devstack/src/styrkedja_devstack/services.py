@@ -40,6 +40,24 @@ SERVICES = (
 #: so it is not in SERVICES (which get a database and migrations).
 DASHBOARD = ServiceSpec("dashboard", 8100)
 
+#: uvicorn worker processes per service under `styrkedja run` / `make run` (tests start one unless
+#: they ask). Each worker serves HTTP; one of them (holder of a PostgreSQL advisory lock) runs the
+#: consumer, and the outbox relay's lock picks one publisher. One each by default: on a 2-core
+#: machine a second worker showed no gain for reads or writes (bench/README.md) and doubles memory.
+#: `STYRKEDJA_WORKERS_<NAME>` (e.g. STYRKEDJA_WORKERS_REPORTING=4) overrides; images read
+#: `WEB_CONCURRENCY`.
+RUN_WORKERS = {"assessment": 1, "forecast": 1, "lika": 1, "reporting": 1, "dashboard": 1}
+
+
+def run_workers(name: str, environ: dict[str, str] | None = None) -> int:
+    """Worker processes for `name` under `styrkedja run`: the override variable, else RUN_WORKERS."""
+    value = (os.environ if environ is None else environ).get(f"STYRKEDJA_WORKERS_{name.upper()}", "")
+    if not value.strip():
+        return RUN_WORKERS.get(name, 1)
+    if not value.strip().isdigit() or not 1 <= int(value) <= 64:
+        raise ValueError(f"STYRKEDJA_WORKERS_{name.upper()}: a whole number from 1 to 64, not {value!r}")
+    return int(value)
+
 
 def dashboard_env(*, issuer_url: str, reporting_url: str, lika_url: str, port: int) -> dict[str, str]:
     return {"STYRKEDJA_DASHBOARD_ISSUER": issuer_url, "STYRKEDJA_DASHBOARD_REPORTING_URL": reporting_url,
@@ -55,8 +73,12 @@ class ServiceProcess:
     """One service under uvicorn in its own process group, so a test can SIGKILL it whole."""
 
     def __init__(self, spec: ServiceSpec, *, database_url: str, kafka_bootstrap_servers: str,
-                 port: int | None = None, log_dir: Path | None = None, extra_env: dict[str, str] | None = None):
+                 port: int | None = None, log_dir: Path | None = None, extra_env: dict[str, str] | None = None,
+                 workers: int = 1):
+        if workers < 1:
+            raise ValueError("workers: at least 1")
         self.spec = spec
+        self.workers = workers
         self.port = port or spec.port
         self.env = {**os.environ, "STYRKEDJA_SERVICE_NAME": spec.name, "STYRKEDJA_DATABASE_URL": database_url,
                     "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers, **(extra_env or {})}
@@ -75,7 +97,8 @@ class ServiceProcess:
             out = open(self.log_dir / f"{self.spec.name}.log", "ab")  # noqa: SIM115 (the child holds it)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"{self.spec.package}.main:app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20"],
+             "--port", str(self.port), "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20",
+             "--workers", str(self.workers)],
             env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 

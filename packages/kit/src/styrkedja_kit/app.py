@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import multiprocessing
+import os
+import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -49,6 +54,8 @@ class Runtime:
     outbox: Outbox | None = None
     relay: OutboxRelay | None = None
     consumers: list[ConsumerLoop] = field(default_factory=list)
+    # consumer loops left to a sibling worker (uvicorn --workers): this worker only serves HTTP
+    standby: list[OneWorkerConsumes] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def require_outbox(self) -> Outbox:
@@ -56,6 +63,54 @@ class Runtime:
         if self.outbox is None:
             raise RuntimeError(f"{self.settings.service_name} was built without an outbox")
         return self.outbox
+
+
+def sibling_workers_lock_key(group_id: str) -> int | None:
+    """Under uvicorn's `--workers N` every worker is started by one supervisor: the advisory lock
+    key the workers of one supervisor (on one host) share for `group_id`, so that one of them
+    consumes and the others only serve HTTP. None in a process of its own (one worker, a test, a
+    pod): it consumes, as one member of the group among the service's other replicas."""
+    if multiprocessing.parent_process() is None:
+        return None
+    scope = f"styrkedja-consumer:{socket.gethostname()}:{os.getppid()}:{group_id}".encode()
+    return int.from_bytes(hashlib.blake2b(scope, digest_size=8).digest(), "big", signed=True)
+
+
+class OneWorkerConsumes:
+    """Runs `loop` in at most one of the sibling workers (a PostgreSQL advisory lock on the key of
+    `sibling_workers_lock_key`, held on its own connection); the others wait, and one takes over
+    when the consuming worker dies (its connection, and so the lock, goes with it). Several
+    members of one group in one process group would only take partitions from each other — and on
+    a busy machine with short sessions, rebalance again and again — for no gain in throughput:
+    applying is bound by the database the members share."""
+
+    def __init__(self, db: Database, loop: ConsumerLoop, key: int, retry_seconds: float = 2.0) -> None:
+        self.db, self.loop, self.key, self.retry_seconds = db, loop, key, retry_seconds
+        self.consuming = False
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.loop.stop()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn = await asyncpg.connect(self.db.asyncpg_dsn)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.info("consumer lock: database not reachable", extra={"error": repr(error)})
+            else:
+                try:
+                    if await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key):
+                        self.consuming = True
+                        log.info("this worker consumes", extra={"group": self.loop.group_id})
+                        await self.loop.run()
+                        return
+                finally:
+                    self.consuming = False
+                    await conn.close()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.retry_seconds)
 
 
 class RequestGuard:
@@ -139,8 +194,15 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                                 applied_table=metadata.tables["consumer_applied_events"],
                                 offsets_table=metadata.tables["consumer_offsets"],
                                 handles=consumer.handles)
-            runtime.consumers.append(loop)
-            runtime.tasks.append(asyncio.create_task(loop.run(), name=f"consumer-{consumer.group_id}"))
+            key = sibling_workers_lock_key(consumer.group_id)
+            if key is None:
+                runtime.consumers.append(loop)
+                runtime.tasks.append(asyncio.create_task(loop.run(), name=f"consumer-{consumer.group_id}"))
+            else:
+                one = OneWorkerConsumes(db, loop, key)
+                runtime.standby.append(one)
+                runtime.consumers.append(loop)
+                runtime.tasks.append(asyncio.create_task(one.run(), name=f"consumer-{consumer.group_id}"))
         app.state.runtime = runtime
         log.info("service started")
         try:
@@ -151,6 +213,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                 runtime.relay.stop()
             for loop in runtime.consumers:
                 loop.stop()
+            for one in runtime.standby:
+                one.stop()
             done, pending = await asyncio.wait(runtime.tasks, timeout=15) if runtime.tasks else (set(), set())
             for task in pending:
                 task.cancel()
@@ -180,13 +244,19 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
             checks["broker"] = "ok"
         except Exception as exc:
             checks["broker"] = f"unreachable: {type(exc).__name__}"
+        waiting = {id(one.loop) for one in runtime.standby if not one.consuming}
         for loop in runtime.consumers:
+            if id(loop) in waiting:  # another worker of this process consumes; this one serves HTTP
+                checks[f"consumer:{loop.group_id}"] = "ok"
+                continue
             checks[f"consumer:{loop.group_id}"] = "ok" if loop.assigned else "waiting for partition assignment"
         ready = all(v == "ok" for v in checks.values())
         body: dict[str, Any] = {"service": settings.service_name, "status": "ready" if ready else "not ready",
                                 "checks": checks}
         if runtime.consumers:  # membership, lag and freshness of each consumer (see ConsumerLoop.status)
-            body["consumers"] = [loop.status() for loop in runtime.consumers]
+            body["consumers"] = [{**loop.status(), "worker": "consumes"} if id(loop) not in waiting else
+                                 {"group": loop.group_id, "worker": "http only: a sibling worker consumes"}
+                                 for loop in runtime.consumers]
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse, responses={

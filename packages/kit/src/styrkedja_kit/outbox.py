@@ -4,6 +4,12 @@ a relay publishes the events to Kafka in order.
 Ordering: rows are published in `id` order and aiokafka keeps one batch in flight per
 partition, so events of one key (organiser) reach their partition in the order written.
 
+Pipelining: while the broker acknowledges one read of rows, the relay reads the next (ids above
+it) and queues it behind, then marks the first read published in one statement; so the database
+round trips overlap the broker's. Should a send fail (or a loss be found), what was queued behind
+it is left unmarked and sent again after the failed rows: a repeat, which consumers skip by event
+id (and an older revision arriving after a newer one is ignored by revision number).
+
 Broker state loss: the embedded broker keeps topics in memory only. Offsets in a partition
 only ever grow while its log lives, so an acknowledged offset that is not above the highest
 one seen before proves the log was lost (only without an idempotent producer: with one, a
@@ -186,33 +192,65 @@ class OutboxRelay:
                             lock_connection: asyncpg.Connection) -> None:
         last_check = time.monotonic()
         last_prune = 0.0
-        while not self._stopping.is_set():
-            if lock_connection.is_closed():  # the advisory lock went with it: another relay may lead now
-                raise ConnectionError("lost the connection holding the relay's advisory lock")
-            self._wake.clear()
-            sent = await self.publish_once(producer)
-            now = time.monotonic()
-            if now - last_check >= self.settings.outbox_loss_check_interval_seconds:
-                await self._check_broker_kept_the_logs(watcher)
-                last_check = now
-            if now - last_prune >= 3600:
-                await self._prune()
-                last_prune = now
-            if sent < self.settings.outbox_batch_size:
-                await self._update_backlog_metrics()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
+        in_flight: tuple[Sequence[Any], asyncio.Future[list[tuple[Any, int]]]] | None = None
+        try:
+            while not self._stopping.is_set():
+                if lock_connection.is_closed():  # the advisory lock went with it: another relay may lead now
+                    raise ConnectionError("lost the connection holding the relay's advisory lock")
+                self._wake.clear()
+                # the next rows (besides those in flight) are read and queued while the broker acknowledges
+                rows = await self._fetch(besides=(in_flight[0][0].id, in_flight[0][-1].id) if in_flight else None)
+                queued = (rows, asyncio.ensure_future(self._results(await self._enqueue(producer, rows)))) \
+                    if rows else None
+                if in_flight is not None:
+                    _, clean = await self._settle(in_flight[0], await in_flight[1])
+                    if not clean and queued is not None:  # what went after a failure goes again, after it
+                        await queued[1]
+                        queued = None
+                in_flight = queued
+                if in_flight is None and not rows:  # idle: nothing in flight, nothing new
+                    await self._update_backlog_metrics()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
+                now = time.monotonic()
+                if now - last_check >= self.settings.outbox_loss_check_interval_seconds:
+                    await self._check_broker_kept_the_logs(watcher)
+                    last_check = now
+                if now - last_prune >= 3600:
+                    await self._prune()
+                    last_prune = now
+        finally:
+            if in_flight is not None:  # stopping: settle what the broker was given, so it is not sent twice
+                rows_in_flight, results = in_flight
+
+                async def settle_last() -> None:
+                    await self._settle(rows_in_flight, await results)
+
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(settle_last(), 10)
+
+    async def _fetch(self, besides: tuple[int, int] | None = None) -> Sequence[Any]:
+        """The next unpublished rows in id order; `besides`: the first and last id of the rows in
+        flight, skipped (a row committed late with a lower id is still read, after the rest)."""
+        o = self.outbox
+        query = select(o.c.id, o.c.topic, o.c.key, o.c.payload).where(o.c.published_at.is_(None))
+        if besides is not None:
+            query = query.where(~o.c.id.between(*besides))
+        async with self.db.sessions() as session:
+            return (await session.execute(query.order_by(o.c.id).limit(self.settings.outbox_batch_size))).all()
 
     async def publish_once(self, producer: AIOKafkaProducer) -> int:
-        o = self.outbox
-        async with self.db.sessions() as session:
-            rows = (await session.execute(
-                select(o.c.id, o.c.topic, o.c.key, o.c.payload)
-                .where(o.c.published_at.is_(None)).order_by(o.c.id).limit(self.settings.outbox_batch_size)
-            )).all()
+        """Read, publish and mark one batch of rows, waiting for every acknowledgement."""
+        rows = await self._fetch()
         if not rows:
             return 0
-        sent = await self._send_batches(producer, rows)
+        done, _ = await self._settle(rows, await self._send_batches(producer, rows))
+        return done
+
+    async def _settle(self, rows: Sequence[Any], sent: list[tuple[Any, int]]) -> tuple[int, bool]:
+        """Mark the rows the broker acknowledged (those before the first failure) as published, in
+        one statement. Returns how many, and whether all went well (no failure, no loss found)."""
+        o = self.outbox
         done_ids, lost_topics = [], set()
         for row, (result, position) in zip(rows, sent, strict=True):
             if isinstance(result, BaseException):
@@ -241,13 +279,25 @@ class OutboxRelay:
             await self._republish_topic(topic, {"acknowledged offset not above one seen before": True})
         if len(done_ids) < len(rows):
             await self._sleep(1.0)  # back off before retrying the failed rows
-        return len(done_ids)
+        return len(done_ids), len(done_ids) == len(rows) and not lost_topics
 
     async def _send_batches(self, producer: AIOKafkaProducer, rows: Sequence[Any]) -> list[tuple[Any, int]]:
-        """Send the rows as record batches built here, one open batch per partition, in row
-        order: per row its batch's result (metadata with the base offset, or the exception) and
-        its position in that batch. Batches of one partition are queued in order and aiokafka
-        keeps one in flight per partition, so the order per key holds as with single sends."""
+        """Send the rows and wait for the broker: per row its batch's result and its position."""
+        return await self._results(await self._enqueue(producer, rows))
+
+    @staticmethod
+    async def _results(placed: list[tuple[Any, int, Any]]) -> list[tuple[Any, int]]:
+        """Per row: its batch's result (metadata with the base offset, or the exception), its position."""
+        futures = list({id(future): future for _, _, future in placed}.values())
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        outcome = {id(f): r for f, r in zip(futures, results, strict=True)}
+        return [(outcome[id(future)], position) for _, position, future in placed]
+
+    async def _enqueue(self, producer: AIOKafkaProducer, rows: Sequence[Any]) -> list[tuple[Any, int, Any]]:
+        """Queue the rows as record batches built here, one open batch per partition, in row
+        order: per row its batch, its position in that batch and the batch's future. Batches of
+        one partition are queued in order and aiokafka keeps one in flight per partition, so the
+        order per key holds as with single sends (and a later call's batches queue behind)."""
         partitions: dict[str, list[int]] = {}
         open_batches: dict[tuple[str, int], Any] = {}
         placed: list[tuple[Any, int]] = []  # per row: (its batch builder, position)
@@ -281,10 +331,7 @@ class OutboxRelay:
             placed.append((batch, position))
         for key in list(open_batches):
             await flush(*key)
-        batches = list({id(b): b for b, _ in placed}.values())
-        results = await asyncio.gather(*(futures[id(b)] for b in batches), return_exceptions=True)
-        outcome = {id(b): r for b, r in zip(batches, results, strict=True)}
-        return [(outcome[id(b)], position) for b, position in placed]
+        return [(batch, position, futures[id(batch)]) for batch, position in placed]
 
     async def _check_broker_kept_the_logs(self, watcher: AIOKafkaConsumer) -> None:
         """Did the broker lose its state since the last check? The relay commits a marker offset

@@ -75,6 +75,8 @@ class ServiceSettings(BaseSettings):
     # make us hammer the issuer)
     auth_jwks_min_refresh_seconds: float = Field(30.0, ge=0)
     auth_jwks_max_age_seconds: float = Field(3600.0, gt=0)
+    # a verified token is remembered this long (never past its expiry); 0: check every request in full
+    auth_verified_cache_seconds: float = Field(60.0, ge=0, le=3600)
     # browsers: CORS stays closed unless origins are listed here
     cors_allow_origins: list[str] = []
 

@@ -9,14 +9,20 @@ nothing but the ids and revisions its own writes answer with."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
 
 import pytest
-from sqlalchemy import text
 
 from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_devstack import testing
-from styrkedja_devstack.access_matrix import ROLES, fill, role_token, route_keys, token_attack_failures
+from styrkedja_devstack.access_matrix import (
+    Request,
+    fill,
+    role_token,
+    route_keys,
+    scope_matrix_failures,
+    table_counts,
+    token_attack_failures,
+)
 from styrkedja_devstack.testing import problem_fields, use_token
 from styrkedja_kit.auth import routes_without_guard
 
@@ -54,8 +60,8 @@ def settings(fresh_database, infrastructure) -> AssessmentSettings:
                               kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
 
 
-# route → (the roles that may call it for their own organiser, the status they get)
-WRITERS = (frozenset({"platform"}), None)
+# route → the roles that may call it for their own organiser
+WRITERS = frozenset({"platform"})
 EXPECTED = {
     "POST /v1/assessments": WRITERS,
     "POST /v1/assessments/batch": WRITERS,
@@ -69,9 +75,6 @@ EXPECTED = {
 }
 NEW = {"assessments": assessment, "plans": plan, "support-interventions": intervention}
 ID_OF = {"assessments": "assessment_id", "plans": "plan_id", "support-interventions": "intervention_id"}
-
-Request = Callable[[], Awaitable[tuple[str, dict]]]
-
 
 def requests_for(client, owner_token: str) -> dict[str, Request]:
     """How to call each route afresh: path and body (a retraction first stores a record of ORG)."""
@@ -101,11 +104,6 @@ def requests_for(client, owner_token: str) -> dict[str, Request]:
     return out
 
 
-async def counts(db) -> tuple[int, ...]:
-    async with db.connect() as conn:
-        return tuple([(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in TABLES])
-
-
 async def test_every_route_declares_a_guard_and_has_an_expected_answer(settings):
     async with testing.app_and_client("styrkedja_assessment", settings) as (app, _):
         assert routes_without_guard(app) == []
@@ -113,29 +111,13 @@ async def test_every_route_declares_a_guard_and_has_an_expected_answer(settings)
 
 
 async def test_scope_matrix_every_route_every_role_in_and_out_of_scope(settings, token_issuer, db):
-    owner = role_token(token_issuer, "platform", [ORG])
-    wrong: list[str] = []
     async with testing.app_and_client("styrkedja_assessment", settings) as (app, client):
-        requests = requests_for(client, owner)
+        requests = requests_for(client, role_token(token_issuer, "platform", [ORG]))
         assert set(requests) == route_keys(app) == set(EXPECTED)
-        for route, (allowed, _) in sorted(EXPECTED.items()):
-            method = route.split(" ", 1)[0]
-            for role, in_scope in itertools.product(ROLES, (True, False)):
-                path, body = await requests[route]()
-                use_token(client, role_token(token_issuer, role, [ORG if in_scope else OTHER_ORG],
-                                             school_units=["12345678"], areas=["north"], groups=["12345678/7A"]))
-                before = await counts(db)
-                response = await client.request(method, path, json=body)
-                use_token(client, None)
-                expected = (200, 201) if role in allowed and in_scope else (403,)
-                if response.status_code not in expected:
-                    wrong.append(f"{route} {role} {'in' if in_scope else 'out of'} scope: {response.status_code} "
-                                 f"(expected {expected}) {response.text[:200]}")
-                elif response.status_code == 403:
-                    fields = problem_fields(response)
-                    assert fields and all(rule in ("role", "write_scope") for _, rule in fields), fields
-                    if await counts(db) != before:
-                        wrong.append(f"{route} {role} out of scope: 403 but something was stored")
+        wrong = await scope_matrix_failures(
+            client, token_issuer, db, expected=EXPECTED, requests=requests, tables=TABLES, organiser=ORG,
+            other_organiser=OTHER_ORG, refusal_rules=("role", "write_scope"),
+            school_units=["12345678"], areas=["north"], groups=["12345678/7A"])
     assert not wrong, "\n".join(wrong)
 
 
@@ -153,7 +135,7 @@ async def test_a_batch_with_one_foreign_item_is_403_naming_it_and_stores_nothing
         assert response.status_code == 403, response.text
         assert problem_fields(response) == [("items.1.organiser_id", "write_scope"),
                                             ("items.3.organiser_id", "write_scope")]
-        assert await counts(db) == (0,) * len(TABLES)
+        assert await table_counts(db, TABLES) == (0,) * len(TABLES)
 
 
 async def test_a_platform_of_two_organisers_writes_for_both(settings, token_issuer, db):
@@ -175,7 +157,7 @@ async def test_another_organisers_record_cannot_be_revised_or_retracted_by_id(se
         stored = await client.post(f"/v1/{kind}", json=first)
         assert stored.status_code == 201, stored.text
         record_id = stored.json()[ID_OF[kind]]
-        before = await counts(db)
+        before = await table_counts(db, TABLES)
         use_token(client, theirs)
         revised = await client.post(f"/v1/{kind}", json=first | {ID_OF[kind]: record_id, "organiser_id": OTHER_ORG})
         assert revised.status_code == 403 and problem_fields(revised) == [(ID_OF[kind], "write_scope")]
@@ -184,4 +166,4 @@ async def test_another_organisers_record_cannot_be_revised_or_retracted_by_id(se
         assert in_batch.status_code == 403 and problem_fields(in_batch) == [(f"items.1.{ID_OF[kind]}", "write_scope")]
         retracted = await client.post(f"/v1/{kind}/{record_id}/retract", json={})
         assert retracted.status_code == 403 and problem_fields(retracted) == [(ID_OF[kind], "write_scope")]
-        assert await counts(db) == before
+        assert await table_counts(db, TABLES) == before

@@ -39,48 +39,33 @@ class Api:
         self.http, self.name, self.base_url, self.token = http, name, base_url.rstrip("/"), token
 
     async def get(self, path: str, params: Params | None = None) -> Any:
-        try:
-            response = await self.http.get(self.base_url + path, params=params or [],
-                                           headers={"Authorization": f"Bearer {self.token}",
-                                                    "Accept": "application/json"})
-        except httpx.HTTPError as error:
-            raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
-        if response.status_code >= 400:
-            detail = response.text[:300]
-            try:
-                body = response.json()
-                detail = str(body.get("detail") or body.get("title") or detail)
-            except ValueError:
-                pass
-            raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
-        return response.json()
+        return (await self._send("GET", path, params=params or [])).json()
 
     async def post(self, path: str, body: dict[str, Any]) -> Any:
+        return (await self._send("POST", path, json=body)).json()
+
+    async def download(self, path: str, params: Params | None = None) -> httpx.Response:
+        return await self._send("GET", path, params=params or [], answer_json=False)
+
+    async def _send(self, method: str, path: str, *, answer_json: bool = True, **request: Any) -> httpx.Response:
+        """The request with the user's token. No answer → `UpstreamError` 502; an error status → its 4xx (a
+        5xx → 502) with what the service said (a JSON answer's `detail` or `title`)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if answer_json:
+            headers["Accept"] = "application/json"
         try:
-            response = await self.http.post(self.base_url + path, json=body,
-                                            headers={"Authorization": f"Bearer {self.token}",
-                                                     "Accept": "application/json"})
+            response = await self.http.request(method, self.base_url + path, headers=headers, **request)
         except httpx.HTTPError as error:
             raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
         if response.status_code >= 400:
             detail = response.text[:300]
-            try:
-                found = response.json()
-                detail = str(found.get("detail") or found.get("title") or detail)
-            except ValueError:
-                pass
+            if answer_json:
+                try:
+                    body = response.json()
+                    detail = str(body.get("detail") or body.get("title") or detail)
+                except ValueError:
+                    pass
             raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
-        return response.json()
-
-    async def download(self, path: str, params: Params | None = None) -> httpx.Response:
-        try:
-            response = await self.http.get(self.base_url + path, params=params or [],
-                                           headers={"Authorization": f"Bearer {self.token}"})
-        except httpx.HTTPError as error:
-            raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
-        if response.status_code >= 400:
-            raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502,
-                                response.text[:300])
         return response
 
 

@@ -3,17 +3,9 @@ verifies it like any other (no bypass). The default is a platform client of orga
 
 from __future__ import annotations
 
-import pytest
+from styrkedja_devstack.pytest_plugin import token_fixtures
 
 ORGANISER = "2999"
 
-
-@pytest.fixture(autouse=True)
-def _issuer(issuer_env):
-    """`STYRKEDJA_AUTH_ISSUER` set before any settings are built."""
-    return issuer_env
-
-
-@pytest.fixture
-def client_token(token_issuer) -> str:
-    return token_issuer.mint(roles=["platform"], organisers=[ORGANISER], client_id="platform-test")
+_issuer, client_token = token_fixtures(
+    lambda issuer: issuer.mint(roles=["platform"], organisers=[ORGANISER], client_id="platform-test"))

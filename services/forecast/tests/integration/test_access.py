@@ -10,13 +10,19 @@ names an id, and the stored forecast's organiser must be the token's. The servic
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable
 
 import pytest
-from sqlalchemy import text
 
 from styrkedja_devstack import testing
-from styrkedja_devstack.access_matrix import ROLES, fill, role_token, route_keys, token_attack_failures
+from styrkedja_devstack.access_matrix import (
+    Request,
+    fill,
+    role_token,
+    route_keys,
+    scope_matrix_failures,
+    table_counts,
+    token_attack_failures,
+)
 from styrkedja_devstack.testing import problem_fields, use_token
 from styrkedja_forecast.settings import ForecastSettings
 from styrkedja_kit.auth import routes_without_guard
@@ -53,9 +59,6 @@ EXPECTED = {
 #: reads any organiser's (published figures' calendars are public): in scope for another organiser too
 EVERY_ORGANISER = {("GET /v1/calendars/{organiser_id}", "public")}
 
-Request = Callable[[], Awaitable[tuple[str, dict | None]]]
-
-
 def requests_for(client, owner_token: str) -> dict[str, Request]:
     async def single() -> tuple[str, dict | None]:
         return "/v1/forecasts", forecast()
@@ -84,11 +87,6 @@ def requests_for(client, owner_token: str) -> dict[str, Request]:
             "GET /v1/calendars/{organiser_id}": read_calendar, "PUT /v1/calendars/{organiser_id}": set_calendar}
 
 
-async def counts(db) -> tuple[int, ...]:
-    async with db.connect() as conn:
-        return tuple([(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one() for t in TABLES])
-
-
 async def test_every_route_declares_a_guard_and_has_an_expected_answer(settings):
     async with testing.app_and_client("styrkedja_forecast", settings) as (app, _):
         assert routes_without_guard(app) == []
@@ -96,30 +94,14 @@ async def test_every_route_declares_a_guard_and_has_an_expected_answer(settings)
 
 
 async def test_scope_matrix_every_route_every_role_in_and_out_of_scope(settings, token_issuer, db):
-    owner = role_token(token_issuer, "platform", [ORG])
-    wrong: list[str] = []
     async with testing.app_and_client("styrkedja_forecast", settings) as (app, client):
-        requests = requests_for(client, owner)
+        requests = requests_for(client, role_token(token_issuer, "platform", [ORG]))
         assert set(requests) == route_keys(app) == set(EXPECTED)
-        for route, allowed in sorted(EXPECTED.items()):
-            method = route.split(" ", 1)[0]
-            for role, in_scope in itertools.product(ROLES, (True, False)):
-                path, body = await requests[route]()
-                use_token(client, role_token(token_issuer, role, [ORG if in_scope else OTHER_ORG],
-                                             school_units=["12345678"], areas=["north"], groups=["12345678/7A"]))
-                before = await counts(db)
-                response = await client.request(method, path, json=body)
-                use_token(client, None)
-                reaches = in_scope or (route, role) in EVERY_ORGANISER
-                expected = (200, 201) if role in allowed and reaches else (403,)
-                if response.status_code not in expected:
-                    wrong.append(f"{route} {role} {'in' if in_scope else 'out of'} scope: {response.status_code} "
-                                 f"(expected {expected}) {response.text[:200]}")
-                elif response.status_code == 403:
-                    fields = problem_fields(response)
-                    assert fields and all(rule in ("role", "write_scope", "read_scope") for _, rule in fields), fields
-                    if await counts(db) != before:
-                        wrong.append(f"{route} {role} out of scope: 403 but something was stored")
+        wrong = await scope_matrix_failures(
+            client, token_issuer, db, expected=EXPECTED, requests=requests, tables=TABLES, organiser=ORG,
+            other_organiser=OTHER_ORG, refusal_rules=("role", "write_scope", "read_scope"),
+            reaches_every_organiser=EVERY_ORGANISER, school_units=["12345678"], areas=["north"],
+            groups=["12345678/7A"])
     assert not wrong, "\n".join(wrong)
 
 
@@ -135,7 +117,7 @@ async def test_a_batch_with_one_foreign_item_is_403_naming_it_and_stores_nothing
             forecast(), forecast(), forecast(organiser_id=OTHER_ORG)]})
         assert response.status_code == 403, response.text
         assert problem_fields(response) == [("items.2.organiser_id", "write_scope")]
-        assert await counts(db) == (0,) * len(TABLES)
+        assert await table_counts(db, TABLES) == (0,) * len(TABLES)
 
 
 async def test_another_organisers_forecast_cannot_be_withdrawn(settings, token_issuer, db):
@@ -143,8 +125,8 @@ async def test_another_organisers_forecast_cannot_be_withdrawn(settings, token_i
                                       token=role_token(token_issuer, "platform", [ORG])) as (_, client):
         stored = await client.post("/v1/forecasts", json=forecast())
         assert stored.status_code == 201, stored.text
-        before = await counts(db)
+        before = await table_counts(db, TABLES)
         use_token(client, role_token(token_issuer, "platform", [OTHER_ORG]))
         response = await client.post(f"/v1/forecasts/{stored.json()['forecast_id']}/withdraw", json={})
         assert response.status_code == 403 and problem_fields(response) == [("forecast_id", "write_scope")]
-        assert await counts(db) == before
+        assert await table_counts(db, TABLES) == before

@@ -4,19 +4,10 @@ tests use, of organiser 2999; ownership tests switch tokens with `testing.use_to
 
 from __future__ import annotations
 
-import pytest
+from styrkedja_devstack.pytest_plugin import token_fixtures
 
 ORGANISER = "2999"
 UNITS = ("29990011", "29990022", "12345678")
 
-
-@pytest.fixture(autouse=True)
-def _issuer(issuer_env):
-    """`STYRKEDJA_AUTH_ISSUER` set before any settings are built."""
-    return issuer_env
-
-
-@pytest.fixture
-def client_token(token_issuer) -> str:
-    return token_issuer.mint(roles=["principal"], organisers=[ORGANISER], school_units=list(UNITS),
-                             subject="rektor-test")
+_issuer, client_token = token_fixtures(lambda issuer: issuer.mint(
+    roles=["principal"], organisers=[ORGANISER], school_units=list(UNITS), subject="rektor-test"))

@@ -118,13 +118,6 @@ def claims(role: str, inside: bool) -> dict:
 
 
 @pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
-
-
-@pytest.fixture
 async def fed(settings):
     database = Database(settings.database_url)
     await Feeder(database)(directory() + [
@@ -268,20 +261,20 @@ async def test_the_service_refuses_to_start_without_an_issuer(settings, monkeypa
 
 
 async def test_a_disclosure_decision_is_kept_until_the_state_changes(fed, bare_client, token_issuer):
-    """The cube's decision is computed once per state (`results.disclose.cube_disclosure`): the same
-    read again takes it from the cache; after a batch is applied it is decided again on the new state."""
-    from styrkedja_reporting.results import disclose
+    """The decision is computed once per state (`access.decision.decision_for`): the same read again
+    takes it from the cache; after a batch is applied it is decided again on the new state."""
+    from styrkedja_reporting.access import decision as disclose
 
     politician = {"Authorization": "Bearer " + token_issuer.mint(roles=["politician"], organisers=[ORG])}
     params = {"level": "area", "organiser_id": ORG}
     computed = []
-    original = disclose.compute_cube_disclosure
+    original = disclose.component_rows
 
     async def counting(*args, **kwargs):
-        computed.append(args[2])
+        computed.append(args[1])
         return await original(*args, **kwargs)
 
-    disclose.compute_cube_disclosure = counting
+    disclose.component_rows = counting
     try:
         first = (await bare_client.get("/v1/results/assessments", params=params, headers=politician)).json()
         again = (await bare_client.get("/v1/results/assessments", params=params, headers=politician)).json()
@@ -296,4 +289,4 @@ async def test_a_disclosure_decision_is_kept_until_the_state_changes(fed, bare_c
         assert {unit: (c["assessed"], c["reason"]) for unit, c in after.items()} == {
             "north": (11, "EXISTS"), "south": (11, "EXISTS")}
     finally:
-        disclose.compute_cube_disclosure = original
+        disclose.component_rows = original

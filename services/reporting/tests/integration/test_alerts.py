@@ -23,34 +23,13 @@ from styrkedja_kit.outbox import OutboxRelay
 from styrkedja_reporting.alerts.handlers import reevaluate_all
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
-from styrkedja_reporting.settings import ReportingSettings
 
-from .test_directory import NS, T0, directory
+from .test_directory import NS, T0, TOPIC, Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 UNIT, GROUP, ORG, MATHS = "11111111", "7A", "2999", "GRGRMAT01"
 UNIT_ALERT = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, "2026/27:R2", "pass_share_drop")
-
-
-TOPIC = {"assessment": "styrkedja.assessments", "organisation": "styrkedja.organisation",
-         "forecast": "styrkedja.forecasts", "calendar": "styrkedja.forecasts"}
-
-
-class Feeder:
-    """Applies batches straight through the handler registry, as the consumer loop would."""
-
-    def __init__(self, db: Database, handler=None) -> None:
-        self.db, self.handler, self.offset = db, handler or handler_registry(), 0
-
-    async def __call__(self, *batches) -> None:
-        for batch in batches:
-            delivered = []
-            for event in batch:
-                delivered.append(Delivered(event, TOPIC[event.type.split(".")[2]], 0, self.offset))
-                self.offset += 1
-            async with self.db.sessions.begin() as session:
-                await self.handler(session, delivered)
 
 
 def result(n: int, value: str, round_: int, revision: int = 1, subject: str = MATHS, year: int = 7,
@@ -66,20 +45,6 @@ def result(n: int, value: str, round_: int, revision: int = 1, subject: str = MA
 
 def round_of(round_: int, failing: int, students: int = 20, unit: str = UNIT) -> list[CloudEvent]:
     return [result(n, "F" if n < failing else "C", round_, unit=unit) for n in range(students)]
-
-
-@pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
-
-
-@pytest.fixture
-async def database(settings):
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 async def alert_events(database: Database) -> list[dict]:

@@ -20,11 +20,8 @@ from styrkedja_contracts import (
     new_event,
 )
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ForecastWindow, ReportingCalendar
-from styrkedja_kit.db import Database
-from styrkedja_reporting.settings import ReportingSettings
 
-from .test_alerts import Feeder
-from .test_directory import NS, T0, directory
+from .test_directory import NS, T0, Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -68,20 +65,6 @@ DIRECTORY = directory() + [member(s, "7A") for s in ("s-1", "s-2", "s-3", "s-4")
     assigned("a-4", "7B", MATHS, "t-dan")]
 FORECASTS = [forecast("s-1", "7A", MATHS), forecast("s-2", "7A", MATHS, late=True), forecast("s-1", "7A", ENGLISH),
              forecast("s-5", "7B", MATHS)]
-
-
-@pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
-
-
-@pytest.fixture
-async def database(settings):
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 async def view(client, list_: str = "teacher") -> dict:

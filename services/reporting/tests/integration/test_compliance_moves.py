@@ -19,10 +19,9 @@ from styrkedja_contracts import (
     new_event,
 )
 
-from .test_alerts import Feeder
-from .test_compliance import DIRECTORY, ENGLISH, MATHS, ORG, UNIT, WINDOW, consistent, database, settings  # noqa: F401
+from .test_compliance import DIRECTORY, ENGLISH, MATHS, ORG, UNIT, WINDOW, consistent
 from .test_compliance_rounds import ROUND, calendar
-from .test_directory import NS, T0
+from .test_directory import NS, T0, Feeder
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 

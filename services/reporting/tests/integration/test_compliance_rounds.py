@@ -24,9 +24,8 @@ from styrkedja_contracts import (
 )
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
 
-from .test_alerts import Feeder
-from .test_compliance import DIRECTORY, ENGLISH, MATHS, ORG, UNIT, consistent, database, settings  # noqa: F401
-from .test_directory import NS, T0
+from .test_compliance import DIRECTORY, ENGLISH, MATHS, ORG, UNIT, consistent
+from .test_directory import NS, T0, Feeder
 
 pytestmark = pytest.mark.integration
 

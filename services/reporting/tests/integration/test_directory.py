@@ -39,8 +39,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 NS = UUID("5b1f0c1e-0000-4000-8000-00000000d1d1")
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
-TOPIC = {"assessment": "styrkedja.assessments", "organisation": "styrkedja.organisation"}
-apply_batch = handler_registry()
+TOPIC = {"assessment": "styrkedja.assessments", "organisation": "styrkedja.organisation",
+         "forecast": "styrkedja.forecasts", "calendar": "styrkedja.forecasts"}
 
 
 # ---------------------------------------------------------------- events
@@ -118,8 +118,10 @@ def assessments(rng: random.Random, n: int, tag: str) -> list:
 # ---------------------------------------------------------------- applying and recomputing
 
 class Feeder:
-    def __init__(self, db: Database, handler=apply_batch) -> None:
-        self.db, self.handler, self.offset = db, handler, 0
+    """Applies batches straight through the handler registry, as the consumer loop would."""
+
+    def __init__(self, db: Database, handler=None) -> None:
+        self.db, self.handler, self.offset = db, handler or handler_registry(), 0
 
     async def __call__(self, *batches) -> None:
         for batch in batches:

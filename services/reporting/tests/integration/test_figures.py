@@ -20,7 +20,6 @@ from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.figures import tables as figures
 from styrkedja_reporting.main import handler_registry
-from styrkedja_reporting.settings import ReportingSettings
 from support import expected_figures, expected_forecast_outcomes, expected_merit
 
 from .test_directory import NS, T0, Feeder, directory, membership, retracted, unit
@@ -241,13 +240,6 @@ async def test_forecast_outcome_and_merit_equal_a_recomputation(database):
 
 
 # ---------------------------------------------------------------- the read API
-
-@pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
-
 
 def _girl_boy(aid: str, value: str, gender: str, student: str, *, code="11111111", group="7A", term="HT",
               school_year="2026/27", on=date(2026, 10, 1), round_=2):

@@ -15,8 +15,8 @@ from styrkedja_contracts import AssessmentPublishedV1, new_event
 from styrkedja_contracts.events.alert import alert_id_for
 from styrkedja_reporting.alerts.freshness import sweep
 
-from .test_alerts import GROUP, ORG, UNIT, Feeder, alert_events, database, round_of, settings  # noqa: F401  (the fixtures)
-from .test_directory import NS, directory
+from .test_alerts import GROUP, ORG, UNIT, alert_events, round_of
+from .test_directory import NS, Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 

@@ -21,7 +21,6 @@ from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
-from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import Feeder, directory
 
@@ -64,13 +63,6 @@ def record(event, offset: int) -> ConsumerRecord:
     value = event.to_bytes()
     return ConsumerRecord("styrkedja.lika", 0, offset, 0, 0, event.data.organiser_id.encode(), value, None, 10,
                           len(value), ())
-
-
-@pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
 
 
 @pytest.fixture

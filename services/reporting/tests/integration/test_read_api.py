@@ -10,18 +10,10 @@ from uuid import uuid5
 import pytest
 
 from styrkedja_kit.db import Database
-from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import NS, Feeder, directory, membership, published
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
-
-
-@pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
 
 
 @pytest.fixture

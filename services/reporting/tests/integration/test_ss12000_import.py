@@ -29,7 +29,6 @@ from styrkedja_devstack.postgres import free_port
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
-from styrkedja_reporting.settings import ReportingSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -129,20 +128,6 @@ def ss12000_api(data: dict[str, list[dict]], deleted: dict[str, list[str]], call
         return {"data": deleted}
 
     return app
-
-
-@pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
-
-
-@pytest.fixture
-async def database(settings):
-    database = Database(settings.database_url)
-    yield database
-    await database.dispose()
 
 
 class Reporting:

@@ -25,7 +25,6 @@ from styrkedja_contracts.events.support import SupportInterventionRecordedV1, Su
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
-from styrkedja_reporting.settings import ReportingSettings
 from styrkedja_reporting.support import read
 from styrkedja_reporting.support.handlers import mismatches
 
@@ -312,13 +311,6 @@ async def test_a_retraction_before_its_intervention_wins_and_nothing_counts(db):
 
 
 # ------------------------------------------------------------- hand-made: before/after by date, exports
-
-@pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
-
 
 def _result(student: str, subject: str, round_: int, value: str, on: date) -> AssessmentPublishedV1:
     return AssessmentPublishedV1(

@@ -16,7 +16,6 @@ import pytest
 from styrkedja_contracts import new_event
 from styrkedja_contracts.events.support import SupportInterventionRecordedV1
 from styrkedja_kit.db import Database
-from styrkedja_reporting.settings import ReportingSettings
 
 from .test_directory import NS, T0, membership, unit
 from .test_support import feed
@@ -34,13 +33,6 @@ def _support(code: str, student: str) -> object:
         intervention_id=uuid5(NS, f"disc-{student}"), revision=1, organiser_id=ORG, school_unit_code=code,
         group_id="7A", student_id=student, subject_code="GRGRMAT01", kind="special_support", status="decided",
         start_date=date(2026, 9, 1), recorded_at=T0), source="/test")
-
-
-@pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    return ReportingSettings()
 
 
 @pytest.fixture

@@ -5,6 +5,11 @@ are cached, and are fetched again when a token names a `kid` we do not know — 
 `auth_jwks_min_refresh_seconds`, so a stream of made-up kids cannot turn us into a load generator
 against the issuer. Only the asymmetric algorithms on the allow-list are accepted; the algorithm
 must also match the key's type, which is what stops "HS256 signed with the public key".
+
+A token that verified is remembered (by its exact text, at most `auth_verified_cache_seconds` and
+never past its own `exp` + leeway), so a client's every request does not pay for the signature
+check again: the same bytes verify the same way, and time (expiry) is checked on every hit. A key
+the issuer withdraws stops trusting its tokens within that window (default 60 s).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,10 +88,18 @@ class KeySource:
 
 
 class TokenVerifier:
-    def __init__(self, keys: KeySource, *, audience: str, algorithms: list[str], leeway_seconds: int = 30) -> None:
+    #: verified tokens remembered at most (least recently used go first)
+    CACHE_ENTRIES = 10_000
+
+    def __init__(self, keys: KeySource, *, audience: str, algorithms: list[str], leeway_seconds: int = 30,
+                 cache_seconds: float = 60.0) -> None:
         if not algorithms or any(a.startswith(("HS", "none")) or a[:2] not in _KEY_TYPES for a in algorithms):
             raise ValueError("only asymmetric algorithms (RS*, PS*, ES*) may be allowed")
         self.keys, self.audience, self.algorithms, self.leeway = keys, audience, list(algorithms), leeway_seconds
+        self.cache_seconds = cache_seconds
+        # token text → (claims, wall-clock time after which it must be verified again)
+        self._verified: OrderedDict[str, tuple[Mapping[str, Any], float]] = OrderedDict()
+        self.signature_checks = 0
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
@@ -95,11 +109,28 @@ class TokenVerifier:
                          max_age_seconds=settings.auth_jwks_max_age_seconds,
                          discovery_url=settings.auth_discovery_url)
         return cls(keys, audience=settings.auth_audience, algorithms=list(settings.auth_algorithms),
-                   leeway_seconds=settings.auth_leeway_seconds)
+                   leeway_seconds=settings.auth_leeway_seconds, cache_seconds=settings.auth_verified_cache_seconds)
 
     async def verify(self, token: str) -> Mapping[str, Any]:
         if len(token) > 16_384:
             raise InvalidToken("token too large")
+        cached = self._verified.get(token)
+        if cached is not None:
+            claims, until = cached
+            if time.time() <= until:
+                self._verified.move_to_end(token)
+                return claims
+            del self._verified[token]  # expired, or time to look at the keys again: verify in full
+        claims = await self._verify(token)
+        if self.cache_seconds > 0:
+            self._verified[token] = (claims, min(time.time() + self.cache_seconds,
+                                                 float(claims["exp"]) + self.leeway))
+            while len(self._verified) > self.CACHE_ENTRIES:
+                self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str) -> Mapping[str, Any]:
+        self.signature_checks += 1
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -6,25 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from styrkedja_contracts.subjects import subject_name  # the contracts' list; an unknown code shows as itself
+
 from ..figures import WITHHELD
 from ..formats import figure
-
-# display names only (Skolverket's ämneskoder for grundskolan); an unknown code shows as itself
-SUBJECT_NAMES = {
-    "GRGRBIL01": "Bild", "GRGRBIO01": "Biologi", "GRGRENG01": "Engelska", "GRGRFYS01": "Fysik",
-    "GRGRGEO01": "Geografi", "GRGRHIS01": "Historia", "GRGRHKK01": "Hem- och konsumentkunskap",
-    "GRGRIDR01": "Idrott och hälsa", "GRGRKEM01": "Kemi", "GRGRMAT01": "Matematik", "GRGRMOD01": "Modersmål",
-    "GRGRMUS01": "Musik", "GRGRREL01": "Religionskunskap", "GRGRSAM01": "Samhällskunskap",
-    "GRGRSLJ01": "Slöjd", "GRGRSVA01": "Svenska som andraspråk", "GRGRSVE01": "Svenska", "GRGRTEK01": "Teknik",
-}
 
 LEVEL_NAMES = {"organiser": "Huvudman", "area": "Område", "school_unit": "Skolenhet", "group": "Grupp",
                "student": "Elev"}
 NEXT_LEVEL = {"organiser": "school_unit", "school_unit": "group"}
-
-
-def subject_name(code: str) -> str:
-    return SUBJECT_NAMES.get(code, code)
 
 
 @dataclass

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from starlette.responses import Response
 
-from ..chain.view import Matrix, subject_name
+from styrkedja_contracts.subjects import subject_name
+
+from ..chain.view import Matrix
 from ..clients import Reporting, query_string
 from ..figures import FigureTable, Value
 from ..period import Period, choose

@@ -10,8 +10,10 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from styrkedja_contracts.subjects import subject_name
+
 from .. import formats
-from ..chain.view import LEVEL_NAMES, subject_name
+from ..chain.view import LEVEL_NAMES
 from ..clients import Lika, Reporting
 from ..figures import BANDS
 from .sessions import Session, SessionStore

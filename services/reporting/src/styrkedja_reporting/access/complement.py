@@ -14,8 +14,9 @@ year, period…):
   unless it rests on fewer than N students itself (then its own view withholds it at a suppressed
   level: a primary cell here).
 
-A decision depends only on the rows of the parents involved, never on the request's filters
-(the figure routes read every sibling of a named unit), so two views of the same cell agree.
+`protect_rows` decides per table over every sibling of a row's parent (support tables, roster
+sizes). `protect_tree` is the figures' and results' model (`access.decision`): every level of a
+slice at once, each parent a cell of its own, plus the equations that tie two tables together.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,14 +124,160 @@ async def parents_of(session: AsyncSession, level: str, unit_ids: Iterable[str])
     return dict.fromkeys(wanted)
 
 
-async def organiser_of(session: AsyncSession, level: str, unit_id: str) -> str | None:
-    """The organiser a unit belongs to (to read every sibling of a named unit)."""
-    if level == "organiser":
-        return None  # an organiser's siblings are the other organisers
+# ------------------------------------------------------------------ one decision per cell, every level at once
+
+LEVELS_UP = ("group", "school_unit", "area", "organiser", "nation")
+TreeUnit = tuple[str, Hashable]  # (level, unit): an area's unit is (organiser, area id), area ids are the organiser's
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    """One unit of one slice, at any level: the students its figures rest on (`"*"` and per gender
+    where known) and its parent unit (None: none whose total adds up, e.g. the nation)."""
+
+    slice: Hashable
+    unit: TreeUnit
+    parent: TreeUnit | None
+    counts: Mapping[str, int]
+    failing: Mapping[str, int] | None = None  # students not reaching the pass level (the `~100` rule)
+
+
+def tree_key(slice_: Hashable, unit: TreeUnit, gender: str = TOTAL) -> Key:
+    return (slice_, unit, gender)
+
+
+def tree_partitions(rows: Iterable[TreeRow]) -> tuple[dict[Key, Cell], list[Partition]]:
+    """The cells and the partitions that hold exactly (a parent's count = the sum of its children's,
+    per gender; a row's total = the sum of its gender parts). A partition that does not add up — a
+    student counted in two groups of a unit, a school unit outside the directory — is left out: it is
+    no exact equation for a reader either."""
+    cells: dict[Key, Cell] = {}
+    partitions: list[Partition] = []
+    by_key: dict[tuple[Hashable, TreeUnit], TreeRow] = {}
+    children: dict[tuple[Hashable, TreeUnit], list[TreeRow]] = defaultdict(list)
+    for row in rows:
+        by_key[(row.slice, row.unit)] = row
+        level = Level[row.unit[0].upper()]
+        for gender, n in row.counts.items():
+            if n > 0:
+                failing = row.failing.get(gender) if row.failing is not None else None
+                cells[tree_key(row.slice, row.unit, gender)] = Cell(level, n, failing)
+        parts = [g for g in GENDERS if row.counts.get(g, 0) > 0]
+        if parts and sum(row.counts[g] for g in parts) == row.counts.get(TOTAL):
+            # every gender part is a cell of its own (the trend and the results endpoint show the
+            # unknown part too): withheld like any other, never assumed shown
+            partitions.append(Partition(tree_key(row.slice, row.unit),
+                                        tuple(tree_key(row.slice, row.unit, g) for g in parts)))
+        if row.parent is not None:
+            children[(row.slice, row.parent)].append(row)
+    for (slice_, parent_unit), kids in children.items():
+        parent = by_key.get((slice_, parent_unit))
+        if parent is None:
+            continue
+        for gender in sorted({g for k in (parent, *kids) for g in k.counts}):
+            members = [k for k in kids if k.counts.get(gender, 0) > 0]
+            total = parent.counts.get(gender, 0)
+            if total > 0 and members and total == sum(k.counts[gender] for k in members):
+                partitions.append(Partition(tree_key(slice_, parent_unit, gender),
+                                            tuple(tree_key(slice_, k.unit, gender) for k in members)))
+    return cells, partitions
+
+
+def protect_tree(rows: Iterable[TreeRow], *, suppressed: Iterable[Level], rules: DisclosureRules | None = None,
+                 links: Iterable[tuple[Key, tuple[Key, ...]]] = ()) -> Disclosure:
+    """One decision over every level of every slice at once (group → school unit → area → organiser →
+    nation), so a complement chosen at one level is withheld in every view of it. `links` are
+    equations `whole = Σ parts` between cells of the rows beyond the tree's own (a `*` year and its
+    years; two tables holding the same count, `a = (b,)`), kept where they hold in the data, so the
+    cells they tie are withheld consistently. Deterministic: the rows are
+    taken in a canonical order, so the decision depends only on the rows, never on their order or
+    on what a request selected."""
+    rules = rules or DisclosureRules()
+    ordered = sorted(rows, key=lambda r: repr((r.slice, r.unit)))
+    cells, partitions = tree_partitions(ordered)
+    for whole, parts in links:
+        present = tuple(sorted({p for p in parts if p in cells}, key=repr))
+        if whole in cells and present and cells[whole].students == sum(cells[p].students for p in present):
+            partitions.append(Partition(whole, present))
+    partitions.sort(key=lambda p: repr((p.parent, p.children)))
+    shown: Mapping[Hashable, Cell] = cells
+    return disclose(shown, partitions, suppressed=suppressed, rules=rules)
+
+
+def merged(decisions: Iterable[Disclosure], rules: DisclosureRules) -> Disclosure:
+    """Decisions on disjoint sets of cells (their partitions never meet) as one."""
+    cells: dict[Key, Cell] = {}
+    withheld: set[Key] = set()
+    outcome: set[Key] = set()
+    near: set[Key] = set()
+    stuck: set[Key] = set()
+    for d in decisions:
+        cells.update(d.cells)
+        withheld |= d.withheld
+        outcome |= d.outcome_withheld
+        near |= d.near_full
+        stuck |= d.unprotectable
+    return Disclosure(cells, frozenset(withheld), frozenset(outcome), frozenset(near), rules, frozenset(stuck))
+
+
+@dataclass(frozen=True)
+class TreeDecision:
+    """A tree decision looked up by what a view knows of a cell: slice, level, unit id, gender (an
+    area named without its organiser: withheld when it is withheld for any organiser)."""
+
+    disclosure: Disclosure
+    _hidden: frozenset[tuple[Hashable, str, str, str]]
+    _outcome: frozenset[tuple[Hashable, str, str, str]] = frozenset()  # ⊇ _hidden: also `~100` and its complements
+    _near: frozenset[tuple[Hashable, str, str, str]] = frozenset()  # shown as `~100`
+
+    @staticmethod
+    def _index(keys: Iterable[Any]) -> frozenset[tuple[Hashable, str, str, str]]:
+        return frozenset((s, level, str(u[1]) if level == "area" else str(u), g) for s, (level, u), g in keys)
+
+    @classmethod
+    def of(cls, disclosure: Disclosure) -> TreeDecision:
+        return cls(disclosure, cls._index(disclosure.withheld), cls._index(disclosure.outcome_withheld),
+                   cls._index(disclosure.near_full))
+
+    def withheld(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
+        """Every figure of the cell withheld (its students too)."""
+        return (slice_, level, unit, gender) in self._hidden
+
+    def outcome_withheld(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
+        """The cell's outcome (reaching the pass level, its share) withheld or shown only as `~100`."""
+        return (slice_, level, unit, gender) in self._outcome
+
+    def near_full(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
+        """The cell's share shown as `~100` (the optional rule: 1–4 students do not reach the pass level)."""
+        return (slice_, level, unit, gender) in self._near
+
+    @classmethod
+    def union(cls, parts: Iterable[TreeDecision], rules: DisclosureRules) -> TreeDecision:
+        """Decisions on disjoint components as one."""
+        parts = list(parts)
+        if len(parts) == 1:
+            return parts[0]
+        return cls(merged((p.disclosure for p in parts), rules), frozenset().union(*(p._hidden for p in parts)),
+                   frozenset().union(*(p._outcome for p in parts)), frozenset().union(*(p._near for p in parts)))
+
+
+def unit_of(level: str, organiser: str | None, unit: str) -> TreeUnit:
+    return (level, (organiser, unit) if level == "area" else unit)
+
+
+def tree_parent(level: str, organiser: str | None, unit: str,
+                placed: Mapping[str, tuple[str, str | None]]) -> TreeUnit | None:
+    """The unit whose count is the sum of this one's and its siblings': a group's school unit, a school
+    unit's area (placed in none: its organiser), an area's organiser, an organiser's nation."""
+    if level == "group":
+        return ("school_unit", unit.split(GROUP_SEPARATOR, 1)[0])
+    if level == "school_unit":
+        owner, area = placed.get(unit, (organiser, None))
+        if owner is None:
+            return None
+        return unit_of("area", owner, area) if area else ("organiser", owner)
     if level == "area":
-        u = units.c
-        return (await session.execute(select(u.organiser_id).where(u.unit_type == "area", u.unit_id == unit_id)
-                                      .limit(1))).scalar_one_or_none()
-    code = unit_id.split(GROUP_SEPARATOR, 1)[0]
-    placed = await placements_of(session, [code])
-    return placed[code][0] if code in placed else None
+        return ("organiser", organiser) if organiser else None
+    if level == "organiser":
+        return ("nation", NATION_ID)
+    return None

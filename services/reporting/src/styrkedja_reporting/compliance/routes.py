@@ -75,6 +75,17 @@ def _window(organiser_id: str, school_year: str, term: str) -> WindowKey:
     return WindowKey(WindowKind.forecast, organiser_id, f"{school_year}:{term}")
 
 
+async def _unit_table(request: Request, principal: Principal, window: WindowKey, school_unit_code: str,
+                      list_: ListKind, only_missing: bool, name: str) -> Table:
+    """One school unit's list of a window (the caller must be able to read the unit), most missing first."""
+    async with runtime_of(request).db.sessions() as session:
+        await check_read(session, request, principal, AuthLevel.SCHOOL_UNIT, window.organiser_id,
+                         school_unit_code=school_unit_code, field="school_unit_code")
+    found = rows(await _ledger(request, window, school_unit_code), window, CellKind(list_),
+                 school_units=[school_unit_code], only_missing=only_missing)
+    return _table(name, found)
+
+
 @router.get("/organisers/{organiser_id}/school-units")
 async def organiser_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
@@ -100,18 +111,30 @@ async def principal_compliance(
                                          description="school unit compliance")) -> StreamingResponse:
     """The principal's view of one school unit: per teacher (default), group, group × subject,
     teacher × group × subject, or the group × subjects nobody is assigned to; most missing first."""
-    async with runtime_of(request).db.sessions() as session:
-        await check_read(session, request, principal, AuthLevel.SCHOOL_UNIT, organiser_id,
-                         school_unit_code=school_unit_code, field="school_unit_code")
-    window = _window(organiser_id, school_year, term)
-    found = rows(await _ledger(request, window, school_unit_code), window, CellKind(list),
-                 school_units=[school_unit_code], only_missing=only_missing)
-    return export_response(request, _table(f"rapporteringsgrad-{school_unit_code}-{list}-{term}-{school_year}",
-                                           found), format)
+    table = await _unit_table(request, principal, _window(organiser_id, school_year, term), school_unit_code, list,
+                              only_missing, f"rapporteringsgrad-{school_unit_code}-{list}-{term}-{school_year}")
+    return export_response(request, table, format)
 
 
 MISSING_COLUMNS = [Column("group_id", "Grupp"), Column("subject_code", "Ämne"), Column("student_id", "Elev-id"),
                    Column("teachers", "Ansvariga lärare"), Column("status", "Status")]
+ItemStatus = Literal["missing", "late", "on_time"]
+
+
+async def _items_table(request: Request, principal: Principal, window: WindowKey, school_unit_code: str,
+                       status: ItemStatus, name: str) -> Table:
+    """The expected reports of one school unit in a window with one status: a student-level read (audited)."""
+    c = compliance_items.c
+    async with runtime_of(request).db.sessions.begin() as session:
+        await check_read(session, request, principal, AuthLevel.STUDENT, window.organiser_id,
+                         school_unit_code=school_unit_code, field="school_unit_code")  # audited
+        found = (await session.execute(select(compliance_items).where(
+            c.organiser_id == window.organiser_id, c.kind == window.kind.value, c.period == window.period,
+            c.school_unit_code == school_unit_code, c.status == status).order_by(
+            c.group_id, c.subject_code, c.student_id))).all()
+    return Table(name, MISSING_COLUMNS,
+                 [(r.group_id, r.subject_code, r.student_id, ", ".join(r.teachers), r.status) for r in found],
+                 sheet="Rapportering")
 
 
 @router.get("/organisers/{organiser_id}/school-units/{school_unit_code}/items")
@@ -119,24 +142,14 @@ async def principal_items(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
-        status: Literal["missing", "late", "on_time"] = "missing", format: str | None = None,
+        status: ItemStatus = "missing", format: str | None = None,
         principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.PRINCIPAL, description="reports by student")
         ) -> StreamingResponse:
     """The expected reports of one school unit by status (default: the missing ones, to remind
     people), with the teachers responsible on the deadline. Pseudonymous student ids; school-unit
     level only."""
-    window = _window(organiser_id, school_year, term)
-    c = compliance_items.c
-    async with runtime_of(request).db.sessions.begin() as session:
-        await check_read(session, request, principal, AuthLevel.STUDENT, organiser_id,
-                         school_unit_code=school_unit_code, field="school_unit_code")  # audited
-        found = (await session.execute(select(compliance_items).where(
-            c.organiser_id == organiser_id, c.kind == window.kind.value, c.period == window.period,
-            c.school_unit_code == school_unit_code, c.status == status).order_by(
-            c.group_id, c.subject_code, c.student_id))).all()
-    table = Table(f"rapportering-{school_unit_code}-{status}-{term}-{school_year}", MISSING_COLUMNS,
-                  [(r.group_id, r.subject_code, r.student_id, ", ".join(r.teachers), r.status) for r in found],
-                  sheet="Rapportering")
+    table = await _items_table(request, principal, _window(organiser_id, school_year, term), school_unit_code, status,
+                               f"rapportering-{school_unit_code}-{status}-{term}-{school_year}")
     return export_response(request, table, format)
 
 
@@ -177,35 +190,20 @@ async def principal_round_compliance(
         principal: Principal = READ) -> StreamingResponse:
     """The principal's view of one school unit in an assessment round: per teacher (default), group,
     group × subject, teacher × group × subject, or unassigned; most missing first."""
-    async with runtime_of(request).db.sessions() as session:
-        await check_read(session, request, principal, AuthLevel.SCHOOL_UNIT, organiser_id,
-                         school_unit_code=school_unit_code, field="school_unit_code")
-    window = _round(organiser_id, school_year, round)
-    found = rows(await _ledger(request, window, school_unit_code), window, CellKind(list),
-                 school_units=[school_unit_code], only_missing=only_missing)
-    return export_response(request, _table(f"rapporteringsgrad-{school_unit_code}-{list}-omgang{round}-{school_year}",
-                                           found), format)
+    table = await _unit_table(request, principal, _round(organiser_id, school_year, round), school_unit_code, list,
+                              only_missing, f"rapporteringsgrad-{school_unit_code}-{list}-omgang{round}-{school_year}")
+    return export_response(request, table, format)
 
 
 @router.get("/organisers/{organiser_id}/rounds/{round}/school-units/{school_unit_code}/items")
 async def principal_round_items(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()], school_year: Annotated[SchoolYearParam, Query()],
-        status: Literal["missing", "late", "on_time"] = "missing", format: str | None = None,
+        status: ItemStatus = "missing", format: str | None = None,
         principal: Principal = READ) -> StreamingResponse:
     """The expected assessments of one school unit in a round by status (default: missing — the
     list to remind people), with the teachers responsible on the deadline. Student level: pseudonymous
     ids, the unit's principal and the organiser admin only."""
-    window = _round(organiser_id, school_year, round)
-    c = compliance_items.c
-    async with runtime_of(request).db.sessions.begin() as session:
-        await check_read(session, request, principal, AuthLevel.STUDENT, organiser_id,
-                         school_unit_code=school_unit_code, field="school_unit_code")  # audited
-        found = (await session.execute(select(compliance_items).where(
-            c.organiser_id == organiser_id, c.kind == window.kind.value, c.period == window.period,
-            c.school_unit_code == school_unit_code, c.status == status).order_by(
-            c.group_id, c.subject_code, c.student_id))).all()
-    table = Table(f"rapportering-{school_unit_code}-{status}-omgang{round}-{school_year}", MISSING_COLUMNS,
-                  [(r.group_id, r.subject_code, r.student_id, ", ".join(r.teachers), r.status) for r in found],
-                  sheet="Rapportering")
+    table = await _items_table(request, principal, _round(organiser_id, school_year, round), school_unit_code, status,
+                               f"rapportering-{school_unit_code}-{status}-omgang{round}-{school_year}")
     return export_response(request, table, format)

@@ -9,13 +9,19 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from ..metadata import metadata
 
+
+def _window_key() -> list[Column[str]]:
+    """The key of a compliance window, first in each table of one: organiser, kind and period (`2026/27:HT`,
+    `2026/27:R2`)."""
+    return [Column("organiser_id", String(16), primary_key=True), Column("kind", String(20), primary_key=True),
+            Column("period", String(12), primary_key=True)]
+
+
 # A forecast window is tracked from the first forecast of that organiser × school year × term: from
 # then on its items are kept by deltas (before it, nothing is expected yet).
 compliance_windows = Table(
     "compliance_windows", metadata,
-    Column("organiser_id", String(16), primary_key=True),
-    Column("kind", String(20), primary_key=True),
-    Column("period", String(12), primary_key=True),  # `2026/27:HT`
+    *_window_key(),
     Column("opens", Date, nullable=False),
     Column("deadline", Date, nullable=False),
     Column("timezone", String(64), nullable=False),
@@ -32,9 +38,7 @@ compliance_calendars = Table(
 
 compliance_items = Table(
     "compliance_items", metadata,
-    Column("organiser_id", String(16), primary_key=True),
-    Column("kind", String(20), primary_key=True),
-    Column("period", String(12), primary_key=True),
+    *_window_key(),
     Column("school_unit_code", String(8), primary_key=True),
     Column("group_id", String(64), primary_key=True),
     Column("subject_code", String(16), primary_key=True),
@@ -48,9 +52,7 @@ compliance_items = Table(
 # '' = not part of this cell kind's key (a primary key has no NULLs)
 compliance_cells = Table(
     "compliance_cells", metadata,
-    Column("organiser_id", String(16), primary_key=True),
-    Column("kind", String(20), primary_key=True),
-    Column("period", String(12), primary_key=True),
+    *_window_key(),
     Column("cell_kind", String(24), primary_key=True),
     Column("school_unit_code", String(8), primary_key=True),
     Column("group_id", String(64), primary_key=True),

@@ -3,6 +3,6 @@ by `format=` or the `Accept` header. See README.md in this folder."""
 
 from .negotiate import ExportFormat, choose_format
 from .response import export_response
-from .table import Column, ColumnType, Table, Withheld
+from .table import Approximately, Column, ColumnType, Table, Withheld
 
-__all__ = ["Column", "ColumnType", "ExportFormat", "Table", "Withheld", "choose_format", "export_response"]
+__all__ = ["Approximately", "Column", "ColumnType", "ExportFormat", "Table", "Withheld", "choose_format", "export_response"]

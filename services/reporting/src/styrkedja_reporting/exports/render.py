@@ -1,7 +1,9 @@
 """Renderers: JSON, CSV and xlsx, each turning a table into a stream of bytes row by row.
 
 * JSON: `{"columns": [...], "rows": [{key: value}, ...]}`; a withheld value is `null` and its
-  reason is given in the row's `withheld` object (`{"share": "OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"}`).
+  reason is given in the row's `withheld` object (`{"share": "OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"}`);
+  a share shown as `~100` (the optional near-full rule) is `null` with the marker in the row's
+  `approximately` object (`{"share": "~100"}`); CSV and xlsx write `~100`.
 * CSV: UTF-8 with BOM (so Excel reads å ä ö), CRLF, header row first. The default dialect is the
   one Swedish Excel opens without an import dialog: `;` between fields and a decimal comma;
   `rfc4180` gives `,` and a decimal point. Shares are fractions (0,4567), as in JSON; a withheld
@@ -27,7 +29,7 @@ from typing import Any
 
 import xlsxwriter
 
-from .table import Column, ColumnType, Row, Table, Withheld
+from .table import Approximately, Column, ColumnType, Row, Table, Withheld
 
 WITHHELD_TEXT = ".."
 BOM = "\ufeff".encode()
@@ -56,14 +58,20 @@ class JsonEncoder:
     def row(self, values: Row) -> bytes:
         record: dict[str, Any] = {}
         withheld: dict[str, str] = {}
+        approximately: dict[str, str] = {}
         for column, value in zip(self.columns, values, strict=True):
             if isinstance(value, Withheld):
                 record[column.key] = None
                 withheld[column.key] = value.reason
+            elif isinstance(value, Approximately):
+                record[column.key] = None
+                approximately[column.key] = value.text
             else:
                 record[column.key] = value.isoformat() if isinstance(value, date) else value
         if withheld:
             record["withheld"] = withheld
+        if approximately:
+            record["approximately"] = approximately
         separator = b"" if self.first else b","
         self.first = False
         return separator + json.dumps(record, ensure_ascii=False, allow_nan=False).encode()
@@ -93,6 +101,8 @@ class CsvEncoder:
             return ""
         if isinstance(value, Withheld):
             return WITHHELD_TEXT
+        if isinstance(value, Approximately):
+            return value.text
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, float):
@@ -156,6 +166,8 @@ class XlsxSink:
                 continue
             if isinstance(value, Withheld):
                 self.sheet.write_string(r, c, WITHHELD_TEXT, self.withheld)
+            elif isinstance(value, Approximately):
+                self.sheet.write_string(r, c, value.text, self.withheld)
             elif column.type is ColumnType.text:
                 self.sheet.write_string(r, c, value[:self.max_text])  # a string, never a formula
             elif column.type is ColumnType.date:

@@ -30,6 +30,15 @@ class Withheld:
 
 
 @dataclass(frozen=True)
+class Approximately:
+    """A share shown only approximately (the optional `~100` rule: 1–4 students not reaching the
+    pass level): `~100` in CSV and xlsx; `null` in JSON with the marker in the row's `approximately`
+    object (`{"share_reaching_pass": "~100"}`)."""
+
+    text: str = "~100"
+
+
+@dataclass(frozen=True)
 class Column:
     key: str  # the JSON field name
     header: str  # the CSV/xlsx header, Swedish allowed
@@ -58,7 +67,7 @@ def check_row(columns: Sequence[Column], row: Row, index: int) -> Row:
     if len(row) != len(columns):
         raise ValueError(f"row {index} has {len(row)} values for {len(columns)} columns")
     for column, value in zip(columns, row, strict=True):
-        if value is None or isinstance(value, Withheld):
+        if value is None or isinstance(value, Withheld | Approximately):
             continue
         ok = {
             ColumnType.text: isinstance(value, str),

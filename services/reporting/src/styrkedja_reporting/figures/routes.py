@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable, Iterator
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,8 +30,8 @@ from styrkedja_kit.auth import Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
-from ..access.complement import Counted, is_withheld, organiser_of, parents_of, protect_rows, shown
-from ..access.disclosure import Disclosure
+from ..access.complement import TreeDecision, shown
+from ..access.decision import Component, coverage_slice, decision_for, forecast_slice, merit_slice, pass_slice
 from ..access.guard import check_read, strict_scope, withhold_small
 from ..exports import table as t
 from ..exports.response import export_response
@@ -54,7 +54,7 @@ from .merit import (
     merit_value,
     passes_all,
 )
-from .pass_share import PassTally, gender_gap, pass_share, trend
+from .pass_share import gender_gap, pass_share, trend
 from .periods import Comparison, Period, RoundPeriod, SchoolYear, Term, TermPeriod, compared_with, history
 from .read import (
     CellFilters,
@@ -192,58 +192,45 @@ def _suppressed_at(a: Ask, level: str) -> bool:
     return a.scope is not None and AuthLevel[level.upper()] in a.scope.suppressed
 
 
-async def _siblings(session: AsyncSession, a: Ask, level: str, filters: CellFilters) -> CellFilters | None:
-    """The filters that read every sibling of the unit a level table names (None: no unit named), so
-    the decision is the one the whole table gets (`access.complement`)."""
-    if filters.unit_id is None:
+async def _decision(session: AsyncSession, a: Ask, level: str, components: Iterable[Component]) \
+        -> TreeDecision | None:
+    """The one decision on these components (`access.decision`: the whole tree, whatever this request
+    selected), or None when the reader sees the level exactly."""
+    if not _suppressed_at(a, level):
         return None
-    organiser = None if level == "organiser" else (await organiser_of(session, level, filters.unit_id)
-                                                   or filters.organiser_id)
-    return CellFilters(**{**filters.__dict__, "unit_id": None, "organiser_id": organiser})
-
-
-async def _decide(session: AsyncSession, a: Ask, level: str,
-                  cells: list[tuple[str, Hashable, dict[str, int]]]) -> Disclosure:
-    """Complementary suppression of a table's rows (unit, slice, students per gender)."""
     assert a.scope is not None
-    parents = await parents_of(session, level, [u for u, _, _ in cells])
-    return protect_rows([Counted(s, AuthLevel[level.upper()], u, parents[u], c) for u, s, c in cells],
-                        suppressed=a.scope.suppressed, rules=a.scope.rules)
+    return await decision_for(session, components, a.scope.suppressed, a.scope.rules)
 
 
-def _pass_counts(tally: PassTally) -> dict[str, int]:
-    return {"*": tally.assessed(), "female": tally.assessed_female, "male": tally.assessed_male,
-            "unknown": tally.assessed_unknown}
+def _subjects(family: str, cells: Iterable[tuple[Any, ...]], periods: Iterable[tuple[str, str]]) -> set[Component]:
+    """The components of a family's cells (unit, subject, …) in these periods."""
+    return {(family, school_year, cell[1]) for cell in cells for school_year, _ in periods}
+
+
+def _hidden(decision: TreeDecision | None, slice_: Any, level: str, unit: str, gender: str = "*") -> bool:
+    return decision is not None and decision.withheld(slice_, level, unit, gender)
+
+
+def _outcome(decision: TreeDecision | None, slice_: Any, level: str, unit: str, gender: str,
+             assessed: Any, reaching: Any, share: Any) -> tuple[Any, Any, Any]:
+    """A pass cell's students assessed, reaching the pass level and share as this reader sees them:
+    all withheld, or the outcome withheld (`~100` in the share under the optional rule)."""
+    if _hidden(decision, slice_, level, unit, gender):
+        return t.Withheld(), t.Withheld(), t.Withheld()
+    if decision is not None and decision.near_full(slice_, level, unit, gender):
+        return assessed, t.Withheld(), t.Approximately()
+    if decision is not None and decision.outcome_withheld(slice_, level, unit, gender):
+        return assessed, t.Withheld(), t.Withheld()
+    return assessed, reaching, share
+
+
+def _outcome_hidden(decision: TreeDecision | None, slice_: Any, level: str, unit: str, gender: str = "*") -> bool:
+    """Whether a figure derived from the cell's outcome (a change, a gap) must be withheld."""
+    return decision is not None and decision.outcome_withheld(slice_, level, unit, gender)
 
 
 def _pass_slice(cell: tuple[Any, ...], pid: tuple[str, str]) -> Hashable:
-    return ("pass", cell[1], cell[2], pid)
-
-
-async def _pass_decision(session: AsyncSession, a: Ask, level: str, filters: CellFilters,
-                         ids: list[tuple[str, str]], tallies: dict[Any, PassTally]) -> Disclosure | None:
-    """The decision on the pass-share family (trend, history, gender gap, freshness, drill-down):
-    one model for all of them, so two views of a cell agree. None: the reader sees the level exactly."""
-    if not _suppressed_at(a, level):
-        return None
-    context = await _siblings(session, a, level, filters)
-    if context is not None:
-        tallies = await read_pass(session, level, context, ids)
-    return await _decide(session, a, level, [(cell[0], _pass_slice(cell, pid), _pass_counts(tally))
-                                             for (cell, pid), tally in tallies.items()])
-
-
-async def _sums_decision(session: AsyncSession, a: Ask, level: str, family: str, filters: CellFilters,
-                         sums: dict[tuple[Any, ...], tuple[int, ...]], students: Any, reread: Any) -> Disclosure | None:
-    """The decision on a tally family (forecast outcome, merit, coverage): `students` gives a row's
-    count from its values, `reread(filters)` reads every sibling of a named unit."""
-    if not _suppressed_at(a, level):
-        return None
-    context = await _siblings(session, a, level, filters)
-    if context is not None:
-        sums = await reread(context)
-    return await _decide(session, a, level, [(key[0], (family, *key[1:], filters.gender, a.period_id),
-                                              {"*": students(values)}) for key, values in sums.items()])
+    return pass_slice(cell[1], cell[2], pid)
 
 
 def _name(kind: str, a: Ask) -> str:
@@ -266,7 +253,8 @@ async def trend_figure(request: Request, a: Ask = Depends(ask),
     now_id, then_id = a.period_id, _period_id(previous)
     async with _session(a) as session:
         tallies = await read_pass(session, a.level, a.filters, [now_id, then_id])
-        decision = await _pass_decision(session, a, a.level, a.filters, [now_id, then_id], tallies)
+        decision = await _decision(session, a, a.level, _subjects("assessment", (c for c, _ in tallies),
+                                                                   [now_id, then_id]))
     cells = sorted({cell for cell, _ in tallies})
     g = Gender(gender) if gender else None
     part = g.value if g else "*"
@@ -274,12 +262,14 @@ async def trend_figure(request: Request, a: Ask = Depends(ask),
     def rows() -> Iterator[t.Row]:
         for cell in cells:
             tr = trend(tallies.get((cell, now_id)), tallies.get((cell, then_id)), g)
-            now = is_withheld(decision, _pass_slice(cell, now_id), cell[0], part)
-            then = is_withheld(decision, _pass_slice(cell, then_id), cell[0], part)
+            now, then = _pass_slice(cell, now_id), _pass_slice(cell, then_id)
             yield (a.level, *cell, _period_text(now_id),
-                   *shown(now, tr.current.assessed, tr.current.reaching, tr.current.share), _period_text(then_id),
-                   *shown(then, tr.previous.assessed, tr.previous.reaching, tr.previous.share),
-                   *shown(now or then, tr.change))
+                   *_outcome(decision, now, a.level, cell[0], part, tr.current.assessed, tr.current.reaching,
+                             tr.current.share), _period_text(then_id),
+                   *_outcome(decision, then, a.level, cell[0], part, tr.previous.assessed, tr.previous.reaching,
+                             tr.previous.share),
+                   *shown(_outcome_hidden(decision, now, a.level, cell[0], part)
+                          or _outcome_hidden(decision, then, a.level, cell[0], part), tr.change))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
                t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE),
@@ -304,7 +294,7 @@ async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: 
     ids = [_period_id(p) for p in history(a.period, periods, compare)]
     async with _session(a) as session:
         tallies = await read_pass(session, a.level, a.filters, ids)
-        decision = await _pass_decision(session, a, a.level, a.filters, ids, tallies)
+        decision = await _decision(session, a, a.level, _subjects("assessment", (c for c, _ in tallies), ids))
     cells = sorted({cell for cell, _ in tallies})
 
     def rows() -> Iterator[t.Row]:
@@ -312,7 +302,8 @@ async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: 
             for pid in ids:
                 s = pass_share(tallies.get((cell, pid)))
                 yield (a.level, *cell, _period_text(pid),
-                       *shown(is_withheld(decision, _pass_slice(cell, pid), cell[0]), s.assessed, s.reaching, s.share))
+                       *_outcome(decision, _pass_slice(cell, pid), a.level, cell[0], "*", s.assessed, s.reaching,
+                                 s.share))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
                t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE)]
@@ -327,16 +318,18 @@ async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> Response
         return kept
     async with _session(a) as session:
         tallies = await read_pass(session, a.level, a.filters, [a.period_id])
-        decision = await _pass_decision(session, a, a.level, a.filters, [a.period_id], tallies)
+        decision = await _decision(session, a, a.level, _subjects("assessment", (c for c, _ in tallies),
+                                                                   [a.period_id]))
 
     def rows() -> Iterator[t.Row]:
         for (cell, pid), tally in sorted(tallies.items()):
             gap = gender_gap(tally)
-            girls, boys, total = (is_withheld(decision, _pass_slice(cell, pid), cell[0], part)
-                                  for part in ("female", "male", "*"))
-            yield (a.level, *cell, _period_text(a.period_id), *shown(girls, gap.girls.assessed, gap.girls.share),
-                   *shown(boys, gap.boys.assessed, gap.boys.share), *shown(total, gap.total.assessed, gap.total.share),
-                   *shown(girls or boys, gap.gap))
+            slice_ = _pass_slice(cell, pid)
+            girls, boys, total = (_outcome(decision, slice_, a.level, cell[0], part, f.assessed, f.reaching, f.share)
+                                  for part, f in (("female", gap.girls), ("male", gap.boys), ("*", gap.total)))
+            either = any(_outcome_hidden(decision, slice_, a.level, cell[0], part) for part in ("female", "male"))
+            yield (a.level, *cell, _period_text(a.period_id), girls[0], girls[2], boys[0], boys[2], total[0],
+                   total[2], *shown(either, gap.gap))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("girls_assessed", "Flickor bedömda", INT),
                t.Column("girls_share", "Andel flickor", SHARE), t.Column("boys_assessed", "Pojkar bedömda", INT),
@@ -359,15 +352,13 @@ async def freshness_figure(request: Request, a: Ask = Depends(ask),
     day = today or date.today()
     async with _session(a) as session:
         dates = await read_dates(session, a.level, a.filters, a.period_id)
-        decision = None
-        if _suppressed_at(a, a.level):  # a cell's dates rest on its results: the pass family's decision
-            tallies = await read_pass(session, a.level, a.filters, [a.period_id])
-            decision = await _pass_decision(session, a, a.level, a.filters, [a.period_id], tallies)
+        # a cell's dates rest on its results: the decision on its assessed students
+        decision = await _decision(session, a, a.level, _subjects("assessment", dates, [a.period_id]))
 
     def rows() -> Iterator[t.Row]:
         for cell, multiset in sorted(dates.items()):
             f = freshness(multiset, day, bands)
-            hidden = is_withheld(decision, _pass_slice(cell, a.period_id), cell[0])
+            hidden = _hidden(decision, _pass_slice(cell, a.period_id), a.level, cell[0])
             yield (a.level, *cell, _period_text(a.period_id), *shown(hidden, f.newest, f.age_days, f.band.value))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("newest", "Senaste bedömning", DATE),
@@ -386,17 +377,12 @@ async def coverage_figure(request: Request, a: Ask = Depends(ask),
     async with _session(a) as session:
         students = await read_students(session, a.level, a.filters, a.period_id)
         rosters = await roster_sizes(session, a.level, a.filters.organiser_id, on or date.today())
-
-        async def reread(filters: CellFilters) -> dict[tuple[Any, ...], tuple[int, ...]]:
-            return {k: (v,) for k, v in (await read_students(session, a.level, filters, a.period_id)).items()}
-
-        decision = await _sums_decision(session, a, a.level, "coverage", a.filters,
-                                        {k: (v,) for k, v in students.items()}, lambda v: v[0], reread)
+        decision = await _decision(session, a, a.level, _subjects("assessment", students, [a.period_id]))
 
     def rows() -> Iterator[t.Row]:
         for cell, n in sorted(students.items()):
             c = coverage_of_count(n, rosters.get(cell[0]))
-            hidden = is_withheld(decision, ("coverage", *cell[1:], None, a.period_id), cell[0])
+            hidden = _hidden(decision, coverage_slice(cell[1], cell[2], a.period_id), a.level, cell[0])
             yield (a.level, *cell, _period_text(a.period_id),
                    *shown(hidden, c.with_result, c.roster_size, c.share, c.status.value))
 
@@ -446,16 +432,15 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
         if figure == "forecast-outcome":
             sums = await read_sums(session, FORECASTS, child_level, child_filters, a.period_id,
                                    ("unit_id", "subject_code", "year"))
-            decision = await _sums_decision(session, a, child_level, "forecast", child_filters, sums, sum,
-                                            _never_named)
+            decision = await _decision(session, a, child_level, _subjects("forecast", sums, [a.period_id]))
         elif figure == "merit":
             merit_filters = CellFilters(**{**child_filters.__dict__, "subject_code": None})
             sums = await read_sums(session, MERIT, child_level, merit_filters, a.period_id, ("unit_id", "year"))
-            decision = await _sums_decision(session, a, child_level, "merit", merit_filters, sums, _merit_students,
-                                            _never_named)
+            decision = await _decision(session, a, child_level, [("merit", *a.period_id)])
         else:
             tallies = await read_pass(session, child_level, child_filters, [a.period_id])
-            decision = await _pass_decision(session, a, child_level, child_filters, [a.period_id], tallies)
+            decision = await _decision(session, a, child_level, _subjects("assessment", (c for c, _ in tallies),
+                                                                         [a.period_id]))
     parent = [t.Column("parent_level", "Nivå"), t.Column("parent_id", "Enhet", width=24),
               t.Column("level", "Undernivå"), t.Column("unit_id", "Underenhet", width=24)]
     head = (a.level, unit_id or "SE", child_level)
@@ -463,7 +448,7 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
         def forecast_rows() -> Iterator[t.Row]:
             for cell, values in sorted(sums.items()):
                 f = forecast_against_outcome(ForecastTally(*values))
-                hidden = is_withheld(decision, ("forecast", *cell[1:], None, a.period_id), cell[0])
+                hidden = _hidden(decision, forecast_slice(cell[1], cell[2], a.period_id), child_level, cell[0])
                 yield (*head, *cell, _period_text(a.period_id), *shown(hidden, f.held, f.said_reaches_did_not,
                                                                        f.said_not_reached_did, f.no_outcome,
                                                                        f.share_held))
@@ -475,7 +460,7 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
     if figure == "merit":
         def merit_rows() -> Iterator[t.Row]:
             for (child, year), values in sorted(sums.items()):
-                hidden = is_withheld(decision, ("merit", year, None, a.period_id), child)
+                hidden = _hidden(decision, merit_slice(year, a.period_id), child_level, child)
                 yield (*head, child, year, _period_text(a.period_id),
                        *shown(hidden, *_merit_values(MeritTally(*values))))
 
@@ -487,27 +472,16 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
         for (cell, pid), tally in sorted(tallies.items()):
             gap = gender_gap(tally)
             slice_ = _pass_slice(cell, pid)
-            hidden = is_withheld(decision, slice_, cell[0])
-            either = any(is_withheld(decision, slice_, cell[0], part) for part in ("female", "male"))
-            yield (*head, *cell, _period_text(a.period_id), *shown(hidden, gap.total.assessed,
-                                                                   gap.total.reaching, gap.total.share),
-                   *shown(either, gap.gap))
+            either = any(_outcome_hidden(decision, slice_, child_level, cell[0], part) for part in ("female", "male"))
+            yield (*head, *cell, _period_text(a.period_id),
+                   *_outcome(decision, slice_, child_level, cell[0], "*", gap.total.assessed, gap.total.reaching,
+                             gap.total.share), *shown(either, gap.gap))
 
     columns = [*parent, t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT),
                t.Column("period", "Period"), t.Column("assessed", "Bedömda", INT),
                t.Column("reaching", "Når godtagbar nivå", INT), t.Column("share", "Andel", SHARE),
                t.Column("gap", "Könsskillnad", SHARE)]
     return await _respond(request, t.Table(_name("nedbrytning", a), columns, rows(), "Nedbrytning"), a.format)
-
-
-async def _never_named(filters: CellFilters) -> dict[tuple[Any, ...], tuple[int, ...]]:
-    raise AssertionError("a drill-down reads every child: no sibling to add")
-
-
-def _merit_students(values: tuple[int, ...]) -> int:
-    """The fewest students a merit row's figures rest on (graded, year 9)."""
-    tally = MeritTally(*values)
-    return min((n for n in (tally.graded_students, tally.merit_students) if n > 0), default=0)
 
 
 _FORECAST_COLUMNS = [t.Column("held", "Prognosen höll", INT),
@@ -624,16 +598,12 @@ async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
     async with _session(a) as session:
         keys = ("unit_id", "subject_code", "year")
         sums = await read_sums(session, FORECASTS, a.level, filters, a.period_id, keys)
-
-        async def reread(context: CellFilters) -> dict[tuple[Any, ...], tuple[int, ...]]:
-            return await read_sums(session, FORECASTS, a.level, context, a.period_id, keys)
-
-        decision = await _sums_decision(session, a, a.level, "forecast", filters, sums, sum, reread)
+        decision = await _decision(session, a, a.level, _subjects("forecast", sums, [a.period_id]))
 
     def rows() -> Iterator[t.Row]:
         for cell, values in sorted(sums.items()):
             f = forecast_against_outcome(ForecastTally(*values))
-            hidden = is_withheld(decision, ("forecast", *cell[1:], gender, a.period_id), cell[0])
+            hidden = _hidden(decision, forecast_slice(cell[1], cell[2], a.period_id), a.level, cell[0], gender or "*")
             yield (a.level, *cell, _period_text(a.period_id), *shown(hidden, f.held, f.said_reaches_did_not,
                                                                      f.said_not_reached_did, f.no_outcome,
                                                                      f.share_held))
@@ -657,15 +627,11 @@ async def merit_figure(request: Request, a: Ask = Depends(ask),
     filters = CellFilters(**{**a.filters.__dict__, "subject_code": None, "gender": gender})
     async with _session(a) as session:
         sums = await read_sums(session, MERIT, a.level, filters, a.period_id, ("unit_id", "year"))
-
-        async def reread(context: CellFilters) -> dict[tuple[Any, ...], tuple[int, ...]]:
-            return await read_sums(session, MERIT, a.level, context, a.period_id, ("unit_id", "year"))
-
-        decision = await _sums_decision(session, a, a.level, "merit", filters, sums, _merit_students, reread)
+        decision = await _decision(session, a, a.level, [("merit", *a.period_id)])
 
     def rows() -> Iterator[t.Row]:
         for (unit_id, year), values in sorted(sums.items()):
-            hidden = is_withheld(decision, ("merit", year, gender, a.period_id), unit_id)
+            hidden = _hidden(decision, merit_slice(year, a.period_id), a.level, unit_id, gender or "*")
             yield (a.level, unit_id, year, _period_text(a.period_id),
                    *shown(hidden, *_merit_values(MeritTally(*values))))
 

@@ -11,7 +11,8 @@ Sources:
   (högskoleförberedande program: de tre ämnena och minst nio andra, bland dem de
   programspecifika ämnena).
 * Subject codes: Skolverket's ämneskoder for grundskolan (GRGR… + the betygskatalog's subject
-  abbreviation, e.g. IDH Idrott och hälsa, M1/M2 + language for moderna språk).
+  abbreviation, e.g. IDH Idrott och hälsa, M1/M2 + language for moderna språk). Their names are the
+  contracts' subject list (`styrkedja_contracts.subjects.subject_name`), not kept here.
 """
 
 from __future__ import annotations
@@ -22,31 +23,6 @@ SWEDISH = "GRGRSVE01"
 SWEDISH_SECOND_LANGUAGE = "GRGRSVA01"
 ENGLISH = "GRGRENG01"
 MATHEMATICS = "GRGRMAT01"
-
-SUBJECTS: dict[str, str] = {
-    "GRGRBIL01": "Bild",
-    "GRGRBIO01": "Biologi",
-    "GRGRENG01": "Engelska",
-    "GRGRFYS01": "Fysik",
-    "GRGRGEO01": "Geografi",
-    "GRGRHIS01": "Historia",
-    "GRGRHKK01": "Hem- och konsumentkunskap",
-    "GRGRIDR01": "Idrott och hälsa",
-    "GRGRKEM01": "Kemi",
-    "GRGRMAT01": "Matematik",
-    "GRGRMOD01": "Modersmål",
-    "GRGRMUS01": "Musik",
-    "GRGRREL01": "Religionskunskap",
-    "GRGRSAM01": "Samhällskunskap",
-    "GRGRSLJ01": "Slöjd",
-    "GRGRSVA01": "Svenska som andraspråk",
-    "GRGRSVE01": "Svenska",
-    "GRGRTEK01": "Teknik",
-    "GRGRMSP01": "Moderna språk",  # the syllabus code, when the source does not say which kind
-    # Betygskatalogen's M1/M2 followed by the language code, e.g. GRGRM2FRA, GRGRM2SPA, GRGRM1GER
-    "GRGRM1": "Moderna språk, elevens val",
-    "GRGRM2": "Moderna språk, språkval",
-}
 
 # Modern languages. Only the språkval language (M2; the bare syllabus code is taken as språkval, the
 # usual case) is the 17th merit subject, outside the 16; a modern language as elevens val (M1) "gives
@@ -67,13 +43,6 @@ def is_modern_language(subject_code: str) -> bool:
 def is_language_choice(subject_code: str) -> bool:
     """A modern language as språkval: the one grade that counts as a 17th for the merit value."""
     return subject_code.startswith(LANGUAGE_CHOICE_PREFIXES)
-
-
-def subject_name(subject_code: str) -> str:
-    for code in (subject_code, *sorted(MODERN_LANGUAGE_PREFIXES, key=len, reverse=True)):
-        if subject_code.startswith(code) and code in SUBJECTS:
-            return SUBJECTS[code]
-    return subject_code
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,13 @@ Access is applied here, so no route can forget it (`Scope`, built by the route f
    their own groups;
 2. disclosure: at the levels suppressed for the reader (`access.disclosure.suppressed_levels`) a
    cell from fewer than N students is withheld (every figure `null`, reason
-   `OMITTED_DUE_TO_BASED_ON_FEW_PUPILS`), with complementary suppression decided over the cube the
-   cell belongs to: the asked level and its parent level, every gender × year marginal, for the
-   same subject, period, round and kind — whatever the request's own filters or splits, so two
-   requests that slice the same figures differently get one decision.
+   `OMITTED_DUE_TO_BASED_ON_FEW_PUPILS`), with complementary suppression looked up in the one
+   decision per cell (`access.decision`): computed per school year and subject over every level,
+   organiser, gender × year marginal, round and kind *and* the figure tables built from the same
+   results — whatever the request's own filters, splits or scope, so the results endpoint and every
+   figure endpoint withhold a cell the same way. Under the optional `~100` rule a cell where 1–4
+   students fail has `approximately: "~100"` (reason `EXISTS`): its share is shown only as `~100`
+   (`null` in JSON) and its outcome counts are withheld.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.auth import Principal, may_read
 
-from ..access.disclosure import Disclosure, DisclosureRules, Reason
+from ..access.complement import tree_key, unit_of
+from ..access.decision import decision_for, results_slice
+from ..access.disclosure import TABLE_NEAR_FULL, Disclosure, DisclosureRules, Reason
 from ..access.scope import node_from, placements_of
-from .disclose import cube_disclosure, key_of, state_version
+from .disclose import SLICE, state_version
 from .rules import GROUP_SEPARATOR, share
 from .tables import STORES
 
@@ -60,6 +65,9 @@ class ResultCell(BaseModel):
     reaching_pass: int | None
     share_reaching_pass: float | None
     reason: str = Reason.EXISTS.value  # EXISTS, MISSING or OMITTED_DUE_TO_BASED_ON_FEW_PUPILS (Skolverket's codes)
+    # "~100" under the optional near-full rule: the share is shown only as `~100` (null here), the
+    # outcome counts are withheld; None otherwise
+    approximately: Literal["~100"] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,8 +172,10 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     if AuthLevel[level.upper()] in scope.suppressed and cells:
         if level == "student":  # one student each: withheld whenever N > 1
             return [_withheld(c) if scope.rules.min_students > 1 else c for c in cells]
-        disclosure = await cube_disclosure(session, kind, level, filters, scope.suppressed, scope.rules)
-        cells = [_disclosed(c, disclosure, key_of(kind, c, filters)) for c in cells]
+        family = "assessment" if kind == "assessments" else "forecast"
+        decision = await decision_for(session, {(family, c.school_year, c.subject_code) for c in cells},
+                                      scope.suppressed, scope.rules)
+        cells = [_disclosed(c, decision.disclosure, key_of(kind, c, filters)) for c in cells]
     return cells
 
 
@@ -179,6 +189,16 @@ async def _readable(session: AsyncSession, principal: Principal, level: Level,
         auth_level, c.organiser_id, c.unit_id, placed, school_unit_code=c.school_unit_code, group_id=c.group_id))]
 
 
+def key_of(kind: str, cell: ResultCell, filters: Filters) -> Hashable:
+    """The key of a cell in the one decision (`access.decision`): its results slice, unit and gender."""
+    gender = cell.gender if "gender" in filters.split else (filters.gender or "*")
+    year = cell.year if "year" in filters.split else (filters.year if filters.year is not None else "*")
+    slice_ = tuple(getattr(cell, name) for name in SLICE[kind])
+    organiser = None if cell.level == "nation" else cell.organiser_id
+    return tree_key(results_slice(kind, slice_, year if year is not None else "*"),
+                    unit_of(cell.level, organiser, cell.unit_id), gender or "*")
+
+
 def _withheld(cell: ResultCell) -> ResultCell:
     return cell.model_copy(update={"distribution": None, "assessed": None, "reaching_pass": None,
                                    "share_reaching_pass": None,
@@ -190,7 +210,11 @@ def _disclosed(cell: ResultCell, disclosure: Disclosure, key: Any) -> ResultCell
     if reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS and key in disclosure.withheld:
         return _withheld(cell)
     assessed = disclosure.count(key, cell.assessed, outcome=False).value
-    if reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS:  # outcome withheld (`~100` rule), students shown
+    if key in disclosure.near_full:  # `~100`: the share only approximately, the outcome counts withheld
+        return cell.model_copy(update={"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
+                                       "assessed": assessed, "reason": Reason.EXISTS.value,
+                                       "approximately": TABLE_NEAR_FULL})
+    if reason is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS:  # outcome withheld (`~100` complement), students shown
         return cell.model_copy(update={"distribution": None, "reaching_pass": None, "share_reaching_pass": None,
                                        "assessed": assessed, "reason": reason.value})
     distribution = cell.distribution if disclosure.rules.round_counts_to is None else {

@@ -16,7 +16,7 @@ from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeP
 from ..access.guard import read_scope
 from ..exports.negotiate import ExportFormat, choose_format
 from ..exports.response import export_response
-from ..exports.table import Column, ColumnType, Row, Table, Withheld
+from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
 from .read import Filters, Level, ResultCell, Split, read_cells
@@ -34,11 +34,12 @@ COLUMNS = [Column("level", "Nivå"), Column("unit_id", "Enhet", width=24), Colum
 
 def _rows(cells: Sequence[ResultCell]) -> Iterator[Row]:
     for c in cells:
-        if c.distribution is None:  # withheld: `..` in every figure
-            hidden = Withheld(c.reason)
+        if c.distribution is None:  # withheld: `..` in every figure (`~100` in the share under that rule)
+            hidden = Withheld(c.reason if c.approximately is None else FEW_PUPILS)
             yield (c.level, c.unit_id, c.subject_code, c.school_year, c.term, c.round, c.kind, c.scale, c.gender,
                    c.year, *[hidden if v in scale_values(c.scale) else None for v in _VALUES],
-                   c.assessed if c.assessed is not None else hidden, hidden, hidden)
+                   c.assessed if c.assessed is not None else hidden, hidden,
+                   hidden if c.approximately is None else Approximately(c.approximately))
             continue
         yield (c.level, c.unit_id, c.subject_code, c.school_year, c.term, c.round, c.kind, c.scale, c.gender, c.year,
                *[c.distribution.get(v, 0) if v in c.distribution or v in scale_values(c.scale) else None

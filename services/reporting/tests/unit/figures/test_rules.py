@@ -58,12 +58,7 @@ from styrkedja_reporting.figures.periods import (
     history,
 )
 from styrkedja_reporting.figures.state import Multiset, combined, merge, total
-from styrkedja_reporting.figures.subjects import (
-    ELIGIBILITY_RULES,
-    is_language_choice,
-    is_modern_language,
-    subject_name,
-)
+from styrkedja_reporting.figures.subjects import ELIGIBILITY_RULES, is_language_choice, is_modern_language
 
 SY = SchoolYear.parse("2026/27")
 
@@ -439,10 +434,6 @@ def test_cells_combine_across_years_and_empty_cells_count_as_nothing():
     assert combined([Multiset.of("a"), Multiset.of("a", "b")]) == Multiset({"a": 2, "b": 1})
 
 
-def test_subject_names_come_from_the_data():
-    assert subject_name("GRGRMAT01") == "Matematik"
-    assert subject_name("GRGRM2SPA") == "Moderna språk, språkval"
-    assert subject_name("GRGRMSP01") == "Moderna språk"
-    assert subject_name("GRGRXYZ01") == "GRGRXYZ01"
+def test_modern_languages_and_the_language_choice_by_code():
     assert is_modern_language("GRGRM1GER") and not is_modern_language("GRGRMAT01")
     assert is_language_choice("GRGRM2GER") and not is_language_choice("GRGRM1GER")

@@ -1,0 +1,24 @@
+"""Fixtures shared by reporting's integration tests: the service's settings on a database of its own
+(the consumer off: the tests feed events by hand), and a `Database` on it. A module that needs another
+database (a fresh one per test) defines its own `database`."""
+
+from __future__ import annotations
+
+import pytest
+
+from styrkedja_kit.db import Database
+from styrkedja_reporting.settings import ReportingSettings
+
+
+@pytest.fixture
+def settings(service_database, monkeypatch) -> ReportingSettings:
+    service_database("styrkedja_reporting")
+    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
+    return ReportingSettings()
+
+
+@pytest.fixture
+async def database(settings):
+    database = Database(settings.database_url)
+    yield database
+    await database.dispose()
