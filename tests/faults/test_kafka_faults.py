@@ -73,7 +73,7 @@ def test_kafka_sigkilled_and_restarted_mid_stream_loses_and_doubles_nothing(apac
     assert not errors, errors
     assert restarts, "the broker must really have been killed mid-stream"
     wait_until_exact(stack.url("reporting"), data, timeout=180, tokens=stack.tokens)
-    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops()).json()["consistent"]
+    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", timeout=120, headers=stack.tokens.ops()).json()["consistent"]
     # the logs survived, so the relay had no reason to republish whole topics
     assert not broker_loss_reported(stack.url("assessment")), "a durable broker was taken for one that lost its logs"
 
@@ -101,7 +101,7 @@ def test_kafka_frozen_with_sigstop_for_30_seconds_then_resumed(apache_kafka, sta
     assert not errors, errors
     assert paused
     wait_until_exact(stack.url("reporting"), data, timeout=180, tokens=stack.tokens)
-    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops()).json()["consistent"]
+    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", timeout=120, headers=stack.tokens.ops()).json()["consistent"]
     assert not broker_loss_reported(stack.url("assessment"))
 
 
@@ -159,4 +159,4 @@ def test_reporting_postgres_restarted_mid_stream_stays_exact(stack_with_own_repo
     assert not errors, errors
     assert restarted
     wait_until_exact(processes["reporting"].url, data, timeout=180, tokens=tokens)
-    assert httpx.get(processes["reporting"].url + "/v1/admin/consistency", headers=tokens.ops()).json()["consistent"]
+    assert httpx.get(processes["reporting"].url + "/v1/admin/consistency", timeout=120, headers=tokens.ops()).json()["consistent"]
