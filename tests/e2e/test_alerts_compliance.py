@@ -43,9 +43,9 @@ from styrkedja_contracts.calendar import forecast_window, round_window
 from styrkedja_contracts.events.alert import alert_id_for
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
 from styrkedja_devstack.postgres import free_port
+from styrkedja_devstack.pytest_plugin import migrated_database
 from styrkedja_devstack.services import SERVICES, ServiceProcess
 from styrkedja_devstack.testing import async_engine
-from styrkedja_kit.migrations import upgrade
 from styrkedja_reporting.compliance.rules import (
     Assignment,
     Item,
@@ -72,8 +72,7 @@ UNIT_ALERT = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, "2026/27:R2", "
 @pytest.fixture
 def reporting(infrastructure, tmp_path, token_issuer):
     spec = next(s for s in SERVICES if s.name == "reporting")
-    url = infrastructure.create_database(f"e2e_alerts_{uuid.uuid4().hex[:8]}")
-    upgrade(spec.package, url)
+    url = migrated_database(infrastructure, spec.package, f"e2e_alerts_{uuid.uuid4().hex[:8]}")
     process = ServiceProcess(spec, database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                              port=free_port(), log_dir=tmp_path / "logs", extra_env={
                                  "STYRKEDJA_CONSUMER_GROUP": f"reporting-alerts-{uuid.uuid4().hex[:8]}",

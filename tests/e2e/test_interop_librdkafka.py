@@ -105,7 +105,7 @@ def test_raw_cloudevents_from_librdkafka_with_murmur2_are_applied_like_the_outbo
     for key, where in delivered.items():
         assert where == {murmur2_partition(key, partitions)}, "murmur2_random must match the outbox's partitioner"
     wait_until_exact(stack.url("reporting"), data, timeout=120, tokens=stack.tokens)
-    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops(), timeout=120).json()["consistent"]
+    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", timeout=120, headers=stack.tokens.ops()).json()["consistent"]
 
 
 def test_reporting_stays_exact_when_a_producer_uses_librdkafkas_default_partitioner(stack, infrastructure):
@@ -135,4 +135,4 @@ def test_reporting_stays_exact_when_a_producer_uses_librdkafkas_default_partitio
     aiokafka_send(bootstrap, list(first.values()))
     assert len(moved) == 2, "each organiser's events must really have been split over two partitions"
     wait_until_exact(stack.url("reporting"), data, timeout=120, tokens=stack.tokens)
-    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops(), timeout=120).json()["consistent"]
+    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", timeout=120, headers=stack.tokens.ops()).json()["consistent"]

@@ -20,7 +20,7 @@ def test_five_thousand_assessments_with_revisions_retractions_and_resends(stack)
                     tokens=stack.tokens)
     assert report.unchanged == 500
     caught_up = wait_until_exact(stack.url("reporting"), data, tokens=stack.tokens)
-    consistency = httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops(), timeout=120).json()
+    consistency = httpx.get(stack.url("reporting") + "/v1/admin/consistency", timeout=120, headers=stack.tokens.ops()).json()
     assert consistency["consistent"], consistency
     print(f"\ningest: {report.posted} requests' items in {report.seconds:.1f} s = {report.rate:.0f}/s; "
           f"reporting exact {caught_up:.1f} s after the last request")

@@ -16,6 +16,7 @@ from support import LEVELS, Mittkoping, ingest, publish_directory, wait_until_ex
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
+@pytest.mark.own_stack  # SIGKILLs reporting
 def test_six_levels_exact_with_a_school_moving_between_areas_and_a_sigkill(stack):
     reporting_url = stack.url("reporting")
     data = Mittkoping(seed=21)
@@ -34,7 +35,7 @@ def test_six_levels_exact_with_a_school_moving_between_areas_and_a_sigkill(stack
            between_batches=move_mid_stream, tokens=tokens)
     assert moved, "the school must have moved while assessments were flowing"
     wait_until_exact(reporting_url, data, timeout=240, tokens=tokens)
-    consistency = httpx.get(reporting_url + "/v1/admin/consistency", headers=tokens.ops(), timeout=120).json()
+    consistency = httpx.get(reporting_url + "/v1/admin/consistency", timeout=120, headers=tokens.ops()).json()
     assert consistency["consistent"], consistency
     assert set(consistency["per_level"]["assessments"]) == set(LEVELS)
 
@@ -48,7 +49,7 @@ def test_six_levels_exact_with_a_school_moving_between_areas_and_a_sigkill(stack
     ready_after = time.monotonic() - started
     publish_directory(reporting_url, data, [publish_directory_while_down], tokens=tokens)
     wait_until_exact(reporting_url, data, timeout=240, tokens=tokens)
-    assert httpx.get(reporting_url + "/v1/admin/consistency", headers=tokens.ops(), timeout=120).json()["consistent"]
+    assert httpx.get(reporting_url + "/v1/admin/consistency", timeout=120, headers=tokens.ops()).json()["consistent"]
     unplaced = httpx.get(reporting_url + "/v1/admin/unplaced", headers=tokens.ops(),
                          params={"organiser_id": data.organisers[0]}).json()
     assert unplaced == []  # every school and group of this data set is in the directory

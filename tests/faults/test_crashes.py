@@ -22,7 +22,7 @@ def test_reporting_killed_with_sigkill_mid_stream_stays_exact(stack):
                         batch_size=250, tokens=stack.tokens)
     assert len(kills) == 3, "the reporting process must really have been killed mid-stream"
     wait_until_exact(stack.url("reporting"), data, tokens=stack.tokens)
-    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops(), timeout=120).json()["consistent"]
+    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", timeout=120, headers=stack.tokens.ops()).json()["consistent"]
     print(f"\n{report.posted} items, reporting SIGKILLed {len(kills)} times, figures exact")
 
 
@@ -40,7 +40,7 @@ def test_broker_restarting_empty_loses_nothing(stack, infrastructure):
     reporting.start()
     ingest(stack.url("assessment"), data, new=1000, revisions=300, retractions=100, duplicates=100, tokens=stack.tokens)
     wait_until_exact(stack.url("reporting"), data, tokens=stack.tokens)
-    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", headers=stack.tokens.ops(), timeout=120).json()["consistent"]
+    assert httpx.get(stack.url("reporting") + "/v1/admin/consistency", timeout=120, headers=stack.tokens.ops()).json()["consistent"]
     metrics = httpx.get(stack.url("assessment") + "/metrics").text
     assert 'styrkedja_outbox_broker_loss_total{service="assessment",topic="styrkedja.assessments"}' in metrics
 

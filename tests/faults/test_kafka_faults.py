@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from styrkedja_devstack.postgres import EmbeddedPostgres, free_port
+from styrkedja_devstack.pytest_plugin import migrated_database
 from styrkedja_devstack.services import SERVICES, ServiceProcess, database_url
 from styrkedja_kit.migrations import upgrade
 from support import Mittkoping, Tokens, ingest, wait_until_exact
@@ -60,7 +61,7 @@ def in_background(action) -> tuple[threading.Thread, list]:
     return thread, errors
 
 
-def test_kafka_sigkilled_and_restarted_mid_stream_loses_and_doubles_nothing(stack, apache_kafka):
+def test_kafka_sigkilled_and_restarted_mid_stream_loses_and_doubles_nothing(apache_kafka, stack):
     data = Mittkoping(seed=21)
     restarts = []
 
@@ -83,7 +84,7 @@ def test_kafka_sigkilled_and_restarted_mid_stream_loses_and_doubles_nothing(stac
     assert not broker_loss_reported(stack.url("assessment")), "a durable broker was taken for one that lost its logs"
 
 
-def test_kafka_frozen_with_sigstop_for_30_seconds_then_resumed(stack, apache_kafka):
+def test_kafka_frozen_with_sigstop_for_30_seconds_then_resumed(apache_kafka, stack):
     data = Mittkoping(seed=22)
     paused = []
 
@@ -123,9 +124,9 @@ def stack_with_own_reporting_postgres(infrastructure, token_issuer, tmp_path):
             if spec.name == "reporting":
                 reporting_pg.create_database(f"e2e_reporting_{run}")
                 url = database_url(reporting_pg.server_url(), f"e2e_reporting_{run}")
+                upgrade(spec.package, url)
             else:
-                url = infrastructure.create_database(f"e2e_{spec.name}_{run}")
-            upgrade(spec.package, url)
+                url = migrated_database(infrastructure, spec.package, f"e2e_{spec.name}_{run}")
             processes[spec.name] = ServiceProcess(
                 spec, database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                 port=free_port(), log_dir=tmp_path / "logs",

@@ -18,8 +18,8 @@ import pytest
 
 from styrkedja_contracts import AssessmentPublishedV1, new_event
 from styrkedja_devstack.postgres import free_port
+from styrkedja_devstack.pytest_plugin import migrated_database
 from styrkedja_devstack.services import SERVICES, ServiceProcess
-from styrkedja_kit.migrations import upgrade
 from support import Mittkoping
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -33,8 +33,7 @@ def reporting(infrastructure, token_issuer, tmp_path):
         pytest.skip("Apache Kafka only: the embedded broker has no static membership")
     run = uuid.uuid4().hex[:8]
     spec = next(s for s in SERVICES if s.name == "reporting")
-    url = infrastructure.create_database(f"e2e_static_{run}")
-    upgrade(spec.package, url)
+    url = migrated_database(infrastructure, spec.package, f"e2e_static_{run}")
     process = ServiceProcess(spec, database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                              port=free_port(), log_dir=tmp_path / "logs",
                              extra_env={"STYRKEDJA_CONSUMER_GROUP": f"reporting-static-{run}",

@@ -1,0 +1,1 @@
+"""End-to-end tests (a package, so that `scope="package"` fixtures end with its last test)."""
