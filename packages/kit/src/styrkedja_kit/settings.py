@@ -54,8 +54,11 @@ class ServiceSettings(BaseSettings):
     consumer_enabled: bool = True
     # a batch is applied in one transaction, one statement per table: bigger batches share the
     # aggregate cells of their events. After the first fetch the loop keeps taking records that are
-    # already there (it never waits for more) until `consumer_max_records` or `consumer_batch_max_ms`
-    consumer_max_records: int = Field(10_000, ge=1, le=100_000)
+    # already there (it never waits for more) until `consumer_max_records` or `consumer_batch_max_ms`.
+    # 1,000 by default: 10,000 applies ~2.5x faster (bench/README.md), but one full CI run on a loaded
+    # machine then saw two SIGKILL-and-replay tests end inexact and an Apache Kafka restart test not
+    # catch up in time, which did not reproduce in four reruns; raise it once that is understood.
+    consumer_max_records: int = Field(1_000, ge=1, le=100_000)
     consumer_batch_max_ms: int = Field(250, ge=0)
     consumer_poll_timeout_ms: int = Field(200, ge=1)
     # the embedded broker answers a fetch only when this runs out, not when data arrives
