@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from ingest import start_services  # noqa: E402
 
 try:
@@ -107,6 +108,13 @@ async def raw_postgres(dsn: str, rows: int) -> dict[str, float]:
 async def raw_consume(bootstrap: str, messages: int) -> float:
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
     payload = b"x" * 700  # about one assessment event
+    # made explicitly: Apache Kafka here runs with topic auto-creation off, as in production
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    finally:
+        await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()
     try:
