@@ -25,7 +25,8 @@ from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import distinct, func, select, text
+from sqlalchemy import String, any_, bindparam, distinct, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertRule
@@ -114,8 +115,12 @@ async def unit_states(session: AsyncSession, keys: set[UnitKey] | None, organise
         wanted = sorted(keys)
         newest_q = newest_q.where(rows_in((d.organiser_id, d.level, d.unit_id), wanted))
         organisers = sorted({k[0] for k in keys})
-        per_group, per_unit = (per_group.where(s.organiser_id.in_(organisers)),
-                               per_unit.where(s.organiser_id.in_(organisers)))
+        # only the wanted units' students are counted (never every unit of the organiser per batch):
+        # a group through the primary key, a school unit by the school unit part of its groups' ids
+        groups = {k.unit_id for k in keys if k.level == "group"}
+        codes = {k.unit_id for k in keys if k.level == "school_unit"}
+        per_group = per_group.where(s.organiser_id.in_(organisers), any_of(s.unit_id, groups))
+        per_unit = per_unit.where(s.organiser_id.in_(organisers), unit_of_group == any_(bindparam(None, sorted(codes), type_=ARRAY(String()))))
     if organiser_id is not None:
         newest_q = newest_q.where(d.organiser_id == organiser_id)
         per_group, per_unit = per_group.where(s.organiser_id == organiser_id), per_unit.where(

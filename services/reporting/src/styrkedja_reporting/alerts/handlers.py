@@ -301,20 +301,19 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
 
 async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) -> int:
     """`pass_share_drop` on each cell against the previous round; raise / resolve as `evaluate` says."""
-    def key(level: str, unit: str, organiser: str, subject: str, p: RoundPeriod) -> TallyKey:
-        return TallyKey(level, unit, organiser, subject, str(p.school_year), p.round)
-
-    tallies = await pass_tallies(session, {key(lv, u, o, s, q) for lv, u, o, s, p in cells
-                                           for q in (p, p.previous())})
+    # the few distinct periods labelled once (a cell key is a plain tuple: equal to its `TallyKey`)
+    previous = {p: p.previous() for p in {c[4] for c in cells}}
+    label = {p: (str(p.school_year), p.round) for p in {*previous, *previous.values()}}
+    keyed = [(c, (*c[:4], *label[c[4]]), (*c[:4], *label[previous[c[4]]])) for c in cells]
+    wanted = {TallyKey(*k) for _, now_key, then_key in keyed for k in (now_key, then_key)}
+    tallies: dict[Any, PassTally] = await pass_tallies(session, wanted)
     stored = await load_thresholds(session, {c[2] for c in cells})
     default = Thresholds()  # frozen: one for every organiser without its own
     judged = []
-    for level, unit, organiser, subject, p in sorted(cells, key=lambda c: (*c[:4], str(c[4].school_year),
-                                                                             c[4].round)):
+    for (level, unit, organiser, subject, p), now_key, then_key in sorted(keyed, key=lambda k: k[1]):
         cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, p)
-        observation = _judge_pass_drop(tallies.get(key(level, unit, organiser, subject, p)),
-                                      tallies.get(key(level, unit, organiser, subject, p.previous())),
-                                      stored.get(organiser, default))
+        observation = _judge_pass_drop(tallies.get(now_key), tallies.get(then_key),
+                                       stored.get(organiser, default))
         judged.append((cell, observation))
     return await decide(session, judged, now)
 
