@@ -53,6 +53,7 @@ from ..results.tables import (
     forecast_facts,
     placement_of,
     rows_in,
+    sorted_unique,
 )
 from .events import event_data
 from .rules import (
@@ -78,6 +79,8 @@ ALERT_GROUP_SEPARATOR = ":"  # the alert contract's unit id allows no "/": a gro
 _BEFORE = "styrkedja.alerts.cells_before"
 _BEFORE_FORECASTS = "styrkedja.alerts.forecast_cells_before"
 _ROUNDS = 4
+#: (the batch's assessment ids, their stored facts' (organiser, school unit, group, …) rows), for this batch only
+ASSESSMENT_ROWS_BEFORE = "styrkedja.alerts.assessment_rows_before"
 
 
 class Touched(NamedTuple):
@@ -104,16 +107,16 @@ class ForecastTouched(NamedTuple):
 
 
 async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    forecast_ids = sorted({item.event.data.forecast_id for item in batch  # type: ignore[attr-defined]
-                           if item.event.type in FORECAST_TYPES})
+    forecast_ids = sorted_unique(item.event.data.forecast_id for item in batch  # type: ignore[attr-defined]
+                                 if item.event.type in FORECAST_TYPES)
     if forecast_ids:
         fc = forecast_facts.c
         found = (await session.execute(select(
             fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
             any_of(fc.forecast_id, forecast_ids), ~fc.withdrawn))).all()
         session.info.setdefault(_BEFORE_FORECASTS, set()).update(ForecastTouched(*row) for row in found)
-    ids = sorted({item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
-                  if item.event.type in ASSESSMENT_TYPES})
+    ids = sorted_unique(item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
+                        if item.event.type in ASSESSMENT_TYPES)
     if not ids:
         return
     f = assessment_facts.c
@@ -121,6 +124,8 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
         f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round).where(
         any_of(f.assessment_id, ids), ~f.retracted))).all()
     session.info.setdefault(_BEFORE, set()).update(Touched(*row) for row in rows)
+    # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read
+    session.info[ASSESSMENT_ROWS_BEFORE] = (ids, rows)
 
 
 def next_round(period: RoundPeriod) -> RoundPeriod:
