@@ -59,4 +59,9 @@ class InputModel(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _value_rules(cls, value: Any) -> Any:
+        # A nested request body (the items of a batch) obeyed these rules by its own validators when
+        # it was made: checked once, not walked again string by string for the enclosing body.
+        if isinstance(value, InputModel) or (
+                isinstance(value, list) and value and all(isinstance(v, InputModel) for v in value)):
+            return value
         return enforce_value_rules(value)

@@ -15,7 +15,7 @@ from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
-from styrkedja_kit.writes import Built, Change, Outcome, WritePath
+from styrkedja_kit.writes import Built, Change, Checked, Outcome, WritePath
 
 from .calendar.rules import calendar_of_config, forecast_lateness
 from .domain import DEFAULT_WINDOWS, WindowConfig, check_value
@@ -63,8 +63,9 @@ Calendars = Callable[[Iterable[str]], Awaitable[Mapping[str, ReportingCalendar]]
 class ForecastService:
     def __init__(self, db: Database, outbox: Outbox, principal: Principal,
                  windows: WindowConfig = DEFAULT_WINDOWS, *, max_batch_items: int = 1000,
-                 calendars: Calendars | None = None) -> None:
+                 calendars: Calendars | None = None, checked_once: bool = True) -> None:
         self.principal = principal
+        self.checked_once = checked_once
         self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
                                 may_change=lambda row: may_write(principal, Write.FORECASTS, row["organiser_id"]))
         self.windows = windows
@@ -88,8 +89,11 @@ class ForecastService:
             content = change.content
             window = forecast_lateness(content["school_year"], content["term"], now,
                                        calendars[content["organiser_id"]])
-            data = ForecastSubmittedV1(forecast_id=change.record_id, revision=revision, submitted_at=now,
-                                       window_deadline=window.deadline, late=window.late, **content)
+            values = {"forecast_id": change.record_id, "revision": revision, "submitted_at": now,
+                      "window_deadline": window.deadline, "late": window.late, **content}
+            # checked once: `ForecastIn` holds every field rule of the event (the same types), `_check`
+            # the value's scale; the id, revision, time and window are computed here. Else validated again.
+            data = Checked(ForecastSubmittedV1, values) if self.checked_once else ForecastSubmittedV1(**values)
             return Built(data, columns={**{k: content[k] for k in COLUMNS}, "submitted_at": now,
                                         "window_deadline": window.deadline, "late": window.late},
                          revision_columns={"late": window.late})
