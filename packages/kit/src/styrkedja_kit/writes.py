@@ -37,6 +37,7 @@ from functools import cache
 from typing import Any
 from uuid import UUID, uuid4
 
+from pydantic import ValidationError
 from pydantic_core import to_json
 from sqlalchemy import Table, Uuid, any_, cast, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -51,7 +52,7 @@ from styrkedja_contracts.registry import REGISTRY, schema_uri
 from .db import Database
 from .outbox import NOTIFY_CHANNEL, Outbox
 from .revisions import Decision, Stored, decide_change, decide_removal
-from .rules import RuleViolation, RuleViolations, publishable_event
+from .rules import RuleViolation, RuleViolations, contract_violation, publishable_event
 from .sets import insert_rows
 
 
@@ -195,7 +196,10 @@ class WritePath:
                     continue
                 where = f"items.{index}" if batch else "body"
                 try:
-                    built = build(change, revision, now)
+                    try:
+                        built = build(change, revision, now)
+                    except ValidationError as error:  # the service validated its event model: a 422, not a 500
+                        raise contract_violation(error, where) from None
                     if isinstance(built.data, Checked):
                         if revision > MAX_INT4:  # the one rule the request could not check: stored + 1
                             raise RuleViolation(where, "less_than_equal", "cannot be published as an event: "
@@ -241,7 +245,10 @@ class WritePath:
                 assert row is not None  # decide_removal answers 404 when there is none
                 if decision == Decision.ALREADY_DONE:
                     return Outcome(record_id, revision, True, False, row)
-                built = build(row, revision, now)
+                try:
+                    built = build(row, revision, now)
+                except ValidationError as error:  # the service validated its event model: a 422, not a 500
+                    raise contract_violation(error, t.id_column) from None
                 event = publishable_event(lambda: built.data, source=self.source, subject=str(record_id),
                                           field=t.id_column)
                 await session.execute(t.current.update().where(t.current.c[t.id_column] == record_id).values(
