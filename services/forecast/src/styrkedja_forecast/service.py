@@ -52,8 +52,10 @@ def _check(item: ForecastIn) -> None:
 
 def _out(outcome: Outcome) -> ForecastOut:
     row = outcome.row or {}
-    return ForecastOut(forecast_id=outcome.record_id, revision=outcome.revision, withdrawn=outcome.removed,
-                       late=row["late"], window_deadline=row["window_deadline"], status=outcome.status)
+    # the write path's own values (no request text): constructed, not validated (FastAPI checks the response)
+    return ForecastOut.model_construct(forecast_id=outcome.record_id, revision=outcome.revision,
+                                       withdrawn=outcome.removed, late=row["late"],
+                                       window_deadline=row["window_deadline"], status=outcome.status)
 
 
 #: The organisers' calendars (the defaults for those without one of their own).
