@@ -99,6 +99,9 @@ class ServiceSettings(BaseSettings):
     # (`writes.Checked`); False: every event validated again by its contract model (the per-item
     # path, which the tests compare the fast one with)
     write_events_checked_once: bool = True
+    # the cycle collector's young-generation threshold (Python's default 700; 0 keeps it): see
+    # `app.tune_garbage_collector`
+    gc_gen0_threshold: int = Field(50_000, ge=0)
 
     @field_validator("database_url")
     @classmethod
