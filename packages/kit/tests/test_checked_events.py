@@ -99,3 +99,29 @@ def test_checked_payload_decodes_by_the_contract() -> None:
     payload = encode_checked(Checked(AssessmentPublishedV1, values), source=SOURCE, subject=str(uuid.uuid4()),
                              event_id=uuid.uuid4(), time=AT)
     assert decode_event(payload).data == AssessmentPublishedV1.model_validate(values)
+
+
+def test_a_field_whose_type_checks_its_text_is_checked_once_and_every_other_still_is() -> None:
+    from typing import Annotated
+
+    from pydantic import Field, ValidationError
+
+    from styrkedja_contracts.identifiers import SafeText, StudentId
+
+    class Body(InputModel):
+        student_id: StudentId
+        note: SafeText = ""
+        plain: str = ""
+        bounded: Annotated[int, Field(ge=0, le=9)] = 0
+        unbounded: int = 0
+
+    assert Body.__rules_held_by_type__ == {"student_id", "note", "bounded"}
+    for field, value in (("student_id", "19121212-1212"), ("note", "gäller 121212-1212"),
+                         ("plain", "gäller 121212-1212"), ("plain", "a\x00b")):
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate({"student_id": "s-1", field: value})
+        assert [e["loc"] for e in caught.value.errors()] == [(field,)]
+    with pytest.raises(ValidationError) as caught:
+        Body.model_validate({"student_id": "s-1", "unbounded": 2**31, "bounded": 10})
+    assert {(e["loc"], e["type"]) for e in caught.value.errors()} == {(("unbounded",), "less_than_equal"),
+                                                                      (("bounded",), "less_than_equal")}

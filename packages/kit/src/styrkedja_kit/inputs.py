@@ -67,8 +67,8 @@ def _rules_held_by_type(field: FieldInfo) -> bool:
     if annotation is str:
         return any(m is check_text or m is _reject_pin for m in metadata)
     if annotation is int:
-        low = [m.ge for m in metadata if isinstance(m, annotated_types.Ge)]
-        high = [m.le for m in metadata if isinstance(m, annotated_types.Le)]
+        low = [m.ge for m in metadata if isinstance(m, annotated_types.Ge) and isinstance(m.ge, int)]
+        high = [m.le for m in metadata if isinstance(m, annotated_types.Le) and isinstance(m.le, int)]
         return bool(low and high) and min(low) >= -MAX_INT4 - 1 and max(high) <= MAX_INT4
     return annotation in (bool, date, datetime, UUID) or (isinstance(annotation, type) and issubclass(annotation, Enum))
 
