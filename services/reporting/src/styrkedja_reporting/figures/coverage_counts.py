@@ -91,14 +91,19 @@ def distinct_deltas(after: Mapping[StudentKey, set[str]], inserted: Mapping[Stud
                     emptied: Mapping[StudentKey, set[str]], placement: Placement) -> Counter[Any]:
     """Per cell key (`CELL` order): the change of distinct students, from each student's groups
     after the batch and the groups that appeared (inserted) or disappeared (emptied) in it."""
-    out: Counter[Any] = Counter()
+    # summed per signature first (the cell, the groups before and after: a class's students share
+    # them), then each signature's levels compared once
+    signed: Counter[Any] = Counter()
     for key in {*inserted, *emptied}:
         organiser_id, _, subject_code, year, school_year, period = key
-        now = set(after.get(key, ()))
+        now = frozenset(after.get(key, ()))
         before = (now - inserted.get(key, set())) | emptied.get(key, set())
+        signed[(organiser_id, subject_code, year, school_year, period, now, before)] += 1
+    out: Counter[Any] = Counter()
+    for (organiser_id, subject_code, year, school_year, period, now, before), n in signed.items():
         units_now, units_before = level_units(organiser_id, now, placement), level_units(organiser_id, before,
                                                                                       placement)
-        for sign, units in ((1, units_now - units_before), (-1, units_before - units_now)):
+        for sign, units in ((n, units_now - units_before), (-n, units_before - units_now)):
             for level, unit_id in units:
                 out[(level, unit_id, organiser_id, subject_code, year, school_year, period)] += sign
     return out
