@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import placements
 from ..results.rules import GROUP_SEPARATOR, NATION, Placement
-from ..results.tables import _arrays, _q, placement_of
+from ..results.tables import Staged, _arrays, _q, placement_of
 from .tables import CELL, figure_pass, figure_students
 
 # (organiser, student, subject, year, school year, period): one student's result cells in one group
@@ -35,11 +35,9 @@ _COLS = ", ".join(_q(c) for c in (*CELL, "student_id", "count"))
 _KEYS = ", ".join(_q(c) for c in (*CELL, "student_id"))
 # A row whose count after the statement equals the delta sent was inserted: a stored row never
 # has a count of 0 (emptied rows are removed in the same batch), so old + delta = delta means none.
+_STAGED = Staged(figure_students, (*CELL, "student_id", "count"))
 _ADD = text(
-    "WITH d AS (SELECT * FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), "
-    "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:year AS integer[]), "
-    "CAST(:school_year AS text[]), CAST(:period AS text[]), CAST(:student_id AS text[]), "
-    f"CAST(:count AS integer[])) AS d({_COLS})), "
+    f"WITH d AS ({_STAGED.select}), "
     f"up AS (INSERT INTO {figure_students.name} ({_COLS}) SELECT * FROM d ON CONFLICT ({_KEYS}) DO UPDATE "
     f"SET count = {figure_students.name}.count + EXCLUDED.count RETURNING {_COLS}) "
     "SELECT up.unit_id, up.organiser_id, up.subject_code, up.year, up.school_year, up.period, up.student_id, "
@@ -116,7 +114,8 @@ async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]
     rows = sorted(r for r in rows if r[-1])  # sorted: the same lock order for every writer
     if not rows:
         return Counter()
-    changed = (await session.execute(_ADD, _arrays((*CELL, "student_id", "count"), rows))).all()
+    await _STAGED.stage(session, rows)
+    changed = (await session.execute(_ADD)).all()
     inserted: dict[StudentKey, set[str]] = {}
     emptied: dict[StudentKey, set[str]] = {}
     for unit_id, organiser_id, subject_code, year, school_year, period, student_id, count, was_inserted in changed:
