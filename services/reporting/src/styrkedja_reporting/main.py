@@ -9,10 +9,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.middleware import Middleware
 
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, Runtime, create_service_app
 
+from .access.answers import AnswerCache, versions_of
 from .access.routes import router as access_routes
 from .alerts import freshness as alert_freshness
 from .alerts import handlers as alerts
@@ -24,7 +26,7 @@ from .directory import handlers as directory
 from .directory.routes import router as directory_routes
 from .figures import handlers as figures
 from .figures.routes import router as figures_routes
-from .freshness import follow_lag
+from .freshness import current_lag, follow_lag
 from .lika import handlers as lika
 from .lika.routes import router as lika_routes
 from .metadata import metadata
@@ -99,7 +101,20 @@ def create_app(settings: ReportingSettings) -> FastAPI:
                              consumer=consumer_spec(settings, registry))
     with_background(app, settings.freshness_sweep_seconds,
                     lambda runtime, every: alert_freshness.run_sweeper(runtime, every))
+    with_answer_cache(app)
     return app
+
+
+#: The reads whose answers are kept per state version and reader class (`access.answers`).
+CACHED_READS = ("/v1/figures/", "/v1/results/")
+
+
+def with_answer_cache(app: FastAPI) -> None:
+    """The answer cache goes innermost of the middlewares: after the token check (it keys on the
+    verified principal), before the routes (a hit needs neither the framework nor a session)."""
+    app.user_middleware.append(Middleware(
+        AnswerCache, prefixes=CACHED_READS, versions=lambda app: versions_of(app.state.runtime.db.engine),
+        lag=current_lag, enabled=lambda app: getattr(app.state.runtime.settings, "read_cache_enabled", True)))
 
 
 def with_background(app: FastAPI, every_seconds: float, task: Any) -> None:
