@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, Runtime, create_service_app
 
-from .access.answers import AnswerCache, versions_of
+from .access.answers import AnswerCache, StateVersions, VersionReader
 from .access.routes import router as access_routes
 from .alerts import freshness as alert_freshness
 from .alerts import handlers as alerts
@@ -111,10 +111,28 @@ CACHED_READS = ("/v1/figures/", "/v1/results/")
 
 def with_answer_cache(app: FastAPI) -> None:
     """The answer cache goes innermost of the middlewares: after the token check (it keys on the
-    verified principal), before the routes (a hit needs neither the framework nor a session)."""
-    app.user_middleware.append(Middleware(
-        AnswerCache, prefixes=CACHED_READS, versions=lambda app: versions_of(app.state.runtime.db.engine),
-        lag=current_lag, enabled=lambda app: getattr(app.state.runtime.settings, "read_cache_enabled", True)))
+    verified principal), before the routes (a hit needs neither the framework nor a session). Its
+    version reads have a connection of their own, opened and closed with the app."""
+    app.user_middleware.append(Middleware(AnswerCache, prefixes=CACHED_READS, lag=current_lag,
+                                          versions=lambda app: getattr(app.state, "state_versions", None)))
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            runtime = app.state.runtime
+            if not getattr(runtime.settings, "read_cache_enabled", True):
+                yield
+                return
+            reader = VersionReader(runtime.db.asyncpg_dsn)
+            app.state.state_versions = StateVersions(reader, reader.aclose)
+            try:
+                yield
+            finally:
+                versions, app.state.state_versions = app.state.state_versions, None
+                await versions.aclose()
+
+    app.router.lifespan_context = lifespan
 
 
 def with_background(app: FastAPI, every_seconds: float, task: Any) -> None:

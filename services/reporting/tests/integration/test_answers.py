@@ -12,8 +12,8 @@ from uuid import uuid5
 
 import pytest
 
-from styrkedja_reporting.access.answers import ANSWERS
 from styrkedja_devstack.testing import service_client
+from styrkedja_reporting.access.answers import ANSWERS
 
 from .test_directory import NS, Feeder, unit
 from .test_figures import result

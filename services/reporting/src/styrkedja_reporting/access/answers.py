@@ -27,6 +27,7 @@ old generation whole.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections import OrderedDict
@@ -36,6 +37,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+import asyncpg
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -88,13 +90,18 @@ class StateVersions:
     version it gets includes every batch committed before its request — and 32 concurrent requests
     cost one or two reads, not 32."""
 
-    def __init__(self, read: Callable[[], Awaitable[StateRows]]) -> None:
-        self._read = read
+    def __init__(self, read: Callable[[], Awaitable[StateRows]], close: Callable[[], Awaitable[None]] | None = None
+                 ) -> None:
+        self._read, self._close = read, close
         self._running: asyncio.Future[State] | None = None
         self._next: asyncio.Future[State] | None = None
         self._seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.reads = 0
+
+    async def aclose(self) -> None:
+        if self._close is not None:
+            await self._close()
 
     async def current(self) -> State:
         loop = asyncio.get_running_loop()
@@ -135,15 +142,29 @@ class StateVersions:
 FRESHNESS_SQL = "SELECT topic, applied_at, newest_event_time FROM freshness ORDER BY topic"
 
 
-def versions_of(engine: Any) -> StateVersions:
-    """Reads the version from the service's database (its pool)."""
+class VersionReader:
+    """Reads the version on a connection of its own (plain asyncpg, one prepared statement, one round
+    trip: no pool checkout, no pre-ping, no reset), opened on first use and again after a failure."""
 
-    async def read() -> StateRows:
-        async with engine.connect() as conn:
-            rows = (await conn.exec_driver_sql(FRESHNESS_SQL)).all()
+    def __init__(self, dsn: str, timeout_seconds: float = 5.0) -> None:
+        self.dsn, self.timeout_seconds = dsn, timeout_seconds
+        self._conn: asyncpg.Connection | None = None
+
+    async def __call__(self) -> StateRows:
+        try:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(self.dsn, timeout=self.timeout_seconds)
+            rows = await self._conn.fetch(FRESHNESS_SQL, timeout=self.timeout_seconds)
+        except BaseException:
+            await self.aclose()
+            raise
         return tuple(tuple(r) for r in rows)
 
-    return StateVersions(read)
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
 
 
 # -- the answers ----------------------------------------------------------------------------------
@@ -250,33 +271,26 @@ def _freshness_headers(state: State, lag: Callable[[], int | None]) -> list[tupl
 
 
 class AnswerCache:
-    """ASGI middleware in front of the read routes (see the module's doc). `versions` makes the
-    `StateVersions` of a running app (its database); `lag` gives the consumer lag header."""
+    """ASGI middleware in front of the read routes (see the module's doc). `versions` gives the
+    `StateVersions` of the running app (None: answer without the cache); `lag` the consumer lag."""
 
-    def __init__(self, app: ASGIApp, *, prefixes: Iterable[str], versions: Callable[[Any], StateVersions],
-                 lag: Callable[[], int | None], enabled: Callable[[Any], bool] = lambda app: True,
-                 answers: Answers = ANSWERS) -> None:
-        self.app, self.prefixes, self.make_versions, self.lag = app, tuple(prefixes), versions, lag
-        self.enabled, self.answers = enabled, answers
+    def __init__(self, app: ASGIApp, *, prefixes: Iterable[str], versions: Callable[[Any], StateVersions | None],
+                 lag: Callable[[], int | None], answers: Answers = ANSWERS) -> None:
+        self.app, self.prefixes, self.versions, self.lag = app, tuple(prefixes), versions, lag
+        self.answers = answers
         self.namespace = object()
-        self._versions: tuple[Any, StateVersions] | None = None
-
-    def versions(self, app: Any) -> StateVersions:
-        if self._versions is None or self._versions[0] is not app.state.runtime:
-            self._versions = (app.state.runtime, self.make_versions(app))
-        return self._versions[1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
         principal = scope.get("state", {}).get("principal")
-        app = scope.get("app")
-        if principal is None or app is None or not self.enabled(app):
+        versions = self.versions(scope["app"]) if "app" in scope else None
+        if principal is None or versions is None:
             await self.app(scope, receive, send)
             return
         try:
-            state = await self.versions(app).current()
+            state = await versions.current()
         except Exception as error:  # no version, no cache: the route answers (and reports the database)
             log.warning("state version unreadable, answering without the cache: %s", type(error).__name__)
             await self.app(scope, receive, send)
