@@ -110,6 +110,20 @@ def create_app(settings: ReportingSettings) -> FastAPI:
 CACHED_READS = ("/v1/figures/", "/v1/results/")
 
 
+_frozen = False
+
+
+def freeze_the_start() -> None:
+    """What the start made (modules, routes, schemas, pools) lives as long as the process: out of the
+    collector's sight (after one collection), so that a full collection — which stops every request
+    for as long as it walks the heap — walks less. Once per process (a test process starts many apps)."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 def with_answer_cache(app: FastAPI) -> None:
     """The answer cache goes innermost of the middlewares: after the token check (it keys on the
     verified principal), before the routes (a hit needs neither the framework nor a session). Its
@@ -121,9 +135,7 @@ def with_answer_cache(app: FastAPI) -> None:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
-            # what the start made (modules, routes, schemas, pools) lives as long as the process: out of
-            # the collector's sight, so that a full collection — which stops every request — walks less
-            gc.freeze()
+            freeze_the_start()
             runtime = app.state.runtime
             if not getattr(runtime.settings, "read_cache_enabled", True):
                 yield
