@@ -96,6 +96,7 @@ def test_a_new_group_starts_at_the_log_end_and_misses_nothing_published_after(in
     stored = asyncio.run(_stored(database, group))
     assert skipped == sum(stored.values()) and skipped > 0
     assert stored[tp] > foreign[0][1], "the foreign events before the last batch are skipped"
+    assert stored[tp] <= foreign[-1][1] + 1, "placed beyond the end of the log: the next event would be skipped"
     # the broker's marker says the same, so a consumer that distrusts a missing marker does not rewind
     assert asyncio.run(_committed(bootstrap, group, list(stored))) == stored
     mine = asyncio.run(_produce(bootstrap, key, batches=1, size=5))  # the stack's own, after
