@@ -2,7 +2,9 @@
 
 Every write is one statement per table per batch: the batch is resolved in memory first
 (newest revision per fact, deltas summed per cell), then sent as arrays and spread by
-`unnest(...)` on the server — no per-row round trips, no many-row VALUES to compile.
+`unnest(...)` on the server — no per-row round trips, no many-row VALUES to compile. The big
+upserts (facts, aggregates, figure tables) go by binary COPY into a temporary table and one merge
+(`Staged`: cheaper to encode than arrays; bench/results/apply-cells2.json).
 """
 
 from __future__ import annotations
