@@ -175,6 +175,28 @@ async def test_relay_wakes_on_notify_faster_than_polling(kit_db, kit_settings, m
         await task
 
 
+async def test_of_two_relays_on_one_database_the_leader_is_woken_by_a_commit_and_publishes_once(
+        kit_db, kit_settings, make_event, new_unit_code):
+    """Sibling workers each start a relay: one holds the advisory lock and listens; a commit made on
+    another connection (another worker, another process) wakes it long before its poll interval."""
+    kit_settings.outbox_poll_interval_seconds = 30  # only NOTIFY can wake it in time
+    relays = [relay_for(kit_settings, kit_db) for _ in range(2)]
+    tasks = [asyncio.create_task(relay.run()) for relay in relays]
+    try:
+        await asyncio.sleep(1.0)  # one leads and listens, the other waits for the lock
+        unit = new_unit_code()
+        async with kit_db.sessions.begin() as session:
+            await Outbox(metadata.tables["outbox"]).add(session, [make_event(unit, n=n) for n in range(3)])
+        await wait_for(lambda: asyncio.sleep(0, sum(r.published for r in relays) >= 3), timeout=10, interval=0.02)
+        records = await read_topic(kit_settings.kafka_bootstrap_servers, ASSESSMENTS, 10**6, timeout=3)
+        mine = [r for r in records if unit.encode() in r.value]
+        assert len(mine) == 3 and sorted(r.published for r in relays) == [0, 3]
+    finally:
+        for relay in relays:
+            relay.stop()
+        await asyncio.gather(*tasks)
+
+
 async def count_into_tally(session, batch) -> None:
     counts = Counter(item.event.data.school_unit_code for item in batch)
     stmt = pg_insert(tally).values([{"school_unit_code": k, "count": v} for k, v in counts.items()])
