@@ -558,6 +558,9 @@ class FakeLoop:
     def stop(self) -> None:
         self._stop.set()
 
+    def resume(self) -> None:
+        self._stop.clear()
+
     async def run(self) -> None:
         FakeLoop.running += 1
         FakeLoop.most = max(FakeLoop.most, FakeLoop.running)
@@ -588,4 +591,38 @@ async def test_of_sibling_workers_one_consumes_and_another_takes_over_when_it_st
         for w in workers:
             w.stop()
         await asyncio.gather(*tasks)
+    assert FakeLoop.running == 0
+
+
+async def test_a_worker_whose_lock_connection_drops_stops_consuming_and_one_consumes_again(kit_db):
+    """The server ends the consuming worker's lock connection (pg_terminate_backend: as a network
+    cut or a database restart would): that worker stops its loop at once, since another may take
+    the lock now, and exactly one worker consumes again."""
+    import asyncpg
+
+    from styrkedja_kit.app import OneWorkerConsumes
+
+    key = uuid.uuid4().int % 2**62
+    loops = [FakeLoop() for _ in range(2)]
+    workers = [OneWorkerConsumes(kit_db, loop, key, retry_seconds=0.1) for loop in loops]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    admin = await asyncpg.connect(kit_db.asyncpg_dsn)
+    holder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2"
+    try:
+        await wait_for(lambda: asyncio.sleep(0, any(w.consuming for w in workers)))
+        first = next(w for w in workers if w.consuming)
+        pid = await admin.fetchval(holder, key >> 32, key & 0xFFFFFFFF)
+        assert pid is not None
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        # the holder's loop was stopped, and one worker holds the lock again (a new connection)
+        await wait_for(lambda: admin.fetchval(holder + " AND pid <> $3", key >> 32, key & 0xFFFFFFFF, pid))
+        await wait_for(lambda: asyncio.sleep(0, FakeLoop.running == 1 and [w.consuming for w in workers].count(True)
+                                             == 1))
+        assert FakeLoop.most == 1, "never two consuming at once"
+        assert first.loop.started.is_set()
+    finally:
+        for w in workers:
+            w.stop()
+        await asyncio.gather(*tasks)
+        await admin.close()
     assert FakeLoop.running == 0

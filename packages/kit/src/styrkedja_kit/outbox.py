@@ -60,6 +60,7 @@ from styrkedja_contracts import TOPICS, CloudEvent, topic_for_event_type
 from . import metrics
 from .db import Database
 from .kafka import broker_capabilities, broker_may_lose_logs, ensure_topics, make_admin, make_consumer, make_producer
+from .leader import AdvisoryLock
 from .sets import insert_rows
 from .settings import ServiceSettings
 from .supervise import run_until_stopped
@@ -210,14 +211,17 @@ class OutboxRelay:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _run_as_leader(self) -> None:
-        conn = await asyncpg.connect(self.db.asyncpg_dsn)
+        lock = AdvisoryLock(self.db.asyncpg_dsn, RELAY_LOCK_KEY)
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+            while not await lock.try_acquire():
                 await self._sleep(self.settings.outbox_poll_interval_seconds * 2)
                 if self._stopping.is_set():
                     return
+            conn = lock.connection
+            assert conn is not None
             self._conn = conn
             self._mark_conn = await asyncpg.connect(self.db.asyncpg_dsn)
+            conn.add_termination_listener(lambda _connection: self._wake.set())  # an idle loop notices at once
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
             await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()])
             await self._load_marks()
@@ -242,7 +246,7 @@ class OutboxRelay:
             try:
                 if watcher is not None:
                     await watcher.start()
-                await self._publish_loop(producer, watcher, conn)
+                await self._publish_loop(producer, watcher, lock)
             finally:
                 self._producer = None
                 await producer.stop()
@@ -254,10 +258,10 @@ class OutboxRelay:
                 with contextlib.suppress(Exception):
                     await self._mark_conn.close()
                 self._mark_conn = None
-            await conn.close()
+            await lock.release()
 
     async def _publish_loop(self, producer: AIOKafkaProducer, watcher: MarkerWatch | None,
-                            lock_connection: asyncpg.Connection) -> None:
+                            lock: AdvisoryLock) -> None:
         """Three reads overlap: while the broker acknowledges read n, read n+1 is fetched and queued
         behind it, and read n-1 is marked published on the relay's second connection."""
         last_check = time.monotonic()
@@ -267,7 +271,7 @@ class OutboxRelay:
         marking: tuple[asyncio.Future[None], int, int] | None = None  # its task and its first and last id
         try:
             while not self._stopping.is_set():
-                if lock_connection.is_closed():  # the advisory lock went with it: another relay may lead now
+                if not lock.held:  # the advisory lock went with its connection: another relay may lead now
                     raise ConnectionError("lost the connection holding the relay's advisory lock")
                 self._wake.clear()
                 # the next rows, besides those in flight or being marked (ids in between are read later)
