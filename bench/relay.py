@@ -42,10 +42,6 @@ from styrkedja_kit.db import Database  # noqa: E402
 from styrkedja_kit.outbox import NOTIFY_CHANNEL, OutboxRelay  # noqa: E402
 from styrkedja_kit.settings import ServiceSettings  # noqa: E402
 
-try:
-    from styrkedja_kit.kafka import broker_capabilities, fetch_wait_ms
-except ImportError:  # a kit from before the broker-chosen wait (a "before" run: PYTHONPATH=<old tree>/packages/kit/src)
-    broker_capabilities = None
 metadata = MetaData()
 define_kit_tables(metadata, outbox=True, consumer=False)
 
@@ -98,8 +94,7 @@ async def latency(settings: ServiceSettings, db: Database, dsn: str, bootstrap: 
     task = asyncio.create_task(relay.run())
     consumer = AIOKafkaConsumer("styrkedja.assessments", bootstrap_servers=bootstrap, auto_offset_reset="latest",
                                 enable_auto_commit=False,
-                                fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms if broker_capabilities is None
-                                else fetch_wait_ms(settings, await broker_capabilities(settings)))
+                                fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
     await consumer.start()
     writer = await asyncpg.connect(dsn)
     loader = await asyncpg.connect(dsn)

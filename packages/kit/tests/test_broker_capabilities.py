@@ -14,7 +14,6 @@ from styrkedja_kit.kafka import (
     BrokerCapabilities,
     broker_capabilities,
     ensure_topics,
-    fetch_wait_ms,
     group_timing,
     make_admin,
     make_producer,
@@ -43,15 +42,6 @@ def test_the_group_session_follows_the_broker_unless_set():
     given = ServiceSettings(consumer_session_timeout_ms=3_000, consumer_heartbeat_interval_ms=500)
     assert group_timing(given, TANSU) == group_timing(given, KAFKA) == (3_000, 500)
     assert group_timing(ServiceSettings(consumer_heartbeat_interval_ms=5_000), TANSU) == (1_000, 999)
-
-
-def test_the_fetch_wait_follows_the_broker_unless_set():
-    # Apache Kafka answers a fetch as soon as records arrive: a long wait costs no latency
-    assert fetch_wait_ms(ServiceSettings(), KAFKA) == 500
-    # Tansu answers only when the wait runs out: every record waits for it
-    assert fetch_wait_ms(ServiceSettings(), TANSU) == 20
-    given = ServiceSettings(consumer_fetch_max_wait_ms=7)
-    assert fetch_wait_ms(given, TANSU) == fetch_wait_ms(given, KAFKA) == 7
 
 
 def test_repair_of_auto_created_topics_is_off_unless_enabled(monkeypatch: pytest.MonkeyPatch):

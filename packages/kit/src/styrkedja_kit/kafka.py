@@ -116,22 +116,6 @@ def group_timing(settings: ServiceSettings, capabilities: BrokerCapabilities) ->
     return session, min(heartbeat, session - 1)
 
 
-#: a fetch that finds nothing waits this long for records. Apache Kafka answers as soon as records
-#: arrive (fetch.min.bytes 1), so there the wait costs no latency and a long one saves idle requests;
-#: Tansu answers only when the wait runs out, so there every record waits for it (100 ms cost about
-#: 50 ms of POST → visible on average, 20 ms is 50 cheap requests a second per idle consumer)
-FETCH_WAIT_LONG_POLL_MS = 500
-FETCH_WAIT_WITHOUT_LONG_POLL_MS = 20
-
-
-def fetch_wait_ms(settings: ServiceSettings, capabilities: BrokerCapabilities) -> int:
-    """A consumer's `fetch_max_wait_ms`: the setting where given, else chosen for the broker (above);
-    a broker whose end offsets count records is taken for a real Kafka log, which long-polls."""
-    if settings.consumer_fetch_max_wait_ms is not None:
-        return settings.consumer_fetch_max_wait_ms
-    return FETCH_WAIT_LONG_POLL_MS if capabilities.exact_offsets else FETCH_WAIT_WITHOUT_LONG_POLL_MS
-
-
 def connection_options(settings: ServiceSettings) -> dict[str, Any]:
     """Where and how every Kafka client of a service connects (bootstrap, TLS, SASL)."""
     options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers,

@@ -61,10 +61,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_records: int = Field(1_000, ge=1, le=100_000)
     consumer_batch_max_ms: int = Field(250, ge=0)
     consumer_poll_timeout_ms: int = Field(200, ge=1)
-    # how long a fetch that finds nothing waits. None: chosen from the broker's capabilities
-    # (`kafka.fetch_wait_ms`): 500 ms on Apache Kafka, which answers as soon as records arrive; 20 ms on
-    # the embedded broker, which answers a fetch only when this runs out, not when data arrives
-    consumer_fetch_max_wait_ms: int | None = Field(None, ge=1)
+    # the embedded broker answers a fetch only when this runs out, not when data arrives
+    consumer_fetch_max_wait_ms: int = Field(100, ge=1)
     # how soon the group notices a member that died without leaving (SIGKILL) and rebalances. None:
     # chosen from the broker's capabilities (`kafka.group_timing`): 6 s where the broker has static
     # membership (Apache Kafka: its smallest session by default), 1 s where it has not (the embedded
