@@ -298,18 +298,24 @@ class OutboxRelay:
                             queued = None
                 in_flight = queued
                 now = time.monotonic()
-                if in_flight is None and not rows:  # idle: nothing in flight, nothing new (no backlog)
+                if in_flight is None and not rows:
                     if marking is not None:
                         await marking[0]
                         marking = None
-                    self._set_backlog_metrics(0, None)
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
-                    now = last_backlog = time.monotonic()
+                    # idle (nothing in flight, nothing new, no backlog) only after a read that skipped
+                    # nothing: else read again at once (a row committed late among the skipped ids)
+                    if not unsettled:
+                        self._set_backlog_metrics(0, None)
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
+                        now = last_backlog = time.monotonic()
                 elif now - last_backlog >= 10:  # busy: the backlog counted now and then
                     await self._update_backlog_metrics()
                     last_backlog = now
                 if watcher is not None and now - last_check >= self.settings.outbox_loss_check_interval_seconds:
+                    if marking is not None:  # a republish after it must not be overtaken by a late mark
+                        await marking[0]
+                        marking = None
                     await self._check_broker_kept_the_logs(watcher)
                     last_check = now
                 if now - last_prune >= 3600:
