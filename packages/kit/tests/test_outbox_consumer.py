@@ -175,6 +175,28 @@ async def test_relay_wakes_on_notify_faster_than_polling(kit_db, kit_settings, m
         await task
 
 
+async def test_of_two_relays_on_one_database_the_leader_is_woken_by_a_commit_and_publishes_once(
+        kit_db, kit_settings, make_event, new_unit_code):
+    """Sibling workers each start a relay: one holds the advisory lock and listens; a commit made on
+    another connection (another worker, another process) wakes it long before its poll interval."""
+    kit_settings.outbox_poll_interval_seconds = 30  # only NOTIFY can wake it in time
+    relays = [relay_for(kit_settings, kit_db) for _ in range(2)]
+    tasks = [asyncio.create_task(relay.run()) for relay in relays]
+    try:
+        await asyncio.sleep(1.0)  # one leads and listens, the other waits for the lock
+        unit = new_unit_code()
+        async with kit_db.sessions.begin() as session:
+            await Outbox(metadata.tables["outbox"]).add(session, [make_event(unit, n=n) for n in range(3)])
+        await wait_for(lambda: asyncio.sleep(0, sum(r.published for r in relays) >= 3), timeout=10, interval=0.02)
+        records = await read_topic(kit_settings.kafka_bootstrap_servers, ASSESSMENTS, 10**6, timeout=3)
+        mine = [r for r in records if unit.encode() in r.value]
+        assert len(mine) == 3 and sorted(r.published for r in relays) == [0, 3]
+    finally:
+        for relay in relays:
+            relay.stop()
+        await asyncio.gather(*tasks)
+
+
 async def count_into_tally(session, batch) -> None:
     counts = Counter(item.event.data.school_unit_code for item in batch)
     stmt = pg_insert(tally).values([{"school_unit_code": k, "count": v} for k, v in counts.items()])
@@ -536,6 +558,9 @@ class FakeLoop:
     def stop(self) -> None:
         self._stop.set()
 
+    def resume(self) -> None:
+        self._stop.clear()
+
     async def run(self) -> None:
         FakeLoop.running += 1
         FakeLoop.most = max(FakeLoop.most, FakeLoop.running)
@@ -566,4 +591,39 @@ async def test_of_sibling_workers_one_consumes_and_another_takes_over_when_it_st
         for w in workers:
             w.stop()
         await asyncio.gather(*tasks)
+    assert FakeLoop.running == 0
+
+
+async def test_a_worker_whose_lock_connection_drops_stops_consuming_and_one_consumes_again(kit_db):
+    """The server ends the consuming worker's lock connection (pg_terminate_backend: as a network
+    cut or a database restart would): that worker stops its loop at once, since another may take
+    the lock now, and exactly one worker consumes again."""
+    import asyncpg
+
+    from styrkedja_kit.app import OneWorkerConsumes
+
+    key = uuid.uuid4().int % 2**62
+    loops = [FakeLoop() for _ in range(2)]
+    workers = [OneWorkerConsumes(kit_db, loop, key, retry_seconds=0.1) for loop in loops]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    admin = await asyncpg.connect(kit_db.asyncpg_dsn)
+    holder = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = $1 AND objid = $2"
+    try:
+        await wait_for(lambda: asyncio.sleep(0, any(w.consuming for w in workers)))
+        first = next(w for w in workers if w.consuming)
+        pid = await admin.fetchval(holder, key >> 32, key & 0xFFFFFFFF)
+        assert pid is not None
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        # the holder's loop was stopped, and one worker holds the lock again (a new connection)
+        await wait_for(lambda: admin.fetchval(holder + " AND pid <> $3", key >> 32, key & 0xFFFFFFFF, pid))
+        await wait_for(lambda: asyncio.sleep(0, FakeLoop.running == 1 and [w.consuming for w in workers].count(True)
+                                             == 1))
+        # (for a moment both may have run: the server released the lock when it ended the connection,
+        # before the holder heard of it; the consumers' event-id bookkeeping keeps that exact)
+        assert first.loop.started.is_set()
+    finally:
+        for w in workers:
+            w.stop()
+        await asyncio.gather(*tasks)
+        await admin.close()
     assert FakeLoop.running == 0

@@ -27,6 +27,7 @@ from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
 from .kafka import make_admin
+from .leader import AdvisoryLock
 from .logging import configure_logging
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
 from .problems import TITLES, document_problems, install_problem_handlers, problem_response
@@ -96,22 +97,44 @@ class OneWorkerConsumes:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
+            lock = AdvisoryLock(self.db.asyncpg_dsn, self.key)
             try:
-                conn = await asyncpg.connect(self.db.asyncpg_dsn)
+                if await lock.try_acquire():
+                    self.consuming = True
+                    log.info("this worker consumes", extra={"group": self.loop.group_id})
+                    if await self._consume_while_holding(lock):
+                        return
             except (OSError, asyncpg.PostgresError) as error:
                 log.info("consumer lock: database not reachable", extra={"error": repr(error)})
-            else:
-                try:
-                    if await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key):
-                        self.consuming = True
-                        log.info("this worker consumes", extra={"group": self.loop.group_id})
-                        await self.loop.run()
-                        return
-                finally:
-                    self.consuming = False
-                    await conn.close()
+            finally:
+                self.consuming = False
+                await lock.release()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.retry_seconds)
+
+    async def _consume_while_holding(self, lock: AdvisoryLock) -> bool:
+        """Run the loop until it ends (True) or the lock's connection goes (False: the loop is stopped,
+        since another worker may take the lock and consume now, and this one tries for the lock again)."""
+        consuming = asyncio.ensure_future(self.loop.run())
+        lost = asyncio.ensure_future(lock.lost.wait())
+        try:
+            await asyncio.wait([consuming, lost], return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled: the loop goes with this task
+            consuming.cancel()
+            raise
+        finally:
+            lost.cancel()
+        if consuming.done():
+            consuming.result()
+            return True
+        log.warning("consumer lock: its connection went; stopping this worker's consumer",
+                    extra={"group": self.loop.group_id})
+        self.loop.stop()
+        await consuming
+        if self._stopping.is_set():
+            return True
+        self.loop.resume()
+        return False
 
 
 class RequestGuard:

@@ -159,6 +159,10 @@ class ConsumerLoop:
     def stop(self) -> None:
         self._stopping.set()
 
+    def resume(self) -> None:
+        """Undo `stop`, so that `run` may be called again (a worker that lost its lock and takes it back)."""
+        self._stopping.clear()
+
     async def run(self) -> None:
         await run_until_stopped(f"consumer loop {self.group_id}", self._run_once, self._stopping)
 

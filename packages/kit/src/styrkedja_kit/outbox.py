@@ -31,6 +31,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,15 +48,11 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    any_,
     func,
-    literal,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import TOPICS, CloudEvent, topic_for_event_type
@@ -63,6 +60,7 @@ from styrkedja_contracts import TOPICS, CloudEvent, topic_for_event_type
 from . import metrics
 from .db import Database
 from .kafka import broker_capabilities, broker_may_lose_logs, ensure_topics, make_admin, make_consumer, make_producer
+from .leader import AdvisoryLock
 from .sets import insert_rows
 from .settings import ServiceSettings
 from .supervise import run_until_stopped
@@ -169,6 +167,17 @@ class MarkerWatch:
         await self._consumer.commit(offsets)
 
 
+@dataclass(slots=True)
+class _Batch:
+    """A record batch handed to the producer: its partition, the index of its first row in the
+    read it came from, how many records, and the future of the broker's answer."""
+
+    tp: TopicPartition
+    first_row: int
+    count: int
+    future: asyncio.Future[Any]
+
+
 class OutboxRelay:
     def __init__(self, settings: ServiceSettings, database: Database, outbox: Table, marks: Table) -> None:
         self.settings = settings
@@ -180,6 +189,8 @@ class OutboxRelay:
         self._highest: dict[TopicPartition, int] = {}  # highest offset acknowledged per partition
         self._marked: set[TopicPartition] = set()  # partitions whose marker offset the broker holds
         self._producer = None
+        self._conn: asyncpg.Connection | None = None  # the leader's own: holds the lock, listens, reads
+        self._mark_conn: asyncpg.Connection | None = None  # the leader's second: marks rows published
         self._loss_check = True  # set from the broker's capabilities (or the setting) at start
         self._offsets_prove_loss = True
         self.published = 0
@@ -200,12 +211,17 @@ class OutboxRelay:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _run_as_leader(self) -> None:
-        conn = await asyncpg.connect(self.db.asyncpg_dsn)
+        lock = AdvisoryLock(self.db.asyncpg_dsn, RELAY_LOCK_KEY)
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+            while not await lock.try_acquire():
                 await self._sleep(self.settings.outbox_poll_interval_seconds * 2)
                 if self._stopping.is_set():
                     return
+            conn = lock.connection
+            assert conn is not None
+            self._conn = conn
+            self._mark_conn = await asyncpg.connect(self.db.asyncpg_dsn)
+            conn.add_termination_listener(lambda _connection: self._wake.set())  # an idle loop notices at once
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
             await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()])
             await self._load_marks()
@@ -230,159 +246,231 @@ class OutboxRelay:
             try:
                 if watcher is not None:
                     await watcher.start()
-                await self._publish_loop(producer, watcher, conn)
+                await self._publish_loop(producer, watcher, lock)
             finally:
                 self._producer = None
                 await producer.stop()
                 if watcher is not None:
                     await watcher.stop()
         finally:
-            await conn.close()
+            self._conn = None
+            if self._mark_conn is not None:
+                with contextlib.suppress(Exception):
+                    await self._mark_conn.close()
+                self._mark_conn = None
+            await lock.release()
 
     async def _publish_loop(self, producer: AIOKafkaProducer, watcher: MarkerWatch | None,
-                            lock_connection: asyncpg.Connection) -> None:
+                            lock: AdvisoryLock) -> None:
+        """Three reads overlap: while the broker acknowledges read n, read n+1 is fetched and queued
+        behind it, and read n-1 is marked published on the relay's second connection."""
         last_check = time.monotonic()
         last_prune = 0.0
-        in_flight: tuple[Sequence[Any], asyncio.Future[list[tuple[Any, int]]]] | None = None
+        last_backlog = time.monotonic()
+        in_flight: tuple[Sequence[Any], asyncio.Future[list[Any]], list[_Batch]] | None = None
+        marking: tuple[asyncio.Future[None], int, int] | None = None  # its task and its first and last id
         try:
             while not self._stopping.is_set():
-                if lock_connection.is_closed():  # the advisory lock went with it: another relay may lead now
+                if not lock.held:  # the advisory lock went with its connection: another relay may lead now
                     raise ConnectionError("lost the connection holding the relay's advisory lock")
                 self._wake.clear()
-                # the next rows (besides those in flight) are read and queued while the broker acknowledges
-                rows = await self._fetch(besides=(in_flight[0][0].id, in_flight[0][-1].id) if in_flight else None)
-                queued = (rows, asyncio.ensure_future(self._results(await self._enqueue(producer, rows)))) \
-                    if rows else None
+                # the next rows, besides those in flight or being marked (ids in between are read later)
+                unsettled = [] if in_flight is None else [in_flight[0][0][0], in_flight[0][-1][0]]
+                if marking is not None:
+                    unsettled += marking[1:]
+                rows = await self._fetch(besides=(min(unsettled), max(unsettled)) if unsettled else None)
+                queued = None
+                if rows:
+                    batches = await self._enqueue(producer, rows)
+                    queued = (rows, asyncio.ensure_future(self._results(batches)), batches)
                 if in_flight is not None:
-                    _, clean = await self._settle(in_flight[0], await in_flight[1])
-                    if not clean and queued is not None:  # what went after a failure goes again, after it
-                        await queued[1]
-                        queued = None
+                    sent, results, batches_sent = in_flight
+                    done, lost_topics = self._acknowledged(sent, batches_sent, await results)
+                    if marking is not None:  # one marking at a time, in order
+                        await marking[0]
+                    marking = (asyncio.ensure_future(self._mark(sent, done)), sent[0][0], sent[-1][0])
+                    if done < len(sent) or lost_topics:
+                        await marking[0]
+                        marking = None
+                        await self._after_trouble(lost_topics, failed=done < len(sent))
+                        if queued is not None:  # what went after a failure goes again, after it
+                            await queued[1]
+                            queued = None
                 in_flight = queued
-                if in_flight is None and not rows:  # idle: nothing in flight, nothing new
-                    await self._update_backlog_metrics()
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
                 now = time.monotonic()
+                if in_flight is None and not rows:
+                    if marking is not None:
+                        await marking[0]
+                        marking = None
+                    # idle (nothing in flight, nothing new, no backlog) only after a read that skipped
+                    # nothing: else read again at once (a row committed late among the skipped ids)
+                    if not unsettled:
+                        self._set_backlog_metrics(0, None)
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
+                        now = last_backlog = time.monotonic()
+                elif now - last_backlog >= 10:  # busy: the backlog counted now and then
+                    await self._update_backlog_metrics()
+                    last_backlog = now
                 if watcher is not None and now - last_check >= self.settings.outbox_loss_check_interval_seconds:
+                    if marking is not None:  # a republish after it must not be overtaken by a late mark
+                        await marking[0]
+                        marking = None
                     await self._check_broker_kept_the_logs(watcher)
                     last_check = now
                 if now - last_prune >= 3600:
                     await self._prune()
                     last_prune = now
         finally:
-            if in_flight is not None:  # stopping: settle what the broker was given, so it is not sent twice
-                rows_in_flight, results = in_flight
+            # stopping: settle what the broker was given, so it is not sent twice
+            async def settle_last() -> None:
+                if marking is not None:
+                    await marking[0]
+                if in_flight is not None:
+                    rows_in_flight, results, batches_in_flight = in_flight
+                    await self._settle(rows_in_flight, batches_in_flight, await results)
 
-                async def settle_last() -> None:
-                    await self._settle(rows_in_flight, await results)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(settle_last(), 10)
 
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(settle_last(), 10)
+    @property
+    def _connection(self) -> asyncpg.Connection:
+        if self._conn is None:
+            raise ConnectionError("the relay is not leading")
+        return self._conn
+
+    @property
+    def _marking_connection(self) -> asyncpg.Connection:
+        if self._mark_conn is None:
+            raise ConnectionError("the relay is not leading")
+        return self._mark_conn
 
     async def _fetch(self, besides: tuple[int, int] | None = None) -> Sequence[Any]:
-        """The next unpublished rows in id order; `besides`: the first and last id of the rows in
-        flight, skipped (a row committed late with a lower id is still read, after the rest)."""
-        o = self.outbox
-        query = select(o.c.id, o.c.topic, o.c.key, o.c.payload).where(o.c.published_at.is_(None))
-        if besides is not None:
-            query = query.where(~o.c.id.between(*besides))
-        async with self.db.sessions() as session:
-            return (await session.execute(query.order_by(o.c.id).limit(self.settings.outbox_batch_size))).all()
+        """The next unpublished rows in id order, each (id, topic, key, payload); `besides`: the first
+        and last id of the rows in flight, skipped (a row committed late with a lower id is still
+        read, after the rest). Plain asyncpg records on the relay's own connection: no ORM rows."""
+        table = self.outbox.name
+        rows: Sequence[Any]
+        if besides is None:
+            rows = await self._connection.fetch(
+                f"SELECT id, topic, key, payload FROM {table} WHERE published_at IS NULL "
+                "ORDER BY id LIMIT $1", self.settings.outbox_batch_size)
+        else:
+            rows = await self._connection.fetch(
+                f"SELECT id, topic, key, payload FROM {table} WHERE published_at IS NULL "
+                "AND NOT (id BETWEEN $2 AND $3) ORDER BY id LIMIT $1", self.settings.outbox_batch_size, *besides)
+        return rows
 
-    async def publish_once(self, producer: AIOKafkaProducer) -> int:
-        """Read, publish and mark one batch of rows, waiting for every acknowledgement."""
-        rows = await self._fetch()
-        if not rows:
-            return 0
-        done, _ = await self._settle(rows, await self._send_batches(producer, rows))
-        return done
-
-    async def _settle(self, rows: Sequence[Any], sent: list[tuple[Any, int]]) -> tuple[int, bool]:
+    async def _settle(self, rows: Sequence[Any], batches: Sequence[_Batch], results: Sequence[Any],
+                      ) -> tuple[int, bool]:
         """Mark the rows the broker acknowledged (those before the first failure) as published, in
         one statement. Returns how many, and whether all went well (no failure, no loss found)."""
-        o = self.outbox
-        done_ids, lost_topics = [], set()
-        for row, (result, position) in zip(rows, sent, strict=True):
+        done, lost_topics = self._acknowledged(rows, batches, results)
+        await self._mark(rows, done)
+        await self._after_trouble(lost_topics, failed=done < len(rows))
+        return done, done == len(rows) and not lost_topics
+
+    def _acknowledged(self, rows: Sequence[Any], batches: Sequence[_Batch], results: Sequence[Any],
+                      ) -> tuple[int, set[str]]:
+        """How many rows, from the first, the broker acknowledged (those before the first failure),
+        and the topics whose log an offset proved lost. Updates the highest offsets and the metrics."""
+        done, error = len(rows), None
+        for batch, result in zip(batches, results, strict=True):
+            if isinstance(result, BaseException) and batch.first_row < done:
+                done, error = batch.first_row, result
+        if error is not None:
+            # Only the rows before the first failure count as published: the rest go again,
+            # after it, so no key's events overtake each other (consumers skip the repeats).
+            metrics.OUTBOX_PUBLISH_ERRORS.labels(self.settings.service_name).inc()
+            log.warning("publish failed; will retry", extra={"outbox_id": rows[done][0], "error": repr(error)})
+        lost_topics = set()
+        per_topic: Counter[str] = Counter()
+        for batch, result in zip(batches, results, strict=True):  # each partition's batches in order
             if isinstance(result, BaseException):
-                # Only the rows before the first failure count as published: the rest go again,
-                # after it, so no key's events overtake each other (consumers skip the repeats).
-                metrics.OUTBOX_PUBLISH_ERRORS.labels(self.settings.service_name).inc()
-                log.warning("publish failed; will retry", extra={"outbox_id": row.id, "error": repr(result)})
-                break
-            done_ids.append(row.id)
-            tp = result.topic_partition
+                continue
+            per_topic[batch.tp.topic] += batch.count
             if result.offset < 0:  # a retried batch the broker had already (duplicate sequence): no offset, no evidence
                 continue
-            offset = result.offset + position
-            if self._offsets_prove_loss and offset <= self._highest.get(tp, -1):
+            tp, highest = batch.tp, self._highest.get(batch.tp, -1)
+            # offsets grow within a batch: its first record tells whether the log went back
+            if self._offsets_prove_loss and result.offset <= highest:
                 lost_topics.add(tp.topic)
-            self._highest[tp] = max(offset, self._highest.get(tp, -1))
-        for topic, count in Counter(row.topic for row in rows[:len(done_ids)]).items():
+            self._highest[tp] = max(result.offset + batch.count - 1, highest)
+        if error is not None:  # only what is marked counts as published
+            per_topic = Counter(row[1] for row in rows[:done])
+        for topic, count in per_topic.items():
             metrics.OUTBOX_PUBLISHED.labels(self.settings.service_name, topic).inc(count)
-        async with self.db.sessions.begin() as session:
-            # one array parameter: one prepared statement whatever the batch
-            await session.execute(update(o).where(o.c.id == any_(literal(done_ids, ARRAY(BigInteger))))
-                                  .values(published_at=func.now()))
-            await self._save_marks(session)
-        self.published += len(done_ids)
+        return done, lost_topics
+
+    async def _mark(self, rows: Sequence[Any], done: int) -> None:
+        """The first `done` rows published, and the highest offsets as of now, in one transaction on
+        the relay's second connection (so it overlaps the next read). Not waited for on disk: marks
+        lost in a crash only mean those rows are sent again, and consumers skip repeats."""
+        ids, highest = [row[0] for row in rows[:done]], dict(self._highest)
+        conn = self._marking_connection
+        async with conn.transaction():
+            await conn.execute("SET LOCAL synchronous_commit = off")
+            if ids:  # one array parameter: one prepared statement whatever the batch
+                await conn.execute(f"UPDATE {self.outbox.name} SET published_at = now() WHERE id = ANY($1::bigint[])",
+                                   ids)
+            await self._save_marks(conn, highest)
+        self.published += done
+
+    async def _after_trouble(self, lost_topics: set[str], failed: bool) -> None:
         for topic in lost_topics:
             await self._republish_topic(topic, {"acknowledged offset not above one seen before": True})
-        if len(done_ids) < len(rows):
+        if failed:
             await self._sleep(1.0)  # back off before retrying the failed rows
-        return len(done_ids), len(done_ids) == len(rows) and not lost_topics
-
-    async def _send_batches(self, producer: AIOKafkaProducer, rows: Sequence[Any]) -> list[tuple[Any, int]]:
-        """Send the rows and wait for the broker: per row its batch's result and its position."""
-        return await self._results(await self._enqueue(producer, rows))
 
     @staticmethod
-    async def _results(placed: list[tuple[Any, int, Any]]) -> list[tuple[Any, int]]:
-        """Per row: its batch's result (metadata with the base offset, or the exception), its position."""
-        futures = list({id(future): future for _, _, future in placed}.values())
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        outcome = {id(f): r for f, r in zip(futures, results, strict=True)}
-        return [(outcome[id(future)], position) for _, position, future in placed]
+    async def _results(batches: Sequence[_Batch]) -> list[Any]:
+        """Per record batch: its result (metadata with the base offset, or the exception)."""
+        return await asyncio.gather(*(batch.future for batch in batches), return_exceptions=True)
 
-    async def _enqueue(self, producer: AIOKafkaProducer, rows: Sequence[Any]) -> list[tuple[Any, int, Any]]:
+    async def _enqueue(self, producer: AIOKafkaProducer, rows: Sequence[Any]) -> list[_Batch]:
         """Queue the rows as record batches built here, one open batch per partition, in row
-        order: per row its batch, its position in that batch and the batch's future. Batches of
-        one partition are queued in order and aiokafka keeps one in flight per partition, so the
-        order per key holds as with single sends (and a later call's batches queue behind)."""
-        partitions: dict[str, list[int]] = {}
-        open_batches: dict[tuple[str, int], Any] = {}
-        placed: list[tuple[Any, int]] = []  # per row: (its batch builder, position)
-        futures: dict[int, Any] = {}  # id(builder) → its future once sent
+        order. Batches of one partition are queued in order and aiokafka keeps one in flight per
+        partition, so the order per key holds as with single sends (and a later call's batches
+        queue behind). Returns the batches in the order they were queued, each with the index of
+        its first row and its record count."""
+        queued: list[_Batch] = []
+        # per (topic, partition): [builder, index of its first row, records in it]
+        open_batches: dict[tuple[str, int], list[Any]] = {}
+        keys: dict[str, dict[bytes, int]] = {}  # per topic: the partition of each key
 
-        async def flush(topic: str, partition: int) -> None:
-            batch = open_batches.pop((topic, partition))
-            futures[id(batch)] = await producer.send_batch(batch, topic, partition=partition)
+        async def flush(slot: tuple[str, int]) -> None:
+            builder, first_row, count = open_batches.pop(slot)
+            future = await producer.send_batch(builder, slot[0], partition=slot[1])
+            queued.append(_Batch(TopicPartition(*slot), first_row, count, future))
 
-        for row in rows:
-            if row.topic not in partitions:
-                partitions[row.topic] = sorted(await producer.partitions_for(row.topic))
-                if self._partition_of.get(row.topic, (None,))[0] != partitions[row.topic]:
-                    self._partition_of[row.topic] = (partitions[row.topic], {})  # a recreated topic
-            known = self._partition_of[row.topic][1]
-            partition = known.get(row.key)
+        for index, (row_id, topic, key, payload) in enumerate(rows):
+            known = keys.get(topic)
+            if known is None:
+                known = keys[topic] = await self._keys_of(producer, topic)
+            partition = known.get(key)
             if partition is None:  # the producer's own partitioner (murmur2, as Kafka's clients), once per key
-                partition = known[row.key] = producer._partitioner(row.key, partitions[row.topic],
-                                                                   partitions[row.topic])
-            key = (row.topic, partition)
-            batch = open_batches.get(key)
+                partitions = self._partition_of[topic][0]
+                partition = known[key] = producer._partitioner(key, partitions, partitions)
+            slot = (topic, partition)
+            batch = open_batches.get(slot)
             if batch is None:
-                batch = open_batches[key] = producer.create_batch()
-            position = batch.record_count()
-            if batch.append(key=row.key, value=row.payload, timestamp=None) is None:  # full: send it
-                await flush(*key)
-                batch = open_batches[key] = producer.create_batch()
-                position = 0
-                if batch.append(key=row.key, value=row.payload, timestamp=None) is None:
-                    raise ValueError(f"outbox row {row.id} is larger than a record batch")
-            placed.append((batch, position))
-        for key in list(open_batches):
-            await flush(*key)
-        return [(batch, position, futures[id(batch)]) for batch, position in placed]
+                batch = open_batches[slot] = [producer.create_batch(), index, 0]
+            if batch[0].append(key=key, value=payload, timestamp=None) is None:  # full: send it
+                await flush(slot)
+                batch = open_batches[slot] = [producer.create_batch(), index, 0]
+                if batch[0].append(key=key, value=payload, timestamp=None) is None:
+                    raise ValueError(f"outbox row {row_id} is larger than a record batch")
+            batch[2] += 1
+        for slot in list(open_batches):
+            await flush(slot)
+        return queued
+
+    async def _keys_of(self, producer: AIOKafkaProducer, topic: str) -> dict[bytes, int]:
+        """The partition of each key seen so far on `topic` (forgotten when its partitions change)."""
+        partitions = sorted(await producer.partitions_for(topic))
+        if self._partition_of.get(topic, (None,))[0] != partitions:
+            self._partition_of[topic] = (partitions, {})  # a recreated topic
+        return self._partition_of[topic][1]
 
     async def _check_broker_kept_the_logs(self, watcher: MarkerWatch) -> None:
         """Did the broker lose its state since the last check? The relay commits a marker offset
@@ -423,21 +511,23 @@ class OutboxRelay:
             rows = (await session.execute(select(self.marks))).all()
         self._highest = {TopicPartition(r.topic, r.partition): r.highest_offset for r in rows}
 
-    async def _save_marks(self, session: AsyncSession) -> None:
-        if not self._highest:
+    async def _save_marks(self, conn: asyncpg.Connection, highest: Mapping[TopicPartition, int]) -> None:
+        if not highest:
             return
-        stmt = pg_insert(self.marks)
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=["topic", "partition"],
-                                       set_={"highest_offset": stmt.excluded.highest_offset}),
-            [{"topic": tp.topic, "partition": tp.partition, "highest_offset": off}
-             for tp, off in self._highest.items()])
+        topics, partitions, offsets = zip(*((tp.topic, tp.partition, off) for tp, off in highest.items()),
+                                          strict=True)
+        await conn.execute(
+            f"INSERT INTO {self.marks.name} (topic, partition, highest_offset) "
+            "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) "
+            "ON CONFLICT (topic, partition) DO UPDATE SET highest_offset = excluded.highest_offset",
+            list(topics), list(partitions), list(offsets))
 
     async def _update_backlog_metrics(self) -> None:
-        o = self.outbox
-        async with self.db.sessions() as session:
-            count, oldest = (await session.execute(
-                select(func.count(), func.min(o.c.created_at)).where(o.c.published_at.is_(None)))).one()
+        count, oldest = await self._connection.fetchrow(
+            f"SELECT count(*), min(created_at) FROM {self.outbox.name} WHERE published_at IS NULL")
+        self._set_backlog_metrics(count, oldest)
+
+    def _set_backlog_metrics(self, count: int, oldest: datetime | None) -> None:
         metrics.OUTBOX_BACKLOG.labels(self.settings.service_name).set(count)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         metrics.OUTBOX_OLDEST_AGE.labels(self.settings.service_name).set(age)
