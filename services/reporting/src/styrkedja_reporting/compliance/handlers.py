@@ -318,7 +318,7 @@ _CONTRIBUTIONS = (
 def _apply_sql(kind: WindowKind, whole: bool) -> str:
     """One statement per window: derive the differing items (`_diff_sql`), write them (upsert the
     new, delete the gone) and add their deltas to the cells — set-based, nothing through Python.
-    Returns how many items changed and how many cells were written."""
+    Returns how many items changed, were upserted, were deleted, and how many cells it brought to zero."""
     ctes = _diff_sql(kind, whole).removesuffix(_DIFF_SELECT)
     return (
         f"{ctes}, diff AS MATERIALIZED ({_DIFF_SELECT}), "
@@ -338,9 +338,9 @@ def _apply_sql(kind: WindowKind, whole: bool) -> str:
         "ON CONFLICT (organiser_id, kind, period, cell_kind, school_unit_code, group_id, subject_code, teacher_id) "
         "DO UPDATE SET expected = compliance_cells.expected + EXCLUDED.expected, "
         "on_time = compliance_cells.on_time + EXCLUDED.on_time, late = compliance_cells.late + EXCLUDED.late "
-        "RETURNING 1) "
+        "RETURNING expected = 0 AND on_time = 0 AND late = 0 AS empty) "
         "SELECT (SELECT count(*) FROM diff), (SELECT count(*) FROM up), (SELECT count(*) FROM gone), "
-        "(SELECT count(*) FROM cup)")
+        "(SELECT count(*) FROM cup WHERE empty)")
 
 
 _APPLY = {(kind, whole): text(_apply_sql(kind, whole)) for kind in WindowKind for whole in (False, True)}
@@ -377,12 +377,12 @@ async def sync_window(session: AsyncSession, key: WindowKey, window: Window, tou
         # only (the reports stay looked up per item, a lateral join is a nested loop by nature)
         nestloop = (await session.execute(_NESTLOOP_OFF)).scalar_one()
         try:
-            changed, _upserted, _deleted, cells = (await session.execute(_APPLY[(key.kind, True)], params)).one()
+            changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, True)], params)).one()
         finally:
             await session.execute(_NESTLOOP_SET, {"value": nestloop})
     else:
-        changed, _upserted, _deleted, cells = (await session.execute(_APPLY[(key.kind, False)], params)).one()
-    if cells:  # a cell whose items all went has no row
+        changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, False)], params)).one()
+    if emptied:  # a cell whose items all went has no row
         await session.execute(_DROP_EMPTY_CELLS, {"org": key.organiser_id, "kind": key.kind.value,
                                                   "period": key.period})
     return int(changed)
