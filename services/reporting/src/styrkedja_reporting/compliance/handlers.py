@@ -346,6 +346,9 @@ def _apply_sql(kind: WindowKind, whole: bool) -> str:
 _APPLY = {(kind, whole): text(_apply_sql(kind, whole)) for kind in WindowKind for whole in (False, True)}
 _NESTLOOP_OFF = text("SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)")
 _NESTLOOP_SET = text("SELECT set_config('enable_nestloop', :value, true)")
+_CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), "
+                     "set_config('plan_cache_mode', 'force_custom_plan', true)")
+_PLAN_CACHE_SET = text("SELECT set_config('plan_cache_mode', :value, true)")
 _DROP_EMPTY_CELLS = text(
     "DELETE FROM compliance_cells WHERE organiser_id = :org AND kind = :kind AND period = :period "
     "AND expected = 0 AND on_time = 0 AND late = 0")
@@ -374,12 +377,11 @@ async def sync_window(session: AsyncSession, key: WindowKey, window: Window, tou
     if touched is None:
         # a whole window: its CTEs are estimated at one row each, and the planner made the roster ×
         # the group subjects (6,000 × 320) a nested loop of seconds; hash joins for this statement
-        # only (the reports stay looked up per item, a lateral join is a nested loop by nature)
+        # only (the reports stay looked up per item, a lateral join is a nested loop by nature; the
+        # setting is local to the transaction, a failed statement rolls it back with the rest)
         nestloop = (await session.execute(_NESTLOOP_OFF)).scalar_one()
-        try:
-            changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, True)], params)).one()
-        finally:
-            await session.execute(_NESTLOOP_SET, {"value": nestloop})
+        changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, True)], params)).one()
+        await session.execute(_NESTLOOP_SET, {"value": nestloop})
     else:
         changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, False)], params)).one()
     if emptied:  # a cell whose items all went has no row
@@ -505,12 +507,18 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         for period in sorted(t.pairs):
             if ":R" in period:
                 await _track(session, WindowKey(WindowKind.assessment_round, organiser, period), t)
+    if not touched:
+        return
+    # the window statements planned for their parameters each time: the prepared statement's generic
+    # plan (PostgreSQL's choice after five runs) took about twice as long per window in a batch
+    plan_cache_mode = (await session.execute(_CUSTOM_PLANS)).scalar_one()
     for organiser, t in sorted(touched.items()):
         if t.whole:
             await _rederive_organiser(session, organiser)
             continue
         for key, window in await tracked_windows(session, organiser):
             await sync_window(session, key, window, None if key in t.fresh else t)
+    await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode})
 
 
 async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str]],
