@@ -1,12 +1,17 @@
 """Figure read-latency benchmark: an organiser of 6,000 students × 16 subjects × 4 rounds (plus
 year-9 term grades and forecasts) applied through the real apply path into an embedded
-PostgreSQL, then every figure endpoint at organiser level (and the drill-down to its areas) read
-by 16 concurrent clients against the reporting service under uvicorn. Numbers, never pass/fail.
+PostgreSQL, then every figure endpoint at organiser level (and the drill-down to its areas, and
+the results as JSON and CSV) read by 32 concurrent clients against the reporting service under
+uvicorn (one worker). Numbers, never pass/fail.
 
-    .venv/bin/python bench/figures_read.py [--students 6000] [--requests 40]
+    .venv/bin/python bench/figures_read.py [--students 6000] [--requests 40] [--state DIR]
+        [--variants before,uncached,after --before-code DIR]
 
-Writes bench/results/figures_read.json: the apply time of the whole load (events/s), the state's
-row counts, and p50/p99 latency per endpoint and overall.
+Writes bench/results/figures_read.json (`--out`): the apply time of the whole load (events/s), the
+state's row counts, and p50/p99 latency per endpoint and overall, per variant: `before` (another
+source tree, e.g. the base commit's, served by h11 on asyncio's loop), `uncached` (this code, the
+answer cache off), `after`; `-h11` after either: uvicorn on h11 and asyncio's loop even where
+httptools and uvloop are installed.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from sqlalchemy import text
@@ -173,29 +179,78 @@ REQUESTS = {
     "merit": ("/v1/figures/merit", {"term": "VT"}),
     "drill_down": ("/v1/figures/drill-down", {"term": "VT", "unit_id": ORGANISER}),
     "results_csv": ("/v1/results/assessments", {"format": "csv"}),
+    "results_json": ("/v1/results/assessments", {}),
 }
 
 
-async def read_latency(base_url: str, clients: int, per_client: int, headers: dict[str, str]) -> dict:
-    """Each client reads as the organiser's admin (a bearer token; every request verifies it)."""
+class RawHttp:
+    """A minimal HTTP/1.1 keep-alive client (GET only; Content-Length or chunked bodies): a few tens
+    of microseconds per request where httpx spends about half a millisecond, so the clients sharing
+    the machine with the server measure the server rather than themselves."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        split = urlsplit(base_url)
+        self.host, self.port = split.hostname or "127.0.0.1", split.port or 80
+        self.head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": f"{self.host}:{self.port}", **headers}.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str, params: dict) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(f"GET {path}?{urlencode(params, doseq=True)} HTTP/1.1\r\n{self.head}\r\n".encode())
+        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:] if line)}
+        if "content-length" in fields:
+            return status, await self.reader.readexactly(int(fields["content-length"]))
+        body = bytearray()
+        while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            body += await self.reader.readexactly(size)
+            await self.reader.readexactly(2)
+        await self.reader.readexactly(2)
+        return status, bytes(body)
+
+    async def aclose(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def read_latency(base_url: str, clients: int, per_client: int, headers: dict[str, str],
+                       client_kind: str = "raw") -> dict:
+    """Each client reads as the organiser's admin (a bearer token; every request verifies it). The
+    clients connect and read once before the timed part (connections and TLS contexts made first)."""
     latencies: dict[str, list[float]] = {name: [] for name in REQUESTS}
     names = list(REQUESTS)
+    common = {"level": "organiser", "organiser_id": ORGANISER, "school_year": "2026/27"}
+    made = [RawHttp(base_url, headers) if client_kind == "raw" else
+            httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers) for _ in range(clients)]
+
+    async def get(http, path: str, params: dict) -> tuple[int, bytes]:
+        if isinstance(http, RawHttp):
+            return await http.get(path, params)
+        response = await http.get(path, params=params)
+        return response.status_code, response.content
+
+    await asyncio.gather(*(get(http, "/v1/figures/merit", {**common, "term": "VT"}) for http in made))
 
     async def client(n: int) -> None:
-        async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers) as http:
-            for i in range(per_client):
-                name = names[(n + i) % len(names)]
-                path, params = REQUESTS[name]
-                started = time.perf_counter()
-                response = await http.get(path, params={"level": "organiser", "organiser_id": ORGANISER,
-                                                        "school_year": "2026/27", **params})
-                latencies[name].append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
+        http = made[n]
+        for i in range(per_client):
+            name = names[(n + i) % len(names)]
+            path, params = REQUESTS[name]
+            started = time.perf_counter()
+            status, body = await get(http, path, {**common, **params})
+            latencies[name].append(time.perf_counter() - started)
+            if status != 200:
+                raise RuntimeError(f"{name}: {status} {body[:300]!r}")
 
     started = time.perf_counter()
     await asyncio.gather(*(client(n) for n in range(clients)))
     wall = time.perf_counter() - started
+    for http in made:
+        await http.aclose()
 
     def summary(values: list[float]) -> dict:
         ordered = sorted(values)
@@ -203,9 +258,28 @@ async def read_latency(base_url: str, clients: int, per_client: int, headers: di
                 "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1)}
 
     every = [v for values in latencies.values() for v in values]
-    return {"clients": clients, "requests": len(every), "wall_s": round(wall, 2),
+    return {"clients": clients, "client": client_kind, "requests": len(every), "wall_s": round(wall, 2),
             "requests_per_s": round(len(every) / wall, 1), "all": summary(every),
             "per_endpoint": {name: summary(values) for name, values in latencies.items() if values}}
+
+
+def measure(base_url: str, headers: dict[str, str], clients: int, requests: int, client_kind: str = "raw") -> dict:
+    """Wait for the server, warm it up (connections, plans, the issuer's keys — and the kept answers:
+    this measures a repeated read of unchanged state), then `clients` × `requests` reads."""
+    for _ in range(100):
+        try:
+            if httpx.get(f"{base_url}/v1/figures/merit", headers=headers, params={
+                    "level": "organiser", "organiser_id": ORGANISER, "school_year": "2026/27",
+                    "term": "VT"}).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    asyncio.run(read_latency(base_url, 2, len(REQUESTS), headers, client_kind))
+    load_before = os.getloadavg()
+    latency = asyncio.run(read_latency(base_url, clients, requests, headers, client_kind))
+    latency["load_average_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
+    return latency
 
 
 def free_port() -> int:
@@ -217,13 +291,19 @@ def free_port() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=6000)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--requests", type=int, default=40, help="requests per client")
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--state", type=Path, default=None,
                         help="keep the loaded PostgreSQL here and reuse it on the next run (skips the load)")
     parser.add_argument("--live-alerts", action="store_true", help="judge alerts per batch while loading")
     parser.add_argument("--pg-port", type=int, default=None)
+    parser.add_argument("--variants", default="after",
+                        help="comma-separated, measured one after the other on the same state: before (the code "
+                             "in --before-code), uncached (this code, STYRKEDJA_READ_CACHE_ENABLED=false), after")
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                        help="raw: a minimal keep-alive HTTP/1.1 client (default); httpx: httpx.AsyncClient")
+    parser.add_argument("--before-code", type=Path, default=None, help="a source tree of the base code")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "figures_read.json")
     args = parser.parse_args()
     keep = args.state is not None
@@ -250,38 +330,46 @@ def main() -> int:
             print(f"applied: {applied}", flush=True)
             if keep:
                 marker.write_text(json.dumps(applied))
-        port = free_port()
         issuer = DevIssuer(state, port=None).start()
         headers = {"Authorization": "Bearer " + issuer.mint(roles=["organiser_admin"], organisers=[ORGANISER])}
         env = {**os.environ, "STYRKEDJA_DATABASE_URL": url, "STYRKEDJA_CONSUMER_ENABLED": "false",
                "STYRKEDJA_OUTBOX_ENABLED": "false", "STYRKEDJA_LOG_LEVEL": "WARNING",
                "STYRKEDJA_AUTH_ISSUER": issuer.url}
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "styrkedja_reporting.main:app", "--port",
-                                   str(port), "--log-level", "warning"], env=env)
-        base_url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        variants = {}
+        for variant in args.variants.split(","):
+            code, extra, server_args = ROOT, {}, []
+            if variant == "before":  # the base code as main installs it (no httptools/uvloop in its lock)
+                if args.before_code is None:
+                    raise SystemExit("--before-code DIR (e.g. `git archive <base> | tar -x -C DIR`) for 'before'")
+                code, server_args = args.before_code.resolve(), ["--http", "h11", "--loop", "asyncio"]
+                extra = {"PYTHONPATH": os.pathsep.join(str(code / p) for p in (
+                    "services/reporting/src", "packages/kit/src", "packages/contracts/src"))}
+            elif variant.startswith("uncached"):
+                extra = {"STYRKEDJA_READ_CACHE_ENABLED": "false"}
+            elif not variant.startswith("after"):
+                raise SystemExit(f"unknown variant {variant!r}: before, uncached[-h11], after[-h11]")
+            if variant.endswith("-h11"):  # uvicorn's pure-Python HTTP parser and asyncio's own loop
+                server_args = ["--http", "h11", "--loop", "asyncio"]
+            print(f"variant {variant}: code {code}", flush=True)
+            server = subprocess.Popen([sys.executable, "-m", "uvicorn", "styrkedja_reporting.main:app", "--port",
+                                       str(port := free_port()), "--log-level", "warning", *server_args],
+                                      env={**env, **extra})
             try:
-                if httpx.get(f"{base_url}/v1/figures/merit", headers=headers, params={
-                        "level": "organiser", "organiser_id": ORGANISER, "school_year": "2026/27",
-                        "term": "VT"}).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        asyncio.run(read_latency(base_url, 2, 5, headers))  # warm-up: connections, plans, the issuer's keys
-        load_before = os.getloadavg()
-        latency = asyncio.run(read_latency(base_url, args.clients, args.requests, headers))
-        latency["load_average_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
-        import styrkedja_reporting  # which code answered (a kept state is read by older code for "before")
-        latency["code"] = str(Path(styrkedja_reporting.__file__).parent)
-        print(json.dumps(latency, indent=2), flush=True)
+                latency = measure(f"http://127.0.0.1:{port}", headers, args.clients, args.requests, args.client)
+            finally:
+                server.terminate()
+                server.wait(10)
+                server = None
+            latency["code"] = str(code)
+            print(json.dumps({k: v for k, v in latency.items() if k != "per_endpoint"}), flush=True)
+            variants[variant] = latency
         out = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
                "shape": {"students": args.students, "subjects": len(SUBJECTS), "rounds": 4,
                          "year9_forecasts_and_term_grades": True},
-               "apply": applied, "read": latency,
-               "note": "organiser level, one uvicorn worker, embedded PostgreSQL, on a 2-core machine shared "
-                       "with other engineers' test runs"}
+               "apply": applied, "read": variants[list(variants)[-1]], "variants": variants,
+               "note": "organiser level, one uvicorn worker, embedded PostgreSQL, the clients in one process on "
+                       "the same 2-core machine, shared with other engineers' test runs (load_average_1m)"}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=2) + "\n")
         return 0

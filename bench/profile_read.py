@@ -4,7 +4,10 @@ admin (a bearer token, verified on every request). Prints the mean time per endp
 profile as text to bench/results/profile-read-<label>.txt.
 
     .venv/bin/python bench/figures_read.py --state /tmp/figures   # once: load and keep
-    .venv/bin/python bench/profile_read.py --state /tmp/figures [--requests 20] [--label after]
+    .venv/bin/python bench/profile_read.py --state /tmp/figures [--requests 20] [--label after] [--uncached]
+
+The warm-up reads each endpoint once, so with the answer cache on (`access.answers`) the profile is
+of repeated reads of unchanged state (hits); `--uncached` profiles the routes themselves.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from styrkedja_devstack.testing import service_client  # noqa: E402
 from styrkedja_reporting.settings import ReportingSettings  # noqa: E402
 
 
-async def run(url: str, issuer: DevIssuer, requests: int, only: list[str], out: Path) -> None:
+async def run(url: str, issuer: DevIssuer, requests: int, only: list[str], out: Path, cached: bool = True) -> None:
     settings = ReportingSettings(database_url=url, consumer_enabled=False, outbox_enabled=False,
-                                 kafka_bootstrap_servers="127.0.0.1:1", auth_issuer=issuer.url)
+                                 kafka_bootstrap_servers="127.0.0.1:1", auth_issuer=issuer.url,
+                                 read_cache_enabled=cached)
     token = issuer.mint(roles=["organiser_admin"], organisers=[ORGANISER])
     names = only or list(REQUESTS)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -68,6 +72,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20, help="rounds over the endpoints")
     parser.add_argument("--only", action="append", default=[], choices=sorted(REQUESTS))
     parser.add_argument("--label", default="after")
+    parser.add_argument("--uncached", action="store_true", help="the answer cache off: the routes themselves")
     args = parser.parse_args()
     state = args.state.resolve()
     pg = EmbeddedPostgres(state / "pgdata").start()
@@ -76,7 +81,7 @@ def main() -> int:
         asyncio.run(migrate_kept(url))
         issuer = DevIssuer(state, port=None).start()
         asyncio.run(run(url, issuer, args.requests, args.only,
-                        ROOT / "bench" / "results" / f"profile-read-{args.label}.txt"))
+                        ROOT / "bench" / "results" / f"profile-read-{args.label}.txt", not args.uncached))
     finally:
         pg.stop()
     return 0

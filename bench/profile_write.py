@@ -1,58 +1,90 @@
-"""Profile the bulk write API in-process (pyinstrument): the assessment app behind an httpx ASGI
-client on an embedded PostgreSQL, batches of 1,000, relay off. Prints items/s and writes the
-profile as text to bench/results/profile-write-<label>.txt.
+"""Profile the bulk write API in-process (pyinstrument): the assessment (or forecast) app behind an
+httpx ASGI client on an embedded PostgreSQL, batches of 1,000, relay off. Prints items/s and the
+service process's CPU time per item (`time.process_time`: this process only, so what neighbours on
+a shared machine do is not counted; PostgreSQL is another process), and writes the profile as text
+to bench/results/profile-write-<label>.txt. `--no-profile`: the same run without the profiler (its
+overhead is not in the figures); `--json PATH`: adds `{label: {...}}` to that JSON file.
 
-    .venv/bin/python bench/profile_write.py [--batches 20] [--label after]
+    .venv/bin/python bench/profile_write.py [--batches 20] [--label after] [--service forecast]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import shutil
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from pyinstrument import Profiler  # noqa: E402
 
-from styrkedja_assessment.settings import AssessmentSettings  # noqa: E402
 from styrkedja_devstack.postgres import EmbeddedPostgres, ensure_database  # noqa: E402
 from styrkedja_devstack.testing import service_client  # noqa: E402
 from styrkedja_kit.migrations import upgrade  # noqa: E402
 from support import Mittkoping, Tokens  # noqa: E402
 
+FORECAST_VALUES = ("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")
 
-async def run(url: str, batches: int, out: Path, tokens: Tokens) -> None:
-    settings = AssessmentSettings(database_url=url, outbox_enabled=False, kafka_bootstrap_servers="127.0.0.1:1",
-                                  auth_issuer=tokens.service_env["STYRKEDJA_AUTH_ISSUER"])
+
+def forecasts(data: Mittkoping, count: int) -> list[dict[str, Any]]:
+    """Forecast bodies: the assessments' people and subjects, one term each."""
+    return [{k: body[k] for k in ("organiser_id", "school_unit_code", "group_id", "student_id", "teacher_id",
+                                  "gender", "year", "subject_code", "school_year", "term")}
+            | {"value": FORECAST_VALUES[n % 3]} for n, body in enumerate(data.new_assessments(count))]
+
+
+async def run(service: str, url: str, batches: int, profile: bool, tokens: Tokens) -> dict[str, Any]:
+    common = {"database_url": url, "outbox_enabled": False, "kafka_bootstrap_servers": "127.0.0.1:1",
+              "auth_issuer": tokens.service_env["STYRKEDJA_AUTH_ISSUER"]}
     data = Mittkoping(seed=3)
-    chunks = [data.new_assessments(1000) for _ in range(batches + 2)]
-    async with service_client("styrkedja_assessment", settings) as client:
+    if service == "forecast":
+        from styrkedja_forecast.settings import ForecastSettings
+        settings: Any = ForecastSettings(**common)
+        chunks = [forecasts(data, 1000) for _ in range(batches + 2)]
+        path = "/v1/forecasts/batch"
+    else:
+        from styrkedja_assessment.settings import AssessmentSettings
+        settings = AssessmentSettings(**common)
+        chunks = [data.new_assessments(1000) for _ in range(batches + 2)]
+        path = "/v1/assessments/batch"
+    async with service_client(f"styrkedja_{service}", settings) as client:
         client.headers.update(tokens.platform(*data.organisers))
         for chunk in chunks[:2]:  # warm-up
-            assert (await client.post("/v1/assessments/batch", json={"items": chunk})).status_code == 201
-        profiler = Profiler(async_mode="enabled")
-        started = time.perf_counter()
-        with profiler:
+            assert (await client.post(path, json={"items": chunk})).status_code == 201
+        profiler = Profiler(async_mode="enabled") if profile else None
+        started, cpu_started = time.perf_counter(), time.process_time()
+        with profiler or contextlib.nullcontext():
             for chunk in chunks[2:]:
-                response = await client.post("/v1/assessments/batch", json={"items": chunk})
+                response = await client.post(path, json={"items": chunk})
                 assert response.status_code == 201, response.text
-        seconds = time.perf_counter() - started
-    print(f"{batches * 1000 / seconds:,.0f} items/s (one client, in-process)")
-    await asyncio.to_thread(out.write_text, f"{batches * 1000 / seconds:,.0f} items/s\n" + profiler.output_text(unicode=True, show_all=False))
-    print(f"profile: {out}")
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    items = batches * 1000
+    figures = {"service": service, "items": items, "batch": 1000, "items_per_s": round(items / seconds),
+               "cpu_ms_per_item": round(cpu * 1000 / items, 4), "profiled": profile,
+               "note": "one client, in-process (httpx ASGI), relay off; CPU = this process only"}
+    print(f"{figures['items_per_s']:,} items/s, {figures['cpu_ms_per_item']} ms CPU per item ({service}, "
+          f"one client, in-process{', profiled' if profile else ''})")
+    if profiler is not None:
+        figures["profile_text"] = profiler.output_text(unicode=True, show_all=False)
+    return figures
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--label", default="after")
+    parser.add_argument("--service", choices=("assessment", "forecast"), default="assessment")
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--json", type=Path, help="add the figures under the label to this JSON file")
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="styrkedja-profile-"))
     state.chmod(0o755)
@@ -61,12 +93,20 @@ def main() -> int:
         name = f"profile_{uuid.uuid4().hex[:6]}"
         ensure_database(pg.server_url(), name)
         url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/{name}"
-        upgrade("styrkedja_assessment", url)
-        asyncio.run(run(url, args.batches, ROOT / "bench" / "results" / f"profile-write-{args.label}.txt",
-                        Tokens.start(state)))
+        upgrade(f"styrkedja_{args.service}", url)
+        figures = asyncio.run(run(args.service, url, args.batches, args.profile, Tokens.start(state)))
     finally:
         pg.stop()
         shutil.rmtree(state, ignore_errors=True)
+    text = figures.pop("profile_text", None)
+    if text is not None:
+        out = ROOT / "bench" / "results" / f"profile-write-{args.label}.txt"
+        out.write_text(f"{figures['items_per_s']:,} items/s, {figures['cpu_ms_per_item']} ms CPU per item\n" + text)
+        print(f"profile: {out}")
+    if args.json is not None:
+        existing = json.loads(args.json.read_text()) if args.json.exists() else {}
+        existing[args.label] = figures
+        args.json.write_text(json.dumps(existing, indent=2) + "\n")
     return 0
 
 

@@ -5,13 +5,15 @@ signs the tokens the tests send (see `support.Tokens`).
 Each stack gets fresh databases and its own reporting consumer group, so stacks in one session
 do not see each other's state; the tests use organisers, school units and groups of their own
 (see `Mittkoping`), so events other tests left on the shared topics do not touch their figures.
+A new group starts where the topics end when its stack starts (`stacks.start_at_log_end`, which
+says why that is safe), instead of re-reading every event of the session before it.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from stacks import running_stack
+from stacks import SKIPPED, running_stack
 
 
 @pytest.fixture
@@ -20,3 +22,9 @@ def stack(infrastructure, token_issuer, tmp_path):
     under them); the end-to-end tests share one instead, see `tests/e2e/conftest.py`."""
     with running_stack(infrastructure, token_issuer, tmp_path / "logs") as own:
         yield own
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if SKIPPED:
+        terminalreporter.write_line(f"reporting consumers of fresh stacks started at the log end: {len(SKIPPED)} "
+                                    f"groups, {sum(SKIPPED):,} earlier records not re-read (max {max(SKIPPED):,})")

@@ -27,6 +27,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 
+from stacks import start_at_log_end
 from styrkedja_contracts import (
     AssessmentPublishedV1,
     AssessmentRetractedV1,
@@ -73,10 +74,12 @@ UNIT_ALERT = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, "2026/27:R2", "
 def reporting(infrastructure, tmp_path, token_issuer):
     spec = next(s for s in SERVICES if s.name == "reporting")
     url = migrated_database(infrastructure, spec.package, f"e2e_alerts_{uuid.uuid4().hex[:8]}")
+    group = f"reporting-alerts-{uuid.uuid4().hex[:8]}"
     process = ServiceProcess(spec, database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                              port=free_port(), log_dir=tmp_path / "logs", extra_env={
-                                 "STYRKEDJA_CONSUMER_GROUP": f"reporting-alerts-{uuid.uuid4().hex[:8]}",
+                                 "STYRKEDJA_CONSUMER_GROUP": group,
                                  "STYRKEDJA_AUTH_ISSUER": token_issuer.url, "STYRKEDJA_LOG_LEVEL": "WARNING"})
+    start_at_log_end(infrastructure.kafka_bootstrap_servers, group, url)  # not the session's earlier events
     process.start()
     try:
         process.wait_ready(90)

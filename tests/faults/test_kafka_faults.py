@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from stacks import start_at_log_end
 from styrkedja_devstack.postgres import EmbeddedPostgres, free_port
 from styrkedja_devstack.pytest_plugin import migrated_database
 from styrkedja_devstack.services import SERVICES, ServiceProcess, database_url
@@ -132,6 +133,8 @@ def stack_with_own_reporting_postgres(infrastructure, token_issuer, tmp_path):
                 port=free_port(), log_dir=tmp_path / "logs",
                 extra_env={**FAST_RECOVERY, "STYRKEDJA_CONSUMER_GROUP": f"reporting-{run}",
                            "STYRKEDJA_AUTH_ISSUER": token_issuer.url})
+        start_at_log_end(infrastructure.kafka_bootstrap_servers, f"reporting-{run}",
+                         processes["reporting"].env["STYRKEDJA_DATABASE_URL"])
         for process in processes.values():
             process.start()
         for process in processes.values():

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
+from stacks import start_at_log_end
 from styrkedja_contracts import AssessmentPublishedV1, new_event
 from styrkedja_devstack.postgres import free_port
 from styrkedja_devstack.pytest_plugin import migrated_database
@@ -42,6 +43,7 @@ def reporting(infrastructure, token_issuer, tmp_path):
                                         "STYRKEDJA_CONSUMER_HEARTBEAT_INTERVAL_MS": "1000",
                                         "STYRKEDJA_AUTH_ISSUER": token_issuer.url,  # only the probes are open
                                         "STYRKEDJA_LOG_LEVEL": "WARNING"})
+    start_at_log_end(infrastructure.kafka_bootstrap_servers, f"reporting-static-{run}", url)  # not before
     try:
         yield process
     finally:

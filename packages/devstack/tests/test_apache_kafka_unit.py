@@ -59,3 +59,14 @@ def test_make_run_warns_once_the_embedded_broker_passes_the_memory_threshold(mon
     apache = BrokerMemoryWatch(SimpleNamespace(broker=SimpleNamespace(kind="kafka", process=broker.process)), every=0)
     apache.check()
     assert capsys.readouterr().out == "", "Apache Kafka's memory is bounded: no warning"
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch):
+    """`kafka-storage format --cluster-id -AbC...` takes the id for an option (a CI run failed so)."""
+    import uuid
+
+    dashed = uuid.UUID(bytes=bytes([0xF8]) + bytes(15))  # base64 "-A...": the first draw starts with a dash
+    draws = iter([dashed, uuid.UUID(int=1)])
+    monkeypatch.setattr(apache_kafka.uuid, "uuid4", lambda: next(draws))
+    cluster_id = apache_kafka._kraft_cluster_id()
+    assert not cluster_id.startswith("-") and len(cluster_id) == 22

@@ -327,3 +327,31 @@ async def test_the_verified_token_cache_can_be_switched_off(token_issuer):
     for _ in range(3):
         await verifier.verify(token)
     assert verifier.signature_checks == 3
+
+
+async def test_the_middleware_makes_a_principal_once_per_verified_claims():
+    """A remembered token's claims come back as the same object: its principal is reused; claims
+    verified anew (another object) make a new principal."""
+    from styrkedja_kit.auth.web import TokenMiddleware
+
+    class Verifier:
+        def __init__(self) -> None:
+            self.claims = {"sub": "u-1", "roles": ["organiser_admin"], "organisers": ["2999"]}
+
+        async def verify(self, token: str):
+            return self.claims
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["state"]["principal"])
+
+    verifier = Verifier()
+    middleware = TokenMiddleware(app, verifier)  # type: ignore[arg-type]
+    scope = {"type": "http", "path": "/v1/x", "headers": [(b"authorization", b"Bearer t-1")]}
+    for _ in range(2):
+        await middleware({**scope, "state": {}}, None, None)
+    assert seen[0] is seen[1] and seen[0].organisers == frozenset({"2999"})
+    verifier.claims = {**verifier.claims, "organisers": ["3001"]}  # verified again: new claims
+    await middleware({**scope, "state": {}}, None, None)
+    assert seen[2] is not seen[1] and seen[2].organisers == frozenset({"3001"})

@@ -240,10 +240,15 @@ class ApacheKafka:
 
 
 def _kraft_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what `random-uuid` prints)."""
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what `random-uuid` prints),
+    never one that starts with "-": `kafka-storage format --cluster-id -x...` reads it as an option and
+    fails (1 start in 64; Kafka's own Uuid.randomUuid draws again for the same reason)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _broker_registered(host: str, port: int) -> bool:

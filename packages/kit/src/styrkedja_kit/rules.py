@@ -66,9 +66,14 @@ def publishable_event(make_data: Callable[[], Any], *, source: str, subject: str
     try:
         return new_event(make_data(), source=source, subject=subject)
     except ValidationError as error:
-        rules = sorted({str(e["type"]) for e in error.errors()})
-        raise RuleViolation(field, rules[0] if len(rules) == 1 else "event_contract",
-                            "cannot be published as an event: " + "; ".join(
-                                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from None
+        raise contract_violation(error, field) from None
     except ContractError as error:
         raise RuleViolation(field, "event_contract", f"cannot be published as an event: {error}") from None
+
+
+def contract_violation(error: Any, field: str) -> RuleViolation:
+    """A 422 naming `field` for an event model's `ValidationError` (the rule when it is one)."""
+    rules = sorted({str(e["type"]) for e in error.errors()})
+    return RuleViolation(field, rules[0] if len(rules) == 1 else "event_contract",
+                         "cannot be published as an event: " + "; ".join(
+                             f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))

@@ -95,6 +95,13 @@ class ServiceSettings(BaseSettings):
     # HTTP input limits: a larger body is a 413, a larger batch a 422 naming the limit
     max_request_body_bytes: int = Field(4 * 1024 * 1024, ge=1_024)
     max_batch_items: int = Field(1000, ge=1, le=10_000)
+    # the write path's events made of the request's checked values, each rule applied once
+    # (`writes.Checked`); False: every event validated again by its contract model (the per-item
+    # path, which the tests compare the fast one with)
+    write_events_checked_once: bool = True
+    # the cycle collector's young-generation threshold (Python's default 700; 0 keeps it): see
+    # `app.tune_garbage_collector`
+    gc_gen0_threshold: int = Field(50_000, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -19,7 +19,8 @@ router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 def _service(request: Request, principal: Principal) -> AssessmentService:
     runtime = runtime_of(request)
     assert runtime.outbox is not None
-    return AssessmentService(runtime.db, runtime.outbox, principal, max_batch_items=runtime.settings.max_batch_items)
+    return AssessmentService(runtime.db, runtime.outbox, principal, max_batch_items=runtime.settings.max_batch_items,
+                             checked_once=runtime.settings.write_events_checked_once)
 
 
 #: Platform clients publish for their own organiser(s); each item's organiser is checked in the service.

@@ -16,7 +16,7 @@ from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
-from styrkedja_kit.writes import Built, Change, Outcome, WritePath
+from styrkedja_kit.writes import Built, Change, Checked, Outcome, WritePath
 
 from .domain import check_result
 from .persistence import NATURAL_KEY, TABLES, owners_of_natural_keys
@@ -43,19 +43,33 @@ def _check(item: AssessmentIn) -> None:
 
 
 def _out(outcome: Outcome) -> AssessmentOut:
-    return AssessmentOut(assessment_id=outcome.record_id, revision=outcome.revision, retracted=outcome.removed,
-                         status=outcome.status)
+    # the write path's own values (no request text): constructed, not validated (FastAPI checks the response)
+    return AssessmentOut.model_construct(assessment_id=outcome.record_id, revision=outcome.revision,
+                                         retracted=outcome.removed, status=outcome.status)
+
+
+def _event_values(change: Change, revision: int, now: datetime) -> dict[str, Any]:
+    return {"assessment_id": change.record_id, "revision": revision, "published_at": now, **change.content}
 
 
 def _built(change: Change, revision: int, now: datetime) -> Built:
-    data = AssessmentPublishedV1(assessment_id=change.record_id, revision=revision, published_at=now,
-                                 **change.content)
-    return Built(data, columns={k: change.content[k] for k in COLUMNS})
+    """The event validated again by its contract model (the per-item path)."""
+    return Built(AssessmentPublishedV1(**_event_values(change, revision, now)),
+                 columns={k: change.content[k] for k in COLUMNS})
+
+
+def _built_checked(change: Change, revision: int, now: datetime) -> Built:
+    """The event of values checked once: `AssessmentIn` holds every field rule of the event (the same
+    types), `_check` its model rules (`check_result`); the id, revision and time are the write path's."""
+    return Built(Checked(AssessmentPublishedV1, _event_values(change, revision, now)),
+                 columns={k: change.content[k] for k in COLUMNS})
 
 
 class AssessmentService:
-    def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000) -> None:
+    def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000,
+                 checked_once: bool = True) -> None:
         self.principal = principal
+        self.build = _built_checked if checked_once else _built
         self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
                                 may_change=lambda row: may_write(principal, Write.ASSESSMENTS, row["organiser_id"]))
 
@@ -86,7 +100,7 @@ class AssessmentService:
                     "term, round): revise it instead", status=409))
             return found
 
-        outcomes = await self.writes.publish(changes, _built, batch=batch, violations=violations,
+        outcomes = await self.writes.publish(changes, self.build, batch=batch, violations=violations,
                                              stored_check=key_owners)
         return [_out(o) for o in outcomes]
 

@@ -24,7 +24,8 @@ def _service(request: Request, principal: Principal) -> ForecastService:
     assert runtime.outbox is not None and isinstance(settings, ForecastSettings)
     calendars = calendar_service(request)
     return ForecastService(runtime.db, runtime.outbox, principal, settings.window_config(),
-                           max_batch_items=settings.max_batch_items, calendars=calendars.calendars)
+                           max_batch_items=settings.max_batch_items, calendars=calendars.calendars,
+                           checked_once=settings.write_events_checked_once)
 
 
 #: Platform clients submit for their own organiser(s); each item's organiser is checked in the service.

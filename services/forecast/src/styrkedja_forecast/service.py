@@ -15,7 +15,7 @@ from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
-from styrkedja_kit.writes import Built, Change, Outcome, WritePath
+from styrkedja_kit.writes import Built, Change, Checked, Outcome, WritePath
 
 from .calendar.rules import calendar_of_config, forecast_lateness
 from .domain import DEFAULT_WINDOWS, WindowConfig, check_value
@@ -52,8 +52,10 @@ def _check(item: ForecastIn) -> None:
 
 def _out(outcome: Outcome) -> ForecastOut:
     row = outcome.row or {}
-    return ForecastOut(forecast_id=outcome.record_id, revision=outcome.revision, withdrawn=outcome.removed,
-                       late=row["late"], window_deadline=row["window_deadline"], status=outcome.status)
+    # the write path's own values (no request text): constructed, not validated (FastAPI checks the response)
+    return ForecastOut.model_construct(forecast_id=outcome.record_id, revision=outcome.revision,
+                                       withdrawn=outcome.removed, late=row["late"],
+                                       window_deadline=row["window_deadline"], status=outcome.status)
 
 
 #: The organisers' calendars (the defaults for those without one of their own).
@@ -63,8 +65,9 @@ Calendars = Callable[[Iterable[str]], Awaitable[Mapping[str, ReportingCalendar]]
 class ForecastService:
     def __init__(self, db: Database, outbox: Outbox, principal: Principal,
                  windows: WindowConfig = DEFAULT_WINDOWS, *, max_batch_items: int = 1000,
-                 calendars: Calendars | None = None) -> None:
+                 calendars: Calendars | None = None, checked_once: bool = True) -> None:
         self.principal = principal
+        self.checked_once = checked_once
         self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
                                 may_change=lambda row: may_write(principal, Write.FORECASTS, row["organiser_id"]))
         self.windows = windows
@@ -88,8 +91,11 @@ class ForecastService:
             content = change.content
             window = forecast_lateness(content["school_year"], content["term"], now,
                                        calendars[content["organiser_id"]])
-            data = ForecastSubmittedV1(forecast_id=change.record_id, revision=revision, submitted_at=now,
-                                       window_deadline=window.deadline, late=window.late, **content)
+            values = {"forecast_id": change.record_id, "revision": revision, "submitted_at": now,
+                      "window_deadline": window.deadline, "late": window.late, **content}
+            # checked once: `ForecastIn` holds every field rule of the event (the same types), `_check`
+            # the value's scale; the id, revision, time and window are computed here. Else validated again.
+            data = Checked(ForecastSubmittedV1, values) if self.checked_once else ForecastSubmittedV1(**values)
             return Built(data, columns={**{k: content[k] for k in COLUMNS}, "submitted_at": now,
                                         "window_deadline": window.deadline, "late": window.late},
                          revision_columns={"late": window.late})

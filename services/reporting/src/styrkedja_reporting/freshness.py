@@ -30,6 +30,11 @@ def follow_lag(source: LagSource | None) -> None:
     _lag_source = source
 
 
+def current_lag() -> int | None:
+    """The consumer lag as the reads report it (None: unknown)."""
+    return _lag_source() if _lag_source is not None else None
+
+
 async def set_freshness(session: AsyncSession, response: Response) -> None:
     newest = (await session.execute(select(func.max(freshness.c.newest_event_time)))).scalar_one_or_none()
     response.headers[NEWEST_HEADER] = newest.isoformat() if newest else "none"

@@ -4,15 +4,18 @@ handlers and its routes."""
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.middleware import Middleware
 
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, Runtime, create_service_app
 
+from .access.answers import AnswerCache, StateVersions, VersionReader
 from .access.routes import router as access_routes
 from .alerts import freshness as alert_freshness
 from .alerts import handlers as alerts
@@ -24,7 +27,7 @@ from .directory import handlers as directory
 from .directory.routes import router as directory_routes
 from .figures import handlers as figures
 from .figures.routes import router as figures_routes
-from .freshness import follow_lag
+from .freshness import current_lag, follow_lag
 from .lika import handlers as lika
 from .lika.routes import router as lika_routes
 from .metadata import metadata
@@ -99,7 +102,53 @@ def create_app(settings: ReportingSettings) -> FastAPI:
                              consumer=consumer_spec(settings, registry))
     with_background(app, settings.freshness_sweep_seconds,
                     lambda runtime, every: alert_freshness.run_sweeper(runtime, every))
+    with_answer_cache(app)
     return app
+
+
+#: The reads whose answers are kept per state version and reader class (`access.answers`).
+CACHED_READS = ("/v1/figures/", "/v1/results/")
+
+
+_frozen = False
+
+
+def freeze_the_start() -> None:
+    """What the start made (modules, routes, schemas, pools) lives as long as the process: out of the
+    collector's sight (after one collection), so that a full collection — which stops every request
+    for as long as it walks the heap — walks less. Once per process (a test process starts many apps)."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
+def with_answer_cache(app: FastAPI) -> None:
+    """The answer cache goes innermost of the middlewares: after the token check (it keys on the
+    verified principal), before the routes (a hit needs neither the framework nor a session). Its
+    version reads have a connection of their own, opened and closed with the app."""
+    app.user_middleware.append(Middleware(AnswerCache, prefixes=CACHED_READS, lag=current_lag,
+                                          versions=lambda app: getattr(app.state, "state_versions", None)))
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            freeze_the_start()
+            runtime = app.state.runtime
+            if not getattr(runtime.settings, "read_cache_enabled", True):
+                yield
+                return
+            reader = VersionReader(runtime.db.asyncpg_dsn)
+            app.state.state_versions = StateVersions(reader, reader.aclose)
+            try:
+                yield
+            finally:
+                versions, app.state.state_versions = app.state.state_versions, None
+                await versions.aclose()
+
+    app.router.lifespan_context = lifespan
 
 
 def with_background(app: FastAPI, every_seconds: float, task: Any) -> None:

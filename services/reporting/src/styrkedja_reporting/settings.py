@@ -25,6 +25,9 @@ class ReportingSettings(ServiceSettings):
     # optional rules, off by default: shares where 1–4 students fail shown as `~100`; counts rounded
     disclosure_near_full: bool = False
     disclosure_round_counts_to: int | None = Field(None, ge=2, le=100)
+    # figure and results answers kept per state version and reader class (`access.answers`); off
+    # only to measure or compare the uncached read path
+    read_cache_enabled: bool = True
 
     def disclosure_rules(self) -> DisclosureRules:
         return DisclosureRules(min_students=self.disclosure_min_students,

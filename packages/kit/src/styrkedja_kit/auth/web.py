@@ -10,7 +10,7 @@ without the middleware answers 401: there is no way to configure a route open by
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +48,24 @@ class TokenMiddleware:
     """Verifies `Authorization: Bearer <JWT>` before any route runs; the principal goes to
     `request.state.principal`."""
 
+    #: principals remembered per token text, with the claims they were made from (see `_principal`)
+    PRINCIPALS_KEPT = 10_000
+
     def __init__(self, app: ASGIApp, verifier: TokenVerifier, open_paths: Iterable[str] = OPEN_PATHS) -> None:
         self.app, self.verifier, self.open_paths = app, verifier, frozenset(open_paths)
+        self._principals: dict[str, tuple[Mapping[str, Any], Principal]] = {}
+
+    def _principal(self, token: str, claims: Mapping[str, Any]) -> Principal:
+        """`principal_from_claims`, made once per verified claims: the verifier hands back the same
+        claims object for a token it remembers, so the principal made from them is still right."""
+        kept = self._principals.get(token)
+        if kept is not None and kept[0] is claims:
+            return kept[1]
+        principal = principal_from_claims(claims)
+        if len(self._principals) >= self.PRINCIPALS_KEPT:
+            self._principals.pop(next(iter(self._principals)))
+        self._principals[token] = (claims, principal)
+        return principal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or (scope["type"] == "http" and scope["path"] in self.open_paths):
@@ -65,7 +81,8 @@ class TokenMiddleware:
             error = InvalidToken("the Authorization header must be `Bearer <token>`", "invalid_request")
         else:
             try:
-                principal = principal_from_claims(await self.verifier.verify(token.strip()))
+                token = token.strip()
+                principal = self._principal(token, await self.verifier.verify(token))
             except InvalidToken as exc:
                 error = exc
             except InvalidClaims as exc:

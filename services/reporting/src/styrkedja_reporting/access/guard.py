@@ -15,6 +15,7 @@ from styrkedja_kit.auth.audit import record_read
 
 from ..exports.table import Row, Table, Withheld
 from ..results.read import CURRENT_SCOPE, Scope
+from .answers import mark_audited
 from .disclosure import DisclosureRules, suppressed_levels
 from .scope import node_of, reader_of
 from .tables import audit_reads
@@ -38,7 +39,9 @@ def what_of(request: Request) -> str:
 
 
 async def audit(session: AsyncSession, request: Request, principal: Principal, node: Node) -> None:
-    """One audit row for a read of student-level data at `node` (the caller commits with the read)."""
+    """One audit row for a read of student-level data at `node` (the caller commits with the read);
+    the answer is never kept (`answers.mark_audited`)."""
+    mark_audited(request)
     await record_read(session, audit_reads, principal, node, what_of(request))
 
 

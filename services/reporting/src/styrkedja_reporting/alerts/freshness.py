@@ -25,7 +25,8 @@ from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import distinct, func, select, text
+from sqlalchemy import String, any_, bindparam, distinct, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertRule
@@ -37,8 +38,15 @@ from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..figures.state import Multiset
 from ..figures.tables import figure_dates, figure_students
 from ..results.rules import GROUP_SEPARATOR
-from ..results.tables import any_of, assessment_facts, rows_in
-from .handlers import ASSESSMENT_TYPES, aggregate_unit_id, alert_unit_id, decide, load_thresholds
+from ..results.tables import any_of, assessment_facts, rows_in, sorted_unique
+from .handlers import (
+    ASSESSMENT_ROWS_BEFORE,
+    ASSESSMENT_TYPES,
+    aggregate_unit_id,
+    alert_unit_id,
+    decide,
+    load_thresholds,
+)
 from .rules import FRESHNESS_LEVELS, AlertCell, Observation, Status, Thresholds, freshness_period, judge_freshness_in
 from .tables import alerts
 
@@ -67,13 +75,17 @@ async def lock_organisers(session: AsyncSession, organisers: Iterable[str]) -> N
 
 async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Before the results handler: the units where the batch's assessments counted until now."""
-    ids = sorted({item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
-                  if item.event.type in ASSESSMENT_TYPES})
+    ids = sorted_unique(item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
+                        if item.event.type in ASSESSMENT_TYPES)
     if not ids:
         return
-    f = assessment_facts.c
-    rows = (await session.execute(select(f.organiser_id, f.school_unit_code, f.group_id).where(
-        any_of(f.assessment_id, ids), ~f.retracted).distinct())).all()
+    noted = session.info.pop(ASSESSMENT_ROWS_BEFORE, None)  # read just before by `note_cells_before`
+    if noted is not None and noted[0] == ids:
+        rows = {tuple(row[:3]) for row in noted[1]}
+    else:
+        f = assessment_facts.c
+        rows = set((await session.execute(select(f.organiser_id, f.school_unit_code, f.group_id).where(
+            any_of(f.assessment_id, ids), ~f.retracted).distinct())).all())
     found: set[UnitKey] = session.info.setdefault(_BEFORE, set())
     for organiser, code, group in rows:
         found.update(units_of(organiser, code, group))
@@ -114,8 +126,12 @@ async def unit_states(session: AsyncSession, keys: set[UnitKey] | None, organise
         wanted = sorted(keys)
         newest_q = newest_q.where(rows_in((d.organiser_id, d.level, d.unit_id), wanted))
         organisers = sorted({k[0] for k in keys})
-        per_group, per_unit = (per_group.where(s.organiser_id.in_(organisers)),
-                               per_unit.where(s.organiser_id.in_(organisers)))
+        # only the wanted units' students are counted (never every unit of the organiser per batch):
+        # a group through the primary key, a school unit by the school unit part of its groups' ids
+        groups = {k.unit_id for k in keys if k.level == "group"}
+        codes = {k.unit_id for k in keys if k.level == "school_unit"}
+        per_group = per_group.where(s.organiser_id.in_(organisers), any_of(s.unit_id, groups))
+        per_unit = per_unit.where(s.organiser_id.in_(organisers), unit_of_group == any_(bindparam(None, sorted(codes), type_=ARRAY(String()))))
     if organiser_id is not None:
         newest_q = newest_q.where(d.organiser_id == organiser_id)
         per_group, per_unit = per_group.where(s.organiser_id == organiser_id), per_unit.where(

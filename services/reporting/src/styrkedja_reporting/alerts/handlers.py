@@ -16,6 +16,8 @@ comparison: both are evaluated. `below_forecast` per term from forecasts and ter
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -51,6 +53,7 @@ from ..results.tables import (
     forecast_facts,
     placement_of,
     rows_in,
+    sorted_unique,
 )
 from .events import event_data
 from .rules import (
@@ -76,6 +79,8 @@ ALERT_GROUP_SEPARATOR = ":"  # the alert contract's unit id allows no "/": a gro
 _BEFORE = "styrkedja.alerts.cells_before"
 _BEFORE_FORECASTS = "styrkedja.alerts.forecast_cells_before"
 _ROUNDS = 4
+#: (the batch's assessment ids, their stored facts' (organiser, school unit, group, …) rows), for this batch only
+ASSESSMENT_ROWS_BEFORE = "styrkedja.alerts.assessment_rows_before"
 
 
 class Touched(NamedTuple):
@@ -102,16 +107,16 @@ class ForecastTouched(NamedTuple):
 
 
 async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    forecast_ids = sorted({item.event.data.forecast_id for item in batch  # type: ignore[attr-defined]
-                           if item.event.type in FORECAST_TYPES})
+    forecast_ids = sorted_unique(item.event.data.forecast_id for item in batch  # type: ignore[attr-defined]
+                                 if item.event.type in FORECAST_TYPES)
     if forecast_ids:
         fc = forecast_facts.c
         found = (await session.execute(select(
             fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
             any_of(fc.forecast_id, forecast_ids), ~fc.withdrawn))).all()
         session.info.setdefault(_BEFORE_FORECASTS, set()).update(ForecastTouched(*row) for row in found)
-    ids = sorted({item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
-                  if item.event.type in ASSESSMENT_TYPES})
+    ids = sorted_unique(item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
+                        if item.event.type in ASSESSMENT_TYPES)
     if not ids:
         return
     f = assessment_facts.c
@@ -119,6 +124,8 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
         f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round).where(
         any_of(f.assessment_id, ids), ~f.retracted))).all()
     session.info.setdefault(_BEFORE, set()).update(Touched(*row) for row in rows)
+    # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read
+    session.info[ASSESSMENT_ROWS_BEFORE] = (ids, rows)
 
 
 def next_round(period: RoundPeriod) -> RoundPeriod:
@@ -231,6 +238,11 @@ async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action,
     return len(events)
 
 
+# Pure and of frozen arguments: judged once per distinct (tally, tally compared with, thresholds) and
+# alert key, not once per cell and batch (most cells of a batch repeat a handful of small tallies).
+_judge_pass_drop = functools.lru_cache(maxsize=1 << 16)(judge_pass_drop)
+_alert_id = functools.lru_cache(maxsize=1 << 17)(alert_id)
+
 Cell = tuple[str, str, str, str, RoundPeriod]  # (level, aggregate unit id, organiser, subject, period)
 
 
@@ -284,9 +296,9 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
     if organiser_id is not None:
         terms, below = terms.where(fc.organiser_id == organiser_id), below.where(al.organiser_id == organiser_id)
     wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
-    for key in (await session.execute(terms)).all():
-        tallies = await forecast_tallies(session, *key)
-        wanted.setdefault(tuple(key), set()).update(tallies)
+    term_keys = [tuple(key) for key in (await session.execute(terms)).all()]
+    for key, tallies in (await forecast_tallies_of(session, term_keys)).items():
+        wanted.setdefault(key, set()).update(tallies)
     for organiser, subject, school_year, term, level, unit in (await session.execute(below)).all():
         wanted.setdefault((organiser, subject, school_year, term), set()).add((level, aggregate_unit_id(level, unit)))
     return events + await judge_below_forecast_cells(session, wanted, now)
@@ -294,27 +306,26 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
 
 async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) -> int:
     """`pass_share_drop` on each cell against the previous round; raise / resolve as `evaluate` says."""
-    def key(level: str, unit: str, organiser: str, subject: str, p: RoundPeriod) -> TallyKey:
-        return TallyKey(level, unit, organiser, subject, str(p.school_year), p.round)
-
-    tallies = await pass_tallies(session, {key(lv, u, o, s, q) for lv, u, o, s, p in cells
-                                           for q in (p, p.previous())})
+    # the few distinct periods labelled once (a cell key is a plain tuple: equal to its `TallyKey`)
+    previous = {p: p.previous() for p in {c[4] for c in cells}}
+    label = {p: (str(p.school_year), p.round) for p in {*previous, *previous.values()}}
+    keyed = [(c, (*c[:4], *label[c[4]]), (*c[:4], *label[previous[c[4]]])) for c in cells]
+    wanted = {TallyKey(*k) for _, now_key, then_key in keyed for k in (now_key, then_key)}
+    tallies: dict[Any, PassTally] = await pass_tallies(session, wanted)
     stored = await load_thresholds(session, {c[2] for c in cells})
     default = Thresholds()  # frozen: one for every organiser without its own
     judged = []
-    for level, unit, organiser, subject, p in sorted(cells, key=lambda c: (*c[:4], str(c[4].school_year),
-                                                                             c[4].round)):
+    for (level, unit, organiser, subject, p), now_key, then_key in sorted(keyed, key=lambda k: k[1]):
         cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, p)
-        observation = judge_pass_drop(tallies.get(key(level, unit, organiser, subject, p)),
-                                      tallies.get(key(level, unit, organiser, subject, p.previous())),
-                                      stored.get(organiser, default))
+        observation = _judge_pass_drop(tallies.get(now_key), tallies.get(then_key),
+                                       stored.get(organiser, default))
         judged.append((cell, observation))
     return await decide(session, judged, now)
 
 
 async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observation]], now: datetime) -> int:
     """raise / resolve / nothing per judged cell against the stored alert; returns events written."""
-    ids = [alert_id(cell, obs.rule) for cell, obs in judged]
+    ids = [_alert_id(cell, obs.rule) for cell, obs in judged]
     # FOR UPDATE: an acknowledgement over the API and this batch never interleave on one alert
     stored = {r.alert_id: r for r in (await session.execute(
         select(alerts).where(any_of(alerts.c.alert_id, ids)).order_by(alerts.c.alert_id)
@@ -334,17 +345,31 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
 # retracted; the highest round, then id, if several). Term grades are set at the end of the term, after
 # its forecast window, so "a result later than the forecast" (figures.forecast_outcome) holds for them;
 # other kinds of result are not used as outcomes here (the facts carry no date to order them by).
+# One statement per batch for every organiser × subject × term the batch touched (keys unnested).
+# Inside the LATERAL only the columns of `ix_assessment_facts_student` are compared, OFFSET 0 keeping
+# the rest outside: with statistics older than the table's growth (a fresh table, a rebuild) the
+# organiser index looked as cheap, and walking an organiser's results once per forecast cost most of a
+# batch's time (50 s of 100 in the apply bench at batches of 1,000).
 _PAIRINGS = text(f"""
-    SELECT f.school_unit_code, f.group_id, f.value, g.scale, g.value
-    FROM {forecast_facts.name} f LEFT JOIN LATERAL (
-        SELECT a.scale, a.value FROM {assessment_facts.name} a
-        WHERE a.organiser_id = f.organiser_id AND a.student_id = f.student_id AND a.subject_code = f.subject_code
-          AND a.school_year = f.school_year AND a.term = f.term AND a.kind = 'term_grade' AND NOT a.retracted
-        ORDER BY a.round DESC, a.assessment_id DESC LIMIT 1) g ON true
-    WHERE NOT f.withdrawn AND f.organiser_id = :organiser AND f.subject_code = :subject
-      AND f.school_year = :school_year AND f.term = :term""")
+    SELECT f.organiser_id, f.subject_code, f.school_year, f.term, f.school_unit_code, f.group_id, f.value,
+           g.scale, g.value
+    FROM unnest(CAST(:organiser AS text[]), CAST(:subject AS text[]), CAST(:school_year AS text[]),
+                CAST(:term AS text[])) AS k(organiser_id, subject_code, school_year, term)
+    JOIN {forecast_facts.name} f ON f.organiser_id = k.organiser_id AND f.subject_code = k.subject_code
+      AND f.school_year = k.school_year AND f.term = k.term AND NOT f.withdrawn
+    LEFT JOIN LATERAL (
+        SELECT a.scale, a.value FROM (
+            SELECT a.scale, a.value, a.round, a.assessment_id, a.organiser_id, a.subject_code, a.kind, a.retracted
+            FROM {assessment_facts.name} a
+            WHERE a.student_id = f.student_id AND a.school_year = f.school_year AND a.term = f.term OFFSET 0) a
+        WHERE a.organiser_id = f.organiser_id AND a.subject_code = f.subject_code AND a.kind = 'term_grade'
+          AND NOT a.retracted
+        ORDER BY a.round DESC, a.assessment_id DESC LIMIT 1) g ON true""")
+
+TermKey = tuple[str, str, str, str]  # organiser, subject, school year, term
 
 
+@functools.cache
 def _outcome(forecast_value: str, grade_scale: str | None, grade_value: str | None) -> str:
     if grade_scale is None or grade_value is None:
         return "no_outcome"
@@ -357,18 +382,33 @@ def _outcome(forecast_value: str, grade_scale: str | None, grade_value: str | No
 async def forecast_tallies(session: AsyncSession, organiser_id: str, subject: str, school_year: str, term: str
                            ) -> dict[tuple[str, str], ForecastTally]:
     """(level, aggregate unit id) → forecast-against-outcome tally, for one organiser × subject × term."""
-    rows = (await session.execute(_PAIRINGS, {"organiser": organiser_id, "subject": subject,
-                                              "school_year": school_year, "term": term})).all()
-    placement = await placement_of(session, {row[0] for row in rows})  # every school of the area counts
-    out: dict[tuple[str, str], ForecastTally] = {}
-    for code, group, value, scale, grade in rows:
-        one = ForecastTally(**{_outcome(value, scale, grade): 1})
-        units = [("group", f"{code}{GROUP_SEPARATOR}{group}"), ("school_unit", code), ("organiser", organiser_id)]
-        if placement.get(code):
-            units.append(("area", placement[code]))
-        for unit in units:
-            out[unit] = out[unit] + one if unit in out else one
-    return out
+    key = (organiser_id, subject, school_year, term)
+    return (await forecast_tallies_of(session, [key])).get(key, {})
+
+
+async def forecast_tallies_of(session: AsyncSession, keys: Iterable[TermKey]
+                              ) -> dict[TermKey, dict[tuple[str, str], ForecastTally]]:
+    """`forecast_tallies` of several organiser × subject × term keys, in one statement: counted per
+    (key, unit, outcome) in plain counters first, one `ForecastTally` per unit at the end."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = (await session.execute(_PAIRINGS, _arrays(("organiser", "subject", "school_year", "term"), wanted))).all()
+    placement = await placement_of(session, {row[4] for row in rows})  # every school of the area counts
+    counted: Counter[tuple[TermKey, str, str, str]] = Counter()
+    per_group = Counter((tuple(row[:4]), row[4], row[5], _outcome(row[6], row[7], row[8])) for row in rows)
+    for (key, code, group, outcome), n in per_group.items():
+        units = [("group", f"{code}{GROUP_SEPARATOR}{group}"), ("school_unit", code), ("organiser", key[0])]
+        area = placement.get(code)
+        if area:
+            units.append(("area", area))
+        for level, unit in units:
+            counted[(key, level, unit, outcome)] += n
+    by_unit: dict[TermKey, dict[tuple[str, str], dict[str, int]]] = {}
+    for (key, level, unit, outcome), n in counted.items():
+        by_unit.setdefault(key, {}).setdefault((level, unit), {})[outcome] = n
+    return {key: {unit: ForecastTally(**outcomes) for unit, outcomes in units_of.items()}
+            for key, units_of in by_unit.items()}
 
 
 async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delivered], now: datetime) -> None:
@@ -407,8 +447,9 @@ async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[s
     thresholds = await load_thresholds(session, {key[0] for key in wanted})
     default = Thresholds()
     judged = []
+    every = await forecast_tallies_of(session, wanted)
     for (organiser, subject, school_year, term), units in sorted(wanted.items()):
-        tallies = await forecast_tallies(session, organiser, subject, school_year, term)
+        tallies = every.get((organiser, subject, school_year, term), {})
         period = TermPeriod(SchoolYear.parse(school_year), Term(term))
         for level, unit in sorted(units):
             cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, period)

@@ -7,6 +7,7 @@ contribution(after) − contribution(before)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -31,14 +32,23 @@ PairKey = tuple[str, str, str, str]  # student, subject, school year, term
 TermKey = tuple[str, str, str]  # student, school year, term
 
 
+# The stored strings as the figures' enums and school year, looked up once per distinct value (an
+# enum's constructor per row was the hottest line of this module).
+_gender = functools.cache(Gender)
+_term = functools.cache(Term)
+_kind = functools.cache(ResultKind)
+_scale = functools.cache(Scale)
+_school_year = functools.cache(SchoolYear.parse)
+
+
 def to_result(fact: AssessmentFact | None, placement: Placement) -> Result | None:
     """Reporting's stored fact as the figures' `Result` (None: retracted, or stored without a date)."""
     if fact is None or fact.retracted or fact.assessed_on is None:
         return None
     return Result(result_id=str(fact.assessment_id), student_id=fact.student_id, subject_code=fact.subject_code,
-                  year=fact.year, gender=Gender(fact.gender), units=tuple(units(fact, placement)),
-                  school_year=SchoolYear.parse(fact.school_year), term=Term(fact.term), round=fact.round,
-                  kind=ResultKind(fact.kind), scale=Scale(fact.scale), value=fact.value,
+                  year=fact.year, gender=_gender(fact.gender), units=tuple(units(fact, placement)),
+                  school_year=_school_year(fact.school_year), term=_term(fact.term), round=fact.round,
+                  kind=_kind(fact.kind), scale=_scale(fact.scale), value=fact.value,
                   assessed_on=fact.assessed_on)
 
 
@@ -46,8 +56,8 @@ def to_forecast(fact: ForecastFact | None, placement: Placement) -> Forecast | N
     if fact is None or fact.withdrawn or fact.submitted_on is None:
         return None
     return Forecast(forecast_id=str(fact.forecast_id), student_id=fact.student_id, subject_code=fact.subject_code,
-                    year=fact.year, gender=Gender(fact.gender), units=tuple(units(fact, placement)),
-                    school_year=SchoolYear.parse(fact.school_year), term=Term(fact.term), value=fact.value,
+                    year=fact.year, gender=_gender(fact.gender), units=tuple(units(fact, placement)),
+                    school_year=_school_year(fact.school_year), term=_term(fact.term), value=fact.value,
                     submitted_on=fact.submitted_on)
 
 
@@ -55,13 +65,13 @@ def to_forecast(fact: ForecastFact | None, placement: Placement) -> Forecast | N
 
 def forecast_key(organiser_id: str, cell: ForecastCell) -> tuple[Any, ...]:
     level, unit_id = cell.unit
-    return (level, unit_id, organiser_id, cell.subject_code, cell.year, Gender(cell.gender).value,
+    return (level, unit_id, organiser_id, cell.subject_code, cell.year, _gender(cell.gender).value,
             str(cell.period.school_year), cell.period.term.value)
 
 
 def merit_key(organiser_id: str, cell: MeritCell) -> tuple[Any, ...]:
     level, unit_id = cell.unit
-    return (level, unit_id, organiser_id, cell.year, Gender(cell.gender).value, str(cell.period.school_year),
+    return (level, unit_id, organiser_id, cell.year, _gender(cell.gender).value, str(cell.period.school_year),
             cell.period.term.value)
 
 

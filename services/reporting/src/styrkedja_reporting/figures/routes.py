@@ -11,7 +11,6 @@ into a group's students is a student-level read (audited)."""
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.identifiers import Gender
@@ -30,6 +28,7 @@ from styrkedja_kit.auth import Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
+from ..access.answers import ANSWERS, keep_answer
 from ..access.complement import TreeDecision, shown
 from ..access.decision import Component, coverage_slice, decision_for, forecast_slice, merit_slice, pass_slice
 from ..access.guard import check_read, strict_scope, withhold_small
@@ -37,7 +36,6 @@ from ..exports import table as t
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
-from ..results.disclose import state_version
 from ..results.read import Scope
 from ..results.rules import AssessmentFact, ForecastFact
 from .coverage import coverage_of_count
@@ -131,58 +129,21 @@ async def ask(*, request: Request, level: FigureLevel,
         raise RuleViolation("term", "one_period", "name exactly one period: a term (HT/VT) or a round (1–4)")
     start = SchoolYear.parse(school_year)
     period: Period = TermPeriod(start, Term(term)) if term is not None else RoundPeriod(start, round or 1)
-    version = await state_version(session)  # before any figure is read (see `_ANSWERS`)
     scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
     request.state.figure_scope = (level, scope, session)
-    request.state.figure_answer = (version, date.today(), request.url.path,
-                                   tuple(sorted(request.query_params.multi_items())), request.headers.get("accept"),
-                                   scope.principal, scope.organiser_ids, scope.suppressed, scope.rules) \
-        if level in _KEPT_LEVELS else None
     return Ask(level, CellFilters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code, year=year),
                period, format, scope, session)
 
 
-#: Answers already given, per state version: a figure answer is a function of the materialised
-#: state (the version changes with every applied batch, `results.disclose.state_version`, read
-#: before the figures), the request (path, query, Accept), the reader's scope and the day (ages,
-#: roster dates). Kept for the levels whose tables are small (organiser, area, nation, and their
-#: drill-downs); the student level (audited per read) and larger tables are answered afresh and
-#: streamed. Bounded; the oldest goes first. The freshness headers are set on every answer.
-_ANSWERS: OrderedDict[Hashable, tuple[bytes, str | None, dict[str, str]]] = OrderedDict()
-ANSWERS_KEPT = 512
-ANSWER_MAX_BYTES = 512 * 1024
-_KEPT_LEVELS = frozenset({"nation", "organiser", "area"})
-
-
-async def _kept(request: Request, a: Ask) -> Response | None:
-    """The answer given already for this request on this state, if any."""
-    key = getattr(request.state, "figure_answer", None)
-    found = _ANSWERS.get(key) if key is not None else None
-    if found is None:
-        return None
-    _ANSWERS.move_to_end(key)
-    body, media_type, headers = found
-    response = Response(content=body, media_type=media_type, headers=headers)
-    assert a.session is not None
-    await set_freshness(a.session, response)
-    return response
+#: The answers kept (`access.answers`: per state version, reader class and request), in front of
+#: these routes; `_respond` says which may be kept — every one but the audited student-level reads.
+_ANSWERS = ANSWERS
 
 
 async def _respond(request: Request, table: t.Table, fmt: str | None) -> Response:
     level, scope, session = request.state.figure_scope  # set by `ask`: every figure passes disclosure here
     response: Response = export_response(request, withhold_small(table, level, scope), fmt)
-    key = getattr(request.state, "figure_answer", None)
-    if key is not None:
-        assert isinstance(response, StreamingResponse)
-        chunks = [c if isinstance(c, bytes) else str(c).encode(response.charset)
-                  async for c in response.body_iterator]
-        body = b"".join(chunks)
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-type", "content-length")}
-        if len(body) <= ANSWER_MAX_BYTES:
-            _ANSWERS[key] = (body, response.media_type, headers)
-            while len(_ANSWERS) > ANSWERS_KEPT:
-                _ANSWERS.popitem(last=False)
-        response = Response(content=body, media_type=response.media_type, headers=headers)
+    keep_answer(request, scope)  # an audited read (`guard.audit`) is never kept all the same
     await set_freshness(session, response)
     await session.commit()  # the drill-down's audit row with its read; a read-only transaction otherwise
     return response
@@ -247,8 +208,6 @@ async def trend_figure(request: Request, a: Ask = Depends(ask),
                        gender: Literal["female", "male", "unknown"] | None = None) -> Response:
     """Förändring: share reaching the pass level now and in the period compared with (previous
     round; previous term or the same term last school year — the caller picks)."""
-    if (kept := await _kept(request, a)) is not None:
-        return kept
     previous = compared_with(a.period, compare)
     now_id, then_id = a.period_id, _period_id(previous)
     async with _session(a) as session:
@@ -284,8 +243,6 @@ async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: 
                               compare: Comparison = Comparison.previous_term) -> Response:
     """Terminshistorik: the share in the last `periods` periods ending with the one asked for,
     oldest first (`compare` steps: previous round, previous term or same term each year)."""
-    if (kept := await _kept(request, a)) is not None:
-        return kept
     if isinstance(a.period, RoundPeriod):
         compare = Comparison.previous_round
     elif compare is Comparison.previous_round:
@@ -314,8 +271,6 @@ async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: 
 async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> Response:
     """Könsskillnad: girls' share reaching the pass level minus boys'; unknown gender is out of the
     gap but in the total."""
-    if (kept := await _kept(request, a)) is not None:
-        return kept
     async with _session(a) as session:
         tallies = await read_pass(session, a.level, a.filters, [a.period_id])
         decision = await _decision(session, a, a.level, _subjects("assessment", (c for c, _ in tallies),
@@ -344,8 +299,6 @@ async def freshness_figure(request: Request, a: Ask = Depends(ask),
         -> Response:
     """Aktualitet: the newest result behind each cell, its age in days and a band (thresholds in
     the service settings: `freshness_yellow_from_months`, `freshness_red_after_months`)."""
-    if (kept := await _kept(request, a)) is not None:
-        return kept
     settings = runtime_of(request).settings
     bands = FreshnessBands(getattr(settings, "freshness_yellow_from_months", 4),
                            getattr(settings, "freshness_red_after_months", 8))
@@ -372,8 +325,6 @@ async def coverage_figure(request: Request, a: Ask = Depends(ask),
         -> Response:
     """Täckning: students with a result out of the roster size from the directory; `unknown`
     where the directory has no roster for the unit, `empty` for an empty roster (never ÷0)."""
-    if (kept := await _kept(request, a)) is not None:
-        return kept
     async with _session(a) as session:
         students = await read_students(session, a.level, a.filters, a.period_id)
         rosters = await roster_sizes(session, a.level, a.filters.organiser_id, on or date.today())
@@ -402,8 +353,6 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
     `merit` (merit value, all pass, eligibility; per term). Under a group, the pseudonymous student
     ids: with their latest result per subject (`pass`), each forecast with its outcome
     (`forecast-outcome`), or each student's merit value and eligibility (`merit`)."""
-    if (kept := await _kept(request, a)) is not None:
-        return kept
     unit_id = a.filters.unit_id
     if unit_id is None and a.level != "nation":
         raise RuleViolation("unit_id", "required_for_drill_down", "name the unit whose children to list")
@@ -591,8 +540,6 @@ async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
                                   gender: Literal["female", "male", "unknown"] | None = None) -> Response:
     """Prognos mot utfall: of the forecasts for the term, how many held, how many said "reaches"
     but the later outcome did not, the reverse, and how many have no outcome yet."""
-    if (kept := await _kept(request, a)) is not None:
-        return kept
     _term_only(a)
     filters = CellFilters(**{**a.filters.__dict__, "gender": gender})
     async with _session(a) as session:
@@ -621,8 +568,6 @@ async def merit_figure(request: Request, a: Ask = Depends(ask),
                        gender: Literal["female", "male", "unknown"] | None = None) -> Response:
     """Meritvärde (mean, year 9), share reaching the pass level in all subjects (years 6–9) and
     eligibility for the upper-secondary programme groups (year 9), from the term grades."""
-    if (kept := await _kept(request, a)) is not None:
-        return kept
     _term_only(a)
     filters = CellFilters(**{**a.filters.__dict__, "subject_code": None, "gender": gender})
     async with _session(a) as session:

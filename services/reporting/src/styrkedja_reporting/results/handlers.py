@@ -23,7 +23,6 @@ from styrkedja_contracts import (
 )
 from styrkedja_kit.consumer import Delivered
 
-from ..registry import plain_data
 from .rules import (
     AssessmentFact,
     ForecastFact,
@@ -31,40 +30,39 @@ from .rules import (
     assessment_cells,
     forecast_cells,
     resolve,
-    retraction_of,
-    withdrawal_of,
 )
 from .tables import ASSESSMENTS, FORECASTS, FactStore, placement_of
 
 EVENT_TYPES = (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type,
                ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type)
 
-_FACT_FIELDS = set(AssessmentFact.__dataclass_fields__)
-_FORECAST_FIELDS = set(ForecastFact.__dataclass_fields__)
-_RETRACT_KEEP = ("assessment_id", "organiser_id", "school_unit_code", "group_id", "student_id", "subject_code",
-                 "school_year", "term", "round")
-_WITHDRAW_KEEP = ("forecast_id", "organiser_id", "school_unit_code", "group_id", "student_id", "subject_code",
-                  "school_year", "term")
+
+# Straight from the decoded event's attributes (no `model_dump`, no dict per event): the enums are
+# StrEnums, `str()` is their stored value (and a plain string stays itself).
+def _assessment(d: Any) -> AssessmentFact:
+    return AssessmentFact(d.assessment_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
+                          d.student_id, str(d.gender), d.year, d.subject_code, str(d.kind), str(d.scale), d.value,
+                          str(d.school_year), str(d.term), d.round, d.assessed_on)
 
 
-def _assessment(data: dict[Any, Any]) -> AssessmentFact:
-    return AssessmentFact(retracted=False, **{k: v for k, v in data.items() if k in _FACT_FIELDS})
+def _retraction(d: Any) -> AssessmentFact:
+    return AssessmentFact(d.assessment_id, d.revision, True, d.organiser_id, d.school_unit_code, d.group_id,
+                          d.student_id, "unknown", 0, d.subject_code, "", "", "", str(d.school_year), str(d.term),
+                          d.round)
 
 
-def _retraction(data: dict[Any, Any]) -> AssessmentFact:
-    return retraction_of(data["revision"], {k: data[k] for k in _RETRACT_KEEP})
+def _forecast(d: Any) -> ForecastFact:
+    return ForecastFact(d.forecast_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
+                        d.student_id, str(d.gender), d.year, d.subject_code, str(d.value), str(d.school_year),
+                        str(d.term), d.late, d.submitted_at.date())
 
 
-def _forecast(data: dict[Any, Any]) -> ForecastFact:
-    return ForecastFact(withdrawn=False, submitted_on=data["submitted_at"].date(),
-                        **{k: v for k, v in data.items() if k in _FORECAST_FIELDS and k != "submitted_on"})
+def _withdrawal(d: Any) -> ForecastFact:
+    return ForecastFact(d.forecast_id, d.revision, True, d.organiser_id, d.school_unit_code, d.group_id,
+                        d.student_id, "unknown", 0, d.subject_code, "", str(d.school_year), str(d.term), False)
 
 
-def _withdrawal(data: dict[Any, Any]) -> ForecastFact:
-    return withdrawal_of(data["revision"], {k: data[k] for k in _WITHDRAW_KEEP})
-
-
-_TO_FACT: dict[str, Callable[[dict[Any, Any]], AssessmentFact | ForecastFact]] = {
+_TO_FACT: dict[str, Callable[[Any], AssessmentFact | ForecastFact]] = {
     AssessmentPublishedV1.event_type: _assessment, AssessmentRetractedV1.event_type: _retraction,
     ForecastSubmittedV1.event_type: _forecast, ForecastWithdrawnV1.event_type: _withdrawal,
 }
@@ -117,7 +115,7 @@ async def apply_results(session: AsyncSession, batch: Sequence[Delivered]) -> No
     assessments: list[tuple[Any, AssessmentFact]] = []
     forecasts: list[tuple[Any, ForecastFact]] = []
     for item in batch:
-        fact = _TO_FACT[item.event.type](plain_data(item.event))
+        fact = _TO_FACT[item.event.type](item.event.data)
         if isinstance(fact, AssessmentFact):
             assessments.append((fact.assessment_id, fact))
         else:

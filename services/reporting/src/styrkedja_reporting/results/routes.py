@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from pydantic import TypeAdapter
 
 from styrkedja_contracts.scales import Scale, scale_values
 from styrkedja_kit.app import runtime_of
@@ -13,6 +14,7 @@ from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.auth import Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 
+from ..access.answers import keep_answer
 from ..access.guard import read_scope
 from ..exports.negotiate import ExportFormat, choose_format
 from ..exports.response import export_response
@@ -46,14 +48,20 @@ def _rows(cells: Sequence[ResultCell]) -> Iterator[Row]:
                  for v in _VALUES], c.assessed, c.reaching_pass, c.share_reaching_pass)
 
 
+_CELLS = TypeAdapter(list[ResultCell])
+
+
 def _answer(request: Request, response: Response, cells: list[ResultCell], name: str, format: str | None):
-    """JSON as the list of cells (the API's own shape); CSV and xlsx as a table (exports/)."""
+    """JSON as the list of cells (the API's own shape, encoded by pydantic-core at once: the cells
+    are the response model already); CSV and xlsx as a table (exports/)."""
+    answer: Response
     if choose_format(format, request.headers.get("accept")) is ExportFormat.json:
-        return cells
-    export = export_response(request, Table(name, COLUMNS, _rows(cells)), format)
+        answer = Response(_CELLS.dump_json(cells), media_type="application/json")
+    else:
+        answer = export_response(request, Table(name, COLUMNS, _rows(cells)), format)
     for header in [h for h in response.headers if h.lower().startswith("x-styrkedja")]:
-        export.headers[header] = response.headers[header]
-    return export
+        answer.headers[header] = response.headers[header]
+    return answer
 
 
 @router.get("/results/assessments", response_model=list[ResultCell])
@@ -79,6 +87,8 @@ async def assessment_results(
         scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
         cells = await read_cells(session, "assessments", level, filters, scope)
         await set_freshness(session, response)
+    if level != "student":  # student-level reads are audited: never kept
+        keep_answer(request, scope)
     return _answer(request, response, cells, f"resultat-{level}-{organiser_id or 'alla'}", format)
 
 
@@ -102,4 +112,6 @@ async def forecast_results(
         scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
         cells = await read_cells(session, "forecasts", level, filters, scope)
         await set_freshness(session, response)
+    if level != "student":  # student-level reads are audited: never kept
+        keep_answer(request, scope)
     return _answer(request, response, cells, f"prognoser-{level}-{organiser_id or 'alla'}", format)

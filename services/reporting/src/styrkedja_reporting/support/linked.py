@@ -34,13 +34,19 @@ async def _load(session: AsyncSession, store: FactStore, hidden: str, students: 
     if not students and not subjects:
         return []
     cols = ", ".join(f"f.{_q(n)}" for n in store.fact_fields)
-    s_rows, p_rows = sorted(students), sorted(subjects or ())
-    sql = (f"SELECT {cols} FROM {store.facts.name} f WHERE NOT f.{hidden} {extra} AND ("
-           "(f.organiser_id, f.student_id) IN (SELECT * FROM unnest(CAST(:s_org AS text[]), CAST(:s_student AS text[])))"
-           " OR (f.organiser_id, f.student_id, f.subject_code) IN (SELECT * FROM unnest(CAST(:p_org AS text[]), "
-           "CAST(:p_student AS text[]), CAST(:p_subject AS text[]))))")
-    params = {"s_org": [r[0] for r in s_rows], "s_student": [r[1] for r in s_rows],
-              "p_org": [r[0] for r in p_rows], "p_student": [r[1] for r in p_rows], "p_subject": [r[2] for r in p_rows]}
+    # one list of keys (subject NULL: every subject of the student) joined on the facts, so the keys
+    # drive an index lookup per student; a subject key of a student whose every subject is wanted
+    # already is left out (each fact matches one key: no duplicates). An `OR` of two `IN (unnest)`
+    # arms cannot use an index and read the whole fact table per batch.
+    keys = sorted(students)
+    keys_with_subject = sorted(k for k in subjects or () if (k[0], k[1]) not in students)
+    sql = (f"SELECT {cols} FROM unnest(CAST(:org AS text[]), CAST(:student AS text[]), CAST(:subject AS text[])) "
+           f"AS k(organiser_id, student_id, subject_code) JOIN {store.facts.name} f ON f.student_id = k.student_id "
+           f"AND f.organiser_id = k.organiser_id AND (k.subject_code IS NULL OR f.subject_code = k.subject_code) "
+           f"WHERE NOT f.{hidden} {extra}")
+    params = {"org": [k[0] for k in keys] + [k[0] for k in keys_with_subject],
+              "student": [k[1] for k in keys] + [k[1] for k in keys_with_subject],
+              "subject": [None] * len(keys) + [k[2] for k in keys_with_subject]}
     return [store.fact_type(*row) for row in (await session.execute(text(sql), params)).all()]
 
 

@@ -1,0 +1,381 @@
+"""Answers already given: a read of unchanged state is answered from memory, in microseconds.
+
+Every figure and results read is a function of four things: the materialised state, the reader's
+*class* (what the one read path decided about them: roles, organisers, areas, school units and
+groups — completed from the directory — the levels suppressed for them and the disclosure rules),
+the request (path, query, `Accept`) and the day (ages, file names). So:
+
+- the **state version** is read from the `freshness` table, which every applied batch writes in the
+  transaction that changes the aggregates (`registry._note_freshness`; the directory's batches too):
+  it changes with every batch, whichever replica applied it. Concurrent requests share one read of
+  it, but a request only takes a version read that *started after it arrived* (`StateVersions`),
+  so an answer is never older than what was committed when its request came in;
+- the **reader class** is what the route's own access check decided (`keep_answer`, called by a
+  route after `access.guard.strict_scope`/`read_scope` and the suppression decision): the cache
+  learns it per token principal and state version, and keys the answers on it — two readers of
+  one class share an answer, readers of different classes never do;
+- an answer is kept only when the route said so (`keep_answer`) — never an audited read (student
+  level: `access.guard.audit` marks it), never an error, never one larger than `max_answer_bytes`.
+
+`AnswerCache` is the ASGI middleware that does this in front of the routes (after the token check):
+a hit is answered without the framework, a database session or the route; a miss runs the route and
+keeps its body, with an `ETag` (and `If-None-Match` → 304). The freshness headers are set anew on
+every answer. `Answers` holds one generation (state version, day) per app; a new version drops the
+old generation whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import asyncpg
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..results.read import Scope as ReadScope
+
+log = logging.getLogger(__name__)
+
+#: Keys in the ASGI scope's `state` (what `request.state` holds) that routes and guards set.
+CLASS_KEY = "answer_reader_class"
+AUDITED_KEY = "audited_read"
+NEWEST_HEADER = b"x-styrkedja-newest-event-time"
+LAG_HEADER = b"x-styrkedja-consumer-lag"
+_NOT_KEPT_HEADERS = frozenset({b"content-length", b"etag", NEWEST_HEADER, LAG_HEADER})
+
+StateRows = tuple[tuple[Any, ...], ...]
+
+
+# -- what routes call -----------------------------------------------------------------------------
+def reader_class(scope: ReadScope) -> Hashable:
+    """What the read path decided about a reader, without who they are: readers of one class see
+    the same answer to the same request (the route narrows by these, and by nothing else)."""
+    p = scope.principal
+    who = None if p is None else (p.roles, p.organisers, p.areas, p.school_units, p.groups)
+    return (who, scope.suppressed, scope.rules)
+
+
+def keep_answer(request: Request, scope: ReadScope) -> None:
+    """The route's answer may be kept for this reader class (after its access check passed)."""
+    request.state.answer_reader_class = reader_class(scope)
+
+
+def mark_audited(request: Request) -> None:
+    """An audited read: never kept, never answered from memory (every read writes its audit row)."""
+    request.state.audited_read = True
+
+
+# -- the state version ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class State:
+    """One read of the state version: `seq` orders the reads of one `StateVersions`."""
+
+    seq: int
+    version: StateRows
+    newest: datetime | None
+
+
+class StateVersions:
+    """The state version, read at most once at a time: a request waits for a read that starts
+    after it arrived (the one running, if any, started before it: it waits for the next), so the
+    version it gets includes every batch committed before its request — and 32 concurrent requests
+    cost one or two reads, not 32."""
+
+    def __init__(self, read: Callable[[], Awaitable[StateRows]], close: Callable[[], Awaitable[None]] | None = None
+                 ) -> None:
+        self._read, self._close = read, close
+        self._running: asyncio.Future[State] | None = None
+        self._next: asyncio.Future[State] | None = None
+        self._seq = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.reads = 0
+
+    async def aclose(self) -> None:
+        if self._close is not None:
+            await self._close()
+
+    async def current(self) -> State:
+        loop = asyncio.get_running_loop()
+        if self._running is None:
+            self._running = loop.create_future()
+            self._start(self._running)
+            return await asyncio.shield(self._running)
+        if self._next is None:
+            self._next = loop.create_future()
+        return await asyncio.shield(self._next)
+
+    def _start(self, future: asyncio.Future[State]) -> None:
+        self._seq += 1
+        task = asyncio.ensure_future(self._run(future, self._seq))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, future: asyncio.Future[State], seq: int) -> None:
+        try:
+            rows = await self._read()
+            self.reads += 1
+            newest = max((r[2] for r in rows if r[2] is not None), default=None)
+            if not future.done():
+                future.set_result(State(seq, rows, newest))
+        except BaseException as error:  # the waiters see it (and answer without the cache)
+            if not future.done():
+                future.set_exception(error)
+                future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            if not isinstance(error, Exception):
+                raise
+        finally:
+            following, self._next = self._next, None
+            self._running = following
+            if following is not None:
+                self._start(following)
+
+
+FRESHNESS_SQL = "SELECT topic, applied_at, newest_event_time FROM freshness ORDER BY topic"
+
+
+class VersionReader:
+    """Reads the version on a connection of its own (plain asyncpg, one prepared statement, one round
+    trip: no pool checkout, no pre-ping, no reset), opened on first use and again after a failure."""
+
+    def __init__(self, dsn: str, timeout_seconds: float = 5.0) -> None:
+        self.dsn, self.timeout_seconds = dsn, timeout_seconds
+        self._conn: asyncpg.Connection | None = None
+
+    async def __call__(self) -> StateRows:
+        try:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(self.dsn, timeout=self.timeout_seconds)
+            rows = await self._conn.fetch(FRESHNESS_SQL, timeout=self.timeout_seconds)
+        except BaseException:
+            await self.aclose()
+            raise
+        return tuple(tuple(r) for r in rows)
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+
+
+# -- the answers ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]  # as the route sent them, less length, ETag and freshness
+    body: bytes
+    etag: bytes
+
+
+RequestKey = tuple[str, tuple[tuple[str, str], ...], bytes | None]
+
+
+@dataclass
+class Generation:
+    """The answers of one state version and day."""
+
+    seq: int
+    version: StateRows
+    day: date
+    classes: dict[Hashable, Hashable] = field(default_factory=dict)  # token principal → reader class
+    answers: OrderedDict[tuple[Hashable, RequestKey], Answer] = field(default_factory=OrderedDict)
+    size: int = 0
+    running: dict[Hashable, asyncio.Event] = field(default_factory=dict)  # misses being answered
+
+
+class Answers:
+    """One generation per namespace (an app): bounded by entries and bytes, least recently used out."""
+
+    NAMESPACES_KEPT = 8
+
+    def __init__(self, max_entries: int = 4096, max_bytes: int = 64 * 2**20,
+                 max_answer_bytes: int = 1 * 2**20) -> None:
+        self.max_entries, self.max_bytes, self.max_answer_bytes = max_entries, max_bytes, max_answer_bytes
+        self._spaces: OrderedDict[Hashable, Generation] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return sum(len(g.answers) for g in self._spaces.values())
+
+    def clear(self) -> None:
+        self._spaces.clear()
+
+    def generation(self, namespace: Hashable, state: State, day: date) -> Generation:
+        """The namespace's generation for this state; a newer state (or day) starts a new one. A read
+        older than the generation kept gets a generation of its own that is not kept."""
+        current = self._spaces.get(namespace)
+        if current is not None and current.version == state.version and current.day == day:
+            self._spaces.move_to_end(namespace)
+            return current
+        made = Generation(state.seq, state.version, day)
+        if current is None or state.seq >= current.seq:
+            self._spaces[namespace] = made
+            self._spaces.move_to_end(namespace)
+            while len(self._spaces) > self.NAMESPACES_KEPT:
+                self._spaces.popitem(last=False)
+        return made
+
+    def find(self, generation: Generation, klass: Hashable, request: RequestKey) -> Answer | None:
+        found = generation.answers.get((klass, request))
+        if found is not None:
+            generation.answers.move_to_end((klass, request))
+        return found
+
+    def keep(self, generation: Generation, klass: Hashable, request: RequestKey, answer: Answer) -> None:
+        key = (klass, request)
+        old = generation.answers.pop(key, None)
+        if old is not None:
+            generation.size -= len(old.body)
+        generation.answers[key] = answer
+        generation.size += len(answer.body)
+        while generation.answers and (len(generation.answers) > self.max_entries
+                                      or generation.size > self.max_bytes):
+            _, dropped = generation.answers.popitem(last=False)
+            generation.size -= len(dropped.body)
+
+
+#: The answers of every app in this process (one namespace per `AnswerCache`).
+ANSWERS = Answers()
+
+
+def request_key(scope: Scope) -> RequestKey:
+    """Path, query (parsed; parameters in name order, repeated ones in their own order) and Accept."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    items = tuple(sorted(parse_qsl(query, keep_blank_values=True), key=lambda kv: kv[0])) if query else ()
+    accept = next((v for k, v in scope["headers"] if k == b"accept"), None)
+    return scope["path"], items, accept
+
+
+def _etag_matches(scope: Scope, etag: bytes) -> bool:
+    header = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
+    if header is None:
+        return False
+    if header.strip() == b"*":
+        return True
+    return any(tag.strip().removeprefix(b"W/") == etag for tag in header.split(b","))
+
+
+def _freshness_headers(state: State, lag: Callable[[], int | None]) -> list[tuple[bytes, bytes]]:
+    behind = lag()
+    return [(NEWEST_HEADER, state.newest.isoformat().encode() if state.newest else b"none"),
+            (LAG_HEADER, b"unknown" if behind is None else str(behind).encode())]
+
+
+class AnswerCache:
+    """ASGI middleware in front of the read routes (see the module's doc). `versions` gives the
+    `StateVersions` of the running app (None: answer without the cache); `lag` the consumer lag."""
+
+    def __init__(self, app: ASGIApp, *, prefixes: Iterable[str], versions: Callable[[Any], StateVersions | None],
+                 lag: Callable[[], int | None], answers: Answers = ANSWERS) -> None:
+        self.app, self.prefixes, self.versions, self.lag = app, tuple(prefixes), versions, lag
+        self.answers = answers
+        self.namespace = object()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        principal = scope.get("state", {}).get("principal")
+        versions = self.versions(scope["app"]) if "app" in scope else None
+        if principal is None or versions is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            state = await versions.current()
+        except Exception as error:  # no version, no cache: the route answers (and reports the database)
+            log.warning("state version unreadable, answering without the cache: %s", type(error).__name__)
+            await self.app(scope, receive, send)
+            return
+        generation = self.answers.generation(self.namespace, state, date.today())
+        key = request_key(scope)
+        found = self._find(generation, principal, key)
+        if found is None:
+            running = generation.running.get((principal, key))
+            if running is not None:  # the same read is being answered: wait for it, then look again
+                await running.wait()
+                found = self._find(generation, principal, key)
+        if found is not None:
+            self.answers.hits += 1
+            await self._send(found, state, scope, send)
+            return
+        self.answers.misses += 1
+        done = generation.running.setdefault((principal, key), asyncio.Event())
+        try:
+            await self._answer(generation, principal, key, state, scope, receive, send)
+        finally:
+            done.set()
+            if generation.running.get((principal, key)) is done:
+                del generation.running[(principal, key)]
+
+    def _find(self, generation: Generation, principal: Any, key: RequestKey) -> Answer | None:
+        klass = generation.classes.get(principal)
+        return None if klass is None else self.answers.find(generation, klass, key)
+
+    async def _send(self, answer: Answer, state: State, scope: Scope, send: Send) -> None:
+        fresh = _freshness_headers(state, self.lag)
+        if _etag_matches(scope, answer.etag):
+            await send({"type": "http.response.start", "status": 304,
+                        "headers": [(b"etag", answer.etag), *fresh]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode()), (b"etag", answer.etag),
+                   *fresh]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+
+    async def _answer(self, generation: Generation, principal: Any, key: RequestKey, state: State, scope: Scope,
+                      receive: Receive, send: Send) -> None:
+        """Run the route; keep its answer when it said so (`keep_answer`) and it is whole and small."""
+        start: Message | None = None
+        chunks: list[bytes] = []
+        size = 0
+        passing = False  # not kept: the messages go straight through
+        limit = self.answers.max_answer_bytes
+
+        async def through(message: Message) -> None:
+            nonlocal start, size, passing
+            if passing:
+                await send(message)
+                return
+            if message["type"] == "http.response.start":
+                marks = scope.get("state", {})
+                if message["status"] != 200 or CLASS_KEY not in marks or marks.get(AUDITED_KEY):
+                    passing = True
+                    await send(message)
+                else:
+                    start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:  # too large to keep: send what is held and stream the rest
+                passing = True
+                await send(start)
+                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
+                chunks.clear()
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b""})
+                return
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            etag = b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"'
+            kept = tuple((k, v) for k, v in start.get("headers", []) if k.lower() not in _NOT_KEPT_HEADERS)
+            answer = Answer(start["status"], kept, body, etag)
+            klass = scope["state"][CLASS_KEY]
+            generation.classes[principal] = klass
+            self.answers.keep(generation, klass, key, answer)
+            await self._send(answer, state, scope, send)
+
+        await self.app(scope, receive, through)
