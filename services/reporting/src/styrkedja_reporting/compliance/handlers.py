@@ -349,6 +349,7 @@ _NESTLOOP_SET = text("SELECT set_config('enable_nestloop', :value, true)")
 _CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), "
                      "set_config('plan_cache_mode', 'force_custom_plan', true)")
 _PLAN_CACHE_SET = text("SELECT set_config('plan_cache_mode', :value, true)")
+_ANALYZE = text("ANALYZE compliance_items, compliance_cells")
 _DROP_EMPTY_CELLS = text(
     "DELETE FROM compliance_cells WHERE organiser_id = :org AND kind = :kind AND period = :period "
     "AND expected = 0 AND on_time = 0 AND late = 0")
@@ -382,6 +383,10 @@ async def sync_window(session: AsyncSession, key: WindowKey, window: Window, tou
         nestloop = (await session.execute(_NESTLOOP_OFF)).scalar_one()
         changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, True)], params)).one()
         await session.execute(_NESTLOOP_SET, {"value": nestloop})
+        # a window derived whole changes the tables' size by thousands of rows: their statistics now
+        # (this transaction's rows count), or the keyed statements are planned for the tables as they
+        # were — an empty table's estimates drove the deletion of gone items by a scan of the window
+        await session.execute(_ANALYZE)
     else:
         changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, False)], params)).one()
     if emptied:  # a cell whose items all went has no row
