@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import placements
 from ..results.rules import GROUP_SEPARATOR, NATION, Placement
-from ..results.tables import _arrays, _q, placement_of
+from ..results.tables import Staged, _arrays, _q, placement_of
 from .tables import CELL, figure_pass, figure_students
 
 # (organiser, student, subject, year, school year, period): one student's result cells in one group
@@ -35,11 +35,9 @@ _COLS = ", ".join(_q(c) for c in (*CELL, "student_id", "count"))
 _KEYS = ", ".join(_q(c) for c in (*CELL, "student_id"))
 # A row whose count after the statement equals the delta sent was inserted: a stored row never
 # has a count of 0 (emptied rows are removed in the same batch), so old + delta = delta means none.
+_STAGED = Staged(figure_students, (*CELL, "student_id", "count"))
 _ADD = text(
-    "WITH d AS (SELECT * FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), "
-    "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:year AS integer[]), "
-    "CAST(:school_year AS text[]), CAST(:period AS text[]), CAST(:student_id AS text[]), "
-    f"CAST(:count AS integer[])) AS d({_COLS})), "
+    f"WITH d AS ({_STAGED.select}), "
     f"up AS (INSERT INTO {figure_students.name} ({_COLS}) SELECT * FROM d ON CONFLICT ({_KEYS}) DO UPDATE "
     f"SET count = {figure_students.name}.count + EXCLUDED.count RETURNING {_COLS}) "
     "SELECT up.unit_id, up.organiser_id, up.subject_code, up.year, up.school_year, up.period, up.student_id, "
@@ -91,14 +89,19 @@ def distinct_deltas(after: Mapping[StudentKey, set[str]], inserted: Mapping[Stud
                     emptied: Mapping[StudentKey, set[str]], placement: Placement) -> Counter[Any]:
     """Per cell key (`CELL` order): the change of distinct students, from each student's groups
     after the batch and the groups that appeared (inserted) or disappeared (emptied) in it."""
-    out: Counter[Any] = Counter()
+    # summed per signature first (the cell, the groups before and after: a class's students share
+    # them), then each signature's levels compared once
+    signed: Counter[Any] = Counter()
     for key in {*inserted, *emptied}:
         organiser_id, _, subject_code, year, school_year, period = key
-        now = set(after.get(key, ()))
+        now = frozenset(after.get(key, ()))
         before = (now - inserted.get(key, set())) | emptied.get(key, set())
+        signed[(organiser_id, subject_code, year, school_year, period, now, before)] += 1
+    out: Counter[Any] = Counter()
+    for (organiser_id, subject_code, year, school_year, period, now, before), n in signed.items():
         units_now, units_before = level_units(organiser_id, now, placement), level_units(organiser_id, before,
                                                                                       placement)
-        for sign, units in ((1, units_now - units_before), (-1, units_before - units_now)):
+        for sign, units in ((n, units_now - units_before), (-n, units_before - units_now)):
             for level, unit_id in units:
                 out[(level, unit_id, organiser_id, subject_code, year, school_year, period)] += sign
     return out
@@ -111,7 +114,8 @@ async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]
     rows = sorted(r for r in rows if r[-1])  # sorted: the same lock order for every writer
     if not rows:
         return Counter()
-    changed = (await session.execute(_ADD, _arrays((*CELL, "student_id", "count"), rows))).all()
+    await _STAGED.stage(session, rows)
+    changed = (await session.execute(_ADD)).all()
     inserted: dict[StudentKey, set[str]] = {}
     emptied: dict[StudentKey, set[str]] = {}
     for unit_id, organiser_id, subject_code, year, school_year, period, student_id, count, was_inserted in changed:

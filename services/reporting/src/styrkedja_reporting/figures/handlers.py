@@ -17,7 +17,7 @@ from styrkedja_kit.consumer import Delivered
 
 from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
 from ..results.handlers import batch_changes
-from ..results.rules import AssessmentFact, Placement, units
+from ..results.rules import NATION, AssessmentFact, Placement, group_key
 from .cells import ResultCell
 from .coverage_counts import apply_student_counts, recount_areas
 from .linked import apply_linked
@@ -50,16 +50,30 @@ def _reaches(scale: str, value: str) -> int:
 _GENDER_AT = {gender.value: PASS_COUNTERS.index(f"assessed_{gender.value}") for gender in Gender}
 
 
-def _pass_cells(fact: AssessmentFact | None, placement: Placement) -> tuple[list[tuple[Any, ...]], int, int] | None:
-    """The figure cells one stored fact counts in (its units × its term and round, as `cell_key` of
-    `result_cells(to_result(fact))`), the position of its gender's counters and whether it reaches
-    the pass level; None where `to_result` is None (retracted, or no date)."""
+def _pass_signature(fact: AssessmentFact | None) -> tuple[Any, ...] | None:
+    """What decides a stored fact's figure cells, counters and date: organiser, school unit, group,
+    subject, year, school year, term, round, gender, scale, value, date; None where `to_result` is
+    None (retracted, or no date)."""
     if fact is None or fact.retracted or fact.assessed_on is None:
         return None
-    periods = [fact.term] if fact.round is None else [fact.term, f"R{fact.round}"]
-    head = (fact.organiser_id, fact.subject_code, fact.year, fact.school_year)
-    cells = [(level, unit, *head, period) for level, unit in units(fact, placement) for period in periods]
-    return cells, _GENDER_AT[fact.gender], _reaches(fact.scale, fact.value)
+    return (fact.organiser_id, fact.school_unit_code, fact.group_id, fact.subject_code, fact.year, fact.school_year,
+            fact.term, fact.round, fact.gender, fact.scale, fact.value, fact.assessed_on)
+
+
+def _pass_cells(signature: tuple[Any, ...], placement: Placement) -> tuple[list[tuple[Any, ...]], int, int]:
+    """The figure cells the results of one signature count in (their units × their term and round,
+    as `cell_key` of `result_cells(to_result(fact))`), the position of their gender's counters and
+    whether they reach the pass level. `signature`: as `_pass_signature`."""
+    organiser_id, code, group_id, subject_code, year, school_year, term, rnd, gender, scale, value = signature[:11]
+    periods = [term] if rnd is None else [term, f"R{rnd}"]
+    area = placement.get(code)
+    unit_list = [("group", group_key(code, group_id)), ("school_unit", code)]
+    if area is not None:
+        unit_list.append(("area", area))
+    unit_list += [("organiser", organiser_id), ("nation", NATION)]
+    cells = [(level, unit, organiser_id, subject_code, year, school_year, period)
+             for level, unit in unit_list for period in periods]
+    return cells, _GENDER_AT[gender], _reaches(scale, value)
 
 
 async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> None:
@@ -70,25 +84,41 @@ async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> No
     cost more than the database write; `tests/unit/figures` hold the two ways equal)."""
     changes = batch_changes(session)
     width = len(PASS.values)
-    passes: dict[tuple[Any, ...], list[int]] = {}  # the pass counters, then the distinct students (coverage)
-    dates: Counter[Any] = Counter()
-    students: Counter[Any] = Counter()
+    # Summed per signature first — what decides a result's cells, gender position, reaching and
+    # date (`_pass_signature`), and per group, term, round and student for the distinct students —
+    # then each signature expanded once: a class's results share their cells
+    signed: Counter[Any] = Counter()
+    student_signed: Counter[Any] = Counter()
     for old_fact, new_fact in changes.assessments:
         for fact, sign in ((old_fact, -1), (new_fact, 1)):
-            found = _pass_cells(fact, changes.placement)
-            if found is None or fact is None:
-                continue
-            cells, at, reaching = found
-            day, student = fact.assessed_on, fact.student_id
-            for key in cells:
-                summed = passes.get(key)
-                if summed is None:
-                    passes[key] = summed = [0] * width
-                summed[at] += sign
-                summed[at + 1] += sign * reaching
-                dates[(*key, day)] += sign
-                if key[0] == "group":  # the evidence of distinct students: group cells only
-                    students[(*key, student)] += sign
+            sig = _pass_signature(fact)
+            if sig is None or fact is None:
+                continue  # `to_result` is None: counts nowhere
+            signed[sig] += sign
+            student_signed[(fact.organiser_id, fact.school_unit_code, fact.group_id, fact.subject_code, fact.year,
+                            fact.school_year, fact.term, fact.round, fact.student_id)] += sign
+    passes: dict[tuple[Any, ...], list[int]] = {}  # the pass counters, then the distinct students (coverage)
+    dates: Counter[Any] = Counter()
+    for sig, n in signed.items():
+        if not n:
+            continue
+        cells, at, reaching = _pass_cells(sig, changes.placement)
+        day = sig[-1]
+        for key in cells:
+            summed = passes.get(key)
+            if summed is None:
+                passes[key] = summed = [0] * width
+            summed[at] += n
+            summed[at + 1] += n * reaching
+            dates[(*key, day)] += n
+    students: Counter[Any] = Counter()  # the evidence of distinct students: group cells only
+    for (organiser_id, code, group_id, subject_code, year, school_year, term, rnd, student), n in \
+            student_signed.items():
+        if n:
+            group = ("group", group_key(code, group_id), organiser_id, subject_code, year, school_year)
+            students[(*group, term, student)] += n
+            if rnd is not None:
+                students[(*group, f"R{rnd}", student)] += n
     distinct = await apply_student_counts(session, [(*key, n) for key, n in students.items()], changes.placement)
     for key, n in distinct.items():
         passes.setdefault(key, [0] * width)[-1] += n

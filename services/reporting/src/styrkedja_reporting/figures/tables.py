@@ -31,7 +31,7 @@ from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from ..directory.tables import placements
 from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
-from ..results.tables import _arrays, _q, _unnest, assessment_facts
+from ..results.tables import Staged, _arrays, _q, _unnest, assessment_facts
 from .forecast_outcome import ForecastTally
 from .merit import MeritTally
 from .pass_share import PassTally
@@ -92,7 +92,8 @@ class AdditiveTable:
         sets = ", ".join(f"{_q(v)} = {table.name}.{_q(v)} + EXCLUDED.{_q(v)}" for v in self.values)
         all_zero = " AND ".join(f"{_q(v)} = 0" for v in self.values)
         names = ", ".join(_q(c.name) for c in cols)
-        self._add = text(f"WITH up AS (INSERT INTO {table.name} ({names}) SELECT * FROM {_unnest(cols)} "
+        self._staged = Staged(table, (*self.key, *self.values))
+        self._add = text(f"WITH up AS (INSERT INTO {table.name} ({names}) {self._staged.select} "
                          f"ON CONFLICT ({keys}) DO UPDATE SET {sets} RETURNING {names}) "
                          f"SELECT {keys} FROM up WHERE {all_zero}")
         self._delete = text(f"DELETE FROM {table.name} WHERE {all_zero} AND ({keys}) IN "
@@ -117,7 +118,8 @@ class AdditiveTable:
         rows = sorted(r for r in rows if any(r[len(self.key):]))  # sorted: the same lock order for every writer
         if not rows:
             return
-        emptied = (await session.execute(self._add, _arrays((*self.key, *self.values), rows))).all()
+        await self._staged.stage(session, rows)
+        emptied = (await session.execute(self._add)).all()
         if emptied:
             await session.execute(self._delete, _arrays(self.key, [tuple(r) for r in emptied]))
 

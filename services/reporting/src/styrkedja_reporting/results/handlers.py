@@ -28,8 +28,11 @@ from .rules import (
     ForecastFact,
     Placement,
     assessment_cells,
+    assessment_signature,
     forecast_cells,
+    forecast_signature,
     resolve,
+    signature_cells,
 )
 from .tables import ASSESSMENTS, FORECASTS, FactStore, placement_of
 
@@ -87,9 +90,12 @@ def batch_changes(session: AsyncSession) -> BatchChanges:
     return changes if isinstance(changes, BatchChanges) else BatchChanges()
 
 
-async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: list[Any]) -> tuple[list[Any], Placement]:
+async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: list[Any],
+                      signature: Callable[[Any], Any] | None = None) -> tuple[list[Any], Placement]:
     """Fold the batch's facts into the stored ones and move the aggregates by the difference.
-    Returns the (old, new) pairs that changed and the placement they were counted with."""
+    Returns the (old, new) pairs that changed and the placement they were counted with. With a
+    `signature` (what decides a fact's cells, see `assessment_signature`), the deltas are summed per
+    signature first and each expanded once by `signature_cells`; without, `cells` per fact."""
     if not incoming:
         return [], {}
     current = await store.load(session, {fact_id for fact_id, _ in incoming})
@@ -101,11 +107,22 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
     old = [current.get(getattr(fact, id_field)) for fact in changed]
     placement = await placement_of(session, {f.school_unit_code for f in changed + [o for o in old if o]})
     change: Counter[Any] = Counter()  # `delta` of every changed fact, summed (zeros are left out when written)
-    for before, fact in zip(old, changed, strict=True):
-        for key in cells(fact, placement):
-            change[key] += 1
-        for key in cells(before, placement):
-            change[key] -= 1
+    if signature is None:
+        for before, fact in zip(old, changed, strict=True):
+            for key in cells(fact, placement):
+                change[key] += 1
+            for key in cells(before, placement):
+                change[key] -= 1
+    else:  # facts of one signature count in the same cells: sum per signature, expand each once
+        signed: Counter[Any] = Counter()
+        for before, fact in zip(old, changed, strict=True):
+            signed[signature(fact)] += 1
+            signed[signature(before)] -= 1
+        signed.pop(None, None)
+        for sig, n in signed.items():
+            if n:
+                for key in signature_cells(sig, placement):
+                    change[key] += n
     await store.save(session, changed)
     await store.add(session, change)
     return [(before, fact) for before, fact in zip(old, changed, strict=True) if before != fact], placement
@@ -122,8 +139,10 @@ async def apply_results(session: AsyncSession, batch: Sequence[Delivered]) -> No
             forecasts.append((fact.forecast_id, fact))
     changes = BatchChanges()
     session.info[_CHANGES] = changes  # replaced every batch: never a previous batch's changes
-    changes.assessments, placed_a = await apply_facts(session, ASSESSMENTS, assessment_cells, assessments)
-    changes.forecasts, placed_f = await apply_facts(session, FORECASTS, forecast_cells, forecasts)
+    changes.assessments, placed_a = await apply_facts(session, ASSESSMENTS, assessment_cells, assessments,
+                                                        assessment_signature)
+    changes.forecasts, placed_f = await apply_facts(session, FORECASTS, forecast_cells, forecasts,
+                                                      forecast_signature)
     changes.placement = {**placed_a, **placed_f}
 
 

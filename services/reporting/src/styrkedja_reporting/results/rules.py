@@ -117,6 +117,36 @@ def forecast_cells(fact: ForecastFact | None, placement: Placement) -> Counter[A
     return Counter({(level, unit, *rest): 1 for level, unit in units(fact, placement)})
 
 
+def assessment_signature(fact: AssessmentFact | None) -> tuple[Any, ...] | None:
+    """What decides an assessment's cells (`assessment_cells`), placement aside: facts with one
+    signature count in the same cells, so a batch's deltas are summed per signature first and each
+    signature expanded once (`signature_cells`). None where the fact counts nowhere."""
+    if fact is None or fact.retracted:
+        return None
+    return (fact.school_unit_code, fact.group_id, fact.organiser_id, fact.subject_code, fact.school_year, fact.term,
+            fact.round, fact.kind, fact.scale, fact.year, fact.gender, fact.value)
+
+
+def forecast_signature(fact: ForecastFact | None) -> tuple[Any, ...] | None:
+    """As `assessment_signature`, for `forecast_cells`."""
+    if fact is None or fact.withdrawn:
+        return None
+    return (fact.school_unit_code, fact.group_id, fact.organiser_id, fact.subject_code, fact.school_year, fact.term,
+            fact.year, fact.gender, fact.value, fact.late)
+
+
+def signature_cells(signature: tuple[Any, ...], placement: Placement) -> list[tuple[Any, ...]]:
+    """The cells of a signature: its units × the rest of it (as `assessment_cells`/`forecast_cells`)."""
+    school_unit_code, group_id, organiser_id = signature[0], signature[1], signature[2]
+    rest = signature[2:]
+    out = [("group", group_key(school_unit_code, group_id), *rest), ("school_unit", school_unit_code, *rest)]
+    area = placement.get(school_unit_code)
+    if area is not None:
+        out.append(("area", area, *rest))
+    out += [("organiser", organiser_id, *rest), ("nation", NATION, *rest)]
+    return out
+
+
 def fold(current: Any, incoming: Any) -> Any:
     """The newer revision wins; an equal or older one changes nothing."""
     if current is not None and current.revision >= incoming.revision:

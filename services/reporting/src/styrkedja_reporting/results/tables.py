@@ -2,7 +2,9 @@
 
 Every write is one statement per table per batch: the batch is resolved in memory first
 (newest revision per fact, deltas summed per cell), then sent as arrays and spread by
-`unnest(...)` on the server — no per-row round trips, no many-row VALUES to compile.
+`unnest(...)` on the server — no per-row round trips, no many-row VALUES to compile. The big
+upserts (facts, aggregates, figure tables) go by binary COPY into a temporary table and one merge
+(`Staged`: cheaper to encode than arrays; bench/results/apply-cells2.json).
 """
 
 from __future__ import annotations
@@ -120,6 +122,43 @@ def _arrays(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> dict[str, 
     return {name: list(values) for name, values in zip(names, columns, strict=True)}
 
 
+class Staged:
+    """Rows for one statement sent by binary COPY (asyncpg `copy_records_to_table`) into a temporary
+    table rather than as arrays spread by `unnest`: the array encoding costs a type check per
+    element in Python, COPY's record encoding does not. The table is created once per connection
+    (`IF NOT EXISTS`: a rolled-back creation is made again) and emptied at every commit (`ON COMMIT
+    DELETE ROWS`); staged twice in one transaction, it is emptied first. `select` reads the rows back
+    in the order they were staged (a fresh heap's order: the lock order the callers sort for).
+
+    Errors of the COPY are asyncpg's own, not SQLAlchemy's: the consumer retries and halves on any
+    exception, so they take the same path as a failing statement."""
+
+    def __init__(self, table: Table, names: Sequence[str]) -> None:
+        self.name = f"staged_{table.name}"
+        self.names = tuple(names)
+        cols = ", ".join(f"{_q(n)} {_pg_type(table.c[n])}" for n in self.names)
+        self._create = f"CREATE TEMP TABLE IF NOT EXISTS {self.name} ({cols}) ON COMMIT DELETE ROWS"
+        self.select = f"SELECT {', '.join(_q(n) for n in self.names)} FROM {self.name}"
+
+    async def stage(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+        conn = (await (await session.connection()).get_raw_connection()).driver_connection
+        assert conn is not None
+        transaction = session.get_transaction()
+        entry = session.info.get(_STAGED)
+        if entry is None or entry[0] is not transaction:  # the set of names staged in this transaction
+            session.info[_STAGED] = entry = (transaction, set())
+        staged: set[str] = entry[1]
+        if self.name in staged:
+            await conn.execute(f"DELETE FROM {self.name}")
+        else:
+            await conn.execute(self._create)
+            staged.add(self.name)
+        await conn.copy_records_to_table(self.name, records=rows, columns=self.names)
+
+
+_STAGED = "styrkedja.staged"
+
+
 def sorted_unique(values: Iterable[Any]) -> list[Any]:
     """The distinct values in order; UUIDs by their integer (the order `UUID.__lt__` gives, without a
     Python comparison per pair: thousands of ids per batch)."""
@@ -159,17 +198,17 @@ class FactStore:
         self.fact_fields = tuple(f.name for f in fields(fact_type))
         self.id_column = facts.c[self.fact_fields[0]]
         self._row_of = attrgetter(*self.fact_fields)  # not dataclasses.astuple: that deep-copies every value
-        fact_cols = [facts.c[name] for name in self.fact_fields]
         col_list = ", ".join(_q(n) for n in self.fact_fields)
         self._load = text(f"SELECT {col_list} FROM {facts.name} WHERE {_q(self.id_column.name)} "
                           f"= ANY(CAST(:ids AS uuid[])) FOR UPDATE")
         updates = ", ".join(f"{_q(n)} = EXCLUDED.{_q(n)}" for n in self.fact_fields[1:])
-        self._save = text(f"INSERT INTO {facts.name} ({col_list}) SELECT * FROM {_unnest(fact_cols)} "
+        self._staged_facts = Staged(facts, self.fact_fields)
+        self._save = text(f"INSERT INTO {facts.name} ({col_list}) {self._staged_facts.select} "
                           f"ON CONFLICT ({_q(self.id_column.name)}) DO UPDATE SET {updates}")
-        agg_cols = [aggregates.c[d] for d in dimensions] + [aggregates.c["count"]]
         dims = ", ".join(_q(d) for d in dimensions)
+        self._staged = Staged(aggregates, (*dimensions, "count"))
         self._add = text(
-            f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) SELECT * FROM {_unnest(agg_cols)} "
+            f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) {self._staged.select} "
             f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count "
             f"RETURNING {dims}, count) SELECT {dims} FROM up WHERE count = 0")
         key_cols = [aggregates.c[d] for d in dimensions]
@@ -197,7 +236,8 @@ class FactStore:
 
     async def save(self, session: AsyncSession, facts: list[Any]) -> None:
         if facts:
-            await session.execute(self._save, _arrays(self.fact_fields, map(self._row_of, facts)))
+            await self._staged_facts.stage(session, list(map(self._row_of, facts)))
+            await session.execute(self._save)
 
     async def add(self, session: AsyncSession, change: Counter[Any]) -> None:
         """Move the aggregate cells by `change`; cells that reach zero are removed."""
@@ -205,7 +245,8 @@ class FactStore:
         if not rows:
             return
         # sorted: two writers touching the same cells lock them in the same order
-        emptied = (await session.execute(self._add, _arrays((*self.dimensions, "count"), rows))).all()
+        await self._staged.stage(session, rows)
+        emptied = (await session.execute(self._add)).all()
         if emptied:  # only the cells this batch emptied: never a scan of the whole table
             await session.execute(self._delete_empty, _arrays(self.dimensions, [tuple(r) for r in emptied]))
 

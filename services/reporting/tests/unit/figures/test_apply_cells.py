@@ -1,4 +1,5 @@
-"""The apply path's direct cell computation (`figures.handlers._pass_cells`, no per-cell objects)
+"""The apply path's direct cell computation (`figures.handlers._pass_cells` of a fact's
+`_pass_signature`, no per-cell objects)
 equals the rules' path — `result_cells(to_result(fact))` keyed by `cell_key`, counted by
 `pass_tally` — for every kind of stored fact: each scale and value, gender, round or none,
 retracted, undated, with and without an area."""
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from styrkedja_contracts.identifiers import Gender
 from styrkedja_contracts.scales import Scale, scale_values
 from styrkedja_reporting.figures.cells import result_cells
-from styrkedja_reporting.figures.handlers import _pass_cells, cell_key
+from styrkedja_reporting.figures.handlers import _pass_cells, _pass_signature, cell_key
 from styrkedja_reporting.figures.linked import to_result
 from styrkedja_reporting.figures.pass_share import pass_tally
 from styrkedja_reporting.figures.tables import PASS_COUNTERS, counters
@@ -36,11 +37,12 @@ def facts(draw) -> AssessmentFact:
 @given(fact=facts(), placement=st.sampled_from([{}, {"29990001": "2999-north"}]))
 def test_direct_cells_equal_the_rules(fact: AssessmentFact, placement: dict) -> None:
     result = to_result(fact, placement)
-    found = _pass_cells(fact, placement)
+    signature = _pass_signature(fact)
     if result is None:
-        assert found is None
+        assert signature is None
         return
-    assert found is not None
+    assert signature is not None
+    found = _pass_cells(signature, placement)
     cells, at, reaching = found
     assert cells == [cell_key(fact.organiser_id, cell) for cell in result_cells(result)]
     tally = [0] * len(PASS_COUNTERS)
@@ -50,4 +52,4 @@ def test_direct_cells_equal_the_rules(fact: AssessmentFact, placement: dict) -> 
 
 
 def test_nothing_for_no_fact() -> None:
-    assert _pass_cells(None, {}) is None
+    assert _pass_signature(None) is None
