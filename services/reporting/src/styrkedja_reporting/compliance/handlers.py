@@ -205,21 +205,6 @@ class Touched:
     whole: bool = False  # the calendar changed: every window, whole
 
 
-_REPORTS = {
-    WindowKind.forecast: (
-        "SELECT f.student_id, f.subject_code, bool_and(f.late) AS late FROM forecast_facts f "
-        "JOIN (SELECT DISTINCT student_id, subject_code FROM derived) d "
-        "ON d.student_id = f.student_id AND d.subject_code = f.subject_code "
-        "WHERE f.organiser_id = :org AND f.school_year = :school_year AND f.term = :term AND NOT f.withdrawn "
-        "GROUP BY 1, 2"),
-    WindowKind.assessment_round: (
-        "SELECT f.student_id, f.subject_code, "
-        "bool_and(CAST((f.received_at AT TIME ZONE :tz) AS date) > :deadline) AS late FROM compliance_round_reports f "
-        "JOIN (SELECT DISTINCT student_id, subject_code FROM derived) d "
-        "ON d.student_id = f.student_id AND d.subject_code = f.subject_code "
-        "WHERE f.organiser_id = :org AND f.school_year = :school_year AND f.round = :round AND NOT f.retracted "
-        "GROUP BY 1, 2"),
-}
 _ACTIVE = "({t}.start_date IS NULL OR {t}.start_date <= :deadline) AND ({t}.end_date IS NULL OR {t}.end_date >= {d})"
 _MEMBER = ("m.organiser_id = :org AND NOT m.removed AND m.group_id IS NOT NULL AND m.student_id IS NOT NULL AND "
            + _ACTIVE.format(t="m", d=":deadline"))
@@ -228,19 +213,40 @@ _KEYS = ("k_pairs AS (SELECT * FROM unnest(CAST(:p_students AS text[]), CAST(:p_
          "k_students AS (SELECT unnest(CAST(:students AS text[])) AS student_id), "
          "k_gs AS (SELECT * FROM unnest(CAST(:g_units AS text[]), CAST(:g_groups AS text[]), "
          "CAST(:g_subjects AS text[])) AS k(school_unit_code, group_id, subject_code)), ")
-# {t}: the row's student and group, {x}: its subject
-_AFFECTED = ("(EXISTS (SELECT 1 FROM k_pairs k WHERE k.student_id = {t}.student_id AND k.subject_code = {x}.subject_code)"
-             " OR EXISTS (SELECT 1 FROM k_students k WHERE k.student_id = {t}.student_id)"
-             " OR EXISTS (SELECT 1 FROM k_gs k WHERE k.school_unit_code = {t}.school_unit_code "
-             "AND k.group_id = {t}.group_id AND k.subject_code = {x}.subject_code))")
+# The stored items a batch affects, as a UNION of three key joins (not an OR of EXISTS: that read
+# every item of the window per batch); each join is index-driven (`ix_compliance_items_student`, the
+# primary key), so the cost follows the batch, not the window. {rows}: the candidate rows, {t}/{x}:
+# the alias holding their student and group / subject, {where}: their filter.
+_AFFECTED_JOINS = (
+    "SELECT {cols} FROM {rows} JOIN k_pairs k ON k.student_id = {t}.student_id AND k.subject_code = {x}.subject_code "
+    "{where} "
+    "UNION SELECT {cols} FROM {rows} JOIN k_students k ON k.student_id = {t}.student_id {where} "
+    "UNION SELECT {cols} FROM {rows} JOIN k_gs k ON k.school_unit_code = {t}.school_unit_code "
+    "AND k.group_id = {t}.group_id AND k.subject_code = {x}.subject_code {where}")
+# the reports of each derived item, looked up per item (the keyed derivation is as small as the batch)
+_REPORT_OF = {
+    WindowKind.forecast: (
+        "SELECT bool_and(f.late) AS late FROM forecast_facts f WHERE f.student_id = d.student_id "
+        "AND f.subject_code = d.subject_code AND f.organiser_id = :org AND f.school_year = :school_year "
+        "AND f.term = :term AND NOT f.withdrawn"),
+    WindowKind.assessment_round: (
+        "SELECT bool_and(CAST((f.received_at AT TIME ZONE :tz) AS date) > :deadline) AS late "
+        "FROM compliance_round_reports f WHERE f.organiser_id = :org AND f.school_year = :school_year "
+        "AND f.round = :round AND f.student_id = d.student_id AND f.subject_code = d.subject_code "
+        "AND NOT f.retracted"),
+}
+_STATUS = "CASE WHEN rep.late IS NULL THEN 'missing' WHEN rep.late THEN 'late' ELSE 'on_time' END AS status"
+_ITEM_COLS = ("c.school_unit_code, c.group_id, c.subject_code, c.student_id, CAST(c.teachers AS text[]) AS teachers, "
+              "c.status")
+_WINDOW_ITEMS = "WHERE c.organiser_id = :org AND c.kind = :kind AND c.period = :period"
 
 
 def _diff_sql(kind: WindowKind, whole: bool) -> str:
     """The items of one window that differ between the store and a derivation now: (key, old
     teachers, old status, new teachers, new status); NULL status = not an item on that side."""
     if whole:
-        keys, roster_from, affected_new, affected_old = "", f"SELECT DISTINCT m.school_unit_code, m.group_id, " \
-            f"m.student_id FROM directory_memberships m WHERE {_MEMBER}", "TRUE", "TRUE"
+        keys, roster_from = "", (f"SELECT DISTINCT m.school_unit_code, m.group_id, m.student_id "
+                                 f"FROM directory_memberships m WHERE {_MEMBER}")
     else:
         keys = _KEYS
         roster_from = (
@@ -250,7 +256,20 @@ def _diff_sql(kind: WindowKind, whole: bool) -> str:
             "UNION SELECT m.school_unit_code, m.group_id, m.student_id FROM directory_memberships m "
             "JOIN (SELECT DISTINCT school_unit_code, group_id FROM k_gs) g "
             f"ON g.school_unit_code = m.school_unit_code AND g.group_id = m.group_id WHERE {_MEMBER}")
-        affected_new, affected_old = _AFFECTED.format(t="r", x="s"), _AFFECTED.format(t="c", x="c")
+    # whole: every assignment of the organiser; keyed: those of the batch's groups only
+    groups = "" if whole else ("JOIN (SELECT DISTINCT school_unit_code, group_id FROM roster) g "
+                               "ON g.school_unit_code = a.school_unit_code AND g.group_id = a.group_id ")
+    pairs = ("SELECT r.school_unit_code, r.group_id, s.subject_code, r.student_id, s.teachers "
+             "FROM roster r JOIN subj s ON s.school_unit_code = r.school_unit_code AND s.group_id = r.group_id")
+    if whole:  # every item of the window
+        derived = pairs
+        old = f"SELECT {_ITEM_COLS} FROM compliance_items c {_WINDOW_ITEMS}"
+    else:  # the affected items only
+        # the roster is the batch's students and groups already: a filter of a few hundred rows
+        derived = (f"{pairs} WHERE (r.student_id, s.subject_code) IN (SELECT student_id, subject_code FROM k_pairs) "
+                   "OR r.student_id IN (SELECT student_id FROM k_students) "
+                   "OR (r.school_unit_code, r.group_id, s.subject_code) IN (SELECT * FROM k_gs)")
+        old = _AFFECTED_JOINS.format(cols=_ITEM_COLS, rows="compliance_items c", t="c", x="c", where=_WINDOW_ITEMS)
     return (
         f"WITH {keys}"
         f"roster AS MATERIALIZED ({roster_from}), "
@@ -258,20 +277,14 @@ def _diff_sql(kind: WindowKind, whole: bool) -> str:
         "CAST(coalesce(array_agg(DISTINCT a.teacher_id COLLATE \"C\" ORDER BY a.teacher_id COLLATE \"C\") "
         f"FILTER (WHERE {_ACTIVE.format(t='a', d=':deadline')}), '{{}}') AS text[]) AS teachers "
         "FROM directory_teaching_assignments a "
-        "JOIN (SELECT DISTINCT school_unit_code, group_id FROM roster) g "
-        "ON g.school_unit_code = a.school_unit_code AND g.group_id = a.group_id "
+        f"{groups}"
         "WHERE a.organiser_id = :org AND NOT a.removed AND a.subject_code IS NOT NULL AND a.teacher_id IS NOT NULL "
         f"GROUP BY 1, 2, 3 HAVING bool_or({_ACTIVE.format(t='a', d=':opens')})), "
-        "derived AS MATERIALIZED (SELECT r.school_unit_code, r.group_id, s.subject_code, r.student_id, s.teachers "
-        "FROM roster r JOIN subj s ON s.school_unit_code = r.school_unit_code AND s.group_id = r.group_id "
-        f"WHERE {affected_new}), "
-        f"rep AS MATERIALIZED ({_REPORTS[kind]}), "
+        f"derived AS MATERIALIZED ({derived}), "
+        # each item's reports by index (a join of the CTEs, estimated at one row, became a nested
+        # loop of items × reports)
         "new AS (SELECT d.school_unit_code, d.group_id, d.subject_code, d.student_id, d.teachers, "
-        "CASE WHEN rep.student_id IS NULL THEN 'missing' WHEN rep.late THEN 'late' ELSE 'on_time' END AS status "
-        "FROM derived d LEFT JOIN rep ON rep.student_id = d.student_id AND rep.subject_code = d.subject_code), "
-        "old AS (SELECT c.school_unit_code, c.group_id, c.subject_code, c.student_id, "
-        "CAST(c.teachers AS text[]) AS teachers, c.status FROM compliance_items c "
-        f"WHERE c.organiser_id = :org AND c.kind = :kind AND c.period = :period AND {affected_old}) " + _DIFF_SELECT)
+        f"{_STATUS} FROM derived d CROSS JOIN LATERAL ({_REPORT_OF[kind]}) rep), old AS ({old}) " + _DIFF_SELECT)
 
 
 # the items that differ: key (u, g, s, st), old teachers and status (ot, os), new (nt, ns)
@@ -286,8 +299,11 @@ _DIFF_SELECT = (
 # part of the cell kind's key): school unit, group, group × subject; per responsible teacher the
 # teacher and teacher × group × subject; nobody responsible → unassigned
 _CONTRIBUTIONS = (
-    "side AS (SELECT u, g, s, ot AS teachers, os AS status, -1 AS n FROM diff WHERE os IS NOT NULL "
-    "UNION ALL SELECT u, g, s, nt, ns, 1 FROM diff WHERE ns IS NOT NULL), "
+    # the items' sides summed per group × subject × teachers × status first (a whole window: 24,000
+    # items are a few hundred sides), then spread over the cells
+    "side AS (SELECT u, g, s, teachers, status, sum(n) AS n FROM ("
+    "SELECT u, g, s, ot AS teachers, os AS status, -1 AS n FROM diff WHERE os IS NOT NULL "
+    "UNION ALL SELECT u, g, s, nt, ns, 1 FROM diff WHERE ns IS NOT NULL) AS x GROUP BY 1, 2, 3, 4, 5), "
     "contrib AS (SELECT x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d CROSS JOIN LATERAL (VALUES "
     "('school_unit', '', '', ''), ('group', d.g, '', ''), ('group_subject', d.g, d.s, '')) AS x(cell_kind, g, s, t) "
     "UNION ALL SELECT x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
@@ -302,7 +318,7 @@ _CONTRIBUTIONS = (
 def _apply_sql(kind: WindowKind, whole: bool) -> str:
     """One statement per window: derive the differing items (`_diff_sql`), write them (upsert the
     new, delete the gone) and add their deltas to the cells — set-based, nothing through Python.
-    Returns how many items changed and how many cells were written."""
+    Returns how many items changed, were upserted, were deleted, and how many cells it brought to zero."""
     ctes = _diff_sql(kind, whole).removesuffix(_DIFF_SELECT)
     return (
         f"{ctes}, diff AS MATERIALIZED ({_DIFF_SELECT}), "
@@ -322,12 +338,18 @@ def _apply_sql(kind: WindowKind, whole: bool) -> str:
         "ON CONFLICT (organiser_id, kind, period, cell_kind, school_unit_code, group_id, subject_code, teacher_id) "
         "DO UPDATE SET expected = compliance_cells.expected + EXCLUDED.expected, "
         "on_time = compliance_cells.on_time + EXCLUDED.on_time, late = compliance_cells.late + EXCLUDED.late "
-        "RETURNING 1) "
+        "RETURNING expected = 0 AND on_time = 0 AND late = 0 AS empty) "
         "SELECT (SELECT count(*) FROM diff), (SELECT count(*) FROM up), (SELECT count(*) FROM gone), "
-        "(SELECT count(*) FROM cup)")
+        "(SELECT count(*) FROM cup WHERE empty)")
 
 
 _APPLY = {(kind, whole): text(_apply_sql(kind, whole)) for kind in WindowKind for whole in (False, True)}
+_NESTLOOP_OFF = text("SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)")
+_NESTLOOP_SET = text("SELECT set_config('enable_nestloop', :value, true)")
+_CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), "
+                     "set_config('plan_cache_mode', 'force_custom_plan', true)")
+_PLAN_CACHE_SET = text("SELECT set_config('plan_cache_mode', :value, true)")
+_ANALYZE = text("ANALYZE compliance_items, compliance_cells")
 _DROP_EMPTY_CELLS = text(
     "DELETE FROM compliance_cells WHERE organiser_id = :org AND kind = :kind AND period = :period "
     "AND expected = 0 AND on_time = 0 AND late = 0")
@@ -353,8 +375,21 @@ async def sync_window(session: AsyncSession, key: WindowKey, window: Window, tou
                    "g_groups": [g[1] for g in gs], "g_subjects": [g[2] for g in gs]}
         if not (pairs or gs or touched.students):
             return 0
-    changed, _upserted, _deleted, cells = (await session.execute(_APPLY[(key.kind, touched is None)], params)).one()
-    if cells:  # a cell whose items all went has no row
+    if touched is None:
+        # a whole window: its CTEs are estimated at one row each, and the planner made the roster ×
+        # the group subjects (6,000 × 320) a nested loop of seconds; hash joins for this statement
+        # only (the reports stay looked up per item, a lateral join is a nested loop by nature; the
+        # setting is local to the transaction, a failed statement rolls it back with the rest)
+        nestloop = (await session.execute(_NESTLOOP_OFF)).scalar_one()
+        changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, True)], params)).one()
+        await session.execute(_NESTLOOP_SET, {"value": nestloop})
+        # a window derived whole changes the tables' size by thousands of rows: their statistics now
+        # (this transaction's rows count), or the keyed statements are planned for the tables as they
+        # were — an empty table's estimates drove the deletion of gone items by a scan of the window
+        await session.execute(_ANALYZE)
+    else:
+        changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, False)], params)).one()
+    if emptied:  # a cell whose items all went has no row
         await session.execute(_DROP_EMPTY_CELLS, {"org": key.organiser_id, "kind": key.kind.value,
                                                   "period": key.period})
     return int(changed)
@@ -477,12 +512,18 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         for period in sorted(t.pairs):
             if ":R" in period:
                 await _track(session, WindowKey(WindowKind.assessment_round, organiser, period), t)
+    if not touched:
+        return
+    # the window statements planned for their parameters each time: the prepared statement's generic
+    # plan (PostgreSQL's choice after five runs) took about twice as long per window in a batch
+    plan_cache_mode = (await session.execute(_CUSTOM_PLANS)).scalar_one()
     for organiser, t in sorted(touched.items()):
         if t.whole:
             await _rederive_organiser(session, organiser)
             continue
         for key, window in await tracked_windows(session, organiser):
             await sync_window(session, key, window, None if key in t.fresh else t)
+    await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode})
 
 
 async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str]],

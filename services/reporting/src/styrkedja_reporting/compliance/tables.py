@@ -9,6 +9,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from ..metadata import metadata
 
+# items and cells are updated in place by every batch: with free room on each page the new version
+# stays on it and no index gets a new entry (a heap-only tuple update); migration 0014
+FILLFACTOR = 70
+
 
 def _window_key() -> list[Column[str]]:
     """The key of a compliance window, first in each table of one: organiser, kind and period (`2026/27:HT`,
@@ -47,6 +51,8 @@ compliance_items = Table(
     Column("status", String(10), nullable=False),
     # a batch touches the items of its students (forecasts, memberships): found without a scan
     Index("ix_compliance_items_student", "organiser_id", "kind", "period", "student_id"),
+    # every batch updates items' status in place: room on the page for a HOT update (no index entry)
+    postgresql_with={"fillfactor": FILLFACTOR},
 )
 
 # '' = not part of this cell kind's key (a primary key has no NULLs)
@@ -61,6 +67,7 @@ compliance_cells = Table(
     Column("expected", Integer, nullable=False),
     Column("on_time", Integer, nullable=False),
     Column("late", Integer, nullable=False),
+    postgresql_with={"fillfactor": FILLFACTOR},  # every batch adds to cells in place (HOT updates)
 )
 
 
