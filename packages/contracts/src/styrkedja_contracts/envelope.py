@@ -106,6 +106,37 @@ def find_personal_identity_number(value: Any, prefix: str = "") -> str | None:
     return None
 
 
+def _json_has_personal_identity_number(doc: Any) -> bool:
+    """Whether any string of a parsed JSON value (dict keys included, at any depth) contains a
+    personnummer: the same strings as `find_personal_identity_number` checks, without building a
+    path for each (the path is found only for a message that has one). Iterative, like
+    `iter_strings`, so deep nesting cannot exhaust the stack."""
+    has_pin = has_personal_identity_number
+    stack: list[Any] = [doc]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if isinstance(value, str):
+                    if has_pin(value):
+                        return True
+                elif isinstance(value, (dict, list)):
+                    push(value)
+                if isinstance(key, str) and has_pin(key):
+                    return True
+        elif isinstance(item, list):
+            for value in item:
+                if isinstance(value, str):
+                    if has_pin(value):
+                        return True
+                elif isinstance(value, (dict, list)):
+                    push(value)
+        elif isinstance(item, str) and has_pin(item):
+            return True
+    return False
+
+
 def _pin_error(path: str) -> PersonalIdentityNumberError:
     return PersonalIdentityNumberError(f"{path}: {PIN_ERROR}", fields=(path,))
 
@@ -178,9 +209,8 @@ def decode_event(
     if not isinstance(doc, dict):
         raise UndecodableEventError(f"message must be a JSON object, not {type(doc).__name__}")
 
-    path = find_personal_identity_number(doc)
-    if path:
-        raise _pin_error(path)
+    if _json_has_personal_identity_number(doc):
+        raise _pin_error(find_personal_identity_number(doc) or "(event)")
 
     try:
         envelope = Envelope.model_validate(doc)

@@ -64,6 +64,8 @@ class EventRegistry:
     ) -> None:
         self.models: dict[str, type[EventData]] = {}
         self.upcasters: dict[str, Upcaster] = dict(upcasters or {})
+        # type → newest type of its family, filled on use (decode asks per event), emptied on register
+        self._latest: dict[str, str] = {}
         for model in models:
             self.register(model)
 
@@ -74,6 +76,7 @@ class EventRegistry:
         if existing is not None and existing is not model:
             raise ValueError(f"{model.event_type} is already registered to {existing.__name__}")
         self.models[model.event_type] = model
+        self._latest.clear()
         return model
 
     def register_upcaster(self, from_type: str, upcaster: Upcaster) -> None:
@@ -101,13 +104,17 @@ class EventRegistry:
 
     def latest_type(self, event_type: str) -> str:
         """The newest registered type of the same ``<entity>.<verb>`` as ``event_type``."""
+        known = self._latest.get(event_type)
+        if known is not None:
+            return known
         family, version = parse_event_type(event_type)
         latest = self.latest_version(family)
         if latest is None or version > latest:
             raise UnknownEventTypeError(
                 f"type {event_type!r} is not a registered event type", fields=("type",)
             )
-        return _type_name(family, latest)
+        self._latest[event_type] = newest = _type_name(family, latest)
+        return newest
 
     def model_for(self, event_type: str) -> type[EventData]:
         """The data model registered for exactly ``event_type``."""
@@ -125,6 +132,8 @@ class EventRegistry:
         the chain. Exceptions raised by an upcaster propagate to the caller.
         """
         target = self.latest_type(event_type)
+        if target == event_type:  # the common case: already the newest version
+            return event_type, data
         family, version = parse_event_type(event_type)
         current = event_type
         while current != target:
