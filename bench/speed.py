@@ -372,6 +372,9 @@ def main() -> int:
                              "the aggregates), from the first to the last; the API equalled the recomputation "
                              f"{exact_after:.1f} s after that")
                 print(f"  {rate:,.0f} events/s ({seconds:.1f} s)", flush=True)
+                rss_after_apply = rss_mb(processes["reporting"].process.pid)
+                notes.append(f"reporting RSS after the apply stage: {rss_after_apply:.1f} MB")
+                print(f"  reporting RSS after apply {rss_after_apply:.1f} MB", flush=True)
 
         if "latency" in stages and "reporting" in processes:
             print("latency: POST → visible at ~1,000 events/s background load ...", flush=True)
@@ -398,6 +401,7 @@ def main() -> int:
         exact = None
         if "reporting" in processes:
             figures["reporting_rss_mb"] = rss_mb(processes["reporting"].process.pid)
+            print(f"  reporting RSS at the end {figures['reporting_rss_mb']:.1f} MB", flush=True)
             print("checking the cells against the recomputation ...", flush=True)
             wait_until_exact(processes["reporting"].url, data, timeout=600, tokens=tokens)
             consistency = httpx.get(processes["reporting"].url + "/v1/admin/consistency", headers=tokens.ops(),

@@ -105,7 +105,10 @@ def _pnr() -> str:
 
 
 HOSTILE_STRINGS = (_pnr(), f"elev {_pnr()} i 7b", "19" + _pnr().replace("-", ""), "１９９００１０１-１２３" +
-                   luhn_check_digit("900101123"), "a\x00b", "\ud800", "", "x" * 600, "2999", "not-a-uuid")
+                   luhn_check_digit("900101123"), "a\x00b", "\ud800", "", "x" * 600, "2999", "not-a-uuid",
+                   # shaped like a UUID (checked outside the per-string cache), a personnummer inside
+                   "aaaaaaaa-bbbb-cccc-dddd-" + "900101123" + luhn_check_digit("900101123") + "ab",
+                   "xx" + _pnr() + "-cccc-dddd-eeeeeeeeeeee", "3b0e6f0a-9c4d-4f7e-8a21-5d6c7e8f9a01")
 HOSTILE_VALUES: tuple[Any, ...] = (*HOSTILE_STRINGS, None, 0, -1, 2**31, 2**70, 1.5, True, [], {},
                                    [_pnr()], {_pnr(): 1}, {"k": [{"deep": _pnr()}]})
 

@@ -33,7 +33,7 @@ from .errors import (
     format_validation_errors,
 )
 from .events.base import EventData, iter_strings
-from .identifiers import PIN_ERROR, has_personal_identity_number
+from .identifiers import PIN_ERROR, contains_personal_identity_number, has_personal_identity_number
 from .registry import REGISTRY, EventRegistry, schema_uri
 
 __all__ = [
@@ -111,7 +111,6 @@ def _json_has_personal_identity_number(doc: Any) -> bool:
     personnummer: the same strings as `find_personal_identity_number` checks, without building a
     path for each (the path is found only for a message that has one). Iterative, like
     `iter_strings`, so deep nesting cannot exhaust the stack."""
-    has_pin = has_personal_identity_number
     stack: list[Any] = [doc]
     pop, push = stack.pop, stack.append
     while stack:
@@ -119,22 +118,31 @@ def _json_has_personal_identity_number(doc: Any) -> bool:
         if isinstance(item, dict):
             for key, value in item.items():
                 if isinstance(value, str):
-                    if has_pin(value):
+                    if _has_pin(value):
                         return True
                 elif isinstance(value, (dict, list)):
                     push(value)
-                if isinstance(key, str) and has_pin(key):
+                if isinstance(key, str) and _has_pin(key):
                     return True
         elif isinstance(item, list):
             for value in item:
                 if isinstance(value, str):
-                    if has_pin(value):
+                    if _has_pin(value):
                         return True
                 elif isinstance(value, (dict, list)):
                     push(value)
-        elif isinstance(item, str) and has_pin(item):
+        elif isinstance(item, str) and _has_pin(item):
             return True
     return False
+
+
+def _has_pin(text: str) -> bool:
+    """`has_personal_identity_number`, except that a string shaped like a canonical UUID (event,
+    assessment and subject ids: new in every event) is checked without entering the per-string
+    cache, where it would only push out the strings that do repeat (and hold memory)."""
+    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
+        return contains_personal_identity_number(text)
+    return has_personal_identity_number(text)
 
 
 def _pin_error(path: str) -> PersonalIdentityNumberError:

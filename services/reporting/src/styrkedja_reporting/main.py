@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, Runtime, create_service_app
 
-from .access.answers import AnswerCache, StateVersions, VersionReader
+from .access.answers import ANSWERS, AnswerCache, StateVersions, VersionReader
 from .access.routes import router as access_routes
 from .alerts import freshness as alert_freshness
 from .alerts import handlers as alerts
@@ -102,6 +102,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
                              consumer=consumer_spec(settings, registry))
     with_background(app, settings.freshness_sweep_seconds,
                     lambda runtime, every: alert_freshness.run_sweeper(runtime, every))
+    ANSWERS.max_bytes = settings.read_cache_max_mb * 2**20  # one cache per process, as its setting says
     with_answer_cache(app)
     return app
 
