@@ -24,3 +24,18 @@ def test_a_new_app_forgets_the_lag_of_the_one_before() -> None:
     freshness.follow_lag(lambda: 5)
     create_app(ReportingSettings(database_url="postgresql+asyncpg://u@127.0.0.1:1/x"))
     assert freshness._lag_source is None
+
+
+def test_the_answer_cache_takes_its_byte_budget_from_the_settings() -> None:
+    from styrkedja_reporting.access.answers import ANSWERS
+    from styrkedja_reporting.main import create_app
+    from styrkedja_reporting.settings import ReportingSettings
+
+    before = ANSWERS.max_bytes
+    try:
+        create_app(ReportingSettings(database_url="postgresql+asyncpg://u@127.0.0.1:1/x", read_cache_max_mb=3))
+        assert ANSWERS.max_bytes == 3 * 2**20
+        create_app(ReportingSettings(database_url="postgresql+asyncpg://u@127.0.0.1:1/x"))
+        assert ANSWERS.max_bytes == 16 * 2**20
+    finally:
+        ANSWERS.max_bytes = before
