@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import gc
 import hashlib
 import logging
 import multiprocessing
 import os
+import platform
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -203,6 +205,23 @@ def tune_garbage_collector(gen0_threshold: int) -> None:
         gc.set_threshold(gen0_threshold, *gc.get_threshold()[1:])
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
+
+
+def tune_allocator(trim_threshold: int | None, mmap_threshold: int | None, arena_max: int | None) -> bool:
+    """Set glibc's allocator (`mallopt`), like its MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_ and
+    MALLOC_ARENA_MAX_ variables would at start: a consumer catching up allocates large blocks per
+    batch, which glibc's defaults keep for reuse, so the process stays as large as its largest
+    moment. False where the C library is not glibc (nothing is set), or nothing was asked for."""
+    wanted = [(param, value) for param, value in ((_M_TRIM_THRESHOLD, trim_threshold),
+                                                  (_M_MMAP_THRESHOLD, mmap_threshold),
+                                                  (_M_ARENA_MAX, arena_max)) if value is not None]
+    if not wanted or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return all(libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)) == 1 for param, value in wanted)
+
+
 def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: Sequence[APIRouter], *,
                        title: str, uses_outbox: bool = True, consumer: ConsumerSpec | None = None,
                        require_token: bool = False) -> FastAPI:
@@ -213,6 +232,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tune_garbage_collector(settings.gc_gen0_threshold)
+        tune_allocator(settings.malloc_trim_threshold_bytes, settings.malloc_mmap_threshold_bytes,
+                       settings.malloc_arena_max)
         db = Database(settings.database_url, settings.database_pool_size)
         runtime = Runtime(settings=settings, db=db, metadata=metadata)
         if uses_outbox:

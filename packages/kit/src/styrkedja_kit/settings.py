@@ -103,6 +103,13 @@ class ServiceSettings(BaseSettings):
     # the cycle collector's young-generation threshold (Python's default 700; 0 keeps it): see
     # `app.tune_garbage_collector`
     gc_gen0_threshold: int = Field(50_000, ge=0)
+    # glibc's allocator (`app.tune_allocator`; None keeps glibc's own choice): freed memory above
+    # the trim threshold goes back to the system, blocks from the mmap threshold up get mappings of
+    # their own (returned whole when freed), at most this many arenas. Off by default; reporting sets
+    # them to stay within its memory target (bench/README.md)
+    malloc_trim_threshold_bytes: int | None = Field(None, ge=0)
+    malloc_mmap_threshold_bytes: int | None = Field(None, ge=0, le=32 * 2**20)
+    malloc_arena_max: int | None = Field(None, ge=1)
 
     @field_validator("database_url")
     @classmethod
