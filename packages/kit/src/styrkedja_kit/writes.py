@@ -295,7 +295,7 @@ class WritePath:
             return
         t = self.tables
         # in id order, as `_lock` locks: a new row's insert waits for a racing one in the same order
-        rows = sorted(rows, key=lambda row: row[t.id_column])  # type: ignore[no-any-return]
+        rows = sorted(rows, key=lambda row: row[t.id_column])
         await insert_rows(session, t.current, rows, conflict=[t.id_column], touch="updated_at")
         await (copy_rows if self.by_copy else insert_rows)(session, t.revisions, revision_rows)
 
