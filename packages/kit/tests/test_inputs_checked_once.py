@@ -194,3 +194,21 @@ def test_the_services_bulk_bodies_refuse_as_when_every_field_is_checked(module: 
         for value in bad:
             body = {**base, field: value}
             assert outcome(model, body) == outcome(every, body), (field, value)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(value=st.one_of(TEXT, VALUES, st.text(min_size=250, max_size=300)))
+def test_the_identifier_types_text_check_refuses_exactly_what_check_text_does(value: Any) -> None:
+    """`_reject_pin` answers a short clean string from the cache without calling `check_text`."""
+    from pydantic_core import PydanticCustomError
+
+    from styrkedja_contracts.identifiers import _reject_pin
+
+    def result(check: Any) -> Any:
+        try:
+            return "ok", check(value)
+        except PydanticCustomError as error:
+            return "refused", error.type
+
+    expected = result(check_text) if isinstance(value, str) else ("ok", value)
+    assert result(_reject_pin) == expected

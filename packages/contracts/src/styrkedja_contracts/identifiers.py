@@ -235,6 +235,10 @@ def _has_pin_cached(text: str) -> bool:
 
 
 def _reject_pin(value: Any) -> Any:
+    # The identifier types' text check (five fields of every batch item): a short string that
+    # obeys the rules is answered by the cache `check_text` would ask, without calling it.
+    if type(value) is str and len(value) <= 256 and _text_rule_broken(value) is None:
+        return value
     if isinstance(value, str):
         check_text(value)
     return value

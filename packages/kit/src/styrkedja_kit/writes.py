@@ -26,15 +26,16 @@ apply every rule of the event hands its event data over as `Checked` values inst
 validated model. They are not validated again: the envelope is made without a model and the
 whole event serialised by pydantic-core's encoder (the same bytes `CloudEvent.to_bytes` gives,
 but for the event's id and time). What the request could not have checked is checked here: the
-revision the write path numbers must fit a database integer. The current rows are one upsert
-(`INSERT … SELECT FROM unnest(…) ON CONFLICT`); revision rows and outbox rows one binary COPY each
-(`sets.copy_rows`: less CPU than unnest; its unique violation is the same `IntegrityError`, so
-the retry-then-409 above holds), whichever way the event was made.
+revision the write path numbers must fit a database integer. Current rows of stored ids are one
+upsert (`INSERT … SELECT FROM unnest(…) ON CONFLICT`); new current rows, revision rows and outbox
+rows one binary COPY each (`sets.copy_rows`: less CPU than unnest on both sides, no arrays to
+build and check element by element; its unique violation is the same `IntegrityError`, so the
+retry-then-409 above holds), whichever way the event was made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -235,7 +236,7 @@ class WritePath:
                 outcomes.append(Outcome(change.record_id, revision, False, True, new_row))
             if found:
                 raise RuleViolations(found)
-            await self._save(session, rows, revision_rows)
+            await self._save(session, rows, revision_rows, stored=current.keys())
             await self._outbox(session, outbox_rows)
         return outcomes
 
@@ -290,12 +291,18 @@ class WritePath:
         return Stored(row["revision"], row[self.tables.removed_column], row["content"])
 
     async def _save(self, session: AsyncSession, rows: list[dict[str, Any]],
-                    revision_rows: list[dict[str, Any]]) -> None:
+                    revision_rows: list[dict[str, Any]], stored: Collection[UUID]) -> None:
+        """Current rows: those of ids stored before (locked by `_lock`) upserted, new ones (with
+        `by_copy`) copied as plain inserts: a racing request that inserted the same id first makes
+        that a unique violation, retried like any other (the retry sees and locks its row)."""
         if not rows:
             return
         t = self.tables
         # in id order, as `_lock` locks: a new row's insert waits for a racing one in the same order
         rows = sorted(rows, key=lambda row: row[t.id_column])
+        if self.by_copy:
+            await copy_rows(session, t.current, [row for row in rows if row[t.id_column] not in stored])
+            rows = [row for row in rows if row[t.id_column] in stored]
         await insert_rows(session, t.current, rows, conflict=[t.id_column], touch="updated_at")
         await (copy_rows if self.by_copy else insert_rows)(session, t.revisions, revision_rows)
 
