@@ -68,9 +68,11 @@ def units_of(organiser_id: str, school_unit_code: str, group_id: str) -> list[Un
 
 
 async def lock_organisers(session: AsyncSession, organisers: Iterable[str]) -> None:
-    for organiser in sorted(set(organisers)):  # one order for every writer: no deadlock
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                              {"key": f"styrkedja.alerts.freshness:{organiser}"})
+    keys = [f"styrkedja.alerts.freshness:{organiser}" for organiser in sorted(set(organisers))]
+    if keys:  # one statement, taken in the list's order (one order for every writer: no deadlock)
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(k)) "
+                                   "FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS u(k, n) ORDER BY n"),
+                              {"keys": keys})
 
 
 async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:

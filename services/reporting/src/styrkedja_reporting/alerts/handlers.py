@@ -44,6 +44,7 @@ from ..figures.pass_share import PassTally
 from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
 from ..figures.tables import _reaches_values
 from ..metadata import metadata
+from ..registry import batch_memo
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import (
     _arrays,
@@ -152,11 +153,20 @@ class TallyKey(NamedTuple):
 
 
 async def load_thresholds(session: AsyncSession, organiser_ids: Iterable[str]) -> dict[str, Thresholds]:
-    t = alert_thresholds.c
-    rows = (await session.execute(select(alert_thresholds).where(t.organiser_id.in_(sorted(set(organiser_ids)))))
-            ).all()
-    return {r.organiser_id: Thresholds.of(str(r.drop_points), str(r.below_forecast_points), r.min_students)
-            for r in rows}
+    """The organisers' own thresholds (absent: the defaults); read once per organiser and batch."""
+    wanted = sorted(set(organiser_ids))
+    memo = batch_memo(session, "alert_thresholds")
+    missing = wanted if memo is None else [o for o in wanted if o not in memo]
+    found: dict[str, Thresholds | None] = dict.fromkeys(missing)
+    if missing:
+        t = alert_thresholds.c
+        rows = (await session.execute(select(alert_thresholds).where(t.organiser_id.in_(missing)))).all()
+        found.update({r.organiser_id: Thresholds.of(str(r.drop_points), str(r.below_forecast_points),
+                                                    r.min_students) for r in rows})
+    if memo is not None:
+        memo.update(found)
+        found = {o: memo[o] for o in wanted}
+    return {o: limits for o, limits in found.items() if limits is not None}
 
 
 # One lookup per cell through the aggregates' primary key (LATERAL: the keys drive an index scan
