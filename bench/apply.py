@@ -258,6 +258,7 @@ async def measure(label: str, package: str, infra: Infrastructure, directory: li
 
     per_batch: list[tuple[float, int]] = []  # (ms, statements) of each batch
     event.listen(Engine, "before_cursor_execute", count)
+    _TIMED.append(True)
     pg_cpu, cpu = postgres_cpu_seconds(infra.postgres.data_dir if infra.postgres else None), time.process_time()
     started = time.perf_counter()
     try:
@@ -268,6 +269,7 @@ async def measure(label: str, package: str, infra: Infrastructure, directory: li
             per_batch.append(((time.perf_counter() - at) * 1000, statements[0]))
     finally:
         event.remove(Engine, "before_cursor_execute", count)
+        _TIMED.clear()
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     pg_cpu = postgres_cpu_seconds(infra.postgres.data_dir if infra.postgres else None) - pg_cpu
@@ -287,6 +289,7 @@ async def measure(label: str, package: str, infra: Infrastructure, directory: li
 
 
 _PUBLISHED: list[int] = []
+_TIMED: list[bool] = []  # non-empty while `measure` times the batches (the profile's statements)
 
 
 async def publish(infra: Infrastructure, events: list) -> None:
@@ -348,8 +351,11 @@ def profiled(out: Path, run):  # noqa: ANN001, ANN201
         conn.info.setdefault("started", []).append(time.perf_counter())
 
     def after(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        started = conn.info["started"].pop()
+        if not _TIMED:
+            return  # the untimed setup (directory, rosters) and the recomputation are left out
         entry = spent.setdefault(" ".join(statement.split())[:110], [0.0, 0])
-        entry[0] += time.perf_counter() - conn.info["started"].pop()
+        entry[0] += time.perf_counter() - started
         entry[1] += 1
 
     event.listen(Engine, "before_cursor_execute", before)
