@@ -65,6 +65,7 @@ from .rules import (
     Observation,
     Status,
     Thresholds,
+    Verdict,
     alert_id,
     evaluate,
     judge_below_forecast,
@@ -343,6 +344,8 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
     decided = []
     for (cell, observation), aid in zip(judged, ids, strict=True):
         row = stored.get(aid)
+        if row is None and observation.verdict is not Verdict.dipping:
+            continue  # never alerted and not dipping: `evaluate` says nothing (most cells of a batch)
         decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
         if decision.action is not Action.nothing and decision.alert is not None:
             decided.append((decision.action, decision.alert))
