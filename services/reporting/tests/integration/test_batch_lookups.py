@@ -119,3 +119,30 @@ async def test_a_school_unit_moved_in_the_batch_counts_in_its_new_area(db):
                  ).scalar_one()
     assert (north, south) == (0, 20)
     assert await mismatches(db) == 0
+
+
+async def test_freshness_counts_a_units_students_once_whatever_the_groups(db):
+    from styrkedja_reporting.alerts.freshness import UnitKey, unit_states
+
+    await feed(db, [unit("organiser", "2999", None), unit("area", "north", "2999"),
+                    unit("school_unit", "su-1", "north", "12345678"), unit("school_unit", "su-2", "north", "23456789")])
+    events = results_of(12, "x")
+    # s-0 also in 8B of the first school unit (two groups, one student), and s-1 in its 7A
+    events += [published(uuid5(NS, "x-extra-0"), 1, "C", student="s-0", school_unit="12345678", group="8B"),
+               published(uuid5(NS, "x-extra-1"), 1, "C", student="s-1", school_unit="12345678", group="7A")]
+    await feed(db, events, 100)
+    async with db.sessions() as session:
+        rows = (await session.execute(text(
+            "SELECT organiser_id, unit_id, student_id FROM figure_students WHERE level = 'group' AND count > 0"))
+                ).all()
+        expected: dict[UnitKey, set[str]] = {}
+        for organiser, group, student in rows:
+            expected.setdefault(UnitKey(organiser, "group", group), set()).add(student)
+            expected.setdefault(UnitKey(organiser, "school_unit", group.split("/")[0]), set()).add(student)
+        keys = {UnitKey("2999", "group", "12345678/7A"), UnitKey("2999", "group", "12345678/8B"),
+                UnitKey("2999", "school_unit", "12345678"), UnitKey("2999", "group", "23456789/8B")}
+        wanted = await unit_states(session, keys)
+        swept = await unit_states(session, None, "2999")
+    assert {k: v.students for k, v in wanted.items()} == {k: len(expected[k]) for k in keys}
+    assert {k: v.students for k, v in swept.items()} == {k: len(v) for k, v in expected.items()}
+    assert wanted[UnitKey("2999", "school_unit", "12345678")].students == 7  # s-0…s-10 even, and s-1
