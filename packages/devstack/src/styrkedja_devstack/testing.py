@@ -1,5 +1,5 @@
 """Plain helpers for the services' in-process integration tests: a started app behind an httpx
-client, the outbox rows as decoded events, problem+json answers.
+client, the outbox rows as decoded events, problem+json answers, a producer that only records.
 
 No fixtures here (those are in `pytest_plugin`): each test module keeps its own service-specific
 fixtures and calls these.
@@ -7,6 +7,7 @@ fixtures and calls these.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,3 +86,18 @@ def problem_fields(response: httpx.Response) -> list[tuple[str, str]]:
     body = response.json()
     assert body["status"] == response.status_code and body["title"] and body["detail"]
     return [(e["field"], e["rule"]) for e in body["errors"]]
+
+
+class RecordingProducer:
+    """Stands in for aiokafka's producer where a test only needs what would have been sent
+    (dead letters, alerts): `send` records (topic, value, headers) and resolves at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, dict[str, bytes]]] = []
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None,
+                   headers: list[tuple[str, bytes]] | None = None) -> asyncio.Future[None]:
+        self.sent.append((topic, value, dict(headers or [])))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done

@@ -5,7 +5,6 @@ answer JSON, CSV and xlsx and refuse bad parameters with problem+json."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import random
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 
 from styrkedja_contracts import dead_letter_topic, new_event
 from styrkedja_contracts.events.lika import LikaActionPlanChangedV1, LikaSelfAssessmentPublishedV1
+from styrkedja_devstack.testing import RecordingProducer
 from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
@@ -46,17 +46,6 @@ def plan(name: str, organiser: str, code: str, revision: int, statuses: dict[str
                 "title": f"Aktivitet för {i}", "status": s, "priority": p}
                for n, (i, (s, p)) in enumerate(statuses.items())],
         changed_at=T0 + timedelta(minutes=revision)), source="/test")
-
-
-class RecordingProducer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, dict]] = []
-
-    async def send(self, topic, value, key, headers):
-        self.sent.append((topic, value, dict(headers)))
-        done = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
 
 
 def record(event, offset: int) -> ConsumerRecord:

@@ -5,7 +5,6 @@ the rest applied: the aggregates and figures then equal a recomputation from the
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
 from uuid import UUID, uuid5
 
@@ -16,6 +15,7 @@ from sqlalchemy import text
 
 from styrkedja_contracts import dead_letter_topic, new_event
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1
+from styrkedja_devstack.testing import RecordingProducer
 from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
 from styrkedja_reporting.figures import tables as figures
@@ -42,17 +42,6 @@ def published(n: int, student: str):
 def record(event, offset: int) -> ConsumerRecord:
     value = event.to_bytes()
     return ConsumerRecord("styrkedja.assessments", 0, offset, 0, 0, b"2999", value, None, 10, len(value), ())
-
-
-class RecordingProducer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, dict]] = []
-
-    async def send(self, topic, value, key, headers):
-        self.sent.append((topic, value, dict(headers)))
-        done = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
 
 
 async def test_a_copy_the_server_refuses_is_halved_dead_lettered_and_the_rest_applied(settings, monkeypatch):
