@@ -4,7 +4,7 @@ At 1,000 events/s the consumer's batches are small (tens to hundreds of events) 
 batch runs whatever its size decide its latency: the school units' areas (read under a shared lock
 by results, figures, support and alerts) and the organisers' alert thresholds (dip, below-forecast
 and freshness rules) are read once per batch (`registry.batch_memo`), and a directory change in the
-batch that moves a school unit forgets what was read. The figures stay those of a recomputation.
+batch that moves a school unit forgets what was read; the dip and below-forecast cells are decided together. The figures stay those of a recomputation.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def statements(db: Database) -> Iterator[Counter[str]]:
     """Counts of the statements run meanwhile, by a fragment that names what they do."""
     seen: Counter[str] = Counter()
     fragments = {"placement lock": "pg_advisory_xact_lock_shared", "placement read": "FROM school_unit_placements",
-                 "thresholds": "FROM alert_thresholds", "freshness lock": "styrkedja.alerts.freshness"}
+                 "thresholds": "FROM alert_thresholds", "freshness lock": "styrkedja.alerts.freshness",
+                 "alerts locked": "ORDER BY alerts.alert_id FOR UPDATE"}
 
     def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
         for name, fragment in fragments.items():
@@ -100,6 +101,8 @@ async def test_a_batch_reads_each_placement_and_threshold_once(db):
     # dip, below-forecast and freshness rules judge with the organiser's thresholds: read once
     assert seen["thresholds"] == 1, seen
     assert seen["freshness lock"] == 1, seen
+    # the dip and below-forecast cells decided together (freshness after the figures, on its own)
+    assert seen["alerts locked"] == 2, seen
     assert await mismatches(db) == 0
 
 

@@ -259,12 +259,18 @@ Cell = tuple[str, str, str, str, RoundPeriod]  # (level, aggregate unit id, orga
 
 async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay
-    await _evaluate_below_forecast(session, batch, now)
+    # both rules' cells decided together: one read of the stored alerts, one write per batch
+    judged = await _judged_below_forecast(session, batch)
     touched: set[Touched] = session.info.pop(_BEFORE, set())
     touched.update(_touched_of(item.event.data) for item in batch if item.event.type in ASSESSMENT_TYPES)
-    if not touched:
-        return
-    placement = await placement_of(session, {t.school_unit_code for t in touched})
+    if touched:
+        judged += await _judged_pass_drop(session, _cells_of(touched, await placement_of(
+            session, {t.school_unit_code for t in touched})))
+    if judged:
+        await decide(session, judged, now)
+
+
+def _cells_of(touched: set[Touched], placement: dict[str, str | None]) -> set[Cell]:
     cells: set[Cell] = set()
     for t in touched:
         period = RoundPeriod(SchoolYear.parse(t.school_year), t.round)
@@ -276,7 +282,7 @@ async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> 
         for level, unit in units:
             for p in (period, next_round(period)):
                 cells.add((level, unit, t.organiser_id, t.subject_code, p))
-    await judge_cells(session, cells, now)
+    return cells
 
 
 async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None) -> int:
@@ -317,6 +323,10 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
 
 async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) -> int:
     """`pass_share_drop` on each cell against the previous round; raise / resolve as `evaluate` says."""
+    return await decide(session, await _judged_pass_drop(session, cells), now)
+
+
+async def _judged_pass_drop(session: AsyncSession, cells: set[Cell]) -> list[tuple[AlertCell, Observation]]:
     # the few distinct periods labelled once (a cell key is a plain tuple: equal to its `TallyKey`)
     previous = {p: p.previous() for p in {c[4] for c in cells}}
     label = {p: (str(p.school_year), p.round) for p in {*previous, *previous.values()}}
@@ -331,7 +341,7 @@ async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) ->
         observation = _judge_pass_drop(tallies.get(now_key), tallies.get(then_key),
                                        stored.get(organiser, default))
         judged.append((cell, observation))
-    return await decide(session, judged, now)
+    return judged
 
 
 async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observation]], now: datetime) -> int:
@@ -424,7 +434,8 @@ async def forecast_tallies_of(session: AsyncSession, keys: Iterable[TermKey]
             for key, units_of in by_unit.items()}
 
 
-async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delivered], now: datetime) -> None:
+async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivered]
+                                 ) -> list[tuple[AlertCell, Observation]]:
     touched: set[ForecastTouched] = session.info.pop(_BEFORE_FORECASTS, set())
     forecasts: list[Any] = [item.event.data for item in batch if item.event.type in FORECAST_TYPES]
     touched.update(ForecastTouched(d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
@@ -441,7 +452,7 @@ async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delive
             ~fc.withdrawn))).all()
         touched.update(ForecastTouched(*row) for row in found)
     if not touched:
-        return
+        return []
     placement = await placement_of(session, {t.school_unit_code for t in touched})
     wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
     for t in touched:
@@ -451,12 +462,17 @@ async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delive
         area = placement.get(t.school_unit_code)
         if area:
             units.add(("area", area))
-    await judge_below_forecast_cells(session, wanted, now)
+    return await _below_forecast_judged(session, wanted)
 
 
 async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[str, str, str, str],
                                      set[tuple[str, str]]], now: datetime) -> int:
     """`below_forecast` on the given units per organiser × subject × school year × term."""
+    return await decide(session, await _below_forecast_judged(session, wanted), now)
+
+
+async def _below_forecast_judged(session: AsyncSession, wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]]
+                                 ) -> list[tuple[AlertCell, Observation]]:
     thresholds = await load_thresholds(session, {key[0] for key in wanted})
     default = Thresholds()
     judged = []
@@ -468,4 +484,4 @@ async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[s
             cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, period)
             judged.append((cell, judge_below_forecast(tallies.get((level, unit)),
                                                       thresholds.get(organiser, default))))
-    return await decide(session, judged, now)
+    return judged
