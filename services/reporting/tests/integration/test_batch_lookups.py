@@ -4,7 +4,8 @@ At 1,000 events/s the consumer's batches are small (tens to hundreds of events) 
 batch runs whatever its size decide its latency: the school units' areas (read under a shared lock
 by results, figures, support and alerts) and the organisers' alert thresholds (dip, below-forecast
 and freshness rules) are read once per batch (`registry.batch_memo`), and a directory change in the
-batch that moves a school unit forgets what was read; the dip and below-forecast cells are decided together. The figures stay those of a recomputation.
+batch that moves a school unit forgets what was read; the dip and below-forecast cells are decided
+together. The figures stay those of a recomputation.
 """
 
 from __future__ import annotations
