@@ -189,11 +189,16 @@ _PASS_TALLIES = text(
 async def pass_tallies(session: AsyncSession, keys: set[TallyKey]) -> dict[TallyKey, PassTally]:
     """Results and results reaching the pass level per cell, all kinds, years and genders together
     (one statement per batch; a cell without results is absent)."""
+    return {TallyKey(*key): PassTally(assessed_unknown=assessed, reaching_unknown=reaching)
+            for key, (assessed, reaching) in (await _pass_counts(session, keys)).items()}
+
+
+async def _pass_counts(session: AsyncSession, keys: set[Any]) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """`pass_tallies` as plain (assessed, reaching) pairs under plain tuple keys."""
     if not keys:
         return {}
     rows = (await session.execute(_PASS_TALLIES, _arrays(TallyKey._fields, sorted(keys)))).all()
-    return {TallyKey(*row[:6]): PassTally(assessed_unknown=int(row[6]), reaching_unknown=int(row[7]))
-            for row in rows}
+    return {tuple(row[:6]): (int(row[6]), int(row[7])) for row in rows}
 
 
 def _alert_of(row, cell: AlertCell) -> Alert:
@@ -251,7 +256,15 @@ async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action,
 
 # Pure and of frozen arguments: judged once per distinct (tally, tally compared with, thresholds) and
 # alert key, not once per cell and batch (most cells of a batch repeat a handful of small tallies).
-_judge_pass_drop = functools.lru_cache(maxsize=1 << 16)(judge_pass_drop)
+@functools.lru_cache(maxsize=1 << 16)
+def _judge_pass_drop(now: tuple[int, int], then: tuple[int, int], thresholds: Thresholds) -> Observation:
+    """`judge_pass_drop` of two cells' (assessed, reaching), all genders together (a cell without
+    results is (0, 0), as judge_pass_drop's None): judged once per distinct pair of counts."""
+    return judge_pass_drop(PassTally(assessed_unknown=now[0], reaching_unknown=now[1]),
+                           PassTally(assessed_unknown=then[0], reaching_unknown=then[1]), thresholds)
+
+
+_NO_RESULTS = (0, 0)
 _alert_id = functools.lru_cache(maxsize=1 << 17)(alert_id)
 
 Cell = tuple[str, str, str, str, RoundPeriod]  # (level, aggregate unit id, organiser, subject, period)
@@ -331,14 +344,14 @@ async def _judged_pass_drop(session: AsyncSession, cells: set[Cell]) -> list[tup
     previous = {p: p.previous() for p in {c[4] for c in cells}}
     label = {p: (str(p.school_year), p.round) for p in {*previous, *previous.values()}}
     keyed = [(c, (*c[:4], *label[c[4]]), (*c[:4], *label[previous[c[4]]])) for c in cells]
-    wanted = {TallyKey(*k) for _, now_key, then_key in keyed for k in (now_key, then_key)}
-    tallies: dict[Any, PassTally] = await pass_tallies(session, wanted)
+    wanted = {k for _, now_key, then_key in keyed for k in (now_key, then_key)}
+    tallies = await _pass_counts(session, wanted)
     stored = await load_thresholds(session, {c[2] for c in cells})
     default = Thresholds()  # frozen: one for every organiser without its own
     judged = []
     for (level, unit, organiser, subject, p), now_key, then_key in sorted(keyed, key=lambda k: k[1]):
         cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, p)
-        observation = _judge_pass_drop(tallies.get(now_key), tallies.get(then_key),
+        observation = _judge_pass_drop(tallies.get(now_key, _NO_RESULTS), tallies.get(then_key, _NO_RESULTS),
                                        stored.get(organiser, default))
         judged.append((cell, observation))
     return judged
