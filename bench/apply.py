@@ -247,19 +247,41 @@ async def measure(label: str, package: str, infra: Infrastructure, directory: li
     from aiokafka import TopicPartition
 
     loop, db, _ = await prepare(label, package, infra, directory, batch)
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
     items = delivered(events)
+    statements = [0]
+
+    def count(*_: object) -> None:
+        statements[0] += 1
+
+    per_batch: list[tuple[float, int]] = []  # (ms, statements) of each batch
+    event.listen(Engine, "before_cursor_execute", count)
+    _TIMED.append(True)
     pg_cpu, cpu = postgres_cpu_seconds(infra.postgres.data_dir if infra.postgres else None), time.process_time()
     started = time.perf_counter()
-    for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
-        await loop._apply(chunk, {TopicPartition(t, 0): chunk[-1].offset + 1 for t in {i.topic for i in chunk}})
+    try:
+        for start in range(0, len(items), batch):
+            chunk = items[start:start + batch]
+            at, statements[0] = time.perf_counter(), 0
+            await loop._apply(chunk, {TopicPartition(t, 0): chunk[-1].offset + 1 for t in {i.topic for i in chunk}})
+            per_batch.append(((time.perf_counter() - at) * 1000, statements[0]))
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+        _TIMED.clear()
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     pg_cpu = postgres_cpu_seconds(infra.postgres.data_dir if infra.postgres else None) - pg_cpu
+    ms = sorted(m for m, _ in per_batch)
     out = {"events": len(items), "batch": batch, "seconds": round(seconds, 2),
            "events_per_s": round(len(items) / seconds), **await counts(db),
            "cpu_seconds_python": round(cpu, 2), "cpu_seconds_postgres": round(pg_cpu, 2),
-           "events_per_cpu_second": round(len(items) / (cpu + pg_cpu)) if pg_cpu == pg_cpu else None}
+           "events_per_cpu_second": round(len(items) / (cpu + pg_cpu)) if pg_cpu == pg_cpu else None,
+           "cpu_ms_per_batch": round((cpu + pg_cpu) * 1000 / len(per_batch), 1) if pg_cpu == pg_cpu else None,
+           "ms_per_batch_p50": round(ms[len(ms) // 2], 1), "ms_per_batch_p90": round(ms[len(ms) * 9 // 10], 1),
+           "statements_per_batch_mean": round(sum(n for _, n in per_batch) / len(per_batch), 1),
+           "statements_per_batch_max": max(n for _, n in per_batch)}
     if check:
         out["recomputation_mismatches"] = await recomputation(db, package)
     await db.dispose()
@@ -267,6 +289,7 @@ async def measure(label: str, package: str, infra: Infrastructure, directory: li
 
 
 _PUBLISHED: list[int] = []
+_TIMED: list[bool] = []  # non-empty while `measure` times the batches (the profile's statements)
 
 
 async def publish(infra: Infrastructure, events: list) -> None:
@@ -328,8 +351,11 @@ def profiled(out: Path, run):  # noqa: ANN001, ANN201
         conn.info.setdefault("started", []).append(time.perf_counter())
 
     def after(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        started = conn.info["started"].pop()
+        if not _TIMED:
+            return  # the untimed setup (directory, rosters) and the recomputation are left out
         entry = spent.setdefault(" ".join(statement.split())[:110], [0.0, 0])
-        entry[0] += time.perf_counter() - conn.info["started"].pop()
+        entry[0] += time.perf_counter() - started
         entry[1] += 1
 
     event.listen(Engine, "before_cursor_execute", before)
@@ -343,6 +369,8 @@ def profiled(out: Path, run):  # noqa: ANN001, ANN201
         event.remove(Engine, "after_cursor_execute", after)
     ranked = sorted(spent.items(), key=lambda kv: -kv[1][0])[:20]
     top = "".join(f"{seconds:8.2f} s {n:6d}x  {sql}\n" for sql, (seconds, n) in ranked)
+    top += "\nthe most frequent statements:\n" + "".join(
+        f"{seconds:8.2f} s {n:6d}x  {sql}\n" for sql, (seconds, n) in sorted(spent.items(), key=lambda kv: -kv[1][1])[:25])
     out.write_text(f"{result}\n{top}\n" + profiler.output_text(unicode=True, show_all=False))
     print(f"profile: {out}", flush=True)
     return result

@@ -3,7 +3,9 @@ httpx ASGI client on an embedded PostgreSQL, batches of 1,000, relay off. Prints
 service process's CPU time per item (`time.process_time`: this process only, so what neighbours on
 a shared machine do is not counted; PostgreSQL is another process), and writes the profile as text
 to bench/results/profile-write-<label>.txt. `--no-profile`: the same run without the profiler (its
-overhead is not in the figures); `--json PATH`: adds `{label: {...}}` to that JSON file.
+overhead is not in the figures); `--json PATH`: adds `{label: {...}}` to that JSON file;
+`--by-unnest`: revision and outbox rows by `INSERT … SELECT FROM unnest` instead of COPY (to
+compare the two in one tree).
 
     .venv/bin/python bench/profile_write.py [--batches 20] [--label after] [--service forecast]
 """
@@ -43,6 +45,8 @@ def forecasts(data: Mittkoping, count: int) -> list[dict[str, Any]]:
 
 
 async def run(service: str, url: str, batches: int, profile: bool, tokens: Tokens) -> dict[str, Any]:
+    from styrkedja_kit.writes import WritePath
+    unnest = not getattr(WritePath, "by_copy", False)
     common = {"database_url": url, "outbox_enabled": False, "kafka_bootstrap_servers": "127.0.0.1:1",
               "auth_issuer": tokens.service_env["STYRKEDJA_AUTH_ISSUER"]}
     data = Mittkoping(seed=3)
@@ -70,7 +74,8 @@ async def run(service: str, url: str, batches: int, profile: bool, tokens: Token
     items = batches * 1000
     figures = {"service": service, "items": items, "batch": 1000, "items_per_s": round(items / seconds),
                "cpu_ms_per_item": round(cpu * 1000 / items, 4), "profiled": profile,
-               "note": "one client, in-process (httpx ASGI), relay off; CPU = this process only"}
+               "note": "one client, in-process (httpx ASGI), relay off; CPU = this process only",
+               "revision_and_outbox_rows": "unnest" if unnest else "copy"}
     print(f"{figures['items_per_s']:,} items/s, {figures['cpu_ms_per_item']} ms CPU per item ({service}, "
           f"one client, in-process{', profiled' if profile else ''})")
     if profiler is not None:
@@ -85,7 +90,11 @@ def main() -> int:
     parser.add_argument("--service", choices=("assessment", "forecast"), default="assessment")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--json", type=Path, help="add the figures under the label to this JSON file")
+    parser.add_argument("--by-unnest", action="store_true", help="revision and outbox rows by unnest, not COPY")
     args = parser.parse_args()
+    if args.by_unnest:
+        from styrkedja_kit.writes import WritePath
+        WritePath.by_copy = False
     state = Path(tempfile.mkdtemp(prefix="styrkedja-profile-"))
     state.chmod(0o755)
     pg = EmbeddedPostgres(state / "pgdata").start()

@@ -1,7 +1,13 @@
 """Set-based writes: many rows in one statement, `INSERT … SELECT FROM unnest(…)` with one array
 parameter per column, so a batch of a thousand rows is one round trip and one prepared statement
 whatever its size (an executemany is a round trip per row; a many-row VALUES list a new statement
-per batch size and thousands of parameters)."""
+per batch size and thousands of parameters).
+
+`copy_rows`: plain inserts (no upsert) by COPY, binary, on the session's own connection and
+transaction: less CPU per row on both sides than unnest (no arrays built and unpacked). A
+constraint violation inside COPY comes back from the driver as asyncpg's error; it is raised here
+as SQLAlchemy's `IntegrityError` (this is the one place), so callers that retry a concurrent
+write on a unique violation see the same exception whichever way the rows went."""
 
 from __future__ import annotations
 
@@ -9,9 +15,11 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
+from asyncpg.exceptions import IntegrityConstraintViolationError
 from pydantic_core import to_json
 from sqlalchemy import JSON, Table, TextClause, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -61,3 +69,30 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     update = tuple(c for c in columns if conflict is None or c not in conflict)
     await session.execute(_statement(table, columns, tuple(conflict) if conflict is not None else None,
                                      update, touch), params)
+
+
+async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (all with the same keys) by one binary COPY in the session's transaction, in
+    the rows' order (a serial id follows it). JSON columns are given as Python values and go as
+    their JSON text. A unique (or other integrity) violation raises SQLAlchemy's `IntegrityError`."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    if any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError(f"rows for {table.name} with different columns")
+    values: list[list[Any]] = []
+    for name in columns:
+        column = [row[name] for row in rows]
+        if _is_json(table, name):  # the dialect's jsonb codec takes the JSON text
+            column = [None if v is None else to_json(v).decode() for v in column]
+        values.append(column)
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():  # SQLAlchemy's adapter begins it at the first statement
+        await connection.exec_driver_sql("SELECT 1")
+    try:
+        await driver.copy_records_to_table(table.name, records=list(zip(*values, strict=True)), columns=columns,
+                                           schema_name=table.schema)
+    except IntegrityConstraintViolationError as error:
+        raise IntegrityError(f"COPY {table.name}", None, error) from error

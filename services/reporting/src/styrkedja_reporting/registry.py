@@ -24,6 +24,21 @@ from styrkedja_kit.consumer import Delivered
 from .metadata import metadata
 
 BatchHandler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
+_MEMO = "styrkedja.batch_memo"
+
+
+def batch_memo(session: AsyncSession, name: str) -> dict[Any, Any] | None:
+    """A dict kept for one batch's handlers (None outside a batch): a lookup several handlers make
+    (a school unit's area, an organiser's thresholds) read once per batch, not once per handler.
+    Whoever changes what a memo holds within the batch clears it (`forget`)."""
+    memo = session.info.get(_MEMO)
+    return None if memo is None else memo.setdefault(name, {})
+
+
+def forget(session: AsyncSession, name: str) -> None:
+    memo = session.info.get(_MEMO)
+    if memo is not None:
+        memo.pop(name, None)
 
 freshness = Table(
     "freshness", metadata,
@@ -58,11 +73,15 @@ class HandlerRegistry:
         return any(event_type in types for types, _ in self._handlers)
 
     async def __call__(self, session: AsyncSession, batch: Sequence[Delivered]) -> None:
-        for types, handler in self._handlers:
-            items = [item for item in batch if item.event.type in types]
-            if items:
-                await handler(session, items)
-        await _note_freshness(session, batch)
+        session.info[_MEMO] = {}  # this batch's only: never a previous transaction's
+        try:
+            for types, handler in self._handlers:
+                items = [item for item in batch if item.event.type in types]
+                if items:
+                    await handler(session, items)
+            await _note_freshness(session, batch)
+        finally:
+            session.info.pop(_MEMO, None)
 
 
 async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:

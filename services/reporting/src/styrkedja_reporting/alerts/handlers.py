@@ -44,6 +44,7 @@ from ..figures.pass_share import PassTally
 from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
 from ..figures.tables import _reaches_values
 from ..metadata import metadata
+from ..registry import batch_memo
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import (
     _arrays,
@@ -64,6 +65,7 @@ from .rules import (
     Observation,
     Status,
     Thresholds,
+    Verdict,
     alert_id,
     evaluate,
     judge_below_forecast,
@@ -152,11 +154,20 @@ class TallyKey(NamedTuple):
 
 
 async def load_thresholds(session: AsyncSession, organiser_ids: Iterable[str]) -> dict[str, Thresholds]:
-    t = alert_thresholds.c
-    rows = (await session.execute(select(alert_thresholds).where(t.organiser_id.in_(sorted(set(organiser_ids)))))
-            ).all()
-    return {r.organiser_id: Thresholds.of(str(r.drop_points), str(r.below_forecast_points), r.min_students)
-            for r in rows}
+    """The organisers' own thresholds (absent: the defaults); read once per organiser and batch."""
+    wanted = sorted(set(organiser_ids))
+    memo = batch_memo(session, "alert_thresholds")
+    missing = wanted if memo is None else [o for o in wanted if o not in memo]
+    found: dict[str, Thresholds | None] = dict.fromkeys(missing)
+    if missing:
+        t = alert_thresholds.c
+        rows = (await session.execute(select(alert_thresholds).where(t.organiser_id.in_(missing)))).all()
+        found.update({r.organiser_id: Thresholds.of(str(r.drop_points), str(r.below_forecast_points),
+                                                    r.min_students) for r in rows})
+    if memo is not None:
+        memo.update(found)
+        found = {o: memo[o] for o in wanted}
+    return {o: limits for o, limits in found.items() if limits is not None}
 
 
 # One lookup per cell through the aggregates' primary key (LATERAL: the keys drive an index scan
@@ -178,11 +189,16 @@ _PASS_TALLIES = text(
 async def pass_tallies(session: AsyncSession, keys: set[TallyKey]) -> dict[TallyKey, PassTally]:
     """Results and results reaching the pass level per cell, all kinds, years and genders together
     (one statement per batch; a cell without results is absent)."""
+    return {TallyKey(*key): PassTally(assessed_unknown=assessed, reaching_unknown=reaching)
+            for key, (assessed, reaching) in (await _pass_counts(session, keys)).items()}
+
+
+async def _pass_counts(session: AsyncSession, keys: set[Any]) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """`pass_tallies` as plain (assessed, reaching) pairs under plain tuple keys."""
     if not keys:
         return {}
     rows = (await session.execute(_PASS_TALLIES, _arrays(TallyKey._fields, sorted(keys)))).all()
-    return {TallyKey(*row[:6]): PassTally(assessed_unknown=int(row[6]), reaching_unknown=int(row[7]))
-            for row in rows}
+    return {tuple(row[:6]): (int(row[6]), int(row[7])) for row in rows}
 
 
 def _alert_of(row, cell: AlertCell) -> Alert:
@@ -240,7 +256,15 @@ async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action,
 
 # Pure and of frozen arguments: judged once per distinct (tally, tally compared with, thresholds) and
 # alert key, not once per cell and batch (most cells of a batch repeat a handful of small tallies).
-_judge_pass_drop = functools.lru_cache(maxsize=1 << 16)(judge_pass_drop)
+@functools.lru_cache(maxsize=1 << 16)
+def _judge_pass_drop(now: tuple[int, int], then: tuple[int, int], thresholds: Thresholds) -> Observation:
+    """`judge_pass_drop` of two cells' (assessed, reaching), all genders together (a cell without
+    results is (0, 0), as judge_pass_drop's None): judged once per distinct pair of counts."""
+    return judge_pass_drop(PassTally(assessed_unknown=now[0], reaching_unknown=now[1]),
+                           PassTally(assessed_unknown=then[0], reaching_unknown=then[1]), thresholds)
+
+
+_NO_RESULTS = (0, 0)
 _alert_id = functools.lru_cache(maxsize=1 << 17)(alert_id)
 
 Cell = tuple[str, str, str, str, RoundPeriod]  # (level, aggregate unit id, organiser, subject, period)
@@ -248,12 +272,18 @@ Cell = tuple[str, str, str, str, RoundPeriod]  # (level, aggregate unit id, orga
 
 async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay
-    await _evaluate_below_forecast(session, batch, now)
+    # both rules' cells decided together: one read of the stored alerts, one write per batch
+    judged = await _judged_below_forecast(session, batch)
     touched: set[Touched] = session.info.pop(_BEFORE, set())
     touched.update(_touched_of(item.event.data) for item in batch if item.event.type in ASSESSMENT_TYPES)
-    if not touched:
-        return
-    placement = await placement_of(session, {t.school_unit_code for t in touched})
+    if touched:
+        judged += await _judged_pass_drop(session, _cells_of(touched, await placement_of(
+            session, {t.school_unit_code for t in touched})))
+    if judged:
+        await decide(session, judged, now)
+
+
+def _cells_of(touched: set[Touched], placement: dict[str, str | None]) -> set[Cell]:
     cells: set[Cell] = set()
     for t in touched:
         period = RoundPeriod(SchoolYear.parse(t.school_year), t.round)
@@ -265,7 +295,7 @@ async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> 
         for level, unit in units:
             for p in (period, next_round(period)):
                 cells.add((level, unit, t.organiser_id, t.subject_code, p))
-    await judge_cells(session, cells, now)
+    return cells
 
 
 async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None) -> int:
@@ -306,21 +336,25 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
 
 async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) -> int:
     """`pass_share_drop` on each cell against the previous round; raise / resolve as `evaluate` says."""
+    return await decide(session, await _judged_pass_drop(session, cells), now)
+
+
+async def _judged_pass_drop(session: AsyncSession, cells: set[Cell]) -> list[tuple[AlertCell, Observation]]:
     # the few distinct periods labelled once (a cell key is a plain tuple: equal to its `TallyKey`)
     previous = {p: p.previous() for p in {c[4] for c in cells}}
     label = {p: (str(p.school_year), p.round) for p in {*previous, *previous.values()}}
     keyed = [(c, (*c[:4], *label[c[4]]), (*c[:4], *label[previous[c[4]]])) for c in cells]
-    wanted = {TallyKey(*k) for _, now_key, then_key in keyed for k in (now_key, then_key)}
-    tallies: dict[Any, PassTally] = await pass_tallies(session, wanted)
+    wanted = {k for _, now_key, then_key in keyed for k in (now_key, then_key)}
+    tallies = await _pass_counts(session, wanted)
     stored = await load_thresholds(session, {c[2] for c in cells})
     default = Thresholds()  # frozen: one for every organiser without its own
     judged = []
     for (level, unit, organiser, subject, p), now_key, then_key in sorted(keyed, key=lambda k: k[1]):
         cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, p)
-        observation = _judge_pass_drop(tallies.get(now_key), tallies.get(then_key),
+        observation = _judge_pass_drop(tallies.get(now_key, _NO_RESULTS), tallies.get(then_key, _NO_RESULTS),
                                        stored.get(organiser, default))
         judged.append((cell, observation))
-    return await decide(session, judged, now)
+    return judged
 
 
 async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observation]], now: datetime) -> int:
@@ -333,6 +367,8 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
     decided = []
     for (cell, observation), aid in zip(judged, ids, strict=True):
         row = stored.get(aid)
+        if row is None and observation.verdict is not Verdict.dipping:
+            continue  # never alerted and not dipping: `evaluate` says nothing (most cells of a batch)
         decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
         if decision.action is not Action.nothing and decision.alert is not None:
             decided.append((decision.action, decision.alert))
@@ -411,7 +447,8 @@ async def forecast_tallies_of(session: AsyncSession, keys: Iterable[TermKey]
             for key, units_of in by_unit.items()}
 
 
-async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delivered], now: datetime) -> None:
+async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivered]
+                                 ) -> list[tuple[AlertCell, Observation]]:
     touched: set[ForecastTouched] = session.info.pop(_BEFORE_FORECASTS, set())
     forecasts: list[Any] = [item.event.data for item in batch if item.event.type in FORECAST_TYPES]
     touched.update(ForecastTouched(d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
@@ -428,7 +465,7 @@ async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delive
             ~fc.withdrawn))).all()
         touched.update(ForecastTouched(*row) for row in found)
     if not touched:
-        return
+        return []
     placement = await placement_of(session, {t.school_unit_code for t in touched})
     wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
     for t in touched:
@@ -438,12 +475,17 @@ async def _evaluate_below_forecast(session: AsyncSession, batch: Sequence[Delive
         area = placement.get(t.school_unit_code)
         if area:
             units.add(("area", area))
-    await judge_below_forecast_cells(session, wanted, now)
+    return await _below_forecast_judged(session, wanted)
 
 
 async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[str, str, str, str],
                                      set[tuple[str, str]]], now: datetime) -> int:
     """`below_forecast` on the given units per organiser × subject × school year × term."""
+    return await decide(session, await _below_forecast_judged(session, wanted), now)
+
+
+async def _below_forecast_judged(session: AsyncSession, wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]]
+                                 ) -> list[tuple[AlertCell, Observation]]:
     thresholds = await load_thresholds(session, {key[0] for key in wanted})
     default = Thresholds()
     judged = []
@@ -455,4 +497,4 @@ async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[s
             cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, period)
             judged.append((cell, judge_below_forecast(tallies.get((level, unit)),
                                                       thresholds.get(organiser, default))))
-    return await decide(session, judged, now)
+    return judged

@@ -128,6 +128,17 @@ async def tracked_windows(session: AsyncSession, organiser_id: str) -> list[tupl
             for r in rows]
 
 
+async def tracked_windows_of(session: AsyncSession, organisers: Sequence[str]
+                             ) -> dict[str, dict[WindowKey, Window]]:
+    """`tracked_windows` of several organisers, in one statement."""
+    w = compliance_windows.c
+    out: dict[str, dict[WindowKey, Window]] = {}
+    for r in (await session.execute(select(compliance_windows).where(w.organiser_id.in_(organisers)))).all():
+        out.setdefault(r.organiser_id, {})[WindowKey(WindowKind(r.kind), r.organiser_id, r.period)] = Window(
+            r.opens, r.deadline, r.timezone)
+    return out
+
+
 # --- the recomputation (pure rules over everything; the consistency check's side) -----------------
 
 def _received_at(late: bool, window: Window) -> datetime:
@@ -504,16 +515,19 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
                 touched[organiser].students.add(student)
     assignments |= set(removed["teaching_assignment"])
     await _assignment_scopes(session, sorted(assignments), touched)
+    if not touched:
+        return
+    # the touched organisers' windows in one statement; one already tracked is neither dated nor
+    # inserted again (a small batch used to pay a calendar read and an insert per window)
+    tracked = await tracked_windows_of(session, sorted(touched))
     # windows tracked from the first report of the organiser × period (rounds: when the calendar
     # sets a deadline for the round); a new one is derived whole
     for organiser, period in sorted(forecast_periods):
-        await _track(session, WindowKey(WindowKind.forecast, organiser, period), touched[organiser])
+        await _track(session, WindowKey(WindowKind.forecast, organiser, period), touched[organiser], tracked)
     for organiser, t in sorted(touched.items()):
         for period in sorted(t.pairs):
             if ":R" in period:
-                await _track(session, WindowKey(WindowKind.assessment_round, organiser, period), t)
-    if not touched:
-        return
+                await _track(session, WindowKey(WindowKind.assessment_round, organiser, period), t, tracked)
     # the window statements planned for their parameters each time: the prepared statement's generic
     # plan (PostgreSQL's choice after five runs) took about twice as long per window in a batch
     plan_cache_mode = (await session.execute(_CUSTOM_PLANS)).scalar_one()
@@ -521,7 +535,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         if t.whole:
             await _rederive_organiser(session, organiser)
             continue
-        for key, window in await tracked_windows(session, organiser):
+        for key, window in sorted(tracked.get(organiser, {}).items(), key=lambda kw: (kw[0].kind.value, kw[0].period)):
             await sync_window(session, key, window, None if key in t.fresh else t)
     await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode})
 
@@ -553,9 +567,12 @@ async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str
             sorted(mirror, key=lambda r: tuple(r.values())))
 
 
-async def _track(session: AsyncSession, key: WindowKey, touched: Touched) -> None:
+async def _track(session: AsyncSession, key: WindowKey, touched: Touched,
+                 tracked: dict[str, dict[WindowKey, Window]] | None = None) -> None:
     """Start tracking a window (a round only when the calendar sets its deadline); a new one is
-    noted in `touched.fresh`."""
+    noted in `touched.fresh` (and in `tracked`, the organisers' windows read before, if given)."""
+    if tracked is not None and key in tracked.get(key.organiser_id, {}):
+        return
     window = window_for(key, await calendar_of(session, key.organiser_id))
     if window is None:
         return
@@ -564,6 +581,8 @@ async def _track(session: AsyncSession, key: WindowKey, touched: Touched) -> Non
                                                 timezone=window.timezone).on_conflict_do_nothing()
     if (await session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
         touched.fresh.add(key)
+        if tracked is not None:
+            tracked.setdefault(key.organiser_id, {})[key] = window
 
 
 async def _rederive_organiser(session: AsyncSession, organiser_id: str) -> None:

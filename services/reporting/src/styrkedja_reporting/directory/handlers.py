@@ -19,7 +19,7 @@ from styrkedja_contracts import (
 )
 from styrkedja_kit.consumer import Delivered
 
-from ..registry import plain_data
+from ..registry import forget, plain_data
 from . import tables as t
 from .rosters import rebuild_rosters
 from .rules import Row, moves, newest, unit_scope
@@ -138,6 +138,7 @@ async def _replace(session: AsyncSession, unit_rows: list[Row], on_moves: OnMove
     await session.execute(stmt.on_conflict_do_update(
         index_elements=["school_unit_code"],
         set_={"area_id": stmt.excluded.area_id, "organiser_id": stmt.excluded.organiser_id}))
+    forget(session, t.PLACEMENT_MEMO)  # a school unit read earlier in the batch may have moved
     await on_moves(session, changed)
 
 

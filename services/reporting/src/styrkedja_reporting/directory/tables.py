@@ -15,6 +15,8 @@ from ..metadata import metadata
 # pg_advisory_xact_lock(PLACEMENT_LOCK, hashtext(school_unit_code)): moving a school unit between
 # areas and applying results of that school unit never interleave (see results.placement_of)
 PLACEMENT_LOCK = 812_001
+#: the batch memo (`registry.batch_memo`) of school unit → area read under that lock (`results.placement_of`)
+PLACEMENT_MEMO = "placement"
 
 units = Table(
     "directory_units", metadata,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Role, authorize
+from styrkedja_kit.db import Database
 from styrkedja_kit.inputs import OrganiserIdParam
 
 from ..compliance.handlers import mismatches as compliance_mismatches
@@ -42,18 +46,26 @@ class Unplaced(BaseModel):
     forecasts: int
 
 
-@router.get("/consistency", response_model=Consistency)
-async def consistency(request: Request, principal: Principal = authorize(Role.OPS, description="ops")
-                      ) -> Consistency:
-    """Invariant 3: every materialised cell of every level (results and the figures' state) equals the same
-    figure recomputed from the facts."""
-    async with runtime_of(request).db.sessions() as session:
-        a = await ASSESSMENTS.mismatches(session)
-        f = await FORECASTS.mismatches(session)
-        c = await compliance_mismatches(session)
-        fig = await figures.mismatches(session)
-        fig["rosters"] = await roster_mismatches(session)  # the materialised roster sizes (coverage)
-        s = await support_mismatches(session)
+@asynccontextmanager
+async def snapshot(db: Database) -> AsyncIterator[AsyncSession]:
+    """A session whose statements all read ONE snapshot of the database (REPEATABLE READ).
+    Several comparisons read the facts in one statement and the materialised rows in a later one
+    (below the pass level without support, the figures' and compliance's pure-rule recomputations); at
+    READ COMMITTED a batch the consumer commits between the two shows as cells that differ, though
+    every committed state is exact."""
+    async with db.sessions() as session:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        yield session
+
+
+async def consistency_of(session: AsyncSession) -> Consistency:
+    """Every comparison of the consistency check, in `session` (take it from `snapshot`)."""
+    a = await ASSESSMENTS.mismatches(session)
+    f = await FORECASTS.mismatches(session)
+    c = await compliance_mismatches(session)
+    fig = await figures.mismatches(session)
+    fig["rosters"] = await roster_mismatches(session)  # the materialised roster sizes (coverage)
+    s = await support_mismatches(session)
     total_a, total_f = sum(a.values()), sum(f.values())
     total_fig = sum(sum(levels.values()) for levels in fig.values())
     total_s = sum(sum(levels.values()) for levels in s.values())
@@ -62,6 +74,15 @@ async def consistency(request: Request, principal: Principal = authorize(Role.OP
                        per_level={"assessments": a, "forecasts": f, **s},
                        figure_cell_mismatches=total_fig, figures_per_level=fig,
                        consistent=total_a == total_f == c == total_s == total_fig == 0)
+
+
+@router.get("/consistency", response_model=Consistency)
+async def consistency(request: Request, principal: Principal = authorize(Role.OPS, description="ops")
+                      ) -> Consistency:
+    """Invariant 3: every materialised cell of every level (results and the figures' state) equals the same
+    figure recomputed from the facts, all read in one snapshot (also while the consumer applies batches)."""
+    async with snapshot(runtime_of(request).db) as session:
+        return await consistency_of(session)
 
 
 def _unplaced_sql(facts: str, hidden: str) -> str:

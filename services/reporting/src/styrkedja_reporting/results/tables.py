@@ -37,8 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..directory.tables import PLACEMENT_LOCK, placements
+from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
+from ..registry import batch_memo
 from .rules import GROUP_SEPARATOR, LEVELS, MATERIALISED, NATION, AssessmentFact, ForecastFact, Placement
 
 
@@ -291,10 +292,26 @@ FORECASTS = FactStore(forecast_facts, forecast_aggregates, ForecastFact, FORECAS
 STORES = {"assessments": ASSESSMENTS, "forecasts": FORECASTS}
 
 
+_UNPLACED = object()
+
+
 async def placement_of(session: AsyncSession, codes: Iterable[str]) -> Placement:
     """The area of each school unit, read under a shared lock per school unit: a directory
     change moving one of them waits for this batch, and this batch for it (see directory)."""
     codes = sorted(set(codes))
+    # within a batch a school unit is locked and read once (the lock holds to the transaction's end,
+    # so what was read stays true; the directory handler forgets the memo when it moves one)
+    memo = batch_memo(session, PLACEMENT_MEMO)
+    if memo is None:
+        return await _placement_read(session, codes)
+    missing = [c for c in codes if c not in memo]
+    if missing:
+        memo.update(dict.fromkeys(missing, _UNPLACED))
+        memo.update(await _placement_read(session, missing))
+    return {c: memo[c] for c in codes if memo[c] is not _UNPLACED}
+
+
+async def _placement_read(session: AsyncSession, codes: list[str]) -> Placement:
     if not codes:
         return {}
     await session.execute(text(

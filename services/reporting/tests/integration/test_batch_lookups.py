@@ -1,0 +1,152 @@
+"""The fixed cost of a batch: a lookup several handlers make is made once per batch.
+
+At 1,000 events/s the consumer's batches are small (tens to hundreds of events) and the statements a
+batch runs whatever its size decide its latency: the school units' areas (read under a shared lock
+by results, figures, support and alerts) and the organisers' alert thresholds (dip, below-forecast
+and freshness rules) are read once per batch (`registry.batch_memo`), and a directory change in the
+batch that moves a school unit forgets what was read; the dip and below-forecast cells are decided
+together. The figures stay those of a recomputation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from uuid import uuid5
+
+import pytest
+from sqlalchemy import event, text
+
+from styrkedja_contracts import OrganisationUnitUpsertedV1, new_event
+from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import Database
+from styrkedja_reporting.figures import tables as figure_tables
+from styrkedja_reporting.main import handler_registry
+from styrkedja_reporting.results import tables as results_tables
+
+from .test_apply_batch import NS, TOPIC, published, submitted
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+apply_batch = handler_registry()
+T0 = datetime(2026, 9, 1, 8, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(fresh_database):
+    database = Database(fresh_database("styrkedja_reporting"))
+    yield database
+    await database.dispose()
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[Counter[str]]:
+    """Counts of the statements run meanwhile, by a fragment that names what they do."""
+    seen: Counter[str] = Counter()
+    fragments = {"placement lock": "pg_advisory_xact_lock_shared", "placement read": "FROM school_unit_placements",
+                 "thresholds": "FROM alert_thresholds", "freshness lock": "styrkedja.alerts.freshness",
+                 "alerts locked": "ORDER BY alerts.alert_id FOR UPDATE"}
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        for name, fragment in fragments.items():
+            if fragment in statement or fragment in str(parameters):
+                seen[name] += 1
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def feed(db: Database, batch: list, start: int = 0) -> None:
+    delivered = [Delivered(e, TOPIC.get(e.type.split(".")[2], "styrkedja.organisation"), 0, start + n)
+                 for n, e in enumerate(batch)]
+    async with db.sessions.begin() as session:
+        await apply_batch(session, delivered)
+
+
+def unit(unit_type: str, unit_id: str, parent: str | None, code: str | None = None, at: int = 0):
+    return new_event(OrganisationUnitUpsertedV1(
+        unit_type=unit_type, unit_id=unit_id, organiser_id="2999", parent_id=parent, name=unit_id,
+        school_unit_code=code, updated_at=T0.replace(minute=at)), source="/test")
+
+
+def results_of(n: int, tag: str) -> list:
+    out = []
+    for i in range(n):
+        place = {"school_unit": ("12345678", "23456789")[i % 2], "group": ("7A", "8B")[i % 2]}
+        out.append(published(uuid5(NS, f"{tag}-a{i}"), 1, "CF"[i % 2], student=f"s-{i}",
+                             round_=1 + i % 2, **place))
+        out.append(submitted(uuid5(NS, f"{tag}-f{i}"), 1, student=f"s-{i}", **place))
+    return out
+
+
+async def mismatches(db: Database) -> int:
+    async with db.sessions() as session:
+        found = sum((await results_tables.ASSESSMENTS.mismatches(session)).values())
+        found += sum((await results_tables.FORECASTS.mismatches(session)).values())
+        return found + sum(sum(levels.values()) for levels in (await figure_tables.mismatches(session)).values())
+
+
+async def test_a_batch_reads_each_placement_and_threshold_once(db):
+    await feed(db, [unit("organiser", "2999", None), unit("area", "north", "2999"), unit("area", "south", "2999"),
+                    unit("school_unit", "su-1", "north", "12345678"), unit("school_unit", "su-2", "south", "23456789")])
+    with statements(db) as seen:
+        await feed(db, results_of(40, "one"), 100)
+    # results, figures, support and alerts all place the batch's school units: one lock, one read
+    assert seen["placement lock"] == 1, seen
+    assert seen["placement read"] == 1, seen
+    # dip, below-forecast and freshness rules judge with the organiser's thresholds: read once
+    assert seen["thresholds"] == 1, seen
+    assert seen["freshness lock"] == 1, seen
+    # the dip and below-forecast cells decided together (freshness after the figures, on its own)
+    assert seen["alerts locked"] == 2, seen
+    assert await mismatches(db) == 0
+
+
+async def test_a_school_unit_moved_in_the_batch_counts_in_its_new_area(db):
+    await feed(db, [unit("organiser", "2999", None), unit("area", "north", "2999"), unit("area", "south", "2999"),
+                    unit("school_unit", "su-1", "north", "12345678"), unit("school_unit", "su-2", "south", "23456789")])
+    await feed(db, results_of(10, "before"), 100)
+    # the move and more results in one batch: the results are placed with the newest tree, and the
+    # results moved with the school unit; nothing counts in the area it left
+    await feed(db, [unit("school_unit", "su-1", "south", "12345678", at=5), *results_of(10, "after")], 200)
+    async with db.sessions() as session:
+        north = (await session.execute(text(
+            "SELECT coalesce(sum(count), 0) FROM assessment_aggregates WHERE level = 'area' AND unit_id = 'north'"))
+                 ).scalar_one()
+        south = (await session.execute(text(
+            "SELECT coalesce(sum(count), 0) FROM assessment_aggregates WHERE level = 'area' AND unit_id = 'south'"))
+                 ).scalar_one()
+    assert (north, south) == (0, 20)
+    assert await mismatches(db) == 0
+
+
+async def test_freshness_counts_a_units_students_once_whatever_the_groups(db):
+    from styrkedja_reporting.alerts.freshness import UnitKey, unit_states
+
+    await feed(db, [unit("organiser", "2999", None), unit("area", "north", "2999"),
+                    unit("school_unit", "su-1", "north", "12345678"), unit("school_unit", "su-2", "north", "23456789")])
+    events = results_of(12, "x")
+    # s-0 also in 8B of the first school unit (two groups, one student), and s-1 in its 7A
+    events += [published(uuid5(NS, "x-extra-0"), 1, "C", student="s-0", school_unit="12345678", group="8B"),
+               published(uuid5(NS, "x-extra-1"), 1, "C", student="s-1", school_unit="12345678", group="7A")]
+    await feed(db, events, 100)
+    async with db.sessions() as session:
+        rows = (await session.execute(text(
+            "SELECT organiser_id, unit_id, student_id FROM figure_students WHERE level = 'group' AND count > 0"))
+                ).all()
+        expected: dict[UnitKey, set[str]] = {}
+        for organiser, group, student in rows:
+            expected.setdefault(UnitKey(organiser, "group", group), set()).add(student)
+            expected.setdefault(UnitKey(organiser, "school_unit", group.split("/")[0]), set()).add(student)
+        keys = {UnitKey("2999", "group", "12345678/7A"), UnitKey("2999", "group", "12345678/8B"),
+                UnitKey("2999", "school_unit", "12345678"), UnitKey("2999", "group", "23456789/8B")}
+        wanted = await unit_states(session, keys)
+        swept = await unit_states(session, None, "2999")
+    assert {k: v.students for k, v in wanted.items()} == {k: len(expected[k]) for k in keys}
+    assert {k: v.students for k, v in swept.items()} == {k: len(v) for k, v in expected.items()}
+    assert wanted[UnitKey("2999", "school_unit", "12345678")].students == 7  # s-0…s-10 even, and s-1
