@@ -24,12 +24,6 @@ def assessment(**overrides) -> dict:
     return body | overrides
 
 
-@pytest.fixture
-def settings(fresh_database, infrastructure) -> AssessmentSettings:
-    return AssessmentSettings(database_url=fresh_database("styrkedja_assessment"), outbox_enabled=False,
-                              kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
-
-
 async def outbox_events(db) -> list:
     events = await testing.outbox_events(db, "styrkedja.assessments")
     assert all(event.partition_key() == event.data.organiser_id.encode() for event in events)

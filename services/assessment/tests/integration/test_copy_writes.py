@@ -10,7 +10,6 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
 from styrkedja_kit.writes import WritePath
@@ -24,12 +23,6 @@ def assessment(student: str, **overrides) -> dict:
             "scale": "AF", "value": "C", "school_year": "2026/27", "term": "HT", "round": 1,
             "assessed_on": "2026-10-01"}
     return body | overrides
-
-
-@pytest.fixture
-def settings(fresh_database, infrastructure) -> AssessmentSettings:
-    return AssessmentSettings(database_url=fresh_database("styrkedja_assessment"), outbox_enabled=False,
-                              kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
 
 
 async def scalar(db, sql: str, **params):
