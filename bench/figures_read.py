@@ -217,6 +217,38 @@ class RawHttp:
             self.writer.close()
 
 
+async def _timed_reads(base_url: str, headers: dict[str, str], jobs: list[tuple[str, dict]], clients: int,
+                       each: int) -> tuple[list[float], float]:
+    made = [RawHttp(base_url, headers) for _ in range(clients)]
+    await asyncio.gather(*(http.get(*jobs[0]) for http in made))  # connected and read once, untimed
+    times: list[float] = []
+
+    async def client(n: int) -> None:
+        for i in range(each):
+            path, params = jobs[(n + i) % len(jobs)]
+            started = time.perf_counter()
+            status, body = await made[n].get(path, params)
+            times.append(time.perf_counter() - started)
+            if status != 200:
+                raise RuntimeError(f"{path}: {status} {body[:300]!r}")
+
+    cpu = time.process_time()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    cpu = time.process_time() - cpu
+    for http in made:
+        await http.aclose()
+    return times, cpu
+
+
+def reads_in_process(base_url: str, headers: dict[str, str], jobs: list[tuple[str, dict]], clients: int,
+                     each: int) -> tuple[list[float], float]:
+    """`clients` keep-alive connections on one asyncio loop, each reading `each` times round `jobs`
+    (path, params): the seconds of every read, and the CPU seconds the clients spent. Run it in a
+    process of its own (`speed.py` does): then the clients neither wait for the bench process's GIL
+    nor are counted as the server's time, and their own CPU is measured."""
+    return asyncio.run(_timed_reads(base_url, headers, jobs, clients, each))
+
+
 async def read_latency(base_url: str, clients: int, per_client: int, headers: dict[str, str],
                        client_kind: str = "raw") -> dict:
     """Each client reads as the organiser's admin (a bearer token; every request verifies it). The

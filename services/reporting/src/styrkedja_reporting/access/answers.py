@@ -33,13 +33,18 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 import asyncpg
+from prometheus_client.core import REGISTRY, CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from styrkedja_kit.auth import Principal
 
 from ..results.read import Scope as ReadScope
 
@@ -67,6 +72,18 @@ def reader_class(scope: ReadScope) -> Hashable:
 def keep_answer(request: Request, scope: ReadScope) -> None:
     """The route's answer may be kept for this reader class (after its access check passed)."""
     request.state.answer_reader_class = reader_class(scope)
+
+
+def reader_of_class(reader: Principal) -> Hashable:
+    """The class of a route that narrows by the reader's scope alone (no suppression): its roles
+    and what it may read — the token's, completed from the directory where the route does so."""
+    return ("reader", reader.roles, reader.organisers, reader.areas, reader.school_units, reader.groups)
+
+
+def keep_answer_of(request: Request, reader: Principal) -> None:
+    """`keep_answer` for a route whose answer depends on who reads only through `reader`'s scope
+    (LIKA, compliance's organiser views): called after the route's own access check passed."""
+    request.state.answer_reader_class = reader_of_class(reader)
 
 
 def mark_audited(request: Request) -> None:
@@ -123,6 +140,7 @@ class StateVersions:
         try:
             rows = await self._read()
             self.reads += 1
+            ANSWERS.version_reads += 1
             newest = max((r[2] for r in rows if r[2] is not None), default=None)
             if not future.done():
                 future.set_result(State(seq, rows, newest))
@@ -185,8 +203,8 @@ class Generation:
 
     seq: int
     version: StateRows
-    day: date
-    classes: dict[Hashable, Hashable] = field(default_factory=dict)  # token principal → reader class
+    day: Day
+    classes: dict[Hashable, Hashable] = field(default_factory=dict)  # (token principal, reads) → reader class
     answers: OrderedDict[tuple[Hashable, RequestKey], Answer] = field(default_factory=OrderedDict)
     size: int = 0
     running: dict[Hashable, asyncio.Event] = field(default_factory=dict)  # misses being answered
@@ -201,7 +219,7 @@ class Answers:
                  max_answer_bytes: int = 1 * 2**20) -> None:
         self.max_entries, self.max_bytes, self.max_answer_bytes = max_entries, max_bytes, max_answer_bytes
         self._spaces: OrderedDict[Hashable, Generation] = OrderedDict()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.version_reads = 0
 
     def __len__(self) -> int:
         return sum(len(g.answers) for g in self._spaces.values())
@@ -209,7 +227,7 @@ class Answers:
     def clear(self) -> None:
         self._spaces.clear()
 
-    def generation(self, namespace: Hashable, state: State, day: date) -> Generation:
+    def generation(self, namespace: Hashable, state: State, day: Day) -> Generation:
         """The namespace's generation for this state; a newer state (or day) starts a new one. A read
         older than the generation kept gets a generation of its own that is not kept."""
         current = self._spaces.get(namespace)
@@ -245,6 +263,32 @@ class Answers:
 
 #: The answers of every app in this process (one namespace per `AnswerCache`).
 ANSWERS = Answers()
+
+SWEDEN = ZoneInfo("Europe/Stockholm")
+Day = tuple[date, date, date]
+
+
+def today() -> Day:
+    """The day an answer was made on, as every route may date it: the process's local date, the UTC
+    date (support's open investigations) and the Swedish date (LIKA's school year): an answer is
+    kept until any of them turns."""
+    now = datetime.now(UTC)
+    return date.today(), now.date(), now.astimezone(SWEDEN).date()
+
+
+class _AnswerMetrics(Collector):
+    """The answer cache on `/metrics`: hits, misses and state version reads of this process."""
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        yield CounterMetricFamily("styrkedja_read_answers_hits", "Reads answered from kept answers",
+                                  value=ANSWERS.hits)
+        yield CounterMetricFamily("styrkedja_read_answers_misses", "Reads answered by the route (and kept if allowed)",
+                                  value=ANSWERS.misses)
+        yield CounterMetricFamily("styrkedja_read_state_version_reads", "Reads of the state version (freshness rows)",
+                                  value=ANSWERS.version_reads)
+
+
+REGISTRY.register(_AnswerMetrics())
 
 
 def request_key(scope: Scope) -> RequestKey:
@@ -295,14 +339,16 @@ class AnswerCache:
             log.warning("state version unreadable, answering without the cache: %s", type(error).__name__)
             await self.app(scope, receive, send)
             return
-        generation = self.answers.generation(self.namespace, state, date.today())
+        generation = self.answers.generation(self.namespace, state, today())
         key = request_key(scope)
-        found = self._find(generation, principal, key)
+        # a principal's class is learnt per family of reads (its routes decide it alike)
+        reader = (principal, next(p for p in self.prefixes if scope["path"].startswith(p)))
+        found = self._find(generation, reader, key)
         if found is None:
             running = generation.running.get((principal, key))
             if running is not None:  # the same read is being answered: wait for it, then look again
                 await running.wait()
-                found = self._find(generation, principal, key)
+                found = self._find(generation, reader, key)
         if found is not None:
             self.answers.hits += 1
             await self._send(found, state, scope, send)
@@ -310,14 +356,14 @@ class AnswerCache:
         self.answers.misses += 1
         done = generation.running.setdefault((principal, key), asyncio.Event())
         try:
-            await self._answer(generation, principal, key, state, scope, receive, send)
+            await self._answer(generation, reader, key, state, scope, receive, send)
         finally:
             done.set()
             if generation.running.get((principal, key)) is done:
                 del generation.running[(principal, key)]
 
-    def _find(self, generation: Generation, principal: Any, key: RequestKey) -> Answer | None:
-        klass = generation.classes.get(principal)
+    def _find(self, generation: Generation, reader: Hashable, key: RequestKey) -> Answer | None:
+        klass = generation.classes.get(reader)
         return None if klass is None else self.answers.find(generation, klass, key)
 
     async def _send(self, answer: Answer, state: State, scope: Scope, send: Send) -> None:
@@ -332,7 +378,7 @@ class AnswerCache:
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
 
-    async def _answer(self, generation: Generation, principal: Any, key: RequestKey, state: State, scope: Scope,
+    async def _answer(self, generation: Generation, reader: Hashable, key: RequestKey, state: State, scope: Scope,
                       receive: Receive, send: Send) -> None:
         """Run the route; keep its answer when it said so (`keep_answer`) and it is whole and small."""
         start: Message | None = None
@@ -374,7 +420,7 @@ class AnswerCache:
             kept = tuple((k, v) for k, v in start.get("headers", []) if k.lower() not in _NOT_KEPT_HEADERS)
             answer = Answer(start["status"], kept, body, etag)
             klass = scope["state"][CLASS_KEY]
-            generation.classes[principal] = klass
+            generation.classes[reader] = klass
             self.answers.keep(generation, klass, key, answer)
             await self._send(answer, state, scope, send)
 
