@@ -274,8 +274,20 @@ def reads_threads(r_url: str, jobs: list[tuple[str, dict]], headers: dict[str, s
         return [t for ts in pool.map(client_run, range(clients)) for t in ts]
 
 
+def answer_counts(r_url: str) -> dict[str, float]:
+    """The answer cache's counters on reporting's /metrics (hits, misses, state version reads)."""
+    text = httpx.get(r_url + "/metrics", timeout=30).text
+    found = {name: float(line.split()[-1]) for line in text.splitlines()
+             for name in ("hits", "misses", "state_version_reads")
+             if line.startswith((f"styrkedja_read_answers_{name}_total ", f"styrkedja_read_{name}_total "))}
+    for line in text.splitlines():  # full collections stop every request while they walk the heap
+        if line.startswith('python_gc_collections_total{generation="2"}'):
+            found["full_gc_collections"] = float(line.split()[-1])
+    return found
+
+
 def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: int, clients: int = 32,
-          each: int = 100) -> dict[str, float]:
+          each: int = 300) -> dict[str, float]:
     """Organiser-level results (each client alternating between the two organisers), read by
     `clients` concurrent keep-alive clients in a process of their own (`figures_read.reads_in_process`:
     a minimal HTTP/1.1 client on one asyncio loop), then by the earlier client (httpx in `clients`
@@ -302,18 +314,25 @@ def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: i
     out: dict[str, float] = {}
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         pool.submit(time.sleep, 0).result()  # the process started before the timed part
+        counted = answer_counts(r_url)
         before = server_cpu()
         wall = time.perf_counter()
-        times, client_cpu = pool.submit(reads_in_process, r_url, headers, jobs, clients, each).result()
+        times, client_cpu, starts = pool.submit(reads_in_process, r_url, headers, jobs, clients, each).result()
         wall = time.perf_counter() - wall
+        spent = server_cpu() - before
+        counted = {k: v - counted.get(k, 0) for k, v in answer_counts(r_url).items()}
+    slowest = sorted(zip(times, starts, strict=True), reverse=True)[:max(1, len(times) // 100)]
+    out |= {f"reads_answers_{k}": v for k, v in counted.items()}
+    # the reads of the slowest 1 %: when they began (s from the start), grouped by 50 ms (one stall or many)
+    out["reads_slowest_1pct_started_in_50ms_windows"] = len({int(start / 0.05) for _, start in slowest})
     out |= {"reads_p50_ms": statistics.median(times) * 1000, "reads_p99_ms": pct(times, 0.99) * 1000,
             "reads_requests": len(times), "reads_per_s": len(times) / wall,
             "reads_client_cpu_ms_per_request": client_cpu / len(times) * 1000,
-            "reads_server_cpu_ms_per_request": (server_cpu() - before) / len(times) * 1000}
+            "reads_server_cpu_ms_per_request": spent / len(times) * 1000}
     before = server_cpu()
     started_cpu = time.process_time()
     wall = time.perf_counter()
-    times = reads_threads(r_url, jobs, headers, clients, each)
+    times = reads_threads(r_url, jobs, headers, clients, each // 3)
     wall = time.perf_counter() - wall
     out |= {"reads_httpx_threads_p50_ms": statistics.median(times) * 1000,
             "reads_httpx_threads_p99_ms": pct(times, 0.99) * 1000, "reads_httpx_threads_per_s": len(times) / wall,
@@ -452,8 +471,10 @@ def main() -> int:
             extra.update(read)
             print(f"  p50 {read['reads_p50_ms']:.1f} ms, p99 {figures['reads_p99_ms']:.1f} ms, "
                   f"{read['reads_per_s']:,.0f} reads/s; CPU per read: clients {read['reads_client_cpu_ms_per_request']:.2f} "
-                  f"ms, server {read['reads_server_cpu_ms_per_request']:.2f} ms (clients in a process of their own)",
-                  flush=True)
+                  f"ms, server {read['reads_server_cpu_ms_per_request']:.2f} ms (clients in a process of their own); "
+                  f"answers: {read.get('reads_answers_hits', 0):.0f} hits, {read.get('reads_answers_misses', 0):.0f} "
+                  f"misses, {read.get('reads_answers_state_version_reads', 0):.0f} version reads, "
+                  f"{read.get('reads_answers_full_gc_collections', 0):.0f} full collections", flush=True)
             print(f"  earlier client (httpx, 32 threads of the bench): p50 {read['reads_httpx_threads_p50_ms']:.1f} ms, "
                   f"p99 {read['reads_httpx_threads_p99_ms']:.1f} ms, {read['reads_httpx_threads_per_s']:,.0f} reads/s; "
                   f"CPU per read: clients {read['reads_httpx_threads_client_cpu_ms_per_request']:.2f} ms, server "

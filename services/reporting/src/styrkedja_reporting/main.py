@@ -142,7 +142,8 @@ def with_answer_cache(app: FastAPI) -> None:
                 yield
                 return
             reader = VersionReader(runtime.db.asyncpg_dsn)
-            app.state.state_versions = StateVersions(reader, reader.aclose)
+            app.state.state_versions = StateVersions(reader, reader.aclose,
+                                                     overlap=getattr(runtime.settings, "read_cache_version_reads", 1))
             try:
                 yield
             finally:

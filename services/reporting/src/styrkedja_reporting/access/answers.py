@@ -1,19 +1,22 @@
 """Answers already given: a read of unchanged state is answered from memory, in microseconds.
 
-Every figure and results read is a function of four things: the materialised state, the reader's
-*class* (what the one read path decided about them: roles, organisers, areas, school units and
-groups — completed from the directory — the levels suppressed for them and the disclosure rules),
-the request (path, query, `Accept`) and the day (ages, file names). So:
+Every figure, results, support, LIKA and compliance organiser read is a function of four things:
+the materialised state, the reader's *class* (what the one read path decided about them: roles,
+organisers, areas, school units and groups — completed from the directory — the levels suppressed
+for them and the disclosure rules), the request (path, query, `Accept`) and the day (ages, file names, open investigations, the school
+year: the local, UTC and Swedish date). So:
 
 - the **state version** is read from the `freshness` table, which every applied batch writes in the
   transaction that changes the aggregates (`registry._note_freshness`; the directory's batches too):
   it changes with every batch, whichever replica applied it. Concurrent requests share one read of
   it, but a request only takes a version read that *started after it arrived* (`StateVersions`),
-  so an answer is never older than what was committed when its request came in;
+  so an answer is never older than what was committed when its request came in (a change
+  notification could not promise that: it arrives after the commit is visible);
 - the **reader class** is what the route's own access check decided (`keep_answer`, called by a
-  route after `access.guard.strict_scope`/`read_scope` and the suppression decision): the cache
-  learns it per token principal and state version, and keys the answers on it — two readers of
-  one class share an answer, readers of different classes never do;
+  route after `access.guard.strict_scope`/`read_scope` and the suppression decision, or
+  `keep_answer_of` with the reader after a route's own check): the cache learns it per token
+  principal, family of reads (`/v1/figures/`, `/v1/lika/`, …) and state version, and keys the
+  answers on it — two readers of one class share an answer, readers of different classes never do;
 - an answer is kept only when the route said so (`keep_answer`) — never an audited read (student
   level: `access.guard.audit` marks it), never an error, never one larger than `max_answer_bytes`.
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 from collections import OrderedDict
@@ -100,18 +104,31 @@ class State:
     version: StateRows
     newest: datetime | None
 
+    @functools.cached_property
+    def newest_header(self) -> bytes:
+        """`newest` as its response header says it (made once per read, not per answer)."""
+        return self.newest.isoformat().encode() if self.newest else b"none"
+
 
 class StateVersions:
-    """The state version, read at most once at a time: a request waits for a read that starts
-    after it arrived (the one running, if any, started before it: it waits for the next), so the
-    version it gets includes every batch committed before its request — and 32 concurrent requests
-    cost one or two reads, not 32."""
+    """The state version, read by up to `overlap` reads at once: a request only takes a read that
+    started *after* it arrived, so the version it gets includes every batch committed before its
+    request. A request that arrives while a read slot is free starts a read at once; one that
+    arrives while every slot is busy waits for the next read, which starts when a slot frees and
+    serves every request waiting for it — 32 concurrent requests cost a few reads, not 32.
 
-    def __init__(self, read: Callable[[], Awaitable[StateRows]], close: Callable[[], Awaitable[None]] | None = None
-                 ) -> None:
-        self._read, self._close = read, close
-        self._running: asyncio.Future[State] | None = None
-        self._next: asyncio.Future[State] | None = None
+    With `overlap=1` a request that arrives while a read runs waits for that read and the whole next
+    one (1.5 round trips on average, and a slow read holds up everyone behind it); with a few slots
+    the next read starts as soon as any read ends (a little over one round trip, and one slow read
+    holds up only the requests that took it)."""
+
+    def __init__(self, read: Callable[[], Awaitable[StateRows]], close: Callable[[], Awaitable[None]] | None = None,
+                 overlap: int = 1) -> None:
+        if overlap < 1:
+            raise ValueError("overlap: at least one read at a time")
+        self._read, self._close, self.overlap = read, close, overlap
+        self._in_flight = 0
+        self._next: asyncio.Future[State] | None = None  # the read the waiting requests share
         self._seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.reads = 0
@@ -121,17 +138,17 @@ class StateVersions:
             await self._close()
 
     async def current(self) -> State:
-        loop = asyncio.get_running_loop()
-        if self._running is None:
-            self._running = loop.create_future()
-            self._start(self._running)
-            return await asyncio.shield(self._running)
-        if self._next is None:
-            self._next = loop.create_future()
+        if self._in_flight < self.overlap:  # a read of its own, started now
+            future: asyncio.Future[State] = asyncio.get_running_loop().create_future()
+            self._start(future)
+            return await asyncio.shield(future)
+        if self._next is None:  # every read running started before this request: the next one
+            self._next = asyncio.get_running_loop().create_future()
         return await asyncio.shield(self._next)
 
     def _start(self, future: asyncio.Future[State]) -> None:
         self._seq += 1
+        self._in_flight += 1
         task = asyncio.ensure_future(self._run(future, self._seq))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -151,8 +168,8 @@ class StateVersions:
             if not isinstance(error, Exception):
                 raise
         finally:
+            self._in_flight -= 1
             following, self._next = self._next, None
-            self._running = following
             if following is not None:
                 self._start(following)
 
@@ -161,26 +178,43 @@ FRESHNESS_SQL = "SELECT topic, applied_at, newest_event_time FROM freshness ORDE
 
 
 class VersionReader:
-    """Reads the version on a connection of its own (plain asyncpg, one prepared statement, one round
-    trip: no pool checkout, no pre-ping, no reset), opened on first use and again after a failure."""
+    """Reads the version on connections of its own (plain asyncpg, one prepared statement, one round
+    trip: no pool checkout, no pre-ping, no reset): one per read at once (`StateVersions.overlap`),
+    each opened on first use and again after a failure."""
 
     def __init__(self, dsn: str, timeout_seconds: float = 5.0) -> None:
         self.dsn, self.timeout_seconds = dsn, timeout_seconds
-        self._conn: asyncpg.Connection | None = None
+        self._idle: list[asyncpg.Connection] = []
+        self._open: set[asyncpg.Connection] = set()
 
     async def __call__(self) -> StateRows:
+        conn = None
         try:
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncpg.connect(self.dsn, timeout=self.timeout_seconds)
-            rows = await self._conn.fetch(FRESHNESS_SQL, timeout=self.timeout_seconds)
+            while self._idle and conn is None:
+                conn = self._idle.pop()
+                if conn.is_closed():
+                    self._open.discard(conn)
+                    conn = None
+            if conn is None:
+                conn = await asyncpg.connect(self.dsn, timeout=self.timeout_seconds)
+                self._open.add(conn)
+            rows = await conn.fetch(FRESHNESS_SQL, timeout=self.timeout_seconds)
         except BaseException:
-            await self.aclose()
+            if conn is not None:
+                self._open.discard(conn)
+                await self._close(conn)
             raise
+        self._idle.append(conn)
         return tuple(tuple(r) for r in rows)
 
     async def aclose(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
+        conns, self._open, self._idle = self._open, set(), []
+        for conn in conns:
+            await self._close(conn)
+
+    @staticmethod
+    async def _close(conn: asyncpg.Connection) -> None:
+        if not conn.is_closed():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2)
 
@@ -291,12 +325,18 @@ class _AnswerMetrics(Collector):
 REGISTRY.register(_AnswerMetrics())
 
 
+@functools.lru_cache(maxsize=4096)
+def _query_items(query: bytes) -> tuple[tuple[str, str], ...]:
+    """A query string parsed, its parameters in name order (repeated ones in their own order): the
+    same few query strings come again and again, so each is parsed once."""
+    text = query.decode("latin-1")
+    return tuple(sorted(parse_qsl(text, keep_blank_values=True), key=lambda kv: kv[0])) if text else ()
+
+
 def request_key(scope: Scope) -> RequestKey:
     """Path, query (parsed; parameters in name order, repeated ones in their own order) and Accept."""
-    query = scope.get("query_string", b"").decode("latin-1")
-    items = tuple(sorted(parse_qsl(query, keep_blank_values=True), key=lambda kv: kv[0])) if query else ()
     accept = next((v for k, v in scope["headers"] if k == b"accept"), None)
-    return scope["path"], items, accept
+    return scope["path"], _query_items(scope.get("query_string", b"")), accept
 
 
 def _etag_matches(scope: Scope, etag: bytes) -> bool:
@@ -310,7 +350,7 @@ def _etag_matches(scope: Scope, etag: bytes) -> bool:
 
 def _freshness_headers(state: State, lag: Callable[[], int | None]) -> list[tuple[bytes, bytes]]:
     behind = lag()
-    return [(NEWEST_HEADER, state.newest.isoformat().encode() if state.newest else b"none"),
+    return [(NEWEST_HEADER, state.newest_header),
             (LAG_HEADER, b"unknown" if behind is None else str(behind).encode())]
 
 
