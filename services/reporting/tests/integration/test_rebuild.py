@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 GROUP = "reporting-batch-split"  # loop_on's group
 #: set by the database at apply time (now()), not by the log
-VOLATILE = {"applied_at", "updated_at"}
+VOLATILE = {"applied_at", "updated_at", "changed_at"}
 
 
 def _extras(seed: int) -> list:
