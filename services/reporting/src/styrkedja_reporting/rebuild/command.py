@@ -124,8 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     parser.add_argument("--no-dead-letter", action="store_true",
                         help="do not send undecodable or refused events to the dead-letter topic again")
+    parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
     args = parser.parse_args(argv)
-    summary = asyncio.run(run(ReportingSettings(), chunk=args.chunk, dead_letter=not args.no_dead_letter))
+    work = run(ReportingSettings(), chunk=args.chunk, dead_letter=not args.no_dead_letter)
+    if args.profile:
+        from pyinstrument import Profiler  # a bench tool: only imported when asked for
+
+        with Profiler(async_mode="enabled") as profiler:
+            summary = asyncio.run(work)
+        with open(args.profile, "w") as out:
+            out.write(profiler.output_text(unicode=True))
+    else:
+        summary = asyncio.run(work)
     if args.json:
         print(json.dumps(summary, indent=2))
     return 0
