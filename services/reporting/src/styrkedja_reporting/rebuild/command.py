@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -90,7 +91,9 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
                "applied": report.applied, "duplicates": report.duplicates, "unhandled": report.unhandled,
                "refused": len(report.failed), "read_seconds": round(read_seconds, 3),
                "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
-               "events_per_s": round(log.records / total) if total else None, "stages": report.stages,
+               "events_per_s": round(log.records / total) if total else None,
+               "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+               "stages": report.stages,
                "stage_counts": report.counts, "next_offsets": {f"{t}:{p}": o for (t, p), o in
                                                                sorted(log.next_offsets.items())}}
     say(f"rebuilt: {report.applied:,} events applied in {total:.1f} s ({summary['events_per_s']:,}/s)")
