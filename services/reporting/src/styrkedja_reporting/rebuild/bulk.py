@@ -248,7 +248,7 @@ async def _figures(session: AsyncSession) -> None:
 
 async def _below_pass(session: AsyncSession) -> None:
     await session.execute(text(f"DELETE FROM {BELOW_PASS.table.name}"))
-    await BELOW_PASS.add(session, await recomputed_below_pass(session))
+    await BELOW_PASS.add(session, await recomputed_below_pass(session, below_only=True))
 
 
 async def _bookkeeping(session: AsyncSession, applied: Sequence[Delivered], group_id: str,
