@@ -23,7 +23,7 @@ from styrkedja_contracts.events.assessment import AssessmentPublishedV1
 from styrkedja_contracts.events.organisation import OrganisationUnitUpsertedV1
 from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
-from styrkedja_kit.kafka import make_producer
+from styrkedja_kit.kafka import ensure_topics, make_producer, registry_topics
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.metadata import metadata
 from styrkedja_reporting.ops.routes import consistency_of, snapshot
@@ -60,6 +60,7 @@ class Org:
 
 
 async def produce(settings, events: list, raw: list[tuple[str, bytes]] = ()) -> None:
+    await ensure_topics(settings, registry_topics())  # Apache Kafka here creates no topic by itself
     producer = make_producer(settings, "rebuild-test")
     await producer.start()
     try:

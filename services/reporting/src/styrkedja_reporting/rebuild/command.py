@@ -20,10 +20,10 @@ from typing import Any
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from styrkedja_contracts import TOPICS
+from styrkedja_contracts import TOPICS, dead_letter_topic
 from styrkedja_kit.consumer import ConsumerLoop, Delivered
 from styrkedja_kit.db import Database
-from styrkedja_kit.kafka import make_consumer, make_producer
+from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
 
 from ..main import handler_registry
 from ..metadata import metadata
@@ -77,6 +77,7 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
                                                   handles=registry.handles, progress=stage_progress, chunk=chunk)
             dead = log.dead + [(_record_of(f.item), f.reason, f.message) for f in report.failed]
             if dead and producer is not None:  # out before the offsets past them are committed
+                await ensure_topics(settings, [(dead_letter_topic(group), 1)])  # as the live consumer makes it
                 await loop._dead_letter(producer, dead)
             commit_started = time.perf_counter()
         report.stages["commit"] = round(time.perf_counter() - commit_started, 3)
