@@ -6,21 +6,26 @@ final state once instead:
 
 1. every derived table is emptied (the alerts, their comments and thresholds, what the directory
    write API published, the access audit and the outbox are kept: they are not derived from the log);
-2. the events are claimed as the live consumer claims them (the first delivery of an event id, only
-   the types some handler applies);
-3. the directory (organisation topic) through its normal handler, in big batches, in log order;
-4. support, plans and LIKA through their normal handlers (their below-pass rows are recomputed in 8);
-5. assessments and forecasts folded to their newest revision in memory (`results.rules.resolve`,
-   the live path's rule) and written once by COPY;
-6. the six levels of both from the final facts by one GROUP BY each (`FactStore.recomputed_sql`);
-7. the figures: pass, dates and students by the consistency check's SQL (`figures.tables.RECOMPUTED`),
+2. while the log is read (`Rebuilder.feed`, chunk by chunk), every assessment and forecast event is
+   staged by COPY into unlogged tables made for this transaction — its fact row, compliance's view of
+   it (`_TRACKED`) — with every handled event's id, topic and time; only the small event types
+   (directory, support, plans, LIKA, calendar) stay in memory, so the memory does not grow with the facts;
+3. the claim, set-wise: the first delivery of an event id (in log order) is claimed, later ones are duplicates;
+4. the directory (organisation topic) through its normal handler, in big batches, in log order;
+5. support, plans and LIKA through their normal handlers (their below-pass rows are recomputed in 9);
+6. assessments and forecasts resolved to their newest revision by one statement each (DISTINCT ON the
+   fact id, newest revision first, equal revisions the first in log order: `results.rules.resolve`, the
+   live path's rule) from the staging tables into the empty fact tables;
+7. the six levels of both from the final facts by one GROUP BY each (`FactStore.recomputed_sql`);
+8. the figures: pass, dates and students by the consistency check's SQL (`figures.tables.RECOMPUTED`),
    forecast against outcome and merit by its pure rules (`figures.recompute.recomputed_rows`);
-8. "below the pass level without support" from the final facts (`support.linked.recomputed_below_pass`);
-9. compliance through its normal handler in big batches (it derives from the directory and the
+9. "below the pass level without support" from the final facts (`support.linked.recomputed_below_pass`);
+10. compliance through its normal handler in big batches, in log order: the small events from memory
+   merged with the staged fact events read back by a cursor (it derives from the directory and the
    facts as they are now: final);
-10. freshness per topic, the alerts judged once (`alerts.handlers.reevaluate_all`), every applied
+11. freshness per topic, the alerts judged once (`alerts.handlers.reevaluate_all`), every applied
     event id recorded and the consumer group's next offsets stored — so the live consumer continues
-    after the last rebuilt event, exactly once.
+    after the last rebuilt event, exactly once; the staging tables dropped.
 
 An event a normal handler refuses or fails on is found by halving the batch (savepoints), left out
 and handed back for the dead-letter topic, as the live consumer does."""
@@ -28,13 +33,16 @@ and handed back for the dead-letter topic, as the live consumer does."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from styrkedja_contracts import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_kit.consumer import Delivered, Refused
 
 from ..alerts.handlers import reevaluate_all
@@ -44,9 +52,9 @@ from ..figures import tables as figure_tables
 from ..figures.recompute import recomputed_rows
 from ..lika import handlers as lika
 from ..metadata import metadata
-from ..registry import HandlerRegistry, _note_freshness
+from ..registry import HandlerRegistry
 from ..results import handlers as results
-from ..results.rules import AssessmentFact, resolve
+from ..results.rules import AssessmentFact
 from ..results.tables import ASSESSMENTS, FORECASTS, _q
 from ..support import handlers as support
 from ..support.linked import recomputed_below_pass
@@ -102,66 +110,261 @@ class _Stages:
         return out
 
 
-async def rebuild(session: AsyncSession, items: Sequence[Delivered], *, group_id: str,
+async def rebuild(session: AsyncSession, items: Iterable[Delivered], *, group_id: str,
                   next_offsets: dict[tuple[str, int], int], handles: Callable[[str], bool],
                   progress: Progress = _quiet, chunk: int = 20_000) -> RebuildReport:
     """Replace reporting's derived state by what `items` (the whole log, decoded, in log order) make.
     `session` is in a transaction the caller commits. `next_offsets`: (topic, partition) → the
-    offset after the last record read (stored for `group_id`, as the live consumer stores them)."""
-    report = RebuildReport(read=len(items))
-    stages = _Stages(report, progress)
-    # one big transaction of sorts and hash aggregates over every fact: memory for them, not temp files
-    await session.execute(text("SET LOCAL work_mem = '256MB'"))
-    await stages.run("empty", 0, _empty(session, group_id))
-
-    claimed: dict[Any, Delivered] = {}
+    offset after the last record read (stored for `group_id`, as the live consumer stores them).
+    The streaming form (`Rebuilder`: `begin`, `feed` chunk by chunk as the log is read, `finish`) keeps
+    the memory bounded; this one feeds `items` in chunks of `chunk`."""
+    rebuilder = Rebuilder(session, group_id=group_id, handles=handles, progress=progress, chunk=chunk)
+    await rebuilder.begin()
+    part: list[Delivered] = []
     for item in items:
-        if not handles(item.event.type):
-            report.unhandled += 1
-        elif item.event.id in claimed:
-            report.duplicates += 1
-        else:
-            claimed[item.event.id] = item
-    fresh = list(claimed.values())
-    failed: list[Failed] = report.failed
+        part.append(item)
+        if len(part) >= chunk:
+            await rebuilder.feed(part)
+            part = []
+    await rebuilder.feed(part)
+    return await rebuilder.finish(next_offsets)
 
-    def of(types: Sequence[str]) -> list[Delivered]:
-        wanted = frozenset(types)
-        return [item for item in fresh if item.event.type in wanted]
 
-    def registry(types: Sequence[str], handler: BatchHandler) -> HandlerRegistry:
-        one = HandlerRegistry()
-        one.register(types, handler)
-        return one
+class _Event:
+    """What compliance reads of an assessment or forecast event (`apply_compliance`: type, data), kept in
+    the staging table instead of the decoded event (about 6 KB each); `id` for the left-out list."""
 
-    org = of(directory.EVENT_TYPES)
-    await stages.run("directory", len(org), _through(
-        session, registry(directory.EVENT_TYPES, directory.directory_handler(on_moves=_no_moves)), org, chunk,
-        failed))
-    supports = of(support.EVENT_TYPES)
-    await stages.run("support", len(supports), _through(
-        session, registry(support.EVENT_TYPES, support.apply_support), supports, chunk, failed))
-    likas = of(lika.EVENT_TYPES)
-    await stages.run("lika", len(likas), _through(session, registry(lika.EVENT_TYPES, lika.apply_lika), likas,
-                                                  chunk, failed))
+    __slots__ = ("id", "type", "data", "time")
 
-    facts = of(results.EVENT_TYPES)
-    await stages.run("facts", len(facts), _facts(session, facts, chunk))
-    await stages.run("levels", 0, _levels(session))
-    await stages.run("figures", 0, _figures(session))
-    await stages.run("below_pass", 0, _below_pass(session))
-    tracked = of(compliance.EVENT_TYPES)
-    # compliance's cost is per batch (a window's statement per touched period): the bigger, the fewer
-    await stages.run("compliance", len(tracked), _through(
-        session, registry(compliance.EVENT_TYPES, compliance.apply_compliance), tracked, chunk * 5, failed))
+    def __init__(self, id: Any, type: str, data: Any, time: Any) -> None:
+        self.id, self.type, self.data, self.time = id, type, data, time
 
-    left_out = {f.item.event.id for f in failed}
-    applied = [item for item in fresh if item.event.id not in left_out]
-    report.applied = len(applied)
-    await stages.run("freshness", len(applied), _note_freshness(session, applied))
-    await stages.run("alerts", 0, reevaluate_all(session))
-    await stages.run("bookkeeping", len(applied), _bookkeeping(session, applied, group_id, next_offsets))
-    return report
+
+#: the staging tables' columns for compliance's view of a fact event (see `_Event`)
+_TRACKED = ("seq", "type", "event_id", "topic", "part", "off", "organiser_id", "school_unit_code", "group_id",
+            "student_id", "subject_code", "school_year", "term", "round", "fact_id", "revision", "at", "time")
+_ASSESSMENT_TYPES = frozenset({AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type})
+
+
+class Rebuilder:
+    """The rebuild in bounded memory: `feed` stages every assessment and forecast event as it is read (COPY
+    into unlogged tables made for this transaction: the fact row, compliance's view of it, and every
+    handled event's id, topic and time), keeping in memory only the small event types (directory, support,
+    LIKA, calendar); `finish` claims, resolves the revisions, and derives everything set-wise."""
+
+    def __init__(self, session: AsyncSession, *, group_id: str, handles: Callable[[str], bool],
+                 progress: Progress = _quiet, chunk: int = 20_000) -> None:
+        self.session, self.group_id, self.handles, self.chunk = session, group_id, handles, chunk
+        self.report = RebuildReport()
+        self.stages = _Stages(self.report, progress)
+        self.small: list[tuple[int, Delivered]] = []  # (seq, item): the event types that are not facts
+        self.seq = 0
+        self.staged_facts = 0
+        self.staging_seconds = 0.0
+        self.fact_types = frozenset(results.EVENT_TYPES)
+        suffix = uuid.uuid4().hex[:8]
+        self.ids, self.dups, self.tracked = f"rebuild_ids_{suffix}", f"rebuild_dups_{suffix}", f"rebuild_tracked_{suffix}"
+        self.staging = {"assessments": f"rebuild_assessments_{suffix}", "forecasts": f"rebuild_forecasts_{suffix}"}
+
+    async def _conn(self) -> Any:
+        conn = (await (await self.session.connection()).get_raw_connection()).driver_connection
+        assert conn is not None
+        return conn
+
+    async def begin(self) -> None:
+        # one big transaction of sorts and hash aggregates over every fact: memory for them, not temp files
+        await self.session.execute(text("SET LOCAL work_mem = '256MB'"))
+        await self.stages.run("empty", 0, _empty(self.session, self.group_id))
+        # unlogged, not temporary: `_halving`'s DISCARD TEMP must not take them; made and dropped in this transaction
+        for statement in (
+            f"CREATE UNLOGGED TABLE {self.ids} (seq bigint NOT NULL, event_id uuid NOT NULL, topic text NOT NULL, "
+            "time timestamptz NOT NULL)",
+            f"CREATE UNLOGGED TABLE {self.staging['assessments']} (seq bigint NOT NULL, LIKE {ASSESSMENTS.facts.name})",
+            f"CREATE UNLOGGED TABLE {self.staging['forecasts']} (seq bigint NOT NULL, LIKE {FORECASTS.facts.name})",
+            f"CREATE UNLOGGED TABLE {self.tracked} (seq bigint NOT NULL, type text NOT NULL, event_id uuid NOT NULL, "
+            "topic text NOT NULL, part integer NOT NULL, off bigint NOT NULL, organiser_id text, school_unit_code text, "
+            "group_id text, student_id text, subject_code text, school_year text, term text, round integer, "
+            "fact_id uuid, revision integer, at timestamptz, time timestamptz NOT NULL)",
+        ):
+            await self.session.execute(text(statement))
+
+    async def feed(self, items: Sequence[Delivered]) -> None:
+        """One chunk of the log, in log order."""
+        started = time.perf_counter()
+        ids: list[tuple[Any, ...]] = []
+        facts: dict[str, list[tuple[Any, ...]]] = {"assessments": [], "forecasts": []}
+        tracked: list[tuple[Any, ...]] = []
+        self.report.read += len(items)
+        for item in items:
+            event = item.event
+            if not self.handles(event.type):
+                self.report.unhandled += 1
+                continue
+            seq = self.seq
+            self.seq += 1
+            ids.append((seq, event.id, item.topic, event.time))
+            if event.type not in self.fact_types:
+                self.small.append((seq, item))
+                continue
+            fact = results.fact_of(event)
+            data: Any = event.data
+            if isinstance(fact, AssessmentFact):
+                facts["assessments"].append((seq, *ASSESSMENTS._row_of(fact)))
+                retracted = event.type == AssessmentRetractedV1.event_type
+                tracked.append((seq, event.type, event.id, item.topic, item.partition, item.offset, data.organiser_id,
+                                data.school_unit_code, data.group_id, data.student_id, data.subject_code,
+                                data.school_year, data.term, data.round, data.assessment_id, data.revision,
+                                data.retracted_at if retracted else data.published_at, event.time))
+            else:
+                facts["forecasts"].append((seq, *FORECASTS._row_of(fact)))
+                tracked.append((seq, event.type, event.id, item.topic, item.partition, item.offset, data.organiser_id,
+                                data.school_unit_code, data.group_id, data.student_id, data.subject_code,
+                                data.school_year, data.term, None, data.forecast_id, data.revision, None, event.time))
+        conn = await self._conn()
+        if ids:
+            await conn.copy_records_to_table(self.ids, records=ids, columns=("seq", "event_id", "topic", "time"))
+        for name, store in (("assessments", ASSESSMENTS), ("forecasts", FORECASTS)):
+            if facts[name]:
+                self.staged_facts += len(facts[name])
+                await conn.copy_records_to_table(self.staging[name], records=facts[name],
+                                                 columns=("seq", *store.fact_fields))
+        if tracked:
+            await conn.copy_records_to_table(self.tracked, records=tracked, columns=_TRACKED)
+        self.staging_seconds += time.perf_counter() - started
+
+    async def finish(self, next_offsets: dict[tuple[str, int], int]) -> RebuildReport:
+        session, report, stages, chunk = self.session, self.report, self.stages, self.chunk
+        report.stages["staging"] = round(self.staging_seconds, 3)
+        report.counts["staging"] = self.staged_facts
+        # the claim: the first delivery of an id (of a handled type); the later ones are duplicates
+        await stages.run("claim", self.seq, self._claim())
+        duplicate_seqs = {row[0] for row in (await session.execute(text(f"SELECT seq FROM {self.dups}"))).all()}
+        report.duplicates = len(duplicate_seqs)
+        small = [(seq, item) for seq, item in self.small if seq not in duplicate_seqs]
+        self.small = []
+        failed: list[Failed] = report.failed
+
+        def of(types: Sequence[str]) -> list[Delivered]:
+            wanted = frozenset(types)
+            return [item for _, item in small if item.event.type in wanted]
+
+        def registry(types: Sequence[str], handler: BatchHandler) -> HandlerRegistry:
+            one = HandlerRegistry()
+            one.register(types, handler)
+            return one
+
+        org = of(directory.EVENT_TYPES)
+        await stages.run("directory", len(org), _through(
+            session, registry(directory.EVENT_TYPES, directory.directory_handler(on_moves=_no_moves)), org, chunk,
+            failed))
+        supports = of(support.EVENT_TYPES)
+        await stages.run("support", len(supports), _through(
+            session, registry(support.EVENT_TYPES, support.apply_support), supports, chunk, failed))
+        likas = of(lika.EVENT_TYPES)
+        await stages.run("lika", len(likas), _through(session, registry(lika.EVENT_TYPES, lika.apply_lika), likas,
+                                                      chunk, failed))
+        await stages.run("facts", self.staged_facts, self._facts())
+        await stages.run("levels", 0, _levels(session))
+        await stages.run("figures", 0, _figures(session))
+        await stages.run("below_pass", 0, _below_pass(session))
+        wanted = frozenset(compliance.EVENT_TYPES)
+        small_tracked = [(seq, item) for seq, item in small if item.event.type in wanted]
+        # compliance's cost is per batch (a window's statement per touched period): the bigger, the fewer
+        handler = registry(compliance.EVENT_TYPES, compliance.apply_compliance)
+        await stages.run("compliance", 0, self._compliance(handler, small_tracked, chunk * 5, failed))
+        report.counts["compliance"] = self.compliance_count
+        small, small_tracked = [], []  # the memory back before the bookkeeping
+
+        left_out = sorted({f.item.event.id for f in failed}, key=lambda u: u.int)
+        await stages.run("freshness", 0, self._freshness(left_out))
+        await stages.run("alerts", 0, reevaluate_all(session))
+        await stages.run("bookkeeping", 0, self._bookkeeping(left_out, next_offsets))
+        report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
+        for table in (self.ids, self.dups, self.tracked, *self.staging.values()):
+            await session.execute(text(f"DROP TABLE {table}"))
+        return report
+
+    async def _claim(self) -> None:
+        await self.session.execute(text(
+            f"CREATE UNLOGGED TABLE {self.dups} AS SELECT i.seq FROM {self.ids} i JOIN (SELECT event_id, min(seq) AS "
+            f"first FROM {self.ids} GROUP BY event_id HAVING count(*) > 1) d USING (event_id) WHERE i.seq <> d.first"))
+        await self.session.execute(text(f"ANALYZE {self.dups}"))
+
+    async def _facts(self) -> None:
+        """Newest revision per fact (the live path's `resolve`: equal revisions keep the first in log order),
+        of the claimed events only, in one statement per table (the tables are empty)."""
+        for name, store in (("assessments", ASSESSMENTS), ("forecasts", FORECASTS)):
+            cols = ", ".join(_q(f) for f in store.fact_fields)
+            key = _q(store.fact_fields[0])
+            await self.session.execute(text(
+                f"INSERT INTO {store.facts.name} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {self.staging[name]} s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
+                f"ORDER BY {key}, revision DESC, seq"))
+
+    async def _compliance(self, handler: BatchHandler, small: list[tuple[int, Delivered]], size: int,
+                          failed: list[Failed]) -> None:
+        """Compliance's handler over the claimed compliance events in log order, in batches of `size`: the
+        small ones from memory merged with the fact events read back from staging by a cursor."""
+        self.compliance_count = 0
+        conn = await self._conn()
+        cursor = f"rebuild_cursor_{self.ids[-8:]}"
+        await conn.execute(
+            f"DECLARE {cursor} NO SCROLL CURSOR FOR SELECT {', '.join(_TRACKED)} FROM {self.tracked} t "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = t.seq) ORDER BY seq")
+        batch: list[Delivered] = []
+        at = 0
+        while True:
+            rows = await conn.fetch(f"FETCH {size} FROM {cursor}")
+            for row in rows:
+                while at < len(small) and small[at][0] < row["seq"]:
+                    batch.append(small[at][1])
+                    at += 1
+                batch.append(_delivered(row))
+                if len(batch) >= size:
+                    await _halving(self.session, handler, batch, failed)
+                    self.compliance_count += len(batch)
+                    batch = []
+            if len(rows) < size:
+                break
+        await conn.execute(f"CLOSE {cursor}")
+        batch += [item for _, item in small[at:]]
+        for start in range(0, len(batch), size):
+            await _halving(self.session, handler, batch[start:start + size], failed)
+        self.compliance_count += len(batch)
+
+    async def _freshness(self, left_out: list[Any]) -> None:
+        """Newest event time per topic of the applied events (`registry._note_freshness`, set-wise)."""
+        await self.session.execute(text(
+            f"INSERT INTO freshness (topic, newest_event_time) SELECT topic, max(time) FROM {self.ids} i "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
+            "AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) GROUP BY topic "
+            "ON CONFLICT (topic) DO UPDATE SET newest_event_time = greatest(freshness.newest_event_time, "
+            "EXCLUDED.newest_event_time), applied_at = now()"), {"left_out": left_out})
+
+    async def _bookkeeping(self, left_out: list[Any], next_offsets: dict[tuple[str, int], int]) -> None:
+        """Every applied event id (the live consumer skips them if delivered again) and the group's offsets."""
+        result = await self.session.execute(text(
+            f"INSERT INTO {APPLIED} (event_id, group_id) SELECT event_id, :g FROM {self.ids} i "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
+            "AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) ORDER BY event_id"),
+            {"g": self.group_id, "left_out": left_out})
+        self.report.applied = result.rowcount  # type: ignore[attr-defined]
+        await _store_offsets(self.session, self.group_id, next_offsets)
+
+
+def _delivered(row: Any) -> Delivered:
+    """A staged fact event as compliance reads it (`_Event`)."""
+    kind = row["type"]
+    common = {"organiser_id": row["organiser_id"], "school_unit_code": row["school_unit_code"],
+              "group_id": row["group_id"], "student_id": row["student_id"], "subject_code": row["subject_code"],
+              "school_year": row["school_year"], "term": row["term"], "revision": row["revision"]}
+    if kind in _ASSESSMENT_TYPES:
+        data = SimpleNamespace(**common, round=row["round"], assessment_id=row["fact_id"], published_at=row["at"],
+                               retracted_at=row["at"])
+    else:
+        data = SimpleNamespace(**common, forecast_id=row["fact_id"])
+    return Delivered(_Event(row["event_id"], kind, data, row["time"]), row["topic"], row["part"],
+                     row["off"])
 
 
 async def _no_moves(session: AsyncSession, moves: Any) -> None:
@@ -210,25 +413,6 @@ async def _halving(session: AsyncSession, handler: BatchHandler, items: Sequence
     await _halving(session, handler, items[half:], failed)
 
 
-async def _facts(session: AsyncSession, items: Sequence[Delivered], chunk: int) -> None:
-    """Newest revision per fact (the live path's `resolve`: equal revisions keep the first), written by COPY."""
-    incoming: dict[str, list[tuple[Any, Any]]] = {"assessments": [], "forecasts": []}
-    for item in items:
-        fact = results.fact_of(item.event)
-        if isinstance(fact, AssessmentFact):
-            incoming["assessments"].append((fact.assessment_id, fact))
-        else:
-            incoming["forecasts"].append((fact.forecast_id, fact))
-    conn = (await (await session.connection()).get_raw_connection()).driver_connection
-    assert conn is not None
-    for name, store in (("assessments", ASSESSMENTS), ("forecasts", FORECASTS)):
-        final = resolve({}, incoming[name])
-        incoming[name] = []
-        rows = [store._row_of(fact) for fact in final.values()]  # the tables are empty: straight in by COPY
-        del final
-        await conn.copy_records_to_table(store.facts.name, records=rows, columns=store.fact_fields)
-
-
 async def _levels(session: AsyncSession) -> None:
     for store in (ASSESSMENTS, FORECASTS):
         dims = ", ".join(_q(d) for d in store.dimensions)
@@ -252,13 +436,7 @@ async def _below_pass(session: AsyncSession) -> None:
     await BELOW_PASS.add(session, await recomputed_below_pass(session, below_only=True))
 
 
-async def _bookkeeping(session: AsyncSession, applied: Sequence[Delivered], group_id: str,
-                       next_offsets: dict[tuple[str, int], int]) -> None:
-    """Every applied event id (the live consumer skips them if delivered again) and the group's offsets."""
-    conn = (await (await session.connection()).get_raw_connection()).driver_connection
-    assert conn is not None
-    ids = sorted({item.event.id for item in applied}, key=lambda u: u.int)
-    await conn.copy_records_to_table(APPLIED, records=[(i, group_id) for i in ids], columns=("event_id", "group_id"))
+async def _store_offsets(session: AsyncSession, group_id: str, next_offsets: dict[tuple[str, int], int]) -> None:
     if next_offsets:
         await session.execute(text(
             f"INSERT INTO {OFFSETS} (group_id, topic, partition, next_offset) "

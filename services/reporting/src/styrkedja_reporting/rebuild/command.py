@@ -21,15 +21,15 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from styrkedja_contracts import TOPICS, dead_letter_topic
-from styrkedja_kit.consumer import ConsumerLoop, Delivered
+from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
 
 from ..main import handler_registry
 from ..metadata import metadata
 from ..settings import ReportingSettings
-from .bulk import APPLIED, OFFSETS, RebuildReport, rebuild
-from .log import read_log
+from .bulk import APPLIED, OFFSETS, Failed, Rebuilder, RebuildReport, _Event
+from .log import read_log, records_at
 
 Say = Callable[[str], None]
 
@@ -51,12 +51,6 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     def read_progress(n: int, seconds: float) -> None:
         say(f"read      {n:>12,} events  {n / max(seconds, 1e-9):>10,.0f}/s  {seconds:7.1f} s")
 
-    log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
-                         progress=read_progress)
-    read_seconds = time.perf_counter() - started
-    say(f"read done: {log.records:,} records, {len(log.items):,} decoded, {len(log.dead):,} undecodable "
-        f"({'end offsets' if log.exact_offsets else 'until an empty fetch'})")
-
     def stage_progress(stage: str, n: int, seconds: float) -> None:
         if seconds:
             say(f"{stage:<10}{n:>12,} {'events' if n else '':6}  {n / seconds if n else 0:>10,.0f}/s  {seconds:7.1f} s")
@@ -71,11 +65,20 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     try:
         if producer is not None:
             await producer.start()
-        applied_started = time.perf_counter()
         async with db.sessions.begin() as session:
-            report: RebuildReport = await rebuild(session, log.items, group_id=group, next_offsets=log.next_offsets,
-                                                  handles=registry.handles, progress=stage_progress, chunk=chunk)
-            dead = log.dead + [(_record_of(f.item), f.reason, f.message) for f in report.failed]
+            # read and stage in the rebuild's transaction: each fetch's facts go to staging tables as they are read
+            rebuilder = Rebuilder(session, group_id=group, handles=registry.handles, progress=stage_progress,
+                                  chunk=chunk)
+            await rebuilder.begin()
+            log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
+                                 progress=read_progress, on_chunk=rebuilder.feed)
+            read_seconds = time.perf_counter() - started
+            say(f"read done: {log.records:,} records, {log.decoded:,} decoded, {len(log.dead):,} undecodable "
+                f"({'end offsets' if log.exact_offsets else 'until an empty fetch'}); staging "
+                f"{rebuilder.staging_seconds:.1f} s of it")
+            applied_started = time.perf_counter()
+            report: RebuildReport = await rebuilder.finish(log.next_offsets)
+            dead = log.dead + await _records_of(settings, report.failed)
             if dead and producer is not None:  # out before the offsets past them are committed
                 await ensure_topics(settings, [(dead_letter_topic(group), 1)])  # as the live consumer makes it
                 await loop._dead_letter(producer, dead)
@@ -88,7 +91,7 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
         await db.dispose()
     await _commit_marker(settings, group, log.next_offsets)
     total = time.perf_counter() - started
-    summary = {"events_read": log.records, "decoded": len(log.items), "undecodable": len(log.dead),
+    summary = {"events_read": log.records, "decoded": log.decoded, "undecodable": len(log.dead),
                "applied": report.applied, "duplicates": report.duplicates, "unhandled": report.unhandled,
                "refused": len(report.failed), "read_seconds": round(read_seconds, 3),
                "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
@@ -101,10 +104,20 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     return summary
 
 
-def _record_of(item: Delivered) -> ConsumerRecord[bytes, bytes]:
-    """A refused event's record for the dead-letter topic: the event, encoded again (the read keeps no bytes)."""
-    value = item.event.to_bytes()
-    return ConsumerRecord(item.topic, item.partition, item.offset, 0, 0, None, value, None, 0, len(value), [])
+async def _records_of(settings: ReportingSettings, failed: list[Failed]) -> list[tuple[ConsumerRecord, str, str]]:
+    """The refused events' records for the dead-letter topic: the event encoded again, or for an assessment or
+    forecast (staged, not kept decoded) the record read again from the log."""
+    again = await records_at(settings, [(f.item.topic, f.item.partition, f.item.offset) for f in failed
+                                        if isinstance(f.item.event, _Event)], client_id=f"{settings.client_id}-rebuild")
+    out = []
+    for f in failed:
+        item = f.item
+        record = again.get((item.topic, item.partition, item.offset)) if isinstance(item.event, _Event) else None
+        if record is None:
+            value = b"" if isinstance(item.event, _Event) else item.event.to_bytes()
+            record = ConsumerRecord(item.topic, item.partition, item.offset, 0, 0, None, value, None, 0, len(value), [])
+        out.append((record, f.reason, f.message))
+    return out
 
 
 async def _commit_marker(settings: ReportingSettings, group: str, next_offsets: dict[tuple[str, int], int]) -> None:

@@ -9,7 +9,7 @@ lag" the live consumer uses (`ConsumerLoop._caught_up`)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -29,13 +29,17 @@ class Log:
     dead: list[tuple[ConsumerRecord, str, str]] = field(default_factory=list)  # record, reason, message
     next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     records: int = 0
+    decoded: int = 0  # handed to `on_chunk` (not kept in `items`)
     exact_offsets: bool = True
 
 
 async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_id: str,
-                   progress: Callable[[int, float], None] = lambda n, s: None) -> Log:
+                   progress: Callable[[int, float], None] = lambda n, s: None,
+                   on_chunk: Callable[[list[Delivered]], Awaitable[None]] | None = None) -> Log:
     """Every record of `topics` from offset 0 to the end (see the module docstring), decoded;
-    records that do not decode (the contracts' `decode_event`, with `max_event_bytes`) in `dead`."""
+    records that do not decode (the contracts' `decode_event`, with `max_event_bytes`) in `dead`.
+    With `on_chunk`, each fetch's decoded events are handed to it (in log order per partition) and not
+    kept: the memory does not grow with the log."""
     sizes = dict(registry_topics())
     await ensure_topics(settings, [(t, sizes[t]) for t in topics])
     exact = (await broker_capabilities(settings)).exact_offsets
@@ -60,6 +64,7 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
             batch = await consumer.getmany(*reading, timeout_ms=EMPTY_FETCH_MS, max_records=20_000)
             if not batch and not exact:
                 break  # nothing more anywhere: the end
+            decoded: list[Delivered] = [] if on_chunk is not None else out.items
             for tp, records in batch.items():
                 if exact:
                     records = [r for r in records if r.offset < ends[tp]]
@@ -69,13 +74,16 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                     except ContractError as error:
                         out.dead.append((record, error.reason, str(error)))
                     else:
-                        out.items.append(Delivered(event, tp.topic, tp.partition, record.offset))
+                        decoded.append(Delivered(event, tp.topic, tp.partition, record.offset))
                 if records:
                     out.records += len(records)
                     out.next_offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
                 if exact and out.next_offsets.get((tp.topic, tp.partition), 0) >= ends[tp]:
                     reading.discard(tp)
                     consumer.pause(tp)
+            if on_chunk is not None and decoded:
+                out.decoded += len(decoded)
+                await on_chunk(decoded)
             now = time.perf_counter()
             if now - last_report >= 1.0:
                 last_report = now
@@ -85,4 +93,30 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
     finally:
         await consumer.stop()
     progress(out.records, time.perf_counter() - started)
+    return out
+
+
+async def records_at(settings: ServiceSettings, positions: Sequence[tuple[str, int, int]], *, client_id: str
+                     ) -> dict[tuple[str, int, int], ConsumerRecord]:
+    """The records at (topic, partition, offset), read again (a refused event the rebuild kept no bytes of)."""
+    out: dict[tuple[str, int, int], ConsumerRecord] = {}
+    if not positions:
+        return out
+    consumer = make_consumer(settings, client_id, group_id=None, enable_auto_commit=False,
+                             auto_offset_reset="earliest", fetch_max_wait_ms=200)
+    await consumer.start()
+    try:
+        for topic, partition, offset in sorted(set(positions)):
+            tp = TopicPartition(topic, partition)
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            for _ in range(20):  # an embedded broker's batch may start before the offset
+                found = [r for rs in (await consumer.getmany(tp, timeout_ms=EMPTY_FETCH_MS)).values() for r in rs
+                         if r.offset >= offset]
+                if found:
+                    if found[0].offset == offset:
+                        out[(topic, partition, offset)] = found[0]
+                    break
+    finally:
+        await consumer.stop()
     return out
