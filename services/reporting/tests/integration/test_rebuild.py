@@ -168,3 +168,37 @@ def test_the_rebuild_keeps_what_is_not_derived_from_the_log():
     kept = set(metadata.tables) - set(derived_tables()) - {APPLIED, OFFSETS}
     assert kept == {"alerts", "alert_comments", "alert_thresholds", "directory_published", "access_audit", "outbox",
                     "outbox_partition_marks"}
+
+
+async def test_equal_revisions_keep_the_first_in_log_order_as_the_incremental_apply_does(settings, database_urls):
+    """The rebuild resolves revisions in SQL (newest revision, then the first in log order): a forecast sent
+    twice under one revision with another value (another event id) keeps the first, as `resolve` does."""
+    log = full_log()
+    changed = {"ACCEPTABLE": "NOT_REACHED", "NOT_REACHED": "MORE_THAN_ACCEPTABLE", "MORE_THAN_ACCEPTABLE": "ACCEPTABLE"}
+    out: list = []
+    twins = 0
+    for event in log:
+        out.append(event)
+        if event.type == ForecastSubmittedV1.event_type and twins < 12:
+            twins += 1
+            out.append(new_event(event.data.model_copy(update={"value": changed[event.data.value]}), source="/t"))
+    assert twins == 12
+    dbs = {way: Database(url) for way, url in database_urls.items() if way != "rebuild then live"}
+    try:
+        await in_batches(loop_on(settings, dbs["incremental"]), out, 25)
+        await rebuilt(settings, dbs["rebuild"], out)
+        reference, found = await database_rows(dbs["incremental"]), await database_rows(dbs["rebuild"])
+        for table, expected in reference.items():
+            if table != OFFSETS:
+                assert found[table] == expected, (table, found[table] - expected, expected - found[table])
+        async with dbs["rebuild"].sessions() as session:  # the first of each twin counted, not the second
+            values = {str(fid): value for fid, value in (await session.execute(text(
+                "SELECT forecast_id, value FROM forecast_facts"))).all()}
+        firsts = [e for e in out if e.type == ForecastSubmittedV1.event_type][:24:2]
+        per_id = Counter(str(e.data.forecast_id) for e in out if e.type in (ForecastSubmittedV1.event_type,
+                                                                            ForecastWithdrawnV1.event_type))
+        alone = [e for e in firsts if per_id[str(e.data.forecast_id)] == 2]  # the twins are all there is of it
+        assert alone and all(values[str(e.data.forecast_id)] == e.data.value for e in alone)
+    finally:
+        for db in dbs.values():
+            await db.dispose()
