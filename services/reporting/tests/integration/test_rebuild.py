@@ -26,6 +26,7 @@ from styrkedja_contracts.events.organisation import GroupMembershipUpsertedV1, T
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.metadata import metadata
+from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.rebuild.bulk import APPLIED, OFFSETS, derived_tables, rebuild
 
 from .test_batch_split import CODES, NS, ORG, SUBJECTS, T0, check, delivered, in_batches, loop_on, make_log
@@ -170,9 +171,14 @@ def test_the_rebuild_keeps_what_is_not_derived_from_the_log():
                     "outbox_partition_marks"}
 
 
-async def test_equal_revisions_keep_the_first_in_log_order_as_the_incremental_apply_does(settings, database_urls):
+@pytest.mark.parametrize("figure_slice", [None, 37], ids=["one-slice", "sliced-by-student"])
+async def test_equal_revisions_keep_the_first_in_log_order_as_the_incremental_apply_does(settings, database_urls,
+                                                                                         figure_slice, monkeypatch):
     """The rebuild resolves revisions in SQL (newest revision, then the first in log order): a forecast sent
-    twice under one revision with another value (another event id) keeps the first, as `resolve` does."""
+    twice under one revision with another value (another event id) keeps the first, as `resolve` does. Sliced:
+    forecast against outcome and merit computed a slice of the students at a time add up to the same rows."""
+    if figure_slice:
+        monkeypatch.setattr(bulk, "FIGURE_SLICE", figure_slice)
     log = full_log()
     changed = {"ACCEPTABLE": "NOT_REACHED", "NOT_REACHED": "MORE_THAN_ACCEPTABLE", "MORE_THAN_ACCEPTABLE": "ACCEPTABLE"}
     out: list = []

@@ -80,7 +80,8 @@ async def counted(db: Database, org: Org) -> int:
             {"o": org.id})).scalar_one())
 
 
-async def test_rebuild_from_the_broker_then_the_live_consumer_continues_exactly_once(settings):
+@pytest.mark.parametrize("decoders", [None, 0], ids=["decoder-processes", "decoded-here"])
+async def test_rebuild_from_the_broker_then_the_live_consumer_continues_exactly_once(settings, decoders):
     settings = settings.model_copy(update={"consumer_group": f"reporting-rebuild-{uuid4().hex[:8]}"})
     org = Org()
     first = org.directory() + [org.result(n) for n in range(40)]
@@ -88,7 +89,7 @@ async def test_rebuild_from_the_broker_then_the_live_consumer_continues_exactly_
     await produce(settings, first + first[4:14], [(topic_for_event_type(first[-1].type).name, bad)])
 
     lines: list[str] = []
-    summary = await run(settings, say=lines.append, chunk=16)
+    summary = await run(settings, say=lines.append, chunk=16, decoders=decoders)
     db = Database(settings.database_url)
     try:
         assert await counted(db, org) == 40  # once each, the re-deliveries too

@@ -28,15 +28,21 @@ PAIRED_RESULTS = (f"AND (student_id, subject_code, school_year, term) IN (SELECT
                   f"school_year, term FROM {FORECASTS.facts.name} WHERE NOT withdrawn)")
 
 
-async def recomputed_rows(session: AsyncSession, name: str, *, paired_only: bool = False) -> list[tuple[Any, ...]]:
-    """`paired_only`: read only the results some forecast is paired with (the same state, less read)."""
+async def recomputed_rows(session: AsyncSession, name: str, *, paired_only: bool = False,
+                          student_slice: tuple[int, int] | None = None) -> list[tuple[Any, ...]]:
+    """`paired_only`: read only the results some forecast is paired with (the same state, less read).
+    `student_slice` (i, n): only the facts of the students in slice i of n (by a hash of the student id):
+    both figures pair and group within one student, so the slices' rows add up to the whole's (the rebuild
+    adds them slice by slice, in bounded memory)."""
+    only = "" if student_slice is None else (
+        f"AND mod(hashtext(student_id) & 2147483647, {int(student_slice[1])}) = {int(student_slice[0])}")
     placement = {r[0]: r[1] for r in (await session.execute(
         text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
     if name == "forecasts":
-        forecasts = await _all(session, FORECASTS, "withdrawn")
-        results = await _all(session, ASSESSMENTS, "retracted", PAIRED_RESULTS if paired_only else "")
+        forecasts = await _all(session, FORECASTS, "withdrawn", only)
+        results = await _all(session, ASSESSMENTS, "retracted", f"{PAIRED_RESULTS if paired_only else ''} {only}")
         return [(*key, *counters_of(t)) for key, t in forecast_state(forecasts, results, placement).items()]
     if name == "merit":
-        grades = await _all(session, ASSESSMENTS, "retracted", "AND kind = 'term_grade'")
+        grades = await _all(session, ASSESSMENTS, "retracted", f"AND kind = 'term_grade' {only}")
         return [(*key, *counters_of(t)) for key, t in merit_state(grades, placement).items()]
     raise ValueError(f"no recomputation in Python for {name!r}")

@@ -32,17 +32,23 @@ and handed back for the dead-letter topic, as the live consumer does."""
 
 from __future__ import annotations
 
+import asyncio
+import resource
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_contracts import AssessmentPublishedV1, AssessmentRetractedV1
+from styrkedja_contracts import AssessmentPublishedV1, AssessmentRetractedV1, ContractError, decode_event
+from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES
 from styrkedja_kit.consumer import Delivered, Refused
 
 from ..alerts.handlers import reevaluate_all
@@ -85,6 +91,7 @@ class RebuildReport:
     failed: list[Failed] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)  # stage → seconds
     counts: dict[str, int] = field(default_factory=dict)  # stage → events or rows
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)  # stage → the process's peak RSS at its end
 
 
 def derived_tables() -> list[str]:
@@ -106,6 +113,7 @@ class _Stages:
         seconds = time.perf_counter() - started
         self.report.stages[name] = round(seconds, 3)
         self.report.counts[name] = count
+        self.report.peak_rss_mb[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         self.progress(name, count, seconds)
         return out
 
@@ -128,6 +136,65 @@ async def rebuild(session: AsyncSession, items: Iterable[Delivered], *, group_id
             part = []
     await rebuilder.feed(part)
     return await rebuilder.finish(next_offsets)
+
+
+#: facts per slice of the students for the figures computed in Python (their memory)
+FIGURE_SLICE = 250_000
+#: records per piece handed to a decoder process
+DECODE_PIECE = 2_500
+_FACT_TYPES = frozenset(results.EVENT_TYPES)
+
+
+@dataclass
+class Staged:
+    """One chunk of the log as staging rows (made in a decoder process, or here): the facts' rows and
+    compliance's view of them with their ids; the other events decoded (`small`); what did not decode."""
+
+    read: int = 0  # decoded
+    ids: list[tuple[Any, ...]] = field(default_factory=list)
+    assessments: list[tuple[Any, ...]] = field(default_factory=list)
+    forecasts: list[tuple[Any, ...]] = field(default_factory=list)
+    tracked: list[tuple[Any, ...]] = field(default_factory=list)
+    small: list[tuple[int, Delivered]] = field(default_factory=list)
+    dead: list[tuple[int, str, str]] = field(default_factory=list)  # index in the chunk, reason, message
+
+
+def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes]], base: int, max_bytes: int) -> Staged:
+    """(topic, partition, offset, value) records → `Staged`, the record at index i in log position base + i.
+    Pure (a decoder process runs it): the same `decode_event` as the live consumer."""
+    staged = Staged()
+    for i, (topic, partition, offset, value) in enumerate(raw):
+        try:
+            event = decode_event(value, max_bytes=max_bytes)
+        except ContractError as error:
+            staged.dead.append((i, error.reason, str(error)))
+            continue
+        staged.read += 1
+        item = Delivered(event, topic, partition, offset)
+        if event.type in _FACT_TYPES:
+            _stage_fact(staged, item, base + i)
+        else:
+            staged.small.append((base + i, item))
+    return staged
+
+
+def _stage_fact(staged: Staged, item: Delivered, seq: int) -> None:
+    event = item.event
+    staged.ids.append((seq, event.id, item.topic, event.time))
+    fact = results.fact_of(event)
+    data: Any = event.data
+    if isinstance(fact, AssessmentFact):
+        staged.assessments.append((seq, *ASSESSMENTS._row_of(fact)))
+        retracted = event.type == AssessmentRetractedV1.event_type
+        staged.tracked.append((seq, event.type, event.id, item.topic, item.partition, item.offset, data.organiser_id,
+                               data.school_unit_code, data.group_id, data.student_id, data.subject_code,
+                               data.school_year, data.term, data.round, data.assessment_id, data.revision,
+                               data.retracted_at if retracted else data.published_at, event.time))
+    else:
+        staged.forecasts.append((seq, *FORECASTS._row_of(fact)))
+        staged.tracked.append((seq, event.type, event.id, item.topic, item.partition, item.offset, data.organiser_id,
+                               data.school_unit_code, data.group_id, data.student_id, data.subject_code,
+                               data.school_year, data.term, None, data.forecast_id, data.revision, None, event.time))
 
 
 class _Event:
@@ -158,10 +225,16 @@ class Rebuilder:
         self.report = RebuildReport()
         self.stages = _Stages(self.report, progress)
         self.small: list[tuple[int, Delivered]] = []  # (seq, item): the event types that are not facts
-        self.seq = 0
+        self.seq = 0  # records (or decoded events) seen: the log order
+        self.handled = 0  # events of a handled type
         self.staged_facts = 0
+        self.dead: list[tuple[ConsumerRecord, str, str]] = []  # records that do not decode
+        self.pool: Executor | None = None
+        self.max_bytes, self.window = DEFAULT_MAX_BYTES, 4
+        self.pending: deque[tuple[Awaitable[Staged], Sequence[ConsumerRecord]]] = deque()
+        if not all(handles(t) for t in _FACT_TYPES):
+            raise ValueError("the rebuild stages assessments and forecasts: their handler must be registered")
         self.staging_seconds = 0.0
-        self.fact_types = frozenset(results.EVENT_TYPES)
         suffix = uuid.uuid4().hex[:8]
         self.ids, self.dups, self.tracked = f"rebuild_ids_{suffix}", f"rebuild_dups_{suffix}", f"rebuild_tracked_{suffix}"
         self.staging = {"assessments": f"rebuild_assessments_{suffix}", "forecasts": f"rebuild_forecasts_{suffix}"}
@@ -189,55 +262,84 @@ class Rebuilder:
             await self.session.execute(text(statement))
 
     async def feed(self, items: Sequence[Delivered]) -> None:
-        """One chunk of the log, in log order."""
+        """One chunk of the log, decoded, in log order."""
+        staged = Staged(read=len(items))
+        for i, item in enumerate(items):
+            if item.event.type in _FACT_TYPES:
+                _stage_fact(staged, item, self.seq + i)
+            else:
+                staged.small.append((self.seq + i, item))
+        self.seq += len(items)
+        await self._copy(staged)
+
+    async def feed_records(self, records: Sequence[ConsumerRecord]) -> None:
+        """One fetch of raw records, in log order: decoded (the contracts' `decode_event`, as the live consumer)
+        and staged in the decoder processes when there are any (`begin_decoders`), else here. Records that do not
+        decode are kept in `dead` (for the dead-letter topic)."""
+        raw = [(r.topic, r.partition, r.offset, r.value or b"") for r in records]
+        base = self.seq
+        self.seq += len(raw)
+        if self.pool is None:
+            staged = decoded_and_staged(raw, base, self.max_bytes)
+            self._dead_of(staged, records)
+            await self._copy(staged)
+            return
+        loop = asyncio.get_running_loop()
+        for start in range(0, len(raw), DECODE_PIECE):
+            future = loop.run_in_executor(self.pool, decoded_and_staged, raw[start:start + DECODE_PIECE], base + start,
+                                          self.max_bytes)
+            self.pending.append((future, records[start:start + DECODE_PIECE]))
+        while len(self.pending) > self.window:  # a few pieces ahead, no more: the memory stays bounded
+            await self._land()
+
+    def begin_decoders(self, pool: Executor | None, max_bytes: int, window: int = 4) -> None:
+        self.pool, self.max_bytes, self.window = pool, max_bytes, window
+
+    async def drain(self) -> None:
+        """Every piece still with the decoders staged (before `finish`)."""
+        while self.pending:
+            await self._land()
+
+    async def _land(self) -> None:
+        future, records = self.pending.popleft()
+        staged = await future
+        self._dead_of(staged, records)
+        await self._copy(staged)
+
+    def _dead_of(self, staged: Staged, records: Sequence[ConsumerRecord]) -> None:
+        self.dead += [(records[i], reason, message) for i, reason, message in staged.dead]
+
+    async def _copy(self, staged: Staged) -> None:
+        """A chunk's staging rows in by COPY; its small events kept (those of a handled type)."""
         started = time.perf_counter()
-        ids: list[tuple[Any, ...]] = []
-        facts: dict[str, list[tuple[Any, ...]]] = {"assessments": [], "forecasts": []}
-        tracked: list[tuple[Any, ...]] = []
-        self.report.read += len(items)
-        for item in items:
-            event = item.event
-            if not self.handles(event.type):
+        self.report.read += staged.read
+        ids = staged.ids
+        for seq, item in staged.small:
+            if not self.handles(item.event.type):
                 self.report.unhandled += 1
                 continue
-            seq = self.seq
-            self.seq += 1
-            ids.append((seq, event.id, item.topic, event.time))
-            if event.type not in self.fact_types:
-                self.small.append((seq, item))
-                continue
-            fact = results.fact_of(event)
-            data: Any = event.data
-            if isinstance(fact, AssessmentFact):
-                facts["assessments"].append((seq, *ASSESSMENTS._row_of(fact)))
-                retracted = event.type == AssessmentRetractedV1.event_type
-                tracked.append((seq, event.type, event.id, item.topic, item.partition, item.offset, data.organiser_id,
-                                data.school_unit_code, data.group_id, data.student_id, data.subject_code,
-                                data.school_year, data.term, data.round, data.assessment_id, data.revision,
-                                data.retracted_at if retracted else data.published_at, event.time))
-            else:
-                facts["forecasts"].append((seq, *FORECASTS._row_of(fact)))
-                tracked.append((seq, event.type, event.id, item.topic, item.partition, item.offset, data.organiser_id,
-                                data.school_unit_code, data.group_id, data.student_id, data.subject_code,
-                                data.school_year, data.term, None, data.forecast_id, data.revision, None, event.time))
+            ids.append((seq, item.event.id, item.topic, item.event.time))
+            self.small.append((seq, item))
+        self.handled += len(ids)
         conn = await self._conn()
         if ids:
             await conn.copy_records_to_table(self.ids, records=ids, columns=("seq", "event_id", "topic", "time"))
-        for name, store in (("assessments", ASSESSMENTS), ("forecasts", FORECASTS)):
-            if facts[name]:
-                self.staged_facts += len(facts[name])
-                await conn.copy_records_to_table(self.staging[name], records=facts[name],
-                                                 columns=("seq", *store.fact_fields))
-        if tracked:
-            await conn.copy_records_to_table(self.tracked, records=tracked, columns=_TRACKED)
+        for name, store, rows in (("assessments", ASSESSMENTS, staged.assessments),
+                                  ("forecasts", FORECASTS, staged.forecasts)):
+            if rows:
+                self.staged_facts += len(rows)
+                await conn.copy_records_to_table(self.staging[name], records=rows, columns=("seq", *store.fact_fields))
+        if staged.tracked:
+            await conn.copy_records_to_table(self.tracked, records=staged.tracked, columns=_TRACKED)
         self.staging_seconds += time.perf_counter() - started
 
     async def finish(self, next_offsets: dict[tuple[str, int], int]) -> RebuildReport:
         session, report, stages, chunk = self.session, self.report, self.stages, self.chunk
         report.stages["staging"] = round(self.staging_seconds, 3)
+        report.peak_rss_mb["read"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         report.counts["staging"] = self.staged_facts
         # the claim: the first delivery of an id (of a handled type); the later ones are duplicates
-        await stages.run("claim", self.seq, self._claim())
+        await stages.run("claim", self.handled, self._claim())
         duplicate_seqs = {row[0] for row in (await session.execute(text(f"SELECT seq FROM {self.dups}"))).all()}
         report.duplicates = len(duplicate_seqs)
         small = [(seq, item) for seq, item in self.small if seq not in duplicate_seqs]
@@ -363,8 +465,8 @@ def _delivered(row: Any) -> Delivered:
                                retracted_at=row["at"])
     else:
         data = SimpleNamespace(**common, forecast_id=row["fact_id"])
-    return Delivered(_Event(row["event_id"], kind, data, row["time"]), row["topic"], row["part"],
-                     row["off"])
+    event: Any = _Event(row["event_id"], kind, data, row["time"])  # not a CloudEvent: what compliance reads of one
+    return Delivered(event, row["topic"], row["part"], row["off"])
 
 
 async def _no_moves(session: AsyncSession, moves: Any) -> None:
@@ -426,9 +528,16 @@ async def _figures(session: AsyncSession) -> None:
         table = figure_tables.TABLES[name]
         cols = ", ".join(_q(c) for c in (*table.key, *table.values))
         await session.execute(text(f"INSERT INTO {table.table.name} ({cols}) SELECT {cols} FROM ({sql}) AS r"))
+    # forecast against outcome and merit by their pure rules in Python: slice by slice of the students (the
+    # rows add up), so that no more than about FIGURE_SLICE facts are in memory at once
+    facts = (await session.execute(text(f"SELECT (SELECT count(*) FROM {ASSESSMENTS.facts.name}) + "
+                                        f"(SELECT count(*) FROM {FORECASTS.facts.name})"))).scalar_one()
+    slices = max(1, -(-int(facts) // FIGURE_SLICE))
     for name in ("forecasts", "merit"):
-        rows = await recomputed_rows(session, name, paired_only=True)
-        await figure_tables.TABLES[name].add(session, rows)
+        for i in range(slices):
+            rows = await recomputed_rows(session, name, paired_only=True,
+                                         student_slice=None if slices == 1 else (i, slices))
+            await figure_tables.TABLES[name].add(session, rows)
 
 
 async def _below_pass(session: AsyncSession) -> None:

@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
+import os
 import resource
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -43,8 +46,21 @@ def _stderr(line: str) -> None:
 
 
 async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 20_000,
-              dead_letter: bool = True) -> dict[str, Any]:
-    """Read, rebuild, commit; returns what was done and how long each stage took (seconds)."""
+              dead_letter: bool = True, decoders: int | None = None) -> dict[str, Any]:
+    """Read, rebuild, commit; returns what was done and how long each stage took (seconds). `decoders`:
+    processes decoding the log beside this one (default: one per core; 0: decode here)."""
+    decoders = (os.cpu_count() or 1) if decoders is None else decoders
+    # forked first, before any connection is opened (the decoders only run `decoded_and_staged`)
+    pool = ProcessPoolExecutor(decoders, mp_context=multiprocessing.get_context("fork")) if decoders else None
+    try:
+        return await _run(settings, say=say, chunk=chunk, dead_letter=dead_letter, decoders=decoders, pool=pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter: bool, decoders: int,
+               pool: Executor | None) -> dict[str, Any]:
     started = time.perf_counter()
     group = settings.consumer_group
 
@@ -70,15 +86,17 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
             rebuilder = Rebuilder(session, group_id=group, handles=registry.handles, progress=stage_progress,
                                   chunk=chunk)
             await rebuilder.begin()
+            rebuilder.begin_decoders(pool, settings.max_event_bytes)
             log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
-                                 progress=read_progress, on_chunk=rebuilder.feed)
+                                 progress=read_progress, on_records=rebuilder.feed_records)
+            await rebuilder.drain()
             read_seconds = time.perf_counter() - started
-            say(f"read done: {log.records:,} records, {log.decoded:,} decoded, {len(log.dead):,} undecodable "
+            say(f"read done: {log.records:,} records, {rebuilder.report.read:,} decoded, {len(rebuilder.dead):,} undecodable "
                 f"({'end offsets' if log.exact_offsets else 'until an empty fetch'}); staging "
-                f"{rebuilder.staging_seconds:.1f} s of it")
+                f"{rebuilder.staging_seconds:.1f} s of it, {decoders} decoder processes")
             applied_started = time.perf_counter()
             report: RebuildReport = await rebuilder.finish(log.next_offsets)
-            dead = log.dead + await _records_of(settings, report.failed)
+            dead = rebuilder.dead + await _records_of(settings, report.failed)
             if dead and producer is not None:  # out before the offsets past them are committed
                 await ensure_topics(settings, [(dead_letter_topic(group), 1)])  # as the live consumer makes it
                 await loop._dead_letter(producer, dead)
@@ -91,15 +109,17 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
         await db.dispose()
     await _commit_marker(settings, group, log.next_offsets)
     total = time.perf_counter() - started
-    summary = {"events_read": log.records, "decoded": log.decoded, "undecodable": len(log.dead),
+    summary = {"events_read": log.records, "decoded": report.read, "undecodable": len(rebuilder.dead),
                "applied": report.applied, "duplicates": report.duplicates, "unhandled": report.unhandled,
                "refused": len(report.failed), "read_seconds": round(read_seconds, 3),
                "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
                "events_per_s": round(log.records / total) if total else None,
                "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+               "decoders": decoders,  # their peak RSS: the largest child's
+               "decoders_max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
                "stages": report.stages,
-               "stage_counts": report.counts, "next_offsets": {f"{t}:{p}": o for (t, p), o in
-                                                               sorted(log.next_offsets.items())}}
+               "stage_counts": report.counts, "peak_rss_mb_after": report.peak_rss_mb,
+               "next_offsets": {f"{t}:{p}": o for (t, p), o in sorted(log.next_offsets.items())}}
     say(f"rebuilt: {report.applied:,} events applied in {total:.1f} s ({summary['events_per_s']:,}/s)")
     return summary
 
@@ -138,12 +158,14 @@ async def _commit_marker(settings: ReportingSettings, group: str, next_offsets: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="styrkedja rebuild reporting", description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunk", type=int, default=20_000, help="events per handler batch (default 20,000)")
+    parser.add_argument("--decoders", type=int, default=None,
+                        help="processes decoding the log beside this one (default: one per core; 0: none)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     parser.add_argument("--no-dead-letter", action="store_true",
                         help="do not send undecodable or refused events to the dead-letter topic again")
     parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
     args = parser.parse_args(argv)
-    work = run(ReportingSettings(), chunk=args.chunk, dead_letter=not args.no_dead_letter)
+    work = run(ReportingSettings(), chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders)
     if args.profile:
         from pyinstrument import Profiler  # a bench tool: only imported when asked for
 

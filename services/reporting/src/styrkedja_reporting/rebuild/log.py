@@ -35,11 +35,13 @@ class Log:
 
 async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_id: str,
                    progress: Callable[[int, float], None] = lambda n, s: None,
-                   on_chunk: Callable[[list[Delivered]], Awaitable[None]] | None = None) -> Log:
+                   on_chunk: Callable[[list[Delivered]], Awaitable[None]] | None = None,
+                   on_records: Callable[[list[ConsumerRecord]], Awaitable[None]] | None = None) -> Log:
     """Every record of `topics` from offset 0 to the end (see the module docstring), decoded;
     records that do not decode (the contracts' `decode_event`, with `max_event_bytes`) in `dead`.
     With `on_chunk`, each fetch's decoded events are handed to it (in log order per partition) and not
-    kept: the memory does not grow with the log."""
+    kept: the memory does not grow with the log. With `on_records`, each fetch's records are handed to it
+    undecoded (it decodes them, and keeps what does not decode)."""
     sizes = dict(registry_topics())
     await ensure_topics(settings, [(t, sizes[t]) for t in topics])
     exact = (await broker_capabilities(settings)).exact_offsets
@@ -68,7 +70,9 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
             for tp, records in batch.items():
                 if exact:
                     records = [r for r in records if r.offset < ends[tp]]
-                for record in records:
+                if on_records is not None and records:
+                    await on_records(records)  # it decodes them
+                for record in records if on_records is None else ():
                     try:
                         event = decode_event(record.value or b"", max_bytes=settings.max_event_bytes)
                     except ContractError as error:
