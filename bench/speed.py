@@ -530,7 +530,7 @@ def main() -> int:
     parser.add_argument("--profile-relay", action="store_true", help="bench/results/profile-relay.txt")
     parser.add_argument("--profile-rebuild", action="store_true", help="bench/results/profile-rebuild.txt")
     parser.add_argument("--rebuild-decoders", type=int, default=None,
-                        help="the rebuild's decoder processes (default: its own, one per core; 0: none)")
+                        help="the rebuild's decoder processes (default: its own, 0, decoding in the process)")
     parser.add_argument("--broker", choices=("embedded", "kafka"), default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()

@@ -176,7 +176,7 @@ async def test_equal_revisions_keep_the_first_in_log_order_as_the_incremental_ap
                                                                                          figure_slice, monkeypatch):
     """The rebuild resolves revisions in SQL (newest revision, then the first in log order): a forecast sent
     twice under one revision with another value (another event id) keeps the first, as `resolve` does. Sliced:
-    forecast against outcome and merit computed a slice of the students at a time add up to the same rows."""
+    forecast against outcome, merit and below-pass computed a slice of the students at a time add up to the same rows."""
     if figure_slice:
         monkeypatch.setattr(bulk, "FIGURE_SLICE", figure_slice)
     log = full_log()

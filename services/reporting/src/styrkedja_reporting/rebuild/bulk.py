@@ -98,6 +98,19 @@ def derived_tables() -> list[str]:
     return sorted(name for name in metadata.tables if name not in KEPT and name not in (APPLIED, OFFSETS))
 
 
+def peak_rss_mb() -> float:
+    """This program's peak RSS: VmHWM (getrusage's ru_maxrss keeps the parent's peak across fork and exec,
+    so a rebuild started by a big process — the bench — reported the parent's)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def _quiet(stage: str, done: int, seconds: float) -> None:
     return None
 
@@ -113,7 +126,7 @@ class _Stages:
         seconds = time.perf_counter() - started
         self.report.stages[name] = round(seconds, 3)
         self.report.counts[name] = count
-        self.report.peak_rss_mb[name] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        self.report.peak_rss_mb[name] = peak_rss_mb()
         self.progress(name, count, seconds)
         return out
 
@@ -336,7 +349,7 @@ class Rebuilder:
     async def finish(self, next_offsets: dict[tuple[str, int], int]) -> RebuildReport:
         session, report, stages, chunk = self.session, self.report, self.stages, self.chunk
         report.stages["staging"] = round(self.staging_seconds, 3)
-        report.peak_rss_mb["read"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        report.peak_rss_mb["read"] = peak_rss_mb()
         report.counts["staging"] = self.staged_facts
         # the claim: the first delivery of an id (of a handled type); the later ones are duplicates
         await stages.run("claim", self.handled, self._claim())
@@ -367,7 +380,7 @@ class Rebuilder:
                                                       chunk, failed))
         await stages.run("facts", self.staged_facts, self._facts())
         await stages.run("levels", 0, _levels(session))
-        await stages.run("figures", 0, _figures(session))
+        await stages.run("figures", 0, _figures(session, report.stages))
         await stages.run("below_pass", 0, _below_pass(session))
         wanted = frozenset(compliance.EVENT_TYPES)
         small_tracked = [(seq, item) for seq, item in small if item.event.type in wanted]
@@ -521,28 +534,41 @@ async def _levels(session: AsyncSession) -> None:
         await session.execute(text(f"INSERT INTO {store.aggregates.name} ({dims}, count) {store.recomputed_sql()}"))
 
 
-async def _figures(session: AsyncSession) -> None:
+async def _figures(session: AsyncSession, seconds: dict[str, float]) -> None:
+    """`seconds`: each statement's time, by figure (the report's stages, as `figures.<name>`)."""
     await session.execute(text(f"ANALYZE {ASSESSMENTS.facts.name}, {FORECASTS.facts.name}"))  # filled just now
     for name, sql in figure_tables.RECOMPUTED.items():
+        started = time.perf_counter()
         sql = figure_tables.PASS_BY_STUDENT if name == "pass" else sql
         table = figure_tables.TABLES[name]
         cols = ", ".join(_q(c) for c in (*table.key, *table.values))
         await session.execute(text(f"INSERT INTO {table.table.name} ({cols}) SELECT {cols} FROM ({sql}) AS r"))
+        seconds[f"figures.{name}"] = round(time.perf_counter() - started, 3)
     # forecast against outcome and merit by their pure rules in Python: slice by slice of the students (the
     # rows add up), so that no more than about FIGURE_SLICE facts are in memory at once
-    facts = (await session.execute(text(f"SELECT (SELECT count(*) FROM {ASSESSMENTS.facts.name}) + "
-                                        f"(SELECT count(*) FROM {FORECASTS.facts.name})"))).scalar_one()
-    slices = max(1, -(-int(facts) // FIGURE_SLICE))
+    read = {"forecasts": f"SELECT 2 * count(*) FROM {FORECASTS.facts.name} WHERE NOT withdrawn",
+            "merit": f"SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted AND kind = 'term_grade'"}
     for name in ("forecasts", "merit"):
+        started = time.perf_counter()
+        slices = await _slices(session, read[name])
         for i in range(slices):
             rows = await recomputed_rows(session, name, paired_only=True,
                                          student_slice=None if slices == 1 else (i, slices))
             await figure_tables.TABLES[name].add(session, rows)
+        seconds[f"figures.{name}"] = round(time.perf_counter() - started, 3)
+
+
+async def _slices(session: AsyncSession, count_sql: str) -> int:
+    """How many slices of the students keep each slice's facts under FIGURE_SLICE."""
+    return max(1, -(-int((await session.execute(text(count_sql))).scalar_one() or 0) // FIGURE_SLICE))
 
 
 async def _below_pass(session: AsyncSession) -> None:
     await session.execute(text(f"DELETE FROM {BELOW_PASS.table.name}"))
-    await BELOW_PASS.add(session, await recomputed_below_pass(session, below_only=True))
+    slices = await _slices(session, f"SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted")
+    for i in range(slices):  # a slice of the students at a time, as the figures above (the rule is per student)
+        await BELOW_PASS.add(session, await recomputed_below_pass(
+            session, below_only=True, student_slice=None if slices == 1 else (i, slices)))
 
 
 async def _store_offsets(session: AsyncSession, group_id: str, next_offsets: dict[tuple[str, int], int]) -> None:

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import resource
 import sys
 import time
@@ -31,7 +30,7 @@ from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
 from ..main import handler_registry
 from ..metadata import metadata
 from ..settings import ReportingSettings
-from .bulk import APPLIED, OFFSETS, Failed, Rebuilder, RebuildReport, _Event
+from .bulk import APPLIED, OFFSETS, Failed, Rebuilder, RebuildReport, _Event, peak_rss_mb
 from .log import read_log, records_at
 
 Say = Callable[[str], None]
@@ -48,15 +47,19 @@ def _stderr(line: str) -> None:
 async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 20_000,
               dead_letter: bool = True, decoders: int | None = None) -> dict[str, Any]:
     """Read, rebuild, commit; returns what was done and how long each stage took (seconds). `decoders`:
-    processes decoding the log beside this one (default: one per core; 0: decode here)."""
-    decoders = (os.cpu_count() or 1) if decoders is None else decoders
+    processes decoding the log beside this one (default 0: decode here — on two shared cores the decoder
+    processes made the read of 602k events slower, 81 s against 60 s: bench/results/rebuild2.json)."""
+    decoders = 0 if decoders is None else decoders
     # forked first, before any connection is opened (the decoders only run `decoded_and_staged`)
     pool = ProcessPoolExecutor(decoders, mp_context=multiprocessing.get_context("fork")) if decoders else None
     try:
-        return await _run(settings, say=say, chunk=chunk, dead_letter=dead_letter, decoders=decoders, pool=pool)
+        summary = await _run(settings, say=say, chunk=chunk, dead_letter=dead_letter, decoders=decoders, pool=pool)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    # the decoders' peak RSS (the largest's): counted once they have ended
+    summary["decoders_max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    return summary
 
 
 async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter: bool, decoders: int,
@@ -114,9 +117,8 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                "refused": len(report.failed), "read_seconds": round(read_seconds, 3),
                "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
                "events_per_s": round(log.records / total) if total else None,
-               "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-               "decoders": decoders,  # their peak RSS: the largest child's
-               "decoders_max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+               "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak
+               "decoders": decoders,
                "stages": report.stages,
                "stage_counts": report.counts, "peak_rss_mb_after": report.peak_rss_mb,
                "next_offsets": {f"{t}:{p}": o for (t, p), o in sorted(log.next_offsets.items())}}
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="styrkedja rebuild reporting", description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunk", type=int, default=20_000, help="events per handler batch (default 20,000)")
     parser.add_argument("--decoders", type=int, default=None,
-                        help="processes decoding the log beside this one (default: one per core; 0: none)")
+                        help="processes decoding the log beside this one (default 0: decoded here; see rebuild2.json)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     parser.add_argument("--no-dead-letter", action="store_true",
                         help="do not send undecodable or refused events to the dead-letter topic again")

@@ -90,10 +90,15 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
     await BELOW_PASS.add(session, [(*key, n) for key, n in change.items() if n])
 
 
-async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = False) -> list[tuple[Any, ...]]:
+async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = False,
+                                student_slice: tuple[int, int] | None = None) -> list[tuple[Any, ...]]:
     """The figure from all the facts by the same rule (the consistency check; never on a read).
     `below_only` (the rebuild): read only the results of an (organiser, student, subject) with some result
-    below the pass level — the others' newest result reaches it, they count nowhere: the same rows."""
+    below the pass level — the others' newest result reaches it, they count nowhere: the same rows.
+    `student_slice` (i, n): only the students in slice i of n (by a hash of the student id; the rule is per
+    student, so the slices' rows add up to the whole's: the rebuild, in bounded memory)."""
+    only = "" if student_slice is None else (
+        f"AND mod(hashtext(student_id) & 2147483647, {int(student_slice[1])}) = {int(student_slice[0])}")
     placement = {r[0]: r[1] for r in (await session.execute(
         text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
 
@@ -110,5 +115,5 @@ async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = Fal
         below = (f"AND (organiser_id, student_id, subject_code) IN (SELECT g.organiser_id, g.student_id, "
                  f"g.subject_code FROM {ASSESSMENTS.facts.name} g JOIN {_reaches_values()} "
                  f"ON s.scale = g.scale AND s.value = g.value WHERE NOT g.retracted AND NOT s.reaches)")
-    cells = below_pass_cells(await every(ASSESSMENTS, below), await every(SUPPORT), placement)
+    cells = below_pass_cells(await every(ASSESSMENTS, f"{below} {only}"), await every(SUPPORT, only), placement)
     return [(*key, n) for key, n in cells.items() if n]
