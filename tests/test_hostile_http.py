@@ -28,9 +28,9 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
+from test_openapi_fuzz import ORGANISER, SERVICES, RunningService, auth, start_service
 
 from styrkedja_contracts.identifiers import contains_personal_identity_number
-from test_openapi_fuzz import ORGANISER, SERVICES, RunningService, auth, start_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -225,9 +225,7 @@ HOSTILE_BODIES: list[tuple[str, bytes]] = [
     ("UTF-16", json.dumps({"reason": "x"}).encode("utf-16")),
     ("UTF-32", json.dumps({"reason": "x"}).encode("utf-32")),
     ("pin as a key", b'{"19121212-1212": 1}'),
-    ("pin everywhere", json.dumps({k: "19121212-1212" for k in (
-        "organiser_id", "school_unit_code", "group_id", "student_id", "teacher_id", "reason", "comment", "name",
-        "title", "items", "note", "text", "description")}).encode()),
+    ("pin everywhere", json.dumps(dict.fromkeys(("organiser_id", "school_unit_code", "group_id", "student_id", "teacher_id", "reason", "comment", "name", "title", "items", "note", "text", "description"), "19121212-1212")).encode()),
     ("pin in an item list", json.dumps({"items": [{"student_id": "121212-1212"}] * 3}).encode()),
     ("wide object", json.dumps({f"k{i}": i for i in range(50_000)}).encode()),
     ("long string", json.dumps({"reason": "x" * 3_000_000}).encode()),
