@@ -510,7 +510,8 @@ class ConsumerLoop:
         if again:  # duplicates (a re-delivery, a replay): the same event, or another under its id?
             stored = await session.execute(select(self.applied.c.event_id, self.applied.c.digest).where(
                 self.applied.c.event_id.in_(again)))
-            counts.update(dict(stored.tuples()))
+            for row in stored.all():
+                counts[row.event_id] = row.digest
         for item in (*[by_id[i] for i in again], *twins):
             digest = counts.get(item.event.id)
             if digest is not None and item.digest is not None and item.digest != digest:
