@@ -124,7 +124,7 @@ class InputModel(BaseModel):
     identifier type is not called again, and a body of such fields only (a batch item) costs no
     Python call per field for them. Located at the field as a field validator would be."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/Infinity: no number to store
     #: fields whose types apply the value rules themselves (`_rules_held_by_type`)
     __rules_held_by_type__: ClassVar[frozenset[str]] = frozenset()
 
