@@ -174,7 +174,7 @@ async def read_dead_letters(bootstrap: str, topic: str, want: set[tuple[str, int
     return found
 
 
-async def test_hostile_events_on_every_topic_reporting_reads_are_dead_lettered_once_and_the_rest_applied(
+async def test_hostile_events_on_every_topic_reporting_reads_are_dead_lettered_with_their_rule_the_rest_applied(
         infrastructure):
     bootstrap = infrastructure.kafka_bootstrap_servers
     database_url = infrastructure.create_database(f"t_hostile_events_{uuid.uuid4().hex[:8]}")
