@@ -20,7 +20,7 @@ from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
 from styrkedja_kit.writes import Built, Change, Checked, Outcome, WritePath, batch_answer, http_status
 
-from .calendar.rules import calendar_of_config, forecast_lateness
+from .calendar.rules import Lateness, calendar_of_config, forecast_lateness
 from .domain import DEFAULT_WINDOWS, WindowConfig, check_value
 from .persistence import TABLES
 from .schemas import ForecastIn, ForecastOut, WithdrawIn
@@ -113,10 +113,16 @@ class ForecastService:
         # the late flag by each organiser's årshjul, the same rule reporting's compliance applies
         calendars = await self.calendars({item.organiser_id for item in items})
 
+        # a batch's forecasts share a few windows: each computed once per organiser, period and time
+        windows: dict[tuple[str, str, str, datetime], Lateness] = {}
+
         def built(change: Change, revision: int, now: datetime) -> Built:
             content = change.content
-            window = forecast_lateness(content["school_year"], content["term"], now,
-                                       calendars[content["organiser_id"]])
+            period = (content["organiser_id"], content["school_year"], content["term"], now)
+            window = windows.get(period)
+            if window is None:
+                window = windows[period] = forecast_lateness(content["school_year"], content["term"], now,
+                                                             calendars[content["organiser_id"]])
             values = {"forecast_id": change.record_id, "revision": revision, "submitted_at": now,
                       "window_deadline": window.deadline, "late": window.late, **content}
             # checked once: `ForecastIn` holds every field rule of the event (the same types), `_check`
