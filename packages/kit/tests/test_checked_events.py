@@ -125,3 +125,13 @@ def test_a_field_whose_type_checks_its_text_is_checked_once_and_every_other_stil
         Body.model_validate({"student_id": "s-1", "unbounded": 2**31, "bounded": 10})
     assert {(e["loc"], e["type"]) for e in caught.value.errors()} == {(("unbounded",), "less_than_equal"),
                                                                       (("bounded",), "less_than_equal")}
+
+
+def test_json_columns_given_as_json_text_are_not_encoded_again() -> None:
+    from styrkedja_kit.sets import JsonText, _json_values, json_text
+
+    content = {"b": [1, "två"], "a": None}
+    encoded = json_text(content)
+    assert isinstance(encoded, JsonText) and json.loads(encoded) == content
+    assert _json_values([encoded, content, None, "text"]) == [encoded, encoded, None, '"text"']
+    assert _json_values([encoded])[0] is encoded

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Write, authorize_write
+from styrkedja_kit.inputs import json_body, json_body_openapi
 from styrkedja_kit.problems import problem_responses
 
 from .schemas import AssessmentBatchIn, AssessmentIn, AssessmentOut, BatchOut, RetractIn
@@ -25,6 +26,8 @@ def _service(request: Request, principal: Principal) -> AssessmentService:
 
 #: Platform clients publish for their own organiser(s); each item's organiser is checked in the service.
 WRITER = authorize_write(Write.ASSESSMENTS)
+#: A batch's body, parsed and validated in one pass (after the token: declared after `WRITER`).
+BATCH_BODY = json_body(AssessmentBatchIn)
 
 
 @router.post("", response_model=AssessmentOut, status_code=201, responses={
@@ -40,9 +43,9 @@ async def publish(item: AssessmentIn, request: Request, response: Response,
 
 @router.post("/batch", response_model=BatchOut, status_code=201, responses={
     200: {"description": "Every assessment was already stored: nothing stored, no event", "model": BatchOut},
-    **problem_responses(409)})
-async def publish_batch(batch: AssessmentBatchIn, request: Request,
-                        principal: Principal = WRITER) -> Response:
+    **problem_responses(409)}, openapi_extra=json_body_openapi(AssessmentBatchIn))
+async def publish_batch(request: Request, principal: Principal = WRITER,
+                        batch: AssessmentBatchIn = BATCH_BODY) -> Response:
     """All or nothing; a problem names every bad item (`items.<index>.<field>`). An item for an
     organiser the token may not write for is a 403 naming it, and nothing is stored."""
     # the write path's own values (ids, revisions, flags): encoded as `BatchOut` without validating
