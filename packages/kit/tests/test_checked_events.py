@@ -135,3 +135,21 @@ def test_json_columns_given_as_json_text_are_not_encoded_again() -> None:
     assert isinstance(encoded, JsonText) and json.loads(encoded) == content
     assert _json_values([encoded, content, None, "text"]) == [encoded, encoded, None, '"text"']
     assert _json_values([encoded])[0] is encoded
+
+
+def test_random_uuids_are_version_4_as_uuid4_makes_them() -> None:
+    from styrkedja_kit.writes import random_uuids
+
+    made = random_uuids(2000)
+    assert len(set(made)) == 2000 and random_uuids(0) == []
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in made)
+    assert all(uuid.UUID(str(u)) == u for u in made[:10])
+    # every one of the 122 random bits varies (none stuck at 0 or 1 by the masks)
+    ones = 0
+    for u in made:
+        ones |= u.int
+    zeros = 0
+    for u in made:
+        zeros |= ~u.int & (2**128 - 1)
+    fixed = (0xF000 << 64) | (0xC000 << 48)
+    assert ones | fixed == zeros | fixed == 2**128 - 1

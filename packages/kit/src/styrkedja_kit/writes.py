@@ -35,12 +35,13 @@ retry-then-409 above holds), whichever way the event was made.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from pydantic import ValidationError
 from pydantic_core import to_json
@@ -128,6 +129,18 @@ Build = Callable[[Change, int, datetime], Built]
 StoredCheck = Callable[[AsyncSession, Sequence[Change]], Awaitable[Sequence[RuleViolation | None]]]
 
 
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # the version and variant bits
+_UUID4_SET = (4 << 76) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+
+def random_uuids(count: int) -> list[UUID]:
+    """`count` random (version 4) UUIDs, as `uuid.uuid4()` makes them (16 bytes of `os.urandom`, its
+    version and variant bits set), from one read of the system's randomness and without the
+    constructor's checks of other inputs: a fifth of the CPU of `uuid4()` per id."""
+    raw = os.urandom(16 * count)
+    return [UUID(int=int.from_bytes(raw[at:at + 16], "big") & _UUID4_CLEAR | _UUID4_SET) for at in range(0, 16 * count, 16)]
+
+
 def http_status(outcomes: Sequence[Outcome]) -> int:
     """201 when anything was stored, else 200."""
     return 201 if any(o.stored for o in outcomes) else 200
@@ -201,6 +214,7 @@ class WritePath:
         now = datetime.now(UTC)
         t = self.tables
         envelopes: dict[type[EventData], _Envelope] = {}
+        event_ids = iter(random_uuids(len(changes)))
         async with self.db.sessions.begin() as session:
             current = await self._lock(session, [c.record_id for c in changes if not (optimistic and c.fresh)])
             found: list[RuleViolation] = []
@@ -238,7 +252,7 @@ class WritePath:
                             raise RuleViolation(where, "less_than_equal", "cannot be published as an event: "
                                                 f"revision: the next revision {revision} is above {MAX_INT4} "
                                                 "(a database integer)")
-                        event_id = uuid4()
+                        event_id = next(event_ids)
                         envelope = envelopes.get(built.data.model)
                         if envelope is None:
                             envelope = envelopes[built.data.model] = _Envelope.of(built.data.model, self.source,

@@ -3,9 +3,9 @@ each call is one transaction (domain rows + outbox), all or nothing, every bad i
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -14,11 +14,21 @@ from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
+from styrkedja_contracts.scales import Scale
 from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
-from styrkedja_kit.writes import Built, Change, Checked, Outcome, WritePath, batch_answer, http_status
+from styrkedja_kit.writes import (
+    Built,
+    Change,
+    Checked,
+    Outcome,
+    WritePath,
+    batch_answer,
+    http_status,
+    random_uuids,
+)
 
 from .domain import check_result
 from .persistence import NATURAL_KEY, TABLES, owners_of_natural_keys
@@ -45,8 +55,20 @@ def _key(content: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(content[k] for k in NATURAL_KEY)
 
 
+@lru_cache(maxsize=4096)
+def _result_holds(kind: str, scale: Scale, value: str, names_criteria: bool) -> bool:
+    """Whether `check_result` accepts a result of this kind, scale and value, naming unmet criteria or
+    not (all it asks of them): a batch repeats a few of these a thousand times."""
+    try:
+        check_result(kind, scale, value, ("named",) if names_criteria else ())
+    except RuleViolation:
+        return False
+    return True
+
+
 def _check(item: AssessmentIn) -> None:
-    check_result(item.kind.value, item.scale, item.value, tuple(item.unmet_criteria))
+    if not _result_holds(item.kind.value, item.scale, item.value, bool(item.unmet_criteria)):
+        check_result(item.kind.value, item.scale, item.value, tuple(item.unmet_criteria))  # raises, naming the rule
 
 
 def _out(outcome: Outcome) -> AssessmentOut:
@@ -102,7 +124,8 @@ class AssessmentService:
         require_write_each(self.principal, Write.ASSESSMENTS, [item.organiser_id for item in items], batch=batch)
         violations = check_items(items, _check, batch=batch)
         # an id made here is fresh: no stored assessment holds it (not looked up on the first try)
-        changes = [Change(uuid.uuid4(), item.revision, content, fresh=True) if item.assessment_id is None
+        made = iter(random_uuids(sum(item.assessment_id is None for item in items)))
+        changes = [Change(next(made), item.revision, content, fresh=True) if item.assessment_id is None
                    else Change(item.assessment_id, item.revision, content)
                    for item, content in zip(items, _contents(items), strict=True)]
         first_at: dict[tuple[Any, ...], int] = {}

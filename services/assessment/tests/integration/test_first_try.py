@@ -5,7 +5,6 @@ retry after a unique violation looks everything up, so the answers are those of 
 from __future__ import annotations
 
 import uuid
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
@@ -89,7 +88,7 @@ async def test_a_made_id_that_is_stored_already_is_found_on_the_retry(client, db
     the primary key and the retry looks the id up like any other (here: the same assessment again)."""
     first = await client.post("/v1/assessments", json=assessment("s-1"))
     stored = uuid.UUID(first.json()["assessment_id"])
-    monkeypatch.setattr(service_module, "uuid", SimpleNamespace(uuid4=lambda: stored))
+    monkeypatch.setattr(service_module, "random_uuids", lambda count: [stored] * count)
     again = await client.post("/v1/assessments/batch", json={"items": [assessment("s-1")]})
     assert again.status_code == 200, again.text
     assert again.json()["items"] == [{"assessment_id": str(stored), "revision": 1, "retracted": False,
