@@ -12,6 +12,10 @@ a forecast): single and batch alike, all or nothing, one behaviour for every ser
 - A concurrent request that took the same id or key first (a unique violation): the
   transaction is tried once more, now seeing the stored row; if that fails too, 409
   `concurrent_change`.
+- The first try trusts what cannot be stored yet: ids made for this request (`Change.fresh`) are
+  not looked up, and a check that a unique index also holds (`key_check`, a natural key) is left to
+  the index. A unique violation then is the retry above, which looks everything up: the answer is
+  the full check's. When any item is refused, the key check runs before answering.
 - `may_change(row)` (optional): may this request change the stored record at all? A record of
   an organiser the caller may not write for is a 403 `write_scope` (named at its item), nothing stored.
 - Status codes: 201 when something was stored, 200 when nothing was (single and batch alike);
