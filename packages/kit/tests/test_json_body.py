@@ -102,7 +102,8 @@ async def test_no_body_or_no_media_type_is_the_same_problem(client, body, conten
 
 
 @pytest.mark.parametrize("body", [b"{not json", b'{"items": [', b'{"items": [{"student_id": "s-1", "round": NaN}]}',
-                                  b"[" * 100_000])
+                                  b"[" * 100_000, b'{"items": [{"student_id": "s-\\ud800", "round": 1}]}',
+                                  b'{"items": [{"student_id": "s-\xff", "round": 1}]}'])
 async def test_a_body_that_is_not_json_is_the_same_problem(client, body) -> None:
     by_fastapi = await answers(client, "/fastapi", body)
     assert 400 <= by_fastapi[0] < 500
