@@ -9,8 +9,8 @@ uvicorn (one worker). Numbers, never pass/fail.
 
 Writes bench/results/figures_read.json (`--out`): the apply time of the whole load (events/s), the
 state's row counts, and p50/p99 latency per endpoint and overall, per variant: `before` (another
-source tree, e.g. the base commit's, served by h11 on asyncio's loop), `uncached` (this code, the
-answer cache off), `after`; `-h11` after either: uvicorn on h11 and asyncio's loop even where
+source tree, e.g. the base commit's), `uncached` (this code, the
+answer cache off), `serial` (this code, one state version read at a time), `after`; `-h11` after any: uvicorn on h11 and asyncio's loop even where
 httptools and uvloop are installed.
 """
 
@@ -180,6 +180,12 @@ REQUESTS = {
     "drill_down": ("/v1/figures/drill-down", {"term": "VT", "unit_id": ORGANISER}),
     "results_csv": ("/v1/results/assessments", {"format": "csv"}),
     "results_json": ("/v1/results/assessments", {}),
+    # the other organiser-level reads (the common level/school_year parameters ride along)
+    "support_summary": ("/v1/support/summary", {"unit_id": ORGANISER, "term": "VT"}),
+    "support_kinds": ("/v1/support/kinds", {"unit_id": ORGANISER, "format": "csv"}),
+    "compliance": (f"/v1/compliance/organisers/{ORGANISER}/school-units", {"term": "VT"}),
+    "compliance_round": (f"/v1/compliance/organisers/{ORGANISER}/rounds/3/school-units", {}),
+    "lika_compilation": ("/v1/lika/compilation", {}),
 }
 
 
@@ -215,6 +221,42 @@ class RawHttp:
     async def aclose(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+async def _timed_reads(base_url: str, headers: dict[str, str], jobs: list[tuple[str, dict]], clients: int,
+                       each: int) -> tuple[list[float], float, list[float]]:
+    made = [RawHttp(base_url, headers) for _ in range(clients)]
+    await asyncio.gather(*(http.get(*jobs[0]) for http in made))  # connected and read once, untimed
+    times: list[float] = []
+    starts: list[float] = []
+    zero = time.perf_counter()
+
+    async def client(n: int) -> None:
+        for i in range(each):
+            path, params = jobs[(n + i) % len(jobs)]
+            started = time.perf_counter()
+            status, body = await made[n].get(path, params)
+            times.append(time.perf_counter() - started)
+            starts.append(started - zero)
+            if status != 200:
+                raise RuntimeError(f"{path}: {status} {body[:300]!r}")
+
+    cpu = time.process_time()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    cpu = time.process_time() - cpu
+    for http in made:
+        await http.aclose()
+    return times, cpu, starts
+
+
+def reads_in_process(base_url: str, headers: dict[str, str], jobs: list[tuple[str, dict]], clients: int,
+                     each: int) -> tuple[list[float], float, list[float]]:
+    """`clients` keep-alive connections on one asyncio loop, each reading `each` times round `jobs`
+    (path, params): the seconds of every read, the CPU seconds the clients spent, and when (seconds
+    from the start) each read began. Run it in a
+    process of its own (`speed.py` does): then the clients neither wait for the bench process's GIL
+    nor are counted as the server's time, and their own CPU is measured."""
+    return asyncio.run(_timed_reads(base_url, headers, jobs, clients, each))
 
 
 async def read_latency(base_url: str, clients: int, per_client: int, headers: dict[str, str],
@@ -300,7 +342,8 @@ def main() -> int:
     parser.add_argument("--pg-port", type=int, default=None)
     parser.add_argument("--variants", default="after",
                         help="comma-separated, measured one after the other on the same state: before (the code "
-                             "in --before-code), uncached (this code, STYRKEDJA_READ_CACHE_ENABLED=false), after")
+                             "in --before-code), uncached (this code, STYRKEDJA_READ_CACHE_ENABLED=false), serial "
+                             "(this code, STYRKEDJA_READ_CACHE_VERSION_READS=1), after")
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
                         help="raw: a minimal keep-alive HTTP/1.1 client (default); httpx: httpx.AsyncClient")
     parser.add_argument("--before-code", type=Path, default=None, help="a source tree of the base code")
@@ -338,16 +381,18 @@ def main() -> int:
         variants = {}
         for variant in args.variants.split(","):
             code, extra, server_args = ROOT, {}, []
-            if variant == "before":  # the base code as main installs it (no httptools/uvloop in its lock)
+            if variant.startswith("before"):  # the base code, served as this code is (`-h11`: see below)
                 if args.before_code is None:
                     raise SystemExit("--before-code DIR (e.g. `git archive <base> | tar -x -C DIR`) for 'before'")
-                code, server_args = args.before_code.resolve(), ["--http", "h11", "--loop", "asyncio"]
+                code = args.before_code.resolve()
                 extra = {"PYTHONPATH": os.pathsep.join(str(code / p) for p in (
                     "services/reporting/src", "packages/kit/src", "packages/contracts/src"))}
             elif variant.startswith("uncached"):
                 extra = {"STYRKEDJA_READ_CACHE_ENABLED": "false"}
+            elif variant.startswith("serial"):  # this code, one state version read at a time (as before)
+                extra = {"STYRKEDJA_READ_CACHE_VERSION_READS": "1"}
             elif not variant.startswith("after"):
-                raise SystemExit(f"unknown variant {variant!r}: before, uncached[-h11], after[-h11]")
+                raise SystemExit(f"unknown variant {variant!r}: before, uncached, serial, after (each [-h11])")
             if variant.endswith("-h11"):  # uvicorn's pure-Python HTTP parser and asyncio's own loop
                 server_args = ["--http", "h11", "--loop", "asyncio"]
             print(f"variant {variant}: code {code}", flush=True)
@@ -362,7 +407,7 @@ def main() -> int:
                 server = None
             latency["code"] = str(code)
             print(json.dumps({k: v for k, v in latency.items() if k != "per_endpoint"}), flush=True)
-            variants[variant] = latency
+            variants[variant if variant not in variants else f"{variant}#{len(variants) + 1}"] = latency
         out = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
                "shape": {"students": args.students, "subjects": len(SUBJECTS), "rounds": 4,

@@ -8,7 +8,8 @@ Stages (test data is generated before each timed part):
   relay    the kit's OutboxRelay, in-process, draining that filled outbox to the broker
   apply    reporting started after the topics are filled; time until it equals the recomputation
   latency  POST of one assessment → visible in reporting, under a background load of ~1,000 events/s
-  reads    32 concurrent clients reading organiser-level figures
+  reads    32 concurrent clients reading organiser-level results (in a process of their own; then the
+           earlier client, httpx in 32 threads of the bench, to compare), CPU per read of both sides
   memory   reporting's RSS at the end (every worker process of it, summed)
   rebuild  the apply stage is a rebuild by replay: a reporting with an empty database reads every
            topic from the start until its cells equal the recomputation (at this run's size; --full
@@ -252,22 +253,92 @@ def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkopi
     return found, gave_up
 
 
-def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, clients: int = 32, each: int = 30) -> list[float]:
-    headers = tokens.admin(*organisers)
+def reads_threads(r_url: str, jobs: list[tuple[str, dict]], headers: dict[str, str], clients: int,
+                  each: int) -> list[float]:
+    """The earlier client: `clients` threads of this process, each an `httpx.Client` (~0.5 ms of CPU per
+    request, every thread waiting for this process's GIL): kept to compare, in the same run."""
 
     def client_run(n: int) -> list[float]:
         times = []
         with httpx.Client(base_url=r_url, timeout=30, headers=headers) as client:
+            client.get(jobs[0][0], params=jobs[0][1]).raise_for_status()  # connected, untimed
             for i in range(each):
+                path, params = jobs[(n + i) % len(jobs)]
                 started = time.perf_counter()
-                response = client.get("/v1/results/assessments",
-                                      params={"level": "organiser", "organiser_id": organisers[(n + i) % 2]})
+                response = client.get(path, params=params)
                 response.raise_for_status()
                 times.append(time.perf_counter() - started)
         return times
 
     with ThreadPoolExecutor(clients) as pool:
         return [t for ts in pool.map(client_run, range(clients)) for t in ts]
+
+
+def answer_counts(r_url: str) -> dict[str, float]:
+    """The answer cache's counters on reporting's /metrics (hits, misses, state version reads)."""
+    text = httpx.get(r_url + "/metrics", timeout=30).text
+    found = {name: float(line.split()[-1]) for line in text.splitlines()
+             for name in ("hits", "misses", "state_version_reads")
+             if line.startswith((f"styrkedja_read_answers_{name}_total ", f"styrkedja_read_{name}_total "))}
+    for line in text.splitlines():  # full collections stop every request while they walk the heap
+        if line.startswith('python_gc_collections_total{generation="2"}'):
+            found["full_gc_collections"] = float(line.split()[-1])
+    return found
+
+
+def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: int, clients: int = 32,
+          each: int = 300) -> dict[str, float]:
+    """Organiser-level results (each client alternating between the two organisers), read by
+    `clients` concurrent keep-alive clients in a process of their own (`figures_read.reads_in_process`:
+    a minimal HTTP/1.1 client on one asyncio loop), then by the earlier client (httpx in `clients`
+    threads of this process) for comparison. The server's and the clients' CPU seconds per request
+    are measured for both: the clients share the 2 cores with the server, PostgreSQL and the broker."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    import psutil
+    from figures_read import reads_in_process
+
+    headers = tokens.admin(*organisers)
+    jobs = [("/v1/results/assessments", {"level": "organiser", "organiser_id": o}) for o in organisers[:2]]
+    server = psutil.Process(server_pid)
+
+    def server_cpu() -> float:
+        total = 0.0
+        for process in (server, *server.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
+
+    out: dict[str, float] = {}
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        pool.submit(time.sleep, 0).result()  # the process started before the timed part
+        counted = answer_counts(r_url)
+        before = server_cpu()
+        wall = time.perf_counter()
+        times, client_cpu, starts = pool.submit(reads_in_process, r_url, headers, jobs, clients, each).result()
+        wall = time.perf_counter() - wall
+        spent = server_cpu() - before
+        counted = {k: v - counted.get(k, 0) for k, v in answer_counts(r_url).items()}
+    slowest = sorted(zip(times, starts, strict=True), reverse=True)[:max(1, len(times) // 100)]
+    out |= {f"reads_answers_{k}": v for k, v in counted.items()}
+    # the reads of the slowest 1 %: when they began (s from the start), grouped by 50 ms (one stall or many)
+    out["reads_slowest_1pct_started_in_50ms_windows"] = len({int(start / 0.05) for _, start in slowest})
+    out |= {"reads_p50_ms": statistics.median(times) * 1000, "reads_p99_ms": pct(times, 0.99) * 1000,
+            "reads_requests": len(times), "reads_per_s": len(times) / wall,
+            "reads_client_cpu_ms_per_request": client_cpu / len(times) * 1000,
+            "reads_server_cpu_ms_per_request": spent / len(times) * 1000}
+    before = server_cpu()
+    started_cpu = time.process_time()
+    wall = time.perf_counter()
+    times = reads_threads(r_url, jobs, headers, clients, each // 3)
+    wall = time.perf_counter() - wall
+    out |= {"reads_httpx_threads_p50_ms": statistics.median(times) * 1000,
+            "reads_httpx_threads_p99_ms": pct(times, 0.99) * 1000, "reads_httpx_threads_per_s": len(times) / wall,
+            "reads_httpx_threads_client_cpu_ms_per_request": (time.process_time() - started_cpu) / len(times) * 1000,
+            "reads_httpx_threads_server_cpu_ms_per_request": (server_cpu() - before) / len(times) * 1000}
+    return out
 
 
 def rss_mb(pid: int) -> float:
@@ -307,6 +378,7 @@ def main() -> int:
     bootstrap = infra.kafka_bootstrap_servers
     figures: dict[str, float | None] = dict.fromkeys(TARGETS)
     raw: dict[str, float] = {}
+    extra: dict[str, float] = {}  # more figures of a stage, in the JSON (not judged against a target)
     notes: list[str] = []
     processes: dict = {}
     rebuild_full_estimate: float | None = None
@@ -394,9 +466,19 @@ def main() -> int:
 
         if "reads" in stages and "reporting" in processes:
             print("reads: 32 concurrent clients, organiser level ...", flush=True)
-            times = reads(processes["reporting"].url, data.organisers, tokens)
-            figures["reads_p99_ms"] = pct(times, 0.99) * 1000
-            print(f"  p50 {statistics.median(times) * 1000:.1f} ms, p99 {figures['reads_p99_ms']:.1f} ms", flush=True)
+            read = reads(processes["reporting"].url, data.organisers, tokens, processes["reporting"].process.pid)
+            figures["reads_p99_ms"] = read.pop("reads_p99_ms")
+            extra.update(read)
+            print(f"  p50 {read['reads_p50_ms']:.1f} ms, p99 {figures['reads_p99_ms']:.1f} ms, "
+                  f"{read['reads_per_s']:,.0f} reads/s; CPU per read: clients {read['reads_client_cpu_ms_per_request']:.2f} "
+                  f"ms, server {read['reads_server_cpu_ms_per_request']:.2f} ms (clients in a process of their own); "
+                  f"answers: {read.get('reads_answers_hits', 0):.0f} hits, {read.get('reads_answers_misses', 0):.0f} "
+                  f"misses, {read.get('reads_answers_state_version_reads', 0):.0f} version reads, "
+                  f"{read.get('reads_answers_full_gc_collections', 0):.0f} full collections", flush=True)
+            print(f"  earlier client (httpx, 32 threads of the bench): p50 {read['reads_httpx_threads_p50_ms']:.1f} ms, "
+                  f"p99 {read['reads_httpx_threads_p99_ms']:.1f} ms, {read['reads_httpx_threads_per_s']:,.0f} reads/s; "
+                  f"CPU per read: clients {read['reads_httpx_threads_client_cpu_ms_per_request']:.2f} ms, server "
+                  f"{read['reads_httpx_threads_server_cpu_ms_per_request']:.2f} ms", flush=True)
 
         exact = None
         if "reporting" in processes:
@@ -412,6 +494,7 @@ def main() -> int:
                "broker": infra.broker_kind, "items": items, "clients": args.clients, "workers": workers,
                **{k: (round(v, 1) if v is not None else None) for k, v in figures.items()},
                **{k: round(v) for k, v in raw.items()},
+               **{k: round(v, 2) for k, v in extra.items()},
                "rebuild_events": (items + 2000) if figures["rebuild_seconds"] is not None else None,
                "rebuild_seconds_full_estimate": round(rebuild_full_estimate) if rebuild_full_estimate else None,
                "cells_equal_recomputation": exact, "notes": notes}

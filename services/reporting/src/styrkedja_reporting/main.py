@@ -108,7 +108,7 @@ def create_app(settings: ReportingSettings) -> FastAPI:
 
 
 #: The reads whose answers are kept per state version and reader class (`access.answers`).
-CACHED_READS = ("/v1/figures/", "/v1/results/")
+CACHED_READS = ("/v1/figures/", "/v1/results/", "/v1/support/", "/v1/lika/", "/v1/compliance/")
 
 
 _frozen = False
@@ -142,7 +142,8 @@ def with_answer_cache(app: FastAPI) -> None:
                 yield
                 return
             reader = VersionReader(runtime.db.asyncpg_dsn)
-            app.state.state_versions = StateVersions(reader, reader.aclose)
+            app.state.state_versions = StateVersions(reader, reader.aclose,
+                                                     overlap=getattr(runtime.settings, "read_cache_version_reads", 1))
             try:
                 yield
             finally:

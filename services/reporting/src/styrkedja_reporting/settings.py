@@ -31,6 +31,11 @@ class ReportingSettings(ServiceSettings):
     # the answer cache's byte budget (its answers' bodies, least recently used out past it); sized so
     # reporting stays within its memory target (250 MB RSS) at the deadline week's scale
     read_cache_max_mb: int = Field(16, ge=1, le=1024)
+    # reads of the state version at once (one connection each): a request takes a read that started
+    # after it arrived, the next as soon as any slot frees (`access.answers.StateVersions`). 1 here:
+    # with PostgreSQL on the same 2 cores, 4 read slower (bench/README.md, reads3); more may pay
+    # where the database has cores of its own and the round trip is the network's
+    read_cache_version_reads: int = Field(1, ge=1, le=32)
     # glibc's allocator returns what a batch freed (`kit.app.tune_allocator`): bench/speed.py saw
     # reporting's RSS after catching up on 62k events at 195 MB with these, 224–235 MB without,
     # apply equally fast

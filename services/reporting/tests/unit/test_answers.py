@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
-from styrkedja_reporting.access.answers import Answer, Answers, State, StateVersions, request_key
+from styrkedja_reporting.access.answers import SWEDEN, Answer, Answers, State, StateVersions, request_key, today
 
 
 class SlowReads:
@@ -54,6 +54,41 @@ async def test_a_request_only_takes_a_read_that_started_after_it_arrived():
     assert reads.started == 3
     reads.gates[2].set()
     assert (await again).version == (("topic", 3, None),)
+
+
+async def test_with_overlapping_reads_a_request_still_only_takes_a_read_that_started_after_it_arrived():
+    """Two read slots: a request arriving while a slot is free starts its own read at once (it
+    does not take the one running: that one started before it); with both busy, the waiting
+    requests share the next read, started when either slot frees — never one of the two running."""
+    reads = SlowReads()
+    versions = StateVersions(reads, overlap=2)
+    first = asyncio.ensure_future(versions.current())
+    await _settle()
+    second = asyncio.ensure_future(versions.current())
+    await _settle()
+    assert reads.started == 2  # its own read, not the first's
+    waiting = [asyncio.ensure_future(versions.current()) for _ in range(2)]
+    await _settle()
+    assert reads.started == 2 and not any(f.done() for f in waiting)
+    reads.gates[1].set()  # the second read ends first: the next starts in its slot, the first still runs
+    await _settle()
+    assert second.done() and second.result().version == (("topic", 2, None),)
+    assert not first.done() and reads.started == 3 and not any(f.done() for f in waiting)
+    reads.gates[0].set()
+    await _settle()
+    assert first.result().version == (("topic", 1, None),) and not any(f.done() for f in waiting)
+    reads.gates[2].set()
+    await _settle()
+    assert [f.result().version for f in waiting] == [(("topic", 3, None),)] * 2
+    assert reads.started == 3
+
+
+def test_the_day_of_an_answer_turns_with_the_local_the_utc_and_the_swedish_date():
+    local, utc, swedish = today()
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    assert local == date.today() and utc == now.date() and swedish == now.astimezone(SWEDEN).date()
 
 
 async def test_a_failed_read_fails_its_waiters_and_the_next_read_runs():

@@ -1,19 +1,22 @@
 """Answers already given: a read of unchanged state is answered from memory, in microseconds.
 
-Every figure and results read is a function of four things: the materialised state, the reader's
-*class* (what the one read path decided about them: roles, organisers, areas, school units and
-groups — completed from the directory — the levels suppressed for them and the disclosure rules),
-the request (path, query, `Accept`) and the day (ages, file names). So:
+Every figure, results, support, LIKA and compliance organiser read is a function of four things:
+the materialised state, the reader's *class* (what the one read path decided about them: roles,
+organisers, areas, school units and groups — completed from the directory — the levels suppressed
+for them and the disclosure rules), the request (path, query, `Accept`) and the day (ages, file names, open investigations, the school
+year: the local, UTC and Swedish date). So:
 
 - the **state version** is read from the `freshness` table, which every applied batch writes in the
   transaction that changes the aggregates (`registry._note_freshness`; the directory's batches too):
   it changes with every batch, whichever replica applied it. Concurrent requests share one read of
   it, but a request only takes a version read that *started after it arrived* (`StateVersions`),
-  so an answer is never older than what was committed when its request came in;
+  so an answer is never older than what was committed when its request came in (a change
+  notification could not promise that: it arrives after the commit is visible);
 - the **reader class** is what the route's own access check decided (`keep_answer`, called by a
-  route after `access.guard.strict_scope`/`read_scope` and the suppression decision): the cache
-  learns it per token principal and state version, and keys the answers on it — two readers of
-  one class share an answer, readers of different classes never do;
+  route after `access.guard.strict_scope`/`read_scope` and the suppression decision, or
+  `keep_answer_of` with the reader after a route's own check): the cache learns it per token
+  principal, family of reads (`/v1/figures/`, `/v1/lika/`, …) and state version, and keys the
+  answers on it — two readers of one class share an answer, readers of different classes never do;
 - an answer is kept only when the route said so (`keep_answer`) — never an audited read (student
   level: `access.guard.audit` marks it), never an error, never one larger than `max_answer_bytes`.
 
@@ -28,18 +31,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 import asyncpg
+from prometheus_client.core import REGISTRY, CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from styrkedja_kit.auth import Principal
 
 from ..results.read import Scope as ReadScope
 
@@ -69,6 +78,18 @@ def keep_answer(request: Request, scope: ReadScope) -> None:
     request.state.answer_reader_class = reader_class(scope)
 
 
+def reader_of_class(reader: Principal) -> Hashable:
+    """The class of a route that narrows by the reader's scope alone (no suppression): its roles
+    and what it may read — the token's, completed from the directory where the route does so."""
+    return ("reader", reader.roles, reader.organisers, reader.areas, reader.school_units, reader.groups)
+
+
+def keep_answer_of(request: Request, reader: Principal) -> None:
+    """`keep_answer` for a route whose answer depends on who reads only through `reader`'s scope
+    (LIKA, compliance's organiser views): called after the route's own access check passed."""
+    request.state.answer_reader_class = reader_of_class(reader)
+
+
 def mark_audited(request: Request) -> None:
     """An audited read: never kept, never answered from memory (every read writes its audit row)."""
     request.state.audited_read = True
@@ -83,18 +104,31 @@ class State:
     version: StateRows
     newest: datetime | None
 
+    @functools.cached_property
+    def newest_header(self) -> bytes:
+        """`newest` as its response header says it (made once per read, not per answer)."""
+        return self.newest.isoformat().encode() if self.newest else b"none"
+
 
 class StateVersions:
-    """The state version, read at most once at a time: a request waits for a read that starts
-    after it arrived (the one running, if any, started before it: it waits for the next), so the
-    version it gets includes every batch committed before its request — and 32 concurrent requests
-    cost one or two reads, not 32."""
+    """The state version, read by up to `overlap` reads at once: a request only takes a read that
+    started *after* it arrived, so the version it gets includes every batch committed before its
+    request. A request that arrives while a read slot is free starts a read at once; one that
+    arrives while every slot is busy waits for the next read, which starts when a slot frees and
+    serves every request waiting for it — 32 concurrent requests cost a few reads, not 32.
 
-    def __init__(self, read: Callable[[], Awaitable[StateRows]], close: Callable[[], Awaitable[None]] | None = None
-                 ) -> None:
-        self._read, self._close = read, close
-        self._running: asyncio.Future[State] | None = None
-        self._next: asyncio.Future[State] | None = None
+    With `overlap=1` a request that arrives while a read runs waits for that read and the whole next
+    one (1.5 round trips on average, and a slow read holds up everyone behind it); with a few slots
+    the next read starts as soon as any read ends (a little over one round trip, and one slow read
+    holds up only the requests that took it)."""
+
+    def __init__(self, read: Callable[[], Awaitable[StateRows]], close: Callable[[], Awaitable[None]] | None = None,
+                 overlap: int = 1) -> None:
+        if overlap < 1:
+            raise ValueError("overlap: at least one read at a time")
+        self._read, self._close, self.overlap = read, close, overlap
+        self._in_flight = 0
+        self._next: asyncio.Future[State] | None = None  # the read the waiting requests share
         self._seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.reads = 0
@@ -104,17 +138,17 @@ class StateVersions:
             await self._close()
 
     async def current(self) -> State:
-        loop = asyncio.get_running_loop()
-        if self._running is None:
-            self._running = loop.create_future()
-            self._start(self._running)
-            return await asyncio.shield(self._running)
-        if self._next is None:
-            self._next = loop.create_future()
+        if self._in_flight < self.overlap:  # a read of its own, started now
+            future: asyncio.Future[State] = asyncio.get_running_loop().create_future()
+            self._start(future)
+            return await asyncio.shield(future)
+        if self._next is None:  # every read running started before this request: the next one
+            self._next = asyncio.get_running_loop().create_future()
         return await asyncio.shield(self._next)
 
     def _start(self, future: asyncio.Future[State]) -> None:
         self._seq += 1
+        self._in_flight += 1
         task = asyncio.ensure_future(self._run(future, self._seq))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -123,6 +157,7 @@ class StateVersions:
         try:
             rows = await self._read()
             self.reads += 1
+            ANSWERS.version_reads += 1
             newest = max((r[2] for r in rows if r[2] is not None), default=None)
             if not future.done():
                 future.set_result(State(seq, rows, newest))
@@ -133,8 +168,8 @@ class StateVersions:
             if not isinstance(error, Exception):
                 raise
         finally:
+            self._in_flight -= 1
             following, self._next = self._next, None
-            self._running = following
             if following is not None:
                 self._start(following)
 
@@ -143,26 +178,43 @@ FRESHNESS_SQL = "SELECT topic, applied_at, newest_event_time FROM freshness ORDE
 
 
 class VersionReader:
-    """Reads the version on a connection of its own (plain asyncpg, one prepared statement, one round
-    trip: no pool checkout, no pre-ping, no reset), opened on first use and again after a failure."""
+    """Reads the version on connections of its own (plain asyncpg, one prepared statement, one round
+    trip: no pool checkout, no pre-ping, no reset): one per read at once (`StateVersions.overlap`),
+    each opened on first use and again after a failure."""
 
     def __init__(self, dsn: str, timeout_seconds: float = 5.0) -> None:
         self.dsn, self.timeout_seconds = dsn, timeout_seconds
-        self._conn: asyncpg.Connection | None = None
+        self._idle: list[asyncpg.Connection] = []
+        self._open: set[asyncpg.Connection] = set()
 
     async def __call__(self) -> StateRows:
+        conn = None
         try:
-            if self._conn is None or self._conn.is_closed():
-                self._conn = await asyncpg.connect(self.dsn, timeout=self.timeout_seconds)
-            rows = await self._conn.fetch(FRESHNESS_SQL, timeout=self.timeout_seconds)
+            while self._idle and conn is None:
+                conn = self._idle.pop()
+                if conn.is_closed():
+                    self._open.discard(conn)
+                    conn = None
+            if conn is None:
+                conn = await asyncpg.connect(self.dsn, timeout=self.timeout_seconds)
+                self._open.add(conn)
+            rows = await conn.fetch(FRESHNESS_SQL, timeout=self.timeout_seconds)
         except BaseException:
-            await self.aclose()
+            if conn is not None:
+                self._open.discard(conn)
+                await self._close(conn)
             raise
+        self._idle.append(conn)
         return tuple(tuple(r) for r in rows)
 
     async def aclose(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
+        conns, self._open, self._idle = self._open, set(), []
+        for conn in conns:
+            await self._close(conn)
+
+    @staticmethod
+    async def _close(conn: asyncpg.Connection) -> None:
+        if not conn.is_closed():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2)
 
@@ -185,8 +237,8 @@ class Generation:
 
     seq: int
     version: StateRows
-    day: date
-    classes: dict[Hashable, Hashable] = field(default_factory=dict)  # token principal → reader class
+    day: Day
+    classes: dict[Hashable, Hashable] = field(default_factory=dict)  # (token principal, reads) → reader class
     answers: OrderedDict[tuple[Hashable, RequestKey], Answer] = field(default_factory=OrderedDict)
     size: int = 0
     running: dict[Hashable, asyncio.Event] = field(default_factory=dict)  # misses being answered
@@ -201,7 +253,7 @@ class Answers:
                  max_answer_bytes: int = 1 * 2**20) -> None:
         self.max_entries, self.max_bytes, self.max_answer_bytes = max_entries, max_bytes, max_answer_bytes
         self._spaces: OrderedDict[Hashable, Generation] = OrderedDict()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.version_reads = 0
 
     def __len__(self) -> int:
         return sum(len(g.answers) for g in self._spaces.values())
@@ -209,7 +261,7 @@ class Answers:
     def clear(self) -> None:
         self._spaces.clear()
 
-    def generation(self, namespace: Hashable, state: State, day: date) -> Generation:
+    def generation(self, namespace: Hashable, state: State, day: Day) -> Generation:
         """The namespace's generation for this state; a newer state (or day) starts a new one. A read
         older than the generation kept gets a generation of its own that is not kept."""
         current = self._spaces.get(namespace)
@@ -246,13 +298,45 @@ class Answers:
 #: The answers of every app in this process (one namespace per `AnswerCache`).
 ANSWERS = Answers()
 
+SWEDEN = ZoneInfo("Europe/Stockholm")
+Day = tuple[date, date, date]
+
+
+def today() -> Day:
+    """The day an answer was made on, as every route may date it: the process's local date, the UTC
+    date (support's open investigations) and the Swedish date (LIKA's school year): an answer is
+    kept until any of them turns."""
+    now = datetime.now(UTC)
+    return date.today(), now.date(), now.astimezone(SWEDEN).date()
+
+
+class _AnswerMetrics(Collector):
+    """The answer cache on `/metrics`: hits, misses and state version reads of this process."""
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        yield CounterMetricFamily("styrkedja_read_answers_hits", "Reads answered from kept answers",
+                                  value=ANSWERS.hits)
+        yield CounterMetricFamily("styrkedja_read_answers_misses", "Reads answered by the route (and kept if allowed)",
+                                  value=ANSWERS.misses)
+        yield CounterMetricFamily("styrkedja_read_state_version_reads", "Reads of the state version (freshness rows)",
+                                  value=ANSWERS.version_reads)
+
+
+REGISTRY.register(_AnswerMetrics())
+
+
+@functools.lru_cache(maxsize=4096)
+def _query_items(query: bytes) -> tuple[tuple[str, str], ...]:
+    """A query string parsed, its parameters in name order (repeated ones in their own order): the
+    same few query strings come again and again, so each is parsed once."""
+    text = query.decode("latin-1")
+    return tuple(sorted(parse_qsl(text, keep_blank_values=True), key=lambda kv: kv[0])) if text else ()
+
 
 def request_key(scope: Scope) -> RequestKey:
     """Path, query (parsed; parameters in name order, repeated ones in their own order) and Accept."""
-    query = scope.get("query_string", b"").decode("latin-1")
-    items = tuple(sorted(parse_qsl(query, keep_blank_values=True), key=lambda kv: kv[0])) if query else ()
     accept = next((v for k, v in scope["headers"] if k == b"accept"), None)
-    return scope["path"], items, accept
+    return scope["path"], _query_items(scope.get("query_string", b"")), accept
 
 
 def _etag_matches(scope: Scope, etag: bytes) -> bool:
@@ -266,7 +350,7 @@ def _etag_matches(scope: Scope, etag: bytes) -> bool:
 
 def _freshness_headers(state: State, lag: Callable[[], int | None]) -> list[tuple[bytes, bytes]]:
     behind = lag()
-    return [(NEWEST_HEADER, state.newest.isoformat().encode() if state.newest else b"none"),
+    return [(NEWEST_HEADER, state.newest_header),
             (LAG_HEADER, b"unknown" if behind is None else str(behind).encode())]
 
 
@@ -295,14 +379,16 @@ class AnswerCache:
             log.warning("state version unreadable, answering without the cache: %s", type(error).__name__)
             await self.app(scope, receive, send)
             return
-        generation = self.answers.generation(self.namespace, state, date.today())
+        generation = self.answers.generation(self.namespace, state, today())
         key = request_key(scope)
-        found = self._find(generation, principal, key)
+        # a principal's class is learnt per family of reads (its routes decide it alike)
+        reader = (principal, next(p for p in self.prefixes if scope["path"].startswith(p)))
+        found = self._find(generation, reader, key)
         if found is None:
             running = generation.running.get((principal, key))
             if running is not None:  # the same read is being answered: wait for it, then look again
                 await running.wait()
-                found = self._find(generation, principal, key)
+                found = self._find(generation, reader, key)
         if found is not None:
             self.answers.hits += 1
             await self._send(found, state, scope, send)
@@ -310,14 +396,14 @@ class AnswerCache:
         self.answers.misses += 1
         done = generation.running.setdefault((principal, key), asyncio.Event())
         try:
-            await self._answer(generation, principal, key, state, scope, receive, send)
+            await self._answer(generation, reader, key, state, scope, receive, send)
         finally:
             done.set()
             if generation.running.get((principal, key)) is done:
                 del generation.running[(principal, key)]
 
-    def _find(self, generation: Generation, principal: Any, key: RequestKey) -> Answer | None:
-        klass = generation.classes.get(principal)
+    def _find(self, generation: Generation, reader: Hashable, key: RequestKey) -> Answer | None:
+        klass = generation.classes.get(reader)
         return None if klass is None else self.answers.find(generation, klass, key)
 
     async def _send(self, answer: Answer, state: State, scope: Scope, send: Send) -> None:
@@ -332,7 +418,7 @@ class AnswerCache:
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
 
-    async def _answer(self, generation: Generation, principal: Any, key: RequestKey, state: State, scope: Scope,
+    async def _answer(self, generation: Generation, reader: Hashable, key: RequestKey, state: State, scope: Scope,
                       receive: Receive, send: Send) -> None:
         """Run the route; keep its answer when it said so (`keep_answer`) and it is whole and small."""
         start: Message | None = None
@@ -374,7 +460,7 @@ class AnswerCache:
             kept = tuple((k, v) for k, v in start.get("headers", []) if k.lower() not in _NOT_KEPT_HEADERS)
             answer = Answer(start["status"], kept, body, etag)
             klass = scope["state"][CLASS_KEY]
-            generation.classes[principal] = klass
+            generation.classes[reader] = klass
             self.answers.keep(generation, klass, key, answer)
             await self._send(answer, state, scope, send)
 

@@ -23,6 +23,7 @@ from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize, authori
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
 
+from ..access.answers import keep_answer_of
 from ..access.guard import check_read
 from ..exports import Column, ColumnType, Table, export_response
 from .rules import (
@@ -96,6 +97,7 @@ async def organiser_compliance(
     """The organiser's view: per school unit, the share of expected forecasts reported (late included)."""
     if organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
+    keep_answer_of(request, principal)  # the whole organiser's view, for any reader the check lets in
     window = _window(organiser_id, school_year, term)
     found = organiser_view(await _ledger(request, window, None), window)
     return export_response(request, _table(f"rapporteringsgrad-{organiser_id}-{term}-{school_year}", found), format)
@@ -176,6 +178,7 @@ async def organiser_round_compliance(
     if not principal.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER) or organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "the organiser view is the organiser admin's and area "
                            "managers' of that organiser")
+    keep_answer_of(request, principal)
     window = _round(organiser_id, school_year, round)
     found = organiser_view(await _ledger(request, window, None), window)
     return export_response(request, _table(f"rapporteringsgrad-{organiser_id}-omgang{round}-{school_year}", found),

@@ -17,6 +17,7 @@ from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
 
+from ..access.answers import keep_answer_of
 from ..access.scope import reader_of
 from ..exports import Column, ColumnType, Table, export_response
 from ..freshness import set_freshness
@@ -72,6 +73,7 @@ async def lika_latest(request: Request, response: Response,
         reader = await reader_of(session, principal)
         if organiser_id is not None and organiser_id not in reader.organisers:
             raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
+        keep_answer_of(request, reader)  # the rows are narrowed by the reader's scope alone
         rows = await read_lika(session, organiser_id, school_unit_code)
         await set_freshness(session, response)
     if not reader.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER):
@@ -89,7 +91,9 @@ def _filters(area_id: str | None, school_form: str | None, indicator_id: str | N
 async def _organiser(request: Request, principal: Principal, organiser_id: str, school_unit_code: str | None,
                      area_id: str | None = None):
     async with runtime_of(request).db.sessions() as session:
-        _may_read_lika(await reader_of(session, principal), organiser_id, area_id, school_unit_code)
+        reader = await reader_of(session, principal)
+        _may_read_lika(reader, organiser_id, area_id, school_unit_code)
+        keep_answer_of(request, reader)
         return await read_organiser(session, organiser_id, school_unit_code)
 
 

@@ -27,6 +27,7 @@ from styrkedja_kit.auth import Node, Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
+from ..access.answers import keep_answer
 from ..access.complement import parents_of
 from ..access.disclosure import Reason
 from ..access.guard import audit, strict_scope, withhold_small
@@ -65,6 +66,7 @@ async def ask(request: Request, level: read.Level, unit_id: str = Query(pattern=
         scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id,
                                    None if level == "nation" else unit_id)
     request.state.support_scope = (level, scope)
+    keep_answer(request, scope)  # the lists of students are audited (`_audit_list`): never kept all the same
     return Ask(read.Where(level, unit_id, organiser_id if level != "nation" else None), subject_code)
 
 
