@@ -28,3 +28,9 @@ def test_import_ss12000_needs_exactly_one_source(tmp_path) -> None:
     assert both.exit_code == 2
     missing = runner.invoke(app, ["import", "ss12000", "--dir", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "not a folder" in " ".join(missing.output.split())
+
+
+def test_rebuild_reporting_is_under_the_one_command() -> None:
+    assert "reporting" in runner.invoke(app, ["rebuild", "--help"]).output
+    usage = runner.invoke(app, ["rebuild", "reporting", "--help"])  # reporting's own arguments
+    assert usage.exit_code == 0 and "--chunk" in usage.output and "--no-dead-letter" in usage.output

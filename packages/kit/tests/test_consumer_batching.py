@@ -94,3 +94,52 @@ def test_a_failed_batch_is_halved_until_the_bad_events_are_found() -> None:
                               ("record-401", "not_yours", "refused"),
                               ("record-700", "handler_failed", "the handler failed with RuntimeError")]
     assert len(transactions) < 70  # one per event would be 1,000
+
+
+def test_decoding_a_big_batch_lets_the_other_tasks_run() -> None:
+    """A worker that consumes serves HTTP too: a batch of thousands of events is decoded in slices,
+    the event loop turning between them, not in one stretch before the apply's first statement."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from styrkedja_contracts import OrganisationUnitUpsertedV1, new_event
+    from styrkedja_kit.consumer import DECODE_SLICE, ConsumerLoop
+
+    value = new_event(OrganisationUnitUpsertedV1(
+        unit_type="organiser", unit_id="2999", organiser_id="2999", name="Huvudman",
+        updated_at=datetime(2026, 9, 1, tzinfo=UTC)), source="/test").to_bytes()
+    records = [SimpleNamespace(value=value, offset=n, key=None) for n in range(4 * DECODE_SLICE)]
+    turns: list[int] = []  # the other task's turns before the apply
+
+    class Loop(ConsumerLoop):
+        def __init__(self) -> None:  # only what `process` uses
+            self.settings = SimpleNamespace(max_event_bytes=256_000)
+            self.handles, self.group_id, self._consumer = None, "g", None
+            self.applied_count, self.newest_event_time = 0, None
+
+        async def _apply(self, delivered, next_offsets):  # noqa: ANN001, ANN202
+            turns.append(ticks)
+            return delivered
+
+    ticks = 0
+
+    async def run() -> None:
+        nonlocal ticks
+        done = asyncio.Event()
+
+        async def other() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(other())
+        await asyncio.sleep(0)
+        before = ticks
+        await Loop().process({A: records}, producer=None)  # type: ignore[arg-type]
+        done.set()
+        await task
+        turns[0] -= before
+
+    asyncio.run(run())
+    assert turns[0] >= 3, turns

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import demo, ops, stack, token
+from . import demo, ops, rebuild, stack, token
 from .ss12000 import command as ss12000
 
 app = typer.Typer(name="styrkedja", no_args_is_help=True, add_completion=False,
@@ -15,6 +15,7 @@ app.add_typer(import_app, name="import")
 stack.register(app)
 ss12000.register(import_app)
 ops.register(app)
+rebuild.register(app)
 token.register(app)
 demo.register(app)
 

@@ -310,8 +310,12 @@ class ConsumerLoop:
         records: dict[int, ConsumerRecord] = {}
         dead: list[tuple[ConsumerRecord, str, str]] = []  # record, reason, message
         next_offsets: dict[TopicPartition, int] = {}
+        decoded = 0
         for tp, tp_records in batch.items():
             for record in tp_records:
+                decoded += 1
+                if decoded % DECODE_SLICE == 0:  # a big batch's decoding does not hold up the HTTP requests
+                    await asyncio.sleep(0)
                 try:
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
                 except ContractError as error:
@@ -473,6 +477,11 @@ class ConsumerLoop:
             futures.append(await producer.send(self.dead_letter_topic, value=value, key=key, headers=headers))
         # The offsets past these records are stored only after the dead letters are safely out.
         await asyncio.gather(*futures)
+
+
+# records decoded between two turns of the event loop: a worker that consumes also serves HTTP, and
+# decoding thousands of events in one stretch (~50 µs each) held its requests up for as long
+DECODE_SLICE = 256
 
 
 async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]], limit: int,

@@ -47,7 +47,8 @@ def statements(db: Database) -> Iterator[Counter[str]]:
     seen: Counter[str] = Counter()
     fragments = {"placement lock": "pg_advisory_xact_lock_shared", "placement read": "FROM school_unit_placements",
                  "thresholds": "FROM alert_thresholds", "freshness lock": "styrkedja.alerts.freshness",
-                 "alerts locked": "ORDER BY alerts.alert_id FOR UPDATE"}
+                 "alerts locked": "ORDER BY alerts.alert_id FOR UPDATE", "calendar": "FROM compliance_calendars",
+                 "window plans": "current_setting('plan_cache_mode')"}
 
     def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
         for name, fragment in fragments.items():
@@ -150,3 +151,44 @@ async def test_freshness_counts_a_units_students_once_whatever_the_groups(db):
     assert {k: v.students for k, v in wanted.items()} == {k: len(expected[k]) for k in keys}
     assert {k: v.students for k, v in swept.items()} == {k: len(v) for k, v in expected.items()}
     assert wanted[UnitKey("2999", "school_unit", "12345678")].students == 7  # s-0…s-10 even, and s-1
+
+
+async def test_compliance_reads_an_organisers_calendar_once_and_skips_the_windows_it_has_none_of(db):
+    """Results of two rounds and forecasts of a term, one organiser: its calendar is read once (not
+    once per window period); a later batch of results only, in rounds the (default) calendar sets no
+    deadline for, tracks no window and runs no window statement, nor their planner settings."""
+    await feed(db, [unit("organiser", "2999", None), unit("area", "north", "2999"),
+                    unit("school_unit", "su-1", "north", "12345678"), unit("school_unit", "su-2", "north", "23456789")])
+    with statements(db) as seen:
+        await feed(db, results_of(20, "cal"), 100)  # rounds 1 and 2, forecasts of VT
+    assert seen["calendar"] == 1, seen
+    assert seen["window plans"] == 1, seen  # the forecast window's statements: custom plans
+    with statements(db) as seen:
+        await feed(db, [e for e in results_of(20, "later") if "assessment" in e.type], 200)
+    assert seen["window plans"] == 0, seen
+    assert seen["calendar"] <= 1, seen
+    async with db.sessions() as session:
+        windows = (await session.execute(text("SELECT kind, period FROM compliance_windows ORDER BY 1, 2"))).all()
+    assert [tuple(w) for w in windows] == [("forecast", "2026/27:VT")]
+    assert await mismatches(db) == 0
+
+
+async def test_freshness_reads_the_open_alerts_of_the_batchs_organisers_only(db):
+    """Every organiser's open freshness alerts are many at a national scale: a batch reads its own
+    organisers' (by the alerts' organiser index), not all of them to sift in Python."""
+    await feed(db, [unit("organiser", "2999", None), unit("area", "north", "2999"),
+                    unit("school_unit", "su-1", "north", "12345678")])
+    reads: list[str] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if "FROM alerts" in statement and "alerts.term IS NOT NULL" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        await feed(db, results_of(4, "fresh"), 100)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", keep)
+    assert len(reads) == 1, reads
+    assert "alerts.organiser_id IN" in reads[0], reads[0]
+    assert await mismatches(db) == 0

@@ -266,6 +266,9 @@ def _judge_pass_drop(now: tuple[int, int], then: tuple[int, int], thresholds: Th
 
 _NO_RESULTS = (0, 0)
 _alert_id = functools.lru_cache(maxsize=1 << 17)(alert_id)
+# frozen and checked on construction: a cell judged again (most cells of a batch were judged in the
+# batches before) is the same object, not built and checked anew
+_alert_cell = functools.lru_cache(maxsize=1 << 16)(AlertCell)
 
 Cell = tuple[str, str, str, str, RoundPeriod]  # (level, aggregate unit id, organiser, subject, period)
 
@@ -283,17 +286,24 @@ async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> 
         await decide(session, judged, now)
 
 
+@functools.lru_cache(maxsize=4096)
+def _round_and_next(school_year: str, round_: int) -> tuple[RoundPeriod, RoundPeriod]:
+    """A touched round and the round after it (judged against it): the few of a batch made once."""
+    period = RoundPeriod(SchoolYear.parse(school_year), round_)
+    return period, next_round(period)
+
+
 def _cells_of(touched: set[Touched], placement: dict[str, str | None]) -> set[Cell]:
     cells: set[Cell] = set()
     for t in touched:
-        period = RoundPeriod(SchoolYear.parse(t.school_year), t.round)
+        periods = _round_and_next(t.school_year, t.round)
         units = [("group", f"{t.school_unit_code}{GROUP_SEPARATOR}{t.group_id}"),
                  ("school_unit", t.school_unit_code), ("organiser", t.organiser_id)]
         area = placement.get(t.school_unit_code)
         if area:
             units.append(("area", area))
         for level, unit in units:
-            for p in (period, next_round(period)):
+            for p in periods:
                 cells.add((level, unit, t.organiser_id, t.subject_code, p))
     return cells
 
@@ -349,10 +359,15 @@ async def _judged_pass_drop(session: AsyncSession, cells: set[Cell]) -> list[tup
     stored = await load_thresholds(session, {c[2] for c in cells})
     default = Thresholds()  # frozen: one for every organiser without its own
     judged = []
+    # the batch's verdicts by (tally, tally compared with, organiser): most cells repeat a few, and
+    # the shared cache's key hashes the thresholds (fractions) on every look-up
+    verdicts: dict[tuple[tuple[int, int], tuple[int, int], str], Observation] = {}
     for (level, unit, organiser, subject, p), now_key, then_key in sorted(keyed, key=lambda k: k[1]):
-        cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, p)
-        observation = _judge_pass_drop(tallies.get(now_key, _NO_RESULTS), tallies.get(then_key, _NO_RESULTS),
-                                       stored.get(organiser, default))
+        cell = _alert_cell(organiser, (level, alert_unit_id(level, unit)), subject, None, p)
+        pair = (tallies.get(now_key, _NO_RESULTS), tallies.get(then_key, _NO_RESULTS), organiser)
+        observation = verdicts.get(pair)
+        if observation is None:
+            observation = verdicts[pair] = _judge_pass_drop(pair[0], pair[1], stored.get(organiser, default))
         judged.append((cell, observation))
     return judged
 

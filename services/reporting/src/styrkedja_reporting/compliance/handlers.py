@@ -520,22 +520,36 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     # the touched organisers' windows in one statement; one already tracked is neither dated nor
     # inserted again (a small batch used to pay a calendar read and an insert per window)
     tracked = await tracked_windows_of(session, sorted(touched))
+    calendars: dict[str, ReportingCalendar] = {}  # this batch's calendar changes are stored already
     # windows tracked from the first report of the organiser × period (rounds: when the calendar
     # sets a deadline for the round); a new one is derived whole
     for organiser, period in sorted(forecast_periods):
-        await _track(session, WindowKey(WindowKind.forecast, organiser, period), touched[organiser], tracked)
+        await _track(session, WindowKey(WindowKind.forecast, organiser, period), touched[organiser], tracked,
+                     calendars)
     for organiser, t in sorted(touched.items()):
         for period in sorted(t.pairs):
             if ":R" in period:
-                await _track(session, WindowKey(WindowKind.assessment_round, organiser, period), t, tracked)
+                await _track(session, WindowKey(WindowKind.assessment_round, organiser, period), t, tracked,
+                             calendars)
+    # in the organisers' order: an organiser whose calendar changed derived whole, else each of its
+    # windows the batch touches (a new one whole); a window it does not touch has nothing to do
+    work: list[tuple[str, Touched, WindowKey | None, Window | None]] = []
+    for organiser, t in sorted(touched.items()):
+        if t.whole:
+            work.append((organiser, t, None, None))
+            continue
+        work += [(organiser, t, key, window) for key, window in
+                 sorted(tracked.get(organiser, {}).items(), key=lambda kw: (kw[0].kind.value, kw[0].period))
+                 if key in t.fresh or t.pairs.get(key.period) or t.group_subjects or t.students]
+    if not work:
+        return  # results in rounds without a deadline, say: no window statement and no planner setting
     # the window statements planned for their parameters each time: the prepared statement's generic
     # plan (PostgreSQL's choice after five runs) took about twice as long per window in a batch
     plan_cache_mode = (await session.execute(_CUSTOM_PLANS)).scalar_one()
-    for organiser, t in sorted(touched.items()):
-        if t.whole:
+    for organiser, t, key, window in work:
+        if key is None or window is None:
             await _rederive_organiser(session, organiser)
-            continue
-        for key, window in sorted(tracked.get(organiser, {}).items(), key=lambda kw: (kw[0].kind.value, kw[0].period)):
+        else:
             await sync_window(session, key, window, None if key in t.fresh else t)
     await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode})
 
@@ -568,12 +582,20 @@ async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str
 
 
 async def _track(session: AsyncSession, key: WindowKey, touched: Touched,
-                 tracked: dict[str, dict[WindowKey, Window]] | None = None) -> None:
+                 tracked: dict[str, dict[WindowKey, Window]] | None = None,
+                 calendars: dict[str, ReportingCalendar] | None = None) -> None:
     """Start tracking a window (a round only when the calendar sets its deadline); a new one is
-    noted in `touched.fresh` (and in `tracked`, the organisers' windows read before, if given)."""
+    noted in `touched.fresh` (and in `tracked`, the organisers' windows read before, if given).
+    `calendars`: the organisers' calendars read so far in this batch (each read once, after the
+    batch's calendar changes are stored)."""
     if tracked is not None and key in tracked.get(key.organiser_id, {}):
         return
-    window = window_for(key, await calendar_of(session, key.organiser_id))
+    calendar = None if calendars is None else calendars.get(key.organiser_id)
+    if calendar is None:
+        calendar = await calendar_of(session, key.organiser_id)
+        if calendars is not None:
+            calendars[key.organiser_id] = calendar
+    window = window_for(key, calendar)
     if window is None:
         return
     stmt = pg_insert(compliance_windows).values(organiser_id=key.organiser_id, kind=key.kind.value,

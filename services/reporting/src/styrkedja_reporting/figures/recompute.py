@@ -22,12 +22,19 @@ async def _all(session: AsyncSession, store: FactStore, hidden: str, where: str 
     return [store.fact_type(*row) for row in rows]
 
 
-async def recomputed_rows(session: AsyncSession, name: str) -> list[tuple[Any, ...]]:
+#: Only the results a forecast is paired with (`forecast_state` pairs by student, subject and term):
+#: the rebuild's materialisation need not hold every result in memory.
+PAIRED_RESULTS = (f"AND (student_id, subject_code, school_year, term) IN (SELECT student_id, subject_code, "
+                  f"school_year, term FROM {FORECASTS.facts.name} WHERE NOT withdrawn)")
+
+
+async def recomputed_rows(session: AsyncSession, name: str, *, paired_only: bool = False) -> list[tuple[Any, ...]]:
+    """`paired_only`: read only the results some forecast is paired with (the same state, less read)."""
     placement = {r[0]: r[1] for r in (await session.execute(
         text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
     if name == "forecasts":
         forecasts = await _all(session, FORECASTS, "withdrawn")
-        results = await _all(session, ASSESSMENTS, "retracted")
+        results = await _all(session, ASSESSMENTS, "retracted", PAIRED_RESULTS if paired_only else "")
         return [(*key, *counters_of(t)) for key, t in forecast_state(forecasts, results, placement).items()]
     if name == "merit":
         grades = await _all(session, ASSESSMENTS, "retracted", "AND kind = 'term_grade'")

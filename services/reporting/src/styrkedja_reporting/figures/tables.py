@@ -188,14 +188,29 @@ def _recomputed(select_values: str, extra_key: str | None, levels: Sequence[str]
     return " UNION ALL ".join(parts)
 
 
-def _pass_counters() -> str:
+def _pass_counters(distinct_students: bool = True) -> str:
     out = []
     for gender in ("female", "male", "unknown"):
         out.append(f"CAST(count(*) FILTER (WHERE f.gender = '{gender}') AS integer) AS assessed_{gender}")
         out.append(f"CAST(count(*) FILTER (WHERE f.gender = '{gender}' AND s.reaches) AS integer) AS reaching_{gender}")
-    out.append("CAST(count(DISTINCT f.student_id) AS integer) AS students")
+    if distinct_students:
+        out.append("CAST(count(DISTINCT f.student_id) AS integer) AS students")
     return ", ".join(out)
 
+
+def _pass_by_student() -> str:
+    """`RECOMPUTED["pass"]` in two hash-friendly steps: per cell and student, then per cell (the distinct
+    students are the rows of the first step). The same rows; no `count(DISTINCT)`, whose sort per cell
+    (text keys in the database's collation) made the whole-table materialisation of a rebuild slow."""
+    cell = ", ".join(_q(c) for c in CELL)
+    sums = ", ".join(f"CAST(sum({_q(c)}) AS integer) AS {_q(c)}" for c in PASS_COUNTERS)
+    return (f"SELECT {cell}, {sums}, CAST(count(*) AS integer) AS students "
+            f"FROM ({_recomputed(_pass_counters(distinct_students=False), 'f.student_id')}) AS r "
+            f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
+
+
+#: The rebuild's materialisation of the pass table (`_pass_by_student`): equal to `RECOMPUTED["pass"]`.
+PASS_BY_STUDENT = _pass_by_student()
 
 RECOMPUTED: dict[str, str] = {
     "pass": _recomputed(_pass_counters(), None),

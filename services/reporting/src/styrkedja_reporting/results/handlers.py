@@ -71,6 +71,11 @@ _TO_FACT: dict[str, Callable[[Any], AssessmentFact | ForecastFact]] = {
 }
 
 
+def fact_of(event: Any) -> AssessmentFact | ForecastFact:
+    """The fact one decoded assessment or forecast event stands for (the rebuild folds them itself)."""
+    return _TO_FACT[event.type](event.data)
+
+
 @dataclass
 class BatchChanges:
     """The facts one batch changed, as (stored before or None, after), and the placement (school

@@ -90,15 +90,25 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
     await BELOW_PASS.add(session, [(*key, n) for key, n in change.items() if n])
 
 
-async def recomputed_below_pass(session: AsyncSession) -> list[tuple[Any, ...]]:
-    """The figure from all the facts by the same rule (the consistency check; never on a read)."""
+async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = False) -> list[tuple[Any, ...]]:
+    """The figure from all the facts by the same rule (the consistency check; never on a read).
+    `below_only` (the rebuild): read only the results of an (organiser, student, subject) with some result
+    below the pass level — the others' newest result reaches it, they count nowhere: the same rows."""
     placement = {r[0]: r[1] for r in (await session.execute(
         text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
 
-    async def every(store: FactStore) -> list[Any]:
+    async def every(store: FactStore, where: str = "") -> list[Any]:
         cols = ", ".join(_q(n) for n in store.fact_fields)
-        rows = (await session.execute(text(f"SELECT {cols} FROM {store.facts.name} WHERE NOT retracted"))).all()
+        rows = (await session.execute(text(f"SELECT {cols} FROM {store.facts.name} WHERE NOT retracted {where}"))
+                ).all()
         return [store.fact_type(*row) for row in rows]
 
-    cells = below_pass_cells(await every(ASSESSMENTS), await every(SUPPORT), placement)
+    below = ""
+    if below_only:
+        from ..figures.tables import _reaches_values  # the pass rule as a VALUES list, from the contracts' scales
+
+        below = (f"AND (organiser_id, student_id, subject_code) IN (SELECT g.organiser_id, g.student_id, "
+                 f"g.subject_code FROM {ASSESSMENTS.facts.name} g JOIN {_reaches_values()} "
+                 f"ON s.scale = g.scale AND s.value = g.value WHERE NOT g.retracted AND NOT s.reaches)")
+    cells = below_pass_cells(await every(ASSESSMENTS, below), await every(SUPPORT), placement)
     return [(*key, n) for key, n in cells.items() if n]

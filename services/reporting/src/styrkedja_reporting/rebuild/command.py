@@ -1,0 +1,146 @@
+"""`styrkedja rebuild reporting` (also `python -m styrkedja_reporting.rebuild`): rebuild reporting's
+database from the event log in one transaction, with progress (stage, events, rate) on stderr.
+
+Stop the reporting service's consumer first (scale the consumer to zero, or `STYRKEDJA_CONSUMER_ENABLED=false`):
+the rebuild's TRUNCATE would make it wait, and what it applied meanwhile would be replaced. When the
+rebuild commits, the group's offsets in the database point after the last rebuilt event (and the
+broker's marker is committed too), so the consumer, started again, continues there — exactly once."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from styrkedja_contracts import TOPICS, dead_letter_topic
+from styrkedja_kit.consumer import ConsumerLoop, Delivered
+from styrkedja_kit.db import Database
+from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
+
+from ..main import handler_registry
+from ..metadata import metadata
+from ..settings import ReportingSettings
+from .bulk import APPLIED, OFFSETS, RebuildReport, rebuild
+from .log import read_log
+
+Say = Callable[[str], None]
+
+
+def reporting_topics() -> list[str]:
+    return sorted(t.name for t in TOPICS.values() if "reporting" in t.consumers)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 20_000,
+              dead_letter: bool = True) -> dict[str, Any]:
+    """Read, rebuild, commit; returns what was done and how long each stage took (seconds)."""
+    started = time.perf_counter()
+    group = settings.consumer_group
+
+    def read_progress(n: int, seconds: float) -> None:
+        say(f"read      {n:>12,} events  {n / max(seconds, 1e-9):>10,.0f}/s  {seconds:7.1f} s")
+
+    log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
+                         progress=read_progress)
+    read_seconds = time.perf_counter() - started
+    say(f"read done: {log.records:,} records, {len(log.items):,} decoded, {len(log.dead):,} undecodable "
+        f"({'end offsets' if log.exact_offsets else 'until an empty fetch'})")
+
+    def stage_progress(stage: str, n: int, seconds: float) -> None:
+        if seconds:
+            say(f"{stage:<10}{n:>12,} {'events' if n else '':6}  {n / seconds if n else 0:>10,.0f}/s  {seconds:7.1f} s")
+        else:
+            say(f"{stage:<10} ...")
+
+    registry = handler_registry(live_alerts=False)
+    db = Database(settings.database_url)
+    loop = ConsumerLoop(settings, db, group_id=group, topics=[], handler=registry,
+                        applied_table=metadata.tables[APPLIED], offsets_table=metadata.tables[OFFSETS])
+    producer = make_producer(settings, f"{settings.client_id}-rebuild-dlq") if dead_letter else None
+    try:
+        if producer is not None:
+            await producer.start()
+        applied_started = time.perf_counter()
+        async with db.sessions.begin() as session:
+            report: RebuildReport = await rebuild(session, log.items, group_id=group, next_offsets=log.next_offsets,
+                                                  handles=registry.handles, progress=stage_progress, chunk=chunk)
+            dead = log.dead + [(_record_of(f.item), f.reason, f.message) for f in report.failed]
+            if dead and producer is not None:  # out before the offsets past them are committed
+                await ensure_topics(settings, [(dead_letter_topic(group), 1)])  # as the live consumer makes it
+                await loop._dead_letter(producer, dead)
+            commit_started = time.perf_counter()
+        report.stages["commit"] = round(time.perf_counter() - commit_started, 3)
+        apply_seconds = time.perf_counter() - applied_started
+    finally:
+        if producer is not None:
+            await producer.stop()
+        await db.dispose()
+    await _commit_marker(settings, group, log.next_offsets)
+    total = time.perf_counter() - started
+    summary = {"events_read": log.records, "decoded": len(log.items), "undecodable": len(log.dead),
+               "applied": report.applied, "duplicates": report.duplicates, "unhandled": report.unhandled,
+               "refused": len(report.failed), "read_seconds": round(read_seconds, 3),
+               "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
+               "events_per_s": round(log.records / total) if total else None,
+               "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+               "stages": report.stages,
+               "stage_counts": report.counts, "next_offsets": {f"{t}:{p}": o for (t, p), o in
+                                                               sorted(log.next_offsets.items())}}
+    say(f"rebuilt: {report.applied:,} events applied in {total:.1f} s ({summary['events_per_s']:,}/s)")
+    return summary
+
+
+def _record_of(item: Delivered) -> ConsumerRecord[bytes, bytes]:
+    """A refused event's record for the dead-letter topic: the event, encoded again (the read keeps no bytes)."""
+    value = item.event.to_bytes()
+    return ConsumerRecord(item.topic, item.partition, item.offset, 0, 0, None, value, None, 0, len(value), [])
+
+
+async def _commit_marker(settings: ReportingSettings, group: str, next_offsets: dict[tuple[str, int], int]) -> None:
+    """The broker's offset marker for the group (the database holds the offsets; see the kit consumer)."""
+    consumer = make_consumer(settings, f"{settings.client_id}-rebuild-marker", group_id=group,
+                             enable_auto_commit=False)
+    try:
+        await consumer.start()
+        partitions = [TopicPartition(t, p) for t, p in next_offsets]
+        consumer.assign(partitions)
+        await consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, "") for (t, p), o in next_offsets.items()})
+    except Exception as error:  # a marker only: the live consumer seeks to the database's offsets
+        _stderr(f"the broker's offset marker was not committed ({type(error).__name__}); the database holds them")
+    finally:
+        await consumer.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="styrkedja rebuild reporting", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chunk", type=int, default=20_000, help="events per handler batch (default 20,000)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    parser.add_argument("--no-dead-letter", action="store_true",
+                        help="do not send undecodable or refused events to the dead-letter topic again")
+    parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
+    args = parser.parse_args(argv)
+    work = run(ReportingSettings(), chunk=args.chunk, dead_letter=not args.no_dead_letter)
+    if args.profile:
+        from pyinstrument import Profiler  # a bench tool: only imported when asked for
+
+        with Profiler(async_mode="enabled") as profiler:
+            summary = asyncio.run(work)
+        with open(args.profile, "w") as out:
+            out.write(profiler.output_text(unicode=True))
+    else:
+        summary = asyncio.run(work)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0
+

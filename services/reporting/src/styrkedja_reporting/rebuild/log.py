@@ -1,0 +1,88 @@
+"""Reading reporting's topics from the beginning to their end, decoded as the live consumer decodes.
+
+Where the broker counts records in its end offsets (Apache Kafka), the end is each partition's
+ListOffsets "latest" taken at the start: events written meanwhile are left to the live consumer.
+The embedded broker's end offsets do not count records (one batch of 100 ends at 1), so there the
+end is where a fetch comes back empty for every partition still being read — the same proof of "no
+lag" the live consumer uses (`ConsumerLoop._caught_up`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import ConsumerRecord, TopicPartition
+
+from styrkedja_contracts import ContractError, decode_event
+from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_consumer, registry_topics
+from styrkedja_kit.settings import ServiceSettings
+
+#: a fetch that brings nothing for this long ends the read on a broker whose end offsets do not count records
+EMPTY_FETCH_MS = 1_500
+
+
+@dataclass
+class Log:
+    items: list[Delivered] = field(default_factory=list)  # decoded, per partition in offset order
+    dead: list[tuple[ConsumerRecord, str, str]] = field(default_factory=list)  # record, reason, message
+    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    records: int = 0
+    exact_offsets: bool = True
+
+
+async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_id: str,
+                   progress: Callable[[int, float], None] = lambda n, s: None) -> Log:
+    """Every record of `topics` from offset 0 to the end (see the module docstring), decoded;
+    records that do not decode (the contracts' `decode_event`, with `max_event_bytes`) in `dead`."""
+    sizes = dict(registry_topics())
+    await ensure_topics(settings, [(t, sizes[t]) for t in topics])
+    exact = (await broker_capabilities(settings)).exact_offsets
+    consumer = make_consumer(settings, client_id, group_id=None, enable_auto_commit=False,
+                             auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
+                             fetch_max_wait_ms=200)
+    out = Log(exact_offsets=exact)
+    started = time.perf_counter()
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in range(sizes[t])]
+        consumer.assign(partitions)
+        for tp in partitions:  # from 0: a log that starts later resets to its start (auto_offset_reset)
+            consumer.seek(tp, 0)
+        ends = await consumer.end_offsets(partitions) if exact else {}
+        reading = {tp for tp in partitions if not exact or ends[tp] > 0}
+        for tp in set(partitions) - reading:
+            out.next_offsets[(tp.topic, tp.partition)] = 0
+        consumer.pause(*(set(partitions) - reading))
+        last_report = 0.0
+        while reading:
+            batch = await consumer.getmany(*reading, timeout_ms=EMPTY_FETCH_MS, max_records=20_000)
+            if not batch and not exact:
+                break  # nothing more anywhere: the end
+            for tp, records in batch.items():
+                if exact:
+                    records = [r for r in records if r.offset < ends[tp]]
+                for record in records:
+                    try:
+                        event = decode_event(record.value or b"", max_bytes=settings.max_event_bytes)
+                    except ContractError as error:
+                        out.dead.append((record, error.reason, str(error)))
+                    else:
+                        out.items.append(Delivered(event, tp.topic, tp.partition, record.offset))
+                if records:
+                    out.records += len(records)
+                    out.next_offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
+                if exact and out.next_offsets.get((tp.topic, tp.partition), 0) >= ends[tp]:
+                    reading.discard(tp)
+                    consumer.pause(tp)
+            now = time.perf_counter()
+            if now - last_report >= 1.0:
+                last_report = now
+                progress(out.records, now - started)
+        for tp in partitions:
+            out.next_offsets.setdefault((tp.topic, tp.partition), 0)
+    finally:
+        await consumer.stop()
+    progress(out.records, time.perf_counter() - started)
+    return out
