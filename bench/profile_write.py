@@ -3,7 +3,9 @@ httpx ASGI client on an embedded PostgreSQL, batches of 1,000, relay off. Prints
 service process's CPU time per item (`time.process_time`: this process only, so what neighbours on
 a shared machine do is not counted; PostgreSQL is another process), and writes the profile as text
 to bench/results/profile-write-<label>.txt. `--no-profile`: the same run without the profiler (its
-overhead is not in the figures); `--json PATH`: adds `{label: {...}}` to that JSON file;
+overhead is not in the figures). Also PostgreSQL's CPU per item: every process of the embedded
+server (its backends, WAL writer, checkpointer, …; from /proc), the other half of the 2-core
+budget. `--json PATH`: adds `{label: {...}}` to that JSON file;
 `--by-unnest`: revision and outbox rows by `INSERT … SELECT FROM unnest` instead of COPY (to
 compare the two in one tree).
 
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -34,6 +37,21 @@ from styrkedja_devstack.testing import service_client  # noqa: E402
 from styrkedja_kit.migrations import upgrade  # noqa: E402
 from support import Mittkoping, Tokens  # noqa: E402
 
+
+def postgres_cpu_seconds(data_dir: Path) -> float:
+    """CPU seconds (user + system) of the server whose data folder this is and of all its processes."""
+    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(stat.parent.name)
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if pid == postmaster or int(fields[1]) == postmaster:  # fields[1]: the parent's pid
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 FORECAST_VALUES = ("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")
 
 
@@ -44,7 +62,8 @@ def forecasts(data: Mittkoping, count: int) -> list[dict[str, Any]]:
             | {"value": FORECAST_VALUES[n % 3]} for n, body in enumerate(data.new_assessments(count))]
 
 
-async def run(service: str, url: str, batches: int, profile: bool, tokens: Tokens) -> dict[str, Any]:
+async def run(service: str, url: str, batches: int, profile: bool, tokens: Tokens,
+              data_dir: Path) -> dict[str, Any]:
     from styrkedja_kit.writes import WritePath
     unnest = not getattr(WritePath, "by_copy", False)
     common = {"database_url": url, "outbox_enabled": False, "kafka_bootstrap_servers": "127.0.0.1:1",
@@ -65,18 +84,22 @@ async def run(service: str, url: str, batches: int, profile: bool, tokens: Token
         for chunk in chunks[:2]:  # warm-up
             assert (await client.post(path, json={"items": chunk})).status_code == 201
         profiler = Profiler(async_mode="enabled") if profile else None
+        pg_started = postgres_cpu_seconds(data_dir)  # read before the clocks start: not in this process's figure
         started, cpu_started = time.perf_counter(), time.process_time()
         with profiler or contextlib.nullcontext():
             for chunk in chunks[2:]:
                 response = await client.post(path, json={"items": chunk})
                 assert response.status_code == 201, response.text
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        pg_cpu = postgres_cpu_seconds(data_dir) - pg_started
     items = batches * 1000
     figures = {"service": service, "items": items, "batch": 1000, "items_per_s": round(items / seconds),
-               "cpu_ms_per_item": round(cpu * 1000 / items, 4), "profiled": profile,
+               "cpu_ms_per_item": round(cpu * 1000 / items, 4),
+               "postgres_cpu_ms_per_item": round(pg_cpu * 1000 / items, 4), "profiled": profile,
                "note": "one client, in-process (httpx ASGI), relay off; CPU = this process only",
                "revision_and_outbox_rows": "unnest" if unnest else "copy"}
-    print(f"{figures['items_per_s']:,} items/s, {figures['cpu_ms_per_item']} ms CPU per item ({service}, "
+    print(f"{figures['items_per_s']:,} items/s, {figures['cpu_ms_per_item']} ms CPU per item, "
+          f"PostgreSQL {figures['postgres_cpu_ms_per_item']} ms ({service}, "
           f"one client, in-process{', profiled' if profile else ''})")
     if profiler is not None:
         figures["profile_text"] = profiler.output_text(unicode=True, show_all=False)
@@ -103,7 +126,8 @@ def main() -> int:
         ensure_database(pg.server_url(), name)
         url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/{name}"
         upgrade(f"styrkedja_{args.service}", url)
-        figures = asyncio.run(run(args.service, url, args.batches, args.profile, Tokens.start(state)))
+        figures = asyncio.run(run(args.service, url, args.batches, args.profile, Tokens.start(state),
+                                  state / "pgdata"))
     finally:
         pg.stop()
         shutil.rmtree(state, ignore_errors=True)

@@ -125,3 +125,31 @@ def test_a_field_whose_type_checks_its_text_is_checked_once_and_every_other_stil
         Body.model_validate({"student_id": "s-1", "unbounded": 2**31, "bounded": 10})
     assert {(e["loc"], e["type"]) for e in caught.value.errors()} == {(("unbounded",), "less_than_equal"),
                                                                       (("bounded",), "less_than_equal")}
+
+
+def test_json_columns_given_as_json_text_are_not_encoded_again() -> None:
+    from styrkedja_kit.sets import JsonText, _json_values, json_text
+
+    content = {"b": [1, "två"], "a": None}
+    encoded = json_text(content)
+    assert isinstance(encoded, JsonText) and json.loads(encoded) == content
+    assert _json_values([encoded, content, None, "text"]) == [encoded, encoded, None, '"text"']
+    assert _json_values([encoded])[0] is encoded
+
+
+def test_random_uuids_are_version_4_as_uuid4_makes_them() -> None:
+    from styrkedja_kit.writes import random_uuids
+
+    made = random_uuids(2000)
+    assert len(set(made)) == 2000 and random_uuids(0) == []
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in made)
+    assert all(uuid.UUID(str(u)) == u for u in made[:10])
+    # every one of the 122 random bits varies (none stuck at 0 or 1 by the masks)
+    ones = 0
+    for u in made:
+        ones |= u.int
+    zeros = 0
+    for u in made:
+        zeros |= ~u.int & (2**128 - 1)
+    fixed = (0xF000 << 64) | (0xC000 << 48)
+    assert ones | fixed == zeros | fixed == 2**128 - 1

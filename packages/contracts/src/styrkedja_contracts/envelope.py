@@ -51,6 +51,11 @@ _URI_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$"
 TYPE_PATTERN = r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]+$"
 
 
+#: the envelope's `time` lies in these years (UTC)
+EARLIEST_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME = datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 class _EnvelopeAttributes(BaseModel):
     """CloudEvents context attributes used by Styrkedja."""
 
@@ -65,7 +70,9 @@ class _EnvelopeAttributes(BaseModel):
         description="URI-reference of the producer, e.g. /assessment",
     )
     type: str = Field(max_length=128, pattern=TYPE_PATTERN, description="se.styrkedja.<entity>.<verb>.v<N>")
-    time: AwareDatetime
+    # a time no producer of ours can have written (years 1 or 9999: at UTC's end an offset cannot
+    # even be taken off) is refused with the envelope, not left to break a handler's date sums
+    time: AwareDatetime = Field(ge=EARLIEST_EVENT_TIME, le=LATEST_EVENT_TIME)
     subject: str | None = Field(default=None, min_length=1, max_length=256)
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str | None = Field(

@@ -13,7 +13,11 @@ A loop given `handles` (which event types its handler applies) skips the other t
 recording them as applied: a handler added later, plus a replay, still picks them up.
 
 Events that cannot be decoded, are invalid, of an unknown version or too big go to the
-group's dead-letter topic with the reason; the loop carries on. Before a record is written there,
+group's dead-letter topic with the reason; the loop carries on. So do an event on another entity's
+topic (`wrong_topic`: it would be applied out of order with its entity's events) and an event
+whose id an event with other content already holds (`conflicting_duplicate`: the first one
+counts; a re-delivery of the same bytes is an ordinary duplicate, applied once). For the latter
+each applied id keeps a digest of its record's bytes. Before a record is written there,
 anything in its value or key that looks like a personnummer (the contracts' detector, any
 spelling) is replaced by `[REDACTED]`, and the header `dlq.redacted` says how many were.
 """
@@ -21,6 +25,8 @@ spelling) is replaced by `[REDACTED]`, and the header `dlq.redacted` says how ma
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import heapq
 import logging
 import math
@@ -33,11 +39,24 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, Uuid, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_contracts import CloudEvent, ContractError, dead_letter_topic, decode_event
+from styrkedja_contracts import TOPICS, CloudEvent, ContractError, dead_letter_topic, decode_event, topic_for_event_type
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from . import metrics
@@ -84,6 +103,9 @@ def define_consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("event_id", Uuid, primary_key=True),
         Column("group_id", String(200), nullable=False),
         Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        # of the record's bytes (`record_digest`): another event under an applied id is told from a
+        # re-delivery; NULL where an id was recorded without one (nothing to compare then)
+        Column("digest", LargeBinary, nullable=True),
     )
     offsets = Table(
         "consumer_offsets", metadata,
@@ -109,12 +131,38 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Delivered:
-    """A decoded event with where it came from."""
+    """A decoded event with where it came from (and `record_digest` of its bytes, where known)."""
 
     event: CloudEvent
     topic: str
     partition: int
     offset: int
+    digest: bytes | None = None
+
+
+_REGISTERED_TOPICS = frozenset(topic.name for topic in TOPICS.values())
+
+
+def record_digest(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+@functools.lru_cache(maxsize=256)
+def _topic_of(event_type: str) -> str | None:
+    try:
+        return topic_for_event_type(event_type).name
+    except KeyError:
+        return None
+
+
+def misplaced(event_type: str, topic: str) -> str | None:
+    """Why an event of `event_type` read from `topic` must not be applied, or None: every event
+    of one entity travels on its topic (the registry's), in order per key. A topic the registry
+    does not know (a test's own) is not judged."""
+    expected = _topic_of(event_type)
+    if expected is None or expected == topic or topic not in _REGISTERED_TOPICS:
+        return None
+    return f"{event_type} travels on {expected}, not on {topic}"
 
 
 Handler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
@@ -155,6 +203,8 @@ class ConsumerLoop:
         self.assigned = False  # readiness: the group has handed this member its partitions
         self.lags: dict[TopicPartition, float] = {}  # per assigned partition, as of its last fetch
         self.newest_event_time: datetime | None = None  # of the events this process applied
+        # of the batch in hand: delivered events whose id was applied before with other bytes
+        self._conflicting: dict[int, Delivered] = {}
 
     def stop(self) -> None:
         self._stopping.set()
@@ -320,17 +370,26 @@ class ConsumerLoop:
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
                 except ContractError as error:
                     dead.append((record, error.reason, str(error)))
-                else:
-                    delivered.append(Delivered(event, tp.topic, tp.partition, record.offset))
-                    records[id(delivered[-1])] = record
+                    continue
+                wrong = misplaced(event.type, tp.topic)
+                if wrong is not None:
+                    dead.append((record, "wrong_topic", wrong))
+                    continue
+                item = Delivered(event, tp.topic, tp.partition, record.offset, record_digest(record.value or b""))
+                delivered.append(item)
+                records[id(item)] = record
             next_offsets[tp] = tp_records[-1].offset + 1
         if dead:
             await self._dead_letter(producer, dead)
         delivered = self._handled(delivered)
+        self._conflicting = {}
         try:
             fresh = await self._apply(delivered, next_offsets)
         except Exception:
             fresh = await self._apply_one_by_one(delivered, records, next_offsets, producer)
+        if self._conflicting:  # other bytes under an id that counts already: not applied, told about
+            await self._dead_letter(producer, [(records[key], "conflicting_duplicate", _conflict(item.event.id))
+                                               for key, item in self._conflicting.items() if key in records])
         self.applied_count += len(fresh)
         if fresh:
             newest = max(item.event.time for item in fresh)
@@ -434,16 +493,33 @@ class ConsumerLoop:
         makes this insert wait for it, so an event is never applied by both.
         """
         by_id: dict[UUID, Delivered] = {}
+        twins: list[Delivered] = []  # a second (third, …) event under an id of the batch
         for item in delivered:
-            by_id.setdefault(item.event.id, item)
+            if by_id.setdefault(item.event.id, item) is not item:
+                twins.append(item)
         if not by_id:
             return []
         # one statement whatever the batch's size (no parameter per row), ids sorted: two
         # transactions claiming the same ids wait for each other in the same order
-        stmt = text(f"INSERT INTO {self.applied.name} (event_id, group_id) "
-                    "SELECT e, :group_id FROM unnest(CAST(:ids AS uuid[])) AS e ORDER BY e "
-                    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-        new_ids = set((await session.execute(stmt, {"ids": sorted(by_id), "group_id": self.group_id})).scalars())
+        ids = sorted(by_id)
+        stmt = text(f"INSERT INTO {self.applied.name} (event_id, group_id, digest) "
+                    "SELECT e, :group_id, d FROM unnest(CAST(:ids AS uuid[]), CAST(:digests AS bytea[])) AS u(e, d) "
+                    "ORDER BY e ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+        new_ids = set((await session.execute(stmt, {"ids": ids, "digests": [by_id[i].digest for i in ids],
+                                                    "group_id": self.group_id})).scalars())
+        # The event that counts under an id: the one applied before (by its stored digest), else the
+        # batch's first. A re-delivery has its bytes; other bytes are another event (`_conflicting`).
+        counts = {i: by_id[i].digest for i in new_ids}
+        again = [i for i in ids if i not in new_ids]
+        if again:  # duplicates (a re-delivery, a replay): the same event, or another under its id?
+            stored = await session.execute(select(self.applied.c.event_id, self.applied.c.digest).where(
+                self.applied.c.event_id.in_(again)))
+            for row in stored.all():
+                counts[row.event_id] = row.digest
+        for item in (*[by_id[i] for i in again], *twins):
+            digest = counts.get(item.event.id)
+            if digest is not None and item.digest is not None and item.digest != digest:
+                self._conflicting[id(item)] = item
         return [item for event_id, item in by_id.items() if event_id in new_ids]
 
     async def _store_offsets(self, session: AsyncSession, next_offsets: dict[TopicPartition, int]) -> None:
@@ -477,6 +553,10 @@ class ConsumerLoop:
             futures.append(await producer.send(self.dead_letter_topic, value=value, key=key, headers=headers))
         # The offsets past these records are stored only after the dead letters are safely out.
         await asyncio.gather(*futures)
+
+
+def _conflict(event_id: UUID) -> str:
+    return f"id {event_id}: an event with other content under this id came first and counts"
 
 
 # records decoded between two turns of the event loop: a worker that consumes also serves HTTP, and

@@ -10,19 +10,27 @@ Query and path parameters take the contracts' types directly, e.g.
     async def units(school_unit_code: SchoolUnitCodeParam, q: SafeTextParam | None = None): ...
 
 and a bad one is a 422 problem naming the parameter and the rule.
+
+A large body (a batch) can be parsed and validated in one pass, from its bytes (`json_body`):
+
+    @router.post("/batch", openapi_extra=json_body_openapi(BatchIn))
+    async def publish_batch(batch: BatchIn = json_body(BatchIn)): ...
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from enum import Enum
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 
 import annotated_types
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
+from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
@@ -41,7 +49,7 @@ from styrkedja_contracts.identifiers import (
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
 
-__all__ = ["InputModel", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
+__all__ = ["InputModel", "json_body", "json_body_openapi", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
            "SchoolUnitCodeParam", "OrganiserIdParam", "GroupIdParam", "StudentIdParam", "TeacherIdParam",
            "SubjectCodeParam", "SchoolYearParam", "SafeTextParam"]
 
@@ -124,7 +132,7 @@ class InputModel(BaseModel):
     identifier type is not called again, and a body of such fields only (a batch item) costs no
     Python call per field for them. Located at the field as a field validator would be."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN/Infinity: no number to store
     #: fields whose types apply the value rules themselves (`_rules_held_by_type`)
     __rules_held_by_type__: ClassVar[frozenset[str]] = frozenset()
 
@@ -140,3 +148,64 @@ class InputModel(BaseModel):
             field.metadata.append(AfterValidator(enforce_value_rules))
         if unchecked:
             cls.model_rebuild(force=True)
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def _errors(error: ValidationError) -> list[dict[str, Any]]:
+    return [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+
+
+def _parse_json_body(model: type[Body]) -> Callable[[Request], Awaitable[Body]]:
+    async def parse(request: Request) -> Body:
+        raw = await request.body()
+        if not raw:  # as FastAPI answers a required body that is not there
+            raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required",
+                                           "input": None}])
+        if request.headers.get("content-type") is None:  # as FastAPI: without a media type, not read as JSON
+            try:
+                return model.model_validate(raw, from_attributes=True)
+            except ValidationError as error:
+                raise RequestValidationError(_errors(error)) from None
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as error:
+            refused = error
+        # Refused: answered as FastAPI's body parameter answers (the same fields, rules and messages),
+        # by its way (the JSON as Python values, then validated); only a refused body pays for it.
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise RequestValidationError([{"type": "json_invalid", "loc": ("body", error.pos),
+                                           "msg": "JSON decode error", "input": {},
+                                           "ctx": {"error": error.msg}}]) from None
+        except Exception as error:  # e.g. nested beyond Python's reach: FastAPI's 400
+            raise HTTPException(status_code=400, detail="There was an error parsing the body") from error
+        try:
+            model.model_validate(value, from_attributes=True)
+        except ValidationError as error:
+            raise RequestValidationError(_errors(error)) from None
+        raise RequestValidationError(_errors(refused)) from None  # never looser than the one pass
+
+    return parse
+
+
+def json_body(model: type[Body]) -> Any:
+    """A route's JSON body, parsed and validated in one pass: pydantic's `model_validate_json` on the
+    body's bytes (FastAPI's own body parameter parses the JSON into dicts and lists first and then
+    validates those: about half again the CPU for a batch of a thousand items). The same rules
+    apply (the model's), and a refused body is the same `RequestValidationError` FastAPI's body
+    parameter raises (worked out again its way, for refused bodies only): the kit's 422 problem
+    naming `items.<index>.<field>` and the rule. The media type is the `RequestGuard`'s (415).
+    Document the body with `openapi_extra=json_body_openapi(model)`."""
+    return Depends(_parse_json_body(model))
+
+
+def json_body_openapi(model: type[BaseModel]) -> dict[str, Any]:
+    """The `openapi_extra` of a route whose body is `json_body(model)`: the body's schema as FastAPI
+    documents a body parameter, inline (its own parts refer to the components FastAPI makes of the
+    same models for the service's other routes: the single-item body of a batch's items)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {"requestBody": {"content": {"application/json": {"schema": schema}}, "required": True}}

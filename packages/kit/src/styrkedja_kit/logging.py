@@ -8,6 +8,7 @@ import logging
 import sys
 import traceback
 from types import TracebackType
+from urllib.parse import unquote_plus
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -53,6 +54,8 @@ class RedactingFilter(logging.Filter):
     exceptions that quote data (see `safe_exception_text`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:  # one by one: a formatter may unpack them
+            record.args = tuple(_redacted_argument(arg) for arg in record.args)
         message = record.getMessage()
         redacted, count = redact_personal_identity_numbers(message)
         if count:
@@ -68,6 +71,26 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def _redacted_argument(value: object) -> object:
+    """An argument of a log call without personnummer: a URL's path and query (uvicorn's access
+    line) are looked at percent-decoded too, so `19121212%2D1212` is found like `19121212-1212`."""
+    if not isinstance(value, str) or len(value) < 10:
+        return value
+    redacted, count = redact_personal_identity_numbers(value)
+    if count:
+        return redacted
+    if "%" in value or "+" in value:
+        redacted, count = redact_personal_identity_numbers(unquote_plus(value))
+        if count:
+            return redacted
+    return value
+
+
+#: the server's own loggers log to handlers of their own (uvicorn's access line names the path and
+#: query string): the redaction is put on them too, whatever handlers they write to
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(service_name: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -77,5 +100,9 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in SERVER_LOGGERS:
+        server_logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in server_logger.filters):
+            server_logger.addFilter(RedactingFilter())
     for noisy in ("aiokafka", "aiokafka.consumer.group_coordinator"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from styrkedja_contracts.identifiers import PIN_ERROR, PIN_RULE
+from styrkedja_contracts.identifiers import PIN_ERROR, PIN_RULE, redact_personal_identity_numbers
 
 from .rules import RuleViolation, RuleViolations
 
@@ -62,13 +62,23 @@ def field_error(field: str, rule: str, message: str) -> dict[str, str]:
     return {"field": field, "rule": rule, "message": message}
 
 
+def _safe(text: str) -> str:
+    """Text for an answer: a personal identity number in any spelling is redacted (a problem may
+    repeat the request's path, and a message the text of a rule), and what JSON cannot carry as
+    UTF-8 (a lone surrogate from a path segment) is escaped."""
+    text = redact_personal_identity_numbers(text)[0]
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if not text.isascii() else text
+
+
 def problem_response(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
                      type_: str = "about:blank", instance: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    """Every problem the services answer: whatever it repeats of the request is made safe here,
+    whichever handler made it."""
+    body: dict[str, Any] = {"type": type_, "title": _safe(title), "status": status, "detail": _safe(detail)}
     if instance:
-        body["instance"] = instance
+        body["instance"] = _safe(instance)
     if errors:
-        body["errors"] = errors
+        body["errors"] = [{**e, **{k: _safe(v) for k, v in e.items() if isinstance(v, str)}} for e in errors]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 

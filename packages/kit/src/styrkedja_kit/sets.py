@@ -7,7 +7,10 @@ per batch size and thousands of parameters).
 transaction: less CPU per row on both sides than unnest (no arrays built and unpacked). A
 constraint violation inside COPY comes back from the driver as asyncpg's error; it is raised here
 as SQLAlchemy's `IntegrityError` (this is the one place), so callers that retry a concurrent
-write on a unique violation see the same exception whichever way the rows went."""
+write on a unique violation see the same exception whichever way the rows went.
+
+A JSON column's value may be given as `JsonText` (its JSON already encoded, e.g. once for a
+current row and its revision row): it goes as it is, not encoded again."""
 
 from __future__ import annotations
 
@@ -23,6 +26,23 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+class JsonText(str):
+    """A JSON column's value already encoded as JSON text (by `json_text`): not encoded again."""
+
+    __slots__ = ()
+
+
+def json_text(value: Any) -> JsonText:
+    """`value` as the JSON text a JSON column is given (pydantic-core's encoder, as for any other value)."""
+    return JsonText(to_json(value).decode())
+
+
+def _json_values(values: list[Any]) -> list[Any]:
+    """A JSON column's values as their JSON text (the driver's codec takes text): `None` stays NULL,
+    `JsonText` goes as it is, anything else is encoded by pydantic-core (fast)."""
+    return [v if v is None or type(v) is JsonText else to_json(v).decode() for v in values]
 
 
 def _is_json(table: Table, column: str) -> bool:
@@ -64,7 +84,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     for n, name in enumerate(columns):
         values = [row[name] for row in rows]
         if _is_json(table, name):
-            values = [None if v is None else to_json(v).decode() for v in values]  # pydantic-core's JSON: fast
+            values = _json_values(values)
         params[f"c{n}"] = values
     update = tuple(c for c in columns if conflict is None or c not in conflict)
     await session.execute(_statement(table, columns, tuple(conflict) if conflict is not None else None,
@@ -84,7 +104,7 @@ async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[
     for name in columns:
         column = [row[name] for row in rows]
         if _is_json(table, name):  # the dialect's jsonb codec takes the JSON text
-            column = [None if v is None else to_json(v).decode() for v in column]
+            column = _json_values(column)
         values.append(column)
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection

@@ -31,7 +31,7 @@ assessments = Table(
     Column("assessment_id", Uuid, primary_key=True),
     Column("revision", Integer, nullable=False),
     Column("retracted", Boolean, nullable=False, default=False),
-    Column("organiser_id", String(16), nullable=False, index=True),
+    Column("organiser_id", String(16), nullable=False),  # by organiser: the natural key's index (it leads)
     Column("school_unit_code", String(8), nullable=False),
     Column("group_id", String(64), nullable=False),
     Column("student_id", String(64), nullable=False),

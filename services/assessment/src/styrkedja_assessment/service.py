@@ -3,21 +3,32 @@ each call is one transaction (domain rows + outbox), all or nothing, every bad i
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 from pydantic import TypeAdapter
+from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
+from styrkedja_contracts.scales import Scale
 from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
-from styrkedja_kit.writes import Built, Change, Checked, Outcome, WritePath
+from styrkedja_kit.writes import (
+    Built,
+    Change,
+    Checked,
+    Outcome,
+    WritePath,
+    batch_answer,
+    http_status,
+    random_uuids,
+)
 
 from .domain import check_result
 from .persistence import NATURAL_KEY, TABLES, owners_of_natural_keys
@@ -44,14 +55,32 @@ def _key(content: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(content[k] for k in NATURAL_KEY)
 
 
+@lru_cache(maxsize=4096)
+def _result_holds(kind: str, scale: Scale, value: str, names_criteria: bool) -> bool:
+    """Whether `check_result` accepts a result of this kind, scale and value, naming unmet criteria or
+    not (all it asks of them): a batch repeats a few of these a thousand times."""
+    try:
+        check_result(kind, scale, value, ("named",) if names_criteria else ())
+    except RuleViolation:
+        return False
+    return True
+
+
 def _check(item: AssessmentIn) -> None:
-    check_result(item.kind.value, item.scale, item.value, tuple(item.unmet_criteria))
+    if not _result_holds(item.kind.value, item.scale, item.value, bool(item.unmet_criteria)):
+        check_result(item.kind.value, item.scale, item.value, tuple(item.unmet_criteria))  # raises, naming the rule
 
 
 def _out(outcome: Outcome) -> AssessmentOut:
     # the write path's own values (no request text): constructed, not validated (FastAPI checks the response)
     return AssessmentOut.model_construct(assessment_id=outcome.record_id, revision=outcome.revision,
                                          retracted=outcome.removed, status=outcome.status)
+
+
+def _out_item(outcome: Outcome) -> dict[str, Any]:
+    """`_out` as JSON-ready values in `AssessmentOut`'s field order (a batch's answer: no model per item)."""
+    return {"assessment_id": outcome.record_id, "revision": outcome.revision, "retracted": outcome.removed,
+            "status": outcome.status}
 
 
 def _event_values(change: Change, revision: int, now: datetime) -> dict[str, Any]:
@@ -82,9 +111,22 @@ class AssessmentService:
     async def publish(self, items: Sequence[AssessmentIn], *, batch: bool = False) -> list[AssessmentOut]:
         """Store a new revision of each item and its event, all or nothing. First of all, every item's
         organiser must be one this token writes for (403 naming each one that is not)."""
+        return [_out(o) for o in await self.store(items, batch=batch)]
+
+    async def publish_batch(self, items: Sequence[AssessmentIn]) -> tuple[int, bytes]:
+        """`publish` of a batch: its status (201 when anything was stored, else 200) and its answer
+        encoded as `BatchOut` (the write path's own values: ids, revisions, flags; not validated again)."""
+        outcomes = await self.store(items, batch=True)
+        return http_status(outcomes), to_json(batch_answer(outcomes, _out_item))
+
+    async def store(self, items: Sequence[AssessmentIn], *, batch: bool = False) -> list[Outcome]:
+        """What `publish` does, answered as the write path's outcomes."""
         require_write_each(self.principal, Write.ASSESSMENTS, [item.organiser_id for item in items], batch=batch)
         violations = check_items(items, _check, batch=batch)
-        changes = [Change(item.assessment_id or uuid.uuid4(), item.revision, content)
+        # an id made here is fresh: no stored assessment holds it (not looked up on the first try)
+        made = iter(random_uuids(sum(item.assessment_id is None for item in items)))
+        changes = [Change(next(made), item.revision, content, fresh=True) if item.assessment_id is None
+                   else Change(item.assessment_id, item.revision, content)
                    for item, content in zip(items, _contents(items), strict=True)]
         first_at: dict[tuple[Any, ...], int] = {}
         for index, change in enumerate(changes):  # else the unique index fails and "send it again" never helps
@@ -107,9 +149,10 @@ class AssessmentService:
                     "term, round): revise it instead", status=409))
             return found
 
-        outcomes = await self.writes.publish(changes, self.build, batch=batch, violations=violations,
-                                             stored_check=key_owners)
-        return [_out(o) for o in outcomes]
+        # the natural key's unique index holds the key check too: it runs on the retry after a
+        # unique violation, or when another item is refused (see `WritePath.publish`)
+        return await self.writes.publish(changes, self.build, batch=batch, violations=violations,
+                                         key_check=key_owners)
 
     async def retract(self, assessment_id: UUID, request: RetractIn) -> AssessmentOut:
         def built(row: Mapping[str, Any], revision: int, now: datetime) -> Built:

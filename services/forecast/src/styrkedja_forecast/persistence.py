@@ -7,7 +7,6 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Index,
     Integer,
     MetaData,
     SmallInteger,
@@ -46,8 +45,8 @@ forecasts = Table(
     Column("late", Boolean, nullable=False),
     Column("content", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # who has (not) reported in a window: per organiser, period and school unit
-    Index("ix_forecasts_period", "organiser_id", "school_year", "term", "school_unit_code"),
+    # read by id only (the write path's lock): no other index to keep up per row (who has reported
+    # in a window is reporting's question, answered from the events)
 )
 
 #: Every revision ever stored (the audit trail); only the newest counts.

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import TypeAdapter
+from pydantic_core import to_json
 
 from styrkedja_contracts import forecast_id_for
 from styrkedja_contracts.events.calendar import ReportingCalendar
@@ -17,9 +18,9 @@ from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
-from styrkedja_kit.writes import Built, Change, Checked, Outcome, WritePath
+from styrkedja_kit.writes import Built, Change, Checked, Outcome, WritePath, batch_answer, http_status
 
-from .calendar.rules import calendar_of_config, forecast_lateness
+from .calendar.rules import Lateness, calendar_of_config, forecast_lateness
 from .domain import DEFAULT_WINDOWS, WindowConfig, check_value
 from .persistence import TABLES
 from .schemas import ForecastIn, ForecastOut, WithdrawIn
@@ -57,6 +58,13 @@ def _check(item: ForecastIn) -> None:
             "omit forecast_id or send that one")
 
 
+def _out_item(outcome: Outcome) -> dict[str, Any]:
+    """`_out` as JSON-ready values in `ForecastOut`'s field order (a batch's answer: no model per item)."""
+    row = outcome.row or {}
+    return {"forecast_id": outcome.record_id, "revision": outcome.revision, "withdrawn": outcome.removed,
+            "late": row["late"], "window_deadline": row["window_deadline"], "status": outcome.status}
+
+
 def _out(outcome: Outcome) -> ForecastOut:
     row = outcome.row or {}
     # the write path's own values (no request text): constructed, not validated (FastAPI checks the response)
@@ -88,6 +96,16 @@ class ForecastService:
     async def submit(self, items: Sequence[ForecastIn], *, batch: bool = False) -> list[ForecastOut]:
         """Store a new revision of each changed forecast and its event, all or nothing. First of all,
         every item's organiser must be one this token writes for (403 naming each one that is not)."""
+        return [_out(o) for o in await self.store(items, batch=batch)]
+
+    async def submit_batch(self, items: Sequence[ForecastIn]) -> tuple[int, bytes]:
+        """`submit` of a batch: its status (201 when anything was stored, else 200) and its answer
+        encoded as `BatchOut` (the write path's own values: ids, revisions, flags; not validated again)."""
+        outcomes = await self.store(items, batch=True)
+        return http_status(outcomes), to_json(batch_answer(outcomes, _out_item))
+
+    async def store(self, items: Sequence[ForecastIn], *, batch: bool = False) -> list[Outcome]:
+        """What `submit` does, answered as the write path's outcomes."""
         require_write_each(self.principal, Write.FORECASTS, [item.organiser_id for item in items], batch=batch)
         violations = check_items(items, _check, batch=batch)
         changes = [Change(_derived_id(item), item.revision, content)
@@ -95,10 +113,16 @@ class ForecastService:
         # the late flag by each organiser's årshjul, the same rule reporting's compliance applies
         calendars = await self.calendars({item.organiser_id for item in items})
 
+        # a batch's forecasts share a few windows: each computed once per organiser, period and time
+        windows: dict[tuple[str, str, str, datetime], Lateness] = {}
+
         def built(change: Change, revision: int, now: datetime) -> Built:
             content = change.content
-            window = forecast_lateness(content["school_year"], content["term"], now,
-                                       calendars[content["organiser_id"]])
+            period = (content["organiser_id"], content["school_year"], content["term"], now)
+            window = windows.get(period)
+            if window is None:
+                window = windows[period] = forecast_lateness(content["school_year"], content["term"], now,
+                                                             calendars[content["organiser_id"]])
             values = {"forecast_id": change.record_id, "revision": revision, "submitted_at": now,
                       "window_deadline": window.deadline, "late": window.late, **content}
             # checked once: `ForecastIn` holds every field rule of the event (the same types), `_check`
@@ -108,8 +132,7 @@ class ForecastService:
                                         "window_deadline": window.deadline, "late": window.late},
                          revision_columns={"late": window.late})
 
-        outcomes = await self.writes.publish(changes, built, batch=batch, violations=violations)
-        return [_out(o) for o in outcomes]
+        return await self.writes.publish(changes, built, batch=batch, violations=violations)
 
     async def withdraw(self, forecast_id: UUID, request: WithdrawIn) -> ForecastOut:
         def built(row: Mapping[str, Any], revision: int, now: datetime) -> Built:

@@ -111,6 +111,16 @@ async def test_later_forecasts_are_flagged_by_the_organisers_calendar(client, ad
     assert (after.json()["late"], after.json()["window_deadline"]) == (True, str(date.fromisocalendar(year, week, 1)))
     other = await client.post("/v1/forecasts", json=body | {"organiser_id": OTHER}, headers=platform)
     assert (other.json()["late"], other.json()["window_deadline"]) == (default_late, str(by_default.deadline))
+    # one batch of both organisers, the same period: each item by its own organiser's calendar (a
+    # batch computes each window once per organiser and period, never once for the whole batch)
+    batch = await client.post("/v1/forecasts/batch", headers=platform, json={"items": [
+        body | {"organiser_id": OTHER, "student_id": "s-3"}, body | {"organiser_id": ORG, "student_id": "s-3"},
+        body | {"organiser_id": OTHER, "student_id": "s-4"}, body | {"organiser_id": ORG, "student_id": "s-4"}]})
+    assert batch.status_code == 201, batch.text
+    by_own = (True, str(date.fromisocalendar(year, week, 1)))
+    by_default_window = (default_late, str(by_default.deadline))
+    assert [(i["late"], i["window_deadline"]) for i in batch.json()["items"]] == [by_default_window, by_own,
+                                                                                 by_default_window, by_own]
 
 
 async def test_only_the_organisers_admin_sets_it_and_bad_calendars_are_named(client, token_issuer, admin):

@@ -194,7 +194,11 @@ def register(import_app: typer.Typer) -> None:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=zone)
         try:
-            source = HttpSource(url, token, page_size=page_size) if url else FolderSource(dir)  # type: ignore[arg-type]
+            def busy(what: str, seconds: float) -> None:
+                console.print(f"{what}: the server is busy; asking again in {seconds:.0f} s")
+
+            source = (HttpSource(url, token, page_size=page_size, on_retry=busy) if url
+                      else FolderSource(dir))  # type: ignore[arg-type]
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=console) as progress:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress)

@@ -34,6 +34,7 @@ from styrkedja_contracts import (
     OrganisationUnitUpsertedV1,
     TeachingAssignmentUpsertedV1,
 )
+from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from .models import Activity, Duty, Group, Meta, Organisation, Person, Syllabus, aware
 
@@ -46,9 +47,16 @@ _SUBJECT = re.compile(r"^[A-Z0-9]{3,16}$")
 
 @dataclass
 class Refused:
+    """An item not imported: its entity, its id and the rule. The id and the reason come from the
+    source (a membership's id names its person): a personal identity number in them is redacted."""
+
     entity: str
     id: str
     reason: str
+
+    def __post_init__(self) -> None:
+        self.id = redact_personal_identity_numbers(self.id)[0]
+        self.reason = redact_personal_identity_numbers(self.reason)[0]
 
 
 @dataclass

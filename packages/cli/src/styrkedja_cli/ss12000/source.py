@@ -3,26 +3,59 @@ with `meta.modified.after`, removals from `/deletedEntities?after=`) or a folder
 of the same shape (`<entity>.json`, or pages `<entity>/*.json`; `deletedEntities.json`).
 
 A page that is not what the specification says is refused with an error naming the entity and
-the page: nothing is imported from a source that could not be read whole."""
+the page: nothing is imported from a source that could not be read whole. A server that is busy
+(429, 502, 503, 504, or no answer in time) is asked again after its `Retry-After` (or a growing
+pause), a few times; a page larger than `max_page_bytes` is refused as it streams in. Besides the
+specification's `pageToken`, a `Link: <…>; rel="next"` header on the same server is followed."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from styrkedja_contracts.identifiers import redact_personal_identity_numbers
+
 from .models import ENTITIES, OPTIONAL
 
 Progress = Callable[[str, int], None]  # entity, items read so far
 
+#: answers that say "later": asked again after Retry-After (or a growing pause)
+RETRIED = frozenset({429, 502, 503, 504})
+
 
 class SourceError(Exception):
-    """The source could not be read (whole): names the entity and the page."""
+    """The source could not be read (whole): names the entity and the page. Its text may quote ids
+    from the source: a personal identity number in one is redacted."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_personal_identity_numbers(message)[0])
+
+
+def retry_after_seconds(value: str | None, attempt: int, *, now: datetime | None = None,
+                        longest: float = 120.0) -> float:
+    """How long to wait before asking again: the server's `Retry-After` (seconds or an HTTP date),
+    else 1, 2, 4, … seconds; never more than `longest`, never less than 0."""
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return min(float(value), longest)
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, min((when - (now or datetime.now(UTC))).total_seconds(), longest))
+    return min(float(2 ** (attempt - 1)), longest)
 
 
 def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
@@ -78,60 +111,111 @@ def _deleted(entity_page: str, body: Any) -> list[str]:
 
 class HttpSource:
     def __init__(self, url: str, token: str | None = None, *, page_size: int = 100,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None, attempts: int = 6, max_page_bytes: int = 256 * 1024 * 1024,
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_retry: Callable[[str, float], None] | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = client or httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60)
         self.page_size = page_size
+        self.attempts, self.max_page_bytes, self.sleep = attempts, max_page_bytes, sleep
+        self.on_retry = on_retry  # (what, seconds): said before each pause
+        self._next_link: str | None = None
 
-    def _get(self, entity: str, page: int, path: str, params: dict[str, Any]) -> Any:
-        try:
-            response = self.client.get(path, params=params)
-        except httpx.HTTPError as error:
-            raise SourceError(f"{entity}, page {page}: {type(error).__name__}") from None
+    def _fetch(self, what: str, path: str, params: dict[str, Any] | None) -> tuple[httpx.Response, bytes]:
+        """One answer and its body, asking again while the server says "later"."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                with self.client.stream("GET", path, params=params) as response:
+                    if response.status_code in RETRIED and attempt < self.attempts:
+                        pause = retry_after_seconds(response.headers.get("retry-after"), attempt)
+                    else:
+                        return response, self._body(what, response)
+            except httpx.TimeoutException as error:
+                if attempt == self.attempts:
+                    raise SourceError(f"{what}: {type(error).__name__} ({attempt} attempts)") from None
+                pause = retry_after_seconds(None, attempt)
+            except httpx.HTTPError as error:
+                raise SourceError(f"{what}: {type(error).__name__}") from None
+            if self.on_retry is not None:
+                self.on_retry(what, pause)
+            self.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _body(self, what: str, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_page_bytes:
+            raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes")
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_page_bytes:
+                raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _same_server(self, link: str) -> str | None:
+        """A next link, if it points at the server asked (a bearer token never goes elsewhere)."""
+        url = self.client.base_url.join(link)
+        base = self.client.base_url
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            return None
+        return str(url)
+
+    def _get(self, entity: str, page: int, path: str, params: dict[str, Any] | None) -> Any:
+        what = f"{entity}, page {page}"
+        response, body = self._fetch(what, path, params)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
             return {"data": []}  # held back by the server (e.g. no right to read persons)
         if response.status_code != 200:
-            raise SourceError(f"{entity}, page {page}: HTTP {response.status_code}")
+            raise SourceError(f"{what}: HTTP {response.status_code}")
+        link = response.links.get("next", {}).get("url")
+        self._next_link = self._same_server(link) if link else None
+        if link and self._next_link is None:
+            raise SourceError(f"{what}: the next page's link points at another server")
         try:
-            return response.json()
-        except ValueError:
-            raise SourceError(f"{entity}, page {page}: not JSON") from None
+            return json.loads(body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            kind = response.headers.get("content-type", "none")
+            raise SourceError(f"{what}: not JSON (content-type {kind[:60]})") from None
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
         out: list[BaseModel] = []
         token: str | None = None
+        link: str | None = None
         page = 0
         seen_tokens = set()
         while True:
             page += 1
-            params: dict[str, Any] = {"limit": self.page_size}
-            if token:
-                params["pageToken"] = token
-            if since is not None:
+            params: dict[str, Any] | None = {"limit": self.page_size}
+            if link:  # a next link carries its own query
+                params = None
+            elif token:
+                params = {"limit": self.page_size, "pageToken": token}
+            if params is not None and since is not None:
                 params["meta.modified.after"] = since.isoformat()
-            items, token = _items(entity, page, self._get(entity, page, f"/{entity}", params))
+            items, token = _items(entity, page, self._get(entity, page, link or f"/{entity}", params))
+            link = None if token else self._next_link
             out += items
             progress(entity, len(out))
-            if not token:
+            cursor = token or link
+            if not cursor:
                 return out
-            if token in seen_tokens:
+            if cursor in seen_tokens:
                 raise SourceError(f"{entity}, page {page}: the server repeated a pageToken")
-            seen_tokens.add(token)
+            seen_tokens.add(cursor)
 
     def one(self, entity: str, ident: str) -> Any | None:
         """One entity by id (`/<entity>/{id}`), or None when the server does not have it."""
-        try:
-            response = self.client.get(f"/{entity}/{ident}")
-        except httpx.HTTPError as error:
-            raise SourceError(f"{entity} {ident}: {type(error).__name__}") from None
+        response, body = self._fetch(f"{entity} {ident}", f"/{entity}/{ident}", None)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
             raise SourceError(f"{entity} {ident}: HTTP {response.status_code}")
         try:
-            items, _ = _items(entity, 1, [response.json()])
-        except ValueError:
+            document = json.loads(body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise SourceError(f"{entity} {ident}: not JSON") from None
+        items, _ = _items(entity, 1, [document])
         return items[0]
 
     def deleted(self, since: datetime) -> list[str]:

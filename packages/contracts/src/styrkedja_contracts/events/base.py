@@ -97,7 +97,7 @@ class ContractModel(BaseModel):
     """Frozen, strict-shaped model; every string field, at any depth, obeys the text rules
     (``identifiers.check_text``: no control characters, no personnummer in any spelling)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, allow_inf_nan=False)
 
     @field_validator("*", mode="after")
     @classmethod

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from styrkedja_contracts.events.lika import ActionStatus, LikaArea
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal
+from styrkedja_kit.inputs import InputModel
 
 from ..access.actor import reader, writer
 from .rules import MAX_TAG_LENGTH, MAX_TAGS, PlanFilter
@@ -64,7 +65,7 @@ class PlanOut(BaseModel):
     items: list[ItemOut]
 
 
-class ItemEditIn(BaseModel):
+class ItemEditIn(InputModel):
     """Only the fields given change; `owner`, `due_date` and `note` are cleared by `null`."""
 
     model_config = ConfigDict(extra="forbid")

@@ -17,6 +17,7 @@ from styrkedja_contracts.identifiers import (
     SchoolUnitCode,
     contains_personal_identity_number,
 )
+from styrkedja_kit.inputs import InputModel
 
 CatalogueVersion = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:-]+$")]
 IndicatorId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -28,7 +29,7 @@ def _no_identity_number(value: str | None) -> str | None:
     return value
 
 
-class DraftIn(BaseModel):
+class DraftIn(InputModel):
     """A new self-assessment (a draft) of one school unit."""
 
     model_config = ConfigDict(extra="forbid")
@@ -59,7 +60,7 @@ class RatingsIn(BaseModel):
     ratings: list[RatingSaveIn] = Field(min_length=1, max_length=500)
 
 
-class FinaliseIn(BaseModel):
+class FinaliseIn(InputModel):
     """Publish or keep private. The action plan's suggested terms count from `start_term`."""
 
     model_config = ConfigDict(extra="forbid")

@@ -24,7 +24,7 @@ from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedRe
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, authorize, authorize_write, require_write
 from styrkedja_kit.auth import Level as AuthLevel
-from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam, SubjectCodeParam
+from styrkedja_kit.inputs import InputModel, OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam, SubjectCodeParam
 
 from ..access.guard import check_read
 from ..access.scope import reader_of
@@ -120,7 +120,7 @@ async def alert_scope(session: AsyncSession, principal: Principal) -> AlertScope
     return AlertScope(organiser_ids=reader.organisers, school_unit_codes=frozenset(units))
 
 
-class Acknowledgement(BaseModel):
+class Acknowledgement(InputModel):
     comment: str = Field(max_length=4000, description="Why, and what is being done (≤ 2000 characters).")
 
 
@@ -162,7 +162,7 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
     return AlertOut.model_validate(updated, from_attributes=True)
 
 
-class ThresholdsIn(BaseModel):
+class ThresholdsIn(InputModel):
     drop_points: Decimal = Field(Decimal(10), ge=0, le=100, decimal_places=4,
                                  description="X: a drop in the share reaching pass of more than X points alerts.")
     below_forecast_points: Decimal = Field(Decimal(10), ge=0, le=100, decimal_places=4,

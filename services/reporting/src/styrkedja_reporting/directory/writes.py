@@ -26,6 +26,7 @@ from styrkedja_contracts import (
     new_event,
 )
 from styrkedja_contracts.identifiers import OrganiserId
+from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
 
 from .rules import unit_scope
@@ -39,7 +40,7 @@ SOURCE_ID = r"^[A-Za-z0-9._:-]{1,64}$"
 _REMOVED = "removed"
 
 
-class Change(BaseModel):
+class Change(InputModel):
     """One directory change: the CloudEvents type, its data (validated against the contract), and
     the source's id of what it came from (default: the entity's own id)."""
 
@@ -50,11 +51,11 @@ class Change(BaseModel):
     source_id: str | None = Field(None, pattern=SOURCE_ID)
 
 
-class ChangeBatch(BaseModel):
+class ChangeBatch(InputModel):
     items: list[Change] = Field(min_length=1, max_length=MAX_ITEMS)
 
 
-class HeldEntity(BaseModel):
+class HeldEntity(InputModel):
     """One entity the directory holds (published and not removed), as a full import compares it."""
 
     organiser_id: OrganiserId
@@ -67,7 +68,7 @@ class HeldEntities(BaseModel):
     next_after: str | None = None
 
 
-class RemovalBatch(BaseModel):
+class RemovalBatch(InputModel):
     """Remove everything published from these source ids (an SS 12000 deletedEntities list), and
     these entities by key (what a full import no longer found in its source)."""
 

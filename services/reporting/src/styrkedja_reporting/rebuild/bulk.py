@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import AssessmentPublishedV1, AssessmentRetractedV1, ContractError, decode_event
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES
-from styrkedja_kit.consumer import Delivered, Refused
+from styrkedja_kit.consumer import Delivered, Refused, misplaced, record_digest
 
 from ..alerts.handlers import reevaluate_all
 from ..compliance import handlers as compliance
@@ -89,6 +89,7 @@ class RebuildReport:
     duplicates: int = 0
     unhandled: int = 0
     failed: list[Failed] = field(default_factory=list)
+    conflicts: list[Failed] = field(default_factory=list)  # other bytes under a claimed id: dead-lettered too
     stages: dict[str, float] = field(default_factory=dict)  # stage → seconds
     counts: dict[str, int] = field(default_factory=dict)  # stage → events or rows
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # stage → the process's peak RSS at its end
@@ -182,8 +183,12 @@ def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes]], base: int, ma
         except ContractError as error:
             staged.dead.append((i, error.reason, str(error)))
             continue
+        wrong = misplaced(event.type, topic)  # the live consumer's rule: an event read from another entity's topic
+        if wrong is not None:
+            staged.dead.append((i, "wrong_topic", wrong))
+            continue
         staged.read += 1
-        item = Delivered(event, topic, partition, offset)
+        item = Delivered(event, topic, partition, offset, record_digest(value))
         if event.type in _FACT_TYPES:
             _stage_fact(staged, item, base + i)
         else:
@@ -193,7 +198,7 @@ def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes]], base: int, ma
 
 def _stage_fact(staged: Staged, item: Delivered, seq: int) -> None:
     event = item.event
-    staged.ids.append((seq, event.id, item.topic, event.time))
+    staged.ids.append((seq, event.id, item.topic, event.time, item.partition, item.offset, item.digest))
     fact = results.fact_of(event)
     data: Any = event.data
     if isinstance(fact, AssessmentFact):
@@ -220,6 +225,8 @@ class _Event:
         self.id, self.type, self.data, self.time = id, type, data, time
 
 
+#: the staged ids: every handled event's, with its record's digest (`record_digest`, the live consumer's)
+_IDS = ("seq", "event_id", "topic", "time", "part", "off", "digest")
 #: the staging tables' columns for compliance's view of a fact event (see `_Event`)
 _TRACKED = ("seq", "type", "event_id", "topic", "part", "off", "organiser_id", "school_unit_code", "group_id",
             "student_id", "subject_code", "school_year", "term", "round", "fact_id", "revision", "at", "time")
@@ -264,7 +271,7 @@ class Rebuilder:
         # unlogged, not temporary: `_halving`'s DISCARD TEMP must not take them; made and dropped in this transaction
         for statement in (
             f"CREATE UNLOGGED TABLE {self.ids} (seq bigint NOT NULL, event_id uuid NOT NULL, topic text NOT NULL, "
-            "time timestamptz NOT NULL)",
+            "time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea)",
             f"CREATE UNLOGGED TABLE {self.staging['assessments']} (seq bigint NOT NULL, LIKE {ASSESSMENTS.facts.name})",
             f"CREATE UNLOGGED TABLE {self.staging['forecasts']} (seq bigint NOT NULL, LIKE {FORECASTS.facts.name})",
             f"CREATE UNLOGGED TABLE {self.tracked} (seq bigint NOT NULL, type text NOT NULL, event_id uuid NOT NULL, "
@@ -331,12 +338,12 @@ class Rebuilder:
             if not self.handles(item.event.type):
                 self.report.unhandled += 1
                 continue
-            ids.append((seq, item.event.id, item.topic, item.event.time))
+            ids.append((seq, item.event.id, item.topic, item.event.time, item.partition, item.offset, item.digest))
             self.small.append((seq, item))
         self.handled += len(ids)
         conn = await self._conn()
         if ids:
-            await conn.copy_records_to_table(self.ids, records=ids, columns=("seq", "event_id", "topic", "time"))
+            await conn.copy_records_to_table(self.ids, records=ids, columns=_IDS)
         for name, store, rows in (("assessments", ASSESSMENTS, staged.assessments),
                                   ("forecasts", FORECASTS, staged.forecasts)):
             if rows:
@@ -400,10 +407,21 @@ class Rebuilder:
         return report
 
     async def _claim(self) -> None:
+        """Later deliveries of a claimed id are duplicates; one with other bytes than the claimed one (both
+        digests known) is a `conflicting_duplicate`, dead-lettered as the live consumer does (the first counts)."""
         await self.session.execute(text(
-            f"CREATE UNLOGGED TABLE {self.dups} AS SELECT i.seq FROM {self.ids} i JOIN (SELECT event_id, min(seq) AS "
-            f"first FROM {self.ids} GROUP BY event_id HAVING count(*) > 1) d USING (event_id) WHERE i.seq <> d.first"))
+            f"CREATE UNLOGGED TABLE {self.dups} AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, "
+            "(i.digest IS NOT NULL AND f.digest IS NOT NULL AND i.digest <> f.digest) AS conflicting "
+            f"FROM {self.ids} i JOIN (SELECT DISTINCT ON (event_id) event_id, seq AS first, digest FROM {self.ids} "
+            f"WHERE event_id IN (SELECT event_id FROM {self.ids} GROUP BY event_id HAVING count(*) > 1) "
+            "ORDER BY event_id, seq) f USING (event_id) WHERE i.seq <> f.first"))
         await self.session.execute(text(f"ANALYZE {self.dups}"))
+        for row in (await self.session.execute(text(
+                f"SELECT event_id, topic, part, off FROM {self.dups} WHERE conflicting ORDER BY seq"))).all():
+            self.report.conflicts.append(Failed(
+                Delivered(_Event(row.event_id, "", None, None), row.topic, row.part, row.off),  # type: ignore[arg-type]
+                "conflicting_duplicate", f"id {row.event_id}: an event with other content under this id came first "
+                "and counts"))
 
     async def _facts(self) -> None:
         """Newest revision per fact (the live path's `resolve`: equal revisions keep the first in log order),
@@ -459,7 +477,7 @@ class Rebuilder:
     async def _bookkeeping(self, left_out: list[Any], next_offsets: dict[tuple[str, int], int]) -> None:
         """Every applied event id (the live consumer skips them if delivered again) and the group's offsets."""
         result = await self.session.execute(text(
-            f"INSERT INTO {APPLIED} (event_id, group_id) SELECT event_id, :g FROM {self.ids} i "
+            f"INSERT INTO {APPLIED} (event_id, group_id, digest) SELECT event_id, :g, digest FROM {self.ids} i "
             f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
             "AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) ORDER BY event_id"),
             {"g": self.group_id, "left_out": left_out})

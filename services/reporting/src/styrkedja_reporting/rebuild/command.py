@@ -99,7 +99,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                 f"{rebuilder.staging_seconds:.1f} s of it, {decoders} decoder processes")
             applied_started = time.perf_counter()
             report: RebuildReport = await rebuilder.finish(log.next_offsets)
-            dead = rebuilder.dead + await _records_of(settings, report.failed)
+            dead = rebuilder.dead + await _records_of(settings, report.failed + report.conflicts)
             if dead and producer is not None:  # out before the offsets past them are committed
                 await ensure_topics(settings, [(dead_letter_topic(group), 1)])  # as the live consumer makes it
                 await loop._dead_letter(producer, dead)
@@ -114,7 +114,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
     total = time.perf_counter() - started
     summary = {"events_read": log.records, "decoded": report.read, "undecodable": len(rebuilder.dead),
                "applied": report.applied, "duplicates": report.duplicates, "unhandled": report.unhandled,
-               "refused": len(report.failed), "read_seconds": round(read_seconds, 3),
+               "refused": len(report.failed), "conflicting_duplicates": len(report.conflicts), "read_seconds": round(read_seconds, 3),
                "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
                "events_per_s": round(log.records / total) if total else None,
                "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak

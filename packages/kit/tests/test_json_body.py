@@ -1,0 +1,121 @@
+"""`inputs.json_body`: a body parsed and validated in one pass answers as FastAPI's own body parameter
+does (the same 422 problems, field by field), and is documented the same way."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import Field
+
+from styrkedja_contracts.identifiers import StudentId
+from styrkedja_kit.inputs import InputModel, StrictInt, json_body, json_body_openapi
+from styrkedja_kit.problems import install_problem_handlers
+
+
+class Item(InputModel):
+    student_id: StudentId
+    round: Annotated[StrictInt, Field(ge=1, le=4)]
+    note: str | None = None
+
+
+class Batch(InputModel):
+    items: list[Item] = Field(min_length=1, max_length=3)
+
+
+BODY = json_body(Batch)
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/item")
+    async def one(item: Item) -> dict[str, int]:  # makes the components the batch's schema refers to
+        return {"round": item.round}
+
+    @app.post("/fastapi")
+    async def by_fastapi(batch: Batch) -> dict[str, int]:
+        return {"items": len(batch.items)}
+
+    @app.post("/one-pass", openapi_extra=json_body_openapi(Batch))
+    async def one_pass(batch: Batch = BODY) -> dict[str, int]:
+        return {"items": len(batch.items)}
+
+    return app
+
+
+GOOD = {"items": [{"student_id": "s-1", "round": 1}, {"student_id": "s-2", "round": 4, "note": "ok"}]}
+BAD = [
+    {"items": [{"student_id": "19121212-1212", "round": 1}]},
+    {"items": [{"student_id": "s-1", "round": 5}, {"student_id": "s-2", "round": "1"}]},
+    {"items": [{"student_id": "s-1", "round": True, "note": "a\x00b"}]},
+    {"items": [{"student_id": "s-1", "round": 1, "extra": 1}]},
+    {"items": []},
+    {"items": [{"student_id": "s-1", "round": 1}] * 4},
+    {"items": "nope"},
+    {"items": [{"round": 1.0}]},
+    {"other": 1},
+    [1, 2],
+    "a string",
+    None,
+]
+
+
+@pytest.fixture
+async def client():
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=make_app()), base_url="http://t") as client:
+        yield client
+
+
+async def answers(client: httpx.AsyncClient, path: str, body: bytes, content_type: str | None = "application/json"):
+    """Status and body (a problem's `instance` aside: the path)."""
+    headers = {"content-type": content_type} if content_type else {}
+    response = await client.post(path, content=body, headers=headers)
+    answer = response.json()
+    if response.status_code >= 400:
+        assert answer.pop("instance") == path
+    return response.status_code, answer
+
+
+async def test_a_good_body_is_the_same_model(client) -> None:
+    body = json.dumps(GOOD).encode()
+    assert await answers(client, "/one-pass", body) == await answers(client, "/fastapi", body) == (200, {"items": 2})
+
+
+@pytest.mark.parametrize("bad", BAD)
+async def test_a_bad_body_is_the_same_problem(client, bad) -> None:
+    body = json.dumps(bad).encode()
+    by_fastapi = await answers(client, "/fastapi", body)
+    assert by_fastapi[0] == 422
+    assert await answers(client, "/one-pass", body) == by_fastapi
+
+
+@pytest.mark.parametrize(("body", "content_type"), [(b"", "application/json"), (json.dumps(GOOD).encode(), None)])
+async def test_no_body_or_no_media_type_is_the_same_problem(client, body, content_type) -> None:
+    by_fastapi = await answers(client, "/fastapi", body, content_type)
+    assert by_fastapi[0] == 422
+    assert await answers(client, "/one-pass", body, content_type) == by_fastapi
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"items": [', b'{"items": [{"student_id": "s-1", "round": NaN}]}',
+                                  b"[" * 100_000, b'{"items": [{"student_id": "s-\\ud800", "round": 1}]}',
+                                  b'{"items": [{"student_id": "s-\xff", "round": 1}]}'])
+async def test_a_body_that_is_not_json_is_the_same_problem(client, body) -> None:
+    by_fastapi = await answers(client, "/fastapi", body)
+    assert 400 <= by_fastapi[0] < 500
+    assert await answers(client, "/one-pass", body) == by_fastapi
+
+
+def test_documented_as_fastapi_documents_a_body_parameter() -> None:
+    document = make_app().openapi()
+    by_fastapi = document["paths"]["/fastapi"]["post"]["requestBody"]
+    one_pass = document["paths"]["/one-pass"]["post"]["requestBody"]
+    assert by_fastapi["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Batch"}
+    assert one_pass == {**by_fastapi, "content": {"application/json": {"schema": document["components"]["schemas"][
+        "Batch"]}}}
+    assert one_pass["content"]["application/json"]["schema"]["properties"]["items"]["items"] == {
+        "$ref": "#/components/schemas/Item"}

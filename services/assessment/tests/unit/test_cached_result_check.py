@@ -1,0 +1,30 @@
+"""The batch's result check is cached per kind, scale, value and whether criteria are named: it
+accepts and refuses exactly as `check_result` does, with the same rule."""
+
+from __future__ import annotations
+
+import itertools
+from types import SimpleNamespace
+
+from styrkedja_assessment.domain import check_result
+from styrkedja_assessment.service import _check
+from styrkedja_contracts.events.assessment import AssessmentKind
+from styrkedja_contracts.scales import Scale, all_scale_values
+from styrkedja_kit.rules import RuleViolation
+
+
+def outcome(check, *args) -> tuple[str, str] | None:
+    try:
+        check(*args)
+    except RuleViolation as error:
+        return error.field, error.rule
+    return None
+
+
+def test_the_cached_check_is_check_result() -> None:
+    values = [*all_scale_values(), "G", "", "e"]
+    for kind, scale, value, criteria in itertools.product(AssessmentKind, Scale, values, ([], ["Taluppfattning"])):
+        for _ in range(2):  # the second time from the cache
+            item = SimpleNamespace(kind=kind, scale=scale, value=value, unmet_criteria=criteria)
+            assert outcome(_check, item) == outcome(check_result, kind.value, scale, value, tuple(criteria)), (
+                kind, scale, value, criteria)
