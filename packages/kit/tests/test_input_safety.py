@@ -95,3 +95,28 @@ async def test_failed_statements_never_carry_their_parameters(infrastructure) ->
         assert "DBAPIError" in line and "message withheld" in line
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize(("value", "rule"), [
+    ("1212121212", "iso_8601"), (191212121212, "iso_8601"), ("8112189876", "iso_8601"), (1.5, "iso_8601"),
+    ("0001-01-01", "date_range"), ("2200-01-01", "date_range"),
+])
+def test_a_date_in_a_request_body_is_iso_text_in_plausible_years(value: object, rule: str) -> None:
+    """Request bodies follow the events' date rules (contracts `add_temporal_rules`): pydantic alone
+    would keep ten or twelve digits as a Unix timestamp, and year 1 or 9999 as a date."""
+    from datetime import date, datetime
+
+    from pydantic import ValidationError
+
+    from styrkedja_kit.inputs import InputModel
+
+    class Body(InputModel):
+        on: date
+        at: datetime | None = None
+
+    assert Body.model_validate_json('{"on": "2026-12-01", "at": null}').on == date(2026, 12, 1)
+    for field in ("on", "at"):
+        payload = {"on": "2026-12-01", field: value}
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate_json(json.dumps(payload))
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), rule)]

@@ -34,7 +34,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, Valid
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from styrkedja_contracts.events.base import MAX_INT4, enforce_value_rules
+from styrkedja_contracts.events.base import MAX_INT4, add_temporal_rules, enforce_value_rules
 from styrkedja_contracts.identifiers import (
     TEXT_RULES_HELD,
     GroupId,
@@ -146,7 +146,8 @@ class InputModel(BaseModel):
         unchecked = [field for name, field in cls.model_fields.items() if name not in held]
         for field in unchecked:
             field.metadata.append(AfterValidator(enforce_value_rules))
-        if unchecked:
+        # dates and times: ISO text only and plausible years, as in the events (`add_temporal_rules`)
+        if add_temporal_rules(cls.model_fields) or unchecked:
             cls.model_rebuild(force=True)
 
 
