@@ -38,7 +38,7 @@ from ..identifiers import check_text
 _TYPE_RE = re.compile(r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]+$")
 
 __all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision", "Year", "Round", "MAX_INT4",
-           "Int4", "StrictBool", "enforce_value_rules", "EARLIEST_YEAR", "LATEST_YEAR", "temporal_as_text",
+           "Int4", "StrictBool", "enforce_value_rules", "EARLIEST_YEAR", "LATEST_YEAR", "temporal_as_text", "within_years",
            "add_temporal_rules"]
 
 Timestamp = AwareDatetime
@@ -89,7 +89,7 @@ def temporal_as_text(value: Any) -> Any:
                               "(YYYY-MM-DD, YYYY-MM-DDThh:mm:ss±hh:mm), not a number")
 
 
-def _within_years(value: Any) -> Any:
+def within_years(value: Any) -> Any:
     if isinstance(value, date) and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise PydanticCustomError("date_range", "Input should be a date or time in the years {earliest}–{latest}",
                                   {"earliest": EARLIEST_YEAR, "latest": LATEST_YEAR})
@@ -119,7 +119,7 @@ def add_temporal_rules(fields: dict[str, FieldInfo]) -> bool:
         if any(getattr(m, "func", None) is temporal_as_text for m in field.metadata):
             continue
         # a BeforeValidator given later runs earlier: the text rule first, the years after parsing
-        field.metadata.extend([AfterValidator(_within_years), BeforeValidator(temporal_as_text)])
+        field.metadata.extend([AfterValidator(within_years), BeforeValidator(temporal_as_text)])
         changed = True
     return changed
 
