@@ -113,6 +113,8 @@ def test_missing_envelope_field(event: CloudEvent, field: str) -> None:
         ("specversion", "0.3"),
         ("id", "not-a-uuid"),
         ("time", "2026-10-02T14:00:00"),  # no offset
+        ("time", 1790000000),  # a number is no time (pydantic alone reads it as a Unix timestamp)
+        ("time", "1790000000"),
         ("datacontenttype", "application/xml"),
         ("source", ""),
         ("type", "assessment.published"),

@@ -219,6 +219,15 @@ def _rules(error: ValidationError) -> set[tuple[str, str]]:
     ("unmet_criteria", ["pnr 19121212\u20131212"], "no_personal_identity_number"),
     ("school_unit_code", "\uff12\uff19\uff19\uff19\uff10\uff10\uff11\uff11", "ascii_only"),
     ("subject_code", "GRGRXXX01", "unknown_subject_code"),
+    # dates and times: pydantic alone reads a number or a string of digits as a Unix timestamp
+    ("assessed_on", "1212121212", "iso_8601"),
+    ("assessed_on", 1212121212, "iso_8601"),
+    ("published_at", "191212121212", "iso_8601"),
+    ("published_at", 1.7e9, "iso_8601"),
+    ("assessed_on", "0001-01-01", "date_range"),
+    ("assessed_on", "9999-12-31", "date_range"),
+    ("published_at", "9999-12-31T23:59:59-12:00", "date_range"),
+    ("assessed_on", "yesterday", "date_from_datetime_parsing"),
 ])
 def test_event_fields_are_strict_and_bounded(assessment_kwargs: dict, field: str, value: object,
                                              rule: str) -> None:
@@ -226,6 +235,12 @@ def test_event_fields_are_strict_and_bounded(assessment_kwargs: dict, field: str
     with pytest.raises(ValidationError) as caught:
         AssessmentPublishedV1.model_validate(kwargs)
     assert any(r == rule and loc.startswith(field) for loc, r in _rules(caught.value)), caught.value.errors()
+
+
+def test_dates_at_the_ends_of_the_years_allowed_are_fine(assessment_kwargs: dict) -> None:
+    for day in ("1900-01-01", "2199-12-31"):
+        assert AssessmentPublishedV1.model_validate({**assessment_kwargs, "assessed_on": day}).assessed_on \
+            == date.fromisoformat(day)
 
 
 def test_event_at_the_integer_limit_is_fine(assessment_kwargs: dict) -> None:

@@ -7,13 +7,18 @@ import io
 import json
 import logging
 import uuid
+from datetime import date, datetime
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from styrkedja_kit.consumer import redact_record_bytes
 from styrkedja_kit.db import Database
+from styrkedja_kit.inputs import DateParam, InputModel
 from styrkedja_kit.logging import RedactingFilter
 from styrkedja_kit.rules import RuleViolation, RuleViolations
 
@@ -95,3 +100,38 @@ async def test_failed_statements_never_carry_their_parameters(infrastructure) ->
         assert "DBAPIError" in line and "message withheld" in line
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize(("value", "rule"), [
+    ("1212121212", "iso_8601"), (191212121212, "iso_8601"), ("8112189876", "iso_8601"), (1.5, "iso_8601"),
+    ("0001-01-01", "date_range"), ("2200-01-01", "date_range"),
+])
+def test_a_date_in_a_request_body_is_iso_text_in_plausible_years(value: object, rule: str) -> None:
+    """Request bodies follow the events' date rules (contracts `add_temporal_rules`): pydantic alone
+    would keep ten or twelve digits as a Unix timestamp, and year 1 or 9999 as a date."""
+    class Body(InputModel):
+        on: date
+        at: datetime | None = None
+
+    assert Body.model_validate_json('{"on": "2026-12-01", "at": null}').on == date(2026, 12, 1)
+    for field in ("on", "at"):
+        payload = {"on": "2026-12-01", field: value}
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate_json(json.dumps(payload))
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), rule)]
+
+
+def test_a_date_in_a_query_is_iso_text_in_plausible_years() -> None:
+    app = FastAPI()
+
+    @app.get("/on")
+    def on(day: DateParam | None = None) -> dict:
+        return {"day": str(day)}
+
+    client = TestClient(app)
+    assert client.get("/on", params={"day": "2026-12-01"}).json() == {"day": str(date(2026, 12, 1))}
+    assert client.get("/on").json() == {"day": "None"}
+    for value, rule in (("1212121212", "iso_8601"), ("0001-01-01", "date_range"), ("2200-01-01", "date_range")):
+        answer = client.get("/on", params={"day": value})
+        assert answer.status_code == 422
+        assert [(e["loc"], e["type"]) for e in answer.json()["detail"]] == [(["query", "day"], rule)]

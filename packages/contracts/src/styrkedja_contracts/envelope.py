@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError
 
 from .errors import (
     InvalidEnvelopeError,
@@ -32,7 +32,7 @@ from .errors import (
     UnknownEventTypeError,
     format_validation_errors,
 )
-from .events.base import EventData, iter_strings
+from .events.base import EventData, iter_strings, temporal_as_text
 from .identifiers import PIN_ERROR, contains_personal_identity_number, has_personal_identity_number
 from .registry import REGISTRY, EventRegistry, schema_uri
 
@@ -72,7 +72,8 @@ class _EnvelopeAttributes(BaseModel):
     type: str = Field(max_length=128, pattern=TYPE_PATTERN, description="se.styrkedja.<entity>.<verb>.v<N>")
     # a time no producer of ours can have written (years 1 or 9999: at UTC's end an offset cannot
     # even be taken off) is refused with the envelope, not left to break a handler's date sums
-    time: AwareDatetime = Field(ge=EARLIEST_EVENT_TIME, le=LATEST_EVENT_TIME)
+    time: Annotated[AwareDatetime, BeforeValidator(temporal_as_text)] = Field(ge=EARLIEST_EVENT_TIME,
+                                                                               le=LATEST_EVENT_TIME)
     subject: str | None = Field(default=None, min_length=1, max_length=256)
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str | None = Field(

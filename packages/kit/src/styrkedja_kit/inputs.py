@@ -30,11 +30,17 @@ from uuid import UUID
 import annotated_types
 from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from styrkedja_contracts.events.base import MAX_INT4, enforce_value_rules
+from styrkedja_contracts.events.base import (
+    MAX_INT4,
+    add_temporal_rules,
+    enforce_value_rules,
+    temporal_as_text,
+    within_years,
+)
 from styrkedja_contracts.identifiers import (
     TEXT_RULES_HELD,
     GroupId,
@@ -68,6 +74,8 @@ TeacherIdParam = TeacherId
 SubjectCodeParam = KnownSubjectCode
 SchoolYearParam = SchoolYear
 SafeTextParam = Annotated[SafeText, Field(max_length=500)]
+#: a date in a query: ISO text in the years request bodies and events allow (not a Unix timestamp)
+DateParam = Annotated[date, AfterValidator(within_years), BeforeValidator(temporal_as_text)]
 
 
 def _flat(metadata: Sequence[Any]) -> list[Any]:
@@ -146,7 +154,8 @@ class InputModel(BaseModel):
         unchecked = [field for name, field in cls.model_fields.items() if name not in held]
         for field in unchecked:
             field.metadata.append(AfterValidator(enforce_value_rules))
-        if unchecked:
+        # dates and times: ISO text only and plausible years, as in the events (`add_temporal_rules`)
+        if add_temporal_rules(cls.model_fields) or unchecked:
             cls.model_rebuild(force=True)
 
 

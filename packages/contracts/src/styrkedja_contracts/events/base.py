@@ -9,11 +9,28 @@ event – at any depth – is checked for a personnummer/samordningsnummer.
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Iterator
+from datetime import date, time
 from enum import Enum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FutureDate,
+    FutureDatetime,
+    NaiveDatetime,
+    PastDate,
+    PastDatetime,
+    Strict,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from ..identifiers import check_text
@@ -21,7 +38,8 @@ from ..identifiers import check_text
 _TYPE_RE = re.compile(r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]+$")
 
 __all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision", "Year", "Round", "MAX_INT4",
-           "Int4", "StrictBool", "enforce_value_rules"]
+           "Int4", "StrictBool", "enforce_value_rules", "EARLIEST_YEAR", "LATEST_YEAR", "temporal_as_text", "within_years",
+           "add_temporal_rules"]
 
 Timestamp = AwareDatetime
 """A timezone-aware timestamp (naive datetimes are rejected)."""
@@ -50,6 +68,60 @@ StrictBool = Annotated[bool, Strict()]
 Revision = Annotated[int, Strict(), Field(ge=1, description="Revision number; only the newest revision counts.")]
 Year = Annotated[int, Strict(), Field(ge=0, le=9, description="Årskurs 0–9 (0 = förskoleklass).")]
 Round = Annotated[int, Strict(), Field(ge=1, le=4, description="Publication round 1–4 within the school year.")]
+
+
+#: every date and time of an event or a request body lies in these years: outside them it is a
+#: mistake or an attack (year 1 and 9999 break date arithmetic), never a school's date
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
+_NUMBER_TEXT = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
+
+
+def temporal_as_text(value: Any) -> Any:
+    """A date or time arrives as ISO 8601 text (or already as one): in its place pydantic would
+    read a number, or a string of digits, as a Unix timestamp — so ten or twelve digits (a
+    personal identity number, say) would be kept as some date in 1973 or 2008."""
+    if isinstance(value, str):
+        if _NUMBER_TEXT.match(value) is None:
+            return value  # pydantic's own parser judges it (and names its rule)
+    elif not isinstance(value, (int, float)):  # None, a date or time, or a type pydantic refuses
+        return value
+    raise PydanticCustomError("iso_8601", "Input should be a date or time written as ISO 8601 text "
+                              "(YYYY-MM-DD, YYYY-MM-DDThh:mm:ss±hh:mm), not a number")
+
+
+def within_years(value: Any) -> Any:
+    if isinstance(value, date) and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise PydanticCustomError("date_range", "Input should be a date or time in the years {earliest}–{latest}",
+                                  {"earliest": EARLIEST_YEAR, "latest": LATEST_YEAR})
+    return value
+
+
+def _temporal(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _temporal(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return any(_temporal(arg) for arg in get_args(annotation) if arg is not type(None))
+    return annotation in _PYDANTIC_TEMPORAL or (isinstance(annotation, type) and issubclass(annotation, (date, time)))
+
+
+#: pydantic's own date and time types are not subclasses of date/datetime
+_PYDANTIC_TEMPORAL = frozenset({AwareDatetime, NaiveDatetime, PastDate, FutureDate, PastDatetime, FutureDatetime})
+
+
+def add_temporal_rules(fields: dict[str, FieldInfo]) -> bool:
+    """Give every date/time field (or optional one) the two rules above, once; True if a field
+    got them (the model must then be rebuilt). Used by events and request bodies alike."""
+    changed = False
+    for field in fields.values():
+        if not _temporal(field.annotation):
+            continue
+        if any(getattr(m, "func", None) is temporal_as_text for m in field.metadata):
+            continue
+        # a BeforeValidator given later runs earlier: the text rule first, the years after parsing
+        field.metadata.extend([AfterValidator(within_years), BeforeValidator(temporal_as_text)])
+        changed = True
+    return changed
 
 
 def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -98,6 +170,12 @@ class ContractModel(BaseModel):
     (``identifiers.check_text``: no control characters, no personnummer in any spelling)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, allow_inf_nan=False)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if add_temporal_rules(cls.model_fields):
+            cls.model_rebuild(force=True)
 
     @field_validator("*", mode="after")
     @classmethod

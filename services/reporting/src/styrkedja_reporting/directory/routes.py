@@ -30,7 +30,7 @@ from styrkedja_kit.auth import (
     require_write,
 )
 from styrkedja_kit.auth import Level as AuthLevel
-from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam
+from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolUnitCodeParam
 from styrkedja_kit.problems import Problem, validation_errors
 
 from ..access.complement import Counted, is_withheld, parents_of, protect_rows
@@ -163,7 +163,7 @@ async def unit(*, request: Request, response: Response, unit_id: str = Path(patt
 async def roster_sizes(*, request: Request, response: Response,
                        level: Literal["group", "school_unit", "area", "organiser"],
                        organiser_id: Annotated[OrganiserIdParam, Query()],
-                       on: date | None = None,
+                       on: DateParam | None = None,
                        unit_id: str | None = Query(None, pattern=ID_PATTERN),
                        principal: Principal = authorize_read()) -> list[RosterSize]:
     """Students in the rosters (group memberships) on a date (today by default), per unit (only the

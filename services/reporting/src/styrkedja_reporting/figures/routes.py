@@ -25,7 +25,7 @@ from styrkedja_contracts.scales import reaches_pass
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.auth import Principal, authorize_read
-from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
+from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import ANSWERS, keep_answer
@@ -295,7 +295,7 @@ async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> Response
 
 @router.get("/freshness")
 async def freshness_figure(request: Request, a: Ask = Depends(ask),
-                           today: date | None = Query(None, description="the day ages are counted to")) \
+                           today: DateParam | None = Query(None, description="the day ages are counted to")) \
         -> Response:
     """Aktualitet: the newest result behind each cell, its age in days and a band (thresholds in
     the service settings: `freshness_yellow_from_months`, `freshness_red_after_months`)."""
@@ -321,7 +321,7 @@ async def freshness_figure(request: Request, a: Ask = Depends(ask),
 
 @router.get("/coverage")
 async def coverage_figure(request: Request, a: Ask = Depends(ask),
-                          on: date | None = Query(None, description="the roster date (today by default)")) \
+                          on: DateParam | None = Query(None, description="the roster date (today by default)")) \
         -> Response:
     """Täckning: students with a result out of the roster size from the directory; `unknown`
     where the directory has no roster for the unit, `empty` for an empty roster (never ÷0)."""
