@@ -52,8 +52,8 @@ test: $(STAMP)
 	@$(BIN)/mypy
 	@echo "==> contracts: schemas exported and compatible"
 	@$(BIN)/python -m styrkedja_contracts check --history
-	@echo "==> pytest"
-	@$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@echo "==> pytest (the 25 slowest tests listed at the end)"
+	@$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 # issue 16's figures, each stage measured in isolation, with raw-limit probes in the same run:
 # a table and bench/results/latest.json (bench/README.md). BROKER=kafka for Apache Kafka;

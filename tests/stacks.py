@@ -18,7 +18,7 @@ from sqlalchemy import MetaData, func, select
 
 from styrkedja_contracts import TOPICS
 from styrkedja_devstack.postgres import free_port
-from styrkedja_devstack.pytest_plugin import migrated_database
+from styrkedja_devstack.pytest_plugin import migrated_database, recycle_database
 from styrkedja_devstack.services import SERVICES, ServiceProcess
 from styrkedja_devstack.testing import async_engine
 from styrkedja_kit.consumer import define_consumer_tables
@@ -154,3 +154,5 @@ def running_stack(infrastructure, token_issuer, log_dir: Path) -> Iterator[Stack
         yield stack
     finally:
         stack.stop()
+        for spec in SERVICES:  # back for the next stack or test, if nothing holds them (see recycle_database)
+            recycle_database(infrastructure, spec.package, processes[spec.name].env["STYRKEDJA_DATABASE_URL"])

@@ -24,10 +24,10 @@ from sqlalchemy import select
 from stacks import start_at_log_end
 from styrkedja_contracts import TOPICS, contains_personal_identity_number, dead_letter_topic
 from styrkedja_contracts.examples import example_bytes
+from styrkedja_devstack.pytest_plugin import migrated_database
 from styrkedja_devstack.testing import RecordingProducer
 from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
-from styrkedja_kit.migrations import upgrade
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
 from styrkedja_reporting.settings import ReportingSettings
@@ -177,8 +177,7 @@ async def read_dead_letters(bootstrap: str, topic: str, want: set[tuple[str, int
 async def test_hostile_events_on_every_topic_reporting_reads_are_dead_lettered_with_their_rule_the_rest_applied(
         infrastructure):
     bootstrap = infrastructure.kafka_bootstrap_servers
-    database_url = infrastructure.create_database(f"t_hostile_events_{uuid.uuid4().hex[:8]}")
-    upgrade("styrkedja_reporting", database_url)
+    database_url = migrated_database(infrastructure, "styrkedja_reporting", f"t_hostile_events_{uuid.uuid4().hex[:8]}")
     group = f"reporting-hostile-{uuid.uuid4().hex[:8]}"
     start_at_log_end(bootstrap, group, database_url)
     settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, consumer_group=group,
@@ -277,8 +276,7 @@ async def test_another_event_under_an_applied_id_is_dead_lettered_in_a_later_bat
     """Batch 1 applies an event; batch 2 brings its exact re-delivery (an ordinary duplicate: nothing
     happens) and another event under the same id (dead-lettered: the first counts), then a restart
     of the loop meets both again. Failed on the old code: the other event passed for a duplicate."""
-    database_url = infrastructure.create_database(f"t_hostile_twins_{uuid.uuid4().hex[:8]}")
-    upgrade("styrkedja_reporting", database_url)
+    database_url = migrated_database(infrastructure, "styrkedja_reporting", f"t_hostile_twins_{uuid.uuid4().hex[:8]}")
     settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers="unused:9092",
                                  outbox_enabled=False, consumer_enabled=False)
     database = Database(database_url, pool_size=2)

@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from styrkedja_devstack.postgres import free_port
-from styrkedja_kit.migrations import upgrade
+from styrkedja_devstack.pytest_plugin import migrated_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -94,8 +94,7 @@ def schema_of(running: RunningService, issuer: Any) -> Any:
 
 def start_service(name: str, infrastructure: Any, issuer: Any) -> RunningService:
     package, settings_class = SERVICES[name]
-    database_url = infrastructure.create_database(f"t_fuzz_{name}_{uuid.uuid4().hex[:8]}")
-    upgrade(package, database_url)
+    database_url = migrated_database(infrastructure, package, f"t_fuzz_{name}_{uuid.uuid4().hex[:8]}")
     settings_type = getattr(importlib.import_module(f"{package}.settings"), settings_class)
     service_settings = settings_type(database_url=database_url, outbox_enabled=False, consumer_enabled=False,
                                      kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,

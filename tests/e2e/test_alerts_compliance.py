@@ -225,6 +225,8 @@ def test_a_maths_drop_raises_one_unit_alert_replay_none_recovery_resolves(infras
         assert topic_alerts(infrastructure) == [("raised", "school_unit", 1), ("resolved", "school_unit", 1)]
 
 
+# broker-agnostic: the compliance lists' arithmetic; the broker paths (replay, SIGKILL) are the other two tests'
+@pytest.mark.one_broker
 def test_compliance_lists_equal_the_hand_count_and_a_recomputation(infrastructure, reporting, token_issuer):
     directory = [unit("organiser", ORG, None), unit("school_unit", f"{ORG}-q", ORG, code=QUIET),
                  unit("group", "8A", f"{ORG}-q", code=QUIET, year=8), unit("group", "8B", f"{ORG}-q", code=QUIET,

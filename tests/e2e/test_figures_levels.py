@@ -156,6 +156,9 @@ def _round_shares(table: dict) -> dict:
                 for c, v in cells.items()} for k, cells in table.items()}
 
 
+# broker-agnostic: reporting's figures against a recomputation; what the broker does to them (order, resends,
+# replay, restarts) test_pipeline, test_six_levels and tests/faults prove on both brokers
+@pytest.mark.one_broker
 def test_every_figure_at_every_level_equals_a_recomputation(stack):
     reporting_url, tokens = stack.url("reporting"), stack.tokens
     data = Mittkoping(seed=41)

@@ -132,6 +132,8 @@ def wait_until_placed(reporting_url: str, organiser: str, school_unit_code: str,
     assert response.status_code == 200, f"the directory never placed {school_unit_code}: {response.text}"
 
 
+# broker-agnostic: the compilation's content; dead-lettering on both brokers is the kit's and test_hostile_events'
+@pytest.mark.one_broker
 def test_lika_compilation_follows_the_tool_and_equals_a_recomputation(stack, infrastructure):
     lika, reporting = stack.url("lika"), stack.url("reporting")
     bootstrap = infrastructure.kafka_bootstrap_servers
