@@ -129,22 +129,26 @@ def start_at_log_end(bootstrap_servers: str, group: str, reporting_database_url:
 
 
 @contextmanager
-def running_stack(infrastructure, token_issuer, log_dir: Path) -> Iterator[Stack]:
-    """The four services as processes on fresh databases (cloned from the migrated templates), with a
-    reporting consumer group of their own that starts where the topics end (`start_at_log_end`: not at
-    the events earlier tests left); started together, ready when each answers /readyz."""
+def running_stack(infrastructure, token_issuer, log_dir: Path,
+                  services: tuple[str, ...] | None = None) -> Iterator[Stack]:
+    """The four services (or those named in `services`) as processes on fresh databases (cloned from the
+    migrated templates), with a reporting consumer group of their own that starts where the topics end
+    (`start_at_log_end`: not at the events earlier tests left); started together, ready when each
+    answers /readyz."""
     run = uuid.uuid4().hex[:8]
     group = f"reporting-{run}"
     processes = {}
-    for spec in SERVICES:
+    specs = [spec for spec in SERVICES if services is None or spec.name in services]
+    for spec in specs:
         url = migrated_database(infrastructure, spec.package, f"e2e_{spec.name}_{run}")
         processes[spec.name] = ServiceProcess(
             spec, database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
             port=free_port(), log_dir=log_dir,
             extra_env={**fast_recovery(infrastructure), "STYRKEDJA_CONSUMER_GROUP": group,
                        "STYRKEDJA_AUTH_ISSUER": token_issuer.url})
-    start_at_log_end(infrastructure.kafka_bootstrap_servers, group,
-                     processes["reporting"].env["STYRKEDJA_DATABASE_URL"])
+    if "reporting" in processes:
+        start_at_log_end(infrastructure.kafka_bootstrap_servers, group,
+                         processes["reporting"].env["STYRKEDJA_DATABASE_URL"])
     stack = Stack(processes, log_dir, Tokens(token_issuer))
     try:
         for process in processes.values():
@@ -154,5 +158,5 @@ def running_stack(infrastructure, token_issuer, log_dir: Path) -> Iterator[Stack
         yield stack
     finally:
         stack.stop()
-        for spec in SERVICES:  # back for the next stack or test, if nothing holds them (see recycle_database)
+        for spec in specs:  # back for the next stack or test, if nothing holds them (see recycle_database)
             recycle_database(infrastructure, spec.package, processes[spec.name].env["STYRKEDJA_DATABASE_URL"])

@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from stacks import running_stack
 from support import Mittkoping, ingest, killed_meanwhile, wait_until_exact
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -26,9 +27,15 @@ def test_reporting_killed_with_sigkill_mid_stream_stays_exact(stack):
     print(f"\n{report.posted} items, reporting SIGKILLed {len(kills)} times, figures exact")
 
 
-def test_broker_restarting_empty_loses_nothing(stack, infrastructure):
+@pytest.fixture
+def embedded_broker(infrastructure):
+    """Skips before the stack starts (a fixture listed ahead of `stack`), not after."""
     if infrastructure.broker_kind != "embedded":
         pytest.skip("only the embedded broker restarts empty (Apache Kafka's logs survive: see test_kafka_faults)")
+    return infrastructure.broker
+
+
+def test_broker_restarting_empty_loses_nothing(embedded_broker, stack, infrastructure):
     data = Mittkoping(seed=4)
     reporting = stack.processes["reporting"]
     ingest(stack.url("assessment"), data, new=1000, revisions=0, retractions=0, duplicates=0, tokens=stack.tokens)
@@ -45,7 +52,15 @@ def test_broker_restarting_empty_loses_nothing(stack, infrastructure):
     assert 'styrkedja_outbox_broker_loss_total{service="assessment",topic="styrkedja.assessments"}' in metrics
 
 
-def test_sigterm_stops_a_service_cleanly(stack):
+@pytest.fixture
+def reporting_alone(infrastructure, token_issuer, tmp_path):
+    """Reporting's process by itself (consumer and all), not the four: the other three play no part here."""
+    with running_stack(infrastructure, token_issuer, tmp_path / "logs", services=("reporting",)) as own:
+        yield own
+
+
+def test_sigterm_stops_a_service_cleanly(reporting_alone):
+    stack = reporting_alone
     reporting = stack.processes["reporting"]
     started = time.monotonic()
     reporting.stop(timeout=30)
