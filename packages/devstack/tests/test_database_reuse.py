@@ -57,12 +57,16 @@ def test_a_used_database_comes_back_empty_with_its_sequences_restarted_under_a_n
     assert asyncio.run(state(used))[0] == 3  # the check below can fail
     idle(infrastructure).clear()
     recycle_database(infrastructure, PACKAGE, used)
-    assert idle(infrastructure) == [used.rsplit("/", 1)[1]]
+    assert len(idle(infrastructure)) == 1
+    with pytest.raises(asyncpg.InvalidCatalogNameError):  # renamed: the old name reaches nothing any more
+        asyncio.run(state(used))
     again = migrated_database(infrastructure, PACKAGE)
     assert again != used and not idle(infrastructure)
     assert asyncio.run(state(again)) == (0, first_id, version)
-    with pytest.raises(asyncpg.InvalidCatalogNameError):  # the old name reaches nothing any more
-        asyncio.run(state(used))
+    named = migrated_database(infrastructure, PACKAGE)  # and one asked for by name gets that name
+    recycle_database(infrastructure, PACKAGE, named)
+    assert migrated_database(infrastructure, PACKAGE, "t_lika_by_name_" + uuid.uuid4().hex[:6]).rsplit(
+        "/", 1)[1].startswith("t_lika_by_name_") and not idle(infrastructure)
 
 
 def test_a_database_whose_schema_changed_is_not_reused(infrastructure):

@@ -381,31 +381,46 @@ def _template_fingerprint(server_url: str, template: str) -> str | None:
     return outside_event_loop(asyncio.run, read())  # type: ignore[no-any-return]
 
 
-def _reuse_idle(server_url: str, key: tuple[str, str], name: str) -> bool:
-    """Rename an idle database of `key` to `name`: False if there is none, or none could be renamed (a
-    rename needs every connection to it closed: a client a finished test left behind keeps it out of
-    use, and after the rename nothing that still holds the old name can reach it)."""
+def _reuse_idle(server_url: str, key: tuple[str, str], name: str | None) -> str | None:
+    """An idle database of `key` (renamed to `name` if one is asked for), or None if there is none or
+    none could be renamed (a rename needs every connection to it closed)."""
     import asyncpg
 
-    async def rename(conn: Any) -> bool:
+    if not _idle[key]:
+        return None
+    if name is None:
+        return _idle[key].pop()  # renamed to a fresh name when it was handed back
+
+    async def rename(conn: Any) -> str | None:
         while _idle[key]:
             idle = _idle[key].pop()
             try:
                 await conn.execute(f'ALTER DATABASE "{idle}" RENAME TO "{name}"')
-                return True
+                return name
             except asyncpg.PostgresError:
                 continue
-        return False
+        return None
 
-    return bool(_idle[key]) and bool(_admin(server_url, rename))
+    return _admin(server_url, rename)  # type: ignore[no-any-return]
+
+
+#: in one round trip: whether anyone else is connected or a prepared transaction holds the database, its
+#: fingerprint, and its tables with their sizes
+_CHECK = f"""
+SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid())
+     + (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()) AS holders,
+       ({_FINGERPRINT}) AS fingerprint,
+       (SELECT coalesce(array_agg(name || ' ' || bytes), '{{}}') FROM ({_TABLES}) t) AS tables
+"""
 
 
 def recycle_database(infrastructure: Infrastructure, package: str, url: str) -> None:
     """Hand a test's database back for the next test, emptied to its template's state: only if nobody is
     connected to it, its schema, grants and migration version still equal the template's (`_FINGERPRINT`)
     and no prepared transaction holds it; then every table's rows go (triggers and foreign keys not
-    fired: `session_replication_role = replica`) and every sequence restarts. Anything unexpected leaves
-    it alone, as before: the next test clones the template."""
+    fired: `session_replication_role = replica`), every sequence restarts, and it is renamed, so that
+    nothing holding its old name reaches it again. Anything unexpected leaves it alone, as before: the
+    next test clones the template."""
     import asyncio
 
     import asyncpg
@@ -417,37 +432,39 @@ def recycle_database(infrastructure: Infrastructure, package: str, url: str) -> 
     name = url.rsplit("/", 1)[1]
     if expected is None:
         return
+    short = package.removeprefix("styrkedja_")
+    renamed = f"t_{short}_{uuid.uuid4().hex[:8]}"
 
     async def reset() -> bool:
         conn = await asyncpg.connect(f"{infrastructure.postgres_url}/{name}")
         try:
-            others = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                         "AND pid <> pg_backend_pid()")
-            prepared = await conn.fetchval("SELECT count(*) FROM pg_prepared_xacts WHERE database = "
-                                           "current_database()")
-            if others or prepared or await conn.fetchval(_FINGERPRINT) != expected:
+            check = await conn.fetchrow(_CHECK)
+            if check["holders"] or check["fingerprint"] != expected:
                 return False
-            tables = await conn.fetch(_TABLES)
-            async with conn.transaction():
-                await conn.execute("SET LOCAL lock_timeout = '5s'; SET LOCAL session_replication_role = replica")
-                large = [t["name"] for t in tables if t["bytes"] > _TRUNCATE_BYTES]
-                if large:
-                    await conn.execute(f"TRUNCATE {', '.join(large)} CASCADE")
-                for table in tables:
-                    if table["bytes"] <= _TRUNCATE_BYTES:
-                        await conn.execute(f"DELETE FROM {table['name']}")
-                await conn.execute("SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
-                                   "FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
-            return True
+            tables = [entry.rsplit(" ", 1) for entry in check["tables"]]
+            large = [table for table, size in tables if int(size) > _TRUNCATE_BYTES]
+            script = ["BEGIN", "SET LOCAL lock_timeout = '5s'", "SET LOCAL session_replication_role = replica"]
+            if large:
+                script.append(f"TRUNCATE {', '.join(large)} CASCADE")
+            script += [f"DELETE FROM {table}" for table, size in tables if int(size) <= _TRUNCATE_BYTES]
+            script += ["SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
+                       "FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog', 'information_schema')", "COMMIT"]
+            await conn.execute(";\n".join(script))
         finally:
             await conn.close()
+        admin = await asyncpg.connect(f"{infrastructure.postgres_url}/postgres")
+        try:
+            await admin.execute(f'ALTER DATABASE "{name}" RENAME TO "{renamed}"')
+        finally:
+            await admin.close()
+        return True
 
     try:
         reusable = bool(outside_event_loop(asyncio.run, reset()))
     except Exception:  # a database that cannot be reset is simply not reused
         reusable = False
     if reusable:
-        _idle[key].append(name)
+        _idle[key].append(renamed)
     else:
         _database_counts["kept"] += 1
 
@@ -461,16 +478,17 @@ def migrated_database(infrastructure: Infrastructure, package: str, name: str | 
     from styrkedja_kit.migrations import upgrade
 
     short = package.removeprefix("styrkedja_")
-    name = name or f"t_{short}_{uuid.uuid4().hex[:8]}"
     key = (infrastructure.postgres_url, package)
     if key not in _migrated:
         template = f"template_{short}_{uuid.uuid4().hex[:8]}"
         upgrade(package, infrastructure.create_database(template))
         _template_fingerprints[key] = _template_fingerprint(infrastructure.postgres_url, template)
         _migrated[key] = template
-    if _reuse_idle(infrastructure.postgres_url, key, name):
+    reused = _reuse_idle(infrastructure.postgres_url, key, name)
+    if reused:
         _database_counts["reused"] += 1
-        return infrastructure.database_url(name)
+        return infrastructure.database_url(reused)
+    name = name or f"t_{short}_{uuid.uuid4().hex[:8]}"
     if _clone_database(infrastructure.postgres_url, name, _migrated[key]):
         _database_counts["cloned"] += 1
         return infrastructure.database_url(name)
