@@ -31,6 +31,7 @@ import heapq
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -395,8 +396,8 @@ class ConsumerLoop:
             newest = max(item.event.time for item in fresh)
             if self.newest_event_time is None or newest > self.newest_event_time:
                 self.newest_event_time = newest
-        for item in fresh:
-            metrics.CONSUMER_APPLIED.labels(self.group_id, item.topic).inc()
+        for topic, applied in Counter(item.topic for item in fresh).items():  # one labels() per topic, not per event
+            metrics.CONSUMER_APPLIED.labels(self.group_id, topic).inc(applied)
         if len(fresh) < len(delivered):
             metrics.CONSUMER_DUPLICATES.labels(self.group_id, "all").inc(len(delivered) - len(fresh))
         metrics.CONSUMER_BATCH_SECONDS.labels(self.group_id).observe(time.monotonic() - started)
