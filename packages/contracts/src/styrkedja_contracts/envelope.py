@@ -29,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializeAsAny,
+    TypeAdapter,
     ValidationError,
 )
 
@@ -42,7 +43,7 @@ from .errors import (
     format_validation_errors,
 )
 from .events.base import EventData, iter_strings, temporal_as_text
-from .fastpath import ShadowEvent, adopt, shadow_event
+from .fastpath import ShadowEvent, adopt, json_union, shadow_event
 from .identifiers import (
     PIN_ERROR,
     contains_personal_identity_number,
@@ -234,10 +235,40 @@ def _decode_newest(doc: dict[str, Any], registry: EventRegistry) -> CloudEvent |
         return None  # unknown, or upcast first: the ordinary steps
     shadow = _shadow_event(model)
     event = None if shadow is None else shadow.accepts(doc)
-    if event is None:
+    return None if event is None else _from_shadow(model, event)
+
+
+def _from_shadow(model: type[EventData], event: Any) -> CloudEvent:
+    return _cloud_event(event.id, event.source, event.type, event.time, event.subject,
+                        event.dataschema or schema_uri(event.type), adopt(model, event.data))
+
+
+@functools.cache
+def _json_shadows() -> tuple[TypeAdapter[Any] | None, dict[str, ShadowEvent]]:
+    """`fastpath.json_union` of the default registry's shadows (its types when first asked; a type
+    registered later is not in it and takes the other ways), and the shadow of each type."""
+    shadows = {event_type: shadow for event_type, model in REGISTRY.models.items()
+               if (shadow := _shadow_event(model)) is not None}
+    return json_union(list(shadows.values())), shadows
+
+
+def _decode_plain_json(raw: bytes) -> CloudEvent | None:
+    """The message as `decode_event` decodes it with the default registry, from its raw text when the
+    text is plain and holds no personnummer (see the caller) and a shadow accepts it; else None."""
+    union, shadows = _json_shadows()
+    if union is None:
         return None
-    return _cloud_event(event.id, event.source, event_type, event.time, event.subject,
-                        event.dataschema or schema_uri(event_type), adopt(model, event.data))
+    try:
+        event: Any = union.validate_json(raw)
+    except ValidationError:
+        return None
+    event_type = event.type
+    shadow = shadows[event_type]
+    if REGISTRY.models.get(event_type) is not shadow.model or REGISTRY.latest_type(event_type) != event_type:
+        return None  # registered anew since, or a newer version now: the ordinary steps
+    if shadow.checked(event) is None:
+        return None
+    return _from_shadow(shadow.model, event)
 
 
 _CLOUD_EVENT_FIELDS = frozenset(CloudEvent.model_fields)
@@ -277,6 +308,13 @@ def decode_event(
         raise OversizedEventError(f"message is {size} bytes, the limit is {max_bytes} bytes")
     if type(raw) is not bytes:
         raw = bytes(raw)
+    # plain text (no escape, no DEL, ASCII and a few letters) without a personnummer: pydantic-core reads
+    # and validates the raw text at once (see `_decode_plain_json`); anything it refuses goes the ordinary
+    # way below, which decides and words the refusal
+    if registry is REGISTRY and is_plain_json(raw) and not plain_json_may_contain_personal_identity_number(raw):
+        event = _decode_plain_json(raw)
+        if event is not None:
+            return event
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

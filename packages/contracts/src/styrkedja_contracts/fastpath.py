@@ -22,13 +22,17 @@ model as `data`, validated in pydantic-core alone, plus a few plain Python check
 * a field whose validators end in `subjects._known` or `identifiers._check_school_year` becomes a
   `Literal` of the values the field's own full annotation accepts, out of the subject list and the
   school years 1990/91–2099/00 (narrower for school years: other years take the ordinary way);
-* `temporal_as_text` (a date or time must be text) is called on the raw input values by `accepts`
-  before the validation (called directly it costs a tenth of a callback), and the data model's
-  `model_validator(mode="after")` functions on the validated shadow after it, the same functions.
+* `temporal_as_text` (a date or time must be text, not a number) becomes a pydantic-core chain: text
+  that begins with four ASCII digits and a '-' (`_IsoText`; narrower: such text is never a number to it),
+  then the date or time validated from that text;
+* the envelope's `type` is the data model's type alone (narrower than its pattern);
+* the data model's `model_validator(mode="after")` functions run on the validated shadow (`checked`),
+  the same functions, called directly.
 
 So whatever the shadow accepts, the full validation accepts too, with the same values (`decode_event`
 builds the data model's instance from the shadow's values without validating again: `adopt`); whatever
-the shadow refuses goes the ordinary way, which decides and words the error. A model the builder does
+the shadow refuses goes the ordinary way, which decides and words the error. `json_union` validates the
+raw text of plain messages against every shadow at once, without `json.loads`. A model the builder does
 not understand (nested models, field validators of its own) gets no shadow. `test_decode_equivalence`
 holds the claim over every example, hostile variants of each and generated events, against the decode
 as it was written first.
@@ -52,18 +56,20 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     StringConstraints,
     TypeAdapter,
     ValidationError,
     create_model,
 )
 from pydantic.fields import FieldInfo
+from pydantic_core import core_schema
 
 from . import identifiers, subjects
 from .events.base import MAX_INT4, EventData, enforce_value_rules, temporal_as_text, within_years
 from .identifiers import check_text
 
-__all__ = ["ShadowEvent", "shadow_event", "adopt"]
+__all__ = ["ShadowEvent", "shadow_event", "json_union", "adopt"]
 
 #: the patterns of the identifier types, and what each means together with the ASCII rule
 _ASCII_PATTERNS = {
@@ -106,6 +112,16 @@ def _literal_of(base: Any, metadata: list[Any] | tuple[Any, ...], candidates: li
     if not accepted:
         raise _Unsupported("nothing to enumerate")
     return Literal[tuple(accepted)]
+
+
+class _IsoText:
+    """In an `Annotated`, last: the input must be text beginning with four ASCII digits and a '-' (every ISO
+    date and time), then the type (with the metadata before this one) validates the text. Where
+    `temporal_as_text` stood: such text is never a number to it (`_NUMBER_TEXT` would have to read the '-'
+    after the digits as a '.', an exponent, a space or the end), and it passes it on unchanged."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.chain_schema([core_schema.str_schema(pattern=r"^[0-9]{4}-"), handler(source)])
 
 
 def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[bool] | None) -> list[Any]:
@@ -172,8 +188,15 @@ def _shadow_type(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: lis
     for meta in metadata:
         if _func(meta) in enumerable:
             return _literal_of(base, metadata, enumerable[_func(meta)]())
+    text: list[bool] = []
+    shadow_metadata = _metadata(base, metadata, text if temporal is not None else None)
+    if text:  # a date or time: the text rule in pydantic-core (`_IsoText`), inside `| None`
+        plain = _optional_of(base)
+        if plain not in (date, AwareDatetime):
+            raise _Unsupported(f"temporal {base!r}")
+        inner: Any = Annotated[(plain, *shadow_metadata, _IsoText())]
+        return inner if plain is base else Union[inner, None]  # noqa: UP007
     shadow_base = base if base is int else _annotation(base)
-    shadow_metadata = _metadata(base, metadata, temporal)
     return Annotated[(shadow_base, *shadow_metadata)] if shadow_metadata else shadow_base
 
 
@@ -200,19 +223,15 @@ def _annotation(annotation: Any) -> Any:
     raise _Unsupported(f"type {annotation!r}")
 
 
-def _fields(model: type[BaseModel]) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The shadow's fields, and the names of those whose input `temporal_as_text` must accept."""
+def _fields(model: type[BaseModel]) -> dict[str, Any]:
+    """The shadow's fields."""
     fields: dict[str, Any] = {}
-    temporal_names = []
     for name, info in model.model_fields.items():
         if info.alias or info.validation_alias or info.discriminator or info.default_factory is not None:
             raise _Unsupported(name)
-        temporal: list[bool] = []
-        annotation = _shadow_type(info.annotation, info.metadata, temporal)
-        if temporal:
-            temporal_names.append(name)
+        annotation = _shadow_type(info.annotation, info.metadata, [])
         fields[name] = (annotation, ...) if info.is_required() else (annotation, Field(default=info.default))
-    return fields, tuple(temporal_names)
+    return fields
 
 
 def _config(model: type[BaseModel]) -> ConfigDict:
@@ -221,35 +240,25 @@ def _config(model: type[BaseModel]) -> ConfigDict:
     return config
 
 
-def _temporal_text(value: Any) -> None:
-    """`temporal_as_text(value)` (raises what it raises), without its pattern where the answer is plain: four
-    ASCII digits and a '-' (every ISO date and time) are no number (`_NUMBER_TEXT` would have to read the
-    '-' after the digits as a '.', an exponent, a space or the end)."""
-    if value.__class__ is str and value[4:5] == "-" and value[:4].isdigit() and value[:4].isascii():
-        return
-    temporal_as_text(value)
-
-
 @dataclass(frozen=True)
 class ShadowEvent:
     """The shadow of one event type (see the module)."""
 
     model: type[EventData]
     validator: type[BaseModel]
-    envelope_temporal: tuple[str, ...]
-    data_temporal: tuple[str, ...]
     after: tuple[Callable[[Any], Any], ...]
 
     def accepts(self, doc: dict[str, Any]) -> Any:
         """The validated shadow of the message `doc`, or None where the ordinary validation must decide."""
         try:
-            for name in self.envelope_temporal:
-                _temporal_text(doc.get(name))
-            data = doc.get("data")
-            if type(data) is dict:
-                for name in self.data_temporal:
-                    _temporal_text(data.get(name))
-            event: Any = self.validator.model_validate(doc)
+            event = self.validator.model_validate(doc)
+        except ValidationError:
+            return None
+        return self.checked(event)
+
+    def checked(self, event: Any) -> Any:
+        """`event` (a validated shadow) if the data model's own `model_validator`s pass it, else None."""
+        try:
             for check in self.after:
                 if check(event.data) is not event.data:
                     return None
@@ -260,26 +269,40 @@ class ShadowEvent:
 
 def shadow_event(envelope: type[BaseModel], model: type[EventData]) -> ShadowEvent | None:
     """The shadow of an event whose envelope attributes are `envelope` (no `data`) and whose data model is
-    `model`, or None where the builder cannot vouch for one."""
+    `model`, or None where the builder cannot vouch for one. Its `type` is the model's type alone (a
+    narrower rule than the envelope's pattern), so that shadows can be told apart by it (`json_union`)."""
     for cls in (envelope, model):
         decorators = cls.__pydantic_decorators__
         if set(decorators.field_validators) - {"_value_rules"} or decorators.field_serializers or \
                 decorators.validators or decorators.root_validators or decorators.model_serializers:
             return None
-    if envelope.__pydantic_decorators__.model_validators or \
+    if envelope.__pydantic_decorators__.model_validators or "type" not in envelope.model_fields or \
             any(d.info.mode != "after" for d in model.__pydantic_decorators__.model_validators.values()):
         return None
     try:
-        envelope_fields, envelope_temporal = _fields(envelope)
-        data_fields, data_temporal = _fields(model)
+        envelope_fields = _fields(envelope)
+        data_fields = _fields(model)
     except _Unsupported:
         return None
+    envelope_fields["type"] = (Literal[model.event_type], ...)
     data = create_model(f"Shadow{model.__name__}", __config__=_config(model), __module__=__name__,
                         **data_fields)
     validator = create_model(f"Shadow{model.__name__}Event", __config__=_config(envelope), __module__=__name__,
                              **envelope_fields, data=(data, ...))
     after = tuple(d.func for d in model.__pydantic_decorators__.model_validators.values())
-    return ShadowEvent(model, validator, envelope_temporal, data_temporal, after)
+    return ShadowEvent(model, validator, after)
+
+
+def json_union(shadows: list[ShadowEvent]) -> TypeAdapter[Any] | None:
+    """One validator of raw JSON for several shadows, told apart by `type` (pydantic-core parses the text
+    itself: no `json.loads`). Its JSON parser refuses what `json.loads` refuses and reads the rest the
+    same way (the last of two equal keys wins, numbers as Python reads them; `test_decode_equivalence`
+    holds it on hostile syntax); `decode_event` uses it on plain text only (no escapes)."""
+    if not shadows:
+        return None
+    members = tuple(shadow.validator for shadow in shadows)
+    union: Any = members[0] if len(members) == 1 else Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
+    return TypeAdapter(union)
 
 
 def adopt(model: type[EventData], shadow: BaseModel) -> EventData:
