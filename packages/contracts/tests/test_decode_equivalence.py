@@ -545,7 +545,7 @@ def _syntax_variants(raw: bytes) -> Iterator[bytes]:
             yield text.replace(f'"{number_key}":{value}', f'"{number_key}":{spelling}', 1).encode()
     for before, after in ((b"{", b"\xef\xbb\xbf{"), (b"}", b"},"), (b"}", b"} x"), (b"}", b"}\n\t "),
                           (b'":"', b'" : "'), (b',"', b' ,\n"'), (b'"2', b'"\t2'), (b'"2', b'"\n2'),
-                          (b'"2', b'"\xc3"2'), (b'"2', b'"\xc3\xa52'), (b'"2', b'"\x7f2'), (b'"2', b'"\x002'),
+                          (b'"2', b'"\xc3"2'), (b'"2', b'"\xc3\xa52'), (b'"2', b'"\xa52'), (b'"2', b'"\xc3\xa5\xa52'), (b'"2', b'"\x7f2'), (b'"2', b'"\x002'),
                           (b'"2', b'"\\u00322'), (b'"2', b'"\\/2'), (b",", b",,"), (b"}", b"}}")):
         if before == b"}":
             yield raw[::-1].replace(before, after[::-1], 1)[::-1]
