@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaProducer
 from openpyxl import load_workbook
 from sqlalchemy import select
 from test_hostile_events import encoded, good, read_dead_letters
-from test_hostile_http import PINS, fill
+from test_hostile_http import PINS, fill, raw_request
 from test_openapi_fuzz import BROAD_ROLES, ORGANISER, SERVICES, RunningService, auth, start_service
 
 from stacks import start_at_log_end
@@ -181,7 +181,8 @@ def test_a_body_with_a_content_coding_or_another_charset_is_refused_as_415(clien
     """The services read bodies as sent: a gzip body was read as (not) JSON, a JSON body marked gzip
     was taken as plain. Now every content coding but identity is a 415 naming `content-encoding`
     (with `Accept-Encoding: identity`, RFC 7694), before any byte of the body is read — a zip bomb
-    is never unpacked. Likewise JSON declared in another charset than UTF-8 (RFC 8259 §8.1): it was
+    is never unpacked; so is a transfer coding other than chunked (`Transfer-Encoding: gzip, chunked`:
+    the chunks were unframed and the gzip inside taken as the body). Likewise JSON declared in another charset than UTF-8 (RFC 8259 §8.1): it was
     read as UTF-8 by some operations (a 400 or 422 about the bytes) and taken by others."""
     bomb = zip_bomb()
     wrong: list[str] = []
@@ -205,6 +206,15 @@ def test_a_body_with_a_content_coding_or_another_charset_is_refused_as_415(clien
             sent += 1
             wrong += wrong_answer(f"{method} {path} charset {charset}", response, status=415, field="content-type",
                                   rule="utf8_charset")
+        for transfer in (b"gzip, chunked", b"deflate,chunked", b"x-custom, chunked"):
+            answer = raw_request(str(client.base_url), method.encode() + b" " + fill(path).encode() + b" HTTP/1.1\r\n"
+                                 b"Host: h\r\nAuthorization: " + auth(token_issuer)["Authorization"].encode() +
+                                 b"\r\nContent-Type: application/json\r\nTransfer-Encoding: " + transfer +
+                                 b"\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+            sent += 1
+            head, _, body_sent = answer.partition(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 415") or b'"rule":"identity_encoding"' not in body_sent:
+                wrong.append(f"{method} {path} transfer-encoding {transfer!r}: {answer[:200]!r}")
         plain = client.request(method, fill(path), content=b"{}", headers={
             **auth(token_issuer), "content-type": "application/json", "content-encoding": "identity"})
         if plain.status_code == 415:

@@ -142,9 +142,9 @@ class OneWorkerConsumes:
 class RequestGuard:
     """Before any route reads a body: a body larger than `max_body_bytes` is a 413 (by its
     Content-Length at once, or while it streams in); a body that declares a media type other than
-    JSON, or JSON in a charset other than UTF-8, is a 415, and so is a body with a content coding
-    (`Content-Encoding: gzip`: the services read bodies as sent, so a compressed one would be read
-    as garbage — and a zip bomb never gets unpacked). HEAD is answered as GET without the body, on
+    JSON, or JSON in a charset other than UTF-8, is a 415, and so is a body with a content or
+    transfer coding (`Content-Encoding: gzip`, `Transfer-Encoding: gzip, chunked`: the services read
+    bodies as sent, so a compressed one would be read as garbage — and a zip bomb never gets unpacked). HEAD is answered as GET without the body, on
     every route that answers GET (RFC 9110 §9.3.2). Pure ASGI, so it costs nothing per request
     beyond a header look-up."""
 
@@ -174,6 +174,8 @@ class RequestGuard:
             charset = next((value.strip().strip(b'"').lower() for name, _, value in
                             (p.partition(b"=") for p in parameters) if name.strip().lower() == b"charset"), None)
             coding = headers.get(b"content-encoding", b"identity").strip().lower()
+            transfer = {c.strip() for c in headers.get(b"transfer-encoding", b"").lower().split(b",")} - {
+                b"", b"chunked", b"identity"}  # the server unframes chunks; no coding inside them is undone
             if media_type and media_type != b"application/json" and not media_type.endswith(b"+json"):
                 refusal, field, rule = (415, "content-type: the body must be application/json"), "content-type", \
                     "json_body"
@@ -183,10 +185,13 @@ class RequestGuard:
             elif coding not in (b"identity", b""):
                 refusal, field, rule = (415, "content-encoding: send the body uncompressed (identity)"), \
                     "content-encoding", "identity_encoding"
+            elif transfer:
+                refusal, field, rule = (415, "transfer-encoding: send the body uncompressed (chunked or not)"), \
+                    "transfer-encoding", "identity_encoding"
         if refusal is not None:
             status, detail = refusal
             rule = {413: "max_body_bytes"}.get(status, rule)
-            extra = {"accept-encoding": "identity"} if field == "content-encoding" else None  # RFC 7694
+            extra = {"accept-encoding": "identity"} if field.endswith("-encoding") else None  # RFC 7694
             response = problem_response(status, TITLES[status], detail, [{"field": field, "rule": rule,
                                                                             "message": detail}],
                                         instance=scope.get("path"))
