@@ -43,6 +43,7 @@ from styrkedja_dashboard.downloads import csv_response, xlsx_response
 from styrkedja_kit.auth.principal import InvalidClaims, principal_from_claims
 from styrkedja_kit.consumer import DEAD_LETTER_MAX_BYTES, ConsumerLoop, within_dead_letter_size
 from styrkedja_kit.db import Database
+from styrkedja_kit.kafka import ensure_topics, registry_topics
 from styrkedja_kit.migrations import upgrade
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
@@ -411,6 +412,7 @@ async def test_a_record_at_the_brokers_size_limit_is_dead_lettered_and_the_pipel
         (b"2999", encoded(twin), 2, []),
         (b"2999", encoded(after), 0, []),
     ]
+    await ensure_topics(settings, registry_topics([group]))  # a fresh broker: with their partitions
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=8 * 1024 * 1024)
     await producer.start()
     try:
