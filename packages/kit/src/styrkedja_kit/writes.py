@@ -102,6 +102,11 @@ class Checked:
 
     model: type[EventData]
     values: Mapping[str, Any]
+    #: The fields of `values` that are the change's content (`Change.content`: the same keys, in this
+    #: order, and the same values), a run of the model's fields in its order: the write path has
+    #: encoded the content once for the rows, and that JSON is spliced into the event's data as it is
+    #: (the same bytes as encoding the values again). Empty: every field encoded from `values`.
+    content_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,7 @@ class WritePath:
                     outcomes.append(Outcome(change.record_id, revision, False, False, row))
                     continue
                 where = f"items.{index}" if batch else "body"
+                content = json_text(change.content)  # encoded once: the current row, the revision row, the event
                 try:
                     try:
                         built = build(change, revision, now)
@@ -262,7 +268,7 @@ class WritePath:
                             envelope = envelopes[built.data.model] = _Envelope.of(built.data.model, self.source,
                                                                                   now)
                         outbox_row = envelope.outbox_row(built.data, subject=str(change.record_id),
-                                                         event_id=event_id)
+                                                         event_id=event_id, content=change.content, encoded=content)
                     else:
                         event = publishable_event(lambda: built.data, source=self.source,  # noqa: B023 (called at once)
                                                   subject=str(change.record_id), field=where)
@@ -270,7 +276,6 @@ class WritePath:
                 except RuleViolation as error:
                     found.append(error)
                     continue
-                content = json_text(change.content)  # encoded once, for the current and the revision row
                 new_row = {t.id_column: change.record_id, "revision": revision, t.removed_column: False,
                            "content": content, **built.columns}
                 rows.append(new_row)
@@ -425,23 +430,50 @@ class _Envelope:
                    + to_json(time) + b',"subject":',
                    b',"datacontenttype":"application/json","dataschema":' + to_json(kind.dataschema) + b',"data":')
 
-    def encode(self, data: Checked, *, subject: str, event_id: UUID) -> bytes:
+    def encode(self, data: Checked, *, subject: str, event_id: UUID, content: Mapping[str, Any] | None = None,
+               encoded: str | None = None) -> bytes:
+        """The event's bytes. With `data.content_fields`, `encoded` is the JSON of `content` (the
+        change's content), spliced into the data in place of those fields (see `Checked`)."""
         kind, values = self.kind, data.values
         if data.model.event_type != kind.type or len(values) != len(kind.fields):  # a service bug, never a request's
             raise ValueError(f"{data.model.__name__}: fields {sorted(values)} are not {sorted(kind.fields)}")
+        if data.content_fields:
+            if content is None or encoded is None or tuple(content) != data.content_fields:  # a service bug
+                raise ValueError(f"{data.model.__name__}: the content's fields are not {data.content_fields}")
+            before, after = _content_run(kind, data.content_fields)
+            parts = [part for part in (to_json({name: values[name] for name in before})[1:-1],
+                                       encoded.encode()[1:-1],
+                                       to_json({name: values[name] for name in after})[1:-1]) if part]
+            body = b"{" + b",".join(parts) + b"}"
+        else:
+            body = to_json({name: values[name] for name in kind.fields})
         return b"".join((self.head, str(event_id).encode(), self.after_id, to_json(subject), self.after_subject,
-                         to_json({name: values[name] for name in kind.fields}), b"}"))
+                         body, b"}"))
 
-    def outbox_row(self, data: Checked, *, subject: str, event_id: UUID) -> dict[str, Any]:
+    def outbox_row(self, data: Checked, *, subject: str, event_id: UUID, content: Mapping[str, Any] | None = None,
+                   encoded: str | None = None) -> dict[str, Any]:
         return {"event_id": event_id, "topic": self.kind.topic, "key": str(data.values["organiser_id"]).encode(),
-                "payload": self.encode(data, subject=subject, event_id=event_id)}
+                "payload": self.encode(data, subject=subject, event_id=event_id, content=content, encoded=encoded)}
 
 
-def encode_checked(data: Checked, *, source: str, subject: str, event_id: UUID, time: datetime) -> bytes:
+@cache
+def _content_run(kind: _EventKind, fields: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The model's fields before and after `fields`, which must be a run of them in their order."""
+    at = kind.fields.index(fields[0]) if fields[0] in kind.fields else -1
+    if at < 0 or kind.fields[at:at + len(fields)] != fields:
+        raise ValueError(f"{kind.type}: {fields} is not a run of the event's fields {kind.fields}")
+    return kind.fields[:at], kind.fields[at + len(fields):]
+
+
+def encode_checked(data: Checked, *, source: str, subject: str, event_id: UUID, time: datetime,
+                   content: Mapping[str, Any] | None = None) -> bytes:
     """The event as `CloudEvent.to_bytes` writes it (structured mode, fields in the models' order),
     made from `Checked` values without a model. `subject` is a record id (a canonical UUID: no text
-    rule can fail on it) and `source` the service's own constant."""
-    return _Envelope.of(data.model, source, time).encode(data, subject=subject, event_id=event_id)
+    rule can fail on it) and `source` the service's own constant. `content`: the change's content
+    when `data.content_fields` (encoded here, as the write path encodes it for the rows)."""
+    return _Envelope.of(data.model, source, time).encode(
+        data, subject=subject, event_id=event_id, content=content,
+        encoded=json_text(content) if content is not None else None)
 
 
 def checked_outbox_row(data: Checked, *, source: str, subject: str, event_id: UUID, time: datetime) -> dict[str, Any]:
