@@ -79,7 +79,10 @@ class RecordTables:
     noun: str  # "assessment", in messages
 
 
-@dataclass(frozen=True)
+# The per-item values below (four of them per stored item) are slotted dataclasses, not frozen ones: a
+# frozen dataclass's __init__ sets each field through object.__setattr__ (about 1 µs more per object,
+# 8 % of a batch item's CPU in the write path). They are values all the same: nothing assigns to them.
+@dataclass(slots=True)
 class Change:
     """One item of a publish request: the record's id, the revision the sender names (or None
     for the next one) and what the record says (compared to tell a re-send from a change)."""
@@ -92,7 +95,7 @@ class Change:
     fresh: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Checked:
     """Event data of values that have been validated already, every rule once: by the request
     model (types, text rules, ranges) and the service's pure checks (the event model's own
@@ -109,7 +112,7 @@ class Checked:
     content_fields: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Built:
     """What the service makes of a change that is stored: its event's data (a validated model, or
     `Checked` values), the columns of the current row besides id/revision/removed/content, and
@@ -120,7 +123,7 @@ class Built:
     revision_columns: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
     record_id: UUID
     revision: int
@@ -241,7 +244,7 @@ class WritePath:
                 if row is not None and self.may_change is not None and not self.may_change(row):
                     found.append(self._out_of_scope().at_item(at))
                     continue
-                stored = self._stored(row)
+                stored = None if row is None else self._stored(row)
                 try:
                     decision, revision = decide_change(stored, change.requested_revision, change.content)
                 except RuleViolation as error:
@@ -250,18 +253,17 @@ class WritePath:
                 if decision == Decision.ALREADY_DONE:
                     outcomes.append(Outcome(change.record_id, revision, False, False, row))
                     continue
-                where = f"items.{index}" if batch else "body"
                 content = json_text(change.content)  # encoded once: the current row, the revision row, the event
                 try:
                     try:
                         built = build(change, revision, now)
                     except ValidationError as error:  # the service validated its event model: a 422, not a 500
-                        raise contract_violation(error, where) from None
+                        raise contract_violation(error, _where(index, batch)) from None
                     if isinstance(built.data, Checked):
                         if revision > MAX_INT4:  # the one rule the request could not check: stored + 1
-                            raise RuleViolation(where, "less_than_equal", "cannot be published as an event: "
-                                                f"revision: the next revision {revision} is above {MAX_INT4} "
-                                                "(a database integer)")
+                            raise RuleViolation(_where(index, batch), "less_than_equal",
+                                                "cannot be published as an event: revision: the next revision "
+                                                f"{revision} is above {MAX_INT4} (a database integer)")
                         event_id = next(event_ids)
                         envelope = envelopes.get(built.data.model)
                         if envelope is None:
@@ -271,7 +273,7 @@ class WritePath:
                                                          event_id=event_id, content=change.content, encoded=content)
                     else:
                         event = publishable_event(lambda: built.data, source=self.source,  # noqa: B023 (called at once)
-                                                  subject=str(change.record_id), field=where)
+                                                  subject=str(change.record_id), field=_where(index, batch))
                         event_id, outbox_row = event.id, event_outbox_row(event)
                 except RuleViolation as error:
                     found.append(error)
@@ -375,6 +377,11 @@ class WritePath:
     def _concurrent_change(self) -> RuleViolation:
         return RuleViolation(self.tables.id_column, "concurrent_change",
                              "changed by another request at the same time; send it again", status=409)
+
+
+def _where(index: int, batch: bool) -> str:
+    """Where a refusal of this change is named: its item of a batch, else the body."""
+    return f"items.{index}" if batch else "body"
 
 
 def _uuid_order(value: UUID) -> int:
