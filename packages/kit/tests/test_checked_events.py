@@ -54,43 +54,6 @@ def test_python_typed_values_encode_as_the_model_does() -> None:
         assert decode_event(expected).data == model(**values)
 
 
-def test_content_spliced_as_encoded_gives_the_same_bytes() -> None:
-    """`Checked.content_fields`: the change's content, encoded once for the rows, spliced into the data
-    as it is (what the services do): the same bytes as encoding every value, and a content that is not
-    those fields in that order (a service bug) is refused, never spliced."""
-    record_id, event_id = uuid.uuid4(), uuid.uuid4()
-    content = {"organiser_id": "2999", "school_unit_code": "12345678", "group_id": "7A", "student_id": "s-1",
-               "teacher_id": "t-1", "gender": "unknown", "year": 0, "subject_code": "GRGRMAT01",
-               "school_year": "2026/27", "term": "VT", "value": "ACCEPTABLE"}
-    values = {"forecast_id": record_id, "revision": 1, **content, "submitted_at": AT,
-              "window_deadline": date(2027, 4, 2), "late": True}
-    fields = tuple(content)
-    expected = new_event(ForecastSubmittedV1(**values), source=SOURCE, subject=str(record_id), event_id=event_id,
-                         time=AT).to_bytes()
-    kwargs = {"source": SOURCE, "subject": str(record_id), "event_id": event_id, "time": AT}
-    assert encode_checked(Checked(ForecastSubmittedV1, values, fields), content=content, **kwargs) == expected
-    # the run at the data's start (no field before it) and at its end (none after it)
-    assessment = {"organiser_id": "212000-1234", "school_unit_code": "12345678", "group_id": "7A",
-                  "student_id": "s-1", "teacher_id": "t-1", "gender": "female", "year": 7,
-                  "subject_code": "GRGRMAT01", "kind": "assessment", "scale": "AF", "value": "F",
-                  "unmet_criteria": ["Eleven för ”enkla” resonemang åäö"], "school_year": "2026/27", "term": "HT",
-                  "round": 1, "assessed_on": "2026-10-01", "published_at": AT}
-    everything = {"assessment_id": record_id, "revision": 2, **assessment}
-    expected = new_event(AssessmentPublishedV1(**everything), source=SOURCE, subject=str(record_id),
-                         event_id=event_id, time=AT).to_bytes()
-    for run in (("assessment_id", "revision", "organiser_id"), ("assessed_on", "published_at"), tuple(everything)):
-        part = {name: everything[name] for name in run}
-        assert encode_checked(Checked(AssessmentPublishedV1, everything, run), content=part, **kwargs) == expected
-    with pytest.raises(ValueError, match="content"):  # the content's keys in another order
-        encode_checked(Checked(ForecastSubmittedV1, values, fields), content=dict(reversed(content.items())),
-                       **kwargs)
-    with pytest.raises(ValueError, match="content"):  # no content given
-        encode_checked(Checked(ForecastSubmittedV1, values, fields), **kwargs)
-    with pytest.raises(ValueError, match="run"):  # not a run of the event's fields
-        encode_checked(Checked(ForecastSubmittedV1, values, ("organiser_id", "group_id")),
-                       content={"organiser_id": "2999", "group_id": "7A"}, **kwargs)
-
-
 def test_missing_extra_or_unregistered_is_refused() -> None:
     values = decode_event(example_bytes(ForecastSubmittedV1.event_type)).data.model_dump(mode="json")
     kwargs = {"source": SOURCE, "subject": "s", "event_id": uuid.uuid4(), "time": AT}

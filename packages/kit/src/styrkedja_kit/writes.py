@@ -80,8 +80,8 @@ class RecordTables:
 
 
 # The per-item values below (four of them per stored item) are slotted dataclasses, not frozen ones: a
-# frozen dataclass's __init__ sets each field through object.__setattr__ (about 1 µs more per object,
-# 8 % of a batch item's CPU in the write path). They are values all the same: nothing assigns to them.
+# frozen dataclass's __init__ sets each field through object.__setattr__, three times the CPU (1.75 against
+# 0.58 µs for the four, bench/results/write4.json). They are values all the same: nothing assigns to them.
 @dataclass(slots=True)
 class Change:
     """One item of a publish request: the record's id, the revision the sender names (or None
@@ -105,11 +105,6 @@ class Checked:
 
     model: type[EventData]
     values: Mapping[str, Any]
-    #: The fields of `values` that are the change's content (`Change.content`: the same keys, in this
-    #: order, and the same values), a run of the model's fields in its order: the write path has
-    #: encoded the content once for the rows, and that JSON is spliced into the event's data as it is
-    #: (the same bytes as encoding the values again). Empty: every field encoded from `values`.
-    content_fields: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -253,7 +248,6 @@ class WritePath:
                 if decision == Decision.ALREADY_DONE:
                     outcomes.append(Outcome(change.record_id, revision, False, False, row))
                     continue
-                content = json_text(change.content)  # encoded once: the current row, the revision row, the event
                 try:
                     try:
                         built = build(change, revision, now)
@@ -270,7 +264,7 @@ class WritePath:
                             envelope = envelopes[built.data.model] = _Envelope.of(built.data.model, self.source,
                                                                                   now)
                         outbox_row = envelope.outbox_row(built.data, subject=str(change.record_id),
-                                                         event_id=event_id, content=change.content, encoded=content)
+                                                         event_id=event_id)
                     else:
                         event = publishable_event(lambda: built.data, source=self.source,  # noqa: B023 (called at once)
                                                   subject=str(change.record_id), field=_where(index, batch))
@@ -278,6 +272,7 @@ class WritePath:
                 except RuleViolation as error:
                     found.append(error)
                     continue
+                content = json_text(change.content)  # encoded once, for the current and the revision row
                 new_row = {t.id_column: change.record_id, "revision": revision, t.removed_column: False,
                            "content": content, **built.columns}
                 rows.append(new_row)
@@ -437,50 +432,23 @@ class _Envelope:
                    + to_json(time) + b',"subject":',
                    b',"datacontenttype":"application/json","dataschema":' + to_json(kind.dataschema) + b',"data":')
 
-    def encode(self, data: Checked, *, subject: str, event_id: UUID, content: Mapping[str, Any] | None = None,
-               encoded: str | None = None) -> bytes:
-        """The event's bytes. With `data.content_fields`, `encoded` is the JSON of `content` (the
-        change's content), spliced into the data in place of those fields (see `Checked`)."""
+    def encode(self, data: Checked, *, subject: str, event_id: UUID) -> bytes:
         kind, values = self.kind, data.values
         if data.model.event_type != kind.type or len(values) != len(kind.fields):  # a service bug, never a request's
             raise ValueError(f"{data.model.__name__}: fields {sorted(values)} are not {sorted(kind.fields)}")
-        if data.content_fields:
-            if content is None or encoded is None or tuple(content) != data.content_fields:  # a service bug
-                raise ValueError(f"{data.model.__name__}: the content's fields are not {data.content_fields}")
-            before, after = _content_run(kind, data.content_fields)
-            parts = [part for part in (to_json({name: values[name] for name in before})[1:-1],
-                                       encoded.encode()[1:-1],
-                                       to_json({name: values[name] for name in after})[1:-1]) if part]
-            body = b"{" + b",".join(parts) + b"}"
-        else:
-            body = to_json({name: values[name] for name in kind.fields})
         return b"".join((self.head, str(event_id).encode(), self.after_id, to_json(subject), self.after_subject,
-                         body, b"}"))
+                         to_json({name: values[name] for name in kind.fields}), b"}"))
 
-    def outbox_row(self, data: Checked, *, subject: str, event_id: UUID, content: Mapping[str, Any] | None = None,
-                   encoded: str | None = None) -> dict[str, Any]:
+    def outbox_row(self, data: Checked, *, subject: str, event_id: UUID) -> dict[str, Any]:
         return {"event_id": event_id, "topic": self.kind.topic, "key": str(data.values["organiser_id"]).encode(),
-                "payload": self.encode(data, subject=subject, event_id=event_id, content=content, encoded=encoded)}
+                "payload": self.encode(data, subject=subject, event_id=event_id)}
 
 
-@cache
-def _content_run(kind: _EventKind, fields: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The model's fields before and after `fields`, which must be a run of them in their order."""
-    at = kind.fields.index(fields[0]) if fields[0] in kind.fields else -1
-    if at < 0 or kind.fields[at:at + len(fields)] != fields:
-        raise ValueError(f"{kind.type}: {fields} is not a run of the event's fields {kind.fields}")
-    return kind.fields[:at], kind.fields[at + len(fields):]
-
-
-def encode_checked(data: Checked, *, source: str, subject: str, event_id: UUID, time: datetime,
-                   content: Mapping[str, Any] | None = None) -> bytes:
+def encode_checked(data: Checked, *, source: str, subject: str, event_id: UUID, time: datetime) -> bytes:
     """The event as `CloudEvent.to_bytes` writes it (structured mode, fields in the models' order),
     made from `Checked` values without a model. `subject` is a record id (a canonical UUID: no text
-    rule can fail on it) and `source` the service's own constant. `content`: the change's content
-    when `data.content_fields` (encoded here, as the write path encodes it for the rows)."""
-    return _Envelope.of(data.model, source, time).encode(
-        data, subject=subject, event_id=event_id, content=content,
-        encoded=json_text(content) if content is not None else None)
+    rule can fail on it) and `source` the service's own constant."""
+    return _Envelope.of(data.model, source, time).encode(data, subject=subject, event_id=event_id)
 
 
 def checked_outbox_row(data: Checked, *, source: str, subject: str, event_id: UUID, time: datetime) -> dict[str, Any]:

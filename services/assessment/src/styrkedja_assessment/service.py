@@ -45,8 +45,6 @@ COLUMNS = (*NATURAL_KEY, "school_unit_code", "group_id")
 
 _ITEMS = TypeAdapter(list[AssessmentIn])
 _NOT_CONTENT = {"__all__": {"assessment_id", "revision"}}
-#: What an item says (its content), in the request's and the event's order: spliced into the event as encoded
-CONTENT_FIELDS = tuple(name for name in AssessmentIn.model_fields if name not in ("assessment_id", "revision"))
 
 
 def _contents(items: Sequence[AssessmentIn]) -> list[dict[str, Any]]:
@@ -99,7 +97,7 @@ def _built(change: Change, revision: int, now: datetime) -> Built:
 def _built_checked(change: Change, revision: int, now: datetime) -> Built:
     """The event of values checked once: `AssessmentIn` holds every field rule of the event (the same
     types), `_check` its model rules (`check_result`); the id, revision and time are the write path's."""
-    return Built(Checked(AssessmentPublishedV1, _event_values(change, revision, now), CONTENT_FIELDS),
+    return Built(Checked(AssessmentPublishedV1, _event_values(change, revision, now)),
                  columns={k: change.content[k] for k in COLUMNS})
 
 

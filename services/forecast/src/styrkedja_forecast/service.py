@@ -37,8 +37,6 @@ COLUMNS = ("organiser_id", "school_unit_code", "group_id", "student_id", "teache
 
 _ITEMS = TypeAdapter(list[ForecastIn])
 _NOT_CONTENT = {"__all__": {"forecast_id", "revision"}}
-#: What an item says (its content), in the request's and the event's order: spliced into the event as encoded
-CONTENT_FIELDS = tuple(name for name in ForecastIn.model_fields if name not in ("forecast_id", "revision"))
 
 
 def _contents(items: Sequence[ForecastIn]) -> list[dict[str, Any]]:
@@ -129,11 +127,10 @@ class ForecastService:
                       "window_deadline": window.deadline, "late": window.late, **content}
             # checked once: `ForecastIn` holds every field rule of the event (the same types), `_check`
             # the value's scale; the id, revision, time and window are computed here. Else validated again.
-            data = (Checked(ForecastSubmittedV1, values, CONTENT_FIELDS) if self.checked_once
-                    else ForecastSubmittedV1(**values))
-            return Built(data, columns={**{k: content[k] for k in COLUMNS}, "submitted_at": now,
-                                        "window_deadline": window.deadline, "late": window.late},
-                         revision_columns={"late": window.late})
+            data = Checked(ForecastSubmittedV1, values) if self.checked_once else ForecastSubmittedV1(**values)
+            columns = {k: content[k] for k in COLUMNS}
+            columns.update(submitted_at=now, window_deadline=window.deadline, late=window.late)
+            return Built(data, columns=columns, revision_columns={"late": window.late})
 
         return await self.writes.publish(changes, built, batch=batch, violations=violations)
 
