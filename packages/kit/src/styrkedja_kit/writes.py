@@ -351,8 +351,12 @@ class WritePath:
         # in id order, as `_lock` locks: a new row's insert waits for a racing one in the same order
         rows = sorted(rows, key=lambda row: row[t.id_column].int)
         if self.by_copy:
-            await copy_rows(session, t.current, [row for row in rows if row[t.id_column] not in stored])
-            rows = [row for row in rows if row[t.id_column] in stored]
+            if stored:
+                await copy_rows(session, t.current, [row for row in rows if row[t.id_column] not in stored])
+                rows = [row for row in rows if row[t.id_column] in stored]
+            else:  # nothing stored before (a batch of new records): every row copied, no id looked up
+                await copy_rows(session, t.current, rows)
+                rows = []
         await insert_rows(session, t.current, rows, conflict=[t.id_column], touch="updated_at")
         await (copy_rows if self.by_copy else insert_rows)(session, t.revisions, revision_rows)
 
