@@ -263,7 +263,7 @@ class WritePath:
                         if envelope is None:
                             envelope = envelopes[built.data.model] = _Envelope.of(built.data.model, self.source,
                                                                                   now)
-                        outbox_row = envelope.outbox_row(built.data, subject=str(change.record_id),
+                        outbox_row = envelope.outbox_row(built.data, subject=change.record_id,
                                                          event_id=event_id)
                     else:
                         event = publishable_event(lambda: built.data, source=self.source,  # noqa: B023 (called at once)
@@ -420,42 +420,45 @@ def _event_kind(model: type[EventData]) -> _EventKind:
 class _Envelope:
     """The encoded envelope of one kind of event from one source at one time (a batch's events share
     them): its bytes around the id, the subject and the data, each encoded once by pydantic-core (the
-    same bytes as encoding the whole envelope; the id is a UUID's canonical text, which needs no
-    escaping). Per event, only the subject and the data are encoded."""
+    same bytes as encoding the whole envelope). Per event, only the id, the subject and the data are
+    encoded; the id (and a record id given as the subject) as a UUID, which pydantic-core writes as its
+    canonical text (what `str` gives) without a Python call."""
 
     kind: _EventKind
-    head: bytes  # up to the id's text
-    after_id: bytes  # from the id's closing quote up to the subject
+    head: bytes  # up to the id
+    after_id: bytes  # from the id up to the subject
     after_subject: bytes  # from the subject up to the data
 
     @classmethod
     def of(cls, model: type[EventData], source: str, time: datetime) -> _Envelope:
         kind = _event_kind(model)
-        return cls(kind, b'{"specversion":"1.0","id":"',
-                   b'","source":' + to_json(source) + b',"type":' + to_json(kind.type) + b',"time":'
+        return cls(kind, b'{"specversion":"1.0","id":',
+                   b',"source":' + to_json(source) + b',"type":' + to_json(kind.type) + b',"time":'
                    + to_json(time) + b',"subject":',
                    b',"datacontenttype":"application/json","dataschema":' + to_json(kind.dataschema) + b',"data":')
 
-    def encode(self, data: Checked, *, subject: str, event_id: UUID) -> bytes:
+    def encode(self, data: Checked, *, subject: str | UUID, event_id: UUID) -> bytes:
         kind, values = self.kind, data.values
         if data.model.event_type != kind.type or len(values) != len(kind.fields):  # a service bug, never a request's
             raise ValueError(f"{data.model.__name__}: fields {sorted(values)} are not {sorted(kind.fields)}")
-        return b"".join((self.head, str(event_id).encode(), self.after_id, to_json(subject), self.after_subject,
+        # a UUID (the id; a record id as the subject) encoded by pydantic-core: its canonical text, as `str`
+        return b"".join((self.head, to_json(event_id), self.after_id, to_json(subject), self.after_subject,
                          to_json({name: values[name] for name in kind.fields}), b"}"))
 
-    def outbox_row(self, data: Checked, *, subject: str, event_id: UUID) -> dict[str, Any]:
+    def outbox_row(self, data: Checked, *, subject: str | UUID, event_id: UUID) -> dict[str, Any]:
         return {"event_id": event_id, "topic": self.kind.topic, "key": str(data.values["organiser_id"]).encode(),
                 "payload": self.encode(data, subject=subject, event_id=event_id)}
 
 
-def encode_checked(data: Checked, *, source: str, subject: str, event_id: UUID, time: datetime) -> bytes:
+def encode_checked(data: Checked, *, source: str, subject: str | UUID, event_id: UUID, time: datetime) -> bytes:
     """The event as `CloudEvent.to_bytes` writes it (structured mode, fields in the models' order),
     made from `Checked` values without a model. `subject` is a record id (a canonical UUID: no text
     rule can fail on it) and `source` the service's own constant."""
     return _Envelope.of(data.model, source, time).encode(data, subject=subject, event_id=event_id)
 
 
-def checked_outbox_row(data: Checked, *, source: str, subject: str, event_id: UUID, time: datetime) -> dict[str, Any]:
+def checked_outbox_row(data: Checked, *, source: str, subject: str | UUID, event_id: UUID,
+                       time: datetime) -> dict[str, Any]:
     """The outbox row of an event made of `Checked` values (see `encode_checked`)."""
     return _Envelope.of(data.model, source, time).outbox_row(data, subject=subject, event_id=event_id)
 
