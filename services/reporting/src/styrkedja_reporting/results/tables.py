@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import TextClause
 
 from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
@@ -123,13 +124,21 @@ def _arrays(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> dict[str, 
     return {name: list(values) for name, values in zip(names, columns, strict=True)}
 
 
+#: Up to this many rows, a statement takes its rows as arrays spread by `unnest` in the statement itself
+#: (one round trip); more go by binary COPY into the staged table first (`Staged.execute`).
+SMALL_ROWS = 256
+_CREATES: dict[str, str] = {}  # every staged table's creation, made together at a transaction's first stage
+
+
 class Staged:
-    """Rows for one statement sent by binary COPY (asyncpg `copy_records_to_table`) into a temporary
-    table rather than as arrays spread by `unnest`: the array encoding costs a type check per
-    element in Python, COPY's record encoding does not. The table is created once per connection
-    (`IF NOT EXISTS`: a rolled-back creation is made again) and emptied at every commit (`ON COMMIT
-    DELETE ROWS`); staged twice in one transaction, it is emptied first. `select` reads the rows back
-    in the order they were staged (a fresh heap's order: the lock order the callers sort for).
+    """Rows for one statement: a few as arrays in the statement itself (`unnested`, one round trip),
+    many by binary COPY (asyncpg `copy_records_to_table`) into a temporary table first (`select`): the
+    array encoding costs a type check per element in Python, COPY's record encoding does not, but the
+    COPY is a round trip of its own. The temporary tables are created once per connection (`IF NOT
+    EXISTS`, all of them in one round trip at a transaction's first COPY: a rolled-back creation is made
+    again) and emptied at every commit (`ON COMMIT DELETE ROWS`); staged twice in one transaction, a
+    table is emptied first. Either source yields the rows in the order they were given (the lock order
+    the callers sort for).
 
     Errors of the COPY are asyncpg's own, not SQLAlchemy's: the consumer retries and halves on any
     exception, so they take the same path as a failing statement."""
@@ -139,7 +148,24 @@ class Staged:
         self.names = tuple(names)
         cols = ", ".join(f"{_q(n)} {_pg_type(table.c[n])}" for n in self.names)
         self._create = f"CREATE TEMP TABLE IF NOT EXISTS {self.name} ({cols}) ON COMMIT DELETE ROWS"
-        self.select = f"SELECT {', '.join(_q(n) for n in self.names)} FROM {self.name}"
+        _CREATES[self.name] = self._create
+        quoted = ", ".join(_q(n) for n in self.names)
+        self.select = f"SELECT {quoted} FROM {self.name}"
+        self.unnested = ("SELECT * FROM unnest(" + ", ".join(
+            f"CAST(:s{i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(self.names)) + f") AS s({quoted})")
+
+    def statements(self, template: str) -> tuple[TextClause, TextClause]:
+        """`template` with its `{rows}` read from the staged table, and spread from arrays."""
+        return text(template.replace("{rows}", self.select)), text(template.replace("{rows}", self.unnested))
+
+    async def execute(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
+                      statements: tuple[TextClause, TextClause]) -> Any:
+        """Run one of `statements` (`self.statements`) over `rows`: arrays when they are few, else COPY."""
+        if len(rows) <= SMALL_ROWS:
+            columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in self.names]
+            return await session.execute(statements[1], {f"s{i}": list(c) for i, c in enumerate(columns)})
+        await self.stage(session, rows)
+        return await session.execute(statements[0])
 
     async def stage(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         conn = (await (await session.connection()).get_raw_connection()).driver_connection
@@ -148,12 +174,12 @@ class Staged:
         entry = session.info.get(_STAGED)
         if entry is None or entry[0] is not transaction:  # the set of names staged in this transaction
             session.info[_STAGED] = entry = (transaction, set())
+            # every staged table at once (one round trip; a simple query may hold several statements)
+            await conn.execute("; ".join(_CREATES.values()))
         staged: set[str] = entry[1]
         if self.name in staged:
             await conn.execute(f"DELETE FROM {self.name}")
-        else:
-            await conn.execute(self._create)
-            staged.add(self.name)
+        staged.add(self.name)
         await conn.copy_records_to_table(self.name, records=rows, columns=self.names)
 
 
@@ -204,12 +230,13 @@ class FactStore:
                           f"= ANY(CAST(:ids AS uuid[])) FOR UPDATE")
         updates = ", ".join(f"{_q(n)} = EXCLUDED.{_q(n)}" for n in self.fact_fields[1:])
         self._staged_facts = Staged(facts, self.fact_fields)
-        self._save = text(f"INSERT INTO {facts.name} ({col_list}) {self._staged_facts.select} "
-                          f"ON CONFLICT ({_q(self.id_column.name)}) DO UPDATE SET {updates}")
+        self._save = self._staged_facts.statements(
+            f"INSERT INTO {facts.name} ({col_list}) {{rows}} ON CONFLICT ({_q(self.id_column.name)}) "
+            f"DO UPDATE SET {updates}")
         dims = ", ".join(_q(d) for d in dimensions)
         self._staged = Staged(aggregates, (*dimensions, "count"))
-        self._add = text(
-            f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) {self._staged.select} "
+        self._add = self._staged.statements(
+            f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) {{rows}} "
             f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count "
             f"RETURNING {dims}, count) SELECT {dims} FROM up WHERE count = 0")
         key_cols = [aggregates.c[d] for d in dimensions]
@@ -237,8 +264,7 @@ class FactStore:
 
     async def save(self, session: AsyncSession, facts: list[Any]) -> None:
         if facts:
-            await self._staged_facts.stage(session, list(map(self._row_of, facts)))
-            await session.execute(self._save)
+            await self._staged_facts.execute(session, list(map(self._row_of, facts)), self._save)
 
     async def add(self, session: AsyncSession, change: Counter[Any]) -> None:
         """Move the aggregate cells by `change`; cells that reach zero are removed."""
@@ -246,8 +272,7 @@ class FactStore:
         if not rows:
             return
         # sorted: two writers touching the same cells lock them in the same order
-        await self._staged.stage(session, rows)
-        emptied = (await session.execute(self._add)).all()
+        emptied = (await self._staged.execute(session, rows, self._add)).all()
         if emptied:  # only the cells this batch emptied: never a scan of the whole table
             await session.execute(self._delete_empty, _arrays(self.dimensions, [tuple(r) for r in emptied]))
 
