@@ -101,7 +101,7 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
 
     raw = [0]
     patched = {}
-    for name in ("execute", "copy_records_to_table"):
+    for name in ("execute", "fetch", "copy_records_to_table"):
         original = getattr(asyncpg.Connection, name)
         patched[name] = original
 

@@ -14,8 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Column, DateTime, String, Table, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
@@ -84,6 +83,13 @@ class HandlerRegistry:
             session.info.pop(_MEMO, None)
 
 
+# one fixed statement (arrays, no per-batch compilation of a many-row VALUES)
+_NOTE_FRESHNESS = text(
+    "INSERT INTO freshness (topic, newest_event_time) SELECT * FROM unnest(CAST(:topics AS text[]), "
+    "CAST(:times AS timestamptz[])) ON CONFLICT (topic) DO UPDATE SET newest_event_time = "
+    "greatest(freshness.newest_event_time, EXCLUDED.newest_event_time), applied_at = now()")
+
+
 async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Newest event time per topic: every read says how fresh its figures are."""
     newest: dict[str, datetime] = {}
@@ -93,7 +99,5 @@ async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> 
             newest[item.topic] = time
     if not newest:
         return
-    stmt = pg_insert(freshness).values([{"topic": t, "newest_event_time": at} for t, at in sorted(newest.items())])
-    await session.execute(stmt.on_conflict_do_update(index_elements=["topic"], set_={
-        "newest_event_time": func.greatest(freshness.c.newest_event_time, stmt.excluded.newest_event_time),
-        "applied_at": func.now()}))
+    topics = sorted(newest)
+    await session.execute(_NOTE_FRESHNESS, {"topics": topics, "times": [newest[t] for t in topics]})

@@ -437,11 +437,12 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
     al = alerts.c
     wanted = any_of(al.alert_id, ids)
     quiet = [(key, obs) for key, obs in drops if obs.verdict is not Verdict.dipping]
-    if quiet:  # the active pass-drop alerts of the rounds these cells are in (few; by the organiser index)
-        wanted = or_(wanted, and_(al.organiser_id.in_(sorted({k[2] for k, _ in quiet})),
-                                  al.status != Status.resolved.value, al.rule == AlertRule.pass_share_drop.value,
-                                  al.year.is_(None), al.round.is_not(None),
-                                  al.school_year.in_(sorted({k[4] for k, _ in quiet}))))
+    if quiet:  # the active pass-drop alerts of these cells, by their columns (the organiser index first)
+        wanted = or_(wanted, and_(
+            al.organiser_id.in_(sorted({k[2] for k, _ in quiet})), al.status != Status.resolved.value,
+            al.rule == AlertRule.pass_share_drop.value, al.year.is_(None),
+            rows_in((al.organiser_id, al.level, al.unit_id, al.subject_code, al.school_year, al.round),
+                    {(k[2], k[0], alert_unit_id(k[0], k[1]), k[3], k[4], k[5]) for k, _ in quiet})))
     # FOR UPDATE: an acknowledgement over the API and this batch never interleave on one alert
     stored = {r.alert_id: r for r in (await session.execute(
         select(alerts).where(wanted).order_by(al.alert_id).with_for_update())).all()}

@@ -120,7 +120,7 @@ async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]
     rows = sorted(r for r in rows if r[-1])  # sorted: the same lock order for every writer
     if not rows:
         return Counter()
-    changed = (await _STAGED.execute(session, rows, _ADD)).all()
+    changed = await _STAGED.execute(session, rows, _ADD)
     inserted: dict[StudentKey, set[str]] = {}
     emptied: dict[StudentKey, set[str]] = {}
     for unit_id, organiser_id, subject_code, year, school_year, period, student_id, count, was_inserted in changed:

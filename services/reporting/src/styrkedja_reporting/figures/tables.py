@@ -118,7 +118,7 @@ class AdditiveTable:
         rows = sorted(r for r in rows if any(r[len(self.key):]))  # sorted: the same lock order for every writer
         if not rows:
             return
-        emptied = (await self._staged.execute(session, rows, self._add)).all()
+        emptied = await self._staged.execute(session, rows, self._add)
         if emptied:
             await session.execute(self._delete, _arrays(self.key, [tuple(r) for r in emptied]))
 

@@ -126,22 +126,22 @@ def _arrays(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> dict[str, 
 
 #: Up to this many rows, a statement takes its rows as arrays spread by `unnest` in the statement itself
 #: (one round trip); more go by binary COPY into the staged table first (`Staged.execute`).
-SMALL_ROWS = 256
-_CREATES: dict[str, str] = {}  # every staged table's creation, made together at a transaction's first stage
+SMALL_ROWS = 1000
+_CREATES: dict[str, str] = {}  # every staged table's creation, made together at a transaction's first COPY
 
 
 class Staged:
-    """Rows for one statement: a few as arrays in the statement itself (`unnested`, one round trip),
-    many by binary COPY (asyncpg `copy_records_to_table`) into a temporary table first (`select`): the
-    array encoding costs a type check per element in Python, COPY's record encoding does not, but the
-    COPY is a round trip of its own. The temporary tables are created once per connection (`IF NOT
-    EXISTS`, all of them in one round trip at a transaction's first COPY: a rolled-back creation is made
-    again) and emptied at every commit (`ON COMMIT DELETE ROWS`); staged twice in one transaction, a
-    table is emptied first. Either source yields the rows in the order they were given (the lock order
-    the callers sort for).
+    """Rows for one statement: a few as arrays in the statement itself (one round trip), many by binary
+    COPY (asyncpg `copy_records_to_table`) into a temporary table first: the array encoding costs a type
+    check per element, COPY's record encoding does not, but the COPY is a round trip of its own. Either
+    way the rows go to the server in `stage`, on asyncpg's own connection (the statement over arrays too):
+    its errors are asyncpg's, not SQLAlchemy's — the consumer retries and halves on any exception, so
+    they take the same path as a failing statement. Either source yields the rows in the order they were
+    given (the lock order the callers sort for).
 
-    Errors of the COPY are asyncpg's own, not SQLAlchemy's: the consumer retries and halves on any
-    exception, so they take the same path as a failing statement."""
+    The temporary tables are created once per connection (`IF NOT EXISTS`, all of them in one round trip
+    at a transaction's first COPY: a rolled-back creation is made again) and emptied at every commit
+    (`ON COMMIT DELETE ROWS`); staged twice in one transaction, a table is emptied first."""
 
     def __init__(self, table: Table, names: Sequence[str]) -> None:
         self.name = f"staged_{table.name}"
@@ -152,24 +152,37 @@ class Staged:
         quoted = ", ".join(_q(n) for n in self.names)
         self.select = f"SELECT {quoted} FROM {self.name}"
         self.unnested = ("SELECT * FROM unnest(" + ", ".join(
-            f"CAST(:s{i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(self.names)) + f") AS s({quoted})")
+            f"CAST(${i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(self.names, 1)) + f") AS s({quoted})")
+        # the statement over arrays `stage` runs, and its rows: per session (`execute` sets and takes them)
+        self._over_arrays = f"styrkedja.staged_statement.{self.name}"
 
-    def statements(self, template: str) -> tuple[TextClause, TextClause]:
+    def statements(self, template: str) -> tuple[TextClause, str]:
         """`template` with its `{rows}` read from the staged table, and spread from arrays."""
-        return text(template.replace("{rows}", self.select)), text(template.replace("{rows}", self.unnested))
+        return text(template.replace("{rows}", self.select)), template.replace("{rows}", self.unnested)
 
     async def execute(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
-                      statements: tuple[TextClause, TextClause]) -> Any:
-        """Run one of `statements` (`self.statements`) over `rows`: arrays when they are few, else COPY."""
+                      statements: tuple[TextClause, str]) -> list[Any]:
+        """Run one of `statements` (`self.statements`) over `rows`, returning its rows: over arrays when
+        the rows are few, else over the staged table after a COPY."""
         if len(rows) <= SMALL_ROWS:
-            columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in self.names]
-            return await session.execute(statements[1], {f"s{i}": list(c) for i, c in enumerate(columns)})
+            session.info[self._over_arrays] = [statements[1]]
+            try:
+                await self.stage(session, rows)
+                return list(session.info[self._over_arrays][1:])
+            finally:
+                session.info.pop(self._over_arrays, None)
         await self.stage(session, rows)
-        return await session.execute(statements[0])
+        return list((await session.execute(statements[0])).all())
 
     async def stage(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Send the rows: with `execute`'s statement over arrays, that statement; else COPY them."""
         conn = (await (await session.connection()).get_raw_connection()).driver_connection
         assert conn is not None
+        over_arrays = session.info.get(self._over_arrays)
+        if over_arrays is not None:
+            columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in self.names]
+            over_arrays += await conn.fetch(over_arrays[0], *[list(c) for c in columns])
+            return
         transaction = session.get_transaction()
         entry = session.info.get(_STAGED)
         if entry is None or entry[0] is not transaction:  # the set of names staged in this transaction
@@ -272,7 +285,7 @@ class FactStore:
         if not rows:
             return
         # sorted: two writers touching the same cells lock them in the same order
-        emptied = (await self._staged.execute(session, rows, self._add)).all()
+        emptied = await self._staged.execute(session, rows, self._add)
         if emptied:  # only the cells this batch emptied: never a scan of the whole table
             await session.execute(self._delete_empty, _arrays(self.dimensions, [tuple(r) for r in emptied]))
 
