@@ -47,6 +47,8 @@ from ..metadata import metadata
 from ..registry import batch_memo
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import (
+    ASSESSMENTS,
+    FORECASTS,
     _arrays,
     any_of,
     assessment_aggregates,
@@ -109,22 +111,20 @@ class ForecastTouched(NamedTuple):
 
 
 async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    # the batch's stored facts, read (and locked) once for this and the results handler after it
     forecast_ids = sorted_unique(item.event.data.forecast_id for item in batch  # type: ignore[attr-defined]
                                  if item.event.type in FORECAST_TYPES)
     if forecast_ids:
-        fc = forecast_facts.c
-        found = (await session.execute(select(
-            fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
-            any_of(fc.forecast_id, forecast_ids), ~fc.withdrawn))).all()
-        session.info.setdefault(_BEFORE_FORECASTS, set()).update(ForecastTouched(*row) for row in found)
+        found = (await FORECASTS.preload(session, forecast_ids)).values()
+        session.info.setdefault(_BEFORE_FORECASTS, set()).update(
+            ForecastTouched(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.term)
+            for f in found if not f.withdrawn)
     ids = sorted_unique(item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
                         if item.event.type in ASSESSMENT_TYPES)
     if not ids:
         return
-    f = assessment_facts.c
-    rows = (await session.execute(select(
-        f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round).where(
-        any_of(f.assessment_id, ids), ~f.retracted))).all()
+    rows = [(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round)
+            for f in (await ASSESSMENTS.preload(session, ids)).values() if not f.retracted]
     session.info.setdefault(_BEFORE, set()).update(Touched(*row) for row in rows)
     # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read
     session.info[ASSESSMENT_ROWS_BEFORE] = (ids, rows)

@@ -143,16 +143,24 @@ class Staged:
     at a transaction's first COPY: a rolled-back creation is made again) and emptied at every commit
     (`ON COMMIT DELETE ROWS`); staged twice in one transaction, a table is emptied first."""
 
-    def __init__(self, table: Table, names: Sequence[str]) -> None:
+    def __init__(self, table: Table, names: Sequence[str], ordered: bool = False) -> None:
+        """`ordered`: the rows are read back sorted by every column in turn, text by code point (`COLLATE
+        "C"`: Python's order of the same tuples) — the one lock order of every writer of these cells,
+        sorted by the server rather than in Python."""
         self.name = f"staged_{table.name}"
         self.names = tuple(names)
         cols = ", ".join(f"{_q(n)} {_pg_type(table.c[n])}" for n in self.names)
         self._create = f"CREATE TEMP TABLE IF NOT EXISTS {self.name} ({cols}) ON COMMIT DELETE ROWS"
         _CREATES[self.name] = self._create
         quoted = ", ".join(_q(n) for n in self.names)
-        self.select = f"SELECT {quoted} FROM {self.name}"
+        order = ""
+        if ordered:
+            order = " ORDER BY " + ", ".join(
+                f"{_q(n)} COLLATE \"C\"" if _pg_type(table.c[n]) == "text" else _q(n) for n in self.names)
+        self.select = f"SELECT {quoted} FROM {self.name}{order}"
         self.unnested = ("SELECT * FROM unnest(" + ", ".join(
-            f"CAST(${i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(self.names, 1)) + f") AS s({quoted})")
+            f"CAST(${i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(self.names, 1))
+            + f") AS s({quoted}){order}")
         # the statement over arrays `stage` runs, and its rows: per session (`execute` sets and takes them)
         self._over_arrays = f"styrkedja.staged_statement.{self.name}"
 
@@ -172,7 +180,8 @@ class Staged:
             finally:
                 session.info.pop(self._over_arrays, None)
         await self.stage(session, rows)
-        return list((await session.execute(statements[0])).all())
+        result = await session.execute(statements[0])
+        return list(result.all()) if result.returns_rows else []
 
     async def stage(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         """Send the rows: with `execute`'s statement over arrays, that statement; else COPY them."""
@@ -237,6 +246,7 @@ class FactStore:
         self.hidden = hidden
         self.fact_fields = tuple(f.name for f in fields(fact_type))
         self.id_column = facts.c[self.fact_fields[0]]
+        self._preloaded = f"styrkedja.preloaded.{facts.name}"
         self._row_of = attrgetter(*self.fact_fields)  # not dataclasses.astuple: that deep-copies every value
         col_list = ", ".join(_q(n) for n in self.fact_fields)
         self._load = text(f"SELECT {col_list} FROM {facts.name} WHERE {_q(self.id_column.name)} "
@@ -247,7 +257,7 @@ class FactStore:
             f"INSERT INTO {facts.name} ({col_list}) {{rows}} ON CONFLICT ({_q(self.id_column.name)}) "
             f"DO UPDATE SET {updates}")
         dims = ", ".join(_q(d) for d in dimensions)
-        self._staged = Staged(aggregates, (*dimensions, "count"))
+        self._staged = Staged(aggregates, (*dimensions, "count"), ordered=True)
         self._add = self._staged.statements(
             f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) {{rows}} "
             f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count "
@@ -269,11 +279,24 @@ class FactStore:
             f"AND count = 0")
 
     async def load(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
+        """The stored facts of `ids`, locked (FOR UPDATE) to the transaction's end. Loaded already in this
+        transaction for the same ids (`preload`: a handler before results), they are not read again."""
         ids = sorted_unique(ids)
         if not ids:
             return {}
+        loaded = session.info.pop(self._preloaded, None)
+        if loaded is not None and loaded[0] == ids:
+            return dict(loaded[1])
         rows = (await session.execute(self._load, {"ids": ids})).all()
         return {row[0]: self.fact_type(*row) for row in rows}
+
+    async def preload(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
+        """`load`, kept for the results handler of this batch (its next `load` of the same ids): a
+        handler that reads the batch's stored facts before results (alerts, where they counted
+        before) reads them once for both. Nothing between may change the facts."""
+        found = await self.load(session, ids)
+        session.info[self._preloaded] = (sorted_unique(ids), found)
+        return found
 
     async def save(self, session: AsyncSession, facts: list[Any]) -> None:
         if facts:
@@ -281,10 +304,11 @@ class FactStore:
 
     async def add(self, session: AsyncSession, change: Counter[Any]) -> None:
         """Move the aggregate cells by `change`; cells that reach zero are removed."""
-        rows = sorted((*key, n) for key, n in change.items() if n)  # each position has one type: comparable
+        rows = [(*key, n) for key, n in change.items() if n]
         if not rows:
             return
-        # sorted: two writers touching the same cells lock them in the same order
+        # sorted by the server (`Staged(ordered=True)`): two writers touching the same cells lock them in
+        # the same order
         emptied = await self._staged.execute(session, rows, self._add)
         if emptied:  # only the cells this batch emptied: never a scan of the whole table
             await session.execute(self._delete_empty, _arrays(self.dimensions, [tuple(r) for r in emptied]))
