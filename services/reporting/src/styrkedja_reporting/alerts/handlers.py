@@ -197,7 +197,8 @@ async def _pass_counts(session: AsyncSession, keys: set[Any]) -> dict[tuple[Any,
     """`pass_tallies` as plain (assessed, reaching) pairs under plain tuple keys."""
     if not keys:
         return {}
-    rows = (await session.execute(_PASS_TALLIES, _arrays(TallyKey._fields, sorted(keys)))).all()
+    # in any order: a read, nothing locked (sorting thousands of keys cost more than the statement's planning)
+    rows = (await session.execute(_PASS_TALLIES, _arrays(TallyKey._fields, keys))).all()
     return {tuple(row[:6]): (int(row[6]), int(row[7])) for row in rows}
 
 
@@ -391,14 +392,14 @@ def _labelled(cells: set[PeriodCell]) -> set[Cell]:
 async def _judged_pass_drop(session: AsyncSession, cells: set[PeriodCell]) -> list[tuple[AlertCell, Observation]]:
     """`_pass_drop_verdicts` of cells with their periods, each with its `AlertCell`."""
     return [(_pass_cell(key), observation) for key, observation in
-            await _pass_drop_verdicts(session, _labelled(cells))]
+            sorted(await _pass_drop_verdicts(session, _labelled(cells)), key=lambda judged: judged[0])]
 
 
 async def _pass_drop_verdicts(session: AsyncSession, cells: set[Cell]) -> list[Judged]:
-    """Each cell's `pass_share_drop` observation, in the order of its key (plain values: no
-    `AlertCell`, no alert id; `decide` makes them where it needs them)."""
+    """Each cell's `pass_share_drop` observation, in no particular order (plain values: no `AlertCell`, no
+    alert id; `decide` makes them where it needs them, and decides them in the order of their keys)."""
     previous = {p: _previous_round(p) for p in {c[4] for c in cells}}
-    keyed = sorted(((*c[:4], *c[4]), (*c[:4], *previous[c[4]])) for c in cells)
+    keyed = [((*c[:4], *c[4]), (*c[:4], *previous[c[4]])) for c in cells]
     tallies = await _pass_counts(session, {k for pair in keyed for k in pair})
     stored = await load_thresholds(session, {c[2] for c in cells})
     default = Thresholds()  # frozen: one for every organiser without its own
@@ -461,20 +462,22 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
         decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
         if decision.action is not Action.nothing and decision.alert is not None:
             decided.append((decision.action, decision.alert))
-    # the drops in their order, dipping or not (as `judged`'s cells were decided in theirs)
+    # the drops that can change anything — dipping, or with an active alert — in the order of their keys
     dipping = iter(cells[n_judged:])
+    candidates = []
     for key, observation in drops:
         if observation.verdict is Verdict.dipping:
             cell, _, aid = next(dipping)
-            row = stored.get(aid)
+            candidates.append((key, observation, cell, stored.get(aid)))
         else:
             level, unit, organiser, subject, school_year, round_ = key
             row = active.get((organiser, level, alert_unit_id(level, unit), subject, school_year, round_))
             if row is None:
                 continue  # no active alert and not dipping: nothing to resolve
             cell = _pass_cell(key)
-            if _alert_id(cell, observation.rule) != row.alert_id:
-                continue  # not this cell's alert (cannot happen: the id is a function of these columns)
+            if _alert_id(cell, observation.rule) == row.alert_id:  # (the id is a function of these columns)
+                candidates.append((key, observation, cell, row))
+    for _, observation, cell, row in sorted(candidates, key=lambda c: c[0]):
         decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
         if decision.action is not Action.nothing and decision.alert is not None:
             decided.append((decision.action, decision.alert))
