@@ -74,10 +74,15 @@ class HandlerRegistry:
     async def __call__(self, session: AsyncSession, batch: Sequence[Delivered]) -> None:
         session.info[_MEMO] = {}  # this batch's only: never a previous transaction's
         try:
+            present = {item.event.type for item in batch}
+            whole = tuple(batch)  # shared by the handlers that take it whole: immutable
             for types, handler in self._handlers:
-                items = [item for item in batch if item.event.type in types]
-                if items:
-                    await handler(session, items)
+                if present.isdisjoint(types):
+                    continue
+                # a handler of every type in the batch takes it whole (no pass per handler over the batch)
+                items: Sequence[Delivered] = (whole if present <= types
+                                              else [item for item in batch if item.event.type in types])
+                await handler(session, items)
             await _note_freshness(session, batch)
         finally:
             session.info.pop(_MEMO, None)

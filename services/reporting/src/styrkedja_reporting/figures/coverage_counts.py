@@ -35,7 +35,7 @@ _COLS = ", ".join(_q(c) for c in (*CELL, "student_id", "count"))
 _KEYS = ", ".join(_q(c) for c in (*CELL, "student_id"))
 # A row whose count after the statement equals the delta sent was inserted: a stored row never
 # has a count of 0 (emptied rows are removed in the same batch), so old + delta = delta means none.
-_STAGED = Staged(figure_students, (*CELL, "student_id", "count"), ordered=True)
+_STAGED = Staged(figure_students, (*CELL, "student_id", "count"))
 _ADD = _STAGED.statements(
     "WITH d AS ({rows}), "
     f"up AS (INSERT INTO {figure_students.name} ({_COLS}) SELECT * FROM d ON CONFLICT ({_KEYS}) DO UPDATE "
@@ -117,7 +117,7 @@ async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]
     """Add the group cells' student multiset deltas (`rows`: CELL values, student id, count) and
     return the change of distinct students per cell of every level (one statement to add, one
     to look up the students whose presence changed, one to remove emptied rows)."""
-    rows = [r for r in rows if r[-1]]  # sorted by the server (`Staged(ordered=True)`): one lock order
+    rows = sorted(r for r in rows if r[-1])  # sorted: the same lock order for every writer
     if not rows:
         return Counter()
     changed = await _STAGED.execute(session, rows, _ADD)

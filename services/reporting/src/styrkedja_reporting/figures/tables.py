@@ -92,7 +92,7 @@ class AdditiveTable:
         sets = ", ".join(f"{_q(v)} = {table.name}.{_q(v)} + EXCLUDED.{_q(v)}" for v in self.values)
         all_zero = " AND ".join(f"{_q(v)} = 0" for v in self.values)
         names = ", ".join(_q(c.name) for c in cols)
-        self._staged = Staged(table, (*self.key, *self.values), ordered=True)
+        self._staged = Staged(table, (*self.key, *self.values))
         self._add = self._staged.statements(f"WITH up AS (INSERT INTO {table.name} ({names}) {{rows}} "
                                             f"ON CONFLICT ({keys}) DO UPDATE SET {sets} RETURNING {names}) "
                                             f"SELECT {keys} FROM up WHERE {all_zero}")
@@ -115,8 +115,7 @@ class AdditiveTable:
 
     async def add(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         """`rows`: key values then value deltas, one tuple per cell (zero rows are left out)."""
-        # sorted by the server (`Staged(ordered=True)`): the same lock order for every writer
-        rows = [r for r in rows if any(r[len(self.key):])]
+        rows = sorted(r for r in rows if any(r[len(self.key):]))  # sorted: the same lock order for every writer
         if not rows:
             return
         emptied = await self._staged.execute(session, rows, self._add)
