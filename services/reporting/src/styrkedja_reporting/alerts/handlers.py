@@ -386,7 +386,7 @@ async def judge_cells(session: AsyncSession, cells: set[PeriodCell], now: dateti
 
 
 def _labelled(cells: set[PeriodCell]) -> set[Cell]:
-    return {(*c[:4], _label(c[4])) for c in cells}  # type: ignore[misc]
+    return {(*c[:4], _label(c[4])) for c in cells}
 
 
 async def _judged_pass_drop(session: AsyncSession, cells: set[PeriodCell]) -> list[tuple[AlertCell, Observation]]:
@@ -414,7 +414,7 @@ async def _pass_drop_verdicts(session: AsyncSession, cells: set[Cell]) -> list[J
         observation = verdicts.get(pair)
         if observation is None:
             observation = verdicts[pair] = _judge_pass_drop(pair[0], pair[1], stored.get(organiser, default))
-        judged.append((now_key, observation))  # type: ignore[arg-type]
+        judged.append((now_key, observation))
     return judged
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
@@ -173,7 +174,9 @@ class Staged:
                 session.info.pop(self._over_arrays, None)
         await self.stage(session, rows)
         result = await session.execute(statements[0])
-        return list(result.all()) if result.returns_rows else []
+        if isinstance(result, CursorResult) and not result.returns_rows:
+            return []  # a statement without RETURNING
+        return list(result.all())
 
     async def stage(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         """Send the rows: with `execute`'s statement over arrays, that statement; else COPY them."""
