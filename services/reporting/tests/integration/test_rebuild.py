@@ -20,9 +20,14 @@ import pytest
 from sqlalchemy import text
 
 from styrkedja_contracts import new_event
+from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
 from styrkedja_contracts.events.lika import LikaSelfAssessmentPublishedV1
-from styrkedja_contracts.events.organisation import GroupMembershipUpsertedV1, TeachingAssignmentUpsertedV1
+from styrkedja_contracts.events.organisation import (
+    GroupMembershipUpsertedV1,
+    OrganisationEntityRemovedV1,
+    TeachingAssignmentUpsertedV1,
+)
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.metadata import metadata
@@ -76,12 +81,42 @@ def _lika_of_another_organiser():
         ratings=({"indicator_id": "L1", "area": "ledning", "rating": "ACHIEVED"},), published_at=T0), source="/t")
 
 
+def _calendar(revision: int, *rounds: tuple[int, int]):
+    """The organiser's calendar: round → ISO week of its deadline (HT, Thursday, one grace day: a Friday)."""
+    return new_event(CalendarChangedV1(organiser_id=ORG, revision=revision, changed_at=T0, calendar=ReportingCalendar(
+        grace_days=1, round_deadlines=tuple(RoundDeadline(round=r, term="HT", iso_week=week, deadline_weekday=4)
+                                            for r, week in rounds))), source="/t")
+
+
+def _moves() -> list:
+    """Mid-log: a student changes groups, another leaves; an assignment changes subject, another is removed."""
+    later = T0 + timedelta(days=2)
+    return [
+        new_event(GroupMembershipUpsertedV1(membership_id="m-s-4", organiser_id=ORG, school_unit_code=CODES[1],
+                                            group_id="7B", student_id="s-4", start_date=date(2026, 8, 17),
+                                            updated_at=later), source="/t"),
+        new_event(OrganisationEntityRemovedV1(entity="membership", entity_id="m-s-9", organiser_id=ORG,
+                                              removed_at=later), source="/t"),
+        new_event(TeachingAssignmentUpsertedV1(assignment_id=f"a-{CODES[0]}-7A", organiser_id=ORG,
+                                               school_unit_code=CODES[0], group_id="7A", teacher_id="t-0",
+                                               subject_code=SUBJECTS[1], updated_at=later), source="/t"),
+        new_event(OrganisationEntityRemovedV1(entity="teaching_assignment", entity_id=f"a-{CODES[2]}-7B",
+                                              organiser_id=ORG, removed_at=later), source="/t"),
+    ]
+
+
 def full_log(seed: int = 16) -> list:
+    """Compliance's cases too: round deadlines set a quarter in (round 1 in week 39: the results are late), changed
+    three quarters in (round 1 in week 40: on time; round 2 in week 39: late), an older calendar revision after
+    that (ignored); a membership moved and one removed, an assignment moved and one removed half-way."""
     log = make_log(seed)
     directory, rest = log[:6], log[6:]
     extras = _extras(seed)
     rest = rest + extras
     random.Random(seed).shuffle(rest)
+    n = len(rest)
+    rest = (rest[:n // 4] + [_calendar(1, (1, 39))] + rest[n // 4:n // 2] + _moves() + rest[n // 2:3 * n // 4]
+            + [_calendar(3, (1, 40), (2, 39))] + rest[3 * n // 4:] + [_calendar(2, (2, 40))])
     return directory + [e for e in extras if e.type == GroupMembershipUpsertedV1.event_type] + rest
 
 
@@ -133,6 +168,13 @@ async def test_the_rebuild_equals_the_incremental_apply_in_every_table(settings,
                       "figure_merit", "support_below_pass", "support_students", "compliance_items",
                       "compliance_cells", "directory_roster_sizes", "school_unit_placements"):
             assert reference[table], table
+        # compliance's cases: windows of both kinds, items late, on time and missing, a calendar that counts
+        windows = {(row[1], row[2]) for row in reference["compliance_windows"]}
+        assert windows == {("forecast", "2026/27:HT"), ("assessment_round", "2026/27:R1"),
+                           ("assessment_round", "2026/27:R2")}, windows
+        statuses = Counter((row[1], row[-1]) for row in reference["compliance_items"].elements())
+        assert {("assessment_round", s) for s in ("late", "on_time", "missing")} <= set(statuses), statuses
+        assert [row[1] for row in reference["compliance_calendars"]] == ["3"]
         for way in ("rebuild", "rebuild then live"):
             await check(dbs[way], log)
             found = await database_rows(dbs[way])

@@ -20,9 +20,9 @@ final state once instead:
 8. the figures: pass, dates and students by the consistency check's SQL (`figures.tables.RECOMPUTED`),
    forecast against outcome and merit by its pure rules (`figures.recompute.recomputed_rows`);
 9. "below the pass level without support" from the final facts (`support.linked.recomputed_below_pass`);
-10. compliance through its normal handler in big batches, in log order: the small events from memory
-   merged with the staged fact events read back by a cursor (it derives from the directory and the
-   facts as they are now: final);
+10. compliance by set statements from the final directory and facts and the staged fact events
+   (`rebuild.compliance`: calendars, round reports folded in SQL, windows, every window derived whole
+   by compliance's own statement);
 11. freshness per topic, the alerts judged once (`alerts.handlers.reevaluate_all`), every applied
     event id recorded and the consumer group's next offsets stored — so the live consumer continues
     after the last rebuilt event, exactly once; the staging tables dropped.
@@ -40,19 +40,17 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from aiokafka import ConsumerRecord
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_contracts import AssessmentPublishedV1, AssessmentRetractedV1, ContractError, decode_event
+from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_event
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES
 from styrkedja_kit.consumer import Delivered, Refused, misplaced, record_digest
 
 from ..alerts.handlers import reevaluate_all
-from ..compliance import handlers as compliance
 from ..directory import handlers as directory
 from ..figures import tables as figure_tables
 from ..figures.recompute import recomputed_rows
@@ -65,6 +63,7 @@ from ..results.tables import ASSESSMENTS, FORECASTS, _q
 from ..support import handlers as support
 from ..support.linked import recomputed_below_pass
 from ..support.tables import BELOW_PASS
+from .compliance import rebuild_compliance
 
 #: Not derived from the log: kept by a rebuild.
 KEPT = frozenset({"alerts", "alert_comments", "alert_thresholds", "directory_published", "access_audit", "outbox",
@@ -230,7 +229,6 @@ _IDS = ("seq", "event_id", "topic", "time", "part", "off", "digest")
 #: the staging tables' columns for compliance's view of a fact event (see `_Event`)
 _TRACKED = ("seq", "type", "event_id", "topic", "part", "off", "organiser_id", "school_unit_code", "group_id",
             "student_id", "subject_code", "school_year", "term", "round", "fact_id", "revision", "at", "time")
-_ASSESSMENT_TYPES = frozenset({AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type})
 
 
 class Rebuilder:
@@ -389,13 +387,11 @@ class Rebuilder:
         await stages.run("levels", 0, _levels(session))
         await stages.run("figures", 0, _figures(session, report.stages))
         await stages.run("below_pass", 0, _below_pass(session))
-        wanted = frozenset(compliance.EVENT_TYPES)
-        small_tracked = [(seq, item) for seq, item in small if item.event.type in wanted]
-        # compliance's cost is per batch (a window's statement per touched period): the bigger, the fewer
-        handler = registry(compliance.EVENT_TYPES, compliance.apply_compliance)
-        await stages.run("compliance", 0, self._compliance(handler, small_tracked, chunk * 5, failed))
-        report.counts["compliance"] = self.compliance_count
-        small, small_tracked = [], []  # the memory back before the bookkeeping
+        # compliance by set statements from the final directory and facts and the staged events (`compliance.py`)
+        windows = await stages.run("compliance", 0, rebuild_compliance(session, tracked=self.tracked, dups=self.dups,
+                                                                       small=small))
+        report.counts["compliance"] = windows
+        small = []  # the memory back before the bookkeeping
 
         left_out = sorted({f.item.event.id for f in failed}, key=lambda u: u.int)
         await stages.run("freshness", 0, self._freshness(left_out))
@@ -434,37 +430,6 @@ class Rebuilder:
                 f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
                 f"ORDER BY {key}, revision DESC, seq"))
 
-    async def _compliance(self, handler: BatchHandler, small: list[tuple[int, Delivered]], size: int,
-                          failed: list[Failed]) -> None:
-        """Compliance's handler over the claimed compliance events in log order, in batches of `size`: the
-        small ones from memory merged with the fact events read back from staging by a cursor."""
-        self.compliance_count = 0
-        conn = await self._conn()
-        cursor = f"rebuild_cursor_{self.ids[-8:]}"
-        await conn.execute(
-            f"DECLARE {cursor} NO SCROLL CURSOR FOR SELECT {', '.join(_TRACKED)} FROM {self.tracked} t "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = t.seq) ORDER BY seq")
-        batch: list[Delivered] = []
-        at = 0
-        while True:
-            rows = await conn.fetch(f"FETCH {size} FROM {cursor}")
-            for row in rows:
-                while at < len(small) and small[at][0] < row["seq"]:
-                    batch.append(small[at][1])
-                    at += 1
-                batch.append(_delivered(row))
-                if len(batch) >= size:
-                    await _halving(self.session, handler, batch, failed)
-                    self.compliance_count += len(batch)
-                    batch = []
-            if len(rows) < size:
-                break
-        await conn.execute(f"CLOSE {cursor}")
-        batch += [item for _, item in small[at:]]
-        for start in range(0, len(batch), size):
-            await _halving(self.session, handler, batch[start:start + size], failed)
-        self.compliance_count += len(batch)
-
     async def _freshness(self, left_out: list[Any]) -> None:
         """Newest event time per topic of the applied events (`registry._note_freshness`, set-wise)."""
         await self.session.execute(text(
@@ -483,21 +448,6 @@ class Rebuilder:
             {"g": self.group_id, "left_out": left_out})
         self.report.applied = result.rowcount  # type: ignore[attr-defined]
         await _store_offsets(self.session, self.group_id, next_offsets)
-
-
-def _delivered(row: Any) -> Delivered:
-    """A staged fact event as compliance reads it (`_Event`)."""
-    kind = row["type"]
-    common = {"organiser_id": row["organiser_id"], "school_unit_code": row["school_unit_code"],
-              "group_id": row["group_id"], "student_id": row["student_id"], "subject_code": row["subject_code"],
-              "school_year": row["school_year"], "term": row["term"], "revision": row["revision"]}
-    if kind in _ASSESSMENT_TYPES:
-        data = SimpleNamespace(**common, round=row["round"], assessment_id=row["fact_id"], published_at=row["at"],
-                               retracted_at=row["at"])
-    else:
-        data = SimpleNamespace(**common, forecast_id=row["fact_id"])
-    event: Any = _Event(row["event_id"], kind, data, row["time"])  # not a CloudEvent: what compliance reads of one
-    return Delivered(event, row["topic"], row["part"], row["off"])
 
 
 async def _no_moves(session: AsyncSession, moves: Any) -> None:
