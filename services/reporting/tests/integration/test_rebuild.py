@@ -102,6 +102,15 @@ def _moves() -> list:
                                                subject_code=SUBJECTS[1], updated_at=later), source="/t"),
         new_event(OrganisationEntityRemovedV1(entity="teaching_assignment", entity_id=f"a-{CODES[2]}-7B",
                                               organiser_id=ORG, removed_at=later), source="/t"),
+        # ends inside round 2's window (21-25 Sep): its items there have nobody responsible (unassigned)
+        new_event(TeachingAssignmentUpsertedV1(assignment_id=f"a-{CODES[1]}-7A-eng", organiser_id=ORG,
+                                               school_unit_code=CODES[1], group_id="7A", teacher_id="t-9",
+                                               subject_code=SUBJECTS[2], start_date=date(2026, 8, 17),
+                                               end_date=date(2026, 9, 23), updated_at=later), source="/t"),
+        # on round 2's roster (deadline 25 Sep), not on round 1's (2 Oct)
+        new_event(GroupMembershipUpsertedV1(membership_id="m-s-10", organiser_id=ORG, school_unit_code=CODES[1],
+                                            group_id="7A", student_id="s-10", start_date=date(2026, 8, 17),
+                                            end_date=date(2026, 9, 30), updated_at=later), source="/t"),
     ]
 
 
@@ -175,6 +184,7 @@ async def test_the_rebuild_equals_the_incremental_apply_in_every_table(settings,
         statuses = Counter((row[1], row[-1]) for row in reference["compliance_items"].elements())
         assert {("assessment_round", s) for s in ("late", "on_time", "missing")} <= set(statuses), statuses
         assert [row[1] for row in reference["compliance_calendars"]] == ["3"]
+        assert {row[3] for row in reference["compliance_cells"]} >= {"unassigned", "teacher_group_subject"}
         for way in ("rebuild", "rebuild then live"):
             await check(dbs[way], log)
             found = await database_rows(dbs[way])

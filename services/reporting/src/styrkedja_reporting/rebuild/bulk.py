@@ -33,6 +33,7 @@ and handed back for the dead-letter topic, as the live consumer does."""
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import time
 import uuid
@@ -40,6 +41,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -59,7 +61,7 @@ from ..metadata import metadata
 from ..registry import HandlerRegistry
 from ..results import handlers as results
 from ..results.rules import AssessmentFact
-from ..results.tables import ASSESSMENTS, FORECASTS, _q
+from ..results.tables import ASSESSMENTS, FORECASTS, quoted
 from ..support import handlers as support
 from ..support.linked import recomputed_below_pass
 from ..support.tables import BELOW_PASS
@@ -423,8 +425,8 @@ class Rebuilder:
         """Newest revision per fact (the live path's `resolve`: equal revisions keep the first in log order),
         of the claimed events only, in one statement per table (the tables are empty)."""
         for name, store in (("assessments", ASSESSMENTS), ("forecasts", FORECASTS)):
-            cols = ", ".join(_q(f) for f in store.fact_fields)
-            key = _q(store.fact_fields[0])
+            cols = ", ".join(quoted(f) for f in store.fact_fields)
+            key = quoted(store.fact_fields[0])
             await self.session.execute(text(
                 f"INSERT INTO {store.facts.name} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {self.staging[name]} s "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
@@ -457,7 +459,7 @@ async def _no_moves(session: AsyncSession, moves: Any) -> None:
 
 async def _empty(session: AsyncSession, group_id: str) -> None:
     tables = derived_tables()
-    await session.execute(text(f"TRUNCATE {', '.join(_q(t) for t in tables)}"))
+    await session.execute(text(f"TRUNCATE {', '.join(quoted(t) for t in tables)}"))
     others = (await session.execute(text(f"SELECT 1 FROM {APPLIED} WHERE group_id <> :g LIMIT 1"),
                                     {"g": group_id})).first()
     if others is None:
@@ -498,20 +500,30 @@ async def _halving(session: AsyncSession, handler: BatchHandler, items: Sequence
 
 async def _levels(session: AsyncSession) -> None:
     for store in (ASSESSMENTS, FORECASTS):
-        dims = ", ".join(_q(d) for d in store.dimensions)
+        dims = ", ".join(quoted(d) for d in store.dimensions)
         await session.execute(text(f"INSERT INTO {store.aggregates.name} ({dims}, count) {store.recomputed_sql()}"))
 
 
 async def _figures(session: AsyncSession, seconds: dict[str, float]) -> None:
-    """`seconds`: each statement's time, by figure (the report's stages, as `figures.<name>`)."""
+    """`seconds`: each statement's time, by figure (the report's stages, as `figures.<name>`). Pass, dates and
+    students by one statement each (`figure_tables.REBUILT`: every level and period kind as GROUPING SETS of one
+    pass over the facts); with STYRKEDJA_REBUILD_EXPLAIN=<path>, their EXPLAIN (ANALYZE, BUFFERS) is written there."""
     await session.execute(text(f"ANALYZE {ASSESSMENTS.facts.name}, {FORECASTS.facts.name}"))  # filled just now
-    for name, sql in figure_tables.RECOMPUTED.items():
+    explain = os.environ.get("STYRKEDJA_REBUILD_EXPLAIN")
+    plans: list[str] = []
+    for name, sql in figure_tables.REBUILT.items():
         started = time.perf_counter()
-        sql = figure_tables.PASS_BY_STUDENT if name == "pass" else sql
         table = figure_tables.TABLES[name]
-        cols = ", ".join(_q(c) for c in (*table.key, *table.values))
-        await session.execute(text(f"INSERT INTO {table.table.name} ({cols}) SELECT {cols} FROM ({sql}) AS r"))
+        cols = ", ".join(quoted(c) for c in (*table.key, *table.values))
+        insert = f"INSERT INTO {table.table.name} ({cols}) SELECT {cols} FROM ({sql}) AS r"
+        if explain:
+            plan = (await session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {insert}"))).scalars().all()
+            plans += [f"-- figures.{name}", *plan, ""]
+        else:
+            await session.execute(text(insert))
         seconds[f"figures.{name}"] = round(time.perf_counter() - started, 3)
+    if explain:
+        await asyncio.to_thread(Path(explain).write_text, "\n".join(plans))
     # forecast against outcome and merit by their pure rules in Python: slice by slice of the students (the
     # rows add up), so that no more than about FIGURE_SLICE facts are in memory at once
     read = {"forecasts": f"SELECT 2 * count(*) FROM {FORECASTS.facts.name} WHERE NOT withdrawn",

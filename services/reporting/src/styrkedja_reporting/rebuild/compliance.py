@@ -15,8 +15,11 @@ What the incremental apply leaves (`compliance.handlers`), written once from the
   a round window per organiser × school year × round any counted assessment state named whose round the
   organiser's final calendar gives a deadline — dated by the final calendar (a calendar change re-dates
   and drops windows the same way);
-* items and cells: every window derived whole by compliance's own statement (`sync_window(…, None)`, the
-  one a calendar change runs), the same SQL as the incremental apply's.
+* items and cells: every window at once by two statements (`_ITEMS`, `_CELLS`: the rules of compliance's
+  `_apply_sql` — roster on the deadline × the groups' subjects with an assignment overlapping the window,
+  the teachers active on the deadline, a report's lateness — with the reports aggregated and hash-joined,
+  not looked up per item; `item_contribution`'s cells summed from the items). Compliance's own per-window
+  statement (`sync_window(…, None)`, what a calendar change runs) took as long as the handler did.
 
 One case depends on the live consumer's batching and is not followed: an assessment revised into another
 round inside one live batch leaves the first round's window untracked there; here (as a batch per event)
@@ -35,7 +38,7 @@ from styrkedja_contracts import AssessmentPublishedV1, AssessmentRetractedV1, Fo
 from styrkedja_contracts.events.calendar import CalendarChangedV1
 from styrkedja_kit.consumer import Delivered
 
-from ..compliance.handlers import calendar_of, sync_window, window_for
+from ..compliance.handlers import calendar_of, window_for
 from ..compliance.rules import WindowKey, WindowKind, round_period
 from ..compliance.tables import (
     compliance_assignment_scope,
@@ -125,6 +128,57 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
         await session.execute(pg_insert(compliance_windows).values([
             {"organiser_id": key.organiser_id, "kind": key.kind.value, "period": key.period, "opens": w.opens,
              "deadline": w.deadline, "timezone": w.timezone} for key, w in windows]))
-    for key, window in windows:
-        await sync_window(session, key, window, None)
+    kinds = {"forecast": WindowKind.forecast.value, "round": WindowKind.assessment_round.value}
+    await session.execute(text(_ITEMS), kinds)
+    await session.execute(text(_CELLS))
+    await session.execute(text("ANALYZE compliance_items, compliance_cells"))  # for the live consumer's statements
     return len(windows)
+
+
+_ACTIVE_ON = "({t}.start_date IS NULL OR {t}.start_date <= w.deadline) AND ({t}.end_date IS NULL OR {t}.end_date >= {d})"
+#: every window's items (`handlers._diff_sql` whole, for all windows at once; the reports hash-joined)
+_ITEMS = (
+    "INSERT INTO compliance_items (organiser_id, kind, period, school_unit_code, group_id, subject_code, student_id, "
+    "teachers, status) "
+    "WITH w AS MATERIALIZED (SELECT organiser_id, kind, period, opens, deadline, timezone FROM compliance_windows), "
+    # the roster: memberships active on the deadline
+    "roster AS MATERIALIZED (SELECT DISTINCT w.organiser_id, w.kind, w.period, m.school_unit_code, m.group_id, "
+    "m.student_id FROM w JOIN directory_memberships m ON m.organiser_id = w.organiser_id WHERE NOT m.removed "
+    f"AND m.group_id IS NOT NULL AND m.student_id IS NOT NULL AND {_ACTIVE_ON.format(t='m', d='w.deadline')}), "
+    # a group's subjects: an assignment overlapping the window; its teachers: those active on the deadline
+    "subj AS MATERIALIZED (SELECT w.organiser_id, w.kind, w.period, a.school_unit_code, a.group_id, a.subject_code, "
+    "CAST(coalesce(array_agg(DISTINCT a.teacher_id COLLATE \"C\" ORDER BY a.teacher_id COLLATE \"C\") "
+    f"FILTER (WHERE {_ACTIVE_ON.format(t='a', d='w.deadline')}), '{{}}') AS text[]) AS teachers "
+    "FROM w JOIN directory_teaching_assignments a ON a.organiser_id = w.organiser_id "
+    "WHERE NOT a.removed AND a.subject_code IS NOT NULL AND a.teacher_id IS NOT NULL "
+    f"GROUP BY 1, 2, 3, 4, 5, 6 HAVING bool_or({_ACTIVE_ON.format(t='a', d='w.opens')})), "
+    # each student × subject's reports in a window: late only when every one is late (on time wins)
+    "rep AS (SELECT f.organiser_id, CAST(:forecast AS text) AS kind, f.school_year || ':' || f.term AS period, "
+    "f.student_id, f.subject_code, bool_and(f.late) AS late FROM forecast_facts f WHERE NOT f.withdrawn "
+    "GROUP BY 1, 2, 3, 4, 5 "
+    "UNION ALL SELECT r.organiser_id, CAST(:round AS text), w.period, r.student_id, r.subject_code, "
+    "bool_and(CAST((r.received_at AT TIME ZONE w.timezone) AS date) > w.deadline) FROM compliance_round_reports r "
+    "JOIN w ON w.kind = :round AND w.organiser_id = r.organiser_id AND w.period = r.school_year || ':' || 'R' || r.round "
+    "WHERE NOT r.retracted GROUP BY 1, 2, 3, 4, 5) "
+    "SELECT r.organiser_id, r.kind, r.period, r.school_unit_code, r.group_id, s.subject_code, r.student_id, "
+    "s.teachers, CASE WHEN rep.late IS NULL THEN 'missing' WHEN rep.late THEN 'late' ELSE 'on_time' END "
+    "FROM roster r JOIN subj s ON s.organiser_id = r.organiser_id AND s.kind = r.kind AND s.period = r.period "
+    "AND s.school_unit_code = r.school_unit_code AND s.group_id = r.group_id "
+    "LEFT JOIN rep ON rep.organiser_id = r.organiser_id AND rep.kind = r.kind AND rep.period = r.period "
+    "AND rep.student_id = r.student_id AND rep.subject_code = s.subject_code")
+#: every window's cells from its items (`rules.item_contribution`, as `handlers._CONTRIBUTIONS` sums it)
+_CELLS = (
+    "INSERT INTO compliance_cells (organiser_id, kind, period, cell_kind, school_unit_code, group_id, subject_code, "
+    "teacher_id, expected, on_time, late) "
+    "WITH side AS MATERIALIZED (SELECT organiser_id AS o, kind AS k, period AS p, school_unit_code AS u, group_id AS g, "
+    "subject_code AS s, teachers, status, count(*) AS n FROM compliance_items GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
+    "contrib AS (SELECT d.o, d.k, d.p, x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
+    "CROSS JOIN LATERAL (VALUES ('school_unit', '', '', ''), ('group', d.g, '', ''), ('group_subject', d.g, d.s, '')) "
+    "AS x(cell_kind, g, s, t) "
+    "UNION ALL SELECT d.o, d.k, d.p, x.cell_kind, d.u, x.g, x.s, x.t, d.n, d.status FROM side d "
+    "CROSS JOIN LATERAL unnest(d.teachers) AS tt(teacher) CROSS JOIN LATERAL (VALUES "
+    "('teacher', '', '', tt.teacher), ('teacher_group_subject', d.g, d.s, tt.teacher)) AS x(cell_kind, g, s, t) "
+    "UNION ALL SELECT d.o, d.k, d.p, 'unassigned', d.u, d.g, d.s, '', d.n, d.status FROM side d "
+    "WHERE cardinality(d.teachers) = 0) "
+    "SELECT o, k, p, cell_kind, u, g, s, t, sum(n), coalesce(sum(n) FILTER (WHERE status = 'on_time'), 0), "
+    "coalesce(sum(n) FILTER (WHERE status = 'late'), 0) FROM contrib GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")

@@ -114,6 +114,11 @@ def _q(name: str) -> str:
     return f'"{name}"'
 
 
+def quoted(name: str) -> str:
+    """A table or column name quoted for SQL (the statements built from the tables' names: the rebuild's too)."""
+    return _q(name)
+
+
 def _unnest(columns: Sequence[Column[Any]]) -> str:
     return "unnest(" + ", ".join(f"CAST(:{c.name} AS {_pg_type(c)}[])" for c in columns) + ")"
 
