@@ -106,13 +106,22 @@ async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[
         if _is_json(table, name):  # the dialect's jsonb codec takes the JSON text
             column = _json_values(column)
         values.append(column)
+    await copy_records(session, table.name, columns, list(zip(*values, strict=True)), schema=table.schema)
+
+
+async def copy_records(session: AsyncSession, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]],
+                       *, schema: str | None = None) -> None:
+    """`copy_rows` for rows already as tuples in `columns`' order, into any table by name (a staging table made
+    in the transaction too): one binary COPY on the session's connection and transaction, nothing per row in
+    Python but the driver's encoding. A unique (or other integrity) violation raises SQLAlchemy's `IntegrityError`."""
+    if not records:
+        return
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
     if not driver.is_in_transaction():  # SQLAlchemy's adapter begins it at the first statement
         await connection.exec_driver_sql("SELECT 1")
     try:
-        await driver.copy_records_to_table(table.name, records=list(zip(*values, strict=True)), columns=columns,
-                                           schema_name=table.schema)
+        await driver.copy_records_to_table(table, records=records, columns=tuple(columns), schema_name=schema)
     except IntegrityConstraintViolationError as error:
-        raise IntegrityError(f"COPY {table.name}", None, error) from error
+        raise IntegrityError(f"COPY {table}", None, error) from error

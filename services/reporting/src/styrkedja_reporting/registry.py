@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, func
+from sqlalchemy import Column, DateTime, String, Table, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,7 +93,20 @@ async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> 
             newest[item.topic] = time
     if not newest:
         return
-    stmt = pg_insert(freshness).values([{"topic": t, "newest_event_time": at} for t, at in sorted(newest.items())])
-    await session.execute(stmt.on_conflict_do_update(index_elements=["topic"], set_={
+    await session.execute(_freshness_upsert(
+        pg_insert(freshness).values([{"topic": t, "newest_event_time": at} for t, at in sorted(newest.items())])))
+
+
+def _freshness_upsert(stmt: Any) -> Any:
+    """The freshness rule: a topic's newest event time never goes back; applied now."""
+    return stmt.on_conflict_do_update(index_elements=["topic"], set_={
         "newest_event_time": func.greatest(freshness.c.newest_event_time, stmt.excluded.newest_event_time),
-        "applied_at": func.now()}))
+        "applied_at": func.now()})
+
+
+async def note_freshness_from(session: AsyncSession, newest_per_topic: str, params: dict[str, Any] | None = None
+                              ) -> None:
+    """`_note_freshness` for a set (the rebuild's): `newest_per_topic` is a SELECT of (topic, newest event time)."""
+    select = text(newest_per_topic).columns(freshness.c.topic, freshness.c.newest_event_time)
+    stmt = pg_insert(freshness).from_select(["topic", "newest_event_time"], select)
+    await session.execute(_freshness_upsert(stmt), params or {})

@@ -51,6 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_event
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES
 from styrkedja_kit.consumer import Delivered, Refused, misplaced, record_digest
+from styrkedja_kit.sets import copy_records
 
 from ..alerts.handlers import reevaluate_all
 from ..directory import handlers as directory
@@ -58,7 +59,7 @@ from ..figures import tables as figure_tables
 from ..figures.recompute import recomputed_rows
 from ..lika import handlers as lika
 from ..metadata import metadata
-from ..registry import HandlerRegistry
+from ..registry import HandlerRegistry, note_freshness_from
 from ..results import handlers as results
 from ..results.rules import AssessmentFact
 from ..results.tables import ASSESSMENTS, FORECASTS, quoted
@@ -260,11 +261,6 @@ class Rebuilder:
         self.ids, self.dups, self.tracked = f"rebuild_ids_{suffix}", f"rebuild_dups_{suffix}", f"rebuild_tracked_{suffix}"
         self.staging = {"assessments": f"rebuild_assessments_{suffix}", "forecasts": f"rebuild_forecasts_{suffix}"}
 
-    async def _conn(self) -> Any:
-        conn = (await (await self.session.connection()).get_raw_connection()).driver_connection
-        assert conn is not None
-        return conn
-
     async def begin(self) -> None:
         # one big transaction of sorts and hash aggregates over every fact: memory for them, not temp files
         await self.session.execute(text("SET LOCAL work_mem = '256MB'"))
@@ -344,16 +340,13 @@ class Rebuilder:
             ids.append((seq, item.event.id, item.topic, item.event.time, item.partition, item.offset, item.digest))
             self.small.append((seq, item))
         self.handled += len(ids)
-        conn = await self._conn()
-        if ids:
-            await conn.copy_records_to_table(self.ids, records=ids, columns=_IDS)
+        session = self.session  # the kit's COPY (`copy_records`), on the rebuild's transaction
+        await copy_records(session, self.ids, _IDS, ids)
         for name, store, rows in (("assessments", ASSESSMENTS, staged.assessments),
                                   ("forecasts", FORECASTS, staged.forecasts)):
-            if rows:
-                self.staged_facts += len(rows)
-                await conn.copy_records_to_table(self.staging[name], records=rows, columns=("seq", *store.fact_fields))
-        if staged.tracked:
-            await conn.copy_records_to_table(self.tracked, records=staged.tracked, columns=_TRACKED)
+            self.staged_facts += len(rows)
+            await copy_records(session, self.staging[name], ("seq", *store.fact_fields), rows)
+        await copy_records(session, self.tracked, _TRACKED, staged.tracked)
         self.staging_seconds += time.perf_counter() - started
 
     async def finish(self, next_offsets: dict[tuple[str, int], int]) -> RebuildReport:
@@ -437,13 +430,10 @@ class Rebuilder:
                 f"ORDER BY {key}, revision DESC, seq"))
 
     async def _freshness(self, left_out: list[Any]) -> None:
-        """Newest event time per topic of the applied events (`registry._note_freshness`, set-wise)."""
-        await self.session.execute(text(
-            f"INSERT INTO freshness (topic, newest_event_time) SELECT topic, max(time) FROM {self.ids} i "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
-            "AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) GROUP BY topic "
-            "ON CONFLICT (topic) DO UPDATE SET newest_event_time = greatest(freshness.newest_event_time, "
-            "EXCLUDED.newest_event_time), applied_at = now()"), {"left_out": left_out})
+        """Newest event time per topic of the applied events (`registry.note_freshness_from`: the live rule, set-wise)."""
+        await note_freshness_from(self.session, (
+            f"SELECT topic, max(time) FROM {self.ids} i WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
+            "AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) GROUP BY topic"), {"left_out": left_out})
 
     async def _bookkeeping(self, left_out: list[Any], next_offsets: dict[tuple[str, int], int]) -> None:
         """Every applied event id (the live consumer skips them if delivered again) and the group's offsets."""

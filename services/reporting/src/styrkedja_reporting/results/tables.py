@@ -37,6 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from styrkedja_kit.sets import copy_records
+
 from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
 from ..registry import batch_memo
@@ -159,7 +161,7 @@ class Staged:
         else:
             await conn.execute(self._create)
             staged.add(self.name)
-        await conn.copy_records_to_table(self.name, records=rows, columns=self.names)
+        await copy_records(session, self.name, self.names, rows)  # the kit's COPY
 
 
 _STAGED = "styrkedja.staged"
