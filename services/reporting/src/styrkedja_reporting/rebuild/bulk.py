@@ -241,7 +241,7 @@ class Rebuilder:
     LIKA, calendar); `finish` claims, resolves the revisions, and derives everything set-wise."""
 
     def __init__(self, session: AsyncSession, *, group_id: str, handles: Callable[[str], bool],
-                 progress: Progress = _quiet, chunk: int = 20_000) -> None:
+                 progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = True) -> None:
         self.session, self.group_id, self.handles, self.chunk = session, group_id, handles, chunk
         self.report = RebuildReport()
         self.stages = _Stages(self.report, progress)
@@ -257,6 +257,8 @@ class Rebuilder:
             raise ValueError("the rebuild stages assessments and forecasts: their handler must be registered")
         self.staging_seconds = 0.0
         self.deferred: list[_Index] = []
+        self.overlap = overlap
+        self.copying: asyncio.Task[None] | None = None
         suffix = uuid.uuid4().hex[:8]
         self.ids, self.dups, self.tracked = f"rebuild_ids_{suffix}", f"rebuild_dups_{suffix}", f"rebuild_tracked_{suffix}"
         self.staging = {"assessments": f"rebuild_assessments_{suffix}", "forecasts": f"rebuild_forecasts_{suffix}"}
@@ -318,6 +320,7 @@ class Rebuilder:
         """Every piece still with the decoders staged (before `finish`)."""
         while self.pending:
             await self._land()
+        await self._settle()
 
     async def _land(self) -> None:
         future, records = self.pending.popleft()
@@ -329,8 +332,9 @@ class Rebuilder:
         self.dead += [(records[i], reason, message) for i, reason, message in staged.dead]
 
     async def _copy(self, staged: Staged) -> None:
-        """A chunk's staging rows in by COPY; its small events kept (those of a handled type)."""
-        started = time.perf_counter()
+        """A chunk's staging rows in by COPY; its small events kept (those of a handled type). With `overlap`, the
+        COPY runs as a task while the caller reads and decodes the next chunk (PostgreSQL takes the rows on the other
+        core meanwhile); one chunk in flight at a time (one connection), awaited before the next and in `finish`."""
         self.report.read += staged.read
         ids = staged.ids
         for seq, item in staged.small:
@@ -340,17 +344,33 @@ class Rebuilder:
             ids.append((seq, item.event.id, item.topic, item.event.time, item.partition, item.offset, item.digest))
             self.small.append((seq, item))
         self.handled += len(ids)
+        self.staged_facts += len(staged.assessments) + len(staged.forecasts)
+        await self._settle()
+        work = self._copy_rows(ids, staged)
+        if self.overlap:
+            self.copying = asyncio.create_task(work)
+        else:
+            await work
+
+    async def _settle(self) -> None:
+        """The chunk still being copied, in (its error, if any, raised here)."""
+        if self.copying is not None:
+            copying, self.copying = self.copying, None
+            await copying
+
+    async def _copy_rows(self, ids: list[tuple[Any, ...]], staged: Staged) -> None:
+        started = time.perf_counter()
         session = self.session  # the kit's COPY (`copy_records`), on the rebuild's transaction
         await copy_records(session, self.ids, _IDS, ids)
         for name, store, rows in (("assessments", ASSESSMENTS, staged.assessments),
                                   ("forecasts", FORECASTS, staged.forecasts)):
-            self.staged_facts += len(rows)
             await copy_records(session, self.staging[name], ("seq", *store.fact_fields), rows)
         await copy_records(session, self.tracked, _TRACKED, staged.tracked)
         self.staging_seconds += time.perf_counter() - started
 
     async def finish(self, next_offsets: dict[tuple[str, int], int]) -> RebuildReport:
         session, report, stages, chunk = self.session, self.report, self.stages, self.chunk
+        await self._settle()
         report.stages["staging"] = round(self.staging_seconds, 3)
         report.peak_rss_mb["read"] = peak_rss_mb()
         report.counts["staging"] = self.staged_facts
