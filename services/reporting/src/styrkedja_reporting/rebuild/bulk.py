@@ -33,7 +33,6 @@ and handed back for the dead-letter topic, as the live consumer does."""
 from __future__ import annotations
 
 import asyncio
-import os
 import resource
 import time
 import uuid
@@ -41,7 +40,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -66,6 +64,7 @@ from ..results.tables import ASSESSMENTS, FORECASTS, quoted
 from ..support import handlers as support
 from ..support.linked import recomputed_below_pass
 from ..support.tables import BELOW_PASS
+from . import explain
 from .compliance import rebuild_compliance
 
 #: Not derived from the log: kept by a rebuild.
@@ -419,6 +418,7 @@ class Rebuilder:
         report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
         for table in (self.ids, self.dups, self.tracked, *self.staging.values()):
             await session.execute(text(f"DROP TABLE {table}"))
+        await explain.write_plans(session)
         return report
 
     async def _claim(self) -> None:
@@ -561,26 +561,15 @@ async def _levels(session: AsyncSession) -> None:
 
 async def _figures(session: AsyncSession, seconds: dict[str, float]) -> None:
     """`seconds`: each statement's time, by figure (the report's stages, as `figures.<name>`). Pass, dates and
-    students by one statement each (`figure_tables.REBUILT`: every level and period kind as GROUPING SETS of one
-    pass over the facts); with STYRKEDJA_REBUILD_EXPLAIN=<path>, their EXPLAIN (ANALYZE, BUFFERS) is written there."""
+    students by one statement each (`figure_tables.REBUILT`)."""
     await session.execute(text(f"ANALYZE {ASSESSMENTS.facts.name}, {FORECASTS.facts.name}"))  # filled just now
-    explain = os.environ.get("STYRKEDJA_REBUILD_EXPLAIN")
-    plans: list[str] = []
     for name, sql in figure_tables.REBUILT.items():
         started = time.perf_counter()
         table = figure_tables.TABLES[name]
         cols = ", ".join(quoted(c) for c in (*table.key, *table.values))
-        insert = f"INSERT INTO {table.table.name} ({cols}) SELECT {cols} FROM ({sql}) AS r"
-        if explain:  # the statements before (`RECOMPUTED`, a scan and an aggregate per level and period) and now
-            before = figure_tables.PASS_BY_STUDENT if name == "pass" else figure_tables.RECOMPUTED[name]
-            for what, select in (("before", before), ("now", sql)):
-                plan = (await session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {select}"))).scalars().all()
-                plans += [f"-- figures.{name}, {what}: the SELECT alone", *plan, ""]
-            started = time.perf_counter()
-        await session.execute(text(insert))
+        await explain.execute(session, f"figures.{name}",
+                              f"INSERT INTO {table.table.name} ({cols}) SELECT {cols} FROM ({sql}) AS r")
         seconds[f"figures.{name}"] = round(time.perf_counter() - started, 3)
-    if explain:
-        await asyncio.to_thread(Path(explain).write_text, "\n".join(plans))
     # forecast against outcome and merit by their pure rules in Python: slice by slice of the students (the
     # rows add up), so that no more than about FIGURE_SLICE facts are in memory at once
     read = {"forecasts": f"SELECT 2 * count(*) FROM {FORECASTS.facts.name} WHERE NOT withdrawn",

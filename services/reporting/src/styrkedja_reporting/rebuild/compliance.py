@@ -46,6 +46,7 @@ from ..compliance.tables import (
     compliance_round_reports,
     compliance_windows,
 )
+from . import explain
 
 CALENDAR_TYPE = CalendarChangedV1.event_type
 _PUBLISHED, _RETRACTED = AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type
@@ -62,34 +63,25 @@ def _counted_sql(tracked: str, dups: str) -> str:
         f"{', '.join(_PLACE)}, at, max(revision) OVER (PARTITION BY fact_id ORDER BY seq "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before "
         f"FROM {tracked} t WHERE type IN (:published, :retracted) "
-        f"AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)), "
-        "counted AS MATERIALIZED (SELECT *, NOT retracted AND coalesce(lag(retracted) OVER w, true) AS run_start, "
-        "row_number() OVER w AS n FROM ev WHERE before IS NULL OR revision > before "
-        "WINDOW w AS (PARTITION BY assessment_id ORDER BY seq)) ")
+        f"AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)) "
+        "SELECT *, NOT retracted AND coalesce(lag(retracted) OVER w, true) AS run_start, row_number() OVER w AS n "
+        "FROM ev WHERE before IS NULL OR revision > before WINDOW w AS (PARTITION BY assessment_id ORDER BY seq)")
 
 
-def _round_reports_sql(tracked: str, dups: str) -> str:
+def _round_reports_sql(counted: str) -> str:
     place = ", ".join(f"p.{c}" for c in _PLACE)
     return (
         f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
-        f"{_counted_sql(tracked, dups)}, "
         # the last counted event: the revision and whether the assessment stands retracted
-        "last AS (SELECT DISTINCT ON (assessment_id) assessment_id, revision, retracted FROM counted "
+        f"WITH last AS (SELECT DISTINCT ON (assessment_id) assessment_id, revision, retracted FROM {counted} "
         "ORDER BY assessment_id, seq DESC), "
         # where the state is: the last counted publication, or the first counted event when none is one
-        f"place AS (SELECT DISTINCT ON (assessment_id) assessment_id, {', '.join(_PLACE)}, at FROM counted "
+        f"place AS (SELECT DISTINCT ON (assessment_id) assessment_id, {', '.join(_PLACE)}, at FROM {counted} "
         "ORDER BY assessment_id, retracted, CASE WHEN retracted THEN seq ELSE -seq END), "
-        "run AS (SELECT DISTINCT ON (assessment_id) assessment_id, at FROM counted WHERE run_start "
+        f"run AS (SELECT DISTINCT ON (assessment_id) assessment_id, at FROM {counted} WHERE run_start "
         "ORDER BY assessment_id, seq DESC) "
         f"SELECT l.assessment_id, l.revision, l.retracted, {place}, coalesce(r.at, p.at) FROM last l "
         "JOIN place p USING (assessment_id) LEFT JOIN run r USING (assessment_id) ORDER BY l.assessment_id")
-
-
-def _round_periods_sql(tracked: str, dups: str) -> str:
-    """Every organiser × school year × round a counted state named (a counted publication's place, or a first
-    counted retraction's)."""
-    return (f"{_counted_sql(tracked, dups)} SELECT DISTINCT organiser_id, school_year, round FROM counted "
-            "WHERE NOT retracted OR n = 1")
 
 
 async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
@@ -108,7 +100,10 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
         await session.execute(pg_insert(compliance_calendars).values([
             {"organiser_id": org, "revision": d.revision, "calendar": d.calendar.model_dump(mode="json")}
             for org, d in sorted(newest.items())]))
-    await session.execute(text(_round_reports_sql(tracked, dups)), params)
+    counted = f"{tracked}_counted"  # unlogged, made and dropped in the rebuild's transaction
+    await explain.execute(session, "compliance.counted",
+                          f"CREATE UNLOGGED TABLE {counted} AS {_counted_sql(tracked, dups)}", params)
+    await explain.execute(session, "compliance.round_reports", _round_reports_sql(counted))
     a = "directory_teaching_assignments"
     cols = ("organiser_id", "assignment_id", "school_unit_code", "group_id", "subject_code")
     await session.execute(text(
@@ -118,7 +113,11 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
         f"SELECT DISTINCT organiser_id, school_year, term FROM {tracked} t WHERE type IN (:f1, :f2) "
         f"AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)"),
         {"f1": _FORECAST_TYPES[0], "f2": _FORECAST_TYPES[1]})).all()
-    round_periods = (await session.execute(text(_round_periods_sql(tracked, dups)), params)).all()
+    # every organiser × school year × round a counted state named (a counted publication's place, or a first counted
+    # retraction's)
+    round_periods = (await session.execute(text(f"SELECT DISTINCT organiser_id, school_year, round FROM {counted} "
+                                                "WHERE NOT retracted OR n = 1"))).all()
+    await session.execute(text(f"DROP TABLE {counted}"))
     keys = sorted({WindowKey(WindowKind.forecast, org, f"{year}:{term}") for org, year, term in forecast_periods}
                   | {WindowKey(WindowKind.assessment_round, org, round_period(year, round_))
                      for org, year, round_ in round_periods}, key=lambda k: (k.organiser_id, k.kind.value, k.period))
@@ -129,8 +128,8 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
             {"organiser_id": key.organiser_id, "kind": key.kind.value, "period": key.period, "opens": w.opens,
              "deadline": w.deadline, "timezone": w.timezone} for key, w in windows]))
     kinds = {"forecast": WindowKind.forecast.value, "round": WindowKind.assessment_round.value}
-    await session.execute(text(_ITEMS), kinds)
-    await session.execute(text(_CELLS))
+    await explain.execute(session, "compliance.items", _ITEMS, kinds)
+    await explain.execute(session, "compliance.cells", _CELLS)
     await session.execute(text("ANALYZE compliance_items, compliance_cells"))  # for the live consumer's statements
     return len(windows)
 
