@@ -470,7 +470,8 @@ class Rebuilder:
 #: are dropped in the rebuild's transaction and built again after the load, one sort each, instead of maintained
 #: row by row (at 62k events figure_students' 124,000 rows took 1.4 s to insert, its SELECT 0.1 s)
 DEFERRED_INDEXES = ("assessment_facts", "forecast_facts", "assessment_aggregates", "forecast_aggregates",
-                    "figure_pass", "figure_dates", "figure_students", "compliance_items", "compliance_cells")
+                    "figure_pass", "figure_dates", "figure_students", "compliance_items", "compliance_cells",
+                    "compliance_round_reports")
 
 
 @dataclass(frozen=True)

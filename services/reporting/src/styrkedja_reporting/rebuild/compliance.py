@@ -59,29 +59,30 @@ def _counted_sql(tracked: str, dups: str) -> str:
     """The claimed assessment events that change their assessment's state (`fold_round_report`: a revision above
     every earlier one in log order), with what the fold needs: whether a run starts there, and its rank."""
     return (
-        "WITH ev AS (SELECT seq, CAST(fact_id AS text) AS assessment_id, revision, type = :retracted AS retracted, "
+        "WITH ev AS (SELECT seq, fact_id, CAST(fact_id AS text) AS assessment_id, revision, "
+        "type = :retracted AS retracted, "
         f"{', '.join(_PLACE)}, at, max(revision) OVER (PARTITION BY fact_id ORDER BY seq "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before "
         f"FROM {tracked} t WHERE type IN (:published, :retracted) "
         f"AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)) "
         "SELECT *, NOT retracted AND coalesce(lag(retracted) OVER w, true) AS run_start, row_number() OVER w AS n "
-        "FROM ev WHERE before IS NULL OR revision > before WINDOW w AS (PARTITION BY assessment_id ORDER BY seq)")
+        "FROM ev WHERE before IS NULL OR revision > before WINDOW w AS (PARTITION BY fact_id ORDER BY seq)")
 
 
 def _round_reports_sql(counted: str) -> str:
+    """Each assessment's state from its counted events, by their positions (a hash aggregate and joins on `seq`,
+    no sort): the last counted event's revision and retraction; the place of the last counted publication (the
+    first counted event's when none is one); the time of the last run's first publication (that place's own
+    time when no run started: only retractions)."""
     place = ", ".join(f"p.{c}" for c in _PLACE)
     return (
         f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
-        # the last counted event: the revision and whether the assessment stands retracted
-        f"WITH last AS (SELECT DISTINCT ON (assessment_id) assessment_id, revision, retracted FROM {counted} "
-        "ORDER BY assessment_id, seq DESC), "
-        # where the state is: the last counted publication, or the first counted event when none is one
-        f"place AS (SELECT DISTINCT ON (assessment_id) assessment_id, {', '.join(_PLACE)}, at FROM {counted} "
-        "ORDER BY assessment_id, retracted, CASE WHEN retracted THEN seq ELSE -seq END), "
-        f"run AS (SELECT DISTINCT ON (assessment_id) assessment_id, at FROM {counted} WHERE run_start "
-        "ORDER BY assessment_id, seq DESC) "
-        f"SELECT l.assessment_id, l.revision, l.retracted, {place}, coalesce(r.at, p.at) FROM last l "
-        "JOIN place p USING (assessment_id) LEFT JOIN run r USING (assessment_id) ORDER BY l.assessment_id")
+        "WITH k AS (SELECT assessment_id, max(seq) AS last_seq, "
+        "coalesce(max(seq) FILTER (WHERE NOT retracted), min(seq)) AS place_seq, "
+        f"max(seq) FILTER (WHERE run_start) AS run_seq FROM {counted} GROUP BY assessment_id) "
+        f"SELECT k.assessment_id, l.revision, l.retracted, {place}, coalesce(r.at, p.at) FROM k "
+        f"JOIN {counted} l ON l.seq = k.last_seq JOIN {counted} p ON p.seq = k.place_seq "
+        f"LEFT JOIN {counted} r ON r.seq = k.run_seq")
 
 
 async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
