@@ -34,7 +34,20 @@ from styrkedja_reporting.metadata import metadata
 from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.rebuild.bulk import APPLIED, OFFSETS, derived_tables, rebuild
 
-from .test_batch_split import CODES, NS, ORG, SUBJECTS, T0, check, delivered, in_batches, loop_on, make_log
+from .test_batch_split import (
+    CODES,
+    NS,
+    ORG,
+    SUBJECTS,
+    T0,
+    _result,
+    _retraction,
+    check,
+    delivered,
+    in_batches,
+    loop_on,
+    make_log,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -114,6 +127,18 @@ def _moves() -> list:
     ]
 
 
+def _runs() -> list:
+    """One assessment in two runs: published, corrected (the same run: its first time counts), retracted, published
+    again after round 1's deadline and corrected (a new run: late, its own first time)."""
+    aid, place = uuid5(NS, "runs-s-3"), dict(student="s-3", code=CODES[0], group="7B", subject=SUBJECTS[1], round_=1)
+    at = [T0, T0 + timedelta(days=1), None, T0 + timedelta(days=5), T0 + timedelta(days=6)]
+    out = []
+    for revision, moment in enumerate(at[:2] + at[3:], start=1):
+        event = _result(aid, revision + (revision > 2), "C", **place)
+        out.append(new_event(event.data.model_copy(update={"published_at": moment}), source="/t"))
+    return out[:2] + [_retraction(aid, 3, **place)] + out[2:]
+
+
 def full_log(seed: int = 16) -> list:
     """Compliance's cases too: round deadlines set a quarter in (round 1 in week 39: the results are late), changed
     three quarters in (round 1 in week 40: on time; round 2 in week 39: late), an older calendar revision after
@@ -124,7 +149,7 @@ def full_log(seed: int = 16) -> list:
     rest = rest + extras
     random.Random(seed).shuffle(rest)
     n = len(rest)
-    rest = (rest[:n // 4] + [_calendar(1, (1, 39))] + rest[n // 4:n // 2] + _moves() + rest[n // 2:3 * n // 4]
+    rest = (rest[:n // 4] + [_calendar(1, (1, 39))] + rest[n // 4:n // 2] + _moves() + _runs() + rest[n // 2:3 * n // 4]
             + [_calendar(3, (1, 40), (2, 39))] + rest[3 * n // 4:] + [_calendar(2, (2, 40))])
     return directory + [e for e in extras if e.type == GroupMembershipUpsertedV1.event_type] + rest
 
