@@ -3,7 +3,7 @@ httpx ASGI client on an embedded PostgreSQL, batches of 1,000, relay off. Prints
 service process's CPU time per item (`time.process_time`: this process only, so what neighbours on
 a shared machine do is not counted; PostgreSQL is another process), and writes the profile as text
 to bench/results/profile-write-<label>.txt. `--no-profile`: the same run without the profiler (its
-overhead is not in the figures). Also PostgreSQL's CPU per item: every process of the embedded
+overhead is not in the figures); `--cprofile`: cProfile (own time per function) instead of pyinstrument. Also PostgreSQL's CPU per item: every process of the embedded
 server (its backends, WAL writer, checkpointer, …; from /proc), the other half of the 2-core
 budget. `--json PATH`: adds `{label: {...}}` to that JSON file;
 `--by-unnest`: revision and outbox rows by `INSERT … SELECT FROM unnest` instead of COPY (to
@@ -17,8 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import io
 import json
 import os
+import pstats
 import shutil
 import sys
 import tempfile
@@ -62,7 +65,7 @@ def forecasts(data: Mittkoping, count: int) -> list[dict[str, Any]]:
             | {"value": FORECAST_VALUES[n % 3]} for n, body in enumerate(data.new_assessments(count))]
 
 
-async def run(service: str, url: str, batches: int, profile: bool, tokens: Tokens,
+async def run(service: str, url: str, batches: int, profile: str | None, tokens: Tokens,
               data_dir: Path) -> dict[str, Any]:
     from styrkedja_kit.writes import WritePath
     unnest = not getattr(WritePath, "by_copy", False)
@@ -79,16 +82,19 @@ async def run(service: str, url: str, batches: int, profile: bool, tokens: Token
         settings = AssessmentSettings(**common)
         chunks = [data.new_assessments(1000) for _ in range(batches + 2)]
         path = "/v1/assessments/batch"
+    # encoded before the clock (the client is another machine: its JSON is not the service's work)
+    bodies = [json.dumps({"items": chunk}, separators=(",", ":")).encode() for chunk in chunks]
     async with service_client(f"styrkedja_{service}", settings) as client:
-        client.headers.update(tokens.platform(*data.organisers))
-        for chunk in chunks[:2]:  # warm-up
-            assert (await client.post(path, json={"items": chunk})).status_code == 201
-        profiler = Profiler(async_mode="enabled") if profile else None
+        client.headers.update({**tokens.platform(*data.organisers), "content-type": "application/json"})
+        for body in bodies[:2]:  # warm-up
+            assert (await client.post(path, content=body)).status_code == 201
+        profiler = (Profiler(async_mode="enabled") if profile == "pyinstrument"
+                    else cProfile.Profile() if profile == "cprofile" else None)
         pg_started = postgres_cpu_seconds(data_dir)  # read before the clocks start: not in this process's figure
         started, cpu_started = time.perf_counter(), time.process_time()
         with profiler or contextlib.nullcontext():
-            for chunk in chunks[2:]:
-                response = await client.post(path, json={"items": chunk})
+            for body in bodies[2:]:
+                response = await client.post(path, content=body)
                 assert response.status_code == 201, response.text
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         pg_cpu = postgres_cpu_seconds(data_dir) - pg_started
@@ -96,13 +102,18 @@ async def run(service: str, url: str, batches: int, profile: bool, tokens: Token
     figures = {"service": service, "items": items, "batch": 1000, "items_per_s": round(items / seconds),
                "cpu_ms_per_item": round(cpu * 1000 / items, 4),
                "postgres_cpu_ms_per_item": round(pg_cpu * 1000 / items, 4), "profiled": profile,
-               "note": "one client, in-process (httpx ASGI), relay off; CPU = this process only",
+               "note": "one client, in-process (httpx ASGI), bodies encoded before the clock, relay off; "
+                       "CPU = this process only",
                "revision_and_outbox_rows": "unnest" if unnest else "copy"}
     print(f"{figures['items_per_s']:,} items/s, {figures['cpu_ms_per_item']} ms CPU per item, "
           f"PostgreSQL {figures['postgres_cpu_ms_per_item']} ms ({service}, "
           f"one client, in-process{', profiled' if profile else ''})")
-    if profiler is not None:
+    if isinstance(profiler, Profiler):
         figures["profile_text"] = profiler.output_text(unicode=True, show_all=False)
+    elif profiler is not None:  # cProfile: deterministic, every call (CPU shares by function, own time first)
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(40)
+        figures["profile_text"] = out.getvalue()
     return figures
 
 
@@ -111,7 +122,9 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--label", default="after")
     parser.add_argument("--service", choices=("assessment", "forecast"), default="assessment")
-    parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--no-profile", dest="profile", action="store_const", const=None, default="pyinstrument")
+    parser.add_argument("--cprofile", dest="profile", action="store_const", const="cprofile",
+                        help="cProfile instead of pyinstrument: every call, own time per function")
     parser.add_argument("--json", type=Path, help="add the figures under the label to this JSON file")
     parser.add_argument("--by-unnest", action="store_true", help="revision and outbox rows by unnest, not COPY")
     args = parser.parse_args()

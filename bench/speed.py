@@ -195,23 +195,65 @@ async def raw_consume(bootstrap: str, messages: int) -> float:
 
 
 # -- stages ------------------------------------------------------------------------------------
-def bulk_write(url: str, data: Mittkoping, items: int, clients: int, tokens: Tokens, batch: int = 1000) -> float:
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) of process `root` and every process below it (uvicorn's workers,
+    PostgreSQL's backends), from /proc: what one side of a stage spent, whatever its neighbours did."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            parents[pid], times[pid] = int(fields[1]), int(fields[11]) + int(fields[12])  # ppid; utime, stime
+    total = 0
+    for pid, spent in times.items():
+        at = pid
+        while at not in (root, 0, 1) and at in parents:
+            at = parents[at]
+        if at == root:
+            total += spent
+    return total / ticks
+
+
+def postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "postmaster.pid").read_text().split()[0])
+
+
+def bulk_write(url: str, data: Mittkoping, items: int, clients: int, tokens: Tokens, batch: int = 1000,
+               cpu: dict[str, float] | None = None) -> float:
+    """Items per second through the batch endpoint; `cpu["clients"]`: this process's CPU seconds in the
+    timed part (the clients' JSON encoding and decoding, httpx)."""
     bodies = data.new_assessments(items)  # generated before the clock starts
     chunks = [bodies[i:i + batch] for i in range(0, len(bodies), batch)]
-    headers = tokens.platform(*data.organisers)
+    # and encoded before it too (the clients are other machines: their JSON is not this API's work)
+    encoded = [json.dumps({"items": chunk}, separators=(",", ":")).encode() for chunk in chunks]
+    headers = {**tokens.platform(*data.organisers), "content-type": "application/json"}
 
-    def post(chunk: list[dict]) -> list[tuple[str, dict]]:
-        with httpx.Client(base_url=url, timeout=120, headers=headers) as client:
-            response = client.post("/v1/assessments/batch", json={"items": chunk})
+    local = threading.local()  # one client (its connection) per thread, as a platform's uploader keeps one
+    opened: list[httpx.Client] = []
+
+    def post(body: bytes) -> httpx.Response:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=url, timeout=120, headers=headers)
+            opened.append(client)
+        response = client.post("/v1/assessments/batch", content=body)
         assert response.status_code == 201, response.text
-        return [(r["assessment_id"], body) for r, body in zip(response.json()["items"], chunk, strict=True)]
+        return response  # read whole; its JSON is decoded after the clock
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(post, chunks))
+        responses = list(pool.map(post, encoded))
     seconds = time.perf_counter() - started
-    for pairs in results:
-        data.final.update(pairs)
+    if cpu is not None:
+        cpu["clients"] = time.process_time() - cpu_started
+    for client in opened:
+        client.close()
+    for response, chunk in zip(responses, chunks, strict=True):
+        answer = response.json()
+        assert len(answer["items"]) == len(chunk) and answer["stored"] == len(chunk), answer
+        data.final.update((r["assessment_id"], body) for r, body in zip(answer["items"], chunk, strict=True))
     return items / seconds
 
 
@@ -574,9 +616,20 @@ def main() -> int:
             a_db = processes["assessment"].env["STYRKEDJA_DATABASE_URL"]
             bulk_write(processes["assessment"].url, Mittkoping(seed=1), 2000, 2, tokens)  # warm-up, not counted
             print(f"bulk write: {items} assessments, batches of 1,000, {args.clients} clients ...", flush=True)
+            # CPU of each side (read outside the clock): the service, PostgreSQL, this process (the clients)
+            sides = {"service": processes["assessment"].process.pid,
+                     "postgres": postmaster_pid(infra.postgres.data_dir) if infra.postgres is not None else None}
+            cpu_before = {side: tree_cpu_seconds(pid) for side, pid in sides.items() if pid is not None}
+            clients: dict[str, float] = {}
             figures["bulk_write_items_per_s"] = bulk_write(processes["assessment"].url, data, items, args.clients,
-                                                           tokens)
-            print(f"  {figures['bulk_write_items_per_s']:,.0f} items/s", flush=True)
+                                                           tokens, cpu=clients)
+            cpu = {f"bulk_write_{side}_cpu_us_per_item": round((tree_cpu_seconds(pid) - cpu_before[side]) * 1e6 / items, 1)
+                   for side, pid in sides.items() if pid is not None}
+            cpu["bulk_write_clients_cpu_us_per_item"] = round(clients["clients"] * 1e6 / items, 1)
+            extra.update(cpu)
+            print(f"  {figures['bulk_write_items_per_s']:,.0f} items/s; CPU per item: "
+                  + ", ".join(f"{k.removeprefix('bulk_write_').removesuffix('_cpu_us_per_item')} {v} µs"
+                              for k, v in cpu.items()), flush=True)
             processes.pop("assessment").stop()
 
             if "relay" in stages:

@@ -5,10 +5,20 @@ reason, message and fields, over every contract example and hostile variants of 
 from __future__ import annotations
 
 import json
+import os
+import random
+import typing
+import unicodedata
+import uuid
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import Enum
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from styrkedja_contracts import (
@@ -20,6 +30,7 @@ from styrkedja_contracts import (
     example_bytes,
     schema_uri,
 )
+from styrkedja_contracts import envelope as envelope_module
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES, CloudEvent, Envelope, find_personal_identity_number
 from styrkedja_contracts.errors import (
     InvalidEnvelopeError,
@@ -30,7 +41,17 @@ from styrkedja_contracts.errors import (
     UnknownEventTypeError,
     format_validation_errors,
 )
-from styrkedja_contracts.identifiers import PIN_ERROR, luhn_check_digit
+from styrkedja_contracts.events.base import iter_strings
+from styrkedja_contracts.identifiers import (
+    _MINUS_SIGNS,
+    INERT_LETTERS,
+    PIN_ERROR,
+    contains_personal_identity_number,
+    is_plain_json,
+    luhn_check_digit,
+    normalise_for_detection,
+    plain_json_may_contain_personal_identity_number,
+)
 from styrkedja_contracts.registry import _type_name, parse_event_type
 
 
@@ -207,3 +228,337 @@ def test_same_outcome_through_an_upcaster_and_after_a_new_version() -> None:
     new, old = decode_event(v1_raw, registry=registry), reference_decode(v1_raw, registry)
     assert new.type == old.type == AssessmentPublishedV2.event_type
     assert new.model_dump(mode="json") == old.model_dump(mode="json")
+
+
+# -- the fast path (issue 16): text pre-filter, shadow models — against the reference above ---------------
+
+#: the types whose events travel in bulk: the shadow must exist for them, or the speed is lost unseen
+BULK_TYPES = ("se.styrkedja.assessment.published.v1", "se.styrkedja.assessment.retracted.v1",
+              "se.styrkedja.forecast.submitted.v1", "se.styrkedja.forecast.withdrawn.v1",
+              "se.styrkedja.organisation.membership_upserted.v1", "se.styrkedja.organisation.teaching_assigned.v1",
+              "se.styrkedja.plan.published.v1", "se.styrkedja.support.intervention_recorded.v1")
+
+
+def strict_outcome(decode: Any, raw: bytes) -> tuple[Any, ...]:
+    """`outcome`, and for an accepted event everything that makes two CloudEvents equal or tells them
+    apart: the Python values (UUIDs, datetimes, enums as objects) and the fields set, at both levels."""
+    try:
+        event = decode(raw)
+    except ContractError as exc:
+        return ("refused", type(exc).__name__, exc.reason, str(exc), tuple(exc.fields))
+    return ("accepted", type(event), type(event.data), event.model_dump(), event.model_fields_set,
+            event.data.model_fields_set, event.model_dump(mode="json"))
+
+
+def assert_same(raw: bytes) -> tuple[Any, ...]:
+    new, old = strict_outcome(decode_event, raw), strict_outcome(reference_decode, raw)
+    assert new == old, raw[:400]
+    if new[0] == "accepted":
+        assert decode_event(raw) == reference_decode(raw)
+    return new
+
+
+def _luhn_pin(rng: random.Random, coordination: bool = False) -> tuple[str, str]:
+    """(YYYYMMDD, NNNN) of a valid personnummer (or samordningsnummer: day + 60)."""
+    year, month, day = rng.randint(1900, 2025), rng.randint(1, 12), rng.randint(1, 28)
+    day += 60 if coordination else 0
+    nine = f"{year % 100:02d}{month:02d}{day:02d}{rng.randint(0, 999):03d}"
+    return f"{year}{month:02d}{day:02d}", nine[6:] + luhn_check_digit(nine)
+
+
+_FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+_ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def pin_spelling(seed: int) -> str:
+    """A personnummer in one of the spellings the scanner knows (and a few it must see through)."""
+    rng = random.Random(seed)
+    date_part, serial = _luhn_pin(rng, coordination=rng.random() < 0.3)
+    if rng.random() < 0.5:
+        date_part = date_part[2:]
+    sep = rng.choice(["-", "+", "", " ", " - ", "  -  ", "\u2013", "\u2212", "\u2011", "\u00a0", "\u2009",
+                      "\t", "\n", " + "])
+    text = f"{date_part}{sep}{serial}"
+    twist = rng.randrange(6)
+    if twist == 1:
+        text = text.translate(_FULLWIDTH)
+    elif twist == 2:
+        text = text.translate(_ARABIC)
+    elif twist == 3:
+        cut = rng.randrange(1, len(text))
+        text = text[:cut] + rng.choice(["\u00ad", "\u200b", "\u2060"]) + text[cut:]
+    return rng.choice(["", "elev ", "ID:", "x-", "ö "]) + text + rng.choice(["", " i 7b", "ä", "-x"])
+
+
+_LETTERS = "abcXYZ09 -+_/.:" + INERT_LETTERS[:8] + "–’“😀\u00a0\u00ad²①"
+hostile_text = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=_LETTERS, max_size=40),
+    st.integers(0, 10**6).map(pin_spelling),
+    st.builds(lambda seed, pre, post: pre + pin_spelling(seed) + post, st.integers(0, 10**6),
+              st.text(alphabet=_LETTERS, max_size=6), st.text(alphabet=_LETTERS, max_size=6)),
+    st.sampled_from(["1700000000", "20261113", "2026-11-13", "2026-11-13T10:00:00Z", "2026-11-13T10:00:00",
+                     "0001-01-01", "9999-12-31T23:59:59+14:00", "1899-12-31T23:30:00-01:00",
+                     "2199-12-31T23:30:00-01:00", "1900-01-01T00:30:00+01:00", " 12 ", "1e3", "NaN", "2026/27",
+                     "2027/28", "1989/90", "2100/01", "9998/99", "GRGRMAT01", "grgrmat01", "GRGRXXX01",
+                     "２９９９", "2999", "212000-1234", "2120001234", "29990011", "2999001", "a\x00b", "a\x7fb",
+                     "\ud800", "tab\there", "3b0e6f0a-9c4d-4f7e-8a21-5d6c7e8f9a01", "F", "A", "NOT_REACHED",
+                     "AF", "THREE_LEVEL", "term_grade", "female", "HT", "VT", ""]),
+)
+hostile_value = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.sampled_from([2**31 - 1, 2**31, -(2**31),
+              -(2**31) - 1, 2**70, 0, 1, 2, 4, 5, 9, 10]), st.floats(allow_nan=True, allow_infinity=True),
+              hostile_text),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(hostile_text, inner, max_size=3)),
+    max_leaves=6,
+)
+
+
+def _docs() -> list[dict[str, Any]]:
+    docs = []
+    for event_type in sorted(REGISTRY.models):
+        doc = json.loads(example_bytes(event_type))
+        docs.append(doc)
+        docs.append(json.loads(decode_event(example_bytes(event_type)).to_bytes()))  # as a producer writes it
+    return docs
+
+
+DOCS = _docs()
+
+
+def _mutate(doc: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
+    doc = json.loads(json.dumps(doc))
+    paths = [path for path in _paths(doc) if path]
+    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
+        path = data.draw(st.sampled_from(paths), label="path")
+        try:
+            parent = doc
+            for step in path[:-1]:
+                parent = parent[step]
+            key = path[-1]
+            parent[key]  # noqa: B018  # still there (an earlier mutation may have dropped or retyped it)
+        except (KeyError, IndexError, TypeError):
+            continue
+        action = data.draw(st.sampled_from(["replace", "replace", "drop", "rename", "extra", "deep", "text"]),
+                           label="action")
+        if action == "replace":
+            parent[key] = data.draw(hostile_value, label="value")
+        elif action == "drop":
+            del parent[key]
+        elif action == "rename" and isinstance(parent, dict):
+            parent[data.draw(hostile_text, label="new key")] = parent.pop(key)
+        elif action == "extra" and isinstance(parent, dict):
+            parent[data.draw(hostile_text, label="extra key")] = data.draw(hostile_value, label="extra value")
+        elif action == "deep":
+            nested: Any = parent[key]
+            for _ in range(data.draw(st.integers(1, 60), label="depth")):
+                nested = [nested] if data.draw(st.booleans(), label="list") else {"k": nested}
+            parent[key] = nested
+        elif action == "text" and isinstance(parent[key], str):  # a personnummer (or other text) inside a string
+            cut = data.draw(st.integers(0, len(parent[key])), label="cut")
+            parent[key] = parent[key][:cut] + data.draw(hostile_text, label="inserted") + parent[key][cut:]
+    return doc
+
+
+def _serialise(doc: Any, data: st.DataObject) -> bytes:
+    style = data.draw(st.sampled_from(["compact", "pretty", "ascii", "raw"]), label="style")
+    if style == "compact":
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    if style == "pretty":
+        return json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8", "surrogatepass")
+    if style == "ascii":  # every non-ASCII character as an escape
+        return json.dumps(doc).encode()
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+EDGE_DATES = [date(1899, 12, 31), date(1900, 1, 1), date(1900, 1, 2), date(2026, 11, 13), date(2199, 12, 31),
+              date(2200, 1, 1), date(2199, 12, 30)]
+EDGE_TIMES = ["1900-01-01T00:30:00+01:00", "1899-12-31T23:30:00-01:00", "1900-01-01T00:00:00Z", "1900-01-02T00:00:00Z",
+              "1900-01-01T12:00:00+13:00", "2199-12-31T23:30:00-01:00", "2200-01-01T00:30:00+01:00",
+              "2199-12-30T00:00:00Z", "2199-12-31T23:59:59Z", "2026-11-16T15:42:07+01:00", "2026-11-16T15:42:07Z",
+              "2026-11-16T15:42:07", "2026-11-16", "1700000000", "2026-11-16T25:00:00Z"]
+
+DIFFERENTIAL = settings(max_examples=int(os.environ.get("STYRKEDJA_DECODE_EXAMPLES", "300")),
+                        derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@DIFFERENTIAL
+@given(st.data())
+def test_same_outcome_for_mutated_events(data: st.DataObject) -> None:
+    doc = _mutate(data.draw(st.sampled_from(DOCS), label="event"), data)
+    assert_same(_serialise(doc, data))
+
+
+@DIFFERENTIAL
+@given(st.data())
+def test_same_outcome_for_valid_events_with_other_values(data: st.DataObject) -> None:
+    """Accepted events too (most mutations are refused): ids, texts and dates that the rules allow,
+    drawn per field, so the fast path's accepting side is compared value for value."""
+    doc = json.loads(json.dumps(data.draw(st.sampled_from(DOCS), label="event")))
+    body = doc["data"]
+    for key in ("group_id", "student_id", "teacher_id", "person_id", "unit_id", "membership_id", "assignment_id"):
+        if isinstance(body.get(key), str):
+            body[key] = data.draw(st.from_regex(r"\A[A-Za-z0-9._:-]{1,64}\Z"), label=key)
+    for key in ("reason", "name", "duty_role"):
+        if isinstance(body.get(key), str):
+            body[key] = data.draw(st.text(alphabet=_LETTERS, min_size=1, max_size=60), label=key)
+    if body.get("unmet_criteria"):
+        body["unmet_criteria"] = data.draw(st.lists(st.text(alphabet=_LETTERS, min_size=1, max_size=80),
+                                                    min_size=1, max_size=3), label="criteria")
+    for key, value in list(body.items()):
+        if key.endswith(("_on", "_date", "_deadline")) and isinstance(value, str):
+            body[key] = data.draw(st.one_of(st.sampled_from(EDGE_DATES), st.dates(date(1890, 1, 1), date(2210, 1, 1))),
+                                  label=key).isoformat()
+        elif key.endswith("_at") and isinstance(value, str):
+            body[key] = data.draw(st.sampled_from(EDGE_TIMES), label=key)
+    if isinstance(body.get("school_year"), str):
+        first = data.draw(st.one_of(st.integers(1985, 2105), st.integers(1895, 9999)), label="school year")
+        body["school_year"] = f"{first}/{(first + data.draw(st.sampled_from([1, 1, 1, 2]))) % 100:02d}"
+    if isinstance(body.get("revision"), int):
+        body["revision"] = data.draw(st.integers(-2, 2**31 + 2), label="revision")
+    zones = st.sampled_from([UTC, timezone(timedelta(hours=-11)), timezone(timedelta(hours=13))])
+    doc["time"] = data.draw(st.datetimes(datetime(1999, 12, 30), datetime(2200, 1, 2), timezones=zones),
+                            label="time").isoformat()
+    doc["id"] = str(uuid.UUID(int=data.draw(st.integers(0, 2**128 - 1), label="id")))
+    assert_same(_serialise(doc, data))
+
+
+def test_same_outcome_for_generated_events_most_of_them_accepted() -> None:
+    """A seeded stream of realistic events (every bulk type's example with other ids, students, values and
+    criteria), compact as producers write them: equal CloudEvents, and the fast path takes them."""
+    rng = random.Random(16)
+    taken = 0
+    fast = Counter[str]()
+    originals = {name: getattr(envelope_module, name) for name in ("_decode_plain_json", "_decode_newest")}
+
+    def counting(name: str) -> Any:
+        def call(*args: Any) -> Any:
+            found = originals[name](*args)
+            fast[name] += found is not None
+            return found
+        return call
+
+    for name in originals:
+        setattr(envelope_module, name, counting(name))
+    try:
+        for n in range(600):
+            event_type = BULK_TYPES[n % len(BULK_TYPES)]
+            doc = json.loads(decode_event(example_bytes(event_type)).to_bytes())
+            body = doc["data"]
+            doc["id"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            for key in ("assessment_id", "forecast_id", "plan_id", "intervention_id"):
+                if key in body:
+                    body[key] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            for key in ("student_id", "group_id", "teacher_id"):
+                if key in body:
+                    body[key] = f"{key[:3]}-{rng.getrandbits(24):06x}"
+            body["organiser_id"] = rng.choice(["2999", "0180", "212000-1234", "5566778899"])
+            if "value" in body and body.get("scale") == "AF":
+                body["value"] = rng.choice("ABCDEF")
+                body["unmet_criteria"] = ["Eleven kan lösa enkla problem – med stöd."] if body["value"] == "F" else []
+            raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+            taken += assert_same(raw)[0] == "accepted"
+    finally:
+        for name, function in originals.items():
+            setattr(envelope_module, name, function)
+    assert taken == 600
+    assert fast["_decode_plain_json"] >= 500  # the en dash of some criteria sends those the ordinary way
+
+
+def test_the_bulk_types_have_a_shadow() -> None:
+    for event_type in BULK_TYPES:
+        assert envelope_module._shadow_event(REGISTRY.models[event_type]) is not None, event_type
+
+
+@settings(max_examples=800, derandomize=True, deadline=None)
+@given(st.lists(st.one_of(hostile_text, st.text(alphabet="0123456789 -+\t\n" + INERT_LETTERS[:4], max_size=30)),
+                min_size=1, max_size=4))
+def test_the_text_pre_filter_misses_no_personal_identity_number(texts: list[str]) -> None:
+    """Wherever the exact scan finds one in some string (value or key), the pre-filter over the text says
+    "look" (for plain text; other text is always looked at)."""
+    doc = {"a": texts, texts[0]: {"b": texts[-1]}}
+    raw = json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    found = any(contains_personal_identity_number(text) for _, text in iter_strings(doc))
+    if found and is_plain_json(raw):
+        assert plain_json_may_contain_personal_identity_number(raw)
+    if found:
+        assert not is_plain_json(raw) or plain_json_may_contain_personal_identity_number(raw)
+
+
+def test_every_pin_spelling_in_plain_text_is_looked_at() -> None:
+    for seed in range(3000):
+        text = pin_spelling(seed)
+        raw = json.dumps({"x": text}, ensure_ascii=False).encode()
+        if contains_personal_identity_number(text):
+            assert not is_plain_json(raw) or plain_json_may_contain_personal_identity_number(raw), text
+
+
+def test_inert_letters_are_left_as_they_are() -> None:
+    """The claim `is_plain_json` rests on, for every letter it lets through."""
+    for letter in INERT_LETTERS:
+        assert unicodedata.normalize("NFKC", letter) == letter
+        assert unicodedata.combining(letter) == 0 and unicodedata.category(letter).startswith("L")
+        assert unicodedata.decimal(letter, None) is None and letter not in _MINUS_SIGNS
+        encoded = letter.encode()
+        assert len(encoded) == 2 and encoded[0] == 0xC3
+        for ascii_char in "0aZ- 9\t":
+            for text in (letter + ascii_char, ascii_char + letter, ascii_char + letter + ascii_char):
+                assert normalise_for_detection(text) == text
+    assert is_plain_json("ÅÄÖåäö é ü ß".encode()) and not is_plain_json("–".encode())
+    assert not is_plain_json(b"a\\nb") and not is_plain_json(b"a\x7fb") and not is_plain_json("×".encode())
+
+
+def test_enum_values_obey_the_text_rules() -> None:
+    """The shadows keep str enums as they are: their values are constants the text rules accept."""
+    from styrkedja_contracts.identifiers import check_text
+
+    for model in REGISTRY.models.values():
+        for info in model.model_fields.values():
+            for kind in (info.annotation, *typing.get_args(info.annotation)):
+                if isinstance(kind, type) and issubclass(kind, Enum):
+                    for member in kind:
+                        assert check_text(str(member.value)) == member.value
+
+
+def _syntax_variants(raw: bytes) -> Iterator[bytes]:
+    """The raw text edited where a JSON parser could read it otherwise than `json.loads` does."""
+    text = raw.decode()
+    doc = json.loads(text)
+    body = doc["data"]
+    first_key = next(iter(body))
+    number_key = next((k for k, v in body.items() if type(v) is int), None)
+    yield text.replace('"type":', '"type":"se.styrkedja.nothing.here.v1","type":', 1).encode()  # twice: last wins
+    yield text.replace('"type":"', '"type":"' + doc["type"] + '","type":"', 1).replace(
+        '"type":"' + doc["type"] + '","type":"' + doc["type"], '"type":"' + doc["type"] + '","type":"x', 1).encode()
+    yield text.replace('"data":{', '"data":{"' + first_key + '":null,', 1).encode()  # a data field twice
+    yield text.replace('"data":{', '"data":7,"data":{', 1).encode()
+    yield text.replace('"id":', '"id":"not-a-uuid","id":', 1).encode()
+    if number_key is not None:
+        value = body[number_key]
+        for spelling in (f"{value}.0", f"{value}e0", f"{value}E0", f"0{value}", f"-{value}", "1e400", "NaN",
+                         "Infinity", "-Infinity", f"{value} ", f" {value}", "-0", "2147483648", "1" + "0" * 40,
+                         f"{value}.", f"+{value}", "true", "null", f'"{value}"'):
+            yield text.replace(f'"{number_key}":{value}', f'"{number_key}":{spelling}', 1).encode()
+    for before, after in ((b"{", b"\xef\xbb\xbf{"), (b"}", b"},"), (b"}", b"} x"), (b"}", b"}\n\t "),
+                          (b'":"', b'" : "'), (b',"', b' ,\n"'), (b'"2', b'"\t2'), (b'"2', b'"\n2'),
+                          (b'"2', b'"\xc3"2'), (b'"2', b'"\xc3\xa52'), (b'"2', b'"\xa52'), (b'"2', b'"\xc3\xa5\xa52'), (b'"2', b'"\x7f2'), (b'"2', b'"\x002'),
+                          (b'"2', b'"\\u00322'), (b'"2', b'"\\/2'), (b",", b",,"), (b"}", b"}}")):
+        if before == b"}":
+            yield raw[::-1].replace(before, after[::-1], 1)[::-1]
+        else:
+            yield raw.replace(before, after, 1)
+    yield b"[" * 300 + raw + b"]" * 300
+    yield raw.replace(b'"data":{', b'"data":' + b'{"k":' * 300 + b'{}' + b"}" * 300 + b',"x":{', 1)
+
+
+@pytest.mark.parametrize("event_type", BULK_TYPES)
+def test_same_outcome_where_a_json_parser_could_differ(event_type: str) -> None:
+    """The raw text goes to pydantic-core's JSON parser on the fast path, to `json.loads` on the ordinary
+    one: duplicate keys, odd numbers, NaN, a BOM, trailing text, raw control characters, broken UTF-8."""
+    raw = decode_event(example_bytes(event_type)).to_bytes()
+    outcomes = Counter(assert_same(variant)[0] for variant in _syntax_variants(raw))
+    assert outcomes["accepted"] >= 3 and outcomes["refused"] >= 10, outcomes

@@ -54,6 +54,18 @@ def test_python_typed_values_encode_as_the_model_does() -> None:
         assert decode_event(expected).data == model(**values)
 
 
+def test_a_record_id_subject_encodes_as_its_text() -> None:
+    """The write path hands the record id over as a UUID (encoded by pydantic-core, no `str` call per
+    event): the same bytes as the validated event with the id's text as its subject."""
+    event = decode_event(example_bytes(ForecastSubmittedV1.event_type))
+    record_id = uuid.uuid4()
+    validated = new_event(event.data, source=SOURCE, subject=str(record_id), event_id=event.id, time=event.time)
+    values = event.data.model_dump(mode="json")
+    row = checked_outbox_row(Checked(ForecastSubmittedV1, values), source=SOURCE, subject=record_id,
+                             event_id=event.id, time=event.time)
+    assert row == event_outbox_row(validated)
+
+
 def test_missing_extra_or_unregistered_is_refused() -> None:
     values = decode_event(example_bytes(ForecastSubmittedV1.event_type)).data.model_dump(mode="json")
     kwargs = {"source": SOURCE, "subject": "s", "event_id": uuid.uuid4(), "time": AT}

@@ -16,12 +16,22 @@ No string anywhere in an event may contain a personnummer/samordningsnummer.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, SerializeAsAny, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    TypeAdapter,
+    ValidationError,
+)
 
 from .errors import (
     InvalidEnvelopeError,
@@ -33,7 +43,14 @@ from .errors import (
     format_validation_errors,
 )
 from .events.base import EventData, iter_strings, temporal_as_text
-from .identifiers import PIN_ERROR, contains_personal_identity_number, has_personal_identity_number
+from .fastpath import ShadowEvent, adopt, json_union, shadow_event
+from .identifiers import (
+    PIN_ERROR,
+    contains_personal_identity_number,
+    has_personal_identity_number,
+    is_plain_json,
+    plain_json_may_contain_personal_identity_number,
+)
 from .registry import REGISTRY, EventRegistry, schema_uri
 
 __all__ = [
@@ -199,6 +216,77 @@ def new_event(
         raise InvalidEnvelopeError(message, fields=fields) from None
 
 
+@functools.cache
+def _shadow_event(model: type[EventData]) -> ShadowEvent | None:
+    """The envelope's attributes (the fields and rules of `Envelope`) with the data model as `data`, as a
+    shadow (`fastpath.shadow_event`): one validation for the whole message, no callback into Python."""
+    return shadow_event(_EnvelopeAttributes, model)
+
+
+def _decode_newest(doc: dict[str, Any], registry: EventRegistry) -> CloudEvent | None:
+    """The message as `decode_event` decodes it, for an event of a newest registered type whose data
+    model has a shadow, when the shadow accepts it; else None (the ordinary steps decide). Only where no
+    string of `doc` holds a personnummer, a control character or a lone surrogate (see the caller)."""
+    event_type = doc.get("type")
+    if type(event_type) is not str:
+        return None
+    model = registry.models.get(event_type)
+    if model is None or registry.latest_type(event_type) != event_type:
+        return None  # unknown, or upcast first: the ordinary steps
+    shadow = _shadow_event(model)
+    event = None if shadow is None else shadow.accepts(doc)
+    return None if event is None else _from_shadow(model, event)
+
+
+def _from_shadow(model: type[EventData], event: Any) -> CloudEvent:
+    return _cloud_event(event.id, event.source, event.type, event.time, event.subject,
+                        event.dataschema or schema_uri(event.type), adopt(model, event.data))
+
+
+@functools.cache
+def _json_shadows() -> tuple[TypeAdapter[Any] | None, dict[str, ShadowEvent]]:
+    """`fastpath.json_union` of the default registry's shadows (its types when first asked; a type
+    registered later is not in it and takes the other ways), and the shadow of each type."""
+    shadows = {event_type: shadow for event_type, model in REGISTRY.models.items()
+               if (shadow := _shadow_event(model)) is not None}
+    return json_union(list(shadows.values())), shadows
+
+
+def _decode_plain_json(raw: bytes) -> CloudEvent | None:
+    """The message as `decode_event` decodes it with the default registry, from its raw text when the
+    text is plain and holds no personnummer (see the caller) and a shadow accepts it; else None."""
+    union, shadows = _json_shadows()
+    if union is None:
+        return None
+    try:
+        event: Any = union.validate_json(raw)
+    except ValidationError:
+        return None
+    event_type = event.type
+    shadow = shadows[event_type]
+    if REGISTRY.models.get(event_type) is not shadow.model or REGISTRY.latest_type(event_type) != event_type:
+        return None  # registered anew since, or a newer version now: the ordinary steps
+    if shadow.checked(event) is None:
+        return None
+    return _from_shadow(shadow.model, event)
+
+
+_CLOUD_EVENT_FIELDS = frozenset(CloudEvent.model_fields)
+
+
+def _cloud_event(event_id: UUID, source: str, event_type: str, time: datetime, subject: str | None,
+                 dataschema: str, data: EventData) -> CloudEvent:
+    """`CloudEvent.model_construct` of every field (nothing validated again), without its per-field work."""
+    event = CloudEvent.__new__(CloudEvent)
+    object.__setattr__(event, "__dict__", {
+        "specversion": "1.0", "id": event_id, "source": source, "type": event_type, "time": time,
+        "subject": subject, "datacontenttype": "application/json", "dataschema": dataschema, "data": data})
+    object.__setattr__(event, "__pydantic_fields_set__", set(_CLOUD_EVENT_FIELDS))
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
+
+
 def decode_event(
     raw: bytes | bytearray | memoryview | str,
     *,
@@ -218,15 +306,32 @@ def decode_event(
     size = len(raw)
     if size > max_bytes:
         raise OversizedEventError(f"message is {size} bytes, the limit is {max_bytes} bytes")
+    if type(raw) is not bytes:
+        raw = bytes(raw)
+    # plain text (no escape, no DEL, ASCII and a few letters) without a personnummer: pydantic-core reads
+    # and validates the raw text at once (see `_decode_plain_json`); anything it refuses goes the ordinary
+    # way below, which decides and words the refusal
+    if registry is REGISTRY and is_plain_json(raw) and not plain_json_may_contain_personal_identity_number(raw):
+        event = _decode_plain_json(raw)
+        if event is not None:
+            return event
     try:
-        doc = json.loads(bytes(raw).decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise UndecodableEventError(f"message is not UTF-8 JSON: {type(exc).__name__}") from None
     if not isinstance(doc, dict):
         raise UndecodableEventError(f"message must be a JSON object, not {type(doc).__name__}")
 
-    if _json_has_personal_identity_number(doc):
+    # plain text (no escape, no DEL, ASCII and a few letters): the pre-filter over the text rules a
+    # personnummer out or sends the message to the exact walk over every string; and no string can
+    # hold a control character or a lone surrogate, so the data model's shadow applies
+    plain = is_plain_json(raw)
+    if (not plain or plain_json_may_contain_personal_identity_number(raw)) and _json_has_personal_identity_number(doc):
         raise _pin_error(find_personal_identity_number(doc) or "(event)")
+    if plain:
+        event = _decode_newest(doc, registry)
+        if event is not None:
+            return event
 
     try:
         envelope = Envelope.model_validate(doc)
@@ -253,14 +358,4 @@ def decode_event(
 
     upcast = event_type != envelope.type
     dataschema = envelope.dataschema if envelope.dataschema and not upcast else schema_uri(event_type)
-    return CloudEvent.model_construct(
-        specversion="1.0",
-        id=envelope.id,
-        source=envelope.source,
-        type=event_type,
-        time=envelope.time,
-        subject=envelope.subject,
-        datacontenttype="application/json",
-        dataschema=dataschema,
-        data=payload,
-    )
+    return _cloud_event(envelope.id, envelope.source, event_type, envelope.time, envelope.subject, dataschema, payload)

@@ -35,6 +35,9 @@ __all__ = [
     "check_text",
     "TEXT_RULES_HELD",
     "contains_personal_identity_number",
+    "INERT_LETTERS",
+    "is_plain_json",
+    "plain_json_may_contain_personal_identity_number",
     "normalise_for_detection",
     "redact_personal_identity_numbers",
     "is_valid_luhn",
@@ -175,6 +178,58 @@ def contains_personal_identity_number(text: str) -> bool:
     if text.isascii():  # the ingest fast path: most strings have no run of six digits at all
         return _SIX_DIGITS.search(text) is not None and bool(_pin_spans(text))
     return bool(_pin_spans(normalise_for_detection(text)))
+
+
+#: Letters outside ASCII that `normalise_for_detection` leaves as they are, even inside a string: the
+#: Latin-1 letters À–ÿ (not × and ÷). Each is its own NFKC form, a starter (combining class 0) that
+#: composes with no ASCII character, a letter (no digit, dash, space or format character); a test holds
+#: these properties for every one of them.
+INERT_LETTERS = "".join(chr(c) for c in range(0xC0, 0x100) if c not in (0xD7, 0xF7))
+# every byte of "plain" JSON text: ASCII but the backslash and DEL, and the UTF-8 bytes of INERT_LETTERS
+# (all two bytes, lead byte 0xC3; no other character's UTF-8 has only these bytes: a lead byte other than
+# 0xC3 is not among them, and 0xC3 with a continuation byte among them is one of INERT_LETTERS)
+_PLAIN_BYTES = bytes(sorted({*range(0x80), *INERT_LETTERS.encode("utf-8")} - {ord("\\"), 0x7F}))
+# a byte's class for the candidate search: an ASCII digit '0', what `_CANDIDATE`'s separator may hold
+# (ASCII whitespace, '+', '-') ' ', anything else 'x'
+_CLASSES = bytes(ord("0") if chr(b).isdigit() and b < 0x80 else ord(" ") if chr(b) in " \t\n\r\f\v+-" else ord("x")
+                 for b in range(256))
+_CLASS_CANDIDATE = re.compile(rb"000000 {0,7}0000")  # holds every `_CANDIDATE` match, in classes
+
+
+def is_plain_json(raw: bytes) -> bool:
+    """Whether the UTF-8 JSON text `raw` has no backslash (so no escape), no DEL and no character but
+    ASCII and `INERT_LETTERS`. In plain text every string of the document is a substring of it,
+    character for character, and no string holds a control character or a lone surrogate
+    (`json.loads` refuses raw control characters in strings; only an escape makes one)."""
+    return not raw.translate(None, _PLAIN_BYTES)
+
+
+def plain_json_may_contain_personal_identity_number(raw: bytes) -> bool:
+    """For `is_plain_json` text: False only when no string of the document (values and keys, at any
+    depth) holds a personnummer by `contains_personal_identity_number`; True means "look at every
+    string" (the exact check). The check on the text is the scanner's own, on fewer characters:
+
+    In plain text `normalise_for_detection` changes no string, so a personnummer in a string is a
+    `_CANDIDATE` match inside the string whose digits pass `_is_pin`. All of its characters are ASCII
+    digits, ASCII whitespace, '+' or '-': it lies inside one maximal run of such characters of the
+    text (a string's quotes bound it), and `_CANDIDATE` run on that run alone finds it (the same
+    characters; its look-behind and look-ahead see the same neighbours, or none where the text has a
+    non-digit). Every run holding a match holds a `_CLASS_CANDIDATE` match (six digits, at most seven
+    separator characters, four digits), so only those runs are looked at. Masking UUIDs first (the
+    scanner's step) only removes candidates, and a run outside any string (a JSON number) can only
+    make the answer True."""
+    classes = raw.translate(_CLASSES)
+    end = -1
+    for found in _CLASS_CANDIDATE.finditer(classes):
+        if found.start() < end:
+            continue  # in the run just looked at
+        start = classes.rfind(b"x", 0, found.start()) + 1
+        end = classes.find(b"x", found.end())
+        end = len(classes) if end < 0 else end
+        run = raw[start:end].decode("ascii")
+        if any(_is_pin(m.group(1), m.group(3)) for m in _CANDIDATE.finditer(run)):
+            return True
+    return False
 
 
 def redact_personal_identity_numbers(text: str) -> tuple[str, int]:

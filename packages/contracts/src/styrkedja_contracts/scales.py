@@ -50,7 +50,8 @@ def scale_values(scale: Scale | str, *, special_school: bool = False) -> tuple[s
     ``special_school=True`` gives the grundsärskola variant: A–E for ``AF``
     (no F); ``THREE_LEVEL`` is unchanged.
     """
-    scale = Scale(scale)
+    if scale.__class__ is not Scale:  # a validated model's field is one already (per event: no enum call)
+        scale = Scale(scale)
     values = _VALUES[scale]
     if special_school and scale is Scale.AF:
         return values[:-1]
@@ -72,7 +73,8 @@ def reaches_pass(scale: Scale | str, value: str) -> bool:
 
     Raises ``ValueError`` if the value is not on the scale.
     """
-    scale = Scale(scale)
+    if scale.__class__ is not Scale:
+        scale = Scale(scale)
     if not is_valid_value(scale, value):
         raise ValueError(f"{value!r} is not a value on scale {scale.value} ({', '.join(_VALUES[scale])})")
     return value not in _BELOW_PASS[scale]

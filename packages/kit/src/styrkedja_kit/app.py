@@ -141,8 +141,12 @@ class OneWorkerConsumes:
 
 class RequestGuard:
     """Before any route reads a body: a body larger than `max_body_bytes` is a 413 (by its
-    Content-Length at once, or while it streams in), and a body that declares a media type other
-    than JSON is a 415. Pure ASGI, so it costs nothing per request beyond a header look-up."""
+    Content-Length at once, or while it streams in); a body that declares a media type other than
+    JSON, or JSON in a charset other than UTF-8, is a 415, and so is a body with a content or
+    transfer coding (`Content-Encoding: gzip`, `Transfer-Encoding: gzip, chunked`: the services read
+    bodies as sent, so a compressed one would be read as garbage — and a zip bomb never gets unpacked). HEAD is answered as GET without the body, on
+    every route that answers GET (RFC 9110 §9.3.2). Pure ASGI, so it costs nothing per request
+    beyond a header look-up."""
 
     _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -162,19 +166,40 @@ class RequestGuard:
                 refusal = (400, "content-length: not a number")
             elif int(declared) > self.max_body_bytes:
                 refusal = (413, f"body: larger than {self.max_body_bytes} bytes")
+        field, rule = "body", "malformed_header"
         if refusal is None and scope["method"] in self._BODY_METHODS and (
                 (declared not in (None, b"0")) or b"transfer-encoding" in headers):
-            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            media_type, *parameters = headers.get(b"content-type", b"").split(b";")
+            media_type = media_type.strip().lower()
+            charset = next((value.strip().strip(b'"').lower() for name, _, value in
+                            (p.partition(b"=") for p in parameters) if name.strip().lower() == b"charset"), None)
+            coding = headers.get(b"content-encoding", b"identity").strip().lower()
+            transfer = {c.strip() for c in headers.get(b"transfer-encoding", b"").lower().split(b",")} - {
+                b"", b"chunked", b"identity"}  # the server unframes chunks; no coding inside them is undone
             if media_type and media_type != b"application/json" and not media_type.endswith(b"+json"):
-                refusal = (415, "content-type: the body must be application/json")
+                refusal, field, rule = (415, "content-type: the body must be application/json"), "content-type", \
+                    "json_body"
+            elif charset not in (None, b"utf-8", b"utf8"):  # JSON between systems is UTF-8 (RFC 8259 §8.1)
+                refusal, field, rule = (415, "content-type: the body must be JSON in UTF-8 (charset=utf-8 or none)"), \
+                    "content-type", "utf8_charset"
+            elif coding not in (b"identity", b""):
+                refusal, field, rule = (415, "content-encoding: send the body uncompressed (identity)"), \
+                    "content-encoding", "identity_encoding"
+            elif transfer:
+                refusal, field, rule = (415, "transfer-encoding: send the body uncompressed (chunked or not)"), \
+                    "transfer-encoding", "identity_encoding"
         if refusal is not None:
             status, detail = refusal
-            rule = {400: "malformed_header", 413: "max_body_bytes", 415: "json_body"}[status]
-            field = "content-type" if status == 415 else "body"
+            rule = {413: "max_body_bytes"}.get(status, rule)
+            extra = {"accept-encoding": "identity"} if field.endswith("-encoding") else None  # RFC 7694
             response = problem_response(status, TITLES[status], detail, [{"field": field, "rule": rule,
                                                                             "message": detail}],
                                         instance=scope.get("path"))
+            response.headers.update(extra or {})
             await response(scope, receive, send)
+            return
+        if scope["method"] == "HEAD":
+            await self.app({**scope, "method": "GET"}, receive, _without_body(send))
             return
         received = 0
         limit = self.max_body_bytes
@@ -189,6 +214,17 @@ class RequestGuard:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def _without_body(send: Send) -> Send:
+    """`send` for a HEAD request answered as GET: the status and headers (Content-Length too), no body."""
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+    return send_head
 
 
 async def broker_reachable(settings: ServiceSettings) -> None:

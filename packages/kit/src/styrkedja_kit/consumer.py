@@ -31,6 +31,7 @@ import heapq
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -395,8 +396,8 @@ class ConsumerLoop:
             newest = max(item.event.time for item in fresh)
             if self.newest_event_time is None or newest > self.newest_event_time:
                 self.newest_event_time = newest
-        for item in fresh:
-            metrics.CONSUMER_APPLIED.labels(self.group_id, item.topic).inc()
+        for topic, applied in Counter(item.topic for item in fresh).items():  # one labels() per topic, not per event
+            metrics.CONSUMER_APPLIED.labels(self.group_id, topic).inc(applied)
         if len(fresh) < len(delivered):
             metrics.CONSUMER_DUPLICATES.labels(self.group_id, "all").inc(len(delivered) - len(fresh))
         metrics.CONSUMER_BATCH_SECONDS.labels(self.group_id).observe(time.monotonic() - started)
@@ -540,6 +541,7 @@ class ConsumerLoop:
             value, in_value = redact_record_bytes(record.value)
             key, in_key = redact_record_bytes(record.key)
             message, in_message = redact_personal_identity_numbers(message[:2000])
+            key, value, cut = within_dead_letter_size(key, value)
             headers = [
                 ("dlq.reason", reason.encode()),
                 ("dlq.message", message.encode()),
@@ -550,9 +552,32 @@ class ConsumerLoop:
                 ("dlq.group", self.group_id.encode()),
                 ("dlq.time", datetime.now(UTC).isoformat().encode()),
             ]
+            if cut:  # the record itself stays on its topic, at the place the headers above name
+                headers.append(("dlq.truncated", str(cut).encode()))
             futures.append(await producer.send(self.dead_letter_topic, value=value, key=key, headers=headers))
         # The offsets past these records are stored only after the dead letters are safely out.
         await asyncio.gather(*futures)
+
+
+#: key and value of a dead letter at most: a record at the broker's size limit (1 MiB by default), with
+#: the dead letter's headers added, would be larger than the producer sends (1 MiB) and the broker takes —
+#: and a dead letter that cannot be sent stops the consumer on that record for good
+DEAD_LETTER_MAX_BYTES = 960_000
+
+
+def within_dead_letter_size(key: bytes | None, value: bytes | None, limit: int = DEAD_LETTER_MAX_BYTES
+                            ) -> tuple[bytes | None, bytes | None, int]:
+    """Key and value cut to `limit` bytes together (the key to a quarter of it at most), and how many
+    bytes were cut (0: none): a dead letter is always sent, the bytes beyond it are on the record's
+    own topic."""
+    size = len(key or b"") + len(value or b"")
+    if size <= limit:
+        return key, value, 0
+    if key is not None and len(key) > limit // 4:
+        key = key[:limit // 4]
+    if value is not None:
+        value = value[:limit - len(key or b"")]
+    return key, value, size - len(key or b"") - len(value or b"")
 
 
 def _conflict(event_id: UUID) -> str:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from styrkedja_contracts.identifiers import PIN_ERROR, PIN_RULE, redact_personal_identity_numbers
 
@@ -56,6 +57,15 @@ class Problem(Exception):
                  type_: str = "about:blank") -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.errors, self.type = status, title, detail, errors or [], type_
+
+
+#: the framework's own refusals (its words as the key), named by the field and the rule like every other
+FRAMEWORK_ERRORS = {
+    (400, "There was an error parsing the body"): ("body", "json_invalid", "the body is not JSON in UTF-8"),
+    (404, "Not Found"): ("path", "no_such_route", "no operation has this path"),
+    (405, "Method Not Allowed"): ("method", "method_not_allowed", "this path does not answer this method; "
+                                                                  "see the Allow header"),
+}
 
 
 def field_error(field: str, rule: str, message: str) -> dict[str, str]:
@@ -128,7 +138,25 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail), str(exc.detail), instance=request.url.path)
+        detail = str(exc.detail)
+        named = FRAMEWORK_ERRORS.get((exc.status_code, detail))
+        if named is None and exc.status_code == 413:
+            named = ("body", "max_body_bytes", detail)
+        errors = [field_error(*named)] if named else None
+        response = problem_response(exc.status_code, detail, detail, errors, instance=request.url.path)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110 §15.5.6: every method the path answers, not the first route's
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        response.headers.update(headers)
+        return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route of the app answers at the request's path (HEAD wherever GET: the
+    `RequestGuard` answers it)."""
+    methods = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE")
+               if any(route.matches({**request.scope, "method": m})[0] is Match.FULL for route in request.app.routes)]
+    return methods[:1] + ["HEAD"] + methods[1:] if "GET" in methods else methods
 
 
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:

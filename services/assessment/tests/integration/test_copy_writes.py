@@ -17,17 +17,6 @@ from styrkedja_kit.writes import WritePath
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 
-def assessment(student: str, **overrides) -> dict:
-    body = {"organiser_id": "2999", "school_unit_code": "12345678", "group_id": "7A", "student_id": student,
-            "teacher_id": "t-1", "gender": "female", "year": 7, "subject_code": "GRGRMAT01", "kind": "assessment",
-            "scale": "AF", "value": "C", "school_year": "2026/27", "term": "HT", "round": 1,
-            "assessed_on": "2026-10-01"}
-    return body | overrides
-
-
-async def scalar(db, sql: str, **params):
-    async with db.connect() as conn:
-        return (await conn.execute(text(sql), params)).scalar_one()
 
 
 def test_the_write_path_stores_revisions_and_outbox_rows_by_copy() -> None:
@@ -35,7 +24,8 @@ def test_the_write_path_stores_revisions_and_outbox_rows_by_copy() -> None:
 
 
 @pytest.mark.parametrize("batch", [False, True])
-async def test_a_unique_violation_inside_copy_answers_409_and_stores_nothing(client, db, batch):
+async def test_a_unique_violation_inside_copy_answers_409_and_stores_nothing(client, db, batch, assessment,
+                                                                            scalar):
     """A revision row that exists without its current row (what a racing request's commit leaves
     for this one): COPY of the same revision fails on the primary key, both tries; the answer is
     409 `concurrent_change`, and nothing of the request is stored."""
@@ -51,12 +41,13 @@ async def test_a_unique_violation_inside_copy_answers_409_and_stores_nothing(cli
         response = await client.post("/v1/assessments", json=item)
     assert response.status_code == 409, response.text
     assert problem_fields(response) == [("assessment_id", "concurrent_change")]
-    assert await scalar(db, "SELECT count(*) FROM assessments") == 0
-    assert await scalar(db, "SELECT count(*) FROM assessment_revisions") == 1
+    assert await scalar("SELECT count(*) FROM assessments") == 0
+    assert await scalar("SELECT count(*) FROM assessment_revisions") == 1
     assert await testing.outbox_events(db, "styrkedja.assessments") == []
 
 
-async def test_racing_batches_on_the_same_records_answer_201_or_409_never_500(client, db):
+async def test_racing_batches_on_the_same_records_answer_201_or_409_never_500(client, db, assessment,
+                                                                               scalar):
     ids = [str(uuid.uuid4()) for _ in range(30)]
     values = ["A", "B", "C", "D", "E"]
     batches = [[assessment(f"s-{n}", assessment_id=ids[n], value=value) for n in range(len(ids))]
@@ -68,9 +59,9 @@ async def test_racing_batches_on_the_same_records_answer_201_or_409_never_500(cl
     assert 201 in statuses
     stored = sum(s == 201 for s in statuses)
     # every record: one revision per stored batch, numbered 1..n, and one event per revision, in order
-    assert await scalar(db, "SELECT count(*) FROM assessment_revisions") == stored * len(ids)
-    assert await scalar(db, "SELECT count(DISTINCT revision) FROM assessment_revisions") == stored
-    assert await scalar(db, "SELECT max(revision) FROM assessments") == stored
+    assert await scalar("SELECT count(*) FROM assessment_revisions") == stored * len(ids)
+    assert await scalar("SELECT count(DISTINCT revision) FROM assessment_revisions") == stored
+    assert await scalar("SELECT max(revision) FROM assessments") == stored
     events = await testing.outbox_events(db, "styrkedja.assessments")
     assert len(events) == stored * len(ids)
     for record in ids[:3]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import text
 
 from styrkedja_assessment import service as service_module
 from styrkedja_devstack import testing
@@ -17,17 +16,6 @@ from styrkedja_kit.writes import WritePath
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 
-def assessment(student: str, **overrides) -> dict:
-    body = {"organiser_id": "2999", "school_unit_code": "12345678", "group_id": "7A", "student_id": student,
-            "teacher_id": "t-1", "gender": "female", "year": 7, "subject_code": "GRGRMAT01", "kind": "assessment",
-            "scale": "AF", "value": "C", "school_year": "2026/27", "term": "HT", "round": 1,
-            "assessed_on": "2026-10-01"}
-    return body | overrides
-
-
-async def scalar(db, sql: str):
-    async with db.connect() as conn:
-        return (await conn.execute(text(sql))).scalar_one()
 
 
 @pytest.fixture
@@ -49,7 +37,7 @@ def looked_up(monkeypatch) -> dict[str, list]:
     return seen
 
 
-async def test_new_assessments_are_stored_without_looking_anything_up(client, db, looked_up):
+async def test_new_assessments_are_stored_without_looking_anything_up(client, looked_up, assessment, scalar):
     items = [assessment(f"s-{n}") for n in range(5)]
     response = await client.post("/v1/assessments/batch", json={"items": items})
     assert response.status_code == 201, response.text
@@ -59,20 +47,21 @@ async def test_new_assessments_are_stored_without_looking_anything_up(client, db
     response = await client.post("/v1/assessments/batch", json={"items": [revised, assessment("s-new")]})
     assert response.status_code == 201, response.text
     assert looked_up["ids"][-1] == [uuid.UUID(revised["assessment_id"])] and looked_up["keys"] == []
-    assert await scalar(db, "SELECT count(*) FROM assessments") == 6
+    assert await scalar("SELECT count(*) FROM assessments") == 6
 
 
-async def test_a_taken_natural_key_is_found_on_the_retry_and_named(client, db, looked_up):
+async def test_a_taken_natural_key_is_found_on_the_retry_and_named(client, db, looked_up, assessment,
+                                                                  scalar):
     await client.post("/v1/assessments", json=assessment("s-1"))
     response = await client.post("/v1/assessments/batch", json={"items": [assessment("s-2"), assessment("s-1")]})
     assert response.status_code == 409, response.text
     assert problem_fields(response) == [("items.1", "one_result_per_key")]
     assert len(looked_up["keys"]) == 1  # the first try left it to the unique index; the retry checked
-    assert await scalar(db, "SELECT count(*) FROM assessments") == 1
+    assert await scalar("SELECT count(*) FROM assessments") == 1
     assert len(await testing.outbox_events(db, "styrkedja.assessments")) == 1
 
 
-async def test_another_refusal_still_names_a_taken_key(client, db, looked_up):
+async def test_another_refusal_still_names_a_taken_key(client, db, looked_up, assessment):
     stored = (await client.post("/v1/assessments", json=assessment("s-1", revision=4))).json()
     await client.post("/v1/assessments", json=assessment("s-2"))
     items = [assessment("s-1", assessment_id=stored["assessment_id"], revision=2, value="A"), assessment("s-2")]
@@ -83,7 +72,7 @@ async def test_another_refusal_still_names_a_taken_key(client, db, looked_up):
     assert looked_up["keys"]  # checked before answering, on the first try (nothing was written)
 
 
-async def test_a_made_id_that_is_stored_already_is_found_on_the_retry(client, db, monkeypatch):
+async def test_a_made_id_that_is_stored_already_is_found_on_the_retry(client, db, monkeypatch, assessment):
     """Two random ids alike cannot be told from a stored row by the first try: its insert fails on
     the primary key and the retry looks the id up like any other (here: the same assessment again)."""
     first = await client.post("/v1/assessments", json=assessment("s-1"))

@@ -11,18 +11,22 @@ from typing import Any
 import xlsxwriter
 from starlette.responses import Response
 
+from styrkedja_kit.spreadsheet import csv_cell
+
 
 def _name(stem: str, ext: str) -> str:
     return f"{stem}-{date.today().isoformat()}.{ext}"
 
 
 def csv_response(stem: str, header: list[str], rows: list[list[Any]]) -> Response:
-    """Swedish Excel's dialect: `;`, decimal comma, UTF-8 with BOM; withheld stays `..`."""
+    """Swedish Excel's dialect: `;`, decimal comma, UTF-8 with BOM; withheld stays `..`; text that a
+    spreadsheet would run as a formula (an alert's comment `=HYPERLINK(...)`) gets a leading `'`."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else str(v).replace(".", ",") if isinstance(v, float) else v for v in row])
+        writer.writerow(["" if v is None else str(v).replace(".", ",") if isinstance(v, float) else csv_cell(v)
+                         for v in row])
     return Response(("\ufeff" + out.getvalue()).encode(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_name(stem, "csv")}"'})
 
@@ -33,12 +37,15 @@ def xlsx_response(stem: str, header: list[str], rows: list[list[Any]], *, share_
     sheet = book.add_worksheet("Tabell")
     bold = book.add_format({"bold": True})
     percent = book.add_format({"num_format": "0.0%"})
-    sheet.write_row(0, 0, header, bold)
+    for c, name in enumerate(header):
+        sheet.write_string(0, c, name, bold)
     sheet.freeze_panes(1, 0)
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row):
             if isinstance(value, float) and share_columns:
                 sheet.write_number(r, c, value, percent)
+            elif isinstance(value, str):
+                sheet.write_string(r, c, value)  # never a formula, whatever the text starts with
             elif value is not None:
                 sheet.write(r, c, value)
     sheet.set_column(0, len(header) - 1, 16)

@@ -128,9 +128,9 @@ class ForecastService:
             # checked once: `ForecastIn` holds every field rule of the event (the same types), `_check`
             # the value's scale; the id, revision, time and window are computed here. Else validated again.
             data = Checked(ForecastSubmittedV1, values) if self.checked_once else ForecastSubmittedV1(**values)
-            return Built(data, columns={**{k: content[k] for k in COLUMNS}, "submitted_at": now,
-                                        "window_deadline": window.deadline, "late": window.late},
-                         revision_columns={"late": window.late})
+            columns = {k: content[k] for k in COLUMNS}
+            columns.update(submitted_at=now, window_deadline=window.deadline, late=window.late)
+            return Built(data, columns=columns, revision_columns={"late": window.late})
 
         return await self.writes.publish(changes, built, batch=batch, violations=violations)
 

@@ -240,19 +240,37 @@ class HttpSource:
 
 
 class FolderSource:
-    def __init__(self, path: Path) -> None:
+    """An SS 12000 dump in a folder: `<entity>.json`, or `<entity>/*.json` one page per file. Each file
+    is read as the API's pages are: UTF-8 with or without a byte order mark (as Windows tools save
+    it), at most `max_page_bytes` (a file is parsed whole, so its size bounds the memory), nested no
+    deeper than Python's parser reaches; a file that breaks one of these stops the import naming the
+    file and the rule, never its content."""
+
+    def __init__(self, path: Path, *, max_page_bytes: int = 256 * 1024 * 1024) -> None:
         if not path.is_dir():
             raise SourceError(f"{path}: not a folder")
-        self.path = path
+        self.path, self.max_page_bytes = path, max_page_bytes
 
     def _pages(self, entity: str) -> Iterator[tuple[str, Any]]:
         single = self.path / f"{entity}.json"
         files = [single] if single.exists() else sorted((self.path / entity).glob("*.json"))
         for file in files:
+            what = f"{entity}, page {file.name}"
             try:
-                yield file.name, json.loads(file.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                raise SourceError(f"{entity}, page {file.name}: not readable JSON") from None
+                if file.stat().st_size > self.max_page_bytes:
+                    raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
+                raw = file.read_bytes()
+            except OSError:
+                raise SourceError(f"{what}: not readable") from None
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise SourceError(f"{what}: not UTF-8 (save the file as UTF-8)") from None
+            try:
+                body = json.loads(text)
+            except (ValueError, RecursionError):
+                raise SourceError(f"{what}: not readable JSON") from None
+            yield file.name, body
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
         out: list[BaseModel] = []

@@ -25,6 +25,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pydantic_core import PydanticCustomError
+
+from styrkedja_contracts.identifiers import check_text
+
 
 class Role(enum.StrEnum):
     PLATFORM = "platform"  # a school platform's client (client credentials)
@@ -107,13 +111,34 @@ def _strings(claims: Mapping[str, Any], name: str, pattern: re.Pattern[str] | No
     return frozenset(value)
 
 
+#: the longest `sub` / `azp` kept (the audit trail's columns hold 255 characters)
+MAX_SUBJECT_CHARS = 255
+
+
+def _who(name: str, value: str) -> str:
+    """`sub` or `azp` as the services keep it (audit trail, `changed_by`, `acknowledged_by`): the text
+    rules of every input — no personal identity number in any spelling (an identity provider behind
+    BankID may put one there), no control characters or lone surrogates (PostgreSQL cannot store
+    them) — and a length a column holds. The value is never repeated in the error."""
+    if len(value) > MAX_SUBJECT_CHARS:
+        raise InvalidClaims(f"{name}: longer than {MAX_SUBJECT_CHARS} characters")
+    try:
+        check_text(value)
+    except PydanticCustomError as error:
+        raise InvalidClaims(f"{name}: {error.message()} ({error.type})") from None
+    return value
+
+
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise InvalidClaims("sub: missing")
+    _who("sub", subject)
     known = {r.value for r in Role}
     roles = frozenset(Role(r) for r in _strings(claims, "roles") if r in known)
     client = claims.get("azp") or claims.get("client_id")
+    if isinstance(client, str):
+        _who("azp" if claims.get("azp") else "client_id", client)
     return Principal(
         subject=subject,
         roles=roles,

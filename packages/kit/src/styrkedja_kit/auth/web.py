@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from styrkedja_contracts.identifiers import redact_personal_identity_numbers
+
 from ..problems import MEANINGS, PROBLEM_JSON, problem_response
 from .policy import GRANTS, Reach, Write, require_role
 from .principal import InvalidClaims, Principal, Role, principal_from_claims
@@ -36,7 +38,9 @@ def unauthorized(error: InvalidToken | None, path: str) -> JSONResponse:
     challenge = f'Bearer realm="{REALM}"'
     detail = "a bearer token is required"
     if error is not None:
-        description = "".join(ch for ch in error.description if ch.isprintable() and ch not in '"\\')[:200]
+        # a header is not a problem body: the redaction `problem_response` applies is applied here too
+        said = redact_personal_identity_numbers(error.description)[0]
+        description = "".join(ch for ch in said if ch.isprintable() and ch.isascii() and ch not in '"\\')[:200]
         challenge += f', error="{error.error}", error_description="{description}"'
         detail = error.description
     response = problem_response(401, "Unauthorized", detail, instance=path)
@@ -71,13 +75,15 @@ class TokenMiddleware:
         if scope["type"] not in ("http", "websocket") or (scope["type"] == "http" and scope["path"] in self.open_paths):
             await self.app(scope, receive, send)  # lifespan, and the probes
             return
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        sent = [v for k, v in scope["headers"] if k == b"authorization"]
         error: InvalidToken | None = None
-        if header is None:
+        if not sent:
             await self._refuse(None, scope, receive, send)
             return
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        scheme, _, token = sent[0].decode("latin-1").partition(" ")
+        if len(sent) > 1:  # which one counts is what a proxy in front and this service might disagree on
+            error = InvalidToken("send one Authorization header, not several", "invalid_request")
+        elif scheme.lower() != "bearer" or not token.strip():
             error = InvalidToken("the Authorization header must be `Bearer <token>`", "invalid_request")
         else:
             try:

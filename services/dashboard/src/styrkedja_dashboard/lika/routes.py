@@ -68,7 +68,7 @@ async def compare(request: Request, session: Current, api: LikaApi, forsta: Anno
              "firstName": f"{day(first.get('assessed_on'))} ({ROLE_NAMES.get(first['respondent_role'], '')})",
              "secondName": f"{day(second.get('assessed_on'))} ({ROLE_NAMES.get(second['respondent_role'], '')})"}
     return render(request, "lika_compare.html", session, comparison=comparison, first=first, second=second,
-                  chart_json=json.dumps(chart, ensure_ascii=False), names=_names(), steps=steps,
+                  chart_json=json.dumps(chart, ensure_ascii=False).replace("<", "\\u003c"), names=_names(), steps=steps,
                   page="lika")
 
 

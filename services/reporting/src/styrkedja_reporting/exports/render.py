@@ -29,12 +29,13 @@ from typing import Any
 
 import xlsxwriter
 
+from styrkedja_kit.spreadsheet import FORMULA_STARTS
+
 from .table import Approximately, Column, ColumnType, Row, Table, Withheld
 
 WITHHELD_TEXT = ".."
 BOM = "\ufeff".encode()
 CHUNK = 64 * 1024
-FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,316 @@
+"""A faster, never more lenient, validation of a whole event for `decode_event` (issue 16).
+
+`decode_event` knows two things about a message before it validates it: no string of it holds a
+personnummer (it scanned every string, or its pre-filter proved there is none), and — for "plain" text
+(`identifiers.is_plain_json`: no backslash, no DEL) — no string holds a control character or a lone
+surrogate (`json.loads` refuses raw control characters in strings, and only an escape makes one). Under
+those two facts the text rules (`identifiers.check_text`: the `*` field validator of `ContractModel`,
+`SafeText`, the identifier types' `_reject_pin`) can never fire, and they return the value unchanged.
+What costs is calling them: pydantic-core calling back into Python, about a microsecond per field and
+rule, most of a data model's validation time.
+
+`shadow_event(envelope, model)` is one pydantic model of the envelope's fields with a shadow of the data
+model as `data`, validated in pydantic-core alone, plus a few plain Python checks run around it:
+
+* the text-rule validators (`check_text`, `_reject_pin`, `enforce_value_rules`) are left out;
+* `_ascii_only` is left out only where the field's pattern becomes ASCII-only (`\\d` → `[0-9]`), which
+  accepts exactly the strings the pattern and the ASCII rule accepted together;
+* the integer rule of `enforce_value_rules` (fits a PostgreSQL integer) becomes bounds (the tightest
+  of them and the field's own: pydantic keeps the last `ge`/`le` given);
+* the year rule of dates and times (`within_years`) becomes bounds: the same years for `date`, for aware
+  datetimes an instant from 1900-01-02 to 2199-12-30 UTC (narrower: an offset moves less than a day);
+* a field whose validators end in `subjects._known` or `identifiers._check_school_year` becomes a
+  `Literal` of the values the field's own full annotation accepts, out of the subject list and the
+  school years 1990/91–2099/00 (narrower for school years: other years take the ordinary way);
+* `temporal_as_text` (a date or time must be text, not a number) becomes a pydantic-core chain: text
+  that begins with four ASCII digits and a '-' (`_IsoText`; narrower: such text is never a number to it),
+  then the date or time validated from that text;
+* the envelope's `type` is the data model's type alone (narrower than its pattern);
+* the data model's `model_validator(mode="after")` functions run on the validated shadow (`checked`),
+  the same functions, called directly.
+
+So whatever the shadow accepts, the full validation accepts too, with the same values (`decode_event`
+builds the data model's instance from the shadow's values without validating again: `adopt`); whatever
+the shadow refuses goes the ordinary way, which decides and words the error. `json_union` validates the
+raw text of plain messages against every shadow at once, without `json.loads`. A model the builder does
+not understand (nested models, field validators of its own) gets no shadow. `test_decode_equivalence`
+holds the claim over every example, hostile variants of each and generated events, against the decode
+as it was written first.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from uuid import UUID
+
+import annotated_types
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import core_schema
+
+from . import identifiers, subjects
+from .events.base import MAX_INT4, EventData, enforce_value_rules, temporal_as_text, within_years
+from .identifiers import check_text
+
+__all__ = ["ShadowEvent", "shadow_event", "json_union", "adopt"]
+
+#: the patterns of the identifier types, and what each means together with the ASCII rule
+_ASCII_PATTERNS = {
+    r"^(\d{4}|\d{6}-\d{4}|\d{10})$": r"^([0-9]{4}|[0-9]{6}-[0-9]{4}|[0-9]{10})$",
+    r"^\d{8}$": r"^[0-9]{8}$",
+    r"^\d{4}/\d{2}$": r"^[0-9]{4}/[0-9]{2}$",
+    r"^[A-Za-z0-9._:-]{1,64}$": r"^[A-Za-z0-9._:-]{1,64}$",
+    r"^[A-Z0-9]{3,16}$": r"^[A-Z0-9]{3,16}$",
+}
+_TEXT_RULES = frozenset({check_text, identifiers._reject_pin, enforce_value_rules})
+_INT4 = (annotated_types.Ge(-MAX_INT4 - 1), annotated_types.Le(MAX_INT4))
+_DATE_YEARS = (annotated_types.Ge(date(1900, 1, 1)), annotated_types.Le(date(2199, 12, 31)))
+_AWARE_YEARS = (annotated_types.Ge(datetime(1900, 1, 2, tzinfo=UTC)),
+                annotated_types.Le(datetime(2199, 12, 30, tzinfo=UTC)))
+
+
+def _enumerable() -> dict[Any, Callable[[], list[str]]]:
+    return {subjects._known: lambda: sorted(subjects.subject_list().subjects),
+            identifiers._check_school_year: lambda: [f"{y}/{(y + 1) % 100:02d}" for y in range(1990, 2100)]}
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _func(meta: Any) -> Any:
+    return meta.func if isinstance(meta, (AfterValidator, BeforeValidator)) else None
+
+
+def _literal_of(base: Any, metadata: list[Any] | tuple[Any, ...], candidates: list[str]) -> Any:
+    """`Literal` of the candidates that `Annotated[base, *metadata]` (the field as it is) accepts as they are."""
+    full: TypeAdapter[Any] = TypeAdapter(Annotated[(base, *metadata)])
+    accepted = []
+    for value in candidates:
+        try:
+            if full.validate_python(value) == value:
+                accepted.append(value)
+        except ValidationError:
+            pass
+    if not accepted:
+        raise _Unsupported("nothing to enumerate")
+    return Literal[tuple(accepted)]
+
+
+class _IsoText:
+    """In an `Annotated`, last: the input must be text beginning with four ASCII digits and a '-' (every ISO
+    date and time), then the type (with the metadata before this one) validates the text. Where
+    `temporal_as_text` stood: such text is never a number to it (`_NUMBER_TEXT` would have to read the '-'
+    after the digits as a '.', an exponent, a space or the end), and it passes it on unchanged."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.chain_schema([core_schema.str_schema(pattern=r"^[0-9]{4}-"), handler(source)])
+
+
+def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[bool] | None) -> list[Any]:
+    """`metadata` of a field (or of an `Annotated`) of type `base`, as the module says."""
+    pattern_ascii = False
+    out: list[Any] = []
+    for meta in metadata:
+        func = _func(meta)
+        if func in _TEXT_RULES:
+            continue
+        if func is temporal_as_text:
+            if temporal is None:  # not a field of the model itself: `accepts` cannot call it
+                raise _Unsupported("temporal_as_text inside a type")
+            temporal.append(True)
+            continue
+        if isinstance(meta, StringConstraints) and meta.pattern is not None:
+            if not isinstance(meta.pattern, str) or meta.pattern not in _ASCII_PATTERNS:
+                raise _Unsupported(f"pattern {meta.pattern!r}")
+            pattern_ascii = True
+            meta = StringConstraints(**{**{k: getattr(meta, k) for k in meta.__dataclass_fields__},
+                                        "pattern": _ASCII_PATTERNS[meta.pattern]})
+        elif func is within_years:
+            plain = _optional_of(base)
+            if plain is date:
+                out.extend(_DATE_YEARS)
+            elif plain is AwareDatetime:
+                out.extend(_AWARE_YEARS)
+            else:
+                out.append(meta)
+            continue
+        elif func is identifiers._ascii_only and pattern_ascii:
+            continue
+        elif func is not None and func not in (identifiers._ascii_only, within_years):
+            raise _Unsupported(f"validator {func!r}")
+        elif isinstance(meta, FieldInfo):  # `Field(...)` inside an `Annotated`: only its constraints validate
+            out.extend(_metadata(None, meta.metadata, None))
+            continue
+        out.append(meta)
+    if base is int:
+        out.extend(_INT4)
+    if base is not None:  # pydantic keeps the last `ge` (`le`) given: one of each, the tightest
+        lower = [meta.ge for meta in out if isinstance(meta, annotated_types.Ge)]
+        upper = [meta.le for meta in out if isinstance(meta, annotated_types.Le)]
+        out = [meta for meta in out if not isinstance(meta, (annotated_types.Ge, annotated_types.Le))]
+        if lower:
+            out.append(annotated_types.Ge(max(lower)))  # type: ignore[type-var]
+        if upper:
+            out.append(annotated_types.Le(min(upper)))  # type: ignore[type-var]
+    return out
+
+
+def _optional_of(annotation: Any) -> Any:
+    """`X` of `X | None` (or `annotation` itself)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _shadow_type(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[bool] | None = None) -> Any:
+    """The shadow of `Annotated[base, *metadata]` (of `base` alone where there is no metadata)."""
+    enumerable = _enumerable()
+    for meta in metadata:
+        if _func(meta) in enumerable:
+            return _literal_of(base, metadata, enumerable[_func(meta)]())
+    text: list[bool] = []
+    shadow_metadata = _metadata(base, metadata, text if temporal is not None else None)
+    if text:  # a date or time: the text rule in pydantic-core (`_IsoText`), inside `| None`
+        plain = _optional_of(base)
+        if plain not in (date, AwareDatetime):
+            raise _Unsupported(f"temporal {base!r}")
+        inner: Any = Annotated[(plain, *shadow_metadata, _IsoText())]
+        return inner if plain is base else Union[inner, None]  # noqa: UP007
+    shadow_base = base if base is int else _annotation(base)
+    return Annotated[(shadow_base, *shadow_metadata)] if shadow_metadata else shadow_base
+
+
+def _annotation(annotation: Any) -> Any:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        base, *metadata = get_args(annotation)
+        return _shadow_type(base, metadata)
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_annotation(arg) for arg in get_args(annotation))]  # noqa: UP007
+    if origin is tuple:
+        args = get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple[_annotation(args[0]), ...]  # type: ignore[misc]
+        raise _Unsupported(f"tuple {annotation!r}")
+    if origin is Literal:
+        return annotation
+    if annotation is int:
+        return Annotated[int, *_INT4]
+    if annotation in (type(None), str, bool, UUID, date, AwareDatetime):  # dates: the year rule is metadata
+        return annotation
+    if isinstance(annotation, type) and issubclass(annotation, Enum) and issubclass(annotation, str):
+        return annotation  # its values are constants that obey the text rules (a test holds them)
+    raise _Unsupported(f"type {annotation!r}")
+
+
+def _fields(model: type[BaseModel]) -> dict[str, Any]:
+    """The shadow's fields."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if info.alias or info.validation_alias or info.discriminator or info.default_factory is not None:
+            raise _Unsupported(name)
+        annotation = _shadow_type(info.annotation, info.metadata, [])
+        fields[name] = (annotation, ...) if info.is_required() else (annotation, Field(default=info.default))
+    return fields
+
+
+def _config(model: type[BaseModel]) -> ConfigDict:
+    config = ConfigDict()
+    config.update({k: v for k, v in model.model_config.items() if k != "title"})  # type: ignore[typeddict-item]
+    return config
+
+
+@dataclass(frozen=True)
+class ShadowEvent:
+    """The shadow of one event type (see the module)."""
+
+    model: type[EventData]
+    validator: type[BaseModel]
+    after: tuple[Callable[[Any], Any], ...]
+
+    def accepts(self, doc: dict[str, Any]) -> Any:
+        """The validated shadow of the message `doc`, or None where the ordinary validation must decide."""
+        try:
+            event = self.validator.model_validate(doc)
+        except ValidationError:
+            return None
+        return self.checked(event)
+
+    def checked(self, event: Any) -> Any:
+        """`event` (a validated shadow) if the data model's own `model_validator`s pass it, else None."""
+        try:
+            for check in self.after:
+                if check(event.data) is not event.data:
+                    return None
+        except Exception:  # a refusal, or a check that broke: the ordinary way decides (and words it)
+            return None
+        return event
+
+
+def shadow_event(envelope: type[BaseModel], model: type[EventData]) -> ShadowEvent | None:
+    """The shadow of an event whose envelope attributes are `envelope` (no `data`) and whose data model is
+    `model`, or None where the builder cannot vouch for one. Its `type` is the model's type alone (a
+    narrower rule than the envelope's pattern), so that shadows can be told apart by it (`json_union`)."""
+    for cls in (envelope, model):
+        decorators = cls.__pydantic_decorators__
+        if set(decorators.field_validators) - {"_value_rules"} or decorators.field_serializers or \
+                decorators.validators or decorators.root_validators or decorators.model_serializers:
+            return None
+    if envelope.__pydantic_decorators__.model_validators or "type" not in envelope.model_fields or \
+            any(d.info.mode != "after" for d in model.__pydantic_decorators__.model_validators.values()):
+        return None
+    try:
+        envelope_fields = _fields(envelope)
+        data_fields = _fields(model)
+    except _Unsupported:
+        return None
+    envelope_fields["type"] = (Literal[model.event_type], ...)
+    data = create_model(f"Shadow{model.__name__}", __config__=_config(model), __module__=__name__,
+                        **data_fields)
+    validator = create_model(f"Shadow{model.__name__}Event", __config__=_config(envelope), __module__=__name__,
+                             **envelope_fields, data=(data, ...))
+    after = tuple(d.func for d in model.__pydantic_decorators__.model_validators.values())
+    return ShadowEvent(model, validator, after)
+
+
+def json_union(shadows: list[ShadowEvent]) -> TypeAdapter[Any] | None:
+    """One validator of raw JSON for several shadows, told apart by `type` (pydantic-core parses the text
+    itself: no `json.loads`). Its JSON parser refuses what `json.loads` refuses and reads the rest the
+    same way (the last of two equal keys wins, numbers as Python reads them; `test_decode_equivalence`
+    holds it on hostile syntax); `decode_event` uses it on plain text only (no escapes)."""
+    if not shadows:
+        return None
+    members = tuple(shadow.validator for shadow in shadows)
+    union: Any = members[0] if len(members) == 1 else Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
+    return TypeAdapter(union)
+
+
+def adopt(model: type[EventData], shadow: BaseModel) -> EventData:
+    """An instance of `model` holding the shadow's values, as `model.model_validate` would have made it
+    (the same field values and set fields): `model_construct` without its per-field work."""
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", dict(shadow.__dict__))
+    object.__setattr__(instance, "__pydantic_fields_set__", shadow.model_fields_set)
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
