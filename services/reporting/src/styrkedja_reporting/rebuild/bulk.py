@@ -33,6 +33,7 @@ and handed back for the dead-letter topic, as the live consumer does."""
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import time
 import uuid
@@ -267,7 +268,9 @@ class Rebuilder:
         await self.session.execute(text("SET LOCAL work_mem = '256MB'"))
         await self.session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # the indexes built at the end
         await self.stages.run("empty", 0, _empty(self.session, self.group_id))
-        self.deferred = await _drop_indexes(self.session, DEFERRED_INDEXES)
+        # STYRKEDJA_REBUILD_KEEP_INDEXES=1 (a bench setting): the indexes kept and maintained row by row, to compare
+        if not os.environ.get("STYRKEDJA_REBUILD_KEEP_INDEXES"):
+            self.deferred = await _drop_indexes(self.session, DEFERRED_INDEXES)
         # unlogged, not temporary: `_halving`'s DISCARD TEMP must not take them; made and dropped in this transaction
         for statement in (
             f"CREATE UNLOGGED TABLE {self.ids} (seq bigint NOT NULL, event_id uuid NOT NULL, topic text NOT NULL, "
