@@ -136,13 +136,13 @@ class _Stages:
 
 async def rebuild(session: AsyncSession, items: Iterable[Delivered], *, group_id: str,
                   next_offsets: dict[tuple[str, int], int], handles: Callable[[str], bool],
-                  progress: Progress = _quiet, chunk: int = 20_000) -> RebuildReport:
+                  progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = False) -> RebuildReport:
     """Replace reporting's derived state by what `items` (the whole log, decoded, in log order) make.
     `session` is in a transaction the caller commits. `next_offsets`: (topic, partition) → the
     offset after the last record read (stored for `group_id`, as the live consumer stores them).
     The streaming form (`Rebuilder`: `begin`, `feed` chunk by chunk as the log is read, `finish`) keeps
     the memory bounded; this one feeds `items` in chunks of `chunk`."""
-    rebuilder = Rebuilder(session, group_id=group_id, handles=handles, progress=progress, chunk=chunk)
+    rebuilder = Rebuilder(session, group_id=group_id, handles=handles, progress=progress, chunk=chunk, overlap=overlap)
     await rebuilder.begin()
     part: list[Delivered] = []
     for item in items:
@@ -241,7 +241,7 @@ class Rebuilder:
     LIKA, calendar); `finish` claims, resolves the revisions, and derives everything set-wise."""
 
     def __init__(self, session: AsyncSession, *, group_id: str, handles: Callable[[str], bool],
-                 progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = True) -> None:
+                 progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = False) -> None:
         self.session, self.group_id, self.handles, self.chunk = session, group_id, handles, chunk
         self.report = RebuildReport()
         self.stages = _Stages(self.report, progress)

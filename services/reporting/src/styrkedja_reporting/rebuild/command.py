@@ -45,7 +45,7 @@ def _stderr(line: str) -> None:
 
 
 async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 20_000,
-              dead_letter: bool = True, decoders: int | None = None, overlap: bool = True) -> dict[str, Any]:
+              dead_letter: bool = True, decoders: int | None = None, overlap: bool = False) -> dict[str, Any]:
     """Read, rebuild, commit; returns what was done and how long each stage took (seconds). `decoders`:
     processes decoding the log beside this one (default 0: decode here — on two shared cores the decoder
     processes made the read of 602k events slower, 81 s against 60 s: bench/results/rebuild2.json)."""
@@ -64,7 +64,7 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
 
 
 async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter: bool, decoders: int,
-               pool: Executor | None, overlap: bool = True) -> dict[str, Any]:
+               pool: Executor | None, overlap: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     group = settings.consumer_group
 
@@ -164,14 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decoders", type=int, default=None,
                         help="processes decoding the log beside this one (default 0: decoded here; see rebuild2.json)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
-    parser.add_argument("--no-overlap", action="store_true",
-                        help="COPY each chunk before decoding the next (default: in a task while the next is read)")
+    parser.add_argument("--overlap", action="store_true",
+                        help="COPY each chunk in a task while the next is read and decoded (default: before; it did "
+                             "not pay on two shared cores: bench/results/rebuild3.json)")
     parser.add_argument("--no-dead-letter", action="store_true",
                         help="do not send undecodable or refused events to the dead-letter topic again")
     parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
     args = parser.parse_args(argv)
     work = run(ReportingSettings(), chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
-               overlap=not args.no_overlap)
+               overlap=args.overlap)
     if args.profile:
         from pyinstrument import Profiler  # a bench tool: only imported when asked for
 
