@@ -1,34 +1,50 @@
 """Profile reporting's apply path in-process (pyinstrument): the figures bench's events (an
-organiser of `--students` × 16 subjects × 4 rounds, year-9 forecasts and term grades) applied in
-batches of 1,000 through the handler registry (all six levels, figures, support, live alerts) into a
-fresh embedded PostgreSQL. Prints events/s and writes bench/results/profile-apply-<label>.txt.
+organiser of `--students` × 16 subjects × 4 rounds, year-9 forecasts and term grades, a roster of
+every student) applied in batches of `--batch` through the consumer's transaction
+(`ConsumerLoop._apply`: claim the event ids, every handler of the registry — all six levels,
+figures, support, compliance, live alerts — and the offsets) into a fresh embedded PostgreSQL.
+The events are decoded up front: decoding is not part of applying.
 
-    .venv/bin/python bench/profile_apply.py [--students 300] [--label after]
+Prints and writes to bench/results/profile-apply-<label>.txt: events/s, Python CPU seconds of this
+process and of the PostgreSQL server (events per CPU-second of each), ms per batch (p50, mean),
+statements per batch, the recomputation check (every materialised cell against the facts), and
+the profile. `--sql` sums the wall time per statement (top 15, and the most frequent).
+`--no-profile` leaves pyinstrument out (its sampling costs the Python side ~10-20 %).
+
+    .venv/bin/python bench/profile_apply.py [--students 300] [--batch 1000] [--label after] [--sql]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
-
-from pyinstrument import Profiler
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from figures_read import load, organisation, results  # noqa: E402
+from apply import postgres_cpu_seconds, recomputation  # noqa: E402
+from figures_read import TOPICS, load, organisation, results  # noqa: E402, F401
 
 from styrkedja_devstack.postgres import EmbeddedPostgres, ensure_database  # noqa: E402
+from styrkedja_kit.consumer import ConsumerLoop, Delivered  # noqa: E402
+from styrkedja_kit.db import Database  # noqa: E402
+from styrkedja_kit.settings import ServiceSettings  # noqa: E402
+
+_TIMED: list[bool] = []  # non-empty while the batches are timed (statements outside are left out)
 
 
 def time_statements() -> dict[str, list[float]]:
-    """Wall time per SQL statement (its first 110 characters), summed over the run."""
+    """Wall time per SQL statement (its first 110 characters), summed over the timed batches."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -41,11 +57,109 @@ def time_statements() -> dict[str, list[float]]:
     @event.listens_for(Engine, "after_cursor_execute")
     def after(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
         seconds = time.perf_counter() - conn.info["started"].pop()
+        if not _TIMED:
+            return
         entry = spent.setdefault(" ".join(statement.split())[:110], [0.0, 0])
         entry[0] += seconds
         entry[1] += 1
 
     return spent
+
+
+async def apply_all(url: str, data_dir: Path, directory: list, events: list, batch: int,
+                    live_alerts: bool) -> dict:
+    """The directory (untimed), then the events batch by batch in the consumer's transaction."""
+    from aiokafka import TopicPartition
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from styrkedja_reporting.main import handler_registry
+    from styrkedja_reporting.persistence import metadata
+
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    registry = handler_registry(live_alerts=live_alerts)
+    loop = ConsumerLoop(ServiceSettings(database_url=url, kafka_bootstrap_servers="127.0.0.1:9",
+                                        client_id="profile-apply"),
+                        db, group_id=f"profile-{uuid.uuid4().hex[:6]}", topics=sorted(set(TOPICS.values())),
+                        handler=registry, applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+
+    def delivered(items: list, start: int) -> list[Delivered]:
+        return [Delivered(e, TOPICS[e.type.split(".")[2]], 0, start + n) for n, e in enumerate(items)]
+
+    for start in range(0, len(directory), 1000):
+        await loop._apply(delivered(directory[start:start + 1000], 10_000_000 + start), {})
+    statements = [0]
+
+    def count(*_: object) -> None:
+        statements[0] += 1
+
+    # the round trips SQLAlchemy does not see: asyncpg's own (a COPY, a staged table's creation/emptying)
+    import asyncpg
+
+    raw = [0]
+    patched = {}
+    for name in ("execute", "fetch", "copy_records_to_table"):
+        original = getattr(asyncpg.Connection, name)
+        patched[name] = original
+
+        async def counted(self, *a, __original=original, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+            raw[0] += 1
+            return await __original(self, *a, **kw)
+
+        setattr(asyncpg.Connection, name, counted)
+    per_batch: list[tuple[float, int, int]] = []
+    event.listen(Engine, "before_cursor_execute", count)
+    _TIMED.append(True)
+    pg_cpu, cpu = postgres_cpu_seconds(data_dir), time.process_time()
+    started = time.perf_counter()
+    try:
+        for start in range(0, len(events), batch):
+            chunk = delivered(events[start:start + batch], start)
+            offsets = {TopicPartition(t, 0): chunk[-1].offset + 1 for t in {i.topic for i in chunk}}
+            at, statements[0], raw[0] = time.perf_counter(), 0, 0
+            await loop._apply(chunk, offsets)
+            per_batch.append(((time.perf_counter() - at) * 1000, statements[0], raw[0]))
+    finally:
+        _TIMED.clear()
+        for name, original in patched.items():
+            setattr(asyncpg.Connection, name, original)
+        event.remove(Engine, "before_cursor_execute", count)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    pg_cpu = postgres_cpu_seconds(data_dir) - pg_cpu
+    ms = [m for m, _, _ in per_batch]
+    out = {"events": len(events), "batch": batch, "batches": len(per_batch), "seconds": round(seconds, 2),
+           "events_per_s": round(len(events) / seconds),
+           "cpu_seconds_python": round(cpu, 2), "cpu_seconds_postgres": round(pg_cpu, 2),
+           "events_per_python_cpu_second": round(len(events) / cpu),
+           "events_per_postgres_cpu_second": round(len(events) / pg_cpu) if pg_cpu > 0 else None,
+           "python_cpu_ms_per_batch": round(cpu * 1000 / len(per_batch), 1),
+           "postgres_cpu_ms_per_batch": round(pg_cpu * 1000 / len(per_batch), 1),
+           "ms_per_batch_p50": round(statistics.median(ms), 1), "ms_per_batch_mean": round(statistics.mean(ms), 1),
+           "statements_per_batch_mean": round(sum(n for _, n, _ in per_batch) / len(per_batch), 1),
+           "statements_per_batch_max": max(n for _, n, _ in per_batch),
+           # statements + asyncpg's own calls (COPY, staged tables): every round trip to the server
+           "round_trips_per_batch_mean": round(sum(n + r for _, n, r in per_batch) / len(per_batch), 1)}
+    out["recomputation_mismatches"] = await recomputation(db, "styrkedja_reporting")
+    await db.dispose()
+    return out
+
+
+async def auto_explain(dsn: str, ms: int) -> None:
+    """Every later session of the database logs the plan (with ANALYZE) of statements slower than `ms`."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        for setting, value in (("session_preload_libraries", "auto_explain"),
+                               ("auto_explain.log_min_duration", f"{ms}ms"), ("auto_explain.log_analyze", "on"),
+                               ("auto_explain.log_nested_statements", "on")):
+            await conn.execute(f"ALTER DATABASE profile_apply SET {setting} = '{value}'")
+    finally:
+        await conn.close()
 
 
 def main() -> int:
@@ -55,6 +169,10 @@ def main() -> int:
     parser.add_argument("--label", default="after")
     parser.add_argument("--no-alerts", action="store_true", help="as a rebuild: alerts not judged per batch")
     parser.add_argument("--sql", action="store_true", help="also sum the time per SQL statement (top 15)")
+    parser.add_argument("--no-profile", action="store_true", help="no pyinstrument (CPU figures without its cost)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--explain-ms", type=int, default=0, metavar="MS",
+                        help="auto_explain (ANALYZE) every statement slower than MS into profile-apply-<label>-plans.txt")
     args = parser.parse_args()
     sql_time = time_statements() if args.sql else None
     state = Path(tempfile.mkdtemp(prefix="styrkedja-profile-apply-"))
@@ -63,24 +181,42 @@ def main() -> int:
     try:
         ensure_database(pg.server_url(), "profile_apply")
         url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/profile_apply"
+        if args.explain_ms:
+            asyncio.run(auto_explain(pg.server_url() + "/profile_apply", args.explain_ms))
         directory, groups = organisation(args.students)
         events = results(random.Random(7), groups)
-        profiler = Profiler(async_mode="enabled")
-        with profiler:
-            applied = asyncio.run(load(url, directory, events, args.batch, live_alerts=not args.no_alerts))
-        print(applied)
-        out = ROOT / "bench" / "results" / f"profile-apply-{args.label}.txt"
+        profiler = None
+        if not args.no_profile:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(async_mode="enabled")
+        with profiler if profiler is not None else contextlib.nullcontext():
+            applied = asyncio.run(apply_all(url, state / "pgdata", directory, events, args.batch,
+                                            live_alerts=not args.no_alerts))
+        print(json.dumps(applied))
         top = ""
         if sql_time is not None:
             ranked = sorted(sql_time.items(), key=lambda kv: -kv[1][0])[:15]
             top = "".join(f"{seconds:8.2f} s {n:6d}x  {sql}\n" for sql, (seconds, n) in ranked)
+            top += "\nthe most frequent statements:\n" + "".join(
+                f"{seconds:8.2f} s {n:6d}x  {sql}\n" for sql, (seconds, n) in
+                sorted(sql_time.items(), key=lambda kv: -kv[1][1])[:25])
             print(top)
-        out.write_text(f"{applied}\n" + top + profiler.output_text(unicode=True, show_all=False))
-        print(f"profile: {out}")
+        if args.json is not None:
+            args.json.write_text(json.dumps(applied, indent=2) + "\n")
+        if args.explain_ms:
+            plans = ROOT / "bench" / "results" / f"profile-apply-{args.label}-plans.txt"
+            plans.write_text(pg.log_file.read_text(errors="replace"))
+            print(f"plans: {plans}")
+        if profiler is not None:
+            out = ROOT / "bench" / "results" / f"profile-apply-{args.label}.txt"
+            out.write_text(f"{json.dumps(applied)}\n" + top
+                           + profiler.output_text(unicode=True, show_all=False))
+            print(f"profile: {out}")
+        return 0 if not any(applied["recomputation_mismatches"].values()) else 1
     finally:
         pg.stop()
         shutil.rmtree(state, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,7 +28,9 @@ from styrkedja_contracts.examples import example_bytes
 from styrkedja_devstack.testing import RecordingProducer
 from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
+from styrkedja_kit.kafka import ensure_topics, registry_topics
 from styrkedja_kit.migrations import upgrade
+from styrkedja_kit.settings import ServiceSettings
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
 from styrkedja_reporting.settings import ReportingSettings
@@ -86,6 +89,8 @@ def hostile(topic: str, base: dict[str, Any], other_topic_type: str) -> dict[str
         "id a number": (encoded({**changed(), "id": 12345}), "invalid_envelope"),
         "time out of range": (encoded(changed(time="10000-01-01T00:00:00Z")), "invalid_envelope"),
         "time without a zone": (encoded(changed(time="2026-11-16T15:42:08")), "invalid_envelope"),
+        # failed on the old code: applied, and reporting's clock (the newest event time) stood in 2199 for good
+        "time far ahead of its record": (encoded(changed(time="2199-01-01T00:00:00+00:00")), "time_in_future"),
         # failed on the old code: applied, or the handler failed on them (a batch halved to find them)
         "time on the first day": (encoded(changed(time="0001-01-01T00:00:00+00:00")), "invalid_envelope"),
         "time on the last day": (encoded(changed(time="9999-12-31T23:59:59+00:00")), "invalid_envelope"),
@@ -218,6 +223,8 @@ async def test_hostile_events_on_every_topic_reporting_reads_are_dead_lettered_w
         good_events.append(after)
         records.append((topic.name, encoded(after)))
         kinds.append(None)
+    # run alone on Apache Kafka (no auto-creation there) nothing has made the topics yet
+    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), registry_topics(["reporting"]))
     placed = await produce(bootstrap, records)
     expected = {where: kind for where, kind in zip(placed, kinds, strict=True) if kind is not None and kind[2] != "edge"}
     edges = {where: kind for where, kind in zip(placed, kinds, strict=True) if kind is not None and kind[2] == "edge"}
@@ -319,5 +326,45 @@ async def test_another_event_under_an_applied_id_is_dead_lettered_in_a_later_bat
             names = (await session.execute(select(metadata.tables["directory_units"].c.name).where(
                 metadata.tables["directory_units"].c.unit_id == first["data"]["unit_id"]))).scalars().all()
         assert names == [first["data"]["name"]]
+    finally:
+        await database.dispose()
+
+
+def _record_at(topic: str, offset: int, value: bytes, timestamp_ms: int) -> ConsumerRecord:
+    return ConsumerRecord(topic, 0, offset, timestamp_ms, 0, b"2999", value, None, 4, len(value), ())
+
+
+@pytest.mark.postgres_only
+async def test_an_event_dated_after_its_record_is_dead_lettered_and_moves_no_clock(infrastructure):
+    """Reporting's clock for freshness and alerts is the newest applied event time. An event whose
+    `time` lies hours after its record's timestamp (a producer's clock, or a hostile one) would have
+    set it in 2199 for good. Failed on the old code: applied, freshness said 2199."""
+    database_url = infrastructure.create_database(f"t_hostile_future_{uuid.uuid4().hex[:8]}")
+    upgrade("styrkedja_reporting", database_url)
+    settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers="unused:9092",
+                                 outbox_enabled=False, consumer_enabled=False)
+    database = Database(database_url, pool_size=2)
+    registry = handler_registry()
+    topic = "styrkedja.organisation"
+    sent_ms = 1_795_000_000_000  # 2026-11-18T...Z
+    sent = datetime.fromtimestamp(sent_ms / 1000, UTC)
+    skewed = {**good("se.styrkedja.organisation.unit_upserted.v1"),
+              "time": (sent + timedelta(minutes=50)).isoformat()}  # a clock skew: applied
+    ahead = {**good("se.styrkedja.organisation.unit_upserted.v1"), "time": "2199-01-01T00:00:00+00:00"}
+    unstamped = {**good("se.styrkedja.organisation.unit_upserted.v1"),
+                 "time": (sent + timedelta(days=3)).isoformat()}  # no timestamp to judge by: applied
+    producer = RecordingProducer()
+    try:
+        loop = ConsumerLoop(settings, database, group_id="hostile-future", topics=[topic], handler=registry,
+                            applied_table=metadata.tables["consumer_applied_events"],
+                            offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+        await loop.process({TopicPartition(topic, 0): [
+            _record_at(topic, 0, encoded(skewed), sent_ms), _record_at(topic, 1, encoded(ahead), sent_ms),
+            _record_at(topic, 2, encoded(unstamped), -1)]}, producer)
+        assert loop.applied_count == 2
+        assert [(h["dlq.offset"], h["dlq.reason"]) for _, _, h in producer.sent] == [(b"1", b"time_in_future")]
+        async with database.sessions() as session:
+            newest = (await session.execute(select(metadata.tables["freshness"].c.newest_event_time))).scalars().all()
+        assert newest and max(newest) == sent + timedelta(days=3)
     finally:
         await database.dispose()

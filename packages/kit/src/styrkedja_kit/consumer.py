@@ -14,8 +14,10 @@ recording them as applied: a handler added later, plus a replay, still picks the
 
 Events that cannot be decoded, are invalid, of an unknown version or too big go to the
 group's dead-letter topic with the reason; the loop carries on. So do an event on another entity's
-topic (`wrong_topic`: it would be applied out of order with its entity's events) and an event
-whose id an event with other content already holds (`conflicting_duplicate`: the first one
+topic (`wrong_topic`: it would be applied out of order with its entity's events), an event whose
+`time` lies more than `MAX_AHEAD_OF_RECORD` after its record's timestamp (`time_in_future`: the
+newest event time is reporting's clock for freshness and alerts, one such event would move it for
+good) and an event whose id an event with other content already holds (`conflicting_duplicate`: the first one
 counts; a re-delivery of the same bytes is an ordinary duplicate, applied once). For the latter
 each applied id keeps a digest of its record's bytes. Before a record is written there,
 anything in its value or key that looks like a personnummer (the contracts' detector, any
@@ -164,6 +166,40 @@ def misplaced(event_type: str, topic: str) -> str | None:
     if expected is None or expected == topic or topic not in _REGISTERED_TOPICS:
         return None
     return f"{event_type} travels on {expected}, not on {topic}"
+
+
+#: how far an event's `time` may lie after its record's timestamp: the two come from the producer's
+#: clocks (the event's when it was made, the record's when it was sent, normally later), so only a
+#: clock skew separates them the other way
+MAX_AHEAD_OF_RECORD_MS = 3_600_000
+#: record timestamps before 2000 (no event may be older, see the envelope's `time`) are not judged:
+#: a broker or client that sets none gives -1 or 0
+_EARLIEST_TIMESTAMP_MS = 946_684_800_000
+
+
+def ahead_of_record(event: CloudEvent, timestamp_ms: int | None) -> str | None:
+    """Why an event whose `time` lies too far after its record's timestamp must not be applied, or None.
+    Judged by the record, not by the consumer's clock, so that a replay or a rebuild decides the same."""
+    if timestamp_ms is None or timestamp_ms < _EARLIEST_TIMESTAMP_MS:
+        return None
+    if event.time.timestamp() * 1000 <= timestamp_ms + MAX_AHEAD_OF_RECORD_MS:
+        return None
+    sent = datetime.fromtimestamp(timestamp_ms / 1000, UTC).isoformat(timespec="seconds")
+    return (f"time: {event.time.isoformat()} is more than {MAX_AHEAD_OF_RECORD_MS // 60_000} minutes after "
+            f"the record was sent ({sent})")
+
+
+def unfit(event: CloudEvent, topic: str, timestamp_ms: int | None) -> tuple[str, str] | None:
+    """The dead-letter reason and message for a decoded event that must not be applied, or None:
+    `wrong_topic` (`misplaced`), `time_in_future` (`ahead_of_record`). The live consumer and the
+    rebuild judge by this one function."""
+    wrong = misplaced(event.type, topic)
+    if wrong is not None:
+        return "wrong_topic", wrong
+    ahead = ahead_of_record(event, timestamp_ms)
+    if ahead is not None:
+        return "time_in_future", ahead
+    return None
 
 
 Handler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
@@ -372,9 +408,9 @@ class ConsumerLoop:
                 except ContractError as error:
                     dead.append((record, error.reason, str(error)))
                     continue
-                wrong = misplaced(event.type, tp.topic)
-                if wrong is not None:
-                    dead.append((record, "wrong_topic", wrong))
+                verdict = unfit(event, tp.topic, record.timestamp)
+                if verdict is not None:
+                    dead.append((record, *verdict))
                     continue
                 item = Delivered(event, tp.topic, tp.partition, record.offset, record_digest(record.value or b""))
                 delivered.append(item)

@@ -15,7 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime, String, Table, func, text
+<<<<<<< HEAD
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+=======
+>>>>>>> main
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
@@ -75,13 +78,25 @@ class HandlerRegistry:
     async def __call__(self, session: AsyncSession, batch: Sequence[Delivered]) -> None:
         session.info[_MEMO] = {}  # this batch's only: never a previous transaction's
         try:
+            present = {item.event.type for item in batch}
+            whole = tuple(batch)  # shared by the handlers that take it whole: immutable
             for types, handler in self._handlers:
-                items = [item for item in batch if item.event.type in types]
-                if items:
-                    await handler(session, items)
+                if present.isdisjoint(types):
+                    continue
+                # a handler of every type in the batch takes it whole (no pass per handler over the batch)
+                items: Sequence[Delivered] = (whole if present <= types
+                                              else [item for item in batch if item.event.type in types])
+                await handler(session, items)
             await _note_freshness(session, batch)
         finally:
             session.info.pop(_MEMO, None)
+
+
+# one fixed statement (arrays, no per-batch compilation of a many-row VALUES)
+_NOTE_FRESHNESS = text(
+    "INSERT INTO freshness (topic, newest_event_time) SELECT * FROM unnest(CAST(:topics AS text[]), "
+    "CAST(:times AS timestamptz[])) ON CONFLICT (topic) DO UPDATE SET newest_event_time = "
+    "greatest(freshness.newest_event_time, EXCLUDED.newest_event_time), applied_at = now()")
 
 
 async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
@@ -93,6 +108,7 @@ async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> 
             newest[item.topic] = time
     if not newest:
         return
+<<<<<<< HEAD
     await session.execute(_freshness_upsert(
         pg_insert(freshness).values([{"topic": t, "newest_event_time": at} for t, at in sorted(newest.items())])))
 
@@ -110,3 +126,7 @@ async def note_freshness_from(session: AsyncSession, newest_per_topic: str, para
     select = text(newest_per_topic).columns(freshness.c.topic, freshness.c.newest_event_time)
     stmt = pg_insert(freshness).from_select(["topic", "newest_event_time"], select)
     await session.execute(_freshness_upsert(stmt), params or {})
+=======
+    topics = sorted(newest)
+    await session.execute(_NOTE_FRESHNESS, {"topics": topics, "times": [newest[t] for t in topics]})
+>>>>>>> main

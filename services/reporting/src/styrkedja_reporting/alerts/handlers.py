@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid5
 
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +47,8 @@ from ..metadata import metadata
 from ..registry import batch_memo
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import (
+    ASSESSMENTS,
+    FORECASTS,
     _arrays,
     any_of,
     assessment_aggregates,
@@ -109,22 +111,20 @@ class ForecastTouched(NamedTuple):
 
 
 async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    # the batch's stored facts, read (and locked) once for this and the results handler after it
     forecast_ids = sorted_unique(item.event.data.forecast_id for item in batch  # type: ignore[attr-defined]
                                  if item.event.type in FORECAST_TYPES)
     if forecast_ids:
-        fc = forecast_facts.c
-        found = (await session.execute(select(
-            fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
-            any_of(fc.forecast_id, forecast_ids), ~fc.withdrawn))).all()
-        session.info.setdefault(_BEFORE_FORECASTS, set()).update(ForecastTouched(*row) for row in found)
+        found = (await FORECASTS.preload(session, forecast_ids)).values()
+        session.info.setdefault(_BEFORE_FORECASTS, set()).update(
+            ForecastTouched(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.term)
+            for f in found if not f.withdrawn)
     ids = sorted_unique(item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
                         if item.event.type in ASSESSMENT_TYPES)
     if not ids:
         return
-    f = assessment_facts.c
-    rows = (await session.execute(select(
-        f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round).where(
-        any_of(f.assessment_id, ids), ~f.retracted))).all()
+    rows = [(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round)
+            for f in (await ASSESSMENTS.preload(session, ids)).values() if not f.retracted]
     session.info.setdefault(_BEFORE, set()).update(Touched(*row) for row in rows)
     # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read
     session.info[ASSESSMENT_ROWS_BEFORE] = (ids, rows)
@@ -197,6 +197,7 @@ async def _pass_counts(session: AsyncSession, keys: set[Any]) -> dict[tuple[Any,
     """`pass_tallies` as plain (assessed, reaching) pairs under plain tuple keys."""
     if not keys:
         return {}
+    # sorted: the keys' index lookups in the index's order (locality)
     rows = (await session.execute(_PASS_TALLIES, _arrays(TallyKey._fields, sorted(keys)))).all()
     return {tuple(row[:6]): (int(row[6]), int(row[7])) for row in rows}
 
@@ -270,7 +271,13 @@ _alert_id = functools.lru_cache(maxsize=1 << 17)(alert_id)
 # batches before) is the same object, not built and checked anew
 _alert_cell = functools.lru_cache(maxsize=1 << 16)(AlertCell)
 
-Cell = tuple[str, str, str, str, RoundPeriod]  # (level, aggregate unit id, organiser, subject, period)
+RoundLabel = tuple[str, int]  # (school year as stored, round): a round period as plain values
+Cell = tuple[str, str, str, str, RoundLabel]  # (level, aggregate unit id, organiser, subject, round)
+PeriodCell = tuple[str, str, str, str, RoundPeriod]  # the same with the round as a period
+#: A judged pass-drop cell as plain values: (level, aggregate unit id, organiser, subject, school year,
+#: round), its observation. Its `AlertCell` and alert id are made only where a decision needs them:
+#: a dipping cell, or one with an active alert (most cells of a batch are neither).
+Judged = tuple[tuple[str, str, str, str, str, int], Observation]
 
 
 async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> None:
@@ -279,11 +286,12 @@ async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> 
     judged = await _judged_below_forecast(session, batch)
     touched: set[Touched] = session.info.pop(_BEFORE, set())
     touched.update(_touched_of(item.event.data) for item in batch if item.event.type in ASSESSMENT_TYPES)
+    drops: list[Judged] = []
     if touched:
-        judged += await _judged_pass_drop(session, _cells_of(touched, await placement_of(
+        drops = await _pass_drop_verdicts(session, _label_cells_of(touched, await placement_of(
             session, {t.school_unit_code for t in touched})))
-    if judged:
-        await decide(session, judged, now)
+    if judged or drops:
+        await decide(session, judged, now, drops)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -293,18 +301,46 @@ def _round_and_next(school_year: str, round_: int) -> tuple[RoundPeriod, RoundPe
     return period, next_round(period)
 
 
-def _cells_of(touched: set[Touched], placement: dict[str, str | None]) -> set[Cell]:
+@functools.lru_cache(maxsize=4096)
+def _labels_and_next(school_year: str, round_: int) -> tuple[RoundLabel, RoundLabel]:
+    """`_round_and_next` as plain labels (hashed per cell without a dataclass's hash)."""
+    return tuple(_label(p) for p in _round_and_next(school_year, round_))  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=4096)
+def _label(period: RoundPeriod) -> RoundLabel:
+    return str(period.school_year), period.round
+
+
+@functools.lru_cache(maxsize=4096)
+def _previous_round(label: RoundLabel) -> RoundLabel:
+    return _label(_round_period(label).previous())
+
+
+@functools.lru_cache(maxsize=4096)
+def _round_period(label: RoundLabel) -> RoundPeriod:
+    return RoundPeriod(SchoolYear.parse(label[0]), label[1])
+
+
+def _cells_of(touched: set[Touched], placement: dict[str, str | None]) -> set[PeriodCell]:
+    return {(*c[:4], _round_period(c[4])) for c in _label_cells_of(touched, placement)}
+
+
+def _label_cells_of(touched: set[Touched], placement: dict[str, str | None]) -> set[Cell]:
+    """The cells a batch's touched results judge: their group, school unit, area and organiser, each in
+    the touched round and the round after it."""
     cells: set[Cell] = set()
+    add = cells.add
     for t in touched:
-        periods = _round_and_next(t.school_year, t.round)
-        units = [("group", f"{t.school_unit_code}{GROUP_SEPARATOR}{t.group_id}"),
-                 ("school_unit", t.school_unit_code), ("organiser", t.organiser_id)]
-        area = placement.get(t.school_unit_code)
+        periods = _labels_and_next(t.school_year, t.round)
+        code, organiser, subject = t.school_unit_code, t.organiser_id, t.subject_code
+        units = [("group", f"{code}{GROUP_SEPARATOR}{t.group_id}"), ("school_unit", code), ("organiser", organiser)]
+        area = placement.get(code)
         if area:
             units.append(("area", area))
         for level, unit in units:
             for p in periods:
-                cells.add((level, unit, t.organiser_id, t.subject_code, p))
+                add((level, unit, organiser, subject, p))
     return cells
 
 
@@ -320,7 +356,7 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
         al.status != Status.resolved.value, al.rule == AlertRule.pass_share_drop.value, al.round.is_not(None))
     if organiser_id is not None:
         query, active = query.where(a.organiser_id == organiser_id), active.where(al.organiser_id == organiser_id)
-    cells: set[Cell] = set()
+    cells: set[PeriodCell] = set()
     for level, unit, organiser, subject, school_year, round_ in (await session.execute(query)).all():
         period = RoundPeriod(SchoolYear.parse(school_year), round_)
         cells.update((level, unit, organiser, subject, p) for p in (period, next_round(period)))
@@ -344,46 +380,104 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
     return events + await judge_below_forecast_cells(session, wanted, now)
 
 
-async def judge_cells(session: AsyncSession, cells: set[Cell], now: datetime) -> int:
+async def judge_cells(session: AsyncSession, cells: set[PeriodCell], now: datetime) -> int:
     """`pass_share_drop` on each cell against the previous round; raise / resolve as `evaluate` says."""
-    return await decide(session, await _judged_pass_drop(session, cells), now)
+    return await decide(session, [], now, await _pass_drop_verdicts(session, _labelled(cells)))
 
 
-async def _judged_pass_drop(session: AsyncSession, cells: set[Cell]) -> list[tuple[AlertCell, Observation]]:
-    # the few distinct periods labelled once (a cell key is a plain tuple: equal to its `TallyKey`)
-    previous = {p: p.previous() for p in {c[4] for c in cells}}
-    label = {p: (str(p.school_year), p.round) for p in {*previous, *previous.values()}}
-    keyed = [(c, (*c[:4], *label[c[4]]), (*c[:4], *label[previous[c[4]]])) for c in cells]
-    wanted = {k for _, now_key, then_key in keyed for k in (now_key, then_key)}
-    tallies = await _pass_counts(session, wanted)
+def _labelled(cells: set[PeriodCell]) -> set[Cell]:
+    return {(*c[:4], _label(c[4])) for c in cells}
+
+
+async def _judged_pass_drop(session: AsyncSession, cells: set[PeriodCell]) -> list[tuple[AlertCell, Observation]]:
+    """`_pass_drop_verdicts` of cells with their periods, each with its `AlertCell`."""
+    return [(_pass_cell(key), observation) for key, observation in
+            sorted(await _pass_drop_verdicts(session, _labelled(cells)), key=lambda judged: judged[0])]
+
+
+async def _pass_drop_verdicts(session: AsyncSession, cells: set[Cell]) -> list[Judged]:
+    """Each cell's `pass_share_drop` observation, in no particular order (plain values: no `AlertCell`, no
+    alert id; `decide` makes them where it needs them, and decides them in the order of their keys)."""
+    previous = {p: _previous_round(p) for p in {c[4] for c in cells}}
+    keyed = [((*c[:4], *c[4]), (*c[:4], *previous[c[4]])) for c in cells]
+    tallies = await _pass_counts(session, {k for pair in keyed for k in pair})
     stored = await load_thresholds(session, {c[2] for c in cells})
     default = Thresholds()  # frozen: one for every organiser without its own
-    judged = []
+    judged: list[Judged] = []
     # the batch's verdicts by (tally, tally compared with, organiser): most cells repeat a few, and
     # the shared cache's key hashes the thresholds (fractions) on every look-up
     verdicts: dict[tuple[tuple[int, int], tuple[int, int], str], Observation] = {}
-    for (level, unit, organiser, subject, p), now_key, then_key in sorted(keyed, key=lambda k: k[1]):
-        cell = _alert_cell(organiser, (level, alert_unit_id(level, unit)), subject, None, p)
-        pair = (tallies.get(now_key, _NO_RESULTS), tallies.get(then_key, _NO_RESULTS), organiser)
+    get = tallies.get
+    for now_key, then_key in keyed:
+        organiser = now_key[2]
+        pair = (get(now_key, _NO_RESULTS), get(then_key, _NO_RESULTS), organiser)
         observation = verdicts.get(pair)
         if observation is None:
             observation = verdicts[pair] = _judge_pass_drop(pair[0], pair[1], stored.get(organiser, default))
-        judged.append((cell, observation))
+        judged.append((now_key, observation))
     return judged
 
 
-async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observation]], now: datetime) -> int:
-    """raise / resolve / nothing per judged cell against the stored alert; returns events written."""
-    ids = [_alert_id(cell, obs.rule) for cell, obs in judged]
+def _pass_cell(key: tuple[str, str, str, str, str, int]) -> AlertCell:
+    level, unit, organiser, subject, school_year, round_ = key
+    return _alert_cell(organiser, (level, alert_unit_id(level, unit)), subject, None,
+                       _round_period((school_year, round_)))
+
+
+async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observation]], now: datetime,
+                 drops: Sequence[Judged] = ()) -> int:
+    """raise / resolve / nothing per judged cell against the stored alert; returns events written.
+    `drops`: pass-drop cells as plain keys (`_judged_pass_drop`), decided after `judged`: only a
+    dipping one, or one with an active alert, can change anything (`rules.evaluate`), so only those
+    are made `AlertCell`s with an id; the active alerts are found by their cell's columns."""
+    eager = list(judged)
+    for key, observation in drops:
+        if observation.verdict is Verdict.dipping:
+            eager.append((_pass_cell(key), observation))
+    ids = [_alert_id(cell, obs.rule) for cell, obs in eager]
+    al = alerts.c
+    wanted = any_of(al.alert_id, ids)
+    quiet = [(key, obs) for key, obs in drops if obs.verdict is not Verdict.dipping]
+    if quiet:  # the active pass-drop alerts of these cells, by their columns (the organiser index first)
+        wanted = or_(wanted, and_(
+            al.organiser_id.in_(sorted({k[2] for k, _ in quiet})), al.status != Status.resolved.value,
+            al.rule == AlertRule.pass_share_drop.value, al.year.is_(None),
+            rows_in((al.organiser_id, al.level, al.unit_id, al.subject_code, al.school_year, al.round),
+                    {(k[2], k[0], alert_unit_id(k[0], k[1]), k[3], k[4], k[5]) for k, _ in quiet})))
     # FOR UPDATE: an acknowledgement over the API and this batch never interleave on one alert
     stored = {r.alert_id: r for r in (await session.execute(
-        select(alerts).where(any_of(alerts.c.alert_id, ids)).order_by(alerts.c.alert_id)
-        .with_for_update())).all()}
+        select(alerts).where(wanted).order_by(al.alert_id).with_for_update())).all()}
+    active: dict[tuple[Any, ...], Any] = {}
+    if quiet:
+        active = {(r.organiser_id, r.level, r.unit_id, r.subject_code, r.school_year, r.round): r
+                  for r in stored.values() if r.status != Status.resolved.value
+                  and r.rule == AlertRule.pass_share_drop.value and r.year is None and r.round is not None}
+    cells = [(cell, observation, aid) for (cell, observation), aid in zip(eager, ids, strict=True)]
+    n_judged = len(judged)
     decided = []
-    for (cell, observation), aid in zip(judged, ids, strict=True):
+    for cell, observation, aid in cells[:n_judged]:
         row = stored.get(aid)
         if row is None and observation.verdict is not Verdict.dipping:
             continue  # never alerted and not dipping: `evaluate` says nothing (most cells of a batch)
+        decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
+        if decision.action is not Action.nothing and decision.alert is not None:
+            decided.append((decision.action, decision.alert))
+    # the drops that can change anything — dipping, or with an active alert — in the order of their keys
+    dipping = iter(cells[n_judged:])
+    candidates = []
+    for key, observation in drops:
+        if observation.verdict is Verdict.dipping:
+            cell, _, aid = next(dipping)
+            candidates.append((key, observation, cell, stored.get(aid)))
+        else:
+            level, unit, organiser, subject, school_year, round_ = key
+            row = active.get((organiser, level, alert_unit_id(level, unit), subject, school_year, round_))
+            if row is None:
+                continue  # no active alert and not dipping: nothing to resolve
+            cell = _pass_cell(key)
+            if _alert_id(cell, observation.rule) == row.alert_id:  # (the id is a function of these columns)
+                candidates.append((key, observation, cell, row))
+    for _, observation, cell, row in sorted(candidates, key=lambda c: c[0]):
         decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
         if decision.action is not Action.nothing and decision.alert is not None:
             decided.append((decision.action, decision.alert))

@@ -40,8 +40,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -407,6 +408,9 @@ async def sync_window(session: AsyncSession, key: WindowKey, window: Window, tou
 
 
 _ROUND_COLUMNS = tuple(c.name for c in compliance_round_reports.columns)
+if tuple(f.name for f in fields(RoundReport)) != _ROUND_COLUMNS:  # `RoundReport(*row)` reads a row in order
+    raise RuntimeError("compliance_round_reports' columns are not RoundReport's fields in order")
+_ROUND_ROW = attrgetter(*_ROUND_COLUMNS)
 _LOAD_ROUND_REPORTS = text(
     f"SELECT {', '.join(_ROUND_COLUMNS)} FROM {compliance_round_reports.name} "
     "WHERE assessment_id = ANY(CAST(:ids AS text[])) ORDER BY assessment_id FOR UPDATE")
@@ -424,14 +428,14 @@ async def _fold_round_reports(session: AsyncSession, incoming: Sequence[RoundRep
     if not incoming:
         return []
     ids = sorted({i.assessment_id for i in incoming})
-    stored = {row[0]: RoundReport(**dict(zip(_ROUND_COLUMNS, row, strict=True))) for row in (await session.execute(_LOAD_ROUND_REPORTS, {"ids": ids})).all()}
+    # the table's columns are the dataclass's fields, in its order
+    stored = {row[0]: RoundReport(*row) for row in (await session.execute(_LOAD_ROUND_REPORTS, {"ids": ids})).all()}
     state = dict(stored)
     for report in incoming:
         state[report.assessment_id] = fold_round_report(state.get(report.assessment_id), report)
     changed = [s for aid, s in sorted(state.items()) if stored.get(aid) != s]
     if changed:
-        await session.execute(_SAVE_ROUND_REPORTS, _arrays(_ROUND_COLUMNS, (
-            tuple(getattr(s, name) for name in _ROUND_COLUMNS) for s in changed)))
+        await session.execute(_SAVE_ROUND_REPORTS, _arrays(_ROUND_COLUMNS, map(_ROUND_ROW, changed)))
     return [stored[s.assessment_id] for s in changed if s.assessment_id in stored] + changed
 
 

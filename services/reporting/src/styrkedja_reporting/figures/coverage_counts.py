@@ -36,8 +36,8 @@ _KEYS = ", ".join(_q(c) for c in (*CELL, "student_id"))
 # A row whose count after the statement equals the delta sent was inserted: a stored row never
 # has a count of 0 (emptied rows are removed in the same batch), so old + delta = delta means none.
 _STAGED = Staged(figure_students, (*CELL, "student_id", "count"))
-_ADD = text(
-    f"WITH d AS ({_STAGED.select}), "
+_ADD = _STAGED.statements(
+    "WITH d AS ({rows}), "
     f"up AS (INSERT INTO {figure_students.name} ({_COLS}) SELECT * FROM d ON CONFLICT ({_KEYS}) DO UPDATE "
     f"SET count = {figure_students.name}.count + EXCLUDED.count RETURNING {_COLS}) "
     "SELECT up.unit_id, up.organiser_id, up.subject_code, up.year, up.school_year, up.period, up.student_id, "
@@ -90,19 +90,25 @@ def distinct_deltas(after: Mapping[StudentKey, set[str]], inserted: Mapping[Stud
     """Per cell key (`CELL` order): the change of distinct students, from each student's groups
     after the batch and the groups that appeared (inserted) or disappeared (emptied) in it."""
     # summed per signature first (the cell, the groups before and after: a class's students share
-    # them), then each signature's levels compared once
+    # them), then each signature's levels compared once; the units a student's groups gain and lose
+    # depend on the organiser and the groups only (one student's subjects and periods share them)
     signed: Counter[Any] = Counter()
+    nothing: frozenset[str] = frozenset()
     for key in {*inserted, *emptied}:
         organiser_id, _, subject_code, year, school_year, period = key
-        now = frozenset(after.get(key, ()))
-        before = (now - inserted.get(key, set())) | emptied.get(key, set())
+        now = frozenset(after.get(key, nothing))
+        before = (now - inserted.get(key, nothing)) | emptied.get(key, nothing)
         signed[(organiser_id, subject_code, year, school_year, period, now, before)] += 1
+    moved: dict[tuple[str, frozenset[str], frozenset[str]], tuple[set[tuple[str, str]], set[tuple[str, str]]]] = {}
     out: Counter[Any] = Counter()
     for (organiser_id, subject_code, year, school_year, period, now, before), n in signed.items():
-        units_now, units_before = level_units(organiser_id, now, placement), level_units(organiser_id, before,
-                                                                                      placement)
-        for sign, units in ((n, units_now - units_before), (-n, units_before - units_now)):
-            for level, unit_id in units:
+        units = moved.get((organiser_id, now, before))
+        if units is None:
+            units_now, units_before = level_units(organiser_id, now, placement), level_units(organiser_id, before,
+                                                                                          placement)
+            units = moved[(organiser_id, now, before)] = (units_now - units_before, units_before - units_now)
+        for sign, changed in ((n, units[0]), (-n, units[1])):
+            for level, unit_id in changed:
                 out[(level, unit_id, organiser_id, subject_code, year, school_year, period)] += sign
     return out
 
@@ -114,8 +120,7 @@ async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]
     rows = sorted(r for r in rows if r[-1])  # sorted: the same lock order for every writer
     if not rows:
         return Counter()
-    await _STAGED.stage(session, rows)
-    changed = (await session.execute(_ADD)).all()
+    changed = await _STAGED.execute(session, rows, _ADD)
     inserted: dict[StudentKey, set[str]] = {}
     emptied: dict[StudentKey, set[str]] = {}
     for unit_id, organiser_id, subject_code, year, school_year, period, student_id, count, was_inserted in changed:

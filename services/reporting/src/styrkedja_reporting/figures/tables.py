@@ -93,9 +93,9 @@ class AdditiveTable:
         all_zero = " AND ".join(f"{_q(v)} = 0" for v in self.values)
         names = ", ".join(_q(c.name) for c in cols)
         self._staged = Staged(table, (*self.key, *self.values))
-        self._add = text(f"WITH up AS (INSERT INTO {table.name} ({names}) {self._staged.select} "
-                         f"ON CONFLICT ({keys}) DO UPDATE SET {sets} RETURNING {names}) "
-                         f"SELECT {keys} FROM up WHERE {all_zero}")
+        self._add = self._staged.statements(f"WITH up AS (INSERT INTO {table.name} ({names}) {{rows}} "
+                                            f"ON CONFLICT ({keys}) DO UPDATE SET {sets} RETURNING {names}) "
+                                            f"SELECT {keys} FROM up WHERE {all_zero}")
         self._delete = text(f"DELETE FROM {table.name} WHERE {all_zero} AND ({keys}) IN "
                             f"(SELECT * FROM {_unnest([table.c[k] for k in self.key])})")
         # a school unit moving between areas takes its school-unit state to the new area
@@ -118,8 +118,7 @@ class AdditiveTable:
         rows = sorted(r for r in rows if any(r[len(self.key):]))  # sorted: the same lock order for every writer
         if not rows:
             return
-        await self._staged.stage(session, rows)
-        emptied = (await session.execute(self._add)).all()
+        emptied = await self._staged.execute(session, rows, self._add)
         if emptied:
             await session.execute(self._delete, _arrays(self.key, [tuple(r) for r in emptied]))
 

@@ -35,7 +35,9 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import TextClause
 
 from styrkedja_kit.sets import copy_records
 
@@ -130,37 +132,78 @@ def _arrays(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> dict[str, 
     return {name: list(values) for name, values in zip(names, columns, strict=True)}
 
 
-class Staged:
-    """Rows for one statement sent by binary COPY (asyncpg `copy_records_to_table`) into a temporary
-    table rather than as arrays spread by `unnest`: the array encoding costs a type check per
-    element in Python, COPY's record encoding does not. The table is created once per connection
-    (`IF NOT EXISTS`: a rolled-back creation is made again) and emptied at every commit (`ON COMMIT
-    DELETE ROWS`); staged twice in one transaction, it is emptied first. `select` reads the rows back
-    in the order they were staged (a fresh heap's order: the lock order the callers sort for).
+#: Up to this many rows, a statement takes its rows as arrays spread by `unnest` in the statement itself
+#: (one round trip); more go by binary COPY into the staged table first (`Staged.execute`).
+SMALL_ROWS = 1000
+_CREATES: dict[str, str] = {}  # every staged table's creation, made together at a transaction's first COPY
 
-    Errors of the COPY are asyncpg's own, not SQLAlchemy's: the consumer retries and halves on any
-    exception, so they take the same path as a failing statement."""
+
+class Staged:
+    """Rows for one statement: a few as arrays in the statement itself (one round trip), many by binary
+    COPY (asyncpg `copy_records_to_table`) into a temporary table first: the array encoding costs a type
+    check per element, COPY's record encoding does not, but the COPY is a round trip of its own. Either
+    way the rows go to the server in `stage`, on asyncpg's own connection (the statement over arrays too):
+    its errors are asyncpg's, not SQLAlchemy's — the consumer retries and halves on any exception, so
+    they take the same path as a failing statement. Either source yields the rows in the order they were
+    given (the lock order the callers sort for).
+
+    The temporary tables are created once per connection (`IF NOT EXISTS`, all of them in one round trip
+    at a transaction's first COPY: a rolled-back creation is made again) and emptied at every commit
+    (`ON COMMIT DELETE ROWS`); staged twice in one transaction, a table is emptied first."""
 
     def __init__(self, table: Table, names: Sequence[str]) -> None:
         self.name = f"staged_{table.name}"
         self.names = tuple(names)
         cols = ", ".join(f"{_q(n)} {_pg_type(table.c[n])}" for n in self.names)
         self._create = f"CREATE TEMP TABLE IF NOT EXISTS {self.name} ({cols}) ON COMMIT DELETE ROWS"
-        self.select = f"SELECT {', '.join(_q(n) for n in self.names)} FROM {self.name}"
+        _CREATES[self.name] = self._create
+        quoted = ", ".join(_q(n) for n in self.names)
+        self.select = f"SELECT {quoted} FROM {self.name}"
+        self.unnested = ("SELECT * FROM unnest(" + ", ".join(
+            f"CAST(${i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(self.names, 1)) + f") AS s({quoted})")
+        # the statement over arrays `stage` runs, and its rows: per session (`execute` sets and takes them)
+        self._over_arrays = f"styrkedja.staged_statement.{self.name}"
+
+    def statements(self, template: str) -> tuple[TextClause, str]:
+        """`template` with its `{rows}` read from the staged table, and spread from arrays."""
+        return text(template.replace("{rows}", self.select)), template.replace("{rows}", self.unnested)
+
+    async def execute(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
+                      statements: tuple[TextClause, str]) -> list[Any]:
+        """Run one of `statements` (`self.statements`) over `rows`, returning its rows: over arrays when
+        the rows are few, else over the staged table after a COPY."""
+        if len(rows) <= SMALL_ROWS:
+            session.info[self._over_arrays] = [statements[1]]
+            try:
+                await self.stage(session, rows)
+                return list(session.info[self._over_arrays][1:])
+            finally:
+                session.info.pop(self._over_arrays, None)
+        await self.stage(session, rows)
+        result = await session.execute(statements[0])
+        if isinstance(result, CursorResult) and not result.returns_rows:
+            return []  # a statement without RETURNING
+        return list(result.all())
 
     async def stage(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Send the rows: with `execute`'s statement over arrays, that statement; else COPY them."""
         conn = (await (await session.connection()).get_raw_connection()).driver_connection
         assert conn is not None
+        over_arrays = session.info.get(self._over_arrays)
+        if over_arrays is not None:
+            columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in self.names]
+            over_arrays += await conn.fetch(over_arrays[0], *[list(c) for c in columns])
+            return
         transaction = session.get_transaction()
         entry = session.info.get(_STAGED)
         if entry is None or entry[0] is not transaction:  # the set of names staged in this transaction
             session.info[_STAGED] = entry = (transaction, set())
+            # every staged table at once (one round trip; a simple query may hold several statements)
+            await conn.execute("; ".join(_CREATES.values()))
         staged: set[str] = entry[1]
         if self.name in staged:
             await conn.execute(f"DELETE FROM {self.name}")
-        else:
-            await conn.execute(self._create)
-            staged.add(self.name)
+        staged.add(self.name)
         await copy_records(session, self.name, self.names, rows)  # the kit's COPY
 
 
@@ -205,18 +248,20 @@ class FactStore:
         self.hidden = hidden
         self.fact_fields = tuple(f.name for f in fields(fact_type))
         self.id_column = facts.c[self.fact_fields[0]]
+        self._preloaded = f"styrkedja.preloaded.{facts.name}"
         self._row_of = attrgetter(*self.fact_fields)  # not dataclasses.astuple: that deep-copies every value
         col_list = ", ".join(_q(n) for n in self.fact_fields)
         self._load = text(f"SELECT {col_list} FROM {facts.name} WHERE {_q(self.id_column.name)} "
                           f"= ANY(CAST(:ids AS uuid[])) FOR UPDATE")
         updates = ", ".join(f"{_q(n)} = EXCLUDED.{_q(n)}" for n in self.fact_fields[1:])
         self._staged_facts = Staged(facts, self.fact_fields)
-        self._save = text(f"INSERT INTO {facts.name} ({col_list}) {self._staged_facts.select} "
-                          f"ON CONFLICT ({_q(self.id_column.name)}) DO UPDATE SET {updates}")
+        self._save = self._staged_facts.statements(
+            f"INSERT INTO {facts.name} ({col_list}) {{rows}} ON CONFLICT ({_q(self.id_column.name)}) "
+            f"DO UPDATE SET {updates}")
         dims = ", ".join(_q(d) for d in dimensions)
         self._staged = Staged(aggregates, (*dimensions, "count"))
-        self._add = text(
-            f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) {self._staged.select} "
+        self._add = self._staged.statements(
+            f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) {{rows}} "
             f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count "
             f"RETURNING {dims}, count) SELECT {dims} FROM up WHERE count = 0")
         key_cols = [aggregates.c[d] for d in dimensions]
@@ -236,25 +281,37 @@ class FactStore:
             f"AND count = 0")
 
     async def load(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
+        """The stored facts of `ids`, locked (FOR UPDATE) to the transaction's end. Loaded already in this
+        transaction for the same ids (`preload`: a handler before results), they are not read again."""
         ids = sorted_unique(ids)
         if not ids:
             return {}
+        loaded = session.info.pop(self._preloaded, None)
+        if loaded is not None and loaded[0] == ids:
+            return dict(loaded[1])
         rows = (await session.execute(self._load, {"ids": ids})).all()
         return {row[0]: self.fact_type(*row) for row in rows}
 
+    async def preload(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
+        """`load`, kept for the results handler of this batch (its next `load` of the same ids): a
+        handler that reads the batch's stored facts before results (alerts, where they counted
+        before) reads them once for both. Nothing between may change the facts."""
+        found = await self.load(session, ids)
+        session.info[self._preloaded] = (sorted_unique(ids), found)
+        return found
+
     async def save(self, session: AsyncSession, facts: list[Any]) -> None:
         if facts:
-            await self._staged_facts.stage(session, list(map(self._row_of, facts)))
-            await session.execute(self._save)
+            await self._staged_facts.execute(session, list(map(self._row_of, facts)), self._save)
 
     async def add(self, session: AsyncSession, change: Counter[Any]) -> None:
         """Move the aggregate cells by `change`; cells that reach zero are removed."""
         rows = sorted((*key, n) for key, n in change.items() if n)  # each position has one type: comparable
         if not rows:
             return
-        # sorted: two writers touching the same cells lock them in the same order
-        await self._staged.stage(session, rows)
-        emptied = (await session.execute(self._add)).all()
+        # sorted: two writers touching the same cells lock them in the same order (in Python: a sort of
+        # 20,000 rows by the server, ORDER BY every column, cost it more CPU than Python's tuple sort saved)
+        emptied = await self._staged.execute(session, rows, self._add)
         if emptied:  # only the cells this batch emptied: never a scan of the whole table
             await session.execute(self._delete_empty, _arrays(self.dimensions, [tuple(r) for r in emptied]))
 
