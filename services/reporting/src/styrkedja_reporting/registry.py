@@ -15,10 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime, String, Table, func, text
-<<<<<<< HEAD
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-=======
->>>>>>> main
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
@@ -93,10 +89,12 @@ class HandlerRegistry:
 
 
 # one fixed statement (arrays, no per-batch compilation of a many-row VALUES)
+#: the freshness rule: a topic's newest event time never goes back; applied now (`note_freshness_from` too)
+_FRESHNESS_RULE = ("ON CONFLICT (topic) DO UPDATE SET newest_event_time = "
+                   "greatest(freshness.newest_event_time, EXCLUDED.newest_event_time), applied_at = now()")
 _NOTE_FRESHNESS = text(
     "INSERT INTO freshness (topic, newest_event_time) SELECT * FROM unnest(CAST(:topics AS text[]), "
-    "CAST(:times AS timestamptz[])) ON CONFLICT (topic) DO UPDATE SET newest_event_time = "
-    "greatest(freshness.newest_event_time, EXCLUDED.newest_event_time), applied_at = now()")
+    f"CAST(:times AS timestamptz[])) {_FRESHNESS_RULE}")
 
 
 async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
@@ -108,25 +106,12 @@ async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> 
             newest[item.topic] = time
     if not newest:
         return
-<<<<<<< HEAD
-    await session.execute(_freshness_upsert(
-        pg_insert(freshness).values([{"topic": t, "newest_event_time": at} for t, at in sorted(newest.items())])))
-
-
-def _freshness_upsert(stmt: Any) -> Any:
-    """The freshness rule: a topic's newest event time never goes back; applied now."""
-    return stmt.on_conflict_do_update(index_elements=["topic"], set_={
-        "newest_event_time": func.greatest(freshness.c.newest_event_time, stmt.excluded.newest_event_time),
-        "applied_at": func.now()})
+    topics = sorted(newest)
+    await session.execute(_NOTE_FRESHNESS, {"topics": topics, "times": [newest[t] for t in topics]})
 
 
 async def note_freshness_from(session: AsyncSession, newest_per_topic: str, params: dict[str, Any] | None = None
                               ) -> None:
     """`_note_freshness` for a set (the rebuild's): `newest_per_topic` is a SELECT of (topic, newest event time)."""
-    select = text(newest_per_topic).columns(freshness.c.topic, freshness.c.newest_event_time)
-    stmt = pg_insert(freshness).from_select(["topic", "newest_event_time"], select)
-    await session.execute(_freshness_upsert(stmt), params or {})
-=======
-    topics = sorted(newest)
-    await session.execute(_NOTE_FRESHNESS, {"topics": topics, "times": [newest[t] for t in topics]})
->>>>>>> main
+    await session.execute(text(f"INSERT INTO freshness (topic, newest_event_time) {newest_per_topic} {_FRESHNESS_RULE}"),
+                          params or {})
