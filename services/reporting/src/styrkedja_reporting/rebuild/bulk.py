@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_event
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES
-from styrkedja_kit.consumer import Delivered, Refused, misplaced, record_digest
+from styrkedja_kit.consumer import Delivered, Refused, record_digest, unfit
 from styrkedja_kit.sets import copy_records
 
 from ..alerts.handlers import reevaluate_all
@@ -175,19 +175,20 @@ class Staged:
     dead: list[tuple[int, str, str]] = field(default_factory=list)  # index in the chunk, reason, message
 
 
-def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes]], base: int, max_bytes: int) -> Staged:
+def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None]], base: int, max_bytes: int) -> Staged:
     """(topic, partition, offset, value) records → `Staged`, the record at index i in log position base + i.
     Pure (a decoder process runs it): the same `decode_event` as the live consumer."""
     staged = Staged()
-    for i, (topic, partition, offset, value) in enumerate(raw):
+    for i, (topic, partition, offset, value, timestamp) in enumerate(raw):
         try:
             event = decode_event(value, max_bytes=max_bytes)
         except ContractError as error:
             staged.dead.append((i, error.reason, str(error)))
             continue
-        wrong = misplaced(event.type, topic)  # the live consumer's rule: an event read from another entity's topic
+        # the live consumer's rules (`unfit`): an event read from another entity's topic, or dated after its record
+        wrong = unfit(event, topic, timestamp)
         if wrong is not None:
-            staged.dead.append((i, "wrong_topic", wrong))
+            staged.dead.append((i, *wrong))
             continue
         staged.read += 1
         item = Delivered(event, topic, partition, offset, record_digest(value))
@@ -299,7 +300,7 @@ class Rebuilder:
         """One fetch of raw records, in log order: decoded (the contracts' `decode_event`, as the live consumer)
         and staged in the decoder processes when there are any (`begin_decoders`), else here. Records that do not
         decode are kept in `dead` (for the dead-letter topic)."""
-        raw = [(r.topic, r.partition, r.offset, r.value or b"") for r in records]
+        raw = [(r.topic, r.partition, r.offset, r.value or b"", r.timestamp) for r in records]
         base = self.seq
         self.seq += len(raw)
         if self.pool is None:
