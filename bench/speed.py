@@ -87,7 +87,7 @@ REBUILT_TABLES = ("assessment_facts", "assessment_aggregates", "figure_pass", "f
 
 
 def rebuild_stage(infra: Infrastructure, reporting_env: dict[str, str], reference_url: str | None,
-                  log_path: Path, profiled: bool = False, decoders: int | None = None) -> dict:
+                  log_path: Path, profiled: bool = False, decoders: int | None = None, overlap: bool = False) -> dict:
     """`python -m styrkedja_reporting.rebuild --json` into a fresh migrated database (the consumer group
     its own), from the topics as the apply stage left them; then its tables against the reference's."""
     url = infra.create_database(f"bench_rebuild_{uuid.uuid4().hex[:6]}")
@@ -97,7 +97,7 @@ def rebuild_stage(infra: Infrastructure, reporting_env: dict[str, str], referenc
     started = time.perf_counter()
     with log_path.open("w") as progress:
         profile = ["--profile", str(ROOT / "bench" / "results" / "profile-rebuild.txt")] if profiled else []
-        more = [*profile, *([] if decoders is None else ["--decoders", str(decoders)])]
+        more = [*profile, *([] if decoders is None else ["--decoders", str(decoders)]), *(["--overlap"] if overlap else [])]
         done = subprocess.run([sys.executable, "-m", "styrkedja_reporting.rebuild", "--json", "--no-dead-letter",
                                *more],
                               env=env, stdout=subprocess.PIPE, stderr=progress, text=True, check=True)
@@ -573,6 +573,8 @@ def main() -> int:
     parser.add_argument("--profile-rebuild", action="store_true", help="bench/results/profile-rebuild.txt")
     parser.add_argument("--rebuild-decoders", type=int, default=None,
                         help="the rebuild's decoder processes (default: its own, 0, decoding in the process)")
+    parser.add_argument("--rebuild-overlap", action="store_true",
+                        help="the rebuild COPYs each chunk in a task while the next is decoded (default: not)")
     parser.add_argument("--broker", choices=("embedded", "kafka"), default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
@@ -673,7 +675,8 @@ def main() -> int:
                 reference = processes["reporting"].env["STYRKEDJA_DATABASE_URL"] if "reporting" in processes else None
                 rebuilt = rebuild_stage(infra, {**infra.service_env, **tokens.service_env,
                                                "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS": bootstrap}, reference,
-                                        state / "logs" / "rebuild.log", args.profile_rebuild, args.rebuild_decoders)
+                                        state / "logs" / "rebuild.log", args.profile_rebuild, args.rebuild_decoders,
+                                        args.rebuild_overlap)
                 figures["rebuild_seconds"] = rebuilt["process_seconds"]
                 rate = rebuilt["events_read"] / max(rebuilt["process_seconds"], 1e-9)
                 rebuild_full_estimate = 100_000 * 16 * 4 / max(rate, 1e-9) if not args.full else None

@@ -100,15 +100,25 @@ async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[
         return
     columns = tuple(rows[0])
     records = _records(table, columns, rows)
+    await copy_records(session, table.name, columns, records, schema=table.schema)
+
+
+async def copy_records(session: AsyncSession, table: str, columns: Sequence[str], records: Sequence[tuple[Any, ...]],
+                       *, schema: str | None = None) -> None:
+    """`copy_rows` for rows already as tuples in `columns`' order, into any table by name (a staging table made
+    in the transaction too): one binary COPY on the session's connection and transaction, nothing per row in
+    Python but the driver's encoding. A unique (or other integrity) violation raises SQLAlchemy's `IntegrityError`."""
+    if not records:
+        return
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None
     if not driver.is_in_transaction():  # SQLAlchemy's adapter begins it at the first statement
         await connection.exec_driver_sql("SELECT 1")
     try:
-        await driver.copy_records_to_table(table.name, records=records, columns=columns, schema_name=table.schema)
+        await driver.copy_records_to_table(table, records=records, columns=tuple(columns), schema_name=schema)
     except IntegrityConstraintViolationError as error:
-        raise IntegrityError(f"COPY {table.name}", None, error) from error
+        raise IntegrityError(f"COPY {table}", None, error) from error
 
 
 def _records(table: Table, columns: tuple[str, ...], rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:

@@ -89,10 +89,12 @@ class HandlerRegistry:
 
 
 # one fixed statement (arrays, no per-batch compilation of a many-row VALUES)
+#: the freshness rule: a topic's newest event time never goes back; applied now (`note_freshness_from` too)
+_FRESHNESS_RULE = ("ON CONFLICT (topic) DO UPDATE SET newest_event_time = "
+                   "greatest(freshness.newest_event_time, EXCLUDED.newest_event_time), applied_at = now()")
 _NOTE_FRESHNESS = text(
     "INSERT INTO freshness (topic, newest_event_time) SELECT * FROM unnest(CAST(:topics AS text[]), "
-    "CAST(:times AS timestamptz[])) ON CONFLICT (topic) DO UPDATE SET newest_event_time = "
-    "greatest(freshness.newest_event_time, EXCLUDED.newest_event_time), applied_at = now()")
+    f"CAST(:times AS timestamptz[])) {_FRESHNESS_RULE}")
 
 
 async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
@@ -106,3 +108,10 @@ async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> 
         return
     topics = sorted(newest)
     await session.execute(_NOTE_FRESHNESS, {"topics": topics, "times": [newest[t] for t in topics]})
+
+
+async def note_freshness_from(session: AsyncSession, newest_per_topic: str, params: dict[str, Any] | None = None
+                              ) -> None:
+    """`_note_freshness` for a set (the rebuild's): `newest_per_topic` is a SELECT of (topic, newest event time)."""
+    await session.execute(text(f"INSERT INTO freshness (topic, newest_event_time) {newest_per_topic} {_FRESHNESS_RULE}"),
+                          params or {})

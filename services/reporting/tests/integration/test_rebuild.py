@@ -20,16 +20,34 @@ import pytest
 from sqlalchemy import text
 
 from styrkedja_contracts import new_event
+from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
 from styrkedja_contracts.events.lika import LikaSelfAssessmentPublishedV1
-from styrkedja_contracts.events.organisation import GroupMembershipUpsertedV1, TeachingAssignmentUpsertedV1
+from styrkedja_contracts.events.organisation import (
+    GroupMembershipUpsertedV1,
+    OrganisationEntityRemovedV1,
+    TeachingAssignmentUpsertedV1,
+)
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.metadata import metadata
 from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.rebuild.bulk import APPLIED, OFFSETS, derived_tables, rebuild
 
-from .test_batch_split import CODES, NS, ORG, SUBJECTS, T0, check, delivered, in_batches, loop_on, make_log
+from .test_batch_split import (
+    CODES,
+    NS,
+    ORG,
+    SUBJECTS,
+    T0,
+    _result,
+    _retraction,
+    check,
+    delivered,
+    in_batches,
+    loop_on,
+    make_log,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -76,12 +94,63 @@ def _lika_of_another_organiser():
         ratings=({"indicator_id": "L1", "area": "ledning", "rating": "ACHIEVED"},), published_at=T0), source="/t")
 
 
+def _calendar(revision: int, *rounds: tuple[int, int]):
+    """The organiser's calendar: round → ISO week of its deadline (HT, Thursday, one grace day: a Friday)."""
+    return new_event(CalendarChangedV1(organiser_id=ORG, revision=revision, changed_at=T0, calendar=ReportingCalendar(
+        grace_days=1, round_deadlines=tuple(RoundDeadline(round=r, term="HT", iso_week=week, deadline_weekday=4)
+                                            for r, week in rounds))), source="/t")
+
+
+def _moves() -> list:
+    """Mid-log: a student changes groups, another leaves; an assignment changes subject, another is removed."""
+    later = T0 + timedelta(days=2)
+    return [
+        new_event(GroupMembershipUpsertedV1(membership_id="m-s-4", organiser_id=ORG, school_unit_code=CODES[1],
+                                            group_id="7B", student_id="s-4", start_date=date(2026, 8, 17),
+                                            updated_at=later), source="/t"),
+        new_event(OrganisationEntityRemovedV1(entity="membership", entity_id="m-s-9", organiser_id=ORG,
+                                              removed_at=later), source="/t"),
+        new_event(TeachingAssignmentUpsertedV1(assignment_id=f"a-{CODES[0]}-7A", organiser_id=ORG,
+                                               school_unit_code=CODES[0], group_id="7A", teacher_id="t-0",
+                                               subject_code=SUBJECTS[1], updated_at=later), source="/t"),
+        new_event(OrganisationEntityRemovedV1(entity="teaching_assignment", entity_id=f"a-{CODES[2]}-7B",
+                                              organiser_id=ORG, removed_at=later), source="/t"),
+        # ends inside round 2's window (21-25 Sep): its items there have nobody responsible (unassigned)
+        new_event(TeachingAssignmentUpsertedV1(assignment_id=f"a-{CODES[1]}-7A-eng", organiser_id=ORG,
+                                               school_unit_code=CODES[1], group_id="7A", teacher_id="t-9",
+                                               subject_code=SUBJECTS[2], start_date=date(2026, 8, 17),
+                                               end_date=date(2026, 9, 23), updated_at=later), source="/t"),
+        # on round 2's roster (deadline 25 Sep), not on round 1's (2 Oct)
+        new_event(GroupMembershipUpsertedV1(membership_id="m-s-10", organiser_id=ORG, school_unit_code=CODES[1],
+                                            group_id="7A", student_id="s-10", start_date=date(2026, 8, 17),
+                                            end_date=date(2026, 9, 30), updated_at=later), source="/t"),
+    ]
+
+
+def _runs() -> list:
+    """One assessment in two runs: published, corrected (the same run: its first time counts), retracted, published
+    again after round 1's deadline and corrected (a new run: late, its own first time)."""
+    aid, place = uuid5(NS, "runs-s-3"), dict(student="s-3", code=CODES[0], group="7B", subject=SUBJECTS[1], round_=1)
+    at = [T0, T0 + timedelta(days=1), None, T0 + timedelta(days=5), T0 + timedelta(days=6)]
+    out = []
+    for revision, moment in enumerate(at[:2] + at[3:], start=1):
+        event = _result(aid, revision + (revision > 2), "C", **place)
+        out.append(new_event(event.data.model_copy(update={"published_at": moment}), source="/t"))
+    return out[:2] + [_retraction(aid, 3, **place)] + out[2:]
+
+
 def full_log(seed: int = 16) -> list:
+    """Compliance's cases too: round deadlines set a quarter in (round 1 in week 39: the results are late), changed
+    three quarters in (round 1 in week 40: on time; round 2 in week 39: late), an older calendar revision after
+    that (ignored); a membership moved and one removed, an assignment moved and one removed half-way."""
     log = make_log(seed)
     directory, rest = log[:6], log[6:]
     extras = _extras(seed)
     rest = rest + extras
     random.Random(seed).shuffle(rest)
+    n = len(rest)
+    rest = (rest[:n // 4] + [_calendar(1, (1, 39))] + rest[n // 4:n // 2] + _moves() + _runs() + rest[n // 2:3 * n // 4]
+            + [_calendar(3, (1, 40), (2, 39))] + rest[3 * n // 4:] + [_calendar(2, (2, 40))])
     return directory + [e for e in extras if e.type == GroupMembershipUpsertedV1.event_type] + rest
 
 
@@ -96,11 +165,23 @@ async def database_rows(db: Database) -> dict[str, Counter]:
     return out
 
 
-async def rebuilt(settings, db: Database, events: list, next_offsets=None):
+async def schema_of(db: Database) -> list:
+    async with db.sessions() as session:
+        indexes = (await session.execute(text(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "ORDER BY 1, 2"))).all()
+        constraints = (await session.execute(text(
+            "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE connamespace = to_regnamespace(current_schema()) ORDER BY 1, 2"))).all()
+    assert any(row[0] == "figure_students" for row in indexes)
+    return [tuple(r) for r in (*indexes, *constraints)]
+
+
+async def rebuilt(settings, db: Database, events: list, next_offsets=None, overlap: bool = False):
     handles = handler_registry(live_alerts=False).handles
     async with db.sessions.begin() as session:
         return await rebuild(session, delivered(events), group_id=GROUP, next_offsets=next_offsets or {},
-                             handles=handles, chunk=37)
+                             handles=handles, chunk=37, overlap=overlap)
 
 
 @pytest.fixture
@@ -133,6 +214,14 @@ async def test_the_rebuild_equals_the_incremental_apply_in_every_table(settings,
                       "figure_merit", "support_below_pass", "support_students", "compliance_items",
                       "compliance_cells", "directory_roster_sizes", "school_unit_placements"):
             assert reference[table], table
+        # compliance's cases: windows of both kinds, items late, on time and missing, a calendar that counts
+        windows = {(row[1], row[2]) for row in reference["compliance_windows"]}
+        assert windows == {("forecast", "2026/27:HT"), ("assessment_round", "2026/27:R1"),
+                           ("assessment_round", "2026/27:R2")}, windows
+        statuses = Counter((row[1], row[-1]) for row in reference["compliance_items"].elements())
+        assert {("assessment_round", s) for s in ("late", "on_time", "missing")} <= set(statuses), statuses
+        assert [row[1] for row in reference["compliance_calendars"]] == ["3"]
+        assert {row[3] for row in reference["compliance_cells"]} >= {"unassigned", "teacher_group_subject"}
         for way in ("rebuild", "rebuild then live"):
             await check(dbs[way], log)
             found = await database_rows(dbs[way])
@@ -140,6 +229,8 @@ async def test_the_rebuild_equals_the_incremental_apply_in_every_table(settings,
                 if table == OFFSETS:
                     continue
                 assert found[table] == expected, (way, table, found[table] - expected, expected - found[table])
+        # the indexes and keys the rebuild dropped for its load are there again, as the migrations made them
+        assert await schema_of(dbs["rebuild"]) == await schema_of(dbs["incremental"])
         offsets = await database_rows(dbs["rebuild"])
         assert list(offsets[OFFSETS]) == [(GROUP, "t", "0", str(len(redelivered)))]
     finally:
@@ -159,7 +250,8 @@ async def test_a_refused_event_is_left_out_and_handed_back_and_a_second_rebuild_
         assert report.failed[0].reason == "school_unit_of_another_organiser"
         first = await database_rows(db)
         assert str(refused.id) not in {row[0] for row in first[APPLIED]}
-        await rebuilt(settings, db, log)  # over an existing database: emptied first, the same again
+        # over an existing database: emptied first, the same again (each chunk's COPY overlapped this time)
+        await rebuilt(settings, db, log, overlap=True)
         assert await database_rows(db) == first
     finally:
         await db.dispose()

@@ -45,7 +45,7 @@ def _stderr(line: str) -> None:
 
 
 async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 20_000,
-              dead_letter: bool = True, decoders: int | None = None) -> dict[str, Any]:
+              dead_letter: bool = True, decoders: int | None = None, overlap: bool = False) -> dict[str, Any]:
     """Read, rebuild, commit; returns what was done and how long each stage took (seconds). `decoders`:
     processes decoding the log beside this one (default 0: decode here — on two shared cores the decoder
     processes made the read of 602k events slower, 81 s against 60 s: bench/results/rebuild2.json)."""
@@ -53,7 +53,8 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     # forked first, before any connection is opened (the decoders only run `decoded_and_staged`)
     pool = ProcessPoolExecutor(decoders, mp_context=multiprocessing.get_context("fork")) if decoders else None
     try:
-        summary = await _run(settings, say=say, chunk=chunk, dead_letter=dead_letter, decoders=decoders, pool=pool)
+        summary = await _run(settings, say=say, chunk=chunk, dead_letter=dead_letter, decoders=decoders, pool=pool,
+                             overlap=overlap)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -63,7 +64,7 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
 
 
 async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter: bool, decoders: int,
-               pool: Executor | None) -> dict[str, Any]:
+               pool: Executor | None, overlap: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     group = settings.consumer_group
 
@@ -87,7 +88,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
         async with db.sessions.begin() as session:
             # read and stage in the rebuild's transaction: each fetch's facts go to staging tables as they are read
             rebuilder = Rebuilder(session, group_id=group, handles=registry.handles, progress=stage_progress,
-                                  chunk=chunk)
+                                  chunk=chunk, overlap=overlap)
             await rebuilder.begin()
             rebuilder.begin_decoders(pool, settings.max_event_bytes)
             log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
@@ -118,7 +119,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
                "events_per_s": round(log.records / total) if total else None,
                "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak
-               "decoders": decoders,
+               "decoders": decoders, "overlap": overlap,
                "stages": report.stages,
                "stage_counts": report.counts, "peak_rss_mb_after": report.peak_rss_mb,
                "next_offsets": {f"{t}:{p}": o for (t, p), o in sorted(log.next_offsets.items())}}
@@ -163,11 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decoders", type=int, default=None,
                         help="processes decoding the log beside this one (default 0: decoded here; see rebuild2.json)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    parser.add_argument("--overlap", action="store_true",
+                        help="COPY each chunk in a task while the next is read and decoded (default: before; it did "
+                             "not pay on two shared cores: bench/results/rebuild3.json)")
     parser.add_argument("--no-dead-letter", action="store_true",
                         help="do not send undecodable or refused events to the dead-letter topic again")
     parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
     args = parser.parse_args(argv)
-    work = run(ReportingSettings(), chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders)
+    work = run(ReportingSettings(), chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
+               overlap=args.overlap)
     if args.profile:
         from pyinstrument import Profiler  # a bench tool: only imported when asked for
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from aiokafka import ConsumerRecord, TopicPartition
 
 from styrkedja_contracts import ContractError, decode_event
-from styrkedja_kit.consumer import Delivered, misplaced, record_digest
+from styrkedja_kit.consumer import Delivered, record_digest, unfit
 from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_consumer, registry_topics
 from styrkedja_kit.settings import ServiceSettings
 
@@ -78,9 +78,9 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                     except ContractError as error:
                         out.dead.append((record, error.reason, str(error)))
                     else:
-                        wrong = misplaced(event.type, tp.topic)  # the live consumer's rule too
+                        wrong = unfit(event, tp.topic, record.timestamp)  # the live consumer's rules too
                         if wrong is not None:
-                            out.dead.append((record, "wrong_topic", wrong))
+                            out.dead.append((record, *wrong))
                         else:
                             decoded.append(Delivered(event, tp.topic, tp.partition, record.offset,
                                                      record_digest(record.value or b"")))

@@ -39,6 +39,8 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
+from styrkedja_kit.sets import copy_records
+
 from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
 from ..registry import batch_memo
@@ -114,6 +116,11 @@ def _pg_type(column: Column[Any]) -> str:
 
 def _q(name: str) -> str:
     return f'"{name}"'
+
+
+def quoted(name: str) -> str:
+    """A table or column name quoted for SQL (the statements built from the tables' names: the rebuild's too)."""
+    return _q(name)
 
 
 def _unnest(columns: Sequence[Column[Any]]) -> str:
@@ -197,7 +204,7 @@ class Staged:
         if self.name in staged:
             await conn.execute(f"DELETE FROM {self.name}")
         staged.add(self.name)
-        await conn.copy_records_to_table(self.name, records=rows, columns=self.names)
+        await copy_records(session, self.name, self.names, rows)  # the kit's COPY
 
 
 _STAGED = "styrkedja.staged"
