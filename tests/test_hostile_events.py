@@ -252,8 +252,9 @@ async def test_hostile_events_on_every_topic_reporting_reads_are_dead_lettered_w
         # sends its dead letters again, told apart by the record they name (dlq.topic/partition/offset)
         if counts[where] == 0:
             wrong.append(f"{topic} {attack}: not dead-lettered")
-    for where, headers, value in dead:
-        if where in edges:
+    ours = set(placed)  # on the embedded broker a few records of earlier tests may be read again (see
+    for where, headers, value in dead:  # start_at_log_end) and rightly dead-lettered: not judged here
+        if where in edges or where not in ours:
             continue  # applied or not, as long as the rest goes on
         if where not in expected:
             wrong.append(f"{where} dead-lettered but not hostile: {headers.get('dlq.reason')} "

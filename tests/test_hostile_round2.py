@@ -446,7 +446,10 @@ async def test_a_record_at_the_brokers_size_limit_is_dead_lettered_and_the_pipel
         await task
         await database.dispose()
     assert wanted <= applied, "good events around the hostile ones were not applied"
-    letters = {place: (headers, value) for place, headers, value in dead}
+    # only this test's records are judged: on the embedded broker the group's start at the log end rests
+    # on ListOffsets "latest", which can lie, so other tests' hostile records on the shared topic may be
+    # read (and rightly dead-lettered) too
+    letters = {place: (headers, value) for place, headers, value in dead if place in set(where)}
     assert set(letters) == set(hostile), (sorted(letters), sorted(hostile))
     for place, reason in hostile.items():
         assert letters[place][0]["dlq.reason"] == reason, (place, letters[place][0])
