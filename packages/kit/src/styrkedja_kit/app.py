@@ -141,12 +141,10 @@ class OneWorkerConsumes:
 
 class RequestGuard:
     """Before any route reads a body: a body larger than `max_body_bytes` is a 413 (by its
-    Content-Length at once, or while it streams in); a body that declares a media type other than
-    JSON, or JSON in a charset other than UTF-8, is a 415, and so is a body with a content or
-    transfer coding (`Content-Encoding: gzip`, `Transfer-Encoding: gzip, chunked`: the services read
-    bodies as sent, so a compressed one would be read as garbage — and a zip bomb never gets unpacked). HEAD is answered as GET without the body, on
-    every route that answers GET (RFC 9110 §9.3.2). Pure ASGI, so it costs nothing per request
-    beyond a header look-up."""
+    Content-Length at once, or while it streams in); a body that `_unreadable_body` refuses (not
+    JSON, JSON in another charset than UTF-8, a content or transfer coding) is a 415. HEAD is
+    answered as GET without the body, on every route that answers GET (RFC 9110 §9.3.2). Pure ASGI,
+    so it costs nothing per request beyond a header look-up."""
 
     _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -160,42 +158,23 @@ class RequestGuard:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        refusal: tuple[int, str] | None = None
+        refusal: tuple[int, str, str, str] | None = None  # status, field, rule, message
         if declared is not None:
             if not declared.isdigit():
-                refusal = (400, "content-length: not a number")
+                refusal = (400, "body", "malformed_header", "content-length: not a number")
             elif int(declared) > self.max_body_bytes:
-                refusal = (413, f"body: larger than {self.max_body_bytes} bytes")
-        field, rule = "body", "malformed_header"
+                refusal = (413, "body", "max_body_bytes", f"body: larger than {self.max_body_bytes} bytes")
         if refusal is None and scope["method"] in self._BODY_METHODS and (
                 (declared not in (None, b"0")) or b"transfer-encoding" in headers):
-            media_type, *parameters = headers.get(b"content-type", b"").split(b";")
-            media_type = media_type.strip().lower()
-            charset = next((value.strip().strip(b'"').lower() for name, _, value in
-                            (p.partition(b"=") for p in parameters) if name.strip().lower() == b"charset"), None)
-            coding = headers.get(b"content-encoding", b"identity").strip().lower()
-            transfer = {c.strip() for c in headers.get(b"transfer-encoding", b"").lower().split(b",")} - {
-                b"", b"chunked", b"identity"}  # the server unframes chunks; no coding inside them is undone
-            if media_type and media_type != b"application/json" and not media_type.endswith(b"+json"):
-                refusal, field, rule = (415, "content-type: the body must be application/json"), "content-type", \
-                    "json_body"
-            elif charset not in (None, b"utf-8", b"utf8"):  # JSON between systems is UTF-8 (RFC 8259 §8.1)
-                refusal, field, rule = (415, "content-type: the body must be JSON in UTF-8 (charset=utf-8 or none)"), \
-                    "content-type", "utf8_charset"
-            elif coding not in (b"identity", b""):
-                refusal, field, rule = (415, "content-encoding: send the body uncompressed (identity)"), \
-                    "content-encoding", "identity_encoding"
-            elif transfer:
-                refusal, field, rule = (415, "transfer-encoding: send the body uncompressed (chunked or not)"), \
-                    "transfer-encoding", "identity_encoding"
+            unreadable = _unreadable_body(headers)
+            refusal = (415, *unreadable) if unreadable else None
         if refusal is not None:
-            status, detail = refusal
-            rule = {413: "max_body_bytes"}.get(status, rule)
-            extra = {"accept-encoding": "identity"} if field.endswith("-encoding") else None  # RFC 7694
-            response = problem_response(status, TITLES[status], detail, [{"field": field, "rule": rule,
-                                                                            "message": detail}],
+            status, field, rule, detail = refusal
+            response = problem_response(status, TITLES[status], detail,
+                                        [{"field": field, "rule": rule, "message": detail}],
                                         instance=scope.get("path"))
-            response.headers.update(extra or {})
+            if field.endswith("-encoding"):
+                response.headers["accept-encoding"] = "identity"  # RFC 7694
             await response(scope, receive, send)
             return
         if scope["method"] == "HEAD":
@@ -214,6 +193,29 @@ class RequestGuard:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None:
+    """Why a body with these headers cannot be read as sent (field, rule, message), or None. The
+    services read bodies as they arrive: a compressed one would be read as garbage (and a zip bomb is
+    never unpacked), and JSON between systems is UTF-8 (RFC 8259 §8.1)."""
+    media_type, *parameters = headers.get(b"content-type", b"").split(b";")
+    media_type = media_type.strip().lower()
+    charset = next((value.strip().strip(b'"').lower() for name, _, value in
+                    (p.partition(b"=") for p in parameters) if name.strip().lower() == b"charset"), None)
+    coding = headers.get(b"content-encoding", b"identity").strip().lower()
+    transfer = {c.strip() for c in headers.get(b"transfer-encoding", b"").lower().split(b",")} - {
+        b"", b"chunked", b"identity"}  # the server unframes chunks; no coding inside them is undone
+    if media_type and media_type != b"application/json" and not media_type.endswith(b"+json"):
+        return "content-type", "json_body", "content-type: the body must be application/json"
+    if charset not in (None, b"utf-8", b"utf8"):
+        return "content-type", "utf8_charset", "content-type: the body must be JSON in UTF-8 (charset=utf-8 or none)"
+    if coding not in (b"identity", b""):
+        return "content-encoding", "identity_encoding", "content-encoding: send the body uncompressed (identity)"
+    if transfer:
+        return ("transfer-encoding", "identity_encoding",
+                "transfer-encoding: send the body uncompressed (chunked or not)")
+    return None
 
 
 def _without_body(send: Send) -> Send:

@@ -15,7 +15,7 @@ recording them as applied: a handler added later, plus a replay, still picks the
 Events that cannot be decoded, are invalid, of an unknown version or too big go to the
 group's dead-letter topic with the reason; the loop carries on. So do an event on another entity's
 topic (`wrong_topic`: it would be applied out of order with its entity's events), an event whose
-`time` lies more than `MAX_AHEAD_OF_RECORD` after its record's timestamp (`time_in_future`: the
+`time` lies more than `MAX_AHEAD_OF_RECORD_MS` after its record's timestamp (`time_in_future`: the
 newest event time is reporting's clock for freshness and alerts, one such event would move it for
 good) and an event whose id an event with other content already holds (`conflicting_duplicate`: the first one
 counts; a re-delivery of the same bytes is an ordinary duplicate, applied once). For the latter
