@@ -29,7 +29,7 @@ from typing import Any
 
 import xlsxwriter
 
-from styrkedja_kit.spreadsheet import FORMULA_STARTS
+from styrkedja_kit.spreadsheet import csv_text
 
 from .table import Approximately, Column, ColumnType, Row, Table, Withheld
 
@@ -108,8 +108,8 @@ class CsvEncoder:
             return value.isoformat()
         if isinstance(value, float):
             return repr(value).replace(".", self.dialect.decimal)
-        if column.type is ColumnType.text and value[:1] in FORMULA_STARTS:
-            return "'" + str(value)  # a name like "=HYPERLINK(…)" must not run as a formula in Excel (OWASP CSV injection)
+        if column.type is ColumnType.text:
+            return csv_text(str(value))  # a name like "=HYPERLINK(…)" must not run as a formula in Excel
         return str(value)
 
     def row(self, values: Row) -> bytes:

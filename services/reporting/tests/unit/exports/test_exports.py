@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from styrkedja_kit.problems import Problem, install_problem_handlers
 from styrkedja_kit.rules import RuleViolation
+from styrkedja_kit.spreadsheet import FORMULA_STARTS
 from styrkedja_reporting.exports import (
     Column,
     ColumnType,
@@ -28,7 +29,7 @@ from styrkedja_reporting.exports import (
     choose_format,
     export_response,
 )
-from styrkedja_reporting.exports.render import FORMULA_STARTS, XlsxSink
+from styrkedja_reporting.exports.render import XlsxSink
 from styrkedja_reporting.exports.response import content_disposition, file_name, stream_table
 
 COLUMNS = [
