@@ -67,8 +67,10 @@ def time_statements() -> dict[str, list[float]]:
 
 
 async def apply_all(url: str, data_dir: Path, directory: list, events: list, batch: int,
-                    live_alerts: bool) -> dict:
-    """The directory (untimed), then the events batch by batch in the consumer's transaction."""
+                    live_alerts: bool, warm: int = 0, cprofile: Path | None = None) -> dict:
+    """The directory (untimed), then the events batch by batch in the consumer's transaction. `warm`: the
+    first so many events applied untimed first (batches of 5,000), then ANALYZE (as autovacuum would have
+    by then): the timed batches meet a filled database, as a live consumer keeping up does."""
     from aiokafka import TopicPartition
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
@@ -91,6 +93,12 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
 
     for start in range(0, len(directory), 1000):
         await loop._apply(delivered(directory[start:start + 1000], 10_000_000 + start), {})
+    for start in range(0, warm, 5000):
+        await loop._apply(delivered(events[start:min(start + 5000, warm)], 20_000_000 + start), {})
+    if warm:
+        async with db.engine.connect() as conn:
+            await conn.exec_driver_sql("ANALYZE")
+        events = events[warm:]
     statements = [0]
 
     def count(*_: object) -> None:
@@ -115,6 +123,12 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
     _TIMED.append(True)
     pg_cpu, cpu = postgres_cpu_seconds(data_dir), time.process_time()
     started = time.perf_counter()
+    profile = None
+    if cprofile is not None:  # own CPU per function over the timed batches only
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     try:
         for start in range(0, len(events), batch):
             chunk = delivered(events[start:start + batch], start)
@@ -123,6 +137,9 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
             await loop._apply(chunk, offsets)
             per_batch.append(((time.perf_counter() - at) * 1000, statements[0], raw[0]))
     finally:
+        if profile is not None and cprofile is not None:
+            profile.disable()
+            profile.dump_stats(cprofile)
         _TIMED.clear()
         for name, original in patched.items():
             setattr(asyncpg.Connection, name, original)
@@ -167,6 +184,12 @@ def main() -> int:
     parser.add_argument("--students", type=int, default=300)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--label", default="after")
+    parser.add_argument("--warm", type=int, default=0, metavar="N",
+                        help="apply the first N events untimed first, then ANALYZE (a filled database)")
+    parser.add_argument("--cprofile", type=Path, default=None, metavar="FILE",
+                        help="cProfile the timed batches only into FILE (pstats)")
+    parser.add_argument("--shuffle", action="store_true",
+                        help="the events in random order (batches touch many students, as the live load's)")
     parser.add_argument("--no-alerts", action="store_true", help="as a rebuild: alerts not judged per batch")
     parser.add_argument("--sql", action="store_true", help="also sum the time per SQL statement (top 15)")
     parser.add_argument("--no-profile", action="store_true", help="no pyinstrument (CPU figures without its cost)")
@@ -185,6 +208,8 @@ def main() -> int:
             asyncio.run(auto_explain(pg.server_url() + "/profile_apply", args.explain_ms))
         directory, groups = organisation(args.students)
         events = results(random.Random(7), groups)
+        if args.shuffle:
+            random.Random(11).shuffle(events)
         profiler = None
         if not args.no_profile:
             from pyinstrument import Profiler
@@ -192,7 +217,8 @@ def main() -> int:
             profiler = Profiler(async_mode="enabled")
         with profiler if profiler is not None else contextlib.nullcontext():
             applied = asyncio.run(apply_all(url, state / "pgdata", directory, events, args.batch,
-                                            live_alerts=not args.no_alerts))
+                                            live_alerts=not args.no_alerts, warm=args.warm,
+                                            cprofile=args.cprofile))
         print(json.dumps(applied))
         top = ""
         if sql_time is not None:

@@ -468,10 +468,11 @@ class ConsumerLoop:
     async def _apply(self, delivered: list[Delivered], next_offsets: dict[TopicPartition, int]) -> list[Delivered]:
         """One transaction: claim the new event ids, let the handler apply them, store the offsets."""
         async with self.db.sessions.begin() as session:
-            fresh = await self._claim_new(session, delivered)
+            # the offsets go with the claim (one round trip) where there is one to go with
+            fresh, stored = await self._claim_new(session, delivered, next_offsets)
             if fresh:
                 await self.handler(session, fresh)
-            if next_offsets:
+            if next_offsets and not stored:
                 await self._store_offsets(session, next_offsets)
         return fresh
 
@@ -523,11 +524,16 @@ class ConsumerLoop:
         except Exception:
             return False
 
-    async def _claim_new(self, session: AsyncSession, delivered: list[Delivered]) -> list[Delivered]:
-        """Insert the batch's event ids; the ones that were already there are duplicates.
+    async def _claim_new(self, session: AsyncSession, delivered: list[Delivered],
+                         next_offsets: dict[TopicPartition, int] | None = None) -> tuple[list[Delivered], bool]:
+        """Insert the batch's event ids; the ones that were already there are duplicates. Returns the
+        new ones, and whether `next_offsets` were stored with them (in the same statement, a
+        data-modifying CTE: one round trip; same transaction, so the same as storing them after the
+        handler).
 
         A concurrent transaction inserting the same id (a revoked consumer finishing its batch)
-        makes this insert wait for it, so an event is never applied by both.
+        makes this insert wait for it, so an event is never applied by both. (With the offsets first in
+        the statement, both wait at the group's offset rows instead: the same order for every writer.)
         """
         by_id: dict[UUID, Delivered] = {}
         twins: list[Delivered] = []  # a second (third, …) event under an id of the batch
@@ -535,15 +541,21 @@ class ConsumerLoop:
             if by_id.setdefault(item.event.id, item) is not item:
                 twins.append(item)
         if not by_id:
-            return []
+            return [], False
         # one statement whatever the batch's size (no parameter per row), ids sorted: two
         # transactions claiming the same ids wait for each other in the same order
         ids = sorted(by_id)
-        stmt = text(f"INSERT INTO {self.applied.name} (event_id, group_id, digest) "
+        params: dict[str, Any] = {"ids": ids, "digests": [by_id[i].digest for i in ids], "group_id": self.group_id}
+        offsets = ""
+        if next_offsets:
+            partitions = sorted(next_offsets, key=lambda tp: (tp.topic, tp.partition))
+            offsets = self._offsets_cte
+            params |= {"o_topics": [tp.topic for tp in partitions], "o_partitions": [tp.partition for tp in partitions],
+                       "o_offsets": [next_offsets[tp] for tp in partitions]}
+        stmt = text(f"{offsets}INSERT INTO {self.applied.name} (event_id, group_id, digest) "
                     "SELECT e, :group_id, d FROM unnest(CAST(:ids AS uuid[]), CAST(:digests AS bytea[])) AS u(e, d) "
                     "ORDER BY e ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-        new_ids = set((await session.execute(stmt, {"ids": ids, "digests": [by_id[i].digest for i in ids],
-                                                    "group_id": self.group_id})).scalars())
+        new_ids = set((await session.execute(stmt, params)).scalars())
         # The event that counts under an id: the one applied before (by its stored digest), else the
         # batch's first. A re-delivery has its bytes; other bytes are another event (`_conflicting`).
         counts = {i: by_id[i].digest for i in new_ids}
@@ -557,7 +569,15 @@ class ConsumerLoop:
             digest = counts.get(item.event.id)
             if digest is not None and item.digest is not None and item.digest != digest:
                 self._conflicting[id(item)] = item
-        return [item for event_id, item in by_id.items() if event_id in new_ids]
+        return [item for event_id, item in by_id.items() if event_id in new_ids], bool(next_offsets)
+
+    @functools.cached_property
+    def _offsets_cte(self) -> str:
+        """`_store_offsets` as the claim's first part (a data-modifying CTE runs whether or not it is read)."""
+        return (f"WITH stored_offsets AS (INSERT INTO {self.offsets.name} (group_id, topic, partition, next_offset) "
+                "SELECT :group_id, t, p, n FROM unnest(CAST(:o_topics AS text[]), CAST(:o_partitions AS integer[]), "
+                "CAST(:o_offsets AS bigint[])) AS o(t, p, n) ON CONFLICT (group_id, topic, partition) DO UPDATE "
+                "SET next_offset = EXCLUDED.next_offset, updated_at = now()) ")
 
     async def _store_offsets(self, session: AsyncSession, next_offsets: dict[TopicPartition, int]) -> None:
         stmt = pg_insert(self.offsets)

@@ -60,14 +60,12 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
         registry.register(alerts.EVENT_TYPES, alerts.note_cells_before)
         registry.register(alerts.ASSESSMENT_TYPES, alert_freshness.note_units_before)
     registry.register(results.EVENT_TYPES, results.apply_results)
-    if live_alerts:
-        registry.register(alerts.EVENT_TYPES, alerts.evaluate_alerts)
     # after results: the figures take the batch's changed facts from it (results.batch_changes)
     registry.register(figures.EVENT_TYPES, figures.apply_figures)
     # after results too: the results a batch changed move "below the pass level without support"
     registry.register(support.RESULT_TYPES, support.apply_support_results)
-    if live_alerts:  # freshness after the figures: it reads their result dates
-        registry.register(alerts.ASSESSMENT_TYPES, alert_freshness.evaluate_freshness)
+    if live_alerts:  # every live rule after the figures (freshness reads their result dates), decided at once
+        registry.register(alerts.EVENT_TYPES, alert_freshness.evaluate_batch)
     # compliance reads the directory and the forecast facts as this batch left them
     registry.register(compliance.EVENT_TYPES, compliance.apply_compliance)
     registry.register(lika.EVENT_TYPES, lika.apply_lika)

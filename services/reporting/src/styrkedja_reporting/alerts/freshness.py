@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -33,9 +33,11 @@ from styrkedja_kit.app import Runtime
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 
+from ..figures.freshness import Band, band
 from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..figures.state import Multiset
 from ..figures.tables import figure_dates, figure_students
+from ..results.handlers import batch_changes
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import _arrays, any_of, assessment_facts, sorted_unique
 from .handlers import (
@@ -43,6 +45,7 @@ from .handlers import (
     ASSESSMENT_TYPES,
     aggregate_unit_id,
     alert_unit_id,
+    batch_verdicts,
     decide,
     load_thresholds,
 )
@@ -94,15 +97,46 @@ async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -
 
 async def evaluate_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """After the figures: judge the touched units at the batch's time (the same in a replay)."""
+    judged = await batch_freshness_verdicts(session, batch)
+    if judged is not None:
+        await decide(session, judged[0], judged[1])
+
+
+async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delivered]
+                                   ) -> tuple[list[tuple[AlertCell, Observation]], datetime] | None:
+    """The units the batch's assessments touch (`evaluate_freshness`), under the organisers' lock, judged at
+    the time of its newest assessment; None where it has none."""
     keys: set[UnitKey] = session.info.pop(_BEFORE, set())
-    for item in batch:
+    assessments = [item for item in batch if item.event.type in ASSESSMENT_TYPES]
+    for item in assessments:
         data = item.event.data
         keys.update(units_of(data.organiser_id, data.school_unit_code, data.group_id))  # type: ignore[attr-defined]
     if not keys:
-        return
-    moment = max(item.event.time for item in batch)
+        return None
+    moment = max(item.event.time for item in assessments)
     await lock_organisers(session, {k.organiser_id for k in keys})
-    await judge_units(session, keys, moment)
+    # the batch's results after it, in their units: each unit's newest result is at least as new
+    fresh: dict[UnitKey, date] = {}
+    for _, fact in batch_changes(session).assessments:
+        if fact.retracted or fact.assessed_on is None:
+            continue  # counts in no unit's dates
+        for key in units_of(fact.organiser_id, fact.school_unit_code, fact.group_id):
+            if key not in fresh or fresh[key] < fact.assessed_on:
+                fresh[key] = fact.assessed_on
+    return await judged_units(session, keys, moment, fresh=fresh), moment
+
+
+async def evaluate_batch(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    """The live judgement of a batch, registered after the figures (`main.py`) in place of `evaluate_alerts`
+    and `evaluate_freshness`: the same verdicts and decisions in the same order (pass drop and below
+    forecast at the batch's time, then freshness at its newest assessment's), with one read of the
+    stored alerts and one write for all three rules."""
+    now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay
+    judged, drops = await batch_verdicts(session, batch)
+    fresh = await batch_freshness_verdicts(session, batch)
+    later, later_now = fresh if fresh is not None else ([], None)
+    if judged or drops or later:
+        await decide(session, judged, now, drops, later, later_now)
 
 
 class UnitState(NamedTuple):
@@ -113,9 +147,29 @@ class UnitState(NamedTuple):
 async def unit_states(session: AsyncSession, keys: set[UnitKey] | None, organiser_id: str | None = None
                       ) -> dict[UnitKey, UnitState]:
     """Newest result date and students with results per unit (all subjects, years and periods)."""
-    d = figure_dates.c
-    newest_q = select(d.organiser_id, d.level, d.unit_id, func.max(d.day)).where(
-        d.level.in_(FRESHNESS_LEVELS), d["count"] > 0).group_by(d.organiser_id, d.level, d.unit_id)
+    newest = await _newest(session, keys, organiser_id)
+    students = await _students(session, keys, organiser_id)
+    return {key: UnitState(newest.get(key), students.get(key, 0)) for key in set(newest) | set(students)}
+
+
+async def _newest(session: AsyncSession, keys: set[UnitKey] | None, organiser_id: str | None = None
+                  ) -> dict[UnitKey, date]:
+    if keys is not None:  # one index range per unit (the figure table's key begins with level, unit, organiser)
+        if not keys:
+            return {}
+        newest_rows = (await session.execute(_NEWEST_OF, _arrays(UnitKey._fields, sorted(keys)))).all()
+    else:
+        d = figure_dates.c
+        newest_q = select(d.organiser_id, d.level, d.unit_id, func.max(d.day)).where(
+            d.level.in_(FRESHNESS_LEVELS), d["count"] > 0).group_by(d.organiser_id, d.level, d.unit_id)
+        if organiser_id is not None:
+            newest_q = newest_q.where(d.organiser_id == organiser_id)
+        newest_rows = (await session.execute(newest_q)).all()
+    return {UnitKey(*r[:3]): r[3] for r in newest_rows}
+
+
+async def _students(session: AsyncSession, keys: set[UnitKey] | None, organiser_id: str | None = None
+                    ) -> dict[UnitKey, int]:
     # figure_students holds group cells only: a school unit's students are those of its groups (a
     # student in two of its groups counts once). Groups and school units counted in one pass over the
     # groups of the wanted school units (grouping sets): a group's own count by its key looked up
@@ -123,29 +177,25 @@ async def unit_states(session: AsyncSession, keys: set[UnitKey] | None, organise
     where: list[str] = ["level = 'group'", "count > 0"]
     params: dict[str, object] = {}
     if keys is not None:
+        if not keys:
+            return {}
         codes = {k.unit_id for k in keys if k.level == "school_unit"}
         codes |= {k.unit_id.split(GROUP_SEPARATOR, 1)[0] for k in keys if k.level == "group"}
         where += ["organiser_id = ANY(CAST(:organisers AS text[]))", f"{_CODE} = ANY(CAST(:codes AS text[]))"]
         params |= {"organisers": sorted({k.organiser_id for k in keys}), "codes": sorted(codes)}
     if organiser_id is not None:
-        newest_q = newest_q.where(d.organiser_id == organiser_id)
         where.append("organiser_id = :organiser")
         params["organiser"] = organiser_id
     counted = text(
         f"SELECT organiser_id, unit_id, {_CODE}, count(DISTINCT student_id), GROUPING(unit_id) "
         f"FROM {figure_students.name} WHERE {' AND '.join(where)} "
         f"GROUP BY GROUPING SETS ((organiser_id, unit_id), (organiser_id, {_CODE}))")
-    if keys is not None:  # one index range per unit (the figure table's key begins with level, unit, organiser)
-        newest_rows = (await session.execute(_NEWEST_OF, _arrays(UnitKey._fields, sorted(keys)))).all()
-    else:
-        newest_rows = (await session.execute(newest_q)).all()
-    newest = {UnitKey(*r[:3]): r[3] for r in newest_rows}
     students: dict[UnitKey, int] = {}
     for organiser, group, code, n, per_unit in (await session.execute(counted, params)).all():
         key = UnitKey(organiser, "school_unit", code) if per_unit else UnitKey(organiser, "group", group)
         if keys is None or key in keys:
             students[key] = int(n)
-    return {key: UnitState(newest.get(key), students.get(key, 0)) for key in set(newest) | set(students)}
+    return students
 
 
 # The newest result day of each unit asked for: a LATERAL per unit over the primary key's prefix
@@ -183,11 +233,24 @@ async def judge_units(session: AsyncSession, keys: set[UnitKey] | None, moment: 
                       organiser_id: str | None = None) -> int:
     """Judge `freshness_red` of the units (None: every unit of `organiser_id`, or of all) at `moment`:
     the period it turned red in, and every open freshness alert of the unit. Returns events written."""
+    return await decide(session, await judged_units(session, keys, moment, organiser_id), moment)
+
+
+async def judged_units(session: AsyncSession, keys: set[UnitKey] | None, moment: datetime,
+                       organiser_id: str | None = None, fresh: Mapping[UnitKey, date] | None = None
+                       ) -> list[tuple[AlertCell, Observation]]:
+    """`judge_units`' verdicts, for `decide`. `fresh` (with `keys`): a date on or before each listed unit's
+    newest result (a result the batch counts there): see `_judged_keys`."""
     today = moment.astimezone(ZONE).date()
-    states = await unit_states(session, keys, organiser_id)
-    active = await open_freshness_alerts(session, keys, organiser_id)
-    units = set(states) | set(active) if keys is None else keys
-    thresholds = await load_thresholds(session, {k.organiser_id for k in units})
+    if keys is None or fresh is None:
+        states = await unit_states(session, keys, organiser_id)
+        active = await open_freshness_alerts(session, keys, organiser_id)
+        units = set(states) | set(active) if keys is None else keys
+        thresholds = await load_thresholds(session, {k.organiser_id for k in units})
+    else:
+        active = await open_freshness_alerts(session, keys)
+        thresholds = await load_thresholds(session, {k.organiser_id for k in keys})
+        units, states = await _judged_keys(session, keys, fresh, active, thresholds, today)
     judged: list[tuple[AlertCell, Observation]] = []
     for key in sorted(units):
         state = states.get(key, UnitState(None, 0))
@@ -200,7 +263,31 @@ async def judge_units(session: AsyncSession, keys: set[UnitKey] | None, moment: 
         for period in sorted(periods, key=lambda p: p.sort_key()):
             cell = AlertCell(key.organiser_id, (key.level, alert_unit_id(key.level, key.unit_id)), None, None, period)
             judged.append((cell, judge_freshness_in(period, dates, state.students, today, limits)))
-    return await decide(session, judged, moment)
+    return judged
+
+
+def _red(newest: date | None, today: date, limits: Thresholds) -> bool:
+    return band(newest, today, limits.freshness) is Band.red
+
+
+async def _judged_keys(session: AsyncSession, keys: set[UnitKey], fresh: Mapping[UnitKey, date],
+                       active: Mapping[UnitKey, set[TermPeriod]], thresholds: Mapping[str, Thresholds], today: date
+                       ) -> tuple[set[UnitKey], dict[UnitKey, UnitState]]:
+    """The units whose judgement can decide anything, and their states — the same decisions as judging every
+    key, with less read. A unit's cells change anything only while it is red (a dip) or has an open
+    alert (resolved: `rules.evaluate`); any other unit's cells decide nothing, whatever its newest date
+    and students (no alert raised, none open to resolve). A unit's newest result is at least the date of a
+    result the batch counts there (`fresh`), and a band never turns red as its newest result gets newer:
+    a unit not red by that date and without an open alert is judged without a read; the students (the
+    figures of a decision) are counted only for units red by their newest result or with an open alert."""
+    def limits(key: UnitKey) -> Thresholds:
+        return thresholds.get(key.organiser_id, Thresholds())
+
+    units = {k for k in keys if k in active or k not in fresh or _red(fresh[k], today, limits(k))}
+    newest = await _newest(session, units)
+    counted = {k for k in units if k in active or _red(newest.get(k), today, limits(k))}
+    students = await _students(session, counted)
+    return units, {key: UnitState(newest.get(key), students.get(key, 0)) for key in units}
 
 
 async def sweep_organiser(session: AsyncSession, organiser_id: str, moment: datetime) -> int:

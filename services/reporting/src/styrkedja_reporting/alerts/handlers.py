@@ -1,9 +1,10 @@
 """Dip alerts evaluated as results arrive: per batch, over the cells the batch changed.
 
-Registered twice around the results handler (`main.py`): `note_cells_before` reads where the
+Registered around the results handler (`main.py`): `note_cells_before` reads where the
 batch's assessments counted *before* the batch (a revision may move an assessment to another
-group, subject or round: the cell it left changed too), `evaluate_alerts` runs after the
-aggregates moved, in the same transaction. A redelivered or replayed event is deduplicated by
+group, subject or round: the cell it left changed too); after the results and the figures moved, in
+the same transaction, `freshness.evaluate_batch` judges the batch's cells (`batch_verdicts`, the
+pass tallies from the figures' `figure_pass`) together with the freshness rule, one `decide` for all. A redelivered or replayed event is deduplicated by
 the consumer before any handler runs, so a replay evaluates nothing; the alert ids are stable
 (`rules.alert_id`), so no path can raise a second alert for one cell, period and rule.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid5
@@ -38,11 +39,12 @@ from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedRe
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.outbox import Outbox
+from styrkedja_kit.sets import insert_rows
 
 from ..figures.forecast_outcome import ForecastTally
 from ..figures.pass_share import PassTally
 from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
-from ..figures.tables import _reaches_values
+from ..figures.tables import PASS_COUNTERS, figure_pass
 from ..metadata import metadata
 from ..registry import batch_memo
 from ..results.rules import GROUP_SEPARATOR
@@ -170,20 +172,35 @@ async def load_thresholds(session: AsyncSession, organiser_ids: Iterable[str]) -
     return {o: limits for o, limits in found.items() if limits is not None}
 
 
-# One lookup per cell through the aggregates' primary key (LATERAL: the keys drive an index scan
-# whatever the planner guesses of the array's length), summed in the database: per cell the
-# results and those reaching the pass level, all kinds, years, genders and terms together.
+# A cell's results and those reaching the pass level, all kinds, years, genders and terms together: the
+# figures' pass tallies of its round (`figure_pass`, period `R<n>`: every result that is not retracted,
+# per year and gender — the same results as the aggregates' rows of the round, kept in the same
+# transaction, and applied before this judgement, `main.py`), summed over years and genders. One index
+# range per (level, unit, organiser, subject) through the table's primary key (LATERAL: the keys drive
+# the index whatever the planner guesses of the array's length), every round of the batch read at once;
+# a few rows per cell (one per year), where the aggregates hold one per kind, term, scale, year, gender
+# and value.
+_ASSESSED = " + ".join(f"x.{c}" for c in PASS_COUNTERS if c.startswith("assessed_"))
+_REACHING = " + ".join(f"x.{c}" for c in PASS_COUNTERS if c.startswith("reaching_"))
 _PASS_TALLIES = text(
-    "SELECT k.level, k.unit_id, k.organiser_id, k.subject_code, k.school_year, k.round, t.assessed, t.reaching "
-    "FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), CAST(:organiser_id AS text[]), "
-    "CAST(:subject_code AS text[]), CAST(:school_year AS text[]), CAST(:round AS integer[])) "
-    "AS k(level, unit_id, organiser_id, subject_code, school_year, round) "
-    "CROSS JOIN LATERAL (SELECT sum(a.count) AS assessed, "
-    "coalesce(sum(a.count) FILTER (WHERE s.reaches), 0) AS reaching "
-    f"FROM {assessment_aggregates.name} a LEFT JOIN {_reaches_values()} ON s.scale = a.scale AND s.value = a.value "
-    "WHERE a.level = k.level AND a.unit_id = k.unit_id AND a.organiser_id = k.organiser_id "
-    "AND a.subject_code = k.subject_code AND a.school_year = k.school_year AND a.round = k.round) t "
-    "WHERE t.assessed IS NOT NULL")
+    "WITH k AS MATERIALIZED (SELECT * FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), "
+    "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:school_year AS text[]), "
+    "CAST(:round AS integer[])) WITH ORDINALITY AS k(level, unit_id, organiser_id, subject_code, school_year, round, n)), "
+    # the tallies once per distinct prefix (MATERIALIZED: not a lateral per key, which the planner chose
+    # when it guessed the prefixes at one row), then matched with the keys
+    "t AS MATERIALIZED (SELECT p.level, p.unit_id, p.organiser_id, p.subject_code, f.school_year, f.period, f.assessed, f.reaching "
+    "FROM (SELECT DISTINCT level, unit_id, organiser_id, subject_code FROM k) p "
+    f"CROSS JOIN LATERAL (SELECT x.school_year, x.period, sum({_ASSESSED}) AS assessed, sum({_REACHING}) AS reaching "
+    f"FROM {figure_pass.name} x WHERE x.level = p.level AND x.unit_id = p.unit_id "
+    "AND x.organiser_id = p.organiser_id AND x.subject_code = p.subject_code "
+    "AND x.school_year = ANY(CAST(:school_years AS text[])) AND x.period = ANY(CAST(:periods AS text[])) "
+    "GROUP BY x.school_year, x.period) f) "
+    # the keys' positions and counts as three arrays (one row: no per-row decoding)
+    "SELECT coalesce(array_agg(k.n), '{}'), coalesce(array_agg(t.assessed), '{}'), "
+    "coalesce(array_agg(t.reaching), '{}') FROM k JOIN t ON t.level = k.level AND t.unit_id = k.unit_id "
+    "AND t.organiser_id = k.organiser_id AND t.subject_code = k.subject_code AND t.school_year = k.school_year "
+    "AND t.period = 'R' || k.round")
+_CELL_KEY = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "round")
 
 
 async def pass_tallies(session: AsyncSession, keys: set[TallyKey]) -> dict[TallyKey, PassTally]:
@@ -197,9 +214,12 @@ async def _pass_counts(session: AsyncSession, keys: set[Any]) -> dict[tuple[Any,
     """`pass_tallies` as plain (assessed, reaching) pairs under plain tuple keys."""
     if not keys:
         return {}
-    # sorted: the keys' index lookups in the index's order (locality)
-    rows = (await session.execute(_PASS_TALLIES, _arrays(TallyKey._fields, sorted(keys)))).all()
-    return {tuple(row[:6]): (int(row[6]), int(row[7])) for row in rows}
+    ordered = sorted(keys)  # the index ranges in the index's order (locality)
+    params: dict[str, Any] = _arrays(_CELL_KEY, ordered)
+    params["school_years"] = sorted(set(params["school_year"]))
+    params["periods"] = [f"R{n}" for n in sorted(set(params["round"]))]
+    positions, assessed, reaching = (await session.execute(_PASS_TALLIES, params)).one()
+    return dict(zip([ordered[n - 1] for n in positions], zip(assessed, reaching, strict=True), strict=True))
 
 
 def _alert_of(row, cell: AlertCell) -> Alert:
@@ -231,20 +251,34 @@ def event_id_of(alert: Alert, action: Action) -> UUID:
     return uuid5(alert.alert_id, f"{action.value}:{alert.episode}")
 
 
-async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action, Alert]]) -> int:
-    """Write the alerts that changed and their events (reporting's outbox), one transaction."""
+async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action, Alert]],
+                          raised_at: Mapping[UUID, datetime] | None = None) -> int:
+    """Write the alerts that changed and their events (reporting's outbox), one transaction.
+    `raised_at`: the stored alerts' `raised_at` (as read, locked, by `decide`): a raise sets it, other
+    changes keep it — written back as it is, so that every row goes in one statement."""
     events = []
-    # one statement per kind of write (executemany): a raise sets `raised_at`, other changes keep it
-    by_kind: dict[bool, list[dict[Any, Any]]] = {True: [], False: []}
-    for action, alert in sorted(decided, key=lambda d: d[1].alert_id):
-        raised = action is Action.raise_
-        by_kind[raised].append({"raised_at": alert.changed_at, **_row_of(alert, raised=raised)})
-    for raised, rows in by_kind.items():
-        if rows:
-            stmt = pg_insert(alerts)
-            kept = [k for k in rows[0] if k != "alert_id" and (raised or k != "raised_at")]
-            await session.execute(stmt.on_conflict_do_update(
-                index_elements=["alert_id"], set_={k: stmt.excluded[k] for k in kept}), rows)
+    known = raised_at or {}
+    ordered = sorted(decided, key=lambda d: d[1].alert_id)
+    rows = []
+    for action, alert in ordered:
+        at = alert.changed_at if action is Action.raise_ else known.get(alert.alert_id)
+        if at is None:
+            break
+        rows.append({**_row_of(alert, raised=False), "raised_at": at})
+    if len(rows) == len(ordered):
+        # one statement over arrays (`insert_rows`: the same prepared statement whatever the batch)
+        await insert_rows(session, alerts, rows, conflict=("alert_id",))
+    else:  # a change to an alert whose `raised_at` was not given: one statement per kind of write
+        by_kind: dict[bool, list[dict[Any, Any]]] = {True: [], False: []}
+        for action, alert in ordered:
+            raised = action is Action.raise_
+            by_kind[raised].append({"raised_at": alert.changed_at, **_row_of(alert, raised=raised)})
+        for raised, kind_rows in by_kind.items():
+            if kind_rows:
+                stmt = pg_insert(alerts)
+                kept = [k for k in kind_rows[0] if k != "alert_id" and (raised or k != "raised_at")]
+                await session.execute(stmt.on_conflict_do_update(
+                    index_elements=["alert_id"], set_={k: stmt.excluded[k] for k in kept}), kind_rows)
     for action, alert in decided:
         data = event_data(Decision(action, alert))
         if data is not None:
@@ -265,6 +299,32 @@ def _judge_pass_drop(now: tuple[int, int], then: tuple[int, int], thresholds: Th
                            PassTally(assessed_unknown=then[0], reaching_unknown=then[1]), thresholds)
 
 
+def _dips(now: tuple[int, int], then: tuple[int, int], thresholds: Thresholds) -> bool:
+    """Whether `_judge_pass_drop` says `dipping`, in integers (no shares, no figures): the share of those
+    reaching the pass level fell by more than the threshold, with results in both and at least
+    `min_students` in each. −change × 100 > p/q ⇔ 100 · (then_r · now_a − now_r · then_a) · q > p · now_a · then_a
+    (both counts positive)."""
+    (now_assessed, now_reaching), (then_assessed, then_reaching) = now, then
+    if min(now_assessed, then_assessed) < max(thresholds.min_students, 1):
+        return False
+    points = thresholds.drop_points
+    return (100 * (then_reaching * now_assessed - now_reaching * then_assessed) * points.denominator
+            > points.numerator * now_assessed * then_assessed)
+
+
+class PassDrop(NamedTuple):
+    """A pass-drop cell's counts and thresholds, whether it dips (`_dips`), and its `Observation` made only
+    where a decision needs it (`observation`): most cells of a batch neither dip nor have an alert."""
+
+    now: tuple[int, int]
+    then: tuple[int, int]
+    thresholds: Thresholds
+    dipping: bool
+
+    def observation(self) -> Observation:
+        return _judge_pass_drop(self.now, self.then, self.thresholds)
+
+
 _NO_RESULTS = (0, 0)
 _alert_id = functools.lru_cache(maxsize=1 << 17)(alert_id)
 # frozen and checked on construction: a cell judged again (most cells of a batch were judged in the
@@ -275,14 +335,22 @@ RoundLabel = tuple[str, int]  # (school year as stored, round): a round period a
 Cell = tuple[str, str, str, str, RoundLabel]  # (level, aggregate unit id, organiser, subject, round)
 PeriodCell = tuple[str, str, str, str, RoundPeriod]  # the same with the round as a period
 #: A judged pass-drop cell as plain values: (level, aggregate unit id, organiser, subject, school year,
-#: round), its observation. Its `AlertCell` and alert id are made only where a decision needs them:
-#: a dipping cell, or one with an active alert (most cells of a batch are neither).
-Judged = tuple[tuple[str, str, str, str, str, int], Observation]
+#: round), its counts and verdict. Its `AlertCell`, alert id and `Observation` are made only where a
+#: decision needs them: a dipping cell, or one with an active alert (most cells of a batch are neither).
+Judged = tuple[tuple[str, str, str, str, str, int], PassDrop]
 
 
 async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay
     # both rules' cells decided together: one read of the stored alerts, one write per batch
+    judged, drops = await batch_verdicts(session, batch)
+    if judged or drops:
+        await decide(session, judged, now, drops)
+
+
+async def batch_verdicts(session: AsyncSession, batch: Sequence[Delivered]
+                         ) -> tuple[list[tuple[AlertCell, Observation]], list[Judged]]:
+    """The batch's `below_forecast` cells judged, and its `pass_share_drop` cells (`decide`'s two inputs)."""
     judged = await _judged_below_forecast(session, batch)
     touched: set[Touched] = session.info.pop(_BEFORE, set())
     touched.update(_touched_of(item.event.data) for item in batch if item.event.type in ASSESSMENT_TYPES)
@@ -290,8 +358,7 @@ async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> 
     if touched:
         drops = await _pass_drop_verdicts(session, _label_cells_of(touched, await placement_of(
             session, {t.school_unit_code for t in touched})))
-    if judged or drops:
-        await decide(session, judged, now, drops)
+    return judged, drops
 
 
 @functools.lru_cache(maxsize=4096)
@@ -391,13 +458,14 @@ def _labelled(cells: set[PeriodCell]) -> set[Cell]:
 
 async def _judged_pass_drop(session: AsyncSession, cells: set[PeriodCell]) -> list[tuple[AlertCell, Observation]]:
     """`_pass_drop_verdicts` of cells with their periods, each with its `AlertCell`."""
-    return [(_pass_cell(key), observation) for key, observation in
+    return [(_pass_cell(key), drop.observation()) for key, drop in
             sorted(await _pass_drop_verdicts(session, _labelled(cells)), key=lambda judged: judged[0])]
 
 
 async def _pass_drop_verdicts(session: AsyncSession, cells: set[Cell]) -> list[Judged]:
-    """Each cell's `pass_share_drop` observation, in no particular order (plain values: no `AlertCell`, no
-    alert id; `decide` makes them where it needs them, and decides them in the order of their keys)."""
+    """Each cell's `pass_share_drop` verdict, in no particular order (plain values: no `AlertCell`, no
+    alert id, no `Observation`; `decide` makes them where it needs them, and decides them in the order of
+    their keys)."""
     previous = {p: _previous_round(p) for p in {c[4] for c in cells}}
     keyed = [((*c[:4], *c[4]), (*c[:4], *previous[c[4]])) for c in cells]
     tallies = await _pass_counts(session, {k for pair in keyed for k in pair})
@@ -406,15 +474,16 @@ async def _pass_drop_verdicts(session: AsyncSession, cells: set[Cell]) -> list[J
     judged: list[Judged] = []
     # the batch's verdicts by (tally, tally compared with, organiser): most cells repeat a few, and
     # the shared cache's key hashes the thresholds (fractions) on every look-up
-    verdicts: dict[tuple[tuple[int, int], tuple[int, int], str], Observation] = {}
+    verdicts: dict[tuple[tuple[int, int], tuple[int, int], str], PassDrop] = {}
     get = tallies.get
     for now_key, then_key in keyed:
         organiser = now_key[2]
         pair = (get(now_key, _NO_RESULTS), get(then_key, _NO_RESULTS), organiser)
-        observation = verdicts.get(pair)
-        if observation is None:
-            observation = verdicts[pair] = _judge_pass_drop(pair[0], pair[1], stored.get(organiser, default))
-        judged.append((now_key, observation))
+        drop = verdicts.get(pair)
+        if drop is None:
+            limits = stored.get(organiser, default)
+            drop = verdicts[pair] = PassDrop(pair[0], pair[1], limits, _dips(pair[0], pair[1], limits))
+        judged.append((now_key, drop))
     return judged
 
 
@@ -425,19 +494,23 @@ def _pass_cell(key: tuple[str, str, str, str, str, int]) -> AlertCell:
 
 
 async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observation]], now: datetime,
-                 drops: Sequence[Judged] = ()) -> int:
+                 drops: Sequence[Judged] = (), later: Sequence[tuple[AlertCell, Observation]] = (),
+                 later_now: datetime | None = None) -> int:
     """raise / resolve / nothing per judged cell against the stored alert; returns events written.
     `drops`: pass-drop cells as plain keys (`_judged_pass_drop`), decided after `judged`: only a
     dipping one, or one with an active alert, can change anything (`rules.evaluate`), so only those
-    are made `AlertCell`s with an id; the active alerts are found by their cell's columns."""
-    eager = list(judged)
-    for key, observation in drops:
-        if observation.verdict is Verdict.dipping:
-            eager.append((_pass_cell(key), observation))
+    are made `AlertCell`s with an id; the active alerts are found by their cell's columns.
+    `later`: judged cells decided after the drops at `later_now` (default `now`) — what a second
+    `decide` after this one would decide (another rule's cells: the live freshness judgement), read
+    and written with this one's statements."""
+    eager = [*judged, *later]
+    for key, drop in drops:
+        if drop.dipping:
+            eager.append((_pass_cell(key), drop.observation()))
     ids = [_alert_id(cell, obs.rule) for cell, obs in eager]
     al = alerts.c
     wanted = any_of(al.alert_id, ids)
-    quiet = [(key, obs) for key, obs in drops if obs.verdict is not Verdict.dipping]
+    quiet = [(key, drop) for key, drop in drops if not drop.dipping]
     if quiet:  # the active pass-drop alerts of these cells, by their columns (the organiser index first)
         wanted = or_(wanted, and_(
             al.organiser_id.in_(sorted({k[2] for k, _ in quiet})), al.status != Status.resolved.value,
@@ -453,35 +526,41 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
                   for r in stored.values() if r.status != Status.resolved.value
                   and r.rule == AlertRule.pass_share_drop.value and r.year is None and r.round is not None}
     cells = [(cell, observation, aid) for (cell, observation), aid in zip(eager, ids, strict=True)]
-    n_judged = len(judged)
-    decided = []
-    for cell, observation, aid in cells[:n_judged]:
+    n_judged, n_later = len(judged), len(later)
+    decided: list[tuple[Action, Alert]] = []
+    _decide_judged(cells[:n_judged], stored, now, decided)
+    # the drops that can change anything — dipping, or with an active alert — in the order of their keys
+    dipping = iter(cells[n_judged + n_later:])
+    candidates = []
+    for key, drop in drops:
+        if drop.dipping:
+            cell, observation, aid = next(dipping)
+            candidates.append((key, observation, cell, stored.get(aid)))
+        elif active:
+            level, unit, organiser, subject, school_year, round_ = key
+            row = active.get((organiser, level, alert_unit_id(level, unit), subject, school_year, round_))
+            if row is None:
+                continue  # no active alert and not dipping: nothing to resolve
+            cell = _pass_cell(key)
+            if _alert_id(cell, AlertRule.pass_share_drop) == row.alert_id:  # (the id is a function of these columns)
+                candidates.append((key, drop.observation(), cell, row))
+    for _, observation, cell, row in sorted(candidates, key=lambda c: c[0]):
+        decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
+        if decision.action is not Action.nothing and decision.alert is not None:
+            decided.append((decision.action, decision.alert))
+    _decide_judged(cells[n_judged:n_judged + n_later], stored, later_now or now, decided)
+    return await store_decisions(session, decided, {aid: row.raised_at for aid, row in stored.items()})
+
+
+def _decide_judged(cells: Sequence[tuple[AlertCell, Observation, UUID]], stored: dict[UUID, Any], now: datetime,
+                   decided: list[tuple[Action, Alert]]) -> None:
+    for cell, observation, aid in cells:
         row = stored.get(aid)
         if row is None and observation.verdict is not Verdict.dipping:
             continue  # never alerted and not dipping: `evaluate` says nothing (most cells of a batch)
         decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
         if decision.action is not Action.nothing and decision.alert is not None:
             decided.append((decision.action, decision.alert))
-    # the drops that can change anything — dipping, or with an active alert — in the order of their keys
-    dipping = iter(cells[n_judged:])
-    candidates = []
-    for key, observation in drops:
-        if observation.verdict is Verdict.dipping:
-            cell, _, aid = next(dipping)
-            candidates.append((key, observation, cell, stored.get(aid)))
-        else:
-            level, unit, organiser, subject, school_year, round_ = key
-            row = active.get((organiser, level, alert_unit_id(level, unit), subject, school_year, round_))
-            if row is None:
-                continue  # no active alert and not dipping: nothing to resolve
-            cell = _pass_cell(key)
-            if _alert_id(cell, observation.rule) == row.alert_id:  # (the id is a function of these columns)
-                candidates.append((key, observation, cell, row))
-    for _, observation, cell, row in sorted(candidates, key=lambda c: c[0]):
-        decision = evaluate(cell, observation, _alert_of(row, cell) if row else None, now)
-        if decision.action is not Action.nothing and decision.alert is not None:
-            decided.append((decision.action, decision.alert))
-    return await store_decisions(session, decided)
 
 
 # --- below_forecast -------------------------------------------------------------------------------

@@ -422,9 +422,35 @@ _SAVE_ROUND_REPORTS = text(
     + ", ".join(f"{name} = EXCLUDED.{name}" for name in _ROUND_COLUMNS if name != "assessment_id"))
 
 
+# the batch's assessments as if none was stored: the rows inserted are the ids that were new
+_INSERT_NEW_ROUND_REPORTS = text(
+    f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
+    f"SELECT * FROM {_unnest(list(compliance_round_reports.columns))} "
+    "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id")
+
+
 async def _fold_round_reports(session: AsyncSession, incoming: Sequence[RoundReport]) -> list[RoundReport]:
     """Fold the batch's assessment revisions into `compliance_round_reports`; returns the states
-    before (those that existed) and after of every assessment that changed."""
+    before (those that existed) and after of every assessment that changed.
+
+    Most of a live batch's assessments are new: their revisions are folded from nothing and inserted in
+    one statement that leaves a stored id alone (`ON CONFLICT DO NOTHING`, waiting for a concurrent
+    writer of the id to finish first); the ids it did not insert were stored, and are folded into
+    their stored state (`_fold_stored`)."""
+    if not incoming:
+        return []
+    fresh: dict[str, RoundReport] = {}
+    for report in incoming:
+        fresh[report.assessment_id] = fold_round_report(fresh.get(report.assessment_id), report)
+    ordered = [fresh[aid] for aid in sorted(fresh)]  # the ids in order: two writers lock them in one order
+    inserted = set((await session.execute(_INSERT_NEW_ROUND_REPORTS,
+                                          _arrays(_ROUND_COLUMNS, map(_ROUND_ROW, ordered)))).scalars())
+    stored = [report for report in incoming if report.assessment_id not in inserted]
+    return [state for state in ordered if state.assessment_id in inserted] + await _fold_stored(session, stored)
+
+
+async def _fold_stored(session: AsyncSession, incoming: Sequence[RoundReport]) -> list[RoundReport]:
+    """`_fold_round_reports` of assessments stored before: read (locked), folded, the changed ones written."""
     if not incoming:
         return []
     ids = sorted({i.assessment_id for i in incoming})
