@@ -10,15 +10,17 @@ specification's `pageToken`, a `Link: <…>; rel="next"` header on the same serv
 
 from __future__ import annotations
 
+import codecs
 import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
+import ijson
 from pydantic import BaseModel, ValidationError
 
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
@@ -67,17 +69,17 @@ def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
         raise SourceError(f"{entity}, page {page}: expected a list or an object with a 'data' list")
     if token is not None and not isinstance(token, str):
         raise SourceError(f"{entity}, page {page}: pageToken must be a string")
-    model = ENTITIES[entity]
-    items = []
-    for n, item in enumerate(raw):
-        try:
-            items.append(model.model_validate(item))
-        except ValidationError as error:
-            # only where and which rule: the input may hold personal data (a civic number)
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise SourceError(f"{entity}, page {page}, item {n}: {where}: {first['msg']}") from None
-    return items, token or None
+    return [_validated(entity, f"page {page}", n, item) for n, item in enumerate(raw)], token or None
+
+
+def _validated(entity: str, page: str, n: int, item: Any) -> BaseModel:
+    try:
+        return ENTITIES[entity].model_validate(item)
+    except ValidationError as error:
+        # only where and which rule: the input may hold personal data (a civic number)
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SourceError(f"{entity}, {page}, item {n}: {where}: {first['msg']}") from None
 
 
 def _deleted(entity_page: str, body: Any) -> list[str]:
@@ -239,46 +241,133 @@ class HttpSource:
             token = next_token
 
 
+#: containers inside one another at most in a folder file (an SS 12000 item nests a few levels)
+MAX_FOLDER_DEPTH = 64
+_SCALARS = frozenset({"null", "boolean", "integer", "double", "number", "string"})
+
+
+class _CheckedBytes:
+    """A folder file for the streaming parser: its bytes as they are, less a leading byte order mark,
+    each read checked to be UTF-8 (an incremental decoder, so a character split between two reads is
+    whole) and counted against the file's limit."""
+
+    def __init__(self, file: BinaryIO, what: str, limit: int) -> None:
+        self.file, self.what, self.limit = file, what, limit
+        self.size = 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        if file.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            file.seek(0)
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.file.read(size)
+        if size == 0:  # the parser's look at what the file gives (bytes or text)
+            return chunk
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise SourceError(f"{self.what}: the file is larger than {self.limit} bytes")
+        try:
+            self.decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError:
+            raise SourceError(f"{self.what}: not UTF-8 (save the file as UTF-8)") from None
+        return chunk
+
+
 class FolderSource:
     """An SS 12000 dump in a folder: `<entity>.json`, or `<entity>/*.json` one page per file. Each file
     is read as the API's pages are: UTF-8 with or without a byte order mark (as Windows tools save
-    it), at most `max_page_bytes` (a file is parsed whole, so its size bounds the memory), nested no
-    deeper than Python's parser reaches; a file that breaks one of these stops the import naming the
-    file and the rule, never its content."""
+    it), at most `max_page_bytes`, nested no deeper than `MAX_FOLDER_DEPTH`; a file that breaks one of
+    these stops the import naming the file and the rule, never its content. A file is streamed (ijson):
+    each item is validated as it is read, so a file's own size does not count in memory, only the items
+    kept."""
 
     def __init__(self, path: Path, *, max_page_bytes: int = 256 * 1024 * 1024) -> None:
         if not path.is_dir():
             raise SourceError(f"{path}: not a folder")
         self.path, self.max_page_bytes = path, max_page_bytes
 
-    def _pages(self, entity: str) -> Iterator[tuple[str, Any]]:
+    def _files(self, entity: str) -> list[Path]:
         single = self.path / f"{entity}.json"
-        files = [single] if single.exists() else sorted((self.path / entity).glob("*.json"))
-        for file in files:
-            what = f"{entity}, page {file.name}"
-            try:
-                if file.stat().st_size > self.max_page_bytes:
-                    raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
-                raw = file.read_bytes()
-            except OSError:
-                raise SourceError(f"{what}: not readable") from None
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise SourceError(f"{what}: not UTF-8 (save the file as UTF-8)") from None
-            try:
-                body = json.loads(text)
-            except (ValueError, RecursionError):
-                raise SourceError(f"{what}: not readable JSON") from None
-            yield file.name, body
+        return [single] if single.exists() else sorted((self.path / entity).glob("*.json"))
+
+    def _events(self, entity: str, file: Path) -> Iterator[tuple[str, str, Any]]:
+        """The file's parse events (prefix, event, value), refusals as `SourceError`s naming the file."""
+        what = f"{entity}, page {file.name}"
+        try:
+            if file.stat().st_size > self.max_page_bytes:
+                raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
+            with file.open("rb") as handle:
+                depth = 0
+                for prefix, event, value in ijson.parse(_CheckedBytes(handle, what, self.max_page_bytes),
+                                                        use_float=True):
+                    if event in ("start_map", "start_array"):
+                        depth += 1
+                        if depth > MAX_FOLDER_DEPTH:
+                            raise SourceError(f"{what}: not readable JSON (nested deeper than {MAX_FOLDER_DEPTH})")
+                    elif event in ("end_map", "end_array"):
+                        depth -= 1
+                    yield prefix, event, value
+        except OSError:
+            raise SourceError(f"{what}: not readable") from None
+        except ijson.JSONError:
+            raise SourceError(f"{what}: not readable JSON") from None
+
+    def _items(self, entity: str, file: Path) -> Iterator[BaseModel]:
+        """The items of one page file, each validated as it is read: `[items]` or `{"data": [items],
+        "pageToken": …}`. Judged by depth as well as by prefix: a key "data.item" is not the data."""
+        what = f"{entity}, page {file.name}"
+        shape = f"{what}: expected a list or an object with a 'data' list"
+        events = self._events(entity, file)
+        top = next(events, None)
+        if top is None or top[1] not in ("start_map", "start_array"):
+            raise SourceError(shape)
+        in_object = top[1] == "start_map"
+        inside, level_of_items = ("data.item", 2) if in_object else ("item", 1)
+        depth, data_seen, n = 1, False, 0
+        builder: Any = None
+        for prefix, event, value in events:
+            if event in ("start_map", "start_array"):
+                level, depth = depth, depth + 1
+            elif event in ("end_map", "end_array"):
+                depth = level = depth - 1
+            else:
+                level = depth
+            if builder is not None:
+                builder.event(event, value)
+                if level == level_of_items and event in ("end_map", "end_array"):
+                    yield _validated(entity, f"page {file.name}", n, builder.value)
+                    builder, n = None, n + 1
+            elif level == level_of_items and prefix == inside and (data_seen or not in_object):
+                if event in ("start_map", "start_array"):
+                    builder = ijson.ObjectBuilder()
+                    builder.event(event, value)
+                else:
+                    yield _validated(entity, f"page {file.name}", n, value)
+                    n += 1
+            elif in_object and level == 1 and event == "map_key" and value == "data":
+                if data_seen:
+                    raise SourceError(f"{what}: 'data' twice")
+                data_seen = True
+            elif in_object and level == 1 and prefix == "data" and event not in ("start_array", "end_array"):
+                raise SourceError(shape)
+            elif in_object and level == 1 and prefix == "pageToken" and event not in ("string", "null"):
+                raise SourceError(f"{what}: pageToken must be a string")
+        if in_object and not data_seen:
+            raise SourceError(shape)
+
+    def _documents(self, entity: str) -> Iterator[tuple[str, Any]]:
+        """Each file of `entity` whole (for the small ones: deletedEntities), by the same streaming rules."""
+        for file in self._files(entity):
+            builder = ijson.ObjectBuilder()
+            for _prefix, event, value in self._events(entity, file):
+                builder.event(event, value)
+            yield file.name, getattr(builder, "value", None)
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
         out: list[BaseModel] = []
-        for n, (_name, body) in enumerate(self._pages(entity), start=1):
-            items, _ = _items(entity, n, body)
-            out += items
+        for file in self._files(entity):
+            out += self._items(entity, file)
             progress(entity, len(out))
         return out
 
     def deleted(self, since: datetime) -> list[str]:
-        return [i for name, body in self._pages("deletedEntities") for i in _deleted(name, body)]
+        return [i for name, body in self._documents("deletedEntities") for i in _deleted(name, body)]
