@@ -279,6 +279,33 @@ async def test_a_json_body_not_in_utf8_is_refused_whatever_charset_is_said(label
     assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [("body", "utf8_charset")]
 
 
+@pytest.mark.parametrize("headers, status, field, rule", [
+    ([("content-type", "text/plain"), ("content-type", "application/json")], 400, "content-type", "single_header"),
+    ([("content-type", "application/json; charset=utf-16"), ("content-type", "application/json")], 400,
+     "content-type", "single_header"),
+    ([("content-type", "application/json"), ("content-encoding", "gzip"), ("content-encoding", "identity")], 415,
+     "content-encoding", "identity_encoding"),
+])
+async def test_a_body_header_sent_twice_is_judged_as_the_framework_reads_it(headers, status, field, rule):
+    """The guard judged the last line of a repeated header, the framework reads the first: `text/plain`
+    then `application/json` passed the guard and reached the route as text/plain (a 422 about the body);
+    `gzip` then `identity` passed as identity. A single field sent twice with different values is a 400
+    (RFC 9110 §5.3); the lines of a list field add up (`gzip, identity`: not identity). Failed on the
+    old code: 422, 200 and 200."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(_guarded_app()), base_url="http://t") as client:
+        response = await client.post("/items", content=BODY.encode(), headers=headers)
+    assert response.status_code == status, response.text
+    assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [(field, rule)]
+    same_twice = await _post_twice_the_same()
+    assert same_twice.status_code == 200, same_twice.text
+
+
+async def _post_twice_the_same() -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(_guarded_app()), base_url="http://t") as client:
+        return await client.post("/items", content=BODY.encode(), headers=[
+            ("content-type", "application/json"), ("content-type", "application/json")])
+
+
 async def test_a_utf8_body_arriving_a_byte_at_a_time_is_read_whole():
     """The guard looks at the body's first bytes, across as many messages as they take, and hands the
     route every byte: a UTF-8 body sent in one-byte chunks is read as sent."""
@@ -510,3 +537,26 @@ def test_the_folder_reads_deleted_entities_by_the_same_rules(tmp_path):
     (tmp_path / "deletedEntities.json").write_bytes(b'{"data": {"organisations": ["org-1"')
     with pytest.raises(SourceError, match="not readable JSON"):
         FolderSource(tmp_path).deleted(datetime(2026, 1, 1, tzinfo=UTC))
+
+
+async def test_a_broker_that_refuses_the_topic_configuration_gets_its_topics_without_it():
+    """Detected, not assumed: a broker whose CreateTopics answers "invalid config" for LogAppendTime gets
+    the topics with its defaults (and a warning); any other error still stops the start."""
+    from types import SimpleNamespace
+
+    from styrkedja_kit.kafka import _create_topics
+
+    class Admin:
+        def __init__(self, code: int) -> None:
+            self.code, self.asked = code, []
+
+        async def create_topics(self, topics):
+            self.asked.append([(t.name, t.topic_configs) for t in topics])
+            return SimpleNamespace(topic_errors=[(t.name, self.code if t.topic_configs else 0, None) for t in topics])
+
+    refusing = Admin(40)
+    assert await _create_topics(refusing, {"a": 1, "b": 2}, TOPIC_CONFIG) == {"a", "b"}
+    assert await _create_topics(refusing, {"a": 1, "b": 2}, None) == set()
+    assert refusing.asked == [[("a", TOPIC_CONFIG), ("b", TOPIC_CONFIG)], [("a", {}), ("b", {})]]
+    with pytest.raises(RuntimeError, match="error code 29"):
+        await _create_topics(Admin(29), {"a": 1}, TOPIC_CONFIG)  # not authorised: not a configuration matter

@@ -157,10 +157,13 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
+        headers, repeated = _body_headers(scope["headers"])
         declared = headers.get(b"content-length")
         refusal: tuple[int, str, str, str] | None = None  # status, field, rule, message
-        if declared is not None:
+        if repeated is not None:
+            field = repeated.decode("latin-1")
+            refusal = (400, field, "single_header", f"{field}: sent more than once, with different values")
+        elif declared is not None:
             if not declared.isdigit():
                 refusal = (400, "body", "malformed_header", "content-length: not a number")
             elif int(declared) > self.max_body_bytes:
@@ -198,6 +201,29 @@ class RequestGuard:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+#: fields a request may send once only (RFC 9110 §5.3: not lists), and list fields whose lines add up
+_SINGLE_FIELDS = frozenset({b"content-type", b"content-length"})
+_LIST_FIELDS = frozenset({b"content-encoding", b"transfer-encoding"})
+
+
+def _body_headers(raw: list[tuple[bytes, bytes]]) -> tuple[dict[bytes, bytes], bytes | None]:
+    """The request's headers by name, and the name of a single field sent twice with different values
+    (or None). Lines of a list field are joined (`gzip` then `identity` is `gzip, identity`, RFC 9110
+    §5.3), as a proxy or the framework reads them: judged by the last line, a body the framework or a
+    proxy reads by the first went by unjudged."""
+    headers: dict[bytes, bytes] = {}
+    repeated = None
+    for name, value in raw:
+        known = headers.get(name)
+        if known is not None:
+            if name in _LIST_FIELDS:
+                value = known + b"," + value
+            elif name in _SINGLE_FIELDS and known != value:
+                repeated = name
+        headers[name] = value
+    return headers, repeated
 
 
 def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None:
