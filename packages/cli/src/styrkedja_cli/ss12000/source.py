@@ -11,6 +11,7 @@ specification's `pageToken`, a `Link: <…>; rel="next"` header on the same serv
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -289,78 +290,85 @@ class FolderSource:
         single = self.path / f"{entity}.json"
         return [single] if single.exists() else sorted((self.path / entity).glob("*.json"))
 
-    def _events(self, entity: str, file: Path) -> Iterator[tuple[str, str, Any]]:
-        """The file's parse events (prefix, event, value), refusals as `SourceError`s naming the file."""
+    def _events(self, entity: str, file: Path, *, data_only: bool) -> Iterator[tuple[str, str, Any]]:
+        """The file's parse events (prefix, event, value), refusals as `SourceError`s naming the file.
+        `data_only`: of a page `{"data": [items], "pageToken": …}` only the events of its data list (the
+        shape and the pageToken checked on the way: a key "data.item" or a `data` object are not the
+        data); of a page `[items]` all. Python sees each event once; ijson's C code builds the items."""
         what = f"{entity}, page {file.name}"
+        shape = f"{what}: expected a list or an object with a 'data' list"
+        nested = f"{what}: not readable JSON (nested deeper than {MAX_FOLDER_DEPTH})"
         try:
             if file.stat().st_size > self.max_page_bytes:
                 raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
             with file.open("rb") as handle:
-                depth = 0
-                for prefix, event, value in ijson.parse(_CheckedBytes(handle, what, self.max_page_bytes),
-                                                        use_float=True):
-                    if event in ("start_map", "start_array"):
+                events = ijson.parse(_CheckedBytes(handle, what, self.max_page_bytes), use_float=True)
+                first = next(events, None)
+                if first is None or (data_only and first[1] not in ("start_map", "start_array")):
+                    raise SourceError(shape)
+                depth = 1 if first[1] in ("start_map", "start_array") else 0
+                if not data_only or first[1] == "start_array":
+                    yield first
+                    for prefix, event, value in events:
+                        if event == "start_map" or event == "start_array":
+                            depth += 1
+                            if depth > MAX_FOLDER_DEPTH:
+                                raise SourceError(nested)
+                        elif event == "end_map" or event == "end_array":
+                            depth -= 1
+                        yield prefix, event, value
+                    return
+                data_seen = inside = False
+                for prefix, event, value in events:
+                    if event == "start_map" or event == "start_array":
                         depth += 1
                         if depth > MAX_FOLDER_DEPTH:
-                            raise SourceError(f"{what}: not readable JSON (nested deeper than {MAX_FOLDER_DEPTH})")
-                    elif event in ("end_map", "end_array"):
+                            raise SourceError(nested)
+                        if depth == 2 and prefix == "data":
+                            if event != "start_array":
+                                raise SourceError(shape)
+                            inside = True
+                        elif depth == 2 and prefix == "pageToken":
+                            raise SourceError(f"{what}: pageToken must be a string")
+                    elif event == "end_map" or event == "end_array":
                         depth -= 1
-                    yield prefix, event, value
+                        if depth == 1 and inside:
+                            inside = False
+                            yield prefix, event, value
+                    elif depth == 1:
+                        if event == "map_key":
+                            if value == "data":
+                                if data_seen:
+                                    raise SourceError(f"{what}: 'data' twice")
+                                data_seen = True
+                        elif prefix == "data":
+                            raise SourceError(shape)
+                        elif prefix == "pageToken" and event not in ("string", "null"):
+                            raise SourceError(f"{what}: pageToken must be a string")
+                    if inside:
+                        yield prefix, event, value
+                if not data_seen:
+                    raise SourceError(shape)
         except OSError:
             raise SourceError(f"{what}: not readable") from None
         except ijson.JSONError:
             raise SourceError(f"{what}: not readable JSON") from None
 
     def _items(self, entity: str, file: Path) -> Iterator[BaseModel]:
-        """The items of one page file, each validated as it is read: `[items]` or `{"data": [items],
-        "pageToken": …}`. Judged by depth as well as by prefix: a key "data.item" is not the data."""
-        what = f"{entity}, page {file.name}"
-        shape = f"{what}: expected a list or an object with a 'data' list"
-        events = self._events(entity, file)
-        top = next(events, None)
-        if top is None or top[1] not in ("start_map", "start_array"):
-            raise SourceError(shape)
-        in_object = top[1] == "start_map"
-        inside, level_of_items = ("data.item", 2) if in_object else ("item", 1)
-        depth, data_seen, n = 1, False, 0
-        builder: Any = None
-        for prefix, event, value in events:
-            if event in ("start_map", "start_array"):
-                level, depth = depth, depth + 1
-            elif event in ("end_map", "end_array"):
-                depth = level = depth - 1
-            else:
-                level = depth
-            if builder is not None:
-                builder.event(event, value)
-                if level == level_of_items and event in ("end_map", "end_array"):
-                    yield _validated(entity, f"page {file.name}", n, builder.value)
-                    builder, n = None, n + 1
-            elif level == level_of_items and prefix == inside and (data_seen or not in_object):
-                if event in ("start_map", "start_array"):
-                    builder = ijson.ObjectBuilder()
-                    builder.event(event, value)
-                else:
-                    yield _validated(entity, f"page {file.name}", n, value)
-                    n += 1
-            elif in_object and level == 1 and event == "map_key" and value == "data":
-                if data_seen:
-                    raise SourceError(f"{what}: 'data' twice")
-                data_seen = True
-            elif in_object and level == 1 and prefix == "data" and event not in ("start_array", "end_array"):
-                raise SourceError(shape)
-            elif in_object and level == 1 and prefix == "pageToken" and event not in ("string", "null"):
-                raise SourceError(f"{what}: pageToken must be a string")
-        if in_object and not data_seen:
-            raise SourceError(shape)
+        """The items of one page file, each validated as it is read: `[items]` or `{"data": [items], …}`."""
+        events = self._events(entity, file, data_only=True)
+        first = next(events, None)
+        if first is None:  # `{"data": …}` refused already; nothing else ends this way
+            return
+        inside = f"{first[0]}.item" if first[0] else "item"
+        page = f"page {file.name}"
+        for n, item in enumerate(ijson.items(itertools.chain([first], events), inside, use_float=True)):
+            yield _validated(entity, page, n, item)
 
     def _documents(self, entity: str) -> Iterator[tuple[str, Any]]:
         """Each file of `entity` whole (for the small ones: deletedEntities), by the same streaming rules."""
         for file in self._files(entity):
-            builder = ijson.ObjectBuilder()
-            for _prefix, event, value in self._events(entity, file):
-                builder.event(event, value)
-            yield file.name, getattr(builder, "value", None)
+            yield file.name, next(ijson.items(self._events(entity, file, data_only=False), "", use_float=True), None)
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
         out: list[BaseModel] = []
