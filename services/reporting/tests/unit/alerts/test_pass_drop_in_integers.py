@@ -8,7 +8,7 @@ from itertools import product
 from styrkedja_reporting.alerts.handlers import PassDrop, _dips, _judge_pass_drop
 from styrkedja_reporting.alerts.rules import Thresholds, Verdict
 
-COUNTS = [(a, r) for a in (0, 1, 2, 3, 9, 10, 11, 20, 40) for r in range(0, a + 1) if a <= 11 or r % 3 == 0 or r == a]
+COUNTS = [(a, r) for a in (0, 1, 2, 3, 9, 10, 11, 20, 40) for r in range(a + 1) if a <= 11 or r % 3 == 0 or r == a]
 THRESHOLDS = [Thresholds(drop_points=Fraction(p), min_students=m)
               for p, m in product((Fraction(0), Fraction(10), Fraction(15, 2), Fraction(100), Fraction(1, 3)), (1, 10))]
 
