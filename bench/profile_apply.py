@@ -144,8 +144,30 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
            # statements + asyncpg's own calls (COPY, staged tables): every round trip to the server
            "round_trips_per_batch_mean": round(sum(n + r for _, n, r in per_batch) / len(per_batch), 1)}
     out["recomputation_mismatches"] = await recomputation(db, "styrkedja_reporting")
-    await db.dispose()
+    await db.dispose()  # the pool's backends end: their statistics are flushed
+    out["heap_only_updates"] = await heap_only_updates(url)
     return out
+
+
+#: the tables of cells every batch adds to (their updates in place are heap-only when their pages have room)
+CELL_TABLES = ("assessment_aggregates", "forecast_aggregates", "figure_pass", "figure_dates", "figure_students",
+               "figure_forecasts", "figure_merit")
+
+
+async def heap_only_updates(url: str) -> dict[str, dict[str, int]]:
+    """Per cell table: rows updated, and how many of those updates were heap-only (HOT: no new index entries)."""
+    from sqlalchemy import text
+
+    await asyncio.sleep(1)  # the closed backends' exit (their statistics flushed)
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = ANY(:names)"),
+                {"names": list(CELL_TABLES)})).all()
+    finally:
+        await db.dispose()
+    return {name: {"updated": int(upd), "heap_only": int(hot)} for name, upd, hot in sorted(rows)}
 
 
 async def auto_explain(dsn: str, ms: int) -> None:

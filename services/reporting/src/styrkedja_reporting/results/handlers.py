@@ -32,7 +32,6 @@ from .rules import (
     forecast_cells,
     forecast_signature,
     resolve,
-    signature_cells,
 )
 from .tables import ASSESSMENTS, FORECASTS, FactStore, placement_of
 
@@ -124,12 +123,11 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
             signed[signature(fact)] += 1
             signed[signature(before)] -= 1
         signed.pop(None, None)
-        for sig, n in signed.items():
-            if n:
-                for key in signature_cells(sig, placement):
-                    change[key] += n
     await store.save(session, changed)
-    await store.add(session, change)
+    if signature is None:
+        await store.add(session, change)
+    else:  # each signature expanded to its cells (`signature_cells`) and summed per cell by the server
+        await store.add_signed(session, signed, placement)
     return [(before, fact) for before, fact in zip(old, changed, strict=True) if before != fact], placement
 
 
