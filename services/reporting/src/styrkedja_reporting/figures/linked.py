@@ -176,7 +176,8 @@ async def _load(session: AsyncSession, store: FactStore, hidden: str, keys: Sequ
     sql = text(f"SELECT {cols} FROM {store.facts.name} f JOIN unnest({arrays}) AS k({', '.join(names)}) ON {on} "
                f"WHERE NOT f.{hidden} {where}")
     params = {n: [k[i] for k in sorted(set(keys))] for i, n in enumerate(names)}
-    return [store.fact_type(*row) for row in (await session.execute(sql, params)).all()]
+    make = store.make
+    return [make(*row) for row in (await session.execute(sql, params)).all()]
 
 
 def _before(after: Iterable[Any], changes: Sequence[tuple[Any, Any]], id_field: str, in_scope) -> list[Any]:

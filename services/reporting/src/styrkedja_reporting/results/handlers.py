@@ -29,6 +29,7 @@ from .rules import (
     Placement,
     assessment_cells,
     assessment_signature,
+    fact_maker,
     forecast_cells,
     forecast_signature,
     resolve,
@@ -41,8 +42,12 @@ EVENT_TYPES = (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_typ
 
 # Straight from the decoded event's attributes (no `model_dump`, no dict per event): the enums are
 # StrEnums, `str()` is their stored value (and a plain string stays itself).
+_new_assessment = fact_maker(AssessmentFact)
+_new_forecast = fact_maker(ForecastFact)
+
+
 def _assessment(d: Any) -> AssessmentFact:
-    return AssessmentFact(d.assessment_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
+    return _new_assessment(d.assessment_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
                           d.student_id, str(d.gender), d.year, d.subject_code, str(d.kind), str(d.scale), d.value,
                           str(d.school_year), str(d.term), d.round, d.assessed_on)
 
@@ -54,7 +59,7 @@ def _retraction(d: Any) -> AssessmentFact:
 
 
 def _forecast(d: Any) -> ForecastFact:
-    return ForecastFact(d.forecast_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
+    return _new_forecast(d.forecast_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
                         d.student_id, str(d.gender), d.year, d.subject_code, str(d.value), str(d.school_year),
                         str(d.term), d.late, d.submitted_at.date())
 

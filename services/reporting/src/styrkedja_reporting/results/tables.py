@@ -1,7 +1,9 @@
 """Facts and materialised aggregates (six levels), written per batch and per set.
 
 Every write is one statement per table per batch: the batch is resolved in memory first
-(newest revision per fact, deltas summed per cell), then sent as arrays and spread by
+(newest revision per fact, deltas summed per signature — the aggregates' deltas go as one row per
+signature and are expanded to the five materialised levels and summed per cell by the server,
+`FactStore.add_signed`), then sent as arrays and spread by
 `unnest(...)` on the server — no per-row round trips, no many-row VALUES to compile. The big
 upserts (facts, aggregates, figure tables) go by binary COPY into a temporary table and one merge
 (`Staged`: cheaper to encode than arrays; bench/results/apply-cells2.json).
@@ -10,7 +12,7 @@ upserts (facts, aggregates, figure tables) go by binary COPY into a temporary ta
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any
@@ -36,7 +38,6 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
@@ -45,7 +46,16 @@ from styrkedja_kit.sets import copy_records
 from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
 from ..registry import batch_memo
-from .rules import GROUP_SEPARATOR, LEVELS, MATERIALISED, NATION, AssessmentFact, ForecastFact, Placement
+from .rules import (
+    GROUP_SEPARATOR,
+    LEVELS,
+    MATERIALISED,
+    NATION,
+    AssessmentFact,
+    ForecastFact,
+    Placement,
+    fact_maker,
+)
 
 
 def _str(name: str, length: int = 64, **kw: Any) -> Column[Any]:
@@ -172,14 +182,18 @@ class Staged:
         # the statement over arrays `stage` runs, and its rows: per session (`execute` sets and takes them)
         self._over_arrays = f"styrkedja.staged_statement.{self.name}"
         self._params: dict[str, tuple[str, ...]] = {}  # per statement over arrays: its further parameters' names
+        self._over_table: dict[str, str] = {}  # per statement over arrays: the same over the staged table ($n)
 
     def statements(self, template: str, params: Sequence[str] = ()) -> tuple[TextClause, str]:
         """`template` with its `{rows}` read from the staged table, and spread from arrays. `params`: the
         names of further bound parameters of `template` (`:name`, given to `execute` in `params`)."""
         over_arrays = template.replace("{rows}", self.unnested)
-        for n, name in sorted(enumerate(params, len(self.names) + 1), key=lambda p: -len(p[1])):
-            over_arrays = over_arrays.replace(f":{name}", f"${n}")  # the longest names first: no prefix clash
+        over_table = template.replace("{rows}", self.select)
+        for n, name in sorted(enumerate(params), key=lambda p: -len(p[1])):  # the longest names first: no prefix clash
+            over_arrays = over_arrays.replace(f":{name}", f"${len(self.names) + n + 1}")
+            over_table = over_table.replace(f":{name}", f"${n + 1}")
         self._params[over_arrays] = tuple(params)
+        self._over_table[over_arrays] = over_table
         return text(template.replace("{rows}", self.select)), over_arrays
 
     async def execute(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
@@ -196,10 +210,15 @@ class Staged:
             finally:
                 session.info.pop(self._over_arrays, None)
         await self.stage(session, rows)
-        result = await session.execute(statements[0], dict(params))
-        if isinstance(result, CursorResult) and not result.returns_rows:
-            return []  # a statement without RETURNING
-        return list(result.all())
+        return await self._over_staged(session, statements, params)
+
+    async def _over_staged(self, session: AsyncSession, statements: tuple[TextClause, str],
+                           params: Mapping[str, Any]) -> list[Any]:
+        """The statement over the staged table, on asyncpg's connection as `stage` (its rows as asyncpg's
+        records: no SQLAlchemy row processing of thousands of returned rows)."""
+        conn = (await (await session.connection()).get_raw_connection()).driver_connection
+        assert conn is not None
+        return list(await conn.fetch(self._over_table[statements[1]], *[params[n] for n in self._params[statements[1]]]))
 
     async def execute_all(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
                           statements: Sequence[tuple[tuple[TextClause, str], Mapping[str, Any]]]) -> list[list[Any]]:
@@ -208,11 +227,7 @@ class Staged:
         if len(rows) <= SMALL_ROWS:
             return [await self.execute(session, rows, statement, params) for statement, params in statements]
         await self.stage(session, rows)
-        out: list[list[Any]] = []
-        for statement, params in statements:
-            result = await session.execute(statement[0], dict(params))
-            out.append(list(result.all()) if not isinstance(result, CursorResult) or result.returns_rows else [])
-        return out
+        return [await self._over_staged(session, statement, params) for statement, params in statements]
 
     async def stage(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         """Send the rows: with `execute`'s statement over arrays, that statement; else COPY them."""
@@ -285,6 +300,7 @@ class FactStore:
         self.facts, self.aggregates, self.fact_type, self.dimensions = facts, aggregates, fact_type, dimensions
         self.hidden = hidden
         self.fact_fields = tuple(f.name for f in fields(fact_type))
+        self.make: Callable[..., Any] = fact_maker(fact_type)  # `fact_type(*values)`, faster
         self.id_column = facts.c[self.fact_fields[0]]
         self._preloaded = f"styrkedja.preloaded.{facts.name}"
         self._row_of = attrgetter(*self.fact_fields)  # not dataclasses.astuple: that deep-copies every value
@@ -345,7 +361,8 @@ class FactStore:
         if loaded is not None and loaded[0] == ids:
             return dict(loaded[1])
         rows = (await session.execute(self._load, {"ids": ids})).all()
-        return {row[0]: self.fact_type(*row) for row in rows}
+        make = self.make
+        return {row[0]: make(*row) for row in rows}
 
     async def preload(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
         """`load`, kept for the results handler of this batch (its next `load` of the same ids): a
