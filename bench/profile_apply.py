@@ -7,8 +7,8 @@ The events are decoded up front: decoding is not part of applying.
 
 Prints and writes to bench/results/profile-apply-<label>.txt: events/s, Python CPU seconds of this
 process and of the PostgreSQL server (events per CPU-second of each), ms per batch (p50, mean),
-statements per batch, the recomputation check (every materialised cell against the facts), and
-the profile. `--sql` sums the wall time per statement (top 15, and the most frequent).
+statements per batch, the recomputation check (every materialised cell against the facts), the
+cell tables' updates that were heap-only (HOT), and the profile. `--sql` sums the wall time per statement (top 15, and the most frequent).
 `--no-profile` leaves pyinstrument out (its sampling costs the Python side ~10-20 %).
 
     .venv/bin/python bench/profile_apply.py [--students 300] [--batch 1000] [--label after] [--sql]

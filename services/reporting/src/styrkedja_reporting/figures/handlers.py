@@ -79,9 +79,11 @@ def _pass_cells(signature: tuple[Any, ...], placement: Placement) -> tuple[list[
 async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Per changed fact, contribution(new) − contribution(old) of the pass tally, the result date and
     the student id in each of the result's group cells — exactly `pass_delta`, `freshness_delta` and
-    `coverage_delta` (its distinct count moved per level by `coverage_counts`), summed straight into
-    plain counters per batch (no per-cell objects: at thousands of results per batch the objects
-    cost more than the database write; `tests/unit/figures` hold the two ways equal)."""
+    `coverage_delta` (its distinct count moved per level by `coverage_counts`), summed per signature
+    and sent as one row each, expanded to the cells and summed per cell by the server (no per-cell
+    objects or rows in Python: at thousands of results per batch they cost more than the database
+    write; `tests/unit/figures` hold the cells equal to the rules', `test_signed_cells` the server's
+    expansion equal to `_pass_cells`)."""
     changes = batch_changes(session)
     # Summed per signature first — what decides a result's cells, gender position, reaching and
     # date (`_pass_signature`), and per group, term, round and student for the distinct students —
