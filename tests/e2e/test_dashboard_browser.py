@@ -223,23 +223,13 @@ def dashboard_process(stack, tmp_path):
         process.stop()
 
 
-@pytest.fixture(scope="module")
-def dashboard_url(shared_stack, tmp_path_factory):
-    """One dashboard process on the package's shared stack for the tests of this module: it keeps no
-    state of its own but its users' sessions (each test signs in in a browser of its own), and each
-    test reads a municipality of its own (`dashboard`)."""
-    with dashboard_process(shared_stack, tmp_path_factory.mktemp("dashboard")) as url:
-        yield url
-
-
 @pytest.fixture
-def dashboard(stack, shared_stack, dashboard_url):
-    """The dashboard, and a fresh municipality (results and LIKA) seeded on its stack for this test."""
-    assert stack is shared_stack, "the dashboard reads the shared stack: a test with a stack of its own cannot use it"
+def dashboard(stack, tmp_path):
     town = Municipality()
     _seed_results(stack, town)
     lika_ids = _seed_lika(stack, town)
-    return dashboard_url, town, lika_ids
+    with dashboard_process(stack, tmp_path) as url:
+        yield url, town, lika_ids
 
 
 @contextmanager
