@@ -41,9 +41,6 @@ class RunningService:
         self.server.should_exit = True
         self.thread.join(30)
 
-    def alive(self) -> bool:
-        return self.thread.is_alive() and not self.server.should_exit
-
 
 def broad_token(issuer: Any) -> str:
     return issuer.mint(roles=BROAD_ROLES, organisers=[ORGANISER], school_units=["12345678", "29990011"],
