@@ -19,7 +19,8 @@ final state once instead:
 7. the six levels of both from the final facts by one GROUP BY each (`FactStore.recomputed_sql`);
 8. the figures: pass, dates and students by the consistency check's SQL (`figures.tables.RECOMPUTED`),
    forecast against outcome and merit by its pure rules (`figures.recompute.recomputed_rows`);
-9. "below the pass level without support" from the final facts (`support.linked.recomputed_below_pass`);
+9. "below the pass level without support" from the final facts by one statement (`rebuild.below_pass`: the rule of
+   `support.rules.below_pass_cells` in SQL);
 10. compliance by set statements from the final directory and facts and the staged fact events
    (`rebuild.compliance`: calendars, round reports folded in SQL, windows, every window derived whole
    by compliance's own statement);
@@ -63,9 +64,8 @@ from ..results import handlers as results
 from ..results.rules import AssessmentFact
 from ..results.tables import ASSESSMENTS, FORECASTS, quoted
 from ..support import handlers as support
-from ..support.linked import recomputed_below_pass
-from ..support.tables import BELOW_PASS
 from . import explain
+from .below_pass import rebuild_below_pass
 from .compliance import rebuild_compliance
 
 #: Not derived from the log: kept by a rebuild.
@@ -95,6 +95,9 @@ class RebuildReport:
     stages: dict[str, float] = field(default_factory=dict)  # stage → seconds
     counts: dict[str, int] = field(default_factory=dict)  # stage → events or rows
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # stage → the process's peak RSS at its end
+    #: stage → CPU seconds of this process ("python") and of the rebuild's PostgreSQL backend ("postgres": its
+    #: parallel workers not counted): the work itself, whatever else the machine's cores were doing meanwhile
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def derived_tables() -> list[str]:
@@ -118,15 +121,49 @@ def _quiet(stage: str, done: int, seconds: float) -> None:
     return None
 
 
+def process_cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds (user + system) of process `pid` (another of this machine's: the PostgreSQL backend), or of this
+    one; 0.0 where /proc cannot tell."""
+    if pid is None:
+        return time.process_time()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class CpuClock:
+    """CPU seconds of this process and of a PostgreSQL backend (by its pid, `pg_backend_pid()`) since `start`."""
+
+    def __init__(self, backend: int | None = None) -> None:
+        self.backend = backend
+        self.start()
+
+    def start(self) -> None:
+        self.python, self.postgres = process_cpu_seconds(), self._postgres()
+
+    def _postgres(self) -> float:
+        return process_cpu_seconds(self.backend) if self.backend else 0.0
+
+    def spent(self) -> dict[str, float]:
+        return {"python": round(process_cpu_seconds() - self.python, 3),
+                "postgres": round(self._postgres() - self.postgres, 3)}
+
+
 class _Stages:
     def __init__(self, report: RebuildReport, progress: Progress) -> None:
         self.report, self.progress = report, progress
+        self.backend: int | None = None  # the session's PostgreSQL backend (its CPU per stage)
 
     async def run(self, name: str, count: int, work: Awaitable[Any]) -> Any:
         started = time.perf_counter()
+        clock = CpuClock(self.backend)
         self.progress(name, 0, 0.0)
         out = await work
         seconds = time.perf_counter() - started
+        self.report.cpu[name] = clock.spent()
         self.report.stages[name] = round(seconds, 3)
         self.report.counts[name] = count
         self.report.peak_rss_mb[name] = peak_rss_mb()
@@ -265,6 +302,7 @@ class Rebuilder:
         self.staging = {"assessments": f"rebuild_assessments_{suffix}", "forecasts": f"rebuild_forecasts_{suffix}"}
 
     async def begin(self) -> None:
+        self.stages.backend = (await self.session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         # one big transaction of sorts and hash aggregates over every fact: memory for them, not temp files
         await self.session.execute(text("SET LOCAL work_mem = '256MB'"))
         await self.session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # the indexes built at the end
@@ -407,7 +445,7 @@ class Rebuilder:
         await stages.run("facts", self.staged_facts, self._facts())
         await stages.run("levels", 0, _levels(session))
         await stages.run("figures", 0, _figures(session, report.stages))
-        await stages.run("below_pass", 0, _below_pass(session))
+        await stages.run("below_pass", 0, rebuild_below_pass(session))
         # compliance by set statements from the final directory and facts and the staged events (`compliance.py`)
         windows = await stages.run("compliance", 0, rebuild_compliance(session, tracked=self.tracked, dups=self.dups,
                                                                        small=small))
@@ -592,14 +630,6 @@ async def _figures(session: AsyncSession, seconds: dict[str, float]) -> None:
 async def _slices(session: AsyncSession, count_sql: str) -> int:
     """How many slices of the students keep each slice's facts under FIGURE_SLICE."""
     return max(1, -(-int((await session.execute(text(count_sql))).scalar_one() or 0) // FIGURE_SLICE))
-
-
-async def _below_pass(session: AsyncSession) -> None:
-    await session.execute(text(f"DELETE FROM {BELOW_PASS.table.name}"))
-    slices = await _slices(session, f"SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted")
-    for i in range(slices):  # a slice of the students at a time, as the figures above (the rule is per student)
-        await BELOW_PASS.add(session, await recomputed_below_pass(
-            session, below_only=True, student_slice=None if slices == 1 else (i, slices)))
 
 
 async def _store_offsets(session: AsyncSession, group_id: str, next_offsets: dict[tuple[str, int], int]) -> None:
