@@ -10,6 +10,8 @@ result's unit (`results.rules.units`: an area only where the school unit is plac
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,7 +51,11 @@ def below_pass_sql() -> str:
     return f"INSERT INTO {BELOW_PASS.table.name} ({cols}) WITH b AS MATERIALIZED ({below}) {units}"
 
 
-async def rebuild_below_pass(session: AsyncSession) -> None:
-    """The table emptied (the support stage's handler may have written rows) and filled from the final facts."""
+async def rebuild_below_pass(session: AsyncSession, before_insert: Callable[[], Awaitable[None]] | None = None) -> None:
+    """The table emptied (the support stage's handler may have written rows) and filled from the final facts;
+    `before_insert`: run between the two (the rebuild drops the table's indexes there, to build them after)."""
     await session.execute(text(f"DELETE FROM {BELOW_PASS.table.name}"))
+    await session.execute(text(f"ANALYZE {SUPPORT.facts.name}"))  # filled by the support stage just now
+    if before_insert is not None:
+        await before_insert()
     await explain.execute(session, "below_pass", below_pass_sql())
