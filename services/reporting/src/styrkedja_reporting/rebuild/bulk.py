@@ -7,8 +7,9 @@ final state once instead:
 1. every derived table is emptied (the alerts, their comments and thresholds, what the directory
    write API published, the access audit and the outbox are kept: they are not derived from the log);
 2. while the log is read (`Rebuilder.feed`, chunk by chunk), every assessment and forecast event is
-   staged by COPY into unlogged tables made for this transaction — its fact row, compliance's view of
-   it (`_TRACKED`) — with every handled event's id, topic and time; only the small event types
+   staged by COPY into unlogged tables made for this transaction — one row each: its id, topic and time,
+   compliance's view of it and its fact row (`_HEAD` and the fact; `ids` and `tracked` are views) — and every
+   other handled event's id, topic and time; only the small event types
    (directory, support, plans, LIKA, calendar) stay in memory, so the memory does not grow with the facts;
 3. the claim, set-wise: the first delivery of an event id (in log order) is claimed, later ones are duplicates;
 4. the directory (organisation topic) through its normal handler, in big batches, in log order;
@@ -208,7 +209,6 @@ class Staged:
     ids: list[tuple[Any, ...]] = field(default_factory=list)
     assessments: list[tuple[Any, ...]] = field(default_factory=list)
     forecasts: list[tuple[Any, ...]] = field(default_factory=list)
-    tracked: list[tuple[Any, ...]] = field(default_factory=list)
     small: list[tuple[int, Delivered]] = field(default_factory=list)
     dead: list[tuple[int, str, str]] = field(default_factory=list)  # index in the chunk, reason, message
 
@@ -238,22 +238,16 @@ def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None]], b
 
 
 def _stage_fact(staged: Staged, item: Delivered, seq: int) -> None:
+    """One row per fact event (`_HEAD` then the fact's fields): its id, compliance's view of it and the fact at once."""
     event = item.event
-    staged.ids.append((seq, event.id, item.topic, event.time, item.partition, item.offset, item.digest))
     fact = results.fact_of(event)
-    data: Any = event.data
+    head = (seq, event.id, event.type, item.topic, event.time, item.partition, item.offset, item.digest)
     if isinstance(fact, AssessmentFact):
-        staged.assessments.append((seq, *ASSESSMENTS._row_of(fact)))
-        retracted = event.type == AssessmentRetractedV1.event_type
-        staged.tracked.append((seq, event.type, event.id, item.topic, item.partition, item.offset, data.organiser_id,
-                               data.school_unit_code, data.group_id, data.student_id, data.subject_code,
-                               data.school_year, data.term, data.round, data.assessment_id, data.revision,
-                               data.retracted_at if retracted else data.published_at, event.time))
+        data: Any = event.data
+        at = data.retracted_at if event.type == AssessmentRetractedV1.event_type else data.published_at
+        staged.assessments.append((*head, at, *ASSESSMENTS._row_of(fact)))
     else:
-        staged.forecasts.append((seq, *FORECASTS._row_of(fact)))
-        staged.tracked.append((seq, event.type, event.id, item.topic, item.partition, item.offset, data.organiser_id,
-                               data.school_unit_code, data.group_id, data.student_id, data.subject_code,
-                               data.school_year, data.term, None, data.forecast_id, data.revision, None, event.time))
+        staged.forecasts.append((*head, None, *FORECASTS._row_of(fact)))
 
 
 class _Event:
@@ -266,12 +260,11 @@ class _Event:
         self.id, self.type, self.data, self.time = id, type, data, time
 
 
-#: the staged ids: every handled event's, with its record's digest (`record_digest`, the live consumer's)
+#: the staged ids of the small events (those of the fact events are in their rows: `_HEAD`), with the record's digest
+#: (`record_digest`, the live consumer's); `ids` is a view of both (every handled event's)
 _IDS = ("seq", "event_id", "topic", "time", "part", "off", "digest")
-#: the staging tables' columns for compliance's view of a fact event (see `_Event`)
-_TRACKED = ("seq", "type", "event_id", "topic", "part", "off", "organiser_id", "school_unit_code", "group_id",
-            "student_id", "subject_code", "school_year", "term", "round", "fact_id", "revision", "at", "time")
-
+#: a fact event's staging row: these, then the fact's fields (`at`: an assessment's publication or retraction time)
+_HEAD = ("seq", "event_id", "type", "topic", "time", "part", "off", "digest", "at")
 
 class Rebuilder:
     """The rebuild in bounded memory: `feed` stages every assessment and forecast event as it is read (COPY
@@ -300,6 +293,7 @@ class Rebuilder:
         self.copying: asyncio.Task[None] | None = None
         suffix = uuid.uuid4().hex[:8]
         self.ids, self.dups, self.tracked = f"rebuild_ids_{suffix}", f"rebuild_dups_{suffix}", f"rebuild_tracked_{suffix}"
+        self.small_ids = f"rebuild_small_ids_{suffix}"
         self.staging = {"assessments": f"rebuild_assessments_{suffix}", "forecasts": f"rebuild_forecasts_{suffix}"}
 
     async def begin(self) -> None:
@@ -311,16 +305,24 @@ class Rebuilder:
         # STYRKEDJA_REBUILD_KEEP_INDEXES=1 (a bench setting): the indexes kept and maintained row by row, to compare
         if not os.environ.get("STYRKEDJA_REBUILD_KEEP_INDEXES"):
             self.deferred = await _drop_indexes(self.session, DEFERRED_INDEXES)
-        # unlogged, not temporary: `_halving`'s DISCARD TEMP must not take them; made and dropped in this transaction
+        # unlogged, not temporary: `_halving`'s DISCARD TEMP must not take them; made and dropped in this transaction.
+        # A fact event is ONE row (`_HEAD` and the fact: a third of the rows and columns a table each took to COPY);
+        # `ids` (every handled event's id) and `tracked` (compliance's view of the fact events) are views of them
+        head = ("seq bigint NOT NULL, event_id uuid NOT NULL, type text NOT NULL, topic text NOT NULL, "
+                "time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea, at timestamptz")
+        a, f = self.staging["assessments"], self.staging["forecasts"]
+        ids = "seq, event_id, topic, time, part, off, digest"
+        place = "type, event_id, topic, part, off, organiser_id, school_unit_code, group_id, student_id, subject_code, " \
+                "school_year, term"
         for statement in (
-            f"CREATE UNLOGGED TABLE {self.ids} (seq bigint NOT NULL, event_id uuid NOT NULL, topic text NOT NULL, "
+            f"CREATE UNLOGGED TABLE {self.small_ids} (seq bigint NOT NULL, event_id uuid NOT NULL, topic text NOT NULL, "
             "time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea)",
-            f"CREATE UNLOGGED TABLE {self.staging['assessments']} (seq bigint NOT NULL, LIKE {ASSESSMENTS.facts.name})",
-            f"CREATE UNLOGGED TABLE {self.staging['forecasts']} (seq bigint NOT NULL, LIKE {FORECASTS.facts.name})",
-            f"CREATE UNLOGGED TABLE {self.tracked} (seq bigint NOT NULL, type text NOT NULL, event_id uuid NOT NULL, "
-            "topic text NOT NULL, part integer NOT NULL, off bigint NOT NULL, organiser_id text, school_unit_code text, "
-            "group_id text, student_id text, subject_code text, school_year text, term text, round integer, "
-            "fact_id uuid, revision integer, at timestamptz, time timestamptz NOT NULL)",
+            f"CREATE UNLOGGED TABLE {a} ({head}, LIKE {ASSESSMENTS.facts.name})",
+            f"CREATE UNLOGGED TABLE {f} ({head}, LIKE {FORECASTS.facts.name})",
+            f"CREATE VIEW {self.ids} AS SELECT {ids} FROM {self.small_ids} UNION ALL SELECT {ids} FROM {a} "
+            f"UNION ALL SELECT {ids} FROM {f}",
+            f"CREATE VIEW {self.tracked} AS SELECT seq, {place}, round, assessment_id AS fact_id, revision, at, time "
+            f"FROM {a} UNION ALL SELECT seq, {place}, CAST(NULL AS integer), forecast_id, revision, at, time FROM {f}",
         ):
             await self.session.execute(text(statement))
 
@@ -385,8 +387,9 @@ class Rebuilder:
                 continue
             ids.append((seq, item.event.id, item.topic, item.event.time, item.partition, item.offset, item.digest))
             self.small.append((seq, item))
-        self.handled += len(ids)
-        self.staged_facts += len(staged.assessments) + len(staged.forecasts)
+        facts = len(staged.assessments) + len(staged.forecasts)
+        self.handled += len(ids) + facts
+        self.staged_facts += facts
         await self._settle()
         work = self._copy_rows(ids, staged)
         if self.overlap:
@@ -403,11 +406,10 @@ class Rebuilder:
     async def _copy_rows(self, ids: list[tuple[Any, ...]], staged: Staged) -> None:
         started = time.perf_counter()
         session = self.session  # the kit's COPY (`copy_records`), on the rebuild's transaction
-        await copy_records(session, self.ids, _IDS, ids)
+        await copy_records(session, self.small_ids, _IDS, ids)
         for name, store, rows in (("assessments", ASSESSMENTS, staged.assessments),
                                   ("forecasts", FORECASTS, staged.forecasts)):
-            await copy_records(session, self.staging[name], ("seq", *store.fact_fields), rows)
-        await copy_records(session, self.tracked, _TRACKED, staged.tracked)
+            await copy_records(session, self.staging[name], (*_HEAD, *store.fact_fields), rows)
         self.staging_seconds += time.perf_counter() - started
 
     async def finish(self, next_offsets: dict[tuple[str, int], int]) -> RebuildReport:
@@ -462,7 +464,8 @@ class Rebuilder:
         await stages.run("alerts", 0, reevaluate_all(session))
         await stages.run("bookkeeping", 0, self._bookkeeping(left_out, next_offsets))
         report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
-        for table in (self.ids, self.dups, self.tracked, *self.staging.values()):
+        await session.execute(text(f"DROP VIEW {self.ids}, {self.tracked}"))
+        for table in (self.small_ids, self.dups, *self.staging.values()):
             await session.execute(text(f"DROP TABLE {table}"))
         await explain.write_plans(session)
         return report
