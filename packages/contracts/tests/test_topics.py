@@ -1,10 +1,21 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
-from styrkedja_contracts import EVENT_MODELS, TOPICS, Topic, dead_letter_topic, topic_for_event_type
+from styrkedja_contracts import (
+    EVENT_MODELS,
+    TOPICS,
+    Topic,
+    dead_letter_topic,
+    decode_event,
+    example_bytes,
+    key_mismatch,
+    message_key,
+    topic_for_event_type,
+)
 
 
 def test_topics() -> None:
@@ -62,3 +73,28 @@ def test_dead_letter_topic() -> None:
 def test_topic_defaults() -> None:
     t = Topic(name="x")
     assert (t.key, t.partitions, t.producers, t.consumers, t.event_types) == ("organiser_id", 6, (), (), ())
+
+
+def test_every_event_model_has_the_field_its_topic_is_keyed_by() -> None:
+    """The topic registry's `key` is a field of every event its topic carries (a model without it
+    could not be produced in order, and every record of it would be a `key_mismatch`)."""
+    for event_type, model in EVENT_MODELS.items():
+        topic = topic_for_event_type(event_type)
+        assert topic.key in model.model_fields, (event_type, topic.key)
+        assert model.model_fields[topic.key].is_required(), (event_type, topic.key)
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_MODELS))
+def test_each_example_is_keyed_by_its_topics_key_and_another_key_is_a_mismatch(event_type: str) -> None:
+    event = decode_event(example_bytes(event_type))
+    topic = topic_for_event_type(event_type)
+    expected = str(getattr(event.data, topic.key)).encode()
+    assert message_key(event) == topic.message_key(event) == event.partition_key() == expected
+    assert key_mismatch(event, expected) is None
+    other = dict(json.loads(example_bytes(event_type)))
+    other["data"] = {**other["data"], topic.key: "2998"}  # the body of another organiser, the key of this one
+    for key, body in ((b"2998", event), (None, event), (b"", event), (expected + b" ", event),
+                      (expected, decode_event(json.dumps(other).encode()))):
+        why = key_mismatch(body, key)
+        assert why is not None and f"data.{topic.key}" in why and topic.name in why, (key, why)
+        assert "2998" not in why and expected.decode() not in why  # names the rule, repeats no value

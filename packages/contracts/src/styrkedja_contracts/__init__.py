@@ -71,7 +71,7 @@ from .identifiers import (
 )
 from .registry import EVENT_MODELS, REGISTRY, UPCASTERS, EventRegistry, parse_event_type, schema_uri
 from .scales import Scale, all_scale_values, is_valid_value, merit_points, reaches_pass, scale_values
-from .topics import TOPICS, Topic, dead_letter_topic, topic_for_event_type
+from .topics import TOPICS, Topic, dead_letter_topic, key_mismatch, message_key, topic_for_event_type
 
 __version__ = "0.1.0"
 
@@ -146,4 +146,6 @@ __all__ = [
     "scale_values",
     "schema_uri",
     "topic_for_event_type",
+    "key_mismatch",
+    "message_key",
 ]

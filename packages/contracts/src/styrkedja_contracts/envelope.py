@@ -119,8 +119,11 @@ class CloudEvent(_EnvelopeAttributes):
         return self.model_dump_json(exclude=exclude).encode("utf-8")
 
     def partition_key(self) -> bytes:
-        """Kafka message key: the data's organiser id (huvudman), UTF-8."""
-        return str(self.data.organiser_id).encode("utf-8")  # type: ignore[attr-defined]
+        """Kafka message key: the data's field its topic is keyed by (the organiser id, huvudman), UTF-8:
+        the topic registry's rule (`topics.message_key`), which consumers hold each record to."""
+        from .topics import message_key  # the registry imports the event models, as this module does
+
+        return message_key(self)
 
 
 def find_personal_identity_number(value: Any, prefix: str = "") -> str | None:

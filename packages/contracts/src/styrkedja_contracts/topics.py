@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import UnknownEventTypeError
 from .events import (
@@ -34,7 +35,11 @@ from .events import (
 )
 from .registry import parse_event_type
 
-__all__ = ["Topic", "TOPICS", "DLQ_PREFIX", "topic_for_event_type", "dead_letter_topic", "all_topic_names"]
+if TYPE_CHECKING:
+    from .envelope import CloudEvent
+
+__all__ = ["Topic", "TOPICS", "DLQ_PREFIX", "topic_for_event_type", "dead_letter_topic", "all_topic_names",
+           "message_key", "key_mismatch"]
 
 DLQ_PREFIX = "styrkedja.dlq."
 
@@ -49,6 +54,13 @@ class Topic:
     producers: tuple[str, ...] = ()
     consumers: tuple[str, ...] = ()
     event_types: tuple[str, ...] = ()
+
+    def message_key(self, event: CloudEvent) -> bytes:
+        """The Kafka key of `event` on this topic: its data's `key` field (e.g. the organiser id), UTF-8."""
+        value = getattr(event.data, self.key, None)
+        if value is None:
+            raise KeyError(f"{event.type} has no {self.key} to key {self.name} by")
+        return str(value).encode("utf-8")
 
     def families(self) -> frozenset[str]:
         """The ``<entity>.<verb>`` parts of this topic's event types (any version)."""
@@ -120,6 +132,28 @@ def topic_for_event_type(event_type: str) -> Topic:
         if family in topic.families():
             return topic
     raise KeyError(f"no topic carries event type {event_type!r}")
+
+
+def message_key(event: CloudEvent) -> bytes:
+    """The Kafka key the registry gives `event`: its topic's key field of its data (`Topic.key`)."""
+    return topic_for_event_type(event.type).message_key(event)
+
+
+def key_mismatch(event: CloudEvent, key: bytes | None) -> str | None:
+    """Why a record keyed `key` must not carry `event`, or None: the key is what puts all of one
+    organiser's events in one partition, in order, with one writer; a record whose key is not the
+    one its body names (or has none) would be applied beside that order. An event type no topic
+    carries is not judged (`wrong_topic` and decoding speak for it)."""
+    try:
+        expected = message_key(event)
+    except KeyError:
+        return None
+    if key == expected:
+        return None
+    topic = topic_for_event_type(event.type)
+    if key is None:
+        return f"key: the record has none; {topic.name} is keyed by the event's data.{topic.key}"
+    return f"key: not the event's data.{topic.key}, which keys {topic.name}"
 
 
 _GROUP_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")

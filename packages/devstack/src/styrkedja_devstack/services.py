@@ -98,7 +98,7 @@ class ServiceProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", f"{self.spec.package}.main:app", "--host", "127.0.0.1",
              "--port", str(self.port), "--no-access-log", "--no-server-header", "--timeout-graceful-shutdown", "20",
-             "--workers", str(self.workers)],
+             "--workers", str(self.workers), "--http", "styrkedja_kit.server:ProblemHttpProtocol"],
             env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 

@@ -143,7 +143,8 @@ class RequestGuard:
     """Before any route reads a body: a body larger than `max_body_bytes` is a 413 (by its
     Content-Length at once, or while it streams in); a body that `_unreadable_body` refuses (not
     JSON, JSON in another charset than UTF-8, a content or transfer coding) is a 415. HEAD is
-    answered as GET without the body, on every route that answers GET (RFC 9110 §9.3.2). Pure ASGI,
+    answered as GET without the body, on every route that answers GET (RFC 9110 §9.3.2). A body whose
+    first bytes show UTF-16, UTF-32 or a byte order mark (`_not_utf8`) is a 415 too. Pure ASGI,
     so it costs nothing per request beyond a header look-up."""
 
     _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -156,10 +157,13 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
+        headers, repeated = _body_headers(scope["headers"])
         declared = headers.get(b"content-length")
         refusal: tuple[int, str, str, str] | None = None  # status, field, rule, message
-        if declared is not None:
+        if repeated is not None:
+            field = repeated.decode("latin-1")
+            refusal = (400, field, "single_header", f"{field}: sent more than once, with different values")
+        elif declared is not None:
             if not declared.isdigit():
                 refusal = (400, "body", "malformed_header", "content-length: not a number")
             elif int(declared) > self.max_body_bytes:
@@ -168,6 +172,10 @@ class RequestGuard:
                 (declared not in (None, b"0")) or b"transfer-encoding" in headers):
             unreadable = _unreadable_body(headers)
             refusal = (415, *unreadable) if unreadable else None
+            if refusal is None:  # the charset the bytes themselves show (none declared, or UTF-8 declared)
+                head, receive = await _peek_body(receive, 4)
+                other = _not_utf8(head)
+                refusal = (415, "body", "utf8_charset", other) if other else None
         if refusal is not None:
             status, field, rule, detail = refusal
             response = problem_response(status, TITLES[status], detail,
@@ -195,6 +203,29 @@ class RequestGuard:
         await self.app(scope, limited_receive, send)
 
 
+#: fields a request may send once only (RFC 9110 §5.3: not lists), and list fields whose lines add up
+_SINGLE_FIELDS = frozenset({b"content-type", b"content-length"})
+_LIST_FIELDS = frozenset({b"content-encoding", b"transfer-encoding"})
+
+
+def _body_headers(raw: list[tuple[bytes, bytes]]) -> tuple[dict[bytes, bytes], bytes | None]:
+    """The request's headers by name, and the name of a single field sent twice with different values
+    (or None). Lines of a list field are joined (`gzip` then `identity` is `gzip, identity`, RFC 9110
+    §5.3), as a proxy or the framework reads them: judged by the last line, a body the framework or a
+    proxy reads by the first went by unjudged."""
+    headers: dict[bytes, bytes] = {}
+    repeated = None
+    for name, value in raw:
+        known = headers.get(name)
+        if known is not None:
+            if name in _LIST_FIELDS:
+                value = known + b"," + value
+            elif name in _SINGLE_FIELDS and known != value:
+                repeated = name
+        headers[name] = value
+    return headers, repeated
+
+
 def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None:
     """Why a body with these headers cannot be read as sent (field, rule, message), or None. The
     services read bodies as they arrive: a compressed one would be read as garbage (and a zip bomb is
@@ -216,6 +247,40 @@ def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None
         return ("transfer-encoding", "identity_encoding",
                 "transfer-encoding: send the body uncompressed (chunked or not)")
     return None
+
+
+_BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def _not_utf8(head: bytes) -> str | None:
+    """Why a JSON body starting with `head` (its first 4 bytes) is not UTF-8 JSON, or None. JSON between
+    systems is UTF-8 without a byte order mark (RFC 8259 §8.1); UTF-16 and UTF-32 show a NUL among
+    the first four bytes (JSON text starts with an ASCII character, and a NUL is nowhere valid in
+    JSON). Python's `json.loads` of bytes takes all of these, so FastAPI's body parsing did."""
+    if head.startswith(_BYTE_ORDER_MARKS):
+        return "body: starts with a byte order mark; send JSON in UTF-8 without one (RFC 8259)"
+    if b"\x00" in head[:4]:
+        return "body: JSON in UTF-16 or UTF-32; send it in UTF-8 (RFC 8259)"
+    return None
+
+
+async def _peek_body(receive: Receive, size: int) -> tuple[bytes, Receive]:
+    """The body's first `size` bytes (fewer if it is shorter), and a `receive` that hands the app the
+    messages read for them first: the body is not read further than its first message(s)."""
+    read: list[Message] = []
+    head = b""
+    while len(head) < size:
+        message = await receive()
+        read.append(message)
+        if message["type"] != "http.request":
+            break
+        head += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return read.pop(0) if read else await receive()
+    return head[:size], replay
 
 
 def _without_body(send: Send) -> Send:

@@ -14,12 +14,14 @@ recording them as applied: a handler added later, plus a replay, still picks the
 
 Events that cannot be decoded, are invalid, of an unknown version or too big go to the
 group's dead-letter topic with the reason; the loop carries on. So do an event on another entity's
-topic (`wrong_topic`: it would be applied out of order with its entity's events), an event whose
+topic (`wrong_topic`: it would be applied out of order with its entity's events), a record whose key
+is not the one the topic registry gives its event (`key_mismatch`: another organiser's partition,
+beside its single writer's order), an event whose
 `time` lies more than `MAX_AHEAD_OF_RECORD_MS` after its record's timestamp (`time_in_future`: the
 newest event time is reporting's clock for freshness and alerts, one such event would move it for
 good) and an event whose id an event with other content already holds (`conflicting_duplicate`: the first one
-counts; a re-delivery of the same bytes is an ordinary duplicate, applied once). For the latter
-each applied id keeps a digest of its record's bytes. Before a record is written there,
+counts; a re-delivery of the same bytes, or of the same event in other JSON form, is an ordinary duplicate,
+applied once: `same_content`). For the latter each applied id keeps a digest of its record's bytes. Before a record is written there,
 anything in its value or key that looks like a personnummer (the contracts' detector, any
 spelling) is replaced by `[REDACTED]`, and the header `dlq.redacted` says how many were.
 """
@@ -59,7 +61,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_contracts import TOPICS, CloudEvent, ContractError, dead_letter_topic, decode_event, topic_for_event_type
+from styrkedja_contracts import (
+    TOPICS,
+    CloudEvent,
+    ContractError,
+    dead_letter_topic,
+    decode_event,
+    key_mismatch,
+    topic_for_event_type,
+)
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from . import metrics
@@ -150,6 +160,14 @@ def record_digest(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
+def same_content(item: Delivered, digest: bytes) -> bool:
+    """Whether `item` is the event whose record had `digest`: the same bytes, or the same event as the
+    contracts write it (`CloudEvent.to_bytes`, which every service's outbox sends). An event is a JSON
+    value, not its bytes: a re-send with other key order, spacing or escapes is the same event, not a
+    `conflicting_duplicate`. Computed only for a duplicate whose bytes differ, never per event."""
+    return item.digest == digest or record_digest(item.event.to_bytes()) == digest
+
+
 @functools.lru_cache(maxsize=256)
 def _topic_of(event_type: str) -> str | None:
     try:
@@ -189,13 +207,20 @@ def ahead_of_record(event: CloudEvent, timestamp_ms: int | None) -> str | None:
             f"the record was sent ({sent})")
 
 
-def unfit(event: CloudEvent, topic: str, timestamp_ms: int | None) -> tuple[str, str] | None:
+def unfit(event: CloudEvent, topic: str, timestamp_ms: int | None, *, key: bytes | None
+          ) -> tuple[str, str] | None:
     """The dead-letter reason and message for a decoded event that must not be applied, or None:
-    `wrong_topic` (`misplaced`), `time_in_future` (`ahead_of_record`). The live consumer and the
-    rebuild judge by this one function."""
+    `wrong_topic` (`misplaced`), `key_mismatch` (the record's key is not the one the topic registry
+    gives its event: the contracts' `key_mismatch`), `time_in_future` (`ahead_of_record`). The live
+    consumer and the rebuild judge by this one function. A topic the registry does not know (a
+    test's own) is judged by time only."""
     wrong = misplaced(event.type, topic)
     if wrong is not None:
         return "wrong_topic", wrong
+    if topic in _REGISTERED_TOPICS:
+        other_key = key_mismatch(event, key)
+        if other_key is not None:
+            return "key_mismatch", other_key
     ahead = ahead_of_record(event, timestamp_ms)
     if ahead is not None:
         return "time_in_future", ahead
@@ -408,7 +433,7 @@ class ConsumerLoop:
                 except ContractError as error:
                     dead.append((record, error.reason, str(error)))
                     continue
-                verdict = unfit(event, tp.topic, record.timestamp)
+                verdict = unfit(event, tp.topic, record.timestamp, key=record.key)
                 if verdict is not None:
                     dead.append((record, *verdict))
                     continue
@@ -555,7 +580,7 @@ class ConsumerLoop:
                 counts[row.event_id] = row.digest
         for item in (*[by_id[i] for i in again], *twins):
             digest = counts.get(item.event.id)
-            if digest is not None and item.digest is not None and item.digest != digest:
+            if digest is not None and item.digest is not None and not same_content(item, digest):
                 self._conflicting[id(item)] = item
         return [item for event_id, item in by_id.items() if event_id in new_ids]
 

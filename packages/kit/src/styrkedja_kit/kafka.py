@@ -172,7 +172,8 @@ def make_admin(settings: ServiceSettings, client_id: str, **kwargs: Any) -> AIOK
 
 async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, int]], *,
                         recreate_misshapen: bool = False) -> None:
-    """Create missing topics with their partition count; an existing topic is left as it is,
+    """Create missing topics with their partition count (and `TOPIC_CONFIG` where the broker takes
+    it); an existing topic is left as it is,
     unless `recreate_misshapen` and it has another partition count. That is for a log already
     lost: a broker that restarted empty creates a topic with its own default partition count
     when a producer sends to it first, and keys would no longer map to their partitions.
@@ -191,16 +192,40 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, i
                 log.warning("recreating topics with the wrong partition count", extra={"topics": misshapen})
                 await admin.delete_topics(misshapen)
                 existing -= set(misshapen)
-        missing = [NewTopic(name, num_partitions=partitions, replication_factor=1)
-                   for name, partitions in wanted.items() if name not in existing]
+        missing = [name for name in wanted if name not in existing]
         if missing:
-            response = await admin.create_topics(missing)
-            for name, code, *_ in response.topic_errors:
-                if code not in (0, TOPIC_ALREADY_EXISTS):
-                    raise RuntimeError(f"could not create topic {name}: error code {code}")
-            log.info("created topics", extra={"topics": [t.name for t in missing]})
+            refused = await _create_topics(admin, {name: wanted[name] for name in missing}, TOPIC_CONFIG)
+            if refused:  # a broker that does not take the configuration: the topics as it makes them
+                log.warning("broker refused the topic configuration; topics created without it",
+                            extra={"topics": sorted(refused), "config": TOPIC_CONFIG})
+                await _create_topics(admin, {name: wanted[name] for name in refused}, None)
+            log.info("created topics", extra={"topics": missing})
     finally:
         await admin.close()
+
+
+#: every topic the kit creates: the broker stamps each record with the time it appended it, so a record's
+#: timestamp is not the producer's to choose, and the consumer's `time_in_future` (an event dated after its
+#: record) judges by the broker's clock. A broker that refuses the setting gets its default (CreateTime)
+TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
+#: CreateTopics answers of a broker that does not take a topic configuration
+_CONFIG_REFUSED = {35, 40, 42, 44}  # unsupported version, invalid config, invalid request, policy violation
+
+
+async def _create_topics(admin: AIOKafkaAdminClient, topics: dict[str, int], config: dict[str, str] | None,
+                         ) -> set[str]:
+    """Create `topics` (name → partitions) with `config`; the names whose configuration the broker
+    refused (nothing else was wrong), to be created without it."""
+    response = await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1,
+                                                   topic_configs=config or {})
+                                          for name, partitions in topics.items()])
+    refused = set()
+    for name, code, *_ in response.topic_errors:
+        if config and code in _CONFIG_REFUSED:
+            refused.add(name)
+        elif code not in (0, TOPIC_ALREADY_EXISTS):
+            raise RuntimeError(f"could not create topic {name}: error code {code}")
+    return refused
 
 
 def registry_topics(dead_letter_groups: Iterable[str] = ()) -> list[tuple[str, int]]:

@@ -10,15 +10,18 @@ specification's `pageToken`, a `Link: <…>; rel="next"` header on the same serv
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
+import ijson
 from pydantic import BaseModel, ValidationError
 
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
@@ -67,17 +70,17 @@ def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
         raise SourceError(f"{entity}, page {page}: expected a list or an object with a 'data' list")
     if token is not None and not isinstance(token, str):
         raise SourceError(f"{entity}, page {page}: pageToken must be a string")
-    model = ENTITIES[entity]
-    items = []
-    for n, item in enumerate(raw):
-        try:
-            items.append(model.model_validate(item))
-        except ValidationError as error:
-            # only where and which rule: the input may hold personal data (a civic number)
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise SourceError(f"{entity}, page {page}, item {n}: {where}: {first['msg']}") from None
-    return items, token or None
+    return [_validated(entity, f"page {page}", n, item) for n, item in enumerate(raw)], token or None
+
+
+def _validated(entity: str, page: str, n: int, item: Any) -> BaseModel:
+    try:
+        return ENTITIES[entity].model_validate(item)
+    except ValidationError as error:
+        # only where and which rule: the input may hold personal data (a civic number)
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SourceError(f"{entity}, {page}, item {n}: {where}: {first['msg']}") from None
 
 
 def _deleted(entity_page: str, body: Any) -> list[str]:
@@ -239,46 +242,140 @@ class HttpSource:
             token = next_token
 
 
+#: containers inside one another at most in a folder file (an SS 12000 item nests a few levels)
+MAX_FOLDER_DEPTH = 64
+_SCALARS = frozenset({"null", "boolean", "integer", "double", "number", "string"})
+
+
+class _CheckedBytes:
+    """A folder file for the streaming parser: its bytes as they are, less a leading byte order mark,
+    each read checked to be UTF-8 (an incremental decoder, so a character split between two reads is
+    whole) and counted against the file's limit."""
+
+    def __init__(self, file: BinaryIO, what: str, limit: int) -> None:
+        self.file, self.what, self.limit = file, what, limit
+        self.size = 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        if file.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            file.seek(0)
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.file.read(size)
+        if size == 0:  # the parser's look at what the file gives (bytes or text)
+            return chunk
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise SourceError(f"{self.what}: the file is larger than {self.limit} bytes")
+        try:
+            self.decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError:
+            raise SourceError(f"{self.what}: not UTF-8 (save the file as UTF-8)") from None
+        return chunk
+
+
 class FolderSource:
     """An SS 12000 dump in a folder: `<entity>.json`, or `<entity>/*.json` one page per file. Each file
     is read as the API's pages are: UTF-8 with or without a byte order mark (as Windows tools save
-    it), at most `max_page_bytes` (a file is parsed whole, so its size bounds the memory), nested no
-    deeper than Python's parser reaches; a file that breaks one of these stops the import naming the
-    file and the rule, never its content."""
+    it), at most `max_page_bytes`, nested no deeper than `MAX_FOLDER_DEPTH`; a file that breaks one of
+    these stops the import naming the file and the rule, never its content. A file is streamed (ijson):
+    each item is validated as it is read, so a file's own size does not count in memory, only the items
+    kept."""
 
     def __init__(self, path: Path, *, max_page_bytes: int = 256 * 1024 * 1024) -> None:
         if not path.is_dir():
             raise SourceError(f"{path}: not a folder")
         self.path, self.max_page_bytes = path, max_page_bytes
 
-    def _pages(self, entity: str) -> Iterator[tuple[str, Any]]:
+    def _files(self, entity: str) -> list[Path]:
         single = self.path / f"{entity}.json"
-        files = [single] if single.exists() else sorted((self.path / entity).glob("*.json"))
-        for file in files:
-            what = f"{entity}, page {file.name}"
-            try:
-                if file.stat().st_size > self.max_page_bytes:
-                    raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
-                raw = file.read_bytes()
-            except OSError:
-                raise SourceError(f"{what}: not readable") from None
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise SourceError(f"{what}: not UTF-8 (save the file as UTF-8)") from None
-            try:
-                body = json.loads(text)
-            except (ValueError, RecursionError):
-                raise SourceError(f"{what}: not readable JSON") from None
-            yield file.name, body
+        return [single] if single.exists() else sorted((self.path / entity).glob("*.json"))
+
+    def _events(self, entity: str, file: Path, *, data_only: bool) -> Iterator[tuple[str, str, Any]]:
+        """The file's parse events (prefix, event, value), refusals as `SourceError`s naming the file.
+        `data_only`: of a page `{"data": [items], "pageToken": …}` only the events of its data list (the
+        shape and the pageToken checked on the way: a key "data.item" or a `data` object are not the
+        data); of a page `[items]` all. Python sees each event once; ijson's C code builds the items."""
+        what = f"{entity}, page {file.name}"
+        shape = f"{what}: expected a list or an object with a 'data' list"
+        nested = f"{what}: not readable JSON (nested deeper than {MAX_FOLDER_DEPTH})"
+        try:
+            if file.stat().st_size > self.max_page_bytes:
+                raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
+            with file.open("rb") as handle:
+                events = ijson.parse(_CheckedBytes(handle, what, self.max_page_bytes), use_float=True)
+                first = next(events, None)
+                if first is None or (data_only and first[1] not in ("start_map", "start_array")):
+                    raise SourceError(shape)
+                depth = 1 if first[1] in ("start_map", "start_array") else 0
+                if not data_only or first[1] == "start_array":
+                    yield first
+                    for prefix, event, value in events:
+                        if event == "start_map" or event == "start_array":
+                            depth += 1
+                            if depth > MAX_FOLDER_DEPTH:
+                                raise SourceError(nested)
+                        elif event == "end_map" or event == "end_array":
+                            depth -= 1
+                        yield prefix, event, value
+                    return
+                data_seen = inside = False
+                for prefix, event, value in events:
+                    if event == "start_map" or event == "start_array":
+                        depth += 1
+                        if depth > MAX_FOLDER_DEPTH:
+                            raise SourceError(nested)
+                        if depth == 2 and prefix == "data":
+                            if event != "start_array":
+                                raise SourceError(shape)
+                            inside = True
+                        elif depth == 2 and prefix == "pageToken":
+                            raise SourceError(f"{what}: pageToken must be a string")
+                    elif event == "end_map" or event == "end_array":
+                        depth -= 1
+                        if depth == 1 and inside:
+                            inside = False
+                            yield prefix, event, value
+                    elif depth == 1:
+                        if event == "map_key":
+                            if value == "data":
+                                if data_seen:
+                                    raise SourceError(f"{what}: 'data' twice")
+                                data_seen = True
+                        elif prefix == "data":
+                            raise SourceError(shape)
+                        elif prefix == "pageToken" and event not in ("string", "null"):
+                            raise SourceError(f"{what}: pageToken must be a string")
+                    if inside:
+                        yield prefix, event, value
+                if not data_seen:
+                    raise SourceError(shape)
+        except OSError:
+            raise SourceError(f"{what}: not readable") from None
+        except ijson.JSONError:
+            raise SourceError(f"{what}: not readable JSON") from None
+
+    def _items(self, entity: str, file: Path) -> Iterator[BaseModel]:
+        """The items of one page file, each validated as it is read: `[items]` or `{"data": [items], …}`."""
+        events = self._events(entity, file, data_only=True)
+        first = next(events, None)
+        if first is None:  # `{"data": …}` refused already; nothing else ends this way
+            return
+        inside = f"{first[0]}.item" if first[0] else "item"
+        page = f"page {file.name}"
+        for n, item in enumerate(ijson.items(itertools.chain([first], events), inside, use_float=True)):
+            yield _validated(entity, page, n, item)
+
+    def _documents(self, entity: str) -> Iterator[tuple[str, Any]]:
+        """Each file of `entity` whole (for the small ones: deletedEntities), by the same streaming rules."""
+        for file in self._files(entity):
+            yield file.name, next(ijson.items(self._events(entity, file, data_only=False), "", use_float=True), None)
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
         out: list[BaseModel] = []
-        for n, (_name, body) in enumerate(self._pages(entity), start=1):
-            items, _ = _items(entity, n, body)
-            out += items
+        for file in self._files(entity):
+            out += self._items(entity, file)
             progress(entity, len(out))
         return out
 
     def deleted(self, since: datetime) -> list[str]:
-        return [i for name, body in self._pages("deletedEntities") for i in _deleted(name, body)]
+        return [i for name, body in self._documents("deletedEntities") for i in _deleted(name, body)]

@@ -213,18 +213,19 @@ class Staged:
     dead: list[tuple[int, str, str]] = field(default_factory=list)  # index in the chunk, reason, message
 
 
-def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None]], base: int, max_bytes: int) -> Staged:
-    """(topic, partition, offset, value) records → `Staged`, the record at index i in log position base + i.
+def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None, bytes | None]], base: int,
+                       max_bytes: int) -> Staged:
+    """(topic, partition, offset, value, timestamp, key) records → `Staged`, the record at index i in log position base + i.
     Pure (a decoder process runs it): the same `decode_event` as the live consumer."""
     staged = Staged()
-    for i, (topic, partition, offset, value, timestamp) in enumerate(raw):
+    for i, (topic, partition, offset, value, timestamp, key) in enumerate(raw):
         try:
             event = decode_event(value, max_bytes=max_bytes)
         except ContractError as error:
             staged.dead.append((i, error.reason, str(error)))
             continue
         # the live consumer's rules (`unfit`): an event read from another entity's topic, or dated after its record
-        wrong = unfit(event, topic, timestamp)
+        wrong = unfit(event, topic, timestamp, key=key)
         if wrong is not None:
             staged.dead.append((i, *wrong))
             continue
@@ -341,7 +342,7 @@ class Rebuilder:
         """One fetch of raw records, in log order: decoded (the contracts' `decode_event`, as the live consumer)
         and staged in the decoder processes when there are any (`begin_decoders`), else here. Records that do not
         decode are kept in `dead` (for the dead-letter topic)."""
-        raw = [(r.topic, r.partition, r.offset, r.value or b"", r.timestamp) for r in records]
+        raw = [(r.topic, r.partition, r.offset, r.value or b"", r.timestamp, r.key) for r in records]
         base = self.seq
         self.seq += len(raw)
         if self.pool is None:

@@ -78,7 +78,7 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                     except ContractError as error:
                         out.dead.append((record, error.reason, str(error)))
                     else:
-                        wrong = unfit(event, tp.topic, record.timestamp)  # the live consumer's rules too
+                        wrong = unfit(event, tp.topic, record.timestamp, key=record.key)  # the live consumer's rules
                         if wrong is not None:
                             out.dead.append((record, *wrong))
                         else:

@@ -1,0 +1,105 @@
+"""What the HTTP server answers by itself, before any app code runs, as problem+json.
+
+uvicorn answers a request it cannot parse (a bad request line, a byte a header may not hold, a
+broken chunk, two framings) with `400` and a plain-text body of its own, and its httptools parser
+takes a request head of any size (a header of megabytes, thousands of headers: all held in memory,
+then handed to the app). `ProblemHttpProtocol` is uvicorn's own protocol with both answers changed:
+the 400 is `application/problem+json` naming `request` and the rule `http_syntax`, and a request head
+(request line and headers) over `MAX_HEAD_BYTES` is a `431` naming `headers` and `max_header_bytes`,
+refused while it streams in. Neither repeats a byte of the request. The services run under it with
+`uvicorn --http styrkedja_kit.server:ProblemHttpProtocol` (their images, the devstack).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+#: request line and headers together at most (a token is a few kB; h11's own limit is 16 KiB)
+MAX_HEAD_BYTES = 64 * 1024
+
+_REASONS = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}
+_HEADERS = (b"content-type: application/problem+json\r\ncache-control: no-store\r\n"
+            b"x-content-type-options: nosniff\r\nconnection: close\r\n")
+
+
+def problem_bytes(status: int, field: str, rule: str, detail: str) -> bytes:
+    """A whole HTTP/1.1 response: the problem (RFC 9457) for what the server refused by itself."""
+    body = json.dumps({"type": "about:blank", "title": _REASONS[status].decode(), "status": status,
+                       "detail": detail, "errors": [{"field": field, "rule": rule, "message": detail}]},
+                      separators=(",", ":")).encode()
+    return (b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status]) + _HEADERS
+            + b"content-length: %d\r\n\r\n" % len(body) + body)
+
+
+SYNTAX = (400, "request", "http_syntax", "request: not a well-formed HTTP/1.1 request (RFC 9112)")
+HEAD_TOO_LARGE = (431, "headers", "max_header_bytes",
+                  f"headers: the request line and headers are larger than {MAX_HEAD_BYTES} bytes")
+
+
+class _ProblemAnswers:
+    """For a uvicorn HTTP protocol class: its own 400 as a problem, and the head's size bounded."""
+
+    transport: Any
+
+    def _refuse(self, refusal: tuple[int, str, str, str]) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(problem_bytes(*refusal))
+            self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:  # uvicorn's hook for what its parser refused
+        self._refuse(HEAD_TOO_LARGE if getattr(self, "_head_too_large", False) else SYNTAX)
+
+
+class ProblemH11Protocol(_ProblemAnswers, H11Protocol):
+    """uvicorn's h11 protocol (h11 bounds the head itself, at uvicorn's `h11_max_incomplete_event_size`)."""
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools is not installed: uvicorn's `auto` would take h11 too
+    ProblemHttpProtocol: type = ProblemH11Protocol
+else:
+    class ProblemHttpToolsProtocol(_ProblemAnswers, HttpToolsProtocol):
+        """uvicorn's httptools protocol, counting the bytes of each request's head as they arrive."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._in_head = True  # reading a request line and headers (not a body)
+            self._head_bytes = 0
+            self._turns = 0  # heads and messages completed, to tell whether a feed crossed one
+            self._parsed_head = 0  # of the head being parsed: its URL, names and values
+            self._head_too_large = False
+
+        def data_received(self, data: bytes) -> None:
+            turns = self._turns
+            super().data_received(data)
+            if not self._in_head or self.transport.is_closing():
+                return
+            # a feed that ended a head or a message counts from that point: (at most) one chunk is not counted
+            self._head_bytes = self._head_bytes + len(data) if turns == self._turns else 0
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(HEAD_TOO_LARGE)
+
+        def on_url(self, url: bytes) -> None:
+            self._parsed_head += len(url)
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._parsed_head += len(name) + len(value) + 4
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            if self._parsed_head > MAX_HEAD_BYTES:  # a head that came whole in one read: no app runs for it
+                self._head_too_large = True
+                raise ValueError("request head too large")  # the parser stops; uvicorn calls send_400_response
+            self._in_head, self._head_bytes, self._parsed_head, self._turns = False, 0, 0, self._turns + 1
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._in_head, self._head_bytes, self._turns = True, 0, self._turns + 1
+            super().on_message_complete()
+
+    ProblemHttpProtocol = ProblemHttpToolsProtocol
