@@ -7,8 +7,8 @@ The events are decoded up front: decoding is not part of applying.
 
 Prints and writes to bench/results/profile-apply-<label>.txt: events/s, Python CPU seconds of this
 process and of the PostgreSQL server (events per CPU-second of each), ms per batch (p50, mean),
-statements per batch, the recomputation check (every materialised cell against the facts), and
-the profile. `--sql` sums the wall time per statement (top 15, and the most frequent).
+statements per batch, the recomputation check (every materialised cell against the facts), the
+cell tables' updates that were heap-only (HOT), and the profile. `--sql` sums the wall time per statement (top 15, and the most frequent).
 `--no-profile` leaves pyinstrument out (its sampling costs the Python side ~10-20 %).
 
     .venv/bin/python bench/profile_apply.py [--students 300] [--batch 1000] [--label after] [--sql]
@@ -161,8 +161,30 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
            # statements + asyncpg's own calls (COPY, staged tables): every round trip to the server
            "round_trips_per_batch_mean": round(sum(n + r for _, n, r in per_batch) / len(per_batch), 1)}
     out["recomputation_mismatches"] = await recomputation(db, "styrkedja_reporting")
-    await db.dispose()
+    await db.dispose()  # the pool's backends end: their statistics are flushed
+    out["heap_only_updates"] = await heap_only_updates(url)
     return out
+
+
+#: the tables of cells every batch adds to (their updates in place are heap-only when their pages have room)
+CELL_TABLES = ("assessment_aggregates", "forecast_aggregates", "figure_pass", "figure_dates", "figure_students",
+               "figure_forecasts", "figure_merit")
+
+
+async def heap_only_updates(url: str) -> dict[str, dict[str, int]]:
+    """Per cell table: rows updated, and how many of those updates were heap-only (HOT: no new index entries)."""
+    from sqlalchemy import text
+
+    await asyncio.sleep(1)  # the closed backends' exit (their statistics flushed)
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = ANY(:names)"),
+                {"names": list(CELL_TABLES)})).all()
+    finally:
+        await db.dispose()
+    return {name: {"updated": int(upd), "heap_only": int(hot)} for name, upd, hot in sorted(rows)}
 
 
 async def auto_explain(dsn: str, ms: int) -> None:

@@ -681,10 +681,14 @@ def main() -> int:
                 rate = rebuilt["events_read"] / max(rebuilt["process_seconds"], 1e-9)
                 rebuild_full_estimate = 100_000 * 16 * 4 / max(rate, 1e-9) if not args.full else None
                 differing = rebuilt["differing_rows"]
+                cpu = rebuilt.get("cpu_seconds") or {}  # per stage: the rebuild's own and its PostgreSQL backend's
+                after_read = {side: round(sum(v[side] for k, v in cpu.items() if k != "read"), 1)
+                              for side in ("python", "postgres")}
                 notes.append(f"rebuild (styrkedja rebuild reporting): {rebuilt['events_read']:,} events in "
                              f"{rebuilt['process_seconds']:.1f} s ({rate:,.0f}/s, process start included); "
-                             f"stages {rebuilt['stages']}; rows differing from the apply stage's database: "
-                             f"{'not compared' if differing is None else sum(differing.values())}")
+                             f"stages {rebuilt['stages']}; CPU seconds of the read {cpu.get('read')}, after it "
+                             f"{after_read} (PostgreSQL's parallel workers not counted); rows differing from the "
+                             f"apply stage's database: {'not compared' if differing is None else sum(differing.values())}")
                 print(f"  {rebuilt['process_seconds']:.1f} s, {rate:,.0f} events/s, differing rows {differing}",
                       flush=True)
 

@@ -12,6 +12,7 @@ says why that is safe), instead of re-reading every event of the session before 
 from __future__ import annotations
 
 import pytest
+from inprocess import SERVICES, start_service
 
 from stacks import SKIPPED, running_stack
 
@@ -22,6 +23,21 @@ def stack(infrastructure, token_issuer, tmp_path):
     under them); the end-to-end tests share one instead, see `tests/e2e/conftest.py`."""
     with running_stack(infrastructure, token_issuer, tmp_path / "logs") as own:
         yield own
+
+
+@pytest.fixture(scope="session", params=list(SERVICES))
+def running(request: pytest.FixtureRequest, infrastructure, token_issuer):
+    """(name, service): one service in-process on a fresh database, its relay and consumer off
+    (`inprocess.start_service`), for the tests of the HTTP door: the OpenAPI fuzz and the hostile
+    requests. One per service for the session, not per module: those tests only send requests and judge
+    each answer by itself (no 5xx, documented, problem+json naming field and rule), none counts rows or
+    depends on what another stored, so they share it as the tests of one module always did; pytest
+    runs every test of one service together and stops its service before the next one starts."""
+    service = start_service(request.param, infrastructure, token_issuer)
+    try:
+        yield request.param, service
+    finally:
+        service.stop()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

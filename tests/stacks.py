@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,8 +140,11 @@ def running_stack(infrastructure, token_issuer, log_dir: Path,
     group = f"reporting-{run}"
     processes = {}
     specs = [spec for spec in SERVICES if services is None or spec.name in services]
-    for spec in specs:
-        url = migrated_database(infrastructure, spec.package, f"e2e_{spec.name}_{run}")
+    # one database per service package, each its own template and idle list: made side by side
+    with ThreadPoolExecutor(len(specs)) as pool:
+        urls = list(pool.map(lambda spec: migrated_database(infrastructure, spec.package, f"e2e_{spec.name}_{run}"),
+                             specs))
+    for spec, url in zip(specs, urls, strict=True):
         processes[spec.name] = ServiceProcess(
             spec, database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
             port=free_port(), log_dir=log_dir,
@@ -158,5 +162,7 @@ def running_stack(infrastructure, token_issuer, log_dir: Path,
         yield stack
     finally:
         stack.stop()
-        for spec in specs:  # back for the next stack or test, if nothing holds them (see recycle_database)
-            recycle_database(infrastructure, spec.package, processes[spec.name].env["STYRKEDJA_DATABASE_URL"])
+        # back for the next stack or test, if nothing holds them (see recycle_database); side by side
+        with ThreadPoolExecutor(len(specs)) as pool:
+            list(pool.map(lambda spec: recycle_database(infrastructure, spec.package,
+                                                        processes[spec.name].env["STYRKEDJA_DATABASE_URL"]), specs))

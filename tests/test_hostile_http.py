@@ -39,7 +39,7 @@ from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, settings
 from pydantic import BaseModel
 from schemathesis.generation import GenerationMode
-from test_openapi_fuzz import ORGANISER, SERVICES, RunningService, auth, schema_of, start_service
+from test_openapi_fuzz import ORGANISER, SERVICES, RunningService, auth, schema_of
 
 from styrkedja_contracts.events.base import ContractModel
 from styrkedja_contracts.identifiers import contains_personal_identity_number
@@ -142,16 +142,6 @@ def quoted(text: str) -> str:
 
 def body_of(operation: dict[str, Any]) -> bool:
     return "requestBody" in operation
-
-
-@pytest.fixture(scope="module", params=list(SERVICES))
-def running(request: pytest.FixtureRequest, infrastructure: Any, token_issuer: Any
-            ) -> Iterator[tuple[str, RunningService]]:
-    service = start_service(request.param, infrastructure, token_issuer)
-    try:
-        yield request.param, service
-    finally:
-        service.stop()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from test_hostile_events import encoded, good, read_dead_letters
 from test_hostile_http import PINS, fill, raw_request
-from test_openapi_fuzz import BROAD_ROLES, ORGANISER, SERVICES, RunningService, auth, start_service
+from test_openapi_fuzz import BROAD_ROLES, ORGANISER, RunningService, auth
 
 from stacks import start_at_log_end
 from styrkedja_cli.ss12000.source import FolderSource, SourceError
@@ -54,16 +54,6 @@ PROBLEM = "application/problem+json"
 
 
 # -- HTTP ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", params=list(SERVICES))
-def running(request: pytest.FixtureRequest, infrastructure: Any, token_issuer: Any
-            ) -> Iterator[tuple[str, RunningService]]:
-    service = start_service(request.param, infrastructure, token_issuer)
-    try:
-        yield request.param, service
-    finally:
-        service.stop()
 
 
 @pytest.fixture

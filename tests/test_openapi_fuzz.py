@@ -12,23 +12,18 @@ and with a bad one: a 401 that must be documented (problem+json, bearer security
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import random
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis.errors import Unsatisfiable
+from inprocess import BROAD_ROLES, ORGANISER, SERVICES, RunningService, auth, broad_token, start_service
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
@@ -37,8 +32,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from styrkedja_devstack.postgres import free_port
-from styrkedja_devstack.pytest_plugin import migrated_database
+#: what the hostile tests import from here (kept after the services moved to tests/inprocess.py)
+__all__ = ["BROAD_ROLES", "ORGANISER", "SERVICES", "RunningService", "auth", "broad_token", "schema_of",
+           "start_service"]
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -53,38 +49,6 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 SKIPPED_PATHS = {"/readyz", "/metrics"}
 #: need no token: the probes and metrics
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
-#: the organiser (and its units) the fuzz's token holds; the explicit examples use it too
-ORGANISER = "2999"
-#: every writer and reader role the services know, short of the unit-bound ICT coordinator: reporting reads
-#: for organiser_admin and ops, the writers platform, principal and organiser_admin
-BROAD_ROLES = ["platform", "principal", "organiser_admin", "ops"]
-
-SERVICES = {
-    "assessment": ("styrkedja_assessment", "AssessmentSettings"),
-    "forecast": ("styrkedja_forecast", "ForecastSettings"),
-    "lika": ("styrkedja_lika", "LikaSettings"),
-    "reporting": ("styrkedja_reporting", "ReportingSettings"),
-}
-
-
-@dataclass
-class RunningService:
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-
-def broad_token(issuer: Any) -> str:
-    return issuer.mint(roles=BROAD_ROLES, organisers=[ORGANISER], school_units=["12345678", "29990011"],
-                       subject="fuzz", client_id="platform-fuzz", ttl_seconds=4 * 3600)
-
-
-def auth(issuer: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {broad_token(issuer)}"}
 
 
 def schema_of(running: RunningService, issuer: Any) -> Any:
@@ -92,35 +56,10 @@ def schema_of(running: RunningService, issuer: Any) -> Any:
     return schemathesis.openapi.from_url(f"{running.url}/openapi.json", headers=auth(issuer))
 
 
-def start_service(name: str, infrastructure: Any, issuer: Any) -> RunningService:
-    package, settings_class = SERVICES[name]
-    database_url = migrated_database(infrastructure, package, f"t_fuzz_{name}_{uuid.uuid4().hex[:8]}")
-    settings_type = getattr(importlib.import_module(f"{package}.settings"), settings_class)
-    service_settings = settings_type(database_url=database_url, outbox_enabled=False, consumer_enabled=False,
-                                     kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-                                     log_level="WARNING", auth_issuer=issuer.url)
-    app = importlib.import_module(f"{package}.main").create_app(service_settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", access_log=False))
-    thread = threading.Thread(target=server.run, name=f"fuzz-{name}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError(f"{name} did not start")
-        time.sleep(0.05)
-    return RunningService(f"http://127.0.0.1:{port}", server, thread)
-
-
-@pytest.fixture(scope="module", params=list(SERVICES))
-def service(request: pytest.FixtureRequest, infrastructure: Any, token_issuer: Any
-            ) -> Iterator[tuple[str, RunningService]]:
-    running = start_service(request.param, infrastructure, token_issuer)
-    try:
-        yield request.param, running
-    finally:
-        running.stop()
+@pytest.fixture
+def service(running: tuple[str, RunningService]) -> tuple[str, RunningService]:
+    """The service under test: the session's in-process one (`running` in tests/conftest.py)."""
+    return running
 
 
 def test_generated_requests_never_get_a_5xx_and_every_response_is_documented(service, token_issuer):
@@ -215,27 +154,23 @@ EXPLICIT = {
 PENDING: dict[str, str] = {}
 
 
-@pytest.mark.parametrize("name", [
+@pytest.mark.parametrize("running", [
     pytest.param(name, marks=pytest.mark.xfail(reason=PENDING[name], strict=True)) if name in PENDING else name
-    for name in EXPLICIT])
-def test_the_crashes_found_by_fuzzing_are_problems_naming_field_and_rule(name, infrastructure, token_issuer):
-    running = start_service(name, infrastructure, token_issuer)
-    try:
-        with httpx.Client(base_url=running.url, headers=auth(token_issuer)) as client:
-            for method, path, body, field, rule in EXPLICIT[name]:
-                # escaped: a lone surrogate cannot be encoded as UTF-8, only as "\\ud800"
-                if method == "GET":
-                    response = client.get(path, params=body)
-                else:
-                    response = client.request(method, path, content=json.dumps(body).encode(),
-                                              headers={"content-type": "application/json"})
-                assert response.status_code == 422, (path, body, response.status_code, response.text)
-                assert response.headers["content-type"].startswith("application/problem+json")
-                errors = [(e["field"], e["rule"]) for e in response.json()["errors"]]
-                assert (field, rule) in errors, (path, errors)
-    finally:
-        running.stop()
-
+    for name in EXPLICIT], indirect=True)
+def test_the_crashes_found_by_fuzzing_are_problems_naming_field_and_rule(running, token_issuer):
+    name, service = running
+    with httpx.Client(base_url=service.url, headers=auth(token_issuer)) as client:
+        for method, path, body, field, rule in EXPLICIT[name]:
+            # escaped: a lone surrogate cannot be encoded as UTF-8, only as "\\ud800"
+            if method == "GET":
+                response = client.get(path, params=body)
+            else:
+                response = client.request(method, path, content=json.dumps(body).encode(),
+                                          headers={"content-type": "application/json"})
+            assert response.status_code == 422, (path, body, response.status_code, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            errors = [(e["field"], e["rule"]) for e in response.json()["errors"]]
+            assert (field, rule) in errors, (path, errors)
 
 
 # --- access in the OpenAPI documents --------------------------------------------------------------

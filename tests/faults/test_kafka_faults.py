@@ -141,6 +141,8 @@ def stack_with_own_reporting_postgres(infrastructure, token_issuer, tmp_path):
             process.wait_ready(90)
         yield processes, reporting_pg, Tokens(token_issuer)
     finally:
+        for process in processes.values():  # SIGTERM to all at once: the graceful shutdowns overlap
+            process.terminate()
         for process in processes.values():
             process.stop()
         reporting_pg.stop()

@@ -15,6 +15,7 @@ broker runs. A test in such a module that does talk to the broker takes `@pytest
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import socket
@@ -109,7 +110,43 @@ def remove_in_background(folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def share_default_tls_context() -> None:
+    """In the test process, every httpx client made with httpx's TLS defaults shares one TLS context.
+
+    httpx builds a new one for each client, parsing the whole CA bundle (measured 0.12-0.16 s of CPU
+    on the shared 2-core machine), even for a client that only ever speaks plain HTTP to loopback:
+    every `httpx.get` of a poll (`wait_ready`, `wait_until_exact`), every test's `httpx.Client`, every
+    in-process service's key fetch from the dev issuer. An `ssl.SSLContext` is safe to share between
+    clients and threads; one made with other settings (a `verify` of its own, a client certificate)
+    is made as before. Keyed by the environment httpx reads (`SSL_CERT_FILE`, `SSL_CERT_DIR`), so a
+    test that points those elsewhere gets a context of its own. `STYRKEDJA_TEST_SHARE_TLS=0`: off."""
+    if os.environ.get("STYRKEDJA_TEST_SHARE_TLS", "1") == "0":
+        return
+    try:
+        transports: Any = importlib.import_module("httpx._transports.default")
+    except ImportError:  # another httpx layout: every client makes its own, as before
+        return
+    made = getattr(transports, "create_ssl_context", None)
+    if made is None or getattr(made, "shared_by_styrkedja", False):
+        return
+    cache: dict[tuple[bool, str | None, str | None], Any] = {}
+    lock = threading.Lock()
+
+    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if verify is not True or cert is not None:
+            return made(verify=verify, cert=cert, trust_env=trust_env)
+        key = (trust_env, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        with lock:
+            if key not in cache:
+                cache[key] = made(verify=verify, cert=cert, trust_env=trust_env)
+            return cache[key]
+
+    create_ssl_context.shared_by_styrkedja = True  # type: ignore[attr-defined]
+    transports.create_ssl_context = create_ssl_context
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    share_default_tls_context()
     config.addinivalue_line("markers", "postgres_only: the test needs PostgreSQL but never a broker: it runs once, "
                                        "not once per broker (a connection to the broker fails it)")
     config.addinivalue_line("markers", "broker_matrix: the test talks to the broker: once per broker, even in a "
@@ -249,6 +286,16 @@ _template_fingerprints: dict[tuple[str, str], str | None] = {}
 _idle: dict[tuple[str, str], list[str]] = defaultdict(list)
 #: how many databases the session cloned and how many it reused (the summary line)
 _database_counts: dict[str, int] = defaultdict(int)
+#: `migrated_database` and `recycle_database` may run in threads side by side (a stack's four databases,
+#: one per package: `tests/stacks.py`); the migrations and the counts are serialised
+_migrations = threading.RLock()
+_counts_lock = threading.Lock()
+
+
+def _count(what: str) -> None:
+    with _counts_lock:
+        _database_counts[what] += 1
+
 
 #: the schema objects of a database, its grants, settings and migration version, as one digest: equal to
 #: the template's means nothing a test did changed the schema (a dropped table, an added column, index,
@@ -467,7 +514,7 @@ def recycle_database(infrastructure: Infrastructure, package: str, url: str) -> 
     if reusable:
         _idle[key].append(renamed)
     else:
-        _database_counts["kept"] += 1
+        _count("kept")
 
 
 def migrated_database(infrastructure: Infrastructure, package: str, name: str | None = None) -> str:
@@ -480,21 +527,23 @@ def migrated_database(infrastructure: Infrastructure, package: str, name: str | 
 
     short = package.removeprefix("styrkedja_")
     key = (infrastructure.postgres_url, package)
-    if key not in _migrated:
-        template = f"template_{short}_{uuid.uuid4().hex[:8]}"
-        upgrade(package, infrastructure.create_database(template))
-        _template_fingerprints[key] = _template_fingerprint(infrastructure.postgres_url, template)
-        _migrated[key] = template
+    with _migrations:  # Alembic's `context` and `op` are module globals: one migration at a time
+        if key not in _migrated:
+            template = f"template_{short}_{uuid.uuid4().hex[:8]}"
+            upgrade(package, infrastructure.create_database(template))
+            _template_fingerprints[key] = _template_fingerprint(infrastructure.postgres_url, template)
+            _migrated[key] = template
     reused = _reuse_idle(infrastructure.postgres_url, key, name)
     if reused:
-        _database_counts["reused"] += 1
+        _count("reused")
         return infrastructure.database_url(reused)
     name = name or f"t_{short}_{uuid.uuid4().hex[:8]}"
     if _clone_database(infrastructure.postgres_url, name, _migrated[key]):
-        _database_counts["cloned"] += 1
+        _count("cloned")
         return infrastructure.database_url(name)
     url = infrastructure.create_database(name)
-    upgrade(package, url)
+    with _migrations:
+        upgrade(package, url)
     return url
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
@@ -100,6 +101,7 @@ async def test_rebuild_from_the_broker_then_the_live_consumer_continues_exactly_
                                                    (results_topic, ahead.to_bytes())])
 
     lines: list[str] = []
+    collector = (gc.get_threshold(), gc.get_freeze_count())
     summary = await run(settings, say=lines.append, chunk=16, decoders=decoders)
     db = Database(settings.database_url)
     try:
@@ -111,6 +113,13 @@ async def test_rebuild_from_the_broker_then_the_live_consumer_continues_exactly_
         text_of = "\n".join(lines)
         for stage in ("read", "directory", "facts", "levels", "figures", "compliance", "alerts", "rebuilt"):
             assert stage in text_of, (stage, text_of)
+        # CPU seconds per stage, of the rebuild and of its PostgreSQL backend (the read decoded here: its Python's)
+        cpu = summary["cpu_seconds"]
+        assert {"read", "claim", "facts", "levels", "figures", "below_pass", "compliance", "indexes", "bookkeeping"} <= set(cpu)
+        assert "read" in cpu and cpu["below_pass"]["postgres"] >= 0 and all(
+            set(v) == {"python", "postgres"} and min(v.values()) >= 0 for v in cpu.values())
+        assert decoders or cpu["read"]["python"] > 0
+        assert (gc.get_threshold(), gc.get_freeze_count()) == collector  # the collector as it was before
         async with db.sessions() as session:
             stored = dict((await session.execute(text(
                 "SELECT topic || ':' || partition, next_offset FROM consumer_offsets WHERE group_id = :g"),

@@ -79,3 +79,23 @@ def test_results_deltas_per_signature_equal_per_fact(seed: int, placement: dict)
         expected = _by_fact(pairs, cells, placement)
         assert expected  # the batch moves something
         assert _by_signature(pairs, signature, placement) == expected
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fact_maker_equals_the_dataclass(seed: int) -> None:
+    """`fact_maker(cls)(*values)` is `cls(*values)`: equal, same hash and fields, frozen; fewer values go to
+    `cls` itself (its defaults and its errors)."""
+    from dataclasses import FrozenInstanceError, astuple
+
+    from styrkedja_reporting.results.rules import fact_maker
+
+    rng = random.Random(seed)
+    for cls, fact in ((AssessmentFact, _assessment(rng, seed)), (ForecastFact, _forecast(rng, seed))):
+        values = astuple(fact)
+        made = fact_maker(cls)(*values)
+        assert type(made) is cls and made == fact and hash(made) == hash(fact) and astuple(made) == values
+        with pytest.raises(FrozenInstanceError):
+            made.revision = 9  # type: ignore[misc]
+        assert fact_maker(cls)(*values[:-1]) == cls(*values[:-1])  # the trailing default
+        with pytest.raises(TypeError):
+            fact_maker(cls)(*values[:3])

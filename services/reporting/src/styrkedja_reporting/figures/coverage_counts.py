@@ -92,15 +92,19 @@ def distinct_deltas(after: Mapping[StudentKey, set[str]], inserted: Mapping[Stud
     # summed per signature first (the cell, the groups before and after: a class's students share
     # them), then each signature's levels compared once; the units a student's groups gain and lose
     # depend on the organiser and the groups only (one student's subjects and periods share them)
-    signed: Counter[Any] = Counter()
+    signed: dict[Any, int] = {}  # plain dicts: a Counter's `+=` on a new key costs a Python call (`__missing__`)
     nothing: frozenset[str] = frozenset()
     for key in {*inserted, *emptied}:
         organiser_id, _, subject_code, year, school_year, period = key
         now = frozenset(after.get(key, nothing))
-        before = (now - inserted.get(key, nothing)) | emptied.get(key, nothing)
-        signed[(organiser_id, subject_code, year, school_year, period, now, before)] += 1
+        came, went = inserted.get(key), emptied.get(key)
+        before = now if came is None else now - came
+        if went is not None:
+            before = before | went
+        sig = (organiser_id, subject_code, year, school_year, period, now, before)
+        signed[sig] = signed.get(sig, 0) + 1
     moved: dict[tuple[str, frozenset[str], frozenset[str]], tuple[set[tuple[str, str]], set[tuple[str, str]]]] = {}
-    out: Counter[Any] = Counter()
+    out: dict[Any, int] = {}
     for (organiser_id, subject_code, year, school_year, period, now, before), n in signed.items():
         units = moved.get((organiser_id, now, before))
         if units is None:
@@ -109,8 +113,9 @@ def distinct_deltas(after: Mapping[StudentKey, set[str]], inserted: Mapping[Stud
             units = moved[(organiser_id, now, before)] = (units_now - units_before, units_before - units_now)
         for sign, changed in ((n, units[0]), (-n, units[1])):
             for level, unit_id in changed:
-                out[(level, unit_id, organiser_id, subject_code, year, school_year, period)] += sign
-    return out
+                cell = (level, unit_id, organiser_id, subject_code, year, school_year, period)
+                out[cell] = out.get(cell, 0) + sign
+    return Counter(out)
 
 
 async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]], placement: Placement) -> Counter[Any]:

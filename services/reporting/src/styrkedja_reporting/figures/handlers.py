@@ -22,7 +22,7 @@ from .cells import ResultCell
 from .coverage_counts import apply_student_counts, recount_areas
 from .linked import apply_linked
 from .periods import RoundPeriod, TermPeriod
-from .tables import DATES, PASS, PASS_COUNTERS, TABLES
+from .tables import PASS_COUNTERS, TABLES, add_pass_and_dates
 
 EVENT_TYPES = RESULT_EVENT_TYPES
 
@@ -79,11 +79,12 @@ def _pass_cells(signature: tuple[Any, ...], placement: Placement) -> tuple[list[
 async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Per changed fact, contribution(new) − contribution(old) of the pass tally, the result date and
     the student id in each of the result's group cells — exactly `pass_delta`, `freshness_delta` and
-    `coverage_delta` (its distinct count moved per level by `coverage_counts`), summed straight into
-    plain counters per batch (no per-cell objects: at thousands of results per batch the objects
-    cost more than the database write; `tests/unit/figures` hold the two ways equal)."""
+    `coverage_delta` (its distinct count moved per level by `coverage_counts`), summed per signature
+    and sent as one row each, expanded to the cells and summed per cell by the server (no per-cell
+    objects or rows in Python: at thousands of results per batch they cost more than the database
+    write; `tests/unit/figures` hold the cells equal to the rules', `test_signed_cells` the server's
+    expansion equal to `_pass_cells`)."""
     changes = batch_changes(session)
-    width = len(PASS.values)
     # Summed per signature first — what decides a result's cells, gender position, reaching and
     # date (`_pass_signature`), and per group, term, round and student for the distinct students —
     # then each signature expanded once: a class's results share their cells
@@ -97,20 +98,6 @@ async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> No
             signed[sig] += sign
             student_signed[(fact.organiser_id, fact.school_unit_code, fact.group_id, fact.subject_code, fact.year,
                             fact.school_year, fact.term, fact.round, fact.student_id)] += sign
-    passes: dict[tuple[Any, ...], list[int]] = {}  # the pass counters, then the distinct students (coverage)
-    dates: Counter[Any] = Counter()
-    for sig, n in signed.items():
-        if not n:
-            continue
-        cells, at, reaching = _pass_cells(sig, changes.placement)
-        day = sig[-1]
-        for key in cells:
-            summed = passes.get(key)
-            if summed is None:
-                passes[key] = summed = [0] * width
-            summed[at] += n
-            summed[at + 1] += n * reaching
-            dates[(*key, day)] += n
     students: Counter[Any] = Counter()  # the evidence of distinct students: group cells only
     for (organiser_id, code, group_id, subject_code, year, school_year, term, rnd, student), n in \
             student_signed.items():
@@ -120,10 +107,13 @@ async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> No
             if rnd is not None:
                 students[(*group, f"R{rnd}", student)] += n
     distinct = await apply_student_counts(session, [(*key, n) for key, n in students.items()], changes.placement)
-    for key, n in distinct.items():
-        passes.setdefault(key, [0] * width)[-1] += n
-    await PASS.add(session, [(*key, *values) for key, values in passes.items()])
-    await DATES.add(session, [(*key, n) for key, n in dates.items()])
+    # each signature once (`SIGNED_COLUMNS`), expanded to its cells (`_pass_cells`) and summed by the server
+    placement = changes.placement
+    signed_rows = [(organiser_id, code, group_id, placement.get(code), subject_code, year, school_year, term,
+                    None if rnd is None else f"R{rnd}", gender, _reaches(scale, value), day, n)
+                   for (organiser_id, code, group_id, subject_code, year, school_year, term, rnd, gender, scale, value,
+                        day), n in signed.items() if n]
+    await add_pass_and_dates(session, signed_rows, [(*key, n) for key, n in distinct.items() if n])
     await apply_linked(session, changes)
 
 

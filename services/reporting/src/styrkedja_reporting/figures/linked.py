@@ -15,18 +15,18 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.identifiers import Gender
-from styrkedja_contracts.scales import Scale
+from styrkedja_contracts.scales import Scale, reaches_pass
 
 from ..results.handlers import BatchChanges
 from ..results.rules import AssessmentFact, ForecastFact, Placement, units
 from ..results.tables import ASSESSMENTS, FORECASTS, FactStore, _q, placement_of
 from .facts import Forecast, Result, ResultKind
-from .forecast_outcome import ForecastCell, ForecastTally, Pairing, forecast_outcome_contribution
+from .forecast_outcome import ForecastCell, ForecastTally, Outcome, Pairing, forecast_outcome_contribution
 from .merit import MeritCell, MeritTally, merit_contribution
 from .periods import SchoolYear, Term
 from .state import apply
+from .tables import FORECAST_COUNTERS, MERIT, counters_of
 from .tables import FORECASTS as FORECAST_TABLE
-from .tables import MERIT, counters_of
 
 PairKey = tuple[str, str, str, str]  # student, subject, school year, term
 TermKey = tuple[str, str, str]  # student, school year, term
@@ -94,6 +94,58 @@ def forecast_state(forecasts: Iterable[ForecastFact], results: Iterable[Assessme
     return state
 
 
+_OUTCOME_AT = {name: n for n, name in enumerate(FORECAST_COUNTERS)}  # an outcome's position in the counters
+_NO_OUTCOME = _OUTCOME_AT[Outcome.no_outcome.value]
+_HELD = _OUTCOME_AT[Outcome.held.value]
+_SAID_REACHES = _OUTCOME_AT[Outcome.said_reaches_did_not.value]
+_SAID_NOT_REACHED = _OUTCOME_AT[Outcome.said_not_reached_did.value]
+
+
+@functools.cache
+def _reaches(scale: str, value: str) -> bool:
+    return reaches_pass(Scale(scale), value)
+
+
+def forecast_counts(forecasts: Iterable[ForecastFact], results: Iterable[AssessmentFact],
+                    placement: Placement) -> dict[tuple[Any, ...], list[int]]:
+    """`forecast_state` as counters (`FORECAST_COUNTERS` order) straight from the stored facts, for the apply
+    path: no `Result`/`Forecast` objects, the pairing's key once per forecast instead of `is_candidate` per
+    result (the results are grouped by that key), the outcome by `outcome_of`'s order — term grade, day,
+    round, result id. `tests/unit/figures/test_forecast_counts.py` holds it equal to `forecast_state`."""
+    by_key: dict[PairKey, list[AssessmentFact]] = {}
+    for fact in results:
+        if not fact.retracted and fact.assessed_on is not None:
+            by_key.setdefault((fact.student_id, fact.subject_code, fact.school_year, fact.term), []).append(fact)
+    state: dict[tuple[Any, ...], list[int]] = {}
+    for stored in forecasts:
+        day = stored.submitted_on
+        if stored.withdrawn or day is None:
+            continue
+        best: tuple[Any, ...] | None = None
+        outcome: AssessmentFact | None = None
+        for result in by_key.get((stored.student_id, stored.subject_code, stored.school_year, stored.term), ()):
+            assessed_on = result.assessed_on
+            assert assessed_on is not None
+            if assessed_on > day:
+                order = (result.kind == "term_grade", assessed_on, result.round or 0, str(result.assessment_id))
+                if best is None or order > best:
+                    best, outcome = order, result
+        if outcome is None:
+            at = _NO_OUTCOME
+        else:
+            said = _reaches(Scale.THREE_LEVEL.value, stored.value)
+            at = (_HELD if _reaches(outcome.scale, outcome.value) == said
+                  else _SAID_REACHES if said else _SAID_NOT_REACHED)
+        rest = (stored.organiser_id, stored.subject_code, stored.year, stored.gender, stored.school_year, stored.term)
+        for level, unit_id in units(stored, placement):
+            key = (level, unit_id, *rest)
+            counts = state.get(key)
+            if counts is None:
+                state[key] = counts = [0] * len(FORECAST_COUNTERS)
+            counts[at] += 1
+    return state
+
+
 def merit_state(grades: Iterable[AssessmentFact], placement: Placement) -> dict[tuple[Any, ...], MeritTally]:
     """The merit state of these term grades (grouped per student and term)."""
     by_student: dict[TermKey, list[tuple[Result, str]]] = {}
@@ -124,7 +176,8 @@ async def _load(session: AsyncSession, store: FactStore, hidden: str, keys: Sequ
     sql = text(f"SELECT {cols} FROM {store.facts.name} f JOIN unnest({arrays}) AS k({', '.join(names)}) ON {on} "
                f"WHERE NOT f.{hidden} {where}")
     params = {n: [k[i] for k in sorted(set(keys))] for i, n in enumerate(names)}
-    return [store.fact_type(*row) for row in (await session.execute(sql, params)).all()]
+    make = store.make
+    return [make(*row) for row in (await session.execute(sql, params)).all()]
 
 
 def _before(after: Iterable[Any], changes: Sequence[tuple[Any, Any]], id_field: str, in_scope) -> list[Any]:
@@ -132,6 +185,18 @@ def _before(after: Iterable[Any], changes: Sequence[tuple[Any, Any]], id_field: 
     changed = {getattr(new, id_field): old for old, new in changes}
     out = [f for f in after if getattr(f, id_field) not in changed]
     return out + [old for old in changed.values() if old is not None and in_scope(old)]
+
+
+def _signed_counts(after: dict[Any, list[int]], before: dict[Any, list[int]]) -> list[tuple[Any, ...]]:
+    """`_signed_rows` of counter lists."""
+    rows = {key: list(counts) for key, counts in after.items()}
+    for key, counts in before.items():
+        row = rows.get(key)
+        if row is None:
+            rows[key] = [-n for n in counts]
+        else:
+            rows[key] = [a - b for a, b in zip(row, counts, strict=True)]
+    return [(*key, *values) for key, values in rows.items() if any(values)]
 
 
 def _signed_rows(after: dict[Any, Any], before: dict[Any, Any], n_values: int) -> list[tuple[Any, ...]]:
@@ -186,8 +251,7 @@ async def apply_linked(session: AsyncSession, changes: BatchChanges) -> None:
     codes = {f.school_unit_code for f in [*forecasts_after, *forecasts_before, *grades_after, *grades_before]}
     placement = {**changes.placement, **await placement_of(session, codes - set(changes.placement))}
 
-    await FORECAST_TABLE.add(session, _signed_rows(forecast_state(forecasts_after, results_after, placement),
-                                                   forecast_state(forecasts_before, results_before, placement),
-                                                   len(FORECAST_TABLE.values)))
+    await FORECAST_TABLE.add(session, _signed_counts(forecast_counts(forecasts_after, results_after, placement),
+                                                     forecast_counts(forecasts_before, results_before, placement)))
     await MERIT.add(session, _signed_rows(merit_state(grades_after, placement),
                                           merit_state(grades_before, placement), len(MERIT.values)))

@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Date, Index, Integer, String, Table, text
+from sqlalchemy import Column, Date, Index, Integer, MetaData, String, Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
@@ -31,7 +31,7 @@ from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from ..directory.tables import placements
 from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
-from ..results.tables import Staged, _arrays, _q, _unnest, assessment_facts
+from ..results.tables import CELL_FILLFACTOR, LEVEL_UNITS, Staged, _arrays, _q, _unnest, assessment_facts, c_order
 from .forecast_outcome import ForecastTally
 from .merit import MeritTally
 from .pass_share import PassTally
@@ -55,11 +55,13 @@ figure_pass = Table(
     *[Column(name, Integer, nullable=False) for name in PASS_COUNTERS],
     Column("students", Integer, nullable=False),  # distinct students with a result (coverage)
     Index("ix_figure_pass_organiser_level", "organiser_id", "level", "school_year", "period"),
+    postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 figure_dates = Table(
     "figure_dates", metadata, *_cell_columns(), Column("day", Date, primary_key=True),
     Column("count", Integer, nullable=False),
     Index("ix_figure_dates_organiser_level", "organiser_id", "level", "school_year", "period"),
+    postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 figure_students = Table(
     "figure_students", metadata, *_cell_columns(), Column("student_id", String(64), primary_key=True),
@@ -67,17 +69,20 @@ figure_students = Table(
     Index("ix_figure_students_organiser_level", "organiser_id", "level", "school_year", "period"),
     # one student's groups in a subject and period (the distinct counts of the levels above)
     Index("ix_figure_students_student", "student_id", "subject_code", "school_year", "period"),
+    postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 
 figure_forecasts = Table(
     "figure_forecasts", metadata, *_cell_columns(FORECAST_CELL),
     *[Column(name, Integer, nullable=False) for name in FORECAST_COUNTERS],
     Index("ix_figure_forecasts_organiser_level", "organiser_id", "level", "school_year", "period"),
+    postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 figure_merit = Table(
     "figure_merit", metadata, *_cell_columns(MERIT_CELL),
     *[Column(name, Integer, nullable=False) for name in MERIT_COUNTERS],
     Index("ix_figure_merit_organiser_level", "organiser_id", "level", "school_year", "period"),
+    postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 
 
@@ -146,6 +151,84 @@ class AdditiveTable:
         sql = text(f"WITH r AS ({recomputed}) SELECT coalesce(a.level, r.level), count(*) FROM {self.table.name} a "
                    f"FULL OUTER JOIN r ON {on} WHERE {differs} GROUP BY 1")
         return {row[0]: int(row[1]) for row in (await session.execute(sql, params or {})).all()}
+
+
+#: A batch's results per signature (`handlers._pass_signature`: what decides a result's figure cells, counters
+#: and date), its school unit's area and round period (`R<n>`, NULL without a round) spelled out: expanded to the
+#: figure cells (five levels × term and round) and summed per cell by the server (`add_pass_and_dates`).
+_SIGNED = Table("figure_signed", MetaData(), Column("organiser_id", String), Column("school_unit_code", String),
+                Column("group_id", String), Column("area", String), Column("subject_code", String),
+                Column("year", Integer), Column("school_year", String), Column("term", String),
+                Column("round_period", String), Column("gender", String), Column("reaching", Integer),
+                Column("day", Date), Column("n", Integer))
+SIGNED_COLUMNS = tuple(_SIGNED.c.keys())
+_STAGED_SIGNED = Staged(_SIGNED, SIGNED_COLUMNS)
+_CELL_OF_SIGNED = ("u.level, u.unit_id, s.organiser_id, s.subject_code, s.year, s.school_year, p.period")
+_EXPANDED = (f"FROM ({{rows}}) AS s CROSS JOIN LATERAL ({LEVEL_UNITS}) AS u(level, unit_id) "
+             "CROSS JOIN LATERAL (VALUES (s.term), (s.round_period)) AS p(period) "
+             "WHERE u.unit_id IS NOT NULL AND p.period IS NOT NULL")
+
+
+def _counter_of_signed(name: str) -> str:
+    """A pass counter's delta from a signed row: assessed_<gender> counts n, reaching_<gender> n × reaching."""
+    kind, gender = name.split("_", 1)
+    return f"CASE WHEN s.gender = '{gender}' THEN s.n{' * s.reaching' if kind == 'reaching' else ''} ELSE 0 END"
+
+
+#: the distinct students' changes per cell (`coverage_counts.distinct_deltas`), as arrays beside the staged rows
+DISTINCT_PARAMS = tuple(f"distinct_{c}" for c in (*CELL, "n"))
+
+
+def _signed_pass() -> str:
+    cell = ", ".join(_q(c) for c in CELL)
+    values = (*PASS_COUNTERS, "students")
+    counters_sql = ", ".join(f"{_counter_of_signed(c)} AS {_q(c)}" for c in PASS_COUNTERS)
+    zeros = ", ".join("0" for _ in PASS_COUNTERS)
+    distinct = ", ".join(f"CAST(:distinct_{c} AS {'integer' if c == 'year' else 'text'}[])" for c in CELL)
+    sums = ", ".join(f"sum({_q(v)})" for v in values)
+    nonzero = " OR ".join(f"sum({_q(v)}) <> 0" for v in values)
+    sets = ", ".join(f"{_q(v)} = {figure_pass.name}.{_q(v)} + EXCLUDED.{_q(v)}" for v in values)
+    all_zero = " AND ".join(f"{_q(v)} = 0" for v in values)
+    n = ", ".join(str(i) for i in range(1, len(CELL) + 1))
+    return (f"WITH up AS (INSERT INTO {figure_pass.name} ({cell}, {', '.join(_q(v) for v in values)}) "
+            f"SELECT {cell}, {sums} FROM (SELECT {_CELL_OF_SIGNED}, {counters_sql}, 0 AS students {_EXPANDED} "
+            f"UNION ALL SELECT {', '.join(f'd.{_q(c)}' for c in CELL)}, {zeros}, d.n FROM unnest({distinct}, CAST(:distinct_n AS integer[])) "
+            f"AS d({cell}, n)) AS x({cell}, {', '.join(_q(v) for v in values)}) "
+            # sorted: the same lock order for every writer
+            f"GROUP BY {n} HAVING {nonzero} ORDER BY {c_order([f'x.{_q(c)}' for c in CELL], figure_pass, CELL)} "
+            f"ON CONFLICT ({cell}) DO UPDATE SET {sets} RETURNING {cell}, {', '.join(_q(v) for v in values)}) "
+            f"SELECT {cell} FROM up WHERE {all_zero}")
+
+
+def _signed_dates() -> str:
+    cols = ", ".join(_q(c) for c in (*CELL, "day"))
+    n = ", ".join(str(i) for i in range(1, len(CELL) + 2))
+    return (f"WITH up AS (INSERT INTO {figure_dates.name} ({cols}, count) "
+            f"SELECT {_CELL_OF_SIGNED}, s.day, sum(s.n) {_EXPANDED} GROUP BY {n} HAVING sum(s.n) <> 0 "
+            f"ORDER BY {c_order([*_CELL_OF_SIGNED.split(', '), 's.day'], figure_dates, (*CELL, 'day'))} "
+            f"ON CONFLICT ({cols}) DO UPDATE SET count = {figure_dates.name}.count + EXCLUDED.count "
+            f"RETURNING {cols}, count) SELECT {cols} FROM up WHERE count = 0")
+
+
+_ADD_SIGNED_PASS = _STAGED_SIGNED.statements(_signed_pass(), DISTINCT_PARAMS)
+_ADD_SIGNED_DATES = _STAGED_SIGNED.statements(_signed_dates())
+
+
+async def add_pass_and_dates(session: AsyncSession, signed: Sequence[tuple[Any, ...]],
+                             distinct: Sequence[tuple[Any, ...]]) -> None:
+    """The pass tallies and result dates of the batch's `signed` rows (`SIGNED_COLUMNS`), and the distinct
+    students' changes (`distinct`: `CELL` values then the change), in one statement per table: the rows
+    staged once (or sent as arrays when few), expanded to their cells and summed per cell by the server.
+    Cells whose values all reach zero are removed."""
+    if not signed and not distinct:
+        return
+    params = _arrays(DISTINCT_PARAMS, distinct)
+    emptied_pass, emptied_dates = await _STAGED_SIGNED.execute_all(
+        session, signed, [(_ADD_SIGNED_PASS, params), (_ADD_SIGNED_DATES, {})])
+    if emptied_pass:
+        await session.execute(PASS._delete, _arrays(PASS.key, [tuple(r) for r in emptied_pass]))
+    if emptied_dates:
+        await session.execute(DATES._delete, _arrays(DATES.key, [tuple(r) for r in emptied_dates]))
 
 
 PASS_VALUES = (*PASS_COUNTERS, "students")

@@ -7,8 +7,9 @@ final state once instead:
 1. every derived table is emptied (the alerts, their comments and thresholds, what the directory
    write API published, the access audit and the outbox are kept: they are not derived from the log);
 2. while the log is read (`Rebuilder.feed`, chunk by chunk), every assessment and forecast event is
-   staged by COPY into unlogged tables made for this transaction — its fact row, compliance's view of
-   it (`_TRACKED`) — with every handled event's id, topic and time; only the small event types
+   staged by COPY into unlogged tables made for this transaction — one row each: its id, topic and time,
+   compliance's view of it and its fact row (`_HEAD` and the fact; `ids` and `tracked` are views) — and every
+   other handled event's id, topic and time; only the small event types
    (directory, support, plans, LIKA, calendar) stay in memory, so the memory does not grow with the facts;
 3. the claim, set-wise: the first delivery of an event id (in log order) is claimed, later ones are duplicates;
 4. the directory (organisation topic) through its normal handler, in big batches, in log order;
@@ -19,7 +20,8 @@ final state once instead:
 7. the six levels of both from the final facts by one GROUP BY each (`FactStore.recomputed_sql`);
 8. the figures: pass, dates and students by the consistency check's SQL (`figures.tables.RECOMPUTED`),
    forecast against outcome and merit by its pure rules (`figures.recompute.recomputed_rows`);
-9. "below the pass level without support" from the final facts (`support.linked.recomputed_below_pass`);
+9. "below the pass level without support" from the final facts by one statement (`rebuild.below_pass`: the rule of
+   `support.rules.below_pass_cells` in SQL);
 10. compliance by set statements from the final directory and facts and the staged fact events
    (`rebuild.compliance`: calendars, round reports folded in SQL, windows, every window derived whole
    by compliance's own statement);
@@ -63,9 +65,9 @@ from ..results import handlers as results
 from ..results.rules import AssessmentFact
 from ..results.tables import ASSESSMENTS, FORECASTS, quoted
 from ..support import handlers as support
-from ..support.linked import recomputed_below_pass
 from ..support.tables import BELOW_PASS
 from . import explain
+from .below_pass import rebuild_below_pass
 from .compliance import rebuild_compliance
 
 #: Not derived from the log: kept by a rebuild.
@@ -95,6 +97,9 @@ class RebuildReport:
     stages: dict[str, float] = field(default_factory=dict)  # stage → seconds
     counts: dict[str, int] = field(default_factory=dict)  # stage → events or rows
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # stage → the process's peak RSS at its end
+    #: stage → CPU seconds of this process ("python") and of the rebuild's PostgreSQL backend ("postgres": its
+    #: parallel workers not counted): the work itself, whatever else the machine's cores were doing meanwhile
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def derived_tables() -> list[str]:
@@ -118,15 +123,49 @@ def _quiet(stage: str, done: int, seconds: float) -> None:
     return None
 
 
+def process_cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds (user + system) of process `pid` (another of this machine's: the PostgreSQL backend), or of this
+    one; 0.0 where /proc cannot tell."""
+    if pid is None:
+        return time.process_time()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class CpuClock:
+    """CPU seconds of this process and of a PostgreSQL backend (by its pid, `pg_backend_pid()`) since `start`."""
+
+    def __init__(self, backend: int | None = None) -> None:
+        self.backend = backend
+        self.start()
+
+    def start(self) -> None:
+        self.python, self.postgres = process_cpu_seconds(), self._postgres()
+
+    def _postgres(self) -> float:
+        return process_cpu_seconds(self.backend) if self.backend else 0.0
+
+    def spent(self) -> dict[str, float]:
+        return {"python": round(process_cpu_seconds() - self.python, 3),
+                "postgres": round(self._postgres() - self.postgres, 3)}
+
+
 class _Stages:
     def __init__(self, report: RebuildReport, progress: Progress) -> None:
         self.report, self.progress = report, progress
+        self.backend: int | None = None  # the session's PostgreSQL backend (its CPU per stage)
 
     async def run(self, name: str, count: int, work: Awaitable[Any]) -> Any:
         started = time.perf_counter()
+        clock = CpuClock(self.backend)
         self.progress(name, 0, 0.0)
         out = await work
         seconds = time.perf_counter() - started
+        self.report.cpu[name] = clock.spent()
         self.report.stages[name] = round(seconds, 3)
         self.report.counts[name] = count
         self.report.peak_rss_mb[name] = peak_rss_mb()
@@ -170,7 +209,6 @@ class Staged:
     ids: list[tuple[Any, ...]] = field(default_factory=list)
     assessments: list[tuple[Any, ...]] = field(default_factory=list)
     forecasts: list[tuple[Any, ...]] = field(default_factory=list)
-    tracked: list[tuple[Any, ...]] = field(default_factory=list)
     small: list[tuple[int, Delivered]] = field(default_factory=list)
     dead: list[tuple[int, str, str]] = field(default_factory=list)  # index in the chunk, reason, message
 
@@ -201,22 +239,16 @@ def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None, byt
 
 
 def _stage_fact(staged: Staged, item: Delivered, seq: int) -> None:
+    """One row per fact event (`_HEAD` then the fact's fields): its id, compliance's view of it and the fact at once."""
     event = item.event
-    staged.ids.append((seq, event.id, item.topic, event.time, item.partition, item.offset, item.digest))
     fact = results.fact_of(event)
-    data: Any = event.data
+    head = (seq, event.id, event.type, item.topic, event.time, item.partition, item.offset, item.digest)
     if isinstance(fact, AssessmentFact):
-        staged.assessments.append((seq, *ASSESSMENTS._row_of(fact)))
-        retracted = event.type == AssessmentRetractedV1.event_type
-        staged.tracked.append((seq, event.type, event.id, item.topic, item.partition, item.offset, data.organiser_id,
-                               data.school_unit_code, data.group_id, data.student_id, data.subject_code,
-                               data.school_year, data.term, data.round, data.assessment_id, data.revision,
-                               data.retracted_at if retracted else data.published_at, event.time))
+        data: Any = event.data
+        at = data.retracted_at if event.type == AssessmentRetractedV1.event_type else data.published_at
+        staged.assessments.append((*head, at, *ASSESSMENTS._row_of(fact)))
     else:
-        staged.forecasts.append((seq, *FORECASTS._row_of(fact)))
-        staged.tracked.append((seq, event.type, event.id, item.topic, item.partition, item.offset, data.organiser_id,
-                               data.school_unit_code, data.group_id, data.student_id, data.subject_code,
-                               data.school_year, data.term, None, data.forecast_id, data.revision, None, event.time))
+        staged.forecasts.append((*head, None, *FORECASTS._row_of(fact)))
 
 
 class _Event:
@@ -229,12 +261,11 @@ class _Event:
         self.id, self.type, self.data, self.time = id, type, data, time
 
 
-#: the staged ids: every handled event's, with its record's digest (`record_digest`, the live consumer's)
+#: the staged ids of the small events (those of the fact events are in their rows: `_HEAD`), with the record's digest
+#: (`record_digest`, the live consumer's); `ids` is a view of both (every handled event's)
 _IDS = ("seq", "event_id", "topic", "time", "part", "off", "digest")
-#: the staging tables' columns for compliance's view of a fact event (see `_Event`)
-_TRACKED = ("seq", "type", "event_id", "topic", "part", "off", "organiser_id", "school_unit_code", "group_id",
-            "student_id", "subject_code", "school_year", "term", "round", "fact_id", "revision", "at", "time")
-
+#: a fact event's staging row: these, then the fact's fields (`at`: an assessment's publication or retraction time)
+_HEAD = ("seq", "event_id", "type", "topic", "time", "part", "off", "digest", "at")
 
 class Rebuilder:
     """The rebuild in bounded memory: `feed` stages every assessment and forecast event as it is read (COPY
@@ -263,9 +294,11 @@ class Rebuilder:
         self.copying: asyncio.Task[None] | None = None
         suffix = uuid.uuid4().hex[:8]
         self.ids, self.dups, self.tracked = f"rebuild_ids_{suffix}", f"rebuild_dups_{suffix}", f"rebuild_tracked_{suffix}"
+        self.small_ids = f"rebuild_small_ids_{suffix}"
         self.staging = {"assessments": f"rebuild_assessments_{suffix}", "forecasts": f"rebuild_forecasts_{suffix}"}
 
     async def begin(self) -> None:
+        self.stages.backend = (await self.session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         # one big transaction of sorts and hash aggregates over every fact: memory for them, not temp files
         await self.session.execute(text("SET LOCAL work_mem = '256MB'"))
         await self.session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # the indexes built at the end
@@ -273,16 +306,24 @@ class Rebuilder:
         # STYRKEDJA_REBUILD_KEEP_INDEXES=1 (a bench setting): the indexes kept and maintained row by row, to compare
         if not os.environ.get("STYRKEDJA_REBUILD_KEEP_INDEXES"):
             self.deferred = await _drop_indexes(self.session, DEFERRED_INDEXES)
-        # unlogged, not temporary: `_halving`'s DISCARD TEMP must not take them; made and dropped in this transaction
+        # unlogged, not temporary: `_halving`'s DISCARD TEMP must not take them; made and dropped in this transaction.
+        # A fact event is ONE row (`_HEAD` and the fact: a third of the rows and columns a table each took to COPY);
+        # `ids` (every handled event's id) and `tracked` (compliance's view of the fact events) are views of them
+        head = ("seq bigint NOT NULL, event_id uuid NOT NULL, type text NOT NULL, topic text NOT NULL, "
+                "time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea, at timestamptz")
+        a, f = self.staging["assessments"], self.staging["forecasts"]
+        ids = "seq, event_id, topic, time, part, off, digest"
+        place = "type, event_id, topic, part, off, organiser_id, school_unit_code, group_id, student_id, subject_code, " \
+                "school_year, term"
         for statement in (
-            f"CREATE UNLOGGED TABLE {self.ids} (seq bigint NOT NULL, event_id uuid NOT NULL, topic text NOT NULL, "
+            f"CREATE UNLOGGED TABLE {self.small_ids} (seq bigint NOT NULL, event_id uuid NOT NULL, topic text NOT NULL, "
             "time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea)",
-            f"CREATE UNLOGGED TABLE {self.staging['assessments']} (seq bigint NOT NULL, LIKE {ASSESSMENTS.facts.name})",
-            f"CREATE UNLOGGED TABLE {self.staging['forecasts']} (seq bigint NOT NULL, LIKE {FORECASTS.facts.name})",
-            f"CREATE UNLOGGED TABLE {self.tracked} (seq bigint NOT NULL, type text NOT NULL, event_id uuid NOT NULL, "
-            "topic text NOT NULL, part integer NOT NULL, off bigint NOT NULL, organiser_id text, school_unit_code text, "
-            "group_id text, student_id text, subject_code text, school_year text, term text, round integer, "
-            "fact_id uuid, revision integer, at timestamptz, time timestamptz NOT NULL)",
+            f"CREATE UNLOGGED TABLE {a} ({head}, LIKE {ASSESSMENTS.facts.name})",
+            f"CREATE UNLOGGED TABLE {f} ({head}, LIKE {FORECASTS.facts.name})",
+            f"CREATE VIEW {self.ids} AS SELECT {ids} FROM {self.small_ids} UNION ALL SELECT {ids} FROM {a} "
+            f"UNION ALL SELECT {ids} FROM {f}",
+            f"CREATE VIEW {self.tracked} AS SELECT seq, {place}, round, assessment_id AS fact_id, revision, at, time "
+            f"FROM {a} UNION ALL SELECT seq, {place}, CAST(NULL AS integer), forecast_id, revision, at, time FROM {f}",
         ):
             await self.session.execute(text(statement))
 
@@ -347,8 +388,9 @@ class Rebuilder:
                 continue
             ids.append((seq, item.event.id, item.topic, item.event.time, item.partition, item.offset, item.digest))
             self.small.append((seq, item))
-        self.handled += len(ids)
-        self.staged_facts += len(staged.assessments) + len(staged.forecasts)
+        facts = len(staged.assessments) + len(staged.forecasts)
+        self.handled += len(ids) + facts
+        self.staged_facts += facts
         await self._settle()
         work = self._copy_rows(ids, staged)
         if self.overlap:
@@ -365,11 +407,10 @@ class Rebuilder:
     async def _copy_rows(self, ids: list[tuple[Any, ...]], staged: Staged) -> None:
         started = time.perf_counter()
         session = self.session  # the kit's COPY (`copy_records`), on the rebuild's transaction
-        await copy_records(session, self.ids, _IDS, ids)
+        await copy_records(session, self.small_ids, _IDS, ids)
         for name, store, rows in (("assessments", ASSESSMENTS, staged.assessments),
                                   ("forecasts", FORECASTS, staged.forecasts)):
-            await copy_records(session, self.staging[name], ("seq", *store.fact_fields), rows)
-        await copy_records(session, self.tracked, _TRACKED, staged.tracked)
+            await copy_records(session, self.staging[name], (*_HEAD, *store.fact_fields), rows)
         self.staging_seconds += time.perf_counter() - started
 
     async def finish(self, next_offsets: dict[tuple[str, int], int]) -> RebuildReport:
@@ -408,7 +449,10 @@ class Rebuilder:
         await stages.run("facts", self.staged_facts, self._facts())
         await stages.run("levels", 0, _levels(session))
         await stages.run("figures", 0, _figures(session, report.stages))
-        await stages.run("below_pass", 0, _below_pass(session))
+        async def defer_below_pass_indexes() -> None:  # kept until now: the support stage's upserts need its key
+            self.deferred += await _drop_indexes(session, (BELOW_PASS.table.name,))
+
+        await stages.run("below_pass", 0, rebuild_below_pass(session, defer_below_pass_indexes))
         # compliance by set statements from the final directory and facts and the staged events (`compliance.py`)
         windows = await stages.run("compliance", 0, rebuild_compliance(session, tracked=self.tracked, dups=self.dups,
                                                                        small=small))
@@ -421,7 +465,8 @@ class Rebuilder:
         await stages.run("alerts", 0, reevaluate_all(session))
         await stages.run("bookkeeping", 0, self._bookkeeping(left_out, next_offsets))
         report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
-        for table in (self.ids, self.dups, self.tracked, *self.staging.values()):
+        await session.execute(text(f"DROP VIEW {self.ids}, {self.tracked}"))
+        for table in (self.small_ids, self.dups, *self.staging.values()):
             await session.execute(text(f"DROP TABLE {table}"))
         await explain.write_plans(session)
         return report
@@ -471,7 +516,8 @@ class Rebuilder:
         await _store_offsets(self.session, self.group_id, next_offsets)
 
 
-#: Emptied, then filled by plain INSERT … SELECT only (no upsert needs their unique indexes meanwhile): their indexes
+#: Emptied, then filled by plain INSERT … SELECT only (and support_below_pass, whose indexes are dropped only after the
+#: support stage, before its one INSERT: 651k rows took 23.5 of its 32 s at 600k events with its key and index kept) (no upsert needs their unique indexes meanwhile): their indexes
 #: are dropped in the rebuild's transaction and built again after the load, one sort each, instead of maintained
 #: row by row (at 62k events figure_students' 124,000 rows took 1.4 s to insert, its SELECT 0.1 s)
 DEFERRED_INDEXES = ("assessment_facts", "forecast_facts", "assessment_aggregates", "forecast_aggregates",
@@ -559,10 +605,29 @@ async def _halving(session: AsyncSession, handler: BatchHandler, items: Sequence
     await _halving(session, handler, items[half:], failed)
 
 
+#: the figures whose statement reads every fact and makes few rows: by CREATE TABLE AS (`_insert_by_parallel_plan`)
+PARALLEL_FIGURES = frozenset({"pass", "dates"})
+
+
+async def _insert_by_parallel_plan(session: AsyncSession, label: str, table: str, cols: str, select: str, *,
+                                   parallel: bool = True) -> None:
+    """`INSERT INTO table (cols) select`; with `parallel`, `select` is first made a table by CREATE TABLE AS, whose
+    SELECT PostgreSQL plans in parallel (an INSERT … SELECT it never does): the rebuild's Python waits meanwhile, so
+    the aggregate over every fact gets both cores. For statements that read much and make little."""
+    if not parallel:
+        await explain.execute(session, label, f"INSERT INTO {table} ({cols}) {select}")
+        return
+    scratch = f"rebuild_scratch_{uuid.uuid4().hex[:8]}"  # unlogged: made and dropped in the rebuild's transaction
+    await explain.execute(session, label, f"CREATE UNLOGGED TABLE {scratch} AS {select}")
+    await session.execute(text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {scratch}"))
+    await session.execute(text(f"DROP TABLE {scratch}"))
+
+
 async def _levels(session: AsyncSession) -> None:
     for store in (ASSESSMENTS, FORECASTS):
         dims = ", ".join(quoted(d) for d in store.dimensions)
-        await session.execute(text(f"INSERT INTO {store.aggregates.name} ({dims}, count) {store.recomputed_sql()}"))
+        await _insert_by_parallel_plan(session, f"levels.{store.facts.name}", store.aggregates.name, f"{dims}, count",
+                                       f"SELECT {dims}, count FROM ({store.recomputed_sql()}) AS r")
 
 
 async def _figures(session: AsyncSession, seconds: dict[str, float]) -> None:
@@ -573,8 +638,8 @@ async def _figures(session: AsyncSession, seconds: dict[str, float]) -> None:
         started = time.perf_counter()
         table = figure_tables.TABLES[name]
         cols = ", ".join(quoted(c) for c in (*table.key, *table.values))
-        await explain.execute(session, f"figures.{name}",
-                              f"INSERT INTO {table.table.name} ({cols}) SELECT {cols} FROM ({sql}) AS r")
+        await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, f"SELECT {cols} FROM ({sql}) AS r",
+                                       parallel=name in PARALLEL_FIGURES)
         seconds[f"figures.{name}"] = round(time.perf_counter() - started, 3)
     # forecast against outcome and merit by their pure rules in Python: slice by slice of the students (the
     # rows add up), so that no more than about FIGURE_SLICE facts are in memory at once
@@ -593,14 +658,6 @@ async def _figures(session: AsyncSession, seconds: dict[str, float]) -> None:
 async def _slices(session: AsyncSession, count_sql: str) -> int:
     """How many slices of the students keep each slice's facts under FIGURE_SLICE."""
     return max(1, -(-int((await session.execute(text(count_sql))).scalar_one() or 0) // FIGURE_SLICE))
-
-
-async def _below_pass(session: AsyncSession) -> None:
-    await session.execute(text(f"DELETE FROM {BELOW_PASS.table.name}"))
-    slices = await _slices(session, f"SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted")
-    for i in range(slices):  # a slice of the students at a time, as the figures above (the rule is per student)
-        await BELOW_PASS.add(session, await recomputed_below_pass(
-            session, below_only=True, student_slice=None if slices == 1 else (i, slices)))
 
 
 async def _store_offsets(session: AsyncSession, group_id: str, next_offsets: dict[tuple[str, int], int]) -> None:

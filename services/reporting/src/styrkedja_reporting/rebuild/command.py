@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
+import os
 import resource
 import sys
 import time
@@ -30,7 +32,7 @@ from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
 from ..main import handler_registry
 from ..metadata import metadata
 from ..settings import ReportingSettings
-from .bulk import APPLIED, OFFSETS, Failed, Rebuilder, RebuildReport, _Event, peak_rss_mb
+from .bulk import APPLIED, OFFSETS, CpuClock, Failed, Rebuilder, RebuildReport, _Event, peak_rss_mb
 from .log import read_log, records_at
 
 Say = Callable[[str], None]
@@ -50,6 +52,8 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     processes decoding the log beside this one (default 0: decode here — on two shared cores the decoder
     processes made the read of 602k events slower, 81 s against 60 s: bench/results/rebuild2.json)."""
     decoders = 0 if decoders is None else decoders
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    _quiet_collector()  # before the decoders are forked: theirs too
     # forked first, before any connection is opened (the decoders only run `decoded_and_staged`)
     pool = ProcessPoolExecutor(decoders, mp_context=multiprocessing.get_context("fork")) if decoders else None
     try:
@@ -58,6 +62,9 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        gc.set_threshold(*threshold)  # as it was (a test process runs on after a rebuild)
+        if not frozen:
+            gc.unfreeze()
     # the decoders' peak RSS (the largest's): counted once they have ended
     summary["decoders_max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     return summary
@@ -91,10 +98,12 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                                   chunk=chunk, overlap=overlap)
             await rebuilder.begin()
             rebuilder.begin_decoders(pool, settings.max_event_bytes)
+            read_cpu = CpuClock(rebuilder.stages.backend)
             log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
                                  progress=read_progress, on_records=rebuilder.feed_records)
             await rebuilder.drain()
             read_seconds = time.perf_counter() - started
+            rebuilder.report.cpu["read"] = read_cpu.spent()
             say(f"read done: {log.records:,} records, {rebuilder.report.read:,} decoded, {len(rebuilder.dead):,} undecodable "
                 f"({'end offsets' if log.exact_offsets else 'until an empty fetch'}); staging "
                 f"{rebuilder.staging_seconds:.1f} s of it, {decoders} decoder processes")
@@ -120,11 +129,27 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                "events_per_s": round(log.records / total) if total else None,
                "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak
                "decoders": decoders, "overlap": overlap,
-               "stages": report.stages,
+               "stages": report.stages, "cpu_seconds": report.cpu,
                "stage_counts": report.counts, "peak_rss_mb_after": report.peak_rss_mb,
                "next_offsets": {f"{t}:{p}": o for (t, p), o in sorted(log.next_offsets.items())}}
     say(f"rebuilt: {report.applied:,} events applied in {total:.1f} s ({summary['events_per_s']:,}/s)")
     return summary
+
+
+#: young objects between two runs of the cycle collector during a rebuild (Python's default 700: the read's chunks of
+#: decoded events and staging rows live on for a chunk, so every young collection walked them and promoted them, and
+#: the full collections walked every chunk's survivors: a third of the read's CPU at 60k events, 3.64 -> 2.42 s); 0 keeps the default
+GC_GEN0 = 100_000
+
+
+def _quiet_collector() -> None:
+    """What the start made (modules, the registry, pools) out of the collector's sight, and the young generation big
+    (STYRKEDJA_REBUILD_GC_GEN0, default GC_GEN0; 0: Python's default): a rebuild makes few reference cycles."""
+    gen0 = int(os.environ.get("STYRKEDJA_REBUILD_GC_GEN0", GC_GEN0))
+    if gen0:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(gen0, *gc.get_threshold()[1:])
 
 
 async def _records_of(settings: ReportingSettings, failed: list[Failed]) -> list[tuple[ConsumerRecord, str, str]]:
@@ -162,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="styrkedja rebuild reporting", description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunk", type=int, default=20_000, help="events per handler batch (default 20,000)")
     parser.add_argument("--decoders", type=int, default=None,
-                        help="processes decoding the log beside this one (default 0: decoded here; see rebuild2.json)")
+                        help="processes decoding the log beside this one (default 0: decoded here; they paid only with a free "
+                             "core: rebuild2.json, rebuild4.json)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     parser.add_argument("--overlap", action="store_true",
                         help="COPY each chunk in a task while the next is read and decoded (default: before; it did "

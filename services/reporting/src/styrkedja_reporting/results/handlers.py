@@ -29,10 +29,10 @@ from .rules import (
     Placement,
     assessment_cells,
     assessment_signature,
+    fact_maker,
     forecast_cells,
     forecast_signature,
     resolve,
-    signature_cells,
 )
 from .tables import ASSESSMENTS, FORECASTS, FactStore, placement_of
 
@@ -42,8 +42,12 @@ EVENT_TYPES = (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_typ
 
 # Straight from the decoded event's attributes (no `model_dump`, no dict per event): the enums are
 # StrEnums, `str()` is their stored value (and a plain string stays itself).
+_new_assessment = fact_maker(AssessmentFact)
+_new_forecast = fact_maker(ForecastFact)
+
+
 def _assessment(d: Any) -> AssessmentFact:
-    return AssessmentFact(d.assessment_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
+    return _new_assessment(d.assessment_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
                           d.student_id, str(d.gender), d.year, d.subject_code, str(d.kind), str(d.scale), d.value,
                           str(d.school_year), str(d.term), d.round, d.assessed_on)
 
@@ -55,7 +59,7 @@ def _retraction(d: Any) -> AssessmentFact:
 
 
 def _forecast(d: Any) -> ForecastFact:
-    return ForecastFact(d.forecast_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
+    return _new_forecast(d.forecast_id, d.revision, False, d.organiser_id, d.school_unit_code, d.group_id,
                         d.student_id, str(d.gender), d.year, d.subject_code, str(d.value), str(d.school_year),
                         str(d.term), d.late, d.submitted_at.date())
 
@@ -124,12 +128,11 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
             signed[signature(fact)] += 1
             signed[signature(before)] -= 1
         signed.pop(None, None)
-        for sig, n in signed.items():
-            if n:
-                for key in signature_cells(sig, placement):
-                    change[key] += n
     await store.save(session, changed)
-    await store.add(session, change)
+    if signature is None:
+        await store.add(session, change)
+    else:  # each signature expanded to its cells (`signature_cells`) and summed per cell by the server
+        await store.add_signed(session, signed, placement)
     return [(before, fact) for before, fact in zip(old, changed, strict=True) if before != fact], placement
 
 

@@ -1,7 +1,9 @@
 """Facts and materialised aggregates (six levels), written per batch and per set.
 
 Every write is one statement per table per batch: the batch is resolved in memory first
-(newest revision per fact, deltas summed per cell), then sent as arrays and spread by
+(newest revision per fact, deltas summed per signature — the aggregates' deltas go as one row per
+signature and are expanded to the five materialised levels and summed per cell by the server,
+`FactStore.add_signed`), then sent as arrays and spread by
 `unnest(...)` on the server — no per-row round trips, no many-row VALUES to compile. The big
 upserts (facts, aggregates, figure tables) go by binary COPY into a temporary table and one merge
 (`Staged`: cheaper to encode than arrays; bench/results/apply-cells2.json).
@@ -10,7 +12,7 @@ upserts (facts, aggregates, figure tables) go by binary COPY into a temporary ta
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any
@@ -24,6 +26,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    MetaData,
     String,
     Table,
     Uuid,
@@ -35,7 +38,6 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import TextClause
 
@@ -44,7 +46,16 @@ from styrkedja_kit.sets import copy_records
 from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
 from ..registry import batch_memo
-from .rules import GROUP_SEPARATOR, LEVELS, MATERIALISED, NATION, AssessmentFact, ForecastFact, Placement
+from .rules import (
+    GROUP_SEPARATOR,
+    LEVELS,
+    MATERIALISED,
+    NATION,
+    AssessmentFact,
+    ForecastFact,
+    Placement,
+    fact_maker,
+)
 
 
 def _str(name: str, length: int = 64, **kw: Any) -> Column[Any]:
@@ -65,6 +76,11 @@ assessment_facts = Table(
     Index("ix_assessment_facts_student", "student_id", "school_year", "term"),
 )
 
+#: Tables of cells that every batch adds to keep room on their pages (migration 0016): an update in place then
+#: stays on its page and is heap-only (HOT: no new entry in the key and read indexes), most of a batch's writes
+#: (bench/results/apply5.json: `heap_only_updates`)
+CELL_FILLFACTOR = 70
+
 ASSESSMENT_DIMENSIONS = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "term", "round", "kind",
                          "scale", "year", "gender", "value")
 assessment_aggregates = Table(
@@ -75,6 +91,7 @@ assessment_aggregates = Table(
     # GROUP BY needs no sort (count stays out of the index: its updates stay heap-only)
     Index("ix_assessment_aggregates_read", "organiser_id", "level", "unit_id", "subject_code", "school_year", "term",
           "round", "kind", "scale", "value"),
+    postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 
 forecast_facts = Table(
@@ -97,6 +114,7 @@ forecast_aggregates = Table(
       for d in FORECAST_DIMENSIONS],
     Column("count", Integer, nullable=False),
     Index("ix_forecast_aggregates_organiser_level", "organiser_id", "level"),
+    postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 
 
@@ -163,27 +181,53 @@ class Staged:
             f"CAST(${i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(self.names, 1)) + f") AS s({quoted})")
         # the statement over arrays `stage` runs, and its rows: per session (`execute` sets and takes them)
         self._over_arrays = f"styrkedja.staged_statement.{self.name}"
+        self._params: dict[str, tuple[str, ...]] = {}  # per statement over arrays: its further parameters' names
+        self._over_table: dict[str, str] = {}  # per statement over arrays: the same over the staged table ($n)
 
-    def statements(self, template: str) -> tuple[TextClause, str]:
-        """`template` with its `{rows}` read from the staged table, and spread from arrays."""
-        return text(template.replace("{rows}", self.select)), template.replace("{rows}", self.unnested)
+    def statements(self, template: str, params: Sequence[str] = ()) -> tuple[TextClause, str]:
+        """`template` with its `{rows}` read from the staged table, and spread from arrays. `params`: the
+        names of further bound parameters of `template` (`:name`, given to `execute` in `params`)."""
+        over_arrays = template.replace("{rows}", self.unnested)
+        over_table = template.replace("{rows}", self.select)
+        for n, name in sorted(enumerate(params), key=lambda p: -len(p[1])):  # the longest names first: no prefix clash
+            over_arrays = over_arrays.replace(f":{name}", f"${len(self.names) + n + 1}")
+            over_table = over_table.replace(f":{name}", f"${n + 1}")
+        self._params[over_arrays] = tuple(params)
+        self._over_table[over_arrays] = over_table
+        return text(template.replace("{rows}", self.select)), over_arrays
 
     async def execute(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
-                      statements: tuple[TextClause, str]) -> list[Any]:
+                      statements: tuple[TextClause, str], params: Mapping[str, Any] | None = None) -> list[Any]:
         """Run one of `statements` (`self.statements`) over `rows`, returning its rows: over arrays when
-        the rows are few, else over the staged table after a COPY."""
+        the rows are few, else over the staged table after a COPY. `params`: the statement's further
+        parameters by name."""
+        params = params or {}
         if len(rows) <= SMALL_ROWS:
-            session.info[self._over_arrays] = [statements[1]]
+            session.info[self._over_arrays] = [statements[1], *[params[n] for n in self._params[statements[1]]]]
             try:
                 await self.stage(session, rows)
                 return list(session.info[self._over_arrays][1:])
             finally:
                 session.info.pop(self._over_arrays, None)
         await self.stage(session, rows)
-        result = await session.execute(statements[0])
-        if isinstance(result, CursorResult) and not result.returns_rows:
-            return []  # a statement without RETURNING
-        return list(result.all())
+        return await self._over_staged(session, statements, params)
+
+    async def _over_staged(self, session: AsyncSession, statements: tuple[TextClause, str],
+                           params: Mapping[str, Any]) -> list[Any]:
+        """The statement over the staged table, on asyncpg's connection as `stage` (its rows as asyncpg's
+        records: no SQLAlchemy row processing of thousands of returned rows)."""
+        conn = (await (await session.connection()).get_raw_connection()).driver_connection
+        assert conn is not None
+        return list(await conn.fetch(self._over_table[statements[1]], *[params[n] for n in self._params[statements[1]]]))
+
+    async def execute_all(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
+                          statements: Sequence[tuple[tuple[TextClause, str], Mapping[str, Any]]]) -> list[list[Any]]:
+        """`execute` of several statements (each with its parameters) over the same rows: when they are
+        many, staged by one COPY that every statement reads."""
+        if len(rows) <= SMALL_ROWS:
+            return [await self.execute(session, rows, statement, params) for statement, params in statements]
+        await self.stage(session, rows)
+        return [await self._over_staged(session, statement, params) for statement, params in statements]
 
     async def stage(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         """Send the rows: with `execute`'s statement over arrays, that statement; else COPY them."""
@@ -192,7 +236,8 @@ class Staged:
         over_arrays = session.info.get(self._over_arrays)
         if over_arrays is not None:
             columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in self.names]
-            over_arrays += await conn.fetch(over_arrays[0], *[list(c) for c in columns])
+            statement, *extra = over_arrays
+            over_arrays[:] = [statement, *await conn.fetch(statement, *[list(c) for c in columns], *extra)]
             return
         transaction = session.get_transaction()
         entry = session.info.get(_STAGED)
@@ -208,6 +253,14 @@ class Staged:
 
 
 _STAGED = "styrkedja.staged"
+
+
+def c_order(exprs: Sequence[str], table: Table, names: Sequence[str]) -> str:
+    """An ORDER BY list of `exprs` (the values of the columns `names` of `table`, in order), the text ones in
+    the "C" collation: byte order, as Python sorts strings — no locale comparison per pair (the database's
+    C.UTF-8 is the same order at many times the cost). A sort for a lock order needs any fixed order."""
+    text_names = {n for n in names if _pg_type(table.c[n]) == "text"}
+    return ", ".join(f'{e} COLLATE "C"' if n in text_names else e for e, n in zip(exprs, names, strict=True))
 
 
 def sorted_unique(values: Iterable[Any]) -> list[Any]:
@@ -247,6 +300,7 @@ class FactStore:
         self.facts, self.aggregates, self.fact_type, self.dimensions = facts, aggregates, fact_type, dimensions
         self.hidden = hidden
         self.fact_fields = tuple(f.name for f in fields(fact_type))
+        self.make: Callable[..., Any] = fact_maker(fact_type)  # `fact_type(*values)`, faster
         self.id_column = facts.c[self.fact_fields[0]]
         self._preloaded = f"styrkedja.preloaded.{facts.name}"
         self._row_of = attrgetter(*self.fact_fields)  # not dataclasses.astuple: that deep-copies every value
@@ -262,6 +316,23 @@ class FactStore:
         self._staged = Staged(aggregates, (*dimensions, "count"))
         self._add = self._staged.statements(
             f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) {{rows}} "
+            f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count "
+            f"RETURNING {dims}, count) SELECT {dims} FROM up WHERE count = 0")
+        # the batch's deltas per signature (`rules.assessment_signature`: school unit, group, then the cells'
+        # dimensions after level and unit), with the school unit's area: expanded to the five materialised
+        # levels and summed per cell by the server, in the upsert itself (`add_signed`)
+        signed = Table(f"{aggregates.name}_signed", MetaData(), Column("school_unit_code", String),
+                       Column("group_id", String), *[Column(d, aggregates.c[d].type) for d in dimensions[2:]],
+                       Column("area", String), Column("n", Integer))
+        self._staged_signed = Staged(signed, tuple(signed.c.keys()))
+        rest = ", ".join(f"s.{_q(d)}" for d in dimensions[2:])
+        self._add_signed = self._staged_signed.statements(
+            f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) "
+            f"SELECT u.level, u.unit_id, {rest}, sum(s.n) FROM ({{rows}}) AS s CROSS JOIN LATERAL "
+            f"({LEVEL_UNITS}) AS u(level, unit_id) WHERE u.unit_id IS NOT NULL "
+            f"GROUP BY u.level, u.unit_id, {rest} HAVING sum(s.n) <> 0 "
+            # sorted: two writers touching the same cells lock them in the same order
+            f"ORDER BY {c_order(['u.level', 'u.unit_id', *[f's.{_q(d)}' for d in dimensions[2:]]], aggregates, dimensions)} "
             f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count "
             f"RETURNING {dims}, count) SELECT {dims} FROM up WHERE count = 0")
         key_cols = [aggregates.c[d] for d in dimensions]
@@ -290,7 +361,8 @@ class FactStore:
         if loaded is not None and loaded[0] == ids:
             return dict(loaded[1])
         rows = (await session.execute(self._load, {"ids": ids})).all()
-        return {row[0]: self.fact_type(*row) for row in rows}
+        make = self.make
+        return {row[0]: make(*row) for row in rows}
 
     async def preload(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
         """`load`, kept for the results handler of this batch (its next `load` of the same ids): a
@@ -312,6 +384,17 @@ class FactStore:
         # sorted: two writers touching the same cells lock them in the same order (in Python: a sort of
         # 20,000 rows by the server, ORDER BY every column, cost it more CPU than Python's tuple sort saved)
         emptied = await self._staged.execute(session, rows, self._add)
+        if emptied:  # only the cells this batch emptied: never a scan of the whole table
+            await session.execute(self._delete_empty, _arrays(self.dimensions, [tuple(r) for r in emptied]))
+
+    async def add_signed(self, session: AsyncSession, signed: Mapping[tuple[Any, ...], int],
+                         placement: Placement) -> None:
+        """`add` of the cells of every signature (`signature_cells`) times its count, expanded to the levels
+        and summed per cell by the server: one row per signature sent, not one per cell."""
+        rows = [(*sig, placement.get(sig[0]), n) for sig, n in signed.items() if n]
+        if not rows:
+            return
+        emptied = await self._staged_signed.execute(session, rows, self._add_signed)
         if emptied:  # only the cells this batch emptied: never a scan of the whole table
             await session.execute(self._delete_empty, _arrays(self.dimensions, [tuple(r) for r in emptied]))
 
@@ -349,6 +432,13 @@ class FactStore:
         found = {row[0]: int(row[1]) for row in (await session.execute(sql)).all()}
         # the student level is read from the facts: equal to them by construction
         return {level: found.get(level, 0) for level in LEVELS}
+
+
+#: (level, unit id) of every materialised level of a staged signature row `s` (its school unit, group, area,
+#: organiser): `rules.units` in SQL; an unplaced school unit's area is NULL (no area cell)
+LEVEL_UNITS = (f"VALUES ('group', s.school_unit_code || '{GROUP_SEPARATOR}' || s.group_id), "
+               f"('school_unit', s.school_unit_code), ('area', s.area), ('organiser', s.organiser_id), "
+               f"('nation', '{NATION}')")
 
 
 ASSESSMENTS = FactStore(assessment_facts, assessment_aggregates, AssessmentFact, ASSESSMENT_DIMENSIONS, "retracted")

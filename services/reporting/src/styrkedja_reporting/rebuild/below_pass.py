@@ -1,0 +1,61 @@
+"""The rebuild's "below the pass level without support" (`support_below_pass`) in one set statement from the final
+facts: the rows `support.rules.below_pass_cells` makes of every fact (the consistency check's
+`support.linked.recomputed_below_pass`), without loading the facts into Python slice by slice.
+
+The rule, as `below_pass_cells` has it: per (organiser, student, subject) the newest result (`newest_first`: the
+newest school year, VT after HT, the latest round, a term grade over an assessment, then the id as text — compared
+as Python compares, byte by byte: COLLATE "C"); if it does not reach the pass level and the student has no active
+intervention (`is_active`) in the subject nor one for all subjects (`NO_SUBJECT`), one row for each level of that
+result's unit (`results.rules.units`: an area only where the school unit is placed in one), count 1."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..directory.tables import placements
+from ..figures.tables import _reaches_values
+from ..results.rules import GROUP_SEPARATOR, NATION
+from ..results.tables import ASSESSMENTS, quoted
+from ..support.rules import ACTIVE_STATUSES, NO_SUBJECT
+from ..support.tables import BELOW_PASS, SUPPORT
+from . import explain
+
+_C = 'COLLATE "C"'
+
+
+def below_pass_sql() -> str:
+    facts, supports = ASSESSMENTS.facts.name, SUPPORT.facts.name
+    cols = ", ".join(quoted(c) for c in (*BELOW_PASS.key, *BELOW_PASS.values))
+    # only the (organiser, student, subject)s with some result below the pass level can have a newest one below it
+    some_below = (f"SELECT g.organiser_id, g.student_id, g.subject_code FROM {facts} g JOIN {_reaches_values()} "
+                  "ON s.scale = g.scale AND s.value = g.value WHERE NOT g.retracted AND NOT s.reaches")
+    newest = (f"SELECT DISTINCT ON (f.organiser_id, f.student_id, f.subject_code) f.organiser_id, f.student_id, "
+              "f.subject_code, f.school_unit_code, f.group_id, f.scale, f.value "
+              f"FROM {facts} f WHERE NOT f.retracted AND (f.organiser_id, f.student_id, f.subject_code) IN ({some_below}) "
+              f"ORDER BY f.organiser_id, f.student_id, f.subject_code, f.school_year {_C} DESC, (f.term = 'VT') DESC, "
+              f"f.round DESC, (f.kind = 'term_grade') DESC, CAST(f.assessment_id AS text) {_C} DESC")
+    active = ", ".join(f"'{status}'" for status in ACTIVE_STATUSES)
+    below = (f"SELECT n.* FROM ({newest}) n JOIN {_reaches_values()} ON s.scale = n.scale AND s.value = n.value "
+             f"WHERE NOT s.reaches AND NOT EXISTS (SELECT 1 FROM {supports} p WHERE NOT p.retracted "
+             f"AND p.status IN ({active}) AND p.organiser_id = n.organiser_id AND p.student_id = n.student_id "
+             f"AND p.subject_code IN (n.subject_code, '{NO_SUBJECT}'))")
+    units = (f"SELECT u.level, u.unit_id, b.organiser_id, b.subject_code, b.student_id, 1 FROM b CROSS JOIN LATERAL "
+             f"(VALUES ('group', b.school_unit_code || '{GROUP_SEPARATOR}' || b.group_id), "
+             f"('school_unit', b.school_unit_code), ('organiser', b.organiser_id), ('nation', '{NATION}')) "
+             "AS u(level, unit_id) "
+             f"UNION ALL SELECT 'area', p.area_id, b.organiser_id, b.subject_code, b.student_id, 1 FROM b "
+             f"JOIN {placements.name} p ON p.school_unit_code = b.school_unit_code AND p.area_id IS NOT NULL")
+    return f"INSERT INTO {BELOW_PASS.table.name} ({cols}) WITH b AS MATERIALIZED ({below}) {units}"
+
+
+async def rebuild_below_pass(session: AsyncSession, before_insert: Callable[[], Awaitable[None]] | None = None) -> None:
+    """The table emptied (the support stage's handler may have written rows) and filled from the final facts;
+    `before_insert`: run between the two (the rebuild drops the table's indexes there, to build them after)."""
+    await session.execute(text(f"DELETE FROM {BELOW_PASS.table.name}"))
+    await session.execute(text(f"ANALYZE {SUPPORT.facts.name}"))  # filled by the support stage just now
+    if before_insert is not None:
+        await before_insert()
+    await explain.execute(session, "below_pass", below_pass_sql())

@@ -1,0 +1,112 @@
+"""The server-side expansion of a batch's signatures (`FactStore.add_signed`, `figures.tables.add_pass_and_dates`)
+writes exactly the cells the Python expansion gives (`rules.signature_cells`, `figures.handlers._pass_cells`): for
+random batches of signed deltas — placed and unplaced school units, results without a round, cells emptied by a
+later batch and removed — both over arrays (few rows) and over a COPY-staged table (many rows)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+
+from styrkedja_kit.db import Database
+from styrkedja_reporting.figures import tables as figure_tables
+from styrkedja_reporting.figures.handlers import _pass_cells
+from styrkedja_reporting.results import tables as result_tables
+from styrkedja_reporting.results.rules import signature_cells
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+PLACEMENT = {"29990001": "2999-north", "29990002": None}  # 29990003: not in the placement at all
+GENDERS = ("female", "male", "unknown")
+
+
+@pytest.fixture
+async def db(fresh_database):
+    database = Database(fresh_database("styrkedja_reporting"))
+    yield database
+    await database.dispose()
+
+
+def _assessment_signature(rng: random.Random) -> tuple:
+    scale, value = rng.choice([("AF", "A"), ("AF", "F"), ("THREE_LEVEL", "ACCEPTABLE")])
+    return (rng.choice(list(PLACEMENT) + ["29990003"]), rng.choice(["7A", "9B"]), rng.choice(["2999", "2998"]),
+            rng.choice(["GRGRMAT01", "GRGRENG01"]), "2026/27", rng.choice(["HT", "VT"]), rng.randint(1, 2),
+            rng.choice(["assessment", "term_grade"]), scale, rng.choice([7, 9]), rng.choice(GENDERS), value)
+
+
+def _pass_signature(rng: random.Random) -> tuple:
+    code, group, organiser, subject, school_year, term, rnd, _, scale, year, gender, value = _assessment_signature(rng)
+    return (organiser, code, group, subject, year, school_year, term, rng.choice([rnd, None]), gender, scale, value,
+            rng.choice([date(2026, 9, 1), date(2026, 9, 2)]))
+
+
+def _batches(rng: random.Random, make, size: int) -> list[Counter]:
+    """A batch adding, then one taking some of it away again (emptied cells) and adding more."""
+    first = Counter(make(rng) for _ in range(size))
+    second: Counter = Counter({sig: -n for sig, n in first.items() if rng.random() < 0.5})
+    second.update(make(rng) for _ in range(size // 3))
+    return [first, second]
+
+
+async def _rows(db: Database, table: str, columns: tuple[str, ...]) -> dict[tuple, tuple]:
+    async with db.sessions() as session:
+        rows = (await session.execute(text(f"SELECT {', '.join(columns)} FROM {table}"))).all()
+    return {tuple(r[:-1]): (r[-1],) for r in rows}
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["arrays", "copy"])
+async def test_aggregates_expanded_by_the_server_equal_signature_cells(db, monkeypatch, many: bool) -> None:
+    monkeypatch.setattr(result_tables, "SMALL_ROWS", 0 if many else 10_000)
+    rng = random.Random(16)
+    store = result_tables.ASSESSMENTS
+    expected: Counter = Counter()
+    for signed in _batches(rng, _assessment_signature, 400):
+        async with db.sessions.begin() as session:
+            await store.add_signed(session, signed, PLACEMENT)
+        for sig, n in signed.items():
+            for cell in signature_cells(sig, PLACEMENT):
+                expected[cell] += n
+    found = await _rows(db, store.aggregates.name, (*store.dimensions, "count"))
+    assert found == {cell: (n,) for cell, n in expected.items() if n}
+    assert any(n == 0 for n in expected.values())  # some cells were emptied (and removed)
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["arrays", "copy"])
+async def test_pass_and_dates_expanded_by_the_server_equal_pass_cells(db, monkeypatch, many: bool) -> None:
+    monkeypatch.setattr(result_tables, "SMALL_ROWS", 0 if many else 10_000)
+    rng = random.Random(17)
+    width = len(figure_tables.PASS_VALUES)
+    passes: dict[tuple, list[int]] = {}
+    dates: Counter = Counter()
+    for signed in _batches(rng, _pass_signature, 300):
+        # a few distinct-student changes per cell beside them (the `students` column)
+        distinct = Counter()
+        rows = []
+        for sig, n in signed.items():
+            organiser, code, group, subject, year, school_year, term, rnd, gender, scale, value, day = sig
+            rows.append((organiser, code, group, PLACEMENT.get(code), subject, year, school_year, term,
+                         None if rnd is None else f"R{rnd}", gender, int(_pass_cells(sig, PLACEMENT)[2]), day, n))
+            cells, at, reaching = _pass_cells(sig, PLACEMENT)
+            for cell in cells:
+                counters = passes.setdefault(cell, [0] * width)
+                counters[at] += n
+                counters[at + 1] += n * reaching
+                dates[(*cell, day)] += n
+                if rng.random() < 0.1:
+                    distinct[cell] += 1
+        for cell, n in distinct.items():
+            passes.setdefault(cell, [0] * width)[-1] += n
+        async with db.sessions.begin() as session:
+            await figure_tables.add_pass_and_dates(session, rows, [(*cell, n) for cell, n in distinct.items()])
+    found_pass = await _rows(db, "figure_pass", (*figure_tables.CELL, *figure_tables.PASS_VALUES[:-1],
+                                                 "students"))
+    # `_rows` keeps the last column apart: put the counters back together
+    found = {key[:len(figure_tables.CELL)]: (*key[len(figure_tables.CELL):], *value) for key, value in found_pass.items()}
+    assert found == {cell: tuple(values) for cell, values in passes.items() if any(values)}
+    found_dates = await _rows(db, "figure_dates", (*figure_tables.CELL, "day", "count"))
+    assert found_dates == {cell: (n,) for cell, n in dates.items() if n}
+    assert any(n == 0 for n in dates.values())
