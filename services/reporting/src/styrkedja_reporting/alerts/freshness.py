@@ -95,16 +95,9 @@ async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -
         found.update(units_of(organiser, code, group))
 
 
-async def evaluate_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    """After the figures: judge the touched units at the batch's time (the same in a replay)."""
-    judged = await batch_freshness_verdicts(session, batch)
-    if judged is not None:
-        await decide(session, judged[0], judged[1])
-
-
 async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delivered]
                                    ) -> tuple[list[tuple[AlertCell, Observation]], datetime] | None:
-    """The units the batch's assessments touch (`evaluate_freshness`), under the organisers' lock, judged at
+    """The units the batch's assessments touch, under the organisers' lock, judged at
     the time of its newest assessment; None where it has none."""
     keys: set[UnitKey] = session.info.pop(_BEFORE, set())
     assessments = [item for item in batch if item.event.type in ASSESSMENT_TYPES]
@@ -127,8 +120,8 @@ async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delive
 
 
 async def evaluate_batch(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    """The live judgement of a batch, registered after the figures (`main.py`) in place of `evaluate_alerts`
-    and `evaluate_freshness`: the same verdicts and decisions in the same order (pass drop and below
+    """The live judgement of a batch, registered after the figures (`main.py`): the pass-drop,
+    below-forecast and freshness rules' verdicts and decisions in the same order (pass drop and below
     forecast at the batch's time, then freshness at its newest assessment's), with one read of the
     stored alerts and one write for all three rules."""
     now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay

@@ -340,14 +340,6 @@ PeriodCell = tuple[str, str, str, str, RoundPeriod]  # the same with the round a
 Judged = tuple[tuple[str, str, str, str, str, int], PassDrop]
 
 
-async def evaluate_alerts(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay
-    # both rules' cells decided together: one read of the stored alerts, one write per batch
-    judged, drops = await batch_verdicts(session, batch)
-    if judged or drops:
-        await decide(session, judged, now, drops)
-
-
 async def batch_verdicts(session: AsyncSession, batch: Sequence[Delivered]
                          ) -> tuple[list[tuple[AlertCell, Observation]], list[Judged]]:
     """The batch's `below_forecast` cells judged, and its `pass_share_drop` cells (`decide`'s two inputs)."""
