@@ -147,8 +147,11 @@ def _quiet_collector() -> None:
     (STYRKEDJA_REBUILD_GC_GEN0, default GC_GEN0; 0: Python's default): a rebuild makes few reference cycles."""
     gen0 = int(os.environ.get("STYRKEDJA_REBUILD_GC_GEN0", GC_GEN0))
     if gen0:
-        gc.collect()
-        gc.freeze()
+        # a process that froze its start already (a test process that ran a reporting app) keeps it as it is:
+        # a freeze cannot be taken back in part, and `run` puts the collector back as it found it
+        if not gc.get_freeze_count():
+            gc.collect()
+            gc.freeze()
         gc.set_threshold(gen0, *gc.get_threshold()[1:])
 
 
