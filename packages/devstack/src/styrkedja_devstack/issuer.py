@@ -56,6 +56,15 @@ def _load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
+_DIGITS_AS_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def dev_subject() -> str:
+    """A random pseudonymous user id for a token minted without one: 12 hex digits written with letters
+    only (0-9 as g-p), so that no run of digits in it can ever read as a personnummer, which the
+    services refuse in `sub` (a CI run once drew `dev-` + a run that did)."""
+    return "dev-" + uuid.uuid4().hex[:12].translate(_DIGITS_AS_LETTERS)
+
 class TokenMinter:
     """Signs tokens with the dev issuer's key (no server needed: the CLI uses this directly)."""
 
@@ -80,7 +89,7 @@ class TokenMinter:
              client_id: str | None = None, ttl_seconds: int = 3600, extra: dict[str, Any] | None = None) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
-            "iss": self.issuer, "aud": self.audience, "sub": subject or f"dev-{uuid.uuid4().hex[:12]}",
+            "iss": self.issuer, "aud": self.audience, "sub": subject or dev_subject(),
             "iat": now, "nbf": now, "exp": now + ttl_seconds, "jti": uuid.uuid4().hex,
             "roles": list(roles), "organisers": list(organisers), "areas": list(areas),
             "school_units": list(school_units), "groups": list(groups),
@@ -243,7 +252,7 @@ def _claims_from_form(form: dict[str, list[str]]) -> dict[str, Any] | str:
     """The picked role and scope as token claims, checked as the services will check them."""
     from styrkedja_kit.auth import InvalidClaims, principal_from_claims
 
-    claims = {"sub": (form.get("sub") or [""])[0].strip() or f"dev-{uuid.uuid4().hex[:12]}",
+    claims = {"sub": (form.get("sub") or [""])[0].strip() or dev_subject(),
               "roles": [r for r in form.get("role", []) if r], "organisers": _split(form.get("organisers", [])),
               "areas": _split(form.get("areas", [])), "school_units": _split(form.get("school_units", [])),
               "groups": _split(form.get("groups", []))}
