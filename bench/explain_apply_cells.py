@@ -13,15 +13,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import apply as bench  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from styrkedja_reporting import staging  # noqa: E402
 from styrkedja_reporting.results import tables as rt  # noqa: E402
 
 OUT = []
 
 def unnest_sql(store):
-    dims = ", ".join(rt._q(d) for d in store.dimensions)
+    dims = ", ".join(staging.quoted(d) for d in store.dimensions)
     cols = [store.aggregates.c[d] for d in store.dimensions] + [store.aggregates.c["count"]]
     name = store.aggregates.name
-    return (f"WITH up AS (INSERT INTO {name} ({dims}, count) SELECT * FROM {rt._unnest(cols)} "
+    return (f"WITH up AS (INSERT INTO {name} ({dims}, count) SELECT * FROM {staging.unnest_of(cols)} "
             f"ON CONFLICT ({dims}) DO UPDATE SET count = {name}.count + EXCLUDED.count "
             f"RETURNING {dims}, count) SELECT {dims} FROM up WHERE count = 0")
 
@@ -38,7 +39,7 @@ async def add(self, session, change):
             t0 = time.perf_counter()
             if label == "unnest":
                 plan = (await session.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + unnest_sql(self)),
-                                              rt._arrays((*self.dimensions, "count"), rows))).scalars().all()
+                                              staging.as_arrays((*self.dimensions, "count"), rows))).scalars().all()
             else:
                 await self._staged.stage(session, rows)
                 t1 = time.perf_counter()
@@ -47,7 +48,7 @@ async def add(self, session, change):
             OUT.append(f"== {label}: {time.perf_counter() - t0:.3f} s client wall (incl. EXPLAIN ANALYZE overhead)")
             OUT.extend("  " + line for line in plan)
             await sp.rollback()
-            session.info.pop(rt._STAGED, None)
+            session.info.pop(staging._STAGED, None)
     return await orig(self, session, change)
 
 rt.FactStore.add = add

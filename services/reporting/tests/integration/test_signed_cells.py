@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from styrkedja_kit.db import Database
+from styrkedja_reporting import staging
 from styrkedja_reporting.figures import tables as figure_tables
 from styrkedja_reporting.figures.handlers import _pass_cells
 from styrkedja_reporting.results import tables as result_tables
@@ -60,7 +61,7 @@ async def _rows(db: Database, table: str, columns: tuple[str, ...]) -> dict[tupl
 
 @pytest.mark.parametrize("many", [False, True], ids=["arrays", "copy"])
 async def test_aggregates_expanded_by_the_server_equal_signature_cells(db, monkeypatch, many: bool) -> None:
-    monkeypatch.setattr(result_tables, "SMALL_ROWS", 0 if many else 10_000)
+    monkeypatch.setattr(staging, "SMALL_ROWS", 0 if many else 10_000)
     rng = random.Random(16)
     store = result_tables.ASSESSMENTS
     expected: Counter = Counter()
@@ -77,7 +78,7 @@ async def test_aggregates_expanded_by_the_server_equal_signature_cells(db, monke
 
 @pytest.mark.parametrize("many", [False, True], ids=["arrays", "copy"])
 async def test_pass_and_dates_expanded_by_the_server_equal_pass_cells(db, monkeypatch, many: bool) -> None:
-    monkeypatch.setattr(result_tables, "SMALL_ROWS", 0 if many else 10_000)
+    monkeypatch.setattr(staging, "SMALL_ROWS", 0 if many else 10_000)
     rng = random.Random(17)
     width = len(figure_tables.PASS_VALUES)
     passes: dict[tuple, list[int]] = {}

@@ -1,4 +1,4 @@
-"""The apply path's binary COPY (`results.tables.Staged`) failing inside the consumer's transaction:
+"""The apply path's binary COPY (`staging.Staged`) failing inside the consumer's transaction:
 its errors are asyncpg's own, not SQLAlchemy's. A batch whose COPY the server refuses is rolled back
 (the temporary table made in it too), halved until the event is found, that event dead-lettered and
 the rest applied: the aggregates and figures then equal a recomputation from the facts."""
@@ -22,7 +22,7 @@ from styrkedja_reporting.figures import tables as figures
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
 from styrkedja_reporting.results import tables as results
-from styrkedja_reporting.results.tables import Staged
+from styrkedja_reporting.staging import Staged
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 

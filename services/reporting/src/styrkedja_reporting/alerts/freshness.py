@@ -39,7 +39,8 @@ from ..figures.state import Multiset
 from ..figures.tables import figure_dates, figure_students
 from ..results.handlers import batch_changes
 from ..results.rules import GROUP_SEPARATOR
-from ..results.tables import _arrays, any_of, assessment_facts, sorted_unique
+from ..results.tables import assessment_facts
+from ..staging import any_of, as_arrays, sorted_unique
 from .handlers import (
     ASSESSMENT_ROWS_BEFORE,
     ASSESSMENT_TYPES,
@@ -150,7 +151,7 @@ async def _newest(session: AsyncSession, keys: set[UnitKey] | None, organiser_id
     if keys is not None:  # one index range per unit (the figure table's key begins with level, unit, organiser)
         if not keys:
             return {}
-        newest_rows = (await session.execute(_NEWEST_OF, _arrays(UnitKey._fields, sorted(keys)))).all()
+        newest_rows = (await session.execute(_NEWEST_OF, as_arrays(UnitKey._fields, sorted(keys)))).all()
     else:
         d = figure_dates.c
         newest_q = select(d.organiser_id, d.level, d.unit_id, func.max(d.day)).where(

@@ -51,15 +51,12 @@ from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import (
     ASSESSMENTS,
     FORECASTS,
-    _arrays,
-    any_of,
     assessment_aggregates,
     assessment_facts,
     forecast_facts,
     placement_of,
-    rows_in,
-    sorted_unique,
 )
+from ..staging import any_of, as_arrays, rows_in, sorted_unique
 from .events import event_data
 from .rules import (
     Action,
@@ -215,7 +212,7 @@ async def _pass_counts(session: AsyncSession, keys: set[Any]) -> dict[tuple[Any,
     if not keys:
         return {}
     ordered = sorted(keys)  # the index ranges in the index's order (locality)
-    params: dict[str, Any] = _arrays(_CELL_KEY, ordered)
+    params: dict[str, Any] = as_arrays(_CELL_KEY, ordered)
     params["school_years"] = sorted(set(params["school_year"]))
     params["periods"] = [f"R{n}" for n in sorted(set(params["round"]))]
     positions, assessed, reaching = (await session.execute(_PASS_TALLIES, params)).one()
@@ -609,7 +606,7 @@ async def forecast_tallies_of(session: AsyncSession, keys: Iterable[TermKey]
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    rows = (await session.execute(_PAIRINGS, _arrays(("organiser", "subject", "school_year", "term"), wanted))).all()
+    rows = (await session.execute(_PAIRINGS, as_arrays(("organiser", "subject", "school_year", "term"), wanted))).all()
     placement = await placement_of(session, {row[4] for row in rows})  # every school of the area counts
     counted: Counter[tuple[TermKey, str, str, str]] = Counter()
     per_group = Counter((tuple(row[:4]), row[4], row[5], _outcome(row[6], row[7], row[8])) for row in rows)

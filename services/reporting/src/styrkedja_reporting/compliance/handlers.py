@@ -66,7 +66,8 @@ from styrkedja_kit.consumer import Delivered
 from ..directory.tables import memberships, teaching_assignments
 from ..figures.state import total
 from ..results.handlers import batch_changes
-from ..results.tables import _arrays, _unnest, forecast_facts, rows_in
+from ..results.tables import forecast_facts
+from ..staging import as_arrays, rows_in, unnest_of
 from .rules import (
     Assignment,
     CellKind,
@@ -417,7 +418,7 @@ _LOAD_ROUND_REPORTS = text(
 # one statement whatever the batch's size: the rows as arrays (no parameter per value)
 _SAVE_ROUND_REPORTS = text(
     f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
-    f"SELECT * FROM {_unnest(list(compliance_round_reports.columns))} "
+    f"SELECT * FROM {unnest_of(list(compliance_round_reports.columns))} "
     "ON CONFLICT (assessment_id) DO UPDATE SET "
     + ", ".join(f"{name} = EXCLUDED.{name}" for name in _ROUND_COLUMNS if name != "assessment_id"))
 
@@ -425,7 +426,7 @@ _SAVE_ROUND_REPORTS = text(
 # the batch's assessments as if none was stored: the rows inserted are the ids that were new
 _INSERT_NEW_ROUND_REPORTS = text(
     f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
-    f"SELECT * FROM {_unnest(list(compliance_round_reports.columns))} "
+    f"SELECT * FROM {unnest_of(list(compliance_round_reports.columns))} "
     "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id")
 
 
@@ -444,7 +445,7 @@ async def _fold_round_reports(session: AsyncSession, incoming: Sequence[RoundRep
         fresh[report.assessment_id] = fold_round_report(fresh.get(report.assessment_id), report)
     ordered = [fresh[aid] for aid in sorted(fresh)]  # the ids in order: two writers lock them in one order
     inserted = set((await session.execute(_INSERT_NEW_ROUND_REPORTS,
-                                          _arrays(_ROUND_COLUMNS, map(_ROUND_ROW, ordered)))).scalars())
+                                          as_arrays(_ROUND_COLUMNS, map(_ROUND_ROW, ordered)))).scalars())
     stored = [report for report in incoming if report.assessment_id not in inserted]
     return [state for state in ordered if state.assessment_id in inserted] + await _fold_stored(session, stored)
 
@@ -461,7 +462,7 @@ async def _fold_stored(session: AsyncSession, incoming: Sequence[RoundReport]) -
         state[report.assessment_id] = fold_round_report(state.get(report.assessment_id), report)
     changed = [s for aid, s in sorted(state.items()) if stored.get(aid) != s]
     if changed:
-        await session.execute(_SAVE_ROUND_REPORTS, _arrays(_ROUND_COLUMNS, map(_ROUND_ROW, changed)))
+        await session.execute(_SAVE_ROUND_REPORTS, as_arrays(_ROUND_COLUMNS, map(_ROUND_ROW, changed)))
     return [stored[s.assessment_id] for s in changed if s.assessment_id in stored] + changed
 
 

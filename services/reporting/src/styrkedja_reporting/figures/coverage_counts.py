@@ -24,15 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import placements
 from ..results.rules import GROUP_SEPARATOR, NATION, Placement
-from ..results.tables import Staged, _arrays, _q, placement_of
+from ..results.tables import placement_of
+from ..staging import Staged, as_arrays, quoted
 from .tables import CELL, figure_pass, figure_students
 
 # (organiser, student, subject, year, school year, period): one student's result cells in one group
 StudentKey = tuple[str, str, str, int, str, str]
 
 _STUDENT_KEY = ("organiser_id", "student_id", "subject_code", "year", "school_year", "period")
-_COLS = ", ".join(_q(c) for c in (*CELL, "student_id", "count"))
-_KEYS = ", ".join(_q(c) for c in (*CELL, "student_id"))
+_COLS = ", ".join(quoted(c) for c in (*CELL, "student_id", "count"))
+_KEYS = ", ".join(quoted(c) for c in (*CELL, "student_id"))
 # A row whose count after the statement equals the delta sent was inserted: a stored row never
 # has a count of 0 (emptied rows are removed in the same batch), so old + delta = delta means none.
 _STAGED = Staged(figure_students, (*CELL, "student_id", "count"))
@@ -141,7 +142,7 @@ async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]
     # planned for these keys and the table as it is now: a generic plan made while the table was
     # small (a fresh rebuild) would scan it once per key (results are the same either way)
     await session.execute(_CUSTOM_PLAN)
-    found = (await session.execute(_GROUPS_OF, _arrays(_STUDENT_KEY, keys))).all()
+    found = (await session.execute(_GROUPS_OF, as_arrays(_STUDENT_KEY, keys))).all()
     await session.execute(_AUTO_PLAN)
     for organiser_id, student_id, subject_code, year, school_year, period, unit_id in found:
         after.setdefault((organiser_id, student_id, subject_code, year, school_year, period), set()).add(unit_id)
@@ -149,7 +150,7 @@ async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]
                   for (organiser_id, student_id, subject_code, year, school_year, period), units in emptied.items()
                   for unit_id in units]
     if empty_rows:
-        await session.execute(_DELETE, _arrays(("unit_id", "organiser_id", "subject_code", "year", "school_year",
+        await session.execute(_DELETE, as_arrays(("unit_id", "organiser_id", "subject_code", "year", "school_year",
                                                 "period", "student_id"), sorted(empty_rows)))
     codes = {school_unit_of(u) for units in (*after.values(), *emptied.values()) for u in units}
     missing = codes - set(placement)

@@ -19,7 +19,8 @@ from styrkedja_contracts.scales import Scale, reaches_pass
 
 from ..results.handlers import BatchChanges
 from ..results.rules import AssessmentFact, ForecastFact, Placement, units
-from ..results.tables import ASSESSMENTS, FORECASTS, FactStore, _q, placement_of
+from ..results.tables import ASSESSMENTS, FORECASTS, FactStore, placement_of
+from ..staging import quoted
 from .facts import Forecast, Result, ResultKind
 from .forecast_outcome import ForecastCell, ForecastTally, Outcome, Pairing, forecast_outcome_contribution
 from .merit import MeritCell, MeritTally, merit_contribution
@@ -170,9 +171,9 @@ async def _load(session: AsyncSession, store: FactStore, hidden: str, keys: Sequ
                 where: str = "") -> list[Any]:
     if not keys:
         return []
-    cols = ", ".join(f"f.{_q(n)}" for n in store.fact_fields)
+    cols = ", ".join(f"f.{quoted(n)}" for n in store.fact_fields)
     arrays = ", ".join(f"CAST(:{n} AS text[])" for n in names)
-    on = " AND ".join(f"f.{_q(n)} = k.{_q(n)}" for n in names)
+    on = " AND ".join(f"f.{quoted(n)} = k.{quoted(n)}" for n in names)
     sql = text(f"SELECT {cols} FROM {store.facts.name} f JOIN unnest({arrays}) AS k({', '.join(names)}) ON {on} "
                f"WHERE NOT f.{hidden} {where}")
     params = {n: [k[i] for k in sorted(set(keys))] for i, n in enumerate(names)}

@@ -11,13 +11,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import placements
-from ..results.tables import ASSESSMENTS, FORECASTS, FactStore, _q
+from ..results.tables import ASSESSMENTS, FORECASTS, FactStore
+from ..staging import quoted
 from .linked import forecast_state, merit_state
 from .tables import counters_of
 
 
 async def _all(session: AsyncSession, store: FactStore, hidden: str, where: str = "") -> list[Any]:
-    cols = ", ".join(_q(n) for n in store.fact_fields)
+    cols = ", ".join(quoted(n) for n in store.fact_fields)
     rows = (await session.execute(text(f"SELECT {cols} FROM {store.facts.name} WHERE NOT {hidden} {where}"))).all()
     return [store.fact_type(*row) for row in rows]
 

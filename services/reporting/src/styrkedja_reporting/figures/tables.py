@@ -31,7 +31,8 @@ from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from ..directory.tables import placements
 from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
-from ..results.tables import CELL_FILLFACTOR, LEVEL_UNITS, Staged, _arrays, _q, _unnest, assessment_facts, c_order
+from ..results.tables import CELL_FILLFACTOR, LEVEL_UNITS, assessment_facts
+from ..staging import Staged, as_arrays, c_order, quoted, unnest_of
 from .forecast_outcome import ForecastTally
 from .merit import MeritTally
 from .pass_share import PassTally
@@ -92,24 +93,24 @@ class AdditiveTable:
 
     def __init__(self, table: Table, key: Sequence[str], values: Sequence[str]) -> None:
         self.table, self.key, self.values = table, tuple(key), tuple(values)
-        keys = ", ".join(_q(k) for k in self.key)
+        keys = ", ".join(quoted(k) for k in self.key)
         cols = [table.c[k] for k in (*self.key, *self.values)]
-        sets = ", ".join(f"{_q(v)} = {table.name}.{_q(v)} + EXCLUDED.{_q(v)}" for v in self.values)
-        all_zero = " AND ".join(f"{_q(v)} = 0" for v in self.values)
-        names = ", ".join(_q(c.name) for c in cols)
+        sets = ", ".join(f"{quoted(v)} = {table.name}.{quoted(v)} + EXCLUDED.{quoted(v)}" for v in self.values)
+        all_zero = " AND ".join(f"{quoted(v)} = 0" for v in self.values)
+        names = ", ".join(quoted(c.name) for c in cols)
         self._staged = Staged(table, (*self.key, *self.values))
         self._add = self._staged.statements(f"WITH up AS (INSERT INTO {table.name} ({names}) {{rows}} "
                                             f"ON CONFLICT ({keys}) DO UPDATE SET {sets} RETURNING {names}) "
                                             f"SELECT {keys} FROM up WHERE {all_zero}")
         self._delete = text(f"DELETE FROM {table.name} WHERE {all_zero} AND ({keys}) IN "
-                            f"(SELECT * FROM {_unnest([table.c[k] for k in self.key])})")
+                            f"(SELECT * FROM {unnest_of([table.c[k] for k in self.key])})")
         # a school unit moving between areas takes its school-unit state to the new area
         rest = [k for k in self.key if k not in ("level", "unit_id")]
-        rest_sql = ", ".join(f"a.{_q(k)}" for k in rest)
-        sums = ", ".join(f"sum(a.{_q(v)} * m.sign)" for v in self.values)
-        nonzero = " OR ".join(f"sum(a.{_q(v)} * m.sign) <> 0" for v in self.values)
+        rest_sql = ", ".join(f"a.{quoted(k)}" for k in rest)
+        sums = ", ".join(f"sum(a.{quoted(v)} * m.sign)" for v in self.values)
+        nonzero = " OR ".join(f"sum(a.{quoted(v)} * m.sign) <> 0" for v in self.values)
         self._transfer = text(
-            f"INSERT INTO {table.name} ({keys}, {', '.join(_q(v) for v in self.values)}) "
+            f"INSERT INTO {table.name} ({keys}, {', '.join(quoted(v) for v in self.values)}) "
             f"SELECT 'area', m.area, {rest_sql}, {sums} FROM {table.name} a "
             f"JOIN unnest(CAST(:codes AS text[]), CAST(:areas AS text[]), CAST(:signs AS integer[])) "
             f"AS m(code, area, sign) ON a.level = 'school_unit' AND a.unit_id = m.code "
@@ -125,29 +126,29 @@ class AdditiveTable:
             return
         emptied = await self._staged.execute(session, rows, self._add)
         if emptied:
-            await session.execute(self._delete, _arrays(self.key, [tuple(r) for r in emptied]))
+            await session.execute(self._delete, as_arrays(self.key, [tuple(r) for r in emptied]))
 
     async def transfer(self, session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
         rows = [(code, old, -1) for code, old, _ in moves if old is not None]
         rows += [(code, new, 1) for code, _, new in moves if new is not None]
         if not rows:
             return
-        arrays = _arrays(("codes", "areas", "signs"), rows)
+        arrays = as_arrays(("codes", "areas", "signs"), rows)
         await session.execute(self._transfer, arrays)
         await session.execute(self._delete_areas, {"areas": sorted(set(arrays["areas"]))})
 
     async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
         """As `mismatches`, against recomputed rows (key values then values) sent as arrays."""
         cols = [self.table.c[k] for k in (*self.key, *self.values)]
-        names = ", ".join(_q(c.name) for c in cols)
-        sql = text(f"SELECT * FROM {_unnest(cols)} AS r({names})")
-        return await self.mismatches(session, sql.text, _arrays((*self.key, *self.values), rows))
+        names = ", ".join(quoted(c.name) for c in cols)
+        sql = text(f"SELECT * FROM {unnest_of(cols)} AS r({names})")
+        return await self.mismatches(session, sql.text, as_arrays((*self.key, *self.values), rows))
 
     async def mismatches(self, session: AsyncSession, recomputed: str,
                          params: dict[Any, Any] | None = None) -> dict[str, int]:
         """Per level: rows where the table differs from `recomputed` (a SELECT of the same columns)."""
-        on = " AND ".join(f"a.{_q(k)} = r.{_q(k)}" for k in self.key)
-        differs = " OR ".join(f"a.{_q(v)} IS DISTINCT FROM r.{_q(v)}" for v in self.values)
+        on = " AND ".join(f"a.{quoted(k)} = r.{quoted(k)}" for k in self.key)
+        differs = " OR ".join(f"a.{quoted(v)} IS DISTINCT FROM r.{quoted(v)}" for v in self.values)
         sql = text(f"WITH r AS ({recomputed}) SELECT coalesce(a.level, r.level), count(*) FROM {self.table.name} a "
                    f"FULL OUTER JOIN r ON {on} WHERE {differs} GROUP BY 1")
         return {row[0]: int(row[1]) for row in (await session.execute(sql, params or {})).all()}
@@ -180,28 +181,28 @@ DISTINCT_PARAMS = tuple(f"distinct_{c}" for c in (*CELL, "n"))
 
 
 def _signed_pass() -> str:
-    cell = ", ".join(_q(c) for c in CELL)
+    cell = ", ".join(quoted(c) for c in CELL)
     values = (*PASS_COUNTERS, "students")
-    counters_sql = ", ".join(f"{_counter_of_signed(c)} AS {_q(c)}" for c in PASS_COUNTERS)
+    counters_sql = ", ".join(f"{_counter_of_signed(c)} AS {quoted(c)}" for c in PASS_COUNTERS)
     zeros = ", ".join("0" for _ in PASS_COUNTERS)
     distinct = ", ".join(f"CAST(:distinct_{c} AS {'integer' if c == 'year' else 'text'}[])" for c in CELL)
-    sums = ", ".join(f"sum({_q(v)})" for v in values)
-    nonzero = " OR ".join(f"sum({_q(v)}) <> 0" for v in values)
-    sets = ", ".join(f"{_q(v)} = {figure_pass.name}.{_q(v)} + EXCLUDED.{_q(v)}" for v in values)
-    all_zero = " AND ".join(f"{_q(v)} = 0" for v in values)
+    sums = ", ".join(f"sum({quoted(v)})" for v in values)
+    nonzero = " OR ".join(f"sum({quoted(v)}) <> 0" for v in values)
+    sets = ", ".join(f"{quoted(v)} = {figure_pass.name}.{quoted(v)} + EXCLUDED.{quoted(v)}" for v in values)
+    all_zero = " AND ".join(f"{quoted(v)} = 0" for v in values)
     n = ", ".join(str(i) for i in range(1, len(CELL) + 1))
-    return (f"WITH up AS (INSERT INTO {figure_pass.name} ({cell}, {', '.join(_q(v) for v in values)}) "
+    return (f"WITH up AS (INSERT INTO {figure_pass.name} ({cell}, {', '.join(quoted(v) for v in values)}) "
             f"SELECT {cell}, {sums} FROM (SELECT {_CELL_OF_SIGNED}, {counters_sql}, 0 AS students {_EXPANDED} "
-            f"UNION ALL SELECT {', '.join(f'd.{_q(c)}' for c in CELL)}, {zeros}, d.n FROM unnest({distinct}, CAST(:distinct_n AS integer[])) "
-            f"AS d({cell}, n)) AS x({cell}, {', '.join(_q(v) for v in values)}) "
+            f"UNION ALL SELECT {', '.join(f'd.{quoted(c)}' for c in CELL)}, {zeros}, d.n FROM unnest({distinct}, CAST(:distinct_n AS integer[])) "
+            f"AS d({cell}, n)) AS x({cell}, {', '.join(quoted(v) for v in values)}) "
             # sorted: the same lock order for every writer
-            f"GROUP BY {n} HAVING {nonzero} ORDER BY {c_order([f'x.{_q(c)}' for c in CELL], figure_pass, CELL)} "
-            f"ON CONFLICT ({cell}) DO UPDATE SET {sets} RETURNING {cell}, {', '.join(_q(v) for v in values)}) "
+            f"GROUP BY {n} HAVING {nonzero} ORDER BY {c_order([f'x.{quoted(c)}' for c in CELL], figure_pass, CELL)} "
+            f"ON CONFLICT ({cell}) DO UPDATE SET {sets} RETURNING {cell}, {', '.join(quoted(v) for v in values)}) "
             f"SELECT {cell} FROM up WHERE {all_zero}")
 
 
 def _signed_dates() -> str:
-    cols = ", ".join(_q(c) for c in (*CELL, "day"))
+    cols = ", ".join(quoted(c) for c in (*CELL, "day"))
     n = ", ".join(str(i) for i in range(1, len(CELL) + 2))
     return (f"WITH up AS (INSERT INTO {figure_dates.name} ({cols}, count) "
             f"SELECT {_CELL_OF_SIGNED}, s.day, sum(s.n) {_EXPANDED} GROUP BY {n} HAVING sum(s.n) <> 0 "
@@ -222,13 +223,13 @@ async def add_pass_and_dates(session: AsyncSession, signed: Sequence[tuple[Any, 
     Cells whose values all reach zero are removed."""
     if not signed and not distinct:
         return
-    params = _arrays(DISTINCT_PARAMS, distinct)
+    params = as_arrays(DISTINCT_PARAMS, distinct)
     emptied_pass, emptied_dates = await _STAGED_SIGNED.execute_all(
         session, signed, [(_ADD_SIGNED_PASS, params), (_ADD_SIGNED_DATES, {})])
     if emptied_pass:
-        await session.execute(PASS._delete, _arrays(PASS.key, [tuple(r) for r in emptied_pass]))
+        await session.execute(PASS._delete, as_arrays(PASS.key, [tuple(r) for r in emptied_pass]))
     if emptied_dates:
-        await session.execute(DATES._delete, _arrays(DATES.key, [tuple(r) for r in emptied_dates]))
+        await session.execute(DATES._delete, as_arrays(DATES.key, [tuple(r) for r in emptied_dates]))
 
 
 PASS_VALUES = (*PASS_COUNTERS, "students")
@@ -284,8 +285,8 @@ def _pass_by_student() -> str:
     """`RECOMPUTED["pass"]` in two hash-friendly steps: per cell and student, then per cell (the distinct
     students are the rows of the first step). The same rows; no `count(DISTINCT)`, whose sort per cell
     (text keys in the database's collation) made the whole-table materialisation of a rebuild slow."""
-    cell = ", ".join(_q(c) for c in CELL)
-    sums = ", ".join(f"CAST(sum({_q(c)}) AS integer) AS {_q(c)}" for c in PASS_COUNTERS)
+    cell = ", ".join(quoted(c) for c in CELL)
+    sums = ", ".join(f"CAST(sum({quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS)
     return (f"SELECT {cell}, {sums}, CAST(count(*) AS integer) AS students "
             f"FROM ({_recomputed(_pass_counters(distinct_students=False), 'f.student_id')}) AS r "
             f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
@@ -360,14 +361,14 @@ def _at_once(select_values: str, extra: tuple[str, str] | None, levels: Sequence
 def _with_nation(sql: str, rest: Sequence[str]) -> str:
     """`sql`'s rows and the nation level's: the organiser level's again (the organiser is a dimension of every
     level, nation too: the same sums)."""
-    cols = ", ".join(_q(c) for c in rest)
+    cols = ", ".join(quoted(c) for c in rest)
     return (f"WITH x AS MATERIALIZED ({sql}) SELECT level, unit_id, {cols} FROM x UNION ALL "
             f"SELECT CAST('nation' AS varchar), CAST('{NATION}' AS varchar), {cols} FROM x WHERE level = 'organiser'")
 
 
 def _rebuilt_pass() -> str:
-    cell = ", ".join(_q(c) for c in CELL)
-    sums = ", ".join(f"CAST(sum({_q(c)}) AS integer) AS {_q(c)}" for c in PASS_COUNTERS)
+    cell = ", ".join(quoted(c) for c in CELL)
+    sums = ", ".join(f"CAST(sum({quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS)
     by_student = _recomputed(_pass_counters(distinct_students=False), "f.student_id", _BELOW_NATION)
     per_cell = (f"SELECT {cell}, {sums}, CAST(count(*) AS integer) AS students FROM ({by_student}) AS r "
                 f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")

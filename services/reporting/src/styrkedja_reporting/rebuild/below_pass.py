@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..directory.tables import placements
 from ..figures.tables import _reaches_values
 from ..results.rules import GROUP_SEPARATOR, NATION
-from ..results.tables import ASSESSMENTS, quoted
+from ..results.tables import ASSESSMENTS
+from ..staging import quoted
 from ..support.rules import ACTIVE_STATUSES, NO_SUBJECT
 from ..support.tables import BELOW_PASS, SUPPORT
 from . import explain

@@ -63,7 +63,8 @@ from ..metadata import metadata
 from ..registry import HandlerRegistry, note_freshness_from
 from ..results import handlers as results
 from ..results.rules import AssessmentFact
-from ..results.tables import ASSESSMENTS, FORECASTS, quoted
+from ..results.tables import ASSESSMENTS, FORECASTS
+from ..staging import quoted
 from ..support import handlers as support
 from ..support.tables import BELOW_PASS
 from . import explain

@@ -16,36 +16,32 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import (
     Boolean,
     Column,
-    ColumnElement,
     Date,
-    DateTime,
     Index,
     Integer,
     MetaData,
     String,
     Table,
     Uuid,
-    any_,
-    bindparam,
-    func,
-    select,
     text,
-    tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import TextClause
-
-from styrkedja_kit.sets import copy_records
 
 from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
 from ..registry import batch_memo
+from ..staging import (
+    Staged,
+    as_arrays,
+    c_order,
+    quoted,
+    sorted_unique,
+    unnest_of,
+)
 from .rules import (
     GROUP_SEPARATOR,
     LEVELS,
@@ -118,180 +114,6 @@ forecast_aggregates = Table(
 )
 
 
-def _pg_type(column: Column[Any]) -> str:
-    if isinstance(column.type, Uuid):
-        return "uuid"
-    if isinstance(column.type, Boolean):
-        return "boolean"
-    if isinstance(column.type, DateTime):
-        return "timestamptz"
-    if isinstance(column.type, Date):
-        return "date"
-    if isinstance(column.type, Integer):
-        return "integer"
-    return "text"
-
-
-def _q(name: str) -> str:
-    return f'"{name}"'
-
-
-def quoted(name: str) -> str:
-    """A table or column name quoted for SQL (the statements built from the tables' names: the rebuild's too)."""
-    return _q(name)
-
-
-def _unnest(columns: Sequence[Column[Any]]) -> str:
-    return "unnest(" + ", ".join(f"CAST(:{c.name} AS {_pg_type(c)}[])" for c in columns) + ")"
-
-
-def _arrays(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> dict[str, list[Any]]:
-    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in names]
-    return {name: list(values) for name, values in zip(names, columns, strict=True)}
-
-
-#: Up to this many rows, a statement takes its rows as arrays spread by `unnest` in the statement itself
-#: (one round trip); more go by binary COPY into the staged table first (`Staged.execute`).
-SMALL_ROWS = 1000
-_CREATES: dict[str, str] = {}  # every staged table's creation, made together at a transaction's first COPY
-
-
-class Staged:
-    """Rows for one statement: a few as arrays in the statement itself (one round trip), many by binary
-    COPY (asyncpg `copy_records_to_table`) into a temporary table first: the array encoding costs a type
-    check per element, COPY's record encoding does not, but the COPY is a round trip of its own. Either
-    way the rows go to the server in `stage`, on asyncpg's own connection (the statement over arrays too):
-    its errors are asyncpg's, not SQLAlchemy's — the consumer retries and halves on any exception, so
-    they take the same path as a failing statement. Either source yields the rows in the order they were
-    given (the lock order the callers sort for).
-
-    The temporary tables are created once per connection (`IF NOT EXISTS`, all of them in one round trip
-    at a transaction's first COPY: a rolled-back creation is made again) and emptied at every commit
-    (`ON COMMIT DELETE ROWS`); staged twice in one transaction, a table is emptied first."""
-
-    def __init__(self, table: Table, names: Sequence[str]) -> None:
-        self.name = f"staged_{table.name}"
-        self.names = tuple(names)
-        cols = ", ".join(f"{_q(n)} {_pg_type(table.c[n])}" for n in self.names)
-        self._create = f"CREATE TEMP TABLE IF NOT EXISTS {self.name} ({cols}) ON COMMIT DELETE ROWS"
-        _CREATES[self.name] = self._create
-        quoted = ", ".join(_q(n) for n in self.names)
-        self.select = f"SELECT {quoted} FROM {self.name}"
-        self.unnested = ("SELECT * FROM unnest(" + ", ".join(
-            f"CAST(${i} AS {_pg_type(table.c[n])}[])" for i, n in enumerate(self.names, 1)) + f") AS s({quoted})")
-        # the statement over arrays `stage` runs, and its rows: per session (`execute` sets and takes them)
-        self._over_arrays = f"styrkedja.staged_statement.{self.name}"
-        self._params: dict[str, tuple[str, ...]] = {}  # per statement over arrays: its further parameters' names
-        self._over_table: dict[str, str] = {}  # per statement over arrays: the same over the staged table ($n)
-
-    def statements(self, template: str, params: Sequence[str] = ()) -> tuple[TextClause, str]:
-        """`template` with its `{rows}` read from the staged table, and spread from arrays. `params`: the
-        names of further bound parameters of `template` (`:name`, given to `execute` in `params`)."""
-        over_arrays = template.replace("{rows}", self.unnested)
-        over_table = template.replace("{rows}", self.select)
-        for n, name in sorted(enumerate(params), key=lambda p: -len(p[1])):  # the longest names first: no prefix clash
-            over_arrays = over_arrays.replace(f":{name}", f"${len(self.names) + n + 1}")
-            over_table = over_table.replace(f":{name}", f"${n + 1}")
-        self._params[over_arrays] = tuple(params)
-        self._over_table[over_arrays] = over_table
-        return text(template.replace("{rows}", self.select)), over_arrays
-
-    async def execute(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
-                      statements: tuple[TextClause, str], params: Mapping[str, Any] | None = None) -> list[Any]:
-        """Run one of `statements` (`self.statements`) over `rows`, returning its rows: over arrays when
-        the rows are few, else over the staged table after a COPY. `params`: the statement's further
-        parameters by name."""
-        params = params or {}
-        if len(rows) <= SMALL_ROWS:
-            session.info[self._over_arrays] = [statements[1], *[params[n] for n in self._params[statements[1]]]]
-            try:
-                await self.stage(session, rows)
-                return list(session.info[self._over_arrays][1:])
-            finally:
-                session.info.pop(self._over_arrays, None)
-        await self.stage(session, rows)
-        return await self._over_staged(session, statements, params)
-
-    async def _over_staged(self, session: AsyncSession, statements: tuple[TextClause, str],
-                           params: Mapping[str, Any]) -> list[Any]:
-        """The statement over the staged table, on asyncpg's connection as `stage` (its rows as asyncpg's
-        records: no SQLAlchemy row processing of thousands of returned rows)."""
-        conn = (await (await session.connection()).get_raw_connection()).driver_connection
-        assert conn is not None
-        return list(await conn.fetch(self._over_table[statements[1]], *[params[n] for n in self._params[statements[1]]]))
-
-    async def execute_all(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
-                          statements: Sequence[tuple[tuple[TextClause, str], Mapping[str, Any]]]) -> list[list[Any]]:
-        """`execute` of several statements (each with its parameters) over the same rows: when they are
-        many, staged by one COPY that every statement reads."""
-        if len(rows) <= SMALL_ROWS:
-            return [await self.execute(session, rows, statement, params) for statement, params in statements]
-        await self.stage(session, rows)
-        return [await self._over_staged(session, statement, params) for statement, params in statements]
-
-    async def stage(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Send the rows: with `execute`'s statement over arrays, that statement; else COPY them."""
-        conn = (await (await session.connection()).get_raw_connection()).driver_connection
-        assert conn is not None
-        over_arrays = session.info.get(self._over_arrays)
-        if over_arrays is not None:
-            columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in self.names]
-            statement, *extra = over_arrays
-            over_arrays[:] = [statement, *await conn.fetch(statement, *[list(c) for c in columns], *extra)]
-            return
-        transaction = session.get_transaction()
-        entry = session.info.get(_STAGED)
-        if entry is None or entry[0] is not transaction:  # the set of names staged in this transaction
-            session.info[_STAGED] = entry = (transaction, set())
-            # every staged table at once (one round trip; a simple query may hold several statements)
-            await conn.execute("; ".join(_CREATES.values()))
-        staged: set[str] = entry[1]
-        if self.name in staged:
-            await conn.execute(f"DELETE FROM {self.name}")
-        staged.add(self.name)
-        await copy_records(session, self.name, self.names, rows)  # the kit's COPY
-
-
-_STAGED = "styrkedja.staged"
-
-
-def c_order(exprs: Sequence[str], table: Table, names: Sequence[str]) -> str:
-    """An ORDER BY list of `exprs` (the values of the columns `names` of `table`, in order), the text ones in
-    the "C" collation: byte order, as Python sorts strings — no locale comparison per pair (the database's
-    C.UTF-8 is the same order at many times the cost). A sort for a lock order needs any fixed order."""
-    text_names = {n for n in names if _pg_type(table.c[n]) == "text"}
-    return ", ".join(f'{e} COLLATE "C"' if n in text_names else e for e, n in zip(exprs, names, strict=True))
-
-
-def sorted_unique(values: Iterable[Any]) -> list[Any]:
-    """The distinct values in order; UUIDs by their integer (the order `UUID.__lt__` gives, without a
-    Python comparison per pair: thousands of ids per batch)."""
-    unique = set(values)
-    if unique and isinstance(next(iter(unique)), UUID):
-        return sorted(unique, key=_UUID_INT)
-    return sorted(unique)
-
-
-_UUID_INT = attrgetter("int")
-
-
-def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """`column = ANY(:array)`: one parameter however many values (an IN list takes one per value,
-    and a statement may have at most 32,767)."""
-    found: ColumnElement[bool] = column == any_(bindparam(None, sorted_unique(values), type_=ARRAY(column.type)))
-    return found
-
-
-def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnElement[bool]:
-    """`(columns) IN (SELECT * FROM unnest(:arrays...))`: a tuple IN list with one parameter per column."""
-    rows = sorted(set(rows))
-    arrays = list(zip(*rows, strict=True)) or [() for _ in columns]
-    names = [f"c{n}" for n in range(len(columns))]
-    spread = func.unnest(*[bindparam(None, list(values), type_=ARRAY(column.type))
-                           for column, values in zip(columns, arrays, strict=True)]).table_valued(*names).render_derived()
-    return tuple_(*columns).in_(select(*[spread.c[name] for name in names]))
-
-
 class FactStore:
     """Facts and their aggregates for one kind (assessments or forecasts)."""
 
@@ -304,15 +126,15 @@ class FactStore:
         self.id_column = facts.c[self.fact_fields[0]]
         self._preloaded = f"styrkedja.preloaded.{facts.name}"
         self._row_of = attrgetter(*self.fact_fields)  # not dataclasses.astuple: that deep-copies every value
-        col_list = ", ".join(_q(n) for n in self.fact_fields)
-        self._load = text(f"SELECT {col_list} FROM {facts.name} WHERE {_q(self.id_column.name)} "
+        col_list = ", ".join(quoted(n) for n in self.fact_fields)
+        self._load = text(f"SELECT {col_list} FROM {facts.name} WHERE {quoted(self.id_column.name)} "
                           f"= ANY(CAST(:ids AS uuid[])) FOR UPDATE")
-        updates = ", ".join(f"{_q(n)} = EXCLUDED.{_q(n)}" for n in self.fact_fields[1:])
+        updates = ", ".join(f"{quoted(n)} = EXCLUDED.{quoted(n)}" for n in self.fact_fields[1:])
         self._staged_facts = Staged(facts, self.fact_fields)
         self._save = self._staged_facts.statements(
-            f"INSERT INTO {facts.name} ({col_list}) {{rows}} ON CONFLICT ({_q(self.id_column.name)}) "
+            f"INSERT INTO {facts.name} ({col_list}) {{rows}} ON CONFLICT ({quoted(self.id_column.name)}) "
             f"DO UPDATE SET {updates}")
-        dims = ", ".join(_q(d) for d in dimensions)
+        dims = ", ".join(quoted(d) for d in dimensions)
         self._staged = Staged(aggregates, (*dimensions, "count"))
         self._add = self._staged.statements(
             f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) {{rows}} "
@@ -325,21 +147,21 @@ class FactStore:
                        Column("group_id", String), *[Column(d, aggregates.c[d].type) for d in dimensions[2:]],
                        Column("area", String), Column("n", Integer))
         self._staged_signed = Staged(signed, tuple(signed.c.keys()))
-        rest = ", ".join(f"s.{_q(d)}" for d in dimensions[2:])
+        rest = ", ".join(f"s.{quoted(d)}" for d in dimensions[2:])
         self._add_signed = self._staged_signed.statements(
             f"WITH up AS (INSERT INTO {aggregates.name} ({dims}, count) "
             f"SELECT u.level, u.unit_id, {rest}, sum(s.n) FROM ({{rows}}) AS s CROSS JOIN LATERAL "
             f"({LEVEL_UNITS}) AS u(level, unit_id) WHERE u.unit_id IS NOT NULL "
             f"GROUP BY u.level, u.unit_id, {rest} HAVING sum(s.n) <> 0 "
             # sorted: two writers touching the same cells lock them in the same order
-            f"ORDER BY {c_order(['u.level', 'u.unit_id', *[f's.{_q(d)}' for d in dimensions[2:]]], aggregates, dimensions)} "
+            f"ORDER BY {c_order(['u.level', 'u.unit_id', *[f's.{quoted(d)}' for d in dimensions[2:]]], aggregates, dimensions)} "
             f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count "
             f"RETURNING {dims}, count) SELECT {dims} FROM up WHERE count = 0")
         key_cols = [aggregates.c[d] for d in dimensions]
         self._delete_empty = text(
-            f"DELETE FROM {aggregates.name} WHERE count = 0 AND ({dims}) IN (SELECT * FROM {_unnest(key_cols)})")
+            f"DELETE FROM {aggregates.name} WHERE count = 0 AND ({dims}) IN (SELECT * FROM {unnest_of(key_cols)})")
         # A school unit that moves between areas takes its school-unit cells with it.
-        rest = ", ".join(f"a.{_q(d)}" for d in dimensions[2:])
+        rest = ", ".join(f"a.{quoted(d)}" for d in dimensions[2:])
         self._transfer = text(
             f"INSERT INTO {aggregates.name} ({dims}, count) "
             f"SELECT 'area', m.area, {rest}, sum(a.count * m.sign) FROM {aggregates.name} a "
@@ -385,7 +207,7 @@ class FactStore:
         # 20,000 rows by the server, ORDER BY every column, cost it more CPU than Python's tuple sort saved)
         emptied = await self._staged.execute(session, rows, self._add)
         if emptied:  # only the cells this batch emptied: never a scan of the whole table
-            await session.execute(self._delete_empty, _arrays(self.dimensions, [tuple(r) for r in emptied]))
+            await session.execute(self._delete_empty, as_arrays(self.dimensions, [tuple(r) for r in emptied]))
 
     async def add_signed(self, session: AsyncSession, signed: Mapping[tuple[Any, ...], int],
                          placement: Placement) -> None:
@@ -396,7 +218,7 @@ class FactStore:
             return
         emptied = await self._staged_signed.execute(session, rows, self._add_signed)
         if emptied:  # only the cells this batch emptied: never a scan of the whole table
-            await session.execute(self._delete_empty, _arrays(self.dimensions, [tuple(r) for r in emptied]))
+            await session.execute(self._delete_empty, as_arrays(self.dimensions, [tuple(r) for r in emptied]))
 
     async def transfer(self, session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
         """School units moved between areas (or were placed / unplaced): move their area cells."""
@@ -404,7 +226,7 @@ class FactStore:
         rows += [(code, new, 1) for code, _, new in moves if new is not None]
         if not rows:
             return
-        arrays = _arrays(("codes", "areas", "signs"), rows)
+        arrays = as_arrays(("codes", "areas", "signs"), rows)
         await session.execute(self._transfer, arrays)
         await session.execute(self._delete_empty_areas, {"areas": sorted(set(arrays["areas"]))})
 
@@ -413,7 +235,7 @@ class FactStore:
         unit = {"group": f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id",
                 "school_unit": "f.school_unit_code", "area": "p.area_id", "organiser": "f.organiser_id",
                 "nation": f"'{NATION}'"}
-        rest = ", ".join(f"f.{_q(d)}" for d in self.dimensions[2:])
+        rest = ", ".join(f"f.{quoted(d)}" for d in self.dimensions[2:])
         parts = []
         for level in MATERIALISED:
             join = (f"JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code AND p.area_id IS NOT NULL"
@@ -425,7 +247,7 @@ class FactStore:
 
     async def mismatches(self, session: AsyncSession) -> dict[str, int]:
         """Per level: cells where the materialised aggregate differs from the recomputation."""
-        on = " AND ".join(f"a.{_q(d)} = r.{_q(d)}" for d in self.dimensions)
+        on = " AND ".join(f"a.{quoted(d)} = r.{quoted(d)}" for d in self.dimensions)
         sql = text(f"WITH r AS ({self.recomputed_sql()}) SELECT coalesce(a.level, r.level) AS level, count(*) "
                    f"FROM {self.aggregates.name} a FULL OUTER JOIN r ON {on} "
                    f"WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import placements
 from ..results.rules import AssessmentFact, Placement
-from ..results.tables import ASSESSMENTS, FactStore, _q, placement_of
+from ..results.tables import ASSESSMENTS, FactStore, placement_of
+from ..staging import quoted
 from .rules import NO_SUBJECT, SupportFact, below_pass_cells, is_active
 from .tables import BELOW_PASS, SUPPORT
 
@@ -33,7 +34,7 @@ async def _load(session: AsyncSession, store: FactStore, hidden: str, students: 
     subject)s, in one statement."""
     if not students and not subjects:
         return []
-    cols = ", ".join(f"f.{_q(n)}" for n in store.fact_fields)
+    cols = ", ".join(f"f.{quoted(n)}" for n in store.fact_fields)
     # one list of keys (subject NULL: every subject of the student) joined on the facts, so the keys
     # drive an index lookup per student; a subject key of a student whose every subject is wanted
     # already is left out (each fact matches one key: no duplicates). An `OR` of two `IN (unnest)`
@@ -109,7 +110,7 @@ async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = Fal
         text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
 
     async def every(store: FactStore, where: str = "") -> list[Any]:
-        cols = ", ".join(_q(n) for n in store.fact_fields)
+        cols = ", ".join(quoted(n) for n in store.fact_fields)
         rows = (await session.execute(text(f"SELECT {cols} FROM {store.facts.name} WHERE NOT retracted {where}"))
                 ).all()
         return [store.fact_type(*row) for row in rows]

@@ -1,0 +1,202 @@
+"""Rows sent to PostgreSQL per batch, shared by every capability's tables: arrays spread by `unnest` in the
+statement (few rows) or a binary COPY into a temporary table and one statement over it (many rows), plus the
+small SQL helpers those statements are built with (quoting, "C"-collation sort keys, `= ANY(array)`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Date,
+    DateTime,
+    Integer,
+    Table,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import TextClause
+
+from styrkedja_kit.sets import copy_records
+
+
+def pg_type(column: Column[Any]) -> str:
+    if isinstance(column.type, Uuid):
+        return "uuid"
+    if isinstance(column.type, Boolean):
+        return "boolean"
+    if isinstance(column.type, DateTime):
+        return "timestamptz"
+    if isinstance(column.type, Date):
+        return "date"
+    if isinstance(column.type, Integer):
+        return "integer"
+    return "text"
+
+
+def quoted(name: str) -> str:
+    """A table or column name quoted for SQL (the statements built from the tables' names: the rebuild's too)."""
+    return f'"{name}"'
+
+
+def unnest_of(columns: Sequence[Column[Any]]) -> str:
+    return "unnest(" + ", ".join(f"CAST(:{c.name} AS {pg_type(c)}[])" for c in columns) + ")"
+
+
+def as_arrays(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in names]
+    return {name: list(values) for name, values in zip(names, columns, strict=True)}
+
+
+#: Up to this many rows, a statement takes its rows as arrays spread by `unnest` in the statement itself
+#: (one round trip); more go by binary COPY into the staged table first (`Staged.execute`).
+SMALL_ROWS = 1000
+_CREATES: dict[str, str] = {}  # every staged table's creation, made together at a transaction's first COPY
+
+
+class Staged:
+    """Rows for one statement: a few as arrays in the statement itself (one round trip), many by binary
+    COPY (asyncpg `copy_records_to_table`) into a temporary table first: the array encoding costs a type
+    check per element, COPY's record encoding does not, but the COPY is a round trip of its own. Either
+    way the rows go to the server in `stage`, on asyncpg's own connection (the statement over arrays too):
+    its errors are asyncpg's, not SQLAlchemy's — the consumer retries and halves on any exception, so
+    they take the same path as a failing statement. Either source yields the rows in the order they were
+    given (the lock order the callers sort for).
+
+    The temporary tables are created once per connection (`IF NOT EXISTS`, all of them in one round trip
+    at a transaction's first COPY: a rolled-back creation is made again) and emptied at every commit
+    (`ON COMMIT DELETE ROWS`); staged twice in one transaction, a table is emptied first."""
+
+    def __init__(self, table: Table, names: Sequence[str]) -> None:
+        self.name = f"staged_{table.name}"
+        self.names = tuple(names)
+        cols = ", ".join(f"{quoted(n)} {pg_type(table.c[n])}" for n in self.names)
+        self._create = f"CREATE TEMP TABLE IF NOT EXISTS {self.name} ({cols}) ON COMMIT DELETE ROWS"
+        _CREATES[self.name] = self._create
+        names_sql = ", ".join(quoted(n) for n in self.names)
+        self.select = f"SELECT {names_sql} FROM {self.name}"
+        self.unnested = ("SELECT * FROM unnest(" + ", ".join(
+            f"CAST(${i} AS {pg_type(table.c[n])}[])" for i, n in enumerate(self.names, 1)) + f") AS s({names_sql})")
+        # the statement over arrays `stage` runs, and its rows: per session (`execute` sets and takes them)
+        self._over_arrays = f"styrkedja.staged_statement.{self.name}"
+        self._params: dict[str, tuple[str, ...]] = {}  # per statement over arrays: its further parameters' names
+        self._over_table: dict[str, str] = {}  # per statement over arrays: the same over the staged table ($n)
+
+    def statements(self, template: str, params: Sequence[str] = ()) -> tuple[TextClause, str]:
+        """`template` with its `{rows}` read from the staged table, and spread from arrays. `params`: the
+        names of further bound parameters of `template` (`:name`, given to `execute` in `params`)."""
+        over_arrays = template.replace("{rows}", self.unnested)
+        over_table = template.replace("{rows}", self.select)
+        for n, name in sorted(enumerate(params), key=lambda p: -len(p[1])):  # the longest names first: no prefix clash
+            over_arrays = over_arrays.replace(f":{name}", f"${len(self.names) + n + 1}")
+            over_table = over_table.replace(f":{name}", f"${n + 1}")
+        self._params[over_arrays] = tuple(params)
+        self._over_table[over_arrays] = over_table
+        return text(template.replace("{rows}", self.select)), over_arrays
+
+    async def execute(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
+                      statements: tuple[TextClause, str], params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Run one of `statements` (`self.statements`) over `rows`, returning its rows: over arrays when
+        the rows are few, else over the staged table after a COPY. `params`: the statement's further
+        parameters by name."""
+        params = params or {}
+        if len(rows) <= SMALL_ROWS:
+            session.info[self._over_arrays] = [statements[1], *[params[n] for n in self._params[statements[1]]]]
+            try:
+                await self.stage(session, rows)
+                return list(session.info[self._over_arrays][1:])
+            finally:
+                session.info.pop(self._over_arrays, None)
+        await self.stage(session, rows)
+        return await self._over_staged(session, statements, params)
+
+    async def _over_staged(self, session: AsyncSession, statements: tuple[TextClause, str],
+                           params: Mapping[str, Any]) -> list[Any]:
+        """The statement over the staged table, on asyncpg's connection as `stage` (its rows as asyncpg's
+        records: no SQLAlchemy row processing of thousands of returned rows)."""
+        conn = (await (await session.connection()).get_raw_connection()).driver_connection
+        assert conn is not None
+        return list(await conn.fetch(self._over_table[statements[1]], *[params[n] for n in self._params[statements[1]]]))
+
+    async def execute_all(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
+                          statements: Sequence[tuple[tuple[TextClause, str], Mapping[str, Any]]]) -> list[list[Any]]:
+        """`execute` of several statements (each with its parameters) over the same rows: when they are
+        many, staged by one COPY that every statement reads."""
+        if len(rows) <= SMALL_ROWS:
+            return [await self.execute(session, rows, statement, params) for statement, params in statements]
+        await self.stage(session, rows)
+        return [await self._over_staged(session, statement, params) for statement, params in statements]
+
+    async def stage(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Send the rows: with `execute`'s statement over arrays, that statement; else COPY them."""
+        conn = (await (await session.connection()).get_raw_connection()).driver_connection
+        assert conn is not None
+        over_arrays = session.info.get(self._over_arrays)
+        if over_arrays is not None:
+            columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in self.names]
+            statement, *extra = over_arrays
+            over_arrays[:] = [statement, *await conn.fetch(statement, *[list(c) for c in columns], *extra)]
+            return
+        transaction = session.get_transaction()
+        entry = session.info.get(_STAGED)
+        if entry is None or entry[0] is not transaction:  # the set of names staged in this transaction
+            session.info[_STAGED] = entry = (transaction, set())
+            # every staged table at once (one round trip; a simple query may hold several statements)
+            await conn.execute("; ".join(_CREATES.values()))
+        staged: set[str] = entry[1]
+        if self.name in staged:
+            await conn.execute(f"DELETE FROM {self.name}")
+        staged.add(self.name)
+        await copy_records(session, self.name, self.names, rows)  # the kit's COPY
+
+
+_STAGED = "styrkedja.staged"
+
+
+def c_order(exprs: Sequence[str], table: Table, names: Sequence[str]) -> str:
+    """An ORDER BY list of `exprs` (the values of the columns `names` of `table`, in order), the text ones in
+    the "C" collation: byte order, as Python sorts strings — no locale comparison per pair (the database's
+    C.UTF-8 is the same order at many times the cost). A sort for a lock order needs any fixed order."""
+    text_names = {n for n in names if pg_type(table.c[n]) == "text"}
+    return ", ".join(f'{e} COLLATE "C"' if n in text_names else e for e, n in zip(exprs, names, strict=True))
+
+
+def sorted_unique(values: Iterable[Any]) -> list[Any]:
+    """The distinct values in order; UUIDs by their integer (the order `UUID.__lt__` gives, without a
+    Python comparison per pair: thousands of ids per batch)."""
+    unique = set(values)
+    if unique and isinstance(next(iter(unique)), UUID):
+        return sorted(unique, key=_UUID_INT)
+    return sorted(unique)
+
+
+_UUID_INT = attrgetter("int")
+
+
+def any_of(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY(:array)`: one parameter however many values (an IN list takes one per value,
+    and a statement may have at most 32,767)."""
+    found: ColumnElement[bool] = column == any_(bindparam(None, sorted_unique(values), type_=ARRAY(column.type)))
+    return found
+
+
+def rows_in(columns: Sequence[Any], rows: Iterable[tuple[Any, ...]]) -> ColumnElement[bool]:
+    """`(columns) IN (SELECT * FROM unnest(:arrays...))`: a tuple IN list with one parameter per column."""
+    rows = sorted(set(rows))
+    arrays = list(zip(*rows, strict=True)) or [() for _ in columns]
+    names = [f"c{n}" for n in range(len(columns))]
+    spread = func.unnest(*[bindparam(None, list(values), type_=ARRAY(column.type))
+                           for column, values in zip(columns, arrays, strict=True)]).table_valued(*names).render_derived()
+    return tuple_(*columns).in_(select(*[spread.c[name] for name in names]))
