@@ -33,7 +33,7 @@ from sqlalchemy import MetaData
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from speed import pct, raw_consume  # noqa: E402
+from speed import pct, postmaster_pid, raw_consume, tree_cpu_seconds  # noqa: E402
 
 from styrkedja_contracts import AssessmentPublishedV1, new_event, topic_for_event_type  # noqa: E402
 from styrkedja_devstack.stack import Infrastructure  # noqa: E402
@@ -69,7 +69,8 @@ async def fill(dsn: str, rows: list[tuple]) -> None:
         await conn.close()
 
 
-async def drain(settings: ServiceSettings, db: Database, dsn: str) -> tuple[float, int]:
+async def drain(settings: ServiceSettings, db: Database, dsn: str, sides: dict[str, int] | None = None,
+                cpu_ms: dict[str, float] | None = None) -> tuple[float, int, float]:
     relay = OutboxRelay(settings, db, metadata.tables["outbox"], metadata.tables["outbox_partition_marks"])
     conn = await asyncpg.connect(dsn)
     try:
@@ -78,9 +79,16 @@ async def drain(settings: ServiceSettings, db: Database, dsn: str) -> tuple[floa
         while relay.published == 0:  # the clock starts at the first publish (not at the broker connect)
             await asyncio.sleep(0.005)
         started, cpu, first = time.perf_counter(), time.process_time(), relay.published
+        sides_started = {side: tree_cpu_seconds(pid) for side, pid in (sides or {}).items()}
         while relay.published < total:
             await asyncio.sleep(0.01)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if cpu_ms is not None and hasattr(relay, "seconds_in"):  # where the publish loop waited
+            cpu_ms.update({f"loop_{step}_s": v for step, v in relay.seconds_in.items()})
+        if cpu_ms is not None:  # CPU ms per 1,000 rows of each side: the cost of a row, whatever the load
+            cpu_ms["relay"] = cpu * 1e6 / (total - first)
+            cpu_ms.update({side: (tree_cpu_seconds(pid) - sides_started[side]) * 1e6 / (total - first)
+                           for side, pid in (sides or {}).items()})
         relay.stop()
         await task
     finally:
@@ -165,15 +173,21 @@ async def run(infra: Infrastructure, rows: int, samples: int, profile: bool, set
         data = rows_of(rows, 0)
         await fill(dsn, data)
         del data
+        sides = {"postgres": postmaster_pid(infra.postgres.data_dir) if infra.postgres is not None else None,
+                 "broker": infra.broker.process.pid if infra.broker is not None and infra.broker.process else None}
+        sides = {k: v for k, v in sides.items() if v is not None}
+        cpu_ms: dict[str, float] = {}
         if profile:
             from pyinstrument import Profiler
 
             with Profiler(async_mode="enabled") as profiler:
-                rate, total, per_cpu = await drain(settings, db, dsn)
+                rate, total, per_cpu = await drain(settings, db, dsn, sides, cpu_ms)
             (ROOT / "bench" / "results" / "profile-relay.txt").write_text(
                 f"{rate:,.0f} rows/s\n" + profiler.output_text(unicode=True))
         else:
-            rate, total, per_cpu = await drain(settings, db, dsn)
+            rate, total, per_cpu = await drain(settings, db, dsn, sides, cpu_ms)
+        out["cpu_ms_per_1000_rows"] = {side: round(v, 1) for side, v in cpu_ms.items()}
+        print(f"CPU ms per 1,000 rows: {out['cpu_ms_per_1000_rows']}", flush=True)
         out["outbox_relay_rows_per_s"] = round(rate)
         out["relay_ratio_to_raw_consume"] = round(rate / out["raw_consume_per_s"], 3)
         out["relay_rows_per_cpu_s"] = round(per_cpu)  # the relay process's own CPU: less sensitive to load

@@ -6,7 +6,7 @@ import asyncio
 
 from aiokafka import TopicPartition
 
-from styrkedja_kit.consumer import fill_batch
+from styrkedja_kit.consumer import fill_batch, prefetch_without_backoff
 
 A, B = TopicPartition("t", 0), TopicPartition("t", 1)
 
@@ -143,3 +143,41 @@ def test_decoding_a_big_batch_lets_the_other_tasks_run() -> None:
 
     asyncio.run(run())
     assert turns[0] >= 3, turns
+
+
+def _fetch_actions(backoff_off: bool) -> list:
+    """The fetches aiokafka's real fetcher would send to the one broker, partitions A and B assigned,
+    records of A fetched and not taken yet; `backoff_off`: after `prefetch_without_backoff`."""
+    from types import SimpleNamespace
+
+    from aiokafka.consumer.fetcher import Fetcher, FetchResult
+    from aiokafka.consumer.subscription_state import SubscriptionState
+
+    async def run() -> list:
+        cluster = SimpleNamespace(leader_for_partition=lambda tp: 0, broker_metadata=lambda node: object())
+        client = SimpleNamespace(cluster=cluster, _metadata_max_age_ms=300_000, _loop=asyncio.get_running_loop())
+        subscriptions = SubscriptionState()
+        subscriptions.assign_from_user({A, B})
+        assignment = subscriptions.subscription.assignment
+        for tp in (A, B):
+            assignment.state_value(tp).seek(0)
+        fetcher = Fetcher(client, subscriptions)
+        try:
+            consumer = SimpleNamespace(_fetcher=fetcher)
+            if backoff_off:
+                assert prefetch_without_backoff(consumer)  # type: ignore[arg-type]
+            fetcher._records[A] = FetchResult(A, assignment=assignment, partition_records=None,
+                                              backoff=fetcher._prefetch_backoff)
+            requests, *_ = fetcher._get_actions_per_node(assignment)
+            return [[(topic, [p[0] for p in parts]) for topic, parts in request.topics] for _, request in requests]
+        finally:
+            await fetcher.close()
+
+    return asyncio.run(run())
+
+
+def test_other_partitions_are_fetched_while_records_of_one_wait_to_be_taken() -> None:
+    """The pinned client still has the backoff the consumer turns off, and without it B is fetched
+    while A's records wait (with it, nothing is fetched from that broker for 100 ms)."""
+    assert _fetch_actions(backoff_off=False) == []
+    assert _fetch_actions(backoff_off=True) == [[("t", [1])]]

@@ -29,6 +29,7 @@ spelling) is replaced by `[REDACTED]`, and the header `dlq.redacted` says how ma
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import heapq
@@ -43,7 +44,6 @@ from typing import Any
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -267,6 +267,9 @@ class ConsumerLoop:
         self.newest_event_time: datetime | None = None  # of the events this process applied
         # of the batch in hand: delivered events whose id was applied before with other bytes
         self._conflicting: dict[int, Delivered] = {}
+        # the offset markers to commit to the broker, and the task committing them (see `_mark_offsets`)
+        self._unmarked: dict[TopicPartition, int] = {}
+        self._marking: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -301,6 +304,7 @@ class ConsumerLoop:
         self._exact_offsets = capabilities.exact_offsets
         self._may_lose_logs = broker_may_lose_logs(self.settings, capabilities)
         await consumer.start()
+        prefetch_without_backoff(consumer)
         await producer.start()
         try:
             while not self._stopping.is_set():
@@ -313,6 +317,12 @@ class ConsumerLoop:
                 else:
                     await self._lag_after_empty_fetch(consumer)
         finally:
+            if self._marking is not None:  # the last markers out before the client goes
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(self._marking), 5)
+                self._marking.cancel()
+                self._marking = None
+            self._unmarked.clear()
             self._consumer = None
             self.assigned = False
             self.lags.clear()
@@ -469,9 +479,25 @@ class ConsumerLoop:
                 highwater = self._consumer.highwater(tp) if tp in assignment else None
                 if highwater is not None:
                     self._set_lag(tp, consumer_lag(highwater, next_offset, self._exact_offsets))
-            try:  # marker only: the database is the source of truth for offsets
-                await self._consumer.commit(next_offsets)
-            except (CommitFailedError, KafkaError) as exc:
+            self._mark_offsets(next_offsets)
+
+    def _mark_offsets(self, next_offsets: dict[TopicPartition, int]) -> None:
+        """Commit the offsets to the broker as markers, beside the loop: the next fetch and apply do not
+        wait for the group coordinator's answer (on Apache Kafka an append to its offsets log, a few
+        ms to tens of ms of every batch). Markers only: the database is the source of truth for
+        offsets, and a marker that comes late (or never, the process killed) at worst makes the broker
+        look as if it lost the partition, which is read again and skipped by event id. One commit at
+        a time, each with the newest offsets, so a marker never goes back."""
+        self._unmarked.update(next_offsets)
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._commit_markers())
+
+    async def _commit_markers(self) -> None:
+        while self._unmarked and self._consumer is not None:
+            offsets, self._unmarked = self._unmarked, {}
+            try:
+                await self._consumer.commit(offsets)
+            except Exception as exc:  # a rebalance, the broker away: the next batch's marker follows
                 log.info("offset marker commit skipped", extra={"error": repr(exc)})
 
     def _handled(self, delivered: list[Delivered]) -> list[Delivered]:
@@ -684,6 +710,24 @@ async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, lis
             batch.setdefault(tp, []).extend(records)
             count += len(records)
     return batch
+
+
+def prefetch_without_backoff(consumer: AIOKafkaConsumer) -> bool:
+    """Let the client fetch a node's other partitions while records of one wait to be taken.
+
+    aiokafka (0.14) sends no fetch at all to a broker for `prefetch_backoff` (100 ms) after it
+    buffered records of any of that broker's partitions, until the loop takes them. The loop takes
+    them only after the batch it is applying (~100 ms under load), so records that reached other
+    partitions meanwhile were fetched only after it, then waited for the whole next batch too: on
+    Apache Kafka most of POST → visible (bench/results/flow.json). With no backoff the fetcher keeps
+    fetching the other partitions (as Kafka's own consumer does), and the next batch takes them all.
+    A private attribute of the pinned client (requirements/lock.txt): returns whether it was there,
+    and packages/kit/tests/test_consumer_batching.py fails on a client without it."""
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None or not hasattr(fetcher, "_prefetch_backoff"):
+        return False
+    fetcher._prefetch_backoff = 0.0
+    return True
 
 
 def in_time_order(delivered: Sequence[Delivered]) -> list[Delivered]:

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -167,6 +168,67 @@ class MarkerWatch:
         await self._consumer.commit(offsets)
 
 
+#: Apache Kafka's default limit of a record batch (`message.max.bytes`, 1 MiB + 12 bytes of log overhead):
+#: assumed for a broker that names no limit of its own (the embedded Tansu describes only the settings a
+#: topic was created with)
+DEFAULT_MESSAGE_MAX_BYTES = 1_048_588
+#: record batches are built this much below the limit (the batch header and the log's own overhead)
+BATCH_MARGIN_BYTES = 16_384
+#: where the broker could not be asked at all: half the default, as the relay always used
+FALLBACK_BATCH_BYTES = 512 * 1024
+
+
+def batch_bytes_within(limits: Iterable[str | None]) -> int:
+    """The record batch size for topics whose `max.message.bytes` the broker described as `limits`
+    (None: not named): the smallest, less the margin (a small limit: half of it)."""
+    named = [int(limit) for limit in limits if limit is not None and str(limit).isdigit()]
+    limit = min(named, default=DEFAULT_MESSAGE_MAX_BYTES)
+    return max(limit - BATCH_MARGIN_BYTES, limit // 2)
+
+
+async def record_batch_bytes(settings: ServiceSettings, topics: Sequence[str]) -> int:
+    """The largest record batch the relay builds: under the smallest `max.message.bytes` the broker gives
+    for `topics` (DescribeConfigs: Apache Kafka names it for every topic; a broker that names none is
+    taken to have Kafka's default), or `FALLBACK_BATCH_BYTES` where it cannot be asked."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = make_admin(settings, f"{settings.client_id}-outbox-limits")
+    try:
+        await admin.start()
+        # every setting of each topic, not a filtered list: the embedded broker drops the connection
+        # on a DescribeConfigs that names the settings it wants
+        answers = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic) for topic in topics])
+        limits: dict[str, str | None] = dict.fromkeys(topics)
+        for answer in answers:
+            for error_code, _message, _type, name, entries in answer.resources:
+                if error_code:
+                    raise ConnectionError(f"DescribeConfigs of {name}: error code {error_code}")
+                for entry in entries:
+                    if entry[0] == "max.message.bytes":
+                        limits[name] = entry[1]
+        size = batch_bytes_within(limits.values())
+    except Exception as exc:  # an older or stricter broker, or none yet: the size that always worked
+        log.info("record batch limit not described; relay batches of the fallback size",
+                 extra={"error": repr(exc), "bytes": FALLBACK_BATCH_BYTES})
+        return FALLBACK_BATCH_BYTES
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    log.info("relay record batches", extra={"bytes": size})
+    return size
+
+
+#: markings of reads published that may run at once, each on a connection of its own
+MARKINGS_AT_ONCE = 2
+
+
+async def _settle_markings(markings: list[tuple[asyncio.Future[None], int, int]], keep: int) -> None:
+    """Wait for the oldest markings until at most `keep` run (in order: a failed one raises here)."""
+    while len(markings) > keep:
+        await markings[0][0]
+        markings.pop(0)
+
+
 @dataclass(slots=True)
 class _Batch:
     """A record batch handed to the producer: its partition, the index of its first row in the
@@ -190,10 +252,15 @@ class OutboxRelay:
         self._marked: set[TopicPartition] = set()  # partitions whose marker offset the broker holds
         self._producer = None
         self._conn: asyncpg.Connection | None = None  # the leader's own: holds the lock, listens, reads
-        self._mark_conn: asyncpg.Connection | None = None  # the leader's second: marks rows published
+        # the leader's others: each marks the rows of one read published (two reads' at a time)
+        self._mark_conns: list[asyncpg.Connection] = []
+        self._free_mark_conns: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
         self._loss_check = True  # set from the broker's capabilities (or the setting) at start
         self._offsets_prove_loss = True
         self.published = 0
+        #: seconds the publish loop spent in (or waiting for) each step: the read of rows, queueing them
+        #: to the producer, the broker's acknowledgement, the marking before (bench/speed.py reports them)
+        self.seconds_in: defaultdict[str, float] = defaultdict(float)
         # per topic: its partitions when last seen, and the partition of each key (organisers are few)
         self._partition_of: dict[str, tuple[list[int], dict[bytes, int]]] = {}
 
@@ -220,7 +287,9 @@ class OutboxRelay:
             conn = lock.connection
             assert conn is not None
             self._conn = conn
-            self._mark_conn = await asyncpg.connect(self.db.asyncpg_dsn)
+            for _ in range(MARKINGS_AT_ONCE):
+                self._mark_conns.append(await asyncpg.connect(self.db.asyncpg_dsn))
+                self._free_mark_conns.put_nowait(self._mark_conns[-1])
             conn.add_termination_listener(lambda _connection: self._wake.set())  # an idle loop notices at once
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
             await ensure_topics(self.settings, [(t.name, t.partitions) for t in TOPICS.values()])
@@ -230,11 +299,12 @@ class OutboxRelay:
             # (at worst one needless republish if the last run died before its first check).
             self._marked = set(self._highest)
             capabilities = await broker_capabilities(self.settings, refresh=True)
+            # the producer keeps one request in flight per broker, one record batch per partition in
+            # it: the larger the batches the broker takes, the fewer round trips per page of rows
             producer = make_producer(self.settings, f"{self.settings.client_id}-outbox",
                                      idempotent=capabilities.idempotent_producer,
-                                     # record batches of up to 512 KiB (well under the brokers'
-                                     # 1 MiB message limit): a few requests per thousand rows
-                                     max_batch_size=512 * 1024)
+                                     max_batch_size=await record_batch_bytes(
+                                         self.settings, [t.name for t in TOPICS.values()]))
             # a durable broker keeps its logs across a restart: no check, no republish (see the module doc)
             self._loss_check = broker_may_lose_logs(self.settings, capabilities)
             # an idempotent producer's retried batch is acknowledged at its first offset: there an
@@ -254,21 +324,23 @@ class OutboxRelay:
                     await watcher.stop()
         finally:
             self._conn = None
-            if self._mark_conn is not None:
+            for mark_conn in self._mark_conns:
                 with contextlib.suppress(Exception):
-                    await self._mark_conn.close()
-                self._mark_conn = None
+                    await mark_conn.close()
+            self._mark_conns = []
+            self._free_mark_conns = asyncio.Queue()
             await lock.release()
 
     async def _publish_loop(self, producer: AIOKafkaProducer, watcher: MarkerWatch | None,
                             lock: AdvisoryLock) -> None:
-        """Three reads overlap: while the broker acknowledges read n, read n+1 is fetched and queued
-        behind it, and read n-1 is marked published on the relay's second connection."""
+        """Reads overlap: while the broker acknowledges read n, read n+1 is fetched and queued behind
+        it, and reads n-1 and n-2 are marked published, each in a transaction on a connection of its own
+        (marking a row rewrites it: the slowest step, bench/results/flow.json)."""
         last_check = time.monotonic()
         last_prune = 0.0
         last_backlog = time.monotonic()
         in_flight: tuple[Sequence[Any], asyncio.Future[list[Any]], list[_Batch]] | None = None
-        marking: tuple[asyncio.Future[None], int, int] | None = None  # its task and its first and last id
+        markings: list[tuple[asyncio.Future[None], int, int]] = []  # oldest first: task, first and last id
         try:
             while not self._stopping.is_set():
                 if not lock.held:  # the advisory lock went with its connection: another relay may lead now
@@ -276,22 +348,25 @@ class OutboxRelay:
                 self._wake.clear()
                 # the next rows, besides those in flight or being marked (ids in between are read later)
                 unsettled = [] if in_flight is None else [in_flight[0][0][0], in_flight[0][-1][0]]
-                if marking is not None:
-                    unsettled += marking[1:]
+                for _task, first_id, last_id in markings:
+                    unsettled += [first_id, last_id]
+                waited = time.monotonic()
                 rows = await self._fetch(besides=(min(unsettled), max(unsettled)) if unsettled else None)
+                waited = self._waited("read", waited)
                 queued = None
                 if rows:
                     batches = await self._enqueue(producer, rows)
+                    waited = self._waited("enqueue", waited)
                     queued = (rows, asyncio.ensure_future(self._results(batches)), batches)
                 if in_flight is not None:
                     sent, results, batches_sent = in_flight
                     done, lost_topics = self._acknowledged(sent, batches_sent, await results)
-                    if marking is not None:  # one marking at a time, in order
-                        await marking[0]
-                    marking = (asyncio.ensure_future(self._mark(sent, done)), sent[0][0], sent[-1][0])
+                    waited = self._waited("acknowledged", waited)
+                    await _settle_markings(markings, MARKINGS_AT_ONCE - 1)
+                    waited = self._waited("marked", waited)
+                    markings.append((asyncio.ensure_future(self._mark(sent, done)), sent[0][0], sent[-1][0]))
                     if done < len(sent) or lost_topics:
-                        await marking[0]
-                        marking = None
+                        await _settle_markings(markings, 0)
                         await self._after_trouble(lost_topics, failed=done < len(sent))
                         if queued is not None:  # what went after a failure goes again, after it
                             await queued[1]
@@ -299,9 +374,7 @@ class OutboxRelay:
                 in_flight = queued
                 now = time.monotonic()
                 if in_flight is None and not rows:
-                    if marking is not None:
-                        await marking[0]
-                        marking = None
+                    await _settle_markings(markings, 0)
                     # idle (nothing in flight, nothing new, no backlog) only after a read that skipped
                     # nothing: else read again at once (a row committed late among the skipped ids)
                     if not unsettled:
@@ -313,9 +386,7 @@ class OutboxRelay:
                     await self._update_backlog_metrics()
                     last_backlog = now
                 if watcher is not None and now - last_check >= self.settings.outbox_loss_check_interval_seconds:
-                    if marking is not None:  # a republish after it must not be overtaken by a late mark
-                        await marking[0]
-                        marking = None
+                    await _settle_markings(markings, 0)  # a republish after it must not be overtaken by a late mark
                     await self._check_broker_kept_the_logs(watcher)
                     last_check = now
                 if now - last_prune >= 3600:
@@ -324,8 +395,7 @@ class OutboxRelay:
         finally:
             # stopping: settle what the broker was given, so it is not sent twice
             async def settle_last() -> None:
-                if marking is not None:
-                    await marking[0]
+                await _settle_markings(markings, 0)
                 if in_flight is not None:
                     rows_in_flight, results, batches_in_flight = in_flight
                     await self._settle(rows_in_flight, batches_in_flight, await results)
@@ -333,33 +403,44 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(settle_last(), 10)
 
+    def _waited(self, step: str, since: float) -> float:
+        now = time.monotonic()
+        self.seconds_in[step] += now - since
+        return now
+
     @property
     def _connection(self) -> asyncpg.Connection:
         if self._conn is None:
             raise ConnectionError("the relay is not leading")
         return self._conn
 
-    @property
-    def _marking_connection(self) -> asyncpg.Connection:
-        if self._mark_conn is None:
-            raise ConnectionError("the relay is not leading")
-        return self._mark_conn
 
     async def _fetch(self, besides: tuple[int, int] | None = None) -> Sequence[Any]:
         """The next unpublished rows in id order, each (id, topic, key, payload); `besides`: the first
         and last id of the rows in flight, skipped (a row committed late with a lower id is still
         read, after the rest). Plain asyncpg records on the relay's own connection: no ORM rows."""
-        table = self.outbox.name
         rows: Sequence[Any]
         if besides is None:
-            rows = await self._connection.fetch(
-                f"SELECT id, topic, key, payload FROM {table} WHERE published_at IS NULL "
-                "ORDER BY id LIMIT $1", self.settings.outbox_batch_size)
+            rows = await self._connection.fetch(self._read_sql, self.settings.outbox_batch_size)
         else:
-            rows = await self._connection.fetch(
-                f"SELECT id, topic, key, payload FROM {table} WHERE published_at IS NULL "
-                "AND NOT (id BETWEEN $2 AND $3) ORDER BY id LIMIT $1", self.settings.outbox_batch_size, *besides)
+            rows = await self._connection.fetch(self._read_besides_sql, self.settings.outbox_batch_size, *besides)
         return rows
+
+    @functools.cached_property
+    def _read_sql(self) -> str:
+        return (f"SELECT id, topic, key, payload FROM {self.outbox.name} WHERE published_at IS NULL "
+                "ORDER BY id LIMIT $1")
+
+    @functools.cached_property
+    def _read_besides_sql(self) -> str:
+        """The unpublished rows below and above the unsettled ids, as two ranges of the partial index
+        (`ix_outbox_unpublished`), merged in id order. Not `NOT (id BETWEEN …)`: no index can take that,
+        so every read fetched and threw away the rows in flight and being marked (up to two pages)
+        from the heap before reaching the new ones."""
+        part = f"SELECT id, topic, key, payload FROM {self.outbox.name} WHERE published_at IS NULL AND id {{}} " \
+               "ORDER BY id LIMIT $1"
+        return (f"SELECT * FROM (({part.format('< $2')}) UNION ALL ({part.format('> $3')})) AS unpublished "
+                "ORDER BY id LIMIT $1")
 
     async def _settle(self, rows: Sequence[Any], batches: Sequence[_Batch], results: Sequence[Any],
                       ) -> tuple[int, bool]:
@@ -403,17 +484,23 @@ class OutboxRelay:
         return done, lost_topics
 
     async def _mark(self, rows: Sequence[Any], done: int) -> None:
-        """The first `done` rows published, and the highest offsets as of now, in one transaction on
-        the relay's second connection (so it overlaps the next read). Not waited for on disk: marks
-        lost in a crash only mean those rows are sent again, and consumers skip repeats."""
+        """The first `done` rows published, and the highest offsets as of now, in one transaction on a
+        marking connection of the relay's (so it overlaps the next reads; two markings may run at once,
+        and commit in either order: a marker offset only ever grows, see `_save_marks`). Not waited for
+        on disk: marks lost in a crash only mean those rows are sent again, and consumers skip repeats."""
         ids, highest = [row[0] for row in rows[:done]], dict(self._highest)
-        conn = self._marking_connection
-        async with conn.transaction():
-            await conn.execute("SET LOCAL synchronous_commit = off")
-            if ids:  # one array parameter: one prepared statement whatever the batch
-                await conn.execute(f"UPDATE {self.outbox.name} SET published_at = now() WHERE id = ANY($1::bigint[])",
-                                   ids)
-            await self._save_marks(conn, highest)
+        if not self._mark_conns:
+            raise ConnectionError("the relay is not leading")
+        conn = await self._free_mark_conns.get()
+        try:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                if ids:  # one array parameter: one prepared statement whatever the batch
+                    await conn.execute(
+                        f"UPDATE {self.outbox.name} SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+                await self._save_marks(conn, highest)
+        finally:
+            self._free_mark_conns.put_nowait(conn)
         self.published += done
 
     async def _after_trouble(self, lost_topics: set[str], failed: bool) -> None:
@@ -440,6 +527,7 @@ class OutboxRelay:
 
         async def flush(slot: tuple[str, int]) -> None:
             builder, first_row, count = open_batches.pop(slot)
+            builder.close()  # complete: sent at once, not after the producer's linger
             future = await producer.send_batch(builder, slot[0], partition=slot[1])
             queued.append(_Batch(TopicPartition(*slot), first_row, count, future))
 
@@ -514,12 +602,16 @@ class OutboxRelay:
     async def _save_marks(self, conn: asyncpg.Connection, highest: Mapping[TopicPartition, int]) -> None:
         if not highest:
             return
-        topics, partitions, offsets = zip(*((tp.topic, tp.partition, off) for tp, off in highest.items()),
+        # in one order (no two markings wait for each other's rows crosswise), and never lowered: of two
+        # markings the later may commit first (a topic's marks are deleted before it is republished,
+        # after every marking settled, so a lost log's offsets start afresh)
+        topics, partitions, offsets = zip(*sorted((tp.topic, tp.partition, off) for tp, off in highest.items()),
                                           strict=True)
         await conn.execute(
-            f"INSERT INTO {self.marks.name} (topic, partition, highest_offset) "
+            f"INSERT INTO {self.marks.name} AS m (topic, partition, highest_offset) "
             "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) "
-            "ON CONFLICT (topic, partition) DO UPDATE SET highest_offset = excluded.highest_offset",
+            "ON CONFLICT (topic, partition) DO UPDATE "
+            "SET highest_offset = greatest(m.highest_offset, excluded.highest_offset)",
             list(topics), list(partitions), list(offsets))
 
     async def _update_backlog_metrics(self) -> None:
