@@ -377,17 +377,17 @@ STAGES = ("post_to_write_start", "write_to_answered", "answered_to_published", "
 
 def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkoping, tokens: Tokens,
                        clock: StageClock | None = None, give_up_s: float = 30, stage_s: float = 60,
-                       ) -> tuple[list[float], int, list[dict[str, float]]]:
+                       rate: int = 1000) -> tuple[list[float], int, list[dict[str, float]]]:
     """Seconds from POST to visible per sample, how many samples gave up after `give_up_s`
     (counted as `give_up_s`, a lower bound), and per sample its stage timestamps (with `clock`);
     sampling ends after `stage_s` so the run stays bounded."""
     stop = threading.Event()
 
-    def background() -> None:  # ~1,000 events/s: a batch of 100 every 100 ms
+    def background() -> None:  # `rate` events/s (~1,000): a batch of a tenth of it every 100 ms
         with httpx.Client(base_url=a_url, timeout=60, headers=tokens.platform(*load_data.organisers)) as client:
             while not stop.is_set():
                 tick = time.monotonic()
-                chunk = load_data.new_assessments(100)
+                chunk = load_data.new_assessments(max(1, rate // 10))
                 response = client.post("/v1/assessments/batch", json={"items": chunk})
                 for r, body in zip(response.json()["items"], chunk, strict=True):
                     load_data.final[r["assessment_id"]] = body
@@ -577,6 +577,9 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="100,000 students × 16 subjects × 4 rounds (6.4M)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients for the bulk write")
     parser.add_argument("--latency-samples", type=int, default=40)
+    parser.add_argument("--latency-rate", type=int, default=1000,
+                        help="events/s of background load in the latency stage (the figure's is 1,000; less shows "
+                             "the path itself where a busy machine's reporting cannot keep up with 1,000)")
     parser.add_argument("--workers", type=int, default=None,
                         help="uvicorn workers for assessment and reporting (default: as `styrkedja run`)")
     parser.add_argument("--stages", default="raw,write,relay,apply,rebuild,latency,reads",
@@ -711,7 +714,7 @@ def main() -> int:
                       flush=True)
 
         if "latency" in stages and "reporting" in processes:
-            print("latency: POST → visible at ~1,000 events/s background load ...", flush=True)
+            print(f"latency: POST → visible at ~{args.latency_rate:,} events/s background load ...", flush=True)
             processes.update(start_services(infra, ("assessment",), state / "logs", tokens=tokens, workers=workers))
             load = Mittkoping(seed=17)
             clock = StageClock(processes["assessment"].env["STYRKEDJA_DATABASE_URL"],
@@ -720,7 +723,7 @@ def main() -> int:
             try:
                 samples, gave_up, stamps = latency_under_load(processes["assessment"].url,
                                                               processes["reporting"].url, args.latency_samples,
-                                                              load, tokens, clock)
+                                                              load, tokens, clock, rate=args.latency_rate)
             finally:
                 clock.close()
             after = consumer_metrics(processes["reporting"].url)
@@ -776,7 +779,7 @@ def main() -> int:
             exact = bool(consistency.get("consistent"))
 
         out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
-               "broker": infra.broker_kind, "items": items, "clients": args.clients, "workers": workers,
+               "broker": infra.broker_kind, "items": items, "latency_rate": args.latency_rate, "clients": args.clients, "workers": workers,
                **{k: (round(v, 1) if v is not None else None) for k, v in figures.items()},
                **{k: round(v) for k, v in raw.items()},
                **{k: round(v, 2) for k, v in extra.items()},
