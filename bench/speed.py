@@ -286,8 +286,8 @@ async def relay_drain(database_url: str, bootstrap: str, env: dict[str, str], si
         seconds = time.perf_counter() - started
         if cpu is not None:
             rows = max(total - first, 1)
-            cpu["relay"] = (time.process_time() - own_started) * 1000 / rows
-            cpu.update({side: (tree_cpu_seconds(pid) - cpu_started[side]) * 1000 / rows
+            cpu["relay"] = (time.process_time() - own_started) * 1e6 / rows
+            cpu.update({side: (tree_cpu_seconds(pid) - cpu_started[side]) * 1e6 / rows
                         for side, pid in (sides or {}).items()})
         relay.stop()
         await task
