@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -416,3 +417,43 @@ async def test_a_token_header_trick_is_refused(label, header, description):
     assert (await verifier.verify(fetched))["sub"] == "u-1"  # verified by the issuer's key, jku ignored
     with pytest.raises(InvalidToken, match="too large"):
         await verifier.verify("e" * 20_000)
+
+
+# -- the dashboard's calls to the services: path traversal ----------------------------------------------------
+
+
+async def test_the_dashboard_never_sends_a_path_a_value_could_steer():
+    """`/ladda-ner/rapportering-enhet.csv?organiser_id=2999&school_unit_code=..` filled reporting's path with
+    `..` (the route's pattern allows dots) and httpx resolved it: the user's token went to
+    `/v1/compliance/organisers/2999`, outside the tables the route names. Now every path the dashboard sends
+    is checked once (`clients.Api`): a `.`/`..` segment or a character no segment holds is a 422, never sent.
+    Failed on the old code: the request went out to the resolved path."""
+    from starlette.requests import Request
+
+    from styrkedja_dashboard.clients import Api, UpstreamError
+    from styrkedja_dashboard.exports.routes import upstream_query
+
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        return httpx.Response(200, json={"ok": True})
+
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": [],
+                       "query_string": b"organiser_id=2999&school_unit_code=..&school_year=2026/27"})
+    path, _ = upstream_query("rapportering-enhet", request)
+    assert path == "/v1/compliance/organisers/2999/school-units/.."  # what the route fills in
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        api = Api(http, "reporting", "http://reporting", "token")
+        for steered in (path, "/v1/compliance/organisers/../school-units/../items", "/v1/self-assessments/./x",
+                        "/v1/figures/trend?level=organiser", "/v1/figures/%2e%2e", "/v1/a b", "/v1/a\\b",
+                        "/v1/catalogue/", "/v1//x", "/v1/x#y", "/v1/\u0130"):
+            with pytest.raises(UpstreamError) as refused:
+                await api.download(steered)
+            assert refused.value.status == 422, steered
+        assert sent == []
+        for ordinary in ("/v1/figures/gender-gap", "/v1/compliance/organisers/2999/school-units/29990011/items",
+                         "/v1/self-assessments/0f8fad5b-d9cb-469f-a165-70867728950e/action-plan",
+                         "/v1/catalogue/2024.1"):
+            assert await api.get(ordinary) == {"ok": True}
+    assert len(sent) == 4

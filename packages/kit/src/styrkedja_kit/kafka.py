@@ -278,8 +278,8 @@ async def _align_topic_config(admin: AIOKafkaAdminClient, topics: list[str], con
     right to alter (the topics then come from the operator, as `deploy/k8s/kafka/topics.yaml`), gets a warning.
     A broker may take the setting and keep its own (the embedded one does): it is asked again at each start."""
     try:
-        described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t, dict.fromkeys(config))
-                                                  for t in topics])
+        # every setting, filtered here: the embedded broker closes the connection when the names are given
+        described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t, None) for t in topics])
         differing = sorted({resource[3] for response in described for resource in response.resources
                             if resource[0] == 0 and any(entry[0] in config and entry[1] != config[entry[0]]
                                                         for entry in resource[4])})
