@@ -457,3 +457,18 @@ async def test_the_dashboard_never_sends_a_path_a_value_could_steer():
                          "/v1/catalogue/2024.1"):
             assert await api.get(ordinary) == {"ok": True}
     assert len(sent) == 4
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_the_services_under_test_run_the_kits_protocol(running):
+    """The OpenAPI fuzz and the hostile-request tests ran the services under uvicorn's default protocol, not the
+    kit's the images and the devstack start them with: what uvicorn refuses by itself was judged by a plain-text
+    400 that `test_hostile_http` had to allow. Now the in-process services run the kit's protocol, and that
+    allowance is gone. Failed on the old code: text/plain."""
+    name, service = running
+    port = int(service.url.rsplit(":", 1)[1])
+    for raw in (b"FOO /v1/x HTTP/1.1\r\nHost: h\r\n\r\n", GET + b"X-A: a\x01" + PIN.encode() + b"\r\n\r\n"):
+        answer = _exchange(port, [raw])
+        assert _problem(answer) == (400, "request", "http_syntax"), (name, answer[:300])
+        assert PIN.encode() not in answer
