@@ -55,16 +55,15 @@ class _ProblemAnswers:
         self._refuse(HEAD_TOO_LARGE if getattr(self, "_head_too_large", False) else SYNTAX)
 
 
-#: bytes no request line or header may hold (RFC 9110 §5.5: a field value is visible characters, obs-text,
-#: space and tab; RFC 9112 §3.2: a request target none of these): httptools (llhttp) refuses them, h11 takes
-#: everything but NUL and whitespace (`[^\x00\s]`) and would hand the app a header with a control byte
+#: bytes no header value may hold (RFC 9110 §5.5: visible characters, obs-text, space and tab): httptools
+#: (llhttp) refuses them, h11 takes everything but NUL and whitespace (`[^\x00\s]`) and would hand the app a
+#: header with a control byte
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_TARGET_CONTROL = re.compile(rb"[\x00-\x20\x7f]")
 
 
 class _StrictConnection(h11.Connection):
     """h11's connection, refusing what llhttp (httptools) refuses and h11 takes: control bytes (`_CONTROL`) in
-    the request target or a header value, an HTTP version other than 1.0 and 1.1 (HTTP/9.9, the HTTP/2
+    a header value, an HTTP version other than 1.0 and 1.1 (HTTP/9.9, the HTTP/2
     preface), both Content-Length and Transfer-Encoding (a request another server in the path may frame
     otherwise: smuggling); and a head over `MAX_HEAD_BYTES` that arrived whole in one read (h11 bounds only a
     head still incomplete). `hint`: why it refused last (h11's status hint; 431 for a head too large)."""
@@ -91,8 +90,8 @@ def _refusal(request: h11.Request) -> tuple[int, str] | None:
         return 431, "request head too large"
     if request.http_version not in (b"1.0", b"1.1"):
         return 400, "not HTTP/1.x"
-    if _TARGET_CONTROL.search(request.target) or any(_CONTROL.search(value) for _, value in headers):
-        return 400, "a control byte in the request line or a header"
+    if any(_CONTROL.search(value) for _, value in headers):  # h11 checks the target itself
+        return 400, "a control byte in a header"
     names = {name for name, _ in headers}  # h11 gives them lower-cased
     if b"content-length" in names and b"transfer-encoding" in names:
         return 400, "both Content-Length and Transfer-Encoding"
