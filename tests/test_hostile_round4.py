@@ -472,3 +472,38 @@ def test_the_services_under_test_run_the_kits_protocol(running):
         answer = _exchange(port, [raw])
         assert _problem(answer) == (400, "request", "http_syntax"), (name, answer[:300])
         assert PIN.encode() not in answer
+
+
+# -- exports: text in a column of another type, and the headers ---------------------------------------------
+
+
+def test_text_in_a_column_of_another_type_is_never_a_formula_nor_a_500(tmp_path):
+    """The exports renderer made a cell safe only in a column typed text: a string in a column typed as a number
+    (a value a school platform sent where a count was expected, or a header built from data) went out as it was
+    in CSV (`=HYPERLINK(…)` a live formula) and made the xlsx writer raise (TypeError: a 500 mid-download). Now
+    every text cell and header is text, whatever its column's type; numbers stay numbers (a negative one too).
+    Failed on the old code: the formula in the CSV, TypeError from the xlsx."""
+    import openpyxl
+
+    from styrkedja_reporting.exports.render import CsvEncoder, XlsxSink
+    from styrkedja_reporting.exports.table import Column, ColumnType, Table
+
+    columns = [Column("name", "=HYPERLINK(\"https://evil.example\")"), Column("n", "Antal", ColumnType.integer),
+               Column("share", "Andel", ColumnType.share)]
+    rows = [["@SUM(A1)", "=1+1", -0.25], ["Åsens skola", 12, 0.5], ["-3", "+46 70", None]]
+    encoder = CsvEncoder(columns)
+    text = (encoder.head() + b"".join(encoder.row(r) for r in rows)).decode("utf-8-sig")
+    cells = [cell for line in text.splitlines() for cell in line.split(";")]
+    assert not [c for c in cells if c.strip('"')[:1] in "=+@\t\r" and c.strip('"')], text
+    assert "-0,25" in text and ";12;" in text  # numbers as numbers, negative ones too
+    path = str(tmp_path / "t.xlsx")
+    sink = XlsxSink(Table("t", columns, []), path)
+    for row in rows:
+        sink.add(row)
+    sink.close()
+    sheet = openpyxl.load_workbook(path).active
+    assert sheet is not None
+    values = [cell for row in sheet.iter_rows() for cell in row]
+    assert all(c.data_type != "f" for c in values)
+    assert [c.value for c in values if isinstance(c.value, str) and c.value[:1] in "=+@-"] == [
+        "=HYPERLINK(\"https://evil.example\")", "@SUM(A1)", "=1+1", "-3", "+46 70"]
