@@ -483,8 +483,8 @@ class ConsumerLoop:
 
     def _mark_offsets(self, next_offsets: dict[TopicPartition, int]) -> None:
         """Commit the offsets to the broker as markers, beside the loop: the next fetch and apply do not
-        wait for the group coordinator's answer (on Apache Kafka an append to its offsets log, a few
-        ms to tens of ms of every batch). Markers only: the database is the source of truth for
+        wait for the group coordinator's answer (on Apache Kafka an append to its offsets log: one more
+        round trip in every batch). Markers only: the database is the source of truth for
         offsets, and a marker that comes late (or never, the process killed) at worst makes the broker
         look as if it lost the partition, which is read again and skipped by event id. One commit at
         a time, each with the newest offsets, so a marker never goes back."""
