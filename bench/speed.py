@@ -668,12 +668,19 @@ def main() -> int:
                         (tree_sched_seconds(pid)[1] - sched_before[side][1]) * 1e6 / items, 1)
             extra["bulk_write_clients_runqueue_wait_us_per_item"] = round(clients["clients_wait"] * 1e6 / items, 1)
             extra["bulk_write_load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
+            # the share of the stage's wall time the service's processes were on a CPU or ready to be (per
+            # worker): near 1, the service is what bounds items/s, whether it gets a CPU or not
+            service_busy = (cpu["bulk_write_service_cpu_us_per_item"]
+                            + extra["bulk_write_service_runqueue_wait_us_per_item"]) * 1e-6
+            extra["bulk_write_service_runnable_share"] = round(
+                service_busy * (figures["bulk_write_items_per_s"] or 0) / workers["assessment"], 2)
             print(f"  {figures['bulk_write_items_per_s']:,.0f} items/s; CPU per item: "
                   + ", ".join(f"{k.removeprefix('bulk_write_').removesuffix('_cpu_us_per_item')} {v} µs"
                               for k, v in cpu.items())
                   + "; waiting for a CPU per item: "
                   + ", ".join(f"{k.removeprefix('bulk_write_').removesuffix('_runqueue_wait_us_per_item')} {v} µs"
                               for k, v in extra.items() if k.endswith("_runqueue_wait_us_per_item"))
+                  + f"; service runnable {extra['bulk_write_service_runnable_share']:.0%} of the time per worker"
                   + f"; load {extra['bulk_write_load_average']}", flush=True)
             processes.pop("assessment").stop()
 
