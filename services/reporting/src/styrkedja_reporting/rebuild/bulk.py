@@ -314,7 +314,7 @@ def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None, byt
             if rows:
                 try:
                     staged.texts[name] = copy_text(rows)
-                except TypeError:
+                except (TypeError, UnicodeEncodeError):  # (a lone surrogate: the binary COPY decides, as before)
                     continue  # the tuples go as they are
                 staged.text_rows += len(rows)
                 rows.clear()
