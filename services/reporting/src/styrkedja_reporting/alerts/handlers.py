@@ -341,13 +341,102 @@ async def batch_verdicts(session: AsyncSession, batch: Sequence[Delivered]
                          ) -> tuple[list[tuple[AlertCell, Observation]], list[Judged]]:
     """The batch's `below_forecast` cells judged, and its `pass_share_drop` cells (`decide`'s two inputs)."""
     judged = await _judged_below_forecast(session, batch)
-    touched: set[Touched] = session.info.pop(_BEFORE, set())
-    touched.update(_touched_of(item.event.data) for item in batch if item.event.type in ASSESSMENT_TYPES)
+    touched: set[tuple[str, str, str, str, str, int]] = session.info.pop(_BEFORE, set())
+    for item in batch:  # plain tuples (a Touched's fields): thousands per batch, few distinct
+        if item.event.type in ASSESSMENT_TYPES:
+            d: Any = item.event.data
+            touched.add((d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
+                         int(d.round)))
     drops: list[Judged] = []
     if touched:
-        drops = await _pass_drop_verdicts(session, _label_cells_of(touched, await placement_of(
-            session, {t.school_unit_code for t in touched})))
+        drops = await _batch_pass_drops(session, touched, await placement_of(session, {t[1] for t in touched}))
     return judged, drops
+
+
+# The batch's pass-drop cells judged by the server, only those that can decide anything coming back: the
+# cells (`_label_cells_of`: group, school unit, area and organiser of each touched result, in its round and
+# the next) spread from the touched results' keys, their tallies and the previous round's (as `_PASS_TALLIES`),
+# the verdict in integers (`_dips`, exactly: numeric) and the active pass-drop alerts matched by their columns
+# (as `decide`'s). A cell neither dipping nor with an active alert decides nothing (`rules.evaluate`): it is not
+# sent back, not decoded, and `decide` never looks it up — thousands of cells per batch of 5,000, a handful back.
+_BATCH_PASS_DROPS = text(
+    "WITH t AS (SELECT DISTINCT * FROM unnest(CAST(:organiser_id AS text[]), CAST(:code AS text[]), "
+    "CAST(:group_id AS text[]), CAST(:subject_code AS text[]), CAST(:school_year AS text[]), "
+    "CAST(:round AS integer[])) AS t(organiser_id, code, group_id, subject_code, school_year, round)), "
+    # each touched round: itself and the next judged, each against its previous round
+    "p AS (SELECT * FROM unnest(CAST(:t_sy AS text[]), CAST(:t_round AS integer[]), CAST(:j_sy AS text[]), "
+    "CAST(:j_round AS integer[]), CAST(:p_sy AS text[]), CAST(:p_round AS integer[])) "
+    "AS p(t_sy, t_round, j_sy, j_round, p_sy, p_round)), "
+    "pl AS (SELECT * FROM unnest(CAST(:pl_code AS text[]), CAST(:pl_area AS text[])) AS pl(code, area)), "
+    "th AS (SELECT * FROM unnest(CAST(:th_organiser AS text[]), CAST(:th_num AS bigint[]), "
+    "CAST(:th_den AS bigint[]), CAST(:th_min AS integer[])) AS th(organiser_id, num, den, min_students)), "
+    "c AS MATERIALIZED (SELECT DISTINCT u.level, u.unit_id, u.alert_unit, t.organiser_id, t.subject_code, "
+    "p.j_sy, p.j_round, p.p_sy, p.p_round FROM t JOIN p ON p.t_sy = t.school_year AND p.t_round = t.round "
+    "LEFT JOIN pl ON pl.code = t.code CROSS JOIN LATERAL (VALUES "
+    f"('group', t.code || '{GROUP_SEPARATOR}' || t.group_id, t.code || '{ALERT_GROUP_SEPARATOR}' || t.group_id), "
+    "('school_unit', t.code, t.code), ('organiser', t.organiser_id, t.organiser_id), ('area', pl.area, pl.area)) "
+    "AS u(level, unit_id, alert_unit) WHERE u.level <> 'area' OR coalesce(u.unit_id, '') <> ''), "
+    "tl AS MATERIALIZED (SELECT q.level, q.unit_id, q.organiser_id, q.subject_code, f.school_year, f.period, "
+    "f.assessed, f.reaching FROM (SELECT DISTINCT level, unit_id, organiser_id, subject_code FROM c) q "
+    f"CROSS JOIN LATERAL (SELECT x.school_year, x.period, sum({_ASSESSED}) AS assessed, sum({_REACHING}) AS reaching "
+    f"FROM {figure_pass.name} x WHERE x.level = q.level AND x.unit_id = q.unit_id "
+    "AND x.organiser_id = q.organiser_id AND x.subject_code = q.subject_code "
+    "AND x.school_year = ANY(CAST(:school_years AS text[])) AND x.period = ANY(CAST(:periods AS text[])) "
+    "GROUP BY x.school_year, x.period) f), "
+    "j AS (SELECT c.level, c.unit_id, c.alert_unit, c.organiser_id, c.subject_code, c.j_sy, c.j_round, "
+    "CAST(coalesce(n.assessed, 0) AS numeric) AS na, CAST(coalesce(n.reaching, 0) AS numeric) AS nr, "
+    "CAST(coalesce(b.assessed, 0) AS numeric) AS ba, CAST(coalesce(b.reaching, 0) AS numeric) AS br, "
+    "th.num, th.den, th.min_students FROM c JOIN th ON th.organiser_id = c.organiser_id "
+    "LEFT JOIN tl n ON n.level = c.level AND n.unit_id = c.unit_id AND n.organiser_id = c.organiser_id "
+    "AND n.subject_code = c.subject_code AND n.school_year = c.j_sy AND n.period = 'R' || c.j_round "
+    "LEFT JOIN tl b ON b.level = c.level AND b.unit_id = c.unit_id AND b.organiser_id = c.organiser_id "
+    "AND b.subject_code = c.subject_code AND b.school_year = c.p_sy AND b.period = 'R' || c.p_round), "
+    f"act AS MATERIALIZED (SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.round "
+    f"FROM {alerts.name} a WHERE a.organiser_id = ANY(CAST(:th_organiser AS text[])) "
+    f"AND a.status <> '{Status.resolved.value}' AND a.rule = '{AlertRule.pass_share_drop.value}' "
+    "AND a.year IS NULL AND a.round IS NOT NULL) "
+    "SELECT j.level, j.unit_id, j.organiser_id, j.subject_code, j.j_sy, j.j_round, "
+    "CAST(j.na AS bigint), CAST(j.nr AS bigint), CAST(j.ba AS bigint), CAST(j.br AS bigint) FROM j "
+    "WHERE (least(j.na, j.ba) >= greatest(j.min_students, 1) "
+    "AND 100 * (j.br * j.na - j.nr * j.ba) * j.den > j.num * j.na * j.ba) "
+    "OR EXISTS (SELECT 1 FROM act a WHERE a.organiser_id = j.organiser_id AND a.level = j.level "
+    "AND a.unit_id = j.alert_unit AND a.subject_code = j.subject_code AND a.school_year = j.j_sy "
+    "AND a.round = j.j_round)")
+
+
+async def _batch_pass_drops(session: AsyncSession, touched: set[tuple[str, str, str, str, str, int]],
+                            placement: Mapping[str, str | None]) -> list[Judged]:
+    """`_pass_drop_verdicts(_label_cells_of(touched, placement))` less the cells that cannot decide anything
+    (neither dipping nor with an active alert: `decide` passes them by), judged by the server in one
+    statement (`_BATCH_PASS_DROPS`); the verdicts of those that come back judged again here (`_dips`)."""
+    rounds = sorted({t[4:] for t in touched})
+    periods: list[tuple[str, int, str, int, str, int]] = []
+    for school_year, round_ in rounds:
+        for judged in _labels_and_next(school_year, round_):
+            periods.append((school_year, round_, *judged, *_previous_round(judged)))
+    organisers = sorted({t[0] for t in touched})
+    stored = await load_thresholds(session, organisers)
+    default = Thresholds()
+    limits = [stored.get(o, default) for o in organisers]
+    params: dict[str, Any] = as_arrays(_TOUCHED, touched)
+    params |= as_arrays(("t_sy", "t_round", "j_sy", "j_round", "p_sy", "p_round"), periods)
+    codes = sorted(c for c in {t[1] for t in touched} if placement.get(c))
+    params |= {"pl_code": codes, "pl_area": [placement[c] for c in codes], "th_organiser": organisers,
+               "th_num": [t.drop_points.numerator for t in limits], "th_den": [t.drop_points.denominator for t in limits],
+               "th_min": [t.min_students for t in limits],
+               "school_years": sorted({p[2] for p in periods} | {p[4] for p in periods}),
+               "periods": [f"R{n}" for n in sorted({p[3] for p in periods} | {p[5] for p in periods})]}
+    by_organiser = dict(zip(organisers, limits, strict=True))
+    judged: list[Judged] = []
+    for level, unit, organiser, subject, school_year, round_, na, nr, ba, br in (
+            await session.execute(_BATCH_PASS_DROPS, params)).all():
+        now_, then_, thresholds = (na, nr), (ba, br), by_organiser[organiser]
+        judged.append(((level, unit, organiser, subject, school_year, round_),
+                       PassDrop(now_, then_, thresholds, _dips(now_, then_, thresholds))))
+    return judged
+
+
+_TOUCHED = ("organiser_id", "code", "group_id", "subject_code", "school_year", "round")
 
 
 @functools.lru_cache(maxsize=4096)
