@@ -353,55 +353,57 @@ async def batch_verdicts(session: AsyncSession, batch: Sequence[Delivered]
     return judged, drops
 
 
-# The batch's pass-drop cells judged by the server, only those that can decide anything coming back: the
-# cells (`_label_cells_of`: group, school unit, area and organiser of each touched result, in its round and
-# the next) spread from the touched results' keys, their tallies and the previous round's (as `_PASS_TALLIES`),
-# the verdict in integers (`_dips`, exactly: numeric) and the active pass-drop alerts matched by their columns
-# (as `decide`'s). A cell neither dipping nor with an active alert decides nothing (`rules.evaluate`): it is not
-# sent back, not decoded, and `decide` never looks it up — thousands of cells per batch of 5,000, a handful back.
+# The batch's pass-drop cells judged by the server, only those that can decide anything coming back. Python
+# spreads the touched results' keys over their units (`_label_cells_of`'s group, school unit, area and
+# organiser) as prefixes (level, unit, organiser, subject), each with the rounds it judges as bits of one
+# bigint (a round's ordinal: school year's start × 4 + round − 1, so the previous round is the ordinal − 1;
+# bit i = ordinal `:base` + i). Per prefix, one index range of figure_pass (as `_PASS_TALLIES`) summed per
+# round, and each judged round's counts against the round before — inside the prefix's LATERAL: no join of
+# thousands of cells with thousands of tallies for the planner to misjudge. The verdict in integers (`_dips`,
+# exactly: numeric), the active pass-drop alerts matched by their columns (as `decide`'s). A cell neither
+# dipping nor with an active alert decides nothing (`rules.evaluate`): it is not sent back, not decoded, and
+# `decide` never looks it up — thousands of cells per batch of 5,000, a handful back.
 _BATCH_PASS_DROPS = text(
-    "WITH t AS (SELECT DISTINCT * FROM unnest(CAST(:organiser_id AS text[]), CAST(:code AS text[]), "
-    "CAST(:group_id AS text[]), CAST(:subject_code AS text[]), CAST(:school_year AS text[]), "
-    "CAST(:round AS integer[])) AS t(organiser_id, code, group_id, subject_code, school_year, round)), "
-    # each touched round: itself and the next judged, each against its previous round
-    "p AS (SELECT * FROM unnest(CAST(:t_sy AS text[]), CAST(:t_round AS integer[]), CAST(:j_sy AS text[]), "
-    "CAST(:j_round AS integer[]), CAST(:p_sy AS text[]), CAST(:p_round AS integer[])) "
-    "AS p(t_sy, t_round, j_sy, j_round, p_sy, p_round)), "
-    "pl AS (SELECT * FROM unnest(CAST(:pl_code AS text[]), CAST(:pl_area AS text[])) AS pl(code, area)), "
+    "WITH q AS (SELECT * FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), CAST(:alert_unit AS text[]), "
+    "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:mask AS bigint[])) "
+    "AS q(level, unit_id, alert_unit, organiser_id, subject_code, mask)), "
     "th AS (SELECT * FROM unnest(CAST(:th_organiser AS text[]), CAST(:th_num AS bigint[]), "
     "CAST(:th_den AS bigint[]), CAST(:th_min AS integer[])) AS th(organiser_id, num, den, min_students)), "
-    "c AS MATERIALIZED (SELECT DISTINCT u.level, u.unit_id, u.alert_unit, t.organiser_id, t.subject_code, "
-    "p.j_sy, p.j_round, p.p_sy, p.p_round FROM t JOIN p ON p.t_sy = t.school_year AND p.t_round = t.round "
-    "LEFT JOIN pl ON pl.code = t.code CROSS JOIN LATERAL (VALUES "
-    f"('group', t.code || '{GROUP_SEPARATOR}' || t.group_id, t.code || '{ALERT_GROUP_SEPARATOR}' || t.group_id), "
-    "('school_unit', t.code, t.code), ('organiser', t.organiser_id, t.organiser_id), ('area', pl.area, pl.area)) "
-    "AS u(level, unit_id, alert_unit) WHERE u.level <> 'area' OR coalesce(u.unit_id, '') <> ''), "
-    "tl AS MATERIALIZED (SELECT q.level, q.unit_id, q.organiser_id, q.subject_code, f.school_year, f.period, "
-    "f.assessed, f.reaching FROM (SELECT DISTINCT level, unit_id, organiser_id, subject_code FROM c) q "
-    f"CROSS JOIN LATERAL (SELECT x.school_year, x.period, sum({_ASSESSED}) AS assessed, sum({_REACHING}) AS reaching "
-    f"FROM {figure_pass.name} x WHERE x.level = q.level AND x.unit_id = q.unit_id "
-    "AND x.organiser_id = q.organiser_id AND x.subject_code = q.subject_code "
-    "AND x.school_year = ANY(CAST(:school_years AS text[])) AND x.period = ANY(CAST(:periods AS text[])) "
-    "GROUP BY x.school_year, x.period) f), "
-    "j AS (SELECT c.level, c.unit_id, c.alert_unit, c.organiser_id, c.subject_code, c.j_sy, c.j_round, "
-    "CAST(coalesce(n.assessed, 0) AS numeric) AS na, CAST(coalesce(n.reaching, 0) AS numeric) AS nr, "
-    "CAST(coalesce(b.assessed, 0) AS numeric) AS ba, CAST(coalesce(b.reaching, 0) AS numeric) AS br, "
-    "th.num, th.den, th.min_students FROM c JOIN th ON th.organiser_id = c.organiser_id "
-    "LEFT JOIN tl n ON n.level = c.level AND n.unit_id = c.unit_id AND n.organiser_id = c.organiser_id "
-    "AND n.subject_code = c.subject_code AND n.school_year = c.j_sy AND n.period = 'R' || c.j_round "
-    "LEFT JOIN tl b ON b.level = c.level AND b.unit_id = c.unit_id AND b.organiser_id = c.organiser_id "
-    "AND b.subject_code = c.subject_code AND b.school_year = c.p_sy AND b.period = 'R' || c.p_round), "
     f"act AS MATERIALIZED (SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.round "
     f"FROM {alerts.name} a WHERE a.organiser_id = ANY(CAST(:th_organiser AS text[])) "
     f"AND a.status <> '{Status.resolved.value}' AND a.rule = '{AlertRule.pass_share_drop.value}' "
-    "AND a.year IS NULL AND a.round IS NOT NULL) "
-    "SELECT j.level, j.unit_id, j.organiser_id, j.subject_code, j.j_sy, j.j_round, "
+    "AND a.year IS NULL AND a.round IS NOT NULL), "
+    "j AS (SELECT q.level, q.unit_id, q.alert_unit, q.organiser_id, q.subject_code, v.o, "
+    "CAST(v.na AS numeric) AS na, CAST(v.nr AS numeric) AS nr, CAST(v.ba AS numeric) AS ba, "
+    "CAST(v.br AS numeric) AS br, th.num, th.den, th.min_students FROM q JOIN th ON th.organiser_id = q.organiser_id "
+    "CROSS JOIN LATERAL (WITH s AS (SELECT CAST(left(x.school_year, 4) AS integer) * 4 "
+    "+ CAST(substr(x.period, 2) AS integer) - 1 AS o, "
+    f"sum({_ASSESSED}) AS assessed, sum({_REACHING}) AS reaching FROM {figure_pass.name} x "
+    "WHERE x.level = q.level AND x.unit_id = q.unit_id AND x.organiser_id = q.organiser_id "
+    "AND x.subject_code = q.subject_code AND x.school_year = ANY(CAST(:school_years AS text[])) "
+    "AND x.period = ANY(CAST(:periods AS text[])) GROUP BY 1) "
+    "SELECT b.o, coalesce(n.assessed, 0) AS na, coalesce(n.reaching, 0) AS nr, coalesce(p.assessed, 0) AS ba, "
+    "coalesce(p.reaching, 0) AS br FROM (SELECT CAST(:base AS integer) + i AS o FROM generate_series(0, 62) AS i "
+    "WHERE (q.mask >> i) & 1 = 1) b LEFT JOIN s n ON n.o = b.o LEFT JOIN s p ON p.o = b.o - 1) v) "
+    "SELECT j.level, j.unit_id, j.organiser_id, j.subject_code, j.o, "
     "CAST(j.na AS bigint), CAST(j.nr AS bigint), CAST(j.ba AS bigint), CAST(j.br AS bigint) FROM j "
     "WHERE (least(j.na, j.ba) >= greatest(j.min_students, 1) "
     "AND 100 * (j.br * j.na - j.nr * j.ba) * j.den > j.num * j.na * j.ba) "
     "OR EXISTS (SELECT 1 FROM act a WHERE a.organiser_id = j.organiser_id AND a.level = j.level "
-    "AND a.unit_id = j.alert_unit AND a.subject_code = j.subject_code AND a.school_year = j.j_sy "
-    "AND a.round = j.j_round)")
+    "AND a.unit_id = j.alert_unit AND a.subject_code = j.subject_code "
+    "AND CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 = j.o)")
+_MASK_BITS = 63
+
+
+@functools.lru_cache(maxsize=4096)
+def _ordinal(school_year: str, round_: int) -> int:
+    """A round's ordinal: consecutive rounds are consecutive integers (`RoundPeriod.previous` is − 1)."""
+    return SchoolYear.parse(school_year).start * _ROUNDS + round_ - 1
+
+
+@functools.lru_cache(maxsize=4096)
+def _round_label(ordinal: int) -> RoundLabel:
+    return str(SchoolYear(ordinal // _ROUNDS)), ordinal % _ROUNDS + 1
 
 
 async def _batch_pass_drops(session: AsyncSession, touched: set[tuple[str, str, str, str, str, int]],
@@ -409,34 +411,43 @@ async def _batch_pass_drops(session: AsyncSession, touched: set[tuple[str, str, 
     """`_pass_drop_verdicts(_label_cells_of(touched, placement))` less the cells that cannot decide anything
     (neither dipping nor with an active alert: `decide` passes them by), judged by the server in one
     statement (`_BATCH_PASS_DROPS`); the verdicts of those that come back judged again here (`_dips`)."""
-    rounds = sorted({t[4:] for t in touched})
-    periods: list[tuple[str, int, str, int, str, int]] = []
-    for school_year, round_ in rounds:
-        for judged in _labels_and_next(school_year, round_):
-            periods.append((school_year, round_, *judged, *_previous_round(judged)))
+    ordinals = {label: _ordinal(*label) for label in {t[4:] for t in touched}}
+    base = min(ordinals.values())
+    if max(ordinals.values()) + 1 - base >= _MASK_BITS:  # rounds of many school years at once: every cell
+        cells = _label_cells_of({Touched(*t) for t in touched}, dict(placement))
+        return await _pass_drop_verdicts(session, cells)
+    masks: dict[tuple[str, str, str, str, str], int] = {}
+    get = masks.get
+    for organiser, code, group, subject, school_year, round_ in touched:
+        bits = 3 << (ordinals[(school_year, round_)] - base)  # the round and the next
+        units = [("group", f"{code}{GROUP_SEPARATOR}{group}", f"{code}{ALERT_GROUP_SEPARATOR}{group}"),
+                 ("school_unit", code, code), ("organiser", organiser, organiser)]
+        area = placement.get(code)
+        if area:
+            units.append(("area", area, area))
+        for level, unit, alert_unit in units:
+            key = (level, unit, alert_unit, organiser, subject)
+            masks[key] = get(key, 0) | bits
+    judged_ordinals = {o + n for o in ordinals.values() for n in (-1, 0, 1)}
     organisers = sorted({t[0] for t in touched})
     stored = await load_thresholds(session, organisers)
     default = Thresholds()
     limits = [stored.get(o, default) for o in organisers]
-    params: dict[str, Any] = as_arrays(_TOUCHED, touched)
-    params |= as_arrays(("t_sy", "t_round", "j_sy", "j_round", "p_sy", "p_round"), periods)
-    codes = sorted(c for c in {t[1] for t in touched} if placement.get(c))
-    params |= {"pl_code": codes, "pl_area": [placement[c] for c in codes], "th_organiser": organisers,
-               "th_num": [t.drop_points.numerator for t in limits], "th_den": [t.drop_points.denominator for t in limits],
-               "th_min": [t.min_students for t in limits],
-               "school_years": sorted({p[2] for p in periods} | {p[4] for p in periods}),
-               "periods": [f"R{n}" for n in sorted({p[3] for p in periods} | {p[5] for p in periods})]}
+    params: dict[str, Any] = as_arrays(("level", "unit_id", "alert_unit", "organiser_id", "subject_code", "mask"),
+                                       [(*key, mask) for key, mask in masks.items()])
+    params |= {"base": base, "th_organiser": organisers, "th_num": [t.drop_points.numerator for t in limits],
+               "th_den": [t.drop_points.denominator for t in limits], "th_min": [t.min_students for t in limits],
+               "school_years": sorted({_round_label(o)[0] for o in judged_ordinals}),
+               "periods": [f"R{n}" for n in sorted({_round_label(o)[1] for o in judged_ordinals})]}
     by_organiser = dict(zip(organisers, limits, strict=True))
     judged: list[Judged] = []
-    for level, unit, organiser, subject, school_year, round_, na, nr, ba, br in (
+    for level, unit, organiser, subject, ordinal, na, nr, ba, br in (
             await session.execute(_BATCH_PASS_DROPS, params)).all():
         now_, then_, thresholds = (na, nr), (ba, br), by_organiser[organiser]
-        judged.append(((level, unit, organiser, subject, school_year, round_),
+        judged.append(((level, unit, organiser, subject, *_round_label(ordinal)),
                        PassDrop(now_, then_, thresholds, _dips(now_, then_, thresholds))))
     return judged
 
-
-_TOUCHED = ("organiser_id", "code", "group_id", "subject_code", "school_year", "round")
 
 
 @functools.lru_cache(maxsize=4096)
