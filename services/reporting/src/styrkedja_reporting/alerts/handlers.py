@@ -124,7 +124,7 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
         return
     rows = [(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round)
             for f in (await ASSESSMENTS.preload(session, ids)).values() if not f.retracted]
-    session.info.setdefault(_BEFORE, set()).update(Touched(*row) for row in rows)
+    session.info.setdefault(_BEFORE, set()).update(rows)  # plain tuples, a Touched's fields
     # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read
     session.info[ASSESSMENT_ROWS_BEFORE] = (ids, rows)
 
@@ -752,7 +752,7 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
         area = placement.get(t.school_unit_code)
         if area:
             units.add(("area", area))
-    return await _below_forecast_judged(session, wanted)
+    return await _below_forecast_judged(session, wanted, only_deciding=True)
 
 
 async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[str, str, str, str],
@@ -761,16 +761,48 @@ async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[s
     return await decide(session, await _below_forecast_judged(session, wanted), now)
 
 
-async def _below_forecast_judged(session: AsyncSession, wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]]
-                                 ) -> list[tuple[AlertCell, Observation]]:
+def _below(tally: ForecastTally | None, thresholds: Thresholds) -> bool:
+    """Whether `judge_below_forecast` says `dipping`, in integers: with n = the forecasts with an outcome
+    (at least `min_students`, and some), −(said_not_reached_did − said_reaches_did_not) ÷ n × 100 > p/q
+    ⇔ 100 · (said_reaches_did_not − said_not_reached_did) · q > p · n."""
+    if tally is None:
+        return False
+    compared = tally.held + tally.said_reaches_did_not + tally.said_not_reached_did
+    if compared <= 0 or compared < thresholds.min_students:
+        return False
+    points = thresholds.below_forecast_points
+    return (100 * (tally.said_reaches_did_not - tally.said_not_reached_did) * points.denominator
+            > points.numerator * compared)
+
+
+async def _active_below_forecast(session: AsyncSession, organisers: Iterable[str]) -> set[tuple[Any, ...]]:
+    """(organiser, level, alert unit id, subject, school year, term) of the organisers' active
+    below-forecast alerts (by the alerts' organiser index)."""
+    al = alerts.c
+    return {tuple(row) for row in (await session.execute(select(
+        al.organiser_id, al.level, al.unit_id, al.subject_code, al.school_year, al.term).where(
+        al.organiser_id.in_(sorted(set(organisers))), al.status != Status.resolved.value,
+        al.rule == AlertRule.below_forecast.value, al.year.is_(None), al.term.is_not(None)))).all()}
+
+
+async def _below_forecast_judged(session: AsyncSession, wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]],
+                                 only_deciding: bool = False) -> list[tuple[AlertCell, Observation]]:
+    """The cells judged. `only_deciding` (the live batch): only those that can decide anything — dipping
+    (`_below`), or with an active alert; any other cell `decide` passes by (`rules.evaluate`), so it is
+    neither made an `AlertCell` nor judged nor looked up (most of a batch's cells)."""
     thresholds = await load_thresholds(session, {key[0] for key in wanted})
     default = Thresholds()
     judged = []
     every = await forecast_tallies_of(session, wanted)
+    active = await _active_below_forecast(session, {key[0] for key in wanted}) if only_deciding else set()
     for (organiser, subject, school_year, term), units in sorted(wanted.items()):
         tallies = every.get((organiser, subject, school_year, term), {})
         period = TermPeriod(SchoolYear.parse(school_year), Term(term))
+        limits = thresholds.get(organiser, default)
         for level, unit in sorted(units):
+            if only_deciding and not _below(tallies.get((level, unit)), limits) and (
+                    organiser, level, alert_unit_id(level, unit), subject, school_year, term) not in active:
+                continue
             cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, period)
             judged.append((cell, judge_below_forecast(tallies.get((level, unit)),
                                                       thresholds.get(organiser, default))))

@@ -423,31 +423,49 @@ _SAVE_ROUND_REPORTS = text(
     + ", ".join(f"{name} = EXCLUDED.{name}" for name in _ROUND_COLUMNS if name != "assessment_id"))
 
 
-# the batch's assessments as if none was stored: the rows inserted are the ids that were new
+# the batch's assessments as if none was stored: the ids it did not insert come back (the stored ones:
+# usually none), not the thousands it inserted
 _INSERT_NEW_ROUND_REPORTS = text(
-    f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
+    f"WITH ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
     f"SELECT * FROM {unnest_of(list(compliance_round_reports.columns))} "
-    "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id")
+    "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id) "
+    "SELECT coalesce(array_agg(i.id), '{}') FROM unnest(CAST(:assessment_id AS text[])) AS i(id) "
+    "WHERE i.id NOT IN (SELECT assessment_id FROM ins)")
+_REPORT_KEY = attrgetter("organiser_id", "student_id", "subject_code", "school_year", "round")
+RoundKey = tuple[str, str, str, str, int]  # organiser, student, subject, school year, round
 
 
-async def _fold_round_reports(session: AsyncSession, incoming: Sequence[RoundReport]) -> list[RoundReport]:
-    """Fold the batch's assessment revisions into `compliance_round_reports`; returns the states
-    before (those that existed) and after of every assessment that changed.
+async def _fold_round_reports(session: AsyncSession, incoming: Sequence[tuple[Any, ...]]) -> list[RoundKey]:
+    """Fold the batch's assessment revisions (RoundReport's fields, as tuples) into
+    `compliance_round_reports`; returns the (organiser, student, subject, school year, round) of every
+    assessment that changed, before (those that existed) and after.
 
-    Most of a live batch's assessments are new: their revisions are folded from nothing and inserted in
-    one statement that leaves a stored id alone (`ON CONFLICT DO NOTHING`, waiting for a concurrent
-    writer of the id to finish first); the ids it did not insert were stored, and are folded into
-    their stored state (`_fold_stored`)."""
+    Most of a live batch's assessments are new, and once in the batch: their revisions are folded from
+    nothing (an id seen once is its own state: no RoundReport made) and inserted in one statement that
+    leaves a stored id alone (`ON CONFLICT DO NOTHING`, waiting for a concurrent writer of the id to
+    finish first); the ids it did not insert were stored, and are folded into their stored state
+    (`_fold_stored`)."""
     if not incoming:
         return []
-    fresh: dict[str, RoundReport] = {}
+    fresh: dict[str, tuple[Any, ...]] = {}
+    repeated = False
     for report in incoming:
-        fresh[report.assessment_id] = fold_round_report(fresh.get(report.assessment_id), report)
+        if report[0] in fresh:
+            repeated = True
+            break
+        fresh[report[0]] = report
+    if repeated:  # revisions of one id in the batch: folded in order
+        folded: dict[str, RoundReport] = {}
+        for report in incoming:
+            folded[report[0]] = fold_round_report(folded.get(report[0]), RoundReport(*report))
+        fresh = {aid: _ROUND_ROW(state) for aid, state in folded.items()}
     ordered = [fresh[aid] for aid in sorted(fresh)]  # the ids in order: two writers lock them in one order
-    inserted = set((await session.execute(_INSERT_NEW_ROUND_REPORTS,
-                                          as_arrays(_ROUND_COLUMNS, map(_ROUND_ROW, ordered)))).scalars())
-    stored = [report for report in incoming if report.assessment_id not in inserted]
-    return [state for state in ordered if state.assessment_id in inserted] + await _fold_stored(session, stored)
+    stored_ids = set((await session.execute(_INSERT_NEW_ROUND_REPORTS, as_arrays(_ROUND_COLUMNS, ordered))).scalar_one())
+    keys: list[RoundKey] = [(r[3], r[6], r[7], r[8], r[9]) for r in ordered if r[0] not in stored_ids]
+    if stored_ids:
+        stored = [RoundReport(*report) for report in incoming if report[0] in stored_ids]
+        keys += [_REPORT_KEY(state) for state in await _fold_stored(session, stored)]
+    return keys
 
 
 async def _fold_stored(session: AsyncSession, incoming: Sequence[RoundReport]) -> list[RoundReport]:
@@ -502,7 +520,7 @@ def _moved_from(session: AsyncSession, batch: Sequence[Delivered], touched: dict
 async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     touched: dict[str, Touched] = defaultdict(Touched)
     _moved_from(session, batch, touched)
-    rounds: list[RoundReport] = []
+    rounds: list[tuple[Any, ...]] = []  # RoundReport's fields, in order
     removed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # entity → (organiser, id)
     assignments: set[tuple[str, str]] = set()  # (organiser, assignment id)
     forecast_periods: set[tuple[str, str]] = set()
@@ -527,7 +545,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             forecast_periods.add((data.organiser_id, period))
         elif kind in (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type):
             retracted = kind == AssessmentRetractedV1.event_type
-            rounds.append(RoundReport(
+            rounds.append((  # a RoundReport's fields as a plain tuple (thousands per batch)
                 str(data.assessment_id), data.revision, retracted, data.organiser_id, data.school_unit_code,
                 data.group_id, data.student_id, data.subject_code, data.school_year, data.round,
                 data.retracted_at if retracted else data.published_at))
@@ -535,9 +553,8 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             touched[data.organiser_id].students.add(data.student_id)
         elif kind == TeachingAssignmentUpsertedV1.event_type:
             assignments.add((data.organiser_id, data.assignment_id))
-    for state in await _fold_round_reports(session, rounds):
-        touched[state.organiser_id].pairs[round_period(state.school_year, state.round)].add(
-            (state.student_id, state.subject_code))
+    for organiser, student, subject, school_year, round_ in await _fold_round_reports(session, rounds):
+        touched[organiser].pairs[round_period(school_year, round_)].add((student, subject))
     if removed["membership"]:  # the tombstone keeps the student
         m = memberships.c
         for organiser, student in (await session.execute(select(m.organiser_id, m.student_id).where(
