@@ -596,10 +596,12 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
     for key, drop in drops:
         if drop.dipping:
             eager.append((_pass_cell(key), drop.observation()))
+    quiet = [(key, drop) for key, drop in drops if not drop.dipping]
+    if not eager and not quiet:
+        return 0  # no cell to decide: nothing read, nothing written (most live batches, judged by the server)
     ids = [_alert_id(cell, obs.rule) for cell, obs in eager]
     al = alerts.c
     wanted = any_of(al.alert_id, ids)
-    quiet = [(key, drop) for key, drop in drops if not drop.dipping]
     if quiet:  # the active pass-drop alerts of these cells, by their columns (the organiser index first)
         wanted = or_(wanted, and_(
             al.organiser_id.in_(sorted({k[2] for k, _ in quiet})), al.status != Status.resolved.value,
