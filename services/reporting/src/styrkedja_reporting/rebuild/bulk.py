@@ -85,6 +85,8 @@ class Failed:
     item: Delivered
     reason: str
     message: str
+    #: a `conflicting_duplicate`'s: the digest of the event that counts under its id (`command` judges it again)
+    counted: bytes | None = None
 
 
 @dataclass
@@ -474,20 +476,22 @@ class Rebuilder:
 
     async def _claim(self) -> None:
         """Later deliveries of a claimed id are duplicates; one with other bytes than the claimed one (both
-        digests known) is a `conflicting_duplicate`, dead-lettered as the live consumer does (the first counts)."""
+        digests known) is a `conflicting_duplicate` candidate: `command` reads it again and keeps it only where the
+        live consumer's `same_content` says so (the same event as other JSON is a duplicate), then dead-letters it
+        as the live consumer does (the first counts)."""
         await self.session.execute(text(
-            f"CREATE UNLOGGED TABLE {self.dups} AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, "
+            f"CREATE UNLOGGED TABLE {self.dups} AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, f.digest AS counted, "
             "(i.digest IS NOT NULL AND f.digest IS NOT NULL AND i.digest <> f.digest) AS conflicting "
             f"FROM {self.ids} i JOIN (SELECT DISTINCT ON (event_id) event_id, seq AS first, digest FROM {self.ids} "
             f"WHERE event_id IN (SELECT event_id FROM {self.ids} GROUP BY event_id HAVING count(*) > 1) "
             "ORDER BY event_id, seq) f USING (event_id) WHERE i.seq <> f.first"))
         await self.session.execute(text(f"ANALYZE {self.dups}"))
         for row in (await self.session.execute(text(
-                f"SELECT event_id, topic, part, off FROM {self.dups} WHERE conflicting ORDER BY seq"))).all():
+                f"SELECT event_id, topic, part, off, counted FROM {self.dups} WHERE conflicting ORDER BY seq"))).all():
             self.report.conflicts.append(Failed(
                 Delivered(_Event(row.event_id, "", None, None), row.topic, row.part, row.off),  # type: ignore[arg-type]
                 "conflicting_duplicate", f"id {row.event_id}: an event with other content under this id came first "
-                "and counts"))
+                "and counts", row.counted))
 
     async def _facts(self) -> None:
         """Newest revision per fact (the live path's `resolve`: equal revisions keep the first in log order),

@@ -24,8 +24,8 @@ from typing import Any
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from styrkedja_contracts import TOPICS, dead_letter_topic
-from styrkedja_kit.consumer import ConsumerLoop
+from styrkedja_contracts import TOPICS, ContractError, dead_letter_topic, decode_event
+from styrkedja_kit.consumer import ConsumerLoop, Delivered, record_digest, same_content
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
 
@@ -109,7 +109,10 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                 f"{rebuilder.staging_seconds:.1f} s of it, {decoders} decoder processes")
             applied_started = time.perf_counter()
             report: RebuildReport = await rebuilder.finish(log.next_offsets)
-            dead = rebuilder.dead + await _records_of(settings, report.failed + report.conflicts)
+            refused = await _records_of(settings, report.failed + report.conflicts)
+            report.conflicts, conflicting = _conflicting(report.conflicts, refused[len(report.failed):],
+                                                         settings.max_event_bytes)
+            dead = rebuilder.dead + refused[:len(report.failed)] + conflicting
             if dead and producer is not None:  # out before the offsets past them are committed
                 await ensure_topics(settings, [(dead_letter_topic(group), 1)])  # as the live consumer makes it
                 await loop._dead_letter(producer, dead)
@@ -169,6 +172,30 @@ async def _records_of(settings: ReportingSettings, failed: list[Failed]) -> list
             record = ConsumerRecord(item.topic, item.partition, item.offset, 0, 0, None, value, None, 0, len(value), [])
         out.append((record, f.reason, f.message))
     return out
+
+
+def _conflicting(conflicts: list[Failed], records: list[tuple[ConsumerRecord, str, str]], max_bytes: int
+                 ) -> tuple[list[Failed], list[tuple[ConsumerRecord, str, str]]]:
+    """Of the duplicates whose bytes differ from the event that counts under their id (`Rebuilder._claim`), those
+    the live consumer calls `conflicting_duplicate` (the kit's `same_content`: the same event re-sent as other JSON —
+    key order, spacing, escapes — is an ordinary duplicate), judged on their records read again. Only these few are
+    decoded again; a record that cannot be read again or decoded stays a conflict."""
+    kept: list[Failed] = []
+    dead: list[tuple[ConsumerRecord, str, str]] = []
+    for failed, entry in zip(conflicts, records, strict=True):
+        record = entry[0]
+        if failed.counted is not None and record.value:
+            try:
+                event = decode_event(record.value, max_bytes=max_bytes)
+            except ContractError:
+                pass
+            else:
+                item = Delivered(event, record.topic, record.partition, record.offset, record_digest(record.value))
+                if same_content(item, failed.counted):
+                    continue
+        kept.append(failed)
+        dead.append(entry)
+    return kept, dead
 
 
 async def _commit_marker(settings: ReportingSettings, group: str, next_offsets: dict[tuple[str, int], int]) -> None:
