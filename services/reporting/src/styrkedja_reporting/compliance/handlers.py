@@ -47,6 +47,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -567,8 +568,9 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         return
     # the touched organisers' windows in one statement; one already tracked is neither dated nor
     # inserted again (a small batch used to pay a calendar read and an insert per window)
-    tracked = await tracked_windows_of(session, sorted(touched))
-    calendars: dict[str, ReportingCalendar] = {}  # this batch's calendar changes are stored already
+    # and their calendars in the same statement (this batch's calendar changes are stored already): a batch
+    # of results in rounds the calendar sets no deadline for used to read the calendar every time
+    tracked, calendars = await _windows_and_calendars(session, sorted(touched))
     # windows tracked from the first report of the organiser × period (rounds: when the calendar
     # sets a deadline for the round); a new one is derived whole
     for organiser, period in sorted(forecast_periods):
@@ -600,6 +602,27 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         else:
             await sync_window(session, key, window, None if key in t.fresh else t)
     await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode})
+
+
+_WINDOWS_AND_CALENDARS = text(
+    f"SELECT o.id, (SELECT c.calendar FROM {compliance_calendars.name} c WHERE c.organiser_id = o.id) AS calendar, "
+    f"w.kind, w.period, w.opens, w.deadline, w.timezone FROM unnest(CAST(:organisers AS text[])) AS o(id) "
+    f"LEFT JOIN {compliance_windows.name} w ON w.organiser_id = o.id").columns(calendar=JSONB)
+
+
+async def _windows_and_calendars(session: AsyncSession, organisers: Sequence[str]
+                                 ) -> tuple[dict[str, dict[WindowKey, Window]], dict[str, ReportingCalendar]]:
+    """`tracked_windows_of` and each organiser's calendar (`calendar_of`), in one statement."""
+    tracked: dict[str, dict[WindowKey, Window]] = {}
+    calendars: dict[str, ReportingCalendar] = {}
+    for organiser, calendar, kind, period, opens, deadline, timezone in (
+            await session.execute(_WINDOWS_AND_CALENDARS, {"organisers": list(organisers)})).all():
+        if organiser not in calendars:
+            calendars[organiser] = DEFAULT_CALENDAR if calendar is None else ReportingCalendar.model_validate(calendar)
+        if kind is not None:
+            tracked.setdefault(organiser, {})[WindowKey(WindowKind(kind), organiser, period)] = Window(
+                opens, deadline, timezone)
+    return tracked, calendars
 
 
 async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str]],
