@@ -358,6 +358,10 @@ def _apply_sql(kind: WindowKind, whole: bool) -> str:
 
 
 _APPLY = {(kind, whole): text(_apply_sql(kind, whole)) for kind in WindowKind for whole in (False, True)}
+# the same keyed statement that also sets the planner back (`:plan_cache_mode`) once it is planned and run: the
+# batch's last window statement, one round trip less than a `_PLAN_CACHE_SET` after it
+_APPLY_RESTORING = {kind: text(_apply_sql(kind, False) + ", set_config('plan_cache_mode', :plan_cache_mode, true)")
+                    for kind in WindowKind}
 _NESTLOOP_OFF = text("SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)")
 _NESTLOOP_SET = text("SELECT set_config('enable_nestloop', :value, true)")
 _CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), "
@@ -377,9 +381,12 @@ def _params(key: WindowKey, window: Window) -> dict[str, Any]:
     return params
 
 
-async def sync_window(session: AsyncSession, key: WindowKey, window: Window, touched: Touched | None) -> int:
+async def sync_window(session: AsyncSession, key: WindowKey, window: Window, touched: Touched | None,
+                      restore: list[str] | None = None) -> int:
     """Bring the items of one window that `touched` affects (None = all) and their cells to what the
-    directory and the reports say now, in one statement (`_apply_sql`); returns how many items changed."""
+    directory and the reports say now, in one statement (`_apply_sql`); returns how many items changed.
+    `restore` ([plan_cache_mode]): a keyed statement sets the planner back to it as it runs (`_APPLY_RESTORING`)
+    and empties the list; otherwise the caller does."""
     params = _params(key, window)
     if touched is not None:
         pairs = sorted(touched.pairs.get(key.period, ()))
@@ -401,6 +408,9 @@ async def sync_window(session: AsyncSession, key: WindowKey, window: Window, tou
         # (this transaction's rows count), or the keyed statements are planned for the tables as they
         # were — an empty table's estimates drove the deletion of gone items by a scan of the window
         await session.execute(_ANALYZE)
+    elif restore:
+        changed, _upserted, _deleted, emptied, _ = (await session.execute(
+            _APPLY_RESTORING[key.kind], {**params, "plan_cache_mode": restore.pop()})).one()
     else:
         changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, False)], params)).one()
     if emptied:  # a cell whose items all went has no row
@@ -595,13 +605,15 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         return  # results in rounds without a deadline, say: no window statement and no planner setting
     # the window statements planned for their parameters each time: the prepared statement's generic
     # plan (PostgreSQL's choice after five runs) took about twice as long per window in a batch
-    plan_cache_mode = (await session.execute(_CUSTOM_PLANS)).scalar_one()
-    for organiser, t, key, window in work:
+    plan_cache_mode = [(await session.execute(_CUSTOM_PLANS)).scalar_one()]
+    for n, (organiser, t, key, window) in enumerate(work):
         if key is None or window is None:
             await _rederive_organiser(session, organiser)
-        else:
-            await sync_window(session, key, window, None if key in t.fresh else t)
-    await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode})
+        else:  # the last window statement sets the planner back itself (when it is a keyed one)
+            await sync_window(session, key, window, None if key in t.fresh else t,
+                              plan_cache_mode if n == len(work) - 1 else None)
+    if plan_cache_mode:  # not set back by the last statement
+        await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode[0]})
 
 
 _WINDOWS_AND_CALENDARS = text(
