@@ -42,10 +42,12 @@ _KEY = "organiser_id, student_id, subject_code, year, school_year, period"
 # of one statement sees the table as it was before it (its CTE's writes are not visible to the rest), so the
 # groups after are those before, less the emptied, plus the inserted. The statement returns one row per
 # signature — what `distinct_deltas` sums per (organiser, subject, year, school year, period, groups after,
-# groups before), the groups as sorted arrays — not one per student: the students never come to Python (at
+# groups before), the groups as arrays — not one per student: the students never come to Python (at
 # 10,000 changed student cells per batch of 5,000 results their records, sets and frozensets cost more
 # Python CPU than the rest of the figures together). Rows emptied (count 0, to be removed) come after the
-# signatures (`kind` 'e').
+# signatures (`kind` 'e'). The arrays are not sorted (an ordered aggregate sorted all its input, by every
+# key, in the database's collation): one set in two orders is two signature rows, whose units
+# (`signature_deltas`, as sets) and sums are the same as one's.
 # LATERAL with OFFSET 0 (not pulled up into a plain join): the keys drive an index scan of one student's
 # rows (`ix_figure_students_student`) whatever the planner guesses of the keys' number (a generic
 # plan's guess made it rescan the keys per row of the table). Inside, only the columns of that index
@@ -71,8 +73,8 @@ _ADD = _STAGED.statements(
     f"FROM (SELECT {_KEY}, unit_id, 'b' AS tag FROM was UNION ALL "
     f"SELECT {_KEY}, unit_id, CASE WHEN emptied THEN 'e' ELSE 'i' END FROM ch) AS x GROUP BY {_KEY}, unit_id), "
     "per_key AS (SELECT organiser_id, subject_code, year, school_year, period, "
-    "coalesce(array_agg(unit_id ORDER BY unit_id COLLATE \"C\") FILTER (WHERE after), '{}') AS now, "
-    "coalesce(array_agg(unit_id ORDER BY unit_id COLLATE \"C\") FILTER (WHERE before), '{}') AS was "
+    "coalesce(array_agg(unit_id) FILTER (WHERE after), '{}') AS now, "
+    "coalesce(array_agg(unit_id) FILTER (WHERE before), '{}') AS was "
     f"FROM per_unit GROUP BY {_KEY}) "
     "SELECT 's' AS kind, organiser_id, subject_code, year, school_year, period, now, was, "
     "CAST(count(*) AS integer) AS n, NULL AS unit_id, NULL AS student_id FROM per_key GROUP BY 2, 3, 4, 5, 6, 7, 8 "
