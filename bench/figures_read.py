@@ -393,8 +393,14 @@ def main() -> int:
                 extra = {"STYRKEDJA_READ_CACHE_VERSION_READS": "1"}
             elif not variant.startswith("after"):
                 raise SystemExit(f"unknown variant {variant!r}: before, uncached, serial, after (each [-h11])")
-            if variant.endswith("-h11"):  # uvicorn's pure-Python HTTP parser and asyncio's own loop
-                server_args = ["--http", "h11", "--loop", "asyncio"]
+            # the services' protocol (the kit's, `styrkedja_kit.server`: as their images and the devstack start them);
+            # `-h11`: its h11 form (uvicorn's pure-Python HTTP parser) and asyncio's own loop. A `before` code from
+            # before the kit had one gets uvicorn's own
+            kit_server = (code / "packages/kit/src/styrkedja_kit/server.py").exists()
+            protocol = "ProblemH11Protocol" if variant.endswith("-h11") else "ProblemHttpProtocol"
+            server_args = ["--http", f"styrkedja_kit.server:{protocol}"] if kit_server else []
+            if variant.endswith("-h11"):
+                server_args = [*(server_args or ["--http", "h11"]), "--loop", "asyncio"]
             print(f"variant {variant}: code {code}", flush=True)
             server = subprocess.Popen([sys.executable, "-m", "uvicorn", "styrkedja_reporting.main:app", "--port",
                                        str(port := free_port()), "--log-level", "warning", *server_args],

@@ -110,6 +110,17 @@ def rebuild_stage(infra: Infrastructure, reporting_env: dict[str, str], referenc
     return summary
 
 
+def hold_for_rebuilds(infra: Infrastructure, state: Path, reporting_env: dict[str, str], events: int) -> None:
+    """The filled broker and PostgreSQL kept up for rebuilds of any code (bench/rebuild_held.py): their addresses in
+    <state>/hold.json; waits until <state>/release exists."""
+    hold = {"postgres_url": infra.postgres_url, "env": reporting_env, "events": events, "broker": infra.broker_kind,
+            "postmaster_pid": postmaster_pid(infra.postgres.data_dir) if infra.postgres is not None else None}
+    (state / "hold.json").write_text(json.dumps(hold, indent=2))
+    print(f"holding: {state / 'hold.json'}; touch {state / 'release'} to go on", flush=True)
+    while not (state / "release").exists():
+        time.sleep(2)
+
+
 async def _differing_rows(reference_url: str, url: str) -> dict[str, int]:
     """Per table: rows in one database and not the other (a multiset difference, both ways)."""
     from collections import Counter
@@ -572,9 +583,13 @@ def main() -> int:
     parser.add_argument("--profile-relay", action="store_true", help="bench/results/profile-relay.txt")
     parser.add_argument("--profile-rebuild", action="store_true", help="bench/results/profile-rebuild.txt")
     parser.add_argument("--rebuild-decoders", type=int, default=None,
-                        help="the rebuild's decoder processes (default: its own, 0, decoding in the process)")
+                        help="the rebuild's decoder processes (default: its own, 1 on two cores or more)")
     parser.add_argument("--rebuild-overlap", action="store_true",
                         help="the rebuild COPYs each chunk in a task while the next is decoded (default: not)")
+    parser.add_argument("--rebuild-hold", action="store_true",
+                        help="after the relay (and rebuild) stage, keep the filled broker and PostgreSQL up: their "
+                             "addresses in <state>/hold.json, until <state>/release exists (bench/rebuild_held.py "
+                             "runs rebuilds against them)")
     parser.add_argument("--broker", choices=("embedded", "kafka"), default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
@@ -691,6 +706,10 @@ def main() -> int:
                              f"apply stage's database: {'not compared' if differing is None else sum(differing.values())}")
                 print(f"  {rebuilt['process_seconds']:.1f} s, {rate:,.0f} events/s, differing rows {differing}",
                       flush=True)
+
+        if args.rebuild_hold and "relay" in stages:
+            hold_for_rebuilds(infra, state, {**infra.service_env, **tokens.service_env,
+                                             "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS": bootstrap}, items + 2000)
 
         if "latency" in stages and "reporting" in processes:
             print("latency: POST → visible at ~1,000 events/s background load ...", flush=True)

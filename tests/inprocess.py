@@ -16,6 +16,7 @@ import uvicorn
 
 from styrkedja_devstack.postgres import free_port
 from styrkedja_devstack.pytest_plugin import migrated_database
+from styrkedja_kit.server import ProblemHttpProtocol
 
 #: the organiser (and its units) the broad token holds; the tests' explicit examples use it too
 ORGANISER = "2999"
@@ -60,8 +61,10 @@ def start_service(name: str, infrastructure: Any, issuer: Any) -> RunningService
                                      log_level="WARNING", auth_issuer=issuer.url)
     app = importlib.import_module(f"{package}.main").create_app(service_settings)
     port = free_port()
+    # the protocol the services run under (their images, the devstack): what uvicorn refuses by itself is then
+    # judged as in production (problem+json), not by uvicorn's own plain-text 400
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", access_log=False))
+                                           lifespan="on", access_log=False, http=ProblemHttpProtocol))
     thread = threading.Thread(target=server.run, name=f"fuzz-{name}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

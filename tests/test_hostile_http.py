@@ -70,11 +70,6 @@ ODD_TEXT = ["\x00", "a\x00b", "\ud800", "\udfff", "a\ud83d", "\x1b[31m", "\u202e
 RAW_BYTES = [b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\x00", b"%", b"\xe2\x80\xae", b"\xf4\x90\x80\x80"]
 
 
-#: uvicorn's own answer to a request its HTTP parser refuses (an unknown method, a control byte in a
-#: header): the request never reaches the application, so there is nothing to name but the protocol
-PROTOCOL_REFUSAL = "Invalid HTTP request received."
-
-
 def pin_in(text: str) -> bool:
     return contains_personal_identity_number(text)
 
@@ -96,8 +91,7 @@ class Attack:
         kind = response.headers.get("content-type", "")
         if status >= 500:
             self.wrong.append(f"{what}: {status} {response.text[:120]!r}")
-        elif 400 <= status < 500 and not kind.startswith("application/problem+json") and not (
-                status == 400 and response.text == PROTOCOL_REFUSAL):
+        elif 400 <= status < 500 and not kind.startswith("application/problem+json"):
             self.wrong.append(f"{what}: {status} not problem+json ({kind}) {response.text[:120]!r}")
         if sent_pin and pin_in(response.text):
             self.wrong.append(f"{what}: {status} echoes the personal identity number: {response.text[:120]!r}")

@@ -17,9 +17,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.transaction import InitProducerIdRequest
+from aiokafka.protocol.types import Array, Boolean, Int8, Int16, Int32, Schema, String
 
 from .settings import ServiceSettings
 
@@ -173,7 +177,7 @@ def make_admin(settings: ServiceSettings, client_id: str, **kwargs: Any) -> AIOK
 async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, int]], *,
                         recreate_misshapen: bool = False) -> None:
     """Create missing topics with their partition count (and `TOPIC_CONFIG` where the broker takes
-    it); an existing topic is left as it is,
+    it); an existing topic keeps its partitions and gets `TOPIC_CONFIG` where it differs (`_align_topic_config`),
     unless `recreate_misshapen` and it has another partition count. That is for a log already
     lost: a broker that restarted empty creates a topic with its own default partition count
     when a producer sends to it first, and keys would no longer map to their partitions.
@@ -200,6 +204,9 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[tuple[str, i
                             extra={"topics": sorted(refused), "config": TOPIC_CONFIG})
                 await _create_topics(admin, {name: wanted[name] for name in refused}, None)
             log.info("created topics", extra={"topics": missing})
+        present = sorted(name for name in wanted if name in existing)
+        if present:
+            await _align_topic_config(admin, present, TOPIC_CONFIG)
     finally:
         await admin.close()
 
@@ -226,6 +233,69 @@ async def _create_topics(admin: AIOKafkaAdminClient, topics: dict[str, int], con
         elif code not in (0, TOPIC_ALREADY_EXISTS):
             raise RuntimeError(f"could not create topic {name}: error code {code}")
     return refused
+
+
+class IncrementalAlterConfigsResponse_v0(Response):  # type: ignore[misc]  # aiokafka has no type hints
+    API_KEY = 44
+    API_VERSION = 0
+    SCHEMA = Schema(("throttle_time_ms", Int32),
+                    ("responses", Array(("error_code", Int16), ("error_message", String("utf-8")),
+                                        ("resource_type", Int8), ("resource_name", String("utf-8")))))
+
+
+class IncrementalAlterConfigsRequest_v0(RequestStruct):  # type: ignore[misc]
+    """KIP-339's IncrementalAlterConfigs (API key 44), version 0: aiokafka has only the older AlterConfigs,
+    which replaces a topic's whole dynamic configuration (every setting not sent goes back to its default)."""
+
+    API_KEY = 44
+    API_VERSION = 0
+    RESPONSE_TYPE = IncrementalAlterConfigsResponse_v0
+    SCHEMA = Schema(("resources", Array(("resource_type", Int8), ("resource_name", String("utf-8")),
+                                        ("configs", Array(("name", String("utf-8")), ("config_operation", Int8),
+                                                          ("value", String("utf-8")))))),
+                    ("validate_only", Boolean))
+
+
+class IncrementalAlterConfigsRequest(Request[IncrementalAlterConfigsRequest_v0]):  # type: ignore[misc]
+    """Sent only to a broker whose ApiVersions lists key 44 (aiokafka's `prepare` refuses it otherwise)."""
+
+    API_KEY = 44
+    SET = 0  # the config operation
+
+    def __init__(self, topics: list[str], config: dict[str, str]) -> None:
+        self.topics, self.config = topics, config
+
+    def build(self, request_struct_class: type[IncrementalAlterConfigsRequest_v0]) -> IncrementalAlterConfigsRequest_v0:
+        configs = [(name, self.SET, value) for name, value in self.config.items()]
+        return request_struct_class([(int(ConfigResourceType.TOPIC), topic, configs) for topic in self.topics], False)
+
+
+async def _align_topic_config(admin: AIOKafkaAdminClient, topics: list[str], config: dict[str, str]) -> list[str]:
+    """Existing `topics` whose configuration differs from `config` (DescribeConfigs) altered to it, setting by
+    setting (IncrementalAlterConfigs: their other settings stay); the names asked to change. A topic made before
+    the kit asked for `config`, or by a producer's auto-creation, would keep the broker's default for good.
+    Best effort, never a reason not to start: a broker that does not list the API, or a principal without the
+    right to alter (the topics then come from the operator, as `deploy/k8s/kafka/topics.yaml`), gets a warning.
+    A broker may take the setting and keep its own (the embedded one does): it is asked again at each start."""
+    try:
+        # every setting, filtered here: the embedded broker closes the connection when the names are given
+        described = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t, None) for t in topics])
+        differing = sorted({resource[3] for response in described for resource in response.resources
+                            if resource[0] == 0 and any(entry[0] in config and entry[1] != config[entry[0]]
+                                                        for entry in resource[4])})
+        if not differing:
+            return []
+        response = await admin._send_request(IncrementalAlterConfigsRequest(differing, config))
+        refused = {name: code for code, _, _, name in response.responses if code != 0}
+    except (KafkaError, OSError, TimeoutError) as error:
+        log.warning("could not align the topics' configuration", extra={"error": type(error).__name__,
+                                                                         "config": config})
+        return []
+    if refused:
+        log.warning("broker refused to alter the topics' configuration", extra={"refused": refused, "config": config})
+    else:
+        log.info("altered the topics' configuration", extra={"topics": differing, "config": config})
+    return differing
 
 
 def registry_topics(dead_letter_groups: Iterable[str] = ()) -> list[tuple[str, int]]:

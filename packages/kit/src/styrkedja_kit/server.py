@@ -13,8 +13,10 @@ refused while it streams in. Neither repeats a byte of the request. The services
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 #: request line and headers together at most (a token is a few kB; h11's own limit is 16 KiB)
@@ -53,8 +55,61 @@ class _ProblemAnswers:
         self._refuse(HEAD_TOO_LARGE if getattr(self, "_head_too_large", False) else SYNTAX)
 
 
+#: bytes no header value may hold (RFC 9110 §5.5: visible characters, obs-text, space and tab): httptools
+#: (llhttp) refuses them, h11 takes everything but NUL and whitespace (`[^\x00\s]`) and would hand the app a
+#: header with a control byte
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class _StrictConnection(h11.Connection):
+    """h11's connection, refusing what llhttp (httptools) refuses and h11 takes: control bytes (`_CONTROL`) in
+    a header value, an HTTP version other than 1.0 and 1.1 (HTTP/9.9, the HTTP/2
+    preface), both Content-Length and Transfer-Encoding (a request another server in the path may frame
+    otherwise: smuggling); and a head over `MAX_HEAD_BYTES` that arrived whole in one read (h11 bounds only a
+    head still incomplete). `hint`: why it refused last (h11's status hint; 431 for a head too large)."""
+
+    hint = 400
+
+    def next_event(self) -> Any:
+        try:
+            event = super().next_event()
+        except h11.RemoteProtocolError as error:
+            self.hint = error.error_status_hint
+            raise
+        if isinstance(event, h11.Request):
+            refusal = _refusal(event)
+            if refusal is not None:
+                self.hint = refusal[0]
+                raise h11.RemoteProtocolError(refusal[1], error_status_hint=refusal[0])
+        return event
+
+
+def _refusal(request: h11.Request) -> tuple[int, str] | None:
+    headers = request.headers
+    if len(request.target) + sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEAD_BYTES:
+        return 431, "request head too large"
+    if request.http_version not in (b"1.0", b"1.1"):
+        return 400, "not HTTP/1.x"
+    if any(_CONTROL.search(value) for _, value in headers):  # h11 checks the target itself
+        return 400, "a control byte in a header"
+    names = {name for name, _ in headers}  # h11 gives them lower-cased
+    if b"content-length" in names and b"transfer-encoding" in names:
+        return 400, "both Content-Length and Transfer-Encoding"
+    return None
+
+
 class ProblemH11Protocol(_ProblemAnswers, H11Protocol):
-    """uvicorn's h11 protocol (h11 bounds the head itself, at uvicorn's `h11_max_incomplete_event_size`)."""
+    """uvicorn's h11 protocol (where httptools is missing), judging as the httptools one does: control bytes
+    refused (`_StrictConnection`), a head over `MAX_HEAD_BYTES` (h11 bounds it itself) a 431."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # uvicorn made `self.conn` with its own limit (16 KiB by default): the kit's rule instead, as for httptools
+        self.conn = _StrictConnection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+
+    @property
+    def _head_too_large(self) -> bool:
+        return isinstance(self.conn, _StrictConnection) and self.conn.hint == 431
 
 
 try:

@@ -7,6 +7,7 @@ merit, compliance) come as reporting's table JSON: `figures.figure_table` reads 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +35,20 @@ def _params(**kwargs: Any) -> Params:
     return out
 
 
+#: what a path the dashboard sends may hold: the services' paths are ids, codes and names of letters, digits,
+#: `-`, `_`, `.` (`%`, `?`, `#`, `\\`, spaces and controls would be decoded, or end the path, on the way)
+_PATH = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
+
+
+def _unsafe_path(path: str) -> str | None:
+    """Why `path` (a service path with the user's values filled in) must not be sent, or None: a segment `.` or
+    `..` (httpx resolves it: `/school-units/..` is another route, outside what the page may ask for), or a
+    character that is no part of a segment. Every value a route puts in a path is checked here, once."""
+    if not _PATH.match(path) or any(segment in (".", "..") for segment in path.split("/")):
+        return "sökvägen innehåller ett otillåtet värde (en del får inte vara '.' eller '..' eller ha specialtecken)"
+    return None
+
+
 class Api:
     def __init__(self, http: httpx.AsyncClient, name: str, base_url: str, token: str) -> None:
         self.http, self.name, self.base_url, self.token = http, name, base_url.rstrip("/"), token
@@ -50,6 +65,9 @@ class Api:
     async def _send(self, method: str, path: str, *, answer_json: bool = True, **request: Any) -> httpx.Response:
         """The request with the user's token. No answer → `UpstreamError` 502; an error status → its 4xx (a
         5xx → 502) with what the service said (a JSON answer's `detail` or `title`)."""
+        unsafe = _unsafe_path(path)
+        if unsafe is not None:  # never sent: the user's token would go to another route than the one named
+            raise UpstreamError(self.name, 422, unsafe)
         headers = {"Authorization": f"Bearer {self.token}"}
         if answer_json:
             headers["Accept"] = "application/json"

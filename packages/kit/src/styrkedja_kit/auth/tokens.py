@@ -146,8 +146,8 @@ class TokenVerifier:
         if key.key_type != _KEY_TYPES[alg[:2]]:
             raise InvalidToken("algorithm does not match the key")
         try:
-            return jwt.decode(token, key=key.key, algorithms=[alg], audience=self.audience, issuer=self.keys.issuer,
-                              leeway=self.leeway, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+            claims = jwt.decode(token, key=key.key, algorithms=[alg], audience=self.audience, issuer=self.keys.issuer,
+                                leeway=self.leeway, options={"require": ["exp", "iat", "iss", "aud", "sub"]})
         except jwt.ExpiredSignatureError:
             raise InvalidToken("token expired") from None
         except jwt.ImmatureSignatureError:
@@ -158,3 +158,19 @@ class TokenVerifier:
             raise InvalidToken("wrong issuer") from None
         except jwt.PyJWTError:
             raise InvalidToken("signature or claims invalid") from None
+        _numeric_dates(claims)
+        return claims
+
+
+#: the latest NumericDate a token may name (9999-12-31T23:59:59Z): beyond it a "date" is a token that never
+#: expires, and one past a float's range (an integer of 400 digits) broke the verified-token cache (500)
+LATEST_NUMERIC_DATE = 253_402_300_799
+
+
+def _numeric_dates(claims: Mapping[str, Any]) -> None:
+    """`exp`, `iat` and `nbf` as RFC 7519 §2 has them (a JSON number of seconds), not as PyJWT takes them
+    (anything `int()` reads: the string "1e9", true), and within `LATEST_NUMERIC_DATE`."""
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= LATEST_NUMERIC_DATE:
+            raise InvalidToken(f"claim {name} is not a NumericDate within year 9999")

@@ -95,7 +95,7 @@ class CsvEncoder:
         return line.encode()
 
     def head(self) -> bytes:
-        return BOM + self._line([c.header for c in self.columns])
+        return BOM + self._line([csv_text(c.header) for c in self.columns])  # a header made from data too
 
     def field(self, column: Column, value: Any) -> str:
         if value is None:
@@ -108,7 +108,7 @@ class CsvEncoder:
             return value.isoformat()
         if isinstance(value, float):
             return repr(value).replace(".", self.dialect.decimal)
-        if column.type is ColumnType.text:
+        if column.type is ColumnType.text or isinstance(value, str):  # text in a column of another type too
             return csv_text(str(value))  # a name like "=HYPERLINK(…)" must not run as a formula in Excel
         return str(value)
 
@@ -169,7 +169,7 @@ class XlsxSink:
                 self.sheet.write_string(r, c, WITHHELD_TEXT, self.withheld)
             elif isinstance(value, Approximately):
                 self.sheet.write_string(r, c, value.text, self.withheld)
-            elif column.type is ColumnType.text:
+            elif column.type is ColumnType.text or isinstance(value, str):  # text in a column of another type too
                 self.sheet.write_string(r, c, value[:self.max_text])  # a string, never a formula
             elif column.type is ColumnType.date:
                 self.sheet.write_datetime(r, c, value, self.formats[ColumnType.date])

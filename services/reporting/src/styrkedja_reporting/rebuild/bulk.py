@@ -43,6 +43,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -85,6 +86,8 @@ class Failed:
     item: Delivered
     reason: str
     message: str
+    #: a `conflicting_duplicate`'s: the digest of the event that counts under its id (`command` judges it again)
+    counted: bytes | None = None
 
 
 @dataclass
@@ -204,7 +207,10 @@ _FACT_TYPES = frozenset(results.EVENT_TYPES)
 @dataclass
 class Staged:
     """One chunk of the log as staging rows (made in a decoder process, or here): the facts' rows and
-    compliance's view of them with their ids; the other events decoded (`small`); what did not decode."""
+    compliance's view of them with their ids; the other events decoded (`small`); what did not decode.
+    From a decoder process the facts' rows come as COPY text (`texts`: table → the rows in PostgreSQL's COPY
+    text format, `copy_text`), one bytes object each instead of tuples of UUIDs and datetimes to pickle,
+    unpickle and encode again in the main process."""
 
     read: int = 0  # decoded
     ids: list[tuple[Any, ...]] = field(default_factory=list)
@@ -212,12 +218,111 @@ class Staged:
     forecasts: list[tuple[Any, ...]] = field(default_factory=list)
     small: list[tuple[int, Delivered]] = field(default_factory=list)
     dead: list[tuple[int, str, str]] = field(default_factory=list)  # index in the chunk, reason, message
+    texts: dict[str, bytes] = field(default_factory=dict)  # "assessments" / "forecasts" → COPY text of their rows
+    text_rows: int = 0  # the rows in `texts`
+
+
+#: COPY text format (PostgreSQL's `COPY … FROM STDIN`, format text): a backslash, tab, newline or carriage return in a
+#: value escaped; NULL is \N; bytea as its hex form, its backslash escaped
+_COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_str(value: str) -> str:
+    return str.translate(value, _COPY_ESCAPE)  # a str subclass (an enum's value) as its plain text
+
+
+def _copy_datetime(value: datetime) -> str:
+    if value.tzinfo is None:  # the binary COPY's reading of a naive time is not the text's: not here
+        raise TypeError("a naive datetime")
+    return value.isoformat()
+
+
+_COPY_TEXT: dict[type, Callable[[Any], str]] = {
+    str: _copy_str, int: str, bool: lambda v: "t" if v else "f", uuid.UUID: str, datetime: _copy_datetime,
+    date: date.isoformat, bytes: lambda v: "\\\\x" + v.hex(), type(None): lambda v: "\\N"}
+
+
+def _copy_value(value: Any) -> str:
+    encode = _COPY_TEXT.get(type(value))
+    if encode is not None:
+        return encode(value)
+    if isinstance(value, str):
+        return _copy_str(value)
+    raise TypeError(f"no COPY text for {type(value).__name__}")
+
+
+def copy_text(rows: Sequence[tuple[Any, ...]]) -> bytes:
+    """`rows` in PostgreSQL's COPY text format (UTF-8): the same values a binary COPY of the tuples stores, for the
+    types a staging row holds (text, integers, booleans, UUIDs, aware datetimes, dates, bytes, NULL); any other
+    type is a TypeError (the caller then keeps the tuples). A row goes through a line maker made for its types
+    (`_line_maker`: one join, no call per value); a row with text to escape, through `_copy_value` value by value."""
+    lines = []
+    makers = _LINE_MAKERS
+    for row in rows:
+        kinds = tuple(map(type, row))
+        if kinds not in makers:
+            makers[kinds] = _line_maker(kinds)
+        maker = makers[kinds]
+        line = None
+        if maker is not None:
+            make, tabs, backslashes = maker
+            line = make(row)
+            # only the text values can bring a tab, newline, carriage return or backslash the maker did not put there
+            if line.count("\t") != tabs or line.count("\\") != backslashes or "\n" in line or "\r" in line:
+                line = None
+        if line is None:
+            line = "\t".join([_copy_value(v) for v in row])
+        lines.append(line)
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+def _naive() -> str:
+    raise TypeError("a naive datetime")
+
+
+_LINE_MAKERS: dict[tuple[type, ...], tuple[Callable[[tuple[Any, ...]], str], int, int] | None] = {}
+_LINE_PARTS: dict[type, str] = {
+    str: "r[{i}]", int: "_str(r[{i}])", uuid.UUID: "_str(r[{i}])", bool: "('t' if r[{i}] else 'f')",
+    datetime: "(r[{i}].isoformat() if r[{i}].tzinfo is not None else _naive())", date: "r[{i}].isoformat()",
+    bytes: "_BYTEA + r[{i}].hex()", type(None): "_NULL"}
+
+
+def _line_maker(kinds: tuple[type, ...]) -> tuple[Callable[[tuple[Any, ...]], str], int, int] | None:
+    """A function making the COPY text line of a row of exactly these types, the tabs it puts in and the backslashes
+    (bytea's escaped one, NULL's); None where a type has no part here (a str subclass: `_copy_value` decides)."""
+    parts = []
+    for i, kind in enumerate(kinds):
+        part = _LINE_PARTS.get(kind)
+        if part is None:
+            return None
+        parts.append(part.format(i=i))
+    make = eval(f"lambda r: _TAB.join(({', '.join(parts)},))",  # noqa: S307  # made from the fixed parts above only
+                {"_TAB": "\t", "_str": str, "_BYTEA": "\\\\x", "_NULL": "\\N", "_naive": _naive})
+    return make, len(kinds) - 1, sum(2 if k is bytes else 1 if k is type(None) else 0 for k in kinds)
 
 
 def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None, bytes | None]], base: int,
-                       max_bytes: int) -> Staged:
+                       max_bytes: int, as_text: bool = False) -> Staged:
     """(topic, partition, offset, value, timestamp, key) records → `Staged`, the record at index i in log position base + i.
-    Pure (a decoder process runs it): the same `decode_event` as the live consumer."""
+    Pure (a decoder process runs it): the same `decode_event` as the live consumer. `as_text`: the facts' rows as COPY
+    text (`Staged.texts`; a decoder process's answer), where every value has a text form."""
+    staged = _decoded_and_staged(raw, base, max_bytes)
+    if as_text:
+        for name in ("assessments", "forecasts"):
+            rows = getattr(staged, name)
+            if rows:
+                try:
+                    staged.texts[name] = copy_text(rows)
+                except (TypeError, UnicodeEncodeError):  # (a lone surrogate: the binary COPY decides, as before)
+                    continue  # the tuples go as they are
+                staged.text_rows += len(rows)
+                rows.clear()
+    return staged
+
+
+def _decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None, bytes | None]], base: int,
+                        max_bytes: int) -> Staged:
     staged = Staged()
     for i, (topic, partition, offset, value, timestamp, key) in enumerate(raw):
         try:
@@ -285,6 +390,9 @@ class Rebuilder:
         self.staged_facts = 0
         self.dead: list[tuple[ConsumerRecord, str, str]] = []  # records that do not decode
         self.pool: Executor | None = None
+        #: the facts' rows made COPY text where they are decoded (`copy_text`): a decoder process's answer is then one
+        #: bytes object per table, not tuples of UUIDs and datetimes to pickle, unpickle and encode again here
+        self.as_text = False
         self.max_bytes, self.window = DEFAULT_MAX_BYTES, 4
         self.pending: deque[tuple[Awaitable[Staged], Sequence[ConsumerRecord]]] = deque()
         if not all(handles(t) for t in _FACT_TYPES):
@@ -347,20 +455,23 @@ class Rebuilder:
         base = self.seq
         self.seq += len(raw)
         if self.pool is None:
-            staged = decoded_and_staged(raw, base, self.max_bytes)
+            staged = decoded_and_staged(raw, base, self.max_bytes, self.as_text)
             self._dead_of(staged, records)
             await self._copy(staged)
             return
         loop = asyncio.get_running_loop()
         for start in range(0, len(raw), DECODE_PIECE):
             future = loop.run_in_executor(self.pool, decoded_and_staged, raw[start:start + DECODE_PIECE], base + start,
-                                          self.max_bytes)
+                                          self.max_bytes, self.as_text)
             self.pending.append((future, records[start:start + DECODE_PIECE]))
         while len(self.pending) > self.window:  # a few pieces ahead, no more: the memory stays bounded
             await self._land()
 
     def begin_decoders(self, pool: Executor | None, max_bytes: int, window: int = 4) -> None:
+        """Decoder processes (`pool`; None: decoded here). Theirs answer with the facts' rows as COPY text."""
         self.pool, self.max_bytes, self.window = pool, max_bytes, window
+        # STYRKEDJA_REBUILD_COPY_TEXT=0 (a bench setting): their answer as tuples, to compare
+        self.as_text = pool is not None and os.environ.get("STYRKEDJA_REBUILD_COPY_TEXT", "1") != "0"
 
     async def drain(self) -> None:
         """Every piece still with the decoders staged (before `finish`)."""
@@ -389,7 +500,7 @@ class Rebuilder:
                 continue
             ids.append((seq, item.event.id, item.topic, item.event.time, item.partition, item.offset, item.digest))
             self.small.append((seq, item))
-        facts = len(staged.assessments) + len(staged.forecasts)
+        facts = len(staged.assessments) + len(staged.forecasts) + staged.text_rows
         self.handled += len(ids) + facts
         self.staged_facts += facts
         await self._settle()
@@ -412,6 +523,8 @@ class Rebuilder:
         for name, store, rows in (("assessments", ASSESSMENTS, staged.assessments),
                                   ("forecasts", FORECASTS, staged.forecasts)):
             await copy_records(session, self.staging[name], (*_HEAD, *store.fact_fields), rows)
+            if name in staged.texts:
+                await _copy_text_in(session, self.staging[name], (*_HEAD, *store.fact_fields), staged.texts[name])
         self.staging_seconds += time.perf_counter() - started
 
     async def finish(self, next_offsets: dict[tuple[str, int], int]) -> RebuildReport:
@@ -460,7 +573,7 @@ class Rebuilder:
         report.counts["compliance"] = windows
         small = []  # the memory back before the bookkeeping
 
-        await stages.run("indexes", len(self.deferred), _build_indexes(session, self.deferred))
+        await stages.run("indexes", len(self.deferred), _build_indexes(session, self.deferred, report.stages))
         left_out = sorted({f.item.event.id for f in failed}, key=lambda u: u.int)
         await stages.run("freshness", 0, self._freshness(left_out))
         await stages.run("alerts", 0, reevaluate_all(session))
@@ -474,20 +587,22 @@ class Rebuilder:
 
     async def _claim(self) -> None:
         """Later deliveries of a claimed id are duplicates; one with other bytes than the claimed one (both
-        digests known) is a `conflicting_duplicate`, dead-lettered as the live consumer does (the first counts)."""
+        digests known) is a `conflicting_duplicate` candidate: `command` reads it again and keeps it only where the
+        live consumer's `same_content` says so (the same event as other JSON is a duplicate), then dead-letters it
+        as the live consumer does (the first counts)."""
         await self.session.execute(text(
-            f"CREATE UNLOGGED TABLE {self.dups} AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, "
+            f"CREATE UNLOGGED TABLE {self.dups} AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, f.digest AS counted, "
             "(i.digest IS NOT NULL AND f.digest IS NOT NULL AND i.digest <> f.digest) AS conflicting "
             f"FROM {self.ids} i JOIN (SELECT DISTINCT ON (event_id) event_id, seq AS first, digest FROM {self.ids} "
             f"WHERE event_id IN (SELECT event_id FROM {self.ids} GROUP BY event_id HAVING count(*) > 1) "
             "ORDER BY event_id, seq) f USING (event_id) WHERE i.seq <> f.first"))
         await self.session.execute(text(f"ANALYZE {self.dups}"))
         for row in (await self.session.execute(text(
-                f"SELECT event_id, topic, part, off FROM {self.dups} WHERE conflicting ORDER BY seq"))).all():
+                f"SELECT event_id, topic, part, off, counted FROM {self.dups} WHERE conflicting ORDER BY seq"))).all():
             self.report.conflicts.append(Failed(
                 Delivered(_Event(row.event_id, "", None, None), row.topic, row.part, row.off),  # type: ignore[arg-type]
                 "conflicting_duplicate", f"id {row.event_id}: an event with other content under this id came first "
-                "and counts"))
+                "and counts", row.counted))
 
     async def _facts(self) -> None:
         """Newest revision per fact (the live path's `resolve`: equal revisions keep the first in log order),
@@ -515,6 +630,18 @@ class Rebuilder:
             {"g": self.group_id, "left_out": left_out})
         self.report.applied = result.rowcount  # type: ignore[attr-defined]
         await _store_offsets(self.session, self.group_id, next_offsets)
+
+
+async def _copy_text_in(session: AsyncSession, table: str, columns: Sequence[str], payload: bytes) -> None:
+    """Rows already in COPY text format (`copy_text`) into `table` by one COPY on the session's connection and
+    transaction (as the kit's `copy_records` does for tuples)."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        await connection.exec_driver_sql("SELECT 1")
+    # a memoryview: asyncpg reads bytes as a file name; a buffer it sends as it is
+    await driver.copy_to_table(table, source=memoryview(payload), columns=tuple(columns), format="text")
 
 
 #: Emptied, then filled by plain INSERT … SELECT only (and support_below_pass, whose indexes are dropped only after the
@@ -551,13 +678,19 @@ async def _drop_indexes(session: AsyncSession, tables: Sequence[str]) -> list[_I
     return found
 
 
-async def _build_indexes(session: AsyncSession, indexes: Sequence[_Index]) -> None:
+async def _build_indexes(session: AsyncSession, indexes: Sequence[_Index], seconds: dict[str, float] | None = None
+                         ) -> None:
+    """`seconds`: each table's index builds (the report's stages, as `indexes.<table>`)."""
     for index in indexes:
+        started = time.perf_counter()
         await session.execute(text(index.definition))
         if index.constraint is not None:
             kind = "PRIMARY KEY" if index.kind == "p" else "UNIQUE"
             await session.execute(text(f"ALTER TABLE {quoted(index.table)} ADD CONSTRAINT {quoted(index.constraint)} "
                                        f"{kind} USING INDEX {quoted(index.name)}"))
+        if seconds is not None:
+            name = f"indexes.{index.table}"
+            seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - started, 3)
 
 
 async def _no_moves(session: AsyncSession, moves: Any) -> None:
