@@ -34,8 +34,6 @@ StudentKey = tuple[str, str, str, int, str, str]
 _STUDENT_KEY = ("organiser_id", "student_id", "subject_code", "year", "school_year", "period")
 _COLS = ", ".join(quoted(c) for c in (*CELL, "student_id", "count"))
 _KEYS = ", ".join(quoted(c) for c in (*CELL, "student_id"))
-# A row whose count after the statement equals the delta sent was inserted: a stored row never
-# has a count of 0 (emptied rows are removed in the same batch), so old + delta = delta means none.
 _STAGED = Staged(figure_students, (*CELL, "student_id", "count"))
 _KEY = "organiser_id, student_id, subject_code, year, school_year, period"
 # The changed student keys' groups before the batch are read in the same statement as the upsert: every part
@@ -48,6 +46,8 @@ _KEY = "organiser_id, student_id, subject_code, year, school_year, period"
 # signatures (`kind` 'e'). The arrays are not sorted (an ordered aggregate sorted all its input, by every
 # key, in the database's collation): one set in two orders is two signature rows, whose units
 # (`signature_deltas`, as sets) and sums are the same as one's.
+# Inserted and emptied from the upsert's RETURNING (PostgreSQL 18: `old` is NULL for an inserted row; no join back
+# to the staged rows, which sorted both sides on every key: the planner has no statistics for a CTE).
 # LATERAL with OFFSET 0 (not pulled up into a plain join): the keys drive an index scan of one student's
 # rows (`ix_figure_students_student`) whatever the planner guesses of the keys' number (a generic
 # plan's guess made it rescan the keys per row of the table). Inside, only the columns of that index
@@ -55,14 +55,12 @@ _KEY = "organiser_id, student_id, subject_code, year, school_year, period"
 # the table's growth (a rebuild, a deadline rush) the organiser index looked as cheap, and walking
 # an organiser's whole period per key cost 7–19 s per batch of 10,000 keys instead of 0.2 s
 _ADD = _STAGED.statements(
-    "WITH d AS ({rows}), "
-    f"up AS (INSERT INTO {figure_students.name} ({_COLS}) SELECT * FROM d ON CONFLICT ({_KEYS}) DO UPDATE "
-    f"SET count = {figure_students.name}.count + EXCLUDED.count RETURNING {_COLS}), "
-    f"ch AS MATERIALIZED (SELECT up.{_KEY.replace(', ', ', up.')}, up.unit_id, up.count = 0 AS emptied "
-    "FROM up JOIN d USING (level, unit_id, organiser_id, subject_code, year, school_year, period, student_id) "
-    "WHERE up.count = 0 OR up.count = d.count), "
-    f"k AS (SELECT DISTINCT {_KEY} FROM ch), "
-    f"was AS (SELECT k.{_KEY.replace(', ', ', k.')}, s.unit_id FROM k "
+    f"WITH up AS (INSERT INTO {figure_students.name} ({_COLS}) {{rows}} ON CONFLICT ({_KEYS}) DO UPDATE "
+    f"SET count = {figure_students.name}.count + EXCLUDED.count "
+    f"RETURNING {_KEY}, unit_id, new.count = 0 AS emptied, old.count IS NULL AS inserted), "
+    f"ch AS MATERIALIZED (SELECT {_KEY}, unit_id, emptied FROM up WHERE emptied OR inserted), "
+    # per changed student cell (a key with two changed groups is probed twice: `bool_or` below is the same)
+    f"was AS (SELECT k.{_KEY.replace(', ', ', k.')}, s.unit_id FROM ch k "
     f"CROSS JOIN LATERAL (SELECT s.unit_id, s.organiser_id, s.year, s.level, s.count FROM {figure_students.name} s "
     "WHERE s.student_id = k.student_id AND s.subject_code = k.subject_code AND s.school_year = k.school_year "
     "AND s.period = k.period OFFSET 0) s "
@@ -85,6 +83,8 @@ _DELETE = text(
     "subject_code, year, school_year, period, student_id) IN (SELECT * FROM unnest(CAST(:unit_id AS text[]), "
     "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:year AS integer[]), "
     "CAST(:school_year AS text[]), CAST(:period AS text[]), CAST(:student_id AS text[])))")
+
+
 def school_unit_of(group_unit_id: str) -> str:
     return group_unit_id.partition(GROUP_SEPARATOR)[0]
 
