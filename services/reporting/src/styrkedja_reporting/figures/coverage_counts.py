@@ -5,9 +5,9 @@ Distinct students are not a sum, so the apply path keeps the evidence at the fin
 `figure_students` holds, per *group* cell, student id → number of results (two rows per result:
 its term and its round). A change that takes a student's count in a group cell from 0 to n
 (inserted) or from n to 0 (emptied) may change the distinct count of every level above; for those
-students only, their other groups in the same subject, year and period are looked up (one
-statement per batch), and the units they count in before and after the batch are compared per
-level. A student in two groups of one school unit (changed group mid-term) counts once there.
+students only, their other groups in the same subject, year and period are looked up (in the
+upsert's own statement, summed per signature by the server: `_ADD`), and the units they count in
+before and after the batch are compared per level. A student in two groups of one school unit (changed group mid-term) counts once there.
 
 The nation level is kept per organiser (the organiser is in every cell key): summed over
 organisers a student counts once per organiser (pseudonymous ids are the organiser's own).
