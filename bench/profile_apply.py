@@ -67,7 +67,8 @@ def time_statements() -> dict[str, list[float]]:
 
 
 async def apply_all(url: str, data_dir: Path, directory: list, events: list, batch: int,
-                    live_alerts: bool, warm: int = 0, cprofile: Path | None = None) -> dict:
+                    live_alerts: bool, warm: int = 0, cprofile: Path | None = None,
+                    by_handler: bool = False) -> dict:
     """The directory (untimed), then the events batch by batch in the consumer's transaction. `warm`: the
     first so many events applied untimed first (batches of 5,000), then ANALYZE (as autovacuum would have
     by then): the timed batches meet a filled database, as a live consumer keeping up does."""
@@ -82,6 +83,9 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     registry = handler_registry(live_alerts=live_alerts)
+    handler_cpu: dict[str, list[float]] = {}
+    if by_handler:
+        per_handler(registry, handler_cpu)
     loop = ConsumerLoop(ServiceSettings(database_url=url, kafka_bootstrap_servers="127.0.0.1:9",
                                         client_id="profile-apply"),
                         db, group_id=f"profile-{uuid.uuid4().hex[:6]}", topics=sorted(set(TOPICS.values())),
@@ -177,10 +181,58 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
            "round_trips_per_batch_mean": round(sum(n + r for _, n, r in per_batch) / len(per_batch), 1),
            # of the Python CPU: the cyclic garbage collector's (its oldest generation's collections walk every object)
            "gc_cpu_ms_per_batch": round(gc_time[0] * 1000 / len(per_batch), 1), "gc_full_collections": gc_time[2]}
+    if by_handler:  # per handler: ms per batch of this process's CPU, the backend's CPU, statements
+        out["by_handler"] = {name: {"python_cpu_ms_per_batch": round(py * 1000 / len(per_batch), 1),
+                                    "postgres_cpu_ms_per_batch": round(pg * 1000 / len(per_batch), 1),
+                                    "statements_per_batch": round(n / len(per_batch), 1)}
+                             for name, (py, pg, n) in handler_cpu.items()}
     out["recomputation_mismatches"] = await recomputation(db, "styrkedja_reporting")
     await db.dispose()  # the pool's backends end: their statistics are flushed
     out["heap_only_updates"] = await heap_only_updates(url)
     return out
+
+
+def per_handler(registry: object, spent: dict[str, list[float]]) -> None:
+    """Wrap each handler of the registry (and its freshness note): while the batches are timed, sum per handler
+    this process's CPU, the session's backend's CPU (psutil, by its pid: no round trip) and its statements."""
+    import psutil
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from styrkedja_reporting import registry as registry_module
+
+    current: list[str] = []
+
+    def count(*_: object) -> None:
+        if _TIMED and current:
+            spent[current[-1]][2] += 1
+
+    event.listen(Engine, "before_cursor_execute", count)
+    backends: dict[int, psutil.Process] = {}
+
+    def wrap(name: str, handler):  # noqa: ANN001, ANN202
+        async def timed(session, batch):  # noqa: ANN001, ANN202
+            if not _TIMED:
+                return await handler(session, batch)
+            raw = (await (await session.connection()).get_raw_connection()).driver_connection
+            pid = raw.get_server_pid()
+            backend = backends.get(pid) or backends.setdefault(pid, psutil.Process(pid))
+            entry = spent.setdefault(name, [0.0, 0.0, 0])
+            current.append(name)
+            pg, cpu = sum(backend.cpu_times()[:2]), time.process_time()
+            try:
+                return await handler(session, batch)
+            finally:
+                entry[0] += time.process_time() - cpu
+                entry[1] += sum(backend.cpu_times()[:2]) - pg
+                current.pop()
+        return timed
+
+    handlers = registry._handlers  # type: ignore[attr-defined]
+    for n, (types, handler) in enumerate(handlers):
+        module = handler.__module__.removeprefix("styrkedja_reporting.")
+        handlers[n] = (types, wrap(f"{module}.{getattr(handler, '__name__', 'handler')}", handler))
+    registry_module._note_freshness = wrap("registry._note_freshness", registry_module._note_freshness)
 
 
 #: the tables of cells every batch adds to (their updates in place are heap-only when their pages have room)
@@ -231,6 +283,8 @@ def main() -> int:
                         help="the events in random order (batches touch many students, as the live load's)")
     parser.add_argument("--no-alerts", action="store_true", help="as a rebuild: alerts not judged per batch")
     parser.add_argument("--sql", action="store_true", help="also sum the time per SQL statement (top 15)")
+    parser.add_argument("--by-handler", action="store_true",
+                        help="Python and PostgreSQL CPU and statements per batch of each registered handler")
     parser.add_argument("--no-profile", action="store_true", help="no pyinstrument (CPU figures without its cost)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     parser.add_argument("--explain-ms", type=int, default=0, metavar="MS",
@@ -257,7 +311,7 @@ def main() -> int:
         with profiler if profiler is not None else contextlib.nullcontext():
             applied = asyncio.run(apply_all(url, state / "pgdata", directory, events, args.batch,
                                             live_alerts=not args.no_alerts, warm=args.warm,
-                                            cprofile=args.cprofile))
+                                            cprofile=args.cprofile, by_handler=args.by_handler))
         print(json.dumps(applied))
         top = ""
         if sql_time is not None:

@@ -227,6 +227,34 @@ def tree_cpu_seconds(root: int) -> float:
     return total / ticks
 
 
+def tree_sched_seconds(root: int | None) -> tuple[float, float]:
+    """(on-CPU, waiting-for-a-CPU) seconds of every thread of process `root` and the processes below it
+    (the current process when `root` is None), from the scheduler's own counts (/proc/…/task/…/schedstat:
+    time run, time runnable on a run queue). The second says how long a side was ready to work but the
+    machine's other processes had the cores: on a shared 2-core machine, what bounds items/s."""
+    if root is None:
+        pids = [os.getpid()]
+    else:
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        pids = []
+        for pid in parents:
+            at = pid
+            while at not in (root, 0, 1) and at in parents:
+                at = parents[at]
+            if at == root:
+                pids.append(pid)
+    run = wait = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            with contextlib.suppress(OSError, ValueError):
+                ran, waited, _ = task.read_text().split()
+                run, wait = run + int(ran), wait + int(waited)
+    return run / 1e9, wait / 1e9
+
+
 def postmaster_pid(data_dir: Path) -> int:
     return int((data_dir / "postmaster.pid").read_text().split()[0])
 
@@ -234,7 +262,8 @@ def postmaster_pid(data_dir: Path) -> int:
 def bulk_write(url: str, data: Mittkoping, items: int, clients: int, tokens: Tokens, batch: int = 1000,
                cpu: dict[str, float] | None = None) -> float:
     """Items per second through the batch endpoint; `cpu["clients"]`: this process's CPU seconds in the
-    timed part (the clients' JSON encoding and decoding, httpx)."""
+    timed part (the clients' JSON encoding and decoding, httpx), `cpu["clients_run"]` / `["clients_wait"]`
+    its threads' time on a CPU and runnable on a run queue (`tree_sched_seconds`)."""
     bodies = data.new_assessments(items)  # generated before the clock starts
     chunks = [bodies[i:i + batch] for i in range(0, len(bodies), batch)]
     # and encoded before it too (the clients are other machines: their JSON is not this API's work)
@@ -253,12 +282,14 @@ def bulk_write(url: str, data: Mittkoping, items: int, clients: int, tokens: Tok
         assert response.status_code == 201, response.text
         return response  # read whole; its JSON is decoded after the clock
 
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started, sched_started = time.perf_counter(), time.process_time(), tree_sched_seconds(None)
     with ThreadPoolExecutor(clients) as pool:
         responses = list(pool.map(post, encoded))
-    seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        sched = tree_sched_seconds(None)  # while the pool's threads (and their counts) are still there
     if cpu is not None:
         cpu["clients"] = time.process_time() - cpu_started
+        cpu["clients_run"], cpu["clients_wait"] = (sched[0] - sched_started[0], sched[1] - sched_started[1])
     for client in opened:
         client.close()
     for response, chunk in zip(responses, chunks, strict=True):
@@ -635,6 +666,8 @@ def main() -> int:
             sides = {"service": processes["assessment"].process.pid,
                      "postgres": postmaster_pid(infra.postgres.data_dir) if infra.postgres is not None else None}
             cpu_before = {side: tree_cpu_seconds(pid) for side, pid in sides.items() if pid is not None}
+            sched_before = {side: tree_sched_seconds(pid) for side, pid in sides.items() if pid is not None}
+            load_before = os.getloadavg()[0]
             clients: dict[str, float] = {}
             figures["bulk_write_items_per_s"] = bulk_write(processes["assessment"].url, data, items, args.clients,
                                                            tokens, cpu=clients)
@@ -642,9 +675,28 @@ def main() -> int:
                    for side, pid in sides.items() if pid is not None}
             cpu["bulk_write_clients_cpu_us_per_item"] = round(clients["clients"] * 1e6 / items, 1)
             extra.update(cpu)
+            # Time each side was runnable but had no CPU (others' processes on the cores), per item: with it,
+            # items/s on a shared machine follows the neighbours, not the code (bench/results/write6.json)
+            for side, pid in sides.items():
+                if pid is not None:
+                    extra[f"bulk_write_{side}_runqueue_wait_us_per_item"] = round(
+                        (tree_sched_seconds(pid)[1] - sched_before[side][1]) * 1e6 / items, 1)
+            extra["bulk_write_clients_runqueue_wait_us_per_item"] = round(clients["clients_wait"] * 1e6 / items, 1)
+            extra["bulk_write_load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
+            # the share of the stage's wall time the service's processes were on a CPU or ready to be (per
+            # worker): near 1, the service is what bounds items/s, whether it gets a CPU or not
+            service_busy = (cpu["bulk_write_service_cpu_us_per_item"]
+                            + extra["bulk_write_service_runqueue_wait_us_per_item"]) * 1e-6
+            extra["bulk_write_service_runnable_share"] = round(
+                service_busy * (figures["bulk_write_items_per_s"] or 0) / workers["assessment"], 2)
             print(f"  {figures['bulk_write_items_per_s']:,.0f} items/s; CPU per item: "
                   + ", ".join(f"{k.removeprefix('bulk_write_').removesuffix('_cpu_us_per_item')} {v} µs"
-                              for k, v in cpu.items()), flush=True)
+                              for k, v in cpu.items())
+                  + "; waiting for a CPU per item: "
+                  + ", ".join(f"{k.removeprefix('bulk_write_').removesuffix('_runqueue_wait_us_per_item')} {v} µs"
+                              for k, v in extra.items() if k.endswith("_runqueue_wait_us_per_item"))
+                  + f"; service runnable {extra['bulk_write_service_runnable_share']:.0%} of the time per worker"
+                  + f"; load {extra['bulk_write_load_average']}", flush=True)
             processes.pop("assessment").stop()
 
             if "relay" in stages:

@@ -10,10 +10,10 @@ from styrkedja_devstack.postgres import free_port
 from styrkedja_devstack.services import DASHBOARD, RUN_WORKERS, ServiceProcess, dashboard_env, run_workers
 
 
-def test_run_gives_one_worker_each_and_the_variable_overrides():
+def test_run_gives_the_readers_one_worker_the_bulk_writers_two_and_the_variable_overrides():
     assert run_workers("reporting", {}) == 1
-    assert run_workers("assessment", {}) == 1
-    assert run_workers("forecast", {}) == 1
+    assert run_workers("assessment", {}) == 2  # the bulk writers: bench/results/write6.json
+    assert run_workers("forecast", {}) == 2
     assert run_workers("lika", {}) == RUN_WORKERS["lika"]
     assert run_workers("reporting", {"STYRKEDJA_WORKERS_REPORTING": "4"}) == 4
     assert run_workers("reporting", {"STYRKEDJA_WORKERS_REPORTING": " "}) == 1

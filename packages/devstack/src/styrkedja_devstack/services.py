@@ -42,11 +42,15 @@ DASHBOARD = ServiceSpec("dashboard", 8100)
 
 #: uvicorn worker processes per service under `styrkedja run` / `make run` (tests start one unless
 #: they ask). Each worker serves HTTP; one of them (holder of a PostgreSQL advisory lock) runs the
-#: consumer, and the outbox relay's lock picks one publisher. One each by default: on a 2-core
-#: machine a second worker showed no gain for reads or writes (bench/README.md) and doubles memory.
+#: consumer, and the outbox relay's lock picks one publisher. One each for the readers: on a 2-core
+#: machine a second worker showed no gain for reads (bench/README.md) and doubles memory. Two for the
+#: bulk writers (assessment, forecast; issue 16, bench/results/write6.json): a batch's Python is about
+#: two thirds of its CPU, and one worker's event loop was on a CPU or waiting for one 90-95 % of the
+#: time in every run, so one worker caps the batch endpoint at one core's worth (~1 / 45 µs per item,
+#: ~22k items/s on a quiet machine, less on a shared one); two let the service use both cores.
 #: `STYRKEDJA_WORKERS_<NAME>` (e.g. STYRKEDJA_WORKERS_REPORTING=4) overrides; images read
 #: `WEB_CONCURRENCY`.
-RUN_WORKERS = {"assessment": 1, "forecast": 1, "lika": 1, "reporting": 1, "dashboard": 1}
+RUN_WORKERS = {"assessment": 2, "forecast": 2, "lika": 1, "reporting": 1, "dashboard": 1}
 
 
 def run_workers(name: str, environ: dict[str, str] | None = None) -> int:

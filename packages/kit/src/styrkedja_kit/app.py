@@ -437,9 +437,11 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     return app
 
 
-def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool = False) -> None:
+def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool = False,
+                      lean_outbox: bool = False) -> None:
+    """The kit's tables on a service's metadata; `lean_outbox`: see `define_outbox_tables(lean=...)`."""
     if outbox:
-        define_outbox_tables(metadata)
+        define_outbox_tables(metadata, lean=lean_outbox)
     if consumer:
         define_consumer_tables(metadata)
 

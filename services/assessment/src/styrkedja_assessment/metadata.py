@@ -5,4 +5,4 @@ from sqlalchemy import MetaData
 from styrkedja_kit.app import define_kit_tables
 
 metadata = MetaData()
-define_kit_tables(metadata, outbox=True)
+define_kit_tables(metadata, outbox=True, lean_outbox=True)  # a bulk writer

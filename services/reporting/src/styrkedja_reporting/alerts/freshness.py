@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
@@ -101,22 +101,32 @@ async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delive
     """The units the batch's assessments touch, under the organisers' lock, judged at
     the time of its newest assessment; None where it has none."""
     keys: set[UnitKey] = session.info.pop(_BEFORE, set())
-    assessments = [item for item in batch if item.event.type in ASSESSMENT_TYPES]
-    for item in assessments:
-        data = item.event.data
-        keys.update(units_of(data.organiser_id, data.school_unit_code, data.group_id))  # type: ignore[attr-defined]
-    if not keys:
+    groups: set[tuple[str, str, str]] = set()  # (organiser, school unit, group): thousands of events, few groups
+    moment: datetime | None = None
+    for item in batch:
+        if item.event.type in ASSESSMENT_TYPES:
+            data: Any = item.event.data
+            groups.add((data.organiser_id, data.school_unit_code, data.group_id))
+            if moment is None or item.event.time > moment:
+                moment = item.event.time
+    for group in groups:
+        keys.update(units_of(*group))
+    if not keys or moment is None:
         return None
-    moment = max(item.event.time for item in assessments)
     await lock_organisers(session, {k.organiser_id for k in keys})
     # the batch's results after it, in their units: each unit's newest result is at least as new
-    fresh: dict[UnitKey, date] = {}
+    newest: dict[tuple[str, str, str], date] = {}
     for _, fact in batch_changes(session).assessments:
         if fact.retracted or fact.assessed_on is None:
             continue  # counts in no unit's dates
-        for key in units_of(fact.organiser_id, fact.school_unit_code, fact.group_id):
-            if key not in fresh or fresh[key] < fact.assessed_on:
-                fresh[key] = fact.assessed_on
+        group = (fact.organiser_id, fact.school_unit_code, fact.group_id)
+        if group not in newest or newest[group] < fact.assessed_on:
+            newest[group] = fact.assessed_on
+    fresh: dict[UnitKey, date] = {}
+    for group, day in newest.items():
+        for key in units_of(*group):
+            if key not in fresh or fresh[key] < day:
+                fresh[key] = day
     return await judged_units(session, keys, moment, fresh=fresh), moment
 
 

@@ -124,7 +124,7 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
         return
     rows = [(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round)
             for f in (await ASSESSMENTS.preload(session, ids)).values() if not f.retracted]
-    session.info.setdefault(_BEFORE, set()).update(Touched(*row) for row in rows)
+    session.info.setdefault(_BEFORE, set()).update(rows)  # plain tuples, a Touched's fields
     # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read
     session.info[ASSESSMENT_ROWS_BEFORE] = (ids, rows)
 
@@ -341,13 +341,113 @@ async def batch_verdicts(session: AsyncSession, batch: Sequence[Delivered]
                          ) -> tuple[list[tuple[AlertCell, Observation]], list[Judged]]:
     """The batch's `below_forecast` cells judged, and its `pass_share_drop` cells (`decide`'s two inputs)."""
     judged = await _judged_below_forecast(session, batch)
-    touched: set[Touched] = session.info.pop(_BEFORE, set())
-    touched.update(_touched_of(item.event.data) for item in batch if item.event.type in ASSESSMENT_TYPES)
+    touched: set[tuple[str, str, str, str, str, int]] = session.info.pop(_BEFORE, set())
+    for item in batch:  # plain tuples (a Touched's fields): thousands per batch, few distinct
+        if item.event.type in ASSESSMENT_TYPES:
+            d: Any = item.event.data
+            touched.add((d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
+                         int(d.round)))
     drops: list[Judged] = []
     if touched:
-        drops = await _pass_drop_verdicts(session, _label_cells_of(touched, await placement_of(
-            session, {t.school_unit_code for t in touched})))
+        drops = await _batch_pass_drops(session, touched, await placement_of(session, {t[1] for t in touched}))
     return judged, drops
+
+
+# The batch's pass-drop cells judged by the server, only those that can decide anything coming back. Python
+# spreads the touched results' keys over their units (`_label_cells_of`'s group, school unit, area and
+# organiser) as prefixes (level, unit, organiser, subject), each with the rounds it judges as bits of one
+# bigint (a round's ordinal: school year's start × 4 + round − 1, so the previous round is the ordinal − 1;
+# bit i = ordinal `:base` + i). Per prefix, one index range of figure_pass (as `_PASS_TALLIES`) summed per
+# round, and each judged round's counts against the round before — inside the prefix's LATERAL: no join of
+# thousands of cells with thousands of tallies for the planner to misjudge. The verdict in integers (`_dips`,
+# exactly: numeric), the active pass-drop alerts matched by their columns (as `decide`'s). A cell neither
+# dipping nor with an active alert decides nothing (`rules.evaluate`): it is not sent back, not decoded, and
+# `decide` never looks it up — thousands of cells per batch of 5,000, a handful back.
+_BATCH_PASS_DROPS = text(
+    "WITH q AS (SELECT * FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), CAST(:alert_unit AS text[]), "
+    "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:mask AS bigint[])) "
+    "AS q(level, unit_id, alert_unit, organiser_id, subject_code, mask)), "
+    "th AS (SELECT * FROM unnest(CAST(:th_organiser AS text[]), CAST(:th_num AS bigint[]), "
+    "CAST(:th_den AS bigint[]), CAST(:th_min AS integer[])) AS th(organiser_id, num, den, min_students)), "
+    f"act AS MATERIALIZED (SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.round "
+    f"FROM {alerts.name} a WHERE a.organiser_id = ANY(CAST(:th_organiser AS text[])) "
+    f"AND a.status <> '{Status.resolved.value}' AND a.rule = '{AlertRule.pass_share_drop.value}' "
+    "AND a.year IS NULL AND a.round IS NOT NULL), "
+    "j AS (SELECT q.level, q.unit_id, q.alert_unit, q.organiser_id, q.subject_code, v.o, "
+    "CAST(v.na AS numeric) AS na, CAST(v.nr AS numeric) AS nr, CAST(v.ba AS numeric) AS ba, "
+    "CAST(v.br AS numeric) AS br, th.num, th.den, th.min_students FROM q JOIN th ON th.organiser_id = q.organiser_id "
+    "CROSS JOIN LATERAL (WITH s AS (SELECT CAST(left(x.school_year, 4) AS integer) * 4 "
+    "+ CAST(substr(x.period, 2) AS integer) - 1 AS o, "
+    f"sum({_ASSESSED}) AS assessed, sum({_REACHING}) AS reaching FROM {figure_pass.name} x "
+    "WHERE x.level = q.level AND x.unit_id = q.unit_id AND x.organiser_id = q.organiser_id "
+    "AND x.subject_code = q.subject_code AND x.school_year = ANY(CAST(:school_years AS text[])) "
+    "AND x.period = ANY(CAST(:periods AS text[])) GROUP BY 1) "
+    "SELECT b.o, coalesce(n.assessed, 0) AS na, coalesce(n.reaching, 0) AS nr, coalesce(p.assessed, 0) AS ba, "
+    "coalesce(p.reaching, 0) AS br FROM (SELECT CAST(:base AS integer) + i AS o FROM generate_series(0, 62) AS i "
+    "WHERE (q.mask >> i) & 1 = 1) b LEFT JOIN s n ON n.o = b.o LEFT JOIN s p ON p.o = b.o - 1) v) "
+    "SELECT j.level, j.unit_id, j.organiser_id, j.subject_code, j.o, "
+    "CAST(j.na AS bigint), CAST(j.nr AS bigint), CAST(j.ba AS bigint), CAST(j.br AS bigint) FROM j "
+    "WHERE (least(j.na, j.ba) >= greatest(j.min_students, 1) "
+    "AND 100 * (j.br * j.na - j.nr * j.ba) * j.den > j.num * j.na * j.ba) "
+    "OR EXISTS (SELECT 1 FROM act a WHERE a.organiser_id = j.organiser_id AND a.level = j.level "
+    "AND a.unit_id = j.alert_unit AND a.subject_code = j.subject_code "
+    "AND CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 = j.o)")
+_MASK_BITS = 63
+
+
+@functools.lru_cache(maxsize=4096)
+def _ordinal(school_year: str, round_: int) -> int:
+    """A round's ordinal: consecutive rounds are consecutive integers (`RoundPeriod.previous` is − 1)."""
+    return SchoolYear.parse(school_year).start * _ROUNDS + round_ - 1
+
+
+@functools.lru_cache(maxsize=4096)
+def _round_label(ordinal: int) -> RoundLabel:
+    return str(SchoolYear(ordinal // _ROUNDS)), ordinal % _ROUNDS + 1
+
+
+async def _batch_pass_drops(session: AsyncSession, touched: set[tuple[str, str, str, str, str, int]],
+                            placement: Mapping[str, str | None]) -> list[Judged]:
+    """`_pass_drop_verdicts(_label_cells_of(touched, placement))` less the cells that cannot decide anything
+    (neither dipping nor with an active alert: `decide` passes them by), judged by the server in one
+    statement (`_BATCH_PASS_DROPS`); the verdicts of those that come back judged again here (`_dips`)."""
+    ordinals = {label: _ordinal(*label) for label in {t[4:] for t in touched}}
+    base = min(ordinals.values())
+    if max(ordinals.values()) + 1 - base >= _MASK_BITS:  # rounds of many school years at once: every cell
+        cells = _label_cells_of({Touched(*t) for t in touched}, dict(placement))
+        return await _pass_drop_verdicts(session, cells)
+    masks: dict[tuple[str, str, str, str, str], int] = {}
+    get = masks.get
+    for organiser, code, group, subject, school_year, round_ in touched:
+        bits = 3 << (ordinals[(school_year, round_)] - base)  # the round and the next
+        units = [("group", f"{code}{GROUP_SEPARATOR}{group}", f"{code}{ALERT_GROUP_SEPARATOR}{group}"),
+                 ("school_unit", code, code), ("organiser", organiser, organiser)]
+        area = placement.get(code)
+        if area:
+            units.append(("area", area, area))
+        for level, unit, alert_unit in units:
+            key = (level, unit, alert_unit, organiser, subject)
+            masks[key] = get(key, 0) | bits
+    judged_ordinals = {o + n for o in ordinals.values() for n in (-1, 0, 1)}
+    organisers = sorted({t[0] for t in touched})
+    stored = await load_thresholds(session, organisers)
+    default = Thresholds()
+    limits = [stored.get(o, default) for o in organisers]
+    params: dict[str, Any] = as_arrays(("level", "unit_id", "alert_unit", "organiser_id", "subject_code", "mask"),
+                                       [(*key, mask) for key, mask in masks.items()])
+    params |= {"base": base, "th_organiser": organisers, "th_num": [t.drop_points.numerator for t in limits],
+               "th_den": [t.drop_points.denominator for t in limits], "th_min": [t.min_students for t in limits],
+               "school_years": sorted({_round_label(o)[0] for o in judged_ordinals}),
+               "periods": [f"R{n}" for n in sorted({_round_label(o)[1] for o in judged_ordinals})]}
+    by_organiser = dict(zip(organisers, limits, strict=True))
+    judged: list[Judged] = []
+    for level, unit, organiser, subject, ordinal, na, nr, ba, br in (
+            await session.execute(_BATCH_PASS_DROPS, params)).all():
+        now_, then_, thresholds = (na, nr), (ba, br), by_organiser[organiser]
+        judged.append(((level, unit, organiser, subject, *_round_label(ordinal)),
+                       PassDrop(now_, then_, thresholds, _dips(now_, then_, thresholds))))
+    return judged
+
 
 
 @functools.lru_cache(maxsize=4096)
@@ -496,10 +596,12 @@ async def decide(session: AsyncSession, judged: Sequence[tuple[AlertCell, Observ
     for key, drop in drops:
         if drop.dipping:
             eager.append((_pass_cell(key), drop.observation()))
+    quiet = [(key, drop) for key, drop in drops if not drop.dipping]
+    if not eager and not quiet:
+        return 0  # no cell to decide: nothing read, nothing written (most live batches, judged by the server)
     ids = [_alert_id(cell, obs.rule) for cell, obs in eager]
     al = alerts.c
     wanted = any_of(al.alert_id, ids)
-    quiet = [(key, drop) for key, drop in drops if not drop.dipping]
     if quiet:  # the active pass-drop alerts of these cells, by their columns (the organiser index first)
         wanted = or_(wanted, and_(
             al.organiser_id.in_(sorted({k[2] for k, _ in quiet})), al.status != Status.resolved.value,
@@ -652,7 +754,7 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
         area = placement.get(t.school_unit_code)
         if area:
             units.add(("area", area))
-    return await _below_forecast_judged(session, wanted)
+    return await _below_forecast_judged(session, wanted, only_deciding=True)
 
 
 async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[str, str, str, str],
@@ -661,16 +763,48 @@ async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[s
     return await decide(session, await _below_forecast_judged(session, wanted), now)
 
 
-async def _below_forecast_judged(session: AsyncSession, wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]]
-                                 ) -> list[tuple[AlertCell, Observation]]:
+def _below(tally: ForecastTally | None, thresholds: Thresholds) -> bool:
+    """Whether `judge_below_forecast` says `dipping`, in integers: with n = the forecasts with an outcome
+    (at least `min_students`, and some), −(said_not_reached_did − said_reaches_did_not) ÷ n × 100 > p/q
+    ⇔ 100 · (said_reaches_did_not − said_not_reached_did) · q > p · n."""
+    if tally is None:
+        return False
+    compared = tally.held + tally.said_reaches_did_not + tally.said_not_reached_did
+    if compared <= 0 or compared < thresholds.min_students:
+        return False
+    points = thresholds.below_forecast_points
+    return (100 * (tally.said_reaches_did_not - tally.said_not_reached_did) * points.denominator
+            > points.numerator * compared)
+
+
+async def _active_below_forecast(session: AsyncSession, organisers: Iterable[str]) -> set[tuple[Any, ...]]:
+    """(organiser, level, alert unit id, subject, school year, term) of the organisers' active
+    below-forecast alerts (by the alerts' organiser index)."""
+    al = alerts.c
+    return {tuple(row) for row in (await session.execute(select(
+        al.organiser_id, al.level, al.unit_id, al.subject_code, al.school_year, al.term).where(
+        al.organiser_id.in_(sorted(set(organisers))), al.status != Status.resolved.value,
+        al.rule == AlertRule.below_forecast.value, al.year.is_(None), al.term.is_not(None)))).all()}
+
+
+async def _below_forecast_judged(session: AsyncSession, wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]],
+                                 only_deciding: bool = False) -> list[tuple[AlertCell, Observation]]:
+    """The cells judged. `only_deciding` (the live batch): only those that can decide anything — dipping
+    (`_below`), or with an active alert; any other cell `decide` passes by (`rules.evaluate`), so it is
+    neither made an `AlertCell` nor judged nor looked up (most of a batch's cells)."""
     thresholds = await load_thresholds(session, {key[0] for key in wanted})
     default = Thresholds()
     judged = []
     every = await forecast_tallies_of(session, wanted)
+    active = await _active_below_forecast(session, {key[0] for key in wanted}) if only_deciding else set()
     for (organiser, subject, school_year, term), units in sorted(wanted.items()):
         tallies = every.get((organiser, subject, school_year, term), {})
         period = TermPeriod(SchoolYear.parse(school_year), Term(term))
+        limits = thresholds.get(organiser, default)
         for level, unit in sorted(units):
+            if only_deciding and not _below(tallies.get((level, unit)), limits) and (
+                    organiser, level, alert_unit_id(level, unit), subject, school_year, term) not in active:
+                continue
             cell = AlertCell(organiser, (level, alert_unit_id(level, unit)), subject, None, period)
             judged.append((cell, judge_below_forecast(tallies.get((level, unit)),
                                                       thresholds.get(organiser, default))))

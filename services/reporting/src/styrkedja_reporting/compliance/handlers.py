@@ -47,6 +47,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -357,6 +358,10 @@ def _apply_sql(kind: WindowKind, whole: bool) -> str:
 
 
 _APPLY = {(kind, whole): text(_apply_sql(kind, whole)) for kind in WindowKind for whole in (False, True)}
+# the same keyed statement that also sets the planner back (`:plan_cache_mode`) once it is planned and run: the
+# batch's last window statement, one round trip less than a `_PLAN_CACHE_SET` after it
+_APPLY_RESTORING = {kind: text(_apply_sql(kind, False) + ", set_config('plan_cache_mode', :plan_cache_mode, true)")
+                    for kind in WindowKind}
 _NESTLOOP_OFF = text("SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)")
 _NESTLOOP_SET = text("SELECT set_config('enable_nestloop', :value, true)")
 _CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), "
@@ -376,9 +381,12 @@ def _params(key: WindowKey, window: Window) -> dict[str, Any]:
     return params
 
 
-async def sync_window(session: AsyncSession, key: WindowKey, window: Window, touched: Touched | None) -> int:
+async def sync_window(session: AsyncSession, key: WindowKey, window: Window, touched: Touched | None,
+                      restore: list[str] | None = None) -> int:
     """Bring the items of one window that `touched` affects (None = all) and their cells to what the
-    directory and the reports say now, in one statement (`_apply_sql`); returns how many items changed."""
+    directory and the reports say now, in one statement (`_apply_sql`); returns how many items changed.
+    `restore` ([plan_cache_mode]): a keyed statement sets the planner back to it as it runs (`_APPLY_RESTORING`)
+    and empties the list; otherwise the caller does."""
     params = _params(key, window)
     if touched is not None:
         pairs = sorted(touched.pairs.get(key.period, ()))
@@ -400,6 +408,9 @@ async def sync_window(session: AsyncSession, key: WindowKey, window: Window, tou
         # (this transaction's rows count), or the keyed statements are planned for the tables as they
         # were — an empty table's estimates drove the deletion of gone items by a scan of the window
         await session.execute(_ANALYZE)
+    elif restore:
+        changed, _upserted, _deleted, emptied, _ = (await session.execute(
+            _APPLY_RESTORING[key.kind], {**params, "plan_cache_mode": restore.pop()})).one()
     else:
         changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, False)], params)).one()
     if emptied:  # a cell whose items all went has no row
@@ -423,31 +434,49 @@ _SAVE_ROUND_REPORTS = text(
     + ", ".join(f"{name} = EXCLUDED.{name}" for name in _ROUND_COLUMNS if name != "assessment_id"))
 
 
-# the batch's assessments as if none was stored: the rows inserted are the ids that were new
+# the batch's assessments as if none was stored: the ids it did not insert come back (the stored ones:
+# usually none), not the thousands it inserted
 _INSERT_NEW_ROUND_REPORTS = text(
-    f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
+    f"WITH ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
     f"SELECT * FROM {unnest_of(list(compliance_round_reports.columns))} "
-    "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id")
+    "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id) "
+    "SELECT coalesce(array_agg(i.id), '{}') FROM unnest(CAST(:assessment_id AS text[])) AS i(id) "
+    "WHERE i.id NOT IN (SELECT assessment_id FROM ins)")
+_REPORT_KEY = attrgetter("organiser_id", "student_id", "subject_code", "school_year", "round")
+RoundKey = tuple[str, str, str, str, int]  # organiser, student, subject, school year, round
 
 
-async def _fold_round_reports(session: AsyncSession, incoming: Sequence[RoundReport]) -> list[RoundReport]:
-    """Fold the batch's assessment revisions into `compliance_round_reports`; returns the states
-    before (those that existed) and after of every assessment that changed.
+async def _fold_round_reports(session: AsyncSession, incoming: Sequence[tuple[Any, ...]]) -> list[RoundKey]:
+    """Fold the batch's assessment revisions (RoundReport's fields, as tuples) into
+    `compliance_round_reports`; returns the (organiser, student, subject, school year, round) of every
+    assessment that changed, before (those that existed) and after.
 
-    Most of a live batch's assessments are new: their revisions are folded from nothing and inserted in
-    one statement that leaves a stored id alone (`ON CONFLICT DO NOTHING`, waiting for a concurrent
-    writer of the id to finish first); the ids it did not insert were stored, and are folded into
-    their stored state (`_fold_stored`)."""
+    Most of a live batch's assessments are new, and once in the batch: their revisions are folded from
+    nothing (an id seen once is its own state: no RoundReport made) and inserted in one statement that
+    leaves a stored id alone (`ON CONFLICT DO NOTHING`, waiting for a concurrent writer of the id to
+    finish first); the ids it did not insert were stored, and are folded into their stored state
+    (`_fold_stored`)."""
     if not incoming:
         return []
-    fresh: dict[str, RoundReport] = {}
+    fresh: dict[str, tuple[Any, ...]] = {}
+    repeated = False
     for report in incoming:
-        fresh[report.assessment_id] = fold_round_report(fresh.get(report.assessment_id), report)
+        if report[0] in fresh:
+            repeated = True
+            break
+        fresh[report[0]] = report
+    if repeated:  # revisions of one id in the batch: folded in order
+        folded: dict[str, RoundReport] = {}
+        for report in incoming:
+            folded[report[0]] = fold_round_report(folded.get(report[0]), RoundReport(*report))
+        fresh = {aid: _ROUND_ROW(state) for aid, state in folded.items()}
     ordered = [fresh[aid] for aid in sorted(fresh)]  # the ids in order: two writers lock them in one order
-    inserted = set((await session.execute(_INSERT_NEW_ROUND_REPORTS,
-                                          as_arrays(_ROUND_COLUMNS, map(_ROUND_ROW, ordered)))).scalars())
-    stored = [report for report in incoming if report.assessment_id not in inserted]
-    return [state for state in ordered if state.assessment_id in inserted] + await _fold_stored(session, stored)
+    stored_ids = set((await session.execute(_INSERT_NEW_ROUND_REPORTS, as_arrays(_ROUND_COLUMNS, ordered))).scalar_one())
+    keys: list[RoundKey] = [(r[3], r[6], r[7], r[8], r[9]) for r in ordered if r[0] not in stored_ids]
+    if stored_ids:
+        stored = [RoundReport(*report) for report in incoming if report[0] in stored_ids]
+        keys += [_REPORT_KEY(state) for state in await _fold_stored(session, stored)]
+    return keys
 
 
 async def _fold_stored(session: AsyncSession, incoming: Sequence[RoundReport]) -> list[RoundReport]:
@@ -502,7 +531,7 @@ def _moved_from(session: AsyncSession, batch: Sequence[Delivered], touched: dict
 async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     touched: dict[str, Touched] = defaultdict(Touched)
     _moved_from(session, batch, touched)
-    rounds: list[RoundReport] = []
+    rounds: list[tuple[Any, ...]] = []  # RoundReport's fields, in order
     removed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # entity → (organiser, id)
     assignments: set[tuple[str, str]] = set()  # (organiser, assignment id)
     forecast_periods: set[tuple[str, str]] = set()
@@ -527,7 +556,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             forecast_periods.add((data.organiser_id, period))
         elif kind in (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type):
             retracted = kind == AssessmentRetractedV1.event_type
-            rounds.append(RoundReport(
+            rounds.append((  # a RoundReport's fields as a plain tuple (thousands per batch)
                 str(data.assessment_id), data.revision, retracted, data.organiser_id, data.school_unit_code,
                 data.group_id, data.student_id, data.subject_code, data.school_year, data.round,
                 data.retracted_at if retracted else data.published_at))
@@ -535,9 +564,8 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             touched[data.organiser_id].students.add(data.student_id)
         elif kind == TeachingAssignmentUpsertedV1.event_type:
             assignments.add((data.organiser_id, data.assignment_id))
-    for state in await _fold_round_reports(session, rounds):
-        touched[state.organiser_id].pairs[round_period(state.school_year, state.round)].add(
-            (state.student_id, state.subject_code))
+    for organiser, student, subject, school_year, round_ in await _fold_round_reports(session, rounds):
+        touched[organiser].pairs[round_period(school_year, round_)].add((student, subject))
     if removed["membership"]:  # the tombstone keeps the student
         m = memberships.c
         for organiser, student in (await session.execute(select(m.organiser_id, m.student_id).where(
@@ -550,8 +578,9 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         return
     # the touched organisers' windows in one statement; one already tracked is neither dated nor
     # inserted again (a small batch used to pay a calendar read and an insert per window)
-    tracked = await tracked_windows_of(session, sorted(touched))
-    calendars: dict[str, ReportingCalendar] = {}  # this batch's calendar changes are stored already
+    # and their calendars in the same statement (this batch's calendar changes are stored already): a batch
+    # of results in rounds the calendar sets no deadline for used to read the calendar every time
+    tracked, calendars = await _windows_and_calendars(session, sorted(touched))
     # windows tracked from the first report of the organiser × period (rounds: when the calendar
     # sets a deadline for the round); a new one is derived whole
     for organiser, period in sorted(forecast_periods):
@@ -576,13 +605,36 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
         return  # results in rounds without a deadline, say: no window statement and no planner setting
     # the window statements planned for their parameters each time: the prepared statement's generic
     # plan (PostgreSQL's choice after five runs) took about twice as long per window in a batch
-    plan_cache_mode = (await session.execute(_CUSTOM_PLANS)).scalar_one()
-    for organiser, t, key, window in work:
+    plan_cache_mode = [(await session.execute(_CUSTOM_PLANS)).scalar_one()]
+    for n, (organiser, t, key, window) in enumerate(work):
         if key is None or window is None:
             await _rederive_organiser(session, organiser)
-        else:
-            await sync_window(session, key, window, None if key in t.fresh else t)
-    await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode})
+        else:  # the last window statement sets the planner back itself (when it is a keyed one)
+            await sync_window(session, key, window, None if key in t.fresh else t,
+                              plan_cache_mode if n == len(work) - 1 else None)
+    if plan_cache_mode:  # not set back by the last statement
+        await session.execute(_PLAN_CACHE_SET, {"value": plan_cache_mode[0]})
+
+
+_WINDOWS_AND_CALENDARS = text(
+    f"SELECT o.id, (SELECT c.calendar FROM {compliance_calendars.name} c WHERE c.organiser_id = o.id) AS calendar, "
+    f"w.kind, w.period, w.opens, w.deadline, w.timezone FROM unnest(CAST(:organisers AS text[])) AS o(id) "
+    f"LEFT JOIN {compliance_windows.name} w ON w.organiser_id = o.id").columns(calendar=JSONB)
+
+
+async def _windows_and_calendars(session: AsyncSession, organisers: Sequence[str]
+                                 ) -> tuple[dict[str, dict[WindowKey, Window]], dict[str, ReportingCalendar]]:
+    """`tracked_windows_of` and each organiser's calendar (`calendar_of`), in one statement."""
+    tracked: dict[str, dict[WindowKey, Window]] = {}
+    calendars: dict[str, ReportingCalendar] = {}
+    for organiser, calendar, kind, period, opens, deadline, timezone in (
+            await session.execute(_WINDOWS_AND_CALENDARS, {"organisers": list(organisers)})).all():
+        if organiser not in calendars:
+            calendars[organiser] = DEFAULT_CALENDAR if calendar is None else ReportingCalendar.model_validate(calendar)
+        if kind is not None:
+            tracked.setdefault(organiser, {})[WindowKey(WindowKind(kind), organiser, period)] = Window(
+                opens, deadline, timezone)
+    return tracked, calendars
 
 
 async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str]],

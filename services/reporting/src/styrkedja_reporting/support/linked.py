@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..directory.tables import placements
 from ..results.rules import AssessmentFact, Placement
 from ..results.tables import ASSESSMENTS, FactStore, placement_of
-from ..staging import quoted
-from .rules import NO_SUBJECT, SupportFact, below_pass_cells, is_active
+from ..staging import quoted, sorted_unique
+from .rules import ACTIVE_STATUSES, NO_SUBJECT, SupportFact, below_pass_cells, is_active
 from .tables import BELOW_PASS, SUPPORT
 
 Pair = tuple[Any, Any]  # (stored before or None, after)
@@ -64,6 +64,37 @@ def _before(after: Iterable[Any], changes: Sequence[Pair], id_field: str, in_sco
     return out + [old for old in changed.values() if old is not None and in_scope(old)]
 
 
+# The newest result per (organiser, student, subject) of the keys (subject NULL: every subject of the student),
+# left out the batch's changed results: `newest_first` in SQL (school year in the "C" collation, as Python
+# compares strings; a UUID's order is its text's). The batch's changed facts (after and before) are added
+# in Python: the newest of a key after the batch is the newest of these and the key's changed facts after
+# it, before the batch the same with their old versions — one row per key, not every result of it.
+_NEWEST_UNCHANGED = (
+    "SELECT DISTINCT ON (f.organiser_id, f.student_id, f.subject_code) {cols} "
+    "FROM unnest(CAST(:org AS text[]), CAST(:student AS text[]), CAST(:subject AS text[])) "
+    "AS k(organiser_id, student_id, subject_code) "
+    # one student's results by `ix_assessment_facts_student` (LATERAL, OFFSET 0: see `_load`)
+    "JOIN LATERAL (SELECT * FROM {facts} f WHERE f.student_id = k.student_id OFFSET 0) f "
+    "ON f.organiser_id = k.organiser_id AND (k.subject_code IS NULL OR f.subject_code = k.subject_code) "
+    "WHERE NOT f.retracted AND f.assessment_id <> ALL(CAST(:changed AS uuid[])) "
+    "ORDER BY f.organiser_id, f.student_id, f.subject_code, f.school_year COLLATE \"C\" DESC, "
+    "(f.term = 'VT') DESC, f.round DESC, (f.kind = 'term_grade') DESC, f.assessment_id DESC")
+
+
+async def _newest_unchanged(session: AsyncSession, students: set[tuple[str, str]],
+                            subjects: set[tuple[str, str, str]], changed: Iterable[Any]) -> list[AssessmentFact]:
+    """Per key of `_load`'s: its newest result (`newest_first`) that is not retracted and not in `changed`."""
+    keys = sorted(students)
+    keys_with_subject = sorted(k for k in subjects if (k[0], k[1]) not in students)
+    sql = _NEWEST_UNCHANGED.format(cols=", ".join(f"f.{quoted(n)}" for n in ASSESSMENTS.fact_fields),
+                                   facts=ASSESSMENTS.facts.name)
+    params = {"org": [k[0] for k in keys] + [k[0] for k in keys_with_subject],
+              "student": [k[1] for k in keys] + [k[1] for k in keys_with_subject],
+              "subject": [None] * len(keys) + [k[2] for k in keys_with_subject], "changed": sorted_unique(changed)}
+    make = ASSESSMENTS.make
+    return [make(*row) for row in (await session.execute(text(sql), params)).all()]
+
+
 async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (), supports: Sequence[Pair] = (),
                            placement: Placement | None = None) -> None:
     """Move the below-pass-without-support rows by what this batch's changed facts change."""
@@ -81,12 +112,14 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
         return ((fact.organiser_id, fact.student_id) in students
                 or (fact.organiser_id, fact.student_id, fact.subject_code) in subjects)
 
-    results_after: list[AssessmentFact] = await _load(session, ASSESSMENTS, "retracted", students, subjects)
+    # the results of the keys: the newest unchanged one per key, and the batch's changed ones after / before
+    unchanged = await _newest_unchanged(session, students, subjects, (new.assessment_id for _, new in results))
+    results_after = unchanged + [new for _, new in results if not new.retracted]
+    results_before = unchanged + [old for old, _ in results if old is not None and not old.retracted and in_scope(old)]
     # every active intervention of the students: an all-subject one covers each subject
     support_students = students | {(o, s) for o, s, _ in subjects}
-    supports_after: list[SupportFact] = [f for f in await _load(session, SUPPORT, "retracted", support_students, None)
-                                         if is_active(f)]
-    results_before = _before(results_after, results, "assessment_id", lambda f: not f.retracted and in_scope(f))
+    supports_after: list[SupportFact] = [f for f in await _load(session, SUPPORT, "retracted", support_students, None,
+                                                                _ACTIVE_ONLY) if is_active(f)]
     supports_before = _before(supports_after, supports, "intervention_id",
                               lambda f: is_active(f) and (f.organiser_id, f.student_id) in support_students)
     codes = {f.school_unit_code for f in (*results_after, *results_before)}
@@ -95,6 +128,10 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
     change: Counter[Any] = below_pass_cells(results_after, supports_after, placed)
     change.subtract(below_pass_cells(results_before, supports_before, placed))
     await BELOW_PASS.add(session, [(*key, n) for key, n in change.items() if n])
+
+
+#: only the interventions `is_active` keeps are read (the rest were read and dropped)
+_ACTIVE_ONLY = "AND f.status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
 
 
 async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = False,
