@@ -111,3 +111,58 @@ async def test_pass_and_dates_expanded_by_the_server_equal_pass_cells(db, monkey
     found_dates = await _rows(db, "figure_dates", (*figure_tables.CELL, "day", "count"))
     assert found_dates == {cell: (n,) for cell, n in dates.items() if n}
     assert any(n == 0 for n in dates.values())
+
+
+def _student_batches(rng: random.Random, stored: dict[tuple, int], size: int) -> dict[tuple, int]:
+    """One batch of group-cell student deltas (`coverage_counts.apply_student_counts`' rows, summed per row):
+    new results (a student also in another group, a new student), and some stored rows taken away in part or
+    whole (emptied: a student leaving a group cell)."""
+    batch: Counter = Counter()
+    for _ in range(size):
+        code = rng.choice(list(PLACEMENT) + ["29990003"])
+        cell = ("group", f"{code}/{rng.choice(['7A', '7B', '9B'])}", rng.choice(["2999", "2998"]),
+                rng.choice(["GRGRMAT01", "GRGRENG01"]), rng.choice([7, 9]), "2026/27", rng.choice(["HT", "R1"]))
+        batch[(*cell, f"s-{rng.randrange(60)}")] += rng.randint(1, 2)
+    for key, n in stored.items():
+        if rng.random() < 0.3:
+            batch[key] -= n if rng.random() < 0.7 else 1
+    return {key: n for key, n in batch.items() if n}
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["arrays", "copy"])
+async def test_distinct_students_summed_by_the_server_equal_distinct_deltas(db, monkeypatch, many: bool) -> None:
+    """`apply_student_counts` (the groups before and after read and summed per signature by the server) moves
+    the distinct counts exactly as `distinct_deltas` over the same multisets in Python, and removes the
+    emptied rows."""
+    from styrkedja_reporting.figures.coverage_counts import apply_student_counts, distinct_deltas
+
+    monkeypatch.setattr(staging, "SMALL_ROWS", 0 if many else 10_000)
+    rng = random.Random(18)
+    stored: dict[tuple, int] = {}
+    emptied_any = False
+    for _ in range(4):
+        batch = _student_batches(rng, stored, 500)
+        after = {**stored}
+        for key, n in batch.items():
+            after[key] = after.get(key, 0) + n
+        after = {key: n for key, n in after.items() if n}
+
+        def groups(rows: dict[tuple, int], keys) -> dict[tuple, set[str]]:
+            out: dict[tuple, set[str]] = {}
+            for key in keys:
+                if rows.get(key):
+                    student_key = (key[2], key[7], key[3], key[4], key[5], key[6])
+                    out.setdefault(student_key, set()).add(key[1])
+            return out
+
+        inserted = groups(after, [k for k in batch if k not in stored])
+        emptied = groups(stored, [k for k in batch if k not in after])
+        emptied_any = emptied_any or bool(emptied)
+        expected = distinct_deltas(groups(after, after), inserted, emptied, PLACEMENT)
+        async with db.sessions.begin() as session:
+            got = await apply_student_counts(session, [(*key, n) for key, n in batch.items()], dict(PLACEMENT))
+        assert +got == +expected and -got == -expected
+        stored = after
+        found = await _rows(db, "figure_students", (*figure_tables.CELL, "student_id", "count"))
+        assert found == {key: (n,) for key, n in stored.items()}
+    assert emptied_any

@@ -5,9 +5,9 @@ Distinct students are not a sum, so the apply path keeps the evidence at the fin
 `figure_students` holds, per *group* cell, student id → number of results (two rows per result:
 its term and its round). A change that takes a student's count in a group cell from 0 to n
 (inserted) or from n to 0 (emptied) may change the distinct count of every level above; for those
-students only, their other groups in the same subject, year and period are looked up (one
-statement per batch), and the units they count in before and after the batch are compared per
-level. A student in two groups of one school unit (changed group mid-term) counts once there.
+students only, their other groups in the same subject, year and period are looked up (in the
+upsert's own statement, summed per signature by the server: `_ADD`), and the units they count in
+before and after the batch are compared per level. A student in two groups of one school unit (changed group mid-term) counts once there.
 
 The nation level is kept per organiser (the organiser is in every cell key): summed over
 organisers a student counts once per organiser (pseudonymous ids are the organiser's own).
@@ -34,40 +34,55 @@ StudentKey = tuple[str, str, str, int, str, str]
 _STUDENT_KEY = ("organiser_id", "student_id", "subject_code", "year", "school_year", "period")
 _COLS = ", ".join(quoted(c) for c in (*CELL, "student_id", "count"))
 _KEYS = ", ".join(quoted(c) for c in (*CELL, "student_id"))
-# A row whose count after the statement equals the delta sent was inserted: a stored row never
-# has a count of 0 (emptied rows are removed in the same batch), so old + delta = delta means none.
 _STAGED = Staged(figure_students, (*CELL, "student_id", "count"))
+_KEY = "organiser_id, student_id, subject_code, year, school_year, period"
+# The changed student keys' groups before the batch are read in the same statement as the upsert: every part
+# of one statement sees the table as it was before it (its CTE's writes are not visible to the rest), so the
+# groups after are those before, less the emptied, plus the inserted. The statement returns one row per
+# signature — what `distinct_deltas` sums per (organiser, subject, year, school year, period, groups after,
+# groups before), the groups as arrays — not one per student: the students never come to Python (at
+# 10,000 changed student cells per batch of 5,000 results their records, sets and frozensets cost more
+# Python CPU than the rest of the figures together). Rows emptied (count 0, to be removed) come after the
+# signatures (`kind` 'e'). The arrays are not sorted (an ordered aggregate sorted all its input, by every
+# key, in the database's collation): one set in two orders is two signature rows, whose units
+# (`signature_deltas`, as sets) and sums are the same as one's.
+# Inserted and emptied from the upsert's RETURNING (PostgreSQL 18: `old` is NULL for an inserted row; no join back
+# to the staged rows, which sorted both sides on every key: the planner has no statistics for a CTE).
+# LATERAL with OFFSET 0 (not pulled up into a plain join): the keys drive an index scan of one student's
+# rows (`ix_figure_students_student`) whatever the planner guesses of the keys' number (a generic
+# plan's guess made it rescan the keys per row of the table). Inside, only the columns of that index
+# are compared; the rest is filtered outside (OFFSET 0 keeps it there): with statistics older than
+# the table's growth (a rebuild, a deadline rush) the organiser index looked as cheap, and walking
+# an organiser's whole period per key cost 7–19 s per batch of 10,000 keys instead of 0.2 s
 _ADD = _STAGED.statements(
-    "WITH d AS ({rows}), "
-    f"up AS (INSERT INTO {figure_students.name} ({_COLS}) SELECT * FROM d ON CONFLICT ({_KEYS}) DO UPDATE "
-    f"SET count = {figure_students.name}.count + EXCLUDED.count RETURNING {_COLS}) "
-    "SELECT up.unit_id, up.organiser_id, up.subject_code, up.year, up.school_year, up.period, up.student_id, "
-    "up.count, up.count = d.count AS inserted FROM up JOIN d USING (level, unit_id, organiser_id, subject_code, "
-    "year, school_year, period, student_id) WHERE up.count = 0 OR up.count = d.count")
+    f"WITH up AS (INSERT INTO {figure_students.name} ({_COLS}) {{rows}} ON CONFLICT ({_KEYS}) DO UPDATE "
+    f"SET count = {figure_students.name}.count + EXCLUDED.count "
+    f"RETURNING {_KEY}, unit_id, new.count = 0 AS emptied, old.count IS NULL AS inserted), "
+    f"ch AS MATERIALIZED (SELECT {_KEY}, unit_id, emptied FROM up WHERE emptied OR inserted), "
+    # per changed student cell (a key with two changed groups is probed twice: `bool_or` below is the same)
+    f"was AS (SELECT k.{_KEY.replace(', ', ', k.')}, s.unit_id FROM ch k "
+    f"CROSS JOIN LATERAL (SELECT s.unit_id, s.organiser_id, s.year, s.level, s.count FROM {figure_students.name} s "
+    "WHERE s.student_id = k.student_id AND s.subject_code = k.subject_code AND s.school_year = k.school_year "
+    "AND s.period = k.period OFFSET 0) s "
+    "WHERE s.organiser_id = k.organiser_id AND s.year = k.year AND s.level = 'group' AND s.count > 0), "
+    # per student key and group: in it before (stored), after (stored and not emptied, or inserted)
+    f"per_unit AS (SELECT {_KEY}, unit_id, bool_or(tag = 'b') AS before, "
+    "bool_or(tag = 'b') AND NOT bool_or(tag = 'e') OR bool_or(tag = 'i') AS after "
+    f"FROM (SELECT {_KEY}, unit_id, 'b' AS tag FROM was UNION ALL "
+    f"SELECT {_KEY}, unit_id, CASE WHEN emptied THEN 'e' ELSE 'i' END FROM ch) AS x GROUP BY {_KEY}, unit_id), "
+    "per_key AS (SELECT organiser_id, subject_code, year, school_year, period, "
+    "coalesce(array_agg(unit_id) FILTER (WHERE after), '{}') AS now, "
+    "coalesce(array_agg(unit_id) FILTER (WHERE before), '{}') AS was "
+    f"FROM per_unit GROUP BY {_KEY}) "
+    "SELECT 's' AS kind, organiser_id, subject_code, year, school_year, period, now, was, "
+    "CAST(count(*) AS integer) AS n, NULL AS unit_id, NULL AS student_id FROM per_key GROUP BY 2, 3, 4, 5, 6, 7, 8 "
+    "UNION ALL SELECT 'e', organiser_id, subject_code, year, school_year, period, NULL, NULL, 0, unit_id, student_id "
+    "FROM ch WHERE emptied")
 _DELETE = text(
     f"DELETE FROM {figure_students.name} WHERE count = 0 AND level = 'group' AND (unit_id, organiser_id, "
     "subject_code, year, school_year, period, student_id) IN (SELECT * FROM unnest(CAST(:unit_id AS text[]), "
     "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:year AS integer[]), "
     "CAST(:school_year AS text[]), CAST(:period AS text[]), CAST(:student_id AS text[])))")
-# LATERAL with OFFSET 0 (not pulled up into a plain join): the keys drive an index scan of one student's
-# rows (`ix_figure_students_student`) whatever the planner guesses of the array's length (a generic
-# plan's guess made it rescan the keys per row of the table). Inside, only the columns of that index
-# are compared; the rest is filtered outside (OFFSET 0 keeps it there): with statistics older than
-# the table's growth (a rebuild, a deadline rush) the organiser index looked as cheap, and walking
-# an organiser's whole period per key cost 7–19 s per batch of 10,000 keys instead of 0.2 s
-_GROUPS_OF = text(
-    "SELECT k.organiser_id, k.student_id, k.subject_code, k.year, k.school_year, k.period, s.unit_id "
-    "FROM unnest(CAST(:organiser_id AS text[]), CAST(:student_id AS text[]), "
-    "CAST(:subject_code AS text[]), CAST(:year AS integer[]), CAST(:school_year AS text[]), "
-    "CAST(:period AS text[])) AS k(organiser_id, student_id, subject_code, year, school_year, period) "
-    f"CROSS JOIN LATERAL (SELECT s.unit_id, s.organiser_id, s.year, s.level, s.count FROM {figure_students.name} s "
-    "WHERE s.student_id = k.student_id AND s.subject_code = k.subject_code AND s.school_year = k.school_year "
-    "AND s.period = k.period OFFSET 0) s "
-    "WHERE s.organiser_id = k.organiser_id AND s.year = k.year AND s.level = 'group' AND s.count > 0")
-
-
-_CUSTOM_PLAN = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
-_AUTO_PLAN = text("SELECT set_config('plan_cache_mode', 'auto', true)")
 
 
 def school_unit_of(group_unit_id: str) -> str:
@@ -91,8 +106,7 @@ def distinct_deltas(after: Mapping[StudentKey, set[str]], inserted: Mapping[Stud
     """Per cell key (`CELL` order): the change of distinct students, from each student's groups
     after the batch and the groups that appeared (inserted) or disappeared (emptied) in it."""
     # summed per signature first (the cell, the groups before and after: a class's students share
-    # them), then each signature's levels compared once; the units a student's groups gain and lose
-    # depend on the organiser and the groups only (one student's subjects and periods share them)
+    # them), then each signature's levels compared once (`signature_deltas`)
     signed: dict[Any, int] = {}  # plain dicts: a Counter's `+=` on a new key costs a Python call (`__missing__`)
     nothing: frozenset[str] = frozenset()
     for key in {*inserted, *emptied}:
@@ -104,9 +118,17 @@ def distinct_deltas(after: Mapping[StudentKey, set[str]], inserted: Mapping[Stud
             before = before | went
         sig = (organiser_id, subject_code, year, school_year, period, now, before)
         signed[sig] = signed.get(sig, 0) + 1
-    moved: dict[tuple[str, frozenset[str], frozenset[str]], tuple[set[tuple[str, str]], set[tuple[str, str]]]] = {}
+    return signature_deltas(signed.items(), placement)
+
+
+def signature_deltas(signed: Iterable[tuple[tuple[Any, ...], int]], placement: Placement) -> Counter[Any]:
+    """`distinct_deltas` of students summed per signature — ((organiser, subject, year, school year, period,
+    groups after, groups before), number of students): each signature's levels compared once; the units a
+    student's groups gain and lose depend on the organiser and the groups only (one student's subjects and
+    periods share them)."""
+    moved: dict[tuple[str, Any, Any], tuple[set[tuple[str, str]], set[tuple[str, str]]]] = {}
     out: dict[Any, int] = {}
-    for (organiser_id, subject_code, year, school_year, period, now, before), n in signed.items():
+    for (organiser_id, subject_code, year, school_year, period, now, before), n in signed:
         units = moved.get((organiser_id, now, before))
         if units is None:
             units_now, units_before = level_units(organiser_id, now, placement), level_units(organiser_id, before,
@@ -121,42 +143,28 @@ def distinct_deltas(after: Mapping[StudentKey, set[str]], inserted: Mapping[Stud
 
 async def apply_student_counts(session: AsyncSession, rows: list[tuple[Any, ...]], placement: Placement) -> Counter[Any]:
     """Add the group cells' student multiset deltas (`rows`: CELL values, student id, count) and
-    return the change of distinct students per cell of every level (one statement to add, one
-    to look up the students whose presence changed, one to remove emptied rows)."""
+    return the change of distinct students per cell of every level: one statement adds them and
+    returns the changed students' groups before and after summed per signature (`_ADD`), one removes
+    the emptied rows (when any)."""
     rows = sorted(r for r in rows if r[-1])  # sorted: the same lock order for every writer
     if not rows:
         return Counter()
-    changed = await _STAGED.execute(session, rows, _ADD)
-    inserted: dict[StudentKey, set[str]] = {}
-    emptied: dict[StudentKey, set[str]] = {}
-    for unit_id, organiser_id, subject_code, year, school_year, period, student_id, count, was_inserted in changed:
-        key = (organiser_id, student_id, subject_code, year, school_year, period)
-        if count == 0:
-            emptied.setdefault(key, set()).add(unit_id)
-        elif was_inserted:
-            inserted.setdefault(key, set()).add(unit_id)
-    if not changed:
-        return Counter()
-    keys = sorted({*inserted, *emptied})
-    after: dict[StudentKey, set[str]] = {}
-    # planned for these keys and the table as it is now: a generic plan made while the table was
-    # small (a fresh rebuild) would scan it once per key (results are the same either way)
-    await session.execute(_CUSTOM_PLAN)
-    found = (await session.execute(_GROUPS_OF, as_arrays(_STUDENT_KEY, keys))).all()
-    await session.execute(_AUTO_PLAN)
-    for organiser_id, student_id, subject_code, year, school_year, period, unit_id in found:
-        after.setdefault((organiser_id, student_id, subject_code, year, school_year, period), set()).add(unit_id)
-    empty_rows = [(unit_id, organiser_id, subject_code, year, school_year, period, student_id)
-                  for (organiser_id, student_id, subject_code, year, school_year, period), units in emptied.items()
-                  for unit_id in units]
+    found = await _STAGED.execute(session, rows, _ADD)
+    signed: list[tuple[tuple[Any, ...], int]] = []
+    empty_rows: list[tuple[Any, ...]] = []
+    for kind, organiser_id, subject_code, year, school_year, period, now, was, n, unit_id, student_id in found:
+        if kind == "s":
+            signed.append(((organiser_id, subject_code, year, school_year, period, tuple(now), tuple(was)), n))
+        else:
+            empty_rows.append((unit_id, organiser_id, subject_code, year, school_year, period, student_id))
     if empty_rows:
         await session.execute(_DELETE, as_arrays(("unit_id", "organiser_id", "subject_code", "year", "school_year",
                                                 "period", "student_id"), sorted(empty_rows)))
-    codes = {school_unit_of(u) for units in (*after.values(), *emptied.values()) for u in units}
+    codes = {school_unit_of(u) for sig, _ in signed for groups in sig[5:] for u in groups}
     missing = codes - set(placement)
     if missing:
         placement = {**placement, **await placement_of(session, missing)}
-    return distinct_deltas(after, inserted, emptied, placement)
+    return signature_deltas(signed, placement)
 
 
 _RECOUNT_AREAS = text(
