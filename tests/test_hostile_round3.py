@@ -25,6 +25,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -332,12 +333,11 @@ async def test_a_utf8_body_arriving_a_byte_at_a_time_is_read_whole():
 # -- HTTP: what the server refuses by itself ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def kit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """uvicorn as the services run it (`--http styrkedja_kit.server:ProblemHttpProtocol`), with an app that
-    answers 200 with the size of what it got."""
-    folder = tmp_path_factory.mktemp("kit_server")
-    (folder / "hostile3_app.py").write_text(
+@contextmanager
+def size_echo_server(folder: Path, protocol: str) -> Iterator[int]:
+    """uvicorn with one of the kit's protocol classes (`styrkedja_kit.server:<protocol>`, as the services run it)
+    and an app that answers 200 with the size of what it got; its port while it runs."""
+    (folder / "size_echo_app.py").write_text(
         "async def app(scope, receive, send):\n"
         "    if scope['type'] != 'http':\n        return\n"
         "    size, more = 0, True\n"
@@ -352,9 +352,9 @@ def kit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "hostile3_app:app", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "size_echo_app:app", "--port", str(port),
                                 "--no-access-log", "--no-server-header", "--http",
-                                "styrkedja_kit.server:ProblemHttpProtocol"], cwd=folder,
+                                f"styrkedja_kit.server:{protocol}"], cwd=folder,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):  # until it listens (or 30 s)
@@ -369,6 +369,13 @@ def kit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def kit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """uvicorn as the services run it (`--http styrkedja_kit.server:ProblemHttpProtocol`)."""
+    with size_echo_server(tmp_path_factory.mktemp("kit_server"), "ProblemHttpProtocol") as port:
+        yield port
 
 
 def _exchange(port: int, pieces: list[bytes]) -> bytes:

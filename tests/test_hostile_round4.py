@@ -15,9 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,7 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from sqlalchemy import select
 from test_hostile_events import encoded, good
-from test_hostile_round3 import GET, MALFORMED, _exchange, _problem
+from test_hostile_round3 import GET, MALFORMED, _exchange, _problem, size_echo_server
 
 from styrkedja_contracts import dead_letter_topic, decode_event
 from styrkedja_devstack.pytest_plugin import migrated_database
@@ -221,41 +218,9 @@ async def test_a_broker_without_incremental_alter_configs_only_gets_a_warning(ca
 @pytest.fixture(scope="module", params=["ProblemH11Protocol", "ProblemHttpProtocol"])
 def protocol_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """uvicorn with the kit's protocol class: h11's (uvicorn's fallback where httptools is missing) and the one
-    the services run (httptools'); an app that answers 200 with the size of what it got."""
-    folder = tmp_path_factory.mktemp("protocol_server")
-    (folder / "hostile4_app.py").write_text(
-        "async def app(scope, receive, send):\n"
-        "    if scope['type'] != 'http':\n        return\n"
-        "    size, more = 0, True\n"
-        "    while more:\n"
-        "        message = await receive()\n"
-        "        size += len(message.get('body', b''))\n"
-        "        more = message.get('more_body', False)\n"
-        "    body = str(size).encode()\n"
-        "    await send({'type': 'http.response.start', 'status': 200,\n"
-        "                'headers': [(b'content-type', b'text/plain'), (b'content-length', str(len(body)).encode())]})\n"
-        "    await send({'type': 'http.response.body', 'body': body})\n")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "hostile4_app:app", "--port", str(port),
-                                "--no-access-log", "--no-server-header", "--http",
-                                f"styrkedja_kit.server:{request.param}"], cwd=folder,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(300):  # until it listens (or 30 s)
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError("uvicorn did not start") from None
-                time.sleep(0.1)
+    the services run (httptools')."""
+    with size_echo_server(tmp_path_factory.mktemp("protocol_server"), request.param) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
 
 CONTROL = {
     "a DEL in a header": ([GET + b"X-A: a\x7fb\r\n\r\n"], 400, "request"),
