@@ -48,7 +48,6 @@ from styrkedja_kit.consumer import ConsumerLoop, unfit
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import TOPIC_CONFIG, broker_capabilities, ensure_topics
 from styrkedja_kit.problems import install_problem_handlers
-from styrkedja_kit.server import MAX_HEAD_BYTES
 from styrkedja_kit.settings import ServiceSettings
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
@@ -438,19 +437,6 @@ def test_what_uvicorn_refuses_by_itself_is_a_problem_naming_the_rule(kit_server,
     rule = "max_header_bytes" if status == 431 else "http_syntax"
     assert _problem(answer) == (status, field, rule), answer[:300]
     assert PIN.encode() not in answer and b"aaaa" not in answer
-
-
-def test_ordinary_requests_pass_the_kits_protocol(kit_server):
-    """What stays within the rules is untouched: a head just under the limit, a head and a large body in
-    one write (the body is no part of the head), two requests on one connection."""
-    near = GET + b"X-A: " + b"a" * (MAX_HEAD_BYTES - 200) + b"\r\nConnection: close\r\n\r\n"
-    assert _exchange(kit_server, [near]).startswith(b"HTTP/1.1 200")
-    body = b"x" * 300_000
-    answer = _exchange(kit_server, [b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-                                    % len(body) + body])
-    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"300000"), answer[:200]
-    pipelined = _exchange(kit_server, [GET + b"\r\n" + GET + b"Connection: close\r\n\r\n"])
-    assert pipelined.count(b"HTTP/1.1 200") == 2, pipelined
 
 
 def test_every_service_is_started_with_the_kits_protocol():
