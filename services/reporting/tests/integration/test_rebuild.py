@@ -179,11 +179,11 @@ async def schema_of(db: Database) -> list:
     return [tuple(r) for r in (*indexes, *constraints)]
 
 
-async def rebuilt(settings, db: Database, events: list, next_offsets=None, overlap: bool = False):
+async def rebuilt(settings, db: Database, events: list, next_offsets=None, overlap: bool = False,
+                  connections: int | None = None):
     handles = handler_registry(live_alerts=False).handles
-    async with db.sessions.begin() as session:
-        return await rebuild(session, delivered(events), group_id=GROUP, next_offsets=next_offsets or {},
-                             handles=handles, chunk=37, overlap=overlap)
+    return await rebuild(db, delivered(events), group_id=GROUP, next_offsets=next_offsets or {},
+                         handles=handles, chunk=37, overlap=overlap, connections=connections)
 
 
 @pytest.fixture
@@ -315,14 +315,18 @@ async def rebuilt_from_records(db: Database, events: list, *, as_text: bool):
         records.append(ConsumerRecord(topic, 0, offsets[topic], 0, 0, message_key(event), value, None, 0, len(value),
                                       []))
         offsets[topic] += 1
-    async with db.sessions.begin() as session:
-        rebuilder = Rebuilder(session, group_id=GROUP, handles=handler_registry(live_alerts=False).handles, chunk=37)
+    rebuilder = Rebuilder(db, group_id=GROUP, handles=handler_registry(live_alerts=False).handles, chunk=37)
+    try:
         await rebuilder.begin()
         rebuilder.as_text = as_text
         for start in range(0, len(records), 50):
             await rebuilder.feed_records(records[start:start + 50])
         await rebuilder.drain()
-        return await rebuilder.finish({(t, 0): n for t, n in offsets.items()})
+        report = await rebuilder.finish({(t, 0): n for t, n in offsets.items()})
+        await rebuilder.commit()
+        return report
+    finally:
+        await rebuilder.close()
 
 
 async def test_the_rebuild_from_records_with_the_facts_as_copy_text_equals_the_incremental_apply(settings,
