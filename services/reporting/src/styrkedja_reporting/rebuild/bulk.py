@@ -1,11 +1,15 @@
-"""The bulk rebuild of reporting from the event log, in ONE transaction (readers see the old state
-until it commits; the live consumer must be stopped meanwhile, the TRUNCATE locks it out anyway).
+"""The bulk rebuild of reporting from the event log, into a schema of its own that ONE transaction swaps in at the
+end (readers see the old state until it commits; the live consumer must be stopped meanwhile: what it applied
+would be replaced).
 
 The incremental apply path moves deltas per batch; a rebuild starts from nothing, so it writes the
 final state once instead:
 
-1. every derived table is emptied (the alerts, their comments and thresholds, what the directory
-   write API published, the access audit and the outbox are kept: they are not derived from the log);
+1. every derived table is made again, empty, in the rebuild's schema (`SHADOW_PREFIX` and a suffix: the live
+   table's columns, defaults, checks and storage options; its indexes by their live definitions, those of the
+   tables filled by one statement after the load); the alerts, their comments and thresholds, what the directory
+   write API published, the access audit and the outbox are kept (not derived from the log); the live tables are
+   not touched until the swap (11), so a rebuild stopped anywhere before leaves them as they were;
 2. while the log is read (`Rebuilder.feed`, chunk by chunk), every assessment and forecast event is
    staged by COPY into unlogged tables made for this transaction — one row each: its id, topic and time,
    compliance's view of it and its fact row (`_HEAD` and the fact; `ids` and `tracked` are views) — and every
@@ -25,9 +29,12 @@ final state once instead:
 10. compliance by set statements from the final directory and facts and the staged fact events
    (`rebuild.compliance`: calendars, round reports folded in SQL, windows, every window derived whole
    by compliance's own statement);
-11. freshness per topic, the alerts judged once (`alerts.handlers.reevaluate_all`), every applied
-    event id recorded and the consumer group's next offsets stored — so the live consumer continues
-    after the last rebuilt event, exactly once; the staging tables dropped.
+11. freshness per topic, every applied event id; the jobs 4–11 and each deferred index run side by side on
+    `connections` connections, each in a transaction of its own (`Rebuilder._run_jobs`: a free connection takes the
+    first job whose inputs are done); then ONE transaction swaps the rebuilt tables in (the live ones dropped, the
+    rebuilt ones moved into their schema: names, indexes and keys as they were), stores the consumer group's next
+    offsets — so the live consumer continues after the last rebuilt event, exactly once — and judges the alerts
+    once (`alerts.handlers.reevaluate_all`); the rebuild's schema (its staging tables) dropped after.
 
 An event a normal handler refuses or fails on is found by halving the batch (savepoints), left out
 and handed back for the dead-letter topic, as the live consumer does."""
@@ -476,7 +483,7 @@ class Rebuilder:
             self.indexes = await _indexes_of(session, self.live, tables)
             s = self.shadow
             await session.execute(text(f"CREATE SCHEMA {s}"))
-            options = dict((await session.execute(text(
+            options: dict[str, str] = dict((await session.execute(text(
                 "SELECT relname, array_to_string(reloptions, ', ') FROM pg_class WHERE relnamespace = "
                 "to_regnamespace(:live) AND relname = ANY(CAST(:tables AS text[])) AND reloptions IS NOT NULL"),
                 {"live": self.live, "tables": tables})).all())
@@ -754,6 +761,10 @@ class Rebuilder:
         await stages.run("swap", 0, self._swap(session, next_offsets))
         await stages.run("alerts", 0, reevaluate_all(session))
         report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
+        # every backend's CPU after the read once (the per-job entries; their sums by group overlap them)
+        own = ["claim", *(job.name for job in jobs), "swap", "alerts"]
+        report.cpu["after_read"] = {side: round(sum(report.cpu[k][side] for k in own if k in report.cpu), 3)
+                                    for side in ("python", "postgres")}
         await explain.write_plans()
         return report
 
@@ -784,9 +795,12 @@ class Rebuilder:
                 done.add(job.name)
                 changed.set()
 
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(self.connections, len(jobs))):
-                group.create_task(connection())
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(self.connections, len(jobs))):
+                    group.create_task(connection())
+        except BaseExceptionGroup as failed:  # the first job's error, as one statement's would be
+            raise failed.exceptions[0] from None
 
     async def _swap(self, session: AsyncSession, next_offsets: dict[tuple[str, int], int]) -> None:
         """The live derived tables dropped and the shadow's moved into their schema (names, indexes and keys as they
@@ -825,7 +839,7 @@ class Rebuilder:
         for row in (await session.execute(text(
                 f"SELECT event_id, topic, part, off, counted FROM {self.dups} WHERE conflicting ORDER BY seq"))).all():
             self.report.conflicts.append(Failed(
-                Delivered(_Event(row.event_id, "", None, None), row.topic, row.part, row.off),
+                Delivered(_Event(row.event_id, "", None, None), row.topic, row.part, row.off),  # type: ignore[arg-type]
                 "conflicting_duplicate", f"id {row.event_id}: an event with other content under this id came first "
                 "and counts", row.counted))
 

@@ -1,8 +1,9 @@
 """`styrkedja rebuild reporting` (also `python -m styrkedja_reporting.rebuild`): rebuild reporting's
-database from the event log in one transaction, with progress (stage, events, rate) on stderr.
+database from the event log into a schema of its own, swapped in by one transaction at the end, with progress
+(stage, events, rate) on stderr.
 
 Stop the reporting service's consumer first (scale the consumer to zero, or `STYRKEDJA_CONSUMER_ENABLED=false`):
-the rebuild's TRUNCATE would make it wait, and what it applied meanwhile would be replaced. When the
+what it applied meanwhile would be replaced by the swap. When the
 rebuild commits, the group's offsets in the database point after the last rebuilt event (and the
 broker's marker is committed too), so the consumer, started again, continues there — exactly once."""
 
