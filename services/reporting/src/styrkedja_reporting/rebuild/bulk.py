@@ -452,6 +452,10 @@ class Rebuilder:
         # one big transaction of sorts and hash aggregates over every fact: memory for them, not temp files
         await session.execute(text("SET LOCAL work_mem = '256MB'"))
         await session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # the index builds
+        workers = parallel_workers(self.connections)
+        if workers is not None:
+            for setting in ("max_parallel_workers_per_gather", "max_parallel_maintenance_workers"):
+                await session.execute(text(f"SET LOCAL {setting} = {workers}"))
         return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
     @contextlib.asynccontextmanager
@@ -889,6 +893,17 @@ def _sum_stages(report: RebuildReport, prefix: str, name: str) -> None:
     report.stages[name] = round(sum(report.stages[k] for k in parts), 3)
     report.cpu[name] = {side: round(sum(report.cpu[k][side] for k in parts if k in report.cpu), 3)
                         for side in ("python", "postgres")}
+
+
+def parallel_workers(connections: int) -> int | None:
+    """PostgreSQL's parallel workers per statement and per index build in the rebuild's transactions
+    (STYRKEDJA_REBUILD_WORKERS; None: the server's own, 2 each): none where several connections work side by side —
+    the jobs are then the parallelism; workers on top of them only contended for the same two cores (1.6M events:
+    151.9 s after the read against 176.7 s, the server's CPU 145 against 171 s; bench/results/rebuild6.json)."""
+    configured = os.environ.get("STYRKEDJA_REBUILD_WORKERS")
+    if configured:
+        return int(configured)
+    return 0 if connections > 1 else None
 
 
 def default_connections() -> int:

@@ -33,7 +33,17 @@ from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
 from ..main import handler_registry
 from ..metadata import metadata
 from ..settings import ReportingSettings
-from .bulk import APPLIED, OFFSETS, CpuClock, Failed, Rebuilder, RebuildReport, _Event, peak_rss_mb
+from .bulk import (
+    APPLIED,
+    OFFSETS,
+    CpuClock,
+    Failed,
+    Rebuilder,
+    RebuildReport,
+    _Event,
+    parallel_workers,
+    peak_rss_mb,
+)
 from .log import read_log, records_at
 
 Say = Callable[[str], None]
@@ -146,6 +156,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                "events_per_s": round(log.records / total) if total else None,
                "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak
                "decoders": decoders, "overlap": overlap, "connections": rebuilder.connections,
+               "parallel_workers": parallel_workers(rebuilder.connections),  # None: the server's own
                "stages": report.stages, "timeline": report.timeline, "cpu_seconds": report.cpu,
                "stage_counts": report.counts, "peak_rss_mb_after": report.peak_rss_mb,
                "next_offsets": {f"{t}:{p}": o for (t, p), o in sorted(log.next_offsets.items())}}
