@@ -401,9 +401,10 @@ async def shadow_schemas(db: Database) -> list[str]:
 
 
 async def test_a_rebuild_stopped_half_way_leaves_the_live_tables_as_they_were(settings, database_urls, monkeypatch):
-    """The rebuild makes its tables in a schema of its own and swaps them in by ONE transaction at the end: one that
-    fails while its jobs run (facts, levels and indexes already committed there) leaves every live table and row as
-    it was and drops its schema; what a killed one left behind, the next drops; two at once are refused."""
+    """The rebuild makes its tables in a schema of its own and swaps them in by ONE transaction at the end: meanwhile
+    the live tables are read as they were, without waiting; one that fails while its jobs run (facts, levels and
+    indexes already committed there) leaves every live table and row as it was and drops its schema; what a killed
+    one left behind, the next drops; two at once are refused."""
     log = full_log()
     db = Database(database_urls["rebuild"])
     try:
@@ -414,9 +415,16 @@ async def test_a_rebuild_stopped_half_way_leaves_the_live_tables_as_they_were(se
             await session.execute(text(f"CREATE SCHEMA {bulk.SHADOW_PREFIX}killed"))
             await session.execute(text(f"CREATE TABLE {bulk.SHADOW_PREFIX}killed.figure_pass (x integer)"))
         real = bulk._figure
+        seen: list[int] = []
 
         async def stopped(session, name):
             if name == "students":
+                # meanwhile the live tables are readable at once (no lock held on them: the old design's TRUNCATE
+                # held an exclusive one until its commit) and as they were
+                async with db.sessions() as reader:
+                    await reader.execute(text("LOCK TABLE assessment_facts, figure_students, consumer_applied_events "
+                                              "IN ACCESS SHARE MODE NOWAIT"))
+                    seen.append((await reader.execute(text("SELECT count(*) FROM assessment_facts"))).scalar_one())
                 raise RuntimeError("stopped half-way")
             await real(session, name)
 
@@ -424,6 +432,7 @@ async def test_a_rebuild_stopped_half_way_leaves_the_live_tables_as_they_were(se
         with pytest.raises(RuntimeError, match="stopped half-way"):
             await rebuilt(settings, db, log, connections=2)
         assert await every_row(db) == before
+        assert seen == [len(before["assessment_facts"])]
         assert await shadow_schemas(db) == []  # its own dropped, and the killed one's
 
         monkeypatch.setattr(bulk, "_figure", real)
