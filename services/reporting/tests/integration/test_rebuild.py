@@ -17,6 +17,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4, uuid5
 
+import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 from sqlalchemy import text
@@ -444,7 +445,17 @@ async def test_a_rebuild_stopped_half_way_leaves_the_live_tables_as_they_were(se
         finally:
             await holder.close()
         assert await every_row(db) == before and await shadow_schemas(db) == []
-        report = await rebuilt(settings, db, log, connections=3)
-        assert report.applied == len({e.id for e in log}) and await shadow_schemas(db) == []
+        # a reader's connection with statements prepared on the old tables (the read API's, asyncpg's cache) goes on
+        # after the swap: the server plans them again on the tables now under those names
+        reader = await asyncpg.connect(db.asyncpg_dsn)
+        try:
+            counting = await reader.prepare("SELECT count(*) FROM assessment_facts")
+            assert await counting.fetchval() == len(before["assessment_facts"])
+            report = await rebuilt(settings, db, log, connections=3)
+            assert report.applied == len({e.id for e in log}) and await shadow_schemas(db) == []
+            after = await every_row(db)
+            assert await counting.fetchval() == len(after["assessment_facts"]) > len(before["assessment_facts"])
+        finally:
+            await reader.close()
     finally:
         await db.dispose()
