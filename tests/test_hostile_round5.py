@@ -12,15 +12,24 @@
 
 from __future__ import annotations
 
+import gzip
 import inspect
+import json
+import re
 import struct
+import tracemalloc
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
+import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResourceType
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 from aiokafka.protocol.admin import DescribeConfigsResponse_v0
 
+from styrkedja_cli.ss12000.source import HttpSource, SourceError
 from styrkedja_kit import kafka
 from styrkedja_kit.kafka import IncrementalAlterConfigsRequest, _align_topic_config
 
@@ -97,3 +106,172 @@ async def test_a_broker_without_incremental_alter_configs_is_a_warning_not_a_fai
     admin._client = _FakeBrokerClient({32: (0, 0)}, {"styrkedja.lika": {"message.timestamp.type": "CreateTime"}})
     assert await _align_topic_config(admin, ["styrkedja.lika"], kafka.TOPIC_CONFIG) == []
     assert "could not align" in caplog.text
+
+
+# -- the SS 12000 importer against a hostile server -----------------------------------------------------------------
+
+HUV = {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"}
+SS12000 = "http://ss12000.example"
+
+
+def _source(handle, *, follow_redirects: bool = False, **options) -> tuple[HttpSource, list[httpx.Request]]:
+    """An HttpSource on a mock server; every request it made is kept."""
+    asked: list[httpx.Request] = []
+
+    def recorded(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        return handle(request)
+
+    client = httpx.Client(transport=httpx.MockTransport(recorded), base_url=SS12000,
+                          headers={"Authorization": "Bearer secret"}, follow_redirects=follow_redirects)
+    return HttpSource(SS12000, client=client, page_size=1, sleep=lambda _: None, **options), asked
+
+
+def _read(source: HttpSource, entity: str = "organisations") -> list[str]:
+    return [o.id for o in source.read(entity, None, lambda *_: None)]
+
+
+def test_a_redirect_to_another_host_is_not_followed_even_by_a_client_that_would():
+    """Failed on the old code with a client that follows redirects (its default was the source's): the
+    importer went to the other host and imported what it said."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "evil.example":
+            return httpx.Response(200, json={"data": [{**HUV, "id": "evil"}]})
+        return httpx.Response(302, headers={"Location": "http://evil.example/organisations"})
+
+    source, asked = _source(handle, follow_redirects=True)
+    with pytest.raises(SourceError, match="organisations, page 1: HTTP 302"):
+        _read(source)
+    assert [r.url.host for r in asked] == ["ss12000.example"]
+
+
+def _gzip_stream(payload: bytes) -> Iterator[bytes]:
+    compressed = gzip.compress(payload)
+    for at in range(0, len(compressed), 16_384):
+        yield compressed[at:at + 16_384]
+
+
+def test_a_gzip_bomb_is_refused_at_the_page_limit_without_ever_holding_more():
+    """Failed on the old code: httpx inflated each chunk whole, 16 KiB of gzip into 16 MiB in memory at once,
+    before the page limit saw a byte (200 KB of gzip: 450 MB)."""
+    bomb = b'{"data": [' + b" " * 64 * 2**20 + b"]}"  # 64 MiB of spaces: 65 KB of gzip
+    source, _ = _source(lambda request: httpx.Response(200, content=_gzip_stream(bomb),
+                                                       headers={"Content-Encoding": "gzip"}),
+                        max_page_bytes=1_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError, match="organisations, page 1: the page is larger than 1000000 bytes"):
+            _read(source)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, peak
+
+
+@pytest.mark.parametrize("coding", ["gzip", "x-gzip", "deflate", "raw deflate", "identity"])
+def test_compressed_pages_are_read(coding):
+    page = json.dumps({"data": [HUV]}).encode()
+    body = {"gzip": gzip.compress, "x-gzip": gzip.compress, "deflate": zlib.compress, "identity": bytes,
+            "raw deflate": lambda data: zlib.compress(data)[2:-4]}[coding](page)
+    header = "deflate" if coding == "raw deflate" else coding
+    source, asked = _source(lambda request: httpx.Response(200, content=iter([body]),
+                                                           headers={"Content-Encoding": header}))
+    assert _read(source) == ["huv"]
+    assert asked[0].headers["accept-encoding"] == "gzip, deflate"  # no br, no zstd: not inflated here
+
+
+@pytest.mark.parametrize(("coding", "body", "rule"), [
+    ("br", b"\x0b\x02\x80[]\x03", "content-encoding 'br' is not one of gzip, x-gzip, deflate"),
+    ("gzip, gzip", gzip.compress(gzip.compress(b"[]")), "content-encoding 'gzip, gzip' is not one of"),
+    ("gzip", b"\x1f\x8b\x08\x00garbage", "not readable gzip"),
+])
+def test_a_coding_not_asked_for_or_broken_is_refused_naming_it(coding, body, rule):
+    source, _ = _source(lambda request: httpx.Response(200, content=iter([body]),
+                                                       headers={"Content-Encoding": coding}))
+    with pytest.raises(SourceError, match=re.escape(rule)):
+        _read(source)
+
+
+def test_a_page_that_trickles_in_for_ever_is_refused_at_the_page_deadline():
+    """Failed on the old code: httpx's timeout is per read, so a server sending a few bytes a minute kept the
+    import waiting for ever (here, a clock that moves 100 s a chunk)."""
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 100.0
+        return now[0]
+
+    def trickle() -> Iterator[bytes]:
+        yield b'{"data": ['
+        while True:
+            yield b" "
+
+    source, _ = _source(lambda request: httpx.Response(200, content=trickle()), page_seconds=600, clock=clock)
+    with pytest.raises(SourceError, match="organisations, page 1: the page took longer than 600 s to arrive"):
+        _read(source)
+
+
+@pytest.mark.parametrize(("body", "rule"), [
+    (b'{"data": [{"id": "huv", "id": "other", "displayName": "K", "organisationType": "Huvudman"}]}',
+     "an object holds a key twice"),
+    (b'{"data": [], "data": [{"id": "huv", "displayName": "K", "organisationType": "Huvudman"}]}',
+     "an object holds a key twice"),
+    (b'{"data": [], "pageToken": NaN}', "NaN is not a JSON number"),
+    (b'{"data": [], "x": -Infinity}', "-Infinity is not a JSON number"),
+    (b'{"data": [], "x": 1e999}', "a number out of a double's range"),
+])
+def test_json_that_parsers_read_differently_is_refused_naming_the_rule(body, rule):
+    """Failed on the old code: `json` took the last of two keys (another parser, the server's own checks, the
+    first), and NaN, Infinity and 1e999 as numbers."""
+    source, _ = _source(lambda request: httpx.Response(200, content=body))
+    with pytest.raises(SourceError, match=f"organisations, page 1: not JSON by RFC 8259: {re.escape(rule)}"):
+        _read(source)
+    one, _ = _source(lambda request: httpx.Response(200, content=body.replace(b'{"data": [', b'[', 1)))
+    with pytest.raises(SourceError):
+        one.one("organisations", "huv")
+
+
+def test_deleted_entities_paging_round_a_loop_of_tokens_is_refused():
+    """Failed on the old code: only a token repeated at once was caught; A, B, A, B, … went on for ever (here the
+    server gives up after 20 pages, so the old code failed on an HTTP 500 instead)."""
+    asked = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        if len(asked) > 20:
+            return httpx.Response(500)
+        return httpx.Response(200, json={"data": {"organisations": []}, "pageToken": "AB"[len(asked) % 2]})
+
+    source, _ = _source(handle)
+    with pytest.raises(SourceError, match="deletedEntities, page 3: the server repeated a pageToken"):
+        source.deleted(datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("entity", ["organisations", "deletedEntities"])
+def test_a_server_that_invents_page_tokens_for_ever_is_stopped_at_max_pages(entity):
+    asked = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        if len(asked) > 100:
+            return httpx.Response(500)
+        data = {"organisations": []} if entity == "deletedEntities" else []
+        return httpx.Response(200, json={"data": data, "pageToken": f"t{len(asked)}"})
+
+    source, _ = _source(handle, max_pages=50)
+    with pytest.raises(SourceError, match=f"{entity}, page 50: more than 50 pages"):
+        if entity == "deletedEntities":
+            source.deleted(datetime(2026, 1, 1, tzinfo=UTC))
+        else:
+            _read(source)
+
+
+@pytest.mark.parametrize("ident", ["hu\x00v", "huv\u202e", "h\u200buv", "hu\u0308v", "\uff48uv", "huv\n", "hu v",
+                                   "../huv", "huv%2F..", "A" * 65])
+def test_an_id_with_odd_characters_is_refused_so_that_one_id_cannot_stand_twice(ident):
+    """Ids are ASCII letters, digits and `._:-` (the models' pattern): NUL, a bidi override, zero-width and
+    combining characters, a fullwidth letter, a trailing newline, a path are refused, so one id is one spelling."""
+    source, _ = _source(lambda request: httpx.Response(200, json={"data": [{**HUV, "id": ident}]}))
+    with pytest.raises(SourceError, match="organisations, page 1, item 0: id: String should match pattern|"
+                                          "organisations, page 1, item 0: id: String should have at most"):
+        _read(source)

@@ -11,7 +11,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 #: the longest lifetime (`exp - iat`) a bearer token may have by default: a day. Keycloak's access tokens
 #: live 5 minutes by default (this project's realm too), Entra ID's about an hour, the dev issuer's
 #: (`styrkedja token --ttl`) at most this
