@@ -28,8 +28,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResourceType
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 from aiokafka.protocol.admin import DescribeConfigsResponse_v0
+from test_hostile_events import encoded, good
 
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
+from styrkedja_contracts import decode_event
+from styrkedja_contracts.errors import InvalidEnvelopeError
+from styrkedja_contracts.registry import schema_uri
 from styrkedja_kit import kafka
 from styrkedja_kit.kafka import IncrementalAlterConfigsRequest, _align_topic_config
 
@@ -275,3 +279,61 @@ def test_an_id_with_odd_characters_is_refused_so_that_one_id_cannot_stand_twice(
     with pytest.raises(SourceError, match="organisations, page 1, item 0: id: String should match pattern|"
                                           "organisations, page 1, item 0: id: String should have at most"):
         _read(source)
+
+
+# -- CloudEvents: dataschema, time, extension attributes ------------------------------------------------------------
+
+UNIT = "se.styrkedja.organisation.unit_upserted.v1"
+
+
+def _escaped(document: dict) -> bytes:
+    """The same JSON with every non-ASCII character escaped and a `\\/`: not plain text, so the decoder's ordinary
+    steps decide instead of its fast path."""
+    return json.dumps(document, ensure_ascii=True).replace('"se.styrkedja.', '"se\\u002estyrkedja.', 1).encode()
+
+
+@pytest.mark.parametrize("dataschema", [
+    "https://evil.example/events/se.styrkedja.organisation.unit_upserted.v1.json",
+    schema_uri("se.styrkedja.assessment.published.v1"),
+    schema_uri("se.styrkedja.organisation.unit_upserted.v2"),
+    schema_uri(UNIT) + "?v=2",
+    "urn:x:y",
+])
+def test_a_dataschema_naming_another_schema_than_its_types_is_refused(dataschema):
+    """Failed on the old code: an event's `dataschema` was kept as the producer wrote it, whatever it named — the
+    AsyncAPI document's message for the type says it is the type's own (`const`)."""
+    document = {**good(UNIT), "dataschema": dataschema}
+    for raw in (encoded(document), _escaped(document)):  # the fast path and the ordinary steps alike
+        with pytest.raises(InvalidEnvelopeError) as refused:
+            decode_event(raw)
+        assert refused.value.fields == ("dataschema",)
+        assert refused.value.reason == "invalid_envelope"
+
+
+def test_the_types_own_dataschema_or_none_is_read():
+    document = good(UNIT)
+    assert document["dataschema"] == schema_uri(UNIT)
+    without = {k: v for k, v in document.items() if k != "dataschema"}
+    for raw in (encoded(document), _escaped(document), encoded(without), _escaped(without)):
+        assert decode_event(raw).dataschema == schema_uri(UNIT)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"time": "1970-01-01T00:00:00Z"}, "time"),
+    ({"time": "2999-01-01T00:00:00Z"}, "time"),
+    ({"time": "2026-12-02T10:00:00"}, "time"),  # no zone
+    ({"time": 1764669600}, "time"),
+    ({"traceparent": 5}, "traceparent"),
+    ({"partitionkey": ["2999"]}, "partitionkey"),
+    ({"ext": None}, "ext"),
+    ({"subject": ""}, "subject"),
+    ({"subject": 17}, "subject"),
+])
+def test_times_out_of_range_and_extension_attributes_of_any_type_are_refused_with_the_envelope(change, field):
+    """What round 1 (`test_hostile_events`) did not name: a time from another century or without a zone, and an
+    extension attribute (the envelope takes none) of an odd type — each refused naming the attribute."""
+    document = {**good(UNIT), **change}
+    for raw in (encoded(document), _escaped(document)):
+        with pytest.raises(InvalidEnvelopeError) as refused:
+            decode_event(raw)
+        assert field in refused.value.fields, refused.value
