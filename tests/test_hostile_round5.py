@@ -21,6 +21,7 @@ import tracemalloc
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -28,14 +29,19 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResourceType
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError
 from aiokafka.protocol.admin import DescribeConfigsResponse_v0
+from inprocess import auth, start_service
+from pydantic_core import PydanticCustomError
 from test_hostile_events import encoded, good
 
+from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
 from styrkedja_contracts import decode_event
 from styrkedja_contracts.errors import InvalidEnvelopeError
+from styrkedja_contracts.identifiers import check_text
 from styrkedja_contracts.registry import schema_uri
 from styrkedja_kit import kafka
 from styrkedja_kit.kafka import IncrementalAlterConfigsRequest, _align_topic_config
+from styrkedja_lika.text_rules import text_problems
 
 # -- broker: the aiokafka internals the kit's topic alignment leans on ---------------------------------------------
 
@@ -337,3 +343,65 @@ def test_times_out_of_range_and_extension_attributes_of_any_type_are_refused_wit
         with pytest.raises(InvalidEnvelopeError) as refused:
             decode_event(raw)
         assert field in refused.value.fields, refused.value
+
+
+# -- text: bidirectional controls (Trojan Source) ------------------------------------------------------------------
+
+BIDI = ["Skolan\u202e", "\u202dA", "7A\u202c", "\u202a", "\u202b", "x\u2066y\u2069", "\u2067", "\u2068z"]
+
+
+@pytest.mark.parametrize("text", BIDI)
+def test_a_bidirectional_override_in_text_is_refused_by_the_text_rules(text):
+    """Failed on the old code: a school's name `Skolan\\u202e…` or a comment with an override or isolate control
+    was stored and exported, and a spreadsheet or a terminal showed its text in another order than stored."""
+    with pytest.raises(PydanticCustomError) as refused:
+        check_text(text)
+    assert refused.value.type == "no_control_characters"
+    assert [p.rule for p in text_problems("comment", text, multiline=True)] == ["no_control_characters"]
+
+
+@pytest.mark.parametrize("text", ["Skolan \u200f", "\u200e7A", "\u061c", "Sk\u00f6lan", "Sko\u0308lan",
+                                  "\u05e9\u05dc\u05d5\u05dd", "rad 1\nrad 2\tslut", "\U0001f469\u200d\U0001f3eb"])
+def test_marks_right_to_left_letters_and_joiners_stay_allowed(text):
+    assert check_text(text) == text
+    assert text_problems("comment", text, multiline=True) == []
+
+
+def test_an_organisation_named_with_an_override_is_refused_by_the_importer_naming_the_field():
+    pages = {"organisations": [HUV, {"id": "su", "displayName": "Skolan\u202e", "organisationType": "Skolenhet",
+                                     "schoolUnitCode": "29990011", "parentOrganisation": {"id": "huv"}}]}
+    source, _ = _source(lambda request: httpx.Response(200, json={"data": pages.get(request.url.path.strip("/"),
+                                                                                      [])}))
+    plan, _ = read_and_plan(source, since=None, naive_zone=ZoneInfo("Europe/Stockholm"))
+    assert [(r.entity, r.id, r.reason.split(":")[0]) for r in plan.refused] == [("organisations", "su", "name")]
+
+
+@pytest.fixture
+def lika(infrastructure, token_issuer) -> Iterator[httpx.Client]:
+    """The LIKA service in-process on a fresh database (`inprocess.start_service`), with a broad token."""
+    service = start_service("lika", infrastructure, token_issuer)
+    try:
+        with httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=60) as client:
+            yield client
+    finally:
+        service.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_lika_comment_with_an_override_is_a_422_naming_the_field_and_rule(lika: httpx.Client) -> None:
+    """Failed on the old code: the comment was stored (201) and went into the event and the Excel export."""
+    def published(comment: str) -> dict:
+        return {"organiser_id": "2999", "school_unit_code": "12345678", "school_form": "grundskola",
+                "respondent_role": "rektor", "catalogue_version": "2026.1",
+                "ratings": [{"indicator_id": "GR-LED-01", "area": "ledning", "rating": "STARTED",
+                             "comment": comment}]}
+
+    for comment in ("Plan finns\u202e ej f\u00f6rankrad", "\u2066Plan\u2069"):
+        refused = lika.post("/v1/self-assessments/published", json=published(comment))
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [("ratings.0.comment",
+                                                                                "no_control_characters")]
+    taken = lika.post("/v1/self-assessments/published", json=published("\u05e9\u05dc\u05d5\u05dd \u200f ok"))
+    assert taken.status_code == 201, taken.text
