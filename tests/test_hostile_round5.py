@@ -376,7 +376,7 @@ def test_an_organisation_named_with_an_override_is_refused_by_the_importer_namin
     assert [(r.entity, r.id, r.reason.split(":")[0]) for r in plan.refused] == [("organisations", "su", "name")]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def lika(infrastructure, token_issuer) -> Iterator[httpx.Client]:
     """The LIKA service in-process on a fresh database (`inprocess.start_service`), with a broad token."""
     service = start_service("lika", infrastructure, token_issuer)
@@ -405,3 +405,21 @@ def test_a_lika_comment_with_an_override_is_a_422_naming_the_field_and_rule(lika
                                                                                 "no_control_characters")]
     taken = lika.post("/v1/self-assessments/published", json=published("\u05e9\u05dc\u05d5\u05dd \u200f ok"))
     assert taken.status_code == 201, taken.text
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_an_encoded_slash_in_a_path_id_is_a_400_on_a_running_service(lika: httpx.Client) -> None:
+    """Through uvicorn (its `raw_path`, as the services run): `<id>%2Fpublish` was decoded and routed as
+    `<id>/publish`, another operation than the one the path named."""
+    ident = "3f0b8c1e-2a4d-4e6f-8a9b-0c1d2e3f4a5b"
+    for path in (f"/v1/self-assessments/{ident}%2Fpublish", f"/v1/self-assessments/{ident}%2fexport.xlsx",
+                 f"/v1/self-assessments/{ident}%5Cpublish"):
+        for method in ("GET", "POST", "HEAD"):
+            response = lika.request(method, path)
+            assert response.status_code == 400, (method, path, response.status_code)
+            if method != "HEAD":
+                assert response.headers["content-type"] == "application/problem+json"
+                assert response.json()["errors"][0]["rule"] == "encoded_separator"
+    in_query = lika.get("/v1/self-assessments/compare", params={"first": "a/b", "second": ident})
+    assert in_query.status_code == 422 and in_query.json()["errors"][0]["field"] == "first"
