@@ -401,3 +401,20 @@ def test_a_token_without_iat_is_judged_by_exp_minus_now():
         _lifetime_within({"exp": now + 2 * 86400}, 86400, 0)
     with pytest.raises(InvalidToken, match="max_token_lifetime"):
         _lifetime_within({"exp": now + 3600, "iat": now - 2 * 86400}, 86400, 0)
+
+
+async def test_a_short_lifetime_does_not_help_a_token_issued_in_the_future_or_long_ago(token_issuer):
+    """`exp - iat` within the maximum, but `iat` fifty years ahead (valid from then for an hour: refused now, and
+    a token from the future is a forgery or a broken clock), or a token issued ten years ago that still lives."""
+    import time
+
+    from styrkedja_kit.auth import InvalidToken, TokenVerifier
+
+    verifier = TokenVerifier.from_settings(settings_for(token_issuer.url))
+    now = int(time.time())
+    later = now + 50 * 365 * 86400
+    with pytest.raises(InvalidToken, match="not yet valid"):
+        await verifier.verify(token_issuer.mint(roles=["ops"], extra={"iat": later, "nbf": now, "exp": later + 3600}))
+    with pytest.raises(InvalidToken, match="max_token_lifetime"):
+        await verifier.verify(token_issuer.mint(roles=["ops"], extra={"iat": now - 10 * 365 * 86400,
+                                                                      "nbf": now - 60, "exp": now + 3600}))
