@@ -34,7 +34,7 @@ from pydantic_core import PydanticCustomError
 from test_hostile_events import encoded, good
 
 from styrkedja_cli.ss12000.command import read_and_plan
-from styrkedja_cli.ss12000.source import HttpSource, SourceError
+from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
 from styrkedja_contracts import decode_event
 from styrkedja_contracts.errors import InvalidEnvelopeError
 from styrkedja_contracts.identifiers import check_text
@@ -223,9 +223,9 @@ def test_a_page_that_trickles_in_for_ever_is_refused_at_the_page_deadline():
 
 @pytest.mark.parametrize(("body", "rule"), [
     (b'{"data": [{"id": "huv", "id": "other", "displayName": "K", "organisationType": "Huvudman"}]}',
-     "an object holds a key twice"),
+     "an object holds the key 'id' twice"),
     (b'{"data": [], "data": [{"id": "huv", "displayName": "K", "organisationType": "Huvudman"}]}',
-     "an object holds a key twice"),
+     "an object holds the key 'data' twice"),
     (b'{"data": [], "pageToken": NaN}', "NaN is not a JSON number"),
     (b'{"data": [], "x": -Infinity}', "-Infinity is not a JSON number"),
     (b'{"data": [], "x": 1e999}', "a number out of a double's range"),
@@ -423,3 +423,28 @@ def test_an_encoded_slash_in_a_path_id_is_a_400_on_a_running_service(lika: httpx
                 assert response.json()["errors"][0]["rule"] == "encoded_separator"
     in_query = lika.get("/v1/self-assessments/compare", params={"first": "a/b", "second": ident})
     assert in_query.status_code == 422 and in_query.json()["errors"][0]["field"] == "first"
+
+
+@pytest.mark.parametrize("content", [
+    '{"data": [{"id": "huv", "id": "other", "displayName": "K", "organisationType": "Huvudman"}]}',
+    '[{"id": "huv", "displayName": "K", "organisationType": "Huvudman", "parentOrganisation": {"id": "a", "id": "b"}}]',
+    '{"pageToken": null, "data": [], "pageToken": "x"}',
+])
+def test_a_folder_file_with_a_key_twice_is_refused_as_the_apis_pages_are(tmp_path, content):
+    """Failed on the old code: the streaming parser took the last of two keys, as `json` did for the API's pages."""
+    (tmp_path / "organisations.json").write_text(content)
+    with pytest.raises(SourceError, match=r"organisations, page organisations.json: not JSON by RFC 8259: an object "
+                                          r"holds the key '(id|pageToken)' twice"):
+        FolderSource(tmp_path).read("organisations", None, lambda *_: None)
+
+
+def test_a_key_twice_in_another_object_or_a_personal_identity_number_as_a_key():
+    document = b'[{"id": "a", "displayName": "K", "organisationType": "Huvudman"}, ' \
+               b'{"id": "b", "displayName": "K", "organisationType": "Huvudman"}]'
+    source, _ = _source(lambda request: httpx.Response(200, content=document))
+    assert _read(source) == ["a", "b"]  # the same keys in two objects are not twice
+    source, _ = _source(lambda request: httpx.Response(200, content=b'{"data": [], "19121212-1212": 1, '
+                                                                    b'"19121212-1212": 2}'))
+    with pytest.raises(SourceError) as refused:
+        _read(source)
+    assert "twice" in str(refused.value) and "1212" not in str(refused.value)

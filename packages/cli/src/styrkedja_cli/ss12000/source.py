@@ -86,8 +86,18 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     server's checks and ours would see different data (RFC 8259 §4: names SHOULD be unique)."""
     document = dict(pairs)
     if len(document) != len(pairs):
-        raise LenientJson("an object holds a key twice")
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise LenientJson(_twice(key))
+            seen.add(key)
     return document
+
+
+def _twice(key: str) -> str:
+    """The rule a key given twice breaks, naming the key (shortened, escaped; a personal identity number in it is
+    redacted by `SourceError`)."""
+    return f"an object holds the key {key[:40]!r} twice"
 
 
 def _no_constant(name: str) -> Any:
@@ -380,6 +390,23 @@ class _CheckedBytes:
         return chunk
 
 
+def _unique_keys(events: Iterator[tuple[str, str, Any]], what: str) -> Iterator[tuple[str, str, Any]]:
+    """The parse events as they come, refusing an object that holds a key twice (`strict_json`'s rule for the
+    API's pages: a parser that takes the first and one that takes the last would read different data)."""
+    open_maps: list[set[str]] = []
+    for prefix, event, value in events:
+        if event == "map_key":
+            keys = open_maps[-1]
+            if value in keys:
+                raise SourceError(f"{what}: not JSON by RFC 8259: {_twice(value)}")
+            keys.add(value)
+        elif event == "start_map":
+            open_maps.append(set())
+        elif event == "end_map":
+            open_maps.pop()
+        yield prefix, event, value
+
+
 class FolderSource:
     """An SS 12000 dump in a folder: `<entity>.json`, or `<entity>/*.json` one page per file. Each file
     is read as the API's pages are: UTF-8 with or without a byte order mark (as Windows tools save
@@ -409,8 +436,8 @@ class FolderSource:
             if file.stat().st_size > self.max_page_bytes:
                 raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
             with file.open("rb") as handle:
-                events = ijson.parse(_CheckedBytes(handle, what, self.max_page_bytes), buf_size=PARSE_CHUNK_BYTES,
-                                     use_float=True)
+                events = _unique_keys(ijson.parse(_CheckedBytes(handle, what, self.max_page_bytes),
+                                                  buf_size=PARSE_CHUNK_BYTES, use_float=True), what)
                 first = next(events, None)
                 if first is None or (data_only and first[1] not in ("start_map", "start_array")):
                     raise SourceError(shape)
