@@ -1,13 +1,29 @@
 """Hostile inputs, fifth round: the gaps round 4 left open, and a fresh hunt, each fixed at its general rule.
 
+Round 4's gaps:
 - Tokens: a validly signed token with `exp` fifty years ahead was accepted; now the kit refuses one living
-  longer than `auth_max_token_lifetime_seconds` (401 naming the claim `exp` and the rule `max_token_lifetime`;
-  packages/kit/tests/test_auth_tokens.py, and every service's token-attack test through `attack_authorizations`).
+  longer than `auth_max_token_lifetime_seconds` (a day; 401 naming the claim `exp` and the rule
+  `max_token_lifetime`): packages/kit/tests/test_auth_tokens.py, and every service's token-attack test through
+  `attack_authorizations`; `styrkedja token --ttl` at most that.
 - Exports: `Accept: text/csv;q=NaN` (or `inf`, `-1`, `1.0001`) was read by `float()`; now a weight that is not an
   RFC 9110 qvalue is a 400 naming `Accept` and `qvalue` (services/reporting/tests/unit/exports/test_exports.py).
 - Broker: the kit's topic alignment sends its own IncrementalAlterConfigs through aiokafka's private
-  `AIOKafkaAdminClient._send_request`: a test here runs that path with no broker, so an aiokafka that moves it
-  fails here, not in production's log as a warning nobody reads.
+  `AIOKafkaAdminClient._send_request`: run here with no broker, so an aiokafka that moves it fails here.
+
+The fresh hunt:
+- The SS 12000 importer against a hostile server: a redirect to another host was followed by a client that
+  follows redirects; a gzip bomb was inflated a chunk at a time whole (200 KB → 450 MB) before the page limit
+  looked; a body trickling in was waited for for ever (the timeout is per read); JSON with a key twice, NaN,
+  Infinity or 1e999 was read leniently (the folder import too, for a key twice); deletedEntities paging round a
+  loop of tokens (A, B, A) and a server inventing tokens never ended. Ids with NUL, bidi, zero-width, combining or
+  fullwidth characters were refused already (one id, one spelling).
+- CloudEvents: a `dataschema` naming another type's, version's or host's schema was kept (the AsyncAPI message
+  says `const`); now `invalid_envelope`. Times out of range and extension attributes of any type: refused already.
+- Text: Unicode's bidirectional override and isolate controls (Trojan Source) in names and comments were stored
+  and exported; now refused by the contracts' text rule (every input and event) and lika's.
+- HTTP: a percent-encoded '/' in a path id was decoded before routing (`<id>%2Fpublish` answered by
+  `<id>/publish`'s route); now a 400 naming the path and `encoded_separator` (the kit's RequestGuard).
+- Lika: one tag in NFC and NFD was two tags (services/lika/tests/unit/test_tool_rules.py).
 """
 
 from __future__ import annotations
