@@ -268,9 +268,9 @@ _FACTS_IN_CELL = (f"(SELECT f.organiser_id, f.subject_code, f.year, f.school_yea
                   f"f.group_id, f.assessed_on AS day, 1 AS n FROM {assessment_facts.name} f "
                   "WHERE NOT f.retracted AND f.assessed_on IS NOT NULL) AS x")
 _IN_PERIOD = "(x.term = k.period OR 'R' || x.round = k.period)"
-#: the cells' of one level newest day: groups and school units from the facts (by the school unit's index), the
-#: levels above from the newest days of the level below (school units, placed in the area or of the organiser;
-#: nation: the organiser's, a dimension of every level)
+#: the newest day of one level's cells: groups and school units from the facts (by the school unit's index), the
+#: levels above from the newest days of the level below (school units placed in the area, or of the organiser;
+#: nation: the organiser's cell, the organiser being a dimension of every level)
 _LOWER_CELLS = (f"(SELECT organiser_id, subject_code, year, school_year, period, unit_id, level, newest AS day, "
                 f"newest_count AS n FROM {figure_pass.name}) AS x")
 _NEWEST_FROM = {
