@@ -22,7 +22,7 @@ final state once instead:
    fact id, newest revision first, equal revisions the first in log order: `results.rules.resolve`, the
    live path's rule) from the staging tables into the empty fact tables;
 7. the six levels of both from the final facts by one GROUP BY each (`FactStore.recomputed_sql`);
-8. the figures: pass, dates and students by the consistency check's SQL (`figures.tables.RECOMPUTED`),
+8. the figures: pass (with its newest days) and students by the consistency check's SQL (`figures.tables.RECOMPUTED`),
    forecast against outcome and merit by its pure rules (`figures.recompute.recomputed_rows`);
 9. "below the pass level without support" from the final facts by one statement (`rebuild.below_pass`: the rule of
    `support.rules.below_pass_cells` in SQL);
@@ -705,16 +705,23 @@ class Rebuilder:
 
         facts = ("facts.assessment_facts", "facts.forecast_facts")
         derive = ("handlers", *facts)
+
+        def figure_job(name: str) -> _Job:
+            async def figure(session: AsyncSession, backend: int) -> None:
+                await _figure(session, name)
+            return _Job(f"figures.{name}", figure, derive)
+
+        # each figure of one statement (`figure_tables.REBUILT`); students (the most rows, the biggest indexes) first
+        figures = [name for name in figure_tables.REBUILT if name != "students"]
         jobs = [
             # the longest chains first: a free connection takes the first job whose inputs are complete
             _Job("facts.assessment_facts", lambda s, b: self._facts(s, "assessments")),
             _Job("handlers", handlers),
             _Job("facts.forecast_facts", lambda s, b: self._facts(s, "forecasts")),
-            _Job("figures.students", lambda s, b: _figure(s, "students"), derive),
+            *([figure_job("students")] if "students" in figure_tables.REBUILT else []),
             _Job("compliance", compliance, derive),
-            _Job("figures.pass", lambda s, b: _figure(s, "pass"), derive),
+            *(figure_job(name) for name in figures),
             _Job("below_pass", below_pass, derive),
-            _Job("figures.dates", lambda s, b: _figure(s, "dates"), derive),
             _Job("levels.assessment_aggregates", lambda s, b: _level(s, ASSESSMENTS), derive),
             _Job("levels.forecast_aggregates", lambda s, b: _level(s, FORECASTS), derive),
             _Job("figures.forecasts", lambda s, b: _figure_by_rules(s, "forecasts"), derive),
@@ -724,8 +731,8 @@ class Rebuilder:
         ]
         filled_by = {"assessment_facts": "facts.assessment_facts", "forecast_facts": "facts.forecast_facts",
                      "assessment_aggregates": "levels.assessment_aggregates",
-                     "forecast_aggregates": "levels.forecast_aggregates", "figure_pass": "figures.pass",
-                     "figure_dates": "figures.dates", "figure_students": "figures.students",
+                     "forecast_aggregates": "levels.forecast_aggregates",
+                     **{figure_tables.TABLES[name].table.name: f"figures.{name}" for name in figure_tables.REBUILT},
                      "compliance_items": "compliance", "compliance_cells": "compliance",
                      "compliance_round_reports": "compliance", BELOW_PASS.table.name: "below_pass",
                      APPLIED: "bookkeeping"}
@@ -931,7 +938,7 @@ async def _copy_text_in(session: AsyncSession, table: str, columns: Sequence[str
 #: are dropped in the rebuild's transaction and built again after the load, one sort each, instead of maintained
 #: row by row (at 62k events figure_students' 124,000 rows took 1.4 s to insert, its SELECT 0.1 s)
 DEFERRED_INDEXES = ("assessment_facts", "forecast_facts", "assessment_aggregates", "forecast_aggregates",
-                    "figure_pass", "figure_dates", "figure_students", "compliance_items", "compliance_cells",
+                    "figure_pass", "figure_students", "compliance_items", "compliance_cells",
                     "compliance_round_reports")
 
 
@@ -1045,7 +1052,7 @@ async def _halving(session: AsyncSession, handler: BatchHandler, items: Sequence
 
 
 #: the figures whose statement reads every fact and makes few rows: by CREATE TABLE AS (`_insert_by_parallel_plan`)
-PARALLEL_FIGURES = frozenset({"pass", "dates"})
+PARALLEL_FIGURES = frozenset({"pass"})
 
 
 async def _insert_by_parallel_plan(session: AsyncSession, label: str, table: str, cols: str, select: str, *,
@@ -1070,10 +1077,10 @@ async def _level(session: AsyncSession, store: Any) -> None:
 
 
 async def _figure(session: AsyncSession, name: str) -> None:
-    """Pass, dates or students by one statement (`figure_tables.REBUILT`)."""
+    """A figure of `figure_tables.REBUILT` (pass with its newest days, students) by one statement."""
     sql = figure_tables.REBUILT[name]
     table = figure_tables.TABLES[name]
-    cols = ", ".join(quoted(c) for c in (*table.key, *table.values))
+    cols = ", ".join(quoted(c) for c in table.columns)
     await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, f"SELECT {cols} FROM ({sql}) AS r",
                                    parallel=name in PARALLEL_FIGURES)
 
