@@ -32,7 +32,7 @@ alone.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -111,6 +111,47 @@ async def decision_for(session: AsyncSession, components: Iterable[Component], s
             _DECISIONS.move_to_end(key)
         parts.append(found)
     return TreeDecision.union(parts, rules)
+
+
+# ------------------------------------------------------------------ count tables: support figures, roster sizes
+
+#: The levels a count table's decision is taken over. The group level is left out: every reader class
+#: either sees a group and its school unit both exactly (nothing to decide between them) or reads neither
+#: (politician, public), so a group's cell adds no equation between cells a reader of the class sees.
+COUNT_LEVELS = ("school_unit", "area", "organiser", "nation")
+
+
+def decide_counts(rows: ComponentRows, placed: Mapping[str, tuple[str, str | None]], suppressed: frozenset[Level],
+                  rules: DisclosureRules) -> TreeDecision:
+    """Pure: one decision over every level of a count table at once (`protect_tree`): a row's parent is
+    a cell of its own (the level above shows it), so a small row forces a complement among its
+    siblings *and*, where the siblings cannot hide it (an only child, a sibling equal to its own
+    visible part), the parent is withheld too — in every view of it, the parent's own included."""
+    tree, links = tree_of(rows, placed, frozenset({"group"}))
+    return TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links))
+
+
+async def counts_decision(session: AsyncSession, key: Hashable,
+                          read: Callable[[AsyncSession], Awaitable[ComponentRows]],
+                          suppressed: frozenset[Level], rules: DisclosureRules,
+                          version: Hashable | None = None) -> TreeDecision:
+    """The decision on a count table (`key` names it and what its counts depend on: family, subject,
+    date…), `read` giving its rows at every level of `COUNT_LEVELS`; kept per state version like the
+    figures' (`decision_for`), so every response, format and level shows the same cells."""
+    from ..results.disclose import state_version
+
+    version = version if version is not None else await state_version(session)
+    cache_key = (version, ("counts", key), suppressed, rules)
+    found = _DECISIONS.get(cache_key)
+    if found is not None:
+        _DECISIONS.move_to_end(cache_key)
+        return found
+    rows = await read(session)
+    codes = {unit for (_, level, _, unit) in rows.counts if level == "school_unit"}
+    found = _DECISIONS[cache_key] = decide_counts(rows, await placements_of(session, codes), suppressed, rules)
+    while len(_DECISIONS) > DECISIONS_KEPT:
+        _DECISIONS.popitem(last=False)
+    return found
 
 
 class ComponentRows:

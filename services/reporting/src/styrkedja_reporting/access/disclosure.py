@@ -22,7 +22,8 @@ parent by parent, since a combination of several equations can reveal a cell tha
 equation hides. Withholding is grown greedily: first, while an equation holds exactly one withheld
 cell, withhold its cheapest visible cell (cheap, and most of the work); then, while the exact check
 finds a determined cell, withhold the cheapest visible cell sharing an equation with it. "Cheapest"
-prefers cells whose other equations already hold a withheld cell, then the fewest students.
+prefers the lowest level (a sibling before the parent), then cells whose other equations already
+hold a withheld cell, then the fewest students.
 
 Apply one decision to every output: compute it once per reader class (suppressed levels), period
 and measure over the organiser's whole tree — every dimension any view shows — and cache it. A
@@ -212,14 +213,21 @@ def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping
     for index, equation in enumerate(equations):
         for key in equation:
             by_cell.setdefault(key, []).append(index)
+    # what the exactly shown cells alone give away (still determined with every withholdable cell
+    # withheld): withheld all the same where small, but nothing can hide it — never a complement (it
+    # would hide nothing), never a reason to choose one. Only a shown cell of 1 or more students can
+    # give a cell away so (with every cell withholdable or 0 the equations are homogeneous: nothing is)
+    shown = any(c.students > 0 and k not in adjustable for k, c in cells.items())
+    known = frozenset(_determined(set(adjustable), partitions)) if shown else frozenset()
+    candidates = adjustable - known
     hidden = set(primary)
-    stuck: set[Key] = set()
+    stuck: set[Key] = set(primary & known)
     while True:
-        _close_singletons(hidden, adjustable, cells, equations, by_cell)
-        determined = [k for k in _determined(hidden, partitions) if k not in stuck]
+        _close_singletons(hidden, candidates, known, cells, equations, by_cell)
+        determined = [k for k in _determined(hidden, partitions) if k not in stuck and k not in known]
         added = False
         for key in sorted(determined, key=repr):
-            pick = _cheapest_complement(key, hidden, adjustable, cells, equations, by_cell)
+            pick = _cheapest_complement(key, hidden, candidates, cells, equations, by_cell)
             if pick is None:
                 stuck.add(key)
                 continue
@@ -231,23 +239,26 @@ def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping
 
 
 def _cost(cell: Key, hidden: set[Key], cells: Mapping[Key, Cell], equations: list[tuple[Key, ...]],
-          by_cell: dict[Key, list[int]]) -> tuple[int, int, str]:
-    """Prefer a cell whose other equations already hold a withheld cell (withholding it there exposes
-    nothing new; in an untouched equation it would need a complement of its own), then the cell with
-    the fewest students (the least information lost)."""
+          by_cell: dict[Key, list[int]]) -> tuple[int, int, int, str]:
+    """Prefer a cell of the lowest level (a sibling rather than the parent: the parent's total is the
+    more widely read figure, withheld only where no sibling can hide the cell — an only child, a
+    sibling equal to its own visible part), then a cell whose other equations already hold a withheld
+    cell (withholding it there exposes nothing new; in an untouched equation it would need a
+    complement of its own), then the cell with the fewest students (the least information lost)."""
     fresh = sum(1 for i in by_cell.get(cell, ()) if not any(m in hidden for m in equations[i]))
-    return fresh, cells[cell].students, repr(cell)
+    return int(cells[cell].level), fresh, cells[cell].students, repr(cell)
 
 
-def _close_singletons(hidden: set[Key], adjustable: frozenset[Key], cells: Mapping[Key, Cell],
+def _close_singletons(hidden: set[Key], adjustable: frozenset[Key], known: frozenset[Key], cells: Mapping[Key, Cell],
                       equations: list[tuple[Key, ...]], by_cell: dict[Key, list[int]]) -> None:
-    """The cheap part first: an equation with exactly one withheld cell gives it away, so withhold
-    the cheapest visible cell of that equation too, and look again at the equations that cell is in.
-    What is left — combinations of several equations — is the exact check's job."""
+    """The cheap part first: an equation with exactly one withheld cell (not counting the `known`
+    ones, which the exactly shown cells give away) gives it away, so withhold the cheapest visible
+    cell of that equation too, and look again at the equations that cell is in. What is left —
+    combinations of several equations — is the exact check's job."""
     queue = deque(range(len(equations)))
     while queue:
         members = equations[queue.popleft()]
-        if sum(1 for m in members if m in hidden) != 1:
+        if sum(1 for m in members if m in hidden and m not in known) != 1:
             continue
         candidates = [m for m in members if m in adjustable and m not in hidden]
         if candidates:
