@@ -18,7 +18,7 @@ from uuid import uuid5
 
 import pytest
 
-from styrkedja_contracts import new_event
+from styrkedja_contracts import OrganisationUnitUpsertedV1, new_event
 from styrkedja_contracts.events.support import SupportInterventionRecordedV1
 from styrkedja_kit.db import Database
 
@@ -49,7 +49,9 @@ async def fed(settings):
         if area:
             events.append(unit("area", area, ORG, ORG))
         events += [unit("school_unit", f"su-{code}", ORG, area or ORG, code=code),
-                   unit("group", "7A", ORG, f"su-{code}", code=code, year=7)]
+                   new_event(OrganisationUnitUpsertedV1(  # the source's own roster size, on the tree
+                       unit_type="group", unit_id="7A", organiser_id=ORG, parent_id=f"su-{code}", name="7A",
+                       school_unit_code=code, year=7, roster_size=n, updated_at=T0), source="/test")]
         for i in range(n):
             student = f"s-{code}-{i}"
             events += [membership(f"m-{code}-{i}", ORG, code, "7A", student, date(2026, 8, 17)),
@@ -127,3 +129,24 @@ async def test_roster_sizes_and_coverage_withhold_the_same_area(fed, bare_client
     exact = (await _get(bare_client, "/v1/directory/roster-sizes", admin, level="area", organiser_id=ORG,
                         on=DAY)).json()
     assert {s["unit_id"]: s["students"] for s in exact} == {"north": 12, "south": 15}
+
+
+async def test_the_tree_shows_the_sources_roster_sizes_only_at_levels_the_reader_sees_exactly(fed, bare_client,
+                                                                                             token_issuer):
+    def sizes(units: list, out: dict) -> dict:
+        for u in units:
+            if u["unit_type"] == "group":
+                out[u["school_unit_code"]] = u["roster_size"]
+            sizes(u["children"], out)
+        return out
+
+    admin = _headers(token_issuer, "organiser_admin", organisers=[ORG])
+    tree = (await _get(bare_client, f"/v1/directory/organisers/{ORG}/tree", admin)).json()
+    assert sizes(tree, {}) == {code: n for code, (_, n, _) in UNITS.items()}
+    # the politician reads no group level: a group's 3 on the tree would give the withheld sizes away
+    politician = _headers(token_issuer, "politician", organisers=[ORG])
+    tree = (await _get(bare_client, f"/v1/directory/organisers/{ORG}/tree", politician)).json()
+    assert sizes(tree, {}) == dict.fromkeys(UNITS)
+    one = (await _get(bare_client, "/v1/directory/units/7A", politician, organiser_id=ORG, unit_type="group",
+                      school_unit_code="66666666")).json()
+    assert one["roster_size"] is None

@@ -84,10 +84,14 @@ class RosterSize(BaseModel):
     reason: Reason = Reason.EXISTS
 
 
-def _unit(row) -> Unit:
+def _unit(row, suppressed: frozenset[AuthLevel] = frozenset()) -> Unit:
+    """A unit as the reader sees it: the source's roster size (a count of students, of groups and school
+    units) only at a level the reader's role does not suppress — elsewhere null (`/roster-sizes` gives the
+    size as the one decision has it), so a politician never reads a group's size of 3 off the tree."""
+    hidden = AuthLevel[row.unit_type.upper()] in suppressed
     return Unit(unit_type=row.unit_type, unit_id=row.unit_id, organiser_id=row.organiser_id,
                 parent_id=row.parent_id, name=row.name, school_unit_code=row.school_unit_code, year=row.year,
-                roster_size=row.roster_size)
+                roster_size=None if hidden else row.roster_size)
 
 
 async def _units_of(session, organiser_id: str) -> list[Any]:
@@ -96,9 +100,9 @@ async def _units_of(session, organiser_id: str) -> list[Any]:
         t.units.c.unit_type, t.units.c.scope, t.units.c.unit_id))).all())
 
 
-def _tree(rows: list[Any]) -> list[Unit]:
+def _tree(rows: list[Any], suppressed: frozenset[AuthLevel] = frozenset()) -> list[Unit]:
     """Nest the units: groups under their school unit (by code), the rest under their parent."""
-    nodes = {(row.unit_type, row.scope, row.unit_id): _unit(row) for row in rows}
+    nodes = {(row.unit_type, row.scope, row.unit_id): _unit(row, suppressed) for row in rows}
     by_id: dict[tuple[str, str | None], Unit] = {
         (u.unit_type, u.unit_id): u for (kind, scope, _), u in nodes.items() if kind != "group"}
     school_by_code = {u.school_unit_code: u for u in nodes.values() if u.unit_type == "school_unit"}
@@ -125,7 +129,7 @@ async def tree(*, request: Request, response: Response,
     async with runtime_of(request).db.sessions() as session:
         rows = await _units_of(session, organiser_id)
         await set_freshness(session, response)
-    return _tree(rows)
+    return _tree(rows, suppressed_levels(principal))
 
 
 @router.get("/units/{unit_id}", response_model=Unit)
@@ -153,7 +157,7 @@ async def unit(*, request: Request, response: Response, unit_id: str = Path(patt
                 return hit
         return None
 
-    found = find(_tree(rows))
+    found = find(_tree(rows, suppressed_levels(principal)))
     if found is None:
         raise Problem(404, "Not found", f"no {unit_type} {unit_id!r} under organiser {organiser_id}")
     for child in found.children:
