@@ -39,9 +39,9 @@ async def measure(url: str, repeat: int) -> dict:
     try:
         for reader, suppressed in readers.items():
             timings: dict[str, dict] = {}
-            jobs = {family: (lambda s, f=family: family_decision(s, f, None, 8, today, suppressed, rules))
+            jobs = {family: (lambda s, f=family, sup=suppressed: family_decision(s, f, None, 8, today, sup, rules))
                     for family in FAMILIES}
-            jobs["roster"] = lambda s: roster_decision(s, ORGANISER, today, suppressed, rules)
+            jobs["roster"] = lambda s, sup=suppressed: roster_decision(s, ORGANISER, today, sup, rules)
             for name, job in jobs.items():
                 cold, warm, withheld, cells = [], [], 0, 0
                 for _ in range(repeat):

@@ -213,7 +213,7 @@ REQUESTS = {
     "compliance_round": (f"/v1/compliance/organisers/{ORGANISER}/rounds/3/school-units", {}),
     "lika_compilation": ("/v1/lika/compilation", {}),
     "roster_sizes_area": ("/v1/directory/roster-sizes", {"level": "area"}),
-    "support_summary_area": ("/v1/support/summary", {"level": "area", "unit_id": "area-1"}),
+    "support_summary_area": ("/v1/support/summary", {"level": "area", "unit_id": "area-1", "term": "VT"}),
 }
 #: Reads a politician may not make (the organiser admin's and area managers' views): left out for `--reader politician`.
 ADMIN_ONLY = ("compliance", "compliance_round", "lika_compilation")

@@ -27,6 +27,19 @@ Within a component the decision is `access.disclosure.disclose` over all the equ
 exactly in the data (parent = Σ children per gender, total = Σ gender parts, `*` year = Σ years,
 the links); the rows are put in a canonical order first, so the decision is a function of the data
 alone.
+
+The count tables take the same kind of decision (`counts_decision`, kept in the same cache): the
+support figures one per family, subject (and, for open investigations, weeks and day) over every
+organiser at school-unit, area, organiser and nation level (`support.disclose`); the roster sizes
+one per organiser and day over its school units, areas and itself (`directory.disclose`; no nation
+total of the rosters is shown), which the figures' coverage uses for its roster size. The rule in
+words: a count of 1 to N-1 students is withheld at a level the reader class suppresses, and so is
+enough else that it cannot be worked out from anything a reader of the class sees in any response —
+its siblings, its parent's total and the parent's own small parts, its children; the parent is a
+cell of its own, withheld where that is the smaller loss or where no sibling can hide the count (an
+only child), and then in the parent's own view too. Only what the cells a class sees exactly give
+away (an area manager's school units adding up to the area) is left unprotectable: withheld where
+small, and named in `Disclosure.unprotectable`.
 """
 
 from __future__ import annotations

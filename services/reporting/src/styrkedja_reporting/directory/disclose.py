@@ -14,6 +14,7 @@ kept for it)."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +35,7 @@ def roster_slice(on: date) -> tuple[str, str]:
 
 
 async def roster_decision(session: AsyncSession, organiser_id: str, on: date, suppressed: frozenset[Level],
-                          rules: DisclosureRules) -> TreeDecision:
+                          rules: DisclosureRules, version: Hashable | None = None) -> TreeDecision:
     """The one decision on the organiser's roster sizes on `on` (kept per state version)."""
 
     async def rows_of(s: AsyncSession) -> ComponentRows:
@@ -45,7 +46,7 @@ async def roster_decision(session: AsyncSession, organiser_id: str, on: date, su
                     rows.add(roster_slice(on), level, organiser_id, unit, TOTAL, n)
         return rows
 
-    return await counts_decision(session, ("roster", organiser_id, on), rows_of, suppressed, rules)
+    return await counts_decision(session, ("roster", organiser_id, on), rows_of, suppressed, rules, version)
 
 
 async def roster_withheld(session: AsyncSession, level: str, organiser_id: str | None, units: list[str], on: date,
@@ -53,11 +54,15 @@ async def roster_withheld(session: AsyncSession, level: str, organiser_id: str |
     """The units of `level` (of the organiser; at organiser level the units are organisers) whose roster
     size the reader may not see. A level the reader sees exactly: none. An area or school unit named
     without its organiser: withheld (its organiser's decision is unknown)."""
-    if level not in ROSTER_LEVELS or Level[level.upper()] not in suppressed:
+    from ..results.disclose import state_version  # the state version lives with the results read path
+
+    if level not in ROSTER_LEVELS or Level[level.upper()] not in suppressed or not units:
         return set()
+    version = await state_version(session)  # one read for every unit's lookup
     hidden: set[str] = set()
     for unit in units:
         owner = unit if level == "organiser" else organiser_id
-        if owner is None or (await roster_decision(session, owner, on, suppressed, rules)).withheld(roster_slice(on), level, unit):
+        if owner is None or (await roster_decision(session, owner, on, suppressed, rules, version)).withheld(
+                roster_slice(on), level, unit):
             hidden.add(unit)
     return hidden

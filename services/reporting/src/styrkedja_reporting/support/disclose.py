@@ -72,15 +72,19 @@ def family_rows(family: str, per_level: Mapping[str, Mapping[tuple[Any, ...], in
 
 
 async def family_decision(session: AsyncSession, family: str, subject: str | None, weeks: int, today: date,
-                          suppressed: frozenset[Level], rules: DisclosureRules) -> TreeDecision:
+                          suppressed: frozenset[Level], rules: DisclosureRules,
+                          version: Hashable | None = None) -> TreeDecision:
     """The one decision on a family's figures (every unit, every level), kept per state version."""
 
     async def rows_of(s: AsyncSession) -> ComponentRows:
+        if family in ("assessed", "assessed_in"):  # one pass over the students for every level
+            return family_rows(family, await read.units_assessed_every_level(s, subject,
+                                                                             by_subject=family == "assessed_in"))
         return family_rows(family, {lv: await FAMILIES[family](s, lv, subject, weeks, today) for lv in COUNT_LEVELS})
 
     date_key = today if family == "open" else None  # only the open investigations change with the day
     return await counts_decision(session, ("support", family, subject, weeks if family == "open" else 0, date_key),
-                                 rows_of, suppressed, rules)
+                                 rows_of, suppressed, rules, version)
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,10 @@ async def shown(session: AsyncSession, level: str, unit: str, families: tuple[st
                 weeks: int, today: date, suppressed: frozenset[Level], rules: DisclosureRules) -> Shown:
     """What a reader with these suppressed levels sees of the unit's figures of these families: exact
     at a level it sees exactly, else the one decision per family."""
+    from ..results.disclose import state_version  # the state version lives with the results read path
+
     if Level[level.upper()] not in suppressed:
         return Shown(unit, level)
-    return Shown(unit, level, tuple([await family_decision(session, f, subject, weeks, today, suppressed, rules)
-                                     for f in families]))
+    version = await state_version(session)  # one read for every family's lookup
+    return Shown(unit, level, tuple([await family_decision(session, f, subject, weeks, today, suppressed, rules,
+                                                           version) for f in families]))

@@ -197,10 +197,12 @@ async def results_before_after(session: AsyncSession, where: Where, subject: str
     the unit with support in that subject, split by the day support started (the earliest start
     of the student's started interventions in the subject): results dated before it are
     `before`, on or after it `after`. One result per student, subject, round and phase (the term
-    grade before an assessment, then the newest date)."""
+    grade before an assessment, then the newest date). The students' results are looked up by student
+    (a lateral join on the facts' student index, not a join by organiser)."""
     join, cond = _scope("s", where)
     sql = (
-        "WITH starts AS (SELECT s.organiser_id, s.student_id, s.subject_code, CAST(min(s.start_date) AS date) AS started "
+        "WITH starts AS MATERIALIZED (SELECT s.organiser_id, s.student_id, s.subject_code, "
+        "CAST(min(s.start_date) AS date) AS started "
         f"FROM {support_facts.name} s {join} WHERE NOT s.retracted AND s.status = ANY(CAST(:started AS text[])) "
         f"AND s.subject_code <> :no_subject AND s.start_date <> '' AND {cond} "
         "AND (CAST(:subject AS text) IS NULL OR s.subject_code = :subject) GROUP BY 1, 2, 3), "
@@ -208,9 +210,10 @@ async def results_before_after(session: AsyncSession, where: Where, subject: str
         "a.assessed_on < st.started) a.subject_code, a.school_year, a.term, a.round, a.student_id, "
         "CASE WHEN a.assessed_on < st.started THEN 'before' ELSE 'after' END AS phase, "
         "NOT a.value = ANY(CAST(:below AS text[])) AS reaches "
-        f"FROM starts st JOIN {assessment_facts.name} a ON a.organiser_id = st.organiser_id "
-        "AND a.student_id = st.student_id AND a.subject_code = st.subject_code "
-        "WHERE NOT a.retracted AND a.assessed_on IS NOT NULL "
+        "FROM starts st CROSS JOIN LATERAL (SELECT f.organiser_id, f.student_id, f.subject_code, f.school_year, "
+        f"f.term, f.round, f.assessed_on, f.kind, f.assessment_id, f.value FROM {assessment_facts.name} f "
+        "WHERE f.student_id = st.student_id AND f.organiser_id = st.organiser_id "
+        "AND f.subject_code = st.subject_code AND NOT f.retracted AND f.assessed_on IS NOT NULL) a "
         "ORDER BY a.organiser_id, a.student_id, a.subject_code, a.school_year, a.term, a.round, "
         "a.assessed_on < st.started, a.kind = 'term_grade' DESC, a.assessed_on DESC, a.assessment_id) "
         "SELECT subject_code, school_year, term, round, phase, count(*), count(*) FILTER (WHERE reaches) "
@@ -335,6 +338,38 @@ async def units_assessed(session: AsyncSession, level: Level, subject: str | Non
     return await _per_unit(session, sql, _level_params(level, subject))
 
 
+async def units_assessed_every_level(session: AsyncSession, subject: str | None, *, by_subject: bool = False
+                                     ) -> dict[str, dict[tuple[Any, ...], int]]:
+    """`units_assessed` at school-unit, area, organiser and nation level in one pass over the students
+    (grouping sets): level → (organiser, unit[, subject]) → distinct students assessed."""
+    code = f"split_part(f.unit_id, '{GROUP_SEPARATOR}', 1)"
+    extra = ", f.subject_code" if by_subject else ""
+    sets = ", ".join(f"({keys}{extra})" if keys else f"({extra.lstrip(', ')})"
+                     for keys in (f"f.organiser_id, {code}", "f.organiser_id, p.area_id", "f.organiser_id", ""))
+    sql = (f"SELECT f.organiser_id, {code}, p.area_id{extra}, GROUPING(f.organiser_id, {code}, p.area_id), "
+           f"count(DISTINCT (f.organiser_id, f.student_id)) FROM {figure_students.name} f "
+           f"LEFT JOIN {placements.name} p ON p.school_unit_code = {code} "
+           "WHERE f.level = 'group' AND (CAST(:subject AS text) IS NULL OR f.subject_code = :subject) "
+           f"AND f.period IN ('HT', 'VT') GROUP BY GROUPING SETS ({sets})")
+    #: GROUPING's bits (organiser, school unit, area; 1 = rolled up) → the level of the row
+    levels = {0b001: "school_unit", 0b010: "area", 0b011: "organiser", 0b111: "nation"}
+    out: dict[str, dict[tuple[Any, ...], int]] = {level: {} for level in levels.values()}
+    for row in (await session.execute(text(sql), {"subject": subject})).all():
+        organiser, school_unit, area, *rest = row
+        bits, n = rest[-2], int(rest[-1])
+        key = tuple(rest[:-2])
+        level = levels.get(bits)
+        if level == "school_unit":
+            out[level][(organiser, school_unit, *key)] = n
+        elif level == "area" and area is not None:
+            out[level][(organiser, area, *key)] = n
+        elif level == "organiser":
+            out[level][(organiser, organiser, *key)] = n
+        elif level == "nation":
+            out[level][(None, NATION, *key)] = n
+    return out
+
+
 async def units_below_pass(session: AsyncSession, level: Level, subject: str | None) -> dict[tuple[Any, ...], int]:
     """(organiser, unit, subject) → students below the pass level without support; (…, None) → in any subject."""
     base = f"FROM {support_below_pass.name} WHERE {_level_rows()}"
@@ -360,20 +395,23 @@ async def units_open_investigations(session: AsyncSession, level: Level, weeks: 
 
 
 async def units_before_after(session: AsyncSession, level: Level, subject: str | None) -> dict[tuple[Any, ...], int]:
-    """(organiser, unit, subject, school year, term, round, phase) → students (as `results_before_after`)."""
+    """(organiser, unit, subject, school year, term, round, phase) → students (as `results_before_after`).
+    Each supported student's results are looked up by the student (a lateral join on the facts' student
+    index: a join by organiser alone compared every result of the organiser with every supported student)."""
     join = f"JOIN {placements.name} p ON p.school_unit_code = s.school_unit_code" if level == "area" else ""
     sql = (
-        f"WITH starts AS (SELECT {_unit_expr('s', level)} AS unit, s.organiser_id, s.student_id, s.subject_code, "
-        "CAST(min(s.start_date) AS date) AS started "
+        f"WITH starts AS MATERIALIZED (SELECT {_unit_expr('s', level)} AS unit, s.organiser_id, s.student_id, "
+        "s.subject_code, CAST(min(s.start_date) AS date) AS started "
         f"FROM {support_facts.name} s {join} WHERE NOT s.retracted AND s.status = ANY(CAST(:started AS text[])) "
         "AND s.subject_code <> :no_subject AND s.start_date <> '' "
         "AND (CAST(:subject AS text) IS NULL OR s.subject_code = :subject) GROUP BY 1, 2, 3, 4), "
         "phased AS (SELECT DISTINCT ON (st.unit, a.organiser_id, a.student_id, a.subject_code, a.school_year, a.term, "
         "a.round, a.assessed_on < st.started) st.unit, a.organiser_id, a.subject_code, a.school_year, a.term, a.round, "
         "CASE WHEN a.assessed_on < st.started THEN 'before' ELSE 'after' END AS phase "
-        f"FROM starts st JOIN {assessment_facts.name} a ON a.organiser_id = st.organiser_id "
-        "AND a.student_id = st.student_id AND a.subject_code = st.subject_code "
-        "WHERE NOT a.retracted AND a.assessed_on IS NOT NULL "
+        "FROM starts st CROSS JOIN LATERAL (SELECT f.organiser_id, f.student_id, f.subject_code, f.school_year, "
+        f"f.term, f.round, f.assessed_on, f.kind, f.assessment_id FROM {assessment_facts.name} f "
+        "WHERE f.student_id = st.student_id AND f.organiser_id = st.organiser_id "
+        "AND f.subject_code = st.subject_code AND NOT f.retracted AND f.assessed_on IS NOT NULL) a "
         "ORDER BY st.unit, a.organiser_id, a.student_id, a.subject_code, a.school_year, a.term, a.round, "
         "a.assessed_on < st.started, a.kind = 'term_grade' DESC, a.assessed_on DESC, a.assessment_id) "
         f"SELECT {_org(level)}, unit, subject_code, school_year, term, round, phase, count(*) FROM phased "
