@@ -424,6 +424,8 @@ def main() -> int:
                 code = args.before_code.resolve()
                 extra = {"PYTHONPATH": os.pathsep.join(str(code / p) for p in (
                     "services/reporting/src", "packages/kit/src", "packages/contracts/src"))}
+                if "uncached" in variant:  # `before-uncached`: the base code, the answer cache off
+                    extra["STYRKEDJA_READ_CACHE_ENABLED"] = "false"
             elif variant.startswith("uncached"):
                 extra = {"STYRKEDJA_READ_CACHE_ENABLED": "false"}
             elif variant.startswith("serial"):  # this code, one state version read at a time (as before)
