@@ -38,15 +38,15 @@ from styrkedja_contracts import (
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.consumer import Delivered
-from styrkedja_kit.outbox import Outbox
-from styrkedja_kit.sets import insert_rows
+from styrkedja_kit.outbox import NOTIFY_CHANNEL, Outbox
+from styrkedja_kit.sets import insert_rows, insert_statement
 
 from ..figures.forecast_outcome import ForecastTally
 from ..figures.pass_share import PassTally
 from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
 from ..figures.tables import PASS_COUNTERS, figure_pass
 from ..metadata import metadata
-from ..registry import batch_memo
+from ..registry import batch_memo, defer
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import (
     ASSESSMENTS,
@@ -160,12 +160,29 @@ async def load_thresholds(session: AsyncSession, organiser_ids: Iterable[str]) -
     found: dict[str, Thresholds | None] = dict.fromkeys(missing)
     if missing:
         t = alert_thresholds.c
-        rows = (await session.execute(select(alert_thresholds).where(t.organiser_id.in_(missing)))).all()
-        found.update({r.organiser_id: Thresholds.of(str(r.drop_points), str(r.below_forecast_points),
-                                                    r.min_students) for r in rows})
+        rows = (await session.execute(select(
+            t.organiser_id, t.drop_points, t.below_forecast_points, t.min_students).where(
+            t.organiser_id.in_(missing)))).all()
+        found.update({r[0]: _thresholds_of(*r[1:]) for r in rows})
     if memo is not None:
         memo.update(found)
         found = {o: memo[o] for o in wanted}
+    return {o: limits for o, limits in found.items() if limits is not None}
+
+
+def _thresholds_of(drop_points: Any, below_forecast_points: Any, min_students: int) -> Thresholds:
+    return Thresholds.of(str(drop_points), str(below_forecast_points), min_students)
+
+
+def _remember_thresholds(session: AsyncSession, organisers: Sequence[str], rows: Iterable[Sequence[Any]]
+                         ) -> dict[str, Thresholds]:
+    """`load_thresholds` of `organisers` from their stored rows read already (organiser, drop points, below
+    forecast points, min students), noted in the batch's memo: the batch's other rules read none again."""
+    found: dict[str, Thresholds | None] = dict.fromkeys(organisers)
+    found.update({row[0]: _thresholds_of(*row[1:]) for row in rows})
+    memo = batch_memo(session, "alert_thresholds")
+    if memo is not None:
+        memo.update(found)
     return {o: limits for o, limits in found.items() if limits is not None}
 
 
@@ -248,6 +265,21 @@ def event_id_of(alert: Alert, action: Action) -> UUID:
     return uuid5(alert.alert_id, f"{action.value}:{alert.episode}")
 
 
+def _deferred(session: AsyncSession, rows: list[dict[Any, Any]], events: list[Any]) -> bool:
+    """The alerts' rows and their events sent with the batch's last statement (`registry.defer`: one round trip
+    for the alerts, the outbox, its notification and the freshness note), where a batch is being applied;
+    nothing later in a batch reads the alerts or the outbox. False: not in a batch (written now)."""
+    if not rows:
+        return not events  # nothing to write
+    statement, params = insert_statement(alerts, rows, conflict=("alert_id",))
+    outbox = Outbox(metadata.tables["outbox"]).insert_of(events)
+    if not defer(session, statement.text, params):
+        return False
+    if outbox is not None:
+        defer(session, *outbox, notify=NOTIFY_CHANNEL)
+    return True
+
+
 async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action, Alert]],
                           raised_at: Mapping[UUID, datetime] | None = None) -> int:
     """Write the alerts that changed and their events (reporting's outbox), one transaction.
@@ -263,8 +295,18 @@ async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action,
             break
         rows.append({**_row_of(alert, raised=False), "raised_at": at})
     if len(rows) == len(ordered):
+        for action, alert in decided:
+            data = event_data(Decision(action, alert))
+            if data is not None:
+                events.append(new_event(data, source=SOURCE, subject=str(alert.alert_id),
+                                        event_id=event_id_of(alert, action), time=alert.changed_at))
+        if _deferred(session, rows, events):
+            return len(events)
         # one statement over arrays (`insert_rows`: the same prepared statement whatever the batch)
         await insert_rows(session, alerts, rows, conflict=("alert_id",))
+        if events:
+            await Outbox(metadata.tables["outbox"]).add(session, events)
+        return len(events)
     else:  # a change to an alert whose `raised_at` was not given: one statement per kind of write
         by_kind: dict[bool, list[dict[Any, Any]]] = {True: [], False: []}
         for action, alert in ordered:
@@ -367,8 +409,13 @@ _BATCH_PASS_DROPS = text(
     "WITH q AS (SELECT * FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), CAST(:alert_unit AS text[]), "
     "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:mask AS bigint[])) "
     "AS q(level, unit_id, alert_unit, organiser_id, subject_code, mask)), "
-    "th AS (SELECT * FROM unnest(CAST(:th_organiser AS text[]), CAST(:th_num AS bigint[]), "
-    "CAST(:th_den AS bigint[]), CAST(:th_min AS integer[])) AS th(organiser_id, num, den, min_students)), "
+    # the organisers' thresholds read here (`load_thresholds`' rows come back with the verdicts): a stored drop as
+    # numeric over 1 (exact), the default's as its fraction
+    f"th AS (SELECT o.organiser_id, coalesce(CAST(t.drop_points AS numeric), CAST(:th_num AS numeric)) AS num, "
+    "CASE WHEN t.organiser_id IS NULL THEN CAST(:th_den AS numeric) ELSE 1 END AS den, "
+    "coalesce(t.min_students, CAST(:th_min AS integer)) AS min_students "
+    f"FROM unnest(CAST(:th_organiser AS text[])) AS o(organiser_id) LEFT JOIN {alert_thresholds.name} t "
+    "ON t.organiser_id = o.organiser_id), "
     f"act AS MATERIALIZED (SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.round "
     f"FROM {alerts.name} a WHERE a.organiser_id = ANY(CAST(:th_organiser AS text[])) "
     f"AND a.status <> '{Status.resolved.value}' AND a.rule = '{AlertRule.pass_share_drop.value}' "
@@ -385,13 +432,16 @@ _BATCH_PASS_DROPS = text(
     "SELECT b.o, coalesce(n.assessed, 0) AS na, coalesce(n.reaching, 0) AS nr, coalesce(p.assessed, 0) AS ba, "
     "coalesce(p.reaching, 0) AS br FROM (SELECT CAST(:base AS integer) + i AS o FROM generate_series(0, 62) AS i "
     "WHERE (q.mask >> i) & 1 = 1) b LEFT JOIN s n ON n.o = b.o LEFT JOIN s p ON p.o = b.o - 1) v) "
-    "SELECT j.level, j.unit_id, j.organiser_id, j.subject_code, j.o, "
-    "CAST(j.na AS bigint), CAST(j.nr AS bigint), CAST(j.ba AS bigint), CAST(j.br AS bigint) FROM j "
+    "SELECT ARRAY(SELECT ROW(j.level, j.unit_id, j.organiser_id, j.subject_code, j.o, "
+    "CAST(j.na AS bigint), CAST(j.nr AS bigint), CAST(j.ba AS bigint), CAST(j.br AS bigint)) FROM j "
     "WHERE (least(j.na, j.ba) >= greatest(j.min_students, 1) "
     "AND 100 * (j.br * j.na - j.nr * j.ba) * j.den > j.num * j.na * j.ba) "
     "OR EXISTS (SELECT 1 FROM act a WHERE a.organiser_id = j.organiser_id AND a.level = j.level "
     "AND a.unit_id = j.alert_unit AND a.subject_code = j.subject_code "
-    "AND CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 = j.o)")
+    "AND CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 = j.o)), "
+    # the stored thresholds themselves, for the batch's other rules (`load_thresholds`' memo): one round trip
+    "ARRAY(SELECT ROW(t.organiser_id, CAST(t.drop_points AS text), CAST(t.below_forecast_points AS text), "
+    f"t.min_students) FROM {alert_thresholds.name} t WHERE t.organiser_id = ANY(CAST(:th_organiser AS text[])))")
 _MASK_BITS = 63
 
 
@@ -430,19 +480,18 @@ async def _batch_pass_drops(session: AsyncSession, touched: set[tuple[str, str, 
             masks[key] = get(key, 0) | bits
     judged_ordinals = {o + n for o in ordinals.values() for n in (-1, 0, 1)}
     organisers = sorted({t[0] for t in touched})
-    stored = await load_thresholds(session, organisers)
     default = Thresholds()
-    limits = [stored.get(o, default) for o in organisers]
     params: dict[str, Any] = as_arrays(("level", "unit_id", "alert_unit", "organiser_id", "subject_code", "mask"),
                                        [(*key, mask) for key, mask in masks.items()])
-    params |= {"base": base, "th_organiser": organisers, "th_num": [t.drop_points.numerator for t in limits],
-               "th_den": [t.drop_points.denominator for t in limits], "th_min": [t.min_students for t in limits],
+    params |= {"base": base, "th_organiser": organisers, "th_num": default.drop_points.numerator,
+               "th_den": default.drop_points.denominator, "th_min": default.min_students,
                "school_years": sorted({_round_label(o)[0] for o in judged_ordinals}),
                "periods": [f"R{n}" for n in sorted({_round_label(o)[1] for o in judged_ordinals})]}
-    by_organiser = dict(zip(organisers, limits, strict=True))
+    verdicts, stored_thresholds = (await session.execute(_BATCH_PASS_DROPS, params)).one()
+    found = _remember_thresholds(session, organisers, stored_thresholds)
+    by_organiser = {o: found.get(o, default) for o in organisers}
     judged: list[Judged] = []
-    for level, unit, organiser, subject, ordinal, na, nr, ba, br in (
-            await session.execute(_BATCH_PASS_DROPS, params)).all():
+    for level, unit, organiser, subject, ordinal, na, nr, ba, br in verdicts:
         now_, then_, thresholds = (na, nr), (ba, br), by_organiser[organiser]
         judged.append(((level, unit, organiser, subject, *_round_label(ordinal)),
                        PassDrop(now_, then_, thresholds, _dips(now_, then_, thresholds))))
