@@ -241,6 +241,11 @@ async def record_batch_bytes(settings: ServiceSettings, topics: Sequence[str]) -
     return size
 
 
+def capped(size: int, cap: int) -> int:
+    """The record batch size `size` (the broker's, `record_batch_bytes`) at most `cap` (0: no cap)."""
+    return min(size, cap) if cap > 0 else size
+
+
 #: markings of reads published that may run at once, each on a connection of its own
 MARKINGS_AT_ONCE = 2
 
@@ -326,8 +331,9 @@ class OutboxRelay:
             # it: the larger the batches the broker takes, the fewer round trips per page of rows
             producer = make_producer(self.settings, f"{self.settings.client_id}-outbox",
                                      idempotent=capabilities.idempotent_producer,
-                                     max_batch_size=await record_batch_bytes(
-                                         self.settings, [t.name for t in TOPICS.values()]))
+                                     max_batch_size=capped(await record_batch_bytes(
+                                         self.settings, [t.name for t in TOPICS.values()]),
+                                         self.settings.outbox_record_batch_max_bytes))
             # a durable broker keeps its logs across a restart: no check, no republish (see the module doc)
             self._loss_check = broker_may_lose_logs(self.settings, capabilities)
             # an idempotent producer's retried batch is acknowledged at its first offset: there an

@@ -758,6 +758,12 @@ async def forecast_tallies_of(session: AsyncSession, keys: Iterable[TermKey]
     if not wanted:
         return {}
     rows = (await session.execute(_PAIRINGS, as_arrays(("organiser", "subject", "school_year", "term"), wanted))).all()
+    return await _tallies_of_pairings(session, rows)
+
+
+async def _tallies_of_pairings(session: AsyncSession, rows: Sequence[Sequence[Any]]
+                               ) -> dict[TermKey, dict[tuple[str, str], ForecastTally]]:
+    """`forecast_tallies_of` from `_PAIRINGS`' rows."""
     placement = await placement_of(session, {row[4] for row in rows})  # every school of the area counts
     counted: Counter[tuple[TermKey, str, str, str]] = Counter()
     per_group = Counter((tuple(row[:4]), row[4], row[5], _outcome(row[6], row[7], row[8])) for row in rows)
@@ -775,6 +781,36 @@ async def forecast_tallies_of(session: AsyncSession, keys: Iterable[TermKey]
             for key, units_of in by_unit.items()}
 
 
+# The live batch's below-forecast read in one statement: the forecasts of the students the batch's term grades
+# grade (`graded`: their cells are touched too), the pairings (`_PAIRINGS`) of every organiser × subject × term the
+# batch touches and of those, the organisers' active below-forecast alerts (`_active_below_forecast`) and their
+# stored thresholds (`load_thresholds`) — each set as an array of rows. One round trip where there were four.
+_GRADED_FORECASTS = (
+    f"SELECT f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.term "
+    f"FROM unnest(CAST(:g_org AS text[]), CAST(:g_student AS text[]), CAST(:g_subject AS text[]), "
+    "CAST(:g_school_year AS text[]), CAST(:g_term AS text[])) AS q(organiser_id, student_id, subject_code, school_year, "
+    f"term) JOIN {forecast_facts.name} f ON f.organiser_id = q.organiser_id AND f.student_id = q.student_id "
+    "AND f.subject_code = q.subject_code AND f.school_year = q.school_year AND f.term = q.term WHERE NOT f.withdrawn")
+_BELOW_FORECAST_READ = text(
+    f"WITH graded AS MATERIALIZED ({_GRADED_FORECASTS}), "
+    "keys AS MATERIALIZED (SELECT DISTINCT * FROM (SELECT * FROM unnest(CAST(:organiser AS text[]), "
+    "CAST(:subject AS text[]), CAST(:school_year AS text[]), CAST(:term AS text[])) "
+    "UNION ALL SELECT g.organiser_id, g.subject_code, g.school_year, g.term FROM graded g) u), "
+    "kk AS (SELECT array_agg(organiser_id) AS organiser, array_agg(subject_code) AS subject, "
+    "array_agg(school_year) AS school_year, array_agg(term) AS term FROM keys AS x(organiser_id, subject_code, "
+    "school_year, term)) "
+    "SELECT ARRAY(SELECT ROW(g.*) FROM graded g), "
+    "ARRAY(SELECT ROW(p.*) FROM kk CROSS JOIN LATERAL ("
+    + _PAIRINGS.text.replace("CAST(:organiser AS text[])", "kk.organiser").replace(
+        "CAST(:subject AS text[])", "kk.subject").replace("CAST(:school_year AS text[])", "kk.school_year").replace(
+        "CAST(:term AS text[])", "kk.term") + ") p), "
+    f"ARRAY(SELECT ROW(a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.term) FROM {alerts.name} a "
+    f"WHERE a.organiser_id = ANY(CAST(:organisers AS text[])) AND a.status <> '{Status.resolved.value}' "
+    f"AND a.rule = '{AlertRule.below_forecast.value}' AND a.year IS NULL AND a.term IS NOT NULL), "
+    "ARRAY(SELECT ROW(t.organiser_id, CAST(t.drop_points AS text), CAST(t.below_forecast_points AS text), "
+    f"t.min_students) FROM {alert_thresholds.name} t WHERE t.organiser_id = ANY(CAST(:organisers AS text[])))")
+
+
 async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivered]
                                  ) -> list[tuple[AlertCell, Observation]]:
     touched: set[ForecastTouched] = session.info.pop(_BEFORE_FORECASTS, set())
@@ -782,16 +818,18 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
     touched.update(ForecastTouched(d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
                                    str(d.term)) for d in forecasts)
     # a term grade (or a retraction, whose kind is unknown) moves the forecasts of its student
-    graded = {(d.organiser_id, d.student_id, d.subject_code, str(d.school_year), str(d.term))
-              for d in (cast(Any, item.event.data) for item in batch) if getattr(d, "kind", "term_grade") == "term_grade"
-              and hasattr(d, "assessment_id")}
-    if graded:
-        fc = forecast_facts.c
-        found = (await session.execute(select(
-            fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
-            rows_in((fc.organiser_id, fc.student_id, fc.subject_code, fc.school_year, fc.term), graded),
-            ~fc.withdrawn))).all()
-        touched.update(ForecastTouched(*row) for row in found)
+    graded = sorted({(d.organiser_id, d.student_id, d.subject_code, str(d.school_year), str(d.term))
+                     for d in (cast(Any, item.event.data) for item in batch)
+                     if getattr(d, "kind", "term_grade") == "term_grade" and hasattr(d, "assessment_id")})
+    if not touched and not graded:
+        return []
+    keys = sorted({(t.organiser_id, t.subject_code, t.school_year, t.term) for t in touched})
+    organisers = sorted({t.organiser_id for t in touched} | {g[0] for g in graded})
+    params: dict[str, Any] = as_arrays(("organiser", "subject", "school_year", "term"), keys)
+    params |= as_arrays(("g_org", "g_student", "g_subject", "g_school_year", "g_term"), graded)
+    params["organisers"] = organisers
+    found, pairings, active_rows, stored = (await session.execute(_BELOW_FORECAST_READ, params)).one()
+    touched.update(ForecastTouched(*row) for row in found)
     if not touched:
         return []
     placement = await placement_of(session, {t.school_unit_code for t in touched})
@@ -803,7 +841,9 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
         area = placement.get(t.school_unit_code)
         if area:
             units.add(("area", area))
-    return await _below_forecast_judged(session, wanted, only_deciding=True)
+    thresholds = _remember_thresholds(session, organisers, stored)
+    return _judge_below_forecast_of(wanted, thresholds, await _tallies_of_pairings(session, pairings),
+                                    {tuple(row) for row in active_rows}, only_deciding=True)
 
 
 async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[str, str, str, str],
@@ -842,10 +882,18 @@ async def _below_forecast_judged(session: AsyncSession, wanted: dict[tuple[str, 
     (`_below`), or with an active alert; any other cell `decide` passes by (`rules.evaluate`), so it is
     neither made an `AlertCell` nor judged nor looked up (most of a batch's cells)."""
     thresholds = await load_thresholds(session, {key[0] for key in wanted})
-    default = Thresholds()
-    judged = []
     every = await forecast_tallies_of(session, wanted)
     active = await _active_below_forecast(session, {key[0] for key in wanted}) if only_deciding else set()
+    return _judge_below_forecast_of(wanted, thresholds, every, active, only_deciding)
+
+
+def _judge_below_forecast_of(wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]],
+                             thresholds: Mapping[str, Thresholds],
+                             every: Mapping[TermKey, dict[tuple[str, str], ForecastTally]],
+                             active: set[tuple[Any, ...]], only_deciding: bool) -> list[tuple[AlertCell, Observation]]:
+    """`_below_forecast_judged` of what it read."""
+    default = Thresholds()
+    judged = []
     for (organiser, subject, school_year, term), units in sorted(wanted.items()):
         tallies = every.get((organiser, subject, school_year, term), {})
         period = TermPeriod(SchoolYear.parse(school_year), Term(term))
