@@ -709,14 +709,15 @@ def _decide_judged(cells: Sequence[tuple[AlertCell, Observation, UUID]], stored:
 # retracted; the highest round, then id, if several). Term grades are set at the end of the term, after
 # its forecast window, so "a result later than the forecast" (figures.forecast_outcome) holds for them;
 # other kinds of result are not used as outcomes here (the facts carry no date to order them by).
-# One statement per batch for every organiser × subject × term the batch touched (keys unnested).
+# One statement per batch for every organiser × subject × term the batch touched (keys unnested), counted per
+# group, forecast value and outcome grade by the server (a row per forecast cost a batch its decoding and counting).
 # Inside the LATERAL only the columns of `ix_assessment_facts_student` are compared, OFFSET 0 keeping
 # the rest outside: with statistics older than the table's growth (a fresh table, a rebuild) the
 # organiser index looked as cheap, and walking an organiser's results once per forecast cost most of a
 # batch's time (50 s of 100 in the apply bench at batches of 1,000).
 _PAIRINGS = text(f"""
     SELECT f.organiser_id, f.subject_code, f.school_year, f.term, f.school_unit_code, f.group_id, f.value,
-           g.scale, g.value
+           g.scale, g.value, count(*)
     FROM unnest(CAST(:organiser AS text[]), CAST(:subject AS text[]), CAST(:school_year AS text[]),
                 CAST(:term AS text[])) AS k(organiser_id, subject_code, school_year, term)
     JOIN {forecast_facts.name} f ON f.organiser_id = k.organiser_id AND f.subject_code = k.subject_code
@@ -728,7 +729,8 @@ _PAIRINGS = text(f"""
             WHERE a.student_id = f.student_id AND a.school_year = f.school_year AND a.term = f.term OFFSET 0) a
         WHERE a.organiser_id = f.organiser_id AND a.subject_code = f.subject_code AND a.kind = 'term_grade'
           AND NOT a.retracted
-        ORDER BY a.round DESC, a.assessment_id DESC LIMIT 1) g ON true""")
+        ORDER BY a.round DESC, a.assessment_id DESC LIMIT 1) g ON true
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""")
 
 TermKey = tuple[str, str, str, str]  # organiser, subject, school year, term
 
@@ -766,7 +768,10 @@ async def _tallies_of_pairings(session: AsyncSession, rows: Sequence[Sequence[An
     """`forecast_tallies_of` from `_PAIRINGS`' rows."""
     placement = await placement_of(session, {row[4] for row in rows})  # every school of the area counts
     counted: Counter[tuple[TermKey, str, str, str]] = Counter()
-    per_group = Counter((tuple(row[:4]), row[4], row[5], _outcome(row[6], row[7], row[8])) for row in rows)
+    # a row per key, group, forecast value and outcome grade, with its count (not a row per forecast)
+    per_group: Counter[tuple[Any, ...]] = Counter()
+    for row in rows:
+        per_group[(tuple(row[:4]), row[4], row[5], _outcome(row[6], row[7], row[8]))] += row[9]
     for (key, code, group, outcome), n in per_group.items():
         units = [("group", f"{code}{GROUP_SEPARATOR}{group}"), ("school_unit", code), ("organiser", key[0])]
         area = placement.get(code)
