@@ -137,7 +137,7 @@ async def load(url: str, directory: list, events: list, batch: int, live_alerts:
     seconds = time.perf_counter() - started
     counts = {}
     async with db.sessions() as session:
-        for table in ("assessment_facts", "assessment_aggregates", "figure_pass", "figure_dates", "figure_students",
+        for table in ("assessment_facts", "assessment_aggregates", "figure_pass", "figure_students",
                       "figure_forecasts", "figure_merit"):
             counts[table] = (await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
         await session.execute(text("ANALYZE"))

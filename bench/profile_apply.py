@@ -140,6 +140,7 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
     gc.callbacks.append(gc_timed)
     event.listen(Engine, "before_cursor_execute", count)
     _TIMED.append(True)
+    written_before = await rows_written(db)  # the pool's backends end first: their statistics are flushed
     pg_cpu, cpu = postgres_cpu_seconds(data_dir), time.process_time()
     started = time.perf_counter()
     profile = None
@@ -190,9 +191,36 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
                                     "postgres_cpu_ms_per_batch": round(pg * 1000 / len(per_batch), 1),
                                     "statements_per_batch": round(n / len(per_batch), 1)}
                              for name, (py, pg, n) in handler_cpu.items()}
+    written = await rows_written(db)
+    out["rows_per_event"] = rows_per_event(written_before, written, len(events))
     out["recomputation_mismatches"] = await recomputation(db, "styrkedja_reporting")
     await db.dispose()  # the pool's backends end: their statistics are flushed
     out["heap_only_updates"] = await heap_only_updates(url)
+    return out
+
+
+async def rows_written(db: Database) -> dict[str, int]:
+    """Rows written so far per table (inserted + updated + deleted, pg_stat_user_tables; a temporary table under
+    `pg_temp`): the pool's backends end first, so that their statistics are flushed."""
+    from sqlalchemy import text
+
+    await db.engine.dispose()
+    await asyncio.sleep(1.1)  # the closed backends' exit
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT CASE WHEN schemaname LIKE 'pg_temp%' THEN 'pg_temp' ELSE relname END, "
+            "sum(n_tup_ins + n_tup_upd + n_tup_del) FROM pg_stat_user_tables GROUP BY 1"))).all()
+    await db.engine.dispose()
+    return {name: int(n) for name, n in rows}
+
+
+def rows_per_event(before: dict[str, int], after: dict[str, int], events: int) -> dict[str, float]:
+    """Per table, rows written (inserted, updated or deleted) per event over the timed batches, biggest first, and
+    `total` (the staging tables' rows, `pg_temp`, apart: in the total too)."""
+    per = {name: (n - before.get(name, 0)) / events for name, n in after.items() if n != before.get(name, 0)}
+    out = {name: round(v, 3) for name, v in sorted(per.items(), key=lambda kv: -kv[1])}
+    out["total"] = round(sum(per.values()), 3)
+    out["total_without_staging"] = round(sum(v for name, v in per.items() if name != "pg_temp"), 3)
     return out
 
 
@@ -240,7 +268,7 @@ def per_handler(registry: object, spent: dict[str, list[float]]) -> None:
 
 
 #: the tables of cells every batch adds to (their updates in place are heap-only when their pages have room)
-CELL_TABLES = ("assessment_aggregates", "forecast_aggregates", "figure_pass", "figure_dates", "figure_students",
+CELL_TABLES = ("assessment_aggregates", "forecast_aggregates", "figure_pass", "figure_students",
                "figure_forecasts", "figure_merit")
 
 

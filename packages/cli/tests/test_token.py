@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import jwt
+import pytest
+import typer
 from typer.testing import CliRunner
 
 from styrkedja_cli.main import app
@@ -46,3 +48,16 @@ def test_bad_arguments_are_usage_errors(tmp_path: Path) -> None:
     assert forever.exit_code == 2 and "--ttl" in forever.output
     missing = runner.invoke(app, ["token", "--state-dir", str(tmp_path), "--role", "teacher"])
     assert missing.exit_code == 2 and "styrkedja run" in missing.output
+
+
+def test_the_longest_ttl_is_the_lifetime_the_services_take() -> None:
+    """Failed on the old code: `--ttl 30d` minted a token the services' maximum lifetime refuses."""
+    from styrkedja_cli.token import parse_ttl
+    from styrkedja_kit.settings import MAX_TOKEN_LIFETIME_SECONDS, ServiceSettings
+
+    assert ServiceSettings().auth_max_token_lifetime_seconds == MAX_TOKEN_LIFETIME_SECONDS
+    assert parse_ttl("1d") == MAX_TOKEN_LIFETIME_SECONDS
+    assert parse_ttl(f"{MAX_TOKEN_LIFETIME_SECONDS}s") == MAX_TOKEN_LIFETIME_SECONDS
+    for too_long in ("2d", "30d", f"{MAX_TOKEN_LIFETIME_SECONDS + 1}s", "25h"):
+        with pytest.raises(typer.BadParameter):
+            parse_ttl(too_long)

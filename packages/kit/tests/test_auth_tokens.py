@@ -355,3 +355,66 @@ async def test_the_middleware_makes_a_principal_once_per_verified_claims():
     verifier.claims = {**verifier.claims, "organisers": ["3001"]}  # verified again: new claims
     await middleware({**scope, "state": {}}, None, None)
     assert seen[2] is not seen[1] and seen[2].organisers == frozenset({"3001"})
+
+
+async def test_a_token_that_lives_longer_than_the_maximum_is_refused_naming_the_claim_and_rule(http, token_issuer):
+    """Failed on the old code: a validly signed token with `exp` fifty years ahead was accepted."""
+    for ttl in (50 * 365 * 86400, 86400 + 30 + 5):  # fifty years; a day, the leeway and a little more
+        token = token_issuer.mint(roles=["ops"], ttl_seconds=ttl)
+        response = await http.post("/admin/rebuild", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, ttl
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["errors"] == [{"field": "exp", "rule": "max_token_lifetime",
+                                              "message": response.json()["detail"]}]
+        assert 'error="invalid_token"' in response.headers["www-authenticate"]
+        assert "max_token_lifetime" in response.headers["www-authenticate"]
+    # a day (the default; Keycloak's 5 minutes and the dev issuer's hour far within) passes
+    for ttl in (300, 3600, 86400):
+        token = token_issuer.mint(roles=["ops"], ttl_seconds=ttl)
+        response = await http.post("/admin/rebuild", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, ttl
+
+
+async def test_the_maximum_token_lifetime_is_a_setting(token_issuer):
+    from styrkedja_kit.auth import InvalidToken, TokenVerifier
+
+    verifier = TokenVerifier.from_settings(settings_for(token_issuer.url, auth_max_token_lifetime_seconds=600,
+                                                        auth_leeway_seconds=0))
+    assert (await verifier.verify(token_issuer.mint(roles=["ops"], ttl_seconds=600)))["roles"] == ["ops"]
+    with pytest.raises(InvalidToken, match="max_token_lifetime") as refused:
+        await verifier.verify(token_issuer.mint(roles=["ops"], ttl_seconds=601))
+    assert (refused.value.claim, refused.value.rule) == ("exp", "max_token_lifetime")
+    with pytest.raises(ValueError):  # a setting of years is a mistake, not a choice
+        settings_for(token_issuer.url, auth_max_token_lifetime_seconds=365 * 86400)
+
+
+def test_a_token_without_iat_is_judged_by_exp_minus_now():
+    import time
+
+    from styrkedja_kit.auth import InvalidToken
+    from styrkedja_kit.auth.tokens import _lifetime_within
+
+    now = int(time.time())
+    _lifetime_within({"exp": now + 3600}, 86400, 0)
+    _lifetime_within({"exp": now + 50 * 365 * 86400, "iat": now + 50 * 365 * 86400 - 60}, 86400, 0)
+    with pytest.raises(InvalidToken, match="max_token_lifetime"):
+        _lifetime_within({"exp": now + 2 * 86400}, 86400, 0)
+    with pytest.raises(InvalidToken, match="max_token_lifetime"):
+        _lifetime_within({"exp": now + 3600, "iat": now - 2 * 86400}, 86400, 0)
+
+
+async def test_a_short_lifetime_does_not_help_a_token_issued_in_the_future_or_long_ago(token_issuer):
+    """`exp - iat` within the maximum, but `iat` fifty years ahead (valid from then for an hour: refused now, and
+    a token from the future is a forgery or a broken clock), or a token issued ten years ago that still lives."""
+    import time
+
+    from styrkedja_kit.auth import InvalidToken, TokenVerifier
+
+    verifier = TokenVerifier.from_settings(settings_for(token_issuer.url))
+    now = int(time.time())
+    later = now + 50 * 365 * 86400
+    with pytest.raises(InvalidToken, match="not yet valid"):
+        await verifier.verify(token_issuer.mint(roles=["ops"], extra={"iat": later, "nbf": now, "exp": later + 3600}))
+    with pytest.raises(InvalidToken, match="max_token_lifetime"):
+        await verifier.verify(token_issuer.mint(roles=["ops"], extra={"iat": now - 10 * 365 * 86400,
+                                                                      "nbf": now - 60, "exp": now + 3600}))

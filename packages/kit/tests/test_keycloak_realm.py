@@ -29,3 +29,16 @@ def test_realm_roles_audience_and_claims_match_the_kit():
     profile = json.loads(realm["components"]["org.keycloak.userprofile.UserProfileProvider"][0]["config"]
                          ["kc.user.profile.config"][0])
     assert profile["unmanagedAttributePolicy"] == "ADMIN_EDIT"  # users cannot widen their own scope
+
+
+def test_the_realms_tokens_live_within_the_services_maximum_lifetime():
+    """The services refuse a token that lives longer than `auth_max_token_lifetime_seconds` (by default
+    MAX_TOKEN_LIFETIME_SECONDS): every access-token lifespan the realm sets stays within it."""
+    from styrkedja_kit.settings import MAX_TOKEN_LIFETIME_SECONDS
+
+    realm = json.loads(REALM.read_text())
+    lifespans = [int(realm["accessTokenLifespan"])]
+    lifespans += [int(c["attributes"]["access.token.lifespan"]) for c in realm["clients"]
+                  if "access.token.lifespan" in c.get("attributes", {})]
+    assert len(lifespans) >= 2
+    assert all(0 < s <= MAX_TOKEN_LIFETIME_SECONDS for s in lifespans), lifespans

@@ -48,3 +48,21 @@ async def test_good_parameters_pass() -> None:
         response = await client.get("/units/12345678", params={"organiser_id": "2999", "subject_code": "GRGRMAT01",
                                                                 "q": "Läsår 2026/27\tHT"})
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("path", ["/units/12345678%2Fx", "/units/12345678%2f", "/units/..%5Cx", "/units/%5c",
+                                  "/units%2F12345678"])
+async def test_an_encoded_separator_in_the_path_is_a_400_naming_the_path_and_rule(path) -> None:
+    """Failed on the old code: the server decodes `%2F` before routing, so the request went to another route than
+    the one its segments named (or a 404 naming nothing)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(make_app()), base_url="http://t") as client:
+        response = await client.get(path)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [("path", "encoded_separator")]
+
+
+async def test_an_encoded_separator_in_the_query_or_other_encoded_bytes_in_the_path_are_left_to_the_routes() -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(make_app()), base_url="http://t") as client:
+        assert (await client.get("/units/12345678", params={"q": "a/b\\c"})).status_code == 200
+        assert (await client.get("/units/%31%32345678")).json() == {"school_unit_code": "12345678"}

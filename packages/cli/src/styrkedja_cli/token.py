@@ -9,16 +9,19 @@ import typer
 
 _TTL = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-MAX_TTL_SECONDS = 30 * 86400
 
 
 def parse_ttl(text: str) -> int:
+    """At most what the services take by default (`auth_max_token_lifetime_seconds`: a day)."""
+    from styrkedja_kit.settings import MAX_TOKEN_LIFETIME_SECONDS as MAX_TTL_SECONDS
+
     match = _TTL.match(text.strip())
     if not match:
-        raise typer.BadParameter(f"{text!r}: use e.g. 90s, 15m, 1h, 2d", param_hint="--ttl")
+        raise typer.BadParameter(f"{text!r}: use e.g. 90s, 15m, 1h, 1d", param_hint="--ttl")
     seconds = int(match.group(1)) * _UNITS[match.group(2)]
     if not 0 < seconds <= MAX_TTL_SECONDS:
-        raise typer.BadParameter("must be between 1 s and 30 d", param_hint="--ttl")
+        raise typer.BadParameter(f"must be between 1 s and {MAX_TTL_SECONDS // 3600} h (the services' longest "
+                                 "token lifetime)", param_hint="--ttl")
     return seconds
 
 
@@ -33,7 +36,7 @@ def register(app: typer.Typer) -> None:
         group: list[str] = typer.Option([], "--group", help="SCHOOLUNITCODE/GROUP (repeatable)"),
         subject: str | None = typer.Option(None, help="the token's `sub` (default: a random dev id)"),
         client_id: str | None = typer.Option(None, help="`azp`, for platform clients"),
-        ttl: str = typer.Option("1h", help="lifetime: 90s, 15m, 1h, 2d"),
+        ttl: str = typer.Option("1h", help="lifetime: 90s, 15m, 1h, 1d (at most a day)"),
         state_dir: Path = typer.Option(Path(".styrkedja"), help="the state dir `styrkedja run` uses"),
     ) -> None:
         """Print a signed bearer token for the dev issuer (`make run` must have started once)."""

@@ -241,9 +241,21 @@ def _decode_newest(doc: dict[str, Any], registry: EventRegistry) -> CloudEvent |
     return None if event is None else _from_shadow(model, event)
 
 
-def _from_shadow(model: type[EventData], event: Any) -> CloudEvent:
-    return _cloud_event(event.id, event.source, event.type, event.time, event.subject,
-                        event.dataschema or schema_uri(event.type), adopt(model, event.data))
+def _from_shadow(model: type[EventData], event: Any) -> CloudEvent | None:
+    """None where `dataschema` names another schema than its type's: the ordinary steps refuse it, in words."""
+    if event.dataschema is not None and event.dataschema != schema_uri(event.type):
+        return None
+    return _cloud_event(event.id, event.source, event.type, event.time, event.subject, schema_uri(event.type),
+                        adopt(model, event.data))
+
+
+def check_dataschema(event_type: str, dataschema: str | None) -> None:
+    """An event's `dataschema`, where it has one, is its type's (`schema_uri`), as the AsyncAPI document's
+    message for the type says (`const`): one naming another schema (another type's, another version's, another
+    host's) says the data is something its type is not, and is refused with the envelope."""
+    if dataschema is not None and dataschema != schema_uri(event_type):
+        raise InvalidEnvelopeError(f"dataschema: must be {schema_uri(event_type)} for type {event_type}",
+                                   fields=("dataschema",))
 
 
 @functools.cache
@@ -352,13 +364,12 @@ def decode_event(
             f"data: cannot upcast {envelope.type} to the newest version ({type(exc).__name__}: {exc})",
             fields=("data",),
         ) from None
+    check_dataschema(envelope.type, envelope.dataschema)
     model = registry.model_for(event_type)
     try:
         payload = model.model_validate(data)
     except ValidationError as exc:
         message, fields = format_validation_errors(exc.errors(), prefix="data")
         raise InvalidEventDataError(message, fields=fields) from None
-
-    upcast = event_type != envelope.type
-    dataschema = envelope.dataschema if envelope.dataschema and not upcast else schema_uri(event_type)
-    return _cloud_event(envelope.id, envelope.source, event_type, envelope.time, envelope.subject, dataschema, payload)
+    return _cloud_event(envelope.id, envelope.source, event_type, envelope.time, envelope.subject,
+                        schema_uri(event_type), payload)

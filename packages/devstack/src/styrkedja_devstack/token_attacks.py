@@ -61,6 +61,8 @@ def attack_authorizations(issuer: DevIssuer, *, organisers: Iterable[str] = ("29
                                                  extra={"nbf": int(time.time()) + 3600}),
         "no expiry": "Bearer " + jwt.encode({k: v for k, v in claims.items() if k != "exp"}, minter.key,
                                             algorithm="ES256", headers={"kid": minter.kid}),
+        # validly signed, but alive for fifty years: a token that leaks must not open the door for good
+        "lives fifty years": "Bearer " + issuer.mint(roles=everything, organisers=orgs, ttl_seconds=50 * 365 * 86400),
         "malformed scope claims": "Bearer " + issuer.mint(roles=everything, organisers=orgs,
                                                           school_units=["19800101-1234"]),
     }

@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import platform
+import re
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -144,8 +145,9 @@ class RequestGuard:
     Content-Length at once, or while it streams in); a body that `_unreadable_body` refuses (not
     JSON, JSON in another charset than UTF-8, a content or transfer coding) is a 415. HEAD is
     answered as GET without the body, on every route that answers GET (RFC 9110 §9.3.2). A body whose
-    first bytes show UTF-16, UTF-32 or a byte order mark (`_not_utf8`) is a 415 too. Pure ASGI,
-    so it costs nothing per request beyond a header look-up."""
+    first bytes show UTF-16, UTF-32 or a byte order mark (`_not_utf8`) is a 415 too, a path with an
+    encoded '/' or '\\' (`_ENCODED_SEPARATOR`) a 400. Pure ASGI, so it costs nothing per request beyond
+    a header look-up."""
 
     _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -160,7 +162,10 @@ class RequestGuard:
         headers, repeated = _body_headers(scope["headers"])
         declared = headers.get(b"content-length")
         refusal: tuple[int, str, str, str] | None = None  # status, field, rule, message
-        if repeated is not None:
+        if _ENCODED_SEPARATOR.search((scope.get("raw_path") or b"").partition(b"?")[0]):  # httpx's has the query
+            refusal = (400, "path", "encoded_separator", "path: a segment must not hold an encoded '/' or '\\' "
+                                                           "(%2F, %5C): no id has one")
+        elif repeated is not None:
             field = repeated.decode("latin-1")
             refusal = (400, field, "single_header", f"{field}: sent more than once, with different values")
         elif declared is not None:
@@ -202,6 +207,11 @@ class RequestGuard:
 
         await self.app(scope, limited_receive, send)
 
+
+#: a percent-encoded '/' or '\\' in the path: the server decodes it before routing, so `/units/a%2Fratings` would be
+#: answered by the route of `/units/a/ratings` — another resource than the one named. No id holds either (the
+#: path parameters' patterns), so such a path is refused by the rule instead of landing elsewhere or on a 404
+_ENCODED_SEPARATOR = re.compile(rb"%(?:2[Ff]|5[Cc])")
 
 #: fields a request may send once only (RFC 9110 §5.3: not lists), and list fields whose lines add up
 _SINGLE_FIELDS = frozenset({b"content-type", b"content-length"})

@@ -162,7 +162,7 @@ def allowed_methods(request: Request) -> list[str]:
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Every operation's 4xx as problem+json in the OpenAPI document: 422 for every operation with
     parameters or a body (instead of FastAPI's own validation schema), 400/413/415 where there is a
-    body, 404 where a parameter names something, 409 on every write. Routes add what only they return (409, …) with
+    body (400 also where the path has a parameter), 404 where a parameter names something, 409 on every write. Routes add what only they return (409, …) with
     `problem_responses`."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ProblemDetails", ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}"))
@@ -182,6 +182,8 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
                 statuses.add(422)
             if "requestBody" in operation:
                 statuses |= {400, 413, 415}
+            if any(p.get("in") == "path" for p in params):  # an encoded '/' in a segment (`RequestGuard`)
+                statuses.add(400)
             if params:  # a record named by a path or query parameter may not exist
                 statuses.add(404)
             if method in ("post", "put", "patch", "delete"):  # a write may conflict with stored state

@@ -11,6 +11,11 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: the longest lifetime (`exp - iat`) a bearer token may have by default: a day. Keycloak's access tokens
+#: live 5 minutes by default (this project's realm too), Entra ID's about an hour, the dev issuer's
+#: (`styrkedja token --ttl`) at most this
+MAX_TOKEN_LIFETIME_SECONDS = 86_400
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STYRKEDJA_", extra="ignore")
@@ -94,6 +99,9 @@ class ServiceSettings(BaseSettings):
     auth_audience: str = "styrkedja"
     auth_algorithms: list[Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"]] = ["RS256", "ES256"]
     auth_leeway_seconds: int = Field(30, ge=0, le=300)
+    # the longest lifetime (`exp - iat`; without `iat`, `exp - now`) a token may have: a validly signed token
+    # with `exp` years ahead is refused (401). A day by default: Keycloak's 5 min and the dev issuer's pass
+    auth_max_token_lifetime_seconds: int = Field(MAX_TOKEN_LIFETIME_SECONDS, ge=60, le=30 * 86_400)
     # an unknown `kid` triggers a JWKS refresh at most this often (a flood of forged kids cannot
     # make us hammer the issuer)
     auth_jwks_min_refresh_seconds: float = Field(30.0, ge=0)

@@ -1,13 +1,14 @@
 """Rules for free text typed by people (comments, notes, owners, tags). Pure.
 
 A personal identity number never enters a table or an event; control characters (other than line
-breaks and tabs in multi-line text) are refused because they hide text in exports and logs."""
+breaks and tabs in multi-line text) and the bidirectional overrides (the contracts' `BIDI_CONTROLS`)
+are refused because they hide or reorder text in exports and logs."""
 
 from __future__ import annotations
 
 import unicodedata
 
-from styrkedja_contracts.identifiers import contains_personal_identity_number
+from styrkedja_contracts.identifiers import BIDI_CONTROLS, contains_personal_identity_number
 
 from .problems import FieldProblem
 
@@ -23,7 +24,7 @@ def text_problems(field: str, value: str | None, *, multiline: bool = False) -> 
         problems.append(FieldProblem(field, "no_personal_identity_number",
                                      "must not contain a personal identity number (personnummer/samordningsnummer)"))
     allowed = _MULTILINE_ALLOWED if multiline else frozenset()
-    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value):
+    if any((unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed) or ch in BIDI_CONTROLS for ch in value):
         problems.append(FieldProblem(field, "no_control_characters",
                                      "must not contain control characters" +
                                      (" (line breaks and tabs are allowed)" if multiline else "")))

@@ -135,6 +135,24 @@ def test_filters(plan_items):
     assert f().apply(items) == items
 
 
+NFC, NFD = "Sk\u00f6lan", "Sko\u0308lan"  # "Skölan" precomposed, and o + a combining diaeresis
+
+
+def test_one_tag_in_two_unicode_spellings_is_one_tag(plan_items):
+    """Failed on the old code: "Skölan" in NFC and in NFD were two tags (both stored, the unique rule passed) and a
+    filter by one did not find the other."""
+    assert NFC != NFD
+    assert pairs(plan_rules.edit_problems({"tags": [NFC, NFD]})) == [("tags", "unique_tags")]
+    _, items = plan_items
+    item = items[0] | {"tags": [], "owner": "IKT"}
+    assert plan_rules.apply_edit(item, {"tags": [NFD], "owner": f"Rektor {NFD}"}) == {"tags": [NFC],
+                                                                                    "owner": f"Rektor {NFC}"}
+    items[0] |= {"tags": [NFD], "owner": f"Rektor {NFD}"}  # stored before the rule
+    f = plan_rules.PlanFilter
+    assert f(tag=NFC).apply(items) == [items[0]] and f(tag=NFD).apply(items) == [items[0]]
+    assert f(owner=f"rektor {NFC}").apply(items) == [items[0]]
+
+
 def test_the_event_leaves_the_note_behind(plan_items):
     _, items = plan_items
     items[0]["note"] = "Intern anteckning"

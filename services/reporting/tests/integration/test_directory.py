@@ -307,7 +307,7 @@ async def test_rebuild_drop_the_materialised_tables_replay_identical_cells(datab
     async with database.sessions.begin() as session:
         await session.execute(text(
             "TRUNCATE assessment_aggregates, forecast_aggregates, assessment_facts, forecast_facts, figure_pass, "
-            "figure_dates, figure_students, "
+            "figure_students, "
             "directory_units, directory_memberships, directory_teaching_assignments, directory_duties, "
             "school_unit_placements, lika_self_assessments, lika_action_plans, freshness, consumer_applied_events, consumer_offsets"))
     replay = Feeder(database)

@@ -88,14 +88,30 @@ async def stored(db: Database) -> dict[str, dict]:
                 key = tuple(str(x) if isinstance(x, date) else x for x in (getattr(row, k) for k in table.key))
                 got[key] = values if len(values) > 1 else values[0]
             out[name] = got
+        # freshness: the newest result day of each pass cell and its results (`figure_pass.newest`)
+        newest = {}
+        for row in (await session.execute(select(figures.figure_pass))).all():
+            newest[tuple(getattr(row, k) for k in figures.CELL)] = (str(row.newest), row.newest_count)
+        out["newest"] = newest
+    return out
+
+
+def newest_of(dates: dict) -> dict:
+    """(cell, day) → results reduced to cell → (newest day, its results)."""
+    out: dict = {}
+    for (*cell, day), n in dates.items():
+        key = tuple(cell)
+        if key not in out or out[key][0] < day:
+            out[key] = (day, n)
     return out
 
 
 async def assert_exact(db: Database, log: list, area_of: dict) -> None:
     expected = expected_figures(final_bodies(log), area_of)
     got = await stored(db)
-    for name in ("pass", "dates", "students"):
+    for name in ("pass", "students"):
         assert got[name] == expected[name], name
+    assert got["newest"] == newest_of(expected["dates"])
     async with db.sessions() as session:
         found = await figures.mismatches(session)
     assert all(n == 0 for levels in found.values() for n in levels.values()), found
@@ -124,7 +140,7 @@ async def test_figure_state_equals_a_recomputation_through_moves_and_a_rebuild(d
     async with database.sessions.begin() as session:
         await session.execute(text(
             "TRUNCATE assessment_aggregates, forecast_aggregates, assessment_facts, forecast_facts, figure_pass, "
-            "figure_dates, figure_students, directory_units, directory_memberships, school_unit_placements, "
+            "figure_students, directory_units, directory_memberships, school_unit_placements, "
             "freshness, consumer_applied_events, consumer_offsets"))
     await Feeder(database)(*[log[i:i + 200] for i in range(0, len(log), 200)])
     assert await stored(database) == snapshot
@@ -140,6 +156,40 @@ async def test_consistency_check_finds_a_tampered_figure_cell(database):
     async with database.sessions() as session:
         found = await figures.mismatches(session)
     assert found["pass"]["area"] == 1 and found["students"]["group"] == 1
+    async with database.sessions.begin() as session:  # a newest day (freshness) one day off
+        await session.execute(text("UPDATE figure_pass SET newest = newest - 1 "
+                                   "WHERE ctid = (SELECT ctid FROM figure_pass WHERE level = 'group' LIMIT 1)"))
+    async with database.sessions() as session:
+        found = await figures.mismatches(session)
+    assert found["pass"]["group"] == 1
+
+
+async def test_freshness_goes_down_to_figure_dates_and_up_again(fresh_database):
+    """Migration 0017 (figure_dates folded into figure_pass.newest) down and up again over data: the downgrade
+    fills figure_dates from the facts (every cell and day), the upgrade takes each cell's newest day from it."""
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    url = fresh_database("styrkedja_reporting")
+    db = Database(url)
+    try:
+        log = directory() + mixed_log(random.Random(5), 150, "m")
+        await Feeder(db)(*[log[i:i + 40] for i in range(0, len(log), 40)])
+        expected = expected_figures(final_bodies(log), AREAS)
+        before = (await stored(db))["newest"]
+        assert before == newest_of(expected["dates"])
+        await db.dispose()
+        outside_event_loop(command.downgrade, alembic_config("styrkedja_reporting", url), "b8e2f6a1c4d9")
+        async with db.sessions() as session:
+            rows = (await session.execute(text("SELECT * FROM figure_dates"))).all()
+        assert {(*r[:-2], str(r[-2])): r[-1] for r in rows} == expected["dates"]
+        await db.dispose()
+        upgrade("styrkedja_reporting", url)
+        assert (await stored(db))["newest"] == before
+    finally:
+        await db.dispose()
 
 
 # ---------------------------------------------------------------- forecast against outcome, merit

@@ -1,5 +1,5 @@
 """The server-side expansion of a batch's signatures (`FactStore.add_signed`, `figures.tables.add_pass_and_dates`)
-writes exactly the cells the Python expansion gives (`rules.signature_cells`, `figures.handlers._pass_cells`): for
+writes exactly the cells (and the pass cells' newest result days) the Python expansion gives (`rules.signature_cells`, `figures.handlers._pass_cells`): for
 random batches of signed deltas — placed and unplaced school units, results without a round, cells emptied by a
 later batch and removed — both over arrays (few rows) and over a COPY-staged table (many rows)."""
 
@@ -76,14 +76,38 @@ async def test_aggregates_expanded_by_the_server_equal_signature_cells(db, monke
     assert any(n == 0 for n in expected.values())  # some cells were emptied (and removed)
 
 
+def _newest(dates: Counter, cell: tuple) -> tuple:
+    """A cell's newest day with results in the multiset `dates` ((cell, day) → results) and its results."""
+    days = [(day, n) for (*c, day), n in dates.items() if tuple(c) == cell and n]
+    return max(days) if days else (None, 0)
+
+
 @pytest.mark.parametrize("many", [False, True], ids=["arrays", "copy"])
 async def test_pass_and_dates_expanded_by_the_server_equal_pass_cells(db, monkeypatch, many: bool) -> None:
+    """The pass counters, and the newest result day with its results (`newest`, `newest_count`): raised by the
+    batches' days, lowered where results are taken away; a cell whose newest day lost every result goes to
+    `renew_newest` (here the expected multiset's newest: this test has no facts to look it up in; the lookup
+    itself is held to the facts by test_figures) — and only such a cell."""
     monkeypatch.setattr(staging, "SMALL_ROWS", 0 if many else 10_000)
     rng = random.Random(17)
     width = len(figure_tables.PASS_VALUES)
     passes: dict[tuple, list[int]] = {}
     dates: Counter = Counter()
+    renewed: list[tuple] = []
+
+    async def renew_newest(session, cells) -> None:  # noqa: ANN001
+        for cell in cells:
+            before = newest_before[tuple(cell)]
+            assert before[0] is not None and dates[(*cell, before[0])] == 0, (cell, before)  # its newest day emptied
+            renewed.append(tuple(cell))
+            day, n = _newest(dates, tuple(cell))
+            keys = " AND ".join(f"{c} = :{c}" for c in figure_tables.CELL)
+            await session.execute(text(f"UPDATE figure_pass SET newest = :day, newest_count = :n WHERE {keys}"),
+                                  {**dict(zip(figure_tables.CELL, cell, strict=True)), "day": day, "n": n})
+
+    monkeypatch.setattr(figure_tables, "renew_newest", renew_newest)
     for signed in _batches(rng, _pass_signature, 300):
+        newest_before = {cell: _newest(dates, cell) for cell in passes}
         # a few distinct-student changes per cell beside them (the `students` column)
         distinct = Counter()
         rows = []
@@ -108,9 +132,11 @@ async def test_pass_and_dates_expanded_by_the_server_equal_pass_cells(db, monkey
     # `_rows` keeps the last column apart: put the counters back together
     found = {key[:len(figure_tables.CELL)]: (*key[len(figure_tables.CELL):], *value) for key, value in found_pass.items()}
     assert found == {cell: tuple(values) for cell, values in passes.items() if any(values)}
-    found_dates = await _rows(db, "figure_dates", (*figure_tables.CELL, "day", "count"))
-    assert found_dates == {cell: (n,) for cell, n in dates.items() if n}
+    found_newest = await _rows(db, "figure_pass", (*figure_tables.CELL, "newest", "newest_count"))
+    newest = {key[:len(figure_tables.CELL)]: (key[-1], *value) for key, value in found_newest.items()}
+    assert newest == {cell: _newest(dates, cell) for cell, values in passes.items() if any(values)}
     assert any(n == 0 for n in dates.values())
+    assert renewed  # some cells lost every result of their newest day
 
 
 def _student_batches(rng: random.Random, stored: dict[tuple, int], size: int) -> dict[tuple, int]:

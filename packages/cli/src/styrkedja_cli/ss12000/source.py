@@ -6,14 +6,22 @@ A page that is not what the specification says is refused with an error naming t
 the page: nothing is imported from a source that could not be read whole. A server that is busy
 (429, 502, 503, 504, or no answer in time) is asked again after its `Retry-After` (or a growing
 pause), a few times; a page larger than `max_page_bytes` is refused as it streams in. Besides the
-specification's `pageToken`, a `Link: <…>; rel="next"` header on the same server is followed."""
+specification's `pageToken`, a `Link: <…>; rel="next"` header on the same server is followed.
+
+A hostile server is one the importer must survive too: a redirect is not followed (the token would go
+along), a compressed page is inflated here in bounded steps (a gzip bomb is refused at `max_page_bytes`
+without ever holding more), a page that trickles in for longer than `page_seconds` is refused, JSON that
+a lenient parser would read one way and another parser another (a key twice in one object, `NaN`,
+`Infinity`) is not JSON, and paging stops at a token seen before or after `max_pages` pages."""
 
 from __future__ import annotations
 
 import codecs
 import itertools
 import json
+import math
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -59,6 +67,55 @@ def retry_after_seconds(value: str | None, attempt: int, *, now: datetime | None
                 when = when.replace(tzinfo=UTC)
             return max(0.0, min((when - (now or datetime.now(UTC))).total_seconds(), longest))
     return min(float(2 ** (attempt - 1)), longest)
+
+
+#: how much one inflating step may produce: a compressed page never grows in memory by more than this
+#: before its size is checked against `max_page_bytes`
+INFLATE_STEP_BYTES = 1 << 20
+#: the content codings read (inflated here: httpx would inflate a chunk whole), and those asked for
+CODINGS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+class LenientJson(ValueError):
+    """JSON that only a lenient parser reads, and two parsers may read differently: the rule it breaks."""
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object with a key twice is read by `json` as its last value, by other parsers as the first: the
+    server's checks and ours would see different data (RFC 8259 §4: names SHOULD be unique)."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise LenientJson(_twice(key))
+            seen.add(key)
+    return document
+
+
+def _twice(key: str) -> str:
+    """The rule a key given twice breaks, naming the key (shortened, escaped; a personal identity number in it is
+    redacted by `SourceError`)."""
+    return f"an object holds the key {key[:40]!r} twice"
+
+
+def _no_constant(name: str) -> Any:
+    raise LenientJson(f"{name} is not a JSON number")  # RFC 8259 has no NaN or Infinity; `json` reads them
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise LenientJson("a number out of a double's range")  # 1e999: `json` makes it infinity
+    return value
+
+
+def strict_json(body: bytes) -> Any:
+    """A page's JSON, by RFC 8259 and nothing more lenient (a byte order mark allowed, as Windows tools write
+    it): `LenientJson` naming the rule, or ValueError (RecursionError, UnicodeDecodeError) for what is not JSON."""
+    return json.loads(body.decode("utf-8-sig"), object_pairs_hook=_reject_duplicate_keys,
+                      parse_constant=_no_constant, parse_float=_finite)
 
 
 def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
@@ -115,12 +172,17 @@ def _deleted(entity_page: str, body: Any) -> list[str]:
 class HttpSource:
     def __init__(self, url: str, token: str | None = None, *, page_size: int = 100,
                  client: httpx.Client | None = None, attempts: int = 6, max_page_bytes: int = 256 * 1024 * 1024,
-                 sleep: Callable[[float], None] = time.sleep,
+                 page_seconds: float = 600.0, max_pages: int = 100_000,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  on_retry: Callable[[str, float], None] | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = client or httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60)
+        self.client = client or httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60,
+                                             follow_redirects=False)
         self.page_size = page_size
         self.attempts, self.max_page_bytes, self.sleep = attempts, max_page_bytes, sleep
+        # a page must be in within `page_seconds` (the client's timeout is per read: a server sending a byte a
+        # minute would never end), and an entity within `max_pages` pages (a server inventing tokens for ever)
+        self.page_seconds, self.max_pages, self.clock = page_seconds, max_pages, clock
         self.on_retry = on_retry  # (what, seconds): said before each pause
         self._next_link: str | None = None
 
@@ -128,7 +190,8 @@ class HttpSource:
         """One answer and its body, asking again while the server says "later"."""
         for attempt in range(1, self.attempts + 1):
             try:
-                with self.client.stream("GET", path, params=params) as response:
+                with self.client.stream("GET", path, params=params, follow_redirects=False,
+                                        headers={"Accept-Encoding": ACCEPT_ENCODING}) as response:
                     if response.status_code in RETRIED and attempt < self.attempts:
                         pause = retry_after_seconds(response.headers.get("retry-after"), attempt)
                     else:
@@ -148,13 +211,51 @@ class HttpSource:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_page_bytes:
             raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes")
+        deadline = self.clock() + self.page_seconds
         chunks, size = [], 0
-        for chunk in response.iter_bytes():
+        for chunk in self._decoded(what, response):
             size += len(chunk)
             if size > self.max_page_bytes:
                 raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes")
+            if self.clock() > deadline:
+                raise SourceError(f"{what}: the page took longer than {self.page_seconds:g} s to arrive")
             chunks.append(chunk)
         return b"".join(chunks)
+
+    @staticmethod
+    def _decoded(what: str, response: httpx.Response) -> Iterator[bytes]:
+        """The body as sent, inflated here (gzip or deflate) at most `INFLATE_STEP_BYTES` at a time, so that its
+        size is checked as it grows (httpx inflates each chunk whole: 200 KB of gzip made 450 MB at once)."""
+        if response.is_stream_consumed:  # read whole already (a test's transport answering with bytes)
+            yield response.content
+            return
+        coding = response.headers.get("content-encoding", "").strip().lower()
+        if coding in ("", "identity"):
+            yield from response.iter_raw()
+            return
+        if coding not in CODINGS:
+            raise SourceError(f"{what}: content-encoding {coding[:40]!r} is not one of {', '.join(CODINGS)}")
+        inflater = zlib.decompressobj(CODINGS[coding])
+        raw_deflate = coding == "deflate"  # servers send deflate with a zlib header or without (RFC 9110 §8.4.1.2)
+        try:
+            for chunk in response.iter_raw():
+                data = chunk
+                while data:
+                    try:
+                        out = inflater.decompress(data, INFLATE_STEP_BYTES)
+                    except zlib.error:
+                        if not raw_deflate:
+                            raise
+                        raw_deflate, inflater = False, zlib.decompressobj(-zlib.MAX_WBITS)
+                        out = inflater.decompress(data, INFLATE_STEP_BYTES)
+                    raw_deflate = False
+                    yield out
+                    data = inflater.unconsumed_tail
+            yield inflater.flush()
+        except zlib.error:
+            raise SourceError(f"{what}: not readable {coding}") from None
+        if not inflater.eof:
+            raise SourceError(f"{what}: not readable {coding} (cut short)")
 
     def _same_server(self, link: str) -> str | None:
         """A next link, if it points at the server asked (a bearer token never goes elsewhere)."""
@@ -176,7 +277,9 @@ class HttpSource:
         if link and self._next_link is None:
             raise SourceError(f"{what}: the next page's link points at another server")
         try:
-            return json.loads(body.decode("utf-8-sig"))
+            return strict_json(body)
+        except LenientJson as error:
+            raise SourceError(f"{what}: not JSON by RFC 8259: {error}") from None
         except (UnicodeDecodeError, ValueError, RecursionError):
             kind = response.headers.get("content-type", "none")
             raise SourceError(f"{what}: not JSON (content-type {kind[:60]})") from None
@@ -205,6 +308,8 @@ class HttpSource:
                 return out
             if cursor in seen_tokens:
                 raise SourceError(f"{entity}, page {page}: the server repeated a pageToken")
+            if page >= self.max_pages:
+                raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages")
             seen_tokens.add(cursor)
 
     def one(self, entity: str, ident: str) -> Any | None:
@@ -215,7 +320,9 @@ class HttpSource:
         if response.status_code != 200:
             raise SourceError(f"{entity} {ident}: HTTP {response.status_code}")
         try:
-            document = json.loads(body.decode("utf-8-sig"))
+            document = strict_json(body)
+        except LenientJson as error:
+            raise SourceError(f"{entity} {ident}: not JSON by RFC 8259: {error}") from None
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise SourceError(f"{entity} {ident}: not JSON") from None
         items, _ = _items(entity, 1, [document])
@@ -224,6 +331,7 @@ class HttpSource:
     def deleted(self, since: datetime) -> list[str]:
         ids: list[str] = []
         token: str | None = None
+        seen_tokens: set[str] = set()
         page = 0
         while True:
             page += 1
@@ -237,8 +345,11 @@ class HttpSource:
                 raise SourceError(f"deletedEntities, page {page}: pageToken must be a string")
             if not next_token:
                 return ids
-            if next_token == token:
+            if next_token in seen_tokens:  # not only the last one: A, B, A, B, … went on for ever
                 raise SourceError(f"deletedEntities, page {page}: the server repeated a pageToken")
+            if page >= self.max_pages:
+                raise SourceError(f"deletedEntities, page {page}: more than {self.max_pages} pages")
+            seen_tokens.add(next_token)
             token = next_token
 
 
@@ -279,6 +390,23 @@ class _CheckedBytes:
         return chunk
 
 
+def _unique_keys(events: Iterator[tuple[str, str, Any]], what: str) -> Iterator[tuple[str, str, Any]]:
+    """The parse events as they come, refusing an object that holds a key twice (`strict_json`'s rule for the
+    API's pages: a parser that takes the first and one that takes the last would read different data)."""
+    open_maps: list[set[str]] = []
+    for prefix, event, value in events:
+        if event == "map_key":
+            keys = open_maps[-1]
+            if value in keys:
+                raise SourceError(f"{what}: not JSON by RFC 8259: {_twice(value)}")
+            keys.add(value)
+        elif event == "start_map":
+            open_maps.append(set())
+        elif event == "end_map":
+            open_maps.pop()
+        yield prefix, event, value
+
+
 class FolderSource:
     """An SS 12000 dump in a folder: `<entity>.json`, or `<entity>/*.json` one page per file. Each file
     is read as the API's pages are: UTF-8 with or without a byte order mark (as Windows tools save
@@ -308,8 +436,8 @@ class FolderSource:
             if file.stat().st_size > self.max_page_bytes:
                 raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
             with file.open("rb") as handle:
-                events = ijson.parse(_CheckedBytes(handle, what, self.max_page_bytes), buf_size=PARSE_CHUNK_BYTES,
-                                     use_float=True)
+                events = _unique_keys(ijson.parse(_CheckedBytes(handle, what, self.max_page_bytes),
+                                                  buf_size=PARSE_CHUNK_BYTES, use_float=True), what)
                 first = next(events, None)
                 if first is None or (data_only and first[1] not in ("start_map", "start_array")):
                     raise SourceError(shape)

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import jwt
 
-from ..settings import ServiceSettings
+from ..settings import MAX_TOKEN_LIFETIME_SECONDS, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,11 @@ _KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
 class InvalidToken(Exception):
     """Missing, malformed, unverifiable or expired: 401. `error` is the RFC 6750 error code."""
 
-    def __init__(self, description: str, error: str = "invalid_token") -> None:
+    def __init__(self, description: str, error: str = "invalid_token", *, claim: str | None = None,
+                 rule: str | None = None) -> None:
         super().__init__(description)
         self.description, self.error = description, error
+        self.claim, self.rule = claim, rule  # the claim and the rule it broke, where one claim is at fault
 
 
 class KeySource:
@@ -92,11 +94,11 @@ class TokenVerifier:
     CACHE_ENTRIES = 10_000
 
     def __init__(self, keys: KeySource, *, audience: str, algorithms: list[str], leeway_seconds: int = 30,
-                 cache_seconds: float = 60.0) -> None:
+                 cache_seconds: float = 60.0, max_lifetime_seconds: int = MAX_TOKEN_LIFETIME_SECONDS) -> None:
         if not algorithms or any(a.startswith(("HS", "none")) or a[:2] not in _KEY_TYPES for a in algorithms):
             raise ValueError("only asymmetric algorithms (RS*, PS*, ES*) may be allowed")
         self.keys, self.audience, self.algorithms, self.leeway = keys, audience, list(algorithms), leeway_seconds
-        self.cache_seconds = cache_seconds
+        self.cache_seconds, self.max_lifetime = cache_seconds, max_lifetime_seconds
         # token text → (claims, wall-clock time after which it must be verified again)
         self._verified: OrderedDict[str, tuple[Mapping[str, Any], float]] = OrderedDict()
         self.signature_checks = 0
@@ -109,7 +111,8 @@ class TokenVerifier:
                          max_age_seconds=settings.auth_jwks_max_age_seconds,
                          discovery_url=settings.auth_discovery_url)
         return cls(keys, audience=settings.auth_audience, algorithms=list(settings.auth_algorithms),
-                   leeway_seconds=settings.auth_leeway_seconds, cache_seconds=settings.auth_verified_cache_seconds)
+                   leeway_seconds=settings.auth_leeway_seconds, cache_seconds=settings.auth_verified_cache_seconds,
+                   max_lifetime_seconds=settings.auth_max_token_lifetime_seconds)
 
     async def verify(self, token: str) -> Mapping[str, Any]:
         if len(token) > 16_384:
@@ -159,6 +162,7 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise InvalidToken("signature or claims invalid") from None
         _numeric_dates(claims)
+        _lifetime_within(claims, self.max_lifetime, self.leeway)
         return claims
 
 
@@ -174,3 +178,15 @@ def _numeric_dates(claims: Mapping[str, Any]) -> None:
         value = claims.get(name, 0)
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= LATEST_NUMERIC_DATE:
             raise InvalidToken(f"claim {name} is not a NumericDate within year 9999")
+
+
+def _lifetime_within(claims: Mapping[str, Any], longest: int, leeway: int) -> None:
+    """A validly signed token that lives longer than `longest` is refused: one that leaks (a log, a
+    browser's history) would otherwise open the door for years. The lifetime is `exp - iat`; a token
+    without `iat` (where a verifier does not require it) is judged by `exp - now`. `leeway` for clocks
+    that differ (an issuer whose `iat` is a little behind ours)."""
+    issued = claims.get("iat")
+    lifetime = claims["exp"] - (issued if issued is not None else time.time())
+    if lifetime > longest + leeway:
+        raise InvalidToken(f"claim exp: the token lives {int(lifetime)} s, longer than the {longest} s allowed "
+                           "(exp - iat, max_token_lifetime)", claim="exp", rule="max_token_lifetime")

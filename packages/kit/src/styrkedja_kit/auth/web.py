@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
-from ..problems import MEANINGS, PROBLEM_JSON, problem_response
+from ..problems import MEANINGS, PROBLEM_JSON, field_error, problem_response
 from .policy import GRANTS, Reach, Write, require_role
 from .principal import InvalidClaims, Principal, Role, principal_from_claims
 from .tokens import InvalidToken, TokenVerifier
@@ -43,7 +43,9 @@ def unauthorized(error: InvalidToken | None, path: str) -> JSONResponse:
         description = "".join(ch for ch in said if ch.isprintable() and ch.isascii() and ch not in '"\\')[:200]
         challenge += f', error="{error.error}", error_description="{description}"'
         detail = error.description
-    response = problem_response(401, "Unauthorized", detail, instance=path)
+    errors = ([field_error(error.claim, error.rule, error.description)]
+              if error is not None and error.claim and error.rule else None)
+    response = problem_response(401, "Unauthorized", detail, errors, instance=path)
     response.headers["WWW-Authenticate"] = challenge
     return response
 

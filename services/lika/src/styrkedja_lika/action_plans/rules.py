@@ -6,6 +6,7 @@ priority, owner, due date, tags and a note."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,13 @@ from ..text_rules import text_problems
 EDITABLE = ("status", "priority", "owner", "due_date", "tags", "note")
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
+
+
+def same_text(value: str) -> str:
+    """A tag (or owner) as it is stored and compared: Unicode's NFC, so that "Skölan" typed with a precomposed
+    ö and with o + a combining diaeresis (as macOS and some keyboards send it) is one tag, not two that look
+    alike, and a filter by one finds the other."""
+    return unicodedata.normalize("NFC", value)
 
 
 def generated_items(plan: ActionPlan) -> list[dict[str, Any]]:
@@ -46,7 +54,7 @@ def edit_problems(changes: Mapping[str, Any]) -> list[FieldProblem]:
         problems += text_problems(f"tags.{n}", tag)
         if not tag.strip() or len(tag) > MAX_TAG_LENGTH:
             problems.append(FieldProblem(f"tags.{n}", "tag_length", f"a tag has 1–{MAX_TAG_LENGTH} characters"))
-    if len(set(tags)) != len(tags):
+    if len({same_text(t) for t in tags if isinstance(t, str)}) != len(tags):
         problems.append(FieldProblem("tags", "unique_tags", "a tag is given more than once"))
     if len(tags) > MAX_TAGS:
         problems.append(FieldProblem("tags", "too_many_tags", f"at most {MAX_TAGS} tags"))
@@ -60,7 +68,9 @@ def apply_edit(item: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str,
         if name == "status" and value is not None:
             value = ActionStatus(value).value
         if name == "tags":
-            value = list(value or [])
+            value = [same_text(t) for t in value or []]
+        elif name == "owner" and value is not None:
+            value = same_text(value)
         if item[name] != value:
             out[name] = value
     return out
@@ -76,8 +86,9 @@ class PlanFilter:
     def matches(self, item: Mapping[str, Any]) -> bool:
         return ((self.status is None or item["status"] == self.status.value)
                 and (self.priority is None or item["priority"] == self.priority)
-                and (self.owner is None or (item["owner"] or "").casefold() == self.owner.casefold())
-                and (self.tag is None or self.tag in item["tags"]))
+                and (self.owner is None
+                     or same_text(item["owner"] or "").casefold() == same_text(self.owner).casefold())
+                and (self.tag is None or same_text(self.tag) in {same_text(t) for t in item["tags"]}))
 
     def apply(self, items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         return [i for i in items if self.matches(i)]

@@ -36,7 +36,7 @@ from styrkedja_kit.db import Database
 from ..figures.freshness import Band, band
 from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..figures.state import Multiset
-from ..figures.tables import figure_dates, figure_students
+from ..figures.tables import figure_pass, figure_students
 from ..results.handlers import batch_changes
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import assessment_facts
@@ -163,9 +163,9 @@ async def _newest(session: AsyncSession, keys: set[UnitKey] | None, organiser_id
             return {}
         newest_rows = (await session.execute(_NEWEST_OF, as_arrays(UnitKey._fields, sorted(keys)))).all()
     else:
-        d = figure_dates.c
-        newest_q = select(d.organiser_id, d.level, d.unit_id, func.max(d.day)).where(
-            d.level.in_(FRESHNESS_LEVELS), d["count"] > 0).group_by(d.organiser_id, d.level, d.unit_id)
+        d = figure_pass.c
+        newest_q = select(d.organiser_id, d.level, d.unit_id, func.max(d.newest)).where(
+            d.level.in_(FRESHNESS_LEVELS), d.newest_count > 0).group_by(d.organiser_id, d.level, d.unit_id)
         if organiser_id is not None:
             newest_q = newest_q.where(d.organiser_id == organiser_id)
         newest_rows = (await session.execute(newest_q)).all()
@@ -210,7 +210,7 @@ async def _students(session: AsyncSession, keys: set[UnitKey] | None, organiser_
 _NEWEST_OF = text(
     "SELECT k.organiser_id, k.level, k.unit_id, max(d.day) FROM unnest(CAST(:organiser_id AS text[]), "
     "CAST(:level AS text[]), CAST(:unit_id AS text[])) AS k(organiser_id, level, unit_id) "
-    f"CROSS JOIN LATERAL (SELECT d.day, d.organiser_id, d.count FROM {figure_dates.name} d "
+    f"CROSS JOIN LATERAL (SELECT d.newest AS day, d.organiser_id, d.newest_count AS count FROM {figure_pass.name} d "
     "WHERE d.level = k.level AND d.unit_id = k.unit_id OFFSET 0) d "
     "WHERE d.organiser_id = k.organiser_id AND d.count > 0 GROUP BY 1, 2, 3")
 _CODE = f"split_part(unit_id, '{GROUP_SEPARATOR}', 1)"  # a group's school unit (its id is `<school unit>/<group>`)
@@ -300,7 +300,7 @@ async def sweep_organiser(session: AsyncSession, organiser_id: str, moment: date
 
 
 async def organisers_to_sweep(session: AsyncSession) -> list[str]:
-    d, al = figure_dates.c, alerts.c
+    d, al = figure_pass.c, alerts.c
     found = set((await session.execute(select(d.organiser_id).where(d.level == "school_unit").distinct())).scalars())
     found |= set((await session.execute(select(al.organiser_id).where(
         al.rule == AlertRule.freshness_red.value, al.status != Status.resolved.value).distinct())).scalars())

@@ -1,8 +1,10 @@
 """Which format a request wants: `format=` wins over the `Accept` header. An unknown `format=`
-value is a 422 naming the field; an `Accept` header that admits none of the formats is a 406."""
+value is a 422 naming the field; an `Accept` header that admits none of the formats is a 406, one with a
+weight that is not an RFC 9110 qvalue a 400."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from styrkedja_kit.problems import Problem, field_error
@@ -24,22 +26,34 @@ _BY_MEDIA_TYPE = {media.split(";")[0]: fmt for fmt, media in MEDIA_TYPES.items()
 ALIASES = {"excel": ExportFormat.xlsx}
 
 
+#: RFC 9110 §12.4.2: `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`
+_QVALUE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)")
+
+
+def _bad_weight(value: str) -> Problem:
+    return Problem(400, "Bad request", f"the Accept header's weight q={value[:20]!r} is not a qvalue",
+                   [field_error("Accept", "qvalue", "q must be a number from 0 to 1 with at most three decimals "
+                                                    "(RFC 9110 §12.4.2)")])
+
+
 def _accepted(accept: str) -> list[tuple[float, int, str]]:
-    """(q, -position, media range) per element of an Accept header; malformed q counts as 0."""
+    """(q, -position, media range) per element of an Accept header. A weight that is not an RFC 9110
+    qvalue (`NaN`, `inf`, `-1`, `1.0001`, `0.5e0`, two of them) is a 400 naming the header and the rule:
+    read leniently (`float`), `q=NaN` or `q=1.0001` outranked every well-formed weight."""
     ranges = []
     for position, element in enumerate(accept.split(",")):
         media, *params = [part.strip() for part in element.split(";")]
         if not media:
             continue
-        q = 1.0
+        q: float | None = None
         for param in params:
             name, _, value = param.partition("=")
             if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        ranges.append((q, -position, media.lower()))
+                value = value.strip()
+                if q is not None or not _QVALUE.fullmatch(value):
+                    raise _bad_weight(value)
+                q = float(value)
+        ranges.append((1.0 if q is None else q, -position, media.lower()))
     return ranges
 
 

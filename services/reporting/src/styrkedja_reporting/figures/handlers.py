@@ -22,7 +22,7 @@ from .cells import ResultCell
 from .coverage_counts import apply_student_counts, recount_areas
 from .linked import apply_linked
 from .periods import RoundPeriod, TermPeriod
-from .tables import PASS_COUNTERS, TABLES, add_pass_and_dates
+from .tables import PASS_COUNTERS, TABLES, add_pass_and_dates, renew_area_newest
 
 EVENT_TYPES = RESULT_EVENT_TYPES
 
@@ -122,3 +122,4 @@ async def move_school_units(session: AsyncSession, moves) -> None:
     for table in TABLES.values():
         await table.transfer(session, moves)
     await recount_areas(session, moves)
+    await renew_area_newest(session, moves)

@@ -23,7 +23,7 @@ from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import assessment_facts, forecast_facts
 from .pass_share import PassTally
 from .state import Multiset
-from .tables import PASS_COUNTERS, AdditiveTable, figure_dates, figure_pass
+from .tables import PASS_COUNTERS, AdditiveTable, figure_pass
 
 CellId = tuple[str, str, int]  # unit id, subject code, year
 PeriodId = tuple[str, str]  # school year, period (HT, VT, R1…R4)
@@ -84,11 +84,12 @@ async def read_sums(session: AsyncSession, table: AdditiveTable, level: str, fil
 
 async def read_dates(session: AsyncSession, level: str, filters: CellFilters, period: PeriodId,
                      scope: Scope | None = None) -> dict[CellId, Multiset]:
-    """The newest dates behind each cell (the multiset reduced to its newest present day)."""
-    c = figure_dates.c
+    """The newest dates behind each cell (the multiset reduced to its newest present day, kept on the pass cell:
+    `figure_pass.newest`; at nation level the organisers' newest)."""
+    c = figure_pass.c
     keys = [c.unit_id, c.subject_code, c.year]
-    query = select(*keys, func.max(c.day).label("day")).where(c["count"] > 0)
-    query = _where(figure_dates, level, filters, [period], scope, query).group_by(*keys)
+    query = select(*keys, func.max(c.newest).label("day")).where(c.newest.is_not(None), c.newest_count > 0)
+    query = _where(figure_pass, level, filters, [period], scope, query).group_by(*keys)
     return {(r.unit_id, r.subject_code, r.year): Multiset.of(r.day) for r in (await session.execute(query)).all()}
 
 

@@ -6,9 +6,13 @@ a result counts in both (see `periods.py`). The organiser is a dimension at ever
 too, so one organiser's batch touches only its own rows (one writer per partition).
 
 * `figure_pass` — `PassTally` (assessed / reaching the pass level per gender): share, trend,
-  term history, gender gap; and `students`, the number of distinct students with a result in the
-  cell (coverage), kept as the events are applied so that coverage is a lookup too;
-* `figure_dates` — multiset of result dates per cell: freshness;
+  term history, gender gap; `students`, the number of distinct students with a result in the
+  cell (coverage), kept as the events are applied so that coverage is a lookup too; and freshness:
+  `newest`, the day of the cell's newest result, with `newest_count`, how many of its results are
+  on that day (the only part of the cell's multiset of dates any read needs: `freshness.freshness`
+  reduces the multiset to its newest present day). A batch raises it by the newest day it adds; only
+  when a batch takes away every result of the newest day (a retraction, a revision, a student
+  moving) is the cell's newest day looked up again (`renew_newest`: rare, a handful of cells);
 * `figure_students` — multiset of student ids per *group* cell (level `group` only): the evidence
   behind `students` — when a student's count in a group cell goes 0 → n or n → 0, the apply path
   looks up that student's other groups in the same subject, year and period and moves the
@@ -55,13 +59,9 @@ figure_pass = Table(
     "figure_pass", metadata, *_cell_columns(),
     *[Column(name, Integer, nullable=False) for name in PASS_COUNTERS],
     Column("students", Integer, nullable=False),  # distinct students with a result (coverage)
+    # freshness: the newest result's day and how many results are on it (migration 0017: was figure_dates)
+    Column("newest", Date), Column("newest_count", Integer, nullable=False, server_default="0"),
     Index("ix_figure_pass_organiser_level", "organiser_id", "level", "school_year", "period"),
-    postgresql_with={"fillfactor": CELL_FILLFACTOR},
-)
-figure_dates = Table(
-    "figure_dates", metadata, *_cell_columns(), Column("day", Date, primary_key=True),
-    Column("count", Integer, nullable=False),
-    Index("ix_figure_dates_organiser_level", "organiser_id", "level", "school_year", "period"),
     postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 figure_students = Table(
@@ -91,8 +91,11 @@ class AdditiveTable:
     """A table of additive state: `key` columns and integer `values` that deltas are added to;
     a row whose values all reach zero is removed (so the table equals a recomputation)."""
 
-    def __init__(self, table: Table, key: Sequence[str], values: Sequence[str]) -> None:
-        self.table, self.key, self.values = table, tuple(key), tuple(values)
+    def __init__(self, table: Table, key: Sequence[str], values: Sequence[str], checked: Sequence[str] = ()) -> None:
+        """`checked`: columns kept otherwise than by adding (not in `add` or `transfer`), compared with the
+        recomputation by `mismatches` and made by the rebuild (`columns`) as the values are."""
+        self.table, self.key, self.values, self.checked = table, tuple(key), tuple(values), tuple(checked)
+        self.columns = (*self.key, *self.values, *self.checked)
         keys = ", ".join(quoted(k) for k in self.key)
         cols = [table.c[k] for k in (*self.key, *self.values)]
         sets = ", ".join(f"{quoted(v)} = {table.name}.{quoted(v)} + EXCLUDED.{quoted(v)}" for v in self.values)
@@ -139,16 +142,16 @@ class AdditiveTable:
 
     async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
         """As `mismatches`, against recomputed rows (key values then values) sent as arrays."""
-        cols = [self.table.c[k] for k in (*self.key, *self.values)]
+        cols = [self.table.c[k] for k in self.columns]
         names = ", ".join(quoted(c.name) for c in cols)
         sql = text(f"SELECT * FROM {unnest_of(cols)} AS r({names})")
-        return await self.mismatches(session, sql.text, as_arrays((*self.key, *self.values), rows))
+        return await self.mismatches(session, sql.text, as_arrays(self.columns, rows))
 
     async def mismatches(self, session: AsyncSession, recomputed: str,
                          params: dict[Any, Any] | None = None) -> dict[str, int]:
         """Per level: rows where the table differs from `recomputed` (a SELECT of the same columns)."""
         on = " AND ".join(f"a.{quoted(k)} = r.{quoted(k)}" for k in self.key)
-        differs = " OR ".join(f"a.{quoted(v)} IS DISTINCT FROM r.{quoted(v)}" for v in self.values)
+        differs = " OR ".join(f"a.{quoted(v)} IS DISTINCT FROM r.{quoted(v)}" for v in (*self.values, *self.checked))
         sql = text(f"WITH r AS ({recomputed}) SELECT coalesce(a.level, r.level), count(*) FROM {self.table.name} a "
                    f"FULL OUTER JOIN r ON {on} WHERE {differs} GROUP BY 1")
         return {row[0]: int(row[1]) for row in (await session.execute(sql, params or {})).all()}
@@ -180,66 +183,152 @@ def _counter_of_signed(name: str) -> str:
 DISTINCT_PARAMS = tuple(f"distinct_{c}" for c in (*CELL, "n"))
 
 
+#: days as integers from here (the newest day's `[day, net]` array: arrays compare element by element)
+_EPOCH = "DATE '1900-01-01'"
+PASS_VALUES = (*PASS_COUNTERS, "students")
+NEWEST = ("newest", "newest_count")
+
+
+def _newest_sets(table: str) -> str:
+    """The SET of `newest` and `newest_count` from the batch's newest changed day of the cell (`EXCLUDED.newest`)
+    and its net results (`EXCLUDED.newest_count`: added if positive, taken away if negative). Only the newest day
+    the batch changes matters: a later day with results added is the new newest (nothing was on it before); one
+    with results taken away can only be the cell's newest day (a removed result was there: nothing is later), so
+    an earlier day (added or taken away) changes neither. A newest day left with no result is found again by
+    `renew_newest`: its cells are returned (`newest_count` 0)."""
+    later = f"{table}.newest IS NULL OR EXCLUDED.newest > {table}.newest"
+    return (f"newest = CASE WHEN {later} THEN EXCLUDED.newest ELSE {table}.newest END, "
+            f"newest_count = CASE WHEN {later} THEN EXCLUDED.newest_count "
+            f"WHEN EXCLUDED.newest = {table}.newest THEN {table}.newest_count + EXCLUDED.newest_count "
+            f"ELSE {table}.newest_count END")
+
+
 def _signed_pass() -> str:
     cell = ", ".join(quoted(c) for c in CELL)
-    values = (*PASS_COUNTERS, "students")
+    values = PASS_VALUES
     counters_sql = ", ".join(f"{_counter_of_signed(c)} AS {quoted(c)}" for c in PASS_COUNTERS)
     zeros = ", ".join("0" for _ in PASS_COUNTERS)
     distinct = ", ".join(f"CAST(:distinct_{c} AS {'integer' if c == 'year' else 'text'}[])" for c in CELL)
-    sums = ", ".join(f"sum({quoted(v)})" for v in values)
-    nonzero = " OR ".join(f"sum({quoted(v)}) <> 0" for v in values)
+    sums = ", ".join(f"sum({quoted(v)}) AS {quoted(v)}" for v in values)
+    int_sums = ", ".join(f"CAST(sum({quoted(v)}) AS integer) AS {quoted(v)}" for v in values)
+    changed = " OR ".join([*(f"{quoted(v)} <> 0" for v in values), "at IS NOT NULL"])
     sets = ", ".join(f"{quoted(v)} = {figure_pass.name}.{quoted(v)} + EXCLUDED.{quoted(v)}" for v in values)
     all_zero = " AND ".join(f"{quoted(v)} = 0" for v in values)
     n = ", ".join(str(i) for i in range(1, len(CELL) + 1))
-    return (f"WITH up AS (INSERT INTO {figure_pass.name} ({cell}, {', '.join(quoted(v) for v in values)}) "
-            f"SELECT {cell}, {sums} FROM (SELECT {_CELL_OF_SIGNED}, {counters_sql}, 0 AS students {_EXPANDED} "
-            f"UNION ALL SELECT {', '.join(f'd.{quoted(c)}' for c in CELL)}, {zeros}, d.n FROM unnest({distinct}, CAST(:distinct_n AS integer[])) "
-            f"AS d({cell}, n)) AS x({cell}, {', '.join(quoted(v) for v in values)}) "
+    # per cell and day first (a day's net results: the signed rows' n; the distinct students' rows have no day),
+    # then per cell: the counters' sums and the newest day the batch changes, with its net ([day, net])
+    per_day = (f"SELECT {cell}, day, {int_sums}, CAST(sum(net) AS integer) AS net FROM ("
+               f"SELECT {_CELL_OF_SIGNED}, s.day, {counters_sql}, 0 AS students, s.n AS net {_EXPANDED} "
+               f"UNION ALL SELECT {', '.join(f'd.{quoted(c)}' for c in CELL)}, CAST(NULL AS date), {zeros}, d.n, 0 "
+               f"FROM unnest({distinct}, CAST(:distinct_n AS integer[])) AS d({cell}, n)"
+               f") AS x({cell}, day, {', '.join(quoted(v) for v in values)}, net) GROUP BY {n}, day")
+    per_cell = (f"SELECT {cell}, {sums}, max(ARRAY[day - {_EPOCH}, net]) FILTER (WHERE net <> 0) AS at "
+                f"FROM ({per_day}) AS y GROUP BY {n}")
+    return (f"WITH up AS (INSERT INTO {figure_pass.name} ({cell}, {', '.join(quoted(v) for v in values)}, newest, "
+            f"newest_count) SELECT {cell}, {', '.join(quoted(v) for v in values)}, {_EPOCH} + at[1], "
+            f"coalesce(at[2], 0) FROM ({per_cell}) AS z WHERE {changed} "
             # sorted: the same lock order for every writer
-            f"GROUP BY {n} HAVING {nonzero} ORDER BY {c_order([f'x.{quoted(c)}' for c in CELL], figure_pass, CELL)} "
-            f"ON CONFLICT ({cell}) DO UPDATE SET {sets} RETURNING {cell}, {', '.join(quoted(v) for v in values)}) "
-            f"SELECT {cell} FROM up WHERE {all_zero}")
-
-
-def _signed_dates() -> str:
-    cols = ", ".join(quoted(c) for c in (*CELL, "day"))
-    n = ", ".join(str(i) for i in range(1, len(CELL) + 2))
-    return (f"WITH up AS (INSERT INTO {figure_dates.name} ({cols}, count) "
-            f"SELECT {_CELL_OF_SIGNED}, s.day, sum(s.n) {_EXPANDED} GROUP BY {n} HAVING sum(s.n) <> 0 "
-            f"ORDER BY {c_order([*_CELL_OF_SIGNED.split(', '), 's.day'], figure_dates, (*CELL, 'day'))} "
-            f"ON CONFLICT ({cols}) DO UPDATE SET count = {figure_dates.name}.count + EXCLUDED.count "
-            f"RETURNING {cols}, count) SELECT {cols} FROM up WHERE count = 0")
+            f"ORDER BY {c_order([f'z.{quoted(c)}' for c in CELL], figure_pass, CELL)} "
+            f"ON CONFLICT ({cell}) DO UPDATE SET {sets}, {_newest_sets(figure_pass.name)} "
+            f"RETURNING {cell}, {', '.join(quoted(v) for v in values)}, newest, newest_count) "
+            f"SELECT {cell}, {all_zero} AS emptied FROM up WHERE {all_zero} OR newest IS NULL OR newest_count <= 0")
 
 
 _ADD_SIGNED_PASS = _STAGED_SIGNED.statements(_signed_pass(), DISTINCT_PARAMS)
-_ADD_SIGNED_DATES = _STAGED_SIGNED.statements(_signed_dates())
 
 
 async def add_pass_and_dates(session: AsyncSession, signed: Sequence[tuple[Any, ...]],
                              distinct: Sequence[tuple[Any, ...]]) -> None:
-    """The pass tallies and result dates of the batch's `signed` rows (`SIGNED_COLUMNS`), and the distinct
-    students' changes (`distinct`: `CELL` values then the change), in one statement per table: the rows
-    staged once (or sent as arrays when few), expanded to their cells and summed per cell by the server.
-    Cells whose values all reach zero are removed."""
+    """The pass tallies and newest result days of the batch's `signed` rows (`SIGNED_COLUMNS`), and the distinct
+    students' changes (`distinct`: `CELL` values then the change), in one statement: the rows staged (or sent as
+    arrays when few), expanded to their cells and summed per cell and day by the server. Cells whose values all
+    reach zero are removed; cells whose newest day lost all its results have it looked up again
+    (`renew_newest`)."""
     if not signed and not distinct:
         return
-    params = as_arrays(DISTINCT_PARAMS, distinct)
-    emptied_pass, emptied_dates = await _STAGED_SIGNED.execute_all(
-        session, signed, [(_ADD_SIGNED_PASS, params), (_ADD_SIGNED_DATES, {})])
-    if emptied_pass:
-        await session.execute(PASS._delete, as_arrays(PASS.key, [tuple(r) for r in emptied_pass]))
-    if emptied_dates:
-        await session.execute(DATES._delete, as_arrays(DATES.key, [tuple(r) for r in emptied_dates]))
+    found = await _STAGED_SIGNED.execute(session, signed, _ADD_SIGNED_PASS, as_arrays(DISTINCT_PARAMS, distinct))
+    emptied = [tuple(r[:-1]) for r in found if r[-1]]
+    if emptied:
+        await session.execute(PASS._delete, as_arrays(PASS.key, emptied))
+    stale = [tuple(r[:-1]) for r in found if not r[-1]]
+    if stale:
+        await renew_newest(session, stale)
 
 
-PASS_VALUES = (*PASS_COUNTERS, "students")
-PASS = AdditiveTable(figure_pass, CELL, PASS_VALUES)
-DATES = AdditiveTable(figure_dates, (*CELL, "day"), ("count",))
+def _newest_of(source: str, where: str) -> str:
+    """A LATERAL: the newest `day` of `source` rows matching `where` (against the cell `k`) and its `count`."""
+    return (f"LEFT JOIN LATERAL (SELECT day, sum(n) AS count FROM {source} WHERE {where} "
+            f"GROUP BY day ORDER BY day DESC LIMIT 1) AS n ON true")
+
+
+_SAME_CELL = "x.organiser_id = k.organiser_id AND x.subject_code = k.subject_code AND x.year = k.year " \
+             "AND x.school_year = k.school_year"
+#: a fact's results in the cell `k` (its term or its round)
+_FACTS_IN_CELL = (f"(SELECT f.organiser_id, f.subject_code, f.year, f.school_year, f.term, f.round, f.school_unit_code, "
+                  f"f.group_id, f.assessed_on AS day, 1 AS n FROM {assessment_facts.name} f "
+                  "WHERE NOT f.retracted AND f.assessed_on IS NOT NULL) AS x")
+_IN_PERIOD = "(x.term = k.period OR 'R' || x.round = k.period)"
+#: the newest day of one level's cells: groups and school units from the facts (by the school unit's index), the
+#: levels above from the newest days of the level below (school units placed in the area, or of the organiser;
+#: nation: the organiser's cell, the organiser being a dimension of every level)
+_LOWER_CELLS = (f"(SELECT organiser_id, subject_code, year, school_year, period, unit_id, level, newest AS day, "
+                f"newest_count AS n FROM {figure_pass.name}) AS x")
+_NEWEST_FROM = {
+    "group": _newest_of(_FACTS_IN_CELL, f"{_SAME_CELL} AND {_IN_PERIOD} AND x.school_unit_code = "
+                                        f"split_part(k.unit_id, '{GROUP_SEPARATOR}', 1) AND x.group_id = "
+                                        f"substr(k.unit_id, strpos(k.unit_id, '{GROUP_SEPARATOR}') + 1)"),
+    "school_unit": _newest_of(_FACTS_IN_CELL, f"{_SAME_CELL} AND {_IN_PERIOD} AND x.school_unit_code = k.unit_id"),
+    "area": _newest_of(_LOWER_CELLS, f"{_SAME_CELL} AND x.period = k.period AND x.level = 'school_unit' "
+                                     f"AND x.day IS NOT NULL AND x.unit_id IN (SELECT p.school_unit_code FROM "
+                                     f"{placements.name} p WHERE p.area_id = k.unit_id)"),
+    "organiser": _newest_of(_LOWER_CELLS, f"{_SAME_CELL} AND x.period = k.period AND x.level = 'school_unit' "
+                                          "AND x.day IS NOT NULL"),
+    "nation": _newest_of(_LOWER_CELLS, f"{_SAME_CELL} AND x.period = k.period AND x.level = 'organiser' "
+                                       "AND x.unit_id = k.organiser_id"),
+}
+
+
+def _renew(level: str) -> Any:
+    keys = " AND ".join(f"a.{quoted(c)} = k.{quoted(c)}" for c in CELL)
+    return text(f"UPDATE {figure_pass.name} a SET newest = n.day, newest_count = coalesce(n.count, 0) "
+                f"FROM {unnest_of([figure_pass.c[c] for c in CELL])} AS k({', '.join(quoted(c) for c in CELL)}) "
+                f"{_NEWEST_FROM[level]} WHERE {keys}")
+
+
+_RENEW = {level: _renew(level) for level in MATERIALISED}
+
+
+async def renew_newest(session: AsyncSession, cells: Sequence[tuple[Any, ...]]) -> None:
+    """The newest result day (and its results) of `cells` (`CELL` values) looked up again after a batch took every
+    result of their newest day away: level by level, each level's from the one below once that is right."""
+    by_level: dict[str, list[tuple[Any, ...]]] = {}
+    for cell in cells:
+        by_level.setdefault(cell[0], []).append(tuple(cell))
+    for level in MATERIALISED:  # group, school unit, area, organiser, nation: each from the one below
+        if level in by_level:
+            await session.execute(_RENEW[level], as_arrays(CELL, sorted(by_level[level])))
+
+
+_RENEW_AREAS = text(
+    f"UPDATE {figure_pass.name} a SET newest = n.day, newest_count = coalesce(n.count, 0) "
+    f"FROM (SELECT * FROM {figure_pass.name} WHERE level = 'area' AND unit_id = ANY(CAST(:areas AS text[]))) AS k "
+    f"{_NEWEST_FROM['area']} WHERE a.level = k.level AND a.unit_id = k.unit_id AND a.organiser_id = k.organiser_id "
+    "AND a.subject_code = k.subject_code AND a.year = k.year AND a.school_year = k.school_year AND a.period = k.period")
+
+
+async def renew_area_newest(session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
+    """After school units moved between areas (the sums moved by `AdditiveTable.transfer`): the areas' newest
+    days from their school units' again (a maximum cannot be taken away by a sum). Rare, directory-driven."""
+    areas = sorted({a for _, old, new in moves for a in (old, new) if a is not None})
+    if areas:
+        await session.execute(_RENEW_AREAS, {"areas": areas})
+
+
+PASS = AdditiveTable(figure_pass, CELL, PASS_VALUES, NEWEST)
 STUDENTS = AdditiveTable(figure_students, (*CELL, "student_id"), ("count",))
 FORECASTS = AdditiveTable(figure_forecasts, FORECAST_CELL, FORECAST_COUNTERS)
 MERIT = AdditiveTable(figure_merit, MERIT_CELL, MERIT_COUNTERS)
-TABLES: Mapping[str, AdditiveTable] = {"pass": PASS, "dates": DATES, "students": STUDENTS,
-                                       "forecasts": FORECASTS, "merit": MERIT}
+TABLES: Mapping[str, AdditiveTable] = {"pass": PASS, "students": STUDENTS, "forecasts": FORECASTS, "merit": MERIT}
 
 
 # ---------------------------------------------------------------- recomputation from the facts (consistency)
@@ -295,9 +384,21 @@ def _pass_by_student() -> str:
 #: The rebuild's materialisation of the pass table (`_pass_by_student`): equal to `RECOMPUTED["pass"]`.
 PASS_BY_STUDENT = _pass_by_student()
 
+
+def _with_newest(per_cell: str, levels: Sequence[str]) -> str:
+    """`per_cell`'s rows (the pass table's cells) with each cell's newest result day and its results (`NEWEST`):
+    the results per cell and day counted from the facts, reduced to the newest day ([day, count] arrays compare
+    by the day first)."""
+    cell = ", ".join(quoted(c) for c in CELL)
+    per_day = _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day", levels)
+    newest = (f"SELECT {cell}, max(ARRAY[day - {_EPOCH}, count]) AS at FROM ({per_day}) AS d "
+              f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
+    return (f"SELECT p.*, CAST({_EPOCH} + n.at[1] AS date) AS newest, coalesce(n.at[2], 0) AS newest_count "
+            f"FROM ({per_cell}) AS p LEFT JOIN ({newest}) AS n USING ({cell})")
+
+
 RECOMPUTED: dict[str, str] = {
-    "pass": _recomputed(_pass_counters(), None),
-    "dates": _recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day"),
+    "pass": _with_newest(_recomputed(_pass_counters(), None), MATERIALISED),
     "students": _recomputed("CAST(count(*) AS integer) AS count", "f.student_id", ("group",)),
 }
 
@@ -372,19 +473,17 @@ def _rebuilt_pass() -> str:
     by_student = _recomputed(_pass_counters(distinct_students=False), "f.student_id", _BELOW_NATION)
     per_cell = (f"SELECT {cell}, {sums}, CAST(count(*) AS integer) AS students FROM ({by_student}) AS r "
                 f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
-    return _with_nation(per_cell, (*CELL[2:], *PASS_VALUES))
+    return _with_nation(_with_newest(per_cell, _BELOW_NATION), (*CELL[2:], *PASS_VALUES, *NEWEST))
 
 
 _BELOW_NATION = tuple(level for level in MATERIALISED if level != "nation")
-#: The rebuild's materialisation of pass, dates and students: the same rows as `RECOMPUTED` (the pass table as
-#: `PASS_BY_STUDENT`: per cell and student, then per cell). Pass and dates: a statement per level and period kind
+#: The rebuild's materialisation of pass and students: the same rows as `RECOMPUTED` (the pass table as
+#: `PASS_BY_STUDENT`: per cell and student, then per cell). Pass (and its newest days): a statement per level and period kind
 #: (each a parallel plan, its hash table the size of the facts), the nation level copied from the organiser's
 #: (`_with_nation`: two scans fewer); students (group level only): both period kinds as GROUPING SETS of one
 #: pass (`_at_once`). All the levels as GROUPING SETS of one pass was slower for pass at 602k events (46.6 s
 #: against 23.6 s: no parallel plan, eight hash tables at once spilled 521 MB to disk; results/rebuild3-explain.txt).
 REBUILT: dict[str, str] = {
-    "pass": _rebuilt_pass(),
-    "dates": _with_nation(_recomputed("CAST(count(*) AS integer) AS count", "f.assessed_on AS day", _BELOW_NATION),
-                          (*CELL[2:], "day", "count")),
+    "pass": _rebuilt_pass(),  # with the newest result days (`_with_newest`: the results per cell and day, reduced)
     "students": _at_once("CAST(count(*) AS integer) AS count", ("f.student_id", "student_id"), ("group",)),
 }

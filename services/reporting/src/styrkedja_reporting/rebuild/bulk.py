@@ -18,7 +18,7 @@ final state once instead:
    fact id, newest revision first, equal revisions the first in log order: `results.rules.resolve`, the
    live path's rule) from the staging tables into the empty fact tables;
 7. the six levels of both from the final facts by one GROUP BY each (`FactStore.recomputed_sql`);
-8. the figures: pass, dates and students by the consistency check's SQL (`figures.tables.RECOMPUTED`),
+8. the figures: pass (with its newest days) and students by the consistency check's SQL (`figures.tables.RECOMPUTED`),
    forecast against outcome and merit by its pure rules (`figures.recompute.recomputed_rows`);
 9. "below the pass level without support" from the final facts by one statement (`rebuild.below_pass`: the rule of
    `support.rules.below_pass_cells` in SQL);
@@ -649,7 +649,7 @@ async def _copy_text_in(session: AsyncSession, table: str, columns: Sequence[str
 #: are dropped in the rebuild's transaction and built again after the load, one sort each, instead of maintained
 #: row by row (at 62k events figure_students' 124,000 rows took 1.4 s to insert, its SELECT 0.1 s)
 DEFERRED_INDEXES = ("assessment_facts", "forecast_facts", "assessment_aggregates", "forecast_aggregates",
-                    "figure_pass", "figure_dates", "figure_students", "compliance_items", "compliance_cells",
+                    "figure_pass", "figure_students", "compliance_items", "compliance_cells",
                     "compliance_round_reports")
 
 
@@ -740,7 +740,7 @@ async def _halving(session: AsyncSession, handler: BatchHandler, items: Sequence
 
 
 #: the figures whose statement reads every fact and makes few rows: by CREATE TABLE AS (`_insert_by_parallel_plan`)
-PARALLEL_FIGURES = frozenset({"pass", "dates"})
+PARALLEL_FIGURES = frozenset({"pass"})
 
 
 async def _insert_by_parallel_plan(session: AsyncSession, label: str, table: str, cols: str, select: str, *,
@@ -765,13 +765,13 @@ async def _levels(session: AsyncSession) -> None:
 
 
 async def _figures(session: AsyncSession, seconds: dict[str, float]) -> None:
-    """`seconds`: each statement's time, by figure (the report's stages, as `figures.<name>`). Pass, dates and
-    students by one statement each (`figure_tables.REBUILT`)."""
+    """`seconds`: each statement's time, by figure (the report's stages, as `figures.<name>`). Pass (with its
+    newest days) and students by one statement each (`figure_tables.REBUILT`)."""
     await session.execute(text(f"ANALYZE {ASSESSMENTS.facts.name}, {FORECASTS.facts.name}"))  # filled just now
     for name, sql in figure_tables.REBUILT.items():
         started = time.perf_counter()
         table = figure_tables.TABLES[name]
-        cols = ", ".join(quoted(c) for c in (*table.key, *table.values))
+        cols = ", ".join(quoted(c) for c in table.columns)
         await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, f"SELECT {cols} FROM ({sql}) AS r",
                                        parallel=name in PARALLEL_FIGURES)
         seconds[f"figures.{name}"] = round(time.perf_counter() - started, 3)

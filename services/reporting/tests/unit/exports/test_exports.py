@@ -107,6 +107,43 @@ def test_an_accept_header_nothing_matches_is_a_406(accept):
     assert caught.value.status == 406
 
 
+@pytest.mark.parametrize("accept", [
+    "text/csv;q=NaN", "text/csv;q=nan, application/json;q=0.9", "text/csv;q=inf", "text/csv;q=-1",
+    "text/csv;q=1.0001", "text/csv;q=1.1", "text/csv;q=2", "text/csv;q=0.0001", "text/csv;q=.5",
+    "text/csv;q=0.5e0", "text/csv;q=", "text/csv;q=0x1", "text/csv;q=\u0661", "text/csv;q=0.5;q=1",
+    "text/csv;q=+1", "text/csv;q=1_0",
+])
+def test_a_weight_that_is_not_an_rfc_9110_qvalue_is_a_400_naming_the_header_and_rule(accept):
+    """Failed on the old code: `float()` read `q=NaN`, `q=inf` and `q=1.0001` as weights (NaN and inf outranking
+    every well-formed one) and a malformed weight as 0 (a 406 that blamed the types, not the weight)."""
+    with pytest.raises(Problem) as caught:
+        choose_format(None, accept)
+    assert caught.value.status == 400
+    assert [(e["field"], e["rule"]) for e in caught.value.errors] == [("Accept", "qvalue")]
+
+
+@pytest.mark.parametrize(("accept", "expected"), [
+    ("text/csv;q=1.000, application/json;q=0.999", ExportFormat.csv),
+    ("text/csv;Q=0.001, application/json;q=0", ExportFormat.csv),
+    ("text/csv ; q=0.5 , application/json ; q=1.", ExportFormat.json),
+    ("text/csv;q=0., application/json;q=0.000", None),
+    ("text/csv;q=0.25;charset=utf-8", ExportFormat.csv),
+])
+def test_every_rfc_9110_qvalue_is_read(accept, expected):
+    if expected is None:
+        with pytest.raises(Problem) as caught:
+            choose_format(None, accept)
+        assert caught.value.status == 406
+    else:
+        assert choose_format(None, accept) is expected
+
+
+async def test_a_bad_weight_is_problem_json_from_a_route():
+    response = await get("/table", headers={"Accept": "text/csv;q=NaN"})
+    assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "Accept" and response.json()["errors"][0]["rule"] == "qvalue"
+
+
 async def test_problem_json_for_unknown_format_and_unacceptable_accept():
     bad_param = await get("/table?format=pdf")
     assert bad_param.status_code == 422 and bad_param.headers["content-type"] == "application/problem+json"
