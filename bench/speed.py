@@ -87,7 +87,8 @@ REBUILT_TABLES = ("assessment_facts", "assessment_aggregates", "figure_pass", "f
 
 
 def rebuild_stage(infra: Infrastructure, reporting_env: dict[str, str], reference_url: str | None,
-                  log_path: Path, profiled: bool = False, decoders: int | None = None, overlap: bool = False) -> dict:
+                  log_path: Path, profiled: bool = False, decoders: int | None = None, overlap: bool = False,
+                  connections: int | None = None) -> dict:
     """`python -m styrkedja_reporting.rebuild --json` into a fresh migrated database (the consumer group
     its own), from the topics as the apply stage left them; then its tables against the reference's."""
     url = infra.create_database(f"bench_rebuild_{uuid.uuid4().hex[:6]}")
@@ -97,7 +98,8 @@ def rebuild_stage(infra: Infrastructure, reporting_env: dict[str, str], referenc
     started = time.perf_counter()
     with log_path.open("w") as progress:
         profile = ["--profile", str(ROOT / "bench" / "results" / "profile-rebuild.txt")] if profiled else []
-        more = [*profile, *([] if decoders is None else ["--decoders", str(decoders)]), *(["--overlap"] if overlap else [])]
+        more = [*profile, *([] if decoders is None else ["--decoders", str(decoders)]), *(["--overlap"] if overlap else []),
+                *([] if connections is None else ["--connections", str(connections)])]
         done = subprocess.run([sys.executable, "-m", "styrkedja_reporting.rebuild", "--json", "--no-dead-letter",
                                *more],
                               env=env, stdout=subprocess.PIPE, stderr=progress, text=True, check=True)
@@ -632,6 +634,8 @@ def main() -> int:
                         help="the rebuild's decoder processes (default: its own, 1 on two cores or more)")
     parser.add_argument("--rebuild-overlap", action="store_true",
                         help="the rebuild COPYs each chunk in a task while the next is decoded (default: not)")
+    parser.add_argument("--rebuild-connections", type=int, default=None,
+                        help="the rebuild's connections after the read (default: its own, one per core)")
     parser.add_argument("--rebuild-hold", action="store_true",
                         help="after the relay (and rebuild) stage, keep the filled broker and PostgreSQL up: their "
                              "addresses in <state>/hold.json, until <state>/release exists (bench/rebuild_held.py "
@@ -764,14 +768,15 @@ def main() -> int:
                 rebuilt = rebuild_stage(infra, {**infra.service_env, **tokens.service_env,
                                                "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS": bootstrap}, reference,
                                         state / "logs" / "rebuild.log", args.profile_rebuild, args.rebuild_decoders,
-                                        args.rebuild_overlap)
+                                        args.rebuild_overlap, args.rebuild_connections)
                 figures["rebuild_seconds"] = rebuilt["process_seconds"]
                 rate = rebuilt["events_read"] / max(rebuilt["process_seconds"], 1e-9)
                 rebuild_full_estimate = 100_000 * 16 * 4 / max(rate, 1e-9) if not args.full else None
                 differing = rebuilt["differing_rows"]
                 cpu = rebuilt.get("cpu_seconds") or {}  # per stage: the rebuild's own and its PostgreSQL backend's
-                after_read = {side: round(sum(v[side] for k, v in cpu.items() if k != "read"), 1)
-                              for side in ("python", "postgres")}
+                # the rebuild's own total after the read (its per-job entries and their sums overlap)
+                after_read = cpu.get("after_read") or {side: round(sum(v[side] for k, v in cpu.items() if k != "read"), 1)
+                                                       for side in ("python", "postgres")}
                 notes.append(f"rebuild (styrkedja rebuild reporting): {rebuilt['events_read']:,} events in "
                              f"{rebuilt['process_seconds']:.1f} s ({rate:,.0f}/s, process start included); "
                              f"stages {rebuilt['stages']}; CPU seconds of the read {cpu.get('read')}, after it "

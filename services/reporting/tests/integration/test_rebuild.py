@@ -17,6 +17,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4, uuid5
 
+import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 from sqlalchemy import text
@@ -179,11 +180,11 @@ async def schema_of(db: Database) -> list:
     return [tuple(r) for r in (*indexes, *constraints)]
 
 
-async def rebuilt(settings, db: Database, events: list, next_offsets=None, overlap: bool = False):
+async def rebuilt(settings, db: Database, events: list, next_offsets=None, overlap: bool = False,
+                  connections: int | None = None):
     handles = handler_registry(live_alerts=False).handles
-    async with db.sessions.begin() as session:
-        return await rebuild(session, delivered(events), group_id=GROUP, next_offsets=next_offsets or {},
-                             handles=handles, chunk=37, overlap=overlap)
+    return await rebuild(db, delivered(events), group_id=GROUP, next_offsets=next_offsets or {},
+                         handles=handles, chunk=37, overlap=overlap, connections=connections)
 
 
 @pytest.fixture
@@ -199,11 +200,14 @@ async def test_the_rebuild_equals_the_incremental_apply_in_every_table(settings,
     try:
         await in_batches(loop_on(settings, dbs["incremental"]), redelivered, 25)
 
-        report = await rebuilt(settings, dbs["rebuild"], redelivered, {("t", 0): len(redelivered)})
+        report = await rebuilt(settings, dbs["rebuild"], redelivered, {("t", 0): len(redelivered)}, connections=2)
         unique = len({event.id for event in log})
         assert report.duplicates == len(redelivered) - unique >= 40 and report.failed == []
         assert report.applied == unique
         assert {"directory", "facts", "levels", "figures", "compliance", "alerts"} <= set(report.stages)
+        # the work after the read on two connections: the first two jobs were taken at once, side by side
+        (first, a), (second, b) = sorted(report.timeline.items(), key=lambda item: item[1])[:2]
+        assert {first, second} == {"facts.assessment_facts", "handlers"} and b[0] < a[1], report.timeline
 
         half = len(log) * 6 // 10
         await rebuilt(settings, dbs["rebuild then live"], log[:half])
@@ -315,14 +319,18 @@ async def rebuilt_from_records(db: Database, events: list, *, as_text: bool):
         records.append(ConsumerRecord(topic, 0, offsets[topic], 0, 0, message_key(event), value, None, 0, len(value),
                                       []))
         offsets[topic] += 1
-    async with db.sessions.begin() as session:
-        rebuilder = Rebuilder(session, group_id=GROUP, handles=handler_registry(live_alerts=False).handles, chunk=37)
+    rebuilder = Rebuilder(db, group_id=GROUP, handles=handler_registry(live_alerts=False).handles, chunk=37)
+    try:
         await rebuilder.begin()
         rebuilder.as_text = as_text
         for start in range(0, len(records), 50):
             await rebuilder.feed_records(records[start:start + 50])
         await rebuilder.drain()
-        return await rebuilder.finish({(t, 0): n for t, n in offsets.items()})
+        report = await rebuilder.finish({(t, 0): n for t, n in offsets.items()})
+        await rebuilder.commit()
+        return report
+    finally:
+        await rebuilder.close()
 
 
 async def test_the_rebuild_from_records_with_the_facts_as_copy_text_equals_the_incremental_apply(settings,
@@ -376,5 +384,78 @@ async def test_copy_text_stores_what_a_binary_copy_of_the_same_rows_stores(datab
             copy_text([(datetime(2026, 3, 1),)])
         with pytest.raises(TypeError):
             copy_text([(1.5,)])
+    finally:
+        await db.dispose()
+
+
+async def every_row(db: Database) -> dict[str, list]:
+    """Every row of every table the rebuild replaces or writes, every column (the times set at apply too)."""
+    async with db.sessions() as session:
+        return {name: sorted(tuple(str(v) for v in row) for row in (await session.execute(text(
+            f'SELECT * FROM "{name}"'))).all()) for name in (*derived_tables(), APPLIED, OFFSETS)}
+
+
+async def shadow_schemas(db: Database) -> list[str]:
+    async with db.sessions() as session:
+        return list((await session.execute(text(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :p)"), {"p": bulk.SHADOW_PREFIX})).scalars())
+
+
+async def test_a_rebuild_stopped_half_way_leaves_the_live_tables_as_they_were(settings, database_urls, monkeypatch):
+    """The rebuild makes its tables in a schema of its own and swaps them in by ONE transaction at the end: meanwhile
+    the live tables are read as they were, without waiting; one that fails while its jobs run (facts, levels and
+    indexes already committed there) leaves every live table and row as it was and drops its schema; what a killed
+    one left behind, the next drops; two at once are refused."""
+    log = full_log()
+    db = Database(database_urls["rebuild"])
+    try:
+        await rebuilt(settings, db, log[:len(log) // 2])
+        before = await every_row(db)
+        assert before["assessment_facts"] and before[APPLIED]
+        async with db.sessions.begin() as session:  # a rebuild whose process was killed left its schema
+            await session.execute(text(f"CREATE SCHEMA {bulk.SHADOW_PREFIX}killed"))
+            await session.execute(text(f"CREATE TABLE {bulk.SHADOW_PREFIX}killed.figure_pass (x integer)"))
+        real = bulk._figure
+        seen: list[int] = []
+
+        async def stopped(session, name):
+            if name == "students":
+                # meanwhile the live tables are readable at once (no lock held on them: the old design's TRUNCATE
+                # held an exclusive one until its commit) and as they were
+                async with db.sessions() as reader:
+                    await reader.execute(text("LOCK TABLE assessment_facts, figure_students, consumer_applied_events "
+                                              "IN ACCESS SHARE MODE NOWAIT"))
+                    seen.append((await reader.execute(text("SELECT count(*) FROM assessment_facts"))).scalar_one())
+                raise RuntimeError("stopped half-way")
+            await real(session, name)
+
+        monkeypatch.setattr(bulk, "_figure", stopped)
+        with pytest.raises(RuntimeError, match="stopped half-way"):
+            await rebuilt(settings, db, log, connections=2)
+        assert await every_row(db) == before
+        assert seen == [len(before["assessment_facts"])]
+        assert await shadow_schemas(db) == []  # its own dropped, and the killed one's
+
+        monkeypatch.setattr(bulk, "_figure", real)
+        holder = Rebuilder(db, group_id=GROUP, handles=handler_registry(live_alerts=False).handles)
+        await holder.begin()
+        try:
+            with pytest.raises(RuntimeError, match="another rebuild"):
+                await rebuilt(settings, db, log)
+        finally:
+            await holder.close()
+        assert await every_row(db) == before and await shadow_schemas(db) == []
+        # a reader's connection with statements prepared on the old tables (the read API's, asyncpg's cache) goes on
+        # after the swap: the server plans them again on the tables now under those names
+        reader = await asyncpg.connect(db.asyncpg_dsn)
+        try:
+            counting = await reader.prepare("SELECT count(*) FROM assessment_facts")
+            assert await counting.fetchval() == len(before["assessment_facts"])
+            report = await rebuilt(settings, db, log, connections=3)
+            assert report.applied == len({e.id for e in log}) and await shadow_schemas(db) == []
+            after = await every_row(db)
+            assert await counting.fetchval() == len(after["assessment_facts"]) > len(before["assessment_facts"])
+        finally:
+            await reader.close()
     finally:
         await db.dispose()

@@ -1,11 +1,15 @@
-"""The bulk rebuild of reporting from the event log, in ONE transaction (readers see the old state
-until it commits; the live consumer must be stopped meanwhile, the TRUNCATE locks it out anyway).
+"""The bulk rebuild of reporting from the event log, into a schema of its own that ONE transaction swaps in at the
+end (readers see the old state until it commits; the live consumer must be stopped meanwhile: what it applied
+would be replaced).
 
 The incremental apply path moves deltas per batch; a rebuild starts from nothing, so it writes the
 final state once instead:
 
-1. every derived table is emptied (the alerts, their comments and thresholds, what the directory
-   write API published, the access audit and the outbox are kept: they are not derived from the log);
+1. every derived table is made again, empty, in the rebuild's schema (`SHADOW_PREFIX` and a suffix: the live
+   table's columns, defaults, checks and storage options; its indexes by their live definitions, those of the
+   tables filled by one statement after the load); the alerts, their comments and thresholds, what the directory
+   write API published, the access audit and the outbox are kept (not derived from the log); the live tables are
+   not touched until the swap (11), so a rebuild stopped anywhere before leaves them as they were;
 2. while the log is read (`Rebuilder.feed`, chunk by chunk), every assessment and forecast event is
    staged by COPY into unlogged tables made for this transaction — one row each: its id, topic and time,
    compliance's view of it and its fact row (`_HEAD` and the fact; `ids` and `tracked` are views) — and every
@@ -25,9 +29,12 @@ final state once instead:
 10. compliance by set statements from the final directory and facts and the staged fact events
    (`rebuild.compliance`: calendars, round reports folded in SQL, windows, every window derived whole
    by compliance's own statement);
-11. freshness per topic, the alerts judged once (`alerts.handlers.reevaluate_all`), every applied
-    event id recorded and the consumer group's next offsets stored — so the live consumer continues
-    after the last rebuilt event, exactly once; the staging tables dropped.
+11. freshness per topic, every applied event id; the jobs 4–11 and each deferred index run side by side on
+    `connections` connections, each in a transaction of its own (`Rebuilder._run_jobs`: a free connection takes the
+    first job whose inputs are done); then ONE transaction swaps the rebuilt tables in (the live ones dropped, the
+    rebuilt ones moved into their schema: names, indexes and keys as they were), stores the consumer group's next
+    offsets — so the live consumer continues after the last rebuilt event, exactly once — and judges the alerts
+    once (`alerts.handlers.reevaluate_all`); the rebuild's schema (its staging tables) dropped after.
 
 An event a normal handler refuses or fails on is found by halving the batch (savepoints), left out
 and handed back for the dead-letter topic, as the live consumer does."""
@@ -35,12 +42,14 @@ and handed back for the dead-letter topic, as the live consumer does."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import resource
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -48,11 +57,12 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_event
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES
 from styrkedja_kit.consumer import Delivered, Refused, record_digest, unfit
+from styrkedja_kit.db import Database
 from styrkedja_kit.sets import copy_records
 
 from ..alerts.handlers import reevaluate_all
@@ -76,6 +86,10 @@ from .compliance import rebuild_compliance
 KEPT = frozenset({"alerts", "alert_comments", "alert_thresholds", "directory_published", "access_audit", "outbox",
                   "outbox_partition_marks", "alembic_version"})
 APPLIED, OFFSETS = "consumer_applied_events", "consumer_offsets"
+#: the rebuild's own schema (a suffix per run): the derived tables made again there, swapped in at the end
+SHADOW_PREFIX = "styrkedja_rebuild_"
+#: the advisory lock a rebuild holds (one rebuild of a database at a time: it drops what a stopped one left)
+LOCK_KEY = 0x5374_7279_6B65  # "Stryke"
 
 Progress = Callable[[str, int, float], None]  # stage, events (or rows) done, seconds since the stage began
 BatchHandler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
@@ -104,6 +118,8 @@ class RebuildReport:
     #: stage → CPU seconds of this process ("python") and of the rebuild's PostgreSQL backend ("postgres": its
     #: parallel workers not counted): the work itself, whatever else the machine's cores were doing meanwhile
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the work after the read: job → (start, end) seconds since its jobs began (they run side by side)
+    timeline: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def derived_tables() -> list[str]:
@@ -163,9 +179,10 @@ class _Stages:
         self.report, self.progress = report, progress
         self.backend: int | None = None  # the session's PostgreSQL backend (its CPU per stage)
 
-    async def run(self, name: str, count: int, work: Awaitable[Any]) -> Any:
+    async def run(self, name: str, count: int, work: Awaitable[Any], backend: int | None = None) -> Any:
+        """`work` timed as stage `name`; `backend`: the PostgreSQL backend doing it (default: the main line's)."""
         started = time.perf_counter()
-        clock = CpuClock(self.backend)
+        clock = CpuClock(backend or self.backend)
         self.progress(name, 0, 0.0)
         out = await work
         seconds = time.perf_counter() - started
@@ -177,24 +194,31 @@ class _Stages:
         return out
 
 
-async def rebuild(session: AsyncSession, items: Iterable[Delivered], *, group_id: str,
+async def rebuild(db: Database, items: Iterable[Delivered], *, group_id: str,
                   next_offsets: dict[tuple[str, int], int], handles: Callable[[str], bool],
-                  progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = False) -> RebuildReport:
-    """Replace reporting's derived state by what `items` (the whole log, decoded, in log order) make.
-    `session` is in a transaction the caller commits. `next_offsets`: (topic, partition) → the
+                  progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = False,
+                  connections: int | None = None) -> RebuildReport:
+    """Replace reporting's derived state in `db` by what `items` (the whole log, decoded, in log order) make,
+    committed at the end (the live tables untouched until then). `next_offsets`: (topic, partition) → the
     offset after the last record read (stored for `group_id`, as the live consumer stores them).
-    The streaming form (`Rebuilder`: `begin`, `feed` chunk by chunk as the log is read, `finish`) keeps
-    the memory bounded; this one feeds `items` in chunks of `chunk`."""
-    rebuilder = Rebuilder(session, group_id=group_id, handles=handles, progress=progress, chunk=chunk, overlap=overlap)
-    await rebuilder.begin()
-    part: list[Delivered] = []
-    for item in items:
-        part.append(item)
-        if len(part) >= chunk:
-            await rebuilder.feed(part)
-            part = []
-    await rebuilder.feed(part)
-    return await rebuilder.finish(next_offsets)
+    The streaming form (`Rebuilder`: `begin`, `feed` chunk by chunk as the log is read, `finish`, `commit`,
+    `close`) keeps the memory bounded; this one feeds `items` in chunks of `chunk`."""
+    rebuilder = Rebuilder(db, group_id=group_id, handles=handles, progress=progress, chunk=chunk, overlap=overlap,
+                          connections=connections)
+    try:
+        await rebuilder.begin()
+        part: list[Delivered] = []
+        for item in items:
+            part.append(item)
+            if len(part) >= chunk:
+                await rebuilder.feed(part)
+                part = []
+        await rebuilder.feed(part)
+        report = await rebuilder.finish(next_offsets)
+        await rebuilder.commit()
+        return report
+    finally:
+        await rebuilder.close()
 
 
 #: facts per slice of the students for the figures computed in Python (their memory)
@@ -374,14 +398,21 @@ _IDS = ("seq", "event_id", "topic", "time", "part", "off", "digest")
 _HEAD = ("seq", "event_id", "type", "topic", "time", "part", "off", "digest", "at")
 
 class Rebuilder:
-    """The rebuild in bounded memory: `feed` stages every assessment and forecast event as it is read (COPY
-    into unlogged tables made for this transaction: the fact row, compliance's view of it, and every
-    handled event's id, topic and time), keeping in memory only the small event types (directory, support,
-    LIKA, calendar); `finish` claims, resolves the revisions, and derives everything set-wise."""
+    """The rebuild in bounded memory, into a schema of its own (`shadow`) that replaces the derived tables at the
+    end: `begin` makes the shadow tables (as the live ones, without the indexes built at the end) and the staging
+    tables; `feed` stages every assessment and forecast event as it is read (COPY into unlogged tables: the fact
+    row, compliance's view of it, and every handled event's id, topic and time), keeping in memory only the small
+    event types (directory, support, LIKA, calendar); `finish` claims, resolves the revisions and derives everything
+    set-wise — independent statements and index builds on `connections` connections at once, each in a transaction
+    of its own into the shadow schema — then, in ONE transaction left open for `commit`, swaps the shadow tables
+    for the live ones and stores the group's offsets. The live tables stay as they were until that commit: a rebuild
+    stopped anywhere before leaves them untouched (its shadow schema is dropped then, or by the next rebuild)."""
 
-    def __init__(self, session: AsyncSession, *, group_id: str, handles: Callable[[str], bool],
-                 progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = False) -> None:
-        self.session, self.group_id, self.handles, self.chunk = session, group_id, handles, chunk
+    def __init__(self, db: Database, *, group_id: str, handles: Callable[[str], bool],
+                 progress: Progress = _quiet, chunk: int = 20_000, overlap: bool = False,
+                 connections: int | None = None) -> None:
+        self.db, self.group_id, self.handles, self.chunk = db, group_id, handles, chunk
+        self.connections = max(1, connections if connections is not None else default_connections())
         self.report = RebuildReport()
         self.stages = _Stages(self.report, progress)
         self.small: list[tuple[int, Delivered]] = []  # (seq, item): the event types that are not facts
@@ -398,44 +429,131 @@ class Rebuilder:
         if not all(handles(t) for t in _FACT_TYPES):
             raise ValueError("the rebuild stages assessments and forecasts: their handler must be registered")
         self.staging_seconds = 0.0
-        self.deferred: list[_Index] = []
         self.overlap = overlap
         self.copying: asyncio.Task[None] | None = None
-        suffix = uuid.uuid4().hex[:8]
-        self.ids, self.dups, self.tracked = f"rebuild_ids_{suffix}", f"rebuild_dups_{suffix}", f"rebuild_tracked_{suffix}"
-        self.small_ids = f"rebuild_small_ids_{suffix}"
-        self.staging = {"assessments": f"rebuild_assessments_{suffix}", "forecasts": f"rebuild_forecasts_{suffix}"}
+        self.shadow = f"{SHADOW_PREFIX}{uuid.uuid4().hex[:8]}"
+        s = self.shadow
+        self.ids, self.dups, self.tracked = f"{s}.rebuild_ids", f"{s}.rebuild_dups", f"{s}.rebuild_tracked"
+        self.small_ids = f"{s}.rebuild_small_ids"
+        self.staging = {"assessments": f"{s}.rebuild_assessments", "forecasts": f"{s}.rebuild_forecasts"}
+        self.live = "public"
+        self.search_path = "public"
+        self.indexes: list[_Index] = []  # the live indexes of the rebuilt tables (their definitions)
+        self.deferred: list[_Index] = []  # of those, the ones built after the load
+        self.session: AsyncSession | None = None  # the transaction open on the main line: the read, then the swap
+        self.lock: AsyncConnection | None = None  # holds the rebuild's advisory lock
+        self.committed = False
+
+    # -- transactions ---------------------------------------------------------------------------------------------
+    async def _enter(self, session: AsyncSession) -> int:
+        """A transaction of the rebuild: the shadow schema first on its search path (every statement's unqualified
+        table is the shadow's), memory for its sorts, hashes and index builds; returns its backend's pid."""
+        await session.execute(text(f"SET LOCAL search_path TO {self.shadow}, {self.search_path}"))
+        # one big transaction of sorts and hash aggregates over every fact: memory for them, not temp files
+        await session.execute(text("SET LOCAL work_mem = '256MB'"))
+        await session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # the index builds
+        workers = parallel_workers(self.connections)
+        if workers is not None:
+            for setting in ("max_parallel_workers_per_gather", "max_parallel_maintenance_workers"):
+                await session.execute(text(f"SET LOCAL {setting} = {workers}"))
+        return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[tuple[AsyncSession, int]]:
+        async with self.db.sessions.begin() as session:
+            yield session, await self._enter(session)
 
     async def begin(self) -> None:
-        self.stages.backend = (await self.session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        # one big transaction of sorts and hash aggregates over every fact: memory for them, not temp files
-        await self.session.execute(text("SET LOCAL work_mem = '256MB'"))
-        await self.session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # the indexes built at the end
-        await self.stages.run("empty", 0, _empty(self.session, self.group_id))
-        # STYRKEDJA_REBUILD_KEEP_INDEXES=1 (a bench setting): the indexes kept and maintained row by row, to compare
-        if not os.environ.get("STYRKEDJA_REBUILD_KEEP_INDEXES"):
-            self.deferred = await _drop_indexes(self.session, DEFERRED_INDEXES)
-        # unlogged, not temporary: `_halving`'s DISCARD TEMP must not take them; made and dropped in this transaction.
-        # A fact event is ONE row (`_HEAD` and the fact: a third of the rows and columns a table each took to COPY);
-        # `ids` (every handled event's id) and `tracked` (compliance's view of the fact events) are views of them
-        head = ("seq bigint NOT NULL, event_id uuid NOT NULL, type text NOT NULL, topic text NOT NULL, "
-                "time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea, at timestamptz")
-        a, f = self.staging["assessments"], self.staging["forecasts"]
-        ids = "seq, event_id, topic, time, part, off, digest"
-        place = "type, event_id, topic, part, off, organiser_id, school_unit_code, group_id, student_id, subject_code, " \
-                "school_year, term"
-        for statement in (
-            f"CREATE UNLOGGED TABLE {self.small_ids} (seq bigint NOT NULL, event_id uuid NOT NULL, topic text NOT NULL, "
-            "time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea)",
-            f"CREATE UNLOGGED TABLE {a} ({head}, LIKE {ASSESSMENTS.facts.name})",
-            f"CREATE UNLOGGED TABLE {f} ({head}, LIKE {FORECASTS.facts.name})",
-            f"CREATE VIEW {self.ids} AS SELECT {ids} FROM {self.small_ids} UNION ALL SELECT {ids} FROM {a} "
-            f"UNION ALL SELECT {ids} FROM {f}",
-            f"CREATE VIEW {self.tracked} AS SELECT seq, {place}, round, assessment_id AS fact_id, revision, at, time "
-            f"FROM {a} UNION ALL SELECT seq, {place}, CAST(NULL AS integer), forecast_id, revision, at, time FROM {f}",
-        ):
-            await self.session.execute(text(statement))
+        self.lock = await self.db.engine.connect()
+        locked = (await self.lock.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY})).scalar_one()
+        await self.lock.commit()
+        if not locked:
+            await self.lock.close()
+            self.lock = None
+            raise RuntimeError("another rebuild of this database is running")
+        await self.stages.run("shadow", 0, self._make_shadow())
+        self.session = self.db.sessions()
+        self.stages.backend = await self._enter(self.session)  # the read's transaction: its COPYs
 
+    async def _make_shadow(self) -> None:
+        async with self.db.sessions.begin() as session:
+            self.live, self.search_path = (await session.execute(text(
+                "SELECT current_schema(), current_setting('search_path')"))).one()
+            # what a rebuild stopped before its end left (its process killed): nobody else's, we hold the lock
+            for (left,) in (await session.execute(text(
+                    "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :p)"), {"p": SHADOW_PREFIX})).all():
+                await session.execute(text(f"DROP SCHEMA {quoted(left)} CASCADE"))
+            tables = [*derived_tables(), APPLIED]
+            self.indexes = await _indexes_of(session, self.live, tables)
+            s = self.shadow
+            await session.execute(text(f"CREATE SCHEMA {s}"))
+            options: dict[str, str] = dict((await session.execute(text(
+                "SELECT relname, array_to_string(reloptions, ', ') FROM pg_class WHERE relnamespace = "
+                "to_regnamespace(:live) AND relname = ANY(CAST(:tables AS text[])) AND reloptions IS NOT NULL"),
+                {"live": self.live, "tables": tables})).all())
+            for table in tables:
+                # columns, defaults, checks, not-nulls, storage, statistics, comments: as the live table; its indexes
+                # and keys by their live definitions (below, or after the load), its storage options as they are
+                with_ = f" WITH ({options[table]})" if table in options else ""
+                await session.execute(text(f"CREATE TABLE {s}.{quoted(table)} (LIKE {quoted(self.live)}.{quoted(table)} "
+                                           f"INCLUDING ALL EXCLUDING INDEXES){with_}"))
+            # STYRKEDJA_REBUILD_KEEP_INDEXES=1 (a bench setting): the indexes kept and maintained row by row, to compare
+            later = () if os.environ.get("STYRKEDJA_REBUILD_KEEP_INDEXES") else (*DEFERRED_INDEXES, APPLIED)
+            self.deferred = [i for i in self.indexes if i.table in later]
+            await _build_indexes(session, [i for i in self.indexes if i.table not in later], s)
+            # unlogged: made and dropped by the rebuild. A fact event is ONE row (`_HEAD` and the fact: a third of the
+            # rows and columns a table each took to COPY); `ids` (every handled event's id) and `tracked`
+            # (compliance's view of the fact events) are views of them
+            head = ("seq bigint NOT NULL, event_id uuid NOT NULL, type text NOT NULL, topic text NOT NULL, "
+                    "time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea, at timestamptz")
+            a, f = self.staging["assessments"], self.staging["forecasts"]
+            ids = "seq, event_id, topic, time, part, off, digest"
+            place = "type, event_id, topic, part, off, organiser_id, school_unit_code, group_id, student_id, " \
+                    "subject_code, school_year, term"
+            for statement in (
+                f"CREATE UNLOGGED TABLE {self.small_ids} (seq bigint NOT NULL, event_id uuid NOT NULL, "
+                "topic text NOT NULL, time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea)",
+                f"CREATE UNLOGGED TABLE {a} ({head}, LIKE {quoted(self.live)}.{ASSESSMENTS.facts.name})",
+                f"CREATE UNLOGGED TABLE {f} ({head}, LIKE {quoted(self.live)}.{FORECASTS.facts.name})",
+                f"CREATE VIEW {self.ids} AS SELECT {ids} FROM {self.small_ids} UNION ALL SELECT {ids} FROM {a} "
+                f"UNION ALL SELECT {ids} FROM {f}",
+                f"CREATE VIEW {self.tracked} AS SELECT seq, {place}, round, assessment_id AS fact_id, revision, at, "
+                f"time FROM {a} UNION ALL SELECT seq, {place}, CAST(NULL AS integer), forecast_id, revision, at, time "
+                f"FROM {f}",
+            ):
+                await session.execute(text(statement))
+
+    async def commit(self) -> None:
+        """The swap's transaction committed (after `finish`): the rebuilt tables are the live ones now."""
+        assert self.session is not None
+        await self.session.commit()
+        await self.session.close()
+        self.session, self.committed = None, True
+
+    async def close(self) -> None:
+        """The end, committed or not: an open transaction rolled back (the live tables as they were), the shadow
+        schema (the staging tables, and the shadow tables where not swapped in) dropped, the lock released."""
+        if self.copying is not None:
+            self.copying.cancel()
+            with contextlib.suppress(BaseException):
+                await self.copying
+            self.copying = None
+        if self.session is not None:
+            with contextlib.suppress(Exception):
+                await self.session.rollback()
+            with contextlib.suppress(Exception):
+                await self.session.close()
+            self.session = None
+        if self.lock is not None:
+            try:
+                await self.lock.execute(text(f"DROP SCHEMA IF EXISTS {self.shadow} CASCADE"))
+                await self.lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                await self.lock.commit()
+            finally:
+                await self.lock.close()
+                self.lock = None
+
+    # -- the read -------------------------------------------------------------------------------------------------
     async def feed(self, items: Sequence[Delivered]) -> None:
         """One chunk of the log, decoded, in log order."""
         staged = Staged(read=len(items))
@@ -518,28 +636,40 @@ class Rebuilder:
 
     async def _copy_rows(self, ids: list[tuple[Any, ...]], staged: Staged) -> None:
         started = time.perf_counter()
-        session = self.session  # the kit's COPY (`copy_records`), on the rebuild's transaction
-        await copy_records(session, self.small_ids, _IDS, ids)
+        session = self.session  # the kit's COPY (`copy_records`), on the read's transaction
+        assert session is not None
+        s = self.shadow  # the drivers' COPY takes the schema apart from the name
+        await copy_records(session, self.small_ids.split(".")[1], _IDS, ids, schema=s)
         for name, store, rows in (("assessments", ASSESSMENTS, staged.assessments),
                                   ("forecasts", FORECASTS, staged.forecasts)):
-            await copy_records(session, self.staging[name], (*_HEAD, *store.fact_fields), rows)
+            table = self.staging[name].split(".")[1]
+            await copy_records(session, table, (*_HEAD, *store.fact_fields), rows, schema=s)
             if name in staged.texts:
-                await _copy_text_in(session, self.staging[name], (*_HEAD, *store.fact_fields), staged.texts[name])
+                await _copy_text_in(session, table, (*_HEAD, *store.fact_fields), staged.texts[name], s)
         self.staging_seconds += time.perf_counter() - started
 
+    # -- after the read -------------------------------------------------------------------------------------------
     async def finish(self, next_offsets: dict[tuple[str, int], int]) -> RebuildReport:
-        session, report, stages, chunk = self.session, self.report, self.stages, self.chunk
+        """Everything after the read; returns with the swap's transaction open (`commit`, or `close` to let it go)."""
+        report, stages, chunk = self.report, self.stages, self.chunk
         await self._settle()
+        assert self.session is not None
+        await self.session.commit()  # the staged rows: every connection sees them now
+        await self.session.close()
+        self.session = None
         report.stages["staging"] = round(self.staging_seconds, 3)
         report.peak_rss_mb["read"] = peak_rss_mb()
         report.counts["staging"] = self.staged_facts
+        after_read = time.perf_counter()
         # the claim: the first delivery of an id (of a handled type); the later ones are duplicates
-        await stages.run("claim", self.handled, self._claim())
-        duplicate_seqs = {row[0] for row in (await session.execute(text(f"SELECT seq FROM {self.dups}"))).all()}
+        async with self._transaction() as (session, backend):
+            await stages.run("claim", self.handled, self._claim(session), backend)
+            duplicate_seqs = {row[0] for row in (await session.execute(text(f"SELECT seq FROM {self.dups}"))).all()}
         report.duplicates = len(duplicate_seqs)
         small = [(seq, item) for seq, item in self.small if seq not in duplicate_seqs]
         self.small = []
         failed: list[Failed] = report.failed
+        left_out: list[Any] = []
 
         def of(types: Sequence[str]) -> list[Delivered]:
             wanted = frozenset(types)
@@ -550,89 +680,247 @@ class Rebuilder:
             one.register(types, handler)
             return one
 
-        org = of(directory.EVENT_TYPES)
-        await stages.run("directory", len(org), _through(
-            session, registry(directory.EVENT_TYPES, directory.directory_handler(on_moves=_no_moves)), org, chunk,
-            failed))
-        supports = of(support.EVENT_TYPES)
-        await stages.run("support", len(supports), _through(
-            session, registry(support.EVENT_TYPES, support.apply_support), supports, chunk, failed))
-        likas = of(lika.EVENT_TYPES)
-        await stages.run("lika", len(likas), _through(session, registry(lika.EVENT_TYPES, lika.apply_lika), likas,
-                                                      chunk, failed))
-        await stages.run("facts", self.staged_facts, self._facts())
-        await stages.run("levels", 0, _levels(session))
-        await stages.run("figures", 0, _figures(session, report.stages))
-        async def defer_below_pass_indexes() -> None:  # kept until now: the support stage's upserts need its key
-            self.deferred += await _drop_indexes(session, (BELOW_PASS.table.name,))
+        async def handlers(session: AsyncSession, backend: int) -> None:
+            """The small event types through their normal handlers, in log order: directory, support, LIKA."""
+            org = of(directory.EVENT_TYPES)
+            await stages.run("directory", len(org), _through(
+                session, registry(directory.EVENT_TYPES, directory.directory_handler(on_moves=_no_moves)), org, chunk,
+                failed), backend)
+            supports = of(support.EVENT_TYPES)
+            await stages.run("support", len(supports), _through(
+                session, registry(support.EVENT_TYPES, support.apply_support), supports, chunk, failed), backend)
+            likas = of(lika.EVENT_TYPES)
+            await stages.run("lika", len(likas), _through(session, registry(lika.EVENT_TYPES, lika.apply_lika), likas,
+                                                          chunk, failed), backend)
+            left_out.extend(sorted({f.item.event.id for f in failed}, key=lambda u: u.int))
 
-        await stages.run("below_pass", 0, rebuild_below_pass(session, defer_below_pass_indexes))
-        # compliance by set statements from the final directory and facts and the staged events (`compliance.py`)
-        windows = await stages.run("compliance", 0, rebuild_compliance(session, tracked=self.tracked, dups=self.dups,
-                                                                       small=small))
-        report.counts["compliance"] = windows
-        small = []  # the memory back before the bookkeeping
+        async def below_pass(session: AsyncSession, backend: int) -> None:
+            # support_below_pass's indexes kept until now: the support stage's upserts need its key
+            await _drop_indexes(session, (BELOW_PASS.table.name,))
+            await rebuild_below_pass(session)
 
-        await stages.run("indexes", len(self.deferred), _build_indexes(session, self.deferred, report.stages))
-        left_out = sorted({f.item.event.id for f in failed}, key=lambda u: u.int)
-        await stages.run("freshness", 0, self._freshness(left_out))
+        async def compliance(session: AsyncSession, backend: int) -> None:
+            report.counts["compliance"] = await rebuild_compliance(session, tracked=self.tracked, dups=self.dups,
+                                                                   small=small)
+
+        facts = ("facts.assessment_facts", "facts.forecast_facts")
+        derive = ("handlers", *facts)
+
+        def figure_job(name: str) -> _Job:
+            async def figure(session: AsyncSession, backend: int) -> None:
+                await _figure(session, name)
+            return _Job(f"figures.{name}", figure, derive)
+
+        # each figure of one statement (`figure_tables.REBUILT`); students (the most rows, the biggest indexes) first
+        figures = [name for name in figure_tables.REBUILT if name != "students"]
+        jobs = [
+            # the longest chains first: a free connection takes the first job whose inputs are complete
+            _Job("facts.assessment_facts", lambda s, b: self._facts(s, "assessments")),
+            _Job("handlers", handlers),
+            _Job("facts.forecast_facts", lambda s, b: self._facts(s, "forecasts")),
+            *([figure_job("students")] if "students" in figure_tables.REBUILT else []),
+            _Job("compliance", compliance, derive),
+            *(figure_job(name) for name in figures),
+            _Job("below_pass", below_pass, derive),
+            _Job("levels.assessment_aggregates", lambda s, b: _level(s, ASSESSMENTS), derive),
+            _Job("levels.forecast_aggregates", lambda s, b: _level(s, FORECASTS), derive),
+            _Job("figures.forecasts", lambda s, b: _figure_by_rules(s, "forecasts"), derive),
+            _Job("figures.merit", lambda s, b: _figure_by_rules(s, "merit"), derive),
+            _Job("bookkeeping", lambda s, b: self._bookkeeping(s, left_out), ("handlers",)),
+            _Job("freshness", lambda s, b: self._freshness(s, left_out), ("handlers",)),
+        ]
+        filled_by = {"assessment_facts": "facts.assessment_facts", "forecast_facts": "facts.forecast_facts",
+                     "assessment_aggregates": "levels.assessment_aggregates",
+                     "forecast_aggregates": "levels.forecast_aggregates",
+                     **{figure_tables.TABLES[name].table.name: f"figures.{name}" for name in figure_tables.REBUILT},
+                     "compliance_items": "compliance", "compliance_cells": "compliance",
+                     "compliance_round_reports": "compliance", BELOW_PASS.table.name: "below_pass",
+                     APPLIED: "bookkeeping"}
+        later = [*self.deferred, *(i for i in self.indexes if i.table == BELOW_PASS.table.name and i not in self.deferred)]
+        by_table: dict[str, list[_Index]] = {}
+        for index in later:
+            by_table.setdefault(index.table, []).append(index)
+        # each index by a job of its own (the same table's at once: CREATE INDEX takes a SHARE lock), its key added
+        # and the table analysed once they are all there (`keys.<table>`): the biggest first
+        order = sorted(by_table, key=lambda t: list(filled_by).index(t) if t in filled_by else len(filled_by))
+        shadow = self.shadow
+
+        def index_job(index: _Index) -> _Job:
+            async def build(session: AsyncSession, backend: int) -> None:
+                await _build_indexes(session, [index], shadow, keys=False)
+            return _Job(f"index.{index.name}", build, (filled_by[index.table],))
+
+        def keys_job(table: str) -> _Job:
+            async def keys(session: AsyncSession, backend: int) -> None:
+                await _keys(session, by_table[table], shadow)
+            return _Job(f"keys.{table}", keys, tuple(f"index.{i.name}" for i in by_table[table]))
+
+        jobs[3:3] = [index_job(i) for i in by_table.get("figure_students", [])]
+        jobs += [index_job(i) for t in order if t != "figure_students" for i in by_table[t]]
+        jobs += [keys_job(t) for t in order]
+        await self._run_jobs(jobs)
+        for group in ("facts", "levels", "figures", "index", "keys"):
+            _sum_stages(report, group, "indexes" if group == "index" else group)
+        for table, indexes in by_table.items():
+            report.stages[f"indexes.{table}"] = round(sum(report.stages[f"index.{i.name}"] for i in indexes), 3)
+        report.stages["derive"] = round(time.perf_counter() - after_read, 3)  # wall: the claim and the jobs
+
+        # the swap: ONE transaction (left open: `commit`), the live tables replaced by the shadow's at once
+        self.session = self.db.sessions()
+        session = self.session
+        self.stages.backend = int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+        await stages.run("swap", 0, self._swap(session, next_offsets))
         await stages.run("alerts", 0, reevaluate_all(session))
-        await stages.run("bookkeeping", 0, self._bookkeeping(left_out, next_offsets))
         report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
-        await session.execute(text(f"DROP VIEW {self.ids}, {self.tracked}"))
-        for table in (self.small_ids, self.dups, *self.staging.values()):
-            await session.execute(text(f"DROP TABLE {table}"))
-        await explain.write_plans(session)
+        # every backend's CPU after the read once (the per-job entries; their sums by group overlap them)
+        own = ["claim", *(job.name for job in jobs), "swap", "alerts"]
+        report.cpu["after_read"] = {side: round(sum(report.cpu[k][side] for k in own if k in report.cpu), 3)
+                                    for side in ("python", "postgres")}
+        await explain.write_plans()
         return report
 
-    async def _claim(self) -> None:
+    async def _run_jobs(self, jobs: Sequence[_Job]) -> None:
+        """`jobs` on `connections` connections, each in a transaction of its own; a connection takes the first job
+        (in `jobs`' order) whose inputs are done. One job failing stops the others (the shadow schema is dropped)."""
+        names = {job.name for job in jobs}
+        missing = {a for job in jobs for a in job.after} - names
+        if missing or len(names) != len(jobs):
+            raise ValueError(f"rebuild jobs: unknown inputs {sorted(missing)} or a name twice")
+        done: set[str] = set()
+        taken: set[str] = set()
+        changed = asyncio.Event()
+        started = time.perf_counter()
+
+        async def connection() -> None:
+            while len(taken) < len(jobs):
+                job = next((j for j in jobs if j.name not in taken and all(a in done for a in j.after)), None)
+                if job is None:
+                    changed.clear()
+                    await changed.wait()
+                    continue
+                taken.add(job.name)
+                begun = time.perf_counter() - started
+                async with self._transaction() as (session, backend):
+                    await self.stages.run(job.name, 0, job.work(session, backend), backend)
+                self.report.timeline[job.name] = (round(begun, 2), round(time.perf_counter() - started, 2))
+                done.add(job.name)
+                changed.set()
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(self.connections, len(jobs))):
+                    group.create_task(connection())
+        except BaseExceptionGroup as failed:  # the first job's error, as one statement's would be
+            raise failed.exceptions[0] from None
+
+    async def _swap(self, session: AsyncSession, next_offsets: dict[tuple[str, int], int]) -> None:
+        """The live derived tables dropped and the shadow's moved into their schema (names, indexes and keys as they
+        were); the applied event ids likewise where no other consumer group has any (else this group's replaced);
+        the group's offsets stored."""
+        live, s = quoted(self.live), self.shadow
+        tables = derived_tables()
+        applied = f"{live}.{quoted(APPLIED)}"
+        await session.execute(text(f"LOCK TABLE {', '.join(f'{live}.{quoted(t)}' for t in (*tables, APPLIED))} "
+                                   "IN ACCESS EXCLUSIVE MODE"))
+        others = (await session.execute(text(f"SELECT 1 FROM {applied} WHERE group_id <> :g LIMIT 1"),
+                                        {"g": self.group_id})).first()
+        if others is None:
+            tables.append(APPLIED)
+        else:
+            await session.execute(text(f"DELETE FROM {applied} WHERE group_id = :g"), {"g": self.group_id})
+            await session.execute(text(f"INSERT INTO {applied} SELECT * FROM {s}.{quoted(APPLIED)}"))
+        await session.execute(text(f"DROP TABLE {', '.join(f'{live}.{quoted(t)}' for t in tables)}"))
+        for table in tables:
+            await session.execute(text(f"ALTER TABLE {s}.{quoted(table)} SET SCHEMA {live}"))
+        await session.execute(text(f"DELETE FROM {live}.{quoted(OFFSETS)} WHERE group_id = :g"), {"g": self.group_id})
+        await _store_offsets(session, self.group_id, next_offsets)
+
+    async def _claim(self, session: AsyncSession) -> None:
         """Later deliveries of a claimed id are duplicates; one with other bytes than the claimed one (both
         digests known) is a `conflicting_duplicate` candidate: `command` reads it again and keeps it only where the
         live consumer's `same_content` says so (the same event as other JSON is a duplicate), then dead-letters it
         as the live consumer does (the first counts)."""
-        await self.session.execute(text(
+        await session.execute(text(
             f"CREATE UNLOGGED TABLE {self.dups} AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, f.digest AS counted, "
             "(i.digest IS NOT NULL AND f.digest IS NOT NULL AND i.digest <> f.digest) AS conflicting "
             f"FROM {self.ids} i JOIN (SELECT DISTINCT ON (event_id) event_id, seq AS first, digest FROM {self.ids} "
             f"WHERE event_id IN (SELECT event_id FROM {self.ids} GROUP BY event_id HAVING count(*) > 1) "
             "ORDER BY event_id, seq) f USING (event_id) WHERE i.seq <> f.first"))
-        await self.session.execute(text(f"ANALYZE {self.dups}"))
-        for row in (await self.session.execute(text(
+        await session.execute(text(f"ANALYZE {self.dups}"))
+        for row in (await session.execute(text(
                 f"SELECT event_id, topic, part, off, counted FROM {self.dups} WHERE conflicting ORDER BY seq"))).all():
             self.report.conflicts.append(Failed(
                 Delivered(_Event(row.event_id, "", None, None), row.topic, row.part, row.off),  # type: ignore[arg-type]
                 "conflicting_duplicate", f"id {row.event_id}: an event with other content under this id came first "
                 "and counts", row.counted))
 
-    async def _facts(self) -> None:
+    async def _facts(self, session: AsyncSession, name: str) -> None:
         """Newest revision per fact (the live path's `resolve`: equal revisions keep the first in log order),
-        of the claimed events only, in one statement per table (the tables are empty)."""
-        for name, store in (("assessments", ASSESSMENTS), ("forecasts", FORECASTS)):
-            cols = ", ".join(quoted(f) for f in store.fact_fields)
-            key = quoted(store.fact_fields[0])
-            await self.session.execute(text(
-                f"INSERT INTO {store.facts.name} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {self.staging[name]} s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
-                f"ORDER BY {key}, revision DESC, seq"))
+        of the claimed events only, in one statement (the table is empty); analysed for the statements after."""
+        store = ASSESSMENTS if name == "assessments" else FORECASTS
+        cols = ", ".join(quoted(f) for f in store.fact_fields)
+        key = quoted(store.fact_fields[0])
+        await session.execute(text(
+            f"INSERT INTO {store.facts.name} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {self.staging[name]} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
+            f"ORDER BY {key}, revision DESC, seq"))
+        await session.execute(text(f"ANALYZE {store.facts.name}"))
 
-    async def _freshness(self, left_out: list[Any]) -> None:
+    async def _freshness(self, session: AsyncSession, left_out: list[Any]) -> None:
         """Newest event time per topic of the applied events (`registry.note_freshness_from`: the live rule, set-wise)."""
-        await note_freshness_from(self.session, (
+        await note_freshness_from(session, (
             f"SELECT topic, max(time) FROM {self.ids} i WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
             "AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) GROUP BY topic"), {"left_out": left_out})
 
-    async def _bookkeeping(self, left_out: list[Any], next_offsets: dict[tuple[str, int], int]) -> None:
-        """Every applied event id (the live consumer skips them if delivered again) and the group's offsets."""
-        result = await self.session.execute(text(
-            f"INSERT INTO {APPLIED} (event_id, group_id, digest) SELECT event_id, :g, digest FROM {self.ids} i "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
+    async def _bookkeeping(self, session: AsyncSession, left_out: list[Any]) -> None:
+        """Every applied event id (the live consumer skips them if delivered again), into the shadow's table."""
+        result = await session.execute(text(
+            f"INSERT INTO {self.shadow}.{APPLIED} (event_id, group_id, digest) SELECT event_id, :g, digest "
+            f"FROM {self.ids} i WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
             "AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) ORDER BY event_id"),
             {"g": self.group_id, "left_out": left_out})
         self.report.applied = result.rowcount  # type: ignore[attr-defined]
-        await _store_offsets(self.session, self.group_id, next_offsets)
 
 
-async def _copy_text_in(session: AsyncSession, table: str, columns: Sequence[str], payload: bytes) -> None:
+@dataclass
+class _Job:
+    """A piece of the work after the read, in a transaction of its own: `work(session, backend pid)`, run once
+    every job named in `after` is done."""
+
+    name: str
+    work: Callable[[AsyncSession, int], Awaitable[Any]]
+    after: tuple[str, ...] = ()
+
+
+def _sum_stages(report: RebuildReport, prefix: str, name: str) -> None:
+    """`name`: the sum of the `prefix.*` stages' seconds and CPU (work, not wall: they ran side by side)."""
+    parts = [k for k in report.stages if k.startswith(prefix + ".")]
+    if not parts:
+        return
+    report.stages[name] = round(sum(report.stages[k] for k in parts), 3)
+    report.cpu[name] = {side: round(sum(report.cpu[k][side] for k in parts if k in report.cpu), 3)
+                        for side in ("python", "postgres")}
+
+
+def parallel_workers(connections: int) -> int | None:
+    """PostgreSQL's parallel workers per statement and per index build in the rebuild's transactions
+    (STYRKEDJA_REBUILD_WORKERS; None: the server's own, 2 each): none where several connections work side by side —
+    the jobs are then the parallelism; workers on top of them only contended for the same two cores (1.6M events:
+    151.9 s after the read against 176.7 s, the server's CPU 145 against 171 s; bench/results/rebuild6.json)."""
+    configured = os.environ.get("STYRKEDJA_REBUILD_WORKERS")
+    if configured:
+        return int(configured)
+    return 0 if connections > 1 else None
+
+
+def default_connections() -> int:
+    """Connections for the work after the read (STYRKEDJA_REBUILD_CONNECTIONS, else one per core, at most 4)."""
+    configured = os.environ.get("STYRKEDJA_REBUILD_CONNECTIONS")
+    return int(configured) if configured else min(4, max(1, os.cpu_count() or 1))
+
+
+async def _copy_text_in(session: AsyncSession, table: str, columns: Sequence[str], payload: bytes,
+                        schema: str | None = None) -> None:
     """Rows already in COPY text format (`copy_text`) into `table` by one COPY on the session's connection and
     transaction (as the kit's `copy_records` does for tuples)."""
     connection = await session.connection()
@@ -641,7 +929,8 @@ async def _copy_text_in(session: AsyncSession, table: str, columns: Sequence[str
     if not driver.is_in_transaction():
         await connection.exec_driver_sql("SELECT 1")
     # a memoryview: asyncpg reads bytes as a file name; a buffer it sends as it is
-    await driver.copy_to_table(table, source=memoryview(payload), columns=tuple(columns), format="text")
+    await driver.copy_to_table(table, source=memoryview(payload), columns=tuple(columns), format="text",
+                               schema_name=schema)
 
 
 #: Emptied, then filled by plain INSERT … SELECT only (and support_below_pass, whose indexes are dropped only after the
@@ -662,7 +951,19 @@ class _Index:
     kind: str | None  # 'p' or 'u'
 
 
+async def _indexes_of(session: AsyncSession, schema: str, tables: Sequence[str]) -> list[_Index]:
+    """The indexes of `tables` in `schema`, with their definitions and the keys they back."""
+    rows = (await session.execute(text(
+        "SELECT t.relname, x.relname, pg_get_indexdef(i.indexrelid), c.conname, CAST(c.contype AS text) FROM pg_index i "
+        "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid "
+        "LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype IN ('p', 'u') "
+        "WHERE t.relname = ANY(CAST(:tables AS text[])) AND t.relnamespace = to_regnamespace(:schema) ORDER BY 1, 2"),
+        {"tables": list(tables), "schema": schema})).all()
+    return [_Index(*row) for row in rows]
+
+
 async def _drop_indexes(session: AsyncSession, tables: Sequence[str]) -> list[_Index]:
+    """The indexes and keys of `tables` (those the search path finds: the shadow's) dropped."""
     rows = (await session.execute(text(
         "SELECT t.relname, x.relname, pg_get_indexdef(i.indexrelid), c.conname, CAST(c.contype AS text) FROM pg_index i "
         "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid "
@@ -678,36 +979,47 @@ async def _drop_indexes(session: AsyncSession, tables: Sequence[str]) -> list[_I
     return found
 
 
-async def _build_indexes(session: AsyncSession, indexes: Sequence[_Index], seconds: dict[str, float] | None = None
-                         ) -> None:
-    """`seconds`: each table's index builds (the report's stages, as `indexes.<table>`)."""
+#: the table an index definition is on (`pg_get_indexdef`: `… ON [ONLY] schema.table USING …`)
+_ON_TABLE = re.compile(r" ON (ONLY )?(\S+) USING ")
+
+
+def _definition_in(index: _Index, schema: str) -> str:
+    """`index`'s definition on the table of its name in `schema` (its own name: an index lives in its table's schema)."""
+    definition, n = _ON_TABLE.subn(lambda m: f" ON {m.group(1) or ''}{schema}.{quoted(index.table)} USING ",
+                                   index.definition, count=1)
+    if n != 1:
+        raise ValueError(f"an index definition the rebuild cannot place: {index.name}")
+    return definition
+
+
+async def _build_indexes(session: AsyncSession, indexes: Sequence[_Index], schema: str, *, keys: bool = True) -> None:
+    """`indexes` built in `schema` exactly as their definitions say; with `keys`, the keys they back added too
+    (else `_keys`, once every index of the table is built)."""
     for index in indexes:
-        started = time.perf_counter()
-        await session.execute(text(index.definition))
+        await session.execute(text(_definition_in(index, schema)))
+    if keys:
+        await _keys(session, indexes, schema, analyse=False)
+
+
+async def _keys(session: AsyncSession, indexes: Sequence[_Index], schema: str, *, analyse: bool = True) -> None:
+    """The primary keys and unique constraints on their built indexes (no scan: the index is there); with
+    `analyse`, the table analysed (its statistics for the reads after the swap)."""
+    tables = []
+    for index in indexes:
+        if index.table not in tables:
+            tables.append(index.table)
         if index.constraint is not None:
             kind = "PRIMARY KEY" if index.kind == "p" else "UNIQUE"
-            await session.execute(text(f"ALTER TABLE {quoted(index.table)} ADD CONSTRAINT {quoted(index.constraint)} "
-                                       f"{kind} USING INDEX {quoted(index.name)}"))
-        if seconds is not None:
-            name = f"indexes.{index.table}"
-            seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - started, 3)
+            await session.execute(text(f"ALTER TABLE {schema}.{quoted(index.table)} ADD CONSTRAINT "
+                                       f"{quoted(index.constraint)} {kind} USING INDEX {quoted(index.name)}"))
+    if analyse:
+        for table in tables:
+            await session.execute(text(f"ANALYZE {schema}.{quoted(table)}"))
 
 
 async def _no_moves(session: AsyncSession, moves: Any) -> None:
     """The directory goes first, with nothing counted yet: there is nothing to move (the levels are
     computed from the final placement afterwards)."""
-
-
-async def _empty(session: AsyncSession, group_id: str) -> None:
-    tables = derived_tables()
-    await session.execute(text(f"TRUNCATE {', '.join(quoted(t) for t in tables)}"))
-    others = (await session.execute(text(f"SELECT 1 FROM {APPLIED} WHERE group_id <> :g LIMIT 1"),
-                                    {"g": group_id})).first()
-    if others is None:
-        await session.execute(text(f"TRUNCATE {APPLIED}"))
-    else:
-        await session.execute(text(f"DELETE FROM {APPLIED} WHERE group_id = :g"), {"g": group_id})
-    await session.execute(text(f"DELETE FROM {OFFSETS} WHERE group_id = :g"), {"g": group_id})
 
 
 async def _through(session: AsyncSession, handler: BatchHandler, items: Sequence[Delivered], chunk: int,
@@ -757,36 +1069,31 @@ async def _insert_by_parallel_plan(session: AsyncSession, label: str, table: str
     await session.execute(text(f"DROP TABLE {scratch}"))
 
 
-async def _levels(session: AsyncSession) -> None:
-    for store in (ASSESSMENTS, FORECASTS):
-        dims = ", ".join(quoted(d) for d in store.dimensions)
-        await _insert_by_parallel_plan(session, f"levels.{store.facts.name}", store.aggregates.name, f"{dims}, count",
-                                       f"SELECT {dims}, count FROM ({store.recomputed_sql()}) AS r")
+async def _level(session: AsyncSession, store: Any) -> None:
+    """The six levels of one fact table from its final facts (`FactStore.recomputed_sql`)."""
+    dims = ", ".join(quoted(d) for d in store.dimensions)
+    await _insert_by_parallel_plan(session, f"levels.{store.facts.name}", store.aggregates.name, f"{dims}, count",
+                                   f"SELECT {dims}, count FROM ({store.recomputed_sql()}) AS r")
 
 
-async def _figures(session: AsyncSession, seconds: dict[str, float]) -> None:
-    """`seconds`: each statement's time, by figure (the report's stages, as `figures.<name>`). Pass (with its
-    newest days) and students by one statement each (`figure_tables.REBUILT`)."""
-    await session.execute(text(f"ANALYZE {ASSESSMENTS.facts.name}, {FORECASTS.facts.name}"))  # filled just now
-    for name, sql in figure_tables.REBUILT.items():
-        started = time.perf_counter()
-        table = figure_tables.TABLES[name]
-        cols = ", ".join(quoted(c) for c in table.columns)
-        await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, f"SELECT {cols} FROM ({sql}) AS r",
-                                       parallel=name in PARALLEL_FIGURES)
-        seconds[f"figures.{name}"] = round(time.perf_counter() - started, 3)
-    # forecast against outcome and merit by their pure rules in Python: slice by slice of the students (the
-    # rows add up), so that no more than about FIGURE_SLICE facts are in memory at once
+async def _figure(session: AsyncSession, name: str) -> None:
+    """A figure of `figure_tables.REBUILT` (pass with its newest days, students) by one statement."""
+    sql = figure_tables.REBUILT[name]
+    table = figure_tables.TABLES[name]
+    cols = ", ".join(quoted(c) for c in table.columns)
+    await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, f"SELECT {cols} FROM ({sql}) AS r",
+                                   parallel=name in PARALLEL_FIGURES)
+
+
+async def _figure_by_rules(session: AsyncSession, name: str) -> None:
+    """Forecast against outcome or merit by their pure rules in Python: slice by slice of the students (the rows
+    add up), so that no more than about FIGURE_SLICE facts are in memory at once."""
     read = {"forecasts": f"SELECT 2 * count(*) FROM {FORECASTS.facts.name} WHERE NOT withdrawn",
             "merit": f"SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted AND kind = 'term_grade'"}
-    for name in ("forecasts", "merit"):
-        started = time.perf_counter()
-        slices = await _slices(session, read[name])
-        for i in range(slices):
-            rows = await recomputed_rows(session, name, paired_only=True,
-                                         student_slice=None if slices == 1 else (i, slices))
-            await figure_tables.TABLES[name].add(session, rows)
-        seconds[f"figures.{name}"] = round(time.perf_counter() - started, 3)
+    slices = await _slices(session, read[name])
+    for i in range(slices):
+        rows = await recomputed_rows(session, name, paired_only=True, student_slice=None if slices == 1 else (i, slices))
+        await figure_tables.TABLES[name].add(session, rows)
 
 
 async def _slices(session: AsyncSession, count_sql: str) -> int:

@@ -1,8 +1,9 @@
 """`styrkedja rebuild reporting` (also `python -m styrkedja_reporting.rebuild`): rebuild reporting's
-database from the event log in one transaction, with progress (stage, events, rate) on stderr.
+database from the event log into a schema of its own, swapped in by one transaction at the end, with progress
+(stage, events, rate) on stderr.
 
 Stop the reporting service's consumer first (scale the consumer to zero, or `STYRKEDJA_CONSUMER_ENABLED=false`):
-the rebuild's TRUNCATE would make it wait, and what it applied meanwhile would be replaced. When the
+what it applied meanwhile would be replaced by the swap. When the
 rebuild commits, the group's offsets in the database point after the last rebuilt event (and the
 broker's marker is committed too), so the consumer, started again, continues there — exactly once."""
 
@@ -32,7 +33,17 @@ from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
 from ..main import handler_registry
 from ..metadata import metadata
 from ..settings import ReportingSettings
-from .bulk import APPLIED, OFFSETS, CpuClock, Failed, Rebuilder, RebuildReport, _Event, peak_rss_mb
+from .bulk import (
+    APPLIED,
+    OFFSETS,
+    CpuClock,
+    Failed,
+    Rebuilder,
+    RebuildReport,
+    _Event,
+    parallel_workers,
+    peak_rss_mb,
+)
 from .log import read_log, records_at
 
 Say = Callable[[str], None]
@@ -47,7 +58,8 @@ def _stderr(line: str) -> None:
 
 
 async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 20_000,
-              dead_letter: bool = True, decoders: int | None = None, overlap: bool = False) -> dict[str, Any]:
+              dead_letter: bool = True, decoders: int | None = None, overlap: bool = False,
+              connections: int | None = None) -> dict[str, Any]:
     """Read, rebuild, commit; returns what was done and how long each stage took (seconds). `decoders`:
     processes decoding the log beside this one (default `default_decoders()`: one where the machine has a second
     core). They answer with the facts' staging rows as COPY text, so this process only fetches and COPYs: its
@@ -61,7 +73,7 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     pool = ProcessPoolExecutor(decoders, mp_context=multiprocessing.get_context("fork")) if decoders else None
     try:
         summary = await _run(settings, say=say, chunk=chunk, dead_letter=dead_letter, decoders=decoders, pool=pool,
-                             overlap=overlap)
+                             overlap=overlap, connections=connections)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -79,7 +91,7 @@ def default_decoders() -> int:
 
 
 async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter: bool, decoders: int,
-               pool: Executor | None, overlap: bool = False) -> dict[str, Any]:
+               pool: Executor | None, overlap: bool = False, connections: int | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     group = settings.consumer_group
 
@@ -97,40 +109,44 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
     loop = ConsumerLoop(settings, db, group_id=group, topics=[], handler=registry,
                         applied_table=metadata.tables[APPLIED], offsets_table=metadata.tables[OFFSETS])
     producer = make_producer(settings, f"{settings.client_id}-rebuild-dlq") if dead_letter else None
+    # read and stage in the read's transaction: each fetch's facts go to staging tables as they are read; after the
+    # read, the work on `connections` connections into the rebuild's own schema; then ONE transaction swaps it in
+    rebuilder = Rebuilder(db, group_id=group, handles=registry.handles, progress=stage_progress, chunk=chunk,
+                          overlap=overlap, connections=connections)
     try:
         if producer is not None:
             await producer.start()
-        async with db.sessions.begin() as session:
-            # read and stage in the rebuild's transaction: each fetch's facts go to staging tables as they are read
-            rebuilder = Rebuilder(session, group_id=group, handles=registry.handles, progress=stage_progress,
-                                  chunk=chunk, overlap=overlap)
-            await rebuilder.begin()
-            rebuilder.begin_decoders(pool, settings.max_event_bytes)
-            read_cpu = CpuClock(rebuilder.stages.backend)
-            log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
-                                 progress=read_progress, on_records=rebuilder.feed_records)
-            await rebuilder.drain()
-            read_seconds = time.perf_counter() - started
-            rebuilder.report.cpu["read"] = read_cpu.spent()
-            say(f"read done: {log.records:,} records, {rebuilder.report.read:,} decoded, {len(rebuilder.dead):,} undecodable "
-                f"({'end offsets' if log.exact_offsets else 'until an empty fetch'}); staging "
-                f"{rebuilder.staging_seconds:.1f} s of it, {decoders} decoder processes")
-            applied_started = time.perf_counter()
-            report: RebuildReport = await rebuilder.finish(log.next_offsets)
-            refused = await _records_of(settings, report.failed + report.conflicts)
-            report.conflicts, conflicting = _conflicting(report.conflicts, refused[len(report.failed):],
-                                                         settings.max_event_bytes)
-            dead = rebuilder.dead + refused[:len(report.failed)] + conflicting
-            if dead and producer is not None:  # out before the offsets past them are committed
-                await ensure_topics(settings, [(dead_letter_topic(group), 1)])  # as the live consumer makes it
-                await loop._dead_letter(producer, dead)
-            commit_started = time.perf_counter()
+        await rebuilder.begin()
+        rebuilder.begin_decoders(pool, settings.max_event_bytes)
+        read_cpu = CpuClock(rebuilder.stages.backend)
+        log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
+                             progress=read_progress, on_records=rebuilder.feed_records)
+        await rebuilder.drain()
+        read_seconds = time.perf_counter() - started
+        rebuilder.report.cpu["read"] = read_cpu.spent()
+        say(f"read done: {log.records:,} records, {rebuilder.report.read:,} decoded, {len(rebuilder.dead):,} undecodable "
+            f"({'end offsets' if log.exact_offsets else 'until an empty fetch'}); staging "
+            f"{rebuilder.staging_seconds:.1f} s of it, {decoders} decoder processes")
+        applied_started = time.perf_counter()
+        report: RebuildReport = await rebuilder.finish(log.next_offsets)
+        refused = await _records_of(settings, report.failed + report.conflicts)
+        report.conflicts, conflicting = _conflicting(report.conflicts, refused[len(report.failed):],
+                                                     settings.max_event_bytes)
+        dead = rebuilder.dead + refused[:len(report.failed)] + conflicting
+        if dead and producer is not None:  # out before the offsets past them are committed
+            await ensure_topics(settings, [(dead_letter_topic(group), 1)])  # as the live consumer makes it
+            await loop._dead_letter(producer, dead)
+        commit_started = time.perf_counter()
+        await rebuilder.commit()
         report.stages["commit"] = round(time.perf_counter() - commit_started, 3)
         apply_seconds = time.perf_counter() - applied_started
     finally:
-        if producer is not None:
-            await producer.stop()
-        await db.dispose()
+        try:
+            await rebuilder.close()  # the shadow schema dropped (and the live tables untouched, if not committed)
+        finally:
+            if producer is not None:
+                await producer.stop()
+            await db.dispose()
     await _commit_marker(settings, group, log.next_offsets)
     total = time.perf_counter() - started
     summary = {"events_read": log.records, "decoded": report.read, "undecodable": len(rebuilder.dead),
@@ -139,8 +155,9 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
                "events_per_s": round(log.records / total) if total else None,
                "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak
-               "decoders": decoders, "overlap": overlap,
-               "stages": report.stages, "cpu_seconds": report.cpu,
+               "decoders": decoders, "overlap": overlap, "connections": rebuilder.connections,
+               "parallel_workers": parallel_workers(rebuilder.connections),  # None: the server's own
+               "stages": report.stages, "timeline": report.timeline, "cpu_seconds": report.cpu,
                "stage_counts": report.counts, "peak_rss_mb_after": report.peak_rss_mb,
                "next_offsets": {f"{t}:{p}": o for (t, p), o in sorted(log.next_offsets.items())}}
     say(f"rebuilt: {report.applied:,} events applied in {total:.1f} s ({summary['events_per_s']:,}/s)")
@@ -227,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decoders", type=int, default=None,
                         help="processes decoding the log beside this one (default 1 where the machine has two cores or "
                              "more, else 0: decoded here; bench/results/rebuild5.json)")
+    parser.add_argument("--connections", type=int, default=None,
+                        help="connections doing the work after the read side by side (default: "
+                             "STYRKEDJA_REBUILD_CONNECTIONS, else one per core, at most 4; bench/results/rebuild6.json)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     parser.add_argument("--overlap", action="store_true",
                         help="COPY each chunk in a task while the next is read and decoded (default: before; it did "
@@ -236,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
     args = parser.parse_args(argv)
     work = run(ReportingSettings(), chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
-               overlap=args.overlap)
+               overlap=args.overlap, connections=args.connections)
     if args.profile:
         from pyinstrument import Profiler  # a bench tool: only imported when asked for
 

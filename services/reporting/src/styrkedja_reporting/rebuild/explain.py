@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_PLANS = "styrkedja.rebuild.plans"
+#: the plans of this process's rebuild, in the order its statements ended (they run on several connections)
+_PLANS: list[str] = []
 
 
 async def execute(session: AsyncSession, label: str, sql: str, params: dict[str, Any] | None = None) -> None:
@@ -20,11 +21,12 @@ async def execute(session: AsyncSession, label: str, sql: str, params: dict[str,
         await session.execute(text(sql), params or {})
         return
     plan = (await session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}"), params or {})).scalars().all()
-    session.info.setdefault(_PLANS, []).extend([f"-- {label}", *plan, ""])
+    _PLANS.extend([f"-- {label}", *plan, ""])
 
 
-async def write_plans(session: AsyncSession) -> None:
+async def write_plans() -> None:
     path = os.environ.get("STYRKEDJA_REBUILD_EXPLAIN")
-    plans = session.info.pop(_PLANS, [])
+    plans = _PLANS[:]
+    _PLANS.clear()
     if path and plans:
         await asyncio.to_thread(Path(path).write_text, "\n".join(plans))
