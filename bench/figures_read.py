@@ -5,7 +5,11 @@ the results as JSON and CSV) read by 32 concurrent clients against the reporting
 uvicorn (one worker). Numbers, never pass/fail.
 
     .venv/bin/python bench/figures_read.py [--students 6000] [--requests 40] [--state DIR]
-        [--variants before,uncached,after --before-code DIR]
+        [--variants before,uncached,after --before-code DIR] [--reader politician] [--support 0.1]
+
+`--reader politician`: every level suppressed, so every read takes its disclosure decision (the
+admin-only compliance and LIKA reads left out); `--support`: that share of the students with a
+support intervention, so the support decisions have counts to decide on.
 
 Writes bench/results/figures_read.json (`--out`): the apply time of the whole load (events/s), the
 state's row counts, and p50/p99 latency per endpoint and overall, per variant: `before` (another
@@ -55,7 +59,7 @@ ORGANISER = "2999"
 SUBJECTS = ("GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIO01", "GRGRFYS01", "GRGRKEM01", "GRGRGEO01", "GRGRHIS01",
             "GRGRREL01", "GRGRSAM01", "GRGRBIL01", "GRGRIDR01", "GRGRMUS01", "GRGRSLJ01", "GRGRHKK01", "GRGRTEK01")
 TOPICS = {"assessment": "styrkedja.assessments", "forecast": "styrkedja.forecasts",
-          "organisation": "styrkedja.organisation"}
+          "organisation": "styrkedja.organisation", "support": "styrkedja.support"}
 ROUND_TERM = {1: "HT", 2: "HT", 3: "VT", 4: "VT"}
 
 
@@ -110,6 +114,28 @@ def results(rng: random.Random, groups: list[tuple[str, str, int]]) -> list:
                     assessment_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, subject_code=subject,
                     kind="term_grade", scale="AF", value=value, unmet_criteria=("K1",) if value == "F" else (),
                     term="VT", round=4, assessed_on=date(2027, 6, 5), published_at=T0, **base), source="/b"))
+    return events
+
+
+def interventions(rng: random.Random, groups: list[tuple[str, str, int]], share: float) -> list:
+    """Support interventions for about `share` of the students (any kind and status, in a subject or
+    none): the support reads' decisions have counts to decide on (`--support`)."""
+    from styrkedja_contracts.events.support import SupportInterventionRecordedV1
+
+    events = []
+    for s, (code, group, _) in enumerate(groups):
+        if rng.random() >= share:
+            continue
+        status = rng.choice(("decided", "in_progress", "evaluated", "proposed"))
+        events.append(new_event(SupportInterventionRecordedV1(
+            intervention_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, organiser_id=ORGANISER,
+            school_unit_code=code, group_id=group, student_id=f"st-{s}",
+            subject_code=rng.choice((None, *SUBJECTS[:3])),
+            kind=rng.choice(("extra_adjustment", "investigation", "special_support", "action_programme")),
+            status=status, start_date=date(2026, 9, 1) + timedelta(days=rng.randrange(60)),
+            evaluation_date=date(2027, 1, 15) if status == "evaluated" else None,
+            evaluation_outcome=rng.choice(("better", "unchanged", "worse")) if status == "evaluated" else None,
+            recorded_at=T0), source="/b"))
     return events
 
 
@@ -186,7 +212,11 @@ REQUESTS = {
     "compliance": (f"/v1/compliance/organisers/{ORGANISER}/school-units", {"term": "VT"}),
     "compliance_round": (f"/v1/compliance/organisers/{ORGANISER}/rounds/3/school-units", {}),
     "lika_compilation": ("/v1/lika/compilation", {}),
+    "roster_sizes_area": ("/v1/directory/roster-sizes", {"level": "area"}),
+    "support_summary_area": ("/v1/support/summary", {"level": "area", "unit_id": "area-1", "term": "VT"}),
 }
+#: Reads a politician may not make (the organiser admin's and area managers' views): left out for `--reader politician`.
+ADMIN_ONLY = ("compliance", "compliance_round", "lika_compilation")
 
 
 class RawHttp:
@@ -260,11 +290,12 @@ def reads_in_process(base_url: str, headers: dict[str, str], jobs: list[tuple[st
 
 
 async def read_latency(base_url: str, clients: int, per_client: int, headers: dict[str, str],
-                       client_kind: str = "raw") -> dict:
-    """Each client reads as the organiser's admin (a bearer token; every request verifies it). The
-    clients connect and read once before the timed part (connections and TLS contexts made first)."""
-    latencies: dict[str, list[float]] = {name: [] for name in REQUESTS}
-    names = list(REQUESTS)
+                       client_kind: str = "raw", names: list[str] | None = None) -> dict:
+    """Each client reads as the token's reader (the organiser's admin by default; a bearer token, every
+    request verifies it). The clients connect and read once before the timed part (connections and
+    TLS contexts made first)."""
+    names = names or list(REQUESTS)
+    latencies: dict[str, list[float]] = {name: [] for name in names}
     common = {"level": "organiser", "organiser_id": ORGANISER, "school_year": "2026/27"}
     made = [RawHttp(base_url, headers) if client_kind == "raw" else
             httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers) for _ in range(clients)]
@@ -305,7 +336,8 @@ async def read_latency(base_url: str, clients: int, per_client: int, headers: di
             "per_endpoint": {name: summary(values) for name, values in latencies.items() if values}}
 
 
-def measure(base_url: str, headers: dict[str, str], clients: int, requests: int, client_kind: str = "raw") -> dict:
+def measure(base_url: str, headers: dict[str, str], clients: int, requests: int, client_kind: str = "raw",
+            names: list[str] | None = None) -> dict:
     """Wait for the server, warm it up (connections, plans, the issuer's keys — and the kept answers:
     this measures a repeated read of unchanged state), then `clients` × `requests` reads."""
     for _ in range(100):
@@ -317,9 +349,9 @@ def measure(base_url: str, headers: dict[str, str], clients: int, requests: int,
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    asyncio.run(read_latency(base_url, 2, len(REQUESTS), headers, client_kind))
+    asyncio.run(read_latency(base_url, 2, len(REQUESTS), headers, client_kind, names))
     load_before = os.getloadavg()
-    latency = asyncio.run(read_latency(base_url, clients, requests, headers, client_kind))
+    latency = asyncio.run(read_latency(base_url, clients, requests, headers, client_kind, names))
     latency["load_average_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
     return latency
 
@@ -347,6 +379,10 @@ def main() -> int:
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
                         help="raw: a minimal keep-alive HTTP/1.1 client (default); httpx: httpx.AsyncClient")
     parser.add_argument("--before-code", type=Path, default=None, help="a source tree of the base code")
+    parser.add_argument("--reader", choices=("organiser_admin", "politician"), default="organiser_admin",
+                        help="the token's role: politician reads every level suppressed (the disclosure decisions run)")
+    parser.add_argument("--support", type=float, default=0.0,
+                        help="share of the students with a support intervention (loaded with the results)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "figures_read.json")
     args = parser.parse_args()
     keep = args.state is not None
@@ -367,14 +403,15 @@ def main() -> int:
             ensure_database(pg.server_url(), name)
             directory, groups = organisation(args.students)
             started = time.perf_counter()
-            events = results(random.Random(7), groups)
+            events = results(random.Random(7), groups) + interventions(random.Random(8), groups, args.support)
             print(f"{len(events)} events built in {time.perf_counter() - started:.0f} s", flush=True)
             applied = asyncio.run(load(url, directory, events, args.batch, args.live_alerts))
             print(f"applied: {applied}", flush=True)
             if keep:
                 marker.write_text(json.dumps(applied))
         issuer = DevIssuer(state, port=None).start()
-        headers = {"Authorization": "Bearer " + issuer.mint(roles=["organiser_admin"], organisers=[ORGANISER])}
+        headers = {"Authorization": "Bearer " + issuer.mint(roles=[args.reader], organisers=[ORGANISER])}
+        names = [n for n in REQUESTS if args.reader == "organiser_admin" or n not in ADMIN_ONLY]
         env = {**os.environ, "STYRKEDJA_DATABASE_URL": url, "STYRKEDJA_CONSUMER_ENABLED": "false",
                "STYRKEDJA_OUTBOX_ENABLED": "false", "STYRKEDJA_LOG_LEVEL": "WARNING",
                "STYRKEDJA_AUTH_ISSUER": issuer.url}
@@ -387,6 +424,8 @@ def main() -> int:
                 code = args.before_code.resolve()
                 extra = {"PYTHONPATH": os.pathsep.join(str(code / p) for p in (
                     "services/reporting/src", "packages/kit/src", "packages/contracts/src"))}
+                if "uncached" in variant:  # `before-uncached`: the base code, the answer cache off
+                    extra["STYRKEDJA_READ_CACHE_ENABLED"] = "false"
             elif variant.startswith("uncached"):
                 extra = {"STYRKEDJA_READ_CACHE_ENABLED": "false"}
             elif variant.startswith("serial"):  # this code, one state version read at a time (as before)
@@ -406,7 +445,7 @@ def main() -> int:
                                        str(port := free_port()), "--log-level", "warning", *server_args],
                                       env={**env, **extra})
             try:
-                latency = measure(f"http://127.0.0.1:{port}", headers, args.clients, args.requests, args.client)
+                latency = measure(f"http://127.0.0.1:{port}", headers, args.clients, args.requests, args.client, names)
             finally:
                 server.terminate()
                 server.wait(10)
@@ -417,7 +456,8 @@ def main() -> int:
         out = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
                "shape": {"students": args.students, "subjects": len(SUBJECTS), "rounds": 4,
-                         "year9_forecasts_and_term_grades": True},
+                         "year9_forecasts_and_term_grades": True, "support_share": args.support,
+                         "reader": args.reader},
                "apply": applied, "read": variants[list(variants)[-1]], "variants": variants,
                "note": "organiser level, one uvicorn worker, embedded PostgreSQL, the clients in one process on "
                        "the same 2-core machine, shared with other engineers' test runs (load_average_1m)"}

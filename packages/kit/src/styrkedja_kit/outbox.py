@@ -62,7 +62,7 @@ from . import metrics
 from .db import Database
 from .kafka import broker_capabilities, broker_may_lose_logs, ensure_topics, make_admin, make_consumer, make_producer
 from .leader import AdvisoryLock
-from .sets import insert_rows
+from .sets import insert_rows, insert_statement
 from .settings import ServiceSettings
 from .supervise import run_until_stopped
 
@@ -115,14 +115,28 @@ class Outbox:
         self.table = table
 
     async def add(self, session: AsyncSession, events: Iterable[CloudEvent]) -> int:
-        rows = [{"event_id": e.id, "topic": topic_for_event_type(e.type).name, "key": e.partition_key(),
-                 "payload": e.to_bytes()} for e in events]
+        rows = self._rows(events)
         if not rows:
             return 0
         await insert_rows(session, self.table, rows)
         # Delivered at commit only, so the relay never wakes for a rolled-back row.
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
         return len(rows)
+
+    def insert_of(self, events: Iterable[CloudEvent]) -> tuple[str, dict[str, list[Any]]] | None:
+        """`add`'s insert as SQL and parameters (None: no events), for a caller that sends it inside a
+        statement of its own (a data-modifying CTE: one round trip with other writes). The caller then
+        also sends `pg_notify(NOTIFY_CHANNEL, '')` in that transaction, as `add` does."""
+        rows = self._rows(events)
+        if not rows:
+            return None
+        statement, params = insert_statement(self.table, rows)
+        return statement.text, params
+
+    @staticmethod
+    def _rows(events: Iterable[CloudEvent]) -> list[dict[str, Any]]:
+        return [{"event_id": e.id, "topic": topic_for_event_type(e.type).name, "key": e.partition_key(),
+                 "payload": e.to_bytes()} for e in events]
 
     async def mark_for_replay(self, session: AsyncSession, since: datetime, topic: str | None = None) -> int:
         """Republish everything written since `since` (the relay picks it up in id order)."""
@@ -227,6 +241,11 @@ async def record_batch_bytes(settings: ServiceSettings, topics: Sequence[str]) -
     return size
 
 
+def capped(size: int, cap: int) -> int:
+    """The record batch size `size` (the broker's, `record_batch_bytes`) at most `cap` (0: no cap)."""
+    return min(size, cap) if cap > 0 else size
+
+
 #: markings of reads published that may run at once, each on a connection of its own
 MARKINGS_AT_ONCE = 2
 
@@ -312,8 +331,9 @@ class OutboxRelay:
             # it: the larger the batches the broker takes, the fewer round trips per page of rows
             producer = make_producer(self.settings, f"{self.settings.client_id}-outbox",
                                      idempotent=capabilities.idempotent_producer,
-                                     max_batch_size=await record_batch_bytes(
-                                         self.settings, [t.name for t in TOPICS.values()]))
+                                     max_batch_size=capped(await record_batch_bytes(
+                                         self.settings, [t.name for t in TOPICS.values()]),
+                                         self.settings.outbox_record_batch_max_bytes))
             # a durable broker keeps its logs across a restart: no check, no republish (see the module doc)
             self._loss_check = broker_may_lose_logs(self.settings, capabilities)
             # an idempotent producer's retried batch is acknowledged at its first offset: there an

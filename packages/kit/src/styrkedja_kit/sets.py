@@ -78,6 +78,13 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
     sets every other given column (and `touch` to now())."""
     if not rows:
         return
+    await session.execute(*insert_statement(table, rows, conflict=conflict, touch=touch))
+
+
+def insert_statement(table: Table, rows: Sequence[Mapping[str, Any]], *, conflict: Sequence[str] | None = None,
+                     touch: str | None = None) -> tuple[TextClause, dict[str, list[Any]]]:
+    """`insert_rows`' statement and parameters (`rows` not empty), for a caller that sends it as part of a
+    statement of its own (a data-modifying CTE: several writes in one round trip)."""
     columns = tuple(rows[0])
     if any(row.keys() != rows[0].keys() for row in rows):
         raise ValueError(f"rows for {table.name} with different columns")
@@ -88,8 +95,7 @@ async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mappin
             values = _json_values(values)
         params[f"c{n}"] = values
     update = tuple(c for c in columns if conflict is None or c not in conflict)
-    await session.execute(_statement(table, columns, tuple(conflict) if conflict is not None else None,
-                                     update, touch), params)
+    return _statement(table, columns, tuple(conflict) if conflict is not None else None, update, touch), params
 
 
 async def copy_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -54,6 +54,8 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_seconds: float = Field(1.0, gt=0)
     outbox_loss_check_interval_seconds: float = Field(5.0, gt=0)
     outbox_retention_days: int = Field(30, ge=1)
+    #: the relay's record batches at most this large (0: as large as the broker takes, `record_batch_bytes`)
+    outbox_record_batch_max_bytes: int = Field(0, ge=0)
 
     # consumer loop
     consumer_enabled: bool = True

@@ -10,6 +10,7 @@ them); each gets the batch's events of its types, in order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,7 @@ from .metadata import metadata
 
 BatchHandler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
 _MEMO = "styrkedja.batch_memo"
+_DEFERRED = "styrkedja.batch_deferred"
 
 
 def batch_memo(session: AsyncSession, name: str) -> dict[Any, Any] | None:
@@ -32,6 +34,20 @@ def batch_memo(session: AsyncSession, name: str) -> dict[Any, Any] | None:
     Whoever changes what a memo holds within the batch clears it (`forget`)."""
     memo = session.info.get(_MEMO)
     return None if memo is None else memo.setdefault(name, {})
+
+
+def defer(session: AsyncSession, sql: str, params: dict[str, Any], notify: str | None = None) -> bool:
+    """Send a write whose result nobody in the batch reads (`sql`: an INSERT, UPDATE or DELETE, its
+    parameters `:name`, never a `::` cast) with the batch's last statement, as a data-modifying CTE of it —
+    one round trip for every such write and the freshness note, in the order deferred — and, with `notify`,
+    `pg_notify(notify, '')` in it too (delivered at commit, as ever). Only while a batch is applied
+    (returns False otherwise: the caller writes now). What it writes must not be read later in the batch,
+    nor written by another deferred write (the parts of one statement do not see each other's rows)."""
+    deferred = session.info.get(_DEFERRED)
+    if deferred is None:
+        return False
+    deferred.append((sql, params, notify))
+    return True
 
 
 def forget(session: AsyncSession, name: str) -> None:
@@ -73,6 +89,7 @@ class HandlerRegistry:
 
     async def __call__(self, session: AsyncSession, batch: Sequence[Delivered]) -> None:
         session.info[_MEMO] = {}  # this batch's only: never a previous transaction's
+        session.info[_DEFERRED] = []  # likewise (`defer`)
         try:
             present = {item.event.type for item in batch}
             whole = tuple(batch)  # shared by the handlers that take it whole: immutable
@@ -86,6 +103,7 @@ class HandlerRegistry:
             await _note_freshness(session, batch)
         finally:
             session.info.pop(_MEMO, None)
+            session.info.pop(_DEFERRED, None)
 
 
 # one fixed statement (arrays, no per-batch compilation of a many-row VALUES)
@@ -98,16 +116,40 @@ _NOTE_FRESHNESS = text(
 
 
 async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    """Newest event time per topic: every read says how fresh its figures are."""
+    """Newest event time per topic: every read says how fresh its figures are. The batch's last statement:
+    the writes the handlers deferred (`defer`) go with it."""
     newest: dict[str, datetime] = {}
     for item in batch:
         time = item.event.time
         if item.topic not in newest or time > newest[item.topic]:
             newest[item.topic] = time
-    if not newest:
+    deferred = session.info.pop(_DEFERRED, None) or []
+    if not newest and not deferred:
         return
     topics = sorted(newest)
-    await session.execute(_NOTE_FRESHNESS, {"topics": topics, "times": [newest[t] for t in topics]})
+    params: dict[str, Any] = {"topics": topics, "times": [newest[t] for t in topics]}
+    if not deferred:
+        await session.execute(_NOTE_FRESHNESS, params)
+        return
+    ctes = []
+    channels: list[str] = []
+    for n, (sql, own, notify) in enumerate(deferred):
+        prefix = f"d{n}_"
+        renamed = _PARAMETER.sub(":" + prefix + r"\1", sql)
+        ctes.append(f"d{n} AS ({renamed})")
+        params |= {prefix + name: value for name, value in own.items()}
+        if notify is not None and notify not in channels:
+            channels.append(notify)
+    if newest:
+        ctes.append(f"fresh AS ({_NOTE_FRESHNESS.text})")
+    # the CTEs run whether or not they are read; the notifications are the statement's own rows
+    params["channels"] = channels
+    await session.execute(text(f"WITH {', '.join(ctes)} SELECT pg_notify(c, '') "
+                               "FROM unnest(CAST(:channels AS text[])) AS c"), params)
+
+
+#: a bound parameter (`:name`) of a deferred statement, renamed for its place in the batch's last statement
+_PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 
 async def note_freshness_from(session: AsyncSession, newest_per_topic: str, params: dict[str, Any] | None = None

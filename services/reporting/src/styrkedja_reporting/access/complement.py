@@ -1,22 +1,25 @@
-"""Complementary suppression of the figure, support and roster tables: the one place that turns a
-table's rows (each with the number of students its figures rest on, per gender where the table
-knows it) and their parents' totals into the decision of `disclosure.disclose`.
+"""Complementary suppression of the figure, results, support and roster tables: the one place that
+turns a table's rows at every level (each with the number of students its figures rest on, per
+gender where the table knows it) into the decision of `disclosure.disclose`.
 
 The model, per *slice* (a figure family and what a row is keyed by besides its unit: subject,
-year, period…):
+year, period…), over every level at once (group → school unit → area → organiser → nation):
 
-- a row is a cell `(slice, unit, "*")`, its gender parts `(slice, unit, "female"|"male"|"unknown")`;
-- a row's total = the sum of its gender parts (the `unknown` part is never shown itself; one of N
-  or more students may be computable from total, girls and boys: an `exact` cell; a smaller one is
-  withheld like any small cell, so total − boys never gives the girls away);
-- a parent's total (per gender) = the sum of its children's: the parent is shown in another view
-  (the level above, or the drill-down's head), so it is an `exact` cell too, never a complement —
-  unless it rests on fewer than N students itself (then its own view withholds it at a suppressed
-  level: a primary cell here).
+- a row is a cell `(slice, (level, unit), "*")`, its gender parts `(…, "female"|"male"|"unknown")`,
+  each a cell of its own (withheld like any other, never assumed shown);
+- a row's total = the sum of its gender parts;
+- a parent's count (per gender) = the sum of its children's, where that holds in the data: the
+  parent is a cell of its own, at its level — a complement like any other.
 
-`protect_rows` decides per table over every sibling of a row's parent (support tables, roster
-sizes). `protect_tree` is the figures' and results' model (`access.decision`): every level of a
-slice at once, each parent a cell of its own, plus the equations that tie two tables together.
+So a small cell forces enough withholding that it cannot be worked out from anything the same reader
+class sees, in this response or another: its siblings, its parent (and the parent's own small parts),
+its children, its gender parts. Where no sibling can hide it (an only child; a sibling that equals
+its own visible part), the parent is withheld too, and being one decision, it is withheld in the
+parent's own view as well. Only a cell determined by cells the reader sees exactly (a level its
+role does not suppress) is left unprotectable — nothing withholdable could hide it.
+
+`protect_tree` is that decision; `access.decision` builds its rows for the figures and results
+(`decision_for`) and for the count tables — support figures, roster sizes (`counts_decision`).
 """
 
 from __future__ import annotations
@@ -26,102 +29,20 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from styrkedja_kit.auth import Level
 
-from ..directory.tables import units
 from ..exports.table import Withheld
 from ..results.rules import GROUP_SEPARATOR
-from .disclosure import Cell, Disclosure, DisclosureRules, Key, Partition, Reason, disclose
-from .scope import placements_of
+from .disclosure import Cell, Disclosure, DisclosureRules, Key, Partition, disclose
 
 TOTAL = "*"
 GENDERS = ("female", "male", "unknown")
 NATION_ID = "SE"
-PARENT_LEVEL = {"group": "school_unit", "school_unit": "area", "area": "organiser", "organiser": "nation"}
-
-
-@dataclass(frozen=True)
-class Counted:
-    """One row of a table: the students its figures rest on (`"*"`, and per gender if known)."""
-
-    slice: Hashable
-    level: Level
-    unit: str
-    parent: Hashable | None  # the parent unit whose total is shown elsewhere; None: no parent total
-    counts: Mapping[str, int]
-
-
-def cell_key(slice_: Hashable, unit: str, gender: str = TOTAL) -> Key:
-    return (slice_, unit, gender)
-
-
-def protect_rows(rows: Iterable[Counted], *, suppressed: Iterable[Level],
-                 rules: DisclosureRules | None = None) -> Disclosure:
-    """Which rows (and gender parts) a reader with these suppressed levels may not see."""
-    rules = rules or DisclosureRules()
-    cells: dict[Key, Cell] = {}
-    exact: set[Key] = set()
-    partitions: list[Partition] = []
-    siblings: dict[tuple[Hashable, Hashable], list[Counted]] = defaultdict(list)
-    for row in rows:
-        for gender, n in row.counts.items():
-            cells[cell_key(row.slice, row.unit, gender)] = Cell(row.level, n)
-        parts = [g for g in GENDERS if row.counts.get(g, 0) > 0]
-        if parts and sum(row.counts[g] for g in parts) == row.counts.get(TOTAL):
-            if row.counts.get("unknown", 0) >= rules.min_students:  # computable: total − girls − boys
-                exact.add(cell_key(row.slice, row.unit, "unknown"))
-            partitions.append(Partition(cell_key(row.slice, row.unit), tuple(cell_key(row.slice, row.unit, g)
-                                                                              for g in parts)))
-        if row.parent is not None:
-            siblings[(row.slice, row.parent)].append(row)
-    for (slice_, parent), kids in siblings.items():
-        for gender in sorted({g for k in kids for g in k.counts}):
-            members = [k for k in kids if k.counts.get(gender, 0) > 0]
-            total = sum(k.counts[gender] for k in members)
-            if not total:
-                continue
-            key = (slice_, ("parent", parent), gender)
-            level = members[0].level
-            cells[key] = Cell(Level[PARENT_LEVEL.get(level.name.lower(), level.name.lower()).upper()], total)
-            if total >= rules.min_students:  # else its own view withholds it (and may not: then it is shown)
-                exact.add(key)
-            partitions.append(Partition(key, tuple(cell_key(slice_, k.unit, gender) for k in members)))
-    shown: Mapping[Hashable, Cell] = cells
-    return disclose(shown, partitions, suppressed=suppressed, rules=rules, exact=exact)
-
-
-def is_withheld(decision: Disclosure | None, slice_: Hashable, unit: str, gender: str = TOTAL) -> bool:
-    return decision is not None and decision.reason(cell_key(slice_, unit, gender)) \
-        is Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS
 
 
 def shown(withheld: bool, *values: object) -> tuple[object, ...]:
     """The values, or `Withheld` for each (`..` in CSV/xlsx, null plus the reason in JSON)."""
     return tuple(Withheld() for _ in values) if withheld else values
-
-
-async def parents_of(session: AsyncSession, level: str, unit_ids: Iterable[str]) -> dict[str, Hashable | None]:
-    """Each unit's parent (whose total the level above shows): a group's school unit, a school
-    unit's area (one placed in no area: its organiser's units without an area, a pseudo parent whose
-    total is the organiser's minus its areas'), an area's organiser, an organiser's nation."""
-    wanted = sorted(set(unit_ids))
-    if level == "group":
-        return {u: u.split(GROUP_SEPARATOR, 1)[0] for u in wanted}
-    if level == "organiser":
-        return dict.fromkeys(wanted, NATION_ID)
-    if level == "school_unit":
-        placed = await placements_of(session, wanted)
-        return {u: (placed[u][1] or ("no-area", placed[u][0])) if u in placed else ("no-area", None)
-                for u in wanted}
-    if level == "area":
-        u = units.c
-        found = dict((await session.execute(select(u.unit_id, u.organiser_id).where(
-            u.unit_type == "area", u.unit_id.in_(wanted)))).all()) if wanted else {}
-        return {a: found.get(a, ("unknown-organiser", a)) for a in wanted}
-    return dict.fromkeys(wanted)
 
 
 # ------------------------------------------------------------------ one decision per cell, every level at once

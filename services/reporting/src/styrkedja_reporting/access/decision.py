@@ -27,12 +27,25 @@ Within a component the decision is `access.disclosure.disclose` over all the equ
 exactly in the data (parent = Σ children per gender, total = Σ gender parts, `*` year = Σ years,
 the links); the rows are put in a canonical order first, so the decision is a function of the data
 alone.
+
+The count tables take the same kind of decision (`counts_decision`, kept in the same cache): the
+support figures one per family, subject (and, for open investigations, weeks and day) over every
+organiser at school-unit, area, organiser and nation level (`support.disclose`); the roster sizes
+one per organiser and day over its school units, areas and itself (`directory.disclose`; no nation
+total of the rosters is shown), which the figures' coverage uses for its roster size. The rule in
+words: a count of 1 to N-1 students is withheld at a level the reader class suppresses, and so is
+enough else that it cannot be worked out from anything a reader of the class sees in any response —
+its siblings, its parent's total and the parent's own small parts, its children; the parent is a
+cell of its own, withheld where that is the smaller loss or where no sibling can hide the count (an
+only child), and then in the parent's own view too. Only what the cells a class sees exactly give
+away (an area manager's school units adding up to the area) is left unprotectable: withheld where
+small, and named in `Disclosure.unprotectable`.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -111,6 +124,47 @@ async def decision_for(session: AsyncSession, components: Iterable[Component], s
             _DECISIONS.move_to_end(key)
         parts.append(found)
     return TreeDecision.union(parts, rules)
+
+
+# ------------------------------------------------------------------ count tables: support figures, roster sizes
+
+#: The levels a count table's decision is taken over. The group level is left out: every reader class
+#: either sees a group and its school unit both exactly (nothing to decide between them) or reads neither
+#: (politician, public), so a group's cell adds no equation between cells a reader of the class sees.
+COUNT_LEVELS = ("school_unit", "area", "organiser", "nation")
+
+
+def decide_counts(rows: ComponentRows, placed: Mapping[str, tuple[str, str | None]], suppressed: frozenset[Level],
+                  rules: DisclosureRules) -> TreeDecision:
+    """Pure: one decision over every level of a count table at once (`protect_tree`): a row's parent is
+    a cell of its own (the level above shows it), so a small row forces a complement among its
+    siblings *and*, where the siblings cannot hide it (an only child, a sibling equal to its own
+    visible part), the parent is withheld too — in every view of it, the parent's own included."""
+    tree, links = tree_of(rows, placed, frozenset({"group"}))
+    return TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links))
+
+
+async def counts_decision(session: AsyncSession, key: Hashable,
+                          read: Callable[[AsyncSession], Awaitable[ComponentRows]],
+                          suppressed: frozenset[Level], rules: DisclosureRules,
+                          version: Hashable | None = None) -> TreeDecision:
+    """The decision on a count table (`key` names it and what its counts depend on: family, subject,
+    date…), `read` giving its rows at every level of `COUNT_LEVELS`; kept per state version like the
+    figures' (`decision_for`), so every response, format and level shows the same cells."""
+    from ..results.disclose import state_version
+
+    version = version if version is not None else await state_version(session)
+    cache_key = (version, ("counts", key), suppressed, rules)
+    found = _DECISIONS.get(cache_key)
+    if found is not None:
+        _DECISIONS.move_to_end(cache_key)
+        return found
+    rows = await read(session)
+    codes = {unit for (_, level, _, unit) in rows.counts if level == "school_unit"}
+    found = _DECISIONS[cache_key] = decide_counts(rows, await placements_of(session, codes), suppressed, rules)
+    while len(_DECISIONS) > DECISIONS_KEPT:
+        _DECISIONS.popitem(last=False)
+    return found
 
 
 class ComponentRows:

@@ -22,7 +22,8 @@ parent by parent, since a combination of several equations can reveal a cell tha
 equation hides. Withholding is grown greedily: first, while an equation holds exactly one withheld
 cell, withhold its cheapest visible cell (cheap, and most of the work); then, while the exact check
 finds a determined cell, withhold the cheapest visible cell sharing an equation with it. "Cheapest"
-prefers cells whose other equations already hold a withheld cell, then the fewest students.
+is the fewest students withheld, looking one step ahead: the cell's own, plus the smallest
+complement each of its other, untouched equations would then need.
 
 Apply one decision to every output: compute it once per reader class (suppressed levels), period
 and measure over the organiser's whole tree — every dimension any view shows — and cache it. A
@@ -37,6 +38,7 @@ rule addresses the near-100 % case; and dominance rules on non-count measures su
 from __future__ import annotations
 
 import enum
+import heapq
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -212,14 +214,22 @@ def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping
     for index, equation in enumerate(equations):
         for key in equation:
             by_cell.setdefault(key, []).append(index)
+    # what the exactly shown cells alone give away (still determined with every withholdable cell
+    # withheld): withheld all the same where small, but nothing can hide it — never a complement (it
+    # would hide nothing), never a reason to choose one. Only a shown cell of 1 or more students can
+    # give a cell away so (with every cell withholdable or 0 the equations are homogeneous: nothing is)
+    shown = any(c.students > 0 and k not in adjustable for k, c in cells.items())
+    known = frozenset(_determined(set(adjustable), partitions)) if shown else frozenset()
+    candidates = adjustable - known
+    lowest = _Lowest(equations, candidates, cells)
     hidden = set(primary)
-    stuck: set[Key] = set()
+    stuck: set[Key] = set(primary & known)
     while True:
-        _close_singletons(hidden, adjustable, cells, equations, by_cell)
-        determined = [k for k in _determined(hidden, partitions) if k not in stuck]
+        _close_singletons(hidden, candidates, known, lowest, cells, equations, by_cell)
+        determined = [k for k in _determined(hidden, partitions) if k not in stuck and k not in known]
         added = False
         for key in sorted(determined, key=repr):
-            pick = _cheapest_complement(key, hidden, adjustable, cells, equations, by_cell)
+            pick = _cheapest_complement(key, hidden, candidates, lowest, cells, equations, by_cell)
             if pick is None:
                 stuck.add(key)
                 continue
@@ -230,33 +240,67 @@ def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping
             return frozenset(hidden), frozenset(_determined(hidden, partitions)) if stuck else frozenset()
 
 
-def _cost(cell: Key, hidden: set[Key], cells: Mapping[Key, Cell], equations: list[tuple[Key, ...]],
-          by_cell: dict[Key, list[int]]) -> tuple[int, int, str]:
-    """Prefer a cell whose other equations already hold a withheld cell (withholding it there exposes
-    nothing new; in an untouched equation it would need a complement of its own), then the cell with
-    the fewest students (the least information lost)."""
-    fresh = sum(1 for i in by_cell.get(cell, ()) if not any(m in hidden for m in equations[i]))
-    return fresh, cells[cell].students, repr(cell)
+#: The cost of withholding a cell whose untouched equation has nothing else withholdable (it would be
+#: given away there): chosen only when nothing else is left.
+_DEAD_END = 10**12
 
 
-def _close_singletons(hidden: set[Key], adjustable: frozenset[Key], cells: Mapping[Key, Cell],
+class _Lowest:
+    """Per equation (looked up when first needed), its two withholdable cells with the fewest
+    students: the cheapest complement there, for any cell of it but the cheapest itself."""
+
+    def __init__(self, equations: list[tuple[Key, ...]], adjustable: frozenset[Key], cells: Mapping[Key, Cell]):
+        self.equations, self.adjustable, self.cells = equations, adjustable, cells
+        self.found: dict[int, list[tuple[int, Key]]] = {}
+
+    def other_than(self, index: int, cell: Key) -> int | None:
+        two = self.found.get(index)
+        if two is None:
+            two = self.found[index] = heapq.nsmallest(  # ties: the first in the equation's (canonical) order
+                2, ((self.cells[m].students, m) for m in self.equations[index] if m in self.adjustable),
+                key=lambda p: p[0])
+        return next((n for n, m in two if m != cell), None)
+
+
+def _cost(cell: Key, hidden: set[Key], lowest: _Lowest, cells: Mapping[Key, Cell],
+          equations: list[tuple[Key, ...]], by_cell: dict[Key, list[int]]) -> tuple[int, str]:
+    """The students withheld by choosing the cell, looking one step ahead: its own, plus — for each
+    of its other equations that holds no withheld cell yet (withholding it there needs a complement of
+    its own) — the fewest students of a cell that could be that complement. So a sibling is taken
+    rather than the parent where the parent is the bigger loss (the organiser's total against a small
+    area), and the parent rather than a sibling whose own children and gender parts would have to
+    follow (a whole organiser's tree against the nation's total)."""
+    cost = cells[cell].students
+    for i in by_cell.get(cell, ()):
+        equation = equations[i]
+        if any(m in hidden for m in equation):
+            continue
+        other = lowest.other_than(i, cell)
+        cost += _DEAD_END if other is None else other
+    return cost, repr(cell)
+
+
+def _close_singletons(hidden: set[Key], adjustable: frozenset[Key], known: frozenset[Key],
+                      lowest: _Lowest, cells: Mapping[Key, Cell],
                       equations: list[tuple[Key, ...]], by_cell: dict[Key, list[int]]) -> None:
-    """The cheap part first: an equation with exactly one withheld cell gives it away, so withhold
-    the cheapest visible cell of that equation too, and look again at the equations that cell is in.
-    What is left — combinations of several equations — is the exact check's job."""
+    """The cheap part first: an equation with exactly one withheld cell (not counting the `known`
+    ones, which the exactly shown cells give away) gives it away, so withhold the cheapest visible
+    cell of that equation too, and look again at the equations that cell is in. What is left —
+    combinations of several equations — is the exact check's job."""
     queue = deque(range(len(equations)))
     while queue:
         members = equations[queue.popleft()]
-        if sum(1 for m in members if m in hidden) != 1:
+        if sum(1 for m in members if m in hidden and m not in known) != 1:
             continue
         candidates = [m for m in members if m in adjustable and m not in hidden]
         if candidates:
-            pick = min(candidates, key=lambda c: _cost(c, hidden, cells, equations, by_cell))
+            pick = min(candidates, key=lambda c: _cost(c, hidden, lowest, cells, equations, by_cell))
             hidden.add(pick)
             queue.extend(by_cell.get(pick, ()))
 
 
-def _cheapest_complement(key: Key, hidden: set[Key], adjustable: frozenset[Key], cells: Mapping[Key, Cell],
+def _cheapest_complement(key: Key, hidden: set[Key], adjustable: frozenset[Key],
+                         lowest: _Lowest, cells: Mapping[Key, Cell],
                          equations: list[tuple[Key, ...]], by_cell: dict[Key, list[int]]) -> Key | None:
     """The cheapest visible, withholdable cell in the nearest equations of `key`: first those `key`
     is in, then those reached through other withheld cells."""
@@ -269,7 +313,7 @@ def _cheapest_complement(key: Key, hidden: set[Key], adjustable: frozenset[Key],
         members = {c for i in layer for c in equations[i]}
         candidates = {c for c in members if c in adjustable and c not in hidden}
         if candidates:
-            return min(candidates, key=lambda c: _cost(c, hidden, cells, equations, by_cell))
+            return min(candidates, key=lambda c: _cost(c, hidden, lowest, cells, equations, by_cell))
         frontier = [c for c in members if c in hidden and c not in seen_cells]
         seen_cells.update(frontier)
     return None

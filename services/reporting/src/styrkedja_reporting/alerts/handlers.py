@@ -38,15 +38,15 @@ from styrkedja_contracts import (
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.consumer import Delivered
-from styrkedja_kit.outbox import Outbox
-from styrkedja_kit.sets import insert_rows
+from styrkedja_kit.outbox import NOTIFY_CHANNEL, Outbox
+from styrkedja_kit.sets import insert_rows, insert_statement
 
 from ..figures.forecast_outcome import ForecastTally
 from ..figures.pass_share import PassTally
 from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
 from ..figures.tables import PASS_COUNTERS, figure_pass
 from ..metadata import metadata
-from ..registry import batch_memo
+from ..registry import batch_memo, defer
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import (
     ASSESSMENTS,
@@ -160,12 +160,29 @@ async def load_thresholds(session: AsyncSession, organiser_ids: Iterable[str]) -
     found: dict[str, Thresholds | None] = dict.fromkeys(missing)
     if missing:
         t = alert_thresholds.c
-        rows = (await session.execute(select(alert_thresholds).where(t.organiser_id.in_(missing)))).all()
-        found.update({r.organiser_id: Thresholds.of(str(r.drop_points), str(r.below_forecast_points),
-                                                    r.min_students) for r in rows})
+        rows = (await session.execute(select(
+            t.organiser_id, t.drop_points, t.below_forecast_points, t.min_students).where(
+            t.organiser_id.in_(missing)))).all()
+        found.update({r[0]: _thresholds_of(*r[1:]) for r in rows})
     if memo is not None:
         memo.update(found)
         found = {o: memo[o] for o in wanted}
+    return {o: limits for o, limits in found.items() if limits is not None}
+
+
+def _thresholds_of(drop_points: Any, below_forecast_points: Any, min_students: int) -> Thresholds:
+    return Thresholds.of(str(drop_points), str(below_forecast_points), min_students)
+
+
+def _remember_thresholds(session: AsyncSession, organisers: Sequence[str], rows: Iterable[Sequence[Any]]
+                         ) -> dict[str, Thresholds]:
+    """`load_thresholds` of `organisers` from their stored rows read already (organiser, drop points, below
+    forecast points, min students), noted in the batch's memo: the batch's other rules read none again."""
+    found: dict[str, Thresholds | None] = dict.fromkeys(organisers)
+    found.update({row[0]: _thresholds_of(*row[1:]) for row in rows})
+    memo = batch_memo(session, "alert_thresholds")
+    if memo is not None:
+        memo.update(found)
     return {o: limits for o, limits in found.items() if limits is not None}
 
 
@@ -248,6 +265,21 @@ def event_id_of(alert: Alert, action: Action) -> UUID:
     return uuid5(alert.alert_id, f"{action.value}:{alert.episode}")
 
 
+def _deferred(session: AsyncSession, rows: list[dict[Any, Any]], events: list[Any]) -> bool:
+    """The alerts' rows and their events sent with the batch's last statement (`registry.defer`: one round trip
+    for the alerts, the outbox, its notification and the freshness note), where a batch is being applied;
+    nothing later in a batch reads the alerts or the outbox. False: not in a batch (written now)."""
+    if not rows:
+        return not events  # nothing to write
+    statement, params = insert_statement(alerts, rows, conflict=("alert_id",))
+    outbox = Outbox(metadata.tables["outbox"]).insert_of(events)
+    if not defer(session, statement.text, params):
+        return False
+    if outbox is not None:
+        defer(session, *outbox, notify=NOTIFY_CHANNEL)
+    return True
+
+
 async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action, Alert]],
                           raised_at: Mapping[UUID, datetime] | None = None) -> int:
     """Write the alerts that changed and their events (reporting's outbox), one transaction.
@@ -263,8 +295,18 @@ async def store_decisions(session: AsyncSession, decided: Sequence[tuple[Action,
             break
         rows.append({**_row_of(alert, raised=False), "raised_at": at})
     if len(rows) == len(ordered):
+        for action, alert in decided:
+            data = event_data(Decision(action, alert))
+            if data is not None:
+                events.append(new_event(data, source=SOURCE, subject=str(alert.alert_id),
+                                        event_id=event_id_of(alert, action), time=alert.changed_at))
+        if _deferred(session, rows, events):
+            return len(events)
         # one statement over arrays (`insert_rows`: the same prepared statement whatever the batch)
         await insert_rows(session, alerts, rows, conflict=("alert_id",))
+        if events:
+            await Outbox(metadata.tables["outbox"]).add(session, events)
+        return len(events)
     else:  # a change to an alert whose `raised_at` was not given: one statement per kind of write
         by_kind: dict[bool, list[dict[Any, Any]]] = {True: [], False: []}
         for action, alert in ordered:
@@ -367,8 +409,13 @@ _BATCH_PASS_DROPS = text(
     "WITH q AS (SELECT * FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), CAST(:alert_unit AS text[]), "
     "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:mask AS bigint[])) "
     "AS q(level, unit_id, alert_unit, organiser_id, subject_code, mask)), "
-    "th AS (SELECT * FROM unnest(CAST(:th_organiser AS text[]), CAST(:th_num AS bigint[]), "
-    "CAST(:th_den AS bigint[]), CAST(:th_min AS integer[])) AS th(organiser_id, num, den, min_students)), "
+    # the organisers' thresholds read here (`load_thresholds`' rows come back with the verdicts): a stored drop as
+    # numeric over 1 (exact), the default's as its fraction
+    f"th AS (SELECT o.organiser_id, coalesce(CAST(t.drop_points AS numeric), CAST(:th_num AS numeric)) AS num, "
+    "CASE WHEN t.organiser_id IS NULL THEN CAST(:th_den AS numeric) ELSE 1 END AS den, "
+    "coalesce(t.min_students, CAST(:th_min AS integer)) AS min_students "
+    f"FROM unnest(CAST(:th_organiser AS text[])) AS o(organiser_id) LEFT JOIN {alert_thresholds.name} t "
+    "ON t.organiser_id = o.organiser_id), "
     f"act AS MATERIALIZED (SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.round "
     f"FROM {alerts.name} a WHERE a.organiser_id = ANY(CAST(:th_organiser AS text[])) "
     f"AND a.status <> '{Status.resolved.value}' AND a.rule = '{AlertRule.pass_share_drop.value}' "
@@ -385,13 +432,16 @@ _BATCH_PASS_DROPS = text(
     "SELECT b.o, coalesce(n.assessed, 0) AS na, coalesce(n.reaching, 0) AS nr, coalesce(p.assessed, 0) AS ba, "
     "coalesce(p.reaching, 0) AS br FROM (SELECT CAST(:base AS integer) + i AS o FROM generate_series(0, 62) AS i "
     "WHERE (q.mask >> i) & 1 = 1) b LEFT JOIN s n ON n.o = b.o LEFT JOIN s p ON p.o = b.o - 1) v) "
-    "SELECT j.level, j.unit_id, j.organiser_id, j.subject_code, j.o, "
-    "CAST(j.na AS bigint), CAST(j.nr AS bigint), CAST(j.ba AS bigint), CAST(j.br AS bigint) FROM j "
+    "SELECT ARRAY(SELECT ROW(j.level, j.unit_id, j.organiser_id, j.subject_code, j.o, "
+    "CAST(j.na AS bigint), CAST(j.nr AS bigint), CAST(j.ba AS bigint), CAST(j.br AS bigint)) FROM j "
     "WHERE (least(j.na, j.ba) >= greatest(j.min_students, 1) "
     "AND 100 * (j.br * j.na - j.nr * j.ba) * j.den > j.num * j.na * j.ba) "
     "OR EXISTS (SELECT 1 FROM act a WHERE a.organiser_id = j.organiser_id AND a.level = j.level "
     "AND a.unit_id = j.alert_unit AND a.subject_code = j.subject_code "
-    "AND CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 = j.o)")
+    "AND CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 = j.o)), "
+    # the stored thresholds themselves, for the batch's other rules (`load_thresholds`' memo): one round trip
+    "ARRAY(SELECT ROW(t.organiser_id, CAST(t.drop_points AS text), CAST(t.below_forecast_points AS text), "
+    f"t.min_students) FROM {alert_thresholds.name} t WHERE t.organiser_id = ANY(CAST(:th_organiser AS text[])))")
 _MASK_BITS = 63
 
 
@@ -430,19 +480,18 @@ async def _batch_pass_drops(session: AsyncSession, touched: set[tuple[str, str, 
             masks[key] = get(key, 0) | bits
     judged_ordinals = {o + n for o in ordinals.values() for n in (-1, 0, 1)}
     organisers = sorted({t[0] for t in touched})
-    stored = await load_thresholds(session, organisers)
     default = Thresholds()
-    limits = [stored.get(o, default) for o in organisers]
     params: dict[str, Any] = as_arrays(("level", "unit_id", "alert_unit", "organiser_id", "subject_code", "mask"),
                                        [(*key, mask) for key, mask in masks.items()])
-    params |= {"base": base, "th_organiser": organisers, "th_num": [t.drop_points.numerator for t in limits],
-               "th_den": [t.drop_points.denominator for t in limits], "th_min": [t.min_students for t in limits],
+    params |= {"base": base, "th_organiser": organisers, "th_num": default.drop_points.numerator,
+               "th_den": default.drop_points.denominator, "th_min": default.min_students,
                "school_years": sorted({_round_label(o)[0] for o in judged_ordinals}),
                "periods": [f"R{n}" for n in sorted({_round_label(o)[1] for o in judged_ordinals})]}
-    by_organiser = dict(zip(organisers, limits, strict=True))
+    verdicts, stored_thresholds = (await session.execute(_BATCH_PASS_DROPS, params)).one()
+    found = _remember_thresholds(session, organisers, stored_thresholds)
+    by_organiser = {o: found.get(o, default) for o in organisers}
     judged: list[Judged] = []
-    for level, unit, organiser, subject, ordinal, na, nr, ba, br in (
-            await session.execute(_BATCH_PASS_DROPS, params)).all():
+    for level, unit, organiser, subject, ordinal, na, nr, ba, br in verdicts:
         now_, then_, thresholds = (na, nr), (ba, br), by_organiser[organiser]
         judged.append(((level, unit, organiser, subject, *_round_label(ordinal)),
                        PassDrop(now_, then_, thresholds, _dips(now_, then_, thresholds))))
@@ -660,14 +709,15 @@ def _decide_judged(cells: Sequence[tuple[AlertCell, Observation, UUID]], stored:
 # retracted; the highest round, then id, if several). Term grades are set at the end of the term, after
 # its forecast window, so "a result later than the forecast" (figures.forecast_outcome) holds for them;
 # other kinds of result are not used as outcomes here (the facts carry no date to order them by).
-# One statement per batch for every organiser × subject × term the batch touched (keys unnested).
+# One statement per batch for every organiser × subject × term the batch touched (keys unnested), counted per
+# group, forecast value and outcome grade by the server (a row per forecast cost a batch its decoding and counting).
 # Inside the LATERAL only the columns of `ix_assessment_facts_student` are compared, OFFSET 0 keeping
 # the rest outside: with statistics older than the table's growth (a fresh table, a rebuild) the
 # organiser index looked as cheap, and walking an organiser's results once per forecast cost most of a
 # batch's time (50 s of 100 in the apply bench at batches of 1,000).
 _PAIRINGS = text(f"""
     SELECT f.organiser_id, f.subject_code, f.school_year, f.term, f.school_unit_code, f.group_id, f.value,
-           g.scale, g.value
+           g.scale, g.value, count(*)
     FROM unnest(CAST(:organiser AS text[]), CAST(:subject AS text[]), CAST(:school_year AS text[]),
                 CAST(:term AS text[])) AS k(organiser_id, subject_code, school_year, term)
     JOIN {forecast_facts.name} f ON f.organiser_id = k.organiser_id AND f.subject_code = k.subject_code
@@ -679,7 +729,8 @@ _PAIRINGS = text(f"""
             WHERE a.student_id = f.student_id AND a.school_year = f.school_year AND a.term = f.term OFFSET 0) a
         WHERE a.organiser_id = f.organiser_id AND a.subject_code = f.subject_code AND a.kind = 'term_grade'
           AND NOT a.retracted
-        ORDER BY a.round DESC, a.assessment_id DESC LIMIT 1) g ON true""")
+        ORDER BY a.round DESC, a.assessment_id DESC LIMIT 1) g ON true
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""")
 
 TermKey = tuple[str, str, str, str]  # organiser, subject, school year, term
 
@@ -709,9 +760,18 @@ async def forecast_tallies_of(session: AsyncSession, keys: Iterable[TermKey]
     if not wanted:
         return {}
     rows = (await session.execute(_PAIRINGS, as_arrays(("organiser", "subject", "school_year", "term"), wanted))).all()
+    return await _tallies_of_pairings(session, rows)
+
+
+async def _tallies_of_pairings(session: AsyncSession, rows: Sequence[Sequence[Any]]
+                               ) -> dict[TermKey, dict[tuple[str, str], ForecastTally]]:
+    """`forecast_tallies_of` from `_PAIRINGS`' rows."""
     placement = await placement_of(session, {row[4] for row in rows})  # every school of the area counts
     counted: Counter[tuple[TermKey, str, str, str]] = Counter()
-    per_group = Counter((tuple(row[:4]), row[4], row[5], _outcome(row[6], row[7], row[8])) for row in rows)
+    # a row per key, group, forecast value and outcome grade, with its count (not a row per forecast)
+    per_group: Counter[tuple[Any, ...]] = Counter()
+    for row in rows:
+        per_group[(tuple(row[:4]), row[4], row[5], _outcome(row[6], row[7], row[8]))] += row[9]
     for (key, code, group, outcome), n in per_group.items():
         units = [("group", f"{code}{GROUP_SEPARATOR}{group}"), ("school_unit", code), ("organiser", key[0])]
         area = placement.get(code)
@@ -726,6 +786,36 @@ async def forecast_tallies_of(session: AsyncSession, keys: Iterable[TermKey]
             for key, units_of in by_unit.items()}
 
 
+# The live batch's below-forecast read in one statement: the forecasts of the students the batch's term grades
+# grade (`graded`: their cells are touched too), the pairings (`_PAIRINGS`) of every organiser × subject × term the
+# batch touches and of those, the organisers' active below-forecast alerts (`_active_below_forecast`) and their
+# stored thresholds (`load_thresholds`) — each set as an array of rows. One round trip where there were four.
+_GRADED_FORECASTS = (
+    f"SELECT f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.term "
+    f"FROM unnest(CAST(:g_org AS text[]), CAST(:g_student AS text[]), CAST(:g_subject AS text[]), "
+    "CAST(:g_school_year AS text[]), CAST(:g_term AS text[])) AS q(organiser_id, student_id, subject_code, school_year, "
+    f"term) JOIN {forecast_facts.name} f ON f.organiser_id = q.organiser_id AND f.student_id = q.student_id "
+    "AND f.subject_code = q.subject_code AND f.school_year = q.school_year AND f.term = q.term WHERE NOT f.withdrawn")
+_BELOW_FORECAST_READ = text(
+    f"WITH graded AS MATERIALIZED ({_GRADED_FORECASTS}), "
+    "keys AS MATERIALIZED (SELECT DISTINCT * FROM (SELECT * FROM unnest(CAST(:organiser AS text[]), "
+    "CAST(:subject AS text[]), CAST(:school_year AS text[]), CAST(:term AS text[])) "
+    "UNION ALL SELECT g.organiser_id, g.subject_code, g.school_year, g.term FROM graded g) u), "
+    "kk AS (SELECT array_agg(organiser_id) AS organiser, array_agg(subject_code) AS subject, "
+    "array_agg(school_year) AS school_year, array_agg(term) AS term FROM keys AS x(organiser_id, subject_code, "
+    "school_year, term)) "
+    "SELECT ARRAY(SELECT ROW(g.*) FROM graded g), "
+    "ARRAY(SELECT ROW(p.*) FROM kk CROSS JOIN LATERAL ("
+    + _PAIRINGS.text.replace("CAST(:organiser AS text[])", "kk.organiser").replace(
+        "CAST(:subject AS text[])", "kk.subject").replace("CAST(:school_year AS text[])", "kk.school_year").replace(
+        "CAST(:term AS text[])", "kk.term") + ") p), "
+    f"ARRAY(SELECT ROW(a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.term) FROM {alerts.name} a "
+    f"WHERE a.organiser_id = ANY(CAST(:organisers AS text[])) AND a.status <> '{Status.resolved.value}' "
+    f"AND a.rule = '{AlertRule.below_forecast.value}' AND a.year IS NULL AND a.term IS NOT NULL), "
+    "ARRAY(SELECT ROW(t.organiser_id, CAST(t.drop_points AS text), CAST(t.below_forecast_points AS text), "
+    f"t.min_students) FROM {alert_thresholds.name} t WHERE t.organiser_id = ANY(CAST(:organisers AS text[])))")
+
+
 async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivered]
                                  ) -> list[tuple[AlertCell, Observation]]:
     touched: set[ForecastTouched] = session.info.pop(_BEFORE_FORECASTS, set())
@@ -733,16 +823,18 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
     touched.update(ForecastTouched(d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
                                    str(d.term)) for d in forecasts)
     # a term grade (or a retraction, whose kind is unknown) moves the forecasts of its student
-    graded = {(d.organiser_id, d.student_id, d.subject_code, str(d.school_year), str(d.term))
-              for d in (cast(Any, item.event.data) for item in batch) if getattr(d, "kind", "term_grade") == "term_grade"
-              and hasattr(d, "assessment_id")}
-    if graded:
-        fc = forecast_facts.c
-        found = (await session.execute(select(
-            fc.organiser_id, fc.school_unit_code, fc.group_id, fc.subject_code, fc.school_year, fc.term).where(
-            rows_in((fc.organiser_id, fc.student_id, fc.subject_code, fc.school_year, fc.term), graded),
-            ~fc.withdrawn))).all()
-        touched.update(ForecastTouched(*row) for row in found)
+    graded = sorted({(d.organiser_id, d.student_id, d.subject_code, str(d.school_year), str(d.term))
+                     for d in (cast(Any, item.event.data) for item in batch)
+                     if getattr(d, "kind", "term_grade") == "term_grade" and hasattr(d, "assessment_id")})
+    if not touched and not graded:
+        return []
+    keys = sorted({(t.organiser_id, t.subject_code, t.school_year, t.term) for t in touched})
+    organisers = sorted({t.organiser_id for t in touched} | {g[0] for g in graded})
+    params: dict[str, Any] = as_arrays(("organiser", "subject", "school_year", "term"), keys)
+    params |= as_arrays(("g_org", "g_student", "g_subject", "g_school_year", "g_term"), graded)
+    params["organisers"] = organisers
+    found, pairings, active_rows, stored = (await session.execute(_BELOW_FORECAST_READ, params)).one()
+    touched.update(ForecastTouched(*row) for row in found)
     if not touched:
         return []
     placement = await placement_of(session, {t.school_unit_code for t in touched})
@@ -754,7 +846,9 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
         area = placement.get(t.school_unit_code)
         if area:
             units.add(("area", area))
-    return await _below_forecast_judged(session, wanted, only_deciding=True)
+    thresholds = _remember_thresholds(session, organisers, stored)
+    return _judge_below_forecast_of(wanted, thresholds, await _tallies_of_pairings(session, pairings),
+                                    {tuple(row) for row in active_rows}, only_deciding=True)
 
 
 async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[str, str, str, str],
@@ -793,10 +887,18 @@ async def _below_forecast_judged(session: AsyncSession, wanted: dict[tuple[str, 
     (`_below`), or with an active alert; any other cell `decide` passes by (`rules.evaluate`), so it is
     neither made an `AlertCell` nor judged nor looked up (most of a batch's cells)."""
     thresholds = await load_thresholds(session, {key[0] for key in wanted})
-    default = Thresholds()
-    judged = []
     every = await forecast_tallies_of(session, wanted)
     active = await _active_below_forecast(session, {key[0] for key in wanted}) if only_deciding else set()
+    return _judge_below_forecast_of(wanted, thresholds, every, active, only_deciding)
+
+
+def _judge_below_forecast_of(wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]],
+                             thresholds: Mapping[str, Thresholds],
+                             every: Mapping[TermKey, dict[tuple[str, str], ForecastTally]],
+                             active: set[tuple[Any, ...]], only_deciding: bool) -> list[tuple[AlertCell, Observation]]:
+    """`_below_forecast_judged` of what it read."""
+    default = Thresholds()
+    judged = []
     for (organiser, subject, school_year, term), units in sorted(wanted.items()):
         tallies = every.get((organiser, subject, school_year, term), {})
         period = TermPeriod(SchoolYear.parse(school_year), Term(term))

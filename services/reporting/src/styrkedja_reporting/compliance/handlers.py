@@ -39,7 +39,7 @@ the round's deadline (grace included, the organiser's time zone). Several report
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from operator import attrgetter
@@ -442,11 +442,24 @@ _INSERT_NEW_ROUND_REPORTS = text(
     "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id) "
     "SELECT coalesce(array_agg(i.id), '{}') FROM unnest(CAST(:assessment_id AS text[])) AS i(id) "
     "WHERE i.id NOT IN (SELECT assessment_id FROM ins)")
+# with the windows and calendars of the batch's organisers (`_WINDOWS_AND_CALENDARS`'s rows, the calendar as
+# text): nothing the insert writes is read there, and nothing in between writes them — one round trip
+_INSERT_NEW_ROUND_REPORTS_AND_WINDOWS = text(
+    f"WITH ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
+    f"SELECT * FROM {unnest_of(list(compliance_round_reports.columns))} "
+    "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id) "
+    "SELECT (SELECT coalesce(array_agg(i.id), '{}') FROM unnest(CAST(:assessment_id AS text[])) AS i(id) "
+    "WHERE i.id NOT IN (SELECT assessment_id FROM ins)), "
+    f"ARRAY(SELECT ROW(o.id, (SELECT CAST(c.calendar AS text) FROM {compliance_calendars.name} c "
+    "WHERE c.organiser_id = o.id), w.kind, w.period, w.opens, w.deadline, w.timezone) "
+    f"FROM unnest(CAST(:organisers AS text[])) AS o(id) LEFT JOIN {compliance_windows.name} w "
+    "ON w.organiser_id = o.id)")
 _REPORT_KEY = attrgetter("organiser_id", "student_id", "subject_code", "school_year", "round")
 RoundKey = tuple[str, str, str, str, int]  # organiser, student, subject, school year, round
 
 
-async def _fold_round_reports(session: AsyncSession, incoming: Sequence[tuple[Any, ...]]) -> list[RoundKey]:
+async def _fold_round_reports(session: AsyncSession, incoming: Sequence[tuple[Any, ...]],
+                              windows_of: Sequence[str] = (), windows: Windows | None = None) -> list[RoundKey]:
     """Fold the batch's assessment revisions (RoundReport's fields, as tuples) into
     `compliance_round_reports`; returns the (organiser, student, subject, school year, round) of every
     assessment that changed, before (those that existed) and after.
@@ -455,7 +468,8 @@ async def _fold_round_reports(session: AsyncSession, incoming: Sequence[tuple[An
     nothing (an id seen once is its own state: no RoundReport made) and inserted in one statement that
     leaves a stored id alone (`ON CONFLICT DO NOTHING`, waiting for a concurrent writer of the id to
     finish first); the ids it did not insert were stored, and are folded into their stored state
-    (`_fold_stored`)."""
+    (`_fold_stored`). `windows_of`: organisers whose windows and calendars the same statement reads into
+    `windows` (`_windows_and_calendars`'), where there is a statement (`incoming` not empty)."""
     if not incoming:
         return []
     fresh: dict[str, tuple[Any, ...]] = {}
@@ -471,7 +485,14 @@ async def _fold_round_reports(session: AsyncSession, incoming: Sequence[tuple[An
             folded[report[0]] = fold_round_report(folded.get(report[0]), RoundReport(*report))
         fresh = {aid: _ROUND_ROW(state) for aid, state in folded.items()}
     ordered = [fresh[aid] for aid in sorted(fresh)]  # the ids in order: two writers lock them in one order
-    stored_ids = set((await session.execute(_INSERT_NEW_ROUND_REPORTS, as_arrays(_ROUND_COLUMNS, ordered))).scalar_one())
+    params = as_arrays(_ROUND_COLUMNS, ordered)
+    if windows is not None and windows_of:
+        inserted, rows = (await session.execute(_INSERT_NEW_ROUND_REPORTS_AND_WINDOWS,
+                                                {**params, "organisers": list(windows_of)})).one()
+        _windows_from(rows, windows, text_calendars=True)
+    else:
+        inserted = (await session.execute(_INSERT_NEW_ROUND_REPORTS, params)).scalar_one()
+    stored_ids = set(inserted)
     keys: list[RoundKey] = [(r[3], r[6], r[7], r[8], r[9]) for r in ordered if r[0] not in stored_ids]
     if stored_ids:
         stored = [RoundReport(*report) for report in incoming if report[0] in stored_ids]
@@ -564,7 +585,10 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             touched[data.organiser_id].students.add(data.student_id)
         elif kind == TeachingAssignmentUpsertedV1.event_type:
             assignments.add((data.organiser_id, data.assignment_id))
-    for organiser, student, subject, school_year, round_ in await _fold_round_reports(session, rounds):
+    # the windows and calendars of the organisers touched so far are read with the round reports (one round trip)
+    read: Windows = ({}, {})
+    for organiser, student, subject, school_year, round_ in await _fold_round_reports(
+            session, rounds, sorted({*touched, *(r[3] for r in rounds)}), read):
         touched[organiser].pairs[round_period(school_year, round_)].add((student, subject))
     if removed["membership"]:  # the tombstone keeps the student
         m = memberships.c
@@ -580,7 +604,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     # inserted again (a small batch used to pay a calendar read and an insert per window)
     # and their calendars in the same statement (this batch's calendar changes are stored already): a batch
     # of results in rounds the calendar sets no deadline for used to read the calendar every time
-    tracked, calendars = await _windows_and_calendars(session, sorted(touched))
+    tracked, calendars = await _windows_and_calendars(session, sorted(touched), read)
     # windows tracked from the first report of the organiser × period (rounds: when the calendar
     # sets a deadline for the round); a new one is derived whole
     for organiser, period in sorted(forecast_periods):
@@ -622,19 +646,31 @@ _WINDOWS_AND_CALENDARS = text(
     f"LEFT JOIN {compliance_windows.name} w ON w.organiser_id = o.id").columns(calendar=JSONB)
 
 
-async def _windows_and_calendars(session: AsyncSession, organisers: Sequence[str]
-                                 ) -> tuple[dict[str, dict[WindowKey, Window]], dict[str, ReportingCalendar]]:
-    """`tracked_windows_of` and each organiser's calendar (`calendar_of`), in one statement."""
-    tracked: dict[str, dict[WindowKey, Window]] = {}
-    calendars: dict[str, ReportingCalendar] = {}
-    for organiser, calendar, kind, period, opens, deadline, timezone in (
-            await session.execute(_WINDOWS_AND_CALENDARS, {"organisers": list(organisers)})).all():
+Windows = tuple[dict[str, dict[WindowKey, Window]], dict[str, ReportingCalendar]]
+
+
+async def _windows_and_calendars(session: AsyncSession, organisers: Sequence[str], read: Windows | None = None
+                                 ) -> Windows:
+    """`tracked_windows_of` and each organiser's calendar (`calendar_of`), in one statement; those of `read`
+    (read already, with the round reports: `_fold_round_reports`) are not read again."""
+    windows: Windows = read if read is not None else ({}, {})
+    missing = [o for o in organisers if o not in windows[1]]
+    if missing:
+        _windows_from((await session.execute(_WINDOWS_AND_CALENDARS, {"organisers": missing})).all(), windows)
+    return windows
+
+
+def _windows_from(rows: Iterable[Sequence[Any]], windows: Windows, text_calendars: bool = False) -> None:
+    """`_WINDOWS_AND_CALENDARS`' rows into `windows` (a calendar as JSON text with `text_calendars`)."""
+    tracked, calendars = windows
+    for organiser, calendar, kind, period, opens, deadline, timezone in rows:
         if organiser not in calendars:
-            calendars[organiser] = DEFAULT_CALENDAR if calendar is None else ReportingCalendar.model_validate(calendar)
+            calendars[organiser] = (DEFAULT_CALENDAR if calendar is None
+                                    else ReportingCalendar.model_validate_json(calendar) if text_calendars
+                                    else ReportingCalendar.model_validate(calendar))
         if kind is not None:
             tracked.setdefault(organiser, {})[WindowKey(WindowKind(kind), organiser, period)] = Window(
                 opens, deadline, timezone)
-    return tracked, calendars
 
 
 async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str]],

@@ -5,7 +5,8 @@ Access: the tree and units for any reading role of that organiser (not the publi
 (student counts) per unit for every role that reads figures at that level (the politician at area and
 organiser level of its organisers, the public at organiser level of any), rows narrowed to the
 reader's reach and, at a level suppressed for the reader, withheld like every figure (a size below N
-and enough siblings that it cannot be worked out from the parent total: `access.complement`); writes need the organisation write grant for every organiser they touch (403, nothing stored)."""
+and enough else that it cannot be worked out from any size or total the reader sees: one decision
+over the organiser's levels, `disclose.py`); writes need the organisation write grant for every organiser they touch (403, nothing stored)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import (
@@ -33,13 +34,14 @@ from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolUnitCodeParam
 from styrkedja_kit.problems import Problem, validation_errors
 
-from ..access.complement import Counted, is_withheld, parents_of, protect_rows
 from ..access.disclosure import DisclosureRules, Reason, suppressed_levels
 from ..access.scope import node_from, placements_of, reader_of
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
 from ..results.rules import GROUP_SEPARATOR
 from . import tables as t
+from .disclose import roster_withheld
+from .rosters import roster_sizes_on
 from .writes import (
     MAX_ITEMS,
     MODELS,
@@ -82,10 +84,14 @@ class RosterSize(BaseModel):
     reason: Reason = Reason.EXISTS
 
 
-def _unit(row) -> Unit:
+def _unit(row, suppressed: frozenset[AuthLevel] = frozenset()) -> Unit:
+    """A unit as the reader sees it: the source's roster size (a count of students, of groups and school
+    units) only at a level the reader's role does not suppress — elsewhere null (`/roster-sizes` gives the
+    size as the one decision has it), so a politician never reads a group's size of 3 off the tree."""
+    hidden = AuthLevel[row.unit_type.upper()] in suppressed
     return Unit(unit_type=row.unit_type, unit_id=row.unit_id, organiser_id=row.organiser_id,
                 parent_id=row.parent_id, name=row.name, school_unit_code=row.school_unit_code, year=row.year,
-                roster_size=row.roster_size)
+                roster_size=None if hidden else row.roster_size)
 
 
 async def _units_of(session, organiser_id: str) -> list[Any]:
@@ -94,9 +100,9 @@ async def _units_of(session, organiser_id: str) -> list[Any]:
         t.units.c.unit_type, t.units.c.scope, t.units.c.unit_id))).all())
 
 
-def _tree(rows: list[Any]) -> list[Unit]:
+def _tree(rows: list[Any], suppressed: frozenset[AuthLevel] = frozenset()) -> list[Unit]:
     """Nest the units: groups under their school unit (by code), the rest under their parent."""
-    nodes = {(row.unit_type, row.scope, row.unit_id): _unit(row) for row in rows}
+    nodes = {(row.unit_type, row.scope, row.unit_id): _unit(row, suppressed) for row in rows}
     by_id: dict[tuple[str, str | None], Unit] = {
         (u.unit_type, u.unit_id): u for (kind, scope, _), u in nodes.items() if kind != "group"}
     school_by_code = {u.school_unit_code: u for u in nodes.values() if u.unit_type == "school_unit"}
@@ -123,7 +129,7 @@ async def tree(*, request: Request, response: Response,
     async with runtime_of(request).db.sessions() as session:
         rows = await _units_of(session, organiser_id)
         await set_freshness(session, response)
-    return _tree(rows)
+    return _tree(rows, suppressed_levels(principal))
 
 
 @router.get("/units/{unit_id}", response_model=Unit)
@@ -151,7 +157,7 @@ async def unit(*, request: Request, response: Response, unit_id: str = Path(patt
                 return hit
         return None
 
-    found = find(_tree(rows))
+    found = find(_tree(rows, suppressed_levels(principal)))
     if found is None:
         raise Problem(404, "Not found", f"no {unit_type} {unit_id!r} under organiser {organiser_id}")
     for child in found.children:
@@ -168,17 +174,10 @@ async def roster_sizes(*, request: Request, response: Response,
                        principal: Principal = authorize_read()) -> list[RosterSize]:
     """Students in the rosters (group memberships) on a date (today by default), per unit (only the
     units the token reads at that level). At a level suppressed for the reader, a size of fewer than
-    N students is `null` with `reason` OMITTED_DUE_TO_BASED_ON_FEW_PUPILS, and so is enough of its
-    siblings (decided over every unit of the level, so every reader of a class sees the same)."""
+    N students is `null` with `reason` OMITTED_DUE_TO_BASED_ON_FEW_PUPILS, and so is enough else
+    (decided over the organiser's units at every level, so every reader of a class, and the
+    figures' coverage, see the same)."""
     auth_level = AuthLevel[level.upper()]
-    unit = {"group": f"m.school_unit_code || '{GROUP_SEPARATOR}' || m.group_id", "school_unit": "m.school_unit_code",
-            "area": "p.area_id", "organiser": "m.organiser_id"}[level]
-    join = (f"JOIN {t.placements.name} p ON p.school_unit_code = m.school_unit_code AND p.area_id IS NOT NULL"
-            if level == "area" else "")
-    # the organisers' sizes are siblings of each other: read every organiser's for the decision
-    sql = text(f"SELECT {unit} AS unit_id, count(DISTINCT m.student_id) FROM {t.memberships.name} m {join} "
-               "WHERE (CAST(:organiser AS text) IS NULL OR m.organiser_id = :organiser) AND NOT m.removed "
-               "AND m.start_date <= :on AND (m.end_date IS NULL OR m.end_date >= :on) GROUP BY 1 ORDER BY 1")
     async with runtime_of(request).db.sessions() as session:
         reader = await reader_of(session, principal)
         if auth_level not in readable_levels(reader):
@@ -186,27 +185,23 @@ async def roster_sizes(*, request: Request, response: Response,
         if organiser_id not in reader.organisers and not reader.has(Role.PUBLIC):
             raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
         day = on or date.today()
-        rows = [(r[0], int(r[1])) for r in (await session.execute(sql, {
-            "organiser": None if level == "organiser" else organiser_id, "on": day})).all() if r[0]]
+        sizes = await roster_sizes_on(session, level, organiser_id, day)
+        rows = sorted((u, n) for u, n in sizes.items() if u and (level != "organiser" or u == organiser_id))
         await set_freshness(session, response)
         codes = [u.split(GROUP_SEPARATOR, 1)[0] for u, _ in rows] if level in ("group", "school_unit") else []
         placed = await placements_of(session, codes)
-        suppressed = suppressed_levels(principal)
-        decision = None
-        if auth_level in suppressed:
-            settings = runtime_of(request).settings
-            rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
-            parents = await parents_of(session, level, [u for u, _ in rows])
-            decision = protect_rows([Counted(("roster", day), auth_level, u, parents[u], {"*": n}) for u, n in rows],
-                                    suppressed=suppressed, rules=rules)
+        settings = runtime_of(request).settings
+        rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+        # the one decision over the organiser's units at every level (`disclose.py`)
+        hidden = await roster_withheld(session, level, organiser_id, [u for u, _ in rows], day,
+                                       suppressed_levels(principal), rules)
     out = []
     for u, n in rows:
-        if (level == "organiser" and u != organiser_id) or (unit_id is not None and u != unit_id) \
-                or not may_read(reader, node_from(auth_level, organiser_id, u, placed)):
+        if (unit_id is not None and u != unit_id) or not may_read(reader, node_from(auth_level, organiser_id, u, placed)):
             continue
-        hidden = is_withheld(decision, ("roster", day), u)
-        out.append(RosterSize(level=level, unit_id=u, students=None if hidden else n,
-                              reason=Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS if hidden else Reason.EXISTS))
+        withheld = u in hidden
+        out.append(RosterSize(level=level, unit_id=u, students=None if withheld else n,
+                              reason=Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS if withheld else Reason.EXISTS))
     return out
 
 

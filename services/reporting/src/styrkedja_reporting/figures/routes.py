@@ -32,6 +32,7 @@ from ..access.answers import ANSWERS, keep_answer
 from ..access.complement import TreeDecision, shown
 from ..access.decision import Component, coverage_slice, decision_for, forecast_slice, merit_slice, pass_slice
 from ..access.guard import check_read, strict_scope, withhold_small
+from ..directory.disclose import roster_withheld
 from ..exports import table as t
 from ..exports.response import export_response
 from ..freshness import set_freshness
@@ -325,17 +326,23 @@ async def coverage_figure(request: Request, a: Ask = Depends(ask),
         -> Response:
     """Täckning: students with a result out of the roster size from the directory; `unknown`
     where the directory has no roster for the unit, `empty` for an empty roster (never ÷0)."""
+    day = on or date.today()
     async with _session(a) as session:
         students = await read_students(session, a.level, a.filters, a.period_id)
-        rosters = await roster_sizes(session, a.level, a.filters.organiser_id, on or date.today())
+        rosters = await roster_sizes(session, a.level, a.filters.organiser_id, day)
         decision = await _decision(session, a, a.level, _subjects("assessment", students, [a.period_id]))
+        # a roster size is the directory's: withheld as its roster-sizes read withholds it (one decision)
+        roster_hidden = set() if a.scope is None else await roster_withheld(
+            session, a.level, a.filters.organiser_id, sorted({cell[0] for cell in students}), day,
+            a.scope.suppressed, a.scope.rules)
 
     def rows() -> Iterator[t.Row]:
         for cell, n in sorted(students.items()):
             c = coverage_of_count(n, rosters.get(cell[0]))
             hidden = _hidden(decision, coverage_slice(cell[1], cell[2], a.period_id), a.level, cell[0])
+            roster, share = shown(cell[0] in roster_hidden, c.roster_size, c.share)  # the share gives the size back
             yield (a.level, *cell, _period_text(a.period_id),
-                   *shown(hidden, c.with_result, c.roster_size, c.share, c.status.value))
+                   *shown(hidden, c.with_result, roster, share, c.status.value))
 
     columns = [*_CELL_COLUMNS, t.Column("period", "Period"), t.Column("with_result", "Elever med resultat", INT),
                t.Column("roster_size", "Elever enligt register", INT), t.Column("share", "Täckning", SHARE),

@@ -1,15 +1,21 @@
-"""Disclosure of the support figures, pure: the same decision as every figure table
-(`access.complement.protect_rows`), over every sibling of the unit asked for.
+"""Disclosure of the support figures: one decision per figure family over every level at once
+(`access.decision.counts_decision`, the figures' `protect_tree`), so the summary, every table and
+every format (JSON, CSV, xlsx — and the dashboard, which reads the summary) withhold the same cells
+at every level.
 
 Counts of students with support are sensitive: at a level the reader's role suppresses (above the
 school unit for every role but the organiser admin; every level for politician and public), a count
-of 1 to N-1 students is withheld, and so are enough of its siblings that it cannot be worked out from
-the parent total (the level above, shown elsewhere). One *slice* per figure, each its own cell per
-unit (a count of students is the figure itself, so the cell rests on that count):
+of 1 to N-1 students is withheld, and so is enough else that it cannot be worked out from anything
+the same reader sees: its siblings and its parent's total (the level above shows it), its children
+(the level below), in this response or another. A parent is a cell of its own in the decision: where
+no sibling can hide a small count (an only child, an area whose other child is small too), the
+parent's count is withheld as well — in its own view too, since it is the same decision. One
+*slice* per figure, each its own cell per unit (a count of students is the figure itself, so the
+cell rests on that count):
 
 - `("active", kind)`, `("active", None)` — students with the kind (any kind) active;
 - `("outcome", kind, outcome)` — students with an evaluated intervention of that outcome;
-- `("assessed", subject)` — students assessed (the shares' denominator);
+- `("assessed",)` — students assessed (the shares' denominator); `("assessed_in", subject)` per subject;
 - `("below", subject)` — students below the pass level without support (`None`: in any subject);
 - `("open",)` — investigations open longer than N weeks (interventions, one per student);
 - `("before_after", subject, school year, term, round, phase)` — supported students with a result.
@@ -17,30 +23,68 @@ unit (a count of students is the figure itself, so the cell rests on that count)
 Figures tied to a cell are withheld with it: the interventions of a kind (active, per outcome) with
 its students (their pattern of withheld cells is the students' — never a new equation to solve),
 the students reaching the pass level before/after with the students, and every share with any of
-its inputs. Not covered (documented): a student with support in several subjects, or in two groups,
-makes the subject/group cells overlap, which the additive model does not describe (the parent is
-never less than a child, so nothing below N is revealed by it); plan coverage counts teaching
-assignments, not students, and is shown exactly.
+its inputs. Not covered (documented): a student with support in several subjects, or in two units,
+makes the cells overlap, which the additive model does not describe (such a parent is not the sum of
+its children, so no equation is kept for it; the parent is never less than a child, so nothing
+below N is revealed by it); plan coverage counts teaching assignments, not students, and is shown
+exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.auth import Level
 
-from ..access.complement import Counted, is_withheld, protect_rows
-from ..access.disclosure import Disclosure, DisclosureRules
+from ..access.complement import TOTAL, TreeDecision
+from ..access.decision import COUNT_LEVELS, ComponentRows, counts_decision
+from ..access.disclosure import DisclosureRules
 from ..exports.table import Withheld
+from . import read
+
+#: One read per figure family of every unit of one level at once: family → read(session, level, subject, weeks, today).
+Family = Callable[[Any, Any, str | None, int, date], Awaitable[dict[tuple[Any, ...], int]]]
+FAMILIES: dict[str, Family] = {
+    "active": lambda s, lv, subject, w, d: read.units_with_kind_active(s, lv, subject),
+    "outcome": lambda s, lv, subject, w, d: read.units_with_outcome(s, lv, subject),
+    "assessed": lambda s, lv, subject, w, d: read.units_assessed(s, lv, subject),
+    "assessed_in": lambda s, lv, subject, w, d: read.units_assessed(s, lv, subject, by_subject=True),
+    "below": lambda s, lv, subject, w, d: read.units_below_pass(s, lv, subject),
+    "open": lambda s, lv, subject, w, d: read.units_open_investigations(s, lv, w, d, subject),
+    "before_after": lambda s, lv, subject, w, d: read.units_before_after(s, lv, subject),
+}
 
 
-def per_unit_rows(level: Level, counts: Mapping[tuple[Hashable, ...], int], parents: Mapping[str, Hashable | None],
-                  family: str) -> list[Counted]:
-    """`counts`: (unit, key…) → students, as the `read.units_*` reads give them: one row per unit
-    and slice `(family, key…)`."""
-    return [Counted((family, *key[1:]), level, str(key[0]), parents.get(str(key[0])), {"*": n})
-            for key, n in counts.items() if n > 0]
+def family_rows(family: str, per_level: Mapping[str, Mapping[tuple[Any, ...], int]]) -> ComponentRows:
+    """Pure: level → {(organiser, unit, key…): students} as the `read.units_*` reads give them, as
+    the rows of one decision: one slice `(family, key…)` per figure, a cell per unit."""
+    rows = ComponentRows()
+    for level, counts in per_level.items():
+        for (organiser, unit, *key), n in counts.items():
+            if n > 0:
+                rows.add((family, *key), level, organiser, str(unit), TOTAL, n)
+    return rows
+
+
+async def family_decision(session: AsyncSession, family: str, subject: str | None, weeks: int, today: date,
+                          suppressed: frozenset[Level], rules: DisclosureRules,
+                          version: Hashable | None = None) -> TreeDecision:
+    """The one decision on a family's figures (every unit, every level), kept per state version."""
+
+    async def rows_of(s: AsyncSession) -> ComponentRows:
+        if family in ("assessed", "assessed_in"):  # one pass over the students for every level
+            return family_rows(family, await read.units_assessed_every_level(s, subject,
+                                                                             by_subject=family == "assessed_in"))
+        return family_rows(family, {lv: await FAMILIES[family](s, lv, subject, weeks, today) for lv in COUNT_LEVELS})
+
+    date_key = today if family == "open" else None  # only the open investigations change with the day
+    return await counts_decision(session, ("support", family, subject, weeks if family == "open" else 0, date_key),
+                                 rows_of, suppressed, rules, version)
 
 
 @dataclass(frozen=True)
@@ -49,10 +93,11 @@ class Shown:
     never meet); none: every figure exact."""
 
     unit: str
-    decisions: tuple[Disclosure, ...] = ()
+    level: str = ""
+    decisions: tuple[TreeDecision, ...] = ()
 
     def withheld(self, *slices: Hashable) -> bool:
-        return any(is_withheld(d, s, self.unit) for d in self.decisions for s in slices)
+        return any(d.withheld(s, self.level, self.unit) for d in self.decisions for s in slices)
 
     def value(self, value: object, *slices: Hashable) -> object:
         """The value, or `Withheld` (`..` in CSV/xlsx, null plus the reason in JSON) when any of
@@ -60,8 +105,14 @@ class Shown:
         return Withheld() if self.withheld(*slices) else value
 
 
-def decide(rows: list[Counted], *, suppressed: frozenset[Level], rules: DisclosureRules) -> Disclosure | None:
-    """The decision for these rows, or None when the reader sees their level exactly."""
-    if not rows or rows[0].level not in suppressed:
-        return None
-    return protect_rows(rows, suppressed=suppressed, rules=rules)
+async def shown(session: AsyncSession, level: str, unit: str, families: tuple[str, ...], *, subject: str | None,
+                weeks: int, today: date, suppressed: frozenset[Level], rules: DisclosureRules) -> Shown:
+    """What a reader with these suppressed levels sees of the unit's figures of these families: exact
+    at a level it sees exactly, else the one decision per family."""
+    from ..results.disclose import state_version  # the state version lives with the results read path
+
+    if Level[level.upper()] not in suppressed:
+        return Shown(unit, level)
+    version = await state_version(session)  # one read for every family's lookup
+    return Shown(unit, level, tuple([await family_decision(session, f, subject, weeks, today, suppressed, rules,
+                                                           version) for f in families]))

@@ -34,6 +34,14 @@ async def _load(session: AsyncSession, store: FactStore, hidden: str, students: 
     subject)s, in one statement."""
     if not students and not subjects:
         return []
+    sql, params = _load_statement(store, hidden, students, subjects, extra)
+    return [store.fact_type(*row) for row in (await session.execute(text(sql), params)).all()]
+
+
+def _load_statement(store: FactStore, hidden: str, students: set[tuple[str, str]],
+                    subjects: set[tuple[str, str, str]] | None, extra: str = "", prefix: str = ""
+                    ) -> tuple[str, dict[str, Any]]:
+    """`_load`'s SELECT and parameters (named with `prefix`, for a statement that holds it with others)."""
     cols = ", ".join(f"f.{quoted(n)}" for n in store.fact_fields)
     # one list of keys (subject NULL: every subject of the student) joined on the facts, so the keys
     # drive an index lookup per student; a subject key of a student whose every subject is wanted
@@ -47,14 +55,15 @@ async def _load(session: AsyncSession, store: FactStore, hidden: str, students: 
         # outside): with statistics older than the table's growth, the organiser index was ANDed in per key —
         # every result of the organiser read per student (0.45 s per batch of 5,000 at 43k results)
         facts = (f"LATERAL (SELECT * FROM {store.facts.name} f WHERE f.student_id = k.student_id OFFSET 0) f")
-    sql = (f"SELECT {cols} FROM unnest(CAST(:org AS text[]), CAST(:student AS text[]), CAST(:subject AS text[])) "
+    sql = (f"SELECT {cols} FROM unnest(CAST(:{prefix}org AS text[]), CAST(:{prefix}student AS text[]), "
+           f"CAST(:{prefix}subject AS text[])) "
            f"AS k(organiser_id, student_id, subject_code) JOIN {facts} ON f.student_id = k.student_id "
            f"AND f.organiser_id = k.organiser_id AND (k.subject_code IS NULL OR f.subject_code = k.subject_code) "
            f"WHERE NOT f.{hidden} {extra}")
-    params = {"org": [k[0] for k in keys] + [k[0] for k in keys_with_subject],
-              "student": [k[1] for k in keys] + [k[1] for k in keys_with_subject],
-              "subject": [None] * len(keys) + [k[2] for k in keys_with_subject]}
-    return [store.fact_type(*row) for row in (await session.execute(text(sql), params)).all()]
+    params = {f"{prefix}org": [k[0] for k in keys] + [k[0] for k in keys_with_subject],
+              f"{prefix}student": [k[1] for k in keys] + [k[1] for k in keys_with_subject],
+              f"{prefix}subject": [None] * len(keys) + [k[2] for k in keys_with_subject]}
+    return sql, params
 
 
 def _before(after: Iterable[Any], changes: Sequence[Pair], id_field: str, in_scope: Callable[[Any], bool]) -> list[Any]:
@@ -81,18 +90,25 @@ _NEWEST_UNCHANGED = (
     "(f.term = 'VT') DESC, f.round DESC, (f.kind = 'term_grade') DESC, f.assessment_id DESC")
 
 
-async def _newest_unchanged(session: AsyncSession, students: set[tuple[str, str]],
-                            subjects: set[tuple[str, str, str]], changed: Iterable[Any]) -> list[AssessmentFact]:
-    """Per key of `_load`'s: its newest result (`newest_first`) that is not retracted and not in `changed`."""
+async def _newest_unchanged_and_supports(session: AsyncSession, students: set[tuple[str, str]],
+                                         subjects: set[tuple[str, str, str]], changed: Iterable[Any],
+                                         support_students: set[tuple[str, str]]
+                                         ) -> tuple[list[AssessmentFact], list[SupportFact]]:
+    """Per key of `_load`'s: its newest result (`newest_first`) that is not retracted and not in `changed`; and
+    the active interventions (`_ACTIVE_ONLY`) of `support_students` — both in one statement (one round trip:
+    each set as an array of rows)."""
     keys = sorted(students)
     keys_with_subject = sorted(k for k in subjects if (k[0], k[1]) not in students)
-    sql = _NEWEST_UNCHANGED.format(cols=", ".join(f"f.{quoted(n)}" for n in ASSESSMENTS.fact_fields),
-                                   facts=ASSESSMENTS.facts.name)
+    newest = _NEWEST_UNCHANGED.format(cols=", ".join(f"f.{quoted(n)}" for n in ASSESSMENTS.fact_fields),
+                                      facts=ASSESSMENTS.facts.name)
     params = {"org": [k[0] for k in keys] + [k[0] for k in keys_with_subject],
               "student": [k[1] for k in keys] + [k[1] for k in keys_with_subject],
               "subject": [None] * len(keys) + [k[2] for k in keys_with_subject], "changed": sorted_unique(changed)}
+    supports, support_params = _load_statement(SUPPORT, "retracted", support_students, None, _ACTIVE_ONLY, "s_")
+    sql = f"SELECT ARRAY(SELECT ROW(n.*) FROM ({newest}) n), ARRAY(SELECT ROW(s.*) FROM ({supports}) s)"
+    results, active = (await session.execute(text(sql), params | support_params)).one()
     make = ASSESSMENTS.make
-    return [make(*row) for row in (await session.execute(text(sql), params)).all()]
+    return [make(*row) for row in results], [SUPPORT.fact_type(*row) for row in active]
 
 
 async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (), supports: Sequence[Pair] = (),
@@ -113,13 +129,13 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
                 or (fact.organiser_id, fact.student_id, fact.subject_code) in subjects)
 
     # the results of the keys: the newest unchanged one per key, and the batch's changed ones after / before
-    unchanged = await _newest_unchanged(session, students, subjects, (new.assessment_id for _, new in results))
+    # and every active intervention of the students (an all-subject one covers each subject): one statement
+    support_students = students | {(o, s) for o, s, _ in subjects}
+    unchanged, active = await _newest_unchanged_and_supports(
+        session, students, subjects, (new.assessment_id for _, new in results), support_students)
     results_after = unchanged + [new for _, new in results if not new.retracted]
     results_before = unchanged + [old for old, _ in results if old is not None and not old.retracted and in_scope(old)]
-    # every active intervention of the students: an all-subject one covers each subject
-    support_students = students | {(o, s) for o, s, _ in subjects}
-    supports_after: list[SupportFact] = [f for f in await _load(session, SUPPORT, "retracted", support_students, None,
-                                                                _ACTIVE_ONLY) if is_active(f)]
+    supports_after: list[SupportFact] = [f for f in active if is_active(f)]
     supports_before = _before(supports_after, supports, "intervention_id",
                               lambda f: is_active(f) and (f.organiser_id, f.student_id) in support_students)
     codes = {f.school_unit_code for f in (*results_after, *results_before)}

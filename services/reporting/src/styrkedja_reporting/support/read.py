@@ -197,10 +197,12 @@ async def results_before_after(session: AsyncSession, where: Where, subject: str
     the unit with support in that subject, split by the day support started (the earliest start
     of the student's started interventions in the subject): results dated before it are
     `before`, on or after it `after`. One result per student, subject, round and phase (the term
-    grade before an assessment, then the newest date)."""
+    grade before an assessment, then the newest date). The students' results are looked up by student
+    (a lateral join on the facts' student index, not a join by organiser)."""
     join, cond = _scope("s", where)
     sql = (
-        "WITH starts AS (SELECT s.organiser_id, s.student_id, s.subject_code, CAST(min(s.start_date) AS date) AS started "
+        "WITH starts AS MATERIALIZED (SELECT s.organiser_id, s.student_id, s.subject_code, "
+        "CAST(min(s.start_date) AS date) AS started "
         f"FROM {support_facts.name} s {join} WHERE NOT s.retracted AND s.status = ANY(CAST(:started AS text[])) "
         f"AND s.subject_code <> :no_subject AND s.start_date <> '' AND {cond} "
         "AND (CAST(:subject AS text) IS NULL OR s.subject_code = :subject) GROUP BY 1, 2, 3), "
@@ -208,9 +210,10 @@ async def results_before_after(session: AsyncSession, where: Where, subject: str
         "a.assessed_on < st.started) a.subject_code, a.school_year, a.term, a.round, a.student_id, "
         "CASE WHEN a.assessed_on < st.started THEN 'before' ELSE 'after' END AS phase, "
         "NOT a.value = ANY(CAST(:below AS text[])) AS reaches "
-        f"FROM starts st JOIN {assessment_facts.name} a ON a.organiser_id = st.organiser_id "
-        "AND a.student_id = st.student_id AND a.subject_code = st.subject_code "
-        "WHERE NOT a.retracted AND a.assessed_on IS NOT NULL "
+        "FROM starts st CROSS JOIN LATERAL (SELECT f.organiser_id, f.student_id, f.subject_code, f.school_year, "
+        f"f.term, f.round, f.assessed_on, f.kind, f.assessment_id, f.value FROM {assessment_facts.name} f "
+        "WHERE f.student_id = st.student_id AND f.organiser_id = st.organiser_id "
+        "AND f.subject_code = st.subject_code AND NOT f.retracted AND f.assessed_on IS NOT NULL) a "
         "ORDER BY a.organiser_id, a.student_id, a.subject_code, a.school_year, a.term, a.round, "
         "a.assessed_on < st.started, a.kind = 'term_grade' DESC, a.assessed_on DESC, a.assessment_id) "
         "SELECT subject_code, school_year, term, round, phase, count(*), count(*) FILTER (WHERE reaches) "
@@ -269,116 +272,149 @@ async def active_support_of(session: AsyncSession, school_unit_code: str, studen
     return out
 
 
-# --- every sibling of a unit at once, for the disclosure decision (`disclose.py`) -------------------
+# --- every unit of a level at once, for the disclosure decision (`disclose.py`) --------------------
 #
-# A decision on one unit's figures depends on every sibling's (a withheld count must not follow from
-# the siblings and the parent total), so these read the same figures as above for every unit of the
-# level at once: the organiser's units (the organisers themselves at organiser level; the nation alone
-# at nation level). Each returns unit id → the count.
+# A decision on one unit's figures depends on every other unit's at every level the reader sees (a
+# withheld count must not follow from its siblings, its parent's total or its children's), so these
+# read the same figures as above for every unit of one level of every organiser at once. Each returns
+# (organiser id — None at nation level —, unit id, more keys…) → the count.
 
 
-def sibling_scope(where: Where) -> Where:
-    """The units read with `where`'s for its decision: the whole level within its organiser (every
-    organiser at organiser level, the nation at nation level)."""
-    return Where(where.level, where.unit_id, None if where.level in ("organiser", "nation") else where.organiser_id)
+def _org(level: Level, alias: str = "") -> str:
+    """The organiser column of a level's rows (none at nation level: one nation over every organiser)."""
+    return "CAST(NULL AS text)" if level == "nation" else f"{alias + '.' if alias else ''}organiser_id"
 
 
-def _level_rows(where: Where, subject: str | None) -> str:
-    """WHERE of every unit's rows of a level in a materialised table (organiser and subject optional)."""
-    return ("level = :level AND (CAST(:organiser AS text) IS NULL OR organiser_id = :organiser) "
-            "AND (CAST(:subject AS text) IS NULL OR subject_code = :subject)")
+def _level_rows() -> str:
+    """WHERE of every unit's rows of a level in a materialised table (subject optional)."""
+    return "level = :level AND (CAST(:subject AS text) IS NULL OR subject_code = :subject)"
+
+
+def _level_params(level: Level, subject: str | None, **more: Any) -> dict[str, Any]:
+    return {"level": level, "subject": subject, **more}
 
 
 async def _per_unit(session: AsyncSession, sql: str, params: dict[str, Any]) -> dict[tuple[Any, ...], int]:
-    """(unit id, more keys…) → count, from a query whose last column is the count."""
+    """(organiser, unit id, more keys…) → count, from a query whose last column is the count."""
     return {tuple(r[:-1]): int(r[-1]) for r in (await session.execute(text(sql), params)).all()
-            if r[0] is not None}
+            if r[1] is not None}
 
 
-async def units_with_kind_active(session: AsyncSession, where: Where, subject: str | None
+async def units_with_kind_active(session: AsyncSession, level: Level, subject: str | None
                                  ) -> dict[tuple[Any, ...], int]:
-    """(unit, kind) → distinct students with the kind active; (unit, None) → with any kind active."""
-    scope = sibling_scope(where)
-    params = _params(scope, subject, active=list(ACTIVE_STATUSES))
-    base = (f"FROM {support_students.name} WHERE {_level_rows(scope, subject)} "
-            "AND status = ANY(CAST(:active AS text[]))")
-    out = await _per_unit(session, f"SELECT unit_id, kind, count(DISTINCT (organiser_id, student_id)) {base} "
-                                   "GROUP BY 1, 2", params)
-    out |= {(u, None): n for (u,), n in (await _per_unit(
-        session, f"SELECT unit_id, count(DISTINCT (organiser_id, student_id)) {base} GROUP BY 1", params)).items()}
+    """(organiser, unit, kind) → distinct students with the kind active; (…, None) → with any kind active."""
+    params = _level_params(level, subject, active=list(ACTIVE_STATUSES))
+    base = f"FROM {support_students.name} WHERE {_level_rows()} AND status = ANY(CAST(:active AS text[]))"
+    org = _org(level)
+    out = await _per_unit(session, f"SELECT {org}, unit_id, kind, count(DISTINCT (organiser_id, student_id)) {base} "
+                                   "GROUP BY 1, 2, 3", params)
+    out |= {(o, u, None): n for (o, u), n in (await _per_unit(
+        session, f"SELECT {org}, unit_id, count(DISTINCT (organiser_id, student_id)) {base} GROUP BY 1, 2",
+        params)).items()}
     return out
 
 
-async def units_with_outcome(session: AsyncSession, where: Where, subject: str | None) -> dict[tuple[Any, ...], int]:
-    """(unit, kind, outcome) → distinct students with an evaluated intervention of that outcome."""
-    scope = sibling_scope(where)
+async def units_with_outcome(session: AsyncSession, level: Level, subject: str | None) -> dict[tuple[Any, ...], int]:
+    """(organiser, unit, kind, outcome) → distinct students with an evaluated intervention of that outcome."""
     return await _per_unit(session, (
-        f"SELECT unit_id, kind, evaluation_outcome, count(DISTINCT (organiser_id, student_id)) "
-        f"FROM {support_students.name} WHERE {_level_rows(scope, subject)} "
-        "AND status = ANY(CAST(:evaluated AS text[])) AND evaluation_outcome <> '' GROUP BY 1, 2, 3"),
-        _params(scope, subject, evaluated=list(EVALUATED_STATUSES)))
+        f"SELECT {_org(level)}, unit_id, kind, evaluation_outcome, count(DISTINCT (organiser_id, student_id)) "
+        f"FROM {support_students.name} WHERE {_level_rows()} "
+        "AND status = ANY(CAST(:evaluated AS text[])) AND evaluation_outcome <> '' GROUP BY 1, 2, 3, 4"),
+        _level_params(level, subject, evaluated=list(EVALUATED_STATUSES)))
 
 
-async def units_assessed(session: AsyncSession, where: Where, subject: str | None, *, by_subject: bool = False
+async def units_assessed(session: AsyncSession, level: Level, subject: str | None, *, by_subject: bool = False
                          ) -> dict[tuple[Any, ...], int]:
-    """(unit,) → distinct students assessed (as `students_assessed`); with `by_subject`, (unit, subject)."""
-    scope = sibling_scope(where)
+    """(organiser, unit) → distinct students assessed (as `students_assessed`); with `by_subject`,
+    (organiser, unit, subject)."""
     join = (f"JOIN {placements.name} p ON p.school_unit_code = split_part(f.unit_id, '{GROUP_SEPARATOR}', 1) "
-            if where.level == "area" else "")
+            if level == "area" else "")
     unit = {"group": "f.unit_id", "school_unit": f"split_part(f.unit_id, '{GROUP_SEPARATOR}', 1)",
-            "area": "p.area_id", "organiser": "f.organiser_id", "nation": f"'{NATION}'"}[where.level]
-    keys = f"{unit}, f.subject_code" if by_subject else unit
+            "area": "p.area_id", "organiser": "f.organiser_id", "nation": f"'{NATION}'"}[level]
+    keys = f"{_org(level, 'f')}, {unit}" + (", f.subject_code" if by_subject else "")
     sql = (f"SELECT {keys}, count(DISTINCT (f.organiser_id, f.student_id)) FROM {figure_students.name} f {join}"
-           "WHERE f.level = 'group' AND (CAST(:organiser AS text) IS NULL OR f.organiser_id = :organiser) "
-           "AND (CAST(:subject AS text) IS NULL OR f.subject_code = :subject) AND f.period IN ('HT', 'VT') "
-           f"GROUP BY {'1, 2' if by_subject else '1'}")
-    return await _per_unit(session, sql, _params(scope, subject))
+           "WHERE f.level = 'group' AND (CAST(:subject AS text) IS NULL OR f.subject_code = :subject) "
+           f"AND f.period IN ('HT', 'VT') GROUP BY {'1, 2, 3' if by_subject else '1, 2'}")
+    return await _per_unit(session, sql, _level_params(level, subject))
 
 
-async def units_below_pass(session: AsyncSession, where: Where, subject: str | None) -> dict[tuple[Any, ...], int]:
-    """(unit, subject) → students below the pass level without support; (unit, None) → in any subject."""
-    scope = sibling_scope(where)
-    base = f"FROM {support_below_pass.name} WHERE {_level_rows(scope, subject)}"
-    out = await _per_unit(session, f"SELECT unit_id, subject_code, count(DISTINCT (organiser_id, student_id)) {base} "
-                                   "GROUP BY 1, 2", _params(scope, subject))
-    out |= {(u, None): n for (u,), n in (await _per_unit(
-        session, f"SELECT unit_id, count(DISTINCT (organiser_id, student_id)) {base} GROUP BY 1",
-        _params(scope, subject))).items()}
+async def units_assessed_every_level(session: AsyncSession, subject: str | None, *, by_subject: bool = False
+                                     ) -> dict[str, dict[tuple[Any, ...], int]]:
+    """`units_assessed` at school-unit, area, organiser and nation level in one pass over the students
+    (grouping sets): level → (organiser, unit[, subject]) → distinct students assessed."""
+    code = f"split_part(f.unit_id, '{GROUP_SEPARATOR}', 1)"
+    extra = ", f.subject_code" if by_subject else ""
+    sets = ", ".join(f"({keys}{extra})" if keys else f"({extra.lstrip(', ')})"
+                     for keys in (f"f.organiser_id, {code}", "f.organiser_id, p.area_id", "f.organiser_id", ""))
+    sql = (f"SELECT f.organiser_id, {code}, p.area_id{extra}, GROUPING(f.organiser_id, {code}, p.area_id), "
+           f"count(DISTINCT (f.organiser_id, f.student_id)) FROM {figure_students.name} f "
+           f"LEFT JOIN {placements.name} p ON p.school_unit_code = {code} "
+           "WHERE f.level = 'group' AND (CAST(:subject AS text) IS NULL OR f.subject_code = :subject) "
+           f"AND f.period IN ('HT', 'VT') GROUP BY GROUPING SETS ({sets})")
+    #: GROUPING's bits (organiser, school unit, area; 1 = rolled up) → the level of the row
+    levels = {0b001: "school_unit", 0b010: "area", 0b011: "organiser", 0b111: "nation"}
+    out: dict[str, dict[tuple[Any, ...], int]] = {level: {} for level in levels.values()}
+    for row in (await session.execute(text(sql), {"subject": subject})).all():
+        organiser, school_unit, area, *rest = row
+        bits, n = rest[-2], int(rest[-1])
+        key = tuple(rest[:-2])
+        level = levels.get(bits)
+        if level == "school_unit":
+            out[level][(organiser, school_unit, *key)] = n
+        elif level == "area" and area is not None:
+            out[level][(organiser, area, *key)] = n
+        elif level == "organiser":
+            out[level][(organiser, organiser, *key)] = n
+        elif level == "nation":
+            out[level][(None, NATION, *key)] = n
     return out
 
 
-async def units_open_investigations(session: AsyncSession, where: Where, weeks: int, today: date,
+async def units_below_pass(session: AsyncSession, level: Level, subject: str | None) -> dict[tuple[Any, ...], int]:
+    """(organiser, unit, subject) → students below the pass level without support; (…, None) → in any subject."""
+    base = f"FROM {support_below_pass.name} WHERE {_level_rows()}"
+    org = _org(level)
+    params = _level_params(level, subject)
+    out = await _per_unit(session, f"SELECT {org}, unit_id, subject_code, count(DISTINCT (organiser_id, student_id)) "
+                                   f"{base} GROUP BY 1, 2, 3", params)
+    out |= {(o, u, None): n for (o, u), n in (await _per_unit(
+        session, f"SELECT {org}, unit_id, count(DISTINCT (organiser_id, student_id)) {base} GROUP BY 1, 2",
+        params)).items()}
+    return out
+
+
+async def units_open_investigations(session: AsyncSession, level: Level, weeks: int, today: date,
                                     subject: str | None) -> dict[tuple[Any, ...], int]:
-    """(unit,) → investigations open longer than `weeks` (as `open_investigations`)."""
-    scope = sibling_scope(where)
+    """(organiser, unit) → investigations open longer than `weeks` (as `open_investigations`)."""
     before = (today - timedelta(weeks=weeks)).isoformat()
     return await _per_unit(session, (
-        f"SELECT unit_id, coalesce(sum(count), 0) FROM {support_students.name} WHERE {_level_rows(scope, subject)} "
+        f"SELECT {_org(level)}, unit_id, coalesce(sum(count), 0) FROM {support_students.name} WHERE {_level_rows()} "
         "AND kind = 'investigation' AND status = ANY(CAST(:open AS text[])) AND start_date <> '' "
-        "AND start_date < :before GROUP BY 1"),
-        _params(scope, subject, open=list(OPEN_INVESTIGATION_STATUSES), before=before))
+        "AND start_date < :before GROUP BY 1, 2"),
+        _level_params(level, subject, open=list(OPEN_INVESTIGATION_STATUSES), before=before))
 
 
-async def units_before_after(session: AsyncSession, where: Where, subject: str | None) -> dict[tuple[Any, ...], int]:
-    """(unit, subject, school year, term, round, phase) → students (as `results_before_after`)."""
-    scope = sibling_scope(where)
-    join = (f"JOIN {placements.name} p ON p.school_unit_code = s.school_unit_code"
-            if where.level == "area" else "")
+async def units_before_after(session: AsyncSession, level: Level, subject: str | None) -> dict[tuple[Any, ...], int]:
+    """(organiser, unit, subject, school year, term, round, phase) → students (as `results_before_after`).
+    Each supported student's results are looked up by the student (a lateral join on the facts' student
+    index: a join by organiser alone compared every result of the organiser with every supported student)."""
+    join = f"JOIN {placements.name} p ON p.school_unit_code = s.school_unit_code" if level == "area" else ""
     sql = (
-        f"WITH starts AS (SELECT {_unit_expr('s', where.level)} AS unit, s.organiser_id, s.student_id, s.subject_code, "
-        "CAST(min(s.start_date) AS date) AS started "
+        f"WITH starts AS MATERIALIZED (SELECT {_unit_expr('s', level)} AS unit, s.organiser_id, s.student_id, "
+        "s.subject_code, CAST(min(s.start_date) AS date) AS started "
         f"FROM {support_facts.name} s {join} WHERE NOT s.retracted AND s.status = ANY(CAST(:started AS text[])) "
         "AND s.subject_code <> :no_subject AND s.start_date <> '' "
-        "AND (CAST(:organiser AS text) IS NULL OR s.organiser_id = :organiser) "
         "AND (CAST(:subject AS text) IS NULL OR s.subject_code = :subject) GROUP BY 1, 2, 3, 4), "
         "phased AS (SELECT DISTINCT ON (st.unit, a.organiser_id, a.student_id, a.subject_code, a.school_year, a.term, "
-        "a.round, a.assessed_on < st.started) st.unit, a.subject_code, a.school_year, a.term, a.round, "
+        "a.round, a.assessed_on < st.started) st.unit, a.organiser_id, a.subject_code, a.school_year, a.term, a.round, "
         "CASE WHEN a.assessed_on < st.started THEN 'before' ELSE 'after' END AS phase "
-        f"FROM starts st JOIN {assessment_facts.name} a ON a.organiser_id = st.organiser_id "
-        "AND a.student_id = st.student_id AND a.subject_code = st.subject_code "
-        "WHERE NOT a.retracted AND a.assessed_on IS NOT NULL "
+        "FROM starts st CROSS JOIN LATERAL (SELECT f.organiser_id, f.student_id, f.subject_code, f.school_year, "
+        f"f.term, f.round, f.assessed_on, f.kind, f.assessment_id FROM {assessment_facts.name} f "
+        "WHERE f.student_id = st.student_id AND f.organiser_id = st.organiser_id "
+        "AND f.subject_code = st.subject_code AND NOT f.retracted AND f.assessed_on IS NOT NULL) a "
         "ORDER BY st.unit, a.organiser_id, a.student_id, a.subject_code, a.school_year, a.term, a.round, "
         "a.assessed_on < st.started, a.kind = 'term_grade' DESC, a.assessed_on DESC, a.assessment_id) "
-        "SELECT unit, subject_code, school_year, term, round, phase, count(*) FROM phased GROUP BY 1, 2, 3, 4, 5, 6")
-    return await _per_unit(session, sql, _params(scope, subject, started=list(STARTED_STATUSES),
-                                                 no_subject=NO_SUBJECT))
+        f"SELECT {_org(level)}, unit, subject_code, school_year, term, round, phase, count(*) FROM phased "
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7")
+    return await _per_unit(session, sql, _level_params(level, subject, started=list(STARTED_STATUSES),
+                                                       no_subject=NO_SUBJECT))

@@ -6,14 +6,14 @@ JSON body; every other endpoint is one table that answers as JSON, CSV or xlsx (
 Access: `ask` carries the guard and checks the node asked for (`access.guard.strict_scope`): the
 organiser admin, area manager and principal within their reach, the politician at area and organiser
 level of its organisers, the public at organiser and nation level. At a level suppressed for the
-reader, every figure passes the complementary suppression of `disclose.py` over every sibling of the
-unit (`_shown`): the summary's withheld figures are `null` and named in its `withheld`, the tables'
+reader, every figure passes the one decision of `disclose.py` over every unit at every level
+(`_shown`): the summary's withheld figures are `null` and named in its `withheld`, the tables'
 are `..` in CSV/xlsx and `null` plus the reason in JSON. The lists of students are student-level
 reads (audited), never shown to politician or public (they read no unit level)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -28,7 +28,6 @@ from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeP
 from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import keep_answer
-from ..access.complement import parents_of
 from ..access.disclosure import Reason
 from ..access.guard import audit, strict_scope, withhold_small
 from ..exports import table as t
@@ -36,8 +35,8 @@ from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import ID_PATTERN
 from ..settings import ReportingSettings
-from . import read
-from .disclose import Shown, decide, per_unit_rows
+from . import disclose, read
+from .disclose import Shown
 from .rules import KINDS, SENSITIVE_FIGURES
 
 router = APIRouter(prefix="/v1/support", tags=["support"])
@@ -77,37 +76,12 @@ def _weeks(request: Request, asked: int | None) -> int:
 WEEKS = Query(None, ge=1, le=104, description="Default: the `support_investigation_weeks` setting.")
 
 
-#: One read per figure family of every sibling unit at once: family → read(session, ask, weeks).
-Family = Callable[[Any, Ask, int], Awaitable[dict[tuple[Any, ...], int]]]
-FAMILIES: dict[str, Family] = {
-    "active": lambda s, a, w: read.units_with_kind_active(s, a.where, a.subject_code),
-    "outcome": lambda s, a, w: read.units_with_outcome(s, a.where, a.subject_code),
-    "assessed": lambda s, a, w: read.units_assessed(s, a.where, a.subject_code),
-    "assessed_in": lambda s, a, w: read.units_assessed(s, a.where, a.subject_code, by_subject=True),
-    "below": lambda s, a, w: read.units_below_pass(s, a.where, a.subject_code),
-    "open": lambda s, a, w: read.units_open_investigations(s, a.where, w, datetime.now(UTC).date(),
-                                                           a.subject_code),
-    "before_after": lambda s, a, w: read.units_before_after(s, a.where, a.subject_code),
-}
-
-
 async def _shown(request: Request, session: Any, a: Ask, *families: str, weeks: int = 0) -> Shown:
-    """What the reader sees of the unit's figures of these families: exact at a level it sees
-    exactly; else one decision per family over every sibling unit (`disclose.py`), so the summary
-    and every table withhold the same cells."""
+    """What the reader sees of the unit's figures of these families: the one decision per family over
+    every level (`disclose.py`), so the summary, every table and every format withhold the same cells."""
     level, scope = request.state.support_scope
-    auth_level = AuthLevel[level.upper()]
-    if auth_level not in scope.suppressed:
-        return Shown(a.where.unit_id)
-    decisions = []
-    for family in families:
-        counts = await FAMILIES[family](session, a, weeks)
-        parents = await parents_of(session, level, {str(k[0]) for k in counts})
-        decision = decide(per_unit_rows(auth_level, counts, parents, family), suppressed=scope.suppressed,
-                          rules=scope.rules)
-        if decision is not None:
-            decisions.append(decision)
-    return Shown(a.where.unit_id, tuple(decisions))
+    return await disclose.shown(session, level, a.where.unit_id, families, subject=a.subject_code, weeks=weeks,
+                       today=datetime.now(UTC).date(), suppressed=scope.suppressed, rules=scope.rules)
 
 
 def _hide(body: dict[str, Any], withheld: dict[str, str], path: str, shown: Shown, *slices: Any) -> None:
