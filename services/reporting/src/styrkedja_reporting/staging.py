@@ -1,9 +1,10 @@
-"""Rows sent to PostgreSQL per batch, shared by every capability's tables: arrays spread by `unnest` in the
+"""Rows sent to PostgreSQL per batch, shared by every capability's tables: arrays (or one JSON text) spread in the
 statement (few rows) or a binary COPY into a temporary table and one statement over it (many rows), plus the
 small SQL helpers those statements are built with (quoting, "C"-collation sort keys, `= ANY(array)`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
@@ -60,16 +61,39 @@ def as_arrays(names: Sequence[str], rows: Iterable[tuple[Any, ...]]) -> dict[str
     return {name: list(values) for name, values in zip(names, columns, strict=True)}
 
 
+def json_rows(rows: Iterable[Sequence[Any]]) -> str:
+    """Rows of str, int, bool or None as one JSON text (a list of lists), for `rows_of_json`: encoded in C by
+    `json.dumps` in one call, where asyncpg's array encoder checks every element of every column array with an
+    ABC `isinstance` (~20,000 per batch of 100 events: bench/results/apply8.json). Exact for any text without
+    NUL (PostgreSQL's text holds none either): quotes, backslashes, tabs, newlines and Unicode round-trip."""
+    return json.dumps(rows if isinstance(rows, list) else list(rows), ensure_ascii=False, separators=(",", ":"))
+
+
+def rows_of_json(param: str, columns: Sequence[Column[Any]]) -> str:
+    """`SELECT` of the rows of `json_rows` in the parameter `param` (`:name` or `$n`) as `columns`: the server
+    parses the JSON once (jsonb) and casts each element to the column's type (text as is)."""
+    parts = []
+    for n, column in enumerate(columns):
+        value = f"j.r->>{n}"
+        kind = pg_type(column)
+        parts.append(f"{value} AS {quoted(column.name)}" if kind == "text"
+                     else f"CAST({value} AS {kind}) AS {quoted(column.name)}")
+    return f"SELECT {', '.join(parts)} FROM jsonb_array_elements(CAST({param} AS jsonb)) AS j(r)"
+
+
 #: Up to this many rows, a statement takes its rows as arrays spread by `unnest` in the statement itself
 #: (one round trip); more go by binary COPY into the staged table first (`Staged.execute`).
 SMALL_ROWS = 1000
+_JSON_TYPES = ("text", "integer", "boolean")
 _CREATES: dict[str, str] = {}  # every staged table's creation, made together at a transaction's first COPY
 
 
 class Staged:
-    """Rows for one statement: a few as arrays in the statement itself (one round trip), many by binary
-    COPY (asyncpg `copy_records_to_table`) into a temporary table first: the array encoding costs a type
-    check per element, COPY's record encoding does not, but the COPY is a round trip of its own. Either
+    """Rows for one statement: a few as arrays in the statement itself (one round trip) — as one JSON
+    parameter where every column is text, integer or boolean (`json_rows`: asyncpg's array encoding costs
+    an ABC type check per element, `json.dumps` none) —, many by binary COPY (asyncpg
+    `copy_records_to_table`) into a temporary table first: COPY's record encoding costs no such check,
+    but the COPY is a round trip of its own. Either
     way the rows go to the server in `stage`, on asyncpg's own connection (the statement over arrays too):
     its errors are asyncpg's, not SQLAlchemy's — the consumer retries and halves on any exception, so
     they take the same path as a failing statement. Either source yields the rows in the order they were
@@ -87,8 +111,15 @@ class Staged:
         _CREATES[self.name] = self._create
         names_sql = ", ".join(quoted(n) for n in self.names)
         self.select = f"SELECT {names_sql} FROM {self.name}"
-        self.unnested = ("SELECT * FROM unnest(" + ", ".join(
-            f"CAST(${i} AS {pg_type(table.c[n])}[])" for i, n in enumerate(self.names, 1)) + f") AS s({names_sql})")
+        # the rows as one JSON parameter where every column's type has a JSON form (text, integer, boolean:
+        # `json_rows`, cheaper to encode than an array per column); else an array per column
+        self.as_json = all(pg_type(table.c[n]) in _JSON_TYPES for n in self.names)
+        if self.as_json:
+            self.unnested = rows_of_json("$1", [table.c[n] for n in self.names])
+        else:
+            self.unnested = ("SELECT * FROM unnest(" + ", ".join(
+                f"CAST(${i} AS {pg_type(table.c[n])}[])" for i, n in enumerate(self.names, 1)) + f") AS s({names_sql})")
+        self._sent = 1 if self.as_json else len(self.names)  # parameters the rows take in the statement over arrays
         # the statement over arrays `stage` runs, and its rows: per session (`execute` sets and takes them)
         self._over_arrays = f"styrkedja.staged_statement.{self.name}"
         self._params: dict[str, tuple[str, ...]] = {}  # per statement over arrays: its further parameters' names
@@ -100,7 +131,7 @@ class Staged:
         over_arrays = template.replace("{rows}", self.unnested)
         over_table = template.replace("{rows}", self.select)
         for n, name in sorted(enumerate(params), key=lambda p: -len(p[1])):  # the longest names first: no prefix clash
-            over_arrays = over_arrays.replace(f":{name}", f"${len(self.names) + n + 1}")
+            over_arrays = over_arrays.replace(f":{name}", f"${self._sent + n + 1}")
             over_table = over_table.replace(f":{name}", f"${n + 1}")
         self._params[over_arrays] = tuple(params)
         self._over_table[over_arrays] = over_table
@@ -145,9 +176,13 @@ class Staged:
         assert conn is not None
         over_arrays = session.info.get(self._over_arrays)
         if over_arrays is not None:
-            columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in self.names]
             statement, *extra = over_arrays
-            over_arrays[:] = [statement, *await conn.fetch(statement, *[list(c) for c in columns], *extra)]
+            if self.as_json:
+                sent: list[Any] = [json_rows(rows)]
+            else:
+                columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [() for _ in self.names]
+                sent = [list(c) for c in columns]
+            over_arrays[:] = [statement, *await conn.fetch(statement, *sent, *extra)]
             return
         transaction = session.get_transaction()
         entry = session.info.get(_STAGED)

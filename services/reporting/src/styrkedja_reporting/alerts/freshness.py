@@ -44,6 +44,8 @@ from ..staging import any_of, as_arrays, sorted_unique
 from .handlers import (
     ASSESSMENT_ROWS_BEFORE,
     ASSESSMENT_TYPES,
+    FRESHNESS_LOCKED,
+    FRESHNESS_LOCKS,
     aggregate_unit_id,
     alert_unit_id,
     batch_verdicts,
@@ -70,8 +72,15 @@ def units_of(organiser_id: str, school_unit_code: str, group_id: str) -> list[Un
             UnitKey(organiser_id, "school_unit", school_unit_code)]
 
 
-async def lock_organisers(session: AsyncSession, organisers: Iterable[str]) -> None:
-    keys = [f"styrkedja.alerts.freshness:{organiser}" for organiser in sorted(set(organisers))]
+def lock_keys(organisers: Iterable[str]) -> list[str]:
+    """The organisers' advisory lock keys, in the one order every writer takes them in (no deadlock)."""
+    return [f"styrkedja.alerts.freshness:{organiser}" for organiser in sorted(set(organisers))]
+
+
+async def lock_organisers(session: AsyncSession, organisers: Iterable[str], taken: Iterable[str] = ()) -> None:
+    """The organisers' freshness locks, for the transaction. `taken`: keys it holds already (not taken again)."""
+    held = set(taken)
+    keys = [k for k in lock_keys(organisers) if k not in held]
     if keys:  # one statement, taken in the list's order (one order for every writer: no deadlock)
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(k)) "
                                    "FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS u(k, n) ORDER BY n"),
@@ -96,10 +105,11 @@ async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -
         found.update(units_of(organiser, code, group))
 
 
-async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delivered]
+async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delivered], taken: Iterable[str] = ()
                                    ) -> tuple[list[tuple[AlertCell, Observation]], datetime] | None:
     """The units the batch's assessments touch, under the organisers' lock, judged at
-    the time of its newest assessment; None where it has none."""
+    the time of its newest assessment; None where it has none. `taken`: lock keys the transaction holds
+    already (`evaluate_batch`: taken by the pass-drop statement)."""
     keys: set[UnitKey] = session.info.pop(_BEFORE, set())
     groups: set[tuple[str, str, str]] = set()  # (organiser, school unit, group): thousands of events, few groups
     moment: datetime | None = None
@@ -113,7 +123,7 @@ async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delive
         keys.update(units_of(*group))
     if not keys or moment is None:
         return None
-    await lock_organisers(session, {k.organiser_id for k in keys})
+    await lock_organisers(session, {k.organiser_id for k in keys}, taken)
     # the batch's results after it, in their units: each unit's newest result is at least as new
     newest: dict[tuple[str, str, str], date] = {}
     for _, fact in batch_changes(session).assessments:
@@ -136,8 +146,20 @@ async def evaluate_batch(session: AsyncSession, batch: Sequence[Delivered]) -> N
     forecast at the batch's time, then freshness at its newest assessment's), with one read of the
     stored alerts and one write for all three rules."""
     now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay
-    judged, drops = await batch_verdicts(session, batch)
-    fresh = await batch_freshness_verdicts(session, batch)
+    # the freshness rule's locks go with the pass-drop statement (one round trip less): every organiser it
+    # can lock (the units noted before and the batch's assessments'), taken before its reads in later statements —
+    # not in its own open-alert read, whose snapshot would predate a wait for the lock
+    organisers = {k.organiser_id for k in session.info.get(_BEFORE, ())}
+    organisers |= {item.event.data.organiser_id for item in batch  # type: ignore[attr-defined]
+                   if item.event.type in ASSESSMENT_TYPES}
+    session.info[FRESHNESS_LOCKS] = lock_keys(organisers)
+    session.info.pop(FRESHNESS_LOCKED, None)
+    try:
+        judged, drops = await batch_verdicts(session, batch)
+        fresh = await batch_freshness_verdicts(session, batch, session.info.get(FRESHNESS_LOCKED, ()))
+    finally:
+        session.info.pop(FRESHNESS_LOCKS, None)
+        session.info.pop(FRESHNESS_LOCKED, None)
     later, later_now = fresh if fresh is not None else ([], None)
     if judged or drops or later:
         await decide(session, judged, now, drops, later, later_now)

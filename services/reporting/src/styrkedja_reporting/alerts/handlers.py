@@ -406,7 +406,11 @@ async def batch_verdicts(session: AsyncSession, batch: Sequence[Delivered]
 # dipping nor with an active alert decides nothing (`rules.evaluate`): it is not sent back, not decoded, and
 # `decide` never looks it up — thousands of cells per batch of 5,000, a handful back.
 _BATCH_PASS_DROPS = text(
-    "WITH q AS (SELECT * FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), CAST(:alert_unit AS text[]), "
+    # the freshness rule's organiser locks first (`FRESHNESS_LOCKS`: taken here, in their order, its own
+    # round trip saved; nothing in this statement reads what they guard — the freshness rule's reads come after)
+    "WITH lk AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:freshness_locks AS text[])) "
+    "WITH ORDINALITY AS u(k, n) ORDER BY n), "
+    "q AS (SELECT * FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), CAST(:alert_unit AS text[]), "
     "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:mask AS bigint[])) "
     "AS q(level, unit_id, alert_unit, organiser_id, subject_code, mask)), "
     # the organisers' thresholds read here (`load_thresholds`' rows come back with the verdicts): a stored drop as
@@ -441,8 +445,13 @@ _BATCH_PASS_DROPS = text(
     "AND CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 = j.o)), "
     # the stored thresholds themselves, for the batch's other rules (`load_thresholds`' memo): one round trip
     "ARRAY(SELECT ROW(t.organiser_id, CAST(t.drop_points AS text), CAST(t.below_forecast_points AS text), "
-    f"t.min_students) FROM {alert_thresholds.name} t WHERE t.organiser_id = ANY(CAST(:th_organiser AS text[])))")
+    f"t.min_students) FROM {alert_thresholds.name} t WHERE t.organiser_id = ANY(CAST(:th_organiser AS text[]))), "
+    "(SELECT count(*) FROM lk)")
 _MASK_BITS = 63
+#: session.info: the freshness rule's lock keys (`freshness.lock_keys`) for `_BATCH_PASS_DROPS` to take, set by
+#: `freshness.evaluate_batch`; and those it took (the freshness rule takes only the rest)
+FRESHNESS_LOCKS = "styrkedja.alerts.freshness_locks"
+FRESHNESS_LOCKED = "styrkedja.alerts.freshness_locked"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -487,7 +496,10 @@ async def _batch_pass_drops(session: AsyncSession, touched: set[tuple[str, str, 
                "th_den": default.drop_points.denominator, "th_min": default.min_students,
                "school_years": sorted({_round_label(o)[0] for o in judged_ordinals}),
                "periods": [f"R{n}" for n in sorted({_round_label(o)[1] for o in judged_ordinals})]}
-    verdicts, stored_thresholds = (await session.execute(_BATCH_PASS_DROPS, params)).one()
+    locks = session.info.pop(FRESHNESS_LOCKS, None) or []
+    params["freshness_locks"] = locks
+    verdicts, stored_thresholds, _ = (await session.execute(_BATCH_PASS_DROPS, params)).one()
+    session.info[FRESHNESS_LOCKED] = frozenset(locks)
     found = _remember_thresholds(session, organisers, stored_thresholds)
     by_organiser = {o: found.get(o, default) for o in organisers}
     judged: list[Judged] = []

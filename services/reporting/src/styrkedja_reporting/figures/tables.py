@@ -36,7 +36,7 @@ from ..directory.tables import placements
 from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
 from ..results.tables import CELL_FILLFACTOR, LEVEL_UNITS, assessment_facts
-from ..staging import Staged, as_arrays, c_order, quoted, unnest_of
+from ..staging import Staged, as_arrays, c_order, json_rows, quoted, rows_of_json, unnest_of
 from .forecast_outcome import ForecastTally
 from .merit import MeritTally
 from .pass_share import PassTally
@@ -179,8 +179,11 @@ def _counter_of_signed(name: str) -> str:
     return f"CASE WHEN s.gender = '{gender}' THEN s.n{' * s.reaching' if kind == 'reaching' else ''} ELSE 0 END"
 
 
-#: the distinct students' changes per cell (`coverage_counts.distinct_deltas`), as arrays beside the staged rows
-DISTINCT_PARAMS = tuple(f"distinct_{c}" for c in (*CELL, "n"))
+#: the distinct students' changes per cell (`coverage_counts.distinct_deltas`): `CELL` values then the change, as
+#: one JSON parameter beside the staged rows (`staging.json_rows`: thousands of rows per batch of 100 events,
+#: cheaper to encode than eight arrays)
+DISTINCT_PARAMS = ("distinct",)
+_DISTINCT_COLUMNS = [figure_pass.c[c] for c in CELL] + [Column("n", Integer)]
 
 
 #: days as integers from here (the newest day's `[day, net]` array: arrays compare element by element)
@@ -208,7 +211,6 @@ def _signed_pass() -> str:
     values = PASS_VALUES
     counters_sql = ", ".join(f"{_counter_of_signed(c)} AS {quoted(c)}" for c in PASS_COUNTERS)
     zeros = ", ".join("0" for _ in PASS_COUNTERS)
-    distinct = ", ".join(f"CAST(:distinct_{c} AS {'integer' if c == 'year' else 'text'}[])" for c in CELL)
     sums = ", ".join(f"sum({quoted(v)}) AS {quoted(v)}" for v in values)
     int_sums = ", ".join(f"CAST(sum({quoted(v)}) AS integer) AS {quoted(v)}" for v in values)
     changed = " OR ".join([*(f"{quoted(v)} <> 0" for v in values), "at IS NOT NULL"])
@@ -220,7 +222,7 @@ def _signed_pass() -> str:
     per_day = (f"SELECT {cell}, day, {int_sums}, CAST(sum(net) AS integer) AS net FROM ("
                f"SELECT {_CELL_OF_SIGNED}, s.day, {counters_sql}, 0 AS students, s.n AS net {_EXPANDED} "
                f"UNION ALL SELECT {', '.join(f'd.{quoted(c)}' for c in CELL)}, CAST(NULL AS date), {zeros}, d.n, 0 "
-               f"FROM unnest({distinct}, CAST(:distinct_n AS integer[])) AS d({cell}, n)"
+               f"FROM ({rows_of_json(':distinct', _DISTINCT_COLUMNS)}) AS d"
                f") AS x({cell}, day, {', '.join(quoted(v) for v in values)}, net) GROUP BY {n}, day")
     per_cell = (f"SELECT {cell}, {sums}, max(ARRAY[day - {_EPOCH}, net]) FILTER (WHERE net <> 0) AS at "
                 f"FROM ({per_day}) AS y GROUP BY {n}")
@@ -246,7 +248,7 @@ async def add_pass_and_dates(session: AsyncSession, signed: Sequence[tuple[Any, 
     (`renew_newest`)."""
     if not signed and not distinct:
         return
-    found = await _STAGED_SIGNED.execute(session, signed, _ADD_SIGNED_PASS, as_arrays(DISTINCT_PARAMS, distinct))
+    found = await _STAGED_SIGNED.execute(session, signed, _ADD_SIGNED_PASS, {"distinct": json_rows(distinct)})
     emptied = [tuple(r[:-1]) for r in found if r[-1]]
     if emptied:
         await session.execute(PASS._delete, as_arrays(PASS.key, emptied))
