@@ -469,23 +469,78 @@ def _with_nation(sql: str, rest: Sequence[str]) -> str:
             f"SELECT CAST('nation' AS varchar), CAST('{NATION}' AS varchar), {cols} FROM x WHERE level = 'organiser'")
 
 
-def _rebuilt_pass() -> str:
+def _rolled_up_pass() -> str:
+    """The rebuild's pass table (with its newest days) by a roll-up: each fact aggregated once per period kind, to
+    the group level (per group cell and student: `gs`; per group cell and day: `gd`), the levels above from those
+    rows. Counters and the results per day are additive: summed from the group cells. Distinct students are not
+    (a student can be in two groups of a school unit, two school units of an organiser): per student, subject, year
+    and period (`gk`: one row per organiser-level student) its school unit if it is in one only; those are counted
+    per school unit (`one`) and summed to the area and organiser; the few in several (`m`) are counted distinct
+    per school unit and area from their group rows. Every step that reads as many rows as there are facts is a
+    hash aggregate with a small result or a scan (no sort of the facts' rows). The same rows as `RECOMPUTED["pass"]`
+    without the nation level (`_with_nation`)."""
+    k = "organiser_id, subject_code, year, school_year, period"
+    kk = ", ".join(f"x.{c}" for c in k.split(", "))
     cell = ", ".join(quoted(c) for c in CELL)
     sums = ", ".join(f"CAST(sum({quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS)
-    by_student = _recomputed(_pass_counters(distinct_students=False), "f.student_id", _BELOW_NATION)
-    per_cell = (f"SELECT {cell}, {sums}, CAST(count(*) AS integer) AS students FROM ({by_student}) AS r "
-                f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
-    return _with_nation(_with_newest(per_cell, _BELOW_NATION), (*CELL[2:], *PASS_VALUES, *NEWEST))
+    facts = (f"FROM {assessment_facts.name} f JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
+             "CROSS JOIN LATERAL (VALUES (CAST(f.term AS varchar)), (CAST('R' || f.round AS varchar))) AS q(period) "
+             "WHERE NOT f.retracted AND f.assessed_on IS NOT NULL")
+    of_fact = ("f.organiser_id, f.subject_code, f.year, f.school_year, q.period, f.school_unit_code AS su, "
+               f"CAST(f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id AS varchar) AS gu")
+    area = f"JOIN {placements.name} p ON p.school_unit_code = x.su AND p.area_id IS NOT NULL"
+    # a level's unit of a row with `su` and `gu` (x), and the join it needs
+    unit = {"group": ("x.gu", ""), "school_unit": ("x.su", ""), "area": ("p.area_id", area),
+            "organiser": ("x.organiser_id", "")}
+
+    def per_level(source: str, values: str, extra: str = "") -> str:
+        """`source`'s rows (as x) summed per cell of each level below nation (`level`, `unit_id`, `K`, `extra`)."""
+        return " UNION ALL ".join(
+            f"SELECT CAST('{level}' AS varchar) AS level, CAST({u} AS varchar) AS unit_id, {kk}{extra}, {values} "
+            f"FROM {source} x {join} GROUP BY {u}, {kk}{extra}" for level, (u, join) in unit.items())
+
+    ctes = (
+        # per group cell and student: the counters (each fact once per period kind)
+        f"gs AS MATERIALIZED (SELECT {of_fact}, f.student_id AS st, "
+        f"{_pass_counters(distinct_students=False)} {facts} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
+        # per group cell and day: the results (the newest day of every level from these)
+        f"gd AS MATERIALIZED (SELECT {of_fact}, f.assessed_on AS day, CAST(count(*) AS integer) AS n {facts} "
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
+        # per organiser-level student: its school unit if it has one only (NULL: several)
+        f"gk AS MATERIALIZED (SELECT {k}, st, CASE WHEN min(su) = max(su) THEN min(su) END AS sole FROM gs "
+        f"GROUP BY {k}, st), "
+        # the students of one school unit, counted per school unit (their area and organiser: these summed)
+        f"one AS MATERIALIZED (SELECT {k}, sole AS su, CAST(count(*) AS integer) AS n FROM gk "
+        f"WHERE sole IS NOT NULL GROUP BY {k}, sole), "
+        # the students in several school units (few): one row per school unit, from their group rows
+        f"m AS MATERIALIZED (SELECT {kk}, x.su, x.st FROM gs x WHERE EXISTS (SELECT FROM gk WHERE gk.sole IS NULL "
+        f"AND gk.st = x.st AND {' AND '.join(f'gk.{c} = x.{c}' for c in k.split(', '))}) GROUP BY {kk}, x.su, x.st), "
+        f"grp AS MATERIALIZED (SELECT {k}, su, gu, {sums}, CAST(count(*) AS integer) AS students FROM gs "
+        f"GROUP BY {k}, su, gu)")
+    students = " UNION ALL ".join([
+        f"SELECT CAST('group' AS varchar), gu, {k}, students FROM grp",
+        f"SELECT CAST('school_unit' AS varchar), su, {k}, CAST(sum(n) AS integer) FROM ("
+        f"SELECT {k}, su, n FROM one UNION ALL SELECT {k}, su, 1 FROM m) AS x GROUP BY su, {k}",
+        f"SELECT CAST('area' AS varchar), area_id, {k}, CAST(sum(n) AS integer) FROM ("
+        f"SELECT {kk}, p.area_id, x.n FROM one x {area} UNION ALL SELECT {k}, area_id, 1 FROM (SELECT DISTINCT {kk}, "
+        f"p.area_id, x.st FROM m x {area}) AS d) AS x GROUP BY area_id, {k}",
+        f"SELECT CAST('organiser' AS varchar), organiser_id, {k}, CAST(sum(n) AS integer) FROM ("
+        f"SELECT {k}, n FROM one UNION ALL SELECT {k}, 1 FROM gk WHERE sole IS NULL) AS x GROUP BY {k}"])
+    per_day = per_level("gd", "CAST(sum(x.n) AS integer) AS n", ", x.day")
+    newest = (f"SELECT {cell}, max(ARRAY[day - {_EPOCH}, n]) AS at FROM ({per_day}) AS d "
+              f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
+    counters = per_level("grp", ", ".join(f"CAST(sum(x.{quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS))
+    return (f"WITH {ctes} SELECT c.*, s.students, CAST({_EPOCH} + n.at[1] AS date) AS newest, "
+            f"coalesce(n.at[2], 0) AS newest_count FROM ({counters}) AS c "
+            f"JOIN ({students}) AS s({cell}, students) USING ({cell}) LEFT JOIN ({newest}) AS n USING ({cell})")
 
 
-_BELOW_NATION = tuple(level for level in MATERIALISED if level != "nation")
-#: The rebuild's materialisation of pass and students: the same rows as `RECOMPUTED` (the pass table as
-#: `PASS_BY_STUDENT`: per cell and student, then per cell). Pass (and its newest days): a statement per level and period kind
-#: (each a parallel plan, its hash table the size of the facts), the nation level copied from the organiser's
-#: (`_with_nation`: two scans fewer); students (group level only): both period kinds as GROUPING SETS of one
-#: pass (`_at_once`). All the levels as GROUPING SETS of one pass was slower for pass at 602k events (46.6 s
-#: against 23.6 s: no parallel plan, eight hash tables at once spilled 521 MB to disk; results/rebuild3-explain.txt).
+#: The rebuild's materialisation of pass and students: the same rows as `RECOMPUTED`. Pass (and its newest days):
+#: one statement rolling the group level's rows up (`_rolled_up_pass`: each fact aggregated once per period kind,
+#: instead of once per level and period kind — results/rebuild7.json), the nation level copied from the organiser's
+#: (`_with_nation`); students (group level only): both period kinds as GROUPING SETS of one pass (`_at_once`).
 REBUILT: dict[str, str] = {
-    "pass": _rebuilt_pass(),  # with the newest result days (`_with_newest`: the results per cell and day, reduced)
+    # with the newest result days, rolled up from the group level (`_rolled_up_pass`)
+    "pass": _with_nation(_rolled_up_pass(), (*CELL[2:], *PASS_VALUES, *NEWEST)),
     "students": _at_once("CAST(count(*) AS integer) AS count", ("f.student_id", "student_id"), ("group",)),
 }

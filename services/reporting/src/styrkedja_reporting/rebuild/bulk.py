@@ -22,8 +22,9 @@ final state once instead:
    fact id, newest revision first, equal revisions the first in log order: `results.rules.resolve`, the
    live path's rule) from the staging tables into the empty fact tables;
 7. the six levels of both from the final facts by one GROUP BY each (`FactStore.recomputed_sql`);
-8. the figures: pass (with its newest days) and students by the consistency check's SQL (`figures.tables.RECOMPUTED`),
-   forecast against outcome and merit by its pure rules (`figures.recompute.recomputed_rows`);
+8. the figures: pass (with its newest days) and students by one statement each (`figures.tables.REBUILT`: the rows
+   of the consistency check's `RECOMPUTED`; pass rolled up from the group level), forecast against outcome and merit
+   by its pure rules (`figures.recompute.recomputed_rows`);
 9. "below the pass level without support" from the final facts by one statement (`rebuild.below_pass`: the rule of
    `support.rules.below_pass_cells` in SQL);
 10. compliance by set statements from the final directory and facts and the staged fact events
