@@ -19,11 +19,11 @@ from uuid import uuid5
 import pytest
 
 from styrkedja_contracts import OrganisationUnitUpsertedV1, new_event
-from styrkedja_contracts.events.support import SupportInterventionRecordedV1
 from styrkedja_kit.db import Database
 
 from .test_directory import NS, T0, membership, published, unit
 from .test_support import feed
+from .test_support_disclosure import _support as support_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -35,10 +35,7 @@ DAY = "2026-10-01"
 
 
 def _support(code: str, student: str) -> object:
-    return new_event(SupportInterventionRecordedV1(
-        intervention_id=uuid5(NS, f"levels-{student}"), revision=1, organiser_id=ORG, school_unit_code=code,
-        group_id="7A", student_id=student, subject_code="GRGRMAT01", kind="special_support", status="decided",
-        start_date=date(2026, 9, 1), recorded_at=T0), source="/test")
+    return support_of(code, student, organiser_id=ORG, tag="levels")
 
 
 @pytest.fixture

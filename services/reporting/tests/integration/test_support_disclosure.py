@@ -28,9 +28,10 @@ WITHHELD = "OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"
 AREAS = {"north": ("11111111", 2), "south": ("22222222", 12), "east": ("33333333", 15)}
 
 
-def _support(code: str, student: str) -> object:
+def _support(code: str, student: str, *, organiser_id: str = ORG, tag: str = "disc") -> object:
+    """A decided special support for `student` in GRGRMAT01 (its id from `tag` and the student)."""
     return new_event(SupportInterventionRecordedV1(
-        intervention_id=uuid5(NS, f"disc-{student}"), revision=1, organiser_id=ORG, school_unit_code=code,
+        intervention_id=uuid5(NS, f"{tag}-{student}"), revision=1, organiser_id=organiser_id, school_unit_code=code,
         group_id="7A", student_id=student, subject_code="GRGRMAT01", kind="special_support", status="decided",
         start_date=date(2026, 9, 1), recorded_at=T0), source="/test")
 
