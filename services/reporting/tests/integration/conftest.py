@@ -1,6 +1,6 @@
 """Fixtures shared by reporting's integration tests: the service's settings on a database of its own
 (the consumer off: the tests feed events by hand), and a `Database` on it. A module that needs another
-database (a fresh one per test) defines its own `database`."""
+database (a fresh one per test) defines its own `database`; `db` is a `Database` on a fresh migrated one per test."""
 
 from __future__ import annotations
 
@@ -20,5 +20,12 @@ def settings(service_database, monkeypatch) -> ReportingSettings:
 @pytest.fixture
 async def database(settings):
     database = Database(settings.database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def db(fresh_database):
+    database = Database(fresh_database("styrkedja_reporting"))
     yield database
     await database.dispose()

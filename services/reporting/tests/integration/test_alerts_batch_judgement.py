@@ -27,13 +27,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 quietly = handler_registry(live_alerts=False)
 
 
-@pytest.fixture
-async def db(fresh_database):
-    database = Database(fresh_database("styrkedja_reporting"))
-    yield database
-    await database.dispose()
-
-
 def results(tag: str, round_: int, failing: int, n: int = 12, subject: str = "GRGRMAT01") -> list:
     """n results of a round in two school units (two groups each), the first `failing` below the pass level."""
     out = []

@@ -27,13 +27,6 @@ TYPE = "se.styrkedja.assessment.published.v1"
 
 
 @pytest.fixture
-async def db(fresh_database):
-    database = Database(fresh_database("styrkedja_reporting"))
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
 def sent():
     """The statements sent while `sent[0]` is True (a switch: the setup's own are left out)."""
     noted: list = [False]

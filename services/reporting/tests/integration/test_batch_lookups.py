@@ -34,13 +34,6 @@ apply_batch = handler_registry()
 T0 = datetime(2026, 9, 1, 8, tzinfo=UTC)
 
 
-@pytest.fixture
-async def db(fresh_database):
-    database = Database(fresh_database("styrkedja_reporting"))
-    yield database
-    await database.dispose()
-
-
 @contextmanager
 def statements(db: Database) -> Iterator[Counter[str]]:
     """Counts of the statements run meanwhile, by a fragment that names what they do."""

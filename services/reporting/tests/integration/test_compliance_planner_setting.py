@@ -23,13 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 apply_batch = handler_registry()
 
 
-@pytest.fixture
-async def db(fresh_database):
-    database = Database(fresh_database("styrkedja_reporting"))
-    yield database
-    await database.dispose()
-
-
 async def setting_after(db: Database, batch: list, start: int, before: str) -> str:
     delivered = [Delivered(e, TOPIC.get(e.type.split(".")[2], "styrkedja.organisation"), 0, start + n)
                  for n, e in enumerate(batch)]

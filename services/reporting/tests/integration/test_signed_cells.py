@@ -25,13 +25,6 @@ PLACEMENT = {"29990001": "2999-north", "29990002": None}  # 29990003: not in the
 GENDERS = ("female", "male", "unknown")
 
 
-@pytest.fixture
-async def db(fresh_database):
-    database = Database(fresh_database("styrkedja_reporting"))
-    yield database
-    await database.dispose()
-
-
 def _assessment_signature(rng: random.Random) -> tuple:
     scale, value = rng.choice([("AF", "A"), ("AF", "F"), ("THREE_LEVEL", "ACCEPTABLE")])
     return (rng.choice(list(PLACEMENT) + ["29990003"]), rng.choice(["7A", "9B"]), rng.choice(["2999", "2998"]),

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Boolean, Column, Date, Integer, MetaData, String, Table
 
-from styrkedja_kit.db import Database
 from styrkedja_reporting.staging import Staged, json_rows, rows_of_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -25,13 +24,6 @@ def _rows() -> list[tuple[Any, ...]]:
     ints = [0, 1, -1, 2**31 - 1, -(2**31), None]
     return [(text, ints[i % len(ints)], [True, False, None][i % 3], None if i % 2 else text[::-1])
             for i, text in enumerate(TEXTS)]
-
-
-@pytest.fixture
-async def db(fresh_database):
-    database = Database(fresh_database("styrkedja_reporting"))
-    yield database
-    await database.dispose()
 
 
 async def test_json_rows_round_trip_exactly_in_order(db):

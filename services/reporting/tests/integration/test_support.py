@@ -256,13 +256,6 @@ ALL_UNITS = [("nation", "SE"), ("organiser", ORG), ("area", AREA), *[("school_un
 
 
 @pytest.fixture
-async def db(fresh_database):
-    database = Database(fresh_database("styrkedja_reporting"))
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
 async def other_db(fresh_database):
     database = Database(fresh_database("styrkedja_reporting"))
     yield database

@@ -17,7 +17,6 @@ from sqlalchemy import text
 from styrkedja_contracts import new_event
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_kit.consumer import Delivered
-from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.support.handlers import mismatches
 
@@ -26,13 +25,6 @@ from .test_support import NS, ORG, T0, TOPIC, UNITS, directory_events, make_log
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 apply_batch = handler_registry(live_alerts=False)
-
-
-@pytest.fixture
-async def db(fresh_database):
-    database = Database(fresh_database("styrkedja_reporting"))
-    yield database
-    await database.dispose()
 
 
 def revised_results(seed: int) -> list:
