@@ -270,6 +270,16 @@ def check_text(value: str) -> str:
     return value
 
 
+def check_line(value: str) -> str:
+    """`check_text` for a one-line attribute (an envelope's `source` and `subject`: names, not prose):
+    not even tab, newline or carriage return, which would split a log line or a header that carries it.
+    Raises a pydantic error whose type is the rule name."""
+    if "\t" in value or "\n" in value or "\r" in value or _FORBIDDEN.search(value):
+        raise PydanticCustomError(CONTROL_RULE, "must not contain control or bidirectional control characters "
+                                                "(one line of text)")
+    return check_text(value)
+
+
 @lru_cache(maxsize=65_536)
 def _text_rule_broken(value: str) -> str | None:
     # A pure function of the string, cached (short strings only, so the cache stays small): one
