@@ -207,3 +207,29 @@ def test_a_source_lacking_most_of_an_organiser_removes_nothing_unless_asked() ->
     check_not_mass_removal([("2888", "duty:d")], holdings)  # one of one: too few to be a mistake
     with pytest.raises(SourceError, match="lacks 51 of the 100 entities reporting holds for 2999"):
         check_not_mass_removal([("2999", f"membership:m{i}") for i in range(51)], holdings)
+
+
+def test_names_are_read_in_unicode_nfc_however_the_server_typed_them(tmp_path) -> None:
+    """"Å" as one character or as "A" and a combining ring (a server on a Mac, a name pasted from a PDF) is one
+    name: the plan carries NFC, so a re-import typed the other way is the same change (nothing changed)."""
+    import unicodedata
+
+    plans = []
+    for form in ("NFC", "NFD"):
+        folder = tmp_path / form
+        folder.mkdir()
+        unit = SU | {"displayName": unicodedata.normalize(form, "Åby skola")}
+        group = {"id": "g1", "displayName": unicodedata.normalize(form, "7Ä Öst"), "organisation": {"id": "su"},
+                 "meta": {"created": "2026-08-10T23:30:00Z"}, "groupMemberships": [{"person": {"id": "p1"}}]}
+        (folder / "organisations.json").write_text(json.dumps({"data": [HUV, unit]}), encoding="utf-8")
+        (folder / "groups.json").write_text(json.dumps([group]), encoding="utf-8")
+        plans.append(read_and_plan(FolderSource(folder), since=None, naive_zone=ZONE)[0])
+    nfc, nfd = plans
+    names = sorted(c["data"]["name"] for c in nfd.changes["organisations"] + nfd.changes["groups"])
+    assert names == ["7Ä Öst", "Kommunen", "Åby skola"]
+    assert all(unicodedata.is_normalized("NFC", n) for n in names)
+
+    def content(plan: Plan) -> list[dict[str, Any]]:  # (without meta, a unit's `updated_at` is the read's moment)
+        return [{**c["data"], "updated_at": None} for c in plan.changes["organisations"] + plan.changes["groups"]]
+
+    assert content(nfd) == content(nfc)

@@ -7,9 +7,17 @@ Timestamps are kept as text here: `aware()` gives a naive one an explicit zone.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from styrkedja_contracts.identifiers import nfc
+
+#: a name as the source wrote it, in Unicode NFC: "Å" typed as one character or as "A" and a combining ring is
+#: one name (a server on a Mac, or a name pasted from a PDF, sends the second), so a re-import spelled the other
+#: way changes nothing
+SourceName = Annotated[str, BeforeValidator(nfc)]
 
 
 class Model(BaseModel):
@@ -38,7 +46,7 @@ class Meta(Model):
 
 class Organisation(Model):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
-    display_name: str = Field(alias="displayName", min_length=1, max_length=200)
+    display_name: SourceName = Field(alias="displayName", min_length=1, max_length=200)
     organisation_type: str = Field(alias="organisationType")
     organisation_number: str | None = Field(None, alias="organisationNumber")
     municipality_code: str | None = Field(None, alias="municipalityCode")
@@ -57,7 +65,7 @@ class Membership(Model):
 
 class Group(Model):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
-    display_name: str = Field(alias="displayName", min_length=1, max_length=200)
+    display_name: SourceName = Field(alias="displayName", min_length=1, max_length=200)
     group_type: str | None = Field(None, alias="groupType")
     organisation: Ref
     memberships: list[Membership] = Field(default_factory=list, alias="groupMemberships")
