@@ -5,7 +5,7 @@
   rule `max_header_count`, under either of uvicorn's parsers, before any app code runs.
 - Every operation of every service, parameters and bodies the generated fuzz rarely draws (huge and non-finite
   numbers, -0, duplicate query keys, decomposed and bidirectional text, deep nesting): no 5xx found; kept as a
-  sweep. (Rounds 6's other fixes are tested where they live: contracts, reporting, lika, the importer.)
+  sweep. (Round 6's other fixes are tested where they live: contracts, reporting, lika, the importer.)
 """
 
 from __future__ import annotations

@@ -107,6 +107,16 @@ def test_timestamps_with_and_without_a_zone() -> None:
     assert aware("2026-08-01T08:00:00-0500", ZONE) == datetime(2026, 8, 1, 8, 0, tzinfo=timezone(-timedelta(hours=5)))
 
 
+def test_timestamps_with_a_lower_case_t_or_z_are_rfc_3339() -> None:
+    """RFC 3339 §5.6 lets "T" and "Z" be lower case (some servers write them so): read, not a refused page.
+    Failed on the old code: the page was refused ("not an RFC 3339 timestamp")."""
+    assert aware("2026-08-01t08:00:00z", ZONE) == datetime(2026, 8, 1, 8, 0, tzinfo=UTC)
+    assert aware("2026-08-01t08:00:00.5+02:00", ZONE) == datetime(2026, 8, 1, 6, 0, 0, 500000, tzinfo=UTC)
+    source, _ = server({"organisations": [{"data": [{**HUV, "meta": {"created": "2026-08-01t08:00:00z",
+                                                                     "modified": "2026-08-02T08:00:00z"}}]}]})
+    assert [o.meta.modified for o in read(source, "organisations")] == ["2026-08-02T08:00:00z"]
+
+
 def test_a_timestamp_that_is_not_one_refuses_the_page_not_the_run_later() -> None:
     source, _ = server({"organisations": [{"data": [{**HUV, "meta": {"modified": "last tuesday"}}]}]})
     with pytest.raises(SourceError, match="organisations, page 1, item 0: meta.modified: .*RFC 3339"):

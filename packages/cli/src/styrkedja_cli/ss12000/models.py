@@ -38,7 +38,7 @@ class Meta(Model):
         # checked as the page is read, so a bad one refuses the page instead of failing later
         if value is not None:
             try:
-                datetime.fromisoformat(value.replace("Z", "+00:00"))
+                timestamp(value)
             except ValueError:
                 raise ValueError("not an RFC 3339 timestamp") from None
         return value
@@ -137,9 +137,16 @@ OPTIONAL = frozenset({"persons"})
 """A source may hold these back (403/404, or no file): only the groups' years are then unknown."""
 
 
+def timestamp(value: str) -> datetime:
+    """An RFC 3339 date-time as servers write it: RFC 3339 (§5.6) lets "T" and "Z" be lower case, which
+    `fromisoformat` refuses — upper-cased here (a timestamp holds no other letter); any fraction of a second
+    (.NET writes seven digits) is cut to microseconds. Raises ValueError."""
+    return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+
+
 def aware(value: str | None, naive_zone: ZoneInfo) -> datetime | None:
     """An SS 12000 timestamp; one without a zone is read in `naive_zone` (said, not guessed)."""
     if value is None:
         return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    parsed = timestamp(value)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=naive_zone)
