@@ -243,3 +243,22 @@ def test_names_are_read_in_unicode_nfc_however_the_server_typed_them(tmp_path) -
         return [{**c["data"], "updated_at": None} for c in plan.changes["organisations"] + plan.changes["groups"]]
 
     assert content(nfd) == content(nfc)
+
+
+def test_null_for_an_optional_field_is_the_same_as_leaving_it_out() -> None:
+    """Servers whose serialisers write absent fields as null (`"groupMemberships": null`, `"cancelled": null`,
+    `"teachers": null`): read as absent, not a refused page; null for a required field still refuses it.
+    Failed on the old code: "Input should be a valid list" for the whole page."""
+    group = {"id": "g1", "displayName": "7A", "organisation": {"id": "su"}, "groupMemberships": None,
+             "startDate": None, "meta": {"created": "2026-08-10T08:00:00Z", "modified": None}}
+    person = {"id": "p1", "enrolments": [{"enroledAt": {"id": "su"}, "schoolYear": None, "cancelled": None}]}
+    activity = {"id": "a1", "groups": None, "teachers": None, "syllabus": None, "organisation": None}
+    source, _ = server({"groups": [{"data": [group]}], "persons": [{"data": [person, {"id": "p2",
+                                                                                      "enrolments": None}]}],
+                        "activities": [{"data": [activity]}]})
+    assert [g.memberships for g in read(source, "groups")] == [[]]
+    assert [[e.cancelled for e in p.enrolments] for p in read(source, "persons")] == [[False], []]
+    assert [(a.groups, a.teachers) for a in read(source, "activities")] == [([], [])]
+    refused, _ = server({"groups": [{"data": [{**group, "organisation": None}]}]})
+    with pytest.raises(SourceError, match="groups, page 1, item 0: organisation"):
+        read(refused, "groups")

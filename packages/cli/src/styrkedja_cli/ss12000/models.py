@@ -7,10 +7,10 @@ Timestamps are kept as text here: `aware()` gives a naive one an explicit zone.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from styrkedja_contracts.identifiers import nfc
 
@@ -22,6 +22,16 @@ SourceName = Annotated[str, BeforeValidator(nfc)]
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, value: Any) -> Any:
+        # many servers' serialisers write an optional field they do not have as null rather than leaving it out
+        # (`"groupMemberships": null`, `"cancelled": null`): the same as absent, its default — a required one
+        # stays missing, and refuses the page as before
+        if isinstance(value, dict) and any(v is None for v in value.values()):
+            return {k: v for k, v in value.items() if v is not None}
+        return value
 
 
 class Ref(Model):
