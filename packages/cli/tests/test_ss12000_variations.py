@@ -262,3 +262,21 @@ def test_null_for_an_optional_field_is_the_same_as_leaving_it_out() -> None:
     refused, _ = server({"groups": [{"data": [{**group, "organisation": None}]}]})
     with pytest.raises(SourceError, match="groups, page 1, item 0: organisation"):
         read(refused, "groups")
+
+
+def test_a_page_whose_data_is_null_is_an_empty_page() -> None:
+    """`{"data": null}` (an empty list serialised as null), last or with a pageToken: no items, paging goes on.
+    Failed on the old code: "expected a list or an object with a 'data' list"."""
+    source, _ = server({"organisations": [{"data": None, "pageToken": "1"}, {"data": [HUV], "pageToken": "2"},
+                                          {"data": None}]})
+    assert [o.id for o in read(source, "organisations")] == ["huv"]
+
+
+def test_a_page_file_whose_data_is_null_is_an_empty_page(tmp_path) -> None:
+    (tmp_path / "organisations").mkdir()
+    (tmp_path / "organisations" / "1.json").write_text('{"data": null, "pageToken": null}', encoding="utf-8")
+    (tmp_path / "organisations" / "2.json").write_text(json.dumps({"data": [HUV]}), encoding="utf-8")
+    assert [o.id for o in FolderSource(tmp_path).read("organisations", None, lambda *_: None)] == ["huv"]
+    (tmp_path / "organisations" / "3.json").write_text('{"data": 5}', encoding="utf-8")
+    with pytest.raises(SourceError, match="expected a list"):
+        FolderSource(tmp_path).read("organisations", None, lambda *_: None)
