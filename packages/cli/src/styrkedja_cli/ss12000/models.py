@@ -88,7 +88,7 @@ class Duty(Model):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     person: Ref
     duty_at: Ref = Field(alias="dutyAt")
-    duty_role: str = Field(alias="dutyRole", min_length=1, max_length=64)
+    duty_role: SourceName = Field(alias="dutyRole", min_length=1, max_length=64)
     start_date: date | None = Field(None, alias="startDate")
     end_date: date | None = Field(None, alias="endDate")
     meta: Meta | None = None

@@ -134,7 +134,7 @@ class DutyUpsertedV1(EventData):
     organiser_id: OrganiserId
     school_unit_code: SchoolUnitCode
     person_id: TeacherId
-    duty_role: str = Field(min_length=1, max_length=64)
+    duty_role: Name = Field(min_length=1, max_length=64, description="In Unicode NFC (normalised when read).")
     start_date: date | None = None
     end_date: date | None = None
     updated_at: Timestamp
