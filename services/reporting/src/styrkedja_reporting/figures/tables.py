@@ -435,6 +435,32 @@ def tally_of(row: Any) -> PassTally:
 
 # ---------------------------------------------------------------- the rebuild's materialisation, one pass per table
 
+def _at_once(select_values: str, extra: tuple[str, str] | None, levels: Sequence[str]) -> str:
+    """`_recomputed`'s rows (without the nation level: `_with_nation`) in ONE pass over the facts: the levels × the
+    two period kinds as GROUPING SETS of one aggregate, instead of a scan, a join and an aggregate each."""
+    group = f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id"
+    unit_of = {"group": group, "school_unit": "f.school_unit_code", "area": "p.area_id"}
+    used = [level for level in levels if level in unit_of]
+    sets = [f"({unit_of[level]}, {period})" for level in used for period in ("f.term", "f.round")]
+    if "organiser" in levels or "nation" in levels:
+        sets += ["(f.term)", "(f.round)"]
+    level = "CASE " + " ".join(f"WHEN GROUPING({unit_of[lv]}) = 0 THEN '{lv}'" for lv in used) + " ELSE 'organiser' END"
+    unit = "CASE " + " ".join(f"WHEN GROUPING({unit_of[lv]}) = 0 THEN {unit_of[lv]}" for lv in used) + \
+        " ELSE f.organiser_id END"
+    period = "CASE WHEN GROUPING(f.term) = 0 THEN f.term ELSE 'R' || f.round END"
+    area = "area" in used
+    join = f"LEFT JOIN {placements.name} p ON p.school_unit_code = f.school_unit_code " if area else ""
+    return (f"SELECT CAST({level} AS varchar) AS level, CAST({unit} AS varchar) AS unit_id, f.organiser_id, "
+            f"f.subject_code, f.year, f.school_year, CAST({period} AS varchar) AS period"
+            f"{f', {extra[0]} AS {extra[1]}' if extra else ''}, {select_values} "
+            f"FROM {assessment_facts.name} f {join}JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
+            f"WHERE NOT f.retracted AND f.assessed_on IS NOT NULL "
+            f"GROUP BY f.organiser_id, f.subject_code, f.year, f.school_year{f', {extra[0]}' if extra else ''}, "
+            f"GROUPING SETS ({', '.join(sets)})"
+            # a school unit placed in no area has no area cell (`_recomputed` joins the placements)
+            + (" HAVING GROUPING(p.area_id) = 1 OR p.area_id IS NOT NULL" if area else ""))
+
+
 def _with_nation(sql: str, rest: Sequence[str]) -> str:
     """`sql`'s rows and the nation level's: the organiser level's again (the organiser is a dimension of every
     level, nation too: the same sums)."""
@@ -443,40 +469,17 @@ def _with_nation(sql: str, rest: Sequence[str]) -> str:
             f"SELECT CAST('nation' AS varchar), CAST('{NATION}' AS varchar), {cols} FROM x WHERE level = 'organiser'")
 
 
-#: the rebuild's rows per group cell and student (`GROUP_STUDENTS_SQL`), made once as a table of this name in the
-#: rebuild's schema: the pass figure is rolled up from it (`_rolled_up_pass`) and figure_students is its rows
-GROUP_STUDENTS = "rebuild_group_students"
-#: the cell of a group-level row (`K`) in the rebuild's roll-up: K, then the school unit and the group unit
-_ROLL_K = "organiser_id, subject_code, year, school_year, period"
-
-
-def _group_students() -> str:
-    """Per group cell and student (each fact once per period kind): `K`, `su`, `gu`, `st`, the pass counters and the
-    results (`n`). One scan and one hash aggregate of the facts for both figures that need it: the same facts and
-    filter as `RECOMPUTED` (not retracted, assessed, a scale value the pass rule knows)."""
-    facts = (f"FROM {assessment_facts.name} f JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
-             "CROSS JOIN LATERAL (VALUES (CAST(f.term AS varchar)), (CAST('R' || f.round AS varchar))) AS q(period) "
-             "WHERE NOT f.retracted AND f.assessed_on IS NOT NULL")
-    of_fact = ("f.organiser_id, f.subject_code, f.year, f.school_year, q.period, f.school_unit_code AS su, "
-               f"CAST(f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id AS varchar) AS gu")
-    return (f"SELECT {of_fact}, f.student_id AS st, {_pass_counters(distinct_students=False)}, "
-            f"CAST(count(*) AS integer) AS n {facts} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
-
-
-GROUP_STUDENTS_SQL = _group_students()
-
-
 def _rolled_up_pass() -> str:
-    """The rebuild's pass table (with its newest days) by a roll-up of the group level's rows: per group cell and
-    student (`gs`: the table `GROUP_STUDENTS`, made first) and per group cell and day (`gd`), the levels above from
-    those rows. Counters and the results per day are additive: summed from the group cells. Distinct students are not
+    """The rebuild's pass table (with its newest days) by a roll-up: each fact aggregated once per period kind, to
+    the group level (per group cell and student: `gs`; per group cell and day: `gd`), the levels above from those
+    rows. Counters and the results per day are additive: summed from the group cells. Distinct students are not
     (a student can be in two groups of a school unit, two school units of an organiser): per student, subject, year
     and period (`gk`: one row per organiser-level student) its school unit if it is in one only; those are counted
     per school unit (`one`) and summed to the area and organiser; the few in several (`m`) are counted distinct
     per school unit and area from their group rows. Every step that reads as many rows as there are facts is a
     hash aggregate with a small result or a scan (no sort of the facts' rows). The same rows as `RECOMPUTED["pass"]`
     without the nation level (`_with_nation`)."""
-    k = _ROLL_K
+    k = "organiser_id, subject_code, year, school_year, period"
     kk = ", ".join(f"x.{c}" for c in k.split(", "))
     cell = ", ".join(quoted(c) for c in CELL)
     sums = ", ".join(f"CAST(sum({quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS)
@@ -497,8 +500,9 @@ def _rolled_up_pass() -> str:
             f"FROM {source} x {join} GROUP BY {u}, {kk}{extra}" for level, (u, join) in unit.items())
 
     ctes = (
-        # per group cell and student (`GROUP_STUDENTS`, made first): a scan of it where it is read, not a copy
-        f"gs AS NOT MATERIALIZED (SELECT * FROM {GROUP_STUDENTS}), "
+        # per group cell and student: the counters (each fact once per period kind)
+        f"gs AS MATERIALIZED (SELECT {of_fact}, f.student_id AS st, "
+        f"{_pass_counters(distinct_students=False)} {facts} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
         # per group cell and day: the results (the newest day of every level from these)
         f"gd AS MATERIALIZED (SELECT {of_fact}, f.assessed_on AS day, CAST(count(*) AS integer) AS n {facts} "
         "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
@@ -531,14 +535,12 @@ def _rolled_up_pass() -> str:
             f"JOIN ({students}) AS s({cell}, students) USING ({cell}) LEFT JOIN ({newest}) AS n USING ({cell})")
 
 
-#: The rebuild's materialisation of pass and students from the table `GROUP_STUDENTS` (`GROUP_STUDENTS_SQL`, made
-#: first): the same rows as `RECOMPUTED`. Pass (and its newest days): one statement rolling the group level's rows up
-#: (`_rolled_up_pass`: each fact aggregated once per period kind, instead of once per level and period kind —
-#: results/rebuild7.json), the nation level copied from the organiser's (`_with_nation`); students (group level
-#: only): the group rows themselves (their results: `n`) — no second aggregate of the facts (rebuild8).
+#: The rebuild's materialisation of pass and students: the same rows as `RECOMPUTED`. Pass (and its newest days):
+#: one statement rolling the group level's rows up (`_rolled_up_pass`: each fact aggregated once per period kind,
+#: instead of once per level and period kind — results/rebuild7.json), the nation level copied from the organiser's
+#: (`_with_nation`); students (group level only): both period kinds as GROUPING SETS of one pass (`_at_once`).
 REBUILT: dict[str, str] = {
     # with the newest result days, rolled up from the group level (`_rolled_up_pass`)
     "pass": _with_nation(_rolled_up_pass(), (*CELL[2:], *PASS_VALUES, *NEWEST)),
-    "students": (f"SELECT CAST('group' AS varchar) AS level, gu AS unit_id, {_ROLL_K}, st AS student_id, n AS count "
-                 f"FROM {GROUP_STUDENTS}"),
+    "students": _at_once("CAST(count(*) AS integer) AS count", ("f.student_id", "student_id"), ("group",)),
 }

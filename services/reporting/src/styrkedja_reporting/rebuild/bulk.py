@@ -22,9 +22,8 @@ final state once instead:
    fact id, newest revision first, equal revisions the first in log order: `results.rules.resolve`, the
    live path's rule) from the staging tables into the empty fact tables;
 7. the six levels of both from the final facts by one GROUP BY each (`FactStore.recomputed_sql`);
-8. the figures: per group cell and student once (`figures.tables.GROUP_STUDENTS`), then pass (with its newest days)
-   and students from it by one statement each (`figures.tables.REBUILT`: the rows of the consistency check's
-   `RECOMPUTED`; pass rolled up from the group level, students its rows), forecast against outcome and merit
+8. the figures: pass (with its newest days) and students by one statement each (`figures.tables.REBUILT`: the rows
+   of the consistency check's `RECOMPUTED`; pass rolled up from the group level), forecast against outcome and merit
    by its pure rules (`figures.recompute.recomputed_rows`);
 9. "below the pass level without support" from the final facts by one statement (`rebuild.below_pass`: the rule of
    `support.rules.below_pass_cells` in SQL);
@@ -711,12 +710,7 @@ class Rebuilder:
         def figure_job(name: str) -> _Job:
             async def figure(session: AsyncSession, backend: int) -> None:
                 await _figure(session, name)
-            return _Job(f"figures.{name}", figure, ("figures.group_students",))
-
-        async def group_students(session: AsyncSession, backend: int) -> None:
-            await _hash_memory(session)
-            await explain.execute(session, "figures.group_students", f"CREATE UNLOGGED TABLE {self.shadow}."
-                                  f"{figure_tables.GROUP_STUDENTS} AS {figure_tables.GROUP_STUDENTS_SQL}")
+            return _Job(f"figures.{name}", figure, derive)
 
         # each figure of one statement (`figure_tables.REBUILT`); students (the most rows, the biggest indexes) first
         figures = [name for name in figure_tables.REBUILT if name != "students"]
@@ -725,8 +719,6 @@ class Rebuilder:
             _Job("facts.assessment_facts", lambda s, b: self._facts(s, "assessments")),
             _Job("handlers", handlers),
             _Job("facts.forecast_facts", lambda s, b: self._facts(s, "forecasts")),
-            # per group cell and student, once: both figures of `figure_tables.REBUILT` read it
-            _Job("figures.group_students", group_students, derive),
             *([figure_job("students")] if "students" in figure_tables.REBUILT else []),
             _Job("compliance", compliance, derive),
             *(figure_job(name) for name in figures),
@@ -1085,19 +1077,8 @@ async def _level(session: AsyncSession, store: Any) -> None:
                                    f"SELECT {dims}, count FROM ({store.recomputed_sql()}) AS r")
 
 
-#: work_mem of the figures' statements (hash aggregates of a row per fact and period kind: at 1.6M events ~0.7 GB
-#: per group cell and student; with the rebuild's 256 MB, hash_mem_multiplier 2, they went to temp files)
-FIGURE_WORK_MEM = "1GB"
-
-
-async def _hash_memory(session: AsyncSession) -> None:
-    await session.execute(text(f"SET LOCAL work_mem = '{FIGURE_WORK_MEM}'"))
-
-
 async def _figure(session: AsyncSession, name: str) -> None:
-    """A figure of `figure_tables.REBUILT` (pass with its newest days, students) by one statement, from the table
-    `figure_tables.GROUP_STUDENTS` (job `figures.group_students`)."""
-    await _hash_memory(session)
+    """A figure of `figure_tables.REBUILT` (pass with its newest days, students) by one statement."""
     sql = figure_tables.REBUILT[name]
     table = figure_tables.TABLES[name]
     cols = ", ".join(quoted(c) for c in table.columns)
