@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ColumnElement,
@@ -43,6 +44,8 @@ def pg_type(column: Column[Any]) -> str:
         return "timestamptz"
     if isinstance(column.type, Date):
         return "date"
+    if isinstance(column.type, BigInteger):
+        return "bigint"
     if isinstance(column.type, Integer):
         return "integer"
     return "text"
