@@ -38,13 +38,14 @@ import math
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -232,6 +233,24 @@ def unfit(event: CloudEvent, topic: str, timestamp_ms: int | None, *, key: bytes
 Handler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
 
 
+@dataclass
+class _Decoded:
+    """A fetched batch, decoded and judged, not applied yet: `rebalances` is the loop's count of
+    rebalances when its fetch began (a batch fetched across one is not applied)."""
+
+    rebalances: int
+    delivered: list[Delivered] = field(default_factory=list)
+    records: dict[int, ConsumerRecord] = field(default_factory=dict)  # by id() of its Delivered
+    dead: list[tuple[ConsumerRecord, str, str]] = field(default_factory=list)  # record, reason, message
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    records_count: int = 0
+    decode_seconds: float = 0.0
+
+    @property
+    def empty(self) -> bool:
+        return self.records_count == 0
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka has no type hints
     def __init__(self, loop: ConsumerLoop) -> None:
         self.loop = loop
@@ -239,13 +258,18 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka h
     async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:  # offsets are in the database already
         self.loop.assigned = False
         self.loop.lags.clear()
+        self.loop._rebalances += 1  # a batch prefetched before now is not applied (`ConsumerLoop._loop`)
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         await self.loop.seek_to_stored(assigned)
+        self.loop._rebalances += 1  # nor one whose fetch began before this seek
         self.loop.assigned = True
 
 
 class ConsumerLoop:
+    #: rebalances seen (revoked or assigned): tells a batch fetched across one (see `_loop`)
+    _rebalances = 0
+
     def __init__(self, settings: ServiceSettings, database: Database, *, group_id: str, topics: Sequence[str],
                  handler: Handler, applied_table: Table, offsets_table: Table,
                  handles: Callable[[str], bool] | None = None) -> None:
@@ -328,15 +352,49 @@ class ConsumerLoop:
             await producer.stop()
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
-        while not self._stopping.is_set():
-            # a position beyond the end of a log resets to its start (auto_offset_reset="earliest")
-            batch = await self._fetch_batch(consumer)
-            if batch:
-                await self.process(batch, producer)
-            elif not self._exact_offsets:
-                self._caught_up(consumer)
-            else:
-                await self._lag_after_empty_fetch(consumer)
+        """Fetch and decode batch N+1 in a task while batch N's transaction runs: the Python side of the
+        next batch is done while PostgreSQL works on this one (two cores, not one after the other).
+        A prefetched batch only takes records from the client (no write, no dead letter, no marker):
+        it is thrown away, and the positions put back to the stored offsets, if the group rebalanced
+        since its fetch began (its records may belong to another member now, and `seek_to_stored`
+        may have moved the positions under it); a stop or a failed batch cancels it."""
+        ahead: asyncio.Task[_Decoded] | None = None
+        try:
+            while not self._stopping.is_set():
+                # a position beyond the end of a log resets to its start (auto_offset_reset="earliest")
+                decoded = await ahead if ahead is not None else await self._fetch_decoded(consumer)
+                ahead = None
+                if decoded.rebalances != self._rebalances:
+                    await self._discard(consumer, decoded)
+                    continue
+                if decoded.empty:
+                    if not self._exact_offsets:
+                        self._caught_up(consumer)
+                    else:
+                        await self._lag_after_empty_fetch(consumer)
+                    continue
+                ahead = asyncio.create_task(self._fetch_decoded(consumer, slice_size=OVERLAP_DECODE_SLICE))
+                await self._apply_decoded(decoded, producer)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(BaseException):  # its records are not applied: nothing to keep
+                    await ahead
+
+    async def _fetch_decoded(self, consumer: AIOKafkaConsumer, slice_size: int | None = None) -> _Decoded:
+        rebalances = self._rebalances
+        batch = await self._fetch_batch(consumer)
+        return await self._decode(batch, rebalances, slice_size or DECODE_SLICE)
+
+    async def _discard(self, consumer: AIOKafkaConsumer, decoded: _Decoded) -> None:
+        """A batch fetched across a rebalance is not applied; the client's positions are past its records,
+        so every assigned partition is put back to its stored offset (the batch before it is committed
+        by now). A partition the group is taking away again meanwhile is sought by the next assignment."""
+        metrics.CONSUMER_PREFETCH_DISCARDED.labels(self.group_id).inc()
+        log.info("a batch fetched across a rebalance is read again from the stored offsets",
+                 extra={"group": self.group_id, "records": decoded.records_count})
+        with contextlib.suppress(IllegalStateError):
+            await self.seek_to_stored(consumer.assignment())
 
     async def _fetch_batch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
         """One fetch (waiting up to the poll timeout), then what the client has fetched already, without
@@ -436,33 +494,45 @@ class ConsumerLoop:
 
     # -- one batch -----------------------------------------------------------------------------
     async def process(self, batch: dict[TopicPartition, list[ConsumerRecord]], producer: AIOKafkaProducer) -> None:
+        await self._apply_decoded(await self._decode(batch, self._rebalances), producer)
+
+    async def _decode(self, batch: dict[TopicPartition, list[ConsumerRecord]], rebalances: int,
+                      slice_size: int = 0) -> _Decoded:
+        """The batch's records decoded and judged, without any side effect beyond metrics: this part may
+        run ahead of the batch before it (`_loop`) and be thrown away."""
+        slice_size = slice_size or DECODE_SLICE
         started = time.monotonic()
-        delivered: list[Delivered] = []
-        records: dict[int, ConsumerRecord] = {}
-        dead: list[tuple[ConsumerRecord, str, str]] = []  # record, reason, message
-        next_offsets: dict[TopicPartition, int] = {}
-        decoded = 0
+        decoded = _Decoded(rebalances)
+        count = 0
         for tp, tp_records in batch.items():
             for record in tp_records:
-                decoded += 1
-                if decoded % DECODE_SLICE == 0:  # a big batch's decoding does not hold up the HTTP requests
+                count += 1
+                if count % slice_size == 0:  # a big batch's decoding does not hold up the HTTP requests
                     await asyncio.sleep(0)
                 try:
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
                 except ContractError as error:
-                    dead.append((record, error.reason, str(error)))
+                    decoded.dead.append((record, error.reason, str(error)))
                     continue
                 verdict = unfit(event, tp.topic, record.timestamp, key=record.key)
                 if verdict is not None:
-                    dead.append((record, *verdict))
+                    decoded.dead.append((record, *verdict))
                     continue
                 item = Delivered(event, tp.topic, tp.partition, record.offset, record_digest(record.value or b""))
-                delivered.append(item)
-                records[id(item)] = record
-            next_offsets[tp] = tp_records[-1].offset + 1
-        if dead:
-            await self._dead_letter(producer, dead)
-        delivered = self._handled(delivered)
+                decoded.delivered.append(item)
+                decoded.records[id(item)] = record
+            if tp_records:
+                decoded.next_offsets[tp] = tp_records[-1].offset + 1
+        decoded.records_count = count
+        decoded.delivered = self._handled(decoded.delivered)
+        decoded.decode_seconds = time.monotonic() - started
+        return decoded
+
+    async def _apply_decoded(self, decoded: _Decoded, producer: AIOKafkaProducer) -> None:
+        started = time.monotonic()
+        delivered, records, next_offsets = decoded.delivered, decoded.records, decoded.next_offsets
+        if decoded.dead:
+            await self._dead_letter(producer, decoded.dead)
         self._conflicting = {}
         try:
             fresh = await self._apply(delivered, next_offsets)
@@ -480,7 +550,9 @@ class ConsumerLoop:
             metrics.CONSUMER_APPLIED.labels(self.group_id, topic).inc(applied)
         if len(fresh) < len(delivered):
             metrics.CONSUMER_DUPLICATES.labels(self.group_id, "all").inc(len(delivered) - len(fresh))
-        metrics.CONSUMER_BATCH_SECONDS.labels(self.group_id).observe(time.monotonic() - started)
+        # the decoding's own time counts, not the wait for the batch before it (prefetched)
+        metrics.CONSUMER_BATCH_SECONDS.labels(self.group_id).observe(
+            time.monotonic() - started + decoded.decode_seconds)
         if self._consumer is not None:
             assignment = self._consumer.assignment()
             for tp, next_offset in next_offsets.items():
@@ -761,6 +833,9 @@ def _conflict(event_id: UUID) -> str:
 # records decoded between two turns of the event loop: a worker that consumes also serves HTTP, and
 # decoding thousands of events in one stretch (~50 µs each) held its requests up for as long
 DECODE_SLICE = 256
+#: likewise while the batch before is in its transaction (`ConsumerLoop._loop`): each of its statements'
+#: answers waits for the slice in hand, so the slices are shorter there (~3 ms)
+OVERLAP_DECODE_SLICE = 64
 
 
 async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]], limit: int,
