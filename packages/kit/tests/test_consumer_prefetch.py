@@ -111,6 +111,7 @@ class Loop(ConsumerLoop):
                          handler=self._no_handler, applied_table=applied_table, offsets_table=offsets_table)
         self._consumer = client  # type: ignore[assignment]
         self._exact_offsets = False
+        self.assigned = True  # as after the group's assignment
         self.client = client
         self.stored: dict[TopicPartition, int] = {}
         self.applied: list[tuple[int, int]] = []  # (partition, offset) of each event applied, in order
@@ -276,3 +277,33 @@ def test_a_poison_event_in_the_prefetched_batch_is_dead_lettered_after_the_batch
     assert reasons == [(b"handler_failed", b"5"), (b"undecodable", b"6")]
     # no dead letter of batch 2 went out before batch 1 was applied (a prefetch has no side effects)
     assert all(applied_then >= 4 for applied_then, _ in producer.sent)
+
+
+def test_records_handed_out_before_the_assignment_sought_its_partitions_are_not_applied() -> None:
+    """aiokafka hands out records as soon as the assignment is set, while the listener still reads the
+    stored offsets to seek to (a database round trip): those records come from the broker's marker
+    positions (here: lost, so from the start, where events 0-2 were applied already). They must not
+    be applied; the loop reads again from the stored offsets."""
+    client = Client({A: [unit_event(n) for n in range(9)]})
+    loop = Loop(client, max_records=6)
+    loop.stored = {A: 3}  # events 0-2 were applied before the restart
+    loop.assigned = False  # the group has not handed out the partitions yet
+    listener = _Rebalance(loop)
+    reading = asyncio.Event()
+
+    async def seek_to_stored(assigned: Any) -> None:
+        await reading.wait()  # the listener's database read
+        for tp in assigned:
+            client.seek(tp, loop.stored.get(tp, 0))
+
+    loop.seek_to_stored = seek_to_stored  # type: ignore[method-assign]
+    tasks: list[asyncio.Task[None]] = []
+
+    def assignment_starts() -> None:
+        if client.fetched == 1:  # the records were just handed out: the listener is under way
+            tasks.append(asyncio.get_running_loop().create_task(listener.on_partitions_assigned(client.assignment())))
+            asyncio.get_running_loop().call_later(0.05, reading.set)
+
+    client.after_fetch = assignment_starts
+    asyncio.run(run_until(loop, lambda: loop.stored == {A: 9}))
+    assert loop.applied == [(0, n) for n in range(3, 9)]

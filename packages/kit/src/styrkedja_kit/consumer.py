@@ -236,10 +236,12 @@ Handler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
 @dataclass
 class _Decoded:
     """A fetched batch, decoded and judged, not applied yet: `rebalances` is the loop's count of
-    rebalances when its fetch began (a batch fetched across one is not applied)."""
+    rebalances when the client handed out its first records, -1 if that was before the assignment
+    had sought its partitions (a batch fetched across a rebalance is not applied)."""
 
     rebalances: int
     delivered: list[Delivered] = field(default_factory=list)
+    by_partition: dict[TopicPartition, list[Delivered]] = field(default_factory=dict)  # while decoding
     records: dict[int, ConsumerRecord] = field(default_factory=dict)  # by id() of its Delivered
     dead: list[tuple[ConsumerRecord, str, str]] = field(default_factory=list)  # record, reason, message
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
@@ -356,35 +358,62 @@ class ConsumerLoop:
         next batch is done while PostgreSQL works on this one (two cores, not one after the other).
         A prefetched batch only takes records from the client (no write, no dead letter, no marker):
         it is thrown away, and the positions put back to the stored offsets, if the group rebalanced
-        since its fetch began (its records may belong to another member now, and `seek_to_stored`
-        may have moved the positions under it); a stop or a failed batch cancels it."""
+        after the client handed out its first records (they may belong to another member now, and
+        `seek_to_stored` may have moved the positions under them); a stop or a failed batch cancels it."""
         ahead: asyncio.Task[_Decoded] | None = None
         try:
             while not self._stopping.is_set():
                 # a position beyond the end of a log resets to its start (auto_offset_reset="earliest")
                 decoded = await ahead if ahead is not None else await self._fetch_decoded(consumer)
                 ahead = None
-                if decoded.rebalances != self._rebalances:
-                    await self._discard(consumer, decoded)
-                    continue
                 if decoded.empty:
                     if not self._exact_offsets:
                         self._caught_up(consumer)
                     else:
                         await self._lag_after_empty_fetch(consumer)
                     continue
-                ahead = asyncio.create_task(self._fetch_decoded(consumer, slice_size=OVERLAP_DECODE_SLICE))
-                await self._apply_decoded(decoded, producer)
+                if decoded.rebalances != self._rebalances:
+                    await self._discard(consumer, decoded)
+                    continue
+                busy: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                ahead = asyncio.create_task(self._fetch_decoded(consumer, busy))
+                try:
+                    await self._apply_decoded(decoded, producer)
+                finally:
+                    busy.set_result(None)
         finally:
             if ahead is not None:
                 ahead.cancel()
                 with contextlib.suppress(BaseException):  # its records are not applied: nothing to keep
                     await ahead
 
-    async def _fetch_decoded(self, consumer: AIOKafkaConsumer, slice_size: int | None = None) -> _Decoded:
-        rebalances = self._rebalances
-        batch = await self._fetch_batch(consumer)
-        return await self._decode(batch, rebalances, slice_size or DECODE_SLICE)
+    async def _fetch_decoded(self, consumer: AIOKafkaConsumer, busy: asyncio.Future[None] | None = None
+                             ) -> _Decoded:
+        """One fetch (waiting up to the poll timeout), then what the client has fetched already, without
+        waiting for more, until `consumer_max_records` or `consumer_batch_max_ms`: a consumer catching up
+        applies big batches, one keeping up applies each fetch as it comes (no added latency). Beside
+        the batch before in its transaction (`busy` not done) the records are also waited for, as
+        they arrive, up to the limit: that batch could not be applied before anyway, and one taking
+        only what the client held at its start would be small (each batch has the transaction's fixed
+        cost). Each fetch's records are decoded as they come, in shorter slices beside a transaction."""
+        slice_size = DECODE_SLICE if busy is None else OVERLAP_DECODE_SLICE
+        limit = self.settings.consumer_max_records
+        batch = await consumer.getmany(timeout_ms=self.settings.consumer_poll_timeout_ms, max_records=limit)
+        # Read in the step the client handed the records out (no turn of the event loop between): then
+        # `assigned` says whether the assignment's `seek_to_stored` had placed them. aiokafka hands
+        # out records again before that listener has run (it awaits a database read), from the
+        # broker's marker positions: such a batch is never applied (-1).
+        if not self.assigned:  # not decoded either
+            return _Decoded(-1, records_count=sum(len(records) for records in batch.values()))
+        decoded = _Decoded(self._rebalances)
+
+        async def taken(records: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+            await self._decode_into(decoded, records, slice_size)
+
+        await taken(batch)
+        await fill_batch(consumer, batch, limit, self.settings.consumer_batch_max_ms / 1000, busy=busy, taken=taken,
+                         wait_ms=self.settings.consumer_poll_timeout_ms)
+        return self._decoded(decoded)
 
     async def _discard(self, consumer: AIOKafkaConsumer, decoded: _Decoded) -> None:
         """A batch fetched across a rebalance is not applied; the client's positions are past its records,
@@ -395,14 +424,6 @@ class ConsumerLoop:
                  extra={"group": self.group_id, "records": decoded.records_count})
         with contextlib.suppress(IllegalStateError):
             await self.seek_to_stored(consumer.assignment())
-
-    async def _fetch_batch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
-        """One fetch (waiting up to the poll timeout), then what the client has fetched already, without
-        waiting for more, until `consumer_max_records` or `consumer_batch_max_ms`: a consumer catching up
-        applies big batches, one keeping up applies each fetch as it comes (no added latency)."""
-        limit = self.settings.consumer_max_records
-        batch = await consumer.getmany(timeout_ms=self.settings.consumer_poll_timeout_ms, max_records=limit)
-        return await fill_batch(consumer, batch, limit, self.settings.consumer_batch_max_ms / 1000)
 
     async def _lag_after_empty_fetch(self, consumer: AIOKafkaConsumer) -> None:
         """Trusted end offsets: an empty fetch still tells each partition's end against our position."""
@@ -494,17 +515,18 @@ class ConsumerLoop:
 
     # -- one batch -----------------------------------------------------------------------------
     async def process(self, batch: dict[TopicPartition, list[ConsumerRecord]], producer: AIOKafkaProducer) -> None:
-        await self._apply_decoded(await self._decode(batch, self._rebalances), producer)
+        decoded = _Decoded(self._rebalances)
+        await self._decode_into(decoded, batch, DECODE_SLICE)
+        await self._apply_decoded(self._decoded(decoded), producer)
 
-    async def _decode(self, batch: dict[TopicPartition, list[ConsumerRecord]], rebalances: int,
-                      slice_size: int = 0) -> _Decoded:
-        """The batch's records decoded and judged, without any side effect beyond metrics: this part may
-        run ahead of the batch before it (`_loop`) and be thrown away."""
-        slice_size = slice_size or DECODE_SLICE
+    async def _decode_into(self, decoded: _Decoded, batch: dict[TopicPartition, list[ConsumerRecord]],
+                           slice_size: int) -> None:
+        """Decode and judge records into `decoded`, without any side effect beyond metrics: this part may
+        run ahead of the batch before (`_loop`) and be thrown away."""
         started = time.monotonic()
-        decoded = _Decoded(rebalances)
-        count = 0
+        count = decoded.records_count
         for tp, tp_records in batch.items():
+            kept = decoded.by_partition.setdefault(tp, [])
             for record in tp_records:
                 count += 1
                 if count % slice_size == 0:  # a big batch's decoding does not hold up the HTTP requests
@@ -519,13 +541,18 @@ class ConsumerLoop:
                     decoded.dead.append((record, *verdict))
                     continue
                 item = Delivered(event, tp.topic, tp.partition, record.offset, record_digest(record.value or b""))
-                decoded.delivered.append(item)
+                kept.append(item)
                 decoded.records[id(item)] = record
             if tp_records:
                 decoded.next_offsets[tp] = tp_records[-1].offset + 1
         decoded.records_count = count
-        decoded.delivered = self._handled(decoded.delivered)
-        decoded.decode_seconds = time.monotonic() - started
+        decoded.decode_seconds += time.monotonic() - started
+
+    def _decoded(self, decoded: _Decoded) -> _Decoded:
+        """The batch's events partition by partition (each in offset order), as one fetch lists them,
+        without the types no handler applies."""
+        decoded.delivered = self._handled([item for items in decoded.by_partition.values() for item in items])
+        decoded.by_partition = {}
         return decoded
 
     async def _apply_decoded(self, decoded: _Decoded, producer: AIOKafkaProducer) -> None:
@@ -839,19 +866,46 @@ OVERLAP_DECODE_SLICE = 64
 
 
 async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]], limit: int,
-                     max_seconds: float) -> dict[TopicPartition, list[ConsumerRecord]]:
+                     max_seconds: float, *, busy: asyncio.Future[None] | None = None,
+                     taken: Callable[[dict[TopicPartition, list[ConsumerRecord]]], Awaitable[None]] | None = None,
+                     wait_ms: int = 200) -> dict[TopicPartition, list[ConsumerRecord]]:
     """Add to `batch` the records the client holds already (fetches that take no wait), up to `limit`
-    records in all and for at most `max_seconds`; each partition's records stay in offset order."""
+    records in all and for at most `max_seconds`; each partition's records stay in offset order.
+    While `busy` is not done, records are waited for as well (fetches of up to `wait_ms`, cut short
+    when it is done), whatever the time. `taken` is awaited with each fetch's records."""
     count = sum(len(records) for records in batch.values())
     deadline = time.monotonic() + max_seconds
-    while batch and count < limit and time.monotonic() < deadline:
-        more = await consumer.getmany(timeout_ms=0, max_records=limit - count)
-        if not more:
+    while batch and count < limit:
+        if busy is not None and not busy.done():
+            more = await _unless_done(consumer.getmany(timeout_ms=wait_ms, max_records=limit - count), busy)
+        elif time.monotonic() < deadline:
+            more = await consumer.getmany(timeout_ms=0, max_records=limit - count)
+            if not more:
+                break
+        else:
             break
+        if taken is not None and more:
+            await taken(more)
         for tp, records in more.items():
             batch.setdefault(tp, []).extend(records)
             count += len(records)
     return batch
+
+
+async def _unless_done(fetch: Awaitable[dict[TopicPartition, list[ConsumerRecord]]], busy: asyncio.Future[None]
+                       ) -> dict[TopicPartition, list[ConsumerRecord]]:
+    """`fetch`'s records, or none if `busy` is done first (the fetch is cancelled: aiokafka takes records
+    from its buffer only in the step that returns them, so a cancelled fetch has taken none)."""
+    task = asyncio.ensure_future(fetch)
+    either: set[asyncio.Future[Any]] = {task, busy}
+    try:
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return {} if task.cancelled() else task.result()
 
 
 def prefetch_without_backoff(consumer: AIOKafkaConsumer) -> bool:
