@@ -45,6 +45,7 @@ from ..figures.forecast_outcome import ForecastTally
 from ..figures.pass_share import PassTally
 from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
 from ..figures.tables import PASS_COUNTERS, figure_pass
+from ..freshness import note_change_outside_batches
 from ..metadata import metadata
 from ..registry import batch_memo, defer
 from ..results.rules import GROUP_SEPARATOR
@@ -581,6 +582,7 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
         cells.add((level, aggregate_unit_id(level, unit), organiser, subject,
                    RoundPeriod(SchoolYear.parse(school_year), round_)))
     now = (await session.execute(select(func.now()))).scalar_one()
+    await note_change_outside_batches(session)  # outside any batch: the alert lists kept before it are old
     events = await judge_cells(session, cells, now)
     fc = forecast_facts.c
     terms = select(fc.organiser_id, fc.subject_code, fc.school_year, fc.term).where(~fc.withdrawn).distinct()
