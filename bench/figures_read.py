@@ -387,7 +387,7 @@ def first_reads(base_url: str, headers: dict[str, str], names: list[str]) -> dic
 
 
 def measure(base_url: str, headers: dict[str, str], clients: int, requests: int, client_kind: str = "raw",
-            names: list[str] | None = None) -> dict:
+            names: list[str] | None = None, cpu_of: dict[str, int] | None = None) -> dict:
     """Wait for the server, read each endpoint once (`first_reads`: its miss, and whether this reader
     may), warm up (connections, plans, the issuer's keys — and the kept answers: this measures a
     repeated read of unchanged state), then `clients` × `requests` reads of the allowed ones."""
@@ -400,8 +400,14 @@ def measure(base_url: str, headers: dict[str, str], clients: int, requests: int,
     first = first_reads(base_url, headers, names or list(REQUESTS))
     allowed = [name for name, got in first.items() if got["status"] == 200]
     asyncio.run(read_latency(base_url, 2, len(allowed), headers, client_kind, allowed))
+    from speed import tree_cpu_seconds  # this folder's
+
     load_before = os.getloadavg()
+    cpu_before = {side: tree_cpu_seconds(pid) for side, pid in (cpu_of or {}).items()}
     latency = asyncio.run(read_latency(base_url, clients, requests, headers, client_kind, allowed))
+    # CPU per read of each side (the server's process; every PostgreSQL process): what the machine's load moves least
+    latency["cpu_us_per_read"] = {side: round((tree_cpu_seconds(pid) - cpu_before[side]) / latency["requests"] * 1e6, 1)
+                                  for side, pid in (cpu_of or {}).items()}
     latency["load_average_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
     latency["first_read_ms"] = {name: got["ms"] for name, got in first.items() if got["status"] == 200}
     latency["not_allowed"] = [name for name, got in first.items() if got["status"] == 403]
@@ -505,7 +511,9 @@ def main() -> int:
                                        str(port := free_port()), "--log-level", "warning", *server_args],
                                       env={**env, **extra})
             try:
-                latency = measure(f"http://127.0.0.1:{port}", headers, args.clients, args.requests, args.client, names)
+                postmaster = int((state / "pgdata" / "postmaster.pid").read_text().split()[0])
+                latency = measure(f"http://127.0.0.1:{port}", headers, args.clients, args.requests, args.client, names,
+                                  cpu_of={"server": server.pid, "postgres": postmaster})
             finally:
                 server.terminate()
                 server.wait(10)
