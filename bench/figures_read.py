@@ -370,6 +370,33 @@ async def read_latency(base_url: str, clients: int, per_client: int, headers: di
             "per_endpoint": {name: summary(values) for name, values in latencies.items() if values}}
 
 
+def tree_ticks(root: int) -> dict[int, int]:
+    """CPU ticks (user + system) of process `root` and of every process below it, per process (/proc)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            parents[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    mine = {}
+    for pid, spent in ticks.items():
+        at = pid
+        while at not in (root, 0, 1) and at in parents:
+            at = parents[at]
+        if at == root:
+            mine[pid] = spent
+    return mine
+
+
+def cpu_since(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU seconds spent between two `tree_ticks`: per process alive at the end (one gone meanwhile — a
+    backend whose connection closed — is not counted: a sum over both ends would count its past as negative)."""
+    return sum(spent - before.get(pid, 0) for pid, spent in after.items()) / os.sysconf("SC_CLK_TCK")
+
+
 def first_reads(base_url: str, headers: dict[str, str], names: list[str]) -> dict[str, dict]:
     """Each read once, one after the other, on a server just started: a miss (the route itself, its
     disclosure decisions cold) — what the first reader of a new state version waits for; the status
@@ -400,13 +427,11 @@ def measure(base_url: str, headers: dict[str, str], clients: int, requests: int,
     first = first_reads(base_url, headers, names or list(REQUESTS))
     allowed = [name for name, got in first.items() if got["status"] == 200]
     asyncio.run(read_latency(base_url, 2, len(allowed), headers, client_kind, allowed))
-    from speed import tree_cpu_seconds  # this folder's
-
     load_before = os.getloadavg()
-    cpu_before = {side: tree_cpu_seconds(pid) for side, pid in (cpu_of or {}).items()}
+    cpu_before = {side: tree_ticks(pid) for side, pid in (cpu_of or {}).items()}
     latency = asyncio.run(read_latency(base_url, clients, requests, headers, client_kind, allowed))
     # CPU per read of each side (the server's process; every PostgreSQL process): what the machine's load moves least
-    latency["cpu_us_per_read"] = {side: round((tree_cpu_seconds(pid) - cpu_before[side]) / latency["requests"] * 1e6, 1)
+    latency["cpu_us_per_read"] = {side: round(cpu_since(cpu_before[side], tree_ticks(pid)) / latency["requests"] * 1e6, 1)
                                   for side, pid in (cpu_of or {}).items()}
     latency["load_average_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
     latency["first_read_ms"] = {name: got["ms"] for name, got in first.items() if got["status"] == 200}
