@@ -108,6 +108,11 @@ def hostile(topic: str, base: dict[str, Any], other_topic_type: str) -> dict[str
         "NaN": (encoded(changed(data={**base["data"], "organiser_id": float("nan")})), "invalid_data"),
         "personal identity number in data": (with_data(**{text_field: f"x {PIN}"}), "invalid_data"),
         "personal identity number in subject": (encoded(changed(subject=PIN)), "invalid_data"),
+        # round 6: the envelope's text attributes obey the text rule (no handler reads `subject`)
+        "bidirectional override in subject": (encoded(changed(subject="7A\u202eelev")), "invalid_envelope"),
+        "control character in subject": (encoded(changed(subject="7A\x1b[2J")), "invalid_envelope"),
+        "line break in subject": (encoded(changed(subject="7A\nforged log line")), "invalid_envelope"),
+        "bidirectional isolate in source": (encoded(changed(source="/assessment\u2066")), "invalid_envelope"),
         "personal identity number as a key": (with_data(**{PIN: "x"}), "invalid_data"),
         "personal identity number, full-width": (with_data(**{text_field: "\uff11\uff19\uff11\uff12\uff11\uff12"
                                                                            "\uff11\uff12-\uff11\uff12\uff11\uff12"}),

@@ -34,3 +34,29 @@ def test_rebuild_reporting_is_under_the_one_command() -> None:
     assert "reporting" in runner.invoke(app, ["rebuild", "--help"]).output
     usage = runner.invoke(app, ["rebuild", "reporting", "--help"])  # reporting's own arguments
     assert usage.exit_code == 0 and "--chunk" in usage.output and "--no-dead-letter" in usage.output
+
+
+def test_import_ss12000_page_limits_are_flags_with_bounds(tmp_path, monkeypatch) -> None:
+    """`--page-seconds` and `--max-pages` reach the HTTP source; a value out of bounds (or not a number, or nan)
+    is a usage error naming the flag, before anything is read."""
+    from styrkedja_cli.ss12000 import command
+
+    usage = " ".join(runner.invoke(app, ["import", "ss12000", "--help"]).output.split())
+    assert "--page-seconds" in usage and "--max-pages" in usage
+    for flag, value in (("--page-seconds", "0"), ("--page-seconds", "nan"), ("--page-seconds", "inf"),
+                        ("--page-seconds", "-1"), ("--page-seconds", "1e308"), ("--page-seconds", "x"),
+                        ("--max-pages", "0"), ("--max-pages", "-5"), ("--max-pages", "10000001"),
+                        ("--max-pages", "1.5"), ("--max-pages", "99999999999999999999999")):
+        refused = runner.invoke(app, ["import", "ss12000", "--url", "http://127.0.0.1:9", flag, value])
+        assert refused.exit_code == 2, (flag, value, refused.output)
+        assert flag in " ".join(refused.output.split()), (flag, value, refused.output)
+    made = {}
+
+    class Source:
+        def __init__(self, url, token, **kwargs) -> None:
+            made.update(kwargs)
+            raise command.SourceError("stop here")
+
+    monkeypatch.setattr(command, "HttpSource", Source)
+    ran = runner.invoke(app, ["import", "ss12000", "--url", "http://x", "--page-seconds", "30", "--max-pages", "7"])
+    assert ran.exit_code == 1 and made["page_seconds"] == 30.0 and made["max_pages"] == 7, ran.output

@@ -107,6 +107,16 @@ def test_timestamps_with_and_without_a_zone() -> None:
     assert aware("2026-08-01T08:00:00-0500", ZONE) == datetime(2026, 8, 1, 8, 0, tzinfo=timezone(-timedelta(hours=5)))
 
 
+def test_timestamps_with_a_lower_case_t_or_z_are_rfc_3339() -> None:
+    """RFC 3339 §5.6 lets "T" and "Z" be lower case (some servers write them so): read, not a refused page.
+    Failed on the old code: the page was refused ("not an RFC 3339 timestamp")."""
+    assert aware("2026-08-01t08:00:00z", ZONE) == datetime(2026, 8, 1, 8, 0, tzinfo=UTC)
+    assert aware("2026-08-01t08:00:00.5+02:00", ZONE) == datetime(2026, 8, 1, 6, 0, 0, 500000, tzinfo=UTC)
+    source, _ = server({"organisations": [{"data": [{**HUV, "meta": {"created": "2026-08-01t08:00:00z",
+                                                                     "modified": "2026-08-02T08:00:00z"}}]}]})
+    assert [o.meta.modified for o in read(source, "organisations")] == ["2026-08-02T08:00:00z"]
+
+
 def test_a_timestamp_that_is_not_one_refuses_the_page_not_the_run_later() -> None:
     source, _ = server({"organisations": [{"data": [{**HUV, "meta": {"modified": "last tuesday"}}]}]})
     with pytest.raises(SourceError, match="organisations, page 1, item 0: meta.modified: .*RFC 3339"):
@@ -207,3 +217,66 @@ def test_a_source_lacking_most_of_an_organiser_removes_nothing_unless_asked() ->
     check_not_mass_removal([("2888", "duty:d")], holdings)  # one of one: too few to be a mistake
     with pytest.raises(SourceError, match="lacks 51 of the 100 entities reporting holds for 2999"):
         check_not_mass_removal([("2999", f"membership:m{i}") for i in range(51)], holdings)
+
+
+def test_names_are_read_in_unicode_nfc_however_the_server_typed_them(tmp_path) -> None:
+    """"Å" as one character or as "A" and a combining ring (a server on a Mac, a name pasted from a PDF) is one
+    name: the plan carries NFC, so a re-import typed the other way is the same change (nothing changed)."""
+    import unicodedata
+
+    plans = []
+    for form in ("NFC", "NFD"):
+        folder = tmp_path / form
+        folder.mkdir()
+        unit = SU | {"displayName": unicodedata.normalize(form, "Åby skola")}
+        group = {"id": "g1", "displayName": unicodedata.normalize(form, "7Ä Öst"), "organisation": {"id": "su"},
+                 "meta": {"created": "2026-08-10T23:30:00Z"}, "groupMemberships": [{"person": {"id": "p1"}}]}
+        (folder / "organisations.json").write_text(json.dumps({"data": [HUV, unit]}), encoding="utf-8")
+        (folder / "groups.json").write_text(json.dumps([group]), encoding="utf-8")
+        plans.append(read_and_plan(FolderSource(folder), since=None, naive_zone=ZONE)[0])
+    nfc, nfd = plans
+    names = sorted(c["data"]["name"] for c in nfd.changes["organisations"] + nfd.changes["groups"])
+    assert names == ["7Ä Öst", "Kommunen", "Åby skola"]
+    assert all(unicodedata.is_normalized("NFC", n) for n in names)
+
+    def content(plan: Plan) -> list[dict[str, Any]]:  # (without meta, a unit's `updated_at` is the read's moment)
+        return [{**c["data"], "updated_at": None} for c in plan.changes["organisations"] + plan.changes["groups"]]
+
+    assert content(nfd) == content(nfc)
+
+
+def test_null_for_an_optional_field_is_the_same_as_leaving_it_out() -> None:
+    """Servers whose serialisers write absent fields as null (`"groupMemberships": null`, `"cancelled": null`,
+    `"teachers": null`): read as absent, not a refused page; null for a required field still refuses it.
+    Failed on the old code: "Input should be a valid list" for the whole page."""
+    group = {"id": "g1", "displayName": "7A", "organisation": {"id": "su"}, "groupMemberships": None,
+             "startDate": None, "meta": {"created": "2026-08-10T08:00:00Z", "modified": None}}
+    person = {"id": "p1", "enrolments": [{"enroledAt": {"id": "su"}, "schoolYear": None, "cancelled": None}]}
+    activity = {"id": "a1", "groups": None, "teachers": None, "syllabus": None, "organisation": None}
+    source, _ = server({"groups": [{"data": [group]}], "persons": [{"data": [person, {"id": "p2",
+                                                                                      "enrolments": None}]}],
+                        "activities": [{"data": [activity]}]})
+    assert [g.memberships for g in read(source, "groups")] == [[]]
+    assert [[e.cancelled for e in p.enrolments] for p in read(source, "persons")] == [[False], []]
+    assert [(a.groups, a.teachers) for a in read(source, "activities")] == [([], [])]
+    refused, _ = server({"groups": [{"data": [{**group, "organisation": None}]}]})
+    with pytest.raises(SourceError, match="groups, page 1, item 0: organisation"):
+        read(refused, "groups")
+
+
+def test_a_page_whose_data_is_null_is_an_empty_page() -> None:
+    """`{"data": null}` (an empty list serialised as null), last or with a pageToken: no items, paging goes on.
+    Failed on the old code: "expected a list or an object with a 'data' list"."""
+    source, _ = server({"organisations": [{"data": None, "pageToken": "1"}, {"data": [HUV], "pageToken": "2"},
+                                          {"data": None}]})
+    assert [o.id for o in read(source, "organisations")] == ["huv"]
+
+
+def test_a_page_file_whose_data_is_null_is_an_empty_page(tmp_path) -> None:
+    (tmp_path / "organisations").mkdir()
+    (tmp_path / "organisations" / "1.json").write_text('{"data": null, "pageToken": null}', encoding="utf-8")
+    (tmp_path / "organisations" / "2.json").write_text(json.dumps({"data": [HUV]}), encoding="utf-8")
+    assert [o.id for o in FolderSource(tmp_path).read("organisations", None, lambda *_: None)] == ["huv"]
+    (tmp_path / "organisations" / "3.json").write_text('{"data": 5}', encoding="utf-8")
+    with pytest.raises(SourceError, match="expected a list"):
+        FolderSource(tmp_path).read("organisations", None, lambda *_: None)

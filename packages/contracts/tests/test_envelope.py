@@ -227,3 +227,31 @@ def test_contract_errors_are_exceptions_with_reason() -> None:
                                       UnknownEventTypeError, InvalidEventDataError)}
     assert reasons == {"oversized", "undecodable", "invalid_envelope", "unknown_type", "invalid_data"}
     assert issubclass(ContractError, Exception)
+
+
+@pytest.mark.parametrize("attribute", ["subject", "source"])
+@pytest.mark.parametrize("text", ["a\u202eb", "a\u2066b", "a\x01b", "a\x7fb", "a\tb", "a\nb", "a\rb"])
+def test_envelope_text_attributes_obey_the_text_rule(event: CloudEvent, attribute: str, text: str) -> None:
+    """`subject` (no handler reads it) and `source` reach logs and dead letters as they came: a control or
+    bidirectional character, or a line break, is refused with the envelope, naming the attribute."""
+    doc = doc_of(event)
+    doc[attribute] = ("/" if attribute == "source" else "") + text
+    err = reason_of(json.dumps(doc))
+    assert err.reason == "invalid_envelope" and err.fields == (attribute,)
+    assert "control" in err.message or (attribute == "source" and text[1].isspace())  # the pattern: no space
+    with pytest.raises(InvalidEnvelopeError):
+        new_event(event.data, source=doc["source"], subject=doc["subject"])
+
+
+@pytest.mark.parametrize("subject", ["", "x" * 257, 5, ["a"]])
+def test_subject_length_and_type(event: CloudEvent, subject: Any) -> None:
+    doc = doc_of(event)
+    doc["subject"] = subject
+    err = reason_of(json.dumps(doc))
+    assert err.reason == "invalid_envelope" and err.fields == ("subject",)
+
+
+def test_subject_of_plain_text_decodes(event: CloudEvent) -> None:
+    doc = doc_of(event)
+    doc["subject"] = "Skolenhet Åby/7A 2026"
+    assert decode_event(json.dumps(doc, ensure_ascii=False)).subject == "Skolenhet Åby/7A 2026"

@@ -44,3 +44,21 @@ def test_examples_decode() -> None:
     for event_type in (GroupMembershipUpsertedV1.event_type, TeachingAssignmentUpsertedV1.event_type,
                        OrganisationEntityRemovedV1.event_type):
         assert decode_event(example_bytes(event_type)).type == event_type
+
+
+def test_a_units_name_is_kept_in_unicode_nfc_however_it_was_typed() -> None:
+    """"Å" as one character or as "A" and a combining ring is one name, in an event decoded from the topic and in a
+    model made from a request alike; the length rule counts the stored (NFC) form."""
+    import json
+    import unicodedata
+
+    from styrkedja_contracts import OrganisationUnitUpsertedV1
+
+    doc = json.loads(example_bytes(OrganisationUnitUpsertedV1.event_type))
+    doc["data"]["name"] = unicodedata.normalize("NFD", "Åby skola Ö")
+    name = decode_event(json.dumps(doc, ensure_ascii=False)).data.name  # type: ignore[attr-defined]
+    assert name == "Åby skola Ö" and unicodedata.is_normalized("NFC", name)
+    made = OrganisationUnitUpsertedV1.model_validate({**doc["data"], "name": "A\u030a" * 200})
+    assert made.name == "Å" * 200  # 400 characters as sent, 200 as stored: within the rule
+    with pytest.raises(ValidationError, match="no_control_characters|control"):
+        OrganisationUnitUpsertedV1.model_validate({**doc["data"], "name": "A\u202e"})

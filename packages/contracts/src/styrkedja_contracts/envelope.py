@@ -23,12 +23,14 @@ from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     SerializeAsAny,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
 )
@@ -46,6 +48,7 @@ from .events.base import EventData, iter_strings, temporal_as_text
 from .fastpath import ShadowEvent, adopt, json_union, shadow_event
 from .identifiers import (
     PIN_ERROR,
+    check_line,
     contains_personal_identity_number,
     has_personal_identity_number,
     is_plain_json,
@@ -80,7 +83,10 @@ class _EnvelopeAttributes(BaseModel):
 
     specversion: Literal["1.0"]
     id: UUID = Field(description="Unique per event; consumers deduplicate on it.")
-    source: str = Field(
+    # every string attribute obeys the contracts' text rule (`identifiers.check_line`): a control or
+    # bidirectional character in `source` or `subject` reaches logs, dead letters and the consumers'
+    # bookkeeping as it came, even where no handler reads it, so it is refused with the envelope
+    source: Annotated[str, AfterValidator(check_line)] = Field(
         min_length=1,
         max_length=512,
         pattern=r"^\S+$",
@@ -91,7 +97,8 @@ class _EnvelopeAttributes(BaseModel):
     # even be taken off) is refused with the envelope, not left to break a handler's date sums
     time: Annotated[AwareDatetime, BeforeValidator(temporal_as_text)] = Field(ge=EARLIEST_EVENT_TIME,
                                                                                le=LATEST_EVENT_TIME)
-    subject: str | None = Field(default=None, min_length=1, max_length=256)
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(check_line)] | None = Field(
+        default=None, description="What the event is about within its source (CloudEvents), one line of text")
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str | None = Field(
         default=None, max_length=512, pattern=_URI_PATTERN, description="URI of the data's JSON Schema"

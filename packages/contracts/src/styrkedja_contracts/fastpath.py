@@ -12,7 +12,8 @@ rule, most of a data model's validation time.
 `shadow_event(envelope, model)` is one pydantic model of the envelope's fields with a shadow of the data
 model as `data`, validated in pydantic-core alone, plus a few plain Python checks run around it:
 
-* the text-rule validators (`check_text`, `_reject_pin`, `enforce_value_rules`) are left out;
+* the text-rule validators (`check_text`, `check_line`, `_reject_pin`, `enforce_value_rules`) and `nfc` (plain
+  text is its own NFC) are left out;
 * `_ascii_only` is left out only where the field's pattern becomes ASCII-only (`\\d` → `[0-9]`), which
   accepts exactly the strings the pattern and the ASCII rule accepted together;
 * the integer rule of `enforce_value_rules` (fits a PostgreSQL integer) becomes bounds (the tightest
@@ -79,7 +80,10 @@ _ASCII_PATTERNS = {
     r"^[A-Za-z0-9._:-]{1,64}$": r"^[A-Za-z0-9._:-]{1,64}$",
     r"^[A-Z0-9]{3,16}$": r"^[A-Z0-9]{3,16}$",
 }
-_TEXT_RULES = frozenset({check_text, identifiers._reject_pin, enforce_value_rules})
+_TEXT_RULES = frozenset({check_text, identifiers.check_line, identifiers._reject_pin, enforce_value_rules,
+                         # plain text is NFC already: ASCII and precomposed Latin-1 letters, all starters
+                         # (`INERT_LETTERS`), have no decomposition a composition would change
+                         identifiers.nfc})
 _INT4 = (annotated_types.Ge(-MAX_INT4 - 1), annotated_types.Le(MAX_INT4))
 _DATE_YEARS = (annotated_types.Ge(date(1900, 1, 1)), annotated_types.Le(date(2199, 12, 31)))
 _AWARE_YEARS = (annotated_types.Ge(datetime(1900, 1, 2, tzinfo=UTC)),

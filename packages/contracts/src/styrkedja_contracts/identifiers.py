@@ -43,6 +43,8 @@ __all__ = [
     "is_valid_luhn",
     "luhn_check_digit",
     "SafeText",
+    "Name",
+    "nfc",
     "OrganiserId",
     "SchoolUnitCode",
     "GroupId",
@@ -270,6 +272,16 @@ def check_text(value: str) -> str:
     return value
 
 
+def check_line(value: str) -> str:
+    """`check_text` for a one-line attribute (an envelope's `source` and `subject`: names, not prose):
+    not even tab, newline or carriage return, which would split a log line or a header that carries it.
+    Raises a pydantic error whose type is the rule name."""
+    if "\t" in value or "\n" in value or "\r" in value or _FORBIDDEN.search(value):
+        raise PydanticCustomError(CONTROL_RULE, "must not contain control or bidirectional control characters "
+                                                "(one line of text)")
+    return check_text(value)
+
+
 @lru_cache(maxsize=65_536)
 def _text_rule_broken(value: str) -> str | None:
     # A pure function of the string, cached (short strings only, so the cache stays small): one
@@ -342,6 +354,20 @@ _PSEUDONYM = StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-
 SafeText = Annotated[str, AfterValidator(check_text)]
 """Free text (unmet criteria, reasons, comments, names): no control characters, no personnummer.
 Usable as a FastAPI query or path parameter type as it is."""
+
+
+def nfc(value: Any) -> Any:
+    """A name in Unicode NFC: "Å" typed as one character (U+00C5) or as "A" and a combining ring (U+030A),
+    as a Mac's file names and some keyboards give it, is one name — stored, compared and searched alike.
+    Anything but text is left to the type's own rules. ASCII (most names) is its own NFC."""
+    if type(value) is str and not value.isascii():
+        return unicodedata.normalize("NFC", value)
+    return value
+
+
+Name = Annotated[str, BeforeValidator(nfc), AfterValidator(check_text)]
+"""A name (a school unit's, a team's, a tag): `SafeText` in Unicode NFC (`nfc`). Normalised before the
+length rules, so that they count what is stored. Usable as a FastAPI query parameter type as it is."""
 
 OrganiserId = Annotated[
     str,

@@ -6,7 +6,8 @@ takes a request head of any size (a header of megabytes, thousands of headers: a
 then handed to the app). `ProblemHttpProtocol` is uvicorn's own protocol with both answers changed:
 the 400 is `application/problem+json` naming `request` and the rule `http_syntax`, and a request head
 (request line and headers) over `MAX_HEAD_BYTES` is a `431` naming `headers` and `max_header_bytes`,
-refused while it streams in. Neither repeats a byte of the request. The services run under it with
+refused while it streams in, and so is one of more than `MAX_HEADER_COUNT` header fields (rule
+`max_header_count`: ~13,000 tiny headers fit under the byte limit, each a Python object per layer). Neither repeats a byte of the request. The services run under it with
 `uvicorn --http styrkedja_kit.server:ProblemHttpProtocol` (their images, the devstack).
 """
 
@@ -21,6 +22,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 #: request line and headers together at most (a token is a few kB; h11's own limit is 16 KiB)
 MAX_HEAD_BYTES = 64 * 1024
+#: header fields of one request at most (Apache httpd's LimitRequestFields default; a browser sends ~20)
+MAX_HEADER_COUNT = 100
 
 _REASONS = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}
 _HEADERS = (b"content-type: application/problem+json\r\ncache-control: no-store\r\n"
@@ -39,6 +42,8 @@ def problem_bytes(status: int, field: str, rule: str, detail: str) -> bytes:
 SYNTAX = (400, "request", "http_syntax", "request: not a well-formed HTTP/1.1 request (RFC 9112)")
 HEAD_TOO_LARGE = (431, "headers", "max_header_bytes",
                   f"headers: the request line and headers are larger than {MAX_HEAD_BYTES} bytes")
+TOO_MANY_HEADERS = (431, "headers", "max_header_count",
+                    f"headers: the request has more than {MAX_HEADER_COUNT} header fields")
 
 
 class _ProblemAnswers:
@@ -52,7 +57,7 @@ class _ProblemAnswers:
             self.transport.close()
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's hook for what its parser refused
-        self._refuse(HEAD_TOO_LARGE if getattr(self, "_head_too_large", False) else SYNTAX)
+        self._refuse(getattr(self, "_head_refusal", None) or SYNTAX)
 
 
 #: bytes no header value may hold (RFC 9110 §5.5: visible characters, obs-text, space and tab): httptools
@@ -66,9 +71,11 @@ class _StrictConnection(h11.Connection):
     a header value, an HTTP version other than 1.0 and 1.1 (HTTP/9.9, the HTTP/2
     preface), both Content-Length and Transfer-Encoding (a request another server in the path may frame
     otherwise: smuggling); and a head over `MAX_HEAD_BYTES` that arrived whole in one read (h11 bounds only a
-    head still incomplete). `hint`: why it refused last (h11's status hint; 431 for a head too large)."""
+    head still incomplete), or of more than `MAX_HEADER_COUNT` fields. `hint`: why it refused last (h11's
+    status hint; 431 for a head too large); `problem`: the 431's problem (`HEAD_TOO_LARGE`, `TOO_MANY_HEADERS`)."""
 
     hint = 400
+    problem = HEAD_TOO_LARGE
 
     def next_event(self) -> Any:
         try:
@@ -80,12 +87,18 @@ class _StrictConnection(h11.Connection):
             refusal = _refusal(event)
             if refusal is not None:
                 self.hint = refusal[0]
+                self.problem = TOO_MANY_HEADERS if refusal[1] == _TOO_MANY else HEAD_TOO_LARGE
                 raise h11.RemoteProtocolError(refusal[1], error_status_hint=refusal[0])
         return event
 
 
+_TOO_MANY = "too many header fields"
+
+
 def _refusal(request: h11.Request) -> tuple[int, str] | None:
     headers = request.headers
+    if len(headers) > MAX_HEADER_COUNT:
+        return 431, _TOO_MANY
     if len(request.target) + sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEAD_BYTES:
         return 431, "request head too large"
     if request.http_version not in (b"1.0", b"1.1"):
@@ -108,8 +121,10 @@ class ProblemH11Protocol(_ProblemAnswers, H11Protocol):
         self.conn = _StrictConnection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
 
     @property
-    def _head_too_large(self) -> bool:
-        return isinstance(self.conn, _StrictConnection) and self.conn.hint == 431
+    def _head_refusal(self) -> tuple[int, str, str, str] | None:
+        if isinstance(self.conn, _StrictConnection) and self.conn.hint == 431:
+            return self.conn.problem
+        return None
 
 
 try:
@@ -126,7 +141,8 @@ else:
             self._head_bytes = 0
             self._turns = 0  # heads and messages completed, to tell whether a feed crossed one
             self._parsed_head = 0  # of the head being parsed: its URL, names and values
-            self._head_too_large = False
+            self._header_count = 0  # of the head being parsed
+            self._head_refusal: tuple[int, str, str, str] | None = None  # why the parser was stopped
 
         def data_received(self, data: bytes) -> None:
             turns = self._turns
@@ -144,13 +160,18 @@ else:
 
         def on_header(self, name: bytes, value: bytes) -> None:
             self._parsed_head += len(name) + len(value) + 4
+            self._header_count += 1
+            if self._header_count > MAX_HEADER_COUNT:  # the parser stops at the first field too many
+                self._head_refusal = TOO_MANY_HEADERS
+                raise ValueError("too many header fields")
             super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
             if self._parsed_head > MAX_HEAD_BYTES:  # a head that came whole in one read: no app runs for it
-                self._head_too_large = True
+                self._head_refusal = HEAD_TOO_LARGE
                 raise ValueError("request head too large")  # the parser stops; uvicorn calls send_400_response
             self._in_head, self._head_bytes, self._parsed_head, self._turns = False, 0, 0, self._turns + 1
+            self._header_count = 0
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:

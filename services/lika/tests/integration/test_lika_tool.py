@@ -239,6 +239,16 @@ async def test_a_draft_can_be_compared_only_within_a_school_form(client):
     assert response.status_code == 422 and problem_fields(response) == [("second", "not_comparable")]
 
 
+async def test_a_comparison_names_the_parameter_of_an_unknown_self_assessment(client):
+    """Refused naming the query parameter the client sent (`first`, `second`), not `self_assessment_id`, which it
+    did not send. Failed on the old code: ("self_assessment_id", "not_found") for either."""
+    known, unknown = await new_draft(client), "00000000-0000-4000-8000-000000000000"
+    for params, field in (({"first": known, "second": unknown}, "second"),
+                          ({"first": unknown, "second": known}, "first")):
+        response = await client.get("/v1/self-assessments/compare", params=params)
+        assert response.status_code == 404 and problem_fields(response) == [(field, "not_found")], response.text
+
+
 @pytest.mark.parametrize(("body", "expected"), [
     (draft(catalogue_version="1999.1"), [("catalogue_version", "unknown_catalogue_version")]),
     (draft(school_form="universitet"), [("school_form", "enum")]),

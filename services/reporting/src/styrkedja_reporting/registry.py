@@ -107,12 +107,16 @@ class HandlerRegistry:
 
 
 # one fixed statement (arrays, no per-batch compilation of a many-row VALUES)
-#: the freshness rule: a topic's newest event time never goes back; applied now (`note_freshness_from` too)
+#: the freshness rule: a topic's newest event time never goes back; applied now (`note_freshness_from` too).
+#: An event's `time` is its producer's claim: counted no later than the moment it is applied (`_NO_LATER`),
+#: so that one event dated in the future cannot make every read say "fresh" until that day
 _FRESHNESS_RULE = ("ON CONFLICT (topic) DO UPDATE SET newest_event_time = "
                    "greatest(freshness.newest_event_time, EXCLUDED.newest_event_time), applied_at = now()")
+_NO_LATER = "SELECT n.topic, least(n.newest, now()) FROM ({}) AS n(topic, newest)"
 _NOTE_FRESHNESS = text(
-    "INSERT INTO freshness (topic, newest_event_time) SELECT * FROM unnest(CAST(:topics AS text[]), "
-    f"CAST(:times AS timestamptz[])) {_FRESHNESS_RULE}")
+    "INSERT INTO freshness (topic, newest_event_time) "
+    + _NO_LATER.format("SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:times AS timestamptz[]))")
+    + f" {_FRESHNESS_RULE}")
 
 
 async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
@@ -155,5 +159,5 @@ _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 async def note_freshness_from(session: AsyncSession, newest_per_topic: str, params: dict[str, Any] | None = None
                               ) -> None:
     """`_note_freshness` for a set (the rebuild's): `newest_per_topic` is a SELECT of (topic, newest event time)."""
-    await session.execute(text(f"INSERT INTO freshness (topic, newest_event_time) {newest_per_topic} {_FRESHNESS_RULE}"),
-                          params or {})
+    await session.execute(text(f"INSERT INTO freshness (topic, newest_event_time) {_NO_LATER.format(newest_per_topic)} "
+                               f"{_FRESHNESS_RULE}"), params or {})

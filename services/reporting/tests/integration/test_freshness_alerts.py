@@ -4,7 +4,7 @@ raises nothing, and new results resolve them as they arrive."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid5
 from zoneinfo import ZoneInfo
 
@@ -67,3 +67,38 @@ async def test_time_passing_raises_once_per_unit_and_new_results_resolve(databas
             "SELECT status, resolved_reason FROM alerts WHERE rule = 'freshness_red'"))).all()
     assert sorted(rows) == [("resolved", "recovered")] * 2
     assert await sweep(database, datetime(2027, 6, 3, tzinfo=STOCKHOLM)) == 0
+
+
+def result_sent_at(n: int, assessed_on: date, time: datetime):
+    """A result of `assessed_on` whose envelope claims `time` (the producer's word, not the clock)."""
+    return new_event(AssessmentPublishedV1(
+        assessment_id=uuid5(NS, f"claimed-{n}"), revision=1, organiser_id=ORG, school_unit_code=UNIT,
+        group_id=GROUP, student_id=f"s-{n}", teacher_id="t-1", gender="male", year=7, subject_code="GRGRENG01",
+        kind="assessment", scale="AF", value="C", school_year="2026/27", term="HT", round=1,
+        assessed_on=assessed_on, published_at=datetime(2026, 9, 30, tzinfo=STOCKHOLM)), source="/test", time=time)
+
+
+async def test_an_old_event_time_does_not_make_stale_results_fresh(database):  # noqa: F811
+    """Results 300 days old are red now, whatever the envelope's `time` says: the live judgement is made
+    at the moment the batch is applied, not at the producer's claim (here: the day they were assessed)."""
+    feed = Feeder(database)
+    today = datetime.now(STOCKHOLM).date()
+    old = today - timedelta(days=300)
+    claimed = datetime(old.year, old.month, old.day, 12, tzinfo=STOCKHOLM)
+    await feed(directory(), [result_sent_at(n, old, claimed) for n in range(12)])
+    assert sorted(freshness_events(await alert_events(database))) == [
+        ("raised", "group", f"{UNIT}:{GROUP}"), ("raised", "school_unit", UNIT)]
+
+
+async def test_a_future_event_time_neither_raises_alerts_nor_fakes_the_newest_event(database):  # noqa: F811
+    """Results of ten days ago are fresh, even in an event dated 2199; and the reads' newest event time
+    (`X-Styrkedja-Newest-Event-Time`) is never later than the moment the event was applied."""
+    feed = Feeder(database)
+    recent = datetime.now(STOCKHOLM).date() - timedelta(days=10)
+    future = datetime(2199, 1, 1, tzinfo=UTC)
+    await feed(directory(), [result_sent_at(n, recent, future) for n in range(12)])
+    assert freshness_events(await alert_events(database)) == []
+    async with database.sessions() as session:
+        newest, now = (await session.execute(text(
+            "SELECT max(newest_event_time), now() FROM freshness"))).one()
+    assert newest <= now

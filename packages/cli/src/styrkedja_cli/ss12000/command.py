@@ -26,6 +26,11 @@ from .source import FolderSource, HttpSource, SourceError
 
 CHUNK = 1_000
 INCREMENTAL = ("groups", "activities")
+#: bounds of the importer's limits as flags: a page of a slow server in at least a second and at most a day; from
+#: one page per entity to ten million (a national source at the smallest page size is some hundred thousand)
+PAGE_SECONDS = (1.0, 86_400.0)
+MAX_PAGES = (1, 10_000_000)
+
 
 
 def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,
@@ -179,6 +184,14 @@ def register(import_app: typer.Typer) -> None:
         since: datetime | None = typer.Option(None, help="incremental: only what changed after this time "
                                                          "(meta.modified.after), and apply /deletedEntities"),
         page_size: int = typer.Option(100, min=1, max=10_000, help="items per page asked of the API"),
+        page_seconds: float = typer.Option(
+            600.0, min=PAGE_SECONDS[0], max=PAGE_SECONDS[1],
+            help="the longest one page may take to arrive, in seconds (a server trickling a byte a minute is "
+                 "stopped); 1 to 86400"),
+        max_pages: int = typer.Option(
+            100_000, min=MAX_PAGES[0], max=MAX_PAGES[1],
+            help="the most pages read of one entity (a server inventing page tokens for ever is stopped); "
+                 "1 to 10000000"),
         naive_timezone: str = typer.Option("Europe/Stockholm", help="zone of source timestamps without one"),
         allow_mass_removal: bool = typer.Option(False, help="a full import may remove more than half of what "
                                                            "reporting holds for an organiser"),
@@ -197,7 +210,8 @@ def register(import_app: typer.Typer) -> None:
             def busy(what: str, seconds: float) -> None:
                 console.print(f"{what}: the server is busy; asking again in {seconds:.0f} s")
 
-            source = (HttpSource(url, token, page_size=page_size, on_retry=busy) if url
+            source = (HttpSource(url, token, page_size=page_size, page_seconds=page_seconds, max_pages=max_pages,
+                                 on_retry=busy) if url
                       else FolderSource(dir))  # type: ignore[arg-type]
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=console) as progress:

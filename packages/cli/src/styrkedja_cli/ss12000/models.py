@@ -7,13 +7,31 @@ Timestamps are kept as text here: `aware()` gives a naive one an explicit zone.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from styrkedja_contracts.identifiers import nfc
+
+#: a name as the source wrote it, in Unicode NFC: "Å" typed as one character or as "A" and a combining ring is
+#: one name (a server on a Mac, or a name pasted from a PDF, sends the second), so a re-import spelled the other
+#: way changes nothing
+SourceName = Annotated[str, BeforeValidator(nfc)]
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, value: Any) -> Any:
+        # many servers' serialisers write an optional field they do not have as null rather than leaving it out
+        # (`"groupMemberships": null`, `"cancelled": null`): the same as absent, its default — a required one
+        # stays missing, and refuses the page as before
+        if isinstance(value, dict) and any(v is None for v in value.values()):
+            return {k: v for k, v in value.items() if v is not None}
+        return value
 
 
 class Ref(Model):
@@ -30,7 +48,7 @@ class Meta(Model):
         # checked as the page is read, so a bad one refuses the page instead of failing later
         if value is not None:
             try:
-                datetime.fromisoformat(value.replace("Z", "+00:00"))
+                timestamp(value)
             except ValueError:
                 raise ValueError("not an RFC 3339 timestamp") from None
         return value
@@ -38,7 +56,7 @@ class Meta(Model):
 
 class Organisation(Model):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
-    display_name: str = Field(alias="displayName", min_length=1, max_length=200)
+    display_name: SourceName = Field(alias="displayName", min_length=1, max_length=200)
     organisation_type: str = Field(alias="organisationType")
     organisation_number: str | None = Field(None, alias="organisationNumber")
     municipality_code: str | None = Field(None, alias="municipalityCode")
@@ -57,7 +75,7 @@ class Membership(Model):
 
 class Group(Model):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
-    display_name: str = Field(alias="displayName", min_length=1, max_length=200)
+    display_name: SourceName = Field(alias="displayName", min_length=1, max_length=200)
     group_type: str | None = Field(None, alias="groupType")
     organisation: Ref
     memberships: list[Membership] = Field(default_factory=list, alias="groupMemberships")
@@ -70,7 +88,7 @@ class Duty(Model):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     person: Ref
     duty_at: Ref = Field(alias="dutyAt")
-    duty_role: str = Field(alias="dutyRole", min_length=1, max_length=64)
+    duty_role: SourceName = Field(alias="dutyRole", min_length=1, max_length=64)
     start_date: date | None = Field(None, alias="startDate")
     end_date: date | None = Field(None, alias="endDate")
     meta: Meta | None = None
@@ -129,9 +147,16 @@ OPTIONAL = frozenset({"persons"})
 """A source may hold these back (403/404, or no file): only the groups' years are then unknown."""
 
 
+def timestamp(value: str) -> datetime:
+    """An RFC 3339 date-time as servers write it: RFC 3339 (§5.6) lets "T" and "Z" be lower case, which
+    `fromisoformat` refuses — upper-cased here (a timestamp holds no other letter); any fraction of a second
+    (.NET writes seven digits) is cut to microseconds. Raises ValueError."""
+    return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+
+
 def aware(value: str | None, naive_zone: ZoneInfo) -> datetime | None:
     """An SS 12000 timestamp; one without a zone is read in `naive_zone` (said, not guessed)."""
     if value is None:
         return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    parsed = timestamp(value)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=naive_zone)

@@ -123,6 +123,8 @@ def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
         raw, token = body, None
     elif isinstance(body, dict) and isinstance(body.get("data"), list):
         raw, token = body["data"], body.get("pageToken")
+    elif isinstance(body, dict) and "data" in body and body["data"] is None:  # an empty page, serialised as null
+        raw, token = [], body.get("pageToken")
     else:
         raise SourceError(f"{entity}, page {page}: expected a list or an object with a 'data' list")
     if token is not None and not isinstance(token, str):
@@ -476,7 +478,7 @@ class FolderSource:
                                 if data_seen:
                                     raise SourceError(f"{what}: 'data' twice")
                                 data_seen = True
-                        elif prefix == "data":
+                        elif prefix == "data" and event != "null":  # null: an empty page, as over HTTP
                             raise SourceError(shape)
                         elif prefix == "pageToken" and event not in ("string", "null"):
                             raise SourceError(f"{what}: pageToken must be a string")
@@ -493,7 +495,7 @@ class FolderSource:
         """The items of one page file, each validated as it is read: `[items]` or `{"data": [items], …}`."""
         events = self._events(entity, file, data_only=True)
         first = next(events, None)
-        if first is None:  # `{"data": …}` refused already; nothing else ends this way
+        if first is None:  # `{"data": null}`: an empty page (any other shape was refused already)
             return
         inside = f"{first[0]}.item" if first[0] else "item"
         page = f"page {file.name}"

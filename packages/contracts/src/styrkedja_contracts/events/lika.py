@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import Field, field_validator
 
-from ..identifiers import OrganiserId, SchoolUnitCode
+from ..identifiers import Name, OrganiserId, SchoolUnitCode
 from .base import ContractModel, EventData, Timestamp
 
 __all__ = [
@@ -118,9 +118,9 @@ class LikaActionPlanItem(ContractModel):
     title: str = Field(min_length=1, max_length=300, description="The catalogue's title of the activity.")
     status: ActionStatus
     priority: int = Field(ge=1, le=3, description="1 = most urgent.")
-    owner: str | None = Field(default=None, max_length=100, description="Role or team responsible.")
+    owner: Name | None = Field(default=None, max_length=100, description="Role or team responsible (NFC).")
     due_date: date | None = None
-    tags: tuple[str, ...] = Field(default=(), max_length=20)
+    tags: tuple[Name, ...] = Field(default=(), max_length=20, description="In Unicode NFC.")
 
 
 class LikaActionPlanChangedV1(EventData):

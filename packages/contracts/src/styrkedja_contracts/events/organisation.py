@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from ..identifiers import GroupId, OrganiserId, SchoolUnitCode, StudentId, SubjectCode, TeacherId
+from ..identifiers import GroupId, Name, OrganiserId, SchoolUnitCode, StudentId, SubjectCode, TeacherId
 from .base import EventData, Timestamp, Year
 
 __all__ = [
@@ -49,7 +49,7 @@ class OrganisationUnitUpsertedV1(EventData):
     unit_id: str = Field(pattern=_UNIT_ID)
     organiser_id: OrganiserId
     parent_id: str | None = Field(default=None, pattern=_UNIT_ID)
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200, description="In Unicode NFC (normalised when read).")
     school_unit_code: SchoolUnitCode | None = None
     year: Year | None = None
     roster_size: int | None = Field(default=None, ge=0)
@@ -134,7 +134,7 @@ class DutyUpsertedV1(EventData):
     organiser_id: OrganiserId
     school_unit_code: SchoolUnitCode
     person_id: TeacherId
-    duty_role: str = Field(min_length=1, max_length=64)
+    duty_role: Name = Field(min_length=1, max_length=64, description="In Unicode NFC (normalised when read).")
     start_date: date | None = None
     end_date: date | None = None
     updated_at: Timestamp

@@ -24,7 +24,7 @@ async def compare(svc: Service, first: Annotated[UUID, Query(description="e.g. t
                   ) -> Comparison:
     """Both ratings and the change per indicator, radar data per area and per indicator, and the
     indicators that differ by two steps or more (discussion points)."""
-    (row_a, ratings_a), (row_b, ratings_b) = await svc.get_many([first, second])
+    (row_a, ratings_a), (row_b, ratings_b) = await svc.get_many({"first": first, "second": second})
     try:
         return compare_self_assessments(to_domain(row_a, ratings_a), to_domain(row_b, ratings_b), library())
     except (NotComparable, ValidationError) as error:  # e.g. imported against an unknown catalogue

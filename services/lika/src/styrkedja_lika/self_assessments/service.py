@@ -6,8 +6,9 @@ Only a published one leaves the service, as events; a private one never does."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,12 +98,18 @@ class SelfAssessments:
             require_read(self.actor, owner_of(row))
             return row, await ratings_of(session, row)
 
-    async def get_many(self, ids: Sequence[uuid.UUID]) -> list[Loaded]:
+    async def get_many(self, ids: Mapping[str, uuid.UUID]) -> list[Loaded]:
+        """Each self-assessment by the request's field that named it (`{"first": …, "second": …}`): an
+        unknown one (404) or one outside the caller's scope (403) is refused naming that field, the one the
+        client sent, not `self_assessment_id`."""
         async with self.db.sessions() as session:
             out = []
-            for self_assessment_id in ids:
-                row = await load(session, self_assessment_id)
-                require_read(self.actor, owner_of(row))
+            for field, self_assessment_id in ids.items():
+                try:
+                    row = await load(session, self_assessment_id)
+                    require_read(self.actor, owner_of(row))
+                except RuleViolation as violation:
+                    raise dataclasses.replace(violation, field=field) from None
                 out.append((row, await ratings_of(session, row)))
             return out
 

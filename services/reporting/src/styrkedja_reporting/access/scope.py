@@ -14,6 +14,7 @@ Scope attributes therefore come from the token claims (`organisers`, `areas`, `s
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import date
 
@@ -28,6 +29,12 @@ from ..results.rules import GROUP_SEPARATOR
 #: SS 12000 duty roles that make a person the principal of the duty's school unit.
 PRINCIPAL_DUTIES = frozenset({"rektor", "biträdande rektor", "principal"})
 LEVEL_NAMES = {level.name.lower(): level for level in Level}
+
+
+def is_principal_duty(role: str | None) -> bool:
+    """Whether a duty's role (SS 12000 dutyRole) makes its person the unit's principal: in any case, and however
+    its letters were typed ("biträdande" with "ä" as one character or as "a" and a combining diaeresis)."""
+    return unicodedata.normalize("NFC", (role or "").strip()).casefold() in PRINCIPAL_DUTIES
 
 
 def _current(table, today: date):
@@ -52,7 +59,7 @@ async def reader_of(session: AsyncSession, principal: Principal, *, today: date 
         d = duties
         rows = await session.execute(select(d.c.school_unit_code, d.c.duty_role).where(
             d.c.organiser_id.in_(organisers), d.c.person_id == principal.subject, *_current(d, today)))
-        units = [code for code, role in rows if code and (role or "").strip().lower() in PRINCIPAL_DUTIES]
+        units = [code for code, role in rows if code and is_principal_duty(role)]
     if not groups and not units:
         return principal
     return principal.with_directory(school_units=units, groups=groups)

@@ -14,6 +14,13 @@ alert id whenever and however often it is judged. Fresh again → resolved (`rec
 
 Sweeps of several replicas and the consumer's live judgement never interleave on one organiser:
 each takes the organiser's transaction-level advisory lock first.
+
+**The clock.** Freshness is the age of a unit's newest result *now*, so every judgement is made at the
+moment it is made: the sweep and the rebuild's reevaluation at the database's `now()`, the live judgement
+at the moment the batch is applied (`applied_at`). Never at an event's envelope `time`: that is the
+producer's claim, and a producer (or a replay, or a consumer catching up on a backlog) with an old time
+would judge stale units fresh and resolve their alerts, one with a time in the future would raise alerts
+on fresh units. The result dates themselves (`assessed_on`) are facts of the data and are used as they are.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -37,6 +44,7 @@ from ..figures.freshness import Band, band
 from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..figures.state import Multiset
 from ..figures.tables import figure_pass, figure_students
+from ..freshness import note_change_outside_batches
 from ..results.handlers import batch_changes
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import assessment_facts
@@ -105,24 +113,27 @@ async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -
         found.update(units_of(organiser, code, group))
 
 
+def applied_at() -> datetime:
+    """The moment a batch is applied: the live judgement's clock (see the module's "The clock")."""
+    return datetime.now(UTC)
+
+
 async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delivered], taken: Iterable[str] = ()
                                    ) -> tuple[list[tuple[AlertCell, Observation]], datetime] | None:
-    """The units the batch's assessments touch, under the organisers' lock, judged at
-    the time of its newest assessment; None where it has none. `taken`: lock keys the transaction holds
-    already (`evaluate_batch`: taken by the pass-drop statement)."""
+    """The units the batch's assessments touch, under the organisers' lock, judged at the moment the batch
+    is applied (`applied_at`, never an event's `time`); None where it has no assessment. `taken`: lock keys
+    the transaction holds already (`evaluate_batch`: taken by the pass-drop statement)."""
     keys: set[UnitKey] = session.info.pop(_BEFORE, set())
     groups: set[tuple[str, str, str]] = set()  # (organiser, school unit, group): thousands of events, few groups
-    moment: datetime | None = None
     for item in batch:
         if item.event.type in ASSESSMENT_TYPES:
             data: Any = item.event.data
             groups.add((data.organiser_id, data.school_unit_code, data.group_id))
-            if moment is None or item.event.time > moment:
-                moment = item.event.time
     for group in groups:
         keys.update(units_of(*group))
-    if not keys or moment is None:
+    if not keys:
         return None
+    moment = applied_at()
     await lock_organisers(session, {k.organiser_id for k in keys}, taken)
     # the batch's results after it, in their units: each unit's newest result is at least as new
     newest: dict[tuple[str, str, str], date] = {}
@@ -143,7 +154,7 @@ async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delive
 async def evaluate_batch(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """The live judgement of a batch, registered after the figures (`main.py`): the pass-drop,
     below-forecast and freshness rules' verdicts and decisions in the same order (pass drop and below
-    forecast at the batch's time, then freshness at its newest assessment's), with one read of the
+    forecast at the batch's time, then freshness at the moment it is applied), with one read of the
     stored alerts and one write for all three rules."""
     now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay
     # the freshness rule's locks go with the pass-drop statement (one round trip less): every organiser it
@@ -318,6 +329,8 @@ async def _judged_keys(session: AsyncSession, keys: set[UnitKey], fresh: Mapping
 
 async def sweep_organiser(session: AsyncSession, organiser_id: str, moment: datetime) -> int:
     await lock_organisers(session, [organiser_id])
+    # outside any batch: the alert lists kept before the sweep are old once it commits
+    await note_change_outside_batches(session)
     return await judge_units(session, None, moment, organiser_id)
 
 

@@ -45,6 +45,7 @@ from ..figures.forecast_outcome import ForecastTally
 from ..figures.pass_share import PassTally
 from ..figures.periods import RoundPeriod, SchoolYear, Term, TermPeriod
 from ..figures.tables import PASS_COUNTERS, figure_pass
+from ..freshness import note_change_outside_batches
 from ..metadata import metadata
 from ..registry import batch_memo, defer
 from ..results.rules import GROUP_SEPARATOR
@@ -562,11 +563,12 @@ def _label_cells_of(touched: set[Touched], placement: dict[str, str | None]) -> 
     return cells
 
 
-async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None) -> int:
+async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None, *, moves_version: bool = True) -> int:
     """Judge every cell once on the current state: after a rebuild (applied with alerts off, see
     `main.handler_registry(live_alerts=False)`), so that intermediate states of the rebuild's
     batching neither resolve nor reopen anything; also what a daily sweep calls. Returns the
-    number of events written."""
+    number of events written. `moves_version=False`: the caller's transaction moves the state
+    version itself (the rebuild's swap writes every topic's row anew)."""
     a, al = assessment_aggregates.c, alerts.c
     query = select(a.level, a.unit_id, a.organiser_id, a.subject_code, a.school_year, a.round).where(
         a.level.in_(("group", "school_unit", "area", "organiser"))).distinct()
@@ -582,6 +584,8 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None)
         cells.add((level, aggregate_unit_id(level, unit), organiser, subject,
                    RoundPeriod(SchoolYear.parse(school_year), round_)))
     now = (await session.execute(select(func.now()))).scalar_one()
+    if moves_version:  # outside any batch: the alert lists kept before it are old
+        await note_change_outside_batches(session)
     events = await judge_cells(session, cells, now)
     fc = forecast_facts.c
     terms = select(fc.organiser_id, fc.subject_code, fc.school_year, fc.term).where(~fc.withdrawn).distinct()

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from styrkedja_contracts.identifiers import Name
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
@@ -161,8 +162,8 @@ async def compilation_activities(
         organiser_id: Annotated[OrganiserIdParam, Query()],
         status: StatusParam | None = None,
         priority: int | None = Query(None, ge=1, le=3),
-        owner: str | None = Query(None, max_length=100),
-        tag: str | None = Query(None, max_length=100),
+        owner: Name | None = Query(None, max_length=100, description="Any case, however its letters are typed."),
+        tag: Name | None = Query(None, max_length=100, description="Any case, however its letters are typed."),
         area_id: str | None = Query(None, pattern=ID_PATTERN),
         school_form: SchoolFormParam | None = None,
         indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),

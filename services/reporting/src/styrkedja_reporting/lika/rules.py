@@ -19,6 +19,7 @@ places the unit under another organiser, when it is no longer shown to anyone bu
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -205,6 +206,14 @@ class TodoRow:
     activity: Activity
 
 
+def folded(name: str) -> str:
+    """A name as a filter compares it: the same whatever its case and however its letters were typed ("Å" as one
+    character or "A" and a combining ring): Unicode's canonical caseless match, NFC(casefold(NFC(name)))."""
+    if name.isascii():
+        return name.casefold()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
 def activities(assessments: Iterable[SelfAssessment], plans: Mapping[str, tuple[int, Sequence[Activity]]],
                places: Mapping[str, Place], filters: Filters = Filters(), status: str | None = None,
                priority: int | None = None, owner: str | None = None, tag: str | None = None) -> list[TodoRow]:
@@ -221,8 +230,8 @@ def activities(assessments: Iterable[SelfAssessment], plans: Mapping[str, tuple[
             if not filters.keeps_indicator(x.indicator_id, x.area):
                 continue
             if ((status is not None and x.status != status) or (priority is not None and x.priority != priority)
-                    or (owner is not None and (x.owner or "").casefold() != owner.casefold())
-                    or (tag is not None and tag.casefold() not in {t.casefold() for t in x.tags})):
+                    or (owner is not None and folded(x.owner or "") != folded(owner))
+                    or (tag is not None and folded(tag) not in {folded(t) for t in x.tags})):
                 continue
             rows.append(TodoRow(place.area_id, a.school_unit_code, place.name, a.school_form,
                                 a.self_assessment_id, ratings.get(x.indicator_id), x))

@@ -101,3 +101,20 @@ def test_over_time_compares_each_units_latest_of_each_school_year():
     area = rows[("ledning", None)]  # mean of the unit means: unit 1 (2+4)/2 → 3, unit 2 → 1
     assert (area.mean_now, area.mean_before) == (2.0, (2.5 + 2) / 2)
     assert list(rows)[0] == ("ledning", None)  # the area first, then its indicators
+
+
+def test_owner_and_tag_filters_match_however_the_letters_were_typed():
+    """"Å" as one character or as "A" and a combining ring, in any case, on either side (a stored plan from before
+    names were normalised, a query typed on a Mac): the same owner, the same tag. Failed on the old code: []."""
+    import dataclasses
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "Ärlig Åtgärd")
+    a = sa("a1", "11111111", T, {"L1": "PLANNED"})
+    plans = {"a1": (1, [dataclasses.replace(act("x1", "L1", "planned", 1, tags=[nfd]), owner=f"Lärarlag {nfd}")])}
+    places = {"11111111": Place("north")}
+    for typed in ("ÄRLIG ÅTGÄRD", "ärlig åtgärd", unicodedata.normalize("NFD", "ärlig åtgärd")):
+        assert [r.activity.activity_id for r in rules.activities([a], plans, places, tag=typed)] == ["x1"], typed
+        owner = f"lärarlag {typed}"
+        assert [r.activity.activity_id for r in rules.activities([a], plans, places, owner=owner)] == ["x1"], typed
+    assert rules.activities([a], plans, places, tag="Arlig Atgard") == []  # the letters still count
