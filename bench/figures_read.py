@@ -1,15 +1,19 @@
-"""Figure read-latency benchmark: an organiser of 6,000 students × 16 subjects × 4 rounds (plus
-year-9 term grades and forecasts) applied through the real apply path into an embedded
-PostgreSQL, then every figure endpoint at organiser level (and the drill-down to its areas, and
-the results as JSON and CSV) read by 32 concurrent clients against the reporting service under
-uvicorn (one worker). Numbers, never pass/fail.
+"""Organiser-level read-latency benchmark: an organiser of 6,000 students × 16 subjects × 4 rounds
+(plus year-9 term grades and forecasts) applied through the real apply path into an embedded
+PostgreSQL (alerts judged once at the end), then every organiser-level read — the figures (and the
+drill-down to its areas, and the results as JSON and CSV), support, compliance, LIKA, alerts, the
+directory tree and roster sizes (`REQUESTS`) — read by 32 concurrent clients against the reporting
+service under uvicorn (one worker). Numbers, never pass/fail.
 
     .venv/bin/python bench/figures_read.py [--students 6000] [--requests 40] [--state DIR]
-        [--variants before,uncached,after --before-code DIR] [--reader politician] [--support 0.1]
+        [--variants before,uncached,after --before-code DIR] [--readers organiser_admin,politician,public]
+        [--support 0.1] [--only trend,coverage]
 
-`--reader politician`: every level suppressed, so every read takes its disclosure decision (the
-admin-only compliance and LIKA reads left out); `--support`: that share of the students with a
-support intervention, so the support decisions have counts to decide on.
+`--readers`: each reader on a server of its own, first each read once (`first_read_ms`: a miss on a
+cold server — what the first reader of a new state version waits for; a 403 leaves the read out, named
+in `not_allowed`), then the timed reads (p50/p99 per read). Politician and public read every level
+suppressed, so every read takes its disclosure decision. `--support`: that share of the students with
+a support intervention, so the support decisions have counts to decide on.
 
 Writes bench/results/figures_read.json (`--out`): the apply time of the whole load (events/s), the
 state's row counts, and p50/p99 latency per endpoint and overall, per variant: `before` (another
@@ -161,6 +165,7 @@ async def load(url: str, directory: list, events: list, batch: int, live_alerts:
     for start in range(0, len(events), batch):
         await apply(events[start:start + batch], start)
     seconds = time.perf_counter() - started
+    await judge_alerts(db)
     counts = {}
     async with db.sessions() as session:
         for table in ("assessment_facts", "assessment_aggregates", "figure_pass", "figure_students",
@@ -170,6 +175,14 @@ async def load(url: str, directory: list, events: list, batch: int, live_alerts:
     await db.dispose()
     return {"events": len(events), "seconds": round(seconds, 1), "events_per_s": round(len(events) / seconds),
             "rows": counts}
+
+
+async def judge_alerts(db: Database) -> None:
+    """The alerts judged once on the loaded state (as after a rebuild), so the alert list has rows to read."""
+    from styrkedja_reporting.alerts.handlers import reevaluate_all
+
+    async with db.sessions.begin() as session:
+        await reevaluate_all(session)
 
 
 async def migrate_kept(url: str) -> None:
@@ -191,6 +204,10 @@ async def migrate_kept(url: str) -> None:
         async with db.sessions.begin() as session:
             await rebuild_rosters(session)
     async with db.sessions() as session:
+        judged = (await session.execute(text("SELECT count(*) FROM alerts"))).scalar_one()
+    if not judged:  # a state kept before the alerts were judged on load
+        await judge_alerts(db)
+    async with db.sessions() as session:
         await session.execute(text("ANALYZE"))
     await db.dispose()
 
@@ -206,17 +223,35 @@ REQUESTS = {
     "drill_down": ("/v1/figures/drill-down", {"term": "VT", "unit_id": ORGANISER}),
     "results_csv": ("/v1/results/assessments", {"format": "csv"}),
     "results_json": ("/v1/results/assessments", {}),
-    # the other organiser-level reads (the common level/school_year parameters ride along)
+    "results_forecasts": ("/v1/results/forecasts", {}),
+    # the other organiser-level reads (the common level/school_year parameters ride along; None drops one)
     "support_summary": ("/v1/support/summary", {"unit_id": ORGANISER, "term": "VT"}),
     "support_kinds": ("/v1/support/kinds", {"unit_id": ORGANISER, "format": "csv"}),
+    "support_below_pass": ("/v1/support/below-pass-without-support", {"unit_id": ORGANISER}),
+    "support_before_after": ("/v1/support/results-before-after", {"unit_id": ORGANISER}),
+    "support_plan_coverage": ("/v1/support/plan-coverage", {"unit_id": ORGANISER, "term": "VT"}),
     "compliance": (f"/v1/compliance/organisers/{ORGANISER}/school-units", {"term": "VT"}),
     "compliance_round": (f"/v1/compliance/organisers/{ORGANISER}/rounds/3/school-units", {}),
     "lika_compilation": ("/v1/lika/compilation", {}),
-    "roster_sizes_area": ("/v1/directory/roster-sizes", {"level": "area"}),
+    "lika_school_units": ("/v1/lika/school-units", {"level": None, "school_year": None}),
+    "alerts": ("/v1/alerts", {"level": None, "school_year": None, "limit": 100}),
+    "directory_tree": (f"/v1/directory/organisers/{ORGANISER}/tree", {"level": None, "school_year": None}),
+    "roster_sizes": ("/v1/directory/roster-sizes", {"school_year": None}),
+    "roster_sizes_area": ("/v1/directory/roster-sizes", {"level": "area", "school_year": None}),
     "support_summary_area": ("/v1/support/summary", {"level": "area", "unit_id": "area-1", "term": "VT"}),
+    # every organiser at once (no organiser named): what the public's first read of a new state builds
+    "coverage_every_organiser": ("/v1/figures/coverage", {"term": "HT", "organiser_id": None}),
 }
-#: Reads a politician may not make (the organiser admin's and area managers' views): left out for `--reader politician`.
-ADMIN_ONLY = ("compliance", "compliance_round", "lika_compilation")
+#: The readers `--readers` knows: the token's roles and organisers (central office = the organiser admin).
+READERS = {"organiser_admin": (["organiser_admin"], [ORGANISER]), "politician": (["politician"], [ORGANISER]),
+           "public": (["public"], [])}
+
+
+def params_of(name: str) -> tuple[str, dict]:
+    """A request's path and query: the common organiser-level parameters with the request's own (None drops one)."""
+    path, own = REQUESTS[name]
+    merged = {"level": "organiser", "organiser_id": ORGANISER, "school_year": "2026/27", **own}
+    return path, {k: v for k, v in merged.items() if v is not None}
 
 
 class RawHttp:
@@ -296,7 +331,6 @@ async def read_latency(base_url: str, clients: int, per_client: int, headers: di
     TLS contexts made first)."""
     names = names or list(REQUESTS)
     latencies: dict[str, list[float]] = {name: [] for name in names}
-    common = {"level": "organiser", "organiser_id": ORGANISER, "school_year": "2026/27"}
     made = [RawHttp(base_url, headers) if client_kind == "raw" else
             httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers) for _ in range(clients)]
 
@@ -306,15 +340,15 @@ async def read_latency(base_url: str, clients: int, per_client: int, headers: di
         response = await http.get(path, params=params)
         return response.status_code, response.content
 
-    await asyncio.gather(*(get(http, "/v1/figures/merit", {**common, "term": "VT"}) for http in made))
+    await asyncio.gather(*(get(http, *params_of("merit")) for http in made))
 
     async def client(n: int) -> None:
         http = made[n]
         for i in range(per_client):
             name = names[(n + i) % len(names)]
-            path, params = REQUESTS[name]
+            path, params = params_of(name)
             started = time.perf_counter()
-            status, body = await get(http, path, {**common, **params})
+            status, body = await get(http, path, params)
             latencies[name].append(time.perf_counter() - started)
             if status != 200:
                 raise RuntimeError(f"{name}: {status} {body[:300]!r}")
@@ -336,23 +370,72 @@ async def read_latency(base_url: str, clients: int, per_client: int, headers: di
             "per_endpoint": {name: summary(values) for name, values in latencies.items() if values}}
 
 
+def tree_ticks(root: int) -> dict[int, int]:
+    """CPU ticks (user + system) of process `root` and of every process below it, per process (/proc)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            parents[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    mine = {}
+    for pid, spent in ticks.items():
+        at = pid
+        while at not in (root, 0, 1) and at in parents:
+            at = parents[at]
+        if at == root:
+            mine[pid] = spent
+    return mine
+
+
+def cpu_since(before: dict[int, int], after: dict[int, int]) -> float:
+    """CPU seconds spent between two `tree_ticks`: per process alive at the end (one gone meanwhile — a
+    backend whose connection closed — is not counted: a sum over both ends would count its past as negative)."""
+    return sum(spent - before.get(pid, 0) for pid, spent in after.items()) / os.sysconf("SC_CLK_TCK")
+
+
+def first_reads(base_url: str, headers: dict[str, str], names: list[str]) -> dict[str, dict]:
+    """Each read once, one after the other, on a server just started: a miss (the route itself, its
+    disclosure decisions cold) — what the first reader of a new state version waits for; the status
+    says which reads this reader may make at all (403: left out of the timed part)."""
+    out = {}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=120) as http:
+        for name in names:
+            path, params = params_of(name)
+            started = time.perf_counter()
+            response = http.get(path, params=params)
+            out[name] = {"status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1)}
+            if response.status_code not in (200, 403):
+                raise RuntimeError(f"{name}: {response.status_code} {response.text[:300]}")
+    return out
+
+
 def measure(base_url: str, headers: dict[str, str], clients: int, requests: int, client_kind: str = "raw",
-            names: list[str] | None = None) -> dict:
-    """Wait for the server, warm it up (connections, plans, the issuer's keys — and the kept answers:
-    this measures a repeated read of unchanged state), then `clients` × `requests` reads."""
+            names: list[str] | None = None, cpu_of: dict[str, int] | None = None) -> dict:
+    """Wait for the server, read each endpoint once (`first_reads`: its miss, and whether this reader
+    may), warm up (connections, plans, the issuer's keys — and the kept answers: this measures a
+    repeated read of unchanged state), then `clients` × `requests` reads of the allowed ones."""
     for _ in range(100):
         try:
-            if httpx.get(f"{base_url}/v1/figures/merit", headers=headers, params={
-                    "level": "organiser", "organiser_id": ORGANISER, "school_year": "2026/27",
-                    "term": "VT"}).status_code == 200:
-                break
+            httpx.get(f"{base_url}/healthz")
+            break
         except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    asyncio.run(read_latency(base_url, 2, len(REQUESTS), headers, client_kind, names))
+            time.sleep(0.3)
+    first = first_reads(base_url, headers, names or list(REQUESTS))
+    allowed = [name for name, got in first.items() if got["status"] == 200]
+    asyncio.run(read_latency(base_url, 2, len(allowed), headers, client_kind, allowed))
     load_before = os.getloadavg()
-    latency = asyncio.run(read_latency(base_url, clients, requests, headers, client_kind, names))
+    cpu_before = {side: tree_ticks(pid) for side, pid in (cpu_of or {}).items()}
+    latency = asyncio.run(read_latency(base_url, clients, requests, headers, client_kind, allowed))
+    # CPU per read of each side (the server's process; every PostgreSQL process): what the machine's load moves least
+    latency["cpu_us_per_read"] = {side: round(cpu_since(cpu_before[side], tree_ticks(pid)) / latency["requests"] * 1e6, 1)
+                                  for side, pid in (cpu_of or {}).items()}
     latency["load_average_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
+    latency["first_read_ms"] = {name: got["ms"] for name, got in first.items() if got["status"] == 200}
+    latency["not_allowed"] = [name for name, got in first.items() if got["status"] == 403]
     return latency
 
 
@@ -379,8 +462,11 @@ def main() -> int:
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
                         help="raw: a minimal keep-alive HTTP/1.1 client (default); httpx: httpx.AsyncClient")
     parser.add_argument("--before-code", type=Path, default=None, help="a source tree of the base code")
-    parser.add_argument("--reader", choices=("organiser_admin", "politician"), default="organiser_admin",
-                        help="the token's role: politician reads every level suppressed (the disclosure decisions run)")
+    parser.add_argument("--reader", "--readers", dest="readers", default="organiser_admin",
+                        help="comma-separated token roles, each measured on a server of its own: organiser_admin "
+                             "(central office), politician and public (every level suppressed: the disclosure "
+                             "decisions run); a read a reader may not make (403) is left out and listed")
+    parser.add_argument("--only", default=None, help="comma-separated names of REQUESTS to read (default: all)")
     parser.add_argument("--support", type=float, default=0.0,
                         help="share of the students with a support intervention (loaded with the results)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "figures_read.json")
@@ -410,13 +496,18 @@ def main() -> int:
             if keep:
                 marker.write_text(json.dumps(applied))
         issuer = DevIssuer(state, port=None).start()
-        headers = {"Authorization": "Bearer " + issuer.mint(roles=[args.reader], organisers=[ORGANISER])}
-        names = [n for n in REQUESTS if args.reader == "organiser_admin" or n not in ADMIN_ONLY]
+        readers = args.readers.split(",")
+        unknown = [r for r in readers if r not in READERS]
+        if unknown:
+            raise SystemExit(f"unknown readers {unknown}: {', '.join(READERS)}")
+        names = args.only.split(",") if args.only else list(REQUESTS)
         env = {**os.environ, "STYRKEDJA_DATABASE_URL": url, "STYRKEDJA_CONSUMER_ENABLED": "false",
                "STYRKEDJA_OUTBOX_ENABLED": "false", "STYRKEDJA_LOG_LEVEL": "WARNING",
                "STYRKEDJA_AUTH_ISSUER": issuer.url}
         variants = {}
-        for variant in args.variants.split(","):
+        for variant, reader in [(v, r) for v in args.variants.split(",") for r in readers]:
+            roles, organisers = READERS[reader]
+            headers = {"Authorization": "Bearer " + issuer.mint(roles=roles, organisers=organisers)}
             code, extra, server_args = ROOT, {}, []
             if variant.startswith("before"):  # the base code, served as this code is (`-h11`: see below)
                 if args.before_code is None:
@@ -440,24 +531,30 @@ def main() -> int:
             server_args = ["--http", f"styrkedja_kit.server:{protocol}"] if kit_server else []
             if variant.endswith("-h11"):
                 server_args = [*(server_args or ["--http", "h11"]), "--loop", "asyncio"]
-            print(f"variant {variant}: code {code}", flush=True)
+            print(f"variant {variant}, reader {reader}: code {code}", flush=True)
             server = subprocess.Popen([sys.executable, "-m", "uvicorn", "styrkedja_reporting.main:app", "--port",
                                        str(port := free_port()), "--log-level", "warning", *server_args],
                                       env={**env, **extra})
             try:
-                latency = measure(f"http://127.0.0.1:{port}", headers, args.clients, args.requests, args.client, names)
+                postmaster = int((state / "pgdata" / "postmaster.pid").read_text().split()[0])
+                latency = measure(f"http://127.0.0.1:{port}", headers, args.clients, args.requests, args.client, names,
+                                  cpu_of={"server": server.pid, "postgres": postmaster})
             finally:
                 server.terminate()
                 server.wait(10)
                 server = None
-            latency["code"] = str(code)
+            latency["code"], latency["reader"] = str(code), reader
             print(json.dumps({k: v for k, v in latency.items() if k != "per_endpoint"}), flush=True)
-            variants[variant if variant not in variants else f"{variant}#{len(variants) + 1}"] = latency
+            for name, got in latency["per_endpoint"].items():
+                print(f"  {reader:<16} {name:<26} p50 {got['p50_ms']:7.1f} ms  p99 {got['p99_ms']:7.1f} ms  "
+                      f"first {latency['first_read_ms'][name]:8.1f} ms", flush=True)
+            key = f"{variant}:{reader}"
+            variants[key if key not in variants else f"{key}#{len(variants) + 1}"] = latency
         out = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
                "shape": {"students": args.students, "subjects": len(SUBJECTS), "rounds": 4,
                          "year9_forecasts_and_term_grades": True, "support_share": args.support,
-                         "reader": args.reader},
+                         "readers": readers},
                "apply": applied, "read": variants[list(variants)[-1]], "variants": variants,
                "note": "organiser level, one uvicorn worker, embedded PostgreSQL, the clients in one process on "
                        "the same 2-core machine, shared with other engineers' test runs (load_average_1m)"}

@@ -181,3 +181,40 @@ def test_other_partitions_are_fetched_while_records_of_one_wait_to_be_taken() ->
     while A's records wait (with it, nothing is fetched from that broker for 100 ms)."""
     assert _fetch_actions(backoff_off=False) == []
     assert _fetch_actions(backoff_off=True) == [[("t", [1])]]
+
+
+def test_beside_a_busy_transaction_records_are_waited_for_until_it_ends() -> None:
+    """Beside the batch before in its transaction the fill waits for records (an empty fetch does not
+    end it), hands each fetch to `taken` as it comes, and stops when that transaction ends: a fetch
+    cut short then takes nothing, and what arrives after it is left for the next batch."""
+
+    class Arriving(FakeConsumer):
+        async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> dict:
+            if self.fetches or not timeout_ms:
+                await asyncio.sleep(0)
+                return await super().getmany(timeout_ms, max_records)
+            self.calls.append((timeout_ms, max_records or 0))
+            await asyncio.sleep(timeout_ms / 1000)  # nothing there: waits (cancelled when the transaction ends)
+            return {}
+
+    async def run() -> tuple[dict, list, Arriving]:
+        consumer = Arriving([{}, {A: [2]}, {}, {B: [10]}])
+        busy: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        seen: list[dict] = []
+
+        async def taken(records: dict) -> None:
+            seen.append(records)
+
+        filling = asyncio.create_task(fill_batch(consumer, {A: [1]}, limit=100, max_seconds=0, busy=busy,
+                                                 taken=taken, wait_ms=60_000))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        busy.set_result(None)  # the transaction ends while the fill waits for a minute
+        batch = await asyncio.wait_for(filling, 1)
+        consumer.fetches.append({A: [3]})  # arrives later: the next batch's
+        return batch, seen, consumer
+
+    batch, seen, consumer = asyncio.run(run())
+    assert batch == {A: [1, 2], B: [10]}
+    assert seen == [{A: [2]}, {B: [10]}]
+    assert consumer.fetches == [{A: [3]}]

@@ -38,13 +38,14 @@ import math
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -232,6 +233,26 @@ def unfit(event: CloudEvent, topic: str, timestamp_ms: int | None, *, key: bytes
 Handler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
 
 
+@dataclass
+class _Decoded:
+    """A fetched batch, decoded and judged, not applied yet: `rebalances` is the loop's count of
+    rebalances when the client handed out its first records, -1 if that was before the assignment
+    had sought its partitions (a batch fetched across a rebalance is not applied)."""
+
+    rebalances: int
+    delivered: list[Delivered] = field(default_factory=list)
+    by_partition: dict[TopicPartition, list[Delivered]] = field(default_factory=dict)  # while decoding
+    records: dict[int, ConsumerRecord] = field(default_factory=dict)  # by id() of its Delivered
+    dead: list[tuple[ConsumerRecord, str, str]] = field(default_factory=list)  # record, reason, message
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    records_count: int = 0
+    decode_seconds: float = 0.0
+
+    @property
+    def empty(self) -> bool:
+        return self.records_count == 0
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka has no type hints
     def __init__(self, loop: ConsumerLoop) -> None:
         self.loop = loop
@@ -239,13 +260,18 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka h
     async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:  # offsets are in the database already
         self.loop.assigned = False
         self.loop.lags.clear()
+        self.loop._rebalances += 1  # a batch prefetched before now is not applied (`ConsumerLoop._loop`)
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         await self.loop.seek_to_stored(assigned)
+        self.loop._rebalances += 1  # nor one whose fetch began before this seek
         self.loop.assigned = True
 
 
 class ConsumerLoop:
+    #: rebalances seen (revoked or assigned): tells a batch fetched across one (see `_loop`)
+    _rebalances = 0
+
     def __init__(self, settings: ServiceSettings, database: Database, *, group_id: str, topics: Sequence[str],
                  handler: Handler, applied_table: Table, offsets_table: Table,
                  handles: Callable[[str], bool] | None = None) -> None:
@@ -328,23 +354,76 @@ class ConsumerLoop:
             await producer.stop()
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
-        while not self._stopping.is_set():
-            # a position beyond the end of a log resets to its start (auto_offset_reset="earliest")
-            batch = await self._fetch_batch(consumer)
-            if batch:
-                await self.process(batch, producer)
-            elif not self._exact_offsets:
-                self._caught_up(consumer)
-            else:
-                await self._lag_after_empty_fetch(consumer)
+        """Fetch and decode batch N+1 in a task while batch N's transaction runs: the Python side of the
+        next batch is done while PostgreSQL works on this one (two cores, not one after the other).
+        A prefetched batch only takes records from the client (no write, no dead letter, no marker):
+        it is thrown away, and the positions put back to the stored offsets, if the group rebalanced
+        after the client handed out its first records (they may belong to another member now, and
+        `seek_to_stored` may have moved the positions under them); a stop or a failed batch cancels it."""
+        ahead: asyncio.Task[_Decoded] | None = None
+        try:
+            while not self._stopping.is_set():
+                # a position beyond the end of a log resets to its start (auto_offset_reset="earliest")
+                decoded = await ahead if ahead is not None else await self._fetch_decoded(consumer)
+                ahead = None
+                if decoded.empty:
+                    if not self._exact_offsets:
+                        self._caught_up(consumer)
+                    else:
+                        await self._lag_after_empty_fetch(consumer)
+                    continue
+                if decoded.rebalances != self._rebalances:
+                    await self._discard(consumer, decoded)
+                    continue
+                busy: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                ahead = asyncio.create_task(self._fetch_decoded(consumer, busy))
+                try:
+                    await self._apply_decoded(decoded, producer)
+                finally:
+                    busy.set_result(None)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(BaseException):  # its records are not applied: nothing to keep
+                    await ahead
 
-    async def _fetch_batch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
+    async def _fetch_decoded(self, consumer: AIOKafkaConsumer, busy: asyncio.Future[None] | None = None
+                             ) -> _Decoded:
         """One fetch (waiting up to the poll timeout), then what the client has fetched already, without
         waiting for more, until `consumer_max_records` or `consumer_batch_max_ms`: a consumer catching up
-        applies big batches, one keeping up applies each fetch as it comes (no added latency)."""
+        applies big batches, one keeping up applies each fetch as it comes (no added latency). Beside
+        the batch before in its transaction (`busy` not done) the records are also waited for, as
+        they arrive, up to the limit: that batch could not be applied before anyway, and one taking
+        only what the client held at its start would be small (each batch has the transaction's fixed
+        cost). Each fetch's records are decoded as they come, in shorter slices beside a transaction."""
+        slice_size = DECODE_SLICE if busy is None else OVERLAP_DECODE_SLICE
         limit = self.settings.consumer_max_records
         batch = await consumer.getmany(timeout_ms=self.settings.consumer_poll_timeout_ms, max_records=limit)
-        return await fill_batch(consumer, batch, limit, self.settings.consumer_batch_max_ms / 1000)
+        # Read in the step the client handed the records out (no turn of the event loop between): then
+        # `assigned` says whether the assignment's `seek_to_stored` had placed them. aiokafka hands
+        # out records again before that listener has run (it awaits a database read), from the
+        # broker's marker positions: such a batch is never applied (-1).
+        if not self.assigned:  # not decoded either
+            return _Decoded(-1, records_count=sum(len(records) for records in batch.values()))
+        decoded = _Decoded(self._rebalances)
+
+        async def taken(records: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+            await self._decode_into(decoded, records, slice_size)
+
+        await taken(batch)
+        await fill_batch(consumer, batch, limit, self.settings.consumer_batch_max_ms / 1000, busy=busy, taken=taken,
+                         wait_ms=self.settings.consumer_poll_timeout_ms)
+        return self._decoded(decoded)
+
+    async def _discard(self, consumer: AIOKafkaConsumer, decoded: _Decoded) -> None:
+        """A batch fetched across a rebalance is not applied; the client's positions are past its records,
+        so every assigned partition is put back to its stored offset (the batch before it is committed
+        by now). A partition the group is taking away again meanwhile is sought by the next assignment."""
+        metrics.CONSUMER_PREFETCH_DISCARDED.labels(self.group_id).inc()
+        log.info("a batch fetched across a rebalance is read again from the stored offsets",
+                 extra={"group": self.group_id, "records": decoded.records_count})
+        with contextlib.suppress(IllegalStateError):
+            await self.seek_to_stored(consumer.assignment())
 
     async def _lag_after_empty_fetch(self, consumer: AIOKafkaConsumer) -> None:
         """Trusted end offsets: an empty fetch still tells each partition's end against our position."""
@@ -436,33 +515,51 @@ class ConsumerLoop:
 
     # -- one batch -----------------------------------------------------------------------------
     async def process(self, batch: dict[TopicPartition, list[ConsumerRecord]], producer: AIOKafkaProducer) -> None:
+        decoded = _Decoded(self._rebalances)
+        await self._decode_into(decoded, batch, DECODE_SLICE)
+        await self._apply_decoded(self._decoded(decoded), producer)
+
+    async def _decode_into(self, decoded: _Decoded, batch: dict[TopicPartition, list[ConsumerRecord]],
+                           slice_size: int) -> None:
+        """Decode and judge records into `decoded`, without any side effect beyond metrics: this part may
+        run ahead of the batch before (`_loop`) and be thrown away."""
         started = time.monotonic()
-        delivered: list[Delivered] = []
-        records: dict[int, ConsumerRecord] = {}
-        dead: list[tuple[ConsumerRecord, str, str]] = []  # record, reason, message
-        next_offsets: dict[TopicPartition, int] = {}
-        decoded = 0
+        count = decoded.records_count
         for tp, tp_records in batch.items():
+            kept = decoded.by_partition.setdefault(tp, [])
             for record in tp_records:
-                decoded += 1
-                if decoded % DECODE_SLICE == 0:  # a big batch's decoding does not hold up the HTTP requests
+                count += 1
+                if count % slice_size == 0:  # a big batch's decoding does not hold up the HTTP requests
                     await asyncio.sleep(0)
                 try:
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
                 except ContractError as error:
-                    dead.append((record, error.reason, str(error)))
+                    decoded.dead.append((record, error.reason, str(error)))
                     continue
                 verdict = unfit(event, tp.topic, record.timestamp, key=record.key)
                 if verdict is not None:
-                    dead.append((record, *verdict))
+                    decoded.dead.append((record, *verdict))
                     continue
                 item = Delivered(event, tp.topic, tp.partition, record.offset, record_digest(record.value or b""))
-                delivered.append(item)
-                records[id(item)] = record
-            next_offsets[tp] = tp_records[-1].offset + 1
-        if dead:
-            await self._dead_letter(producer, dead)
-        delivered = self._handled(delivered)
+                kept.append(item)
+                decoded.records[id(item)] = record
+            if tp_records:
+                decoded.next_offsets[tp] = tp_records[-1].offset + 1
+        decoded.records_count = count
+        decoded.decode_seconds += time.monotonic() - started
+
+    def _decoded(self, decoded: _Decoded) -> _Decoded:
+        """The batch's events partition by partition (each in offset order), as one fetch lists them,
+        without the types no handler applies."""
+        decoded.delivered = self._handled([item for items in decoded.by_partition.values() for item in items])
+        decoded.by_partition = {}
+        return decoded
+
+    async def _apply_decoded(self, decoded: _Decoded, producer: AIOKafkaProducer) -> None:
+        started = time.monotonic()
+        delivered, records, next_offsets = decoded.delivered, decoded.records, decoded.next_offsets
+        if decoded.dead:
+            await self._dead_letter(producer, decoded.dead)
         self._conflicting = {}
         try:
             fresh = await self._apply(delivered, next_offsets)
@@ -480,7 +577,9 @@ class ConsumerLoop:
             metrics.CONSUMER_APPLIED.labels(self.group_id, topic).inc(applied)
         if len(fresh) < len(delivered):
             metrics.CONSUMER_DUPLICATES.labels(self.group_id, "all").inc(len(delivered) - len(fresh))
-        metrics.CONSUMER_BATCH_SECONDS.labels(self.group_id).observe(time.monotonic() - started)
+        # the decoding's own time counts, not the wait for the batch before it (prefetched)
+        metrics.CONSUMER_BATCH_SECONDS.labels(self.group_id).observe(
+            time.monotonic() - started + decoded.decode_seconds)
         if self._consumer is not None:
             assignment = self._consumer.assignment()
             for tp, next_offset in next_offsets.items():
@@ -761,22 +860,52 @@ def _conflict(event_id: UUID) -> str:
 # records decoded between two turns of the event loop: a worker that consumes also serves HTTP, and
 # decoding thousands of events in one stretch (~50 µs each) held its requests up for as long
 DECODE_SLICE = 256
+#: likewise while the batch before is in its transaction (`ConsumerLoop._loop`): each of its statements'
+#: answers waits for the slice in hand, so the slices are shorter there (~3 ms)
+OVERLAP_DECODE_SLICE = 64
 
 
 async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]], limit: int,
-                     max_seconds: float) -> dict[TopicPartition, list[ConsumerRecord]]:
+                     max_seconds: float, *, busy: asyncio.Future[None] | None = None,
+                     taken: Callable[[dict[TopicPartition, list[ConsumerRecord]]], Awaitable[None]] | None = None,
+                     wait_ms: int = 200) -> dict[TopicPartition, list[ConsumerRecord]]:
     """Add to `batch` the records the client holds already (fetches that take no wait), up to `limit`
-    records in all and for at most `max_seconds`; each partition's records stay in offset order."""
+    records in all and for at most `max_seconds`; each partition's records stay in offset order.
+    While `busy` is not done, records are waited for as well (fetches of up to `wait_ms`, cut short
+    when it is done), whatever the time. `taken` is awaited with each fetch's records."""
     count = sum(len(records) for records in batch.values())
     deadline = time.monotonic() + max_seconds
-    while batch and count < limit and time.monotonic() < deadline:
-        more = await consumer.getmany(timeout_ms=0, max_records=limit - count)
-        if not more:
+    while batch and count < limit:
+        if busy is not None and not busy.done():
+            more = await _unless_done(consumer.getmany(timeout_ms=wait_ms, max_records=limit - count), busy)
+        elif time.monotonic() < deadline:
+            more = await consumer.getmany(timeout_ms=0, max_records=limit - count)
+            if not more:
+                break
+        else:
             break
+        if taken is not None and more:
+            await taken(more)
         for tp, records in more.items():
             batch.setdefault(tp, []).extend(records)
             count += len(records)
     return batch
+
+
+async def _unless_done(fetch: Awaitable[dict[TopicPartition, list[ConsumerRecord]]], busy: asyncio.Future[None]
+                       ) -> dict[TopicPartition, list[ConsumerRecord]]:
+    """`fetch`'s records, or none if `busy` is done first (the fetch is cancelled: aiokafka takes records
+    from its buffer only in the step that returns them, so a cancelled fetch has taken none)."""
+    task = asyncio.ensure_future(fetch)
+    either: set[asyncio.Future[Any]] = {task, busy}
+    try:
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return {} if task.cancelled() else task.result()
 
 
 def prefetch_without_backoff(consumer: AIOKafkaConsumer) -> bool:

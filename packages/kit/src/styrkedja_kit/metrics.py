@@ -15,6 +15,8 @@ CONSUMER_DUPLICATES = Counter("styrkedja_consumer_duplicates_total", "Re-deliver
                               ["group", "topic"])
 CONSUMER_DEAD_LETTERED = Counter("styrkedja_consumer_dead_lettered_total", "Events sent to the dead-letter topic",
                                  ["group", "topic", "reason"])
+CONSUMER_PREFETCH_DISCARDED = Counter("styrkedja_consumer_prefetch_discarded_total",
+                                      "Batches fetched ahead across a rebalance, read again instead", ["group"])
 CONSUMER_BATCH_SECONDS = Histogram("styrkedja_consumer_batch_seconds", "Time to apply one batch", ["group"])
 CONSUMER_REWINDS = Counter("styrkedja_consumer_rewinds_total",
                            "Partitions re-read from the beginning after broker state loss", ["group", "topic"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Response
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .registry import freshness
@@ -40,3 +40,21 @@ async def set_freshness(session: AsyncSession, response: Response) -> None:
     response.headers[NEWEST_HEADER] = newest.isoformat() if newest else "none"
     lag = _lag_source() if _lag_source is not None else None
     response.headers[LAG_HEADER] = "unknown" if lag is None else str(lag)
+
+
+#: The state version's row for changes made outside an applied batch (`note_change_outside_batches`).
+OUTSIDE_BATCHES = "reporting.outside-batches"
+_NOTE_OUTSIDE = text(
+    "INSERT INTO freshness (topic, newest_event_time) "
+    "SELECT CAST(:topic AS text), max(newest_event_time) FROM freshness WHERE topic <> :topic "
+    "HAVING max(newest_event_time) IS NOT NULL "
+    "ON CONFLICT (topic) DO UPDATE SET applied_at = clock_timestamp()")
+
+
+async def note_change_outside_batches(session: AsyncSession) -> None:
+    """A change the kept answers rest on, made outside an applied batch (an alert acknowledged, swept or
+    judged again): the state version moves in the change's own transaction, as a batch moves it, so no
+    answer kept before it is served after it commits. The row's newest event time is the newest the
+    topics' rows hold (never newer: the freshness header stays the events' own); with no row at all
+    nothing was applied, so nothing can have been kept on what changed."""
+    await session.execute(_NOTE_OUTSIDE, {"topic": OUTSIDE_BATCHES})

@@ -106,7 +106,8 @@ def create_app(settings: ReportingSettings) -> FastAPI:
 
 
 #: The reads whose answers are kept per state version and reader class (`access.answers`).
-CACHED_READS = ("/v1/figures/", "/v1/results/", "/v1/support/", "/v1/lika/", "/v1/compliance/")
+CACHED_READS = ("/v1/figures/", "/v1/results/", "/v1/support/", "/v1/lika/", "/v1/compliance/", "/v1/directory/",
+                "/v1/alerts")
 
 
 _frozen = False

@@ -1,14 +1,16 @@
 """Answers already given: a read of unchanged state is answered from memory, in microseconds.
 
-Every figure, results, support, LIKA and compliance organiser read is a function of four things:
+Every figure, results, support, LIKA, compliance, directory and alert-list read is a function of four things:
 the materialised state, the reader's *class* (what the one read path decided about them: roles,
 organisers, areas, school units and groups — completed from the directory — the levels suppressed
 for them and the disclosure rules), the request (path, query, `Accept`) and the day (ages, file names, open investigations, the school
 year: the local, UTC and Swedish date). So:
 
 - the **state version** is read from the `freshness` table, which every applied batch writes in the
-  transaction that changes the aggregates (`registry._note_freshness`; the directory's batches too):
-  it changes with every batch, whichever replica applied it. Concurrent requests share one read of
+  transaction that changes the aggregates (`registry._note_freshness`; the directory's batches too),
+  and every change outside a batch that a kept answer rests on (an alert acknowledged, swept or judged
+  again: `freshness.note_change_outside_batches`, in its own transaction): it changes with every
+  batch, whichever replica applied it. Concurrent requests share one read of
   it, but a request only takes a version read that *started after it arrived* (`StateVersions`),
   so an answer is never older than what was committed when its request came in (a change
   notification could not promise that: it arrives after the commit is visible);

@@ -144,6 +144,23 @@ def decide_counts(rows: ComponentRows, placed: Mapping[str, tuple[str, str | Non
     return TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links))
 
 
+def kept_counts_decision(key: Hashable, suppressed: frozenset[Level], rules: DisclosureRules,
+                         version: Hashable) -> TreeDecision | None:
+    """A count table's decision already taken on this state version (`counts_decision`), or None."""
+    found = _DECISIONS.get((version, ("counts", key), suppressed, rules))
+    if found is not None:
+        _DECISIONS.move_to_end((version, ("counts", key), suppressed, rules))
+    return found
+
+
+def keep_counts_decision(key: Hashable, suppressed: frozenset[Level], rules: DisclosureRules, version: Hashable,
+                         decision: TreeDecision) -> TreeDecision:
+    _DECISIONS[(version, ("counts", key), suppressed, rules)] = decision
+    while len(_DECISIONS) > DECISIONS_KEPT:
+        _DECISIONS.popitem(last=False)
+    return decision
+
+
 async def counts_decision(session: AsyncSession, key: Hashable,
                           read: Callable[[AsyncSession], Awaitable[ComponentRows]],
                           suppressed: frozenset[Level], rules: DisclosureRules,
@@ -154,17 +171,13 @@ async def counts_decision(session: AsyncSession, key: Hashable,
     from ..results.disclose import state_version
 
     version = version if version is not None else await state_version(session)
-    cache_key = (version, ("counts", key), suppressed, rules)
-    found = _DECISIONS.get(cache_key)
+    found = kept_counts_decision(key, suppressed, rules, version)
     if found is not None:
-        _DECISIONS.move_to_end(cache_key)
         return found
     rows = await read(session)
     codes = {unit for (_, level, _, unit) in rows.counts if level == "school_unit"}
-    found = _DECISIONS[cache_key] = decide_counts(rows, await placements_of(session, codes), suppressed, rules)
-    while len(_DECISIONS) > DECISIONS_KEPT:
-        _DECISIONS.popitem(last=False)
-    return found
+    return keep_counts_decision(key, suppressed, rules, version,
+                                decide_counts(rows, await placements_of(session, codes), suppressed, rules))
 
 
 class ComponentRows:

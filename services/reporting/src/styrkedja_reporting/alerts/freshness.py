@@ -44,6 +44,7 @@ from ..figures.freshness import Band, band
 from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..figures.state import Multiset
 from ..figures.tables import figure_pass, figure_students
+from ..freshness import note_change_outside_batches
 from ..results.handlers import batch_changes
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import assessment_facts
@@ -328,6 +329,8 @@ async def _judged_keys(session: AsyncSession, keys: set[UnitKey], fresh: Mapping
 
 async def sweep_organiser(session: AsyncSession, organiser_id: str, moment: datetime) -> int:
     await lock_organisers(session, [organiser_id])
+    # outside any batch: the alert lists kept before the sweep are old once it commits
+    await note_change_outside_batches(session)
     return await judge_units(session, None, moment, organiser_id)
 
 

@@ -4,6 +4,10 @@ students at risk at school-unit level.
 Access: `AlertScope` narrows every read to the token's organisers (a principal or teacher: their
 school units' group and unit alerts, from the token or the directory); the thresholds are the
 organiser admin's; students at risk are a student-level read (audited); reevaluate is ops.
+
+The alert list is kept per state version and reader class (`access.answers`): alerts change in applied
+batches, and outside them only where the state version is moved in the same transaction
+(`freshness.note_change_outside_batches`: an acknowledgement, a reevaluation, the freshness sweep).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, authorize, 
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import InputModel, OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam, SubjectCodeParam
 
+from ..access.answers import keep_answer_of
 from ..access.guard import check_read
 from ..access.scope import reader_of
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
+from ..freshness import note_change_outside_batches
 from ..params import ID_PATTERN
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
@@ -107,17 +113,28 @@ async def alert_list(
     if organiser_id is not None and organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
     async with runtime_of(request).db.sessions() as session:
-        return await list_alerts(session, filters, await alert_scope(session, principal), limit)
+        reader = await alert_reader(session, principal)
+        keep_answer_of(request, reader)  # the rows are narrowed by the reader's scope alone
+        return await list_alerts(session, filters, scope_of(reader), limit)
+
+
+async def alert_reader(session: AsyncSession, principal: Principal) -> Principal:
+    """The reader whose scope narrows the alerts: the token's own for an organiser-wide role, else the
+    token completed from the directory (a principal's or teacher's school units)."""
+    return principal if principal.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER) else await reader_of(session, principal)
+
+
+def scope_of(reader: Principal) -> AlertScope:
+    """The token's organisers; a principal's or teacher's own school units unless it also has an
+    organiser-wide role."""
+    if reader.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER):
+        return AlertScope(organiser_ids=reader.organisers)
+    units = reader.school_units | {g.school_unit_code for g in reader.groups}
+    return AlertScope(organiser_ids=reader.organisers, school_unit_codes=frozenset(units))
 
 
 async def alert_scope(session: AsyncSession, principal: Principal) -> AlertScope:
-    """The token's organisers; a principal's or teacher's own school units unless it also has an
-    organiser-wide role."""
-    if principal.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER):
-        return AlertScope(organiser_ids=principal.organisers)
-    reader = await reader_of(session, principal)
-    units = reader.school_units | {g.school_unit_code for g in reader.groups}
-    return AlertScope(organiser_ids=reader.organisers, school_unit_codes=frozenset(units))
+    return scope_of(await alert_reader(session, principal))
 
 
 class Acknowledgement(InputModel):
@@ -158,6 +175,7 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
             status=done.status.value, comment=done.comment, acknowledged_by=done.acknowledged_by, changed_at=now))
         await session.execute(alert_comments.insert().values(
             alert_id=alert_id, at=now, episode=done.episode, comment=done.comment, by=done.acknowledged_by))
+        await note_change_outside_batches(session)  # the alert lists kept before it are old now
         updated = (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id))).one()
     return AlertOut.model_validate(updated, from_attributes=True)
 

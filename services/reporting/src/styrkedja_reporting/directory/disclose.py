@@ -14,7 +14,7 @@ kept for it)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_kit.auth import Level
 
 from ..access.complement import TOTAL, TreeDecision
-from ..access.decision import ComponentRows, counts_decision
+from ..access.decision import ComponentRows, decide_counts, keep_counts_decision, kept_counts_decision
 from ..access.disclosure import DisclosureRules
-from .rosters import roster_sizes_on
+from ..access.scope import placements_of
+from .rosters import roster_sizes_of
 
 #: The levels of one organiser's roster decision (the materialised sizes have no nation level).
 ROSTER_LEVELS = ("school_unit", "area", "organiser")
@@ -34,19 +35,43 @@ def roster_slice(on: date) -> tuple[str, str]:
     return ("roster", on.isoformat())
 
 
+async def roster_decisions(session: AsyncSession, organisers: Iterable[str], on: date, suppressed: frozenset[Level],
+                           rules: DisclosureRules, version: Hashable) -> dict[str, TreeDecision]:
+    """The one decision on each organiser's roster sizes on `on` (kept per state version): those not
+    kept yet read in one lookup and one placement read together, however many organisers a read
+    names (the public's coverage of every organiser)."""
+    wanted = sorted(set(organisers))
+    out: dict[str, TreeDecision] = {}
+    for organiser_id in wanted:
+        found = kept_counts_decision(_key(organiser_id, on), suppressed, rules, version)
+        if found is not None:
+            out[organiser_id] = found
+    missing = [o for o in wanted if o not in out]
+    if not missing:
+        return out
+    sizes = await roster_sizes_of(session, missing, ROSTER_LEVELS, on)
+    placed = await placements_of(session, {unit for (_, level, unit) in sizes if level == "school_unit"})
+    per_organiser: dict[str, ComponentRows] = {o: ComponentRows() for o in missing}
+    for (organiser_id, level, unit), n in sorted(sizes.items()):
+        if n > 0:
+            per_organiser[organiser_id].add(roster_slice(on), level, organiser_id, unit, TOTAL, n)
+    for organiser_id, rows in per_organiser.items():
+        out[organiser_id] = keep_counts_decision(_key(organiser_id, on), suppressed, rules, version,
+                                                 decide_counts(rows, placed, suppressed, rules))
+    return out
+
+
+def _key(organiser_id: str, on: date) -> Hashable:
+    return ("roster", organiser_id, on)
+
+
 async def roster_decision(session: AsyncSession, organiser_id: str, on: date, suppressed: frozenset[Level],
                           rules: DisclosureRules, version: Hashable | None = None) -> TreeDecision:
     """The one decision on the organiser's roster sizes on `on` (kept per state version)."""
+    from ..results.disclose import state_version  # the state version lives with the results read path
 
-    async def rows_of(s: AsyncSession) -> ComponentRows:
-        rows = ComponentRows()
-        for level in ROSTER_LEVELS:
-            for unit, n in (await roster_sizes_on(s, level, organiser_id, on)).items():
-                if n > 0:
-                    rows.add(roster_slice(on), level, organiser_id, unit, TOTAL, n)
-        return rows
-
-    return await counts_decision(session, ("roster", organiser_id, on), rows_of, suppressed, rules, version)
+    version = version if version is not None else await state_version(session)
+    return (await roster_decisions(session, [organiser_id], on, suppressed, rules, version))[organiser_id]
 
 
 async def roster_withheld(session: AsyncSession, level: str, organiser_id: str | None, units: list[str], on: date,
@@ -58,11 +83,8 @@ async def roster_withheld(session: AsyncSession, level: str, organiser_id: str |
 
     if level not in ROSTER_LEVELS or Level[level.upper()] not in suppressed or not units:
         return set()
-    version = await state_version(session)  # one read for every unit's lookup
-    hidden: set[str] = set()
-    for unit in units:
-        owner = unit if level == "organiser" else organiser_id
-        if owner is None or (await roster_decision(session, owner, on, suppressed, rules, version)).withheld(
-                roster_slice(on), level, unit):
-            hidden.add(unit)
-    return hidden
+    owners = {unit: unit if level == "organiser" else organiser_id for unit in units}
+    decisions = await roster_decisions(session, {o for o in owners.values() if o is not None}, on, suppressed,
+                                       rules, await state_version(session))
+    return {unit for unit, owner in owners.items()
+            if owner is None or decisions[owner].withheld(roster_slice(on), level, unit)}

@@ -96,6 +96,20 @@ async def roster_sizes_on(session: AsyncSession, level: str, organiser_id: str |
     return out
 
 
+async def roster_sizes_of(session: AsyncSession, organisers: Iterable[str], levels: Iterable[str],
+                          on: date) -> dict[tuple[str, str, str], int]:
+    """`roster_sizes_on` for many organisers and levels in one lookup: (organiser, level, unit) → students."""
+    rows = (await session.execute(text(
+        f"SELECT organiser_id, level, unit_id, students FROM {roster_sizes.name} "
+        "WHERE organiser_id = ANY(CAST(:organisers AS text[])) AND level = ANY(CAST(:levels AS text[])) "
+        "AND valid_from <= :on AND (valid_to IS NULL OR valid_to >= :on)"),
+        {"organisers": sorted(set(organisers)), "levels": sorted(set(levels)), "on": on})).all()
+    out: dict[tuple[str, str, str], int] = {}
+    for organiser_id, level, unit_id, n in rows:
+        out[(organiser_id, level, unit_id)] = out.get((organiser_id, level, unit_id), 0) + int(n)
+    return out
+
+
 async def counted_on(session: AsyncSession, level: str, organiser_id: str | None, on: date) -> dict[str, int]:
     """The same sizes counted from the memberships (the consistency check's side; never on a read)."""
     if level not in LEVELS:

@@ -6,7 +6,11 @@ Access: the tree and units for any reading role of that organiser (not the publi
 organiser level of its organisers, the public at organiser level of any), rows narrowed to the
 reader's reach and, at a level suppressed for the reader, withheld like every figure (a size below N
 and enough else that it cannot be worked out from any size or total the reader sees: one decision
-over the organiser's levels, `disclose.py`); writes need the organisation write grant for every organiser they touch (403, nothing stored)."""
+over the organiser's levels, `disclose.py`); writes need the organisation write grant for every organiser they touch (403, nothing stored).
+
+The tree, a unit and the roster sizes are kept per state version and reader class (`access.answers`):
+the directory changes only in applied batches, which move the state version. `/held` is never kept
+(it reads what the write API itself stored, outside any batch)."""
 
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolUnitCodeParam
 from styrkedja_kit.problems import Problem, validation_errors
 
+from ..access.answers import keep_answer_of
 from ..access.disclosure import DisclosureRules, Reason, suppressed_levels
 from ..access.scope import node_from, placements_of, reader_of
 from ..freshness import set_freshness
@@ -126,6 +131,7 @@ async def tree(*, request: Request, response: Response,
                principal: Principal = authorize(*_READERS, description="reads the directory")) -> list[Unit]:
     """Organiser → areas → school units → groups. Units whose parent is not known (yet) are roots."""
     _own_organiser(principal, organiser_id)
+    keep_answer_of(request, principal)  # the tree as the token's roles and organisers see it, nothing else
     async with runtime_of(request).db.sessions() as session:
         rows = await _units_of(session, organiser_id)
         await set_freshness(session, response)
@@ -142,6 +148,7 @@ async def unit(*, request: Request, response: Response, unit_id: str = Path(patt
     if unit_type == "group" and school_unit_code is None:
         raise Problem(422, "Invalid request", "a group is named by its school unit code and its id",
                       [{"field": "school_unit_code", "rule": "required", "message": "required for a group"}])
+    keep_answer_of(request, principal)  # as the tree: the token's roles and organisers (a 404 is never kept)
     async with runtime_of(request).db.sessions() as session:
         rows = await _units_of(session, organiser_id)
         await set_freshness(session, response)
@@ -184,6 +191,8 @@ async def roster_sizes(*, request: Request, response: Response,
             raise AccessDenied("level", "read_scope", f"this token may not read at {level} level")
         if organiser_id not in reader.organisers and not reader.has(Role.PUBLIC):
             raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
+        # the rows: the reader's reach (completed from the directory), its roles' suppressed levels, the day
+        keep_answer_of(request, reader)
         day = on or date.today()
         sizes = await roster_sizes_on(session, level, organiser_id, day)
         rows = sorted((u, n) for u, n in sizes.items() if u and (level != "organiser" or u == organiser_id))

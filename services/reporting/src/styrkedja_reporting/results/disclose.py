@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..freshness import OUTSIDE_BATCHES
 from ..registry import freshness
 
 ALL = "*"
@@ -27,5 +28,7 @@ async def state_version(session: AsyncSession) -> tuple[Any, ...]:
     """Changes with every applied batch: each writes its topic's `applied_at` (the transaction's
     start) in the transaction that changes the aggregates (`registry._note_freshness`), the
     directory's batches too."""
-    rows = await session.execute(text(f"SELECT topic, applied_at FROM {freshness.name} ORDER BY topic"))
+    # the changes made outside batches (alerts acknowledged or swept) move no disclosure decision
+    rows = await session.execute(text(f"SELECT topic, applied_at FROM {freshness.name} WHERE topic <> :outside "
+                                      "ORDER BY topic"), {"outside": OUTSIDE_BATCHES})
     return tuple(tuple(r) for r in rows.all())
