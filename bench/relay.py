@@ -70,17 +70,29 @@ async def fill(dsn: str, rows: list[tuple]) -> None:
 
 
 async def drain(settings: ServiceSettings, db: Database, dsn: str, sides: dict[str, int] | None = None,
-                cpu_ms: dict[str, float] | None = None) -> tuple[float, int, float]:
+                cpu_ms: dict[str, float] | None = None, index_use: dict[str, float] | None = None,
+                explain: list[str] | None = None, hold_snapshot: bool = False) -> tuple[float, int, float]:
     relay = OutboxRelay(settings, db, metadata.tables["outbox"], metadata.tables["outbox_partition_marks"])
     conn = await asyncpg.connect(dsn)
+    # an older snapshot held through the drain (a long report, a rebuild, a bulk write elsewhere in the
+    # cluster): no marked row's index entry can be flagged dead, every read from the start visits its heap
+    holder = await asyncpg.connect(dsn) if hold_snapshot else None
     try:
+        if holder is not None:
+            await holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            await holder.fetchval("SELECT count(*) FROM outbox_partition_marks")
         total = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         task = asyncio.create_task(relay.run())
         while relay.published == 0:  # the clock starts at the first publish (not at the broker connect)
             await asyncio.sleep(0.005)
         started, cpu, first = time.perf_counter(), time.process_time(), relay.published
         sides_started = {side: tree_cpu_seconds(pid) for side, pid in (sides or {}).items()}
+        index_started = await index_reads(conn)
         while relay.published < total:
+            if (explain is not None and not explain and relay.published >= 0.9 * total
+                    and getattr(relay, "_floor", 0) is not None):  # (a relay with a floor: while it has one)
+                # the relay's read late in the drain, as it sends it (from the bench's connection)
+                explain.append(await explain_read(conn, relay))
             await asyncio.sleep(0.01)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         if cpu_ms is not None and hasattr(relay, "seconds_in"):  # where the publish loop waited
@@ -91,9 +103,44 @@ async def drain(settings: ServiceSettings, db: Database, dsn: str, sides: dict[s
                            for side, pid in (sides or {}).items()})
         relay.stop()
         await task
+        if index_use is not None:
+            await asyncio.sleep(1.5)  # the backends' statistics reach the shared counters within a second
+            scans, blocks, heap = (after - before for after, before in zip(await index_reads(conn), index_started,
+                                                                     strict=True))
+            index_use.update({"index_scans": scans, "index_blocks": blocks,
+                              "index_blocks_per_scan": round(blocks / max(scans, 1), 1),
+                              "heap_blocks_per_1000_rows": round(heap * 1000 / max(total - first, 1), 1)})
     finally:
         await conn.close()
+        if holder is not None:
+            await holder.close()
     return (total - first) / seconds, total, (total - first) / cpu
+
+
+async def index_reads(conn: asyncpg.Connection) -> tuple[int, int, int]:
+    """Scans of the relay's partial index, the index blocks they touched (hit or read), and the outbox's
+    heap blocks touched (by reads and markings), so far."""
+    row = await conn.fetchrow(
+        "SELECT s.idx_scan, io.idx_blks_hit + io.idx_blks_read AS blocks, "
+        "(SELECT heap_blks_hit + heap_blks_read FROM pg_statio_user_tables WHERE relname = 'outbox') AS heap "
+        "FROM pg_stat_user_indexes s "
+        "JOIN pg_statio_user_indexes io USING (indexrelid) WHERE s.indexrelname = 'ix_outbox_unpublished'")
+    return int(row["idx_scan"]), int(row["blocks"]), int(row["heap"])
+
+
+async def explain_read(conn: asyncpg.Connection, relay: OutboxRelay) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of the relay's plain read (from the start of the partial index) and,
+    where the relay has one, of its read from a lower bound (`_read_after_sql`, above its last read id)."""
+    plans = []
+    limit = relay.settings.outbox_batch_size
+    plain = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {relay._read_sql}", limit)
+    plans.append("-- read from the start of ix_outbox_unpublished\n" + "\n".join(r[0] for r in plain))
+    after_sql = getattr(relay, "_read_after_sql", None)
+    floor = getattr(relay, "_floor", None)
+    if after_sql is not None and floor is not None:
+        bounded = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {after_sql}", limit, floor)
+        plans.append(f"-- read above the last id read ({floor})\n" + "\n".join(r[0] for r in bounded))
+    return "\n\n".join(plans)
 
 
 async def latency(settings: ServiceSettings, db: Database, dsn: str, bootstrap: str, samples: int,
@@ -155,7 +202,8 @@ async def latency(settings: ServiceSettings, db: Database, dsn: str, bootstrap: 
     return found
 
 
-async def run(infra: Infrastructure, rows: int, samples: int, profile: bool, settings_overrides: dict) -> dict:
+async def run(infra: Infrastructure, rows: int, samples: int, profile: bool, settings_overrides: dict,
+              raw_messages: int = 200_000, hold_snapshot: bool = False) -> dict:
     bootstrap = infra.kafka_bootstrap_servers
     url = infra.create_database(f"bench_relay_{uuid.uuid4().hex[:6]}")
     dsn = url.replace("postgresql+asyncpg", "postgresql")
@@ -168,8 +216,9 @@ async def run(infra: Infrastructure, rows: int, samples: int, profile: bool, set
                                   if k.startswith("STYRKEDJA_KAFKA")}, **settings_overrides)
     out: dict = {}
     try:
-        out["raw_consume_per_s"] = round(await raw_consume(bootstrap, 200_000))
-        print(f"raw consume {out['raw_consume_per_s']:,} messages/s", flush=True)
+        if raw_messages:
+            out["raw_consume_per_s"] = round(await raw_consume(bootstrap, raw_messages))
+            print(f"raw consume {out['raw_consume_per_s']:,} messages/s", flush=True)
         data = rows_of(rows, 0)
         await fill(dsn, data)
         del data
@@ -185,13 +234,20 @@ async def run(infra: Infrastructure, rows: int, samples: int, profile: bool, set
             (ROOT / "bench" / "results" / "profile-relay.txt").write_text(
                 f"{rate:,.0f} rows/s\n" + profiler.output_text(unicode=True))
         else:
-            rate, total, per_cpu = await drain(settings, db, dsn, sides, cpu_ms)
+            index_use: dict[str, float] = {}
+            explain: list[str] = []
+            rate, total, per_cpu = await drain(settings, db, dsn, sides, cpu_ms, index_use, explain, hold_snapshot)
+            out.update(index_use)
+            if explain:
+                out["explain_read_at_90_percent"] = explain[0]
+                print(explain[0], flush=True)
         out["cpu_ms_per_1000_rows"] = {side: round(v, 1) for side, v in cpu_ms.items()}
         print(f"CPU ms per 1,000 rows: {out['cpu_ms_per_1000_rows']}", flush=True)
         out["outbox_relay_rows_per_s"] = round(rate)
-        out["relay_ratio_to_raw_consume"] = round(rate / out["raw_consume_per_s"], 3)
+        if raw_messages:
+            out["relay_ratio_to_raw_consume"] = round(rate / out["raw_consume_per_s"], 3)
         out["relay_rows_per_cpu_s"] = round(per_cpu)  # the relay process's own CPU: less sensitive to load
-        print(f"relay {rate:,.0f} rows/s ({total:,} rows; {out['relay_ratio_to_raw_consume']} × raw; "
+        print(f"relay {rate:,.0f} rows/s ({total:,} rows; {out.get('relay_ratio_to_raw_consume')} × raw; "
               f"{per_cpu:,.0f} rows per CPU second of the relay)", flush=True)
         if samples:
             url2 = infra.create_database(f"bench_relay_{uuid.uuid4().hex[:6]}")
@@ -217,6 +273,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--hold-snapshot", action="store_true",
+                        help="a repeatable-read transaction open through the drain (an older snapshot)")
+    parser.add_argument("--raw", type=int, default=200_000, help="messages of the raw consume (0: none)")
     parser.add_argument("--broker", choices=("embedded", "kafka"), default=None)
     parser.add_argument("--profile", action="store_true", help="bench/results/profile-relay.txt")
     parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
@@ -230,8 +289,9 @@ def main() -> int:
     try:
         out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
                "load_average_1m_at_start": round(os.getloadavg()[0], 2), "broker": infra.broker_kind,
-               "rows": args.rows, "settings": overrides,
-               **asyncio.run(run(infra, args.rows, args.samples, args.profile, overrides))}
+               "rows": args.rows, "settings": overrides, "older_snapshot_held": args.hold_snapshot,
+               **asyncio.run(run(infra, args.rows, args.samples, args.profile, overrides, args.raw,
+                                   args.hold_snapshot))}
         out["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)

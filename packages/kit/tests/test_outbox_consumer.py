@@ -159,6 +159,50 @@ async def test_a_row_committed_late_with_a_lower_id_is_still_published(kit_db, k
     assert unpublished == 0 and relay.published == 61
 
 
+async def test_a_busy_relay_reads_above_the_last_id_read_and_from_the_start_before_idling(
+        kit_db, kit_settings, make_event, new_unit_code):
+    """Issue 16: rows marked published stay in the partial index until vacuumed, so a busy relay reads
+    on from the last id it read (a read from the start walks every row drained so far); it reads from
+    the start again before it goes idle, so a row committed late below that id is not left behind."""
+    kit_settings.outbox_batch_size = 15
+    kit_settings.outbox_poll_interval_seconds = 60.0  # no timed read from the start during the drain
+    unit = new_unit_code()
+    outbox = Outbox(metadata.tables["outbox"])
+    async with kit_db.sessions.begin() as session:
+        await outbox.add(session, [make_event(unit, n=i) for i in range(150)])
+    relay = relay_for(kit_settings, kit_db)
+    reads: list[tuple[int | None, list[int]]] = []
+    fetch = relay._fetch
+
+    async def recording_fetch(besides=None, above=None):
+        rows = await fetch(besides=besides, above=above)
+        reads.append((above, [row[0] for row in rows]))
+        return rows
+
+    relay._fetch = recording_fetch  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_for(lambda: asyncio.sleep(0, relay.published >= 150))
+        async with kit_db.sessions.begin() as slow:  # a row whose id is taken now, committed after more rows
+            await outbox.add(slow, [make_event(unit, n=150)])
+            async with kit_db.sessions.begin() as session:
+                await outbox.add(session, [make_event(unit, n=151 + i) for i in range(30)])
+            await wait_for(lambda: asyncio.sleep(0, relay.published >= 180))
+        await wait_for(lambda: asyncio.sleep(0, relay.published >= 181), timeout=10)
+    finally:
+        relay.stop()
+        await task
+    bounded = [(above, ids) for above, ids in reads if above is not None and ids]
+    assert len(bounded) >= 8, "the drain's reads after the first start above the last id read"
+    assert all(min(ids) > above for above, ids in bounded)
+    read_ids = [i for _above, ids in reads for i in ids]
+    assert len(read_ids) == len(set(read_ids)) == 181, "every row read once (no failure, nothing read twice)"
+    async with kit_db.sessions() as session:
+        unpublished = await session.scalar(select(func.count()).select_from(metadata.tables["outbox"])
+                                           .where(metadata.tables["outbox"].c.published_at.is_(None)))
+    assert unpublished == 0
+
+
 async def test_relay_wakes_on_notify_faster_than_polling(kit_db, kit_settings, make_event, new_unit_code):
     kit_settings.outbox_poll_interval_seconds = 30  # only NOTIFY can wake it in time
     relay = relay_for(kit_settings, kit_db)

@@ -291,6 +291,8 @@ class OutboxRelay:
         self.seconds_in: defaultdict[str, float] = defaultdict(float)
         # per topic: its partitions when last seen, and the partition of each key (organisers are few)
         self._partition_of: dict[str, tuple[list[int], dict[bytes, int]]] = {}
+        #: the highest id read since the last read from the start (None: the next read starts at the start)
+        self._floor: int | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -370,6 +372,14 @@ class OutboxRelay:
         last_backlog = time.monotonic()
         in_flight: tuple[Sequence[Any], asyncio.Future[list[Any]], list[_Batch]] | None = None
         markings: list[tuple[asyncio.Future[None], int, int]] = []  # oldest first: task, first and last id
+        # Reads start above the last id read (`_floor`), not at the start of the partial index: the
+        # entries of rows marked published stay in it until vacuumed (and can't even be flagged dead while
+        # an older snapshot lives), so a read from the start walks every row drained so far (issue 16).
+        # What that skips is a row committed late below the floor: a read from the start now and then
+        # finds it, at most every poll interval and at most a tenth of the time (a long one late in a
+        # big drain), and always before the relay goes idle.
+        self._floor = None
+        next_full_read = 0.0
         try:
             while not self._stopping.is_set():
                 if not lock.held:  # the advisory lock went with its connection: another relay may lead now
@@ -380,8 +390,19 @@ class OutboxRelay:
                 for _task, first_id, last_id in markings:
                     unsettled += [first_id, last_id]
                 waited = time.monotonic()
-                rows = await self._fetch(besides=(min(unsettled), max(unsettled)) if unsettled else None)
+                if waited >= next_full_read:
+                    self._floor = None
+                from_start = self._floor is None
+                rows = await self._fetch(besides=(min(unsettled), max(unsettled)) if unsettled else None,
+                                         above=self._floor)
                 waited = self._waited("read", waited)
+                if from_start:
+                    next_full_read = waited + max(self.settings.outbox_poll_interval_seconds,
+                                                  10 * self._last_read_seconds)
+                if rows:
+                    self._floor = max(self._floor or 0, rows[-1][0])
+                else:  # nothing above the floor: the next read looks below it too
+                    self._floor = None
                 queued = None
                 if rows:
                     batches = await self._enqueue(producer, rows)
@@ -395,6 +416,7 @@ class OutboxRelay:
                     waited = self._waited("marked", waited)
                     markings.append((asyncio.ensure_future(self._mark(sent, done)), sent[0][0], sent[-1][0]))
                     if done < len(sent) or lost_topics:
+                        self._floor = None  # the failed rows (and what went behind them) lie below it
                         await _settle_markings(markings, 0)
                         await self._after_trouble(lost_topics, failed=done < len(sent))
                         if queued is not None:  # what went after a failure goes again, after it
@@ -406,7 +428,7 @@ class OutboxRelay:
                     await _settle_markings(markings, 0)
                     # idle (nothing in flight, nothing new, no backlog) only after a read that skipped
                     # nothing: else read again at once (a row committed late among the skipped ids)
-                    if not unsettled:
+                    if not unsettled and from_start:
                         self._set_backlog_metrics(0, None)
                         with contextlib.suppress(asyncio.TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_interval_seconds)
@@ -444,16 +466,25 @@ class OutboxRelay:
         return self._conn
 
 
-    async def _fetch(self, besides: tuple[int, int] | None = None) -> Sequence[Any]:
+    async def _fetch(self, besides: tuple[int, int] | None = None, above: int | None = None) -> Sequence[Any]:
         """The next unpublished rows in id order, each (id, topic, key, payload); `besides`: the first
         and last id of the rows in flight, skipped (a row committed late with a lower id is still
-        read, after the rest). Plain asyncpg records on the relay's own connection: no ORM rows."""
+        read, after the rest); `above`: only ids above it. Plain asyncpg records on the relay's own
+        connection: no ORM rows."""
         rows: Sequence[Any]
-        if besides is None:
-            rows = await self._connection.fetch(self._read_sql, self.settings.outbox_batch_size)
-        else:
-            rows = await self._connection.fetch(self._read_besides_sql, self.settings.outbox_batch_size, *besides)
+        started = time.monotonic()
+        limit = self.settings.outbox_batch_size
+        if besides is None and above is None:
+            rows = await self._connection.fetch(self._read_sql, limit)
+        elif besides is None:
+            rows = await self._connection.fetch(self._read_after_sql, limit, above)
+        else:  # ids start at 1: above 0 is every one
+            rows = await self._connection.fetch(self._read_besides_sql, limit, *besides, above or 0)
+        self._last_read_seconds = time.monotonic() - started
         return rows
+
+    #: seconds the last read took (a read from the start is repeated at most a tenth of the time)
+    _last_read_seconds = 0.0
 
     @functools.cached_property
     def _read_sql(self) -> str:
@@ -461,15 +492,20 @@ class OutboxRelay:
                 "ORDER BY id LIMIT $1")
 
     @functools.cached_property
-    def _read_besides_sql(self) -> str:
-        """The unpublished rows below and above the unsettled ids, as two ranges of the partial index
-        (`ix_outbox_unpublished`), merged in id order. Not `NOT (id BETWEEN …)`: no index can take that,
-        so every read fetched and threw away the rows in flight and being marked (up to two pages)
-        from the heap before reaching the new ones."""
-        part = f"SELECT id, topic, key, payload FROM {self.outbox.name} WHERE published_at IS NULL AND id {{}} " \
-               "ORDER BY id LIMIT $1"
-        return (f"SELECT * FROM (({part.format('< $2')}) UNION ALL ({part.format('> $3')})) AS unpublished "
+    def _read_after_sql(self) -> str:
+        return (f"SELECT id, topic, key, payload FROM {self.outbox.name} WHERE published_at IS NULL AND id > $2 "
                 "ORDER BY id LIMIT $1")
+
+    @functools.cached_property
+    def _read_besides_sql(self) -> str:
+        """The unpublished rows above $4 below and above the unsettled ids ($2, $3), as two ranges of the
+        partial index (`ix_outbox_unpublished`), merged in id order. Not `NOT (id BETWEEN …)`: no index
+        can take that, so every read fetched and threw away the rows in flight and being marked (up to
+        two pages) from the heap before reaching the new ones."""
+        part = f"SELECT id, topic, key, payload FROM {self.outbox.name} WHERE published_at IS NULL AND {{}} " \
+               "ORDER BY id LIMIT $1"
+        return (f"SELECT * FROM (({part.format('id > $4 AND id < $2')}) UNION ALL "
+                f"({part.format('id > greatest($3, $4)')})) AS unpublished ORDER BY id LIMIT $1")
 
     async def _settle(self, rows: Sequence[Any], batches: Sequence[_Batch], results: Sequence[Any],
                       ) -> tuple[int, bool]:
@@ -616,6 +652,7 @@ class OutboxRelay:
                             recreate_misshapen=self.settings.kafka_repair_auto_created_topics)
         if self._producer is not None:  # send by the recreated topic's partitions from now on
             await self._producer.client.force_metadata_update()
+        self._floor = None  # every retained row of the topic is unpublished again, below it too
         for tp in [tp for tp in self._highest if tp.topic == topic]:
             del self._highest[tp]
         self._marked = {tp for tp in self._marked if tp.topic != topic}
