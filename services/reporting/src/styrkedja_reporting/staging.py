@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ColumnElement,
     Date,
     DateTime,
     Integer,
+    String,
     Table,
     Uuid,
     any_,
@@ -42,6 +45,8 @@ def pg_type(column: Column[Any]) -> str:
         return "timestamptz"
     if isinstance(column.type, Date):
         return "date"
+    if isinstance(column.type, BigInteger):
+        return "bigint"
     if isinstance(column.type, Integer):
         return "integer"
     return "text"
@@ -65,8 +70,23 @@ def json_rows(rows: Iterable[Sequence[Any]]) -> str:
     """Rows of str, int, bool or None as one JSON text (a list of lists), for `rows_of_json`: encoded in C by
     `json.dumps` in one call, where asyncpg's array encoder checks every element of every column array with an
     ABC `isinstance` (~20,000 per batch of 100 events: bench/results/apply8.json). Exact for any text without
-    NUL (PostgreSQL's text holds none either): quotes, backslashes, tabs, newlines and Unicode round-trip."""
-    return json.dumps(rows if isinstance(rows, list) else list(rows), ensure_ascii=False, separators=(",", ":"))
+    NUL (PostgreSQL's text holds none either): quotes, backslashes, tabs, newlines and Unicode round-trip.
+    An aware datetime or a date goes as its ISO text (`_temporal`), which `rows_of_json` casts back exactly."""
+    return json.dumps(rows if isinstance(rows, list) else list(rows), ensure_ascii=False, separators=(",", ":"),
+                      default=_temporal)
+
+
+def _temporal(value: Any) -> str:
+    """An aware datetime's or a date's ISO text: microseconds and offset kept, so a timestamptz or date cast
+    of it is the same instant (or day) asyncpg's binary encoding would have sent. A naive datetime has no
+    instant without the session's time zone, which asyncpg and a text cast read differently: refused."""
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise TypeError("a naive datetime has no exact timestamptz: give it a time zone")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} has no JSON form for rows_of_json")
 
 
 def rows_of_json(param: str, columns: Sequence[Column[Any]]) -> str:
@@ -79,6 +99,12 @@ def rows_of_json(param: str, columns: Sequence[Column[Any]]) -> str:
         parts.append(f"{value} AS {quoted(column.name)}" if kind == "text"
                      else f"CAST({value} AS {kind}) AS {quoted(column.name)}")
     return f"SELECT {', '.join(parts)} FROM jsonb_array_elements(CAST({param} AS jsonb)) AS j(r)"
+
+
+def text_rows_of_json(param: str, names: Sequence[str]) -> str:
+    """`rows_of_json` of keys whose columns are all text (`names`): a batch's lookup keys as one JSON parameter
+    (`json_rows`) where an array per column costs asyncpg a type check per element."""
+    return rows_of_json(param, [Column(name, String) for name in names])
 
 
 #: Up to this many rows, a statement takes its rows as arrays spread by `unnest` in the statement itself

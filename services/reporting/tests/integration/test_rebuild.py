@@ -39,8 +39,10 @@ from styrkedja_reporting.rebuild.bulk import APPLIED, OFFSETS, Rebuilder, copy_t
 
 from .test_batch_split import (
     CODES,
+    NORTH,
     NS,
     ORG,
+    SOUTH,
     SUBJECTS,
     T0,
     _result,
@@ -459,3 +461,54 @@ async def test_a_rebuild_stopped_half_way_leaves_the_live_tables_as_they_were(se
             await reader.close()
     finally:
         await db.dispose()
+
+
+def _two_groups_log() -> list:
+    """Students with results in two groups of one school unit in the same cell (subject, year, term): the group
+    level counts them in each group, the school unit, area and organiser levels once. s-g0 in 7A and 7B of CODES[0]
+    (both rounds: one HT cell); s-g1 in 7A and 7B of CODES[1] in round 1, then in 7A of CODES[2] in round 2 (two
+    school units of two areas too); s-g3 in 7B of CODES[0] and of CODES[1] (two school units of one area); s-g2 in
+    one group (the ordinary case beside them). No move: CODES[0] and CODES[1] in the north, CODES[2] in the south."""
+    directory = make_log(16)[:6]
+    places = {"s-g0": [(CODES[0], "7A", 1), (CODES[0], "7B", 1), (CODES[0], "7B", 2)],
+              "s-g1": [(CODES[1], "7A", 1), (CODES[1], "7B", 1), (CODES[2], "7A", 2)],
+              "s-g2": [(CODES[0], "7A", 1), (CODES[0], "7A", 2)],
+              "s-g3": [(CODES[0], "7B", 2), (CODES[1], "7B", 2)]}
+    out: list = []
+    for student, at in places.items():
+        for n, (code, group, round_) in enumerate(at):
+            aid = uuid5(NS, f"two-groups-{student}-{n}")
+            out.append(_result(aid, 1, "FCA"[n % 3], student=student, code=code, group=group, subject=SUBJECTS[0],
+                               round_=round_))
+    return directory + out
+
+
+async def test_a_student_in_two_groups_of_one_school_unit_is_counted_once_above_the_group_by_the_roll_up(
+        settings, database_urls):
+    """The rebuild's pass figure rolls the group level's rows up (`figures.tables._rolled_up_pass`): a student in two
+    groups of one school unit is two group rows, one student of the school unit, its area and organiser — the cells
+    of the live apply, row for row."""
+    log = _two_groups_log()
+    dbs = {way: Database(url) for way, url in database_urls.items() if way != "rebuild then live"}
+    try:
+        await in_batches(loop_on(settings, dbs["incremental"]), log, 4)
+        await rebuilt(settings, dbs["rebuild"], log, connections=2)
+        reference, found = await database_rows(dbs["incremental"]), await database_rows(dbs["rebuild"])
+        for table, expected in reference.items():
+            if table != OFFSETS:
+                assert found[table] == expected, (table, found[table] - expected, expected - found[table])
+        await check(dbs["rebuild"], log)
+        async with dbs["rebuild"].sessions() as session:
+            students = {(level, unit): n for level, unit, n in (await session.execute(text(
+                "SELECT level, unit_id, students FROM figure_pass WHERE period = 'HT'"))).all()}
+    finally:
+        for db in dbs.values():
+            await db.dispose()
+    assert students[("group", f"{CODES[0]}/7A")] == 2 and students[("group", f"{CODES[0]}/7B")] == 2
+    assert students[("group", f"{CODES[1]}/7A")] == 1 and students[("group", f"{CODES[1]}/7B")] == 2
+    assert students[("group", f"{CODES[2]}/7A")] == 1
+    # s-g0 once in CODES[0] (with s-g2 and s-g3), s-g1 once in each of its school units, s-g3 likewise
+    assert students[("school_unit", CODES[0])] == 3
+    assert students[("school_unit", CODES[1])] == 2 and students[("school_unit", CODES[2])] == 1
+    assert students[("area", NORTH)] == 4 and students[("area", SOUTH)] == 1
+    assert students[("organiser", ORG)] == 4 and students[("nation", "SE")] == 4

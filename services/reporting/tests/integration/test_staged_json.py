@@ -50,3 +50,31 @@ async def test_staged_over_json_round_trips_and_takes_further_parameters(db):
 async def test_a_date_column_keeps_the_arrays():
     dated = Table("json_dated", MetaData(), Column("t", String), Column("d", Date))
     assert not Staged(dated, ("t", "d")).as_json
+
+
+async def test_times_and_dates_round_trip_exactly_through_a_text_parameter(db):
+    """`received_at`'s path (compliance's round reports): aware datetimes of any offset, with microseconds, and
+    dates go as ISO text and come back the same instant and day; a naive datetime is refused in Python."""
+    from datetime import UTC, date, datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import DateTime, text
+
+    timed = Table("json_timed", MetaData(), Column("t", String), Column("at", DateTime(timezone=True)),
+                  Column("d", Date))
+    stockholm = ZoneInfo("Europe/Stockholm")
+    rows = [("utc", datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=UTC), date(2026, 6, 30)),
+            ("summer", datetime(2026, 3, 29, 3, 0, 0, 1, tzinfo=stockholm), date(1970, 1, 1)),
+            ("winter", datetime(2026, 10, 25, 2, 30, tzinfo=stockholm), date(2100, 12, 31)),
+            ("odd", datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=-9, minutes=-30))), None),
+            ("none", None, None)]
+    statement = text(f"SELECT * FROM ({rows_of_json('CAST(:rows AS text)', list(timed.columns))}) AS s")
+    async with db.sessions() as session:
+        # the session's zone is not UTC: an offset-less text would be read in it, an ISO text with offset is not
+        await session.execute(text("SET LOCAL TIME ZONE 'America/Sao_Paulo'"))
+        back = [tuple(r) for r in (await session.execute(statement, {"rows": json_rows(rows)})).all()]
+    # as instants (`timestamp()`: Python never equates a time in a fold, 02:30 of the autumn change, across zones)
+    assert [(t, a and a.timestamp(), d) for t, a, d in back] == [(t, a and a.timestamp(), d) for t, a, d in rows]
+    assert [r[1].microsecond for r in back if r[1] is not None] == [999999, 1, 0, 0]
+    with pytest.raises(TypeError, match="naive"):
+        json_rows([("x", datetime(2026, 1, 1), None)])

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid5
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import BigInteger, Column, String, and_, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,7 +57,7 @@ from ..results.tables import (
     forecast_facts,
     placement_of,
 )
-from ..staging import any_of, as_arrays, rows_in, sorted_unique
+from ..staging import any_of, as_arrays, json_rows, rows_in, rows_of_json, sorted_unique
 from .events import event_data
 from .rules import (
     Action,
@@ -406,14 +406,17 @@ async def batch_verdicts(session: AsyncSession, batch: Sequence[Delivered]
 # exactly: numeric), the active pass-drop alerts matched by their columns (as `decide`'s). A cell neither
 # dipping nor with an active alert decides nothing (`rules.evaluate`): it is not sent back, not decoded, and
 # `decide` never looks it up — thousands of cells per batch of 5,000, a handful back.
+# The prefixes as one JSON parameter (`staging.json_rows`), not an array per column: asyncpg's array encoder
+# type-checks every element (thousands of prefixes × six columns per batch of 5,000; bench/results/apply10.json).
+_PREFIX_ROWS = rows_of_json("CAST(:prefixes AS text)", [
+    Column(name, String) for name in ("level", "unit_id", "alert_unit", "organiser_id", "subject_code")]
+    + [Column("mask", BigInteger)])
 _BATCH_PASS_DROPS = text(
     # the freshness rule's organiser locks first (`FRESHNESS_LOCKS`: taken here, in their order, its own
     # round trip saved; nothing in this statement reads what they guard — the freshness rule's reads come after)
     "WITH lk AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:freshness_locks AS text[])) "
     "WITH ORDINALITY AS u(k, n) ORDER BY n), "
-    "q AS (SELECT * FROM unnest(CAST(:level AS text[]), CAST(:unit_id AS text[]), CAST(:alert_unit AS text[]), "
-    "CAST(:organiser_id AS text[]), CAST(:subject_code AS text[]), CAST(:mask AS bigint[])) "
-    "AS q(level, unit_id, alert_unit, organiser_id, subject_code, mask)), "
+    f"q AS ({_PREFIX_ROWS}), "
     # the organisers' thresholds read here (`load_thresholds`' rows come back with the verdicts): a stored drop as
     # numeric over 1 (exact), the default's as its fraction
     f"th AS (SELECT o.organiser_id, coalesce(CAST(t.drop_points AS numeric), CAST(:th_num AS numeric)) AS num, "
@@ -491,9 +494,7 @@ async def _batch_pass_drops(session: AsyncSession, touched: set[tuple[str, str, 
     judged_ordinals = {o + n for o in ordinals.values() for n in (-1, 0, 1)}
     organisers = sorted({t[0] for t in touched})
     default = Thresholds()
-    params: dict[str, Any] = as_arrays(("level", "unit_id", "alert_unit", "organiser_id", "subject_code", "mask"),
-                                       [(*key, mask) for key, mask in masks.items()])
-    params |= {"base": base, "th_organiser": organisers, "th_num": default.drop_points.numerator,
+    params: dict[str, Any] = {"prefixes": json_rows([(*key, mask) for key, mask in masks.items()]), "base": base, "th_organiser": organisers, "th_num": default.drop_points.numerator,
                "th_den": default.drop_points.denominator, "th_min": default.min_students,
                "school_years": sorted({_round_label(o)[0] for o in judged_ordinals}),
                "periods": [f"R{n}" for n in sorted({_round_label(o)[1] for o in judged_ordinals})]}
@@ -806,16 +807,19 @@ async def _tallies_of_pairings(session: AsyncSession, rows: Sequence[Sequence[An
 # grade (`graded`: their cells are touched too), the pairings (`_PAIRINGS`) of every organiser × subject × term the
 # batch touches and of those, the organisers' active below-forecast alerts (`_active_below_forecast`) and their
 # stored thresholds (`load_thresholds`) — each set as an array of rows. One round trip where there were four.
+# the graded students and the touched terms as one JSON parameter each (`staging.json_rows`: no asyncpg type
+# check per array element)
+_GRADED_ROWS = rows_of_json("CAST(:graded AS text)", [
+    Column(name, String) for name in ("organiser_id", "student_id", "subject_code", "school_year", "term")])
+_TERM_ROWS = rows_of_json("CAST(:terms AS text)", [
+    Column(name, String) for name in ("organiser_id", "subject_code", "school_year", "term")])
 _GRADED_FORECASTS = (
     f"SELECT f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.term "
-    f"FROM unnest(CAST(:g_org AS text[]), CAST(:g_student AS text[]), CAST(:g_subject AS text[]), "
-    "CAST(:g_school_year AS text[]), CAST(:g_term AS text[])) AS q(organiser_id, student_id, subject_code, school_year, "
-    f"term) JOIN {forecast_facts.name} f ON f.organiser_id = q.organiser_id AND f.student_id = q.student_id "
+    f"FROM ({_GRADED_ROWS}) AS q JOIN {forecast_facts.name} f ON f.organiser_id = q.organiser_id AND f.student_id = q.student_id "
     "AND f.subject_code = q.subject_code AND f.school_year = q.school_year AND f.term = q.term WHERE NOT f.withdrawn")
 _BELOW_FORECAST_READ = text(
     f"WITH graded AS MATERIALIZED ({_GRADED_FORECASTS}), "
-    "keys AS MATERIALIZED (SELECT DISTINCT * FROM (SELECT * FROM unnest(CAST(:organiser AS text[]), "
-    "CAST(:subject AS text[]), CAST(:school_year AS text[]), CAST(:term AS text[])) "
+    f"keys AS MATERIALIZED (SELECT DISTINCT * FROM ({_TERM_ROWS} "
     "UNION ALL SELECT g.organiser_id, g.subject_code, g.school_year, g.term FROM graded g) u), "
     "kk AS (SELECT array_agg(organiser_id) AS organiser, array_agg(subject_code) AS subject, "
     "array_agg(school_year) AS school_year, array_agg(term) AS term FROM keys AS x(organiser_id, subject_code, "
@@ -846,9 +850,7 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
         return []
     keys = sorted({(t.organiser_id, t.subject_code, t.school_year, t.term) for t in touched})
     organisers = sorted({t.organiser_id for t in touched} | {g[0] for g in graded})
-    params: dict[str, Any] = as_arrays(("organiser", "subject", "school_year", "term"), keys)
-    params |= as_arrays(("g_org", "g_student", "g_subject", "g_school_year", "g_term"), graded)
-    params["organisers"] = organisers
+    params: dict[str, Any] = {"terms": json_rows(keys), "graded": json_rows(graded), "organisers": organisers}
     found, pairings, active_rows, stored = (await session.execute(_BELOW_FORECAST_READ, params)).one()
     touched.update(ForecastTouched(*row) for row in found)
     if not touched:

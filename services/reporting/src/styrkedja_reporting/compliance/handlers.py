@@ -68,7 +68,7 @@ from ..directory.tables import memberships, teaching_assignments
 from ..figures.state import total
 from ..results.handlers import batch_changes
 from ..results.tables import forecast_facts
-from ..staging import as_arrays, rows_in, unnest_of
+from ..staging import json_rows, rows_in, rows_of_json
 from .rules import (
     Assignment,
     CellKind,
@@ -426,10 +426,14 @@ _ROUND_ROW = attrgetter(*_ROUND_COLUMNS)
 _LOAD_ROUND_REPORTS = text(
     f"SELECT {', '.join(_ROUND_COLUMNS)} FROM {compliance_round_reports.name} "
     "WHERE assessment_id = ANY(CAST(:ids AS text[])) ORDER BY assessment_id FOR UPDATE")
-# one statement whatever the batch's size: the rows as arrays (no parameter per value)
+# The round reports go as one JSON parameter (`staging.json_rows`, `received_at` as ISO text cast back
+# exactly), not an array per column: asyncpg's array encoder type-checks each of a batch of 5,000's ~55,000
+# elements (bench/results/apply10.json). `:rows` is cast to text first: a plain string parameter whatever
+# codec the driver has for jsonb. The rows keep their order (the ids sorted: the lock order).
+_ROUND_ROWS = rows_of_json("CAST(:rows AS text)", list(compliance_round_reports.columns))
+# one statement whatever the batch's size
 _SAVE_ROUND_REPORTS = text(
-    f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
-    f"SELECT * FROM {unnest_of(list(compliance_round_reports.columns))} "
+    f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) {_ROUND_ROWS} "
     "ON CONFLICT (assessment_id) DO UPDATE SET "
     + ", ".join(f"{name} = EXCLUDED.{name}" for name in _ROUND_COLUMNS if name != "assessment_id"))
 
@@ -437,19 +441,19 @@ _SAVE_ROUND_REPORTS = text(
 # the batch's assessments as if none was stored: the ids it did not insert come back (the stored ones:
 # usually none), not the thousands it inserted
 _INSERT_NEW_ROUND_REPORTS = text(
-    f"WITH ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
-    f"SELECT * FROM {unnest_of(list(compliance_round_reports.columns))} "
+    f"WITH r AS MATERIALIZED ({_ROUND_ROWS}), "
+    f"ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) SELECT * FROM r "
     "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id) "
-    "SELECT coalesce(array_agg(i.id), '{}') FROM unnest(CAST(:assessment_id AS text[])) AS i(id) "
-    "WHERE i.id NOT IN (SELECT assessment_id FROM ins)")
+    "SELECT coalesce(array_agg(r.assessment_id), '{}') FROM r "
+    "WHERE r.assessment_id NOT IN (SELECT assessment_id FROM ins)")
 # with the windows and calendars of the batch's organisers (`_WINDOWS_AND_CALENDARS`'s rows, the calendar as
 # text): nothing the insert writes is read there, and nothing in between writes them — one round trip
 _INSERT_NEW_ROUND_REPORTS_AND_WINDOWS = text(
-    f"WITH ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
-    f"SELECT * FROM {unnest_of(list(compliance_round_reports.columns))} "
+    f"WITH r AS MATERIALIZED ({_ROUND_ROWS}), "
+    f"ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) SELECT * FROM r "
     "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id) "
-    "SELECT (SELECT coalesce(array_agg(i.id), '{}') FROM unnest(CAST(:assessment_id AS text[])) AS i(id) "
-    "WHERE i.id NOT IN (SELECT assessment_id FROM ins)), "
+    "SELECT (SELECT coalesce(array_agg(r.assessment_id), '{}') FROM r "
+    "WHERE r.assessment_id NOT IN (SELECT assessment_id FROM ins)), "
     f"ARRAY(SELECT ROW(o.id, (SELECT CAST(c.calendar AS text) FROM {compliance_calendars.name} c "
     "WHERE c.organiser_id = o.id), w.kind, w.period, w.opens, w.deadline, w.timezone) "
     f"FROM unnest(CAST(:organisers AS text[])) AS o(id) LEFT JOIN {compliance_windows.name} w "
@@ -485,7 +489,7 @@ async def _fold_round_reports(session: AsyncSession, incoming: Sequence[tuple[An
             folded[report[0]] = fold_round_report(folded.get(report[0]), RoundReport(*report))
         fresh = {aid: _ROUND_ROW(state) for aid, state in folded.items()}
     ordered = [fresh[aid] for aid in sorted(fresh)]  # the ids in order: two writers lock them in one order
-    params = as_arrays(_ROUND_COLUMNS, ordered)
+    params = {"rows": json_rows(ordered)}
     if windows is not None and windows_of:
         inserted, rows = (await session.execute(_INSERT_NEW_ROUND_REPORTS_AND_WINDOWS,
                                                 {**params, "organisers": list(windows_of)})).one()
@@ -512,7 +516,7 @@ async def _fold_stored(session: AsyncSession, incoming: Sequence[RoundReport]) -
         state[report.assessment_id] = fold_round_report(state.get(report.assessment_id), report)
     changed = [s for aid, s in sorted(state.items()) if stored.get(aid) != s]
     if changed:
-        await session.execute(_SAVE_ROUND_REPORTS, as_arrays(_ROUND_COLUMNS, map(_ROUND_ROW, changed)))
+        await session.execute(_SAVE_ROUND_REPORTS, {"rows": json_rows([_ROUND_ROW(s) for s in changed])})
     return [stored[s.assessment_id] for s in changed if s.assessment_id in stored] + changed
 
 

@@ -20,7 +20,7 @@ from styrkedja_contracts.scales import Scale, reaches_pass
 from ..results.handlers import BatchChanges
 from ..results.rules import AssessmentFact, ForecastFact, Placement, units
 from ..results.tables import ASSESSMENTS, FORECASTS, FactStore, placement_of
-from ..staging import quoted
+from ..staging import json_rows, quoted, text_rows_of_json
 from .facts import Forecast, Result, ResultKind
 from .forecast_outcome import ForecastCell, ForecastTally, Outcome, Pairing, forecast_outcome_contribution
 from .merit import MeritCell, MeritTally, merit_contribution
@@ -172,11 +172,11 @@ async def _load(session: AsyncSession, store: FactStore, hidden: str, keys: Sequ
     if not keys:
         return []
     cols = ", ".join(f"f.{quoted(n)}" for n in store.fact_fields)
-    arrays = ", ".join(f"CAST(:{n} AS text[])" for n in names)
     on = " AND ".join(f"f.{quoted(n)} = k.{quoted(n)}" for n in names)
-    sql = text(f"SELECT {cols} FROM {store.facts.name} f JOIN unnest({arrays}) AS k({', '.join(names)}) ON {on} "
-               f"WHERE NOT f.{hidden} {where}")
-    params = {n: [k[i] for k in sorted(set(keys))] for i, n in enumerate(names)}
+    # the keys as one JSON parameter (`staging.json_rows`: no asyncpg type check per array element)
+    sql = text(f"SELECT {cols} FROM {store.facts.name} f JOIN ({text_rows_of_json('CAST(:keys AS text)', names)}) "
+               f"AS k ON {on} WHERE NOT f.{hidden} {where}")
+    params = {"keys": json_rows(sorted(set(keys)))}
     make = store.make
     return [make(*row) for row in (await session.execute(sql, params)).all()]
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..directory.tables import placements
 from ..results.rules import AssessmentFact, Placement
 from ..results.tables import ASSESSMENTS, FactStore, placement_of
-from ..staging import quoted, sorted_unique
+from ..staging import json_rows, quoted, sorted_unique, text_rows_of_json
 from .rules import ACTIVE_STATUSES, NO_SUBJECT, SupportFact, below_pass_cells, is_active
 from .tables import BELOW_PASS, SUPPORT
 
@@ -55,15 +55,20 @@ def _load_statement(store: FactStore, hidden: str, students: set[tuple[str, str]
         # outside): with statistics older than the table's growth, the organiser index was ANDed in per key —
         # every result of the organiser read per student (0.45 s per batch of 5,000 at 43k results)
         facts = (f"LATERAL (SELECT * FROM {store.facts.name} f WHERE f.student_id = k.student_id OFFSET 0) f")
-    sql = (f"SELECT {cols} FROM unnest(CAST(:{prefix}org AS text[]), CAST(:{prefix}student AS text[]), "
-           f"CAST(:{prefix}subject AS text[])) "
-           f"AS k(organiser_id, student_id, subject_code) JOIN {facts} ON f.student_id = k.student_id "
+    # the keys as one JSON parameter (`staging.json_rows`: no asyncpg type check per array element)
+    sql = (f"SELECT {cols} FROM ({text_rows_of_json(f'CAST(:{prefix}keys AS text)', _KEY_NAMES)}) "
+           f"AS k JOIN {facts} ON f.student_id = k.student_id "
            f"AND f.organiser_id = k.organiser_id AND (k.subject_code IS NULL OR f.subject_code = k.subject_code) "
            f"WHERE NOT f.{hidden} {extra}")
-    params = {f"{prefix}org": [k[0] for k in keys] + [k[0] for k in keys_with_subject],
-              f"{prefix}student": [k[1] for k in keys] + [k[1] for k in keys_with_subject],
-              f"{prefix}subject": [None] * len(keys) + [k[2] for k in keys_with_subject]}
-    return sql, params
+    return sql, {f"{prefix}keys": _keys_json(keys, keys_with_subject)}
+
+
+_KEY_NAMES = ("organiser_id", "student_id", "subject_code")
+
+
+def _keys_json(keys: Sequence[tuple[str, str]], keys_with_subject: Sequence[tuple[str, str, str]]) -> str:
+    """(organiser, student, subject) keys as `json_rows`: a student's keys first, subject null (every subject)."""
+    return json_rows([(o, s, None) for o, s in keys] + list(keys_with_subject))
 
 
 def _before(after: Iterable[Any], changes: Sequence[Pair], id_field: str, in_scope: Callable[[Any], bool]) -> list[Any]:
@@ -80,8 +85,7 @@ def _before(after: Iterable[Any], changes: Sequence[Pair], id_field: str, in_sco
 # it, before the batch the same with their old versions — one row per key, not every result of it.
 _NEWEST_UNCHANGED = (
     "SELECT DISTINCT ON (f.organiser_id, f.student_id, f.subject_code) {cols} "
-    "FROM unnest(CAST(:org AS text[]), CAST(:student AS text[]), CAST(:subject AS text[])) "
-    "AS k(organiser_id, student_id, subject_code) "
+    f"FROM ({text_rows_of_json('CAST(:keys AS text)', _KEY_NAMES)}) AS k "
     # one student's results by `ix_assessment_facts_student` (LATERAL, OFFSET 0: see `_load`)
     "JOIN LATERAL (SELECT * FROM {facts} f WHERE f.student_id = k.student_id OFFSET 0) f "
     "ON f.organiser_id = k.organiser_id AND (k.subject_code IS NULL OR f.subject_code = k.subject_code) "
@@ -101,9 +105,7 @@ async def _newest_unchanged_and_supports(session: AsyncSession, students: set[tu
     keys_with_subject = sorted(k for k in subjects if (k[0], k[1]) not in students)
     newest = _NEWEST_UNCHANGED.format(cols=", ".join(f"f.{quoted(n)}" for n in ASSESSMENTS.fact_fields),
                                       facts=ASSESSMENTS.facts.name)
-    params = {"org": [k[0] for k in keys] + [k[0] for k in keys_with_subject],
-              "student": [k[1] for k in keys] + [k[1] for k in keys_with_subject],
-              "subject": [None] * len(keys) + [k[2] for k in keys_with_subject], "changed": sorted_unique(changed)}
+    params = {"keys": _keys_json(keys, keys_with_subject), "changed": sorted_unique(changed)}
     supports, support_params = _load_statement(SUPPORT, "retracted", support_students, None, _ACTIVE_ONLY, "s_")
     sql = f"SELECT ARRAY(SELECT ROW(n.*) FROM ({newest}) n), ARRAY(SELECT ROW(s.*) FROM ({supports}) s)"
     results, active = (await session.execute(text(sql), params | support_params)).one()
