@@ -3,7 +3,8 @@
 A decision is computed per *component* — the cells that equations can tie together — over the whole
 tree: every level (group, school unit, area, organiser, nation), every organiser, every gender part
 and year, read here without the reader's scope or the request's filters, and kept per state version
-(`results.disclose.state_version`), suppressed levels and rules. The results endpoint and every
+(`results.disclose.state_version`), suppressed levels and rules — and by the rows it was taken on, so
+that on a new state version only the components whose rows changed are decided again. The results endpoint and every
 figure endpoint (trend, history, gender gap, freshness, coverage, drill-down, forecast against
 outcome, merit; JSON, CSV, xlsx) look their cells up in it, so a complement withheld in one view is
 withheld in every other and no two responses together give a withheld value away.
