@@ -90,6 +90,8 @@ HOSTILE_BODIES = [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000 + b"1" + b"
                   b"{" + b'"k":1,' * 20_000 + b'"k":1}']
 
 
+@pytest.mark.integration
+@pytest.mark.postgres_only  # the HTTP door only: no broker, so not run once per broker
 def test_hostile_parameters_and_bodies_of_every_operation_never_get_a_5xx(running, token_issuer):
     """Every operation of every service: every parameter with huge, negative-zero, non-finite, empty, control,
     bidirectional, decomposed, long, full-width and emoji values, every query key twice, and (for those that take

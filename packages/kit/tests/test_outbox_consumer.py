@@ -388,8 +388,12 @@ async def test_an_event_the_handler_cannot_apply_is_dead_lettered_and_the_rest_a
         await task
     # the group reads the shared topic from its start, so poison left by other tests is here too
     deads = await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}", 10_000, timeout=3)
-    [dead] = [d for d in deads if dict(d.headers)["dlq.reason"] == b"handler_failed"]
-    assert dead.value == events[7].to_bytes()
+    # dead letters are at least once: a rebalance between the dead letter and the commit of the batch's
+    # offsets (seen on Apache Kafka on a loaded machine) reads the batch again and the poison fails again
+    failed = [d for d in deads if dict(d.headers)["dlq.reason"] == b"handler_failed"]
+    assert failed, "the event the handler cannot apply must be dead-lettered"
+    assert {d.value for d in failed} == {events[7].to_bytes()}, "only the poison event is dead-lettered"
+    dead = failed[0]
     headers = dict(dead.headers)
     assert headers["dlq.reason"] == b"handler_failed"
     assert b"cannot apply" not in headers["dlq.message"], "the exception text may hold student data"

@@ -268,13 +268,13 @@ async def test_a_disclosure_decision_is_kept_until_the_state_changes(fed, bare_c
     politician = {"Authorization": "Bearer " + token_issuer.mint(roles=["politician"], organisers=[ORG])}
     params = {"level": "area", "organiser_id": ORG}
     computed = []
-    original = disclose.component_rows
+    original = disclose.components_read
 
     async def counting(*args, **kwargs):
-        computed.append(args[1])
+        computed.append(sorted(args[1]))
         return await original(*args, **kwargs)
 
-    disclose.component_rows = counting
+    disclose.components_read = counting
     try:
         first = (await bare_client.get("/v1/results/assessments", params=params, headers=politician)).json()
         again = (await bare_client.get("/v1/results/assessments", params=params, headers=politician)).json()
@@ -289,4 +289,4 @@ async def test_a_disclosure_decision_is_kept_until_the_state_changes(fed, bare_c
         assert {unit: (c["assessed"], c["reason"]) for unit, c in after.items()} == {
             "north": (11, "EXISTS"), "south": (11, "EXISTS")}
     finally:
-        disclose.component_rows = original
+        disclose.components_read = original

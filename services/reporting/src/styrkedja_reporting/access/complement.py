@@ -114,6 +114,16 @@ def protect_tree(rows: Iterable[TreeRow], *, suppressed: Iterable[Level], rules:
     taken in a canonical order, so the decision depends only on the rows, never on their order or
     on what a request selected."""
     rules = rules or DisclosureRules()
+    rows = list(rows)
+    levels = frozenset(suppressed)
+    if not any(may_withhold(row, levels, rules) for row in rows):
+        # no cell to withhold, so no complement either (`disclose` withholds only to hide a small or
+        # `~100` cell): the same decision without building and solving the equations — what most
+        # components of a big organiser are, read anew after every batch
+        cells = {tree_key(r.slice, r.unit, g): Cell(Level[r.unit[0].upper()], n,
+                                                    r.failing.get(g) if r.failing is not None else None)
+                 for r in rows for g, n in r.counts.items() if n > 0}
+        return Disclosure(cells, frozenset(), frozenset(), frozenset(), rules)
     ordered = sorted(rows, key=lambda r: repr((r.slice, r.unit)))
     cells, partitions = tree_partitions(ordered)
     for whole, parts in links:
@@ -123,6 +133,17 @@ def protect_tree(rows: Iterable[TreeRow], *, suppressed: Iterable[Level], rules:
     partitions.sort(key=lambda p: repr((p.parent, p.children)))
     shown: Mapping[Hashable, Cell] = cells
     return disclose(shown, partitions, suppressed=suppressed, rules=rules)
+
+
+def may_withhold(row: TreeRow, suppressed: frozenset[Level], rules: DisclosureRules) -> bool:
+    """A cell of the row that `disclose` withholds for itself at these suppressed levels: too few
+    students, or (with the `~100` rule) 1 to N failing."""
+    if Level[row.unit[0].upper()] not in suppressed:
+        return False
+    if any(0 < n < rules.min_students for n in row.counts.values()):
+        return True
+    return rules.approximate_near_full and row.failing is not None and any(
+        1 <= f <= rules.near_full_max_failing for g, f in row.failing.items() if row.counts.get(g, 0) > 0)
 
 
 def merged(decisions: Iterable[Disclosure], rules: DisclosureRules) -> Disclosure:

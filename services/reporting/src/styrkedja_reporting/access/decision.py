@@ -3,7 +3,8 @@
 A decision is computed per *component* — the cells that equations can tie together — over the whole
 tree: every level (group, school unit, area, organiser, nation), every organiser, every gender part
 and year, read here without the reader's scope or the request's filters, and kept per state version
-(`results.disclose.state_version`), suppressed levels and rules. The results endpoint and every
+(`results.disclose.state_version`), suppressed levels and rules — and by the rows it was taken on, so
+that on a new state version only the components whose rows changed are decided again. The results endpoint and every
 figure endpoint (trend, history, gender gap, freshness, coverage, drill-down, forecast against
 outcome, merit; JSON, CSV, xlsx) look their cells up in it, so a complement withheld in one view is
 withheld in every other and no two responses together give a withheld value away.
@@ -44,20 +45,31 @@ small, and named in `Disclosure.unprotectable`.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from styrkedja_contracts.scales import Scale, reaches_pass
+from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from styrkedja_kit.auth import Level
 
 from ..figures.merit import MeritTally
 from ..figures.tables import FORECAST_COUNTERS, MERIT_COUNTERS, figure_forecasts, figure_merit, figure_pass
 from ..results.tables import STORES
-from .complement import TOTAL, TreeDecision, TreeRow, TreeUnit, protect_tree, tree_key, tree_parent, unit_of
+from .complement import (
+    TOTAL,
+    TreeDecision,
+    TreeRow,
+    TreeUnit,
+    may_withhold,
+    protect_tree,
+    tree_key,
+    tree_parent,
+    unit_of,
+)
 from .disclosure import DisclosureRules
 from .scope import placements_of
 
@@ -106,24 +118,83 @@ def merit_slice(year: int, period: PeriodId) -> Hashable:
 
 async def decision_for(session: AsyncSession, components: Iterable[Component], suppressed: frozenset[Level],
                        rules: DisclosureRules, version: Hashable | None = None) -> TreeDecision:
-    """The decision over these components (each from the cache when the state has not changed)."""
+    """The decision over these components (each from the cache when the state has not changed; else
+    the rows of every missing one read at once, and decided anew only where they changed)."""
     from ..results.disclose import state_version  # the state version lives with the results read path
 
     version = version if version is not None else await state_version(session)
-    parts = []
-    for component in sorted(set(components)):
+    wanted = sorted(set(components))
+    found: dict[Component, TreeDecision] = {}
+    for component in wanted:
         key = (version, component, suppressed, rules)
-        found = _DECISIONS.get(key)
-        if found is None:
-            rows, extra = await component_rows(session, component, left_out(suppressed))
-            found = _DECISIONS[key] = TreeDecision.of(
-                protect_tree(rows, suppressed=suppressed, rules=rules, links=extra))
-            while len(_DECISIONS) > DECISIONS_KEPT:
-                _DECISIONS.popitem(last=False)
-        else:
+        kept = _DECISIONS.get(key)
+        if kept is not None:
             _DECISIONS.move_to_end(key)
-        parts.append(found)
-    return TreeDecision.union(parts, rules)
+            found[component] = kept
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        without = left_out(suppressed)
+        read, placed = await components_read(session, missing, without)
+        for component in missing:
+            raw = read[component]
+            by_rows = (component, suppressed, rules, raw_digest(raw, placed))
+            kept = _BY_ROWS.get(by_rows)
+            if kept is None:  # the rows changed (or were never decided): decided anew
+                SOLVED[0] += 1
+                tree, links = tree_of(component_rows_of(component, raw), placed, without,
+                                      equations=lambda tree: any(may_withhold(r, suppressed, rules) for r in tree))
+                kept = TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links))
+            found[component] = _keep(_DECISIONS, (version, component, suppressed, rules),
+                                     _keep(_BY_ROWS, by_rows, kept))
+    return TreeDecision.union([found[c] for c in wanted], rules)
+
+
+#: Decisions by what they were taken on (`decided`): a new state version moves every key of
+#: `_DECISIONS`, but a batch changes the rows of a few components only (its subjects; a count table
+#: its organiser's), and the decision is a function of the rows alone (`protect_tree`), so the others'
+#: are taken again from here — never a decision for rows other than its own.
+_BY_ROWS: OrderedDict[Hashable, TreeDecision] = OrderedDict()
+BY_ROWS_KEPT = 1024
+#: How many decisions were taken (`protect_tree` run): what a cold read costs, for tests and metrics.
+SOLVED = [0]
+
+
+def _keep(cache: OrderedDict[Hashable, TreeDecision], key: Hashable, decision: TreeDecision) -> TreeDecision:
+    cache[key] = decision
+    cache.move_to_end(key)
+    while len(cache) > (DECISIONS_KEPT if cache is _DECISIONS else BY_ROWS_KEPT):
+        cache.popitem(last=False)
+    return decision
+
+
+def rows_digest(rows: Iterable[TreeRow], links: Iterable[Any]) -> bytes:
+    """Pure: a digest of everything a decision is taken on (each row's slice, unit, parent, counts and
+    failing; the links), independent of their order."""
+    canonical = sorted(repr((r.slice, r.unit, r.parent, sorted(r.counts.items()),
+                             None if r.failing is None else sorted(r.failing.items()))) for r in rows)
+    digest = hashlib.blake2b(digest_size=32)
+    for line in canonical:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    digest.update(b"links\n")
+    # a link's parts in any order are one equation (`protect_tree` sorts them)
+    for line in sorted(repr((whole, sorted(map(repr, parts)))) for whole, parts in links):
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.digest()
+
+
+def decided(rows: list[TreeRow], links: list[Any], suppressed: frozenset[Level], rules: DisclosureRules,
+            context: Hashable = None) -> TreeDecision:
+    """`protect_tree` on these rows, or the decision already taken on exactly the same rows, reader
+    class and rules (`context`: what the rows are of, so two tables never share an entry)."""
+    key = (context, suppressed, rules, rows_digest(rows, links))
+    kept = _BY_ROWS.get(key)
+    if kept is not None:
+        _BY_ROWS.move_to_end(key)
+        return kept
+    SOLVED[0] += 1
+    return _keep(_BY_ROWS, key, TreeDecision.of(protect_tree(rows, suppressed=suppressed, rules=rules, links=links)))
 
 
 # ------------------------------------------------------------------ count tables: support figures, roster sizes
@@ -141,7 +212,7 @@ def decide_counts(rows: ComponentRows, placed: Mapping[str, tuple[str, str | Non
     siblings *and*, where the siblings cannot hide it (an only child, a sibling equal to its own
     visible part), the parent is withheld too — in every view of it, the parent's own included."""
     tree, links = tree_of(rows, placed, frozenset({"group"}))
-    return TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links))
+    return decided(tree, links, suppressed, rules, context="counts")
 
 
 def kept_counts_decision(key: Hashable, suppressed: frozenset[Level], rules: DisclosureRules,
@@ -155,10 +226,7 @@ def kept_counts_decision(key: Hashable, suppressed: frozenset[Level], rules: Dis
 
 def keep_counts_decision(key: Hashable, suppressed: frozenset[Level], rules: DisclosureRules, version: Hashable,
                          decision: TreeDecision) -> TreeDecision:
-    _DECISIONS[(version, ("counts", key), suppressed, rules)] = decision
-    while len(_DECISIONS) > DECISIONS_KEPT:
-        _DECISIONS.popitem(last=False)
-    return decision
+    return _keep(_DECISIONS, (version, ("counts", key), suppressed, rules), decision)
 
 
 async def counts_decision(session: AsyncSession, key: Hashable,
@@ -201,24 +269,71 @@ async def component_rows(session: AsyncSession, component: Component,
                          without: frozenset[str] = frozenset()) -> tuple[list[TreeRow], list[Any]]:
     """Every row of the component at every level, unscoped (a decision, not an answer), and the
     equations that tie its tables together (`protect_tree`'s links)."""
+    read, placed = await components_read(session, [component], without)
+    return tree_of(component_rows_of(component, read[component]), placed, without)
+
+
+#: What a component's decision is taken on, as read: its statements' rows per table, in their order.
+RawRows = dict[str, list[tuple[Any, ...]]]
+
+
+async def components_read(session: AsyncSession, components: Iterable[Component],
+                          without: frozenset[str] = frozenset()) \
+        -> tuple[dict[Component, RawRows], Mapping[str, tuple[str, str | None]]]:
+    """The rows of several components (`component_rows`) as the statements give them, and the
+    placements of their school units: one statement per table for every subject of a family and
+    school year (a trend's 16 subjects: 2 statements, not 32, each scanning the table), ordered (so
+    equal rows read equal: `raw_digest`), the levels `without` left out in the statements themselves
+    (read and dropped afterwards they were most of a cold decision's time: ~90 % of a Mittköping-sized
+    subject's rows are its groups')."""
+    wanted = sorted(set(components))
+    read: dict[Component, RawRows] = {c: {} for c in wanted}
+    subjects: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for family, school_year, third in wanted:
+        if family == "merit":
+            read[(family, school_year, third)]["merit"] = await _merit_raw(session, school_year, third, without)
+        else:
+            subjects[(family, school_year)].append(third)
+    for (family, school_year), codes in subjects.items():
+        kind = "assessments" if family == "assessment" else "forecasts"
+        figures = _pass_raw if family == "assessment" else _forecast_raw
+        for table, per_subject in (("results", await _results_raw(session, codes, kind, school_year, without)),
+                                   ("figures", await figures(session, codes, school_year, without))):
+            for code in codes:
+                read[(family, school_year, code)][table] = per_subject.get(code, [])
+    units = {r[2] for raw in read.values() for table in raw.values() for r in table if r[0] == "school_unit"}
+    return read, await placements_of(session, units)
+
+
+def raw_digest(raw: RawRows, placed: Mapping[str, tuple[str, str | None]]) -> bytes:
+    """Pure: a digest of everything a component's decision is taken on — its rows as read (ordered by
+    the statements) and the placements of its school units (each row's parent)."""
+    units = sorted({r[2] for table in raw.values() for r in table if r[0] == "school_unit"})
+    digest = hashlib.blake2b(digest_size=32)
+    digest.update(repr(sorted(raw.items())).encode())
+    digest.update(repr([(u, placed.get(u)) for u in units]).encode())
+    return digest.digest()
+
+
+def component_rows_of(component: Component, raw: RawRows) -> ComponentRows:
+    """Pure: a component's rows as read (`components_read`) as the rows of its decision."""
     family, school_year, third = component
     rows = ComponentRows()
-    if family == "assessment":
-        await _results_rows(session, rows, "assessments", school_year, third)
-        await _pass_rows(session, rows, school_year, third)
-    elif family == "forecast":
-        await _results_rows(session, rows, "forecasts", school_year, third)
-        await _forecast_rows(session, rows, school_year, third)
-    else:
-        await _merit_rows(session, rows, school_year, third)
-    codes = {unit for (_, level, _, unit) in rows.counts if level == "school_unit"}
-    return tree_of(rows, await placements_of(session, codes), without)
+    if family == "merit":
+        _merit_rows(rows, school_year, third, raw["merit"])
+        return rows
+    kind = "assessments" if family == "assessment" else "forecasts"
+    _results_rows(rows, kind, raw["results"])
+    (_pass_rows if family == "assessment" else _forecast_rows)(rows, school_year, raw["figures"])
+    return rows
 
 
 def tree_of(rows: ComponentRows, placed: Mapping[str, tuple[str, str | None]],
-            without: frozenset[str] = frozenset()) -> tuple[list[TreeRow], list[Any]]:
+            without: frozenset[str] = frozenset(),
+            equations: Callable[[list[TreeRow]], bool] = lambda tree: True) -> tuple[list[TreeRow], list[Any]]:
     """Pure: the rows of a component as tree rows (each with its parent, from the placements) and
-    the equations beyond the tree's own; the levels `without` left out."""
+    the equations beyond the tree's own (none where `equations` says the tree needs none: nothing in
+    it to withhold); the levels `without` left out."""
     if without:
         rows.counts = {w: part for w, part in rows.counts.items() if w[1] not in without}
     for where, part in rows.counts.items():
@@ -229,7 +344,7 @@ def tree_of(rows: ComponentRows, placed: Mapping[str, tuple[str, str | None]],
     tree = [TreeRow(slice_, unit_of(level, organiser, unit), tree_parent(level, organiser, unit, placed), part,
                     rows.failing.get((slice_, level, organiser, unit)))
             for (slice_, level, organiser, unit), part in rows.counts.items()]
-    return tree, _equations(rows)
+    return tree, _equations(rows) if equations(tree) else []
 
 
 def _equations(rows: ComponentRows) -> list[tuple[Any, tuple[Any, ...]]]:
@@ -261,52 +376,91 @@ def _equations(rows: ComponentRows) -> list[tuple[Any, tuple[Any, ...]]]:
     return out
 
 
-async def _results_rows(session: AsyncSession, rows: ComponentRows, kind: str, school_year: str, subject: str) -> None:
+def _levels_but(column: Any, without: frozenset[str]) -> list[Any]:
+    return [column.notin_(sorted(without))] if without else []
+
+
+def _below_pass(value: Any, scale: Any | None) -> Any:
+    """SQL: the row's value does not reach the pass level (`reaches_pass`, per scale)."""
+    if scale is None:  # forecasts: one scale
+        return value.in_([v for v in scale_values(Scale.THREE_LEVEL) if not reaches_pass(Scale.THREE_LEVEL, v)])
+    return or_(*(and_(scale == s.value, value.in_([v for v in scale_values(s) if not reaches_pass(s, v)]))
+                 for s in Scale))
+
+
+async def _results_raw(session: AsyncSession, subjects: Iterable[str], kind: str, school_year: str,
+                       without: frozenset[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """The results cells of these subjects, summed over the values in the statement (the decision
+    needs a cell's students and those below the pass level, not its grades): per subject, rows
+    (level, organiser, unit, gender, year, students, below the pass level, *slice)."""
     from ..results.disclose import SLICE  # the slice columns of the results read path
 
     store = STORES[kind]
     agg = store.aggregates.c
     slice_columns = [agg[name] for name in SLICE[kind]]
-    query = (select(agg.level, agg.organiser_id, agg.unit_id, *slice_columns, agg.gender, agg.year, agg.value,
-                    func.sum(agg["count"]).label("n"))
-             .where(agg.school_year == school_year, agg.subject_code == subject)
-             .group_by(agg.level, agg.organiser_id, agg.unit_id, *slice_columns, agg.gender, agg.year, agg.value))
+    failing = _below_pass(agg.value, agg.scale if kind == "assessments" else None)
+    keys = [agg.level, agg.organiser_id, agg.unit_id, agg.gender, agg.year, *slice_columns]
+    query = (select(agg.level, agg.organiser_id, agg.unit_id, agg.gender, agg.year, func.sum(agg["count"]),
+                    func.coalesce(func.sum(agg["count"]).filter(failing), 0), *slice_columns)
+             .where(agg.school_year == school_year, agg.subject_code.in_(sorted(set(subjects))),
+                    *_levels_but(agg.level, without))
+             .group_by(*keys).order_by(*keys))
+    subject_at = 7 + SLICE[kind].index("subject_code")
+    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for row in (await session.execute(query)).all():
-        slice_ = tuple(getattr(row, name) for name in SLICE[kind])
-        scale = Scale(row.scale) if kind == "assessments" else Scale.THREE_LEVEL
-        fails = 0 if reaches_pass(scale, row.value) else int(row.n)
-        for year in (row.year, ALL_YEARS):
-            rows.add(results_slice(kind, slice_, year), row.level, row.organiser_id, row.unit_id, row.gender,
-                     int(row.n), fails)
+        out[row[subject_at]].append((*row[:5], int(row[5]), int(row[6]), *row[7:]))
+    return out
 
 
-async def _pass_rows(session: AsyncSession, rows: ComponentRows, school_year: str, subject: str) -> None:
+def _results_rows(rows: ComponentRows, kind: str, raw: list[tuple[Any, ...]]) -> None:
+    for level, organiser, unit, gender, year, n, fails, *slice_ in raw:
+        for y in (year, ALL_YEARS):
+            rows.add(results_slice(kind, tuple(slice_), y), level, organiser, unit, gender, n, fails)
+
+
+async def _pass_raw(session: AsyncSession, subjects: Iterable[str], school_year: str,
+                    without: frozenset[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Per subject, rows (level, organiser, unit, year, period, subject, assessed per gender, reaching
+    per gender, students)."""
     c = figure_pass.c
-    query = select(c.level, c.organiser_id, c.unit_id, c.year, c.period,
-                   *[func.sum(c[f"assessed_{g}"]).label(g) for g in GENDERS],
-                   *[func.sum(c[f"reaching_{g}"]).label(f"reaching_{g}") for g in GENDERS],
-                   func.sum(c.students).label("students")).where(
-        c.school_year == school_year, c.subject_code == subject).group_by(
-        c.level, c.organiser_id, c.unit_id, c.year, c.period)
-    for r in (await session.execute(query)).all():
-        period = (school_year, r.period)
-        for g in GENDERS:
-            assessed = int(getattr(r, g))
-            rows.add(pass_slice(subject, r.year, period), r.level, r.organiser_id, r.unit_id, g, assessed,
-                     assessed - int(getattr(r, f"reaching_{g}")))
-        rows.add(coverage_slice(subject, r.year, period), r.level, r.organiser_id, r.unit_id, TOTAL,
-                 int(r.students))
+    keys = [c.level, c.organiser_id, c.unit_id, c.year, c.period, c.subject_code]
+    query = select(*keys, *[func.sum(c[f"assessed_{g}"]) for g in GENDERS],
+                   *[func.sum(c[f"reaching_{g}"]) for g in GENDERS], func.sum(c.students)).where(
+        c.school_year == school_year, c.subject_code.in_(sorted(set(subjects))),
+        *_levels_but(c.level, without)).group_by(*keys).order_by(*keys)
+    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in (await session.execute(query)).all():
+        out[row[5]].append((*row[:6], *(int(v) for v in row[6:])))
+    return out
 
 
-async def _forecast_rows(session: AsyncSession, rows: ComponentRows, school_year: str, subject: str) -> None:
+def _pass_rows(rows: ComponentRows, school_year: str, raw: list[tuple[Any, ...]]) -> None:
+    for level, organiser, unit, year, period_, subject, *sums in raw:
+        period = (school_year, period_)
+        for i, g in enumerate(GENDERS):
+            assessed = sums[i]
+            rows.add(pass_slice(subject, year, period), level, organiser, unit, g, assessed,
+                     assessed - sums[len(GENDERS) + i])
+        rows.add(coverage_slice(subject, year, period), level, organiser, unit, TOTAL, sums[-1])
+
+
+async def _forecast_raw(session: AsyncSession, subjects: Iterable[str], school_year: str,
+                        without: frozenset[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Per subject, rows (level, organiser, unit, year, gender, period, subject, forecasts)."""
     f = figure_forecasts.c
-    query = select(f.level, f.organiser_id, f.unit_id, f.year, f.gender, f.period,
-                   *[func.sum(f[n]).label(n) for n in FORECAST_COUNTERS]).where(
-        f.school_year == school_year, f.subject_code == subject).group_by(
-        f.level, f.organiser_id, f.unit_id, f.year, f.gender, f.period)
-    for r in (await session.execute(query)).all():
-        rows.add(forecast_slice(subject, r.year, (school_year, r.period)), r.level, r.organiser_id, r.unit_id,
-                 r.gender, sum(int(getattr(r, n)) for n in FORECAST_COUNTERS))
+    keys = [f.level, f.organiser_id, f.unit_id, f.year, f.gender, f.period, f.subject_code]
+    query = select(*keys, *[func.sum(f[n]) for n in FORECAST_COUNTERS]).where(
+        f.school_year == school_year, f.subject_code.in_(sorted(set(subjects))),
+        *_levels_but(f.level, without)).group_by(*keys).order_by(*keys)
+    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in (await session.execute(query)).all():
+        out[row[6]].append((*row[:7], sum(int(v) for v in row[7:])))
+    return out
+
+
+def _forecast_rows(rows: ComponentRows, school_year: str, raw: list[tuple[Any, ...]]) -> None:
+    for level, organiser, unit, year, gender, period, subject, n in raw:
+        rows.add(forecast_slice(subject, year, (school_year, period)), level, organiser, unit, gender, n)
 
 
 def merit_students(values: tuple[int, ...]) -> int:
@@ -315,17 +469,24 @@ def merit_students(values: tuple[int, ...]) -> int:
     return min((n for n in (tally.graded_students, tally.merit_students) if n > 0), default=0)
 
 
-async def _merit_rows(session: AsyncSession, rows: ComponentRows, school_year: str, term: str) -> None:
+async def _merit_raw(session: AsyncSession, school_year: str, term: str,
+                     without: frozenset[str]) -> list[tuple[Any, ...]]:
+    """Rows (level, organiser, unit, year, gender, *merit counters)."""
     m = figure_merit.c
-    query = select(m.level, m.organiser_id, m.unit_id, m.year, m.gender,
-                   *[func.sum(m[n]).label(n) for n in MERIT_COUNTERS]).where(
-        m.school_year == school_year, m.period == term).group_by(m.level, m.organiser_id, m.unit_id, m.year, m.gender)
+    keys = [m.level, m.organiser_id, m.unit_id, m.year, m.gender]
+    query = select(*keys, *[func.sum(m[n]) for n in MERIT_COUNTERS]).where(
+        m.school_year == school_year, m.period == term, *_levels_but(m.level, without)).group_by(
+        *keys).order_by(*keys)
+    return [(*r[:5], *(int(v) for v in r[5:])) for r in (await session.execute(query)).all()]
+
+
+def _merit_rows(rows: ComponentRows, school_year: str, term: str, raw: list[tuple[Any, ...]]) -> None:
     values: dict[tuple[str, str | None, str, int], dict[str, tuple[int, ...]]] = {}
-    for r in (await session.execute(query)).all():
-        where = (r.level, None if r.level == "nation" else r.organiser_id, r.unit_id, r.year)
-        row = tuple(int(getattr(r, n)) for n in MERIT_COUNTERS)
+    for level, organiser, unit, year, gender, *counters in raw:
+        where = (level, None if level == "nation" else organiser, unit, year)
+        row = tuple(counters)
         got = values.setdefault(where, {})
-        got[r.gender] = tuple(a + b for a, b in zip(got.get(r.gender, (0,) * len(row)), row, strict=True))
+        got[gender] = tuple(a + b for a, b in zip(got.get(gender, (0,) * len(row)), row, strict=True))
     for (level, organiser, unit, year), per_gender in values.items():
         slice_ = merit_slice(year, (school_year, term))
         for g, row in per_gender.items():

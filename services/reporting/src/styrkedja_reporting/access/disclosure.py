@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import enum
 import heapq
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -329,6 +329,17 @@ def _determined(hidden: set[Key], partitions: Sequence[Partition]) -> list[Key]:
         return []
     columns = {k: i for i, k in enumerate(sorted(hidden, key=repr))}
     pivots: dict[int, dict[int, int]] = {}  # pivot column → its reduced row
+    # column → the pivot rows (by pivot column) with an entry in it: a new pivot updates only those,
+    # not a scan of every pivot row (quadratic: ~90 % of a large decision's time)
+    holders: dict[int, set[int]] = defaultdict(set)
+
+    def put(pivot_column: int, reduced: dict[int, int]) -> None:
+        for c in pivots.get(pivot_column, ()):
+            holders[c].discard(pivot_column)
+        pivots[pivot_column] = reduced
+        for c in reduced:
+            holders[c].add(pivot_column)
+
     for partition in partitions:
         row: dict[int, int] = {}
         for key, coefficient in ((partition.parent, 1), *((c, -1) for c in partition.children)):
@@ -342,10 +353,9 @@ def _determined(hidden: set[Key], partitions: Sequence[Partition]) -> list[Key]:
         if not row:
             continue
         lead = min(row)
-        for other_column, other in pivots.items():  # keep the earlier rows reduced in the new pivot column
-            if other.get(lead):
-                pivots[other_column] = _combine(other, row, lead)
-        pivots[lead] = row
+        for other_column in sorted(holders.get(lead, ())):  # keep the earlier rows reduced in the new pivot column
+            put(other_column, _combine(pivots[other_column], row, lead))
+        put(lead, row)
     keys = {i: k for k, i in columns.items()}
     return [keys[column] for column, row in pivots.items() if len(row) == 1]
 

@@ -342,15 +342,21 @@ async def units_assessed_every_level(session: AsyncSession, subject: str | None,
                                      ) -> dict[str, dict[tuple[Any, ...], int]]:
     """`units_assessed` at school-unit, area, organiser and nation level in one pass over the students
     (grouping sets): level → (organiser, unit[, subject]) → distinct students assessed."""
-    code = f"split_part(f.unit_id, '{GROUP_SEPARATOR}', 1)"
     extra = ", f.subject_code" if by_subject else ""
+    # the students' rows made distinct per (student, school unit[, subject]) first, in one hash pass: the
+    # grouping sets' distinct counts then sort thousands of rows, not the hundreds of thousands of
+    # per-group, per-period rows (a Mittköping-sized organiser: 1.8 s of a politician's first support read)
+    distinct = (f"SELECT DISTINCT f.organiser_id, f.student_id, split_part(f.unit_id, '{GROUP_SEPARATOR}', 1) "
+                f"AS code{extra} FROM {figure_students.name} f "
+                "WHERE f.level = 'group' AND (CAST(:subject AS text) IS NULL OR f.subject_code = :subject) "
+                "AND f.period IN ('HT', 'VT')")
+    code = "f.code"
     sets = ", ".join(f"({keys}{extra})" if keys else f"({extra.lstrip(', ')})"
                      for keys in (f"f.organiser_id, {code}", "f.organiser_id, p.area_id", "f.organiser_id", ""))
     sql = (f"SELECT f.organiser_id, {code}, p.area_id{extra}, GROUPING(f.organiser_id, {code}, p.area_id), "
-           f"count(DISTINCT (f.organiser_id, f.student_id)) FROM {figure_students.name} f "
+           f"count(DISTINCT (f.organiser_id, f.student_id)) FROM ({distinct}) f "
            f"LEFT JOIN {placements.name} p ON p.school_unit_code = {code} "
-           "WHERE f.level = 'group' AND (CAST(:subject AS text) IS NULL OR f.subject_code = :subject) "
-           f"AND f.period IN ('HT', 'VT') GROUP BY GROUPING SETS ({sets})")
+           f"GROUP BY GROUPING SETS ({sets})")
     #: GROUPING's bits (organiser, school unit, area; 1 = rolled up) → the level of the row
     levels = {0b001: "school_unit", 0b010: "area", 0b011: "organiser", 0b111: "nation"}
     out: dict[str, dict[tuple[Any, ...], int]] = {level: {} for level in levels.values()}
