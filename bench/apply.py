@@ -387,6 +387,15 @@ def old_package(ref: str, into: Path) -> str:
     return "reporting_before"
 
 
+def written(out: Path, results: dict, details: str) -> int:
+    """Write a run's results as JSON, print them without their bulky `details` key, and give the exit
+    status: 1 where the cells did not equal the recomputation."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in results.items() if k != details}, indent=2))
+    return 0 if results["cells_equal_recomputation"] else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=30_000)
@@ -465,10 +474,7 @@ def main() -> int:
         results["machine"]["load_1min_at_end"] = round(os.getloadavg()[0], 2)
         results["note"] = args.note or ("before: three levels (group, school unit, organiser), executemany; after: six levels "
                            "(student, group, school unit, area, organiser, nation), one unnest statement per table")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-        print(json.dumps({k: v for k, v in results.items() if k != "rounds"}, indent=2))
-        return 0 if results["cells_equal_recomputation"] else 1
+        return written(args.out, results, details="rounds")
     finally:
         infra.stop()
         shutil.rmtree(state, ignore_errors=True)

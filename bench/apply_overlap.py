@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import json
 import os
 import shutil
 import statistics
@@ -137,10 +136,7 @@ def main() -> int:
                    "ratios": [p["ratio"] for p in pairs], "summary": summary,
                    "cells_equal_recomputation": all(not any(m.values()) for m in mismatches.values()),
                    "pairs": pairs}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-        print(json.dumps({k: v for k, v in results.items() if k != "pairs"}, indent=2))
-        return 0 if results["cells_equal_recomputation"] else 1
+        return apply_bench.written(args.out, results, details="pairs")
     finally:
         infra.stop()
         shutil.rmtree(state, ignore_errors=True)
