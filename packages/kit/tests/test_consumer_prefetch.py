@@ -307,3 +307,28 @@ def test_records_handed_out_before_the_assignment_sought_its_partitions_are_not_
     client.after_fetch = assignment_starts
     asyncio.run(run_until(loop, lambda: loop.stored == {A: 9}))
     assert loop.applied == [(0, n) for n in range(3, 9)]
+
+
+def test_a_partial_batch_is_not_followed_by_a_prefetch() -> None:
+    """A batch smaller than `consumer_max_records` means the consumer keeps up: the next batch is read
+    after its commit (no fetch beside its transaction), so records are applied as they come."""
+    client = Client({A: [unit_event(n) for n in range(3)]})
+    more = Client({A: [unit_event(n) for n in range(3, 5)]}).logs[A]
+    for offset, record in enumerate(more, start=3):
+        record.offset = offset
+    loop = Loop(client, max_records=10)
+    fetched_during: list[int] = []
+
+    async def during(_: int) -> None:  # records arrive while the first, partial batch is in its transaction
+        if more:
+            client.logs[A].extend(more)
+            more.clear()
+        before = client.fetched
+        for _ in range(20):
+            await asyncio.sleep(0)
+        fetched_during.append(client.fetched - before)
+
+    loop.during_apply = during
+    asyncio.run(run_until(loop, lambda: len(loop.applied) == 5))
+    assert loop.applied == in_log_order(client)
+    assert fetched_during and not any(fetched_during), "a fetch ran beside a partial batch's transaction"

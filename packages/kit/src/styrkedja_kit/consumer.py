@@ -354,8 +354,11 @@ class ConsumerLoop:
             await producer.stop()
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
-        """Fetch and decode batch N+1 in a task while batch N's transaction runs: the Python side of the
-        next batch is done while PostgreSQL works on this one (two cores, not one after the other).
+        """Fetch and decode batch N+1 in a task while batch N's transaction runs, where batch N is full
+        (the consumer is catching up): the Python side of the next batch is done while PostgreSQL works on
+        this one (two cores, not one after the other). A partial batch is followed by a plain fetch: beside
+        a small transaction there is little to overlap, and the loop of a consumer that keeps up stays the
+        one measured for POST → visible (records applied as they come, nothing interleaved with the transaction).
         A prefetched batch only takes records from the client (no write, no dead letter, no marker):
         it is thrown away, and the positions put back to the stored offsets, if the group rebalanced
         after the client handed out its first records (they may belong to another member now, and
@@ -375,12 +378,18 @@ class ConsumerLoop:
                 if decoded.rebalances != self._rebalances:
                     await self._discard(consumer, decoded)
                     continue
-                busy: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                ahead = asyncio.create_task(self._fetch_decoded(consumer, busy))
+                busy: asyncio.Future[None] | None = None
+                if decoded.records_count >= self.settings.consumer_max_records:
+                    # a full batch: more records wait (catching up), so the next is read beside this one's
+                    # transaction. A partial one means the consumer keeps up: the next batch is read after the
+                    # commit, as the records come, which gives the lowest POST → visible latency
+                    busy = asyncio.get_running_loop().create_future()
+                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy))
                 try:
                     await self._apply_decoded(decoded, producer)
                 finally:
-                    busy.set_result(None)
+                    if busy is not None:
+                        busy.set_result(None)
         finally:
             if ahead is not None:
                 ahead.cancel()
