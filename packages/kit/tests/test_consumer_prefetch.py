@@ -158,18 +158,28 @@ def in_log_order(client: Client) -> list[tuple[int, int]]:
     return [(tp.partition, n) for tp in client.logs for n in range(len(client.logs[tp]))]
 
 
-def test_the_next_batch_is_fetched_while_a_batch_is_applied_and_each_event_applied_once_in_order() -> None:
-    client = Client({A: [unit_event(n) for n in range(12)], B: [unit_event(100 + n) for n in range(7)]})
-    loop = Loop(client, max_records=4)
-    fetched_during: list[int] = []
+def count_fetches_during_apply(loop: Loop, arriving: list[Any] | None = None) -> list[int]:
+    """Make each batch's transaction wait on "PostgreSQL" (turns of the event loop) and count the client's
+    fetches meanwhile, one entry per batch; `arriving` records join partition A as the first one starts."""
+    client, fetched_during = loop.client, []
 
-    async def during(_: int) -> None:  # the transaction waits on PostgreSQL: the next fetch goes on
+    async def during(_: int) -> None:
+        if arriving:
+            client.logs[A].extend(arriving)
+            arriving.clear()
         before = client.fetched
         for _ in range(20):
             await asyncio.sleep(0)
         fetched_during.append(client.fetched - before)
 
     loop.during_apply = during
+    return fetched_during
+
+
+def test_the_next_batch_is_fetched_while_a_batch_is_applied_and_each_event_applied_once_in_order() -> None:
+    client = Client({A: [unit_event(n) for n in range(12)], B: [unit_event(100 + n) for n in range(7)]})
+    loop = Loop(client, max_records=4)
+    fetched_during = count_fetches_during_apply(loop)  # the transaction waits on PostgreSQL: the next fetch goes on
     asyncio.run(run_until(loop, lambda: len(loop.applied) == 19))
     assert sorted(loop.applied) == in_log_order(client)  # each once
     for partition in (0, 1):  # each partition in offset order
@@ -317,18 +327,7 @@ def test_a_partial_batch_is_not_followed_by_a_prefetch() -> None:
     for offset, record in enumerate(more, start=3):
         record.offset = offset
     loop = Loop(client, max_records=10)
-    fetched_during: list[int] = []
-
-    async def during(_: int) -> None:  # records arrive while the first, partial batch is in its transaction
-        if more:
-            client.logs[A].extend(more)
-            more.clear()
-        before = client.fetched
-        for _ in range(20):
-            await asyncio.sleep(0)
-        fetched_during.append(client.fetched - before)
-
-    loop.during_apply = during
+    fetched_during = count_fetches_during_apply(loop, arriving=more)  # while the first, partial batch is applied
     asyncio.run(run_until(loop, lambda: len(loop.applied) == 5))
     assert loop.applied == in_log_order(client)
     assert fetched_during and not any(fetched_during), "a fetch ran beside a partial batch's transaction"
