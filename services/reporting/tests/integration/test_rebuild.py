@@ -239,6 +239,8 @@ async def test_the_rebuild_equals_the_incremental_apply_in_every_table(settings,
                 assert found[table] == expected, (way, table, found[table] - expected, expected - found[table])
         # the indexes and keys the rebuild dropped for its load are there again, as the migrations made them
         assert await schema_of(dbs["rebuild"]) == await schema_of(dbs["incremental"])
+        # figure_students filled in its key's order (its key then built from a sorted heap: `ORDERED_FIGURES`)
+        assert await physical_order_is_key_order(dbs["rebuild"], "figure_students")
         offsets = await database_rows(dbs["rebuild"])
         assert list(offsets[OFFSETS]) == [(GROUP, "t", "0", str(len(redelivered)))]
     finally:
@@ -512,3 +514,37 @@ async def test_a_student_in_two_groups_of_one_school_unit_is_counted_once_above_
     assert students[("school_unit", CODES[1])] == 2 and students[("school_unit", CODES[2])] == 1
     assert students[("area", NORTH)] == 4 and students[("area", SOUTH)] == 1
     assert students[("organiser", ORG)] == 4 and students[("nation", "SE")] == 4
+
+
+async def physical_order_is_key_order(db: Database, table: str) -> bool:
+    key = ", ".join(c.name for c in metadata.tables[table].primary_key.columns)
+    async with db.sessions() as session:
+        stored = (await session.execute(text(f"SELECT {key} FROM {table} ORDER BY ctid"))).all()
+        ordered = (await session.execute(text(f"SELECT {key} FROM {table} ORDER BY {key}"))).all()
+    assert len(stored) > 20, table  # enough rows for a hash aggregate's order not to be the key's by chance
+    return stored == ordered
+
+
+async def test_the_one_key_sorts_as_the_primary_key_columns_do(database_urls):
+    """`bulk._key_order`: one text whose byte order is the key columns' order — prefixes of one another, the separator
+    bytes around chr(1), letters beyond ASCII, integers of every sign and width (as text '10' < '9')."""
+    table = metadata.tables["figure_students"]
+    texts = ["", "a", "a/", "a/b", "ab", "a b", "a\x02", "a~", "å", "Ö", "Z", "29990011/7a", "29990011/7ab", "2999001/1"]
+    years = [-2147483648, -10, -9, 0, 9, 10, 2147483647]
+    rng = random.Random(16)
+    rows = {(rng.choice(["group", "groups", "grou"]), *(rng.choice(texts) for _ in range(3)), rng.choice(years),
+             *(rng.choice(texts) for _ in range(3))) for _ in range(3000)}
+    columns = [c.name for c in table.primary_key.columns]
+    db = Database(database_urls["rebuild"])
+    try:
+        async with db.sessions.begin() as session:
+            assert await bulk._byte_order(session)  # the test server's C.UTF-8: else the rebuild does not order
+            await session.execute(text("CREATE TEMPORARY TABLE k (LIKE figure_students)"))
+            await bulk.copy_records(session, "k", (*columns, "count"), [(*row, 1) for row in rows])
+            by_columns = (await session.execute(text(f"SELECT {', '.join(columns)} FROM k ORDER BY "
+                                                     f"{', '.join(columns)}"))).all()
+            by_key = (await session.execute(text(f"SELECT {', '.join(columns)} FROM k ORDER BY "
+                                                 f"{bulk._key_order(list(table.primary_key.columns))}"))).all()
+        assert len(by_columns) == len(rows) and by_key == by_columns
+    finally:
+        await db.dispose()
