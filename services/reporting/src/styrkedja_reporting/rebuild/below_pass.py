@@ -27,7 +27,8 @@ from . import explain
 _C = 'COLLATE "C"'
 
 
-def below_pass_sql() -> str:
+def below_pass_sql(order_by: str | None = None) -> str:
+    """The INSERT; `order_by`: the rows inserted in that order (the rebuild's key order: `bulk._key_order`)."""
     facts, supports = ASSESSMENTS.facts.name, SUPPORT.facts.name
     cols = ", ".join(quoted(c) for c in (*BELOW_PASS.key, *BELOW_PASS.values))
     # only the (organiser, student, subject)s with some result below the pass level can have a newest one below it
@@ -49,14 +50,18 @@ def below_pass_sql() -> str:
              "AS u(level, unit_id) "
              f"UNION ALL SELECT 'area', p.area_id, b.organiser_id, b.subject_code, b.student_id, 1 FROM b "
              f"JOIN {placements.name} p ON p.school_unit_code = b.school_unit_code AND p.area_id IS NOT NULL")
+    if order_by is not None:
+        units = f"SELECT * FROM ({units}) AS u({cols}) ORDER BY {order_by}"
     return f"INSERT INTO {BELOW_PASS.table.name} ({cols}) WITH b AS MATERIALIZED ({below}) {units}"
 
 
-async def rebuild_below_pass(session: AsyncSession, before_insert: Callable[[], Awaitable[None]] | None = None) -> None:
+async def rebuild_below_pass(session: AsyncSession, before_insert: Callable[[], Awaitable[None]] | None = None,
+                             order_by: str | None = None) -> None:
     """The table emptied (the support stage's handler may have written rows) and filled from the final facts;
-    `before_insert`: run between the two (the rebuild drops the table's indexes there, to build them after)."""
+    `before_insert`: run between the two (the rebuild drops the table's indexes there, to build them after);
+    `order_by`: as `below_pass_sql`'s."""
     await session.execute(text(f"DELETE FROM {BELOW_PASS.table.name}"))
     await session.execute(text(f"ANALYZE {SUPPORT.facts.name}"))  # filled by the support stage just now
     if before_insert is not None:
         await before_insert()
-    await explain.execute(session, "below_pass", below_pass_sql())
+    await explain.execute(session, "below_pass", below_pass_sql(order_by))

@@ -698,7 +698,9 @@ class Rebuilder:
         async def below_pass(session: AsyncSession, backend: int) -> None:
             # support_below_pass's indexes kept until now: the support stage's upserts need its key
             await _drop_indexes(session, (BELOW_PASS.table.name,))
-            await rebuild_below_pass(session)
+            # in its key's order, as the figures of ORDERED_FIGURES (its key built from a sorted heap)
+            order = _key_order(list(BELOW_PASS.table.primary_key.columns)) if await _byte_order(session) else None
+            await rebuild_below_pass(session, order_by=order)
 
         async def compliance(session: AsyncSession, backend: int) -> None:
             report.counts["compliance"] = await rebuild_compliance(session, tracked=self.tracked, dups=self.dups,

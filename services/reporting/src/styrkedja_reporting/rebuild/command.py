@@ -61,8 +61,8 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
               dead_letter: bool = True, decoders: int | None = None, overlap: bool = False,
               connections: int | None = None) -> dict[str, Any]:
     """Read, rebuild, commit; returns what was done and how long each stage took (seconds). `decoders`:
-    processes decoding the log beside this one (default `default_decoders()`: one where the machine has a second
-    core). They answer with the facts' staging rows as COPY text, so this process only fetches and COPYs: its
+    processes decoding the log beside this one (default `default_decoders()`: one per core where the machine has a
+    second). They answer with the facts' staging rows as COPY text, so this process only fetches and COPYs: its
     read CPU at 602k events 31.9 s decoding here → 4.7 s, the decoder's and this one's together as much as
     before (35.0 → 35.7 s; bench/results/rebuild5.json). Earlier decoders answered with tuples, which cost this
     process as much to unpickle and encode again as it saved (rebuild2.json, rebuild4.json)."""
@@ -86,8 +86,12 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
 
 
 def default_decoders() -> int:
-    """One decoder process where this machine has a second core, else none (decoded here)."""
-    return 1 if (os.cpu_count() or 1) > 1 else 0
+    """A decoder process per core where the machine has a second one (at most 4), else none (decoded here). One was
+    the read's limit: ~40 CPU us per event in the one decoder, the rest of the read ~10 us (this process and
+    PostgreSQL's COPY). Two on two cores at 602k events, both runs beside other load: the read 121-282 s with one
+    at load 7-13, 110 s with two at load 9-11 (bench/results/rebuild9.json)."""
+    cores = os.cpu_count() or 1
+    return min(4, cores) if cores > 1 else 0
 
 
 async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter: bool, decoders: int,
@@ -117,7 +121,8 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
         if producer is not None:
             await producer.start()
         await rebuilder.begin()
-        rebuilder.begin_decoders(pool, settings.max_event_bytes)
+        # pieces in flight: two per decoder, so that none waits while this process COPYs the oldest
+        rebuilder.begin_decoders(pool, settings.max_event_bytes, window=max(4, 2 * decoders))
         read_cpu = CpuClock(rebuilder.stages.backend)
         log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
                              progress=read_progress, on_records=rebuilder.feed_records)
@@ -242,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="styrkedja rebuild reporting", description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunk", type=int, default=20_000, help="events per handler batch (default 20,000)")
     parser.add_argument("--decoders", type=int, default=None,
-                        help="processes decoding the log beside this one (default 1 where the machine has two cores or "
-                             "more, else 0: decoded here; bench/results/rebuild5.json)")
+                        help="processes decoding the log beside this one (default one per core, at most 4, where the "
+                             "machine has two cores or more, else 0: decoded here; bench/results/rebuild9.json)")
     parser.add_argument("--connections", type=int, default=None,
                         help="connections doing the work after the read side by side (default: "
                              "STYRKEDJA_REBUILD_CONNECTIONS, else one per core, at most 4; bench/results/rebuild6.json)")
