@@ -88,8 +88,8 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
 def default_decoders() -> int:
     """A decoder process per core where the machine has a second one (at most 4), else none (decoded here). One was
     the read's limit: ~40 CPU us per event in the one decoder, the rest of the read ~10 us (this process and
-    PostgreSQL's COPY). Two on two cores at 602k events, both runs beside other load: the read 121-282 s with one
-    at load 7-13, 110 s with two at load 9-11 (bench/results/rebuild9.json)."""
+    PostgreSQL's COPY). At 602k events beside other load (7-14): the read 121/282/126 s with one, 111/102/124 s with
+    two, the same CPU (bench/results/rebuild9.json)."""
     cores = os.cpu_count() or 1
     return min(4, cores) if cores > 1 else 0
 
