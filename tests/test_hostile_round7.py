@@ -7,16 +7,27 @@
   do not inflate) is dead-lettered as `undecodable_batch` and passed. A transactional producer's aborted
   records were applied (aiokafka reads `read_uncommitted` by default); the kit's consumers now read
   `read_committed`.
+- HTTP: `/path/` was a 307 to `/path` whose Location Starlette built from the Host header (a forged Host sent
+  clients, and a POST's body, to another site); now no redirect, a 404 problem. `Expect: 100-continue`, a
+  declared length over the limit, 10,000 query parameters: swept, no 5xx.
+- SS 12000 (tested in packages/cli/tests/test_ss12000_variations.py): numbers where the specification has text
+  or a date are refused naming the field; an empty optional date is absent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import socket
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiokafka.codec
+import httpx
 import pytest
+from inprocess import auth
 from sqlalchemy import select
 from test_hostile_events import encoded, good, read_dead_letters
 
@@ -139,3 +150,94 @@ async def test_batches_from_other_clients_are_applied_or_dead_lettered_and_the_p
         f"the record batch at offsets {placed['lz4'][2]}..{placed['lz4'][2]} (compression lz4) cannot be decoded")
     ours = {placed[c] for c in by_codec} | set(hostile)
     assert set(letters) & ours == set(hostile), "an event of another codec (or an aborted one) was dead-lettered"
+
+
+# -- HTTP edges -------------------------------------------------------------------------------------------------
+
+
+def _raw(url: str, data: bytes, timeout: float = 10) -> bytes:
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout) as sock:
+        sock.sendall(data)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except OSError:
+            pass
+    return answer
+
+
+def _paths(url: str, headers: dict[str, str]) -> list[tuple[str, str]]:
+    spec = httpx.get(f"{url}/openapi.json", headers=headers, timeout=30).json()
+    return [(method.upper(), re.sub(r"\{[^}]+\}", "2999", path)) for path, item in spec["paths"].items()
+            for method in item if method in ("get", "post", "put", "delete")
+            and path not in ("/readyz", "/metrics")]  # readyz asks the broker, which postgres_only tests have not
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_trailing_slash_is_a_404_problem_never_a_redirect_built_from_the_host_header(running, token_issuer):
+    """Failed on the old code: `GET /healthz/` with `Host: evil.example` was a 307 to http://evil.example/healthz,
+    and so was every route (POST included: a 307 keeps the method and the body)."""
+    _, service = running
+    headers = auth(token_issuer)
+    wrong = []
+    with httpx.Client(base_url=service.url, headers=headers, timeout=60, follow_redirects=False) as client:
+        for method, path in _paths(service.url, headers):
+            for odd in (path + "/", path + "//", "/" + path):
+                answer = client.request(method, odd, headers={"host": "evil.example", "content-type": "application/json"},
+                                        content=b"{}" if method != "GET" else None)
+                if answer.status_code != 404 or "location" in answer.headers or \
+                        answer.headers.get("content-type") != "application/problem+json":
+                    wrong.append(f"{method} {odd}: {answer.status_code} {answer.headers.get('location')}")
+    assert not wrong, wrong[:10]
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_expect_continue_and_ten_thousand_query_parameters_never_get_a_5xx(running, token_issuer):
+    """`Expect: 100-continue` with a body in limits: 100 Continue, then the route's answer; with a declared length
+    over the body limit: 413 at once, no 100 Continue (the body is never asked for). 10,000 query parameters
+    (what fits in the head): answered, no 5xx."""
+    _, service = running
+    headers = auth(token_issuer)
+    token = headers["Authorization"].encode()
+    wrong = []
+    for method, path in _paths(service.url, headers):
+        head = f"{method} {path} HTTP/1.1\r\nHost: h\r\n".encode() + b"Authorization: " + token + b"\r\n"
+        if method != "GET":
+            body = b'{"a": 1}'
+            answer = _raw(service.url, head + b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                          b"Content-Length: 8\r\nConnection: close\r\n\r\n" + body)
+            statuses = [int(line.split()[1]) for line in answer.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+            if not statuses or not 200 <= statuses[-1] < 500:  # a route that takes any body may say 200
+                wrong.append(f"{method} {path} expect: {statuses}")
+            answer = _raw(service.url, head + b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                          b"Content-Length: 999999999\r\nConnection: close\r\n\r\n", timeout=5)
+            if not answer.startswith(b"HTTP/1.1 413 "):
+                wrong.append(f"{method} {path} expect over the limit: {answer[:40]!r}")
+            else:
+                assert json.loads(answer.partition(b"\r\n\r\n")[2])["errors"][0]["field"] == "body"
+        else:
+            many = b"&".join(b"a=%d" % (n % 10) for n in range(10_000))
+            answer = _raw(service.url, head.replace(b" HTTP/1.1", b"?" + many + b" HTTP/1.1", 1)
+                          + b"Connection: close\r\n\r\n")
+            status = int(answer.split()[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+            if not 200 <= status < 500:
+                wrong.append(f"{method} {path} 10,000 parameters: {answer[:60]!r}")
+    assert not wrong, wrong[:10]
+
+
+def test_the_dashboard_never_redirects_a_trailing_slash_to_the_host_a_request_named():
+    """Failed on the old code: `/larm/` with Host evil.example was a 307 to http://evil.example/larm."""
+    from fastapi.testclient import TestClient
+
+    from styrkedja_dashboard.app import create_app
+    from styrkedja_dashboard.settings import DashboardSettings
+
+    with TestClient(create_app(DashboardSettings()), base_url="http://evil.example") as client:
+        for path in ("/larm/", "/lika/", "/kedjan//", "/healthz/"):
+            answer = client.get(path, follow_redirects=False)
+            assert answer.status_code == 404 and "location" not in answer.headers, (path, answer.headers)
+        assert client.get("/healthz").status_code == 200
