@@ -8,11 +8,13 @@ dead-letters as `undecodable_batch`; the batches around it are read as before.""
 from __future__ import annotations
 
 import struct
+import zlib
 
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.consumer import fetcher
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from aiokafka.record.legacy_records import LegacyRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.record.util import calc_crc32c
 
@@ -98,3 +100,33 @@ def test_the_fetchers_name_the_kit_replaces_is_where_it_was() -> None:
 
     assert "PartitionRecords(" in inspect.getsource(fetcher.Fetcher)
     assert fetcher.PartitionRecords.__module__ == "styrkedja_kit.kafka"
+
+
+def legacy(magic: int, codec: int, base_offset: int, values: list[bytes]) -> bytearray:
+    """A message set of the old formats (v0, v1), which clients before Kafka 0.11 write; compressed, one wrapper
+    message whose offset is its last inner record's (v1: its records' offsets relative to it; v0: absolute)."""
+    builder = LegacyRecordBatchBuilder(magic, codec, 1 << 20)
+    for n, value in enumerate(values):
+        builder.append(n if codec and magic else base_offset + n, 1_700_000_000_000 if magic else None, b"2999", value)
+    raw = builder.build()
+    if codec:
+        struct.pack_into(">q", raw, 0, base_offset + len(values) - 1)
+    return raw
+
+
+def legacy_broken(raw: bytearray) -> bytearray:
+    for at in range(len(raw) - 12, len(raw) - 2):  # inside the wrapper's compressed value
+        raw[at] ^= 0x5A
+    struct.pack_into(">I", raw, 12, zlib.crc32(bytes(raw[16:])))  # v0/v1: CRC-32 from the magic byte on
+    return raw
+
+
+@pytest.mark.parametrize("magic", [0, 1])
+def test_the_old_message_formats_are_read_and_an_undecodable_one_passed(magic: int) -> None:
+    data = (legacy(magic, 0, 0, [b"plain"]) + legacy(magic, GZIP, 1, [b"a", b"b"])
+            + legacy_broken(legacy(magic, GZIP, 3, [b"x" * 200, b"y" * 200])) + legacy(magic, SNAPPY, 5, [b"after"]))
+    got = read(bytes(data))
+    assert [(r.offset, r.value) for r in got if not isinstance(r.value, UndecodableBatch)] == [
+        (0, b"plain"), (1, b"a"), (2, b"b"), (5, b"after")]
+    [stand_in] = [r for r in got if isinstance(r.value, UndecodableBatch)]
+    assert stand_in.offset == 4 and "(compression unknown) cannot be decoded" in stand_in.value.reason
