@@ -7,18 +7,26 @@ dead-letters as `undecodable_batch`; the batches around it are read as before.""
 
 from __future__ import annotations
 
+import itertools
 import struct
+import subprocess
+import sys
 import zlib
+from collections.abc import Iterator
+from pathlib import Path
 
+import cramjam
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.consumer import fetcher
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.legacy_records import LegacyRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
-from aiokafka.record.util import calc_crc32c
+from aiokafka.record.util import calc_crc32c, encode_varint
 
-from styrkedja_kit.kafka import UndecodableBatch
+from styrkedja_kit import kafka
+from styrkedja_kit.kafka import UndecodableBatch, make_consumer
+from styrkedja_kit.settings import ServiceSettings
 
 TP = TopicPartition("styrkedja.organisation", 0)
 GZIP, SNAPPY, LZ4, ZSTD = 1, 2, 3, 4
@@ -130,3 +138,120 @@ def test_the_old_message_formats_are_read_and_an_undecodable_one_passed(magic: i
         (0, b"plain"), (1, b"a"), (2, b"b"), (5, b"after")]
     [stand_in] = [r for r in got if isinstance(r.value, UndecodableBatch)]
     assert stand_in.offset == 4 and "(compression unknown) cannot be decoded" in stand_in.value.reason
+
+
+# -- compression bombs (hostile inputs, round 8) ----------------------------------------------------------------
+# aiokafka inflated a whole batch in memory with no limit: 200 MB of zeros is 6 KB of zstd, so one batch of a
+# fetch could take gigabytes, on every restart of the consumer and of the rebuild. Now each codec inflates at
+# most `max_inflated_batch_bytes` (+1) and a batch beyond it is an undecodable_batch naming the limit.
+
+
+def _zigzag(value: int) -> bytes:
+    out = bytearray()
+    encode_varint(value, out.append)
+    return bytes(out)
+
+
+def record_of_zeros(size: int) -> tuple[bytes, Iterator[bytes]]:
+    """One v2 record (offset delta 0, no key, no headers) whose value is `size` zero bytes: its head, then its
+    value in chunks (never the whole of it in memory)."""
+    head_tail = b"\0" + _zigzag(0) + _zigzag(0) + _zigzag(-1) + _zigzag(size)
+    head = _zigzag(len(head_tail) + size + 1) + head_tail
+
+    def chunks() -> Iterator[bytes]:
+        left, piece = size, b"\0" * min(size, 1 << 20)
+        while left:
+            yield piece[:left]
+            left -= min(left, len(piece))
+        yield _zigzag(0)  # no headers
+    return head, chunks()
+
+
+def compressed_stream(codec: int, parts: Iterator[bytes]) -> bytes:
+    if codec == GZIP:
+        gz = zlib.compressobj(9, zlib.DEFLATED, 31)
+        return b"".join(gz.compress(p) for p in parts) + gz.flush()
+    if codec == SNAPPY:  # xerial's framing (the Java client's): 32 kB raw blocks, each with its length
+        from aiokafka.codec import snappy_encode
+        return snappy_encode(b"".join(parts), xerial_compatible=True)
+    compressor = cramjam.zstd.Compressor(level=1) if codec == ZSTD else cramjam.lz4.Compressor(block_linked=False)
+    for part in parts:
+        compressor.compress(part)
+    return bytes(compressor.finish())
+
+
+def bomb(base_offset: int, codec: int, size: int) -> bytearray:
+    """A v2 batch of one record of `size` zeros, compressed with `codec`, built without inflating it here."""
+    raw = batch(base_offset, [b"x"], codec)
+    head, chunks = record_of_zeros(size)
+    payload = compressed_stream(codec, itertools.chain([head], chunks))
+    raw = raw[:RECORDS_AT] + payload
+    struct.pack_into(">i", raw, 8, len(raw) - 12)  # the batch length
+    return resealed(raw)
+
+
+@pytest.fixture
+async def small_limit(monkeypatch: pytest.MonkeyPatch) -> int:
+    limit = 100_000
+    monkeypatch.setattr(kafka._inflation, "limit", kafka._inflation.limit)  # put back after the test
+    make_consumer(ServiceSettings(max_inflated_batch_bytes=limit), "test")  # sets the process's limit (not started)
+    assert kafka._inflation.limit == limit
+    return limit
+
+
+@pytest.mark.parametrize(("codec", "name"), [(GZIP, "gzip"), (SNAPPY, "snappy"), (LZ4, "lz4"), (ZSTD, "zstd")])
+def test_a_batch_inflating_beyond_the_limit_is_undecodable_naming_it_and_the_rest_is_read(
+        codec: int, name: str, small_limit: int) -> None:
+    data = batch(0, [b"before"], codec) + bomb(1, codec, 10 * small_limit) + batch(2, [b"after"], codec)
+    got = read(bytes(data))
+    assert [r.offset for r in got] == [0, 1, 2]
+    assert (got[0].value, got[2].value) == (b"before", b"after")
+    assert isinstance(got[1].value, UndecodableBatch)
+    assert got[1].value.reason == (
+        f"the record batch at offsets 1..1 (compression {name}) cannot be decoded: InflationLimitExceeded: "
+        f"it inflates to more than {small_limit} bytes, the limit (max_inflated_batch_bytes)")
+
+
+@pytest.mark.parametrize("codec", [GZIP, SNAPPY, LZ4, ZSTD])
+def test_a_batch_just_within_the_limit_is_read(codec: int, small_limit: int) -> None:
+    size = small_limit - 64  # the record's framing within the limit too
+    [record] = read(bytes(bomb(3, codec, size)))
+    assert record.offset == 3 and record.value == b"\0" * size
+
+
+def test_gzip_members_one_after_another_are_all_read() -> None:
+    """`gzip.GzipFile` (aiokafka's reader before) reads every member of a stream, zero padding between skipped."""
+    members = zlib.compress(b"ab", wbits=31) + b"\0\0" + zlib.compress(b"cd", wbits=31)
+    assert kafka._gzip_decode(members) == b"abcd"
+    with pytest.raises(EOFError):
+        kafka._gzip_decode(zlib.compress(b"abcdef" * 100, wbits=31)[:-12])
+
+
+def test_the_default_limit_is_tied_to_the_largest_event() -> None:
+    settings = ServiceSettings(max_event_bytes=300_000)
+    assert settings.inflated_batch_limit == 64 * 300_000 and ServiceSettings().inflated_batch_limit == 16_384_000
+
+
+PEAK_RSS = """
+import resource, sys
+sys.path[:0] = [{tests!r}]
+import test_undecodable_batches as t
+from aiokafka.record.memory_records import MemoryRecords
+data = bytes(t.bomb(0, {codec}, 200 * 1024 * 1024)) + bytes(t.batch(1, [b"after"]))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+got = t.read(data)
+assert [r.offset for r in got] == [0, 1], got
+assert isinstance(got[0].value, t.UndecodableBatch) and got[1].value == b"after"
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+@pytest.mark.parametrize("codec", [GZIP, ZSTD, LZ4])
+def test_a_bomb_of_200_mb_is_never_inflated_whole(codec: int) -> None:
+    """Peak memory of a process reading a 200 MB zstd/gzip/lz4 bomb (6 KB of zstd) grows by at most the default
+    limit (16 MB) and some: the old decoders took 400 MB (the inflated bytes, then a copy)."""
+    script = PEAK_RSS.format(tests=str(Path(__file__).parent), codec=codec)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    grown_mb = int(done.stdout.split()[-1])
+    assert grown_mb < 48, f"peak RSS grew by {grown_mb} MB"

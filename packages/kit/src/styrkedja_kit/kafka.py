@@ -10,12 +10,17 @@ partition, and exactness comes from the outbox plus the consumers' event-id book
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import logging
+import struct
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import cramjam
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, codec
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import AIOKafkaClient
@@ -25,8 +30,10 @@ from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.transaction import InitProducerIdRequest
 from aiokafka.protocol.types import Array, Boolean, Int8, Int16, Int32, Schema, String
+from aiokafka.record import default_records as _default_records
+from aiokafka.record import legacy_records as _legacy_records
 
-from .settings import ServiceSettings
+from .settings import INFLATED_BATCH_EVENTS, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +178,7 @@ def make_consumer(settings: ServiceSettings, client_id: str, **kwargs: Any) -> A
     """`read_committed`: a school platform producing with transactions (the Java client, librdkafka) may abort
     one; its records stay in the log, and aiokafka's default (`read_uncommitted`) hands them out as events."""
     kwargs.setdefault("isolation_level", "read_committed")
+    _inflation.limit = settings.inflated_batch_limit
     return AIOKafkaConsumer(**connection_options(settings), client_id=client_id, **kwargs)
 
 
@@ -193,6 +201,107 @@ class UndecodableBatch(bytes):
 
 
 _CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+
+# -- compressed batches inflate within a limit -------------------------------------------------------
+
+
+class InflationLimitExceeded(ValueError):
+    """A compressed record batch would inflate beyond `max_inflated_batch_bytes` (a compression bomb: 200 MB of
+    zeros is 6 KB of zstd): it is not inflated further, and the batch is an `undecodable_batch`."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"it inflates to more than {limit} bytes, the limit (max_inflated_batch_bytes)")
+
+
+class _Inflation:
+    #: the process's limit: every consumer of a service is made (`make_consumer`) from the same settings
+    limit = INFLATED_BATCH_EVENTS * ServiceSettings.model_fields["max_event_bytes"].default
+
+
+_inflation = _Inflation()
+#: cramjam's error when the output buffer is full: the bytes inflate to more than it holds
+_BUFFER_FULL = "failed to write whole buffer"
+
+
+def _into_buffer(decompress_into: Any, payload: Any) -> bytes:
+    """zstd and lz4 frames inflated into a buffer one byte longer than the limit: cramjam streams into it and
+    stops when it is full, so a bomb never takes more memory than that (its untouched pages are never mapped)."""
+    limit = _inflation.limit
+    out = bytearray(limit + 1)
+    try:
+        size = decompress_into(bytes(payload), out)
+    except cramjam.DecompressionError as error:
+        if _BUFFER_FULL in str(error):
+            raise InflationLimitExceeded(limit) from None
+        raise
+    if size > limit:
+        raise InflationLimitExceeded(limit)
+    del out[size:]
+    return bytes(out)
+
+
+def _zstd_decode(payload: Any) -> bytes:
+    return _into_buffer(cramjam.zstd.decompress_into, payload)
+
+
+def _lz4_decode(payload: Any) -> bytes:
+    return _into_buffer(cramjam.lz4.decompress_into, payload)
+
+
+def _gzip_decode(payload: Any) -> bytes:
+    """Every gzip member in turn (as `gzip.GzipFile` reads them, zero padding after one skipped), at most the
+    limit plus one byte inflated."""
+    limit = _inflation.limit
+    data, out = bytes(payload), bytearray()
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += inflater.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            raise InflationLimitExceeded(limit)
+        if not inflater.eof:
+            raise EOFError("compressed gzip data ended before the end-of-stream marker was reached")
+        data = inflater.unused_data.lstrip(b"\0")
+    return bytes(out)
+
+
+def _snappy_decode(payload: Any) -> bytes:
+    """Raw snappy states its inflated length first, and xerial's framing (the Java client's) is raw blocks:
+    the lengths are added up and checked before anything is inflated."""
+    data = memoryview(bytes(payload))
+    blocks = [data]
+    if codec._detect_xerial_stream(data):
+        blocks, cursor = [], 16
+        while cursor < len(data):
+            (size,) = struct.unpack_from("!i", data, cursor)
+            if size < 0:
+                raise ValueError("a snappy block of negative length")
+            blocks.append(data[cursor + 4:cursor + 4 + size])
+            cursor += 4 + size
+    limit = _inflation.limit
+    if sum(cramjam.snappy.decompress_raw_len(block) for block in blocks) > limit:
+        raise InflationLimitExceeded(limit)
+    return b"".join(bytes(cramjam.snappy.decompress_raw(block)) for block in blocks)
+
+
+_BOUNDED_DECODERS = {"gzip_decode": _gzip_decode, "snappy_decode": _snappy_decode, "lz4_decode": _lz4_decode,
+                     "zstd_decode": _zstd_decode}
+
+
+def _bound_inflation() -> None:
+    """aiokafka's record batches (its C extension and the pure Python ones, the v2 format and the old v0/v1) call
+    these module-level names to inflate a batch: each now stops at the limit."""
+    modules = [_default_records, _legacy_records]
+    for name in ("aiokafka.record._crecords.default_records", "aiokafka.record._crecords.legacy_records"):
+        with contextlib.suppress(ImportError):
+            modules.append(importlib.import_module(name))
+    for module in modules:
+        for name, decoder in _BOUNDED_DECODERS.items():
+            if hasattr(module, name):
+                setattr(module, name, decoder)
+
+
+_bound_inflation()
 
 
 @dataclass(frozen=True)
