@@ -246,6 +246,8 @@ class _Decoded:
     records: dict[int, ConsumerRecord] = field(default_factory=dict)  # by id() of its Delivered
     dead: list[tuple[ConsumerRecord, str, str]] = field(default_factory=list)  # record, reason, message
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    # the client's positions as it handed the records out: past a transaction's marker after them (the lag)
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
     records_count: int = 0
     decode_seconds: float = 0.0
 
@@ -535,6 +537,10 @@ class ConsumerLoop:
         run ahead of the batch before (`_loop`) and be thrown away."""
         started = time.monotonic()
         count = decoded.records_count
+        if (consumer := self._consumer) is not None:  # read before any wait: as the client handed the records out
+            for tp in [tp for tp, records in batch.items() if records]:
+                with contextlib.suppress(IllegalStateError):
+                    decoded.positions[tp] = await consumer.position(tp)
         for tp, tp_records in batch.items():
             kept = decoded.by_partition.setdefault(tp, [])
             for record in tp_records:
@@ -599,7 +605,8 @@ class ConsumerLoop:
                 # a partition revoked while its batch was applied has no highwater any more
                 highwater = self._consumer.highwater(tp) if tp in assignment else None
                 if highwater is not None:
-                    self._set_lag(tp, consumer_lag(highwater, next_offset, self._exact_offsets))
+                    taken_to = max(next_offset, decoded.positions.get(tp, next_offset))  # not what is stored
+                    self._set_lag(tp, consumer_lag(highwater, taken_to, self._exact_offsets))
             self._mark_offsets(next_offsets)
 
     def _mark_offsets(self, next_offsets: dict[TopicPartition, int]) -> None:
