@@ -255,3 +255,19 @@ def test_a_bomb_of_200_mb_is_never_inflated_whole(codec: int) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     grown_mb = int(done.stdout.split()[-1])
     assert grown_mb < 48, f"peak RSS grew by {grown_mb} MB"
+
+
+@pytest.mark.parametrize("size", [0, 5, 255, 256, 70_000, 1 << 20])
+def test_the_size_a_zstd_frame_states_is_read_as_the_first_buffers_size(size: int) -> None:
+    frame = bytes(cramjam.zstd.compress(b"a" * size))
+    assert kafka._zstd_content_size(frame) == size
+    assert kafka._zstd_decode(frame) == b"a" * size
+    assert kafka._zstd_content_size(b"not zstd") is None
+
+
+def test_a_frame_of_more_than_eight_times_its_size_without_a_stated_size_is_read_in_larger_buffers() -> None:
+    compressor = cramjam.lz4.Compressor()  # streamed: no content size in the frame's header
+    compressor.compress(b"\0" * 3_000_000)
+    frame = bytes(compressor.finish())
+    assert kafka._lz4_content_size(frame) is None and 8 * len(frame) < 3_000_000
+    assert kafka._lz4_decode(frame) == b"\0" * 3_000_000

@@ -224,29 +224,56 @@ _inflation = _Inflation()
 _BUFFER_FULL = "failed to write whole buffer"
 
 
-def _into_buffer(decompress_into: Any, payload: Any) -> bytes:
-    """zstd and lz4 frames inflated into a buffer one byte longer than the limit: cramjam streams into it and
-    stops when it is full, so a bomb never takes more memory than that (its untouched pages are never mapped)."""
-    limit = _inflation.limit
-    out = bytearray(limit + 1)
-    try:
-        size = decompress_into(bytes(payload), out)
-    except cramjam.DecompressionError as error:
-        if _BUFFER_FULL in str(error):
-            raise InflationLimitExceeded(limit) from None
-        raise
-    if size > limit:
-        raise InflationLimitExceeded(limit)
-    del out[size:]
-    return bytes(out)
+def _zstd_content_size(data: bytes) -> int | None:
+    """The inflated size a zstd frame states in its header (RFC 8878 §3.1.1.1), if it does (librdkafka's do)."""
+    if len(data) < 6 or data[:4] != b"\x28\xb5\x2f\xfd":
+        return None
+    descriptor = data[4]
+    single_segment, size_flag = descriptor >> 5 & 1, descriptor >> 6
+    at = 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[descriptor & 3]
+    width = (single_segment, 2, 4, 8)[size_flag]
+    if not width or len(data) < at + width:
+        return None
+    return int.from_bytes(data[at:at + width], "little") + (256 if width == 2 else 0)
+
+
+def _lz4_content_size(data: bytes) -> int | None:
+    """The inflated size an LZ4 frame states in its header (its FLG's content size bit), if it does."""
+    if len(data) < 14 or data[:4] != b"\x04\x22\x4d\x18" or not data[4] & 0x08:
+        return None
+    return int.from_bytes(data[6:14], "little")
+
+
+def _into_buffer(decompress_into: Any, payload: Any, stated: Any) -> bytes:
+    """zstd and lz4 frames inflated into a buffer that cramjam streams into and stops at when it is full: first
+    one of the size the frame states (`stated`), or 8 times the compressed size (64 kB at least), then 8 times
+    larger each time it was too small, at most one byte over the limit. So a bomb never takes more memory than
+    that (whatever its header says), and normal batches no zeroed buffer of the limit's size (11 ms a batch)."""
+    limit, data = _inflation.limit, bytes(payload)
+    size = min(limit + 1, (stated(data) or max(65_536, 8 * len(data))) + 1)
+    while True:
+        out = bytearray(size)
+        try:
+            inflated = decompress_into(data, out)
+        except cramjam.DecompressionError as error:
+            if _BUFFER_FULL not in str(error):
+                raise
+            if size > limit:
+                raise InflationLimitExceeded(limit) from None
+            size = min(limit + 1, 8 * size)
+            continue
+        if inflated > limit:
+            raise InflationLimitExceeded(limit)
+        del out[inflated:]
+        return bytes(out)
 
 
 def _zstd_decode(payload: Any) -> bytes:
-    return _into_buffer(cramjam.zstd.decompress_into, payload)
+    return _into_buffer(cramjam.zstd.decompress_into, payload, _zstd_content_size)
 
 
 def _lz4_decode(payload: Any) -> bytes:
-    return _into_buffer(cramjam.lz4.decompress_into, payload)
+    return _into_buffer(cramjam.lz4.decompress_into, payload, _lz4_content_size)
 
 
 def _gzip_decode(payload: Any) -> bytes:
