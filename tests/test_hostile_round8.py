@@ -23,6 +23,7 @@ from test_hostile_round7 import librdkafka_produce
 
 from stacks import start_at_log_end
 from styrkedja_contracts import dead_letter_topic
+from styrkedja_kit import kafka
 from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import broker_capabilities, ensure_topics, registry_topics
@@ -153,3 +154,55 @@ async def test_a_busy_consumer_shows_no_lag_after_a_transaction_marker_and_dead_
     if transactional:
         assert sent > 50
         assert lags == [0] * len(lags), lags
+
+
+@pytest.mark.integration
+async def test_a_batch_inflating_beyond_the_limit_is_dead_lettered_naming_it_and_consumer_and_rebuild_go_on(
+        infrastructure, monkeypatch):
+    """A zstd batch of librdkafka that inflates beyond `max_inflated_batch_bytes` (here 100 kB: 300 kB of zeros,
+    a few hundred bytes compressed) is one `undecodable_batch` dead letter naming the limit; the event after it
+    is applied, and the rebuild's read passes it too. The old client inflated any batch whole (a 200 MB bomb:
+    400 MB more in every consumer, at each restart)."""
+    monkeypatch.setattr(kafka._inflation, "limit", kafka._inflation.limit)  # the settings below set it: put back
+    bootstrap = infrastructure.kafka_bootstrap_servers
+    database_url = infrastructure.create_database(f"t_round8_{uuid.uuid4().hex[:8]}")
+    upgrade("styrkedja_reporting", database_url)
+    group = f"reporting-round8-{uuid.uuid4().hex[:8]}"
+    settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, consumer_group=group,
+                                 outbox_enabled=False, consumer_poll_timeout_ms=100, max_inflated_batch_bytes=100_000,
+                                 consumer_session_timeout_ms=6000, consumer_heartbeat_interval_ms=1000)
+    await ensure_topics(settings, registry_topics([group]))
+    start_at_log_end(bootstrap, group, database_url)
+    [bomb] = librdkafka_produce(bootstrap, [(b"2999", b"\0" * 300_000)], **{"compression.type": "zstd"})
+    after = good(PUBLISHED)
+    librdkafka_produce(bootstrap, [(b"2999", encoded(after))], **{"compression.type": "zstd"})
+    database = Database(database_url, pool_size=3)
+    registry = handler_registry()
+    loop = ConsumerLoop(settings, database, group_id=group, topics=[TOPIC], handler=registry,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+    task = asyncio.create_task(loop.run())
+    applied: set[uuid.UUID] = set()
+    try:
+        dead = await read_dead_letters(bootstrap, dead_letter_topic(group), {bomb}, timeout=90)
+        applied_table = metadata.tables["consumer_applied_events"]
+        for _ in range(120):
+            async with database.sessions() as session:
+                applied = set((await session.execute(select(applied_table.c.event_id).where(
+                    applied_table.c.group_id == group))).scalars())
+            if uuid.UUID(after["id"]) in applied:
+                break
+            await asyncio.sleep(0.25)
+        assert not task.done(), "the consumer loop stopped"
+    finally:
+        loop.stop()
+        await task
+        await database.dispose()
+    assert uuid.UUID(after["id"]) in applied
+    [(_, headers, _)] = [letter for letter in dead if letter[0] == bomb]
+    assert headers["dlq.reason"] == "undecodable_batch"
+    assert headers["dlq.message"].startswith(f"the record batch at offsets {bomb[2]}..{bomb[2]} (compression zstd)")
+    assert "more than 100000 bytes, the limit (max_inflated_batch_bytes)" in headers["dlq.message"]
+    log = await asyncio.wait_for(read_log(settings, [TOPIC], client_id="round8-bomb"), 120)
+    assert uuid.UUID(after["id"]) in {item.event.id for item in log.items}
+    assert bomb[2] in {record.offset for record, _, _ in log.dead if record.partition == 0}
