@@ -567,7 +567,10 @@ class ConsumerLoop:
         run ahead of the batch before (`_loop`) and be thrown away."""
         started = time.monotonic()
         count = decoded.records_count
-        if (consumer := self._consumer) is not None:  # read before any wait: as the client handed the records out
+        # the client's positions, read before any wait: where it stood as it handed the records out (the lag;
+        # told only where the end offsets count records)
+        consumer = self._consumer
+        if consumer is not None and self._exact_offsets:
             for tp in [tp for tp, records in batch.items() if records]:
                 with contextlib.suppress(IllegalStateError):
                     decoded.positions[tp] = await consumer.position(tp)
