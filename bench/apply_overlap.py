@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib.util
 import os
 import shutil
@@ -58,6 +59,17 @@ def consumer_of(ref: str, into: Path) -> ModuleType:
     return module
 
 
+collections: list[tuple[float, int]] = []  # CPU seconds and generation of each collection in the timed part
+_collecting = [0.0]
+
+
+def collected(phase: str, info: dict) -> None:
+    if phase == "start":
+        _collecting[0] = time.process_time()
+    else:
+        collections.append((time.process_time() - _collecting[0], info["generation"]))
+
+
 async def run_once(module: ModuleType, label: str, infra: Infrastructure, directory: list, events: list,
                    max_records: int, check: bool) -> dict:
     apply_bench.ConsumerLoop = module.ConsumerLoop  # `prepare` builds the loop of this module
@@ -70,23 +82,33 @@ async def run_once(module: ModuleType, label: str, infra: Infrastructure, direct
     try:
         while not loop.assigned and loop.applied_count == 0:
             await asyncio.sleep(0.001)
-        pg_cpu, cpu = apply_bench.postgres_cpu_seconds(data_dir), time.process_time()
+            pg_cpu, cpu = apply_bench.postgres_cpu_seconds(data_dir), time.process_time()
+        collections.clear()
+        gc.callbacks.append(collected)
         started = time.perf_counter()
         first = loop.applied_count
         while loop.applied_count < len(events):
             await asyncio.sleep(0.005)
         seconds = time.perf_counter() - started
+        gc.callbacks.remove(collected)
         cpu = time.process_time() - cpu
         pg_cpu = apply_bench.postgres_cpu_seconds(data_dir) - pg_cpu
     finally:
         loop.stop()
         await runner
     timed = len(events) - first
+    import psutil
+
+    rss_mb = psutil.Process().memory_info().rss / 2**20
     batches = next((sample.value for metric in metrics.CONSUMER_BATCH_SECONDS.collect() for sample in metric.samples
                     if sample.name.endswith("_count") and sample.labels.get("group") == loop.group_id), None)
     out = {"label": label, "events": timed, "seconds": round(seconds, 2), "events_per_s": round(timed / seconds),
            "batches": batches, "cpu_seconds_python": round(cpu, 2), "cpu_seconds_postgres": round(pg_cpu, 2),
-           "load_1min_at_start": round(load, 2), "load_1min_at_end": round(os.getloadavg()[0], 2)}
+           "load_1min_at_start": round(load, 2), "load_1min_at_end": round(os.getloadavg()[0], 2),
+           # the cyclic collector's CPU (gc.callbacks) over the timed part, per batch, and its full collections
+           "gc_cpu_ms_per_batch": round(sum(s for s, _ in collections) * 1000 / batches, 1) if batches else None,
+           "gc_collections": len(collections), "gc_full_collections": sum(g == 2 for _, g in collections),
+           "rss_mb_at_end": round(rss_mb, 1)}
     if check:
         out["recomputation_mismatches"] = await apply_bench.recomputation(db, "styrkedja_reporting")
     await db.dispose()
@@ -110,6 +132,11 @@ def main() -> int:
         before = consumer_of(args.before_ref, state)
         directory, events = apply_bench.school_data(7, args.events)
         asyncio.run(apply_bench.publish(infra, events))
+        # as the reporting service does at its start (`main.freeze_the_start`): what lives as long as the
+        # process out of the collector's sight, for both sides alike
+        from styrkedja_reporting.main import freeze_the_start
+
+        freeze_the_start()
         sides = {"before": before, "after": after_consumer}
         pairs = []
         for n in range(args.pairs):
@@ -124,7 +151,9 @@ def main() -> int:
         summary = {
             side: {"events_per_s_median": statistics.median(p[side]["events_per_s"] for p in pairs),
                    "python_cpu_s_median": statistics.median(p[side]["cpu_seconds_python"] for p in pairs),
-                   "postgres_cpu_s_median": statistics.median(p[side]["cpu_seconds_postgres"] for p in pairs)}
+                   "postgres_cpu_s_median": statistics.median(p[side]["cpu_seconds_postgres"] for p in pairs),
+                   "gc_cpu_ms_per_batch_median": statistics.median(p[side]["gc_cpu_ms_per_batch"] for p in pairs),
+                   "rss_mb_max": max(p[side]["rss_mb_at_end"] for p in pairs)}
             for side in ("before", "after")}
         mismatches = {side: pairs[-1][side].get("recomputation_mismatches", {}) for side in ("before", "after")}
         results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),

@@ -311,6 +311,11 @@ def main() -> int:
                         help="apply the first N events untimed first, then ANALYZE (a filled database)")
     parser.add_argument("--cprofile", type=Path, default=None, metavar="FILE",
                         help="cProfile the timed batches only into FILE (pstats)")
+    parser.add_argument("--data", choices=("figures-bench", "deadline-week"), default="figures-bench",
+                        help="figures-bench: figures_read's organiser and results, one student's year after another "
+                             "(at 600 students every group holds one student); deadline-week: the same kinds of "
+                             "results in classes of 25, sent class list by class list, round by round "
+                             "(bench/deadline_week.py, a realistic variant)")
     parser.add_argument("--shuffle", action="store_true",
                         help="the events in random order (batches touch many students, as the live load's)")
     parser.add_argument("--no-alerts", action="store_true", help="as a rebuild: alerts not judged per batch")
@@ -331,8 +336,14 @@ def main() -> int:
         url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/profile_apply"
         if args.explain_ms:
             asyncio.run(auto_explain(pg.server_url() + "/profile_apply", args.explain_ms))
-        directory, groups = organisation(args.students)
-        events = results(random.Random(7), groups)
+        if args.data == "deadline-week":
+            from deadline_week import deadline_organisation, deadline_results
+
+            directory, groups = deadline_organisation(args.students)
+            events = deadline_results(random.Random(7), groups)
+        else:
+            directory, groups = organisation(args.students)
+            events = results(random.Random(7), groups)
         if args.shuffle:
             random.Random(11).shuffle(events)
         profiler = None

@@ -61,3 +61,62 @@ async def test_the_lean_outbox_goes_down_and_up_again(package, before, revisions
                                                       "outbox_event_id_key"}, "jsonb")
     upgrade(package, url)
     assert await _outbox_indexes(url, revisions) == lean
+
+
+async def _aggregate_keys(url: str) -> dict[str, tuple[tuple[str, ...], set[str], int]]:
+    """Per aggregates table: its primary key's columns in order, its indexes, and its rows."""
+    engine = create_async_engine(url)
+    out = {}
+    try:
+        async with engine.connect() as conn:
+            for table in ("assessment_aggregates", "forecast_aggregates"):
+                key = await conn.execute(text(
+                    "SELECT a.attname FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
+                    "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
+                    "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
+                    "WHERE t.relname = :t AND i.indisprimary ORDER BY k.n"), {"t": table})
+                indexes = await conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = :t"), {"t": table})
+                rows = await conn.execute(text(f"SELECT count(*) FROM {table}"))
+                out[table] = (tuple(r[0] for r in key), {r[0] for r in indexes}, rows.scalar_one())
+    finally:
+        await engine.dispose()
+    return out
+
+
+async def test_the_aggregates_key_serves_the_reads_down_and_up_again(fresh_database):
+    """Issue 16 (apply12): the aggregates' keys led by organiser and level, the read indexes gone (one index
+    entry per new cell, not two); reversible, the cells kept both ways."""
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO assessment_aggregates VALUES ('school_unit', '29990011', '2999', 'GRGRMAT01', '2026/27', "
+                "'HT', 1, 'assessment', 'AF', 7, 'female', 'C', 3)"))
+            await conn.execute(text(
+                "INSERT INTO forecast_aggregates VALUES ('organiser', '2999', '2999', 'GRGRMAT01', '2026/27', 'VT', 9, "
+                "'male', 'ACCEPTABLE', false, 2)"))
+    finally:
+        await engine.dispose()
+    now = {"assessment_aggregates": (("organiser_id", "level", "unit_id", "subject_code", "school_year", "term",
+                                      "round", "kind", "scale", "value", "year", "gender"),
+                                     {"assessment_aggregates_pkey"}, 1),
+           "forecast_aggregates": (("organiser_id", "level", "unit_id", "subject_code", "school_year", "term", "year",
+                                    "gender", "value", "late"), {"forecast_aggregates_pkey"}, 1)}
+    assert await _aggregate_keys(url) == now
+    outside_event_loop(command.downgrade, alembic_config(package, url), "c3f9a7d2e5b1")
+    assert await _aggregate_keys(url) == {
+        "assessment_aggregates": (("level", "unit_id", "organiser_id", "subject_code", "school_year", "term", "round",
+                                   "kind", "scale", "year", "gender", "value"),
+                                  {"assessment_aggregates_pkey", "ix_assessment_aggregates_read"}, 1),
+        "forecast_aggregates": (("level", "unit_id", "organiser_id", "subject_code", "school_year", "term", "year",
+                                 "gender", "value", "late"),
+                                {"forecast_aggregates_pkey", "ix_forecast_aggregates_organiser_level"}, 1)}
+    upgrade(package, url)
+    assert await _aggregate_keys(url) == now

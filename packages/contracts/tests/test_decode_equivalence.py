@@ -31,7 +31,13 @@ from styrkedja_contracts import (
     schema_uri,
 )
 from styrkedja_contracts import envelope as envelope_module
-from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES, CloudEvent, Envelope, find_personal_identity_number
+from styrkedja_contracts.envelope import (
+    DEFAULT_MAX_BYTES,
+    EMPTY_MESSAGE,
+    CloudEvent,
+    Envelope,
+    find_personal_identity_number,
+)
 from styrkedja_contracts.errors import (
     InvalidEnvelopeError,
     InvalidEventDataError,
@@ -76,6 +82,8 @@ def reference_decode(raw: bytes, registry: EventRegistry = REGISTRY) -> CloudEve
     """The decode as it was written first: every step plain, a path built for every string."""
     if len(raw) > DEFAULT_MAX_BYTES:
         raise OversizedEventError(f"message is {len(raw)} bytes, the limit is {DEFAULT_MAX_BYTES} bytes")
+    if not raw:
+        raise UndecodableEventError(EMPTY_MESSAGE)
     try:
         doc = json.loads(bytes(raw).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

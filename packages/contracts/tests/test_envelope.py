@@ -255,3 +255,12 @@ def test_subject_of_plain_text_decodes(event: CloudEvent) -> None:
     doc = doc_of(event)
     doc["subject"] = "Skolenhet Åby/7A 2026"
     assert decode_event(json.dumps(doc, ensure_ascii=False)).subject == "Skolenhet Åby/7A 2026"
+
+
+@pytest.mark.parametrize("raw", [b"", bytearray(), memoryview(b""), ""])
+def test_an_empty_message_is_named_a_tombstone_not_bad_json(raw: Any) -> None:
+    """A tombstone (a record without a value) was refused as "message is not UTF-8 JSON: JSONDecodeError",
+    which sent whoever read the dead letter looking for broken bytes (hostile inputs, round 8)."""
+    err = reason_of(raw)
+    assert isinstance(err, UndecodableEventError) and err.reason == "undecodable"
+    assert str(err) == "undecodable: message is empty: a tombstone (a record without a value) or an empty value, not an event"

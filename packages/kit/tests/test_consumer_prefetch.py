@@ -69,6 +69,9 @@ class Client:
     def assignment(self) -> set[TopicPartition]:
         return set(self.positions)
 
+    async def position(self, tp: TopicPartition) -> int:
+        return self.positions[tp]
+
     def highwater(self, tp: TopicPartition) -> None:
         return None
 

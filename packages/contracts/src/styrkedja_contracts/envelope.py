@@ -309,6 +309,11 @@ def _cloud_event(event_id: UUID, source: str, event_type: str, time: datetime, s
     return event
 
 
+#: the refusal of a record without a value: a tombstone (a compacted topic's deletion marker; a Kafka producer
+#: sends one as a key with a null value) or an empty value
+EMPTY_MESSAGE = "message is empty: a tombstone (a record without a value) or an empty value, not an event"
+
+
 def decode_event(
     raw: bytes | bytearray | memoryview | str,
     *,
@@ -328,6 +333,8 @@ def decode_event(
     size = len(raw)
     if size > max_bytes:
         raise OversizedEventError(f"message is {size} bytes, the limit is {max_bytes} bytes")
+    if not size:  # JSON's parser would call it "not UTF-8 JSON", which sends a reader looking at the bytes
+        raise UndecodableEventError(EMPTY_MESSAGE)
     if type(raw) is not bytes:
         raw = bytes(raw)
     # plain text (no escape, no DEL, ASCII and a few letters) without a personnummer: pydantic-core reads

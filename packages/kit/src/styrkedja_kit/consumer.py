@@ -31,13 +31,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import hashlib
 import heapq
 import logging
 import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +79,7 @@ from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 from . import metrics
 from .db import Database
 from .kafka import (
+    UndecodableBatch,
     broker_capabilities,
     broker_may_lose_logs,
     ensure_topics,
@@ -233,6 +235,35 @@ def unfit(event: CloudEvent, topic: str, timestamp_ms: int | None, *, key: bytes
 Handler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
 
 
+_pauses = 0  # transactions of consumer loops in this process running now (one process may run several)
+_enable_after = False  # whether the collector was on when the first of them began
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch's transaction runs: it comes after, between batches.
+
+    A batch of thousands of events allocates millions of objects, so with the default thresholds the
+    collector ran dozens of times inside each transaction, and every run walked the batch in hand (and a
+    full one every long-lived object): ~220 ms of a 740 ms batch's Python CPU, with the transaction's
+    locks held all the while (bench/results/apply11.json). Paused, the allocations still count, so the
+    first allocation after the commit runs one collection of the young generation, which finds the
+    batch's own cycles; the older generations follow by the usual counts, far less often. What stays
+    uncollected is bounded by one batch's (and the requests' served beside it) cycles. The collector
+    is left as it was where something else had turned it off."""
+    global _pauses, _enable_after
+    if _pauses == 0:
+        _enable_after = gc.isenabled()
+        gc.disable()
+    _pauses += 1
+    try:
+        yield
+    finally:
+        _pauses -= 1
+        if _pauses == 0 and _enable_after:
+            gc.enable()
+
+
 @dataclass
 class _Decoded:
     """A fetched batch, decoded and judged, not applied yet: `rebalances` is the loop's count of
@@ -245,6 +276,8 @@ class _Decoded:
     records: dict[int, ConsumerRecord] = field(default_factory=dict)  # by id() of its Delivered
     dead: list[tuple[ConsumerRecord, str, str]] = field(default_factory=list)  # record, reason, message
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    # the client's positions as it handed the records out: past a transaction's marker after them (the lag)
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
     records_count: int = 0
     decode_seconds: float = 0.0
 
@@ -534,12 +567,22 @@ class ConsumerLoop:
         run ahead of the batch before (`_loop`) and be thrown away."""
         started = time.monotonic()
         count = decoded.records_count
+        # the client's positions, read before any wait: where it stood as it handed the records out (the lag;
+        # told only where the end offsets count records)
+        consumer = self._consumer
+        if consumer is not None and self._exact_offsets:
+            for tp in [tp for tp, records in batch.items() if records]:
+                with contextlib.suppress(IllegalStateError):
+                    decoded.positions[tp] = await consumer.position(tp)
         for tp, tp_records in batch.items():
             kept = decoded.by_partition.setdefault(tp, [])
             for record in tp_records:
                 count += 1
                 if count % slice_size == 0:  # a big batch's decoding does not hold up the HTTP requests
                     await asyncio.sleep(0)
+                if isinstance(record.value, UndecodableBatch):  # a batch of records the client could not read
+                    decoded.dead.append((record, "undecodable_batch", record.value.reason))
+                    continue
                 try:
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
                 except ContractError as error:
@@ -595,7 +638,8 @@ class ConsumerLoop:
                 # a partition revoked while its batch was applied has no highwater any more
                 highwater = self._consumer.highwater(tp) if tp in assignment else None
                 if highwater is not None:
-                    self._set_lag(tp, consumer_lag(highwater, next_offset, self._exact_offsets))
+                    taken_to = max(next_offset, decoded.positions.get(tp, next_offset))  # not what is stored
+                    self._set_lag(tp, consumer_lag(highwater, taken_to, self._exact_offsets))
             self._mark_offsets(next_offsets)
 
     def _mark_offsets(self, next_offsets: dict[TopicPartition, int]) -> None:
@@ -651,7 +695,13 @@ class ConsumerLoop:
             await self._let_go()
 
     async def _apply(self, delivered: list[Delivered], next_offsets: dict[TopicPartition, int]) -> list[Delivered]:
-        """One transaction: claim the new event ids, let the handler apply them, store the offsets."""
+        """One transaction: claim the new event ids, let the handler apply them, store the offsets. The
+        garbage collector waits till it is over (`collector_paused`)."""
+        with collector_paused():
+            return await self._apply_paused(delivered, next_offsets)
+
+    async def _apply_paused(self, delivered: list[Delivered], next_offsets: dict[TopicPartition, int]
+                            ) -> list[Delivered]:
         if not self._holding:
             async with self.db.sessions.begin() as session:
                 return await self._apply_in(session, delivered, next_offsets)
@@ -749,8 +799,15 @@ class ConsumerLoop:
         handler).
 
         A concurrent transaction inserting the same id (a revoked consumer finishing its batch)
-        makes this insert wait for it, so an event is never applied by both. (With the offsets first in
-        the statement, both wait at the group's offset rows instead: the same order for every writer.)
+        makes this insert wait for it, so an event is never applied by both. The ids go in in uuid order
+        (the statement's ORDER BY), so two transactions claiming the same ids wait for each other in the same
+        order (no deadlock); the offsets, a CTE the statement does not read, are written after them.
+
+        Per batch of 5,000 the statement costs PostgreSQL ~30 ms of CPU (EXPLAIN: two descents of the random
+        uuid primary key per id, the conflict check and the insert, ~8 buffers per id; bench/results/apply11.json),
+        which stays: it is invariant 1. What Python paid around it is cut: the ids are not sorted here (UUID
+        compares in Python, ~10 ms) and the answer is the positions of the ids that were there already (one
+        array, empty unless there are duplicates), not a row per new id (~4 ms to decode and look up).
         """
         by_id: dict[UUID, Delivered] = {}
         twins: list[Delivered] = []  # a second (third, …) event under an id of the batch
@@ -759,34 +816,37 @@ class ConsumerLoop:
                 twins.append(item)
         if not by_id:
             return [], False
-        # one statement whatever the batch's size (no parameter per row), ids sorted: two
-        # transactions claiming the same ids wait for each other in the same order
-        ids = sorted(by_id)
+        # one statement whatever the batch's size (no parameter per row)
+        ids = list(by_id)
         params: dict[str, Any] = {"ids": ids, "digests": [by_id[i].digest for i in ids], "group_id": self.group_id}
-        offsets = ""
+        with_offsets = "WITH "
         if next_offsets:
             partitions = sorted(next_offsets, key=lambda tp: (tp.topic, tp.partition))
-            offsets = self._offsets_cte
+            with_offsets = self._offsets_cte
             params |= {"o_topics": [tp.topic for tp in partitions], "o_partitions": [tp.partition for tp in partitions],
                        "o_offsets": [next_offsets[tp] for tp in partitions]}
-        stmt = text(f"{offsets}INSERT INTO {self.applied.name} (event_id, group_id, digest) "
+        stmt = text(f"{with_offsets}claimed AS (INSERT INTO {self.applied.name} (event_id, group_id, digest) "
                     "SELECT e, :group_id, d FROM unnest(CAST(:ids AS uuid[]), CAST(:digests AS bytea[])) AS u(e, d) "
-                    "ORDER BY e ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
-        new_ids = set((await session.execute(stmt, params)).scalars())
+                    "ORDER BY e ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+                    "SELECT ARRAY(SELECT x.n FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS x(e, n) "
+                    "WHERE x.e NOT IN (SELECT event_id FROM claimed))")
+        there = (await session.execute(stmt, params)).scalar_one()
+        if not there and not twins:  # the usual batch: every id new
+            return list(by_id.values()), bool(next_offsets)
+        again = {ids[n - 1] for n in there}  # duplicates (a re-delivery, a replay)
         # The event that counts under an id: the one applied before (by its stored digest), else the
         # batch's first. A re-delivery has its bytes; other bytes are another event (`_conflicting`).
-        counts = {i: by_id[i].digest for i in new_ids}
-        again = [i for i in ids if i not in new_ids]
-        if again:  # duplicates (a re-delivery, a replay): the same event, or another under its id?
-            stored = await session.execute(select(self.applied.c.event_id, self.applied.c.digest).where(
-                self.applied.c.event_id.in_(again)))
-            for row in stored.all():
-                counts[row.event_id] = row.digest
+        stored: dict[UUID, bytes | None] = {}
+        if again:  # the same event, or another under its id?
+            rows = await session.execute(select(self.applied.c.event_id, self.applied.c.digest).where(
+                self.applied.c.event_id.in_(sorted(again, key=lambda i: i.int))))
+            stored = {row.event_id: row.digest for row in rows.all()}
         for item in (*[by_id[i] for i in again], *twins):
-            digest = counts.get(item.event.id)
+            event_id = item.event.id
+            digest = stored.get(event_id) if event_id in again else by_id[event_id].digest
             if digest is not None and item.digest is not None and not same_content(item, digest):
                 self._conflicting[id(item)] = item
-        return [item for event_id, item in by_id.items() if event_id in new_ids], bool(next_offsets)
+        return [item for event_id, item in by_id.items() if event_id not in again], bool(next_offsets)
 
     @functools.cached_property
     def _offsets_cte(self) -> str:
@@ -794,7 +854,7 @@ class ConsumerLoop:
         return (f"WITH stored_offsets AS (INSERT INTO {self.offsets.name} (group_id, topic, partition, next_offset) "
                 "SELECT :group_id, t, p, n FROM unnest(CAST(:o_topics AS text[]), CAST(:o_partitions AS integer[]), "
                 "CAST(:o_offsets AS bigint[])) AS o(t, p, n) ON CONFLICT (group_id, topic, partition) DO UPDATE "
-                "SET next_offset = EXCLUDED.next_offset, updated_at = now()) ")
+                "SET next_offset = EXCLUDED.next_offset, updated_at = now()), ")
 
     async def _store_offsets(self, session: AsyncSession, next_offsets: dict[TopicPartition, int]) -> None:
         stmt = pg_insert(self.offsets)

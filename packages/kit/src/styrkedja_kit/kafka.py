@@ -10,22 +10,30 @@ partition, and exactness comes from the outbox plus the consumers' event-id book
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import logging
+import struct
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+import cramjam
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, codec
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import AIOKafkaClient
+from aiokafka.consumer import fetcher as _fetcher
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.transaction import InitProducerIdRequest
 from aiokafka.protocol.types import Array, Boolean, Int8, Int16, Int32, Schema, String
+from aiokafka.record import default_records as _default_records
+from aiokafka.record import legacy_records as _legacy_records
 
-from .settings import ServiceSettings
+from .settings import INFLATED_BATCH_EVENTS, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +175,233 @@ def make_producer(settings: ServiceSettings, client_id: str, *, idempotent: bool
 
 
 def make_consumer(settings: ServiceSettings, client_id: str, **kwargs: Any) -> AIOKafkaConsumer:
+    """`read_committed`: a school platform producing with transactions (the Java client, librdkafka) may abort
+    one; its records stay in the log, and aiokafka's default (`read_uncommitted`) hands them out as events."""
+    kwargs.setdefault("isolation_level", "read_committed")
+    _inflation.limit = settings.inflated_batch_limit
     return AIOKafkaConsumer(**connection_options(settings), client_id=client_id, **kwargs)
+
+
+# -- record batches the client cannot decode ---------------------------------------------------------
+
+
+class UndecodableBatch(bytes):
+    """The value of the one record a consumer is handed for a record batch the client could not decode
+    (a codec it lacks or does not know, compressed bytes that do not inflate): the fetcher raised the error
+    on every fetch of that partition, so the consumer restarted on the same batch for ever and nothing
+    after it was read. It stands at the batch's last offset, so that storing the offset past it passes the
+    batch; it is empty (the batch's records stay in the log at the offsets `reason` names)."""
+
+    reason: str
+
+    def __new__(cls, reason: str) -> UndecodableBatch:
+        value = super().__new__(cls, b"")
+        value.reason = reason
+        return value
+
+
+_CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+
+# -- compressed batches inflate within a limit -------------------------------------------------------
+
+
+class InflationLimitExceeded(ValueError):
+    """A compressed record batch would inflate beyond `max_inflated_batch_bytes` (a compression bomb: 200 MB of
+    zeros is 6 KB of zstd): it is not inflated further, and the batch is an `undecodable_batch`."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"it inflates to more than {limit} bytes, the limit (max_inflated_batch_bytes)")
+
+
+class _Inflation:
+    #: the process's limit: every consumer of a service is made (`make_consumer`) from the same settings
+    limit = INFLATED_BATCH_EVENTS * ServiceSettings.model_fields["max_event_bytes"].default
+
+
+_inflation = _Inflation()
+#: cramjam's error when the output buffer is full: the bytes inflate to more than it holds
+_BUFFER_FULL = "failed to write whole buffer"
+
+
+def _zstd_content_size(data: bytes) -> int | None:
+    """The inflated size a zstd frame states in its header (RFC 8878 §3.1.1.1), if it does (librdkafka's do)."""
+    if len(data) < 6 or data[:4] != b"\x28\xb5\x2f\xfd":
+        return None
+    descriptor = data[4]
+    single_segment, size_flag = descriptor >> 5 & 1, descriptor >> 6
+    at = 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[descriptor & 3]
+    width = (single_segment, 2, 4, 8)[size_flag]
+    if not width or len(data) < at + width:
+        return None
+    return int.from_bytes(data[at:at + width], "little") + (256 if width == 2 else 0)
+
+
+def _lz4_content_size(data: bytes) -> int | None:
+    """The inflated size an LZ4 frame states in its header (its FLG's content size bit), if it does."""
+    if len(data) < 14 or data[:4] != b"\x04\x22\x4d\x18" or not data[4] & 0x08:
+        return None
+    return int.from_bytes(data[6:14], "little")
+
+
+def _into_buffer(decompress_into: Any, payload: Any, stated: Any) -> bytes:
+    """zstd and lz4 frames inflated into a buffer that cramjam streams into and stops at when it is full: first
+    one of the size the frame states (`stated`), or 8 times the compressed size (64 kB at least), then 8 times
+    larger each time it was too small, at most one byte over the limit. So a bomb never takes more memory than
+    that (whatever its header says), and normal batches no zeroed buffer of the limit's size (11 ms a batch)."""
+    limit, data = _inflation.limit, bytes(payload)
+    size = min(limit + 1, (stated(data) or max(65_536, 8 * len(data))) + 1)
+    while True:
+        out = bytearray(size)
+        try:
+            inflated = decompress_into(data, out)
+        except cramjam.DecompressionError as error:
+            if _BUFFER_FULL not in str(error):
+                raise
+            if size > limit:
+                raise InflationLimitExceeded(limit) from None
+            size = min(limit + 1, 8 * size)
+            continue
+        if inflated > limit:
+            raise InflationLimitExceeded(limit)
+        del out[inflated:]
+        return bytes(out)
+
+
+def _zstd_decode(payload: Any) -> bytes:
+    return _into_buffer(cramjam.zstd.decompress_into, payload, _zstd_content_size)
+
+
+def _lz4_decode(payload: Any) -> bytes:
+    return _into_buffer(cramjam.lz4.decompress_into, payload, _lz4_content_size)
+
+
+def _gzip_decode(payload: Any) -> bytes:
+    """Every gzip member in turn (as `gzip.GzipFile` reads them, zero padding after one skipped), at most the
+    limit plus one byte inflated."""
+    limit = _inflation.limit
+    data, out = bytes(payload), bytearray()
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += inflater.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            raise InflationLimitExceeded(limit)
+        if not inflater.eof:
+            raise EOFError("compressed gzip data ended before the end-of-stream marker was reached")
+        data = inflater.unused_data.lstrip(b"\0")
+    return bytes(out)
+
+
+def _snappy_decode(payload: Any) -> bytes:
+    """Raw snappy states its inflated length first, and xerial's framing (the Java client's) is raw blocks:
+    the lengths are added up and checked before anything is inflated."""
+    data = memoryview(bytes(payload))
+    blocks = [data]
+    if codec._detect_xerial_stream(data):
+        blocks, cursor = [], 16
+        while cursor < len(data):
+            (size,) = struct.unpack_from("!i", data, cursor)
+            if size < 0:
+                raise ValueError("a snappy block of negative length")
+            blocks.append(data[cursor + 4:cursor + 4 + size])
+            cursor += 4 + size
+    limit = _inflation.limit
+    if sum(cramjam.snappy.decompress_raw_len(block) for block in blocks) > limit:
+        raise InflationLimitExceeded(limit)
+    return b"".join(bytes(cramjam.snappy.decompress_raw(block)) for block in blocks)
+
+
+_BOUNDED_DECODERS = {"gzip_decode": _gzip_decode, "snappy_decode": _snappy_decode, "lz4_decode": _lz4_decode,
+                     "zstd_decode": _zstd_decode}
+
+
+def _bound_inflation() -> None:
+    """aiokafka's record batches (its C extension and the pure Python ones, the v2 format and the old v0/v1) call
+    these module-level names to inflate a batch: each now stops at the limit."""
+    modules = [_default_records, _legacy_records]
+    for name in ("aiokafka.record._crecords.default_records", "aiokafka.record._crecords.legacy_records"):
+        with contextlib.suppress(ImportError):
+            modules.append(importlib.import_module(name))
+    for module in modules:
+        for name, decoder in _BOUNDED_DECODERS.items():
+            if hasattr(module, name):
+                setattr(module, name, decoder)
+
+
+_bound_inflation()
+
+
+@dataclass(frozen=True)
+class _StandIn:
+    """A record as aiokafka's fetcher reads one (`PartitionRecords._consumer_record`)."""
+
+    offset: int
+    timestamp: int
+    timestamp_type: int
+    value: UndecodableBatch
+    key: None = None
+    checksum: None = None
+    headers: tuple[()] = ()
+
+
+class _ReadBatch:
+    """A batch whose records were read (inflated) when it was taken: its attributes are the batch's."""
+
+    def __init__(self, batch: Any, records: list[Any]) -> None:
+        self._batch = batch
+        self._records = records
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._batch, name)
+
+    def validate_crc(self) -> bool:  # checked before it was read (aiokafka's batches allow no check after)
+        return True
+
+    def __iter__(self) -> Any:
+        return iter(self._records)
+
+
+def _read_batch(batch: Any) -> Any:
+    if batch is None or getattr(batch, "is_control_batch", False):  # markers: the fetcher reads them itself
+        return batch
+    if not batch.validate_crc():  # bytes spoilt on the way: the fetcher refuses it as before, and fetches again
+        return batch
+    try:
+        return _ReadBatch(batch, list(batch))
+    except Exception as error:  # whatever a codec raises for these bytes: unknown codec, zlib, cramjam, lz4 frames
+        last = batch.next_offset - 1
+        first = getattr(batch, "base_offset", last)
+        codec = _CODECS.get(getattr(batch, "compression_type", -1), "unknown")
+        reason = (f"the record batch at offsets {first}..{last} (compression {codec}) cannot be decoded: "
+                  f"{type(error).__name__}: {str(error)[:200]}")
+        stamp = getattr(batch, "max_timestamp", -1)
+        return _ReadBatch(batch, [_StandIn(last, stamp, getattr(batch, "timestamp_type", 0) or 0,
+                                           UndecodableBatch(reason))])
+
+
+class _CheckedRecords:
+    """aiokafka's `MemoryRecords` of one fetched partition, handing out each batch read (see `UndecodableBatch`)."""
+
+    def __init__(self, records: Any) -> None:
+        self._records = records
+
+    def has_next(self) -> bool:
+        return bool(self._records.has_next())
+
+    def next_batch(self) -> Any:
+        return _read_batch(self._records.next_batch())
+
+    def size_in_bytes(self) -> int:
+        return int(self._records.size_in_bytes())
+
+
+class _PartitionRecords(_fetcher.PartitionRecords):  # type: ignore[misc]
+    def __init__(self, tp: Any, records: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(tp, _CheckedRecords(records), *args, **kwargs)
+
+
+# aiokafka's fetcher builds its PartitionRecords by this module-level name (`Fetcher._fetch_requests_routine`)
+_fetcher.PartitionRecords = _PartitionRecords
 
 
 def make_admin(settings: ServiceSettings, client_id: str, **kwargs: Any) -> AIOKafkaAdminClient:

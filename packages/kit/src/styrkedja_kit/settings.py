@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: live 5 minutes by default (this project's realm too), Entra ID's about an hour, the dev issuer's
 #: (`styrkedja token --ttl`) at most this
 MAX_TOKEN_LIFETIME_SECONDS = 86_400
+#: a compressed record batch may inflate to this many of the largest events by default: a producer's batch holds
+#: up to ~1 MB of records before compression (librdkafka's batch.size; Java's is 16 kB), far less than 64 × 256 kB
+INFLATED_BATCH_EVENTS = 64
 
 
 class ServiceSettings(BaseSettings):
@@ -89,6 +92,13 @@ class ServiceSettings(BaseSettings):
     # back at once instead of waiting for its old session to time out; one id per replica (pod name)
     consumer_group_instance_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
     max_event_bytes: int = Field(256_000, ge=1_000)
+    # a compressed record batch inflates to at most this many bytes (None: 64 of the largest event): 200 MB of
+    # zeros is 6 KB of zstd, and the client inflated a whole batch in memory with no limit (kafka.py)
+    max_inflated_batch_bytes: int | None = Field(None, ge=1_000)
+
+    @property
+    def inflated_batch_limit(self) -> int:
+        return self.max_inflated_batch_bytes or INFLATED_BATCH_EVENTS * self.max_event_bytes
 
     # access (styrkedja_kit.auth): any OIDC provider; the services read only standard claims plus
     # the scope claims documented in auth/principal.py, nothing provider-specific

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from styrkedja_contracts import ContractError, decode_event
 from styrkedja_kit.consumer import Delivered, record_digest, unfit
@@ -87,9 +87,8 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                 if records:
                     out.records += len(records)
                     out.next_offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
-                if exact and out.next_offsets.get((tp.topic, tp.partition), 0) >= ends[tp]:
-                    reading.discard(tp)
-                    consumer.pause(tp)
+            if exact:
+                await _past_markers(consumer, reading, ends, out.next_offsets)
             if on_chunk is not None and decoded:
                 out.decoded += len(decoded)
                 await on_chunk(decoded)
@@ -103,6 +102,22 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
         await consumer.stop()
     progress(out.records, time.perf_counter() - started)
     return out
+
+
+async def _past_markers(consumer: AIOKafkaConsumer, reading: set[TopicPartition], ends: dict[TopicPartition, int],
+                        next_offsets: dict[tuple[str, int], int]) -> None:
+    """Each partition still read whose client position reached its end: done (paused), its next offset the
+    position. A transaction's marker (commit or abort) holds an offset no record is handed out at, and a
+    partition may end with one (or with an aborted transaction's records and its marker): the last record's
+    offset + 1 never reached the end there, and the read never finished. A position beyond the end (records
+    fetched past it, left to the live consumer) counts as the end."""
+    for tp in list(reading):
+        position = min(await consumer.position(tp), ends[tp])
+        key = (tp.topic, tp.partition)
+        next_offsets[key] = max(next_offsets.get(key, 0), position)
+        if next_offsets[key] >= ends[tp]:
+            reading.discard(tp)
+            consumer.pause(tp)
 
 
 async def records_at(settings: ServiceSettings, positions: Sequence[tuple[str, int, int]], *, client_id: str

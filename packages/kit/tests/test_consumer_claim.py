@@ -1,0 +1,85 @@
+"""The claim of a batch's event ids (`ConsumerLoop._claim_new`) on PostgreSQL: one statement answers the
+positions of the ids that were applied before, so the handler gets exactly the new events in the batch's
+order (ids in no sorted order), a re-delivery is skipped, a second event under an id of the batch counts
+once, and another event under an applied id is told apart (`conflicting_duplicate`). A batch of new ids
+costs that one statement (offsets included); duplicates one more, to read their stored digests."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import TopicPartition
+from sqlalchemy import MetaData, event, select
+
+from styrkedja_contracts import OrganisationUnitUpsertedV1, new_event
+from styrkedja_kit.app import define_kit_tables
+from styrkedja_kit.consumer import ConsumerLoop, Delivered, record_digest
+from styrkedja_kit.db import Database
+from styrkedja_kit.settings import ServiceSettings
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+metadata = MetaData()
+define_kit_tables(metadata, consumer=True)
+TOPIC = "test.claim"
+
+
+@pytest.fixture
+async def db(infrastructure):
+    database = Database(infrastructure.create_database(f"t_claim_{uuid.uuid4().hex[:8]}"), pool_size=2)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+def delivered(n: int, name: str = "H", event_id: uuid.UUID | None = None) -> Delivered:
+    made = new_event(OrganisationUnitUpsertedV1(
+        unit_type="organiser", unit_id=f"{2000 + n}", organiser_id=f"{2000 + n}", name=name,
+        updated_at=datetime(2026, 9, 1, tzinfo=UTC)), source="/test")
+    if event_id is not None:
+        made = made.model_copy(update={"id": event_id})
+    return Delivered(made, TOPIC, 0, n, record_digest(made.to_bytes()))
+
+
+async def test_the_claim_hands_over_exactly_the_new_events_in_order_and_tells_duplicates_apart(db) -> None:
+    handed: list[list[uuid.UUID]] = []
+
+    async def handler(session, batch) -> None:  # noqa: ANN001
+        handed.append([item.event.id for item in batch])
+
+    loop = ConsumerLoop(ServiceSettings(database_url="unused", kafka_bootstrap_servers="127.0.0.1:9"), db,
+                        group_id="claim", topics=[TOPIC], handler=handler,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"])
+    statements: list[str] = []
+    event.listen(db.engine.sync_engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *_: statements.append(statement))
+
+    first = [delivered(n) for n in range(40)]
+    assert await loop._apply(first, {TopicPartition(TOPIC, 0): 40}) == first
+    assert handed == [[item.event.id for item in first]]
+    assert len(statements) == 1, statements  # claim and offsets: one round trip, no duplicate read
+
+    rng = random.Random(5)
+    new = [delivered(100 + n) for n in range(30)]
+    again = rng.sample(first, 12)  # re-delivered: the same bytes
+    other = delivered(7, name="Other", event_id=first[3].event.id)  # another event under an applied id
+    twin = delivered(200, name="Twin", event_id=new[5].event.id)  # another event under a new id of the batch
+    second = [*new, *again, other, twin]
+    rng.shuffle(second)
+    statements.clear()
+    fresh = await loop._apply(second, {TopicPartition(TOPIC, 0): 80})
+    assert [item.event.id for item in fresh] == [item.event.id for item in second
+                                                 if item in new]  # the new ones, in the batch's order
+    assert handed[-1] == [item.event.id for item in fresh]
+    assert sorted(id(item) for item in loop._conflicting.values()) == sorted([id(other), id(twin)])
+    assert len(statements) == 2, statements  # the claim, and the stored digests of the duplicates
+    async with db.sessions() as session:
+        offsets = metadata.tables["consumer_offsets"]
+        assert (await session.execute(select(offsets.c.next_offset))).scalar_one() == 80
+        applied = metadata.tables["consumer_applied_events"]
+        assert len((await session.execute(select(applied.c.event_id))).all()) == 70
