@@ -138,7 +138,7 @@ def test_a_page_larger_than_the_limit_is_refused_as_it_streams_in() -> None:
     (b"\xff\xfe{}", "application/json", "not JSON"),
     (b'{"data": "everything"}', "application/json", "expected a list"),
     (b'{"data": [{"id": 5, "displayName": "K", "organisationType": "Huvudman"}]}', "application/json",
-     "item 0: id: Input should be a valid string"),
+     "item 0: id: Value error, must be text (a JSON string, as SS 12000 has it), not a number"),
 ])
 def test_odd_answers(content, kind, outcome) -> None:
     source, _, _ = source_of(lambda request: httpx.Response(200, content=content, headers={"content-type": kind}))

@@ -388,7 +388,10 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
             await db.dispose()
             log.info("service stopped")
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    # no redirect of `/path/` to `/path`: Starlette builds its Location from the request's Host header, so a
+    # forged Host made the service answer a 307 to another site (a POST's body and token re-sent there by
+    # clients that follow it); every documented path is exact, anything else is a 404 problem
+    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
     install_problem_handlers(app)
     install_security(app, settings, require_token=require_token)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes)

@@ -78,6 +78,7 @@ from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 from . import metrics
 from .db import Database
 from .kafka import (
+    UndecodableBatch,
     broker_capabilities,
     broker_may_lose_logs,
     ensure_topics,
@@ -540,6 +541,9 @@ class ConsumerLoop:
                 count += 1
                 if count % slice_size == 0:  # a big batch's decoding does not hold up the HTTP requests
                     await asyncio.sleep(0)
+                if isinstance(record.value, UndecodableBatch):  # a batch of records the client could not read
+                    decoded.dead.append((record, "undecodable_batch", record.value.reason))
+                    continue
                 try:
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
                 except ContractError as error:

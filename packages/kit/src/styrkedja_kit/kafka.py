@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.client import AIOKafkaClient
+from aiokafka.consumer import fetcher as _fetcher
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.api import Request, RequestStruct, Response
@@ -167,7 +168,104 @@ def make_producer(settings: ServiceSettings, client_id: str, *, idempotent: bool
 
 
 def make_consumer(settings: ServiceSettings, client_id: str, **kwargs: Any) -> AIOKafkaConsumer:
+    """`read_committed`: a school platform producing with transactions (the Java client, librdkafka) may abort
+    one; its records stay in the log, and aiokafka's default (`read_uncommitted`) hands them out as events."""
+    kwargs.setdefault("isolation_level", "read_committed")
     return AIOKafkaConsumer(**connection_options(settings), client_id=client_id, **kwargs)
+
+
+# -- record batches the client cannot decode ---------------------------------------------------------
+
+
+class UndecodableBatch(bytes):
+    """The value of the one record a consumer is handed for a record batch the client could not decode
+    (a codec it lacks or does not know, compressed bytes that do not inflate): the fetcher raised the error
+    on every fetch of that partition, so the consumer restarted on the same batch for ever and nothing
+    after it was read. It stands at the batch's last offset, so that storing the offset past it passes the
+    batch; it is empty (the batch's records stay in the log at the offsets `reason` names)."""
+
+    reason: str
+
+    def __new__(cls, reason: str) -> UndecodableBatch:
+        value = super().__new__(cls, b"")
+        value.reason = reason
+        return value
+
+
+_CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+
+@dataclass(frozen=True)
+class _StandIn:
+    """A record as aiokafka's fetcher reads one (`PartitionRecords._consumer_record`)."""
+
+    offset: int
+    timestamp: int
+    timestamp_type: int
+    value: UndecodableBatch
+    key: None = None
+    checksum: None = None
+    headers: tuple[()] = ()
+
+
+class _ReadBatch:
+    """A batch whose records were read (inflated) when it was taken: its attributes are the batch's."""
+
+    def __init__(self, batch: Any, records: list[Any]) -> None:
+        self._batch = batch
+        self._records = records
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._batch, name)
+
+    def validate_crc(self) -> bool:  # checked before it was read (aiokafka's batches allow no check after)
+        return True
+
+    def __iter__(self) -> Any:
+        return iter(self._records)
+
+
+def _read_batch(batch: Any) -> Any:
+    if batch is None or getattr(batch, "is_control_batch", False):  # markers: the fetcher reads them itself
+        return batch
+    if not batch.validate_crc():  # bytes spoilt on the way: the fetcher refuses it as before, and fetches again
+        return batch
+    try:
+        return _ReadBatch(batch, list(batch))
+    except Exception as error:  # whatever a codec raises for these bytes: unknown codec, zlib, cramjam, lz4 frames
+        last = batch.next_offset - 1
+        first = getattr(batch, "base_offset", last)
+        codec = _CODECS.get(getattr(batch, "compression_type", -1), "unknown")
+        reason = (f"the record batch at offsets {first}..{last} (compression {codec}) cannot be decoded: "
+                  f"{type(error).__name__}: {str(error)[:200]}")
+        stamp = getattr(batch, "max_timestamp", -1)
+        return _ReadBatch(batch, [_StandIn(last, stamp, getattr(batch, "timestamp_type", 0) or 0,
+                                           UndecodableBatch(reason))])
+
+
+class _CheckedRecords:
+    """aiokafka's `MemoryRecords` of one fetched partition, handing out each batch read (see `UndecodableBatch`)."""
+
+    def __init__(self, records: Any) -> None:
+        self._records = records
+
+    def has_next(self) -> bool:
+        return bool(self._records.has_next())
+
+    def next_batch(self) -> Any:
+        return _read_batch(self._records.next_batch())
+
+    def size_in_bytes(self) -> int:
+        return int(self._records.size_in_bytes())
+
+
+class _PartitionRecords(_fetcher.PartitionRecords):  # type: ignore[misc]
+    def __init__(self, tp: Any, records: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(tp, _CheckedRecords(records), *args, **kwargs)
+
+
+# aiokafka's fetcher builds its PartitionRecords by this module-level name (`Fetcher._fetch_requests_routine`)
+_fetcher.PartitionRecords = _PartitionRecords
 
 
 def make_admin(settings: ServiceSettings, client_id: str, **kwargs: Any) -> AIOKafkaAdminClient:

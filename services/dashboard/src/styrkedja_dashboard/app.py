@@ -38,8 +38,9 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             app.state.oidc = OidcClient(settings, http)
             yield
 
+    # redirect_slashes off: Starlette's redirect of `/lika/` took its Location from the Host header (see the kit's app)
     app = FastAPI(title="Styrkedja dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
+                  openapi_url=None, redirect_slashes=False)
     app.state.settings = settings
     app.state.sessions = SessionStore(settings.session_seconds, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeaders)

@@ -6,11 +6,21 @@ Timestamps are kept as text here: `aware()` gives a naive one an explicit zone.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
-from typing import Annotated, Any
+from numbers import Number
+from typing import Annotated, Any, get_args
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from styrkedja_contracts.identifiers import nfc
 
@@ -18,6 +28,13 @@ from styrkedja_contracts.identifiers import nfc
 #: one name (a server on a Mac, or a name pasted from a PDF, sends the second), so a re-import spelled the other
 #: way changes nothing
 SourceName = Annotated[str, BeforeValidator(nfc)]
+
+
+#: a number where SS 12000 has text (codes, ids): refused, not turned into text — `"municipalityCode": 180` may be
+#: 0180 (Stockholm) or a typing error, and a school unit code of 7 digits is no code; only the server knows
+NUMBER_FOR_TEXT = "must be text (a JSON string, as SS 12000 has it), not a number: a number may have lost leading zeros"
+
+NUMBER_FOR_DATE = "must be a date written YYYY-MM-DD (SS 12000: format date), not a number"
 
 
 class Model(BaseModel):
@@ -28,10 +45,52 @@ class Model(BaseModel):
     def _null_is_absent(cls, value: Any) -> Any:
         # many servers' serialisers write an optional field they do not have as null rather than leaving it out
         # (`"groupMemberships": null`, `"cancelled": null`): the same as absent, its default — a required one
-        # stays missing, and refuses the page as before
-        if isinstance(value, dict) and any(v is None for v in value.values()):
-            return {k: v for k, v in value.items() if v is not None}
+        # stays missing, and refuses the page as before. An optional date written as "" (or blanks) is absent
+        # too: it is no date by the specification (`format: date`), but it holds nothing that could be lost
+        if isinstance(value, dict):
+            blank_dates = _optional_dates(cls)
+            if any(v is None or (k in blank_dates and isinstance(v, str) and not v.strip()) for k, v in value.items()):
+                return {k: v for k, v in value.items()
+                        if v is not None and not (k in blank_dates and isinstance(v, str) and not v.strip())}
         return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _text_is_not_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # Number: a folder file is streamed (ijson), which reads a number as a Decimal
+        if isinstance(value, Number) and not isinstance(value, bool) and info.field_name in _text_fields(cls):
+            raise ValueError(NUMBER_FOR_TEXT)
+        # pydantic reads a number (or a text of digits) given for a date as seconds since 1970: `"endDate": 0`,
+        # which some serialisers write for "no date", ended the unit in 1970
+        if info.field_name in _dates(cls) and ((isinstance(value, Number) and not isinstance(value, bool))
+                                               or (isinstance(value, str) and value.strip().isdigit())):
+            raise ValueError(NUMBER_FOR_DATE)
+        return value
+
+
+def _annotated_with(model: type[BaseModel], wanted: type, *, optional_only: bool) -> frozenset[str]:
+    """The names (alias and attribute name) of `model`'s fields of type `wanted` (or `wanted | None`)."""
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if (annotation is wanted or wanted in get_args(annotation)) and not (optional_only and field.is_required()):
+            names |= {name, field.alias or name}
+    return frozenset(names)
+
+
+@functools.cache
+def _optional_dates(model: type[BaseModel]) -> frozenset[str]:
+    return _annotated_with(model, date, optional_only=True)
+
+
+@functools.cache
+def _dates(model: type[BaseModel]) -> frozenset[str]:
+    return _annotated_with(model, date, optional_only=False)
+
+
+@functools.cache
+def _text_fields(model: type[BaseModel]) -> frozenset[str]:
+    return _annotated_with(model, str, optional_only=False)
 
 
 class Ref(Model):
