@@ -45,6 +45,9 @@ run: $(STAMP)
 demo: $(STAMP)
 	@$(BIN)/styrkedja demo $(DEMO_ARGS)
 
+# two pytest workers (pytest-xdist): the two brokers' tests side by side, each broker's on one worker
+# (see styrkedja_devstack.pytest_plugin); TEST_WORKERS=0 runs everything in one process
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	@echo "==> lint (ruff: pyflakes, import order, bugbear, pyupgrade, simplify, ...)"
 	@$(BIN)/ruff check packages services tests bench deploy
@@ -53,7 +56,7 @@ test: $(STAMP)
 	@echo "==> contracts: schemas exported and compatible"
 	@$(BIN)/python -m styrkedja_contracts check --history
 	@echo "==> pytest (the 25 slowest tests listed at the end)"
-	@$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # issue 16's figures, each stage measured in isolation, with raw-limit probes in the same run:
 # a table and bench/results/latest.json (bench/README.md). BROKER=kafka for Apache Kafka;

@@ -170,6 +170,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("infrastructure", params, indirect=True, scope="session")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`make test` runs two workers, `--dist loadgroup`), every test of one broker goes to
+    the same worker: each broker then starts once per session, as without xdist, and the two brokers' tests
+    run side by side. The rest (no broker, or PostgreSQL only) is shared out test by test."""
+    for item in items:
+        kind = _broker_of(item.nodeid)
+        if kind in (*BROKER_KINDS, "external"):
+            item.add_marker(pytest.mark.xdist_group(kind))
+
+
 class BrokerTrap:
     """A listening socket where the postgres-only tests' broker would be: it accepts, counts and closes
     every connection, so a test that talks to a broker after all is caught (see `_no_broker_used`)."""
