@@ -45,13 +45,17 @@ def collections() -> Iterator[list[int]]:
         if phase == "start":
             seen.append(info["generation"])
 
-    was = gc.isenabled()
+    was, thresholds = gc.isenabled(), gc.get_threshold()
+    # Python's default thresholds, whatever ran in this process before (a service started in-process raises
+    # the young generation's: `tune_garbage_collector`), so that the counts below mean what they say
+    gc.set_threshold(700, 10, 10)
     gc.enable()
     gc.callbacks.append(callback)
     try:
         yield seen
     finally:
         gc.callbacks.remove(callback)
+        gc.set_threshold(*thresholds)
         if not was:
             gc.disable()
 
