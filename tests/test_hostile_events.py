@@ -373,3 +373,43 @@ async def test_an_event_dated_after_its_record_is_dead_lettered_and_moves_no_clo
         assert newest and max(newest) == sent + timedelta(days=3)
     finally:
         await database.dispose()
+
+
+# -- a reporting consumer of the test's own (the tests of hostile records, rounds 7 and 8) -------------------
+
+
+async def fresh_reporting(infrastructure: Any, name: str, **options: Any) -> ReportingSettings:
+    """Reporting settings on a migrated database and a consumer group of the test's own, its topics made and
+    the group started where they end (`stacks.start_at_log_end`): it sees only the records the test sends."""
+    bootstrap = infrastructure.kafka_bootstrap_servers
+    database_url = infrastructure.create_database(f"t_{name}_{uuid.uuid4().hex[:8]}")
+    upgrade("styrkedja_reporting", database_url)
+    group = f"reporting-{name}-{uuid.uuid4().hex[:8]}"
+    settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, consumer_group=group,
+                                 outbox_enabled=False, consumer_poll_timeout_ms=100,
+                                 consumer_session_timeout_ms=6000, consumer_heartbeat_interval_ms=1000, **options)
+    await ensure_topics(settings, registry_topics([group]))
+    start_at_log_end(bootstrap, group, database_url)
+    return settings
+
+
+def reporting_loop(settings: ReportingSettings, database: Database, topics: list[str]) -> ConsumerLoop:
+    """Reporting's consumer loop with every handler, in this process."""
+    registry = handler_registry()
+    return ConsumerLoop(settings, database, group_id=settings.consumer_group, topics=topics, handler=registry,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+
+
+async def applied_ids(database: Database, group: str, wanted: set[uuid.UUID], *, tries: int = 120,
+                      pause: float = 0.5) -> set[uuid.UUID]:
+    """The ids the group applied, read again until `wanted` are among them or the tries run out."""
+    table = metadata.tables["consumer_applied_events"]
+    applied: set[uuid.UUID] = set()
+    for _ in range(tries):
+        async with database.sessions() as session:
+            applied = set((await session.execute(select(table.c.event_id).where(table.c.group_id == group))).scalars())
+        if wanted <= applied:
+            break
+        await asyncio.sleep(pause)
+    return applied

@@ -28,18 +28,11 @@ import aiokafka.codec
 import httpx
 import pytest
 from inprocess import auth
-from sqlalchemy import select
-from test_hostile_events import encoded, good, read_dead_letters
+from test_hostile_events import applied_ids, encoded, fresh_reporting, good, read_dead_letters, reporting_loop
 
-from stacks import start_at_log_end
 from styrkedja_contracts import dead_letter_topic
-from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
-from styrkedja_kit.kafka import broker_capabilities, ensure_topics, registry_topics
-from styrkedja_kit.migrations import upgrade
-from styrkedja_reporting.main import handler_registry
-from styrkedja_reporting.persistence import metadata
-from styrkedja_reporting.settings import ReportingSettings
+from styrkedja_kit.kafka import broker_capabilities
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 
@@ -93,15 +86,8 @@ async def test_batches_from_other_clients_are_applied_or_dead_lettered_and_the_p
     producer ids (Apache Kafka), a transaction aborted is neither applied nor dead-lettered, one committed
     is applied. Failed on the old code: the consumer stopped at the snappy batch (UnsupportedCodecError on
     every fetch, nothing after it applied), and the aborted events were applied."""
-    bootstrap = infrastructure.kafka_bootstrap_servers
-    database_url = infrastructure.create_database(f"t_round7_{uuid.uuid4().hex[:8]}")
-    upgrade("styrkedja_reporting", database_url)
-    group = f"reporting-round7-{uuid.uuid4().hex[:8]}"
-    settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, consumer_group=group,
-                                 outbox_enabled=False, consumer_poll_timeout_ms=100,
-                                 consumer_session_timeout_ms=6000, consumer_heartbeat_interval_ms=1000)
-    await ensure_topics(settings, registry_topics([group]))
-    start_at_log_end(bootstrap, group, database_url)
+    settings = await fresh_reporting(infrastructure, "round7")
+    bootstrap, group = settings.kafka_bootstrap_servers, settings.consumer_group
     by_codec = {codec: good(PUBLISHED) for codec in ("gzip", "snappy", "zstd", "lz4", "none")}
     placed = {codec: librdkafka_produce(bootstrap, [(b"2999", encoded(by_codec[codec]))],
                                         **{"compression.type": codec})[0]
@@ -119,23 +105,13 @@ async def test_batches_from_other_clients_are_applied_or_dead_lettered_and_the_p
         left_out |= {uuid.UUID(d["id"]) for d in aborted}
 
     monkeypatch.setattr(aiokafka.codec, "has_lz4", lambda: False)  # a client that lacks a codec
-    database = Database(database_url, pool_size=3)
-    registry = handler_registry()
-    loop = ConsumerLoop(settings, database, group_id=group, topics=[TOPIC], handler=registry,
-                        applied_table=metadata.tables["consumer_applied_events"],
-                        offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+    database = Database(settings.database_url, pool_size=3)
+    loop = reporting_loop(settings, database, [TOPIC])
     task = asyncio.create_task(loop.run())
     applied: set[uuid.UUID] = set()
     try:
         dead = await read_dead_letters(bootstrap, dead_letter_topic(group), set(hostile), timeout=90)
-        applied_table = metadata.tables["consumer_applied_events"]
-        for _ in range(120):
-            async with database.sessions() as session:
-                applied = set((await session.execute(select(applied_table.c.event_id).where(
-                    applied_table.c.group_id == group))).scalars())
-            if wanted <= applied:
-                break
-            await asyncio.sleep(0.5)
+        applied = await applied_ids(database, group, wanted)
         assert not task.done(), "the consumer loop stopped"
     finally:
         loop.stop()

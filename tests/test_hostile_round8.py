@@ -17,19 +17,13 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from sqlalchemy import select
-from test_hostile_events import encoded, good, read_dead_letters
+from test_hostile_events import applied_ids, encoded, fresh_reporting, good, read_dead_letters, reporting_loop
 from test_hostile_round7 import librdkafka_produce
 
-from stacks import start_at_log_end
 from styrkedja_contracts import dead_letter_topic
 from styrkedja_kit import kafka
-from styrkedja_kit.consumer import ConsumerLoop
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import broker_capabilities, ensure_topics, registry_topics
-from styrkedja_kit.migrations import upgrade
-from styrkedja_reporting.main import handler_registry
-from styrkedja_reporting.persistence import metadata
 from styrkedja_reporting.rebuild.log import read_log
 from styrkedja_reporting.settings import ReportingSettings
 
@@ -101,22 +95,12 @@ async def test_a_busy_consumer_shows_no_lag_after_a_transaction_marker_and_dead_
     """Failed on the old code: once a transaction's events were applied, its partition's lag stayed 1 (its
     marker) as long as the consumer's fetches brought records from another partition (only a fetch empty on
     every partition looked at the position); the tombstone's dead letter said "message is not UTF-8 JSON"."""
-    bootstrap = infrastructure.kafka_bootstrap_servers
-    database_url = infrastructure.create_database(f"t_round8_{uuid.uuid4().hex[:8]}")
-    upgrade("styrkedja_reporting", database_url)
-    group = f"reporting-round8-{uuid.uuid4().hex[:8]}"
-    settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, consumer_group=group,
-                                 outbox_enabled=False, consumer_poll_timeout_ms=100,
-                                 consumer_session_timeout_ms=6000, consumer_heartbeat_interval_ms=1000)
-    await ensure_topics(settings, registry_topics([group]))
-    start_at_log_end(bootstrap, group, database_url)
+    settings = await fresh_reporting(infrastructure, "round8")
+    bootstrap, group, database_url = settings.kafka_bootstrap_servers, settings.consumer_group, settings.database_url
     tombstone = librdkafka_produce(bootstrap, [(b"2999", None)])[0]
     transactional = (await broker_capabilities(settings)).idempotent_producer
     database = Database(database_url, pool_size=3)
-    registry = handler_registry()
-    loop = ConsumerLoop(settings, database, group_id=group, topics=[TOPIC], handler=registry,
-                        applied_table=metadata.tables["consumer_applied_events"],
-                        offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+    loop = reporting_loop(settings, database, [TOPIC])
     task = asyncio.create_task(loop.run())
     stop = asyncio.Event()
     feeder = asyncio.create_task(feed(bootstrap, 2, stop))
@@ -127,15 +111,7 @@ async def test_a_busy_consumer_shows_no_lag_after_a_transaction_marker_and_dead_
         dead = await read_dead_letters(bootstrap, dead_letter_topic(group), {tombstone}, timeout=90)
         if transactional:  # the embedded broker grants no producer id: no transactions there
             await asyncio.to_thread(in_transactions, bootstrap, 0, [([encoded(d) for d in committed], True)])
-            applied_table = metadata.tables["consumer_applied_events"]
-            applied: set[uuid.UUID] = set()
-            for _ in range(120):
-                async with database.sessions() as session:
-                    applied = set((await session.execute(select(applied_table.c.event_id).where(
-                        applied_table.c.group_id == group))).scalars())
-                if wanted <= applied:
-                    break
-                await asyncio.sleep(0.25)
+            applied = await applied_ids(database, group, wanted, pause=0.25)
             assert wanted <= applied, f"not applied: {wanted - applied}"
             await asyncio.sleep(0.5)  # the lag is set after the batch's transaction
             for _ in range(20):
@@ -164,35 +140,18 @@ async def test_a_batch_inflating_beyond_the_limit_is_dead_lettered_naming_it_and
     is applied, and the rebuild's read passes it too. The old client inflated any batch whole (a 200 MB bomb:
     400 MB more in every consumer, at each restart)."""
     monkeypatch.setattr(kafka._inflation, "limit", kafka._inflation.limit)  # the settings below set it: put back
-    bootstrap = infrastructure.kafka_bootstrap_servers
-    database_url = infrastructure.create_database(f"t_round8_{uuid.uuid4().hex[:8]}")
-    upgrade("styrkedja_reporting", database_url)
-    group = f"reporting-round8-{uuid.uuid4().hex[:8]}"
-    settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, consumer_group=group,
-                                 outbox_enabled=False, consumer_poll_timeout_ms=100, max_inflated_batch_bytes=100_000,
-                                 consumer_session_timeout_ms=6000, consumer_heartbeat_interval_ms=1000)
-    await ensure_topics(settings, registry_topics([group]))
-    start_at_log_end(bootstrap, group, database_url)
+    settings = await fresh_reporting(infrastructure, "round8", max_inflated_batch_bytes=100_000)
+    bootstrap, group, database_url = settings.kafka_bootstrap_servers, settings.consumer_group, settings.database_url
     [bomb] = librdkafka_produce(bootstrap, [(b"2999", b"\0" * 300_000)], **{"compression.type": "zstd"})
     after = good(PUBLISHED)
     librdkafka_produce(bootstrap, [(b"2999", encoded(after))], **{"compression.type": "zstd"})
     database = Database(database_url, pool_size=3)
-    registry = handler_registry()
-    loop = ConsumerLoop(settings, database, group_id=group, topics=[TOPIC], handler=registry,
-                        applied_table=metadata.tables["consumer_applied_events"],
-                        offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+    loop = reporting_loop(settings, database, [TOPIC])
     task = asyncio.create_task(loop.run())
     applied: set[uuid.UUID] = set()
     try:
         dead = await read_dead_letters(bootstrap, dead_letter_topic(group), {bomb}, timeout=90)
-        applied_table = metadata.tables["consumer_applied_events"]
-        for _ in range(120):
-            async with database.sessions() as session:
-                applied = set((await session.execute(select(applied_table.c.event_id).where(
-                    applied_table.c.group_id == group))).scalars())
-            if uuid.UUID(after["id"]) in applied:
-                break
-            await asyncio.sleep(0.25)
+        applied = await applied_ids(database, group, {uuid.UUID(after["id"])}, pause=0.25)
         assert not task.done(), "the consumer loop stopped"
     finally:
         loop.stop()
