@@ -217,7 +217,10 @@ async def test_csv_by_accept_header_has_a_file_name():
 
 
 @pytest.mark.parametrize("path", ["/table", "/async-table"])
-async def test_xlsx_opens_with_openpyxl_and_holds_the_same_numbers(path, tmp_path):
+async def test_xlsx_opens_with_openpyxl_and_holds_the_same_numbers(path, tmp_path, monkeypatch):
+    # the export's temporary file in a folder of the test's own: another test process (pytest-xdist) writes its
+    # exports to the shared one meanwhile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     as_json = (await get(path)).json()
     before = set(glob.glob(os.path.join(tempfile.gettempdir(), "styrkedja-export-*")))
     response = await get(f"{path}?format=xlsx")
