@@ -119,7 +119,10 @@ async def test_rebuild_from_the_broker_then_the_live_consumer_continues_exactly_
         assert "read" in cpu and cpu["below_pass"]["postgres"] >= 0 and all(
             set(v) == {"python", "postgres"} and min(v.values()) >= 0 for v in cpu.values())
         assert decoders or cpu["read"]["python"] > 0
-        assert (gc.get_threshold(), gc.get_freeze_count()) == collector  # the collector as it was before
+        # the collector as it was before: the threshold, and no object frozen by the rebuild (a frozen object can
+        # still be freed while it runs, so the count may only have fallen: one red CI run when it had to be equal)
+        assert gc.get_threshold() == collector[0]
+        assert gc.get_freeze_count() <= collector[1] if collector[1] else gc.get_freeze_count() == 0
         async with db.sessions() as session:
             stored = dict((await session.execute(text(
                 "SELECT topic || ':' || partition, next_offset FROM consumer_offsets WHERE group_id = :g"),
