@@ -1,0 +1,265 @@
+"""Hostile inputs, ninth round: races. Fuzzers and platforms send in parallel: the same record POSTed at once
+(single and batch, by id and by natural key), two revisions of one record at once, a retraction racing its
+revision, concurrent LIKA draft edits and publishes, two directory imports of one organiser at once, settings
+written at once. Every service in-process (`inprocess.start_service`) on a fresh database; each race is sent
+by one asyncio client, many requests in flight at once.
+
+Never a 5xx (a unique violation, a deadlock or a serialisation failure becomes the documented answer or a
+bounded retry), nothing stored or published twice, and only the newest revision counts.
+
+Found and fixed (each tested where it lives, and here over HTTP):
+- The reporting directory (`directory/writes.py`): two imports of the same data at once both answered
+  `created` and both published every new entity (20 writers of 20 groups: 400 events); now one organiser's
+  writers take turns (services/reporting/tests/integration/test_directory_races.py).
+- The SS 12000 importer against a server failing midway (packages/cli/tests/test_ss12000_midway.py).
+
+Already fine (kept here as a sweep): the kit's write path (assessments, forecasts, plans, support: rows locked
+in id order, a unique violation or a deadlock retried once, then 409 `concurrent_change`), lika (its rows
+locked), the forecast calendar (its row locked, a first PUT's unique violation retried)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from inprocess import ORGANISER, RunningService, auth, start_service
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+pytestmark = [pytest.mark.integration]
+
+UNIT = "29990011"
+#: requests in flight at once per race (the services' pools hold 20 connections each)
+AT_ONCE = 16
+
+
+@pytest.fixture(scope="module")
+def services(infrastructure, token_issuer) -> Iterator[dict[str, RunningService]]:
+    started: dict[str, RunningService] = {}
+    try:
+        for name in ("assessment", "forecast", "lika", "reporting"):
+            started[name] = start_service(name, infrastructure, token_issuer)
+        yield started
+    finally:
+        for service in started.values():
+            service.stop()
+
+
+async def _count(service: RunningService, sql: str, **params: Any) -> int:
+    """A count in the service's database, on a connection of the test's own loop (the service's pool is its
+    server thread's)."""
+    engine = create_async_engine(service.server.config.app.state.runtime.db.url,  # type: ignore[attr-defined]
+                                 poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text(sql), params)).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def _at_once(client: httpx.AsyncClient, requests: list[tuple[str, str, Any]]) -> list[httpx.Response]:
+    answers = await asyncio.gather(*(client.request(method, url, json=body) for method, url, body in requests))
+    for answer in answers:
+        assert answer.status_code < 500, (answer.request.method, answer.request.url, answer.text[:500])
+        if answer.status_code >= 400:
+            assert answer.headers["content-type"].startswith("application/problem+json"), answer.text[:300]
+    return answers
+
+
+def _rules(answers: list[httpx.Response]) -> Counter[tuple[int, str]]:
+    return Counter((a.status_code, a.json()["errors"][0]["rule"] if a.status_code >= 400 else a.json().get(
+        "status", "")) for a in answers)
+
+
+def _client(service: RunningService, token_issuer: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=service.url, headers=auth(token_issuer), timeout=120)
+
+
+def assessment(student: str, value: str = "C", **extra: Any) -> dict[str, Any]:
+    return {"organiser_id": ORGANISER, "school_unit_code": UNIT, "group_id": "7A", "student_id": student,
+            "teacher_id": "t-81", "gender": "female", "year": 7, "subject_code": "GRGRMAT01", "kind": "assessment",
+            "scale": "AF", "value": value, "unmet_criteria": ["Taluppfattning"] if value == "F" else [],
+            "school_year": "2026/27", "term": "HT", "round": 1, "assessed_on": "2026-11-02", **extra}
+
+
+def forecast(student: str, value: str = "ACCEPTABLE", **extra: Any) -> dict[str, Any]:
+    return {"organiser_id": ORGANISER, "school_unit_code": UNIT, "group_id": "7A", "student_id": student,
+            "teacher_id": "t-81", "gender": "male", "year": 7, "subject_code": "GRGRMAT01", "school_year": "2026/27",
+            "term": "HT", "value": value, **extra}
+
+
+def _student() -> str:
+    return f"stu-{uuid.uuid4().hex[:10]}"
+
+
+# -- the same record at once ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, path, make, table, id_field", [
+    ("assessment", "/v1/assessments", assessment, "assessment_revisions", "assessment_id"),
+    ("forecast", "/v1/forecasts", forecast, "forecast_revisions", "forecast_id"),
+])
+async def test_the_same_record_posted_at_once_is_stored_once(services, token_issuer, name, path, make, table,
+                                                             id_field) -> None:
+    """The same body sixteen times at once (an assessment with its id; a forecast, whose id is derived from its
+    key): one `stored`, the rest `unchanged`, one revision and one outbox event."""
+    service = services[name]
+    body = make(_student(), **({id_field: str(uuid.uuid4())} if name == "assessment" else {}))
+    async with _client(service, token_issuer) as client:
+        answers = await _at_once(client, [("POST", path, body)] * AT_ONCE)
+    assert _rules(answers) == {(201, "stored"): 1, (200, "unchanged"): AT_ONCE - 1}, _rules(answers)
+    assert {a.json()["revision"] for a in answers} == {1}
+    record_id = answers[0].json()[id_field]
+    assert {a.json()[id_field] for a in answers} == {record_id}
+    assert await _count(service, f"SELECT count(*) FROM {table} WHERE {id_field} = :id", id=record_id) == 1
+    assert await _count(service, "SELECT count(*) FROM outbox WHERE convert_from(payload, 'UTF8')::jsonb "
+                                 "-> 'data' ->> :field = :id", field=id_field, id=record_id) == 1
+
+
+async def test_one_assessment_without_an_id_posted_at_once_is_stored_once_the_rest_409(services, token_issuer):
+    """No id (each request would make its own): the natural key's unique index decides. One stored, the rest
+    a 409 naming `one_result_per_key` (or `concurrent_change` where a retry lost a second race)."""
+    service = services["assessment"]
+    student = _student()
+    async with _client(service, token_issuer) as client:
+        answers = await _at_once(client, [("POST", "/v1/assessments", assessment(student))] * AT_ONCE)
+    rules = _rules(answers)
+    assert rules[(201, "stored")] == 1, rules
+    assert set(rules) - {(201, "stored")} <= {(409, "one_result_per_key"), (409, "concurrent_change")}, rules
+    assert await _count(service, "SELECT count(*) FROM assessments WHERE student_id = :s", s=student) == 1
+
+
+async def test_batches_over_the_same_records_in_every_order_at_once_never_fail(services, token_issuer):
+    """Sixteen batches over the same twelve assessments (ids given), each in another order, half of them with
+    another value: every answer a 2xx or a 409 `concurrent_change`; each record's newest revision is the
+    last one stored, numbered without a gap, and every revision has its event."""
+    service = services["assessment"]
+    records = [(str(uuid.uuid4()), _student()) for _ in range(12)]
+    batches = []
+    for n in range(AT_ONCE):
+        order = records[n % 12:] + records[:n % 12]
+        if n % 2:
+            order.reverse()
+        batches.append({"items": [assessment(student, "B" if n % 4 < 2 else "C", assessment_id=record_id)
+                                  for record_id, student in order]})
+    async with _client(service, token_issuer) as client:
+        answers = await _at_once(client, [("POST", "/v1/assessments/batch", b) for b in batches])
+    assert set(_rules(answers)) <= {(201, ""), (200, ""), (409, "concurrent_change")}, _rules(answers)
+    ids = [record_id for record_id, _ in records]
+    gaps = await _count(service, "SELECT count(*) FROM assessments a WHERE a.assessment_id = ANY(CAST(:ids AS uuid[])) "
+                                 "AND a.revision <> (SELECT count(*) FROM assessment_revisions r "
+                                 "WHERE r.assessment_id = a.assessment_id)", ids=ids)
+    assert gaps == 0
+    revisions = await _count(service, "SELECT count(*) FROM assessment_revisions WHERE assessment_id = "
+                                      "ANY(CAST(:ids AS uuid[]))", ids=ids)
+    events = await _count(service, "SELECT count(*) FROM outbox WHERE (convert_from(payload, 'UTF8')::jsonb -> 'data' "
+                                   "->> 'assessment_id') = ANY(:ids)", ids=ids)
+    assert events == revisions
+
+
+async def test_two_revisions_and_a_retraction_of_one_assessment_at_once(services, token_issuer):
+    """Revision 2 twice with other values, and a retraction naming revision 2, at once, many times over:
+    exactly one of them is revision 2, the others a 409 naming the rule; the stored row is what that one
+    said."""
+    service = services["assessment"]
+    async with _client(service, token_issuer) as client:
+        for _ in range(4):
+            record_id, student = str(uuid.uuid4()), _student()
+            first = await client.post("/v1/assessments", json=assessment(student, assessment_id=record_id))
+            assert first.status_code == 201, first.text
+            answers = await _at_once(client, [
+                ("POST", "/v1/assessments", assessment(student, "A", assessment_id=record_id, revision=2)),
+                ("POST", "/v1/assessments", assessment(student, "F", assessment_id=record_id, revision=2)),
+                ("POST", f"/v1/assessments/{record_id}/retract", {"revision": 2, "reason": "fel elev"}),
+            ] * 3)
+            won = [a for a in answers if a.status_code < 300 and a.json().get("status") == "stored"]
+            assert len(won) == 1, _rules(answers)
+            assert all(a.status_code in (200, 409) for a in answers if a not in won), _rules(answers)
+            assert await _count(service, "SELECT count(*) FROM assessment_revisions WHERE assessment_id = :id",
+                                id=record_id) == 2
+            retracted = won[0].json()["retracted"]
+            assert await _count(service, "SELECT count(*) FROM assessments WHERE assessment_id = :id AND revision = 2 "
+                                         "AND retracted = :r", id=record_id, r=retracted) == 1
+
+
+# -- lika: drafts, saves and publishes at once -----------------------------------------------------------------
+
+async def _indicators(client: httpx.AsyncClient) -> list[str]:
+    body = (await client.get("/v1/catalogue/2026.1", params={"school_form": "grundskola"})).json()
+    return [i["id"] for area in body["areas"] for i in area["indicators"]]
+
+
+def _draft(sa_id: str) -> dict[str, Any]:
+    return {"self_assessment_id": sa_id, "organiser_id": ORGANISER, "school_unit_code": UNIT,
+            "school_form": "grundskola", "respondent_role": "rektor", "catalogue_version": "2026.1"}
+
+
+async def test_lika_drafts_saves_and_publishes_at_once(services, token_issuer):
+    """One draft created sixteen times at once (one 201); every rating saved by sixteen requests at once,
+    then a publish racing more saves: one publish, its event once; the saves after it a 409 `final`, and
+    what was published is what was saved before it."""
+    service = services["lika"]
+    sa_id = str(uuid.uuid4())
+    async with _client(service, token_issuer) as client:
+        created = await _at_once(client, [("POST", "/v1/self-assessments", _draft(sa_id))] * AT_ONCE)
+        assert Counter(a.status_code for a in created) == {201: 1, 200: AT_ONCE - 1}
+        ids = await _indicators(client)
+        ratings = [{"indicator_id": i, "rating": "STARTED"} for i in ids]
+        saves = [("PATCH", f"/v1/self-assessments/{sa_id}/ratings", {"ratings": ratings[n::4]}) for n in range(4)]
+        await _at_once(client, saves * 4)
+        late = {"ratings": [{"indicator_id": ids[0], "rating": "ACHIEVED"}]}
+        answers = await _at_once(client, [("POST", f"/v1/self-assessments/{sa_id}/publish", {})] * 4
+                                 + [("PATCH", f"/v1/self-assessments/{sa_id}/ratings", late)] * 4
+                                 + [("POST", f"/v1/self-assessments/{sa_id}/keep-private", {})] * 2)
+        rules = _rules(answers)
+        published = [a for a in answers if a.request.url.path.endswith("/publish") and a.status_code == 200]
+        assert len(published) == 1, rules
+        assert set(rules) - {(200, "PUBLISHED")} <= {(409, "final")}, rules
+        stored = (await client.get(f"/v1/self-assessments/{sa_id}")).json()
+        assert stored["status"] == "PUBLISHED"
+    assert await _count(service, "SELECT count(*) FROM outbox WHERE convert_from(payload, 'UTF8')::jsonb ->> 'type' "
+                                 "LIKE '%self_assessment_published%' AND convert_from(payload, 'UTF8')::jsonb "
+                                 "-> 'data' ->> 'self_assessment_id' = :id", id=sa_id) == 1
+
+
+# -- reporting: directory imports, settings ----------------------------------------------------------------------
+
+def _directory_changes(tag: str, count: int) -> dict[str, Any]:
+    return {"items": [{"type": "se.styrkedja.organisation.unit_upserted.v1", "data": {
+        "unit_type": "group", "unit_id": f"{tag}-{n}", "organiser_id": ORGANISER, "parent_id": UNIT,
+        "name": f"Grupp {n}", "school_unit_code": UNIT, "year": 7, "updated_at": "2026-09-01T08:00:00+00:00"}}
+        for n in range(count)]}
+
+
+async def test_two_directory_imports_of_one_organiser_at_once_publish_each_change_once(services, token_issuer):
+    """Failed on the old code: every one of the racing imports answered `created` for every group and
+    published it (up to 16 events per group); now one `created` per group, the rest `unchanged`."""
+    service = services["reporting"]
+    tag = f"race{uuid.uuid4().hex[:8]}"
+    body = _directory_changes(tag, 25)
+    async with _client(service, token_issuer) as client:
+        answers = await _at_once(client, [("POST", "/v1/directory/changes", body)] * AT_ONCE)
+    assert sum(a.json()["created"] for a in answers) == 25
+    assert sum(a.json()["unchanged"] for a in answers) == 25 * (AT_ONCE - 1)
+    assert await _count(service, "SELECT count(*) FROM outbox WHERE convert_from(payload, 'UTF8')::jsonb "
+                                 "-> 'data' ->> 'unit_id' LIKE :tag", tag=f"{tag}-%") == 25
+
+
+async def test_settings_written_at_once_never_fail(services, token_issuer):
+    """The forecast calendar and the alert thresholds of one organiser, PUT sixteen times at once (the same,
+    and two different bodies): 2xx or a 409 naming the rule; the calendar's revisions without a gap."""
+    forecast_service, reporting = services["forecast"], services["reporting"]
+    async with _client(forecast_service, token_issuer) as client:
+        answers = await _at_once(client, [("PUT", f"/v1/calendars/{ORGANISER}", {"grace_days": days})
+                                          for days in [3, 4] * (AT_ONCE // 2)])
+        assert set(_rules(answers)) <= {(200, "stored"), (200, "unchanged"), (409, "concurrent_change"),
+                                        (409, "stale_revision")}, _rules(answers)
+    async with _client(reporting, token_issuer) as client:
+        thresholds = [{"drop_points": 10, "below_forecast_points": 15, "min_students": 10},
+                      {"drop_points": 12, "below_forecast_points": 15, "min_students": 10}]
+        await _at_once(client, [("PUT", f"/v1/alert-thresholds/{ORGANISER}", t) for t in thresholds * (AT_ONCE // 2)])
