@@ -263,3 +263,48 @@ async def test_settings_written_at_once_never_fail(services, token_issuer):
         thresholds = [{"drop_points": 10, "below_forecast_points": 15, "min_students": 10},
                       {"drop_points": 12, "below_forecast_points": 15, "min_students": 10}]
         await _at_once(client, [("PUT", f"/v1/alert-thresholds/{ORGANISER}", t) for t in thresholds * (AT_ONCE // 2)])
+
+
+# -- more requests at once than the service has connections ------------------------------------------------------
+
+@pytest.fixture
+def small_pool(infrastructure, token_issuer) -> Iterator[RunningService]:
+    """The assessment service with two database connections (a pool of one and one overflow), a request
+    waiting at most a second for one."""
+    service = start_service("assessment", infrastructure, token_issuer, database_pool_size=1,
+                            database_pool_timeout_seconds=1.0)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+async def test_requests_waiting_longer_than_the_pool_timeout_get_a_503_with_retry_after(small_pool, token_issuer):
+    """A client (or another instance) holds an assessment's row; revisions of it, sent at once, take both
+    connections and wait for that row, and the others wait for a connection. Failed on the old code: those
+    got a plain-text 500 (the pool's TimeoutError, after 30 s). Now a 503 problem naming `database_busy` with a
+    Retry-After, and the ones that held a connection are stored once the row is free."""
+    record_id, student = str(uuid.uuid4()), _student()
+    async with _client(small_pool, token_issuer) as client:
+        first = await client.post("/v1/assessments", json=assessment(student, assessment_id=record_id))
+        assert first.status_code == 201, first.text
+        engine = create_async_engine(small_pool.server.config.app.state.runtime.db.url,  # type: ignore[attr-defined]
+                                     poolclass=NullPool)
+        try:
+            async with engine.connect() as holder:
+                await holder.execute(text("SELECT 1 FROM assessments WHERE assessment_id = :id FOR UPDATE"),
+                                     {"id": record_id})
+                sent = [asyncio.ensure_future(client.post("/v1/assessments", json=assessment(
+                    student, value, assessment_id=record_id))) for value in "ABDE"]
+                await asyncio.sleep(4)  # past the pool timeout of those without a connection
+                await holder.rollback()
+            answers = await asyncio.gather(*sent)
+        finally:
+            await engine.dispose()
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {201: 2, 503: 2}, [(a.status_code, a.text[:200]) for a in answers]
+    for busy in (a for a in answers if a.status_code == 503):
+        assert busy.headers["content-type"].startswith("application/problem+json")
+        assert busy.json()["errors"][0] == {**busy.json()["errors"][0], "field": "request", "rule": "database_busy"}
+        assert busy.headers["retry-after"] == "2"
+    assert await _count(small_pool, "SELECT revision FROM assessments WHERE assessment_id = :id", id=record_id) == 3
