@@ -308,3 +308,71 @@ async def test_requests_waiting_longer_than_the_pool_timeout_get_a_503_with_retr
         assert busy.json()["errors"][0] == {**busy.json()["errors"][0], "field": "request", "rule": "database_busy"}
         assert busy.headers["retry-after"] == "2"
     assert await _count(small_pool, "SELECT revision FROM assessments WHERE assessment_id = :id", id=record_id) == 3
+
+
+# -- read parameters naming another organiser or unit --------------------------------------------------------
+
+OTHER_ORGANISER, OTHER_UNIT = "1480", "14800011"
+#: an ordinary value of each query or path parameter reporting's reads take, the scope ones set per request
+ORDINARY = {"level": "school_unit", "subject_code": "GRGRMAT01", "school_year": "2026/27", "term": "HT", "round": "1",
+            "kind": "assessment", "format": "json", "school_form": "grundskola", "split": "gender",
+            "alert_id": str(uuid.uuid4()), "unit_id": UNIT, "school_unit_code": UNIT, "organiser_id": ORGANISER}
+
+
+def _reads(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, str], list[str]]]:
+    """(path template, ordinary values, the parameters naming a scope) of every GET under /v1."""
+    for path, item in spec["paths"].items():
+        operation = item.get("get")
+        if operation is None or not path.startswith("/v1/"):
+            continue
+        names = [p["name"] for p in operation.get("parameters", [])]
+        scope = [n for n in names if n in ("organiser_id", "unit_id", "school_unit_code")]
+        if scope:
+            # a term and a round are one period too many (`one_period`): the round only where the path names it
+            yield path, {n: ORDINARY[n] for n in names if n in ORDINARY and (n != "round" or "{round}" in path)}, scope
+
+
+async def test_a_read_naming_another_organiser_or_unit_never_answers_its_data(services, token_issuer):
+    """Every reporting read that names a scope, asked by a principal of one school unit of organiser 2999 for
+    another organiser (its id in every scope parameter) or another school unit: a 4xx problem naming a scope
+    parameter, or (the lists the reader's scope narrows) a 200 holding nothing of the other's. Failed on the
+    old code: the results and support reads named `scope`, not the parameter (`unit_id`, `organiser_id`);
+    none answered another's data. (A principal's own unit with data and another's: reporting's test_access.)"""
+    reporting = services["reporting"]
+    token = token_issuer.mint(roles=["principal"], organisers=[ORGANISER], school_units=[UNIT], subject="rektor-h9",
+                              ttl_seconds=3600)
+    async with httpx.AsyncClient(base_url=reporting.url, headers={"Authorization": f"Bearer {token}"},
+                                 timeout=60) as client:
+        spec = (await client.get("/openapi.json")).json()
+        reads = list(_reads(spec))
+        assert len(reads) > 10
+        answered = []
+        named: list[Any] = []
+        for path, values, scope in reads:
+            for foreign in ({n: OTHER_ORGANISER if n == "organiser_id" else OTHER_UNIT for n in scope},
+                            {n: OTHER_UNIT for n in scope if n != "organiser_id"}):
+                if not foreign:
+                    continue
+                asked = values | foreign
+                url = path.format(**asked)
+                query = {k: v for k, v in asked.items() if "{" + k + "}" not in path}
+                answer = await client.get(url, params=query)
+                assert answer.status_code < 500, (url, query, answer.text[:300])
+                if answer.status_code < 300:
+                    assert OTHER_UNIT not in answer.text and OTHER_ORGANISER not in answer.text, (url, answer.text)
+                else:
+                    assert answer.headers["content-type"].startswith("application/problem+json")
+                    said = {(e["field"], e["rule"]) for e in answer.json().get("errors", [])}
+                    named.append((url, sorted(foreign), said))
+                    # the parameter that steered out of scope, named; or refused for the role before any scope,
+                    # or (a unit looked up under the token's organiser) no such unit
+                    assert said & {(n, "read_scope") for n in foreign} or ("roles", "role") in said or (
+                        answer.status_code == 404), (url, query, answer.text[:300])
+                answered.append((answer.status_code, url, sorted(foreign)))
+        leaked = [a for a in answered if a[0] < 400 and a[1] not in NARROWING_LISTS]
+        assert not leaked, leaked
+
+
+#: lists whose rows the reader's scope narrows (a filter outside it finds no row, as a filter that matches
+#: nothing): a 200, whose rows never name the other unit or organiser (`_no_foreign_rows`)
+NARROWING_LISTS = frozenset({"/v1/directory/roster-sizes", "/v1/lika/school-units", "/v1/alerts"})
