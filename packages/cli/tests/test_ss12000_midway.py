@@ -61,16 +61,20 @@ def source_of(handle: Callable[[httpx.Request], httpx.Response], slept: list[flo
     return HttpSource("http://ss12000.example", client=client, sleep=slept.append, **options)
 
 
-def run_import(monkeypatch: pytest.MonkeyPatch, handle: Callable[[httpx.Request], httpx.Response]
-               ) -> tuple[Any, list[str], list[float]]:
-    """`styrkedja import ss12000 --url …` against `handle`, reporting a recording mock: the CLI's result, the
-    requests reporting got, the pauses asked for."""
+def run_import(monkeypatch: pytest.MonkeyPatch, handle: Callable[[httpx.Request], httpx.Response],
+               refuse: Callable[[int], httpx.Response | None] = lambda n: None) -> tuple[Any, list[str], list[float]]:
+    """`styrkedja import ss12000 --url …` against `handle`, reporting a recording mock (`refuse(n)` may answer
+    its n-th request instead): the CLI's result, the requests reporting got, the pauses asked for."""
     slept: list[float] = []
     to_reporting: list[str] = []
     source = source_of(handle, slept)
+    monkeypatch.setattr(command.time, "sleep", slept.append)
 
     def reporting(request: httpx.Request) -> httpx.Response:
         to_reporting.append(f"{request.method} {request.url.path}")
+        refused = refuse(len(to_reporting))
+        if refused is not None:
+            return refused
         if request.url.path == "/v1/directory/held":
             return httpx.Response(200, json={"items": [], "source_ids": [], "next_after": None})
         items = json.loads(request.content)["items"]
@@ -193,3 +197,30 @@ def test_a_folder_dump_of_pages_keeps_the_same_rule(tmp_path) -> None:
     (folder / "3.json").write_text(json.dumps({"data": [group("g2", "p8")]}))
     with pytest.raises(SourceError, match=r"groups, page 3.json: item g2 is on page 1.json too, with other"):
         _read(FolderSource(tmp_path))
+
+
+@pytest.mark.parametrize("answer", [httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(429),
+                                    httpx.Response(502)])
+def test_a_busy_reporting_is_asked_again_for_the_same_chunk(monkeypatch, answer) -> None:
+    """Failed on the old code: reporting's first busy answer (a 503 `database_busy`) on the second chunk stopped
+    the import with the first chunk applied. Sending a chunk again is safe: the same changes are `unchanged`."""
+    monkeypatch.setattr(command, "CHUNK", 1)
+    result, to_reporting, slept = run_import(monkeypatch, paged(PAGES, lambda *_: None),
+                                             lambda n: answer if n == 2 else None)
+    assert result.exit_code == 0, result.output
+    assert to_reporting[1] == to_reporting[2] == "POST /v1/directory/changes"
+    assert slept == [2.0 if answer.status_code == 503 else 1.0]
+
+
+def test_a_chunk_reporting_refuses_stops_the_import_naming_it_and_removes_nothing(monkeypatch) -> None:
+    """The chunks before it are applied (each is all or nothing at reporting) and nothing is removed (a full
+    run's removals go last): the error says which chunk, why, and that running it again completes the import."""
+    monkeypatch.setattr(command, "CHUNK", 1)
+    refusal = httpx.Response(422, json={"errors": [{"field": "items.0.data.name", "rule": "string_too_long"}]})
+    result, to_reporting, _ = run_import(monkeypatch, paged(PAGES, lambda *_: None),
+                                         lambda n: refusal if n == 3 else None)
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "reporting refused the groups changes, items 1-1 of 3: HTTP 422" in said, said
+    assert "run the import again to complete it" in said
+    assert to_reporting == ["POST /v1/directory/changes"] * 3  # no removal, no more chunks
