@@ -402,3 +402,27 @@ async def test_a_read_naming_another_organiser_or_unit_never_answers_its_data(se
 #: lists whose rows the reader's scope narrows (a filter outside it finds no row, as a filter that matches
 #: nothing): a 200, whose rows never name the other unit or organiser (`_no_foreign_rows`)
 NARROWING_LISTS = frozenset({"/v1/directory/roster-sizes", "/v1/lika/school-units", "/v1/alerts"})
+
+
+# -- the last school year a date can hold ----------------------------------------------------------------------
+
+async def test_a_window_whose_deadline_falls_past_the_last_date_is_not_a_500(services, token_issuer):
+    """A calendar with its spring window in ISO week 52 and 60 grace days (both allowed), and a forecast for the
+    last school year the contract takes (9998/99): its deadline falls in year 10000. Failed on the old code: a
+    500 (OverflowError in the window's arithmetic); now the deadline is the last date there is, which judges
+    every date a forecast can arrive on as the true one would (on time)."""
+    service = services["forecast"]
+    organiser = "2998"
+    token = token_issuer.mint(roles=["platform", "organiser_admin"], organisers=[organiser], subject="h9-calendar",
+                              client_id="platform-h9", ttl_seconds=3600)
+    async with httpx.AsyncClient(base_url=service.url, headers={"Authorization": f"Bearer {token}"},
+                                 timeout=60) as client:
+        calendar = {"grace_days": 60, "forecast_windows": [{"term": "HT", "iso_week": 52},
+                                                           {"term": "VT", "iso_week": 52}]}
+        put = await client.put(f"/v1/calendars/{organiser}", json=calendar)
+        assert put.status_code == 200, put.text
+        for school_year, term in (("9998/99", "VT"), ("9998/99", "HT")):
+            answer = await client.post("/v1/forecasts", json=forecast(
+                _student(), organiser_id=organiser, school_unit_code="29980011", school_year=school_year, term=term))
+            assert answer.status_code == 201, (school_year, term, answer.text[:300])
+            assert answer.json()["late"] is False
