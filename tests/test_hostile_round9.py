@@ -251,6 +251,18 @@ async def test_lika_drafts_saves_and_publishes_at_once(services, token_issuer):
     assert await _count(service, "SELECT count(*) FROM outbox WHERE convert_from(payload, 'UTF8')::jsonb ->> 'type' "
                                  "LIKE '%self_assessment_published%' AND convert_from(payload, 'UTF8')::jsonb "
                                  "-> 'data' ->> 'self_assessment_id' = :id", id=sa_id) == 1
+    # the published plan's item edited sixteen times at once, each edit a change: each its own revision and event
+    async with _client(service, token_issuer) as client:
+        plan = (await client.get(f"/v1/self-assessments/{sa_id}/action-plan")).json()
+        activity = plan["items"][0]["activity_id"]
+        edits = await _at_once(client, [("PATCH", f"/v1/self-assessments/{sa_id}/action-plan/items/{activity}",
+                                         {"owner": f"Ansvarig {n}"}) for n in range(AT_ONCE)])
+        revisions = sorted(e.json()["revision"] for e in edits)
+        assert revisions == list(range(plan["revision"] + 1, plan["revision"] + 1 + AT_ONCE)), revisions
+        assert (await client.get(f"/v1/self-assessments/{sa_id}/action-plan")).json()["revision"] == revisions[-1]
+    assert await _count(service, "SELECT count(*) FROM outbox WHERE convert_from(payload, 'UTF8')::jsonb ->> 'type' "
+                                 "LIKE '%action_plan_changed%' AND convert_from(payload, 'UTF8')::jsonb "
+                                 "-> 'data' ->> 'self_assessment_id' = :id", id=sa_id) == revisions[-1]
 
 
 # -- reporting: directory imports, settings ----------------------------------------------------------------------
