@@ -1,21 +1,31 @@
-"""Hostile inputs, ninth round: races. Fuzzers and platforms send in parallel: the same record POSTed at once
-(single and batch, by id and by natural key), two revisions of one record at once, a retraction racing its
-revision, concurrent LIKA draft edits and publishes, two directory imports of one organiser at once, settings
-written at once. Every service in-process (`inprocess.start_service`) on a fresh database; each race is sent
-by one asyncio client, many requests in flight at once.
+"""Hostile inputs, ninth round: races, servers that fail midway, read parameters others control. Fuzzers and
+platforms send in parallel: the same record POSTed at once (single and batch, by id and by natural key), two
+revisions of one record at once, a retraction racing its revision, concurrent LIKA draft saves, publishes and
+plan edits, two directory imports of one organiser at once, settings written at once, more requests than the
+service has connections. Every service in-process (`inprocess.start_service`) on a fresh database; each race is
+sent by one asyncio client, many requests in flight at once.
 
-Never a 5xx (a unique violation, a deadlock or a serialisation failure becomes the documented answer or a
-bounded retry), nothing stored or published twice, and only the newest revision counts.
+Never a 5xx (a unique violation, a deadlock, a serialisation failure or a busy pool becomes the documented
+answer or a bounded retry), nothing stored or published twice, and only the newest revision counts.
 
-Found and fixed (each tested where it lives, and here over HTTP):
-- The reporting directory (`directory/writes.py`): two imports of the same data at once both answered
-  `created` and both published every new entity (20 writers of 20 groups: 400 events); now one organiser's
-  writers take turns (services/reporting/tests/integration/test_directory_races.py).
+Found and fixed (each tested where it lives, and here over HTTP where it shows there):
+- Reporting's directory (`directory/writes.py`): two imports of the same data at once both answered `created`
+  and both published every new entity (16 writers of 25 groups: 400 events); one organiser's writers now take
+  turns (services/reporting/tests/integration/test_directory_races.py).
+- The kit: every pool connection busy past `database_pool_timeout_seconds` was a plain-text 500; now a 503
+  `database_busy` problem with Retry-After (refused or lost connections, lock and statement timeouts too), and
+  a deadlock or serialisation failure outside the write path a 409 `concurrent_change`
+  (packages/kit/tests/test_database_refusals.py). The write path tries a publish that loses races three times,
+  not two, before its 409.
+- The kit's token check: an issuer whose discovery document or JWKS is JSON of another shape was a 500 for
+  every request; now no key, a 401 (packages/kit/tests/test_jwks_shapes.py).
+- Reporting's reads: a read refused for its scope named `scope`, not the parameter that steered it there.
+- The contracts' calendar: a window ending past `date.max` (school year 9998/99, week 52, 60 grace days) was an
+  OverflowError, a forecast's 500 (packages/contracts/tests/test_calendar.py).
 - The SS 12000 importer against a server failing midway (packages/cli/tests/test_ss12000_midway.py).
 
-Already fine (kept here as a sweep): the kit's write path (assessments, forecasts, plans, support: rows locked
-in id order, a unique violation or a deadlock retried once, then 409 `concurrent_change`), lika (its rows
-locked), the forecast calendar (its row locked, a first PUT's unique violation retried)."""
+Already fine (kept here as a sweep): the kit's write path (rows locked in id order, races retried), lika (rows
+locked), the forecast calendar (its row locked, a first PUT's unique violation retried), the alert thresholds."""
 
 from __future__ import annotations
 
