@@ -52,13 +52,14 @@ def auth(issuer: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {broad_token(issuer)}"}
 
 
-def start_service(name: str, infrastructure: Any, issuer: Any) -> RunningService:
+def start_service(name: str, infrastructure: Any, issuer: Any, **overrides: Any) -> RunningService:
+    """`overrides`: settings of the test's own (a small pool, a short pool timeout)."""
     package, settings_class = SERVICES[name]
     database_url = migrated_database(infrastructure, package, f"t_fuzz_{name}_{uuid.uuid4().hex[:8]}")
     settings_type = getattr(importlib.import_module(f"{package}.settings"), settings_class)
     service_settings = settings_type(database_url=database_url, outbox_enabled=False, consumer_enabled=False,
                                      kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-                                     log_level="WARNING", auth_issuer=issuer.url)
+                                     log_level="WARNING", auth_issuer=issuer.url, **overrides)
     app = importlib.import_module(f"{package}.main").create_app(service_settings)
     port = free_port()
     # the protocol the services run under (their images, the devstack): what uvicorn refuses by itself is then

@@ -109,3 +109,18 @@ def test_only_the_newest_revision_counts():
     assert v3.calendar == DEFAULT_CALENDAR  # a reset sends the defaults
     with pytest.raises(ValueError, match="different organisers"):
         newest(v3, CalendarChangedV1.model_validate(data | {"organiser_id": "1480", "revision": 9}))
+
+
+@pytest.mark.parametrize("term", ["HT", "VT"])
+def test_a_window_ending_past_the_last_date_ends_on_it(term):
+    """The last school year taken (9998/99), every window in week 52 and the most grace days: the spring
+    deadline falls in year 10000. Failed on the old code: OverflowError (a forecast's 500). Now `date.max`,
+    which judges every date a submission can carry as on time, as the true deadline would."""
+    late_windows = calendar(grace_days=60, forecast_windows=[{"term": "HT", "iso_week": 52},
+                                                             {"term": "VT", "iso_week": 52}],
+                            round_deadlines=[{"round": 4, "term": "VT", "iso_week": 52}])
+    window = forecast_window("9998/99", term, late_windows)
+    assert window.opens == date.fromisocalendar(9998 if term == "HT" else 9999, 52, 1)
+    assert window.deadline == (date(9999, 2, 23) if term == "HT" else date.max)
+    assert is_late(datetime(9999, 12, 31, 22, 59, tzinfo=UTC), window) is (term == "HT")
+    assert round_window("9998/99", 4, late_windows).deadline == date.max

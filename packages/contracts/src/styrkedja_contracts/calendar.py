@@ -68,9 +68,12 @@ class Window:
 
 def _window(school_year: str, term: Term | str, week: int, weekday: int, calendar: ReportingCalendar) -> Window:
     year = term_year(school_year, term)
-    return Window(opens=date.fromisocalendar(year, week, 1),
-                  deadline=date.fromisocalendar(year, week, weekday) + timedelta(days=calendar.grace_days),
-                  timezone=calendar.timezone)
+    due = date.fromisocalendar(year, week, weekday)
+    # the last school year taken (9998/99) with a late window and grace days ends past `date.max` (an
+    # OverflowError, a 500): the last date there is judges every date a submission can carry as the true one
+    # would (on time)
+    deadline = due + timedelta(days=calendar.grace_days) if (date.max - due).days >= calendar.grace_days else date.max
+    return Window(opens=date.fromisocalendar(year, week, 1), deadline=deadline, timezone=calendar.timezone)
 
 
 def forecast_window(school_year: str, term: Term | str, calendar: ReportingCalendar = DEFAULT_CALENDAR) -> Window:

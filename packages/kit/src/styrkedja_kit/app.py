@@ -347,7 +347,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
         tune_garbage_collector(settings.gc_gen0_threshold)
         tune_allocator(settings.malloc_trim_threshold_bytes, settings.malloc_mmap_threshold_bytes,
                        settings.malloc_arena_max)
-        db = Database(settings.database_url, settings.database_pool_size)
+        db = Database(settings.database_url, settings.database_pool_size, settings.database_pool_timeout_seconds)
         runtime = Runtime(settings=settings, db=db, metadata=metadata)
         if uses_outbox:
             runtime.outbox = Outbox(metadata.tables["outbox"])

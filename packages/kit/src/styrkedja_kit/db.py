@@ -13,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 class Database:
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, pool_size: int = 10, pool_timeout: float = 30.0) -> None:
         self.url = url
         # hide_parameters: a failed statement's error (and so any log of it) never carries its
         # parameters, which are student data
         self.engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                                       pool_pre_ping=True, hide_parameters=True)
+                                                       pool_timeout=pool_timeout, pool_pre_ping=True,
+                                                       hide_parameters=True)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

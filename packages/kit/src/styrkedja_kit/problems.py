@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -19,7 +21,8 @@ from .rules import RuleViolation, RuleViolations
 
 PROBLEM_JSON = "application/problem+json"
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-          409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Rule broken"}
+          409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Rule broken",
+          503: "Service unavailable"}
 #: What each documented 4xx means, for the OpenAPI documents.
 MEANINGS = {
     400: "The request is malformed.",
@@ -30,6 +33,8 @@ MEANINGS = {
     413: "The request body is larger than the service accepts.",
     415: "The request body is not JSON.",
     422: "A rule is broken: every field and rule are named in `errors`.",
+    503: "The service's database cannot take the request now (every connection busy, or out of reach): "
+         "send it again after `Retry-After` seconds.",
 }
 
 
@@ -114,7 +119,52 @@ def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [field_error(_location(e.get("loc", ())), _rule(e), str(e.get("msg", "invalid"))) for e in errors]
 
 
+#: PostgreSQL's serialization_failure and deadlock_detected: a lost race with another transaction, where the same
+#: request sent again may pass (the kit's write path retries once itself and answers the same 409)
+RACE_STATES = frozenset({"40001", "40P01"})
+#: a database that is there but cannot take the request now: too many connections or out of resources (class
+#: 53), the connection lost (class 08), starting or shutting down (57P01-57P03), a lock or statement timeout
+_BUSY_CLASSES = ("53", "08")
+_BUSY_STATES = frozenset({"55P03", "57014", "57P01", "57P02", "57P03"})
+#: what a 503 `database_busy` asks a client to wait before sending the request again
+RETRY_AFTER_SECONDS = 2
+
+
+def database_refusal(error: BaseException) -> tuple[int, str, str] | None:
+    """What a request that failed in the database is told when the failure is the moment's, not the
+    request's: (status, rule, message), or None (a fault of the service: left to be a 500 and logged).
+    Every pool connection in use for `database_pool_timeout_seconds` (a burst of parallel requests, a client
+    holding rows), the server refusing connections or gone: 503 `database_busy`; a lost race outside the
+    write path (a deadlock, a serialisation failure): 409 `concurrent_change`."""
+    if isinstance(error, PoolTimeout):
+        return 503, "database_busy", "every database connection is in use; send the request again later"
+    if isinstance(error, ConnectionError | TimeoutError):
+        return 503, "database_busy", "the database is out of reach; send the request again later"
+    if isinstance(error, DBAPIError):
+        state = str(getattr(error.orig, "sqlstate", None) or "")
+        if state in RACE_STATES:
+            return 409, "concurrent_change", "changed by another request at the same time; send it again"
+        if (error.connection_invalidated or state.startswith(_BUSY_CLASSES) or state in _BUSY_STATES
+                or isinstance(error.orig, ConnectionError | TimeoutError)):
+            return 503, "database_busy", "the database cannot take the request now; send the request again later"
+    return None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        refusal = database_refusal(exc)
+        if refusal is None:
+            raise exc  # the service's own fault: a 500, logged with its traceback by the server
+        status, rule, message = refusal
+        response = problem_response(status, TITLES[status], message, [field_error("request", rule, message)],
+                                    instance=request.url.path)
+        if status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for kind in (PoolTimeout, DBAPIError, ConnectionError, TimeoutError):
+        app.add_exception_handler(kind, _database)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, exc.errors, exc.type, request.url.path)
@@ -171,7 +221,7 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     ref = {"$ref": "#/components/schemas/ProblemDetails"}
-    for path_item in openapi.get("paths", {}).values():
+    for path, path_item in openapi.get("paths", {}).items():
         for method, operation in path_item.items():
             if not isinstance(operation, dict) or method.startswith("x-"):
                 continue
@@ -188,8 +238,13 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
                 statuses.add(404)
             if method in ("post", "put", "patch", "delete"):  # a write may conflict with stored state
                 statuses.add(409)
+            if path.startswith("/v1/"):  # every operation of the service's own (they use its database)
+                statuses.add(503)
             statuses |= {int(code) for code in responses if str(code).startswith("4")}
             for status in sorted(statuses):
                 entry = responses.setdefault(str(status), {"description": MEANINGS.get(status, "Problem")})
                 entry["content"] = {PROBLEM_JSON: {"schema": ref}}
+                if status == 503:
+                    entry["headers"] = {"Retry-After": {"description": "Seconds to wait before sending it again.",
+                                                        "schema": {"type": "integer"}}}
     return openapi

@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
         description="SQLAlchemy URL of this service's own database (asyncpg driver).",
     )
     database_pool_size: int = 10
+    # a request waits this long for a connection of the pool (pool_size + as many overflow) before it is
+    # answered 503 `database_busy` with a Retry-After (`problems.py`), not left to a client's own timeout
+    database_pool_timeout_seconds: float = Field(30.0, gt=0, le=600)
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_client_id: str | None = None
     # a produce request the broker does not answer is given up (and the rows sent again) after

@@ -1,6 +1,9 @@
 """`styrkedja import ss12000 --url URL [--token T]` / `--dir PATH`: read the whole source first
 (a page that cannot be read stops the import before anything is sent), then send the
 directory changes to the reporting service, which publishes each real change as an event.
+Each chunk sent is all or nothing and may be sent again (a busy reporting is asked again, bounded);
+a chunk refused stops the import naming it, the chunks before it applied and nothing removed (what a
+full run removes goes last): running it again completes it.
 A full run (no --since) is a sync for the organisers in the source: what reporting holds for
 them that the source no longer has is removed (removal events through reporting's outbox).
 A second run of the same data changes nothing."""
@@ -8,7 +11,9 @@ A second run of the same data changes nothing."""
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,7 @@ from rich.table import Table
 
 from .mapping import Plan, plan
 from .models import ENTITIES
-from .source import FolderSource, HttpSource, SourceError
+from .source import RETRIED, TRANSIENT, FolderSource, HttpSource, SourceError, retry_after_seconds
 
 CHUNK = 1_000
 INCREMENTAL = ("groups", "activities")
@@ -70,12 +75,42 @@ def _entity_of(key: str) -> str:
     return _ENTITY_OF_KEY.get(key.split(":")[0], "organisations")
 
 
-def _post(client: httpx.Client, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
-    response = client.post(path, json=body)
-    if response.status_code != 200:
-        raise SourceError(f"reporting refused the {what}: HTTP {response.status_code} {response.text[:500]}")
-    answer: dict[str, Any] = response.json()
-    return answer
+#: how often one chunk is sent to reporting while it answers "later" (429, 502-504: a busy database's 503
+#: `database_busy`) or the connection fails on the way, with its Retry-After (or a growing pause, at most 120 s)
+POST_ATTEMPTS = 6
+
+
+def _post(client: httpx.Client, path: str, body: dict[str, Any], what: str,
+          sleep: Callable[[float], None] | None = None) -> dict[str, Any]:
+    """One chunk to reporting. Sending it again is safe (the same changes again are `unchanged`), so a busy
+    answer or a failed connection is asked again a bounded number of times; any other refusal stops the
+    import, naming the chunk. The chunks before it stay applied: running the import again completes it."""
+    pause = sleep or time.sleep
+    for attempt in range(1, POST_ATTEMPTS + 1):
+        try:
+            response = client.post(path, json=body)
+        except TRANSIENT as error:
+            if attempt == POST_ATTEMPTS:
+                raise SourceError(f"reporting did not take the {what}: {type(error).__name__} ({attempt} attempts)"
+                                  f"{_RUN_AGAIN}") from None
+            pause(retry_after_seconds(None, attempt))
+            continue
+        if response.status_code in RETRIED and attempt < POST_ATTEMPTS:
+            pause(retry_after_seconds(response.headers.get("retry-after"), attempt))
+            continue
+        if response.status_code != 200:
+            raise SourceError(f"reporting refused the {what}: HTTP {response.status_code} {response.text[:500]}"
+                              f"{_RUN_AGAIN}")
+        answer: dict[str, Any] = response.json()
+        return answer
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_RUN_AGAIN = " (the chunks before it were applied; nothing was removed; run the import again to complete it)"
+
+
+def _chunk(what: str, start: int, total: int) -> str:
+    return f"{what}, items {start + 1}-{min(start + CHUNK, total)} of {total}"
 
 
 def held(client: httpx.Client, organiser_id: str) -> list[tuple[str, str]]:
@@ -123,7 +158,7 @@ def check_not_mass_removal(gone: list[tuple[str, str]], holdings: dict[str, list
 
 def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at: datetime,
          progress: Progress | None = None, full: bool = False,
-         allow_mass_removal: bool = False) -> dict[str, Counter[str]]:
+         allow_mass_removal: bool = False, sleep: Callable[[float], None] | None = None) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
     whole, so what reporting holds for its organisers and the source lacks is removed."""
     summary: dict[str, Counter[str]] = {}
@@ -133,7 +168,8 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         counts = summary.setdefault(entity, Counter())
         for start in range(0, len(changes), CHUNK):
             chunk = changes[start:start + CHUNK]
-            answer = _post(client, "/v1/directory/changes", {"items": chunk}, f"{entity} changes")
+            answer = _post(client, "/v1/directory/changes", {"items": chunk},
+                           _chunk(f"{entity} changes", start, len(changes)), sleep)
             sent |= {(change["data"]["organiser_id"], item["entity_key"])
                      for change, item in zip(chunk, answer["items"], strict=True)}
             counts.update({s: answer[s] for s in ("created", "changed", "removed", "unchanged") if answer[s]})
@@ -143,7 +179,8 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         counts = summary.setdefault("deletedEntities", Counter())
         for start in range(0, len(deleted), CHUNK):
             body = _post(client, "/v1/directory/removals", {
-                "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()}, "removals")
+                "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()},
+                _chunk("removals", start, len(deleted)), sleep)
             counts.update({"removed": body["removed"]})
     if full:
         organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
@@ -157,7 +194,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             gone_chunk = gone[start:start + CHUNK]
             body = _post(client, "/v1/directory/removals", {
                 "entities": [{"organiser_id": o, "entity_key": k} for o, k in gone_chunk],
-                "removed_at": removed_at.isoformat()}, "removals")
+                "removed_at": removed_at.isoformat()}, _chunk("removals", start, len(gone)), sleep)
             for item in body["items"]:
                 if item["status"] == "removed":
                     summary.setdefault(_entity_of(item["entity_key"]), Counter())["removed"] += 1

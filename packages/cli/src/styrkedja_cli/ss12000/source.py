@@ -4,8 +4,11 @@ of the same shape (`<entity>.json`, or pages `<entity>/*.json`; `deletedEntities
 
 A page that is not what the specification says is refused with an error naming the entity and
 the page: nothing is imported from a source that could not be read whole. A server that is busy
-(429, 502, 503, 504, or no answer in time) is asked again after its `Retry-After` (or a growing
-pause), a few times; a page larger than `max_page_bytes` is refused as it streams in. Besides the
+(429, 502, 503, 504, no answer in time, a connection reset or closed before the answer) is asked
+again after its `Retry-After` (or a growing pause, at most 120 s), a few times (`attempts`), then the
+import stops naming the page; any other answer but 200 (a 401 after some pages) stops it at once.
+An id on two pages is read once when both say the same, and stops the import when they differ
+(`_Once`); a page larger than `max_page_bytes` is refused as it streams in. Besides the
 specification's `pageToken`, a `Link: <…>; rel="next"` header on the same server is followed.
 
 A hostile server is one the importer must survive too: a redirect is not followed (the token would go
@@ -22,7 +25,7 @@ import json
 import math
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -40,6 +43,10 @@ Progress = Callable[[str, int], None]  # entity, items read so far
 
 #: answers that say "later": asked again after Retry-After (or a growing pause)
 RETRIED = frozenset({429, 502, 503, 504})
+#: what goes wrong on the way and may not the next time, asked again like a busy answer: no answer in time, a
+#: connection reset or refused, a server that closed the connection before answering (a restart, a load
+#: balancer's idle timeout). Not: a redirect, a malformed URL, a protocol the client cannot speak
+TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 class SourceError(Exception):
@@ -56,7 +63,7 @@ def retry_after_seconds(value: str | None, attempt: int, *, now: datetime | None
     else 1, 2, 4, … seconds; never more than `longest`, never less than 0."""
     if value:
         value = value.strip()
-        if value.isdigit():
+        if value.isascii() and value.isdigit():  # `isdigit` alone takes '²' and '٣', which `float` refuses
             return min(float(value), longest)
         try:
             when = parsedate_to_datetime(value)
@@ -142,6 +149,36 @@ def _validated(entity: str, page: str, n: int, item: Any) -> BaseModel:
         raise SourceError(f"{entity}, {page}, item {n}: {where}: {first['msg']}") from None
 
 
+class _Once:
+    """The items of one entity's pages, each id once. A server's pages are read one after another while the
+    source may change: an item inserted before the page being read pushes the one at its end onto the next page
+    (read twice, alike), and an item changed or deleted and made again between two pages stands on both with
+    other content — two versions of one entity in one import, the older one's memberships and links kept
+    beside the newer's. The same item again is read once; the same id with other content stops the import,
+    naming the pages, before anything is sent (the rule: an import is of one state of the source, whole, or
+    nothing)."""
+
+    def __init__(self, entity: str) -> None:
+        self.entity = entity
+        self.seen: dict[str, tuple[BaseModel, str]] = {}
+
+    def new(self, page: str, items: Iterable[BaseModel]) -> list[BaseModel]:
+        out = []
+        for item in items:
+            ident = getattr(item, "id", None)
+            if not isinstance(ident, str):
+                out.append(item)
+                continue
+            before = self.seen.get(ident)
+            if before is None:
+                self.seen[ident] = (item, page)
+                out.append(item)
+            elif before[0] != item:
+                raise SourceError(f"{self.entity}, {page}: item {ident} is on {before[1]} too, with other "
+                                  "content: the source changed while it was read; nothing imported, import again")
+        return out
+
+
 def _deleted(entity_page: str, body: Any) -> list[str]:
     """deletedEntities: `{data: {organisations: [ids], ...}}` as the specification has it, or the
     object itself, or a flat list `{data: [{id, type}]}`; ids as strings or as `{id}` objects, an
@@ -198,7 +235,7 @@ class HttpSource:
                         pause = retry_after_seconds(response.headers.get("retry-after"), attempt)
                     else:
                         return response, self._body(what, response)
-            except httpx.TimeoutException as error:
+            except TRANSIENT as error:
                 if attempt == self.attempts:
                     raise SourceError(f"{what}: {type(error).__name__} ({attempt} attempts)") from None
                 pause = retry_after_seconds(None, attempt)
@@ -292,6 +329,7 @@ class HttpSource:
         link: str | None = None
         page = 0
         seen_tokens = set()
+        once = _Once(entity)
         while True:
             page += 1
             params: dict[str, Any] | None = {"limit": self.page_size}
@@ -303,7 +341,7 @@ class HttpSource:
                 params["meta.modified.after"] = since.isoformat()
             items, token = _items(entity, page, self._get(entity, page, link or f"/{entity}", params))
             link = None if token else self._next_link
-            out += items
+            out += once.new(f"page {page}", items)
             progress(entity, len(out))
             cursor = token or link
             if not cursor:
@@ -509,8 +547,9 @@ class FolderSource:
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
         out: list[BaseModel] = []
+        once = _Once(entity)  # a dump saved page by page from a server's API: its pages as the API's
         for file in self._files(entity):
-            out += self._items(entity, file)
+            out += once.new(f"page {file.name}", self._items(entity, file))
             progress(entity, len(out))
         return out
 

@@ -57,18 +57,26 @@ class KeySource:
 
     async def _fetch(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout_seconds, follow_redirects=False) as http:
+            # JSON of another shape than OIDC Discovery and RFC 7517 say (a list, a string, keys that are not
+            # objects) raised AttributeError or TypeError out of here: a 500 for every request, not a 401
             discovery = (await http.get(self.discovery_url)).raise_for_status().json()
-            if discovery.get("issuer") != self.issuer:
+            if not isinstance(discovery, dict) or discovery.get("issuer") != self.issuer:
                 raise RuntimeError("the discovery document names another issuer")
-            jwks = (await http.get(str(discovery["jwks_uri"]))).raise_for_status().json()
+            if not isinstance(discovery.get("jwks_uri"), str):
+                raise ValueError("the discovery document names no jwks_uri")
+            jwks = (await http.get(discovery["jwks_uri"])).raise_for_status().json()
+        entries = jwks.get("keys") if isinstance(jwks, dict) else None
+        if not isinstance(entries, list):
+            raise ValueError("the JWKS holds no list of keys")
         keys: dict[str, jwt.PyJWK] = {}
-        for jwk in jwks.get("keys", []):
-            if jwk.get("use", "sig") != "sig" or "kid" not in jwk or jwk.get("kty") not in ("RSA", "EC"):
+        for jwk in entries:
+            if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("kid"), str) \
+                    or jwk.get("kty") not in ("RSA", "EC"):
                 continue
             try:
-                keys[str(jwk["kid"])] = jwt.PyJWK(jwk)
-            except jwt.PyJWTError:
-                log.warning("skipping an unusable key in the issuer's JWKS", extra={"kid": str(jwk.get("kid"))[:64]})
+                keys[jwk["kid"]] = jwt.PyJWK(jwk)
+            except (jwt.PyJWTError, ValueError, TypeError, KeyError):  # one unusable key, not the others
+                log.warning("skipping an unusable key in the issuer's JWKS", extra={"kid": jwk["kid"][:64]})
         self._keys = keys
         self.fetches += 1
 

@@ -33,6 +33,18 @@ def _with_own_organiser(reader: Principal, node: Node) -> Node:
     return node
 
 
+def named_by(reader: Principal, organiser_id: str | None, unit_id: str | None,
+             school_unit_code: str | None = None) -> str:
+    """The query parameter that steered a refused read out of the reader's scope, for the problem to name: the
+    organiser when it is none of the reader's, else the unit asked for (a refusal naming `scope` left a client
+    to guess which of its parameters to change)."""
+    if organiser_id is not None and organiser_id not in reader.organisers:
+        return "organiser_id"
+    if unit_id is not None:
+        return "unit_id"
+    return "school_unit_code" if school_unit_code is not None else "level"
+
+
 def what_of(request: Request) -> str:
     query = request.url.query
     return f"{request.method} {request.url.path}" + (f"?{query}" if query else "")
@@ -74,7 +86,7 @@ async def read_scope(session: AsyncSession, request: Request, principal: Princip
     if unit_id is not None or school_unit_code is not None or level is Level.NATION or (
             level is Level.ORGANISER and organiser_id is not None):
         node = _with_own_organiser(reader, node)
-        require_read(reader, node)
+        require_read(reader, node, field=named_by(reader, organiser_id, unit_id, school_unit_code))
     else:
         if level not in readable_levels(reader):
             raise AccessDenied("level", "read_scope", f"this token may not read at {level.name.lower()} level")
@@ -96,7 +108,7 @@ async def strict_scope(session: AsyncSession, request: Request, principal: Princ
     reader = await reader_of(session, principal)
     if unit_id is not None or level is Level.NATION or (level is Level.ORGANISER and organiser_id is not None):
         node = _with_own_organiser(reader, await node_of(session, level, organiser_id, unit_id))
-        require_read(reader, node)
+        require_read(reader, node, field=named_by(reader, organiser_id, unit_id))
     else:
         wanted = [organiser_id] if organiser_id is not None else sorted(reader.organisers)
         if not wanted or not all(may_read(reader, Node(level, organiser_id=o)) for o in wanted):

@@ -15,6 +15,9 @@ from ..metadata import metadata
 # pg_advisory_xact_lock(PLACEMENT_LOCK, hashtext(school_unit_code)): moving a school unit between
 # areas and applying results of that school unit never interleave (see results.placement_of)
 PLACEMENT_LOCK = 812_001
+# pg_advisory_xact_lock(DIRECTORY_WRITE_LOCK, hashtext(organiser_id)): the writers of one organiser's
+# directory (`directory/writes.py`: imports, platforms) take turns, so each compares against what the last committed
+DIRECTORY_WRITE_LOCK = 812_002
 #: the batch memo (`registry.batch_memo`) of school unit → area read under that lock (`results.placement_of`)
 PLACEMENT_MEMO = "placement"
 

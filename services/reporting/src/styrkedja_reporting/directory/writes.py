@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
-from sqlalchemy import ColumnElement, select, tuple_
+from sqlalchemy import ColumnElement, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +30,7 @@ from styrkedja_kit.inputs import InputModel
 from styrkedja_kit.outbox import Outbox
 
 from .rules import unit_scope
-from .tables import published
+from .tables import DIRECTORY_WRITE_LOCK, published
 
 SOURCE = "/reporting/directory"
 MAX_ITEMS = 5_000
@@ -147,9 +147,16 @@ def removal_for(entity_key: str, organiser_id: str, school_unit_code: str | None
 
 async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[tuple[EventData, str | None]]
                         ) -> ChangeSummary:
-    """The caller validated `items` (contract models). One transaction: compare, outbox, remember."""
+    """The caller validated `items` (contract models). One transaction: compare, outbox, remember.
+
+    Writers of one organiser's directory take turns (its advisory lock, held to the commit): two imports of
+    the same data at once — an import run twice, a platform's retry racing its first try — compared against
+    what was published before either, so both sent every new entity as `created` (its event twice), and their
+    row locks, taken in the order of each plan, could deadlock (a 500). Now the second compares against what
+    the first committed, and answers `unchanged`."""
     keyed = [(item.organiser_id, entity_key(item), content_hash(item), item,  # type: ignore[attr-defined]
               source_id or natural_id(item)) for item, source_id in items]
+    await lock_directories(session, {organiser for organiser, *_ in keyed})
     stored = {(r.organiser_id, r.entity_key): r.content_hash for r in (await session.execute(
         select(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
             sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all()}
@@ -181,6 +188,19 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
             index_elements=["organiser_id", "entity_key"],
             set_={"content_hash": stmt.excluded.content_hash, "changed_at": stmt.excluded.changed_at}))
     return summary
+
+
+async def lock_directories(session: AsyncSession, organisers: set[str]) -> None:
+    """The organisers' directory write locks for the transaction, in one order (no deadlock between writers)."""
+    if organisers:
+        await session.execute(_LOCK_DIRECTORIES, {"organisers": sorted(organisers)})
+
+
+# in the order of the lock keys themselves (sorted in a subquery, before any is taken): two organisers of equal
+# hash are one key, and every writer takes the keys it shares with another in the same order
+_LOCK_DIRECTORIES = text(
+    f"SELECT pg_advisory_xact_lock({DIRECTORY_WRITE_LOCK}, h) FROM (SELECT DISTINCT hashtext(o) AS h "
+    "FROM unnest(CAST(:organisers AS text[])) AS t(o) ORDER BY h) AS k")
 
 
 async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch,
