@@ -549,3 +549,36 @@ async def test_the_one_key_sorts_as_the_primary_key_columns_do(database_urls):
         assert len(by_columns) == len(rows) and by_key == by_columns
     finally:
         await db.dispose()
+
+
+async def test_the_work_after_the_read_gets_the_memory_sized_to_the_staged_facts(settings, database_urls,
+                                                                                   monkeypatch):
+    """Every job after the read runs with `work_mem` and `maintenance_work_mem` of `memory_kb(staged facts,
+    connections)` (its sorts, hash aggregates and index builds in memory, not in temp files); the summary says it."""
+    log = full_log()
+    db = Database(database_urls["rebuild"])
+    asked: list[tuple[int, int]] = []
+    seen: list[tuple[str, str]] = []
+    real_memory, real_figure = bulk.memory_kb, bulk._figure
+
+    def memory(facts: int, connections: int) -> int:
+        asked.append((facts, connections))
+        return 300 * 1024 + facts  # not the floor: only the sized value passes
+
+    async def figure(session, name):
+        seen.append(tuple((await session.execute(text(
+            "SELECT current_setting('work_mem'), current_setting('maintenance_work_mem')"))).one()))
+        await real_figure(session, name)
+
+    monkeypatch.setattr(bulk, "memory_kb", memory)
+    monkeypatch.setattr(bulk, "_figure", figure)
+    try:
+        report = await rebuilt(settings, db, log, connections=2)
+    finally:
+        monkeypatch.setattr(bulk, "memory_kb", real_memory)
+        await db.dispose()
+    facts = report.counts["staging"]
+    assert facts > 0 and asked[-1] == (facts, 2)
+    expected = f"{300 * 1024 + facts}kB"
+    assert seen and all(s == (expected, expected) for s in seen), (seen, expected)
+    assert report.counts["work_mem_kb"] == 300 * 1024 + facts
