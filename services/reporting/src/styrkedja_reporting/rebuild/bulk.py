@@ -420,7 +420,7 @@ class Rebuilder:
         self.seq = 0  # records (or decoded events) seen: the log order
         self.handled = 0  # events of a handled type
         self.staged_facts = 0
-        self.work_mem_kb = memory_kb(0, self.connections)  # the read's COPYs; sized to the facts in `finish`
+        self.work_mem_kb = memory_kb()
         self.dead: list[tuple[ConsumerRecord, str, str]] = []  # records that do not decode
         self.pool: Executor | None = None
         #: the facts' rows made COPY text where they are decoded (`copy_text`): a decoder process's answer is then one
@@ -451,7 +451,7 @@ class Rebuilder:
         """A transaction of the rebuild: the shadow schema first on its search path (every statement's unqualified
         table is the shadow's), memory for its sorts, hashes and index builds; returns its backend's pid."""
         await session.execute(text(f"SET LOCAL search_path TO {self.shadow}, {self.search_path}"))
-        # sorts, hash aggregates and index builds over every fact: memory for them, not temp files (`memory_kb`)
+        # sorts, hash aggregates and index builds over every fact (`WORK_MEM_KB`: why not more)
         await session.execute(text(f"SET LOCAL work_mem = '{self.work_mem_kb}kB'"))
         await session.execute(text(f"SET LOCAL maintenance_work_mem = '{self.work_mem_kb}kB'"))
         workers = parallel_workers(self.connections)
@@ -662,7 +662,6 @@ class Rebuilder:
         report.stages["staging"] = round(self.staging_seconds, 3)
         report.peak_rss_mb["read"] = peak_rss_mb()
         report.counts["staging"] = self.staged_facts
-        self.work_mem_kb = memory_kb(self.staged_facts, self.connections)
         report.counts["work_mem_kb"] = self.work_mem_kb
         after_read = time.perf_counter()
         # the claim: the first delivery of an id (of a handled type); the later ones are duplicates
@@ -920,30 +919,19 @@ def parallel_workers(connections: int) -> int | None:
     return 0 if connections > 1 else None
 
 
-#: PostgreSQL memory per sort, hash aggregate and index build of the work after the read, per staged fact: the
-#: biggest nodes (figures.pass' per-student hash aggregate, figures.students' sort, the facts' index builds) took
-#: 400-480 bytes per fact at 400k events (EXPLAIN ANALYZE; bench/results/rebuild10.json). 256 MB for all sizes sent
-#: them to temp files from ~600k facts on, and the work after the read grew faster than the facts
-WORK_MEM_PER_FACT = 512
-WORK_MEM_FLOOR_KB = 256 * 1024
-#: the cap: this share of the machine's memory per connection (a statement may hold a few such nodes at once; the
-#: 24 GiB machine with 2 connections: 3 GiB)
-WORK_MEM_SHARE = 8
+#: `work_mem` and `maintenance_work_mem` of the rebuild's transactions (kB). Not sized to the facts: at 1.6M events
+#: 256 MB sent figures.students, figures.pass, below_pass, compliance and the facts' sorts and hashes to temp files
+#: (0.2-0.9 GB each), and 782 MB kept them in memory for the same PostgreSQL CPU or more (figures.students' sort
+#: 13.5/15.3 s spilled against 16.1/20.6 s in memory: one quicksort of 3.2M rows misses the caches more than sorted
+#: runs merged); bench/results/rebuild10.json
+WORK_MEM_KB = 256 * 1024
 
 
-def memory_kb(facts: int, connections: int) -> int:
-    """`work_mem` and `maintenance_work_mem` (kB) of the rebuild's transactions: STYRKEDJA_REBUILD_WORK_MEM_MB where
-    set, else WORK_MEM_PER_FACT per staged fact, at least 256 MB, at most 1/WORK_MEM_SHARE of this machine's memory
-    per connection (PostgreSQL on another machine: set the variable)."""
+def memory_kb() -> int:
+    """`work_mem` and `maintenance_work_mem` (kB) of the rebuild's transactions: WORK_MEM_KB, or
+    STYRKEDJA_REBUILD_WORK_MEM_MB (a bench setting: `bench/rebuild_held.py --env`)."""
     configured = os.environ.get("STYRKEDJA_REBUILD_WORK_MEM_MB")
-    if configured:
-        return max(64, int(configured)) * 1024
-    try:
-        machine_kb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 1024
-    except (ValueError, OSError):
-        machine_kb = 0
-    cap = max(WORK_MEM_FLOOR_KB, machine_kb // (WORK_MEM_SHARE * max(1, connections)))
-    return min(cap, max(WORK_MEM_FLOOR_KB, facts * WORK_MEM_PER_FACT // 1024))
+    return max(64, int(configured)) * 1024 if configured else WORK_MEM_KB
 
 
 def default_connections() -> int:
