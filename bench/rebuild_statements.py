@@ -3,7 +3,7 @@ settings alternated: the PostgreSQL backend's CPU seconds of each, and whether i
 rebuild10: does the memory the rebuild gives its statements decide their cost at this size?).
 
     .venv/bin/python bench/rebuild_statements.py postgresql://postgres@127.0.0.1:PORT/bench_rebuild_xxxxxx \
-        --work-mem-mb 256 --work-mem-mb 782 --rounds 2 --out bench/results/rebuild10-statements.json
+        --work-mem-mb 256 --work-mem-mb 782 --rounds 2 --out /tmp/statements.json   # (rebuild10: in results/rebuild10.json)
 
 The database is one `bench/rebuild_held.py` left (its tables are the live ones after the swap). Each statement runs in
 a transaction of its own with the rebuild's settings (`work_mem` = `maintenance_work_mem`, no parallel workers, as
