@@ -549,3 +549,26 @@ async def test_the_one_key_sorts_as_the_primary_key_columns_do(database_urls):
         assert len(by_columns) == len(rows) and by_key == by_columns
     finally:
         await db.dispose()
+
+
+async def test_every_job_after_the_read_gets_the_rebuild_s_memory_setting(settings, database_urls, monkeypatch):
+    """Every job after the read runs with `work_mem` and `maintenance_work_mem` of `memory_kb()` (the bench's
+    STYRKEDJA_REBUILD_WORK_MEM_MB reaches them: how rebuild10 compared 256 MB with more); the summary says it."""
+    log = full_log()
+    db = Database(database_urls["rebuild"])
+    seen: list[tuple[str, str]] = []
+    real_figure = bulk._figure
+
+    async def figure(session, name):
+        seen.append(tuple((await session.execute(text(
+            "SELECT current_setting('work_mem'), current_setting('maintenance_work_mem')"))).one()))
+        await real_figure(session, name)
+
+    monkeypatch.setenv("STYRKEDJA_REBUILD_WORK_MEM_MB", "321")
+    monkeypatch.setattr(bulk, "_figure", figure)
+    try:
+        report = await rebuilt(settings, db, log, connections=2)
+    finally:
+        await db.dispose()
+    assert seen and all(s == ("321MB", "321MB") for s in seen), seen
+    assert report.counts["work_mem_kb"] == 321 * 1024

@@ -420,6 +420,7 @@ class Rebuilder:
         self.seq = 0  # records (or decoded events) seen: the log order
         self.handled = 0  # events of a handled type
         self.staged_facts = 0
+        self.work_mem_kb = memory_kb()
         self.dead: list[tuple[ConsumerRecord, str, str]] = []  # records that do not decode
         self.pool: Executor | None = None
         #: the facts' rows made COPY text where they are decoded (`copy_text`): a decoder process's answer is then one
@@ -450,9 +451,9 @@ class Rebuilder:
         """A transaction of the rebuild: the shadow schema first on its search path (every statement's unqualified
         table is the shadow's), memory for its sorts, hashes and index builds; returns its backend's pid."""
         await session.execute(text(f"SET LOCAL search_path TO {self.shadow}, {self.search_path}"))
-        # one big transaction of sorts and hash aggregates over every fact: memory for them, not temp files
-        await session.execute(text("SET LOCAL work_mem = '256MB'"))
-        await session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # the index builds
+        # sorts, hash aggregates and index builds over every fact (`WORK_MEM_KB`: why not more)
+        await session.execute(text(f"SET LOCAL work_mem = '{self.work_mem_kb}kB'"))
+        await session.execute(text(f"SET LOCAL maintenance_work_mem = '{self.work_mem_kb}kB'"))
         workers = parallel_workers(self.connections)
         if workers is not None:
             for setting in ("max_parallel_workers_per_gather", "max_parallel_maintenance_workers"):
@@ -661,6 +662,7 @@ class Rebuilder:
         report.stages["staging"] = round(self.staging_seconds, 3)
         report.peak_rss_mb["read"] = peak_rss_mb()
         report.counts["staging"] = self.staged_facts
+        report.counts["work_mem_kb"] = self.work_mem_kb
         after_read = time.perf_counter()
         # the claim: the first delivery of an id (of a handled type); the later ones are duplicates
         async with self._transaction() as (session, backend):
@@ -915,6 +917,21 @@ def parallel_workers(connections: int) -> int | None:
     if configured:
         return int(configured)
     return 0 if connections > 1 else None
+
+
+#: `work_mem` and `maintenance_work_mem` of the rebuild's transactions (kB). Not sized to the facts: at 1.6M events
+#: 256 MB sent figures.students, figures.pass, below_pass, compliance and the facts' sorts and hashes to temp files
+#: (0.2-0.9 GB each), and 782 MB kept them in memory for the same PostgreSQL CPU or more (figures.students' sort
+#: 13.5/15.3 s spilled against 16.1/20.6 s in memory: one quicksort of 3.2M rows misses the caches more than sorted
+#: runs merged); bench/results/rebuild10.json
+WORK_MEM_KB = 256 * 1024
+
+
+def memory_kb() -> int:
+    """`work_mem` and `maintenance_work_mem` (kB) of the rebuild's transactions: WORK_MEM_KB, or
+    STYRKEDJA_REBUILD_WORK_MEM_MB (a bench setting: `bench/rebuild_held.py --env`)."""
+    configured = os.environ.get("STYRKEDJA_REBUILD_WORK_MEM_MB")
+    return max(64, int(configured)) * 1024 if configured else WORK_MEM_KB
 
 
 def default_connections() -> int:
