@@ -83,7 +83,8 @@ ALERT_GROUP_SEPARATOR = ":"  # the alert contract's unit id allows no "/": a gro
 _BEFORE = "styrkedja.alerts.cells_before"
 _BEFORE_FORECASTS = "styrkedja.alerts.forecast_cells_before"
 _ROUNDS = 4
-#: (the batch's assessment ids, their stored facts' (organiser, school unit, group, …) rows), for this batch only
+#: the batch memo (`registry.batch_memo`) holding the stored facts' (organiser, school unit, group, …) rows of the
+#: batch's assessments, as `note_cells_before` read them
 ASSESSMENT_ROWS_BEFORE = "styrkedja.alerts.assessment_rows_before"
 
 
@@ -126,8 +127,11 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
     rows = [(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round)
             for f in (await ASSESSMENTS.preload(session, ids)).values() if not f.retracted]
     session.info.setdefault(_BEFORE, set()).update(rows)  # plain tuples, a Touched's fields
-    # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read
-    session.info[ASSESSMENT_ROWS_BEFORE] = (ids, rows)
+    # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read, and
+    # kept in the batch's memo (a new one per batch), so they need no check that they are this batch's
+    memo = batch_memo(session, ASSESSMENT_ROWS_BEFORE)
+    if memo is not None:
+        memo["rows"] = rows
 
 
 def next_round(period: RoundPeriod) -> RoundPeriod:
@@ -419,12 +423,17 @@ _BATCH_PASS_DROPS = text(
     f"q AS ({_PREFIX_ROWS}), "
     # the organisers' thresholds read here (`load_thresholds`' rows come back with the verdicts): a stored drop as
     # numeric over 1 (exact), the default's as its fraction
-    f"th AS (SELECT o.organiser_id, coalesce(CAST(t.drop_points AS numeric), CAST(:th_num AS numeric)) AS num, "
+    f"th AS MATERIALIZED (SELECT o.organiser_id, coalesce(CAST(t.drop_points AS numeric), CAST(:th_num AS numeric)) AS num, "
     "CASE WHEN t.organiser_id IS NULL THEN CAST(:th_den AS numeric) ELSE 1 END AS den, "
     "coalesce(t.min_students, CAST(:th_min AS integer)) AS min_students "
     f"FROM unnest(CAST(:th_organiser AS text[])) AS o(organiser_id) LEFT JOIN {alert_thresholds.name} t "
     "ON t.organiser_id = o.organiser_id), "
-    f"act AS MATERIALIZED (SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.round "
+    # the active alerts keyed as the judged rounds (their ordinal), matched below by an uncorrelated IN (a hashed
+    # subplan: one hash table per statement) — a correlated EXISTS under the OR (or a join the planner estimated
+    # at one row) scanned every active alert per judged cell: cells × active alerts per batch, the growing part
+    # of the statement's time as alerts accumulate (bench/results/apply13.json)
+    f"act AS MATERIALIZED (SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, "
+    "CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 AS o "
     f"FROM {alerts.name} a WHERE a.organiser_id = ANY(CAST(:th_organiser AS text[])) "
     f"AND a.status <> '{Status.resolved.value}' AND a.rule = '{AlertRule.pass_share_drop.value}' "
     "AND a.year IS NULL AND a.round IS NOT NULL), "
@@ -438,15 +447,14 @@ _BATCH_PASS_DROPS = text(
     "AND x.subject_code = q.subject_code AND x.school_year = ANY(CAST(:school_years AS text[])) "
     "AND x.period = ANY(CAST(:periods AS text[])) GROUP BY 1) "
     "SELECT b.o, coalesce(n.assessed, 0) AS na, coalesce(n.reaching, 0) AS nr, coalesce(p.assessed, 0) AS ba, "
-    "coalesce(p.reaching, 0) AS br FROM (SELECT CAST(:base AS integer) + i AS o FROM generate_series(0, 62) AS i "
+    "coalesce(p.reaching, 0) AS br FROM (SELECT CAST(:base AS integer) + i AS o FROM generate_series(0, CAST(:span AS integer)) AS i "
     "WHERE (q.mask >> i) & 1 = 1) b LEFT JOIN s n ON n.o = b.o LEFT JOIN s p ON p.o = b.o - 1) v) "
     "SELECT ARRAY(SELECT ROW(j.level, j.unit_id, j.organiser_id, j.subject_code, j.o, "
     "CAST(j.na AS bigint), CAST(j.nr AS bigint), CAST(j.ba AS bigint), CAST(j.br AS bigint)) FROM j "
     "WHERE (least(j.na, j.ba) >= greatest(j.min_students, 1) "
     "AND 100 * (j.br * j.na - j.nr * j.ba) * j.den > j.num * j.na * j.ba) "
-    "OR EXISTS (SELECT 1 FROM act a WHERE a.organiser_id = j.organiser_id AND a.level = j.level "
-    "AND a.unit_id = j.alert_unit AND a.subject_code = j.subject_code "
-    "AND CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 = j.o)), "
+    "OR (j.organiser_id, j.level, j.alert_unit, j.subject_code, j.o) IN "
+    "(SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, a.o FROM act a)), "
     # the stored thresholds themselves, for the batch's other rules (`load_thresholds`' memo): one round trip
     "ARRAY(SELECT ROW(t.organiser_id, CAST(t.drop_points AS text), CAST(t.below_forecast_points AS text), "
     f"t.min_students) FROM {alert_thresholds.name} t WHERE t.organiser_id = ANY(CAST(:th_organiser AS text[]))), "
@@ -494,7 +502,10 @@ async def _batch_pass_drops(session: AsyncSession, touched: set[tuple[str, str, 
     judged_ordinals = {o + n for o in ordinals.values() for n in (-1, 0, 1)}
     organisers = sorted({t[0] for t in touched})
     default = Thresholds()
-    params: dict[str, Any] = {"prefixes": json_rows([(*key, mask) for key, mask in masks.items()]), "base": base, "th_organiser": organisers, "th_num": default.drop_points.numerator,
+    # the rounds' bits span at most `_MASK_BITS`: only those are generated per prefix (not all 63)
+    span = max(ordinals.values()) + 1 - base
+    params: dict[str, Any] = {"prefixes": json_rows([(*key, mask) for key, mask in masks.items()]), "base": base,
+               "span": span, "th_organiser": organisers, "th_num": default.drop_points.numerator,
                "th_den": default.drop_points.denominator, "th_min": default.min_students,
                "school_years": sorted({_round_label(o)[0] for o in judged_ordinals}),
                "periods": [f"R{n}" for n in sorted({_round_label(o)[1] for o in judged_ordinals})]}
@@ -728,25 +739,37 @@ def _decide_judged(cells: Sequence[tuple[AlertCell, Observation, UUID]], stored:
 # other kinds of result are not used as outcomes here (the facts carry no date to order them by).
 # One statement per batch for every organiser × subject × term the batch touched (keys unnested), counted per
 # group, forecast value and outcome grade by the server (a row per forecast cost a batch its decoding and counting).
-# Inside the LATERAL only the columns of `ix_assessment_facts_student` are compared, OFFSET 0 keeping
-# the rest outside: with statistics older than the table's growth (a fresh table, a rebuild) the
-# organiser index looked as cheap, and walking an organiser's results once per forecast cost most of a
-# batch's time (50 s of 100 in the apply bench at batches of 1,000).
+# The term grades are looked up once per student and term (`s`), not once per forecast: the index
+# `ix_assessment_facts_student` has no subject, so each look-up walks all of a student's results of the term
+# (~48 in the deadline week) and a lookup per forecast walked them once per subject (16 times; 2,400 look-ups
+# and ~200 ms for one batch's term of an organiser, bench/results/apply13.json). Inside the LATERAL only the
+# index's columns are compared, OFFSET 0 keeping the rest outside: with statistics older than the table's
+# growth (a fresh table, a rebuild) the organiser index looked as cheap, and walking an organiser's results
+# once per forecast cost most of a batch's time (50 s of 100 in the apply bench at batches of 1,000).
 _PAIRINGS = text(f"""
+    WITH f AS MATERIALIZED (
+        SELECT f.organiser_id, f.subject_code, f.school_year, f.term, f.school_unit_code, f.group_id, f.value,
+               f.student_id
+        FROM unnest(CAST(:organiser AS text[]), CAST(:subject AS text[]), CAST(:school_year AS text[]),
+                    CAST(:term AS text[])) AS k(organiser_id, subject_code, school_year, term)
+        JOIN {forecast_facts.name} f ON f.organiser_id = k.organiser_id AND f.subject_code = k.subject_code
+          AND f.school_year = k.school_year AND f.term = k.term AND NOT f.withdrawn),
+    g AS (
+        SELECT DISTINCT ON (a.student_id, a.school_year, a.term, a.organiser_id, a.subject_code)
+               a.student_id, a.school_year, a.term, a.organiser_id, a.subject_code, a.scale, a.value
+        FROM (SELECT DISTINCT student_id, school_year, term FROM f) s
+        CROSS JOIN LATERAL (
+            SELECT a.student_id, a.school_year, a.term, a.scale, a.value, a.round, a.assessment_id, a.organiser_id,
+                   a.subject_code, a.kind, a.retracted
+            FROM {assessment_facts.name} a
+            WHERE a.student_id = s.student_id AND a.school_year = s.school_year AND a.term = s.term OFFSET 0) a
+        WHERE a.kind = 'term_grade' AND NOT a.retracted
+        ORDER BY a.student_id, a.school_year, a.term, a.organiser_id, a.subject_code, a.round DESC,
+                 a.assessment_id DESC)
     SELECT f.organiser_id, f.subject_code, f.school_year, f.term, f.school_unit_code, f.group_id, f.value,
            g.scale, g.value, count(*)
-    FROM unnest(CAST(:organiser AS text[]), CAST(:subject AS text[]), CAST(:school_year AS text[]),
-                CAST(:term AS text[])) AS k(organiser_id, subject_code, school_year, term)
-    JOIN {forecast_facts.name} f ON f.organiser_id = k.organiser_id AND f.subject_code = k.subject_code
-      AND f.school_year = k.school_year AND f.term = k.term AND NOT f.withdrawn
-    LEFT JOIN LATERAL (
-        SELECT a.scale, a.value FROM (
-            SELECT a.scale, a.value, a.round, a.assessment_id, a.organiser_id, a.subject_code, a.kind, a.retracted
-            FROM {assessment_facts.name} a
-            WHERE a.student_id = f.student_id AND a.school_year = f.school_year AND a.term = f.term OFFSET 0) a
-        WHERE a.organiser_id = f.organiser_id AND a.subject_code = f.subject_code AND a.kind = 'term_grade'
-          AND NOT a.retracted
-        ORDER BY a.round DESC, a.assessment_id DESC LIMIT 1) g ON true
+    FROM f LEFT JOIN g ON g.student_id = f.student_id AND g.school_year = f.school_year AND g.term = f.term
+      AND g.organiser_id = f.organiser_id AND g.subject_code = f.subject_code
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""")
 
 TermKey = tuple[str, str, str, str]  # organiser, subject, school year, term
