@@ -596,9 +596,8 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     periods: dict[tuple[str, int], str] = {}  # a batch's thousands of reports name a few rounds
     for organiser, student, subject, school_year, round_ in await _fold_round_reports(
             session, rounds, sorted({*touched, *(r[3] for r in rounds)}), read):
-        period = periods.get((school_year, round_))
-        if period is None:
-            period = periods[(school_year, round_)] = round_period(school_year, round_)
+        period = periods.get((school_year, round_)) or periods.setdefault(
+            (school_year, round_), round_period(school_year, round_))
         touched[organiser].pairs[period].add((student, subject))
     if removed["membership"]:  # the tombstone keeps the student
         m = memberships.c
