@@ -36,7 +36,7 @@ from styrkedja_contracts import (
     new_event,
 )
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
-from styrkedja_contracts.scales import Scale, reaches_pass
+from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.outbox import NOTIFY_CHANNEL, Outbox
 from styrkedja_kit.sets import insert_rows, insert_statement
@@ -766,8 +766,8 @@ _PAIRINGS = text(f"""
         WHERE a.kind = 'term_grade' AND NOT a.retracted
         ORDER BY a.student_id, a.school_year, a.term, a.organiser_id, a.subject_code, a.round DESC,
                  a.assessment_id DESC)
-    SELECT f.organiser_id, f.subject_code, f.school_year, f.term, f.school_unit_code, f.group_id, f.value,
-           g.scale, g.value, count(*)
+    SELECT f.organiser_id, f.subject_code, f.school_year, f.term, f.school_unit_code, f.group_id,
+           f.value AS forecast_value, g.scale AS grade_scale, g.value AS grade_value, count(*) AS n
     FROM f LEFT JOIN g ON g.student_id = f.student_id AND g.school_year = f.school_year AND g.term = f.term
       AND g.organiser_id = f.organiser_id AND g.subject_code = f.subject_code
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""")
@@ -847,11 +847,22 @@ _BELOW_FORECAST_READ = text(
     "kk AS (SELECT array_agg(organiser_id) AS organiser, array_agg(subject_code) AS subject, "
     "array_agg(school_year) AS school_year, array_agg(term) AS term FROM keys AS x(organiser_id, subject_code, "
     "school_year, term)) "
-    "SELECT ARRAY(SELECT ROW(g.*) FROM graded g), "
-    "ARRAY(SELECT ROW(p.*) FROM kk CROSS JOIN LATERAL ("
+    # the pairings' outcomes classified and summed per group by the server (`_outcome` by the scales' passing
+    # values), a row per key, group and outcome (not per forecast value and grade), as arrays (no record per row)
+    ", o AS (SELECT p.organiser_id, p.subject_code, p.school_year, p.term, p.school_unit_code, p.group_id, "
+    "CASE WHEN p.grade_scale IS NULL OR p.grade_value IS NULL THEN 3 "
+    f"WHEN ('{Scale.THREE_LEVEL.value}:' || p.forecast_value = ANY(CAST(:passing AS text[]))) "
+    "= (p.grade_scale || ':' || p.grade_value = ANY(CAST(:passing AS text[]))) THEN 0 "
+    f"WHEN '{Scale.THREE_LEVEL.value}:' || p.forecast_value = ANY(CAST(:passing AS text[])) THEN 1 ELSE 2 END AS outcome, "
+    "CAST(sum(p.n) AS bigint) AS n FROM kk CROSS JOIN LATERAL ("
     + _PAIRINGS.text.replace("CAST(:organiser AS text[])", "kk.organiser").replace(
         "CAST(:subject AS text[])", "kk.subject").replace("CAST(:school_year AS text[])", "kk.school_year").replace(
-        "CAST(:term AS text[])", "kk.term") + ") p), "
+        "CAST(:term AS text[])", "kk.term") + ") p GROUP BY 1, 2, 3, 4, 5, 6, 7) "
+    "SELECT ARRAY(SELECT ROW(g.*) FROM graded g), "
+    "(SELECT ARRAY[coalesce(array_agg(o.organiser_id), '{}'), coalesce(array_agg(o.subject_code), '{}'), "
+    "coalesce(array_agg(o.school_year), '{}'), coalesce(array_agg(o.term), '{}'), "
+    "coalesce(array_agg(o.school_unit_code), '{}'), coalesce(array_agg(o.group_id), '{}')] FROM o), "
+    "(SELECT coalesce(array_agg(o.outcome), '{}') FROM o), (SELECT coalesce(array_agg(o.n), '{}') FROM o), "
     f"ARRAY(SELECT ROW(a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.term) FROM {alerts.name} a "
     f"WHERE a.organiser_id = ANY(CAST(:organisers AS text[])) AND a.status <> '{Status.resolved.value}' "
     f"AND a.rule = '{AlertRule.below_forecast.value}' AND a.year IS NULL AND a.term IS NOT NULL), "
@@ -874,7 +885,8 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
     keys = sorted({(t.organiser_id, t.subject_code, t.school_year, t.term) for t in touched})
     organisers = sorted({t.organiser_id for t in touched} | {g[0] for g in graded})
     params: dict[str, Any] = {"terms": json_rows(keys), "graded": json_rows(graded), "organisers": organisers}
-    found, pairings, active_rows, stored = (await session.execute(_BELOW_FORECAST_READ, params)).one()
+    params["passing"] = _PASSING
+    found, columns, outcomes, counts, active_rows, stored = (await session.execute(_BELOW_FORECAST_READ, params)).one()
     touched.update(ForecastTouched(*row) for row in found)
     if not touched:
         return []
@@ -888,8 +900,46 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
         if area:
             units.add(("area", area))
     thresholds = _remember_thresholds(session, organisers, stored)
-    return _judge_below_forecast_of(wanted, thresholds, await _tallies_of_pairings(session, pairings),
+    return _judge_below_forecast_of(wanted, thresholds, await _tallies_of_outcomes(session, columns, outcomes, counts,
+                                                                                   wanted),
                                     {tuple(row) for row in active_rows}, only_deciding=True)
+
+
+#: "<scale>:<value>" of every value that reaches the pass level (`_outcome` in the server's statement)
+_PASSING = sorted(f"{scale.value}:{value}" for scale in Scale for value in scale_values(scale)
+                  if reaches_pass(scale, value))
+_OUTCOMES = ("held", "said_reaches_did_not", "said_not_reached_did", "no_outcome")  # the statement's 0-3
+
+
+async def _tallies_of_outcomes(session: AsyncSession, columns: Sequence[Sequence[str]], outcomes: Sequence[int],
+                               counts: Sequence[int], wanted: Mapping[TermKey, set[tuple[str, str]]]
+                               ) -> dict[TermKey, dict[tuple[str, str], ForecastTally]]:
+    """`_tallies_of_pairings` of the live statement's per group outcome counts (key, school unit, group as
+    `columns`), for the `wanted` units only: the same tallies where the batch judges."""
+    if not outcomes:  # (the statement's two-dimensional array of no rows is empty, not six empty arrays)
+        return {}
+    organisers, subjects, school_years, terms, codes, groups = columns
+    placement = await placement_of(session, set(codes))  # every school of the area counts
+    counted: dict[tuple[TermKey, tuple[str, str]], list[int]] = {}
+    for n, outcome in enumerate(outcomes):
+        key = (organisers[n], subjects[n], school_years[n], terms[n])
+        units = wanted.get(key)
+        if not units:
+            continue
+        code = codes[n]
+        area = placement.get(code)
+        for unit in (("group", f"{code}{GROUP_SEPARATOR}{groups[n]}"), ("school_unit", code), ("organiser", key[0]),
+                     ("area", area or "")):
+            if unit in units:
+                found = counted.get((key, unit))
+                if found is None:
+                    found = counted[(key, unit)] = [0, 0, 0, 0]
+                found[outcome] += counts[n]
+    every: dict[TermKey, dict[tuple[str, str], ForecastTally]] = {}
+    for (key, unit), tally in counted.items():
+        every.setdefault(key, {})[unit] = ForecastTally(**{name: n for name, n in zip(_OUTCOMES, tally, strict=True)
+                                                           if n})
+    return every
 
 
 async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[str, str, str, str],
