@@ -5,8 +5,8 @@ calendar with round deadlines), results in three rounds of which round 2 dips in
 and round 3 recovers in one group, revisions that cross the pass level both ways, retractions (one before what
 it retracts), forecasts with revisions and a withdrawal, term grades below the forecasts in one school unit, and
 a school unit whose newest result is old (freshness red) — applied through the consumer's transaction
-(`ConsumerLoop._apply`) into fresh databases: as one batch, in batches of 7, shuffled in batches of 13 with a
-part delivered again, and by the halving path.
+(`ConsumerLoop._apply`) into fresh databases: as one batch, in batches of 7 and of 50, shuffled in batches of 13
+with a part delivered again, and by the halving path.
 
 In every database: the active alerts (id, rule, status) are the same, raised and resolved live; judging every
 cell again on the final state (`reevaluate_all`, the freshness sweep) changes nothing — the live judgement is the
@@ -188,7 +188,7 @@ def expected_forecast_tallies(log: list) -> dict[tuple[str, str], ForecastTally]
     return {unit: ForecastTally(**outcomes) for unit, outcomes in counted.items()}
 
 
-WAYS = ("one batch", "batches of 7", "shuffled, batches of 13", "halving")
+WAYS = ("one batch", "batches of 7", "shuffled, batches of 13", "halving", "batches of 50")
 
 
 @pytest.fixture
@@ -209,6 +209,7 @@ async def test_alerts_and_compliance_are_the_same_however_the_log_is_batched(set
     try:
         await loop_on(settings, dbs["one batch"])._apply(delivered(log), {})
         await in_batches(loop_on(settings, dbs["batches of 7"]), log, 7)
+        await in_batches(loop_on(settings, dbs["batches of 50"]), log, 50)
         shuffled = log[:len(_directory()) + len(_roster())] + random.Random(3).sample(
             log[len(_directory()) + len(_roster()):], len(log) - len(_directory()) - len(_roster()))
         loop = loop_on(settings, dbs["shuffled, batches of 13"])
@@ -255,3 +256,36 @@ async def test_alerts_and_compliance_are_the_same_however_the_log_is_batched(set
     finally:
         for db in dbs.values():
             await db.dispose()
+
+
+async def test_a_school_unit_moved_to_another_area_is_judged_there_in_the_same_batch(settings, fresh_database):
+    """The dipping school unit moves to the other area in a batch that also revises one of its round-2 results:
+    the directory is applied first, so the live judgement places the unit's cells in its new area, whose round 2
+    now dips (raised live). The old area is not judged by that batch (`main.move_school_units` moves the figures,
+    not the alerts): its alert resolves when a reevaluation (or a later result there) judges it."""
+    db = Database(fresh_database("styrkedja_reporting"))
+    try:
+        await in_batches(loop_on(settings, db), make_log(13), 50)
+        moved = "11111111"
+        query = text("SELECT unit_id, status FROM alerts WHERE rule = 'pass_share_drop' AND level = 'area' "
+                     "AND subject_code = :maths AND round = 2")
+        async with db.sessions() as session:
+            before = dict((await session.execute(query, {"maths": MATHS})).all())
+        assert before == {"area-north": "open"}, before
+        move = new_event(OrganisationUnitUpsertedV1(
+            organiser_id=ORG, unit_type="school_unit", unit_id=f"su-{moved}", parent_id="area-south",
+            name=f"school_unit su-{moved}", school_unit_code=moved, updated_at=T0 + timedelta(days=1)), source="/t")
+        student, code, group = next(s for s in _students() if s[1] == moved)
+        revised = _result(uuid5(NS, f"a-{student}-{MATHS}-2"), 9, "F", student, code, group, MATHS, 2)
+        await loop_on(settings, db)._apply(delivered([move, revised]), {})
+        async with db.sessions() as session:
+            live = dict((await session.execute(query, {"maths": MATHS})).all())
+        assert live.get("area-south") == "open", live  # judged in its new area, in the batch that moved it
+        async with db.sessions.begin() as session:
+            await reevaluate_all(session)
+            settled = dict((await session.execute(query, {"maths": MATHS})).all())
+            assert settled == {"area-north": "resolved", "area-south": "open"}, settled
+            assert await reevaluate_all(session) == 0
+            assert await compliance_mismatches(session) == 0
+    finally:
+        await db.dispose()
