@@ -45,6 +45,7 @@ from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..figures.state import Multiset
 from ..figures.tables import figure_pass, figure_students
 from ..freshness import note_change_outside_batches
+from ..registry import batch_memo
 from ..results.handlers import batch_changes
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import assessment_facts
@@ -108,14 +109,15 @@ async def lock_organisers(session: AsyncSession, organisers: Iterable[str], take
 
 async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Before the results handler: the units where the batch's assessments counted until now."""
-    ids = sorted_unique(item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
-                        if item.event.type in ASSESSMENT_TYPES)
-    if not ids:
-        return
-    noted = session.info.pop(ASSESSMENT_ROWS_BEFORE, None)  # read just before by `note_cells_before`
-    if noted is not None and noted[0] == ids:
-        rows = {tuple(row[:3]) for row in noted[1]}
+    memo = batch_memo(session, ASSESSMENT_ROWS_BEFORE)
+    noted = None if memo is None else memo.pop("rows", None)  # read just before by `note_cells_before`
+    if noted is not None:  # the same events' facts (this batch's memo): the ids are not collected and sorted again
+        rows = {tuple(row[:3]) for row in noted}
     else:
+        ids = sorted_unique(item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
+                            if item.event.type in ASSESSMENT_TYPES)
+        if not ids:
+            return
         f = assessment_facts.c
         rows = set((await session.execute(select(f.organiser_id, f.school_unit_code, f.group_id).where(
             any_of(f.assessment_id, ids), ~f.retracted).distinct())).all())

@@ -36,7 +36,7 @@ from styrkedja_contracts import (
     new_event,
 )
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
-from styrkedja_contracts.scales import Scale, reaches_pass
+from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.outbox import NOTIFY_CHANNEL, Outbox
 from styrkedja_kit.sets import insert_rows, insert_statement
@@ -83,7 +83,8 @@ ALERT_GROUP_SEPARATOR = ":"  # the alert contract's unit id allows no "/": a gro
 _BEFORE = "styrkedja.alerts.cells_before"
 _BEFORE_FORECASTS = "styrkedja.alerts.forecast_cells_before"
 _ROUNDS = 4
-#: (the batch's assessment ids, their stored facts' (organiser, school unit, group, …) rows), for this batch only
+#: the batch memo (`registry.batch_memo`) holding the stored facts' (organiser, school unit, group, …) rows of the
+#: batch's assessments, as `note_cells_before` read them
 ASSESSMENT_ROWS_BEFORE = "styrkedja.alerts.assessment_rows_before"
 
 
@@ -126,8 +127,11 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
     rows = [(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round)
             for f in (await ASSESSMENTS.preload(session, ids)).values() if not f.retracted]
     session.info.setdefault(_BEFORE, set()).update(rows)  # plain tuples, a Touched's fields
-    # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read
-    session.info[ASSESSMENT_ROWS_BEFORE] = (ids, rows)
+    # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read, and
+    # kept in the batch's memo (a new one per batch), so they need no check that they are this batch's
+    memo = batch_memo(session, ASSESSMENT_ROWS_BEFORE)
+    if memo is not None:
+        memo["rows"] = rows
 
 
 def next_round(period: RoundPeriod) -> RoundPeriod:
@@ -419,12 +423,16 @@ _BATCH_PASS_DROPS = text(
     f"q AS ({_PREFIX_ROWS}), "
     # the organisers' thresholds read here (`load_thresholds`' rows come back with the verdicts): a stored drop as
     # numeric over 1 (exact), the default's as its fraction
-    f"th AS (SELECT o.organiser_id, coalesce(CAST(t.drop_points AS numeric), CAST(:th_num AS numeric)) AS num, "
+    f"th AS MATERIALIZED (SELECT o.organiser_id, coalesce(CAST(t.drop_points AS numeric), CAST(:th_num AS numeric)) AS num, "
     "CASE WHEN t.organiser_id IS NULL THEN CAST(:th_den AS numeric) ELSE 1 END AS den, "
     "coalesce(t.min_students, CAST(:th_min AS integer)) AS min_students "
     f"FROM unnest(CAST(:th_organiser AS text[])) AS o(organiser_id) LEFT JOIN {alert_thresholds.name} t "
     "ON t.organiser_id = o.organiser_id), "
-    f"act AS MATERIALIZED (SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.round "
+    # the active alerts keyed as the judged rounds (their ordinal), matched below by an uncorrelated IN: one hash
+    # table per statement (the planner hashed the EXISTS this replaced too; a LEFT JOIN instead was planned as a
+    # nested loop on the one-row estimates — 1.4M comparisons per batch at 187 active alerts, apply13.json)
+    f"act AS MATERIALIZED (SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, "
+    "CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 AS o "
     f"FROM {alerts.name} a WHERE a.organiser_id = ANY(CAST(:th_organiser AS text[])) "
     f"AND a.status <> '{Status.resolved.value}' AND a.rule = '{AlertRule.pass_share_drop.value}' "
     "AND a.year IS NULL AND a.round IS NOT NULL), "
@@ -438,15 +446,14 @@ _BATCH_PASS_DROPS = text(
     "AND x.subject_code = q.subject_code AND x.school_year = ANY(CAST(:school_years AS text[])) "
     "AND x.period = ANY(CAST(:periods AS text[])) GROUP BY 1) "
     "SELECT b.o, coalesce(n.assessed, 0) AS na, coalesce(n.reaching, 0) AS nr, coalesce(p.assessed, 0) AS ba, "
-    "coalesce(p.reaching, 0) AS br FROM (SELECT CAST(:base AS integer) + i AS o FROM generate_series(0, 62) AS i "
+    "coalesce(p.reaching, 0) AS br FROM (SELECT CAST(:base AS integer) + i AS o FROM generate_series(0, CAST(:span AS integer)) AS i "
     "WHERE (q.mask >> i) & 1 = 1) b LEFT JOIN s n ON n.o = b.o LEFT JOIN s p ON p.o = b.o - 1) v) "
     "SELECT ARRAY(SELECT ROW(j.level, j.unit_id, j.organiser_id, j.subject_code, j.o, "
     "CAST(j.na AS bigint), CAST(j.nr AS bigint), CAST(j.ba AS bigint), CAST(j.br AS bigint)) FROM j "
     "WHERE (least(j.na, j.ba) >= greatest(j.min_students, 1) "
     "AND 100 * (j.br * j.na - j.nr * j.ba) * j.den > j.num * j.na * j.ba) "
-    "OR EXISTS (SELECT 1 FROM act a WHERE a.organiser_id = j.organiser_id AND a.level = j.level "
-    "AND a.unit_id = j.alert_unit AND a.subject_code = j.subject_code "
-    "AND CAST(left(a.school_year, 4) AS integer) * 4 + a.round - 1 = j.o)), "
+    "OR (j.organiser_id, j.level, j.alert_unit, j.subject_code, j.o) IN "
+    "(SELECT a.organiser_id, a.level, a.unit_id, a.subject_code, a.o FROM act a)), "
     # the stored thresholds themselves, for the batch's other rules (`load_thresholds`' memo): one round trip
     "ARRAY(SELECT ROW(t.organiser_id, CAST(t.drop_points AS text), CAST(t.below_forecast_points AS text), "
     f"t.min_students) FROM {alert_thresholds.name} t WHERE t.organiser_id = ANY(CAST(:th_organiser AS text[]))), "
@@ -494,7 +501,10 @@ async def _batch_pass_drops(session: AsyncSession, touched: set[tuple[str, str, 
     judged_ordinals = {o + n for o in ordinals.values() for n in (-1, 0, 1)}
     organisers = sorted({t[0] for t in touched})
     default = Thresholds()
-    params: dict[str, Any] = {"prefixes": json_rows([(*key, mask) for key, mask in masks.items()]), "base": base, "th_organiser": organisers, "th_num": default.drop_points.numerator,
+    # the rounds' bits span at most `_MASK_BITS`: only those are generated per prefix (not all 63)
+    span = max(ordinals.values()) + 1 - base
+    params: dict[str, Any] = {"prefixes": json_rows([(*key, mask) for key, mask in masks.items()]), "base": base,
+               "span": span, "th_organiser": organisers, "th_num": default.drop_points.numerator,
                "th_den": default.drop_points.denominator, "th_min": default.min_students,
                "school_years": sorted({_round_label(o)[0] for o in judged_ordinals}),
                "periods": [f"R{n}" for n in sorted({_round_label(o)[1] for o in judged_ordinals})]}
@@ -728,25 +738,37 @@ def _decide_judged(cells: Sequence[tuple[AlertCell, Observation, UUID]], stored:
 # other kinds of result are not used as outcomes here (the facts carry no date to order them by).
 # One statement per batch for every organiser × subject × term the batch touched (keys unnested), counted per
 # group, forecast value and outcome grade by the server (a row per forecast cost a batch its decoding and counting).
-# Inside the LATERAL only the columns of `ix_assessment_facts_student` are compared, OFFSET 0 keeping
-# the rest outside: with statistics older than the table's growth (a fresh table, a rebuild) the
-# organiser index looked as cheap, and walking an organiser's results once per forecast cost most of a
-# batch's time (50 s of 100 in the apply bench at batches of 1,000).
+# The term grades are looked up once per student and term (`s`), not once per forecast: the index
+# `ix_assessment_facts_student` has no subject, so each look-up walks all of a student's results of the term
+# (~48 in the deadline week) and a lookup per forecast walked them once per subject (16 times; 2,400 look-ups
+# and ~200 ms for one batch's term of an organiser, bench/results/apply13.json). Inside the LATERAL only the
+# index's columns are compared, OFFSET 0 keeping the rest outside: with statistics older than the table's
+# growth (a fresh table, a rebuild) the organiser index looked as cheap, and walking an organiser's results
+# once per forecast cost most of a batch's time (50 s of 100 in the apply bench at batches of 1,000).
 _PAIRINGS = text(f"""
-    SELECT f.organiser_id, f.subject_code, f.school_year, f.term, f.school_unit_code, f.group_id, f.value,
-           g.scale, g.value, count(*)
-    FROM unnest(CAST(:organiser AS text[]), CAST(:subject AS text[]), CAST(:school_year AS text[]),
-                CAST(:term AS text[])) AS k(organiser_id, subject_code, school_year, term)
-    JOIN {forecast_facts.name} f ON f.organiser_id = k.organiser_id AND f.subject_code = k.subject_code
-      AND f.school_year = k.school_year AND f.term = k.term AND NOT f.withdrawn
-    LEFT JOIN LATERAL (
-        SELECT a.scale, a.value FROM (
-            SELECT a.scale, a.value, a.round, a.assessment_id, a.organiser_id, a.subject_code, a.kind, a.retracted
+    WITH f AS MATERIALIZED (
+        SELECT f.organiser_id, f.subject_code, f.school_year, f.term, f.school_unit_code, f.group_id, f.value,
+               f.student_id
+        FROM unnest(CAST(:organiser AS text[]), CAST(:subject AS text[]), CAST(:school_year AS text[]),
+                    CAST(:term AS text[])) AS k(organiser_id, subject_code, school_year, term)
+        JOIN {forecast_facts.name} f ON f.organiser_id = k.organiser_id AND f.subject_code = k.subject_code
+          AND f.school_year = k.school_year AND f.term = k.term AND NOT f.withdrawn),
+    g AS (
+        SELECT DISTINCT ON (a.student_id, a.school_year, a.term, a.organiser_id, a.subject_code)
+               a.student_id, a.school_year, a.term, a.organiser_id, a.subject_code, a.scale, a.value
+        FROM (SELECT DISTINCT student_id, school_year, term FROM f) s
+        CROSS JOIN LATERAL (
+            SELECT a.student_id, a.school_year, a.term, a.scale, a.value, a.round, a.assessment_id, a.organiser_id,
+                   a.subject_code, a.kind, a.retracted
             FROM {assessment_facts.name} a
-            WHERE a.student_id = f.student_id AND a.school_year = f.school_year AND a.term = f.term OFFSET 0) a
-        WHERE a.organiser_id = f.organiser_id AND a.subject_code = f.subject_code AND a.kind = 'term_grade'
-          AND NOT a.retracted
-        ORDER BY a.round DESC, a.assessment_id DESC LIMIT 1) g ON true
+            WHERE a.student_id = s.student_id AND a.school_year = s.school_year AND a.term = s.term OFFSET 0) a
+        WHERE a.kind = 'term_grade' AND NOT a.retracted
+        ORDER BY a.student_id, a.school_year, a.term, a.organiser_id, a.subject_code, a.round DESC,
+                 a.assessment_id DESC)
+    SELECT f.organiser_id, f.subject_code, f.school_year, f.term, f.school_unit_code, f.group_id,
+           f.value AS forecast_value, g.scale AS grade_scale, g.value AS grade_value, count(*) AS n
+    FROM f LEFT JOIN g ON g.student_id = f.student_id AND g.school_year = f.school_year AND g.term = f.term
+      AND g.organiser_id = f.organiser_id AND g.subject_code = f.subject_code
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""")
 
 TermKey = tuple[str, str, str, str]  # organiser, subject, school year, term
@@ -824,11 +846,22 @@ _BELOW_FORECAST_READ = text(
     "kk AS (SELECT array_agg(organiser_id) AS organiser, array_agg(subject_code) AS subject, "
     "array_agg(school_year) AS school_year, array_agg(term) AS term FROM keys AS x(organiser_id, subject_code, "
     "school_year, term)) "
-    "SELECT ARRAY(SELECT ROW(g.*) FROM graded g), "
-    "ARRAY(SELECT ROW(p.*) FROM kk CROSS JOIN LATERAL ("
+    # the pairings' outcomes classified and summed per group by the server (`_outcome` by the scales' passing
+    # values), a row per key, group and outcome (not per forecast value and grade), as arrays (no record per row)
+    ", o AS (SELECT p.organiser_id, p.subject_code, p.school_year, p.term, p.school_unit_code, p.group_id, "
+    "CASE WHEN p.grade_scale IS NULL OR p.grade_value IS NULL THEN 3 "
+    f"WHEN ('{Scale.THREE_LEVEL.value}:' || p.forecast_value = ANY(CAST(:passing AS text[]))) "
+    "= (p.grade_scale || ':' || p.grade_value = ANY(CAST(:passing AS text[]))) THEN 0 "
+    f"WHEN '{Scale.THREE_LEVEL.value}:' || p.forecast_value = ANY(CAST(:passing AS text[])) THEN 1 ELSE 2 END AS outcome, "
+    "CAST(sum(p.n) AS bigint) AS n FROM kk CROSS JOIN LATERAL ("
     + _PAIRINGS.text.replace("CAST(:organiser AS text[])", "kk.organiser").replace(
         "CAST(:subject AS text[])", "kk.subject").replace("CAST(:school_year AS text[])", "kk.school_year").replace(
-        "CAST(:term AS text[])", "kk.term") + ") p), "
+        "CAST(:term AS text[])", "kk.term") + ") p GROUP BY 1, 2, 3, 4, 5, 6, 7) "
+    "SELECT ARRAY(SELECT ROW(g.*) FROM graded g), "
+    "(SELECT ARRAY[coalesce(array_agg(o.organiser_id), '{}'), coalesce(array_agg(o.subject_code), '{}'), "
+    "coalesce(array_agg(o.school_year), '{}'), coalesce(array_agg(o.term), '{}'), "
+    "coalesce(array_agg(o.school_unit_code), '{}'), coalesce(array_agg(o.group_id), '{}')] FROM o), "
+    "(SELECT coalesce(array_agg(o.outcome), '{}') FROM o), (SELECT coalesce(array_agg(o.n), '{}') FROM o), "
     f"ARRAY(SELECT ROW(a.organiser_id, a.level, a.unit_id, a.subject_code, a.school_year, a.term) FROM {alerts.name} a "
     f"WHERE a.organiser_id = ANY(CAST(:organisers AS text[])) AND a.status <> '{Status.resolved.value}' "
     f"AND a.rule = '{AlertRule.below_forecast.value}' AND a.year IS NULL AND a.term IS NOT NULL), "
@@ -851,7 +884,8 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
     keys = sorted({(t.organiser_id, t.subject_code, t.school_year, t.term) for t in touched})
     organisers = sorted({t.organiser_id for t in touched} | {g[0] for g in graded})
     params: dict[str, Any] = {"terms": json_rows(keys), "graded": json_rows(graded), "organisers": organisers}
-    found, pairings, active_rows, stored = (await session.execute(_BELOW_FORECAST_READ, params)).one()
+    params["passing"] = _PASSING
+    found, columns, outcomes, counts, active_rows, stored = (await session.execute(_BELOW_FORECAST_READ, params)).one()
     touched.update(ForecastTouched(*row) for row in found)
     if not touched:
         return []
@@ -865,8 +899,46 @@ async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivere
         if area:
             units.add(("area", area))
     thresholds = _remember_thresholds(session, organisers, stored)
-    return _judge_below_forecast_of(wanted, thresholds, await _tallies_of_pairings(session, pairings),
+    return _judge_below_forecast_of(wanted, thresholds, await _tallies_of_outcomes(session, columns, outcomes, counts,
+                                                                                   wanted),
                                     {tuple(row) for row in active_rows}, only_deciding=True)
+
+
+#: "<scale>:<value>" of every value that reaches the pass level (`_outcome` in the server's statement)
+_PASSING = sorted(f"{scale.value}:{value}" for scale in Scale for value in scale_values(scale)
+                  if reaches_pass(scale, value))
+_OUTCOMES = ("held", "said_reaches_did_not", "said_not_reached_did", "no_outcome")  # the statement's 0-3
+
+
+async def _tallies_of_outcomes(session: AsyncSession, columns: Sequence[Sequence[str]], outcomes: Sequence[int],
+                               counts: Sequence[int], wanted: Mapping[TermKey, set[tuple[str, str]]]
+                               ) -> dict[TermKey, dict[tuple[str, str], ForecastTally]]:
+    """`_tallies_of_pairings` of the live statement's per group outcome counts (key, school unit, group as
+    `columns`), for the `wanted` units only: the same tallies where the batch judges."""
+    if not outcomes:  # (the statement's two-dimensional array of no rows is empty, not six empty arrays)
+        return {}
+    organisers, subjects, school_years, terms, codes, groups = columns
+    placement = await placement_of(session, set(codes))  # every school of the area counts
+    counted: dict[tuple[TermKey, tuple[str, str]], list[int]] = {}
+    for n, outcome in enumerate(outcomes):
+        key = (organisers[n], subjects[n], school_years[n], terms[n])
+        units = wanted.get(key)
+        if not units:
+            continue
+        code = codes[n]
+        area = placement.get(code)
+        for unit in (("group", f"{code}{GROUP_SEPARATOR}{groups[n]}"), ("school_unit", code), ("organiser", key[0]),
+                     ("area", area or "")):
+            if unit in units:
+                found = counted.get((key, unit))
+                if found is None:
+                    found = counted[(key, unit)] = [0, 0, 0, 0]
+                found[outcome] += counts[n]
+    every: dict[TermKey, dict[tuple[str, str], ForecastTally]] = {}
+    for (key, unit), tally in counted.items():
+        every.setdefault(key, {})[unit] = ForecastTally(**{name: n for name, n in zip(_OUTCOMES, tally, strict=True)
+                                                           if n})
+    return every
 
 
 async def judge_below_forecast_cells(session: AsyncSession, wanted: dict[tuple[str, str, str, str],

@@ -46,7 +46,7 @@ from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,6 +103,7 @@ EVENT_TYPES = (ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type,
 # `note_members_before` runs before the directory, on the membership changes
 MEMBERSHIP_TYPES = (GroupMembershipUpsertedV1.event_type, OrganisationEntityRemovedV1.event_type)
 _MEMBERS_BEFORE = "styrkedja.compliance.members_before"
+_PUBLISHED, _RETRACTED = AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type
 
 Group = tuple[str, str]  # (school unit code, group id): group ids are scoped by school unit
 ItemKey = tuple[str, str, str, str]  # school unit, group, subject, student
@@ -563,7 +564,14 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
     for item in batch:
         data: Any = item.event.data
         kind = item.event.type
-        if kind == CalendarChangedV1.event_type:
+        # the assessments first: thousands per batch, the rest a handful
+        if kind in (_PUBLISHED, _RETRACTED):
+            retracted = kind == _RETRACTED
+            rounds.append((  # a RoundReport's fields as a plain tuple (thousands per batch)
+                str(data.assessment_id), data.revision, retracted, data.organiser_id, data.school_unit_code,
+                data.group_id, data.student_id, data.subject_code, data.school_year, data.round,
+                data.retracted_at if retracted else data.published_at))
+        elif kind == CalendarChangedV1.event_type:
             stmt = pg_insert(compliance_calendars).values(organiser_id=data.organiser_id, revision=data.revision,
                                                           calendar=data.calendar.model_dump(mode="json"))
             # only the newest revision counts, whatever order the events came in
@@ -579,21 +587,18 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
             period = f"{data.school_year}:{data.term}"
             touched[data.organiser_id].pairs[period].add((data.student_id, data.subject_code))
             forecast_periods.add((data.organiser_id, period))
-        elif kind in (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type):
-            retracted = kind == AssessmentRetractedV1.event_type
-            rounds.append((  # a RoundReport's fields as a plain tuple (thousands per batch)
-                str(data.assessment_id), data.revision, retracted, data.organiser_id, data.school_unit_code,
-                data.group_id, data.student_id, data.subject_code, data.school_year, data.round,
-                data.retracted_at if retracted else data.published_at))
         elif kind == GroupMembershipUpsertedV1.event_type:
             touched[data.organiser_id].students.add(data.student_id)
         elif kind == TeachingAssignmentUpsertedV1.event_type:
             assignments.add((data.organiser_id, data.assignment_id))
     # the windows and calendars of the organisers touched so far are read with the round reports (one round trip)
     read: Windows = ({}, {})
+    periods: dict[tuple[str, int], str] = {}  # a batch's thousands of reports name a few rounds
     for organiser, student, subject, school_year, round_ in await _fold_round_reports(
             session, rounds, sorted({*touched, *(r[3] for r in rounds)}), read):
-        touched[organiser].pairs[round_period(school_year, round_)].add((student, subject))
+        period = periods.get((school_year, round_)) or periods.setdefault(
+            (school_year, round_), round_period(school_year, round_))
+        touched[organiser].pairs[period].add((student, subject))
     if removed["membership"]:  # the tombstone keeps the student
         m = memberships.c
         for organiser, student in (await session.execute(select(m.organiser_id, m.student_id).where(
@@ -698,9 +703,12 @@ async def _assignment_scopes(session: AsyncSession, ids: Sequence[tuple[str, str
                            "group_id": group, "subject_code": subject})
     if mirror:
         stmt = pg_insert(compliance_assignment_scope)  # executemany: no parameter limit per batch
+        scope = ("school_unit_code", "group_id", "subject_code")
+        # an assignment re-sent with the same group × subject (most directory syncs) writes no row version
         await session.execute(stmt.on_conflict_do_update(
-            index_elements=["organiser_id", "assignment_id"],
-            set_={c: stmt.excluded[c] for c in ("school_unit_code", "group_id", "subject_code")}),
+            index_elements=["organiser_id", "assignment_id"], set_={c: stmt.excluded[c] for c in scope},
+            where=tuple_(*(compliance_assignment_scope.c[c] for c in scope)).is_distinct_from(
+                tuple_(*(stmt.excluded[c] for c in scope)))),
             sorted(mirror, key=lambda r: tuple(r.values())))
 
 
