@@ -387,11 +387,14 @@ class ConsumerLoop:
             await producer.stop()
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
-        """Fetch and decode batch N+1 in a task while batch N's transaction runs, where batch N is full
-        (the consumer is catching up): the Python side of the next batch is done while PostgreSQL works on
-        this one (two cores, not one after the other). A partial batch is followed by a plain fetch: beside
-        a small transaction there is little to overlap, and the loop of a consumer that keeps up stays the
-        one measured for POST → visible (records applied as they come, nothing interleaved with the transaction).
+        """Fetch and decode batch N+1 in a task while batch N's transaction runs. Catching up (N full), the
+        Python side of the next batch is done while PostgreSQL works on this one (two cores, not one after
+        the other). Keeping up (N partial), the records that arrive meanwhile are taken from the client as
+        they come: the client fetches a partition again only once its records were taken (aiokafka, as
+        Kafka's own consumer, keeps one fetched batch per partition), so a record that reached a partition
+        whose earlier records waited in the client was fetched only after N, missed batch N+1 and waited for
+        it too — half of a batch's time on the median (bench/fetch_wait.py: acknowledged → batch start p50
+        43 → 22 ms at 1,000 events/s and ~45 ms batches, Apache Kafka; bench/results/latency3.json).
         A prefetched batch only takes records from the client (no write, no dead letter, no marker):
         it is thrown away, and the positions put back to the stored offsets, if the group rebalanced
         after the client handed out its first records (they may belong to another member now, and
@@ -411,18 +414,14 @@ class ConsumerLoop:
                 if decoded.rebalances != self._rebalances:
                     await self._discard(consumer, decoded)
                     continue
-                busy: asyncio.Future[None] | None = None
-                if decoded.records_count >= self.settings.consumer_max_records:
-                    # a full batch: more records wait (catching up), so the next is read beside this one's
-                    # transaction. A partial one means the consumer keeps up: the next batch is read after the
-                    # commit, as the records come, which gives the lowest POST → visible latency
-                    busy = asyncio.get_running_loop().create_future()
-                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy))
+                # the next batch is read beside this one's transaction, full or not (see above): a fetch that
+                # finds nothing by the commit goes on waiting, as the plain fetch after it would
+                busy = asyncio.get_running_loop().create_future()
+                ahead = asyncio.create_task(self._fetch_decoded(consumer, busy))
                 try:
                     await self._apply_decoded(decoded, producer)
                 finally:
-                    if busy is not None:
-                        busy.set_result(None)
+                    busy.set_result(None)
         finally:
             if ahead is not None:
                 ahead.cancel()
@@ -565,7 +564,6 @@ class ConsumerLoop:
                            slice_size: int) -> None:
         """Decode and judge records into `decoded`, without any side effect beyond metrics: this part may
         run ahead of the batch before (`_loop`) and be thrown away."""
-        started = time.monotonic()
         count = decoded.records_count
         # the client's positions, read before any wait: where it stood as it handed the records out (the lag;
         # told only where the end offsets count records)
@@ -574,12 +572,16 @@ class ConsumerLoop:
             for tp in [tp for tp, records in batch.items() if records]:
                 with contextlib.suppress(IllegalStateError):
                     decoded.positions[tp] = await consumer.position(tp)
+        started = time.monotonic()
         for tp, tp_records in batch.items():
             kept = decoded.by_partition.setdefault(tp, [])
             for record in tp_records:
                 count += 1
                 if count % slice_size == 0:  # a big batch's decoding does not hold up the HTTP requests
+                    # the decoding's own time, not the turns given meanwhile to the transaction beside it
+                    decoded.decode_seconds += time.monotonic() - started
                     await asyncio.sleep(0)
+                    started = time.monotonic()
                 if isinstance(record.value, UndecodableBatch):  # a batch of records the client could not read
                     decoded.dead.append((record, "undecodable_batch", record.value.reason))
                     continue
