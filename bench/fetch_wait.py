@@ -48,7 +48,8 @@ ORGANISERS = [b"2100", b"2101", b"2102", b"2103"]
 
 
 async def one_round(settings: ServiceSettings, topics: list[str], *, fetch_max_wait_ms: int, isolation: str, eager: bool,
-                    seconds: float, rate: int, apply_ms: float, apply_us_per_event: float) -> dict:
+                    seconds: float, rate: int, apply_ms: float, apply_us_per_event: float,
+                    apply_cpu_share: float = 0.0) -> dict:
     consumer = make_consumer(settings, f"fetch-wait-{uuid.uuid4().hex[:6]}", group_id=f"fetch-wait-{uuid.uuid4().hex}",
                              enable_auto_commit=False, auto_offset_reset="latest", isolation_level=isolation,
                              max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_wait_ms=fetch_max_wait_ms)
@@ -111,11 +112,25 @@ async def one_round(settings: ServiceSettings, topics: list[str], *, fetch_max_w
                     if record.value.startswith(b"probe-"):
                         apply_start[record.value] = started
             batches.append(events)
-            await asyncio.sleep((apply_ms + apply_us_per_event * events / 1000) / 1000)
+            await apply(events)
             if busy is not None:
                 busy.set_result(None)
         if ahead is not None:
             ahead.cancel()
+
+    async def apply(events: int) -> None:
+        """A batch's transaction: `apply_cpu_share` of it this process's own work (spinning in slices of 1 ms on
+        the event loop, as the handlers' Python between statements), the rest waiting for "PostgreSQL"."""
+        seconds = (apply_ms + apply_us_per_event * events / 1000) / 1000
+        if not apply_cpu_share:
+            await asyncio.sleep(seconds)
+            return
+        slices = max(1, round(seconds / 0.002))
+        for _ in range(slices):
+            spin_until = time.thread_time() + seconds / slices * apply_cpu_share
+            while time.thread_time() < spin_until:
+                pass
+            await asyncio.sleep(seconds / slices * (1 - apply_cpu_share))
 
     cpu_before = time.process_time()
     tasks = [asyncio.create_task(c()) for c in (background, probes, loop)]
@@ -152,7 +167,8 @@ async def run(bootstrap: str, broker_pid: int | None, args: argparse.Namespace) 
             result = await one_round(settings, topics, fetch_max_wait_ms=fetch_max_wait_ms, isolation=isolation,
                                      eager=eager,
                                      seconds=args.seconds, rate=args.rate, apply_ms=args.apply_ms,
-                                     apply_us_per_event=args.apply_us_per_event)
+                                     apply_us_per_event=args.apply_us_per_event,
+                                     apply_cpu_share=args.apply_cpu_share)
             if broker_pid:
                 result["broker_cpu_cores"] = round((tree_cpu_seconds(broker_pid) - broker_cpu) / args.seconds, 3)
             result["round"], result["load_average"] = n, os.getloadavg()[0]
@@ -173,6 +189,8 @@ def main() -> int:
                         help="plain: the next batch fetched after the apply; eager: taken from the client during it")
     parser.add_argument("--apply-ms", type=float, default=20, help="a batch's fixed cost (reporting: ~20 ms)")
     parser.add_argument("--apply-us-per-event", type=float, default=500)
+    parser.add_argument("--apply-cpu-share", type=float, default=0.0,
+                        help="the share of a batch's time spent on this process's CPU (0: all of it waiting)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="styrkedja-fetch-wait-"))
