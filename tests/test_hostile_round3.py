@@ -377,9 +377,9 @@ def kit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield port
 
 
-def _exchange(port: int, pieces: list[bytes]) -> bytes:
+def _exchange(port: int, pieces: list[bytes], host: str = "127.0.0.1", timeout: float = 10) -> bytes:
     """Send `pieces` (each its own write), then read until the server closes or stops answering."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with socket.create_connection((host, port), timeout=timeout) as sock:
         try:
             for piece in pieces:
                 sock.sendall(piece)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +28,7 @@ import httpx
 import pytest
 from inprocess import auth
 from test_hostile_events import applied_ids, encoded, fresh_reporting, good, read_dead_letters, reporting_loop
+from test_hostile_round3 import _exchange
 
 from styrkedja_contracts import dead_letter_topic
 from styrkedja_kit.db import Database
@@ -133,15 +133,7 @@ async def test_batches_from_other_clients_are_applied_or_dead_lettered_and_the_p
 
 def _raw(url: str, data: bytes, timeout: float = 10) -> bytes:
     parts = urlsplit(url)
-    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=timeout) as sock:
-        sock.sendall(data)
-        answer = b""
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except OSError:
-            pass
-    return answer
+    return _exchange(parts.port or 80, [data], host=parts.hostname or "127.0.0.1", timeout=timeout)
 
 
 def _paths(url: str, headers: dict[str, str]) -> list[tuple[str, str]]:

@@ -17,7 +17,6 @@ from sqlalchemy import MetaData, event, select
 from styrkedja_contracts import OrganisationUnitUpsertedV1, new_event
 from styrkedja_kit.app import define_kit_tables
 from styrkedja_kit.consumer import ConsumerLoop, Delivered, record_digest
-from styrkedja_kit.db import Database
 from styrkedja_kit.settings import ServiceSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -28,12 +27,8 @@ TOPIC = "test.claim"
 
 
 @pytest.fixture
-async def db(infrastructure):
-    database = Database(infrastructure.create_database(f"t_claim_{uuid.uuid4().hex[:8]}"), pool_size=2)
-    async with database.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield database
-    await database.dispose()
+async def db(make_database):
+    return await make_database(metadata, "claim")
 
 
 def delivered(n: int, name: str = "H", event_id: uuid.UUID | None = None) -> Delivered:

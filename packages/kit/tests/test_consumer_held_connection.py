@@ -26,12 +26,8 @@ TOPIC = "test.held"
 
 
 @pytest.fixture
-async def db(infrastructure):
-    database = Database(infrastructure.create_database(f"t_held_{uuid.uuid4().hex[:8]}"), pool_size=2)
-    async with database.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield database
-    await database.dispose()
+async def db(make_database):
+    return await make_database(metadata, "held")
 
 
 class Recording:

@@ -16,7 +16,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from styrkedja_contracts import AssessmentPublishedV1, new_event
 from styrkedja_kit.app import define_kit_tables
 from styrkedja_kit.consumer import ConsumerLoop
-from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox, OutboxRelay
 from styrkedja_kit.settings import ServiceSettings
 
@@ -27,13 +26,8 @@ tally = Table("tally", metadata, Column("school_unit_code", String(8), primary_k
 
 
 @pytest.fixture
-async def kit_db(infrastructure):
-    url = infrastructure.create_database(f"t_kit_{uuid.uuid4().hex[:8]}")
-    db = Database(url, pool_size=5)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield db
-    await db.dispose()
+async def kit_db(make_database):
+    return await make_database(metadata, "kit", pool_size=5)
 
 
 @pytest.fixture
