@@ -338,3 +338,18 @@ def test_records_arriving_during_a_partial_batch_are_taken_from_the_client_durin
     assert loop.applied == in_log_order(client)
     assert fetched_during[0] >= 1, "the records arriving during a partial batch waited in the client for its commit"
     assert loop.stored == {A: 5}
+
+
+def test_with_prefetch_partial_off_a_partial_batch_is_followed_by_a_plain_fetch() -> None:
+    """`consumer_prefetch_partial=False` keeps the loop of before (a same-build comparison): nothing is fetched
+    beside a partial batch's transaction, and every event is still applied once, in order."""
+    client = Client({A: [unit_event(n) for n in range(3)]})
+    more = Client({A: [unit_event(n) for n in range(3, 5)]}).logs[A]
+    for offset, record in enumerate(more, start=3):
+        record.offset = offset
+    loop = Loop(client, max_records=10)
+    loop.settings.consumer_prefetch_partial = False
+    fetched_during = count_fetches_during_apply(loop, arriving=more)
+    asyncio.run(run_until(loop, lambda: len(loop.applied) == 5))
+    assert loop.applied == in_log_order(client)
+    assert fetched_during and not any(fetched_during), "a fetch ran beside a partial batch's transaction"

@@ -414,14 +414,17 @@ class ConsumerLoop:
                 if decoded.rebalances != self._rebalances:
                     await self._discard(consumer, decoded)
                     continue
-                # the next batch is read beside this one's transaction, full or not (see above): a fetch that
-                # finds nothing by the commit goes on waiting, as the plain fetch after it would
-                busy = asyncio.get_running_loop().create_future()
-                ahead = asyncio.create_task(self._fetch_decoded(consumer, busy))
+                busy: asyncio.Future[None] | None = None
+                if self.settings.consumer_prefetch_partial or decoded.records_count >= self.settings.consumer_max_records:
+                    # the next batch is read beside this one's transaction (see above): a fetch that finds
+                    # nothing by the commit goes on waiting, as the plain fetch after it would
+                    busy = asyncio.get_running_loop().create_future()
+                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy))
                 try:
                     await self._apply_decoded(decoded, producer)
                 finally:
-                    busy.set_result(None)
+                    if busy is not None:
+                        busy.set_result(None)
         finally:
             if ahead is not None:
                 ahead.cancel()
