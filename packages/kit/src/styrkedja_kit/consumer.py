@@ -419,7 +419,8 @@ class ConsumerLoop:
                     # the next batch is read beside this one's transaction (see above): a fetch that finds
                     # nothing by the commit goes on waiting, as the plain fetch after it would
                     busy = asyncio.get_running_loop().create_future()
-                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy))
+                    full = decoded.records_count >= self.settings.consumer_max_records
+                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy, decode_beside=full))
                 try:
                     await self._apply_decoded(decoded, producer)
                 finally:
@@ -431,15 +432,18 @@ class ConsumerLoop:
                 with contextlib.suppress(BaseException):  # its records are not applied: nothing to keep
                     await ahead
 
-    async def _fetch_decoded(self, consumer: AIOKafkaConsumer, busy: asyncio.Future[None] | None = None
-                             ) -> _Decoded:
+    async def _fetch_decoded(self, consumer: AIOKafkaConsumer, busy: asyncio.Future[None] | None = None, *,
+                             decode_beside: bool = True) -> _Decoded:
         """One fetch (waiting up to the poll timeout), then what the client has fetched already, without
         waiting for more, until `consumer_max_records` or `consumer_batch_max_ms`: a consumer catching up
         applies big batches, one keeping up applies each fetch as it comes (no added latency). Beside
         the batch before in its transaction (`busy` not done) the records are also waited for, as
         they arrive, up to the limit: that batch could not be applied before anyway, and one taking
         only what the client held at its start would be small (each batch has the transaction's fixed
-        cost). Each fetch's records are decoded as they come, in shorter slices beside a transaction."""
+        cost). Each fetch's records are decoded as they come, in shorter slices beside a transaction; with
+        `decode_beside` False (beside a partial batch) they are only taken then and decoded after its commit:
+        each slice of decoding delays the answers of the small transaction's statements that arrive meanwhile,
+        a few milliseconds each, while the decoding costs the same after it (bench/results/latency3.json)."""
         slice_size = DECODE_SLICE if busy is None else OVERLAP_DECODE_SLICE
         limit = self.settings.consumer_max_records
         batch = await consumer.getmany(timeout_ms=self.settings.consumer_poll_timeout_ms, max_records=limit)
@@ -451,12 +455,24 @@ class ConsumerLoop:
             return _Decoded(-1, records_count=sum(len(records) for records in batch.values()))
         decoded = _Decoded(self._rebalances)
 
+        held: list[dict[TopicPartition, list[ConsumerRecord]]] = []  # taken, to be decoded after the commit
+
         async def taken(records: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+            if not decode_beside and busy is not None and not busy.done():
+                await self._note_positions(decoded, records)
+                held.append(records)
+                return
+            await decode_held()
             await self._decode_into(decoded, records, slice_size)
+
+        async def decode_held() -> None:
+            while held:  # in the order taken: each partition's records stay in offset order
+                await self._decode_into(decoded, held.pop(0), DECODE_SLICE, positions_noted=True)
 
         await taken(batch)
         await fill_batch(consumer, batch, limit, self.settings.consumer_batch_max_ms / 1000, busy=busy, taken=taken,
                          wait_ms=self.settings.consumer_poll_timeout_ms)
+        await decode_held()
         return self._decoded(decoded)
 
     async def _discard(self, consumer: AIOKafkaConsumer, decoded: _Decoded) -> None:
@@ -563,18 +579,23 @@ class ConsumerLoop:
         await self._decode_into(decoded, batch, DECODE_SLICE)
         await self._apply_decoded(self._decoded(decoded), producer)
 
-    async def _decode_into(self, decoded: _Decoded, batch: dict[TopicPartition, list[ConsumerRecord]],
-                           slice_size: int) -> None:
-        """Decode and judge records into `decoded`, without any side effect beyond metrics: this part may
-        run ahead of the batch before (`_loop`) and be thrown away."""
-        count = decoded.records_count
-        # the client's positions, read before any wait: where it stood as it handed the records out (the lag;
-        # told only where the end offsets count records)
+    async def _note_positions(self, decoded: _Decoded, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """The client's positions, read before any wait: where it stood as it handed the records out (the lag;
+        told only where the end offsets count records)."""
         consumer = self._consumer
         if consumer is not None and self._exact_offsets:
             for tp in [tp for tp, records in batch.items() if records]:
                 with contextlib.suppress(IllegalStateError):
                     decoded.positions[tp] = await consumer.position(tp)
+
+    async def _decode_into(self, decoded: _Decoded, batch: dict[TopicPartition, list[ConsumerRecord]],
+                           slice_size: int, *, positions_noted: bool = False) -> None:
+        """Decode and judge records into `decoded`, without any side effect beyond metrics: this part may
+        run ahead of the batch before (`_loop`) and be thrown away. `positions_noted`: as the records were
+        taken (`_note_positions`), when they are decoded later."""
+        count = decoded.records_count
+        if not positions_noted:
+            await self._note_positions(decoded, batch)
         started = time.monotonic()
         for tp, tp_records in batch.items():
             kept = decoded.by_partition.setdefault(tp, [])
