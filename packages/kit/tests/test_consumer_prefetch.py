@@ -384,7 +384,7 @@ def test_with_prefetch_partial_off_a_partial_batch_is_followed_by_a_plain_fetch(
     for offset, record in enumerate(more, start=3):
         record.offset = offset
     loop = Loop(client, max_records=10)
-    loop.settings.consumer_prefetch_partial = False
+    loop._prefetch_partial = False  # as `consumer_prefetch_partial=False` (or None on the embedded broker) sets it
     fetched_during = count_fetches_during_apply(loop, arriving=more)
     asyncio.run(run_until(loop, lambda: len(loop.applied) == 5))
     assert loop.applied == in_log_order(client)

@@ -322,6 +322,8 @@ class ConsumerLoop:
         self._consumer: AIOKafkaConsumer | None = None
         self._exact_offsets = True  # set from the broker's capabilities at start
         self._may_lose_logs = True  # likewise (kafka.broker_may_lose_logs)
+        # the next batch taken beside a partial one too (`consumer_prefetch_partial`; set at start where None)
+        self._prefetch_partial = settings.consumer_prefetch_partial is not False
         self.applied_count = 0
         self.assigned = False  # readiness: the group has handed this member its partitions
         self.lags: dict[TopicPartition, float] = {}  # per assigned partition, as of its last fetch
@@ -367,6 +369,8 @@ class ConsumerLoop:
         self._consumer = consumer
         self._exact_offsets = capabilities.exact_offsets
         self._may_lose_logs = broker_may_lose_logs(self.settings, capabilities)
+        self._prefetch_partial = (capabilities.exact_offsets if self.settings.consumer_prefetch_partial is None
+                                  else self.settings.consumer_prefetch_partial)
         await consumer.start()
         prefetch_without_backoff(consumer)
         await producer.start()
@@ -415,7 +419,7 @@ class ConsumerLoop:
                     await self._discard(consumer, decoded)
                     continue
                 busy: asyncio.Future[None] | None = None
-                if self.settings.consumer_prefetch_partial or decoded.records_count >= self.settings.consumer_max_records:
+                if self._prefetch_partial or decoded.records_count >= self.settings.consumer_max_records:
                     # the next batch is read beside this one's transaction (see above): a fetch that finds
                     # nothing by the commit goes on waiting, as the plain fetch after it would
                     busy = asyncio.get_running_loop().create_future()
