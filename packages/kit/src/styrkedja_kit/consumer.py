@@ -393,8 +393,9 @@ class ConsumerLoop:
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         """Fetch and decode batch N+1 in a task while batch N's transaction runs. Catching up (N full), the
         Python side of the next batch is done while PostgreSQL works on this one (two cores, not one after
-        the other). Keeping up (N partial), the records that arrive meanwhile are taken from the client as
-        they come: the client fetches a partition again only once its records were taken (aiokafka, as
+        the other). Keeping up (N partial; where `consumer_prefetch_partial` says so, Apache Kafka by default),
+        the records that arrive meanwhile are taken from the client as they come (decoded after the commit): the
+        client fetches a partition again only once its records were taken (aiokafka, as
         Kafka's own consumer, keeps one fetched batch per partition), so a record that reached a partition
         whose earlier records waited in the client was fetched only after N, missed batch N+1 and waited for
         it too — half of a batch's time on the median (bench/fetch_wait.py: acknowledged → batch start p50
