@@ -796,16 +796,35 @@ def main() -> int:
             clock = StageClock(processes["assessment"].env["STYRKEDJA_DATABASE_URL"],
                                processes["reporting"].env["STYRKEDJA_DATABASE_URL"])
             before = consumer_metrics(processes["reporting"].url)
+            # CPU of each side over the stage (read outside the clock): on two cores the broker, PostgreSQL and
+            # the services share them, so a stage's milliseconds follow whoever else is busy (the JVM on Apache Kafka)
+            latency_sides = {"reporting": processes["reporting"].process.pid,
+                             "assessment": processes["assessment"].process.pid,
+                             "postgres": postmaster_pid(infra.postgres.data_dir) if infra.postgres is not None else None,
+                             "broker": infra.broker.process.pid if infra.broker is not None and infra.broker.process
+                             else None}
+            latency_sides = {k: v for k, v in latency_sides.items() if v is not None}
+            latency_cpu_before = {side: tree_cpu_seconds(pid) for side, pid in latency_sides.items()}
+            harness_cpu_before, latency_wall, latency_load = time.process_time(), time.monotonic(), os.getloadavg()[0]
             try:
                 samples, gave_up, stamps = latency_under_load(processes["assessment"].url,
                                                               processes["reporting"].url, args.latency_samples,
                                                               load, tokens, clock, rate=args.latency_rate)
             finally:
                 clock.close()
+            latency_wall = time.monotonic() - latency_wall
+            cpu_share = {side: round((tree_cpu_seconds(pid) - latency_cpu_before[side]) / latency_wall, 3)
+                         for side, pid in latency_sides.items()}
+            cpu_share["harness"] = round((time.process_time() - harness_cpu_before) / latency_wall, 3)
             after = consumer_metrics(processes["reporting"].url)
             batches = after["batches"] - before["batches"]
             latency_detail = {
                 "stages_ms": stage_breakdown(stamps),
+                # cores each side used over the stage (CPU seconds per wall second), the load at its start, and
+                # the share of the stage reporting's consumer spent in batches
+                "cpu_cores": cpu_share,
+                "load_average": round(latency_load, 2),
+                "reporting_busy_share": round((after["batch_seconds"] - before["batch_seconds"]) / latency_wall, 3),
                 "reporting_batches": batches,
                 "reporting_events_per_batch": round((after["events"] - before["events"]) / batches, 1)
                 if batches else None,
@@ -817,7 +836,10 @@ def main() -> int:
                 print(f"    {name:28} p50 {values['p50']:7.1f} ms  p90 {values['p90']:7.1f}  mean {values['mean']:7.1f}",
                       flush=True)
             print(f"    reporting: {batches:.0f} batches, {latency_detail['reporting_events_per_batch']} events "
-                  f"and {latency_detail['reporting_batch_ms_mean']} ms each (mean)", flush=True)
+                  f"and {latency_detail['reporting_batch_ms_mean']} ms each (mean), in batches "
+                  f"{latency_detail['reporting_busy_share']:.0%} of the stage", flush=True)
+            print("    cores used: " + ", ".join(f"{side} {v:.2f}" for side, v in cpu_share.items())
+                  + f"; load {latency_load:.2f}", flush=True)
             if gave_up:
                 notes.append(f"latency: {gave_up} of {len(samples)} samples not visible within 30 s (counted as "
                              "30 s, a lower bound): reporting's apply did not keep up with the 1,000 events/s load")

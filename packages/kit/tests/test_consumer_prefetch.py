@@ -322,15 +322,70 @@ def test_records_handed_out_before_the_assignment_sought_its_partitions_are_not_
     assert loop.applied == [(0, n) for n in range(3, 9)]
 
 
-def test_a_partial_batch_is_not_followed_by_a_prefetch() -> None:
-    """A batch smaller than `consumer_max_records` means the consumer keeps up: the next batch is read
-    after its commit (no fetch beside its transaction), so records are applied as they come."""
+def test_records_arriving_during_a_partial_batch_are_taken_from_the_client_during_its_transaction() -> None:
+    """A batch smaller than `consumer_max_records` (the consumer keeps up): the records arriving while it is
+    applied are taken from the client during its transaction, not after its commit. aiokafka fetches a
+    partition again only once its fetched records were taken, so records left in the client until the commit
+    held back the next ones of their partition for a batch more (bench/fetch_wait.py). They are applied in the
+    next batch, after this one, in their partition's order."""
     client = Client({A: [unit_event(n) for n in range(3)]})
     more = Client({A: [unit_event(n) for n in range(3, 5)]}).logs[A]
     for offset, record in enumerate(more, start=3):
         record.offset = offset
     loop = Loop(client, max_records=10)
     fetched_during = count_fetches_during_apply(loop, arriving=more)  # while the first, partial batch is applied
+    asyncio.run(run_until(loop, lambda: len(loop.applied) == 5))
+    assert loop.applied == in_log_order(client)
+    assert fetched_during[0] >= 1, "the records arriving during a partial batch waited in the client for its commit"
+    assert loop.stored == {A: 5}
+
+
+def test_beside_a_partial_batch_records_are_taken_but_decoded_only_after_its_commit() -> None:
+    """Taken, not decoded, beside a small transaction: each slice of decoding would hold up the answers of its
+    statements arriving meanwhile; after the commit it costs the same. Beside a full one (catching up) the
+    decoding overlaps PostgreSQL's work instead (the tests above)."""
+    client = Client({A: [unit_event(n) for n in range(3)]})
+    more = Client({A: [unit_event(n) for n in range(3, 5)]}).logs[A]
+    for offset, record in enumerate(more, start=3):
+        record.offset = offset
+    loop = Loop(client, max_records=10)
+    in_transaction = False
+    decoded_in_transaction: list[bool] = []
+    fetched_during: list[int] = []
+    decode_into = loop._decode_into
+
+    async def watched_decode(*args: Any, **kwargs: Any) -> None:
+        decoded_in_transaction.append(in_transaction)
+        await decode_into(*args, **kwargs)
+
+    async def during(_: int) -> None:
+        nonlocal in_transaction
+        in_transaction = True
+        client.logs[A].extend(more)
+        more.clear()
+        before = client.fetched
+        for _ in range(20):
+            await asyncio.sleep(0)
+        fetched_during.append(client.fetched - before)
+        in_transaction = False
+
+    loop._decode_into = watched_decode  # type: ignore[method-assign]
+    loop.during_apply = during
+    asyncio.run(run_until(loop, lambda: len(loop.applied) == 5))
+    assert loop.applied == in_log_order(client)
+    assert fetched_during[0] >= 1, "the records arriving during a partial batch waited in the client for its commit"
+    assert decoded_in_transaction and not any(decoded_in_transaction), "decoded beside a partial batch's transaction"
+
+def test_with_prefetch_partial_off_a_partial_batch_is_followed_by_a_plain_fetch() -> None:
+    """`consumer_prefetch_partial=False` keeps the loop of before (a same-build comparison): nothing is fetched
+    beside a partial batch's transaction, and every event is still applied once, in order."""
+    client = Client({A: [unit_event(n) for n in range(3)]})
+    more = Client({A: [unit_event(n) for n in range(3, 5)]}).logs[A]
+    for offset, record in enumerate(more, start=3):
+        record.offset = offset
+    loop = Loop(client, max_records=10)
+    loop._prefetch_partial = False  # as `consumer_prefetch_partial=False` (or None on the embedded broker) sets it
+    fetched_during = count_fetches_during_apply(loop, arriving=more)
     asyncio.run(run_until(loop, lambda: len(loop.applied) == 5))
     assert loop.applied == in_log_order(client)
     assert fetched_during and not any(fetched_during), "a fetch ran beside a partial batch's transaction"

@@ -322,6 +322,8 @@ class ConsumerLoop:
         self._consumer: AIOKafkaConsumer | None = None
         self._exact_offsets = True  # set from the broker's capabilities at start
         self._may_lose_logs = True  # likewise (kafka.broker_may_lose_logs)
+        # the next batch taken beside a partial one too (`consumer_prefetch_partial`; set at start where None)
+        self._prefetch_partial = settings.consumer_prefetch_partial is not False
         self.applied_count = 0
         self.assigned = False  # readiness: the group has handed this member its partitions
         self.lags: dict[TopicPartition, float] = {}  # per assigned partition, as of its last fetch
@@ -367,6 +369,8 @@ class ConsumerLoop:
         self._consumer = consumer
         self._exact_offsets = capabilities.exact_offsets
         self._may_lose_logs = broker_may_lose_logs(self.settings, capabilities)
+        self._prefetch_partial = (capabilities.exact_offsets if self.settings.consumer_prefetch_partial is None
+                                  else self.settings.consumer_prefetch_partial)
         await consumer.start()
         prefetch_without_backoff(consumer)
         await producer.start()
@@ -387,11 +391,15 @@ class ConsumerLoop:
             await producer.stop()
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
-        """Fetch and decode batch N+1 in a task while batch N's transaction runs, where batch N is full
-        (the consumer is catching up): the Python side of the next batch is done while PostgreSQL works on
-        this one (two cores, not one after the other). A partial batch is followed by a plain fetch: beside
-        a small transaction there is little to overlap, and the loop of a consumer that keeps up stays the
-        one measured for POST → visible (records applied as they come, nothing interleaved with the transaction).
+        """Fetch and decode batch N+1 in a task while batch N's transaction runs. Catching up (N full), the
+        Python side of the next batch is done while PostgreSQL works on this one (two cores, not one after
+        the other). Keeping up (N partial; where `consumer_prefetch_partial` says so, Apache Kafka by default),
+        the records that arrive meanwhile are taken from the client as they come (decoded after the commit): the
+        client fetches a partition again only once its records were taken (aiokafka, as
+        Kafka's own consumer, keeps one fetched batch per partition), so a record that reached a partition
+        whose earlier records waited in the client was fetched only after N, missed batch N+1 and waited for
+        it too — half of a batch's time on the median (bench/fetch_wait.py: acknowledged → batch start p50
+        43 → 22 ms at 1,000 events/s and ~45 ms batches, Apache Kafka; bench/results/latency3.json).
         A prefetched batch only takes records from the client (no write, no dead letter, no marker):
         it is thrown away, and the positions put back to the stored offsets, if the group rebalanced
         after the client handed out its first records (they may belong to another member now, and
@@ -412,12 +420,12 @@ class ConsumerLoop:
                     await self._discard(consumer, decoded)
                     continue
                 busy: asyncio.Future[None] | None = None
-                if decoded.records_count >= self.settings.consumer_max_records:
-                    # a full batch: more records wait (catching up), so the next is read beside this one's
-                    # transaction. A partial one means the consumer keeps up: the next batch is read after the
-                    # commit, as the records come, which gives the lowest POST → visible latency
+                if self._prefetch_partial or decoded.records_count >= self.settings.consumer_max_records:
+                    # the next batch is read beside this one's transaction (see above): a fetch that finds
+                    # nothing by the commit goes on waiting, as the plain fetch after it would
                     busy = asyncio.get_running_loop().create_future()
-                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy))
+                    full = decoded.records_count >= self.settings.consumer_max_records
+                    ahead = asyncio.create_task(self._fetch_decoded(consumer, busy, decode_beside=full))
                 try:
                     await self._apply_decoded(decoded, producer)
                 finally:
@@ -429,15 +437,18 @@ class ConsumerLoop:
                 with contextlib.suppress(BaseException):  # its records are not applied: nothing to keep
                     await ahead
 
-    async def _fetch_decoded(self, consumer: AIOKafkaConsumer, busy: asyncio.Future[None] | None = None
-                             ) -> _Decoded:
+    async def _fetch_decoded(self, consumer: AIOKafkaConsumer, busy: asyncio.Future[None] | None = None, *,
+                             decode_beside: bool = True) -> _Decoded:
         """One fetch (waiting up to the poll timeout), then what the client has fetched already, without
         waiting for more, until `consumer_max_records` or `consumer_batch_max_ms`: a consumer catching up
         applies big batches, one keeping up applies each fetch as it comes (no added latency). Beside
         the batch before in its transaction (`busy` not done) the records are also waited for, as
         they arrive, up to the limit: that batch could not be applied before anyway, and one taking
         only what the client held at its start would be small (each batch has the transaction's fixed
-        cost). Each fetch's records are decoded as they come, in shorter slices beside a transaction."""
+        cost). Each fetch's records are decoded as they come, in shorter slices beside a transaction; with
+        `decode_beside` False (beside a partial batch) they are only taken then and decoded after its commit:
+        each slice of decoding delays the answers of the small transaction's statements that arrive meanwhile,
+        a few milliseconds each, while the decoding costs the same after it (bench/results/latency3.json)."""
         slice_size = DECODE_SLICE if busy is None else OVERLAP_DECODE_SLICE
         limit = self.settings.consumer_max_records
         batch = await consumer.getmany(timeout_ms=self.settings.consumer_poll_timeout_ms, max_records=limit)
@@ -449,12 +460,24 @@ class ConsumerLoop:
             return _Decoded(-1, records_count=sum(len(records) for records in batch.values()))
         decoded = _Decoded(self._rebalances)
 
+        held: list[dict[TopicPartition, list[ConsumerRecord]]] = []  # taken, to be decoded after the commit
+
         async def taken(records: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+            if not decode_beside and busy is not None and not busy.done():
+                await self._note_positions(decoded, records)
+                held.append(records)
+                return
+            await decode_held()
             await self._decode_into(decoded, records, slice_size)
+
+        async def decode_held() -> None:
+            while held:  # in the order taken: each partition's records stay in offset order
+                await self._decode_into(decoded, held.pop(0), DECODE_SLICE, positions_noted=True)
 
         await taken(batch)
         await fill_batch(consumer, batch, limit, self.settings.consumer_batch_max_ms / 1000, busy=busy, taken=taken,
                          wait_ms=self.settings.consumer_poll_timeout_ms)
+        await decode_held()
         return self._decoded(decoded)
 
     async def _discard(self, consumer: AIOKafkaConsumer, decoded: _Decoded) -> None:
@@ -561,25 +584,33 @@ class ConsumerLoop:
         await self._decode_into(decoded, batch, DECODE_SLICE)
         await self._apply_decoded(self._decoded(decoded), producer)
 
-    async def _decode_into(self, decoded: _Decoded, batch: dict[TopicPartition, list[ConsumerRecord]],
-                           slice_size: int) -> None:
-        """Decode and judge records into `decoded`, without any side effect beyond metrics: this part may
-        run ahead of the batch before (`_loop`) and be thrown away."""
-        started = time.monotonic()
-        count = decoded.records_count
-        # the client's positions, read before any wait: where it stood as it handed the records out (the lag;
-        # told only where the end offsets count records)
+    async def _note_positions(self, decoded: _Decoded, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """The client's positions, read before any wait: where it stood as it handed the records out (the lag;
+        told only where the end offsets count records)."""
         consumer = self._consumer
         if consumer is not None and self._exact_offsets:
             for tp in [tp for tp, records in batch.items() if records]:
                 with contextlib.suppress(IllegalStateError):
                     decoded.positions[tp] = await consumer.position(tp)
+
+    async def _decode_into(self, decoded: _Decoded, batch: dict[TopicPartition, list[ConsumerRecord]],
+                           slice_size: int, *, positions_noted: bool = False) -> None:
+        """Decode and judge records into `decoded`, without any side effect beyond metrics: this part may
+        run ahead of the batch before (`_loop`) and be thrown away. `positions_noted`: as the records were
+        taken (`_note_positions`), when they are decoded later."""
+        count = decoded.records_count
+        if not positions_noted:
+            await self._note_positions(decoded, batch)
+        started = time.monotonic()
         for tp, tp_records in batch.items():
             kept = decoded.by_partition.setdefault(tp, [])
             for record in tp_records:
                 count += 1
                 if count % slice_size == 0:  # a big batch's decoding does not hold up the HTTP requests
+                    # the decoding's own time, not the turns given meanwhile to the transaction beside it
+                    decoded.decode_seconds += time.monotonic() - started
                     await asyncio.sleep(0)
+                    started = time.monotonic()
                 if isinstance(record.value, UndecodableBatch):  # a batch of records the client could not read
                     decoded.dead.append((record, "undecodable_batch", record.value.reason))
                     continue

@@ -85,6 +85,14 @@ class ServiceSettings(BaseSettings):
     # partitions, the taken one is not asked for (bench/results/flow.json: 100 → 25 ms). Idle, a
     # consumer sends one fetch per this interval
     consumer_fetch_max_wait_ms: int = Field(25, ge=1)
+    # take the next batch's records from the client during a partial batch's transaction too, not only a full
+    # one's (`ConsumerLoop._loop`): a record behind records of its partition left in the client until the commit
+    # was fetched only after it and waited a batch more (bench/fetch_wait.py, Apache Kafka, batches of ~45 ms:
+    # acknowledged → batch start p50 43 → 22 ms). None: on against Apache Kafka, off against the embedded
+    # broker (told by its end offsets, `BrokerCapabilities.exact_offsets`): POST → visible in alternated pairs
+    # of bench/speed.py (bench/results/latency3.json) was lower with it on Apache Kafka and higher on the
+    # embedded broker, whose fetches answer new records ~7 ms late and whose batches took longer beside it
+    consumer_prefetch_partial: bool | None = None
     # how soon the group notices a member that died without leaving (SIGKILL) and rebalances. None:
     # chosen from the broker's capabilities (`kafka.group_timing`): 6 s where the broker has static
     # membership (Apache Kafka: its smallest session by default), 1 s where it has not (the embedded
