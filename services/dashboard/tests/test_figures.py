@@ -115,3 +115,20 @@ def test_a_compliance_list_leaves_out_unused_columns_and_says_the_status_in_swed
     assert [c.key for c in table.columns] == ["teacher_id", "missing", "status"]
     assert [r["status"].value for r in table.rows] == ["saknas", "sent"]
     assert shown(figure_table({"columns": body["columns"], "rows": []})).columns == figure_table(body).columns
+
+
+@pytest.mark.parametrize("query", ["organiser_id=2980&school_unit_code=12345678%0A",
+                                   "organiser_id=2980%0A&school_unit_code=12345678",
+                                   "organiser_id=2980&school_unit_code=12345678&term=HT%0A"])
+def test_a_value_ending_in_a_newline_is_refused_before_anything_is_sent(query):
+    # `re.match` with `$` let a final newline through to the service's path and query
+    with pytest.raises(HTTPException) as refused:
+        upstream_query("rapportering-enhet", _request(query))
+    assert refused.value.status_code == 422
+
+
+def test_a_path_ending_in_a_newline_is_never_sent():
+    from styrkedja_dashboard.clients import _unsafe_path
+
+    assert _unsafe_path("/v1/compliance/organisers/2980/school-units/12345678") is None
+    assert _unsafe_path("/v1/compliance/organisers/2980/school-units/12345678\n") is not None
