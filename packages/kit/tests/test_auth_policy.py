@@ -134,3 +134,11 @@ def test_a_scope_claim_ending_in_a_newline_or_of_other_digits_is_refused(claims)
     # `re.match` with `$` took "2180\n": a principal of an organiser no request or directory names
     with pytest.raises(InvalidClaims):
         principal_from_claims({"sub": "u", "roles": ["organiser_admin"], **claims})
+
+
+@pytest.mark.parametrize("claims", [{"azp": ["platform-a"]}, {"azp": {"id": "a"}}, {"client_id": 5},
+                                    {"azp": "", "client_id": ["platform-a"]}])
+def test_a_client_claim_that_is_not_a_string_is_refused(claims):
+    # read as no client before: the token then stood for its `sub` in `written_by` and own-write reads
+    with pytest.raises(InvalidClaims):
+        principal_from_claims({"sub": "platform-a", "roles": ["platform"], "organisers": [ORG], **claims})

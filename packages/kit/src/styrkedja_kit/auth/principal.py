@@ -138,6 +138,11 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     _who("sub", subject)
     known = {r.value for r in Role}
     roles = frozenset(Role(r) for r in _strings(claims, "roles") if r in known)
+    for name in ("azp", "client_id"):
+        # OIDC Core §2: a string. A list or a number was read as no client at all, the token then standing for
+        # its `sub`: which client wrote must never be a guess
+        if claims.get(name) is not None and not isinstance(claims[name], str):
+            raise InvalidClaims(f"{name}: must be a string")
     client = claims.get("azp") or claims.get("client_id")
     if isinstance(client, str):
         _who("azp" if claims.get("azp") else "client_id", client)
