@@ -45,6 +45,12 @@ def test_luhn_helper_matches_known_number() -> None:
         "elev 811218-9876 har frånvaro",
         "stu-811218-9876",
         "id:8112189876.",
+        # the other characters an id may hold, as the separator: one number, another spelling
+        "elev_19811218_9876",
+        "811218.9876",
+        "stu:811218:9876",
+        "811218/9876",
+        "811218_ 9876",
     ],
 )
 def test_detects_personal_identity_numbers(text: str) -> None:
