@@ -14,6 +14,9 @@ Found and fixed (each tested where it lives, and here across the services):
   `SchoolYear.parse` (fullwidth digits too), dead-letter topic names. Now `fullmatch`.
 - Tokens: `azp`/`client_id` of another type than a string was read as no client, the token then standing for
   its `sub` as the writer; now a 401. Both new token refusals joined `attack_authorizations`.
+- HTTP: a chunk size uvicorn refuses (18 hex digits) is answered 400 by uvicorn, but a route already reading
+  the body got ClientDisconnect: an "Exception in ASGI application" traceback in the log per request, at a
+  client's will. The kit's RequestGuard now takes it as the client gone (packages/kit/tests/test_params.py).
 
 Already fine (swept here or probed, see the report): alg none/absent/HS256 with the public key, kid
 absent/unknown/path-like/huge/NUL, exp/nbf/iat as strings, booleans, floats, huge, aud as a list/absent/null/
@@ -137,3 +140,57 @@ def test_a_token_with_a_malformed_scope_or_client_claim_is_a_401_on_every_operat
         assert answer.status_code == 401, where
         assert answer.headers["content-type"] == "application/problem+json", where
         assert 'error="invalid_token"' in answer.headers["www-authenticate"], where
+
+
+#: framing a fuzzer or a smuggling proxy sends (each after the request line, Host, Connection and the token)
+_FRAMINGS = {
+    "Content-Length and chunked": b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    "gzip, chunked": b"Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    "Chunked": b"Transfer-Encoding: Chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    "identity": b"Transfer-Encoding: identity\r\nContent-Length: 2\r\n\r\n{}",
+    "xchunked": b"Transfer-Encoding: xchunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    "chunked twice": b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    "length +2": b"Content-Length: +2\r\n\r\n{}",
+    "length 2, 2": b"Content-Length: 2, 2\r\n\r\n{}",
+    "two lengths": b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{} ",
+    "a chunk of 18 hex digits": b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n{}\r\n0\r\n\r\n",
+    "a chunk extension": b"Transfer-Encoding: chunked\r\n\r\n2;a=b\r\n{}\r\n0\r\n\r\n",
+    "a trailer": b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Evil: 1\r\n\r\n",
+    "a folded header": b"X-A: a\r\n  folded\r\nContent-Length: 2\r\n\r\n{}",
+    "charset latin-1": b"Content-Length: 2\r\nContent-Type: application/json; charset=latin-1\r\n\r\n{}",
+    "deflate": b"Content-Encoding: deflate\r\nContent-Length: 2\r\n\r\n{}",
+    "gzip, identity": b"Content-Encoding: gzip, identity\r\nContent-Length: 2\r\n\r\n{}",
+}
+_TARGETS = ["http://evil.example{p}", "{p}%00", "{p}%ff", "{p}/..%2f..%2fx", "{p}?a=%ff&a=%00&a=\xef\xbc\x91&a=1",
+            "{p}%20", "{p}%E2%80%8B", "{p}/%2e%2e", "{p};x=1"]
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_framing_and_request_targets_a_fuzzer_sends_are_never_a_5xx(running, token_issuer):
+    """A sweep (already fine; kept): on every operation, Transfer-Encoding and Content-Length oddities (both at
+    once, codings, case, twice, signs, lists, a chunk size past 64 bits, extensions, trailers, a folded header)
+    and request targets in absolute form or with NUL, invalid UTF-8, a fullwidth digit, a space, a zero-width
+    space, an encoded `..` or a `;` parameter: an answer below 500, a 4xx as problem+json. (The chunk of 18 hex
+    digits left a traceback in the log, see packages/kit/tests/test_params.py.)"""
+    from test_hostile_round7 import _paths, _raw
+
+    name, service = running
+    headers = auth(token_issuer)
+    token = headers["Authorization"].encode()
+    wrong = []
+    for method, path in _paths(service.url, headers):
+        requests = [f"{method} {path} HTTP/1.1".encode() + b"\r\n" + b"Content-Type: application/json\r\n" + tail
+                    for tail in (_FRAMINGS.values() if method != "GET" else [_FRAMINGS["Content-Length and chunked"]])]
+        requests += [f"{method} {target.format(p=path)} HTTP/1.1".encode("latin-1")
+                     + (b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}" if method != "GET"
+                        else b"\r\n\r\n") for target in _TARGETS]
+        for request in requests:
+            line, _, rest = request.partition(b"\r\n")
+            answer = _raw(service.url, line + b"\r\nHost: h\r\nConnection: close\r\nAuthorization: " + token
+                          + b"\r\n" + rest, timeout=5)
+            status = int(answer.split()[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+            problem = b"application/problem+json" in answer.partition(b"\r\n\r\n")[0]
+            if not 200 <= status < 500 or (status >= 400 and not problem):
+                wrong.append(f"{name} {line!r}: {answer[:160]!r}")
+    assert not wrong, wrong[:10]

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth.web import document_security
@@ -205,7 +206,13 @@ class RequestGuard:
                     raise StarletteHTTPException(413, f"body: larger than {limit} bytes")
             return message
 
-        await self.app(scope, limited_receive, send)
+        try:
+            await self.app(scope, limited_receive, send)
+        except ClientDisconnect:
+            # the client went away before its body was whole, or uvicorn refused the body's framing (a chunk size
+            # of 18 hex digits) and answered it itself: nobody is left to answer, and it is no fault of ours. As
+            # an error it was a traceback in the log for every such request, one a client could send at will
+            log.info("the client went away before its request body was read")
 
 
 #: a percent-encoded '/' or '\\' in the path: the server decodes it before routing, so `/units/a%2Fratings` would be
