@@ -6,9 +6,10 @@ Found and fixed (each tested where it lives, and here across the services):
   `Mat,@SUM(A1)` in reporting's `;` export (or `Skola;=1+cmd|…` in its `rfc4180` one, or the dashboard's
   downloads) opened a cell `@SUM(A1)`. `styrkedja_kit.spreadsheet.csv_text` now neutralises a formula at every
   place a spreadsheet may start a cell (packages/kit/tests/test_spreadsheet.py).
-- Personal identity numbers spelled with another character an id may hold as the separator
-  (`elev_19121212_1212`, `121212.1212`, `stu:121212:1212`, `121212/1212`) passed every id and text rule, on
-  HTTP, in events and in imports; now found by the contracts' one detector (packages/contracts/tests).
+- Personal identity numbers spelled with `_` or `.` as the separator, which an id may hold
+  (`elev_19121212_1212`, `121212.1212`) passed every id and text rule, on HTTP, in events and in imports; now
+  found by the contracts' one detector (packages/contracts/tests). Not `:` or `/`: Styrkedja's own keys join
+  a school unit code and an id with them (`unit:group:20121212:2024`), which must stay valid.
 - Patterns matched with `re.match` and `$`, which also takes a value ending in a newline: token scope claims
   (`organisers: ["2999\\n"]` was a principal), the dashboard's upstream paths and query values, reporting's
   `SchoolYear.parse` (fullwidth digits too), dead-letter topic names. Now `fullmatch`.
@@ -88,7 +89,7 @@ _WRITES: dict[str, tuple[str, dict[str, Any], str]] = {
     # the directory names the item's data as a whole: its PIN scan covers every string of an event's data
     "reporting": ("/v1/directory/changes", {"items": [{"type": "se.styrkedja.organisation.unit_upserted.v1", "data": {
         "unit_type": "group", "unit_id": "g.121212.1212", "organiser_id": ORGANISER, "parent_id": "29990011",
-        "name": "Grupp 121212/1212", "school_unit_code": "29990011", "year": 7,
+        "name": "Grupp 121212_1212", "school_unit_code": "29990011", "year": 7,
         "updated_at": "2026-09-01T08:00:00+00:00"}}]}, "items.0"),
 }
 
