@@ -132,3 +132,19 @@ def test_a_path_ending_in_a_newline_is_never_sent():
 
     assert _unsafe_path("/v1/compliance/organisers/2980/school-units/12345678") is None
     assert _unsafe_path("/v1/compliance/organisers/2980/school-units/12345678\n") is not None
+
+
+def test_only_the_share_columns_of_a_download_are_percentages():
+    """The alerts' xlsx wrote every float as a share: a change of -12.5 percentage points read -1250,0 %."""
+    import io
+
+    import openpyxl
+
+    from styrkedja_dashboard.downloads import xlsx_response
+
+    response = xlsx_response("larm", ["Andel", "Förändring (procentenheter)"], [[0.25, -12.5]], share_columns={0})
+    sheet = openpyxl.load_workbook(io.BytesIO(bytes(response.body))).active
+    assert (sheet["A2"].value, sheet["A2"].number_format) == (0.25, "0.0%")
+    assert (sheet["B2"].value, sheet["B2"].number_format) == (-12.5, "General")
+    every = openpyxl.load_workbook(io.BytesIO(bytes(xlsx_response("t", ["A"], [[0.5]]).body))).active
+    assert every["A2"].number_format == "0.0%"  # the default: every float a share, as the chain's tables are
