@@ -27,8 +27,8 @@ _FORMULA_AT_A_CELL_START = re.compile("(?:^|(?<=[" + CELL_BREAKS + "]))(\"*)(?="
 
 def csv_text(value: str) -> str:
     """`value` for a CSV cell: never read as a formula, by a spreadsheet splitting at any separator."""
-    if _ANY_START.search(value) is None:
-        return value  # most text: nothing that could start a formula
+    if _ANY_START.search(value) is None or _FORMULA_AT_A_CELL_START.search(value) is None:
+        return value  # most text: nothing that could start a formula, or not where a cell could start
     return _FORMULA_AT_A_CELL_START.sub(r"\1'", value)
 
 
