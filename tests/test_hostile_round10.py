@@ -18,14 +18,19 @@ Found and fixed (each tested where it lives, and here across the services):
 - HTTP: a chunk size uvicorn refuses (18 hex digits) is answered 400 by uvicorn, but a route already reading
   the body got ClientDisconnect: an "Exception in ASGI application" traceback in the log per request, at a
   client's will. The kit's RequestGuard now takes it as the client gone (packages/kit/tests/test_params.py).
+- Exports: the dashboard's alerts xlsx formatted every float as a share (a change of -12.5 percentage points
+  read -1250,0 %); now only the share columns (services/dashboard/tests/test_figures.py).
 
 Already fine (swept here or probed, see the report): alg none/absent/HS256 with the public key, kid
 absent/unknown/path-like/huge/NUL, exp/nbf/iat as strings, booleans, floats, huge, aud as a list/absent/null/
 empty, iss mismatch or null, roles as one string (taken as one role, as documented), nested or of another type,
 unknown or upper-case roles (ignored), organisers in fullwidth digits or with a zero-width space, tokens over
-16 KiB, two Authorization headers, lowercase `bearer`. Ids in fullwidth digits, NFD, with zero-width characters,
+16 KiB, two Authorization headers (refused), lowercase `bearer` (accepted: the scheme is case-insensitive), one
+organiser in two spellings (`212000-1234`, `2120001234`: both kept, no reach beyond either). Ids in fullwidth digits, NFD, with zero-width characters,
 spaces or a final newline are refused by the contracts' types (one id, one spelling; the contracts' README says
-the rule of each field).
+the rule of each field). Left: an organiser id is kept as given, so its two organisationsnummer spellings are two
+organisers to every count; normalising it touches every service's data, the message key and the contracts'
+fast path (`fastpath` shadows run no Python), which is more than a round of hostile inputs.
 """
 
 from __future__ import annotations
