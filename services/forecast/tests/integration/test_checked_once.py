@@ -4,7 +4,6 @@ model, `write_events_checked_once=False`): the same events, and the same 4xx for
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,19 +39,11 @@ def varied(count: int) -> list[dict[str, Any]]:
 @pytest.fixture
 async def both(settings_env, fresh_database) -> AsyncIterator[dict[str, tuple[httpx.AsyncClient, str]]]:
     """Two forecast services on databases of their own: the fast path (the default) and the per-item path."""
-    clients: dict[str, tuple[httpx.AsyncClient, str]] = {}
-    contexts = []
-    for name, checked_once in (("fast", True), ("per_item", False)):
-        url = fresh_database("styrkedja_forecast")
-        settings = settings_env.model_copy(update={"database_url": url, "write_events_checked_once": checked_once})
-        context = testing.service_client("styrkedja_forecast", settings, token=None)
-        contexts.append(context)
-        clients[name] = (await context.__aenter__(), url)
-    try:
-        yield clients
-    finally:
-        for context in contexts:
-            await context.__aexit__(None, None, None)
+    urls = {name: fresh_database("styrkedja_forecast") for name in ("fast", "per_item")}
+    settings = {name: settings_env.model_copy(update={"database_url": url, "write_events_checked_once": name == "fast"})
+                for name, url in urls.items()}
+    async with testing.service_clients("styrkedja_forecast", settings) as clients:
+        yield {name: (client, urls[name]) for name, client in clients.items()}
 
 
 @pytest.fixture
@@ -67,17 +58,7 @@ async def post_both(both, client_token, body: dict[str, Any], path: str = "/v1/f
 
 
 async def outbox_rows(url: str) -> list[tuple[str, bytes, dict[str, Any]]]:
-    """(topic, key, event without id and time) of every outbox row in order, and the events decode."""
-    assert await testing.outbox_events(url, TOPIC)  # every payload decodes by the contract
-    async with testing.async_engine(url) as engine, engine.connect() as conn:
-        rows = (await conn.exec_driver_sql("SELECT topic, key, payload FROM outbox ORDER BY id")).all()
-    out = []
-    for topic, key, payload in rows:
-        envelope = json.loads(payload)
-        del envelope["id"], envelope["time"]
-        del envelope["data"]["submitted_at"]
-        out.append((topic, bytes(key), envelope | {"fields": list(envelope), "data_fields": list(envelope["data"])}))
-    return out
+    return await testing.outbox_rows_without(url, TOPIC, made_at=["submitted_at"])
 
 
 async def test_fast_and_per_item_paths_make_the_same_events(both, client_token):
