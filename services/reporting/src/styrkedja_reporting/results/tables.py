@@ -36,6 +36,7 @@ from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
 from ..registry import batch_memo
 from ..staging import (
+    AreaTransfer,
     Staged,
     as_arrays,
     c_order,
@@ -168,18 +169,7 @@ class FactStore:
         key_cols = [aggregates.c[d] for d in dimensions]
         self._delete_empty = text(
             f"DELETE FROM {aggregates.name} WHERE count = 0 AND ({dims}) IN (SELECT * FROM {unnest_of(key_cols)})")
-        # A school unit that moves between areas takes its school-unit cells with it.
-        rest = ", ".join(f"a.{quoted(d)}" for d in dimensions[2:])
-        self._transfer = text(
-            f"INSERT INTO {aggregates.name} ({dims}, count) "
-            f"SELECT 'area', m.area, {rest}, sum(a.count * m.sign) FROM {aggregates.name} a "
-            f"JOIN unnest(CAST(:codes AS text[]), CAST(:areas AS text[]), CAST(:signs AS integer[])) "
-            f"AS m(code, area, sign) ON a.level = 'school_unit' AND a.unit_id = m.code "
-            f"GROUP BY m.area, {rest} HAVING sum(a.count * m.sign) <> 0 ORDER BY m.area, {rest} "
-            f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count")
-        self._delete_empty_areas = text(
-            f"DELETE FROM {aggregates.name} WHERE level = 'area' AND unit_id = ANY(CAST(:areas AS text[])) "
-            f"AND count = 0")
+        self._area_transfer = AreaTransfer(aggregates, dimensions, ("count",))
 
     async def load(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
         """The stored facts of `ids`, locked (FOR UPDATE) to the transaction's end. Loaded already in this
@@ -230,13 +220,7 @@ class FactStore:
 
     async def transfer(self, session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
         """School units moved between areas (or were placed / unplaced): move their area cells."""
-        rows = [(code, old, -1) for code, old, _ in moves if old is not None]
-        rows += [(code, new, 1) for code, _, new in moves if new is not None]
-        if not rows:
-            return
-        arrays = as_arrays(("codes", "areas", "signs"), rows)
-        await session.execute(self._transfer, arrays)
-        await session.execute(self._delete_empty_areas, {"areas": sorted(set(arrays["areas"]))})
+        await self._area_transfer.execute(session, moves)
 
     def recomputed_sql(self) -> str:
         """Every level's cells computed from scratch from the facts (a SELECT)."""
