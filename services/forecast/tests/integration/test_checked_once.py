@@ -13,7 +13,6 @@ import pytest
 from styrkedja_contracts import forecast_id_for
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
-from styrkedja_forecast.settings import ForecastSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -37,19 +36,13 @@ def varied(count: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-async def both(settings_env, fresh_database) -> AsyncIterator[dict[str, tuple[httpx.AsyncClient, str]]]:
+async def both(settings, fresh_database) -> AsyncIterator[dict[str, tuple[httpx.AsyncClient, str]]]:
     """Two forecast services on databases of their own: the fast path (the default) and the per-item path."""
     urls = {name: fresh_database("styrkedja_forecast") for name in ("fast", "per_item")}
-    settings = {name: settings_env.model_copy(update={"database_url": url, "write_events_checked_once": name == "fast"})
-                for name, url in urls.items()}
-    async with testing.service_clients("styrkedja_forecast", settings) as clients:
+    each = {name: settings.model_copy(update={"database_url": url, "write_events_checked_once": name == "fast"})
+            for name, url in urls.items()}
+    async with testing.service_clients("styrkedja_forecast", each) as clients:
         yield {name: (client, urls[name]) for name, client in clients.items()}
-
-
-@pytest.fixture
-def settings_env(service_database, client_token) -> ForecastSettings:
-    service_database("styrkedja_forecast")  # the STYRKEDJA_* environment (issuer, broker) ForecastSettings reads
-    return ForecastSettings()
 
 
 async def post_both(both, client_token, body: dict[str, Any], path: str = "/v1/forecasts/batch") -> list[httpx.Response]:
