@@ -31,6 +31,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import SchemaItem
 
 from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
@@ -56,18 +57,28 @@ from .rules import (
 )
 
 
-def _str(name: str, length: int = 64, **kw: Any) -> Column[Any]:
+def text_column(name: str, length: int = 64, **kw: Any) -> Column[Any]:
     return Column(name, String(length), nullable=False, **kw)
 
 
-assessment_facts = Table(
-    "assessment_facts", metadata,
-    Column("assessment_id", Uuid, primary_key=True),
-    Column("revision", Integer, nullable=False),
-    Column("retracted", Boolean, nullable=False),
-    _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
-    _str("student_id"), _str("gender", 8), Column("year", Integer, nullable=False), _str("subject_code", 16),
-    _str("kind", 20), _str("scale", 16), _str("value", 32), _str("school_year", 7), _str("term", 2),
+def fact_table(name: str, id_column: str, removed_column: str, *columns: SchemaItem) -> Table:
+    """A `FactStore`'s table: each record's newest revision as reporting holds it (its id, revision and
+    removed flag), then where it counts (organiser and school unit, indexed, and group), then `columns`."""
+    return Table(
+        name, metadata,
+        Column(id_column, Uuid, primary_key=True),
+        Column("revision", Integer, nullable=False),
+        Column(removed_column, Boolean, nullable=False),
+        text_column("organiser_id", 16, index=True), text_column("school_unit_code", 8, index=True),
+        text_column("group_id"),
+        *columns,
+    )
+
+
+assessment_facts = fact_table(
+    "assessment_facts", "assessment_id", "retracted",
+    text_column("student_id"), text_column("gender", 8), Column("year", Integer, nullable=False), text_column("subject_code", 16),
+    text_column("kind", 20), text_column("scale", 16), text_column("value", 32), text_column("school_year", 7), text_column("term", 2),
     Column("round", Integer, nullable=False),
     Column("assessed_on", Date),
     # the figures read one student's results in a subject and term (forecast against outcome, merit)
@@ -96,14 +107,10 @@ assessment_aggregates = Table(
     postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 
-forecast_facts = Table(
-    "forecast_facts", metadata,
-    Column("forecast_id", Uuid, primary_key=True),
-    Column("revision", Integer, nullable=False),
-    Column("withdrawn", Boolean, nullable=False),
-    _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
-    _str("student_id"), _str("gender", 8), Column("year", Integer, nullable=False), _str("subject_code", 16),
-    _str("value", 32), _str("school_year", 7), _str("term", 2), Column("late", Boolean, nullable=False),
+forecast_facts = fact_table(
+    "forecast_facts", "forecast_id", "withdrawn",
+    text_column("student_id"), text_column("gender", 8), Column("year", Integer, nullable=False), text_column("subject_code", 16),
+    text_column("value", 32), text_column("school_year", 7), text_column("term", 2), Column("late", Boolean, nullable=False),
     Column("submitted_on", Date),
     Index("ix_forecast_facts_student", "student_id", "school_year", "term"),
 )
