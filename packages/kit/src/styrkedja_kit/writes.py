@@ -44,9 +44,10 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
+from fastapi import Response
 from pydantic import ValidationError
 from pydantic_core import to_json
 from sqlalchemy import (
@@ -203,6 +204,30 @@ def batch_answer(outcomes: Sequence[Outcome], item: Callable[[Outcome], Mapping[
     whose keys in the answer model's field order give the same JSON as that model), `stored`, `unchanged`."""
     stored = sum(o.stored for o in outcomes)
     return {"items": [item(o) for o in outcomes], "stored": stored, "unchanged": len(outcomes) - stored}
+
+
+class _Answer(Protocol):
+    status: str  # "stored" or "unchanged"
+
+
+_A = TypeVar("_A", bound=_Answer)
+
+
+def single_answer(results: Sequence[_A], response: Response) -> _A:
+    """A single write's answer (one item): the route's 201, or 200 when it changed nothing (the same again)."""
+    [result] = results
+    if result.status == "unchanged":
+        response.status_code = 200
+    return result
+
+
+def counted_batch(results: Sequence[_A], response: Response) -> dict[str, Any]:
+    """A batch answer model's fields from its items' answers (`items`, `stored`, `unchanged`); the route's
+    201, or 200 when nothing was stored."""
+    stored = sum(r.status == "stored" for r in results)
+    if stored == 0:
+        response.status_code = 200
+    return {"items": results, "stored": stored, "unchanged": len(results) - stored}
 
 
 class WritePath:
