@@ -342,6 +342,23 @@ def tune_allocator(trim_threshold: int | None, mmap_threshold: int | None, arena
     return all(libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)) == 1 for param, value in wanted)
 
 
+def app_on_first_access(create_app: Callable[[Any], FastAPI], settings: Callable[[], ServiceSettings]
+                        ) -> Callable[[str], FastAPI]:
+    """A service module's `__getattr__` (PEP 562) for `uvicorn <package>.main:app`: the app is built on
+    first access, from the environment (which must name the token issuer, `STYRKEDJA_AUTH_ISSUER`), so
+    that importing the module needs neither; later accesses get the same app."""
+    made: list[FastAPI] = []
+
+    def __getattr__(name: str) -> FastAPI:
+        if name != "app":
+            raise AttributeError(name)
+        if not made:
+            made.append(create_app(settings()))
+        return made[0]
+
+    return __getattr__
+
+
 def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: Sequence[APIRouter], *,
                        title: str, uses_outbox: bool = True, consumer: ConsumerSpec | None = None,
                        require_token: bool = False) -> FastAPI:
