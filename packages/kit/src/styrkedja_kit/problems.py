@@ -120,7 +120,7 @@ def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 #: PostgreSQL's serialization_failure and deadlock_detected: a lost race with another transaction, where the same
-#: request sent again may pass (the kit's write path retries once itself and answers the same 409)
+#: request sent again may pass (the kit's write path tries `WritePath.race_attempts` times itself before the same 409)
 RACE_STATES = frozenset({"40001", "40P01"})
 #: a database that is there but cannot take the request now: too many connections or out of resources (class
 #: 53), the connection lost (class 08), starting or shutting down (57P01-57P03), a lock or statement timeout

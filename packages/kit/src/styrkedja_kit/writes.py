@@ -77,6 +77,7 @@ from styrkedja_contracts.registry import REGISTRY, schema_uri
 
 from .db import Database
 from .outbox import NOTIFY_CHANNEL, Outbox
+from .problems import RACE_STATES
 from .revisions import Decision, Stored, decide_change, decide_removal
 from .rules import RuleViolation, RuleViolations, contract_violation, publishable_event
 from .sets import copy_rows, insert_rows, json_text
@@ -474,13 +475,10 @@ def _uuid_order(value: UUID) -> int:
     return value.int
 
 
-#: PostgreSQL's deadlock_detected and serialization_failure: a race with another transaction.
-_RACE_STATES = frozenset({"40P01", "40001"})
-
-
 def _concurrent(error: DBAPIError) -> bool:
-    """Whether a failed write lost a race with another request (worth one more try, then 409)."""
-    return isinstance(error, IntegrityError) or getattr(error.orig, "sqlstate", None) in _RACE_STATES
+    """Whether a failed write lost a race with another request (worth another try, up to
+    `WritePath.race_attempts`, then 409)."""
+    return isinstance(error, IntegrityError) or getattr(error.orig, "sqlstate", None) in RACE_STATES
 
 
 # -- events as outbox rows -------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Revision and outbox rows go by COPY (`styrkedja_kit.sets.copy_rows`): a unique violation inside
-COPY must still be the concurrent-change path (retried once, then 409), never a 500, and racing
+COPY must still be the concurrent-change path (retried, then 409), never a 500, and racing
 batches on the same records store successive revisions with one event each."""
 
 from __future__ import annotations
