@@ -57,7 +57,8 @@ from .rules import (
 )
 
 
-def text_column(name: str, length: int = 64, **kw: Any) -> Column[Any]:
+def required_str(name: str, length: int = 64, **kw: Any) -> Column[Any]:
+    """`varchar(length) NOT NULL`: a fact's identifiers and codes, each as long as its contract allows."""
     return Column(name, String(length), nullable=False, **kw)
 
 
@@ -69,16 +70,17 @@ def fact_table(name: str, id_column: str, removed_column: str, *columns: SchemaI
         Column(id_column, Uuid, primary_key=True),
         Column("revision", Integer, nullable=False),
         Column(removed_column, Boolean, nullable=False),
-        text_column("organiser_id", 16, index=True), text_column("school_unit_code", 8, index=True),
-        text_column("group_id"),
+        required_str("organiser_id", 16, index=True), required_str("school_unit_code", 8, index=True),
+        required_str("group_id"),
         *columns,
     )
 
 
 assessment_facts = fact_table(
     "assessment_facts", "assessment_id", "retracted",
-    text_column("student_id"), text_column("gender", 8), Column("year", Integer, nullable=False), text_column("subject_code", 16),
-    text_column("kind", 20), text_column("scale", 16), text_column("value", 32), text_column("school_year", 7), text_column("term", 2),
+    required_str("student_id"), required_str("gender", 8), Column("year", Integer, nullable=False),
+    required_str("subject_code", 16), required_str("kind", 20), required_str("scale", 16), required_str("value", 32),
+    required_str("school_year", 7), required_str("term", 2),
     Column("round", Integer, nullable=False),
     Column("assessed_on", Date),
     # the figures read one student's results in a subject and term (forecast against outcome, merit)
@@ -109,8 +111,9 @@ assessment_aggregates = Table(
 
 forecast_facts = fact_table(
     "forecast_facts", "forecast_id", "withdrawn",
-    text_column("student_id"), text_column("gender", 8), Column("year", Integer, nullable=False), text_column("subject_code", 16),
-    text_column("value", 32), text_column("school_year", 7), text_column("term", 2), Column("late", Boolean, nullable=False),
+    required_str("student_id"), required_str("gender", 8), Column("year", Integer, nullable=False),
+    required_str("subject_code", 16), required_str("value", 32), required_str("school_year", 7),
+    required_str("term", 2), Column("late", Boolean, nullable=False),
     Column("submitted_on", Date),
     Index("ix_forecast_facts_student", "student_id", "school_year", "term"),
 )

@@ -7,13 +7,13 @@ from sqlalchemy import Column, Index, Integer, String, Table
 
 from ..figures.tables import AdditiveTable
 from ..metadata import metadata
-from ..results.tables import FactStore, fact_table, text_column
+from ..results.tables import FactStore, fact_table, required_str
 from .rules import PlanFact, SupportFact
 
 support_facts = fact_table(
     "support_facts", "intervention_id", "retracted",
-    text_column("student_id"), text_column("kind", 20), text_column("status", 20), text_column("subject_code", 16), text_column("start_date", 10),
-    text_column("evaluation_date", 10), text_column("evaluation_outcome", 12),
+    required_str("student_id"), required_str("kind", 20), required_str("status", 20), required_str("subject_code", 16),
+    required_str("start_date", 10), required_str("evaluation_date", 10), required_str("evaluation_outcome", 12),
 )
 
 SUPPORT_DIMENSIONS = ("level", "unit_id", "organiser_id", "kind", "subject_code", "status", "evaluation_outcome")
@@ -26,7 +26,7 @@ support_aggregates = Table(
 
 plan_facts = fact_table(
     "plan_facts", "plan_id", "retracted",
-    text_column("subject_code", 16), text_column("school_year", 7), text_column("term", 2),
+    required_str("subject_code", 16), required_str("school_year", 7), required_str("term", 2),
 )
 
 PLAN_DIMENSIONS = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "term")
