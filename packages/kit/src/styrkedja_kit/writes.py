@@ -475,10 +475,19 @@ def _uuid_order(value: UUID) -> int:
     return value.int
 
 
+#: the integrity violations a race causes: another request stored the id or key first (unique, exclusion). A
+#: NOT NULL, foreign key or check violation is the service's own fault, the same on every try: a 500 (logged), not
+#: `race_attempts` tries and a 409 telling the client to send it again
+_RACE_INTEGRITY_STATES = frozenset({"23505", "23P01"})
+
+
 def _concurrent(error: DBAPIError) -> bool:
     """Whether a failed write lost a race with another request (worth another try, up to
     `WritePath.race_attempts`, then 409)."""
-    return isinstance(error, IntegrityError) or getattr(error.orig, "sqlstate", None) in RACE_STATES
+    state = getattr(error.orig, "sqlstate", None)
+    if isinstance(error, IntegrityError):
+        return state is None or state in _RACE_INTEGRITY_STATES  # a driver that names no state: taken as a race
+    return state in RACE_STATES
 
 
 # -- events as outbox rows -------------------------------------------------------------------------
