@@ -36,6 +36,7 @@ REFUSALS: list[tuple[BaseException, tuple[int, str] | None]] = [
     (_failed("40001"), (409, "concurrent_change")),  # serialization_failure
     (_failed("23505", IntegrityError), None),  # a unique violation the service did not expect: its own fault
     (_failed("42P01"), None),  # undefined_table: a service bug
+    (_failed("08P01"), None),  # protocol_violation (class 08, but what the service sent): a service bug, not busy
     (ValueError("not the database's"), None),
 ]
 
