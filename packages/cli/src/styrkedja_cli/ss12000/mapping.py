@@ -1,6 +1,7 @@
 """SS 12000 entities → directory changes (organisation event data). Pure: no I/O.
 
-* organisationType Huvudman → organiser (its id: municipalityCode, else organisationNumber);
+* organisationType Huvudman → organiser (its id: a municipality's municipalityCode, else its
+  organisationNumber; any other Huvudman's organisationNumber);
   Skolenhet → school unit (schoolUnitCode); any other organisation under a Huvudman is one of
   the organiser's own units → area (verksamhetsområde). A school unit's area is its nearest
   such ancestor; without one it hangs under the organiser.
@@ -43,6 +44,11 @@ ORGANISER = "huvudman"
 SCHOOL_UNIT = "skolenhet"
 _ORGANISER_ID = re.compile(r"^([0-9]{4}|[0-9]{6}-[0-9]{4}|[0-9]{10})$")
 _SUBJECT = re.compile(r"^[A-Z0-9]{3,16}$")
+#: the rule a membership or a duty without its person breaks (SS 12000 does not require the person of either;
+#: the directory's are a student's or a teacher's: without one there is nothing to import)
+NO_PERSON = "person: missing (the specification allows leaving it out; the directory needs whose it is)"
+#: every Swedish municipality's organisation number starts so (212000-NNNN)
+_MUNICIPALITY_NUMBER = re.compile(r"^212000-?[0-9]{4}$")
 
 
 @dataclass
@@ -93,6 +99,8 @@ def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: 
     for group in groups:
         votes: Counter[int] = Counter()
         for member in group.memberships:
+            if member.person is None:
+                continue
             on = member.start_date or group.start_date
             years = {e.school_year for e in enrolments.get(member.person.id, ())
                      if e.enroled_at.id == group.organisation.id and not e.cancelled and e.school_year is not None
@@ -139,7 +147,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         return None
 
     def organiser_id(owner: Organisation) -> str | None:
-        for candidate in (owner.municipality_code, owner.organisation_number):
+        # a municipality is known by its municipality code; any other Huvudman (a company, a foundation, a
+        # region) by its organisation number: SS 12000's municipalityCode is where the organisation is, so an
+        # independent school's Huvudman in Stockholm may carry 0180 and must not become the municipality
+        number = (owner.organisation_number or "").strip()
+        own_number = bool(_ORGANISER_ID.match(number)) and not _MUNICIPALITY_NUMBER.match(number)
+        for candidate in ((number,) if own_number else (owner.municipality_code, owner.organisation_number)):
             if candidate and _ORGANISER_ID.match(candidate.strip()):
                 return candidate.strip()
         return None
@@ -195,6 +208,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             "name": group.display_name, "school_unit_code": code, "year": years.get(group.id),
             "updated_at": changed}, group.id, group.id)
         for member in group.memberships:
+            if member.person is None:
+                out.refused.append(Refused("memberships", f"{group.id}/(no person)", NO_PERSON))
+                continue
             # Skolverket's reference API has neither the group's nor the membership's start: then the
             # day the group came into the source (stable from run to run, unlike the import day)
             created = aware(group.meta.created, naive_zone) if group.meta else None
@@ -209,6 +225,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     duty_person: dict[str, str] = {}
     for duty in duties:
         at = placed.get(duty.duty_at.id)
+        if duty.person is None:
+            out.refused.append(Refused("duties", duty.id, NO_PERSON))
+            continue
         duty_person[duty.id] = duty.person.id
         if at is None:
             out.refused.append(Refused("duties", duty.id, "dutyAt is not a known Skolenhet"))
