@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from styrkedja_cli.ss12000.command import read_and_plan
-from styrkedja_cli.ss12000.mapping import NO_PERSON
+from styrkedja_cli.ss12000.command import read_and_plan, vanished
+from styrkedja_cli.ss12000.mapping import NO_PERSON, STAFF_GROUP_RULE
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 
@@ -261,3 +261,20 @@ def test_a_server_without_syllabuses_like_skolverkets_reference_api_is_imported_
     gone = "/activities"
     with pytest.raises(SourceError, match=r"activities, page 1: HTTP 404 \(not_found: Posten hittades inte.\)"):
         read_and_plan(server.source(), since=None, naive_zone=ZONE)
+
+
+def test_a_staff_group_is_left_out_named_and_what_came_from_it_before_goes() -> None:
+    """groupType Personalgrupp: "a group whose members are staff". The directory's memberships are students'
+    (roster sizes, the students of a group): such a group is left out, named with the field and the rule, and
+    a full import removes what an earlier one took from it. Failed on the old code: its teachers were imported
+    as the students of a group."""
+    staff = {**GROUP, "id": "staff-1", "groupType": "Personalgrupp", "groupMemberships": [
+        {"person": {"id": TEACHER}}]}
+    server = SpecServer({"organisations": [HUV, SU], "groups": [GROUP, staff]})
+    the_plan, _ = read_and_plan(server.source(), since=None, naive_zone=ZONE)
+    assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == [GROUP["id"]]
+    assert [c["data"]["student_id"] for c in the_plan.changes["memberships"]] == [STUDENT]
+    assert [(r.entity, r.id, r.reason) for r in the_plan.left_out] == [("groups", "staff-1", STAFF_GROUP_RULE)]
+    assert STAFF_GROUP_RULE.startswith("groupType: ") and the_plan.refused == []
+    held = {"2999": [("unit:group:29990011:staff-1", "staff-1"), ("membership:m-staff", "staff-1")]}
+    assert vanished(the_plan, set(), held) == [("2999", key) for key, _ in held["2999"]]  # nothing protects them

@@ -203,7 +203,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                     summary.setdefault(_entity_of(item["entity_key"]), Counter())["removed"] += 1
             if progress is not None and task is not None:
                 progress.update(task, advance=len(gone_chunk))
-    for refused in the_plan.refused:
+    for refused in [*the_plan.refused, *the_plan.left_out]:
         summary.setdefault(refused.entity, Counter())["refused"] += 1
     return summary
 
@@ -273,5 +273,5 @@ def register(import_app: typer.Typer) -> None:
             table.add_row(entity, *(str(counts[c]) for c in ("created", "changed", "removed", "unchanged",
                                                             "refused")))
         Console().print(table)
-        for refused in the_plan.refused:
+        for refused in [*the_plan.refused, *the_plan.left_out]:
             console.print(f"refused {refused.entity} {refused.id}: {refused.reason}")

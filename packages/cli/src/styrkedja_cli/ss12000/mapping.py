@@ -5,7 +5,8 @@
   Skolenhet → school unit (schoolUnitCode); any other organisation under a Huvudman is one of
   the organiser's own units → area (verksamhetsområde). A school unit's area is its nearest
   such ancestor; without one it hangs under the organiser.
-* groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships; a
+* groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships, but for
+  staff groups (groupType Personalgrupp), which are left out; a
   group's year (årskurs) is the schoolYear of its members' enrolments at that school unit when
   more than half of the members with one agree (SS 12000 keeps the year on the enrolment, not the
   group), else the year of its activities' syllabuses when those all name one single year;
@@ -47,6 +48,9 @@ _SUBJECT = re.compile(r"^[A-Z0-9]{3,16}$")
 #: the rule a membership or a duty without its person breaks (SS 12000 does not require the person of either;
 #: the directory's are a student's or a teacher's: without one there is nothing to import)
 NO_PERSON = "person: missing (the specification allows leaving it out; the directory needs whose it is)"
+#: SS 12000's groupType for "a group whose members are staff": the directory's memberships are students'
+STAFF_GROUP = "personalgrupp"
+STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
 #: every Swedish municipality's organisation number starts so (212000-NNNN)
 _MUNICIPALITY_NUMBER = re.compile(r"^212000-?[0-9]{4}$")
 
@@ -71,6 +75,9 @@ class Plan:
 
     changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     refused: list[Refused] = field(default_factory=list)
+    #: refused by a rule of what the directory holds, not for a fault of this run: unlike `refused`, what came
+    #: from them before is not kept by a full import (a refusal must not read as a deletion; this one is one)
+    left_out: list[Refused] = field(default_factory=list)
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str, ident: str) -> None:
         try:
@@ -196,6 +203,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     group_place: dict[str, tuple[str, str]] = {}  # group id → (organiser id, school unit code)
     for group in groups:
         at = placed.get(group.organisation.id)
+        if (group.group_type or "").strip().casefold() == STAFF_GROUP:
+            out.left_out.append(Refused("groups", group.id, STAFF_GROUP_RULE))
+            continue
         if at is None:
             out.refused.append(Refused("groups", group.id, "its organisation is not a known Skolenhet"))
             continue
