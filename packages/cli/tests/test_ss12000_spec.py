@@ -278,3 +278,14 @@ def test_a_staff_group_is_left_out_named_and_what_came_from_it_before_goes() -> 
     assert STAFF_GROUP_RULE.startswith("groupType: ") and the_plan.refused == []
     held = {"2999": [("unit:group:29990011:staff-1", "staff-1"), ("membership:m-staff", "staff-1")]}
     assert vanished(the_plan, set(), held) == [("2999", key) for key, _ in held["2999"]]  # nothing protects them
+
+
+def test_a_503_that_stays_is_named_with_the_specifications_other_meaning() -> None:
+    """SS 12000's `503_overload`: "the answer is too large for the server". Asked again a few times (it may be
+    busy), then the import stops naming the page, the server's words and what may mend it."""
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(503, json={
+        "code": "overload", "message": "Svaret är för stort"})), base_url="http://ss12000.example")
+    source = HttpSource("http://ss12000.example", client=client, page_size=10_000, sleep=lambda _: None)
+    with pytest.raises(SourceError, match=r"groups, page 1: HTTP 503 \(overload: Svaret är för stort\); .* "
+                                          r"a page too large for the server: try a smaller --page-size"):
+        source.read("groups", None, lambda *_: None)

@@ -125,6 +125,9 @@ def strict_json(body: bytes) -> Any:
                       parse_constant=_no_constant, parse_float=_finite)
 
 
+#: SS 12000's 503 (`503_overload`) also means "the answer is too large for the server", which asking again with
+#: the same limit does not mend
+OVERLOAD_HINT = "; the specification's 503 also means a page too large for the server: try a smaller --page-size"
 #: how much of a server's error code and message an error repeats (a message is for people, not for a log)
 SAID_CODE, SAID_MESSAGE = 40, 200
 
@@ -337,7 +340,8 @@ class HttpSource:
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
             return {"data": []}  # held back by the server (e.g. no right to read persons)
         if response.status_code != 200:
-            raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}")
+            raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}"
+                              f"{OVERLOAD_HINT if response.status_code == 503 else ''}")
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link) if link else None
         if link and self._next_link is None:
