@@ -20,7 +20,7 @@ import pytest
 from styrkedja_cli.ss12000.command import read_and_plan, vanished
 from styrkedja_cli.ss12000.mapping import NO_PERSON, STAFF_GROUP_RULE
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
-from styrkedja_contracts.identifiers import contains_personal_identity_number
+from styrkedja_contracts.identifiers import PIN_ERROR, contains_personal_identity_number
 
 ZONE = ZoneInfo("Europe/Stockholm")
 SINCE = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
@@ -289,3 +289,13 @@ def test_a_503_that_stays_is_named_with_the_specifications_other_meaning() -> No
     with pytest.raises(SourceError, match=r"groups, page 1: HTTP 503 \(overload: Svaret är för stort\); .* "
                                           r"a page too large for the server: try a smaller --page-size"):
         source.read("groups", None, lambda *_: None)
+
+
+def test_a_sole_traders_huvudman_whose_organisation_number_is_a_personal_identity_number_is_refused() -> None:
+    """A sole trader's organisation number is their personal identity number: such a Huvudman (and what hangs
+    under it) is refused naming the field and the rule, never made the municipality, never repeating it."""
+    owner = {**HUV, "municipalityCode": "0180", "organisationNumber": "121212-1212"}
+    the_plan, _ = read_and_plan(SpecServer({"organisations": [owner, SU]}).source(), since=None, naive_zone=ZONE)
+    assert "organisations" not in the_plan.changes
+    assert {r.reason for r in the_plan.refused} == {f"unit_id: {PIN_ERROR}", f"organiser_id: {PIN_ERROR}"}
+    assert not any(contains_personal_identity_number(f"{r.id} {r.reason}") for r in the_plan.refused)
