@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -42,8 +43,8 @@ def canonical_id(value: Any) -> Any:
 
 
 #: an SS 12000 id (an entity's own or a reference): text, UUIDs in lower case
-SourceId = Annotated[str, BeforeValidator(canonical_id), Field(min_length=1, max_length=64,
-                                                               pattern=r"^[A-Za-z0-9._:-]+$")]
+SourceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
+                     BeforeValidator(canonical_id)]
 
 
 #: a number where SS 12000 has text (codes, ids): refused, not turned into text — `"municipalityCode": 180` may be
@@ -190,7 +191,7 @@ class Activity(Model):
 
 
 class Syllabus(Model):
-    id: Annotated[str, BeforeValidator(canonical_id)] = Field(min_length=1, max_length=64)
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64), BeforeValidator(canonical_id)]
     subject_code: str | None = Field(None, alias="subjectCode")
     start_school_year: int | None = Field(None, alias="startSchoolYear")
     end_school_year: int | None = Field(None, alias="endSchoolYear")
