@@ -104,6 +104,7 @@ def test_an_incremental_run_pages_on_with_the_token_alone() -> None:
     firsts = [u for u in server.asked if "pageToken" not in u.params]
     assert [u.params["meta.modified.after"] for u in firsts] == ["2026-09-01T12:00:00+00:00"]
     assert all(set(u.params) == {"limit", "pageToken"} for u in server.asked if u not in firsts)
+    assert set(firsts[0].params) == {"limit", "meta.modified.after"}  # no expand, sortkey: the plain shapes
 
 
 def test_a_page_smaller_than_asked_and_an_empty_last_page_read_everything_once() -> None:
