@@ -4,6 +4,7 @@ and the test's own record of what must count."""
 
 from __future__ import annotations
 
+import json
 import random
 import string
 import threading
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -453,3 +455,12 @@ def killed_meanwhile(process: ServiceProcess, pauses: Iterable[float], *, down: 
         raise
     finally:
         thread.join()
+
+
+def other_form(document: dict[str, Any]) -> bytes:
+    """The same JSON value in other bytes: keys in reverse order, indented, non-ASCII as escapes."""
+    def reordered(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: reordered(value[k]) for k in reversed(list(value))}
+        return value
+    return json.dumps(reordered(document), indent=2, ensure_ascii=True).encode()

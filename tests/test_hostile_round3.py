@@ -53,6 +53,7 @@ from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
 from styrkedja_reporting.rebuild.bulk import decoded_and_staged
 from styrkedja_reporting.settings import ReportingSettings
+from support import other_form
 
 PIN = "19121212-1212"
 PROBLEM = "application/problem+json"
@@ -123,15 +124,6 @@ def test_the_rebuild_judges_a_records_key_as_the_live_consumer_does():
     assert [v and v[0] for v in verdicts] == ["key_mismatch", "key_mismatch", None]
 
 
-def _other_form(document: dict[str, Any]) -> bytes:
-    """The same JSON value in other bytes: keys in reverse order, indented, non-ASCII as escapes."""
-    def reordered(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: reordered(value[k]) for k in reversed(list(value))}
-        return value
-    return json.dumps(reordered(document), indent=2, ensure_ascii=True).encode()
-
-
 @pytest.mark.integration
 @pytest.mark.postgres_only
 async def test_the_same_event_resent_as_other_json_is_a_duplicate_not_a_conflict(infrastructure):
@@ -150,12 +142,12 @@ async def test_the_same_event_resent_as_other_json_is_a_duplicate_not_a_conflict
     partition = TopicPartition(topic, 0)
     try:
         await loop.process({partition: [_record(topic, 0, first.to_bytes(), b"2999")]}, producer)
-        await loop.process({partition: [_record(topic, 1, _other_form(document), b"2999"),
+        await loop.process({partition: [_record(topic, 1, other_form(document), b"2999"),
                                         _record(topic, 2, encoded(document), b"2999"),
                                         _record(topic, 3, encoded(changed), b"2999")]}, producer)
         # in one batch: the first counts, its other form is the same event
         await loop.process({partition: [_record(topic, 4, twin.to_bytes(), b"2999"),
-                                        _record(topic, 5, _other_form(twin_document), b"2999")]}, producer)
+                                        _record(topic, 5, other_form(twin_document), b"2999")]}, producer)
         assert loop.applied_count == 2
         assert [(h["dlq.offset"], h["dlq.reason"]) for _, _, h in producer.sent] == [(b"3", b"conflicting_duplicate")]
         assert await _unit_names(database, document["data"]["unit_id"]) == [document["data"]["name"]]

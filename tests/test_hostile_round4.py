@@ -47,20 +47,12 @@ from styrkedja_kit.settings import ServiceSettings
 from styrkedja_reporting.persistence import metadata
 from styrkedja_reporting.rebuild.command import run
 from styrkedja_reporting.settings import ReportingSettings
+from support import other_form
 
 PIN = "19121212-1212"
 PROBLEM = "application/problem+json"
 UNIT = "se.styrkedja.organisation.unit_upserted.v1"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _other_form(document: dict[str, Any]) -> bytes:
-    """The same JSON value in other bytes: keys in reverse order, indented, non-ASCII as escapes."""
-    def reordered(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: reordered(value[k]) for k in reversed(list(value))}
-        return value
-    return json.dumps(reordered(document), indent=2, ensure_ascii=True).encode()
 
 
 async def _all_records(bootstrap: str, topic: str) -> list[Any]:
@@ -102,7 +94,7 @@ async def test_the_rebuild_judges_a_duplicate_in_other_json_as_the_live_consumer
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        for value in (decode_event(encoded(first)).to_bytes(), _other_form(document), encoded(document),
+        for value in (decode_event(encoded(first)).to_bytes(), other_form(document), encoded(document),
                       encoded(changed)):
             await producer.send_and_wait("styrkedja.organisation", value, key=document["data"]["organiser_id"].encode())
     finally:

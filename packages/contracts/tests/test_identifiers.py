@@ -45,6 +45,11 @@ def test_luhn_helper_matches_known_number() -> None:
         "elev 811218-9876 har frånvaro",
         "stu-811218-9876",
         "id:8112189876.",
+        # '_' or '.', which an id may hold, as the separator: one number, another spelling
+        "elev_19811218_9876",
+        "811218.9876",
+        "stu.811218.9876",
+        "811218_ 9876",
     ],
 )
 def test_detects_personal_identity_numbers(text: str) -> None:
@@ -72,6 +77,8 @@ def test_detects_personal_identity_numbers(text: str) -> None:
         "0198112189876",  # 13-digit run
         "15811218-9876",  # century 15: not a personnummer form
         "2026-11-16T15:42:08+01:00",
+        "unit:group:19121212:1212",  # Styrkedja's own keys join a unit code and an id with ':' and '/'
+        "19121212/1212",
         "29990011",
         "2999",
         "3b0e6f0a-9c4d-4f7e-8a21-5d6c7e8f9a01",

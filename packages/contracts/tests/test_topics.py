@@ -65,7 +65,7 @@ def test_topic_for_event_type() -> None:
 def test_dead_letter_topic() -> None:
     assert dead_letter_topic("reporting") == "styrkedja.dlq.reporting"
     assert dead_letter_topic("reporting-assessments") == "styrkedja.dlq.reporting-assessments"
-    for bad in ("", "has space", "a/b"):
+    for bad in ("", "has space", "a/b", "reporting\n"):
         with pytest.raises(ValueError):
             dead_letter_topic(bad)
 

@@ -125,3 +125,20 @@ def test_an_ict_coordinator_writes_lika_of_its_own_units_and_reads_them_at_unit_
     assert not may_read(it, Node(Level.STUDENT, ORG, "n", UNIT, "7A"))  # no student data
     assert not may_read(it, Node(Level.SCHOOL_UNIT, ORG, "n", OTHER_UNIT))
     assert principal_from_claims({"sub": "x", "roles": ["ict_coordinator"]}).roles == {Role.ICT_COORDINATOR}
+
+
+@pytest.mark.parametrize("claims", [{"organisers": ["2180\n"]}, {"areas": ["norr\n"]}, {"school_units": [UNIT + "\n"]},
+                                    {"groups": [f"{UNIT}/7A\n"]}, {"groups": [f"{UNIT}\n/7A"]},
+                                    {"school_units": ["１２３４５６７８"]}])
+def test_a_scope_claim_ending_in_a_newline_or_of_other_digits_is_refused(claims):
+    # `re.match` with `$` took "2180\n": a principal of an organiser no request or directory names
+    with pytest.raises(InvalidClaims):
+        principal_from_claims({"sub": "u", "roles": ["organiser_admin"], **claims})
+
+
+@pytest.mark.parametrize("claims", [{"azp": ["platform-a"]}, {"azp": {"id": "a"}}, {"client_id": 5},
+                                    {"azp": "", "client_id": ["platform-a"]}])
+def test_a_client_claim_that_is_not_a_string_is_refused(claims):
+    # read as no client before: the token then stood for its `sub` in `written_by` and own-write reads
+    with pytest.raises(InvalidClaims):
+        principal_from_claims({"sub": "platform-a", "roles": ["platform"], "organisers": [ORG], **claims})

@@ -115,3 +115,36 @@ def test_a_compliance_list_leaves_out_unused_columns_and_says_the_status_in_swed
     assert [c.key for c in table.columns] == ["teacher_id", "missing", "status"]
     assert [r["status"].value for r in table.rows] == ["saknas", "sent"]
     assert shown(figure_table({"columns": body["columns"], "rows": []})).columns == figure_table(body).columns
+
+
+@pytest.mark.parametrize("query", ["organiser_id=2980&school_unit_code=12345678%0A",
+                                   "organiser_id=2980%0A&school_unit_code=12345678",
+                                   "organiser_id=2980&school_unit_code=12345678&term=HT%0A"])
+def test_a_value_ending_in_a_newline_is_refused_before_anything_is_sent(query):
+    # `re.match` with `$` let a final newline through to the service's path and query
+    with pytest.raises(HTTPException) as refused:
+        upstream_query("rapportering-enhet", _request(query))
+    assert refused.value.status_code == 422
+
+
+def test_a_path_ending_in_a_newline_is_never_sent():
+    from styrkedja_dashboard.clients import _unsafe_path
+
+    assert _unsafe_path("/v1/compliance/organisers/2980/school-units/12345678") is None
+    assert _unsafe_path("/v1/compliance/organisers/2980/school-units/12345678\n") is not None
+
+
+def test_only_the_share_columns_of_a_download_are_percentages():
+    """The alerts' xlsx wrote every float as a share: a change of -12.5 percentage points read -1250,0 %."""
+    import io
+
+    import openpyxl
+
+    from styrkedja_dashboard.downloads import xlsx_response
+
+    response = xlsx_response("larm", ["Andel", "Förändring (procentenheter)"], [[0.25, -12.5]], share_columns={0})
+    sheet = openpyxl.load_workbook(io.BytesIO(bytes(response.body))).active
+    assert (sheet["A2"].value, sheet["A2"].number_format) == (0.25, "0.0%")
+    assert (sheet["B2"].value, sheet["B2"].number_format) == (-12.5, "General")
+    every = openpyxl.load_workbook(io.BytesIO(bytes(xlsx_response("t", ["A"], [[0.5]]).body))).active
+    assert every["A2"].number_format == "0.0%"  # the default: every float a share, as the chain's tables are

@@ -66,11 +66,13 @@ CONTROL_RULE = "no_control_characters"
 ASCII_RULE = "ascii_only"
 
 # A candidate: a run of exactly 6 or 8 digits (date part), a separator of at most a few spaces
-# around an optional '-' or '+', and exactly 4 digits (serial + check digit), not touching any
-# other digit. The look-ahead makes every start position a candidate, so a failed candidate
-# cannot hide an overlapping valid one. Runs on text that `normalise_for_detection` made ASCII
-# for digits, dashes and spaces, so `\d` and `\s` are ASCII here.
-_CANDIDATE = re.compile(r"(?<!\d)(?=(\d{8}|\d{6})(\s{0,3}[-+]?\s{0,3})(\d{4})(?!\d))", re.ASCII)
+# around an optional '-' or '+' — or '_' or '.', which an id may hold, so that "elev_19121212_1212" is
+# found as "elev-19121212-1212" is (not ':' or '/': Styrkedja's own keys join a school unit code and an
+# id with them, "unit:group:20121212:2024", "20121212/2024") — and exactly 4 digits (serial +
+# check digit), not touching any other digit. The look-ahead makes every start position a
+# candidate, so a failed candidate cannot hide an overlapping valid one. Runs on text that
+# `normalise_for_detection` made ASCII for digits, dashes and spaces, so `\d` and `\s` are ASCII here.
+_CANDIDATE = re.compile(r"(?<!\d)(?=(\d{8}|\d{6})(\s{0,3}[-+_.]?\s{0,3})(\d{4})(?!\d))", re.ASCII)
 # Canonical UUIDs (8-4-4-4-12 hex) are machine generated; their digit groups
 # can look like "19900101-1234" by chance, so they are masked before scanning.
 _UUID = re.compile(
@@ -172,7 +174,8 @@ def contains_personal_identity_number(text: str) -> bool:
     every Unicode dash, space and no-break space), so ``19121212\u20131212``, ``１９１２１２１２-１２１２``
     and ``121212 - 1212`` are found like ``19121212-1212``.
     Recognised forms: ``YYMMDD-NNNN``, ``YYMMDD+NNNN``, ``YYMMDD NNNN``, ``YYMMDD - NNNN``,
-    ``YYMMDDNNNN``, ``YYYYMMDD-NNNN``, ``YYYYMMDD NNNN``, ``YYYYMMDDNNNN``
+    ``YYMMDDNNNN``, ``YYYYMMDD-NNNN``, ``YYYYMMDD NNNN``, ``YYYYMMDDNNNN``, and with ``_`` or
+    ``.`` (which an id may hold) as the separator
     (century 18, 19 or 20). Month must be 01–12, day 01–31 (or 61–91 for a
     samordningsnummer) and the Luhn check digit over the 10-digit form must be
     valid. Organisation numbers (month digits >= 20) are not flagged, nor are
@@ -196,8 +199,8 @@ INERT_LETTERS = "".join(chr(c) for c in range(0xC0, 0x100) if c not in (0xD7, 0x
 # 0xC3 is not among them, and 0xC3 with a continuation byte among them is one of INERT_LETTERS)
 _PLAIN_BYTES = bytes(sorted({*range(0x80), *INERT_LETTERS.encode("utf-8")} - {ord("\\"), 0x7F}))
 # a byte's class for the candidate search: an ASCII digit '0', what `_CANDIDATE`'s separator may hold
-# (ASCII whitespace, '+', '-') ' ', anything else 'x'
-_CLASSES = bytes(ord("0") if chr(b).isdigit() and b < 0x80 else ord(" ") if chr(b) in " \t\n\r\f\v+-" else ord("x")
+# (ASCII whitespace, '+', '-', '_', '.') ' ', anything else 'x'
+_CLASSES = bytes(ord("0") if chr(b).isdigit() and b < 0x80 else ord(" ") if chr(b) in " \t\n\r\f\v+-_." else ord("x")
                  for b in range(256))
 _CLASS_CANDIDATE = re.compile(rb"000000 {0,7}0000")  # holds every `_CANDIDATE` match, in classes
 

@@ -156,12 +156,12 @@ def key_mismatch(event: CloudEvent, key: bytes | None) -> str | None:
     return f"key: not the event's data.{topic.key}, which keys {topic.name}"
 
 
-_GROUP_RE = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+_GROUP_RE = re.compile(r"[A-Za-z0-9._-]{1,200}")  # matched whole: `$` also takes a final newline
 
 
 def dead_letter_topic(consumer_group: str) -> str:
     """Dead-letter topic of a consumer group: ``styrkedja.dlq.<consumer_group>``."""
-    if not _GROUP_RE.match(consumer_group):
+    if not _GROUP_RE.fullmatch(consumer_group):
         raise ValueError(f"consumer group {consumer_group!r} must be 1-200 chars of [A-Za-z0-9._-]")
     return f"{DLQ_PREFIX}{consumer_group}"
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import json
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -40,6 +41,16 @@ async def app_and_client(package: str, settings: Any, *, token: str | None = Non
     async with app.router.lifespan_context(app), \
             httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=base_url, headers=bearer(token)) as client:
         yield app, client
+
+
+@asynccontextmanager
+async def service_clients(package: str, settings: Mapping[str, Any], *, token: str | None = None
+                          ) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    """`service_client` for each of several settings of one service (each on a database of its own), by
+    name: two write paths of the same service side by side, answering the same requests."""
+    async with AsyncExitStack() as stack:
+        yield {name: await stack.enter_async_context(service_client(package, each, token=token))
+               for name, each in settings.items()}
 
 
 def bearer(token: str | None) -> dict[str, str]:
@@ -77,6 +88,25 @@ async def outbox_events(db: AsyncEngine | str, topic: str) -> list[CloudEvent]:
         assert row.key == event.partition_key()
         events.append(event)
     return events
+
+
+async def outbox_rows_without(url: str, topic: str, made_at: Collection[str]) -> list[tuple[str, bytes, dict[str, Any]]]:
+    """(topic, key, event) of every outbox row in order, after asserting that every payload decodes by its
+    contract (`outbox_events`); each event without what differs from run to run (its id and time, and the
+    data's `made_at` fields), with the order of its fields and of its data's fields (`fields`,
+    `data_fields`): two write paths that make the same events give equal lists."""
+    assert await outbox_events(url, topic)
+    async with async_engine(url) as engine, engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT topic, key, payload FROM outbox ORDER BY id"))).all()
+    out = []
+    for row in rows:
+        envelope = json.loads(row.payload)
+        order = {"fields": list(envelope), "data_fields": list(envelope["data"])}
+        del envelope["id"], envelope["time"]
+        for name in made_at:
+            del envelope["data"][name]
+        out.append((row.topic, bytes(row.key), envelope | order))
+    return out
 
 
 def problem_fields(response: httpx.Response) -> list[tuple[str, str]]:

@@ -65,4 +65,7 @@ def attack_authorizations(issuer: DevIssuer, *, organisers: Iterable[str] = ("29
         "lives fifty years": "Bearer " + issuer.mint(roles=everything, organisers=orgs, ttl_seconds=50 * 365 * 86400),
         "malformed scope claims": "Bearer " + issuer.mint(roles=everything, organisers=orgs,
                                                           school_units=["19800101-1234"]),
+        # an organiser "2999\n" passed a pattern ending in `$`; a client that is a list was read as no client
+        "scope claim ending in a newline": "Bearer " + issuer.mint(roles=everything, organisers=[o + "\n" for o in orgs]),
+        "client claim not a string": "Bearer " + issuer.mint(roles=everything, organisers=orgs, extra={"azp": ["web"]}),
     }

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth.web import document_security
@@ -205,7 +206,13 @@ class RequestGuard:
                     raise StarletteHTTPException(413, f"body: larger than {limit} bytes")
             return message
 
-        await self.app(scope, limited_receive, send)
+        try:
+            await self.app(scope, limited_receive, send)
+        except ClientDisconnect:
+            # the client went away before its body was whole, or uvicorn refused the body's framing (a chunk size
+            # of 18 hex digits) and answered it itself: nobody is left to answer, and it is no fault of ours. As
+            # an error it was a traceback in the log for every such request, one a client could send at will
+            log.info("the client went away before its request body was read")
 
 
 #: a percent-encoded '/' or '\\' in the path: the server decodes it before routing, so `/units/a%2Fratings` would be
@@ -333,6 +340,23 @@ def tune_allocator(trim_threshold: int | None, mmap_threshold: int | None, arena
         return False
     libc = ctypes.CDLL(None)
     return all(libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)) == 1 for param, value in wanted)
+
+
+def app_on_first_access(create_app: Callable[[Any], FastAPI], settings: Callable[[], ServiceSettings]
+                        ) -> Callable[[str], FastAPI]:
+    """A service module's `__getattr__` (PEP 562) for `uvicorn <package>.main:app`: the app is built on
+    first access, from the environment (which must name the token issuer, `STYRKEDJA_AUTH_ISSUER`), so
+    that importing the module needs neither; later accesses get the same app."""
+    made: list[FastAPI] = []
+
+    def __getattr__(name: str) -> FastAPI:
+        if name != "app":
+            raise AttributeError(name)
+        if not made:
+            made.append(create_app(settings()))
+        return made[0]
+
+    return __getattr__
 
 
 def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: Sequence[APIRouter], *,

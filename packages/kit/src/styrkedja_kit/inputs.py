@@ -57,13 +57,20 @@ from styrkedja_contracts.subjects import KnownSubjectCode
 
 __all__ = ["InputModel", "json_body", "json_body_openapi", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
            "SchoolUnitCodeParam", "OrganiserIdParam", "GroupIdParam", "StudentIdParam", "TeacherIdParam",
-           "SubjectCodeParam", "SchoolYearParam", "SafeTextParam"]
+           "SubjectCodeParam", "SchoolYearParam", "SafeTextParam", "BatchItems", "BATCH_CAP"]
 
 StrictInt = Annotated[int, Strict()]
 StrictBool = Annotated[bool, Strict()]
 Revision = Annotated[int, Strict(), Field(ge=1, le=MAX_INT4, description="Omit to take the next revision number.")]
 RemovalRevision = Annotated[int, Strict(), Field(ge=2, le=MAX_INT4,
                                                  description="Omit to take the next revision number.")]
+
+#: The schema's own cap on a batch; the service's `max_batch_items` setting (default 1000) is the real limit.
+BATCH_CAP = 10_000
+_Item = TypeVar("_Item")
+#: A batch body's `items` (`items: BatchItems[AssessmentIn]`).
+BatchItems = Annotated[list[_Item], Field(min_length=1, max_length=BATCH_CAP,
+                                          description="At most `max_batch_items` (default 1000) items.")]
 
 # Parameter types (query and path): the contracts' identifier types under names that say so.
 SchoolUnitCodeParam = SchoolUnitCode

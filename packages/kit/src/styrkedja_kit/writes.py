@@ -44,15 +44,31 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
+from fastapi import Response
 from pydantic import ValidationError
 from pydantic_core import to_json
-from sqlalchemy import Table, Uuid, any_, cast, func, literal, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    Table,
+    Uuid,
+    any_,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import SchemaItem
 
 from styrkedja_contracts import CloudEvent, topic_for_event_type
 from styrkedja_contracts.events import EventData
@@ -77,6 +93,36 @@ class RecordTables:
     removed_column: str  # in `current`: retracted / withdrawn
     removal_column: str  # in `revisions`: retraction / withdrawal
     noun: str  # "assessment", in messages
+
+    @classmethod
+    def define(cls, metadata: MetaData, noun: str, *, current: str, revisions: str, id_column: str,
+               removed_column: str, removal_column: str, columns: Sequence[SchemaItem],
+               revision_columns: Sequence[Column[Any]] = (), revision_content: type[JSON] = JSONB) -> RecordTables:
+        """The two tables of a kind of record, with the columns the write path reads and writes around the
+        record's own (`columns`: after the id, the revision and the removed flag; `revision_columns`: after
+        the removal flag). `revision_content=JSON` where the audit trail is written, never queried by its
+        content (PostgreSQL then checks the text but builds no binary document, bench/results/write5.json)."""
+        current_table = Table(
+            current, metadata,
+            Column(id_column, Uuid, primary_key=True),
+            Column("revision", Integer, nullable=False),
+            Column(removed_column, Boolean, nullable=False, default=False),
+            *columns,
+            Column("content", JSONB, nullable=False),
+            Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        )
+        revisions_table = Table(
+            revisions, metadata,
+            Column(id_column, Uuid, primary_key=True),
+            Column("revision", Integer, primary_key=True),
+            Column("event_id", Uuid, nullable=False),
+            Column(removal_column, Boolean, nullable=False),
+            *revision_columns,
+            Column("content", revision_content, nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        )
+        return cls(current=current_table, revisions=revisions_table, id_column=id_column,
+                   removed_column=removed_column, removal_column=removal_column, noun=noun)
 
 
 # The per-item values below (four of them per stored item) are slotted dataclasses, not frozen ones: a
@@ -158,6 +204,30 @@ def batch_answer(outcomes: Sequence[Outcome], item: Callable[[Outcome], Mapping[
     whose keys in the answer model's field order give the same JSON as that model), `stored`, `unchanged`."""
     stored = sum(o.stored for o in outcomes)
     return {"items": [item(o) for o in outcomes], "stored": stored, "unchanged": len(outcomes) - stored}
+
+
+class _Answer(Protocol):
+    status: str  # "stored" or "unchanged"
+
+
+_A = TypeVar("_A", bound=_Answer)
+
+
+def single_answer(results: Sequence[_A], response: Response) -> _A:
+    """A single write's answer (one item): the route's 201, or 200 when it changed nothing (the same again)."""
+    [result] = results
+    if result.status == "unchanged":
+        response.status_code = 200
+    return result
+
+
+def counted_batch(results: Sequence[_A], response: Response) -> dict[str, Any]:
+    """A batch answer model's fields from its items' answers (`items`, `stored`, `unchanged`); the route's
+    201, or 200 when nothing was stored."""
+    stored = sum(r.status == "stored" for r in results)
+    if stored == 0:
+        response.status_code = 200
+    return {"items": results, "stored": stored, "unchanged": len(results) - stored}
 
 
 class WritePath:

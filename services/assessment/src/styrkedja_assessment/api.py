@@ -10,6 +10,7 @@ from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Write, authorize_write
 from styrkedja_kit.inputs import json_body, json_body_openapi
 from styrkedja_kit.problems import problem_responses
+from styrkedja_kit.writes import single_answer
 
 from .schemas import AssessmentBatchIn, AssessmentIn, AssessmentOut, BatchOut, RetractIn
 from .service import AssessmentService
@@ -35,10 +36,7 @@ BATCH_BODY = json_body(AssessmentBatchIn)
     **problem_responses(409)})
 async def publish(item: AssessmentIn, request: Request, response: Response,
                   principal: Principal = WRITER) -> AssessmentOut:
-    [result] = await _service(request, principal).publish([item])
-    if result.status == "unchanged":
-        response.status_code = 200
-    return result
+    return single_answer(await _service(request, principal).publish([item]), response)
 
 
 @router.post("/batch", response_model=BatchOut, status_code=201, responses={

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from styrkedja_kit.app import create_service_app
+from styrkedja_kit.app import app_on_first_access, create_service_app
 
 from .api import router
 from .metadata import metadata
@@ -16,9 +16,4 @@ def create_app(settings: AssessmentSettings) -> FastAPI:
                               title="Styrkedja assessment service", require_token=True)
 
 
-def __getattr__(name: str) -> FastAPI:
-    """`uvicorn <package>.main:app` builds the app on first access, from the environment (which
-    must name the token issuer, `STYRKEDJA_AUTH_ISSUER`): importing this module needs neither."""
-    if name == "app":
-        return create_app(AssessmentSettings())
-    raise AttributeError(name)
+__getattr__ = app_on_first_access(create_app, AssessmentSettings)  # `uvicorn styrkedja_assessment.main:app`

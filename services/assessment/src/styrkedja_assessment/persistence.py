@@ -7,63 +7,41 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
-    Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     String,
-    Table,
-    Uuid,
-    func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSON, JSONB
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.writes import RecordTables
 
 from .metadata import metadata
 
-#: The current (newest) revision of each assessment.
-assessments = Table(
-    "assessments", metadata,
-    Column("assessment_id", Uuid, primary_key=True),
-    Column("revision", Integer, nullable=False),
-    Column("retracted", Boolean, nullable=False, default=False),
-    Column("organiser_id", String(16), nullable=False),  # by organiser: the natural key's index (it leads)
-    Column("school_unit_code", String(8), nullable=False),
-    Column("group_id", String(64), nullable=False),
-    Column("student_id", String(64), nullable=False),
-    Column("subject_code", String(16), nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("school_year", String(7), nullable=False),
-    Column("term", String(2), nullable=False),
-    Column("round", Integer, nullable=False),
-    Column("content", JSONB, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    # one result per student, subject, kind and period (school year, term, round): so counts in
-    # reports are counts of students
-    Index("uq_assessments_natural_key", "organiser_id", "student_id", "subject_code", "kind", "school_year",
-          "term", "round", unique=True),
-)
-
-#: Every revision ever stored (the audit trail); only the newest counts.
-assessment_revisions = Table(
-    "assessment_revisions", metadata,
-    Column("assessment_id", Uuid, primary_key=True),
-    Column("revision", Integer, primary_key=True),
-    Column("event_id", Uuid, nullable=False),
-    Column("retraction", Boolean, nullable=False),
-    # `json`, not `jsonb`: the audit trail is written, never queried by its content (issue 16: PostgreSQL
-    # checks the text but builds no binary document, bench/results/write5.json)
-    Column("content", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+#: The current (newest) revision of each assessment (`TABLES.current`) and every revision ever stored
+#: (`TABLES.revisions`, the audit trail; only the newest counts).
+TABLES = RecordTables.define(
+    metadata, "assessment", current="assessments", revisions="assessment_revisions", id_column="assessment_id",
+    removed_column="retracted", removal_column="retraction", revision_content=JSON, columns=[
+        Column("organiser_id", String(16), nullable=False),  # by organiser: the natural key's index (it leads)
+        Column("school_unit_code", String(8), nullable=False),
+        Column("group_id", String(64), nullable=False),
+        Column("student_id", String(64), nullable=False),
+        Column("subject_code", String(16), nullable=False),
+        Column("kind", String(20), nullable=False),
+        Column("school_year", String(7), nullable=False),
+        Column("term", String(2), nullable=False),
+        Column("round", Integer, nullable=False),
+        # one result per student, subject, kind and period (school year, term, round): so counts in
+        # reports are counts of students
+        Index("uq_assessments_natural_key", "organiser_id", "student_id", "subject_code", "kind", "school_year",
+              "term", "round", unique=True),
+    ])
+assessments, assessment_revisions = TABLES.current, TABLES.revisions
 
 NATURAL_KEY = ("organiser_id", "student_id", "subject_code", "kind", "school_year", "term", "round")
-TABLES = RecordTables(current=assessments, revisions=assessment_revisions, id_column="assessment_id",
-                      removed_column="retracted", removal_column="retraction", noun="assessment")
 
 
 async def owners_of_natural_keys(session: AsyncSession, keys: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], UUID]:

@@ -25,11 +25,9 @@ from styrkedja_contracts.identifiers import (
 )
 from styrkedja_contracts.scales import Scale
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import InputModel, RemovalRevision, Revision, StrictInt
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalRevision, Revision, StrictInt
 
 Criterion = Annotated[SafeText, Field(min_length=1, max_length=500)]
-#: The schema's own cap; the service's `max_batch_items` setting (default 1000) is the real limit.
-BATCH_CAP = 10_000
 
 
 class AssessmentIn(InputModel):
@@ -54,8 +52,7 @@ class AssessmentIn(InputModel):
 
 
 class AssessmentBatchIn(InputModel):
-    items: list[AssessmentIn] = Field(min_length=1, max_length=BATCH_CAP,
-                                      description="At most `max_batch_items` (default 1000) items.")
+    items: BatchItems[AssessmentIn]
 
 
 class RetractIn(InputModel):

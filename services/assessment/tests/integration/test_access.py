@@ -12,7 +12,6 @@ import itertools
 
 import pytest
 
-from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_devstack import testing
 from styrkedja_devstack.access_matrix import (
     Request,
@@ -52,12 +51,6 @@ def intervention(**overrides) -> dict:
             "subject_code": "GRGRMAT01", "kind": "extra_adjustment", "status": "decided",
             "start_date": "2026-09-01", "evaluation_date": "2026-11-01", "decided_by_role": "teacher",
             "decided_by": "t-1", "decided_on": "2026-09-01", "description": "Lugn miljö"} | overrides
-
-
-@pytest.fixture
-def settings(fresh_database, infrastructure) -> AssessmentSettings:
-    return AssessmentSettings(database_url=fresh_database("styrkedja_assessment"), outbox_enabled=False,
-                              kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
 
 
 # route → the roles that may call it for their own organiser

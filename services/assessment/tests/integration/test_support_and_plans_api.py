@@ -9,7 +9,6 @@ from uuid import UUID
 import pytest
 from sqlalchemy import text
 
-from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_contracts.events.plan import PlanPublishedV1, PlanRetractedV1
 from styrkedja_contracts.events.support import SupportInterventionRecordedV1, SupportInterventionRetractedV1
 from styrkedja_devstack import testing
@@ -33,12 +32,6 @@ def plan(**overrides) -> dict:
             "school_year": "2026/27", "term": "HT", "title": "Bråk och procent, v. 36–41", "criteria_codes": ["MA9E1"],
             "published_on": "2026-08-25", "link": "https://platform.example/plans/77"}
     return body | overrides
-
-
-@pytest.fixture
-def settings(fresh_database, infrastructure) -> AssessmentSettings:
-    return AssessmentSettings(database_url=fresh_database("styrkedja_assessment"), outbox_enabled=False,
-                              kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
 
 
 async def raw_outbox(db) -> list[bytes]:

@@ -37,14 +37,14 @@ def _params(**kwargs: Any) -> Params:
 
 #: what a path the dashboard sends may hold: the services' paths are ids, codes and names of letters, digits,
 #: `-`, `_`, `.` (`%`, `?`, `#`, `\\`, spaces and controls would be decoded, or end the path, on the way)
-_PATH = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
+_PATH = re.compile(r"(/[A-Za-z0-9_.-]+)+")  # matched whole: `$` also takes a final newline
 
 
 def _unsafe_path(path: str) -> str | None:
     """Why `path` (a service path with the user's values filled in) must not be sent, or None: a segment `.` or
     `..` (httpx resolves it: `/school-units/..` is another route, outside what the page may ask for), or a
     character that is no part of a segment. Every value a route puts in a path is checked here, once."""
-    if not _PATH.match(path) or any(segment in (".", "..") for segment in path.split("/")):
+    if not _PATH.fullmatch(path) or any(segment in (".", "..") for segment in path.split("/")):
         return "sökvägen innehåller ett otillåtet värde (en del får inte vara '.' eller '..' eller ha specialtecken)"
     return None
 

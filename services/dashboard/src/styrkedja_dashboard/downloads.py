@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -31,7 +32,10 @@ def csv_response(stem: str, header: list[str], rows: list[list[Any]]) -> Respons
                     headers={"Content-Disposition": f'attachment; filename="{_name(stem, "csv")}"'})
 
 
-def xlsx_response(stem: str, header: list[str], rows: list[list[Any]], *, share_columns: bool = True) -> Response:
+def xlsx_response(stem: str, header: list[str], rows: list[list[Any]], *,
+                  share_columns: bool | Collection[int] = True) -> Response:
+    """`share_columns`: the columns whose numbers are shares (0.25 shown as 25,0 %), every float's when True;
+    any other number is written as it is (a change of -12.5 percentage points is -12.5, not -1250 %)."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     sheet = book.add_worksheet("Tabell")
@@ -42,7 +46,8 @@ def xlsx_response(stem: str, header: list[str], rows: list[list[Any]], *, share_
     sheet.freeze_panes(1, 0)
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row):
-            if isinstance(value, float) and share_columns:
+            if isinstance(value, float) and (share_columns is True or (
+                    not isinstance(share_columns, bool) and c in share_columns)):
                 sheet.write_number(r, c, value, percent)
             elif isinstance(value, str):
                 sheet.write_string(r, c, value)  # never a formula, whatever the text starts with

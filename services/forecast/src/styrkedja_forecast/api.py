@@ -10,6 +10,7 @@ from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Write, authorize_write
 from styrkedja_kit.inputs import json_body, json_body_openapi
 from styrkedja_kit.problems import problem_responses
+from styrkedja_kit.writes import single_answer
 
 from .calendar.routes import calendar_service
 from .schemas import BatchOut, ForecastBatchIn, ForecastIn, ForecastOut, WithdrawIn
@@ -40,10 +41,7 @@ BATCH_BODY = json_body(ForecastBatchIn)
     **problem_responses(409)})
 async def submit(item: ForecastIn, request: Request, response: Response,
                  principal: Principal = WRITER) -> ForecastOut:
-    [result] = await _service(request, principal).submit([item])
-    if result.status == "unchanged":
-        response.status_code = 200
-    return result
+    return single_answer(await _service(request, principal).submit([item]), response)
 
 
 @router.post("/batch", response_model=BatchOut, status_code=201, responses={

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from styrkedja_kit.app import create_service_app
+from styrkedja_kit.app import app_on_first_access, create_service_app
 
 from .api import router
 from .calendar.routes import router as calendar_router
@@ -16,9 +16,4 @@ def create_app(settings: ForecastSettings) -> FastAPI:
                               require_token=True)
 
 
-def __getattr__(name: str) -> FastAPI:
-    """`uvicorn <package>.main:app` builds the app on first access, from the environment (which
-    must name the token issuer, `STYRKEDJA_AUTH_ISSUER`): importing this module needs neither."""
-    if name == "app":
-        return create_app(ForecastSettings())
-    raise AttributeError(name)
+__getattr__ = app_on_first_access(create_app, ForecastSettings)  # `uvicorn styrkedja_forecast.main:app`

@@ -23,10 +23,7 @@ from styrkedja_contracts.identifiers import (
     Term,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import InputModel, RemovalRevision, Revision, StrictInt
-
-#: The schema's own cap; the service's `max_batch_items` setting (default 1000) is the real limit.
-BATCH_CAP = 10_000
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalRevision, Revision, StrictInt
 
 
 class ForecastIn(InputModel):
@@ -48,8 +45,7 @@ class ForecastIn(InputModel):
 
 
 class ForecastBatchIn(InputModel):
-    items: list[ForecastIn] = Field(min_length=1, max_length=BATCH_CAP,
-                                    description="At most `max_batch_items` (default 1000) items.")
+    items: BatchItems[ForecastIn]
 
 
 class WithdrawIn(InputModel):

@@ -24,7 +24,6 @@ from styrkedja_devstack.access_matrix import (
     token_attack_failures,
 )
 from styrkedja_devstack.testing import problem_fields, use_token
-from styrkedja_forecast.settings import ForecastSettings
 from styrkedja_kit.auth import routes_without_guard
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -38,12 +37,6 @@ def forecast(**overrides) -> dict:
     return {"organiser_id": ORG, "school_unit_code": "12345678", "group_id": "7A", "student_id": f"s-{next(_n)}",
             "teacher_id": "t-1", "gender": "female", "year": 7, "subject_code": "GRGRMAT01",
             "school_year": "2098/99", "term": "HT", "value": "ACCEPTABLE"} | overrides
-
-
-@pytest.fixture
-def settings(service_database) -> ForecastSettings:
-    service_database("styrkedja_forecast")
-    return ForecastSettings()
 
 
 #: route → the roles that may call it for their own organiser

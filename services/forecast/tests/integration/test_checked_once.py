@@ -4,7 +4,6 @@ model, `write_events_checked_once=False`): the same events, and the same 4xx for
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 from styrkedja_contracts import forecast_id_for
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
-from styrkedja_forecast.settings import ForecastSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -38,27 +36,13 @@ def varied(count: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-async def both(settings_env, fresh_database) -> AsyncIterator[dict[str, tuple[httpx.AsyncClient, str]]]:
+async def both(settings, fresh_database) -> AsyncIterator[dict[str, tuple[httpx.AsyncClient, str]]]:
     """Two forecast services on databases of their own: the fast path (the default) and the per-item path."""
-    clients: dict[str, tuple[httpx.AsyncClient, str]] = {}
-    contexts = []
-    for name, checked_once in (("fast", True), ("per_item", False)):
-        url = fresh_database("styrkedja_forecast")
-        settings = settings_env.model_copy(update={"database_url": url, "write_events_checked_once": checked_once})
-        context = testing.service_client("styrkedja_forecast", settings, token=None)
-        contexts.append(context)
-        clients[name] = (await context.__aenter__(), url)
-    try:
-        yield clients
-    finally:
-        for context in contexts:
-            await context.__aexit__(None, None, None)
-
-
-@pytest.fixture
-def settings_env(service_database, client_token) -> ForecastSettings:
-    service_database("styrkedja_forecast")  # the STYRKEDJA_* environment (issuer, broker) ForecastSettings reads
-    return ForecastSettings()
+    urls = {name: fresh_database("styrkedja_forecast") for name in ("fast", "per_item")}
+    each = {name: settings.model_copy(update={"database_url": url, "write_events_checked_once": name == "fast"})
+            for name, url in urls.items()}
+    async with testing.service_clients("styrkedja_forecast", each) as clients:
+        yield {name: (client, urls[name]) for name, client in clients.items()}
 
 
 async def post_both(both, client_token, body: dict[str, Any], path: str = "/v1/forecasts/batch") -> list[httpx.Response]:
@@ -67,17 +51,7 @@ async def post_both(both, client_token, body: dict[str, Any], path: str = "/v1/f
 
 
 async def outbox_rows(url: str) -> list[tuple[str, bytes, dict[str, Any]]]:
-    """(topic, key, event without id and time) of every outbox row in order, and the events decode."""
-    assert await testing.outbox_events(url, TOPIC)  # every payload decodes by the contract
-    async with testing.async_engine(url) as engine, engine.connect() as conn:
-        rows = (await conn.exec_driver_sql("SELECT topic, key, payload FROM outbox ORDER BY id")).all()
-    out = []
-    for topic, key, payload in rows:
-        envelope = json.loads(payload)
-        del envelope["id"], envelope["time"]
-        del envelope["data"]["submitted_at"]
-        out.append((topic, bytes(key), envelope | {"fields": list(envelope), "data_fields": list(envelope["data"])}))
-    return out
+    return await testing.outbox_rows_without(url, TOPIC, made_at=["submitted_at"])
 
 
 async def test_fast_and_per_item_paths_make_the_same_events(both, client_token):

@@ -12,7 +12,6 @@ from sqlalchemy import text
 from styrkedja_contracts import forecast_id_for
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
-from styrkedja_forecast.settings import ForecastSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -25,12 +24,6 @@ def forecast(**overrides) -> dict:
             "teacher_id": "t-1", "gender": "female", "year": 7, "subject_code": "GRGRMAT01",
             "school_year": ON_TIME_YEAR, "term": "HT", "value": "ACCEPTABLE"}
     return body | overrides
-
-
-@pytest.fixture
-def settings(service_database) -> ForecastSettings:
-    service_database("styrkedja_forecast")  # sets the STYRKEDJA_* environment that ForecastSettings() reads
-    return ForecastSettings()
 
 
 async def stored(db, forecast_id) -> dict:

@@ -4,10 +4,21 @@ tests use, of organiser 2999; ownership tests switch tokens with `testing.use_to
 
 from __future__ import annotations
 
+import pytest
+
 from styrkedja_devstack.pytest_plugin import token_fixtures
+from styrkedja_lika.settings import LikaSettings
 
 ORGANISER = "2999"
 UNITS = ("29990011", "29990022", "12345678")
 
 _issuer, client_token = token_fixtures(lambda issuer: issuer.mint(
     roles=["principal"], organisers=[ORGANISER], school_units=list(UNITS), subject="rektor-test"))
+
+
+@pytest.fixture
+def settings(service_database) -> LikaSettings:
+    """The service's settings on a fresh database: `service_database` sets the STYRKEDJA_* environment
+    that LikaSettings() reads."""
+    service_database("styrkedja_lika")
+    return LikaSettings()

@@ -19,7 +19,6 @@ from styrkedja_devstack import testing
 from styrkedja_devstack.access_matrix import ROLES, fill, role_token, route_keys, token_attack_failures
 from styrkedja_devstack.testing import problem_fields, use_token
 from styrkedja_kit.auth import routes_without_guard
-from styrkedja_lika.settings import LikaSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -67,12 +66,6 @@ def token(issuer, role: str, scope: str) -> str:
     organiser = OTHER_ORG if scope == "other organiser" else ORG
     units = () if role == "organiser_admin" else (unit,)
     return role_token(issuer, role, [organiser], school_units=units, areas=["north"], groups=[f"{unit}/7A"])
-
-
-@pytest.fixture
-def settings(service_database) -> LikaSettings:
-    service_database("styrkedja_lika")
-    return LikaSettings()
 
 
 def draft(**overrides) -> dict:

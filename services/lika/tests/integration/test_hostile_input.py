@@ -8,19 +8,12 @@ import json
 import pytest
 
 from styrkedja_devstack.testing import PROBLEM_JSON
-from styrkedja_lika.settings import LikaSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 NASTY = [None, True, -1, 0, 2**63, 1.5e308, "", " ", "x" * 70_000, "\x00", "\ud800", "'; DROP TABLE x; --",
          "=cmd|' /C calc'!A0", "19900101-0017", "../../etc/passwd", "💥" * 50, [], {}, [[[]]], {"a": {"b": {}}},
          "NOT_RELEVANT", "GR-LED-01", "2026.1", "HT 2026/27", "0b0b0b0b-0000-4000-8000-000000000000"]
-
-
-@pytest.fixture
-def settings(service_database) -> LikaSettings:
-    service_database("styrkedja_lika")
-    return LikaSettings()
 
 
 def mutations(body: dict) -> list[object]:

@@ -7,7 +7,6 @@ from sqlalchemy import text
 
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
-from styrkedja_lika.settings import LikaSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -21,12 +20,6 @@ def published(**overrides) -> dict:
                          "comment": "Plan finns, ej förankrad"},
                         {"indicator_id": "GR-INF-01", "area": "infrastruktur", "rating": "ACHIEVED"}]}
     return body | overrides
-
-
-@pytest.fixture
-def settings(service_database) -> LikaSettings:
-    service_database("styrkedja_lika")  # sets the STYRKEDJA_* environment that LikaSettings() reads
-    return LikaSettings()
 
 
 async def stored_rows(db) -> list[dict]:

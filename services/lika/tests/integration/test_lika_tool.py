@@ -13,19 +13,12 @@ from sqlalchemy import text
 from styrkedja_devstack import testing
 from styrkedja_devstack.access_matrix import role_token
 from styrkedja_devstack.testing import problem_fields, use_token
-from styrkedja_lika.settings import LikaSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 ORG, OTHER_ORG = "2999", "1480"
 UNIT, SIBLING = "29990011", "29990022"
 TOPIC = "styrkedja.lika"
-
-
-@pytest.fixture
-def settings(service_database) -> LikaSettings:
-    service_database("styrkedja_lika")
-    return LikaSettings()
 
 
 def draft(**overrides) -> dict:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware import Middleware
 
 from styrkedja_contracts import TOPICS
-from styrkedja_kit.app import ConsumerSpec, Runtime, create_service_app
+from styrkedja_kit.app import ConsumerSpec, Runtime, app_on_first_access, create_service_app
 
 from .access.answers import ANSWERS, AnswerCache, StateVersions, VersionReader
 from .access.routes import router as access_routes
@@ -172,10 +172,5 @@ def with_background(app: FastAPI, every_seconds: float, task: Any) -> None:
     app.router.lifespan_context = lifespan
 
 
-def __getattr__(name: str) -> Any:
-    """`styrkedja_reporting.main:app` for uvicorn, made on first use: importing the module (for
-    `handler_registry`) needs no issuer, serving does (`STYRKEDJA_AUTH_ISSUER`)."""
-    if name == "app":
-        globals()["app"] = made = create_app(ReportingSettings())
-        return made
-    raise AttributeError(name)
+# `uvicorn styrkedja_reporting.main:app`; importing the module (for `handler_registry`) needs no issuer
+__getattr__ = app_on_first_access(create_app, ReportingSettings)

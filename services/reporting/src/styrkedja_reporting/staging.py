@@ -226,6 +226,39 @@ class Staged:
 _STAGED = "styrkedja.staged"
 
 
+class AreaTransfer:
+    """School units moved between areas (or placed / unplaced) in a table of additive cells (`key` columns
+    beginning with `level` and `unit_id`, integer `values`): each unit's school-unit cells are added to its
+    new area's and taken from its old area's, and the area cells that reach zero in every value removed."""
+
+    def __init__(self, table: Table, key: Sequence[str], values: Sequence[str]) -> None:
+        keys = ", ".join(quoted(k) for k in key)
+        rest = ", ".join(f"a.{quoted(k)}" for k in key if k not in ("level", "unit_id"))
+        sums = ", ".join(f"sum(a.{quoted(v)} * m.sign)" for v in values)
+        nonzero = " OR ".join(f"sum(a.{quoted(v)} * m.sign) <> 0" for v in values)
+        sets = ", ".join(f"{quoted(v)} = {table.name}.{quoted(v)} + EXCLUDED.{quoted(v)}" for v in values)
+        all_zero = " AND ".join(f"{quoted(v)} = 0" for v in values)
+        self._move = text(
+            f"INSERT INTO {table.name} ({keys}, {', '.join(quoted(v) for v in values)}) "
+            f"SELECT 'area', m.area, {rest}, {sums} FROM {table.name} a "
+            f"JOIN unnest(CAST(:codes AS text[]), CAST(:areas AS text[]), CAST(:signs AS integer[])) "
+            f"AS m(code, area, sign) ON a.level = 'school_unit' AND a.unit_id = m.code "
+            f"GROUP BY m.area, {rest} HAVING {nonzero} ORDER BY m.area, {rest} "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {sets}")
+        self._delete_empty = text(f"DELETE FROM {table.name} WHERE level = 'area' "
+                                  f"AND unit_id = ANY(CAST(:areas AS text[])) AND {all_zero}")
+
+    async def execute(self, session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
+        """`moves`: (school unit code, old area or None, new area or None)."""
+        rows = [(code, old, -1) for code, old, _ in moves if old is not None]
+        rows += [(code, new, 1) for code, _, new in moves if new is not None]
+        if not rows:
+            return
+        arrays = as_arrays(("codes", "areas", "signs"), rows)
+        await session.execute(self._move, arrays)
+        await session.execute(self._delete_empty, {"areas": sorted(set(arrays["areas"]))})
+
+
 def c_order(exprs: Sequence[str], table: Table, names: Sequence[str]) -> str:
     """An ORDER BY list of `exprs` (the values of the columns `names` of `table`, in order), the text ones in
     the "C" collation: byte order, as Python sorts strings — no locale comparison per pair (the database's

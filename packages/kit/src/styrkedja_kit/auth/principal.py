@@ -57,8 +57,10 @@ class InvalidClaims(ValueError):
     """The token verified, but its scope claims are malformed: treated like a bad token (401)."""
 
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-_UNIT = re.compile(r"^[0-9]{8}$")
+# matched whole (`fullmatch`): `re.match` with `$` also takes a value ending in a newline ("2180\n"), a scope
+# spelled unlike every id a request or the directory names (never more reach, but never a valid claim either)
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_UNIT = re.compile(r"[0-9]{8}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class GroupRef:
     @classmethod
     def parse(cls, text: str) -> GroupRef:
         unit, sep, group = text.partition("/")
-        if not sep or not _UNIT.match(unit) or not _ID.match(group):
+        if not sep or not _UNIT.fullmatch(unit) or not _ID.fullmatch(group):
             raise InvalidClaims(f"groups: {text!r} is not SCHOOLUNITCODE/GROUP")
         return cls(unit, group)
 
@@ -106,7 +108,7 @@ def _strings(claims: Mapping[str, Any], name: str, pattern: re.Pattern[str] | No
     if not isinstance(value, list) or len(value) > 10_000 or not all(isinstance(v, str) for v in value):
         raise InvalidClaims(f"{name}: must be an array of strings")
     for v in value:
-        if pattern is not None and not pattern.match(v):
+        if pattern is not None and not pattern.fullmatch(v):
             raise InvalidClaims(f"{name}: {v[:70]!r} is not a valid identifier")
     return frozenset(value)
 
@@ -136,6 +138,11 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     _who("sub", subject)
     known = {r.value for r in Role}
     roles = frozenset(Role(r) for r in _strings(claims, "roles") if r in known)
+    for name in ("azp", "client_id"):
+        # OIDC Core §2: a string. A list or a number was read as no client at all, the token then standing for
+        # its `sub`: which client wrote must never be a guess
+        if claims.get(name) is not None and not isinstance(claims[name], str):
+            raise InvalidClaims(f"{name}: must be a string")
     client = claims.get("azp") or claims.get("client_id")
     if isinstance(client, str):
         _who("azp" if claims.get("azp") else "client_id", client)

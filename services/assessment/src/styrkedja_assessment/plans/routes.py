@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Write, authorize_write
 from styrkedja_kit.problems import problem_responses
+from styrkedja_kit.writes import counted_batch, single_answer
 
 from .schemas import PlanBatchIn, PlanBatchOut, PlanIn, PlanOut, PlanRetractIn
 from .service import PlanService
@@ -29,10 +30,7 @@ WRITER = authorize_write(Write.ASSESSMENTS)
 @router.post("", response_model=PlanOut, status_code=201, responses=problem_responses(409))
 async def publish(item: PlanIn, request: Request, response: Response,
                   principal: Principal = WRITER) -> PlanOut:
-    [result] = await _service(request, principal).publish([item])
-    if result.status == "unchanged":
-        response.status_code = 200
-    return result
+    return single_answer(await _service(request, principal).publish([item]), response)
 
 
 @router.post("/batch", response_model=PlanBatchOut, status_code=201, responses=problem_responses(409))
@@ -40,10 +38,7 @@ async def publish_batch(batch: PlanBatchIn, request: Request, response: Response
                   principal: Principal = WRITER) -> PlanBatchOut:
     """All or nothing; a problem names every bad item (`items.<index>.<field>`)."""
     results = await _service(request, principal).publish(batch.items, batch=True)
-    stored = sum(r.status == "stored" for r in results)
-    if stored == 0:
-        response.status_code = 200
-    return PlanBatchOut(items=results, stored=stored, unchanged=len(results) - stored)
+    return PlanBatchOut(**counted_batch(results, response))
 
 
 @router.post("/{plan_id}/retract", response_model=PlanOut, responses=problem_responses(404, 409))

@@ -18,9 +18,7 @@ from styrkedja_contracts.identifiers import (
     Term,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import InputModel, RemovalRevision, Revision
-
-BATCH_CAP = 10_000
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalRevision, Revision
 
 
 class PlanIn(InputModel):
@@ -40,7 +38,7 @@ class PlanIn(InputModel):
 
 
 class PlanBatchIn(InputModel):
-    items: list[PlanIn] = Field(min_length=1, max_length=BATCH_CAP)
+    items: BatchItems[PlanIn]
 
 
 class PlanRetractIn(InputModel):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Role, Write, authorize_write
 from styrkedja_kit.problems import problem_responses
+from styrkedja_kit.writes import counted_batch, single_answer
 
 from .schemas import InterventionBatchIn, InterventionBatchOut, InterventionIn, InterventionOut, InterventionRetractIn
 from .service import SupportService
@@ -42,10 +43,8 @@ def caller_role(principal: Principal) -> str:
     **problem_responses(409)})
 async def record(item: InterventionIn, request: Request, response: Response,
                  principal: Principal = WRITER) -> InterventionOut:
-    [result] = await _service(request, principal).record([item], caller_role=caller_role(principal))
-    if result.status == "unchanged":
-        response.status_code = 200
-    return result
+    return single_answer(await _service(request, principal).record([item], caller_role=caller_role(principal)),
+                         response)
 
 
 @router.post("/batch", response_model=InterventionBatchOut, status_code=201, responses={
@@ -56,10 +55,7 @@ async def record_batch(batch: InterventionBatchIn, request: Request, response: R
                        principal: Principal = WRITER) -> InterventionBatchOut:
     """All or nothing; a problem names every bad item (`items.<index>.<field>`)."""
     results = await _service(request, principal).record(batch.items, batch=True, caller_role=caller_role(principal))
-    stored = sum(r.status == "stored" for r in results)
-    if stored == 0:
-        response.status_code = 200
-    return InterventionBatchOut(items=results, stored=stored, unchanged=len(results) - stored)
+    return InterventionBatchOut(**counted_batch(results, response))
 
 
 @router.post("/{intervention_id}/retract", response_model=InterventionOut, responses=problem_responses(404, 409))

@@ -16,9 +16,7 @@ from styrkedja_contracts.events.support import (
 )
 from styrkedja_contracts.identifiers import GroupId, OrganiserId, SafeText, SchoolUnitCode, StudentId, TeacherId
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import InputModel, RemovalRevision, Revision
-
-BATCH_CAP = 10_000
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalRevision, Revision
 
 
 class InterventionIn(InputModel):
@@ -43,8 +41,7 @@ class InterventionIn(InputModel):
 
 
 class InterventionBatchIn(InputModel):
-    items: list[InterventionIn] = Field(min_length=1, max_length=BATCH_CAP,
-                                        description="At most `max_batch_items` (default 1000) items.")
+    items: BatchItems[InterventionIn]
 
 
 class InterventionRetractIn(InputModel):

@@ -64,7 +64,9 @@ async def alert_export(session: Current, api: Api, fmt: Literal["csv", "xlsx"], 
             for a in found]
     rows = [[float(v) if isinstance(v, (int, float)) and i in (9, 10) else v for i, v in enumerate(r)]
             for r in rows]
-    return (csv_response if fmt == "csv" else xlsx_response)(f"larm-{organiser}", header, rows)
+    if fmt == "csv":
+        return csv_response(f"larm-{organiser}", header, rows)
+    return xlsx_response(f"larm-{organiser}", header, rows, share_columns={9, 10})  # the change is in points
 
 
 @router.post("/larm/{alert_id}/kvittera")

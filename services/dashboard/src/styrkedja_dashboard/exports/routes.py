@@ -39,8 +39,9 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "lika-sammanstallning": ("/v1/lika/compilation", ("organiser_id", "school_unit_code", "area_id", "school_form",
                                                       "indicator_id", "lika_area")),
 }
-_PATH_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_QUERY_VALUE = re.compile(r"^[\w ./:-]{0,100}$")
+# matched whole (`fullmatch`): with `match`, `$` also takes a value ending in a newline
+_PATH_VALUE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_QUERY_VALUE = re.compile(r"[\w ./:-]{0,100}")
 
 
 def upstream_query(name: str, request: Request) -> tuple[str, list[tuple[str, str]]]:
@@ -52,13 +53,13 @@ def upstream_query(name: str, request: Request) -> tuple[str, list[tuple[str, st
     query = request.query_params
     for field in re.findall(r"{(\w+)}", path):
         value = query.get(field)
-        if not value or not _PATH_VALUE.match(value):
+        if not value or not _PATH_VALUE.fullmatch(value):
             raise HTTPException(422, f"Kontrollera: {field} (saknas eller har fel form).")
         path = path.replace("{" + field + "}", value)
     params: list[tuple[str, str]] = []
     for key, value in query.multi_items():
         if key in allowed:
-            if not _QUERY_VALUE.match(value):
+            if not _QUERY_VALUE.fullmatch(value):
                 raise HTTPException(422, f"Kontrollera: {key} (otillåtna tecken).")
             params.append((key, value))
     return path, params

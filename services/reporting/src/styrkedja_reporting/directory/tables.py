@@ -9,6 +9,7 @@ events arrive in, and a removal is a change (a tombstone), so a replay ends in t
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, Table
+from sqlalchemy.schema import SchemaItem
 
 from ..metadata import metadata
 
@@ -39,47 +40,42 @@ units = Table(
     Index("ix_directory_units_parent", "organiser_id", "parent_id"),
 )
 
-memberships = Table(
-    "directory_memberships", metadata,
-    Column("organiser_id", String(16), primary_key=True),
-    Column("membership_id", String(64), primary_key=True),
-    Column("school_unit_code", String(8)),
+def _dated(name: str, id_column: str, *columns: SchemaItem) -> Table:
+    """A dated directory entity (from `start_date` to `end_date`, either open) of one organiser, under the
+    source's id: the shape the membership, teaching-assignment and duty events share (`directory/handlers`)."""
+    return Table(
+        name, metadata,
+        Column("organiser_id", String(16), primary_key=True),
+        Column(id_column, String(64), primary_key=True),
+        Column("school_unit_code", String(8)),
+        *columns,
+        Column("start_date", Date),
+        Column("end_date", Date),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("removed", Boolean, nullable=False),
+    )
+
+
+memberships = _dated(
+    "directory_memberships", "membership_id",
     Column("group_id", String(64)),
     Column("student_id", String(64)),
-    Column("start_date", Date),
-    Column("end_date", Date),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("removed", Boolean, nullable=False),
     Index("ix_directory_memberships_group", "school_unit_code", "group_id"),
     Index("ix_directory_memberships_student", "organiser_id", "student_id"),  # compliance: a student's groups
 )
 
-teaching_assignments = Table(
-    "directory_teaching_assignments", metadata,
-    Column("organiser_id", String(16), primary_key=True),
-    Column("assignment_id", String(64), primary_key=True),
-    Column("school_unit_code", String(8)),
+teaching_assignments = _dated(
+    "directory_teaching_assignments", "assignment_id",
     Column("group_id", String(64)),
     Column("teacher_id", String(64)),
     Column("subject_code", String(16)),
-    Column("start_date", Date),
-    Column("end_date", Date),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("removed", Boolean, nullable=False),
     Index("ix_directory_teaching_assignments_group", "school_unit_code", "group_id"),
 )
 
-duties = Table(
-    "directory_duties", metadata,
-    Column("organiser_id", String(16), primary_key=True),
-    Column("duty_id", String(64), primary_key=True),
-    Column("school_unit_code", String(8)),
+duties = _dated(
+    "directory_duties", "duty_id",
     Column("person_id", String(64)),
     Column("duty_role", String(64)),
-    Column("start_date", Date),
-    Column("end_date", Date),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("removed", Boolean, nullable=False),
 )
 
 placements = Table(

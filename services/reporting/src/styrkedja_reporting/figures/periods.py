@@ -20,7 +20,7 @@ from enum import StrEnum
 from styrkedja_kit.rules import RuleViolation
 
 ROUNDS = range(1, 5)
-_SCHOOL_YEAR = re.compile(r"^(\d{4})/(\d{2})$")
+_SCHOOL_YEAR = re.compile(r"(\d{4})/(\d{2})", re.ASCII)  # whole (no final newline), ASCII digits
 
 
 class Term(StrEnum):
@@ -42,7 +42,7 @@ class SchoolYear:
 
     @classmethod
     def parse(cls, text: str, field: str = "school_year") -> SchoolYear:
-        match = _SCHOOL_YEAR.match(text)
+        match = _SCHOOL_YEAR.fullmatch(text)
         if not match or (int(match[1]) + 1) % 100 != int(match[2]):
             raise RuleViolation(field, "school_year_format", f"{text!r} is not a school year like 2026/27")
         return cls(int(match[1]))

@@ -588,12 +588,5 @@ async def merit_figure(request: Request, a: Ask = Depends(ask),
                    *shown(hidden, *_merit_values(MeritTally(*values))))
 
     columns = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=24), t.Column("year", "Årskurs", INT),
-               t.Column("period", "Termin"), t.Column("merit_students", "Elever (åk 9)", INT),
-               t.Column("mean_merit_value", "Genomsnittligt meritvärde", NUMBER),
-               t.Column("graded_students", "Elever med betyg", INT),
-               t.Column("all_pass", "Godtagbart i alla ämnen", INT),
-               t.Column("share_all_pass", "Andel godtagbart i alla ämnen", SHARE)]
-    for name, rule in ELIGIBILITY_RULES.items():
-        columns += [t.Column(f"eligible_{name}", f"Behöriga: {rule.name}", INT, width=30),
-                    t.Column(f"share_eligible_{name}", f"Andel behöriga: {rule.name}", SHARE, width=30)]
+               t.Column("period", "Termin"), *_merit_columns()]
     return await _respond(request, t.Table(_name("meritvarde", a), columns, rows(), "Meritvärde"), a.format)

@@ -36,7 +36,7 @@ from ..directory.tables import placements
 from ..metadata import metadata
 from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
 from ..results.tables import CELL_FILLFACTOR, LEVEL_UNITS, assessment_facts
-from ..staging import Staged, as_arrays, c_order, json_rows, quoted, rows_of_json, unnest_of
+from ..staging import AreaTransfer, Staged, as_arrays, c_order, json_rows, quoted, rows_of_json, unnest_of
 from .forecast_outcome import ForecastTally
 from .merit import MeritTally
 from .pass_share import PassTally
@@ -107,20 +107,7 @@ class AdditiveTable:
                                             f"SELECT {keys} FROM up WHERE {all_zero}")
         self._delete = text(f"DELETE FROM {table.name} WHERE {all_zero} AND ({keys}) IN "
                             f"(SELECT * FROM {unnest_of([table.c[k] for k in self.key])})")
-        # a school unit moving between areas takes its school-unit state to the new area
-        rest = [k for k in self.key if k not in ("level", "unit_id")]
-        rest_sql = ", ".join(f"a.{quoted(k)}" for k in rest)
-        sums = ", ".join(f"sum(a.{quoted(v)} * m.sign)" for v in self.values)
-        nonzero = " OR ".join(f"sum(a.{quoted(v)} * m.sign) <> 0" for v in self.values)
-        self._transfer = text(
-            f"INSERT INTO {table.name} ({keys}, {', '.join(quoted(v) for v in self.values)}) "
-            f"SELECT 'area', m.area, {rest_sql}, {sums} FROM {table.name} a "
-            f"JOIN unnest(CAST(:codes AS text[]), CAST(:areas AS text[]), CAST(:signs AS integer[])) "
-            f"AS m(code, area, sign) ON a.level = 'school_unit' AND a.unit_id = m.code "
-            f"GROUP BY m.area, {rest_sql} HAVING {nonzero} ORDER BY m.area, {rest_sql} "
-            f"ON CONFLICT ({keys}) DO UPDATE SET {sets}")
-        self._delete_areas = text(f"DELETE FROM {table.name} WHERE level = 'area' "
-                                  f"AND unit_id = ANY(CAST(:areas AS text[])) AND {all_zero}")
+        self._area_transfer = AreaTransfer(table, self.key, self.values)
 
     async def add(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
         """`rows`: key values then value deltas, one tuple per cell (zero rows are left out)."""
@@ -132,13 +119,8 @@ class AdditiveTable:
             await session.execute(self._delete, as_arrays(self.key, [tuple(r) for r in emptied]))
 
     async def transfer(self, session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
-        rows = [(code, old, -1) for code, old, _ in moves if old is not None]
-        rows += [(code, new, 1) for code, _, new in moves if new is not None]
-        if not rows:
-            return
-        arrays = as_arrays(("codes", "areas", "signs"), rows)
-        await session.execute(self._transfer, arrays)
-        await session.execute(self._delete_areas, {"areas": sorted(set(arrays["areas"]))})
+        """A school unit moving between areas takes its school-unit state to the new area."""
+        await self._area_transfer.execute(session, moves)
 
     async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
         """As `mismatches`, against recomputed rows (key values then values) sent as arrays."""

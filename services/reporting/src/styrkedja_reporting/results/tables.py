@@ -31,11 +31,13 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import SchemaItem
 
 from ..directory.tables import PLACEMENT_LOCK, PLACEMENT_MEMO, placements
 from ..metadata import metadata
 from ..registry import batch_memo
 from ..staging import (
+    AreaTransfer,
     Staged,
     as_arrays,
     c_order,
@@ -55,18 +57,28 @@ from .rules import (
 )
 
 
-def _str(name: str, length: int = 64, **kw: Any) -> Column[Any]:
+def text_column(name: str, length: int = 64, **kw: Any) -> Column[Any]:
     return Column(name, String(length), nullable=False, **kw)
 
 
-assessment_facts = Table(
-    "assessment_facts", metadata,
-    Column("assessment_id", Uuid, primary_key=True),
-    Column("revision", Integer, nullable=False),
-    Column("retracted", Boolean, nullable=False),
-    _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
-    _str("student_id"), _str("gender", 8), Column("year", Integer, nullable=False), _str("subject_code", 16),
-    _str("kind", 20), _str("scale", 16), _str("value", 32), _str("school_year", 7), _str("term", 2),
+def fact_table(name: str, id_column: str, removed_column: str, *columns: SchemaItem) -> Table:
+    """A `FactStore`'s table: each record's newest revision as reporting holds it (its id, revision and
+    removed flag), then where it counts (organiser and school unit, indexed, and group), then `columns`."""
+    return Table(
+        name, metadata,
+        Column(id_column, Uuid, primary_key=True),
+        Column("revision", Integer, nullable=False),
+        Column(removed_column, Boolean, nullable=False),
+        text_column("organiser_id", 16, index=True), text_column("school_unit_code", 8, index=True),
+        text_column("group_id"),
+        *columns,
+    )
+
+
+assessment_facts = fact_table(
+    "assessment_facts", "assessment_id", "retracted",
+    text_column("student_id"), text_column("gender", 8), Column("year", Integer, nullable=False), text_column("subject_code", 16),
+    text_column("kind", 20), text_column("scale", 16), text_column("value", 32), text_column("school_year", 7), text_column("term", 2),
     Column("round", Integer, nullable=False),
     Column("assessed_on", Date),
     # the figures read one student's results in a subject and term (forecast against outcome, merit)
@@ -95,14 +107,10 @@ assessment_aggregates = Table(
     postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 
-forecast_facts = Table(
-    "forecast_facts", metadata,
-    Column("forecast_id", Uuid, primary_key=True),
-    Column("revision", Integer, nullable=False),
-    Column("withdrawn", Boolean, nullable=False),
-    _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
-    _str("student_id"), _str("gender", 8), Column("year", Integer, nullable=False), _str("subject_code", 16),
-    _str("value", 32), _str("school_year", 7), _str("term", 2), Column("late", Boolean, nullable=False),
+forecast_facts = fact_table(
+    "forecast_facts", "forecast_id", "withdrawn",
+    text_column("student_id"), text_column("gender", 8), Column("year", Integer, nullable=False), text_column("subject_code", 16),
+    text_column("value", 32), text_column("school_year", 7), text_column("term", 2), Column("late", Boolean, nullable=False),
     Column("submitted_on", Date),
     Index("ix_forecast_facts_student", "student_id", "school_year", "term"),
 )
@@ -168,18 +176,7 @@ class FactStore:
         key_cols = [aggregates.c[d] for d in dimensions]
         self._delete_empty = text(
             f"DELETE FROM {aggregates.name} WHERE count = 0 AND ({dims}) IN (SELECT * FROM {unnest_of(key_cols)})")
-        # A school unit that moves between areas takes its school-unit cells with it.
-        rest = ", ".join(f"a.{quoted(d)}" for d in dimensions[2:])
-        self._transfer = text(
-            f"INSERT INTO {aggregates.name} ({dims}, count) "
-            f"SELECT 'area', m.area, {rest}, sum(a.count * m.sign) FROM {aggregates.name} a "
-            f"JOIN unnest(CAST(:codes AS text[]), CAST(:areas AS text[]), CAST(:signs AS integer[])) "
-            f"AS m(code, area, sign) ON a.level = 'school_unit' AND a.unit_id = m.code "
-            f"GROUP BY m.area, {rest} HAVING sum(a.count * m.sign) <> 0 ORDER BY m.area, {rest} "
-            f"ON CONFLICT ({dims}) DO UPDATE SET count = {aggregates.name}.count + EXCLUDED.count")
-        self._delete_empty_areas = text(
-            f"DELETE FROM {aggregates.name} WHERE level = 'area' AND unit_id = ANY(CAST(:areas AS text[])) "
-            f"AND count = 0")
+        self._area_transfer = AreaTransfer(aggregates, dimensions, ("count",))
 
     async def load(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
         """The stored facts of `ids`, locked (FOR UPDATE) to the transaction's end. Loaded already in this
@@ -230,13 +227,7 @@ class FactStore:
 
     async def transfer(self, session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
         """School units moved between areas (or were placed / unplaced): move their area cells."""
-        rows = [(code, old, -1) for code, old, _ in moves if old is not None]
-        rows += [(code, new, 1) for code, _, new in moves if new is not None]
-        if not rows:
-            return
-        arrays = as_arrays(("codes", "areas", "signs"), rows)
-        await session.execute(self._transfer, arrays)
-        await session.execute(self._delete_empty_areas, {"areas": sorted(set(arrays["areas"]))})
+        await self._area_transfer.execute(session, moves)
 
     def recomputed_sql(self) -> str:
         """Every level's cells computed from scratch from the facts (a SELECT)."""

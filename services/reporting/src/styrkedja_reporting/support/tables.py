@@ -3,28 +3,17 @@ the results' `FactStore`: one statement per table per batch, cells moved by delt
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Uuid
+from sqlalchemy import Column, Index, Integer, String, Table
 
 from ..figures.tables import AdditiveTable
 from ..metadata import metadata
-from ..results.tables import FactStore
+from ..results.tables import FactStore, fact_table, text_column
 from .rules import PlanFact, SupportFact
 
-
-def _str(name: str, length: int = 64, **kw: Any) -> Column[Any]:
-    return Column(name, String(length), nullable=False, **kw)
-
-
-support_facts = Table(
-    "support_facts", metadata,
-    Column("intervention_id", Uuid, primary_key=True),
-    Column("revision", Integer, nullable=False),
-    Column("retracted", Boolean, nullable=False),
-    _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
-    _str("student_id"), _str("kind", 20), _str("status", 20), _str("subject_code", 16), _str("start_date", 10),
-    _str("evaluation_date", 10), _str("evaluation_outcome", 12),
+support_facts = fact_table(
+    "support_facts", "intervention_id", "retracted",
+    text_column("student_id"), text_column("kind", 20), text_column("status", 20), text_column("subject_code", 16), text_column("start_date", 10),
+    text_column("evaluation_date", 10), text_column("evaluation_outcome", 12),
 )
 
 SUPPORT_DIMENSIONS = ("level", "unit_id", "organiser_id", "kind", "subject_code", "status", "evaluation_outcome")
@@ -35,13 +24,9 @@ support_aggregates = Table(
     Index("ix_support_aggregates_organiser_level", "organiser_id", "level"),
 )
 
-plan_facts = Table(
-    "plan_facts", metadata,
-    Column("plan_id", Uuid, primary_key=True),
-    Column("revision", Integer, nullable=False),
-    Column("retracted", Boolean, nullable=False),
-    _str("organiser_id", 16, index=True), _str("school_unit_code", 8, index=True), _str("group_id"),
-    _str("subject_code", 16), _str("school_year", 7), _str("term", 2),
+plan_facts = fact_table(
+    "plan_facts", "plan_id", "retracted",
+    text_column("subject_code", 16), text_column("school_year", 7), text_column("term", 2),
 )
 
 PLAN_DIMENSIONS = ("level", "unit_id", "organiser_id", "subject_code", "school_year", "term")

@@ -101,7 +101,7 @@ def test_school_year_parses_and_steps_back_across_the_century():
     assert str(SchoolYear.parse("2000/01").previous()) == "1999/00"
 
 
-@pytest.mark.parametrize("text", ["2026/28", "2026-27", "26/27", "2026/2027", ""])
+@pytest.mark.parametrize("text", ["2026/28", "2026-27", "26/27", "2026/2027", "", "2026/27\n", "２０２６/２７"])
 def test_a_malformed_school_year_is_a_rule_violation(text):
     with pytest.raises(RuleViolation) as caught:
         SchoolYear.parse(text)
