@@ -41,6 +41,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -380,6 +381,14 @@ class StageClock:
         assert found is not None, assessment_id
         return found
 
+    def caught_up(self, behind_s: float) -> bool:
+        """Whether reporting has applied the newest event the assessment service wrote at least `behind_s`
+        seconds ago (its lag is under that); true while nothing is that old yet."""
+        event_id = self.loop.run_until_complete(self.a.fetchval(
+            "SELECT event_id FROM outbox WHERE created_at <= now() - make_interval(secs => $1) "
+            "ORDER BY id DESC LIMIT 1", behind_s))
+        return event_id is None or self.applied(event_id)
+
     def applied(self, event_id: uuid.UUID) -> bool:
         return bool(self.loop.run_until_complete(self.r.fetchval(
             "SELECT 1 FROM consumer_applied_events WHERE event_id = $1", event_id)))
@@ -421,10 +430,21 @@ STAGES = ("post_to_write_start", "write_to_answered", "answered_to_published", "
 
 def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkoping, tokens: Tokens,
                        clock: StageClock | None = None, give_up_s: float = 30, stage_s: float = 60,
-                       rate: int = 1000) -> tuple[list[float], int, list[dict[str, float]]]:
+                       rate: int = 1000, warm: dict[str, float] | None = None,
+                       on_steady: Callable[[], None] | None = None,
+                       ) -> tuple[list[float], int, list[dict[str, float]]]:
     """Seconds from POST to visible per sample, how many samples gave up after `give_up_s`
     (counted as `give_up_s`, a lower bound), and per sample its stage timestamps (with `clock`);
-    sampling ends after `stage_s` so the run stays bounded."""
+    sampling ends after `stage_s` so the run stays bounded.
+
+    With `warm` ({"min_s", "max_s", "behind_s"}; needs `clock`) the first probe waits until the background
+    load has run `min_s` and reporting has applied every event written `behind_s` before (checked twice,
+    half a second apart), or `max_s` passed: the figure is the steady state at `rate`, not the load's first
+    seconds. In those, reporting's batches took longer and it fell behind before it kept up: in make bench's
+    40 probes the first 10 took 180–280 ms at the median against 58–105 ms for the rest, most of it apply
+    start → commit and the wait before (results/latency4.json). Not told apart there: the load's organisers
+    are new (its first batches create their cells), the assessment service has just started. The seconds
+    waited and whether reporting caught up go into `warm` ("seconds", "caught_up")."""
     stop = threading.Event()
 
     def background() -> None:  # `rate` events/s (~1,000): a batch of a tenth of it every 100 ms
@@ -439,6 +459,12 @@ def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkopi
 
     loader = threading.Thread(target=background, daemon=True)
     loader.start()
+    if warm is not None and clock is not None:
+        behind_s = warm["behind_s"]
+        waited, caught_up = wait_until_steady(lambda: clock.caught_up(behind_s), warm["min_s"], warm["max_s"])
+        warm["seconds"], warm["caught_up"] = round(waited, 1), float(caught_up)
+    if on_steady is not None:
+        on_steady()
     found: list[float] = []
     stamps: list[dict] = []
     gave_up = 0
@@ -483,6 +509,20 @@ def latency_under_load(a_url: str, r_url: str, samples: int, load_data: Mittkopi
         for s in stamps:
             s["write_start"], s["published"], s["apply_start"] = rows[s.pop("event_id")]
     return found, gave_up, stamps
+
+
+def wait_until_steady(caught_up: Callable[[], bool], min_s: float, max_s: float, *, pause_s: float = 0.5,
+                      now: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                      ) -> tuple[float, bool]:
+    """Wait at least `min_s`, then until `caught_up()` said so at two checks in a row (`pause_s` apart), or
+    `max_s` passed; the seconds waited and whether it caught up (false: the probes then measure a backlog,
+    as they would have without the wait)."""
+    started, steady = now(), 0
+    while steady < 2 and now() - started < max_s:
+        sleep(pause_s)
+        if now() - started >= min_s:
+            steady = steady + 1 if caught_up() else 0
+    return now() - started, steady >= 2
 
 
 def visible_cells(client: httpx.Client, probe: Mittkoping, organiser: str) -> dict[tuple, Counter]:
@@ -620,7 +660,12 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=60_000, help="assessments through the bulk write API")
     parser.add_argument("--full", action="store_true", help="100,000 students × 16 subjects × 4 rounds (6.4M)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients for the bulk write")
-    parser.add_argument("--latency-samples", type=int, default=40)
+    # 100: within one run of 100 probes the median of 40 consecutive ones moved 87–149 ms (load 3) and
+    # 127–315 ms (load 6) (bench/results/latency4.json); the stage stays bounded by its 60 s
+    parser.add_argument("--latency-samples", type=int, default=100)
+    parser.add_argument("--latency-warmup-s", type=float, default=5.0,
+                        help="seconds of background load before the first latency probe, then on until reporting "
+                             "applied what was written 0.5 s before (at most 30 s); 0: probes from the start")
     parser.add_argument("--latency-rate", type=int, default=1000,
                         help="events/s of background load in the latency stage (the figure's is 1,000; less shows "
                              "the path itself where a busy machine's reporting cannot keep up with 1,000)")
@@ -795,7 +840,6 @@ def main() -> int:
             load = Mittkoping(seed=17)
             clock = StageClock(processes["assessment"].env["STYRKEDJA_DATABASE_URL"],
                                processes["reporting"].env["STYRKEDJA_DATABASE_URL"])
-            before = consumer_metrics(processes["reporting"].url)
             # CPU of each side over the stage (read outside the clock): on two cores the broker, PostgreSQL and
             # the services share them, so a stage's milliseconds follow whoever else is busy (the JVM on Apache Kafka)
             latency_sides = {"reporting": processes["reporting"].process.pid,
@@ -804,18 +848,35 @@ def main() -> int:
                              "broker": infra.broker.process.pid if infra.broker is not None and infra.broker.process
                              else None}
             latency_sides = {k: v for k, v in latency_sides.items() if v is not None}
-            latency_cpu_before = {side: tree_cpu_seconds(pid) for side, pid in latency_sides.items()}
-            harness_cpu_before, latency_wall, latency_load = time.process_time(), time.monotonic(), os.getloadavg()[0]
+            mark: dict = {}
+
+            def steady() -> None:  # the counters from the first probe on (after the warm-up)
+                mark["metrics"] = consumer_metrics(processes["reporting"].url)
+                mark["cpu"] = {side: tree_cpu_seconds(pid) for side, pid in latency_sides.items()}
+                # and the time each side was ready to run but had no core: a batch's wall time is its CPU plus
+                # this wait at each of its round trips, and POST → visible follows it on a shared machine
+                # (bench/results/latency4.json: reporting waited about as long as it ran at load average 3)
+                mark["wait"] = {side: tree_sched_seconds(pid)[1] for side, pid in latency_sides.items()}
+                mark["wait"]["harness"] = tree_sched_seconds(None)[1]
+                mark["harness"], mark["wall"], mark["load"] = time.process_time(), time.monotonic(), os.getloadavg()[0]
+
+            warm = {"min_s": args.latency_warmup_s, "max_s": max(args.latency_warmup_s, 30.0), "behind_s": 0.5}
             try:
                 samples, gave_up, stamps = latency_under_load(processes["assessment"].url,
                                                               processes["reporting"].url, args.latency_samples,
-                                                              load, tokens, clock, rate=args.latency_rate)
+                                                              load, tokens, clock, rate=args.latency_rate,
+                                                              warm=warm if args.latency_warmup_s > 0 else None,
+                                                              on_steady=steady)
             finally:
                 clock.close()
+            before, latency_cpu_before, latency_sched_before = mark["metrics"], mark["cpu"], mark["wait"]
+            harness_cpu_before, latency_wall, latency_load = mark["harness"], mark["wall"], mark["load"]
             latency_wall = time.monotonic() - latency_wall
             cpu_share = {side: round((tree_cpu_seconds(pid) - latency_cpu_before[side]) / latency_wall, 3)
                          for side, pid in latency_sides.items()}
             cpu_share["harness"] = round((time.process_time() - harness_cpu_before) / latency_wall, 3)
+            cpu_wait = {side: round((tree_sched_seconds(None if side == "harness" else latency_sides[side])[1]
+                                     - waited) / latency_wall, 3) for side, waited in latency_sched_before.items()}
             after = consumer_metrics(processes["reporting"].url)
             batches = after["batches"] - before["batches"]
             latency_detail = {
@@ -823,7 +884,11 @@ def main() -> int:
                 # cores each side used over the stage (CPU seconds per wall second), the load at its start, and
                 # the share of the stage reporting's consumer spent in batches
                 "cpu_cores": cpu_share,
+                "cpu_wait_cores": cpu_wait,  # runnable without a core (schedstat), per wall second
                 "load_average": round(latency_load, 2),
+                # the background load before the first probe, and whether reporting had caught up with it then
+                "warmup_seconds": warm.get("seconds", 0.0) if args.latency_warmup_s > 0 else 0.0,
+                "warmup_caught_up": bool(warm.get("caught_up")) if args.latency_warmup_s > 0 else None,
                 "reporting_busy_share": round((after["batch_seconds"] - before["batch_seconds"]) / latency_wall, 3),
                 "reporting_batches": batches,
                 "reporting_events_per_batch": round((after["events"] - before["events"]) / batches, 1)
@@ -839,6 +904,7 @@ def main() -> int:
                   f"and {latency_detail['reporting_batch_ms_mean']} ms each (mean), in batches "
                   f"{latency_detail['reporting_busy_share']:.0%} of the stage", flush=True)
             print("    cores used: " + ", ".join(f"{side} {v:.2f}" for side, v in cpu_share.items())
+                  + "; waiting for a core: " + ", ".join(f"{side} {v:.2f}" for side, v in cpu_wait.items())
                   + f"; load {latency_load:.2f}", flush=True)
             if gave_up:
                 notes.append(f"latency: {gave_up} of {len(samples)} samples not visible within 30 s (counted as "

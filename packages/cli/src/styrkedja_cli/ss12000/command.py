@@ -30,6 +30,9 @@ from .models import ENTITIES
 from .source import RETRIED, TRANSIENT, FolderSource, HttpSource, SourceError, retry_after_seconds
 
 CHUNK = 1_000
+#: what an import lacks when the server holds an optional entity back (models.OPTIONAL)
+LACKING = {"persons": "groups' years from enrolments unknown",
+           "syllabuses": "teaching assignments without subjects, no years from syllabuses"}
 INCREMENTAL = ("groups", "activities")
 #: bounds of the importer's limits as flags: a page of a slow server in at least a second and at most a day; from
 #: one page per entity to ten million (a national source at the smallest page size is some hundred thousand)
@@ -200,7 +203,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                     summary.setdefault(_entity_of(item["entity_key"]), Counter())["removed"] += 1
             if progress is not None and task is not None:
                 progress.update(task, advance=len(gone_chunk))
-    for refused in the_plan.refused:
+    for refused in [*the_plan.refused, *the_plan.left_out]:
         summary.setdefault(refused.entity, Counter())["refused"] += 1
     return summary
 
@@ -253,6 +256,8 @@ def register(import_app: typer.Typer) -> None:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=console) as progress:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress)
+                for entity, status in sorted(getattr(source, "held_back", {}).items()):
+                    console.print(f"{entity}: not served (HTTP {status}); imported without them: {LACKING[entity]}")
                 headers = {"Authorization": f"Bearer {reporting_token}"} if reporting_token else {}
                 with httpx.Client(base_url=reporting_url, timeout=120, headers=headers) as client:
                     summary = send(client, the_plan, deleted, removed_at=datetime.now(UTC),
@@ -268,5 +273,5 @@ def register(import_app: typer.Typer) -> None:
             table.add_row(entity, *(str(counts[c]) for c in ("created", "changed", "removed", "unchanged",
                                                             "refused")))
         Console().print(table)
-        for refused in the_plan.refused:
+        for refused in [*the_plan.refused, *the_plan.left_out]:
             console.print(f"refused {refused.entity} {refused.id}: {refused.reason}")

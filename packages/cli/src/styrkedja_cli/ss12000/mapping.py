@@ -1,10 +1,12 @@
 """SS 12000 entities → directory changes (organisation event data). Pure: no I/O.
 
-* organisationType Huvudman → organiser (its id: municipalityCode, else organisationNumber);
+* organisationType Huvudman → organiser (its id: a municipality's municipalityCode, else its
+  organisationNumber; any other Huvudman's organisationNumber);
   Skolenhet → school unit (schoolUnitCode); any other organisation under a Huvudman is one of
   the organiser's own units → area (verksamhetsområde). A school unit's area is its nearest
   such ancestor; without one it hangs under the organiser.
-* groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships; a
+* groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships, but for
+  staff groups (groupType Personalgrupp), which are left out; a
   group's year (årskurs) is the schoolYear of its members' enrolments at that school unit when
   more than half of the members with one agree (SS 12000 keeps the year on the enrolment, not the
   group), else the year of its activities' syllabuses when those all name one single year;
@@ -43,6 +45,14 @@ ORGANISER = "huvudman"
 SCHOOL_UNIT = "skolenhet"
 _ORGANISER_ID = re.compile(r"^([0-9]{4}|[0-9]{6}-[0-9]{4}|[0-9]{10})$")
 _SUBJECT = re.compile(r"^[A-Z0-9]{3,16}$")
+#: the rule a membership or a duty without its person breaks (SS 12000 does not require the person of either;
+#: the directory's are a student's or a teacher's: without one there is nothing to import)
+NO_PERSON = "person: missing (the specification allows leaving it out; the directory needs whose it is)"
+#: SS 12000's groupType for "a group whose members are staff": the directory's memberships are students'
+STAFF_GROUP = "personalgrupp"
+STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
+#: every Swedish municipality's organisation number starts so (212000-NNNN)
+_MUNICIPALITY_NUMBER = re.compile(r"^212000-?[0-9]{4}$")
 
 
 @dataclass
@@ -65,6 +75,9 @@ class Plan:
 
     changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     refused: list[Refused] = field(default_factory=list)
+    #: refused by a rule of what the directory holds, not for a fault of this run: unlike `refused`, what came
+    #: from them before is not kept by a full import (a refusal must not read as a deletion; this one is one)
+    left_out: list[Refused] = field(default_factory=list)
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str, ident: str) -> None:
         try:
@@ -93,6 +106,8 @@ def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: 
     for group in groups:
         votes: Counter[int] = Counter()
         for member in group.memberships:
+            if member.person is None:
+                continue
             on = member.start_date or group.start_date
             years = {e.school_year for e in enrolments.get(member.person.id, ())
                      if e.enroled_at.id == group.organisation.id and not e.cancelled and e.school_year is not None
@@ -139,7 +154,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         return None
 
     def organiser_id(owner: Organisation) -> str | None:
-        for candidate in (owner.municipality_code, owner.organisation_number):
+        # a municipality is known by its municipality code; any other Huvudman (a company, a foundation, a
+        # region) by its organisation number: SS 12000's municipalityCode is where the organisation is, so an
+        # independent school's Huvudman in Stockholm may carry 0180 and must not become the municipality
+        number = (owner.organisation_number or "").strip()
+        own_number = bool(_ORGANISER_ID.match(number)) and not _MUNICIPALITY_NUMBER.match(number)
+        for candidate in ((number,) if own_number else (owner.municipality_code, owner.organisation_number)):
             if candidate and _ORGANISER_ID.match(candidate.strip()):
                 return candidate.strip()
         return None
@@ -183,6 +203,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     group_place: dict[str, tuple[str, str]] = {}  # group id → (organiser id, school unit code)
     for group in groups:
         at = placed.get(group.organisation.id)
+        if (group.group_type or "").strip().casefold() == STAFF_GROUP:
+            out.left_out.append(Refused("groups", group.id, STAFF_GROUP_RULE))
+            continue
         if at is None:
             out.refused.append(Refused("groups", group.id, "its organisation is not a known Skolenhet"))
             continue
@@ -195,6 +218,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             "name": group.display_name, "school_unit_code": code, "year": years.get(group.id),
             "updated_at": changed}, group.id, group.id)
         for member in group.memberships:
+            if member.person is None:
+                out.refused.append(Refused("memberships", f"{group.id}/(no person)", NO_PERSON))
+                continue
             # Skolverket's reference API has neither the group's nor the membership's start: then the
             # day the group came into the source (stable from run to run, unlike the import day)
             created = aware(group.meta.created, naive_zone) if group.meta else None
@@ -209,6 +235,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     duty_person: dict[str, str] = {}
     for duty in duties:
         at = placed.get(duty.duty_at.id)
+        if duty.person is None:
+            out.refused.append(Refused("duties", duty.id, NO_PERSON))
+            continue
         duty_person[duty.id] = duty.person.id
         if at is None:
             out.refused.append(Refused("duties", duty.id, "dutyAt is not a known Skolenhet"))

@@ -7,6 +7,7 @@ Timestamps are kept as text here: `aware()` gives a naive one an explicit zone.
 from __future__ import annotations
 
 import functools
+import re
 from datetime import date, datetime
 from numbers import Number
 from typing import Annotated, Any, get_args
@@ -17,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -28,6 +30,21 @@ from styrkedja_contracts.identifiers import nfc
 #: one name (a server on a Mac, or a name pasted from a PDF, sends the second), so a re-import spelled the other
 #: way changes nothing
 SourceName = Annotated[str, BeforeValidator(nfc)]
+
+_UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+
+
+def canonical_id(value: Any) -> Any:
+    """An id as one spelling: a UUID in lower case. SS 12000's ids are `format: uuid`, whose hex digits are
+    case-insensitive on input (RFC 9562 §4): a server that writes an entity's id in upper case and a reference
+    to it in lower case (two serialisers, a database's uniqueidentifier) names one entity, and a server that
+    changes case between runs must not read as every entity removed and made anew. Other ids stay as given."""
+    return value.lower() if isinstance(value, str) and _UUID.match(value) else value
+
+
+#: an SS 12000 id (an entity's own or a reference): text, UUIDs in lower case
+SourceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
+                     BeforeValidator(canonical_id)]
 
 
 #: a number where SS 12000 has text (codes, ids): refused, not turned into text — `"municipalityCode": 180` may be
@@ -94,7 +111,7 @@ def _text_fields(model: type[BaseModel]) -> frozenset[str]:
 
 
 class Ref(Model):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    id: SourceId
 
 
 class Meta(Model):
@@ -114,7 +131,7 @@ class Meta(Model):
 
 
 class Organisation(Model):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    id: SourceId
     display_name: SourceName = Field(alias="displayName", min_length=1, max_length=200)
     organisation_type: str = Field(alias="organisationType")
     organisation_number: str | None = Field(None, alias="organisationNumber")
@@ -127,13 +144,15 @@ class Organisation(Model):
 
 
 class Membership(Model):
-    person: Ref
+    # not required by the specification (GroupMembership lists no required property): a membership without
+    # its person is refused on its own in the plan, not the page it stands on
+    person: Ref | None = None
     start_date: date | None = Field(None, alias="startDate")
     end_date: date | None = Field(None, alias="endDate")
 
 
 class Group(Model):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    id: SourceId
     display_name: SourceName = Field(alias="displayName", min_length=1, max_length=200)
     group_type: str | None = Field(None, alias="groupType")
     organisation: Ref
@@ -144,8 +163,8 @@ class Group(Model):
 
 
 class Duty(Model):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
-    person: Ref
+    id: SourceId
+    person: Ref | None = None  # not required by the specification: such a duty is refused on its own in the plan
     duty_at: Ref = Field(alias="dutyAt")
     duty_role: SourceName = Field(alias="dutyRole", min_length=1, max_length=64)
     start_date: date | None = Field(None, alias="startDate")
@@ -160,7 +179,7 @@ class TeacherAssignment(Model):
 
 
 class Activity(Model):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    id: SourceId
     display_name: str | None = Field(None, alias="displayName")
     groups: list[Ref] = Field(default_factory=list)
     teachers: list[TeacherAssignment] = Field(default_factory=list)
@@ -172,7 +191,7 @@ class Activity(Model):
 
 
 class Syllabus(Model):
-    id: str = Field(min_length=1, max_length=64)
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64), BeforeValidator(canonical_id)]
     subject_code: str | None = Field(None, alias="subjectCode")
     start_school_year: int | None = Field(None, alias="startSchoolYear")
     end_school_year: int | None = Field(None, alias="endSchoolYear")
@@ -192,7 +211,7 @@ class Person(Model):
     """Only the id and the enrolments: names, civic numbers (civicNo) and every other field of a
     person are dropped as the page is read."""
 
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    id: SourceId
     enrolments: list[Enrolment] = Field(default_factory=list)
 
 
@@ -202,8 +221,10 @@ ENTITIES: dict[str, type[Model]] = {
 }
 """What is read, in the order it is read (activities refer to groups, duties and syllabuses)."""
 
-OPTIONAL = frozenset({"persons"})
-"""A source may hold these back (403/404, or no file): only the groups' years are then unknown."""
+OPTIONAL = frozenset({"persons", "syllabuses"})
+"""A source may hold these back (403/404, or no file): without persons the groups' years from enrolments are
+unknown, without syllabuses the teaching assignments' subjects and the years from single-year syllabuses.
+Skolverket's reference API serves no /syllabuses at all, and a token may lack the right to read persons."""
 
 
 def timestamp(value: str) -> datetime:

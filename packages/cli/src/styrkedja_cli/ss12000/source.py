@@ -37,7 +37,7 @@ from pydantic import BaseModel, ValidationError
 
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
-from .models import ENTITIES, OPTIONAL
+from .models import ENTITIES, OPTIONAL, canonical_id
 
 Progress = Callable[[str, int], None]  # entity, items read so far
 
@@ -125,6 +125,34 @@ def strict_json(body: bytes) -> Any:
                       parse_constant=_no_constant, parse_float=_finite)
 
 
+#: SS 12000's 503 (`503_overload`) also means "the answer is too large for the server", which asking again with
+#: the same limit does not mend
+OVERLOAD_HINT = "; the specification's 503 also means a page too large for the server: try a smaller --page-size"
+#: how much of a server's error code and message an error repeats (a message is for people, not for a log)
+SAID_CODE, SAID_MESSAGE = 40, 200
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
+def _server_said(body: bytes) -> str:
+    """The error a server gave with its answer, as SS 12000 shapes it (`{"code", "message"}`; Skolverket's
+    reference API nests it under `error` with a numeric code): " (code: message)", shortened and on one line
+    (a personal identity number in it is redacted by `SourceError`), or "" when the body is no such error."""
+    try:
+        document = strict_json(body)
+    except (ValueError, RecursionError):
+        return ""
+    if isinstance(document, dict) and isinstance(document.get("error"), dict):
+        document = document["error"]
+    if not isinstance(document, dict):
+        return ""
+    parts = [_one_line(str(document[key])[:limit]) for key, limit in
+             (("code", SAID_CODE), ("message", SAID_MESSAGE)) if isinstance(document.get(key), (str, int))]
+    return f" ({': '.join(parts)})" if parts else ""
+
+
 def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
     if isinstance(body, list):
         raw, token = body, None
@@ -204,7 +232,7 @@ def _deleted(entity_page: str, body: Any) -> list[str]:
             if not isinstance(ident, str) or not ident:
                 raise SourceError(f"deletedEntities, {entity_page}: '{kind or 'data'}' holds an id that is not "
                                   "a string")
-            ids.append(ident)
+            ids.append(canonical_id(ident))  # as the entities' own ids are read
     return ids
 
 
@@ -223,6 +251,7 @@ class HttpSource:
         # minute would never end), and an entity within `max_pages` pages (a server inventing tokens for ever)
         self.page_seconds, self.max_pages, self.clock = page_seconds, max_pages, clock
         self.on_retry = on_retry  # (what, seconds): said before each pause
+        self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self._next_link: str | None = None
 
     def _fetch(self, what: str, path: str, params: dict[str, Any] | None) -> tuple[httpx.Response, bytes]:
@@ -308,9 +337,11 @@ class HttpSource:
         what = f"{entity}, page {page}"
         response, body = self._fetch(what, path, params)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
+            self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
             return {"data": []}  # held back by the server (e.g. no right to read persons)
         if response.status_code != 200:
-            raise SourceError(f"{what}: HTTP {response.status_code}")
+            raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}"
+                              f"{OVERLOAD_HINT if response.status_code == 503 else ''}")
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link) if link else None
         if link and self._next_link is None:
@@ -332,13 +363,16 @@ class HttpSource:
         once = _Once(entity)
         while True:
             page += 1
-            params: dict[str, Any] | None = {"limit": self.page_size}
+            params: dict[str, Any] | None
             if link:  # a next link carries its own query
                 params = None
             elif token:
+                # the token carries the first page's filter: SS 12000 answers a pageToken with a filter beside it
+                # with 400 (`400_invalid_filter`: "kan inte kombineras med pageToken"), only `limit` may go along
                 params = {"limit": self.page_size, "pageToken": token}
-            if params is not None and since is not None:
-                params["meta.modified.after"] = since.isoformat()
+            else:
+                params = {"limit": self.page_size,
+                          **({"meta.modified.after": since.isoformat()} if since is not None else {})}
             items, token = _items(entity, page, self._get(entity, page, link or f"/{entity}", params))
             link = None if token else self._next_link
             out += once.new(f"page {page}", items)
@@ -358,7 +392,7 @@ class HttpSource:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise SourceError(f"{entity} {ident}: HTTP {response.status_code}")
+            raise SourceError(f"{entity} {ident}: HTTP {response.status_code}{_server_said(body)}")
         try:
             document = strict_json(body)
         except LenientJson as error:
@@ -375,9 +409,9 @@ class HttpSource:
         page = 0
         while True:
             page += 1
-            params: dict[str, Any] = {"after": since.isoformat(), "limit": self.page_size}
-            if token:
-                params["pageToken"] = token
+            # as for the lists: `after` is a filter, which the spec does not let go along with a pageToken
+            params: dict[str, Any] = ({"pageToken": token, "limit": self.page_size} if token
+                                      else {"after": since.isoformat(), "limit": self.page_size})
             body = self._get("deletedEntities", page, "/deletedEntities", params)
             ids += _deleted(f"page {page}", body)
             next_token = body.get("pageToken") if isinstance(body, dict) else None
