@@ -29,6 +29,7 @@ REFUSALS: list[tuple[BaseException, tuple[int, str] | None]] = [
     (_failed("53300"), (503, "database_busy")),  # too_many_connections
     (_failed("08006"), (503, "database_busy")),  # connection_failure
     (_failed("57P03"), (503, "database_busy")),  # cannot_connect_now (starting up)
+    (_failed("08P01"), (503, "database_busy")),  # protocol_violation: a pooler's query_wait_timeout
     (_failed("55P03"), (503, "database_busy")),  # lock_not_available (lock_timeout)
     (_failed("57014"), (503, "database_busy")),  # query_canceled (statement_timeout)
     (ConnectionRefusedError(111, "refused"), (503, "database_busy")),
@@ -36,7 +37,6 @@ REFUSALS: list[tuple[BaseException, tuple[int, str] | None]] = [
     (_failed("40001"), (409, "concurrent_change")),  # serialization_failure
     (_failed("23505", IntegrityError), None),  # a unique violation the service did not expect: its own fault
     (_failed("42P01"), None),  # undefined_table: a service bug
-    (_failed("08P01"), None),  # protocol_violation (class 08, but what the service sent): a service bug, not busy
     (ValueError("not the database's"), None),
 ]
 

@@ -123,12 +123,11 @@ def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
 #: request sent again may pass (the kit's write path tries `WritePath.race_attempts` times itself before the same 409)
 RACE_STATES = frozenset({"40001", "40P01"})
 #: a database that is there but cannot take the request now: too many connections or out of resources (class
-#: 53), the connection lost (class 08), starting or shutting down (57P01-57P03), a lock or statement timeout
+#: 53), the connection lost (class 08), starting or shutting down (57P01-57P03), a lock or statement timeout.
+#: Class 08 with its protocol_violation too: a pooler in front of PostgreSQL (PgBouncer, CloudNativePG's Pooler)
+#: answers its own waits with 08P01 (PgBouncer's `query_wait_timeout`: every server connection busy)
 _BUSY_CLASSES = ("53", "08")
 _BUSY_STATES = frozenset({"55P03", "57014", "57P01", "57P02", "57P03"})
-#: of those classes, the server refusing what the service sent (class 08's protocol_violation: a bind message
-#: with the wrong number of parameters, a malformed message): the service's own fault, the same on every try
-_NOT_BUSY_STATES = frozenset({"08P01"})
 #: what a 503 `database_busy` asks a client to wait before sending the request again
 RETRY_AFTER_SECONDS = 2
 
@@ -147,8 +146,6 @@ def database_refusal(error: BaseException) -> tuple[int, str, str] | None:
         state = str(getattr(error.orig, "sqlstate", None) or "")
         if state in RACE_STATES:
             return 409, "concurrent_change", "changed by another request at the same time; send it again"
-        if state in _NOT_BUSY_STATES:
-            return None
         if (error.connection_invalidated or state.startswith(_BUSY_CLASSES) or state in _BUSY_STATES
                 or isinstance(error.orig, ConnectionError | TimeoutError)):
             return 503, "database_busy", "the database cannot take the request now; send the request again later"
