@@ -97,17 +97,20 @@ def ss12000_api(data: dict[str, list[dict]], deleted: dict[str, list[str]], call
         async def handler(request: Request) -> dict:
             calls.append(entity)
             limit = int(request.query_params.get("limit", 100))
-            start = int(request.query_params.get("pageToken", "0"))
+            token = request.query_params.get("pageToken")
             after = request.query_params.get("meta.modified.after")
+            if token is not None and after is not None:  # the specification: a page token carries the filter
+                raise HTTPException(400, "pageToken cannot be combined with other parameters than limit")
+            start, _, after = token.partition("|") if token is not None else ("0", "", after or "")
             items = data[entity]
             if after:
                 cutoff = datetime.fromisoformat(after)
                 items = [i for i in items if "meta" in i and
                          datetime.fromisoformat(i["meta"]["modified"]).replace(tzinfo=ZONE) > cutoff]
-            page = items[start:start + limit]
+            page = items[int(start):int(start) + limit]
             body: dict = {"data": page}
-            if start + limit < len(items):
-                body["pageToken"] = str(start + limit)
+            if int(start) + limit < len(items):
+                body["pageToken"] = f"{int(start) + limit}|{after}"
             return body
         return handler
 
@@ -249,11 +252,13 @@ async def test_import_over_http_paged_idempotent_incremental_and_no_civic_number
     # a new activity for the unchanged group at Granskolan: the group is fetched by id
     data["activities"].append({"id": "act-2", "groups": [{"id": G2}], "teachers": [{"duty": {"id": D1}}],
                                "syllabus": {"id": S1}, "meta": meta("2026-10-02T08:00:00")})
+    # the first activity touched since, nothing of ours in it changed: the filtered list spans two pages
+    data["activities"][0] = {**data["activities"][0], "meta": meta("2026-10-03T08:00:00")}
     since = datetime(2026, 9, 1, tzinfo=UTC)
-    later = await reporting.import_from(HttpSource(url), since=since)
+    later = await reporting.import_from(HttpSource(url, page_size=1), since=since)  # pages after a filtered first
     assert later["organisations"] == {"changed": 1, "unchanged": 3}  # the tree is always read whole
     assert later["deletedEntities"]["removed"] >= 2  # the group and its memberships
-    assert later["activities"] == {"created": 1} and f"groups/{G2}" in calls
+    assert later["activities"] == {"created": 1, "unchanged": 1} and f"groups/{G2}" in calls
     async with database.sessions() as session:
         placement = dict((await session.execute(text(
             "SELECT school_unit_code, area_id FROM school_unit_placements"))).all())
