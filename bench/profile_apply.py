@@ -68,7 +68,7 @@ def time_statements() -> dict[str, list[float]]:
 
 async def apply_all(url: str, data_dir: Path, directory: list, events: list, batch: int,
                     live_alerts: bool, warm: int = 0, cprofile: Path | None = None,
-                    by_handler: bool = False) -> dict:
+                    by_handler: bool = False, statements_of: list | None = None) -> dict:
     """The directory (untimed), then the events batch by batch in the consumer's transaction. `warm`: the
     first so many events applied untimed first (batches of 5,000), then ANALYZE (as autovacuum would have
     by then): the timed batches meet a filled database, as a live consumer keeping up does."""
@@ -141,6 +141,8 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
     event.listen(Engine, "before_cursor_execute", count)
     _TIMED.append(True)
     written_before = await rows_written(db)  # the pool's backends end first: their statistics are flushed
+    if statements_of is not None:
+        await reset_statement_stats(url)
     pg_cpu, cpu = postgres_cpu_seconds(data_dir), time.process_time()
     started = time.perf_counter()
     profile = None
@@ -191,12 +193,69 @@ async def apply_all(url: str, data_dir: Path, directory: list, events: list, bat
                                     "postgres_cpu_ms_per_batch": round(pg * 1000 / len(per_batch), 1),
                                     "statements_per_batch": round(n / len(per_batch), 1)}
                              for name, (py, pg, n) in handler_cpu.items()}
+    if statements_of is not None:  # before rows_written: its own statements are not the batches'
+        statements_of.extend(await statement_stats(url, len(per_batch)))
     written = await rows_written(db)
     out["rows_per_event"] = rows_per_event(written_before, written, len(events))
     out["recomputation_mismatches"] = await recomputation(db, "styrkedja_reporting")
     await db.dispose()  # the pool's backends end: their statistics are flushed
     out["heap_only_updates"] = await heap_only_updates(url)
     return out
+
+
+async def reset_statement_stats(url: str) -> None:
+    """pg_stat_statements from zero (the timed batches' statements only)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("SELECT pg_stat_statements_reset()")
+    finally:
+        await conn.close()
+
+
+async def statement_stats(url: str, batches: int, top: int = 25) -> list[dict]:
+    """Per statement over the timed batches (pg_stat_statements, nested ones too): the backend's execution and
+    planning ms per batch, calls, rows, shared buffers touched and WAL written per batch, biggest first."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = await conn.fetch(
+            "SELECT query, calls, total_exec_time, total_plan_time, rows, shared_blks_hit + shared_blks_read AS blks, "
+            "shared_blks_dirtied, wal_records, wal_fpi, wal_bytes, toplevel FROM pg_stat_statements "
+            "WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time + total_plan_time DESC LIMIT $1", top)
+    finally:
+        await conn.close()
+    return [{"exec_ms_per_batch": round(r["total_exec_time"] / batches, 2),
+             "plan_ms_per_batch": round(r["total_plan_time"] / batches, 2),
+             "calls_per_batch": round(r["calls"] / batches, 2), "rows_per_batch": round(r["rows"] / batches, 1),
+             "buffers_per_batch": round(r["blks"] / batches), "dirtied_per_batch": round(r["shared_blks_dirtied"] / batches),
+             "wal_records_per_batch": round(r["wal_records"] / batches),
+             "wal_kb_per_batch": round(int(r["wal_bytes"]) / batches / 1024, 1), "toplevel": r["toplevel"],
+             "query": " ".join(r["query"].split())[:400]} for r in rows]
+
+
+def load_statement_stats(pg: EmbeddedPostgres, server_url: str) -> None:
+    """pg_stat_statements in this throw-away server: preloaded (a restart), tracking nested statements and
+    planning, the extension created in the bench's database."""
+    import asyncpg
+
+    async def alter(dsn: str, statements: list[str]) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(alter(server_url + "/postgres", [
+        "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'",
+        "ALTER SYSTEM SET pg_stat_statements.track = 'all'",
+        "ALTER SYSTEM SET pg_stat_statements.track_planning = on"]))
+    pg.stop()
+    pg.start()
+    asyncio.run(alter(server_url + "/profile_apply", ["CREATE EXTENSION IF NOT EXISTS pg_stat_statements"]))
 
 
 async def rows_written(db: Database) -> dict[str, int]:
@@ -326,6 +385,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     parser.add_argument("--explain-ms", type=int, default=0, metavar="MS",
                         help="auto_explain (ANALYZE) every statement slower than MS into profile-apply-<label>-plans.txt")
+    parser.add_argument("--statements", action="store_true",
+                        help="pg_stat_statements over the timed batches: the backend's ms, buffers and WAL per "
+                             "batch of each statement (top 25; in the JSON as `statements`)")
     args = parser.parse_args()
     sql_time = time_statements() if args.sql else None
     state = Path(tempfile.mkdtemp(prefix="styrkedja-profile-apply-"))
@@ -336,6 +398,8 @@ def main() -> int:
         url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/profile_apply"
         if args.explain_ms:
             asyncio.run(auto_explain(pg.server_url() + "/profile_apply", args.explain_ms))
+        if args.statements:
+            load_statement_stats(pg, pg.server_url())
         if args.data == "deadline-week":
             from deadline_week import deadline_organisation, deadline_results
 
@@ -351,10 +415,14 @@ def main() -> int:
             from pyinstrument import Profiler
 
             profiler = Profiler(async_mode="enabled")
+        stats: list | None = [] if args.statements else None
         with profiler if profiler is not None else contextlib.nullcontext():
             applied = asyncio.run(apply_all(url, state / "pgdata", directory, events, args.batch,
                                             live_alerts=not args.no_alerts, warm=args.warm,
-                                            cprofile=args.cprofile, by_handler=args.by_handler))
+                                            cprofile=args.cprofile, by_handler=args.by_handler,
+                                            statements_of=stats))
+        if stats:
+            applied["statements"] = stats
         print(json.dumps(applied))
         top = ""
         if sql_time is not None:

@@ -102,11 +102,17 @@ class AdditiveTable:
         all_zero = " AND ".join(f"{quoted(v)} = 0" for v in self.values)
         names = ", ".join(quoted(c.name) for c in cols)
         self._staged = Staged(table, (*self.key, *self.values))
+        # the emptied rows come back by their place (ctid), not their key: see `_delete_at`
         self._add = self._staged.statements(f"WITH up AS (INSERT INTO {table.name} ({names}) {{rows}} "
-                                            f"ON CONFLICT ({keys}) DO UPDATE SET {sets} RETURNING {names}) "
-                                            f"SELECT {keys} FROM up WHERE {all_zero}")
-        self._delete = text(f"DELETE FROM {table.name} WHERE {all_zero} AND ({keys}) IN "
-                            f"(SELECT * FROM {unnest_of([table.c[k] for k in self.key])})")
+                                            f"ON CONFLICT ({keys}) DO UPDATE SET {sets} RETURNING ctid, {names}) "
+                                            f"SELECT ctid FROM up WHERE {all_zero}")
+        # The cells a batch's upsert emptied, deleted by the row versions it returned (a TID scan: no index
+        # descent). By their key, the planner could take a read index led by organiser and level — estimating
+        # one row per key from the unnest's guess of 10 keys — and filter every row of the unit per key
+        # (support_below_pass: ~340 students per area cell, 100 ms per deadline-week batch; it grows with the
+        # units). The places are stable to the transaction's end: the upsert locked (or inserted) those versions,
+        # nothing else may update them until we commit, and no vacuum moves a live row. `all_zero` is checked again.
+        self._delete_at = text(f"DELETE FROM {table.name} WHERE ctid = ANY(CAST(:at AS tid[])) AND {all_zero}")
         self._area_transfer = AreaTransfer(table, self.key, self.values)
 
     async def add(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -116,7 +122,7 @@ class AdditiveTable:
             return
         emptied = await self._staged.execute(session, rows, self._add)
         if emptied:
-            await session.execute(self._delete, as_arrays(self.key, [tuple(r) for r in emptied]))
+            await session.execute(self._delete_at, {"at": [r[0] for r in emptied]})
 
     async def transfer(self, session: AsyncSession, moves: Sequence[tuple[str, str | None, str | None]]) -> None:
         """A school unit moving between areas takes its school-unit state to the new area."""
@@ -214,8 +220,9 @@ def _signed_pass() -> str:
             # sorted: the same lock order for every writer
             f"ORDER BY {c_order([f'z.{quoted(c)}' for c in CELL], figure_pass, CELL)} "
             f"ON CONFLICT ({cell}) DO UPDATE SET {sets}, {_newest_sets(figure_pass.name)} "
-            f"RETURNING {cell}, {', '.join(quoted(v) for v in values)}, newest, newest_count) "
-            f"SELECT {cell}, {all_zero} AS emptied FROM up WHERE {all_zero} OR newest IS NULL OR newest_count <= 0")
+            f"RETURNING ctid, {cell}, {', '.join(quoted(v) for v in values)}, newest, newest_count) "
+            f"SELECT {cell}, ctid, {all_zero} AS emptied FROM up WHERE {all_zero} OR newest IS NULL "
+            "OR newest_count <= 0")
 
 
 _ADD_SIGNED_PASS = _STAGED_SIGNED.statements(_signed_pass(), DISTINCT_PARAMS)
@@ -231,10 +238,10 @@ async def add_pass_and_dates(session: AsyncSession, signed: Sequence[tuple[Any, 
     if not signed and not distinct:
         return
     found = await _STAGED_SIGNED.execute(session, signed, _ADD_SIGNED_PASS, {"distinct": json_rows(distinct)})
-    emptied = [tuple(r[:-1]) for r in found if r[-1]]
+    emptied = [r[-2] for r in found if r[-1]]  # by place, as `AdditiveTable._delete_at` says why
     if emptied:
-        await session.execute(PASS._delete, as_arrays(PASS.key, emptied))
-    stale = [tuple(r[:-1]) for r in found if not r[-1]]
+        await session.execute(PASS._delete_at, {"at": emptied})
+    stale = [tuple(r[:-2]) for r in found if not r[-1]]
     if stale:
         await renew_newest(session, stale)
 
