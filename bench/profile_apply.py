@@ -11,7 +11,7 @@ statements per batch, the recomputation check (every materialised cell against t
 cell tables' updates that were heap-only (HOT), and the profile. `--sql` sums the wall time per statement (top 15, and the most frequent).
 `--no-profile` leaves pyinstrument out (its sampling costs the Python side ~10-20 %).
 
-    .venv/bin/python bench/profile_apply.py [--students 300] [--batch 1000] [--label after] [--sql]
+    .venv/bin/python bench/profile_apply.py [--students 300] [--batch 1000] [--label after] [--sql] [--statements]
 """
 
 from __future__ import annotations
