@@ -42,7 +42,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     app = FastAPI(title="Styrkedja dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None, redirect_slashes=False)
     app.state.settings = settings
-    app.state.sessions = SessionStore(settings.session_seconds, secure=settings.cookie_secure)
+    app.state.sessions = SessionStore(settings.session_seconds, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(DropEmptyQueryValues)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
