@@ -11,6 +11,10 @@ Found and fixed:
   deployment on https that left it at its default (compose's is `false`) sent the session id in clear on any
   plain-http request to the host (a link, a typed address, a downgrade). A public URL on https now makes it
   Secure (`DashboardSettings.secure_cookies`).
+- Sessions: every `/logga-in` without a cookie kept a new session in memory for the whole session lifetime
+  (8 h), the sweep dropping only expired ones: a loop over one unauthenticated GET grew the dashboard's memory
+  without bound. A sign-in in flight now lives 10 minutes and at most 10,000 are kept, the oldest given up
+  first; signed-in sessions are never pushed out (services/dashboard/tests/test_sessions.py).
 
 Already fine (swept here, each a test that fails if it regresses): stored XSS in every page, attribute, chart
 data island (`<` escaped in the JSON), title and breadcrumb (Jinja autoescapes; text is never re-read as a
