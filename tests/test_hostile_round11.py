@@ -10,7 +10,8 @@ Found and fixed:
 - Cookie flags: the session cookie was Secure only with `STYRKEDJA_DASHBOARD_COOKIE_SECURE=true`; a
   deployment on https that left it at its default (compose's is `false`) sent the session id in clear on any
   plain-http request to the host (a link, a typed address, a downgrade). A public URL on https now makes it
-  Secure (`DashboardSettings.secure_cookies`).
+  Secure (`DashboardSettings.secure_cookies`), and its answers carry Strict-Transport-Security (there was none:
+  a first visit over http could be served a look-alike sign-in page).
 - Sessions: every `/logga-in` without a cookie kept a new session in memory for the whole session lifetime
   (8 h), the sweep dropping only expired ones: a loop over one unauthenticated GET grew the dashboard's memory
   without bound. A sign-in in flight now lives 10 minutes and at most 10,000 are kept, the oldest given up
@@ -224,6 +225,18 @@ def test_the_session_cookie_is_secure_whenever_the_dashboard_is_reached_over_htt
         assert ("; secure" in cookie.lower()) is secure, (public, cookie)
         assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
     assert DashboardSettings(public_url="http://x", cookie_secure=True).secure_cookies
+
+
+def test_over_https_browsers_are_told_to_stay_on_https():
+    """Failed on the old code: no Strict-Transport-Security, so a first visit over http could be served a
+    look-alike sign-in page by anyone on the path."""
+    for public, hsts in (("https://styrkedja.example.se", True), ("http://127.0.0.1:8100", False)):
+        with TestClient(create_app(DashboardSettings(public_url=public, issuer="http://issuer.test"))) as client:
+            for path in ("/", "/healthz", "/finns-inte", "/static/app.css"):
+                answer = client.get(path)
+                assert ("strict-transport-security" in answer.headers) is hsts, (public, path)
+                if hsts:
+                    assert answer.headers["strict-transport-security"] == "max-age=31536000"
 
 
 #: every spelling of "somewhere else" a next/return field has been known to smuggle past a prefix check
