@@ -16,6 +16,9 @@ Found and fixed:
   (8 h), the sweep dropping only expired ones: a loop over one unauthenticated GET grew the dashboard's memory
   without bound. A sign-in in flight now lives 10 minutes and at most 10,000 are kept, the oldest given up
   first; signed-in sessions are never pushed out (services/dashboard/tests/test_sessions.py).
+- The report PDF: every `/rapport.pdf` started a Chromium (a few hundred MB for up to a minute) however many
+  were running, at any signed-in user's GET; now at most two print at once and the next gets a 503 with
+  Retry-After and the advice to print from the browser (services/dashboard/tests/test_pdf.py).
 
 Already fine (swept here, each a test that fails if it regresses): stored XSS in every page, attribute, chart
 data island (`<` escaped in the JSON), title and breadcrumb (Jinja autoescapes; text is never re-read as a
@@ -356,3 +359,16 @@ def test_a_login_link_carries_the_page_only_as_a_local_path(dashboard):
     answer = dashboard.get("/kedjan?niva=group", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/logga-in?next=" + quote("/kedjan?niva=group", safe="")
+
+
+def test_a_report_pdf_while_the_host_prints_its_maximum_is_a_503_to_retry_not_another_browser(dashboard,
+                                                                                             monkeypatch):
+    """Failed on the old code: every /rapport.pdf started a Chromium of its own, however many were running."""
+    from styrkedja_dashboard.report import pdf
+
+    plant_session(dashboard)
+    dashboard.app.state.settings.chromium = "/bin/sh"  # type: ignore[attr-defined]  # exists; never started here
+    monkeypatch.setattr(pdf._gate, "running", pdf.MAX_PRINTS)
+    answer = dashboard.get("/rapport.pdf")
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "10"
+    assert "Skriv ut sidan från webbläsaren" in answer.text and answer.headers["cache-control"] == "no-store"
