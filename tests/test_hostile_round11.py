@@ -20,6 +20,10 @@ Found and fixed:
   were running, at any signed-in user's GET; now at most two print at once and the next gets a 503 with
   Retry-After and the advice to print from the browser (services/dashboard/tests/test_pdf.py).
 
+- Logs: the dashboard never set up the services' logging (`styrkedja_kit.logging.configure_logging`), so the
+  access line of its image's uvicorn carried every query string as sent, a personal identity number included;
+  the kit's redaction now covers it like every service.
+
 Already fine (swept here, each a test that fails if it regresses): stored XSS in every page, attribute, chart
 data island (`<` escaped in the JSON), title and breadcrumb (Jinja autoescapes; text is never re-read as a
 template; no href is built from a value alone, so no `javascript:` URL); CSP without inline script,
@@ -372,3 +376,48 @@ def test_a_report_pdf_while_the_host_prints_its_maximum_is_a_503_to_retry_not_an
     answer = dashboard.get("/rapport.pdf")
     assert answer.status_code == 503 and answer.headers["retry-after"] == "10"
     assert "Skriv ut sidan från webbläsaren" in answer.text and answer.headers["cache-control"] == "no-store"
+
+
+@pytest.fixture
+def dashboard_logs() -> Iterator[Any]:
+    """uvicorn's logging as its command line (the dashboard's image) sets it up, then the dashboard's app,
+    every server line into one buffer; the loggers as they were afterwards."""
+    import io
+    import logging
+    import logging.config
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).filters[:], logging.getLogger(n).propagate,
+                 logging.getLogger(n).level) for n in names}
+    logging.config.dictConfig(LOGGING_CONFIG)
+    for name in names:
+        logging.getLogger(name).filters[:] = []  # whatever another test's service app put there
+    create_app(DashboardSettings(issuer="http://issuer.test"))
+    buffer = io.StringIO()
+    for name in ("uvicorn", "uvicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            handler.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        yield buffer
+    finally:
+        for name, (handlers, filters, propagate, level) in saved.items():
+            one = logging.getLogger(name)
+            one.handlers[:], one.filters[:], one.propagate = handlers, filters, propagate
+            one.setLevel(level)
+
+
+@pytest.mark.parametrize("path", ["/kedjan?enhet=19121212-1212", "/logga-in?next=%2Fkedjan%3Fq%3D121212%2B1212",
+                                  "/lika/19121212%2D1212/handlingsplan"])
+def test_the_dashboards_access_line_never_carries_a_personal_identity_number(dashboard_logs, path):
+    """Failed on the old code: the dashboard never set up the services' logging, so its image's uvicorn access
+    line went out as the browser sent it."""
+    import logging
+
+    from styrkedja_contracts.identifiers import contains_personal_identity_number
+
+    logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 422)
+    line = dashboard_logs.getvalue()
+    assert '"GET ' in line and " 422" in line, line
+    assert not contains_personal_identity_number(line) and "[REDACTED]" in line, line
