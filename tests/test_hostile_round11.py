@@ -11,7 +11,9 @@ Found and fixed:
   deployment on https that left it at its default (compose's is `false`) sent the session id in clear on any
   plain-http request to the host (a link, a typed address, a downgrade). A public URL on https now makes it
   Secure (`DashboardSettings.secure_cookies`), and its answers carry Strict-Transport-Security (there was none:
-  a first visit over http could be served a look-alike sign-in page).
+  a first visit over http could be served a look-alike sign-in page). Over https the cookie is
+  `__Host-styrkedja_session`: a sibling host of the domain can no longer plant its own signed-in session on a
+  user (cookie tossing, which rotation at sign-in does not stop).
 - Sessions: every `/logga-in` without a cookie kept a new session in memory for the whole session lifetime
   (8 h), the sweep dropping only expired ones: a loop over one unauthenticated GET grew the dashboard's memory
   without bound. A sign-in in flight now lives 10 minutes and at most 10,000 are kept, the oldest given up
@@ -230,8 +232,26 @@ def test_the_session_cookie_is_secure_whenever_the_dashboard_is_reached_over_htt
         app.state.sessions.write_cookie(response, session)
         cookie = response.headers["set-cookie"]
         assert ("; secure" in cookie.lower()) is secure, (public, cookie)
-        assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+        assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower() and "domain" not in cookie.lower()
+        assert cookie.startswith("__Host-styrkedja_session=" if secure else "styrkedja_session="), cookie
     assert DashboardSettings(public_url="http://x", cookie_secure=True).secure_cookies
+
+
+def test_over_https_only_the_host_only_cookie_is_a_session():
+    """Failed on the old code: over https the session was read from a plain `styrkedja_session` cookie, which a
+    sibling host of the domain may set (cookie tossing: its own signed-in session planted on a user)."""
+    settings = DashboardSettings(public_url="https://styrkedja.example.se", issuer="http://issuer.test")
+    with TestClient(create_app(settings), base_url="https://styrkedja.example.se") as client:
+        client.app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(upstream))  # type: ignore[attr-defined]
+        client.app.state.oidc = _Issuer()  # type: ignore[attr-defined]
+        assert client.get("/logga-in", follow_redirects=False).status_code == 303
+        done = client.get("/auth/callback", params={"code": "good", "state": "s1"}, follow_redirects=False)
+        assert done.headers["set-cookie"].startswith("__Host-styrkedja_session=")
+        assert client.get("/larm", follow_redirects=False).status_code == 200
+        sid = client.cookies.get("__Host-styrkedja_session")
+        client.cookies.clear()
+        client.cookies.set(COOKIE, sid or "")  # the same id under the name any host of the domain may set
+        assert client.get("/larm", follow_redirects=False).status_code == 303  # not a session: sign in
 
 
 def test_over_https_browsers_are_told_to_stay_on_https():

@@ -17,6 +17,11 @@ from fastapi import Request, Response
 from styrkedja_kit.auth import Principal
 
 COOKIE = "styrkedja_session"
+#: the name over https: a browser takes a `__Host-` cookie only Secure, for path `/` and from this host itself, so
+#: a sibling host (`*.kommun.se`) cannot plant its own signed-in session id on a user (cookie tossing: the
+#: victim then reads and acknowledges as the planter); rotation at sign-in alone does not stop a planted
+#: session that is already signed in
+SECURE_COOKIE = "__Host-styrkedja_session"
 #: a sign-in in flight: the provider's round trip takes a minute, not a session's hours
 PENDING_SECONDS = 600
 #: at most this many sign-ins in flight, the oldest given up first: anyone may start one without signing in,
@@ -44,6 +49,7 @@ class Session:
 class SessionStore:
     def __init__(self, lifetime_seconds: int, *, secure: bool) -> None:
         self.lifetime, self.secure = lifetime_seconds, secure
+        self.cookie = SECURE_COOKIE if secure else COOKIE
         self._sessions: dict[str, Session] = {}
         self._pending: dict[str, None] = {}  # ids of sessions not signed in yet, oldest first
 
@@ -67,7 +73,7 @@ class SessionStore:
         return session
 
     def get(self, request: Request) -> Session | None:
-        sid = request.cookies.get(COOKIE)
+        sid = request.cookies.get(self.cookie)
         session = self._sessions.get(sid) if sid else None
         if session and session.expires_at < time.time():
             self.drop(session)
@@ -88,11 +94,11 @@ class SessionStore:
         self._pending.pop(session.id, None)
 
     def write_cookie(self, response: Response, session: Session) -> None:
-        response.set_cookie(COOKIE, session.id, max_age=self.lifetime, httponly=True, secure=self.secure,
+        response.set_cookie(self.cookie, session.id, max_age=self.lifetime, httponly=True, secure=self.secure,
                             samesite="lax", path="/")
 
     def clear_cookie(self, response: Response) -> None:
-        response.delete_cookie(COOKIE, path="/", httponly=True, secure=self.secure, samesite="lax")
+        response.delete_cookie(self.cookie, path="/", httponly=True, secure=self.secure, samesite="lax")
 
     def sweep(self) -> None:
         now = time.time()
