@@ -88,3 +88,24 @@ def test_two_processes_resolving_the_jars_at_once_run_maven_once(monkeypatch: py
         resolved = list(pool.map(lambda _: apache_kafka.resolve_jars(lib), range(2)))
     assert resolved == [lib, lib] and (lib / "kafka.jar").exists() and (lib / ".complete").exists()
     assert calls.read_text().splitlines() == ["run"]
+
+
+@pytest.mark.parametrize("failures, runs, resolves", [(1, 2, True), (5, 3, False)])
+def test_a_maven_run_that_fails_is_tried_again_at_most_three_times(monkeypatch: pytest.MonkeyPatch, tmp_path,
+                                                                     failures: int, runs: int, resolves: bool):
+    calls = tmp_path / "calls"
+    fake = tmp_path / "mvn"
+    fake.write_text(f'#!/bin/sh\necho run >> "{calls}"\n'
+                    f'[ "$(wc -l < "{calls}")" -le {failures} ] && {{ echo "Failed to copy full contents"; exit 1; }}\n'
+                    'exit 0\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(apache_kafka.shutil, "which", lambda name: str(fake) if name == "mvn" else None)
+    monkeypatch.setattr(apache_kafka._copy_dependencies.retry, "sleep", lambda seconds: None)
+    lib = tmp_path / "lib"
+    if resolves:
+        assert apache_kafka.resolve_jars(lib) == lib and (lib / ".complete").exists()
+    else:
+        with pytest.raises(RuntimeError, match="Failed to copy full contents"):
+            apache_kafka.resolve_jars(lib)
+        assert not (lib / ".complete").exists()
+    assert len(calls.read_text().splitlines()) == runs

@@ -19,6 +19,8 @@ import time
 import uuid
 from pathlib import Path
 
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
+
 from .postgres import free_port
 
 POM = Path(__file__).with_name("maven") / "kafka-pom.xml"
@@ -98,13 +100,20 @@ def resolve_jars(lib: Path | None = None) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _resolved(lib):  # the other one resolved it meanwhile
             return lib
-        result = subprocess.run(
-            [mvn, "--batch-mode", "--quiet", "-f", str(POM), "dependency:copy-dependencies",
-             f"-DoutputDirectory={lib}"], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"Maven could not resolve Apache Kafka {kafka_version()}:\n{result.stdout[-3000:]}")
+        _copy_dependencies(mvn, lib)
         (lib / ".complete").write_text(kafka_version())
     return lib
+
+
+# tried three times: a download cut short or a jar of the shared local repository read while another Maven wrote
+# it ("Failed to copy full contents") passes when tried again; a pom that cannot resolve fails all three
+@retry(stop=stop_after_attempt(3), wait=wait_fixed(2), reraise=True, retry=retry_if_exception_type(RuntimeError))
+def _copy_dependencies(mvn: str, lib: Path) -> None:
+    result = subprocess.run(
+        [mvn, "--batch-mode", "--quiet", "-f", str(POM), "dependency:copy-dependencies",
+         f"-DoutputDirectory={lib}"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"Maven could not resolve Apache Kafka {kafka_version()}:\n{result.stdout[-3000:]}")
 
 
 class ApacheKafka:
