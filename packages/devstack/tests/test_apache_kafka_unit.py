@@ -4,6 +4,7 @@ the pinned version is read from the pom, and the broker matrix is read from the 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -70,3 +71,41 @@ def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(apache_kafka.uuid, "uuid4", lambda: next(draws))
     cluster_id = apache_kafka._kraft_cluster_id()
     assert not cluster_id.startswith("-") and len(cluster_id) == 22
+
+
+def test_two_processes_resolving_the_jars_at_once_run_maven_once(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    """Maven run twice into one folder copied the same jars over each other (one red CI run): the second waits
+    for the first and finds the jars resolved."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "mvn"
+    fake.write_text(f'#!/bin/sh\necho run >> "{calls}"\nsleep 0.5\n'
+                    'for a in "$@"; do case "$a" in\n'
+                    '  -DoutputDirectory=*) touch "${a#-DoutputDirectory=}/kafka.jar";; esac; done\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(apache_kafka.shutil, "which", lambda name: str(fake) if name == "mvn" else None)
+    lib = tmp_path / "apache-kafka" / "lib"
+    with ThreadPoolExecutor(2) as pool:
+        resolved = list(pool.map(lambda _: apache_kafka.resolve_jars(lib), range(2)))
+    assert resolved == [lib, lib] and (lib / "kafka.jar").exists() and (lib / ".complete").exists()
+    assert calls.read_text().splitlines() == ["run"]
+
+
+@pytest.mark.parametrize("failures, runs, resolves", [(1, 2, True), (5, 3, False)])
+def test_a_maven_run_that_fails_is_tried_again_at_most_three_times(monkeypatch: pytest.MonkeyPatch, tmp_path,
+                                                                     failures: int, runs: int, resolves: bool):
+    calls = tmp_path / "calls"
+    fake = tmp_path / "mvn"
+    fake.write_text(f'#!/bin/sh\necho run >> "{calls}"\n'
+                    f'[ "$(wc -l < "{calls}")" -le {failures} ] && {{ echo "Failed to copy full contents"; exit 1; }}\n'
+                    'exit 0\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(apache_kafka.shutil, "which", lambda name: str(fake) if name == "mvn" else None)
+    monkeypatch.setattr(apache_kafka._copy_dependencies.retry, "sleep", lambda seconds: None)
+    lib = tmp_path / "lib"
+    if resolves:
+        assert apache_kafka.resolve_jars(lib) == lib and (lib / ".complete").exists()
+    else:
+        with pytest.raises(RuntimeError, match="Failed to copy full contents"):
+            apache_kafka.resolve_jars(lib)
+        assert not (lib / ".complete").exists()
+    assert len(calls.read_text().splitlines()) == runs

@@ -8,6 +8,7 @@ folder: formatted on first start, durable across restarts (same node, ports and 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -17,6 +18,8 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from .postgres import free_port
 
@@ -91,13 +94,26 @@ def resolve_jars(lib: Path | None = None) -> Path:
     if not mvn:
         raise RuntimeError(f"Maven not found: {INSTALL_HINT}")
     lib.mkdir(parents=True, exist_ok=True)
+    # one resolver at a time: two processes starting Apache Kafka at once (pytest's two workers, a test beside
+    # `make run`) copied the same jars over each other ("Failed to copy full contents": one red CI run)
+    with (lib.parent / f".{lib.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _resolved(lib):  # the other one resolved it meanwhile
+            return lib
+        _copy_dependencies(mvn, lib)
+        (lib / ".complete").write_text(kafka_version())
+    return lib
+
+
+# tried three times: a download cut short or a jar of the shared local repository read while another Maven wrote
+# it ("Failed to copy full contents") passes when tried again; a pom that cannot resolve fails all three
+@retry(stop=stop_after_attempt(3), wait=wait_fixed(2), reraise=True, retry=retry_if_exception_type(RuntimeError))
+def _copy_dependencies(mvn: str, lib: Path) -> None:
     result = subprocess.run(
         [mvn, "--batch-mode", "--quiet", "-f", str(POM), "dependency:copy-dependencies",
          f"-DoutputDirectory={lib}"], capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"Maven could not resolve Apache Kafka {kafka_version()}:\n{result.stdout[-3000:]}")
-    (lib / ".complete").write_text(kafka_version())
-    return lib
 
 
 class ApacheKafka:

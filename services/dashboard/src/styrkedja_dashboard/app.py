@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from styrkedja_kit.logging import configure_logging
+
 from .alerts.routes import router as alert_routes
 from .auth.oidc import OidcClient
 from .auth.routes import router as auth_routes
@@ -31,6 +33,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(settings: DashboardSettings) -> FastAPI:
+    # the services' logging, redaction included: uvicorn's access line carries every query string a browser
+    # (or anyone) sends, and the dashboard's went out unredacted, a personal identity number as typed
+    configure_logging("dashboard")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(timeout=settings.upstream_timeout_seconds) as http:
@@ -42,7 +48,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     app = FastAPI(title="Styrkedja dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None, redirect_slashes=False)
     app.state.settings = settings
-    app.state.sessions = SessionStore(settings.session_seconds, secure=settings.cookie_secure)
+    app.state.sessions = SessionStore(settings.session_seconds, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(DropEmptyQueryValues)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

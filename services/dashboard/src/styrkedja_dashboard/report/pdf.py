@@ -14,6 +14,25 @@ class PdfUnavailable(Exception):
     """No Chromium on this host (or it failed): the page itself can still be printed."""
 
 
+class PdfBusy(PdfUnavailable):
+    """As many Chromiums printing as the host is allowed: try again shortly."""
+
+
+#: Chromiums printing at once. Each is a browser of a few hundred MB for up to `timeout` seconds, started by any
+#: signed-in user's GET: without a bound, a reload loop (or a few people at once) took the host's memory.
+MAX_PRINTS = 2
+
+
+class _Gate:
+    """How many prints are running; one event loop, so a plain counter is enough."""
+
+    def __init__(self) -> None:
+        self.running = 0
+
+
+_gate = _Gate()
+
+
 def _executable(chromium: str) -> str | None:
     return shutil.which(chromium) or (chromium if Path(chromium).exists() else None)
 
@@ -35,6 +54,16 @@ async def html_to_pdf(html: str, stylesheet: Path, *, chromium: str, timeout: fl
     executable = await asyncio.to_thread(_executable, chromium)
     if executable is None:
         raise PdfUnavailable(f"{chromium} saknas")
+    if _gate.running >= MAX_PRINTS:
+        raise PdfBusy("Flera rapporter skrivs ut just nu")
+    _gate.running += 1
+    try:
+        return await _print(html, stylesheet, executable, timeout)
+    finally:
+        _gate.running -= 1
+
+
+async def _print(html: str, stylesheet: Path, executable: str, timeout: float) -> bytes:
     root = await asyncio.to_thread(_prepare, html, stylesheet)
     try:
         out = root / "rapport.pdf"

@@ -18,7 +18,7 @@ from ..figures import figure_table
 from ..period import choose
 from ..reads import figure_or_none, or_none
 from ..web.pages import Current, organiser_of, render, reporting, templates
-from .pdf import PdfUnavailable, html_to_pdf
+from .pdf import PdfBusy, PdfUnavailable, html_to_pdf
 
 router = APIRouter()
 STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "app.css"
@@ -88,8 +88,11 @@ async def report_pdf(request: Request, session: Current, api: Api, huvudman: Org
     try:
         pdf = await html_to_pdf(html, STYLESHEET, chromium=request.app.state.settings.chromium)
     except PdfUnavailable as error:
-        return render(request, "error.html", session, status_code=503, title="PDF kunde inte skapas",
-                      message=f"{error}. Skriv ut sidan från webbläsaren i stället (Skriv ut → Spara som PDF).")
+        answer = render(request, "error.html", session, status_code=503, title="PDF kunde inte skapas",
+                        message=f"{error}. Skriv ut sidan från webbläsaren i stället (Skriv ut → Spara som PDF).")
+        if isinstance(error, PdfBusy):
+            answer.headers["Retry-After"] = "10"
+        return answer
     name = f"kvalitetsrapport-{enhet or organiser}-{data['period'].term}-{data['period'].school_year}"
     name = name.replace("/", "-")
     return Response(pdf, media_type="application/pdf",

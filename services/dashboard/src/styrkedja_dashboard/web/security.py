@@ -24,6 +24,10 @@ class SecurityHeaders(BaseHTTPMiddleware):
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if not request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
+        if request.app.state.settings.secure_cookies:
+            # reached over https: a browser that once saw this never tries plain http again, where a
+            # man in the middle could serve a look-alike sign-in page (the Secure cookie alone does not stop that)
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
 
 

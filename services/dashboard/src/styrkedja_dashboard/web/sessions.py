@@ -17,6 +17,16 @@ from fastapi import Request, Response
 from styrkedja_kit.auth import Principal
 
 COOKIE = "styrkedja_session"
+#: the name over https: a browser takes a `__Host-` cookie only Secure, for path `/` and from this host itself, so
+#: a sibling host (`*.kommun.se`) cannot plant its own signed-in session id on a user (cookie tossing: the
+#: victim then reads and acknowledges as the planter); rotation at sign-in alone does not stop a planted
+#: session that is already signed in
+SECURE_COOKIE = "__Host-styrkedja_session"
+#: a sign-in in flight: the provider's round trip takes a minute, not a session's hours
+PENDING_SECONDS = 600
+#: at most this many sign-ins in flight, the oldest given up first: anyone may start one without signing in,
+#: and each was kept for the whole session lifetime, so a loop over /logga-in grew the store without bound
+MAX_PENDING = 10_000
 
 
 @dataclass
@@ -39,42 +49,59 @@ class Session:
 class SessionStore:
     def __init__(self, lifetime_seconds: int, *, secure: bool) -> None:
         self.lifetime, self.secure = lifetime_seconds, secure
+        self.cookie = SECURE_COOKIE if secure else COOKIE
         self._sessions: dict[str, Session] = {}
+        self._pending: dict[str, None] = {}  # ids of sessions not signed in yet, oldest first
 
-    def _new(self) -> Session:
+    def _new(self, lifetime: float | None = None) -> Session:
         if len(self._sessions) % 1000 == 999:  # abandoned sign-ins must not pile up
             self.sweep()
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), time.time() + self.lifetime)
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32),
+                          time.time() + (self.lifetime if lifetime is None else lifetime))
         self._sessions[session.id] = session
         return session
 
+    def _new_pending(self) -> Session:
+        while len(self._pending) >= MAX_PENDING:
+            oldest = next(iter(self._pending))
+            self._pending.pop(oldest)
+            found = self._sessions.get(oldest)
+            if found is not None and not found.signed_in:
+                self._sessions.pop(oldest)
+        session = self._new(min(PENDING_SECONDS, self.lifetime))
+        self._pending[session.id] = None
+        return session
+
     def get(self, request: Request) -> Session | None:
-        sid = request.cookies.get(COOKIE)
+        sid = request.cookies.get(self.cookie)
         session = self._sessions.get(sid) if sid else None
         if session and session.expires_at < time.time():
-            self._sessions.pop(session.id, None)
+            self.drop(session)
             return None
         return session
 
     def get_or_create(self, request: Request) -> Session:
-        return self.get(request) or self._new()
+        """The request's session, else a new one for a sign-in in flight (short-lived until `rotate`)."""
+        return self.get(request) or self._new_pending()
 
     def rotate(self, old: Session) -> Session:
         """A new id (and CSRF token) at sign-in, so an id planted before it is worth nothing."""
-        self._sessions.pop(old.id, None)
+        self.drop(old)
         return self._new()
 
     def drop(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
+        self._pending.pop(session.id, None)
 
     def write_cookie(self, response: Response, session: Session) -> None:
-        response.set_cookie(COOKIE, session.id, max_age=self.lifetime, httponly=True, secure=self.secure,
+        response.set_cookie(self.cookie, session.id, max_age=self.lifetime, httponly=True, secure=self.secure,
                             samesite="lax", path="/")
 
     def clear_cookie(self, response: Response) -> None:
-        response.delete_cookie(COOKIE, path="/", httponly=True, secure=self.secure, samesite="lax")
+        response.delete_cookie(self.cookie, path="/", httponly=True, secure=self.secure, samesite="lax")
 
     def sweep(self) -> None:
         now = time.time()
         for sid in [s.id for s in self._sessions.values() if s.expires_at < now]:
             self._sessions.pop(sid, None)
+            self._pending.pop(sid, None)
