@@ -60,3 +60,25 @@ def test_import_ss12000_page_limits_are_flags_with_bounds(tmp_path, monkeypatch)
     monkeypatch.setattr(command, "HttpSource", Source)
     ran = runner.invoke(app, ["import", "ss12000", "--url", "http://x", "--page-seconds", "30", "--max-pages", "7"])
     assert ran.exit_code == 1 and made["page_seconds"] == 30.0 and made["max_pages"] == 7, ran.output
+
+
+def test_ops_help_is_named_for_the_one_command_and_says_which_database(monkeypatch) -> None:
+    # a newcomer types `styrkedja replay`: the usage must show that name, and the URL `make run` serves
+    usage = " ".join(runner.invoke(app, ["replay", "--help"]).output.split())
+    assert usage.startswith("usage: styrkedja replay") and "python -m" not in usage
+    assert "postgresql://postgres@127.0.0.1:55432/styrkedja_<service>" in usage.replace(" ", "")  # wrapped
+    monkeypatch.delenv("STYRKEDJA_DATABASE_URL", raising=False)
+    refused = runner.invoke(app, ["replay", "--since", "2026-01-01T00:00:00+00:00"])
+    assert refused.exit_code == 2
+    assert "127.0.0.1:55432/styrkedja_<service>" in "".join(refused.output.split())
+
+
+def test_rebuild_reporting_help_warns_first_and_refuses_without_its_database(monkeypatch) -> None:
+    usage = " ".join(runner.invoke(app, ["rebuild", "reporting", "--help"]).output.split())
+    assert "Stop the reporting service's consumer first" in usage
+    assert "styrkedja_reporting" in usage
+    monkeypatch.delenv("STYRKEDJA_DATABASE_URL", raising=False)
+    refused = runner.invoke(app, ["rebuild", "reporting"])
+    # one line naming the variable, not asyncpg's traceback about a database called "styrkedja"
+    assert refused.exit_code == 2, refused.output
+    assert "STYRKEDJA_DATABASE_URL is not set" in refused.output and "Traceback" not in refused.output

