@@ -572,3 +572,33 @@ async def test_every_job_after_the_read_gets_the_rebuild_s_memory_setting(settin
         await db.dispose()
     assert seen and all(s == ("321MB", "321MB") for s in seen), seen
     assert report.counts["work_mem_kb"] == 321 * 1024
+
+
+async def test_compliance_items_are_joined_to_their_reports_by_hash_not_by_a_nested_loop(settings, database_urls,
+                                                                                         monkeypatch, tmp_path):
+    """The rebuild's items statement joins every window's roster × group subjects to the reports: its CTEs have no
+    statistics and their five-column join is estimated at one row, so with nested loops allowed the reports were
+    scanned once per item (items × reports: not done in 460 s on the full demo; bench/compliance_items.py). It runs
+    with `enable_nestloop` off, and the setting is back as it was after compliance's stage."""
+    plans = tmp_path / "plans.txt"
+    monkeypatch.setenv("STYRKEDJA_REBUILD_EXPLAIN", str(plans))
+    real = bulk.rebuild_compliance
+    after: list[str] = []
+
+    async def compliance(session, **kwargs):
+        n = await real(session, **kwargs)
+        after.append((await session.execute(text("SELECT current_setting('enable_nestloop')"))).scalar_one())
+        return n
+
+    monkeypatch.setattr(bulk, "rebuild_compliance", compliance)
+    db = Database(database_urls["rebuild"])
+    try:
+        await rebuilt(settings, db, full_log(), connections=2)
+        async with db.sessions() as session:
+            assert (await session.execute(text("SELECT count(*) FROM compliance_items"))).scalar_one() > 0
+    finally:
+        await db.dispose()
+    plan = plans.read_text().split("-- compliance.items\n")[1].split("\n-- ")[0]
+    assert "Insert on compliance_items" in plan and "Hash" in plan, plan
+    assert "Nested Loop" not in plan, plan
+    assert after == ["on"]
