@@ -11,6 +11,7 @@ incremental apply of the whole log — no double count, no gap."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import random
 from collections import Counter
@@ -602,3 +603,40 @@ async def test_compliance_items_are_joined_to_their_reports_by_hash_not_by_a_nes
     assert "Insert on compliance_items" in plan and "Hash" in plan, plan
     assert "Nested Loop" not in plan, plan
     assert after == ["on"]
+
+
+async def test_a_rebuild_cancelled_mid_statement_drops_its_schema_and_stops_the_statement(settings, database_urls,
+                                                                                         monkeypatch):
+    """What SIGTERM now does to `styrkedja rebuild reporting` (`command.cancelled_on_sigterm`), and Ctrl-C did: the
+    work cancelled while a job's statement runs. The statement is stopped in its backend, the rebuild's schema
+    dropped, the live tables as they were (the full demo's compliance statement ran on and left its schema)."""
+    log = full_log()
+    db = Database(database_urls["rebuild"])
+
+    async def long_statement(session, name):
+        await session.execute(text("SELECT pg_sleep(60)"))
+
+    async def sleeping() -> int:
+        async with db.sessions() as session:
+            return int((await session.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'"
+            ))).scalar_one())
+
+    try:
+        await rebuilt(settings, db, log[:len(log) // 2])
+        before = await every_row(db)
+        monkeypatch.setattr(bulk, "_figure", long_statement)
+        work = asyncio.create_task(rebuilt(settings, db, log, connections=2))
+        for _ in range(300):
+            if await sleeping():
+                break
+            await asyncio.sleep(0.1)
+        assert await sleeping() >= 1 and not work.done()
+        work.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(work, 30)
+        assert await sleeping() == 0
+        assert await shadow_schemas(db) == []
+        assert await every_row(db) == before
+    finally:
+        await db.dispose()

@@ -16,11 +16,12 @@ import json
 import multiprocessing
 import os
 import resource
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -47,6 +48,7 @@ from .bulk import (
 from .log import read_log, records_at
 
 Say = Callable[[str], None]
+T = TypeVar("T")
 
 
 def reporting_topics() -> list[str]:
@@ -243,6 +245,20 @@ async def _commit_marker(settings: ReportingSettings, group: str, next_offsets: 
         await consumer.stop()
 
 
+async def cancelled_on_sigterm(work: Awaitable[T]) -> T:
+    """`work`, cancelled by SIGTERM as Ctrl-C cancels it: its `finally` blocks run (the jobs' transactions rolled
+    back, the rebuild's schema dropped, the lock released). Python's own SIGTERM ends the process at once: the
+    schema was left behind for the next rebuild to drop, and a job's statement ran on in its backend meanwhile."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await work
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     paragraphs = __doc__.split("\n\n")
     parser = argparse.ArgumentParser(
@@ -277,11 +293,16 @@ def main(argv: list[str] | None = None) -> int:
         from pyinstrument import Profiler  # a bench tool: only imported when asked for
 
         with Profiler(async_mode="enabled") as profiler:
-            summary = asyncio.run(work)
+            summary = asyncio.run(cancelled_on_sigterm(work))
         with open(args.profile, "w") as out:
             out.write(profiler.output_text(unicode=True))
     else:
-        summary = asyncio.run(work)
+        try:
+            summary = asyncio.run(cancelled_on_sigterm(work))
+        except asyncio.CancelledError:
+            _stderr("stopped by SIGTERM; the rebuild's schema dropped (the live tables as they were unless it had "
+                    "committed)")
+            return 128 + signal.SIGTERM
     if args.json:
         print(json.dumps(summary, indent=2))
     return 0
