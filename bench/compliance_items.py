@@ -20,10 +20,11 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
-from styrkedja_contracts.calendar import ReportingCalendar, RoundDeadline
+from styrkedja_contracts.calendar import DEFAULT_CALENDAR, ReportingCalendar, RoundDeadline
 from styrkedja_demo import generator
 from styrkedja_devstack.postgres import EmbeddedPostgres
 from styrkedja_devstack.services import database_url
@@ -39,15 +40,15 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-#: the demo publishes no calendar (`DEFAULT_CALENDAR`: no round has a deadline); a calendar with deadlines for the
-#: demo's rounds makes the rounds' windows too, so that the reports' join is measured as well
-CALENDAR = ReportingCalendar(grace_days=1, round_deadlines=(
+#: the demo publishes no calendar (`DEFAULT_CALENDAR`: no round has a deadline, only the forecasts' windows);
+#: `--round-deadlines`: this one, with deadlines for the demo's rounds, makes the rounds' windows too
+ROUND_DEADLINES = ReportingCalendar(grace_days=1, round_deadlines=(
     RoundDeadline(round=1, term="HT", iso_week=45, deadline_weekday=4),
     RoundDeadline(round=2, term="HT", iso_week=50, deadline_weekday=4),
     RoundDeadline(round=4, term="VT", iso_week=20, deadline_weekday=4)))
 
 
-def _rows(students: int) -> dict[str, list[tuple]]:
+def _rows(students: int, calendar: ReportingCalendar) -> dict[str, list[tuple[Any, ...]]]:
     """The tables the statements read, as the demo of `students` students leaves them."""
     muni = generator.generate(students=students)
     org = muni.organiser_code
@@ -72,13 +73,14 @@ def _rows(students: int) -> dict[str, list[tuple]]:
         reports.append((a["assessment_id"], 1, False, org, a["school_unit_code"], a["group_id"], a["student_id"],
                         a["subject_code"], a["school_year"], a["round"], received))
     windows = [(k.organiser_id, k.kind.value, k.period, w.opens, w.deadline, w.timezone) for k in sorted(
-        keys, key=lambda k: (k.kind.value, k.period)) if (w := window_for(k, CALENDAR)) is not None]
+        keys, key=lambda k: (k.kind.value, k.period)) if (w := window_for(k, calendar)) is not None]
     return {"directory_memberships": memberships, "directory_teaching_assignments": assignments,
             "forecast_facts": forecasts, "compliance_round_reports": reports, "compliance_windows": windows}
 
 
-async def measure(url: str, students: int, plans: list[str], before: bool) -> dict[str, object]:
-    rows = _rows(students)
+async def measure(url: str, students: int, plans: list[str], before: bool, calendar: ReportingCalendar
+                  ) -> dict[str, object]:
+    rows = _rows(students, calendar)
     connection = await asyncpg.connect(url)
     try:
         pid = await connection.fetchval("SELECT pg_backend_pid()")
@@ -93,7 +95,7 @@ async def measure(url: str, students: int, plans: list[str], before: bool) -> di
             await connection.copy_records_to_table(table, records=records, columns=columns[:len(records[0])])
         # as in the rebuild: the directory and facts analysed by their jobs' keys, the round reports and windows not
         await connection.execute("ANALYZE directory_memberships, directory_teaching_assignments, forecast_facts")
-        out: dict[str, object] = {"students": students, "before": before, **{f"rows.{t}": len(r) for t, r in rows.items()}}
+        out: dict[str, object] = {"students": students, "before": before, "round_deadlines": calendar != DEFAULT_CALENDAR, **{f"rows.{t}": len(r) for t, r in rows.items()}}
         kinds = {"forecast": WindowKind.forecast.value, "round": WindowKind.assessment_round.value}
         # before: the items' statement alone, planned as it was before (nested loops allowed)
         items = compliance.items_statements()[-1:] if before else compliance.items_statements()
@@ -116,6 +118,9 @@ async def measure(url: str, students: int, plans: list[str], before: bool) -> di
             out[f"{label}.wall_s"] = round(time.perf_counter() - started, 2)
         out["rows.compliance_items"] = await connection.fetchval("SELECT count(*) FROM compliance_items")
         out["rows.compliance_cells"] = await connection.fetchval("SELECT count(*) FROM compliance_cells")
+        for table in ("compliance_items", "compliance_cells"):  # before and after: the same rows
+            out[f"digest.{table}"] = await connection.fetchval(
+                f"SELECT md5(string_agg(CAST(t AS text), '|' ORDER BY CAST(t AS text))) FROM {table} t")
         await transaction.rollback()
         return out
     finally:
@@ -128,6 +133,7 @@ def main() -> int:
     parser.add_argument("--plans", type=Path, default=None)
     parser.add_argument("--before", action="store_true", help="also the statement as it was (alternated)")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--round-deadlines", action="store_true", help="a calendar with the rounds' deadlines")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="styrkedja-compliance-") as folder:
         server = EmbeddedPostgres(Path(folder) / "pg", durable=False).start()
@@ -136,10 +142,11 @@ def main() -> int:
             url = f"{server.server_url()}/bench_compliance"
             upgrade("styrkedja_reporting", database_url(server.server_url(), "bench_compliance"))
             plans: list[str] = []
+            calendar = ROUND_DEADLINES if args.round_deadlines else DEFAULT_CALENDAR
             for _ in range(args.rounds):
                 for students in args.students:
                     for before in (True, False) if args.before else (False,):
-                        print(json.dumps({**asyncio.run(measure(url, students, plans, before)),
+                        print(json.dumps({**asyncio.run(measure(url, students, plans, before, calendar)),
                                           "load": round(os.getloadavg()[0], 2)}), flush=True)
             if args.plans:
                 args.plans.write_text("\n".join(plans))
