@@ -78,13 +78,18 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.exception_handler(UpstreamError)
     async def upstream(request: Request, error: UpstreamError) -> Response:
+        wait = f"om {error.retry_after} s" if error.retry_after is not None else "om en stund"
         message = {401: "Din inloggning har gått ut. Logga in igen.",
                    403: "Du har inte behörighet att se de här uppgifterna.",
                    404: "Uppgifterna finns inte.",
-                   502: f"Tjänsten {error.service} svarar inte just nu. Försök igen om en stund."}.get(
+                   502: f"Tjänsten {error.service} svarar inte just nu. Försök igen om en stund.",
+                   503: f"Tjänsten {error.service} är upptagen just nu. Försök igen {wait}."}.get(
             error.status, f"Tjänsten {error.service} godtog inte frågan: {error.detail}")
-        return render(request, "error.html", _session(request), status_code=error.status,
-                      title="Uppgifterna kunde inte hämtas", message=message)
+        answer = render(request, "error.html", _session(request), status_code=error.status,
+                        title="Uppgifterna kunde inte hämtas", message=message)
+        if error.status == 503 and error.retry_after is not None:
+            answer.headers["Retry-After"] = str(error.retry_after)
+        return answer
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

@@ -15,11 +15,25 @@ import httpx
 
 
 class UpstreamError(Exception):
-    """A service answered with an error (or not at all); `status` is what the page answers with."""
+    """A service answered with an error (or not at all); `status` is what the page answers with, and
+    `retry_after` the seconds a busy service (503) asked for, passed on to the person."""
 
-    def __init__(self, service: str, status: int, detail: str) -> None:
+    def __init__(self, service: str, status: int, detail: str, retry_after: int | None = None) -> None:
         super().__init__(f"{service}: {status} {detail}")
-        self.service, self.status, self.detail = service, status, detail
+        self.service, self.status, self.detail, self.retry_after = service, status, detail, retry_after
+
+
+#: the longest wait passed on: a service asking for more is still busy, but a page saying "come back in an
+#: hour" (or a header value a hostile upstream chose) helps nobody
+MAX_RETRY_AFTER = 300
+
+
+def retry_after(value: str | None) -> int | None:
+    """A service's `Retry-After` as seconds to pass on: digits only (an HTTP date or anything else is
+    dropped), at most `MAX_RETRY_AFTER`."""
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 12:
+        return None
+    return min(int(value), MAX_RETRY_AFTER)
 
 
 Params = list[tuple[str, str | int | float | bool | None]]
@@ -54,17 +68,24 @@ class Api:
         self.http, self.name, self.base_url, self.token = http, name, base_url.rstrip("/"), token
 
     async def get(self, path: str, params: Params | None = None) -> Any:
-        return (await self._send("GET", path, params=params or [])).json()
+        return self._json(await self._send("GET", path, params=params or []))
 
     async def post(self, path: str, body: dict[str, Any]) -> Any:
-        return (await self._send("POST", path, json=body)).json()
+        return self._json(await self._send("POST", path, json=body))
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:  # a 200 that is no JSON: the service answers nonsense, not the page's fault
+            raise UpstreamError(self.name, 502, "svaret var inte JSON") from None
 
     async def download(self, path: str, params: Params | None = None) -> httpx.Response:
         return await self._send("GET", path, params=params or [], answer_json=False)
 
     async def _send(self, method: str, path: str, *, answer_json: bool = True, **request: Any) -> httpx.Response:
-        """The request with the user's token. No answer → `UpstreamError` 502; an error status → its 4xx (a
-        5xx → 502) with what the service said (a JSON answer's `detail` or `title`)."""
+        """The request with the user's token. No answer → `UpstreamError` 502; an error status → its 4xx with
+        what the service said (a JSON answer's `detail` or `title`); a 503 (busy: its database or a gate full)
+        → 503 with its Retry-After, bounded; any other 5xx → 502. A JSON read whose body is no JSON → 502."""
         unsafe = _unsafe_path(path)
         if unsafe is not None:  # never sent: the user's token would go to another route than the one named
             raise UpstreamError(self.name, 422, unsafe)
@@ -83,6 +104,8 @@ class Api:
                     detail = str(body.get("detail") or body.get("title") or detail)
                 except ValueError:
                     pass
+            if response.status_code == 503:
+                raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after")))
             raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
         return response
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -21,37 +22,49 @@ REASONS = {
 DEFAULT_REASON = REASONS["OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"]
 
 
+def _is_number(value: object) -> TypeGuard[int | float | Decimal]:
+    """A number to format. Anything else (None, a missing key, which Jinja hands over as `Undefined`, or
+    text where a service should have sent a number) formats as "": the page shows what is there."""
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
 def share(value: float | None) -> str:
     """0.734 → '73,4 %' (Swedish: decimal comma, space before %)."""
-    return "" if value is None else format_percent(value, "#,##0.0\u00a0%", locale=LOCALE)
+    return format_percent(value, "#,##0.0\u00a0%", locale=LOCALE) if _is_number(value) else ""
 
 
 def points(value: float | None) -> str:
     """A change in share as percentage points: 0.031 → '+3,1 procentenheter'."""
-    if value is None:
+    if value is None or not _is_number(value):
         return ""
     sign = "+" if value > 0 else "−" if value < 0 else "±"
-    return f"{sign}{format_decimal(abs(value) * 100, '0.0', locale=LOCALE)} procentenheter"
+    magnitude: Any = abs(value)  # int, float or Decimal alike: mypy's abs() of the union loses the type
+    return f"{sign}{format_decimal(magnitude * 100, '0.0', locale=LOCALE)} procentenheter"
 
 
 def number(value: float | int | None) -> str:
-    return "" if value is None else format_decimal(value, locale=LOCALE)
+    return format_decimal(value, locale=LOCALE) if _is_number(value) else ""
 
 
 def level(value: float | None) -> str:
     """A mean level (LIKA) with at most two decimals: 2,14."""
-    return "" if value is None else format_decimal(value, "0.##", locale=LOCALE)
+    return format_decimal(value, "0.##", locale=LOCALE) if _is_number(value) else ""
 
 
 def day(value: date | datetime | str | None) -> str:
     """Dates as Swedes write them in reports: 2026-12-01 (ISO, SS-ISO 8601); times with hh:mm."""
-    if value is None:
-        return ""
+    moment: object = value
     if isinstance(value, str):
-        value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if isinstance(value, datetime):
-        return format_datetime(value, "yyyy-MM-dd HH:mm", tzinfo=STOCKHOLM, locale=LOCALE)
-    return format_date(value, "yyyy-MM-dd", locale=LOCALE)
+        try:
+            moment = (date.fromisoformat(value) if len(value) == 10
+                      else datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:  # not a date as sent: shown as sent (escaped like any text), never a 500
+            return value
+    if isinstance(moment, datetime):
+        return format_datetime(moment, "yyyy-MM-dd HH:mm", tzinfo=STOCKHOLM, locale=LOCALE)
+    if isinstance(moment, date):
+        return format_date(moment, "yyyy-MM-dd", locale=LOCALE)
+    return ""  # None, a missing key (Jinja's `Undefined`), a number
 
 
 def figure(value: Any) -> tuple[float | None, str | None]:

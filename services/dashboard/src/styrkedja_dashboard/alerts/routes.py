@@ -57,16 +57,25 @@ async def alert_export(session: Current, api: Api, fmt: Literal["csv", "xlsx"], 
     found = await _alerts(api, organiser, enhet, status, regel, amne)
     header = ["Nivå", "Enhet", "Ämne", "Årskurs", "Läsår", "Termin", "Omgång", "Larm", "Status", "Andel",
               "Jämförd andel", "Förändring (procentenheter)", "Elever", "Larmat", "Kommentar"]
-    rows = [[a["level"], a["unit_id"], a.get("subject_code"), a.get("year"), a["school_year"], a.get("term"),
-             a.get("round"), RULES.get(a["rule"], a["rule"]), STATUSES.get(a["status"], a["status"]),
-             a["figures"].get("share"), a["figures"].get("compared_share"), a["figures"].get("change_points"),
-             a["figures"].get("students"), str(a["raised_at"])[:16].replace("T", " "), a.get("comment")]
-            for a in found]
+    rows = [_row(a) for a in found if isinstance(a, dict)]
     rows = [[float(v) if isinstance(v, (int, float)) and i in (9, 10) else v for i, v in enumerate(r)]
             for r in rows]
     if fmt == "csv":
         return csv_response(f"larm-{organiser}", header, rows)
     return xlsx_response(f"larm-{organiser}", header, rows, share_columns={9, 10})  # the change is in points
+
+
+def _row(alert: dict[str, Any]) -> list[Any]:
+    """One alert as a download row; a field reporting left out (another version, or a hostile one) is an
+    empty cell, as on the page, never a 500."""
+    a, figures = alert.get, alert.get("figures")
+    f = (figures if isinstance(figures, dict) else {}).get
+    rule, status, raised = a("rule"), a("status"), a("raised_at")
+    return [a("level"), a("unit_id"), a("subject_code"), a("year"), a("school_year"), a("term"), a("round"),
+            RULES.get(rule, rule) if isinstance(rule, str) else rule,
+            STATUSES.get(status, status) if isinstance(status, str) else status,
+            f("share"), f("compared_share"), f("change_points"), f("students"),
+            str(raised)[:16].replace("T", " ") if raised is not None else None, a("comment")]
 
 
 @router.post("/larm/{alert_id}/kvittera")

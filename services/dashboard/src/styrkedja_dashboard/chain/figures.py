@@ -63,7 +63,9 @@ def unit_extras(freshness: FigureTable | None, coverage: FigureTable | None) -> 
         band = row.get("band", Value(None))
         if band.withheld:
             extra.withheld_freshness = True
-        elif isinstance(band.value, str) and BAND_ORDER.get(band.value, -1) >= BAND_ORDER.get(extra.band or "", -1):
+        # a band this dashboard does not know (another version of reporting, or a hostile one) is no badge:
+        # the page looks its name up in BANDS
+        elif band.value in BAND_ORDER and BAND_ORDER[band.value] >= BAND_ORDER.get(extra.band or "", -1):
             extra.band = band.value
             newest = row.get("newest", Value(None)).value
             extra.newest = newest if isinstance(newest, str) else extra.newest

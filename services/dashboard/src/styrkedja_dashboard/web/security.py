@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from fastapi import Request
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
+
+from .pages import render
+
+logger = logging.getLogger(__name__)
 
 # No inline script or style anywhere: scripts and styles come from /static only. Chart data is
 # handed to the scripts in <script type="application/json"> blocks, which CSP does not execute.
@@ -16,7 +21,13 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 class SecurityHeaders(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            # Starlette's own 500 is built outside every middleware: plain text without the headers below.
+            # Caught here, the 500 carries them like any other answer and says nothing of what went wrong.
+            logger.exception("unexpected error answering a page", extra={"path": request.url.path})
+            response = _server_error(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -29,6 +40,21 @@ class SecurityHeaders(BaseHTTPMiddleware):
             # man in the middle could serve a look-alike sign-in page (the Secure cookie alone does not stop that)
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
+
+
+#: the 500 page if even the error template cannot be rendered: static text, nothing from the failure
+_PLAIN_500 = ("<!doctype html><html lang=\"sv\"><head><meta charset=\"utf-8\"><title>Något gick fel</title></head>"
+              "<body><h1>Något gick fel</h1><p>Sidan kunde inte visas. Försök igen om en stund.</p>"
+              "<p><a href=\"/\">Till startsidan</a></p></body></html>")
+
+
+def _server_error(request: Request) -> Response:
+    try:
+        return render(request, "error.html", None, status_code=500, title="Något gick fel",
+                      message="Sidan kunde inte visas. Försök igen om en stund.")
+    except Exception:
+        logger.exception("the error page could not be rendered")
+        return HTMLResponse(_PLAIN_500, status_code=500)
 
 
 class CsrfFailed(Exception):
