@@ -4,14 +4,17 @@ and the test's own record of what must count."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import logging.config
 import random
 import string
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from uvicorn.config import LOGGING_CONFIG
 
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_devstack.issuer import DevIssuer, TokenMinter
@@ -464,3 +468,27 @@ def other_form(document: dict[str, Any]) -> bytes:
             return {k: reordered(value[k]) for k in reversed(list(value))}
         return value
     return json.dumps(reordered(document), indent=2, ensure_ascii=True).encode()
+
+
+@contextmanager
+def uvicorn_lines(start_app: Callable[[], object]) -> Iterator[io.StringIO]:
+    """uvicorn's logging as its command line sets it up (before the app is imported), then `start_app` (the app's
+    own set-up), every server line into one buffer; the loggers as they were afterwards."""
+    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {name: (logging.getLogger(name).handlers[:], logging.getLogger(name).filters[:],
+                    logging.getLogger(name).propagate, logging.getLogger(name).level) for name in names}
+    logging.config.dictConfig(LOGGING_CONFIG)
+    for name in names:
+        logging.getLogger(name).filters[:] = []  # whatever another test's app put there
+    start_app()
+    buffer = io.StringIO()
+    for name in ("uvicorn", "uvicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            handler.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        yield buffer
+    finally:
+        for name, (handlers, filters, propagate, level) in saved.items():
+            one = logging.getLogger(name)
+            one.handlers[:], one.filters[:], one.propagate = handlers, filters, propagate
+            one.setLevel(level)

@@ -10,30 +10,18 @@ import logging.config
 from collections.abc import Iterator
 
 import pytest
-from uvicorn.config import LOGGING_CONFIG
 
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 from styrkedja_kit.logging import configure_logging
+from support import uvicorn_lines
 
 
 @pytest.fixture
 def uvicorn_logs() -> Iterator[io.StringIO]:
-    """uvicorn's logging as its command line sets it up (before the app is imported), then the
-    service's own (`create_service_app` → `configure_logging`), every server line into one buffer."""
-    saved = {name: (logging.getLogger(name).handlers[:], logging.getLogger(name).filters[:],
-                    logging.getLogger(name).propagate) for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access")}
-    logging.config.dictConfig(LOGGING_CONFIG)
-    configure_logging("hostile-logs")
-    buffer = io.StringIO()
-    for name in ("uvicorn", "uvicorn.access"):
-        for handler in logging.getLogger(name).handlers:
-            handler.setStream(buffer)  # type: ignore[attr-defined]
-    try:
+    """uvicorn's logging as its command line sets it up, then the service's own (`create_service_app` →
+    `configure_logging`)."""
+    with uvicorn_lines(lambda: configure_logging("hostile-logs")) as buffer:
         yield buffer
-    finally:
-        for name, (handlers, filters, propagate) in saved.items():
-            one = logging.getLogger(name)
-            one.handlers[:], one.filters[:], one.propagate = handlers, filters, propagate
 
 
 @pytest.mark.parametrize("path", [

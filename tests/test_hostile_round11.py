@@ -53,6 +53,7 @@ from styrkedja_dashboard.app import create_app
 from styrkedja_dashboard.settings import DashboardSettings
 from styrkedja_dashboard.web.sessions import COOKIE, Session
 from styrkedja_kit.auth import principal_from_claims
+from support import uvicorn_lines
 
 ORGANISER = "2120000142"
 UNIT = "12345678"
@@ -400,32 +401,9 @@ def test_a_report_pdf_while_the_host_prints_its_maximum_is_a_503_to_retry_not_an
 
 @pytest.fixture
 def dashboard_logs() -> Iterator[Any]:
-    """uvicorn's logging as its command line (the dashboard's image) sets it up, then the dashboard's app,
-    every server line into one buffer; the loggers as they were afterwards."""
-    import io
-    import logging
-    import logging.config
-
-    from uvicorn.config import LOGGING_CONFIG
-
-    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
-    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).filters[:], logging.getLogger(n).propagate,
-                 logging.getLogger(n).level) for n in names}
-    logging.config.dictConfig(LOGGING_CONFIG)
-    for name in names:
-        logging.getLogger(name).filters[:] = []  # whatever another test's service app put there
-    create_app(DashboardSettings(issuer="http://issuer.test"))
-    buffer = io.StringIO()
-    for name in ("uvicorn", "uvicorn.access"):
-        for handler in logging.getLogger(name).handlers:
-            handler.setStream(buffer)  # type: ignore[attr-defined]
-    try:
+    """uvicorn's logging as its command line (the dashboard's image) sets it up, then the dashboard's app."""
+    with uvicorn_lines(lambda: create_app(DashboardSettings(issuer="http://issuer.test"))) as buffer:
         yield buffer
-    finally:
-        for name, (handlers, filters, propagate, level) in saved.items():
-            one = logging.getLogger(name)
-            one.handlers[:], one.filters[:], one.propagate = handlers, filters, propagate
-            one.setLevel(level)
 
 
 @pytest.mark.parametrize("path", ["/kedjan?enhet=19121212-1212", "/logga-in?next=%2Fkedjan%3Fq%3D121212%2B1212",
