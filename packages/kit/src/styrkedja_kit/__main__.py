@@ -38,9 +38,6 @@ EXIT_USAGE = 2
 EXIT_BEHIND = 3
 
 DATABASE_URL_ENV = "STYRKEDJA_DATABASE_URL"
-# what `make run` serves: the first thing a newcomer needs for migrate and replay is which URL to set
-MAKE_RUN_DATABASES = ("under `make run`: STYRKEDJA_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/"
-                      "styrkedja_<service> (assessment, forecast, lika or reporting)")
 
 
 class CliError(Exception):
@@ -69,11 +66,9 @@ def database_url() -> str:
     from .settings import ServiceSettings
 
     settings = ServiceSettings()
-    # The settings have a localhost default for development; an ops tool must not silently
-    # migrate or rewrite whatever database happens to answer there.
-    if "database_url" not in settings.model_fields_set:
-        raise CliError(f"{DATABASE_URL_ENV} is not set (e.g. postgresql+asyncpg://user:pass@host:5432/db; "
-                       f"{MAKE_RUN_DATABASES})", EXIT_USAGE)
+    unset = settings.database_url_unset()
+    if unset is not None:
+        raise CliError(f"{unset}; e.g. postgresql+asyncpg://user:pass@host:5432/db", EXIT_USAGE)
     return settings.database_url
 
 
@@ -269,6 +264,8 @@ def cmd_topics(args: argparse.Namespace) -> int:
 # --- entry point ---------------------------------------------------------------------------------
 
 def parser(prog: str = "python -m styrkedja_kit") -> argparse.ArgumentParser:
+    from .settings import MAKE_RUN_DATABASES
+
     p = argparse.ArgumentParser(
         prog=prog,
         description="Styrkedja operations: database migrations, outbox replay, topics.")

@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MAX_TOKEN_LIFETIME_SECONDS = 86_400
 #: a compressed record batch may inflate to this many of the largest events by default: a producer's batch holds
 #: up to ~1 MB of records before compression (librdkafka's batch.size; Java's is 16 kB), far less than 64 × 256 kB
+#: what `make run` serves (the devstack's PostgreSQL): the first thing a newcomer needs for an operations command
+MAKE_RUN_DATABASES = ("under `make run`: STYRKEDJA_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/"
+                      "styrkedja_<service> (assessment, forecast, lika or reporting)")
 INFLATED_BATCH_EVENTS = 64
 
 
@@ -110,6 +113,14 @@ class ServiceSettings(BaseSettings):
     @property
     def inflated_batch_limit(self) -> int:
         return self.max_inflated_batch_bytes or INFLATED_BATCH_EVENTS * self.max_event_bytes
+
+    def database_url_unset(self) -> str | None:
+        """Why an operations command (migrate, replay, rebuild) must not run, or None: the database URL was not
+        given. The default is localhost's for development; such a command must not rewrite whatever database
+        happens to answer there."""
+        if "database_url" in self.model_fields_set:
+            return None
+        return f"STYRKEDJA_DATABASE_URL is not set ({MAKE_RUN_DATABASES})"
 
     # access (styrkedja_kit.auth): any OIDC provider; the services read only standard claims plus
     # the scope claims documented in auth/principal.py, nothing provider-specific

@@ -283,10 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
     args = parser.parse_args(argv)
     settings = ReportingSettings()
-    if "database_url" not in settings.model_fields_set:
+    unset = settings.database_url_unset()
+    if unset is not None:
         # the default names a database no service has: refuse in one line, not with asyncpg's traceback
-        parser.error("STYRKEDJA_DATABASE_URL is not set: reporting's database (under `make run`: "
-                     "postgresql://postgres@127.0.0.1:55432/styrkedja_reporting)")
+        parser.error(f"{unset}; a rebuild needs reporting's, styrkedja_reporting")
     work = run(settings, chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
                overlap=args.overlap, connections=args.connections)
     if args.profile:
