@@ -98,3 +98,20 @@ def test_each_example_is_keyed_by_its_topics_key_and_another_key_is_a_mismatch(e
         why = key_mismatch(body, key)
         assert why is not None and f"data.{topic.key}" in why and topic.name in why, (key, why)
         assert "2998" not in why and expected.decode() not in why  # names the rule, repeats no value
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_MODELS))
+def test_an_event_stored_in_another_spelling_decodes_to_the_canonical_organiser(event_type: str) -> None:
+    """An event written when organiser ids were kept as given (`2120001234`), keyed so, decodes to the
+    canonical id and is no key mismatch: a rebuild folds it into the same organiser's aggregates."""
+    topic = topic_for_event_type(event_type)
+    old = dict(json.loads(example_bytes(event_type)))
+    for spelling in ("2120001234", "212000-1234", "162120001234"):
+        old["data"] = {**old["data"], topic.key: spelling}
+        event = decode_event(json.dumps(old).encode())
+        assert getattr(event.data, topic.key) == "212000-1234"
+        assert message_key(event) == event.partition_key() == b"212000-1234"
+        assert key_mismatch(event, spelling.encode()) is None
+        assert key_mismatch(event, b"212000-1234") is None
+        assert key_mismatch(event, b"2120001235") is not None  # another organiser's partition still is one
+        assert key_mismatch(event, b"2120001234\n") is not None

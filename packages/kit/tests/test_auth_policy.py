@@ -142,3 +142,21 @@ def test_a_client_claim_that_is_not_a_string_is_refused(claims):
     # read as no client before: the token then stood for its `sub` in `written_by` and own-write reads
     with pytest.raises(InvalidClaims):
         principal_from_claims({"sub": "platform-a", "roles": ["platform"], "organisers": [ORG], **claims})
+
+
+@pytest.mark.parametrize("claimed", ["2120001234", "212000-1234", "162120001234", "16212000-1234"])
+@pytest.mark.parametrize("written", ["2120001234", "212000-1234", "162120001234"])
+def test_a_token_for_one_spelling_of_an_organisation_number_works_for_every_spelling(claimed, written):
+    """Failed on the old code: the claim was kept as the issuer wrote it, the request's id as the platform
+    wrote it, so a token for `2120001234` was refused on `212000-1234` — one organiser, two scopes."""
+    from pydantic import TypeAdapter
+
+    from styrkedja_contracts.identifiers import OrganiserId
+
+    platform = principal_from_claims({"sub": "svc", "roles": ["platform", "organiser_admin"], "organisers": [claimed]})
+    assert platform.organisers == {"212000-1234"}
+    organiser_id = TypeAdapter(OrganiserId).validate_python(written)  # what a request body or query holds
+    assert may_write(platform, Write.ASSESSMENTS, organiser_id)
+    assert may_read(platform, Node(Level.ORGANISER, organiser_id))
+    assert not may_write(platform, Write.ASSESSMENTS, "212000-1235")
+    assert principal_from_claims({"sub": "svc", "roles": ["platform"], "organisers": "2180"}).organisers == {"2180"}

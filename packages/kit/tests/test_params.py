@@ -22,6 +22,14 @@ def make_app() -> FastAPI:
                    subject_code: SubjectCodeParam | None = None, q: SafeTextParam | None = None) -> dict[str, str]:
         return {"school_unit_code": school_unit_code}
 
+    @app.get("/organisers/{organiser_id}")
+    async def organiser(organiser_id: OrganiserIdParam) -> dict[str, str]:
+        return {"organiser_id": organiser_id}
+
+    @app.get("/organisers")
+    async def organisers(organiser_id: OrganiserIdParam) -> dict[str, str]:
+        return {"organiser_id": organiser_id}
+
     return app
 
 
@@ -48,6 +56,16 @@ async def test_good_parameters_pass() -> None:
         response = await client.get("/units/12345678", params={"organiser_id": "2999", "subject_code": "GRGRMAT01",
                                                                 "q": "Läsår 2026/27\tHT"})
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("spelling", ["2120001234", "212000-1234", "162120001234", "16212000-1234"])
+async def test_an_organiser_id_in_a_query_or_a_path_reaches_the_route_in_one_spelling(spelling) -> None:
+    """Failed on the old code: the route got the id as typed, so `?organiser_id=2120001234` read (and a
+    scope check compared) another organiser than `212000-1234`."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(make_app()), base_url="http://t") as client:
+        by_query = await client.get("/organisers", params={"organiser_id": spelling})
+        by_path = await client.get(f"/organisers/{spelling}")
+    assert by_query.json()["organiser_id"] == by_path.json()["organiser_id"] == "212000-1234"
 
 
 @pytest.mark.parametrize("path", ["/units/12345678%2Fx", "/units/12345678%2f", "/units/..%5Cx", "/units/%5c",

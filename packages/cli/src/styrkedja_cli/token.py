@@ -62,6 +62,10 @@ def register(app: typer.Typer) -> None:
             minter = TokenMinter.from_state_dir(state_dir.resolve())
         except FileNotFoundError as error:
             raise typer.BadParameter(str(error), param_hint="--state-dir") from None
-        typer.echo(minter.mint(roles=role, subject=subject, organisers=organiser, areas=area,
+        from styrkedja_contracts.identifiers import canonical_organiser_id
+
+        # the token shows the spelling the services keep (they would read any spelling alike)
+        organisers = [canonical_organiser_id(o) for o in organiser]
+        typer.echo(minter.mint(roles=role, subject=subject, organisers=organisers, areas=area,
                                school_units=school_unit, groups=group, client_id=client_id,
                                ttl_seconds=ttl_seconds))

@@ -14,6 +14,9 @@ model as `data`, validated in pydantic-core alone, plus a few plain Python check
 
 * the text-rule validators (`check_text`, `check_line`, `_reject_pin`, `enforce_value_rules`) and `nfc` (plain
   text is its own NFC) are left out;
+* `_canonical_organiser` (other spellings of an organisation number rewritten to ``NNNNNN-NNNN``) is left
+  out, its field's pattern narrowed to the canonical spellings, which it returns unchanged: a ten- or
+  twelve-digit organiser id takes the ordinary way, and is rewritten there;
 * `_ascii_only` is left out only where the field's pattern becomes ASCII-only (`\\d` → `[0-9]`), which
   accepts exactly the strings the pattern and the ASCII rule accepted together;
 * the integer rule of `enforce_value_rules` (fits a PostgreSQL integer) becomes bounds (the tightest
@@ -74,12 +77,16 @@ __all__ = ["ShadowEvent", "shadow_event", "json_union", "adopt"]
 
 #: the patterns of the identifier types, and what each means together with the ASCII rule
 _ASCII_PATTERNS = {
-    r"^(\d{4}|\d{6}-\d{4}|\d{10})$": r"^([0-9]{4}|[0-9]{6}-[0-9]{4}|[0-9]{10})$",
+    # the organiser id's canonical spellings only: exactly the values `_canonical_organiser` leaves as they are
+    r"^(\d{4}|\d{6}-\d{4}|\d{10})$": r"^([0-9]{4}|[0-9]{6}-[0-9]{4})$",
     r"^\d{8}$": r"^[0-9]{8}$",
     r"^\d{4}/\d{2}$": r"^[0-9]{4}/[0-9]{2}$",
     r"^[A-Za-z0-9._:-]{1,64}$": r"^[A-Za-z0-9._:-]{1,64}$",
     r"^[A-Z0-9]{3,16}$": r"^[A-Z0-9]{3,16}$",
 }
+#: rewriting validators whose every fixed point the narrowed pattern of their field admits, and nothing else:
+#: left out, since what the shadow accepts they would return unchanged (other spellings take the ordinary way)
+_CANONICAL = {identifiers._canonical_organiser: r"^([0-9]{4}|[0-9]{6}-[0-9]{4})$"}
 _TEXT_RULES = frozenset({check_text, identifiers.check_line, identifiers._reject_pin, enforce_value_rules,
                          # plain text is NFC already: ASCII and precomposed Latin-1 letters, all starters
                          # (`INERT_LETTERS`), have no decomposition a composition would change
@@ -132,9 +139,15 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[b
     """`metadata` of a field (or of an `Annotated`) of type `base`, as the module says."""
     pattern_ascii = False
     out: list[Any] = []
+    patterns = {_ASCII_PATTERNS.get(meta.pattern) for meta in metadata  # type: ignore[call-overload]
+                if isinstance(meta, StringConstraints) and isinstance(meta.pattern, str)}
     for meta in metadata:
         func = _func(meta)
         if func in _TEXT_RULES:
+            continue
+        if func in _CANONICAL:
+            if patterns != {_CANONICAL[func]}:
+                raise _Unsupported(f"{func!r} without its canonical pattern")
             continue
         if func is temporal_as_text:
             if temporal is None:  # not a field of the model itself: `accepts` cannot call it

@@ -5,8 +5,8 @@ A Swedish personal identity number (personnummer) or co-ordination number
 them in free text and provides the constrained identifier types used by the
 event models:
 
-* ``OrganiserId`` – huvudman: kommunkod (4 digits) or organisationsnummer
-  (``NNNNNN-NNNN`` or 10 digits), kept exactly as given.
+* ``OrganiserId`` – huvudman: kommunkod (4 digits, as it is) or organisationsnummer, always kept in one
+  spelling (see "One organiser, one id" below).
 * ``SchoolUnitCode`` – Skolverket's skolenhetskod (8 digits).
 * ``GroupId`` / ``StudentId`` / ``TeacherId`` – pseudonymous ids
   (1–64 chars of ``[A-Za-z0-9._:-]``) that must not contain a personnummer.
@@ -14,6 +14,42 @@ event models:
 * ``SchoolYear`` – läsår, ``"2026/27"``.
 * ``Term`` – termin, ``HT`` (hösttermin) / ``VT`` (vårtermin).
 * ``Gender`` – kön as reported: ``female`` / ``male`` / ``unknown``.
+
+One organiser, one id
+---------------------
+An organisation number is written ``NNNNNN-NNNN`` wherever Styrkedja keeps it: ``2120001234``,
+``212000-1234`` and the twelve-digit ``162120001234`` / ``16212000-1234`` (the prefix 16 that
+Skatteverket's twelve-digit form gives every legal person) are one organiser, ``212000-1234``
+(`canonical_organiser_id`). Every entry point goes through ``OrganiserId`` or that function: request
+bodies, query and path parameters, event data when decoded (so events stored in another spelling
+fold into the same aggregates on a rebuild, and a record keyed by another spelling of its organiser is
+not a key mismatch), the ``organisers`` claim of a token, the SS 12000 import and the CLI. The message
+key is the canonical id, so one organiser's new events share one partition. A kommunkod (``2180``)
+stays as it is: it is a different id from the municipality's organisation number (``212000-0142``),
+and which one an organiser is known by is the directory's choice, not a spelling.
+
+The Luhn check digit of an organisation number is *not* checked: a real one always passes, but the
+ids of tests, fixtures and demos (``212000-1234``, ``2999999999``) do not, and events already on
+the topics with such ids would be dead-lettered by a rebuild. A mistyped number gains nothing: it is
+no organiser a token names (the write scope refuses it) and no directory holds it. Nor is the third
+digit (>= 2 for legal persons) checked; a sole trader's number is a personnummer and is refused as one.
+The JSON Schemas keep the ten-digit pattern (published; narrowing it would break them).
+
+Case
+----
+Ids are compared exactly as stored. Organiser ids and school unit codes are digits; a subject code
+must be upper case (lower case is refused, not folded). Pseudonymous ids (group, student, teacher)
+are opaque and stay case-sensitive: a platform's pseudonyms may differ by case alone, and folding
+them would merge two students into one — a merge cannot be undone from the aggregates, a split
+shows. UUID-shaped ids from SS 12000 are lowered by the importer; a platform sending those UUIDs
+must send them lowered too.
+
+Pseudonymous ids and the personnummer check
+-------------------------------------------
+An id with a date and a four-digit time (``elev_20240102_1230``) is refused when the ten digits
+happen to pass Luhn (one in ten): the check cannot tell it from a personnummer, on purpose. Safe
+spellings are in ``docs/identifiers.md``: keep the date and the time apart by a character other
+than ``-``, ``+``, ``_``, ``.`` or space (``20240102T1230``, ``20240102:1230``), or add seconds.
 """
 
 from __future__ import annotations
@@ -46,6 +82,7 @@ __all__ = [
     "Name",
     "nfc",
     "OrganiserId",
+    "canonical_organiser_id",
     "SchoolUnitCode",
     "GroupId",
     "StudentId",
@@ -372,13 +409,39 @@ Name = Annotated[str, BeforeValidator(nfc), AfterValidator(check_text)]
 """A name (a school unit's, a team's, a tag): `SafeText` in Unicode NFC (`nfc`). Normalised before the
 length rules, so that they count what is stored. Usable as a FastAPI query parameter type as it is."""
 
+# An organisation number in the spellings registers and platforms use: ten digits with or without the hyphen
+# before the last four (Bolagsverket, SS 12000 servers, Skolverket's registers), or the twelve-digit form with
+# the prefix 16 (Skatteverket's, e-invoicing, some HR and SS 12000 exports), with or without the hyphen
+_ORGANISATION_NUMBER = re.compile(r"(?:16)?([0-9]{6})-?([0-9]{4})", re.ASCII)
+
+
+def canonical_organiser_id(value: str) -> str:
+    """The one spelling of an organiser id: an organisation number as ``NNNNNN-NNNN`` (``"2120001234"``,
+    ``"212000-1234"``, ``"162120001234"`` and ``"16212000-1234"`` are all ``"212000-1234"``); anything else
+    (a kommunkod, or what is no organiser id at all, left to the type's pattern to refuse) as it is."""
+    found = _ORGANISATION_NUMBER.fullmatch(value)
+    return value if found is None else f"{found.group(1)}-{found.group(2)}"
+
+
+def _canonical_organiser(value: Any) -> Any:
+    # before the personnummer check (`_reject_pin`), which must see what is kept: "16" + a personnummer is no
+    # candidate as typed (a run of twelve digits) but is one once the prefix is gone
+    if type(value) is str and len(value) <= 13:
+        return canonical_organiser_id(value)
+    return value
+
+
 OrganiserId = Annotated[
     str,
     StringConstraints(pattern=r"^(\d{4}|\d{6}-\d{4}|\d{10})$"),
     BeforeValidator(_reject_pin),
+    BeforeValidator(_canonical_organiser),  # runs first: pydantic runs "before" validators last to first
     AfterValidator(_ascii_only),
 ]
-"""Huvudman: kommunkod (``"2999"``) or organisationsnummer (``"212000-1234"`` / ``"2120001234"``), ASCII."""
+"""Huvudman: kommunkod (``"2999"``, as it is) or organisationsnummer, kept as ``"212000-1234"`` whichever of
+``"2120001234"``, ``"212000-1234"``, ``"162120001234"``, ``"16212000-1234"`` was given (`canonical_organiser_id`).
+The JSON Schema's pattern still names the ten-digit spellings (a narrower pattern would break the published
+schema); what a model holds, and so every event, key and row written from it, is the canonical one."""
 
 SchoolUnitCode = Annotated[str, StringConstraints(pattern=r"^\d{8}$"), AfterValidator(_ascii_only), TEXT_RULES_HELD]
 """Skolenhetskod: exactly 8 ASCII digits."""

@@ -36,14 +36,16 @@ from styrkedja_contracts import (
     OrganisationUnitUpsertedV1,
     TeachingAssignmentUpsertedV1,
 )
-from styrkedja_contracts.identifiers import redact_personal_identity_numbers
+from styrkedja_contracts.identifiers import canonical_organiser_id, redact_personal_identity_numbers
 
 from .models import Activity, Duty, Group, Meta, Organisation, Person, Syllabus, aware
 
 NS = UUID("0b5e1c2a-5512-4000-8000-000000012000")
 ORGANISER = "huvudman"
 SCHOOL_UNIT = "skolenhet"
-_ORGANISER_ID = re.compile(r"^([0-9]{4}|[0-9]{6}-[0-9]{4}|[0-9]{10})$")
+# a kommunkod, or an organisation number in any spelling `canonical_organiser_id` reads (ten digits, with or
+# without the hyphen, or twelve with the prefix 16)
+_ORGANISER_ID = re.compile(r"^([0-9]{4}|(16)?[0-9]{6}-?[0-9]{4})$")
 _SUBJECT = re.compile(r"^[A-Z0-9]{3,16}$")
 #: the rule a membership or a duty without its person breaks (SS 12000 does not require the person of either;
 #: the directory's are a student's or a teacher's: without one there is nothing to import)
@@ -52,7 +54,7 @@ NO_PERSON = "person: missing (the specification allows leaving it out; the direc
 STAFF_GROUP = "personalgrupp"
 STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
 #: every Swedish municipality's organisation number starts so (212000-NNNN)
-_MUNICIPALITY_NUMBER = re.compile(r"^212000-?[0-9]{4}$")
+_MUNICIPALITY_NUMBER = re.compile(r"^(16)?212000-?[0-9]{4}$")
 
 
 @dataclass
@@ -161,7 +163,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         own_number = bool(_ORGANISER_ID.match(number)) and not _MUNICIPALITY_NUMBER.match(number)
         for candidate in ((number,) if own_number else (owner.municipality_code, owner.organisation_number)):
             if candidate and _ORGANISER_ID.match(candidate.strip()):
-                return candidate.strip()
+                # one spelling, the one every request, token and event carries: a source writing 2120001234
+                # and a platform writing 212000-1234 are the same organiser
+                return canonical_organiser_id(candidate.strip())
         return None
 
     def area_of(org: Organisation) -> str | None:

@@ -7,7 +7,7 @@ Claim names (any OIDC provider can emit them; `deploy/keycloak` shows Keycloak's
 | `sub`          | string                  | the user or client (never a personal identity number)           |
 | `azp` / `client_id` | string             | the OAuth client the token was issued to (platform clients)     |
 | `roles`        | array of strings        | Styrkedja roles, see `Role`; unknown values are ignored         |
-| `organisers`   | array of strings        | organiser ids (huvudman) the caller belongs to / writes for     |
+| `organisers`   | array of strings        | organiser ids (huvudman) the caller belongs to / writes for; any spelling of an organisation number, kept as `NNNNNN-NNNN` |
 | `areas`        | array of strings        | area ids (verksamhetsområden) of an area manager                |
 | `school_units` | array of strings        | school unit codes (skolenhetskoder) of a principal              |
 | `groups`       | array of `UNIT/GROUP`   | teaching groups of a teacher                                    |
@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic_core import PydanticCustomError
 
-from styrkedja_contracts.identifiers import check_text
+from styrkedja_contracts.identifiers import canonical_organiser_id, check_text
 
 
 class Role(enum.StrEnum):
@@ -149,7 +149,9 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     return Principal(
         subject=subject,
         roles=roles,
-        organisers=_strings(claims, "organisers", _ID),
+        # in the one spelling requests and events carry (`212000-1234`, whichever the issuer wrote): compared as
+        # is by every scope check, a claim `2120001234` would neither reach nor write the organiser's data
+        organisers=frozenset(canonical_organiser_id(v) for v in _strings(claims, "organisers", _ID)),
         areas=_strings(claims, "areas", _ID),
         school_units=_strings(claims, "school_units", _UNIT),
         groups=frozenset(GroupRef.parse(g) for g in _strings(claims, "groups")),

@@ -10,6 +10,7 @@ from typing import Annotated, Literal, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from styrkedja_contracts.identifiers import canonical_organiser_id
 from styrkedja_kit.auth import GRANTS, Level, Role
 
 from ..clients import Reporting, UpstreamError, query_string
@@ -118,9 +119,10 @@ def _organiser(session: Current, f: Filters) -> str:
     organisers = organisers_of(session)
     if f.huvudman:
         # only a choice among the token's organisers; the service checks scope again on every read
-        if f.huvudman not in organisers:
+        chosen = canonical_organiser_id(f.huvudman)  # `2120001234` is the token's 212000-1234
+        if chosen not in organisers:
             raise HTTPException(403, "Du har inte behörighet till den huvudmannen.")
-        return f.huvudman
+        return chosen
     if not organisers:
         raise HTTPException(403, "Din inloggning saknar huvudman.")
     return organisers[0]

@@ -9,6 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import Response
 
+from styrkedja_contracts.identifiers import canonical_organiser_id
+
 from ..clients import Lika, Reporting
 from ..downloads import csv_response
 from ..formats import day
@@ -30,6 +32,7 @@ UNIT = r"^\d{8}$"
 
 def _organiser(session: Current, chosen: str | None) -> str:
     organisers = sorted(session.principal.organisers) if session.principal else []
+    chosen = canonical_organiser_id(chosen) if chosen else chosen  # `2120001234` is the token's 212000-1234
     if chosen and chosen in organisers:
         return chosen
     if chosen or not organisers:

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from styrkedja_contracts.identifiers import canonical_organiser_id
 from styrkedja_contracts.subjects import subject_name
 
 from .. import formats
@@ -76,6 +77,7 @@ def organiser_of(session: Session, chosen: str | None) -> str:
 
     organisers = sorted(session.principal.organisers) if session.principal else []
     if chosen:
+        chosen = canonical_organiser_id(chosen)  # `?huvudman=2120001234` is the token's 212000-1234
         if chosen not in organisers:
             raise HTTPException(403, "Du har inte behörighet till den huvudmannen.")
         return chosen
