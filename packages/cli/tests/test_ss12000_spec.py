@@ -194,6 +194,12 @@ def test_a_duty_or_a_membership_without_its_person_is_refused_alone() -> None:
     ({"organisationNumber": "212000-0142"}, "212000-0142"),
     ({"municipalityCode": "0180", "organisationNumber": "556677-8899"}, "556677-8899"),  # a company in Stockholm
     ({"municipalityCode": "1480", "organisationNumber": "232100-0131"}, "232100-0131"),  # a region's school
+    # one organiser however the server spells its number (failed on the old code: kept as sent, so a server
+    # writing 5566778899 and a platform writing 556677-8899 split one organiser's aggregates in two)
+    ({"municipalityCode": "0180", "organisationNumber": "5566778899"}, "556677-8899"),
+    ({"municipalityCode": "0180", "organisationNumber": "165566778899"}, "556677-8899"),
+    ({"organisationNumber": "2120000142"}, "212000-0142"),
+    ({"municipalityCode": "0180", "organisationNumber": "162120000142"}, "0180"),  # still a municipality's
 ])
 def test_a_huvudman_other_than_a_municipality_is_known_by_its_organisation_number(huvudman, organiser) -> None:
     """SS 12000's municipalityCode is the municipality where the organisation is. Failed on the old code: an
@@ -202,6 +208,9 @@ def test_a_huvudman_other_than_a_municipality_is_known_by_its_organisation_numbe
     server = SpecServer({"organisations": [owner, SU]})
     the_plan, _ = read_and_plan(server.source(), since=None, naive_zone=ZONE)
     assert {c["data"]["organiser_id"] for c in the_plan.changes["organisations"]} == {organiser}
+    # the organiser's own unit and its school unit's parent are named by the same spelling
+    assert {c["data"]["unit_id"] for c in the_plan.changes["organisations"]
+            if c["data"]["unit_type"] == "organiser"} == {organiser}
 
 
 def test_what_a_server_may_add_or_leave_out_is_read_and_nothing_personal_is_kept() -> None:

@@ -68,3 +68,16 @@ def test_help_names_every_role() -> None:
     usage = " ".join(runner.invoke(app, ["token", "--help"], env={"COLUMNS": "200"}).output.split())
     missing = [role.value for role in Role if role.value not in usage]
     assert missing == []
+
+
+@pytest.mark.parametrize("spelling", ["2120001234", "212000-1234", "162120001234"])
+def test_an_organiser_is_signed_in_the_spelling_the_services_keep(tmp_path: Path, spelling: str) -> None:
+    """Failed on the old code: `--organiser 2120001234` signed the claim as typed."""
+    issuer = DevIssuer(tmp_path, port=None).start()
+    try:
+        result = runner.invoke(app, ["token", "--state-dir", str(tmp_path), "--role", "platform",
+                                     "--organiser", spelling])
+    finally:
+        issuer.stop()
+    assert result.exit_code == 0, result.output
+    assert jwt.decode(result.output.strip(), options={"verify_signature": False})["organisers"] == ["212000-1234"]

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import UnknownEventTypeError
-from .identifiers import canonical_organiser_id
 from .events import (
     AlertRaisedV1,
     AlertResolvedV1,
@@ -34,6 +33,7 @@ from .events import (
     SupportInterventionRetractedV1,
     TeachingAssignmentUpsertedV1,
 )
+from .identifiers import canonical_organiser_id
 from .registry import parse_event_type
 
 if TYPE_CHECKING:
