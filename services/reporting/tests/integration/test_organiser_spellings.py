@@ -35,10 +35,10 @@ async def fed(settings):
     await feed([
         stored_as(unit("organiser", CANONICAL, CANONICAL, None), "2120001234"),
         stored_as(unit("school_unit", "su-x", CANONICAL, "2120001234", code="44444444"), "2120001234"),
-        unit("group", "7A", "162120001234", "su-x", code="44444444", year=7),
+        unit("group", "7A", "2120001234", "su-x", code="44444444", year=7),
         stored_as(published(uuid5(NS, "spelt-1"), 1, "A", CANONICAL, "44444444", "7A", "s-1"), "2120001234"),
         published(uuid5(NS, "spelt-2"), 1, "C", "212000-1234", "44444444", "7A", "s-2"),
-        stored_as(published(uuid5(NS, "spelt-3"), 1, "F", CANONICAL, "44444444", "7A", "s-3"), "162120001234"),
+        published(uuid5(NS, "spelt-3"), 1, "F", "2120001234", "44444444", "7A", "s-3"),  # a producer of its own
     ])
     yield
     await database.dispose()
