@@ -139,7 +139,7 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[b
     """`metadata` of a field (or of an `Annotated`) of type `base`, as the module says."""
     pattern_ascii = False
     out: list[Any] = []
-    patterns = {_ASCII_PATTERNS.get(meta.pattern) for meta in metadata  # type: ignore[call-overload]
+    patterns = {_ASCII_PATTERNS.get(meta.pattern) for meta in metadata
                 if isinstance(meta, StringConstraints) and isinstance(meta.pattern, str)}
     for meta in metadata:
         func = _func(meta)
