@@ -145,3 +145,20 @@ async def test_only_the_organisers_admin_sets_it_and_bad_calendars_are_named(cli
         assert any(f.startswith(field) for f, _ in problem_fields(response)), (field, response.json())
     bad_id = await client.get("/v1/calendars/19800101-1234", headers=admin)
     assert bad_id.status_code == 422
+
+
+async def test_one_organisers_calendar_by_any_spelling_of_its_number(client, db, token_issuer):
+    """The path's organiser id and the token's claim in one spelling: set under `212000-1234` with a token
+    for `2120001234`, the calendar is read back under `162120001234`, one revision, one event key.
+    Failed on the old code: a 403 (the claim kept as typed, the path as typed)."""
+    admin = bearer(token_issuer.mint(roles=["organiser_admin"], organisers=["2120001234"], subject="admin-2"))
+    put = await client.put("/v1/calendars/212000-1234", json=OWN, headers=admin)
+    assert put.status_code == 200, put.text
+    assert (put.json()["organiser_id"], put.json()["revision"]) == ("212000-1234", 1)
+    got = await client.get("/v1/calendars/162120001234", headers=admin)
+    assert got.status_code == 200, got.text
+    assert (got.json()["organiser_id"], got.json()["revision"], got.json()["default"]) == ("212000-1234", 1, False)
+    again = await client.put("/v1/calendars/2120001234", json=OWN, headers=admin)
+    assert (again.json()["revision"], again.json()["status"]) == (1, "unchanged")
+    [event] = await calendar_events(db)
+    assert event.data.organiser_id == "212000-1234" and event.partition_key() == b"212000-1234"

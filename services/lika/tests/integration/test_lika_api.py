@@ -130,3 +130,24 @@ async def test_what_is_rated_must_be_in_the_catalogue_version(client, db, body, 
     assert response.status_code == 422
     assert problem_fields(response) == expected
     assert await stored_rows(db) == [] and await outbox_events(db) == []
+
+
+async def test_one_organiser_in_any_spelling_publishes_and_lists_one_unit(settings, db, token_issuer):
+    """A principal whose token names `2120001234` publishes as `212000-1234` and resends as `162120001234`:
+    one self-assessment, stored, listed and keyed under `212000-1234`. Failed on the old code: a 403 (the
+    claim as typed), and the list by another spelling found nothing."""
+    token = token_issuer.mint(roles=["principal"], organisers=["2120001234"], school_units=["12345678"],
+                              subject="rektor-spelling")
+    async with testing.service_client("styrkedja_lika", settings, token=token) as client:
+        body = published(self_assessment_id=SELF_ASSESSMENT_ID, organiser_id="212000-1234")
+        first = await client.post("/v1/self-assessments/published", json=body)
+        assert first.status_code == 201, first.text
+        again = await client.post("/v1/self-assessments/published", json=body | {"organiser_id": "162120001234"})
+        assert (again.status_code, again.json()["status"]) == (200, "unchanged"), again.text
+        listed = await client.get("/v1/self-assessments", params={"organiser_id": "2120001234",
+                                                                   "school_unit_code": "12345678"})
+        assert listed.status_code == 200, listed.text
+        assert [s["self_assessment_id"] for s in listed.json()] == [SELF_ASSESSMENT_ID]
+    [row] = await stored_rows(db)
+    [event] = await outbox_events(db)
+    assert row["organiser_id"] == event.data.organiser_id == "212000-1234" and event.partition_key() == b"212000-1234"
