@@ -212,3 +212,25 @@ def test_the_identifier_types_text_check_refuses_exactly_what_check_text_does(va
 
     expected = result(check_text) if isinstance(value, str) else ("ok", value)
     assert result(_reject_pin) == expected
+
+
+@settings(max_examples=1500, deadline=None)
+@given(value=st.one_of(TEXT, VALUES, st.from_regex(r"\A(16)?[0-9]{6}-?[0-9]{4}\Z"), st.text(min_size=250, max_size=300)))
+def test_the_organiser_ids_one_validator_is_its_spelling_then_check_text(value: Any) -> None:
+    """`_canonical_organiser` (cached) refuses exactly what `check_text` refuses of the kept spelling, and
+    keeps what `canonical_organiser_id` gives."""
+    from pydantic_core import PydanticCustomError
+
+    from styrkedja_contracts.identifiers import _canonical_organiser, canonical_organiser_id
+
+    def result(check: Any) -> Any:
+        try:
+            return "ok", check(value)
+        except PydanticCustomError as error:
+            return "refused", error.type
+
+    if not isinstance(value, str):
+        expected = ("ok", value)
+    else:
+        expected = result(lambda v: check_text(canonical_organiser_id(v) if len(v) <= 13 else v))
+    assert result(_canonical_organiser) == expected

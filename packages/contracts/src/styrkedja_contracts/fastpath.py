@@ -14,9 +14,10 @@ model as `data`, validated in pydantic-core alone, plus a few plain Python check
 
 * the text-rule validators (`check_text`, `check_line`, `_reject_pin`, `enforce_value_rules`) and `nfc` (plain
   text is its own NFC) are left out;
-* `_canonical_organiser` (other spellings of an organisation number rewritten to ``NNNNNN-NNNN``) is left
-  out, its field's pattern narrowed to the canonical spellings, which it returns unchanged: a ten- or
-  twelve-digit organiser id takes the ordinary way, and is rewritten there;
+* `_canonical_organiser` (other spellings of an organisation number rewritten to ``NNNNNN-NNNN``, then the
+  text rules) is left out, its field's pattern narrowed to the canonical spellings, which it returns
+  unchanged when the text rules hold: a ten- or twelve-digit organiser id takes the ordinary way, and is
+  rewritten there;
 * `_ascii_only` is left out only where the field's pattern becomes ASCII-only (`\\d` → `[0-9]`), which
   accepts exactly the strings the pattern and the ASCII rule accepted together;
 * the integer rule of `enforce_value_rules` (fits a PostgreSQL integer) becomes bounds (the tightest

@@ -424,18 +424,28 @@ def canonical_organiser_id(value: str) -> str:
 
 
 def _canonical_organiser(value: Any) -> Any:
-    # before the personnummer check (`_reject_pin`), which must see what is kept: "16" + a personnummer is no
-    # candidate as typed (a run of twelve digits) but is one once the prefix is gone
+    # The organiser id's one validator: its spelling, then the text rules (`_reject_pin`'s) on what is kept —
+    # "16" + a personnummer is no candidate as typed (a run of twelve digits) but is one once the prefix is
+    # gone. One call, answered from a cache for the ids a batch repeats, as `_reject_pin` is.
     if type(value) is str and len(value) <= 13:
-        return canonical_organiser_id(value)
-    return value
+        kept = _checked_organiser_id(value)
+        if kept is not None:
+            return kept
+        return check_text(canonical_organiser_id(value))  # raises, naming the rule
+    return _reject_pin(value)
+
+
+@lru_cache(maxsize=4096)
+def _checked_organiser_id(value: str) -> str | None:
+    """`value` in its one spelling, or None when that breaks a text rule."""
+    kept = canonical_organiser_id(value)
+    return kept if _text_rule_broken(kept) is None else None
 
 
 OrganiserId = Annotated[
     str,
     StringConstraints(pattern=r"^(\d{4}|\d{6}-\d{4}|\d{10})$"),
-    BeforeValidator(_reject_pin),
-    BeforeValidator(_canonical_organiser),  # runs first: pydantic runs "before" validators last to first
+    BeforeValidator(_canonical_organiser),
     AfterValidator(_ascii_only),
 ]
 """Huvudman: kommunkod (``"2999"``, as it is) or organisationsnummer, kept as ``"212000-1234"`` whichever of

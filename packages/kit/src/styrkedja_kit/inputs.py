@@ -50,6 +50,7 @@ from styrkedja_contracts.identifiers import (
     SchoolYear,
     StudentId,
     TeacherId,
+    _canonical_organiser,  # the organiser id's spelling and text check in one
     _reject_pin,  # the identifier types' text check: a field of one is checked by its type
     check_text,
 )
@@ -119,7 +120,8 @@ def _held(annotation: Any, metadata: Sequence[Any]) -> bool:
     if origin is list:  # each item by its own type (the list's length says nothing of its items)
         return _held(get_args(annotation)[0], [])
     if annotation is str:
-        return any(m is check_text or m is _reject_pin or m is enforce_value_rules or m is TEXT_RULES_HELD
+        return any(m is check_text or m is _reject_pin or m is _canonical_organiser or m is enforce_value_rules
+                   or m is TEXT_RULES_HELD
                    for m in metadata)
     if annotation is int:
         low = [m.ge for m in metadata if isinstance(m, annotated_types.Ge) and isinstance(m.ge, int)]
