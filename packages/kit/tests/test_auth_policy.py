@@ -160,3 +160,12 @@ def test_a_token_for_one_spelling_of_an_organisation_number_works_for_every_spel
     assert may_read(platform, Node(Level.ORGANISER, organiser_id))
     assert not may_write(platform, Write.ASSESSMENTS, "212000-1235")
     assert principal_from_claims({"sub": "svc", "roles": ["platform"], "organisers": "2180"}).organisers == {"2180"}
+
+
+@pytest.mark.parametrize("organiser", ["16811218-9876", "168112189876", "811218-9876"])
+def test_an_organiser_claim_that_is_a_personal_identity_number_in_its_kept_spelling_is_refused(organiser):
+    """A sole trader's organisation number is its owner's personnummer; with the prefix 16 it hid from the check
+    as typed. Refused like a personnummer in `sub`, without repeating it."""
+    with pytest.raises(InvalidClaims) as refused:
+        principal_from_claims({"sub": "u", "roles": ["organiser_admin"], "organisers": [organiser]})
+    assert "no_personal_identity_number" in str(refused.value) and "9876" not in str(refused.value)

@@ -131,6 +131,20 @@ def _who(name: str, value: str) -> str:
     return value
 
 
+def _organisers(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The `organisers` claim in the one spelling requests and events carry (`212000-1234`, whichever the
+    issuer wrote): compared as is by every scope check, a claim `2120001234` would neither reach nor write
+    the organiser's data. What the spelling makes a personal identity number ("16" + one, a sole trader's
+    number) is refused like one in `sub`; the value is never repeated."""
+    kept = frozenset(canonical_organiser_id(v) for v in _strings(claims, "organisers", _ID))
+    for organiser in kept:
+        try:
+            check_text(organiser)
+        except PydanticCustomError as error:
+            raise InvalidClaims(f"organisers: {error.message()} ({error.type})") from None
+    return kept
+
+
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
@@ -149,9 +163,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     return Principal(
         subject=subject,
         roles=roles,
-        # in the one spelling requests and events carry (`212000-1234`, whichever the issuer wrote): compared as
-        # is by every scope check, a claim `2120001234` would neither reach nor write the organiser's data
-        organisers=frozenset(canonical_organiser_id(v) for v in _strings(claims, "organisers", _ID)),
+        organisers=_organisers(claims),
         areas=_strings(claims, "areas", _ID),
         school_units=_strings(claims, "school_units", _UNIT),
         groups=frozenset(GroupRef.parse(g) for g in _strings(claims, "groups")),
