@@ -534,3 +534,34 @@ def test_a_protected_persons_membership_and_duty_are_imported_as_anyones() -> No
     assert said[0] == said[1] == said[2] == said[3] and "ekretess" not in said[3] and "Skyddad" not in said[3]
     assert [c["data"]["student_id"] for c in plans[3].changes["memberships"]] == [STUDENT]
     assert plans[3].changes["groups"][0]["data"]["year"] == 7 and [r.id for r in plans[3].refused] == ["bad"]
+
+
+def test_the_summary_says_what_was_folded_recreated_and_read_from_date_times(tmp_path, monkeypatch) -> None:
+    """The command's own output, from a folder of a server's answers: the counts, then each refusal, what may be
+    recreated, the levels folded and the dates read from date-times, with the zone."""
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from styrkedja_cli.main import app
+    from styrkedja_cli.ss12000 import command
+
+    again = {**SU, "id": "su-again", "schoolUnitCode": "29990012"}
+    organisations = [HUV, org("forvaltning", "Förvaltning", HUV["id"]), org("vo", "Verksamhetsområde", "forvaltning"),
+                     {**SU, "parentOrganisation": {"id": "vo"}}, again, {**again, "id": "su-again-2"}]
+    (tmp_path / "organisations.json").write_text(json.dumps({"data": organisations, "pageToken": None}))
+    (tmp_path / "groups.json").write_text(json.dumps([{**GROUP, "startDate": "2026-08-16T22:00:00Z"}]))
+    reporting = Reporting([("unit:organiser::2999", HUV["id"])])
+    real_client = httpx.Client
+    monkeypatch.setattr(command, "httpx", SimpleNamespace(
+        Client=lambda **kwargs: real_client(transport=httpx.MockTransport(reporting.handle), **kwargs),
+        HTTPError=httpx.HTTPError))
+    result = CliRunner().invoke(app, ["import", "ss12000", "--dir", str(tmp_path)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, said
+    assert "possibly recreated under a new id (2 refused, nothing of them applied): organisations su-again, " \
+           "organisations su-again-2" in said
+    assert ("not a level of the directory, organisations forvaltning: organisationType Förvaltning: its school "
+            "units are those of the area above or below it, or of the organiser") in said
+    assert "startDate: 1 dates written as a date-time, read as their day in Europe/Stockholm" in said
+    assert "refused organisations su-again: schoolUnitCode: the same as on su-again-2" in said

@@ -6,6 +6,9 @@ a chunk refused stops the import naming it, the chunks before it applied and not
 full run removes goes last): running it again completes it.
 A full run (no --since) is a sync for the organisers in the source: what reporting holds for
 them that the source no longer has is removed (removal events through reporting's outbox).
+A full run reads what reporting holds for them before it sends anything: a source lacking most of an organiser
+stops there, nothing applied. `--organiser ID` names whose a source without a Huvudman is (Skolverket's
+reference API); the mapping of the organisation tree and of dates is in `mapping` and `models`.
 A second run of the same data changes nothing."""
 
 from __future__ import annotations
