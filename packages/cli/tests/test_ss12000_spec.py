@@ -378,7 +378,11 @@ def test_several_levels_above_the_school_unit_map_to_organiser_area_school_unit(
                      "su-2": ("school_unit", "vo-grund"), "su-3": ("school_unit", "stadsdel"),
                      "su-4": ("school_unit", "gy-forv"), "su-5": ("school_unit", "2999")}
     assert {f.id for f in the_plan.folded} == {"koncern", "forvaltning", "ro-norr", "skola-1", "skola-2"}
-    assert all(f.reason.startswith(("organisationType ", "above its Huvudman")) for f in the_plan.folded)
+    reasons = {f.id: f.reason for f in the_plan.folded}
+    assert reasons["ro-norr"] == reasons["skola-1"].replace("Skola", "Rektorsområde") == (
+        "organisationType Rektorsområde: inside area vo-grund: its school units are that area's")
+    assert reasons["skola-2"] == "organisationType Skola: its school units hang under the organiser (no area above them)"
+    assert reasons["koncern"] == "above its Huvudman: no level of the directory"
     held = {"2999": [("unit:area::ro-norr", "ro-norr")]}  # an area an earlier import made of a folded level
     assert vanished(the_plan, set(), held) == [("2999", "unit:area::ro-norr")]
 
@@ -399,6 +403,7 @@ def test_skolverkets_reference_api_without_a_huvudman_needs_the_organiser_named(
         read_and_plan(server.source(), since=None, naive_zone=ZONE)
     the_plan, _ = read_and_plan(server.source(), since=None, naive_zone=ZONE, organiser=("2999", "Kommunen"))
     units = {c["data"]["unit_id"]: c for c in the_plan.changes["organisations"]}
+    assert next(iter(units)) == "2999"  # the organiser first, as a Huvudman usually comes
     assert units["2999"]["data"] | {"updated_at": None} == {
         "unit_type": "organiser", "unit_id": "2999", "organiser_id": "2999", "name": "Kommunen", "parent_id": None,
         "school_unit_code": None, "year": None, "roster_size": None, "updated_at": None}
@@ -561,7 +566,7 @@ def test_the_summary_says_what_was_folded_recreated_and_read_from_date_times(tmp
     assert result.exit_code == 0, said
     assert "possibly recreated under a new id (2 refused, nothing of them applied): organisations su-again, " \
            "organisations su-again-2" in said
-    assert ("not a level of the directory, organisations forvaltning: organisationType Förvaltning: its school "
-            "units are those of the area above or below it, or of the organiser") in said
+    assert ("not a level of the directory, organisations forvaltning: organisationType Förvaltning: above a "
+            "Verksamhetsområde or Stadsdel: each of its school units is in the one below it") in said
     assert "startDate: 1 dates written as a date-time, read as their day in Europe/Stockholm" in said
     assert "refused organisations su-again: schoolUnitCode: the same as on su-again-2" in said

@@ -30,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from styrkedja_contracts import OrganisationUnitUpsertedV1
-from styrkedja_contracts.identifiers import OrganiserId
+from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
 
 from .mapping import NoOrganiser, Plan, plan
 from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE
@@ -315,7 +315,7 @@ def _said(the_plan: Plan, notes: list[str]) -> list[str]:
     lines += [f"not a level of the directory, {f.entity} {f.id}: {f.reason}" for f in the_plan.folded]
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
-    return lines
+    return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
 
 
 def register(import_app: typer.Typer) -> None:

@@ -281,7 +281,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         if owner is None and organiser is None:
             out.refused.append(Refused("organisations", org.id, "no Huvudman above it"))
             continue
-        oid = organiser_id(owner) if owner is not None else organiser[0]  # type: ignore[index]
+        oid = organiser_id(owner) if owner is not None else organiser[0] if organiser else None
         if oid is None:
             out.refused.append(Refused("organisations", org.id,
                                        "its Huvudman has no municipalityCode or organisationNumber"))
@@ -303,8 +303,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             if code:
                 placed[org.id] = (oid, org)
         elif not is_area(org):
-            out.folded.append(Refused("organisations", org.id, f"organisationType {org.organisation_type}: "
-                                      "its school units are those of the area above or below it, or of the organiser"))
+            above = area_at(org)
+            out.folded.append(Refused("organisations", org.id, f"organisationType {org.organisation_type}: " + (
+                "its school units hang under the organiser (no area above them)" if above is None else
+                f"inside area {above}: its school units are that area's" if above != org.id else
+                "above a Verksamhetsområde or Stadsdel: each of its school units is in the one below it")))
         else:
             out.add("organisations", OrganisationUnitUpsertedV1,
                     {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id)
@@ -314,6 +317,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         out.add("organisations", OrganisationUnitUpsertedV1, {
             "organiser_id": oid, "name": name, "updated_at": now, "unit_type": "organiser", "unit_id": oid},
             None, f"--organiser {oid}")  # from no entity of the source: its own id is its source id
+        units = out.changes["organisations"]
+        units.insert(0, units.pop())  # the organiser before its units, as a Huvudman usually comes
 
     group_names: dict[tuple[str, str, str], list[str]] = {}
     for group in groups:
