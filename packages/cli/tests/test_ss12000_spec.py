@@ -473,9 +473,10 @@ class Reporting:
                                                        self.holds], "source_ids": [s for _, s in self.holds]})
         body = json.loads(request.content)
         if request.url.path == "/v1/directory/removals":
-            return httpx.Response(200, json={"created": 0, "changed": 0, "removed": len(body["entities"]),
-                                             "unchanged": 0, "items": [{"status": "removed", "entity_key": e[
-                                                 "entity_key"]} for e in body["entities"]]})
+            keys = [e["entity_key"] for e in body.get("entities", [])]
+            keys += [k for k, source_id in self.holds if source_id in body.get("source_ids", [])]
+            return httpx.Response(200, json={"created": 0, "changed": 0, "removed": len(keys), "unchanged": 0,
+                                             "items": [{"status": "removed", "entity_key": k} for k in keys]})
         keys = [f"unit:{d['unit_type']}:{d['school_unit_code'] if d['unit_type'] == 'group' else ''}:{d['unit_id']}"
                 if "unit_type" in d else f"other:{n}" for n, d in enumerate(i["data"] for i in body["items"])]
         return httpx.Response(200, json={"created": len(keys), "changed": 0, "removed": 0, "unchanged": 0,
@@ -501,6 +502,21 @@ def test_a_unit_deleted_and_recreated_under_a_new_id_is_said_in_a_full_imports_s
         "it under a new id, its history stays with the old id",
         f"organiser 2999: school unit {SU['id']} removed and su-new (school unit code 29990011) new — if the "
         "source deleted and recreated it under a new id, its history stays with the old id"]
+
+
+def test_a_unit_deleted_and_recreated_is_said_in_an_incremental_imports_summary() -> None:
+    """/deletedEntities names the old id, the changed entities hold the new one: said as in a full import."""
+    from styrkedja_cli.ss12000.command import send
+
+    new_group = {**GROUP, "id": "grp-new", "meta": {"modified": "2026-09-03T08:00:00Z"}}
+    server = SpecServer({"organisations": [HUV, SU], "groups": [new_group]}, deleted={"groups": [GROUP["id"]]})
+    the_plan, deleted = read_and_plan(server.source(), since=SINCE, naive_zone=ZONE)
+    reporting = Reporting([(f"unit:group:29990011:{GROUP['id']}", GROUP["id"])])
+    notes: list[str] = []
+    with httpx.Client(transport=httpx.MockTransport(reporting.handle), base_url="http://reporting") as client:
+        send(client, the_plan, deleted, removed_at=SINCE, notes=notes)
+    assert notes == [f"school unit 29990011: group {GROUP['id']} removed and grp-new new — if the source deleted "
+                     "and recreated it under a new id, its history stays with the old id"]
 
 
 def test_a_source_lacking_most_of_an_organiser_stops_before_anything_is_sent() -> None:

@@ -217,7 +217,8 @@ def replaced(created: set[tuple[str, str]], gone: list[tuple[str, str]], codes: 
     out = []
     for (organiser, kind, scope), (new, old) in sorted(places.items()):
         if new and old:
-            where = f"organiser {organiser}" if kind == "school_unit" else f"school unit {scope}"
+            where = (f"school unit {scope}" if kind == "group" else f"organiser {organiser}" if organiser
+                     else "the source")
             made = ", ".join(f"{i} (school unit code {codes[i]})" if i in codes else i for i in new)
             out.append(f"{where}: {kind.replace('_', ' ')} {', '.join(old)} removed and {made} new — if the source "
                        "deleted and recreated it under a new id, its history stays with the old id")
@@ -257,6 +258,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             counts.update({s: answer[s] for s in ("created", "changed", "removed", "unchanged") if answer[s]})
             if progress is not None and task is not None:
                 progress.update(task, advance=len(chunk))
+    deleted_keys: list[tuple[str, str]] = []  # (no organiser: reporting's answer does not name it, key)
     if deleted:
         counts = summary.setdefault("deletedEntities", Counter())
         for start in range(0, len(deleted), CHUNK):
@@ -264,6 +266,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                 "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()},
                 _chunk("removals", start, len(deleted)), sleep)
             counts.update({"removed": body["removed"]})
+            deleted_keys += [("", i["entity_key"]) for i in body.get("items", []) if i.get("status") == "removed"]
     if full:
         gone = vanished(the_plan, sent, holdings)
         if not allow_mass_removal:
@@ -279,10 +282,13 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                     summary.setdefault(_entity_of(item["entity_key"]), Counter())["removed"] += 1
             if progress is not None and task is not None:
                 progress.update(task, advance=len(gone_chunk))
-        if notes is not None:
-            codes = {c["data"]["unit_id"]: c["data"]["school_unit_code"]
-                     for c in the_plan.changes.get("organisations", []) if c["data"]["unit_type"] == "school_unit"}
+    if notes is not None:
+        codes = {c["data"]["unit_id"]: c["data"]["school_unit_code"]
+                 for c in the_plan.changes.get("organisations", []) if c["data"]["unit_type"] == "school_unit"}
+        if full:
             notes += replaced(created, gone, codes)
+        if deleted_keys:  # an incremental run: the source's /deletedEntities beside what it made new
+            notes += replaced({("", key) for _, key in created}, deleted_keys, codes)
     for refused in [*the_plan.refused, *the_plan.left_out]:
         summary.setdefault(refused.entity, Counter())["refused"] += 1
     return summary
