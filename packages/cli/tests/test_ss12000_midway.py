@@ -218,9 +218,9 @@ def test_a_chunk_reporting_refuses_stops_the_import_naming_it_and_removes_nothin
     monkeypatch.setattr(command, "CHUNK", 1)
     refusal = httpx.Response(422, json={"errors": [{"field": "items.0.data.name", "rule": "string_too_long"}]})
     result, to_reporting, _ = run_import(monkeypatch, paged(PAGES, lambda *_: None),
-                                         lambda n: refusal if n == 3 else None)
+                                         lambda n: refusal if n == 4 else None)  # after what reporting holds
     assert result.exit_code == 1
     said = " ".join(result.output.split())
     assert "reporting refused the groups changes, items 1-1 of 3: HTTP 422" in said, said
     assert "run the import again to complete it" in said
-    assert to_reporting == ["POST /v1/directory/changes"] * 3  # no removal, no more chunks
+    assert to_reporting == ["GET /v1/directory/held"] + ["POST /v1/directory/changes"] * 3  # no removal, no more

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from styrkedja_cli.ss12000.command import read_and_plan, vanished
-from styrkedja_cli.ss12000.mapping import NO_PERSON, STAFF_GROUP_RULE
+from styrkedja_cli.ss12000.command import _said, read_and_plan, vanished
+from styrkedja_cli.ss12000.mapping import NO_PERSON, NO_TYPE, STAFF_GROUP_RULE
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
 from styrkedja_contracts.identifiers import PIN_ERROR, contains_personal_identity_number
 
@@ -309,3 +309,289 @@ def test_a_sole_traders_huvudman_whose_organisation_number_is_a_personal_identit
     assert "organisations" not in the_plan.changes
     assert {r.reason for r in the_plan.refused} == {f"unit_id: {PIN_ERROR}", f"organiser_id: {PIN_ERROR}"}
     assert not any(contains_personal_identity_number(f"{r.id} {r.reason}") for r in the_plan.refused)
+
+
+# --- second pass (ss12000d): dates, organisation trees, a source without a Huvudman, recreated entities,
+# securityMarking. Each against the specification's Organisation.yaml/common.yaml (openapi.yaml 2.0.0) and
+# Skolverket's reference API (its exposed openapi.yml and schema/organisation.schema.json)
+
+
+@pytest.mark.parametrize(("written", "day"), [
+    ("2026-08-17", "2026-08-17"),
+    ("2026-08-17T00:00:00", "2026-08-17"),  # .NET's DateTime of a date column, no offset: Stockholm time
+    ("2026-08-17T10:15:00", "2026-08-17"),  # a time of day: its day (refused the page before)
+    ("2026-08-16T22:00:00Z", "2026-08-17"),  # Stockholm's midnight in UTC: the Stockholm day, not the UTC one
+    ("2026-08-16t22:00:00.1234567z", "2026-08-17"),  # RFC 3339 §5.6: lower case t and z, any fraction
+    ("2026-08-17T23:30:00+02:00", "2026-08-17"),
+    ("2026-08-17T23:30:00-05:00", "2026-08-18"),  # the same instant is the next day in Stockholm
+    ("2026-08-17 08:00:00+02:00", "2026-08-17"),  # RFC 3339's note: a space for T
+])
+def test_a_date_written_as_a_date_time_is_its_day_in_stockholm(written, day) -> None:
+    """`format: date` is a full-date, but servers serialise date columns as date-times: the day is taken in
+    Europe/Stockholm, with an offset converted to it, without one read as Stockholm time; the import says how
+    many dates came so. Failed on the old code: a time of day or an offset refused the whole page ("Datetimes
+    provided to dates should have zero time"), a UTC midnight was the day before."""
+    group = {**GROUP, "startDate": written, "groupMemberships": [{"person": {"id": STUDENT}, "startDate": written,
+                                                                  "endDate": written}]}
+    server = SpecServer({"organisations": [HUV, {**SU, "startDate": written}], "groups": [group],
+                         "duties": [{**DUTY, "startDate": written}]})
+    the_plan, _ = read_and_plan(server.source(), since=None, naive_zone=ZONE)
+    assert the_plan.refused == []
+    membership = the_plan.changes["memberships"][0]["data"]
+    assert membership["start_date"] == membership["end_date"] == day
+    assert the_plan.changes["duties"][0]["data"]["start_date"] == day
+    counted = {"startDate": 4, "endDate": 1} if "T" in written.upper() or " " in written else {}
+    assert the_plan.dates_from_date_times == counted
+
+
+@pytest.mark.parametrize(("written", "rule"), [
+    ("17/08/2026", r"must be a date \(RFC 3339 full-date YYYY-MM-DD, SS 12000's format date\) or an RFC 3339"),
+    ("2026-08-17T10:15", "must be a date"),  # no seconds: not RFC 3339
+    ("2026-W34-1", "must be a date"),  # ISO 8601, which fromisoformat reads, but not RFC 3339
+    ("2026-02-30", "not a real day"),
+    ("2026-08-17T24:00:00", "not a real day"),
+])
+def test_a_date_in_no_form_the_specification_allows_refuses_the_page_naming_field_and_rule(written, rule) -> None:
+    server = SpecServer({"organisations": [HUV, SU], "groups": [{**GROUP, "endDate": written}]})
+    with pytest.raises(SourceError, match=f"groups, page 1, item 0: endDate: Value error, {rule}"):
+        read_and_plan(server.source(), since=None, naive_zone=ZONE)
+
+
+def org(ident: str, kind: str, parent: str | None, **more: Any) -> dict[str, Any]:
+    return {"id": ident, "displayName": ident.title(), "organisationType": kind,
+            **({"parentOrganisation": {"id": parent}} if parent else {}), **more}
+
+
+def test_several_levels_above_the_school_unit_map_to_organiser_area_school_unit() -> None:
+    """Huvudman → Förvaltning → Verksamhetsområde → Rektorsområde → Skola → Skolenhet, a Stadsdel with its school
+    unit, a Förvaltning with its own, a company group above the Huvudman (organisationType Övrigt): the area is
+    the topmost Verksamhetsområde or Stadsdel, else the topmost level that can be one (never a Skola); the other
+    levels are folded, said and not sent. Failed on the old code: every level was an area under the organiser,
+    the Förvaltning and the Rektorsområde empty areas, the school unit in the Skola's "area", and the company
+    group refused ("no Huvudman above it")."""
+    owner = {**HUV, "parentOrganisation": {"id": "koncern"}}
+    tree = [org("koncern", "Övrigt", None), owner, org("forvaltning", "Förvaltning", HUV["id"]),
+            org("vo-grund", "Verksamhetsområde", "forvaltning"), org("ro-norr", "Rektorsområde", "vo-grund"),
+            org("skola-1", "Skola", "ro-norr"), {**SU, "parentOrganisation": {"id": "skola-1"}},
+            org("su-2", "Skolenhet", "vo-grund", schoolUnitCode="29990012"),
+            org("stadsdel", "Stadsdel", HUV["id"]), org("su-3", "Skolenhet", "stadsdel", schoolUnitCode="29990013"),
+            org("gy-forv", "Förvaltning", HUV["id"]), org("su-4", "Skolenhet", "gy-forv", schoolUnitCode="29990014"),
+            org("skola-2", "Skola", HUV["id"]), org("su-5", "Skolenhet", "skola-2", schoolUnitCode="29990015"),
+            org("vo-ny", "Verksamhetsområde", "forvaltning")]  # no school unit yet: would be the area
+    the_plan, _ = read_and_plan(SpecServer({"organisations": tree}, cap=5).source(), since=None, naive_zone=ZONE)
+    assert the_plan.refused == []
+    units = {c["data"]["unit_id"]: (c["data"]["unit_type"], c["data"].get("parent_id"))
+             for c in the_plan.changes["organisations"]}
+    assert units == {"2999": ("organiser", None), "vo-grund": ("area", "2999"), "stadsdel": ("area", "2999"),
+                     "gy-forv": ("area", "2999"), "vo-ny": ("area", "2999"), SU["id"]: ("school_unit", "vo-grund"),
+                     "su-2": ("school_unit", "vo-grund"), "su-3": ("school_unit", "stadsdel"),
+                     "su-4": ("school_unit", "gy-forv"), "su-5": ("school_unit", "2999")}
+    assert {f.id for f in the_plan.folded} == {"koncern", "forvaltning", "ro-norr", "skola-1", "skola-2"}
+    reasons = {f.id: f.reason for f in the_plan.folded}
+    assert reasons["ro-norr"] == reasons["skola-1"].replace("Skola", "Rektorsområde") == (
+        "organisationType Rektorsområde: inside area vo-grund: its school units are that area's")
+    assert reasons["skola-2"] == "organisationType Skola: its school units hang under the organiser (no area above them)"
+    assert reasons["koncern"] == "above its Huvudman: no level of the directory"
+    held = {"2999": [("unit:area::ro-norr", "ro-norr")]}  # an area an earlier import made of a folded level
+    assert vanished(the_plan, set(), held) == [("2999", "unit:area::ro-norr")]
+
+
+REFERENCE_ORGS = [  # Skolverket's reference API: id, schoolUnitCode, displayName; no type, parent or meta
+    {"id": SU["id"], "schoolUnitCode": "29990011", "displayName": "Skolan"},
+    {"id": "8b0e4c3d-2f5a-4b7c-9d1e-4f6a8b0c2d3e", "schoolUnitCode": "29990012", "displayName": "Skolan 2"}]
+
+
+def test_skolverkets_reference_api_without_a_huvudman_needs_the_organiser_named() -> None:
+    """Its organisations carry no organisationType and no parent: without a Huvudman whose the units are is
+    unknown, and the import stops naming the rule and the flag, before anything is sent; with `--organiser` they
+    are that organiser's school units (an organisation without a type is a Skolenhet when it has a code, else
+    refused naming the field). Failed on the old code: every page refused ("organisationType: Field required")."""
+    untyped = {"id": "no-type", "displayName": "Okänd"}
+    server = SpecServer({"organisations": [*REFERENCE_ORGS, untyped], "groups": [GROUP]})
+    with pytest.raises(SourceError, match=r"organisations: none is of organisationType Huvudman.*--organiser"):
+        read_and_plan(server.source(), since=None, naive_zone=ZONE)
+    the_plan, _ = read_and_plan(server.source(), since=None, naive_zone=ZONE, organiser=("2999", "Kommunen"))
+    units = {c["data"]["unit_id"]: c for c in the_plan.changes["organisations"]}
+    assert next(iter(units)) == "2999"  # the organiser first, as a Huvudman usually comes
+    assert units["2999"]["data"] | {"updated_at": None} == {
+        "unit_type": "organiser", "unit_id": "2999", "organiser_id": "2999", "name": "Kommunen", "parent_id": None,
+        "school_unit_code": None, "year": None, "roster_size": None, "updated_at": None}
+    assert units["2999"]["source_id"] is None  # from no entity of the source
+    assert [(units[o["id"]]["data"]["parent_id"], units[o["id"]]["data"]["school_unit_code"])
+            for o in REFERENCE_ORGS] == [("2999", "29990011"), ("2999", "29990012")]
+    assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == [GROUP["id"]]
+    assert [(r.id, r.reason) for r in the_plan.refused] == [("no-type", NO_TYPE)]
+    assert NO_TYPE.startswith("organisationType: ")
+    with pytest.raises(SourceError, match=r"--organiser: the source has its own Huvudman"):
+        read_and_plan(SpecServer({"organisations": [HUV, SU]}).source(), since=None, naive_zone=ZONE,
+                      organiser=("2999", "Kommunen"))
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--organiser", "29"], "--organiser: String should match pattern"),
+    (["--organiser", "121212-1212"], "--organiser: "),  # a sole trader's number: a personal identity number
+    (["--organiser", "2999", "--organiser-name", ""], "--organiser-name: "),
+    (["--organiser-name", "Kommunen"], "--organiser-name goes with --organiser"),
+])
+def test_the_organiser_flags_are_checked_by_the_contracts_rules(tmp_path, flags, said) -> None:
+    from typer.testing import CliRunner
+
+    from styrkedja_cli.main import app
+
+    result = CliRunner().invoke(app, ["import", "ss12000", "--dir", str(tmp_path), *flags])
+    assert result.exit_code == 2 and said in " ".join(result.output.split()), result.output
+    assert "1212-1212" not in result.output
+
+
+def test_one_school_unit_code_on_two_units_or_one_group_name_twice_is_refused_as_possibly_recreated() -> None:
+    """A source that deleted a school unit (or a group) and made it anew under a new id, and still serves the
+    old: both refused naming the field and the other id, listed apart in the summary, nothing of them sent and
+    nothing held for them removed (a refusal protects) — the directory is never left with both, half-applied.
+    Two groups of one name at one unit in other periods (7A this year and last) are two groups. Failed on the
+    old code: both units were sent with one code, both groups under one name."""
+    again = {**SU, "id": "9c1f5d4e-3a6b-4c8d-8e2f-5a7b9c1d3e4f"}
+    groups = [GROUP, {**GROUP, "id": "grp-again"}, {**GROUP, "id": "grp-last-year", "startDate": "2025-08-18"},
+              {**GROUP, "id": "grp-other-unit", "organisation": {"id": "su-2"}}]
+    server = SpecServer({"organisations": [HUV, SU, again, org("su-2", "Skolenhet", HUV["id"],
+                                                               schoolUnitCode="29990012")], "groups": groups})
+    the_plan, _ = read_and_plan(server.source(), since=None, naive_zone=ZONE)
+    assert [r.id for r in the_plan.recreated] == [SU["id"], again["id"]]
+    assert the_plan.recreated[0].reason.startswith(f"schoolUnitCode: the same as on {again['id']} (2 Skolenheter")
+    assert [c["data"]["unit_id"] for c in the_plan.changes["organisations"]] == ["2999", "su-2"]
+    assert {r.id for r in the_plan.refused} == {SU["id"], again["id"], *(g["id"] for g in groups[:3])}
+
+    the_plan, _ = read_and_plan(SpecServer({"organisations": [HUV, SU], "groups": groups[:3]}).source(),
+                                since=None, naive_zone=ZONE)
+    assert [r.id for r in the_plan.recreated] == [GROUP["id"], "grp-again"]
+    assert the_plan.recreated[1].reason.startswith(f"displayName: the same as on {GROUP['id']} (2 groups")
+    assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == ["grp-last-year"]
+    held = {"2999": [(f"unit:group:29990011:{GROUP['id']}", GROUP["id"]), ("membership:m1", GROUP["id"])]}
+    assert vanished(the_plan, set(), held) == []  # what came from the old one stays until the source has one
+
+
+class Reporting:
+    """Reporting's directory writes as the importer sees them: what it holds, each change created."""
+
+    def __init__(self, holds: list[tuple[str, str]]) -> None:
+        self.holds, self.asked = holds, []  # type: list[tuple[str, str]], list[str]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(f"{request.method} {request.url.path}")
+        if request.url.path == "/v1/directory/held":
+            return httpx.Response(200, json={"items": [{"organiser_id": "2999", "entity_key": k} for k, _ in
+                                                       self.holds], "source_ids": [s for _, s in self.holds]})
+        body = json.loads(request.content)
+        if request.url.path == "/v1/directory/removals":
+            keys = [e["entity_key"] for e in body.get("entities", [])]
+            keys += [k for k, source_id in self.holds if source_id in body.get("source_ids", [])]
+            return httpx.Response(200, json={"created": 0, "changed": 0, "removed": len(keys), "unchanged": 0,
+                                             "items": [{"status": "removed", "entity_key": k} for k in keys]})
+        keys = [f"unit:{d['unit_type']}:{d['school_unit_code'] if d['unit_type'] == 'group' else ''}:{d['unit_id']}"
+                if "unit_type" in d else f"other:{n}" for n, d in enumerate(i["data"] for i in body["items"])]
+        return httpx.Response(200, json={"created": len(keys), "changed": 0, "removed": 0, "unchanged": 0,
+                                         "items": [{"status": "created", "entity_key": k} for k in keys]})
+
+
+def test_a_unit_deleted_and_recreated_under_a_new_id_is_said_in_a_full_imports_summary() -> None:
+    """The source no longer serves the old id: a full import removes it and creates the new one, and the summary
+    says so, per place (an organiser's school units, a school unit's groups), for a person to judge: the
+    directory's history stays with the old id. Failed on the old code: only counts (1 created, 1 removed)."""
+    from styrkedja_cli.ss12000.command import send
+
+    new_su, new_group = {**SU, "id": "su-new"}, {**GROUP, "id": "grp-new", "organisation": {"id": "su-new"}}
+    the_plan, _ = read_and_plan(SpecServer({"organisations": [HUV, new_su], "groups": [new_group]}).source(),
+                                since=None, naive_zone=ZONE)
+    reporting = Reporting([("unit:organiser::2999", HUV["id"]), (f"unit:school_unit::{SU['id']}", SU["id"]),
+                           (f"unit:group:29990011:{GROUP['id']}", GROUP["id"])])
+    notes: list[str] = []
+    with httpx.Client(transport=httpx.MockTransport(reporting.handle), base_url="http://reporting") as client:
+        send(client, the_plan, [], removed_at=SINCE, full=True, notes=notes)
+    assert notes == [
+        f"school unit 29990011: group {GROUP['id']} removed and grp-new new — if the source deleted and recreated "
+        "it under a new id, its history stays with the old id",
+        f"organiser 2999: school unit {SU['id']} removed and su-new (school unit code 29990011) new — if the "
+        "source deleted and recreated it under a new id, its history stays with the old id"]
+
+
+def test_a_unit_deleted_and_recreated_is_said_in_an_incremental_imports_summary() -> None:
+    """/deletedEntities names the old id, the changed entities hold the new one: said as in a full import."""
+    from styrkedja_cli.ss12000.command import send
+
+    new_group = {**GROUP, "id": "grp-new", "meta": {"modified": "2026-09-03T08:00:00Z"}}
+    server = SpecServer({"organisations": [HUV, SU], "groups": [new_group]}, deleted={"groups": [GROUP["id"]]})
+    the_plan, deleted = read_and_plan(server.source(), since=SINCE, naive_zone=ZONE)
+    reporting = Reporting([(f"unit:group:29990011:{GROUP['id']}", GROUP["id"])])
+    notes: list[str] = []
+    with httpx.Client(transport=httpx.MockTransport(reporting.handle), base_url="http://reporting") as client:
+        send(client, the_plan, deleted, removed_at=SINCE, notes=notes)
+    assert notes == [f"school unit 29990011: group {GROUP['id']} removed and grp-new new — if the source deleted "
+                     "and recreated it under a new id, its history stays with the old id"]
+
+
+def test_a_source_lacking_most_of_an_organiser_stops_before_anything_is_sent() -> None:
+    """What reporting holds is read first: a full import whose source lacks most of an organiser stops with
+    nothing applied. Failed on the old code: every change was sent first, the removals then refused."""
+    from styrkedja_cli.ss12000.command import send
+
+    reporting = Reporting([("unit:organiser::2999", HUV["id"])] + [(f"unit:group:29990011:g{n}", f"g{n}")
+                                                                   for n in range(60)])
+    the_plan, _ = read_and_plan(SpecServer({"organisations": [HUV, SU]}).source(), since=None, naive_zone=ZONE)
+    with (httpx.Client(transport=httpx.MockTransport(reporting.handle), base_url="http://reporting") as client,
+          pytest.raises(SourceError, match="the source lacks 60 of the 61 entities")):
+        send(client, the_plan, [], removed_at=SINCE, full=True)
+    assert reporting.asked == ["GET /v1/directory/held"]
+
+
+def test_a_protected_persons_membership_and_duty_are_imported_as_anyones() -> None:
+    """securityMarking (Sekretessmarkering, Skyddad folkbokföring) on a person or a person reference is never
+    read: the changes sent, the refusals and what the summary says are the same, byte for byte, as for a person
+    without one — no flag, nothing left out (a protected student missing from a roster would stand out by the
+    difference), the same pseudonymous id."""
+    def source(marking: str | None) -> SpecServer:
+        mark = {"securityMarking": marking} if marking else {}
+        person = {"id": STUDENT, **mark}
+        group = {**GROUP, "groupMemberships": [{"person": person, "startDate": "2026-08-17"}]}
+        bad = {**GROUP, "id": "bad", "organisation": {"id": "elsewhere"}, "groupMemberships": [{"person": person}]}
+        return SpecServer({"organisations": [HUV, SU], "groups": [group, bad], "persons": [
+            {"id": STUDENT, **mark, "enrolments": [{"enroledAt": {"id": SU["id"]}, "schoolYear": 7}]}],
+            "duties": [{**DUTY, "person": {"id": TEACHER, **mark}}]})
+
+    plans = [read_and_plan(source(m).source(), since=None, naive_zone=ZONE)[0]
+             for m in (None, "Ingen", "Sekretessmarkering", "Skyddad folkbokföring")]
+    for the_plan in plans:  # the duty has no meta: its time is the run's, which differs from run to run
+        the_plan.changes["duties"][0]["data"]["updated_at"] = None
+    said = [json.dumps([p.changes, [vars(r) for r in p.refused], _said(p, [])], sort_keys=True) for p in plans]
+    assert said[0] == said[1] == said[2] == said[3] and "ekretess" not in said[3] and "Skyddad" not in said[3]
+    assert [c["data"]["student_id"] for c in plans[3].changes["memberships"]] == [STUDENT]
+    assert plans[3].changes["groups"][0]["data"]["year"] == 7 and [r.id for r in plans[3].refused] == ["bad"]
+
+
+def test_the_summary_says_what_was_folded_recreated_and_read_from_date_times(tmp_path, monkeypatch) -> None:
+    """The command's own output, from a folder of a server's answers: the counts, then each refusal, what may be
+    recreated, the levels folded and the dates read from date-times, with the zone."""
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from styrkedja_cli.main import app
+    from styrkedja_cli.ss12000 import command
+
+    again = {**SU, "id": "su-again", "schoolUnitCode": "29990012"}
+    organisations = [HUV, org("forvaltning", "Förvaltning", HUV["id"]), org("vo", "Verksamhetsområde", "forvaltning"),
+                     {**SU, "parentOrganisation": {"id": "vo"}}, again, {**again, "id": "su-again-2"}]
+    (tmp_path / "organisations.json").write_text(json.dumps({"data": organisations, "pageToken": None}))
+    (tmp_path / "groups.json").write_text(json.dumps([{**GROUP, "startDate": "2026-08-16T22:00:00Z"}]))
+    reporting = Reporting([("unit:organiser::2999", HUV["id"])])
+    real_client = httpx.Client
+    monkeypatch.setattr(command, "httpx", SimpleNamespace(
+        Client=lambda **kwargs: real_client(transport=httpx.MockTransport(reporting.handle), **kwargs),
+        HTTPError=httpx.HTTPError))
+    result = CliRunner().invoke(app, ["import", "ss12000", "--dir", str(tmp_path)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, said
+    assert "possibly recreated under a new id (2 refused, nothing of them applied): organisations su-again, " \
+           "organisations su-again-2" in said
+    assert ("not a level of the directory, organisations forvaltning: organisationType Förvaltning: above a "
+            "Verksamhetsområde or Stadsdel: each of its school units is in the one below it") in said
+    assert "startDate: 1 dates written as a date-time, read as their day in Europe/Stockholm" in said
+    assert "refused organisations su-again: schoolUnitCode: the same as on su-again-2" in said

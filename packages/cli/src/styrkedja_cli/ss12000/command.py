@@ -6,6 +6,9 @@ a chunk refused stops the import naming it, the chunks before it applied and not
 full run removes goes last): running it again completes it.
 A full run (no --since) is a sync for the organisers in the source: what reporting holds for
 them that the source no longer has is removed (removal events through reporting's outbox).
+A full run reads what reporting holds for them before it sends anything: a source lacking most of an organiser
+stops there, nothing applied. `--organiser ID` names whose a source without a Huvudman is (Skolverket's
+reference API); the mapping of the organisation tree and of dates is in `mapping` and `models`.
 A second run of the same data changes nothing."""
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import typer
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from .mapping import Plan, plan
-from .models import ENTITIES
+from styrkedja_contracts import OrganisationUnitUpsertedV1
+from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
+
+from .mapping import NoOrganiser, Plan, plan
+from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE
 from .source import RETRIED, TRANSIENT, FolderSource, HttpSource, SourceError, retry_after_seconds
 
 CHUNK = 1_000
@@ -42,8 +49,22 @@ MAX_PAGES = (1, 10_000_000)
 
 
 def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,
-                  progress: Progress | None = None
+                  progress: Progress | None = None, organiser: tuple[str, str] | None = None
                   ) -> tuple[Plan, list[str]]:
+    """The source read whole and planned; `organiser` (id, name): whose a source without a Huvudman is."""
+    date_times: Counter[str] = Counter()
+    counting = DATE_TIMES_READ.set(date_times)
+    try:
+        the_plan, deleted = _read_and_plan(source, since=since, naive_zone=naive_zone, progress=progress,
+                                           organiser=organiser)
+    finally:
+        DATE_TIMES_READ.reset(counting)
+    the_plan.dates_from_date_times = dict(sorted(date_times.items()))
+    return the_plan, deleted
+
+
+def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,
+                   progress: Progress | None, organiser: tuple[str, str] | None) -> tuple[Plan, list[str]]:
     tasks: dict[str, Any] = {}
 
     def tick(entity: str, count: int) -> None:
@@ -64,8 +85,12 @@ def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, 
         known = {g.id for g in read["groups"]}
         wanted = sorted({ref.id for a in read["activities"] for ref in a.groups} - known)
         read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in wanted) if g is not None]
-    return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
-                naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"]), deleted
+    try:
+        return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
+                    naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"],
+                    organiser=organiser), deleted
+    except NoOrganiser as error:
+        raise SourceError(str(error)) from None
 
 
 # what a directory entity key names → the SS 12000 entity type it came from (for the summary)
@@ -159,13 +184,66 @@ def check_not_mass_removal(gone: list[tuple[str, str]], holdings: dict[str, list
                               f"{organiser}: nothing removed (--allow-mass-removal if that is right)")
 
 
+def surely_vanishing(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """Before anything is sent: what a full import will remove at least — held entities whose source entity
+    the plan neither sends nor refused (a wrong folder, an empty page). Fewer than `vanished` finds after
+    sending (a membership dropped from a group that is still sent), never more."""
+    kept = {c["source_id"] for changes in the_plan.changes.values() for c in changes if c["source_id"]}
+    kept |= {r.id.split("/")[0] for r in the_plan.refused}
+    kept |= set(holdings)  # an organiser unit sent without a source id (--organiser) has its own id
+    return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
+            if source_id not in kept]
+
+
+def _unit_key(key: str) -> tuple[str, str, str] | None:
+    """(unit type, scope, id) of a directory unit's entity key (`unit:<type>:<scope>:<id>`), else None."""
+    kind, _, rest = key.partition(":")
+    parts = rest.split(":", 2)
+    return (parts[0], parts[1], parts[2]) if kind == "unit" and len(parts) == 3 else None
+
+
+def replaced(created: set[tuple[str, str]], gone: list[tuple[str, str]], codes: dict[str, str]) -> list[str]:
+    """Units a full import made new and units it removed in one place: an organiser's school units, a school
+    unit's groups. A source that deleted an entity and made it anew under a new id shows so (its history in the
+    directory stays with the old id): said, for a person to judge, as the source cannot tell us."""
+    places: dict[tuple[str, str, str], tuple[list[str], list[str]]] = {}
+    for index, pairs in ((0, created), (1, gone)):
+        for organiser, key in sorted(pairs):
+            unit = _unit_key(key)
+            if unit is None or unit[0] not in ("school_unit", "group"):
+                continue
+            scope = unit[1] if unit[0] == "group" else organiser
+            places.setdefault((organiser, unit[0], scope), ([], []))[index].append(unit[2])
+    out = []
+    for (organiser, kind, scope), (new, old) in sorted(places.items()):
+        if new and old:
+            where = (f"school unit {scope}" if kind == "group" else f"organiser {organiser}" if organiser
+                     else "the source")
+            made = ", ".join(f"{i} (school unit code {codes[i]})" if i in codes else i for i in new)
+            out.append(f"{where}: {kind.replace('_', ' ')} {', '.join(old)} removed and {made} new — if the source "
+                       "deleted and recreated it under a new id, its history stays with the old id")
+    return out
+
+
 def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at: datetime,
          progress: Progress | None = None, full: bool = False,
-         allow_mass_removal: bool = False, sleep: Callable[[float], None] | None = None) -> dict[str, Counter[str]]:
+         allow_mass_removal: bool = False, sleep: Callable[[float], None] | None = None,
+         notes: list[str] | None = None) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
-    whole, so what reporting holds for its organisers and the source lacks is removed."""
+    whole, so what reporting holds for its organisers and the source lacks is removed. `notes`: what the
+    summary says besides the counts (units removed and made new in one place)."""
     summary: dict[str, Counter[str]] = {}
     sent: set[tuple[str, str]] = set()
+    created: set[tuple[str, str]] = set()
+    holdings: dict[str, list[tuple[str, str]]] = {}
+    if full:
+        # read before anything is sent: a source lacking most of an organiser stops the import with nothing
+        # applied (checked again, exactly, once reporting has named every entity sent)
+        organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
+                             if c["data"]["unit_type"] == "organiser"})
+        holdings = {o: held(client, o) for o in organisers}
+        if not allow_mass_removal:
+            check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
     for entity, changes in the_plan.changes.items():
         task = progress.add_task(f"send {entity}", total=len(changes)) if progress else None
         counts = summary.setdefault(entity, Counter())
@@ -173,11 +251,14 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             chunk = changes[start:start + CHUNK]
             answer = _post(client, "/v1/directory/changes", {"items": chunk},
                            _chunk(f"{entity} changes", start, len(changes)), sleep)
-            sent |= {(change["data"]["organiser_id"], item["entity_key"])
-                     for change, item in zip(chunk, answer["items"], strict=True)}
+            named = [(change["data"]["organiser_id"], item["entity_key"])
+                     for change, item in zip(chunk, answer["items"], strict=True)]
+            sent |= set(named)
+            created |= {n for n, item in zip(named, answer["items"], strict=True) if item["status"] == "created"}
             counts.update({s: answer[s] for s in ("created", "changed", "removed", "unchanged") if answer[s]})
             if progress is not None and task is not None:
                 progress.update(task, advance=len(chunk))
+    deleted_keys: list[tuple[str, str]] = []  # (no organiser: reporting's answer does not name it, key)
     if deleted:
         counts = summary.setdefault("deletedEntities", Counter())
         for start in range(0, len(deleted), CHUNK):
@@ -185,10 +266,8 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                 "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()},
                 _chunk("removals", start, len(deleted)), sleep)
             counts.update({"removed": body["removed"]})
+            deleted_keys += [("", i["entity_key"]) for i in body.get("items", []) if i.get("status") == "removed"]
     if full:
-        organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
-                             if c["data"]["unit_type"] == "organiser"})
-        holdings = {o: held(client, o) for o in organisers}
         gone = vanished(the_plan, sent, holdings)
         if not allow_mass_removal:
             check_not_mass_removal(gone, holdings)
@@ -203,9 +282,46 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                     summary.setdefault(_entity_of(item["entity_key"]), Counter())["removed"] += 1
             if progress is not None and task is not None:
                 progress.update(task, advance=len(gone_chunk))
+    if notes is not None:
+        codes = {c["data"]["unit_id"]: c["data"]["school_unit_code"]
+                 for c in the_plan.changes.get("organisations", []) if c["data"]["unit_type"] == "school_unit"}
+        if full:
+            notes += replaced(created, gone, codes)
+        if deleted_keys:  # an incremental run: the source's /deletedEntities beside what it made new
+            notes += replaced({("", key) for _, key in created}, deleted_keys, codes)
     for refused in [*the_plan.refused, *the_plan.left_out]:
         summary.setdefault(refused.entity, Counter())["refused"] += 1
     return summary
+
+
+def _explicit_organiser(organiser: str | None, name: str | None) -> tuple[str, str] | None:
+    """--organiser and --organiser-name checked as the contracts check an organiser id and a unit's name."""
+    if organiser is None:
+        if name is not None:
+            raise typer.BadParameter("--organiser-name goes with --organiser")
+        return None
+    try:
+        checked = TypeAdapter(OrganiserId).validate_python(organiser.strip())
+        OrganisationUnitUpsertedV1.model_validate({  # the name by the contract's own rules
+            "unit_type": "organiser", "unit_id": checked, "organiser_id": checked,
+            "name": checked if name is None else name,
+            "updated_at": datetime.now(UTC)})
+    except ValidationError as error:
+        first = error.errors()[0]
+        flag = "--organiser-name" if first["loc"] and first["loc"][0] == "name" else "--organiser"
+        raise typer.BadParameter(f"{flag}: {first['msg']}") from None
+    return checked, checked if name is None else name
+
+
+def _said(the_plan: Plan, notes: list[str]) -> list[str]:
+    """What the summary says besides the counts and the refusals."""
+    lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
+             + ", ".join(f"{r.entity} {r.id}" for r in the_plan.recreated)] if the_plan.recreated else []
+    lines += [f"possibly recreated: {note}" for note in notes]
+    lines += [f"not a level of the directory, {f.entity} {f.id}: {f.reason}" for f in the_plan.folded]
+    lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
+              for field, count in the_plan.dates_from_date_times.items()]
+    return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
 
 
 def register(import_app: typer.Typer) -> None:
@@ -235,6 +351,11 @@ def register(import_app: typer.Typer) -> None:
         naive_timezone: str = typer.Option("Europe/Stockholm", help="zone of source timestamps without one"),
         allow_mass_removal: bool = typer.Option(False, help="a full import may remove more than half of what "
                                                            "reporting holds for an organiser"),
+        organiser: str | None = typer.Option(
+            None, help="the organiser (municipality code or organisation number) of a source that has no Huvudman, "
+                       "as Skolverket's reference API; refused when the source has one"),
+        organiser_name: str | None = typer.Option(None, help="the name of --organiser in the directory "
+                                                             "(default: its id)"),
     ) -> None:
         """Import organisations, groups and memberships, duties and activities from SS 12000."""
         console = Console(stderr=True)
@@ -246,6 +367,7 @@ def register(import_app: typer.Typer) -> None:
             raise typer.BadParameter(f"unknown time zone {naive_timezone!r}") from None
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=zone)
+        explicit = _explicit_organiser(organiser, organiser_name)
         try:
             def busy(what: str, seconds: float) -> None:
                 console.print(f"{what}: the server is busy; asking again in {seconds:.0f} s")
@@ -255,14 +377,16 @@ def register(import_app: typer.Typer) -> None:
                       else FolderSource(dir))  # type: ignore[arg-type]
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             with Progress(*columns, console=console) as progress:
-                the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress)
+                the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress,
+                                                  organiser=explicit)
                 for entity, status in sorted(getattr(source, "held_back", {}).items()):
                     console.print(f"{entity}: not served (HTTP {status}); imported without them: {LACKING[entity]}")
                 headers = {"Authorization": f"Bearer {reporting_token}"} if reporting_token else {}
                 with httpx.Client(base_url=reporting_url, timeout=120, headers=headers) as client:
+                    notes: list[str] = []
                     summary = send(client, the_plan, deleted, removed_at=datetime.now(UTC),
                                    progress=progress, full=since is None,
-                                   allow_mass_removal=allow_mass_removal)
+                                   allow_mass_removal=allow_mass_removal, notes=notes)
         except (SourceError, httpx.HTTPError) as error:
             console.print(f"[red]import stopped:[/red] {error}")
             raise typer.Exit(1) from None
@@ -275,3 +399,5 @@ def register(import_app: typer.Typer) -> None:
         Console().print(table)
         for refused in [*the_plan.refused, *the_plan.left_out]:
             console.print(f"refused {refused.entity} {refused.id}: {refused.reason}")
+        for line in _said(the_plan, notes):
+            console.print(line)

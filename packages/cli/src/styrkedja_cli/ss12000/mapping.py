@@ -1,10 +1,29 @@
 """SS 12000 entities → directory changes (organisation event data). Pure: no I/O.
 
-* organisationType Huvudman → organiser (its id: a municipality's municipalityCode, else its
-  organisationNumber; any other Huvudman's organisationNumber);
-  Skolenhet → school unit (schoolUnitCode); any other organisation under a Huvudman is one of
-  the organiser's own units → area (verksamhetsområde). A school unit's area is its nearest
-  such ancestor; without one it hangs under the organiser.
+The organisation tree. SS 12000 lets organisations nest to any depth under `parentOrganisation`
+(organisationType Huvudman, Stadsdel, Rektorsområde, Skola, Skolenhet, Övrigt; servers add others,
+e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organiser → area → school unit:
+
+* Huvudman → organiser (its id: a municipality's municipalityCode, else its organisationNumber;
+  any other Huvudman's organisationNumber). An organisation above a Huvudman (a group of companies
+  owning several) is no level of the directory: folded (said, not sent).
+* Skolenhet → school unit (schoolUnitCode); without an organisationType, an organisation with a
+  schoolUnitCode is a Skolenhet (Skolverket's reference API serves only those, without the type).
+* The area of a school unit: of the organisations between it and its Huvudman, the topmost
+  Verksamhetsområde or Stadsdel (the directory's area: a head of a verksamhetsområde is its area
+  manager); without one, the topmost of any other type (Förvaltning, Rektorsområde, Övrigt, a type
+  the importer does not know), never a Skola (a school of several school units). It is sent as an
+  area under the organiser; the other levels (a Förvaltning above a Verksamhetsområde, a
+  Rektorsområde or a Skola below one) are folded: said in the summary, not sent. A level with no
+  school unit below it yet is an area when it would be one for a school unit placed under it.
+* A source without any Huvudman (Skolverket's reference API) is imported only with an organiser
+  named for it (`--organiser`): then every organisation without a Huvudman above it is that
+  organiser's; a source with a Huvudman and `--organiser` is refused (two answers to whose it is).
+* One school unit code on two Skolenheter of an organiser (the source deleted and recreated one under
+  a new id and still serves the old, or two units were given one code), and two groups of one
+  school unit with one name and one period: each of them refused, said as possibly recreated —
+  nothing of them sent, nothing held for them removed, until the source has one.
+
 * groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships, but for
   staff groups (groupType Personalgrupp), which are left out; a
   group's year (årskurs) is the schoolYear of its members' enrolments at that school unit when
@@ -12,6 +31,11 @@
   group), else the year of its activities' syllabuses when those all name one single year;
 * duties at a Skolenhet → duties; activities × their groups × their teachers' duties →
   teaching assignments, the subject from the activity's syllabus.
+* A person's securityMarking (Sekretessmarkering, Skyddad folkbokföring) is never read: a protected
+  person's membership or duty is imported exactly as anyone's — the same pseudonymous id (the
+  person's UUID), the same fields, no flag, nothing left out (a protected student missing from a
+  roster would stand out by the difference, and be missing from the results). What the directory
+  shows of any person is only that id; small groups are withheld on reading, as for all.
 
 Every change is checked against the contract here: one that breaks it is refused with the
 entity, its id and the rule — never with the offending value, which might be personal data.
@@ -36,7 +60,7 @@ from styrkedja_contracts import (
     OrganisationUnitUpsertedV1,
     TeachingAssignmentUpsertedV1,
 )
-from styrkedja_contracts.identifiers import canonical_organiser_id, redact_personal_identity_numbers
+from styrkedja_contracts.identifiers import canonical_organiser_id, nfc, redact_personal_identity_numbers
 
 from .models import Activity, Duty, Group, Meta, Organisation, Person, Syllabus, aware
 
@@ -77,11 +101,18 @@ class Plan:
 
     changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     refused: list[Refused] = field(default_factory=list)
+    #: organisations that are no level of the directory (see the module's docstring): said, not sent, not counted
+    #: as refused; what an earlier import made of them goes in a full import
+    folded: list[Refused] = field(default_factory=list)
+    #: of `refused`, those that look deleted and recreated under a new id (said apart in the summary)
+    recreated: list[Refused] = field(default_factory=list)
+    #: per date field, how many of its dates the source wrote as a date-time (`models.source_date`)
+    dates_from_date_times: dict[str, int] = field(default_factory=dict)
     #: refused by a rule of what the directory holds, not for a fault of this run: unlike `refused`, what came
     #: from them before is not kept by a full import (a refusal must not read as a deletion; this one is one)
     left_out: list[Refused] = field(default_factory=list)
 
-    def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str, ident: str) -> None:
+    def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str) -> None:
         try:
             valid = model.model_validate(data)
         except ValidationError as error:
@@ -94,7 +125,27 @@ class Plan:
 
 
 def _kind(org: Organisation) -> str:
+    if org.organisation_type is None or not org.organisation_type.strip():
+        return SCHOOL_UNIT if (org.school_unit_code or "").strip() else ""
     return org.organisation_type.strip().casefold()
+
+
+#: the organisation types that are the directory's area where a chain holds one (DESIGN: verksamhetsområde ↔ area;
+#: a city district's committee runs its schools as one); a Skola (a school of several school units) never is one
+AREA_KINDS = frozenset({"verksamhetsområde", "stadsdel"})
+NO_TYPE = "organisationType: missing (required by the specification; without a schoolUnitCode its kind is unknown)"
+NO_ORGANISER = ("organisations: none is of organisationType Huvudman, so whose the units are is unknown (Skolverket's "
+                "reference API has none): name the organiser with --organiser")
+TWO_ORGANISERS = ("--organiser: the source has its own Huvudman (organisationType Huvudman), whose the units are is "
+                  "taken from it: leave --organiser out")
+
+
+class NoOrganiser(ValueError):
+    """The source does not say whose its units are, or says it besides `--organiser`: the rule, for the command."""
+
+
+def _period(start: Any, end: Any) -> str:
+    return f"{start or 'open'}..{end or 'open'}"
 
 
 YEARS = range(10)  # the contract's årskurs 0–9; SS 12000 allows 10 (e.g. year 4 of gymnasiesärskola)
@@ -135,9 +186,26 @@ def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: 
     return out
 
 
+def _ancestors(org: Organisation, orgs: dict[str, Organisation]) -> list[str]:
+    """The ids above `org` that the source has, nearest first (a loop in parentOrganisation ends the walk)."""
+    out: list[str] = []
+    current = orgs.get(org.parent.id) if org.parent else None
+    while current is not None and current.id not in out and current.id != org.id:
+        out.append(current.id)
+        current = orgs.get(current.parent.id) if current.parent else None
+    return out
+
+
+def _recreated(field_name: str, what: str, ids: list[str], this: str) -> str:
+    others = ", ".join(i for i in ids if i != this)
+    return (f"{field_name}: the same as on {others} ({len(ids)} {what} in one place: deleted and recreated under a "
+            "new id? the directory holds one; nothing of them is sent or removed until the source has one)")
+
+
 def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties: Sequence[Duty],
          activities: Sequence[Activity], syllabuses: Sequence[Syllabus], *, naive_zone: ZoneInfo,
-         now: datetime, persons: Sequence[Person] = ()) -> Plan:
+         now: datetime, persons: Sequence[Person] = (), organiser: tuple[str, str] | None = None) -> Plan:
+    """`organiser`: (id, name) of the organiser a source without a Huvudman is for (`--organiser`)."""
     out = Plan()
     years = group_years(groups, persons, activities, syllabuses)
     orgs = {o.id: o for o in organisations}
@@ -168,42 +236,100 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 return canonical_organiser_id(candidate.strip())
         return None
 
-    def area_of(org: Organisation) -> str | None:
-        seen: set[str] = set()
-        current = orgs.get(org.parent.id) if org.parent else None
-        while current is not None and current.id not in seen and _kind(current) != ORGANISER:
-            if _kind(current) != SCHOOL_UNIT:
-                return current.id
-            seen.add(current.id)
-            current = orgs.get(current.parent.id) if current.parent else None
-        return None
+    def area_at(org: Organisation) -> str | None:
+        """The area of what hangs under `org`: from `org` up to its Huvudman, the topmost Verksamhetsområde or
+        Stadsdel, else the topmost organisation that can be an area (see the module's docstring)."""
+        chain = []
+        for current in [org, *(orgs[a] for a in _ancestors(org, orgs))]:
+            if _kind(current) == ORGANISER:
+                break
+            if _kind(current) != "skola" and _kind(current) != SCHOOL_UNIT:
+                chain.append(current)
+        preferred = [c for c in chain if _kind(c) in AREA_KINDS]
+        return (preferred or chain)[-1].id if chain else None
 
-    placed: dict[str, tuple[str, Organisation]] = {}  # organisation id → (organiser id, school unit)
+    def area_of(school_unit: Organisation) -> str | None:
+        return area_at(orgs[school_unit.parent.id]) if school_unit.parent and school_unit.parent.id in orgs else None
+
+    def is_area(org: Organisation) -> bool:
+        """The area of a school unit, or a level with none below it yet that would be one."""
+        return org.id in areas or (org.id not in above_school_units and area_at(org) == org.id)
+
+    school_units = [o for o in organisations if _kind(o) == SCHOOL_UNIT]
+    areas = {a for a in map(area_of, school_units) if a is not None}
+    above_school_units = {a for su in school_units for a in _ancestors(su, orgs)}
+
+    has_huvudman = any(_kind(o) == ORGANISER for o in organisations)
+    if organiser is not None and has_huvudman:
+        raise NoOrganiser(TWO_ORGANISERS)
+    if organiser is None and not has_huvudman and organisations:
+        raise NoOrganiser(NO_ORGANISER)
+    by_code: dict[tuple[str, str], list[str]] = {}
     for org in organisations:
         owner = organiser_of(org)
-        if owner is None:
+        owner_id = organiser_id(owner) if owner is not None else organiser[0] if organiser else None
+        if _kind(org) == SCHOOL_UNIT and owner_id and (org.school_unit_code or "").strip():
+            by_code.setdefault((owner_id, (org.school_unit_code or "").strip()), []).append(org.id)
+
+    placed: dict[str, tuple[str, Organisation]] = {}  # organisation id → (organiser id, school unit)
+    below_huvudman = {h for o in organisations if _kind(o) == ORGANISER for h in _ancestors(o, orgs)}
+    for org in organisations:
+        kind = _kind(org)
+        if not kind:
+            out.refused.append(Refused("organisations", org.id, NO_TYPE))
+            continue
+        owner = organiser_of(org)
+        if owner is None and org.id in below_huvudman:
+            out.folded.append(Refused("organisations", org.id, "above its Huvudman: no level of the directory"))
+            continue
+        if owner is None and organiser is None:
             out.refused.append(Refused("organisations", org.id, "no Huvudman above it"))
             continue
-        oid = organiser_id(owner)
+        oid = organiser_id(owner) if owner is not None else organiser[0] if organiser else None
         if oid is None:
             out.refused.append(Refused("organisations", org.id,
                                        "its Huvudman has no municipalityCode or organisationNumber"))
             continue
         base = {"organiser_id": oid, "name": org.display_name, "updated_at": when(org.meta)}
-        kind = _kind(org)
         if kind == ORGANISER:
             out.add("organisations", OrganisationUnitUpsertedV1,
                     {**base, "unit_type": "organiser", "unit_id": oid}, org.id, org.id)
         elif kind == SCHOOL_UNIT:
+            code = (org.school_unit_code or "").strip()
+            if code and len(by_code[(oid, code)]) > 1:
+                out.refused.append(Refused("organisations", org.id, _recreated(
+                    "schoolUnitCode", "Skolenheter", by_code[(oid, code)], org.id)))
+                out.recreated.append(out.refused[-1])
+                continue
             out.add("organisations", OrganisationUnitUpsertedV1,
                     {**base, "unit_type": "school_unit", "unit_id": org.id, "parent_id": area_of(org) or oid,
-                     "school_unit_code": (org.school_unit_code or "").strip() or None}, org.id, org.id)
-            if org.school_unit_code:
+                     "school_unit_code": code or None}, org.id, org.id)
+            if code:
                 placed[org.id] = (oid, org)
+        elif not is_area(org):
+            above = area_at(org)
+            out.folded.append(Refused("organisations", org.id, f"organisationType {org.organisation_type}: " + (
+                "its school units hang under the organiser (no area above them)" if above is None else
+                f"inside area {above}: its school units are that area's" if above != org.id else
+                "above a Verksamhetsområde or Stadsdel: each of its school units is in the one below it")))
         else:
             out.add("organisations", OrganisationUnitUpsertedV1,
                     {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id)
+    if organiser is not None and any(c["data"]["organiser_id"] == organiser[0]
+                                     for c in out.changes.get("organisations", [])):
+        oid, name = organiser
+        out.add("organisations", OrganisationUnitUpsertedV1, {
+            "organiser_id": oid, "name": name, "updated_at": now, "unit_type": "organiser", "unit_id": oid},
+            None, f"--organiser {oid}")  # from no entity of the source: its own id is its source id
+        units = out.changes["organisations"]
+        units.insert(0, units.pop())  # the organiser before its units, as a Huvudman usually comes
 
+    group_names: dict[tuple[str, str, str], list[str]] = {}
+    for group in groups:
+        if group.organisation.id in placed and (group.group_type or "").strip().casefold() != STAFF_GROUP:
+            same = (group.organisation.id, nfc(group.display_name).strip().casefold(),
+                    _period(group.start_date, group.end_date))
+            group_names.setdefault(same, []).append(group.id)
     group_place: dict[str, tuple[str, str]] = {}  # group id → (organiser id, school unit code)
     for group in groups:
         at = placed.get(group.organisation.id)
@@ -212,6 +338,13 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         if at is None:
             out.refused.append(Refused("groups", group.id, "its organisation is not a known Skolenhet"))
+            continue
+        namesakes = group_names[(group.organisation.id, nfc(group.display_name).strip().casefold(),
+                                 _period(group.start_date, group.end_date))]
+        if len(namesakes) > 1:
+            out.refused.append(Refused("groups", group.id, _recreated(
+                "displayName", "groups of one period at one Skolenhet", namesakes, group.id)))
+            out.recreated.append(out.refused[-1])
             continue
         oid, school = at
         code = (school.school_unit_code or "").strip()
