@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..clients import Reporting, query_string
 from ..downloads import csv_response, xlsx_response
+from ..shapes import number
 from ..web.pages import Current, organiser_of, render, reporting
 from ..web.security import check_csrf
 
@@ -58,7 +59,7 @@ async def alert_export(session: Current, api: Api, fmt: Literal["csv", "xlsx"], 
     header = ["Nivå", "Enhet", "Ämne", "Årskurs", "Läsår", "Termin", "Omgång", "Larm", "Status", "Andel",
               "Jämförd andel", "Förändring (procentenheter)", "Elever", "Larmat", "Kommentar"]
     rows = [_row(a) for a in found if isinstance(a, dict)]
-    rows = [[float(v) if isinstance(v, (int, float)) and i in (9, 10) else v for i, v in enumerate(r)]
+    rows = [[float(n) if (n := number(v)) is not None and i in (9, 10) else v for i, v in enumerate(r)]
             for r in rows]
     if fmt == "csv":
         return csv_response(f"larm-{organiser}", header, rows)

@@ -96,7 +96,7 @@ async def tables(api: Reporting, organiser: str, f: Filters) -> dict[str, Matrix
     async def forecast(unit_id: str) -> Matrix:
         cells = await api.forecast_results(level="school_unit", unit_id=unit_id, organiser_id=organiser,
                                            school_year=f.lasar, term=f.termin, split=["year"])
-        return matrix("school_unit", [c for c in cells if not f.amne or c["subject_code"] == f.amne], key="year")
+        return matrix("school_unit", [c for c in cells if not f.amne or c.get("subject_code") == f.amne], key="year")
 
     if f.enhet:
         years, forecasts = await asyncio.gather(_or_denied(assessed("school_unit", f.enhet, ["year"], "year")),
