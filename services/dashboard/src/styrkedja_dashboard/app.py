@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from styrkedja_kit.logging import configure_logging
 
 from .alerts.routes import router as alert_routes
+from .auth.logs import redact_callback_secrets
 from .auth.oidc import OidcClient
 from .auth.routes import router as auth_routes
 from .chain.routes import router as chain_routes
@@ -36,6 +37,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     # the services' logging, redaction included: uvicorn's access line carries every query string a browser
     # (or anyone) sends, and the dashboard's went out unredacted, a personal identity number as typed
     configure_logging("dashboard")
+    redact_callback_secrets()  # and the sign-in's code and state, which the access line would carry as sent
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
