@@ -25,7 +25,7 @@ from .exports.routes import router as export_routes
 from .lika.routes import router as lika_routes
 from .report.routes import router as report_routes
 from .settings import DashboardSettings
-from .web.forms import DropEmptyQueryValues
+from .web.forms import DropEmptyQueryValues, invalid_fields
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
 from .web.sessions import Session, SessionStore
@@ -100,8 +100,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:
-        fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in error.errors())
         return render(request, "error.html", _session(request), status_code=422, title="Ogiltigt val",
-                      message=f"Kontrollera: {fields}.")
+                      message=f"Kontrollera: {invalid_fields(error.errors())}.")
 
     return app
