@@ -84,7 +84,8 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         message = {401: "Din inloggning har gått ut. Logga in igen.",
                    403: "Du har inte behörighet att se de här uppgifterna.",
                    404: "Uppgifterna finns inte.",
-                   502: f"Tjänsten {error.service} svarar inte just nu. Försök igen om en stund.",
+                   502: f"Tjänsten {error.service} gav ett svar som inte kunde läsas ({error.detail})." if error.unreadable
+                   else f"Tjänsten {error.service} svarar inte just nu. Försök igen om en stund.",
                    503: f"Tjänsten {error.service} är upptagen just nu. Försök igen {wait}."}.get(
             error.status, f"Tjänsten {error.service} godtog inte frågan: {error.detail}")
         answer = render(request, "error.html", _session(request), status_code=error.status,

@@ -20,9 +20,11 @@ class UpstreamError(Exception):
     """A service answered with an error (or not at all); `status` is what the page answers with, and
     `retry_after` the seconds a busy service (503) asked for, passed on to the person."""
 
-    def __init__(self, service: str, status: int, detail: str, retry_after: int | None = None) -> None:
+    def __init__(self, service: str, status: int, detail: str, retry_after: int | None = None, *,
+                 unreadable: bool = False) -> None:
         super().__init__(f"{service}: {status} {detail}")
         self.service, self.status, self.detail, self.retry_after = service, status, detail, retry_after
+        self.unreadable = unreadable  # it answered, but not in the shape it promises (a 502 that says so)
 
 
 #: the longest wait passed on: a service asking for more is still busy, but a page saying "come back in an
@@ -46,14 +48,14 @@ def records(service: str, body: Any) -> list[dict[str, Any]]:
     text, a list holding other things — is nonsense from the service (another version, or a hostile one), a
     502 naming it. Fields inside the records are `shapes`' (missing or retyped: shown as a dash)."""
     if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
-        raise UpstreamError(service, 502, "svaret hade inte den väntade formen (en lista av poster)")
+        raise UpstreamError(service, 502, "en lista av poster väntades", unreadable=True)
     return body
 
 
 def record(service: str, body: Any) -> dict[str, Any]:
     """The answer of a read that promises one record (an object), else a 502 naming the service."""
     if not isinstance(body, dict):
-        raise UpstreamError(service, 502, "svaret hade inte den väntade formen (en post)")
+        raise UpstreamError(service, 502, "en post väntades", unreadable=True)
     return body
 
 
@@ -95,7 +97,7 @@ class Api:
         try:
             return response.json()
         except ValueError:  # a 200 that is no JSON: the service answers nonsense, not the page's fault
-            raise UpstreamError(self.name, 502, "svaret var inte JSON") from None
+            raise UpstreamError(self.name, 502, "svaret var inte JSON", unreadable=True) from None
 
     async def download(self, path: str, params: Params | None = None) -> httpx.Response:
         return await self._send("GET", path, params=params or [], answer_json=False)

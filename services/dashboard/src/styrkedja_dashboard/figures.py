@@ -80,7 +80,7 @@ def figure_table(body: Any, service: str = "reporting") -> FigureTable:
         raw_columns, raw_rows = [], body
     if (not isinstance(raw_rows, list) or not all(isinstance(r, dict) for r in raw_rows)
             or not isinstance(raw_columns, list)):
-        raise UpstreamError(service, 502, "svaret hade inte den väntade formen (en tabell)")
+        raise UpstreamError(service, 502, "en tabell väntades", unreadable=True)
     columns = [Column(c["key"], text(c.get("header")) or c["key"], c["type"] if isinstance(c.get("type"), str)
                       else "text") for c in raw_columns if isinstance(c, dict) and isinstance(c.get("key"), str)]
     if not columns and raw_rows:

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 
+from .shapes import LARGEST
+
 LOCALE = "sv_SE"
-#: the largest magnitude formatted: far beyond any count of students, well inside Babel's decimal precision
-LARGEST = 10**15
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 #: Skolverket's reason codes → the hover text of `..`

@@ -6,21 +6,21 @@ and `figures.figure_table`'s: that is a 502 naming the service."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-Scalar = str | int | float
+#: the largest magnitude taken as a figure: far beyond any count of students, inside Babel's decimal precision
+LARGEST = 10**15
 
 
 def number(value: object) -> int | float | None:
     """A number, or None (text, a boolean, a list where a number belongs is no number)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         return None
-    found = float(value) if isinstance(value, Decimal) else value
-    # NaN and infinity (Python's JSON reader takes them) are no figure: a share of NaN broke the heat map's int()
-    return found if isinstance(found, int) or math.isfinite(found) else None
+    # NaN, infinity (Python's JSON reader takes them) and magnitudes beyond LARGEST are no figure: a share of NaN
+    # broke the heat map's int(), 10**400 every float() of it
+    return (float(value) if isinstance(value, Decimal) else value) if -LARGEST <= value <= LARGEST else None
 
 
 def text(value: object) -> str | None:
@@ -45,11 +45,11 @@ def size(value: object) -> int | None:
 
 
 def named(value: object, names: Mapping[str, str]) -> str:
-    """The Swedish name of a code the dashboard knows, else the code as sent, else "" (unhashable or missing:
-    a list as a role or status was a 500 in `names.get(value, value)`)."""
+    """The Swedish name of a code the dashboard knows, else the code as sent, a list or object as `flat` text, ""
+    for none (a list as a role or status was a 500 in `names.get(value, value)`: unhashable)."""
     found = text(value)
     if found is None:
-        return ""
+        found = flat(value)  # a list or object as text (`rektor; lärare`); missing as ""
     return names.get(found, found)
 
 

@@ -47,7 +47,7 @@ class OidcClient:
                 raise UpstreamError(PROVIDER, 502, type(error).__name__) from None
             if not isinstance(found, dict) or not all(isinstance(found.get(k), str) and found[k]
                                                       for k in ("authorization_endpoint", "token_endpoint")):
-                raise UpstreamError(PROVIDER, 502, "konfigurationen saknar sina adresser")
+                raise UpstreamError(PROVIDER, 502, "konfigurationen saknar sina adresser", unreadable=True)
             self._discovery = found
         return self._discovery
 
