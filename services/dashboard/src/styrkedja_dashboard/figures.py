@@ -72,8 +72,9 @@ class Row(dict[str, Value]):
 
 def figure_table(body: Any, service: str = "reporting") -> FigureTable:
     """Either the table JSON or a bare list of row objects (a table without `rows` has none). Anything else (rows
-    that are no list of objects, columns that are no list, a number or text for the table) is nonsense from the service: a 502 naming it. A column without a key is left
-    out; a header or type of another type reads as the key and as text."""
+    that are no list of objects, columns that are no list, a number or text for the table) is nonsense from the
+    service: a 502 naming it. A column without a key is left out; a header or type of another type reads as the
+    key and as text; a row without a column's key reads as missing (`Row`)."""
     if isinstance(body, dict):
         raw_columns, raw_rows = body.get("columns", []), body.get("rows", [])
     else:
