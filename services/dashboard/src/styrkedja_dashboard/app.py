@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from styrkedja_kit.logging import configure_logging
 
 from .alerts.routes import router as alert_routes
+from .auth.logs import redact_callback_secrets
 from .auth.oidc import OidcClient
 from .auth.routes import router as auth_routes
 from .chain.routes import router as chain_routes
@@ -24,7 +25,7 @@ from .exports.routes import router as export_routes
 from .lika.routes import router as lika_routes
 from .report.routes import router as report_routes
 from .settings import DashboardSettings
-from .web.forms import DropEmptyQueryValues
+from .web.forms import DropEmptyQueryValues, invalid_fields
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
 from .web.sessions import Session, SessionStore
@@ -36,6 +37,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     # the services' logging, redaction included: uvicorn's access line carries every query string a browser
     # (or anyone) sends, and the dashboard's went out unredacted, a personal identity number as typed
     configure_logging("dashboard")
+    redact_callback_secrets()  # and the sign-in's code and state, which the access line would carry as sent
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +84,8 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         message = {401: "Din inloggning har gått ut. Logga in igen.",
                    403: "Du har inte behörighet att se de här uppgifterna.",
                    404: "Uppgifterna finns inte.",
-                   502: f"Tjänsten {error.service} svarar inte just nu. Försök igen om en stund.",
+                   502: f"Tjänsten {error.service} gav ett svar som inte kunde läsas ({error.detail})." if error.unreadable
+                   else f"Tjänsten {error.service} svarar inte just nu. Försök igen om en stund.",
                    503: f"Tjänsten {error.service} är upptagen just nu. Försök igen {wait}."}.get(
             error.status, f"Tjänsten {error.service} godtog inte frågan: {error.detail}")
         answer = render(request, "error.html", _session(request), status_code=error.status,
@@ -98,8 +101,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:
-        fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in error.errors())
         return render(request, "error.html", _session(request), status_code=422, title="Ogiltigt val",
-                      message=f"Kontrollera: {fields}.")
+                      message=f"Kontrollera: {invalid_fields(error.errors())}.")
 
     return app

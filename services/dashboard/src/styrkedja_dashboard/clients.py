@@ -13,14 +13,18 @@ from urllib.parse import urlencode
 
 import httpx
 
+from .shapes import flat, text
+
 
 class UpstreamError(Exception):
     """A service answered with an error (or not at all); `status` is what the page answers with, and
     `retry_after` the seconds a busy service (503) asked for, passed on to the person."""
 
-    def __init__(self, service: str, status: int, detail: str, retry_after: int | None = None) -> None:
+    def __init__(self, service: str, status: int, detail: str, retry_after: int | None = None, *,
+                 unreadable: bool = False) -> None:
         super().__init__(f"{service}: {status} {detail}")
         self.service, self.status, self.detail, self.retry_after = service, status, detail, retry_after
+        self.unreadable = unreadable  # it answered, but not in the shape it promises (a 502 that says so)
 
 
 #: the longest wait passed on: a service asking for more is still busy, but a page saying "come back in an
@@ -37,6 +41,22 @@ def retry_after(value: str | None) -> int | None:
 
 
 Params = list[tuple[str, str | int | float | bool | None]]
+
+
+def records(service: str, body: Any) -> list[dict[str, Any]]:
+    """The answer of a read that promises a list of records (objects): anything else — an object, a number,
+    text, a list holding other things — is nonsense from the service (another version, or a hostile one), a
+    502 naming it. Fields inside the records are `shapes`' (missing or retyped: shown as a dash)."""
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        raise UpstreamError(service, 502, "en lista av poster väntades", unreadable=True)
+    return body
+
+
+def record(service: str, body: Any) -> dict[str, Any]:
+    """The answer of a read that promises one record (an object), else a 502 naming the service."""
+    if not isinstance(body, dict):
+        raise UpstreamError(service, 502, "en post väntades", unreadable=True)
+    return body
 
 
 def _params(**kwargs: Any) -> Params:
@@ -77,7 +97,7 @@ class Api:
         try:
             return response.json()
         except ValueError:  # a 200 that is no JSON: the service answers nonsense, not the page's fault
-            raise UpstreamError(self.name, 502, "svaret var inte JSON") from None
+            raise UpstreamError(self.name, 502, "svaret var inte JSON", unreadable=True) from None
 
     async def download(self, path: str, params: Params | None = None) -> httpx.Response:
         return await self._send("GET", path, params=params or [], answer_json=False)
@@ -101,9 +121,11 @@ class Api:
             if answer_json:
                 try:
                     body = response.json()
-                    detail = str(body.get("detail") or body.get("title") or detail)
                 except ValueError:
-                    pass
+                    body = None
+                if isinstance(body, dict):  # an error body of another shape (a list, a number) keeps its text
+                    said = body.get("detail") or body.get("title")
+                    detail = (said if isinstance(said, str) else flat(said) if said else detail)[:300]
             if response.status_code == 503:
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after")))
             raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
@@ -116,21 +138,21 @@ class Reporting(Api):
                                  term: str | None = None, round: int | None = None,
                                  split: list[str] | None = None) -> list[dict[str, Any]]:
         """GET /v1/results/assessments: share reaching the pass level per unit of a level."""
-        return await self.get("/v1/results/assessments", _params(
+        return records(self.name, await self.get("/v1/results/assessments", _params(
             level=level, organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
-            school_year=school_year, term=term, round=round, split=split))
+            school_year=school_year, term=term, round=round, split=split)))
 
     async def forecast_results(self, *, level: str, organiser_id: str | None = None, unit_id: str | None = None,
                                school_year: str | None = None, term: str | None = None,
                                split: list[str] | None = None) -> list[dict[str, Any]]:
         """GET /v1/results/forecasts: share the teachers forecast to reach the pass level."""
-        return await self.get("/v1/results/forecasts", _params(
+        return records(self.name, await self.get("/v1/results/forecasts", _params(
             level=level, organiser_id=organiser_id, unit_id=unit_id, school_year=school_year, term=term,
-            split=split))
+            split=split)))
 
     async def lika_school_units(self, *, organiser_id: str) -> list[dict[str, Any]]:
         """GET /v1/lika/school-units: the newest published self-assessment of each unit."""
-        return await self.get("/v1/lika/school-units", _params(organiser_id=organiser_id))
+        return records(self.name, await self.get("/v1/lika/school-units", _params(organiser_id=organiser_id)))
 
 
     async def figure(self, name: str, *, level: str, school_year: str, organiser_id: str,
@@ -144,15 +166,15 @@ class Reporting(Api):
 
     async def alerts(self, **filters: Any) -> list[dict[str, Any]]:
         """GET /v1/alerts: dip alerts, newest change first."""
-        return await self.get("/v1/alerts", _params(**filters))
+        return records(self.name, await self.get("/v1/alerts", _params(**filters)))
 
     async def acknowledge(self, alert_id: str, comment: str) -> dict[str, Any]:
         """POST /v1/alerts/{id}/acknowledge with the comment."""
-        return await self.post(f"/v1/alerts/{alert_id}/acknowledge", {"comment": comment})
+        return record(self.name, await self.post(f"/v1/alerts/{alert_id}/acknowledge", {"comment": comment}))
 
     async def students_at_risk(self, school_unit_code: str, *, school_year: str, term: str) -> list[dict[str, Any]]:
-        return await self.get(f"/v1/school-units/{school_unit_code}/students-at-risk",
-                              _params(school_year=school_year, term=term))
+        return records(self.name, await self.get(f"/v1/school-units/{school_unit_code}/students-at-risk",
+                              _params(school_year=school_year, term=term)))
 
     async def compliance(self, organiser_id: str, *, school_year: str, term: str,
                          school_unit_code: str | None = None, list: str | None = None) -> Any:
@@ -167,32 +189,53 @@ class Reporting(Api):
         return await self.get(f"/v1/compliance/organisers/{organiser_id}/school-units/{school_unit_code}/items",
                               _params(school_year=school_year, term=term, format="json"))
 
+    async def unit_names(self, organiser_id: str) -> dict[tuple[str, str], str]:
+        """GET /v1/directory/organisers/{o}/tree: the names the directory knows, by (unit type, unit id) —
+        areas and school units (also by school unit code). A unit without a name is left out (the page
+        shows its id)."""
+        tree = records(self.name, await self.get(f"/v1/directory/organisers/{organiser_id}/tree"))
+        names: dict[tuple[str, str], str] = {}
+        stack = list(tree)
+        while stack:
+            unit = stack.pop()
+            kind, unit_id, name = text(unit.get("unit_type")), text(unit.get("unit_id")), text(unit.get("name"))
+            # groups are left out: a group id is only unique within its school unit, and the chain's cells name no school
+            if kind in ("area", "school_unit") and unit_id and name and name.strip():
+                names.setdefault((kind, unit_id), name)
+                code = text(unit.get("school_unit_code"))
+                if kind == "school_unit" and code:
+                    names.setdefault((kind, code), name)
+            children = unit.get("children")
+            if isinstance(children, list):
+                stack.extend(c for c in children if isinstance(c, dict))
+        return names
+
     async def support_summary(self, *, level: str, unit_id: str, organiser_id: str) -> dict[str, Any]:
-        return await self.get("/v1/support/summary", _params(level=level, unit_id=unit_id,
-                                                             organiser_id=organiser_id))
+        return record(self.name, await self.get("/v1/support/summary", _params(level=level, unit_id=unit_id,
+                                                             organiser_id=organiser_id)))
 
 
 class Lika(Api):
     async def self_assessments(self, *, organiser_id: str, school_unit_code: str) -> list[dict[str, Any]]:
         """GET /v1/self-assessments: a unit's self-assessments."""
-        return await self.get("/v1/self-assessments",
-                              _params(organiser_id=organiser_id, school_unit_code=school_unit_code))
+        return records(self.name, await self.get("/v1/self-assessments",
+                              _params(organiser_id=organiser_id, school_unit_code=school_unit_code)))
 
     async def catalogue(self, version: str, *, school_form: str) -> dict[str, Any]:
         """GET /v1/catalogue/{version}: areas, indicators and the rating scale with Swedish labels."""
-        return await self.get(f"/v1/catalogue/{version}", _params(school_form=school_form))
+        return record(self.name, await self.get(f"/v1/catalogue/{version}", _params(school_form=school_form)))
 
     async def self_assessment(self, self_assessment_id: str) -> dict[str, Any]:
-        return await self.get(f"/v1/self-assessments/{self_assessment_id}")
+        return record(self.name, await self.get(f"/v1/self-assessments/{self_assessment_id}"))
 
     async def compare(self, first: str, second: str) -> dict[str, Any]:
         """GET /v1/self-assessments/compare: radar data per area and the discussion points."""
-        return await self.get("/v1/self-assessments/compare", _params(first=first, second=second))
+        return record(self.name, await self.get("/v1/self-assessments/compare", _params(first=first, second=second)))
 
     async def action_plan(self, self_assessment_id: str, *, status: str | None = None,
                           priority: int | None = None) -> dict[str, Any]:
-        return await self.get(f"/v1/self-assessments/{self_assessment_id}/action-plan",
-                              _params(status=status, priority=priority))
+        return record(self.name, await self.get(f"/v1/self-assessments/{self_assessment_id}/action-plan",
+                              _params(status=status, priority=priority)))
 
     async def export(self, self_assessment_id: str, *, action_plan: bool = False) -> httpx.Response:
         """The LIKA service's own xlsx (comments kept)."""

@@ -12,11 +12,26 @@ from typing import Any
 import xlsxwriter
 from starlette.responses import Response
 
-from styrkedja_kit.spreadsheet import csv_cell
+from styrkedja_kit.spreadsheet import csv_text
+
+from .shapes import flat, number
 
 
 def _name(stem: str, ext: str) -> str:
     return f"{stem}-{date.today().isoformat()}.{ext}"
+
+
+def csv_value(value: Any) -> str | int:
+    """One CSV cell: a float with a decimal comma, an integer as it is, text formula-safe (`csv_text`); a list
+    or an object (a service's nested value) as `a; b` / `k: v` (`shapes.flat`) with every text inside made
+    formula-safe too, never Python's `['a', 'b']`; null as an empty cell."""
+    if isinstance(value, float):
+        return str(value).replace(".", ",")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return csv_text(value)
+    return csv_text(flat(value, leaf=csv_text))
 
 
 def csv_response(stem: str, header: list[str], rows: list[list[Any]]) -> Response:
@@ -24,10 +39,9 @@ def csv_response(stem: str, header: list[str], rows: list[list[Any]]) -> Respons
     spreadsheet would run as a formula (an alert's comment `=HYPERLINK(...)`) gets a leading `'`."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([csv_value(h) for h in header])
     for row in rows:
-        writer.writerow(["" if v is None else str(v).replace(".", ",") if isinstance(v, float) else csv_cell(v)
-                         for v in row])
+        writer.writerow([csv_value(v) for v in row])
     return Response(("\ufeff" + out.getvalue()).encode(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_name(stem, "csv")}"'})
 
@@ -46,13 +60,15 @@ def xlsx_response(stem: str, header: list[str], rows: list[list[Any]], *,
     sheet.freeze_panes(1, 0)
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row):
-            if isinstance(value, float) and (share_columns is True or (
+            if isinstance(value, float) and number(value) is not None and (share_columns is True or (
                     not isinstance(share_columns, bool) and c in share_columns)):
                 sheet.write_number(r, c, value, percent)
             elif isinstance(value, str):
                 sheet.write_string(r, c, value)  # never a formula, whatever the text starts with
-            elif value is not None:
-                sheet.write(r, c, value)
+            elif number(value) is not None:
+                sheet.write_number(r, c, value)
+            elif value is not None and not isinstance(value, float):  # NaN/infinity: an empty cell, as on the page
+                sheet.write_string(r, c, flat(value))  # a list or object as `a; b`: xlsxwriter's write() raised
     sheet.set_column(0, len(header) - 1, 16)
     book.close()
     return Response(buffer.getvalue(),

@@ -7,6 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .clients import UpstreamError
+from .shapes import text
+
 WITHHELD = "OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"
 
 
@@ -60,17 +63,31 @@ class FigureTable:
         return {tuple(r[k].value for k in keys): r for r in self.rows}
 
 
-def figure_table(body: Any) -> FigureTable:
-    """Either the table JSON or a bare list of row objects."""
+class Row(dict[str, Value]):
+    """A table row: a column the service left out reads as missing (`Value(None)`), never a KeyError."""
+
+    def __missing__(self, key: str) -> Value:
+        return Value(None)
+
+
+def figure_table(body: Any, service: str = "reporting") -> FigureTable:
+    """Either the table JSON or a bare list of row objects (a table without `rows` has none). Anything else (rows
+    that are no list of objects, columns that are no list, a number or text for the table) is nonsense from the
+    service: a 502 naming it. A column without a key is left out; a header or type of another type reads as the
+    key and as text; a row without a column's key reads as missing (`Row`)."""
     if isinstance(body, dict):
-        columns = [Column(c["key"], c.get("header", c["key"]), c.get("type", "text")) for c in body.get("columns", [])]
-        raw_rows = body.get("rows", [])
+        raw_columns, raw_rows = body.get("columns", []), body.get("rows", [])
     else:
-        raw_rows, columns = list(body or []), []
+        raw_columns, raw_rows = [], body
+    if (not isinstance(raw_rows, list) or not all(isinstance(r, dict) for r in raw_rows)
+            or not isinstance(raw_columns, list)):
+        raise UpstreamError(service, 502, "en tabell väntades", unreadable=True)
+    columns = [Column(c["key"], text(c.get("header")) or c["key"], c["type"] if isinstance(c.get("type"), str)
+                      else "text") for c in raw_columns if isinstance(c, dict) and isinstance(c.get("key"), str)]
     if not columns and raw_rows:
         columns = [Column(k, k, "text") for k in raw_rows[0] if k not in ("withheld", "reasons")]
-    rows = [{c.key: value_of(r, c.key) for c in columns} for r in raw_rows]
-    return FigureTable(columns, rows)
+    rows = [Row({c.key: value_of(r, c.key) for c in columns}) for r in raw_rows]
+    return FigureTable(columns, list(rows))
 
 
 BANDS = {"green": ("grön", "Färskt underlag"), "yellow": ("gul", "Underlaget börjar bli gammalt"),

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
 
+from .shapes import LARGEST
+
 LOCALE = "sv_SE"
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -24,8 +26,11 @@ DEFAULT_REASON = REASONS["OMITTED_DUE_TO_BASED_ON_FEW_PUPILS"]
 
 def _is_number(value: object) -> TypeGuard[int | float | Decimal]:
     """A number to format. Anything else (None, a missing key, which Jinja hands over as `Undefined`, or
-    text where a service should have sent a number) formats as "": the page shows what is there."""
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+    text where a service should have sent a number) formats as "": the page shows what is there. So does a number
+    no figure can be — NaN, infinity, or beyond `LARGEST` (Babel's rounding raised on 10**30: a 500)."""
+    if not isinstance(value, (int, float, Decimal)) or isinstance(value, bool):
+        return False
+    return -LARGEST <= value <= LARGEST  # False for NaN and infinity too (math.isfinite raised on 10**400)
 
 
 def share(value: float | None) -> str:
@@ -72,7 +77,7 @@ def figure(value: Any) -> tuple[float | None, str | None]:
     (value, reason code or None)."""
     if isinstance(value, dict):
         reason = value.get("reason")
-        return value.get("value"), (None if reason in (None, "EXISTS") else str(reason))
+        return value.get("value"), (None if reason is None or reason == "EXISTS" else str(reason))
     return value, None
 
 

@@ -3,6 +3,7 @@ comment; CSRF-checked, then back to the list)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -11,6 +12,8 @@ from starlette.responses import RedirectResponse, Response
 
 from ..clients import Reporting, query_string
 from ..downloads import csv_response, xlsx_response
+from ..names import unit_names
+from ..shapes import number
 from ..web.pages import Current, organiser_of, render, reporting
 from ..web.security import check_csrf
 
@@ -43,10 +46,12 @@ async def alert_list(request: Request, session: Current, api: Api, huvudman: Org
                      status: Status = "open", regel: Rule = None, amne: Subject = None,
                      kvitterat: Annotated[bool, Query()] = False) -> Response:
     organiser = organiser_of(session, huvudman)
-    found = await _alerts(api, organiser, enhet, status, regel, amne)
+    found, names = await asyncio.gather(_alerts(api, organiser, enhet, status, regel, amne),
+                                        unit_names(api, organiser))
     query = query_string(huvudman=organiser, enhet=enhet, status=status, regel=regel, amne=amne)
     return render(request, "alerts.html", session, organiser=organiser, alerts=found, enhet=enhet, status=status,
-                  regel=regel, amne=amne, rules=RULES, statuses=STATUSES, query=query, done=kvitterat, page="larm")
+                  regel=regel, amne=amne, rules=RULES, statuses=STATUSES, query=query, done=kvitterat, page="larm",
+                  unit_names=names)
 
 
 @router.get("/larm/export.{fmt}")
@@ -58,7 +63,7 @@ async def alert_export(session: Current, api: Api, fmt: Literal["csv", "xlsx"], 
     header = ["Nivå", "Enhet", "Ämne", "Årskurs", "Läsår", "Termin", "Omgång", "Larm", "Status", "Andel",
               "Jämförd andel", "Förändring (procentenheter)", "Elever", "Larmat", "Kommentar"]
     rows = [_row(a) for a in found if isinstance(a, dict)]
-    rows = [[float(v) if isinstance(v, (int, float)) and i in (9, 10) else v for i, v in enumerate(r)]
+    rows = [[float(n) if (n := number(v)) is not None and i in (9, 10) else v for i, v in enumerate(r)]
             for r in rows]
     if fmt == "csv":
         return csv_response(f"larm-{organiser}", header, rows)

@@ -16,7 +16,11 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from styrkedja_kit.auth import KeySource, Principal, TokenVerifier, principal_from_claims
 
+from ..clients import UpstreamError
 from ..settings import DashboardSettings
+from ..shapes import number
+
+PROVIDER = "inloggningen (identitetsleverantören)"
 
 
 class SignInFailed(Exception):
@@ -31,11 +35,20 @@ class OidcClient:
                                       audience=settings.audience, algorithms=settings.algorithms)
 
     async def discovery(self) -> dict[str, Any]:
+        """The provider's configuration, kept once read. A provider that does not answer, or answers without the
+        two endpoints as text, is a 502 naming it (it was a 500 at every `/logga-in`); nothing is kept then."""
         if self._discovery is None:
             url = self.settings.discovery_url or f"{self.settings.issuer.rstrip('/')}/.well-known/openid-configuration"
-            response = await self.http.get(url)
-            response.raise_for_status()
-            self._discovery = response.json()
+            try:
+                response = await self.http.get(url)
+                response.raise_for_status()
+                found = response.json()
+            except (httpx.HTTPError, ValueError) as error:
+                raise UpstreamError(PROVIDER, 502, type(error).__name__) from None
+            if not isinstance(found, dict) or not all(isinstance(found.get(k), str) and found[k]
+                                                      for k in ("authorization_endpoint", "token_endpoint")):
+                raise UpstreamError(PROVIDER, 502, "konfigurationen saknar sina adresser", unreadable=True)
+            self._discovery = found
         return self._discovery
 
     def _client(self) -> AsyncOAuth2Client:
@@ -72,5 +85,7 @@ class OidcClient:
             principal = principal_from_claims(claims)
         except Exception as error:  # InvalidToken / InvalidClaims: refuse the sign-in
             raise SignInFailed(f"token: {type(error).__name__}") from None
-        expires_at = float(claims.get("exp", time.time() + int(token.get("expires_in", 300))))
+        # the verified token's `exp`; a provider's `expires_in` only without one, and only if it is a number
+        lifetime = number(token.get("expires_in"))
+        expires_at = float(number(claims.get("exp")) or time.time() + (lifetime if lifetime is not None else 300))
         return access, expires_at, principal, claims

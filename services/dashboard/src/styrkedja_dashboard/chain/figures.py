@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..figures import BAND_ORDER, FigureTable, Value, arrow
+from ..shapes import number
 
 
 @dataclass
@@ -15,7 +16,7 @@ class CellExtra:
 
     @property
     def arrow(self) -> tuple[str, str]:
-        return arrow(self.change.value if isinstance(self.change.value, (int, float)) else None)
+        return arrow(number(self.change.value))
 
 
 @dataclass
@@ -65,18 +66,19 @@ def unit_extras(freshness: FigureTable | None, coverage: FigureTable | None) -> 
             extra.withheld_freshness = True
         # a band this dashboard does not know (another version of reporting, or a hostile one) is no badge:
         # the page looks its name up in BANDS
-        elif band.value in BAND_ORDER and BAND_ORDER[band.value] >= BAND_ORDER.get(extra.band or "", -1):
+        elif isinstance(band.value, str) and band.value in BAND_ORDER and BAND_ORDER[band.value] >= BAND_ORDER.get(extra.band or "", -1):
             extra.band = band.value
             newest = row.get("newest", Value(None)).value
             extra.newest = newest if isinstance(newest, str) else extra.newest
     for row in coverage.rows if coverage else []:
         extra = out.setdefault(str(row["unit_id"].value), UnitExtra())
         share = row.get("share", Value(None))
+        found = number(share.value)
         if share.withheld:
             extra.coverage_withheld = True
-        elif isinstance(share.value, (int, float)):
-            extra.coverage_low = min(share.value, extra.coverage_low if extra.coverage_low is not None else 9.0)
-            extra.coverage_high = max(share.value, extra.coverage_high or 0.0)
+        elif found is not None:
+            extra.coverage_low = min(found, extra.coverage_low if extra.coverage_low is not None else 9.0)
+            extra.coverage_high = max(found, extra.coverage_high or 0.0)
         else:
             extra.coverage_unknown = True
     return out

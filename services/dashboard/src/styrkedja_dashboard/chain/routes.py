@@ -15,6 +15,7 @@ from styrkedja_kit.auth import GRANTS, Level, Role
 
 from ..clients import Reporting, UpstreamError, query_string
 from ..downloads import csv_response, xlsx_response
+from ..names import unit_names
 from ..period import Period, choose
 from ..reads import figure_or_none
 from ..unit.routes import unit_page
@@ -97,7 +98,7 @@ async def tables(api: Reporting, organiser: str, f: Filters) -> dict[str, Matrix
     async def forecast(unit_id: str) -> Matrix:
         cells = await api.forecast_results(level="school_unit", unit_id=unit_id, organiser_id=organiser,
                                            school_year=f.lasar, term=f.termin, split=["year"])
-        return matrix("school_unit", [c for c in cells if not f.amne or c["subject_code"] == f.amne], key="year")
+        return matrix("school_unit", [c for c in cells if not f.amne or c.get("subject_code") == f.amne], key="year")
 
     if f.enhet:
         years, forecasts = await asyncio.gather(_or_denied(assessed("school_unit", f.enhet, ["year"], "year")),
@@ -147,7 +148,7 @@ async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Resp
         return await unit_page(request, session, api, organiser, f, found)
     cells = [c for m in (found.get("organiser"),) if m for c in m.cells]
     period = choose(f.lasar, f.termin, f.omgang, cells)
-    more = await extras(api, organiser, f, period)
+    more, names = await asyncio.gather(extras(api, organiser, f, period), unit_names(api, organiser))
 
     def unit_link(unit: str) -> str:
         if f.niva == "school_unit":
@@ -156,7 +157,7 @@ async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Resp
                                                 termin=period.term, omgang=f.omgang, amne=f.amne)
 
     return render(request, "chain.html", session, f=f, organiser=organiser, organisers=organisers_of(session),
-                  tables=found, page="kedjan", own_units=sorted(session.principal.school_units)
+                  tables=found, page="kedjan", unit_names=names, own_units=sorted(session.principal.school_units)
                   if session.principal else [], period=period, extras=more, unit_link=unit_link,
                   organiser_link=lambda _: "/nedbrytning?" + query_string(
                       huvudman=organiser, niva="organiser", lasar=period.school_year, termin=period.term,
@@ -202,7 +203,7 @@ async def drill_down(request: Request, session: Current, api: Api,
     else:
         period = choose(lasar, termin, omgang, [])
     params = {"level": niva, "organiser_id": organiser, "unit_id": unit, "subject_code": amne, **period.params()}
-    found = await figure_or_none(api, "drill-down", **params)
+    found, names = await asyncio.gather(figure_or_none(api, "drill-down", **params), unit_names(api, organiser))
     child = CHILD[niva]
 
     def link(child_id: str) -> str | None:
@@ -215,5 +216,5 @@ async def drill_down(request: Request, session: Current, api: Api,
                                               lasar=period.school_year, termin=period.term, omgang=omgang, amne=amne)
 
     return render(request, "drill_down.html", session, organiser=organiser, niva=niva, unit=unit, child=child,
-                  period=period, table=found, link=link, page="kedjan",
+                  period=period, table=found, link=link, page="kedjan", unit_names=names,
                   export_query=query_string(**params))

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from ..clients import Reporting, query_string
-from ..figures import FigureTable, Value, figure_table
+from ..figures import FigureTable, Row, Value, figure_table
 from ..period import current_school_year
 from ..reads import or_none
 from ..web.pages import Current, organiser_of, render, reporting
@@ -30,8 +30,8 @@ def shown(table: FigureTable | None) -> FigureTable | None:
     if table is None:
         return None
     columns = [c for c in table.columns if not table.rows or any(not r[c.key].missing for r in table.rows)]
-    rows = [{k: Value(STATUS_WORDS.get(v.value, v.value), v.reason) if k == "status" and isinstance(v.value, str)
-             else v for k, v in r.items()} for r in table.rows]
+    rows: list[dict[str, Value]] = [Row({k: Value(STATUS_WORDS.get(v.value, v.value), v.reason) if k == "status" and isinstance(v.value, str)
+             else v for k, v in r.items()}) for r in table.rows]
     return FigureTable(columns, rows)
 
 

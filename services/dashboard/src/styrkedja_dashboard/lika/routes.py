@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -14,6 +14,8 @@ from styrkedja_contracts.identifiers import canonical_organiser_id
 from ..clients import Lika, Reporting
 from ..downloads import csv_response
 from ..formats import day
+from ..reads import or_none
+from ..shapes import named, number, text
 from ..web.pages import Current, lika, render, reporting
 
 router = APIRouter()
@@ -52,9 +54,35 @@ async def overview(request: Request, session: Current, api: LikaApi, rep: Report
     compilation = await rep.lika_school_units(organiser_id=organiser)
     own = await api.self_assessments(organiser_id=organiser, school_unit_code=enhet) if enhet else None
     if own:  # oldest first: the default comparison is the last two, older against newer
-        own.sort(key=lambda a: (a.get("assessed_on") or "", a.get("created_at") or ""))
+        own.sort(key=lambda a: (text(a.get("assessed_on")) or "", text(a.get("created_at")) or ""))
     return render(request, "lika.html", session, organiser=organiser, compilation=compilation, unit=enhet,
                   assessments=own, names=_names(), page="lika")
+
+
+def _at(values: object, index: int) -> object:
+    return values[index] if isinstance(values, list) and index < len(values) else None
+
+
+def comparison_view(comparison: dict[str, Any], steps: dict[str, str]) -> tuple[list[dict[str, Any]],
+                                                                                   list[dict[str, str | None]]]:
+    """Pure: the LIKA service's comparison as the page shows it — per area its name and the two mean levels,
+    and the discussion points with the steps' labels. A key left out or of another type (another version of
+    the service, or a hostile one) is a dash (None), never a 500."""
+    radar = comparison.get("area_radar")
+    radar = radar if isinstance(radar, dict) else {}
+    axes = radar.get("axes")
+    areas = [{"name": AREA_NAMES.get(axis or "") or text(_at(radar.get("labels"), i)) or axis or "–",
+              "first": number(_at(radar.get("first"), i)), "second": number(_at(radar.get("second"), i))}
+             for i, axis in enumerate(text(a) for a in axes)] if isinstance(axes, list) else []
+    raw_points = comparison.get("discussion_points")
+    points = [{"title": text(d.get("title")), "area": named(d.get("area"), AREA_NAMES) or None,
+               "first": named(d.get("first"), steps) or None, "second": named(d.get("second"), steps) or None}
+              for d in raw_points if isinstance(d, dict)] if isinstance(raw_points, list) else []
+    return areas, points
+
+
+def _respondent(assessment: dict[str, Any]) -> str:
+    return f"{day(text(assessment.get('assessed_on')))} ({named(assessment.get('respondent_role'), ROLE_NAMES)})"
 
 
 @router.get("/lika/jamfor")
@@ -63,29 +91,37 @@ async def compare(request: Request, session: Current, api: LikaApi, forsta: Anno
     comparison = await api.compare(str(forsta), str(andra))
     first = await api.self_assessment(str(forsta))
     second = await api.self_assessment(str(andra))
-    catalogue = await api.catalogue(first["catalogue_version"], school_form=first["school_form"])
-    steps = {step["id"]: step["label"] for step in catalogue.get("scale", [])}
-    radar = comparison["area_radar"]
-    chart = {"labels": [AREA_NAMES.get(a, label) for a, label in zip(radar["axes"], radar["labels"], strict=False)],
-             "first": radar["first"], "second": radar["second"],
-             "firstName": f"{day(first.get('assessed_on'))} ({ROLE_NAMES.get(first['respondent_role'], '')})",
-             "secondName": f"{day(second.get('assessed_on'))} ({ROLE_NAMES.get(second['respondent_role'], '')})"}
-    return render(request, "lika_compare.html", session, comparison=comparison, first=first, second=second,
-                  chart_json=json.dumps(chart, ensure_ascii=False).replace("<", "\\u003c"), names=_names(), steps=steps,
+    version, school_form = text(first.get("catalogue_version")), text(first.get("school_form"))
+    # the catalogue only labels the steps: without it (a version the assessment does not name, or one no path may
+    # hold) the discussion points show the steps' ids
+    catalogue = await or_none(api.catalogue(version, school_form=school_form)) if version and school_form else None
+    scale = (catalogue or {}).get("scale")
+    steps = {step_id: label for step in (scale if isinstance(scale, list) else []) if isinstance(step, dict)
+             and (step_id := text(step.get("id"))) is not None and (label := text(step.get("label"))) is not None}
+    areas, points = comparison_view(comparison, steps)
+    chart = {"labels": [a["name"] for a in areas], "first": [a["first"] for a in areas],
+             "second": [a["second"] for a in areas], "firstName": _respondent(first), "secondName": _respondent(second)}
+    return render(request, "lika_compare.html", session, areas=areas, points=points, first=first, second=second,
+                  chart_json=json.dumps(chart, ensure_ascii=False).replace("<", "\\u003c"), names=_names(),
                   page="lika")
 
 
-async def _plan(api: Lika, sid: UUID, status: str | None, priority: int | None) -> dict:
-    return await api.action_plan(str(sid), status=status, priority=priority)
+async def _plan(api: Lika, sid: UUID, status: str | None, priority: int | None) -> tuple[dict[str, Any],
+                                                                                       list[dict[str, Any]]]:
+    """The plan and its items: an `items` left out or of another type is no items (the page says so), an item
+    that is no object is left out; the plan as a whole not an object is a 502 (`clients.record`)."""
+    plan = await api.action_plan(str(sid), status=status, priority=priority)
+    items = plan.get("items")
+    return plan, [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
 @router.get("/lika/{sid}/handlingsplan")
 async def action_plan(request: Request, session: Current, api: LikaApi, sid: UUID,
                       status: Annotated[Literal["planned", "in_progress", "done", "dropped"] | None, Query()] = None,
                       prioritet: Annotated[int | None, Query(ge=1, le=3)] = None) -> Response:
-    plan = await _plan(api, sid, status, prioritet)
+    plan, items = await _plan(api, sid, status, prioritet)
     assessment = await api.self_assessment(str(sid))
-    return render(request, "lika_plan.html", session, plan=plan, assessment=assessment, status=status,
+    return render(request, "lika_plan.html", session, plan=plan, items=items, assessment=assessment, status=status,
                   prioritet=prioritet, names=_names(), page="lika")
 
 
@@ -94,12 +130,13 @@ async def action_plan_csv(session: Current, api: LikaApi, sid: UUID,
                           status: Annotated[Literal["planned", "in_progress", "done", "dropped"] | None,
                                             Query()] = None,
                           prioritet: Annotated[int | None, Query(ge=1, le=3)] = None) -> Response:
-    plan = await _plan(api, sid, status, prioritet)
+    _, items = await _plan(api, sid, status, prioritet)
     header = ["Ordning", "Aktivitet", "Indikator", "Område", "Status", "Prioritet", "Föreslagen termin",
               "Ansvarig", "Klart senast"]
-    rows = [[i["position"], i["title"], i["indicator_id"], AREA_NAMES.get(i["area"], i["area"]),
-             STATUS_NAMES.get(i["status"], i["status"]), i["priority"], i["suggested_term"], i["owner"],
-             i["due_date"]] for i in plan["items"]]
+    # a key left out is an empty cell; a nested value reads as `a; b` (downloads.csv_value)
+    rows = [[i.get("position"), i.get("title"), i.get("indicator_id"), named(i.get("area"), AREA_NAMES) or i.get("area"),
+             named(i.get("status"), STATUS_NAMES) or i.get("status"), i.get("priority"), i.get("suggested_term"),
+             i.get("owner"), i.get("due_date")] for i in items]
     return csv_response(f"handlingsplan-{sid}", header, rows)
 
 

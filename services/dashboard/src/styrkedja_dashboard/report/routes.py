@@ -15,6 +15,7 @@ from starlette.responses import Response
 from ..chain.view import matrix
 from ..clients import Reporting
 from ..figures import figure_table
+from ..names import unit_names
 from ..period import choose
 from ..reads import figure_or_none, or_none
 from ..web.pages import Current, organiser_of, render, reporting, templates
@@ -49,8 +50,9 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
         or_none(api.compliance(organiser, school_year=period.school_year, term=period.term)),
         or_none(api.alerts(organiser_id=organiser, school_unit_code=unit)),
         or_none(api.support_summary(level=level, unit_id=unit_id, organiser_id=organiser)),
-        or_none(api.lika_school_units(organiser_id=organiser)))
-    trend, gap, coverage, compliance, alerts, support, lika = found
+        or_none(api.lika_school_units(organiser_id=organiser)),
+        unit_names(api, organiser))
+    trend, gap, coverage, compliance, alerts, support, lika, names = found
     compliance_table = None if compliance is None else figure_table(compliance)
     if compliance_table is not None and unit:
         compliance_table.rows = [r for r in compliance_table.rows if r["school_unit_code"].value == unit]
@@ -60,7 +62,7 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
             "results": matrix(level, chosen, key="year" if unit else "unit_id"),
             "units": matrix("school_unit", units_cells) if units_cells else None,
             "trend": trend, "gap": gap, "coverage": coverage, "compliance": compliance_table,
-            "alerts": alerts, "support": support, "lika": lika}
+            "alerts": alerts, "support": support, "lika": lika, "names": names}
 
 
 def _context(session: Any, organiser: str, unit: str | None, data: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from ..clients import Reporting, query_string
 from ..figures import FigureTable, Value
 from ..period import Period, choose
 from ..reads import figure_or_none, or_none
+from ..shapes import number, text
 from ..web.pages import render
 from ..web.sessions import Session
 
@@ -32,16 +33,16 @@ def history_chart(history: FigureTable | None) -> dict[str, Any]:
         return {"periods": [], "series": []}
     periods: list[str] = []
     series: dict[str, dict[str, float | None]] = {}
-    years = {r["year"].value for r in history.rows}
+    years = {text(r["year"].value) for r in history.rows}
     for row in history.rows:
-        period = str(row["period"].value)
+        period = text(row["period"].value) or "–"
         if period not in periods:
             periods.append(period)
-        name = subject_name(str(row["subject_code"].value))
+        name = subject_name(text(row["subject_code"].value) or "–")
         if len(years) > 1:
-            name += f" åk {row['year'].value}"
+            name += f" åk {text(row['year'].value) or '–'}"
         share: Value = row.get("share", Value(None))
-        series.setdefault(name, {})[period] = share.value if isinstance(share.value, (int, float)) else None
+        series.setdefault(name, {})[period] = number(share.value)
     return {"periods": periods,
             "series": [{"name": n, "data": [v.get(p) for p in periods]} for n, v in sorted(series.items())]}
 

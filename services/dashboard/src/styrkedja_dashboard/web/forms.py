@@ -1,8 +1,12 @@
 """A GET form sends every field, the empty ones too (`?amne=&omgang=`): an empty value means "not
 chosen", so it is dropped from the query before the routes validate it (an empty subject code is no
-bad subject code). Plain ASGI, so the raw query stays byte for byte what the browser sent."""
+bad subject code). Plain ASGI, so the raw query stays byte for byte what the browser sent. And what a 422 says:
+each field a request got wrong with the rule it broke."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,3 +26,31 @@ class DropEmptyQueryValues:
             if kept != scope["query_string"]:
                 scope = {**scope, "query_string": kept}
         await self.app(scope, receive, send)
+
+
+def _rule(error: Mapping[str, Any]) -> str:
+    """The rule a value broke, in Swedish, from pydantic's error type and the route's own limits (`ctx`); never
+    the value sent (it may be anything, and it is shown on the page)."""
+    kind, ctx = str(error.get("type", "")), error.get("ctx") or {}
+    limits = {"less_than_equal": ("högst", "le"), "greater_than_equal": ("minst", "ge"),
+              "less_than": ("under", "lt"), "greater_than": ("över", "gt")}
+    if kind in limits and limits[kind][1] in ctx:
+        word, key = limits[kind]
+        return f"ska vara {word} {ctx[key]}"
+    if kind == "literal_error" and "expected" in ctx:
+        return f"ska vara en av {ctx['expected']}".replace("'", "").replace(" or ", " eller ")
+    if kind == "string_too_long" and "max_length" in ctx:
+        return f"får ha högst {ctx['max_length']} tecken"
+    return {"missing": "saknas", "int_parsing": "ska vara ett heltal", "bool_parsing": "ska vara true eller false",
+            "uuid_parsing": "ska vara ett id (UUID)", "uuid_type": "ska vara ett id (UUID)",
+            "string_pattern_mismatch": "har fel form", "int_from_float": "ska vara ett heltal"}.get(kind, "har ett ogiltigt värde")
+
+
+def invalid_fields(errors: Sequence[Mapping[str, Any]]) -> str:
+    """`omgang (ska vara högst 4), forsta (saknas)`: each field a request got wrong, with the rule it broke."""
+    named = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        field = ".".join(loc[1:]) or (loc[0] if loc else "?")
+        named.append(f"{field} ({_rule(error)})")
+    return ", ".join(dict.fromkeys(named))

@@ -13,16 +13,32 @@ from starlette.responses import Response
 from styrkedja_contracts.identifiers import canonical_organiser_id
 from styrkedja_contracts.subjects import subject_name
 
-from .. import formats
+from .. import formats, shapes
 from ..chain.view import LEVEL_NAMES
 from ..clients import Lika, Reporting
 from ..figures import BANDS
 from .sessions import Session, SessionStore
 
+
+def _subject(code: object) -> str:
+    """A subject's name; a code that is no text (a list, a number from another version of a service) as sent."""
+    return subject_name(code) if isinstance(code, str) else shapes.flat(code)
+
+
+def _printed(value: Any) -> Any:
+    """What `{{ … }}` prints, the one rule for every template: a service's list or object reads as `a; b`
+    (`shapes.flat`), never Python's `['a', 'b']`; null as nothing, never `None`."""
+    if value is None:
+        return ""
+    return shapes.flat(value) if isinstance(value, (list, tuple, dict)) else value
+
+
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+templates.env.finalize = _printed  # read when a template is compiled: set before any page renders
 templates.env.filters.update(share=formats.share, number=formats.number, day=formats.day, level=formats.level,
-                             subject=subject_name, reason=formats.reason_text, points=formats.points,
-                             column_of=lambda key, table: table.column(key))
+                             subject=_subject, reason=formats.reason_text, points=formats.points,
+                             column_of=lambda key, table: table.column(key), named=shapes.named,
+                             texts=shapes.texts, size=shapes.size, flat=shapes.flat)
 templates.env.globals.update(LEVEL_NAMES=LEVEL_NAMES, BANDS=BANDS)
 
 ROLE_NAMES = {"teacher": "lärare", "principal": "rektor", "area_manager": "verksamhetschef",

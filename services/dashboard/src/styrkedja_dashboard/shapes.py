@@ -1,0 +1,74 @@
+"""Pure: a field of another service's answer as the dashboard shows it. One rule for every page, template and
+download: inside a record any field may be missing or of another type (another version of the service, or a
+hostile one); what is there is shown, a dash (or an empty cell) for the rest, never a 500. Whether the answer as
+a whole has the promised shape (a list of records, one record, a table) is `clients.records`/`clients.record`'s
+and `figures.figure_table`'s: that is a 502 naming the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+#: the largest magnitude taken as a figure: far beyond any count of students, inside Babel's decimal precision
+LARGEST = 10**15
+
+
+def number(value: object) -> int | float | None:
+    """A number, or None (text, a boolean, a list where a number belongs is no number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    # NaN, infinity (Python's JSON reader takes them) and magnitudes beyond LARGEST are no figure: a share of NaN
+    # broke the heat map's int(), 10**400 every float() of it
+    return (float(value) if isinstance(value, Decimal) else value) if -LARGEST <= value <= LARGEST else None
+
+
+def text(value: object) -> str | None:
+    """A field shown as text: text as sent, a number as its digits; None for anything else (missing, a list,
+    an object, a boolean), which a page shows as a dash."""
+    if isinstance(value, str):
+        return value
+    found = number(value)
+    return None if found is None else str(found)
+
+
+def texts(value: object) -> list[str]:
+    """A list of texts (group ids, subject codes): the items that are text or a number; not a list → none."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [t for t in (text(item) for item in value) if t is not None]
+
+
+def size(value: object) -> int | None:
+    """How many items a list field has; None when it is no list (a count cannot be read off a number or text)."""
+    return len(value) if isinstance(value, (list, tuple, dict)) else None
+
+
+def named(value: object, names: Mapping[str, str]) -> str:
+    """The Swedish name of a code the dashboard knows, else the code as sent, a list or object as `flat` text, ""
+    for none (a list as a role or status was a 500 in `names.get(value, value)`: unhashable)."""
+    found = text(value)
+    if found is None:
+        found = flat(value)  # a list or object as text (`rektor; lärare`); missing as ""
+    return names.get(found, found)
+
+
+def _same(part: str) -> str:
+    return part
+
+
+def flat(value: Any, leaf: Callable[[str], str] = _same) -> str:
+    """Any JSON value as one line a person reads: text and numbers as they are, a list as `a; b`, an object as
+    `k: v; k2: v2` (keys sorted: the same answer reads the same), true/false as `ja`/`nej`, null as "".
+    `leaf` is applied to every text and number inside (a CSV makes each one formula-safe)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    if isinstance(value, (str, int, float, Decimal)):
+        return leaf(str(value))
+    if isinstance(value, Mapping):
+        return "; ".join(f"{leaf(str(key))}: {flat(value[key], leaf)}" for key in sorted(value, key=str))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "; ".join(flat(item, leaf) for item in value)
+    return ""  # no JSON value: nothing a service sent
