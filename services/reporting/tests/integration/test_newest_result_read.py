@@ -54,7 +54,7 @@ async def _seeded(db, rng: random.Random) -> list:
 async def test_the_newest_result_per_key_is_read_through_the_subject(db) -> None:
     rng = random.Random(15)
     facts = await _seeded(db, rng)
-    every = {(ORGANISER, f"st-{s}") for s in range(0, 10)}
+    every = {(ORGANISER, f"st-{s}") for s in range(10)}
     subjects = {(ORGANISER, f"st-{s}", subject) for s in range(5, 60) for subject in rng.sample(SUBJECTS, 3)}
     changed = [f.assessment_id for f in rng.sample(facts, 200)]
     sql, params = newest_unchanged_statement(every, subjects, changed)
