@@ -51,9 +51,10 @@ def _load_statement(store: FactStore, hidden: str, students: set[tuple[str, str]
     keys_with_subject = sorted(k for k in subjects or () if (k[0], k[1]) not in students)
     facts = f"{store.facts.name} f"
     if store is ASSESSMENTS:
-        # one student's results by `ix_assessment_facts_student_subject`'s student prefix (LATERAL, OFFSET 0 keeping the other columns
-        # outside): with statistics older than the table's growth, the organiser index was ANDed in per key —
-        # every result of the organiser read per student (0.45 s per batch of 5,000 at 43k results)
+        # one student's results by `ix_assessment_facts_student_subject`'s student prefix (LATERAL, OFFSET 0
+        # keeping the other columns outside): with statistics older than the table's growth, the organiser index
+        # was ANDed in per key — every result of the organiser read per student (0.45 s per batch of 5,000 at 43k
+        # results)
         facts = (f"LATERAL (SELECT * FROM {store.facts.name} f WHERE f.student_id = k.student_id OFFSET 0) f")
     # the keys as one JSON parameter (`staging.json_rows`: no asyncpg type check per array element)
     sql = (f"SELECT {cols} FROM ({text_rows_of_json(f'CAST(:{prefix}keys AS text)', _KEY_NAMES)}) "
