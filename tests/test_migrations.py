@@ -120,3 +120,76 @@ async def test_the_aggregates_key_serves_the_reads_down_and_up_again(fresh_datab
                                 {"forecast_aggregates_pkey", "ix_forecast_aggregates_organiser_level"}, 1)}
     upgrade(package, url)
     assert await _aggregate_keys(url) == now
+
+
+async def _fact_indexes(url: str) -> dict[str, str]:
+    """assessment_facts' indexes on student_id: name → definition."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'assessment_facts' "
+                "AND indexdef LIKE '%student_id%'"))
+            return {r[0]: r[1].split(" USING ", 1)[1] for r in rows}
+    finally:
+        await engine.dispose()
+
+
+async def test_the_facts_student_index_carries_the_subject_down_and_up_again(fresh_database):
+    """Issue 16 (apply15): the facts' student index led by (student, subject), replacing (student, school year,
+    term) — one index entry per fact either way; reversible."""
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    now = {"ix_assessment_facts_student_subject": "btree (student_id, subject_code, school_year, term)"}
+    assert await _fact_indexes(url) == now
+    outside_event_loop(command.downgrade, alembic_config(package, url), "d4a8b2e6f0c3")
+    assert await _fact_indexes(url) == {"ix_assessment_facts_student": "btree (student_id, school_year, term)"}
+    upgrade(package, url)
+    assert await _fact_indexes(url) == now
+
+
+async def test_the_figure_students_key_serves_the_reads_down_and_up_again(fresh_database):
+    """Issue 16 (apply15): figure_students' key led by (organiser, level, school year, period), its read index gone
+    (two index entries per new student cell, not three); reversible, the rows kept both ways."""
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+
+    async def state() -> tuple[dict[str, str], int]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'figure_students'"))
+                n = await conn.execute(text("SELECT count(*) FROM figure_students"))
+                return {r[0]: r[1].split(" USING ", 1)[1] for r in rows}, n.scalar_one()
+        finally:
+            await engine.dispose()
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO figure_students VALUES ('group', '29990011/7A', '2999', 'GRGRMAT01', 7, "
+                                    "'2026/27', 'HT', 'st-1', 2)"))
+    finally:
+        await engine.dispose()
+    student = "btree (student_id, subject_code, school_year, period)"
+    now = ({"figure_students_pkey": "btree (organiser_id, level, school_year, period, unit_id, subject_code, year, "
+                                    "student_id)", "ix_figure_students_student": student}, 1)
+    assert await state() == now
+    outside_event_loop(command.downgrade, alembic_config(package, url), "e5b9c3f7a1d4")
+    assert await state() == ({"figure_students_pkey": "btree (level, unit_id, organiser_id, subject_code, year, "
+                                                      "school_year, period, student_id)",
+                              "ix_figure_students_organiser_level": "btree (organiser_id, level, school_year, period)",
+                              "ix_figure_students_student": student}, 1)
+    upgrade(package, url)
+    assert await state() == now

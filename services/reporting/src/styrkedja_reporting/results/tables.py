@@ -83,8 +83,9 @@ assessment_facts = fact_table(
     required_str("school_year", 7), required_str("term", 2),
     Column("round", Integer, nullable=False),
     Column("assessed_on", Date),
-    # the figures read one student's results in a subject and term (forecast against outcome, merit)
-    Index("ix_assessment_facts_student", "student_id", "school_year", "term"),
+    # one student's results in a subject (support's newest result per student and subject; forecast against
+    # outcome, merit: in a subject and term); readers by student and term only skip over the subjects (migration 0019)
+    Index("ix_assessment_facts_student_subject", "student_id", "subject_code", "school_year", "term"),
 )
 
 #: Tables of cells that every batch adds to keep room on their pages (migration 0016): an update in place then

@@ -51,9 +51,10 @@ def _load_statement(store: FactStore, hidden: str, students: set[tuple[str, str]
     keys_with_subject = sorted(k for k in subjects or () if (k[0], k[1]) not in students)
     facts = f"{store.facts.name} f"
     if store is ASSESSMENTS:
-        # one student's results by `ix_assessment_facts_student` (LATERAL, OFFSET 0 keeping the other columns
-        # outside): with statistics older than the table's growth, the organiser index was ANDed in per key —
-        # every result of the organiser read per student (0.45 s per batch of 5,000 at 43k results)
+        # one student's results by `ix_assessment_facts_student_subject`'s student prefix (LATERAL, OFFSET 0
+        # keeping the other columns outside): with statistics older than the table's growth, the organiser index
+        # was ANDed in per key — every result of the organiser read per student (0.45 s per batch of 5,000 at 43k
+        # results)
         facts = (f"LATERAL (SELECT * FROM {store.facts.name} f WHERE f.student_id = k.student_id OFFSET 0) f")
     # the keys as one JSON parameter (`staging.json_rows`: no asyncpg type check per array element)
     sql = (f"SELECT {cols} FROM ({text_rows_of_json(f'CAST(:{prefix}keys AS text)', _KEY_NAMES)}) "
@@ -83,15 +84,26 @@ def _before(after: Iterable[Any], changes: Sequence[Pair], id_field: str, in_sco
 # compares strings; a UUID's order is its text's). The batch's changed facts (after and before) are added
 # in Python: the newest of a key after the batch is the newest of these and the key's changed facts after
 # it, before the batch the same with their old versions — one row per key, not every result of it.
+# A key with a subject descends `ix_assessment_facts_student_subject` to that subject's few results and keeps
+# the newest (a LATERAL of its own with `LIMIT 1`: with `k.subject_code IS NULL OR …` in one LATERAL every key
+# walked all of its student's results — ~175k buffers per deadline-week batch of 5,000, apply14 — and one
+# DISTINCT ON sorted every row read, ~15,000 wide rows per batch); a student's key (every subject: an
+# all-subject intervention, rare) reads the student prefix under a DISTINCT ON. OFFSET 0 keeps the other
+# columns outside the index look-up (see `_load`). Each fact matches one key (`newest_unchanged_statement`).
+_NEWEST_ORDER = ("f.school_year COLLATE \"C\" DESC, (f.term = 'VT') DESC, f.round DESC, (f.kind = 'term_grade') DESC, "
+                 "f.assessment_id DESC")
+_UNCHANGED = "NOT f.retracted AND f.assessment_id <> ALL(CAST(:changed AS uuid[]))"
 _NEWEST_UNCHANGED = (
-    "SELECT DISTINCT ON (f.organiser_id, f.student_id, f.subject_code) {cols} "
-    f"FROM ({text_rows_of_json('CAST(:keys AS text)', _KEY_NAMES)}) AS k "
-    # one student's results by `ix_assessment_facts_student` (LATERAL, OFFSET 0: see `_load`)
+    "SELECT * FROM (SELECT DISTINCT ON (f.organiser_id, f.student_id, f.subject_code) {cols} "
+    f"FROM ({text_rows_of_json('CAST(:students AS text)', _KEY_NAMES[:2])}) AS k "
     "JOIN LATERAL (SELECT * FROM {facts} f WHERE f.student_id = k.student_id OFFSET 0) f "
-    "ON f.organiser_id = k.organiser_id AND (k.subject_code IS NULL OR f.subject_code = k.subject_code) "
-    "WHERE NOT f.retracted AND f.assessment_id <> ALL(CAST(:changed AS uuid[])) "
-    "ORDER BY f.organiser_id, f.student_id, f.subject_code, f.school_year COLLATE \"C\" DESC, "
-    "(f.term = 'VT') DESC, f.round DESC, (f.kind = 'term_grade') DESC, f.assessment_id DESC")
+    f"ON f.organiser_id = k.organiser_id WHERE {_UNCHANGED} "
+    f"ORDER BY f.organiser_id, f.student_id, f.subject_code, {_NEWEST_ORDER}) AS every_subject "
+    "UNION ALL SELECT f.* "
+    f"FROM ({text_rows_of_json('CAST(:subjects AS text)', _KEY_NAMES)}) AS k "
+    "CROSS JOIN LATERAL (SELECT {cols} FROM (SELECT * FROM {facts} f WHERE f.student_id = k.student_id "
+    f"AND f.subject_code = k.subject_code OFFSET 0) f WHERE f.organiser_id = k.organiser_id AND {_UNCHANGED} "
+    f"ORDER BY {_NEWEST_ORDER} LIMIT 1) f")
 
 
 async def _newest_unchanged_and_supports(session: AsyncSession, students: set[tuple[str, str]],
@@ -101,16 +113,24 @@ async def _newest_unchanged_and_supports(session: AsyncSession, students: set[tu
     """Per key of `_load`'s: its newest result (`newest_first`) that is not retracted and not in `changed`; and
     the active interventions (`_ACTIVE_ONLY`) of `support_students` — both in one statement (one round trip:
     each set as an array of rows)."""
-    keys = sorted(students)
-    keys_with_subject = sorted(k for k in subjects if (k[0], k[1]) not in students)
-    newest = _NEWEST_UNCHANGED.format(cols=", ".join(f"f.{quoted(n)}" for n in ASSESSMENTS.fact_fields),
-                                      facts=ASSESSMENTS.facts.name)
-    params = {"keys": _keys_json(keys, keys_with_subject), "changed": sorted_unique(changed)}
+    newest, params = newest_unchanged_statement(students, subjects, changed)
     supports, support_params = _load_statement(SUPPORT, "retracted", support_students, None, _ACTIVE_ONLY, "s_")
     sql = f"SELECT ARRAY(SELECT ROW(n.*) FROM ({newest}) n), ARRAY(SELECT ROW(s.*) FROM ({supports}) s)"
     results, active = (await session.execute(text(sql), params | support_params)).one()
     make = ASSESSMENTS.make
     return [make(*row) for row in results], [SUPPORT.fact_type(*row) for row in active]
+
+
+def newest_unchanged_statement(students: set[tuple[str, str]], subjects: set[tuple[str, str, str]],
+                               changed: Iterable[Any]) -> tuple[str, dict[str, Any]]:
+    """`_NEWEST_UNCHANGED` and its parameters: the (organiser, student) keys (every subject) and the (organiser,
+    student, subject) keys of a student not among those (each fact matches one key)."""
+    keys = sorted(students)
+    keys_with_subject = sorted(k for k in subjects if (k[0], k[1]) not in students)
+    sql = _NEWEST_UNCHANGED.format(cols=", ".join(f"f.{quoted(n)}" for n in ASSESSMENTS.fact_fields),
+                                   facts=ASSESSMENTS.facts.name)
+    return sql, {"students": json_rows(keys), "subjects": json_rows(keys_with_subject),
+                 "changed": sorted_unique(changed)}
 
 
 async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (), supports: Sequence[Pair] = (),

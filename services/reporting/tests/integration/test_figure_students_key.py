@@ -1,0 +1,82 @@
+"""figure_students' key led by the read index's columns (issue 16, apply15, migration 0020): the read index went,
+and each reader of the table still finds its rows through an index — the key's (organiser, level) prefix, or the
+student index — not by reading the table."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from styrkedja_reporting.alerts.freshness import UnitKey, _students
+from styrkedja_reporting.figures.coverage_counts import apply_student_counts
+from styrkedja_reporting.figures.tables import STUDENTS_KEY, figure_students
+from styrkedja_reporting.support.read import Where, students_assessed
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+# 4 organisers × 40 groups (8 school units) × 30 students × 4 subjects × 2 school years × 3 periods
+_SEED = text(
+    f"INSERT INTO {figure_students.name} (level, unit_id, organiser_id, subject_code, year, school_year, period, "
+    "student_id, count) SELECT 'group', (1000 + o * 10 + g / 5)::text || '/G' || g, (2990 + o)::text, "
+    "'S' || sub, 7, y, p, 'st-' || o || '-' || g || '-' || s, 1 "
+    "FROM generate_series(0, 3) o, generate_series(0, 39) g, generate_series(0, 29) s, generate_series(0, 3) sub, "
+    "unnest(ARRAY['2025/26', '2026/27']) y, unnest(ARRAY['HT', 'VT', 'R1']) p")
+
+
+async def _plans_of(db, read: Callable[[Any], Awaitable[Any]]) -> list[str]:
+    """The plans of the statements on figure_students that `read` runs (each EXPLAINed with its own parameters)."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if figure_students.name in statement:
+            seen.append((statement, parameters))
+
+    async with db.sessions.begin() as session:
+        await session.execute(_SEED)
+        await session.execute(text(f"ANALYZE {figure_students.name}"))
+    event.listen(db.engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        async with db.sessions() as session:
+            await read(session)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", keep)
+    assert seen
+    plans = []
+    async with db.engine.connect() as conn:
+        for statement, parameters in seen:
+            rows = (await conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)).all()
+            plans.append("\n".join(r[0] for r in rows))
+    return plans
+
+
+async def test_the_key_is_led_by_the_read_index_columns(db) -> None:
+    async with db.sessions() as session:
+        indexes = dict((await session.execute(text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = :t"), {"t": figure_students.name})).all())
+    assert set(indexes) == {"figure_students_pkey", "ix_figure_students_student"}
+    assert indexes["figure_students_pkey"].endswith(f"btree ({', '.join(STUDENTS_KEY)})")
+    assert tuple(c.name for c in figure_students.primary_key.columns) == STUDENTS_KEY  # the rebuild's heap order
+
+
+async def test_the_freshness_students_read_uses_the_key(db) -> None:
+    keys = {UnitKey("2991", "school_unit", "1012"), UnitKey("2991", "group", "1012/G10")}
+    plans = await _plans_of(db, lambda s: _students(s, keys, "2991"))
+    assert all("figure_students_pkey" in p and "Seq Scan" not in p for p in plans), plans
+
+
+@pytest.mark.parametrize(("level", "unit"), [("group", "1012/G10"), ("organiser", "2991")])
+async def test_support_students_assessed_uses_the_key(db, level: str, unit: str) -> None:
+    plans = await _plans_of(db, lambda s: students_assessed(s, Where(level, unit, "2991"), None))  # type: ignore[arg-type]
+    assert all("figure_students_pkey" in p and "Seq Scan" not in p for p in plans), plans
+
+
+async def test_the_emptied_cells_delete_uses_the_key(db) -> None:
+    row = ("group", "1012/G10", "2991", "S1", 7, "2026/27", "HT", "st-1-10-3")
+    plans = await _plans_of(db, lambda s: apply_student_counts(s, [(*row, -1)], {}))
+    deletes = [p for p in plans if p.startswith("Delete on figure_students")]
+    # the whole key, or the student index (as selective here): the planner picks by the sampled statistics
+    assert deletes and all(("figure_students_pkey" in p or "ix_figure_students_student" in p) and "Seq Scan" not in p
+                           for p in deletes), "\n\n".join(plans)

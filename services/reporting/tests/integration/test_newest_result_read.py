@@ -1,0 +1,101 @@
+"""Support's newest-result read (issue 16, apply15): a (student, subject) key descends the facts' student index to
+that subject's results (`ix_assessment_facts_student_subject`, migration 0019) and keeps the newest by
+`newest_first`; a student's key (every subject) reads all of the student's. The readers by student and term only
+(the below-forecast pairings) keep an index plan on the student prefix."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, text
+
+from styrkedja_reporting.alerts.handlers import _PAIRINGS
+from styrkedja_reporting.results.tables import ASSESSMENTS, assessment_facts
+from styrkedja_reporting.support.linked import newest_unchanged_statement
+from styrkedja_reporting.support.rules import newest_first
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+SUBJECTS = ("GRGRMAT01", "GRGRENG01", "GRGRSVE01", "GRGRBIO01", "GRGRKEM01", "GRGRFYS01", "GRGRHIS01", "GRGRGEO01")
+ORGANISER = "2999"
+
+
+def _facts(rng: random.Random, students: int) -> list[dict]:
+    rows = []
+    for s in range(students):
+        for subject in SUBJECTS:
+            for school_year in ("2025/26", "2026/27"):
+                for term in ("HT", "VT"):
+                    for round_ in (1, 2):
+                        for kind in ("assessment", "term_grade"):
+                            if rng.random() < 0.4:
+                                continue
+                            rows.append({
+                                "assessment_id": uuid.UUID(int=rng.getrandbits(128)), "revision": 1,
+                                "retracted": rng.random() < 0.05, "organiser_id": ORGANISER,
+                                "school_unit_code": "12345678", "group_id": "7A", "student_id": f"st-{s}",
+                                "gender": "female", "year": 7, "subject_code": subject, "kind": kind, "scale": "AF",
+                                "value": rng.choice("ABCDEF"), "school_year": school_year, "term": term,
+                                "round": round_, "assessed_on": None})
+    return rows
+
+
+async def _seeded(db, rng: random.Random) -> list:
+    rows = _facts(rng, 120)
+    async with db.sessions.begin() as session:
+        await session.execute(insert(assessment_facts), rows)
+        await session.execute(text(f"ANALYZE {assessment_facts.name}"))
+    return [ASSESSMENTS.make(*(row[n] for n in ASSESSMENTS.fact_fields)) for row in rows]
+
+
+async def test_the_newest_result_per_key_is_read_through_the_subject(db) -> None:
+    rng = random.Random(15)
+    facts = await _seeded(db, rng)
+    every = {(ORGANISER, f"st-{s}") for s in range(10)}
+    subjects = {(ORGANISER, f"st-{s}", subject) for s in range(5, 60) for subject in rng.sample(SUBJECTS, 3)}
+    changed = [f.assessment_id for f in rng.sample(facts, 200)]
+    sql, params = newest_unchanged_statement(every, subjects, changed)
+    async with db.sessions() as session:
+        got = {(r.organiser_id, r.student_id, r.subject_code): r.assessment_id
+               for r in (await session.execute(text(sql), params)).all()}
+        plan = "\n".join(r[0] for r in (await session.execute(text(f"EXPLAIN {sql}"), params)).all())
+
+    # the same pick in Python: not retracted, not changed, the newest by `newest_first`
+    left_out = set(changed)
+    wanted: dict = {}
+    for f in facts:
+        key = (f.organiser_id, f.student_id, f.subject_code)
+        if f.retracted or f.assessment_id in left_out:
+            continue
+        if (f.organiser_id, f.student_id) not in every and key not in subjects:
+            continue
+        if key not in wanted or newest_first(f) > newest_first(wanted[key]):
+            wanted[key] = f
+    assert got == {key: f.assessment_id for key, f in wanted.items()}
+    assert len(got) > 150 and any(k[1] == "st-3" for k in got)  # both kinds of key answered
+
+    # a (student, subject) key descends to the subject: the index's first two columns are its condition
+    conds = [line for line in plan.splitlines() if "Index Cond" in line]
+    assert "ix_assessment_facts_student_subject" in plan
+    assert any("student_id" in c and "subject_code" in c for c in conds), plan
+
+
+async def test_the_readers_by_student_and_term_keep_an_index_plan(db) -> None:
+    """The below-forecast pairings look a student's term grades up by (student, school year, term): after the
+    subject went into the index they read it on the student prefix (no sequential scan of the facts)."""
+    await _seeded(db, random.Random(16))
+    async with db.sessions() as session:
+        await session.execute(text(
+            "INSERT INTO forecast_facts (forecast_id, revision, withdrawn, organiser_id, school_unit_code, group_id, "
+            "student_id, gender, year, subject_code, value, school_year, term, late, submitted_on) "
+            "SELECT gen_random_uuid(), 1, false, :o, '12345678', '7A', 'st-' || s, 'female', 9, 'GRGRMAT01', "
+            "'ACCEPTABLE', '2026/27', 'VT', false, :day FROM generate_series(0, 119) s"),
+            {"o": ORGANISER, "day": datetime(2027, 3, 1, tzinfo=UTC).date()})
+        await session.execute(text("ANALYZE forecast_facts"))
+        plan = "\n".join(r[0] for r in (await session.execute(text(f"EXPLAIN {_PAIRINGS.text}"), {
+            "organiser": [ORGANISER], "subject": ["GRGRMAT01"], "school_year": ["2026/27"], "term": ["VT"]})).all())
+    assert "ix_assessment_facts_student_subject" in plan, plan
+    assert "Seq Scan on assessment_facts" not in plan, plan
