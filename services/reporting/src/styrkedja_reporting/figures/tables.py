@@ -496,8 +496,8 @@ def _rolled_up_pass() -> str:
         f"gs AS MATERIALIZED (SELECT {of_fact}, f.student_id AS st, "
         f"{_pass_counters(distinct_students=False)} {facts} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
         # per group cell and day: the results (the newest day of every level from these), counted per term, round
-        # and day first and only those few rows made two, one per period kind (not every fact: 5% of the
-        # statement's PostgreSQL CPU at 402k events, bench/results/rebuild11.json)
+        # and day first and only those few rows made two, one per period kind (not every fact twice: the statement's
+        # PostgreSQL CPU -11 % at 402k events, -6 % at 1.6M; bench/results/rebuild11.json)
         "gd AS MATERIALIZED (SELECT d.organiser_id, d.subject_code, d.year, d.school_year, q.period, d.su, d.gu, "
         "d.day, CAST(sum(d.n) AS integer) AS n FROM (SELECT f.organiser_id, f.subject_code, f.year, f.school_year, "
         f"f.term, f.round, f.school_unit_code AS su, {gu}, f.assessed_on AS day, count(*) AS n {scan}{where} "
