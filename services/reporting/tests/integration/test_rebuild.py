@@ -518,6 +518,44 @@ async def test_a_student_in_two_groups_of_one_school_unit_is_counted_once_above_
     assert students[("organiser", ORG)] == 4 and students[("nation", "SE")] == 4
 
 
+def _same_day_log() -> list:
+    """Results of two rounds of one term in one group, assessed on the same day (s-d0 round 1, s-d1 round 2), and an
+    older one (s-d2): the term's cells have that day as their newest with both results on it; each round's cell one."""
+    directory = make_log(16)[:6]
+    day = date(2026, 10, 5)
+    out: list = []
+    for n, (student, round_, on) in enumerate((("s-d0", 1, day), ("s-d1", 2, day),
+                                               ("s-d2", 1, day - timedelta(days=7)))):
+        event = _result(uuid5(NS, f"same-day-{student}"), 1, "CAE"[n], student=student, code=CODES[0], group="7A",
+                        subject=SUBJECTS[0], round_=round_)
+        out.append(event.model_copy(update={"data": event.data.model_copy(update={"assessed_on": on})}))
+    return directory + out
+
+
+async def test_results_of_two_rounds_on_one_day_are_both_the_term_s_newest_in_the_roll_up(settings, database_urls):
+    """The rebuild's pass figure counts the results per group cell, term, round and day before it makes each such row
+    one per period kind (`figures.tables._rolled_up_pass`, `gd`): rows of two rounds that meet in one term cell and
+    day are summed — the cells of the live apply, row for row."""
+    log = _same_day_log()
+    dbs = {way: Database(url) for way, url in database_urls.items() if way != "rebuild then live"}
+    try:
+        await in_batches(loop_on(settings, dbs["incremental"]), log, 2)
+        await rebuilt(settings, dbs["rebuild"], log, connections=2)
+        reference, found = await database_rows(dbs["incremental"]), await database_rows(dbs["rebuild"])
+        for table, expected in reference.items():
+            if table != OFFSETS:
+                assert found[table] == expected, (table, found[table] - expected, expected - found[table])
+        async with dbs["rebuild"].sessions() as session:
+            newest = {(level, period): (on, n) for level, period, on, n in (await session.execute(text(
+                "SELECT level, period, newest, newest_count FROM figure_pass"))).all()}
+    finally:
+        for db in dbs.values():
+            await db.dispose()
+    for level in ("group", "school_unit", "organiser", "nation"):
+        assert newest[(level, "HT")] == (date(2026, 10, 5), 2), level
+        assert newest[(level, "R1")] == newest[(level, "R2")] == (date(2026, 10, 5), 1), level
+
+
 async def physical_order_is_key_order(db: Database, table: str) -> bool:
     key = ", ".join(c.name for c in metadata.tables[table].primary_key.columns)
     async with db.sessions() as session:
