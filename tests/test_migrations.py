@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -193,3 +195,163 @@ async def test_the_figure_students_key_serves_the_reads_down_and_up_again(fresh_
                               "ix_figure_students_student": student}, 1)
     upgrade(package, url)
     assert await state() == now
+
+
+async def _run(url: str, *statements: str) -> list[list[tuple[Any, ...]]]:
+    """Each statement's rows (none for a write), in one transaction."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            out = []
+            for statement in statements:
+                result = await conn.execute(text(statement))
+                out.append([tuple(r) for r in result] if result.returns_rows else [])
+            return out
+    finally:
+        await engine.dispose()
+
+
+def _down_and_up(package: str, url: str, before: str) -> Callable[[], None]:
+    """Downgrade to `before`; the upgrade back to head, to call once old rows are in."""
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    outside_event_loop(command.downgrade, alembic_config(package, url), before)
+    return lambda: upgrade(package, url)
+
+
+_A, _B, _C, _D = ("00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b",
+                  "00000000-0000-4000-8000-00000000000c", "00000000-0000-4000-8000-00000000000d")
+_OUTBOX = ("INSERT INTO outbox (event_id, topic, key, payload, published_at) VALUES "
+           "(gen_random_uuid(), 't', convert_to('2120001234', 'UTF8'), convert_to('{\"o\":\"2120001234\"}', 'UTF8'), "
+           "NULL), (gen_random_uuid(), 't', convert_to('162120005678', 'UTF8'), convert_to('{}', 'UTF8'), now()), "
+           "(gen_random_uuid(), 't', convert_to('2999', 'UTF8'), convert_to('{}', 'UTF8'), NULL)")
+_OUTBOX_AFTER = [("212000-1234", '{"o":"2120001234"}', False), ("162120005678", "{}", True), ("2999", "{}", False)]
+_OUTBOX_READ = ("SELECT convert_from(key, 'UTF8'), convert_from(payload, 'UTF8'), published_at IS NOT NULL "
+                "FROM outbox ORDER BY id")
+
+
+def _assessment(assessment_id: str, organiser: str, *, retracted: bool = False, revision: int = 1,
+                student: str = "st-1") -> str:
+    return ("INSERT INTO assessments (assessment_id, revision, retracted, organiser_id, school_unit_code, group_id, "
+            "student_id, subject_code, kind, school_year, term, round, content) VALUES "
+            f"('{assessment_id}', {revision}, {retracted}, '{organiser}', '29990011', '7A', '{student}', 'GRGRMAT01', "
+            f"'grade', '2026/27', 'HT', 1, '{{\"organiser_id\": \"{organiser}\", \"student_id\": \"{student}\"}}')")
+
+
+async def test_assessment_organiser_ids_are_rewritten_to_the_kept_spelling(fresh_database):
+    """Rows stored before one spelling was kept hold NNNNNN-NNNN after the upgrade (column and content), a
+    kommunkod stays, an unpublished outbox row is keyed so (its payload as written, a published row as sent),
+    and of two rows one natural key then names, the retracted one goes (its audit trail stays)."""
+    package = "styrkedja_assessment"
+    url = fresh_database(package)
+    up = _down_and_up(package, url, "5b7d9f1a3c60")
+    await _run(url,
+               _assessment(_A, "2120001234"), _assessment(_B, "2999", student="st-2"),
+               _assessment(_C, "16212000-1234", student="st-3", retracted=True, revision=2),
+               _assessment(_D, "212000-1234", student="st-3"),
+               "INSERT INTO assessment_revisions (assessment_id, revision, event_id, retraction, content) VALUES "
+               f"('{_C}', 1, gen_random_uuid(), false, '{{}}'), ('{_C}', 2, gen_random_uuid(), true, '{{}}')",
+               "INSERT INTO support_interventions (intervention_id, revision, retracted, organiser_id, "
+               "school_unit_code, group_id, student_id, kind, status, content) VALUES "
+               f"('{_A}', 1, false, '162120001234', '29990011', '7A', 'st-1', 'extra_adaptation', 'active', "
+               "'{\"organiser_id\": \"162120001234\"}')",
+               "INSERT INTO plans (plan_id, revision, retracted, organiser_id, school_unit_code, group_id, subject_code, "
+               f"school_year, term, content) VALUES ('{_A}', 1, false, '2120001234', '29990011', '7A', 'GRGRMAT01', "
+               "'2026/27', 'HT', '{\"organiser_id\": \"2120001234\"}')",
+               _OUTBOX)
+    up()
+    assessments, revisions, support, plans, outbox = await _run(
+        url, "SELECT assessment_id::text, organiser_id, content->>'organiser_id', retracted FROM assessments "
+             "ORDER BY assessment_id",
+        "SELECT assessment_id::text, revision FROM assessment_revisions ORDER BY revision",
+        "SELECT organiser_id, content->>'organiser_id' FROM support_interventions",
+        "SELECT organiser_id, content->>'organiser_id' FROM plans", _OUTBOX_READ)
+    assert assessments == [(_A, "212000-1234", "212000-1234", False), (_B, "2999", "2999", False),
+                           (_D, "212000-1234", "212000-1234", False)]
+    assert revisions == [(_C, 1), (_C, 2)]
+    assert support == [("212000-1234", "212000-1234")]
+    assert plans == [("212000-1234", "212000-1234")]
+    assert outbox == _OUTBOX_AFTER
+
+
+async def test_two_live_assessments_one_key_names_refuse_the_upgrade_until_one_is_retracted(fresh_database):
+    from styrkedja_kit.migrations import OrganiserKeyCollision
+
+    package = "styrkedja_assessment"
+    url = fresh_database(package)
+    up = _down_and_up(package, url, "5b7d9f1a3c60")
+    await _run(url, _assessment(_A, "2120001234"), _assessment(_B, "212000-1234"))
+    with pytest.raises(OrganiserKeyCollision) as refused:
+        up()
+    message = str(refused.value)
+    assert message.startswith("assessments: 2 live rows would share the unique key (organiser_id, student_id, "
+                              "subject_code, kind, school_year, term, round)")
+    assert "one_row_per_key" in message and _A in message and _B in message and "st-1" not in message
+    before = await _run(url, "SELECT organiser_id FROM assessments ORDER BY assessment_id")
+    assert before == [[("2120001234",), ("212000-1234",)]]  # nothing written
+    await _run(url, f"UPDATE assessments SET retracted = true, revision = 2 WHERE assessment_id = '{_A}'")
+    up()
+    after = await _run(url, "SELECT assessment_id::text, organiser_id FROM assessments")
+    assert after == [[(_B, "212000-1234")]]
+
+
+def _calendar(organiser: str) -> tuple[str, str]:
+    return (f"INSERT INTO organiser_calendars VALUES ('{organiser}', 1, '{{}}', now(), 'sub-1')",
+            f"INSERT INTO organiser_calendar_revisions (organiser_id, revision, event_id, calendar, changed_by) "
+            f"VALUES ('{organiser}', 1, gen_random_uuid(), '{{}}', 'sub-1')")
+
+
+async def test_forecast_organiser_ids_are_rewritten_to_the_kept_spelling(fresh_database):
+    """Forecasts (column and content, the id as it was), calendars and their revisions, the outbox's keys."""
+    package = "styrkedja_forecast"
+    url = fresh_database(package)
+    up = _down_and_up(package, url, "6c8e0a2b4d71")
+    await _run(url, *_calendar("162120001234"), *_calendar("2999"),
+               "INSERT INTO forecasts (forecast_id, revision, withdrawn, organiser_id, school_unit_code, group_id, "
+               "student_id, teacher_id, subject_code, year, school_year, term, value, submitted_at, window_deadline, "
+               f"late, content) VALUES ('{_A}', 1, false, '2120001234', '29990011', '7A', 'st-1', 't-1', 'GRGRMAT01', "
+               "7, '2026/27', 'HT', 'ACCEPTABLE', now(), '2026-10-23', false, '{\"organiser_id\": \"2120001234\"}')",
+               _OUTBOX)
+    up()
+    calendars, revisions, forecasts, outbox = await _run(
+        url, "SELECT organiser_id FROM organiser_calendars ORDER BY organiser_id",
+        "SELECT organiser_id, revision FROM organiser_calendar_revisions ORDER BY organiser_id",
+        "SELECT forecast_id::text, organiser_id, content->>'organiser_id' FROM forecasts", _OUTBOX_READ)
+    assert calendars == [("212000-1234",), ("2999",)]
+    assert revisions == [("212000-1234", 1), ("2999", 1)]
+    assert forecasts == [(_A, "212000-1234", "212000-1234")]
+    assert outbox == _OUTBOX_AFTER
+
+
+async def test_one_organisers_calendar_in_two_spellings_refuses_the_upgrade(fresh_database):
+    from styrkedja_kit.migrations import OrganiserKeyCollision
+
+    package = "styrkedja_forecast"
+    url = fresh_database(package)
+    up = _down_and_up(package, url, "6c8e0a2b4d71")
+    await _run(url, *_calendar("2120001234"), *_calendar("212000-1234"))
+    with pytest.raises(OrganiserKeyCollision, match=r"^organiser_calendars: 2 live rows would share the unique key "
+                                                    r"\(organiser_id\) .*one_row_per_key.*: 212000-1234, 2120001234$"):
+        up()
+    await _run(url, "DELETE FROM organiser_calendars WHERE organiser_id = '2120001234'",
+               "DELETE FROM organiser_calendar_revisions WHERE organiser_id = '2120001234'")
+    up()
+    assert await _run(url, "SELECT organiser_id FROM organiser_calendars") == [[("212000-1234",)]]
+
+
+async def test_lika_organiser_ids_are_rewritten_to_the_kept_spelling(fresh_database):
+    package = "styrkedja_lika"
+    url = fresh_database(package)
+    up = _down_and_up(package, url, "5c2d7a91b0e4")
+    rows = ", ".join(f"('{i}', '{o}', '29990011', 'grundskola', 'rektor', '2026', 'DRAFT')"
+                     for i, o in ((_A, "2120001234"), (_B, "16212000-1234"), (_C, "2999"), (_D, "212000-1234")))
+    await _run(url, "INSERT INTO self_assessments (self_assessment_id, organiser_id, school_unit_code, school_form, "
+                    f"respondent_role, catalogue_version, status) VALUES {rows}", _OUTBOX)
+    up()
+    stored, outbox = await _run(url, "SELECT organiser_id FROM self_assessments ORDER BY self_assessment_id",
+                                _OUTBOX_READ)
+    assert stored == [("212000-1234",), ("212000-1234",), ("2999",), ("212000-1234",)]
+    assert outbox == _OUTBOX_AFTER
