@@ -355,3 +355,28 @@ async def test_lika_organiser_ids_are_rewritten_to_the_kept_spelling(fresh_datab
                                 _OUTBOX_READ)
     assert stored == [("212000-1234",), ("212000-1234",), ("2999",), ("212000-1234",)]
     assert outbox == _OUTBOX_AFTER
+
+
+async def test_the_migrations_kept_spelling_is_the_contracts(fresh_database):
+    """`keep_organiser_spelling` in SQL rewrites a value exactly as `canonical_organiser_id` does: for every
+    spelling the brief names, and for strings of digits and hyphens of every length a column holds."""
+    import random
+
+    from styrkedja_contracts.identifiers import canonical_organiser_id
+    from styrkedja_kit.migrations import keep_organiser_spelling
+
+    draw = random.Random(20261203)
+    values = {"2120001234", "212000-1234", "162120001234", "16212000-1234", "2999", "1621200012", "16212000123",
+              "1621200-01234", "212000-12345", "21200-01234", "x2120001234", "2120001234\n", "١٢٣٤٥٦٧٨٩٠"}
+    values |= {"".join(draw.choice("0123456789-16") for _ in range(draw.randint(1, 16))) for _ in range(2000)}
+    engine = create_async_engine(fresh_database("styrkedja_lika"))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TEMPORARY TABLE spellings (given text, organiser_id text)"))
+            await conn.execute(text("INSERT INTO spellings VALUES (:v, :v)"), [{"v": v} for v in sorted(values)])
+            await conn.run_sync(lambda sync: keep_organiser_spelling(sync, "spellings"))
+            kept = dict((await conn.execute(text("SELECT given, organiser_id FROM spellings"))).all())
+    finally:
+        await engine.dispose()
+    assert kept == {v: canonical_organiser_id(v) for v in values}
+    assert kept["16212000-1234"] == kept["162120001234"] == kept["2120001234"] == "212000-1234"
