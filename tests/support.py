@@ -97,10 +97,12 @@ class Mittkoping:
         # identifiers drawn from fresh randomness, not the seed: every data set (test, benchmark
         # round) owns its organisers and units, even on topics shared with earlier runs
         fresh = random.Random(uuid.uuid4().int)
-        # organisation numbers: month digits >= 20, so never mistaken for a personnummer
+        # organisation numbers: month digits >= 20, so never mistaken for a personnummer; in the spelling every
+        # answer carries (NNNNNN-NNNN, contracts' canonical_organiser_id), so the record compares as it is
         self.organisers = ()
         while len(set(self.organisers)) != 2:
-            self.organisers = tuple(f"21{fresh.randint(20, 99)}{fresh.randint(0, 999_999):06d}" for _ in range(2))
+            self.organisers = tuple(
+                f"21{fresh.randint(20, 99)}{fresh.randint(0, 99):02d}-{fresh.randint(0, 9999):04d}" for _ in range(2))
         codes = fresh.sample(range(10_000_000, 100_000_000), 8)  # distinct: no two units share a code
         for n, organiser in enumerate(self.organisers):
             self.units[organiser] = [str(code) for code in codes[4 * n:4 * n + 4]]
