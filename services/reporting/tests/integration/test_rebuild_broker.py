@@ -38,7 +38,8 @@ T0 = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 class Org:
     def __init__(self) -> None:
         rnd = random.Random()
-        self.id = f"212{rnd.randrange(10**7):07d}"  # an organisation number: never a date, never a personnummer
+        # an organisation number in the spelling every store keeps (docs/identifiers.md): never a date, never a personnummer
+        self.id = f"212{rnd.randrange(10**3):03d}-{rnd.randrange(10**4):04d}"
         self.codes = [f"{rnd.randrange(10**8):08d}" for _ in range(2)]
 
     def directory(self) -> list:
