@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ import psutil
 from .issuer import DEFAULT_PORT as ISSUER_PORT
 from .issuer import DevIssuer
 from .services import DASHBOARD, SERVICES, ServiceProcess, dashboard_env, run_workers
-from .stack import Infrastructure
+from .stack import ENV_KAFKA, ENV_POSTGRES, Infrastructure
 
 #: `make run` warns when the embedded broker's resident memory passes this (MiB), and again at each doubling.
 ENV_MEMORY_WARN = "STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB"
@@ -88,8 +89,54 @@ def token_help(state_dir: Path, command: str = "styrkedja") -> str:
     return "\n".join(lines)
 
 
+def ports_wanted(environ: dict[str, str] | None = None) -> list[tuple[str, int, str | None]]:
+    """(what, port, the variable that moves it) for every port `make run` listens on with this environment."""
+    env = os.environ if environ is None else environ
+    wanted: list[tuple[str, int, str | None]] = []
+    if not env.get(ENV_POSTGRES):
+        wanted.append(("embedded PostgreSQL", int(env.get("STYRKEDJA_EMBEDDED_PG_PORT", "55432")),
+                       "STYRKEDJA_EMBEDDED_PG_PORT"))
+    if not env.get(ENV_KAFKA):
+        wanted.append(("the broker", int(env.get("STYRKEDJA_EMBEDDED_KAFKA_PORT", "19092")),
+                       "STYRKEDJA_EMBEDDED_KAFKA_PORT"))
+    wanted.append(("the dev OIDC issuer", int(env.get("STYRKEDJA_DEV_ISSUER_PORT", ISSUER_PORT)),
+                   "STYRKEDJA_DEV_ISSUER_PORT"))
+    wanted += [(f"the {spec.name} service", spec.port, None) for spec in SERVICES]
+    wanted.append(("the dashboard", int(env.get("STYRKEDJA_DASHBOARD_PORT", DASHBOARD.port)), "STYRKEDJA_DASHBOARD_PORT"))
+    return wanted
+
+
+def _taken(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def taken_ports(environ: dict[str, str] | None = None) -> list[str]:
+    """One line per port that something else already holds, saying what to do.
+
+    Checked before anything starts: a broker port held by another stack would otherwise be *answered*
+    (our Tansu exits, the connection check reaches theirs and this run writes into another's topics),
+    and a service's port shows up only as that service's early exit, after PostgreSQL and the migrations."""
+    lines = []
+    for what, port, variable in ports_wanted(environ):
+        if _taken(port):
+            move = f", or set {variable} to a free port" if variable else " (its port is fixed)"
+            lines.append(f"port {port} ({what}) is taken: another `make run` (a second clone?) or a server of "
+                         f"yours holds it; stop it (`ss -ltnp 'sport = :{port}'` shows which){move}")
+    return lines
+
+
 def run(state_dir: Path) -> int:
     started = time.monotonic()
+    taken = taken_ports()
+    if taken:
+        print("cannot start: " + "\n              ".join(taken), file=sys.stderr, flush=True)
+        return 2
     print(f"[1/4] starting PostgreSQL and the broker (state in {state_dir}) ...", flush=True)
     infra = Infrastructure.start(state_dir,
                                  pg_port=int(os.environ.get("STYRKEDJA_EMBEDDED_PG_PORT", "55432")),
