@@ -303,7 +303,8 @@ def _sign_in_page(params: dict[str, str]) -> bytes:
             f"Klienten <strong>{html.escape(params.get('client_id', ''))}</strong> får en token med de här "
             f"uppgifterna.</p><form method=\"post\" action=\"/authorize\">{hidden}"
             f'<label for="role">Roll</label><select id="role" name="role">{options}</select>'
-            + field.format(id="organisers", label="Huvudman", hint="Organisationsnummer, flera med komma")
+            + field.format(id="organisers", label="Huvudman", hint="Kommunkod (demokommunen: 2980) eller "
+                           "organisationsnummer (NNNNNN-NNNN), flera med komma")
             + field.format(id="areas", label="Verksamhetsområden", hint="Områdes-id, flera med komma (valfritt)")
             + field.format(id="school_units", label="Skolenheter", hint="Skolenhetskoder (8 siffror), flera med komma")
             + field.format(id="groups", label="Grupper", hint="SKOLENHETSKOD/GRUPP, flera med komma (lärare)")
