@@ -36,6 +36,16 @@ def test_writes_the_dump_and_stops_cleanly_without_a_running_system(tmp_path) ->
     assert any(o["organisationType"] == "Huvudman" and o["municipalityCode"] == "2980" for o in organisations)
 
 
+def test_a_demo_without_a_running_system_says_to_start_one(tmp_path) -> None:
+    # the first thing a newcomer runs wrong: `make demo` before (or without) `make run`
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = runner.invoke(app, ["demo", "--students", "60", "--dump-dir", str(tmp_path / "dump"),
+                                 "--state-dir", str(tmp_path / "no-issuer"), "--reporting-url", dead])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    said = " ".join(result.output.split())
+    assert "the directory import failed" in said and "make run" in said and dead in said, said
+
+
 def test_runs_the_directory_import_when_the_command_exists(tmp_path) -> None:
     import typer
 

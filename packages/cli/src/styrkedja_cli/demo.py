@@ -98,7 +98,9 @@ def register(app: typer.Typer) -> None:
                 except SystemExit as done:
                     code = done.code
                 if code:
-                    console.print("[red]demo stopped: the directory import failed[/red]")
+                    # the import's own line says why; the usual why for a newcomer is no system at the URL
+                    console.print(f"[red]demo stopped: the directory import failed[/red] — is the system running "
+                                  f"(`make run` in another terminal) with reporting at {reporting_url}?")
                     raise typer.Exit(1)
                 imported = f"imported from {dump_dir}"
             else:
