@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # [text](target) and ![alt](target); a title after the target ("...") is allowed
 _LINK = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _REFERENCE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.MULTILINE)
-_FENCE = re.compile(r"^(\s*)(```|~~~).*?^\1\2\s*$", re.MULTILINE | re.DOTALL)
+# the indentation is spaces and tabs only: `\s*` also took the blank line before a fence, so the fence
+# closed only where a blank line and a fence met again, and the prose between two blocks went unchecked
+_FENCE = re.compile(r"^([ \t]*)(```|~~~)[^\n]*\n.*?^\1\2[ \t]*$", re.MULTILINE | re.DOTALL)
 _INLINE_CODE = re.compile(r"`+[^`\n]*`+")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$", re.MULTILINE)
 _HTML_ANCHOR = re.compile(r"<a\s+[^>]*(?:name|id)=\"([^\"]+)\"", re.IGNORECASE)
@@ -112,3 +114,6 @@ def test_the_checker_finds_what_is_broken() -> None:
         "../outside.md",
         "deploy/README.md#no-anchor-here",
     ]
+    # prose between two fenced blocks is prose: its links are checked
+    between = "intro\n\n```sh\nmake run\n```\n\n[i](between-fences.md)\n\n```\n[j](in-the-second.md)\n```\n"
+    assert [line.split(":")[0] for line in broken_links(between, ROOT / "README.md")] == ["between-fences.md"]
