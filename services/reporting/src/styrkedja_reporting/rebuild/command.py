@@ -259,7 +259,8 @@ async def cancelled_on_sigterm(work: Awaitable[T]) -> T:
         loop.remove_signal_handler(signal.SIGTERM)
 
 
-def main(argv: list[str] | None = None) -> int:
+def argument_parser() -> argparse.ArgumentParser:
+    """The command's arguments (also what the docs' test parses the README's `styrkedja rebuild reporting …` with)."""
     paragraphs = __doc__.split("\n\n")
     parser = argparse.ArgumentParser(
         prog="styrkedja rebuild reporting", description=paragraphs[0],
@@ -281,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-dead-letter", action="store_true",
                         help="do not send undecodable or refused events to the dead-letter topic again")
     parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser()
     args = parser.parse_args(argv)
     settings = ReportingSettings()
     unset = settings.database_url_unset()
