@@ -20,6 +20,7 @@ import io
 import json
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -269,3 +270,34 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     assert path_problem("packages/kit/src/styrkedja_kit/nothing.py", ROOT / "README.md") is not None
     with pytest.raises(AssertionError, match="placeholder"):
         concrete(["--organiser", "SOMETHING"])
+
+
+_VARIABLE = re.compile(r"(?<![.\w])(STYRKEDJA_[A-Z0-9_]*[A-Z0-9])\b(?![<*_])")
+_SETTINGS_MODULES = ("styrkedja_kit.settings", "styrkedja_assessment.settings", "styrkedja_forecast.settings",
+                     "styrkedja_lika.settings", "styrkedja_reporting.settings", "styrkedja_dashboard.settings")
+
+
+def known_variables() -> set[str]:
+    """The settings' variables (prefix + field, as pydantic-settings reads them) and every `STYRKEDJA_…` the
+    code, the Makefile, compose and CI name."""
+    known: set[str] = set()
+    for module in map(importlib.import_module, _SETTINGS_MODULES):
+        for thing in vars(module).values():
+            fields, config = getattr(thing, "model_fields", None), getattr(thing, "model_config", None)
+            if isinstance(fields, dict) and isinstance(config, dict):
+                known |= {(config.get("env_prefix", "") + name).upper() for name in fields}
+    listed = subprocess.run(["git", "ls-files", "*.py", "*.yml", "*.yaml", "*.toml", "*.example", "Makefile", ".ci/*"],
+                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in listed:
+        if (ROOT / name).is_file() and name != "tests/test_docs_commands.py":  # not the made-up one below
+            known |= set(_VARIABLE.findall((ROOT / name).read_text(encoding="utf-8", errors="replace")))
+    return known
+
+
+def test_every_variable_the_docs_name_is_read_somewhere() -> None:
+    known = known_variables()
+    assert "STYRKEDJA_DATABASE_URL" in known and "STYRKEDJA_EMBEDDED_PG_PORT" in known
+    named = {(page.relative_to(ROOT).as_posix(), name) for page in markdown_files()
+             for name in _VARIABLE.findall(page.read_text(encoding="utf-8"))}
+    assert sorted((page, name) for page, name in named if name not in known) == []
+    assert "STYRKEDJA_NO_SUCH_SETTING" not in known
