@@ -162,15 +162,15 @@ def test_the_examples_are_accepted_by_the_services_in_the_order_shown(infrastruc
         for method, port, path, body in requests:
             service = running[PORTS[int(port)]]
             # a placeholder in a path stands for the id an earlier answer gave (the guide says: keep the id)
-            path = re.sub(r"[A-Z][A-Z_]*_ID", lambda m: ids[m.group(0)], path)
+            path = re.sub(r"[A-Z][A-Z_]*_ID", lambda m, known=ids: known[m.group(0)], path)
             answer = httpx.request(method, service.url + path, content=body.encode(), timeout=30,
                                    headers={"Authorization": f"Bearer {token}", "content-type": "application/json"})
             answers.append(f"{method} {path}: {answer.status_code} {answer.text[:300]}")
             if answer.status_code < 300:
                 body = answer.json()
                 first = body["items"][0] if isinstance(body.get("items"), list) and body["items"] else body
-                ids |= {key.upper(): value for key, value in first.items()
-                        if key.endswith("_id") and isinstance(value, str)}
+                ids.update({key.upper(): value for key, value in first.items()
+                            if key.endswith("_id") and isinstance(value, str)})
         assert [a for a in answers if not a.split(": ", 1)[1].startswith(("200 ", "201 "))] == [], answers
     finally:
         for service in running.values():
