@@ -17,7 +17,7 @@ from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_demo.generator import Municipality, action_statuses, generate, lika_ratings
 from styrkedja_demo.ss12000 import dump
 from styrkedja_demo.story import KIND_YEARS, STORY, stage
-from styrkedja_forecast.schemas import ForecastIn
+from styrkedja_forecast.forecasts.schemas import ForecastIn
 
 
 @cache

@@ -169,9 +169,9 @@ def test_what_a_text_rules_held_type_accepts_obeys_the_text_rules(text: str) -> 
 
 
 SERVICE_MODELS = [("styrkedja_assessment.assessments.schemas", "AssessmentIn"),
-                  ("styrkedja_forecast.schemas", "ForecastIn"),
+                  ("styrkedja_forecast.forecasts.schemas", "ForecastIn"),
                   ("styrkedja_assessment.assessments.schemas", "RetractIn"),
-                  ("styrkedja_forecast.schemas", "WithdrawIn")]
+                  ("styrkedja_forecast.forecasts.schemas", "WithdrawIn")]
 
 
 @pytest.mark.parametrize(("module", "name"), SERVICE_MODELS)
