@@ -375,6 +375,8 @@ async def test_a_full_import_leaves_other_organisers_alone(reporting, database, 
     (other / "organisations.json").write_text(json.dumps([
         {"id": "huv-2", "displayName": "Annanstad", "organisationType": "Huvudman", "municipalityCode": "2888"}]),
         encoding="utf-8")
+    for entity in ("groups", "duties", "activities"):  # a dump says it has none: a missing file stops the import
+        (other / f"{entity}.json").write_text("[]", encoding="utf-8")
     summary = await reporting.import_from(FolderSource(other))
     assert summary == {"organisations": {"created": 1}}
     assert (await live(database))["members"] == {(G1, P1), (G1, P2), (G2, P3)}

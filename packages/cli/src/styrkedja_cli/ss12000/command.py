@@ -379,8 +379,9 @@ def register(import_app: typer.Typer) -> None:
             with Progress(*columns, console=console) as progress:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress,
                                                   organiser=explicit)
-                for entity, status in sorted(getattr(source, "held_back", {}).items()):
-                    console.print(f"{entity}: not served (HTTP {status}); imported without them: {LACKING[entity]}")
+                for entity, status in sorted(source.held_back.items()):
+                    how = f"not served (HTTP {status})" if isinstance(status, int) else status
+                    console.print(f"{entity}: {how}; imported without them: {LACKING[entity]}")
                 headers = {"Authorization": f"Bearer {reporting_token}"} if reporting_token else {}
                 with httpx.Client(base_url=reporting_url, timeout=120, headers=headers) as client:
                     notes: list[str] = []

@@ -23,6 +23,7 @@ import codecs
 import itertools
 import json
 import math
+import re
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -174,7 +175,28 @@ def _validated(entity: str, page: str, n: int, item: Any) -> BaseModel:
         # only where and which rule: the input may hold personal data (a civic number)
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise SourceError(f"{entity}, {page}, item {n}: {where}: {first['msg']}") from None
+        hint = _near_key(item, first["loc"]) if first["type"] == "missing" else ""
+        # an item that is no object at all (`null`, `""`: an empty row) has no field to name
+        raise SourceError(f"{entity}, {page}, item {n}: {where + ': ' if where else ''}{first['msg']}{hint}") from None
+
+
+def _near_key(item: Any, loc: tuple[Any, ...]) -> str:
+    """For a field missing from an item: a key it has that differs from the field's only in case or blanks
+    (`DisplayName`, `displayName `, from a hand-made or converted file). Keys are the specification's names, as
+    JSON's are exact: said, not taken. The key is quoted only then, so it is one of the specification's names."""
+    *path, name = loc
+    for step in path:
+        if isinstance(item, dict) and isinstance(step, str):
+            item = item.get(step)
+        elif isinstance(item, list) and isinstance(step, int) and 0 <= step < len(item):
+            item = item[step]
+        else:
+            return ""
+    if not isinstance(item, dict) or not isinstance(name, str):
+        return ""
+    near = [key for key in item if isinstance(key, str) and key != name
+            and "".join(key.split()).casefold() == name.casefold()]
+    return f" (the item has {near[0]!r}: the names are case- and blank-sensitive)" if near else ""
 
 
 class _Once:
@@ -438,30 +460,97 @@ _SCALARS = frozenset({"null", "boolean", "integer", "double", "number", "string"
 PARSE_CHUNK_BYTES = 4096
 
 
+#: byte order marks of the encodings a JSON file is not in (RFC 8259 §8.1: UTF-8), longest first: UTF-32's LE
+#: mark begins with UTF-16's. What Windows PowerShell 5.1 writes with `>` or `Out-File` is UTF-16 LE with its mark
+OTHER_ENCODINGS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                   (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+NOT_UTF8 = "not UTF-8 ({found}; JSON is UTF-8, RFC 8259 §8.1: save the file as UTF-8)"
+
+
+def _position(file: Path, offset: int) -> str:
+    """Where byte `offset` of a file is, as an editor shows it: "line L, column C" (a column counts characters:
+    the bytes before `offset` were read as UTF-8 already). Streams the file once: only counts are held."""
+    line, column, done = 1, 1, 0
+    with file.open("rb") as handle:
+        if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            handle.seek(0)
+        else:
+            done = len(codecs.BOM_UTF8)
+        while done < offset:
+            block = handle.read(min(1 << 20, offset - done))
+            if not block:
+                break
+            done += len(block)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                line += block.count(b"\n")
+                column = 1
+                block = block[newline + 1:]
+            column += len(block) - sum(0x80 <= b < 0xC0 for b in block)  # continuation bytes are no characters
+    return f"line {line}, column {column}"
+
+
 class _CheckedBytes:
     """A folder file for the streaming parser: its bytes as they are, less a leading byte order mark,
     each read checked to be UTF-8 (an incremental decoder, so a character split between two reads is
-    whole) and counted against the file's limit."""
+    whole) and counted against the file's limit. A file in UTF-16 or UTF-32 (a byte order mark, or NUL
+    bytes among its first characters, as RFC 4627 §3 tells them) is refused as such; a byte that is not
+    UTF-8 is named by its line and column."""
 
-    def __init__(self, file: BinaryIO, what: str, limit: int) -> None:
-        self.file, self.what, self.limit = file, what, limit
-        self.size = 0
+    def __init__(self, file: BinaryIO, what: str, limit: int, path: Path) -> None:
+        self.file, self.what, self.limit, self.path = file, what, limit, path
+        self.size = self.last = 0
         self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        if file.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
-            file.seek(0)
+        start = file.read(4)
+        for mark, name in OTHER_ENCODINGS:
+            if start.startswith(mark):
+                raise SourceError(f"{what}: " + NOT_UTF8.format(found=f"{name}, by its byte order mark"))
+        if b"\x00" in start:
+            raise SourceError(f"{what}: " + NOT_UTF8.format(found="UTF-16 or UTF-32 without a byte order mark: "
+                                                                  "NUL bytes among its first characters"))
+        self.skipped = len(codecs.BOM_UTF8) if start.startswith(codecs.BOM_UTF8) else 0
+        file.seek(self.skipped)
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.file.read(size)
         if size == 0:  # the parser's look at what the file gives (bytes or text)
             return chunk
         self.size += len(chunk)
+        self.last = len(chunk)
         if self.size > self.limit:
             raise SourceError(f"{self.what}: the file is larger than {self.limit} bytes")
+        pending = len(self.decoder.getstate()[0])  # the start of a character the previous read ended in
         try:
             self.decoder.decode(chunk, final=not chunk)
-        except UnicodeDecodeError:
-            raise SourceError(f"{self.what}: not UTF-8 (save the file as UTF-8)") from None
+        except UnicodeDecodeError as error:
+            offset = self.skipped + self.size - len(chunk) - pending + error.start
+            bad = (error.object[error.start:error.start + 1] or b"?").hex().upper()
+            raise SourceError(f"{self.what}: " + NOT_UTF8.format(
+                found=f"byte {bad} at {_position(self.path, offset)}")) from None
         return chunk
+
+    def where_parsing_stopped(self) -> str:
+        """The bytes the parser was reading when it stopped (it reads `PARSE_CHUNK_BYTES` at a time)."""
+        start = self.skipped + self.size - self.last
+        return f"in bytes {start}-{self.skipped + self.size} (from {_position(self.path, start)})"
+
+
+#: a file no larger than this that the streaming parser refuses is parsed again whole, for the line and column
+#: of the fault and its rule (the standard library's `json` names both, never the text around them)
+LOCATED_BYTES = 16 * 1024 * 1024
+
+
+def _json_fault(file: Path, checked: _CheckedBytes) -> str:
+    """Where a file is not JSON, and why, as far as that can be told without holding a large file whole."""
+    if file.stat().st_size <= LOCATED_BYTES:
+        try:
+            json.loads(file.read_bytes().decode("utf-8-sig"), object_pairs_hook=_reject_duplicate_keys,
+                       parse_constant=_no_constant, parse_float=_finite)
+        except json.JSONDecodeError as error:
+            return f" at line {error.lineno}, column {error.colno}: {error.msg}"
+        except (ValueError, RecursionError):
+            pass
+    return f" {checked.where_parsing_stopped()}"
 
 
 def _unique_keys(events: Iterator[tuple[str, str, Any]], what: str) -> Iterator[tuple[str, str, Any]]:
@@ -493,10 +582,37 @@ class FolderSource:
         if not path.is_dir():
             raise SourceError(f"{path}: not a folder")
         self.path, self.max_page_bytes = path, max_page_bytes
+        self.held_back: dict[str, str] = {}  # an optional entity the folder has no file of → what it lacks
 
     def _files(self, entity: str) -> list[Path]:
-        single = self.path / f"{entity}.json"
-        return [single] if single.exists() else sorted((self.path / entity).glob("*.json"))
+        """The page files of `entity`: `<entity>.json`, or every `<entity>/*.json` in natural order (2.json before
+        10.json). A folder without either says nothing about the entity — unlike `{"data": []}`, which says it has
+        none — so a required entity's absence stops the import (as the API's 404 does) rather than read as
+        "everything removed"; both at once, or a file in `<entity>/` that is no `.json` page (a download cut short,
+        `1.json.part`, a `2.JSON`), stop it too: which pages are the dump would be a guess."""
+        single, pages = self.path / f"{entity}.json", self.path / entity
+        if single.exists() and pages.exists():
+            raise SourceError(f"{entity}: both {entity}.json and {entity}/ in the folder: keep the one that is the dump")
+        if single.exists():
+            return [single]
+        if not pages.is_dir():
+            return []
+        # hidden files are a desktop's own (.DS_Store); everything else in the folder is meant as a page
+        found = [f for f in pages.iterdir() if not f.name.startswith(".")]
+        strays = sorted(f.name for f in found if f.suffix != ".json" or not f.is_file())
+        if strays:
+            raise SourceError(f"{entity}/{strays[0][:80]}: not a page ({len(strays)} such; every file in {entity}/ "
+                              "is a page, a .json file): remove it or finish the download")
+        return sorted(found, key=lambda f: [int(part) if part.isdigit() else part
+                                            for part in re.split(r"([0-9]+)", f.name)])
+
+    def _missing(self, entity: str) -> str:
+        """The rule a folder without `entity` breaks, with what it holds under a near name (`Groups.json`)."""
+        wanted = {f"{entity}.json", entity}
+        near = sorted(f.name for f in self.path.iterdir() if f.name.strip().casefold() in wanted)
+        return (f"{entity}: neither {entity}.json nor {entity}/ in the folder (a dump holds every entity it is "
+                f"of; one with none is {{\"data\": []}})"
+                + (f"; found {near[0][:80]!r}: the names are the API's paths, lower case" if near else ""))
 
     def _events(self, entity: str, file: Path, *, data_only: bool) -> Iterator[tuple[str, str, Any]]:
         """The file's parse events (prefix, event, value), refusals as `SourceError`s naming the file.
@@ -506,12 +622,13 @@ class FolderSource:
         what = f"{entity}, page {file.name}"
         shape = f"{what}: expected a list or an object with a 'data' list"
         nested = f"{what}: not readable JSON (nested deeper than {MAX_FOLDER_DEPTH})"
+        checked: _CheckedBytes | None = None
         try:
             if file.stat().st_size > self.max_page_bytes:
                 raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
             with file.open("rb") as handle:
-                events = _unique_keys(ijson.parse(_CheckedBytes(handle, what, self.max_page_bytes),
-                                                  buf_size=PARSE_CHUNK_BYTES, use_float=True), what)
+                checked = _CheckedBytes(handle, what, self.max_page_bytes, file)
+                events = _unique_keys(ijson.parse(checked, buf_size=PARSE_CHUNK_BYTES, use_float=True), what)
                 first = next(events, None)
                 if first is None or (data_only and first[1] not in ("start_map", "start_array")):
                     raise SourceError(shape)
@@ -561,7 +678,8 @@ class FolderSource:
         except OSError:
             raise SourceError(f"{what}: not readable") from None
         except ijson.JSONError:
-            raise SourceError(f"{what}: not readable JSON") from None
+            fault = _json_fault(file, checked) if checked is not None else ""
+            raise SourceError(f"{what}: not readable JSON{fault}") from None
 
     def _items(self, entity: str, file: Path) -> Iterator[BaseModel]:
         """The items of one page file, each validated as it is read: `[items]` or `{"data": [items], …}`."""
@@ -580,12 +698,30 @@ class FolderSource:
             yield file.name, next(ijson.items(self._events(entity, file, data_only=False), "", use_float=True), None)
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
+        files = self._files(entity)
+        if not files:
+            if entity not in OPTIONAL:
+                raise SourceError(self._missing(entity))
+            self.held_back[entity] = f"no {entity}.json nor {entity}/ in the folder"
         out: list[BaseModel] = []
         once = _Once(entity)  # a dump saved page by page from a server's API: its pages as the API's
-        for file in self._files(entity):
-            out += once.new(f"page {file.name}", self._items(entity, file))
+        for file in files:
+            out += once.new(f"page {file.name}", _ticking(self._items(entity, file), entity, len(out), progress))
             progress(entity, len(out))
         return out
 
     def deleted(self, since: datetime) -> list[str]:
+        if not self._files("deletedEntities"):  # an incremental run without it would remove nothing, unsaid
+            raise SourceError(self._missing("deletedEntities"))
         return [i for name, body in self._documents("deletedEntities") for i in _deleted(name, body)]
+
+
+#: a large file says how far it has been read every so many items (a national dump's file is millions)
+PROGRESS_ITEMS = 10_000
+
+
+def _ticking(items: Iterator[BaseModel], entity: str, before: int, progress: Progress) -> Iterator[BaseModel]:
+    for n, item in enumerate(items, 1):
+        if n % PROGRESS_ITEMS == 0:
+            progress(entity, before + n)
+        yield item
