@@ -24,6 +24,7 @@ import itertools
 import json
 import math
 import re
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -119,16 +120,27 @@ def _finite(text: str) -> float:
     return value
 
 
+def _integer(text: str) -> int:
+    if len(text) > sys.get_int_max_str_digits():  # Python refuses to read it (CVE-2020-10735): said, not "not JSON"
+        raise LenientJson(f"a number of more than {sys.get_int_max_str_digits()} digits")
+    return int(text)
+
+
 def strict_json(body: bytes) -> Any:
     """A page's JSON, by RFC 8259 and nothing more lenient (a byte order mark allowed, as Windows tools write
     it): `LenientJson` naming the rule, or ValueError (RecursionError, UnicodeDecodeError) for what is not JSON."""
     return json.loads(body.decode("utf-8-sig"), object_pairs_hook=_reject_duplicate_keys,
-                      parse_constant=_no_constant, parse_float=_finite)
+                      parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
 
 
 #: SS 12000's 503 (`503_overload`) also means "the answer is too large for the server", which asking again with
 #: the same limit does not mend
 OVERLOAD_HINT = "; the specification's 503 also means a page too large for the server: try a smaller --page-size"
+#: a 401 on a later page: the token ran out while the source was read (SS 12000 tokens live minutes to an hour),
+#: which a retry with the same token does not mend; what was read is dropped whole
+EXPIRED_HINT = ("; the server no longer takes the token (expired during the run?): nothing was sent, import again "
+                "with a new token")
+REFUSED_HINT = "; the server does not take the token (--token, STYRKEDJA_SS12000_TOKEN)"
 #: how much of a server's error code and message an error repeats (a message is for people, not for a log)
 SAID_CODE, SAID_MESSAGE = 40, 200
 
@@ -362,8 +374,8 @@ class HttpSource:
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
             return {"data": []}  # held back by the server (e.g. no right to read persons)
         if response.status_code != 200:
-            raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}"
-                              f"{OVERLOAD_HINT if response.status_code == 503 else ''}")
+            hint = {503: OVERLOAD_HINT, 401: EXPIRED_HINT if page > 1 else REFUSED_HINT}.get(response.status_code, "")
+            raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}{hint}")
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link) if link else None
         if link and self._next_link is None:
@@ -544,10 +556,11 @@ def _json_fault(file: Path, checked: _CheckedBytes) -> str:
     """Where a file is not JSON, and why, as far as that can be told without holding a large file whole."""
     if file.stat().st_size <= LOCATED_BYTES:
         try:
-            json.loads(file.read_bytes().decode("utf-8-sig"), object_pairs_hook=_reject_duplicate_keys,
-                       parse_constant=_no_constant, parse_float=_finite)
+            strict_json(file.read_bytes())
         except json.JSONDecodeError as error:
             return f" at line {error.lineno}, column {error.colno}: {error.msg}"
+        except LenientJson as error:
+            return f" by RFC 8259: {error}"
         except (ValueError, RecursionError):
             pass
     return f" {checked.where_parsing_stopped()}"
