@@ -323,3 +323,9 @@ def test_a_personal_identity_number_in_any_field_is_refused_and_never_printed(tm
     assert code in (0, 1), said
     if code == 0:
         assert "refused" in said, said  # what held it is named, the rest imported
+
+
+def test_the_commands_help_says_its_exit_codes_and_where_the_rules_are() -> None:
+    said = " ".join(CliRunner().invoke(app, ["import", "ss12000", "--help"]).output.split())
+    assert "Exit codes: 0 imported" in said and "1 stopped" in said and "2 usage" in said, said
+    assert "docs/import.md" in said and (Path(__file__).parents[3] / "docs" / "import.md").is_file()

@@ -357,7 +357,10 @@ def register(import_app: typer.Typer) -> None:
         organiser_name: str | None = typer.Option(None, help="the name of --organiser in the directory "
                                                              "(default: its id)"),
     ) -> None:
-        """Import organisations, groups and memberships, duties and activities from SS 12000."""
+        """Import organisations, groups and memberships, duties and activities from SS 12000.
+
+        Exit codes: 0 imported (items refused one by one are listed), 1 stopped (nothing sent when the source
+        could not be read whole), 2 usage. The rules for files and servers: docs/import.md."""
         console = Console(stderr=True)
         if (url is None) == (dir is None):
             raise typer.BadParameter("give exactly one of --url or --dir")

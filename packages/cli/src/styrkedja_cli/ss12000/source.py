@@ -711,7 +711,10 @@ class FolderSource:
             yield file.name, next(ijson.items(self._events(entity, file, data_only=False), "", use_float=True), None)
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
-        files = self._files(entity)
+        try:
+            files = self._files(entity)
+        except OSError as error:  # a folder of pages the user may not list
+            raise SourceError(f"{entity}: the folder cannot be listed ({error.strerror})") from None
         if not files:
             if entity not in OPTIONAL:
                 raise SourceError(self._missing(entity))
