@@ -166,3 +166,22 @@ def test_ids_differing_only_in_case_are_one_entity_when_uuids_and_two_otherwise(
     source = serve(lambda request: httpx.Response(200, json={"data": pages.get(request.url.path.strip("/"), [])}))
     the_plan, _ = read_and_plan(source, since=None, naive_zone=ZONE)
     assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == [upper.lower(), "G1", "g1"]
+
+
+@pytest.mark.parametrize("ident", ["..", "."])
+def test_an_id_of_dots_alone_is_refused_before_it_becomes_a_path(ident) -> None:
+    """An incremental run asks for each group a changed activity names (`/groups/{id}`): on the old code an
+    activity naming group ".." had the importer ask for the API's root, and "." for the whole list of groups."""
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        pages = {"/organisations": [HUV, unit("su", "huv", code="29990011")],
+                 "/activities": [{"id": "a1", "groups": [{"id": ident}], "teachers": []}]}
+        return httpx.Response(200, json={"data": pages.get(request.url.path, [])})
+
+    with pytest.raises(SourceError) as raised:
+        read_and_plan(serve(handle), since=datetime(2026, 9, 1, tzinfo=UTC), naive_zone=ZONE)
+    assert str(raised.value) == ("activities, page 1, item 0: groups.0.id: Value error, must not be only dots: `.` "
+                                 "and `..` are path segments (/groups/.. is the API's root)")
+    assert all(path.count("/") == 1 for path in asked), asked
