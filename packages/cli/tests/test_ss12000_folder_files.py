@@ -137,6 +137,20 @@ def test_a_file_in_a_folder_of_pages_that_is_no_page_is_refused(tmp_path, stray)
     assert refusal(tmp_path).startswith(f"groups/{stray}: not a page (1 such; every file in groups/ is a page")
 
 
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("make", ["a named pipe", "a folder"])
+def test_an_entity_file_that_is_no_file_is_refused_not_waited_on(tmp_path, make) -> None:
+    """A named pipe in place of groups.json: the import waited for a writer for ever."""
+    import os
+
+    dump(tmp_path, groups=None)
+    if make == "a named pipe":
+        os.mkfifo(tmp_path / "groups.json")
+    else:
+        (tmp_path / "groups.json").mkdir()
+    assert refusal(tmp_path) == "groups: groups.json is not a file"
+
+
 def test_pages_are_read_in_natural_order_and_hidden_files_are_not_pages(tmp_path) -> None:
     dump(tmp_path, groups=None)
     (tmp_path / "groups").mkdir()

@@ -607,6 +607,8 @@ class FolderSource:
         if single.exists() and pages.exists():
             raise SourceError(f"{entity}: both {entity}.json and {entity}/ in the folder: keep the one that is the dump")
         if single.exists():
+            if not single.is_file():  # a named pipe would be waited on for ever, a device read without end
+                raise SourceError(f"{entity}: {entity}.json is not a file")
             return [single]
         if not pages.is_dir():
             return []
