@@ -321,12 +321,17 @@ def _with_pin(where: str, pin: str) -> dict[str, Any]:
             activity["groups"] = [{"id": pin}]
         case "a school unit code":
             units = [HUV, SU | {"schoolUnitCode": pin}]
+        case "a subject code":
+            activity["syllabus"] = {"id": "s1"}
+            return {"organisations": units, "groups": [group], "duties": [duty], "activities": [activity],
+                    "syllabuses": [{"id": "s1", "subjectCode": pin}]}
     return {"organisations": units, "groups": [group], "duties": [duty], "activities": [activity]}
 
 
 @pytest.mark.parametrize("pin", SPELLINGS)
 @pytest.mark.parametrize("where", ["a school unit's name", "an organiser's name", "a group's name", "a duty's role",
-                                   "a student's id", "a teacher's id", "a group's id", "a school unit code"])
+                                   "a student's id", "a teacher's id", "a group's id", "a school unit code",
+                                   "a subject code"])
 def test_a_personal_identity_number_in_any_field_is_refused_and_never_printed(tmp_path, monkeypatch, where,
                                                                               pin) -> None:
     code, said, reporting = run(dump(tmp_path, **_with_pin(where, pin)), monkeypatch)
