@@ -185,3 +185,20 @@ def test_an_id_of_dots_alone_is_refused_before_it_becomes_a_path(ident) -> None:
     assert str(raised.value) == ("activities, page 1, item 0: groups.0.id: Value error, must not be only dots: `.` "
                                  "and `..` are path segments (/groups/.. is the API's root)")
     assert all(path.count("/") == 1 for path in asked), asked
+
+
+@pytest.mark.parametrize("body, kind, said", [
+    (b'{"data": [\n  {"id": "huv",}]}', "application/json",
+     "not JSON (content-type application/json) at line 2, column 16: Expecting property name enclosed in double "
+     "quotes"),
+    (b"<html>\r\n<body>Service Unavailable</body></html>", "text/html",
+     "not JSON (content-type text/html) at line 1, column 1: Expecting value"),
+    (b'\xef\xbb\xbf{"data": [{"displayName": "' + "\u00c5sby".encode("latin-1") + b'"}]}',
+     "application/json; charset=iso-8859-1",
+     "not JSON (content-type application/json; charset=iso-8859-1): not UTF-8 (byte C5 at line 1, column 28)"),
+])
+def test_a_page_that_is_not_json_is_refused_at_its_line_and_column(body, kind, said) -> None:
+    """Said "not JSON (content-type …)" before, without where or why."""
+    with pytest.raises(SourceError) as raised:
+        read(serve(lambda request: httpx.Response(200, content=body, headers={"content-type": kind})))
+    assert str(raised.value) == f"organisations, page 1: {said}"

@@ -133,6 +133,19 @@ def strict_json(body: bytes) -> Any:
                       parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
 
 
+def _where(body: bytes, error: Exception) -> str:
+    """Where in a page it stops being JSON, and by which rule (the parser's words, never the page's text)."""
+    if isinstance(error, json.JSONDecodeError):
+        return f" at line {error.lineno}, column {error.colno}: {error.msg}"
+    if isinstance(error, UnicodeDecodeError):
+        text = bytes(error.object)  # the page after a byte order mark, which is no column
+        before = text[:error.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        return f": not UTF-8 (byte {text[error.start:error.start + 1].hex().upper()} at line {line}, column {column})"
+    return ""
+
+
 #: SS 12000's 503 (`503_overload`) also means "the answer is too large for the server", which asking again with
 #: the same limit does not mend
 OVERLOAD_HINT = "; the specification's 503 also means a page too large for the server: try a smaller --page-size"
@@ -384,9 +397,9 @@ class HttpSource:
             return strict_json(body)
         except LenientJson as error:
             raise SourceError(f"{what}: not JSON by RFC 8259: {error}") from None
-        except (UnicodeDecodeError, ValueError, RecursionError):
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
             kind = response.headers.get("content-type", "none")
-            raise SourceError(f"{what}: not JSON (content-type {kind[:60]})") from None
+            raise SourceError(f"{what}: not JSON (content-type {kind[:60]}){_where(body, error)}") from None
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
         out: list[BaseModel] = []
@@ -431,8 +444,8 @@ class HttpSource:
             document = strict_json(body)
         except LenientJson as error:
             raise SourceError(f"{entity} {ident}: not JSON by RFC 8259: {error}") from None
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise SourceError(f"{entity} {ident}: not JSON") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise SourceError(f"{entity} {ident}: not JSON{_where(body, error)}") from None
         items, _ = _items(entity, 1, [document])
         return items[0]
 
