@@ -8,7 +8,8 @@ the page: nothing is imported from a source that could not be read whole. A serv
 again after its `Retry-After` (or a growing pause, at most 120 s), a few times (`attempts`), then the
 import stops naming the page; any other answer but 200 (a 401 after some pages) stops it at once.
 An id on two pages is read once when both say the same, and stops the import when they differ
-(`_Once`); a page larger than `max_page_bytes` is refused as it streams in. Besides the
+(`_Once`); a page larger than `max_page_bytes` is refused as it streams in, and its items are validated as it
+is parsed (as a folder's file: the page's bytes and the items kept are held, not every object of it at once). Besides the
 specification's `pageToken`, a `Link: <…>; rel="next"` header on the same server is followed.
 
 A hostile server is one the importer must survive too: a redirect is not followed (the token would go
@@ -20,11 +21,11 @@ a lenient parser would read one way and another parser another (a key twice in o
 from __future__ import annotations
 
 import codecs
+import io
 import itertools
 import json
 import math
 import re
-import sys
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -120,10 +121,19 @@ def _finite(text: str) -> float:
     return value
 
 
+#: the integers read: 64 bits, as the streaming parser (yajl) reads them; beyond, parsers differ (JavaScript rounds
+#: past 2**53, Python's `int` refuses more than 4300 digits, yajl overflows) and no SS 12000 field holds one
+INTEGERS = range(-(2 ** 63) + 1, 2 ** 63)  # yajl takes neither -2**63 nor 2**63
+BIG_INTEGER = "an integer beyond 64 bits (parsers read it differently)"
+
+
 def _integer(text: str) -> int:
-    if len(text) > sys.get_int_max_str_digits():  # Python refuses to read it (CVE-2020-10735): said, not "not JSON"
-        raise LenientJson(f"a number of more than {sys.get_int_max_str_digits()} digits")
-    return int(text)
+    if len(text) > 20:  # checked before `int` reads it: 4300 digits and more it refuses, a million takes long
+        raise LenientJson(BIG_INTEGER)
+    value = int(text)
+    if value not in INTEGERS:
+        raise LenientJson(BIG_INTEGER)
+    return value
 
 
 def strict_json(body: bytes) -> Any:
@@ -380,12 +390,14 @@ class HttpSource:
             return None
         return str(url)
 
-    def _get(self, entity: str, page: int, path: str, params: dict[str, Any] | None) -> Any:
+    def _answer(self, entity: str, page: int, path: str, params: dict[str, Any] | None
+                ) -> tuple[httpx.Response, bytes] | None:
+        """A page's answer and body, or None for an optional entity the server holds back."""
         what = f"{entity}, page {page}"
         response, body = self._fetch(what, path, params)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
-            return {"data": []}  # held back by the server (e.g. no right to read persons)
+            return None  # held back by the server (e.g. no right to read persons)
         if response.status_code != 200:
             hint = {503: OVERLOAD_HINT, 401: EXPIRED_HINT if page > 1 else REFUSED_HINT}.get(response.status_code, "")
             raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}{hint}")
@@ -393,6 +405,15 @@ class HttpSource:
         self._next_link = self._same_server(link) if link else None
         if link and self._next_link is None:
             raise SourceError(f"{what}: the next page's link points at another server")
+        return response, body
+
+    def _get(self, entity: str, page: int, path: str, params: dict[str, Any] | None) -> Any:
+        """A page read whole (`/deletedEntities`: ids only)."""
+        what = f"{entity}, page {page}"
+        answer = self._answer(entity, page, path, params)
+        if answer is None:
+            return {"data": []}
+        response, body = answer
         try:
             return strict_json(body)
         except LenientJson as error:
@@ -420,7 +441,7 @@ class HttpSource:
             else:
                 params = {"limit": self.page_size,
                           **({"meta.modified.after": since.isoformat()} if since is not None else {})}
-            items, token = _items(entity, page, self._get(entity, page, link or f"/{entity}", params))
+            items, token = self._page(entity, page, self._answer(entity, page, link or f"/{entity}", params))
             link = None if token else self._next_link
             out += once.new(f"page {page}", items)
             progress(entity, len(out))
@@ -432,6 +453,30 @@ class HttpSource:
             if page >= self.max_pages:
                 raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages")
             seen_tokens.add(cursor)
+
+    @staticmethod
+    def _page(entity: str, page: int, answer: tuple[httpx.Response, bytes] | None
+              ) -> tuple[list[BaseModel], str | None]:
+        """A list page's items and its pageToken, each item validated as the page is parsed (as a folder's file):
+        what is held is the page's bytes and the items, not every object of the page at once (a page of 32 MiB
+        of `{}` became 11 million dicts, 770 MB; a page may be up to `max_page_bytes`)."""
+        if answer is None:
+            return [], None
+        response, body = answer
+        what = f"{entity}, page {page}"
+        unreadable = f"not JSON (content-type {response.headers.get('content-type', 'none')[:60]})"
+        checked: _CheckedBytes | None = None
+        token: list[str] = []
+        try:
+            checked = _CheckedBytes(io.BytesIO(body), what, len(body), lambda: io.BytesIO(body),
+                                    lambda found: f"{what}: {unreadable}: not UTF-8 ({found})")
+            events = _page_events(what, checked, data_only=True, unreadable=unreadable, token=token)
+            items = list(_page_items(entity, f"page {page}", events))
+        except ijson.JSONError:
+            if checked is None:
+                raise SourceError(f"{what}: {unreadable}") from None
+            raise SourceError(_json_fault(what, unreadable, len(body), lambda: body, checked)) from None
+        return items, token[-1] if token and token[-1] else None
 
     def one(self, entity: str, ident: str) -> Any | None:
         """One entity by id (`/<entity>/{id}`), or None when the server does not have it."""
@@ -492,11 +537,11 @@ OTHER_ENCODINGS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-3
 NOT_UTF8 = "not UTF-8 ({found}; JSON is UTF-8, RFC 8259 §8.1: save the file as UTF-8)"
 
 
-def _position(file: Path, offset: int) -> str:
-    """Where byte `offset` of a file is, as an editor shows it: "line L, column C" (a column counts characters:
-    the bytes before `offset` were read as UTF-8 already). Streams the file once: only counts are held."""
+def _position(reopen: Callable[[], BinaryIO], offset: int) -> str:
+    """Where byte `offset` of a file or page is, as an editor shows it: "line L, column C" (a column counts
+    characters: the bytes before `offset` were read as UTF-8 already). Reads it once more: only counts are held."""
     line, column, done = 1, 1, 0
-    with file.open("rb") as handle:
+    with reopen() as handle:
         if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
             handle.seek(0)
         else:
@@ -516,23 +561,26 @@ def _position(file: Path, offset: int) -> str:
 
 
 class _CheckedBytes:
-    """A folder file for the streaming parser: its bytes as they are, less a leading byte order mark,
-    each read checked to be UTF-8 (an incremental decoder, so a character split between two reads is
-    whole) and counted against the file's limit. A file in UTF-16 or UTF-32 (a byte order mark, or NUL
-    bytes among its first characters, as RFC 4627 §3 tells them) is refused as such; a byte that is not
-    UTF-8 is named by its line and column."""
+    """A folder file or a server's page for the streaming parser: its bytes as they are, less a leading byte order
+    mark, each read checked to be UTF-8 (an incremental decoder, so a character split between two reads is
+    whole) and counted against the limit. A text in UTF-16 or UTF-32 (a byte order mark, or NUL bytes among its
+    first characters, as RFC 4627 §3 tells them) is refused as such; a byte that is not UTF-8 is named by its
+    line and column. `reopen` reads it again from its start (to tell a line and column); `not_utf8` says the
+    rule broken, given what was found."""
 
-    def __init__(self, file: BinaryIO, what: str, limit: int, path: Path) -> None:
-        self.file, self.what, self.limit, self.path = file, what, limit, path
+    def __init__(self, file: BinaryIO, what: str, limit: int, reopen: Callable[[], BinaryIO],
+                 not_utf8: Callable[[str], str] | None = None) -> None:
+        self.file, self.what, self.limit, self.reopen = file, what, limit, reopen
+        self.not_utf8 = not_utf8 or (lambda found: f"{what}: " + NOT_UTF8.format(found=found))
         self.size = self.last = 0
         self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
         start = file.read(4)
         for mark, name in OTHER_ENCODINGS:
             if start.startswith(mark):
-                raise SourceError(f"{what}: " + NOT_UTF8.format(found=f"{name}, by its byte order mark"))
+                raise SourceError(self.not_utf8(f"{name}, by its byte order mark"))
         if b"\x00" in start:
-            raise SourceError(f"{what}: " + NOT_UTF8.format(found="UTF-16 or UTF-32 without a byte order mark: "
-                                                                  "NUL bytes among its first characters"))
+            raise SourceError(self.not_utf8("UTF-16 or UTF-32 without a byte order mark: NUL bytes among its "
+                                            "first characters"))
         self.skipped = len(codecs.BOM_UTF8) if start.startswith(codecs.BOM_UTF8) else 0
         file.seek(self.skipped)
 
@@ -550,14 +598,13 @@ class _CheckedBytes:
         except UnicodeDecodeError as error:
             offset = self.skipped + self.size - len(chunk) - pending + error.start
             bad = (error.object[error.start:error.start + 1] or b"?").hex().upper()
-            raise SourceError(f"{self.what}: " + NOT_UTF8.format(
-                found=f"byte {bad} at {_position(self.path, offset)}")) from None
+            raise SourceError(self.not_utf8(f"byte {bad} at {_position(self.reopen, offset)}")) from None
         return chunk
 
     def where_parsing_stopped(self) -> str:
         """The bytes the parser was reading when it stopped (it reads `PARSE_CHUNK_BYTES` at a time)."""
         start = self.skipped + self.size - self.last
-        return f"in bytes {start}-{self.skipped + self.size} (from {_position(self.path, start)})"
+        return f"in bytes {start}-{self.skipped + self.size} (from {_position(self.reopen, start)})"
 
 
 #: a file no larger than this that the streaming parser refuses is parsed again whole, for the line and column
@@ -565,18 +612,19 @@ class _CheckedBytes:
 LOCATED_BYTES = 16 * 1024 * 1024
 
 
-def _json_fault(file: Path, checked: _CheckedBytes) -> str:
-    """Where a file is not JSON, and why, as far as that can be told without holding a large file whole."""
-    if file.stat().st_size <= LOCATED_BYTES:
+def _json_fault(what: str, unreadable: str, size: int, whole: Callable[[], bytes], checked: _CheckedBytes) -> str:
+    """Where a file or page is not JSON, and why, as far as that can be told without holding a large one whole:
+    the refusal, `unreadable` ("not readable JSON", "not JSON (content-type …)") saying what it is not."""
+    if size <= LOCATED_BYTES:
         try:
-            strict_json(file.read_bytes())
+            strict_json(whole())
         except json.JSONDecodeError as error:
-            return f" at line {error.lineno}, column {error.colno}: {error.msg}"
+            return f"{what}: {unreadable} at line {error.lineno}, column {error.colno}: {error.msg}"
         except LenientJson as error:
-            return f" by RFC 8259: {error}"
+            return f"{what}: not JSON by RFC 8259: {error}"
         except (ValueError, RecursionError):
             pass
-    return f" {checked.where_parsing_stopped()}"
+    return f"{what}: {unreadable} {checked.where_parsing_stopped()}"
 
 
 def _unique_keys(events: Iterator[tuple[str, str, Any]], what: str) -> Iterator[tuple[str, str, Any]]:
@@ -593,7 +641,78 @@ def _unique_keys(events: Iterator[tuple[str, str, Any]], what: str) -> Iterator[
             open_maps.append(set())
         elif event == "end_map":
             open_maps.pop()
+        elif event == "number" and isinstance(value, float) and not math.isfinite(value):
+            raise SourceError(f"{what}: not JSON by RFC 8259: a number out of a double's range")  # as `_finite`
         yield prefix, event, value
+
+
+def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadable: str,
+                 token: list[str]) -> Iterator[tuple[str, str, Any]]:
+    """A page's parse events (prefix, event, value), refusals as `SourceError`s naming `what`. `data_only`: of
+    a page `{"data": [items], "pageToken": …}` only the events of its data list (the shape and the pageToken
+    checked on the way, the pageToken put in `token`: a key "data.item" or a `data` object are not the data);
+    of a page `[items]` all. Python sees each event once; ijson's C code builds the items."""
+    shape = f"{what}: expected a list or an object with a 'data' list"
+    nested = f"{what}: {unreadable} (nested deeper than {MAX_FOLDER_DEPTH})"
+    events = _unique_keys(ijson.parse(checked, buf_size=PARSE_CHUNK_BYTES, use_float=True), what)
+    first = next(events, None)
+    if first is None or (data_only and first[1] not in ("start_map", "start_array")):
+        raise SourceError(shape)
+    depth = 1 if first[1] in ("start_map", "start_array") else 0
+    if not data_only or first[1] == "start_array":
+        yield first
+        for prefix, event, value in events:
+            if event == "start_map" or event == "start_array":
+                depth += 1
+                if depth > MAX_FOLDER_DEPTH:
+                    raise SourceError(nested)
+            elif event == "end_map" or event == "end_array":
+                depth -= 1
+            yield prefix, event, value
+        return
+    data_seen = inside = False
+    for prefix, event, value in events:
+        if event == "start_map" or event == "start_array":
+            depth += 1
+            if depth > MAX_FOLDER_DEPTH:
+                raise SourceError(nested)
+            if depth == 2 and prefix == "data":
+                if event != "start_array":
+                    raise SourceError(shape)
+                inside = True
+            elif depth == 2 and prefix == "pageToken":
+                raise SourceError(f"{what}: pageToken must be a string")
+        elif event == "end_map" or event == "end_array":
+            depth -= 1
+            if depth == 1 and inside:
+                inside = False
+                yield prefix, event, value
+        elif depth == 1:
+            if event == "map_key":
+                if value == "data":
+                    if data_seen:
+                        raise SourceError(f"{what}: 'data' twice")
+                    data_seen = True
+            elif prefix == "data" and event != "null":  # null: an empty page, as servers serialise one
+                raise SourceError(shape)
+            elif prefix == "pageToken" and event == "string":
+                token.append(value)
+            elif prefix == "pageToken" and event != "null":
+                raise SourceError(f"{what}: pageToken must be a string")
+        if inside:
+            yield prefix, event, value
+    if not data_seen:
+        raise SourceError(shape)
+
+
+def _page_items(entity: str, page: str, events: Iterator[tuple[str, str, Any]]) -> Iterator[BaseModel]:
+    """The items of one page's events (`_page_events`, data only), each validated as it is read."""
+    first = next(events, None)
+    if first is None:  # `{"data": null}`: an empty page (any other shape was refused already)
+        return
+    inside = f"{first[0]}.item" if first[0] else "item"
+    for n, item in enumerate(ijson.items(itertools.chain([first], events), inside, use_float=True)):
+        yield _validated(entity, page, n, item)
 
 
 class FolderSource:
@@ -643,82 +762,27 @@ class FolderSource:
                 + (f"; found {near[0][:80]!r}: the names are the API's paths, lower case" if near else ""))
 
     def _events(self, entity: str, file: Path, *, data_only: bool) -> Iterator[tuple[str, str, Any]]:
-        """The file's parse events (prefix, event, value), refusals as `SourceError`s naming the file.
-        `data_only`: of a page `{"data": [items], "pageToken": …}` only the events of its data list (the
-        shape and the pageToken checked on the way: a key "data.item" or a `data` object are not the
-        data); of a page `[items]` all. Python sees each event once; ijson's C code builds the items."""
+        """The file's parse events (`_page_events`), refusals as `SourceError`s naming the file."""
         what = f"{entity}, page {file.name}"
-        shape = f"{what}: expected a list or an object with a 'data' list"
-        nested = f"{what}: not readable JSON (nested deeper than {MAX_FOLDER_DEPTH})"
         checked: _CheckedBytes | None = None
         try:
             if file.stat().st_size > self.max_page_bytes:
                 raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
             with file.open("rb") as handle:
-                checked = _CheckedBytes(handle, what, self.max_page_bytes, file)
-                events = _unique_keys(ijson.parse(checked, buf_size=PARSE_CHUNK_BYTES, use_float=True), what)
-                first = next(events, None)
-                if first is None or (data_only and first[1] not in ("start_map", "start_array")):
-                    raise SourceError(shape)
-                depth = 1 if first[1] in ("start_map", "start_array") else 0
-                if not data_only or first[1] == "start_array":
-                    yield first
-                    for prefix, event, value in events:
-                        if event == "start_map" or event == "start_array":
-                            depth += 1
-                            if depth > MAX_FOLDER_DEPTH:
-                                raise SourceError(nested)
-                        elif event == "end_map" or event == "end_array":
-                            depth -= 1
-                        yield prefix, event, value
-                    return
-                data_seen = inside = False
-                for prefix, event, value in events:
-                    if event == "start_map" or event == "start_array":
-                        depth += 1
-                        if depth > MAX_FOLDER_DEPTH:
-                            raise SourceError(nested)
-                        if depth == 2 and prefix == "data":
-                            if event != "start_array":
-                                raise SourceError(shape)
-                            inside = True
-                        elif depth == 2 and prefix == "pageToken":
-                            raise SourceError(f"{what}: pageToken must be a string")
-                    elif event == "end_map" or event == "end_array":
-                        depth -= 1
-                        if depth == 1 and inside:
-                            inside = False
-                            yield prefix, event, value
-                    elif depth == 1:
-                        if event == "map_key":
-                            if value == "data":
-                                if data_seen:
-                                    raise SourceError(f"{what}: 'data' twice")
-                                data_seen = True
-                        elif prefix == "data" and event != "null":  # null: an empty page, as over HTTP
-                            raise SourceError(shape)
-                        elif prefix == "pageToken" and event not in ("string", "null"):
-                            raise SourceError(f"{what}: pageToken must be a string")
-                    if inside:
-                        yield prefix, event, value
-                if not data_seen:
-                    raise SourceError(shape)
+                checked = _CheckedBytes(handle, what, self.max_page_bytes, lambda: file.open("rb"))
+                yield from _page_events(what, checked, data_only=data_only, unreadable="not readable JSON",
+                                        token=[])
         except OSError:
             raise SourceError(f"{what}: not readable") from None
         except ijson.JSONError:
-            fault = _json_fault(file, checked) if checked is not None else ""
-            raise SourceError(f"{what}: not readable JSON{fault}") from None
+            if checked is None:
+                raise SourceError(f"{what}: not readable JSON") from None
+            raise SourceError(_json_fault(what, "not readable JSON", file.stat().st_size, file.read_bytes,
+                                          checked)) from None
 
     def _items(self, entity: str, file: Path) -> Iterator[BaseModel]:
         """The items of one page file, each validated as it is read: `[items]` or `{"data": [items], …}`."""
-        events = self._events(entity, file, data_only=True)
-        first = next(events, None)
-        if first is None:  # `{"data": null}`: an empty page (any other shape was refused already)
-            return
-        inside = f"{first[0]}.item" if first[0] else "item"
-        page = f"page {file.name}"
-        for n, item in enumerate(ijson.items(itertools.chain([first], events), inside, use_float=True)):
-            yield _validated(entity, page, n, item)
+        return _page_items(entity, f"page {file.name}", self._events(entity, file, data_only=True))
 
     def _documents(self, entity: str) -> Iterator[tuple[str, Any]]:
         """Each file of `entity` whole (for the small ones: deletedEntities), by the same streaming rules."""
