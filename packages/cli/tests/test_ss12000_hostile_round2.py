@@ -240,3 +240,15 @@ def test_a_large_page_is_held_as_its_bytes_and_the_items_kept_not_as_every_objec
     assert [o.id for o in kept] == [f"org-{n}" for n in range(2_000)]
     # measured: 1.8 MB beyond the page's bytes for a page of 16 MB (old code: 33.6 MB)
     assert peak < len(body) // 4, f"peak {peak:,} bytes for a page of {len(body):,}"
+
+
+def test_a_large_error_body_is_not_parsed_for_its_message() -> None:
+    """An error answer's body was parsed whole for its code and message, whatever its size."""
+    from styrkedja_cli.ss12000.source import SAID_BYTES
+
+    small = b'{"code": "overload", "message": "try later"}'
+    large = b'{"code": "overload", "message": "try later", "x": [' + b"{}," * SAID_BYTES + b"{}]}"
+    for body, said in ((small, " (overload: try later)"), (large, "")):
+        raised, peak = _peak_while(lambda body=body: read(serve(lambda request: httpx.Response(500, content=body))))
+        assert str(raised) == f"organisations, page 1: HTTP 500{said}"
+        assert peak < 1_000_000, peak

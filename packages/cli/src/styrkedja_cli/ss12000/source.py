@@ -166,6 +166,7 @@ EXPIRED_HINT = ("; the server no longer takes the token (expired during the run?
 REFUSED_HINT = "; the server does not take the token (--token, STYRKEDJA_SS12000_TOKEN)"
 #: how much of a server's error code and message an error repeats (a message is for people, not for a log)
 SAID_CODE, SAID_MESSAGE = 40, 200
+SAID_BYTES = 64 * 1024
 
 
 def _one_line(text: str) -> str:
@@ -175,7 +176,11 @@ def _one_line(text: str) -> str:
 def _server_said(body: bytes) -> str:
     """The error a server gave with its answer, as SS 12000 shapes it (`{"code", "message"}`; Skolverket's
     reference API nests it under `error` with a numeric code): " (code: message)", shortened and on one line
-    (a personal identity number in it is redacted by `SourceError`), or "" when the body is no such error."""
+    (a personal identity number in it is redacted by `SourceError`), or "" when the body is no such error. An
+    error's body larger than `SAID_BYTES` is not read: an error is a few lines, and every object of a large body
+    would be built at once (a 500 with 256 MiB of `{}` is some 6 GB)."""
+    if len(body) > SAID_BYTES:
+        return ""
     try:
         document = strict_json(body)
     except (ValueError, RecursionError):
