@@ -252,3 +252,38 @@ def test_a_large_error_body_is_not_parsed_for_its_message() -> None:
         raised, peak = _peak_while(lambda body=body: read(serve(lambda request: httpx.Response(500, content=body))))
         assert str(raised) == f"organisations, page 1: HTTP 500{said}"
         assert peak < 1_000_000, peak
+
+
+@pytest.mark.parametrize("flag, value, rule", [
+    ("--url", "http://", "--url: an http:// or https:// URL with a host"),
+    ("--url", "ftp://ss12000.example", "--url: an http:// or https:// URL with a host"),
+    ("--url", "ss12000.example/v2", "--url: an http:// or https:// URL with a host"),
+    ("--url", "http://exa mple.com", "--url: an http:// or https:// URL with a host"),
+    ("--url", "http://[::1", "--url: not a URL (Invalid port: ':1')"),
+    ("--url", "http://ss12000.example:99999", "--url: port 99999 is not 1 to 65535"),
+    ("--reporting-url", "127.0.0.1:8104", "--reporting-url: an http:// or https:// URL with a host"),
+])
+def test_a_url_that_names_no_server_is_a_usage_error(flag, value, rule) -> None:
+    """Asked again six times over 31 s as a busy server ("http://", a port of 99999, a blank in the name), or a
+    traceback ("http://[::1"), before."""
+    from typer.testing import CliRunner
+
+    from styrkedja_cli.main import app
+
+    args = ["import", "ss12000", flag, value, *(["--url", "http://ss12000.example"] if flag != "--url" else [])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and rule in " ".join(result.output.replace("│", " ").split()), result.output
+
+
+def test_a_server_that_does_not_answer_is_said_so_not_busy() -> None:
+    said: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no one there", request=request)
+
+    client = httpx.Client(transport=httpx.MockTransport(refuse), base_url="http://ss12000.example")
+    source = HttpSource("http://ss12000.example", client=client, attempts=2, sleep=lambda _: None,
+                        on_retry=lambda what, seconds: said.append(f"{what}; {seconds:g}"))
+    with pytest.raises(SourceError, match=r"organisations, page 1: ConnectError \(2 attempts\)"):
+        read(source)
+    assert said == ["organisations, page 1: ConnectError; 1"]

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import typer
+from httpx import URL, InvalidURL
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -313,6 +314,20 @@ def _explicit_organiser(organiser: str | None, name: str | None) -> tuple[str, s
     return checked, checked if name is None else name
 
 
+def _checked_url(flag: str, value: str) -> str:
+    """An http(s) URL with a host and a port that can be: anything else was asked again six times, 31 s, as if a
+    server were busy ("http://", a port of 99999), or ended in a traceback ("http://[::1")."""
+    try:
+        url = URL(value.strip())
+    except InvalidURL as error:
+        raise typer.BadParameter(f"{flag}: not a URL ({redact_personal_identity_numbers(str(error)[:80])[0]})") from None
+    if url.scheme not in ("http", "https") or not url.host or " " in value.strip() or "%20" in url.host:
+        raise typer.BadParameter(f"{flag}: an http:// or https:// URL with a host, e.g. https://ss12000.example/v2")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise typer.BadParameter(f"{flag}: port {url.port} is not 1 to 65535")
+    return value.strip()
+
+
 def _said(the_plan: Plan, notes: list[str]) -> list[str]:
     """What the summary says besides the counts and the refusals."""
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
@@ -364,6 +379,9 @@ def register(import_app: typer.Typer) -> None:
         console = Console(stderr=True)
         if (url is None) == (dir is None):
             raise typer.BadParameter("give exactly one of --url or --dir")
+        if url is not None:
+            url = _checked_url("--url", url)
+        reporting_url = _checked_url("--reporting-url", reporting_url)
         try:
             zone = ZoneInfo(naive_timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -372,8 +390,8 @@ def register(import_app: typer.Typer) -> None:
             since = since.replace(tzinfo=zone)
         explicit = _explicit_organiser(organiser, organiser_name)
         try:
-            def busy(what: str, seconds: float) -> None:
-                console.print(f"{what}: the server is busy; asking again in {seconds:.0f} s")
+            def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
+                console.print(f"{what}; asking again in {seconds:.0f} s")
 
             source = (HttpSource(url, token, page_size=page_size, page_seconds=page_seconds, max_pages=max_pages,
                                  on_retry=busy) if url

@@ -324,16 +324,18 @@ class HttpSource:
                                         headers={"Accept-Encoding": ACCEPT_ENCODING}) as response:
                     if response.status_code in RETRIED and attempt < self.attempts:
                         pause = retry_after_seconds(response.headers.get("retry-after"), attempt)
+                        why = f"HTTP {response.status_code}"
                     else:
                         return response, self._body(what, response)
             except TRANSIENT as error:
                 if attempt == self.attempts:
                     raise SourceError(f"{what}: {type(error).__name__} ({attempt} attempts)") from None
                 pause = retry_after_seconds(None, attempt)
+                why = type(error).__name__  # no answer: a name that does not resolve, a port nobody listens on
             except httpx.HTTPError as error:
                 raise SourceError(f"{what}: {type(error).__name__}") from None
             if self.on_retry is not None:
-                self.on_retry(what, pause)
+                self.on_retry(f"{what}: {why}", pause)
             self.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
