@@ -218,7 +218,8 @@ def test_crlf_cr_and_lf_line_ends_read_alike(tmp_path, ending) -> None:
      "at line 2, column 34: Invalid control character at"),
     ("Excel's separator line above the data", 'sep=;\n{"data": []}', "at line 1, column 1: Expecting value"),
     ("a CSV saved under the entity's name", "id;displayName\nsu;Skolan\n", "at line 1, column 1: Expecting value"),
-    ("a comma after the last item", '{"data": [\r\n' + json.dumps(SU) + ',\r\n]}', "at line 3, column 1: Expecting value"),
+    ("a comma after the last item", '{"data": [\r\n' + json.dumps(SU) + ',\r\n]}',
+     "at line 3, column 1: Expecting value"),
     ("a personal identity number then a cut", '{"data": [{"id": "' + PIN + '", "displayName": "',
      "at line 1, column 50: Unterminated string starting at"),
 ])

@@ -320,7 +320,8 @@ def _checked_url(flag: str, value: str) -> str:
     try:
         url = URL(value.strip())
     except InvalidURL as error:
-        raise typer.BadParameter(f"{flag}: not a URL ({redact_personal_identity_numbers(str(error)[:80])[0]})") from None
+        said = redact_personal_identity_numbers(str(error)[:80])[0]
+        raise typer.BadParameter(f"{flag}: not a URL ({said})") from None
     if url.scheme not in ("http", "https") or not url.host or " " in value.strip() or "%20" in url.host:
         raise typer.BadParameter(f"{flag}: an http:// or https:// URL with a host, e.g. https://ss12000.example/v2")
     if url.port is not None and not 0 < url.port < 65536:

@@ -8,9 +8,10 @@ the page: nothing is imported from a source that could not be read whole. A serv
 again after its `Retry-After` (or a growing pause, at most 120 s), a few times (`attempts`), then the
 import stops naming the page; any other answer but 200 (a 401 after some pages) stops it at once.
 An id on two pages is read once when both say the same, and stops the import when they differ
-(`_Once`); a page larger than `max_page_bytes` is refused as it streams in, and its items are validated as it
-is parsed (as a folder's file: the page's bytes and the items kept are held, not every object of it at once). Besides the
-specification's `pageToken`, a `Link: <…>; rel="next"` header on the same server is followed.
+(`_Once`); a page larger than `max_page_bytes` is refused as it streams in, and its items are validated
+as it is parsed (as a folder's file: the page's bytes and the items kept are held, not every object of
+it at once). Besides the specification's `pageToken`, a `Link: <…>; rel="next"` header on the same
+server is followed. Where a page or a file is not JSON is named by line and column, never by its text.
 
 A hostile server is one the importer must survive too: a redirect is not followed (the token would go
 along), a compressed page is inflated here in bounded steps (a gzip bomb is refused at `max_page_bytes`
@@ -744,7 +745,8 @@ class FolderSource:
         `1.json.part`, a `2.JSON`), stop it too: which pages are the dump would be a guess."""
         single, pages = self.path / f"{entity}.json", self.path / entity
         if single.exists() and pages.exists():
-            raise SourceError(f"{entity}: both {entity}.json and {entity}/ in the folder: keep the one that is the dump")
+            raise SourceError(f"{entity}: both {entity}.json and {entity}/ in the folder: keep the one that is the "
+                              "dump")
         if single.exists():
             if not single.is_file():  # a named pipe would be waited on for ever, a device read without end
                 raise SourceError(f"{entity}: {entity}.json is not a file")
