@@ -110,6 +110,12 @@ def test_a_file_under_a_near_name_is_named_and_not_taken(tmp_path) -> None:
     assert "found 'Groups.json': the names are the API's paths, lower case" in refusal(tmp_path)
 
 
+def test_the_folder_above_the_dump_is_named_with_the_one_to_give(tmp_path) -> None:
+    (tmp_path / "export-2026-09-01").mkdir()
+    dump(tmp_path / "export-2026-09-01")
+    assert refusal(tmp_path).endswith("; found it in export-2026-09-01/: give that folder to --dir")
+
+
 def test_an_optional_entity_without_its_file_is_said_with_what_the_import_lacks(tmp_path, monkeypatch) -> None:
     code, said, reporting = run(dump(tmp_path), monkeypatch)
     assert code == 0, said

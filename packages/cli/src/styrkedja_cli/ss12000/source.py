@@ -766,9 +766,12 @@ class FolderSource:
         """The rule a folder without `entity` breaks, with what it holds under a near name (`Groups.json`)."""
         wanted = {f"{entity}.json", entity}
         near = sorted(f.name for f in self.path.iterdir() if f.name.strip().casefold() in wanted)
+        # --dir given the folder above the dump (an unpacked archive's own folder inside)
+        below = sorted(f.parent.name for f in self.path.glob(f"*/{entity}.json"))
         return (f"{entity}: neither {entity}.json nor {entity}/ in the folder (a dump holds every entity it is "
                 f"of; one with none is {{\"data\": []}})"
-                + (f"; found {near[0][:80]!r}: the names are the API's paths, lower case" if near else ""))
+                + (f"; found {near[0][:80]!r}: the names are the API's paths, lower case" if near else
+                   f"; found it in {below[0][:80]}/: give that folder to --dir" if below else ""))
 
     def _events(self, entity: str, file: Path, *, data_only: bool) -> Iterator[tuple[str, str, Any]]:
         """The file's parse events (`_page_events`), refusals as `SourceError`s naming the file."""
