@@ -287,3 +287,22 @@ def test_a_server_that_does_not_answer_is_said_so_not_busy() -> None:
     with pytest.raises(SourceError, match=r"organisations, page 1: ConnectError \(2 attempts\)"):
         read(source)
     assert said == ["organisations, page 1: ConnectError; 1"]
+
+
+def test_a_server_inventing_long_page_tokens_is_stopped_at_the_first_too_long() -> None:
+    """Every token was kept whole until the entity was read: new tokens of a megabyte each filled memory long
+    before --max-pages (100,000 pages: 100 GB)."""
+    from styrkedja_cli.ss12000.source import MAX_TOKEN_CHARS
+
+    asked: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(len(str(request.url)))
+        n = len(asked)
+        token = f"{n:x}".rjust(MAX_TOKEN_CHARS if n < 3 else MAX_TOKEN_CHARS + 1, "t")  # new each time
+        return httpx.Response(200, json={"data": [], "pageToken": token})
+
+    with pytest.raises(SourceError) as raised:
+        read(serve(handle))
+    assert str(raised.value) == f"organisations, page 3: a pageToken longer than {MAX_TOKEN_CHARS} characters"
+    assert len(asked) == 3  # tokens of the longest length were taken and sent back

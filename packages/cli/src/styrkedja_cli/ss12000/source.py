@@ -22,6 +22,7 @@ a lenient parser would read one way and another parser another (a key twice in o
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
 import itertools
 import json
@@ -299,6 +300,27 @@ def _deleted(entity_page: str, body: Any) -> list[str]:
     return ids
 
 
+#: the longest pageToken taken: it goes back in the next page's URL, and a server's URL limit is some 8 KB (nginx's
+#: default line buffer); every token is kept until the entity is read (to tell a loop), so without a bound a server
+#: sending new tokens of a megabyte each would fill memory before `max_pages`
+MAX_TOKEN_CHARS = 8192
+
+
+class _Cursors:
+    """The page tokens (or next links) of one entity seen so far, as digests: a repeat is a loop."""
+
+    def __init__(self, entity: str) -> None:
+        self.entity, self.seen = entity, set[bytes]()
+
+    def check(self, page: int, cursor: str, *, is_token: bool) -> None:
+        if is_token and len(cursor) > MAX_TOKEN_CHARS:
+            raise SourceError(f"{self.entity}, page {page}: a pageToken longer than {MAX_TOKEN_CHARS} characters")
+        digest = hashlib.sha256(cursor.encode("utf-8", "surrogatepass")).digest()
+        if digest in self.seen:  # not only the last one: A, B, A, B, … went on for ever
+            raise SourceError(f"{self.entity}, page {page}: the server repeated a pageToken")
+        self.seen.add(digest)
+
+
 class HttpSource:
     def __init__(self, url: str, token: str | None = None, *, page_size: int = 100,
                  client: httpx.Client | None = None, attempts: int = 6, max_page_bytes: int = 256 * 1024 * 1024,
@@ -435,7 +457,7 @@ class HttpSource:
         token: str | None = None
         link: str | None = None
         page = 0
-        seen_tokens = set()
+        cursors = _Cursors(entity)
         once = _Once(entity)
         while True:
             page += 1
@@ -456,11 +478,9 @@ class HttpSource:
             cursor = token or link
             if not cursor:
                 return out
-            if cursor in seen_tokens:
-                raise SourceError(f"{entity}, page {page}: the server repeated a pageToken")
+            cursors.check(page, cursor, is_token=bool(token))
             if page >= self.max_pages:
                 raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages")
-            seen_tokens.add(cursor)
 
     @staticmethod
     def _page(entity: str, page: int, answer: tuple[httpx.Response, bytes] | None
@@ -505,7 +525,7 @@ class HttpSource:
     def deleted(self, since: datetime) -> list[str]:
         ids: list[str] = []
         token: str | None = None
-        seen_tokens: set[str] = set()
+        cursors = _Cursors("deletedEntities")
         page = 0
         while True:
             page += 1
@@ -519,11 +539,9 @@ class HttpSource:
                 raise SourceError(f"deletedEntities, page {page}: pageToken must be a string")
             if not next_token:
                 return ids
-            if next_token in seen_tokens:  # not only the last one: A, B, A, B, … went on for ever
-                raise SourceError(f"deletedEntities, page {page}: the server repeated a pageToken")
+            cursors.check(page, next_token, is_token=True)
             if page >= self.max_pages:
                 raise SourceError(f"deletedEntities, page {page}: more than {self.max_pages} pages")
-            seen_tokens.add(next_token)
             token = next_token
 
 
