@@ -306,3 +306,23 @@ def test_a_server_inventing_long_page_tokens_is_stopped_at_the_first_too_long() 
         read(serve(handle))
     assert str(raised.value) == f"organisations, page 3: a pageToken longer than {MAX_TOKEN_CHARS} characters"
     assert len(asked) == 3  # tokens of the longest length were taken and sent back
+
+
+@pytest.mark.parametrize("meta", [{}, {"created": "", "modified": " "}, {"modified": None}, None])
+def test_meta_missing_empty_or_blank_is_no_time_and_the_item_is_read(meta) -> None:
+    """A blank `meta.modified` refused the whole page (it is no RFC 3339 timestamp); a blank optional date was
+    absent already. Missing or empty meta: the import's own time, as before."""
+    group = {"id": "g1", "displayName": "7A", "organisation": {"id": "su"}, "startDate": "2026-08-17"}
+    if meta is not None:
+        group["meta"] = meta
+    pages = {"/organisations": [HUV, unit("su", "huv", code="29990011")], "/groups": [group]}
+    source = serve(lambda request: httpx.Response(200, json={"data": pages.get(request.url.path, [])}))
+    the_plan, _ = read_and_plan(source, since=None, naive_zone=ZONE)
+    assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == ["g1"] and the_plan.refused == []
+
+
+def test_a_meta_time_that_is_no_time_still_refuses_its_page() -> None:
+    group = {"id": "g1", "displayName": "7A", "organisation": {"id": "su"}, "meta": {"modified": "igår"}}
+    source = serve(lambda request: httpx.Response(200, json={"data": [group]}))
+    with pytest.raises(SourceError, match=r"groups, page 1, item 0: meta.modified: Value error, not an RFC 3339"):
+        read(source, "groups")

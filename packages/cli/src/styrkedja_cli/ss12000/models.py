@@ -178,6 +178,13 @@ class Meta(Model):
     created: str | None = None
     modified: str | None = None
 
+    @field_validator("created", "modified", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        # as an optional date written "": a serialiser's "no time", which holds nothing that could be lost (it
+        # refused the whole page: `meta.modified: ""` on one item stopped the import)
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("created", "modified")
     @classmethod
     def _a_timestamp(cls, value: str | None) -> str | None:
