@@ -653,81 +653,71 @@ def _json_fault(what: str, unreadable: str, size: int, whole: Callable[[], bytes
     return f"{what}: {unreadable} {checked.where_parsing_stopped()}"
 
 
-def _unique_keys(events: Iterator[tuple[str, str, Any]], what: str) -> Iterator[tuple[str, str, Any]]:
-    """The parse events as they come, refusing an object that holds a key twice (`strict_json`'s rule for the
-    API's pages: a parser that takes the first and one that takes the last would read different data)."""
+def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadable: str,
+                 token: list[str]) -> Iterator[tuple[str, str, Any]]:
+    """A page's parse events (prefix, event, value), refusals as `SourceError`s naming `what`: an object holding a
+    key twice (`strict_json`'s rule for the API's pages: a parser that takes the first and one that takes the last
+    would read different data), a number out of a double's range, nesting deeper than `MAX_FOLDER_DEPTH`.
+    `data_only`: of a page `{"data": [items], "pageToken": …}` only the events of its data list (the shape and
+    the pageToken checked on the way, the pageToken put in `token`: a key "data.item" or a `data` object are not
+    the data); of a page `[items]` all. Python sees each event once, in this one loop (each generator between
+    the parser and the items costs a fifth of the reading); ijson's C code builds the items."""
+    shape = f"{what}: expected a list or an object with a 'data' list"
     open_maps: list[set[str]] = []
-    for prefix, event, value in events:
+    depth = 0
+    first = True
+    whole = not data_only  # every event is the caller's
+    data_seen = inside = False
+    for prefix, event, value in ijson.parse(checked, buf_size=PARSE_CHUNK_BYTES, use_float=True):
+        if first:
+            first = False
+            if data_only and event not in ("start_map", "start_array"):
+                raise SourceError(shape)
+            whole = whole or event == "start_array"
         if event == "map_key":
             keys = open_maps[-1]
             if value in keys:
                 raise SourceError(f"{what}: not JSON by RFC 8259: {_twice(value)}")
             keys.add(value)
-        elif event == "start_map":
-            open_maps.append(set())
-        elif event == "end_map":
-            open_maps.pop()
-        elif event == "number" and isinstance(value, float) and not math.isfinite(value):
-            raise SourceError(f"{what}: not JSON by RFC 8259: a number out of a double's range")  # as `_finite`
-        yield prefix, event, value
-
-
-def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadable: str,
-                 token: list[str]) -> Iterator[tuple[str, str, Any]]:
-    """A page's parse events (prefix, event, value), refusals as `SourceError`s naming `what`. `data_only`: of
-    a page `{"data": [items], "pageToken": …}` only the events of its data list (the shape and the pageToken
-    checked on the way, the pageToken put in `token`: a key "data.item" or a `data` object are not the data);
-    of a page `[items]` all. Python sees each event once; ijson's C code builds the items."""
-    shape = f"{what}: expected a list or an object with a 'data' list"
-    nested = f"{what}: {unreadable} (nested deeper than {MAX_FOLDER_DEPTH})"
-    events = _unique_keys(ijson.parse(checked, buf_size=PARSE_CHUNK_BYTES, use_float=True), what)
-    first = next(events, None)
-    if first is None or (data_only and first[1] not in ("start_map", "start_array")):
-        raise SourceError(shape)
-    depth = 1 if first[1] in ("start_map", "start_array") else 0
-    if not data_only or first[1] == "start_array":
-        yield first
-        for prefix, event, value in events:
-            if event == "start_map" or event == "start_array":
-                depth += 1
-                if depth > MAX_FOLDER_DEPTH:
-                    raise SourceError(nested)
-            elif event == "end_map" or event == "end_array":
-                depth -= 1
-            yield prefix, event, value
-        return
-    data_seen = inside = False
-    for prefix, event, value in events:
-        if event == "start_map" or event == "start_array":
+            if not whole and depth == 1 and value == "data":
+                if data_seen:
+                    raise SourceError(f"{what}: 'data' twice")
+                data_seen = True
+        elif event == "start_map" or event == "start_array":
+            if event == "start_map":
+                open_maps.append(set())
             depth += 1
             if depth > MAX_FOLDER_DEPTH:
-                raise SourceError(nested)
-            if depth == 2 and prefix == "data":
-                if event != "start_array":
-                    raise SourceError(shape)
-                inside = True
-            elif depth == 2 and prefix == "pageToken":
-                raise SourceError(f"{what}: pageToken must be a string")
+                raise SourceError(f"{what}: {unreadable} (nested deeper than {MAX_FOLDER_DEPTH})")
+            if not whole and depth == 2:
+                if prefix == "data":
+                    if event != "start_array":
+                        raise SourceError(shape)
+                    inside = True
+                elif prefix == "pageToken":
+                    raise SourceError(f"{what}: pageToken must be a string")
         elif event == "end_map" or event == "end_array":
+            if event == "end_map":
+                open_maps.pop()
             depth -= 1
-            if depth == 1 and inside:
+            if inside and depth == 1:
                 inside = False
                 yield prefix, event, value
-        elif depth == 1:
-            if event == "map_key":
-                if value == "data":
-                    if data_seen:
-                        raise SourceError(f"{what}: 'data' twice")
-                    data_seen = True
-            elif prefix == "data" and event != "null":  # null: an empty page, as servers serialise one
-                raise SourceError(shape)
-            elif prefix == "pageToken" and event == "string":
-                token.append(value)
-            elif prefix == "pageToken" and event != "null":
-                raise SourceError(f"{what}: pageToken must be a string")
-        if inside:
+                continue
+        else:
+            if event == "number" and isinstance(value, float) and not math.isfinite(value):
+                raise SourceError(f"{what}: not JSON by RFC 8259: a number out of a double's range")  # `_finite`
+            if not whole and depth == 1:
+                if prefix == "data" and event != "null":  # null: an empty page, as servers serialise one
+                    raise SourceError(shape)
+                if prefix == "pageToken":
+                    if event == "string":
+                        token.append(value)
+                    elif event != "null":
+                        raise SourceError(f"{what}: pageToken must be a string")
+        if whole or inside:
             yield prefix, event, value
-    if not data_seen:
+    if first or not (whole or data_seen):
         raise SourceError(shape)
 
 
