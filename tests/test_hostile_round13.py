@@ -25,6 +25,7 @@ Found and fixed (each test below failed on the old code):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import pkgutil
@@ -37,10 +38,15 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import schemathesis
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from inprocess import SERVICES, RunningService, start_service
 from pydantic import TypeAdapter
+from schemathesis.generation import GenerationMode
 
 from styrkedja_contracts import decode_event
 from styrkedja_contracts.examples import example_bytes
@@ -393,3 +399,126 @@ def test_every_query_and_path_parameter_keeps_its_types_rules(package: str) -> N
                 lost.append(f"{sorted(route.methods)} {route.path} {field.name}: {sorted(map(str, wanted - kept))}")
     assert looked_at >= (package != "styrkedja_assessment"), (package, looked_at)  # assessment: ids only in bodies
     assert not lost, "\n".join(sorted(set(lost)))
+
+
+# ------------------------------------------------------------------ generated requests, the organiser drawn from the spellings
+
+#: the roles that write and read, without ops (which reads every organiser's operations state by design)
+WRITERS_AND_READERS = ["platform", "principal", "organiser_admin"]
+#: (kind, value, rule): the token's organiser, another organiser, or a value no organiser id may be
+DRAWN = st.one_of(st.sampled_from([("own", s, "") for s in A]), st.sampled_from([("other", s, "") for s in B]),
+                  st.sampled_from([("bad", v, r) for v, r in HOSTILE_ORGANISER if len(v) < 100]))
+EXAMPLES_PER_OPERATION = 10
+
+
+def _spelt(value: Any, organiser: str) -> tuple[Any, int]:
+    """`value` with every `organiser_id` (at any depth) set to `organiser`, and how many there were."""
+    if isinstance(value, dict):
+        out, found = {}, 0
+        for key, item in value.items():
+            if key == "organiser_id":
+                out[key], found = organiser, found + 1
+            else:
+                out[key], n = _spelt(item, organiser)
+                found += n
+        return out, found
+    if isinstance(value, list):
+        pairs = [_spelt(item, organiser) for item in value]
+        return [item for item, _ in pairs], sum(n for _, n in pairs)
+    return value, 0
+
+
+def _organiser_values(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "organiser_id":
+                yield item
+            yield from _organiser_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _organiser_values(item)
+
+
+def _misjudged(kind: str, rule: str, got: Any, tried: dict[str, int], fields: tuple[str, ...]) -> str | None:
+    """What is wrong with the answer `got` to a request whose organiser ids (`fields`) were drawn as `kind`, or
+    None. A unit id's own pattern (ASCII, no control character) may speak before the organiser id's rules."""
+    said = f"{got.status_code} {got.text[:200]}"
+    errors = got.json().get("errors", []) if got.status_code >= 400 and got.text.startswith("{") else []
+    organiser_fields = [e for e in errors if e.get("field", "").split(".")[-1] in fields]
+    rules = {rule, "string_pattern_mismatch"} if rule in ("ascii_only", "no_control_characters") and \
+        "unit_id" in fields else {rule}
+    if got.status_code >= 500 or contains_personal_identity_number(got.text):
+        return said
+    if kind == "own":
+        if any(e.get("rule") in ("read_scope", "write_scope") for e in organiser_fields):
+            return said
+        if got.status_code < 300 and got.text.startswith(("{", "[")) and any(
+                v != KEPT_A for v in _organiser_values(got.json()) if isinstance(v, str)):
+            return f"{said} (an organiser id not in its kept spelling)"
+    if kind == "other" and got.status_code < 300:
+        return said
+    if kind == "bad":
+        if got.status_code < 400:
+            return said
+        if organiser_fields:
+            tried["named"] += 1
+            return None if any(e.get("rule") in rules for e in organiser_fields) else f"{said} (wanted {rule})"
+        if got.status_code == 422 and all(e.get("field") in ("body", "path") for e in errors):
+            return f"{said} (a 422 naming no field)"
+    return None
+
+
+@pytest.mark.parametrize("running", list(SERVICES), indirect=True)
+def test_generated_requests_with_the_organiser_drawn_from_its_spellings(running, token_issuer):
+    """Schemathesis builds valid requests of every operation from the service's OpenAPI document; every organiser id
+    in them (body at any depth, query, path) is then drawn: the token's organiser in any spelling (the token's claim
+    in another), another organiser in any spelling, or a value no organiser id may be. Never a 5xx, never a
+    personal identity number in an answer; the token's organiser is never refused for its scope and every organiser
+    id an answer carries is the kept spelling; another organiser is never answered 2xx; a bad value is a 4xx, a 422
+    naming an organiser field whenever only the organiser broke a rule."""
+    name, service = running
+    document = httpx.get(f"{service.url}/openapi.json", headers=reader(token_issuer, KEPT_A))
+    schema = schemathesis.openapi.from_dict(document.json())
+    tokens = {claim: token_issuer.mint(roles=WRITERS_AND_READERS, organisers=[claim], school_units=[UNIT_A],
+                                       subject="round13", client_id="round13-platform", ttl_seconds=3600)
+              for claim in A}
+    wrong: list[str] = []
+    tried = {"own": 0, "other": 0, "bad": 0, "named": 0}
+    for operation in (result.ok() for result in schema.get_all_operations()):
+        if operation.path in NOT_SWEPT:
+            continue
+
+        @seed(20261203)
+        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE), drawn=DRAWN,
+               claim=st.sampled_from(A))
+        def run(case: schemathesis.Case, drawn: tuple[str, str, str], claim: str) -> None:
+            kind, value, rule = drawn
+            names = {p["name"] for p in case.operation.definition.raw.get("parameters", [])}
+            case.body, in_body = _spelt(case.body, value) if isinstance(case.body, dict | list) else (case.body, 0)
+            in_query = bool(case.query and "organiser_id" in case.query)
+            in_path = bool(case.path_parameters and "organiser_id" in case.path_parameters)
+            if in_query:
+                case.query["organiser_id"] = value
+            if in_path:
+                case.path_parameters["organiser_id"] = value
+            as_unit = {"unit_id", "level"} <= names
+            if as_unit:  # at organiser level the unit is an organiser id too (and one period, as the figures need)
+                case.query = {**(case.query or {}), "level": "organiser", "unit_id": value, "organiser_id": value}
+                if "term" in names:
+                    case.query = {k: v for k, v in case.query.items() if k != "round"} | {"term": "HT"}
+            if not (in_body or in_query or in_path or as_unit):
+                return
+            tried[kind] += 1
+            got = case.call(base_url=service.url, headers={"Authorization": f"Bearer {tokens[claim]}"}, timeout=60)
+            why = _misjudged(kind, rule, got, tried, ("organiser_id", "unit_id") if as_unit else ("organiser_id",))
+            if why:
+                wrong.append(f"{case.operation.label} {kind} {value[:20]!r} (claim {claim}): {why}")
+
+        with contextlib.suppress(Unsatisfiable):  # an operation without parameters or body
+            run()
+    print(name, tried)
+    assert not wrong, f"{name}:\n" + "\n".join(wrong[:30]) + f"\n({len(wrong)} in all)"
+    assert min(tried["own"], tried["other"], tried["bad"]) >= 2, (name, tried)
+    assert tried["named"] >= tried["bad"] // 2, (name, tried)  # most bad values are named as the organiser's
