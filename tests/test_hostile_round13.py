@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import io
 import json
 import pkgutil
 import sys
@@ -37,6 +38,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import openpyxl
 import pytest
 import schemathesis
 from fastapi import APIRouter
@@ -172,7 +174,7 @@ def requests_of(path: str, parameters: dict[str, dict[str, Any]], organiser: str
     if "unit_id" in parameters and "level" in parameters:
         variants.append({"level": "organiser", "unit_id": unit or organiser})
     if "format" in parameters:
-        variants += [{**v, "format": "csv"} for v in variants]
+        variants += [{**v, "format": fmt} for fmt in ("csv", "xlsx") for v in variants]
     for variant in variants:
         given = {"organiser_id": organiser, **variant, **extra}
         url, query = path, {}
@@ -185,9 +187,20 @@ def requests_of(path: str, parameters: dict[str, dict[str, Any]], organiser: str
         yield f"{path} {sorted(variant)}", url, query
 
 
+def _readable(got: httpx.Response) -> str:
+    """An answer as comparable text: a problem's status and (field, rule)s, a workbook's cell values, else the body."""
+    if got.status_code >= 400:
+        return json.dumps([got.json()["status"], [(e["field"], e["rule"]) for e in got.json().get("errors", [])]])
+    if got.headers["content-type"].startswith("application/vnd.openxmlformats"):
+        book = openpyxl.load_workbook(io.BytesIO(got.content), read_only=True)
+        return json.dumps([[list(row) for row in sheet.iter_rows(values_only=True)] for sheet in book.worksheets],
+                          default=str, ensure_ascii=False)
+    return got.text
+
+
 def test_every_read_answers_one_organiser_alike_in_every_spelling(reporting, token_issuer):
     """Every GET of reporting, asked for organiser A in each spelling (as `organiser_id` and, at organiser level,
-    as `unit_id`; JSON and CSV) by tokens claiming A in two spellings: one answer, naming A as `212000-0142`.
+    as `unit_id`; JSON, CSV and xlsx) by tokens claiming A in two spellings: one answer, naming A as `212000-0142`.
     Failed on the old code: a `unit_id` in another spelling than the kept one was a 403 on 13 operations."""
     answers: dict[str, dict[tuple[str, str], tuple[int, str]]] = {}
     for claimed in (A[0], A[3]):
@@ -196,8 +209,7 @@ def test_every_read_answers_one_organiser_alike_in_every_spelling(reporting, tok
                 for asked in A:
                     for what, url, query in requests_of(path, parameters, asked):
                         got = client.get(url, params=query)
-                        text = got.text if got.status_code < 400 else json.dumps(
-                            [got.json()["status"], [(e["field"], e["rule"]) for e in got.json().get("errors", [])]])
+                        text = _readable(got)
                         answers.setdefault(what, {})[(claimed, asked)] = (got.status_code, text)
     differing = {what: {f"{c}→{a}": (s, t[:160]) for (c, a), (s, t) in by.items()}
                  for what, by in answers.items() if len(set(by.values())) > 1}
@@ -238,7 +250,7 @@ def _refused(got: httpx.Response, field: str, rule: str) -> str | None:
     """Why `got` is not the 422 naming `field` and `rule`, repeating no personal identity number; None if it is."""
     if contains_personal_identity_number(got.text):
         return f"{got.status_code}: the answer repeats the personal identity number"
-    if got.status_code != 422:
+    if got.status_code != 422 or not _problem_shaped(got):
         return f"{got.status_code}: {got.text[:160]}"
     errors = [(e["field"], e["rule"]) for e in got.json().get("errors", [])]
     return None if (field, rule) in errors else f"422 naming {errors}"
@@ -439,6 +451,17 @@ def _organiser_values(value: Any) -> Iterator[Any]:
             yield from _organiser_values(item)
 
 
+def _problem_shaped(got: Any) -> bool:
+    """A refusal as every service words one: problem+json, its `status` the answer's, a title and a detail, and
+    each field error a field, a rule and a message."""
+    kind = {k.lower(): v for k, v in got.headers.items()}.get("content-type", "")
+    if not (kind[0] if isinstance(kind, list) else kind).startswith("application/problem+json"):  # schemathesis: lists
+        return False
+    body = got.json()
+    return (body.get("status") == got.status_code and bool(body.get("title")) and isinstance(body.get("detail"), str)
+            and all({"field", "rule", "message"} <= set(e) for e in body.get("errors", [])))
+
+
 def _misjudged(kind: str, rule: str, got: Any, tried: dict[str, int], fields: tuple[str, ...]) -> str | None:
     """What is wrong with the answer `got` to a request whose organiser ids (`fields`) were drawn as `kind`, or
     None. A unit id's own pattern (ASCII, no control character) may speak before the organiser id's rules."""
@@ -449,6 +472,8 @@ def _misjudged(kind: str, rule: str, got: Any, tried: dict[str, int], fields: tu
         "unit_id" in fields else {rule}
     if got.status_code >= 500 or contains_personal_identity_number(got.text):
         return said
+    if got.status_code >= 400 and not _problem_shaped(got):
+        return f"{said} (not a problem+json of its status)"
     if kind == "own":
         if any(e.get("rule") in ("read_scope", "write_scope") for e in organiser_fields):
             return said
