@@ -560,7 +560,7 @@ def test_generated_requests_with_the_organiser_drawn_from_its_spellings(running,
 
 # ------------------------------------------------------------------ the dashboard: no personnummer goes on to a service
 
-DASHBOARD_PINS = ["19121212-1212", "121212+1212", "x_19121212_1212", "\uff11\uff19\uff11\uff12\uff11\uff12\uff11\uff12"
+DASHBOARD_PINS = ["19121212-1212", "121212+1212", "161212121212", "x_19121212_1212", "\uff11\uff19\uff11\uff12\uff11\uff12\uff11\uff12"
                   "\uff11\uff12\uff11\uff12"]
 
 

@@ -12,7 +12,12 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from styrkedja_contracts.identifiers import PIN_ERROR, PIN_RULE, has_personal_identity_number
+from styrkedja_contracts.identifiers import (
+    PIN_ERROR,
+    PIN_RULE,
+    canonical_organiser_id,
+    has_personal_identity_number,
+)
 
 #: values the identity provider makes (random), never a person's: not judged
 _PROVIDERS_OWN = frozenset({"code", "state", "session_state", "iss"})
@@ -21,10 +26,12 @@ _PROVIDERS_OWN = frozenset({"code", "state", "session_state", "iss"})
 def no_personal_identity_number(request: Request) -> None:
     """Every route's first check: no query value holds a personal identity number in any spelling — a 422 naming
     the parameter and the rule before any service is asked (the pages' own patterns let `19121212-1212` through
-    as a unit, which went on to reporting in the query of every read), whichever parameter carries it."""
+    as a unit, which went on to reporting in the query of every read), whichever parameter carries it; also once
+    read as an organisation number (`161212121212`, the 12-digit form `huvudman` is read in, is `121212-1212`)."""
     broken = [{"loc": ("query", name), "type": PIN_RULE, "msg": PIN_ERROR}
               for name, value in request.query_params.multi_items()
-              if name not in _PROVIDERS_OWN and has_personal_identity_number(value)]
+              if name not in _PROVIDERS_OWN and (has_personal_identity_number(value) or  # `16` + a number, too:
+                                                 has_personal_identity_number(canonical_organiser_id(value)))]
     if broken:
         raise RequestValidationError(broken)
 
