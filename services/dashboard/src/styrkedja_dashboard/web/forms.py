@@ -30,8 +30,8 @@ def no_personal_identity_number(request: Request) -> None:
     read as an organisation number (`161212121212`, the 12-digit form `huvudman` is read in, is `121212-1212`)."""
     broken = [{"loc": ("query", name), "type": PIN_RULE, "msg": PIN_ERROR}
               for name, value in request.query_params.multi_items()
-              if name not in _PROVIDERS_OWN and (has_personal_identity_number(value) or  # `16` + a number, too:
-                                                 has_personal_identity_number(canonical_organiser_id(value)))]
+              if name not in _PROVIDERS_OWN and (has_personal_identity_number(value)
+                                                 or has_personal_identity_number(canonical_organiser_id(value)))]
     if broken:
         raise RequestValidationError(broken)
 
