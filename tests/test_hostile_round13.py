@@ -27,6 +27,17 @@ Found and fixed (each test below failed on the old code):
   of every service to the rules of its declared type.
 - LIKA: listing a unit's self-assessments for an organiser (or unit) outside the token was a 403 naming
   `self_assessment_id`, a field the request does not have; now `organiser_id` (or `school_unit_code`).
+- Reporting's directory kept the organiser's own unit (and an area's parent naming it) as the producer spelt it:
+  the tree's root was `2120000142` while every figure names `212000-0142`. An id that spells the event's own
+  organiser is now kept as the organiser (`directory.rules.organiser_spelt`; live and rebuild alike).
+- The kit's audit trail kept a request's query as sent: a parameter no route reads (`note=19121212-1212`, also
+  percent-encoded) went into the table. Now redacted (`audit.kept_what`).
+
+Already fine (swept here, each a test that fails if it regresses): a token for one organiser reads another in no
+spelling; a record keyed in one spelling carrying another in its data is applied, another organiser's key or a
+key no organiser id spells is dead-lettered; 405 with Allow, HEAD as GET, 415 for a compressed or non-JSON body,
+406 for an Accept reporting cannot answer, a repeated parameter read as its last value by check and read alike;
+every refusal a problem+json of its own status with field, rule and message.
 """
 
 from __future__ import annotations
