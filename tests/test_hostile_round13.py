@@ -596,3 +596,17 @@ def test_the_dashboard_refuses_a_personnummer_in_any_parameter_before_asking_a_s
             assert not contains_personal_identity_number(got.text) and not asked, (route, asked)
     # the identity provider's own values are not judged, and an organiser in another spelling is a page as before
     assert client.get("/kedjan", params={"huvudman": "2120000142", "enhet": UNIT_A}).status_code == 200
+
+
+def test_a_repeated_organiser_is_read_as_its_last_value_by_the_check_and_the_read_alike(reporting, token_issuer):
+    """`organiser_id` (or `unit_id`) sent twice: the scope check and the read take the same (last) one, so a token
+    for A never reads B by putting A first, and A last in another spelling is A."""
+    with httpx.Client(base_url=reporting.url, headers=reader(token_issuer, A[0]), timeout=60) as client:
+        own = client.get("/v1/results/assessments", params={"level": "organiser", "organiser_id": KEPT_A})
+        assert own.status_code == 200 and json.loads(own.text)
+        for name in ("organiser_id", "unit_id"):
+            base = [("level", "organiser")] + ([("organiser_id", A[2])] if name == "unit_id" else [])
+            refused = client.get("/v1/results/assessments", params=[*base, (name, A[0]), (name, B[3])])
+            assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == name, refused.text
+            read = client.get("/v1/results/assessments", params=[*base, (name, B[0]), (name, A[3])])
+            assert read.status_code == 200 and read.text == own.text, (name, read.text[:300])
