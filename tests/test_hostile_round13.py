@@ -610,3 +610,17 @@ def test_a_repeated_organiser_is_read_as_its_last_value_by_the_check_and_the_rea
             assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == name, refused.text
             read = client.get("/v1/results/assessments", params=[*base, (name, B[0]), (name, A[3])])
             assert read.status_code == 200 and read.text == own.text, (name, read.text[:300])
+
+
+def test_the_directory_names_the_organisers_own_unit_in_its_kept_spelling(reporting, token_issuer):
+    """The organiser's unit came as `2120000142` (and the area's parent so): the tree's root and the unit read by
+    any spelling are `212000-0142`, its area under it. Failed on the old code: the root was `2120000142`, and the
+    unit was found by that spelling only."""
+    with httpx.Client(base_url=reporting.url, headers=reader(token_issuer, A[3]), timeout=60) as client:
+        [root] = client.get(f"/v1/directory/organisers/{A[2]}/tree").json()
+        assert (root["unit_id"], [(a["unit_id"], a["parent_id"]) for a in root["children"]]) == (
+            KEPT_A, [("area-a", KEPT_A)])
+        for spelling in A:
+            unit = client.get(f"/v1/directory/units/{spelling}",
+                              params={"unit_type": "organiser", "organiser_id": A[0]})
+            assert unit.status_code == 200 and unit.json()["unit_id"] == KEPT_A, (spelling, unit.text[:300])
