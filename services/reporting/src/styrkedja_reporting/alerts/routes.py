@@ -33,7 +33,7 @@ from ..access.scope import reader_of
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
 from ..freshness import note_change_outside_batches
-from ..params import ID_PATTERN
+from ..params import UnitIdParam, unit_at_level
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
 from .handlers import reevaluate_all
@@ -81,7 +81,7 @@ async def alert_list(
         request: Request,
         organiser_id: OrganiserIdParam | None = Query(None),
         level: AlertLevelParam | None = None,
-        unit_id: str | None = Query(None, pattern=ID_PATTERN),
+        unit_id: UnitIdParam | None = Query(None),
         school_unit_code: SchoolUnitCodeParam | None = Query(None),
         subject_code: SubjectCodeParam | None = Query(None),
         school_year: SchoolYearParam | None = Query(None),
@@ -90,7 +90,7 @@ async def alert_list(
         principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL, Role.TEACHER,
                                          description="reads alerts")) -> list[AlertOut]:
     """Dip alerts (larm), newest change first; filters by level, unit, subject, rule and status."""
-    filters = {"organiser_id": organiser_id, "level": level, "unit_id": unit_id,
+    filters = {"organiser_id": organiser_id, "level": level, "unit_id": unit_at_level(level, unit_id),
                "school_unit_code": school_unit_code, "subject_code": subject_code, "school_year": school_year,
                "rule": rule.value if rule else None, "status": status.value if status else None}
     if organiser_id is not None and organiser_id not in principal.organisers:

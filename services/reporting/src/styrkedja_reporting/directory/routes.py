@@ -42,7 +42,7 @@ from ..access.answers import keep_answer_of
 from ..access.disclosure import DisclosureRules, Reason, suppressed_levels
 from ..access.scope import node_from, placements_of, reader_of
 from ..freshness import set_freshness
-from ..params import ID_PATTERN
+from ..params import UnitIdParam, unit_at_level
 from ..results.rules import GROUP_SEPARATOR
 from .disclose import roster_withheld
 from .queries import units_of
@@ -133,12 +133,13 @@ async def tree(*, request: Request, response: Response,
 
 
 @router.get("/units/{unit_id}", response_model=Unit)
-async def unit(*, request: Request, response: Response, unit_id: str = Path(pattern=ID_PATTERN), organiser_id: Annotated[OrganiserIdParam, Query()],
+async def unit(*, request: Request, response: Response, unit_id: Annotated[UnitIdParam, Path()], organiser_id: Annotated[OrganiserIdParam, Query()],
         unit_type: UnitType = "school_unit",
         school_unit_code: SchoolUnitCodeParam | None = Query(None),
         principal: Principal = authorize(*_READERS, description="reads the directory")) -> Unit:
     """One unit with its children (a group is named with its school unit code)."""
     _own_organiser(principal, organiser_id)
+    unit_id = unit_at_level(unit_type, unit_id) or unit_id
     if unit_type == "group" and school_unit_code is None:
         raise Problem(422, "Invalid request", "a group is named by its school unit code and its id",
                       [{"field": "school_unit_code", "rule": "required", "message": "required for a group"}])
@@ -171,7 +172,7 @@ async def roster_sizes(*, request: Request, response: Response,
                        level: Literal["group", "school_unit", "area", "organiser"],
                        organiser_id: Annotated[OrganiserIdParam, Query()],
                        on: DateParam | None = None,
-                       unit_id: str | None = Query(None, pattern=ID_PATTERN),
+                       unit_id: UnitIdParam | None = Query(None),
                        principal: Principal = authorize_read()) -> list[RosterSize]:
     """Students in the rosters (group memberships) on a date (today by default), per unit (only the
     units the token reads at that level). At a level suppressed for the reader, a size of fewer than
@@ -179,6 +180,7 @@ async def roster_sizes(*, request: Request, response: Response,
     (decided over the organiser's units at every level, so every reader of a class, and the
     figures' coverage, see the same)."""
     auth_level = AuthLevel[level.upper()]
+    unit_id = unit_at_level(level, unit_id)
     async with runtime_of(request).db.sessions() as session:
         reader = await reader_of(session, principal)
         if auth_level not in readable_levels(reader):
