@@ -165,6 +165,8 @@ def cli_problem(words: list[str], state_dir: Path) -> str | None:
 
 def problem(program: str, words: list[str], state_dir: Path) -> str | None:
     argv = concrete(words)
+    if not argv and words:
+        return None  # `python -m styrkedja_kit …`: the command named in prose, its arguments left out
     if program == "python -m styrkedja_kit":
         if argv and "|" in argv[0]:  # `python -m styrkedja_kit migrate|replay|topics`: the commands named
             missing = set(argv[0].split("|")) - KIT_COMMANDS
