@@ -81,7 +81,7 @@ from ..support import handlers as support
 from ..support.tables import BELOW_PASS
 from . import explain
 from .below_pass import rebuild_below_pass
-from .compliance import rebuild_compliance
+from .compliance import _NESTLOOP_OFF, rebuild_compliance
 
 #: Not derived from the log: kept by a rebuild.
 KEPT = frozenset({"alerts", "alert_comments", "alert_thresholds", "directory_published", "access_audit", "outbox",
@@ -1131,6 +1131,14 @@ def _key_order(columns: Sequence[Column[Any]]) -> str:
     return f"({' || chr(1) || '.join(parts)}) COLLATE \"C\""
 
 
+#: the figures planned without nested loops (the setting local to the transaction, set back after it): pass's
+#: counters, students and newest days are three subqueries joined on the seven-column cell, the first join estimated
+#: at one row, and the newest days were then joined to every cell by a nested loop over all cells — cells × cells,
+#: quadratic in the groups: 254 of the rebuild's 273 PostgreSQL CPU seconds at 402k events of make bench's term shape
+#: (classes of 25, 16 subjects × 4 rounds), 6.4 s at 66k (bench/README.md "benchshape"); hash joins instead
+NO_NESTED_LOOPS = frozenset({"pass"})
+
+
 async def _figure(session: AsyncSession, name: str) -> None:
     """A figure of `figure_tables.REBUILT` (pass with its newest days, students) by one statement."""
     sql = figure_tables.REBUILT[name]
@@ -1139,8 +1147,11 @@ async def _figure(session: AsyncSession, name: str) -> None:
     select = f"SELECT {cols} FROM ({sql}) AS r"
     if name in ORDERED_FIGURES and await _byte_order(session):
         select += f" ORDER BY {_key_order(list(table.table.primary_key.columns))}"
+    nestloop = (await session.execute(text(_NESTLOOP_OFF))).scalar_one() if name in NO_NESTED_LOOPS else None
     await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, select,
                                    parallel=name in PARALLEL_FIGURES)
+    if nestloop is not None:
+        await session.execute(text("SELECT set_config('enable_nestloop', :value, true)"), {"value": nestloop})
 
 
 async def _figure_by_rules(session: AsyncSession, name: str) -> None:
