@@ -3,8 +3,10 @@ two or more sizes (`--stages write,relay,rebuild --items N`), the exponent `k` o
 squares on the logarithms of every run), of the rebuild's own wall seconds (its summary's `seconds`: without the
 process start, a second or so whatever the size, added back in the estimate) and of the CPU seconds (the rebuild's own and its
 PostgreSQL backend's: the measure that holds on a busy machine), and the 6.4M estimate each gives from the
-largest run. Writes `bench/results/rebuild-growth.json`, whose wall exponent `speed.py` then uses for
-`rebuild_seconds_full_estimate` (a linear guess before).
+largest run. Writes `bench/results/rebuild-growth.json`, whose `exponent` `speed.py` then uses for
+`rebuild_seconds_full_estimate` (a linear guess before): the CPU one where every run has its CPU seconds (the wall
+one mixes the load of each run's window: on this shared machine 66k and 402k ran at load 5–7, 1.6M at 1–4), else
+the wall one.
 
     .venv/bin/python bench/rebuild_growth.py results/a.json results/b.json [...]
 """
@@ -57,14 +59,16 @@ def main() -> int:
                      "cpu_seconds": cpu_seconds(rebuild), "load_average": result.get("load_average"),
                      "date": result.get("date")})
     wall = exponent([(r["events"], r["seconds"]) for r in runs])
-    out: dict = {"exponent": round(wall, 3), "runs": runs}
+    out: dict = {"exponent": round(wall, 3), "basis": "wall", "wall_exponent": round(wall, 3), "runs": runs}
     largest = max(runs, key=lambda r: r["events"])
     start = largest["process_seconds"] - largest["seconds"]
     out["full_estimate_seconds"] = round(start + largest["seconds"] * (FULL / largest["events"]) ** wall)
     out["full_estimate_seconds_linear"] = round(largest["process_seconds"] * FULL / largest["events"])
     if all(r["cpu_seconds"] for r in runs):
         cpu = exponent([(r["events"], r["cpu_seconds"]) for r in runs])
-        out["cpu_exponent"] = round(cpu, 3)
+        out["cpu_exponent"] = out["exponent"] = round(cpu, 3)
+        out["basis"] = "cpu"
+        out["full_estimate_seconds_by_cpu_exponent"] = round(start + largest["seconds"] * (FULL / largest["events"]) ** cpu)
         out["full_estimate_cpu_seconds"] = round(largest["cpu_seconds"] * (FULL / largest["events"]) ** cpu)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))

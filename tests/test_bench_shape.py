@@ -89,7 +89,7 @@ def test_the_full_rebuild_estimate_grows_by_the_measured_exponent(tmp_path, monk
     monkeypatch.setattr(sys, "argv", ["rebuild_growth.py", *runs, "--out", str(out)])
     assert growth.main() == 0
     measured = json.loads(out.read_text())
-    assert measured["exponent"] == pytest.approx(1.2, abs=1e-3)
+    assert measured["exponent"] == pytest.approx(1.2, abs=1e-3) and measured["basis"] == "wall"
 
     monkeypatch.setattr(speed, "REBUILD_GROWTH", out)
     rebuilt = {"events_read": 64_000, "seconds": 10.0, "process_seconds": 11.5}
@@ -98,3 +98,13 @@ def test_the_full_rebuild_estimate_grows_by_the_measured_exponent(tmp_path, monk
     assert estimate == pytest.approx(1.5 + 10.0 * 100 ** exponent)
     assert speed.full_rebuild_estimate(rebuilt, "sparse") == (pytest.approx(1.5 + 1000.0), 1.0)
     assert math.isclose(measured["full_estimate_seconds"], 1.5 + 2e-4 * 6_400_000 ** 1.2, rel_tol=1e-2)
+
+    # with every run's CPU seconds the exponent is the CPU's (the wall's follows the load of each run's window)
+    for path, events in zip(runs, (64_000, 400_000), strict=True):
+        result = json.loads(Path(path).read_text())
+        result["rebuild"]["cpu_seconds"] = {"read": {"python": 1e-5 * events, "postgres": 0.0},
+                                            "after_read": {"python": 0.0, "postgres": 1e-5 * events ** 1.05}}
+        Path(path).write_text(json.dumps(result))
+    assert growth.main() == 0
+    measured = json.loads(out.read_text())
+    assert measured["basis"] == "cpu" and 1.0 < measured["exponent"] < 1.05 < measured["wall_exponent"]
