@@ -37,6 +37,8 @@ class RunningService:
     url: str
     server: uvicorn.Server
     thread: threading.Thread
+    #: the service's own database (a test that feeds reporting's handlers straight, as its consumer would)
+    database_url: str = ""
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -73,4 +75,4 @@ def start_service(name: str, infrastructure: Any, issuer: Any, **overrides: Any)
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError(f"{name} did not start")
         time.sleep(0.05)
-    return RunningService(f"http://127.0.0.1:{port}", server, thread)
+    return RunningService(f"http://127.0.0.1:{port}", server, thread, database_url)

@@ -53,7 +53,8 @@ def test_a_busy_server_is_asked_again_after_its_retry_after() -> None:
     source, slept, said = source_of(lambda request: answers.pop(0))
     assert [o.id for o in read(source)] == ["huv"]
     assert slept[0] == 7 and 20 <= slept[1] <= 30 and slept[2] == 4  # the third attempt: no header, 2**2
-    assert said[0] == "organisations, page 1: 7"
+    assert said[:3] == ["organisations, page 1: HTTP 429: 7", "organisations, page 1: HTTP 503: " + said[1].split()[-1],
+                        "organisations, page 1: HTTP 503: 4"]
 
 
 def test_a_server_busy_for_good_stops_the_import_naming_the_page() -> None:

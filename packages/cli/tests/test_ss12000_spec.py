@@ -581,6 +581,8 @@ def test_the_summary_says_what_was_folded_recreated_and_read_from_date_times(tmp
                      {**SU, "parentOrganisation": {"id": "vo"}}, again, {**again, "id": "su-again-2"}]
     (tmp_path / "organisations.json").write_text(json.dumps({"data": organisations, "pageToken": None}))
     (tmp_path / "groups.json").write_text(json.dumps([{**GROUP, "startDate": "2026-08-16T22:00:00Z"}]))
+    for entity in ("duties", "activities"):
+        (tmp_path / f"{entity}.json").write_text("[]")
     reporting = Reporting([("unit:organiser::2999", HUV["id"])])
     real_client = httpx.Client
     monkeypatch.setattr(command, "httpx", SimpleNamespace(

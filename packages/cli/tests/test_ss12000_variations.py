@@ -134,7 +134,9 @@ def test_unknown_fields_are_ignored_and_optional_ones_may_be_missing(tmp_path) -
                "groupMemberships": [{"person": {"id": "p2"}}]}
     (tmp_path / "organisations.json").write_text(json.dumps({"data": [HUV, SU], "extra": True}), encoding="utf-8")
     (tmp_path / "groups.json").write_text(json.dumps([group, undated]), encoding="utf-8")
-    # no persons, duties, syllabuses or activities files at all
+    # none of the optional entities' files (persons, syllabuses); none of the duties and activities, said so
+    for entity in ("duties", "activities"):
+        (tmp_path / f"{entity}.json").write_text('{"data": []}', encoding="utf-8")
     the_plan, deleted = read_and_plan(FolderSource(tmp_path), since=None, naive_zone=ZONE)
     assert deleted == []
     # the membership starts the (Swedish) day the group was created in the source
@@ -233,6 +235,8 @@ def test_names_are_read_in_unicode_nfc_however_the_server_typed_them(tmp_path) -
                  "meta": {"created": "2026-08-10T23:30:00Z"}, "groupMemberships": [{"person": {"id": "p1"}}]}
         (folder / "organisations.json").write_text(json.dumps({"data": [HUV, unit]}), encoding="utf-8")
         (folder / "groups.json").write_text(json.dumps([group]), encoding="utf-8")
+        for entity in ("duties", "activities"):
+            (folder / f"{entity}.json").write_text("[]", encoding="utf-8")
         plans.append(read_and_plan(FolderSource(folder), since=None, naive_zone=ZONE)[0])
     nfc, nfd = plans
     names = sorted(c["data"]["name"] for c in nfd.changes["organisations"] + nfd.changes["groups"])

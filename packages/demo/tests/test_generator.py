@@ -10,14 +10,14 @@ from functools import cache
 import pytest
 from pydantic import TypeAdapter
 
-from styrkedja_assessment.domain import check_result
-from styrkedja_assessment.schemas import AssessmentIn
+from styrkedja_assessment.assessments.rules import check_result
+from styrkedja_assessment.assessments.schemas import AssessmentIn
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_demo.generator import Municipality, action_statuses, generate, lika_ratings
 from styrkedja_demo.ss12000 import dump
 from styrkedja_demo.story import KIND_YEARS, STORY, stage
-from styrkedja_forecast.schemas import ForecastIn
+from styrkedja_forecast.forecasts.schemas import ForecastIn
 
 
 @cache

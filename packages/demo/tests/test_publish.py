@@ -15,7 +15,7 @@ from styrkedja_demo.generator import generate
 from styrkedja_demo.publisher import Services, publish
 from styrkedja_demo.tokens import DemoTokens
 from styrkedja_devstack.testing import async_engine, service_client
-from styrkedja_forecast.domain import window_deadline
+from styrkedja_forecast.forecasts.rules import window_deadline
 from styrkedja_forecast.settings import ForecastSettings
 from styrkedja_lika.settings import LikaSettings
 

@@ -39,3 +39,14 @@ async def test_reads_are_recorded_and_each_organiser_sees_only_its_own(infrastru
             assert await audit_trail(session, audit, "2999", since=rows[0]["at"], limit=1) == rows[:1]
     finally:
         await db.dispose()
+
+
+def test_the_trail_keeps_no_personal_identity_number_of_the_request() -> None:
+    """A query parameter no route reads is checked by no rule: the trail redacts a personnummer in it, also
+    percent-encoded, and keeps every other request as it was sent."""
+    from styrkedja_kit.auth.audit import kept_what
+
+    assert kept_what("GET /v1/x?level=student&note=19121212-1212") == "GET /v1/x?level=student&note=[REDACTED]"
+    assert kept_what("GET /v1/x?note=%31%39%31%32%31%32%31%32%2D%31%32%31%32") == "GET /v1/x?note=[REDACTED]"
+    assert kept_what("GET /v1/x?unit_id=11111111%2F7A&q=a%20b") == "GET /v1/x?unit_id=11111111%2F7A&q=a%20b"
+    assert len(kept_what("GET /v1/x?q=" + "a" * 1000)) == 500

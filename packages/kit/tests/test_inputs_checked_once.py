@@ -168,8 +168,10 @@ def test_what_a_text_rules_held_type_accepts_obeys_the_text_rules(text: str) -> 
         assert check_text(text) == text
 
 
-SERVICE_MODELS = [("styrkedja_assessment.schemas", "AssessmentIn"), ("styrkedja_forecast.schemas", "ForecastIn"),
-                  ("styrkedja_assessment.schemas", "RetractIn"), ("styrkedja_forecast.schemas", "WithdrawIn")]
+SERVICE_MODELS = [("styrkedja_assessment.assessments.schemas", "AssessmentIn"),
+                  ("styrkedja_forecast.forecasts.schemas", "ForecastIn"),
+                  ("styrkedja_assessment.assessments.schemas", "RetractIn"),
+                  ("styrkedja_forecast.forecasts.schemas", "WithdrawIn")]
 
 
 @pytest.mark.parametrize(("module", "name"), SERVICE_MODELS)

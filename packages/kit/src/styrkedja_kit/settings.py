@@ -76,7 +76,7 @@ class ServiceSettings(BaseSettings):
     # 3,860 ev/s, 270 MB); an idle stream still goes in small batches (the loop never waits for more).
     # One CI run with 10,000 once ended two SIGKILL-and-replay checks inexact; the one cause found that
     # fits (never reproduced) was the consistency check reading between the consumer's commits (now one
-    # REPEATABLE READ snapshot, reporting `ops/routes.py`); applying is independent of how a log is split
+    # REPEATABLE READ snapshot, reporting `ops/queries.py`); applying is independent of how a log is split
     # into batches (services/reporting/tests/integration/test_batch_split.py)
     consumer_max_records: int = Field(5_000, ge=1, le=100_000)
     consumer_batch_max_ms: int = Field(250, ge=0)

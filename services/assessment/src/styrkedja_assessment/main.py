@@ -4,15 +4,15 @@ from fastapi import FastAPI
 
 from styrkedja_kit.app import app_on_first_access, create_service_app
 
-from .api import router
-from .metadata import metadata
+from .assessments.routes import router as assessments_router
+from .persistence import metadata
 from .plans.routes import router as plans_router
 from .settings import AssessmentSettings
 from .support.routes import router as support_router
 
 
 def create_app(settings: AssessmentSettings) -> FastAPI:
-    return create_service_app(settings, metadata, [router, support_router, plans_router],
+    return create_service_app(settings, metadata, [assessments_router, support_router, plans_router],
                               title="Styrkedja assessment service", require_token=True)
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from styrkedja_assessment import service as service_module
+from styrkedja_assessment.assessments import service as service_module
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
 from styrkedja_kit.writes import WritePath

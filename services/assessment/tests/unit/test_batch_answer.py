@@ -7,8 +7,8 @@ import uuid
 
 from pydantic_core import to_json
 
-from styrkedja_assessment.schemas import AssessmentOut, BatchOut
-from styrkedja_assessment.service import _out, _out_item
+from styrkedja_assessment.assessments.schemas import AssessmentOut, BatchOut
+from styrkedja_assessment.assessments.service import _out, _out_item
 from styrkedja_kit.writes import Outcome, batch_answer, http_status
 
 

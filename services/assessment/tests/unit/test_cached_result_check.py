@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 from types import SimpleNamespace
 
-from styrkedja_assessment.domain import check_result
-from styrkedja_assessment.service import _check
+from styrkedja_assessment.assessments.rules import check_result
+from styrkedja_assessment.assessments.service import _check
 from styrkedja_contracts.events.assessment import AssessmentKind
 from styrkedja_contracts.scales import Scale, all_scale_values
 from styrkedja_kit.rules import RuleViolation

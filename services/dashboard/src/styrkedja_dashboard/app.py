@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -25,7 +25,7 @@ from .exports.routes import router as export_routes
 from .lika.routes import router as lika_routes
 from .report.routes import router as report_routes
 from .settings import DashboardSettings
-from .web.forms import DropEmptyQueryValues, invalid_fields
+from .web.forms import DropEmptyQueryValues, invalid_fields, no_personal_identity_number
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
 from .web.sessions import Session, SessionStore
@@ -48,7 +48,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     # redirect_slashes off: Starlette's redirect of `/lika/` took its Location from the Host header (see the kit's app)
     app = FastAPI(title="Styrkedja dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None, redirect_slashes=False)
+                  openapi_url=None, redirect_slashes=False, dependencies=[Depends(no_personal_identity_number)])
     app.state.settings = settings
     app.state.sessions = SessionStore(settings.session_seconds, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeaders)

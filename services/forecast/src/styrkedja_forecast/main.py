@@ -4,16 +4,16 @@ from fastapi import FastAPI
 
 from styrkedja_kit.app import app_on_first_access, create_service_app
 
-from .api import router
 from .calendar.routes import router as calendar_router
+from .forecasts.routes import router as forecasts_router
 from .persistence import metadata
 from .settings import ForecastSettings
 
 
 def create_app(settings: ForecastSettings) -> FastAPI:
     settings.window_config()  # a bad window setting stops the start, not the first request
-    return create_service_app(settings, metadata, [router, calendar_router], title="Styrkedja forecast service",
-                              require_token=True)
+    return create_service_app(settings, metadata, [forecasts_router, calendar_router],
+                              title="Styrkedja forecast service", require_token=True)
 
 
 __getattr__ = app_on_first_access(create_app, ForecastSettings)  # `uvicorn styrkedja_forecast.main:app`

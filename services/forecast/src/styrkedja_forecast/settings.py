@@ -3,7 +3,7 @@ from pydantic import Field
 from styrkedja_contracts.identifiers import Term
 from styrkedja_kit.settings import ServiceSettings
 
-from .domain import WindowConfig
+from .forecasts.rules import WindowConfig
 
 
 class ForecastSettings(ServiceSettings):

@@ -8,8 +8,8 @@ from datetime import date
 
 from pydantic_core import to_json
 
-from styrkedja_forecast.schemas import BatchOut, ForecastOut
-from styrkedja_forecast.service import _out, _out_item
+from styrkedja_forecast.forecasts.schemas import BatchOut, ForecastOut
+from styrkedja_forecast.forecasts.service import _out, _out_item
 from styrkedja_kit.writes import Outcome, batch_answer
 
 

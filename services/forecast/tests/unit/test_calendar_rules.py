@@ -9,7 +9,7 @@ from styrkedja_contracts.calendar import DEFAULT_CALENDAR
 from styrkedja_contracts.events.calendar import ForecastWindow, ReportingCalendar
 from styrkedja_contracts.identifiers import Term
 from styrkedja_forecast.calendar.rules import StoredCalendar, calendar_of_config, decide_set, forecast_lateness
-from styrkedja_forecast.domain import WindowConfig, evaluate_window
+from styrkedja_forecast.forecasts.rules import WindowConfig, evaluate_window
 from styrkedja_kit.rules import RuleViolation
 
 OWN = ReportingCalendar(forecast_windows=(ForecastWindow(term=Term.HT, iso_week=44),

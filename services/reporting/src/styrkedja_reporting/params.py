@@ -2,5 +2,34 @@
 school unit, subject, school year) use the kit's parameter types (`styrkedja_kit.inputs`), which
 name the broken rule (ascii_only, no_control_characters, no_personal_identity_number, ...)."""
 
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, StringConstraints, TypeAdapter, ValidationError
+
+from styrkedja_contracts.identifiers import OrganiserId, check_text
+from styrkedja_kit.rules import RuleViolation
+
 # a unit id of any level: an area or organiser id, a school unit code, `<school_unit_code>/<group_id>`
 ID_PATTERN = "^[A-Za-z0-9._:/-]{1,80}$"
+
+UnitIdParam = Annotated[str, StringConstraints(pattern=ID_PATTERN), AfterValidator(check_text)]
+"""A unit id of any level (query or path): the id pattern and the text rules every id obeys — the pattern alone
+let a personal identity number through (`19121212-1212`), to be repeated in an answer or kept in the audit trail."""
+
+_ORGANISER = TypeAdapter(OrganiserId)
+
+
+def unit_at_level(level: str | None, unit_id: str | None, field: str = "unit_id") -> str | None:
+    """The unit a read names at `level`: at organiser level it is an organiser id, so it obeys the organiser id's
+    rules and is compared in its kept spelling (`unit_id=2120001234` is the organiser `212000-1234`, as
+    `organiser_id=2120001234` is); a unit of another level as it is. A broken rule is a 422 naming `field`."""
+    if unit_id is None or level != "organiser":
+        return unit_id
+    try:
+        return _ORGANISER.validate_python(unit_id)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise RuleViolation(field, first["type"], f"at organiser level a unit is an organiser id: {first['msg']}") \
+            from None

@@ -34,7 +34,7 @@ from styrkedja_kit.consumer import ConsumerLoop, Delivered, in_time_order
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.metadata import metadata
-from styrkedja_reporting.ops.routes import consistency_of, snapshot
+from styrkedja_reporting.ops.queries import consistency_of, snapshot
 from styrkedja_reporting.results.tables import ASSESSMENTS
 from styrkedja_reporting.support import handlers as support_handlers
 from styrkedja_reporting.support.handlers import mismatches

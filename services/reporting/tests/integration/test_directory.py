@@ -27,7 +27,7 @@ from styrkedja_contracts import (
 from styrkedja_kit.consumer import ConsumerLoop, Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
-from styrkedja_reporting.ops.routes import _unplaced_sql
+from styrkedja_reporting.ops.queries import _unplaced_sql
 from styrkedja_reporting.persistence import metadata
 from styrkedja_reporting.registry import HandlerRegistry
 from styrkedja_reporting.results.handlers import EVENT_TYPES as RESULT_TYPES

@@ -27,7 +27,7 @@ from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import ensure_topics, make_producer, registry_topics
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.metadata import metadata
-from styrkedja_reporting.ops.routes import consistency_of, snapshot
+from styrkedja_reporting.ops.queries import consistency_of, snapshot
 from styrkedja_reporting.rebuild.command import reporting_topics, run
 
 pytestmark = [pytest.mark.integration]

@@ -365,6 +365,21 @@ async def test_a_full_import_from_a_folder_removes_what_the_dump_no_longer_has_b
     assert restored["memberships"] == {"unchanged": 2, "created": 1}
 
 
+async def test_a_folder_dump_missing_an_entitys_file_removes_nothing(reporting, database, tmp_path):
+    """A dump without groups.json read as "no groups": a full import removed both groups and their three
+    memberships (fewer than the mass-removal guard's 50; seen on the old code). Now it stops before anything
+    is sent, and the directory is as it was."""
+    for entity, items in dataset().items():
+        (tmp_path / f"{entity}.json").write_text(json.dumps({"data": items}), encoding="utf-8")
+    await reporting.import_from(FolderSource(tmp_path))
+    before = await live(database)
+    assert len(before["groups"]) == 2 and len(before["members"]) == 3 and len(before["teaching"]) == 1
+    (tmp_path / "groups.json").unlink()
+    with pytest.raises(SourceError, match=r"^groups: neither groups.json nor groups/ in the folder"):
+        await reporting.import_from(FolderSource(tmp_path))
+    assert await live(database) == before
+
+
 async def test_a_full_import_leaves_other_organisers_alone(reporting, database, tmp_path):
     data = dataset()
     for entity, items in data.items():
@@ -375,6 +390,8 @@ async def test_a_full_import_leaves_other_organisers_alone(reporting, database, 
     (other / "organisations.json").write_text(json.dumps([
         {"id": "huv-2", "displayName": "Annanstad", "organisationType": "Huvudman", "municipalityCode": "2888"}]),
         encoding="utf-8")
+    for entity in ("groups", "duties", "activities"):  # a dump says it has none: a missing file stops the import
+        (other / f"{entity}.json").write_text("[]", encoding="utf-8")
     summary = await reporting.import_from(FolderSource(other))
     assert summary == {"organisations": {"created": 1}}
     assert (await live(database))["members"] == {(G1, P1), (G1, P2), (G2, P3)}

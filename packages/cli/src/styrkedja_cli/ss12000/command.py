@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import typer
+from httpx import URL, InvalidURL
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -313,6 +314,21 @@ def _explicit_organiser(organiser: str | None, name: str | None) -> tuple[str, s
     return checked, checked if name is None else name
 
 
+def _checked_url(flag: str, value: str) -> str:
+    """An http(s) URL with a host and a port that can be: anything else was asked again six times, 31 s, as if a
+    server were busy ("http://", a port of 99999), or ended in a traceback ("http://[::1")."""
+    try:
+        url = URL(value.strip())
+    except InvalidURL as error:
+        said = redact_personal_identity_numbers(str(error)[:80])[0]
+        raise typer.BadParameter(f"{flag}: not a URL ({said})") from None
+    if url.scheme not in ("http", "https") or not url.host or " " in value.strip() or "%20" in url.host:
+        raise typer.BadParameter(f"{flag}: an http:// or https:// URL with a host, e.g. https://ss12000.example/v2")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise typer.BadParameter(f"{flag}: port {url.port} is not 1 to 65535")
+    return value.strip()
+
+
 def _said(the_plan: Plan, notes: list[str]) -> list[str]:
     """What the summary says besides the counts and the refusals."""
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
@@ -357,10 +373,16 @@ def register(import_app: typer.Typer) -> None:
         organiser_name: str | None = typer.Option(None, help="the name of --organiser in the directory "
                                                              "(default: its id)"),
     ) -> None:
-        """Import organisations, groups and memberships, duties and activities from SS 12000."""
+        """Import organisations, groups and memberships, duties and activities from SS 12000.
+
+        Exit codes: 0 imported (items refused one by one are listed), 1 stopped (nothing sent when the source
+        could not be read whole), 2 usage. The rules for files and servers: docs/import.md."""
         console = Console(stderr=True)
         if (url is None) == (dir is None):
             raise typer.BadParameter("give exactly one of --url or --dir")
+        if url is not None:
+            url = _checked_url("--url", url)
+        reporting_url = _checked_url("--reporting-url", reporting_url)
         try:
             zone = ZoneInfo(naive_timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -369,8 +391,8 @@ def register(import_app: typer.Typer) -> None:
             since = since.replace(tzinfo=zone)
         explicit = _explicit_organiser(organiser, organiser_name)
         try:
-            def busy(what: str, seconds: float) -> None:
-                console.print(f"{what}: the server is busy; asking again in {seconds:.0f} s")
+            def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
+                console.print(f"{what}; asking again in {seconds:.0f} s")
 
             source = (HttpSource(url, token, page_size=page_size, page_seconds=page_seconds, max_pages=max_pages,
                                  on_retry=busy) if url
@@ -379,8 +401,9 @@ def register(import_app: typer.Typer) -> None:
             with Progress(*columns, console=console) as progress:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress,
                                                   organiser=explicit)
-                for entity, status in sorted(getattr(source, "held_back", {}).items()):
-                    console.print(f"{entity}: not served (HTTP {status}); imported without them: {LACKING[entity]}")
+                for entity, status in sorted(source.held_back.items()):
+                    how = f"not served (HTTP {status})" if isinstance(status, int) else status
+                    console.print(f"{entity}: {how}; imported without them: {LACKING[entity]}")
                 headers = {"Authorization": f"Bearer {reporting_token}"} if reporting_token else {}
                 with httpx.Client(base_url=reporting_url, timeout=120, headers=headers) as client:
                     notes: list[str] = []

@@ -24,6 +24,7 @@ from typing import Annotated, Any, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -52,9 +53,20 @@ def canonical_id(value: Any) -> Any:
     return value.lower() if isinstance(value, str) and _UUID.match(value) else value
 
 
+DOTS_ONLY = "must not be only dots: `.` and `..` are path segments (/groups/.. is the API's root)"
+
+
+def _not_only_dots(value: str) -> str:
+    # an incremental run asks for a group an activity names by its id (`/groups/{id}`): an id of dots alone would
+    # ask for another resource of the server (the whole list, its root) and read it as that group
+    if not value.strip("."):
+        raise ValueError(DOTS_ONLY)
+    return value
+
+
 #: an SS 12000 id (an entity's own or a reference): text, UUIDs in lower case
 SourceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"),
-                     BeforeValidator(canonical_id)]
+                     BeforeValidator(canonical_id), AfterValidator(_not_only_dots)]
 
 
 #: a number where SS 12000 has text (codes, ids): refused, not turned into text — `"municipalityCode": 180` may be
@@ -165,6 +177,13 @@ class Ref(Model):
 class Meta(Model):
     created: str | None = None
     modified: str | None = None
+
+    @field_validator("created", "modified", mode="before")
+    @classmethod
+    def _blank_is_absent(cls, value: Any) -> Any:
+        # as an optional date written "": a serialiser's "no time", which holds nothing that could be lost (it
+        # refused the whole page: `meta.modified: ""` on one item stopped the import)
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("created", "modified")
     @classmethod

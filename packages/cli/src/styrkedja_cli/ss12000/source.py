@@ -8,8 +8,10 @@ the page: nothing is imported from a source that could not be read whole. A serv
 again after its `Retry-After` (or a growing pause, at most 120 s), a few times (`attempts`), then the
 import stops naming the page; any other answer but 200 (a 401 after some pages) stops it at once.
 An id on two pages is read once when both say the same, and stops the import when they differ
-(`_Once`); a page larger than `max_page_bytes` is refused as it streams in. Besides the
-specification's `pageToken`, a `Link: <…>; rel="next"` header on the same server is followed.
+(`_Once`); a page larger than `max_page_bytes` is refused as it streams in, and its items are validated
+as it is parsed (as a folder's file: the page's bytes and the items kept are held, not every object of
+it at once). Besides the specification's `pageToken`, a `Link: <…>; rel="next"` header on the same
+server is followed. Where a page or a file is not JSON is named by line and column, never by its text.
 
 A hostile server is one the importer must survive too: a redirect is not followed (the token would go
 along), a compressed page is inflated here in bounded steps (a gzip bomb is refused at `max_page_bytes`
@@ -20,9 +22,12 @@ a lenient parser would read one way and another parser another (a key twice in o
 from __future__ import annotations
 
 import codecs
+import hashlib
+import io
 import itertools
 import json
 import math
+import re
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -118,18 +123,52 @@ def _finite(text: str) -> float:
     return value
 
 
+#: the integers read: 64 bits, as the streaming parser (yajl) reads them; beyond, parsers differ (JavaScript rounds
+#: past 2**53, Python's `int` refuses more than 4300 digits, yajl overflows) and no SS 12000 field holds one
+INTEGERS = range(-(2 ** 63) + 1, 2 ** 63)  # yajl takes neither -2**63 nor 2**63
+BIG_INTEGER = "an integer beyond 64 bits (parsers read it differently)"
+
+
+def _integer(text: str) -> int:
+    if len(text) > 20:  # checked before `int` reads it: 4300 digits and more it refuses, a million takes long
+        raise LenientJson(BIG_INTEGER)
+    value = int(text)
+    if value not in INTEGERS:
+        raise LenientJson(BIG_INTEGER)
+    return value
+
+
 def strict_json(body: bytes) -> Any:
     """A page's JSON, by RFC 8259 and nothing more lenient (a byte order mark allowed, as Windows tools write
     it): `LenientJson` naming the rule, or ValueError (RecursionError, UnicodeDecodeError) for what is not JSON."""
     return json.loads(body.decode("utf-8-sig"), object_pairs_hook=_reject_duplicate_keys,
-                      parse_constant=_no_constant, parse_float=_finite)
+                      parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
+
+
+def _where(body: bytes, error: Exception) -> str:
+    """Where in a page it stops being JSON, and by which rule (the parser's words, never the page's text)."""
+    if isinstance(error, json.JSONDecodeError):
+        return f" at line {error.lineno}, column {error.colno}: {error.msg}"
+    if isinstance(error, UnicodeDecodeError):
+        text = bytes(error.object)  # the page after a byte order mark, which is no column
+        before = text[:error.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        return f": not UTF-8 (byte {text[error.start:error.start + 1].hex().upper()} at line {line}, column {column})"
+    return ""
 
 
 #: SS 12000's 503 (`503_overload`) also means "the answer is too large for the server", which asking again with
 #: the same limit does not mend
 OVERLOAD_HINT = "; the specification's 503 also means a page too large for the server: try a smaller --page-size"
+#: a 401 on a later page: the token ran out while the source was read (SS 12000 tokens live minutes to an hour),
+#: which a retry with the same token does not mend; what was read is dropped whole
+EXPIRED_HINT = ("; the server no longer takes the token (expired during the run?): nothing was sent, import again "
+                "with a new token")
+REFUSED_HINT = "; the server does not take the token (--token, STYRKEDJA_SS12000_TOKEN)"
 #: how much of a server's error code and message an error repeats (a message is for people, not for a log)
 SAID_CODE, SAID_MESSAGE = 40, 200
+SAID_BYTES = 64 * 1024
 
 
 def _one_line(text: str) -> str:
@@ -139,7 +178,11 @@ def _one_line(text: str) -> str:
 def _server_said(body: bytes) -> str:
     """The error a server gave with its answer, as SS 12000 shapes it (`{"code", "message"}`; Skolverket's
     reference API nests it under `error` with a numeric code): " (code: message)", shortened and on one line
-    (a personal identity number in it is redacted by `SourceError`), or "" when the body is no such error."""
+    (a personal identity number in it is redacted by `SourceError`), or "" when the body is no such error. An
+    error's body larger than `SAID_BYTES` is not read: an error is a few lines, and every object of a large body
+    would be built at once (a 500 with 256 MiB of `{}` is some 6 GB)."""
+    if len(body) > SAID_BYTES:
+        return ""
     try:
         document = strict_json(body)
     except (ValueError, RecursionError):
@@ -174,7 +217,28 @@ def _validated(entity: str, page: str, n: int, item: Any) -> BaseModel:
         # only where and which rule: the input may hold personal data (a civic number)
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise SourceError(f"{entity}, {page}, item {n}: {where}: {first['msg']}") from None
+        hint = _near_key(item, first["loc"]) if first["type"] == "missing" else ""
+        # an item that is no object at all (`null`, `""`: an empty row) has no field to name
+        raise SourceError(f"{entity}, {page}, item {n}: {where + ': ' if where else ''}{first['msg']}{hint}") from None
+
+
+def _near_key(item: Any, loc: tuple[Any, ...]) -> str:
+    """For a field missing from an item: a key it has that differs from the field's only in case or blanks
+    (`DisplayName`, `displayName `, from a hand-made or converted file). Keys are the specification's names, as
+    JSON's are exact: said, not taken. The key is quoted only then, so it is one of the specification's names."""
+    *path, name = loc
+    for step in path:
+        if isinstance(item, dict) and isinstance(step, str):
+            item = item.get(step)
+        elif isinstance(item, list) and isinstance(step, int) and 0 <= step < len(item):
+            item = item[step]
+        else:
+            return ""
+    if not isinstance(item, dict) or not isinstance(name, str):
+        return ""
+    near = [key for key in item if isinstance(key, str) and key != name
+            and "".join(key.split()).casefold() == name.casefold()]
+    return f" (the item has {near[0]!r}: the names are case- and blank-sensitive)" if near else ""
 
 
 class _Once:
@@ -236,6 +300,27 @@ def _deleted(entity_page: str, body: Any) -> list[str]:
     return ids
 
 
+#: the longest pageToken taken: it goes back in the next page's URL, and a server's URL limit is some 8 KB (nginx's
+#: default line buffer); every token is kept until the entity is read (to tell a loop), so without a bound a server
+#: sending new tokens of a megabyte each would fill memory before `max_pages`
+MAX_TOKEN_CHARS = 8192
+
+
+class _Cursors:
+    """The page tokens (or next links) of one entity seen so far, as digests: a repeat is a loop."""
+
+    def __init__(self, entity: str) -> None:
+        self.entity, self.seen = entity, set[bytes]()
+
+    def check(self, page: int, cursor: str, *, is_token: bool) -> None:
+        if is_token and len(cursor) > MAX_TOKEN_CHARS:
+            raise SourceError(f"{self.entity}, page {page}: a pageToken longer than {MAX_TOKEN_CHARS} characters")
+        digest = hashlib.sha256(cursor.encode("utf-8", "surrogatepass")).digest()
+        if digest in self.seen:  # not only the last one: A, B, A, B, … went on for ever
+            raise SourceError(f"{self.entity}, page {page}: the server repeated a pageToken")
+        self.seen.add(digest)
+
+
 class HttpSource:
     def __init__(self, url: str, token: str | None = None, *, page_size: int = 100,
                  client: httpx.Client | None = None, attempts: int = 6, max_page_bytes: int = 256 * 1024 * 1024,
@@ -262,16 +347,18 @@ class HttpSource:
                                         headers={"Accept-Encoding": ACCEPT_ENCODING}) as response:
                     if response.status_code in RETRIED and attempt < self.attempts:
                         pause = retry_after_seconds(response.headers.get("retry-after"), attempt)
+                        why = f"HTTP {response.status_code}"
                     else:
                         return response, self._body(what, response)
             except TRANSIENT as error:
                 if attempt == self.attempts:
                     raise SourceError(f"{what}: {type(error).__name__} ({attempt} attempts)") from None
                 pause = retry_after_seconds(None, attempt)
+                why = type(error).__name__  # no answer: a name that does not resolve, a port nobody listens on
             except httpx.HTTPError as error:
                 raise SourceError(f"{what}: {type(error).__name__}") from None
             if self.on_retry is not None:
-                self.on_retry(what, pause)
+                self.on_retry(f"{what}: {why}", pause)
             self.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -333,33 +420,44 @@ class HttpSource:
             return None
         return str(url)
 
-    def _get(self, entity: str, page: int, path: str, params: dict[str, Any] | None) -> Any:
+    def _answer(self, entity: str, page: int, path: str, params: dict[str, Any] | None
+                ) -> tuple[httpx.Response, bytes] | None:
+        """A page's answer and body, or None for an optional entity the server holds back."""
         what = f"{entity}, page {page}"
         response, body = self._fetch(what, path, params)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
-            return {"data": []}  # held back by the server (e.g. no right to read persons)
+            return None  # held back by the server (e.g. no right to read persons)
         if response.status_code != 200:
-            raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}"
-                              f"{OVERLOAD_HINT if response.status_code == 503 else ''}")
+            hint = {503: OVERLOAD_HINT, 401: EXPIRED_HINT if page > 1 else REFUSED_HINT}.get(response.status_code, "")
+            raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}{hint}")
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link) if link else None
         if link and self._next_link is None:
             raise SourceError(f"{what}: the next page's link points at another server")
+        return response, body
+
+    def _get(self, entity: str, page: int, path: str, params: dict[str, Any] | None) -> Any:
+        """A page read whole (`/deletedEntities`: ids only)."""
+        what = f"{entity}, page {page}"
+        answer = self._answer(entity, page, path, params)
+        if answer is None:
+            return {"data": []}
+        response, body = answer
         try:
             return strict_json(body)
         except LenientJson as error:
             raise SourceError(f"{what}: not JSON by RFC 8259: {error}") from None
-        except (UnicodeDecodeError, ValueError, RecursionError):
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
             kind = response.headers.get("content-type", "none")
-            raise SourceError(f"{what}: not JSON (content-type {kind[:60]})") from None
+            raise SourceError(f"{what}: not JSON (content-type {kind[:60]}){_where(body, error)}") from None
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
         out: list[BaseModel] = []
         token: str | None = None
         link: str | None = None
         page = 0
-        seen_tokens = set()
+        cursors = _Cursors(entity)
         once = _Once(entity)
         while True:
             page += 1
@@ -373,18 +471,40 @@ class HttpSource:
             else:
                 params = {"limit": self.page_size,
                           **({"meta.modified.after": since.isoformat()} if since is not None else {})}
-            items, token = _items(entity, page, self._get(entity, page, link or f"/{entity}", params))
+            items, token = self._page(entity, page, self._answer(entity, page, link or f"/{entity}", params))
             link = None if token else self._next_link
             out += once.new(f"page {page}", items)
             progress(entity, len(out))
             cursor = token or link
             if not cursor:
                 return out
-            if cursor in seen_tokens:
-                raise SourceError(f"{entity}, page {page}: the server repeated a pageToken")
+            cursors.check(page, cursor, is_token=bool(token))
             if page >= self.max_pages:
                 raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages")
-            seen_tokens.add(cursor)
+
+    @staticmethod
+    def _page(entity: str, page: int, answer: tuple[httpx.Response, bytes] | None
+              ) -> tuple[list[BaseModel], str | None]:
+        """A list page's items and its pageToken, each item validated as the page is parsed (as a folder's file):
+        what is held is the page's bytes and the items, not every object of the page at once (a page of 32 MiB
+        of `{}` became 11 million dicts, 770 MB; a page may be up to `max_page_bytes`)."""
+        if answer is None:
+            return [], None
+        response, body = answer
+        what = f"{entity}, page {page}"
+        unreadable = f"not JSON (content-type {response.headers.get('content-type', 'none')[:60]})"
+        checked: _CheckedBytes | None = None
+        token: list[str] = []
+        try:
+            checked = _CheckedBytes(io.BytesIO(body), what, len(body), lambda: io.BytesIO(body),
+                                    lambda found: f"{what}: {unreadable}: not UTF-8 ({found})")
+            events = _page_events(what, checked, data_only=True, unreadable=unreadable, token=token)
+            items = list(_page_items(entity, f"page {page}", events))
+        except ijson.JSONError:
+            if checked is None:
+                raise SourceError(f"{what}: {unreadable}") from None
+            raise SourceError(_json_fault(what, unreadable, len(body), lambda: body, checked)) from None
+        return items, token[-1] if token and token[-1] else None
 
     def one(self, entity: str, ident: str) -> Any | None:
         """One entity by id (`/<entity>/{id}`), or None when the server does not have it."""
@@ -397,15 +517,15 @@ class HttpSource:
             document = strict_json(body)
         except LenientJson as error:
             raise SourceError(f"{entity} {ident}: not JSON by RFC 8259: {error}") from None
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise SourceError(f"{entity} {ident}: not JSON") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise SourceError(f"{entity} {ident}: not JSON{_where(body, error)}") from None
         items, _ = _items(entity, 1, [document])
         return items[0]
 
     def deleted(self, since: datetime) -> list[str]:
         ids: list[str] = []
         token: str | None = None
-        seen_tokens: set[str] = set()
+        cursors = _Cursors("deletedEntities")
         page = 0
         while True:
             page += 1
@@ -419,11 +539,9 @@ class HttpSource:
                 raise SourceError(f"deletedEntities, page {page}: pageToken must be a string")
             if not next_token:
                 return ids
-            if next_token in seen_tokens:  # not only the last one: A, B, A, B, … went on for ever
-                raise SourceError(f"deletedEntities, page {page}: the server repeated a pageToken")
+            cursors.check(page, next_token, is_token=True)
             if page >= self.max_pages:
                 raise SourceError(f"deletedEntities, page {page}: more than {self.max_pages} pages")
-            seen_tokens.add(next_token)
             token = next_token
 
 
@@ -438,47 +556,179 @@ _SCALARS = frozenset({"null", "boolean", "integer", "double", "number", "string"
 PARSE_CHUNK_BYTES = 4096
 
 
-class _CheckedBytes:
-    """A folder file for the streaming parser: its bytes as they are, less a leading byte order mark,
-    each read checked to be UTF-8 (an incremental decoder, so a character split between two reads is
-    whole) and counted against the file's limit."""
+#: byte order marks of the encodings a JSON file is not in (RFC 8259 §8.1: UTF-8), longest first: UTF-32's LE
+#: mark begins with UTF-16's. What Windows PowerShell 5.1 writes with `>` or `Out-File` is UTF-16 LE with its mark
+OTHER_ENCODINGS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                   (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+NOT_UTF8 = "not UTF-8 ({found}; JSON is UTF-8, RFC 8259 §8.1: save the file as UTF-8)"
 
-    def __init__(self, file: BinaryIO, what: str, limit: int) -> None:
-        self.file, self.what, self.limit = file, what, limit
-        self.size = 0
+
+def _position(reopen: Callable[[], BinaryIO], offset: int) -> str:
+    """Where byte `offset` of a file or page is, as an editor shows it: "line L, column C" (a column counts
+    characters: the bytes before `offset` were read as UTF-8 already). Reads it once more: only counts are held."""
+    line, column, done = 1, 1, 0
+    with reopen() as handle:
+        if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            handle.seek(0)
+        else:
+            done = len(codecs.BOM_UTF8)
+        while done < offset:
+            block = handle.read(min(1 << 20, offset - done))
+            if not block:
+                break
+            done += len(block)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                line += block.count(b"\n")
+                column = 1
+                block = block[newline + 1:]
+            column += len(block) - sum(0x80 <= b < 0xC0 for b in block)  # continuation bytes are no characters
+    return f"line {line}, column {column}"
+
+
+class _CheckedBytes:
+    """A folder file or a server's page for the streaming parser: its bytes as they are, less a leading byte order
+    mark, each read checked to be UTF-8 (an incremental decoder, so a character split between two reads is
+    whole) and counted against the limit. A text in UTF-16 or UTF-32 (a byte order mark, or NUL bytes among its
+    first characters, as RFC 4627 §3 tells them) is refused as such; a byte that is not UTF-8 is named by its
+    line and column. `reopen` reads it again from its start (to tell a line and column); `not_utf8` says the
+    rule broken, given what was found."""
+
+    def __init__(self, file: BinaryIO, what: str, limit: int, reopen: Callable[[], BinaryIO],
+                 not_utf8: Callable[[str], str] | None = None) -> None:
+        self.file, self.what, self.limit, self.reopen = file, what, limit, reopen
+        self.not_utf8 = not_utf8 or (lambda found: f"{what}: " + NOT_UTF8.format(found=found))
+        self.size = self.last = 0
         self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        if file.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
-            file.seek(0)
+        start = file.read(4)
+        for mark, name in OTHER_ENCODINGS:
+            if start.startswith(mark):
+                raise SourceError(self.not_utf8(f"{name}, by its byte order mark"))
+        if b"\x00" in start:
+            raise SourceError(self.not_utf8("UTF-16 or UTF-32 without a byte order mark: NUL bytes among its "
+                                            "first characters"))
+        self.skipped = len(codecs.BOM_UTF8) if start.startswith(codecs.BOM_UTF8) else 0
+        file.seek(self.skipped)
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.file.read(size)
         if size == 0:  # the parser's look at what the file gives (bytes or text)
             return chunk
         self.size += len(chunk)
+        self.last = len(chunk)
         if self.size > self.limit:
             raise SourceError(f"{self.what}: the file is larger than {self.limit} bytes")
+        pending = len(self.decoder.getstate()[0])  # the start of a character the previous read ended in
         try:
             self.decoder.decode(chunk, final=not chunk)
-        except UnicodeDecodeError:
-            raise SourceError(f"{self.what}: not UTF-8 (save the file as UTF-8)") from None
+        except UnicodeDecodeError as error:
+            offset = self.skipped + self.size - len(chunk) - pending + error.start
+            bad = (error.object[error.start:error.start + 1] or b"?").hex().upper()
+            raise SourceError(self.not_utf8(f"byte {bad} at {_position(self.reopen, offset)}")) from None
         return chunk
 
+    def where_parsing_stopped(self) -> str:
+        """The bytes the parser was reading when it stopped (it reads `PARSE_CHUNK_BYTES` at a time)."""
+        start = self.skipped + self.size - self.last
+        return f"in bytes {start}-{self.skipped + self.size} (from {_position(self.reopen, start)})"
 
-def _unique_keys(events: Iterator[tuple[str, str, Any]], what: str) -> Iterator[tuple[str, str, Any]]:
-    """The parse events as they come, refusing an object that holds a key twice (`strict_json`'s rule for the
-    API's pages: a parser that takes the first and one that takes the last would read different data)."""
+
+#: a file no larger than this that the streaming parser refuses is parsed again whole, for the line and column
+#: of the fault and its rule (the standard library's `json` names both, never the text around them)
+LOCATED_BYTES = 16 * 1024 * 1024
+
+
+def _json_fault(what: str, unreadable: str, size: int, whole: Callable[[], bytes], checked: _CheckedBytes) -> str:
+    """Where a file or page is not JSON, and why, as far as that can be told without holding a large one whole:
+    the refusal, `unreadable` ("not readable JSON", "not JSON (content-type …)") saying what it is not."""
+    if size <= LOCATED_BYTES:
+        try:
+            strict_json(whole())
+        except json.JSONDecodeError as error:
+            return f"{what}: {unreadable} at line {error.lineno}, column {error.colno}: {error.msg}"
+        except LenientJson as error:
+            return f"{what}: not JSON by RFC 8259: {error}"
+        except (ValueError, RecursionError):
+            pass
+    return f"{what}: {unreadable} {checked.where_parsing_stopped()}"
+
+
+def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadable: str,
+                 token: list[str]) -> Iterator[tuple[str, str, Any]]:
+    """A page's parse events (prefix, event, value), refusals as `SourceError`s naming `what`: an object holding a
+    key twice (`strict_json`'s rule for the API's pages: a parser that takes the first and one that takes the last
+    would read different data), a number out of a double's range, nesting deeper than `MAX_FOLDER_DEPTH`.
+    `data_only`: of a page `{"data": [items], "pageToken": …}` only the events of its data list (the shape and
+    the pageToken checked on the way, the pageToken put in `token`: a key "data.item" or a `data` object are not
+    the data); of a page `[items]` all. Python sees each event once, in this one loop (each generator between
+    the parser and the items costs a fifth of the reading); ijson's C code builds the items."""
+    shape = f"{what}: expected a list or an object with a 'data' list"
     open_maps: list[set[str]] = []
-    for prefix, event, value in events:
+    depth = 0
+    first = True
+    whole = not data_only  # every event is the caller's
+    data_seen = inside = False
+    for prefix, event, value in ijson.parse(checked, buf_size=PARSE_CHUNK_BYTES, use_float=True):
+        if first:
+            first = False
+            if data_only and event not in ("start_map", "start_array"):
+                raise SourceError(shape)
+            whole = whole or event == "start_array"
         if event == "map_key":
             keys = open_maps[-1]
             if value in keys:
                 raise SourceError(f"{what}: not JSON by RFC 8259: {_twice(value)}")
             keys.add(value)
-        elif event == "start_map":
-            open_maps.append(set())
-        elif event == "end_map":
-            open_maps.pop()
-        yield prefix, event, value
+            if not whole and depth == 1 and value == "data":
+                if data_seen:
+                    raise SourceError(f"{what}: 'data' twice")
+                data_seen = True
+        elif event == "start_map" or event == "start_array":
+            if event == "start_map":
+                open_maps.append(set())
+            depth += 1
+            if depth > MAX_FOLDER_DEPTH:
+                raise SourceError(f"{what}: {unreadable} (nested deeper than {MAX_FOLDER_DEPTH})")
+            if not whole and depth == 2:
+                if prefix == "data":
+                    if event != "start_array":
+                        raise SourceError(shape)
+                    inside = True
+                elif prefix == "pageToken":
+                    raise SourceError(f"{what}: pageToken must be a string")
+        elif event == "end_map" or event == "end_array":
+            if event == "end_map":
+                open_maps.pop()
+            depth -= 1
+            if inside and depth == 1:
+                inside = False
+                yield prefix, event, value
+                continue
+        else:
+            if event == "number" and isinstance(value, float) and not math.isfinite(value):
+                raise SourceError(f"{what}: not JSON by RFC 8259: a number out of a double's range")  # `_finite`
+            if not whole and depth == 1:
+                if prefix == "data" and event != "null":  # null: an empty page, as servers serialise one
+                    raise SourceError(shape)
+                if prefix == "pageToken":
+                    if event == "string":
+                        token.append(value)
+                    elif event != "null":
+                        raise SourceError(f"{what}: pageToken must be a string")
+        if whole or inside:
+            yield prefix, event, value
+    if first or not (whole or data_seen):
+        raise SourceError(shape)
+
+
+def _page_items(entity: str, page: str, events: Iterator[tuple[str, str, Any]]) -> Iterator[BaseModel]:
+    """The items of one page's events (`_page_events`, data only), each validated as it is read."""
+    first = next(events, None)
+    if first is None:  # `{"data": null}`: an empty page (any other shape was refused already)
+        return
+    inside = f"{first[0]}.item" if first[0] else "item"
+    for n, item in enumerate(ijson.items(itertools.chain([first], events), inside, use_float=True)):
+        yield _validated(entity, page, n, item)
 
 
 class FolderSource:
@@ -493,86 +743,66 @@ class FolderSource:
         if not path.is_dir():
             raise SourceError(f"{path}: not a folder")
         self.path, self.max_page_bytes = path, max_page_bytes
+        self.held_back: dict[str, str] = {}  # an optional entity the folder has no file of → what it lacks
 
     def _files(self, entity: str) -> list[Path]:
-        single = self.path / f"{entity}.json"
-        return [single] if single.exists() else sorted((self.path / entity).glob("*.json"))
+        """The page files of `entity`: `<entity>.json`, or every `<entity>/*.json` in natural order (2.json before
+        10.json). A folder without either says nothing about the entity — unlike `{"data": []}`, which says it has
+        none — so a required entity's absence stops the import (as the API's 404 does) rather than read as
+        "everything removed"; both at once, or a file in `<entity>/` that is no `.json` page (a download cut short,
+        `1.json.part`, a `2.JSON`), stop it too: which pages are the dump would be a guess."""
+        single, pages = self.path / f"{entity}.json", self.path / entity
+        if single.exists() and pages.exists():
+            raise SourceError(f"{entity}: both {entity}.json and {entity}/ in the folder: keep the one that is the "
+                              "dump")
+        if single.exists():
+            if not single.is_file():  # a named pipe would be waited on for ever, a device read without end
+                raise SourceError(f"{entity}: {entity}.json is not a file")
+            return [single]
+        if not pages.is_dir():
+            return []
+        # hidden files are a desktop's own (.DS_Store); everything else in the folder is meant as a page
+        found = [f for f in pages.iterdir() if not f.name.startswith(".")]
+        strays = sorted(f.name for f in found if f.suffix != ".json" or not f.is_file())
+        if strays:
+            raise SourceError(f"{entity}/{strays[0][:80]}: not a page ({len(strays)} such; every file in {entity}/ "
+                              "is a page, a .json file): remove it or finish the download")
+        return sorted(found, key=lambda f: [int(part) if part.isdigit() else part
+                                            for part in re.split(r"([0-9]+)", f.name)])
+
+    def _missing(self, entity: str) -> str:
+        """The rule a folder without `entity` breaks, with what it holds under a near name (`Groups.json`)."""
+        wanted = {f"{entity}.json", entity}
+        near = sorted(f.name for f in self.path.iterdir() if f.name.strip().casefold() in wanted)
+        # --dir given the folder above the dump (an unpacked archive's own folder inside)
+        below = sorted(f.parent.name for f in self.path.glob(f"*/{entity}.json"))
+        return (f"{entity}: neither {entity}.json nor {entity}/ in the folder (a dump holds every entity it is "
+                f"of; one with none is {{\"data\": []}})"
+                + (f"; found {near[0][:80]!r}: the names are the API's paths, lower case" if near else
+                   f"; found it in {below[0][:80]}/: give that folder to --dir" if below else ""))
 
     def _events(self, entity: str, file: Path, *, data_only: bool) -> Iterator[tuple[str, str, Any]]:
-        """The file's parse events (prefix, event, value), refusals as `SourceError`s naming the file.
-        `data_only`: of a page `{"data": [items], "pageToken": …}` only the events of its data list (the
-        shape and the pageToken checked on the way: a key "data.item" or a `data` object are not the
-        data); of a page `[items]` all. Python sees each event once; ijson's C code builds the items."""
+        """The file's parse events (`_page_events`), refusals as `SourceError`s naming the file."""
         what = f"{entity}, page {file.name}"
-        shape = f"{what}: expected a list or an object with a 'data' list"
-        nested = f"{what}: not readable JSON (nested deeper than {MAX_FOLDER_DEPTH})"
+        checked: _CheckedBytes | None = None
         try:
             if file.stat().st_size > self.max_page_bytes:
                 raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
             with file.open("rb") as handle:
-                events = _unique_keys(ijson.parse(_CheckedBytes(handle, what, self.max_page_bytes),
-                                                  buf_size=PARSE_CHUNK_BYTES, use_float=True), what)
-                first = next(events, None)
-                if first is None or (data_only and first[1] not in ("start_map", "start_array")):
-                    raise SourceError(shape)
-                depth = 1 if first[1] in ("start_map", "start_array") else 0
-                if not data_only or first[1] == "start_array":
-                    yield first
-                    for prefix, event, value in events:
-                        if event == "start_map" or event == "start_array":
-                            depth += 1
-                            if depth > MAX_FOLDER_DEPTH:
-                                raise SourceError(nested)
-                        elif event == "end_map" or event == "end_array":
-                            depth -= 1
-                        yield prefix, event, value
-                    return
-                data_seen = inside = False
-                for prefix, event, value in events:
-                    if event == "start_map" or event == "start_array":
-                        depth += 1
-                        if depth > MAX_FOLDER_DEPTH:
-                            raise SourceError(nested)
-                        if depth == 2 and prefix == "data":
-                            if event != "start_array":
-                                raise SourceError(shape)
-                            inside = True
-                        elif depth == 2 and prefix == "pageToken":
-                            raise SourceError(f"{what}: pageToken must be a string")
-                    elif event == "end_map" or event == "end_array":
-                        depth -= 1
-                        if depth == 1 and inside:
-                            inside = False
-                            yield prefix, event, value
-                    elif depth == 1:
-                        if event == "map_key":
-                            if value == "data":
-                                if data_seen:
-                                    raise SourceError(f"{what}: 'data' twice")
-                                data_seen = True
-                        elif prefix == "data" and event != "null":  # null: an empty page, as over HTTP
-                            raise SourceError(shape)
-                        elif prefix == "pageToken" and event not in ("string", "null"):
-                            raise SourceError(f"{what}: pageToken must be a string")
-                    if inside:
-                        yield prefix, event, value
-                if not data_seen:
-                    raise SourceError(shape)
+                checked = _CheckedBytes(handle, what, self.max_page_bytes, lambda: file.open("rb"))
+                yield from _page_events(what, checked, data_only=data_only, unreadable="not readable JSON",
+                                        token=[])
         except OSError:
             raise SourceError(f"{what}: not readable") from None
         except ijson.JSONError:
-            raise SourceError(f"{what}: not readable JSON") from None
+            if checked is None:
+                raise SourceError(f"{what}: not readable JSON") from None
+            raise SourceError(_json_fault(what, "not readable JSON", file.stat().st_size, file.read_bytes,
+                                          checked)) from None
 
     def _items(self, entity: str, file: Path) -> Iterator[BaseModel]:
         """The items of one page file, each validated as it is read: `[items]` or `{"data": [items], …}`."""
-        events = self._events(entity, file, data_only=True)
-        first = next(events, None)
-        if first is None:  # `{"data": null}`: an empty page (any other shape was refused already)
-            return
-        inside = f"{first[0]}.item" if first[0] else "item"
-        page = f"page {file.name}"
-        for n, item in enumerate(ijson.items(itertools.chain([first], events), inside, use_float=True)):
-            yield _validated(entity, page, n, item)
+        return _page_items(entity, f"page {file.name}", self._events(entity, file, data_only=True))
 
     def _documents(self, entity: str) -> Iterator[tuple[str, Any]]:
         """Each file of `entity` whole (for the small ones: deletedEntities), by the same streaming rules."""
@@ -580,12 +810,33 @@ class FolderSource:
             yield file.name, next(ijson.items(self._events(entity, file, data_only=False), "", use_float=True), None)
 
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
+        try:
+            files = self._files(entity)
+        except OSError as error:  # a folder of pages the user may not list
+            raise SourceError(f"{entity}: the folder cannot be listed ({error.strerror})") from None
+        if not files:
+            if entity not in OPTIONAL:
+                raise SourceError(self._missing(entity))
+            self.held_back[entity] = f"no {entity}.json nor {entity}/ in the folder"
         out: list[BaseModel] = []
         once = _Once(entity)  # a dump saved page by page from a server's API: its pages as the API's
-        for file in self._files(entity):
-            out += once.new(f"page {file.name}", self._items(entity, file))
+        for file in files:
+            out += once.new(f"page {file.name}", _ticking(self._items(entity, file), entity, len(out), progress))
             progress(entity, len(out))
         return out
 
     def deleted(self, since: datetime) -> list[str]:
+        if not self._files("deletedEntities"):  # an incremental run without it would remove nothing, unsaid
+            raise SourceError(self._missing("deletedEntities"))
         return [i for name, body in self._documents("deletedEntities") for i in _deleted(name, body)]
+
+
+#: a large file says how far it has been read every so many items (a national dump's file is millions)
+PROGRESS_ITEMS = 10_000
+
+
+def _ticking(items: Iterator[BaseModel], entity: str, before: int, progress: Progress) -> Iterator[BaseModel]:
+    for n, item in enumerate(items, 1):
+        if n % PROGRESS_ITEMS == 0:
+            progress(entity, before + n)
+        yield item

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from .policy import Node
 from .principal import Principal
@@ -38,12 +41,19 @@ def define_audit_table(metadata: MetaData) -> Table:
     )
 
 
+def kept_what(what: str) -> str:
+    """The request as the trail keeps it: a personal identity number anywhere in it (a query parameter no route
+    reads is not checked by any rule, and may be percent-encoded) redacted; at most 500 characters."""
+    redacted, found = redact_personal_identity_numbers(unquote(what))
+    return (redacted if found else what)[:500]
+
+
 async def record_read(session: AsyncSession, table: Table, principal: Principal, node: Node, what: str) -> None:
     """Write one audit row inside the caller's transaction (the read and its record stand or fall together)."""
     await session.execute(table.insert().values(
         subject=principal.subject[:255], client_id=(principal.client_id or None) and principal.client_id[:255],
         roles=",".join(sorted(principal.roles))[:255], organiser_id=node.organiser_id, level=node.level.name.lower(),
-        what=what[:500], scope={"area_id": node.area_id, "school_unit_code": node.school_unit_code,
+        what=kept_what(what), scope={"area_id": node.area_id, "school_unit_code": node.school_unit_code,
                                 "group_id": node.group_id}))
 
 

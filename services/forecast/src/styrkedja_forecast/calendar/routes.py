@@ -7,37 +7,19 @@ organiser (`Write.ORGANISER_SETTINGS`)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 
-from styrkedja_contracts.events.calendar import ReportingCalendar
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Write, authorize_read, authorize_write, require_write
 from styrkedja_kit.auth.policy import GRANTS, Reach
-from styrkedja_kit.inputs import OrganiserIdParam, Revision
+from styrkedja_kit.inputs import OrganiserIdParam
 from styrkedja_kit.problems import problem_responses
 
 from ..settings import ForecastSettings
 from .rules import calendar_of_config
+from .schemas import CalendarIn, CalendarOut
 from .service import CalendarService, CalendarView
 
 router = APIRouter(prefix="/v1/calendars", tags=["calendar"])
-
-
-class CalendarIn(ReportingCalendar):
-    """The whole calendar (not a diff). Omitted fields take the defaults."""
-
-    revision: Revision | None = Field(None, description="Optional optimistic lock: the next revision (current + 1).")
-
-    def calendar(self) -> ReportingCalendar:
-        return ReportingCalendar.model_validate(self.model_dump(exclude={"revision"}))
-
-
-class CalendarOut(BaseModel):
-    organiser_id: str
-    revision: int = Field(description="0: the organiser has set no calendar; the defaults apply.")
-    default: bool = Field(description="True while the defaults apply.")
-    calendar: ReportingCalendar
-    status: str = Field(description="`current` (GET), `stored` (a new revision, one event) or `unchanged`.")
 
 
 def calendar_service(request: Request) -> CalendarService:

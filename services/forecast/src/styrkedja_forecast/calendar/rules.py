@@ -22,7 +22,7 @@ from styrkedja_contracts.events.calendar import ForecastWindow, ReportingCalenda
 from styrkedja_contracts.identifiers import Term
 from styrkedja_kit.rules import RuleViolation
 
-from ..domain import WindowConfig
+from ..forecasts.rules import WindowConfig
 
 
 def calendar_of_config(config: WindowConfig) -> ReportingCalendar:

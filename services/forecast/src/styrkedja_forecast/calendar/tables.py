@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.calendar import ReportingCalendar
 
-from ..persistence import metadata
+from ..metadata import metadata
 from .rules import StoredCalendar
 
 organiser_calendars = Table(

@@ -117,7 +117,11 @@ class SelfAssessments:
                       statuses: Sequence[str]) -> list[Loaded]:
         """A unit's self-assessments over time (oldest first), those the caller may read; a 403 when it
         may read none of that unit's (not even a published one)."""
-        require_read(self.actor, Owner(organiser_id, school_unit_code, AssessmentStatus.PUBLISHED))
+        try:
+            require_read(self.actor, Owner(organiser_id, school_unit_code, AssessmentStatus.PUBLISHED))
+        except RuleViolation as violation:  # named by the parameter that steered it out of scope, as `get_many`'s
+            field = "organiser_id" if organiser_id not in self.actor.organisers else "school_unit_code"
+            raise dataclasses.replace(violation, field=field) from None
         async with self.db.sessions() as session:
             rows = await queries.of_unit(session, organiser_id, school_unit_code, school_form=school_form,
                                          statuses=statuses)

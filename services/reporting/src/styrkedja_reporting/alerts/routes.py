@@ -12,16 +12,13 @@ batches, and outside them only where the state version is moved in the same tran
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
@@ -36,12 +33,21 @@ from ..access.scope import reader_of
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
 from ..freshness import note_change_outside_batches
-from ..params import ID_PATTERN
+from ..params import UnitIdParam, unit_at_level
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
 from .handlers import reevaluate_all
+from .queries import (
+    AlertScope,
+    alert_for_update,
+    alert_of,
+    database_now,
+    list_alerts,
+    save_thresholds,
+    store_acknowledgement,
+    stored_thresholds,
+)
 from .rules import DEFAULT_THRESHOLDS, Alert, AlertCell, Status, Thresholds, acknowledge
-from .tables import alert_comments, alert_thresholds, alerts
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
 
@@ -70,35 +76,12 @@ class AlertOut(BaseModel):
     resolved_reason: ResolvedReason | None
 
 
-@dataclass(frozen=True)
-class AlertScope:
-    """What a caller may see (filled in by the access feature): None = no limit on that axis."""
-
-    organiser_ids: frozenset[str] | None = None
-    school_unit_codes: frozenset[str] | None = None  # a principal: only group / school-unit alerts of these
-
-
-async def list_alerts(session: AsyncSession, filters: dict[str, Any], scope: AlertScope | None,
-                      limit: int) -> list[AlertOut]:
-    c = alerts.c
-    query = select(alerts)
-    for name, value in filters.items():
-        if value is not None:
-            query = query.where(c[name] == value)
-    if scope is not None and scope.organiser_ids is not None:
-        query = query.where(c.organiser_id.in_(sorted(scope.organiser_ids)))
-    if scope is not None and scope.school_unit_codes is not None:
-        query = query.where(c.school_unit_code.in_(sorted(scope.school_unit_codes)))
-    rows = (await session.execute(query.order_by(c.changed_at.desc(), c.alert_id).limit(limit))).all()
-    return [AlertOut.model_validate(row, from_attributes=True) for row in rows]
-
-
 @router.get("/alerts", response_model=list[AlertOut])
 async def alert_list(
         request: Request,
         organiser_id: OrganiserIdParam | None = Query(None),
         level: AlertLevelParam | None = None,
-        unit_id: str | None = Query(None, pattern=ID_PATTERN),
+        unit_id: UnitIdParam | None = Query(None),
         school_unit_code: SchoolUnitCodeParam | None = Query(None),
         subject_code: SubjectCodeParam | None = Query(None),
         school_year: SchoolYearParam | None = Query(None),
@@ -107,7 +90,7 @@ async def alert_list(
         principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL, Role.TEACHER,
                                          description="reads alerts")) -> list[AlertOut]:
     """Dip alerts (larm), newest change first; filters by level, unit, subject, rule and status."""
-    filters = {"organiser_id": organiser_id, "level": level, "unit_id": unit_id,
+    filters = {"organiser_id": organiser_id, "level": level, "unit_id": unit_at_level(level, unit_id),
                "school_unit_code": school_unit_code, "subject_code": subject_code, "school_year": school_year,
                "rule": rule.value if rule else None, "status": status.value if status else None}
     if organiser_id is not None and organiser_id not in principal.organisers:
@@ -115,7 +98,8 @@ async def alert_list(
     async with runtime_of(request).db.sessions() as session:
         reader = await alert_reader(session, principal)
         keep_answer_of(request, reader)  # the rows are narrowed by the reader's scope alone
-        return await list_alerts(session, filters, scope_of(reader), limit)
+        rows = await list_alerts(session, filters, scope_of(reader), limit)
+    return [AlertOut.model_validate(row, from_attributes=True) for row in rows]
 
 
 async def alert_reader(session: AsyncSession, principal: Principal) -> Principal:
@@ -161,22 +145,18 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
                                                              description="acknowledges alerts")) -> AlertOut:
     """Acknowledge (kvittera) an open alert with a comment; a resolved alert is a 409."""
     async with runtime_of(request).db.sessions.begin() as session:
-        row = (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id).with_for_update())
-               ).one_or_none()
+        row = await alert_for_update(session, alert_id)
         if row is None:
             raise HTTPException(404, f"no alert {alert_id}")
         scope = await alert_scope(session, principal)
         if row.organiser_id not in (scope.organiser_ids or frozenset()) or (
                 scope.school_unit_codes is not None and row.school_unit_code not in scope.school_unit_codes):
             raise AccessDenied("alert_id", "write_scope", "this token may not acknowledge this alert")
-        now = (await session.execute(select(func.now()))).scalar_one()
+        now = await database_now(session)
         done = acknowledge(_alert_of(row), body.comment, caller_id(principal), now)
-        await session.execute(alerts.update().where(alerts.c.alert_id == alert_id).values(
-            status=done.status.value, comment=done.comment, acknowledged_by=done.acknowledged_by, changed_at=now))
-        await session.execute(alert_comments.insert().values(
-            alert_id=alert_id, at=now, episode=done.episode, comment=done.comment, by=done.acknowledged_by))
+        await store_acknowledgement(session, alert_id, done, now)
         await note_change_outside_batches(session)  # the alert lists kept before it are old now
-        updated = (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id))).one()
+        updated = await alert_of(session, alert_id)
     return AlertOut.model_validate(updated, from_attributes=True)
 
 
@@ -202,8 +182,7 @@ async def get_thresholds(*, request: Request, organiser_id: Annotated[OrganiserI
                          principal: Principal = authorize_write(Write.ORGANISER_SETTINGS)) -> ThresholdsOut:
     require_organiser_admin(principal, organiser_id)
     async with runtime_of(request).db.sessions() as session:
-        row = (await session.execute(select(alert_thresholds).where(
-            alert_thresholds.c.organiser_id == organiser_id))).one_or_none()
+        row = await stored_thresholds(session, organiser_id)
     if row is None:
         d = DEFAULT_THRESHOLDS
         return ThresholdsOut(organiser_id=organiser_id, defaults=True, drop_points=Decimal(str(float(d.drop_points))),
@@ -221,9 +200,7 @@ async def put_thresholds(*, request: Request, body: ThresholdsIn, organiser_id: 
     Thresholds.of(str(body.drop_points), str(body.below_forecast_points), body.min_students)  # the rules' check
     values = body.model_dump()
     async with runtime_of(request).db.sessions.begin() as session:
-        stmt = pg_insert(alert_thresholds).values(organiser_id=organiser_id, **values)
-        await session.execute(stmt.on_conflict_do_update(index_elements=["organiser_id"],
-                                                         set_={**values, "updated_at": func.now()}))
+        await save_thresholds(session, organiser_id, values)
     return ThresholdsOut(organiser_id=organiser_id, defaults=False, **values)
 
 

@@ -16,7 +16,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize, authorize_read
@@ -26,6 +25,7 @@ from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYe
 from ..access.answers import keep_answer_of
 from ..access.guard import check_read
 from ..exports import Column, ColumnType, Table, export_response
+from .queries import items_with_status, ledger
 from .rules import (
     CellKind,
     ComplianceCell,
@@ -37,7 +37,6 @@ from .rules import (
     round_period,
     rows,
 )
-from .tables import compliance_cells, compliance_items
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"])
 
@@ -53,16 +52,8 @@ ListKind = Literal["group", "group_subject", "teacher", "teacher_group_subject",
 
 async def _ledger(request: Request, window: WindowKey, school_unit_code: str | None
                   ) -> dict[ComplianceCell, ComplianceTally]:
-    c = compliance_cells.c
-    query = select(compliance_cells).where(c.organiser_id == window.organiser_id, c.kind == window.kind.value,
-                                           c.period == window.period)
-    if school_unit_code is not None:
-        query = query.where(c.school_unit_code == school_unit_code)
     async with runtime_of(request).db.sessions() as session:
-        found = (await session.execute(query)).all()
-    return {ComplianceCell(window, CellKind(r.cell_kind), r.school_unit_code, r.group_id or None,
-                           r.subject_code or None, r.teacher_id or None): ComplianceTally(r.expected, r.on_time, r.late)
-            for r in found}
+        return await ledger(session, window, school_unit_code)
 
 
 def _table(name: str, found: list[Row]) -> Table:
@@ -126,14 +117,10 @@ ItemStatus = Literal["missing", "late", "on_time"]
 async def _items_table(request: Request, principal: Principal, window: WindowKey, school_unit_code: str,
                        status: ItemStatus, name: str) -> Table:
     """The expected reports of one school unit in a window with one status: a student-level read (audited)."""
-    c = compliance_items.c
     async with runtime_of(request).db.sessions.begin() as session:
         await check_read(session, request, principal, AuthLevel.STUDENT, window.organiser_id,
                          school_unit_code=school_unit_code, field="school_unit_code")  # audited
-        found = (await session.execute(select(compliance_items).where(
-            c.organiser_id == window.organiser_id, c.kind == window.kind.value, c.period == window.period,
-            c.school_unit_code == school_unit_code, c.status == status).order_by(
-            c.group_id, c.subject_code, c.student_id))).all()
+        found = await items_with_status(session, window, school_unit_code, status)
     return Table(name, MISSING_COLUMNS,
                  [(r.group_id, r.subject_code, r.student_id, ", ".join(r.teachers), r.status) for r in found],
                  sheet="Rapportering")

@@ -22,7 +22,7 @@ from styrkedja_kit.consumer import Delivered
 from ..registry import forget, plain_data
 from . import tables as t
 from .rosters import rebuild_rosters
-from .rules import Row, moves, newest, unit_scope
+from .rules import Row, moves, newest, organiser_spelt, unit_scope
 
 EVENT_TYPES = (OrganisationUnitUpsertedV1.event_type, GroupMembershipUpsertedV1.event_type,
                TeachingAssignmentUpsertedV1.event_type, DutyUpsertedV1.event_type,
@@ -51,12 +51,14 @@ def _changes(batch: Sequence[Delivered]) -> dict[str, list[tuple[tuple[Any, ...]
         if kind == OrganisationUnitUpsertedV1.event_type:
             row = _row(t.units, data)
             row["scope"] = unit_scope(data["unit_type"], data.get("school_unit_code"))
+            row["unit_id"] = organiser_spelt(row["unit_id"], row["organiser_id"])
+            row["parent_id"] = organiser_spelt(row.get("parent_id"), row["organiser_id"])
             table = t.units
         elif kind == OrganisationEntityRemovedV1.event_type:
             table = _TABLE_OF_REMOVED[data["entity"]]
             row = {"organiser_id": data["organiser_id"], "updated_at": data["removed_at"], "removed": True}
             if table is t.units:
-                row.update(unit_type=data["unit_type"], unit_id=data["entity_id"],
+                row.update(unit_type=data["unit_type"], unit_id=organiser_spelt(data["entity_id"], data["organiser_id"]),
                            scope=unit_scope(data["unit_type"], data.get("school_unit_code")))
                 if data.get("school_unit_code"):
                     row["school_unit_code"] = data["school_unit_code"]

@@ -14,12 +14,12 @@ the directory changes only in applied batches, which move the state version. `/h
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import (
@@ -42,10 +42,10 @@ from ..access.answers import keep_answer_of
 from ..access.disclosure import DisclosureRules, Reason, suppressed_levels
 from ..access.scope import node_from, placements_of, reader_of
 from ..freshness import set_freshness
-from ..params import ID_PATTERN
+from ..params import UnitIdParam, unit_at_level
 from ..results.rules import GROUP_SEPARATOR
-from . import tables as t
 from .disclose import roster_withheld
+from .queries import units_of
 from .rosters import roster_sizes_on
 from .writes import (
     MAX_ITEMS,
@@ -99,13 +99,7 @@ def _unit(row, suppressed: frozenset[AuthLevel] = frozenset()) -> Unit:
                 roster_size=None if hidden else row.roster_size)
 
 
-async def _units_of(session, organiser_id: str) -> list[Any]:
-    return list((await session.execute(select(t.units).where(
-        t.units.c.organiser_id == organiser_id, ~t.units.c.removed).order_by(
-        t.units.c.unit_type, t.units.c.scope, t.units.c.unit_id))).all())
-
-
-def _tree(rows: list[Any], suppressed: frozenset[AuthLevel] = frozenset()) -> list[Unit]:
+def _tree(rows: Sequence[Any], suppressed: frozenset[AuthLevel] = frozenset()) -> list[Unit]:
     """Nest the units: groups under their school unit (by code), the rest under their parent."""
     nodes = {(row.unit_type, row.scope, row.unit_id): _unit(row, suppressed) for row in rows}
     by_id: dict[tuple[str, str | None], Unit] = {
@@ -133,24 +127,25 @@ async def tree(*, request: Request, response: Response,
     _own_organiser(principal, organiser_id)
     keep_answer_of(request, principal)  # the tree as the token's roles and organisers see it, nothing else
     async with runtime_of(request).db.sessions() as session:
-        rows = await _units_of(session, organiser_id)
+        rows = await units_of(session, organiser_id)
         await set_freshness(session, response)
     return _tree(rows, suppressed_levels(principal))
 
 
 @router.get("/units/{unit_id}", response_model=Unit)
-async def unit(*, request: Request, response: Response, unit_id: str = Path(pattern=ID_PATTERN), organiser_id: Annotated[OrganiserIdParam, Query()],
+async def unit(*, request: Request, response: Response, unit_id: Annotated[UnitIdParam, Path()], organiser_id: Annotated[OrganiserIdParam, Query()],
         unit_type: UnitType = "school_unit",
         school_unit_code: SchoolUnitCodeParam | None = Query(None),
         principal: Principal = authorize(*_READERS, description="reads the directory")) -> Unit:
     """One unit with its children (a group is named with its school unit code)."""
     _own_organiser(principal, organiser_id)
+    unit_id = unit_at_level(unit_type, unit_id) or unit_id
     if unit_type == "group" and school_unit_code is None:
         raise Problem(422, "Invalid request", "a group is named by its school unit code and its id",
                       [{"field": "school_unit_code", "rule": "required", "message": "required for a group"}])
     keep_answer_of(request, principal)  # as the tree: the token's roles and organisers (a 404 is never kept)
     async with runtime_of(request).db.sessions() as session:
-        rows = await _units_of(session, organiser_id)
+        rows = await units_of(session, organiser_id)
         await set_freshness(session, response)
     scope = school_unit_code if unit_type == "group" else ""
 
@@ -177,7 +172,7 @@ async def roster_sizes(*, request: Request, response: Response,
                        level: Literal["group", "school_unit", "area", "organiser"],
                        organiser_id: Annotated[OrganiserIdParam, Query()],
                        on: DateParam | None = None,
-                       unit_id: str | None = Query(None, pattern=ID_PATTERN),
+                       unit_id: UnitIdParam | None = Query(None),
                        principal: Principal = authorize_read()) -> list[RosterSize]:
     """Students in the rosters (group memberships) on a date (today by default), per unit (only the
     units the token reads at that level). At a level suppressed for the reader, a size of fewer than
@@ -185,6 +180,7 @@ async def roster_sizes(*, request: Request, response: Response,
     (decided over the organiser's units at every level, so every reader of a class, and the
     figures' coverage, see the same)."""
     auth_level = AuthLevel[level.upper()]
+    unit_id = unit_at_level(level, unit_id)
     async with runtime_of(request).db.sessions() as session:
         reader = await reader_of(session, principal)
         if auth_level not in readable_levels(reader):

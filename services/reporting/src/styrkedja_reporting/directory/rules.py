@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from styrkedja_contracts.identifiers import canonical_organiser_id
+
 Row = dict[str, Any]
+
+
+def organiser_spelt(unit_id: str | None, organiser_id: str) -> str | None:
+    """A unit id that spells the event's own organiser (its organiser unit's id, or a parent id naming it) in
+    the organiser's kept spelling: a producer that wrote `2120001234` for the organiser `212000-1234` names one
+    unit, so the tree's root, the figures' organiser cells and every query name it alike. Other ids as they are
+    (an area or a school unit is never spelt as its organiser)."""
+    if unit_id is None or unit_id == organiser_id:
+        return unit_id
+    return organiser_id if canonical_organiser_id(unit_id) == organiser_id else unit_id
 
 
 def unit_scope(unit_type: str, school_unit_code: str | None) -> str:

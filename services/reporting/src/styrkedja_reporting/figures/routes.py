@@ -36,7 +36,7 @@ from ..directory.disclose import roster_withheld
 from ..exports import table as t
 from ..exports.response import export_response
 from ..freshness import set_freshness
-from ..params import ID_PATTERN
+from ..params import UnitIdParam, unit_at_level
 from ..results.read import Scope
 from ..results.rules import AssessmentFact, ForecastFact
 from .coverage import coverage_of_count
@@ -120,7 +120,7 @@ async def ask(*, request: Request, level: FigureLevel,
         school_year: Annotated[SchoolYearParam, Query()],
         term: Literal["HT", "VT"] | None = None, round: int | None = Query(None, ge=1, le=4),
         organiser_id: OrganiserIdParam | None = Query(None),
-        unit_id: str | None = Query(None, pattern=ID_PATTERN),
+        unit_id: UnitIdParam | None = Query(None),
         subject_code: SubjectCodeParam | None = Query(None),
         year: int | None = Query(None, ge=0, le=9),
         format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
@@ -128,6 +128,7 @@ async def ask(*, request: Request, level: FigureLevel,
         session: AsyncSession = Depends(request_session)) -> Ask:
     if (term is None) == (round is None):
         raise RuleViolation("term", "one_period", "name exactly one period: a term (HT/VT) or a round (1–4)")
+    unit_id = unit_at_level(level, unit_id)
     start = SchoolYear.parse(school_year)
     period: Period = TermPeriod(start, Term(term)) if term is not None else RoundPeriod(start, round or 1)
     scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)

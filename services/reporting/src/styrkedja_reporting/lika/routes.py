@@ -22,7 +22,7 @@ from ..access.answers import keep_answer_of
 from ..access.scope import reader_of
 from ..exports import Column, ColumnType, Table, export_response
 from ..freshness import set_freshness
-from ..params import ID_PATTERN
+from ..params import UnitIdParam
 from . import rules
 from .tables import read_lika, read_organiser
 
@@ -127,7 +127,7 @@ def _cell_row(c: rules.Cell) -> tuple[Any, ...]:
 @router.get("/lika/compilation", description=FORMATS)
 async def compilation(*, request: Request,
                       organiser_id: Annotated[OrganiserIdParam, Query()],
-                      area_id: str | None = Query(None, pattern=ID_PATTERN, description="One verksamhetsområde."),
+                      area_id: UnitIdParam | None = Query(None, description="One verksamhetsområde."),
                       school_form: SchoolFormParam | None = None,
                       indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
                       lika_area: LikaAreaParam | None = None,
@@ -164,7 +164,7 @@ async def compilation_activities(
         priority: int | None = Query(None, ge=1, le=3),
         owner: Name | None = Query(None, max_length=100, description="Any case, however its letters are typed."),
         tag: Name | None = Query(None, max_length=100, description="Any case, however its letters are typed."),
-        area_id: str | None = Query(None, pattern=ID_PATTERN),
+        area_id: UnitIdParam | None = Query(None),
         school_form: SchoolFormParam | None = None,
         indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
         lika_area: LikaAreaParam | None = None,
@@ -204,7 +204,7 @@ async def compilation_over_time(
                                         description="e.g. 2026/27; omitted: the current school year"),
         compare_to: SchoolYearParam | None = Query(None,
                                        description="omitted: the school year before"),
-        area_id: str | None = Query(None, pattern=ID_PATTERN),
+        area_id: UnitIdParam | None = Query(None),
         school_form: SchoolFormParam | None = None,
         indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
         lika_area: LikaAreaParam | None = None,

@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Role, authorize
-from styrkedja_kit.db import Database
 from styrkedja_kit.inputs import OrganiserIdParam
 
-from ..compliance.handlers import mismatches as compliance_mismatches
-from ..directory.rosters import mismatches as roster_mismatches
-from ..directory.tables import placements, units
-from ..figures import tables as figures
-from ..results.tables import ASSESSMENTS, FORECASTS
-from ..support.handlers import mismatches as support_mismatches
+from .queries import Consistency, consistency_of, snapshot
+from .queries import unplaced as unplaced_counts
 
 router = APIRouter(prefix="/v1/admin", tags=["ops"])
-
-
-class Consistency(BaseModel):
-    assessment_cell_mismatches: int
-    forecast_cell_mismatches: int
-    compliance_cell_mismatches: int  # compliance cells against a recomputation of every tracked window
-    support_cell_mismatches: int = 0  # support interventions and plans, every level
-    per_level: dict[str, dict[str, int]]  # kind → level → mismatching cells
-    figure_cell_mismatches: int = 0
-    figures_per_level: dict[str, dict[str, int]] = {}  # figure state (pass, dates, students) → level → cells
-    consistent: bool
 
 
 class Unplaced(BaseModel):
@@ -46,36 +24,6 @@ class Unplaced(BaseModel):
     forecasts: int
 
 
-@asynccontextmanager
-async def snapshot(db: Database) -> AsyncIterator[AsyncSession]:
-    """A session whose statements all read ONE snapshot of the database (REPEATABLE READ).
-    Several comparisons read the facts in one statement and the materialised rows in a later one
-    (below the pass level without support, the figures' and compliance's pure-rule recomputations); at
-    READ COMMITTED a batch the consumer commits between the two shows as cells that differ, though
-    every committed state is exact."""
-    async with db.sessions() as session:
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        yield session
-
-
-async def consistency_of(session: AsyncSession) -> Consistency:
-    """Every comparison of the consistency check, in `session` (take it from `snapshot`)."""
-    a = await ASSESSMENTS.mismatches(session)
-    f = await FORECASTS.mismatches(session)
-    c = await compliance_mismatches(session)
-    fig = await figures.mismatches(session)
-    fig["rosters"] = await roster_mismatches(session)  # the materialised roster sizes (coverage)
-    s = await support_mismatches(session)
-    total_a, total_f = sum(a.values()), sum(f.values())
-    total_fig = sum(sum(levels.values()) for levels in fig.values())
-    total_s = sum(sum(levels.values()) for levels in s.values())
-    return Consistency(assessment_cell_mismatches=total_a, forecast_cell_mismatches=total_f,
-                       compliance_cell_mismatches=c, support_cell_mismatches=total_s,
-                       per_level={"assessments": a, "forecasts": f, **s},
-                       figure_cell_mismatches=total_fig, figures_per_level=fig,
-                       consistent=total_a == total_f == c == total_s == total_fig == 0)
-
-
 @router.get("/consistency", response_model=Consistency)
 async def consistency(request: Request, principal: Principal = authorize(Role.OPS, description="ops")
                       ) -> Consistency:
@@ -85,32 +33,12 @@ async def consistency(request: Request, principal: Principal = authorize(Role.OP
         return await consistency_of(session)
 
 
-def _unplaced_sql(facts: str, hidden: str) -> str:
-    return (
-        f"SELECT 'school_unit' AS kind, f.organiser_id, f.school_unit_code, NULL AS group_id, count(*) AS n "
-        f"FROM {facts} f WHERE NOT f.{hidden} AND (CAST(:organiser AS text) IS NULL OR f.organiser_id = :organiser) "
-        f"AND NOT EXISTS (SELECT 1 FROM {placements.name} p WHERE p.school_unit_code = f.school_unit_code "
-        f"AND p.area_id IS NOT NULL) GROUP BY 2, 3 "
-        f"UNION ALL SELECT 'group', f.organiser_id, f.school_unit_code, f.group_id, count(*) "
-        f"FROM {facts} f WHERE NOT f.{hidden} AND (CAST(:organiser AS text) IS NULL OR f.organiser_id = :organiser) "
-        f"AND NOT EXISTS (SELECT 1 FROM {units.name} u WHERE u.unit_type = 'group' "
-        f"AND u.scope = f.school_unit_code AND u.unit_id = f.group_id AND NOT u.removed) GROUP BY 2, 3, 4")
-
-
 @router.get("/unplaced", response_model=list[Unplaced])
 async def unplaced(request: Request,
                    organiser_id: OrganiserIdParam | None = Query(None),
                    principal: Principal = authorize(Role.OPS, description="ops")) -> list[Unplaced]:
     """Results whose school unit has no area, or whose group is not in the directory (yet). They
     count in every level they can be placed in; when the directory catches up, they are placed."""
-    found: dict[tuple[Any, ...], dict[Any, Any]] = {}
     async with runtime_of(request).db.sessions() as session:
-        for name, store in (("assessments", ASSESSMENTS), ("forecasts", FORECASTS)):
-            rows = await session.execute(text(_unplaced_sql(store.facts.name, store.hidden)),
-                                         {"organiser": organiser_id})
-            for kind, organiser, code, group, n in rows.all():
-                entry = found.setdefault((kind, organiser, code, group), {
-                    "kind": kind, "organiser_id": organiser, "school_unit_code": code, "group_id": group,
-                    "assessments": 0, "forecasts": 0})
-                entry[name] += int(n)
-    return [Unplaced(**found[k]) for k in sorted(found, key=lambda k: tuple(str(x) for x in k))]
+        found = await unplaced_counts(session, organiser_id)
+    return [Unplaced(**entry) for entry in found]

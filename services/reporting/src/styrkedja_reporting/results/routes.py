@@ -20,7 +20,7 @@ from ..exports.negotiate import ExportFormat, choose_format
 from ..exports.response import export_response
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
-from ..params import ID_PATTERN
+from ..params import UnitIdParam, unit_at_level
 from .read import Filters, Level, ResultCell, Split, read_cells
 
 router = APIRouter(prefix="/v1", tags=["results"])
@@ -68,7 +68,7 @@ def _answer(request: Request, response: Response, cells: list[ResultCell], name:
 async def assessment_results(
         request: Request, response: Response, level: Level,
         organiser_id: OrganiserIdParam | None = Query(None),
-        unit_id: str | None = Query(None, pattern=ID_PATTERN),
+        unit_id: UnitIdParam | None = Query(None),
         subject_code: SubjectCodeParam | None = Query(None),
         school_year: SchoolYearParam | None = Query(None),
         term: Literal["HT", "VT"] | None = None, round: int | None = Query(None, ge=1, le=4),
@@ -80,6 +80,7 @@ async def assessment_results(
         principal: Principal = authorize_read()):
     """Distribution over the scale, number assessed and number/share reaching the pass level.
     A group's unit id is `<school_unit_code>/<group_id>` (group ids are scoped by school unit)."""
+    unit_id = unit_at_level(level, unit_id)
     filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
                       school_year=school_year, term=term, round=round, kind=kind, year=year, gender=gender,
                       split=tuple(split))
@@ -96,7 +97,7 @@ async def assessment_results(
 async def forecast_results(
         request: Request, response: Response, level: Level,
         organiser_id: OrganiserIdParam | None = Query(None),
-        unit_id: str | None = Query(None, pattern=ID_PATTERN),
+        unit_id: UnitIdParam | None = Query(None),
         subject_code: SubjectCodeParam | None = Query(None),
         school_year: SchoolYearParam | None = Query(None),
         term: Literal["HT", "VT"] | None = None,
@@ -106,6 +107,7 @@ async def forecast_results(
         format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
         principal: Principal = authorize_read()):
     """Forecasts (prognoser): not reached / acceptable / more than acceptable, and share reaching pass."""
+    unit_id = unit_at_level(level, unit_id)
     filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
                       school_year=school_year, term=term, year=year, gender=gender, split=tuple(split))
     async with runtime_of(request).db.sessions.begin() as session:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -33,7 +33,7 @@ from ..access.guard import audit, strict_scope, withhold_small
 from ..exports import table as t
 from ..exports.response import export_response
 from ..freshness import set_freshness
-from ..params import ID_PATTERN
+from ..params import UnitIdParam, unit_at_level
 from ..settings import ReportingSettings
 from . import disclose, read
 from .disclose import Shown
@@ -54,13 +54,14 @@ class Ask:
         return f"{kind}-{self.where.level}-{self.where.unit_id.replace('/', '-')}"
 
 
-async def ask(request: Request, level: read.Level, unit_id: str = Query(pattern=ID_PATTERN),
+async def ask(request: Request, level: read.Level, unit_id: Annotated[UnitIdParam, Query()],
               organiser_id: OrganiserIdParam | None = Query(None),
               subject_code: SubjectCodeParam | None = Query(None),
               principal: Principal = authorize_read()) -> Ask:
     """A group's unit id is `<school_unit_code>/<group_id>`; every level but the nation needs `organiser_id`."""
     if level != "nation" and organiser_id is None:
         raise RuleViolation("organiser_id", "required_below_nation", "name the organiser for this level")
+    unit_id = unit_at_level(level, unit_id) or unit_id
     async with runtime_of(request).db.sessions() as session:
         scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id,
                                    None if level == "nation" else unit_id)

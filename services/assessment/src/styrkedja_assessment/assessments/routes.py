@@ -1,4 +1,4 @@
-"""Thin HTTP layer of the assessment service."""
+"""HTTP routes of published assessments (single, batch, retraction)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Thin HTTP layer of the forecast service."""
+"""HTTP routes of forecasts (single, batch, withdrawal)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from styrkedja_kit.inputs import json_body, json_body_openapi
 from styrkedja_kit.problems import problem_responses
 from styrkedja_kit.writes import single_answer
 
-from .calendar.routes import calendar_service
+from ..calendar.routes import calendar_service
+from ..settings import ForecastSettings
 from .schemas import BatchOut, ForecastBatchIn, ForecastIn, ForecastOut, WithdrawIn
 from .service import ForecastService
-from .settings import ForecastSettings
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from styrkedja_contracts.identifiers import Term
-from styrkedja_forecast.domain import (
+from styrkedja_forecast.forecasts.rules import (
     Current,
     Decision,
     RuleViolation,

@@ -31,9 +31,9 @@ from styrkedja_kit.writes import (
     random_uuids,
 )
 
-from .domain import check_result
-from .persistence import NATURAL_KEY, TABLES, owners_of_natural_keys
+from .rules import check_result
 from .schemas import AssessmentIn, AssessmentOut, RetractIn
+from .tables import NATURAL_KEY, TABLES, owners_of_natural_keys
 
 SOURCE = "/styrkedja/assessment"
 #: What a retraction event repeats of the retracted assessment.

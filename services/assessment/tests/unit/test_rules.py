@@ -2,7 +2,7 @@
 
 import pytest
 
-from styrkedja_assessment.domain import Current, Decision, check_result, decide_publish, decide_retract
+from styrkedja_assessment.assessments.rules import Current, Decision, check_result, decide_publish, decide_retract
 from styrkedja_contracts.scales import Scale
 from styrkedja_kit.rules import RuleViolation
 

@@ -20,10 +20,10 @@ from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
 from styrkedja_kit.writes import Built, Change, Checked, Outcome, WritePath, batch_answer, http_status
 
-from .calendar.rules import Lateness, calendar_of_config, forecast_lateness
-from .domain import DEFAULT_WINDOWS, WindowConfig, check_value
-from .persistence import TABLES
+from ..calendar.rules import Lateness, calendar_of_config, forecast_lateness
+from .rules import DEFAULT_WINDOWS, WindowConfig, check_value
 from .schemas import ForecastIn, ForecastOut, WithdrawIn
+from .tables import TABLES
 
 SOURCE = "/styrkedja/forecast"
 

@@ -1,0 +1,25 @@
+"""HTTP bodies of the reporting calendar."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from styrkedja_contracts.events.calendar import ReportingCalendar
+from styrkedja_kit.inputs import Revision
+
+
+class CalendarIn(ReportingCalendar):
+    """The whole calendar (not a diff). Omitted fields take the defaults."""
+
+    revision: Revision | None = Field(None, description="Optional optimistic lock: the next revision (current + 1).")
+
+    def calendar(self) -> ReportingCalendar:
+        return ReportingCalendar.model_validate(self.model_dump(exclude={"revision"}))
+
+
+class CalendarOut(BaseModel):
+    organiser_id: str
+    revision: int = Field(description="0: the organiser has set no calendar; the defaults apply.")
+    default: bool = Field(description="True while the defaults apply.")
+    calendar: ReportingCalendar
+    status: str = Field(description="`current` (GET), `stored` (a new revision, one event) or `unchanged`.")

@@ -1,0 +1,77 @@
+"""Queries of the alerts API: the list narrowed to a reader's scope, one alert and its
+acknowledgement, an organiser's thresholds. The routes decide the scope (`routes.scope_of`) and
+call these; the handlers keep their own batch queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .rules import Alert
+from .tables import alert_comments, alert_thresholds, alerts
+
+
+@dataclass(frozen=True)
+class AlertScope:
+    """What a caller may see (filled in by the access feature): None = no limit on that axis."""
+
+    organiser_ids: frozenset[str] | None = None
+    school_unit_codes: frozenset[str] | None = None  # a principal: only group / school-unit alerts of these
+
+
+async def list_alerts(session: AsyncSession, filters: dict[str, Any], scope: AlertScope | None,
+                      limit: int) -> Sequence[Row[Any]]:
+    """The alerts matching every filter that is not None, inside `scope`, newest change first."""
+    c = alerts.c
+    query = select(alerts)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(c[name] == value)
+    if scope is not None and scope.organiser_ids is not None:
+        query = query.where(c.organiser_id.in_(sorted(scope.organiser_ids)))
+    if scope is not None and scope.school_unit_codes is not None:
+        query = query.where(c.school_unit_code.in_(sorted(scope.school_unit_codes)))
+    return (await session.execute(query.order_by(c.changed_at.desc(), c.alert_id).limit(limit))).all()
+
+
+async def alert_for_update(session: AsyncSession, alert_id: UUID) -> Row[Any] | None:
+    """One alert, locked until the transaction ends (an acknowledgement reads, decides and writes it)."""
+    return (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id).with_for_update())
+            ).one_or_none()
+
+
+async def alert_of(session: AsyncSession, alert_id: UUID) -> Row[Any]:
+    return (await session.execute(select(alerts).where(alerts.c.alert_id == alert_id))).one()
+
+
+async def database_now(session: AsyncSession) -> datetime:
+    """The transaction's time on the database: the one clock every writer of alerts stamps with."""
+    now: datetime = (await session.execute(select(func.now()))).scalar_one()
+    return now
+
+
+async def store_acknowledgement(session: AsyncSession, alert_id: UUID, done: Alert, now: datetime) -> None:
+    """The acknowledged alert, and its comment in the history (kept when the alert is reopened)."""
+    await session.execute(alerts.update().where(alerts.c.alert_id == alert_id).values(
+        status=done.status.value, comment=done.comment, acknowledged_by=done.acknowledged_by, changed_at=now))
+    await session.execute(alert_comments.insert().values(
+        alert_id=alert_id, at=now, episode=done.episode, comment=done.comment, by=done.acknowledged_by))
+
+
+async def stored_thresholds(session: AsyncSession, organiser_id: str) -> Row[Any] | None:
+    """The organiser's own thresholds, None while the defaults apply."""
+    return (await session.execute(select(alert_thresholds).where(
+        alert_thresholds.c.organiser_id == organiser_id))).one_or_none()
+
+
+async def save_thresholds(session: AsyncSession, organiser_id: str, values: dict[str, Any]) -> None:
+    stmt = pg_insert(alert_thresholds).values(organiser_id=organiser_id, **values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["organiser_id"],
+                                                     set_={**values, "updated_at": func.now()}))

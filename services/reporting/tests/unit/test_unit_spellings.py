@@ -1,0 +1,47 @@
+"""A unit id that is an organiser id: at organiser level in a read (`params.unit_at_level`), and a directory
+unit or parent that spells the event's own organiser (`directory.rules.organiser_spelt`)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from styrkedja_kit.rules import RuleViolation
+from styrkedja_reporting.directory.rules import organiser_spelt
+from styrkedja_reporting.params import UnitIdParam, unit_at_level
+
+SPELLINGS = ("2120000142", "212000-0142", "162120000142", "16212000-0142")
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_at_organiser_level_a_unit_is_the_organiser_in_its_kept_spelling(spelling: str) -> None:
+    assert unit_at_level("organiser", spelling) == "212000-0142"
+    assert unit_at_level("school_unit", spelling) == spelling  # another level's id is as it is
+    assert unit_at_level("organiser", "2999") == "2999" and unit_at_level("organiser", None) is None
+
+
+@pytest.mark.parametrize(("value", "rule"), [("161212121212", "no_personal_identity_number"),
+                                             ("16121212-1212", "no_personal_identity_number"),
+                                             ("2024-01-02", "string_pattern_mismatch"),
+                                             ("area-north", "string_pattern_mismatch")])
+def test_at_organiser_level_a_unit_breaking_the_organiser_rules_is_a_422_naming_it(value: str, rule: str) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        unit_at_level("organiser", value)
+    assert (refused.value.field, refused.value.rule, refused.value.status) == ("unit_id", rule, 422)
+    assert value not in refused.value.message
+
+
+@pytest.mark.parametrize("value", ["19121212-1212", "121212+1212", "x_121212_1212", "a" * 81, "7A\n", "７A"])
+def test_a_unit_id_parameter_obeys_the_text_rules(value: str) -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(UnitIdParam).validate_python(value)
+    for fine in ("11111111", "11111111/7A", "area:north", "212000-0142", "2120000142"):
+        assert TypeAdapter(UnitIdParam).validate_python(fine) == fine
+
+
+def test_a_directory_id_spelling_its_organiser_is_kept_as_the_organiser() -> None:
+    for spelling in SPELLINGS:
+        assert organiser_spelt(spelling, "212000-0142") == "212000-0142"
+    assert organiser_spelt("2120000159", "212000-0142") == "2120000159"  # another organiser's number: as written
+    assert organiser_spelt("north", "212000-0142") == "north" and organiser_spelt(None, "212000-0142") is None
+    assert organiser_spelt("2999", "2999") == "2999"

@@ -1,0 +1,88 @@
+"""The house rule on the code's shape, read from the sources (no service started): inside a
+service one folder per capability; rules pure; no route talks SQL — routes call a service, a
+capability's queries or its one read path; the package top only wires (main, settings, metadata,
+persistence) and holds shared helpers, never a capability's routes, rules or tables."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SERVICES = Path(__file__).resolve().parents[1] / "services"
+PACKAGES = sorted(p for p in SERVICES.glob("*/src/styrkedja_*") if (p / "__init__.py").is_file())
+#: What a route may take from SQLAlchemy: the session type it hands to a query, nothing that builds SQL.
+ROUTE_MAY_IMPORT = {"sqlalchemy.ext.asyncio": {"AsyncSession"}}
+#: Calls that send SQL: a route hands its session to a query function instead.
+SQL_CALLS = {"execute", "scalar", "scalars", "stream", "stream_scalars", "exec_driver_sql"}
+#: Modules that do I/O: pure rules import none of them.
+IO_MODULES = ("sqlalchemy", "asyncpg", "httpx", "aiokafka", "fastapi", "starlette", "styrkedja_kit.db",
+              "styrkedja_kit.outbox", "styrkedja_kit.consumer")
+#: Capability modules that belong in a capability folder, not at a service package's top.
+CAPABILITY_FILES = {"api.py", "routes.py", "domain.py", "rules.py", "schemas.py", "service.py", "tables.py",
+                    "queries.py", "handlers.py"}
+
+
+def _sources(pattern: str) -> list[Path]:
+    return sorted(f for package in PACKAGES for f in package.rglob(pattern) if "migrations" not in f.parts)
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(SERVICES))
+
+
+def _sql_in(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "sqlalchemy":
+            allowed = ROUTE_MAY_IMPORT.get(node.module, set())
+            found += [f"line {node.lineno}: from {node.module} import {a.name}" for a in node.names
+                      if a.name not in allowed]
+        elif isinstance(node, ast.Import):
+            found += [f"line {node.lineno}: import {a.name}" for a in node.names if a.name.split(".")[0] == "sqlalchemy"]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS:
+            found.append(f"line {node.lineno}: .{node.func.attr}(...)")
+    return found
+
+
+ROUTES = _sources("*routes.py")
+
+
+def test_every_service_has_routes_to_check() -> None:
+    # a moved tree (or a renamed file pattern) would make the checks below pass on nothing
+    assert {p.name for p in PACKAGES} == {f"styrkedja_{s}" for s in
+                                          ("assessment", "forecast", "lika", "reporting", "dashboard")}
+    assert len(ROUTES) >= 20
+
+
+@pytest.mark.parametrize("path", ROUTES, ids=_name)
+def test_no_route_talks_sql(path: Path) -> None:
+    found = _sql_in(ast.parse(path.read_text(encoding="utf-8")))
+    assert not found, f"{_name(path)} builds or sends SQL; move it into the capability's queries: {found}"
+
+
+def test_the_sql_check_finds_sql() -> None:
+    """The check above fails on what it is for: a select built and executed in a route."""
+    route = ("from sqlalchemy import select\nfrom sqlalchemy.ext.asyncio import AsyncSession\n"
+             "async def read(session: AsyncSession):\n    return await session.execute(select(1))\n")
+    assert _sql_in(ast.parse(route)) == ["line 1: from sqlalchemy import select", "line 4: .execute(...)"]
+    assert _sql_in(ast.parse("from sqlalchemy.ext.asyncio import AsyncSession\n")) == []
+
+
+RULES = _sources("rules.py") + sorted(f for f in SERVICES.glob("lika/src/styrkedja_lika/domain/*.py"))
+
+
+@pytest.mark.parametrize("path", RULES, ids=_name)
+def test_rules_are_pure(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    imported += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level]
+    io = [m for m in imported if any(m == io or m.startswith(io + ".") for io in IO_MODULES)]
+    assert not io, f"{_name(path)} is rules (pure, no I/O) but imports {io}"
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)
+def test_the_package_top_only_wires(package: Path) -> None:
+    flat = sorted(f.name for f in package.glob("*.py") if f.name in CAPABILITY_FILES)
+    assert not flat, f"{package.name} keeps capability modules at its top: {flat} (one folder per capability)"
