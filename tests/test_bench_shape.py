@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from styrkedja_assessment.schemas import AssessmentBatchIn
+from styrkedja_assessment.assessments.schemas import AssessmentBatchIn
 
 ROOT = Path(__file__).resolve().parents[1]
 
