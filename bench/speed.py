@@ -20,7 +20,7 @@ Data (`--shape`): `term` (default) is the deadline week of `bench/deadline_week.
 classes of 25, every student 16 subjects × 4 rounds, the class lists of a round interleaved; `--items` is rounded
 down to whole students (64 results each; default 64,000 = 1,000 students; --full 100,000 students = 6.4M).
 `sparse` is the data of before (`tests/support.py` `Mittkoping.new_assessments`: two organisers, 32 groups, every
-student one result), the worst case per event; with the term shape and the apply stage, a second run of
+student one result, 4 subjects, rounds 1-2); with the term shape and the apply stage, a second run of
 write, relay and apply on `sparse` (same size, its own PostgreSQL and broker, after the first has stopped) gives
 `reporting_apply_events_per_s_sparse` (`--no-sparse-apply`: not).
 Services run with the worker processes `styrkedja run` gives them (--workers to change).
@@ -121,7 +121,8 @@ def rebuild_stage(infra: Infrastructure, reporting_env: dict[str, str], referenc
     return summary
 
 
-#: the rebuild's seconds against its events on the term shape, measured at two sizes (bench/README.md "benchshape")
+#: the rebuild's seconds against its events on the term shape, measured at 66k, 402k and 1.6M (bench/README.md
+#: "benchshape")
 REBUILD_GROWTH = ROOT / "bench" / "results" / "rebuild-growth.json"
 
 
