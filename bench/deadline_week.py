@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from figures_read import ORGANISER, ROUND_TERM, SUBJECTS, T0, organisation, results  # noqa: E402
 
@@ -37,75 +40,153 @@ from styrkedja_contracts import (  # noqa: E402
     GroupMembershipUpsertedV1,
     new_event,
 )
+from support import Mittkoping  # noqa: E402
 
 CLASS_SIZE = 25
 SCHOOL_UNITS = 20
 
 
 def deadline_organisation(students: int) -> tuple[list, list[tuple[str, str, int]]]:
-    """The figures bench's organiser (4 areas × 5 school units), its students in classes of `CLASS_SIZE`: class `c`
-    (students `25c … 25c + 24`) in year `6 + c % 4`, school unit `(c // 4) % 20`, letter `c // 80` (every year
-    has classes however few the students: year 9's forecasts and term grades too)."""
+    """The figures bench's organiser (4 areas × 5 school units), its students in classes of `CLASS_SIZE`
+    (`class_places`)."""
     directory, _ = organisation(0)  # the organiser, areas and school units, no students
     codes = [e.data.school_unit_code for e in directory if e.data.unit_type == "school_unit"]
-    groups = []
-    for s in range(students):
-        c = s // CLASS_SIZE
-        code, year = codes[(c // 4) % len(codes)], 6 + c % 4
-        groups.append((code, f"{year}{'ABCDEFGHIJKL'[(c // (4 * len(codes))) % 12]}", year))
+    groups = class_places(students, codes)
+    for s, (code, group, _) in enumerate(groups):
         directory.append(new_event(GroupMembershipUpsertedV1(
-            membership_id=f"m-{s}", organiser_id=ORGANISER, school_unit_code=code, group_id=groups[-1][1],
+            membership_id=f"m-{s}", organiser_id=ORGANISER, school_unit_code=code, group_id=group,
             student_id=f"st-{s}", start_date=date(2026, 8, 15), end_date=date(2027, 6, 15), updated_at=T0),
             source="/b"))
     return directory, groups
 
 
+def class_places(students: int, codes: list[str]) -> list[tuple[str, str, int]]:
+    """Per student (school unit code, group, year): class `c` (students `25c … 25c + 24`) in year `6 + c % 4`, school
+    unit `(c // 4) % len(codes)`, letter `c // (4 len(codes))` (every year has classes however few the students: year
+    9's forecasts and term grades too). Classes stay of `CLASS_SIZE` while there are at most 12 per year and unit."""
+    groups = []
+    for s in range(students):
+        c = s // CLASS_SIZE
+        code, year = codes[(c // 4) % len(codes)], 6 + c % 4
+        groups.append((code, f"{year}{'ABCDEFGHIJKL'[(c // (4 * len(codes))) % 12]}", year))
+    return groups
+
+
 def deadline_results(rng: random.Random, groups: list[tuple[str, str, int]]) -> list:
     """The figures bench's results (`figures_read.results`: 16 subjects × 4 rounds, year 9's forecasts and term
-    grades; the same value distributions) in deadline-week order: round by round (the forecasts in the window
-    before round 3's, the term grades after round 4's), within a round one class list (a group's students in one
-    subject) after another, the class lists of the round in random order (many teachers at once)."""
+    grades; the same value distributions) in deadline-week order (`deadline_lists`), as contract events."""
+    events: list = []
+    for class_list in deadline_lists(rng, groups):
+        for r in class_list:
+            base = _base(r["s"], r["code"], r["group"], r["year"], r["gender"])
+            if r["type"] == "forecast":
+                events.append(new_event(ForecastSubmittedV1(
+                    forecast_id=r["id"], revision=1, subject_code=r["subject"], term="VT", value=r["value"],
+                    submitted_at=T0 + timedelta(days=200), window_deadline=date(2027, 4, 2), late=False, **base),
+                    source="/b"))
+                continue
+            events.append(new_event(AssessmentPublishedV1(
+                assessment_id=r["id"], revision=1, subject_code=r["subject"], kind=r["type"], scale="AF",
+                value=r["value"], unmet_criteria=("K1",) if r["value"] == "F" else (), term=ROUND_TERM[r["round"]],
+                round=r["round"], assessed_on=assessed_on(r), published_at=T0, **base), source="/b"))
+    return events
+
+
+def assessed_on(r: dict) -> date:
+    return date(2027, 6, 5) if r["type"] == "term_grade" else date(2026, 9, 15) + timedelta(days=60 * r["round"])
+
+
+def deadline_lists(rng: random.Random, groups: list[tuple[str, str, int]], *, year9: bool = True) -> list[list[dict]]:
+    """The class lists of `groups`' students (16 subjects × 4 rounds; with `year9`, year 9's forecasts and term
+    grades too) in deadline-week order: round by round (the forecasts in the window before round 3's, the term
+    grades after round 4's), within a round one class list (a group's students in one subject) after another, the
+    class lists of the round in random order (many teachers at once). A list's items are plain fields (`type`:
+    assessment, term_grade or forecast; `s`: the student's index in `groups`; `id`: the result's or forecast's):
+    the contract events of `deadline_results` and the HTTP bodies of `TermData` are both made from them."""
     by_group: dict[tuple[str, str], list[tuple[int, str, int]]] = defaultdict(list)
     for s, (code, group, year) in enumerate(groups):
         by_group[(code, group)].append((s, group, year))
     gender = {s: rng.choice(("female", "male", "unknown")) for s in range(len(groups))}
-    lists: dict[int, list[list]] = defaultdict(list)  # phase → class lists (phase 5: forecasts, 6: term grades)
+    lists: dict[int, list[list[dict]]] = defaultdict(list)  # phase → class lists (phase 5: forecasts, 6: term grades)
+
+    def item(kind: str, s: int, code: str, group: str, year: int, subject: str, round_: int, value: str,
+             id_: uuid.UUID) -> dict:
+        return {"type": kind, "s": s, "code": code, "group": group, "year": year, "gender": gender[s],
+                "subject": subject, "round": round_, "value": value, "id": id_}
+
     for (code, group), members in by_group.items():
         year = members[0][2]
         for subject in SUBJECTS:
             for round_ in (1, 2, 3, 4):
                 out = []
                 for s, _, _ in members:
-                    value = rng.choice("ABCDEEF")
-                    out.append(new_event(AssessmentPublishedV1(
-                        assessment_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, subject_code=subject,
-                        kind="assessment", scale="AF", value=value, unmet_criteria=("K1",) if value == "F" else (),
-                        term=ROUND_TERM[round_], round=round_,
-                        assessed_on=date(2026, 9, 15) + timedelta(days=60 * round_), published_at=T0,
-                        **_base(s, code, group, year, gender[s])), source="/b"))
+                    value = rng.choice("ABCDEEF")  # drawn before the id, as the events always were
+                    out.append(item("assessment", s, code, group, year, subject, round_, value,
+                                    uuid.UUID(int=rng.getrandbits(128))))
                 lists[round_].append(out)
-            if year == 9:
+            if year == 9 and year9:
                 forecasts, grades = [], []
                 for s, _, _ in members:
-                    forecasts.append(new_event(ForecastSubmittedV1(
-                        forecast_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, subject_code=subject, term="VT",
-                        value=rng.choice(("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")),
-                        submitted_at=T0 + timedelta(days=200), window_deadline=date(2027, 4, 2), late=False,
-                        **_base(s, code, group, year, gender[s])), source="/b"))
+                    id_ = uuid.UUID(int=rng.getrandbits(128))
+                    forecasts.append(item("forecast", s, code, group, year, subject, 4, rng.choice(
+                        ("NOT_REACHED", "ACCEPTABLE", "MORE_THAN_ACCEPTABLE")), id_))
                     value = rng.choice("ABCDEEF")
-                    grades.append(new_event(AssessmentPublishedV1(
-                        assessment_id=uuid.UUID(int=rng.getrandbits(128)), revision=1, subject_code=subject,
-                        kind="term_grade", scale="AF", value=value, unmet_criteria=("K1",) if value == "F" else (),
-                        term="VT", round=4, assessed_on=date(2027, 6, 5), published_at=T0,
-                        **_base(s, code, group, year, gender[s])), source="/b"))
+                    grades.append(item("term_grade", s, code, group, year, subject, 4, value,
+                                       uuid.UUID(int=rng.getrandbits(128))))
                 lists[5].append(forecasts)
                 lists[6].append(grades)
-    events: list = []
+    ordered: list[list[dict]] = []
     for phase in (1, 2, 5, 3, 4, 6):
         rng.shuffle(lists[phase])
-        for class_list in lists[phase]:
-            events += class_list
-    return events
+        ordered += lists[phase]
+    return ordered
+
+
+RESULTS_PER_STUDENT = len(SUBJECTS) * 4  # 16 subjects × 4 rounds
+STUDENTS_PER_SCHOOL_UNIT = 300  # years 6–9, three classes of 25 a year
+
+
+@dataclass
+class TermData(Mittkoping):
+    """The deadline week as `bench/speed.py`'s data (`--shape term`): one organiser (a municipality) of
+    `students` // 300 school units (at least one) in areas of about five (two at least), every student in a class of `CLASS_SIZE`
+    (`class_places`) with 16 subjects × 4 rounds of results, posted as the bulk API's bodies in `deadline_lists`'
+    order (no forecasts or term grades: `students` × 64 results, at 100,000 students the issue's 6.4M). The
+    organiser, codes and student ids drawn fresh per run like `Mittkoping`'s, whose record (`final`) and
+    recomputation (`expected`) it keeps."""
+
+    students: int = 1000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        organiser = self.organisers[0]
+        self.organisers = (organiser,)
+        units = max(1, self.students // STUDENTS_PER_SCHOOL_UNIT)
+        fresh = random.Random(uuid.uuid4().int)
+        codes = [str(code) for code in fresh.sample(range(10_000_000, 100_000_000), units)]
+        self.units = {organiser: codes}
+        areas = min(units, max(2, math.ceil(units / 5)))  # two at least, so the area level compares two
+        self.areas = {organiser: [f"area-{self.tag}-{organiser}-{a}" for a in range(areas)]}
+        self.area_of = {code: self.areas[organiser][n % areas] for n, code in enumerate(codes)}
+        self.places = class_places(self.students, codes)
+        self.groups = {code: sorted({group for c, group, _ in self.places if c == code}) for code in codes}
+        self.lists: list[list[dict]] | None = None
+
+    def new_assessments(self, count: int) -> list[dict]:
+        """The next `count` results in deadline-week order (the lists are drawn at the first call)."""
+        if self.lists is None:
+            self.lists = deadline_lists(self.rng, self.places, year9=False)
+            self.order = [r for class_list in self.lists for r in class_list]
+        first, self.issued = self.issued, self.issued + count
+        if self.issued > len(self.order):
+            raise ValueError(f"{self.students} students have {len(self.order)} results, {self.issued} asked for")
+        organiser = self.organisers[0]
+        return [self.with_criteria({
+            "organiser_id": organiser, "school_unit_code": r["code"], "group_id": r["group"],
+            "student_id": f"stu-{self.tag}-{r['s']}", "teacher_id": f"t-{r['group']}", "gender": r["gender"],
+            "year": r["year"], "subject_code": r["subject"], "kind": "assessment", "scale": "AF", "value": r["value"],
+            "school_year": "2026/27", "term": ROUND_TERM[r["round"]], "round": r["round"],
+            "assessed_on": assessed_on(r).isoformat()}) for r in self.order[first:self.issued]]
 
 
 def _base(s: int, code: str, group: str, year: int, gender: str) -> dict:

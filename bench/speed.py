@@ -16,11 +16,18 @@ Stages (test data is generated before each timed part):
            table for table (at this run's size; --full for 100,000 students × 16 subjects × 4 rounds).
            The replay figure (a fresh reporting's live consumer from the topics' start) stays in the
            notes and as `replay_seconds`
+Data (`--shape`): `term` (default) is the deadline week of `bench/deadline_week.py` (`TermData`): one organiser,
+classes of 25, every student 16 subjects × 4 rounds, the class lists of a round interleaved; `--items` is rounded
+down to whole students (64 results each; default 64,000 = 1,000 students; --full 100,000 students = 6.4M).
+`sparse` is the data of before (`tests/support.py` `Mittkoping.new_assessments`: two organisers, 32 groups, every
+student one result, 4 subjects, rounds 1-2); with the term shape and the apply stage, a second run of
+write, relay and apply on `sparse` (same size, its own PostgreSQL and broker, after the first has stopped) gives
+`reporting_apply_events_per_s_sparse` (`--no-sparse-apply`: not).
 Services run with the worker processes `styrkedja run` gives them (--workers to change).
 Then the cells are checked against the test's own recomputation (tests/support.py) and reporting's
 /v1/admin/consistency. Prints a table and writes bench/results/latest.json.
 
-    .venv/bin/python bench/speed.py [--items 60000] [--clients 4] [--broker kafka]
+    .venv/bin/python bench/speed.py [--items 64000] [--shape term|sparse] [--clients 4] [--broker kafka]
     .venv/bin/python bench/speed.py --full     # the 100,000 students × 16 subjects × 4 rounds size
 """
 
@@ -55,6 +62,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
+from deadline_week import RESULTS_PER_STUDENT, TermData  # noqa: E402
 from ingest import start_services  # noqa: E402
 
 try:
@@ -111,6 +119,22 @@ def rebuild_stage(infra: Infrastructure, reporting_env: dict[str, str], referenc
     shutil.copy(log_path, ROOT / "bench" / "results" / "rebuild-progress.txt")
     summary["differing_rows"] = asyncio.run(_differing_rows(reference_url, url)) if reference_url else None
     return summary
+
+
+#: the rebuild's seconds against its events on the term shape, measured at 66k, 402k and 1.6M (bench/README.md
+#: "benchshape")
+REBUILD_GROWTH = ROOT / "bench" / "results" / "rebuild-growth.json"
+
+
+def full_rebuild_estimate(rebuilt: dict, shape: str) -> tuple[float, float]:
+    """Seconds of a rebuild of 6.4M events from this one's summary, and the exponent used: the rebuild's own
+    seconds grow as events ^ exponent, measured on the term shape (`REBUILD_GROWTH`; 1, linear, on sparse or
+    without a measurement), plus this one's process start (a fixed second or so)."""
+    exponent = 1.0
+    if shape == "term" and REBUILD_GROWTH.exists():
+        exponent = float(json.loads(REBUILD_GROWTH.read_text())["exponent"])
+    start = rebuilt["process_seconds"] - rebuilt["seconds"]
+    return start + rebuilt["seconds"] * (100_000 * 16 * 4 / max(rebuilt["events_read"], 1)) ** exponent, exponent
 
 
 def hold_for_rebuilds(infra: Infrastructure, state: Path, reporting_env: dict[str, str], events: int) -> None:
@@ -657,8 +681,15 @@ def rss_mb(pid: int) -> float:
 # -- the run -----------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=60_000, help="assessments through the bulk write API")
+    parser.add_argument("--items", type=int, default=None,
+                        help="assessments through the bulk write API (default 64,000 on term, 60,000 on sparse; "
+                             "term: rounded down to whole students of 64 results)")
     parser.add_argument("--full", action="store_true", help="100,000 students × 16 subjects × 4 rounds (6.4M)")
+    parser.add_argument("--shape", choices=("term", "sparse"), default="term",
+                        help="term: the deadline week (classes of 25, 16 subjects × 4 rounds each, class lists of a "
+                             "round interleaved); sparse: the data of before (every student one result)")
+    parser.add_argument("--no-sparse-apply", dest="sparse_apply", action="store_false",
+                        help="on term, leave out the second run of write, relay and apply on sparse")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients for the bulk write")
     # 100: within one run of 100 probes the median of 40 consecutive ones moved 87–149 ms (load 3) and
     # 127–315 ms (load 6) (bench/results/latency4.json); the stage stays bounded by its 60 s
@@ -688,7 +719,55 @@ def main() -> int:
     parser.add_argument("--broker", choices=("embedded", "kafka"), default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
-    items = 100_000 * 16 * 4 if args.full else args.items
+    code, out = run(args)
+    if out is not None and args.shape == "term" and args.sparse_apply and {"write", "relay", "apply"} <= set(
+            args.stages.split(",")):
+        code = max(code, sparse_apply(args, out))
+    return code
+
+
+def sizes(args: argparse.Namespace) -> tuple[int, int | None]:
+    """(assessments, students): on term whole students of 64 results (at least one)."""
+    if args.shape == "sparse":
+        return (100_000 * 16 * 4 if args.full else args.items or 60_000), None
+    students = 100_000 if args.full else max(1, (args.items or 64_000) // RESULTS_PER_STUDENT)
+    return students * RESULTS_PER_STUDENT, students
+
+
+def sparse_apply(args: argparse.Namespace, out: Path) -> int:
+    """Write, relay and apply once more on `sparse` at the same size (this script in a process of its own, on a
+    PostgreSQL and broker of its own): its apply rate and cells check into `out`, beside the term run's figures."""
+    items, _ = sizes(args)
+    with tempfile.TemporaryDirectory(prefix="styrkedja-speed-sparse-") as tmp:
+        print(f"\napply on sparse: write, relay, apply of {items:,} assessments (every student one result) ...",
+              flush=True)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, __file__, "--shape", "sparse", "--stages", "write,relay,apply",
+                               "--items", str(items), "--clients", str(args.clients), "--out", f"{tmp}/sparse.json",
+                               *(["--broker", args.broker] if args.broker else []),
+                               *(["--workers", str(args.workers)] if args.workers else [])], check=False)
+        seconds = time.perf_counter() - started
+        sparse = json.loads(Path(tmp, "sparse.json").read_text()) if Path(tmp, "sparse.json").exists() else {}
+    result = json.loads(out.read_text())
+    result["reporting_apply_events_per_s_sparse"] = sparse.get("reporting_apply_events_per_s")
+    result["sparse_apply"] = {"items": sparse.get("items"), "seconds": round(seconds, 1),
+                              "load_average": sparse.get("load_average"),
+                              "bulk_write_items_per_s": sparse.get("bulk_write_items_per_s"),
+                              "outbox_relay_rows_per_s": sparse.get("outbox_relay_rows_per_s"),
+                              "replay_seconds": sparse.get("replay_seconds"),
+                              "cells_equal_recomputation": sparse.get("cells_equal_recomputation"),
+                              "returncode": done.returncode}
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    rate = result["reporting_apply_events_per_s_sparse"]
+    print(f"{'reporting_apply_events_per_s_sparse':36} {'—' if rate is None else f'{rate:,.1f}':>12} {'>=30000':>10}"
+          f"   (the sparse run, {seconds:.0f} s; cells equal the recomputation: "
+          f"{result['sparse_apply']['cells_equal_recomputation']})\nwritten to {out}", flush=True)
+    return done.returncode
+
+
+def run(args: argparse.Namespace) -> tuple[int, Path | None]:
+    """The stages on `args.shape`'s data; the exit code and the JSON written (None: none)."""
+    items, students = sizes(args)
     workers = {name: args.workers or run_workers(name) for name in ("assessment", "reporting")}
     stages = set(args.stages.split(","))
 
@@ -713,7 +792,10 @@ def main() -> int:
             raw["raw_consume_per_s"] = asyncio.run(raw_consume(bootstrap, 200_000))
             print("  " + ", ".join(f"{k} {v:,.0f}" for k, v in raw.items()), flush=True)
 
-        data = Mittkoping(seed=16)
+        data = TermData(seed=16, students=students) if students is not None else Mittkoping(seed=16)
+        print(f"data: {args.shape}, {items:,} assessments"
+              + (f" ({students:,} students in classes of 25, {len(data.units[data.organisers[0]])} school units)"
+                 if students is not None else ""), flush=True)
         if "write" in stages:
             print("starting reporting (directory first) ...", flush=True)
             processes.update(start_services(infra, ("reporting",), state / "logs", tokens=tokens))
@@ -816,7 +898,10 @@ def main() -> int:
                                         args.rebuild_overlap, args.rebuild_connections)
                 figures["rebuild_seconds"] = rebuilt["process_seconds"]
                 rate = rebuilt["events_read"] / max(rebuilt["process_seconds"], 1e-9)
-                rebuild_full_estimate = 100_000 * 16 * 4 / max(rate, 1e-9) if not args.full else None
+                if not args.full:
+                    rebuild_full_estimate, growth = full_rebuild_estimate(rebuilt, args.shape)
+                    extra["rebuild_growth_exponent"] = growth
+                    extra["rebuild_seconds_full_estimate_linear"] = 100_000 * 16 * 4 / max(rate, 1e-9)
                 differing = rebuilt["differing_rows"]
                 cpu = rebuilt.get("cpu_seconds") or {}  # per stage: the rebuild's own and its PostgreSQL backend's
                 # the rebuild's own total after the read (its per-job entries and their sums overlap)
@@ -943,7 +1028,8 @@ def main() -> int:
             exact = bool(consistency.get("consistent"))
 
         out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
-               "broker": infra.broker_kind, "items": items, "latency_rate": args.latency_rate, "clients": args.clients, "workers": workers,
+               "broker": infra.broker_kind, "shape": args.shape, "students": students, "items": items,
+               "load_average": round(os.getloadavg()[0], 2), "latency_rate": args.latency_rate, "clients": args.clients, "workers": workers,
                **{k: (round(v, 1) if v is not None else None) for k, v in figures.items()},
                **{k: round(v) for k, v in raw.items()},
                **{k: round(v, 2) for k, v in extra.items()},
@@ -968,8 +1054,10 @@ def main() -> int:
             shown = "—" if value is None else f"{value:,.1f}"
             print(f"{name:36} {shown:>12} {op + str(target):>10} {met:>5} {ratio:>12}")
         if rebuild_full_estimate:
+            growth = extra.get("rebuild_growth_exponent", 1.0)
             print(f"{'rebuild_seconds_full_estimate':36} {rebuild_full_estimate:>12,.0f} {'<=240':>10} "
-                  f"{'yes' if rebuild_full_estimate <= 240 else 'NO':>5}   (6.4M events at this run's rebuild rate)")
+                  f"{'yes' if rebuild_full_estimate <= 240 else 'NO':>5}   (6.4M events: this run's rebuild seconds × "
+                  f"(6.4M / its events) ^ {growth:.2f}, + its process start)")
         for k, v in raw.items():
             print(f"{k:36} {v:>12,.0f}")
         print(f"cells equal the recomputation: {exact}")
@@ -977,7 +1065,7 @@ def main() -> int:
         args.out.write_text(json.dumps(out, indent=2) + "\n")
         print(f"written to {args.out}")
         equal = rebuilt is None or not any((rebuilt["differing_rows"] or {}).values())
-        return 0 if exact in (True, None) and equal else 1
+        return (0 if exact in (True, None) and equal else 1), args.out
     finally:
         for process in processes.values():
             process.stop()

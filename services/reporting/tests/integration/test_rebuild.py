@@ -645,6 +645,38 @@ async def test_compliance_items_are_joined_to_their_reports_by_hash_not_by_a_nes
     assert after == ["on"]
 
 
+async def test_the_pass_figure_joins_its_cells_by_hash_not_by_a_nested_loop(settings, database_urls, monkeypatch,
+                                                                            tmp_path):
+    """figures.pass joins its counters, students and newest days on the seven-column cell; the first join is
+    estimated at one row, and with nested loops allowed the newest days were joined to every cell by a loop over all
+    cells (cells × cells: 254 PostgreSQL CPU seconds of a 567 s rebuild at 402k events of make bench's term shape,
+    bench/README.md "benchshape"). It runs with `enable_nestloop` off (only a lateral join, two rows a fact, may still
+    loop), and the setting is back as it was after the statement."""
+    plans = tmp_path / "plans.txt"
+    monkeypatch.setenv("STYRKEDJA_REBUILD_EXPLAIN", str(plans))
+    real = bulk._figure
+    after: dict[str, str] = {}
+
+    async def figure(session, name):
+        await real(session, name)
+        after[name] = (await session.execute(text("SELECT current_setting('enable_nestloop')"))).scalar_one()
+
+    monkeypatch.setattr(bulk, "_figure", figure)
+    db = Database(database_urls["rebuild"])
+    try:
+        await rebuilt(settings, db, full_log(), connections=2)
+        async with db.sessions() as session:
+            assert (await session.execute(text("SELECT count(*) FROM figure_pass"))).scalar_one() > 0
+    finally:
+        await db.dispose()
+    plan = plans.read_text().split("-- figures.pass\n")[1].split("\n-- ")[0]
+    loops = [line for line in plan.splitlines() if "Nested Loop" in line]
+    # the one loop left is each fact made two rows (CROSS JOIN LATERAL of its term and its round)
+    assert all("Left Join" not in line and "Semi" not in line for line in loops), plan
+    assert "Join Filter" not in plan, plan
+    assert after["pass"] == "on"
+
+
 async def test_a_rebuild_cancelled_mid_statement_drops_its_schema_and_stops_the_statement(settings, database_urls,
                                                                                          monkeypatch):
     """What SIGTERM now does to `styrkedja rebuild reporting` (`command.cancelled_on_sigterm`), and Ctrl-C did: the

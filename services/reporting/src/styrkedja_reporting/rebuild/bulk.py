@@ -63,7 +63,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_event
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES
 from styrkedja_kit.consumer import Delivered, Refused, record_digest, unfit
-from styrkedja_kit.db import Database
+from styrkedja_kit.db import Database, planner_setting
 from styrkedja_kit.sets import copy_records
 
 from ..alerts.handlers import reevaluate_all
@@ -1131,6 +1131,14 @@ def _key_order(columns: Sequence[Column[Any]]) -> str:
     return f"({' || chr(1) || '.join(parts)}) COLLATE \"C\""
 
 
+#: the figures planned without nested loops (the setting local to the transaction, set back after it): pass's
+#: counters, students and newest days are three subqueries joined on the seven-column cell, the first join estimated
+#: at one row, and the newest days were then joined to every cell by a nested loop over all cells — cells × cells,
+#: quadratic in the groups: 254 of the rebuild's 273 PostgreSQL CPU seconds at 402k events of make bench's term shape
+#: (classes of 25, 16 subjects × 4 rounds), 6.4 s at 66k (bench/README.md "benchshape"); hash joins instead
+NO_NESTED_LOOPS = frozenset({"pass"})
+
+
 async def _figure(session: AsyncSession, name: str) -> None:
     """A figure of `figure_tables.REBUILT` (pass with its newest days, students) by one statement."""
     sql = figure_tables.REBUILT[name]
@@ -1139,8 +1147,10 @@ async def _figure(session: AsyncSession, name: str) -> None:
     select = f"SELECT {cols} FROM ({sql}) AS r"
     if name in ORDERED_FIGURES and await _byte_order(session):
         select += f" ORDER BY {_key_order(list(table.table.primary_key.columns))}"
-    await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, select,
-                                   parallel=name in PARALLEL_FIGURES)
+    async with (planner_setting(session, "enable_nestloop", "off") if name in NO_NESTED_LOOPS
+                else contextlib.nullcontext()):
+        await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, select,
+                                       parallel=name in PARALLEL_FIGURES)
 
 
 async def _figure_by_rules(session: AsyncSession, name: str) -> None:

@@ -1,0 +1,110 @@
+"""make bench's default data is the deadline week in the issue's shape (bench/speed.py `--shape term`,
+bench/deadline_week.py `TermData`): classes of 25, every student 16 subjects × 4 rounds, the class lists of a round
+before the next round's, bodies the bulk API accepts; its full size exactly 100,000 × 16 × 4. The rebuild's 6.4M
+estimate grows by a measured exponent (bench/rebuild_growth.py), not a linear guess."""
+
+import argparse
+import importlib.util
+import itertools
+import json
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from styrkedja_assessment.assessments.schemas import AssessmentBatchIn
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench(name: str):
+    key = f"bench_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, ROOT / "bench" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
+def test_the_term_shape_is_classes_of_25_with_16_subjects_by_4_rounds_in_deadline_order():
+    data = _bench("deadline_week").TermData(seed=3, students=650)
+    bodies = data.new_assessments(650 * 64)
+
+    per_student = Counter(b["student_id"] for b in bodies)
+    assert len(per_student) == 650 and set(per_student.values()) == {64}
+    assert len({(b["student_id"], b["subject_code"], b["round"]) for b in bodies}) == len(bodies)
+    classes = Counter((b["school_unit_code"], b["group_id"]) for b in bodies if b["subject_code"] == "GRGRSVE01"
+                      and b["round"] == 1)
+    assert sorted(classes.values()) == [25] * 26
+    assert len(data.units[data.organisers[0]]) == 2 and data.organisers == (bodies[0]["organiser_id"],)
+    # a round's class lists all come before the next round's, one class list (25 results) at a time
+    assert [r for r, _ in itertools.groupby(b["round"] for b in bodies)] == [1, 2, 3, 4]
+    lists = [len(list(g)) for _, g in itertools.groupby(
+        bodies, key=lambda b: (b["school_unit_code"], b["group_id"], b["subject_code"], b["round"]))]
+    assert set(lists) == {25}
+    assert AssessmentBatchIn.model_validate({"items": bodies[:1000]})
+    with pytest.raises(ValueError, match="results"):
+        data.new_assessments(1)
+
+
+def test_the_recomputation_counts_every_term_result_at_every_level():
+    data = _bench("deadline_week").TermData(seed=3, students=30)
+    for n, body in enumerate(data.new_assessments(30 * 64)):
+        data.final[f"a-{n}"] = body
+    data.placed = True
+    expected = data.expected()
+    for level in ("student", "group", "school_unit", "area", "organiser", "nation"):
+        assert sum(sum(c.values()) for key, c in expected.items() if key[0] == level) == 30 * 64
+    assert {change["data"]["unit_type"] for change in data.directory_changes()} == {
+        "organiser", "area", "school_unit", "group"}
+
+
+def test_the_full_size_is_exactly_the_issues_and_the_default_whole_students():
+    speed = _bench("speed")
+
+    def sizes(**given):
+        return speed.sizes(argparse.Namespace(**{"shape": "term", "full": False, "items": None, **given}))
+
+    assert sizes(full=True) == (6_400_000, 100_000)
+    assert sizes() == (64_000, 1_000)
+    assert sizes(items=60_000) == (59_968, 937)
+    assert sizes(shape="sparse") == (60_000, None)
+    assert sizes(shape="sparse", full=True) == (6_400_000, None)
+
+
+def test_the_full_rebuild_estimate_grows_by_the_measured_exponent(tmp_path, monkeypatch):
+    speed, growth = _bench("speed"), _bench("rebuild_growth")
+    # two sizes whose seconds grow as events ^ 1.2
+    runs = []
+    for events in (64_000, 400_000):
+        path = tmp_path / f"{events}.json"
+        path.write_text(json.dumps({"shape": "term", "rebuild": {
+            "events_read": events, "seconds": 2e-4 * events ** 1.2, "process_seconds": 1.5 + 2e-4 * events ** 1.2}}))
+        runs.append(str(path))
+    out = tmp_path / "growth.json"
+    monkeypatch.setattr(sys, "argv", ["rebuild_growth.py", *runs, "--out", str(out)])
+    assert growth.main() == 0
+    measured = json.loads(out.read_text())
+    assert measured["exponent"] == pytest.approx(1.2, abs=1e-3) and measured["basis"] == "wall"
+
+    monkeypatch.setattr(speed, "REBUILD_GROWTH", out)
+    rebuilt = {"events_read": 64_000, "seconds": 10.0, "process_seconds": 11.5}
+    estimate, exponent = speed.full_rebuild_estimate(rebuilt, "term")
+    assert exponent == pytest.approx(1.2, abs=1e-3)
+    assert estimate == pytest.approx(1.5 + 10.0 * 100 ** exponent)
+    assert speed.full_rebuild_estimate(rebuilt, "sparse") == (pytest.approx(1.5 + 1000.0), 1.0)
+    assert math.isclose(measured["full_estimate_seconds"], 1.5 + 2e-4 * 6_400_000 ** 1.2, rel_tol=1e-2)
+
+    # with every run's CPU seconds the exponent is the CPU's (the wall's follows the load of each run's window)
+    for path, events in zip(runs, (64_000, 400_000), strict=True):
+        result = json.loads(Path(path).read_text())
+        result["rebuild"]["cpu_seconds"] = {"read": {"python": 1e-5 * events, "postgres": 0.0},
+                                            "after_read": {"python": 0.0, "postgres": 1e-5 * events ** 1.05}}
+        Path(path).write_text(json.dumps(result))
+    assert growth.main() == 0
+    measured = json.loads(out.read_text())
+    assert measured["basis"] == "cpu" and 1.0 < measured["exponent"] < 1.05 < measured["wall_exponent"]
