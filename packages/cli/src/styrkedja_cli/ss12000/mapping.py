@@ -77,6 +77,8 @@ NO_PERSON = "person: missing (the specification allows leaving it out; the direc
 #: SS 12000's groupType for "a group whose members are staff": the directory's memberships are students'
 STAFF_GROUP = "personalgrupp"
 STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
+#: why what hangs under a refused school unit is not sent (the unit's id follows, never its content)
+UNDER_REFUSED = "left out: its school unit was refused"
 #: every Swedish municipality's organisation number starts so (212000-NNNN)
 _MUNICIPALITY_NUMBER = re.compile(r"^(16)?212000-?[0-9]{4}$")
 
@@ -111,17 +113,22 @@ class Plan:
     #: refused by a rule of what the directory holds, not for a fault of this run: unlike `refused`, what came
     #: from them before is not kept by a full import (a refusal must not read as a deletion; this one is one)
     left_out: list[Refused] = field(default_factory=list)
+    #: what hangs under a school unit refused this run (its groups, their memberships and teaching assignments, its
+    #: duties): not sent under the refused unit's id, and, as the unit itself, what came from them before is kept
+    under_refused: list[Refused] = field(default_factory=list)
 
-    def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str) -> None:
+    def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str) -> bool:
+        """The change if it keeps the contract (True), else refused naming the field and the rule (False)."""
         try:
             valid = model.model_validate(data)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "data"
             self.refused.append(Refused(entity, ident, f"{where}: {first['msg']}"))
-            return
+            return False
         self.changes.setdefault(entity, []).append(
             {"type": model.event_type, "data": valid.model_dump(mode="json"), "source_id": source_id})
+        return True
 
 
 def _kind(org: Organisation) -> str:
@@ -324,6 +331,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             by_code.setdefault((owner_id, (org.school_unit_code or "").strip()), []).append(org.id)
 
     placed: dict[str, tuple[str, Organisation]] = {}  # organisation id → (organiser id, school unit)
+    folded_ids: set[str] = set()
     below_huvudman = tree.above([o for o in organisations if _kind(o) == ORGANISER])
     for org in organisations:
         kind = _kind(org)
@@ -332,6 +340,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         owner = organiser_of(org)
         if owner is None and org.id in below_huvudman:
+            folded_ids.add(org.id)
             out.folded.append(Refused("organisations", org.id, "above its Huvudman: no level of the directory"))
             continue
         if org.id in tree.looped:
@@ -356,10 +365,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     "schoolUnitCode", "Skolenheter", by_code[(oid, code)], org.id)))
                 out.recreated.append(out.refused[-1])
                 continue
-            out.add("organisations", OrganisationUnitUpsertedV1,
-                    {**base, "unit_type": "school_unit", "unit_id": org.id, "parent_id": area_of(org) or oid,
-                     "school_unit_code": code or None}, org.id, org.id)
-            if code:
+            sent = out.add("organisations", OrganisationUnitUpsertedV1,
+                           {**base, "unit_type": "school_unit", "unit_id": org.id, "parent_id": area_of(org) or oid,
+                            "school_unit_code": code or None}, org.id, org.id)
+            if code and sent:  # a unit refused for its content (a name holding a civic number) places nothing
                 placed[org.id] = (oid, org)
         elif not is_area(org):
             above = area_at(org)
@@ -370,6 +379,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         else:
             out.add("organisations", OrganisationUnitUpsertedV1,
                     {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id)
+    # every school unit refused above, for whatever rule (its content, a loop, no Huvudman, a code on two units):
+    # what hangs under it is left out, not sent under the refused unit's id
+    sent_units = {c["source_id"] for c in out.changes.get("organisations", [])}
+    refused_units = {o.id for o in school_units if o.id not in sent_units and o.id not in folded_ids}
     if organiser is not None and any(c["data"]["organiser_id"] == organiser[0]
                                      for c in out.changes.get("organisations", [])):
         oid, name = organiser
@@ -386,10 +399,22 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     _period(group.start_date, group.end_date))
             group_names.setdefault(same, []).append(group.id)
     group_place: dict[str, tuple[str, str]] = {}  # group id → (organiser id, school unit code)
+    groups_left: dict[str, str] = {}  # group id → its refused school unit's id
+
+    def leave(entity: str, ident: str, unit: str) -> None:
+        out.under_refused.append(Refused(entity, ident, f"{UNDER_REFUSED} ({unit})"))
+
     for group in groups:
         at = placed.get(group.organisation.id)
         if (group.group_type or "").strip().casefold() == STAFF_GROUP:
             out.left_out.append(Refused("groups", group.id, STAFF_GROUP_RULE))
+            continue
+        if group.organisation.id in refused_units:
+            groups_left[group.id] = group.organisation.id
+            leave("groups", group.id, group.organisation.id)
+            for member in group.memberships:
+                leave("memberships", f"{group.id}/{member.person.id if member.person else '(no person)'}",
+                      group.organisation.id)
             continue
         if at is None:
             out.refused.append(Refused("groups", group.id, "its organisation is not a known Skolenhet"))
@@ -431,6 +456,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             out.refused.append(Refused("duties", duty.id, NO_PERSON))
             continue
         duty_person[duty.id] = duty.person.id
+        if duty.duty_at.id in refused_units:
+            leave("duties", duty.id, duty.duty_at.id)
+            continue
         if at is None:
             out.refused.append(Refused("duties", duty.id, "dutyAt is not a known Skolenhet"))
             continue
@@ -446,6 +474,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
         for group_ref in activity.groups:
             place = group_place.get(group_ref.id)
+            if group_ref.id in groups_left:
+                leave("activities", activity.id, groups_left[group_ref.id])
+                continue
             if place is None:
                 out.refused.append(Refused("activities", activity.id, f"group {group_ref.id} is not known"))
                 continue
