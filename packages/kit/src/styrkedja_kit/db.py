@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import text
@@ -45,3 +46,16 @@ def outside_event_loop(function: Callable[..., Any], *args: Any) -> Any:
         return function(*args)
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(function, *args).result()
+
+
+_SETTING_LOCAL = text("SELECT current_setting(:name), set_config(:name, :value, true)")
+_SETTING_BACK = text("SELECT set_config(:name, :value, true)")
+
+
+@asynccontextmanager
+async def planner_setting(session: AsyncSession, name: str, value: str) -> AsyncIterator[None]:
+    """A planner setting (e.g. `enable_nestloop` off) for the statements run inside, set back after them.
+    Local to the transaction: a failed statement rolls it back with the rest, so no `finally` is needed."""
+    before = (await session.execute(_SETTING_LOCAL, {"name": name, "value": value})).scalar_one()
+    yield
+    await session.execute(_SETTING_BACK, {"name": name, "value": before})

@@ -63,6 +63,7 @@ from styrkedja_contracts import (
 from styrkedja_contracts.calendar import DEFAULT_CALENDAR, Window, forecast_window, round_window
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar
 from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import planner_setting
 
 from ..directory.tables import memberships, teaching_assignments
 from ..figures.state import total
@@ -363,8 +364,6 @@ _APPLY = {(kind, whole): text(_apply_sql(kind, whole)) for kind in WindowKind fo
 # batch's last window statement, one round trip less than a `_PLAN_CACHE_SET` after it
 _APPLY_RESTORING = {kind: text(_apply_sql(kind, False) + ", set_config('plan_cache_mode', :plan_cache_mode, true)")
                     for kind in WindowKind}
-_NESTLOOP_OFF = text("SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)")
-_NESTLOOP_SET = text("SELECT set_config('enable_nestloop', :value, true)")
 _CUSTOM_PLANS = text("SELECT current_setting('plan_cache_mode'), "
                      "set_config('plan_cache_mode', 'force_custom_plan', true)")
 _PLAN_CACHE_SET = text("SELECT set_config('plan_cache_mode', :value, true)")
@@ -402,9 +401,8 @@ async def sync_window(session: AsyncSession, key: WindowKey, window: Window, tou
         # the group subjects (6,000 × 320) a nested loop of seconds; hash joins for this statement
         # only (the reports stay looked up per item, a lateral join is a nested loop by nature; the
         # setting is local to the transaction, a failed statement rolls it back with the rest)
-        nestloop = (await session.execute(_NESTLOOP_OFF)).scalar_one()
-        changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, True)], params)).one()
-        await session.execute(_NESTLOOP_SET, {"value": nestloop})
+        async with planner_setting(session, "enable_nestloop", "off"):
+            changed, _upserted, _deleted, emptied = (await session.execute(_APPLY[(key.kind, True)], params)).one()
         # a window derived whole changes the tables' size by thousands of rows: their statistics now
         # (this transaction's rows count), or the keyed statements are planned for the tables as they
         # were — an empty table's estimates drove the deletion of gone items by a scan of the window

@@ -63,7 +63,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_event
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES
 from styrkedja_kit.consumer import Delivered, Refused, record_digest, unfit
-from styrkedja_kit.db import Database
+from styrkedja_kit.db import Database, planner_setting
 from styrkedja_kit.sets import copy_records
 
 from ..alerts.handlers import reevaluate_all
@@ -81,7 +81,7 @@ from ..support import handlers as support
 from ..support.tables import BELOW_PASS
 from . import explain
 from .below_pass import rebuild_below_pass
-from .compliance import _NESTLOOP_OFF, rebuild_compliance
+from .compliance import rebuild_compliance
 
 #: Not derived from the log: kept by a rebuild.
 KEPT = frozenset({"alerts", "alert_comments", "alert_thresholds", "directory_published", "access_audit", "outbox",
@@ -1147,11 +1147,10 @@ async def _figure(session: AsyncSession, name: str) -> None:
     select = f"SELECT {cols} FROM ({sql}) AS r"
     if name in ORDERED_FIGURES and await _byte_order(session):
         select += f" ORDER BY {_key_order(list(table.table.primary_key.columns))}"
-    nestloop = (await session.execute(text(_NESTLOOP_OFF))).scalar_one() if name in NO_NESTED_LOOPS else None
-    await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, select,
-                                   parallel=name in PARALLEL_FIGURES)
-    if nestloop is not None:
-        await session.execute(text("SELECT set_config('enable_nestloop', :value, true)"), {"value": nestloop})
+    async with (planner_setting(session, "enable_nestloop", "off") if name in NO_NESTED_LOOPS
+                else contextlib.nullcontext()):
+        await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, select,
+                                       parallel=name in PARALLEL_FIGURES)
 
 
 async def _figure_by_rules(session: AsyncSession, name: str) -> None:

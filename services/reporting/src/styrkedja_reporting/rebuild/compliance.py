@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_contracts import AssessmentPublishedV1, AssessmentRetractedV1, ForecastSubmittedV1, ForecastWithdrawnV1
 from styrkedja_contracts.events.calendar import CalendarChangedV1
 from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import planner_setting
 
 from ..compliance.handlers import calendar_of, window_for
 from ..compliance.rules import WindowKey, WindowKind, round_period
@@ -129,16 +130,15 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
             {"organiser_id": key.organiser_id, "kind": key.kind.value, "period": key.period, "opens": w.opens,
              "deadline": w.deadline, "timezone": w.timezone} for key, w in windows]))
     kinds = {"forecast": WindowKind.forecast.value, "round": WindowKind.assessment_round.value}
-    nestloop = (await session.execute(text(_NESTLOOP_OFF))).scalar_one()
-    await explain.execute(session, "compliance.items", _ITEMS, kinds)
-    await session.execute(text("SELECT set_config('enable_nestloop', :value, true)"), {"value": nestloop})
+    async with planner_setting(session, "enable_nestloop", "off"):
+        await explain.execute(session, "compliance.items", _ITEMS, kinds)
     await explain.execute(session, "compliance.cells", _CELLS)
     await session.execute(text("ANALYZE compliance_items, compliance_cells"))  # for the live consumer's statements
     return len(windows)
 
 
 #: `_ITEMS` is planned without nested loops (the setting local to the transaction, set back after it), as compliance's
-#: own whole-window statement is (`handlers._NESTLOOP_OFF`): the join of its roster and group-subject CTEs (five key
+#: own whole-window statement is (`handlers.sync_window`): the join of its roster and group-subject CTEs (five key
 #: columns, no statistics) is estimated at one row, and the reports were then joined to every item by a nested loop
 #: over all reports — items × reports: 74k × 4.4k rows compared at 1,200 students (81 s CPU), 21 s at 600, not
 #: finished in 460 s on the full demo; hash joins: bench/compliance_items.py, bench/README.md
