@@ -390,6 +390,25 @@ def test_what_hangs_under_a_refused_school_unit_is_left_out_counted_and_named_by
     assert command.surely_vanishing(the_plan, held) == []
 
 
+def test_a_school_unit_under_a_refused_area_is_left_out_with_what_hangs_under_it(tmp_path, monkeypatch) -> None:
+    """The area comes after its school unit in the source, as a server may list them. Failed on the old code: the
+    area was refused for its name, yet its school unit was sent under the area's id, its group and duty with it."""
+    area = {"id": "area", "displayName": f"Område {PIN}", "organisationType": "Verksamhetsområde",
+            "parentOrganisation": {"id": "huv"}}
+    under = {**SU, "parentOrganisation": {"id": "area"}}
+    beside = {**SU, "id": "su2", "schoolUnitCode": "29990012"}
+    code, said, reporting = run(dump(tmp_path, organisations=[HUV, under, beside, area]), monkeypatch)
+    assert code == 0, said
+    assert {item["source_id"] for item in reporting.sent} == {"huv", "su2"}, reporting.sent
+    for line in ("left out: its area was refused: 1 organisations",
+                 "left out: its school unit was refused: 1 groups, 1 memberships, 1 duties, 1 activities",
+                 "organisations su: left out: its area was refused (area)", "refused organisations area: name:"):
+        assert line in said, said
+    assert not contains_personal_identity_number(said), said
+    held = {"2999": [("unit:school_unit:2999:su", "su"), ("unit:group:29990011:g1", "g1"), ("duty:d1", "d1")]}
+    assert command.vanished(plan_of(tmp_path), set(), held) == []
+
+
 def test_strict_exits_3_when_anything_was_refused_or_left_out_and_imports_the_rest(tmp_path, monkeypatch) -> None:
     clean = tmp_path / "clean"
     clean.mkdir()

@@ -33,7 +33,7 @@ from rich.table import Table
 from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
 
-from .mapping import UNDER_REFUSED, NoOrganiser, Plan, plan
+from .mapping import AREA_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
 from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE
 from .source import RETRIED, TRANSIENT, FolderSource, HttpSource, SourceError, retry_after_seconds
 
@@ -340,10 +340,11 @@ def _said(the_plan: Plan, notes: list[str]) -> list[str]:
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
              + ", ".join(f"{r.entity} {r.id}" for r in the_plan.recreated)] if the_plan.recreated else []
     lines += [f"possibly recreated: {note}" for note in notes]
-    if the_plan.under_refused:
-        per_entity = Counter(left.entity for left in the_plan.under_refused)
-        lines.append(f"{UNDER_REFUSED}: " + ", ".join(f"{count} {entity}" for entity, count in per_entity.items()))
-        lines += [f"{left.entity} {left.id}: {left.reason}" for left in the_plan.under_refused]
+    for why in (AREA_REFUSED, UNDER_REFUSED):  # a school unit left out for its area takes what hangs under it along
+        per_entity = Counter(left.entity for left in the_plan.under_refused if left.reason.startswith(why))
+        if per_entity:
+            lines.append(f"{why}: " + ", ".join(f"{count} {entity}" for entity, count in per_entity.items()))
+    lines += [f"{left.entity} {left.id}: {left.reason}" for left in the_plan.under_refused]
     lines += [f"not a level of the directory, {f.entity} {f.id}: {f.reason}" for f in the_plan.folded]
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]

@@ -79,6 +79,7 @@ STAFF_GROUP = "personalgrupp"
 STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
 #: why what hangs under a refused school unit is not sent (the unit's id follows, never its content)
 UNDER_REFUSED = "left out: its school unit was refused"
+AREA_REFUSED = "left out: its area was refused"
 #: every Swedish municipality's organisation number starts so (212000-NNNN)
 _MUNICIPALITY_NUMBER = re.compile(r"^(16)?212000-?[0-9]{4}$")
 
@@ -114,7 +115,8 @@ class Plan:
     #: from them before is not kept by a full import (a refusal must not read as a deletion; this one is one)
     left_out: list[Refused] = field(default_factory=list)
     #: what hangs under a school unit refused this run (its groups, their memberships and teaching assignments, its
-    #: duties): not sent under the refused unit's id, and, as the unit itself, what came from them before is kept
+    #: duties), and a school unit under an area refused for its content (with all that hangs under it): not sent
+    #: under the refused unit's id, and, as for the unit itself, what came from them before is kept
     under_refused: list[Refused] = field(default_factory=list)
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str) -> bool:
@@ -332,6 +334,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
 
     placed: dict[str, tuple[str, Organisation]] = {}  # organisation id → (organiser id, school unit)
     folded_ids: set[str] = set()
+    refused_areas: set[str] = set()
     below_huvudman = tree.above([o for o in organisations if _kind(o) == ORGANISER])
     for org in organisations:
         kind = _kind(org)
@@ -376,9 +379,17 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 "its school units hang under the organiser (no area above them)" if above is None else
                 f"inside area {above}: its school units are that area's" if above != org.id else
                 "above a Verksamhetsområde or Stadsdel: each of its school units is in the one below it")))
-        else:
-            out.add("organisations", OrganisationUnitUpsertedV1,
-                    {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id)
+        elif not out.add("organisations", OrganisationUnitUpsertedV1,
+                         {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id):
+            refused_areas.add(org.id)
+    # a school unit under an area refused for its content is not sent under the area's id either (its place in
+    # the chain is that area); the area may come after it in the source, so this is decided once all are read
+    for change in [c for c in out.changes.get("organisations", []) if c["data"]["unit_type"] == "school_unit"
+                   and c["data"]["parent_id"] in refused_areas]:
+        out.changes["organisations"].remove(change)
+        placed.pop(change["source_id"], None)
+        out.under_refused.append(Refused("organisations", change["source_id"],
+                                         f"{AREA_REFUSED} ({change['data']['parent_id']})"))
     # every school unit refused above, for whatever rule (its content, a loop, no Huvudman, a code on two units):
     # what hangs under it is left out, not sent under the refused unit's id
     sent_units = {c["source_id"] for c in out.changes.get("organisations", [])}
