@@ -73,21 +73,15 @@ def not_acceptable(accept: str, media_types: Iterable[str]) -> Problem:
                    [field_error("Accept", "not_acceptable", f"accept one of {named} (or */*)")])
 
 
-_PRODUCES: dict[int, tuple[str, ...]] = {}
-
-
 def produces(route: APIRoute) -> tuple[str, ...]:
     """The media types an operation answers in: JSON and problem+json, its response class's, and those its
-    `responses` document for a success (read once per route)."""
-    known = _PRODUCES.get(id(route))
-    if known is None:
-        response_class: Any = getattr(route.response_class, "value", route.response_class)  # FastAPI's default
-        types = [*JSON_TYPES, *([response_class.media_type] if getattr(response_class, "media_type", None) else [])]
-        for status, response in route.responses.items():
-            if str(status).startswith("2") or status == "default":
-                types += list((response.get("content") or {}).keys())
-        known = _PRODUCES[id(route)] = tuple(dict.fromkeys(types))
-    return known
+    `responses` document for a success. Read only for an Accept header that admits no JSON (rare), so not kept."""
+    response_class: Any = getattr(route.response_class, "value", route.response_class)  # FastAPI's default
+    types = [*JSON_TYPES, *([response_class.media_type] if getattr(response_class, "media_type", None) else [])]
+    for status, response in route.responses.items():
+        if str(status).startswith("2") or status == "default":
+            types += list((response.get("content") or {}).keys())
+    return tuple(dict.fromkeys(types))
 
 
 async def acceptable(request: Request) -> None:
