@@ -409,6 +409,24 @@ def test_a_school_unit_under_a_refused_area_is_left_out_with_what_hangs_under_it
     assert command.vanished(plan_of(tmp_path), set(), held) == []
 
 
+def test_what_hangs_under_a_refused_huvudman_is_left_out_not_sent_under_its_organiser_id(tmp_path, monkeypatch) -> None:
+    """Failed before: the Huvudman was refused for its name, yet its area, school units and groups were sent under
+    its organiser id (a directory of units without their organiser)."""
+    area = {"id": "area", "displayName": "Norr", "organisationType": "Verksamhetsområde",
+            "parentOrganisation": {"id": "huv"}}
+    under = {**SU, "parentOrganisation": {"id": "area"}}
+    code, said, reporting = run(dump(tmp_path, organisations=[{**HUV, "displayName": f"Kommun {PIN}"}, area, under]),
+                                monkeypatch)
+    assert code == 0, said
+    assert reporting.sent == [], reporting.sent
+    for line in ("left out: its Huvudman was refused: 2 organisations",
+                 "organisations area: left out: its Huvudman was refused (huv)",
+                 "organisations su: left out: its Huvudman was refused (huv)",
+                 "groups g1: left out: its school unit was refused (su)", "refused organisations huv: name:"):
+        assert line in said, said
+    assert not contains_personal_identity_number(said), said
+
+
 def test_strict_exits_3_when_anything_was_refused_or_left_out_and_imports_the_rest(tmp_path, monkeypatch) -> None:
     clean = tmp_path / "clean"
     clean.mkdir()

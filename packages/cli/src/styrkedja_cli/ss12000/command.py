@@ -33,7 +33,7 @@ from rich.table import Table
 from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
 
-from .mapping import AREA_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
+from .mapping import AREA_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
 from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE
 from .source import RETRIED, TRANSIENT, FolderSource, HttpSource, SourceError, retry_after_seconds
 
@@ -340,7 +340,8 @@ def _said(the_plan: Plan, notes: list[str]) -> list[str]:
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
              + ", ".join(f"{r.entity} {r.id}" for r in the_plan.recreated)] if the_plan.recreated else []
     lines += [f"possibly recreated: {note}" for note in notes]
-    for why in (AREA_REFUSED, UNDER_REFUSED):  # a school unit left out for its area takes what hangs under it along
+    # a unit left out for what it hangs under takes what hangs under it along
+    for why in (ORGANISER_REFUSED, AREA_REFUSED, UNDER_REFUSED):
         per_entity = Counter(left.entity for left in the_plan.under_refused if left.reason.startswith(why))
         if per_entity:
             lines.append(f"{why}: " + ", ".join(f"{count} {entity}" for entity, count in per_entity.items()))

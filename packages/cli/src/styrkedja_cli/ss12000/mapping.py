@@ -80,6 +80,7 @@ STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's m
 #: why what hangs under a refused school unit is not sent (the unit's id follows, never its content)
 UNDER_REFUSED = "left out: its school unit was refused"
 AREA_REFUSED = "left out: its area was refused"
+ORGANISER_REFUSED = "left out: its Huvudman was refused"
 #: every Swedish municipality's organisation number starts so (212000-NNNN)
 _MUNICIPALITY_NUMBER = re.compile(r"^(16)?212000-?[0-9]{4}$")
 
@@ -335,6 +336,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     placed: dict[str, tuple[str, Organisation]] = {}  # organisation id → (organiser id, school unit)
     folded_ids: set[str] = set()
     refused_areas: set[str] = set()
+    refused_organisers: dict[str, str] = {}  # organiser id → the refused Huvudman's source id
     below_huvudman = tree.above([o for o in organisations if _kind(o) == ORGANISER])
     for org in organisations:
         kind = _kind(org)
@@ -359,8 +361,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         base = {"organiser_id": oid, "name": org.display_name, "updated_at": when(org.meta)}
         if kind == ORGANISER:
-            out.add("organisations", OrganisationUnitUpsertedV1,
-                    {**base, "unit_type": "organiser", "unit_id": oid}, org.id, org.id)
+            if not out.add("organisations", OrganisationUnitUpsertedV1,
+                           {**base, "unit_type": "organiser", "unit_id": oid}, org.id, org.id):
+                refused_organisers[oid] = org.id
         elif kind == SCHOOL_UNIT:
             code = (org.school_unit_code or "").strip()
             if code and len(by_code[(oid, code)]) > 1:
@@ -382,6 +385,16 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         elif not out.add("organisations", OrganisationUnitUpsertedV1,
                          {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id):
             refused_areas.add(org.id)
+    # what hangs under a Huvudman refused for its content is not sent under its organiser id either (a directory
+    # of areas and school units without their organiser), unless another Huvudman of that id was sent
+    organisers_sent = {c["data"]["unit_id"] for c in out.changes.get("organisations", [])
+                       if c["data"]["unit_type"] == "organiser"}
+    for change in [c for c in out.changes.get("organisations", []) if c["data"]["unit_type"] != "organiser"
+                   and c["data"]["organiser_id"] in refused_organisers.keys() - organisers_sent]:
+        out.changes["organisations"].remove(change)
+        placed.pop(change["source_id"], None)
+        out.under_refused.append(Refused("organisations", change["source_id"],
+                                         f"{ORGANISER_REFUSED} ({refused_organisers[change['data']['organiser_id']]})"))
     # a school unit under an area refused for its content is not sent under the area's id either (its place in
     # the chain is that area); the area may come after it in the source, so this is decided once all are read
     for change in [c for c in out.changes.get("organisations", []) if c["data"]["unit_type"] == "school_unit"
