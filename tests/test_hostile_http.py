@@ -297,6 +297,41 @@ def test_unexpected_methods_and_headers(attack: Attack) -> None:
     finish(attack, 1)
 
 
+#: Accept headers no operation can answer (it answers JSON, problem+json, and what its 200 documents)
+UNANSWERABLE = ["application/xml", "text/html", "application/json;q=0", "image/png, text/plain;q=0.5"]
+#: Accept headers every operation answers: JSON or problem+json admitted, or anything
+ANSWERABLE = ["*/*", "application/json", "application/problem+json;q=0.2, application/xml", "text/html, */*;q=0.1",
+              "application/*"]
+
+
+def test_one_accept_rule_on_every_operation_of_every_service(attack: Attack) -> None:
+    """The kit's rule (`styrkedja_kit.negotiation`) on every operation: an Accept header admitting neither JSON nor
+    problem+json nor anything, nor a type the operation's 200 documents (reporting's CSV and xlsx, LIKA's
+    workbooks), is a 406 problem naming the header; `*/*` or a list with JSON in it is answered (no 406), and so is
+    a type the 200 documents. Failed on the old code: assessment, forecast and LIKA answered JSON to
+    `Accept: application/xml`, reporting 406 on its tables only."""
+    for method, path, operation in operations(attack):
+        url = fill(path)
+        body = {"content": b"{}", "headers": {"content-type": "application/json"}} if method != "GET" else {
+            "headers": {}}
+        documented = [kind for status, answer in operation["responses"].items() if status.startswith("2")
+                      for kind in answer.get("content", {})]
+        for accept in UNANSWERABLE:
+            got = attack.client.request(method, url, content=body.get("content"),
+                                        headers={**body["headers"], "accept": accept})
+            attack.judge(f"{method} {path} accept {accept}", got)
+            named = got.json().get("errors", [{}])[0] if got.status_code == 406 else {}
+            if (got.status_code, named.get("field"), named.get("rule")) != (406, "Accept", "not_acceptable"):
+                attack.wrong.append(f"{method} {path} accept {accept}: {got.status_code} {got.text[:120]!r}")
+        for accept in ANSWERABLE + [kind for kind in documented if kind != "application/json"]:
+            got = attack.client.request(method, url, content=body.get("content"),
+                                        headers={**body["headers"], "accept": accept})
+            attack.judge(f"{method} {path} accept {accept}", got)
+            if got.status_code == 406:
+                attack.wrong.append(f"{method} {path} accept {accept}: 406 {got.text[:120]!r}")
+    finish(attack, 30)
+
+
 def raw_request(url: str, data: bytes) -> bytes:
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=30) as sock:

@@ -14,6 +14,9 @@ Found and fixed (each test below failed on the old code):
   and the support reads, for a token of that very organiser in any spelling, and matched nothing in the roster
   sizes and alerts. Now the organiser id's own rules (kept spelling, text rules) apply to it at that level
   (`params.unit_at_level`): every spelling reads the same cells, a personnummer in the 12-digit form is refused.
+- Reporting: `/v1/alerts` with `unit_id` and no `level` compared the unit as written: the organiser's own alerts
+  (kept as `212000-0142`) were not found by `unit_id=2120000142`. Now a unit id matched without a level that
+  spells an organisation number is compared in the kept spelling (`params.unit_at_level`).
 - Reporting: a `unit_id` (query or path) and LIKA's `area_id` took any string of the id pattern, a personal
   identity number too: `unit_id=19121212-1212` was answered 200 — `/v1/support/summary` repeated it in its body
   — and a student-level list read kept it in the audit trail's `what`. Now `UnitIdParam`: 422 naming the field and
@@ -52,6 +55,7 @@ import sys
 import typing
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -76,6 +80,7 @@ from styrkedja_contracts.identifiers import contains_personal_identity_number
 from styrkedja_contracts.topics import TOPICS, topic_for_event_type
 from styrkedja_kit.consumer import Delivered, unfit
 from styrkedja_kit.db import Database
+from styrkedja_reporting.alerts.tables import alerts
 from styrkedja_reporting.main import handler_registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -193,6 +198,8 @@ def requests_of(path: str, parameters: dict[str, dict[str, Any]], organiser: str
     variants = [{}]
     if "unit_id" in parameters and "level" in parameters:
         variants.append({"level": "organiser", "unit_id": unit or organiser})
+        if not parameters["level"].get("required"):  # a filter of any level: the unit without one
+            variants.append({"unit_id": unit or organiser})
     if "format" in parameters:
         variants += [{**v, "format": fmt} for fmt in ("csv", "xlsx") for v in variants]
     for variant in variants:
@@ -624,3 +631,36 @@ def test_the_directory_names_the_organisers_own_unit_in_its_kept_spelling(report
             unit = client.get(f"/v1/directory/units/{spelling}",
                               params={"unit_type": "organiser", "organiser_id": A[0]})
             assert unit.status_code == 200 and unit.json()["unit_id"] == KEPT_A, (spelling, unit.text[:300])
+
+
+async def _raise_alerts(database_url: str) -> None:
+    """An open alert on organiser A's own unit and one on its school unit, written as the dip rules write them."""
+    database = Database(database_url)
+    try:
+        async with database.sessions.begin() as session:
+            for level, unit, code in (("organiser", KEPT_A, None), ("school_unit", UNIT_A, UNIT_A)):
+                await session.execute(alerts.insert().values(
+                    alert_id=uuid.uuid4(), organiser_id=KEPT_A, level=level, unit_id=unit, school_unit_code=code,
+                    subject_code="GRGRMAT01", school_year="2026/27", term="HT", rule="pass_share_drop",
+                    status="open", episode=1, figures={"students": 12}, raised_at=datetime.now(UTC),
+                    changed_at=datetime.now(UTC)))
+    finally:
+        await database.dispose()
+
+
+def test_a_unit_id_without_a_level_that_spells_the_organiser_is_the_organiser(reporting, token_issuer):
+    """`/v1/alerts?unit_id=…` without `level`: the organiser's unit id in any spelling finds its alert (kept as
+    `212000-0142`), as with `level=organiser`; a school unit code is matched as it is. Failed on the old code:
+    `unit_id=2120000142` (and the 12-digit spellings) matched nothing without a level."""
+    asyncio.run(_raise_alerts(reporting.database_url))
+    with httpx.Client(base_url=reporting.url, headers=reader(token_issuer, A[0]), timeout=60) as client:
+        for spelling in A:
+            for level in ({}, {"level": "organiser"}):
+                got = client.get("/v1/alerts", params={"unit_id": spelling, **level})
+                assert got.status_code == 200, (spelling, level, got.text)
+                assert [(a["level"], a["unit_id"]) for a in got.json()] == [("organiser", KEPT_A)], (spelling, level)
+        unit = client.get("/v1/alerts", params={"unit_id": UNIT_A}).json()
+        assert [(a["level"], a["unit_id"]) for a in unit] == [("school_unit", UNIT_A)]
+        refused = client.get("/v1/alerts", params={"unit_id": "161212121212"})  # "16" + a personnummer
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "unit_id", refused.text
+        assert refused.json()["errors"][0]["rule"] == "no_personal_identity_number", refused.text

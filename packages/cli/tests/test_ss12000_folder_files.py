@@ -355,3 +355,98 @@ def test_the_commands_help_says_its_exit_codes_and_where_the_rules_are() -> None
     said = " ".join(CliRunner().invoke(app, ["import", "ss12000", "--help"]).output.split())
     assert "Exit codes: 0 imported" in said and "1 stopped" in said and "2 usage" in said, said
     assert "docs/import.md" in said and (Path(__file__).parents[3] / "docs" / "import.md").is_file()
+
+
+# -- what hangs under a refused school unit; --strict ------------------------------------------------------------
+
+def _refused_unit_dump(folder: Path) -> Path:
+    """`su` refused for its name (it holds a civic number); `su2` beside it, fine, with a group of its own."""
+    fine = {**SU, "id": "su2", "schoolUnitCode": "29990012"}
+    return dump(folder, organisations=[HUV, {**SU, "displayName": f"Skolan {PIN}"}, fine],
+                groups=[GROUP, {**GROUP, "id": "g2", "organisation": {"id": "su2"},
+                                "groupMemberships": [{"person": {"id": "p2"}}]}],
+                duties=[DUTY, {**DUTY, "id": "d2", "dutyAt": {"id": "su2"}}],
+                activities=[ACTIVITY, {"id": "a2", "groups": [{"id": "g2"}], "teachers": [{"duty": {"id": "d2"}}]}])
+
+
+def test_what_hangs_under_a_refused_school_unit_is_left_out_counted_and_named_by_id(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: the unit was refused, yet its group, membership, duty and teaching assignment were
+    sent under its id (a directory holding a group of a school unit it does not have)."""
+    code, said, reporting = run(_refused_unit_dump(tmp_path), monkeypatch)
+    assert code == 0, said
+    assert not [item for item in reporting.sent if "su" in (item["data"].get("parent_id"), item["source_id"])
+                or item["data"].get("school_unit_code") == "29990011"], reporting.sent
+    assert {item["source_id"] for item in reporting.sent} == {"huv", "su2", "g2", "d2", "a2"}, reporting.sent
+    assert ("left out: its school unit was refused: 1 groups, 1 memberships, 1 duties, 1 activities") in said, said
+    for line in ("groups g1: left out: its school unit was refused (su)",
+                 "memberships g1/p1: left out:", "duties d1: left out:", "activities a1: left out:"):
+        assert line in said, said
+    assert not contains_personal_identity_number(said) and "121212" not in said, said
+    # a full import keeps what an earlier one took from them, as it keeps the refused unit's own
+    the_plan = plan_of(tmp_path)
+    held = {"2999": [("unit:group:29990011:g1", "g1"), ("membership:m1", "g1"), ("duty:d1", "d1"),
+                     ("teaching_assignment:t1", "a1"), ("unit:school_unit:2999:su", "su")]}
+    assert command.vanished(the_plan, set(), held) == []
+    assert command.surely_vanishing(the_plan, held) == []
+
+
+def test_a_school_unit_under_a_refused_area_is_left_out_with_what_hangs_under_it(tmp_path, monkeypatch) -> None:
+    """The area comes after its school unit in the source, as a server may list them. Failed on the old code: the
+    area was refused for its name, yet its school unit was sent under the area's id, its group and duty with it."""
+    area = {"id": "area", "displayName": f"Område {PIN}", "organisationType": "Verksamhetsområde",
+            "parentOrganisation": {"id": "huv"}}
+    under = {**SU, "parentOrganisation": {"id": "area"}}
+    beside = {**SU, "id": "su2", "schoolUnitCode": "29990012"}
+    code, said, reporting = run(dump(tmp_path, organisations=[HUV, under, beside, area]), monkeypatch)
+    assert code == 0, said
+    assert {item["source_id"] for item in reporting.sent} == {"huv", "su2"}, reporting.sent
+    for line in ("left out: its area was refused: 1 organisations",
+                 "left out: its school unit was refused: 1 groups, 1 memberships, 1 duties, 1 activities",
+                 "organisations su: left out: its area was refused (area)", "refused organisations area: name:"):
+        assert line in said, said
+    assert not contains_personal_identity_number(said), said
+    held = {"2999": [("unit:school_unit:2999:su", "su"), ("unit:group:29990011:g1", "g1"), ("duty:d1", "d1")]}
+    assert command.vanished(plan_of(tmp_path), set(), held) == []
+
+
+def test_what_hangs_under_a_refused_huvudman_is_left_out_not_sent_under_its_organiser_id(tmp_path, monkeypatch) -> None:
+    """Failed before: the Huvudman was refused for its name, yet its area, school units and groups were sent under
+    its organiser id (a directory of units without their organiser)."""
+    area = {"id": "area", "displayName": "Norr", "organisationType": "Verksamhetsområde",
+            "parentOrganisation": {"id": "huv"}}
+    under = {**SU, "parentOrganisation": {"id": "area"}}
+    code, said, reporting = run(dump(tmp_path, organisations=[{**HUV, "displayName": f"Kommun {PIN}"}, area, under]),
+                                monkeypatch)
+    assert code == 0, said
+    assert reporting.sent == [], reporting.sent
+    for line in ("left out: its Huvudman was refused: 2 organisations",
+                 "organisations area: left out: its Huvudman was refused (huv)",
+                 "organisations su: left out: its Huvudman was refused (huv)",
+                 "groups g1: left out: its school unit was refused (su)", "refused organisations huv: name:"):
+        assert line in said, said
+    assert not contains_personal_identity_number(said), said
+
+
+def test_strict_exits_3_when_anything_was_refused_or_left_out_and_imports_the_rest(tmp_path, monkeypatch) -> None:
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert run(dump(clean), monkeypatch, "--strict")[0] == 0
+    staff = tmp_path / "staff"  # a staff group is left out by design: not a fault for --strict
+    staff.mkdir()
+    code, said, _ = run(dump(staff, groups=[GROUP, {**GROUP, "id": "g8", "groupType": "Personalgrupp"}]), monkeypatch,
+                        "--strict")
+    assert code == 0 and "g8" in said, said
+    refused = tmp_path / "refused"
+    refused.mkdir()
+    code, said, reporting = run(_refused_unit_dump(refused), monkeypatch)
+    assert code == 0, said  # the default is unchanged
+    code, said, strict = run(_refused_unit_dump(refused), monkeypatch, "--strict")
+    assert code == 3 and "--strict: 1 refused, 4 left out (exit 3)" in said, said
+    assert [i["source_id"] for i in strict.sent] == [i["source_id"] for i in reporting.sent]  # the rest imported
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    code, said, _ = run(dump(lone, duties=[DUTY, {**DUTY, "id": "d9", "dutyAt": {"id": "nowhere"}}]), monkeypatch,
+                        "--strict")
+    assert code == 3 and "refused duties d9: dutyAt is not a known Skolenhet" in said, said
+    helped = " ".join(CliRunner().invoke(app, ["import", "ss12000", "--help"]).output.split())
+    assert "--strict" in helped and "3 imported with --strict" in helped, helped

@@ -458,7 +458,10 @@ def test_one_school_unit_code_on_two_units_or_one_group_name_twice_is_refused_as
     assert [r.id for r in the_plan.recreated] == [SU["id"], again["id"]]
     assert the_plan.recreated[0].reason.startswith(f"schoolUnitCode: the same as on {again['id']} (2 Skolenheter")
     assert [c["data"]["unit_id"] for c in the_plan.changes["organisations"]] == ["2999", "su-2"]
-    assert {r.id for r in the_plan.refused} == {SU["id"], again["id"], *(g["id"] for g in groups[:3])}
+    assert {r.id for r in the_plan.refused} == {SU["id"], again["id"]}
+    # what hangs under either is left out with it, naming the unit (it was refused as "not a known Skolenhet")
+    assert {(r.entity, r.id, r.reason) for r in the_plan.under_refused if r.entity == "groups"} == {
+        ("groups", g["id"], f"left out: its school unit was refused ({SU['id']})") for g in groups[:3]}
 
     the_plan, _ = read_and_plan(SpecServer({"organisations": [HUV, SU], "groups": groups[:3]}).source(),
                                 since=None, naive_zone=ZONE)

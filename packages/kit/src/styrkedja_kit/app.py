@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
@@ -33,6 +33,7 @@ from .db import Database
 from .kafka import make_admin
 from .leader import AdvisoryLock
 from .logging import configure_logging
+from .negotiation import acceptable
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
 from .problems import TITLES, document_problems, install_problem_handlers, problem_response
 from .security import install_security
@@ -415,7 +416,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     # no redirect of `/path/` to `/path`: Starlette builds its Location from the request's Host header, so a
     # forged Host made the service answer a 307 to another site (a POST's body and token re-sent there by
     # clients that follow it); every documented path is exact, anything else is a 404 problem
-    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False)
+    # every operation, the probes too: an Accept header admitting no type it answers in is a 406 (`negotiation`)
+    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False, dependencies=[Depends(acceptable)])
     install_problem_handlers(app)
     install_security(app, settings, require_token=require_token)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes)

@@ -21,7 +21,7 @@ from .rules import RuleViolation, RuleViolations
 
 PROBLEM_JSON = "application/problem+json"
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-          409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Rule broken",
+          406: "Not acceptable", 409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Rule broken",
           503: "Service unavailable"}
 #: What each documented 4xx means, for the OpenAPI documents.
 MEANINGS = {
@@ -29,6 +29,8 @@ MEANINGS = {
     401: "No valid bearer token: see `WWW-Authenticate`.",
     403: "The token's role or scope does not allow this.",
     404: "No such record.",
+    406: "The Accept header admits none of the types the operation answers in (application/json, "
+         "application/problem+json, and those its 200 names); `*/*` or no Accept header is fine.",
     409: "Conflicts with what is stored (a newer revision, another record holding the key).",
     413: "The request body is larger than the service accepts.",
     415: "The request body is not JSON.",
@@ -242,6 +244,7 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
                 statuses.add(409)
             if path.startswith("/v1/"):  # every operation of the service's own (they use its database)
                 statuses.add(503)
+            statuses.add(406)  # the Accept rule holds for every operation (`negotiation.acceptable`)
             statuses |= {int(code) for code in responses if str(code).startswith("4")}
             for status in sorted(statuses):
                 entry = responses.setdefault(str(status), {"description": MEANINGS.get(status, "Problem")})

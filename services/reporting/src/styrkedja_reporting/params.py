@@ -4,6 +4,7 @@ name the broken rule (ascii_only, no_control_characters, no_personal_identity_nu
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints, TypeAdapter, ValidationError
@@ -19,13 +20,21 @@ UnitIdParam = Annotated[str, StringConstraints(pattern=ID_PATTERN), AfterValidat
 let a personal identity number through (`19121212-1212`), to be repeated in an answer or kept in the audit trail."""
 
 _ORGANISER = TypeAdapter(OrganiserId)
+#: the spellings of an organisation number `canonical_organiser_id` reads (ten digits with or without the hyphen,
+#: or twelve with the prefix 16); a municipality code (four digits) is the same in every spelling
+_ORGANISATION_NUMBER = re.compile(r"(?:16)?[0-9]{6}-?[0-9]{4}", re.ASCII)
 
 
 def unit_at_level(level: str | None, unit_id: str | None, field: str = "unit_id") -> str | None:
     """The unit a read names at `level`: at organiser level it is an organiser id, so it obeys the organiser id's
     rules and is compared in its kept spelling (`unit_id=2120001234` is the organiser `212000-1234`, as
-    `organiser_id=2120001234` is); a unit of another level as it is. A broken rule is a 422 naming `field`."""
-    if unit_id is None or level != "organiser":
+    `organiser_id=2120001234` is); a unit of another level as it is. Without a level (a filter of any level, as
+    the alerts'), a unit id spelling an organisation number is that organiser's too, compared in the kept spelling:
+    the organiser's own unit is kept so (`directory.rules.organiser_spelt`), and no school unit code (8 digits) or
+    group id (`<code>/<id>`) has that shape. A broken rule is a 422 naming `field`."""
+    if unit_id is None or level not in ("organiser", None):
+        return unit_id
+    if level is None and _ORGANISATION_NUMBER.fullmatch(unit_id) is None:
         return unit_id
     try:
         return _ORGANISER.validate_python(unit_id)

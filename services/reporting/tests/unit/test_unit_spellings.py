@@ -18,6 +18,10 @@ def test_at_organiser_level_a_unit_is_the_organiser_in_its_kept_spelling(spellin
     assert unit_at_level("organiser", spelling) == "212000-0142"
     assert unit_at_level("school_unit", spelling) == spelling  # another level's id is as it is
     assert unit_at_level("organiser", "2999") == "2999" and unit_at_level("organiser", None) is None
+    # without a level (a filter of any level, the alerts'): a spelling of an organisation number is the organiser
+    assert unit_at_level(None, spelling) == "212000-0142"
+    for other in ("11111111", "11111111/7A", "area-north", "2999", "21200001420"):
+        assert unit_at_level(None, other) == other
 
 
 @pytest.mark.parametrize(("value", "rule"), [("161212121212", "no_personal_identity_number"),
@@ -29,6 +33,9 @@ def test_at_organiser_level_a_unit_breaking_the_organiser_rules_is_a_422_naming_
         unit_at_level("organiser", value)
     assert (refused.value.field, refused.value.rule, refused.value.status) == ("unit_id", rule, 422)
     assert value not in refused.value.message
+    if rule == "no_personal_identity_number":  # spelt as an organisation number, so refused without a level too
+        with pytest.raises(RuleViolation):
+            unit_at_level(None, value)
 
 
 @pytest.mark.parametrize("value", ["19121212-1212", "121212+1212", "x_121212_1212", "a" * 81, "7A\n", "７A"])

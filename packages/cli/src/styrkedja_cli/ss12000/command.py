@@ -33,11 +33,15 @@ from rich.table import Table
 from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
 
-from .mapping import NoOrganiser, Plan, plan
+from .mapping import AREA_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
 from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE
 from .source import RETRIED, TRANSIENT, FolderSource, HttpSource, SourceError, retry_after_seconds
 
 CHUNK = 1_000
+#: the summary table's columns after the entity ("left out": what hangs under a school unit refused this run)
+COUNTED = ("created", "changed", "removed", "unchanged", "refused", "left out")
+#: the exit code of `--strict` when anything was refused or left out (the import itself ran as without it)
+STRICT_EXIT = 3
 #: what an import lacks when the server holds an optional entity back (models.OPTIONAL)
 LACKING = {"persons": "groups' years from enrolments unknown",
            "syllabuses": "teaching assignments without subjects, no years from syllabuses"}
@@ -163,8 +167,8 @@ def vanished(the_plan: Plan, sent: set[tuple[str, str]], holdings: dict[str, lis
              ) -> list[tuple[str, str]]:
     """A full import is the truth for the organisers it covers: what reporting holds for them and
     the source no longer has goes. Not what came from a source entity that was refused this time
-    (a refusal must not read as a deletion)."""
-    refused = {r.id.split("/")[0] for r in the_plan.refused}
+    (a refusal must not read as a deletion), nor what hangs under a school unit refused this time."""
+    refused = {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
             if (organiser, key) not in sent and source_id not in refused]
 
@@ -190,7 +194,7 @@ def surely_vanishing(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]])
     the plan neither sends nor refused (a wrong folder, an empty page). Fewer than `vanished` finds after
     sending (a membership dropped from a group that is still sent), never more."""
     kept = {c["source_id"] for changes in the_plan.changes.values() for c in changes if c["source_id"]}
-    kept |= {r.id.split("/")[0] for r in the_plan.refused}
+    kept |= {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
     kept |= set(holdings)  # an organiser unit sent without a source id (--organiser) has its own id
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
             if source_id not in kept]
@@ -292,6 +296,8 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             notes += replaced({("", key) for _, key in created}, deleted_keys, codes)
     for refused in [*the_plan.refused, *the_plan.left_out]:
         summary.setdefault(refused.entity, Counter())["refused"] += 1
+    for left in the_plan.under_refused:
+        summary.setdefault(left.entity, Counter())["left out"] += 1
     return summary
 
 
@@ -334,6 +340,12 @@ def _said(the_plan: Plan, notes: list[str]) -> list[str]:
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
              + ", ".join(f"{r.entity} {r.id}" for r in the_plan.recreated)] if the_plan.recreated else []
     lines += [f"possibly recreated: {note}" for note in notes]
+    # a unit left out for what it hangs under takes what hangs under it along
+    for why in (ORGANISER_REFUSED, AREA_REFUSED, UNDER_REFUSED):
+        per_entity = Counter(left.entity for left in the_plan.under_refused if left.reason.startswith(why))
+        if per_entity:
+            lines.append(f"{why}: " + ", ".join(f"{count} {entity}" for entity, count in per_entity.items()))
+    lines += [f"{left.entity} {left.id}: {left.reason}" for left in the_plan.under_refused]
     lines += [f"not a level of the directory, {f.entity} {f.id}: {f.reason}" for f in the_plan.folded]
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
@@ -372,11 +384,15 @@ def register(import_app: typer.Typer) -> None:
                        "as Skolverket's reference API; refused when the source has one"),
         organiser_name: str | None = typer.Option(None, help="the name of --organiser in the directory "
                                                              "(default: its id)"),
+        strict: bool = typer.Option(False, help=f"exit {STRICT_EXIT} (after importing the rest) when any item was "
+                                                "refused or left out under a refused unit, for a scheduled job to notice "
+                                                "(staff groups, left out by design, do not count)"),
     ) -> None:
         """Import organisations, groups and memberships, duties and activities from SS 12000.
 
-        Exit codes: 0 imported (items refused one by one are listed), 1 stopped (nothing sent when the source
-        could not be read whole), 2 usage. The rules for files and servers: docs/import.md."""
+        Exit codes: 0 imported (items refused or left out one by one are listed), 1 stopped (nothing sent when the
+        source could not be read whole), 2 usage, 3 imported with --strict but items were refused or left out. The
+        rules for files and servers: docs/import.md."""
         console = Console(stderr=True)
         if (url is None) == (dir is None):
             raise typer.BadParameter("give exactly one of --url or --dir")
@@ -414,13 +430,17 @@ def register(import_app: typer.Typer) -> None:
             console.print(f"[red]import stopped:[/red] {error}")
             raise typer.Exit(1) from None
         table = Table(title="SS 12000 import")
-        for column in ("entity", "created", "changed", "removed", "unchanged", "refused"):
+        for column in ("entity", *COUNTED):
             table.add_column(column, justify="left" if column == "entity" else "right")
         for entity, counts in summary.items():
-            table.add_row(entity, *(str(counts[c]) for c in ("created", "changed", "removed", "unchanged",
-                                                            "refused")))
+            table.add_row(entity, *(str(counts[c]) for c in COUNTED))
         Console().print(table)
         for refused in [*the_plan.refused, *the_plan.left_out]:
             console.print(f"refused {refused.entity} {refused.id}: {refused.reason}")
         for line in _said(the_plan, notes):
             console.print(line)
+        # staff groups (`left_out`) are left out by design, not for a fault in the source: no reason to fail a job
+        if strict and (the_plan.refused or the_plan.under_refused):
+            console.print(f"--strict: {len(the_plan.refused)} refused, "
+                          f"{len(the_plan.under_refused)} left out (exit {STRICT_EXIT})")
+            raise typer.Exit(STRICT_EXIT)

@@ -77,6 +77,10 @@ NO_PERSON = "person: missing (the specification allows leaving it out; the direc
 #: SS 12000's groupType for "a group whose members are staff": the directory's memberships are students'
 STAFF_GROUP = "personalgrupp"
 STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
+#: why what hangs under a refused school unit is not sent (the unit's id follows, never its content)
+UNDER_REFUSED = "left out: its school unit was refused"
+AREA_REFUSED = "left out: its area was refused"
+ORGANISER_REFUSED = "left out: its Huvudman was refused"
 #: every Swedish municipality's organisation number starts so (212000-NNNN)
 _MUNICIPALITY_NUMBER = re.compile(r"^(16)?212000-?[0-9]{4}$")
 
@@ -111,17 +115,23 @@ class Plan:
     #: refused by a rule of what the directory holds, not for a fault of this run: unlike `refused`, what came
     #: from them before is not kept by a full import (a refusal must not read as a deletion; this one is one)
     left_out: list[Refused] = field(default_factory=list)
+    #: what hangs under a school unit refused this run (its groups, their memberships and teaching assignments, its
+    #: duties), and a school unit under an area refused for its content (with all that hangs under it): not sent
+    #: under the refused unit's id, and, as for the unit itself, what came from them before is kept
+    under_refused: list[Refused] = field(default_factory=list)
 
-    def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str) -> None:
+    def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str) -> bool:
+        """The change if it keeps the contract (True), else refused naming the field and the rule (False)."""
         try:
             valid = model.model_validate(data)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "data"
             self.refused.append(Refused(entity, ident, f"{where}: {first['msg']}"))
-            return
+            return False
         self.changes.setdefault(entity, []).append(
             {"type": model.event_type, "data": valid.model_dump(mode="json"), "source_id": source_id})
+        return True
 
 
 def _kind(org: Organisation) -> str:
@@ -324,6 +334,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             by_code.setdefault((owner_id, (org.school_unit_code or "").strip()), []).append(org.id)
 
     placed: dict[str, tuple[str, Organisation]] = {}  # organisation id → (organiser id, school unit)
+    folded_ids: set[str] = set()
+    refused_areas: set[str] = set()
+    refused_organisers: dict[str, str] = {}  # organiser id → the refused Huvudman's source id
     below_huvudman = tree.above([o for o in organisations if _kind(o) == ORGANISER])
     for org in organisations:
         kind = _kind(org)
@@ -332,6 +345,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         owner = organiser_of(org)
         if owner is None and org.id in below_huvudman:
+            folded_ids.add(org.id)
             out.folded.append(Refused("organisations", org.id, "above its Huvudman: no level of the directory"))
             continue
         if org.id in tree.looped:
@@ -347,8 +361,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         base = {"organiser_id": oid, "name": org.display_name, "updated_at": when(org.meta)}
         if kind == ORGANISER:
-            out.add("organisations", OrganisationUnitUpsertedV1,
-                    {**base, "unit_type": "organiser", "unit_id": oid}, org.id, org.id)
+            if not out.add("organisations", OrganisationUnitUpsertedV1,
+                           {**base, "unit_type": "organiser", "unit_id": oid}, org.id, org.id):
+                refused_organisers[oid] = org.id
         elif kind == SCHOOL_UNIT:
             code = (org.school_unit_code or "").strip()
             if code and len(by_code[(oid, code)]) > 1:
@@ -356,10 +371,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     "schoolUnitCode", "Skolenheter", by_code[(oid, code)], org.id)))
                 out.recreated.append(out.refused[-1])
                 continue
-            out.add("organisations", OrganisationUnitUpsertedV1,
-                    {**base, "unit_type": "school_unit", "unit_id": org.id, "parent_id": area_of(org) or oid,
-                     "school_unit_code": code or None}, org.id, org.id)
-            if code:
+            sent = out.add("organisations", OrganisationUnitUpsertedV1,
+                           {**base, "unit_type": "school_unit", "unit_id": org.id, "parent_id": area_of(org) or oid,
+                            "school_unit_code": code or None}, org.id, org.id)
+            if code and sent:  # a unit refused for its content (a name holding a civic number) places nothing
                 placed[org.id] = (oid, org)
         elif not is_area(org):
             above = area_at(org)
@@ -367,9 +382,31 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 "its school units hang under the organiser (no area above them)" if above is None else
                 f"inside area {above}: its school units are that area's" if above != org.id else
                 "above a Verksamhetsområde or Stadsdel: each of its school units is in the one below it")))
-        else:
-            out.add("organisations", OrganisationUnitUpsertedV1,
-                    {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id)
+        elif not out.add("organisations", OrganisationUnitUpsertedV1,
+                         {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id):
+            refused_areas.add(org.id)
+    # what hangs under a Huvudman refused for its content is not sent under its organiser id either (a directory
+    # of areas and school units without their organiser), unless another Huvudman of that id was sent
+    organisers_sent = {c["data"]["unit_id"] for c in out.changes.get("organisations", [])
+                       if c["data"]["unit_type"] == "organiser"}
+    for change in [c for c in out.changes.get("organisations", []) if c["data"]["unit_type"] != "organiser"
+                   and c["data"]["organiser_id"] in refused_organisers.keys() - organisers_sent]:
+        out.changes["organisations"].remove(change)
+        placed.pop(change["source_id"], None)
+        out.under_refused.append(Refused("organisations", change["source_id"],
+                                         f"{ORGANISER_REFUSED} ({refused_organisers[change['data']['organiser_id']]})"))
+    # a school unit under an area refused for its content is not sent under the area's id either (its place in
+    # the chain is that area); the area may come after it in the source, so this is decided once all are read
+    for change in [c for c in out.changes.get("organisations", []) if c["data"]["unit_type"] == "school_unit"
+                   and c["data"]["parent_id"] in refused_areas]:
+        out.changes["organisations"].remove(change)
+        placed.pop(change["source_id"], None)
+        out.under_refused.append(Refused("organisations", change["source_id"],
+                                         f"{AREA_REFUSED} ({change['data']['parent_id']})"))
+    # every school unit refused above, for whatever rule (its content, a loop, no Huvudman, a code on two units):
+    # what hangs under it is left out, not sent under the refused unit's id
+    sent_units = {c["source_id"] for c in out.changes.get("organisations", [])}
+    refused_units = {o.id for o in school_units if o.id not in sent_units and o.id not in folded_ids}
     if organiser is not None and any(c["data"]["organiser_id"] == organiser[0]
                                      for c in out.changes.get("organisations", [])):
         oid, name = organiser
@@ -386,10 +423,22 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     _period(group.start_date, group.end_date))
             group_names.setdefault(same, []).append(group.id)
     group_place: dict[str, tuple[str, str]] = {}  # group id → (organiser id, school unit code)
+    groups_left: dict[str, str] = {}  # group id → its refused school unit's id
+
+    def leave(entity: str, ident: str, unit: str) -> None:
+        out.under_refused.append(Refused(entity, ident, f"{UNDER_REFUSED} ({unit})"))
+
     for group in groups:
         at = placed.get(group.organisation.id)
         if (group.group_type or "").strip().casefold() == STAFF_GROUP:
             out.left_out.append(Refused("groups", group.id, STAFF_GROUP_RULE))
+            continue
+        if group.organisation.id in refused_units:
+            groups_left[group.id] = group.organisation.id
+            leave("groups", group.id, group.organisation.id)
+            for member in group.memberships:
+                leave("memberships", f"{group.id}/{member.person.id if member.person else '(no person)'}",
+                      group.organisation.id)
             continue
         if at is None:
             out.refused.append(Refused("groups", group.id, "its organisation is not a known Skolenhet"))
@@ -431,6 +480,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             out.refused.append(Refused("duties", duty.id, NO_PERSON))
             continue
         duty_person[duty.id] = duty.person.id
+        if duty.duty_at.id in refused_units:
+            leave("duties", duty.id, duty.duty_at.id)
+            continue
         if at is None:
             out.refused.append(Refused("duties", duty.id, "dutyAt is not a known Skolenhet"))
             continue
@@ -446,6 +498,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
         for group_ref in activity.groups:
             place = group_place.get(group_ref.id)
+            if group_ref.id in groups_left:
+                leave("activities", activity.id, groups_left[group_ref.id])
+                continue
             if place is None:
                 out.refused.append(Refused("activities", activity.id, f"group {group_ref.id} is not known"))
                 continue

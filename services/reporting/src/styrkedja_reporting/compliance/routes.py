@@ -25,6 +25,7 @@ from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYe
 from ..access.answers import keep_answer_of
 from ..access.guard import check_read
 from ..exports import Column, ColumnType, Table, export_response
+from ..exports.negotiate import TABLE_RESPONSES
 from .queries import items_with_status, ledger
 from .rules import (
     CellKind,
@@ -78,7 +79,7 @@ async def _unit_table(request: Request, principal: Principal, window: WindowKey,
     return _table(name, found)
 
 
-@router.get("/organisers/{organiser_id}/school-units")
+@router.get("/organisers/{organiser_id}/school-units", responses=TABLE_RESPONSES)
 async def organiser_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
@@ -94,7 +95,7 @@ async def organiser_compliance(
     return export_response(request, _table(f"rapporteringsgrad-{organiser_id}-{term}-{school_year}", found), format)
 
 
-@router.get("/organisers/{organiser_id}/school-units/{school_unit_code}")
+@router.get("/organisers/{organiser_id}/school-units/{school_unit_code}", responses=TABLE_RESPONSES)
 async def principal_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
@@ -126,7 +127,7 @@ async def _items_table(request: Request, principal: Principal, window: WindowKey
                  sheet="Rapportering")
 
 
-@router.get("/organisers/{organiser_id}/school-units/{school_unit_code}/items")
+@router.get("/organisers/{organiser_id}/school-units/{school_unit_code}/items", responses=TABLE_RESPONSES)
 async def principal_items(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
@@ -155,7 +156,7 @@ def _round(organiser_id: str, school_year: str, round_: int) -> WindowKey:
     return WindowKey(WindowKind.assessment_round, organiser_id, round_period(school_year, round_))
 
 
-@router.get("/organisers/{organiser_id}/rounds/{round}/school-units")
+@router.get("/organisers/{organiser_id}/rounds/{round}/school-units", responses=TABLE_RESPONSES)
 async def organiser_round_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
         school_year: Annotated[SchoolYearParam, Query()], format: str | None = None,
@@ -172,7 +173,7 @@ async def organiser_round_compliance(
                            format)
 
 
-@router.get("/organisers/{organiser_id}/rounds/{round}/school-units/{school_unit_code}")
+@router.get("/organisers/{organiser_id}/rounds/{round}/school-units/{school_unit_code}", responses=TABLE_RESPONSES)
 async def principal_round_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()], school_year: Annotated[SchoolYearParam, Query()],
@@ -185,7 +186,7 @@ async def principal_round_compliance(
     return export_response(request, table, format)
 
 
-@router.get("/organisers/{organiser_id}/rounds/{round}/school-units/{school_unit_code}/items")
+@router.get("/organisers/{organiser_id}/rounds/{round}/school-units/{school_unit_code}/items", responses=TABLE_RESPONSES)
 async def principal_round_items(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()], school_year: Annotated[SchoolYearParam, Query()],

@@ -1,13 +1,13 @@
 """Which format a request wants: `format=` wins over the `Accept` header. An unknown `format=`
 value is a 422 naming the field; an `Accept` header that admits none of the formats is a 406, one with a
-weight that is not an RFC 9110 qvalue a 400."""
+weight that is not an RFC 9110 qvalue a 400 (the kit's rule for every operation, `styrkedja_kit.negotiation`)."""
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
+from typing import Any
 
-from styrkedja_kit.problems import Problem, field_error
+from styrkedja_kit.negotiation import JSON_TYPES, accepted, admits, matches, not_acceptable
 from styrkedja_kit.rules import RuleViolation
 
 
@@ -26,41 +26,11 @@ _BY_MEDIA_TYPE = {media.split(";")[0]: fmt for fmt, media in MEDIA_TYPES.items()
 ALIASES = {"excel": ExportFormat.xlsx}
 
 
-#: RFC 9110 §12.4.2: `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`
-_QVALUE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)")
-
-
-def _bad_weight(value: str) -> Problem:
-    return Problem(400, "Bad request", f"the Accept header's weight q={value[:20]!r} is not a qvalue",
-                   [field_error("Accept", "qvalue", "q must be a number from 0 to 1 with at most three decimals "
-                                                    "(RFC 9110 §12.4.2)")])
-
-
-def _accepted(accept: str) -> list[tuple[float, int, str]]:
-    """(q, -position, media range) per element of an Accept header. A weight that is not an RFC 9110
-    qvalue (`NaN`, `inf`, `-1`, `1.0001`, `0.5e0`, two of them) is a 400 naming the header and the rule:
-    read leniently (`float`), `q=NaN` or `q=1.0001` outranked every well-formed weight."""
-    ranges = []
-    for position, element in enumerate(accept.split(",")):
-        media, *params = [part.strip() for part in element.split(";")]
-        if not media:
-            continue
-        q: float | None = None
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                value = value.strip()
-                if q is not None or not _QVALUE.fullmatch(value):
-                    raise _bad_weight(value)
-                q = float(value)
-        ranges.append((1.0 if q is None else q, -position, media.lower()))
-    return ranges
-
-
-def _matches(media_range: str, media_type: str) -> bool:
-    kind, _, sub = media_range.partition("/")
-    want_kind, _, want_sub = media_type.partition("/")
-    return (kind == "*" or kind == want_kind) and (sub == "*" or sub == want_sub)
+#: `responses=` of every route answering a table: its 200 in the three formats, in its OpenAPI document and for the
+#: kit's Accept rule (`styrkedja_kit.negotiation`), which then lets `Accept: text/csv` through to `choose_format`
+TABLE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The table: JSON, or CSV or xlsx as `format=` (else the Accept header) asks",
+    "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()}}}
 
 
 def choose_format(format_param: str | None, accept: str | None) -> ExportFormat:
@@ -75,12 +45,12 @@ def choose_format(format_param: str | None, accept: str | None) -> ExportFormat:
         return ExportFormat.json
     # the most preferred range (highest q, then first listed) that one of our formats matches;
     # within a wildcard, JSON first (the API's own format)
-    for q, _, media_range in sorted(_accepted(accept), reverse=True):
+    for q, _, media_range in sorted(accepted(accept), reverse=True):
         if q <= 0:
             continue
         for media_type, fmt in _BY_MEDIA_TYPE.items():
-            if _matches(media_range, media_type):
+            if matches(media_range, media_type):
                 return fmt
-    raise Problem(406, "Not acceptable", f"cannot answer in any of the accepted types ({accept[:200]})",
-                  [field_error("Accept", "export_format",
-                               f"accept one of {', '.join(m.split(';')[0] for m in MEDIA_TYPES.values())}")])
+    if admits(accept, JSON_TYPES):  # problem+json alone: as every JSON operation, answered in JSON
+        return ExportFormat.json
+    raise not_acceptable(accept, [*JSON_TYPES, *MEDIA_TYPES.values()])

@@ -34,6 +34,7 @@ from ..access.decision import Component, coverage_slice, decision_for, forecast_
 from ..access.guard import check_read, strict_scope, withhold_small
 from ..directory.disclose import roster_withheld
 from ..exports import table as t
+from ..exports.negotiate import TABLE_RESPONSES
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
@@ -204,7 +205,7 @@ _CELL_COLUMNS = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=
                  t.Column("subject_code", "Ämne", width=12), t.Column("year", "Årskurs", INT)]
 
 
-@router.get("/trend")
+@router.get("/trend", responses=TABLE_RESPONSES)
 async def trend_figure(request: Request, a: Ask = Depends(ask),
                        compare: Comparison = Comparison.previous_term,
                        gender: Literal["female", "male", "unknown"] | None = None) -> Response:
@@ -240,7 +241,7 @@ async def trend_figure(request: Request, a: Ask = Depends(ask),
     return await _respond(request, t.Table(_name("trend", a), columns, rows(), "Trend"), a.format)
 
 
-@router.get("/history")
+@router.get("/history", responses=TABLE_RESPONSES)
 async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: int = Query(6, ge=1, le=20),
                               compare: Comparison = Comparison.previous_term) -> Response:
     """Terminshistorik: the share in the last `periods` periods ending with the one asked for,
@@ -269,7 +270,7 @@ async def term_history_figure(request: Request, a: Ask = Depends(ask), periods: 
     return await _respond(request, t.Table(_name("terminshistorik", a), columns, rows(), "Historik"), a.format)
 
 
-@router.get("/gender-gap")
+@router.get("/gender-gap", responses=TABLE_RESPONSES)
 async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> Response:
     """Könsskillnad: girls' share reaching the pass level minus boys'; unknown gender is out of the
     gap but in the total."""
@@ -295,7 +296,7 @@ async def gender_gap_figure(request: Request, a: Ask = Depends(ask)) -> Response
     return await _respond(request, t.Table(_name("konsskillnad", a), columns, rows(), "Könsskillnad"), a.format)
 
 
-@router.get("/freshness")
+@router.get("/freshness", responses=TABLE_RESPONSES)
 async def freshness_figure(request: Request, a: Ask = Depends(ask),
                            today: DateParam | None = Query(None, description="the day ages are counted to")) \
         -> Response:
@@ -321,7 +322,7 @@ async def freshness_figure(request: Request, a: Ask = Depends(ask),
     return await _respond(request, t.Table(_name("aktualitet", a), columns, rows(), "Aktualitet"), a.format)
 
 
-@router.get("/coverage")
+@router.get("/coverage", responses=TABLE_RESPONSES)
 async def coverage_figure(request: Request, a: Ask = Depends(ask),
                           on: DateParam | None = Query(None, description="the roster date (today by default)")) \
         -> Response:
@@ -354,7 +355,7 @@ async def coverage_figure(request: Request, a: Ask = Depends(ask),
 DrillFigure = Literal["pass", "forecast-outcome", "merit"]
 
 
-@router.get("/drill-down")
+@router.get("/drill-down", responses=TABLE_RESPONSES)
 async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigure = "pass") -> Response:
     """Each cell's children one level down (nation → organisers → areas → school units → groups)
     for a figure: `pass` (share reaching the pass level and the gender gap), `forecast-outcome` or
@@ -543,7 +544,7 @@ def _term_only(a: Ask) -> None:
         raise RuleViolation("round", "term_figure", "this figure is per term: name a term (HT/VT), not a round")
 
 
-@router.get("/forecast-outcome")
+@router.get("/forecast-outcome", responses=TABLE_RESPONSES)
 async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
                                   gender: Literal["female", "male", "unknown"] | None = None) -> Response:
     """Prognos mot utfall: of the forecasts for the term, how many held, how many said "reaches"
@@ -571,7 +572,7 @@ async def forecast_outcome_figure(request: Request, a: Ask = Depends(ask),
                           a.format)
 
 
-@router.get("/merit")
+@router.get("/merit", responses=TABLE_RESPONSES)
 async def merit_figure(request: Request, a: Ask = Depends(ask),
                        gender: Literal["female", "male", "unknown"] | None = None) -> Response:
     """Meritvärde (mean, year 9), share reaching the pass level in all subjects (years 6–9) and

@@ -21,6 +21,7 @@ from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYe
 from ..access.answers import keep_answer_of
 from ..access.scope import reader_of
 from ..exports import Column, ColumnType, Table, export_response
+from ..exports.negotiate import TABLE_RESPONSES
 from ..freshness import set_freshness
 from ..params import UnitIdParam
 from . import rules
@@ -124,7 +125,7 @@ def _cell_row(c: rules.Cell) -> tuple[Any, ...]:
             c.next_due)
 
 
-@router.get("/lika/compilation", description=FORMATS)
+@router.get("/lika/compilation", responses=TABLE_RESPONSES, description=FORMATS)
 async def compilation(*, request: Request,
                       organiser_id: Annotated[OrganiserIdParam, Query()],
                       area_id: UnitIdParam | None = Query(None, description="One verksamhetsområde."),
@@ -156,7 +157,7 @@ ACTIVITY_COLUMNS = (
 )
 
 
-@router.get("/lika/compilation/activities", description=FORMATS)
+@router.get("/lika/compilation/activities", responses=TABLE_RESPONSES, description=FORMATS)
 async def compilation_activities(
         *, request: Request,
         organiser_id: Annotated[OrganiserIdParam, Query()],
@@ -196,7 +197,7 @@ YEAR_COLUMNS = (
 )
 
 
-@router.get("/lika/compilation/over-time", description=FORMATS)
+@router.get("/lika/compilation/over-time", responses=TABLE_RESPONSES, description=FORMATS)
 async def compilation_over_time(
         *, request: Request,
         organiser_id: Annotated[OrganiserIdParam, Query()],

@@ -31,6 +31,7 @@ from ..access.answers import keep_answer
 from ..access.disclosure import Reason
 from ..access.guard import audit, strict_scope, withhold_small
 from ..exports import table as t
+from ..exports.negotiate import TABLE_RESPONSES
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
@@ -172,7 +173,7 @@ async def _respond(request: Request, table: t.Table, fmt: str | None) -> Streami
 _UNIT = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=24)]
 
 
-@router.get("/kinds")
+@router.get("/kinds", responses=TABLE_RESPONSES)
 async def kinds_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT) -> StreamingResponse:
     """Per support kind: active interventions, students with the kind active and their share of the
     students assessed, evaluation outcomes (interventions and students)."""
@@ -208,7 +209,7 @@ async def kinds_table(request: Request, a: Ask = Depends(ask), format: str | Non
     return await _respond(request, t.Table(a.name("stodinsatser"), columns, rows(), "Stödinsatser"), format)
 
 
-@router.get("/below-pass-without-support")
+@router.get("/below-pass-without-support", responses=TABLE_RESPONSES)
 async def below_pass_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT
                            ) -> StreamingResponse:
     """Per subject: students below the pass level without any support (the count at every level)."""
@@ -228,7 +229,7 @@ async def below_pass_table(request: Request, a: Ask = Depends(ask), format: str 
     return await _respond(request, t.Table(a.name("utan-stod"), columns, rows(), "Utan stöd"), format)
 
 
-@router.get("/below-pass-without-support/students")
+@router.get("/below-pass-without-support/students", responses=TABLE_RESPONSES)
 async def below_pass_list(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT
                           ) -> StreamingResponse:
     """The principal's list: per student and subject, the students below the pass level without
@@ -250,7 +251,7 @@ async def below_pass_list(request: Request, a: Ask = Depends(ask), format: str |
     return await _respond(request, t.Table(a.name("utan-stod-elever"), columns, rows(), "Elever utan stöd"), format)
 
 
-@router.get("/open-investigations")
+@router.get("/open-investigations", responses=TABLE_RESPONSES)
 async def open_investigations_table(request: Request, a: Ask = Depends(ask), investigation_weeks: int | None = WEEKS,
                                     format: str | None = FORMAT) -> StreamingResponse:
     """Investigations (utredningar) not yet evaluated or closed, started more than N weeks ago."""
@@ -264,7 +265,7 @@ async def open_investigations_table(request: Request, a: Ask = Depends(ask), inv
     return await _respond(request, t.Table(a.name("utredningar"), columns, rows, "Utredningar"), format)
 
 
-@router.get("/results-before-after")
+@router.get("/results-before-after", responses=TABLE_RESPONSES)
 async def before_after_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT
                              ) -> StreamingResponse:
     """Share reaching the pass level in the supported subject, round by round, results dated
@@ -286,7 +287,7 @@ async def before_after_table(request: Request, a: Ask = Depends(ask), format: st
     return await _respond(request, t.Table(a.name("fore-efter-stod"), columns, rows(), "Före och efter"), format)
 
 
-@router.get("/plan-coverage")
+@router.get("/plan-coverage", responses=TABLE_RESPONSES)
 async def plan_coverage_table(request: Request, school_year: SchoolYearParam, term: Literal["HT", "VT"],
                               a: Ask = Depends(ask), format: str | None = FORMAT) -> StreamingResponse:
     """Share of the group × subject teaching assignments of the term with a published plan."""

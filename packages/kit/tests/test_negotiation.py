@@ -1,0 +1,75 @@
+"""The kit's one Accept rule (`negotiation`): an operation answers JSON (problem+json when it refuses) and the types
+its 200 documents; an Accept header admitting none of them is a 406 problem naming the header."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Response
+
+from styrkedja_kit.negotiation import acceptable, admits
+from styrkedja_kit.problems import Problem, install_problem_handlers
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def make_app() -> FastAPI:
+    app = FastAPI(dependencies=[Depends(acceptable)])
+    install_problem_handlers(app)
+    router = APIRouter()
+
+    @router.get("/json")
+    async def json_only() -> dict[str, int]:
+        return {"a": 1}
+
+    @router.get("/book", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+    async def book() -> Response:
+        return Response(b"PK", media_type=XLSX)
+
+    app.include_router(router)
+    return app
+
+
+async def get(path: str, accept: str | None) -> httpx.Response:
+    transport = httpx.ASGITransport(app=make_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        request = client.build_request("GET", path)
+        if accept is None:
+            del request.headers["accept"]
+        else:
+            request.headers["accept"] = accept
+        return await client.send(request)
+
+
+@pytest.mark.parametrize("accept", [None, "", "*/*", "application/json", "application/problem+json", "application/*",
+                                    "text/html, */*;q=0.1", "application/xml;q=1, application/json;q=0.001",
+                                    "APPLICATION/JSON; charset=utf-8"])
+async def test_an_accept_header_admitting_json_or_anything_is_answered(accept: str | None) -> None:
+    assert (await get("/json", accept)).status_code == 200
+
+
+@pytest.mark.parametrize("accept", ["application/xml", "text/csv", "text/html", "application/json;q=0",
+                                    "*/*;q=0, text/plain", XLSX])
+async def test_an_accept_header_admitting_none_of_the_types_is_a_406_naming_the_header(accept: str) -> None:
+    got = await get("/json", accept)
+    assert got.status_code == 406 and got.headers["content-type"] == "application/problem+json", got.text
+    assert [(e["field"], e["rule"]) for e in got.json()["errors"]] == [("Accept", "not_acceptable")]
+    assert "application/json" in got.json()["errors"][0]["message"]
+
+
+async def test_a_type_an_operation_documents_for_its_200_is_admitted_there_only() -> None:
+    assert (await get("/book", XLSX)).status_code == 200
+    assert (await get("/json", XLSX)).status_code == 406
+    assert (await get("/book", "application/xml")).status_code == 406
+
+
+async def test_a_weight_that_is_not_a_qvalue_is_a_400_naming_the_header() -> None:
+    got = await get("/json", "application/xml;q=NaN")
+    assert got.status_code == 400 and got.json()["errors"][0]["field"] == "Accept", got.text
+
+
+def test_admits_reads_weights_and_wildcards() -> None:
+    assert admits(None, ["application/json"]) and admits("text/*", ["text/csv; charset=utf-8"])
+    assert not admits("text/csv;q=0", ["text/csv"]) and not admits("image/png", ["application/json"])
+    with pytest.raises(Problem):
+        admits("text/csv;q=2", ["text/csv"])
