@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
+from .inputs import document_batch_limit
 from .kafka import make_admin
 from .leader import AdvisoryLock
 from .logging import configure_logging
@@ -468,8 +469,9 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_security(document_problems(generated_openapi()), app,
-                                                   require_token=require_token)
+            app.openapi_schema = document_security(
+                document_batch_limit(document_problems(generated_openapi()), settings.max_batch_items), app,
+                require_token=require_token)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

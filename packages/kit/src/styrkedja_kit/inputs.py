@@ -73,6 +73,26 @@ _Item = TypeVar("_Item")
 BatchItems = Annotated[list[_Item], Field(min_length=1, max_length=BATCH_CAP,
                                           description="At most `max_batch_items` (default 1000) items.")]
 
+
+
+def document_batch_limit(openapi: dict[str, Any], max_batch_items: int) -> dict[str, Any]:
+    """The published schema says the running service's limit (`max_batch_items`), not the schema's own cap: a
+    client or fuzzer that sends what the schema allows is never refused for the batch's size."""
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "array" and node.get("maxItems") == BATCH_CAP:
+                node["maxItems"] = max_batch_items
+                node["description"] = f"At most {max_batch_items} items (this service's `max_batch_items`)."
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(openapi)
+    return openapi
+
+
 # Parameter types (query and path): the contracts' identifier types under names that say so.
 SchoolUnitCodeParam = SchoolUnitCode
 OrganiserIdParam = OrganiserId

@@ -12,6 +12,7 @@ from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import PROBLEM_JSON, problem_fields
+from styrkedja_kit.inputs import BATCH_CAP
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -357,6 +358,21 @@ async def test_batch_over_the_configured_limit_names_it(fresh_database, infrastr
         assert response.status_code == 422
         assert problem_fields(response) == [("items", "max_batch_items")]
         assert "3" in response.json()["detail"]
+        # the published schema says the same limit (a client sending what it allows is not refused for the size)
+        document = (await small.get("/openapi.json")).json()
+        caps = [node["maxItems"] for node in _arrays(document) if "maxItems" in node]
+        assert 3 in caps and BATCH_CAP not in caps, caps  # the batch bodies' items (other arrays keep their own)
+
+
+def _arrays(node):
+    if isinstance(node, dict):
+        if node.get("type") == "array":
+            yield node
+        for value in node.values():
+            yield from _arrays(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _arrays(value)
 
 
 async def test_body_over_the_limit_is_413_and_not_json_is_415(fresh_database, infrastructure, client_token):
