@@ -83,6 +83,7 @@ __all__ = [
     "nfc",
     "OrganiserId",
     "canonical_organiser_id",
+    "is_organisation_number",
     "SchoolUnitCode",
     "GroupId",
     "StudentId",
@@ -413,6 +414,11 @@ length rules, so that they count what is stored. Usable as a FastAPI query param
 # before the last four (Bolagsverket, SS 12000 servers, Skolverket's registers), or the twelve-digit form with
 # the prefix 16 (Skatteverket's, e-invoicing, some HR and SS 12000 exports), with or without the hyphen
 _ORGANISATION_NUMBER = re.compile(r"(?:16)?([0-9]{6})-?([0-9]{4})", re.ASCII)
+
+
+def is_organisation_number(value: str) -> bool:
+    """Whether `value` is an organisation number in one of the spellings `canonical_organiser_id` reads."""
+    return _ORGANISATION_NUMBER.fullmatch(value) is not None
 
 
 def canonical_organiser_id(value: str) -> str:

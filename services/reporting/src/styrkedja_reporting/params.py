@@ -4,12 +4,11 @@ name the broken rule (ascii_only, no_control_characters, no_personal_identity_nu
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints, TypeAdapter, ValidationError
 
-from styrkedja_contracts.identifiers import OrganiserId, check_text
+from styrkedja_contracts.identifiers import OrganiserId, check_text, is_organisation_number
 from styrkedja_kit.rules import RuleViolation
 
 # a unit id of any level: an area or organiser id, a school unit code, `<school_unit_code>/<group_id>`
@@ -20,9 +19,6 @@ UnitIdParam = Annotated[str, StringConstraints(pattern=ID_PATTERN), AfterValidat
 let a personal identity number through (`19121212-1212`), to be repeated in an answer or kept in the audit trail."""
 
 _ORGANISER = TypeAdapter(OrganiserId)
-#: the spellings of an organisation number `canonical_organiser_id` reads (ten digits with or without the hyphen,
-#: or twelve with the prefix 16); a municipality code (four digits) is the same in every spelling
-_ORGANISATION_NUMBER = re.compile(r"(?:16)?[0-9]{6}-?[0-9]{4}", re.ASCII)
 
 
 def unit_at_level(level: str | None, unit_id: str | None, field: str = "unit_id") -> str | None:
@@ -34,7 +30,8 @@ def unit_at_level(level: str | None, unit_id: str | None, field: str = "unit_id"
     group id (`<code>/<id>`) has that shape. A broken rule is a 422 naming `field`."""
     if unit_id is None or level not in ("organiser", None):
         return unit_id
-    if level is None and _ORGANISATION_NUMBER.fullmatch(unit_id) is None:
+    # a municipality code (four digits) is the same in every spelling: only an organisation number is read here
+    if level is None and not is_organisation_number(unit_id):
         return unit_id
     try:
         return _ORGANISER.validate_python(unit_id)
