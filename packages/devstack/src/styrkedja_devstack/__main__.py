@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -89,20 +90,27 @@ def token_help(state_dir: Path, command: str = "styrkedja") -> str:
     return "\n".join(lines)
 
 
-def ports_wanted(environ: dict[str, str] | None = None) -> list[tuple[str, int, str | None]]:
+#: (the variable that moves it, its default) of each port `make run` lets one move
+PG_PORT = ("STYRKEDJA_EMBEDDED_PG_PORT", 55432)
+KAFKA_PORT = ("STYRKEDJA_EMBEDDED_KAFKA_PORT", 19092)
+DEV_ISSUER_PORT = ("STYRKEDJA_DEV_ISSUER_PORT", int(ISSUER_PORT))
+DASHBOARD_PORT = ("STYRKEDJA_DASHBOARD_PORT", DASHBOARD.port)
+
+
+def port_of(setting: tuple[str, int], environ: Mapping[str, str] | None = None) -> int:
+    variable, default = setting
+    return int((os.environ if environ is None else environ).get(variable, default))
+
+
+def ports_wanted(environ: Mapping[str, str] | None = None) -> list[tuple[str, int, str | None]]:
     """(what, port, the variable that moves it) for every port `make run` listens on with this environment."""
     env = os.environ if environ is None else environ
-    wanted: list[tuple[str, int, str | None]] = []
-    if not env.get(ENV_POSTGRES):
-        wanted.append(("embedded PostgreSQL", int(env.get("STYRKEDJA_EMBEDDED_PG_PORT", "55432")),
-                       "STYRKEDJA_EMBEDDED_PG_PORT"))
-    if not env.get(ENV_KAFKA):
-        wanted.append(("the broker", int(env.get("STYRKEDJA_EMBEDDED_KAFKA_PORT", "19092")),
-                       "STYRKEDJA_EMBEDDED_KAFKA_PORT"))
-    wanted.append(("the dev OIDC issuer", int(env.get("STYRKEDJA_DEV_ISSUER_PORT", ISSUER_PORT)),
-                   "STYRKEDJA_DEV_ISSUER_PORT"))
+    movable = [("embedded PostgreSQL", PG_PORT)] if not env.get(ENV_POSTGRES) else []
+    movable += [("the broker", KAFKA_PORT)] if not env.get(ENV_KAFKA) else []
+    movable.append(("the dev OIDC issuer", DEV_ISSUER_PORT))
+    wanted: list[tuple[str, int, str | None]] = [(what, port_of(setting, env), setting[0]) for what, setting in movable]
     wanted += [(f"the {spec.name} service", spec.port, None) for spec in SERVICES]
-    wanted.append(("the dashboard", int(env.get("STYRKEDJA_DASHBOARD_PORT", DASHBOARD.port)), "STYRKEDJA_DASHBOARD_PORT"))
+    wanted.append(("the dashboard", port_of(DASHBOARD_PORT, env), DASHBOARD_PORT[0]))
     return wanted
 
 
@@ -139,13 +147,12 @@ def run(state_dir: Path) -> int:
         return 2
     print(f"[1/4] starting PostgreSQL and the broker (state in {state_dir}) ...", flush=True)
     infra = Infrastructure.start(state_dir,
-                                 pg_port=int(os.environ.get("STYRKEDJA_EMBEDDED_PG_PORT", "55432")),
-                                 kafka_port=int(os.environ.get("STYRKEDJA_EMBEDDED_KAFKA_PORT", "19092")))
+                                 pg_port=port_of(PG_PORT), kafka_port=port_of(KAFKA_PORT))
     memory_watch = BrokerMemoryWatch(infra)
     processes: list[ServiceProcess] = []
     issuer: DevIssuer | None = None
     try:
-        issuer = DevIssuer(state_dir, port=int(os.environ.get("STYRKEDJA_DEV_ISSUER_PORT", ISSUER_PORT))).start()
+        issuer = DevIssuer(state_dir, port=port_of(DEV_ISSUER_PORT)).start()
         infra.notes.append(f"dev OIDC issuer on {issuer.url} (key: {issuer.folder / 'key.pem'})")
         for note in infra.notes:
             print(f"      {note}", flush=True)
@@ -161,7 +168,7 @@ def run(state_dir: Path) -> int:
                                             extra_env={**infra.service_env,
                                                        "STYRKEDJA_AUTH_ISSUER": issuer.url}).start())
         by_name = {p.spec.name: p for p in processes}
-        dashboard_port = int(os.environ.get("STYRKEDJA_DASHBOARD_PORT", DASHBOARD.port))
+        dashboard_port = port_of(DASHBOARD_PORT)
         processes.append(ServiceProcess(
             DASHBOARD, database_url="", kafka_bootstrap_servers="", port=dashboard_port, log_dir=state_dir / "logs",
             extra_env=dashboard_env(issuer_url=issuer.url, reporting_url=by_name["reporting"].url,
