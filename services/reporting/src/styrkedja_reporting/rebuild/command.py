@@ -164,7 +164,7 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak
                "decoders": decoders, "overlap": overlap, "connections": rebuilder.connections,
                "parallel_workers": parallel_workers(rebuilder.connections),  # None: the server's own
-               "stages": report.stages, "timeline": report.timeline, "cpu_seconds": report.cpu,
+               "stages": report.stages, "timeline": {job: (round(a, 2), round(b, 2)) for job, (a, b) in report.timeline.items()}, "cpu_seconds": report.cpu,
                "stage_counts": report.counts, "peak_rss_mb_after": report.peak_rss_mb,
                "next_offsets": {f"{t}:{p}": o for (t, p), o in sorted(log.next_offsets.items())}}
     say(f"rebuilt: {report.applied:,} events applied in {total:.1f} s ({summary['events_per_s']:,}/s)")
