@@ -66,6 +66,16 @@ class Problem(Exception):
         self.status, self.title, self.detail, self.errors, self.type = status, title, detail, errors or [], type_
 
 
+class RefusedBody(StarletteHTTPException):
+    """A body refused while it is read, before a route parses it (`RequestGuard`): raised from `receive`, where
+    only an HTTPException passes FastAPI's body reading as itself (anything else becomes its 400 "error parsing
+    the body"), and answered as a problem naming the field and the rule."""
+
+    def __init__(self, status: int, field: str, rule: str, message: str) -> None:
+        super().__init__(status, message)
+        self.error = field_error(field, rule, message)
+
+
 #: the framework's own refusals (its words as the key), named by the field and the rule like every other
 FRAMEWORK_ERRORS = {
     (400, "There was an error parsing the body"): ("body", "json_invalid", "the body is not JSON in UTF-8"),
@@ -105,9 +115,27 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
                      "content": {PROBLEM_JSON: {}}} for status in statuses}
 
 
+_WHERE = frozenset({"body", "query", "path", "header", "cookie"})
+
+
 def _location(loc: Iterable[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    """`items.2.student_id` of `("body", "items", 2, "student_id")`: only the leading part says where the value
+    was sent (a field of the body named `path` or `query`, or an unknown key `body`, is named as it is)."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in _WHERE:
+        parts = parts[1:]
     return ".".join(parts) or "body"
+
+
+def _validation_error(error: dict[str, Any]) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        # FastAPI's loc is ("body", <character offset>): the offset named as the field (`9: JSON decode error`)
+        # named no field and said nothing of what is wrong; the body is the field, and the parser says what
+        at = [p for p in error.get("loc", ())[1:] if isinstance(p, int)]
+        said = str((error.get("ctx") or {}).get("error", "")).strip()
+        message = "not JSON (RFC 8259)" + (f": {said}" if said else "") + (f" at character {at[0]}" if at else "")
+        return field_error("body", "json_invalid", message)
+    return field_error(_location(error.get("loc", ())), _rule(error), str(error.get("msg", "invalid")))
 
 
 def _rule(error: dict[str, Any]) -> str:
@@ -118,7 +146,7 @@ def _rule(error: dict[str, Any]) -> str:
 
 def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Pydantic errors as field errors; the input value is never repeated (it may be a personnummer)."""
-    return [field_error(_location(e.get("loc", ())), _rule(e), str(e.get("msg", "invalid"))) for e in errors]
+    return [_validation_error(e) for e in errors]
 
 
 #: PostgreSQL's serialization_failure and deadlock_detected: a lost race with another transaction, where the same
@@ -193,6 +221,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
+        if isinstance(exc, RefusedBody):
+            return problem_response(exc.status_code, TITLES.get(exc.status_code, "Rule broken"), detail,
+                                    [exc.error], instance=request.url.path)
         named = FRAMEWORK_ERRORS.get((exc.status_code, detail))
         if named is None and exc.status_code == 413:
             named = ("body", "max_body_bytes", detail)
