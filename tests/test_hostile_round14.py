@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from inprocess import ORGANISER, RunningService, auth
+from inprocess import ORGANISER, RunningService, auth, start_service
 from test_openapi_fuzz import _assessment, _forecast
 
 from styrkedja_contracts.identifiers import contains_personal_identity_number
@@ -273,3 +276,81 @@ def test_an_accept_header_refusing_json_by_name_is_not_answered_in_json(client) 
         table = http.get("/v1/results/assessments", params={"level": "organiser", "organiser_id": ORGANISER},
                          headers={"accept": "application/json;q=0, */*"})
         assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv"), table.text[:200]
+
+
+# ------------------------------------------------------------------ a body that never comes whole
+
+#: the deadline of the service below (`request_body_timeout_seconds`; 60 s by default)
+BODY_SECONDS = 2.0
+
+
+@pytest.fixture(scope="module")
+def impatient(infrastructure: Any, token_issuer: Any) -> Iterator[tuple[RunningService, str]]:
+    service = start_service("assessment", infrastructure, token_issuer, request_body_timeout_seconds=BODY_SECONDS)
+    try:
+        yield service, auth(token_issuer)["Authorization"]
+    finally:
+        service.stop()
+
+
+def _raw(url: str, head: bytes, pieces: list[tuple[float, bytes]], wait: float = 20.0) -> tuple[bytes, float]:
+    """Send `head`, then each piece after its pause; the answer (read until the server closes or `wait` passes)
+    and the seconds from the head to its first byte."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=wait) as sock:
+        started = time.monotonic()
+        sock.sendall(head)
+        for pause, piece in pieces:
+            time.sleep(pause)
+            try:
+                sock.sendall(piece)
+            except OSError:  # answered and closed already: what is left of the body is not waited for
+                break
+        answer, first = b"", 0.0
+        try:
+            while chunk := sock.recv(65536):
+                first = first or time.monotonic() - started
+                answer += chunk
+                if b"\r\n\r\n" in answer and b'"}]}' in answer:  # the whole problem
+                    break
+        except TimeoutError:
+            pass
+    return answer, first
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("case", ["declared longer than sent", "nothing of a declared body", "a chunk, then none",
+                                  "a byte a second"])
+def test_a_body_not_whole_by_the_deadline_is_a_408_naming_it_never_a_hang(impatient, case: str) -> None:
+    """Failed on the old code: no answer at all (the request waited for the rest of its body as long as the client
+    kept the connection: uvicorn bounds neither a body's time nor its pace)."""
+    service, token = impatient
+    host = urlsplit(service.url).netloc.encode()
+    start = (b"POST /v1/assessments HTTP/1.1\r\nHost: " + host + b"\r\nAuthorization: " + token.encode()
+             + b"\r\nContent-Type: application/json\r\n")
+    head, pieces = {
+        "declared longer than sent": (start + b"Content-Length: 100\r\n\r\n{\"organiser_id\": ", []),
+        "nothing of a declared body": (start + b"Content-Length: 100\r\n\r\n", []),
+        "a chunk, then none": (start + b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n", []),
+        "a byte a second": (start + b"Content-Length: 100\r\n\r\n{", [(1.0, b" ")] * 5),
+    }[case]
+    answer, first = _raw(service.url, head, pieces)
+    assert answer.startswith(b"HTTP/1.1 408 "), (case, answer[:300])
+    assert BODY_SECONDS * 0.8 <= first <= BODY_SECONDS + 8, (case, first)
+    problem = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert problem["errors"][0]["field"] == "body" and problem["errors"][0]["rule"] == "body_deadline", problem
+    assert b"connection: close" in answer.lower()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_body_arriving_slowly_but_whole_within_the_deadline_is_read(impatient) -> None:
+    service, token = impatient
+    host = urlsplit(service.url).netloc.encode()
+    body = json.dumps(_assessment(student_id="s14-slow")).encode()
+    head = (b"POST /v1/assessments HTTP/1.1\r\nHost: " + host + b"\r\nAuthorization: " + token.encode()
+            + b"\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n" % len(body))
+    third = len(body) // 3
+    answer, _ = _raw(service.url, head, [(0.3, body[:third]), (0.3, body[third:2 * third]), (0.3, body[2 * third:])])
+    assert answer.startswith(b"HTTP/1.1 201 "), answer[:300]

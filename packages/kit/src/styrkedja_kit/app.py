@@ -155,14 +155,16 @@ class RequestGuard:
 
     _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_seconds: float = 60.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        receive = _within(receive, asyncio.get_running_loop().time() + self.body_seconds, self.body_seconds)
         headers, repeated = _body_headers(scope["headers"])
         declared = headers.get(b"content-length")
         refusal: tuple[int, str, str, str] | None = None  # status, field, rule, message
@@ -182,9 +184,12 @@ class RequestGuard:
             unreadable = _unreadable_body(headers)
             refusal = (415, *unreadable) if unreadable else None
             if refusal is None:  # the charset the bytes themselves show (none declared, or UTF-8 declared)
-                head, receive = await _peek_body(receive, 4)
-                other = _not_utf8(head)
-                refusal = (415, "body", "utf8_charset", other) if other else None
+                try:
+                    head, receive = await _peek_body(receive, 4)
+                except RefusedBody as late:  # its first bytes never came: answered here, before the app
+                    head, refusal = b"", (late.status_code, late.error["field"], late.error["rule"], late.detail)
+                other = _not_utf8(head) if refusal is None else None
+                refusal = (415, "body", "utf8_charset", other) if other else refusal
         if refusal is not None:
             status, field, rule, detail = refusal
             response = problem_response(status, TITLES[status], detail,
@@ -192,6 +197,8 @@ class RequestGuard:
                                         instance=scope.get("path"))
             if field.endswith("-encoding"):
                 response.headers["accept-encoding"] = "identity"  # RFC 7694
+            if status == 408:  # the rest of the body may still come: not read as the next request
+                response.headers["connection"] = "close"
             await response(scope, receive, send)
             return
         if scope["method"] == "HEAD":
@@ -232,6 +239,30 @@ class RequestGuard:
             # of 18 hex digits) and answered it itself: nobody is left to answer, and it is no fault of ours. As
             # an error it was a traceback in the log for every such request, one a client could send at will
             log.info("the client went away before its request body was read")
+
+
+def _within(receive: Receive, deadline: float, seconds: float) -> Receive:
+    """`receive` for a request whose body must be whole by `deadline` (the event loop's clock), or it is a 408
+    problem naming `body` (`body_deadline`): without it a client declaring a length and sending less, or sending a
+    byte a minute, held its connection and the request's task for as long as it liked, unanswered (uvicorn bounds
+    neither). Once the body is whole, or the client gone, `receive` is the server's own again: a streamed answer
+    listens on it for the client going away, for as long as the answer takes."""
+    whole = False
+
+    async def bounded() -> Message:
+        nonlocal whole
+        if whole:
+            return await receive()
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise RefusedBody(408, "body", "body_deadline",
+                              f"body: not received whole within {seconds:g} s of the request") from None
+        whole = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return bounded
 
 
 #: a percent-encoded '/' or '\\' in the path: the server decodes it before routing, so `/units/a%2Fratings` would be
@@ -445,7 +476,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False, dependencies=[Depends(acceptable)])
     install_problem_handlers(app)
     install_security(app, settings, require_token=require_token)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes,
+                       body_seconds=settings.request_body_timeout_seconds)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

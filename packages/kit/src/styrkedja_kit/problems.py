@@ -21,7 +21,7 @@ from .rules import RuleViolation, RuleViolations
 
 PROBLEM_JSON = "application/problem+json"
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-          406: "Not acceptable", 409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Rule broken",
+          406: "Not acceptable", 408: "Request timeout", 409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Rule broken",
           503: "Service unavailable"}
 #: What each documented 4xx means, for the OpenAPI documents.
 MEANINGS = {
@@ -31,6 +31,7 @@ MEANINGS = {
     404: "No such record.",
     406: "The Accept header admits none of the types the operation answers in (application/json, "
          "application/problem+json, and those its 200 names); `*/*` or no Accept header is fine.",
+    408: "The request body was not received whole within `request_body_timeout_seconds` (60 s) of the request.",
     409: "Conflicts with what is stored (a newer revision, another record holding the key).",
     413: "The request body is larger than the service accepts.",
     415: "The request body is not JSON.",
@@ -72,7 +73,8 @@ class RefusedBody(StarletteHTTPException):
     the body"), and answered as a problem naming the field and the rule."""
 
     def __init__(self, status: int, field: str, rule: str, message: str) -> None:
-        super().__init__(status, message)
+        # a body not received whole: the connection is not kept for another request (the rest may still come)
+        super().__init__(status, message, headers={"connection": "close"} if status == 408 else None)
         self.error = field_error(field, rule, message)
 
 
@@ -222,8 +224,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
         if isinstance(exc, RefusedBody):
-            return problem_response(exc.status_code, TITLES.get(exc.status_code, "Rule broken"), detail,
-                                    [exc.error], instance=request.url.path)
+            refused = problem_response(exc.status_code, TITLES.get(exc.status_code, "Rule broken"), detail,
+                                       [exc.error], instance=request.url.path)
+            refused.headers.update(exc.headers or {})
+            return refused
         named = FRAMEWORK_ERRORS.get((exc.status_code, detail))
         if named is None and exc.status_code == 413:
             named = ("body", "max_body_bytes", detail)
@@ -246,7 +250,7 @@ def allowed_methods(request: Request) -> list[str]:
 
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Every operation's 4xx as problem+json in the OpenAPI document: 422 for every operation with
-    parameters or a body (instead of FastAPI's own validation schema), 400/413/415 where there is a
+    parameters or a body (instead of FastAPI's own validation schema), 400/408/413/415 where there is a
     body (400 also where the path has a parameter), 404 where a parameter names something, 409 on every write. Routes add what only they return (409, …) with
     `problem_responses`."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
@@ -266,7 +270,7 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
             if params or "requestBody" in operation:
                 statuses.add(422)
             if "requestBody" in operation:
-                statuses |= {400, 413, 415}
+                statuses |= {400, 408, 413, 415}
             if any(p.get("in") == "path" for p in params):  # an encoded '/' in a segment (`RequestGuard`)
                 statuses.add(400)
             if params:  # a record named by a path or query parameter may not exist
