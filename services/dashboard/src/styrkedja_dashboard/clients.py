@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from styrkedja_contracts.identifiers import canonical_organiser_id
+
 from .shapes import flat, text
 
 
@@ -190,21 +192,27 @@ class Reporting(Api):
                               _params(school_year=school_year, term=term, format="json"))
 
     async def unit_names(self, organiser_id: str) -> dict[tuple[str, str], str]:
-        """GET /v1/directory/organisers/{o}/tree: the names the directory knows, by (unit type, unit id) —
-        areas and school units (also by school unit code). A unit without a name is left out (the page
-        shows its id)."""
+        """GET /v1/directory/organisers/{o}/tree: the names the directory knows, by (unit type, unit id) — the
+        organiser (by the id the page asked with), areas, school units (also by school unit code) and groups (by
+        `<school unit code>/<group id>`, the chain's id of a group: a group id is only unique within its unit).
+        A unit without a name is left out (the page shows the fallback, `names.UnitNames`)."""
         tree = records(self.name, await self.get(f"/v1/directory/organisers/{organiser_id}/tree"))
         names: dict[tuple[str, str], str] = {}
         stack = list(tree)
         while stack:
             unit = stack.pop()
             kind, unit_id, name = text(unit.get("unit_type")), text(unit.get("unit_id")), text(unit.get("name"))
-            # groups are left out: a group id is only unique within its school unit, and the chain's cells name no school
-            if kind in ("area", "school_unit") and unit_id and name and name.strip():
-                names.setdefault((kind, unit_id), name)
-                code = text(unit.get("school_unit_code"))
+            code = text(unit.get("school_unit_code"))
+            if unit_id and name and name.strip():
+                name = " ".join(name.split())  # a name is one line (a newline or tab from the source is a space)
+                if kind in ("area", "school_unit"):
+                    names.setdefault((kind, unit_id), name)
                 if kind == "school_unit" and code:
                     names.setdefault((kind, code), name)
+                if kind == "organiser" and canonical_organiser_id(unit_id) == canonical_organiser_id(organiser_id):
+                    names.setdefault((kind, unit_id), name)
+                if kind == "group" and code:
+                    names.setdefault((kind, f"{code}/{unit_id}"), name)
             children = unit.get("children")
             if isinstance(children, list):
                 stack.extend(c for c in children if isinstance(c, dict))

@@ -169,13 +169,17 @@ async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Resp
 @router.get("/kedjan/export.{fmt}")
 async def chain_export(session: Current, api: Api, f: Chosen, fmt: Literal["csv", "xlsx"]) -> Response:
     organiser = _organiser(session, default_level(session, f))
-    found = await tables(api, organiser, f)
+    found, names = await asyncio.gather(tables(api, organiser, f), unit_names(api, organiser))
     m = found.get("years") if f.enhet else found.get("units")
     if m is None:
         raise HTTPException(403, "Du har inte behörighet att se de här uppgifterna.")
     header, rows = table(m)
     if f.enhet:
         header[0] = "Årskurs"
+    else:  # the id (what other systems and the filters take) and beside it the name, empty where none is known
+        header.insert(1, "Namn")
+        for row in rows:
+            row.insert(1, names.name(m.level, row[0]))
     stem = f"maluppfyllelse-{f.enhet or organiser}"
     return (csv_response if fmt == "csv" else xlsx_response)(stem, header, rows)
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from ..clients import Reporting, query_string
 from ..figures import FigureTable, Row, Value, figure_table
+from ..names import unit_names
 from ..period import current_school_year
 from ..reads import or_none
 from ..web.pages import Current, organiser_of, render, reporting
@@ -48,12 +49,13 @@ async def compliance(request: Request, session: Current, api: Annotated[Reportin
     school_year, term = lasar or school_year, termin or term
     units_read = or_none(api.compliance(organiser, school_year=school_year, term=term))
     if enhet:
-        units, unit_list, missing = await asyncio.gather(
+        units, unit_list, missing, names = await asyncio.gather(
             units_read, or_none(api.compliance(organiser, school_year=school_year, term=term,
                                                school_unit_code=enhet, list=lista)),
-            or_none(api.compliance_items(organiser, enhet, school_year=school_year, term=term)))
+            or_none(api.compliance_items(organiser, enhet, school_year=school_year, term=term)),
+            unit_names(api, organiser))
     else:
-        units, unit_list, missing = await units_read, None, None
+        (units, names), unit_list, missing = await asyncio.gather(units_read, unit_names(api, organiser)), None, None
     window = query_string(organiser_id=organiser, school_year=school_year, term=term)
     return render(request, "compliance.html", session, organiser=organiser, enhet=enhet, school_year=school_year,
                   term=term, lista=lista, lists=LISTS,
@@ -61,6 +63,6 @@ async def compliance(request: Request, session: Current, api: Annotated[Reportin
                   unit_list=None if unit_list is None else shown(figure_table(unit_list)),
                   missing=None if missing is None else shown(figure_table(missing)),
                   window=window, unit_query=window + (f"&school_unit_code={enhet}&list={lista}" if enhet else ""),
-                  page="rapportering",
+                  page="rapportering", unit_names=names,
                   unit_link=lambda code: "/rapportering?" + query_string(huvudman=organiser, enhet=code,
                                                                           lasar=school_year, termin=term))

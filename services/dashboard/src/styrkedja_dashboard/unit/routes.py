@@ -16,6 +16,7 @@ from styrkedja_contracts.subjects import subject_name
 from ..chain.view import Matrix
 from ..clients import Reporting, query_string
 from ..figures import FigureTable, Value
+from ..names import unit_names
 from ..period import Period, choose
 from ..reads import figure_or_none, or_none
 from ..shapes import number, text
@@ -64,9 +65,9 @@ async def unit_page(request: Request, session: Session, api: Reporting, organise
     assert f.enhet is not None
     years = found.get("years")
     period = choose(f.lasar, f.termin, f.omgang, years.cells if years else [])
-    data = await unit_data(api, organiser, f.enhet, period)
+    data, names = await asyncio.gather(unit_data(api, organiser, f.enhet, period), unit_names(api, organiser))
     figure_query = query_string(level="school_unit", organiser_id=organiser, unit_id=f.enhet,
                                 school_year=period.school_year, term=period.term)
     return render(request, "unit.html", session, f=f, organiser=organiser, tables=found, period=period,
                   data=data, chart_json=json.dumps(data["chart"], ensure_ascii=False).replace("<", "\\u003c"), figure_query=figure_query,
-                  page="kedjan", own_units=sorted(session.principal.school_units) if session.principal else [])
+                  page="kedjan", unit_names=names, own_units=sorted(session.principal.school_units) if session.principal else [])
