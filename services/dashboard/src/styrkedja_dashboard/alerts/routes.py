@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from ..auth.routes import safe_next
 from ..clients import Reporting, query_string
 from ..downloads import csv_response, xlsx_response
 from ..names import NO_NAMES, UnitNames, unit_names
@@ -95,5 +96,7 @@ async def acknowledge(request: Request, session: Current, api: Api, alert_id: UU
                       tillbaka: Annotated[str | None, Form(max_length=500)] = None) -> Response:
     check_csrf(session.csrf, csrf)
     await api.acknowledge(str(alert_id), kommentar.strip())
-    back = tillbaka if tillbaka and tillbaka.startswith("/larm") and not tillbaka.startswith("//") else "/larm"
+    # back to the alert list the form came from, never elsewhere (`/larm` itself or its query, a local path)
+    back = safe_next(tillbaka, "/larm")
+    back = back if back == "/larm" or back.startswith("/larm?") else "/larm"
     return RedirectResponse(back + ("&" if "?" in back else "?") + "kvitterat=true", status_code=303)

@@ -14,10 +14,13 @@ from .oidc import SignInFailed
 router = APIRouter()
 
 
-def _safe_next(value: str | None) -> str:
-    """Only a path on this site: an open redirect would hand the session to anyone's page."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/kedjan"
+def safe_next(value: str | None, default: str = "/kedjan") -> str:
+    """Only a path on this site: an open redirect would hand the session to anyone's page. Printable ASCII
+    only: a browser drops a tab or newline from a URL (`/\t/evil.com` is `//evil.com` to it) and reads some
+    other characters as `/` (`\\`, and look-alikes such as `∕` on the way through an IDN step)."""
+    if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
+            or not all("!" <= character <= "~" for character in value)):
+        return default
     return value
 
 
@@ -34,7 +37,7 @@ async def login(request: Request, next: Annotated[str | None, Query(max_length=5
     sessions = store(request)
     session = sessions.get_or_create(request)
     url, pending = await request.app.state.oidc.authorization()
-    session.login = {**pending, "next": _safe_next(next)}
+    session.login = {**pending, "next": safe_next(next)}
     response = RedirectResponse(url, status_code=303)
     sessions.write_cookie(response, session)
     return response
