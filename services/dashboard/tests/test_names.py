@@ -189,3 +189,19 @@ def test_the_fallback_and_the_ids_shown():
     assert names.shown_id("school_unit", SOUTH) is None  # no name: the id is already what is shown
     for odd in (None, 5, ["x"], {"a": 1}):
         assert isinstance(names.label(odd, odd), str) and names.name(odd, NORTH) is None  # never raises
+
+
+def test_the_compliance_list_per_group_names_the_groups():
+    """Failed on the old code: the per-group list showed the source's group key (`4f1c2d7e-grp`)."""
+    from styrkedja_dashboard.compliance.routes import named_groups
+    from styrkedja_dashboard.figures import figure_table
+
+    table = figure_table({"columns": [{"key": "group_id", "header": "Grupp"}, {"key": "missing", "header": "Saknas"}],
+                          "rows": [{"group_id": GROUP, "missing": 2}, {"group_id": "okand", "missing": 1},
+                                   {"group_id": None, "missing": 0}, {"missing": 3}]})
+    names = UnitNames({("group", f"{NORTH}/{GROUP}"): "9A"})
+    shown = named_groups(table, names, NORTH)
+    assert shown is not None
+    assert [r["group_id"].value for r in shown.rows] == ["9A", "okand", None, None]
+    assert [r["missing"].value for r in shown.rows] == [2, 1, 0, 3]
+    assert named_groups(None, names, NORTH) is None
