@@ -239,3 +239,24 @@ def test_the_chains_own_shares_unavailable_is_the_503_page(dashboard):
     page = dashboard(upstream).get("/kedjan?niva=area")
     assert page.status_code == 503 and page.headers["retry-after"] == "4"
     assert "upptagen just nu" in page.text and '<a href="/kedjan?niva=area">Försök igen</a>' in page.text
+
+
+def test_the_quality_report_names_the_sections_it_could_not_fetch(dashboard):
+    """Failed on the old code: a busy trend (503) or an unreachable LIKA compilation made the whole report a 503
+    (or a 502)."""
+    def away(request: httpx.Request, n: int) -> httpx.Response | None:
+        if request.url.path == "/v1/figures/trend":
+            return httpx.Response(503, headers={"Retry-After": "2"}, json={"detail": "busy"})
+        if request.url.path == "/v1/lika/school-units":
+            return _raise(httpx.ConnectError("refused"))
+        if request.url.path in ("/v1/alerts",):
+            return httpx.Response(200, json=[])
+        if request.url.path.startswith(("/v1/compliance/", "/v1/support/")):
+            return httpx.Response(404, json={"detail": "none"})
+        return None
+    upstream, _ = reporting(away)
+    page = dashboard(upstream, role="organiser_admin").get("/rapport")
+    assert page.status_code == 200, page.text[:400]
+    assert "Kunde inte hämtas just nu: förändring, lika." in page.text
+    assert "<strong>LIKA:</strong> kunde inte hämtas just nu" in page.text
+    assert "<strong>Förändring mot terminen före:</strong> kunde inte hämtas just nu" in page.text
