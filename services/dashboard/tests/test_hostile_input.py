@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from styrkedja_dashboard.app import create_app
-from styrkedja_dashboard.auth.routes import safe_next
 from styrkedja_dashboard.settings import DashboardSettings
+from styrkedja_dashboard.web.security import safe_next
 from styrkedja_dashboard.web.sessions import COOKIE
 from styrkedja_kit.auth import principal_from_claims
 

@@ -10,13 +10,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from ..auth.routes import safe_next
 from ..clients import Reporting, query_string
 from ..downloads import csv_response, xlsx_response
 from ..names import NO_NAMES, UnitNames, unit_names
 from ..shapes import number
 from ..web.pages import Current, organiser_of, render, reporting
-from ..web.security import check_csrf
+from ..web.security import check_csrf, safe_next
 
 router = APIRouter()
 

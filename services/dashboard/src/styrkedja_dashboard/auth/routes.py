@@ -8,20 +8,10 @@ from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from ..web.pages import render, store
-from ..web.security import check_csrf
+from ..web.security import check_csrf, safe_next
 from .oidc import SignInFailed
 
 router = APIRouter()
-
-
-def safe_next(value: str | None, default: str = "/kedjan") -> str:
-    """Only a path on this site: an open redirect would hand the session to anyone's page. Printable ASCII
-    only: a browser drops a tab or newline from a URL (`/\t/evil.com` is `//evil.com` to it) and reads some
-    other characters as `/` (`\\`, and look-alikes such as `∕` on the way through an IDN step)."""
-    if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
-            or not all("!" <= character <= "~" for character in value)):
-        return default
-    return value
 
 
 @router.get("/")
