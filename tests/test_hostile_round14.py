@@ -12,6 +12,9 @@
   Python's `json` reads as UTF-16 or UTF-32 are refused as such, the others by the JSON rule.
 - `Accept: application/json;q=0, */*` was read as admitting JSON (the wildcard's weight); a more specific range's
   weight now counts (RFC 9110 §12.5.1).
+- A body declared longer than sent, or sent a byte a second, was waited for as long as the client kept the
+  connection (no answer at all); now a 408 naming `body` (`body_deadline`) after `request_body_timeout_seconds`.
+- A valid body with bytes that trip parsers spliced in or cut out, on every operation (hypothesis): held.
 
 Each test failed on the code before its fix (said at each test).
 """
@@ -354,3 +357,50 @@ def test_a_body_arriving_slowly_but_whole_within_the_deadline_is_read(impatient)
     third = len(body) // 3
     answer, _ = _raw(service.url, head, [(0.3, body[:third]), (0.3, body[third:2 * third]), (0.3, body[2 * third:])])
     assert answer.startswith(b"HTTP/1.1 201 "), answer[:300]
+
+
+# ------------------------------------------------------------------ any bytes in a body
+
+#: what parsers trip on, spliced into a body at a drawn place
+SPLICES = [b",", b'"', b"\\", b"\\u0000", b"\\ud800", b"\x00", b"\xff", b"\xef\xbb\xbf", b"NaN", b"1e400", b"-0",
+           b"9" * 30, b"[" * 50, b"{}", b'"zz": 1, "zz": 2, ', b'"organiser_id": "19121212-1212", ', b"\r\n", b" "]
+
+
+def _base_body(name: str) -> bytes:
+    made = {"assessment": _assessment, "forecast": _forecast}.get(name)
+    return json.dumps(made(student_id="s14-mutated") if made else
+                      {"organiser_id": ORGANISER, "comment": "x", "items": [{"a": 1}]}).encode()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_valid_body_with_any_bytes_spliced_in_or_cut_out_is_never_a_5xx(client) -> None:
+    """The general rule over bodies: a valid body (of the service's writes) with bytes that trip parsers spliced in
+    at any place, or a piece cut out, on every operation with a body: never a 5xx, a 4xx is problem+json naming a
+    field and a rule, and a personal identity number is never repeated. Held on this branch (a probe kept as a
+    test; it fails where a body makes the service answer 5xx)."""
+    name, http = client
+    operations = body_operations(http)
+    base = _base_body(name)
+    wrong: list[str] = []
+
+    @settings(max_examples=25 * len(operations), deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(operation=st.sampled_from(operations), at=st.integers(0, len(base)), cut=st.integers(0, 12),
+           splice=st.sampled_from(SPLICES) | st.binary(max_size=12))
+    def send(operation: tuple[str, str], at: int, cut: int, splice: bytes) -> None:
+        method, url = operation
+        body = base[:at] + splice + base[at + cut:]
+        got = http.request(method, url, content=body, headers={"content-type": "application/json"})
+        what = f"{method} {url} {body[:80]!r}"
+        if got.status_code >= 500:
+            wrong.append(f"{what}: {got.status_code} {got.text[:200]}")
+        elif got.status_code >= 400:
+            status, field, rule, _ = _named(got)
+            if not field or not rule:
+                wrong.append(f"{what}: {status} names no field and rule: {got.text[:200]}")
+        if contains_personal_identity_number(got.text):
+            wrong.append(f"{what}: echoes a personal identity number: {got.text[:200]}")
+
+    send()
+    assert not wrong, "\n".join(wrong[:30])
