@@ -404,3 +404,19 @@ def test_a_valid_body_with_any_bytes_spliced_in_or_cut_out_is_never_a_5xx(client
 
     send()
     assert not wrong, "\n".join(wrong[:30])
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_directory_changes_unknown_key_is_named_as_it_is_whatever_its_name(client) -> None:
+    """Failed on the old code: every part of a location spelling a place a value is sent (`body`, `query`, `path`,
+    `header`) was dropped from the field's name, so the data's unknown key `query` was named `items.0.data.body`."""
+    name, http = client
+    if name != "reporting":
+        pytest.skip("reporting's directory")
+    unit = {"organiser_id": ORGANISER, "level": "school_unit", "unit_id": "29990011", "name": "Skola"}
+    for key in ("query", "path", "zz"):
+        got = http.post("/v1/directory/changes", json={"items": [
+            {"type": "se.styrkedja.organisation.unit_upserted.v1", "data": {**unit, key: 1}}]})
+        fields = {e["field"] for e in got.json().get("errors", [])}
+        assert got.status_code == 422 and f"items.0.data.{key}" in fields, (key, got.text[:300])
