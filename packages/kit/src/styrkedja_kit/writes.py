@@ -270,15 +270,6 @@ def single_answer(results: Sequence[_A], response: Response) -> _A:
     return result
 
 
-def counted_batch(results: Sequence[_A], response: Response) -> dict[str, Any]:
-    """A batch answer model's fields from its items' answers (`items`, `stored`, `unchanged`); the route's
-    201, or 200 when nothing was stored."""
-    stored = sum(r.status == "stored" for r in results)
-    if stored == 0:
-        response.status_code = 200
-    return {"items": results, "stored": stored, "unchanged": len(results) - stored}
-
-
 class WritePath:
     #: Revision and outbox rows by COPY (else by unnest, as the current rows): a switch for the bench.
     by_copy: bool = True

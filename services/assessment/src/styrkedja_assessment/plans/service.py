@@ -13,7 +13,15 @@ from styrkedja_kit.auth import Principal, Write
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation
-from styrkedja_kit.writes import Built, Change, Outcome, RequestItems, WritePath, answer_fields
+from styrkedja_kit.writes import (
+    Built,
+    Change,
+    Outcome,
+    RequestItems,
+    WritePath,
+    answer_fields,
+    encoded_batch_answer,
+)
 
 from .schemas import PlanIn, PlanOut, PlanRetractIn
 from .tables import TABLES
@@ -52,11 +60,16 @@ class PlanService:
                                 writer=(principal, Write.ASSESSMENTS))
 
     async def publish(self, items: Sequence[PlanIn], *, batch: bool = False) -> list[PlanOut]:
+        return [_out(o) for o in await self.store(items, batch=batch)]
+
+    async def publish_batch(self, items: Sequence[PlanIn]) -> tuple[int, bytes]:
+        """`publish` of a batch: its status and its answer encoded as `PlanBatchOut`."""
+        return encoded_batch_answer(await self.store(items, batch=True), _answer)
+
+    async def store(self, items: Sequence[PlanIn], *, batch: bool = False) -> list[Outcome]:
         self.writes.require_writer([item.organiser_id for item in items], batch=batch)
         violations = [v.at_item(i if batch else None) for i, item in enumerate(items) for v in check_plan(item)]
-        changes = _items.changes(items)
-        outcomes = await self.writes.publish(changes, _built, batch=batch, violations=violations)
-        return [_out(o) for o in outcomes]
+        return await self.writes.publish(_items.changes(items), _built, batch=batch, violations=violations)
 
     async def retract(self, plan_id: UUID, request: PlanRetractIn) -> PlanOut:
         def built(row: Mapping[str, Any], revision: int, now: datetime) -> Built:

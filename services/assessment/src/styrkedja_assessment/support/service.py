@@ -21,7 +21,15 @@ from styrkedja_kit.auth import Principal, Write
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation
-from styrkedja_kit.writes import Built, Change, Outcome, RequestItems, WritePath, answer_fields
+from styrkedja_kit.writes import (
+    Built,
+    Change,
+    Outcome,
+    RequestItems,
+    WritePath,
+    answer_fields,
+    encoded_batch_answer,
+)
 
 from .rules import Intervention, StoredInvestigation, check_intervention, check_investigation_basis, check_recorder
 from .schemas import InterventionIn, InterventionOut, InterventionRetractIn
@@ -57,6 +65,7 @@ def _out(outcome: Outcome) -> InterventionOut:
 
 class SupportService:
     def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000) -> None:
+        self.principal = principal
         self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
                                 writer=(principal, Write.SUPPORT))
 
@@ -65,6 +74,16 @@ class SupportService:
         """Store a new revision of each intervention and its event, all or nothing. First of all, every
         item's organiser must be one this token writes for (403 naming each one that is not).
         `caller_role`: the token's role (`rules.check_recorder`); None checks no caller."""
+        return [_out(o) for o in await self.store(items, batch=batch, caller_role=caller_role)]
+
+    async def record_batch(self, items: Sequence[InterventionIn], *, caller_role: str | None = None
+                           ) -> tuple[int, bytes]:
+        """`record` of a batch: its status and its answer encoded as `InterventionBatchOut`."""
+        return encoded_batch_answer(await self.store(items, batch=True, caller_role=caller_role), _answer)
+
+    async def store(self, items: Sequence[InterventionIn], *, batch: bool = False,
+                    caller_role: str | None = None) -> list[Outcome]:
+        """What `record` does, answered as the write path's outcomes."""
         self.writes.require_writer([item.organiser_id for item in items], batch=batch)
         violations: list[RuleViolation] = []
         for index, item in enumerate(items):
@@ -92,9 +111,7 @@ class SupportService:
                 found.append(error.at_item(index if batch else None) if error else None)
             return found
 
-        outcomes = await self.writes.publish(changes, _built, batch=batch, violations=violations,
-                                             stored_check=bases)
-        return [_out(o) for o in outcomes]
+        return await self.writes.publish(changes, _built, batch=batch, violations=violations, stored_check=bases)
 
     async def retract(self, intervention_id: UUID, request: InterventionRetractIn) -> InterventionOut:
         def built(row: Mapping[str, Any], revision: int, now: datetime) -> Built:
