@@ -44,7 +44,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from fastapi import Response
@@ -246,6 +246,19 @@ def batch_answer(outcomes: Sequence[Outcome], item: Callable[[Outcome], Mapping[
     whose keys in the answer model's field order give the same JSON as that model), `stored`, `unchanged`."""
     stored = sum(o.stored for o in outcomes)
     return {"items": [item(o) for o in outcomes], "stored": stored, "unchanged": len(outcomes) - stored}
+
+
+_Item = TypeVar("_Item")
+
+
+class BatchAnswer(BaseModel, Generic[_Item]):
+    """A batch's answer (`batch_answer`): each item's answer, how many were stored, how many unchanged. A
+    service's subclasses it under its own name (the name its OpenAPI document shows):
+    `class BatchOut(BatchAnswer[AssessmentOut]): ...`."""
+
+    items: list[_Item]
+    stored: int
+    unchanged: int
 
 
 def encoded_batch_answer(outcomes: Sequence[Outcome], item: Callable[[Outcome], Mapping[str, Any]]

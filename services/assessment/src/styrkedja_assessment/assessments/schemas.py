@@ -26,7 +26,8 @@ from styrkedja_contracts.identifiers import (
 )
 from styrkedja_contracts.scales import Scale
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalRevision, Revision
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
+from styrkedja_kit.writes import BatchAnswer
 
 
 class AssessmentIn(InputModel):
@@ -54,8 +55,7 @@ class AssessmentBatchIn(InputModel):
     items: BatchItems[AssessmentIn]
 
 
-class RetractIn(InputModel):
-    revision: RemovalRevision | None = None
+class RetractIn(RemovalIn):
     reason: Annotated[SafeText, Field(max_length=500)] | None = None
 
 
@@ -66,7 +66,5 @@ class AssessmentOut(BaseModel):
     status: str = Field(description="`stored` (a new revision) or `unchanged` (the same request again)")
 
 
-class BatchOut(BaseModel):
-    items: list[AssessmentOut]
-    stored: int
-    unchanged: int
+class BatchOut(BatchAnswer[AssessmentOut]):
+    pass

@@ -23,7 +23,8 @@ from styrkedja_contracts.identifiers import (
     Term,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalRevision, Revision
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
+from styrkedja_kit.writes import BatchAnswer
 
 
 class ForecastIn(InputModel):
@@ -48,8 +49,8 @@ class ForecastBatchIn(InputModel):
     items: BatchItems[ForecastIn]
 
 
-class WithdrawIn(InputModel):
-    revision: RemovalRevision | None = None
+class WithdrawIn(RemovalIn):
+    pass
 
 
 class ForecastOut(BaseModel):
@@ -61,7 +62,5 @@ class ForecastOut(BaseModel):
     status: str = Field(description="`stored` (a new revision) or `unchanged` (the same request again)")
 
 
-class BatchOut(BaseModel):
-    items: list[ForecastOut]
-    stored: int
-    unchanged: int
+class BatchOut(BatchAnswer[ForecastOut]):
+    pass
