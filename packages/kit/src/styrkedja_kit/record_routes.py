@@ -1,10 +1,11 @@
 """The HTTP routes of a record a platform writes with numbered revisions on the kit's write path
-(`styrkedja_kit.writes`): an assessment, a forecast. One declaration serves each such record, so that
-they answer, refuse and are documented alike; the service names its verbs, bodies, answers and texts.
+(`styrkedja_kit.writes`): an assessment, a forecast, a plan, a support intervention. One declaration
+serves each such record, so that they answer, refuse and are documented alike; the service names its
+verbs, bodies, answers and texts.
 
 - `POST {prefix}`: one item; 201, or 200 when it is the same again (nothing stored, no event);
 - `POST {prefix}/batch`: all or nothing, its body parsed and validated in one pass (`json_body`, after
-  the token) and its answer the service's own encoding of the write path's values (`WriteService.write_batch`);
+  the token) and answered as the service encoded it (`writes.encoded_batch_answer`: status and bytes);
 - `POST {prefix}/{id}/{removal}`: the removal (retraction, withdrawal) as the next revision; its body optional.
 
 The operations keep the names, parameters and documents that hand-written route functions of these
