@@ -156,6 +156,12 @@ class Checked:
     values: Mapping[str, Any]
 
 
+def event_data(model: type[EventData], values: Mapping[str, Any], *, checked_once: bool) -> EventData | Checked:
+    """A change's event data: `values` handed over as `Checked` where the service's request model and pure
+    checks hold every rule of `model` (`write_events_checked_once`, on by default), else validated again by it."""
+    return Checked(model, values) if checked_once else model(**values)
+
+
 @dataclass(slots=True)
 class Built:
     """What the service makes of a change that is stored: its event's data (a validated model, or

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import itemgetter
 from typing import Any
 from uuid import UUID
@@ -21,12 +21,12 @@ from styrkedja_kit.rules import RuleViolation, check_items
 from styrkedja_kit.writes import (
     Built,
     Change,
-    Checked,
     Outcome,
     RequestItems,
     WritePath,
     answer_fields,
     encoded_batch_answer,
+    event_data,
 )
 
 from .rules import check_result
@@ -73,27 +73,19 @@ def _out(outcome: Outcome) -> AssessmentOut:
     return AssessmentOut.model_construct(**_out_item(outcome))
 
 
-def _event_values(change: Change, revision: int, now: datetime) -> dict[str, Any]:
-    return {"assessment_id": change.record_id, "revision": revision, "published_at": now, **change.content}
-
-
-def _built(change: Change, revision: int, now: datetime) -> Built:
-    """The event validated again by its contract model (the per-item path)."""
-    return Built(AssessmentPublishedV1(**_event_values(change, revision, now)),
-                 columns={k: change.content[k] for k in COLUMNS})
-
-
-def _built_checked(change: Change, revision: int, now: datetime) -> Built:
-    """The event of values checked once: `AssessmentIn` holds every field rule of the event (the same
-    types), `_check` its model rules (`check_result`); the id, revision and time are the write path's."""
-    return Built(Checked(AssessmentPublishedV1, _event_values(change, revision, now)),
+def _built(change: Change, revision: int, now: datetime, *, checked_once: bool) -> Built:
+    """The event, of values checked once: `AssessmentIn` holds every field rule of the event (the same
+    types), `_check` its model rules (`check_result`); the id, revision and time are the write path's.
+    Else validated again by its contract model."""
+    values = {"assessment_id": change.record_id, "revision": revision, "published_at": now, **change.content}
+    return Built(event_data(AssessmentPublishedV1, values, checked_once=checked_once),
                  columns={k: change.content[k] for k in COLUMNS})
 
 
 class AssessmentService:
     def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000,
                  checked_once: bool = True) -> None:
-        self.build = _built_checked if checked_once else _built
+        self.build = partial(_built, checked_once=checked_once)
         self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
                                 writer=(principal, Write.ASSESSMENTS))
 

@@ -18,12 +18,12 @@ from styrkedja_kit.rules import RuleViolation, check_items
 from styrkedja_kit.writes import (
     Built,
     Change,
-    Checked,
     Outcome,
     RequestItems,
     WritePath,
     answer_fields,
     encoded_batch_answer,
+    event_data,
 )
 
 from ..calendar.rules import Lateness, calendar_of_config, forecast_lateness
@@ -119,7 +119,7 @@ class ForecastService:
                       "window_deadline": window.deadline, "late": window.late, **content}
             # checked once: `ForecastIn` holds every field rule of the event (the same types), `_check`
             # the value's scale; the id, revision, time and window are computed here. Else validated again.
-            data = Checked(ForecastSubmittedV1, values) if self.checked_once else ForecastSubmittedV1(**values)
+            data = event_data(ForecastSubmittedV1, values, checked_once=self.checked_once)
             columns = {k: content[k] for k in COLUMNS}
             columns.update(submitted_at=now, window_deadline=window.deadline, late=window.late)
             return Built(data, columns=columns, revision_columns={"late": window.late})
