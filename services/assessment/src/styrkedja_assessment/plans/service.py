@@ -13,15 +13,7 @@ from styrkedja_kit.auth import Principal, Write
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation
-from styrkedja_kit.writes import (
-    Built,
-    Change,
-    Outcome,
-    RequestItems,
-    WritePath,
-    answer_fields,
-    encoded_batch_answer,
-)
+from styrkedja_kit.writes import Built, Change, Outcome, RequestItems, WritePath, answer_fields, encoded_batch_answer
 
 from .schemas import PlanIn, PlanOut, PlanRetractIn
 from .tables import TABLES
