@@ -56,7 +56,7 @@ from styrkedja_contracts.identifiers import (
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
 
-__all__ = ["InputModel", "json_body", "json_body_openapi", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
+__all__ = ["InputModel", "RemovalIn", "json_body", "json_body_openapi", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
            "key_given_twice",
            "SchoolUnitCodeParam", "OrganiserIdParam", "GroupIdParam", "StudentIdParam", "TeacherIdParam",
            "SubjectCodeParam", "SchoolYearParam", "SafeTextParam", "BatchItems", "BATCH_CAP"]
@@ -236,6 +236,14 @@ def key_given_twice(body: bytes) -> tuple[str, str] | None:
     except (ValueError, RecursionError):  # not JSON, not UTF-8, nested beyond reach: the route's parser says so
         return None
     return None
+
+
+class RemovalIn(InputModel):
+    """The body of a removal (a retraction, a withdrawal) on the write path: the revision the removal
+    becomes, or none for the next one. A service's removal body subclasses it under its own name (the
+    name its OpenAPI document shows), adding what it records besides (a reason)."""
+
+    revision: RemovalRevision | None = None
 
 
 Body = TypeVar("Body", bound=BaseModel)
