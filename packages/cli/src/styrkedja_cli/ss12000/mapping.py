@@ -80,6 +80,7 @@ STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's m
 #: why what hangs under a refused school unit is not sent (the unit's id follows, never its content)
 UNDER_REFUSED = "left out: its school unit was refused"
 AREA_REFUSED = "left out: its area was refused"
+GROUP_REFUSED = "left out: its group was refused"
 ORGANISER_REFUSED = "left out: its Huvudman was refused"
 #: every Swedish municipality's organisation number starts so (212000-NNNN)
 _MUNICIPALITY_NUMBER = re.compile(r"^(16)?212000-?[0-9]{4}$")
@@ -154,6 +155,10 @@ class NoOrganiser(ValueError):
     """The source does not say whose its units are, or says it besides `--organiser`: the rule, for the command."""
 
 
+def _person(member: Any) -> str:
+    return member.person.id if member.person else "(no person)"
+
+
 def _period(start: Any, end: Any) -> str:
     return f"{start or 'open'}..{end or 'open'}"
 
@@ -196,6 +201,10 @@ def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: 
     return out
 
 
+#: the rules an organisation without an organiser above it breaks (each reason begins with the field it is about)
+NO_HUVUDMAN = "parentOrganisation: no Huvudman above it"
+NO_ORGANISER_ID = ("organisationNumber: its Huvudman has no municipalityCode or organisationNumber (the organiser's "
+                   "id)")
 #: the rule an organisation on a parentOrganisation loop without a Huvudman on it breaks
 LOOP = ("parentOrganisation: a loop of {count} organisation(s) without a Huvudman (each its own ancestor): no place "
         "in the tree")
@@ -352,12 +361,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             out.refused.append(Refused("organisations", org.id, LOOP.format(count=tree.looped[org.id])))
             continue
         if owner is None and organiser is None:
-            out.refused.append(Refused("organisations", org.id, "no Huvudman above it"))
+            out.refused.append(Refused("organisations", org.id, NO_HUVUDMAN))
             continue
         oid = organiser_id(owner) if owner is not None else organiser[0] if organiser else None
         if oid is None:
             out.refused.append(Refused("organisations", org.id,
-                                       "its Huvudman has no municipalityCode or organisationNumber"))
+                                       NO_ORGANISER_ID))
             continue
         base = {"organiser_id": oid, "name": org.display_name, "updated_at": when(org.meta)}
         if kind == ORGANISER:
@@ -423,7 +432,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     _period(group.start_date, group.end_date))
             group_names.setdefault(same, []).append(group.id)
     group_place: dict[str, tuple[str, str]] = {}  # group id → (organiser id, school unit code)
-    groups_left: dict[str, str] = {}  # group id → its refused school unit's id
+    groups_left: dict[str, str] = {}  # group id → why what hangs under it is left out (naming the refused one)
 
     def leave(entity: str, ident: str, unit: str) -> None:
         out.under_refused.append(Refused(entity, ident, f"{UNDER_REFUSED} ({unit})"))
@@ -434,14 +443,13 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             out.left_out.append(Refused("groups", group.id, STAFF_GROUP_RULE))
             continue
         if group.organisation.id in refused_units:
-            groups_left[group.id] = group.organisation.id
+            groups_left[group.id] = f"{UNDER_REFUSED} ({group.organisation.id})"
             leave("groups", group.id, group.organisation.id)
             for member in group.memberships:
-                leave("memberships", f"{group.id}/{member.person.id if member.person else '(no person)'}",
-                      group.organisation.id)
+                leave("memberships", f"{group.id}/{_person(member)}", group.organisation.id)
             continue
         if at is None:
-            out.refused.append(Refused("groups", group.id, "its organisation is not a known Skolenhet"))
+            out.refused.append(Refused("groups", group.id, "organisation: its organisation is not a known Skolenhet"))
             continue
         namesakes = group_names[(group.organisation.id, nfc(group.display_name).strip().casefold(),
                                  _period(group.start_date, group.end_date))]
@@ -452,12 +460,19 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         oid, school = at
         code = (school.school_unit_code or "").strip()
-        group_place[group.id] = (oid, code)
         changed = when(group.meta)
-        out.add("groups", OrganisationUnitUpsertedV1, {
-            "unit_type": "group", "unit_id": group.id, "organiser_id": oid, "parent_id": school.id,
-            "name": group.display_name, "school_unit_code": code, "year": years.get(group.id),
-            "updated_at": changed}, group.id, group.id)
+        if not out.add("groups", OrganisationUnitUpsertedV1, {
+                "unit_type": "group", "unit_id": group.id, "organiser_id": oid, "parent_id": school.id,
+                "name": group.display_name, "school_unit_code": code, "year": years.get(group.id),
+                "updated_at": changed}, group.id, group.id):
+            # a group refused for its content (a name the directory cannot take): its memberships and teaching
+            # assignments are not sent for a group reporting does not have
+            groups_left[group.id] = f"{GROUP_REFUSED} ({group.id})"
+            for member in group.memberships:
+                out.under_refused.append(Refused("memberships", f"{group.id}/{_person(member)}",
+                                                 groups_left[group.id]))
+            continue
+        group_place[group.id] = (oid, code)
         for member in group.memberships:
             if member.person is None:
                 out.refused.append(Refused("memberships", f"{group.id}/(no person)", NO_PERSON))
@@ -484,7 +499,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             leave("duties", duty.id, duty.duty_at.id)
             continue
         if at is None:
-            out.refused.append(Refused("duties", duty.id, "dutyAt is not a known Skolenhet"))
+            out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
             continue
         oid, school = at
         out.add("duties", DutyUpsertedV1, {
@@ -499,15 +514,15 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         for group_ref in activity.groups:
             place = group_place.get(group_ref.id)
             if group_ref.id in groups_left:
-                leave("activities", activity.id, groups_left[group_ref.id])
+                out.under_refused.append(Refused("activities", activity.id, groups_left[group_ref.id]))
                 continue
             if place is None:
-                out.refused.append(Refused("activities", activity.id, f"group {group_ref.id} is not known"))
+                out.refused.append(Refused("activities", activity.id, f"groups: group {group_ref.id} is not known"))
                 continue
             for teacher in activity.teachers:
                 person = duty_person.get(teacher.duty.id)
                 if person is None:
-                    out.refused.append(Refused("activities", activity.id, f"duty {teacher.duty.id} is not known"))
+                    out.refused.append(Refused("activities", activity.id, f"teachers.duty: duty {teacher.duty.id} is not known"))
                     continue
                 out.add("activities", TeachingAssignmentUpsertedV1, {
                     "assignment_id": str(uuid5(NS, f"{activity.id}/{group_ref.id}/{teacher.duty.id}")),
