@@ -1,7 +1,8 @@
 """SS 12000 entities → directory changes (organisation event data). Pure: no I/O.
 
 The organisation tree. SS 12000 lets organisations nest to any depth under `parentOrganisation`
-(organisationType Huvudman, Stadsdel, Rektorsområde, Skola, Skolenhet, Övrigt; servers add others,
+(organisationType Huvudman, Verksamhetsområde, Förvaltning, Rektorsområde, Skola, Skolenhet, Varumärke, Bolag,
+Övrigt in SS 12000 2.1.0; Stadsdel of 2.0, deprecated but still served; servers add others,
 e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organiser → area → school unit:
 
 * Huvudman → organiser (its id: a municipality's municipalityCode, else its organisationNumber;
@@ -11,7 +12,7 @@ e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organise
   schoolUnitCode is a Skolenhet (Skolverket's reference API serves only those, without the type).
 * The area of a school unit: of the organisations between it and its Huvudman, the topmost
   Verksamhetsområde or Stadsdel (the directory's area: a head of a verksamhetsområde is its area
-  manager); without one, the topmost of any other type (Förvaltning, Rektorsområde, Övrigt, a type
+  manager); without one, the topmost of any other type (Förvaltning, Rektorsområde, Varumärke, Bolag, Övrigt, a type
   the importer does not know), never a Skola (a school of several school units). It is sent as an
   area under the organiser; the other levels (a Förvaltning above a Verksamhetsområde, a
   Rektorsområde or a Skola below one) are folded: said in the summary, not sent. A level with no
