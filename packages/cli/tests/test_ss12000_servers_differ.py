@@ -269,3 +269,20 @@ def test_a_deleted_entities_page_is_streamed_its_ids_kept_not_its_objects(tmp_pa
     finally:
         tracemalloc.stop()
     assert peak < 2_000_000, peak
+
+
+def test_an_empty_last_page_answering_with_the_token_it_was_asked_with_ends_the_list() -> None:
+    """Failed on the old code ("the server repeated a pageToken"): a cursor API's last page, empty, gives back the
+    cursor it was asked with. Any other repeat is still a loop: A, B, A … or a page with items repeating its token."""
+    def serve(pages: list[dict[str, Any]]) -> HttpSource:
+        def handle(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, json=pages[{"": 0, "A": 1, "B": 2}[request.url.params.get("pageToken", "")]])
+
+        client = httpx.Client(base_url="https://ss12000.test/v2.0", transport=httpx.MockTransport(handle))
+        return HttpSource("https://ss12000.test/v2.0", client=client)
+
+    assert ids(serve([{"data": [HUV], "pageToken": "A"}, {"data": [], "pageToken": "A"}])) == [HUV["id"]]
+    with pytest.raises(SourceError, match="organisations, page 2: the server repeated a pageToken"):
+        ids(serve([{"data": [HUV], "pageToken": "A"}, {"data": [{**HUV, "id": "o2"}], "pageToken": "A"}]))
+    with pytest.raises(SourceError, match="organisations, page 3: the server repeated a pageToken"):
+        ids(serve([{"data": [HUV], "pageToken": "A"}, {"data": [], "pageToken": "B"}, {"data": [], "pageToken": "A"}]))

@@ -394,14 +394,22 @@ class _Cursors:
 
     def __init__(self, entity: str) -> None:
         self.entity, self.seen = entity, set[bytes]()
+        self.last: bytes | None = None  # the cursor the page being read was asked with
 
-    def check(self, page: int, cursor: str, *, is_token: bool) -> None:
+    def ended(self, page: int, cursor: str, *, is_token: bool, empty: bool) -> bool:
+        """Whether `cursor` ends the entity: an empty page answering with the very token it was asked with (a
+        cursor API's "nothing after this", which asking again would answer alike). Any other repeat is a loop
+        (not only the last one: A, B, A, B, … went on for ever) and stops the import."""
         if is_token and len(cursor) > MAX_TOKEN_CHARS:
             raise SourceError(f"{self.entity}, page {page}: a pageToken longer than {MAX_TOKEN_CHARS} characters")
         digest = hashlib.sha256(cursor.encode("utf-8", "surrogatepass")).digest()
-        if digest in self.seen:  # not only the last one: A, B, A, B, … went on for ever
+        if digest in self.seen:
+            if empty and digest == self.last:
+                return True
             raise SourceError(f"{self.entity}, page {page}: the server repeated a pageToken")
         self.seen.add(digest)
+        self.last = digest
+        return False
 
 
 class HttpSource:
@@ -609,9 +617,8 @@ class HttpSource:
             out += once.new(f"page {page}", items)
             progress(entity, len(out))
             cursor = token or link
-            if not cursor:
+            if not cursor or cursors.ended(page, cursor, is_token=bool(token), empty=not items):
                 return out
-            cursors.check(page, cursor, is_token=bool(token))
             if page >= self.max_pages:
                 raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages")
 
@@ -685,9 +692,10 @@ class HttpSource:
             ids += found
             link = None if token else self._next_link
             cursor = token or link
-            if not cursor:
+            # a repeated token is a loop here, empty page or not (`found` holds only the kinds read: a page of
+            # absences alone is no empty page)
+            if not cursor or cursors.ended(page, cursor, is_token=bool(token), empty=False):
                 return ids
-            cursors.check(page, cursor, is_token=bool(token))
             if page >= self.max_pages:
                 raise SourceError(f"deletedEntities, page {page}: more than {self.max_pages} pages")
 
