@@ -286,3 +286,24 @@ def test_an_empty_last_page_answering_with_the_token_it_was_asked_with_ends_the_
         ids(serve([{"data": [HUV], "pageToken": "A"}, {"data": [{**HUV, "id": "o2"}], "pageToken": "A"}]))
     with pytest.raises(SourceError, match="organisations, page 3: the server repeated a pageToken"):
         ids(serve([{"data": [HUV], "pageToken": "A"}, {"data": [], "pageToken": "B"}, {"data": [], "pageToken": "A"}]))
+
+
+def test_a_group_fetched_by_id_is_asked_in_the_servers_own_case_too() -> None:
+    """Failed on the old code: an incremental run asks for a group an activity names by its id, in lower case as
+    ids are read; a server that keeps ids as text answered 404 for its upper-case group, and the activity was refused
+    as naming an unknown group."""
+    upper = GROUP["id"].upper()
+
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path == f"/v2.0/groups/{upper}":
+            return httpx.Response(200, json={**GROUP, "id": upper})
+        return httpx.Response(404, json={"code": "not_found", "message": "no such group"})
+
+    client = httpx.Client(base_url="https://ss12000.test/v2.0", transport=httpx.MockTransport(handle))
+    source = HttpSource("https://ss12000.test/v2.0", client=client)
+    assert source.one("groups", GROUP["id"].lower()).id == GROUP["id"].lower()
+    assert source.one("groups", "not-a-uuid") is None
+    assert asked == [f"/v2.0/groups/{GROUP['id'].lower()}", f"/v2.0/groups/{upper}", "/v2.0/groups/not-a-uuid"]

@@ -655,8 +655,14 @@ class HttpSource:
             raise SourceError(_json_fault(what, unreadable, len(body), lambda: body, checked)) from None
 
     def one(self, entity: str, ident: str) -> Any | None:
-        """One entity by id (`/<entity>/{id}`), or None when the server does not have it."""
-        response, body = self._fetch(f"{entity} {ident}", f"/{entity}/{ident}", None)
+        """One entity by id (`/<entity>/{id}`), or None when the server does not have it. A UUID is asked in lower
+        case, as it is read, then in upper case: a server that keeps its ids as text (and wrote this one in upper
+        case) answers only its own spelling."""
+        is_uuid = canonical_id(ident.upper()) != ident.upper()  # (any other id is exact: asked as it is)
+        for spelling in dict.fromkeys([ident, ident.upper()] if is_uuid else [ident]):
+            response, body = self._fetch(f"{entity} {ident}", f"/{entity}/{spelling}", None)
+            if response.status_code != 404:
+                break
         if response.status_code == 404:
             return None
         if response.status_code != 200:
