@@ -307,3 +307,21 @@ def test_a_group_fetched_by_id_is_asked_in_the_servers_own_case_too() -> None:
     assert source.one("groups", GROUP["id"].lower()).id == GROUP["id"].lower()
     assert source.one("groups", "not-a-uuid") is None
     assert asked == [f"/v2.0/groups/{GROUP['id'].lower()}", f"/v2.0/groups/{upper}", "/v2.0/groups/not-a-uuid"]
+
+
+def test_a_group_served_without_its_memberships_keeps_those_reporting_holds() -> None:
+    """`groupMemberships` is optional on a group (a server may serve memberships only on persons, with
+    `expand=groupMemberships`). Failed on the old code: such a group read as one with no members, and a full import
+    removed every membership reporting held for it (or, with many, stopped as a mass removal every run). Now its
+    members are unknown: none sent, none removed, said; a group served with `"groupMemberships": []` has none."""
+    from styrkedja_cli.ss12000.command import vanished
+
+    bare = {k: v for k, v in GROUP.items() if k != "groupMemberships"}
+    empty = {**GROUP, "id": "g-empty", "displayName": "7B", "groupMemberships": []}
+    server = Server({"organisations": [HUV, SU], "groups": [bare, empty]})
+    the_plan, _ = read_and_plan(server.source(), since=None, naive_zone=ZONE)
+    assert the_plan.members_unknown == {GROUP["id"]}
+    held = {"2999": [(f"membership:{GROUP['id']}-{STUDENT}", GROUP["id"]), ("membership:g-empty-x", "g-empty")]}
+    sent = {("2999", f"unit:group:29990011:{GROUP['id']}"), ("2999", "unit:group:29990011:g-empty")}
+    assert vanished(the_plan, sent, held) == [("2999", "membership:g-empty-x")]
+    assert any(line.startswith("groups: 1 served without groupMemberships") for line in _said(the_plan, []))

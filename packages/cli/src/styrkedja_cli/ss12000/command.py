@@ -167,10 +167,12 @@ def vanished(the_plan: Plan, sent: set[tuple[str, str]], holdings: dict[str, lis
              ) -> list[tuple[str, str]]:
     """A full import is the truth for the organisers it covers: what reporting holds for them and
     the source no longer has goes. Not what came from a source entity that was refused this time
-    (a refusal must not read as a deletion), nor what hangs under a school unit refused this time."""
+    (a refusal must not read as a deletion), nor what hangs under a school unit refused this time, nor the
+    memberships of a group served without its `groupMemberships` (unknown, not none)."""
     refused = {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
-            if (organiser, key) not in sent and source_id not in refused]
+            if (organiser, key) not in sent and source_id not in refused
+            and not (key.startswith("membership:") and source_id in the_plan.members_unknown)]
 
 
 MASS_REMOVAL_SHARE = 0.5
@@ -348,6 +350,10 @@ def _said(the_plan: Plan, notes: list[str]) -> list[str]:
     lines += _under_each_refused(the_plan)
     lines += [f"{left.entity} {left.id}: {left.reason}" for left in the_plan.under_refused]
     lines += [f"not a level of the directory, {f.entity} {f.id}: {f.reason}" for f in the_plan.folded]
+    if the_plan.members_unknown:
+        lines.append(f"groups: {len(the_plan.members_unknown)} served without groupMemberships: their memberships are "
+                     "neither imported nor removed (memberships served only on persons, expand=groupMemberships, "
+                     "are not read)")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids

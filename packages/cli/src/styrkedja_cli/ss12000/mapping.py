@@ -121,6 +121,10 @@ class Plan:
     #: duties), and a school unit under an area refused for its content (with all that hangs under it): not sent
     #: under the refused unit's id, and, as for the unit itself, what came from them before is kept
     under_refused: list[Refused] = field(default_factory=list)
+    #: groups served without `groupMemberships` (optional in the specification; a server may serve memberships only
+    #: on persons, `expand=groupMemberships`): their members are unknown, not none — what reporting holds for them
+    #: is neither sent nor removed
+    members_unknown: set[str] = field(default_factory=set)
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str) -> bool:
         """The change if it keeps the contract (True), else refused naming the field and the rule (False)."""
@@ -474,6 +478,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                                                  groups_left[group.id]))
             continue
         group_place[group.id] = (oid, code)
+        if "memberships" not in group.model_fields_set:
+            out.members_unknown.add(group.id)
         for member in group.memberships:
             if member.person is None:
                 out.refused.append(Refused("memberships", f"{group.id}/(no person)", NO_PERSON))
