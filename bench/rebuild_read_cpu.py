@@ -134,6 +134,8 @@ def main() -> int:
             "summary_read_seconds": summary["read_seconds"], "summary_cpu_read": summary["cpu_seconds"].get("read"),
             "staging_seconds": summary["stages"].get("staging"), "seconds": summary["seconds"],
             "process_seconds": round(seconds, 2),
+            # the rebuild and its decoders, the whole run (this program's only children)
+            "rebuild_process_cpu_seconds": round(os.times().children_user + os.times().children_system, 2),
             "postgres_server_cpu_seconds": round(end["postgres"] - start["postgres"], 2) if postmaster else None,
             "after_read_backend_cpu": summary["cpu_seconds"].get("after_read"),
             "load_1min_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
