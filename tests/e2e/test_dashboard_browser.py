@@ -74,6 +74,7 @@ class Municipality:
         self.organiser = f"21{fresh.randint(20, 99)}{fresh.randint(0, 99):02d}-{fresh.randint(0, 9999):04d}"
         self.big, self.small = (str(code) for code in fresh.sample(range(10_000_000, 100_000_000), 2))
         tag = uuid.uuid4().hex[:6]
+        self.name = f"Testkommun {tag}"  # the directory's name: the pages say it, never `Huvudman <id>`
         self.groups = {self.big: [f"{tag}-9A", f"{tag}-9B"], self.small: [f"{tag}-9S"]}
         self.area = {self.big: f"omr-{tag}-norr", self.small: f"omr-{tag}-soder"}
         self.rosters = {group: [f"stu-{group}-{n}" for n in range(12 if unit == self.big else 4)]
@@ -112,7 +113,7 @@ class Municipality:
             changes.append({"type": f"se.styrkedja.organisation.{kind}.v1",
                             "data": {**data, "organiser_id": self.organiser, "updated_at": at}})
 
-        change("unit_upserted", unit_type="organiser", unit_id=self.organiser, name=f"Huvudman {self.organiser}")
+        change("unit_upserted", unit_type="organiser", unit_id=self.organiser, name=self.name)
         for unit, area in self.area.items():
             change("unit_upserted", unit_type="area", unit_id=area, parent_id=self.organiser, name=area)
             change("unit_upserted", unit_type="school_unit", unit_id=f"su-{unit}", parent_id=area,
@@ -283,7 +284,9 @@ def row_of(table, head: str) -> dict[str, str] | None:
     """The row a table names by `head` (its row header) as {column header: text}."""
     return table.evaluate("""(t, head) => {
         const headers = [...t.querySelectorAll('thead th')].map(h => h.innerText.trim());
-        const row = [...t.querySelectorAll('tbody tr')].find(r => r.querySelector('th')?.innerText.trim() === head);
+        // a row header is the unit's name with its code beside it (`Skola 1234 1234`), or the code alone
+        const named = r => { const t = r.querySelector('th')?.innerText.trim(); return t === head || t?.endsWith(' ' + head); };
+        const row = [...t.querySelectorAll('tbody tr')].find(named);
         return row ? Object.fromEntries([...row.children].map((c, i) => [headers[i], c.innerText.trim()])) : null;
     }""", head)
 
@@ -312,7 +315,13 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
             assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
             assert page.evaluate("() => document.cookie") == ""  # nothing a page script could read
         with s.step("chain-table"):
-            units = page.get_by_role("table", name=f"Skolenheter hos huvudman {town.organiser}")
+            units = page.get_by_role("table", name=f"Skolenheter hos {town.name}")
+            # names, with the code beside a school unit's: the breadcrumb, the organiser's row, the units
+            expect(page.get_by_role("navigation", name="Brödsmulor").get_by_role("link", name=town.name)).to_be_visible()
+            expect(units.get_by_role("rowheader", name=f"Skola {town.big} {town.big}")).to_be_visible()
+            expect(page.get_by_role("table", name="Huvudmannen som helhet").get_by_role(
+                "rowheader", name=f"{town.name} {town.organiser}")).to_be_visible()
+            assert f"Huvudman {town.organiser}" not in page.content()
             expect(units.get_by_role("rowheader", name=town.big)).to_be_visible()
             expect(units.get_by_role("rowheader", name=town.small)).to_be_visible()
             expect(units.get_by_role("columnheader", name="Matematik")).to_be_visible()
@@ -334,20 +343,20 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
             print(f"\nthe chain page loaded in {took:.0f} ms (services warm)")
         with s.step("areas"):
             page.get_by_role("link", name="Visa områdena").click()
-            areas = page.get_by_role("table", name=f"Områden hos huvudman {town.organiser}")
+            areas = page.get_by_role("table", name=f"Områden hos {town.name}")
             for area in town.area.values():
                 expect(areas.get_by_role("rowheader", name=area)).to_be_visible()
             s.accessible()
             s.picture("kedjan-omraden")
             areas.get_by_role("link", name=town.area[town.big]).first.click()
-            below = page.get_by_role("table", name=f"Skolenhetnivån under område {town.area[town.big]}")
+            below = page.get_by_role("table", name=f"Skolenhetnivån under {town.area[town.big]}")
             expect(below.get_by_role("rowheader", name=town.big).first).to_be_visible()
             expect(below.get_by_role("rowheader", name=town.small)).to_have_count(0)
             s.accessible()
             page.goto(url + f"/kedjan?huvudman={town.organiser}")
         with s.step("drill-to-unit"):
             units.get_by_role("link", name=town.big).first.click()
-            years = page.get_by_role("table", name=f"Skolenhet {town.big} per årskurs")
+            years = page.get_by_role("table", name=f"Skola {town.big} per årskurs")
             expect(years.get_by_role("rowheader", name="9")).to_be_visible()
             expect(years.locator("td[class*=heat-]").first).to_be_visible()  # the heat map
             forecast = page.get_by_role("table", name="Prognos: andel som bedöms nå godtagbar nivå, per årskurs")
@@ -364,15 +373,15 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
             s.picture("kedjan-skolenhet")
         with s.step("groups"):
             page.goto(url + f"/kedjan?niva=group&huvudman={town.organiser}")
-            groups = page.get_by_role("table", name=f"Grupper hos huvudman {town.organiser}")
-            for group in town.groups[town.big]:
-                expect(groups.get_by_role("rowheader", name=group)).to_be_visible()
+            groups = page.get_by_role("table", name=f"Grupper hos {town.name}")
+            for group in town.groups[town.big]:  # a group by its name and its school unit's
+                expect(groups.get_by_role("rowheader", name=f"{group}, Skola {town.big}")).to_be_visible()
             s.accessible()
             s.picture("kedjan-grupper")
         with s.step("drill-to-students"):
             first = town.groups[town.big][0]
             groups.get_by_role("link", name=first).first.click()
-            students = page.get_by_role("table", name=f"Elever i grupp {town.big}/{first}")
+            students = page.get_by_role("table", name=f"Elever i {first}, Skola {town.big}")
             expect(students.get_by_role("rowheader", name=f"stu-{first}-0").first).to_be_visible()
             s.accessible()
             s.picture("nedbrytning-elever")
@@ -389,7 +398,7 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
         with s.step("alerts"):
             page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Larm").click()
             expect(page.get_by_role("heading", name="Larm", exact=True)).to_be_visible()
-            alerts = page.get_by_role("table", name=re.compile(f"larm hos huvudman {town.organiser}"))
+            alerts = page.get_by_role("table", name=re.compile(f"larm hos {town.name}"))
             expect(alerts).to_be_visible()
             s.accessible()
             s.picture("larm")
@@ -433,7 +442,7 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
             s.accessible()
             s.picture("rapporteringsgrad")
             units_table.get_by_role("link", name=town.big).click()
-            teachers = page.get_by_role("table", name=f"Skolenhet {town.big} per lärare")
+            teachers = page.get_by_role("table", name=f"Skola {town.big} per lärare")
             first, second = town.groups[town.big]
             expect(teachers.get_by_role("rowheader", name=f"t-{second}")).to_be_visible()
             assert (row_of(teachers, f"t-{second}")["Saknas"], row_of(teachers, f"t-{first}")["Saknas"]) == ("6", "0")
@@ -449,7 +458,7 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
             assert set(town.unreported) <= listed, listed
         with s.step("quality-report"):
             page.goto(url + f"/rapport?huvudman={town.organiser}&enhet={town.big}")
-            expect(page.get_by_role("heading", name=f"Kvalitetsrapport: skolenhet {town.big}")).to_be_visible()
+            expect(page.get_by_role("heading", name=f"Kvalitetsrapport: Skola {town.big}")).to_be_visible()
             expect(page.get_by_role("table", name=re.compile("Andel som når godtagbar nivå"))).to_be_visible()
             s.accessible()
             s.picture("kvalitetsrapport")
@@ -459,7 +468,7 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
             assert pdf.startswith(b"%PDF") and len(pdf) > 5_000, pdf[:200]
         with s.step("lika-radar"):
             page.goto(url + f"/lika?huvudman={town.organiser}&enhet={town.big}")
-            expect(page.get_by_role("heading", name=f"Skolenhet {town.big}: självskattningar")).to_be_visible()
+            expect(page.get_by_role("heading", name=f"Skola {town.big}: självskattningar")).to_be_visible()
             s.accessible()
             s.picture("lika-oversikt")
             page.get_by_role("button", name="Jämför i radardiagram").click()
@@ -472,7 +481,7 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
             s.picture("lika-radar")
         with s.step("action-plan"):
             page.goto(url + f"/lika/{newer}/handlingsplan?status=planned&prioritet=1")
-            expect(page.get_by_role("heading", name=f"Handlingsplan, skolenhet {town.big}")).to_be_visible()
+            expect(page.get_by_role("heading", name=f"Handlingsplan, Skola {town.big}")).to_be_visible()
             s.accessible()
             s.picture("lika-handlingsplan")
         with s.step("sign-out"):
@@ -486,7 +495,7 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
             sign_in(page, url, role="principal", organiser=town.organiser, units=town.big)
             expect(page.get_by_text("Inloggad som rektor")).to_be_visible()
             # a principal starts at the own unit, not at the organiser
-            expect(page.get_by_role("table", name=f"Skolenhet {town.big} per årskurs")).to_be_visible()
+            expect(page.get_by_role("table", name=f"Skola {town.big} per årskurs")).to_be_visible()
             s.accessible()
             page.get_by_role("button", name="Logga ut").click()
 
@@ -494,6 +503,10 @@ def test_organiser_admin_and_principal_in_the_browser(stack, dashboard, tmp_path
             sign_in(page, url, role="politician", organiser=town.organiser)
             expect(page.get_by_text("Inloggad som politiker")).to_be_visible()
             expect(page.get_by_role("table", name="Huvudmannen som helhet")).to_be_visible()
+            # the organiser and its areas by name; no school unit, by name or code, anywhere on the page
+            expect(page.get_by_role("table", name=f"Områden hos {town.name}")).to_be_visible()
+            content = page.content()
+            assert not any(unit in content for unit in (town.big, town.small)), "a politician sees no school unit"
             s.accessible()
 
 
@@ -506,7 +519,7 @@ def test_politician_sees_two_dots_where_a_cell_is_small(dashboard, tmp_path):
         s = Steps(page, tmp_path)
         with s.step("politician-small-cell"):
             sign_in(page, url, role="politician", organiser=town.organiser)
-            areas = page.get_by_role("table", name=f"Områden hos huvudman {town.organiser}")
+            areas = page.get_by_role("table", name=f"Områden hos {town.name}")
             south = areas.get_by_role("row").filter(has=page.get_by_role("rowheader", name=town.area[town.small]))
             for n in range(len(SUBJECTS)):  # the share itself (a trend or gap may follow it in the cell)
                 share = south.get_by_role("cell").nth(n).locator("abbr.withheld").first
@@ -524,7 +537,8 @@ def test_politician_sees_two_dots_where_a_cell_is_small(dashboard, tmp_path):
                 page.get_by_role("link", name="Excel (xlsx)", exact=True).click()
             rows = list(load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
                         .iter_rows(values_only=True))
-            by_area = {r[0]: r[1:] for r in rows[1:]}
+            assert rows[0][:2] == ("Område", "Namn"), rows[0]
+            by_area = {r[0]: r[2:] for r in rows[1:]}  # the id, the directory's name, the shares
             assert set(by_area[town.area[town.small]]) == {".."}, rows
             assert ".." not in by_area[town.area[town.big]], rows
         with s.step("politician-no-school-units"):
@@ -555,13 +569,13 @@ def test_readme_pictures_of_the_demo_municipality(stack, token_issuer, tmp_path)
         s = Steps(page, tmp_path)
         with s.step("demo-chain"):
             sign_in(page, url, role="organiser_admin", organiser=code)
-            expect(page.get_by_role("table", name=f"Skolenheter hos huvudman {code}")).to_be_visible()
+            expect(page.get_by_role("table", name=f"Skolenheter hos {story.organiser_name}")).to_be_visible()
             s.picture("kedjan-huvudman")
             page.goto(url + f"/kedjan?huvudman={code}&niva=area")
-            expect(page.get_by_role("table", name=f"Områden hos huvudman {code}")).to_be_visible()
+            expect(page.get_by_role("table", name=f"Områden hos {story.organiser_name}")).to_be_visible()
             s.picture("kedjan-omraden")
             page.goto(url + f"/kedjan?huvudman={code}&niva=group")
-            expect(page.get_by_role("table", name=f"Grupper hos huvudman {code}")).to_be_visible()
+            expect(page.get_by_role("table", name=f"Grupper hos {story.organiser_name}")).to_be_visible()
             s.picture("kedjan-grupper")
         with s.step("demo-unit"):
             page.goto(url + f"/kedjan?huvudman={code}&enhet={dip}")
@@ -578,7 +592,7 @@ def test_readme_pictures_of_the_demo_municipality(stack, token_issuer, tmp_path)
             s.picture("rapporteringsgrad")
         with s.step("demo-report"):
             page.goto(url + f"/rapport?huvudman={code}&enhet={dip}")
-            expect(page.get_by_role("heading", name=f"Kvalitetsrapport: skolenhet {dip}")).to_be_visible()
+            expect(page.get_by_role("heading", name=f"Kvalitetsrapport: {muni.unit_named(story.dip_school).name}")).to_be_visible()
             s.picture("kvalitetsrapport")
         with s.step("demo-lika"):
             page.goto(url + f"/lika?huvudman={code}")
@@ -592,5 +606,5 @@ def test_readme_pictures_of_the_demo_municipality(stack, token_issuer, tmp_path)
         with s.step("demo-politician"):
             page.get_by_role("button", name="Logga ut").click()
             sign_in(page, url, role="politician", organiser=code)
-            expect(page.get_by_role("table", name=f"Områden hos huvudman {code}")).to_be_visible()
+            expect(page.get_by_role("table", name=f"Områden hos {story.organiser_name}")).to_be_visible()
             s.picture("kedjan-politiker")

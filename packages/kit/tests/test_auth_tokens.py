@@ -4,6 +4,8 @@ rules give 403, the probes stay open, and every response is hardened."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -245,6 +247,31 @@ async def test_issuer_that_is_down_gives_401_not_500(token_issuer):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
         response = await client.post("/admin/rebuild", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
+
+
+async def test_an_issuer_not_up_at_the_first_request_is_asked_again_within_seconds_not_the_interval(tmp_path):
+    import socket
+
+    from styrkedja_devstack.issuer import DevIssuer
+
+    with socket.socket() as probe:  # a port nothing listens on yet: the issuer of a stack still starting
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    issuer = DevIssuer(tmp_path, port=port)
+    keys = KeySource(f"http://127.0.0.1:{port}", min_refresh_seconds=30, timeout_seconds=1)
+    assert await keys.key("any") is None  # the fetch failed
+    attempts = keys._failures
+    for _ in range(20):  # a burst of requests within the second after: no more attempts
+        assert await keys.key("any") is None
+    assert keys._failures == attempts == 1
+    issuer.start()
+    try:
+        assert issuer.url == f"http://127.0.0.1:{port}"
+        await asyncio.sleep(1.1)
+        assert await keys.key(issuer.minter.kid) is not None, "asked again after a second, not after 30"
+        assert keys.fetches == 1 and keys._failures == 0
+    finally:
+        issuer.stop()
 
 
 async def test_a_rotated_issuer_key_is_picked_up_on_its_unknown_kid(tmp_path):

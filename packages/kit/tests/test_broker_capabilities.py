@@ -83,3 +83,33 @@ async def test_a_misshapen_topic_is_left_alone_when_repair_is_off(infrastructure
         assert len(described["partitions"]) == 1, "an operator's topic is never deleted without the setting"
     finally:
         await admin.close()
+
+
+@pytest.mark.integration
+async def test_the_repair_holds_when_a_producer_auto_creates_the_topic_between_delete_and_create(
+        infrastructure, monkeypatch: pytest.MonkeyPatch):
+    if infrastructure.broker_kind != "embedded":
+        pytest.skip("the repair is the embedded devstack's (never on Apache Kafka: test above)")
+    from styrkedja_kit import kafka
+
+    settings = ServiceSettings(kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    topic = f"race-{uuid.uuid4().hex[:8]}"
+    admin = make_admin(settings, "race-test")
+    await admin.start()
+    real_create = kafka._create_topics
+    raced = []
+
+    async def create_after_a_racing_producer(admin_client, topics, config):
+        if not raced:  # the first create finds the topic there already, in the broker's own shape
+            raced.append(topic)
+            await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+        return await real_create(admin_client, topics, config)
+
+    monkeypatch.setattr(kafka, "_create_topics", create_after_a_racing_producer)
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+        await ensure_topics(settings, [(topic, 3)], recreate_misshapen=True)
+        (described,) = await admin.describe_topics([topic])
+        assert raced and len(described["partitions"]) == 3, "the shape is checked again after the create"
+    finally:
+        await admin.close()

@@ -27,7 +27,7 @@ def issuer(tmp_path):
 
 @pytest.fixture
 def dashboard(issuer):
-    # reporting and LIKA are not running: pages behind sign-in answer 502, which is all these tests need
+    # reporting and LIKA are not running: pages behind sign-in answer 503 (unreachable), which is all these tests need
     settings = DashboardSettings(public_url=PUBLIC, issuer=issuer.url, reporting_url="http://127.0.0.1:9",
                                  lika_url="http://127.0.0.1:9")
     with TestClient(create_app(settings), base_url=PUBLIC) as client:
@@ -63,7 +63,7 @@ def test_sign_in_with_pkce_gives_an_httponly_session_and_no_token_to_the_browser
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "eyJ" not in cookie
     assert dashboard.cookies.get("styrkedja_session") != before  # a new id at sign-in
     page = dashboard.get("/lika")
-    assert page.status_code == 502 and "eyJ" not in page.text  # signed in; the service is just not there
+    assert page.status_code == 503 and "eyJ" not in page.text  # signed in; the service is just not there
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "unsafe-inline" not in page.headers["content-security-policy"]
     # the code was used once; a second redemption (a replay of the callback) signs nobody in
@@ -77,7 +77,7 @@ def test_logout_needs_the_csrf_token(dashboard, issuer):
     dashboard.get(back.path + "?" + back.query, follow_redirects=False)
     refused = dashboard.post("/logga-ut", data={"csrf": "forged"}, follow_redirects=False)
     assert refused.status_code == 403
-    assert dashboard.get("/lika", follow_redirects=False).status_code == 502  # still signed in
+    assert dashboard.get("/lika", follow_redirects=False).status_code == 503  # still signed in
     sid = dashboard.cookies.get("styrkedja_session")
     csrf = dashboard.app.state.sessions._sessions[sid].csrf  # what the page's logout form carries
     signed_out = dashboard.post("/logga-ut", data={"csrf": csrf}, follow_redirects=False)

@@ -56,7 +56,7 @@ from styrkedja_contracts.identifiers import (
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
 
-__all__ = ["InputModel", "json_body", "json_body_openapi", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
+__all__ = ["InputModel", "RemovalIn", "json_body", "json_body_openapi", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
            "SchoolUnitCodeParam", "OrganiserIdParam", "GroupIdParam", "StudentIdParam", "TeacherIdParam",
            "SubjectCodeParam", "SchoolYearParam", "SafeTextParam", "BatchItems", "BATCH_CAP"]
 
@@ -186,6 +186,14 @@ class InputModel(BaseModel):
         # dates and times: ISO text only and plausible years, as in the events (`add_temporal_rules`)
         if add_temporal_rules(cls.model_fields) or unchecked:
             cls.model_rebuild(force=True)
+
+
+class RemovalIn(InputModel):
+    """The body of a removal (a retraction, a withdrawal) on the write path: the revision the removal
+    becomes, or none for the next one. A service's removal body subclasses it under its own name (the
+    name its OpenAPI document shows), adding what it records besides (a reason)."""
+
+    revision: RemovalRevision | None = None
 
 
 Body = TypeVar("Body", bound=BaseModel)

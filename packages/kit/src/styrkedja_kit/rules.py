@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from styrkedja_contracts.scales import Scale, is_valid_value, scale_values
+
 
 @dataclass  # not frozen: raising sets __traceback__/__cause__ on the instance
 class RuleViolation(Exception):
@@ -43,6 +45,14 @@ class RuleViolations(Exception):
         if len(statuses) == 1:
             return statuses.pop()
         return 422 if 422 in statuses else max(statuses)
+
+
+def check_on_scale(scale: Scale, value: str) -> None:
+    """A result's `value` is a value of its scale (an assessment's, a forecast's): else 422 `value_on_scale`
+    naming the values allowed."""
+    if not is_valid_value(scale, value):
+        raise RuleViolation("value", "value_on_scale", f"{value!r} is not a value of scale {scale.value} "
+                                                       f"(allowed: {', '.join(scale_values(scale))})")
 
 
 def check_items(items: Iterable[Any], check: Callable[[Any], None], *, batch: bool) -> list[RuleViolation]:

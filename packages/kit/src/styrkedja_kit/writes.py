@@ -44,11 +44,11 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from fastapi import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_json
 from sqlalchemy import (
     Boolean,
@@ -75,6 +75,8 @@ from styrkedja_contracts.events import EventData
 from styrkedja_contracts.events.base import MAX_INT4
 from styrkedja_contracts.registry import REGISTRY, schema_uri
 
+from .auth.policy import Write, may_write, require_write_each
+from .auth.principal import Principal
 from .db import Database
 from .outbox import NOTIFY_CHANNEL, Outbox
 from .problems import RACE_STATES
@@ -154,6 +156,12 @@ class Checked:
     values: Mapping[str, Any]
 
 
+def event_data(model: type[EventData], values: Mapping[str, Any], *, checked_once: bool) -> EventData | Checked:
+    """A change's event data: `values` handed over as `Checked` where the service's request model and pure
+    checks hold every rule of `model` (`write_events_checked_once`, on by default), else validated again by it."""
+    return Checked(model, values) if checked_once else model(**values)
+
+
 @dataclass(slots=True)
 class Built:
     """What the service makes of a change that is stored: its event's data (a validated model, or
@@ -195,6 +203,45 @@ def random_uuids(count: int) -> list[UUID]:
     return [UUID(int=int.from_bytes(raw[at:at + 16], "big") & _UUID4_CLEAR | _UUID4_SET) for at in range(0, 16 * count, 16)]
 
 
+class RequestItems:
+    """The items of a write request (bodies of `model`, whose record id is `id_field`) as the write
+    path's changes."""
+
+    def __init__(self, model: type[BaseModel], id_field: str) -> None:
+        self.id_field = id_field
+        self._items: TypeAdapter[list[Any]] = TypeAdapter(list[model])  # type: ignore[valid-type]
+        self._not_content = {"__all__": {id_field, "revision"}}
+
+    def contents(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
+        """What each item says, JSON-ready, without its id and revision (`Change.content`: compared to tell
+        a re-send from a change, stored as the record's content): one serialiser call for a whole batch."""
+        return self._items.dump_python(list(items), mode="json", exclude=self._not_content)  # type: ignore[no-any-return]
+
+    def changes(self, items: Sequence[Any]) -> list[Change]:
+        """Each item as a change: of the id it names, or of one made here (a new random UUID, `fresh`: no
+        stored record holds it, so the first try does not look it up)."""
+        ids = [getattr(item, self.id_field) for item in items]
+        made = iter(random_uuids(ids.count(None)))
+        return [Change(next(made), item.revision, content, fresh=True) if record_id is None
+                else Change(record_id, item.revision, content)
+                for item, record_id, content in zip(items, ids, self.contents(items), strict=True)]
+
+
+def answer_fields(tables: RecordTables, *row_columns: str) -> Callable[[Outcome], dict[str, Any]]:
+    """An outcome as its answer's fields, JSON-ready, in the answer model's order: the record's id,
+    revision and removed flag (named as the tables name them: `assessment_id`, `retracted`), then
+    `row_columns` of the current row, then the status. The write path's own values: a model is made of
+    them without validating (`model_construct`), a batch's answer encoded without a model per item."""
+    id_name, removed_name = tables.id_column, tables.removed_column
+
+    def answer(outcome: Outcome) -> dict[str, Any]:
+        row = outcome.row or {}
+        return {id_name: outcome.record_id, "revision": outcome.revision, removed_name: outcome.removed,
+                **{name: row[name] for name in row_columns}, "status": outcome.status}
+
+    return answer
+
+
 def http_status(outcomes: Sequence[Outcome]) -> int:
     """201 when anything was stored, else 200."""
     return 201 if any(o.stored for o in outcomes) else 200
@@ -205,6 +252,26 @@ def batch_answer(outcomes: Sequence[Outcome], item: Callable[[Outcome], Mapping[
     whose keys in the answer model's field order give the same JSON as that model), `stored`, `unchanged`."""
     stored = sum(o.stored for o in outcomes)
     return {"items": [item(o) for o in outcomes], "stored": stored, "unchanged": len(outcomes) - stored}
+
+
+_Item = TypeVar("_Item")
+
+
+class BatchAnswer(BaseModel, Generic[_Item]):
+    """A batch's answer (`batch_answer`): each item's answer, how many were stored, how many unchanged. A
+    service's subclasses it under its own name (the name its OpenAPI document shows):
+    `class BatchOut(BatchAnswer[AssessmentOut]): ...`."""
+
+    items: list[_Item]
+    stored: int
+    unchanged: int
+
+
+def encoded_batch_answer(outcomes: Sequence[Outcome], item: Callable[[Outcome], Mapping[str, Any]]
+                         ) -> tuple[int, bytes]:
+    """A batch's status (201 when anything was stored, else 200) and its answer encoded (`batch_answer`):
+    the same JSON the route's response model would give, without validating a thousand items again."""
+    return http_status(outcomes), to_json(batch_answer(outcomes, item))
 
 
 class _Answer(Protocol):
@@ -222,15 +289,6 @@ def single_answer(results: Sequence[_A], response: Response) -> _A:
     return result
 
 
-def counted_batch(results: Sequence[_A], response: Response) -> dict[str, Any]:
-    """A batch answer model's fields from its items' answers (`items`, `stored`, `unchanged`); the route's
-    201, or 200 when nothing was stored."""
-    stored = sum(r.status == "stored" for r in results)
-    if stored == 0:
-        response.status_code = 200
-    return {"items": results, "stored": stored, "unchanged": len(results) - stored}
-
-
 class WritePath:
     #: Revision and outbox rows by COPY (else by unnest, as the current rows): a switch for the bench.
     by_copy: bool = True
@@ -241,7 +299,14 @@ class WritePath:
     race_attempts: int = 3
 
     def __init__(self, db: Database, outbox: Outbox, tables: RecordTables, *, source: str,
-                 max_batch_items: int, may_change: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
+                 max_batch_items: int, may_change: Callable[[Mapping[str, Any]], bool] | None = None,
+                 writer: tuple[Principal, Write] | None = None) -> None:
+        """`writer`: the token and what it writes (`Write.ASSESSMENTS`), for its own organisers only:
+        each item's organiser (`require_writer`) and each stored record's (`may_change`)."""
+        self.writer = writer
+        if writer is not None and may_change is None:
+            principal, kind = writer
+            may_change = lambda row: may_write(principal, kind, row["organiser_id"])  # noqa: E731
         self.may_change = may_change
         self.db = db
         self.outbox = outbox
@@ -250,6 +315,13 @@ class WritePath:
         self.max_batch_items = max_batch_items
 
     # -- publish -----------------------------------------------------------------------------
+    def require_writer(self, organiser_ids: Sequence[str | None], *, batch: bool) -> None:
+        """First of all, every item's organiser is one the `writer` writes for: a 403 naming each one that
+        is not, and nothing stored."""
+        assert self.writer is not None, "a write path made without a writer"
+        principal, kind = self.writer
+        require_write_each(principal, kind, organiser_ids, batch=batch)
+
     async def publish(self, changes: Sequence[Change], build: Build, *, batch: bool,
                       violations: Sequence[RuleViolation] = (), stored_check: StoredCheck | None = None,
                       key_check: StoredCheck | None = None) -> list[Outcome]:

@@ -11,6 +11,7 @@ import pytest
 from styrkedja_assessment.assessments import service as service_module
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
+from styrkedja_kit import writes
 from styrkedja_kit.writes import WritePath
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -77,7 +78,7 @@ async def test_a_made_id_that_is_stored_already_is_found_on_the_retry(client, db
     the primary key and the retry looks the id up like any other (here: the same assessment again)."""
     first = await client.post("/v1/assessments", json=assessment("s-1"))
     stored = uuid.UUID(first.json()["assessment_id"])
-    monkeypatch.setattr(service_module, "random_uuids", lambda count: [stored] * count)
+    monkeypatch.setattr(writes, "random_uuids", lambda count: [stored] * count)
     again = await client.post("/v1/assessments/batch", json={"items": [assessment("s-1")]})
     assert again.status_code == 200, again.text
     assert again.json()["items"] == [{"assessment_id": str(stored), "revision": 1, "retracted": False,

@@ -33,6 +33,15 @@ from .web.sessions import Session, SessionStore
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+def _same_page(request: Request) -> str | None:
+    """This page's own path and query, for a "try again" link: only a path on this site (`//host` would be
+    another site's)."""
+    path = request.url.path
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return None
+    return path + (f"?{request.url.query}" if request.url.query else "")
+
+
 def create_app(settings: DashboardSettings) -> FastAPI:
     # the services' logging, redaction included: uvicorn's access line carries every query string a browser
     # (or anyone) sends, and the dashboard's went out unredacted, a personal identity number as typed
@@ -41,7 +50,11 @@ def create_app(settings: DashboardSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=settings.upstream_timeout_seconds) as http:
+        # a pooled connection is given up after 2 s idle, before the services' uvicorn closes it (5 s): a request
+        # sent as the server closes its side is lost ("Server disconnected without sending a response"; 2 of 200
+        # requests sent at the server's keep-alive timeout here). `clients.RETRIED` covers what still happens
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
+        async with httpx.AsyncClient(timeout=settings.upstream_timeout_seconds, limits=limits) as http:
             app.state.http = http
             app.state.oidc = OidcClient(settings, http)
             yield
@@ -81,15 +94,20 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     @app.exception_handler(UpstreamError)
     async def upstream(request: Request, error: UpstreamError) -> Response:
         wait = f"om {error.retry_after} s" if error.retry_after is not None else "om en stund"
+        unavailable = {"unreachable": f"Tjänsten {error.service} går inte att nå just nu (den kan hålla på att "
+                                      f"starta). Försök igen {wait}.",
+                       "slow": f"Tjänsten {error.service} svarade inte i tid. Försök igen {wait}."}.get(
+            error.why, f"Tjänsten {error.service} är upptagen just nu. Försök igen {wait}.")
         message = {401: "Din inloggning har gått ut. Logga in igen.",
                    403: "Du har inte behörighet att se de här uppgifterna.",
                    404: "Uppgifterna finns inte.",
                    502: f"Tjänsten {error.service} gav ett svar som inte kunde läsas ({error.detail})." if error.unreadable
-                   else f"Tjänsten {error.service} svarar inte just nu. Försök igen om en stund.",
-                   503: f"Tjänsten {error.service} är upptagen just nu. Försök igen {wait}."}.get(
-            error.status, f"Tjänsten {error.service} godtog inte frågan: {error.detail}")
+                   else f"Tjänsten {error.service} svarade med ett fel. Försök igen om en stund.",
+                   503: unavailable}.get(error.status, f"Tjänsten {error.service} godtog inte frågan: {error.detail}")
+        # the same page again, for a read that may well answer in a moment (never a form post's address)
+        again = _same_page(request) if error.status in (502, 503) and request.method == "GET" else None
         answer = render(request, "error.html", _session(request), status_code=error.status,
-                        title="Uppgifterna kunde inte hämtas", message=message)
+                        title="Uppgifterna kunde inte hämtas", message=message, again=again)
         if error.status == 503 and error.retry_after is not None:
             answer.headers["Retry-After"] = str(error.retry_after)
         return answer

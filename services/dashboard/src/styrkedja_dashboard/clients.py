@@ -13,18 +13,35 @@ from urllib.parse import urlencode
 
 import httpx
 
+from styrkedja_contracts.identifiers import canonical_organiser_id
+
 from .shapes import flat, text
 
 
 class UpstreamError(Exception):
     """A service answered with an error (or not at all); `status` is what the page answers with, and
-    `retry_after` the seconds a busy service (503) asked for, passed on to the person."""
+    `retry_after` the seconds a busy or unreachable service (503) is worth waiting, passed on to the person.
+    `why` says which 503 it is: `busy` (the service said so), `unreachable` (no connection, or it went away
+    mid-answer: starting, restarting), `slow` (no answer within the timeout)."""
 
     def __init__(self, service: str, status: int, detail: str, retry_after: int | None = None, *,
-                 unreadable: bool = False) -> None:
+                 unreadable: bool = False, why: str = "busy") -> None:
         super().__init__(f"{service}: {status} {detail}")
         self.service, self.status, self.detail, self.retry_after = service, status, detail, retry_after
         self.unreadable = unreadable  # it answered, but not in the shape it promises (a 502 that says so)
+        self.why = why
+
+
+#: the wait suggested when a service cannot be reached or did not answer in time: about what a service's
+#: restart takes on a busy machine (8-16 s for `make run`'s start)
+UNREACHABLE_RETRY_AFTER = 10
+#: transport failures after which a GET is sent once more on a fresh connection: the request never reached a
+#: handler, or the connection was a pooled one the service had just closed (its keep-alive timer fired as the
+#: request went out: "Server disconnected without sending a response"), or the service restarted under it.
+#: Not a timeout: a second wait as long as the first helps nobody
+RETRIED = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+#: what a service's gateway (an ingress, a proxy) answers while the service is away: unavailable, for now
+GATEWAY_STATUSES = (502, 503, 504)
 
 
 #: the longest wait passed on: a service asking for more is still busy, but a page saying "come back in an
@@ -103,19 +120,34 @@ class Api:
         return await self._send("GET", path, params=params or [], answer_json=False)
 
     async def _send(self, method: str, path: str, *, answer_json: bool = True, **request: Any) -> httpx.Response:
-        """The request with the user's token. No answer → `UpstreamError` 502; an error status → its 4xx with
-        what the service said (a JSON answer's `detail` or `title`); a 503 (busy: its database or a gate full)
-        → 503 with its Retry-After, bounded; any other 5xx → 502. A JSON read whose body is no JSON → 502."""
+        """The request with the user's token. No connection, a connection lost, no answer in time, or a gateway's
+        502/504 → `UpstreamError` 503 with a Retry-After (a GET is first sent once more, `RETRIED`); an error
+        status → its 4xx with what the service said (a JSON answer's `detail` or `title`); a 503 (busy: its
+        database or a gate full) → 503 with its Retry-After, bounded; a 500 → 502. A JSON read whose body is
+        no JSON → 502."""
         unsafe = _unsafe_path(path)
         if unsafe is not None:  # never sent: the user's token would go to another route than the one named
             raise UpstreamError(self.name, 422, unsafe)
         headers = {"Authorization": f"Bearer {self.token}"}
         if answer_json:
             headers["Accept"] = "application/json"
-        try:
-            response = await self.http.request(method, self.base_url + path, headers=headers, **request)
-        except httpx.HTTPError as error:
-            raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
+        # only a GET is sent twice (it changes nothing); a POST only when the connection was never made
+        retried = RETRIED if method == "GET" else (httpx.ConnectError,)
+        for attempt in (1, 2):
+            try:
+                response = await self.http.request(method, self.base_url + path, headers=headers, **request)
+                break
+            except retried:
+                if attempt == 2:
+                    raise UpstreamError(self.name, 503, "ingen förbindelse", UNREACHABLE_RETRY_AFTER,
+                                        why="unreachable") from None
+            except httpx.TimeoutException:
+                raise UpstreamError(self.name, 503, "inget svar i tid", UNREACHABLE_RETRY_AFTER, why="slow") from None
+            except httpx.TransportError:  # went away mid-answer (a POST's fate unknown): unavailable, not nonsense
+                raise UpstreamError(self.name, 503, "förbindelsen bröts", UNREACHABLE_RETRY_AFTER,
+                                    why="unreachable") from None
+            except httpx.HTTPError as error:
+                raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
         if response.status_code >= 400:
             detail = response.text[:300]
             if answer_json:
@@ -128,6 +160,9 @@ class Api:
                     detail = (said if isinstance(said, str) else flat(said) if said else detail)[:300]
             if response.status_code == 503:
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after")))
+            if response.status_code in GATEWAY_STATUSES:  # its gateway: the service itself is away for now
+                raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after"))
+                                    or UNREACHABLE_RETRY_AFTER, why="unreachable")
             raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
         return response
 
@@ -190,21 +225,27 @@ class Reporting(Api):
                               _params(school_year=school_year, term=term, format="json"))
 
     async def unit_names(self, organiser_id: str) -> dict[tuple[str, str], str]:
-        """GET /v1/directory/organisers/{o}/tree: the names the directory knows, by (unit type, unit id) —
-        areas and school units (also by school unit code). A unit without a name is left out (the page
-        shows its id)."""
+        """GET /v1/directory/organisers/{o}/tree: the names the directory knows, by (unit type, unit id) — the
+        organiser (by the id the page asked with), areas, school units (also by school unit code) and groups (by
+        `<school unit code>/<group id>`, the chain's id of a group: a group id is only unique within its unit).
+        A unit without a name is left out (the page shows the fallback, `names.UnitNames`)."""
         tree = records(self.name, await self.get(f"/v1/directory/organisers/{organiser_id}/tree"))
         names: dict[tuple[str, str], str] = {}
         stack = list(tree)
         while stack:
             unit = stack.pop()
             kind, unit_id, name = text(unit.get("unit_type")), text(unit.get("unit_id")), text(unit.get("name"))
-            # groups are left out: a group id is only unique within its school unit, and the chain's cells name no school
-            if kind in ("area", "school_unit") and unit_id and name and name.strip():
-                names.setdefault((kind, unit_id), name)
-                code = text(unit.get("school_unit_code"))
+            code = text(unit.get("school_unit_code"))
+            if unit_id and name and name.strip():
+                name = " ".join(name.split())  # a name is one line (a newline or tab from the source is a space)
+                if kind in ("area", "school_unit"):
+                    names.setdefault((kind, unit_id), name)
                 if kind == "school_unit" and code:
                     names.setdefault((kind, code), name)
+                if kind == "organiser" and canonical_organiser_id(unit_id) == canonical_organiser_id(organiser_id):
+                    names.setdefault((kind, unit_id), name)
+                if kind == "group" and code:
+                    names.setdefault((kind, f"{code}/{unit_id}"), name)
             children = unit.get("children")
             if isinstance(children, list):
                 stack.extend(c for c in children if isinstance(c, dict))

@@ -1,5 +1,8 @@
 """Reads a page may do without: a figure the service has none of for the user (scope) or cannot
-give for the choice is left out of the page, which says so; other errors are the page's error."""
+give for the choice is left out of the page, which says so; other errors are the page's error.
+A figure that only adds to a page (a trend beside the share) and whose service is away for a moment is
+left out too, named in the page's list of what could not be fetched (`Unavailable`): the page is shown
+with what there is, not a 503 for the whole of it."""
 
 from __future__ import annotations
 
@@ -25,3 +28,24 @@ async def or_none(read: Awaitable[T]) -> T | None:
 async def figure_or_none(api: Reporting, name: str, **params: object) -> FigureTable | None:
     body = await or_none(api.figure(name, **params))  # type: ignore[arg-type]
     return None if body is None else figure_table(body)
+
+
+class Unavailable(list[str]):
+    """What a page could not fetch just now (the service busy, unreachable or slow), in the words the page
+    uses; the page says so and how to get it (reload in a moment)."""
+
+    async def unless_away(self, what: str, read: Awaitable[T]) -> T | None:
+        """`read`'s answer; None, with `what` noted, when its service is away for now (503) or answered with an
+        error (502)."""
+        try:
+            return await read
+        except UpstreamError as error:
+            if error.status in (502, 503):
+                self.append(what)
+                return None
+            raise
+
+    def covers(self, caption: object) -> bool:
+        """Whether a section of this caption is one that could not be fetched (the page says so, not "no
+        permission")."""
+        return isinstance(caption, str) and any(caption.lower().startswith(what) for what in self)

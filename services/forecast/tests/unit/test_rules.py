@@ -8,7 +8,6 @@ from styrkedja_contracts.identifiers import Term
 from styrkedja_forecast.forecasts.rules import (
     Current,
     Decision,
-    RuleViolation,
     WindowConfig,
     check_value,
     decide_submit,
@@ -17,6 +16,7 @@ from styrkedja_forecast.forecasts.rules import (
     window_deadline,
     window_year,
 )
+from styrkedja_kit.rules import RuleViolation
 
 UTC = UTC
 

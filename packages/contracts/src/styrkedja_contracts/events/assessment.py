@@ -24,9 +24,10 @@ from ..scales import Scale, is_valid_value, reaches_pass, scale_values
 from ..subjects import KnownSubjectCode
 from .base import EventData, Int4, Revision, Round, Timestamp, Year
 
-__all__ = ["AssessmentKind", "AssessmentPublishedV1", "AssessmentRetractedV1"]
+__all__ = ["AssessmentKind", "AssessmentPublishedV1", "AssessmentRetractedV1", "Criterion"]
 
 Criterion = Annotated[SafeText, Field(min_length=1, max_length=500)]
+"""An unmet knowledge criterion (kunskapskrav) named by a result below the pass level."""
 
 
 class AssessmentKind(StrEnum):

@@ -52,8 +52,17 @@ class KeySource:
         self.timeout_seconds = timeout_seconds
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
+        self._failures = 0  # fetches failed in a row since the last that succeeded
         self._lock = asyncio.Lock()
         self.fetches = 0
+
+    def _interval(self) -> float:
+        """Seconds between two fetches: `min_refresh_seconds`, but after a failed fetch 1, 2, 4 … up to it — an
+        issuer that was not up yet when the first request came (a stack starting) is asked again within a second,
+        not after half a minute of 401s; an issuer that stays away is still asked at most once per interval."""
+        if self._failures:
+            return min(self.min_refresh_seconds, 2.0 ** (self._failures - 1))
+        return self.min_refresh_seconds
 
     async def _fetch(self) -> None:
         async with httpx.AsyncClient(timeout=self.timeout_seconds, follow_redirects=False) as http:
@@ -87,12 +96,14 @@ class KeySource:
             return self._keys[kid]
         async with self._lock:
             now = time.monotonic()
-            due = self._fetched_at is None or now - self._fetched_at >= self.min_refresh_seconds
+            due = self._fetched_at is None or now - self._fetched_at >= self._interval()
             if (kid not in self._keys or stale) and due:
                 self._fetched_at = now  # set first: a failing issuer is also asked at most once per interval
                 try:
                     await self._fetch()
+                    self._failures = 0
                 except (httpx.HTTPError, ValueError, KeyError, RuntimeError) as error:
+                    self._failures += 1
                     log.warning("could not fetch the issuer's keys: %s", type(error).__name__)
         return self._keys.get(kid)
 

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from styrkedja_contracts.scales import Scale, is_valid_value, reaches_pass, scale_values
+from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.revisions import Decision, Stored, decide_change, decide_removal
-from styrkedja_kit.rules import RuleViolation
+from styrkedja_kit.rules import RuleViolation, check_on_scale
 
 
 def check_result(kind: str, scale: Scale, value: str, unmet_criteria: tuple[str, ...]) -> None:
-    if not is_valid_value(scale, value):
-        raise RuleViolation("value", "value_on_scale",
-                            f"{value!r} is not a value of scale {scale.value} "
-                            f"(allowed: {', '.join(scale_values(scale))})")
+    check_on_scale(scale, value)
     if kind == "term_grade" and scale is not Scale.AF:
         raise RuleViolation("scale", "term_grade_on_af_scale", "a term grade must be on the AF scale")
     if not reaches_pass(scale, value) and not unmet_criteria:

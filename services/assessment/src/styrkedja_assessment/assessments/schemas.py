@@ -1,7 +1,7 @@
-"""HTTP request and response bodies. Identifier types come from the contracts package and the
-bodies from the kit's `InputModel`, so the same rules (no personal identity numbers in any
-spelling, no control characters, ASCII codes, known subject codes, strict integers that fit the
-database) hold at the door as in the events."""
+"""HTTP request and response bodies. Identifier and field types come from the contracts package
+(the events' own: a year, a round, a criterion) and the bodies from the kit's `InputModel`, so the same rules (no personal
+identity numbers in any spelling, no control characters, ASCII codes, known subject codes, strict
+integers that fit the database) hold at the door as in the events."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from styrkedja_contracts.events.assessment import AssessmentKind
+from styrkedja_contracts.events.assessment import AssessmentKind, Criterion
+from styrkedja_contracts.events.base import Round, Year
 from styrkedja_contracts.identifiers import (
     Gender,
     GroupId,
@@ -25,9 +26,8 @@ from styrkedja_contracts.identifiers import (
 )
 from styrkedja_contracts.scales import Scale
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalRevision, Revision, StrictInt
-
-Criterion = Annotated[SafeText, Field(min_length=1, max_length=500)]
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
+from styrkedja_kit.writes import BatchAnswer
 
 
 class AssessmentIn(InputModel):
@@ -39,7 +39,7 @@ class AssessmentIn(InputModel):
     student_id: StudentId
     teacher_id: TeacherId
     gender: Gender
-    year: Annotated[StrictInt, Field(ge=0, le=9)]
+    year: Year
     subject_code: KnownSubjectCode
     kind: AssessmentKind
     scale: Scale
@@ -47,7 +47,7 @@ class AssessmentIn(InputModel):
     unmet_criteria: list[Criterion] = Field(default_factory=list, max_length=100)
     school_year: SchoolYear
     term: Term
-    round: Annotated[StrictInt, Field(ge=1, le=4)]
+    round: Round
     assessed_on: date
 
 
@@ -55,8 +55,7 @@ class AssessmentBatchIn(InputModel):
     items: BatchItems[AssessmentIn]
 
 
-class RetractIn(InputModel):
-    revision: RemovalRevision | None = None
+class RetractIn(RemovalIn):
     reason: Annotated[SafeText, Field(max_length=500)] | None = None
 
 
@@ -67,7 +66,5 @@ class AssessmentOut(BaseModel):
     status: str = Field(description="`stored` (a new revision) or `unchanged` (the same request again)")
 
 
-class BatchOut(BaseModel):
-    items: list[AssessmentOut]
-    stored: int
-    unchanged: int
+class BatchOut(BatchAnswer[AssessmentOut]):
+    pass

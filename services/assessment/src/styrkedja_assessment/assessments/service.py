@@ -5,30 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-from pydantic import TypeAdapter
-from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_contracts.scales import Scale
-from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
+from styrkedja_kit.auth import Principal, Write
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
 from styrkedja_kit.writes import (
     Built,
     Change,
-    Checked,
     Outcome,
+    RequestItems,
     WritePath,
-    batch_answer,
-    http_status,
-    random_uuids,
+    answer_fields,
+    encoded_batch_answer,
+    event_data,
 )
 
 from .rules import check_result
@@ -43,13 +41,7 @@ RETRACTION_FIELDS = ("organiser_id", "school_unit_code", "group_id", "student_id
 COLUMNS = (*NATURAL_KEY, "school_unit_code", "group_id")
 
 
-_ITEMS = TypeAdapter(list[AssessmentIn])
-_NOT_CONTENT = {"__all__": {"assessment_id", "revision"}}
-
-
-def _contents(items: Sequence[AssessmentIn]) -> list[dict[str, Any]]:
-    """What each item says (JSON-ready, without id and revision): one serialiser call for the batch."""
-    return _ITEMS.dump_python(list(items), mode="json", exclude=_NOT_CONTENT)  # type: ignore[no-any-return]
+_items = RequestItems(AssessmentIn, "assessment_id")
 
 
 #: An item's natural key from its content (one C call per item)
@@ -72,42 +64,30 @@ def _check(item: AssessmentIn) -> None:
         check_result(item.kind.value, item.scale, item.value, tuple(item.unmet_criteria))  # raises, naming the rule
 
 
+#: An outcome as `AssessmentOut`'s fields (a batch's answer: no model per item).
+_out_item = answer_fields(TABLES)
+
+
 def _out(outcome: Outcome) -> AssessmentOut:
     # the write path's own values (no request text): constructed, not validated (FastAPI checks the response)
-    return AssessmentOut.model_construct(assessment_id=outcome.record_id, revision=outcome.revision,
-                                         retracted=outcome.removed, status=outcome.status)
+    return AssessmentOut.model_construct(**_out_item(outcome))
 
 
-def _out_item(outcome: Outcome) -> dict[str, Any]:
-    """`_out` as JSON-ready values in `AssessmentOut`'s field order (a batch's answer: no model per item)."""
-    return {"assessment_id": outcome.record_id, "revision": outcome.revision, "retracted": outcome.removed,
-            "status": outcome.status}
-
-
-def _event_values(change: Change, revision: int, now: datetime) -> dict[str, Any]:
-    return {"assessment_id": change.record_id, "revision": revision, "published_at": now, **change.content}
-
-
-def _built(change: Change, revision: int, now: datetime) -> Built:
-    """The event validated again by its contract model (the per-item path)."""
-    return Built(AssessmentPublishedV1(**_event_values(change, revision, now)),
-                 columns={k: change.content[k] for k in COLUMNS})
-
-
-def _built_checked(change: Change, revision: int, now: datetime) -> Built:
-    """The event of values checked once: `AssessmentIn` holds every field rule of the event (the same
-    types), `_check` its model rules (`check_result`); the id, revision and time are the write path's."""
-    return Built(Checked(AssessmentPublishedV1, _event_values(change, revision, now)),
+def _built(change: Change, revision: int, now: datetime, *, checked_once: bool) -> Built:
+    """The event, of values checked once: `AssessmentIn` holds every field rule of the event (the same
+    types), `_check` its model rules (`check_result`); the id, revision and time are the write path's.
+    Else validated again by its contract model."""
+    values = {"assessment_id": change.record_id, "revision": revision, "published_at": now, **change.content}
+    return Built(event_data(AssessmentPublishedV1, values, checked_once=checked_once),
                  columns={k: change.content[k] for k in COLUMNS})
 
 
 class AssessmentService:
     def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000,
                  checked_once: bool = True) -> None:
-        self.principal = principal
-        self.build = _built_checked if checked_once else _built
+        self.build = partial(_built, checked_once=checked_once)
         self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
-                                may_change=lambda row: may_write(principal, Write.ASSESSMENTS, row["organiser_id"]))
+                                writer=(principal, Write.ASSESSMENTS))
 
     async def publish(self, items: Sequence[AssessmentIn], *, batch: bool = False) -> list[AssessmentOut]:
         """Store a new revision of each item and its event, all or nothing. First of all, every item's
@@ -117,18 +97,13 @@ class AssessmentService:
     async def publish_batch(self, items: Sequence[AssessmentIn]) -> tuple[int, bytes]:
         """`publish` of a batch: its status (201 when anything was stored, else 200) and its answer
         encoded as `BatchOut` (the write path's own values: ids, revisions, flags; not validated again)."""
-        outcomes = await self.store(items, batch=True)
-        return http_status(outcomes), to_json(batch_answer(outcomes, _out_item))
+        return encoded_batch_answer(await self.store(items, batch=True), _out_item)
 
     async def store(self, items: Sequence[AssessmentIn], *, batch: bool = False) -> list[Outcome]:
         """What `publish` does, answered as the write path's outcomes."""
-        require_write_each(self.principal, Write.ASSESSMENTS, [item.organiser_id for item in items], batch=batch)
+        self.writes.require_writer([item.organiser_id for item in items], batch=batch)
         violations = check_items(items, _check, batch=batch)
-        # an id made here is fresh: no stored assessment holds it (not looked up on the first try)
-        made = iter(random_uuids(sum(item.assessment_id is None for item in items)))
-        changes = [Change(next(made), item.revision, content, fresh=True) if item.assessment_id is None
-                   else Change(item.assessment_id, item.revision, content)
-                   for item, content in zip(items, _contents(items), strict=True)]
+        changes = _items.changes(items)
         first_at: dict[tuple[Any, ...], int] = {}
         for index, change in enumerate(changes):  # else the unique index fails and "send it again" never helps
             key = _key(change.content)

@@ -1,21 +1,18 @@
-"""HTTP routes of plan metadata (single, batch, retraction)."""
+"""HTTP routes of plan metadata (single, batch, retraction): the kit's routes of a record written with
+numbered revisions (`styrkedja_kit.record_routes`)."""
 
 from __future__ import annotations
 
-from uuid import UUID
-
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Write, authorize_write
-from styrkedja_kit.problems import problem_responses
-from styrkedja_kit.writes import counted_batch, single_answer
+from styrkedja_kit.record_routes import RecordRoutes, add_record_routes
 
 from .schemas import PlanBatchIn, PlanBatchOut, PlanIn, PlanOut, PlanRetractIn
 from .service import PlanService
 
 router = APIRouter(prefix="/v1/plans", tags=["plans"])
-#: Plans are published by the same platform clients as assessments, under the same write scope.
 
 
 def _service(request: Request, principal: Principal) -> PlanService:
@@ -24,24 +21,14 @@ def _service(request: Request, principal: Principal) -> PlanService:
     return PlanService(runtime.db, runtime.outbox, principal, max_batch_items=runtime.settings.max_batch_items)
 
 
-WRITER = authorize_write(Write.ASSESSMENTS)
-
-
-@router.post("", response_model=PlanOut, status_code=201, responses=problem_responses(409))
-async def publish(item: PlanIn, request: Request, response: Response,
-                  principal: Principal = WRITER) -> PlanOut:
-    return single_answer(await _service(request, principal).publish([item]), response)
-
-
-@router.post("/batch", response_model=PlanBatchOut, status_code=201, responses=problem_responses(409))
-async def publish_batch(batch: PlanBatchIn, request: Request, response: Response,
-                  principal: Principal = WRITER) -> PlanBatchOut:
-    """All or nothing; a problem names every bad item (`items.<index>.<field>`)."""
-    results = await _service(request, principal).publish(batch.items, batch=True)
-    return PlanBatchOut(**counted_batch(results, response))
-
-
-@router.post("/{plan_id}/retract", response_model=PlanOut, responses=problem_responses(404, 409))
-async def retract(plan_id: UUID, request: Request, body: PlanRetractIn | None = None,
-                  principal: Principal = WRITER) -> PlanOut:
-    return await _service(request, principal).retract(plan_id, body or PlanRetractIn())
+add_record_routes(router, RecordRoutes(
+    id_name="plan_id", service=_service,
+    # plans are published by the same platform clients as assessments, under the same write scope
+    writer=authorize_write(Write.ASSESSMENTS),
+    item=PlanIn, answer=PlanOut, batch=PlanBatchIn, batch_answer=PlanBatchOut, removal=PlanRetractIn,
+    write="publish", write_batch="publish_batch", remove="retract",
+    store=PlanService.publish, store_batch=PlanService.publish_batch, take_back=PlanService.retract,
+    same_again="The same plan again: nothing stored, no event",
+    batch_same_again="Every plan was already stored: nothing stored, no event",
+    batch_doc="All or nothing; a problem names every bad item (`items.<index>.<field>`).",
+    remove_doc="Retract a plan as its next revision (404 for an id never stored)."))

@@ -18,7 +18,8 @@ from styrkedja_contracts.identifiers import (
     Term,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalRevision, Revision
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
+from styrkedja_kit.writes import BatchAnswer
 
 
 class PlanIn(InputModel):
@@ -41,8 +42,8 @@ class PlanBatchIn(InputModel):
     items: BatchItems[PlanIn]
 
 
-class PlanRetractIn(InputModel):
-    revision: RemovalRevision | None = None
+class PlanRetractIn(RemovalIn):
+    pass
 
 
 class PlanOut(BaseModel):
@@ -52,7 +53,5 @@ class PlanOut(BaseModel):
     status: str
 
 
-class PlanBatchOut(BaseModel):
-    items: list[PlanOut]
-    stored: int
-    unchanged: int
+class PlanBatchOut(BatchAnswer[PlanOut]):
+    pass

@@ -3,18 +3,17 @@ carries what coverage needs."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from styrkedja_contracts.events.plan import PlanPublishedV1, PlanRetractedV1
-from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
+from styrkedja_kit.auth import Principal, Write
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation
-from styrkedja_kit.writes import Built, Change, Outcome, WritePath
+from styrkedja_kit.writes import Built, Change, Outcome, RequestItems, WritePath, answer_fields, encoded_batch_answer
 
 from .schemas import PlanIn, PlanOut, PlanRetractIn
 from .tables import TABLES
@@ -30,9 +29,12 @@ def _built(change: Change, revision: int, now: datetime) -> Built:
     return Built(data, columns={k: change.content[k] for k in KEY_FIELDS})
 
 
+_items = RequestItems(PlanIn, "plan_id")
+_answer = answer_fields(TABLES)
+
+
 def _out(outcome: Outcome) -> PlanOut:
-    return PlanOut(plan_id=outcome.record_id, revision=outcome.revision, retracted=outcome.removed,
-                   status=outcome.status)
+    return PlanOut(**_answer(outcome))
 
 
 def check_plan(item: PlanIn) -> list[RuleViolation]:
@@ -46,17 +48,20 @@ def check_plan(item: PlanIn) -> list[RuleViolation]:
 
 class PlanService:
     def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000) -> None:
-        self.principal = principal
         self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
-                                may_change=lambda row: may_write(principal, Write.ASSESSMENTS, row["organiser_id"]))
+                                writer=(principal, Write.ASSESSMENTS))
 
     async def publish(self, items: Sequence[PlanIn], *, batch: bool = False) -> list[PlanOut]:
-        require_write_each(self.principal, Write.ASSESSMENTS, [item.organiser_id for item in items], batch=batch)
+        return [_out(o) for o in await self.store(items, batch=batch)]
+
+    async def publish_batch(self, items: Sequence[PlanIn]) -> tuple[int, bytes]:
+        """`publish` of a batch: its status and its answer encoded as `PlanBatchOut`."""
+        return encoded_batch_answer(await self.store(items, batch=True), _answer)
+
+    async def store(self, items: Sequence[PlanIn], *, batch: bool = False) -> list[Outcome]:
+        self.writes.require_writer([item.organiser_id for item in items], batch=batch)
         violations = [v.at_item(i if batch else None) for i, item in enumerate(items) for v in check_plan(item)]
-        changes = [Change(item.plan_id or uuid.uuid4(), item.revision, item.model_dump(
-            mode="json", exclude={"plan_id", "revision"})) for item in items]
-        outcomes = await self.writes.publish(changes, _built, batch=batch, violations=violations)
-        return [_out(o) for o in outcomes]
+        return await self.writes.publish(_items.changes(items), _built, batch=batch, violations=violations)
 
     async def retract(self, plan_id: UUID, request: PlanRetractIn) -> PlanOut:
         def built(row: Mapping[str, Any], revision: int, now: datetime) -> Built:

@@ -16,7 +16,8 @@ from styrkedja_contracts.events.support import (
 )
 from styrkedja_contracts.identifiers import GroupId, OrganiserId, SafeText, SchoolUnitCode, StudentId, TeacherId
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalRevision, Revision
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
+from styrkedja_kit.writes import BatchAnswer
 
 
 class InterventionIn(InputModel):
@@ -44,8 +45,8 @@ class InterventionBatchIn(InputModel):
     items: BatchItems[InterventionIn]
 
 
-class InterventionRetractIn(InputModel):
-    revision: RemovalRevision | None = None
+class InterventionRetractIn(RemovalIn):
+    pass
 
 
 class InterventionOut(BaseModel):
@@ -55,7 +56,5 @@ class InterventionOut(BaseModel):
     status: str = Field(description="`stored` (a new revision) or `unchanged` (the same request again)")
 
 
-class InterventionBatchOut(BaseModel):
-    items: list[InterventionOut]
-    stored: int
-    unchanged: int
+class InterventionBatchOut(BatchAnswer[InterventionOut]):
+    pass

@@ -4,7 +4,6 @@ built field by field from what may leave the service: never the description."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,11 +17,11 @@ from styrkedja_contracts.events.support import (
     SupportInterventionRecordedV1,
     SupportInterventionRetractedV1,
 )
-from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
+from styrkedja_kit.auth import Principal, Write
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation
-from styrkedja_kit.writes import Built, Change, Outcome, WritePath
+from styrkedja_kit.writes import Built, Change, Outcome, RequestItems, WritePath, answer_fields, encoded_batch_answer
 
 from .rules import Intervention, StoredInvestigation, check_intervention, check_investigation_basis, check_recorder
 from .schemas import InterventionIn, InterventionOut, InterventionRetractIn
@@ -37,8 +36,8 @@ RETRACTION_FIELDS = ("organiser_id", "school_unit_code", "group_id", "student_id
 COLUMNS = ("organiser_id", "school_unit_code", "group_id", "student_id", "kind", "status", "subject_code")
 
 
-def _content(item: InterventionIn) -> dict[str, Any]:
-    return item.model_dump(mode="json", exclude={"intervention_id", "revision"})
+_items = RequestItems(InterventionIn, "intervention_id")
+_answer = answer_fields(TABLES)
 
 
 def _rules_view(item: InterventionIn) -> Intervention:
@@ -53,28 +52,37 @@ def _built(change: Change, revision: int, now: datetime) -> Built:
 
 
 def _out(outcome: Outcome) -> InterventionOut:
-    return InterventionOut(intervention_id=outcome.record_id, revision=outcome.revision, retracted=outcome.removed,
-                           status=outcome.status)
+    return InterventionOut(**_answer(outcome))
 
 
 class SupportService:
     def __init__(self, db: Database, outbox: Outbox, principal: Principal, *, max_batch_items: int = 1000) -> None:
         self.principal = principal
         self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
-                                may_change=lambda row: may_write(principal, Write.SUPPORT, row["organiser_id"]))
+                                writer=(principal, Write.SUPPORT))
 
     async def record(self, items: Sequence[InterventionIn], *, batch: bool = False,
                      caller_role: str | None = None) -> list[InterventionOut]:
         """Store a new revision of each intervention and its event, all or nothing. First of all, every
         item's organiser must be one this token writes for (403 naming each one that is not).
         `caller_role`: the token's role (`rules.check_recorder`); None checks no caller."""
-        require_write_each(self.principal, Write.SUPPORT, [item.organiser_id for item in items], batch=batch)
+        return [_out(o) for o in await self.store(items, batch=batch, caller_role=caller_role)]
+
+    async def record_batch(self, items: Sequence[InterventionIn], *, caller_role: str | None = None
+                           ) -> tuple[int, bytes]:
+        """`record` of a batch: its status and its answer encoded as `InterventionBatchOut`."""
+        return encoded_batch_answer(await self.store(items, batch=True, caller_role=caller_role), _answer)
+
+    async def store(self, items: Sequence[InterventionIn], *, batch: bool = False,
+                    caller_role: str | None = None) -> list[Outcome]:
+        """What `record` does, answered as the write path's outcomes."""
+        self.writes.require_writer([item.organiser_id for item in items], batch=batch)
         violations: list[RuleViolation] = []
         for index, item in enumerate(items):
             view = _rules_view(item)
             found = check_recorder(caller_role, view) + check_intervention(view)
             violations += [v.at_item(index if batch else None) for v in found]
-        changes = [Change(item.intervention_id or uuid.uuid4(), item.revision, _content(item)) for item in items]
+        changes = _items.changes(items)
         # an investigation decided earlier in the same batch is a basis too
         in_batch = {change.record_id: StoredInvestigation(item.kind, item.status, item.organiser_id,
                                                           item.student_id, False)
@@ -95,9 +103,7 @@ class SupportService:
                 found.append(error.at_item(index if batch else None) if error else None)
             return found
 
-        outcomes = await self.writes.publish(changes, _built, batch=batch, violations=violations,
-                                             stored_check=bases)
-        return [_out(o) for o in outcomes]
+        return await self.writes.publish(changes, _built, batch=batch, violations=violations, stored_check=bases)
 
     async def retract(self, intervention_id: UUID, request: InterventionRetractIn) -> InterventionOut:
         def built(row: Mapping[str, Any], revision: int, now: datetime) -> Built:

@@ -12,10 +12,10 @@ from starlette.responses import RedirectResponse, Response
 
 from ..clients import Reporting, query_string
 from ..downloads import csv_response, xlsx_response
-from ..names import unit_names
+from ..names import NO_NAMES, UnitNames, unit_names
 from ..shapes import number
 from ..web.pages import Current, organiser_of, render, reporting
-from ..web.security import check_csrf
+from ..web.security import check_csrf, safe_next
 
 router = APIRouter()
 
@@ -59,24 +59,29 @@ async def alert_export(session: Current, api: Api, fmt: Literal["csv", "xlsx"], 
                        enhet: Unit = None, status: Status = "open", regel: Rule = None,
                        amne: Subject = None) -> Response:
     organiser = organiser_of(session, huvudman)
-    found = await _alerts(api, organiser, enhet, status, regel, amne)
-    header = ["Nivå", "Enhet", "Ämne", "Årskurs", "Läsår", "Termin", "Omgång", "Larm", "Status", "Andel",
+    found, names = await asyncio.gather(_alerts(api, organiser, enhet, status, regel, amne),
+                                        unit_names(api, organiser))
+    header = ["Nivå", "Enhet", "Namn", "Ämne", "Årskurs", "Läsår", "Termin", "Omgång", "Larm", "Status", "Andel",
               "Jämförd andel", "Förändring (procentenheter)", "Elever", "Larmat", "Kommentar"]
-    rows = [_row(a) for a in found if isinstance(a, dict)]
-    rows = [[float(n) if (n := number(v)) is not None and i in (9, 10) else v for i, v in enumerate(r)]
+    rows = [_row(a, names) for a in found if isinstance(a, dict)]
+    rows = [[float(n) if (n := number(v)) is not None and i in SHARES else v for i, v in enumerate(r)]
             for r in rows]
     if fmt == "csv":
         return csv_response(f"larm-{organiser}", header, rows)
-    return xlsx_response(f"larm-{organiser}", header, rows, share_columns={9, 10})  # the change is in points
+    return xlsx_response(f"larm-{organiser}", header, rows, share_columns=SHARES)  # the change is in points
 
 
-def _row(alert: dict[str, Any]) -> list[Any]:
+#: the download's share columns (the share and the compared share)
+SHARES = {10, 11}
+
+
+def _row(alert: dict[str, Any], names: UnitNames = NO_NAMES) -> list[Any]:
     """One alert as a download row; a field reporting left out (another version, or a hostile one) is an
-    empty cell, as on the page, never a 500."""
+    empty cell, as on the page, never a 500. The unit's name beside its id (empty where none is known)."""
     a, figures = alert.get, alert.get("figures")
     f = (figures if isinstance(figures, dict) else {}).get
     rule, status, raised = a("rule"), a("status"), a("raised_at")
-    return [a("level"), a("unit_id"), a("subject_code"), a("year"), a("school_year"), a("term"), a("round"),
+    return [a("level"), a("unit_id"), names.name(a("level"), a("unit_id")), a("subject_code"), a("year"), a("school_year"), a("term"), a("round"),
             RULES.get(rule, rule) if isinstance(rule, str) else rule,
             STATUSES.get(status, status) if isinstance(status, str) else status,
             f("share"), f("compared_share"), f("change_points"), f("students"),
@@ -90,5 +95,7 @@ async def acknowledge(request: Request, session: Current, api: Api, alert_id: UU
                       tillbaka: Annotated[str | None, Form(max_length=500)] = None) -> Response:
     check_csrf(session.csrf, csrf)
     await api.acknowledge(str(alert_id), kommentar.strip())
-    back = tillbaka if tillbaka and tillbaka.startswith("/larm") and not tillbaka.startswith("//") else "/larm"
+    # back to the alert list the form came from, never elsewhere (`/larm` itself or its query, a local path)
+    back = safe_next(tillbaka, "/larm")
+    back = back if back == "/larm" or back.startswith("/larm?") else "/larm"
     return RedirectResponse(back + ("&" if "?" in back else "?") + "kvitterat=true", status_code=303)

@@ -16,7 +16,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from styrkedja_kit.auth import KeySource, Principal, TokenVerifier, principal_from_claims
 
-from ..clients import UpstreamError
+from ..clients import GATEWAY_STATUSES, UNREACHABLE_RETRY_AFTER, UpstreamError
 from ..settings import DashboardSettings
 from ..shapes import number
 
@@ -35,12 +35,20 @@ class OidcClient:
                                       audience=settings.audience, algorithms=settings.algorithms)
 
     async def discovery(self) -> dict[str, Any]:
-        """The provider's configuration, kept once read. A provider that does not answer, or answers without the
-        two endpoints as text, is a 502 naming it (it was a 500 at every `/logga-in`); nothing is kept then."""
+        """The provider's configuration, kept once read. A provider that cannot be reached (or whose gateway says
+        so) is a 503 with a Retry-After; one that answers without the two endpoints as text a 502 naming it (it
+        was a 500 at every `/logga-in`); nothing is kept then."""
         if self._discovery is None:
             url = self.settings.discovery_url or f"{self.settings.issuer.rstrip('/')}/.well-known/openid-configuration"
             try:
                 response = await self.http.get(url)
+            except httpx.TransportError:  # not up yet, restarting, or slow: worth trying again in a moment
+                raise UpstreamError(PROVIDER, 503, "ingen förbindelse", UNREACHABLE_RETRY_AFTER,
+                                    why="unreachable") from None
+            if response.status_code in GATEWAY_STATUSES:
+                raise UpstreamError(PROVIDER, 503, str(response.status_code), UNREACHABLE_RETRY_AFTER,
+                                    why="unreachable")
+            try:
                 response.raise_for_status()
                 found = response.json()
             except (httpx.HTTPError, ValueError) as error:

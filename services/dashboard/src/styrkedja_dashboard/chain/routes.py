@@ -17,7 +17,7 @@ from ..clients import Reporting, UpstreamError, query_string
 from ..downloads import csv_response, xlsx_response
 from ..names import unit_names
 from ..period import Period, choose
-from ..reads import figure_or_none
+from ..reads import Unavailable, figure_or_none
 from ..unit.routes import unit_page
 from ..web.pages import Current, render, reporting
 from .figures import cell_extras, unit_extras
@@ -108,11 +108,18 @@ async def tables(api: Reporting, organiser: str, f: Filters) -> dict[str, Matrix
     return {"organiser": whole, "units": units}
 
 
-async def extras(api: Reporting, organiser: str, f: Filters, period: Period) -> dict[str, object]:
-    """Trend, gender gap, freshness and coverage of the chain's level for the period."""
+#: the chain's added figures, by reporting's name and the page's word
+EXTRAS = {"trend": "trend", "gender-gap": "könsskillnad", "freshness": "aktualitet", "coverage": "täckning"}
+
+
+async def extras(api: Reporting, organiser: str, f: Filters, period: Period,
+                 away: Unavailable | None = None) -> dict[str, object]:
+    """Trend, gender gap, freshness and coverage of the chain's level for the period; one whose service is
+    away for now is left out and named in `away` (the shares are the page, these only add to it)."""
+    away = Unavailable() if away is None else away
     params = {"level": f.niva, "organiser_id": organiser, "subject_code": f.amne, **period.params()}
-    trend, gap, fresh, cover = await asyncio.gather(*(figure_or_none(api, name, **params) for name in
-                                                      ("trend", "gender-gap", "freshness", "coverage")))
+    trend, gap, fresh, cover = await asyncio.gather(*(away.unless_away(word, figure_or_none(api, name, **params))
+                                                      for name, word in EXTRAS.items()))
     return {"cells": cell_extras(trend, gap), "units": unit_extras(fresh, cover)}
 
 
@@ -148,7 +155,8 @@ async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Resp
         return await unit_page(request, session, api, organiser, f, found)
     cells = [c for m in (found.get("organiser"),) if m for c in m.cells]
     period = choose(f.lasar, f.termin, f.omgang, cells)
-    more, names = await asyncio.gather(extras(api, organiser, f, period), unit_names(api, organiser))
+    away = Unavailable()
+    more, names = await asyncio.gather(extras(api, organiser, f, period, away), unit_names(api, organiser))
 
     def unit_link(unit: str) -> str:
         if f.niva == "school_unit":
@@ -157,7 +165,7 @@ async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Resp
                                                 termin=period.term, omgang=f.omgang, amne=f.amne)
 
     return render(request, "chain.html", session, f=f, organiser=organiser, organisers=organisers_of(session),
-                  tables=found, page="kedjan", unit_names=names, own_units=sorted(session.principal.school_units)
+                  tables=found, page="kedjan", unit_names=names, away=away, own_units=sorted(session.principal.school_units)
                   if session.principal else [], period=period, extras=more, unit_link=unit_link,
                   organiser_link=lambda _: "/nedbrytning?" + query_string(
                       huvudman=organiser, niva="organiser", lasar=period.school_year, termin=period.term,
@@ -169,13 +177,17 @@ async def chain(request: Request, session: Current, api: Api, f: Chosen) -> Resp
 @router.get("/kedjan/export.{fmt}")
 async def chain_export(session: Current, api: Api, f: Chosen, fmt: Literal["csv", "xlsx"]) -> Response:
     organiser = _organiser(session, default_level(session, f))
-    found = await tables(api, organiser, f)
+    found, names = await asyncio.gather(tables(api, organiser, f), unit_names(api, organiser))
     m = found.get("years") if f.enhet else found.get("units")
     if m is None:
         raise HTTPException(403, "Du har inte behörighet att se de här uppgifterna.")
     header, rows = table(m)
     if f.enhet:
         header[0] = "Årskurs"
+    else:  # the id (what other systems and the filters take) and beside it the name, empty where none is known
+        header.insert(1, "Namn")
+        for row in rows:
+            row.insert(1, names.name(m.level, row[0]))
     stem = f"maluppfyllelse-{f.enhet or organiser}"
     return (csv_response if fmt == "csv" else xlsx_response)(stem, header, rows)
 

@@ -12,8 +12,10 @@ from starlette.responses import Response
 
 from ..clients import Reporting, query_string
 from ..figures import FigureTable, Row, Value, figure_table
+from ..names import UnitNames, unit_names
 from ..period import current_school_year
 from ..reads import or_none
+from ..shapes import text
 from ..web.pages import Current, organiser_of, render, reporting
 
 router = APIRouter()
@@ -35,6 +37,20 @@ def shown(table: FigureTable | None) -> FigureTable | None:
     return FigureTable(columns, rows)
 
 
+def named_groups(table: FigureTable | None, names: UnitNames, school_unit_code: str) -> FigureTable | None:
+    """A unit's list with each group by its directory name (the source's group id, a key no person reads, where
+    the directory has none). Pure."""
+    if table is None:
+        return None
+    rows: list[dict[str, Value]] = []
+    for row in table.rows:
+        group = row.get("group_id")
+        found = text(group.value) if group is not None else None
+        named = names.known.get(("group", f"{school_unit_code}/{found}")) if found else None
+        rows.append(Row({**row, "group_id": Value(named, group.reason)}) if named and group is not None else row)
+    return FigureTable(table.columns, rows)
+
+
 @router.get("/rapportering")
 async def compliance(request: Request, session: Current, api: Annotated[Reporting, Depends(reporting)],
                      huvudman: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
@@ -48,19 +64,21 @@ async def compliance(request: Request, session: Current, api: Annotated[Reportin
     school_year, term = lasar or school_year, termin or term
     units_read = or_none(api.compliance(organiser, school_year=school_year, term=term))
     if enhet:
-        units, unit_list, missing = await asyncio.gather(
+        units, unit_list, missing, names = await asyncio.gather(
             units_read, or_none(api.compliance(organiser, school_year=school_year, term=term,
                                                school_unit_code=enhet, list=lista)),
-            or_none(api.compliance_items(organiser, enhet, school_year=school_year, term=term)))
+            or_none(api.compliance_items(organiser, enhet, school_year=school_year, term=term)),
+            unit_names(api, organiser))
     else:
-        units, unit_list, missing = await units_read, None, None
+        (units, names), unit_list, missing = await asyncio.gather(units_read, unit_names(api, organiser)), None, None
     window = query_string(organiser_id=organiser, school_year=school_year, term=term)
     return render(request, "compliance.html", session, organiser=organiser, enhet=enhet, school_year=school_year,
                   term=term, lista=lista, lists=LISTS,
                   units=None if units is None else shown(figure_table(units)),
-                  unit_list=None if unit_list is None else shown(figure_table(unit_list)),
+                  unit_list=None if unit_list is None else named_groups(shown(figure_table(unit_list)), names,
+                                                                        enhet or ""),
                   missing=None if missing is None else shown(figure_table(missing)),
                   window=window, unit_query=window + (f"&school_unit_code={enhet}&list={lista}" if enhet else ""),
-                  page="rapportering",
+                  page="rapportering", unit_names=names,
                   unit_link=lambda code: "/rapportering?" + query_string(huvudman=organiser, enhet=code,
                                                                           lasar=school_year, termin=term))

@@ -70,6 +70,21 @@ async def download(request: Request, session: Current, api: Annotated[Reporting,
                    fmt: Literal["csv", "xlsx"]) -> Response:
     path, params = upstream_query(name, request)
     upstream = await api.download(path, [*params, ("format", fmt)])
-    disposition = upstream.headers.get("content-disposition", f'attachment; filename="{name}.{fmt}"')
-    return Response(upstream.content, media_type=upstream.headers.get("content-type"),
-                    headers={"Content-Disposition": disposition})
+    return Response(upstream.content, media_type=MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": attachment(upstream.headers.get("content-disposition"),
+                                                               f"{name}.{fmt}")})
+
+
+#: what a download is served as, whatever the service said: a file, never a page of this site (a `text/html`
+#: or `inline` answer would be shown as the dashboard's own page)
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
+               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+#: reporting's own (`exports.response.content_disposition`): an ASCII name, and the UTF-8 one percent-encoded
+_DISPOSITION = re.compile(r'attachment; filename="[A-Za-z0-9 _.()-]{1,160}"(; filename\*=UTF-8\'\'[A-Za-z0-9%._~-]{1,600})?')
+
+
+def attachment(said: str | None, fallback: str) -> str:
+    """The service's own `attachment; filename="…"` when it is of plain characters, else the fallback name."""
+    if said is not None and _DISPOSITION.fullmatch(said):
+        return said
+    return f'attachment; filename="{fallback}"'

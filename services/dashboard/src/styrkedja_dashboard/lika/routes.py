@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -13,7 +14,9 @@ from styrkedja_contracts.identifiers import canonical_organiser_id
 
 from ..clients import Lika, Reporting
 from ..downloads import csv_response
+from ..exports.routes import MEDIA_TYPES, attachment
 from ..formats import day
+from ..names import NO_NAMES, UnitNames, unit_names
 from ..reads import or_none
 from ..shapes import named, number, text
 from ..web.pages import Current, lika, render, reporting
@@ -42,6 +45,12 @@ def _organiser(session: Current, chosen: str | None) -> str:
     return organisers[0]
 
 
+async def _names_of(rep: Reporting, assessment: dict[str, Any]) -> UnitNames:
+    """The directory's names for the organiser a self-assessment belongs to (the fallback for one naming none)."""
+    organiser = text(assessment.get("organiser_id"))
+    return await unit_names(rep, organiser) if organiser else NO_NAMES
+
+
 def _names() -> dict[str, dict[str, str]]:
     return {"status": STATUS_NAMES, "area": AREA_NAMES, "role": ROLE_NAMES, "assessment": STATUS_OF_ASSESSMENT}
 
@@ -51,12 +60,13 @@ async def overview(request: Request, session: Current, api: LikaApi, rep: Report
                    huvudman: Annotated[str | None, Query(pattern=r"^[0-9A-Za-z-]{1,20}$")] = None,
                    enhet: Annotated[str | None, Query(pattern=UNIT)] = None) -> Response:
     organiser = _organiser(session, huvudman)
-    compilation = await rep.lika_school_units(organiser_id=organiser)
+    compilation, names = await asyncio.gather(rep.lika_school_units(organiser_id=organiser),
+                                              unit_names(rep, organiser))
     own = await api.self_assessments(organiser_id=organiser, school_unit_code=enhet) if enhet else None
     if own:  # oldest first: the default comparison is the last two, older against newer
         own.sort(key=lambda a: (text(a.get("assessed_on")) or "", text(a.get("created_at")) or ""))
     return render(request, "lika.html", session, organiser=organiser, compilation=compilation, unit=enhet,
-                  assessments=own, names=_names(), page="lika")
+                  assessments=own, names=_names(), page="lika", unit_names=names)
 
 
 def _at(values: object, index: int) -> object:
@@ -86,7 +96,7 @@ def _respondent(assessment: dict[str, Any]) -> str:
 
 
 @router.get("/lika/jamfor")
-async def compare(request: Request, session: Current, api: LikaApi, forsta: Annotated[UUID, Query()],
+async def compare(request: Request, session: Current, api: LikaApi, rep: ReportingApi, forsta: Annotated[UUID, Query()],
                   andra: Annotated[UUID, Query()]) -> Response:
     comparison = await api.compare(str(forsta), str(andra))
     first = await api.self_assessment(str(forsta))
@@ -101,7 +111,7 @@ async def compare(request: Request, session: Current, api: LikaApi, forsta: Anno
     areas, points = comparison_view(comparison, steps)
     chart = {"labels": [a["name"] for a in areas], "first": [a["first"] for a in areas],
              "second": [a["second"] for a in areas], "firstName": _respondent(first), "secondName": _respondent(second)}
-    return render(request, "lika_compare.html", session, areas=areas, points=points, first=first, second=second,
+    return render(request, "lika_compare.html", session, unit_names=await _names_of(rep, first), areas=areas, points=points, first=first, second=second,
                   chart_json=json.dumps(chart, ensure_ascii=False).replace("<", "\\u003c"), names=_names(),
                   page="lika")
 
@@ -116,13 +126,13 @@ async def _plan(api: Lika, sid: UUID, status: str | None, priority: int | None) 
 
 
 @router.get("/lika/{sid}/handlingsplan")
-async def action_plan(request: Request, session: Current, api: LikaApi, sid: UUID,
+async def action_plan(request: Request, session: Current, api: LikaApi, rep: ReportingApi, sid: UUID,
                       status: Annotated[Literal["planned", "in_progress", "done", "dropped"] | None, Query()] = None,
                       prioritet: Annotated[int | None, Query(ge=1, le=3)] = None) -> Response:
     plan, items = await _plan(api, sid, status, prioritet)
     assessment = await api.self_assessment(str(sid))
     return render(request, "lika_plan.html", session, plan=plan, items=items, assessment=assessment, status=status,
-                  prioritet=prioritet, names=_names(), page="lika")
+                  prioritet=prioritet, names=_names(), page="lika", unit_names=await _names_of(rep, assessment))
 
 
 @router.get("/lika/{sid}/handlingsplan/export.csv")
@@ -145,6 +155,6 @@ async def export(session: Current, api: LikaApi, sid: UUID,
                  del_: Annotated[Literal["bedomning", "handlingsplan"], Query(alias="del")] = "bedomning") -> Response:
     """The LIKA service's own workbook (comments kept), passed through."""
     upstream = await api.export(str(sid), action_plan=del_ == "handlingsplan")
-    disposition = upstream.headers.get("content-disposition", f'attachment; filename="lika-{sid}.xlsx"')
-    return Response(upstream.content, media_type=upstream.headers.get("content-type"),
-                    headers={"Content-Disposition": disposition})
+    return Response(upstream.content, media_type=MEDIA_TYPES["xlsx"],
+                    headers={"Content-Disposition": attachment(upstream.headers.get("content-disposition"),
+                                                               f"lika-{sid}.xlsx")})

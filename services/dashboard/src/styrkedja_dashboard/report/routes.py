@@ -17,7 +17,7 @@ from ..clients import Reporting
 from ..figures import figure_table
 from ..names import unit_names
 from ..period import choose
-from ..reads import figure_or_none, or_none
+from ..reads import Unavailable, figure_or_none, or_none
 from ..web.pages import Current, organiser_of, render, reporting, templates
 from .pdf import PdfBusy, PdfUnavailable, html_to_pdf
 
@@ -43,14 +43,17 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
     units_cells = await or_none(api.assessment_results(
         level="school_unit", organiser_id=organiser, school_year=period.school_year, term=period.term)) \
         if child else None
+    away = Unavailable()  # a section whose service is away for now: left out, named at the top of the report
     found: list[Any] = await asyncio.gather(
-        figure_or_none(api, "trend", **base, **fig_level),
-        figure_or_none(api, "gender-gap", **base, **fig_level),
-        figure_or_none(api, "coverage", **base, **fig_level),
-        or_none(api.compliance(organiser, school_year=period.school_year, term=period.term)),
-        or_none(api.alerts(organiser_id=organiser, school_unit_code=unit)),
-        or_none(api.support_summary(level=level, unit_id=unit_id, organiser_id=organiser)),
-        or_none(api.lika_school_units(organiser_id=organiser)),
+        away.unless_away("förändring", figure_or_none(api, "trend", **base, **fig_level)),
+        away.unless_away("könsskillnad", figure_or_none(api, "gender-gap", **base, **fig_level)),
+        away.unless_away("täckning", figure_or_none(api, "coverage", **base, **fig_level)),
+        away.unless_away("rapporteringsgrad", or_none(api.compliance(organiser, school_year=period.school_year,
+                                                                     term=period.term))),
+        away.unless_away("larm", or_none(api.alerts(organiser_id=organiser, school_unit_code=unit))),
+        away.unless_away("stödinsatser", or_none(api.support_summary(level=level, unit_id=unit_id,
+                                                                     organiser_id=organiser))),
+        away.unless_away("lika", or_none(api.lika_school_units(organiser_id=organiser))),
         unit_names(api, organiser))
     trend, gap, coverage, compliance, alerts, support, lika, names = found
     compliance_table = None if compliance is None else figure_table(compliance)
@@ -62,7 +65,7 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
             "results": matrix(level, chosen, key="year" if unit else "unit_id"),
             "units": matrix("school_unit", units_cells) if units_cells else None,
             "trend": trend, "gap": gap, "coverage": coverage, "compliance": compliance_table,
-            "alerts": alerts, "support": support, "lika": lika, "names": names}
+            "alerts": alerts, "support": support, "lika": lika, "names": names, "away": away}
 
 
 def _context(session: Any, organiser: str, unit: str | None, data: dict[str, Any]) -> dict[str, Any]:

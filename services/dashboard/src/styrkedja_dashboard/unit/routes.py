@@ -16,8 +16,9 @@ from styrkedja_contracts.subjects import subject_name
 from ..chain.view import Matrix
 from ..clients import Reporting, query_string
 from ..figures import FigureTable, Value
+from ..names import unit_names
 from ..period import Period, choose
-from ..reads import figure_or_none, or_none
+from ..reads import Unavailable, figure_or_none, or_none
 from ..shapes import number, text
 from ..web.pages import render
 from ..web.sessions import Session
@@ -47,14 +48,21 @@ def history_chart(history: FigureTable | None) -> dict[str, Any]:
             "series": [{"name": n, "data": [v.get(p) for p in periods]} for n, v in sorted(series.items())]}
 
 
-async def unit_data(api: Reporting, organiser: str, unit: str, period: Period) -> dict[str, Any]:
+async def unit_data(api: Reporting, organiser: str, unit: str, period: Period,
+                    away: Unavailable | None = None) -> dict[str, Any]:
+    """The unit page's sections beside its heat map; one whose service is away for now is left out and named in
+    `away`."""
+    away = Unavailable() if away is None else away
     base = {"level": "school_unit", "organiser_id": organiser, "unit_id": unit}
     history, outcome, merit, at_risk, alerts = await asyncio.gather(
-        figure_or_none(api, "history", periods=6, **base, **period.params()),
-        figure_or_none(api, "forecast-outcome", **base, school_year=period.school_year, term=period.term),
-        figure_or_none(api, "merit", **base, school_year=period.school_year, term=period.term),
-        or_none(api.students_at_risk(unit, school_year=period.school_year, term=period.term)),
-        or_none(api.alerts(organiser_id=organiser, school_unit_code=unit)))
+        away.unless_away("terminshistorik", figure_or_none(api, "history", periods=6, **base, **period.params())),
+        away.unless_away("prognos mot utfall", figure_or_none(api, "forecast-outcome", **base,
+                                                              school_year=period.school_year, term=period.term)),
+        away.unless_away("meritvärde", figure_or_none(api, "merit", **base, school_year=period.school_year,
+                                                      term=period.term)),
+        away.unless_away("elever i riskzonen", or_none(api.students_at_risk(
+            unit, school_year=period.school_year, term=period.term))),
+        away.unless_away("larm", or_none(api.alerts(organiser_id=organiser, school_unit_code=unit))))
     return {"history": history, "chart": history_chart(history), "outcome": outcome, "merit": merit,
             "at_risk": at_risk, "alerts": alerts}
 
@@ -64,9 +72,10 @@ async def unit_page(request: Request, session: Session, api: Reporting, organise
     assert f.enhet is not None
     years = found.get("years")
     period = choose(f.lasar, f.termin, f.omgang, years.cells if years else [])
-    data = await unit_data(api, organiser, f.enhet, period)
+    away = Unavailable()
+    data, names = await asyncio.gather(unit_data(api, organiser, f.enhet, period, away), unit_names(api, organiser))
     figure_query = query_string(level="school_unit", organiser_id=organiser, unit_id=f.enhet,
                                 school_year=period.school_year, term=period.term)
     return render(request, "unit.html", session, f=f, organiser=organiser, tables=found, period=period,
                   data=data, chart_json=json.dumps(data["chart"], ensure_ascii=False).replace("<", "\\u003c"), figure_query=figure_query,
-                  page="kedjan", own_units=sorted(session.principal.school_units) if session.principal else [])
+                  page="kedjan", unit_names=names, away=away, own_units=sorted(session.principal.school_units) if session.principal else [])

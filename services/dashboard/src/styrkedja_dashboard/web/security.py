@@ -64,3 +64,13 @@ class CsrfFailed(Exception):
 def check_csrf(expected: str | None, given: str | None) -> None:
     if not expected or not given or not secrets.compare_digest(expected, given):
         raise CsrfFailed()
+
+
+def safe_next(value: str | None, default: str = "/kedjan") -> str:
+    """Only a path on this site: an open redirect would hand the session to anyone's page. Printable ASCII
+    only: a browser drops a tab or newline from a URL (`/<tab>/evil.com` is `//evil.com` to it) and reads some
+    other characters as `/` (`\\`, and look-alikes such as `∕` on the way through an IDN step)."""
+    if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
+            or not all("!" <= character <= "~" for character in value)):
+        return default
+    return value

@@ -25,18 +25,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from styrkedja_contracts.identifiers import Term
-from styrkedja_contracts.scales import Scale, is_valid_value, scale_values
+from styrkedja_contracts.scales import Scale
 from styrkedja_kit.revisions import Decision, Stored, decide_change, decide_removal
-from styrkedja_kit.rules import RuleViolation
+from styrkedja_kit.rules import check_on_scale
 
 FORECAST_SCALE = Scale.THREE_LEVEL
 
 
 def check_value(value: str) -> None:
-    if not is_valid_value(FORECAST_SCALE, value):
-        raise RuleViolation("value", "value_on_scale",
-                            f"{value!r} is not a value of scale {FORECAST_SCALE.value} "
-                            f"(allowed: {', '.join(scale_values(FORECAST_SCALE))})")
+    check_on_scale(FORECAST_SCALE, value)
 
 
 # --- reporting windows --------------------------------------------------------------------------

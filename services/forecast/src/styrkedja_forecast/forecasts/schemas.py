@@ -1,16 +1,16 @@
-"""HTTP request and response bodies. Identifier types come from the contracts package and the
-bodies from the kit's `InputModel`, so the same rules (no personal identity numbers in any
-spelling, no control characters, ASCII codes, known subject codes, strict integers that fit the
-database) hold at the door as in the events."""
+"""HTTP request and response bodies. Identifier and field types come from the contracts package
+(the events' own: a year, a forecast's value) and the bodies from the kit's `InputModel`, so the
+same rules (no personal identity numbers in any spelling, no control characters, ASCII codes,
+known subject codes, strict integers that fit the database) hold at the door as in the events."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from styrkedja_contracts.events.base import Year
 from styrkedja_contracts.events.forecast import ForecastValue
 from styrkedja_contracts.identifiers import (
     Gender,
@@ -23,7 +23,8 @@ from styrkedja_contracts.identifiers import (
     Term,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalRevision, Revision, StrictInt
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
+from styrkedja_kit.writes import BatchAnswer
 
 
 class ForecastIn(InputModel):
@@ -37,7 +38,7 @@ class ForecastIn(InputModel):
     student_id: StudentId
     teacher_id: TeacherId
     gender: Gender
-    year: Annotated[StrictInt, Field(ge=0, le=9)]
+    year: Year
     subject_code: KnownSubjectCode
     school_year: SchoolYear
     term: Term
@@ -48,8 +49,8 @@ class ForecastBatchIn(InputModel):
     items: BatchItems[ForecastIn]
 
 
-class WithdrawIn(InputModel):
-    revision: RemovalRevision | None = None
+class WithdrawIn(RemovalIn):
+    pass
 
 
 class ForecastOut(BaseModel):
@@ -61,7 +62,5 @@ class ForecastOut(BaseModel):
     status: str = Field(description="`stored` (a new revision) or `unchanged` (the same request again)")
 
 
-class BatchOut(BaseModel):
-    items: list[ForecastOut]
-    stored: int
-    unchanged: int
+class BatchOut(BatchAnswer[ForecastOut]):
+    pass

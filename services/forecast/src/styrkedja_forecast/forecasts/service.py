@@ -8,17 +8,23 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import TypeAdapter
-from pydantic_core import to_json
-
 from styrkedja_contracts import forecast_id_for
 from styrkedja_contracts.events.calendar import ReportingCalendar
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
-from styrkedja_kit.auth import Principal, Write, may_write, require_write_each
+from styrkedja_kit.auth import Principal, Write
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, check_items
-from styrkedja_kit.writes import Built, Change, Checked, Outcome, WritePath, batch_answer, http_status
+from styrkedja_kit.writes import (
+    Built,
+    Change,
+    Outcome,
+    RequestItems,
+    WritePath,
+    answer_fields,
+    encoded_batch_answer,
+    event_data,
+)
 
 from ..calendar.rules import Lateness, calendar_of_config, forecast_lateness
 from .rules import DEFAULT_WINDOWS, WindowConfig, check_value
@@ -35,13 +41,7 @@ COLUMNS = ("organiser_id", "school_unit_code", "group_id", "student_id", "teache
            "school_year", "term", "value")
 
 
-_ITEMS = TypeAdapter(list[ForecastIn])
-_NOT_CONTENT = {"__all__": {"forecast_id", "revision"}}
-
-
-def _contents(items: Sequence[ForecastIn]) -> list[dict[str, Any]]:
-    """What each item says (JSON-ready, without id and revision): one serialiser call for the batch."""
-    return _ITEMS.dump_python(list(items), mode="json", exclude=_NOT_CONTENT)  # type: ignore[no-any-return]
+_items = RequestItems(ForecastIn, "forecast_id")
 
 
 def _derived_id(item: ForecastIn) -> UUID:
@@ -58,19 +58,13 @@ def _check(item: ForecastIn) -> None:
             "omit forecast_id or send that one")
 
 
-def _out_item(outcome: Outcome) -> dict[str, Any]:
-    """`_out` as JSON-ready values in `ForecastOut`'s field order (a batch's answer: no model per item)."""
-    row = outcome.row or {}
-    return {"forecast_id": outcome.record_id, "revision": outcome.revision, "withdrawn": outcome.removed,
-            "late": row["late"], "window_deadline": row["window_deadline"], "status": outcome.status}
+#: An outcome as `ForecastOut`'s fields, the window's from the current row (a batch's answer: no model per item).
+_out_item = answer_fields(TABLES, "late", "window_deadline")
 
 
 def _out(outcome: Outcome) -> ForecastOut:
-    row = outcome.row or {}
     # the write path's own values (no request text): constructed, not validated (FastAPI checks the response)
-    return ForecastOut.model_construct(forecast_id=outcome.record_id, revision=outcome.revision,
-                                       withdrawn=outcome.removed, late=row["late"],
-                                       window_deadline=row["window_deadline"], status=outcome.status)
+    return ForecastOut.model_construct(**_out_item(outcome))
 
 
 #: The organisers' calendars (the defaults for those without one of their own).
@@ -81,10 +75,9 @@ class ForecastService:
     def __init__(self, db: Database, outbox: Outbox, principal: Principal,
                  windows: WindowConfig = DEFAULT_WINDOWS, *, max_batch_items: int = 1000,
                  calendars: Calendars | None = None, checked_once: bool = True) -> None:
-        self.principal = principal
         self.checked_once = checked_once
         self.writes = WritePath(db, outbox, TABLES, source=SOURCE, max_batch_items=max_batch_items,
-                                may_change=lambda row: may_write(principal, Write.FORECASTS, row["organiser_id"]))
+                                writer=(principal, Write.FORECASTS))
         self.windows = windows
         default = calendar_of_config(windows)
 
@@ -101,15 +94,14 @@ class ForecastService:
     async def submit_batch(self, items: Sequence[ForecastIn]) -> tuple[int, bytes]:
         """`submit` of a batch: its status (201 when anything was stored, else 200) and its answer
         encoded as `BatchOut` (the write path's own values: ids, revisions, flags; not validated again)."""
-        outcomes = await self.store(items, batch=True)
-        return http_status(outcomes), to_json(batch_answer(outcomes, _out_item))
+        return encoded_batch_answer(await self.store(items, batch=True), _out_item)
 
     async def store(self, items: Sequence[ForecastIn], *, batch: bool = False) -> list[Outcome]:
         """What `submit` does, answered as the write path's outcomes."""
-        require_write_each(self.principal, Write.FORECASTS, [item.organiser_id for item in items], batch=batch)
+        self.writes.require_writer([item.organiser_id for item in items], batch=batch)
         violations = check_items(items, _check, batch=batch)
         changes = [Change(_derived_id(item), item.revision, content)
-                   for item, content in zip(items, _contents(items), strict=True)]
+                   for item, content in zip(items, _items.contents(items), strict=True)]
         # the late flag by each organiser's årshjul, the same rule reporting's compliance applies
         calendars = await self.calendars({item.organiser_id for item in items})
 
@@ -127,7 +119,7 @@ class ForecastService:
                       "window_deadline": window.deadline, "late": window.late, **content}
             # checked once: `ForecastIn` holds every field rule of the event (the same types), `_check`
             # the value's scale; the id, revision, time and window are computed here. Else validated again.
-            data = Checked(ForecastSubmittedV1, values) if self.checked_once else ForecastSubmittedV1(**values)
+            data = event_data(ForecastSubmittedV1, values, checked_once=self.checked_once)
             columns = {k: content[k] for k in COLUMNS}
             columns.update(submitted_at=now, window_deadline=window.deadline, late=window.late)
             return Built(data, columns=columns, revision_columns={"late": window.late})

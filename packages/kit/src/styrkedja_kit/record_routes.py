@@ -1,0 +1,117 @@
+"""The HTTP routes of a record a platform writes with numbered revisions on the kit's write path
+(`styrkedja_kit.writes`): an assessment, a forecast, a plan, a support intervention. One declaration
+serves each such record, so that they answer, refuse and are documented alike; the service names its
+verbs, bodies, answers and texts.
+
+- `POST {prefix}`: one item; 201, or 200 when it is the same again (nothing stored, no event);
+- `POST {prefix}/batch`: all or nothing, its body parsed and validated in one pass (`json_body`, after
+  the token) and answered as the service encoded it (`writes.encoded_batch_answer`: status and bytes);
+- `POST {prefix}/{id}/{removal}`: the removal (retraction, withdrawal) as the next revision; its body optional.
+
+The operations keep the names, parameters and documents that hand-written route functions of these
+names would have (operation ids, summaries, the id's path parameter): renaming a verb renames the
+operation, nothing else does.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from .auth import Principal
+from .inputs import json_body, json_body_openapi
+from .problems import problem_responses
+from .writes import single_answer
+
+__all__ = ["RecordRoutes", "add_record_routes"]
+
+_Service = TypeVar("_Service")
+
+
+class _Batch(Protocol):
+    items: Sequence[Any]
+
+
+@dataclass(frozen=True)
+class RecordRoutes(Generic[_Service]):
+    """What differs between two records' write routes. The verbs are the operations' names as a route
+    function's name gives them (`publish` → operation `publish_v1_assessments_post`, summary "Publish")."""
+
+    id_name: str  # the record id's path parameter (`assessment_id`)
+    writer: Any  # the token check, a dependency (`authorize_write(Write.ASSESSMENTS)`)
+    service: Callable[[Request, Principal], _Service]  # the use cases, for this request and token
+    item: type[BaseModel]  # one item's body
+    answer: type[BaseModel]  # one item's answer
+    batch: type[BaseModel]  # a batch's body (`items`)
+    batch_answer: type[BaseModel]  # a batch's answer (`items`, `stored`, `unchanged`)
+    removal: type[BaseModel]  # the removal's body (all fields optional: the body may be left out)
+    write: str  # the single write's verb (`publish`)
+    write_batch: str  # the batch's verb (`publish_batch`)
+    remove: str  # the removal's verb, its path's last part too (`retract`)
+    same_again: str  # what the single write's 200 means
+    batch_same_again: str  # what the batch's 200 means
+    batch_doc: str  # the batch operation's description (a docstring: indented lines are dedented)
+    remove_doc: str  # the removal operation's description
+    #: the use cases: one item (answered as a list of one), a batch (its status and encoded answer), a removal
+    store: Callable[[_Service, list[Any]], Awaitable[Sequence[Any]]]
+    store_batch: Callable[[_Service, Sequence[Any]], Awaitable[tuple[int, bytes]]]
+    take_back: Callable[[_Service, UUID, Any], Awaitable[Any]]
+
+
+def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation, default=default)
+
+
+def _named(endpoint: Callable[..., Any], name: str, parameters: list[inspect.Parameter], returns: Any,
+           doc: str | None = None) -> Callable[..., Any]:
+    """The endpoint as FastAPI reads a route function: its name, its docstring (the description) and its
+    signature (parameter names, types and defaults: what is injected, and in which order the dependencies run)."""
+    endpoint.__name__ = endpoint.__qualname__ = name
+    endpoint.__doc__ = doc
+    endpoint.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    return endpoint
+
+
+def add_record_routes(router: APIRouter, routes: RecordRoutes[Any]) -> None:
+    """The three write routes of one record on `router` (whose prefix names the record's path)."""
+    r = routes
+
+    async def write(item: Any, request: Request, response: Response, principal: Principal) -> Any:
+        return single_answer(await r.store(r.service(request, principal), [item]), response)
+
+    # the token first, then the body: a request without a valid token is a 401 whatever it sends
+    batch_body = json_body(r.batch)
+
+    async def write_batch(request: Request, principal: Principal, batch: _Batch) -> Response:
+        status, body = await r.store_batch(r.service(request, principal), batch.items)
+        return Response(body, status_code=status, media_type="application/json")
+
+    async def take_back(request: Request, body: Any, principal: Principal, **path: UUID) -> Any:
+        return await r.take_back(r.service(request, principal), path[r.id_name], body or r.removal())
+
+    router.add_api_route(
+        "", _named(write, r.write, [_param("item", r.item), _param("request", Request),
+                                    _param("response", Response), _param("principal", Principal, r.writer)],
+                   r.answer),
+        methods=["POST"], response_model=r.answer, status_code=201,
+        responses={200: {"description": r.same_again, "model": r.answer}, **problem_responses(409)})
+    router.add_api_route(
+        "/batch", _named(write_batch, r.write_batch, [_param("request", Request),
+                                                      _param("principal", Principal, r.writer),
+                                                      _param("batch", r.batch, batch_body)], Response,
+                                 r.batch_doc),
+        methods=["POST"], response_model=r.batch_answer, status_code=201,
+        responses={200: {"description": r.batch_same_again, "model": r.batch_answer}, **problem_responses(409)},
+        openapi_extra=json_body_openapi(r.batch))
+    router.add_api_route(
+        f"/{{{r.id_name}}}/{r.remove}",
+        _named(take_back, r.remove, [_param(r.id_name, UUID), _param("request", Request),
+                                     _param("body", r.removal | None, None),
+                                     _param("principal", Principal, r.writer)], r.answer, r.remove_doc),
+        methods=["POST"], response_model=r.answer, responses=problem_responses(404, 409))
