@@ -967,11 +967,11 @@ async def _copy_text_in(session: AsyncSession, table: str, columns: Sequence[str
 
 
 #: the storage option the rebuild's own tables are made with: autovacuum off while it works. The staging tables are
-#: dropped at its end, yet autovacuum vacuumed and analysed them once the read committed (0.8 of 2.1 CPU s of autovacuum
-#: inside a 402k rebuild, on the two cores its jobs need); the shadow tables it vacuumed as each job committed, which it
-#: does after the swap anyway (their own setting, none, put back there: `Rebuilder._swap`). The jobs' statements read
-#: the staging tables without statistics, as the first of them did before (autovacuum came a minute or so after the
-#: read); each derived table is analysed by the rebuild itself where a later statement reads it (bench/README.md rebuild12)
+#: dropped at its end, yet autovacuum vacuumed and analysed them once the read committed (1.4 of the 4.7 CPU s autovacuum
+#: spent inside a 1.6M rebuild, on the two cores its jobs need); the shadow tables it vacuumed as each job committed, which
+#: it does after the swap anyway (their own setting, none, put back there: `Rebuilder._swap`). The jobs' statements read
+#: the staging tables without statistics, as the first of them did before (autovacuum came later than they); each
+#: derived table is analysed by the rebuild itself where a later statement reads it (bench/README.md rebuild12)
 QUIET_AUTOVACUUM = "autovacuum_enabled = false"
 
 
