@@ -447,6 +447,6 @@ def test_strict_exits_3_when_anything_was_refused_or_left_out_and_imports_the_re
     lone.mkdir()
     code, said, _ = run(dump(lone, duties=[DUTY, {**DUTY, "id": "d9", "dutyAt": {"id": "nowhere"}}]), monkeypatch,
                         "--strict")
-    assert code == 3 and "refused duties d9: dutyAt is not a known Skolenhet" in said, said
+    assert code == 3 and "refused duties d9: dutyAt: not a known Skolenhet" in said, said
     helped = " ".join(CliRunner().invoke(app, ["import", "ss12000", "--help"]).output.split())
     assert "--strict" in helped and "3 imported with --strict" in helped, helped

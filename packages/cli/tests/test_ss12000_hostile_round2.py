@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from styrkedja_cli.ss12000.command import read_and_plan
-from styrkedja_cli.ss12000.mapping import LOOP, plan
+from styrkedja_cli.ss12000.mapping import LOOP, NO_HUVUDMAN, plan
 from styrkedja_cli.ss12000.models import Organisation
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
 
@@ -56,7 +56,7 @@ def test_a_loop_without_a_huvudman_is_refused_naming_the_rule_and_what_hangs_und
     said = outcome(plan_of(organisations))
     assert said == {"huv": "organiser under None", "su": "school_unit under 2999",
                     "a": LOOP.format(count=2), "b": LOOP.format(count=2), "self": LOOP.format(count=1),
-                    "su-in-loop": "no Huvudman above it", "orphan": "no Huvudman above it"}
+                    "su-in-loop": NO_HUVUDMAN, "orphan": NO_HUVUDMAN}
     # a source without a Huvudman, named by --organiser: the loop is still no tree
     said = outcome(plan_of(organisations[1:], organiser=("2999", "Kommunen")))
     assert said["a"] == said["b"] == LOOP.format(count=2) and said["self"] == LOOP.format(count=1)
@@ -97,7 +97,7 @@ def test_a_tree_of_twenty_thousand_levels_or_a_loop_of_them_is_planned_in_linear
     elif shape == "a chain":  # the topmost level under the Huvudman is the area, the others folded
         assert said["su"] == "school_unit under o0" and said["o0"] == "area under 2999" and said["o1"] == "folded"
     else:
-        assert said["su"] == said["o0"] == "no Huvudman above it"
+        assert said["su"] == said["o0"] == NO_HUVUDMAN
 
 
 # -- numbers, tokens, ids ------------------------------------------------------------------------------------------

@@ -134,7 +134,8 @@ def test_deleted_entities_page_on_with_the_token_alone() -> None:
      r"HTTP 400 \(invalid_filter: Filter kan inte kombineras med pageToken\)"),
     (401, {"code": "token_expired", "message": "Token\nexpired"}, r"HTTP 401 \(token_expired: Token expired\)"),
     (403, {"code": "forbidden", "message": f"no access for {PIN}"}, r"HTTP 403 \(forbidden: no access for \[REDACTED\]\)"),
-    (404, None, r"HTTP 404$"),
+    (404, None, r"HTTP 404; is --url the API.s base\? SS 12000 servers serve it under its version, e.g. "
+               r"http://ss12000.example/v2.0$"),
     (500, {"error": {"code": 500, "message": "Internal server error."}},  # Skolverket's reference API's shape
      r"HTTP 500 \(500: Internal server error.\)"),
     (500, "<html>oops</html>", r"HTTP 500$"),
@@ -184,7 +185,7 @@ def test_a_duty_or_a_membership_without_its_person_is_refused_alone() -> None:
     assert [c["data"]["teacher_id"] for c in the_plan.changes["activities"]] == [TEACHER]
     refused = {(r.entity, r.reason) for r in the_plan.refused}
     assert ("memberships", NO_PERSON) in refused and ("duties", NO_PERSON) in refused
-    assert ("activities", "duty duty-without-person is not known") in refused
+    assert ("activities", "teachers.duty: duty duty-without-person is not known") in refused
     assert NO_PERSON.startswith("person: ")  # the field, then the rule
 
 

@@ -329,7 +329,6 @@ def test_an_empty_optional_date_is_absent(tmp_path, blank) -> None:
     ({**SU, "endDate": 0}, "endDate: Value error, must be a date written YYYY-MM-DD .*not a number"),
     ({**SU, "startDate": "1786924800"}, "startDate: Value error, must be a date written YYYY-MM-DD .*not a number"),
     ({**SU, "startDate": "17/08/2026"}, r"startDate: Value error, must be a date \(RFC 3339 full-date YYYY-MM-DD"),
-    ({**SU, "displayName": ""}, "displayName: String should have at least 1 character"),  # required: not absent
     ({**SU, "schoolUnitCode": True}, "schoolUnitCode: Input should be a valid string"),
 ])
 def test_a_date_that_is_not_one_or_an_empty_required_text_is_refused(item, rule) -> None:

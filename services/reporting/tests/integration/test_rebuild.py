@@ -179,8 +179,12 @@ async def schema_of(db: Database) -> list:
         constraints = (await session.execute(text(
             "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
             "WHERE connamespace = to_regnamespace(current_schema()) ORDER BY 1, 2"))).all()
+        # the tables' storage options: the rebuild's autovacuum off (`QUIET_AUTOVACUUM`) must not outlive its swap
+        options = (await session.execute(text(
+            "SELECT relname, reloptions FROM pg_class WHERE relnamespace = to_regnamespace(current_schema()) "
+            "AND relkind = 'r' AND reloptions IS NOT NULL ORDER BY 1"))).all()
     assert any(row[0] == "figure_students" for row in indexes)
-    return [tuple(r) for r in (*indexes, *constraints)]
+    return [tuple(r) for r in (*indexes, *constraints, *options)]
 
 
 async def rebuilt(settings, db: Database, events: list, next_offsets=None, overlap: bool = False,
@@ -613,6 +617,47 @@ async def test_every_job_after_the_read_gets_the_rebuild_s_memory_setting(settin
         await db.dispose()
     assert seen and all(s == ("321MB", "321MB") for s in seen), seen
     assert report.counts["work_mem_kb"] == 321 * 1024
+
+
+async def test_autovacuum_leaves_the_rebuild_s_tables_alone_until_the_swap_and_the_live_ones_after_it(
+        settings, database_urls, monkeypatch):
+    """The staging tables (dropped at the end) and the shadow tables are made with autovacuum off: it vacuumed and
+    analysed them on the cores the jobs after the read need (`QUIET_AUTOVACUUM`). The swap gives the live tables their
+    own setting again (none), and a table whose live definition sets autovacuum keeps that setting."""
+    log = full_log()
+    db = Database(database_urls["rebuild"])
+    seen: list[dict[str, str | None]] = []
+    real_figure = bulk._figure
+
+    async def figure(session, name):
+        seen.append(dict((await session.execute(text(
+            "SELECT c.relname, array_to_string(c.reloptions, ',') FROM pg_class c JOIN pg_namespace n ON n.oid = "
+            "c.relnamespace WHERE starts_with(n.nspname, :p) AND c.relkind = 'r'"), {"p": bulk.SHADOW_PREFIX})).all()))
+        await real_figure(session, name)
+
+    monkeypatch.setattr(bulk, "_figure", figure)
+
+    async def live_options() -> dict[str, str | None]:
+        async with db.sessions() as session:
+            return dict((await session.execute(text(
+                "SELECT relname, array_to_string(reloptions, ',') FROM pg_class WHERE relnamespace = "
+                "to_regnamespace(current_schema()) AND relkind = 'r'"))).all())
+
+    try:
+        async with db.sessions.begin() as session:  # a live table with a setting of its own
+            await session.execute(text("ALTER TABLE figure_pass SET (autovacuum_enabled = true, fillfactor = 90)"))
+        before = await live_options()
+        await rebuilt(settings, db, log, connections=2)
+        after = await live_options()
+    finally:
+        await db.dispose()
+    shadow = seen[0]
+    assert {"rebuild_assessments", "rebuild_forecasts", "rebuild_small_ids", "figure_students", APPLIED} <= set(shadow)
+    for table, options in shadow.items():
+        own = before.get(table)  # the live table's (fillfactor on some), autovacuum off after them
+        expected = own if table == "figure_pass" else ",".join(filter(None, (own, "autovacuum_enabled=false")))
+        assert options == expected, (table, options)
+    assert after == before and after["figure_pass"] == "autovacuum_enabled=true,fillfactor=90"
 
 
 async def test_compliance_items_are_joined_to_their_reports_by_hash_not_by_a_nested_loop(settings, database_urls,

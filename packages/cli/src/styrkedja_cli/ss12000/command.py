@@ -33,7 +33,7 @@ from rich.table import Table
 from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
 
-from .mapping import AREA_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
+from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
 from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE
 from .source import RETRIED, TRANSIENT, FolderSource, HttpSource, SourceError, retry_after_seconds
 
@@ -167,10 +167,12 @@ def vanished(the_plan: Plan, sent: set[tuple[str, str]], holdings: dict[str, lis
              ) -> list[tuple[str, str]]:
     """A full import is the truth for the organisers it covers: what reporting holds for them and
     the source no longer has goes. Not what came from a source entity that was refused this time
-    (a refusal must not read as a deletion), nor what hangs under a school unit refused this time."""
+    (a refusal must not read as a deletion), nor what hangs under a school unit refused this time, nor the
+    memberships of a group served without its `groupMemberships` (unknown, not none)."""
     refused = {r.id.split("/")[0] for r in [*the_plan.refused, *the_plan.under_refused]}
     return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, source_id in pairs
-            if (organiser, key) not in sent and source_id not in refused]
+            if (organiser, key) not in sent and source_id not in refused
+            and not (key.startswith("membership:") and source_id in the_plan.members_unknown)]
 
 
 MASS_REMOVAL_SHARE = 0.5
@@ -341,15 +343,34 @@ def _said(the_plan: Plan, notes: list[str]) -> list[str]:
              + ", ".join(f"{r.entity} {r.id}" for r in the_plan.recreated)] if the_plan.recreated else []
     lines += [f"possibly recreated: {note}" for note in notes]
     # a unit left out for what it hangs under takes what hangs under it along
-    for why in (ORGANISER_REFUSED, AREA_REFUSED, UNDER_REFUSED):
+    for why in (ORGANISER_REFUSED, AREA_REFUSED, UNDER_REFUSED, GROUP_REFUSED):
         per_entity = Counter(left.entity for left in the_plan.under_refused if left.reason.startswith(why))
         if per_entity:
             lines.append(f"{why}: " + ", ".join(f"{count} {entity}" for entity, count in per_entity.items()))
+    lines += _under_each_refused(the_plan)
     lines += [f"{left.entity} {left.id}: {left.reason}" for left in the_plan.under_refused]
     lines += [f"not a level of the directory, {f.entity} {f.id}: {f.reason}" for f in the_plan.folded]
+    if the_plan.members_unknown:
+        lines.append(f"groups: {len(the_plan.members_unknown)} served without groupMemberships: their memberships are "
+                     "neither imported nor removed (memberships served only on persons, expand=groupMemberships, "
+                     "are not read)")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
+
+
+def _under_each_refused(the_plan: Plan) -> list[str]:
+    """Per refused organisation or group: its id, why it was refused, and what was left out under it, counted
+    (`organisations su: refused (name: …); left out under it: 1 groups, 30 memberships`)."""
+    why = {(r.entity, r.id): r.reason for r in [*the_plan.refused, *the_plan.under_refused]}
+    per_parent: dict[tuple[str, str], Counter[str]] = {}
+    for left in the_plan.under_refused:
+        parent = left.reason.rsplit(" (", 1)[-1].rstrip(")")
+        entity = "groups" if left.reason.startswith(GROUP_REFUSED) else "organisations"
+        per_parent.setdefault((entity, parent), Counter())[left.entity] += 1
+    return [f"{entity} {parent}: refused ({why.get((entity, parent), 'see above')}); left out under it: "
+            + ", ".join(f"{count} {kind}" for kind, count in counts.items())
+            for (entity, parent), counts in per_parent.items()]
 
 
 def register(import_app: typer.Typer) -> None:

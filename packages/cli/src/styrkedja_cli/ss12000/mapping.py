@@ -1,7 +1,8 @@
 """SS 12000 entities → directory changes (organisation event data). Pure: no I/O.
 
 The organisation tree. SS 12000 lets organisations nest to any depth under `parentOrganisation`
-(organisationType Huvudman, Stadsdel, Rektorsområde, Skola, Skolenhet, Övrigt; servers add others,
+(organisationType Huvudman, Verksamhetsområde, Förvaltning, Rektorsområde, Skola, Skolenhet, Varumärke, Bolag,
+Övrigt in SS 12000 2.1.0; Stadsdel of 2.0, deprecated but still served; servers add others,
 e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organiser → area → school unit:
 
 * Huvudman → organiser (its id: a municipality's municipalityCode, else its organisationNumber;
@@ -11,7 +12,7 @@ e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organise
   schoolUnitCode is a Skolenhet (Skolverket's reference API serves only those, without the type).
 * The area of a school unit: of the organisations between it and its Huvudman, the topmost
   Verksamhetsområde or Stadsdel (the directory's area: a head of a verksamhetsområde is its area
-  manager); without one, the topmost of any other type (Förvaltning, Rektorsområde, Övrigt, a type
+  manager); without one, the topmost of any other type (Förvaltning, Rektorsområde, Varumärke, Bolag, Övrigt, a type
   the importer does not know), never a Skola (a school of several school units). It is sent as an
   area under the organiser; the other levels (a Förvaltning above a Verksamhetsområde, a
   Rektorsområde or a Skola below one) are folded: said in the summary, not sent. A level with no
@@ -80,6 +81,7 @@ STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's m
 #: why what hangs under a refused school unit is not sent (the unit's id follows, never its content)
 UNDER_REFUSED = "left out: its school unit was refused"
 AREA_REFUSED = "left out: its area was refused"
+GROUP_REFUSED = "left out: its group was refused"
 ORGANISER_REFUSED = "left out: its Huvudman was refused"
 #: every Swedish municipality's organisation number starts so (212000-NNNN)
 _MUNICIPALITY_NUMBER = re.compile(r"^(16)?212000-?[0-9]{4}$")
@@ -119,6 +121,10 @@ class Plan:
     #: duties), and a school unit under an area refused for its content (with all that hangs under it): not sent
     #: under the refused unit's id, and, as for the unit itself, what came from them before is kept
     under_refused: list[Refused] = field(default_factory=list)
+    #: groups served without `groupMemberships` (optional in the specification; a server may serve memberships only
+    #: on persons, `expand=groupMemberships`): their members are unknown, not none — what reporting holds for them
+    #: is neither sent nor removed
+    members_unknown: set[str] = field(default_factory=set)
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str) -> bool:
         """The change if it keeps the contract (True), else refused naming the field and the rule (False)."""
@@ -152,6 +158,10 @@ TWO_ORGANISERS = ("--organiser: the source has its own Huvudman (organisationTyp
 
 class NoOrganiser(ValueError):
     """The source does not say whose its units are, or says it besides `--organiser`: the rule, for the command."""
+
+
+def _person(member: Any) -> str:
+    return member.person.id if member.person else "(no person)"
 
 
 def _period(start: Any, end: Any) -> str:
@@ -196,6 +206,10 @@ def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: 
     return out
 
 
+#: the rules an organisation without an organiser above it breaks (each reason begins with the field it is about)
+NO_HUVUDMAN = "parentOrganisation: no Huvudman above it"
+NO_ORGANISER_ID = ("organisationNumber: its Huvudman has no municipalityCode or organisationNumber (the organiser's "
+                   "id)")
 #: the rule an organisation on a parentOrganisation loop without a Huvudman on it breaks
 LOOP = ("parentOrganisation: a loop of {count} organisation(s) without a Huvudman (each its own ancestor): no place "
         "in the tree")
@@ -352,12 +366,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             out.refused.append(Refused("organisations", org.id, LOOP.format(count=tree.looped[org.id])))
             continue
         if owner is None and organiser is None:
-            out.refused.append(Refused("organisations", org.id, "no Huvudman above it"))
+            out.refused.append(Refused("organisations", org.id, NO_HUVUDMAN))
             continue
         oid = organiser_id(owner) if owner is not None else organiser[0] if organiser else None
         if oid is None:
             out.refused.append(Refused("organisations", org.id,
-                                       "its Huvudman has no municipalityCode or organisationNumber"))
+                                       NO_ORGANISER_ID))
             continue
         base = {"organiser_id": oid, "name": org.display_name, "updated_at": when(org.meta)}
         if kind == ORGANISER:
@@ -423,7 +437,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     _period(group.start_date, group.end_date))
             group_names.setdefault(same, []).append(group.id)
     group_place: dict[str, tuple[str, str]] = {}  # group id → (organiser id, school unit code)
-    groups_left: dict[str, str] = {}  # group id → its refused school unit's id
+    groups_left: dict[str, str] = {}  # group id → why what hangs under it is left out (naming the refused one)
 
     def leave(entity: str, ident: str, unit: str) -> None:
         out.under_refused.append(Refused(entity, ident, f"{UNDER_REFUSED} ({unit})"))
@@ -434,14 +448,13 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             out.left_out.append(Refused("groups", group.id, STAFF_GROUP_RULE))
             continue
         if group.organisation.id in refused_units:
-            groups_left[group.id] = group.organisation.id
+            groups_left[group.id] = f"{UNDER_REFUSED} ({group.organisation.id})"
             leave("groups", group.id, group.organisation.id)
             for member in group.memberships:
-                leave("memberships", f"{group.id}/{member.person.id if member.person else '(no person)'}",
-                      group.organisation.id)
+                leave("memberships", f"{group.id}/{_person(member)}", group.organisation.id)
             continue
         if at is None:
-            out.refused.append(Refused("groups", group.id, "its organisation is not a known Skolenhet"))
+            out.refused.append(Refused("groups", group.id, "organisation: its organisation is not a known Skolenhet"))
             continue
         namesakes = group_names[(group.organisation.id, nfc(group.display_name).strip().casefold(),
                                  _period(group.start_date, group.end_date))]
@@ -452,12 +465,21 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         oid, school = at
         code = (school.school_unit_code or "").strip()
-        group_place[group.id] = (oid, code)
         changed = when(group.meta)
-        out.add("groups", OrganisationUnitUpsertedV1, {
-            "unit_type": "group", "unit_id": group.id, "organiser_id": oid, "parent_id": school.id,
-            "name": group.display_name, "school_unit_code": code, "year": years.get(group.id),
-            "updated_at": changed}, group.id, group.id)
+        if not out.add("groups", OrganisationUnitUpsertedV1, {
+                "unit_type": "group", "unit_id": group.id, "organiser_id": oid, "parent_id": school.id,
+                "name": group.display_name, "school_unit_code": code, "year": years.get(group.id),
+                "updated_at": changed}, group.id, group.id):
+            # a group refused for its content (a name the directory cannot take): its memberships and teaching
+            # assignments are not sent for a group reporting does not have
+            groups_left[group.id] = f"{GROUP_REFUSED} ({group.id})"
+            for member in group.memberships:
+                out.under_refused.append(Refused("memberships", f"{group.id}/{_person(member)}",
+                                                 groups_left[group.id]))
+            continue
+        group_place[group.id] = (oid, code)
+        if "memberships" not in group.model_fields_set:
+            out.members_unknown.add(group.id)
         for member in group.memberships:
             if member.person is None:
                 out.refused.append(Refused("memberships", f"{group.id}/(no person)", NO_PERSON))
@@ -484,7 +506,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             leave("duties", duty.id, duty.duty_at.id)
             continue
         if at is None:
-            out.refused.append(Refused("duties", duty.id, "dutyAt is not a known Skolenhet"))
+            out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
             continue
         oid, school = at
         out.add("duties", DutyUpsertedV1, {
@@ -499,15 +521,15 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         for group_ref in activity.groups:
             place = group_place.get(group_ref.id)
             if group_ref.id in groups_left:
-                leave("activities", activity.id, groups_left[group_ref.id])
+                out.under_refused.append(Refused("activities", activity.id, groups_left[group_ref.id]))
                 continue
             if place is None:
-                out.refused.append(Refused("activities", activity.id, f"group {group_ref.id} is not known"))
+                out.refused.append(Refused("activities", activity.id, f"groups: group {group_ref.id} is not known"))
                 continue
             for teacher in activity.teachers:
                 person = duty_person.get(teacher.duty.id)
                 if person is None:
-                    out.refused.append(Refused("activities", activity.id, f"duty {teacher.duty.id} is not known"))
+                    out.refused.append(Refused("activities", activity.id, f"teachers.duty: duty {teacher.duty.id} is not known"))
                     continue
                 out.add("activities", TeachingAssignmentUpsertedV1, {
                     "assignment_id": str(uuid5(NS, f"{activity.id}/{group_ref.id}/{teacher.duty.id}")),

@@ -81,10 +81,13 @@ NO_SUCH_DAY = "not a real day (or time of day) of the calendar"
 
 #: the zone a school's days are counted in: a date sent as a date-time with an offset is that instant's day here
 SCHOOL_ZONE = ZoneInfo("Europe/Stockholm")
-_FULL_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-# RFC 3339 §5.6 date-time; its offset left out too (then Stockholm time), "T" or a space between (§5.6's note)
+# a full-date, also with the offset of the place the day is in (XML Schema's xs:date, as Java's and .NET's XML-bred
+# serialisers write it: "2026-08-17+02:00", "2026-08-17Z"): the day is the day written, wherever it is
+_FULL_DATE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})([Zz]|[+-][0-9]{2}:[0-9]{2})?$")
+# RFC 3339 §5.6 date-time; its offset left out too (then Stockholm time), "T" or a space between (§5.6's note), the
+# offset also as ISO 8601's basic "+0200" or hours alone "+02" (Java's SimpleDateFormat `Z` writes "+0200")
 _DATE_TIME = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}):([0-9]{2})(\.[0-9]+)?"
-                        r"([Zz]|[+-][0-9]{2}:[0-9]{2})?$")
+                        r"([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?$")
 #: per field name, how many dates this import read from a date-time (said by the command); None: not counted
 DATE_TIMES_READ: ContextVar[Counter[str] | None] = ContextVar("date_times_read", default=None)
 
@@ -93,22 +96,32 @@ def source_date(value: str, field: str = "") -> date:
     """A date as SS 12000 servers write it (see the module's docstring). Raises ValueError naming the rule."""
     text = value.strip()
     try:
-        if _FULL_DATE.match(text):
-            return date.fromisoformat(text)
+        whole_day = _FULL_DATE.match(text)
+        if whole_day:
+            return date.fromisoformat(whole_day.group(1))
         found = _DATE_TIME.match(text)
         if found is None:
             raise ValueError(NOT_A_DATE)
         day, minutes, seconds, fraction, offset = found.groups()
         # a leap second (RFC 3339 allows :60) is the last second of its minute for a day's purposes
         seconds = "59" if seconds == "60" else seconds
-        moment = datetime.fromisoformat(f"{day}T{minutes}:{seconds}{(fraction or '')[:7]}"
-                                        f"{(offset or '').upper().replace('Z', '+00:00')}")
+        moment = datetime.fromisoformat(f"{day}T{minutes}:{seconds}{(fraction or '')[:7]}{_offset(offset)}")
     except ValueError as error:
         raise ValueError(NOT_A_DATE if str(error) == NOT_A_DATE else NO_SUCH_DAY) from None
     counted = DATE_TIMES_READ.get()
     if counted is not None:
         counted[field] += 1
     return (moment.astimezone(SCHOOL_ZONE) if moment.tzinfo is not None else moment).date()
+
+
+def _offset(offset: str | None) -> str:
+    """An offset as `datetime.fromisoformat` reads it on every Python this runs on: "+02:00" ("Z", "+0200", "+02")."""
+    if not offset:
+        return ""
+    if offset in ("Z", "z"):
+        return "+00:00"
+    digits = offset[1:].replace(":", "")
+    return f"{offset[0]}{digits[:2]}:{digits[2:4] or '00'}"
 
 
 class Model(BaseModel):
@@ -199,7 +212,9 @@ class Meta(Model):
 
 class Organisation(Model):
     id: SourceId
-    display_name: SourceName = Field(alias="displayName", min_length=1, max_length=200)
+    # a name the directory cannot take (empty, longer than 200 characters, a control character) is the directory's
+    # rule, not the specification's (displayName is any text): the item is refused on its own, its page read
+    display_name: SourceName = Field(alias="displayName")
     # required by the specification; Skolverket's reference API leaves it out (its organisations are all
     # school units, each with its schoolUnitCode): `mapping` tells the kind without it where it can
     organisation_type: str | None = Field(None, alias="organisationType")
@@ -222,7 +237,7 @@ class Membership(Model):
 
 class Group(Model):
     id: SourceId
-    display_name: SourceName = Field(alias="displayName", min_length=1, max_length=200)
+    display_name: SourceName = Field(alias="displayName")  # its bounds are the directory's (see Organisation)
     group_type: str | None = Field(None, alias="groupType")
     organisation: Ref
     memberships: list[Membership] = Field(default_factory=list, alias="groupMemberships")
@@ -235,7 +250,7 @@ class Duty(Model):
     id: SourceId
     person: Ref | None = None  # not required by the specification: such a duty is refused on its own in the plan
     duty_at: Ref = Field(alias="dutyAt")
-    duty_role: SourceName = Field(alias="dutyRole", min_length=1, max_length=64)
+    duty_role: SourceName = Field(alias="dutyRole")  # its bounds are the directory's (see Organisation)
     start_date: date | None = Field(None, alias="startDate")
     end_date: date | None = Field(None, alias="endDate")
     meta: Meta | None = None
@@ -300,7 +315,12 @@ def timestamp(value: str) -> datetime:
     """An RFC 3339 date-time as servers write it: RFC 3339 (§5.6) lets "T" and "Z" be lower case, which
     `fromisoformat` refuses — upper-cased here (a timestamp holds no other letter); any fraction of a second
     (.NET writes seven digits) is cut to microseconds. Raises ValueError."""
-    return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    text = value.upper().replace("Z", "+00:00")
+    # a leap second (RFC 3339 allows :60, which `datetime` has not) is the last second of its minute
+    return datetime.fromisoformat(_LEAP_SECOND.sub(r"\1:59", text))
+
+
+_LEAP_SECOND = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}):60(?=[^0-9]|$)")
 
 
 def aware(value: str | None, naive_zone: ZoneInfo) -> datetime | None:

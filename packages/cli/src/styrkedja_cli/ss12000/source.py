@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 import ijson
@@ -45,6 +45,9 @@ from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 from .models import ENTITIES, OPTIONAL, canonical_id
 
 Progress = Callable[[str, int], None]  # entity, items read so far
+T = TypeVar("T")
+#: the entity read first: a 404 for it most likely means a base URL without the API's version path
+FIRST_READ = next(iter(ENTITIES))
 
 #: answers that say "later": asked again after Retry-After (or a growing pause)
 RETRIED = frozenset({429, 502, 503, 504})
@@ -84,6 +87,9 @@ def retry_after_seconds(value: str | None, attempt: int, *, now: datetime | None
 #: how much one inflating step may produce: a compressed page never grows in memory by more than this
 #: before its size is checked against `max_page_bytes`
 INFLATE_STEP_BYTES = 1 << 20
+#: redirects followed on the same server (301, 302, 303, 307, 308), and how many in a row at most
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
 #: the content codings read (inflated here: httpx would inflate a chunk whole), and those asked for
 CODINGS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 ACCEPT_ENCODING = "gzip, deflate"
@@ -271,33 +277,110 @@ class _Once:
         return out
 
 
-def _deleted(entity_page: str, body: Any) -> list[str]:
-    """deletedEntities: `{data: {organisations: [ids], ...}}` as the specification has it, or the
-    object itself, or a flat list `{data: [{id, type}]}`; ids as strings or as `{id}` objects, an
-    entity's list as null when empty (servers differ). Persons' ids are skipped: never read."""
-    data = body.get("data", body) if isinstance(body, dict) else body
-    if isinstance(data, list):
-        values_by_kind: dict[str, Any] = {"": data}
-    elif isinstance(data, dict):
-        values_by_kind = {k: v for k, v in data.items() if k != "pageToken"}
-    else:
-        raise SourceError(f"deletedEntities, {entity_page}: expected an object of id lists")
-    ids = []
-    for kind, values in values_by_kind.items():
-        if kind == "persons" or values is None:
-            continue
-        if not isinstance(values, list):
-            raise SourceError(f"deletedEntities, {entity_page}: '{kind}' must be a list")
-        for value in values:
-            if isinstance(value, dict) and str(value.get("type", value.get("entityType", ""))).casefold() in (
-                    "persons", "person"):
+#: the kinds of /deletedEntities the importer reads nothing of (the specification's DeletedEntities lists, and
+#: EndPointsEnum's names for a flat list's `type`): their ids are skipped as they are parsed, never kept. Persons'
+#: ids are never read. Any other kind (organisations, groups, duties, activities — the specification spells it
+#: `activitites` — or one a server names its own way) is kept: an id the directory does not hold removes nothing
+NOT_READ_DELETED = frozenset(kind.casefold() for kind in (
+    "persons", "person", "absences", "absence", "attendanceEvents", "attendanceEvent", "attendances", "attendance",
+    "grades", "grade", "calendarEvents", "calendarEvent", "attendanceSchedules", "attendanceSchedule", "resources",
+    "resource", "rooms", "room", "placements", "placement", "studyPlans", "studyPlan", "programmes", "programme",
+    "syllabuses", "syllabus", "schoolUnitOfferings", "schoolUnitOffering", "aggregatedAttendances"))
+
+
+class _DeletedIds:
+    """The ids of one /deletedEntities page (or `deletedEntities.json` file) from its parse events, as they stream
+    by: `{data: {organisations: [ids], …}, pageToken}` as the specification has it, the object without `data`, or
+    a flat list `{data: [{id, type}]}` (or `[…]` alone); ids as strings or `{id}` objects, a kind's list as null
+    when empty (servers differ). What is held is the ids kept (a page of a million absences' ids holds none), not
+    the page's objects."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.kept: dict[bool, list[str]] = {True: [], False: []}  # under `data`, or in an object without it
+        self.data_seen = False
+        self.token: str | None = None
+        self.bad_kind: str | None = None  # a kind that is no list, outside `data`: an error if there is no `data`
+        self.item: dict[str, Any] | None = None  # the `{id, type}` object being read
+        self.item_kind = ""
+        self.item_depth = 0
+        self.in_data = False
+
+    def _wrong(self, kind: str) -> SourceError:
+        return SourceError(f"deletedEntities, {self.what}: '{kind or 'data'}' holds an id that is not a string")
+
+    def _keep(self, in_data: bool, kind: str, ident: Any) -> None:
+        if not isinstance(ident, str) or not ident:
+            raise self._wrong(kind)
+        self.kept[in_data].append(canonical_id(ident))  # as the entities' own ids are read
+
+    def read(self, events: Iterator[tuple[str, str, Any]]) -> tuple[list[str], str | None]:
+        slots: list[Any] = []  # per open container: its current key (an object) or None (a list)
+        for _, event, value in events:
+            if event == "map_key":
+                slots[-1] = value
                 continue
-            ident = value.get("id") if isinstance(value, dict) else value
-            if not isinstance(ident, str) or not ident:
-                raise SourceError(f"deletedEntities, {entity_page}: '{kind or 'data'}' holds an id that is not "
-                                  "a string")
-            ids.append(canonical_id(ident))  # as the entities' own ids are read
-    return ids
+            if event in ("end_map", "end_array"):
+                slots.pop()
+                if self.item is not None and len(slots) < self.item_depth:
+                    item, self.item = self.item, None
+                    kind = str(item.get("type", item.get("entityType", "")) or "")
+                    if kind.casefold() not in NOT_READ_DELETED:
+                        self._keep(self.in_data, self.item_kind, item.get("id"))
+                continue
+            self._value(tuple(slots), event, value)
+            if event in ("start_map", "start_array"):
+                slots.append("" if event == "start_map" else None)
+        if not self.data_seen and self.bad_kind is not None:
+            raise SourceError(f"deletedEntities, {self.what}: '{self.bad_kind}' must be a list")
+        return self.kept[self.data_seen], self.token
+
+    def _value(self, path: tuple[Any, ...], event: str, value: Any) -> None:
+        """A value (or a container opening) at `path`: the keys and list positions (None) above it."""
+        container = event in ("start_map", "start_array")
+        if self.item is not None:  # inside an `{id, type}` object: its own scalar keys only
+            if len(path) == self.item_depth and path[-1] in ("id", "type", "entityType") and not container:
+                self.item[path[-1]] = value
+            return
+        if path == ():
+            if event not in ("start_map", "start_array"):
+                raise SourceError(f"deletedEntities, {self.what}: expected an object of id lists")
+            if event == "start_array":  # a flat list alone: as `data`
+                self.data_seen = True
+            return
+        if path == ("data",):
+            if event not in ("start_map", "start_array", "null"):
+                raise SourceError(f"deletedEntities, {self.what}: expected an object of id lists")
+            self.data_seen = True
+            return
+        if path == ("pageToken",):
+            if event == "string":
+                self.token = value or None
+            elif event != "null":
+                raise SourceError(f"deletedEntities, {self.what}: pageToken must be a string")
+            return
+        in_data = path[0] == "data" or path[0] is None
+        kinds = path[1:] if path[0] == "data" else path
+        if len(kinds) == 1 and kinds[0] is not None:  # a kind's list
+            if event not in ("start_array", "null"):
+                if in_data:
+                    raise SourceError(f"deletedEntities, {self.what}: '{kinds[0]}' must be a list")
+                self.bad_kind = self.bad_kind or str(kinds[0])
+            return
+        kind = "" if kinds[0] is None else str(kinds[0])
+        if path[0] == "data" and kind == "pageToken":  # a token inside `data`, as some servers put it
+            if len(kinds) == 1 and event == "string":
+                self.token = value or None
+            return
+        if kind.casefold() in NOT_READ_DELETED or not ((len(kinds) == 1 and kind == "")
+                                                        or (len(kinds) == 2 and kinds[1] is None)):
+            return  # a kind not read, or deeper than an item
+        if event == "start_map":
+            self.item, self.item_kind, self.item_depth, self.in_data = {}, kind, len(path) + 1, in_data
+        elif container or event == "null" or event != "string":
+            raise self._wrong(kind)
+        else:
+            self._keep(in_data, kind, value)
 
 
 #: the longest pageToken taken: it goes back in the next page's URL, and a server's URL limit is some 8 KB (nginx's
@@ -311,14 +394,22 @@ class _Cursors:
 
     def __init__(self, entity: str) -> None:
         self.entity, self.seen = entity, set[bytes]()
+        self.last: bytes | None = None  # the cursor the page being read was asked with
 
-    def check(self, page: int, cursor: str, *, is_token: bool) -> None:
+    def ended(self, page: int, cursor: str, *, is_token: bool, empty: bool) -> bool:
+        """Whether `cursor` ends the entity: an empty page answering with the very token it was asked with (a
+        cursor API's "nothing after this", which asking again would answer alike). Any other repeat is a loop
+        (not only the last one: A, B, A, B, … went on for ever) and stops the import."""
         if is_token and len(cursor) > MAX_TOKEN_CHARS:
             raise SourceError(f"{self.entity}, page {page}: a pageToken longer than {MAX_TOKEN_CHARS} characters")
         digest = hashlib.sha256(cursor.encode("utf-8", "surrogatepass")).digest()
-        if digest in self.seen:  # not only the last one: A, B, A, B, … went on for ever
+        if digest in self.seen:
+            if empty and digest == self.last:
+                return True
             raise SourceError(f"{self.entity}, page {page}: the server repeated a pageToken")
         self.seen.add(digest)
+        self.last = digest
+        return False
 
 
 class HttpSource:
@@ -343,13 +434,12 @@ class HttpSource:
         """One answer and its body, asking again while the server says "later"."""
         for attempt in range(1, self.attempts + 1):
             try:
-                with self.client.stream("GET", path, params=params, follow_redirects=False,
-                                        headers={"Accept-Encoding": ACCEPT_ENCODING}) as response:
-                    if response.status_code in RETRIED and attempt < self.attempts:
-                        pause = retry_after_seconds(response.headers.get("retry-after"), attempt)
-                        why = f"HTTP {response.status_code}"
-                    else:
-                        return response, self._body(what, response)
+                response, body = self._request(what, path, params, last=attempt == self.attempts)
+                if response.status_code in RETRIED and attempt < self.attempts:
+                    pause = retry_after_seconds(response.headers.get("retry-after"), attempt)
+                    why = f"HTTP {response.status_code}"
+                else:
+                    return response, body
             except TRANSIENT as error:
                 if attempt == self.attempts:
                     raise SourceError(f"{what}: {type(error).__name__} ({attempt} attempts)") from None
@@ -361,6 +451,42 @@ class HttpSource:
                 self.on_retry(f"{what}: {why}", pause)
             self.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request(self, what: str, path: str, params: dict[str, Any] | None, *, last: bool
+                 ) -> tuple[httpx.Response, bytes]:
+        """One answer, following a redirect on the same server (a base path moved, a trailing slash added, http
+        made https) at most `MAX_REDIRECTS` times; one to another server is refused, never followed: the token
+        would go along. A busy answer's body is not read unless it is the `last` attempt."""
+        url, query = path, params
+        for _ in range(MAX_REDIRECTS + 1):
+            with self.client.stream("GET", url, params=query, follow_redirects=False,
+                                    headers={"Accept-Encoding": ACCEPT_ENCODING}) as response:
+                location = response.headers.get("location")
+                if response.status_code in REDIRECTS and location:
+                    url, query = self._redirect(what, response, location), None
+                    continue
+                if response.status_code in RETRIED and not last:
+                    return response, b""
+                return response, self._body(what, response)
+        raise SourceError(f"{what}: more than {MAX_REDIRECTS} redirects")
+
+    def _redirect(self, what: str, response: httpx.Response, location: str) -> str:
+        """Where a redirect points, if it is the server asked (the same host and port, or the same host made
+        https from http on the default ports): else the import stops naming the host, the token never sent."""
+        try:
+            target = response.url.join(location.strip())
+        except httpx.InvalidURL:
+            raise SourceError(f"{what}: HTTP {response.status_code} to a location that is not a URL") from None
+        here = response.url
+        same = (target.scheme, target.host, target.port) == (here.scheme, here.host, here.port)
+        upgraded = (here.scheme, target.scheme) == ("http", "https") and target.host == here.host \
+            and here.port in (None, 80) and target.port in (None, 443)
+        if not (same or upgraded):
+            raise SourceError(f"{what}: HTTP {response.status_code} redirects to another server "
+                              f"({target.scheme}://{target.host[:80]}{f':{target.port}' if target.port else ''}): "
+                              "not followed, the token would go along; give that server's URL to --url if it is "
+                              "the source")
+        return str(target)
 
     def _body(self, what: str, response: httpx.Response) -> bytes:
         declared = response.headers.get("content-length", "")
@@ -412,11 +538,16 @@ class HttpSource:
         if not inflater.eof:
             raise SourceError(f"{what}: not readable {coding} (cut short)")
 
-    def _same_server(self, link: str) -> str | None:
-        """A next link, if it points at the server asked (a bearer token never goes elsewhere)."""
-        url = self.client.base_url.join(link)
-        base = self.client.base_url
-        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+    @staticmethod
+    def _same_server(link: str, page: httpx.URL) -> str | None:
+        """A next link, if it points at the server asked (a bearer token never goes elsewhere). A relative link
+        is relative to the page it came with (RFC 8288 §3.2: `<?pageToken=x>` is that page's path with another
+        query), not to the base URL."""
+        try:
+            url = page.join(link.strip())
+        except httpx.InvalidURL:
+            return None
+        if (url.scheme, url.host, url.port) != (page.scheme, page.host, page.port):
             return None
         return str(url)
 
@@ -429,13 +560,23 @@ class HttpSource:
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
             return None  # held back by the server (e.g. no right to read persons)
         if response.status_code != 200:
-            hint = {503: OVERLOAD_HINT, 401: EXPIRED_HINT if page > 1 else REFUSED_HINT}.get(response.status_code, "")
+            hint = {503: OVERLOAD_HINT, 401: EXPIRED_HINT if page > 1 else REFUSED_HINT,
+                    404: self._base_hint() if page == 1 and entity == FIRST_READ else ""}.get(response.status_code, "")
             raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}{hint}")
         link = response.links.get("next", {}).get("url")
-        self._next_link = self._same_server(link) if link else None
+        self._next_link = self._same_server(link, response.url) if link else None
         if link and self._next_link is None:
             raise SourceError(f"{what}: the next page's link points at another server")
         return response, body
+
+    def _base_hint(self) -> str:
+        """A list the specification has answered 404: most likely --url is not the API's base (SS 12000's servers
+        serve it under a version, `…/v2.0`): said when the URL names none."""
+        path = self.client.base_url.path.rstrip("/")
+        if re.search(r"/v[0-9]+(\.[0-9]+)?$", path):
+            return ""
+        return (f"; is --url the API's base? SS 12000 servers serve it under its version, e.g. "
+                f"{self.client.base_url.copy_with(query=None, fragment=None).join('v2.0')}")
 
     def _get(self, entity: str, page: int, path: str, params: dict[str, Any] | None) -> Any:
         """A page read whole (`/deletedEntities`: ids only)."""
@@ -476,39 +617,52 @@ class HttpSource:
             out += once.new(f"page {page}", items)
             progress(entity, len(out))
             cursor = token or link
-            if not cursor:
+            if not cursor or cursors.ended(page, cursor, is_token=bool(token), empty=not items):
                 return out
-            cursors.check(page, cursor, is_token=bool(token))
             if page >= self.max_pages:
                 raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages")
 
-    @staticmethod
-    def _page(entity: str, page: int, answer: tuple[httpx.Response, bytes] | None
+    @classmethod
+    def _page(cls, entity: str, page: int, answer: tuple[httpx.Response, bytes] | None
               ) -> tuple[list[BaseModel], str | None]:
         """A list page's items and its pageToken, each item validated as the page is parsed (as a folder's file):
         what is held is the page's bytes and the items, not every object of the page at once (a page of 32 MiB
         of `{}` became 11 million dicts, 770 MB; a page may be up to `max_page_bytes`)."""
         if answer is None:
             return [], None
-        response, body = answer
-        what = f"{entity}, page {page}"
+        token: list[str] = []
+
+        def items(events: Iterator[tuple[str, str, Any]]) -> list[BaseModel]:
+            return list(_page_items(entity, f"page {page}", events))
+
+        found = cls._parsed(f"{entity}, page {page}", *answer, items, data_only=True, token=token)
+        return found, token[-1] if token and token[-1] else None
+
+    @staticmethod
+    def _parsed(what: str, response: httpx.Response, body: bytes, consume: Callable[[Iterator[tuple[str, str, Any]]], T],
+                *, data_only: bool, token: list[str] | None = None) -> T:
+        """`consume` of a page's parse events (`_page_events`): where the page is not JSON said by line and column."""
         unreadable = f"not JSON (content-type {response.headers.get('content-type', 'none')[:60]})"
         checked: _CheckedBytes | None = None
-        token: list[str] = []
         try:
             checked = _CheckedBytes(io.BytesIO(body), what, len(body), lambda: io.BytesIO(body),
                                     lambda found: f"{what}: {unreadable}: not UTF-8 ({found})")
-            events = _page_events(what, checked, data_only=True, unreadable=unreadable, token=token)
-            items = list(_page_items(entity, f"page {page}", events))
+            return consume(_page_events(what, checked, data_only=data_only, unreadable=unreadable,
+                                        token=[] if token is None else token))
         except ijson.JSONError:
             if checked is None:
                 raise SourceError(f"{what}: {unreadable}") from None
             raise SourceError(_json_fault(what, unreadable, len(body), lambda: body, checked)) from None
-        return items, token[-1] if token and token[-1] else None
 
     def one(self, entity: str, ident: str) -> Any | None:
-        """One entity by id (`/<entity>/{id}`), or None when the server does not have it."""
-        response, body = self._fetch(f"{entity} {ident}", f"/{entity}/{ident}", None)
+        """One entity by id (`/<entity>/{id}`), or None when the server does not have it. A UUID is asked in lower
+        case, as it is read, then in upper case: a server that keeps its ids as text (and wrote this one in upper
+        case) answers only its own spelling."""
+        is_uuid = canonical_id(ident.upper()) != ident.upper()  # (any other id is exact: asked as it is)
+        for spelling in dict.fromkeys([ident, ident.upper()] if is_uuid else [ident]):
+            response, body = self._fetch(f"{entity} {ident}", f"/{entity}/{spelling}", None)
+            if response.status_code != 404:
+                break
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -523,26 +677,33 @@ class HttpSource:
         return items[0]
 
     def deleted(self, since: datetime) -> list[str]:
+        """The ids /deletedEntities names after `since`, page by page (a pageToken or a next link, as the lists),
+        each page streamed (`_DeletedIds`). Its `entities` filter is not sent: servers read it differently (the
+        reference API takes one value split on commas, OpenAPI's default repeats the parameter), and a filter
+        misread drops removals unsaid; the kinds not read are skipped here instead."""
         ids: list[str] = []
         token: str | None = None
+        link: str | None = None
         cursors = _Cursors("deletedEntities")
         page = 0
         while True:
             page += 1
             # as for the lists: `after` is a filter, which the spec does not let go along with a pageToken
-            params: dict[str, Any] = ({"pageToken": token, "limit": self.page_size} if token
-                                      else {"after": since.isoformat(), "limit": self.page_size})
-            body = self._get("deletedEntities", page, "/deletedEntities", params)
-            ids += _deleted(f"page {page}", body)
-            next_token = body.get("pageToken") if isinstance(body, dict) else None
-            if next_token is not None and not isinstance(next_token, str):
-                raise SourceError(f"deletedEntities, page {page}: pageToken must be a string")
-            if not next_token:
+            params: dict[str, Any] | None = (None if link else {"pageToken": token, "limit": self.page_size} if token
+                                             else {"after": since.isoformat(), "limit": self.page_size})
+            answer = self._answer("deletedEntities", page, link or "/deletedEntities", params)
+            assert answer is not None  # deletedEntities is no optional entity: any answer but 200 stopped
+            found, token = self._parsed(f"deletedEntities, page {page}", *answer, _DeletedIds(f"page {page}").read,
+                                        data_only=False)
+            ids += found
+            link = None if token else self._next_link
+            cursor = token or link
+            # a repeated token is a loop here, empty page or not (`found` holds only the kinds read: a page of
+            # absences alone is no empty page)
+            if not cursor or cursors.ended(page, cursor, is_token=bool(token), empty=False):
                 return ids
-            cursors.check(page, next_token, is_token=True)
             if page >= self.max_pages:
                 raise SourceError(f"deletedEntities, page {page}: more than {self.max_pages} pages")
-            token = next_token
 
 
 #: containers inside one another at most in a folder file (an SS 12000 item nests a few levels)
@@ -804,11 +965,6 @@ class FolderSource:
         """The items of one page file, each validated as it is read: `[items]` or `{"data": [items], …}`."""
         return _page_items(entity, f"page {file.name}", self._events(entity, file, data_only=True))
 
-    def _documents(self, entity: str) -> Iterator[tuple[str, Any]]:
-        """Each file of `entity` whole (for the small ones: deletedEntities), by the same streaming rules."""
-        for file in self._files(entity):
-            yield file.name, next(ijson.items(self._events(entity, file, data_only=False), "", use_float=True), None)
-
     def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
         try:
             files = self._files(entity)
@@ -828,7 +984,8 @@ class FolderSource:
     def deleted(self, since: datetime) -> list[str]:
         if not self._files("deletedEntities"):  # an incremental run without it would remove nothing, unsaid
             raise SourceError(self._missing("deletedEntities"))
-        return [i for name, body in self._documents("deletedEntities") for i in _deleted(name, body)]
+        return [ident for file in self._files("deletedEntities") for ident in _DeletedIds(file.name).read(
+            self._events("deletedEntities", file, data_only=False))[0]]
 
 
 #: a large file says how far it has been read every so many items (a national dump's file is millions)

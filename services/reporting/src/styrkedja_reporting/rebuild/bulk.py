@@ -443,6 +443,7 @@ class Rebuilder:
         self.search_path = "public"
         self.indexes: list[_Index] = []  # the live indexes of the rebuilt tables (their definitions)
         self.deferred: list[_Index] = []  # of those, the ones built after the load
+        self.quieted: list[str] = []  # the shadow tables made with autovacuum off (`QUIET_AUTOVACUUM`), reset at the swap
         self.session: AsyncSession | None = None  # the transaction open on the main line: the read, then the swap
         self.lock: AsyncConnection | None = None  # holds the rebuild's advisory lock
         self.committed = False
@@ -496,8 +497,13 @@ class Rebuilder:
                 {"live": self.live, "tables": tables})).all())
             for table in tables:
                 # columns, defaults, checks, not-nulls, storage, statistics, comments: as the live table; its indexes
-                # and keys by their live definitions (below, or after the load), its storage options as they are
-                with_ = f" WITH ({options[table]})" if table in options else ""
+                # and keys by their live definitions (below, or after the load), its storage options as they are,
+                # and autovacuum off until the swap (`QUIET_AUTOVACUUM`) where the live table does not set it itself
+                own = [options[table]] if table in options else []
+                if not any(o.strip().startswith("autovacuum_enabled=") for part in own for o in part.split(",")):
+                    own.append(QUIET_AUTOVACUUM)
+                    self.quieted.append(table)
+                with_ = f" WITH ({', '.join(own)})" if own else ""
                 await session.execute(text(f"CREATE TABLE {s}.{quoted(table)} (LIKE {quoted(self.live)}.{quoted(table)} "
                                            f"INCLUDING ALL EXCLUDING INDEXES){with_}"))
             # STYRKEDJA_REBUILD_KEEP_INDEXES=1 (a bench setting): the indexes kept and maintained row by row, to compare
@@ -515,9 +521,12 @@ class Rebuilder:
                     "subject_code, school_year, term"
             for statement in (
                 f"CREATE UNLOGGED TABLE {self.small_ids} (seq bigint NOT NULL, event_id uuid NOT NULL, "
-                "topic text NOT NULL, time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea)",
-                f"CREATE UNLOGGED TABLE {a} ({head}, LIKE {quoted(self.live)}.{ASSESSMENTS.facts.name})",
-                f"CREATE UNLOGGED TABLE {f} ({head}, LIKE {quoted(self.live)}.{FORECASTS.facts.name})",
+                "topic text NOT NULL, time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea) "
+                f"WITH ({QUIET_AUTOVACUUM})",
+                f"CREATE UNLOGGED TABLE {a} ({head}, LIKE {quoted(self.live)}.{ASSESSMENTS.facts.name}) "
+                f"WITH ({QUIET_AUTOVACUUM})",
+                f"CREATE UNLOGGED TABLE {f} ({head}, LIKE {quoted(self.live)}.{FORECASTS.facts.name}) "
+                f"WITH ({QUIET_AUTOVACUUM})",
                 f"CREATE VIEW {self.ids} AS SELECT {ids} FROM {self.small_ids} UNION ALL SELECT {ids} FROM {a} "
                 f"UNION ALL SELECT {ids} FROM {f}",
                 f"CREATE VIEW {self.tracked} AS SELECT seq, {place}, round, assessment_id AS fact_id, revision, at, "
@@ -838,6 +847,8 @@ class Rebuilder:
             await session.execute(text(f"INSERT INTO {applied} SELECT * FROM {s}.{quoted(APPLIED)}"))
         await session.execute(text(f"DROP TABLE {', '.join(f'{live}.{quoted(t)}' for t in tables)}"))
         for table in tables:
+            if table in self.quieted:  # the live table's autovacuum setting again (it had none of its own)
+                await session.execute(text(f"ALTER TABLE {s}.{quoted(table)} RESET (autovacuum_enabled)"))
             await session.execute(text(f"ALTER TABLE {s}.{quoted(table)} SET SCHEMA {live}"))
         await session.execute(text(f"DELETE FROM {live}.{quoted(OFFSETS)} WHERE group_id = :g"), {"g": self.group_id})
         await _store_offsets(session, self.group_id, next_offsets)
@@ -848,7 +859,7 @@ class Rebuilder:
         live consumer's `same_content` says so (the same event as other JSON is a duplicate), then dead-letters it
         as the live consumer does (the first counts)."""
         await session.execute(text(
-            f"CREATE UNLOGGED TABLE {self.dups} AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, f.digest AS counted, "
+            f"CREATE UNLOGGED TABLE {self.dups} WITH ({QUIET_AUTOVACUUM}) AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, f.digest AS counted, "
             "(i.digest IS NOT NULL AND f.digest IS NOT NULL AND i.digest <> f.digest) AS conflicting "
             f"FROM {self.ids} i JOIN (SELECT DISTINCT ON (event_id) event_id, seq AS first, digest FROM {self.ids} "
             f"WHERE event_id IN (SELECT event_id FROM {self.ids} GROUP BY event_id HAVING count(*) > 1) "
@@ -953,6 +964,15 @@ async def _copy_text_in(session: AsyncSession, table: str, columns: Sequence[str
     # a memoryview: asyncpg reads bytes as a file name; a buffer it sends as it is
     await driver.copy_to_table(table, source=memoryview(payload), columns=tuple(columns), format="text",
                                schema_name=schema)
+
+
+#: the storage option the rebuild's own tables are made with: autovacuum off while it works. The staging tables are
+#: dropped at its end, yet autovacuum vacuumed and analysed them once the read committed (1.4 of the 4.7 CPU s autovacuum
+#: spent inside a 1.6M rebuild, on the two cores its jobs need); the shadow tables it vacuumed as each job committed, which
+#: it does after the swap anyway (their own setting, none, put back there: `Rebuilder._swap`). The jobs' statements read
+#: the staging tables without statistics, as the first of them did before (autovacuum came later than they); each
+#: derived table is analysed by the rebuild itself where a later statement reads it (bench/README.md rebuild12)
+QUIET_AUTOVACUUM = "autovacuum_enabled = false"
 
 
 #: Emptied, then filled by plain INSERT … SELECT only (and support_below_pass, whose indexes are dropped only after the
