@@ -19,6 +19,7 @@ from .envelope import (
 )
 from .errors import (
     ContractError,
+    DuplicateKeyError,
     InvalidEnvelopeError,
     InvalidEventDataError,
     OversizedEventError,
@@ -127,6 +128,7 @@ __all__ = [
     "Topic",
     "UPCASTERS",
     "UndecodableEventError",
+    "DuplicateKeyError",
     "UnitType",
     "UnknownEventTypeError",
     "all_scale_values",

@@ -14,6 +14,7 @@ __all__ = [
     "ContractError",
     "OversizedEventError",
     "UndecodableEventError",
+    "DuplicateKeyError",
     "InvalidEnvelopeError",
     "UnknownEventTypeError",
     "InvalidEventDataError",
@@ -46,6 +47,12 @@ class UndecodableEventError(ContractError):
     """Not UTF-8 JSON, or not a JSON object."""
 
     reason = "undecodable"
+
+
+class DuplicateKeyError(UndecodableEventError):
+    """An object of the message names a key twice: JSON parsers differ on which value counts (RFC 8259 §4)."""
+
+    reason = "duplicate_key"
 
 
 class InvalidEnvelopeError(ContractError):

@@ -13,7 +13,9 @@ A loop given `handles` (which event types its handler applies) skips the other t
 recording them as applied: a handler added later, plus a replay, still picks them up.
 
 Events that cannot be decoded, are invalid, of an unknown version or too big go to the
-group's dead-letter topic with the reason; the loop carries on. So do an event on another entity's
+group's dead-letter topic with the reason; the loop carries on. Where such a record's headers say it is
+in another CloudEvents content mode than structured JSON (`ce_*` headers: binary; a `content-type` other
+than `application/cloudevents+json`), the reason is `content_mode`, naming that rule. So do an event on another entity's
 topic (`wrong_topic`: it would be applied out of order with its entity's events), a record whose key
 is not the one the topic registry gives its event (`key_mismatch`: another organiser's partition,
 beside its single writer's order), an event whose
@@ -69,12 +71,14 @@ from styrkedja_contracts import (
     TOPICS,
     CloudEvent,
     ContractError,
+    OversizedEventError,
     dead_letter_topic,
     decode_event,
     key_mismatch,
     topic_for_event_type,
 )
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
+from styrkedja_contracts.kafka_binding import content_mode_refusal
 
 from . import metrics
 from .db import Database
@@ -617,7 +621,14 @@ class ConsumerLoop:
                 try:
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
                 except ContractError as error:
-                    decoded.dead.append((record, error.reason, str(error)))
+                    # a value refused on a record whose headers say another content mode (binary, batch): the
+                    # mode is the rule it broke, not the value's first missing attribute. Headers are read for
+                    # refused records only: what decodes is applied whatever they say, as the rebuild does. A tombstone
+                    # or an oversized record keeps its own refusal: no mode makes either an event
+                    mode = None if not record.value or isinstance(error, OversizedEventError) else \
+                        content_mode_refusal(record.headers)
+                    decoded.dead.append((record, "content_mode", mode) if mode is not None
+                                        else (record, error.reason, str(error)))
                     continue
                 verdict = unfit(event, tp.topic, record.timestamp, key=record.key)
                 if verdict is not None:
