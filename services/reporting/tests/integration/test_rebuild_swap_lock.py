@@ -18,7 +18,7 @@ from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.rebuild.bulk import APPLIED, derived_tables, rebuild
 
-from .test_alerts import ORG, UNIT_ALERT, round_of
+from .test_alerts import ORG, UNIT_ALERT, result, round_of
 from .test_batch_split import delivered
 from .test_directory import directory
 
@@ -165,3 +165,14 @@ async def test_a_threshold_saved_between_the_judgement_and_the_lock_is_judged_ag
     await rebuilt(db, DROP_LOG)
     # 30 points down is no dip at 40: nothing raised, as a judgement under the lock says
     assert await alerts_and_events(db) == ([], [])
+
+
+async def test_a_rebuild_of_the_recovered_log_resolves_the_open_alerts(settings, db):
+    await rebuilt(db, DROP_LOG)
+    alerts, events = await alerts_and_events(db)
+    assert {row[4] for row in alerts} == {"open"} and len(events) == 4
+    # round 2's failing results revised to C: 100 % — the cells no longer dip; their open alerts resolve
+    await rebuilt(db, DROP_LOG + [result(n, "C", 2, revision=2) for n in range(8)])
+    alerts, events = await alerts_and_events(db)
+    assert {row[4] for row in alerts} == {"resolved"} and len(alerts) == 4
+    assert [e[1] for e in events] == ["se.styrkedja.alert.raised.v1"] * 4 + ["se.styrkedja.alert.resolved.v1"] * 4

@@ -603,7 +603,7 @@ class Judgement:
     organiser_id: str | None
     now: datetime
     state: AlertState
-    drops: list[Judged]
+    drops: list[Judged]  # those that can decide anything: dipping, or with an open alert in `state`
     below: list[tuple[AlertCell, Observation]]
 
 
@@ -643,7 +643,10 @@ async def judge_all(session: AsyncSession, organiser_id: str | None = None) -> J
         cells.add((level, aggregate_unit_id(level, unit), organiser, subject,
                    RoundPeriod(SchoolYear.parse(school_year), round_)))
     now = (await session.execute(select(func.now()))).scalar_one()
-    drops = await _pass_drop_verdicts(session, _labelled(cells), thresholds)
+    # only the cells that can decide anything: dipping, or with an open alert (`decide` passes the others by, and its
+    # look-up of their open alerts, by their columns, is what it would hold the swap's lock for)
+    drops = [(key, drop) for key, drop in await _pass_drop_verdicts(session, _labelled(cells), thresholds)
+             if drop.dipping or (key[0], alert_unit_id(key[0], key[1]), *key[2:]) in state.active]
     fc = forecast_facts.c
     terms = select(fc.organiser_id, fc.subject_code, fc.school_year, fc.term).where(~fc.withdrawn).distinct()
     if organiser_id is not None:
