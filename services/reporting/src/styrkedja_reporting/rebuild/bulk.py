@@ -850,6 +850,12 @@ class Rebuilder:
         live, s = quoted(self.live), self.shadow
         tables = derived_tables()
         applied = f"{live}.{quoted(APPLIED)}"
+        # the live tables' autovacuum setting again on the rebuilt ones (they had none of their own): before the live
+        # tables' lock (its SHARE UPDATE EXCLUSIVE lock on the rebuilt table, held to the commit, keeps autovacuum off
+        # it until then as the setting did)
+        for table in (*tables, APPLIED):
+            if table in self.quieted:
+                await session.execute(text(f"ALTER TABLE {s}.{quoted(table)} RESET (autovacuum_enabled)"))
         await session.execute(text(f"LOCK TABLE {', '.join(f'{live}.{quoted(t)}' for t in (*tables, APPLIED))} "
                                    "IN ACCESS EXCLUSIVE MODE"))
         self.locked_at = time.perf_counter()
@@ -862,8 +868,6 @@ class Rebuilder:
             await session.execute(text(f"INSERT INTO {applied} SELECT * FROM {s}.{quoted(APPLIED)}"))
         await session.execute(text(f"DROP TABLE {', '.join(f'{live}.{quoted(t)}' for t in tables)}"))
         for table in tables:
-            if table in self.quieted:  # the live table's autovacuum setting again (it had none of its own)
-                await session.execute(text(f"ALTER TABLE {s}.{quoted(table)} RESET (autovacuum_enabled)"))
             await session.execute(text(f"ALTER TABLE {s}.{quoted(table)} SET SCHEMA {live}"))
         await session.execute(text(f"DELETE FROM {live}.{quoted(OFFSETS)} WHERE group_id = :g"), {"g": self.group_id})
         await _store_offsets(session, self.group_id, next_offsets)
