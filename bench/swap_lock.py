@@ -93,11 +93,17 @@ async def one(label: str, package: str, url: str, items: list[Delivered]) -> dic
     def after(conn, cursor, sql, params, context, executemany) -> None:  # noqa: ANN001
         if holder and holder[0] is conn.connection.dbapi_connection and "granted" not in held:
             held["granted"] = time.perf_counter()  # the LOCK TABLE returned: held from here
+            held["backend"] = conn.connection.dbapi_connection.driver_connection.get_server_pid()
+            held["cpu"] = (time.process_time(), bulk.process_cpu_seconds(held["backend"]))
 
     def released(conn) -> None:  # noqa: ANN001
         if holder and holder[0] is conn.connection.dbapi_connection:
             holder.clear()
             held["released"] = time.perf_counter()
+            python, postgres = held["cpu"]
+            # the backend's CPU read before its COMMIT ran: the commit's own work is not in it
+            held["cpu"] = {"python": round(time.process_time() - python, 3),
+                           "postgres": round(bulk.process_cpu_seconds(held["backend"]) - postgres, 3)}
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", statement)
     event.listen(db.engine.sync_engine, "after_cursor_execute", after)
@@ -117,7 +123,7 @@ async def one(label: str, package: str, url: str, items: list[Delivered]) -> dic
     return {"label": label, "rebuild_seconds": round(seconds, 2),
             "lock_held_seconds": round(held["released"] - held["granted"], 4),
             "lock_wait_seconds": round(held["granted"] - held["asked"], 4),
-            "statements_under_lock": held["statements"],
+            "statements_under_lock": held["statements"], "lock_held_cpu_seconds": held["cpu"],
             "stages": {k: report.stages.get(k) for k in ("alerts.judge", "swap", "alerts")},
             "cpu": {k: report.cpu.get(k) for k in ("alerts.judge", "swap", "alerts")},
             "alerts": [[str(v) for v in row] for row in alerts],
@@ -162,6 +168,9 @@ def main() -> int:
         same = all(r["alerts"] == runs[0]["alerts"] and r["alert_events"] == runs[0]["alert_events"] for r in runs)
         summary = {label: {"lock_held_seconds_median": statistics.median(
                                r["lock_held_seconds"] for r in runs if r["label"] == label),
+                           "lock_held_cpu_seconds_median": {side: statistics.median(
+                               r["lock_held_cpu_seconds"][side] for r in runs if r["label"] == label)
+                               for side in ("python", "postgres")},
                            "statements_under_lock": sorted({r["statements_under_lock"] for r in runs
                                                             if r["label"] == label})}
                    for label in ("before", "after")}
