@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -41,8 +42,19 @@ def server_cpu_seconds(postmaster: int) -> float:
     return tree_cpu_seconds(postmaster) + reaped
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+class HeldRebuild(NamedTuple):
+    """One run's setup: its arguments, the held stack, a fresh migrated database and the rebuild's environment."""
+    args: argparse.Namespace
+    rest: list[str]  # the rebuild's own arguments (after `--`)
+    hold: dict[str, Any]
+    name: str
+    url: str
+    env: dict[str, str]
+
+
+def held_rebuild(description: str) -> HeldRebuild:
+    """The command line both held-rebuild benches take, and the database and environment of one run."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("hold", type=Path)
     parser.add_argument("--label", required=True)
     parser.add_argument("--out", type=Path, required=True)
@@ -50,7 +62,7 @@ def main() -> int:
     parser.add_argument("--pythonpath", default=None, help="PYTHONPATH for the rebuild (a before tree)")
     parser.add_argument("--compare-with", default=None, help="a database of an earlier run: rows differing")
     argv = sys.argv[1:]
-    rest = argv[argv.index("--") + 1:] if "--" in argv else []  # the rebuild's own arguments
+    rest = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser.parse_args(argv[:len(argv) - len(rest) - (1 if "--" in argv else 0)])
     hold = json.loads(args.hold.read_text())
     name = f"bench_rebuild_{uuid.uuid4().hex[:6]}"
@@ -62,6 +74,11 @@ def main() -> int:
     env.update(dict(item.split("=", 1) for item in args.env))
     if args.pythonpath:
         env["PYTHONPATH"] = args.pythonpath
+    return HeldRebuild(args, rest, hold, name, url, env)
+
+
+def main() -> int:
+    args, rest, hold, name, url, env = held_rebuild(__doc__.splitlines()[0])
     postmaster = hold.get("postmaster_pid")
     pg_before = server_cpu_seconds(postmaster) if postmaster else None
     load_before = os.getloadavg()[0]

@@ -12,25 +12,21 @@ limit; the sum over both cores near twice the wall says the read is bound by the
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from rebuild_held import server_cpu_seconds  # noqa: E402
+from rebuild_held import held_rebuild, server_cpu_seconds  # noqa: E402
 from speed import REBUILT_TABLES, _differing_rows, tree_cpu_seconds, tree_sched_seconds  # noqa: E402
 
-from styrkedja_devstack.postgres import ensure_database  # noqa: E402
 from styrkedja_devstack.services import database_url  # noqa: E402
-from styrkedja_kit.migrations import upgrade  # noqa: E402
 
 
 def own_cpu_seconds(pid: int) -> float:
@@ -82,26 +78,7 @@ def waits(main: int, broker: int | None) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("hold", type=Path)
-    parser.add_argument("--label", required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the rebuild's environment")
-    parser.add_argument("--pythonpath", default=None, help="PYTHONPATH for the rebuild (a before tree)")
-    parser.add_argument("--compare-with", default=None, help="a database of an earlier run: rows differing")
-    argv = sys.argv[1:]
-    rest = argv[argv.index("--") + 1:] if "--" in argv else []
-    args = parser.parse_args(argv[:len(argv) - len(rest) - (1 if "--" in argv else 0)])
-    hold = json.loads(args.hold.read_text())
-    name = f"bench_rebuild_{uuid.uuid4().hex[:6]}"
-    ensure_database(hold["postgres_url"], name)
-    url = database_url(hold["postgres_url"], name)
-    upgrade("styrkedja_reporting", url)
-    env = {**os.environ, **hold["env"], "STYRKEDJA_DATABASE_URL": url,
-           "STYRKEDJA_CONSUMER_GROUP": f"reporting-rebuild-{uuid.uuid4().hex[:6]}"}
-    env.update(dict(item.split("=", 1) for item in args.env))
-    if args.pythonpath:
-        env["PYTHONPATH"] = args.pythonpath
+    args, rest, hold, name, url, env = held_rebuild(__doc__.splitlines()[0])
     broker = listener_pid(int(hold["env"]["STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS"].split(",")[0].rsplit(":", 1)[1]))
     postmaster = hold.get("postmaster_pid")
     load_before = os.getloadavg()[0]

@@ -30,13 +30,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
-from .inputs import document_batch_limit
+from .inputs import document_batch_limit, key_given_twice
 from .kafka import make_admin
 from .leader import AdvisoryLock
 from .logging import configure_logging
 from .negotiation import acceptable
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
-from .problems import TITLES, document_problems, install_problem_handlers, problem_response
+from .problems import TITLES, RefusedBody, document_problems, install_problem_handlers, problem_response
 from .security import install_security
 from .settings import ServiceSettings
 
@@ -146,7 +146,8 @@ class OneWorkerConsumes:
 class RequestGuard:
     """Before any route reads a body: a body larger than `max_body_bytes` is a 413 (by its
     Content-Length at once, or while it streams in); a body that `_unreadable_body` refuses (not
-    JSON, JSON in another charset than UTF-8, a content or transfer coding) is a 415. HEAD is
+    JSON, no media type, JSON in another charset than UTF-8, a content or transfer coding) is a 415, and one
+    whose objects name a key twice (`key_given_twice`, judged as the route reads it) a 422. HEAD is
     answered as GET without the body, on every route that answers GET (RFC 9110 §9.3.2). A body whose
     first bytes show UTF-16, UTF-32 or a byte order mark (`_not_utf8`) is a 415 too, a path with an
     encoded '/' or '\\' (`_ENCODED_SEPARATOR`) a 400. Pure ASGI, so it costs nothing per request beyond
@@ -154,14 +155,16 @@ class RequestGuard:
 
     _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_seconds: float = 60.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        receive = _within(receive, asyncio.get_running_loop().time() + self.body_seconds, self.body_seconds)
         headers, repeated = _body_headers(scope["headers"])
         declared = headers.get(b"content-length")
         refusal: tuple[int, str, str, str] | None = None  # status, field, rule, message
@@ -181,9 +184,12 @@ class RequestGuard:
             unreadable = _unreadable_body(headers)
             refusal = (415, *unreadable) if unreadable else None
             if refusal is None:  # the charset the bytes themselves show (none declared, or UTF-8 declared)
-                head, receive = await _peek_body(receive, 4)
-                other = _not_utf8(head)
-                refusal = (415, "body", "utf8_charset", other) if other else None
+                try:
+                    head, receive = await _peek_body(receive, 4)
+                except RefusedBody as late:  # its first bytes never came: answered here, before the app
+                    head, refusal = b"", (late.status_code, late.error["field"], late.error["rule"], late.detail)
+                other = _not_utf8(head) if refusal is None else None
+                refusal = (415, "body", "utf8_charset", other) if other else refusal
         if refusal is not None:
             status, field, rule, detail = refusal
             response = problem_response(status, TITLES[status], detail,
@@ -191,6 +197,8 @@ class RequestGuard:
                                         instance=scope.get("path"))
             if field.endswith("-encoding"):
                 response.headers["accept-encoding"] = "identity"  # RFC 7694
+            if status == 408:  # the rest of the body may still come: not read as the next request
+                response.headers["connection"] = "close"
             await response(scope, receive, send)
             return
         if scope["method"] == "HEAD":
@@ -198,14 +206,30 @@ class RequestGuard:
             return
         received = 0
         limit = self.max_body_bytes
+        # a body the route reads is scanned whole for a key given twice (`key_given_twice`) when it is, after the
+        # token was checked: nothing is parsed for a caller without one, nor for a route that reads no body
+        scanned = scope["method"] in self._BODY_METHODS
+        chunks: list[bytes] = []
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                body = message.get("body", b"")
+                received += len(body)
                 if received > limit:  # a chunked body without a Content-Length
                     raise StarletteHTTPException(413, f"body: larger than {limit} bytes")
+                if scanned:
+                    chunks.append(body)
+                    if not message.get("more_body", False):
+                        whole = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                        chunks.clear()
+                        twice = key_given_twice(whole) if whole else None
+                        if twice is not None:
+                            where, key = twice
+                            raise RefusedBody(422, where, "duplicate_key",
+                                              f"the key {key!r} is given twice in one object: JSON parsers differ "
+                                              "on which one counts (RFC 8259 §4); send it once")
             return message
 
         try:
@@ -215,6 +239,30 @@ class RequestGuard:
             # of 18 hex digits) and answered it itself: nobody is left to answer, and it is no fault of ours. As
             # an error it was a traceback in the log for every such request, one a client could send at will
             log.info("the client went away before its request body was read")
+
+
+def _within(receive: Receive, deadline: float, seconds: float) -> Receive:
+    """`receive` for a request whose body must be whole by `deadline` (the event loop's clock), or it is a 408
+    problem naming `body` (`body_deadline`): without it a client declaring a length and sending less, or sending a
+    byte a minute, held its connection and the request's task for as long as it liked, unanswered (uvicorn bounds
+    neither). Once the body is whole, or the client gone, `receive` is the server's own again: a streamed answer
+    listens on it for the client going away, for as long as the answer takes."""
+    whole = False
+
+    async def bounded() -> Message:
+        nonlocal whole
+        if whole:
+            return await receive()
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise RefusedBody(408, "body", "body_deadline",
+                              f"body: not received whole within {seconds:g} s of the request") from None
+        whole = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return bounded
 
 
 #: a percent-encoded '/' or '\\' in the path: the server decodes it before routing, so `/units/a%2Fratings` would be
@@ -253,14 +301,19 @@ def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None
     media_type = media_type.strip().lower()
     charset = next((value.strip().strip(b'"').lower() for name, _, value in
                     (p.partition(b"=") for p in parameters) if name.strip().lower() == b"charset"), None)
-    coding = headers.get(b"content-encoding", b"identity").strip().lower()
+    # a list (RFC 9110 §8.4): `identity` among the codings undoes nothing, whichever line it came on
+    codings = {c.strip() for c in headers.get(b"content-encoding", b"").lower().split(b",")} - {b"", b"identity"}
     transfer = {c.strip() for c in headers.get(b"transfer-encoding", b"").lower().split(b",")} - {
         b"", b"chunked", b"identity"}  # the server unframes chunks; no coding inside them is undone
-    if media_type and media_type != b"application/json" and not media_type.endswith(b"+json"):
+    if not media_type:
+        # FastAPI reads a body without a media type as no JSON, and its refusal named the body's shape
+        # (`body: Input should be a valid dictionary`), not the header the client left out
+        return "content-type", "json_body", "content-type: missing; send the body as application/json"
+    if media_type != b"application/json" and not media_type.endswith(b"+json"):
         return "content-type", "json_body", "content-type: the body must be application/json"
     if charset not in (None, b"utf-8", b"utf8"):
         return "content-type", "utf8_charset", "content-type: the body must be JSON in UTF-8 (charset=utf-8 or none)"
-    if coding not in (b"identity", b""):
+    if codings:
         return "content-encoding", "identity_encoding", "content-encoding: send the body uncompressed (identity)"
     if transfer:
         return ("transfer-encoding", "identity_encoding",
@@ -273,12 +326,14 @@ _BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 def _not_utf8(head: bytes) -> str | None:
     """Why a JSON body starting with `head` (its first 4 bytes) is not UTF-8 JSON, or None. JSON between
-    systems is UTF-8 without a byte order mark (RFC 8259 §8.1); UTF-16 and UTF-32 show a NUL among
-    the first four bytes (JSON text starts with an ASCII character, and a NUL is nowhere valid in
-    JSON). Python's `json.loads` of bytes takes all of these, so FastAPI's body parsing did."""
+    systems is UTF-8 without a byte order mark (RFC 8259 §8.1). Python's `json.loads` of bytes takes UTF-16 and
+    UTF-32 too (and so did FastAPI's body parsing), which it tells by a NUL among the first two bytes of a body of
+    two bytes or of four and more (`json.detect_encoding`, after RFC 4627 §3): exactly those bodies are refused
+    here. A NUL elsewhere (`{}` and then a NUL) is no charset but a byte JSON never holds, which the parser
+    refuses by its own rule (`json_invalid`); judged by any NUL among the four, it was called UTF-16 or UTF-32."""
     if head.startswith(_BYTE_ORDER_MARKS):
         return "body: starts with a byte order mark; send JSON in UTF-8 without one (RFC 8259)"
-    if b"\x00" in head[:4]:
+    if (len(head) == 2 or len(head) >= 4) and 0 in head[:2]:
         return "body: JSON in UTF-16 or UTF-32; send it in UTF-8 (RFC 8259)"
     return None
 
@@ -421,7 +476,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False, dependencies=[Depends(acceptable)])
     install_problem_handlers(app)
     install_security(app, settings, require_token=require_token)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes,
+                       body_seconds=settings.request_body_timeout_seconds)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -57,6 +57,7 @@ from styrkedja_contracts.identifiers import (
 from styrkedja_contracts.subjects import KnownSubjectCode
 
 __all__ = ["InputModel", "RemovalIn", "json_body", "json_body_openapi", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
+           "key_given_twice",
            "SchoolUnitCodeParam", "OrganiserIdParam", "GroupIdParam", "StudentIdParam", "TeacherIdParam",
            "SubjectCodeParam", "SchoolYearParam", "SafeTextParam", "BatchItems", "BATCH_CAP"]
 
@@ -186,6 +187,55 @@ class InputModel(BaseModel):
         # dates and times: ISO text only and plausible years, as in the events (`add_temporal_rules`)
         if add_temporal_rules(cls.model_fields) or unchecked:
             cls.model_rebuild(force=True)
+
+
+class _KeyTwice(Exception):
+    pass
+
+
+def _once(pairs: list[tuple[str, Any]]) -> None:
+    """`object_pairs_hook` of the scan: an object naming a key twice stops it; nothing is kept (the body is
+    parsed again by the route's own parser, into its model)."""
+    if len(pairs) > 1 and len({key for key, _ in pairs}) != len(pairs):
+        raise _KeyTwice
+    return None
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object as the pairs it was written with (only to find where a key stands twice)."""
+
+
+def _where_twice(body: bytes) -> tuple[str, str]:
+    """(where, key) of the first object in document order naming a key twice: `items.737.organiser_id`, the key."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(json.loads(body, object_pairs_hook=_Pairs), ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, _Pairs):
+            seen: set[str] = set()
+            for key, _ in value:
+                if key in seen:
+                    return ".".join(str(part) for part in (*path, key[:40])), key[:40]
+                seen.add(key)
+            stack.extend((item, (*path, key)) for key, item in reversed(value))
+        elif isinstance(value, list):
+            stack.extend((item, (*path, n)) for n, item in reversed(list(enumerate(value))))
+    raise AssertionError("the scan found a key twice")  # pragma: no cover
+
+
+def key_given_twice(body: bytes) -> tuple[str, str] | None:
+    """(where, key) when an object in the JSON `body` names a key twice, else None. Parsers disagree on such an
+    object (Python's `json`, pydantic and FastAPI take the last value, others the first or refuse it: RFC 8259 §4),
+    so a gateway, an audit or the client's own log may read `{"organiser_id": "A", "organiser_id": "B"}` as A while
+    the service stored B: such a body is refused, as the SS 12000 import refuses such a page. A body that is not
+    JSON is left to the route's own parser, which names its rule (None here). About a fifth of the CPU of
+    validating a batch of a thousand items (2 ms against 10 ms), paid by every body the route reads."""
+    try:
+        json.loads(body, object_pairs_hook=_once)
+    except _KeyTwice:
+        return _where_twice(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, nested beyond reach: the route's parser says so
+        return None
+    return None
 
 
 class RemovalIn(InputModel):

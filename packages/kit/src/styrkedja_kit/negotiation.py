@@ -57,12 +57,25 @@ def matches(media_range: str, media_type: str) -> bool:
     return (kind == "*" or kind == want_kind) and (sub == "*" or sub == want_sub)
 
 
+def weight(ranges: list[tuple[float, int, str]], media_type: str) -> float:
+    """The weight `ranges` (`accepted`) give `media_type`: that of the most specific range matching it, the
+    highest of those if several are as specific (RFC 9110 §12.5.1: in `application/json;q=0, */*` JSON is not
+    acceptable, though `*/*` alone would take it); 0 where no range matches."""
+    best = (-1, 0.0)
+    for q, _, media_range in ranges:
+        if matches(media_range, media_type):
+            kind, _, sub = media_range.partition("/")
+            best = max(best, ((kind != "*") + (sub != "*"), q))
+    return best[1]
+
+
 def admits(accept: str | None, media_types: Iterable[str]) -> bool:
-    """Whether an Accept header (None: absent) admits one of `media_types` at a weight above 0."""
+    """Whether an Accept header (None: absent) admits one of `media_types` at a weight above 0 (`weight`). Read
+    as any range at a weight above 0, `application/json;q=0, */*` was answered in JSON."""
     if accept is None or not accept.strip():
         return True
-    wanted = [m.split(";")[0].strip().lower() for m in media_types]
-    return any(q > 0 and any(matches(media_range, m) for m in wanted) for q, _, media_range in accepted(accept))
+    ranges = accepted(accept)
+    return any(weight(ranges, m.split(";")[0].strip().lower()) > 0 for m in media_types)
 
 
 def not_acceptable(accept: str, media_types: Iterable[str]) -> Problem:

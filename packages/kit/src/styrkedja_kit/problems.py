@@ -21,7 +21,7 @@ from .rules import RuleViolation, RuleViolations
 
 PROBLEM_JSON = "application/problem+json"
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-          406: "Not acceptable", 409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Rule broken",
+          406: "Not acceptable", 408: "Request timeout", 409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Rule broken",
           503: "Service unavailable"}
 #: What each documented 4xx means, for the OpenAPI documents.
 MEANINGS = {
@@ -31,6 +31,7 @@ MEANINGS = {
     404: "No such record.",
     406: "The Accept header admits none of the types the operation answers in (application/json, "
          "application/problem+json, and those its 200 names); `*/*` or no Accept header is fine.",
+    408: "The request body was not received whole within `request_body_timeout_seconds` (60 s) of the request.",
     409: "Conflicts with what is stored (a newer revision, another record holding the key).",
     413: "The request body is larger than the service accepts.",
     415: "The request body is not JSON.",
@@ -64,6 +65,17 @@ class Problem(Exception):
                  type_: str = "about:blank") -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.errors, self.type = status, title, detail, errors or [], type_
+
+
+class RefusedBody(StarletteHTTPException):
+    """A body refused while it is read, before a route parses it (`RequestGuard`): raised from `receive`, where
+    only an HTTPException passes FastAPI's body reading as itself (anything else becomes its 400 "error parsing
+    the body"), and answered as a problem naming the field and the rule."""
+
+    def __init__(self, status: int, field: str, rule: str, message: str) -> None:
+        # a body not received whole: the connection is not kept for another request (the rest may still come)
+        super().__init__(status, message, headers={"connection": "close"} if status == 408 else None)
+        self.error = field_error(field, rule, message)
 
 
 #: the framework's own refusals (its words as the key), named by the field and the rule like every other
@@ -105,9 +117,27 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
                      "content": {PROBLEM_JSON: {}}} for status in statuses}
 
 
+_WHERE = frozenset({"body", "query", "path", "header", "cookie"})
+
+
 def _location(loc: Iterable[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    """`items.2.student_id` of `("body", "items", 2, "student_id")`: only the leading part says where the value
+    was sent (a field of the body named `path` or `query`, or an unknown key `body`, is named as it is)."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in _WHERE:
+        parts = parts[1:]
     return ".".join(parts) or "body"
+
+
+def _validation_error(error: dict[str, Any]) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        # FastAPI's loc is ("body", <character offset>): the offset named as the field (`9: JSON decode error`)
+        # named no field and said nothing of what is wrong; the body is the field, and the parser says what
+        at = [p for p in error.get("loc", ())[1:] if isinstance(p, int)]
+        said = str((error.get("ctx") or {}).get("error", "")).strip()
+        message = "not JSON (RFC 8259)" + (f": {said}" if said else "") + (f" at character {at[0]}" if at else "")
+        return field_error("body", "json_invalid", message)
+    return field_error(_location(error.get("loc", ())), _rule(error), str(error.get("msg", "invalid")))
 
 
 def _rule(error: dict[str, Any]) -> str:
@@ -118,7 +148,7 @@ def _rule(error: dict[str, Any]) -> str:
 
 def validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     """Pydantic errors as field errors; the input value is never repeated (it may be a personnummer)."""
-    return [field_error(_location(e.get("loc", ())), _rule(e), str(e.get("msg", "invalid"))) for e in errors]
+    return [_validation_error(e) for e in errors]
 
 
 #: PostgreSQL's serialization_failure and deadlock_detected: a lost race with another transaction, where the same
@@ -193,6 +223,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
+        if isinstance(exc, RefusedBody):
+            refused = problem_response(exc.status_code, TITLES.get(exc.status_code, "Rule broken"), detail,
+                                       [exc.error], instance=request.url.path)
+            refused.headers.update(exc.headers or {})
+            return refused
         named = FRAMEWORK_ERRORS.get((exc.status_code, detail))
         if named is None and exc.status_code == 413:
             named = ("body", "max_body_bytes", detail)
@@ -215,7 +250,7 @@ def allowed_methods(request: Request) -> list[str]:
 
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Every operation's 4xx as problem+json in the OpenAPI document: 422 for every operation with
-    parameters or a body (instead of FastAPI's own validation schema), 400/413/415 where there is a
+    parameters or a body (instead of FastAPI's own validation schema), 400/408/413/415 where there is a
     body (400 also where the path has a parameter), 404 where a parameter names something, 409 on every write. Routes add what only they return (409, …) with
     `problem_responses`."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
@@ -235,7 +270,7 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
             if params or "requestBody" in operation:
                 statuses.add(422)
             if "requestBody" in operation:
-                statuses |= {400, 413, 415}
+                statuses |= {400, 408, 413, 415}
             if any(p.get("in") == "path" for p in params):  # an encoded '/' in a segment (`RequestGuard`)
                 statuses.add(400)
             if params:  # a record named by a path or query parameter may not exist

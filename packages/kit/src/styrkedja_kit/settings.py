@@ -145,6 +145,9 @@ class ServiceSettings(BaseSettings):
 
     # HTTP input limits: a larger body is a 413, a larger batch a 422 naming the limit
     max_request_body_bytes: int = Field(4 * 1024 * 1024, ge=1_024)
+    # a body not whole this long after its request came is a 408 (`app._within`): a client sending less than it
+    # declared, or a byte a minute, is not waited for as long as it likes (4 MiB at 1 Mbit/s takes ~34 s)
+    request_body_timeout_seconds: float = Field(60.0, gt=0, le=3600)
     max_batch_items: int = Field(1000, ge=1, le=10_000)
     # the write path's events made of the request's checked values, each rule applied once
     # (`writes.Checked`); False: every event validated again by its contract model (the per-item

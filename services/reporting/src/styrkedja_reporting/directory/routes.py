@@ -221,8 +221,10 @@ async def write_directory_changes(request: Request, batch: ChangeBatch,
         try:
             items.append((MODELS[change.type].model_validate(change.data), change.source_id))
         except ValidationError as error:
+            # located in the body as the kit reads a location (its leading part says where: a key of the data
+            # named `query` or `path` is that key, not a query or path parameter left out of the name)
             errors += [{**e, "field": f"items.{n}.data.{e['field']}"} for e in validation_errors(
-                [dict(e) for e in error.errors()])]
+                [{**e, "loc": ("body", *e["loc"])} for e in error.errors()])]
     if errors:
         raise Problem(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]),
                       errors[:100])

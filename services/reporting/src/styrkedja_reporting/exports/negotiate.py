@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from styrkedja_kit.negotiation import JSON_TYPES, accepted, admits, matches, not_acceptable
+from styrkedja_kit.negotiation import JSON_TYPES, accepted, admits, matches, not_acceptable, weight
 from styrkedja_kit.rules import RuleViolation
 
 
@@ -44,12 +44,14 @@ def choose_format(format_param: str | None, accept: str | None) -> ExportFormat:
     if not accept or not accept.strip():
         return ExportFormat.json
     # the most preferred range (highest q, then first listed) that one of our formats matches;
-    # within a wildcard, JSON first (the API's own format)
-    for q, _, media_range in sorted(accepted(accept), reverse=True):
+    # within a wildcard, JSON first (the API's own format); a format a more specific range refuses (`text/csv;q=0,
+    # */*`) is not one a wildcard admits (`weight`)
+    ranges = accepted(accept)
+    for q, _, media_range in sorted(ranges, reverse=True):
         if q <= 0:
             continue
         for media_type, fmt in _BY_MEDIA_TYPE.items():
-            if matches(media_range, media_type):
+            if matches(media_range, media_type) and weight(ranges, media_type) > 0:
                 return fmt
     if admits(accept, JSON_TYPES):  # problem+json alone: as every JSON operation, answered in JSON
         return ExportFormat.json
