@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid5
@@ -579,37 +580,95 @@ async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None,
     batching neither resolve nor reopen anything; also what a daily sweep calls. Returns the
     number of events written. `moves_version=False`: the caller's transaction moves the state
     version itself (the rebuild's swap writes every topic's row anew)."""
-    a, al = assessment_aggregates.c, alerts.c
-    query = select(a.level, a.unit_id, a.organiser_id, a.subject_code, a.school_year, a.round).where(
-        a.level.in_(("group", "school_unit", "area", "organiser"))).distinct()
+    if moves_version:  # outside any batch: the alert lists kept before it are old
+        await note_change_outside_batches(session)
+    return await decide_all(session, await judge_all(session, organiser_id))
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """What of the alerts' own (kept) tables a judgement of every cell rests on: the cells of the open
+    pass-drop and below-forecast alerts (judged too, so that they can resolve) and the stored thresholds."""
+
+    active: frozenset[tuple[Any, ...]]
+    below: frozenset[tuple[Any, ...]]
+    thresholds: tuple[tuple[str, Thresholds], ...]  # (organiser, its thresholds), by organiser
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """`judge_all`'s verdicts, not yet decided against the stored alerts (`decide_all`): reads only, no row
+    locked, nothing written."""
+
+    organiser_id: str | None
+    now: datetime
+    state: AlertState
+    drops: list[Judged]  # those that can decide anything: dipping, or with an open alert in `state`
+    below: list[tuple[AlertCell, Observation]]
+
+
+async def alert_state(session: AsyncSession, organiser_id: str | None = None) -> AlertState:
+    """The open alerts' cells and the thresholds, as `judge_all` uses them (of one organiser, or all)."""
+    al, t = alerts.c, alert_thresholds.c
     active = select(al.level, al.unit_id, al.organiser_id, al.subject_code, al.school_year, al.round).where(
         al.status != Status.resolved.value, al.rule == AlertRule.pass_share_drop.value, al.round.is_not(None))
+    below = select(al.organiser_id, al.subject_code, al.school_year, al.term, al.level, al.unit_id).where(
+        al.status != Status.resolved.value, al.rule == AlertRule.below_forecast.value, al.term.is_not(None))
+    stored = select(t.organiser_id, t.drop_points, t.below_forecast_points, t.min_students)
     if organiser_id is not None:
-        query, active = query.where(a.organiser_id == organiser_id), active.where(al.organiser_id == organiser_id)
+        active, below = active.where(al.organiser_id == organiser_id), below.where(al.organiser_id == organiser_id)
+        stored = stored.where(t.organiser_id == organiser_id)
+    return AlertState(frozenset(tuple(r) for r in (await session.execute(active)).all()),
+                      frozenset(tuple(r) for r in (await session.execute(below)).all()),
+                      tuple(sorted((r[0], _thresholds_of(*r[1:])) for r in (await session.execute(stored)).all())))
+
+
+async def judge_all(session: AsyncSession, organiser_id: str | None = None) -> Judgement:
+    """Every cell's verdict on the current state (of one organiser, or all): the figures' and facts' reads of
+    `reevaluate_all`, and of the kept tables only `alert_state`, read first and used as read — so that
+    `decide_all` can tell whether a judgement made earlier (the rebuild's, on its own tables before its swap
+    takes the live tables' lock) is still the one a judgement now would make."""
+    state = await alert_state(session, organiser_id)
+    thresholds = dict(state.thresholds)
+    a = assessment_aggregates.c
+    query = select(a.level, a.unit_id, a.organiser_id, a.subject_code, a.school_year, a.round).where(
+        a.level.in_(("group", "school_unit", "area", "organiser"))).distinct()
+    if organiser_id is not None:
+        query = query.where(a.organiser_id == organiser_id)
     cells: set[PeriodCell] = set()
     for level, unit, organiser, subject, school_year, round_ in (await session.execute(query)).all():
         period = RoundPeriod(SchoolYear.parse(school_year), round_)
         cells.update((level, unit, organiser, subject, p) for p in (period, next_round(period)))
-    for level, unit, organiser, subject, school_year, round_ in (await session.execute(active)).all():
+    for level, unit, organiser, subject, school_year, round_ in sorted(state.active):
         cells.add((level, aggregate_unit_id(level, unit), organiser, subject,
                    RoundPeriod(SchoolYear.parse(school_year), round_)))
     now = (await session.execute(select(func.now()))).scalar_one()
-    if moves_version:  # outside any batch: the alert lists kept before it are old
-        await note_change_outside_batches(session)
-    events = await judge_cells(session, cells, now)
+    # only the cells that can decide anything: dipping, or with an open alert (`decide` passes the others by, and its
+    # look-up of their open alerts, by their columns, is what it would hold the swap's lock for)
+    drops = [(key, drop) for key, drop in await _pass_drop_verdicts(session, _labelled(cells), thresholds)
+             if drop.dipping or (key[0], alert_unit_id(key[0], key[1]), *key[2:]) in state.active]
     fc = forecast_facts.c
     terms = select(fc.organiser_id, fc.subject_code, fc.school_year, fc.term).where(~fc.withdrawn).distinct()
-    below = select(al.organiser_id, al.subject_code, al.school_year, al.term, al.level, al.unit_id).where(
-        al.status != Status.resolved.value, al.rule == AlertRule.below_forecast.value, al.term.is_not(None))
     if organiser_id is not None:
-        terms, below = terms.where(fc.organiser_id == organiser_id), below.where(al.organiser_id == organiser_id)
+        terms = terms.where(fc.organiser_id == organiser_id)
     wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
     term_keys = [tuple(key) for key in (await session.execute(terms)).all()]
     for key, tallies in (await forecast_tallies_of(session, term_keys)).items():
         wanted.setdefault(key, set()).update(tallies)
-    for organiser, subject, school_year, term, level, unit in (await session.execute(below)).all():
+    for organiser, subject, school_year, term, level, unit in sorted(state.below):
         wanted.setdefault((organiser, subject, school_year, term), set()).add((level, aggregate_unit_id(level, unit)))
-    return events + await judge_below_forecast_cells(session, wanted, now)
+    below = await _below_forecast_judged(session, wanted, thresholds=thresholds)
+    return Judgement(organiser_id, now, state, drops, below)
+
+
+async def decide_all(session: AsyncSession, judgement: Judgement) -> int:
+    """`judgement` decided against the stored alerts (locked, written with their events); returns the events
+    written. Judged again first where an alert or a threshold it rests on changed since (an acknowledgement,
+    a sweep, a threshold saved in between): the outcome is the judgement of the state as it is now."""
+    if await alert_state(session, judgement.organiser_id) != judgement.state:
+        judgement = await judge_all(session, judgement.organiser_id)
+    events = await decide(session, [], judgement.now, judgement.drops)
+    return events + await decide(session, judgement.below, judgement.now)
 
 
 async def judge_cells(session: AsyncSession, cells: set[PeriodCell], now: datetime) -> int:
@@ -627,14 +686,15 @@ async def _judged_pass_drop(session: AsyncSession, cells: set[PeriodCell]) -> li
             sorted(await _pass_drop_verdicts(session, _labelled(cells)), key=lambda judged: judged[0])]
 
 
-async def _pass_drop_verdicts(session: AsyncSession, cells: set[Cell]) -> list[Judged]:
+async def _pass_drop_verdicts(session: AsyncSession, cells: set[Cell],
+                              thresholds: Mapping[str, Thresholds] | None = None) -> list[Judged]:
     """Each cell's `pass_share_drop` verdict, in no particular order (plain values: no `AlertCell`, no
     alert id, no `Observation`; `decide` makes them where it needs them, and decides them in the order of
-    their keys)."""
+    their keys). `thresholds`: the stored ones as read already (else read here)."""
     previous = {p: _previous_round(p) for p in {c[4] for c in cells}}
     keyed = [((*c[:4], *c[4]), (*c[:4], *previous[c[4]])) for c in cells]
     tallies = await _pass_counts(session, {k for pair in keyed for k in pair})
-    stored = await load_thresholds(session, {c[2] for c in cells})
+    stored = await load_thresholds(session, {c[2] for c in cells}) if thresholds is None else thresholds
     default = Thresholds()  # frozen: one for every organiser without its own
     judged: list[Judged] = []
     # the batch's verdicts by (tally, tally compared with, organiser): most cells repeat a few, and
@@ -972,11 +1032,14 @@ async def _active_below_forecast(session: AsyncSession, organisers: Iterable[str
 
 
 async def _below_forecast_judged(session: AsyncSession, wanted: dict[tuple[str, str, str, str], set[tuple[str, str]]],
-                                 only_deciding: bool = False) -> list[tuple[AlertCell, Observation]]:
+                                 only_deciding: bool = False, thresholds: Mapping[str, Thresholds] | None = None
+                                 ) -> list[tuple[AlertCell, Observation]]:
     """The cells judged. `only_deciding` (the live batch): only those that can decide anything — dipping
     (`_below`), or with an active alert; any other cell `decide` passes by (`rules.evaluate`), so it is
-    neither made an `AlertCell` nor judged nor looked up (most of a batch's cells)."""
-    thresholds = await load_thresholds(session, {key[0] for key in wanted})
+    neither made an `AlertCell` nor judged nor looked up (most of a batch's cells). `thresholds`: the stored
+    ones as read already (else read here)."""
+    if thresholds is None:
+        thresholds = await load_thresholds(session, {key[0] for key in wanted})
     every = await forecast_tallies_of(session, wanted)
     active = await _active_below_forecast(session, {key[0] for key in wanted}) if only_deciding else set()
     return _judge_below_forecast_of(wanted, thresholds, every, active, only_deciding)
