@@ -293,7 +293,7 @@ def test_areas_and_school_units_are_shown_by_their_directory_name_the_id_where_n
     areas = client.get("/kedjan?niva=area").text
     assert "Norra området</a>" in areas and ">A-SYD</a>" in areas  # A-SYD has no name: its id
     units = client.get("/kedjan").text
-    assert ">Norrskolan</a>" in units
+    assert ">Norrskolan <span class=\"id\">12345678</span></a>" in units  # the code beside a unit's name
     drill = client.get("/nedbrytning?niva=organiser&lasar=2026/27").text
     assert ">Norra området</a>" in drill and ">A-SYD</a>" in drill
     assert "Norra området" in client.get("/larm").text
@@ -326,20 +326,22 @@ def test_the_callbacks_code_and_state_never_reach_the_access_line(dashboard_logs
     assert "school_unit_code=12345678" in lines  # a parameter whose name only ends in `code` is kept
 
 
-@pytest.mark.parametrize("provider", [
-    lambda request: (_ for _ in ()).throw(httpx.ConnectError("refused")),
-    lambda request: httpx.Response(500, text="down"),
-    lambda request: httpx.Response(200, text="<html>"),
-    lambda request: httpx.Response(200, json=[1]),
-    lambda request: httpx.Response(200, json={"authorization_endpoint": 5, "token_endpoint": None}),
+@pytest.mark.parametrize(("provider", "status"), [
+    # not reachable: unavailable for now, try again (dashboard2's rule: 503 with Retry-After)
+    (lambda request: (_ for _ in ()).throw(httpx.ConnectError("refused")), 503),
+    (lambda request: httpx.Response(500, text="down"), 502),
+    (lambda request: httpx.Response(200, text="<html>"), 502),
+    (lambda request: httpx.Response(200, json=[1]), 502),
+    (lambda request: httpx.Response(200, json={"authorization_endpoint": 5, "token_endpoint": None}), 502),
 ])
-def test_an_identity_provider_that_fails_is_a_502_naming_it(provider):
+def test_an_identity_provider_that_fails_is_a_502_or_503_naming_it(provider, status):
     """Failed on the old code: a 500 at `/logga-in` (discovery's error unhandled)."""
     settings = DashboardSettings(issuer="http://issuer.test")
     with TestClient(create_app(settings), base_url="http://127.0.0.1:8100", raise_server_exceptions=False) as client:
         client.app.state.oidc.http = httpx.AsyncClient(transport=httpx.MockTransport(provider))  # type: ignore[attr-defined]
         got = client.get("/logga-in", follow_redirects=False)
-        assert got.status_code == 502 and "inloggningen" in got.text, (got.status_code, got.text[:300])
+        assert got.status_code == status and "inloggningen" in got.text, (got.status_code, got.text[:300])
+        assert (got.headers.get("retry-after") is not None) == (status == 503)
 
 
 ROUTES = ["/kedjan", "/kedjan/export.csv", "/nedbrytning", "/larm", "/larm/export.xlsx", "/rapportering", "/lika",

@@ -306,7 +306,7 @@ def test_a_group_at_an_unknown_school_unit_is_refused_with_a_reason(ss12000):
                            "startDate": str(date(2026, 8, 17))})
     the_plan, _ = read_and_plan(HttpSource(url, page_size=50), since=None, naive_zone=ZONE)
     assert [(r.entity, r.id, r.reason) for r in the_plan.refused] == [
-        ("groups", "g-x", "its organisation is not a known Skolenhet")]
+        ("groups", "g-x", "organisation: its organisation is not a known Skolenhet")]
 
 
 async def live(database: Database) -> dict[str, set]:
