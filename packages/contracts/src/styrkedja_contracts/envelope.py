@@ -356,22 +356,37 @@ def _path_part(key: str) -> str:
     return key if key.isprintable() else ascii(key)[1:-1]
 
 
-def duplicate_key_path(text: str) -> str | None:
-    """The path of the first key (document order) that an object of the JSON `text` names twice, or None."""
-    stack: list[tuple[Any, str]] = [(json.loads(text, object_pairs_hook=_Pairs), "")]
+def duplicate_key_location(text: str | bytes) -> tuple[str | int, ...] | None:
+    """Where the first key (document order) that an object of the JSON `text` names twice stands: the keys and
+    list positions down to it, the key last; None when every object names each key once. Shared with the kit's
+    HTTP bodies, which name the place in their own notation."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(json.loads(text, object_pairs_hook=_Pairs), ())]
     while stack:
         value, path = stack.pop()
         if isinstance(value, _Pairs):
             seen: set[str] = set()
             for key, _ in value:
                 if key in seen:
-                    return f"{path}.{_path_part(key)}" if path else _path_part(key)
+                    return (*path, key)
                 seen.add(key)
-            stack.extend((item, f"{path}.{_path_part(key)}" if path else _path_part(key))
-                         for key, item in reversed(value))
+            stack.extend((item, (*path, key)) for key, item in reversed(value))
         elif isinstance(value, list):
-            stack.extend((item, f"{path}[{n}]") for n, item in reversed(list(enumerate(value))))
+            stack.extend((item, (*path, n)) for n, item in reversed(list(enumerate(value))))
     return None
+
+
+def duplicate_key_path(text: str) -> str | None:
+    """The path of the first key (document order) that an object of the JSON `text` names twice, or None."""
+    location = duplicate_key_location(text)
+    if location is None:
+        return None
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{_path_part(part)}" if path else _path_part(part)
+    return path
 
 
 def _check_keys_once(raw: bytes, text: str, doc: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from styrkedja_contracts.envelope import duplicate_key_location
 from styrkedja_contracts.events.base import (
     MAX_INT4,
     add_temporal_rules,
@@ -201,25 +202,13 @@ def _once(pairs: list[tuple[str, Any]]) -> None:
     return None
 
 
-class _Pairs(list[tuple[str, Any]]):
-    """An object as the pairs it was written with (only to find where a key stands twice)."""
-
-
 def _where_twice(body: bytes) -> tuple[str, str]:
     """(where, key) of the first object in document order naming a key twice: `items.737.organiser_id`, the key."""
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(json.loads(body, object_pairs_hook=_Pairs), ())]
-    while stack:
-        value, path = stack.pop()
-        if isinstance(value, _Pairs):
-            seen: set[str] = set()
-            for key, _ in value:
-                if key in seen:
-                    return ".".join(str(part) for part in (*path, key[:40])), key[:40]
-                seen.add(key)
-            stack.extend((item, (*path, key)) for key, item in reversed(value))
-        elif isinstance(value, list):
-            stack.extend((item, (*path, n)) for n, item in reversed(list(enumerate(value))))
-    raise AssertionError("the scan found a key twice")  # pragma: no cover
+    location = duplicate_key_location(body)
+    if location is None:
+        raise AssertionError("the scan found a key twice")  # pragma: no cover
+    key = str(location[-1])[:40]
+    return ".".join(str(part) for part in (*location[:-1], key)), key
 
 
 def key_given_twice(body: bytes) -> tuple[str, str] | None:
