@@ -108,7 +108,7 @@ def test_decoding_a_big_batch_lets_the_other_tasks_run() -> None:
     value = new_event(OrganisationUnitUpsertedV1(
         unit_type="organiser", unit_id="2999", organiser_id="2999", name="Huvudman",
         updated_at=datetime(2026, 9, 1, tzinfo=UTC)), source="/test").to_bytes()
-    records = [SimpleNamespace(value=value, offset=n, key=None, timestamp=-1) for n in range(4 * DECODE_SLICE)]
+    records = [SimpleNamespace(value=value, offset=n, key=None, timestamp=-1, headers=[]) for n in range(4 * DECODE_SLICE)]
     turns: list[int] = []  # the other task's turns before the apply
 
     class Loop(ConsumerLoop):

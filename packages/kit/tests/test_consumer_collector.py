@@ -92,7 +92,7 @@ class CyclesLoop(ConsumerLoop):
 def test_no_collection_runs_inside_a_batch_s_transaction_and_its_cycles_are_collected_after(
         collections: list[int]) -> None:
     loop = CyclesLoop(collections)
-    batch = {A: [SimpleNamespace(value=unit_event(n), offset=n, key=None, timestamp=-1, topic=A.topic,
+    batch = {A: [SimpleNamespace(value=unit_event(n), offset=n, key=None, timestamp=-1, headers=[], topic=A.topic,
                                  partition=A.partition) for n in range(5)]}
 
     async def one_batch() -> None:

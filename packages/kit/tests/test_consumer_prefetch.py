@@ -38,7 +38,7 @@ class Client:
     from the positions as aiokafka does (records taken move the position), `seek`, marker commits."""
 
     def __init__(self, logs: dict[TopicPartition, list[bytes]]) -> None:
-        self.logs = {tp: [SimpleNamespace(value=v, offset=n, key=None, timestamp=-1, topic=tp.topic,
+        self.logs = {tp: [SimpleNamespace(value=v, offset=n, key=None, timestamp=-1, headers=[], topic=tp.topic,
                                           partition=tp.partition) for n, v in enumerate(values)]
                      for tp, values in logs.items()}
         self.positions = dict.fromkeys(logs, 0)

@@ -322,7 +322,7 @@ def _key_tokens(raw: bytes) -> int:
     """At least as many as the keys of the JSON text `raw` (all objects, any depth), and as many where no
     string begins with blanks and a colon and none holds an escaped quote before a colon: each key ends in
     a closing quote, blanks and a colon, and an unescaped '"' only opens or closes a string. Counting '":'
-    with the blanks taken out costs ~1 µs a message; a regex over the text (`"\s*:`) four."""
+    with the blanks taken out costs ~1 µs a message; a regex over the text (`"\\s*:`) four."""
     return raw.translate(None, _JSON_BLANKS).count(b'":')
 
 
