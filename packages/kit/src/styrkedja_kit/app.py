@@ -36,6 +36,7 @@ from .leader import AdvisoryLock
 from .logging import configure_logging
 from .negotiation import acceptable
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
+from .parameters import describe, strict_parameters
 from .problems import TITLES, RefusedBody, document_problems, install_problem_handlers, problem_response
 from .security import install_security
 from .settings import ServiceSettings
@@ -472,8 +473,10 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     # no redirect of `/path/` to `/path`: Starlette builds its Location from the request's Host header, so a
     # forged Host made the service answer a 307 to another site (a POST's body and token re-sent there by
     # clients that follow it); every documented path is exact, anything else is a 404 problem
-    # every operation, the probes too: an Accept header admitting no type it answers in is a 406 (`negotiation`)
-    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False, dependencies=[Depends(acceptable)])
+    # every operation, the probes too: an Accept header admitting no type it answers in is a 406 (`negotiation`);
+    # then its query and path parameters read strictly, an unknown query parameter refused (`parameters`)
+    app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False,
+                  dependencies=[Depends(acceptable), Depends(strict_parameters("refuse"))])
     install_problem_handlers(app)
     install_security(app, settings, require_token=require_token)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes,
@@ -526,8 +529,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = document_security(
-                document_batch_limit(document_problems(generated_openapi()), settings.max_batch_items), app,
-                require_token=require_token)
+                document_batch_limit(describe(document_problems(generated_openapi())), settings.max_batch_items),
+                app, require_token=require_token)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

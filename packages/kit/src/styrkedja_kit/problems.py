@@ -35,7 +35,8 @@ MEANINGS = {
     409: "Conflicts with what is stored (a newer revision, another record holding the key).",
     413: "The request body is larger than the service accepts.",
     415: "The request body is not JSON.",
-    422: "A rule is broken: every field and rule are named in `errors`.",
+    422: "A rule is broken: every field and rule are named in `errors` (a parameter too: one this operation does "
+         "not take, one given twice, an integer in other than ASCII digits).",
     503: "The service's database cannot take the request now (every connection busy, or out of reach): "
          "send it again after `Retry-After` seconds.",
 }
@@ -249,8 +250,8 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Every operation's 4xx as problem+json in the OpenAPI document: 422 for every operation with
-    parameters or a body (instead of FastAPI's own validation schema), 400/408/413/415 where there is a
+    """Every operation's 4xx as problem+json in the OpenAPI document: 422 for every operation (an unknown query
+    parameter is refused by each; instead of FastAPI's own validation schema), 400/408/413/415 where there is a
     body (400 also where the path has a parameter), 404 where a parameter names something, 409 on every write. Routes add what only they return (409, …) with
     `problem_responses`."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
@@ -267,8 +268,7 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             params = operation.get("parameters", [])
             statuses: set[int] = set()
-            if params or "requestBody" in operation:
-                statuses.add(422)
+            statuses.add(422)  # every operation: a query parameter it does not take, or not UTF-8 (`parameters`)
             if "requestBody" in operation:
                 statuses |= {400, 408, 413, 415}
             if any(p.get("in") == "path" for p in params):  # an encoded '/' in a segment (`RequestGuard`)

@@ -1,0 +1,341 @@
+"""Query and path parameters, read strictly: one rule for every operation of the four services and the dashboard.
+
+FastAPI validates a parameter's text with pydantic in lax mode, where `int("1_0")` is 10 and `+1`, ` 1`, `1 `, `1.0`
+and `-0` are numbers; a boolean is any of `1`, `yes`, `on`, `t`, `Y`, `TRUE`; a UUID may come in braces, as a URN
+or without its hyphens; a date may be a date-time at midnight; a parameter given twice is read by its last value
+(`?year=7&year=8` asked for year 8, while a proxy, a cache or an audit that reads the first saw year 7); an unknown
+parameter (`?yaer=7`, a misspelt filter) was silently dropped, the answer then covering every year; `%ff` (no UTF-8)
+became U+FFFD and raw non-ASCII bytes were read as Latin-1. Here, before the operation's own parameters are read
+(`strict_parameters`, an app-wide dependency like the Accept rule):
+
+- an integer is ASCII digits, without a sign, blanks, `_`, decimals or leading zeros (`0` itself is fine); a `-` only
+  where the parameter's least value is negative; within its bounds (a database integer where it names none);
+- a boolean is `true` or `false`; a UUID its 36-character hyphenated form (either case); a date `YYYY-MM-DD`;
+- text obeys the text rules every input obeys (no control characters, no personal identity number), where its type
+  does not already apply them;
+- a parameter that is not a list is given once (`repeated`); an unknown query parameter is refused
+  (`unknown_parameter`), or ignored where the app asks for it (the dashboard's pages: a browser arrives with what
+  links and the identity provider add, `utm_source`, `session_state`);
+- a query string is percent-encoded UTF-8 (`percent_encoding`, `utf8`).
+
+A broken rule is the same `RequestValidationError` FastAPI raises, so each app answers it as it answers any invalid
+parameter: the services a 422 problem naming the parameter and the rule, the dashboard its error page. Enum and
+literal values were already exact (`planned`, not `PLANNED`), and identifier types apply their own rules after these.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import unquote_to_bytes
+from uuid import UUID
+
+import annotated_types
+from fastapi import Request
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+from styrkedja_contracts.events.base import MAX_INT4
+from styrkedja_contracts.identifiers import check_text
+
+from .inputs import _flat, _held  # the request bodies' own judgement of which types check their text
+
+Kind = Literal["integer", "boolean", "uuid", "date", "datetime", "number", "text"]
+
+_UNSIGNED = re.compile(r"0|[1-9][0-9]*")
+_SIGNED = re.compile(r"0|-?[1-9][0-9]*")  # no `-0`
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")  # no exponent, NaN or Infinity
+#: a value longer than this is no integer of any bound (and `int()` of thousands of digits costs, or raises)
+_MAX_DIGITS = 19
+BOOLEANS = {"true": True, "false": False}
+
+#: what each kind of value must look like, as the OpenAPI documents say it (`describe`)
+FORMATS: dict[str, str] = {
+    "integer": "ASCII digits only: no '+', blanks, '_', decimals or leading zeros",
+    "boolean": "`true` or `false`",
+    "uuid": "the 36-character form with hyphens",
+    "date": "an ISO 8601 date, YYYY-MM-DD",
+    "datetime": "an RFC 3339 date-time with its offset",
+    "number": "a decimal number: no exponent, NaN or Infinity",
+}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One query or path parameter of an operation, as the strict rule reads it."""
+
+    name: str  # as sent (its alias)
+    where: Literal["query", "path"]
+    kind: Kind
+    many: bool = False  # a list: may be given more than once
+    low: int | None = None  # an integer's least and greatest value
+    high: int | None = None
+    text_rules: bool = False  # text its type does not check: the text rules apply here
+
+    @property
+    def negative(self) -> bool:
+        return self.low is None or self.low < 0
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Every query and path parameter of one operation (its dependencies' too)."""
+
+    query: Mapping[str, Parameter]
+    path: Mapping[str, Parameter]
+
+
+def _bounds(metadata: Iterable[Any]) -> tuple[int | None, int | None]:
+    low: int | None = None
+    high: int | None = None
+    for m in metadata:
+        if isinstance(m, annotated_types.Ge) and isinstance(m.ge, int):
+            low = m.ge if low is None else max(low, m.ge)
+        elif isinstance(m, annotated_types.Gt) and isinstance(m.gt, int):
+            low = m.gt + 1 if low is None else max(low, m.gt + 1)
+        elif isinstance(m, annotated_types.Le) and isinstance(m.le, int):
+            high = m.le if high is None else min(high, m.le)
+        elif isinstance(m, annotated_types.Lt) and isinstance(m.lt, int):
+            high = m.lt - 1 if high is None else min(high, m.lt - 1)
+        elif isinstance(m, FieldInfo):
+            inner = _bounds(m.metadata)
+            low = inner[0] if low is None else low if inner[0] is None else max(low, inner[0])
+            high = inner[1] if high is None else high if inner[1] is None else min(high, inner[1])
+    return low, high
+
+
+def _kind(annotation: Any, metadata: list[Any]) -> tuple[Kind, bool, list[Any], bool]:
+    """(kind, a list, the metadata met on the way, text its type checks) of a parameter's annotation."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        base, *extra = get_args(annotation)
+        return _kind(base, [*metadata, *extra])
+    if origin in (Union, UnionType):
+        kinds = [_kind(arg, metadata) for arg in get_args(annotation) if arg is not type(None)]
+        if len(kinds) == 1:
+            return kinds[0]
+        return "text", any(k[1] for k in kinds), metadata, True  # a union of kinds: left to its own types
+    if origin in (list, tuple, set, frozenset, Sequence):
+        args = [a for a in get_args(annotation) if a is not Ellipsis]
+        kind, _, meta, held = _kind(args[0], []) if args else ("text", False, [], True)
+        return kind, True, [*metadata, *meta], held
+    if origin is Literal:
+        values = get_args(annotation)
+        if values and all(isinstance(v, bool) for v in values):
+            return "boolean", False, metadata, True
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            return "integer", False, metadata, True
+        return "text", False, metadata, True  # exact already (pydantic compares the text)
+    if annotation is bool:
+        return "boolean", False, metadata, True
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        if issubclass(annotation, int):
+            return "integer", False, metadata, True
+        return "text", False, metadata, True
+    if annotation is int:
+        return "integer", False, metadata, True
+    if annotation is float:
+        return "number", False, metadata, True
+    if annotation is UUID:
+        return "uuid", False, metadata, True
+    if annotation is datetime:
+        return "datetime", False, metadata, True
+    if annotation is date:
+        return "date", False, metadata, True
+    return "text", False, metadata, _held(annotation, _flat(metadata))
+
+
+def parameters_of(route: APIRoute) -> Parameters:
+    """The parameters of one operation (cached per route: read once, when it is first asked)."""
+    known: Parameters | None = getattr(route, _CACHED, None)
+    if known is None:
+        query: dict[str, Parameter] = {}
+        path: dict[str, Parameter] = {}
+        for field in get_flat_params(route.dependant):
+            where = getattr(getattr(field.field_info, "in_", None), "value", None)
+            if where not in ("query", "path"):
+                continue
+            kind, many, metadata, held = _kind(field.field_info.annotation, list(field.field_info.metadata))
+            low, high = _bounds(metadata)
+            if kind == "integer":  # a parameter naming no bound is a database integer
+                low = -MAX_INT4 - 1 if low is None else low
+                high = MAX_INT4 if high is None else high
+            parameter = Parameter(field.alias, where, kind, many, low, high, text_rules=kind == "text" and not held)
+            (query if where == "query" else path)[parameter.name] = parameter
+        known = Parameters(query, path)
+        setattr(route, _CACHED, known)  # a route is not hashable: kept on it
+    return known
+
+
+_CACHED = "_styrkedja_parameters"
+
+
+def _error(where: str, name: str, rule: str, message: str, **ctx: Any) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": rule, "loc": (where, name), "msg": message, "input": None}
+    if ctx:
+        error["ctx"] = ctx
+    return error
+
+
+def value_error(parameter: Parameter, value: str) -> dict[str, Any] | None:
+    """Why `value` is not a value of `parameter` (a pydantic-style error: type, loc, msg, ctx), or None."""
+    where, name, kind = parameter.where, parameter.name, parameter.kind
+    if kind == "integer":
+        signed = value.startswith("-")
+        if signed and not parameter.negative:
+            return _error(where, name, "integer_format", f"must be {FORMATS['integer']}; no sign "
+                                                         f"(the least value is {parameter.low})")
+        if not (_SIGNED if parameter.negative else _UNSIGNED).fullmatch(value):
+            return _error(where, name, "integer_format", f"must be {FORMATS['integer']}")
+        number = int(value) if len(value) <= _MAX_DIGITS else (-1 if signed else 1) * 10 ** _MAX_DIGITS
+        if parameter.low is not None and number < parameter.low:
+            return _error(where, name, "greater_than_equal",
+                          f"Input should be greater than or equal to {parameter.low}", ge=parameter.low)
+        if parameter.high is not None and number > parameter.high:
+            return _error(where, name, "less_than_equal",
+                          f"Input should be less than or equal to {parameter.high}", le=parameter.high)
+        return None
+    if kind == "boolean":
+        return None if value in BOOLEANS else _error(where, name, "bool_parsing", f"must be {FORMATS['boolean']}")
+    if kind == "uuid":
+        return None if _UUID.fullmatch(value) else _error(where, name, "uuid_format", f"must be {FORMATS['uuid']}")
+    if kind == "date":
+        return None if _DATE.fullmatch(value) else _error(where, name, "date_format", f"must be {FORMATS['date']}")
+    if kind == "datetime":
+        return None if _DATETIME.fullmatch(value) else _error(where, name, "datetime_format",
+                                                              f"must be {FORMATS['datetime']}")
+    if kind == "number":
+        return None if _NUMBER.fullmatch(value) else _error(where, name, "number_format",
+                                                            f"must be {FORMATS['number']}")
+    if parameter.text_rules:
+        try:
+            check_text(value)
+        except PydanticCustomError as broken:
+            return _error(where, name, broken.type, broken.message())
+    return None
+
+
+def query_items(raw: bytes) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    """The (name, value) pairs of a raw query string, read as RFC 3986 and the URL standard write them
+    (percent-encoded UTF-8, `+` a blank, empty pairs skipped), and the errors of those that are not: raw bytes
+    outside ASCII (`percent_encoding`) or percent-encoded bytes that are no UTF-8 (`utf8`)."""
+    items: list[tuple[str, str]] = []
+    errors: list[dict[str, Any]] = []
+    for part in raw.split(b"&"):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition(b"=")
+        texts = []
+        for piece in (raw_name, raw_value):
+            try:
+                texts.append(unquote_to_bytes(piece.replace(b"+", b" ")).decode("utf-8"))
+            except UnicodeDecodeError:
+                texts.append(None)
+        name = texts[0] if texts[0] is not None else unquote_to_bytes(raw_name).decode("utf-8", "replace")[:40]
+        if not part.isascii():
+            errors.append(_error("query", name, "percent_encoding",
+                                 "must be percent-encoded: no raw bytes outside ASCII in a query (RFC 3986)"))
+        elif texts[0] is None or texts[1] is None:
+            errors.append(_error("query", name, "utf8", "must be percent-encoded UTF-8 (RFC 3986 §2.5)"))
+        else:
+            items.append((name, texts[1]))  # type: ignore[arg-type]
+    return items, errors
+
+
+def judge(parameters: Parameters, query: bytes, path: Mapping[str, Any], *,
+          unknown: Literal["refuse", "ignore"] = "refuse") -> list[dict[str, Any]]:
+    """Every broken rule of a request's query string (raw bytes) and path parameters (decoded, as routed) against
+    an operation's `parameters`; one error per parameter (its first), none when all hold."""
+    items, errors = query_items(query) if query else ([], [])
+    named = {e["loc"][1] for e in errors}
+    counts: dict[str, int] = {}
+    for name, _ in items:
+        counts[name] = counts.get(name, 0) + 1
+    for name, value in items:
+        if name in named:
+            continue
+        parameter = parameters.query.get(name)
+        if parameter is None:
+            if unknown == "refuse":
+                named.add(name)
+                takes = ", ".join(sorted(parameters.query)) or "none"
+                errors.append(_error("query", name, "unknown_parameter",
+                                     f"not a parameter of this operation (it takes: {takes[:300]})"))
+            continue
+        if counts[name] > 1 and not parameter.many:
+            named.add(name)
+            errors.append(_error("query", name, "repeated", "given more than once; this parameter takes one value"))
+            continue
+        error = value_error(parameter, value)
+        if error is not None:
+            named.add(name)
+            errors.append(error)
+    for name, parameter in parameters.path.items():
+        value = path.get(name)
+        if isinstance(value, str):
+            error = value_error(parameter, value)
+            if error is not None:
+                errors.append(error)
+    return errors
+
+
+def strict_parameters(unknown: Literal["refuse", "ignore"] = "refuse") -> Callable[[Request], Awaitable[None]]:
+    """The app-wide dependency (`FastAPI(dependencies=[Depends(strict_parameters())])`): the rules above, for the
+    operation the request was routed to, before its own parameters are read; a broken rule is FastAPI's own
+    `RequestValidationError` (each app's 422)."""
+
+    async def strict(request: Request) -> None:
+        route = request.scope.get("route")
+        query = request.scope.get("query_string") or b""
+        if not isinstance(route, APIRoute) or (not query and not request.path_params):
+            return
+        errors = judge(parameters_of(route), query, request.path_params, unknown=unknown)
+        if errors:
+            raise RequestValidationError(errors)
+
+    return strict
+
+
+def describe(openapi: dict[str, Any], unknown: Literal["refuse", "ignore"] = "refuse") -> dict[str, Any]:
+    """Each query and path parameter's description in an OpenAPI document says the rule its value keeps (`FORMATS`),
+    and that it is given once unless it is a list; the document's description says what becomes of an unknown
+    parameter."""
+    for path_item in openapi.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") not in ("query", "path"):
+                    continue
+                schema = parameter.get("schema", {})
+                types = {schema.get("type"), *(s.get("type") for s in schema.get("anyOf", []))}
+                formats = {schema.get("format"), *(s.get("format") for s in schema.get("anyOf", []))}
+                kind = ("integer" if "integer" in types else "boolean" if "boolean" in types
+                        else "number" if "number" in types else "uuid" if "uuid" in formats
+                        else "date" if "date" in formats else "datetime" if "date-time" in formats else None)
+                said = [f"{FORMATS[kind][0].upper()}{FORMATS[kind][1:]}." if kind else ""]
+                if parameter["in"] == "query":
+                    said.append("May be given more than once." if "array" in types else "Given once.")
+                rule = " ".join(s for s in said if s)
+                old = parameter.get("description", "")
+                if rule and rule not in old:
+                    parameter["description"] = f"{old} {rule}".strip() if old else rule
+    info = openapi.setdefault("info", {})
+    note = ("Query and path parameters are read strictly: integers in ASCII digits, booleans `true`/`false`, "
+            "a parameter given once unless it is a list, the query string percent-encoded UTF-8; "
+            + ("an unknown query parameter is a 422 naming it (`unknown_parameter`)." if unknown == "refuse"
+               else "unknown query parameters are ignored."))
+    if note not in info.get("description", ""):
+        info["description"] = f"{info.get('description', '')}\n\n{note}".strip()
+    return openapi
