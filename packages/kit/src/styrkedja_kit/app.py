@@ -17,6 +17,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -30,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
-from .inputs import document_batch_limit, key_given_twice
+from .inputs import document_batch_limit, json_refusal
 from .kafka import make_admin
 from .leader import AdvisoryLock
 from .logging import configure_logging
@@ -148,10 +149,11 @@ class RequestGuard:
     """Before any route reads a body: a body larger than `max_body_bytes` is a 413 (by its
     Content-Length at once, or while it streams in); a body that `_unreadable_body` refuses (not
     JSON, no media type, JSON in another charset than UTF-8, a content or transfer coding) is a 415, and one
-    whose objects name a key twice (`key_given_twice`, judged as the route reads it) a 422. HEAD is
+    whose objects name a key twice or hold `NaN`/`Infinity` (`json_refusal`, judged as the route reads it) a 422. HEAD is
     answered as GET without the body, on every route that answers GET (RFC 9110 §9.3.2). A body whose
     first bytes show UTF-16, UTF-32 or a byte order mark (`_not_utf8`) is a 415 too, a path with an
-    encoded '/' or '\\' (`_ENCODED_SEPARATOR`) a 400. Pure ASGI, so it costs nothing per request beyond
+    encoded '/' or '\\' (`_ENCODED_SEPARATOR`), a dot segment, a control character or bytes that are no UTF-8
+    (`_odd_path`) a 400. Pure ASGI, so it costs nothing per request beyond
     a header look-up."""
 
     _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -169,9 +171,12 @@ class RequestGuard:
         headers, repeated = _body_headers(scope["headers"])
         declared = headers.get(b"content-length")
         refusal: tuple[int, str, str, str] | None = None  # status, field, rule, message
-        if _ENCODED_SEPARATOR.search((scope.get("raw_path") or b"").partition(b"?")[0]):  # httpx's has the query
+        raw_path = (scope.get("raw_path") or b"").partition(b"?")[0]  # httpx's has the query
+        if _ENCODED_SEPARATOR.search(raw_path):
             refusal = (400, "path", "encoded_separator", "path: a segment must not hold an encoded '/' or '\\' "
                                                            "(%2F, %5C): no id has one")
+        elif (odd := _odd_path(raw_path)) is not None:
+            refusal = (400, "path", *odd)
         elif repeated is not None:
             field = repeated.decode("latin-1")
             refusal = (400, field, "single_header", f"{field}: sent more than once, with different values")
@@ -207,7 +212,7 @@ class RequestGuard:
             return
         received = 0
         limit = self.max_body_bytes
-        # a body the route reads is scanned whole for a key given twice (`key_given_twice`) when it is, after the
+        # a body the route reads is scanned whole for a key given twice or NaN (`json_refusal`) when it is, after the
         # token was checked: nothing is parsed for a caller without one, nor for a route that reads no body
         scanned = scope["method"] in self._BODY_METHODS
         chunks: list[bytes] = []
@@ -225,12 +230,9 @@ class RequestGuard:
                     if not message.get("more_body", False):
                         whole = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                         chunks.clear()
-                        twice = key_given_twice(whole) if whole else None
-                        if twice is not None:
-                            where, key = twice
-                            raise RefusedBody(422, where, "duplicate_key",
-                                              f"the key {key!r} is given twice in one object: JSON parsers differ "
-                                              "on which one counts (RFC 8259 §4); send it once")
+                        refused = json_refusal(whole) if whole else None
+                        if refused is not None:  # a key given twice, NaN or Infinity (`json_refusal`)
+                            raise RefusedBody(422, *refused)
             return message
 
         try:
@@ -270,6 +272,29 @@ def _within(receive: Receive, deadline: float, seconds: float) -> Receive:
 #: answered by the route of `/units/a/ratings` — another resource than the one named. No id holds either (the
 #: path parameters' patterns), so such a path is refused by the rule instead of landing elsewhere or on a 404
 _ENCODED_SEPARATOR = re.compile(rb"%(?:2[Ff]|5[Cc])")
+
+#: a segment `.` or `..`, as sent or percent-encoded: a proxy or client in front resolves it (`/units/..` is `/`), so
+#: the service would answer another resource than the one the proxy judged; no id is either
+_DOT_SEGMENT = re.compile(rb"(?:^|/)(?:\.|%2[eE]){1,2}(?=/|$)")
+#: a percent-encoded control character (NUL, newline, DEL): no id or name holds one
+_ENCODED_CONTROL = re.compile(rb"%(?:[01][0-9A-Fa-f]|7[Ff])")
+
+
+def _odd_path(raw_path: bytes) -> tuple[str, str] | None:
+    """(rule, message) when a request's path (raw, before decoding) is one no operation can mean, else None: a dot
+    segment, a control character, or percent-encoded bytes that are no UTF-8 (read as U+FFFD, `%ff` and `%fe`
+    named the same id). Without it such a path reached the route as a parameter (`unit_id=..`) or a 404."""
+    if (b"." in raw_path or b"%2" in raw_path) and _DOT_SEGMENT.search(raw_path):
+        return "dot_segment", "path: a segment must not be '.' or '..' (RFC 3986 §3.3): no id is"
+    if b"%" in raw_path or not raw_path.isascii():
+        if _ENCODED_CONTROL.search(raw_path) or any(c < 0x20 or c == 0x7F for c in raw_path):
+            return "no_control_characters", "path: must not hold a control character (%00-%1F, %7F)"
+        try:
+            unquote_to_bytes(raw_path).decode("utf-8")
+        except UnicodeDecodeError:
+            return "utf8", "path: must be percent-encoded UTF-8 (RFC 3986 §2.5)"
+    return None
+
 
 #: fields a request may send once only (RFC 9110 §5.3: not lists), and list fields whose lines add up
 _SINGLE_FIELDS = frozenset({b"content-type", b"content-length"})

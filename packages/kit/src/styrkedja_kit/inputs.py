@@ -58,7 +58,7 @@ from styrkedja_contracts.identifiers import (
 from styrkedja_contracts.subjects import KnownSubjectCode
 
 __all__ = ["InputModel", "RemovalIn", "json_body", "json_body_openapi", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
-           "key_given_twice",
+           "key_given_twice", "json_refusal",
            "SchoolUnitCodeParam", "OrganiserIdParam", "GroupIdParam", "StudentIdParam", "TeacherIdParam",
            "SubjectCodeParam", "SchoolYearParam", "SafeTextParam", "BatchItems", "BATCH_CAP"]
 
@@ -223,6 +223,55 @@ def key_given_twice(body: bytes) -> tuple[str, str] | None:
     except _KeyTwice:
         return _where_twice(body)
     except (ValueError, RecursionError):  # not JSON, not UTF-8, nested beyond reach: the route's parser says so
+        return None
+    return None
+
+
+class _NotFinite(Exception):
+    pass
+
+
+def _not_finite(constant: str) -> Any:
+    """`parse_constant` of the scan: `NaN`, `Infinity` or `-Infinity`, which Python's `json` (and pydantic's parser)
+    read as numbers though JSON has none of them (RFC 8259 §6)."""
+    raise _NotFinite(constant)
+
+
+_MARK = object()
+
+
+def _where_constant(body: bytes) -> str:
+    """`items.3.revision`: where the first `NaN`/`Infinity` of a body stands, in document order."""
+    def walk(value: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
+        if value is _MARK:
+            return path
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, item in items:
+            found = walk(item, (*path, str(key)[:40]))
+            if found is not None:
+                return found
+        return None
+
+    found = walk(json.loads(body, parse_constant=lambda _: _MARK), ())
+    return ".".join(found) if found else "body"
+
+
+def json_refusal(body: bytes) -> tuple[str, str, str] | None:
+    """(where, rule, message) when the JSON `body` is one the services refuse before a route parses it, else None:
+    a key given twice in one object (`key_given_twice`), or `NaN`, `Infinity` or `-Infinity`, which are no JSON
+    (RFC 8259 §6) and which Python's `json` and pydantic read as numbers: a field typed loosely (a LIKA rating, a
+    list of anything) took them as floats, and a typed one refused them as "not a valid integer", naming no rule. A
+    body that is not JSON is left to the route's own parser (None here)."""
+    try:
+        json.loads(body, object_pairs_hook=_once, parse_constant=_not_finite)
+    except _KeyTwice:
+        where, key = _where_twice(body)
+        return where, "duplicate_key", (f"the key {key!r} is given twice in one object: JSON parsers differ "
+                                        "on which one counts (RFC 8259 §4); send it once")
+    except _NotFinite as constant:
+        return (_where_constant(body), "non_finite_number",
+                f"{constant.args[0]} is not a JSON number (RFC 8259 §6); send a number or null")
+    except (ValueError, RecursionError):
         return None
     return None
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import Enum
 from types import UnionType
@@ -82,6 +82,9 @@ class Parameter:
     low: int | None = None  # an integer's least and greatest value
     high: int | None = None
     text_rules: bool = False  # text its type does not check: the text rules apply here
+    #: its text's pattern as JSON Schema means it (ECMA-262: `\d` is 0-9), where pydantic's engine reads `\d` as any
+    #: Unicode digit (`１２３４５６７８` passed the dashboard's `^\d{8}$` as a school unit)
+    pattern: re.Pattern[str] | None = None
 
     @property
     def negative(self) -> bool:
@@ -113,6 +116,17 @@ def _bounds(metadata: Iterable[Any]) -> tuple[int | None, int | None]:
             low = inner[0] if low is None else low if inner[0] is None else max(low, inner[0])
             high = inner[1] if high is None else high if inner[1] is None else min(high, inner[1])
     return low, high
+
+
+def _pattern(metadata: Iterable[Any]) -> re.Pattern[str] | None:
+    for m in metadata:
+        inner = _pattern(m.metadata) if isinstance(m, FieldInfo) else None
+        if inner is not None:
+            return inner
+        pattern = getattr(m, "pattern", None)
+        if isinstance(pattern, str):
+            return re.compile(pattern, re.ASCII)
+    return None
 
 
 def _kind(annotation: Any, metadata: list[Any]) -> tuple[Kind, bool, list[Any], bool]:
@@ -171,7 +185,8 @@ def parameters_of(route: APIRoute) -> Parameters:
             if kind == "integer":  # a parameter naming no bound is a database integer
                 low = -MAX_INT4 - 1 if low is None else low
                 high = MAX_INT4 if high is None else high
-            parameter = Parameter(field.alias, where, kind, many, low, high, text_rules=kind == "text" and not held)
+            parameter = Parameter(field.alias, where, kind, many, low, high, text_rules=kind == "text" and not held,
+                                  pattern=_pattern(metadata) if kind == "text" else None)
             (query if where == "query" else path)[parameter.name] = parameter
         known = Parameters(query, path)
         setattr(route, _CACHED, known)  # a route is not hashable: kept on it
@@ -218,6 +233,10 @@ def value_error(parameter: Parameter, value: str) -> dict[str, Any] | None:
     if kind == "number":
         return None if _NUMBER.fullmatch(value) else _error(where, name, "number_format",
                                                             f"must be {FORMATS['number']}")
+    if parameter.pattern is not None and not value.isascii() and not parameter.pattern.search(value):
+        return _error(where, name, "string_pattern_mismatch",
+                      f"String should match pattern '{parameter.pattern.pattern}' (ASCII: \\d is 0-9)",
+                      pattern=parameter.pattern.pattern)
     if parameter.text_rules:
         try:
             check_text(value)
@@ -236,27 +255,30 @@ def query_items(raw: bytes) -> tuple[list[tuple[str, str]], list[dict[str, Any]]
         if not part:
             continue
         raw_name, _, raw_value = part.partition(b"=")
-        texts = []
+        texts: list[str | None] = []
         for piece in (raw_name, raw_value):
             try:
                 texts.append(unquote_to_bytes(piece.replace(b"+", b" ")).decode("utf-8"))
             except UnicodeDecodeError:
                 texts.append(None)
-        name = texts[0] if texts[0] is not None else unquote_to_bytes(raw_name).decode("utf-8", "replace")[:40]
+        name, value = texts
+        if name is None:
+            name = unquote_to_bytes(raw_name).decode("utf-8", "replace")[:40]
         if not part.isascii():
             errors.append(_error("query", name, "percent_encoding",
                                  "must be percent-encoded: no raw bytes outside ASCII in a query (RFC 3986)"))
-        elif texts[0] is None or texts[1] is None:
+        elif texts[0] is None or value is None:
             errors.append(_error("query", name, "utf8", "must be percent-encoded UTF-8 (RFC 3986 §2.5)"))
         else:
-            items.append((name, texts[1]))  # type: ignore[arg-type]
+            items.append((name, value))
     return items, errors
 
 
 def judge(parameters: Parameters, query: bytes, path: Mapping[str, Any], *,
-          unknown: Literal["refuse", "ignore"] = "refuse") -> list[dict[str, Any]]:
+          unknown: Literal["refuse", "ignore"] = "refuse", text_rules: bool = True) -> list[dict[str, Any]]:
     """Every broken rule of a request's query string (raw bytes) and path parameters (decoded, as routed) against
-    an operation's `parameters`; one error per parameter (its first), none when all hold."""
+    an operation's `parameters`; one error per parameter (its first), none when all hold. `text_rules=False`: text
+    is left to the app's own check (the dashboard's, which knows the values its identity provider makes)."""
     items, errors = query_items(query) if query else ([], [])
     named = {e["loc"][1] for e in errors}
     counts: dict[str, int] = {}
@@ -277,30 +299,35 @@ def judge(parameters: Parameters, query: bytes, path: Mapping[str, Any], *,
             named.add(name)
             errors.append(_error("query", name, "repeated", "given more than once; this parameter takes one value"))
             continue
-        error = value_error(parameter, value)
+        error = value_error(parameter if text_rules else _without_text_rules(parameter), value)
         if error is not None:
             named.add(name)
             errors.append(error)
     for name, parameter in parameters.path.items():
-        value = path.get(name)
-        if isinstance(value, str):
-            error = value_error(parameter, value)
+        given = path.get(name)
+        if isinstance(given, str):
+            error = value_error(parameter if text_rules else _without_text_rules(parameter), given)
             if error is not None:
                 errors.append(error)
     return errors
 
 
-def strict_parameters(unknown: Literal["refuse", "ignore"] = "refuse") -> Callable[[Request], Awaitable[None]]:
+def _without_text_rules(parameter: Parameter) -> Parameter:
+    return replace(parameter, text_rules=False) if parameter.text_rules else parameter
+
+
+def strict_parameters(unknown: Literal["refuse", "ignore"] = "refuse", *,
+                      text_rules: bool = True) -> Callable[[Request], Awaitable[None]]:
     """The app-wide dependency (`FastAPI(dependencies=[Depends(strict_parameters())])`): the rules above, for the
     operation the request was routed to, before its own parameters are read; a broken rule is FastAPI's own
-    `RequestValidationError` (each app's 422)."""
+    `RequestValidationError` (each app's 422). `unknown`, `text_rules`: see `judge`."""
 
     async def strict(request: Request) -> None:
         route = request.scope.get("route")
         query = request.scope.get("query_string") or b""
         if not isinstance(route, APIRoute) or (not query and not request.path_params):
             return
-        errors = judge(parameters_of(route), query, request.path_params, unknown=unknown)
+        errors = judge(parameters_of(route), query, request.path_params, unknown=unknown, text_rules=text_rules)
         if errors:
             raise RequestValidationError(errors)
 

@@ -106,7 +106,7 @@ def problem_response(status: int, title: str, detail: str, errors: list[dict[str
     whichever handler made it."""
     body: dict[str, Any] = {"type": type_, "title": _safe(title), "status": status, "detail": _safe(detail)}
     if instance:
-        body["instance"] = _safe(instance)
+        body["instance"] = _safe(instance[:1000])  # a path of 60 kB was repeated whole
     if errors:
         body["errors"] = [{**e, **{k: _safe(v) for k, v in e.items() if isinstance(v, str)}} for e in errors]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)

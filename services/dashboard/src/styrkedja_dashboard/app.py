@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from styrkedja_kit.logging import configure_logging
+from styrkedja_kit.parameters import strict_parameters
 
 from .alerts.routes import router as alert_routes
 from .auth.logs import redact_callback_secrets
@@ -59,9 +60,14 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             app.state.oidc = OidcClient(settings, http)
             yield
 
-    # redirect_slashes off: Starlette's redirect of `/lika/` took its Location from the Host header (see the kit's app)
+    # redirect_slashes off: Starlette's redirect of `/lika/` took its Location from the Host header (see the kit's app).
+    # The pages' own parameters read as the services read theirs (`styrkedja_kit.parameters`: `omgang=1_0` is no
+    # round, `enhet` twice is refused); unknown ones are ignored — a browser arrives with what links and the identity
+    # provider add (`utm_source`, `session_state`) — and text is judged by `no_personal_identity_number`
     app = FastAPI(title="Styrkedja dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None, redirect_slashes=False, dependencies=[Depends(no_personal_identity_number)])
+                  openapi_url=None, redirect_slashes=False,
+                  dependencies=[Depends(no_personal_identity_number),
+                                Depends(strict_parameters("ignore", text_rules=False))])
     app.state.settings = settings
     app.state.sessions = SessionStore(settings.session_seconds, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeaders)

@@ -36,7 +36,7 @@ async def _alerts(api: Reporting, organiser: str, enhet: str | None, status: str
 
 Status = Annotated[Literal["open", "acknowledged", "resolved", "alla"], Query()]
 Rule = Annotated[Literal["pass_share_drop", "below_forecast", "freshness_red"] | None, Query()]
-Unit = Annotated[str | None, Query(pattern=r"^\d{8}$")]
+Unit = Annotated[str | None, Query(pattern=r"^[0-9]{8}$")]
 Subject = Annotated[str | None, Query(pattern=r"^[A-Z0-9]{3,16}$")]
 Organiser = Annotated[str | None, Query(pattern=UNIT)]
 

@@ -26,7 +26,7 @@ from .view import Matrix, matrix, table
 router = APIRouter()
 T = TypeVar("T")
 
-SCHOOL_YEAR = r"^\d{4}/\d{2}$"
+SCHOOL_YEAR = r"^[0-9]{4}/[0-9]{2}$"
 UNIT = r"^[A-Za-z0-9_./-]{1,64}$"
 
 

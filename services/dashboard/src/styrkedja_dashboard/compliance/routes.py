@@ -54,8 +54,8 @@ def named_groups(table: FigureTable | None, names: UnitNames, school_unit_code: 
 @router.get("/rapportering")
 async def compliance(request: Request, session: Current, api: Annotated[Reporting, Depends(reporting)],
                      huvudman: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = None,
-                     enhet: Annotated[str | None, Query(pattern=r"^\d{8}$")] = None,
-                     lasar: Annotated[str | None, Query(pattern=r"^\d{4}/\d{2}$")] = None,
+                     enhet: Annotated[str | None, Query(pattern=r"^[0-9]{8}$")] = None,
+                     lasar: Annotated[str | None, Query(pattern=r"^[0-9]{4}/[0-9]{2}$")] = None,
                      termin: Annotated[Literal["HT", "VT"] | None, Query()] = None,
                      lista: Annotated[Literal["teacher", "group", "group_subject", "teacher_group_subject",
                                               "unassigned"], Query()] = "teacher") -> Response:

@@ -32,7 +32,7 @@ STATUS_OF_ASSESSMENT = {"DRAFT": "utkast", "PRIVATE": "privat", "PUBLISHED": "pu
 
 LikaApi = Annotated[Lika, Depends(lika)]
 ReportingApi = Annotated[Reporting, Depends(reporting)]
-UNIT = r"^\d{8}$"
+UNIT = r"^[0-9]{8}$"
 
 
 def _organiser(session: Current, chosen: str | None) -> str:

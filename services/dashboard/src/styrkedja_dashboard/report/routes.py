@@ -25,8 +25,8 @@ router = APIRouter()
 STYLESHEET = Path(__file__).resolve().parent.parent / "static" / "app.css"
 Api = Annotated[Reporting, Depends(reporting)]
 Organiser = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-Unit = Annotated[str | None, Query(pattern=r"^\d{8}$")]
-SchoolYear = Annotated[str | None, Query(pattern=r"^\d{4}/\d{2}$")]
+Unit = Annotated[str | None, Query(pattern=r"^[0-9]{8}$")]
+SchoolYear = Annotated[str | None, Query(pattern=r"^[0-9]{4}/[0-9]{2}$")]
 Term = Annotated[Literal["HT", "VT"] | None, Query()]
 
 
