@@ -251,8 +251,9 @@ def allowed_methods(request: Request) -> list[str]:
 
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Every operation's 4xx as problem+json in the OpenAPI document: 422 for every operation (an unknown query
-    parameter is refused by each; instead of FastAPI's own validation schema), 400/408/413/415 where there is a
-    body (400 also where the path has a parameter), 404 where a parameter names something, 409 on every write. Routes add what only they return (409, …) with
+    parameter is refused by each; instead of FastAPI's own validation schema), 400 for every operation (an Accept
+    weight that is no qvalue, a path no operation can mean), 408/413/415 where there is a
+    body, 404 where a parameter names something, 409 on every write. Routes add what only they return (409, …) with
     `problem_responses`."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ProblemDetails", ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}"))
@@ -271,8 +272,9 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
             statuses.add(422)  # every operation: a query parameter it does not take, or not UTF-8 (`parameters`)
             if "requestBody" in operation:
                 statuses |= {400, 408, 413, 415}
-            if any(p.get("in") == "path" for p in params):  # an encoded '/' in a segment (`RequestGuard`)
-                statuses.add(400)
+            # every operation: an Accept weight that is no qvalue (`negotiation`), a path holding an encoded '/', a
+            # dot segment or a control character (`RequestGuard`)
+            statuses.add(400)
             if params:  # a record named by a path or query parameter may not exist
                 statuses.add(404)
             if method in ("post", "put", "patch", "delete"):  # a write may conflict with stored state
