@@ -381,3 +381,84 @@ def test_the_dashboards_own_parameters_are_read_by_the_same_rule(dashboard, page
 def test_the_dashboard_ignores_what_browsers_and_the_identity_provider_add(dashboard):
     client, _ = dashboard
     assert client.get("/kedjan?utm_source=mail&fbclid=x", follow_redirects=False).status_code == 200
+
+
+# ------------------------------------------------------------------ what the clients send
+
+
+def _offline_documents() -> dict[str, dict[str, Any]]:
+    """Each service's OpenAPI document, from its app (no database, no broker: the document is made from the routes)."""
+    import importlib
+
+    from inprocess import SERVICES
+
+    documents = {}
+    for name, (package, settings_class) in SERVICES.items():
+        settings_type = getattr(importlib.import_module(f"{package}.settings"), settings_class)
+        app = importlib.import_module(f"{package}.main").create_app(
+            settings_type(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none", auth_issuer="http://issuer.test"))
+        documents[name] = app.openapi()
+    return documents
+
+
+def _takes(doc: dict[str, Any], method: str, path: str) -> set[str] | None:
+    """The query parameters the operation at a concrete `path` takes (None: no such operation)."""
+    for template, item in doc["paths"].items():
+        if re.fullmatch(_PARAM.sub("[^/]+", template), path) and method.lower() in item:
+            return {p["name"] for p in item[method.lower()].get("parameters", []) if p["in"] == "query"}
+    return None
+
+
+async def test_every_request_the_dashboard_sends_names_only_parameters_the_operation_takes():
+    """An unknown parameter is a 422 now, and the dashboard reads a figure's 422 as "not for this choice" (the figure
+    left out of the page): each read of its clients and each download table is checked against the services'
+    documents. Failed on the first version of the rule: a download of the organiser's reporting table passed
+    `list` and `only_missing` (taken by the unit's table only) on to reporting."""
+    from styrkedja_dashboard.clients import Lika, Reporting
+    from styrkedja_dashboard.exports.routes import TABLES
+
+    documents = _offline_documents()
+    sent: list[httpx.Request] = []
+    http = httpx.AsyncClient(transport=httpx.MockTransport(_upstream_recording(sent)))
+    reporting, lika = Reporting(http, "reporting", "http://reporting.test", "t"), Lika(http, "lika", "http://lika.test", "t")
+    period = {"school_year": "2026/27", "term": "HT"}
+    reads = [
+        reporting.assessment_results(level="organiser", organiser_id=ORGANISER, unit_id=ORGANISER, subject_code="GRGRMAT01",
+                                     round=1, split=["year"], **period),
+        reporting.forecast_results(level="school_unit", organiser_id=ORGANISER, unit_id="29990011", split=["year"],
+                                   **period),
+        reporting.lika_school_units(organiser_id=ORGANISER),
+        *[reporting.figure(name, level="school_unit", organiser_id=ORGANISER, unit_id="29990011",
+                           subject_code="GRGRMAT01", **period, **({"periods": 6} if name == "history" else {}))
+          for name in ("trend", "history", "gender-gap", "freshness", "coverage", "drill-down", "forecast-outcome",
+                       "merit")],
+        reporting.figure("trend", level="organiser", organiser_id=ORGANISER, school_year="2026/27", round=2),
+        reporting.alerts(organiser_id=ORGANISER, school_unit_code="29990011", status="open", rule="pass_share_drop",
+                         subject_code="GRGRMAT01"),
+        reporting.students_at_risk("29990011", **period),
+        reporting.compliance(ORGANISER, **period), reporting.compliance(ORGANISER, school_unit_code="29990011",
+                                                                       list="teacher", **period),
+        reporting.compliance_items(ORGANISER, "29990011", **period), reporting.unit_names(ORGANISER),
+        reporting.support_summary(level="school_unit", unit_id="29990011", organiser_id=ORGANISER),
+        lika.self_assessments(organiser_id=ORGANISER, school_unit_code="29990011"),
+        lika.catalogue("2026.1", school_form="grundskola"), lika.self_assessment(UUID), lika.compare(UUID, UUID),
+        lika.action_plan(UUID, status="planned", priority=1), lika.export(UUID), lika.export(UUID, action_plan=True),
+    ]
+    every = {name: set(params) for name, (_, params) in TABLES.items()}
+    for table, (path, allowed) in TABLES.items():
+        filled = _PARAM.sub(lambda m: PLAUSIBLE.get(m.group(1), UUID), path)
+        reads.append(reporting.download(filled, [(name, "x") for name in every[table]] + [("format", "csv")]))
+    for read in reads:
+        try:
+            await read
+        except Exception:  # noqa: BLE001 - the answers are stand-ins; what was sent is judged
+            pass
+    await http.aclose()
+    wrong = []
+    for request in sent:
+        service = "lika" if request.url.host == "lika.test" else "reporting"
+        takes = _takes(documents[service], request.method, request.url.path)
+        names = {name for name, _ in request.url.params.multi_items()}
+        if takes is None or names - takes:
+            wrong.append(f"{service} {request.method} {request.url.path}: {sorted(names - (takes or set()))}")
+    assert len(sent) >= len(reads) and not wrong, wrong

@@ -16,26 +16,28 @@ from ..web.pages import Current, reporting
 
 router = APIRouter()
 
-_FIGURE = ("level", "organiser_id", "unit_id", "subject_code", "school_year", "term", "round", "year", "compare",
-           "periods", "gender")
-_COMPLIANCE = ("school_year", "term", "list", "only_missing", "status")
+#: each table's own parameters exactly: reporting refuses a query parameter its operation does not take
+#: (`unknown_parameter`), so a name another table takes is not passed on
+_FIGURE = ("level", "organiser_id", "unit_id", "subject_code", "school_year", "term", "round", "year")
+_WINDOW = ("school_year", "term")
 TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "resultat": ("/v1/results/assessments", ("level", "organiser_id", "unit_id", "subject_code", "school_year",
                                              "term", "round", "kind", "year", "gender", "split")),
     "prognoser": ("/v1/results/forecasts", ("level", "organiser_id", "unit_id", "subject_code", "school_year",
                                             "term", "year", "gender", "split")),
-    "trend": ("/v1/figures/trend", _FIGURE),
-    "historik": ("/v1/figures/history", _FIGURE),
+    "trend": ("/v1/figures/trend", (*_FIGURE, "compare", "gender")),
+    "historik": ("/v1/figures/history", (*_FIGURE, "compare", "periods")),
     "konsskillnad": ("/v1/figures/gender-gap", _FIGURE),
     "aktualitet": ("/v1/figures/freshness", _FIGURE),
     "tackning": ("/v1/figures/coverage", _FIGURE),
     "nedbrytning": ("/v1/figures/drill-down", _FIGURE),
-    "prognos-mot-utfall": ("/v1/figures/forecast-outcome", _FIGURE),
-    "meritvarde": ("/v1/figures/merit", _FIGURE),
-    "rapportering": ("/v1/compliance/organisers/{organiser_id}/school-units", _COMPLIANCE),
-    "rapportering-enhet": ("/v1/compliance/organisers/{organiser_id}/school-units/{school_unit_code}", _COMPLIANCE),
+    "prognos-mot-utfall": ("/v1/figures/forecast-outcome", (*_FIGURE, "gender")),
+    "meritvarde": ("/v1/figures/merit", (*_FIGURE, "gender")),
+    "rapportering": ("/v1/compliance/organisers/{organiser_id}/school-units", _WINDOW),
+    "rapportering-enhet": ("/v1/compliance/organisers/{organiser_id}/school-units/{school_unit_code}",
+                           (*_WINDOW, "list", "only_missing")),
     "rapportering-saknas": ("/v1/compliance/organisers/{organiser_id}/school-units/{school_unit_code}/items",
-                            _COMPLIANCE),
+                            (*_WINDOW, "status")),
     "lika-sammanstallning": ("/v1/lika/compilation", ("organiser_id", "school_unit_code", "area_id", "school_form",
                                                       "indicator_id", "lika_area")),
 }
