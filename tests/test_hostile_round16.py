@@ -262,6 +262,19 @@ def test_the_openapi_document_says_the_rules(running, token_issuer):
     assert not wrong, f"{name}: " + "; ".join(wrong[:20])
 
 
+def test_overlong_paths_and_queries_are_problems_that_do_not_repeat_them_whole(running, token_issuer):
+    """Failed on the old code: a 404 for a path of 20 kB repeated it whole as the problem's `instance`."""
+    name, service = running
+    headers = auth(token_issuer)
+    status, answer, text = raw(service.url, headers, "GET", b"/v1/" + b"a" * 20_000)
+    assert status == 404 and problem(status, answer, text) == [("path", "no_such_route")]
+    assert len(json.loads(text)["instance"]) <= 1000
+    status, answer, text = raw(service.url, headers, "GET", b"/healthz?" + b"a=1&" * 20_000)
+    assert status == 431 and problem(status, answer, text) == [("headers", "max_header_bytes")], text[:300]
+    status, answer, text = raw(service.url, headers, "GET", b"/healthz?" + b"&" * 5000 + b"x=" + b"9" * 5000)
+    assert status == 422 and problem(status, answer, text) == [("x", "unknown_parameter")], text[:300]
+
+
 # ------------------------------------------------------------------ the fuzz
 
 

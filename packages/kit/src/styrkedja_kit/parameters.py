@@ -177,7 +177,8 @@ def parameters_of(route: APIRoute) -> Parameters:
         query: dict[str, Parameter] = {}
         path: dict[str, Parameter] = {}
         for field in get_flat_params(route.dependant):
-            where = getattr(getattr(field.field_info, "in_", None), "value", None)
+            # a field of a parameter model (`Annotated[Filters, Query()]`) carries no `in_`: read as the query's
+            where = getattr(getattr(field.field_info, "in_", None), "value", "query")
             if where not in ("query", "path"):
                 continue
             kind, many, metadata, held = _kind(field.field_info.annotation, list(field.field_info.metadata))
@@ -186,7 +187,8 @@ def parameters_of(route: APIRoute) -> Parameters:
                 low = -MAX_INT4 - 1 if low is None else low
                 high = MAX_INT4 if high is None else high
             parameter = Parameter(field.alias, where, kind, many, low, high, text_rules=kind == "text" and not held,
-                                  pattern=_pattern(metadata) if kind == "text" else None)
+                                  # a type that checks its own text names its own rule (`ascii_only`)
+                                  pattern=_pattern(metadata) if kind == "text" and not held else None)
             (query if where == "query" else path)[parameter.name] = parameter
         known = Parameters(query, path)
         setattr(route, _CACHED, known)  # a route is not hashable: kept on it
