@@ -481,3 +481,25 @@ def test_every_request_the_dashboard_sends_names_only_parameters_the_operation_t
         if takes is None or names - takes:
             wrong.append(f"{service} {request.method} {request.url.path}: {sorted(names - (takes or set()))}")
     assert len(sent) >= len(TABLES) + 20 and not wrong, wrong
+
+
+def test_every_read_of_the_read_bench_names_only_parameters_its_operation_takes():
+    """Failed before the bench was brought to the rule: its common parameters rode along on every read (`level` to the
+    compliance tables, `organiser_id` to the directory tree, `school_year` to the support tables), ignored until an
+    unknown parameter became a 422 — a bench of refusals."""
+    import importlib.util
+    import pathlib
+
+    spec = importlib.util.spec_from_file_location("bench_figures_read_h16",
+                                                  pathlib.Path(__file__).parent.parent / "bench" / "figures_read.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    reporting = _offline_documents()["reporting"]
+    wrong = []
+    for name in bench.REQUESTS:
+        path, params = bench.params_of(name)
+        takes = _takes(reporting, "GET", path)
+        if takes is None or set(params) - takes:
+            wrong.append(f"{name}: {sorted(set(params) - (takes or set()))}")
+    assert not wrong, wrong
