@@ -24,7 +24,7 @@ from pyinstrument import Profiler
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from figures_read import ORGANISER, REQUESTS, migrate_kept  # noqa: E402
+from figures_read import ORGANISER, REQUESTS, migrate_kept, params_of  # noqa: E402
 
 from styrkedja_devstack.issuer import DevIssuer  # noqa: E402
 from styrkedja_devstack.postgres import EmbeddedPostgres  # noqa: E402
@@ -42,10 +42,9 @@ async def run(url: str, issuer: DevIssuer, requests: int, only: list[str], out: 
     async with service_client("styrkedja_reporting", settings, token=token) as client:
 
         async def get(name: str) -> None:
-            path, params = REQUESTS[name]
+            path, params = params_of(name)  # the common parameters the read takes (None drops one)
             started = time.perf_counter()
-            response = await client.get(path, params={"level": "organiser", "organiser_id": ORGANISER,
-                                                      "school_year": "2026/27", **params})
+            response = await client.get(path, params=params)
             times[name].append(time.perf_counter() - started)
             assert response.status_code == 200, response.text[:300]
 
