@@ -178,9 +178,10 @@ def parameters_of(route: APIRoute) -> Parameters:
         path: dict[str, Parameter] = {}
         for field in get_flat_params(route.dependant):
             # a field of a parameter model (`Annotated[Filters, Query()]`) carries no `in_`: read as the query's
-            where = getattr(getattr(field.field_info, "in_", None), "value", "query")
-            if where not in ("query", "path"):
+            given = getattr(getattr(field.field_info, "in_", None), "value", "query")
+            if given not in ("query", "path"):
                 continue
+            where: Literal["query", "path"] = "path" if given == "path" else "query"
             kind, many, metadata, held = _kind(field.field_info.annotation, list(field.field_info.metadata))
             low, high = _bounds(metadata)
             if kind == "integer":  # a parameter naming no bound is a database integer
