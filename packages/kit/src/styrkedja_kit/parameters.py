@@ -319,16 +319,20 @@ def _without_text_rules(parameter: Parameter) -> Parameter:
     return replace(parameter, text_rules=False) if parameter.text_rules else parameter
 
 
-def strict_parameters(unknown: Literal["refuse", "ignore"] = "refuse", *,
-                      text_rules: bool = True) -> Callable[[Request], Awaitable[None]]:
+def strict_parameters(unknown: Literal["refuse", "ignore"] = "refuse", *, text_rules: bool = True,
+                      when: Callable[[Request], bool] | None = None) -> Callable[[Request], Awaitable[None]]:
     """The app-wide dependency (`FastAPI(dependencies=[Depends(strict_parameters())])`): the rules above, for the
     operation the request was routed to, before its own parameters are read; a broken rule is FastAPI's own
-    `RequestValidationError` (each app's 422). `unknown`, `text_rules`: see `judge`."""
+    `RequestValidationError` (each app's 422). `unknown`, `text_rules`: see `judge`. `when`: judged only for the
+    requests it admits (the dashboard's: a visitor not signed in is sent to sign in first, as before, and the page
+    is judged when the browser comes back to it)."""
 
     async def strict(request: Request) -> None:
         route = request.scope.get("route")
         query = request.scope.get("query_string") or b""
         if not isinstance(route, APIRoute) or (not query and not request.path_params):
+            return
+        if when is not None and not when(request):
             return
         errors = judge(parameters_of(route), query, request.path_params, unknown=unknown, text_rules=text_rules)
         if errors:

@@ -43,6 +43,11 @@ def _same_page(request: Request) -> str | None:
     return path + (f"?{request.url.query}" if request.url.query else "")
 
 
+def _signed_in(request: Request) -> bool:
+    session = store(request).get(request)
+    return session is not None and session.signed_in
+
+
 def create_app(settings: DashboardSettings) -> FastAPI:
     # the services' logging, redaction included: uvicorn's access line carries every query string a browser
     # (or anyone) sends, and the dashboard's went out unredacted, a personal identity number as typed
@@ -63,11 +68,12 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     # redirect_slashes off: Starlette's redirect of `/lika/` took its Location from the Host header (see the kit's app).
     # The pages' own parameters read as the services read theirs (`styrkedja_kit.parameters`: `omgang=1_0` is no
     # round, `enhet` twice is refused); unknown ones are ignored — a browser arrives with what links and the identity
-    # provider add (`utm_source`, `session_state`) — and text is judged by `no_personal_identity_number`
+    # provider add (`utm_source`, `session_state`) — and text is judged by `no_personal_identity_number`. A visitor
+    # not signed in is sent to sign in first (the pages' own parameters were read after the session, too)
     app = FastAPI(title="Styrkedja dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None, redirect_slashes=False,
                   dependencies=[Depends(no_personal_identity_number),
-                                Depends(strict_parameters("ignore", text_rules=False))])
+                                Depends(strict_parameters("ignore", text_rules=False, when=_signed_in))])
     app.state.settings = settings
     app.state.sessions = SessionStore(settings.session_seconds, secure=settings.secure_cookies)
     app.add_middleware(SecurityHeaders)
