@@ -24,7 +24,9 @@ ORG, UNIT, GROUP, AREA = "2999", "11111111", "11111111/7A", "north"
 ROLES = ("platform", "teacher", "principal", "area_manager", "organiser_admin", "politician", "public", "ops")
 YEAR_TERM = {"school_year": "2026/27", "term": "HT"}
 FIGURE = {"level": "school_unit", "organiser_id": ORG, "unit_id": UNIT, **YEAR_TERM}
-SUPPORT = {"level": "school_unit", "unit_id": UNIT, "organiser_id": ORG, **YEAR_TERM}
+SUPPORT = {"level": "school_unit", "unit_id": UNIT, "organiser_id": ORG}
+#: the support reads that take a period (the others refuse a parameter they do not take: `unknown_parameter`)
+PERIOD_OF = {"summary": YEAR_TERM, "plan-coverage": YEAR_TERM}
 READ_GROUP = {"level": "group", "organiser_id": ORG, "unit_id": GROUP}
 ADMIN, AREA_M, PRINC, TEACH, POL, OPS, PLAT = ("organiser_admin", "area_manager", "principal", "teacher",
                                                "politician", "ops", "platform")
@@ -81,7 +83,8 @@ MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
     "GET /v1/compliance/organisers/{organiser_id}/rounds/{round}/school-units/{school_unit_code}/items": (
         f"/v1/compliance/organisers/{ORG}/rounds/2/school-units/{UNIT}/items", {"school_year": "2026/27"}, None,
         {ADMIN, PRINC}),
-    **{f"GET /v1/support/{name}": (f"/v1/support/{name}", SUPPORT, None, {ADMIN, AREA_M, PRINC})
+    **{f"GET /v1/support/{name}": (f"/v1/support/{name}", {**SUPPORT, **PERIOD_OF.get(name, {})}, None,
+                                   {ADMIN, AREA_M, PRINC})
        for name in ("summary", "kinds", "below-pass-without-support", "below-pass-without-support/students",
                     "open-investigations", "results-before-after", "plan-coverage")},
     "GET /v1/admin/consistency": ("/v1/admin/consistency", {}, None, {OPS}),
@@ -95,8 +98,8 @@ PUBLIC = "public"
 AREA_PLACE = {"level": "area", "unit_id": AREA, "organiser_id": ORG}
 ORG_PLACE = {"level": "organiser", "unit_id": ORG, "organiser_id": ORG}
 MORE_PLACES: dict[str, list[tuple[dict, set[str], set[str]]]] = {
-    **{f"GET /v1/support/{name}": [({**AREA_PLACE, **YEAR_TERM}, {ADMIN, AREA_M, POL}, set()),
-                                   ({**ORG_PLACE, **YEAR_TERM}, {ADMIN, POL, PUBLIC}, {PUBLIC})]
+    **{f"GET /v1/support/{name}": [({**AREA_PLACE, **PERIOD_OF.get(name, {})}, {ADMIN, AREA_M, POL}, set()),
+                                   ({**ORG_PLACE, **PERIOD_OF.get(name, {})}, {ADMIN, POL, PUBLIC}, {PUBLIC})]
        for name in ("summary", "kinds", "below-pass-without-support", "open-investigations",
                     "results-before-after", "plan-coverage")},
     "GET /v1/directory/roster-sizes": [({"level": "area", "organiser_id": ORG}, {ADMIN, AREA_M, POL}, set()),
