@@ -10,7 +10,8 @@ services and the dashboard.
   unknown ones: browsers and the identity provider add theirs; none of the services' clients sends one).
 - `%ff` in a query became U+FFFD and raw non-ASCII bytes were read as Latin-1: now `utf8` / `percent_encoding`.
 - A path segment `..` or `.` (as sent or `%2e`) reached the route as an id (`unit_id=..`), which a proxy in front
-  resolves to another path; `%00` and `%ff` likewise: now a 400 naming `path` and the rule.
+  resolves to another path; `%ff` likewise: now a 400 naming `path` and the rule. A NUL in a path parameter is a
+  422 naming the parameter (`no_control_characters`), also where its type checks no text (LIKA's `version`).
 - `NaN`, `Infinity` and `-Infinity` in a JSON body (Python's `json` and pydantic take them) were "not a valid integer"
   where typed and a float where not: now `non_finite_number` naming where, before any route reads the body.
 - The OpenAPI documents say it: every operation documents 422 and 400 (an Accept weight that is no qvalue was an
@@ -211,16 +212,19 @@ def test_a_query_string_is_percent_encoded_utf8_and_uuids_and_booleans_have_one_
 
 def test_a_path_no_operation_can_mean_is_a_400_naming_the_path(running, token_issuer):
     """Failed on the old code: `..` reached reporting's `/v1/directory/units/{unit_id}` as the unit `..` (a proxy in
-    front reads `/v1/directory/`), `%ff` LIKA's catalogue as the version U+FFFD, `%00` the routes as ids."""
+    front reads `/v1/directory/`), `%ff` LIKA's catalogue as the version U+FFFD, and LIKA's catalogue answered a
+    version with a NUL as a 404 naming no rule."""
     name, service = running
     headers, wrong = auth(token_issuer), []
     for method, path, operation in operations(document(service, token_issuer)):
         for parameter in [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]:
             for segment, rule in ((b"..", "dot_segment"), (b"%2e", "dot_segment"), (b"%2E%2e", "dot_segment"),
-                                  (b"%00", "no_control_characters"), (b"%ff", "utf8")):
+                                  (b"%ff", "utf8"), (b"%00", "no_control_characters")):
                 sent = target(path, required_query(operation), {parameter: "\x01"}).replace(b"%01", segment)
                 status, answer, text = raw(service.url, headers, method, sent)
-                if status != 400 or problem(status, answer, text) != [("path", rule)]:
+                # a control character is named by the parameter it stands in (its type's rule, or the text rules)
+                expected = (422, [(parameter, rule)]) if rule == "no_control_characters" else (400, [("path", rule)])
+                if (status, problem(status, answer, text)) != expected:
                     wrong.append(f"{method} {sent.decode('latin-1')}: {status} {text[:200]}")
     assert not wrong, f"{name}:\n" + "\n".join(wrong[:20])
 

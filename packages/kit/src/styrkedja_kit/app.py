@@ -152,8 +152,7 @@ class RequestGuard:
     whose objects name a key twice or hold `NaN`/`Infinity` (`json_refusal`, judged as the route reads it) a 422. HEAD is
     answered as GET without the body, on every route that answers GET (RFC 9110 §9.3.2). A body whose
     first bytes show UTF-16, UTF-32 or a byte order mark (`_not_utf8`) is a 415 too, a path with an
-    encoded '/' or '\\' (`_ENCODED_SEPARATOR`), a dot segment, a control character or bytes that are no UTF-8
-    (`_odd_path`) a 400. Pure ASGI, so it costs nothing per request beyond
+    encoded '/' or '\\' (`_ENCODED_SEPARATOR`), a dot segment or bytes that are no UTF-8 (`_odd_path`) a 400. Pure ASGI, so it costs nothing per request beyond
     a header look-up."""
 
     _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -276,19 +275,16 @@ _ENCODED_SEPARATOR = re.compile(rb"%(?:2[Ff]|5[Cc])")
 #: a segment `.` or `..`, as sent or percent-encoded: a proxy or client in front resolves it (`/units/..` is `/`), so
 #: the service would answer another resource than the one the proxy judged; no id is either
 _DOT_SEGMENT = re.compile(rb"(?:^|/)(?:\.|%2[eE]){1,2}(?=/|$)")
-#: a percent-encoded control character (NUL, newline, DEL): no id or name holds one
-_ENCODED_CONTROL = re.compile(rb"%(?:[01][0-9A-Fa-f]|7[Ff])")
 
 
 def _odd_path(raw_path: bytes) -> tuple[str, str] | None:
     """(rule, message) when a request's path (raw, before decoding) is one no operation can mean, else None: a dot
-    segment, a control character, or percent-encoded bytes that are no UTF-8 (read as U+FFFD, `%ff` and `%fe`
-    named the same id). Without it such a path reached the route as a parameter (`unit_id=..`) or a 404."""
+    segment, or percent-encoded bytes that are no UTF-8 (read as U+FFFD, `%ff` and `%fe` named the same id).
+    Without it such a path reached the route as a parameter (`unit_id=..`) or a 404. A control character (`%00`)
+    is left to the parameter it stands in: each path parameter obeys the text rules (`parameters`), named."""
     if (b"." in raw_path or b"%2" in raw_path) and _DOT_SEGMENT.search(raw_path):
         return "dot_segment", "path: a segment must not be '.' or '..' (RFC 3986 §3.3): no id is"
-    if b"%" in raw_path or not raw_path.isascii():
-        if _ENCODED_CONTROL.search(raw_path) or any(c < 0x20 or c == 0x7F for c in raw_path):
-            return "no_control_characters", "path: must not hold a control character (%00-%1F, %7F)"
+    if b"%" in raw_path or not raw_path.isascii():  # a control character is the parameter's own rule to name
         try:
             unquote_to_bytes(raw_path).decode("utf-8")
         except UnicodeDecodeError:

@@ -50,7 +50,6 @@ from .inputs import _flat, _held  # the request bodies' own judgement of which t
 
 Kind = Literal["integer", "boolean", "uuid", "date", "datetime", "number", "text"]
 
-_UNSIGNED = re.compile(r"0|[1-9][0-9]*")
 _SIGNED = re.compile(r"0|-?[1-9][0-9]*")  # no `-0`
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -211,11 +210,9 @@ def value_error(parameter: Parameter, value: str) -> dict[str, Any] | None:
     where, name, kind = parameter.where, parameter.name, parameter.kind
     if kind == "integer":
         signed = value.startswith("-")
-        if signed and not parameter.negative:
-            return _error(where, name, "integer_format", f"must be {FORMATS['integer']}; no sign "
-                                                         f"(the least value is {parameter.low})")
-        if not (_SIGNED if parameter.negative else _UNSIGNED).fullmatch(value):
+        if not _SIGNED.fullmatch(value):  # `-0`, `+1`, `1_0`, ...
             return _error(where, name, "integer_format", f"must be {FORMATS['integer']}")
+        # `-1` where the least value is 0 or more: below it (a `-` only where negative makes sense)
         number = int(value) if len(value) <= _MAX_DIGITS else (-1 if signed else 1) * 10 ** _MAX_DIGITS
         if parameter.low is not None and number < parameter.low:
             return _error(where, name, "greater_than_equal",
