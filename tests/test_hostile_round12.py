@@ -375,7 +375,7 @@ def test_a_422_names_the_field_and_the_rule_it_broke(dashboard):
     for query, said in (("/kedjan?omgang=9", "omgang (ska vara högst 4)"), ("/kedjan?omgang=-1", "omgang (ska vara minst 1)"),
                         ("/kedjan?omgang=x", "omgang (ska vara ett heltal)"),
                         ("/kedjan?niva=nation", "niva (ska vara en av area, school_unit eller group)"),
-                        ("/kedjan?lasar=%ff%00", "lasar (har fel form)"),
+                        ("/kedjan?lasar=%ff%00", "lasar (ska vara kodad som UTF-8)"),  # round 16: `utf8`
                         ("/lika/jamfor?forsta=x", "forsta (ska vara ett id (UUID)), andra (saknas)"),
                         ("/logga-in?next=" + "a" * 600, "next (får ha högst 500 tecken)")):
         got = client.get(query, follow_redirects=False)

@@ -134,6 +134,18 @@ async def test_what_the_rules_allow_passes() -> None:
                                "unit": "12345678"}
 
 
+async def test_a_required_parameter_left_out_is_named_beside_the_broken_rules() -> None:
+    app = FastAPI(dependencies=[Depends(strict_parameters())])
+    install_problem_handlers(app)
+
+    @app.get("/compare")
+    async def compare(first: UUID, second: UUID) -> dict[str, str]:
+        return {"first": str(first)}
+
+    assert _errors(await _get(app, "/compare?first=x")) == [("first", "uuid_format"), ("second", "missing")]
+    assert _errors(await _get(app, "/compare?first=" + "1" * 32)) == [("first", "uuid_format"), ("second", "missing")]
+
+
 async def test_unknown_parameters_may_be_ignored_where_the_app_says_so() -> None:
     app = make_app("ignore")
     assert (await _get(app, "/rounds/2?utm_source=mail&session_state=x")).status_code == 200
@@ -162,7 +174,7 @@ def test_every_parameter_of_an_operation_is_read_with_its_kind_and_bounds() -> N
     app = make_app()
     route = next(r for r in app.routes if getattr(r, "path", "") == "/rounds/{round}")
     known = parameters_of(route)  # type: ignore[arg-type]
-    assert known.path["round"] == Parameter("round", "path", "integer", low=1, high=4)
+    assert known.path["round"] == Parameter("round", "path", "integer", low=1, high=4, required=True)
     assert known.query["year"].low == 0 and known.query["delta"].low == -(2**31)
     assert known.query["split"].many and not known.query["year"].many
     assert known.query["owner"].text_rules and not known.query["organiser_id"].text_rules  # its type checks it

@@ -81,6 +81,8 @@ class Parameter:
     low: int | None = None  # an integer's least and greatest value
     high: int | None = None
     text_rules: bool = False  # text its type does not check: the text rules apply here
+    #: a query parameter the operation cannot do without: named `missing` beside the other broken rules
+    required: bool = False
     #: its text's pattern as JSON Schema means it (ECMA-262: `\d` is 0-9), where pydantic's engine reads `\d` as any
     #: Unicode digit (`１２３４５６７８` passed the dashboard's `^\d{8}$` as a school unit)
     pattern: re.Pattern[str] | None = None
@@ -188,7 +190,8 @@ def parameters_of(route: APIRoute) -> Parameters:
                 high = MAX_INT4 if high is None else high
             parameter = Parameter(field.alias, where, kind, many, low, high, text_rules=kind == "text" and not held,
                                   # a type that checks its own text names its own rule (`ascii_only`)
-                                  pattern=_pattern(metadata) if kind == "text" and not held else None)
+                                  pattern=_pattern(metadata) if kind == "text" and not held else None,
+                                  required=field.field_info.is_required())
             (query if where == "query" else path)[parameter.name] = parameter
         known = Parameters(query, path)
         setattr(route, _CACHED, known)  # a route is not hashable: kept on it
@@ -303,6 +306,9 @@ def judge(parameters: Parameters, query: bytes, path: Mapping[str, Any], *,
         if error is not None:
             named.add(name)
             errors.append(error)
+    if errors:  # as FastAPI names them, so that one answer names every parameter to mend
+        errors += [_error("query", name, "missing", "Field required") for name, parameter in parameters.query.items()
+                   if parameter.required and name not in counts and name not in named]
     for name, parameter in parameters.path.items():
         given = path.get(name)
         if isinstance(given, str):

@@ -69,7 +69,7 @@ def _rule(error: Mapping[str, Any]) -> str:
     return {"missing": "saknas", "int_parsing": "ska vara ett heltal", "bool_parsing": "ska vara true eller false",
             "uuid_parsing": "ska vara ett id (UUID)", "uuid_type": "ska vara ett id (UUID)",
             "string_pattern_mismatch": "har fel form", "int_from_float": "ska vara ett heltal",
-            "integer_format": "ska vara ett heltal i siffrorna 0–9 (utan tecken, mellanslag eller inledande nollor)",
+            "integer_format": "ska vara ett heltal",  # in the digits 0-9: no sign, blanks or leading zeros
             "repeated": "får bara anges en gång", "uuid_format": "ska vara ett id (UUID)",
             "date_format": "ska vara ett datum (ÅÅÅÅ-MM-DD)", "utf8": "ska vara kodad som UTF-8",
             "percent_encoding": "ska vara procentkodad", "unknown_parameter": "är ingen parameter för sidan",
