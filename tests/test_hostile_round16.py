@@ -222,9 +222,12 @@ def test_a_path_no_operation_can_mean_is_a_400_naming_the_path(running, token_is
                                   (b"%ff", "utf8"), (b"%00", "no_control_characters")):
                 sent = target(path, required_query(operation), {parameter: "\x01"}).replace(b"%01", segment)
                 status, answer, text = raw(service.url, headers, method, sent)
-                # a control character is named by the parameter it stands in (its type's rule, or the text rules)
-                expected = (422, [(parameter, rule)]) if rule == "no_control_characters" else (400, [("path", rule)])
-                if (status, problem(status, answer, text)) != expected:
+                errors = problem(status, answer, text)
+                # a control character is named by the parameter it stands in (its type's rule: a UUID's format, an
+                # id's text rules; or the text rules where the type checks no text)
+                named = status == 422 and parameter in [field for field, _ in errors] if rule == "no_control_characters" \
+                    else (status, errors) == (400, [("path", rule)])
+                if not named:
                     wrong.append(f"{method} {sent.decode('latin-1')}: {status} {text[:200]}")
     assert not wrong, f"{name}:\n" + "\n".join(wrong[:20])
 
