@@ -8,15 +8,18 @@ parameter (`?yaer=7`, a misspelt filter) was silently dropped, the answer then c
 became U+FFFD and raw non-ASCII bytes were read as Latin-1. Here, before the operation's own parameters are read
 (`strict_parameters`, an app-wide dependency like the Accept rule):
 
-- an integer is ASCII digits, without a sign, blanks, `_`, decimals or leading zeros (`0` itself is fine); a `-` only
-  where the parameter's least value is negative; within its bounds (a database integer where it names none);
-- a boolean is `true` or `false`; a UUID its 36-character hyphenated form (either case); a date `YYYY-MM-DD`;
+- an integer is ASCII digits, without `+`, blanks, `_`, decimals or leading zeros (`0` itself is fine; `-0` is not);
+  within its bounds (a database integer where it names none), so a `-` passes only where negative makes sense;
+- a boolean is `true` or `false`; a UUID its 36-character hyphenated form (either case); a date `YYYY-MM-DD`; a
+  date-time RFC 3339 with its offset;
 - text obeys the text rules every input obeys (no control characters, no personal identity number), where its type
-  does not already apply them;
+  does not already apply them (a NUL in a path parameter is named by that parameter), and a pattern means ASCII
+  digits by `\\d` as JSON Schema does;
 - a parameter that is not a list is given once (`repeated`); an unknown query parameter is refused
   (`unknown_parameter`), or ignored where the app asks for it (the dashboard's pages: a browser arrives with what
   links and the identity provider add, `utm_source`, `session_state`);
-- a query string is percent-encoded UTF-8 (`percent_encoding`, `utf8`).
+- a query string is percent-encoded UTF-8 (`percent_encoding`, `utf8`);
+- where any of these is broken, a required query parameter left out is named too (`missing`), as FastAPI names it.
 
 A broken rule is the same `RequestValidationError` FastAPI raises, so each app answers it as it answers any invalid
 parameter: the services a 422 problem naming the parameter and the rule, the dashboard its error page. Enum and
@@ -53,7 +56,8 @@ Kind = Literal["integer", "boolean", "uuid", "date", "datetime", "number", "text
 _SIGNED = re.compile(r"0|-?[1-9][0-9]*")  # no `-0`
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})")
+#: RFC 3339 §5.6 (`t` and `z` in lower case too): a moment, never a naive local time or a Unix timestamp
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")  # no exponent, NaN or Infinity
 #: a value longer than this is no integer of any bound (and `int()` of thousands of digits costs, or raises)
 _MAX_DIGITS = 19
