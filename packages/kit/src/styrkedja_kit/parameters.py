@@ -252,6 +252,16 @@ def value_error(parameter: Parameter, value: str) -> dict[str, Any] | None:
     return None
 
 
+def _decoded(piece: bytes) -> str | None:
+    """A name or value of an ASCII query string, percent-decoded as UTF-8 (`+` a blank); None if it is no UTF-8."""
+    if b"%" not in piece and b"+" not in piece:
+        return piece.decode("ascii")
+    try:
+        return unquote_to_bytes(piece.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def query_items(raw: bytes) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
     """The (name, value) pairs of a raw query string, read as RFC 3986 and the URL standard write them
     (percent-encoded UTF-8, `+` a blank, empty pairs skipped), and the errors of those that are not: raw bytes
@@ -262,20 +272,15 @@ def query_items(raw: bytes) -> tuple[list[tuple[str, str]], list[dict[str, Any]]
         if not part:
             continue
         raw_name, _, raw_value = part.partition(b"=")
-        texts: list[str | None] = []
-        for piece in (raw_name, raw_value):
-            try:
-                texts.append(unquote_to_bytes(piece.replace(b"+", b" ")).decode("utf-8"))
-            except UnicodeDecodeError:
-                texts.append(None)
-        name, value = texts
-        if name is None:
-            name = unquote_to_bytes(raw_name).decode("utf-8", "replace")[:40]
         if not part.isascii():
+            name = unquote_to_bytes(raw_name).decode("utf-8", "replace")[:40]
             errors.append(_error("query", name, "percent_encoding",
                                  "must be percent-encoded: no raw bytes outside ASCII in a query (RFC 3986)"))
-        elif texts[0] is None or value is None:
-            errors.append(_error("query", name, "utf8", "must be percent-encoded UTF-8 (RFC 3986 §2.5)"))
+            continue
+        name, value = _decoded(raw_name), _decoded(raw_value)
+        if name is None or value is None:
+            shown = name if name is not None else unquote_to_bytes(raw_name).decode("utf-8", "replace")[:40]
+            errors.append(_error("query", shown, "utf8", "must be percent-encoded UTF-8 (RFC 3986 §2.5)"))
         else:
             items.append((name, value))
     return items, errors
