@@ -273,8 +273,8 @@ def query_items(raw: bytes) -> tuple[list[tuple[str, str]], list[dict[str, Any]]
             continue
         raw_name, _, raw_value = part.partition(b"=")
         if not part.isascii():
-            name = unquote_to_bytes(raw_name).decode("utf-8", "replace")[:40]
-            errors.append(_error("query", name, "percent_encoding",
+            errors.append(_error("query", unquote_to_bytes(raw_name).decode("utf-8", "replace")[:40],
+                                 "percent_encoding",
                                  "must be percent-encoded: no raw bytes outside ASCII in a query (RFC 3986)"))
             continue
         name, value = _decoded(raw_name), _decoded(raw_value)
