@@ -336,6 +336,11 @@ def _line_maker(kinds: tuple[type, ...]) -> tuple[Callable[[tuple[Any, ...]], st
 RawRecord = tuple[Any, ...]
 
 
+def raw_records(records: Sequence[ConsumerRecord]) -> list[RawRecord]:
+    """Records as the decoders take them (`RawRecord`: plain values, cheap to pickle; no headers is None)."""
+    return [(r.topic, r.partition, r.offset, r.value or b"", r.timestamp, r.key, r.headers or None) for r in records]
+
+
 def decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, as_text: bool = False) -> Staged:
     """Records (`RawRecord`; a 6-tuple without headers reads as none) → `Staged`, the record at index i in log position
     base + i. Pure (a decoder process runs it): the same decision as the live consumer's — `decode_event`, `unfit`, and
@@ -681,7 +686,7 @@ class Rebuilder:
         """One fetch of raw records, in log order: decoded (the contracts' `decode_event`, as the live consumer)
         and staged in the decoder processes when there are any (`begin_decoders`), else here. Records that do not
         decode are kept in `dead` (for the dead-letter topic)."""
-        raw = [(r.topic, r.partition, r.offset, r.value or b"", r.timestamp, r.key, r.headers or None) for r in records]
+        raw = raw_records(records)
         base = self.seq
         self.seq += len(raw)
         if self.pool is None:
