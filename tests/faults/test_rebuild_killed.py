@@ -13,7 +13,6 @@ import json
 import os
 import pickle
 import signal
-import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -138,17 +137,18 @@ async def _killed_at(url: str, items: list[Delivered], step: str, tmp_path: Path
     backend of it is left (its transaction rolled back, its advisory lock gone)."""
     log = tmp_path / "log.pickle"
     log.write_bytes(pickle.dumps(items))
-    child = subprocess.Popen([sys.executable, "-c", CHILD, url, str(log), step, GROUP], stdout=subprocess.PIPE,
-                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, url, str(log), step, GROUP,
+                                                 stdout=asyncio.subprocess.PIPE)
     try:
-        line = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), WAIT_SECONDS)  # type: ignore[union-attr]
+        assert child.stdout is not None
+        line = (await asyncio.wait_for(child.stdout.readline(), WAIT_SECONDS)).decode()
         assert line.strip() == "standing still", f"the rebuild did not reach {step}: {line!r}"
         os.kill(child.pid, signal.SIGKILL)
-        assert await asyncio.to_thread(child.wait, WAIT_SECONDS) == -signal.SIGKILL
+        assert await asyncio.wait_for(child.wait(), WAIT_SECONDS) == -signal.SIGKILL
     finally:
-        if child.poll() is None:
+        if child.returncode is None:
             child.kill()
-            child.wait()
+            await child.wait()
     db = Database(url)
     try:
         async with db.sessions() as session:
