@@ -420,8 +420,14 @@ def _read_batch(batch: Any, raw: Any = None) -> Any:
     return _ReadBatch(batch, records)
 
 
+_OFFSET = operator.attrgetter("offset")
+
+
 def _ascending(records: list[Any], first: int, end: int) -> bool:
-    offsets = [record.offset for record in records]
+    """Whether the records' offsets ascend within [first, end): a producer's batch holds every offset of it."""
+    offsets = list(map(_OFFSET, records))
+    if len(offsets) == end - first:
+        return offsets == list(range(first, end))
     return first <= offsets[0] and offsets[-1] < end and all(map(operator.lt, offsets, offsets[1:]))
 
 
