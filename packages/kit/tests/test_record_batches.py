@@ -175,6 +175,12 @@ def test_records_that_cannot_be_told_apart_are_one_stand_in_at_the_batchs_last_o
     assert why in stand_in.reason, (label, stand_in.reason)
 
 
+def test_a_batch_whose_offsets_have_gaps_but_ascend_is_read_as_it_is() -> None:
+    """A compacted batch keeps its last offset and lacks some records: not a fault."""
+    got = read(around(v2(1, [framed(body(0, b"a")), framed(body(2, b"c"))], last_delta=3)))
+    assert outline(got) == [(0, b"before"), (1, b"a"), (3, b"c"), (5, b"after")]
+
+
 def test_a_fetch_starting_inside_a_batch_with_a_bad_record_hands_out_what_follows_it() -> None:
     batch = v2(1, [framed(body(0, b"a")), framed(body(1, b"b", tail=b"\0")), framed(body(2, b"c"))])
     data = batch + good_batch(5, [b"after"])  # a fetch from offset 2 or 3 starts with the batch holding it
