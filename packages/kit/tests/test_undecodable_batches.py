@@ -103,11 +103,14 @@ def test_a_fetch_starting_inside_an_undecodable_batch_still_passes_it() -> None:
 
 
 def test_the_fetchers_name_the_kit_replaces_is_where_it_was() -> None:
-    """aiokafka builds its PartitionRecords by this module-level name; the kit's subclass must be the one."""
+    """aiokafka builds its PartitionRecords and MemoryRecords by these module-level names; the kit's must be the ones."""
     import inspect
 
     assert "PartitionRecords(" in inspect.getsource(fetcher.Fetcher)
     assert fetcher.PartitionRecords.__module__ == "styrkedja_kit.kafka"
+    # and its MemoryRecords: the kit's keeps the fetch's bytes, to read a batch aiokafka cannot read record by record
+    assert "MemoryRecords(" in inspect.getsource(fetcher.Fetcher)
+    assert fetcher.MemoryRecords is kafka._CheckedRecords
 
 
 def legacy(magic: int, codec: int, base_offset: int, values: list[bytes]) -> bytearray:
