@@ -282,7 +282,7 @@ def test_a_header_key_that_is_not_utf8_costs_nothing_and_its_batch_is_read():
     test_record_batches.py for the faults that do cost a record), the key's bad byte replaced as the Java client
     replaces it: the value decides whether a record is an event, never its headers."""
     raw = _batch_with_a_header_key_not_utf8()
-    read = list(_read_batch(DefaultRecordBatch(raw), lambda: raw))
+    read = list(_read_batch(DefaultRecordBatch(raw), lambda batch: raw))
     assert [record.value for record in read] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
     assert [record.offset for record in read] == [0, 1, 2]
     assert read[1].headers == [("\ufffdEYZ", b"v")]

@@ -398,7 +398,7 @@ def _read_batch(batch: Any, raw: Any = None) -> Any:
     """`batch` with its records read now (`_ReadBatch`). Where aiokafka cannot read it whole, or its records' offsets
     do not ascend within the batch's (aiokafka hands such records out: the fetcher drops one whose offset goes back,
     and one beyond the batch's last offset would move the stored offset past records not read), and `raw` (a
-    callable: the batch's bytes, format v2) is given, it is read again record by record
+    callable: `batch` → its bytes, format v2) is given, it is read again record by record
     (`record_batches.read_records`): its good records are handed out as usual, each unreadable record or run as a
     stand-in in its place. Where that cannot read it either (its bytes do not inflate), or there are no bytes,
     one stand-in at its last offset. So is a batch whose CRC does not match its bytes: no record of it can be
@@ -454,10 +454,10 @@ def _whole(batch: Any, why: str) -> _ReadBatch:
 
 
 def _read_again(batch: Any, raw: Any) -> list[record_batches.Record | record_batches.Unreadable] | None:
-    """The batch's records read one by one from its bytes; None where no record of it can be trusted."""
+    """The batch's records read one by one from its bytes (`raw(batch)`); None where no record of it can be trusted."""
     try:
-        data = raw()
-        if record_batches.batch_offsets(data) != (batch.base_offset, batch.next_offset - 1):
+        data = raw(batch)
+        if data is None or record_batches.batch_offsets(data) != (batch.base_offset, batch.next_offset - 1):
             log.warning("a record batch's bytes were not where the fetcher read it", extra={
                 "base_offset": batch.base_offset})
             return None
@@ -472,28 +472,31 @@ _LOG_OVERHEAD = 12  # a batch's base offset and length, before the bytes its len
 class _CheckedRecords:
     """aiokafka's `MemoryRecords` of one fetched partition, handing out each batch read (see `UndecodableBatch`).
     Made by the fetcher from the fetch's bytes (`_fetcher.MemoryRecords`, below), it keeps them: a batch aiokafka
-    cannot read whole is read again from its own bytes, record by record. The batches are sliced as
-    `MemoryRecords` slices them (each its length after its base offset)."""
+    cannot read whole is found in them (`_bytes_of`) and read again from its own bytes, record by record."""
 
     def __init__(self, data: Any = None, *, records: Any = None) -> None:
         self._records = records if records is not None else _memory_records.MemoryRecords(data)
         self._data = data
-        self._at = self._batch_at = 0
+        self._find = None if data is None else self._bytes_of
 
     def has_next(self) -> bool:
         return bool(self._records.has_next())
 
     def next_batch(self) -> Any:
-        batch = self._records.next_batch()
-        if self._data is None or batch is None:
-            return _read_batch(batch)
-        self._batch_at = self._at
-        self._at += _LOG_OVERHEAD + int.from_bytes(self._data[self._at + 8:self._at + _LOG_OVERHEAD], "big",
-                                                 signed=True)
-        return _read_batch(batch, self._batch_bytes)
+        return _read_batch(self._records.next_batch(), self._find)
 
-    def _batch_bytes(self) -> bytes:
-        return bytes(self._data[self._batch_at:self._at])
+    def _bytes_of(self, batch: Any) -> bytes | None:
+        """The bytes of the v2 `batch` in the fetch's, sliced as `MemoryRecords` slices them (each its length after
+        its base offset); None where no batch there starts at its base offset."""
+        data, at = self._data, 0
+        while at + _LOG_OVERHEAD <= len(data):
+            end = at + _LOG_OVERHEAD + int.from_bytes(data[at + 8:at + _LOG_OVERHEAD], "big", signed=True)
+            if int.from_bytes(data[at:at + 8], "big", signed=True) == batch.base_offset:
+                return bytes(data[at:end])
+            if end <= at:
+                break
+            at = end
+        return None
 
     def size_in_bytes(self) -> int:
         return int(self._records.size_in_bytes())
