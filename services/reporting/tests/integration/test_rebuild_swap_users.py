@@ -1,7 +1,7 @@
 """The rebuild's swap and the users' writes of alerts at once (swap16): an acknowledgement (an organiser admin's, a
-principal's), a threshold saved, a reevaluation — each started while the rebuild's swap transaction stands still at
-one of its steps, the rebuild let go on once the write has finished or waits for a lock (ordered steps, no timing).
-Both must finish: the write with its 200, the rebuild with its alerts and events, exactly once.
+principal's), a threshold saved, a reevaluation, a freshness sweep — each started while the rebuild's swap transaction
+stands still at one of its steps, the rebuild let go on once the write has finished or waits for a lock (ordered
+steps, no timing). Both must finish: the write with its 200, the rebuild with its alerts and events, exactly once.
 
 Before swap16 the rebuild locked the live tables, then the alerts it decided; an acknowledgement locks its alert, then
 writes the state version (`freshness`, a live table) and, for a principal, reads the directory: an acknowledgement
@@ -176,14 +176,17 @@ async def test_a_threshold_saved_during_the_swap_neither_waits_for_it_nor_fails(
 
 
 @pytest.mark.parametrize("step", sorted(STEPS))
-async def test_a_reevaluation_during_the_swap_waits_and_both_succeed(client, database, step):
+@pytest.mark.parametrize("call", ["reevaluate", "freshness-sweep"])
+async def test_a_reevaluation_or_a_sweep_during_the_swap_waits_and_both_succeed(client, database, step, call):
+    """A reevaluation takes the live tables, then the rebuild's alerts (`JUDGE_ALL_LOCK` first); a sweep takes the
+    live tables, then only freshness alerts (none of the rebuild's)."""
     await rebuilt(database)
     expected = await alerts_and_events(database)
 
-    async def reevaluate() -> Any:
-        return await client.post("/v1/admin/alerts/reevaluate")
+    async def ops() -> Any:
+        return await client.post(f"/v1/admin/alerts/{call}")
 
-    answer = await with_the_swap_paused(database, step, reevaluate)
+    answer = await with_the_swap_paused(database, step, ops)
     assert answer.status_code == 200, answer.text
     assert answer.json()["events"] == 0
     assert await alerts_and_events(database) == expected
