@@ -402,7 +402,7 @@ def test_a_school_unit_under_a_refused_area_is_left_out_with_what_hangs_under_it
     assert {item["source_id"] for item in reporting.sent} == {"huv", "su2"}, reporting.sent
     for line in ("left out: its area was refused: 1 organisations",
                  "left out: its school unit was refused: 1 groups, 1 memberships, 1 duties, 1 activities",
-                 "organisations su: left out: its area was refused (area)", "refused organisations area: name:"):
+                 "organisations su: left out: its area was refused (area)", "refused organisations area: displayName:"):
         assert line in said, said
     assert not contains_personal_identity_number(said), said
     held = {"2999": [("unit:school_unit:2999:su", "su"), ("unit:group:29990011:g1", "g1"), ("duty:d1", "d1")]}
@@ -422,7 +422,7 @@ def test_what_hangs_under_a_refused_huvudman_is_left_out_not_sent_under_its_orga
     for line in ("left out: its Huvudman was refused: 2 organisations",
                  "organisations area: left out: its Huvudman was refused (huv)",
                  "organisations su: left out: its Huvudman was refused (huv)",
-                 "groups g1: left out: its school unit was refused (su)", "refused organisations huv: name:"):
+                 "groups g1: left out: its school unit was refused (su)", "refused organisations huv: displayName:"):
         assert line in said, said
     assert not contains_personal_identity_number(said), said
 

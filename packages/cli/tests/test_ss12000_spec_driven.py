@@ -194,6 +194,10 @@ def valid_directory(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
             if "endDate" in joined:
                 joined["endDate"] = (start + timedelta(days=draw(st.integers(31, 400)))).isoformat()
             members.append(joined)
+            if isinstance(member.get("_embedded"), dict):  # `expand=groupMemberships`: the person's view, alike
+                member["_embedded"]["groupMemberships"] = [{
+                    "group": {"id": group["id"], "displayName": group["displayName"], "groupType": group["groupType"]},
+                    **{k: joined[k] for k in ("startDate", "endDate") if k in joined}}]
         group["groupMemberships"] = members
         groups.append(group)
     for _ in range(draw(st.integers(0, 3))):
