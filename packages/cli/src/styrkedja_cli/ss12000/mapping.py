@@ -394,11 +394,10 @@ def _once_each(group_id: str, members: list[Member], out: Plan) -> list[Member]:
         if before is None:
             first[key] = member
             kept.append(member)
-        elif before.membership.end_date != member.membership.end_date:
-            if key not in clashing:
-                clashing.add(key)
-                out.refused.append(Refused("memberships", f"{group_id}/{key[0]}",
-                                           TWICE.format(path=before.path, other=member.path)))
+        elif before.membership.end_date != member.membership.end_date and key not in clashing:
+            clashing.add(key)
+            out.refused.append(Refused("memberships", f"{group_id}/{key[0]}",
+                                       TWICE.format(path=before.path, other=member.path)))
     return [m for m in kept if m.membership.person is None
             or (m.membership.person.id, m.membership.start_date) not in clashing]
 
@@ -573,8 +572,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         if group.organisation.id in refused_units:
             groups_left[group.id] = f"{UNDER_REFUSED} ({group.organisation.id})"
             leave("groups", group.id, group.organisation.id)
-            for member in members[group.id]:
-                leave("memberships", f"{group.id}/{_person(member.membership)}", group.organisation.id)
+            for listed in members[group.id]:
+                leave("memberships", f"{group.id}/{_person(listed.membership)}", group.organisation.id)
             continue
         if at is None:
             out.refused.append(Refused("groups", group.id, "organisation: its organisation is not a known Skolenhet"))
@@ -596,8 +595,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             # a group refused for its content (a name the directory cannot take): its memberships and teaching
             # assignments are not sent for a group reporting does not have
             groups_left[group.id] = f"{GROUP_REFUSED} ({group.id})"
-            for member in members[group.id]:
-                out.under_refused.append(Refused("memberships", f"{group.id}/{_person(member.membership)}",
+            for listed in members[group.id]:
+                out.under_refused.append(Refused("memberships", f"{group.id}/{_person(listed.membership)}",
                                                  groups_left[group.id]))
             continue
         group_place[group.id] = (oid, code)

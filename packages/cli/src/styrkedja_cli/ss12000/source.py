@@ -491,10 +491,11 @@ class HttpSource:
     def _timed_out(self, error: Exception) -> str:
         """Which time ran out, and the flag that sets it: ": <what> within N s (--timeout)", or "" for no timeout."""
         timeouts = self.client.timeout
-        said = {httpx.ConnectTimeout: ("no connection", timeouts.connect),
-                httpx.ReadTimeout: ("nothing received for", timeouts.read),
-                httpx.WriteTimeout: ("the request not sent within", timeouts.write),
-                httpx.PoolTimeout: ("no free connection within", timeouts.pool)}.get(type(error))
+        said: tuple[str, float | None] | None = {
+            httpx.ConnectTimeout: ("no connection", timeouts.connect),
+            httpx.ReadTimeout: ("nothing received for", timeouts.read),
+            httpx.WriteTimeout: ("the request not sent within", timeouts.write),
+            httpx.PoolTimeout: ("no free connection within", timeouts.pool)}.get(type(error))  # type: ignore[arg-type]
         if said is None:
             return ""
         words, seconds = said
@@ -602,11 +603,16 @@ class HttpSource:
             return None
         return str(url)
 
-    def _answer(self, entity: str, page: int, path: str, params: dict[str, Any] | None
-                ) -> tuple[httpx.Response, bytes] | None:
-        """A page's answer and body, or None for an optional entity the server holds back."""
+    def _answer(self, entity: str, page: int, path: str, params: dict[str, Any] | None,
+                plain: dict[str, Any] | None = None) -> tuple[httpx.Response, bytes] | None:
+        """A page's answer and body, or None for an optional entity the server holds back. `plain`: the params
+        without an `expand`, asked again with when the server answers that 400."""
         what = f"{entity}, page {page}"
         response, body = self._fetch(what, path, params)
+        if plain is not None and response.status_code == 400:
+            self._note(f"{what}: HTTP 400 to expand={(params or {}).get('expand')}{_server_said(body)}: asked again "
+                       "without it (what persons would state of their groups is not read)")
+            response, body = self._fetch(what, path, plain)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
             return None  # held back by the server (e.g. no right to read persons)
@@ -652,7 +658,10 @@ class HttpSource:
             kind = response.headers.get("content-type", "none")
             raise SourceError(f"{what}: not JSON (content-type {kind[:60]}){_where(body, error)}") from None
 
-    def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
+    def read(self, entity: str, since: datetime | None, progress: Progress,
+             expand: str | None = None) -> list[BaseModel]:
+        """An entity's items, page by page. `expand` (`groupMemberships` of /persons) goes with the first page, as the
+        filter does; a server answering it 400 (one that has no such expansion) is asked again without it, said."""
         out: list[BaseModel] = []
         token: str | None = None
         link: str | None = None
@@ -671,7 +680,11 @@ class HttpSource:
             else:
                 params = {"limit": self.page_size,
                           **({"meta.modified.after": since.isoformat()} if since is not None else {})}
-            items, token = self._page(entity, page, self._answer(entity, page, link or f"/{entity}", params))
+            plain = None
+            if page == 1 and expand and params is not None:
+                params, plain = {**params, "expand": expand}, params
+            items, token = self._page(entity, page, self._answer(entity, page, link or f"/{entity}", params,
+                                                                 plain=plain))
             link = None if token else self._next_link
             out += once.new(f"page {page}", items)
             progress(entity, len(out))
@@ -1024,7 +1037,9 @@ class FolderSource:
         """The items of one page file, each validated as it is read: `[items]` or `{"data": [items], …}`."""
         return _page_items(entity, f"page {file.name}", self._events(entity, file, data_only=True))
 
-    def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
+    def read(self, entity: str, since: datetime | None, progress: Progress,
+             expand: str | None = None) -> list[BaseModel]:
+        """`expand` is the API's: a file holds what it holds (a person's `_embedded.groupMemberships` read alike)."""
         try:
             files = self._files(entity)
         except OSError as error:  # a folder of pages the user may not list
