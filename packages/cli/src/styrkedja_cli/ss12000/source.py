@@ -178,6 +178,9 @@ OVERLOAD_HINT = "; the specification's 503 also means a page too large for the s
 EXPIRED_HINT = ("; the server no longer takes the token (expired during the run?): nothing was sent, import again "
                 "with a new token")
 REFUSED_HINT = "; the server does not take the token (--token, STYRKEDJA_SS12000_TOKEN)"
+#: a 401 to a token just issued by --token-url (renewed once already for this page): its client or scope
+RENEWED_HINT = ("; the server does not take a token just issued by --token-url either (the client's rights, "
+                "--scope?): nothing was sent")
 #: how much of a server's error code and message an error repeats (a message is for people, not for a log)
 SAID_CODE, SAID_MESSAGE = 40, 200
 SAID_BYTES = 64 * 1024
@@ -625,7 +628,7 @@ class HttpSource:
             return response, b'{"data": []}'
 
         if response.status_code != 200:
-            hint = {503: OVERLOAD_HINT, 401: EXPIRED_HINT if page > 1 else REFUSED_HINT,
+            hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else REFUSED_HINT,
                     404: self._base_hint() if page == 1 and entity == FIRST_READ else ""}.get(response.status_code, "")
             raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}{hint}")
         link = response.links.get("next", {}).get("url")
