@@ -3,10 +3,12 @@ with `meta.modified.after`, removals from `/deletedEntities?after=`) or a folder
 of the same shape (`<entity>.json`, or pages `<entity>/*.json`; `deletedEntities.json`).
 
 A page that is not what the specification says is refused with an error naming the entity and
-the page: nothing is imported from a source that could not be read whole. A server that is busy
-(429, 502, 503, 504, no answer in time, a connection reset or closed before the answer) is asked
+the page: nothing is imported from a source that could not be read whole. A server that is busy or failing
+(429, 500, 502, 503, 504, no answer in time, a connection reset or closed before the answer) is asked
 again after its `Retry-After` (or a growing pause, at most 120 s), a few times (`attempts`), then the
-import stops naming the page; any other answer but 200 (a 401 after some pages) stops it at once.
+import stops naming the page (a timeout naming which, and its length); a 204 is an empty page (said); any other
+answer but 200 (a 401 after some pages, unless a token from `auth` is renewed once) stops it at once, with the
+server's error in SS 12000's shape or as `application/problem+json`.
 An id on two pages is read once when both say the same, and stops the import when they differ
 (`_Once`); a page larger than `max_page_bytes` is refused as it streams in, and its items are validated
 as it is parsed (as a folder's file: the page's bytes and the items kept are held, not every object of
@@ -192,7 +194,8 @@ def _one_line(text: str) -> str:
 
 def _server_said(body: bytes) -> str:
     """The error a server gave with its answer, as SS 12000 shapes it (`{"code", "message"}`; Skolverket's
-    reference API nests it under `error` with a numeric code): " (code: message)", shortened and on one line
+    reference API nests it under `error` with a numeric code), or as RFC 9457's problem (`{"type", "title",
+    "detail"}`): " (code: message)" or " (title: detail: type …)", shortened and on one line
     (a personal identity number in it is redacted by `SourceError`), or "" when the body is no such error. An
     error's body larger than `SAID_BYTES` is not read: an error is a few lines, and every object of a large body
     would be built at once (a 500 with 256 MiB of `{}` is some 6 GB)."""
