@@ -49,7 +49,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
@@ -402,6 +402,28 @@ def _once_each(group_id: str, members: list[Member], out: Plan) -> list[Member]:
             or (m.membership.person.id, m.membership.start_date) not in clashing]
 
 
+#: the rule two ids of one entity differing only in case break (UUIDs are read in one case already: `canonical_id`)
+CASE_APART = ("id: differs only in case from {others} (one entity or two? a server comparing ids without case, as "
+              "many databases do, would answer either for both): neither is imported until the source has one")
+
+S = TypeVar("S", Organisation, Group, Duty, Activity)
+
+
+def _case_apart(out: Plan, entity: str, items: Sequence[S]) -> list[S]:
+    """`items` but those whose id differs from another's only in case (`G1`, `g1`), each refused (`CASE_APART`):
+    which of them a reference names, and which one a server answers `/groups/g1` with, cannot be told."""
+    spellings: dict[str, set[str]] = {}
+    for item in items:
+        spellings.setdefault(item.id.casefold(), set()).add(item.id)
+    apart = {ident for same in spellings.values() if len(same) > 1 for ident in same}
+    if not apart:
+        return list(items)
+    for ident in sorted(apart):
+        others = sorted(spellings[ident.casefold()] - {ident})
+        out.refused.append(Refused(entity, ident, CASE_APART.format(others=", ".join(others))))
+    return [item for item in items if item.id not in apart]
+
+
 def _recreated(field_name: str, what: str, ids: list[str], this: str) -> str:
     others = ", ".join(i for i in ids if i != this)
     return (f"{field_name}: the same as on {others} ({len(ids)} {what} in one place: deleted and recreated under a "
@@ -413,6 +435,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
          now: datetime, persons: Sequence[Person] = (), organiser: tuple[str, str] | None = None) -> Plan:
     """`organiser`: (id, name) of the organiser a source without a Huvudman is for (`--organiser`)."""
     out = Plan()
+    organisations = _case_apart(out, "organisations", organisations)
+    groups = _case_apart(out, "groups", groups)
+    duties = _case_apart(out, "duties", duties)
+    activities = _case_apart(out, "activities", activities)
     members = members_of(groups, persons, out)
     years = group_years(groups, persons, activities, syllabuses, members)
     orgs = {o.id: o for o in organisations}
