@@ -352,15 +352,16 @@ def test_duplicate_ids_across_pages_and_uuids_differing_in_case_are_read_once() 
     assert [g.id for g in source.read("groups", None, lambda *_: None)] == ["g1", ident]
 
 
-def test_ids_of_one_entity_differing_only_in_case_are_each_refused_not_guessed() -> None:
-    """Failed on the old code: `G1` and `g1` (not UUIDs, so not read in one case) were imported as two groups, and
-    a reference to either, or `/groups/g1` of a server comparing ids without case, could mean the other."""
+def test_ids_of_one_entity_differing_only_in_case_are_imported_as_given_and_said() -> None:
+    """The rule stays (test_ss12000_hostile_round2: an id that is no UUID is exact), but it is no longer silent:
+    on the old code `G1` and `g1` went in as two groups without a word, which a source comparing ids without case
+    (as many databases do) means as one."""
     groups = [GROUP, {**GROUP, "id": "G1", "displayName": "7B"}, {**GROUP, "id": "g2", "displayName": "7C"}]
     the_plan = plan(source_of(Served(directory(groups=groups)).page)[0])
-    assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == ["g2"]
-    assert [(r.entity, r.id, r.reason.split(" (")[0]) for r in the_plan.refused if r.entity == "groups"] == [
-        ("groups", "G1", "id: differs only in case from g1"), ("groups", "g1", "id: differs only in case from G1")]
-    assert command.vanished(the_plan, set(), {"2999": [("unit:group:29990011:g1", "g1")]}) == []  # kept, not removed
+    assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == ["g1", "G1", "g2"]
+    assert the_plan.case_apart == ["groups G1, g1"]
+    assert ("ids differing only in case, imported as two (ids that are no UUIDs are exact; if the source reads them "
+            "as one, mend it there): groups G1, g1") in command._said(the_plan, [])
 
 
 @pytest.mark.parametrize(("body", "said"), [

@@ -368,6 +368,8 @@ def _said(the_plan: Plan, notes: list[str]) -> list[str]:
                      f"by their group's own groupMemberships, in {len(the_plan.membership_conflicts)} groups: the "
                      "group's list was imported (" + ", ".join(sorted(the_plan.membership_conflicts)[:10])
                      + (", …" if len(the_plan.membership_conflicts) > 10 else "") + ")")
+    lines += [f"ids differing only in case, imported as two (ids that are no UUIDs are exact; if the source reads "
+              f"them as one, mend it there): {ids}" for ids in the_plan.case_apart]
     if the_plan.memberships_of_unserved_groups:
         lines.append(f"memberships: {the_plan.memberships_of_unserved_groups} stated on persons of groups the source "
                      "did not serve (or this run did not read): not read")

@@ -143,6 +143,8 @@ class Plan:
     membership_conflicts: dict[str, int] = field(default_factory=dict)
     #: memberships persons state of groups the source did not serve (or an incremental run did not read): not read
     memberships_of_unserved_groups: int = 0
+    #: ids of one entity differing only in case, each "<entity> <id>, <id>" (imported as given: `_case_apart`)
+    case_apart: list[str] = field(default_factory=list)
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
             fields: dict[str, str] | None = None) -> bool:
@@ -402,26 +404,18 @@ def _once_each(group_id: str, members: list[Member], out: Plan) -> list[Member]:
             or (m.membership.person.id, m.membership.start_date) not in clashing]
 
 
-#: the rule two ids of one entity differing only in case break (UUIDs are read in one case already: `canonical_id`)
-CASE_APART = ("id: differs only in case from {others} (one entity or two? a server comparing ids without case, as "
-              "many databases do, would answer either for both): neither is imported until the source has one")
-
 S = TypeVar("S", Organisation, Group, Duty, Activity)
 
 
-def _case_apart(out: Plan, entity: str, items: Sequence[S]) -> list[S]:
-    """`items` but those whose id differs from another's only in case (`G1`, `g1`), each refused (`CASE_APART`):
-    which of them a reference names, and which one a server answers `/groups/g1` with, cannot be told."""
+def _case_apart(out: Plan, entity: str, items: Sequence[S]) -> Sequence[S]:
+    """Ids of one entity that differ only in case (`G1`, `g1`; a UUID is read in one case already): imported as the
+    ids they are (an id that is no UUID is exact, docs/import.md), and said (`Plan.case_apart`), for a source
+    comparing ids without case — as many databases do — means one entity by them."""
     spellings: dict[str, set[str]] = {}
     for item in items:
         spellings.setdefault(item.id.casefold(), set()).add(item.id)
-    apart = {ident for same in spellings.values() if len(same) > 1 for ident in same}
-    if not apart:
-        return list(items)
-    for ident in sorted(apart):
-        others = sorted(spellings[ident.casefold()] - {ident})
-        out.refused.append(Refused(entity, ident, CASE_APART.format(others=", ".join(others))))
-    return [item for item in items if item.id not in apart]
+    out.case_apart += [f"{entity} {', '.join(sorted(same))}" for same in spellings.values() if len(same) > 1]
+    return items
 
 
 def _recreated(field_name: str, what: str, ids: list[str], this: str) -> str:
