@@ -356,19 +356,22 @@ def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan) ->
             membership = Membership.model_validate({"person": {"id": person.id}, "startDate": entry.start_date,
                                                     "endDate": entry.end_date})
             from_persons.setdefault(entry.group.id, []).append(Member(membership, f"{path}[{n}]"))
+    stating = {pid for pid, lists in stated.items() if lists is not None}
     out_members: dict[str, list[Member]] = {}
     for group in groups:
         if "memberships" in group.model_fields_set:
             own = [Member(m, f"groupMemberships[{n}]") for n, m in enumerate(group.memberships)]
-            listed = {_said_membership(m.membership) for m in own}
-            # a person that states its list and is missing from the group's, or stated with other dates
-            differing = [m for m in from_persons.get(group.id, []) if _said_membership(m.membership) not in listed]
-            stating = {pid for pid, lists in stated.items() if lists is not None}
-            differing += [m for m in own if m.membership.person is not None and m.membership.person.id in stating
-                          and _said_membership(m.membership) not in
-                          {_said_membership(p.membership) for p in from_persons.get(group.id, [])}]
-            if differing:
-                out.membership_conflicts[group.id] = len(differing)
+            if stating:
+                # what persons state otherwise: an entry the group does not list (or lists with other dates), and an
+                # entry of the group's that a person stating its own list lacks
+                listed = {_said_membership(m.membership) for m in own}
+                theirs = from_persons.get(group.id, [])
+                confirmed = {_said_membership(m.membership) for m in theirs}
+                differing = sum(_said_membership(m.membership) not in listed for m in theirs) + sum(
+                    m.membership.person is not None and m.membership.person.id in stating
+                    and _said_membership(m.membership) not in confirmed for m in own)
+                if differing:
+                    out.membership_conflicts[group.id] = differing
             chosen = own
         else:
             chosen = from_persons.get(group.id, [])
