@@ -34,10 +34,10 @@ final state once instead:
     `connections` connections, each in a transaction of its own (`Rebuilder._run_jobs`: a free connection takes the
     first job whose inputs are done); then ONE transaction judges the alerts once on the rebuilt tables
     (`alerts.handlers.judge_all`, before any lock on the live ones), swaps the rebuilt tables in (the live ones
-    locked and dropped, the rebuilt ones moved into their schema: names, indexes and keys as they were), stores the
-    consumer group's next offsets — so the live consumer continues after the last rebuilt event, exactly once — and
-    decides the judgement against the stored alerts (`alerts.handlers.decide_all`: their changes and events); the
-    rebuild's schema (its staging tables) dropped after.
+    locked and dropped, the rebuilt ones moved into their schema: names, indexes and keys as they were) and stores the
+    consumer group's next offsets — so the live consumer continues after the last rebuilt event, exactly once; the
+    judgement is decided against the stored alerts (`alerts.handlers.decide_all`: their changes and events) in that
+    transaction before its lock on the live tables; the rebuild's schema (its staging tables) dropped after.
 
 An event a normal handler refuses or fails on is found by halving the batch (savepoints), left out
 and handed back for the dead-letter topic, as the live consumer does."""
@@ -789,18 +789,22 @@ class Rebuilder:
         self.session = self.db.sessions()
         session = self.session
         self.stages.backend = int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-        # the alerts judged on the rebuilt tables (the shadow first on the search path) before the swap's lock, in
-        # its transaction: the live tables stay readable meanwhile (at 1.6M events the judging took 21 s, every read
-        # of reporting waited that long behind the lock); the judgement is decided under the lock, after the swap —
-        # the alerts' rows locked after the live tables, as every other transaction that takes both does (no
-        # deadlock with a reevaluation or a sweep), and judged again there if an alert or threshold changed meanwhile
-        # (`alerts.handlers.decide_all`). The swap's freshness rows move the state version: no row of the alerts'
-        # own (as the live apply has none)
+        # the alerts judged on the rebuilt tables (the shadow first on the search path) and decided against the stored
+        # alerts — their rows locked, written with their events (`alerts.handlers.decide_all`; judged again, on the
+        # rebuilt tables still, if an alert or threshold changed since the judgement) — all before the swap's lock, in
+        # its transaction: the live tables stay readable meanwhile (at 1.6M events the judging took 21 s under the
+        # lock, swap13; the decision's reads and writes grew with the dipping cells under it, swap16), and a failed or
+        # killed swap writes no alert and no event. The alerts' rows are locked before the live tables, as an
+        # acknowledgement locks its alert before its own reads and writes of them (the other order deadlocked with
+        # it); a reevaluation, which takes the live tables first, waits for `JUDGE_ALL_LOCK` (taken here) holding
+        # nothing; a sweep's freshness alerts are never among these rows. The alerts and the outbox are kept tables,
+        # none in the shadow schema: written where they live. The swap's freshness rows move the state version: no
+        # row of the alerts' own (as the live apply has none)
         await session.execute(text(f"SET LOCAL search_path TO {self.shadow}, {self.search_path}"))
         judgement = await stages.run("alerts.judge", 0, judge_all(session))
+        await stages.run("alerts", 0, decide_all(session, judgement))
         await session.execute(text(f"SET LOCAL search_path TO {self.search_path}"))
         await stages.run("swap", 0, self._swap(session, next_offsets))
-        await stages.run("alerts", 0, decide_all(session, judgement))
         report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
         # every backend's CPU after the read once (the per-job entries; their sums by group overlap them)
         own = ["claim", *(job.name for job in jobs), "alerts.judge", "swap", "alerts"]
