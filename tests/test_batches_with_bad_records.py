@@ -18,10 +18,11 @@ import gzip
 import struct
 import time
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.client import AIOKafkaClient
 from aiokafka.protocol.produce import ProduceRequest
 from aiokafka.record.util import calc_crc32c, encode_varint
@@ -31,6 +32,7 @@ from test_hostile_events import applied_ids, encoded, fresh_reporting, good, rea
 from styrkedja_contracts import dead_letter_topic
 from styrkedja_kit.db import Database
 from styrkedja_reporting.persistence import metadata
+from styrkedja_reporting.rebuild.bulk import Rebuilder, decoded_and_staged, raw_records
 from styrkedja_reporting.rebuild.log import read_log
 
 TOPIC, PUBLISHED = "styrkedja.assessments", "se.styrkedja.assessment.published.v1"
@@ -176,3 +178,19 @@ async def test_a_batchs_good_records_are_applied_and_only_its_bad_ones_dead_lett
     log = await asyncio.wait_for(read_log(settings, [TOPIC], client_id="lost16-rebuild"), 120)
     read = {item.event.id for item in log.items}
     assert wanted <= read and not unread & read
+    # the rebuild names what it could not read as live does (a stand-in's empty value is no tombstone there either)
+    rebuilt = {hostile[(record.topic, record.partition, record.offset)]: (reason, message)
+               for record, reason, message in log.dead if (record.topic, record.partition, record.offset) in hostile}
+    assert rebuilt == reasons
+    # and so does the bulk rebuild, whose decoders see only a stand-in's empty value (`Rebuilder._dead_of` names it)
+    bulk: list[tuple[ConsumerRecord, str, str]] = []
+
+    async def decode_as_the_bulk_rebuild(records: list[ConsumerRecord]) -> None:
+        staged = decoded_and_staged(raw_records(records), 0, settings.max_event_bytes, as_text=True)
+        sink = SimpleNamespace(dead=bulk)
+        Rebuilder._dead_of(sink, staged, records)  # type: ignore[arg-type]
+
+    await asyncio.wait_for(read_log(settings, [TOPIC], client_id="lost16-bulk", on_records=decode_as_the_bulk_rebuild),
+                           120)
+    assert {hostile[(r.topic, r.partition, r.offset)]: (reason, message)
+            for r, reason, message in bulk if (r.topic, r.partition, r.offset) in hostile} == reasons

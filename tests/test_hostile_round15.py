@@ -8,8 +8,8 @@
 - A record in CloudEvents' binary content mode (`ce_*` headers, the data alone in the value) or batch mode
   was dead-lettered as `invalid_envelope: specversion: Field required; id: ...`, which sends a producer
   looking at its payload. Now `content_mode`, naming the mode and the rule (structured JSON only). The value
-  decides whether an event is read: a structured event is applied whatever headers it carries, as the
-  rebuild (which reads no headers) applies it.
+  decides whether an event is read: a structured event is applied whatever headers it carries; the headers
+  are read for a refused value only, live and in the rebuild alike (round 16).
 - Already right, held here: `specversion` other than "1.0", extension attributes, `datacontenttype` other
   than JSON, `data_base64`, a relative or foreign `dataschema`, an empty `source`, an `id` that is no UUID,
   a leap second, a BOM, UTF-16, trailing text, an oversized record, an empty or other organiser's key, a

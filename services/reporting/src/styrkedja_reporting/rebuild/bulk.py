@@ -67,6 +67,7 @@ from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES, cloud_event_of
 from styrkedja_contracts.kafka_binding import refusal
 from styrkedja_kit.consumer import Delivered, Refused, record_digest, unfit
 from styrkedja_kit.db import Database, planner_setting
+from styrkedja_kit.kafka import stand_in_refusal
 from styrkedja_kit.sets import copy_records
 
 from ..alerts.handlers import decide_all, judge_all
@@ -721,7 +722,10 @@ class Rebuilder:
         await self._copy(staged)
 
     def _dead_of(self, staged: Staged, records: Sequence[ConsumerRecord]) -> None:
-        self.dead += [(records[i], reason, message) for i, reason, message in staged.dead]
+        # a decoder process sees a fetcher's stand-in (records the client could not read) as an empty value, a
+        # tombstone; its own reason is known here only, where the record still has its type (as live says it)
+        self.dead += [(records[i], *(stand_in_refusal(records[i].value) or (reason, message)))
+                      for i, reason, message in staged.dead]
 
     async def _copy(self, staged: Staged) -> None:
         """A chunk's staging rows in by COPY; its small events kept (those of a handled type). With `overlap`, the
