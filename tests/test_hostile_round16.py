@@ -282,6 +282,19 @@ def test_overlong_paths_and_queries_are_problems_that_do_not_repeat_them_whole(r
     assert status == 422 and problem(status, answer, text) == [("x", "unknown_parameter")], text[:300]
 
 
+def test_a_404_of_a_read_or_a_write_names_the_parameter_and_the_rule(running, token_issuer):
+    """Found by the fuzz below: reporting's unit and alert 404s named no field and no rule."""
+    name, service = running
+    if name != "reporting":
+        pytest.skip("reporting's own 404s (the other services' name their ids already: `must_exist`, `not_found`)")
+    headers = auth(token_issuer)
+    status, answer, text = raw(service.url, headers, "GET", b"/v1/directory/units/nope?organiser_id=" + ORGANISER.encode())
+    assert status == 404 and problem(status, answer, text) == [("unit_id", "not_found")], text
+    status, answer, text = raw(service.url, headers, "POST", f"/v1/alerts/{UUID}/acknowledge".encode(),
+                               b'{"comment": "ok"}')
+    assert status == 404 and problem(status, answer, text) == [("alert_id", "not_found")], text
+
+
 # ------------------------------------------------------------------ the fuzz
 
 

@@ -244,3 +244,25 @@ async def test_nan_in_a_body_is_a_422_naming_where() -> None:
         response = await client.post("/bodies", content=b'{"x": {"y": NaN}}', headers={"content-type": "application/json"})
         assert response.status_code == 422 and _errors(response) == [("x.y", "non_finite_number")]
         assert (await client.post("/bodies", json={"x": 1})).status_code == 200
+
+
+async def test_a_routes_refusal_that_names_nothing_names_the_request_and_its_statuss_rule() -> None:
+    """Failed on the old code: `Problem(404, ...)` and `HTTPException(409, ...)` without errors were problems
+    naming no field and no rule (round 16's fuzz found reporting's unit and alert 404s so)."""
+    from fastapi import HTTPException
+
+    from styrkedja_kit.problems import Problem
+
+    app = make_app()
+
+    @app.get("/gone")
+    async def gone() -> None:
+        raise Problem(404, "Not found", "no such unit")
+
+    @app.get("/clash")
+    async def clash() -> None:
+        raise HTTPException(409, "taken")
+
+    assert _errors(await _get(app, "/gone")) == [("request", "not_found")]
+    assert _errors(await _get(app, "/clash")) == [("request", "conflict")]
+    assert _errors(await _get(app, "/nowhere")) == [("path", "no_such_route")]

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, authorize, authorize_write, require_write
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import InputModel, OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam, SubjectCodeParam
+from styrkedja_kit.problems import Problem
 
 from ..access.answers import keep_answer_of
 from ..access.guard import check_read
@@ -150,7 +151,8 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
         # one order only (the other order deadlocked: alerts/README.md, "Lock order")
         row = await alert_for_update(session, alert_id)
         if row is None:
-            raise HTTPException(404, f"no alert {alert_id}")
+            raise Problem(404, "Not found", f"no alert {alert_id}",
+                          [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
         scope = await alert_scope(session, principal)
         if row.organiser_id not in (scope.organiser_ids or frozenset()) or (
                 scope.school_unit_codes is not None and row.school_unit_code not in scope.school_unit_codes):

@@ -161,7 +161,9 @@ async def unit(*, request: Request, response: Response, unit_id: Annotated[UnitI
 
     found = find(_tree(rows, suppressed_levels(principal)))
     if found is None:
-        raise Problem(404, "Not found", f"no {unit_type} {unit_id!r} under organiser {organiser_id}")
+        raise Problem(404, "Not found", f"no {unit_type} {unit_id!r} under organiser {organiser_id}",
+                      [{"field": "unit_id", "rule": "not_found",
+                        "message": f"no {unit_type} of this id under the organiser (that the token may read)"}])
     for child in found.children:
         child.children = []
     return found
