@@ -190,6 +190,65 @@ async def _apply_all(index: int, url: str, group_id: str, items: list, batch: in
     await loop.db.dispose()
 
 
+def broker_worker(index: int, url: str, group_id: str, bootstrap: str, batch: int, ready: Any, go: Any, results: Any,
+                  release: Any) -> None:
+    """`--from-broker`: one reporting consumer (`ConsumerLoop.run`: join the group, fetch, decode, apply) of the
+    group, from `go` until `release` (the parent saw every event applied)."""
+    try:
+        asyncio.run(_consume(index, url, group_id, bootstrap, batch, ready, go, results, release))
+    except BaseException as error:
+        results.put(("failed", index, repr(error)))
+        raise
+
+
+async def _consume(index: int, url: str, group_id: str, bootstrap: str, batch: int, ready: Any, go: Any,
+                   results: Any, release: Any) -> None:
+    loop = consumer_loop(url, group_id, f"bench-workers-{index}")
+    loop.settings = loop.settings.model_copy(update={"kafka_bootstrap_servers": bootstrap,
+                                                     "consumer_max_records": batch})
+    ready.put(index)
+    while not go.is_set():
+        await asyncio.sleep(0.001)
+    cpu, started = time.process_time(), time.time()
+    task = asyncio.create_task(loop.run())
+    while not release.is_set():
+        await asyncio.sleep(0.01)
+    cpu = time.process_time() - cpu  # before the loop leaves the group
+    loop.stop()
+    await task
+    results.put(("done", index, {"events": loop.applied_count, "started": started, "ended": time.time(),
+                                 "cpu_seconds": cpu}))
+    await loop.db.dispose()
+
+
+async def publish(bootstrap: str, events: list) -> None:
+    """The events on their topics, keyed by organiser (untimed, once per run of the bench)."""
+    from aiokafka import AIOKafkaProducer
+
+    from styrkedja_kit.kafka import ensure_topics, registry_topics
+    from styrkedja_kit.settings import ServiceSettings
+
+    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), registry_topics(["bench"]))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(TOPIC_OF[e.type.split(".")[2]], e.to_bytes(), key=e.partition_key())
+                   for e in events]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def count_applied(dsn: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM consumer_applied_events"))
+    finally:
+        await conn.close()
+
+
 async def sample_waits(dsn: str, stop: asyncio.Event) -> tuple[Counter[str], Counter[str]]:
     """Every 20 ms, the workers' backends (this database's, but the sampler's): what each was doing
     (`wait_event_type: wait_event`, "CPU" where it waited for nothing, "idle: ClientRead" where it waited for its
@@ -254,9 +313,14 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
     url, group_id = asyncio.run(prepare(infra, directory))
     context = multiprocessing.get_context("spawn")
     ready, results, go, release = context.Queue(), context.Queue(), context.Event(), context.Event()
-    processes = [context.Process(target=worker, args=(i, workers, url, group_id, organisers, args.students, args.seed,
-                                                      args.batch, ready, go, results, release))
-                 for i in range(workers)]
+    if args.from_broker:
+        processes = [context.Process(target=broker_worker, args=(i, url, group_id, infra.kafka_bootstrap_servers,
+                                                                 args.batch, ready, go, results, release))
+                     for i in range(workers)]
+    else:
+        processes = [context.Process(target=worker, args=(i, workers, url, group_id, organisers, args.students,
+                                                          args.seed, args.batch, ready, go, results, release))
+                     for i in range(workers)]
     for p in processes:
         p.start()
     try:
@@ -272,13 +336,21 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
             started = time.perf_counter()
             go.set()
             done = []
+            if args.from_broker:  # until every event is applied (the directory's were, by `prepare`)
+                target = len(directory) + args.from_broker_events
+                while await count_applied(dsn) < target:
+                    await asyncio.sleep(0.05)
+                seconds = time.perf_counter() - started
+                pg = postgres_cpu_seconds(infra.postgres.data_dir) - pg
+                release.set()
             while len(done) < workers:
                 kind, index, body = await asyncio.to_thread(results.get, True, 3600)
                 if kind == "failed":
                     raise RuntimeError(f"worker {index}: {body}")
                 done.append(body)
-            seconds = time.perf_counter() - started
-            pg = postgres_cpu_seconds(infra.postgres.data_dir) - pg
+            if not args.from_broker:
+                seconds = time.perf_counter() - started
+                pg = postgres_cpu_seconds(infra.postgres.data_dir) - pg
             stop.set()
             return seconds, pg, done, await sampler
 
@@ -319,6 +391,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "apply16.json")
+    parser.add_argument("--from-broker", action="store_true",
+                        help="the events on the topics first (untimed), then N reporting consumers (ConsumerLoop.run: "
+                             "join the group, fetch, decode, apply) timed from their start to the last event applied")
     parser.add_argument("--note", default=None)
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
@@ -336,8 +411,15 @@ def main() -> int:
                      "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                  "load_1min_at_start": round(os.getloadavg()[0], 2)},
                      "organisers": organisers, "partitions_of_organisers": dict(Counter(map(partition_of, organisers))),
-                     "students_per_organiser": args.students, "batch": args.batch, "rounds": []}
+                     "students_per_organiser": args.students, "batch": args.batch,
+                     "mode": "from the broker (ConsumerLoop.run)" if args.from_broker else "in-process _apply",
+                     "rounds": []}
     try:
+        args.from_broker_events = 0
+        if args.from_broker:
+            events = interleaved([organiser_data(o, n, args.students, args.seed)[1] for n, o in enumerate(organisers)])
+            asyncio.run(publish(infra.kafka_bootstrap_servers, events))
+            args.from_broker_events = len(events)
         for n in range(args.rounds):
             row: dict = {}
             order = counts if n % 2 == 0 else counts[::-1]
