@@ -294,6 +294,16 @@ async def prepare(infra: Any, directory: list) -> tuple[str, str]:
     return url, group_id
 
 
+async def _execute(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 async def check(url: str) -> dict:
     from apply import recomputation
 
@@ -311,6 +321,11 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
     from apply import postgres_cpu_seconds
 
     url, group_id = asyncio.run(prepare(infra, directory))
+    if args.statements:
+        from profile_apply import reset_statement_stats
+
+        asyncio.run(_execute(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+        asyncio.run(reset_statement_stats(url))
     context = multiprocessing.get_context("spawn")
     ready, results, go, release = context.Queue(), context.Queue(), context.Event(), context.Event()
     if args.from_broker:
@@ -375,6 +390,12 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
                           | {"seconds": round(d["ended"] - d["started"], 2)} for d in done],
            "samples": samples, "backend_states": dict(states.most_common(12)),
            "lock_waits": dict(waits.most_common(12))}
+    if args.statements:  # per batch of all the workers' batches (in-process mode; from the broker: per 5,000 events)
+        from profile_apply import statement_stats
+
+        batches = sum(d.get("batches", 0) for d in done) or max(1, events // 5000)
+        out["statements_batches"] = batches
+        out["statements"] = asyncio.run(statement_stats(url, batches, top=12))
     if verify:
         out["recomputation_mismatches"] = asyncio.run(check(url))
     return out
@@ -394,6 +415,8 @@ def main() -> int:
     parser.add_argument("--from-broker", action="store_true",
                         help="the events on the topics first (untimed), then N reporting consumers (ConsumerLoop.run: "
                              "join the group, fetch, decode, apply) timed from their start to the last event applied")
+    parser.add_argument("--statements", action="store_true",
+                        help="pg_stat_statements (preloaded: the server restarts once): the top statements per run")
     parser.add_argument("--note", default=None)
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
@@ -407,6 +430,11 @@ def main() -> int:
     state = Path(tempfile.mkdtemp(prefix="styrkedja-bench-workers-"))
     state.chmod(0o755)
     infra = Infrastructure.start(state, broker_kind="embedded")
+    if args.statements:
+        asyncio.run(_execute(infra.postgres_url.replace("postgresql://", "postgresql+asyncpg://", 1).rstrip("/")
+                             + "/postgres", "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"))
+        infra.postgres.stop()
+        infra.postgres.start()
     results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                      "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                  "load_1min_at_start": round(os.getloadavg()[0], 2)},
