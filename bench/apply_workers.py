@@ -190,22 +190,23 @@ async def _apply_all(index: int, url: str, group_id: str, items: list, batch: in
     await loop.db.dispose()
 
 
-def broker_worker(index: int, url: str, group_id: str, bootstrap: str, batch: int, ready: Any, go: Any, results: Any,
-                  release: Any) -> None:
+def broker_worker(index: int, workers: int, url: str, group_id: str, bootstrap: str, batch: int, ready: Any, go: Any,
+                  results: Any, release: Any) -> None:
     """`--from-broker`: one reporting consumer (`ConsumerLoop.run`: join the group, fetch, decode, apply) of the
     group, from `go` until `release` (the parent saw every event applied)."""
     try:
-        asyncio.run(_consume(index, url, group_id, bootstrap, batch, ready, go, results, release))
+        asyncio.run(_consume(index, workers, url, group_id, bootstrap, batch, ready, go, results, release))
     except BaseException as error:
         results.put(("failed", index, repr(error)))
         raise
 
 
-async def _consume(index: int, url: str, group_id: str, bootstrap: str, batch: int, ready: Any, go: Any,
-                   results: Any, release: Any) -> None:
+async def _consume(index: int, workers: int, url: str, group_id: str, bootstrap: str, batch: int, ready: Any,
+                   go: Any, results: Any, release: Any) -> None:
     loop = consumer_loop(url, group_id, f"bench-workers-{index}")
+    # as `consumer_workers` N sibling workers would (the group's session: `kafka.group_timing`)
     loop.settings = loop.settings.model_copy(update={"kafka_bootstrap_servers": bootstrap,
-                                                     "consumer_max_records": batch})
+                                                     "consumer_max_records": batch, "consumer_workers": workers})
     ready.put(index)
     while not go.is_set():
         await asyncio.sleep(0.001)
@@ -329,8 +330,9 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
     context = multiprocessing.get_context("spawn")
     ready, results, go, release = context.Queue(), context.Queue(), context.Event(), context.Event()
     if args.from_broker:
-        processes = [context.Process(target=broker_worker, args=(i, url, group_id, infra.kafka_bootstrap_servers,
-                                                                 args.batch, ready, go, results, release))
+        processes = [context.Process(target=broker_worker, args=(i, workers, url, group_id,
+                                                                 infra.kafka_bootstrap_servers, args.batch, ready, go,
+                                                                 results, release))
                      for i in range(workers)]
     else:
         processes = [context.Process(target=worker, args=(i, workers, url, group_id, organisers, args.students,

@@ -138,7 +138,7 @@ async def test_two_consumers_of_one_group_stay_exact_through_rebalances_and_a_cr
     topics = [t.name for t in TOPICS.values() if "reporting" in t.consumers]
     db = Database(url)
     base = ServiceSettings(database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-                           client_id="two-consumers")
+                           client_id="two-consumers", consumer_workers=2)  # the group's session as two workers
     await ensure_topics(base, registry_topics([group]))
 
     def member(name: str) -> tuple[ConsumerLoop, asyncio.Task[None]]:
