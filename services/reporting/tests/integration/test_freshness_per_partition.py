@@ -47,3 +47,21 @@ async def test_two_partitions_batches_of_one_topic_do_not_wait_for_each_other(db
     assert [(r.topic, r.partition) for r in rows] == [(TOPIC["assessment"], 0), (TOPIC["assessment"], 1)]
     assert rows[0].newest_event_time == max(item.event.time for item in first)
     assert len(version) == 2  # the state version: every row, in one order
+
+
+async def test_a_whole_windows_analyze_does_not_wait_for_another_batchs(db) -> None:
+    """A whole compliance window's derivation analyses its tables in the batch's transaction, and ANALYZE holds its
+    lock to the commit: another consumer's batch deriving a window of another organiser at the same time skips the
+    tables being analysed (SKIP_LOCKED) instead of waiting for that whole batch."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from styrkedja_reporting.compliance.handlers import _ANALYZE
+
+    async with db.engine.connect() as one, db.engine.connect() as other:
+        async with AsyncSession(bind=one) as s1, AsyncSession(bind=other) as s2:
+            await s1.begin()
+            await s1.execute(_ANALYZE)  # holds the tables' ANALYZE lock until its commit
+            await s2.begin()
+            await asyncio.wait_for(s2.execute(_ANALYZE), 20)  # before: waited for the first's commit
+            await s2.commit()
+            await s1.commit()
