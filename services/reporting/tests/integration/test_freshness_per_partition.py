@@ -57,11 +57,11 @@ async def test_a_whole_windows_analyze_does_not_wait_for_another_batchs(db) -> N
 
     from styrkedja_reporting.compliance.handlers import _ANALYZE
 
-    async with db.engine.connect() as one, db.engine.connect() as other:
-        async with AsyncSession(bind=one) as s1, AsyncSession(bind=other) as s2:
-            await s1.begin()
-            await s1.execute(_ANALYZE)  # holds the tables' ANALYZE lock until its commit
-            await s2.begin()
-            await asyncio.wait_for(s2.execute(_ANALYZE), 20)  # before: waited for the first's commit
-            await s2.commit()
-            await s1.commit()
+    async with db.engine.connect() as one, db.engine.connect() as other, AsyncSession(bind=one) as s1, \
+            AsyncSession(bind=other) as s2:
+        await s1.begin()
+        await s1.execute(_ANALYZE)  # holds the tables' ANALYZE lock until its commit
+        await s2.begin()
+        await asyncio.wait_for(s2.execute(_ANALYZE), 20)  # before: waited for the first's commit
+        await s2.commit()
+        await s1.commit()
