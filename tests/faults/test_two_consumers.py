@@ -16,6 +16,7 @@ import pytest
 from aiokafka.partitioner import murmur2
 from sqlalchemy import text
 
+from stacks import start_at_log_end
 from styrkedja_contracts import (
     TOPICS,
     AssessmentPublishedV1,
@@ -119,9 +120,12 @@ async def send(bootstrap: str, events: list) -> None:
         await producer.stop()
 
 
-async def applied(db: Database) -> int:
+async def applied(db: Database, ids: list[uuid.UUID]) -> int:
+    """How many of `ids` are applied (the topics may hold earlier tests' events: the group starts at their end, and
+    the embedded broker's end may lie a batch before the true one)."""
     async with db.sessions() as session:
-        return (await session.execute(text("SELECT count(*) FROM consumer_applied_events"))).scalar_one()
+        return (await session.execute(text("SELECT count(*) FROM consumer_applied_events "
+                                           "WHERE event_id = ANY(CAST(:ids AS uuid[]))"), {"ids": ids})).scalar_one()
 
 
 async def until(check, what: str, timeout: float = 120) -> None:  # noqa: ANN001
@@ -140,6 +144,7 @@ async def test_two_consumers_of_one_group_stay_exact_through_rebalances_and_a_cr
     base = ServiceSettings(database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
                            client_id="two-consumers", consumer_workers=2)  # the group's session as two workers
     await ensure_topics(base, registry_topics([group]))
+    await asyncio.to_thread(start_at_log_end, infrastructure.kafka_bootstrap_servers, group, url)  # not before
 
     def member(name: str) -> tuple[ConsumerLoop, asyncio.Task[None]]:
         registry = handler_registry()
@@ -153,10 +158,11 @@ async def test_two_consumers_of_one_group_stay_exact_through_rebalances_and_a_cr
         return all(loop.assigned and loop._consumer is not None and loop._consumer.assignment() for loop in loops)
 
     rng = random.Random(16)
-    ids = organisers()
-    tree = [e for o in ids for e in directory(o)]
-    per_organiser = {o: results(rng, o, 240) for o in ids}
-    stream = [e for n in range(0, 240, 20) for o in ids for e in per_organiser[o][0][n:n + 20]]  # interleaved
+    organisers_of_test = organisers()
+    tree = [e for o in organisers_of_test for e in directory(o)]
+    per_organiser = {o: results(rng, o, 240) for o in organisers_of_test}
+    stream = [e for n in range(0, 240, 20) for o in organisers_of_test
+              for e in per_organiser[o][0][n:n + 20]]  # interleaved
     resent = rng.sample(stream, 60)  # the same records again (a producer's retry): applied once
     thirds = [stream[:len(stream) // 3], stream[len(stream) // 3:2 * len(stream) // 3], stream[2 * len(stream) // 3:]]
     members: list[tuple[ConsumerLoop, asyncio.Task[None]]] = []
@@ -165,9 +171,11 @@ async def test_two_consumers_of_one_group_stay_exact_through_rebalances_and_a_cr
         members += [a, b]
         await until(lambda: both_hold_partitions(a[0], b[0]), "both members hold partitions")
         await send(infrastructure.kafka_bootstrap_servers, tree)
-        await until(lambda: _equals(applied(db), len(tree)), "the directory applied")
+        tree_ids = [e.id for e in tree]
+        await until(lambda: _equals(applied(db, tree_ids), len(tree)), "the directory applied")
         await send(infrastructure.kafka_bootstrap_servers, thirds[0])
-        await until(lambda: _equals(applied(db), len(tree) + len(thirds[0])), "the first third applied")
+        ids = tree_ids + [e.id for e in stream]
+        await until(lambda: _equals(applied(db, ids), len(tree) + len(thirds[0])), "the first third applied")
         assert a[0].applied_count > 0 and b[0].applied_count > 0, "both members applied a share"
         # b leaves the group while the second third arrives (a rebalance: a takes every partition)
         await send(infrastructure.kafka_bootstrap_servers, thirds[1][: len(thirds[1]) // 2])
@@ -175,7 +183,7 @@ async def test_two_consumers_of_one_group_stay_exact_through_rebalances_and_a_cr
         await b[1]
         await send(infrastructure.kafka_bootstrap_servers, thirds[1][len(thirds[1]) // 2:])
         # a crashes in the middle of its batches: cancelled, its transaction rolled back
-        await until(lambda: _above(applied(db), len(tree) + len(thirds[0])), "a applies the second third")
+        await until(lambda: _above(applied(db, ids), len(tree) + len(thirds[0])), "a applies the second third")
         a[1].cancel()
         with pytest.raises(asyncio.CancelledError):
             await a[1]
@@ -184,23 +192,25 @@ async def test_two_consumers_of_one_group_stay_exact_through_rebalances_and_a_cr
         await until(lambda: both_hold_partitions(c[0], d[0]), "both new members hold partitions")
         await send(infrastructure.kafka_bootstrap_servers, thirds[2] + resent)
         total = len(tree) + len(stream)
-        await until(lambda: _equals(applied(db), total), "every event applied")
+        await until(lambda: _equals(applied(db, ids), total), "every event applied")
         await asyncio.sleep(1.0)  # nothing more comes (the re-sent records are duplicates)
-        assert await applied(db) == total
+        assert await applied(db, ids) == total
         assert c[0].applied_count + d[0].applied_count > 0
         async with snapshot(db) as session:
             found = await consistency_of(session)
             assert found.consistent, found
+            mine = {"organisers": organisers_of_test}
             rows = (await session.execute(text(
                 "SELECT organiser_id, sum(count) FROM assessment_aggregates WHERE level = 'organiser' "
-                "GROUP BY organiser_id"))).all()
+                "AND organiser_id = ANY(CAST(:organisers AS text[])) GROUP BY organiser_id"), mine)).all()
             nation = (await session.execute(text(
-                "SELECT sum(count) FROM assessment_aggregates WHERE level = 'nation'"))).scalar_one()
+                "SELECT sum(count) FROM assessment_aggregates WHERE level = 'nation' "
+                "AND organiser_id = ANY(CAST(:organisers AS text[]))"), mine)).scalar_one()
             partitions = (await session.execute(text(
                 "SELECT count(DISTINCT partition) FROM freshness WHERE topic = 'styrkedja.assessments'"))).scalar_one()
         assert dict(rows) == {o: live for o, (_, live) in per_organiser.items() if live}
         assert nation == sum(live for _, live in per_organiser.values())
-        assert partitions == len(ids)  # each partition's batches noted in its own row
+        assert partitions >= len(organisers_of_test)  # each partition's batches noted in its own row
     finally:
         for loop, task in members:
             loop.stop()
