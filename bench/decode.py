@@ -129,7 +129,7 @@ def _steps() -> list[tuple[str, Callable[[Any], Any]]]:
     def parse(raw: bytes) -> Any:
         return raw, _json.loads(bytes(raw).decode("utf-8"))
 
-    if hasattr(env, "_decode_plain_json"):  # the fast path (issue 16)
+    if hasattr(env, "_json_shadows"):  # the fast path (issue 16)
         from pydantic import ValidationError
 
         from styrkedja_contracts.identifiers import is_plain_json, plain_json_may_contain_personal_identity_number

@@ -92,7 +92,7 @@ def test_what_another_server_serves_is_what_the_directory_holds(reporting: Runni
               "syllabuses": [SYLLABUS], "activities": [ACTIVITY], "persons": []}
     the_plan, _ = read_and_plan(MovedServer(served).source(), since=None, naive_zone=ZONE)
     assert [(r.entity, r.id, r.reason) for r in the_plan.refused] == [
-        ("groups", BAD_GROUP["id"].lower(), "name: String should have at least 1 character")]
+        ("groups", BAD_GROUP["id"].lower(), "displayName: String should have at least 1 character")]
     with httpx.Client(base_url=reporting.url, headers=auth(token_issuer), timeout=60) as client:
         summary = send(client, the_plan, [], removed_at=datetime.now(UTC), full=True)
         assert summary["memberships"]["created"] == 12 and summary["activities"]["created"] == 1

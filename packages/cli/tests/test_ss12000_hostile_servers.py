@@ -169,7 +169,7 @@ def test_personal_identity_numbers_in_the_data_are_refused_and_never_repeated() 
     assert [c["data"]["student_id"] for c in the_plan.changes["memberships"]] == ["p-2"]
     assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == ["g1"]
     refused = [(r.entity, r.reason) for r in the_plan.refused]
-    assert ("memberships", "student_id: must not contain a personal identity number "
+    assert ("memberships", "groupMemberships[0].person.id: must not contain a personal identity number "
             "(personnummer/samordningsnummer); use a pseudonymous id") in refused
     assert {entity for entity, _ in refused} == {"memberships", "groups", "organisations"}
     for one in the_plan.refused:

@@ -190,8 +190,8 @@ def test_a_group_refused_for_its_name_leaves_out_its_memberships_and_says_why() 
     the whole page, and a group refused for its content had its memberships sent for a group reporting does not
     have. Now the group alone is refused (its field and rule), what hangs under it left out naming it, and the
     summary says per refused parent why, and what was left out under it."""
-    for name, rule in (("", "name: String should have at least 1 character"),
-                       ("x" * 201, "name: String should have at most 200 characters")):
+    for name, rule in (("", "displayName: String should have at least 1 character"),
+                       ("x" * 201, "displayName: String should have at most 200 characters")):
         server = Server({"organisations": [HUV, SU], "groups": [{**GROUP, "displayName": name}]})
         the_plan, _ = read_and_plan(server.source(), since=None, naive_zone=ZONE)
         assert [(r.entity, r.id, r.reason) for r in the_plan.refused] == [("groups", GROUP["id"], rule)]
@@ -209,7 +209,7 @@ def test_a_refused_school_units_reason_is_said_with_what_was_left_out_under_it()
     server = Server({"organisations": [HUV, {**SU, "schoolUnitCode": "123"}], "groups": [GROUP]})
     the_plan, _ = read_and_plan(server.source(), since=None, naive_zone=ZONE)
     said = _said(the_plan, [])
-    line = next(s for s in said if s.startswith(f"organisations {SU['id'].lower()}: refused (school_unit_code:"))
+    line = next(s for s in said if s.startswith(f"organisations {SU['id'].lower()}: refused (schoolUnitCode:"))
     assert line.endswith("; left out under it: 1 groups, 1 memberships"), line
 
 

@@ -143,7 +143,7 @@ def test_unknown_fields_are_ignored_and_optional_ones_may_be_missing(tmp_path) -
     assert [(c["data"]["student_id"], c["data"]["start_date"]) for c in the_plan.changes["memberships"]] == [
         ("p1", "2026-08-11")]
     assert [(r.entity, r.id, r.reason) for r in the_plan.refused] == [
-        ("memberships", "g2/p2", "start_date: Input should be a valid date")]  # nothing says when: refused
+        ("memberships", "g2/p2", "groupMemberships[0].startDate, startDate: Input should be a valid date")]  # nothing says when: refused
     assert the_plan.changes["groups"][0]["data"]["year"] is None  # nothing says which year
 
 

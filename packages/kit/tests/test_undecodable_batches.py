@@ -21,7 +21,6 @@ from aiokafka import TopicPartition
 from aiokafka.consumer import fetcher
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.legacy_records import LegacyRecordBatchBuilder
-from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.record.util import calc_crc32c, encode_varint
 
 from styrkedja_kit import kafka
@@ -62,7 +61,8 @@ def broken_payload(raw: bytearray) -> bytearray:
 
 
 def read(data: bytes, fetch_offset: int = 0) -> list:
-    records = fetcher.PartitionRecords(TP, MemoryRecords(data), None, fetch_offset, None, None, True,
+    """The records of a fetch's bytes as the fetcher reads them (its `MemoryRecords`, which the kit replaces)."""
+    records = fetcher.PartitionRecords(TP, fetcher.MemoryRecords(data), None, fetch_offset, None, None, True,
                                        fetcher.READ_UNCOMMITTED)
     return list(records)
 
@@ -80,8 +80,8 @@ def test_every_codec_kafka_clients_use_is_read(codec: int) -> None:
     ("gzip bytes that do not inflate", lambda raw: broken_payload(raw), "gzip"),
     ("zstd bytes that do not inflate", lambda raw: broken_payload(raw), "zstd"),
     ("lz4 bytes that do not inflate", lambda raw: broken_payload(raw), "lz4"),
-    # a producer writing its own bytes can seal any record framing with a right CRC (the embedded broker keeps it)
-    ("records that do not parse, uncompressed", lambda raw: broken_payload(raw), "none"),
+    # records that do not parse, sealed with a right CRC by a producer writing its own bytes (the embedded broker
+    # keeps them), cost only themselves now: test_record_batches.py
 ])
 def test_an_undecodable_batch_is_one_stand_in_at_its_last_offset_and_the_rest_is_read(label, spoil, codec_name
                                                                                      ) -> None:
@@ -103,11 +103,14 @@ def test_a_fetch_starting_inside_an_undecodable_batch_still_passes_it() -> None:
 
 
 def test_the_fetchers_name_the_kit_replaces_is_where_it_was() -> None:
-    """aiokafka builds its PartitionRecords by this module-level name; the kit's subclass must be the one."""
+    """aiokafka builds its PartitionRecords and MemoryRecords by these module-level names; the kit's must be the ones."""
     import inspect
 
     assert "PartitionRecords(" in inspect.getsource(fetcher.Fetcher)
     assert fetcher.PartitionRecords.__module__ == "styrkedja_kit.kafka"
+    # and its MemoryRecords: the kit's keeps the fetch's bytes, to read a batch aiokafka cannot read record by record
+    assert "MemoryRecords(" in inspect.getsource(fetcher.Fetcher)
+    assert fetcher.MemoryRecords is kafka._CheckedRecords
 
 
 def legacy(magic: int, codec: int, base_offset: int, values: list[bytes]) -> bytearray:
@@ -138,6 +141,16 @@ def test_the_old_message_formats_are_read_and_an_undecodable_one_passed(magic: i
         (0, b"plain"), (1, b"a"), (2, b"b"), (5, b"after")]
     [stand_in] = [r for r in got if isinstance(r.value, UndecodableBatch)]
     assert stand_in.offset == 4 and "(compression unknown) cannot be decoded" in stand_in.value.reason
+
+
+@pytest.mark.parametrize("magic", [0, 1])
+def test_an_old_format_message_whose_crc_does_not_match_is_passed(magic: int) -> None:
+    """aiokafka raised "Invalid CRC" on every fetch of it (the embedded broker keeps one): now one stand-in."""
+    spoilt = legacy(magic, 0, 1, [b"x"])
+    spoilt[-1] ^= 1
+    got = read(bytes(legacy(magic, 0, 0, [b"before"]) + spoilt + legacy(magic, 0, 2, [b"after"])))
+    assert [r.offset for r in got] == [0, 1, 2] and (got[0].value, got[2].value) == (b"before", b"after")
+    assert isinstance(got[1].value, UndecodableBatch) and "its CRC does not match its bytes" in got[1].value.reason
 
 
 # -- compression bombs (hostile inputs, round 8) ----------------------------------------------------------------

@@ -14,6 +14,7 @@ from .envelope import (
     CloudEvent,
     Envelope,
     decode_event,
+    decode_plain,
     find_personal_identity_number,
     new_event,
 )
@@ -138,6 +139,7 @@ __all__ = [
     "example_bytes",
     "example_path",
     "decode_event",
+    "decode_plain",
     "find_personal_identity_number",
     "forecast_id_for",
     "is_valid_value",

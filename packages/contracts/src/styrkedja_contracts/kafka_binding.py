@@ -4,10 +4,10 @@ Styrkedja takes the structured JSON content mode only: the whole CloudEvent, one
 record's value, with a `content-type` header of `application/cloudevents+json` (a `charset` of UTF-8
 at most) or none. In the binary content mode the value is the event's data alone and its attributes
 travel as `ce_*` headers; in the batch mode (`application/cloudevents-batch+json`) the value is an array.
-The value decides whether an event is read (the rebuild reads values and keys only, and must judge as
-the live consumer does); where the value is refused, the headers say why better than the value's first
-missing attribute would ("specversion: Field required" sends a producer looking at its payload, not
-at the mode its client library was set to).
+The value decides whether an event is read; where the value is refused, the headers say why better than
+the value's first missing attribute would ("specversion: Field required" sends a producer looking at its
+payload, not at the mode its client library was set to). `refusal` is that decision for a refused value:
+the live consumer's and the rebuild's (which reads the headers of refused records only, as live does).
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["STRUCTURED_MEDIA_TYPE", "CONTENT_MODE_RULE", "content_mode_refusal"]
+from .errors import ContractError, OversizedEventError
+
+__all__ = ["STRUCTURED_MEDIA_TYPE", "CONTENT_MODE_RULE", "content_mode_refusal", "refusal"]
 
 STRUCTURED_MEDIA_TYPE = "application/cloudevents+json"
 _BATCH_MEDIA_TYPE = "application/cloudevents-batch+json"
@@ -70,3 +72,13 @@ def content_mode_refusal(headers: Iterable[tuple[Any, Any]] | None) -> str | Non
         if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
             return f"content-type: charset must be utf-8: {CONTENT_MODE_RULE}"
     return None
+
+
+def refusal(error: ContractError, value: bytes | None, headers: Iterable[tuple[Any, Any]] | None) -> tuple[str, str]:
+    """The dead-letter reason and message of a record whose value `decode_event` refused with `error`: `content_mode`
+    (`content_mode_refusal`) where its headers say another content mode — the mode is the rule it broke, not the
+    value's first missing attribute — else the error's own. A tombstone or an oversized value keeps its own refusal:
+    no mode makes either an event. The headers are read here only, for a refused value: what decodes is applied
+    whatever they say."""
+    mode = None if not value or isinstance(error, OversizedEventError) else content_mode_refusal(headers)
+    return ("content_mode", mode) if mode is not None else (error.reason, str(error))

@@ -615,8 +615,8 @@ class ConsumerLoop:
                     decoded.decode_seconds += time.monotonic() - started
                     await asyncio.sleep(0)
                     started = time.monotonic()
-                if isinstance(record.value, UndecodableBatch):  # a batch of records the client could not read
-                    decoded.dead.append((record, "undecodable_batch", record.value.reason))
+                if isinstance(record.value, UndecodableBatch):  # records the client could not read (a batch, one)
+                    decoded.dead.append((record, record.value.dead_letter_reason, record.value.reason))
                     continue
                 try:
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)

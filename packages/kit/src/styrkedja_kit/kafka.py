@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import operator
 import struct
 import zlib
 from collections.abc import Iterable
@@ -32,7 +33,9 @@ from aiokafka.protocol.transaction import InitProducerIdRequest
 from aiokafka.protocol.types import Array, Boolean, Int8, Int16, Int32, Schema, String
 from aiokafka.record import default_records as _default_records
 from aiokafka.record import legacy_records as _legacy_records
+from aiokafka.record import memory_records as _memory_records
 
+from . import record_batches
 from .settings import INFLATED_BATCH_EVENTS, ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -194,17 +197,38 @@ def make_consumer(settings: ServiceSettings, client_id: str, **kwargs: Any) -> A
 
 class UndecodableBatch(bytes):
     """The value of the one record a consumer is handed for a record batch the client could not decode
-    (a codec it lacks or does not know, compressed bytes that do not inflate): the fetcher raised the error
-    on every fetch of that partition, so the consumer restarted on the same batch for ever and nothing
-    after it was read. It stands at the batch's last offset, so that storing the offset past it passes the
-    batch; it is empty (the batch's records stay in the log at the offsets `reason` names)."""
+    (a codec it lacks or does not know, compressed bytes that do not inflate, records that cannot be told
+    apart): the fetcher raised the error on every fetch of that partition, so the consumer restarted on the
+    same batch for ever and nothing after it was read. It stands at the batch's last offset, so that storing
+    the offset past it passes the batch; it is empty (the batch's records stay in the log at the offsets
+    `reason` names). Where the batch's records before a fault could be read (`record_batches`), they are
+    handed out as usual and this stands for the rest of the batch only."""
 
     reason: str
+    #: the dead letter's `dlq.reason`
+    dead_letter_reason = "undecodable_batch"
 
     def __new__(cls, reason: str) -> UndecodableBatch:
         value = super().__new__(cls, b"")
         value.reason = reason
         return value
+
+
+class UndecodableRecord(UndecodableBatch):
+    """The value of a stand-in for one record of a batch that cannot be read (its fields do not fit its length:
+    `record_batches`), at that record's own offset; the batch's other records are handed out as usual."""
+
+    dead_letter_reason = "undecodable_record"
+
+
+def stand_in_refusal(value: bytes | None) -> tuple[str, str] | None:
+    """(reason, message) for a record's value that stands for records the client could not read (the fetcher's
+    stand-in: `UndecodableBatch`, `UndecodableRecord`), None for any other value. Every reader of the kit's
+    consumers (the live loop, the rebuild) asks this before it decodes a value: a stand-in's value is empty,
+    and `decode_event` would call it a tombstone."""
+    if isinstance(value, UndecodableBatch):
+        return value.dead_letter_reason, value.reason
+    return None
 
 
 _CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
@@ -368,35 +392,118 @@ class _ReadBatch:
         return iter(self._records)
 
 
-def _read_batch(batch: Any) -> Any:
+_HAS_CODEC = _default_records.DefaultRecordBase()  # aiokafka's check that a codec is known and its library here
+
+
+def _inflate(codec: int, payload: bytes) -> bytes:
+    """A batch's records inflated as aiokafka inflates them (its codec check, the bounded decoders)."""
+    _HAS_CODEC._assert_has_codec(codec)
+    return _BOUNDED_DECODERS[f"{_CODECS[codec]}_decode"](payload)
+
+
+def _read_batch(batch: Any, raw: Any = None) -> Any:
+    """`batch` with its records read now (`_ReadBatch`). Where aiokafka cannot read it whole, or its records' offsets
+    do not ascend within the batch's (aiokafka hands such records out: the fetcher drops one whose offset goes back,
+    and one beyond the batch's last offset would move the stored offset past records not read), and `raw` (a
+    callable: `batch` → its bytes, format v2) is given, it is read again record by record
+    (`record_batches.read_records`): its good records are handed out as usual, each unreadable record or run as a
+    stand-in in its place. Where that cannot read it either (its bytes do not inflate), or there are no bytes,
+    one stand-in at its last offset. So is a batch whose CRC does not match its bytes: no record of it can be
+    trusted. aiokafka raised for it on every fetch (the consumer restarted on it for ever, the rebuild's read
+    failed): bytes spoilt on the way would pass a fetch again, but the embedded broker keeps a batch of any CRC,
+    and a broker's disk may spoil one for good. A batch spoilt on the way alone (TCP's and TLS's checks passed)
+    is dead-lettered all the same: its records stay in the log at the offsets the dead letter names."""
     if batch is None or getattr(batch, "is_control_batch", False):  # markers: the fetcher reads them itself
         return batch
-    if not batch.validate_crc():  # bytes spoilt on the way: the fetcher refuses it as before, and fetches again
-        return batch
+    if not batch.validate_crc():
+        stored = getattr(batch, "crc", None)  # aiokafka's old-format batches do not show it
+        return _whole(batch, "its CRC does not match its bytes" + (f" (stored {stored:#010x})" if stored else ""))
     try:
-        return _ReadBatch(batch, list(batch))
+        records = list(batch)
     except Exception as error:  # whatever a codec raises for these bytes: unknown codec, zlib, cramjam, lz4 frames
-        last = batch.next_offset - 1
-        first = getattr(batch, "base_offset", last)
-        codec = _CODECS.get(getattr(batch, "compression_type", -1), "unknown")
-        reason = (f"the record batch at offsets {first}..{last} (compression {codec}) cannot be decoded: "
-                  f"{type(error).__name__}: {str(error)[:200]}")
-        stamp = getattr(batch, "max_timestamp", -1)
-        return _ReadBatch(batch, [_StandIn(last, stamp, getattr(batch, "timestamp_type", 0) or 0,
-                                           UndecodableBatch(reason))])
+        return _read_tolerantly(batch, raw, f"{type(error).__name__}: {str(error)[:200]}")
+    if records and getattr(batch, "magic", 0) >= 2 and not _ascending(records, batch.base_offset, batch.next_offset):
+        return _read_tolerantly(batch, raw, "its records' offsets do not ascend within its own")
+    return _ReadBatch(batch, records)
+
+
+_OFFSET = operator.attrgetter("offset")
+
+
+def _ascending(records: list[Any], first: int, end: int) -> bool:
+    """Whether the records' offsets ascend within [first, end): a producer's batch holds every offset of it."""
+    offsets = list(map(_OFFSET, records))
+    if len(offsets) == end - first:
+        return offsets == list(range(first, end))
+    return first <= offsets[0] and offsets[-1] < end and all(map(operator.lt, offsets, offsets[1:]))
+
+
+def _read_tolerantly(batch: Any, raw: Any, why: str) -> _ReadBatch:
+    if raw is not None and getattr(batch, "magic", 0) >= 2:
+        read = _read_again(batch, raw)
+        if read is not None:
+            stamp, stamp_type = batch.max_timestamp, batch.timestamp_type or 0
+            return _ReadBatch(batch, [item if isinstance(item, record_batches.Record) else
+                                      _StandIn(item.offset, stamp, stamp_type,
+                                               (UndecodableBatch if item.framing else UndecodableRecord)(item.reason))
+                                      for item in read])
+    return _whole(batch, why)
+
+
+def _whole(batch: Any, why: str) -> _ReadBatch:
+    """The batch as one stand-in at its last offset."""
+    last = batch.next_offset - 1
+    first = getattr(batch, "base_offset", last)
+    codec = _CODECS.get(getattr(batch, "compression_type", -1), "unknown")
+    reason = f"the record batch at offsets {first}..{last} (compression {codec}) cannot be decoded: {why}"
+    stamp, stamp_type = getattr(batch, "max_timestamp", -1), getattr(batch, "timestamp_type", 0) or 0
+    return _ReadBatch(batch, [_StandIn(last, stamp, stamp_type, UndecodableBatch(reason))])
+
+
+def _read_again(batch: Any, raw: Any) -> list[record_batches.Record | record_batches.Unreadable] | None:
+    """The batch's records read one by one from its bytes (`raw(batch)`); None where no record of it can be trusted."""
+    try:
+        data = raw(batch)
+        if data is None or record_batches.batch_offsets(data) != (batch.base_offset, batch.next_offset - 1):
+            log.warning("a record batch's bytes were not where the fetcher read it", extra={
+                "base_offset": batch.base_offset})
+            return None
+        return record_batches.read_records(data, _inflate)
+    except Exception:  # noqa: BLE001 - the batch's bytes do not inflate (or check): the batch is one stand-in
+        return None
+
+
+_LOG_OVERHEAD = 12  # a batch's base offset and length, before the bytes its length counts
 
 
 class _CheckedRecords:
-    """aiokafka's `MemoryRecords` of one fetched partition, handing out each batch read (see `UndecodableBatch`)."""
+    """aiokafka's `MemoryRecords` of one fetched partition, handing out each batch read (see `UndecodableBatch`).
+    Made by the fetcher from the fetch's bytes (`_fetcher.MemoryRecords`, below), it keeps them: a batch aiokafka
+    cannot read whole is found in them (`_bytes_of`) and read again from its own bytes, record by record."""
 
-    def __init__(self, records: Any) -> None:
-        self._records = records
+    def __init__(self, data: Any = None, *, records: Any = None) -> None:
+        self._records = records if records is not None else _memory_records.MemoryRecords(data)
+        self._data = data
+        self._find = None if data is None else self._bytes_of
 
     def has_next(self) -> bool:
         return bool(self._records.has_next())
 
     def next_batch(self) -> Any:
-        return _read_batch(self._records.next_batch())
+        return _read_batch(self._records.next_batch(), self._find)
+
+    def _bytes_of(self, batch: Any) -> bytes | None:
+        """The bytes of the v2 `batch` in the fetch's, sliced as `MemoryRecords` slices them (each its length after
+        its base offset); None where no batch there starts at its base offset."""
+        data, at = self._data, 0
+        while at + _LOG_OVERHEAD <= len(data):
+            end = at + _LOG_OVERHEAD + int.from_bytes(data[at + 8:at + _LOG_OVERHEAD], "big", signed=True)
+            if int.from_bytes(data[at:at + 8], "big", signed=True) == batch.base_offset:
+                return bytes(data[at:end])
+            if end <= at:
+                break
+            at = end
+        return None
 
     def size_in_bytes(self) -> int:
         return int(self._records.size_in_bytes())
@@ -404,10 +511,14 @@ class _CheckedRecords:
 
 class _PartitionRecords(_fetcher.PartitionRecords):  # type: ignore[misc]
     def __init__(self, tp: Any, records: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(tp, _CheckedRecords(records), *args, **kwargs)
+        if not isinstance(records, _CheckedRecords):  # made elsewhere than the fetcher: without its bytes
+            records = _CheckedRecords(records=records)
+        super().__init__(tp, records, *args, **kwargs)
 
 
-# aiokafka's fetcher builds its PartitionRecords by this module-level name (`Fetcher._fetch_requests_routine`)
+# aiokafka's fetcher builds its MemoryRecords and PartitionRecords by these module-level names
+# (`Fetcher._fetch_requests_routine`)
+_fetcher.MemoryRecords = _CheckedRecords
 _fetcher.PartitionRecords = _PartitionRecords
 
 

@@ -1,8 +1,9 @@
-"""The rebuild's swap holds the live tables' exclusive lock only for the swap (swap13): the alerts are judged on the
-rebuilt tables before the lock (`alerts.handlers.judge_all`), decided against the stored alerts under it
-(`decide_all`). The same alerts and the same alert events as a judgement of the rebuilt state made after the swap
-(what the rebuild did before); none when the swap's transaction fails; judged again when a threshold changed
-between the judgement and the lock; meanwhile the live tables answer at once."""
+"""The rebuild's swap holds the live tables' exclusive lock only for the swap (swap13, swap16): the alerts are judged
+on the rebuilt tables (`alerts.handlers.judge_all`) and decided against the stored alerts (`decide_all`: locked,
+written with their events) before the lock, in the swap's transaction. The same alerts and the same alert events as
+a judgement of the rebuilt state made after the swap (what the rebuild did before); none when the swap's transaction
+fails; judged again when a threshold changed between the judgement and the decision; meanwhile the live tables answer
+at once."""
 
 from __future__ import annotations
 
@@ -78,6 +79,12 @@ def reads_of_derived(statements: list[str]) -> list[str]:
             and any(f" {t} " in f" {s.replace(',', ' ').replace('(', ' ')} " for t in derived)]
 
 
+def of_the_decision(statements: list[str]) -> list[str]:
+    """The statements that read or write the alerts, their thresholds or the outbox."""
+    return [s for s in statements if any(f" {t} " in f" {s.replace(',', ' ').replace('(', ' ')} "
+                                         for t in ("alerts", "alert_thresholds", "outbox"))]
+
+
 async def test_the_swap_s_lock_covers_no_judgement_and_the_alerts_are_those_of_a_judgement_after_it(
         settings, fresh_database, monkeypatch):
     dbs = {way: Database(fresh_database("styrkedja_reporting")) for way in ("after", "before")}
@@ -115,10 +122,11 @@ async def test_the_swap_s_lock_covers_no_judgement_and_the_alerts_are_those_of_a
         report = await rebuilt(db, DROP_LOG)
         assert readable == [0]  # the old (empty) tables, not waited for
         assert held[0].startswith("LOCK TABLE") and held[-1] == "COMMIT/ROLLBACK"
-        # under the lock: the swap and the decision (the alerts locked and written), no read of the rebuilt figures
-        # or facts — before swap13 the whole judgement ran there (assessment_aggregates, figure_pass, forecast_facts)
+        # under the lock: the swap only, no read of the rebuilt figures or facts — before swap13 the whole judgement
+        # ran there (assessment_aggregates, figure_pass, forecast_facts) — and nothing of the alerts' decision: before
+        # swap16 the alerts were locked and written, with their events, there
         assert reads_of_derived(held) == [], reads_of_derived(held)
-        assert any("FOR UPDATE" in s and "alerts" in s for s in held)
+        assert of_the_decision(held) == [], of_the_decision(held)
         assert {"alerts.judge", "swap", "alerts", "lock_held"} <= set(report.stages)
 
         expected = await alerts_and_events(judge_after)

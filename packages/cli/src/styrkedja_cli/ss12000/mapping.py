@@ -49,7 +49,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
@@ -63,7 +63,7 @@ from styrkedja_contracts import (
 )
 from styrkedja_contracts.identifiers import canonical_organiser_id, nfc, redact_personal_identity_numbers
 
-from .models import Activity, Duty, Group, Meta, Organisation, Person, Syllabus, aware
+from .models import Activity, Duty, Group, Membership, Meta, Organisation, Person, Syllabus, aware
 
 NS = UUID("0b5e1c2a-5512-4000-8000-000000012000")
 ORGANISER = "huvudman"
@@ -83,6 +83,19 @@ UNDER_REFUSED = "left out: its school unit was refused"
 AREA_REFUSED = "left out: its area was refused"
 GROUP_REFUSED = "left out: its group was refused"
 ORGANISER_REFUSED = "left out: its Huvudman was refused"
+#: where the organiser id of any unit comes from: its Huvudman's municipalityCode or organisationNumber
+ORGANISER_FIELDS = "municipalityCode, organisationNumber"
+#: the contract's fields of a unit (organiser, area, school unit, group) → the SS 12000 fields they come from, as a
+#: refusal names them (the operator mends the source, which has no `school_unit_code`)
+UNIT_FIELDS = {"name": "displayName", "unit_id": "id", "school_unit_code": "schoolUnitCode",
+               "parent_id": "parentOrganisation.id", "organiser_id": ORGANISER_FIELDS, "updated_at": "meta.modified",
+               "unit_type": "organisationType"}
+GROUP_FIELDS = {**UNIT_FIELDS, "school_unit_code": "organisation.schoolUnitCode", "parent_id": "organisation.id",
+                "year": "groupMemberships.person.enrolments.schoolYear", "unit_type": "groupType",
+                "start_date": "startDate", "end_date": "endDate"}
+DUTY_FIELDS = {"duty_id": "id", "person_id": "person.id", "duty_role": "dutyRole",
+               "school_unit_code": "dutyAt.schoolUnitCode", "start_date": "startDate", "end_date": "endDate",
+               "organiser_id": ORGANISER_FIELDS, "updated_at": "meta.modified"}
 #: every Swedish municipality's organisation number starts so (212000-NNNN)
 _MUNICIPALITY_NUMBER = re.compile(r"^(16)?212000-?[0-9]{4}$")
 
@@ -125,14 +138,27 @@ class Plan:
     #: on persons, `expand=groupMemberships`): their members are unknown, not none — what reporting holds for them
     #: is neither sent nor removed
     members_unknown: set[str] = field(default_factory=set)
+    #: per group that states its own `groupMemberships`, how many memberships persons state otherwise (one that the
+    #: group does not list, or lists with other dates): the group's list was imported (`members_of`)
+    membership_conflicts: dict[str, int] = field(default_factory=dict)
+    #: memberships persons state of groups the source did not serve (or an incremental run did not read): not read
+    memberships_of_unserved_groups: int = 0
+    #: ids of one entity differing only in case, each "<entity> <id>, <id>" (imported as given: `_case_apart`)
+    case_apart: list[str] = field(default_factory=list)
 
-    def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str) -> bool:
-        """The change if it keeps the contract (True), else refused naming the field and the rule (False)."""
+    def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
+            fields: dict[str, str] | None = None) -> bool:
+        """The change if it keeps the contract (True), else refused naming the field and the rule (False). The field
+        is named as the source has it, so that it can be mended there: `fields` maps the contract's field names to
+        the SS 12000 item's field paths (`school_unit_code` → `schoolUnitCode`); a field it does not name is said as
+        the contract has it."""
         try:
             valid = model.model_validate(data)
         except ValidationError as error:
             first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "data"
+            loc = [str(p) for p in first["loc"]]
+            source_field = (fields or {}).get(loc[0]) if loc else None
+            where = ".".join([source_field, *loc[1:]] if source_field else loc) or "data"
             self.refused.append(Refused(entity, ident, f"{where}: {first['msg']}"))
             return False
         self.changes.setdefault(entity, []).append(
@@ -172,13 +198,16 @@ YEARS = range(10)  # the contract's årskurs 0–9; SS 12000 allows 10 (e.g. yea
 
 
 def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: Sequence[Activity],
-                syllabuses: Sequence[Syllabus]) -> dict[str, int]:
-    """The year of each group it can be told for (see the module's docstring)."""
+                syllabuses: Sequence[Syllabus], members: dict[str, list[Member]] | None = None) -> dict[str, int]:
+    """The year of each group it can be told for (see the module's docstring); `members`: each group's memberships
+    wherever they were stated (`members_of`), else the group's own."""
     enrolments = {p.id: p.enrolments for p in persons}
     out: dict[str, int] = {}
     for group in groups:
         votes: Counter[int] = Counter()
-        for member in group.memberships:
+        stated = [m.membership for m in members[group.id]] if members is not None and group.id in members \
+            else group.memberships
+        for member in stated:
             if member.person is None:
                 continue
             on = member.start_date or group.start_date
@@ -283,6 +312,115 @@ class _Tree:
         return out
 
 
+@dataclass(frozen=True)
+class Member:
+    """A membership and where the source states it: the path of its entry (`groupMemberships[3]` on its group,
+    `_embedded.groupMemberships[0]` on its person), which a refusal names."""
+
+    membership: Membership
+    path: str
+
+
+#: the rule a membership stated twice with other dates breaks (two entries of one group, person and start)
+TWICE = "{path}: stated again at {other} with another endDate (one group, person and startDate): neither is imported"
+
+
+def members_of(groups: Sequence[Group], persons: Sequence[Person], out: Plan) -> dict[str, list[Member]]:
+    """Each group's memberships, wherever the specification lets a server state them: on the group
+    (`groupMemberships`) or on its persons (`_embedded.groupMemberships` as `/persons?expand=groupMemberships`
+    gives them, or `groupMemberships` on the person). The rule where they differ: **the most specific whole list
+    wins** — a group's own list is the whole of its members, so a group that has the field takes its memberships
+    from it alone, and what persons state otherwise of it is counted (`membership_conflicts`), not imported; a
+    group without the field takes them from every person who states any (a person's `_embedded` before its bare
+    field). Its members are known only when every person served states a list (else `members_unknown`: what
+    reporting holds for it is neither sent nor removed). One entry of a group, person and start is one membership:
+    stated again alike it is read once, with another end both are refused (`TWICE`). A person's membership without
+    its group is refused naming the person; one of a group not served is not read (counted)."""
+    groups_by_id = {g.id: g for g in groups}
+    stated = {p.id: p.stated_memberships() for p in persons}
+    every_person_states = bool(persons) and all(lists is not None for lists in stated.values())
+    from_persons: dict[str, list[Member]] = {}
+    for person in persons:
+        lists = stated[person.id]
+        if lists is None:
+            continue
+        path, entries = lists
+        for n, entry in enumerate(entries):
+            if entry.group is None:
+                out.refused.append(Refused("persons", person.id, f"{path}[{n}].group: missing (the specification "
+                                                                 "allows leaving it out; a membership is of a group)"))
+                continue
+            if entry.group.id not in groups_by_id:
+                out.memberships_of_unserved_groups += 1
+                continue
+            membership = Membership.model_validate({"person": {"id": person.id}, "startDate": entry.start_date,
+                                                    "endDate": entry.end_date})
+            from_persons.setdefault(entry.group.id, []).append(Member(membership, f"{path}[{n}]"))
+    stating = {pid for pid, lists in stated.items() if lists is not None}
+    out_members: dict[str, list[Member]] = {}
+    for group in groups:
+        if "memberships" in group.model_fields_set:
+            own = [Member(m, f"groupMemberships[{n}]") for n, m in enumerate(group.memberships)]
+            if stating:
+                # what persons state otherwise: an entry the group does not list (or lists with other dates), and an
+                # entry of the group's that a person stating its own list lacks
+                listed = {_said_membership(m.membership) for m in own}
+                theirs = from_persons.get(group.id, [])
+                confirmed = {_said_membership(m.membership) for m in theirs}
+                differing = sum(_said_membership(m.membership) not in listed for m in theirs) + sum(
+                    m.membership.person is not None and m.membership.person.id in stating
+                    and _said_membership(m.membership) not in confirmed for m in own)
+                if differing:
+                    out.membership_conflicts[group.id] = differing
+            chosen = own
+        else:
+            chosen = from_persons.get(group.id, [])
+            if not every_person_states:
+                out.members_unknown.add(group.id)
+        out_members[group.id] = _once_each(group.id, chosen, out)
+    return out_members
+
+
+def _said_membership(membership: Membership) -> tuple[str | None, Any, Any]:
+    return (membership.person.id if membership.person else None, membership.start_date, membership.end_date)
+
+
+def _once_each(group_id: str, members: list[Member], out: Plan) -> list[Member]:
+    """`members` with an entry stated again alike read once, and one stated again with another end refused (both)."""
+    first: dict[tuple[str, Any], Member] = {}
+    clashing: set[tuple[str, Any]] = set()
+    kept: list[Member] = []
+    for member in members:
+        if member.membership.person is None:
+            kept.append(member)
+            continue
+        key = (member.membership.person.id, member.membership.start_date)
+        before = first.get(key)
+        if before is None:
+            first[key] = member
+            kept.append(member)
+        elif before.membership.end_date != member.membership.end_date and key not in clashing:
+            clashing.add(key)
+            out.refused.append(Refused("memberships", f"{group_id}/{key[0]}",
+                                       TWICE.format(path=before.path, other=member.path)))
+    return [m for m in kept if m.membership.person is None
+            or (m.membership.person.id, m.membership.start_date) not in clashing]
+
+
+S = TypeVar("S", Organisation, Group, Duty, Activity)
+
+
+def _case_apart(out: Plan, entity: str, items: Sequence[S]) -> Sequence[S]:
+    """Ids of one entity that differ only in case (`G1`, `g1`; a UUID is read in one case already): imported as the
+    ids they are (an id that is no UUID is exact, docs/import.md), and said (`Plan.case_apart`), for a source
+    comparing ids without case — as many databases do — means one entity by them."""
+    spellings: dict[str, set[str]] = {}
+    for item in items:
+        spellings.setdefault(item.id.casefold(), set()).add(item.id)
+    out.case_apart += [f"{entity} {', '.join(sorted(same))}" for same in spellings.values() if len(same) > 1]
+    return items
+
+
 def _recreated(field_name: str, what: str, ids: list[str], this: str) -> str:
     others = ", ".join(i for i in ids if i != this)
     return (f"{field_name}: the same as on {others} ({len(ids)} {what} in one place: deleted and recreated under a "
@@ -294,7 +432,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
          now: datetime, persons: Sequence[Person] = (), organiser: tuple[str, str] | None = None) -> Plan:
     """`organiser`: (id, name) of the organiser a source without a Huvudman is for (`--organiser`)."""
     out = Plan()
-    years = group_years(groups, persons, activities, syllabuses)
+    organisations = _case_apart(out, "organisations", organisations)
+    groups = _case_apart(out, "groups", groups)
+    duties = _case_apart(out, "duties", duties)
+    activities = _case_apart(out, "activities", activities)
+    members = members_of(groups, persons, out)
+    years = group_years(groups, persons, activities, syllabuses, members)
     orgs = {o.id: o for o in organisations}
 
     def when(meta: Meta | None) -> datetime:
@@ -376,7 +519,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         base = {"organiser_id": oid, "name": org.display_name, "updated_at": when(org.meta)}
         if kind == ORGANISER:
             if not out.add("organisations", OrganisationUnitUpsertedV1,
-                           {**base, "unit_type": "organiser", "unit_id": oid}, org.id, org.id):
+                           {**base, "unit_type": "organiser", "unit_id": oid}, org.id, org.id,
+                           {**UNIT_FIELDS, "unit_id": ORGANISER_FIELDS}):
                 refused_organisers[oid] = org.id
         elif kind == SCHOOL_UNIT:
             code = (org.school_unit_code or "").strip()
@@ -387,7 +531,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 continue
             sent = out.add("organisations", OrganisationUnitUpsertedV1,
                            {**base, "unit_type": "school_unit", "unit_id": org.id, "parent_id": area_of(org) or oid,
-                            "school_unit_code": code or None}, org.id, org.id)
+                            "school_unit_code": code or None}, org.id, org.id, UNIT_FIELDS)
             if code and sent:  # a unit refused for its content (a name holding a civic number) places nothing
                 placed[org.id] = (oid, org)
         elif not is_area(org):
@@ -397,7 +541,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 f"inside area {above}: its school units are that area's" if above != org.id else
                 "above a Verksamhetsområde or Stadsdel: each of its school units is in the one below it")))
         elif not out.add("organisations", OrganisationUnitUpsertedV1,
-                         {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id):
+                         {**base, "unit_type": "area", "unit_id": org.id, "parent_id": oid}, org.id, org.id,
+                         UNIT_FIELDS):
             refused_areas.add(org.id)
     # what hangs under a Huvudman refused for its content is not sent under its organiser id either (a directory
     # of areas and school units without their organiser), unless another Huvudman of that id was sent
@@ -450,8 +595,8 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         if group.organisation.id in refused_units:
             groups_left[group.id] = f"{UNDER_REFUSED} ({group.organisation.id})"
             leave("groups", group.id, group.organisation.id)
-            for member in group.memberships:
-                leave("memberships", f"{group.id}/{_person(member)}", group.organisation.id)
+            for listed in members[group.id]:
+                leave("memberships", f"{group.id}/{_person(listed.membership)}", group.organisation.id)
             continue
         if at is None:
             out.refused.append(Refused("groups", group.id, "organisation: its organisation is not a known Skolenhet"))
@@ -469,20 +614,19 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         if not out.add("groups", OrganisationUnitUpsertedV1, {
                 "unit_type": "group", "unit_id": group.id, "organiser_id": oid, "parent_id": school.id,
                 "name": group.display_name, "school_unit_code": code, "year": years.get(group.id),
-                "updated_at": changed}, group.id, group.id):
+                "updated_at": changed}, group.id, group.id, GROUP_FIELDS):
             # a group refused for its content (a name the directory cannot take): its memberships and teaching
             # assignments are not sent for a group reporting does not have
             groups_left[group.id] = f"{GROUP_REFUSED} ({group.id})"
-            for member in group.memberships:
-                out.under_refused.append(Refused("memberships", f"{group.id}/{_person(member)}",
+            for listed in members[group.id]:
+                out.under_refused.append(Refused("memberships", f"{group.id}/{_person(listed.membership)}",
                                                  groups_left[group.id]))
             continue
         group_place[group.id] = (oid, code)
-        if "memberships" not in group.model_fields_set:
-            out.members_unknown.add(group.id)
-        for member in group.memberships:
+        for stated in members[group.id]:
+            member = stated.membership
             if member.person is None:
-                out.refused.append(Refused("memberships", f"{group.id}/(no person)", NO_PERSON))
+                out.refused.append(Refused("memberships", f"{group.id}/(no person)", f"{stated.path}.{NO_PERSON}"))
                 continue
             # Skolverket's reference API has neither the group's nor the membership's start: then the
             # day the group came into the source (stable from run to run, unlike the import day)
@@ -490,10 +634,18 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             start = member.start_date or group.start_date or (
                 created.astimezone(naive_zone).date() if created else None)
             mid = str(uuid5(NS, f"{group.id}/{member.person.id}/{start}"))
+            on_group = stated.path.startswith("groupMemberships")
             out.add("memberships", GroupMembershipUpsertedV1, {
                 "membership_id": mid, "organiser_id": oid, "school_unit_code": code, "group_id": group.id,
                 "student_id": member.person.id, "start_date": start, "end_date": member.end_date or group.end_date,
-                "updated_at": changed}, group.id, f"{group.id}/{member.person.id}")
+                "updated_at": changed}, group.id, f"{group.id}/{member.person.id}", {
+                    "student_id": f"{stated.path}.person.id" if on_group else "id",
+                    # a membership's start is its own, else its group's (else the day the group was created)
+                    "start_date": f"{stated.path}.startDate" if member.start_date else
+                    f"{stated.path}.startDate, startDate",
+                    "end_date": f"{stated.path}.endDate" if member.end_date else "endDate",
+                    "school_unit_code": "organisation.schoolUnitCode", "group_id": f"{stated.path}.group.id"
+                    if not on_group else "id", "updated_at": "meta.modified", "organiser_id": ORGANISER_FIELDS})
 
     duty_person: dict[str, str] = {}
     for duty in duties:
@@ -512,13 +664,13 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         out.add("duties", DutyUpsertedV1, {
             "duty_id": duty.id, "organiser_id": oid, "school_unit_code": (school.school_unit_code or "").strip(),
             "person_id": duty.person.id, "duty_role": duty.duty_role, "start_date": duty.start_date,
-            "end_date": duty.end_date, "updated_at": when(duty.meta)}, duty.id, duty.id)
+            "end_date": duty.end_date, "updated_at": when(duty.meta)}, duty.id, duty.id, DUTY_FIELDS)
 
     subjects = {s.id: s.subject_code.strip() for s in syllabuses
                 if s.subject_code and _SUBJECT.match(s.subject_code.strip())}
     for activity in activities:
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
-        for group_ref in activity.groups:
+        for g, group_ref in enumerate(activity.groups):
             place = group_place.get(group_ref.id)
             if group_ref.id in groups_left:
                 out.under_refused.append(Refused("activities", activity.id, groups_left[group_ref.id]))
@@ -526,7 +678,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             if place is None:
                 out.refused.append(Refused("activities", activity.id, f"groups: group {group_ref.id} is not known"))
                 continue
-            for teacher in activity.teachers:
+            for n, teacher in enumerate(activity.teachers):
                 person = duty_person.get(teacher.duty.id)
                 if person is None:
                     out.refused.append(Refused("activities", activity.id, f"teachers.duty: duty {teacher.duty.id} is not known"))
@@ -537,5 +689,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     "teacher_id": person, "subject_code": subject,
                     "start_date": teacher.start_date or activity.start_date,
                     "end_date": teacher.end_date or activity.end_date, "updated_at": when(activity.meta)},
-                    activity.id, activity.id)
+                    activity.id, activity.id, {
+                        "assignment_id": "id", "organiser_id": ORGANISER_FIELDS, "updated_at": "meta.modified",
+                        "school_unit_code": f"groups[{g}].organisation.schoolUnitCode", "group_id": f"groups[{g}].id",
+                        "teacher_id": f"teachers[{n}].duty.person.id", "subject_code": "syllabus.subjectCode",
+                        "start_date": f"teachers[{n}].startDate" if teacher.start_date else "startDate",
+                        "end_date": f"teachers[{n}].endDate" if teacher.end_date else "endDate"})
     return out

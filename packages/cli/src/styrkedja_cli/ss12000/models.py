@@ -291,12 +291,40 @@ class Enrolment(Model):
     cancelled: bool = False
 
 
+class PersonMembership(Model):
+    """A group membership as a person states it (`expand=groupMemberships`): the group (a GroupFragment, of which
+    only the id is read), its start and end. The group is not required by the specification: a membership without
+    one is refused on its own in the plan."""
+
+    group: Ref | None = None
+    start_date: date | None = Field(None, alias="startDate")
+    end_date: date | None = Field(None, alias="endDate")
+
+
+class PersonEmbedded(Model):
+    memberships: list[PersonMembership] | None = Field(None, alias="groupMemberships")
+
+
 class Person(Model):
-    """Only the id and the enrolments: names, civic numbers (civicNo) and every other field of a
-    person are dropped as the page is read."""
+    """Only the id, the enrolments and the group memberships the person states: names, civic numbers (civicNo)
+    and every other field of a person (and of its `_embedded` objects: duties, placements, responsibleFor) are
+    dropped as the page is read. Memberships stand where the specification puts them, `_embedded.groupMemberships`
+    (`/persons?expand=groupMemberships`), or on the person itself, as some servers serve them; `None`: the person
+    states none (not: is in no group)."""
 
     id: SourceId
     enrolments: list[Enrolment] = Field(default_factory=list)
+    embedded: PersonEmbedded | None = Field(None, alias="_embedded")
+    memberships: list[PersonMembership] | None = Field(None, alias="groupMemberships")
+
+    def stated_memberships(self) -> tuple[str, list[PersonMembership]] | None:
+        """The person's memberships and the path of the field they stand in: `_embedded.groupMemberships` when the
+        person has it (the specification's place), else `groupMemberships`; None when it has neither."""
+        if self.embedded is not None and self.embedded.memberships is not None:
+            return "_embedded.groupMemberships", self.embedded.memberships
+        if self.memberships is not None:
+            return "groupMemberships", self.memberships
+        return None
 
 
 ENTITIES: dict[str, type[Model]] = {

@@ -3,10 +3,12 @@ with `meta.modified.after`, removals from `/deletedEntities?after=`) or a folder
 of the same shape (`<entity>.json`, or pages `<entity>/*.json`; `deletedEntities.json`).
 
 A page that is not what the specification says is refused with an error naming the entity and
-the page: nothing is imported from a source that could not be read whole. A server that is busy
-(429, 502, 503, 504, no answer in time, a connection reset or closed before the answer) is asked
+the page: nothing is imported from a source that could not be read whole. A server that is busy or failing
+(429, 500, 502, 503, 504, no answer in time, a connection reset or closed before the answer) is asked
 again after its `Retry-After` (or a growing pause, at most 120 s), a few times (`attempts`), then the
-import stops naming the page; any other answer but 200 (a 401 after some pages) stops it at once.
+import stops naming the page (a timeout naming which, and its length); a 204 is an empty page (said); any other
+answer but 200 (a 401 after some pages, unless a token from `auth` is renewed once) stops it at once, with the
+server's error in SS 12000's shape or as `application/problem+json`.
 An id on two pages is read once when both say the same, and stops the import when they differ
 (`_Once`); a page larger than `max_page_bytes` is refused as it streams in, and its items are validated
 as it is parsed (as a folder's file: the page's bytes and the items kept are held, not every object of
@@ -43,6 +45,7 @@ from pydantic import BaseModel, ValidationError
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from .models import ENTITIES, OPTIONAL, canonical_id
+from .oauth import ClientCredentials, TokenError
 
 Progress = Callable[[str, int], None]  # entity, items read so far
 T = TypeVar("T")
@@ -51,6 +54,11 @@ FIRST_READ = next(iter(ENTITIES))
 
 #: answers that say "later": asked again after Retry-After (or a growing pause)
 RETRIED = frozenset({429, 502, 503, 504})
+#: what a source's list is asked again for: besides "later", a 500 (a server's database restarting, a deadlock
+#: victim, a worker killed mid-request: on a GET, asking again is safe, and bounded it costs at most `attempts`)
+SOURCE_RETRIED = RETRIED | {500}
+#: an answer without a body where a page was asked for: read as an empty page (said), not as an error
+NO_CONTENT = 204
 #: what goes wrong on the way and may not the next time, asked again like a busy answer: no answer in time, a
 #: connection reset or refused, a server that closed the connection before answering (a restart, a load
 #: balancer's idle timeout). Not: a redirect, a malformed URL, a protocol the client cannot speak
@@ -172,6 +180,9 @@ OVERLOAD_HINT = "; the specification's 503 also means a page too large for the s
 EXPIRED_HINT = ("; the server no longer takes the token (expired during the run?): nothing was sent, import again "
                 "with a new token")
 REFUSED_HINT = "; the server does not take the token (--token, STYRKEDJA_SS12000_TOKEN)"
+#: a 401 to a token just issued by --token-url (renewed once already for this page): its client or scope
+RENEWED_HINT = ("; the server does not take a token just issued by --token-url either (the client's rights, "
+                "--scope?): nothing was sent")
 #: how much of a server's error code and message an error repeats (a message is for people, not for a log)
 SAID_CODE, SAID_MESSAGE = 40, 200
 SAID_BYTES = 64 * 1024
@@ -183,7 +194,8 @@ def _one_line(text: str) -> str:
 
 def _server_said(body: bytes) -> str:
     """The error a server gave with its answer, as SS 12000 shapes it (`{"code", "message"}`; Skolverket's
-    reference API nests it under `error` with a numeric code): " (code: message)", shortened and on one line
+    reference API nests it under `error` with a numeric code), or as RFC 9457's problem (`{"type", "title",
+    "detail"}`): " (code: message)" or " (title: detail: type …)", shortened and on one line
     (a personal identity number in it is redacted by `SourceError`), or "" when the body is no such error. An
     error's body larger than `SAID_BYTES` is not read: an error is a few lines, and every object of a large body
     would be built at once (a 500 with 256 MiB of `{}` is some 6 GB)."""
@@ -197,6 +209,14 @@ def _server_said(body: bytes) -> str:
         document = document["error"]
     if not isinstance(document, dict):
         return ""
+    if not any(isinstance(document.get(key), (str, int)) for key in ("code", "message")):
+        # RFC 9457 (application/problem+json): its title, its detail, and its type when it is not about:blank
+        kind = document.get("type")
+        parts = [_one_line(str(document[key])[:limit]) for key, limit in
+                 (("title", SAID_CODE * 2), ("detail", SAID_MESSAGE)) if isinstance(document.get(key), str)]
+        if isinstance(kind, str) and kind.strip() and kind.strip() != "about:blank":
+            parts.append(f"type {_one_line(kind.strip()[:SAID_MESSAGE])}")
+        return f" ({': '.join(parts)})" if parts else ""
     parts = [_one_line(str(document[key])[:limit]) for key, limit in
              (("code", SAID_CODE), ("message", SAID_MESSAGE)) if isinstance(document.get(key), (str, int))]
     return f" ({': '.join(parts)})" if parts else ""
@@ -415,11 +435,12 @@ class _Cursors:
 class HttpSource:
     def __init__(self, url: str, token: str | None = None, *, page_size: int = 100,
                  client: httpx.Client | None = None, attempts: int = 6, max_page_bytes: int = 256 * 1024 * 1024,
-                 page_seconds: float = 600.0, max_pages: int = 100_000,
+                 page_seconds: float = 600.0, max_pages: int = 100_000, timeout: float = 60.0,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 on_retry: Callable[[str, float], None] | None = None) -> None:
+                 on_retry: Callable[[str, float], None] | None = None, auth: ClientCredentials | None = None,
+                 on_note: Callable[[str], None] | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = client or httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60,
+        self.client = client or httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout,
                                              follow_redirects=False)
         self.page_size = page_size
         self.attempts, self.max_page_bytes, self.sleep = attempts, max_page_bytes, sleep
@@ -427,30 +448,65 @@ class HttpSource:
         # minute would never end), and an entity within `max_pages` pages (a server inventing tokens for ever)
         self.page_seconds, self.max_pages, self.clock = page_seconds, max_pages, clock
         self.on_retry = on_retry  # (what, seconds): said before each pause
+        self.auth = auth  # OAuth 2.0 client credentials: each request's token, a new one on a 401 (once)
+        self.notes: list[str] = []  # what was read otherwise than asked (a 204 as an empty page), said by the import
+        self.on_note = on_note  # said as it happens (the progress of a long import)
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self._next_link: str | None = None
 
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        if self.on_note is not None:
+            self.on_note(text)
+
     def _fetch(self, what: str, path: str, params: dict[str, Any] | None) -> tuple[httpx.Response, bytes]:
-        """One answer and its body, asking again while the server says "later"."""
-        for attempt in range(1, self.attempts + 1):
+        """One answer and its body, asking again while the server says "later" (or a 500: see `SOURCE_RETRIED`).
+        With `auth`, a 401 is asked again once with a new token: a second 401 is the answer."""
+        renewed = False
+        attempt = 0
+        while attempt < self.attempts:
+            attempt += 1
             try:
                 response, body = self._request(what, path, params, last=attempt == self.attempts)
-                if response.status_code in RETRIED and attempt < self.attempts:
+                if response.status_code == 401 and self.auth is not None and not renewed:
+                    renewed = True
+                    self.auth.refresh()
+                    self._note(f"{what}: HTTP 401, a new token asked for and the page asked again")
+                    attempt -= 1  # the token's fault, not the server's: no attempt spent
+                    continue
+                if response.status_code in SOURCE_RETRIED and attempt < self.attempts:
                     pause = retry_after_seconds(response.headers.get("retry-after"), attempt)
                     why = f"HTTP {response.status_code}"
                 else:
                     return response, body
             except TRANSIENT as error:
                 if attempt == self.attempts:
-                    raise SourceError(f"{what}: {type(error).__name__} ({attempt} attempts)") from None
+                    raise SourceError(f"{what}: {type(error).__name__} ({attempt} attempts){self._timed_out(error)}"
+                                      ) from None
                 pause = retry_after_seconds(None, attempt)
                 why = type(error).__name__  # no answer: a name that does not resolve, a port nobody listens on
+            except TokenError as error:
+                raise SourceError(f"{what}: {error}") from None
             except httpx.HTTPError as error:
                 raise SourceError(f"{what}: {type(error).__name__}") from None
             if self.on_retry is not None:
                 self.on_retry(f"{what}: {why}", pause)
             self.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _timed_out(self, error: Exception) -> str:
+        """Which time ran out, and the flag that sets it: ": <what> within N s (--timeout)", or "" for no timeout."""
+        timeouts = self.client.timeout
+        said: tuple[str, float | None] | None = {
+            httpx.ConnectTimeout: ("no connection", timeouts.connect),
+            httpx.ReadTimeout: ("nothing received for", timeouts.read),
+            httpx.WriteTimeout: ("the request not sent within", timeouts.write),
+            httpx.PoolTimeout: ("no free connection within", timeouts.pool)}.get(type(error))  # type: ignore[arg-type]
+        if said is None:
+            return ""
+        words, seconds = said
+        within = "" if words.endswith(("for", "within")) else " within"
+        return f": {words}{within} {seconds:g} s (--timeout)" if seconds is not None else f": {words}"
 
     def _request(self, what: str, path: str, params: dict[str, Any] | None, *, last: bool
                  ) -> tuple[httpx.Response, bytes]:
@@ -459,13 +515,15 @@ class HttpSource:
         would go along. A busy answer's body is not read unless it is the `last` attempt."""
         url, query = path, params
         for _ in range(MAX_REDIRECTS + 1):
-            with self.client.stream("GET", url, params=query, follow_redirects=False,
-                                    headers={"Accept-Encoding": ACCEPT_ENCODING}) as response:
+            headers = {"Accept-Encoding": ACCEPT_ENCODING}
+            if self.auth is not None:
+                headers["Authorization"] = self.auth.header()
+            with self.client.stream("GET", url, params=query, follow_redirects=False, headers=headers) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECTS and location:
                     url, query = self._redirect(what, response, location), None
                     continue
-                if response.status_code in RETRIED and not last:
+                if response.status_code in SOURCE_RETRIED and not last:
                     return response, b""
                 return response, self._body(what, response)
         raise SourceError(f"{what}: more than {MAX_REDIRECTS} redirects")
@@ -551,16 +609,29 @@ class HttpSource:
             return None
         return str(url)
 
-    def _answer(self, entity: str, page: int, path: str, params: dict[str, Any] | None
-                ) -> tuple[httpx.Response, bytes] | None:
-        """A page's answer and body, or None for an optional entity the server holds back."""
+    def _answer(self, entity: str, page: int, path: str, params: dict[str, Any] | None,
+                plain: dict[str, Any] | None = None) -> tuple[httpx.Response, bytes] | None:
+        """A page's answer and body, or None for an optional entity the server holds back. `plain`: the params
+        without an `expand`, asked again with when the server answers that 400."""
         what = f"{entity}, page {page}"
         response, body = self._fetch(what, path, params)
+        if plain is not None and response.status_code == 400:
+            self._note(f"{what}: HTTP 400 to expand={(params or {}).get('expand')}{_server_said(body)}: asked again "
+                       "without it (what persons would state of their groups is not read)")
+            response, body = self._fetch(what, path, plain)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
             return None  # held back by the server (e.g. no right to read persons)
+        if response.status_code == NO_CONTENT:
+            # "nothing here": some servers' answer to a list with no items (or none after a token); no body, so no
+            # pageToken — the entity ends here, as after an empty last page (a next link, if any, is followed)
+            self._note(f"{what}: HTTP 204 No Content, read as an empty page")
+            link = response.links.get("next", {}).get("url")
+            self._next_link = self._same_server(link, response.url) if link else None
+            return response, b'{"data": []}'
+
         if response.status_code != 200:
-            hint = {503: OVERLOAD_HINT, 401: EXPIRED_HINT if page > 1 else REFUSED_HINT,
+            hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else REFUSED_HINT,
                     404: self._base_hint() if page == 1 and entity == FIRST_READ else ""}.get(response.status_code, "")
             raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}{hint}")
         link = response.links.get("next", {}).get("url")
@@ -593,7 +664,10 @@ class HttpSource:
             kind = response.headers.get("content-type", "none")
             raise SourceError(f"{what}: not JSON (content-type {kind[:60]}){_where(body, error)}") from None
 
-    def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
+    def read(self, entity: str, since: datetime | None, progress: Progress,
+             expand: str | None = None) -> list[BaseModel]:
+        """An entity's items, page by page. `expand` (`groupMemberships` of /persons) goes with the first page, as the
+        filter does; a server answering it 400 (one that has no such expansion) is asked again without it, said."""
         out: list[BaseModel] = []
         token: str | None = None
         link: str | None = None
@@ -612,7 +686,11 @@ class HttpSource:
             else:
                 params = {"limit": self.page_size,
                           **({"meta.modified.after": since.isoformat()} if since is not None else {})}
-            items, token = self._page(entity, page, self._answer(entity, page, link or f"/{entity}", params))
+            plain = None
+            if page == 1 and expand and params is not None:
+                params, plain = {**params, "expand": expand}, params
+            items, token = self._page(entity, page, self._answer(entity, page, link or f"/{entity}", params,
+                                                                 plain=plain))
             link = None if token else self._next_link
             out += once.new(f"page {page}", items)
             progress(entity, len(out))
@@ -965,7 +1043,9 @@ class FolderSource:
         """The items of one page file, each validated as it is read: `[items]` or `{"data": [items], …}`."""
         return _page_items(entity, f"page {file.name}", self._events(entity, file, data_only=True))
 
-    def read(self, entity: str, since: datetime | None, progress: Progress) -> list[BaseModel]:
+    def read(self, entity: str, since: datetime | None, progress: Progress,
+             expand: str | None = None) -> list[BaseModel]:
+        """`expand` is the API's: a file holds what it holds (a person's `_embedded.groupMemberships` read alike)."""
         try:
             files = self._files(entity)
         except OSError as error:  # a folder of pages the user may not list

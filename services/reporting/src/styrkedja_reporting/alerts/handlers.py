@@ -574,12 +574,28 @@ def _label_cells_of(touched: set[Touched], placement: dict[str, str | None]) -> 
     return cells
 
 
+#: the advisory lock of the transactions that decide a judgement of every cell (`decide_all`): a reevaluation and the
+#: rebuild's decision. The rebuild decides before its swap takes the live tables' lock (swap16), so it holds alert rows
+#: while it waits for that lock; a reevaluation takes the live tables (its state-version note, its reads) before the
+#: same alert rows. Both take this lock first — the reevaluation as its first statement, holding nothing the rebuild
+#: waits for — so the two never hold one and wait for the other's (a deadlock, which PostgreSQL ends by aborting one:
+#: the rebuild's hours of work, or the call).
+JUDGE_ALL_LOCK = "styrkedja.alerts.judge_all"
+
+
+async def lock_judge_all(session: AsyncSession) -> None:
+    """`JUDGE_ALL_LOCK` for the transaction (taken again by the same transaction: nothing waits)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": JUDGE_ALL_LOCK})
+
+
 async def reevaluate_all(session: AsyncSession, organiser_id: str | None = None, *, moves_version: bool = True) -> int:
     """Judge every cell once on the current state: after a rebuild (applied with alerts off, see
     `main.handler_registry(live_alerts=False)`), so that intermediate states of the rebuild's
     batching neither resolve nor reopen anything; also what a daily sweep calls. Returns the
     number of events written. `moves_version=False`: the caller's transaction moves the state
-    version itself (the rebuild's swap writes every topic's row anew)."""
+    version itself (the rebuild's swap writes every topic's row anew). `JUDGE_ALL_LOCK` first: before any
+    other lock of the transaction (the caller's must hold none a rebuild's swap waits for)."""
+    await lock_judge_all(session)
     if moves_version:  # outside any batch: the alert lists kept before it are old
         await note_change_outside_batches(session)
     return await decide_all(session, await judge_all(session, organiser_id))
@@ -664,7 +680,9 @@ async def judge_all(session: AsyncSession, organiser_id: str | None = None) -> J
 async def decide_all(session: AsyncSession, judgement: Judgement) -> int:
     """`judgement` decided against the stored alerts (locked, written with their events); returns the events
     written. Judged again first where an alert or a threshold it rests on changed since (an acknowledgement,
-    a sweep, a threshold saved in between): the outcome is the judgement of the state as it is now."""
+    a sweep, a threshold saved in between): the outcome is the judgement of the state as it is now — of the tables
+    first on the search path (the rebuild's own, where it decides before its swap). Under `JUDGE_ALL_LOCK`."""
+    await lock_judge_all(session)
     if await alert_state(session, judgement.organiser_id) != judgement.state:
         judgement = await judge_all(session, judgement.organiser_id)
     events = await decide(session, [], judgement.now, judgement.drops)

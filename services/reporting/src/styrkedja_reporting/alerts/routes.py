@@ -145,6 +145,9 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
                                                              description="acknowledges alerts")) -> AlertOut:
     """Acknowledge (kvittera) an open alert with a comment; a resolved alert is a 409."""
     async with runtime_of(request).db.sessions.begin() as session:
+        # the alert's row lock first, before the live tables (the scope's directory read, the state version): the
+        # rebuild's swap locks the alerts it decides before the live tables too, so the two wait for each other in
+        # one order only (the other order deadlocked: alerts/README.md, "Lock order")
         row = await alert_for_update(session, alert_id)
         if row is None:
             raise HTTPException(404, f"no alert {alert_id}")

@@ -34,10 +34,10 @@ final state once instead:
     `connections` connections, each in a transaction of its own (`Rebuilder._run_jobs`: a free connection takes the
     first job whose inputs are done); then ONE transaction judges the alerts once on the rebuilt tables
     (`alerts.handlers.judge_all`, before any lock on the live ones), swaps the rebuilt tables in (the live ones
-    locked and dropped, the rebuilt ones moved into their schema: names, indexes and keys as they were), stores the
-    consumer group's next offsets — so the live consumer continues after the last rebuilt event, exactly once — and
-    decides the judgement against the stored alerts (`alerts.handlers.decide_all`: their changes and events); the
-    rebuild's schema (its staging tables) dropped after.
+    locked and dropped, the rebuilt ones moved into their schema: names, indexes and keys as they were) and stores the
+    consumer group's next offsets — so the live consumer continues after the last rebuilt event, exactly once; the
+    judgement is decided against the stored alerts (`alerts.handlers.decide_all`: their changes and events) in that
+    transaction before its lock on the live tables; the rebuild's schema (its staging tables) dropped after.
 
 An event a normal handler refuses or fails on is found by halving the batch (savepoints), left out
 and handed back for the dead-letter topic, as the live consumer does."""
@@ -62,10 +62,12 @@ from aiokafka import ConsumerRecord
 from sqlalchemy import Column, Integer, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_event
-from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES
+from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_event, decode_plain
+from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES, cloud_event_of
+from styrkedja_contracts.kafka_binding import refusal
 from styrkedja_kit.consumer import Delivered, Refused, record_digest, unfit
 from styrkedja_kit.db import Database, planner_setting
+from styrkedja_kit.kafka import stand_in_refusal
 from styrkedja_kit.sets import copy_records
 
 from ..alerts.handlers import decide_all, judge_all
@@ -330,34 +332,72 @@ def _line_maker(kinds: tuple[type, ...]) -> tuple[Callable[[tuple[Any, ...]], st
     return make, len(kinds) - 1, sum(2 if k is bytes else 1 if k is type(None) else 0 for k in kinds)
 
 
-def decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None, bytes | None]], base: int,
-                       max_bytes: int, as_text: bool = False) -> Staged:
-    """(topic, partition, offset, value, timestamp, key) records → `Staged`, the record at index i in log position base + i.
-    Pure (a decoder process runs it): the same `decode_event` as the live consumer. `as_text`: the facts' rows as COPY
-    text (`Staged.texts`; a decoder process's answer), where every value has a text form."""
-    staged = _decoded_and_staged(raw, base, max_bytes)
+#: a record as the decoders take it: (topic, partition, offset, value, timestamp, key, headers); the headers (None where
+#: there are none) are read only where the value is refused (`kafka_binding.refusal`, as the live consumer reads them)
+RawRecord = tuple[Any, ...]
+
+
+def raw_records(records: Sequence[ConsumerRecord]) -> list[RawRecord]:
+    """Records as the decoders take them (`RawRecord`: plain values, cheap to pickle; no headers is None)."""
+    return [(r.topic, r.partition, r.offset, r.value or b"", r.timestamp, r.key, r.headers or None) for r in records]
+
+
+def decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, as_text: bool = False) -> Staged:
+    """Records (`RawRecord`; a 6-tuple without headers reads as none) → `Staged`, the record at index i in log position
+    base + i. Pure (a decoder process runs it): the same decision as the live consumer's — `decode_event`, `unfit`, and
+    for a refused value its headers (`refusal`). `as_text`: the facts' rows as COPY text (`Staged.texts`; a decoder
+    process's answer), where every value has a text form; then a fact event that `decode_event` accepts by its fast
+    path is made a COPY line straight from the values it validated (`decode_plain`, `_DIRECT`), without the
+    `CloudEvent`, the fact and the row tuple in between (the same text: `test_rebuild_direct_lines`)."""
+    if as_text:
+        direct = _decoded_and_staged(raw, base, max_bytes, direct=True)
+        staged = direct if direct is not None else _decoded_and_staged(raw, base, max_bytes)
+    else:
+        staged = _decoded_and_staged(raw, base, max_bytes)
+    assert staged is not None
     if as_text:
         for name in ("assessments", "forecasts"):
             rows = getattr(staged, name)
             if rows:
                 try:
-                    staged.texts[name] = copy_text(rows)
+                    text = copy_text(rows)
                 except (TypeError, UnicodeEncodeError):  # (a lone surrogate: the binary COPY decides, as before)
                     continue  # the tuples go as they are
+                staged.texts[name] = staged.texts.get(name, b"") + text
                 staged.text_rows += len(rows)
                 rows.clear()
     return staged
 
 
-def _decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None, bytes | None]], base: int,
-                        max_bytes: int) -> Staged:
+def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, direct: bool = False) -> Staged | None:
+    """`decoded_and_staged`'s loop. With `direct`, every fact's row is a COPY text line, in log order (`_DIRECT`'s, or
+    `copy_text`'s of the row where the fast path did not take the event), and the result is None where a line came out
+    otherwise than its maker makes it (a raw tab, newline or backslash in a value of `_DIRECT`'s: never in plain JSON)
+    or a row has no text form; the caller then goes again without `direct`."""
     staged = Staged()
-    for i, (topic, partition, offset, value, timestamp, key) in enumerate(raw):
-        try:
-            event = decode_event(value, max_bytes=max_bytes)
-        except ContractError as error:
-            staged.dead.append((i, error.reason, str(error)))
-            continue
+    lines: dict[str, list[str]] = {"assessments": [], "forecasts": []}
+    backslashes = {"assessments": 0, "forecasts": 0}
+    for i, (topic, partition, offset, value, timestamp, key, *_) in enumerate(raw):
+        event: Any = None
+        if direct:
+            shadow = decode_plain(value, max_bytes=max_bytes)
+            if shadow is not None:
+                maker = _DIRECT.get(shadow.type)
+                if maker is None:
+                    event = cloud_event_of(shadow)  # not a fact: decoded as `decode_event` would, below
+                elif unfit(shadow, topic, timestamp, key=key) is None:  # the same values as its `CloudEvent`'s
+                    table, make, escapes = maker
+                    lines[table].append(make(base + i, shadow, topic, partition, offset, record_digest(value)))
+                    backslashes[table] += escapes
+                    staged.read += 1
+                    continue
+        if event is None:
+            try:
+                event = decode_event(value, max_bytes=max_bytes)
+            except ContractError as error:
+                record = raw[i]
+                staged.dead.append((i, *refusal(error, value, record[6] if len(record) > 6 else None)))
+                continue
         # the live consumer's rules (`unfit`): an event read from another entity's topic, or dated after its record
         wrong = unfit(event, topic, timestamp, key=key)
         if wrong is not None:
@@ -365,11 +405,72 @@ def _decoded_and_staged(raw: Sequence[tuple[str, int, int, bytes, int | None, by
             continue
         staged.read += 1
         item = Delivered(event, topic, partition, offset, record_digest(value))
-        if event.type in _FACT_TYPES:
-            _stage_fact(staged, item, base + i)
-        else:
+        if event.type not in _FACT_TYPES:
             staged.small.append((base + i, item))
+        elif not direct:
+            _stage_fact(staged, item, base + i)
+        else:  # a fact the fast path did not take (text with escapes, an older version): its line in log order
+            table = _DIRECT[event.type][0]
+            _stage_fact(staged, item, base + i)
+            try:
+                line = copy_text([getattr(staged, table).pop()]).decode()[:-1]
+            except (TypeError, UnicodeEncodeError):
+                return None  # the caller goes again without `direct`: such rows go as tuples, as before
+            lines[table].append(line)
+            backslashes[table] += line.count("\\")
+    for table, made in lines.items():
+        if made:
+            made.append("")
+            text = "\n".join(made)
+            if text.count("\t") != (len(made) - 1) * _DIRECT_TABS[table] or text.count("\n") != len(made) - 1 or \
+                    text.count("\\") != backslashes[table]:
+                return None
+            staged.texts[table] = text.encode()
+            staged.text_rows += len(made) - 1
     return staged
+
+
+def _direct_assessment(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
+    d = e.data  # as `results.handlers._assessment` and `_stage_fact`, in `_HEAD` + ASSESSMENTS' column order
+    return "\t".join((str(seq), str(e.id), e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
+                      d.published_at.isoformat(), str(d.assessment_id), str(d.revision), "f", d.organiser_id,
+                      d.school_unit_code, d.group_id, d.student_id, str(d.gender), str(d.year), d.subject_code,
+                      str(d.kind), str(d.scale), d.value, str(d.school_year), str(d.term), str(d.round),
+                      d.assessed_on.isoformat()))
+
+
+def _direct_retraction(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
+    d = e.data  # as `results.handlers._retraction`
+    return "\t".join((str(seq), str(e.id), e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
+                      d.retracted_at.isoformat(), str(d.assessment_id), str(d.revision), "t", d.organiser_id,
+                      d.school_unit_code, d.group_id, d.student_id, "unknown", "0", d.subject_code, "", "", "",
+                      str(d.school_year), str(d.term), str(d.round), "\\N"))
+
+
+def _direct_forecast(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
+    d = e.data  # as `results.handlers._forecast`
+    return "\t".join((str(seq), str(e.id), e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
+                      "\\N", str(d.forecast_id), str(d.revision), "f", d.organiser_id, d.school_unit_code, d.group_id,
+                      d.student_id, str(d.gender), str(d.year), d.subject_code, str(d.value), str(d.school_year),
+                      str(d.term), "t" if d.late else "f", d.submitted_at.date().isoformat()))
+
+
+def _direct_withdrawal(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
+    d = e.data  # as `results.handlers._withdrawal`
+    return "\t".join((str(seq), str(e.id), e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
+                      "\\N", str(d.forecast_id), str(d.revision), "t", d.organiser_id, d.school_unit_code, d.group_id,
+                      d.student_id, "unknown", "0", d.subject_code, "", str(d.school_year), str(d.term), "f", "\\N"))
+
+
+#: a fact event's COPY text line straight from `decode_plain`'s values: type → (staging table, maker, the backslashes
+#: the maker puts in: bytea's two, one per NULL)
+_DIRECT: dict[str, tuple[str, Callable[[int, Any, str, int, int, bytes], str], int]] = {
+    results.EVENT_TYPES[0]: ("assessments", _direct_assessment, 2),
+    results.EVENT_TYPES[1]: ("assessments", _direct_retraction, 3),
+    results.EVENT_TYPES[2]: ("forecasts", _direct_forecast, 3),
+    results.EVENT_TYPES[3]: ("forecasts", _direct_withdrawal, 4),
+}
+_DIRECT_TABS = {"assessments": len(ASSESSMENTS.fact_fields) + 8, "forecasts": len(FORECASTS.fact_fields) + 8}
 
 
 def _stage_fact(staged: Staged, item: Delivered, seq: int) -> None:
@@ -586,7 +687,7 @@ class Rebuilder:
         """One fetch of raw records, in log order: decoded (the contracts' `decode_event`, as the live consumer)
         and staged in the decoder processes when there are any (`begin_decoders`), else here. Records that do not
         decode are kept in `dead` (for the dead-letter topic)."""
-        raw = [(r.topic, r.partition, r.offset, r.value or b"", r.timestamp, r.key) for r in records]
+        raw = raw_records(records)
         base = self.seq
         self.seq += len(raw)
         if self.pool is None:
@@ -621,7 +722,10 @@ class Rebuilder:
         await self._copy(staged)
 
     def _dead_of(self, staged: Staged, records: Sequence[ConsumerRecord]) -> None:
-        self.dead += [(records[i], reason, message) for i, reason, message in staged.dead]
+        # a decoder process sees a fetcher's stand-in (records the client could not read) as an empty value, a
+        # tombstone; its own reason is known here only, where the record still has its type (as live says it)
+        self.dead += [(records[i], *(stand_in_refusal(records[i].value) or (reason, message)))
+                      for i, reason, message in staged.dead]
 
     async def _copy(self, staged: Staged) -> None:
         """A chunk's staging rows in by COPY; its small events kept (those of a handled type). With `overlap`, the
@@ -789,18 +893,22 @@ class Rebuilder:
         self.session = self.db.sessions()
         session = self.session
         self.stages.backend = int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-        # the alerts judged on the rebuilt tables (the shadow first on the search path) before the swap's lock, in
-        # its transaction: the live tables stay readable meanwhile (at 1.6M events the judging took 21 s, every read
-        # of reporting waited that long behind the lock); the judgement is decided under the lock, after the swap —
-        # the alerts' rows locked after the live tables, as every other transaction that takes both does (no
-        # deadlock with a reevaluation or a sweep), and judged again there if an alert or threshold changed meanwhile
-        # (`alerts.handlers.decide_all`). The swap's freshness rows move the state version: no row of the alerts'
-        # own (as the live apply has none)
+        # the alerts judged on the rebuilt tables (the shadow first on the search path) and decided against the stored
+        # alerts — their rows locked, written with their events (`alerts.handlers.decide_all`; judged again, on the
+        # rebuilt tables still, if an alert or threshold changed since the judgement) — all before the swap's lock, in
+        # its transaction: the live tables stay readable meanwhile (at 1.6M events the judging took 21 s under the
+        # lock, swap13; the decision's reads and writes grew with the dipping cells under it, swap16), and a failed or
+        # killed swap writes no alert and no event. The alerts' rows are locked before the live tables, as an
+        # acknowledgement locks its alert before its own reads and writes of them (the other order deadlocked with
+        # it); a reevaluation, which takes the live tables first, waits for `JUDGE_ALL_LOCK` (taken here) holding
+        # nothing; a sweep's freshness alerts are never among these rows. The alerts and the outbox are kept tables,
+        # none in the shadow schema: written where they live. The swap's freshness rows move the state version: no
+        # row of the alerts' own (as the live apply has none)
         await session.execute(text(f"SET LOCAL search_path TO {self.shadow}, {self.search_path}"))
         judgement = await stages.run("alerts.judge", 0, judge_all(session))
+        await stages.run("alerts", 0, decide_all(session, judgement))
         await session.execute(text(f"SET LOCAL search_path TO {self.search_path}"))
         await stages.run("swap", 0, self._swap(session, next_offsets))
-        await stages.run("alerts", 0, decide_all(session, judgement))
         report.counts["freshness"] = report.counts["bookkeeping"] = report.applied
         # every backend's CPU after the read once (the per-job entries; their sums by group overlap them)
         own = ["claim", *(job.name for job in jobs), "alerts.judge", "swap", "alerts"]

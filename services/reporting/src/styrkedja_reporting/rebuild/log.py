@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from styrkedja_contracts import ContractError, decode_event
+from styrkedja_contracts.kafka_binding import refusal
 from styrkedja_kit.consumer import Delivered, record_digest, unfit
-from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_consumer, registry_topics
+from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_consumer, registry_topics, stand_in_refusal
 from styrkedja_kit.settings import ServiceSettings
 
 #: a fetch that brings nothing for this long ends the read on a broker whose end offsets do not count records
@@ -73,10 +74,14 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                 if on_records is not None and records:
                     await on_records(records)  # it decodes them
                 for record in records if on_records is None else ():
+                    stand_in = stand_in_refusal(record.value)  # records the client could not read, as live names them
+                    if stand_in is not None:
+                        out.dead.append((record, *stand_in))
+                        continue
                     try:
                         event = decode_event(record.value or b"", max_bytes=settings.max_event_bytes)
-                    except ContractError as error:
-                        out.dead.append((record, error.reason, str(error)))
+                    except ContractError as error:  # a refused value's headers may name its content mode, as live
+                        out.dead.append((record, *refusal(error, record.value, record.headers)))
                     else:
                         wrong = unfit(event, tp.topic, record.timestamp, key=record.key)  # the live consumer's rules
                         if wrong is not None:

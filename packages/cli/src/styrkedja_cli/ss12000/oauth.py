@@ -1,0 +1,80 @@
+"""A token for an SS 12000 server by OAuth 2.0's client credentials grant (RFC 6749 §4.4), as the
+specification's servers issue them (minutes to an hour): asked of `--token-url` with the client's id and secret
+(HTTP Basic, §2.3.1), asked again shortly before it expires (`expires_in`), and once more when the server
+answers 401 (a token revoked or a clock off): `HttpSource` asks a page again once with the new token, and a
+401 to that stops the import. Neither the secret nor a token is ever said; the endpoint's own error
+(`invalid_client`, `invalid_scope`) is."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+#: a token is asked again this long before the server would stop taking it (a page on the way, clocks apart)
+EARLY_SECONDS = 30.0
+#: the length of a grant's own error description repeated (it is for people, and may be long)
+SAID = 200
+
+
+class TokenError(Exception):
+    """The token endpoint did not give a token: what it said, never the secret."""
+
+
+class ClientCredentials:
+    def __init__(self, token_url: str, client_id: str, client_secret: str, *, scope: str | None = None,
+                 client: httpx.Client | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.token_url, self.client_id, self.client_secret, self.scope = token_url, client_id, client_secret, scope
+        self.client = client or httpx.Client(timeout=60, follow_redirects=False)
+        self.clock = clock
+        self._token: str | None = None
+        self._expires: float | None = None
+        self.issued = 0  # tokens asked for this run (said by the import)
+
+    def header(self) -> str:
+        """`Bearer <token>`: the one held, or a new one when none is held or it expires within `EARLY_SECONDS`."""
+        if self._token is None or (self._expires is not None and self.clock() >= self._expires - EARLY_SECONDS):
+            self.refresh()
+        return f"Bearer {self._token}"
+
+    def refresh(self) -> None:
+        """A new token from the endpoint (the one held is dropped)."""
+        self._token = None
+        form = {"grant_type": "client_credentials", **({"scope": self.scope} if self.scope else {})}
+        try:
+            response = self.client.post(self.token_url, data=form, auth=(self.client_id, self.client_secret),
+                                        headers={"Accept": "application/json"})
+        except httpx.HTTPError as error:
+            raise TokenError(f"token endpoint: {type(error).__name__}") from None
+        body = _json(response)
+        if response.status_code != 200:
+            said = [str(body[key])[:SAID] for key in ("error", "error_description") if isinstance(body.get(key), str)]
+            raise TokenError(f"token endpoint: HTTP {response.status_code}" + (f" ({': '.join(said)})" if said else ""))
+        token, kind, lifetime = body.get("access_token"), body.get("token_type", "Bearer"), body.get("expires_in")
+        if not isinstance(token, str) or not token or not isinstance(kind, str) or kind.casefold() != "bearer":
+            raise TokenError("token endpoint: the answer holds no bearer access_token")
+        self._token = token
+        # expires_in is RECOMMENDED, a number of seconds (some endpoints write it as text)
+        seconds = _seconds(lifetime)
+        self._expires = None if seconds is None else self.clock() + seconds
+        self.issued += 1
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and value > 0:
+        return float(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return float(value.strip())
+    return None
