@@ -197,6 +197,37 @@ async def test_the_figure_students_key_serves_the_reads_down_and_up_again(fresh_
     assert await state() == now
 
 
+async def test_freshness_per_partition_goes_down_and_up_again(fresh_database):
+    """Issue 16 (apply16): freshness keyed by (topic, partition); down, each topic keeps its newest row (one per
+    topic, as before); up again, those rows are partition -1 (no one partition's)."""
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+
+    async def rows(sql: str) -> list[tuple[Any, ...]]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                return [tuple(r) for r in (await conn.execute(text(sql))).all()]
+        finally:
+            await engine.dispose()
+
+    await rows("INSERT INTO freshness (topic, partition, newest_event_time) VALUES "
+               "('styrkedja.assessments', 0, '2026-10-01T08:00Z'), ('styrkedja.assessments', 3, '2026-10-02T08:00Z'), "
+               "('styrkedja.forecasts', 1, '2026-09-01T08:00Z') RETURNING topic")
+    outside_event_loop(command.downgrade, alembic_config(package, url), "f6c0d4a8b2e5")
+    before = await rows("SELECT topic, to_char(newest_event_time AT TIME ZONE 'UTC', 'MM-DD') FROM freshness "
+                        "ORDER BY topic")
+    assert before == [("styrkedja.assessments", "10-02"), ("styrkedja.forecasts", "09-01")]
+    upgrade(package, url)
+    assert await rows("SELECT topic, partition FROM freshness ORDER BY topic") == [
+        ("styrkedja.assessments", -1), ("styrkedja.forecasts", -1)]
+
+
 async def _run(url: str, *statements: str) -> list[list[tuple[Any, ...]]]:
     """Each statement's rows (none for a write), in one transaction."""
     engine = create_async_engine(url)

@@ -42,6 +42,9 @@ def test_the_group_session_follows_the_broker_unless_set():
     given = ServiceSettings(consumer_session_timeout_ms=3_000, consumer_heartbeat_interval_ms=500)
     assert group_timing(given, TANSU) == group_timing(given, KAFKA) == (3_000, 500)
     assert group_timing(ServiceSettings(consumer_heartbeat_interval_ms=5_000), TANSU) == (1_000, 999)
+    # several sibling workers consume: a longer session there, so that a busy member is not evicted by another's join
+    assert group_timing(ServiceSettings(consumer_workers=2), TANSU) == (6_000, 1_500)
+    assert group_timing(ServiceSettings(consumer_workers=2), KAFKA) == (6_000, 1_500)
 
 
 def test_repair_of_auto_created_topics_is_off_unless_enabled(monkeypatch: pytest.MonkeyPatch):

@@ -78,3 +78,38 @@ async def test_the_claim_hands_over_exactly_the_new_events_in_order_and_tells_du
         assert (await session.execute(select(offsets.c.next_offset))).scalar_one() == 80
         applied = metadata.tables["consumer_applied_events"]
         assert len((await session.execute(select(applied.c.event_id))).all()) == 70
+
+
+async def test_a_batch_ended_by_a_deadlock_runs_again_whole_and_another_failure_does_not(db) -> None:
+    """Several members of a group apply at once: a transaction PostgreSQL ends for a concurrent one (deadlock_detected,
+    serialization_failure) is run again whole — not halved, where its events could end as dead letters —
+    and what failed for anything else is left to the halving, as before (run once)."""
+    from sqlalchemy import text
+
+    from styrkedja_kit.consumer import concurrency_conflict
+
+    calls: list[int] = []
+    failing = {"state": "40P01", "times": 1}
+
+    async def handler(session, batch) -> None:  # noqa: ANN001
+        calls.append(len(batch))
+        if failing["times"] > 0:
+            failing["times"] -= 1
+            await session.execute(text(
+                f"DO $$ BEGIN RAISE EXCEPTION 'a concurrent one' USING ERRCODE = '{failing['state']}'; END $$"))
+
+    loop = ConsumerLoop(ServiceSettings(database_url="unused", kafka_bootstrap_servers="127.0.0.1:9"), db,
+                        group_id="conflict", topics=[TOPIC], handler=handler,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"])
+    first = [delivered(300 + n) for n in range(5)]
+    assert await loop._apply(first, {TopicPartition(TOPIC, 0): 5}) == first  # the second run applies it
+    assert calls == [5, 5]
+    failing.update(state="40001", times=1)  # a serialization failure likewise
+    second = [delivered(400 + n) for n in range(3)]
+    assert await loop._apply(second, {TopicPartition(TOPIC, 0): 8}) == second
+    assert calls[2:] == [3, 3]
+    failing.update(state="22023", times=1)  # any other error: not run again here
+    with pytest.raises(Exception) as raised:
+        await loop._apply([delivered(500)], {})
+    assert not concurrency_conflict(raised.value) and calls[4:] == [1]

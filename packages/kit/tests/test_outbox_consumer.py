@@ -669,3 +669,37 @@ async def test_a_worker_whose_lock_connection_drops_stops_consuming_and_one_cons
         await asyncio.gather(*tasks)
         await admin.close()
     assert FakeLoop.running == 0
+
+
+async def test_of_sibling_workers_as_many_consume_as_there_are_slots_and_one_takes_a_slot_over(kit_db):
+    """`consumer_workers` 2: two of three siblings consume (each a member of the group, with a static membership id
+    of its own), the third waits and takes the slot of one that stops."""
+    from styrkedja_kit.app import OneWorkerConsumes, sibling_workers_lock_keys
+    from styrkedja_kit.settings import ServiceSettings
+
+    assert sibling_workers_lock_keys("reporting", 2) is None  # a process of its own consumes as before
+    FakeLoop.most = 0
+    keys = [uuid.uuid4().int % 2**62 for _ in range(2)]
+    loops = [FakeLoop() for _ in range(3)]
+    for loop in loops:
+        loop.settings = ServiceSettings(consumer_group_instance_id="reporting-0")
+    workers = [OneWorkerConsumes(kit_db, loop, keys, retry_seconds=0.1) for loop in loops]
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        await wait_for(lambda: asyncio.sleep(0, [w.consuming for w in workers].count(True) == 2))
+        await asyncio.sleep(0.5)  # the third retried several times meanwhile
+        consuming = [w for w in workers if w.consuming]
+        assert len(consuming) == 2 and FakeLoop.most == 2 and {w.slot for w in consuming} == {0, 1}
+        assert {w.loop.settings.consumer_group_instance_id for w in consuming} == {"reporting-0", "reporting-0-1"}
+        first = consuming[0]
+        first.stop()
+        waiting = next(w for w in workers if w not in consuming)
+        await wait_for(lambda: asyncio.sleep(0, waiting.consuming))
+        assert [w.consuming for w in workers].count(True) == 2 and FakeLoop.most == 2
+        assert waiting.slot in (0, 1)
+    finally:
+        for w in workers:
+            w.stop()
+        await asyncio.gather(*tasks)
+        FakeLoop.most = 0
+    assert FakeLoop.running == 0

@@ -75,28 +75,43 @@ class Runtime:
         return self.outbox
 
 
-def sibling_workers_lock_key(group_id: str) -> int | None:
+def sibling_workers_lock_key(group_id: str, slot: int = 0) -> int | None:
     """Under uvicorn's `--workers N` every worker is started by one supervisor: the advisory lock
-    key the workers of one supervisor (on one host) share for `group_id`, so that one of them
-    consumes and the others only serve HTTP. None in a process of its own (one worker, a test, a
-    pod): it consumes, as one member of the group among the service's other replicas."""
+    key the workers of one supervisor (on one host) share for `group_id` and consuming `slot`
+    (`sibling_workers_lock_keys`), so that as many of them consume as the settings say and the others
+    only serve HTTP. None in a process of its own (one worker, a test, a pod): it consumes, as one
+    member of the group among the service's other replicas."""
     if multiprocessing.parent_process() is None:
         return None
-    scope = f"styrkedja-consumer:{socket.gethostname()}:{os.getppid()}:{group_id}".encode()
-    return int.from_bytes(hashlib.blake2b(scope, digest_size=8).digest(), "big", signed=True)
+    scope = f"styrkedja-consumer:{socket.gethostname()}:{os.getppid()}:{group_id}" + (f":{slot}" if slot else "")
+    return int.from_bytes(hashlib.blake2b(scope.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def sibling_workers_lock_keys(group_id: str, consuming: int) -> list[int] | None:
+    """The keys of `consuming` slots (`ServiceSettings.consumer_workers`), or None in a process of its own."""
+    keys = [sibling_workers_lock_key(group_id, slot) for slot in range(consuming)]
+    return None if None in keys else [key for key in keys if key is not None]
 
 
 class OneWorkerConsumes:
-    """Runs `loop` in at most one of the sibling workers (a PostgreSQL advisory lock on the key of
-    `sibling_workers_lock_key`, held on its own connection); the others wait, and one takes over
-    when the consuming worker dies (its connection, and so the lock, goes with it). Several
-    members of one group in one process group would only take partitions from each other — and on
-    a busy machine with short sessions, rebalance again and again — for no gain in throughput:
-    applying is bound by the database the members share."""
+    """Runs `loop` in at most as many of the sibling workers as there are `keys` (one PostgreSQL advisory
+    lock per consuming slot, `sibling_workers_lock_keys`, held on its own connection: a worker takes the
+    first free slot); the others wait, and one takes over when a consuming worker dies (its connection,
+    and so the lock, goes with it). One key (`consumer_workers` 1, the default): one consumer per host,
+    as the members of one group in one process group would otherwise take partitions from each other (on a busy
+    machine with short sessions, rebalancing again and again). Several keys: that many members of the
+    group, each the single writer of the partitions the group hands it — reporting's apply is per
+    organiser (one partition's events touch no other partition's rows), so two consumers use two cores
+    (bench/results/apply16.json). A consuming worker's static membership id (`consumer_group_instance_id`)
+    gets its slot's number after it (but slot 0's), so that two members never share one."""
 
-    def __init__(self, db: Database, loop: ConsumerLoop, key: int, retry_seconds: float = 2.0) -> None:
-        self.db, self.loop, self.key, self.retry_seconds = db, loop, key, retry_seconds
+    def __init__(self, db: Database, loop: ConsumerLoop, key: int | Sequence[int], retry_seconds: float = 2.0) -> None:
+        self.db, self.loop, self.retry_seconds = db, loop, retry_seconds
+        self.keys = [key] if isinstance(key, int) else list(key)
+        self.key = self.keys[0]
+        self.slot: int | None = None  # the slot this worker consumes in, while it does
         self.consuming = False
+        self._settings: ServiceSettings | None = getattr(loop, "settings", None)
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -105,20 +120,35 @@ class OneWorkerConsumes:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
-            lock = AdvisoryLock(self.db.asyncpg_dsn, self.key)
-            try:
-                if await lock.try_acquire():
-                    self.consuming = True
-                    log.info("this worker consumes", extra={"group": self.loop.group_id})
-                    if await self._consume_while_holding(lock):
-                        return
-            except (OSError, asyncpg.PostgresError) as error:
-                log.info("consumer lock: database not reachable", extra={"error": repr(error)})
-            finally:
-                self.consuming = False
-                await lock.release()
+            for slot, key in enumerate(self.keys):
+                lock = AdvisoryLock(self.db.asyncpg_dsn, key)
+                try:
+                    if await lock.try_acquire():
+                        self.consuming, self.slot = True, slot
+                        self._member_of_slot(slot)
+                        log.info("this worker consumes", extra={"group": self.loop.group_id, "slot": slot})
+                        if await self._consume_while_holding(lock):
+                            return
+                        break  # the lock went: from the first slot again, after the wait
+                except (OSError, asyncpg.PostgresError) as error:
+                    log.info("consumer lock: database not reachable", extra={"error": repr(error)})
+                    break
+                finally:
+                    self.consuming, self.slot = False, None
+                    await lock.release()
+                if self._stopping.is_set():
+                    return
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.retry_seconds)
+
+    def _member_of_slot(self, slot: int) -> None:
+        if self._settings is None:
+            return
+        instance = self._settings.consumer_group_instance_id
+        if instance and slot:
+            self.loop.settings = self._settings.model_copy(update={"consumer_group_instance_id": f"{instance}-{slot}"})
+        else:
+            self.loop.settings = self._settings
 
     async def _consume_while_holding(self, lock: AdvisoryLock) -> bool:
         """Run the loop until it ends (True) or the lock's connection goes (False: the loop is stopped,
@@ -464,12 +494,12 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                                 applied_table=metadata.tables["consumer_applied_events"],
                                 offsets_table=metadata.tables["consumer_offsets"],
                                 handles=consumer.handles)
-            key = sibling_workers_lock_key(consumer.group_id)
-            if key is None:
+            keys = sibling_workers_lock_keys(consumer.group_id, settings.consumer_workers)
+            if keys is None:
                 runtime.consumers.append(loop)
                 runtime.tasks.append(asyncio.create_task(loop.run(), name=f"consumer-{consumer.group_id}"))
             else:
-                one = OneWorkerConsumes(db, loop, key)
+                one = OneWorkerConsumes(db, loop, keys)
                 runtime.standby.append(one)
                 runtime.consumers.append(loop)
                 runtime.tasks.append(asyncio.create_task(one.run(), name=f"consumer-{consumer.group_id}"))

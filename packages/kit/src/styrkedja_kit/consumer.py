@@ -738,9 +738,23 @@ class ConsumerLoop:
 
     async def _apply(self, delivered: list[Delivered], next_offsets: dict[TopicPartition, int]) -> list[Delivered]:
         """One transaction: claim the new event ids, let the handler apply them, store the offsets. The
-        garbage collector waits till it is over (`collector_paused`)."""
+        garbage collector waits till it is over (`collector_paused`). A transaction PostgreSQL ended for a
+        conflict with a concurrent one (`concurrency_conflict`: a deadlock, a serialization failure) is run
+        again whole, up to `CONFLICT_RETRIES` times: several members of a group apply at once (replicas, or
+        `consumer_workers`), and such a batch broke no rule — halved (`_apply_one_by_one`), its events
+        could end as `handler_failed` dead letters."""
         with collector_paused():
-            return await self._apply_paused(delivered, next_offsets)
+            for attempt in range(CONFLICT_RETRIES + 1):
+                try:
+                    return await self._apply_paused(delivered, next_offsets)
+                except Exception as error:
+                    if attempt == CONFLICT_RETRIES or not concurrency_conflict(error):
+                        raise
+                    metrics.CONSUMER_CONFLICT_RETRIES.labels(self.group_id).inc()
+                    log.info("batch ended by a conflict with a concurrent transaction: run again",
+                             extra={"group": self.group_id, "attempt": attempt + 1})
+                    await asyncio.sleep(0.02 * (attempt + 1))
+            raise AssertionError("unreachable")  # the loop returns or raises
 
     async def _apply_paused(self, delivered: list[Delivered], next_offsets: dict[TopicPartition, int]
                             ) -> list[Delivered]:
@@ -962,6 +976,26 @@ def _connection_lost(error: BaseException) -> bool:
         return bool(error.connection_invalidated)
     return isinstance(error, (asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.InterfaceError,
                               ConnectionError))
+
+
+#: how often a batch ended by a conflict with a concurrent transaction is run again before it counts as failed
+CONFLICT_RETRIES = 3
+#: SQLSTATEs of a transaction ended for a concurrent one, not for anything in it: deadlock_detected,
+#: serialization_failure
+_CONFLICT_STATES = frozenset({"40P01", "40001"})
+
+
+def concurrency_conflict(error: BaseException) -> bool:
+    """Whether `error` (or what it wraps: SQLAlchemy's error of the driver's) is PostgreSQL ending the
+    transaction for a concurrent one: running it again may well succeed."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return False
+        if getattr(seen, "sqlstate", None) in _CONFLICT_STATES or getattr(seen, "pgcode", None) in _CONFLICT_STATES:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def _conflict(event_id: UUID) -> str:

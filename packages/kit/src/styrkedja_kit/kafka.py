@@ -120,13 +120,20 @@ SESSION_WITH_STATIC_MEMBERSHIP_MS = 6_000
 #: at 1 s, 4.1 s at 1.5-2 s, 7.1 s at 3 s, 11.1 s at 6 s); it checks sessions only when a member joins,
 #: so a member whose loop stalls is not evicted unless another joins meanwhile
 SESSION_WITHOUT_STATIC_MEMBERSHIP_MS = 1_000
+#: likewise, where several sibling workers consume (`consumer_workers` > 1): the group has several members, and
+#: each join (a restarted worker's, a rebalance's rejoin) evicts every member whose heartbeat is a session late.
+#: At 1 s, on a busy machine (load 8 on two cores) a member applying a batch of 5,000 missed it, rejoined and
+#: evicted the other in turn: the group rebalanced over and over and read partitions again (bench/README.md, apply16)
+SESSION_SHARED_WITHOUT_STATIC_MEMBERSHIP_MS = 6_000
 
 
 def group_timing(settings: ServiceSettings, capabilities: BrokerCapabilities) -> tuple[int, int]:
     """(session timeout, heartbeat interval) in ms for a consumer group member: the settings where
     given, else chosen for the broker (see the constants above); heartbeats a quarter of the session."""
     session = settings.consumer_session_timeout_ms or (
-        SESSION_WITH_STATIC_MEMBERSHIP_MS if capabilities.static_membership else SESSION_WITHOUT_STATIC_MEMBERSHIP_MS)
+        SESSION_WITH_STATIC_MEMBERSHIP_MS if capabilities.static_membership
+        else SESSION_SHARED_WITHOUT_STATIC_MEMBERSHIP_MS if settings.consumer_workers > 1
+        else SESSION_WITHOUT_STATIC_MEMBERSHIP_MS)
     heartbeat = settings.consumer_heartbeat_interval_ms or max(100, session // 4)
     return session, min(heartbeat, session - 1)
 

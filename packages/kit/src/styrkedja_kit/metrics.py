@@ -18,6 +18,9 @@ CONSUMER_DEAD_LETTERED = Counter("styrkedja_consumer_dead_lettered_total", "Even
 CONSUMER_PREFETCH_DISCARDED = Counter("styrkedja_consumer_prefetch_discarded_total",
                                       "Batches fetched ahead across a rebalance, read again instead", ["group"])
 CONSUMER_BATCH_SECONDS = Histogram("styrkedja_consumer_batch_seconds", "Time to apply one batch", ["group"])
+CONSUMER_CONFLICT_RETRIES = Counter("styrkedja_consumer_conflict_retries_total",
+                                    "Batches run again after PostgreSQL ended them for a concurrent transaction "
+                                    "(a deadlock, a serialization failure)", ["group"])
 CONSUMER_REWINDS = Counter("styrkedja_consumer_rewinds_total",
                            "Partitions re-read from the beginning after broker state loss", ["group", "topic"])
 CONSUMER_LAG = Gauge("styrkedja_consumer_lag_events", "Events on the partition not yet applied (as of the last fetch)",

@@ -105,6 +105,12 @@ class ServiceSettings(BaseSettings):
     # static membership (Apache Kafka): a restarted member with the same id takes its partitions
     # back at once instead of waiting for its old session to time out; one id per replica (pod name)
     consumer_group_instance_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,200}$")
+    # of the sibling worker processes of one server (uvicorn `--workers N`), how many consume: each a member of the
+    # group, the single writer of the partitions it is handed (one advisory lock per consuming slot; the others
+    # serve HTTP only and take a slot over when its worker dies). 1: one consumer per server. More use more cores
+    # for a service whose apply never shares a row between partitions (reporting's: every cell is keyed by
+    # organiser, as the records are; bench/results/apply16.json). A process of its own (a pod, a test) always consumes
+    consumer_workers: int = Field(1, ge=1, le=64)
     max_event_bytes: int = Field(256_000, ge=1_000)
     # a compressed record batch inflates to at most this many bytes (None: 64 of the largest event): 200 MB of
     # zeros is 6 KB of zstd, and the client inflated a whole batch in memory with no limit (kafka.py)

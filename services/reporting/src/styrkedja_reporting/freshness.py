@@ -15,7 +15,7 @@ from fastapi import Response
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .registry import freshness
+from .registry import WHOLE_TOPIC, freshness
 
 NEWEST_HEADER = "X-Styrkedja-Newest-Event-Time"
 LAG_HEADER = "X-Styrkedja-Consumer-Lag"
@@ -45,10 +45,10 @@ async def set_freshness(session: AsyncSession, response: Response) -> None:
 #: The state version's row for changes made outside an applied batch (`note_change_outside_batches`).
 OUTSIDE_BATCHES = "reporting.outside-batches"
 _NOTE_OUTSIDE = text(
-    "INSERT INTO freshness (topic, newest_event_time) "
-    "SELECT CAST(:topic AS text), max(newest_event_time) FROM freshness WHERE topic <> :topic "
+    "INSERT INTO freshness (topic, partition, newest_event_time) "
+    f"SELECT CAST(:topic AS text), {WHOLE_TOPIC}, max(newest_event_time) FROM freshness WHERE topic <> :topic "
     "HAVING max(newest_event_time) IS NOT NULL "
-    "ON CONFLICT (topic) DO UPDATE SET applied_at = clock_timestamp()")
+    "ON CONFLICT (topic, partition) DO UPDATE SET applied_at = clock_timestamp()")
 
 
 async def note_change_outside_batches(session: AsyncSession) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, func, text
+from sqlalchemy import Column, DateTime, Integer, String, Table, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
@@ -55,9 +55,17 @@ def forget(session: AsyncSession, name: str) -> None:
     if memo is not None:
         memo.pop(name, None)
 
+#: `freshness.partition` of a row that is no one partition's: the changes outside batches
+#: (`freshness.note_change_outside_batches`) and the rows written before 0021 (one per topic)
+WHOLE_TOPIC = -1
+
+# One row per topic *and partition*: consumers of different partitions (reporting's replicas, each the single writer
+# of its partitions) write rows of their own, so that one batch's note never waits for another consumer's commit
+# (a row per topic was the one row every batch of a topic updated: apply16, bench/results/apply16.json).
 freshness = Table(
     "freshness", metadata,
     Column("topic", String(200), primary_key=True),
+    Column("partition", Integer, primary_key=True, server_default=str(WHOLE_TOPIC)),
     Column("newest_event_time", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
@@ -107,31 +115,35 @@ class HandlerRegistry:
 
 
 # one fixed statement (arrays, no per-batch compilation of a many-row VALUES)
-#: the freshness rule: a topic's newest event time never goes back; applied now (`note_freshness_from` too).
+#: the freshness rule: a partition's newest event time never goes back; applied now (`note_freshness_from` too).
 #: An event's `time` is its producer's claim: counted no later than the moment it is applied (`_NO_LATER`),
 #: so that one event dated in the future cannot make every read say "fresh" until that day
-_FRESHNESS_RULE = ("ON CONFLICT (topic) DO UPDATE SET newest_event_time = "
+_FRESHNESS_RULE = ("ON CONFLICT (topic, partition) DO UPDATE SET newest_event_time = "
                    "greatest(freshness.newest_event_time, EXCLUDED.newest_event_time), applied_at = now()")
-_NO_LATER = "SELECT n.topic, least(n.newest, now()) FROM ({}) AS n(topic, newest)"
+_NO_LATER = "SELECT n.topic, n.part, least(n.newest, now()) FROM ({}) AS n(topic, part, newest)"
 _NOTE_FRESHNESS = text(
-    "INSERT INTO freshness (topic, newest_event_time) "
-    + _NO_LATER.format("SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:times AS timestamptz[]))")
+    "INSERT INTO freshness (topic, partition, newest_event_time) "
+    + _NO_LATER.format("SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:partitions AS integer[]), "
+                       "CAST(:times AS timestamptz[]))")
     + f" {_FRESHNESS_RULE}")
 
 
 async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> None:
-    """Newest event time per topic: every read says how fresh its figures are. The batch's last statement:
-    the writes the handlers deferred (`defer`) go with it."""
-    newest: dict[str, datetime] = {}
+    """Newest event time per topic and partition: every read says how fresh its figures are. The batch's last
+    statement: the writes the handlers deferred (`defer`) go with it. The rows in (topic, partition) order: a
+    batch writes only its own partitions' rows, which no other consumer writes (one member of the group holds
+    a partition), so batches of two consumers never wait for each other here."""
+    newest: dict[tuple[str, int], datetime] = {}
     for item in batch:
-        time = item.event.time
-        if item.topic not in newest or time > newest[item.topic]:
-            newest[item.topic] = time
+        time, key = item.event.time, (item.topic, item.partition)
+        if key not in newest or time > newest[key]:
+            newest[key] = time
     deferred = session.info.pop(_DEFERRED, None) or []
     if not newest and not deferred:
         return
-    topics = sorted(newest)
-    params: dict[str, Any] = {"topics": topics, "times": [newest[t] for t in topics]}
+    keys = sorted(newest)
+    params: dict[str, Any] = {"topics": [t for t, _ in keys], "partitions": [p for _, p in keys],
+                              "times": [newest[k] for k in keys]}
     if not deferred:
         await session.execute(_NOTE_FRESHNESS, params)
         return
@@ -156,8 +168,9 @@ async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> 
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
 
 
-async def note_freshness_from(session: AsyncSession, newest_per_topic: str, params: dict[str, Any] | None = None
+async def note_freshness_from(session: AsyncSession, newest_per_partition: str, params: dict[str, Any] | None = None
                               ) -> None:
-    """`_note_freshness` for a set (the rebuild's): `newest_per_topic` is a SELECT of (topic, newest event time)."""
-    await session.execute(text(f"INSERT INTO freshness (topic, newest_event_time) {_NO_LATER.format(newest_per_topic)} "
-                               f"{_FRESHNESS_RULE}"), params or {})
+    """`_note_freshness` for a set (the rebuild's): `newest_per_partition` is a SELECT of (topic, partition, newest
+    event time)."""
+    await session.execute(text(f"INSERT INTO freshness (topic, partition, newest_event_time) "
+                               f"{_NO_LATER.format(newest_per_partition)} {_FRESHNESS_RULE}"), params or {})

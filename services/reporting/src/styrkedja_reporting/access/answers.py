@@ -176,7 +176,7 @@ class StateVersions:
                 self._start(following)
 
 
-FRESHNESS_SQL = "SELECT topic, applied_at, newest_event_time FROM freshness ORDER BY topic"
+FRESHNESS_SQL = "SELECT topic, applied_at, newest_event_time FROM freshness ORDER BY topic, partition"
 
 
 class VersionReader:

@@ -1012,10 +1012,12 @@ class Rebuilder:
         await session.execute(text(f"ANALYZE {store.facts.name}"))
 
     async def _freshness(self, session: AsyncSession, left_out: list[Any]) -> None:
-        """Newest event time per topic of the applied events (`registry.note_freshness_from`: the live rule, set-wise)."""
+        """Newest event time per topic and partition of the applied events (`registry.note_freshness_from`: the live
+        rule, set-wise)."""
         await note_freshness_from(session, (
-            f"SELECT topic, max(time) FROM {self.ids} i WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
-            "AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) GROUP BY topic"), {"left_out": left_out})
+            f"SELECT topic, part, max(time) FROM {self.ids} i WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d "
+            "WHERE d.seq = i.seq) AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) GROUP BY topic, part"),
+            {"left_out": left_out})
 
     async def _bookkeeping(self, session: AsyncSession, left_out: list[Any]) -> None:
         """Every applied event id (the live consumer skips them if delivered again), into the shadow's table."""

@@ -30,5 +30,5 @@ async def state_version(session: AsyncSession) -> tuple[Any, ...]:
     directory's batches too."""
     # the changes made outside batches (alerts acknowledged or swept) move no disclosure decision
     rows = await session.execute(text(f"SELECT topic, applied_at FROM {freshness.name} WHERE topic <> :outside "
-                                      "ORDER BY topic"), {"outside": OUTSIDE_BATCHES})
+                                      "ORDER BY topic, partition"), {"outside": OUTSIDE_BATCHES})
     return tuple(tuple(r) for r in rows.all())
