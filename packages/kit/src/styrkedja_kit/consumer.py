@@ -66,6 +66,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_incrementing
 
 from styrkedja_contracts import (
     TOPICS,
@@ -743,18 +744,17 @@ class ConsumerLoop:
         again whole, up to `CONFLICT_RETRIES` times: several members of a group apply at once (replicas, or
         `consumer_workers`), and such a batch broke no rule — halved (`_apply_one_by_one`), its events
         could end as `handler_failed` dead letters."""
+        def again(state: RetryCallState) -> None:
+            metrics.CONSUMER_CONFLICT_RETRIES.labels(self.group_id).inc()
+            log.info("batch ended by a conflict with a concurrent transaction: run again",
+                     extra={"group": self.group_id, "attempt": state.attempt_number})
+
         with collector_paused():
-            for attempt in range(CONFLICT_RETRIES + 1):
-                try:
-                    return await self._apply_paused(delivered, next_offsets)
-                except Exception as error:
-                    if attempt == CONFLICT_RETRIES or not concurrency_conflict(error):
-                        raise
-                    metrics.CONSUMER_CONFLICT_RETRIES.labels(self.group_id).inc()
-                    log.info("batch ended by a conflict with a concurrent transaction: run again",
-                             extra={"group": self.group_id, "attempt": attempt + 1})
-                    await asyncio.sleep(0.02 * (attempt + 1))
-            raise AssertionError("unreachable")  # the loop returns or raises
+            retrying = AsyncRetrying(retry=retry_if_exception(concurrency_conflict),
+                                     stop=stop_after_attempt(CONFLICT_RETRIES + 1),
+                                     wait=wait_incrementing(start=0.02, increment=0.02), before_sleep=again, reraise=True)
+            result: list[Delivered] = await retrying(self._apply_paused, delivered, next_offsets)
+            return result
 
     async def _apply_paused(self, delivered: list[Delivered], next_offsets: dict[TopicPartition, int]
                             ) -> list[Delivered]:
