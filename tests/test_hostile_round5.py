@@ -389,7 +389,7 @@ def test_an_organisation_named_with_an_override_is_refused_by_the_importer_namin
     source, _ = _source(lambda request: httpx.Response(200, json={"data": pages.get(request.url.path.strip("/"),
                                                                                       [])}))
     plan, _ = read_and_plan(source, since=None, naive_zone=ZoneInfo("Europe/Stockholm"))
-    assert [(r.entity, r.id, r.reason.split(":")[0]) for r in plan.refused] == [("organisations", "su", "name")]
+    assert [(r.entity, r.id, r.reason.split(":")[0]) for r in plan.refused] == [("organisations", "su", "displayName")]  # the source's field
 
 
 @pytest.fixture(scope="module")
