@@ -36,7 +36,8 @@ def server(pages: dict[str, list[Any]]) -> tuple[HttpSource, list[str]]:
         return answer if isinstance(answer, httpx.Response) else httpx.Response(200, json=answer)
 
     client = httpx.Client(transport=httpx.MockTransport(handle), base_url="http://ss12000")
-    return HttpSource("http://ss12000", client=client, page_size=1), asked
+    # a 5xx is asked again after growing pauses (1 + 2 + 4 + 8 + 16 s): not waited out here
+    return HttpSource("http://ss12000", client=client, page_size=1, sleep=lambda _: None), asked
 
 
 def read(source: HttpSource, entity: str) -> list[Any]:
