@@ -3,6 +3,8 @@ idempotency, all-or-nothing batches and problem+json answers."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -11,10 +13,30 @@ from sqlalchemy import text
 from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_devstack import testing
-from styrkedja_devstack.testing import PROBLEM_JSON, problem_fields
+from styrkedja_devstack.pytest_plugin import migrated_database, recycle_database
+from styrkedja_devstack.testing import PROBLEM_JSON, async_engine, problem_fields, service_client
 from styrkedja_kit.inputs import BATCH_CAP
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+
+@pytest.fixture(scope="module")
+def refusing_settings(infrastructure, token_issuer) -> Iterator[AssessmentSettings]:
+    url = migrated_database(infrastructure, "styrkedja_assessment")
+    yield AssessmentSettings(database_url=url, outbox_enabled=False, auth_issuer=token_issuer.url,
+                             kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    recycle_database(infrastructure, "styrkedja_assessment", url)
+
+
+@pytest.fixture(scope="module")
+async def refusing(refusing_settings, token_issuer) -> AsyncIterator[tuple[Any, Any]]:
+    """(client, db) of one service and database for the module's refusals, instead of a start and a database
+    each: every one of them is refused before anything is written, and asserts that nothing was (so a refusal
+    that stored a row fails itself and every one after it). The token is the conftest's `client_token`."""
+    token = token_issuer.mint(roles=["platform"], organisers=["2999"], client_id="platform-test")
+    async with service_client("styrkedja_assessment", refusing_settings, token=token) as client, \
+            async_engine(refusing_settings.database_url) as db:
+        yield client, db
 
 
 def assessment(**overrides) -> dict:
@@ -155,7 +177,8 @@ async def test_one_result_per_student_subject_kind_and_round(client, db):
     ({"unmet_criteria": "Taluppfattning"}, "unmet_criteria", "list_type"),
     ({"extra": 1}, "extra", "extra_forbidden"),
 ])
-async def test_bad_input_is_a_problem_naming_field_and_rule(client, db, overrides, field, rule):
+async def test_bad_input_is_a_problem_naming_field_and_rule(refusing, overrides, field, rule):
+    client, db = refusing
     response = await client.post("/v1/assessments", json=assessment(**overrides))
     assert response.status_code == 422, response.text
     assert (field, rule) in problem_fields(response)
@@ -170,7 +193,8 @@ async def test_bad_input_is_a_problem_naming_field_and_rule(client, db, override
     ("text/plain", b"hello"),
     ("application/json", b'{"items": "nope"}'),
 ])
-async def test_malformed_bodies_are_4xx_problems_never_500(client, db, content, body):
+async def test_malformed_bodies_are_4xx_problems_never_500(refusing, content, body):
+    client, db = refusing
     for path in ("/v1/assessments", "/v1/assessments/batch"):
         response = await client.post(path, content=body, headers={"content-type": content})
         assert 400 <= response.status_code < 500, (path, response.status_code, response.text)
@@ -212,7 +236,8 @@ async def test_batch_over_the_limit_or_empty_is_refused(client, db):
     ({"student_id": "19900101-0017"}, "items.2.student_id", "no_personal_identity_number", 422),
     ({"round": 0}, "items.2.round", "greater_than_equal", 422),
 ])
-async def test_batch_with_one_bad_item_stores_nothing(client, db, bad, field, rule, status):
+async def test_batch_with_one_bad_item_stores_nothing(refusing, bad, field, rule, status):
+    client, db = refusing
     items = [assessment(student_id=f"s-{i}") for i in range(5)]
     items[2] |= bad
     response = await client.post("/v1/assessments/batch", json={"items": items})
