@@ -367,23 +367,35 @@ async def relay_drain(database_url: str, bootstrap: str, env: dict[str, str], si
     return (total - first) / seconds, total
 
 
-async def consumed_records(bootstrap: str) -> int:
-    """Records in the topics reporting consumes: their partitions' end offsets summed (every log of this run's
-    broker begins at 0), read once the relay has drained the outbox."""
-    from aiokafka import TopicPartition
-
+async def published_records(database_urls: list[str]) -> int:
+    """Records on the topics reporting consumes, counted in the outboxes that published them (the assessment
+    service's, the directory's reporting): exact whatever the broker (the embedded one's end offsets, asked with
+    ListOffsets, came to 5,012 of 8,448 in a trial)."""
     from styrkedja_contracts.topics import TOPICS
 
     topics = [t.name for t in TOPICS.values() if "reporting" in t.consumers]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
+    total = 0
+    for url in database_urls:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            total += await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL "
+                                         "AND topic = ANY($1::text[])", topics)
+        finally:
+            await conn.close()
+    return total
+
+
+async def outbox_drained(database_url: str, timeout: float = 120) -> None:
+    """Returns once the outbox in `database_url` holds no unpublished row."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
     try:
-        await consumer.topics()  # the metadata: every topic's partitions
-        partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the outbox was not published within {timeout:.0f} s")
+            await asyncio.sleep(0.1)
     finally:
-        await consumer.stop()
-    return sum(ends.values())
+        await conn.close()
 
 
 async def applied_rate(database_url: str, group_id: str, records: int, sides: dict[str, int] | None = None,
@@ -395,7 +407,7 @@ async def applied_rate(database_url: str, group_id: str, records: int, sides: di
     those topics too. `cpu`: CPU seconds per event of each process tree in `sides` (reporting's processes,
     PostgreSQL's) over the same span."""
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
-    count = "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE group_id = $1"
+    count = "SELECT coalesce(sum(next_offset), 0)::bigint FROM consumer_offsets WHERE group_id = $1"
     try:
         waited = time.perf_counter()
         while not (first := await conn.fetchval(count, group_id)):
@@ -735,7 +747,8 @@ def rss_by_process(pid: int) -> list[dict]:
     out = []
     for process in (root, *children):
         with contextlib.suppress(psutil.Error):
-            role = "supervisor" if process is root and children else "worker"
+            role = ("supervisor" if process is root and children else "resource tracker"
+                    if "resource_tracker" in " ".join(process.cmdline()) else "worker")
             out.append({"role": role, "pid": process.pid, "rss_mb": round(process.memory_info().rss / 2**20, 1)})
     return sorted(out, key=lambda p: -p["rss_mb"])
 
@@ -774,6 +787,9 @@ def main() -> int:
                         help=f"term: organisers the students are dealt out to in whole classes, each its own areas, "
                              f"school units and classes, their ids balanced over the partitions (default "
                              f"{ORGANISERS}, --full {ORGANISERS_FULL})")
+    parser.add_argument("--apply-rounds", type=int, default=1,
+                        help="rounds of --apply-consumers, every other one in reverse order (the figures: each "
+                             "configuration's median)")
     parser.add_argument("--apply-consumers", default="1,2",
                         help="the apply stage once per count, in order, each from the filled topics into a fresh "
                              "database: reporting with that many uvicorn workers and STYRKEDJA_CONSUMER_WORKERS; the "
@@ -821,6 +837,29 @@ ORGANISERS, ORGANISERS_FULL = 12, 290
 def organisers(args: argparse.Namespace) -> int:
     """Organisers of the term shape: `--organisers`, else `ORGANISERS` (`ORGANISERS_FULL` with --full)."""
     return args.organisers or (ORGANISERS_FULL if args.full else ORGANISERS)
+
+
+def apply_summary(runs: list[dict], consumers: list[int]) -> dict[str, float]:
+    """Per configuration the medians of its runs (CPU µs per event of reporting's processes and PostgreSQL's);
+    with two configurations or more, each round's rate of the last ÷ the first (`..._ratio_round_<n>`)."""
+    out: dict[str, float] = {}
+    for c in consumers:
+        mine = [r for r in runs if r["consumers"] == c]
+        for side in mine[0]["cpu_us_per_event"] if mine else ():
+            out[f"reporting_apply_{c}_consumers_{side}_cpu_us_per_event"] = statistics.median(
+                r["cpu_us_per_event"][side] for r in mine)
+    if len(consumers) > 1:
+        for n in range(len(runs) // len(consumers)):
+            rates = {r["consumers"]: r["events_per_s"] for r in runs[n * len(consumers):(n + 1) * len(consumers)]}
+            out[f"reporting_apply_{consumers[-1]}_to_{consumers[0]}_consumers_ratio_round_{n + 1}"] = (
+                rates[consumers[-1]] / rates[consumers[0]])
+    return out
+
+
+def apply_sequence(consumers: list[int], rounds: int) -> list[int]:
+    """The apply stage's runs: `rounds` of `consumers`, every other one reversed (pairs alternated, so a busy moment
+    of the machine or the order itself hits each), the last round in the given order (its last stays up)."""
+    return [c for r in range(rounds) for c in (consumers if (rounds - 1 - r) % 2 == 0 else consumers[::-1])]
 
 
 def consumer_counts(text: str) -> list[int]:
@@ -905,7 +944,8 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
             print("starting reporting (directory first) ...", flush=True)
             processes.update(start_services(infra, ("reporting",), state / "logs", tokens=tokens))
             publish_directory(processes["reporting"].url, data, tokens=tokens)
-            time.sleep(5)  # reporting's own relay publishes the directory; its consumer applies it
+            directory_db = processes["reporting"].env["STYRKEDJA_DATABASE_URL"]
+            asyncio.run(outbox_drained(directory_db))  # reporting's own relay publishes the directory
             processes.pop("reporting").stop()
             print("starting assessment with its relay off ...", flush=True)
             processes.update(start_services(infra, ("assessment",), state / "logs",
@@ -971,8 +1011,9 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                       + ", ".join(f"{side} {v:.1f}" for side, v in relay_cpu.items()), flush=True)
 
             if "apply" in stages and "relay" in stages:
-                records = asyncio.run(consumed_records(bootstrap))
-                for n, consumers in enumerate(apply_consumers):
+                records = asyncio.run(published_records([a_db, directory_db]))
+                sequence = apply_sequence(apply_consumers, args.apply_rounds)
+                for n, consumers in enumerate(sequence):
                     if "reporting" in processes:
                         processes.pop("reporting").stop()
                     r_workers = max(consumers, workers["reporting"])
@@ -1008,8 +1049,9 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                           + f"; cells equal the recomputation {exact_after:.1f} s after, consistency {consistent}; "
                           f"RSS per process {[p['rss_mb'] for p in memory]} MB; load {run_out['load_average']}",
                           flush=True)
-                    if n == len(apply_consumers) - 1:  # the figure: the configuration that stays up
-                        figures["reporting_apply_events_per_s"] = rate
+                    if n == len(sequence) - 1:  # the configuration that stays up
+                        figures["reporting_apply_events_per_s"] = statistics.median(
+                            r["events_per_s"] for r in apply_runs if r["consumers"] == consumers)
                         # a fresh reporting's live consumer replaying every topic from the start to exact cells
                         raw["replay_seconds"] = rebuild = seconds + exact_after
                         notes.append(f"replay by the live consumer ({consumers} consumers): {records:,} events "
@@ -1018,8 +1060,10 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                                      f"{100_000 * 16 * 4:,} events the same rate would take "
                                      f"{100_000 * 16 * 4 / max(rate, 1e-9):,.0f} s (run --full to measure it)")
                     if consumers == 1:
-                        extra["reporting_apply_events_per_s_one_consumer"] = rate
+                        extra["reporting_apply_events_per_s_one_consumer"] = statistics.median(
+                            r["events_per_s"] for r in apply_runs if r["consumers"] == 1)
                     workers["reporting"] = r_workers  # as it runs from here on
+                extra.update(apply_summary(apply_runs, apply_consumers))
                 notes.append("apply: reporting started after the topics held every event, once per configuration "
                              f"({', '.join(str(c) for c in apply_consumers)} consumers, each into a fresh database and "
                              "consumer group); events from the group's next offsets in reporting's database (the same "

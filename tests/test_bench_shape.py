@@ -158,3 +158,17 @@ def test_organisers_are_dealt_whole_classes_and_balanced_over_the_partitions():
     assert speed.consumer_counts("1,2") == [1, 2]
     with pytest.raises(ValueError, match="apply-consumers"):
         speed.consumer_counts("0")
+
+
+def test_the_apply_stage_alternates_its_configurations_and_ends_on_the_last():
+    speed = _bench("speed")
+    assert speed.apply_sequence([1, 2], 1) == [1, 2]
+    assert speed.apply_sequence([1, 2], 2) == [2, 1, 1, 2]
+    assert speed.apply_sequence([1, 2], 3) == [1, 2, 2, 1, 1, 2]
+    runs = [{"consumers": c, "events_per_s": rate, "cpu_us_per_event": {"reporting": cpu}}
+            for c, rate, cpu in ((2, 300.0, 50.0), (1, 100.0, 70.0), (1, 200.0, 90.0), (2, 300.0, 60.0))]
+    summary = speed.apply_summary(runs, [1, 2])
+    assert summary["reporting_apply_1_consumers_reporting_cpu_us_per_event"] == 80.0
+    assert summary["reporting_apply_2_consumers_reporting_cpu_us_per_event"] == 55.0
+    assert (summary["reporting_apply_2_to_1_consumers_ratio_round_1"],
+            summary["reporting_apply_2_to_1_consumers_ratio_round_2"]) == (3.0, 1.5)
