@@ -6,24 +6,32 @@ Stages (test data is generated before each timed part):
   write    bulk write API: several concurrent HTTP clients posting batches of 1,000 to the assessment
            service, whose relay is off (validated + stored + outboxed, nothing published yet)
   relay    the kit's OutboxRelay, in-process, draining that filled outbox to the broker
-  apply    reporting started after the topics are filled; time until it equals the recomputation
+  apply    reporting started after the topics are filled, once per `--apply-consumers` (default 1,2: one consumer as
+           `styrkedja run` runs it, then two, as docker-compose runs it in production: 2 uvicorn workers,
+           STYRKEDJA_CONSUMER_WORKERS=2), each into a fresh database; time until every record is applied, then the
+           API must equal the recomputation and /v1/admin/consistency agree. The last configuration is the figure
+           and stays up for the later stages; `--apply-rounds N` alternates the configurations N times (medians)
   latency  POST of one assessment → visible in reporting, under a background load of ~1,000 events/s
   reads    32 concurrent clients reading organiser-level results (in a process of their own; then the
            earlier client, httpx in 32 threads of the bench, to compare), CPU per read of both sides
-  memory   reporting's RSS at the end (every worker process of it, summed)
+  memory   reporting's RSS at the end, per process: the figure is the largest (a worker), the sum beside it
   rebuild  `styrkedja rebuild reporting` (the bulk rebuild, issue 16) into a fresh reporting database from
            the topics the apply stage read, timed per stage; its database must equal the apply stage's
            table for table (at this run's size; --full for 100,000 students × 16 subjects × 4 rounds).
            The replay figure (a fresh reporting's live consumer from the topics' start) stays in the
            notes and as `replay_seconds`
-Data (`--shape`): `term` (default) is the deadline week of `bench/deadline_week.py` (`TermData`): one organiser,
-classes of 25, every student 16 subjects × 4 rounds, the class lists of a round interleaved; `--items` is rounded
-down to whole students (64 results each; default 64,000 = 1,000 students; --full 100,000 students = 6.4M).
+Data (`--shape`): `term` (default) is the deadline week of `bench/deadline_week.py` (`TermData`): `--organisers`
+organisers (default 12, two per partition of the topics' six; --full 290, the issue's national count), each its own
+areas, school units and classes of 25, every student 16 subjects × 4 rounds, the class lists of a round of every
+organiser interleaved; `--items` is rounded down to whole students (64 results each; default 64,000 = 1,000
+students; --full 100,000 students = 6.4M).
 `sparse` is the data of before (`tests/support.py` `Mittkoping.new_assessments`: two organisers, 32 groups, every
 student one result, 4 subjects, rounds 1-2); with the term shape and the apply stage, a second run of
 write, relay and apply on `sparse` (same size, its own PostgreSQL and broker, after the first has stopped) gives
-`reporting_apply_events_per_s_sparse` (`--no-sparse-apply`: not).
-Services run with the worker processes `styrkedja run` gives them (--workers to change).
+`reporting_apply_events_per_s_sparse` (one consumer, as before: compare with `..._one_consumer`;
+`--no-sparse-apply`: not).
+Services run with the worker processes `styrkedja run` gives them (--workers to change; reporting in the apply
+stage as its configuration says, and from there on as its last).
 Then the cells are checked against the test's own recomputation (tests/support.py) and reporting's
 /v1/admin/consistency. Prints a table and writes bench/results/latest.json.
 
@@ -399,37 +407,46 @@ async def outbox_drained(database_url: str, timeout: float = 120) -> None:
 
 
 async def applied_rate(database_url: str, group_id: str, records: int, sides: dict[str, int] | None = None,
-                       cpu: dict[str, float] | None = None, stall_s: float = 300) -> tuple[float, float]:
-    """Events per second reporting applies, from its own bookkeeping: the group's next offsets in its database
-    (written in the same transaction as the aggregates), summed, from the first batch applied until they reach
-    `records` (every record of its topics). Not a count of `consumer_applied_events`: that, polled, costs
-    PostgreSQL more than a batch's biggest statement (bench/apply_workers.py), and the directory's events ride in
-    those topics too. `cpu`: CPU seconds per event of each process tree in `sides` (reporting's processes,
-    PostgreSQL's) over the same span."""
+                       cpu: dict[str, float] | None = None, timeline: list | None = None,
+                       stall_s: float = 300) -> tuple[float, float]:
+    """Events per second reporting applies: all `records` of its topics over the seconds from its first batch's
+    transaction start (the earliest `applied_at` of `consumer_applied_events`: the first fetch and decode are
+    before it) until the group's next offsets in its database (written in the same transaction as the
+    aggregates), summed, reach `records`. Every batch counts, the first ones of each consumer too (counting
+    from the first commit seen left out the first batch's events and time, and with two consumers counted the
+    second one's first batch without its start); the group's join and rebalances after the first batch are in
+    it. Polled on the offsets, not a count of `consumer_applied_events`: that costs PostgreSQL more than a
+    batch's biggest statement (bench/apply_workers.py). `cpu`: CPU seconds per event of each process tree in
+    `sides` (reporting's processes, PostgreSQL's) from the call (reporting ready) to the end; `timeline`: (seconds
+    from the first batch's start, records applied) every half second or so."""
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
     count = "SELECT coalesce(sum(next_offset), 0)::bigint FROM consumer_offsets WHERE group_id = $1"
+    cpu_started = {side: tree_cpu_seconds(pid) for side, pid in (sides or {}).items()}
+    samples: list[tuple[float, int]] = []
     try:
-        waited = time.perf_counter()
-        while not (first := await conn.fetchval(count, group_id)):
-            if time.perf_counter() - waited > stall_s:
-                raise TimeoutError(f"reporting applied nothing in {stall_s:.0f} s")
-            await asyncio.sleep(0.01)
-        started = time.perf_counter()
-        cpu_started = {side: tree_cpu_seconds(pid) for side, pid in (sides or {}).items()}
-        done, moved = first, started
+        done, moved = 0, time.monotonic()
         while done < records:
             await asyncio.sleep(0.05)
             if (now := await conn.fetchval(count, group_id)) != done:
-                done, moved = now, time.perf_counter()
-            elif time.perf_counter() - moved > stall_s:
+                done, moved = now, time.monotonic()
+                samples.append((time.time(), done))
+            elif time.monotonic() - moved > stall_s:
                 raise TimeoutError(f"reporting stood still at {done:,} of {records:,} records for {stall_s:.0f} s")
-        seconds = time.perf_counter() - started
+        ended = time.time()
         if cpu is not None:
-            cpu.update({side: (tree_cpu_seconds(pid) - cpu_started[side]) / max(done - first, 1)
+            cpu.update({side: (tree_cpu_seconds(pid) - cpu_started[side]) / max(done, 1)
                         for side, pid in (sides or {}).items()})
+        started = float(await conn.fetchval("SELECT extract(epoch FROM min(applied_at)) FROM consumer_applied_events"))
     finally:
         await conn.close()
-    return (done - first) / seconds, seconds
+    seconds = ended - started
+    if timeline is not None:
+        last = -1.0
+        for at, applied in samples:
+            if at - last >= 0.5 or applied == done:
+                timeline.append((round(at - started, 2), applied))
+                last = at
+    return done / seconds, seconds
 
 
 class StageClock:
@@ -1013,10 +1030,11 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
             if "apply" in stages and "relay" in stages:
                 records = asyncio.run(published_records([a_db, directory_db]))
                 sequence = apply_sequence(apply_consumers, args.apply_rounds)
+                base_workers = workers["reporting"]
                 for n, consumers in enumerate(sequence):
                     if "reporting" in processes:
                         processes.pop("reporting").stop()
-                    r_workers = max(consumers, workers["reporting"])
+                    r_workers = max(consumers, base_workers)
                     print(f"apply: reporting with {consumers} consumer{'s' if consumers > 1 else ''} ({r_workers} "
                           f"worker{'s' if r_workers > 1 else ''}) catching up with the filled topics ...", flush=True)
                     processes.update(start_services(infra, ("reporting",), state / "logs",
@@ -1027,10 +1045,11 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                              "postgres": postmaster_pid(infra.postgres.data_dir) if infra.postgres is not None else None}
                     sides = {k: v for k, v in sides.items() if v is not None}
                     apply_cpu: dict[str, float] = {}
+                    timeline: list[tuple[float, int]] = []
                     load_before = os.getloadavg()[0]
                     rate, seconds = asyncio.run(applied_rate(r_env["STYRKEDJA_DATABASE_URL"],
                                                              r_env["STYRKEDJA_CONSUMER_GROUP"], records, sides,
-                                                             apply_cpu))
+                                                             apply_cpu, timeline))
                     exact_after = wait_until_exact(processes["reporting"].url, data, timeout=1800, levels=LEVELS,
                                                    tokens=tokens)
                     consistent = consistency(processes["reporting"].url, tokens)
@@ -1040,7 +1059,7 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                                "cpu_us_per_event": {side: round(v * 1e6, 1) for side, v in apply_cpu.items()},
                                "load_average": round((load_before + os.getloadavg()[0]) / 2, 2),
                                "exact_after_s": round(exact_after, 1), "consistent": consistent,
-                               "rss_mb_by_process": memory}
+                               "rss_mb_by_process": memory, "timeline": timeline}
                     apply_runs.append(run_out)
                     if not consistent:
                         exact_each = False
