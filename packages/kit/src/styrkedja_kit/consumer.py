@@ -297,11 +297,25 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka h
 
     async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:  # offsets are in the database already
         self.loop.assigned = False
+        self.loop._unsought = False  # the next assignment's own seek decides
         self.loop.lags.clear()
         self.loop._rebalances += 1  # a batch prefetched before now is not applied (`ConsumerLoop._loop`)
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        await self.loop.seek_to_stored(assigned)
+        """Seek the partitions to the offsets the database stores. Where that fails (the database is away:
+        restarting, a fast shutdown), the loop seeks them itself before its next batch (`_seek_assignment`):
+        aiokafka only logs a listener's failure and hands out records from the broker's markers, so with
+        `assigned` left False every batch was thrown away for good once the database answered again
+        (CI, session 17: reporting applied nothing for 3 minutes after its PostgreSQL restarted)."""
+        try:
+            await self.loop.seek_to_stored(assigned)
+        except Exception as error:  # noqa: BLE001 - any failure of the seek: the loop tries it again
+            self.loop._unsought = True
+            self.loop._rebalances += 1  # a batch fetched before the loop's seek is not applied either
+            log.warning("the assignment's stored offsets could not be read: the loop reads them before its next batch",
+                        extra={"group": self.loop.group_id, "error": type(error).__name__})
+            return
+        self.loop._unsought = False
         self.loop._rebalances += 1  # nor one whose fetch began before this seek
         self.loop.assigned = True
 
@@ -331,6 +345,8 @@ class ConsumerLoop:
         self._prefetch_partial = settings.consumer_prefetch_partial is not False
         self.applied_count = 0
         self.assigned = False  # readiness: the group has handed this member its partitions
+        # the assignment's listener could not seek its partitions to the stored offsets (`_seek_assignment`)
+        self._unsought = False
         self.lags: dict[TopicPartition, float] = {}  # per assigned partition, as of its last fetch
         self.newest_event_time: datetime | None = None  # of the events this process applied
         # of the batch in hand: delivered events whose id was applied before with other bytes
@@ -391,6 +407,7 @@ class ConsumerLoop:
             self._unmarked.clear()
             self._consumer = None
             self.assigned = False
+            self._unsought = False
             self.lags.clear()
             await consumer.stop()
             await producer.stop()
@@ -412,6 +429,8 @@ class ConsumerLoop:
         ahead: asyncio.Task[_Decoded] | None = None
         try:
             while not self._stopping.is_set():
+                if self._unsought and ahead is None:  # a prefetched batch is discarded, which seeks (`_discard`)
+                    await self._seek_assignment(consumer)
                 # a position beyond the end of a log resets to its start (auto_offset_reset="earliest")
                 decoded = await ahead if ahead is not None else await self._fetch_decoded(consumer)
                 ahead = None
@@ -492,8 +511,25 @@ class ConsumerLoop:
         metrics.CONSUMER_PREFETCH_DISCARDED.labels(self.group_id).inc()
         log.info("a batch fetched across a rebalance is read again from the stored offsets",
                  extra={"group": self.group_id, "records": decoded.records_count})
-        with contextlib.suppress(IllegalStateError):
+        await self._seek_assignment(consumer)
+
+    async def _seek_assignment(self, consumer: AIOKafkaConsumer) -> None:
+        """Put every assigned partition back to its stored offset. Where the assignment's listener could not
+        read them (`_unsought`: the database was away), this completes the assignment: the positions are the
+        database's now, and the batches fetched from here on are applied. While the database is still away
+        the read raises, out of the loop: its supervisor starts the consumer again after a pause, as after a
+        failed batch (it joins the group again, and that assignment's listener seeks). A rebalance during
+        the read leaves the assignment to the next listener."""
+        rebalances, unsought = self._rebalances, self._unsought
+        try:
             await self.seek_to_stored(consumer.assignment())
+        except IllegalStateError:  # a partition the group is taking away meanwhile: the next assignment seeks
+            return
+        if unsought and self._unsought and self._rebalances == rebalances:
+            self._unsought = False
+            self._rebalances += 1  # a batch fetched before this seek is not applied
+            self.assigned = True
+            log.info("the assignment is sought to the stored offsets by the loop", extra={"group": self.group_id})
 
     async def _lag_after_empty_fetch(self, consumer: AIOKafkaConsumer) -> None:
         """Trusted end offsets: an empty fetch still tells each partition's end against our position."""
