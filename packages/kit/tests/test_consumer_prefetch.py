@@ -463,3 +463,23 @@ def test_while_the_database_is_still_away_the_loop_applies_nothing_and_ends_for_
     asyncio.run(scenario())
     assert loop.applied == []
     assert database.reads == 2  # the listener's and the loop's
+
+
+def test_the_last_failure_that_ended_the_loop_is_in_its_status_by_its_type_only() -> None:
+    """/readyz (and a fault test's failure message) tells why the loop last ended: the error's type and when,
+    never its text (a database error may quote data)."""
+    loop = Loop(Client({A: []}), max_records=4)
+    assert loop.status()["last_failure"] is None
+
+    async def refused() -> None:
+        raise ConnectionRefusedError(111, "stu-secret")
+
+    loop._run_once = refused  # type: ignore[method-assign]
+    try:
+        asyncio.run(loop._run_noted())
+    except ConnectionRefusedError:
+        pass
+    else:
+        raise AssertionError("the failure must reach the supervisor")
+    assert loop.status()["last_failure"].startswith("ConnectionRefusedError at ")
+    assert "secret" not in str(loop.status())

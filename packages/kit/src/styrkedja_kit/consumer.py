@@ -344,6 +344,8 @@ class ConsumerLoop:
         # the next batch taken beside a partial one too (`consumer_prefetch_partial`; set at start where None)
         self._prefetch_partial = settings.consumer_prefetch_partial is not False
         self.applied_count = 0
+        # the last failure that ended the loop (restarted by its supervisor): the error's type and when, for /readyz
+        self.last_failure: str | None = None
         self.assigned = False  # readiness: the group has handed this member its partitions
         # the assignment's listener could not seek its partitions to the stored offsets (`_seek_assignment`)
         self._unsought = False
@@ -366,7 +368,14 @@ class ConsumerLoop:
         self._stopping.clear()
 
     async def run(self) -> None:
-        await run_until_stopped(f"consumer loop {self.group_id}", self._run_once, self._stopping)
+        await run_until_stopped(f"consumer loop {self.group_id}", self._run_noted, self._stopping)
+
+    async def _run_noted(self) -> None:
+        try:
+            await self._run_once()
+        except Exception as error:  # the type only: a database error's text may quote data
+            self.last_failure = f"{type(error).__name__} at {datetime.now(UTC).isoformat(timespec='seconds')}"
+            raise
 
     async def _run_once(self) -> None:
         await ensure_topics(self.settings, registry_topics([self.group_id]))
@@ -558,7 +567,8 @@ class ConsumerLoop:
         """For /readyz: the group membership as this member sees it (the generation the coordinator
         handed out: a static member restarted with its group.instance.id gets the same one back,
         without a rebalance), its partitions, its lag ("unknown" where it cannot be told) and the
-        time of the newest event this process applied (none yet after a restart)."""
+        time of the newest event this process applied (none yet after a restart), and the last failure that
+        ended the loop (its error's type and when; the supervisor restarted it)."""
         consumer = self._consumer
         coordinator = getattr(consumer, "_coordinator", None)  # aiokafka keeps the membership there
         lag = self.lag()
@@ -568,7 +578,7 @@ class ConsumerLoop:
                 "partitions": len(consumer.assignment()) if consumer is not None and self.assigned else 0,
                 "lag": "unknown" if lag is None else lag,
                 "newest_applied_event_time": self.newest_event_time.isoformat() if self.newest_event_time else None,
-                "applied_since_start": self.applied_count}
+                "applied_since_start": self.applied_count, "last_failure": self.last_failure}
 
     def _caught_up(self, consumer: AIOKafkaConsumer) -> None:
         """Untrusted end offsets (embedded broker): an empty fetch is the one proof of no lag."""
