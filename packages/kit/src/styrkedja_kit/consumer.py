@@ -311,6 +311,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka h
             await self.loop.seek_to_stored(assigned)
         except Exception as error:  # noqa: BLE001 - any failure of the seek: the loop tries it again
             self.loop._unsought = True
+            self.loop.assigned = False
             self.loop._rebalances += 1  # a batch fetched before the loop's seek is not applied either
             log.warning("the assignment's stored offsets could not be read: the loop reads them before its next batch",
                         extra={"group": self.loop.group_id, "error": type(error).__name__})
