@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
+import httpx
 import pytest
-from inprocess import auth
+from inprocess import ORGANISER, auth
 from test_hostile_round16 import document, operations, raw, required_query, target
 
-from styrkedja_kit.problems import ECHO_LIMIT, TEXT_LIMITS
+from styrkedja_kit.problems import ECHO_LIMIT, MAX_ERRORS, TEXT_LIMITS
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -55,3 +57,74 @@ def test_no_answer_repeats_a_value_of_the_request_unbounded(running, token_issue
                 if said := _too_long(status, text):
                     wrong.append(f"{method} {path} {list(body)[0][:10]}: {said}")
     assert not wrong, f"{name}:\n" + "\n".join(wrong[:40])
+
+
+def _client(service: Any, token_issuer: Any) -> httpx.Client:
+    return httpx.Client(base_url=service.url, headers=auth(token_issuer), timeout=300)
+
+
+def test_a_batch_of_empty_items_is_answered_with_at_most_max_errors(running, token_issuer):
+    """Failed on the old code: 1,000 empty items (3 KB sent) were answered with 15,000 errors (1.1 MB); one item of
+    300,000 unknown keys (3.5 MB) with 300,015 errors (29 MB, a minute of CPU here). One more item than the limit
+    is refused by the same rule (the items' errors first, as before)."""
+    name, service = running
+    if name != "assessment":
+        pytest.skip("the write door is the kit's, alike in every service: one is asked")
+    with _client(service, token_issuer) as client:
+        for count in (1000, 1001):
+            answer = client.post("/v1/assessments/batch", json={"items": [{}] * count})
+            errors = answer.json()["errors"]
+            assert answer.status_code == 422 and len(errors) == MAX_ERRORS + 1, (count, len(errors))
+            assert errors[-1]["rule"] == "more_errors" and len(answer.content) < 200_000
+        answer = client.post("/v1/assessments/batch", json={"items": [{}] * 3})
+        assert len(answer.json()["errors"]) == 3 * 15  # every one below the bound
+
+
+def test_c1_control_characters_are_refused_like_the_c0_ones(running, token_issuer):
+    """Failed on the old code: NEL (U+0085) and CSI (U+009B) passed every text rule but LIKA's own, into events,
+    tables, exports and logs."""
+    name, service = running
+    if name != "assessment":
+        pytest.skip("the rule is the contracts' `check_text`, alike in every service: one door is asked")
+    body = {"organiser_id": ORGANISER, "school_unit_code": "29990011", "group_id": "7A", "student_id": "stu-c1",
+            "teacher_id": "t-1", "gender": "female", "year": 7, "subject_code": "GRGRMAT01", "kind": "assessment",
+            "scale": "AF", "value": "F", "school_year": "2026/27", "term": "HT", "round": 1,
+            "assessed_on": "2026-11-02"}
+    with _client(service, token_issuer) as client:
+        for text in ("Tal\x85uppfattning", "\x9b31mTaluppfattning", "\u00c3\u0085sa"):
+            answer = client.post("/v1/assessments", json={**body, "unmet_criteria": [text]})
+            assert answer.status_code == 422, answer.text
+            assert [(e["field"], e["rule"]) for e in answer.json()["errors"]] == [
+                ("unmet_criteria.0", "no_control_characters")], answer.text
+
+
+def test_a_lika_self_assessment_with_every_indicator_and_the_longest_comments_is_kept_whole(running, token_issuer):
+    """Held: every indicator of the compulsory school rated with a comment of 2,000 characters of four UTF-8 bytes
+    each (224 kB of event) is saved, published and exported; 10,000 characters are refused at each comment (2,000 are
+    kept, none cut); a comment of 1 MB is a body over the limit (413)."""
+    name, service = running
+    if name != "lika":
+        pytest.skip("LIKA's own")
+    with _client(service, token_issuer) as client:
+        catalogue = client.get("/v1/catalogue/2026.2").json()
+        ids = [i["id"] for area in catalogue["areas"] for i in area["indicators"] if i["school_form"] == "grundskola"]
+        created = client.post("/v1/self-assessments", json={
+            "organiser_id": ORGANISER, "school_unit_code": "29990011", "school_form": "grundskola",
+            "respondent_role": "rektor", "catalogue_version": "2026.2"})
+        assert created.status_code == 201, created.text
+        path = f"/v1/self-assessments/{created.json()['self_assessment_id']}"
+
+        def save(comment: str) -> httpx.Response:
+            return client.patch(f"{path}/ratings", json={"ratings": [
+                {"indicator_id": i, "rating": "ACHIEVED", "comment": comment} for i in ids]})
+
+        too_long = save("ord " * 2500)
+        assert too_long.status_code == 422 and {e["field"] for e in too_long.json()["errors"]} == {
+            f"ratings.{n}.comment" for n in range(len(ids))}, too_long.text[:300]
+        assert save("x" * 1_000_000).status_code == 413
+        longest = "\U0001f600" * 2000
+        assert save(longest).status_code == 200
+        published = client.post(f"{path}/publish")
+        assert published.status_code == 200, published.text[:300]
+        assert {r["comment"] for r in published.json()["ratings"]} == {longest} and len(published.json()["ratings"]) == len(ids)
+        assert client.get(f"{path}/export.xlsx").status_code == 200
