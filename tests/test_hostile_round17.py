@@ -1,4 +1,43 @@
-"""Hostile inputs, round 17 (probes)."""
+"""Hostile inputs, round 17: what an answer repeats and how much of it, the characters between C0 and Latin-1, and the
+ops CLI's arguments.
+
+Found and fixed (each test failed on the old code, as said at it):
+- An echoed value was repeated whole: LIKA's `GET /v1/catalogue/{version}` put an unknown version of 3,000 characters
+  in `detail` and `message` (60 kB as the path allows), reporting's `format` on every export the same, an unknown
+  parameter's name and a body's unknown key became a `field` of that length. One rule in the kit's `problem_response`
+  (`bounded`): a run without blanks or '/' is cut at `ECHO_LIMIT` (100) characters, each text of a problem at its
+  own bound; redacted before and after the cut (a cut may end a digit run where a personnummer then ends).
+- A problem listed every error: a batch of 1,000 empty items (3 KB) was answered with 15,000 errors (1.1 MB), one
+  item of 300,000 unknown keys (3.5 MB) with 300,015 (29 MB). Now at most `MAX_ERRORS` (1,000: one for each item of
+  a full batch) and one `more_errors` saying how many more (the kit; docs/platforms.md).
+- C1 control characters (U+0080-U+009F: NEL splits a line for Python and log viewers, CSI starts a terminal escape,
+  `Ã` + U+0085 is "Å" in UTF-8 read as Latin-1) passed the contracts' `check_text`, so every input and event but
+  LIKA's own text rule took them. Now refused as `no_control_characters` (packages/contracts/tests).
+- The ops CLI (`styrkedja migrate|replay|topics`, `python -m styrkedja_kit`): `migrate ../x`, `os`, `os.path` or `""`
+  raised importlib's own errors (a traceback); `--wait nan|inf|-5` were taken; `replay --since` a time UTC cannot
+  hold (0001-01-01T00:00+14:00) was an OverflowError traceback; `--since 19121212-1212` (read as 1912-12-12T12:12)
+  repeated the number four times in its advice, `--topic` once; `--since 2026-01-01` advised `2026-01-01+01:00`,
+  no time either; `topics --dead-letter-group 'a b'` was a ValueError traceback. Now usage errors naming the argument
+  and the rule, redacted (packages/kit/tests/test_cli_arguments.py).
+- Token claims: `areas` and `groups` holding a personal identity number were taken (`sub`, `azp` and `organisers`
+  were refused), so `styrkedja token --group 12345678/19121212-1212` minted a token every service read; now
+  refused by the same text rules (packages/kit/tests/test_auth_policy.py).
+- The dashboard's sign-in `next` (and the alert's return address) kept `/.//evil.example` and `/x/..//evil.example`,
+  which a browser resolves to the path `//evil.example` (same host, but a proxy or a later redirect reading the path
+  takes it for another host); dot segments, encoded too, now give the default (services/dashboard/tests).
+
+Tried and held (here or in a probe; see the report): `grgrmat01`, a fullwidth or zero-width subject code, `6Ａ`,
+`6A` + ZWJ, NFD letters in ids (all refused by the ids' ASCII patterns; `6A` and `6a` are two group ids, as the
+contracts document ids as given), names in NFD (kept in NFC), bidi overrides and isolates (refused); school years
+`2026/28`, `2026/2027`, `0001/02` (refused naming the rule), dates outside 1900-2199 in every body and event, an
+envelope `time` outside 2000-2199 (refused) and inside it (freshness and alerts judge at the consumer's clock, never
+the envelope's); calendar weeks above 52 (refused: week 53 is not in every year); the LIKA self-assessment with
+every indicator and the longest comments (below); the pagination `limit`s at their bounds (the OpenAPI fuzz);
+the dashboard's callback replayed (400), a forged or overlong `state` (400/422 page), a session cookie of another
+secret, 5,000 characters or two of them (sign-in again), `next` as `//evil`, `/\\evil`, `javascript:`, a tab or a CRLF
+(the default); the CLI's `token` given a personnummer as subject or organiser, a huge or fullwidth `--ttl`,
+a state dir that is /dev/zero, a fifo or a file (each a usage error naming it).
+"""
 
 from __future__ import annotations
 
