@@ -32,6 +32,7 @@ from rich.table import Table
 
 from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
+from styrkedja_contracts.subjects import subject_list
 
 from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
 from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE
@@ -373,6 +374,12 @@ def _said(the_plan: Plan, notes: list[str]) -> list[str]:
     if the_plan.memberships_of_unserved_groups:
         lines.append(f"memberships: {the_plan.memberships_of_unserved_groups} stated on persons of groups the source "
                      "did not serve (or this run did not read): not read")
+    if the_plan.unknown_subjects:
+        lines.append(f"syllabus.subjectCode: {len(the_plan.unknown_subjects)} codes not on Skolverket's subject list "
+                     f"(version {subject_list().version}), imported as given (names shown as the code): "
+                     + ", ".join(f"{code} ({count} teaching assignments)"
+                                 for code, count in sorted(the_plan.unknown_subjects.items())[:10])
+                     + (", …" if len(the_plan.unknown_subjects) > 10 else ""))
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids

@@ -62,6 +62,7 @@ from styrkedja_contracts import (
     TeachingAssignmentUpsertedV1,
 )
 from styrkedja_contracts.identifiers import canonical_organiser_id, nfc, redact_personal_identity_numbers
+from styrkedja_contracts.subjects import is_known_subject_code
 
 from .models import Activity, Duty, Group, Membership, Meta, Organisation, Person, Syllabus, aware
 
@@ -71,7 +72,6 @@ SCHOOL_UNIT = "skolenhet"
 # a kommunkod, or an organisation number in any spelling `canonical_organiser_id` reads (ten digits, with or
 # without the hyphen, or twelve with the prefix 16)
 _ORGANISER_ID = re.compile(r"^([0-9]{4}|(16)?[0-9]{6}-?[0-9]{4})$")
-_SUBJECT = re.compile(r"^[A-Z0-9]{3,16}$")
 #: the rule a membership or a duty without its person breaks (SS 12000 does not require the person of either;
 #: the directory's are a student's or a teacher's: without one there is nothing to import)
 NO_PERSON = "person: missing (the specification allows leaving it out; the directory needs whose it is)"
@@ -145,6 +145,9 @@ class Plan:
     memberships_of_unserved_groups: int = 0
     #: ids of one entity differing only in case, each "<entity> <id>, <id>" (imported as given: `_case_apart`)
     case_apart: list[str] = field(default_factory=list)
+    #: subject codes of Skolverket's shape that are not on the shipped list (`styrkedja_contracts.subjects`), and how
+    #: many teaching assignments carry each: kept (the list is versioned data, a source may be newer), said
+    unknown_subjects: Counter[str] = field(default_factory=Counter)
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
             fields: dict[str, str] | None = None) -> bool:
@@ -666,8 +669,11 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             "person_id": duty.person.id, "duty_role": duty.duty_role, "start_date": duty.start_date,
             "end_date": duty.end_date, "updated_at": when(duty.meta)}, duty.id, duty.id, DUTY_FIELDS)
 
-    subjects = {s.id: s.subject_code.strip() for s in syllabuses
-                if s.subject_code and _SUBJECT.match(s.subject_code.strip())}
+    # a syllabus's subjectCode as served (blank: none): the specification allows any text there, the directory takes
+    # Skolverket's shape of an ämneskod (`SubjectCode`), so an assignment whose subject breaks it is refused naming
+    # `syllabus.subjectCode` and the rule (it was sent without its subject, unsaid: a subject reporting held was
+    # overwritten with none); a well-formed code not on the shipped list is kept and said (`unknown_subjects`)
+    subjects = {s.id: s.subject_code.strip() for s in syllabuses if s.subject_code and s.subject_code.strip()}
     for activity in activities:
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
         for g, group_ref in enumerate(activity.groups):
@@ -683,7 +689,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 if person is None:
                     out.refused.append(Refused("activities", activity.id, f"teachers.duty: duty {teacher.duty.id} is not known"))
                     continue
-                out.add("activities", TeachingAssignmentUpsertedV1, {
+                sent = out.add("activities", TeachingAssignmentUpsertedV1, {
                     "assignment_id": str(uuid5(NS, f"{activity.id}/{group_ref.id}/{teacher.duty.id}")),
                     "organiser_id": place[0], "school_unit_code": place[1], "group_id": group_ref.id,
                     "teacher_id": person, "subject_code": subject,
@@ -695,4 +701,6 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                         "teacher_id": f"teachers[{n}].duty.person.id", "subject_code": "syllabus.subjectCode",
                         "start_date": f"teachers[{n}].startDate" if teacher.start_date else "startDate",
                         "end_date": f"teachers[{n}].endDate" if teacher.end_date else "endDate"})
+                if sent and subject is not None and not is_known_subject_code(subject):
+                    out.unknown_subjects[subject] += 1
     return out
