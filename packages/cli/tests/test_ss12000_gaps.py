@@ -287,3 +287,19 @@ def test_reporting_failing_once_on_what_it_holds_is_asked_again(tmp_path, monkey
     exit_code, said, reporting, slept = run(monkeypatch, dump(tmp_path), reporting)
     assert exit_code == 0, said
     assert reporting.asked[:3] == ["GET /v1/directory/held"] * 3 and slept == [1.0, 3.0]
+
+
+def test_an_assignment_naming_a_syllabus_the_source_does_not_serve_is_refused_naming_it(tmp_path,
+                                                                                       monkeypatch) -> None:
+    """The same loss by another way: the activity names syllabus s9, the source serves syllabuses but not s9.
+    Failed on the old code: sent without its subject, exit 0. A source serving no syllabuses at all (Skolverket's
+    reference API) keeps sending them without (said as such)."""
+    exit_code, said, reporting, _ = run(monkeypatch, dump(tmp_path, activities=[
+        ACTIVITY, {**ACTIVITY, "id": "a2", "syllabus": {"id": "s9"}}], syllabuses=[{"id": "s1", "subjectCode":
+                                                                                  "GRGRMAT01"}]))
+    assert exit_code == command.STRICT_EXIT, said
+    assert "refused activities a2: syllabus: syllabus s9 is not known" in said, said
+    assert [a["subject_code"] for a in assignments(reporting)] == ["GRGRMAT01"]
+    (tmp_path / "none").mkdir()
+    exit_code, said, reporting, _ = run(monkeypatch, dump(tmp_path / "none", syllabuses=[]))
+    assert exit_code == 0 and [a["subject_code"] for a in assignments(reporting)] == [None], said

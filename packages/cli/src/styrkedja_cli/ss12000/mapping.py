@@ -674,8 +674,14 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     # `syllabus.subjectCode` and the rule (it was sent without its subject, unsaid: a subject reporting held was
     # overwritten with none); a well-formed code not on the shipped list is kept and said (`unknown_subjects`)
     subjects = {s.id: s.subject_code.strip() for s in syllabuses if s.subject_code and s.subject_code.strip()}
+    # a syllabus an activity names that a source serving syllabuses does not have: its subject is unknown, not none
+    # (sent without it, the subject reporting held was overwritten with none); a source holding all of them back
+    # (Skolverket's reference API has no /syllabuses) is said as such by the command, its assignments sent
+    served_syllabuses = {s.id for s in syllabuses}
     for activity in activities:
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
+        unknown_syllabus = (activity.syllabus is not None and bool(served_syllabuses)
+                            and activity.syllabus.id not in served_syllabuses)
         for g, group_ref in enumerate(activity.groups):
             place = group_place.get(group_ref.id)
             if group_ref.id in groups_left:
@@ -683,6 +689,10 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                 continue
             if place is None:
                 out.refused.append(Refused("activities", activity.id, f"groups: group {group_ref.id} is not known"))
+                continue
+            if unknown_syllabus and activity.teachers and activity.syllabus is not None:
+                out.refused.append(Refused("activities", activity.id,
+                                           f"syllabus: syllabus {activity.syllabus.id} is not known"))
                 continue
             for n, teacher in enumerate(activity.teachers):
                 person = duty_person.get(teacher.duty.id)
