@@ -130,7 +130,8 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
                   | {entry.group.id for p in read["persons"] if changed_since(p.meta, since, naive_zone)
                      for entry in (p.stated_memberships() or ("", []))[1] if entry.group is not None}) - known
         if len(wanted) > ONE_BY_ONE:
-            read["groups"] = read["groups"] + [g for g in source.read("groups", None, tick) if getattr(g, "id", None) in wanted]
+            whole = source.read("groups", None, tick)
+            read["groups"] = read["groups"] + [g for g in whole if getattr(g, "id", None) in wanted]
         else:
             read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in sorted(wanted))
                                                if g is not None]
@@ -170,8 +171,9 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
             response = client.request(method, path, **request)
         except TRANSIENT as error:
             if attempt == POST_ATTEMPTS:
-                raise SourceError(f"reporting did not take the {what}: {type(error).__name__} ({attempt} attempts)"
-                                  f"{_RUN_AGAIN if method == 'POST' else ''}") from None
+                raise SourceError(f"reporting did not {'take' if method == 'POST' else 'answer'} the {what}: "
+                                  f"{type(error).__name__} ({attempt} attempts){_RUN_AGAIN if method == 'POST' else ''}"
+                                  ) from None
             pause(retry_after_seconds(None, attempt))
             continue
         if response.status_code in SOURCE_RETRIED and attempt < POST_ATTEMPTS:
@@ -220,7 +222,7 @@ def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None]
     out: list[tuple[str, str]] = []
     after: str | None = None
     while True:
-        response = _ask(client, "GET", "/v1/directory/held", f"list of what it holds for {organiser_id}", sleep,
+        response = _ask(client, "GET", "/v1/directory/held", f"request for what it holds for {organiser_id}", sleep,
                         params={"organiser_id": organiser_id, "limit": CHUNK, **({"after": after} if after else {})})
         if response.status_code != 200:
             raise SourceError(f"reporting did not list what it holds for {organiser_id}: "

@@ -306,8 +306,8 @@ class PersonEmbedded(Model):
 
 
 class Person(Model):
-    """Only the id, the enrolments, the group memberships the person states and when it changed (`meta`): names, civic numbers (civicNo)
-    and every other field of a person (and of its `_embedded` objects: duties, placements, responsibleFor) are
+    """Only the id, the enrolments, the group memberships the person states and when it changed (`meta`): names,
+    civic numbers (civicNo) and every other field of a person (and of its `_embedded` objects: duties, placements, responsibleFor) are
     dropped as the page is read. Memberships stand where the specification puts them, `_embedded.groupMemberships`
     (`/persons?expand=groupMemberships`), or on the person itself, as some servers serve them; `None`: the person
     states none (not: is in no group)."""
