@@ -303,3 +303,31 @@ def test_an_assignment_naming_a_syllabus_the_source_does_not_serve_is_refused_na
     (tmp_path / "none").mkdir()
     exit_code, said, reporting, _ = run(monkeypatch, dump(tmp_path / "none", syllabuses=[]))
     assert exit_code == 0 and [a["subject_code"] for a in assignments(reporting)] == [None], said
+
+
+# -- 5. found by the hunt: an enrolment's schoolType -------------------------------------------------------------
+
+def _group_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, school_type: str | None) -> tuple[Any, str]:
+    enrolment = {"enroledAt": {"id": "su"}, "schoolYear": 2, "startDate": "2026-08-01",
+                 **({"schoolType": school_type} if school_type is not None else {})}
+    exit_code, said, reporting, _ = run(monkeypatch, dump(tmp_path, persons=[{"id": "p1", "enrolments": [enrolment]}],
+                                                          syllabuses=[{"id": "s1", "subjectCode": "GRGRMAT01"}]))
+    assert exit_code == 0, said
+    years = [i["data"]["year"] for i in reporting.sent if i["data"].get("unit_type") == "group"]
+    return years[0], said
+
+
+@pytest.mark.parametrize("school_type, year", [("GR", 2), ("GRS", 2), ("SP", 2), ("SAM", 2), ("TR", 2), (None, 2),
+                                               ("GY", None), ("GYS", None), ("VUXGR", None), ("SFI", None),
+                                               ("FTH", None), ("Gymnasium", None)])
+def test_a_groups_year_comes_only_from_enrolments_in_a_school_type_counted_in_arskurs(tmp_path, monkeypatch,
+                                                                                       school_type, year) -> None:
+    """The directory's year is the compulsory school's årskurs (0-9). Failed on the old code: an enrolment's
+    schoolType was not read, so a gymnasium class whose students are in their second year (GY, schoolYear 2) was
+    imported as a group of årskurs 2, counted with the compulsory school's second-years; adult education (VUX…) and
+    others alike. A schoolType that is not SS 12000's gives no year either, and is said; one left out (the
+    specification requires it; some servers leave it out) gives its year as before."""
+    found, said = _group_year(tmp_path, monkeypatch, school_type)
+    assert found == year, said
+    assert ("enrolments.schoolType: 1 enrolments of a type that is not SS 12000's (Gymnasium)" in said) is (
+        school_type == "Gymnasium"), said

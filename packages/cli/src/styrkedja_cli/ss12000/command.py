@@ -445,6 +445,10 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                      + ", ".join(f"{code} ({count} teaching assignments)"
                                  for code, count in sorted(the_plan.unknown_subjects.items())[:10])
                      + (", …" if len(the_plan.unknown_subjects) > 10 else ""))
+    if the_plan.unmapped_school_types:
+        lines.append(f"enrolments.schoolType: {sum(the_plan.unmapped_school_types.values())} enrolments of a type "
+                     f"that is not SS 12000's ({', '.join(sorted(the_plan.unmapped_school_types)[:10])}): no group "
+                     "year read from them")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids

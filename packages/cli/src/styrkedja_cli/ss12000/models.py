@@ -286,6 +286,8 @@ class Enrolment(Model):
 
     enroled_at: Ref = Field(alias="enroledAt")
     school_year: int | None = Field(None, alias="schoolYear")
+    # required by the specification (SchoolTypesEnum), left out by some servers: which school form the year is of
+    school_type: str | None = Field(None, alias="schoolType")
     start_date: date | None = Field(None, alias="startDate")
     end_date: date | None = Field(None, alias="endDate")
     cancelled: bool = False
