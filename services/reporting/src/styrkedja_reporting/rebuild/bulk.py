@@ -21,7 +21,8 @@ final state once instead:
 6. assessments and forecasts resolved to their newest revision by one statement each (DISTINCT ON the
    fact id, newest revision first, equal revisions the first in log order: `results.rules.resolve`, the
    live path's rule) from the staging tables into the empty fact tables;
-7. the six levels of both from the final facts by one GROUP BY each (`FactStore.recomputed_sql`);
+7. the levels of both from the final facts, rolled up from the group level's rows (`rolled_up_levels_sql`: the
+   rows of `FactStore.recomputed_sql`), in their key's order;
 8. the figures: pass (with its newest days) and students by one statement each (`figures.tables.REBUILT`: the rows
    of the consistency check's `RECOMPUTED`; pass rolled up from the group level), forecast against outcome and merit
    by its pure rules (`figures.recompute.recomputed_rows`);
