@@ -156,14 +156,17 @@ def test_normalisation_keeps_ascii_text() -> None:
 
 
 @pytest.mark.parametrize("text", ["a\x00b", "\x01", "bell\x07", "esc\x1b[31m", "\x7f", "vt\x0b", "ff\x0c",
-                                  "lone \ud800 surrogate"])
+                                  "lone \ud800 surrogate",
+                                  # C1 (round 17: taken until then): NEL, CSI, "Å" as UTF-8 read as Latin-1
+                                  "nel\x85line", "csi\x9b31m", "\x80", "\x9f", "\u00c3\u0085sa"])
 def test_control_characters_are_refused(text: str) -> None:
     with pytest.raises(ValidationError) as caught:
         TypeAdapter(SafeText).validate_python(text)
     assert caught.value.errors()[0]["type"] == "no_control_characters"
 
 
-@pytest.mark.parametrize("text", ["line one\nline two", "tab\tseparated", "windows\r\nline", "åäö ÅÄÖ é ü"])
+@pytest.mark.parametrize("text", ["line one\nline two", "tab\tseparated", "windows\r\nline", "åäö ÅÄÖ é ü",
+                                  "no-break\u00a0space"])
 def test_tab_newline_and_letters_are_fine(text: str) -> None:
     assert TypeAdapter(SafeText).validate_python(text) == text
 

@@ -123,9 +123,12 @@ _SIX_DIGITS = re.compile(r"\d{6}", re.ASCII)  # every candidate has one
 #: a name or a comment they make a reader (a spreadsheet, a terminal, a code review) see the text in another
 #: order than it is stored ("Trojan Source", CVE-2021-42574). The marks LRM, RLM and ALM stay allowed
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-# C0 controls other than tab, newline and carriage return (CRLF line ends), DEL, lone surrogates
-# (JSON can carry "\ud800"; PostgreSQL and UTF-8 cannot store them) and the bidirectional controls.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff" + BIDI_CONTROLS + "]")
+# C0 controls other than tab, newline and carriage return (CRLF line ends), DEL, the C1 controls (U+0080-U+009F:
+# NEL ends a line for Python's `splitlines` and log viewers, CSI starts a terminal's escape sequence; they come of
+# UTF-8 read as Latin-1, "Å" as "Ã" and U+0085; LIKA's own text rule refused them already, every other input and
+# event took them until round 17), lone surrogates (JSON can carry "\ud800"; PostgreSQL and UTF-8 cannot store
+# them) and the bidirectional controls.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff" + BIDI_CONTROLS + "]")
 _MINUS_SIGNS = frozenset("\u2212\u2043\u02d7\u2796\u2011\ufe63\uff0d")
 
 
@@ -302,7 +305,7 @@ def redact_personal_identity_numbers(text: str) -> tuple[str, int]:
 def check_text(value: str) -> str:
     """The text rules every string of an input and an event obeys, written once:
     no C0 control characters other than tab, newline and carriage return (PostgreSQL refuses
-    NUL), no bidirectional embedding, override or isolate controls (`BIDI_CONTROLS`), no lone
+    NUL), no C1 control characters, no bidirectional embedding, override or isolate controls (`BIDI_CONTROLS`), no lone
     surrogates, and no personal identity number in any spelling.
     Raises a pydantic error whose type is the rule name."""
     broken = _text_rule_broken(value) if len(value) <= 256 else _text_rule_broken.__wrapped__(value)
