@@ -90,8 +90,8 @@ def test_an_assessment_produced_years_ahead_is_dead_lettered_by_the_live_decode_
                 "unmet_criteria": [criterion]}  # an en dash: not plain text, so not the fast path
         docs.append({**base, "id": str(uuid.UUID(int=100 + n)), "data": data})
     raw = [_record(n, doc) for n, doc in enumerate(docs)]
-    for n, doc in enumerate(docs):
-        value = raw[n][3]
+    for n, record in enumerate(raw):
+        value = record[3]
         if n == 0:
             assert decode_event(value).data.assessed_on.isoformat() == "2026-11-02"  # type: ignore[attr-defined]
             continue

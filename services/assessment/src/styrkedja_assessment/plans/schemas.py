@@ -10,8 +10,8 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 
 from styrkedja_contracts.identifiers import (
     GroupId,
-    OrganiserId,
     Name,
+    OrganiserId,
     SchoolUnitCode,
     SchoolYear,
     SubjectCode,
