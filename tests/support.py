@@ -256,7 +256,38 @@ def wait_until_exact(reporting_url: str, data: Mittkoping, timeout: float = 120,
     extra = {k: v for k, v in (got or {}).items() if k not in expected}
     raise AssertionError(f"reporting never matched the recomputation: {len(missing)} cells differ "
                          f"(e.g. {list(missing.items())[:3]}), {len(extra)} unexpected cells "
-                         f"(e.g. {list(extra.items())[:3]})")
+                         f"(e.g. {list(extra.items())[:3]}) (timeout {timeout:.0f} s); "
+                         f"{consumer_diagnosis(reporting_url)}")
+
+
+#: reporting's consumer counters a failure message quotes (their sums over the labels)
+DIAGNOSED_METRICS = ("styrkedja_consumer_events_applied_total", "styrkedja_consumer_duplicates_total",
+                     "styrkedja_consumer_dead_lettered_total", "styrkedja_consumer_prefetch_discarded_total",
+                     "styrkedja_consumer_conflict_retries_total", "styrkedja_consumer_rewinds_total")
+
+
+def consumer_diagnosis(service_url: str) -> str:
+    """What a service's consumers said when a wait for them ended (for a failure message, asked once then): its
+    /readyz checks and each consumer's status (assigned, lag, applied since start, last failure), and the sums of
+    its consumer counters from /metrics (applied, dead-lettered, batches discarded as fetched across a rebalance)."""
+    parts = []
+    try:
+        body = httpx.get(service_url + "/readyz", timeout=10).json()
+        parts.append(f"/readyz {body.get('status')}: checks {body.get('checks')}, consumers {body.get('consumers')}")
+    except (httpx.HTTPError, ValueError) as error:
+        parts.append(f"/readyz did not answer ({type(error).__name__})")
+    try:
+        text = httpx.get(service_url + "/metrics", timeout=10).text
+        sums: dict[str, float] = {}
+        for line in text.splitlines():
+            name = line.split("{", 1)[0].split(" ", 1)[0]  # `name{labels} value` or `name value`
+            if name in DIAGNOSED_METRICS:
+                sums[name] = sums.get(name, 0.0) + float(line.rsplit(" ", 1)[-1])
+        parts.append("metrics " + ", ".join(f"{name.removeprefix('styrkedja_consumer_')}={int(total)}"
+                                            for name, total in sums.items()))
+    except (httpx.HTTPError, ValueError) as error:
+        parts.append(f"/metrics did not answer ({type(error).__name__})")
+    return "; ".join(parts)
 
 
 @dataclass
