@@ -90,14 +90,16 @@ class AssessmentPublishedV1(EventData):
                 f"unmet_criteria must name at least one criterion when value {self.value!r} is below pass"
             )
         if not within_school_year(self.assessed_on, self.school_year):
-            raise PydanticCustomError(SCHOOL_YEAR_RULE, assessed_outside_school_year(self.school_year))
+            # a model's rule has no field in its error's location: the words name it
+            raise PydanticCustomError(SCHOOL_YEAR_RULE, "assessed_on " + assessed_outside_school_year(self.school_year))
         return self
 
 
 def assessed_outside_school_year(school_year: str) -> str:
-    """The words of `SCHOOL_YEAR_RULE` for an assessment: the same at the HTTP door and in a dead letter."""
+    """The words of `SCHOOL_YEAR_RULE` for an assessment's `assessed_on`: the same at the HTTP door (a problem naming
+    the field) and in a dead letter (after the field's name)."""
     start, end = school_year_bounds(school_year)
-    return f"assessed_on must lie in school year {school_year} ({start.isoformat()} – {end.isoformat()})"
+    return f"must lie in school year {school_year} ({start.isoformat()} – {end.isoformat()})"
 
 
 class AssessmentRetractedV1(EventData):
