@@ -73,6 +73,27 @@ class Tokens:
         return self._headers(roles=["ops"])
 
 
+def organisation_number(rng: random.Random) -> str:
+    """An organiser's organisation number drawn from `rng`: month digits >= 20, so never mistaken for a
+    personnummer, in the spelling every answer carries (NNNNNN-NNNN, contracts' canonical_organiser_id)."""
+    return f"21{rng.randint(20, 99)}{rng.randint(0, 99):02d}-{rng.randint(0, 9999):04d}"
+
+
+def delivered_in_order(events: Iterable[Any]) -> list[Any]:
+    """`events` as the consumer's `Delivered` records, each in partition 0 of its topic at the next offset there
+    (what a one-partition log of them looks like to reporting's apply and rebuild)."""
+    from styrkedja_contracts import topic_for_event_type
+    from styrkedja_kit.consumer import Delivered
+
+    offsets: dict[str, int] = {}
+    out = []
+    for e in events:
+        topic = topic_for_event_type(e.type).name
+        out.append(Delivered(e, topic, 0, offsets.get(topic, 0)))
+        offsets[topic] = offsets.get(topic, 0) + 1
+    return out
+
+
 @dataclass
 class Mittkoping:
     """Synthetic assessments for two organisers, and the test's own record of what must count."""
@@ -97,12 +118,10 @@ class Mittkoping:
         # identifiers drawn from fresh randomness, not the seed: every data set (test, benchmark
         # round) owns its organisers and units, even on topics shared with earlier runs
         fresh = random.Random(uuid.uuid4().int)
-        # organisation numbers: month digits >= 20, so never mistaken for a personnummer; in the spelling every
-        # answer carries (NNNNNN-NNNN, contracts' canonical_organiser_id), so the record compares as it is
+        # in the spelling every answer carries (`organisation_number`), so the record compares as it is
         self.organisers = ()
         while len(set(self.organisers)) != 2:
-            self.organisers = tuple(
-                f"21{fresh.randint(20, 99)}{fresh.randint(0, 99):02d}-{fresh.randint(0, 9999):04d}" for _ in range(2))
+            self.organisers = tuple(organisation_number(fresh) for _ in range(2))
         codes = fresh.sample(range(10_000_000, 100_000_000), 8)  # distinct: no two units share a code
         for n, organiser in enumerate(self.organisers):
             self.units[organiser] = [str(code) for code in codes[4 * n:4 * n + 4]]
