@@ -241,9 +241,10 @@ def test_event_fields_are_strict_and_bounded(assessment_kwargs: dict, field: str
 
 
 def test_dates_at_the_ends_of_the_years_allowed_are_fine(assessment_kwargs: dict) -> None:
-    for day in ("1900-01-01", "2199-12-31"):
-        assert AssessmentPublishedV1.model_validate({**assessment_kwargs, "assessed_on": day}).assessed_on \
-            == date.fromisoformat(day)
+    # (an assessment's date lies in its school year too: the first and the last days of the years taken)
+    for day, school_year in (("1900-07-01", "1900/01"), ("2199-06-30", "2198/99")):
+        kwargs = {**assessment_kwargs, "assessed_on": day, "school_year": school_year}
+        assert AssessmentPublishedV1.model_validate(kwargs).assessed_on == date.fromisoformat(day)
 
 
 def test_event_at_the_integer_limit_is_fine(assessment_kwargs: dict) -> None:

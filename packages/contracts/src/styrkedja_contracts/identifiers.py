@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
@@ -68,7 +69,11 @@ __all__ = [
     "PIN_RULE",
     "CONTROL_RULE",
     "ASCII_RULE",
+    "INVISIBLE_RULE",
+    "BLANK_RULE",
     "check_text",
+    "check_name",
+    "name_rule_broken",
     "TEXT_RULES_HELD",
     "contains_personal_identity_number",
     "INERT_LETTERS",
@@ -90,6 +95,10 @@ __all__ = [
     "TeacherId",
     "SubjectCode",
     "SchoolYear",
+    "SCHOOL_YEAR_RULE",
+    "school_year_bounds",
+    "school_year_of",
+    "within_school_year",
     "Term",
     "Gender",
 ]
@@ -102,6 +111,10 @@ PIN_ERROR = (
 PIN_RULE = "no_personal_identity_number"
 CONTROL_RULE = "no_control_characters"
 ASCII_RULE = "ascii_only"
+INVISIBLE_RULE = "no_invisible_characters"
+BLANK_RULE = "not_blank"
+#: an assessment's date in its school year (`within_school_year`)
+SCHOOL_YEAR_RULE = "within_school_year"
 
 # A candidate: a run of exactly 6 or 8 digits (date part), a separator of at most a few spaces
 # around an optional '-' or '+' — or '_' or '.', which an id may hold, so that "elev_19121212_1212" is
@@ -326,6 +339,45 @@ def check_line(value: str) -> str:
     return check_text(value)
 
 
+#: Characters that show nothing but still make a name another name: "Skola" and "Sk\u200bola" look the same and
+#: are two units, two tags, two rows of a report. Refused in names (`check_name`): every format character (category
+#: Cf: zero-width space, non-joiner and joiner, word joiner, BOM, soft hyphen, the bidi marks LRM, RLM and ALM, tag
+#: characters) and the line and paragraph separators U+2028/U+2029 (Zl, Zp). Free text (comments, notes, reasons)
+#: keeps them: it is read, never compared or grouped by, and needs them — ZWJ joins emoji sequences, ZWNJ is part
+#: of Persian and Indic spelling, LRM/RLM order mixed Arabic and Swedish; the personnummer check reads past them
+#: (`normalise_for_detection`).
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
+#: letters and symbols that are drawn as nothing (Hangul fillers, the blank braille pattern): no visible character
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _visible(ch: str) -> bool:
+    return not ch.isspace() and unicodedata.category(ch)[0] not in "CZM" and ch not in _BLANK_LOOKING
+
+
+@lru_cache(maxsize=4096)
+def name_rule_broken(value: str) -> str | None:
+    """The rule a name breaks beyond `check_text`'s (`INVISIBLE_RULE`, `BLANK_RULE`), or None. Pure."""
+    if value.isascii():  # most names: no format character, blank when only spaces and the like
+        return None if any(" " < ch < "\x7f" for ch in value) else BLANK_RULE
+    if any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value):
+        return INVISIBLE_RULE
+    return None if any(_visible(ch) for ch in value) else BLANK_RULE
+
+
+def check_name(value: str) -> str:
+    """The rules of a name (a unit's, a group's, a duty's, an owner, a tag, a title) beyond `check_text`: no
+    invisible format characters (see `_INVISIBLE_CATEGORIES`), and at least one visible character.
+    Raises a pydantic error whose type is the rule name."""
+    broken = name_rule_broken(value) if len(value) <= 256 else name_rule_broken.__wrapped__(value)
+    if broken == INVISIBLE_RULE:
+        raise PydanticCustomError(INVISIBLE_RULE, "a name must not contain invisible characters (zero-width, "
+                                  "joiners, direction marks, line or paragraph separators)")
+    if broken == BLANK_RULE:
+        raise PydanticCustomError(BLANK_RULE, "a name must have a visible character (not only spaces)")
+    return value
+
+
 @lru_cache(maxsize=65_536)
 def _text_rule_broken(value: str) -> str | None:
     # A pure function of the string, cached (short strings only, so the cache stays small): one
@@ -380,6 +432,25 @@ def _check_school_year(value: str) -> str:
     return value
 
 
+def school_year_bounds(school_year: str) -> tuple[date, date]:
+    """The first and the last day of a school year (läsår): `2026/27` is 2026-07-01 … 2027-06-30."""
+    first = int(school_year[:4])
+    return date(first, 7, 1), date(first + 1, 6, 30)
+
+
+def school_year_of(day: date) -> str:
+    """The school year `day` lies in: 2026-07-01 and 2027-06-30 are in `2026/27`."""
+    first = day.year if day.month >= 7 else day.year - 1
+    return f"{first}/{(first + 1) % 100:02d}"
+
+
+def within_school_year(day: date, school_year: str) -> bool:
+    """Whether `day` lies in `school_year` (`school_year_bounds`). The rule of an assessment's `assessed_on`
+    (`SCHOOL_YEAR_RULE`): a date years ahead would keep its school unit's freshness green for years."""
+    start, end = school_year_bounds(school_year)
+    return start <= day <= end
+
+
 class _TextRulesHeld:
     """See `TEXT_RULES_HELD`."""
 
@@ -409,9 +480,10 @@ def nfc(value: Any) -> Any:
     return value
 
 
-Name = Annotated[str, BeforeValidator(nfc), AfterValidator(check_text)]
-"""A name (a school unit's, a team's, a tag): `SafeText` in Unicode NFC (`nfc`). Normalised before the
-length rules, so that they count what is stored. Usable as a FastAPI query parameter type as it is."""
+Name = Annotated[str, BeforeValidator(nfc), AfterValidator(check_text), AfterValidator(check_name)]
+"""A name (a school unit's, a team's, a tag): `SafeText` in Unicode NFC (`nfc`), with no invisible character and
+at least one visible one (`check_name`). Normalised before the length rules, so that they count what is stored.
+Usable as a FastAPI query parameter type as it is."""
 
 # An organisation number in the spellings registers and platforms use: ten digits with or without the hyphen
 # before the last four (Bolagsverket, SS 12000 servers, Skolverket's registers), or the twelve-digit form with
