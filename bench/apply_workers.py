@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing
 import os
@@ -36,6 +37,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,17 +57,21 @@ def partition_of(organiser: str, partitions: int = PARTITIONS) -> int:
     return (murmur2(organiser.encode()) & 0x7FFFFFFF) % partitions
 
 
-def organiser_ids(count: int, balanced: bool) -> list[str]:
-    """`count` kommunkoder: 1100, 1101, …, with `balanced` only those that keep every partition's count within one."""
+def organiser_ids(count: int, balanced: bool, candidates: Iterator[str] | None = None) -> list[str]:
+    """`count` organiser ids from `candidates` (default the kommunkoder 1100, 1101, …; repeats skipped), with
+    `balanced` only those that keep every partition's count within one (`count` // 6 or one more: with 6 or more,
+    every partition has some; with fewer, each is in a partition of its own)."""
     out: list[str] = []
     per_partition: Counter[int] = Counter()
-    limit = -(-count // PARTITIONS)
-    candidate = 1100
+    base, more = divmod(count, PARTITIONS)  # every partition `base`, `more` of them one more
+    candidates = candidates if candidates is not None else (str(n) for n in itertools.count(1100))
     while len(out) < count:
-        organiser = str(candidate)
-        candidate += 1
+        organiser = next(candidates)
+        if organiser in out:
+            continue
         p = partition_of(organiser)
-        if balanced and per_partition[p] >= limit:
+        if balanced and not (per_partition[p] < base or (
+                per_partition[p] == base and sum(n > base for n in per_partition.values()) < more)):
             continue
         per_partition[p] += 1
         out.append(organiser)

@@ -40,7 +40,7 @@ from styrkedja_contracts import (  # noqa: E402
     GroupMembershipUpsertedV1,
     new_event,
 )
-from support import Mittkoping  # noqa: E402
+from support import Mittkoping, organisation_number  # noqa: E402
 
 CLASS_SIZE = 25
 SCHOOL_UNITS = 20
@@ -146,30 +146,55 @@ RESULTS_PER_STUDENT = len(SUBJECTS) * 4  # 16 subjects × 4 rounds
 STUDENTS_PER_SCHOOL_UNIT = 300  # years 6–9, three classes of 25 a year
 
 
+def organiser_students(students: int, organisers: int) -> list[int]:
+    """How many of `students` each of `organisers` has: whole classes of `CLASS_SIZE` dealt out in turn (the last
+    class may be short), or, with fewer classes than organisers, the students split evenly (each at least one)."""
+    if not 1 <= organisers <= students:
+        raise ValueError(f"{organisers} organisers for {students} students: from 1 to one per student")
+    classes = -(-students // CLASS_SIZE)
+    if classes < organisers:
+        return [students * (o + 1) // organisers - students * o // organisers for o in range(organisers)]
+    shares = [0] * organisers
+    for c in range(classes):
+        shares[c % organisers] += min(CLASS_SIZE, students - c * CLASS_SIZE)
+    return shares
+
+
 @dataclass
 class TermData(Mittkoping):
-    """The deadline week as `bench/speed.py`'s data (`--shape term`): one organiser (a municipality) of
-    `students` // 300 school units (at least one) in areas of about five (two at least), every student in a class of `CLASS_SIZE`
-    (`class_places`) with 16 subjects × 4 rounds of results, posted as the bulk API's bodies in `deadline_lists`'
-    order (no forecasts or term grades: `students` × 64 results, at 100,000 students the issue's 6.4M). The
-    organiser, codes and student ids drawn fresh per run like `Mittkoping`'s, whose record (`final`) and
-    recomputation (`expected`) it keeps."""
+    """The deadline week as `bench/speed.py`'s data (`--shape term`): `organiser_count` organisers (municipalities;
+    ids balanced over the topics' partitions, `apply_workers.organiser_ids`, so that with 6 or more every partition
+    of every topic holds some), the `students` dealt out to them in whole classes (`organiser_students`), each
+    organiser with its own `students` // 300 school units (at least one) in its own areas of about five (two at least
+    where it has two units), every student in a class of `CLASS_SIZE` (`class_places`) with 16 subjects × 4 rounds
+    of results, posted as the bulk API's bodies in `deadline_lists`' order (the class lists of a round from every
+    organiser interleaved; no forecasts or term grades: `students` × 64 results, at 100,000 students the issue's
+    6.4M). The organisers, codes and student ids drawn fresh per run like `Mittkoping`'s, whose record (`final`)
+    and recomputation (`expected`) it keeps."""
 
     students: int = 1000
+    organiser_count: int = 1
 
     def __post_init__(self) -> None:
+        from apply_workers import organiser_ids
+
         super().__post_init__()
-        organiser = self.organisers[0]
-        self.organisers = (organiser,)
-        units = max(1, self.students // STUDENTS_PER_SCHOOL_UNIT)
         fresh = random.Random(uuid.uuid4().int)
-        codes = [str(code) for code in fresh.sample(range(10_000_000, 100_000_000), units)]
-        self.units = {organiser: codes}
-        areas = min(units, max(2, math.ceil(units / 5)))  # two at least, so the area level compares two
-        self.areas = {organiser: [f"area-{self.tag}-{organiser}-{a}" for a in range(areas)]}
-        self.area_of = {code: self.areas[organiser][n % areas] for n, code in enumerate(codes)}
-        self.places = class_places(self.students, codes)
-        self.groups = {code: sorted({group for c, group, _ in self.places if c == code}) for code in codes}
+        shares = organiser_students(self.students, self.organiser_count)
+        self.organisers = tuple(organiser_ids(self.organiser_count, balanced=True,
+                                              candidates=iter(lambda: organisation_number(fresh), None)))
+        units = [max(1, n // STUDENTS_PER_SCHOOL_UNIT) for n in shares]
+        codes = [str(code) for code in fresh.sample(range(10_000_000, 100_000_000), sum(units))]
+        self.units, self.areas, self.area_of, self.places, self.organiser_of = {}, {}, {}, [], {}
+        for organiser, share, count in zip(self.organisers, shares, units, strict=True):
+            mine, codes = codes[:count], codes[count:]
+            self.units[organiser] = mine
+            areas = min(count, max(2, math.ceil(count / 5)))  # two at least, so the area level compares two
+            self.areas[organiser] = [f"area-{self.tag}-{organiser}-{a}" for a in range(areas)]
+            self.area_of.update({code: self.areas[organiser][n % areas] for n, code in enumerate(mine)})
+            self.organiser_of.update(dict.fromkeys(mine, organiser))
+            self.places += class_places(share, mine)
+        self.groups = {code: sorted({group for c, group, _ in self.places if c == code}) for code in self.organiser_of}
         self.lists: list[list[dict]] | None = None
 
     def new_assessments(self, count: int) -> list[dict]:
@@ -180,9 +205,8 @@ class TermData(Mittkoping):
         first, self.issued = self.issued, self.issued + count
         if self.issued > len(self.order):
             raise ValueError(f"{self.students} students have {len(self.order)} results, {self.issued} asked for")
-        organiser = self.organisers[0]
         return [self.with_criteria({
-            "organiser_id": organiser, "school_unit_code": r["code"], "group_id": r["group"],
+            "organiser_id": self.organiser_of[r["code"]], "school_unit_code": r["code"], "group_id": r["group"],
             "student_id": f"stu-{self.tag}-{r['s']}", "teacher_id": f"t-{r['group']}", "gender": r["gender"],
             "year": r["year"], "subject_code": r["subject"], "kind": "assessment", "scale": "AF", "value": r["value"],
             "school_year": "2026/27", "term": ROUND_TERM[r["round"]], "round": r["round"],

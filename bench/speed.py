@@ -6,24 +6,32 @@ Stages (test data is generated before each timed part):
   write    bulk write API: several concurrent HTTP clients posting batches of 1,000 to the assessment
            service, whose relay is off (validated + stored + outboxed, nothing published yet)
   relay    the kit's OutboxRelay, in-process, draining that filled outbox to the broker
-  apply    reporting started after the topics are filled; time until it equals the recomputation
+  apply    reporting started after the topics are filled, once per `--apply-consumers` (default 1,2: one consumer as
+           `styrkedja run` runs it, then two, as docker-compose runs it in production: 2 uvicorn workers,
+           STYRKEDJA_CONSUMER_WORKERS=2), each into a fresh database; time until every record is applied, then the
+           API must equal the recomputation and /v1/admin/consistency agree. The last configuration is the figure
+           and stays up for the later stages; `--apply-rounds N` alternates the configurations N times (medians)
   latency  POST of one assessment → visible in reporting, under a background load of ~1,000 events/s
   reads    32 concurrent clients reading organiser-level results (in a process of their own; then the
            earlier client, httpx in 32 threads of the bench, to compare), CPU per read of both sides
-  memory   reporting's RSS at the end (every worker process of it, summed)
+  memory   reporting's RSS at the end, per process: the figure is the largest (a worker), the sum beside it
   rebuild  `styrkedja rebuild reporting` (the bulk rebuild, issue 16) into a fresh reporting database from
            the topics the apply stage read, timed per stage; its database must equal the apply stage's
            table for table (at this run's size; --full for 100,000 students × 16 subjects × 4 rounds).
            The replay figure (a fresh reporting's live consumer from the topics' start) stays in the
            notes and as `replay_seconds`
-Data (`--shape`): `term` (default) is the deadline week of `bench/deadline_week.py` (`TermData`): one organiser,
-classes of 25, every student 16 subjects × 4 rounds, the class lists of a round interleaved; `--items` is rounded
-down to whole students (64 results each; default 64,000 = 1,000 students; --full 100,000 students = 6.4M).
+Data (`--shape`): `term` (default) is the deadline week of `bench/deadline_week.py` (`TermData`): `--organisers`
+organisers (default 12, two per partition of the topics' six; --full 290, the issue's national count), each its own
+areas, school units and classes of 25, every student 16 subjects × 4 rounds, the class lists of a round of every
+organiser interleaved; `--items` is rounded down to whole students (64 results each; default 64,000 = 1,000
+students; --full 100,000 students = 6.4M).
 `sparse` is the data of before (`tests/support.py` `Mittkoping.new_assessments`: two organisers, 32 groups, every
 student one result, 4 subjects, rounds 1-2); with the term shape and the apply stage, a second run of
 write, relay and apply on `sparse` (same size, its own PostgreSQL and broker, after the first has stopped) gives
-`reporting_apply_events_per_s_sparse` (`--no-sparse-apply`: not).
-Services run with the worker processes `styrkedja run` gives them (--workers to change).
+`reporting_apply_events_per_s_sparse` (one consumer, as before: compare with `..._one_consumer`;
+`--no-sparse-apply`: not).
+Services run with the worker processes `styrkedja run` gives them (--workers to change; reporting in the apply
+stage as its configuration says, and from there on as its last).
 Then the cells are checked against the test's own recomputation (tests/support.py) and reporting's
 /v1/admin/consistency. Prints a table and writes bench/results/latest.json.
 
@@ -62,6 +70,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
+from apply_workers import partition_of  # noqa: E402
 from deadline_week import RESULTS_PER_STUDENT, TermData  # noqa: E402
 from ingest import start_services  # noqa: E402
 
@@ -366,21 +375,78 @@ async def relay_drain(database_url: str, bootstrap: str, env: dict[str, str], si
     return (total - first) / seconds, total
 
 
-async def applied_rate(database_url: str, events: int) -> tuple[float, float]:
-    """Events per second reporting applies, from its own bookkeeping (the applied event ids are
-    written in the same transaction as the aggregates): from the first applied to `events`."""
+async def published_records(database_urls: list[str]) -> int:
+    """Records on the topics reporting consumes, counted in the outboxes that published them (the assessment
+    service's, the directory's reporting): exact whatever the broker (the embedded one's end offsets, asked with
+    ListOffsets, came to 5,012 of 8,448 in a trial)."""
+    from styrkedja_contracts.topics import TOPICS
+
+    topics = [t.name for t in TOPICS.values() if "reporting" in t.consumers]
+    total = 0
+    for url in database_urls:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            total += await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL "
+                                         "AND topic = ANY($1::text[])", topics)
+        finally:
+            await conn.close()
+    return total
+
+
+async def outbox_drained(database_url: str, timeout: float = 120) -> None:
+    """Returns once the outbox in `database_url` holds no unpublished row."""
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
     try:
-        count = "SELECT count(*) FROM consumer_applied_events"
-        while not await conn.fetchval(count):
-            await asyncio.sleep(0.01)
-        started, first = time.perf_counter(), await conn.fetchval(count)
-        while (done := await conn.fetchval(count)) < events:
-            await asyncio.sleep(0.05)
-        seconds = time.perf_counter() - started
+        deadline = time.monotonic() + timeout
+        while await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the outbox was not published within {timeout:.0f} s")
+            await asyncio.sleep(0.1)
     finally:
         await conn.close()
-    return (done - first) / seconds, seconds
+
+
+async def applied_rate(database_url: str, group_id: str, records: int, sides: dict[str, int] | None = None,
+                       cpu: dict[str, float] | None = None, timeline: list | None = None,
+                       stall_s: float = 300) -> tuple[float, float]:
+    """Events per second reporting applies: all `records` of its topics over the seconds from its first batch's
+    transaction start (the earliest `applied_at` of `consumer_applied_events`: the first fetch and decode are
+    before it) until the group's next offsets in its database (written in the same transaction as the
+    aggregates), summed, reach `records`. Every batch counts, the first ones of each consumer too (counting
+    from the first commit seen left out the first batch's events and time, and with two consumers counted the
+    second one's first batch without its start); the group's join and rebalances after the first batch are in
+    it. Polled on the offsets, not a count of `consumer_applied_events`: that costs PostgreSQL more than a
+    batch's biggest statement (bench/apply_workers.py). `cpu`: CPU seconds per event of each process tree in
+    `sides` (reporting's processes, PostgreSQL's) from the call (reporting ready) to the end; `timeline`: (seconds
+    from the first batch's start, records applied) every half second or so."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    count = "SELECT coalesce(sum(next_offset), 0)::bigint FROM consumer_offsets WHERE group_id = $1"
+    cpu_started = {side: tree_cpu_seconds(pid) for side, pid in (sides or {}).items()}
+    samples: list[tuple[float, int]] = []
+    try:
+        done, moved = 0, time.monotonic()
+        while done < records:
+            await asyncio.sleep(0.05)
+            if (now := await conn.fetchval(count, group_id)) != done:
+                done, moved = now, time.monotonic()
+                samples.append((time.time(), done))
+            elif time.monotonic() - moved > stall_s:
+                raise TimeoutError(f"reporting stood still at {done:,} of {records:,} records for {stall_s:.0f} s")
+        ended = time.time()
+        if cpu is not None:
+            cpu.update({side: (tree_cpu_seconds(pid) - cpu_started[side]) / max(done, 1)
+                        for side, pid in (sides or {}).items()})
+        started = float(await conn.fetchval("SELECT extract(epoch FROM min(applied_at)) FROM consumer_applied_events"))
+    finally:
+        await conn.close()
+    seconds = ended - started
+    if timeline is not None:
+        last = -1.0
+        for at, applied in samples:
+            if at - last >= 0.5 or applied == done:
+                timeline.append((round(at - started, 2), applied))
+                last = at
+    return done / seconds, seconds
 
 
 class StageClock:
@@ -433,18 +499,31 @@ class StageClock:
         self.loop.close()
 
 
-def consumer_metrics(r_url: str) -> dict[str, float]:
-    """Reporting's consumer counters (one worker's, the consuming one where there is one): batches
-    applied, their summed seconds, events applied."""
-    text = httpx.get(r_url + "/metrics", timeout=10).text
+def worker_metrics(r_url: str, workers: int = 1, tries: int = 40) -> list[str]:
+    """/metrics of each of reporting's uvicorn `workers` (each keeps its own counters; a new connection reaches
+    one of them), told apart by their `process_start_time_seconds`: up to `tries` connections to see them all."""
+    seen: dict[str, str] = {}
+    for _ in range(tries if workers > 1 else 1):
+        text = httpx.get(r_url + "/metrics", timeout=30).text
+        started = next((line for line in text.splitlines() if line.startswith("process_start_time_seconds ")), "")
+        seen.setdefault(started, text)
+        if len(seen) >= workers:
+            break
+    return list(seen.values())
+
+
+def consumer_metrics(r_url: str, workers: int = 1) -> dict[str, float]:
+    """Reporting's consumer counters, summed over its workers (the consuming ones count): batches applied,
+    their summed seconds, events applied."""
     totals = {"batches": 0.0, "batch_seconds": 0.0, "events": 0.0}
-    for line in text.splitlines():
-        name, _, value = line.rpartition(" ")
-        for key, prefix in (("batches", "styrkedja_consumer_batch_seconds_count"),
-                            ("batch_seconds", "styrkedja_consumer_batch_seconds_sum"),
-                            ("events", "styrkedja_consumer_events_applied_total")):
-            if name.startswith(prefix + "{"):
-                totals[key] += float(value)
+    for text in worker_metrics(r_url, workers):
+        for line in text.splitlines():
+            name, _, value = line.rpartition(" ")
+            for key, prefix in (("batches", "styrkedja_consumer_batch_seconds_count"),
+                                ("batch_seconds", "styrkedja_consumer_batch_seconds_sum"),
+                                ("events", "styrkedja_consumer_events_applied_total")):
+                if name.startswith(prefix + "{"):
+                    totals[key] += float(value)
     return totals
 
 
@@ -599,20 +678,22 @@ def reads_threads(r_url: str, jobs: list[tuple[str, dict]], headers: dict[str, s
         return [t for ts in pool.map(client_run, range(clients)) for t in ts]
 
 
-def answer_counts(r_url: str) -> dict[str, float]:
-    """The answer cache's counters on reporting's /metrics (hits, misses, state version reads)."""
-    text = httpx.get(r_url + "/metrics", timeout=30).text
-    found = {name: float(line.split()[-1]) for line in text.splitlines()
-             for name in ("hits", "misses", "state_version_reads")
-             if line.startswith((f"styrkedja_read_answers_{name}_total ", f"styrkedja_read_{name}_total "))}
-    for line in text.splitlines():  # full collections stop every request while they walk the heap
-        if line.startswith('python_gc_collections_total{generation="2"}'):
-            found["full_gc_collections"] = float(line.split()[-1])
-    return found
+def answer_counts(r_url: str, workers: int = 1) -> dict[str, float]:
+    """The answer cache's counters on reporting's /metrics (hits, misses, state version reads), summed over its
+    workers."""
+    found: Counter[str] = Counter()
+    for text in worker_metrics(r_url, workers):
+        for line in text.splitlines():
+            for name in ("hits", "misses", "state_version_reads"):
+                if line.startswith((f"styrkedja_read_answers_{name}_total ", f"styrkedja_read_{name}_total ")):
+                    found[name] += float(line.split()[-1])
+            if line.startswith('python_gc_collections_total{generation="2"}'):  # full collections stop every
+                found["full_gc_collections"] += float(line.split()[-1])  # request while they walk the heap
+    return dict(found)
 
 
 def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: int, clients: int = 32,
-          each: int = 300) -> dict[str, float]:
+          each: int = 300, workers: int = 1) -> dict[str, float]:
     """Organiser-level results (each client alternating between the two organisers), read by
     `clients` concurrent keep-alive clients in a process of their own (`figures_read.reads_in_process`:
     a minimal HTTP/1.1 client on one asyncio loop), then by the earlier client (httpx in `clients`
@@ -639,13 +720,13 @@ def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: i
     out: dict[str, float] = {}
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         pool.submit(time.sleep, 0).result()  # the process started before the timed part
-        counted = answer_counts(r_url)
+        counted = answer_counts(r_url, workers)
         before = server_cpu()
         wall = time.perf_counter()
         times, client_cpu, starts = pool.submit(reads_in_process, r_url, headers, jobs, clients, each).result()
         wall = time.perf_counter() - wall
         spent = server_cpu() - before
-        counted = {k: v - counted.get(k, 0) for k, v in answer_counts(r_url).items()}
+        counted = {k: v - counted.get(k, 0) for k, v in answer_counts(r_url, workers).items()}
     slowest = sorted(zip(times, starts, strict=True), reverse=True)[:max(1, len(times) // 100)]
     out |= {f"reads_answers_{k}": v for k, v in counted.items()}
     # the reads of the slowest 1 %: when they began (s from the start), grouped by 50 ms (one stall or many)
@@ -666,16 +747,32 @@ def reads(r_url: str, organisers: tuple[str, ...], tokens: Tokens, server_pid: i
     return out
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of the process and its children (uvicorn's workers), in MB."""
+def consistency(r_url: str, tokens: Tokens) -> bool:
+    """Reporting's own check (/v1/admin/consistency: every level's materialised cells against a recomputation from
+    its facts)."""
+    answer = httpx.get(r_url + "/v1/admin/consistency", headers=tokens.ops(), timeout=120).json()
+    return bool(answer.get("consistent"))
+
+
+def rss_by_process(pid: int) -> list[dict]:
+    """Resident memory of the service's every process, largest first: uvicorn's supervisor (`pid`, where it has
+    workers) and its worker processes, in MB."""
     import psutil
 
     root = psutil.Process(pid)
-    total = 0
-    for process in (root, *root.children(recursive=True)):
+    children = root.children(recursive=True)
+    out = []
+    for process in (root, *children):
         with contextlib.suppress(psutil.Error):
-            total += process.memory_info().rss
-    return total / 2**20
+            role = ("supervisor" if process is root and children else "resource tracker"
+                    if "resource_tracker" in " ".join(process.cmdline()) else "worker")
+            out.append({"role": role, "pid": process.pid, "rss_mb": round(process.memory_info().rss / 2**20, 1)})
+    return sorted(out, key=lambda p: -p["rss_mb"])
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the process and its children (uvicorn's workers), summed, in MB."""
+    return sum(p["rss_mb"] for p in rss_by_process(pid))
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -701,7 +798,20 @@ def main() -> int:
                         help="events/s of background load in the latency stage (the figure's is 1,000; less shows "
                              "the path itself where a busy machine's reporting cannot keep up with 1,000)")
     parser.add_argument("--workers", type=int, default=None,
-                        help="uvicorn workers for assessment and reporting (default: as `styrkedja run`)")
+                        help="uvicorn workers for assessment and reporting (default: as `styrkedja run`; reporting "
+                             "has at least as many as it has consumers)")
+    parser.add_argument("--organisers", type=int, default=None,
+                        help=f"term: organisers the students are dealt out to in whole classes, each its own areas, "
+                             f"school units and classes, their ids balanced over the partitions (default "
+                             f"{ORGANISERS}, --full {ORGANISERS_FULL})")
+    parser.add_argument("--apply-rounds", type=int, default=1,
+                        help="rounds of --apply-consumers, every other one in reverse order (the figures: each "
+                             "configuration's median)")
+    parser.add_argument("--apply-consumers", default="1,2",
+                        help="the apply stage once per count, in order, each from the filled topics into a fresh "
+                             "database: reporting with that many uvicorn workers and STYRKEDJA_CONSUMER_WORKERS; the "
+                             "last is the figure and stays up for the later stages (default 1,2: as `styrkedja run`, "
+                             "then as docker-compose runs it in production)")
     parser.add_argument("--stages", default="raw,write,relay,apply,rebuild,latency,reads",
                         help="comma-separated subset (write, relay and apply depend on each other)")
     parser.add_argument("--profile-relay", action="store_true", help="bench/results/profile-relay.txt")
@@ -734,6 +844,49 @@ def sizes(args: argparse.Namespace) -> tuple[int, int | None]:
     return students * RESULTS_PER_STUDENT, students
 
 
+#: the term shape's organisers by default: two per partition of the topics' six, so that every partition holds the
+#: same share and each of two consumers (three partitions each) gets half; at 1,000 students that is ~83 each (three
+#: or four classes, a small municipality). More would leave organisers of a class or two. With --full, the issue's
+#: national count (~290 organisers; 100,000 students: ~345 each, 13–14 classes)
+ORGANISERS, ORGANISERS_FULL = 12, 290
+
+
+def organisers(args: argparse.Namespace) -> int:
+    """Organisers of the term shape: `--organisers`, else `ORGANISERS` (`ORGANISERS_FULL` with --full)."""
+    return args.organisers or (ORGANISERS_FULL if args.full else ORGANISERS)
+
+
+def apply_summary(runs: list[dict], consumers: list[int]) -> dict[str, float]:
+    """Per configuration the medians of its runs (CPU µs per event of reporting's processes and PostgreSQL's);
+    with two configurations or more, each round's rate of the last ÷ the first (`..._ratio_round_<n>`)."""
+    out: dict[str, float] = {}
+    for c in consumers:
+        mine = [r for r in runs if r["consumers"] == c]
+        for side in mine[0]["cpu_us_per_event"] if mine else ():
+            out[f"reporting_apply_{c}_consumers_{side}_cpu_us_per_event"] = statistics.median(
+                r["cpu_us_per_event"][side] for r in mine)
+    if len(consumers) > 1:
+        for n in range(len(runs) // len(consumers)):
+            rates = {r["consumers"]: r["events_per_s"] for r in runs[n * len(consumers):(n + 1) * len(consumers)]}
+            out[f"reporting_apply_{consumers[-1]}_to_{consumers[0]}_consumers_ratio_round_{n + 1}"] = (
+                rates[consumers[-1]] / rates[consumers[0]])
+    return out
+
+
+def apply_sequence(consumers: list[int], rounds: int) -> list[int]:
+    """The apply stage's runs: `rounds` of `consumers`, every other one reversed (pairs alternated, so a busy moment
+    of the machine or the order itself hits each), the last round in the given order (its last stays up)."""
+    return [c for r in range(rounds) for c in (consumers if (rounds - 1 - r) % 2 == 0 else consumers[::-1])]
+
+
+def consumer_counts(text: str) -> list[int]:
+    """`--apply-consumers`' counts ("1,2"), each at least 1."""
+    counts = [int(part) for part in text.split(",") if part.strip()]
+    if not counts or min(counts) < 1:
+        raise ValueError(f"--apply-consumers: comma-separated counts of 1 or more, not {text!r}")
+    return counts
+
+
 def sparse_apply(args: argparse.Namespace, out: Path) -> int:
     """Write, relay and apply once more on `sparse` at the same size (this script in a process of its own, on a
     PostgreSQL and broker of its own): its apply rate and cells check into `out`, beside the term run's figures."""
@@ -742,7 +895,9 @@ def sparse_apply(args: argparse.Namespace, out: Path) -> int:
         print(f"\napply on sparse: write, relay, apply of {items:,} assessments (every student one result) ...",
               flush=True)
         started = time.perf_counter()
+        # one consumer, as its figures of before: compare with the term run's `..._one_consumer`
         done = subprocess.run([sys.executable, __file__, "--shape", "sparse", "--stages", "write,relay,apply",
+                               "--apply-consumers", "1",
                                "--items", str(items), "--clients", str(args.clients), "--out", f"{tmp}/sparse.json",
                                *(["--broker", args.broker] if args.broker else []),
                                *(["--workers", str(args.workers)] if args.workers else [])], check=False)
@@ -783,6 +938,9 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
     rebuild_full_estimate: float | None = None
     latency_detail: dict | None = None
     rebuilt: dict | None = None
+    apply_consumers = consumer_counts(args.apply_consumers)
+    apply_runs: list[dict] = []  # the apply stage per configuration, in the order run
+    exact_each = True  # every apply run's /v1/admin/consistency
     tokens = Tokens.start(state)
     try:
         if "raw" in stages:
@@ -792,15 +950,19 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
             raw["raw_consume_per_s"] = asyncio.run(raw_consume(bootstrap, 200_000))
             print("  " + ", ".join(f"{k} {v:,.0f}" for k, v in raw.items()), flush=True)
 
-        data = TermData(seed=16, students=students) if students is not None else Mittkoping(seed=16)
+        data = (TermData(seed=16, students=students, organiser_count=organisers(args)) if students is not None
+                else Mittkoping(seed=16))
+        partitions = Counter(partition_of(o) for o in data.organisers)
         print(f"data: {args.shape}, {items:,} assessments"
-              + (f" ({students:,} students in classes of 25, {len(data.units[data.organisers[0]])} school units)"
-                 if students is not None else ""), flush=True)
+              + (f" ({students:,} students in classes of 25, {len(data.organisers)} organisers, "
+                 f"{sum(len(u) for u in data.units.values())} school units)" if students is not None else "")
+              + f"; organisers per partition {[partitions[p] for p in range(6)]}", flush=True)
         if "write" in stages:
             print("starting reporting (directory first) ...", flush=True)
             processes.update(start_services(infra, ("reporting",), state / "logs", tokens=tokens))
             publish_directory(processes["reporting"].url, data, tokens=tokens)
-            time.sleep(5)  # reporting's own relay publishes the directory; its consumer applies it
+            directory_db = processes["reporting"].env["STYRKEDJA_DATABASE_URL"]
+            asyncio.run(outbox_drained(directory_db))  # reporting's own relay publishes the directory
             processes.pop("reporting").stop()
             print("starting assessment with its relay off ...", flush=True)
             processes.update(start_services(infra, ("assessment",), state / "logs",
@@ -866,28 +1028,66 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                       + ", ".join(f"{side} {v:.1f}" for side, v in relay_cpu.items()), flush=True)
 
             if "apply" in stages and "relay" in stages:
-                print("apply: reporting catching up with the filled topics ...", flush=True)
-                processes.update(start_services(infra, ("reporting",), state / "logs", tokens=tokens,
-                                                workers=workers))
-                r_url = processes["reporting"].url
-                events = items + 2000  # and the warm-up's; the directory's few ride along untimed
-                rate, seconds = asyncio.run(applied_rate(processes["reporting"].env["STYRKEDJA_DATABASE_URL"],
-                                                         events))
-                figures["reporting_apply_events_per_s"] = rate
-                exact_after = wait_until_exact(r_url, data, timeout=1800, levels=LEVELS, tokens=tokens)
-                # a fresh reporting's live consumer replaying every topic from the start to exact cells
-                raw["replay_seconds"] = rebuild = seconds + exact_after
-                notes.append(f"replay by the live consumer: {events:,} events from the start of the topics into an empty "
-                             f"reporting database until every level equalled the recomputation, {rebuild:.1f} s "
-                             f"at this size; at {100_000 * 16 * 4:,} events the same rate would take "
-                             f"{100_000 * 16 * 4 / max(rate, 1e-9):,.0f} s (run --full to measure it)")
-                notes.append("apply: events recorded as applied in reporting's database (same transaction as "
-                             "the aggregates), from the first to the last; the API equalled the recomputation "
-                             f"{exact_after:.1f} s after that")
-                print(f"  {rate:,.0f} events/s ({seconds:.1f} s)", flush=True)
-                rss_after_apply = rss_mb(processes["reporting"].process.pid)
-                notes.append(f"reporting RSS after the apply stage: {rss_after_apply:.1f} MB")
-                print(f"  reporting RSS after apply {rss_after_apply:.1f} MB", flush=True)
+                records = asyncio.run(published_records([a_db, directory_db]))
+                sequence = apply_sequence(apply_consumers, args.apply_rounds)
+                base_workers = workers["reporting"]
+                for n, consumers in enumerate(sequence):
+                    if "reporting" in processes:
+                        processes.pop("reporting").stop()
+                    r_workers = max(consumers, base_workers)
+                    print(f"apply: reporting with {consumers} consumer{'s' if consumers > 1 else ''} ({r_workers} "
+                          f"worker{'s' if r_workers > 1 else ''}) catching up with the filled topics ...", flush=True)
+                    processes.update(start_services(infra, ("reporting",), state / "logs",
+                                                    {"STYRKEDJA_CONSUMER_WORKERS": str(consumers)}, tokens=tokens,
+                                                    workers={"reporting": r_workers}))
+                    r_env = processes["reporting"].env
+                    sides = {"reporting": processes["reporting"].process.pid,
+                             "postgres": postmaster_pid(infra.postgres.data_dir) if infra.postgres is not None else None}
+                    sides = {k: v for k, v in sides.items() if v is not None}
+                    apply_cpu: dict[str, float] = {}
+                    timeline: list[tuple[float, int]] = []
+                    load_before = os.getloadavg()[0]
+                    rate, seconds = asyncio.run(applied_rate(r_env["STYRKEDJA_DATABASE_URL"],
+                                                             r_env["STYRKEDJA_CONSUMER_GROUP"], records, sides,
+                                                             apply_cpu, timeline))
+                    exact_after = wait_until_exact(processes["reporting"].url, data, timeout=1800, levels=LEVELS,
+                                                   tokens=tokens)
+                    consistent = consistency(processes["reporting"].url, tokens)
+                    memory = rss_by_process(processes["reporting"].process.pid)
+                    run_out = {"consumers": consumers, "workers": r_workers, "events_per_s": round(rate, 1),
+                               "seconds": round(seconds, 2), "records": records,
+                               "cpu_us_per_event": {side: round(v * 1e6, 1) for side, v in apply_cpu.items()},
+                               "load_average": round((load_before + os.getloadavg()[0]) / 2, 2),
+                               "exact_after_s": round(exact_after, 1), "consistent": consistent,
+                               "rss_mb_by_process": memory, "timeline": timeline}
+                    apply_runs.append(run_out)
+                    if not consistent:
+                        exact_each = False
+                    print(f"  {rate:,.0f} events/s ({seconds:.1f} s); CPU per event: "
+                          + ", ".join(f"{side} {v:.0f} µs" for side, v in run_out["cpu_us_per_event"].items())
+                          + f"; cells equal the recomputation {exact_after:.1f} s after, consistency {consistent}; "
+                          f"RSS per process {[p['rss_mb'] for p in memory]} MB; load {run_out['load_average']}",
+                          flush=True)
+                    if n == len(sequence) - 1:  # the configuration that stays up
+                        figures["reporting_apply_events_per_s"] = statistics.median(
+                            r["events_per_s"] for r in apply_runs if r["consumers"] == consumers)
+                        # a fresh reporting's live consumer replaying every topic from the start to exact cells
+                        raw["replay_seconds"] = rebuild = seconds + exact_after
+                        notes.append(f"replay by the live consumer ({consumers} consumers): {records:,} events "
+                                     f"from the start of the topics into an empty reporting database until every "
+                                     f"level equalled the recomputation, {rebuild:.1f} s at this size; at "
+                                     f"{100_000 * 16 * 4:,} events the same rate would take "
+                                     f"{100_000 * 16 * 4 / max(rate, 1e-9):,.0f} s (run --full to measure it)")
+                    if consumers == 1:
+                        extra["reporting_apply_events_per_s_one_consumer"] = statistics.median(
+                            r["events_per_s"] for r in apply_runs if r["consumers"] == 1)
+                    workers["reporting"] = r_workers  # as it runs from here on
+                extra.update(apply_summary(apply_runs, apply_consumers))
+                notes.append("apply: reporting started after the topics held every event, once per configuration "
+                             f"({', '.join(str(c) for c in apply_consumers)} consumers, each into a fresh database and "
+                             "consumer group); events from the group's next offsets in reporting's database (the same "
+                             "transaction as the aggregates), first batch to last; after each the API equalled the "
+                             "recomputation and /v1/admin/consistency")
 
             if "rebuild" in stages and "relay" in stages:
                 print("rebuild: styrkedja rebuild reporting into a fresh database ...", flush=True)
@@ -936,7 +1136,7 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
             mark: dict = {}
 
             def steady() -> None:  # the counters from the first probe on (after the warm-up)
-                mark["metrics"] = consumer_metrics(processes["reporting"].url)
+                mark["metrics"] = consumer_metrics(processes["reporting"].url, workers["reporting"])
                 mark["cpu"] = {side: tree_cpu_seconds(pid) for side, pid in latency_sides.items()}
                 # and the time each side was ready to run but had no core: a batch's wall time is its CPU plus
                 # this wait at each of its round trips, and POST → visible follows it on a shared machine
@@ -962,7 +1162,7 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
             cpu_share["harness"] = round((time.process_time() - harness_cpu_before) / latency_wall, 3)
             cpu_wait = {side: round((tree_sched_seconds(None if side == "harness" else latency_sides[side])[1]
                                      - waited) / latency_wall, 3) for side, waited in latency_sched_before.items()}
-            after = consumer_metrics(processes["reporting"].url)
+            after = consumer_metrics(processes["reporting"].url, workers["reporting"])
             batches = after["batches"] - before["batches"]
             latency_detail = {
                 "stages_ms": stage_breakdown(stamps),
@@ -1003,7 +1203,8 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
 
         if "reads" in stages and "reporting" in processes:
             print("reads: 32 concurrent clients, organiser level ...", flush=True)
-            read = reads(processes["reporting"].url, data.organisers, tokens, processes["reporting"].process.pid)
+            read = reads(processes["reporting"].url, data.organisers, tokens, processes["reporting"].process.pid,
+                         workers=workers["reporting"])
             figures["reads_p99_ms"] = read.pop("reads_p99_ms")
             extra.update(read)
             print(f"  p50 {read['reads_p50_ms']:.1f} ms, p99 {figures['reads_p99_ms']:.1f} ms, "
@@ -1018,29 +1219,37 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                   f"{read['reads_httpx_threads_server_cpu_ms_per_request']:.2f} ms", flush=True)
 
         exact = None
+        memory: list[dict] = []
         if "reporting" in processes:
-            figures["reporting_rss_mb"] = rss_mb(processes["reporting"].process.pid)
-            print(f"  reporting RSS at the end {figures['reporting_rss_mb']:.1f} MB", flush=True)
+            memory = rss_by_process(processes["reporting"].process.pid)
+            # judged on the largest process (a worker: each is a replica of its own, a pod's whole memory on
+            # Kubernetes); the sum is the container's (docker-compose: 2 workers and uvicorn's supervisor)
+            figures["reporting_rss_mb"] = memory[0]["rss_mb"]
+            extra["reporting_rss_mb_sum"] = sum(p["rss_mb"] for p in memory)
+            each = ", ".join(f"{p['role']} {p['rss_mb']:.1f}" for p in memory)
+            print(f"  reporting RSS at the end: {each} MB (largest {figures['reporting_rss_mb']:.1f}, sum "
+                  f"{extra['reporting_rss_mb_sum']:.1f})", flush=True)
             print("checking the cells against the recomputation ...", flush=True)
             wait_until_exact(processes["reporting"].url, data, timeout=600, tokens=tokens)
-            consistency = httpx.get(processes["reporting"].url + "/v1/admin/consistency", headers=tokens.ops(),
-                                    timeout=120).json()
-            exact = bool(consistency.get("consistent"))
+            exact = consistency(processes["reporting"].url, tokens) and exact_each
 
         out = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "cores": os.cpu_count(),
                "broker": infra.broker_kind, "shape": args.shape, "students": students, "items": items,
-               "load_average": round(os.getloadavg()[0], 2), "latency_rate": args.latency_rate, "clients": args.clients, "workers": workers,
+               "organisers": len(data.organisers), "load_average": round(os.getloadavg()[0], 2),
+               "latency_rate": args.latency_rate, "clients": args.clients, "workers": workers,
+               "reporting_consumers": apply_consumers[-1] if apply_runs else None,
                **{k: (round(v, 1) if v is not None else None) for k, v in figures.items()},
                **{k: round(v) for k, v in raw.items()},
                **{k: round(v, 2) for k, v in extra.items()},
                "rebuild_events": rebuilt["events_read"] if rebuilt else None, "rebuild": rebuilt,
                "rebuild_seconds_full_estimate": round(rebuild_full_estimate) if rebuild_full_estimate else None,
-               "cells_equal_recomputation": exact, "notes": notes,
+               "cells_equal_recomputation": exact, "notes": notes, "apply_runs": apply_runs,
+               "reporting_rss_by_process": memory,
                **({"post_to_visible_breakdown": latency_detail} if latency_detail else {})}
         limit = raw.get("raw_consume_per_s")
-        out["reporting_apply_ratio_to_raw_consume"] = (
-            round(figures["reporting_apply_events_per_s"] / limit, 3)
-            if limit and figures["reporting_apply_events_per_s"] else None)
+        for key in ("", "_one_consumer"):
+            rate = figures["reporting_apply_events_per_s"] if not key else extra.get(f"reporting_apply_events_per_s{key}")
+            out[f"reporting_apply_ratio_to_raw_consume{key}"] = round(rate / limit, 3) if limit and rate else None
         print(f"\n{'figure':36} {'value':>12} {'target':>10} {'met':>5} {'÷ raw limit':>12}")
         for name, (target, op) in TARGETS.items():
             value = figures[name]
@@ -1053,6 +1262,13 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
             ratio = f"{value / base:.3f}" if value and base else ""
             shown = "—" if value is None else f"{value:,.1f}"
             print(f"{name:36} {shown:>12} {op + str(target):>10} {met:>5} {ratio:>12}")
+            if name == "reporting_apply_events_per_s" and (one := extra.get(f"{name}_one_consumer")) is not None:
+                met = "yes" if one >= target else "NO"
+                ratio = f"{one / base:.3f}" if base else ""
+                print(f"{'  ... one consumer (styrkedja run)':36} {one:>12,.1f} {op + str(target):>10} {met:>5} "
+                      f"{ratio:>12}")
+            if name == "reporting_rss_mb" and "reporting_rss_mb_sum" in extra:
+                print(f"{'  ... its processes summed':36} {extra['reporting_rss_mb_sum']:>12,.1f}")
         if rebuild_full_estimate:
             growth = extra.get("rebuild_growth_exponent", 1.0)
             print(f"{'rebuild_seconds_full_estimate':36} {rebuild_full_estimate:>12,.0f} {'<=240':>10} "

@@ -31,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "services" / "reporting" / "tests" / "integration"))
 
 from apply import old_package, school_data  # noqa: E402
@@ -42,6 +43,7 @@ from styrkedja_devstack.services import database_url  # noqa: E402
 from styrkedja_kit.consumer import Delivered  # noqa: E402
 from styrkedja_kit.db import Database  # noqa: E402
 from styrkedja_kit.migrations import upgrade  # noqa: E402
+from support import delivered_in_order  # noqa: E402
 
 T0 = datetime(2026, 9, 1, 8, tzinfo=UTC)
 
@@ -69,18 +71,6 @@ def dropping_school(schools: int = 1) -> list:
                     teacher_id="t-1", gender="female", year=7, subject_code="GRGRMAT01", kind="assessment",
                     scale="AF", value=value, unmet_criteria=("K1",) if value == "F" else (), school_year="2026/27",
                     term="HT", round=round_, assessed_on=T0.date(), published_at=T0), source="/b"))
-    return out
-
-
-def delivered(events: list) -> list[Delivered]:
-    from styrkedja_contracts import topic_for_event_type
-
-    offsets: dict[str, int] = {}
-    out = []
-    for e in events:
-        topic = topic_for_event_type(e.type).name
-        out.append(Delivered(e, topic, 0, offsets.get(topic, 0)))
-        offsets[topic] = offsets.get(topic, 0) + 1
     return out
 
 
@@ -162,7 +152,7 @@ def main() -> int:
         sizes: dict[str, dict] = {}
         runs: list[dict] = []
         for schools in args.dipping:
-            items = delivered(directory + dropping_school(schools) + events)
+            items = delivered_in_order(directory + dropping_school(schools) + events)
             log = state / "log.pickle"
             log.write_bytes(pickle.dumps(items))
             these: list[dict] = []

@@ -73,6 +73,27 @@ class Tokens:
         return self._headers(roles=["ops"])
 
 
+def organisation_number(rng: random.Random) -> str:
+    """An organiser's organisation number drawn from `rng`: month digits >= 20, so never mistaken for a
+    personnummer, in the spelling every answer carries (NNNNNN-NNNN, contracts' canonical_organiser_id)."""
+    return f"21{rng.randint(20, 99)}{rng.randint(0, 99):02d}-{rng.randint(0, 9999):04d}"
+
+
+def delivered_in_order(events: Iterable[Any]) -> list[Any]:
+    """`events` as the consumer's `Delivered` records, each in partition 0 of its topic at the next offset there
+    (what a one-partition log of them looks like to reporting's apply and rebuild)."""
+    from styrkedja_contracts import topic_for_event_type
+    from styrkedja_kit.consumer import Delivered
+
+    offsets: dict[str, int] = {}
+    out = []
+    for e in events:
+        topic = topic_for_event_type(e.type).name
+        out.append(Delivered(e, topic, 0, offsets.get(topic, 0)))
+        offsets[topic] = offsets.get(topic, 0) + 1
+    return out
+
+
 @dataclass
 class Mittkoping:
     """Synthetic assessments for two organisers, and the test's own record of what must count."""
@@ -97,12 +118,10 @@ class Mittkoping:
         # identifiers drawn from fresh randomness, not the seed: every data set (test, benchmark
         # round) owns its organisers and units, even on topics shared with earlier runs
         fresh = random.Random(uuid.uuid4().int)
-        # organisation numbers: month digits >= 20, so never mistaken for a personnummer; in the spelling every
-        # answer carries (NNNNNN-NNNN, contracts' canonical_organiser_id), so the record compares as it is
+        # in the spelling every answer carries (`organisation_number`), so the record compares as it is
         self.organisers = ()
         while len(set(self.organisers)) != 2:
-            self.organisers = tuple(
-                f"21{fresh.randint(20, 99)}{fresh.randint(0, 99):02d}-{fresh.randint(0, 9999):04d}" for _ in range(2))
+            self.organisers = tuple(organisation_number(fresh) for _ in range(2))
         codes = fresh.sample(range(10_000_000, 100_000_000), 8)  # distinct: no two units share a code
         for n, organiser in enumerate(self.organisers):
             self.units[organiser] = [str(code) for code in codes[4 * n:4 * n + 4]]
@@ -256,7 +275,38 @@ def wait_until_exact(reporting_url: str, data: Mittkoping, timeout: float = 120,
     extra = {k: v for k, v in (got or {}).items() if k not in expected}
     raise AssertionError(f"reporting never matched the recomputation: {len(missing)} cells differ "
                          f"(e.g. {list(missing.items())[:3]}), {len(extra)} unexpected cells "
-                         f"(e.g. {list(extra.items())[:3]})")
+                         f"(e.g. {list(extra.items())[:3]}) (timeout {timeout:.0f} s); "
+                         f"{consumer_diagnosis(reporting_url)}")
+
+
+#: reporting's consumer counters a failure message quotes (their sums over the labels)
+DIAGNOSED_METRICS = ("styrkedja_consumer_events_applied_total", "styrkedja_consumer_duplicates_total",
+                     "styrkedja_consumer_dead_lettered_total", "styrkedja_consumer_prefetch_discarded_total",
+                     "styrkedja_consumer_conflict_retries_total", "styrkedja_consumer_rewinds_total")
+
+
+def consumer_diagnosis(service_url: str) -> str:
+    """What a service's consumers said when a wait for them ended (for a failure message, asked once then): its
+    /readyz checks and each consumer's status (assigned, lag, applied since start, last failure), and the sums of
+    its consumer counters from /metrics (applied, dead-lettered, batches discarded as fetched across a rebalance)."""
+    parts = []
+    try:
+        body = httpx.get(service_url + "/readyz", timeout=10).json()
+        parts.append(f"/readyz {body.get('status')}: checks {body.get('checks')}, consumers {body.get('consumers')}")
+    except (httpx.HTTPError, ValueError) as error:
+        parts.append(f"/readyz did not answer ({type(error).__name__})")
+    try:
+        text = httpx.get(service_url + "/metrics", timeout=10).text
+        sums: dict[str, float] = {}
+        for line in text.splitlines():
+            name = line.split("{", 1)[0].split(" ", 1)[0]  # `name{labels} value` or `name value`
+            if name in DIAGNOSED_METRICS:
+                sums[name] = sums.get(name, 0.0) + float(line.rsplit(" ", 1)[-1])
+        parts.append("metrics " + ", ".join(f"{name.removeprefix('styrkedja_consumer_')}={int(total)}"
+                                            for name, total in sums.items()))
+    except (httpx.HTTPError, ValueError) as error:
+        parts.append(f"/metrics did not answer ({type(error).__name__})")
+    return "; ".join(parts)
 
 
 @dataclass

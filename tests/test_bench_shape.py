@@ -108,3 +108,67 @@ def test_the_full_rebuild_estimate_grows_by_the_measured_exponent(tmp_path, monk
     assert growth.main() == 0
     measured = json.loads(out.read_text())
     assert measured["basis"] == "cpu" and 1.0 < measured["exponent"] < 1.05 < measured["wall_exponent"]
+
+
+def test_the_national_term_shape_deals_whole_classes_to_organisers_over_every_partition():
+    deadline_week, apply_workers = _bench("deadline_week"), _bench("apply_workers")
+    data = deadline_week.TermData(seed=3, students=650, organiser_count=12)
+    bodies = data.new_assessments(650 * 64)
+
+    assert len(data.organisers) == len(set(data.organisers)) == 12
+    # two organisers in each of the topics' six partitions: every partition holds events, each the same share
+    assert Counter(apply_workers.partition_of(o) for o in data.organisers) == dict.fromkeys(range(6), 2)
+    per_organiser = Counter(b["organiser_id"] for b in bodies)
+    assert set(per_organiser) == set(data.organisers)
+    assert sorted(per_organiser.values()) == sorted(n * 64 for n in deadline_week.organiser_students(650, 12))
+    # each organiser its own school units, areas and classes of 25 (26 classes: one organiser's last is short)
+    units = {o: {b["school_unit_code"] for b in bodies if b["organiser_id"] == o} for o in data.organisers}
+    assert all(units[o] == set(data.units[o]) for o in data.organisers)
+    assert sum(len(u) for u in units.values()) == len(set().union(*units.values())) == 12
+    assert {data.area_of[code] for code in data.units[data.organisers[0]]} <= set(data.areas[data.organisers[0]])
+    classes = Counter((b["school_unit_code"], b["group_id"]) for b in bodies if b["subject_code"] == "GRGRSVE01"
+                      and b["round"] == 1)
+    assert sorted(classes.values()) == [25] * 26
+    per_student = Counter(b["student_id"] for b in bodies)
+    assert len(per_student) == 650 and set(per_student.values()) == {64}
+    # the organisers' class lists interleaved: a batch of the bulk API holds several organisers' lists
+    assert len({b["organiser_id"] for b in bodies[:1000]}) > 6
+    assert AssessmentBatchIn.model_validate({"items": bodies[:1000]})
+    organisers_in_directory = {c["data"]["unit_id"] for c in data.directory_changes()
+                               if c["data"]["unit_type"] == "organiser"}
+    assert organisers_in_directory == set(data.organisers)
+
+
+def test_organisers_are_dealt_whole_classes_and_balanced_over_the_partitions():
+    deadline_week, apply_workers, speed = _bench("deadline_week"), _bench("apply_workers"), _bench("speed")
+    assert deadline_week.organiser_students(1000, 12) == [100] * 4 + [75] * 8
+    assert deadline_week.organiser_students(60, 2) == [35, 25]
+    assert deadline_week.organiser_students(10, 4) == [2, 3, 2, 3]  # fewer classes than organisers: split evenly
+    with pytest.raises(ValueError, match="organisers"):
+        deadline_week.organiser_students(3, 4)
+    for count in range(1, 20):
+        per_partition = Counter(apply_workers.partition_of(o) for o in apply_workers.organiser_ids(count, True))
+        assert max(per_partition.values()) - min(per_partition.values(), default=0) <= 1
+        assert len(per_partition) == min(count, 6)  # with six or more, every partition
+
+    def organisers(**given):
+        return speed.organisers(argparse.Namespace(**{"full": False, "organisers": None, **given}))
+
+    assert (organisers(), organisers(full=True), organisers(organisers=3)) == (12, 290, 3)
+    assert speed.consumer_counts("1,2") == [1, 2]
+    with pytest.raises(ValueError, match="apply-consumers"):
+        speed.consumer_counts("0")
+
+
+def test_the_apply_stage_alternates_its_configurations_and_ends_on_the_last():
+    speed = _bench("speed")
+    assert speed.apply_sequence([1, 2], 1) == [1, 2]
+    assert speed.apply_sequence([1, 2], 2) == [2, 1, 1, 2]
+    assert speed.apply_sequence([1, 2], 3) == [1, 2, 2, 1, 1, 2]
+    runs = [{"consumers": c, "events_per_s": rate, "cpu_us_per_event": {"reporting": cpu}}
+            for c, rate, cpu in ((2, 300.0, 50.0), (1, 100.0, 70.0), (1, 200.0, 90.0), (2, 300.0, 60.0))]
+    summary = speed.apply_summary(runs, [1, 2])
+    assert summary["reporting_apply_1_consumers_reporting_cpu_us_per_event"] == 80.0
+    assert summary["reporting_apply_2_consumers_reporting_cpu_us_per_event"] == 55.0
+    assert (summary["reporting_apply_2_to_1_consumers_ratio_round_1"],
+            summary["reporting_apply_2_to_1_consumers_ratio_round_2"]) == (3.0, 1.5)

@@ -21,7 +21,10 @@ from styrkedja_devstack.services import SERVICES, ServiceProcess, database_url
 from styrkedja_kit.migrations import upgrade
 from support import Mittkoping, Tokens, ingest, wait_until_exact
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+# an ingest, a wait of up to 180 s for reporting, then its recomputation (up to 120 s): the session's 240 s
+# cut a failing run off before `wait_until_exact` said what reporting's consumer was doing (a passing run
+# takes no longer for it)
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(480)]
 
 FAST_RECOVERY = {
     "STYRKEDJA_CONSUMER_SESSION_TIMEOUT_MS": "6000",

@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from styrkedja_contracts import AssessmentPublishedV1, OrganisationUnitUpsertedV1, new_event, topic_for_event_type
+from styrkedja_contracts import AssessmentPublishedV1, OrganisationUnitUpsertedV1, new_event
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import Database
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.rebuild.bulk import rebuild
+from support import delivered_in_order
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -100,13 +101,7 @@ def _log(recovered: bool) -> list[Delivered]:
         events += [result(round_, n, "F" if n < failing else "C") for n in range(20)]
     if recovered:
         events += [result(2, n, "C", revision=2) for n in range(8)]
-    offsets: dict[str, int] = {}
-    out = []
-    for e in events:
-        topic = topic_for_event_type(e.type).name
-        out.append(Delivered(e, topic, 0, offsets.get(topic, 0)))
-        offsets[topic] = offsets.get(topic, 0) + 1
-    return out
+    return delivered_in_order(events)
 
 
 async def _rebuilt(db: Database, items: list[Delivered]) -> None:

@@ -156,14 +156,17 @@ def test_normalisation_keeps_ascii_text() -> None:
 
 
 @pytest.mark.parametrize("text", ["a\x00b", "\x01", "bell\x07", "esc\x1b[31m", "\x7f", "vt\x0b", "ff\x0c",
-                                  "lone \ud800 surrogate"])
+                                  "lone \ud800 surrogate",
+                                  # C1 (round 17: taken until then): NEL, CSI, "Å" as UTF-8 read as Latin-1
+                                  "nel\x85line", "csi\x9b31m", "\x80", "\x9f", "\u00c3\u0085sa"])
 def test_control_characters_are_refused(text: str) -> None:
     with pytest.raises(ValidationError) as caught:
         TypeAdapter(SafeText).validate_python(text)
     assert caught.value.errors()[0]["type"] == "no_control_characters"
 
 
-@pytest.mark.parametrize("text", ["line one\nline two", "tab\tseparated", "windows\r\nline", "åäö ÅÄÖ é ü"])
+@pytest.mark.parametrize("text", ["line one\nline two", "tab\tseparated", "windows\r\nline", "åäö ÅÄÖ é ü",
+                                  "no-break\u00a0space"])
 def test_tab_newline_and_letters_are_fine(text: str) -> None:
     assert TypeAdapter(SafeText).validate_python(text) == text
 
@@ -238,9 +241,10 @@ def test_event_fields_are_strict_and_bounded(assessment_kwargs: dict, field: str
 
 
 def test_dates_at_the_ends_of_the_years_allowed_are_fine(assessment_kwargs: dict) -> None:
-    for day in ("1900-01-01", "2199-12-31"):
-        assert AssessmentPublishedV1.model_validate({**assessment_kwargs, "assessed_on": day}).assessed_on \
-            == date.fromisoformat(day)
+    # (an assessment's date lies in its school year too: the first and the last days of the years taken)
+    for day, school_year in (("1900-07-01", "1900/01"), ("2199-06-30", "2198/99")):
+        kwargs = {**assessment_kwargs, "assessed_on": day, "school_year": school_year}
+        assert AssessmentPublishedV1.model_validate(kwargs).assessed_on == date.fromisoformat(day)
 
 
 def test_event_at_the_integer_limit_is_fine(assessment_kwargs: dict) -> None:

@@ -169,3 +169,13 @@ def test_an_organiser_claim_that_is_a_personal_identity_number_in_its_kept_spell
     with pytest.raises(InvalidClaims) as refused:
         principal_from_claims({"sub": "u", "roles": ["organiser_admin"], "organisers": [organiser]})
     assert "no_personal_identity_number" in str(refused.value) and "9876" not in str(refused.value)
+
+
+@pytest.mark.parametrize(("claim", "value"), [("areas", ["19121212-1212"]), ("groups", ["12345678/19121212-1212"]),
+                                              ("groups", ["12345678/elev_121212_1212"]), ("areas", "121212.1212")])
+def test_an_area_or_group_claim_holding_a_personal_identity_number_is_refused(claim, value):
+    """Round 17, failed on the old code: taken (`sub`, `azp` and `organisers` were refused already), so `styrkedja
+    token --group 12345678/19121212-1212` minted a token the services read."""
+    with pytest.raises(InvalidClaims) as refused:
+        principal_from_claims({"sub": "u", "roles": ["teacher"], "organisers": ["2999"], claim: value})
+    assert "no_personal_identity_number" in str(refused.value) and "1212" not in str(refused.value)

@@ -389,3 +389,97 @@ def test_with_prefetch_partial_off_a_partial_batch_is_followed_by_a_plain_fetch(
     asyncio.run(run_until(loop, lambda: len(loop.applied) == 5))
     assert loop.applied == in_log_order(client)
     assert fetched_during and not any(fetched_during), "a fetch ran beside a partial batch's transaction"
+
+
+class DatabaseAway:
+    """The stored offsets' read (`seek_to_stored`) while the database is away (a restart): refused."""
+
+    def __init__(self, loop: Loop) -> None:
+        self.loop, self.away, self.reads = loop, True, 0
+
+    async def seek_to_stored(self, assigned: Any) -> None:
+        self.reads += 1
+        if self.away:
+            raise ConnectionRefusedError(111, "Connection refused")
+        for tp in assigned:
+            self.loop.client.seek(tp, self.loop.stored.get(tp, 0))
+
+
+async def as_aiokafka_calls(listener: _Rebalance, client: Client) -> None:
+    """The group's assignment as aiokafka hands it to the listener: a failure is logged and swallowed."""
+    with contextlib.suppress(Exception):
+        await listener.on_partitions_assigned(client.assignment())
+
+
+def test_an_assignment_whose_stored_offsets_could_not_be_read_is_sought_by_the_loop_once_the_database_answers(
+) -> None:
+    """CI (session 17): reporting's PostgreSQL restarted while its consumer joined the group. The assignment's
+    listener could not read the stored offsets, aiokafka logged that and handed out records from the broker's
+    marker positions; the database answered again before the loop's first fetch. Every batch was then thrown
+    away as fetched before the assignment, its seek succeeded, and nothing was ever applied (3 minutes). The
+    loop must seek the partitions itself once the database answers, and apply from the stored offsets."""
+    client = Client({A: [unit_event(n) for n in range(9)], B: [unit_event(10 + n) for n in range(4)]})
+    loop = Loop(client, max_records=4)
+    loop.stored = {A: 3, B: 1}  # applied before the restart
+    loop.assigned = False
+    database = DatabaseAway(loop)
+    loop.seek_to_stored = database.seek_to_stored  # type: ignore[method-assign]
+    client.positions = {A: 2, B: 0}  # the broker's markers lag behind the database's offsets
+
+    async def scenario() -> None:
+        await as_aiokafka_calls(_Rebalance(loop), client)  # the database is away: the listener's read fails
+        database.away = False  # it answers again before the loop's first fetch
+        await run_until(loop, lambda: loop.stored == {A: 9, B: 4})
+
+    asyncio.run(scenario())
+    # each event after the stored offsets once, in its partition's order; none from the markers' positions
+    assert [offset for partition, offset in loop.applied if partition == 0] == list(range(3, 9))
+    assert [offset for partition, offset in loop.applied if partition == 1] == list(range(1, 4))
+    assert loop.assigned
+
+
+def test_while_the_database_is_still_away_the_loop_applies_nothing_and_ends_for_its_supervisor_to_restart_it(
+) -> None:
+    """The same, with the database away at the loop's own read too: no record fetched from the broker's markers
+    is applied; the loop ends with the database's error (its supervisor starts the consumer again after a pause,
+    and that join's listener reads the offsets)."""
+    client = Client({A: [unit_event(n) for n in range(6)]})
+    loop = Loop(client, max_records=4)
+    loop.stored = {A: 3}
+    loop.assigned = False
+    database = DatabaseAway(loop)
+    loop.seek_to_stored = database.seek_to_stored  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        await as_aiokafka_calls(_Rebalance(loop), client)
+        task = asyncio.create_task(loop._loop(client, Producer()))  # type: ignore[arg-type]
+        try:
+            await asyncio.wait_for(task, 5)
+        except ConnectionRefusedError:
+            pass
+        else:
+            raise AssertionError("the loop went on without the stored offsets")
+
+    asyncio.run(scenario())
+    assert loop.applied == []
+    assert database.reads == 2  # the listener's and the loop's
+
+
+def test_the_last_failure_that_ended_the_loop_is_in_its_status_by_its_type_only() -> None:
+    """/readyz (and a fault test's failure message) tells why the loop last ended: the error's type and when,
+    never its text (a database error may quote data)."""
+    loop = Loop(Client({A: []}), max_records=4)
+    assert loop.status()["last_failure"] is None
+
+    async def refused() -> None:
+        raise ConnectionRefusedError(111, "stu-secret")
+
+    loop._run_once = refused  # type: ignore[method-assign]
+    try:
+        asyncio.run(loop._run_noted())
+    except ConnectionRefusedError:
+        pass
+    else:
+        raise AssertionError("the failure must reach the supervisor")
+    assert loop.status()["last_failure"].startswith("ConnectionRefusedError at ")
+    assert "secret" not in str(loop.status())

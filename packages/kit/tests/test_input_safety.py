@@ -135,3 +135,60 @@ def test_a_date_in_a_query_is_iso_text_in_plausible_years() -> None:
         answer = client.get("/on", params={"day": value})
         assert answer.status_code == 422
         assert [(e["loc"], e["type"]) for e in answer.json()["detail"]] == [(["query", "day"], rule)]
+
+
+def test_a_problem_repeats_a_value_of_the_request_bounded_and_never_a_cut_personnummer() -> None:
+    """Round 17: a route repeating a value (LIKA's unknown catalogue `version`, reporting's unknown `format`) repeated
+    it whole in `detail` and `message`; an unknown parameter's name of 3,000 characters became the `field`."""
+    from styrkedja_kit.problems import ECHO_LIMIT, TEXT_LIMITS, problem_response
+
+    long = "Q" * 5000
+    body = json.loads(problem_response(
+        404, "Not found", f"no catalogue version {long!r}; known: 2026.1",
+        [{"field": long, "rule": "x", "message": f"no catalogue version {long!r}; known: 2026.1"}],
+        instance="/v1/catalogue/" + long[:3000] + "/x").body)
+    assert body["detail"] == "no catalogue version '" + "Q" * (ECHO_LIMIT - 2) + "\u2026 known: 2026.1"
+    assert body["errors"][0]["message"] == body["detail"]
+    assert body["errors"][0]["field"] == "Q" * (ECHO_LIMIT - 1) + "\u2026"
+    assert body["instance"] == "/v1/catalogue/" + "Q" * (ECHO_LIMIT - 1) + "\u2026/x"
+    spaced = json.loads(problem_response(422, "Rule broken", "Q " * 5000).body)["detail"]
+    assert len(spaced) == TEXT_LIMITS["detail"] and spaced.endswith("\u2026")
+    # a run cut where a personnummer then ends is redacted (cut after its twelfth digit), a number cut in two is
+    # redacted before it is cut (ten of its twelve digits would be left)
+    cut_here = "x" * (ECHO_LIMIT - 13) + "1912121212123" + "9" * 50
+    assert "191212121212" not in json.loads(problem_response(422, "Rule broken", cut_here).body)["detail"]
+    across = "x" * (ECHO_LIMIT - 5) + "19121212-1212" + "x" * 50
+    assert "1912" not in json.loads(problem_response(422, "Rule broken", across).body)["detail"]
+    # the rules' own words are as they were
+    said = "unit_id: String should match pattern '^[A-Za-z0-9._:/-]{1,80}$'"
+    assert json.loads(problem_response(422, "Invalid request", said).body)["detail"] == said
+
+
+def test_a_problem_lists_at_most_max_errors_and_says_how_many_more() -> None:
+    """Round 17: a batch of 1,000 empty items (3 KB) was answered with 15,000 errors (1.1 MB), one item of 300,000
+    unknown keys (3.5 MB) with 300,015 (29 MB)."""
+    from styrkedja_kit.problems import MAX_ERRORS, install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/items")
+    def take(batch: _Batch) -> int:
+        return len(batch.items)
+
+    answer = TestClient(app).post("/items", json={"items": [{}] * 600 + [{"a": 1, "b": 2, "c": 3}]})
+    errors = answer.json()["errors"]
+    assert answer.status_code == 422 and len(errors) == MAX_ERRORS + 1
+    assert errors[0] == {"field": "items.0.a", "rule": "missing", "message": "Field required"}
+    assert errors[-1]["field"] == "request" and errors[-1]["rule"] == "more_errors"
+    assert errors[-1]["message"].startswith(f"{1201 - MAX_ERRORS} more errors are not listed")
+    assert len(TestClient(app).post("/items", json={"items": [{}] * 10}).json()["errors"]) == 20  # all, below it
+
+
+class _Item(InputModel):
+    a: int
+    b: int
+
+
+class _Batch(InputModel):
+    items: list[_Item]

@@ -23,7 +23,10 @@ ALERT = "00000000-0000-0000-0000-000000000001"
 #: each a way a browser may be taken to another site, or a value a browser would read so
 ELSEWHERE = ["//evil.example", "/\\evil.example", "\\\\evil.example", "https://evil.example", "http:/evil.example",
              "/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", " /evil.example", "/ /evil.example",
-             "javascript:alert(1)", "\u3000//evil.example", "/\u2215evil.example", "/\uff0f/evil.example", ""]
+             "javascript:alert(1)", "\u3000//evil.example", "/\u2215evil.example", "/\uff0f/evil.example", "",
+             # dot segments a browser resolves to the path `//evil.example` (round 17: kept until then)
+             "/.//evil.example", "/..//evil.example", "/kedjan/..//evil.example", "/%2e//evil.example",
+             "/%2E%2E//evil.example"]
 HOSTILE = ["..", "//evil.example", "a" * 5000, "<script>alert(1)</script>", "\x00", "12345678\n", "19121212-1212",
            "9" * 30, "x/y?z#w"]
 PAGES = ["/kedjan", "/nedbrytning", "/larm", "/rapportering", "/rapport", "/lika", "/kedjan/export.csv",

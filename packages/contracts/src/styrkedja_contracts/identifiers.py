@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
@@ -68,7 +69,11 @@ __all__ = [
     "PIN_RULE",
     "CONTROL_RULE",
     "ASCII_RULE",
+    "INVISIBLE_RULE",
+    "BLANK_RULE",
     "check_text",
+    "check_name",
+    "name_rule_broken",
     "TEXT_RULES_HELD",
     "contains_personal_identity_number",
     "INERT_LETTERS",
@@ -90,6 +95,10 @@ __all__ = [
     "TeacherId",
     "SubjectCode",
     "SchoolYear",
+    "SCHOOL_YEAR_RULE",
+    "school_year_bounds",
+    "school_year_of",
+    "within_school_year",
     "Term",
     "Gender",
 ]
@@ -102,6 +111,10 @@ PIN_ERROR = (
 PIN_RULE = "no_personal_identity_number"
 CONTROL_RULE = "no_control_characters"
 ASCII_RULE = "ascii_only"
+INVISIBLE_RULE = "no_invisible_characters"
+BLANK_RULE = "not_blank"
+#: an assessment's date in its school year (`within_school_year`)
+SCHOOL_YEAR_RULE = "within_school_year"
 
 # A candidate: a run of exactly 6 or 8 digits (date part), a separator of at most a few spaces
 # around an optional '-' or '+' — or '_' or '.', which an id may hold, so that "elev_19121212_1212" is
@@ -123,9 +136,12 @@ _SIX_DIGITS = re.compile(r"\d{6}", re.ASCII)  # every candidate has one
 #: a name or a comment they make a reader (a spreadsheet, a terminal, a code review) see the text in another
 #: order than it is stored ("Trojan Source", CVE-2021-42574). The marks LRM, RLM and ALM stay allowed
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-# C0 controls other than tab, newline and carriage return (CRLF line ends), DEL, lone surrogates
-# (JSON can carry "\ud800"; PostgreSQL and UTF-8 cannot store them) and the bidirectional controls.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff" + BIDI_CONTROLS + "]")
+# C0 controls other than tab, newline and carriage return (CRLF line ends), DEL, the C1 controls (U+0080-U+009F:
+# NEL ends a line for Python's `splitlines` and log viewers, CSI starts a terminal's escape sequence; they come of
+# UTF-8 read as Latin-1, "Å" as "Ã" and U+0085; LIKA's own text rule refused them already, every other input and
+# event took them until round 17), lone surrogates (JSON can carry "\ud800"; PostgreSQL and UTF-8 cannot store
+# them) and the bidirectional controls.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff" + BIDI_CONTROLS + "]")
 _MINUS_SIGNS = frozenset("\u2212\u2043\u02d7\u2796\u2011\ufe63\uff0d")
 
 
@@ -302,7 +318,7 @@ def redact_personal_identity_numbers(text: str) -> tuple[str, int]:
 def check_text(value: str) -> str:
     """The text rules every string of an input and an event obeys, written once:
     no C0 control characters other than tab, newline and carriage return (PostgreSQL refuses
-    NUL), no bidirectional embedding, override or isolate controls (`BIDI_CONTROLS`), no lone
+    NUL), no C1 control characters, no bidirectional embedding, override or isolate controls (`BIDI_CONTROLS`), no lone
     surrogates, and no personal identity number in any spelling.
     Raises a pydantic error whose type is the rule name."""
     broken = _text_rule_broken(value) if len(value) <= 256 else _text_rule_broken.__wrapped__(value)
@@ -321,6 +337,45 @@ def check_line(value: str) -> str:
         raise PydanticCustomError(CONTROL_RULE, "must not contain control or bidirectional control characters "
                                                 "(one line of text)")
     return check_text(value)
+
+
+#: Characters that show nothing but still make a name another name: "Skola" and "Sk\u200bola" look the same and
+#: are two units, two tags, two rows of a report. Refused in names (`check_name`): every format character (category
+#: Cf: zero-width space, non-joiner and joiner, word joiner, BOM, soft hyphen, the bidi marks LRM, RLM and ALM, tag
+#: characters) and the line and paragraph separators U+2028/U+2029 (Zl, Zp). Free text (comments, notes, reasons)
+#: keeps them: it is read, never compared or grouped by, and needs them — ZWJ joins emoji sequences, ZWNJ is part
+#: of Persian and Indic spelling, LRM/RLM order mixed Arabic and Swedish; the personnummer check reads past them
+#: (`normalise_for_detection`).
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
+#: letters and symbols that are drawn as nothing (Hangul fillers, the blank braille pattern): no visible character
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _visible(ch: str) -> bool:
+    return not ch.isspace() and unicodedata.category(ch)[0] not in "CZM" and ch not in _BLANK_LOOKING
+
+
+@lru_cache(maxsize=4096)
+def name_rule_broken(value: str) -> str | None:
+    """The rule a name breaks beyond `check_text`'s (`INVISIBLE_RULE`, `BLANK_RULE`), or None. Pure."""
+    if value.isascii():  # most names: no format character, blank when only spaces and the like
+        return None if any(" " < ch < "\x7f" for ch in value) else BLANK_RULE
+    if any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value):
+        return INVISIBLE_RULE
+    return None if any(_visible(ch) for ch in value) else BLANK_RULE
+
+
+def check_name(value: str) -> str:
+    """The rules of a name (a unit's, a group's, a duty's, an owner, a tag, a title) beyond `check_text`: no
+    invisible format characters (see `_INVISIBLE_CATEGORIES`), and at least one visible character.
+    Raises a pydantic error whose type is the rule name."""
+    broken = name_rule_broken(value) if len(value) <= 256 else name_rule_broken.__wrapped__(value)
+    if broken == INVISIBLE_RULE:
+        raise PydanticCustomError(INVISIBLE_RULE, "a name must not contain invisible characters (zero-width, "
+                                  "joiners, direction marks, line or paragraph separators)")
+    if broken == BLANK_RULE:
+        raise PydanticCustomError(BLANK_RULE, "a name must have a visible character (not only spaces)")
+    return value
 
 
 @lru_cache(maxsize=65_536)
@@ -377,6 +432,25 @@ def _check_school_year(value: str) -> str:
     return value
 
 
+def school_year_bounds(school_year: str) -> tuple[date, date]:
+    """The first and the last day of a school year (läsår): `2026/27` is 2026-07-01 … 2027-06-30."""
+    first = int(school_year[:4])
+    return date(first, 7, 1), date(first + 1, 6, 30)
+
+
+def school_year_of(day: date) -> str:
+    """The school year `day` lies in: 2026-07-01 and 2027-06-30 are in `2026/27`."""
+    first = day.year if day.month >= 7 else day.year - 1
+    return f"{first}/{(first + 1) % 100:02d}"
+
+
+def within_school_year(day: date, school_year: str) -> bool:
+    """Whether `day` lies in `school_year` (`school_year_bounds`). The rule of an assessment's `assessed_on`
+    (`SCHOOL_YEAR_RULE`): a date years ahead would keep its school unit's freshness green for years."""
+    start, end = school_year_bounds(school_year)
+    return start <= day <= end
+
+
 class _TextRulesHeld:
     """See `TEXT_RULES_HELD`."""
 
@@ -406,9 +480,10 @@ def nfc(value: Any) -> Any:
     return value
 
 
-Name = Annotated[str, BeforeValidator(nfc), AfterValidator(check_text)]
-"""A name (a school unit's, a team's, a tag): `SafeText` in Unicode NFC (`nfc`). Normalised before the
-length rules, so that they count what is stored. Usable as a FastAPI query parameter type as it is."""
+Name = Annotated[str, BeforeValidator(nfc), AfterValidator(check_text), AfterValidator(check_name)]
+"""A name (a school unit's, a team's, a tag): `SafeText` in Unicode NFC (`nfc`), with no invisible character and
+at least one visible one (`check_name`). Normalised before the length rules, so that they count what is stored.
+Usable as a FastAPI query parameter type as it is."""
 
 # An organisation number in the spellings registers and platforms use: ten digits with or without the hyphen
 # before the last four (Bolagsverket, SS 12000 servers, Skolverket's registers), or the twelve-digit form with

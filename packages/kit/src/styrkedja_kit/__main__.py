@@ -52,6 +52,15 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def shown(text: str) -> str:
+    """An argument as a message repeats it: a personal identity number in any spelling redacted (an operator's
+    slip ends in a terminal, a CI log or a Job's log otherwise), and at most 100 characters."""
+    from styrkedja_contracts.identifiers import redact_personal_identity_numbers
+
+    kept = redact_personal_identity_numbers(text)[0]
+    return repr(kept if len(kept) <= 100 else kept[:99] + "\u2026")
+
+
 def redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -79,10 +88,17 @@ def describe_db_error(exc: BaseException, url: str) -> str:
 # --- migrate -------------------------------------------------------------------------------------
 
 def check_service_package(package: str) -> None:
-    if importlib.util.find_spec(package) is None:
-        raise CliError(f"no installed package {package!r} (expected e.g. styrkedja_assessment)", EXIT_USAGE)
-    if not files(package).joinpath("migrations").is_dir():
-        raise CliError(f"package {package!r} has no migrations folder", EXIT_USAGE)
+    # a name importlib cannot look up (`../x` is a relative name, `os.path` a module of a module, `os` no
+    # package) raised its own ImportError, ValueError or TypeError: a traceback instead of the usage error
+    try:
+        found = importlib.util.find_spec(package) is not None
+        migrations = found and files(package).joinpath("migrations").is_dir()
+    except (ImportError, ValueError, TypeError):
+        found = migrations = False
+    if not found:
+        raise CliError(f"no installed package {shown(package)} (expected e.g. styrkedja_assessment)", EXIT_USAGE)
+    if not migrations:
+        raise CliError(f"package {shown(package)} has no migrations folder", EXIT_USAGE)
 
 
 async def current_revisions(url: str) -> set[str]:
@@ -176,12 +192,19 @@ def aware_timestamp(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO-8601 time (e.g. 2026-03-27T00:00:00+01:00 or 2026-03-26T23:00:00Z)"
+            f"{shown(text)} is not an ISO-8601 time (e.g. 2026-03-27T00:00:00+01:00 or 2026-03-26T23:00:00Z)"
         ) from None
     if value.tzinfo is None or value.utcoffset() is None:
+        # the examples from the time read, not the text given (`2026-01-01+01:00` is no time either); none from a
+        # personal identity number, which `fromisoformat` reads as a date and a time (1912-12-12T12:12)
+        local = value.isoformat(timespec="seconds") if shown(text) == repr(text) else "2026-03-27T00:00:00"
         raise argparse.ArgumentTypeError(
-            f"{text!r} has no time zone: the outbox stores UTC, so a local time is ambiguous; "
-            f"add an offset, e.g. {text}+01:00 (Swedish winter time), {text}+02:00 (summer) or {text}Z (UTC)")
+            f"{shown(text)} has no time zone: the outbox stores UTC, so a local time is ambiguous; "
+            f"add an offset, e.g. {local}+01:00 (Swedish winter time), {local}+02:00 (summer) or {local}Z (UTC)")
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0 in UTC: a traceback in the progress line
+        raise argparse.ArgumentTypeError(f"{shown(text)} is outside the years UTC can hold") from None
     return value
 
 
@@ -216,7 +239,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from styrkedja_contracts import TOPICS
 
     if args.topic and args.topic not in TOPICS:
-        raise CliError(f"unknown topic {args.topic!r}; the outbox writes only to: {', '.join(TOPICS)}",
+        raise CliError(f"unknown topic {shown(args.topic)}; the outbox writes only to: {', '.join(TOPICS)}",
                        EXIT_USAGE)
     url = database_url()
     since: datetime = args.since
@@ -244,12 +267,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
 # --- topics --------------------------------------------------------------------------------------
 
 def cmd_topics(args: argparse.Namespace) -> int:
+    from styrkedja_contracts import dead_letter_topic
+
     from .kafka import ensure_topics, registry_topics
     from .settings import ServiceSettings
 
+    for group in args.dead_letter_group:  # a group no topic can be named after: its rule, not a traceback
+        try:
+            dead_letter_topic(group)
+        except ValueError:
+            raise CliError(f"--dead-letter-group {shown(group)}: a consumer group is 1-200 characters of "
+                           "[A-Za-z0-9._-] (its dead-letter topic is named after it)", EXIT_USAGE) from None
+    topics = registry_topics(args.dead_letter_group)
     settings = ServiceSettings()
     bootstrap = settings.kafka_bootstrap_servers
-    topics = registry_topics(args.dead_letter_group)
     progress(f"ensuring {len(topics)} topics on {bootstrap} ...")
     try:
         asyncio.run(ensure_topics(settings, topics))
@@ -262,6 +293,18 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 # --- entry point ---------------------------------------------------------------------------------
+
+def seconds(text: str) -> float:
+    """argparse type: a number of seconds, 0 or more and finite (`float` took `-5`, `nan` and `inf`: a check that
+    never ended, or one that never waited)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{shown(text)}: a number of seconds, 0 or more")
+    return value
+
 
 def parser(prog: str = "python -m styrkedja_kit") -> argparse.ArgumentParser:
     from .settings import MAKE_RUN_DATABASES
@@ -277,7 +320,7 @@ def parser(prog: str = "python -m styrkedja_kit") -> argparse.ArgumentParser:
     m.add_argument("package", help="the service's Python package, e.g. styrkedja_assessment")
     m.add_argument("--check", action="store_true",
                    help="change nothing; exit 0 if the database is at head (or newer), 3 if it is behind")
-    m.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+    m.add_argument("--wait", type=seconds, default=0, metavar="SECONDS",
                    help="with --check: keep checking (every 5 s) until the database is at head "
                         "or the time is up")
     m.set_defaults(func=cmd_migrate)
@@ -316,7 +359,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m styrkedja_kit") -
     try:
         return int(args.func(args))
     except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from styrkedja_contracts.identifiers import redact_personal_identity_numbers
+
+        print(f"error: {redact_personal_identity_numbers(str(exc))[0]}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130

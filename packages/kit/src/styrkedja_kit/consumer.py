@@ -297,11 +297,26 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka h
 
     async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:  # offsets are in the database already
         self.loop.assigned = False
+        self.loop._unsought = False  # the next assignment's own seek decides
         self.loop.lags.clear()
         self.loop._rebalances += 1  # a batch prefetched before now is not applied (`ConsumerLoop._loop`)
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        await self.loop.seek_to_stored(assigned)
+        """Seek the partitions to the offsets the database stores. Where that fails (the database is away:
+        restarting, a fast shutdown), the loop seeks them itself before its next batch (`_seek_assignment`):
+        aiokafka only logs a listener's failure and hands out records from the broker's markers, so with
+        `assigned` left False every batch was thrown away for good once the database answered again
+        (CI, session 17: reporting applied nothing for 3 minutes after its PostgreSQL restarted)."""
+        try:
+            await self.loop.seek_to_stored(assigned)
+        except Exception as error:  # noqa: BLE001 - any failure of the seek: the loop tries it again
+            self.loop._unsought = True
+            self.loop.assigned = False
+            self.loop._rebalances += 1  # a batch fetched before the loop's seek is not applied either
+            log.warning("the assignment's stored offsets could not be read: the loop reads them before its next batch",
+                        extra={"group": self.loop.group_id, "error": type(error).__name__})
+            return
+        self.loop._unsought = False
         self.loop._rebalances += 1  # nor one whose fetch began before this seek
         self.loop.assigned = True
 
@@ -330,7 +345,11 @@ class ConsumerLoop:
         # the next batch taken beside a partial one too (`consumer_prefetch_partial`; set at start where None)
         self._prefetch_partial = settings.consumer_prefetch_partial is not False
         self.applied_count = 0
+        # the last failure that ended the loop (restarted by its supervisor): the error's type and when, for /readyz
+        self.last_failure: str | None = None
         self.assigned = False  # readiness: the group has handed this member its partitions
+        # the assignment's listener could not seek its partitions to the stored offsets (`_seek_assignment`)
+        self._unsought = False
         self.lags: dict[TopicPartition, float] = {}  # per assigned partition, as of its last fetch
         self.newest_event_time: datetime | None = None  # of the events this process applied
         # of the batch in hand: delivered events whose id was applied before with other bytes
@@ -350,7 +369,14 @@ class ConsumerLoop:
         self._stopping.clear()
 
     async def run(self) -> None:
-        await run_until_stopped(f"consumer loop {self.group_id}", self._run_once, self._stopping)
+        await run_until_stopped(f"consumer loop {self.group_id}", self._run_noted, self._stopping)
+
+    async def _run_noted(self) -> None:
+        try:
+            await self._run_once()
+        except Exception as error:  # the type only: a database error's text may quote data
+            self.last_failure = f"{type(error).__name__} at {datetime.now(UTC).isoformat(timespec='seconds')}"
+            raise
 
     async def _run_once(self) -> None:
         await ensure_topics(self.settings, registry_topics([self.group_id]))
@@ -391,6 +417,7 @@ class ConsumerLoop:
             self._unmarked.clear()
             self._consumer = None
             self.assigned = False
+            self._unsought = False
             self.lags.clear()
             await consumer.stop()
             await producer.stop()
@@ -412,6 +439,8 @@ class ConsumerLoop:
         ahead: asyncio.Task[_Decoded] | None = None
         try:
             while not self._stopping.is_set():
+                if self._unsought and ahead is None:  # a prefetched batch is discarded, which seeks (`_discard`)
+                    await self._seek_assignment(consumer)
                 # a position beyond the end of a log resets to its start (auto_offset_reset="earliest")
                 decoded = await ahead if ahead is not None else await self._fetch_decoded(consumer)
                 ahead = None
@@ -492,8 +521,25 @@ class ConsumerLoop:
         metrics.CONSUMER_PREFETCH_DISCARDED.labels(self.group_id).inc()
         log.info("a batch fetched across a rebalance is read again from the stored offsets",
                  extra={"group": self.group_id, "records": decoded.records_count})
-        with contextlib.suppress(IllegalStateError):
+        await self._seek_assignment(consumer)
+
+    async def _seek_assignment(self, consumer: AIOKafkaConsumer) -> None:
+        """Put every assigned partition back to its stored offset. Where the assignment's listener could not
+        read them (`_unsought`: the database was away), this completes the assignment: the positions are the
+        database's now, and the batches fetched from here on are applied. While the database is still away
+        the read raises, out of the loop: its supervisor starts the consumer again after a pause, as after a
+        failed batch (it joins the group again, and that assignment's listener seeks). A rebalance during
+        the read leaves the assignment to the next listener."""
+        rebalances, unsought = self._rebalances, self._unsought
+        try:
             await self.seek_to_stored(consumer.assignment())
+        except IllegalStateError:  # a partition the group is taking away meanwhile: the next assignment seeks
+            return
+        if unsought and self._unsought and self._rebalances == rebalances:
+            self._unsought = False
+            self._rebalances += 1  # a batch fetched before this seek is not applied
+            self.assigned = True
+            log.info("the assignment is sought to the stored offsets by the loop", extra={"group": self.group_id})
 
     async def _lag_after_empty_fetch(self, consumer: AIOKafkaConsumer) -> None:
         """Trusted end offsets: an empty fetch still tells each partition's end against our position."""
@@ -522,7 +568,8 @@ class ConsumerLoop:
         """For /readyz: the group membership as this member sees it (the generation the coordinator
         handed out: a static member restarted with its group.instance.id gets the same one back,
         without a rebalance), its partitions, its lag ("unknown" where it cannot be told) and the
-        time of the newest event this process applied (none yet after a restart)."""
+        time of the newest event this process applied (none yet after a restart), and the last failure that
+        ended the loop (its error's type and when; the supervisor restarted it)."""
         consumer = self._consumer
         coordinator = getattr(consumer, "_coordinator", None)  # aiokafka keeps the membership there
         lag = self.lag()
@@ -532,7 +579,7 @@ class ConsumerLoop:
                 "partitions": len(consumer.assignment()) if consumer is not None and self.assigned else 0,
                 "lag": "unknown" if lag is None else lag,
                 "newest_applied_event_time": self.newest_event_time.isoformat() if self.newest_event_time else None,
-                "applied_since_start": self.applied_count}
+                "applied_since_start": self.applied_count, "last_failure": self.last_failure}
 
     def _caught_up(self, consumer: AIOKafkaConsumer) -> None:
         """Untrusted end offsets (embedded broker): an empty fetch is the one proof of no lag."""

@@ -3,6 +3,7 @@ and the rule, never a 500. Also what the OpenAPI documents say about them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,7 +37,7 @@ MEANINGS = {
     413: "The request body is larger than the service accepts.",
     415: "The request body is not JSON.",
     422: "A rule is broken: every field and rule are named in `errors` (a parameter too: one this operation does "
-         "not take, one given twice, an integer in other than ASCII digits).",
+         "not take, one given twice, an integer in other than ASCII digits); at most 1000, then one `more_errors`.",
     503: "The service's database cannot take the request now (every connection busy, or out of reach): "
          "send it again after `Retry-After` seconds.",
 }
@@ -92,11 +93,55 @@ def field_error(field: str, rule: str, message: str) -> dict[str, str]:
     return {"field": field, "rule": rule, "message": message}
 
 
-def _safe(text: str) -> str:
+#: the most of one value a problem repeats: a run of characters without a blank or a '/' (an id, a version, a format,
+#: a parameter's or a key's name, one segment of the path) is cut after this many, ending in '…'. No rule's own words
+#: come near it (the longest are the patterns, which name '/' or blanks); a value a route repeats (LIKA's unknown
+#: catalogue `version`, reporting's unknown export `format`) was repeated whole, 60 kB of it, in `detail` and `message`
+ECHO_LIMIT = 100
+#: and the most of each text of a problem, for a value with blanks in it (a field's message, the detail joining ten)
+TEXT_LIMITS = {"title": 200, "detail": 2000, "instance": 1000, "field": 300, "rule": 100, "message": 1000}
+_LONG_RUN = re.compile(r"[^\s/]{" + str(ECHO_LIMIT + 1) + ",}")
+
+
+#: the most field errors one problem lists: one for each item of a full batch (`max_batch_items`' default). A batch
+#: of 1,000 empty items (3 KB) was answered with 15,000 errors (1.1 MB); one item of 300,000 unknown keys (3.5 MB)
+#: with 300,015 (29 MB, a minute of the service's CPU)
+MAX_ERRORS = 1000
+
+
+def listed(errors: list[dict[str, Any]], total: int | None = None) -> list[dict[str, Any]]:
+    """`errors` (of `total` found) as a problem lists them: the first `MAX_ERRORS`, and then one naming the
+    rule `more_errors` and how many more there are."""
+    if total is None:
+        if len(errors) == MAX_ERRORS + 1 and errors[-1].get("rule") == "more_errors":
+            return errors  # listed already (the validation handler lists what it converts)
+        total = len(errors)
+    if total <= MAX_ERRORS:
+        return errors
+    more = total - MAX_ERRORS
+    return [*errors[:MAX_ERRORS], field_error("request", "more_errors",
+                                              f"{more} more errors are not listed (at most {MAX_ERRORS} are): "
+                                              "correct these and send the request again")]
+
+
+def bounded(text: str, limit: int) -> str:
+    """`text` with every run longer than `ECHO_LIMIT` cut to it, and at most `limit` characters: what a problem
+    repeats of the request is bounded whichever route repeats it (round 17)."""
+    if len(text) > ECHO_LIMIT:
+        text = _LONG_RUN.sub(lambda run: run.group()[:ECHO_LIMIT - 1] + "\u2026", text)
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def _safe(text: str, limit: int) -> str:
     """Text for an answer: a personal identity number in any spelling is redacted (a problem may
-    repeat the request's path, and a message the text of a rule), and what JSON cannot carry as
-    UTF-8 (a lone surrogate from a path segment) is escaped."""
+    repeat the request's path, and a message the text of a rule), what it repeats of the request
+    bounded (`bounded`), and what JSON cannot carry as UTF-8 (a lone surrogate from a path segment)
+    is escaped."""
     text = redact_personal_identity_numbers(text)[0]
+    if len(text) > min(limit, ECHO_LIMIT):
+        # cut after the redaction (a cut number would leave ten of its twelve digits) and redacted again: the cut
+        # may end a run of digits where a personnummer then ends (`1912121212123` cut after its twelfth)
+        text = redact_personal_identity_numbers(bounded(text, limit))[0]
     return text.encode("utf-8", "backslashreplace").decode("utf-8") if not text.isascii() else text
 
 
@@ -104,11 +149,14 @@ def problem_response(status: int, title: str, detail: str, errors: list[dict[str
                      type_: str = "about:blank", instance: str | None = None) -> JSONResponse:
     """Every problem the services answer: whatever it repeats of the request is made safe here,
     whichever handler made it."""
-    body: dict[str, Any] = {"type": type_, "title": _safe(title), "status": status, "detail": _safe(detail)}
-    if instance:
-        body["instance"] = _safe(instance[:1000])  # a path of 60 kB was repeated whole
+    body: dict[str, Any] = {"type": type_, "title": _safe(title, TEXT_LIMITS["title"]), "status": status,
+                            "detail": _safe(detail, TEXT_LIMITS["detail"])}
+    if instance:  # a path of 60 kB was repeated whole (round 16: cut at 1000; round 17: each segment at ECHO_LIMIT)
+        body["instance"] = _safe(instance[:TEXT_LIMITS["instance"] * 4], TEXT_LIMITS["instance"])
     if errors:
-        body["errors"] = [{**e, **{k: _safe(v) for k, v in e.items() if isinstance(v, str)}} for e in errors]
+        errors = listed(errors)
+        body["errors"] = [{**e, **{k: _safe(v, TEXT_LIMITS.get(k, TEXT_LIMITS["message"]))
+                                   for k, v in e.items() if isinstance(v, str)}} for e in errors]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
@@ -218,7 +266,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = validation_errors(list(exc.errors()))
+        found = exc.errors()  # only those listed are converted (`listed`): there may be 300,000
+        errors = listed(validation_errors(list(found[:MAX_ERRORS])), len(found))
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10])
         return problem_response(422, "Invalid request", detail, errors, instance=request.url.path)
 

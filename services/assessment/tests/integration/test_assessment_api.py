@@ -135,7 +135,7 @@ async def test_one_result_per_student_subject_kind_and_round(client, db):
     # another round, kind, school year or term is another result: VT round 1 is not HT round 1
     assert (await publish(client, round=2))["revision"] == 1
     assert (await publish(client, kind="written_report"))["revision"] == 1
-    assert (await publish(client, school_year="2027/28"))["revision"] == 1
+    assert (await publish(client, school_year="2027/28", assessed_on="2027-10-01"))["revision"] == 1
     assert (await publish(client, term="VT"))["revision"] == 1
     assert await count(db, "assessments") == 5 and len(await outbox_events(db)) == 5
 

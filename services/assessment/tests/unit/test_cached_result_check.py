@@ -4,6 +4,7 @@ accepts and refuses exactly as `check_result` does, with the same rule."""
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from types import SimpleNamespace
 
 from styrkedja_assessment.assessments.rules import check_result
@@ -25,6 +26,7 @@ def test_the_cached_check_is_check_result() -> None:
     values = [*all_scale_values(), "G", "", "e"]
     for kind, scale, value, criteria in itertools.product(AssessmentKind, Scale, values, ([], ["Taluppfattning"])):
         for _ in range(2):  # the second time from the cache
-            item = SimpleNamespace(kind=kind, scale=scale, value=value, unmet_criteria=criteria)
+            item = SimpleNamespace(kind=kind, scale=scale, value=value, unmet_criteria=criteria, school_year="2026/27",
+                                   assessed_on=date(2026, 11, 2))  # in its school year: `check_assessed_on` holds
             assert outcome(_check, item) == outcome(check_result, kind.value, scale, value, tuple(criteria)), (
                 kind, scale, value, criteria)

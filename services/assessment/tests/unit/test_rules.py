@@ -95,3 +95,48 @@ def test_retract_again_is_idempotent():
     assert decide_retract(retracted, None) == (Decision.ALREADY_DONE, 2)
     assert decide_retract(retracted, 2) == (Decision.ALREADY_DONE, 2)
     assert violation(decide_retract, retracted, 1) == ("revision", "revision_must_increase", 409)
+
+
+@pytest.mark.parametrize(("day", "school_year"), [("2026-07-01", "2026/27"), ("2027-06-30", "2026/27"),
+                                                  ("2026-11-02", "2026/27")])
+def test_an_assessment_in_its_school_year_passes(day, school_year):
+    from datetime import date
+
+    from styrkedja_assessment.assessments.rules import check_assessed_on
+    assert check_assessed_on(date.fromisoformat(day), school_year) is None
+
+
+@pytest.mark.parametrize("day", ["2031-10-01", "2199-12-31", "2026-06-30", "2027-07-01"])
+def test_an_assessment_outside_its_school_year_names_assessed_on_and_the_rule(day):
+    """Failed on the old code (no such rule): an assessment dated years ahead kept its unit's freshness green."""
+    from datetime import date
+
+    from styrkedja_assessment.assessments.rules import check_assessed_on
+    assert violation(check_assessed_on, date.fromisoformat(day), "2026/27") == ("assessed_on", "within_school_year",
+                                                                                422)
+
+
+def test_a_plan_published_after_its_school_year_is_refused_by_the_contracts_bounds():
+    from datetime import date
+
+    from styrkedja_assessment.plans.schemas import PlanIn
+    from styrkedja_assessment.plans.service import check_plan
+    plan = {"organiser_id": "2999", "school_unit_code": "29990011", "group_id": "7A", "subject_code": "GRGRMAT01",
+            "school_year": "2026/27", "term": "HT", "title": "Bråk"}
+    assert check_plan(PlanIn(**plan, published_on=date(2027, 6, 30))) == []
+    assert check_plan(PlanIn(**plan, published_on=date(2025, 8, 1))) == []  # before: planned ahead
+    assert [(v.field, v.rule) for v in check_plan(PlanIn(**plan, published_on=date(2027, 7, 1)))] == [
+        ("published_on", "published_within_school_year")]
+
+
+@pytest.mark.parametrize(("title", "rule"), [("Br\u200båk", "no_invisible_characters"), ("   ", "not_blank"),
+                                             ("\u2060", "no_invisible_characters")])
+def test_a_plan_title_is_a_name(title, rule):
+    """Failed on the old code: a title of spaces or with a zero-width space was taken."""
+    from pydantic import ValidationError
+
+    from styrkedja_assessment.plans.schemas import PlanIn
+    with pytest.raises(ValidationError) as caught:
+        PlanIn(organiser_id="2999", school_unit_code="29990011", group_id="7A", subject_code="GRGRMAT01",
+               school_year="2026/27", term="HT", title=title, published_on="2026-09-01")
+    assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("title",), rule)]

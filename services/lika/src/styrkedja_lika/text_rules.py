@@ -2,13 +2,21 @@
 
 A personal identity number never enters a table or an event; control characters (other than line
 breaks and tabs in multi-line text) and the bidirectional overrides (the contracts' `BIDI_CONTROLS`)
-are refused because they hide or reorder text in exports and logs."""
+are refused because they hide or reorder text in exports and logs. One-line text is a name (an owner,
+a tag): it obeys the contracts' name rules too (`name_rule_broken`: no invisible characters, a visible
+one), which multi-line text (a comment, a note) need not: it may keep a joiner or a direction mark."""
 
 from __future__ import annotations
 
 import unicodedata
 
-from styrkedja_contracts.identifiers import BIDI_CONTROLS, contains_personal_identity_number
+from styrkedja_contracts.identifiers import (
+    BIDI_CONTROLS,
+    BLANK_RULE,
+    INVISIBLE_RULE,
+    contains_personal_identity_number,
+    name_rule_broken,
+)
 
 from .problems import FieldProblem
 
@@ -28,4 +36,10 @@ def text_problems(field: str, value: str | None, *, multiline: bool = False) -> 
         problems.append(FieldProblem(field, "no_control_characters",
                                      "must not contain control characters" +
                                      (" (line breaks and tabs are allowed)" if multiline else "")))
+    broken = None if multiline or problems else name_rule_broken(value)
+    if broken == INVISIBLE_RULE:
+        problems.append(FieldProblem(field, INVISIBLE_RULE, "must not contain invisible characters (zero-width, "
+                                     "joiners, direction marks, line or paragraph separators)"))
+    elif broken == BLANK_RULE:
+        problems.append(FieldProblem(field, BLANK_RULE, "must have a visible character (not only spaces)"))
     return problems

@@ -84,6 +84,12 @@ def test_term_of(day, term):
     ("a\u0085b", True, ["no_control_characters"]),
     (f"Se {PIN}", True, ["no_personal_identity_number"]),
     ("Åsa Öberg, IT-avdelningen", False, []),
+    # one-line text is a name: nothing invisible, something visible; a comment may keep a joiner or a mark
+    ("Elev\u200bhälsan", False, ["no_invisible_characters"]),
+    ("Rektor\u200f", False, ["no_invisible_characters"]),
+    ("  ", False, ["not_blank"]),
+    ("Bra 👩\u200d🏫\nbättre \u200fمدرسة", True, []),
+    ("  ", True, []),
     (None, False, []),
 ])
 def test_text_rules(text, multiline, found):
@@ -117,7 +123,12 @@ def test_an_edit_changes_only_what_differs(plan_items):
     ({"status": None}, [("status", "required_value")]),
     ({"owner": f"Lärare {PIN}"}, [("owner", "no_personal_identity_number")]),
     ({"note": "ok\nok", "owner": "IT\tavd"}, [("owner", "no_control_characters")]),
-    ({"tags": ["a", "a", " "]}, [("tags.2", "tag_length"), ("tags", "unique_tags")]),
+    ({"tags": ["a", "a", " "]}, [("tags.2", "not_blank"), ("tags", "unique_tags")]),
+    ({"tags": ["x" * 41]}, [("tags.0", "tag_length")]),
+    # failed on the old code: an owner or a tag that shows nothing, or looks like another one, was taken
+    ({"owner": "\u3000", "tags": ["L\u00e4s\u200bning", "\ufeff", ""]}, [
+        ("owner", "not_blank"), ("tags.0", "no_invisible_characters"), ("tags.1", "no_invisible_characters"),
+        ("tags.2", "not_blank")]),
     ({"tags": [str(n) for n in range(21)]}, [("tags", "too_many_tags")]),
 ])
 def test_edit_problems(changes, found):

@@ -34,6 +34,7 @@ from styrkedja_contracts import (
 )
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
 from styrkedja_contracts.events.organisation import OrganisationUnitUpsertedV1
+from styrkedja_contracts.identifiers import school_year_of
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.consumer import in_time_order
 from styrkedja_kit.db import Database
@@ -55,6 +56,11 @@ GROUPS = {"11111111": ("9A", "9B"), "22222222": ("9C",), "33333333": ("9D",)}
 MATHS, ENGLISH = "GRGRMAT01", "GRGRENG01"
 RECENT = date.today() - timedelta(days=20)  # freshness is judged at the real clock: these stay green
 OLD = date.today() - timedelta(days=400)
+
+
+def _year(code: str) -> str:
+    """The school year of a unit's results: an assessment lies in its school year (`within_school_year`)."""
+    return school_year_of(OLD) if code == STALE else "2026/27"
 
 
 def _directory() -> list:
@@ -99,7 +105,7 @@ def _result(aid: UUID, revision: int, value: str, student: str, code: str, group
     return new_event(AssessmentPublishedV1(
         assessment_id=aid, revision=revision, organiser_id=ORG, school_unit_code=code, group_id=group,
         student_id=student, teacher_id="t-1", gender=("female", "male")[revision % 2], year=9, subject_code=subject,
-        kind=kind, scale="AF", value=value, unmet_criteria=("K1",) if value == "F" else (), school_year="2026/27",
+        kind=kind, scale="AF", value=value, unmet_criteria=("K1",) if value == "F" else (), school_year=_year(code),
         term=term, round=round_, assessed_on=OLD if code == STALE else RECENT,
         published_at=T0 + timedelta(days=round_ * 30, minutes=revision)), source="/t")
 
@@ -108,7 +114,7 @@ def _retraction(aid: UUID, revision: int, student: str, code: str, group: str, s
                 term: str = "HT"):
     return new_event(AssessmentRetractedV1(
         assessment_id=aid, revision=revision, organiser_id=ORG, school_unit_code=code, group_id=group,
-        student_id=student, subject_code=subject, school_year="2026/27", term=term, round=round_,
+        student_id=student, subject_code=subject, school_year=_year(code), term=term, round=round_,
         retracted_at=T0 + timedelta(days=round_ * 30, minutes=revision)), source="/t")
 
 

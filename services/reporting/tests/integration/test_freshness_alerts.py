@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from styrkedja_contracts import AssessmentPublishedV1, new_event
 from styrkedja_contracts.events.alert import alert_id_for
+from styrkedja_contracts.identifiers import school_year_of
 from styrkedja_reporting.alerts.freshness import sweep
 
 from .test_alerts import GROUP, ORG, UNIT, alert_events, round_of
@@ -74,7 +75,7 @@ def result_sent_at(n: int, assessed_on: date, time: datetime):
     return new_event(AssessmentPublishedV1(
         assessment_id=uuid5(NS, f"claimed-{n}"), revision=1, organiser_id=ORG, school_unit_code=UNIT,
         group_id=GROUP, student_id=f"s-{n}", teacher_id="t-1", gender="male", year=7, subject_code="GRGRENG01",
-        kind="assessment", scale="AF", value="C", school_year="2026/27", term="HT", round=1,
+        kind="assessment", scale="AF", value="C", school_year=school_year_of(assessed_on), term="HT", round=1,
         assessed_on=assessed_on, published_at=datetime(2026, 9, 30, tzinfo=STOCKHOLM)), source="/test", time=time)
 
 

@@ -244,8 +244,9 @@ async def test_the_rebuild_equals_the_incremental_apply_in_every_table(settings,
                 assert found[table] == expected, (way, table, found[table] - expected, expected - found[table])
         # the indexes and keys the rebuild dropped for its load are there again, as the migrations made them
         assert await schema_of(dbs["rebuild"]) == await schema_of(dbs["incremental"])
-        # figure_students filled in its key's order (its key then built from a sorted heap: `ORDERED_FIGURES`)
-        for table in ("figure_students", "support_below_pass"):
+        # figure_students filled in its key's order (its key then built from a sorted heap: `ORDERED_FIGURES`), the
+        # levels too (`_level`)
+        for table in ("figure_students", "support_below_pass", "assessment_aggregates"):
             assert await physical_order_is_key_order(dbs["rebuild"], table), table
         offsets = await database_rows(dbs["rebuild"])
         assert list(offsets[OFFSETS]) == [(GROUP, "t", "0", str(len(redelivered)))]

@@ -43,7 +43,7 @@ TOPIC = {"support": "styrkedja.support", "assessment": "styrkedja.assessments", 
          "organisation": "styrkedja.organisation"}
 AREA = "area-nord"
 # round 1 before the support of most students started (2 or 20 weeks before 1 September), round 2 after
-ROUND_DAYS = {1: date(2026, 6, 1), 2: date(2026, 10, 15)}
+ROUND_DAYS = {1: date(2026, 8, 3), 2: date(2026, 10, 15)}  # in the school year 2026/27 (`within_school_year`)
 STARTED = ("decided", "in_progress", "evaluated", "closed")
 
 

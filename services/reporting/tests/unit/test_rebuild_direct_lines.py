@@ -62,6 +62,9 @@ def _event(data: st.DataObject) -> dict[str, Any]:
             body[key] = data.draw(st.one_of(st.integers(1, 4), st.integers(-1, 10)), label=key)
     if "late" in body:
         body["late"] = data.draw(st.booleans(), label="late")
+    if "assessed_on" in body:  # in its school year or not (`within_school_year`): both ways judge alike
+        body["assessed_on"] = data.draw(st.sampled_from([body["assessed_on"]] * 3 + ["2031-10-01", "2026-06-30"]),
+                                        label="assessed_on")
     if "value" in body and body.get("scale") == "AF":
         body["value"] = data.draw(st.sampled_from("ABCDEF"), label="value")
         body["unmet_criteria"] = data.draw(st.lists(st.text(alphabet=LETTERS, min_size=1, max_size=20), max_size=2),

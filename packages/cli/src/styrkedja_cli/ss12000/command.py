@@ -32,11 +32,21 @@ from rich.table import Table
 
 from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
+from styrkedja_contracts.subjects import subject_list
 
 from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
-from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE
+from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE, Meta, aware
 from .oauth import ClientCredentials
-from .source import RETRIED, TRANSIENT, FolderSource, HttpSource, SourceError, retry_after_seconds
+from .source import (
+    SOURCE_RETRIED,
+    TRANSIENT,
+    FolderSource,
+    HttpSource,
+    SourceError,
+    one_line,
+    retry_after_seconds,
+    server_said,
+)
 
 CHUNK = 1_000
 #: the summary table's columns after the entity ("left out": what hangs under a school unit refused this run)
@@ -71,6 +81,20 @@ def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, 
     return the_plan, deleted
 
 
+#: the most unchanged groups an incremental run asks for one by one (`/groups/{id}`); more, and the list is read
+#: whole (a page of `--page-size` groups per request instead of one: a server without `meta` on its persons names
+#: every group a person is in)
+ONE_BY_ONE = 200
+
+
+def changed_since(meta: Meta | None, since: datetime, naive_zone: ZoneInfo) -> bool:
+    """Whether an item changed after `since` by its `meta` (modified, else created); without either, unknown: as
+    changed (read again is safe, `unchanged` at reporting; not read may be a loss)."""
+    stamp = (meta.modified or meta.created) if meta is not None else None
+    when = aware(stamp, naive_zone) if stamp else None
+    return when is None or when > since
+
+
 def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,
                    progress: Progress | None, organiser: tuple[str, str] | None) -> tuple[Plan, list[str]]:
     tasks: dict[str, Any] = {}
@@ -90,15 +114,27 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
     read: dict[str, Any] = {}
     for entity in [e for e in ENTITIES if e != "persons"] + ["persons"]:
         expand = None
-        if entity == "persons" and any("memberships" not in g.model_fields_set for g in read.get("groups", [])):
+        # an incremental run that read no group cannot tell where the server states memberships: asked of persons
+        if entity == "persons" and (any("memberships" not in g.model_fields_set for g in read["groups"])
+                                    or (since is not None and not read["groups"])):
             expand = PERSON_MEMBERSHIPS
         read[entity] = source.read(entity, since if entity in INCREMENTAL else None, tick, expand=expand)
     deleted = source.deleted(since) if since is not None else []
     if since is not None and hasattr(source, "one"):
-        # a changed activity may name groups that did not change: fetch those one by one
+        # groups that did not change but are named by what did: a changed activity's groups, and the groups a
+        # person changed since states memberships of (a server stating memberships only on persons: a person who
+        # joined an unchanged group changed, the group did not). Fetched one by one, or the list read whole when
+        # they are many; the memberships unchanged persons state of unchanged groups stay as reporting holds them
         known = {g.id for g in read["groups"]}
-        wanted = sorted({ref.id for a in read["activities"] for ref in a.groups} - known)
-        read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in wanted) if g is not None]
+        wanted = ({ref.id for a in read["activities"] for ref in a.groups}
+                  | {entry.group.id for p in read["persons"] if changed_since(p.meta, since, naive_zone)
+                     for entry in (p.stated_memberships() or ("", []))[1] if entry.group is not None}) - known
+        if len(wanted) > ONE_BY_ONE:
+            whole = source.read("groups", None, tick)
+            read["groups"] = read["groups"] + [g for g in whole if getattr(g, "id", None) in wanted]
+        else:
+            read["groups"] = read["groups"] + [g for g in (source.one("groups", i) for i in sorted(wanted))
+                                               if g is not None]
     try:
         return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
                     naive_zone=naive_zone, now=datetime.now(UTC), persons=read["persons"],
@@ -117,35 +153,59 @@ def _entity_of(key: str) -> str:
     return _ENTITY_OF_KEY.get(key.split(":")[0], "organisations")
 
 
-#: how often one chunk is sent to reporting while it answers "later" (429, 502-504: a busy database's 503
-#: `database_busy`) or the connection fails on the way, with its Retry-After (or a growing pause, at most 120 s)
+#: how often one request is made of reporting while it answers "later" (429, 502-504: a busy database's 503
+#: `database_busy`), fails (500: a deadlock victim, a worker restarted) or the connection fails on the way, with its
+#: Retry-After (or a growing pause, at most 120 s): as the source's pages are asked again (`SOURCE_RETRIED`)
 POST_ATTEMPTS = 6
+
+
+def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callable[[float], None] | None,
+         **request: Any) -> httpx.Response:
+    """Reporting's answer to one request, asked again a bounded number of times while it is busy or failing (each
+    request is safe to make again: a chunk of changes is compared with what reporting published, the same again
+    `unchanged`; a removal of what is removed already is nothing; a list is a read). The last answer is returned
+    whatever it is; no answer at all stops the import naming what was asked."""
+    pause = sleep or time.sleep
+    for attempt in range(1, POST_ATTEMPTS + 1):
+        try:
+            response = client.request(method, path, **request)
+        except TRANSIENT as error:
+            if attempt == POST_ATTEMPTS:
+                raise SourceError(f"reporting did not {'take' if method == 'POST' else 'answer'} the {what}: "
+                                  f"{type(error).__name__} ({attempt} attempts){_RUN_AGAIN if method == 'POST' else ''}"
+                                  ) from None
+            pause(retry_after_seconds(None, attempt))
+            continue
+        if response.status_code in SOURCE_RETRIED and attempt < POST_ATTEMPTS:
+            pause(retry_after_seconds(response.headers.get("retry-after"), attempt))
+            continue
+        return response
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _reporting_said(response: httpx.Response) -> str:
+    """What reporting said with a refusal: its problem's title and detail (RFC 9457, as reporting answers), else the
+    body's first 500 characters on one line (a proxy's page), redacted as every error is (`SourceError`)."""
+    said = server_said(response.content)
+    if said or not response.content.strip():
+        return said
+    return f" {one_line(response.text[:500]).strip()}"
 
 
 def _post(client: httpx.Client, path: str, body: dict[str, Any], what: str,
           sleep: Callable[[float], None] | None = None) -> dict[str, Any]:
-    """One chunk to reporting. Sending it again is safe (the same changes again are `unchanged`), so a busy
-    answer or a failed connection is asked again a bounded number of times; any other refusal stops the
-    import, naming the chunk. The chunks before it stay applied: running the import again completes it."""
-    pause = sleep or time.sleep
-    for attempt in range(1, POST_ATTEMPTS + 1):
-        try:
-            response = client.post(path, json=body)
-        except TRANSIENT as error:
-            if attempt == POST_ATTEMPTS:
-                raise SourceError(f"reporting did not take the {what}: {type(error).__name__} ({attempt} attempts)"
-                                  f"{_RUN_AGAIN}") from None
-            pause(retry_after_seconds(None, attempt))
-            continue
-        if response.status_code in RETRIED and attempt < POST_ATTEMPTS:
-            pause(retry_after_seconds(response.headers.get("retry-after"), attempt))
-            continue
-        if response.status_code != 200:
-            raise SourceError(f"reporting refused the {what}: HTTP {response.status_code} {response.text[:500]}"
-                              f"{_RUN_AGAIN}")
-        answer: dict[str, Any] = response.json()
-        return answer
-    raise AssertionError("unreachable")  # pragma: no cover
+    """One chunk to reporting. Sending it again is safe (the same changes again are `unchanged`), so a busy or
+    failing answer (5xx) or a failed connection is asked again a bounded number of times (`_ask`); any other
+    refusal stops the import, naming the chunk, the status and reporting's problem detail. The chunks before it
+    stay applied: running the import again completes it."""
+    response = _ask(client, "POST", path, what, sleep, json=body)
+    if response.status_code != 200:
+        verb, tries = (("did not take", f" ({POST_ATTEMPTS} attempts)") if response.status_code in SOURCE_RETRIED
+                       else ("refused", ""))
+        raise SourceError(f"reporting {verb} the {what}: HTTP {response.status_code}{_reporting_said(response)}"
+                          f"{tries}{_RUN_AGAIN}")
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 _RUN_AGAIN = " (the chunks before it were applied; nothing was removed; run the import again to complete it)"
@@ -155,16 +215,18 @@ def _chunk(what: str, start: int, total: int) -> str:
     return f"{what}, items {start + 1}-{min(start + CHUNK, total)} of {total}"
 
 
-def held(client: httpx.Client, organiser_id: str) -> list[tuple[str, str]]:
-    """What reporting's directory holds for the organiser: (entity key, source id) pairs."""
+def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None] | None = None
+         ) -> list[tuple[str, str]]:
+    """What reporting's directory holds for the organiser: (entity key, source id) pairs (asked again while
+    reporting is busy or failing, as a chunk is)."""
     out: list[tuple[str, str]] = []
     after: str | None = None
     while True:
-        response = client.get("/v1/directory/held", params={"organiser_id": organiser_id, "limit": CHUNK,
-                                                            **({"after": after} if after else {})})
+        response = _ask(client, "GET", "/v1/directory/held", f"request for what it holds for {organiser_id}", sleep,
+                        params={"organiser_id": organiser_id, "limit": CHUNK, **({"after": after} if after else {})})
         if response.status_code != 200:
             raise SourceError(f"reporting did not list what it holds for {organiser_id}: "
-                              f"HTTP {response.status_code}")
+                              f"HTTP {response.status_code}{_reporting_said(response)}")
         body = response.json()
         out += [(i["entity_key"], s) for i, s in zip(body["items"], body["source_ids"], strict=True)]
         after = body.get("next_after")
@@ -258,7 +320,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         # applied (checked again, exactly, once reporting has named every entity sent)
         organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
                              if c["data"]["unit_type"] == "organiser"})
-        holdings = {o: held(client, o) for o in organisers}
+        holdings = {o: held(client, o, sleep) for o in organisers}
         if not allow_mass_removal:
             check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
     for entity, changes in the_plan.changes.items():
@@ -347,8 +409,8 @@ def _checked_url(flag: str, value: str) -> str:
     return value.strip()
 
 
-def _said(the_plan: Plan, notes: list[str]) -> list[str]:
-    """What the summary says besides the counts and the refusals."""
+def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> list[str]:
+    """What the summary says besides the counts and the refusals (`incremental`: of a --since run)."""
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
              + ", ".join(f"{r.entity} {r.id}" for r in the_plan.recreated)] if the_plan.recreated else []
     lines += [f"possibly recreated: {note}" for note in notes]
@@ -370,9 +432,23 @@ def _said(the_plan: Plan, notes: list[str]) -> list[str]:
                      + (", …" if len(the_plan.membership_conflicts) > 10 else "") + ")")
     lines += [f"ids differing only in case, imported as two (ids that are no UUIDs are exact; if the source reads "
               f"them as one, mend it there): {ids}" for ids in the_plan.case_apart]
-    if the_plan.memberships_of_unserved_groups:
+    if the_plan.memberships_of_unserved_groups and incremental:
+        lines.append(f"memberships: {the_plan.memberships_of_unserved_groups} stated on persons of groups this "
+                     "incremental run did not read (neither the group nor the person changed since, or the source "
+                     "does not serve the group): kept as reporting holds them")
+    elif the_plan.memberships_of_unserved_groups:
         lines.append(f"memberships: {the_plan.memberships_of_unserved_groups} stated on persons of groups the source "
-                     "did not serve (or this run did not read): not read")
+                     "did not serve: not read")
+    if the_plan.unknown_subjects:
+        lines.append(f"syllabus.subjectCode: {len(the_plan.unknown_subjects)} codes not on Skolverket's subject list "
+                     f"(version {subject_list().version}), imported as given (names shown as the code): "
+                     + ", ".join(f"{code} ({count} teaching assignments)"
+                                 for code, count in sorted(the_plan.unknown_subjects.items())[:10])
+                     + (", …" if len(the_plan.unknown_subjects) > 10 else ""))
+    if the_plan.unmapped_school_types:
+        lines.append(f"enrolments.schoolType: {sum(the_plan.unmapped_school_types.values())} enrolments of a type "
+                     f"that is not SS 12000's ({', '.join(sorted(the_plan.unmapped_school_types)[:10])}): no group "
+                     "year read from them")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
@@ -521,7 +597,7 @@ def register(import_app: typer.Typer) -> None:
         Console().print(_table(summary, "SS 12000 import"))
         for refused in [*the_plan.refused, *the_plan.left_out]:
             console.print(f"refused {refused.entity} {refused.id}: {refused.reason}")
-        for line in _said(the_plan, notes):
+        for line in _said(the_plan, notes, incremental=since is not None):
             console.print(line)
         # staff groups (`left_out`) are left out by design, not for a fault in the source: no reason to fail a job
         if the_plan.refused or the_plan.under_refused:

@@ -26,10 +26,10 @@ e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organise
   nothing of them sent, nothing held for them removed, until the source has one.
 
 * groups at a Skolenhet → groups (ids scoped by the school unit) and their memberships, but for
-  staff groups (groupType Personalgrupp), which are left out; a
-  group's year (årskurs) is the schoolYear of its members' enrolments at that school unit when
-  more than half of the members with one agree (SS 12000 keeps the year on the enrolment, not the
-  group), else the year of its activities' syllabuses when those all name one single year;
+  staff groups (groupType Personalgrupp), which are left out; a group's year (årskurs) is the
+  schoolYear of its members' enrolments at that school unit (of a schoolType counted in årskurs,
+  `YEAR_SCHOOL_TYPES`: a gymnasium's year 2 is none) when more than half of the members with one
+  agree (SS 12000 keeps the year on the enrolment, not the group), else the year of its activities' syllabuses when those all name one single year;
 * duties at a Skolenhet → duties; activities × their groups × their teachers' duties →
   teaching assignments, the subject from the activity's syllabus.
 * A person's securityMarking (Sekretessmarkering, Skyddad folkbokföring) is never read: a protected
@@ -62,8 +62,9 @@ from styrkedja_contracts import (
     TeachingAssignmentUpsertedV1,
 )
 from styrkedja_contracts.identifiers import canonical_organiser_id, nfc, redact_personal_identity_numbers
+from styrkedja_contracts.subjects import is_known_subject_code
 
-from .models import Activity, Duty, Group, Membership, Meta, Organisation, Person, Syllabus, aware
+from .models import Activity, Duty, Enrolment, Group, Membership, Meta, Organisation, Person, Syllabus, aware
 
 NS = UUID("0b5e1c2a-5512-4000-8000-000000012000")
 ORGANISER = "huvudman"
@@ -71,7 +72,6 @@ SCHOOL_UNIT = "skolenhet"
 # a kommunkod, or an organisation number in any spelling `canonical_organiser_id` reads (ten digits, with or
 # without the hyphen, or twelve with the prefix 16)
 _ORGANISER_ID = re.compile(r"^([0-9]{4}|(16)?[0-9]{6}-?[0-9]{4})$")
-_SUBJECT = re.compile(r"^[A-Z0-9]{3,16}$")
 #: the rule a membership or a duty without its person breaks (SS 12000 does not require the person of either;
 #: the directory's are a student's or a teacher's: without one there is nothing to import)
 NO_PERSON = "person: missing (the specification allows leaving it out; the directory needs whose it is)"
@@ -145,6 +145,11 @@ class Plan:
     memberships_of_unserved_groups: int = 0
     #: ids of one entity differing only in case, each "<entity> <id>, <id>" (imported as given: `_case_apart`)
     case_apart: list[str] = field(default_factory=list)
+    #: subject codes of Skolverket's shape that are not on the shipped list (`styrkedja_contracts.subjects`), and how
+    #: many teaching assignments carry each: kept (the list is versioned data, a source may be newer), said
+    unknown_subjects: Counter[str] = field(default_factory=Counter)
+    #: enrolments' schoolType values that are not SS 12000's, and how many enrolments have each: no year read of them
+    unmapped_school_types: Counter[str] = field(default_factory=Counter)
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
             fields: dict[str, str] | None = None) -> bool:
@@ -195,13 +200,32 @@ def _period(start: Any, end: Any) -> str:
 
 
 YEARS = range(10)  # the contract's årskurs 0–9; SS 12000 allows 10 (e.g. year 4 of gymnasiesärskola)
+#: the school types (SS 12000's SchoolTypesEnum) whose schoolYear is the compulsory school's årskurs, the directory's
+#: year: förskoleklass (0), grundskola, anpassad grundskola and its träningsskola, specialskola, sameskola. Any other
+#: (gymnasieskola's year 2 is no årskurs 2; adult education, fritidshem, förskola…) gives a group no year
+YEAR_SCHOOL_TYPES = frozenset({"FKLASS", "GR", "GRS", "TR", "SP", "SAM"})
+#: the rest of SS 12000 2.1.0's SchoolTypesEnum: known, and no årskurs
+OTHER_SCHOOL_TYPES = frozenset({"FS", "FTH", "OPPFTH", "GY", "GYS", "VUX", "VUXSFI", "VUXGR", "VUXGY", "VUXSARGR",
+                                "VUXSARTR", "VUXSARGY", "SFI", "SARVUX", "SARVUXGR", "SARVUXGY", "KU", "YH", "FHS",
+                                "STF", "KKU", "HS", "ABU", "AU"})
 
 
 def group_years(groups: Sequence[Group], persons: Sequence[Person], activities: Sequence[Activity],
-                syllabuses: Sequence[Syllabus], members: dict[str, list[Member]] | None = None) -> dict[str, int]:
+                syllabuses: Sequence[Syllabus], members: dict[str, list[Member]] | None = None,
+                unmapped: Counter[str] | None = None) -> dict[str, int]:
     """The year of each group it can be told for (see the module's docstring); `members`: each group's memberships
-    wherever they were stated (`members_of`), else the group's own."""
-    enrolments = {p.id: p.enrolments for p in persons}
+    wherever they were stated (`members_of`), else the group's own. Only an enrolment of a school type counted in
+    årskurs gives a year (`YEAR_SCHOOL_TYPES`; one without a schoolType as well, as servers leave it out); one of a
+    type that is not SS 12000's gives none, counted in `unmapped` (per value)."""
+    enrolments: dict[str, list[Enrolment]] = {}
+    for person in persons:
+        kept = enrolments.setdefault(person.id, [])
+        for enrolment in person.enrolments:
+            kind = (enrolment.school_type or "").strip().upper()
+            if not kind or kind in YEAR_SCHOOL_TYPES:
+                kept.append(enrolment)
+            elif kind not in OTHER_SCHOOL_TYPES and unmapped is not None:
+                unmapped[(enrolment.school_type or "").strip()[:40]] += 1
     out: dict[str, int] = {}
     for group in groups:
         votes: Counter[int] = Counter()
@@ -437,7 +461,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
     duties = _case_apart(out, "duties", duties)
     activities = _case_apart(out, "activities", activities)
     members = members_of(groups, persons, out)
-    years = group_years(groups, persons, activities, syllabuses, members)
+    years = group_years(groups, persons, activities, syllabuses, members, out.unmapped_school_types)
     orgs = {o.id: o for o in organisations}
 
     def when(meta: Meta | None) -> datetime:
@@ -666,10 +690,19 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             "person_id": duty.person.id, "duty_role": duty.duty_role, "start_date": duty.start_date,
             "end_date": duty.end_date, "updated_at": when(duty.meta)}, duty.id, duty.id, DUTY_FIELDS)
 
-    subjects = {s.id: s.subject_code.strip() for s in syllabuses
-                if s.subject_code and _SUBJECT.match(s.subject_code.strip())}
+    # a syllabus's subjectCode as served (blank: none): the specification allows any text there, the directory takes
+    # Skolverket's shape of an ämneskod (`SubjectCode`), so an assignment whose subject breaks it is refused naming
+    # `syllabus.subjectCode` and the rule (it was sent without its subject, unsaid: a subject reporting held was
+    # overwritten with none); a well-formed code not on the shipped list is kept and said (`unknown_subjects`)
+    subjects = {s.id: s.subject_code.strip() for s in syllabuses if s.subject_code and s.subject_code.strip()}
+    # a syllabus an activity names that a source serving syllabuses does not have: its subject is unknown, not none
+    # (sent without it, the subject reporting held was overwritten with none); a source holding all of them back
+    # (Skolverket's reference API has no /syllabuses) is said as such by the command, its assignments sent
+    served_syllabuses = {s.id for s in syllabuses}
     for activity in activities:
         subject = subjects.get(activity.syllabus.id) if activity.syllabus else None
+        unknown_syllabus = (activity.syllabus is not None and bool(served_syllabuses)
+                            and activity.syllabus.id not in served_syllabuses)
         for g, group_ref in enumerate(activity.groups):
             place = group_place.get(group_ref.id)
             if group_ref.id in groups_left:
@@ -678,12 +711,16 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             if place is None:
                 out.refused.append(Refused("activities", activity.id, f"groups: group {group_ref.id} is not known"))
                 continue
+            if unknown_syllabus and activity.teachers and activity.syllabus is not None:
+                out.refused.append(Refused("activities", activity.id,
+                                           f"syllabus: syllabus {activity.syllabus.id} is not known"))
+                continue
             for n, teacher in enumerate(activity.teachers):
                 person = duty_person.get(teacher.duty.id)
                 if person is None:
                     out.refused.append(Refused("activities", activity.id, f"teachers.duty: duty {teacher.duty.id} is not known"))
                     continue
-                out.add("activities", TeachingAssignmentUpsertedV1, {
+                sent = out.add("activities", TeachingAssignmentUpsertedV1, {
                     "assignment_id": str(uuid5(NS, f"{activity.id}/{group_ref.id}/{teacher.duty.id}")),
                     "organiser_id": place[0], "school_unit_code": place[1], "group_id": group_ref.id,
                     "teacher_id": person, "subject_code": subject,
@@ -695,4 +732,6 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                         "teacher_id": f"teachers[{n}].duty.person.id", "subject_code": "syllabus.subjectCode",
                         "start_date": f"teachers[{n}].startDate" if teacher.start_date else "startDate",
                         "end_date": f"teachers[{n}].endDate" if teacher.end_date else "endDate"})
+                if sent and subject is not None and not is_known_subject_code(subject):
+                    out.unknown_subjects[subject] += 1
     return out

@@ -286,6 +286,8 @@ class Enrolment(Model):
 
     enroled_at: Ref = Field(alias="enroledAt")
     school_year: int | None = Field(None, alias="schoolYear")
+    # required by the specification (SchoolTypesEnum), left out by some servers: which school form the year is of
+    school_type: str | None = Field(None, alias="schoolType")
     start_date: date | None = Field(None, alias="startDate")
     end_date: date | None = Field(None, alias="endDate")
     cancelled: bool = False
@@ -306,8 +308,8 @@ class PersonEmbedded(Model):
 
 
 class Person(Model):
-    """Only the id, the enrolments and the group memberships the person states: names, civic numbers (civicNo)
-    and every other field of a person (and of its `_embedded` objects: duties, placements, responsibleFor) are
+    """Only the id, the enrolments, the group memberships the person states and when it changed (`meta`): names,
+    civic numbers (civicNo) and every other field of a person (and of its `_embedded` objects: duties, placements, responsibleFor) are
     dropped as the page is read. Memberships stand where the specification puts them, `_embedded.groupMemberships`
     (`/persons?expand=groupMemberships`), or on the person itself, as some servers serve them; `None`: the person
     states none (not: is in no group)."""
@@ -316,6 +318,7 @@ class Person(Model):
     enrolments: list[Enrolment] = Field(default_factory=list)
     embedded: PersonEmbedded | None = Field(None, alias="_embedded")
     memberships: list[PersonMembership] | None = Field(None, alias="groupMemberships")
+    meta: Meta | None = None  # when it changed: an incremental run re-reads the memberships of those changed since
 
     def stated_memberships(self) -> tuple[str, list[PersonMembership]] | None:
         """The person's memberships and the path of the field they stand in: `_embedded.groupMemberships` when the

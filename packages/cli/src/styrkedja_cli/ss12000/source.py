@@ -59,6 +59,8 @@ RETRIED = frozenset({429, 502, 503, 504})
 SOURCE_RETRIED = RETRIED | {500}
 #: an answer without a body where a page was asked for: read as an empty page (said), not as an error
 NO_CONTENT = 204
+#: the answers to one entity's GET (`/groups/{id}`) that say the server has no such entity
+ABSENT = frozenset({404, NO_CONTENT})
 #: what goes wrong on the way and may not the next time, asked again like a busy answer: no answer in time, a
 #: connection reset or refused, a server that closed the connection before answering (a restart, a load
 #: balancer's idle timeout). Not: a redirect, a malformed URL, a protocol the client cannot speak
@@ -188,11 +190,11 @@ SAID_CODE, SAID_MESSAGE = 40, 200
 SAID_BYTES = 64 * 1024
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else " " for c in text)
 
 
-def _server_said(body: bytes) -> str:
+def server_said(body: bytes) -> str:
     """The error a server gave with its answer, as SS 12000 shapes it (`{"code", "message"}`; Skolverket's
     reference API nests it under `error` with a numeric code), or as RFC 9457's problem (`{"type", "title",
     "detail"}`): " (code: message)" or " (title: detail: type …)", shortened and on one line
@@ -212,12 +214,12 @@ def _server_said(body: bytes) -> str:
     if not any(isinstance(document.get(key), (str, int)) for key in ("code", "message")):
         # RFC 9457 (application/problem+json): its title, its detail, and its type when it is not about:blank
         kind = document.get("type")
-        parts = [_one_line(str(document[key])[:limit]) for key, limit in
+        parts = [one_line(str(document[key])[:limit]) for key, limit in
                  (("title", SAID_CODE * 2), ("detail", SAID_MESSAGE)) if isinstance(document.get(key), str)]
         if isinstance(kind, str) and kind.strip() and kind.strip() != "about:blank":
-            parts.append(f"type {_one_line(kind.strip()[:SAID_MESSAGE])}")
+            parts.append(f"type {one_line(kind.strip()[:SAID_MESSAGE])}")
         return f" ({': '.join(parts)})" if parts else ""
-    parts = [_one_line(str(document[key])[:limit]) for key, limit in
+    parts = [one_line(str(document[key])[:limit]) for key, limit in
              (("code", SAID_CODE), ("message", SAID_MESSAGE)) if isinstance(document.get(key), (str, int))]
     return f" ({': '.join(parts)})" if parts else ""
 
@@ -616,7 +618,7 @@ class HttpSource:
         what = f"{entity}, page {page}"
         response, body = self._fetch(what, path, params)
         if plain is not None and response.status_code == 400:
-            self._note(f"{what}: HTTP 400 to expand={(params or {}).get('expand')}{_server_said(body)}: asked again "
+            self._note(f"{what}: HTTP 400 to expand={(params or {}).get('expand')}{server_said(body)}: asked again "
                        "without it (what persons would state of their groups is not read)")
             response, body = self._fetch(what, path, plain)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
@@ -633,7 +635,7 @@ class HttpSource:
         if response.status_code != 200:
             hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else REFUSED_HINT,
                     404: self._base_hint() if page == 1 and entity == FIRST_READ else ""}.get(response.status_code, "")
-            raise SourceError(f"{what}: HTTP {response.status_code}{_server_said(body)}{hint}")
+            raise SourceError(f"{what}: HTTP {response.status_code}{server_said(body)}{hint}")
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link, response.url) if link else None
         if link and self._next_link is None:
@@ -733,18 +735,21 @@ class HttpSource:
             raise SourceError(_json_fault(what, unreadable, len(body), lambda: body, checked)) from None
 
     def one(self, entity: str, ident: str) -> Any | None:
-        """One entity by id (`/<entity>/{id}`), or None when the server does not have it. A UUID is asked in lower
-        case, as it is read, then in upper case: a server that keeps its ids as text (and wrote this one in upper
-        case) answers only its own spelling."""
+        """One entity by id (`/<entity>/{id}`), or None when the server does not have it: a 404, or a 204 (No
+        Content: no entity to send, as some servers answer an id they do not have; said) — what names it is refused
+        naming it, the import goes on. A UUID is asked in lower case, as it is read, then in upper case: a server
+        that keeps its ids as text (and wrote this one in upper case) answers only its own spelling."""
         is_uuid = canonical_id(ident.upper()) != ident.upper()  # (any other id is exact: asked as it is)
         for spelling in dict.fromkeys([ident, ident.upper()] if is_uuid else [ident]):
             response, body = self._fetch(f"{entity} {ident}", f"/{entity}/{spelling}", None)
-            if response.status_code != 404:
+            if response.status_code not in ABSENT:
                 break
-        if response.status_code == 404:
+        if response.status_code in ABSENT:
+            if response.status_code == NO_CONTENT:
+                self._note(f"{entity} {ident}: HTTP 204 No Content, read as absent")
             return None
         if response.status_code != 200:
-            raise SourceError(f"{entity} {ident}: HTTP {response.status_code}{_server_said(body)}")
+            raise SourceError(f"{entity} {ident}: HTTP {response.status_code}{server_said(body)}")
         try:
             document = strict_json(body)
         except LenientJson as error:

@@ -8,8 +8,10 @@ from typing import Annotated, ClassVar
 from uuid import UUID
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..identifiers import (
+    SCHOOL_YEAR_RULE,
     Gender,
     GroupId,
     OrganiserId,
@@ -19,12 +21,15 @@ from ..identifiers import (
     StudentId,
     TeacherId,
     Term,
+    school_year_bounds,
+    within_school_year,
 )
 from ..scales import Scale, is_valid_value, reaches_pass, scale_values
 from ..subjects import KnownSubjectCode
 from .base import EventData, Int4, Revision, Round, Timestamp, Year
 
-__all__ = ["AssessmentKind", "AssessmentPublishedV1", "AssessmentRetractedV1", "Criterion"]
+__all__ = ["AssessmentKind", "AssessmentPublishedV1", "AssessmentRetractedV1", "Criterion",
+           "assessed_outside_school_year"]
 
 Criterion = Annotated[SafeText, Field(min_length=1, max_length=500)]
 """An unmet knowledge criterion (kunskapskrav) named by a result below the pass level."""
@@ -44,8 +49,9 @@ class AssessmentPublishedV1(EventData):
     ``value`` must be a value on ``scale``. A value below the pass level
     (F, NOT_REACHED) must name the unmet knowledge criteria (kunskapskrav /
     kriterier) in ``unmet_criteria``. A term grade (terminsbetyg) is on the
-    A–F scale. Revisions are numbered per ``assessment_id``; only the newest
-    counts.
+    A–F scale. ``assessed_on`` lies in ``school_year`` (1 July – 30 June): a
+    date years ahead would keep its school unit's freshness green.
+    Revisions are numbered per ``assessment_id``; only the newest counts.
     """
 
     event_type: ClassVar[str] = "se.styrkedja.assessment.published.v1"
@@ -83,7 +89,17 @@ class AssessmentPublishedV1(EventData):
             raise ValueError(
                 f"unmet_criteria must name at least one criterion when value {self.value!r} is below pass"
             )
+        if not within_school_year(self.assessed_on, self.school_year):
+            # a model's rule has no field in its error's location: the words name it
+            raise PydanticCustomError(SCHOOL_YEAR_RULE, "assessed_on " + assessed_outside_school_year(self.school_year))
         return self
+
+
+def assessed_outside_school_year(school_year: str) -> str:
+    """The words of `SCHOOL_YEAR_RULE` for an assessment's `assessed_on`: the same at the HTTP door (a problem naming
+    the field) and in a dead letter (after the field's name)."""
+    start, end = school_year_bounds(school_year)
+    return f"must lie in school year {school_year} ({start.isoformat()} – {end.isoformat()})"
 
 
 class AssessmentRetractedV1(EventData):

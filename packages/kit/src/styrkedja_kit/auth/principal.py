@@ -108,6 +108,12 @@ def _strings(claims: Mapping[str, Any], name: str, pattern: re.Pattern[str] | No
     if not isinstance(value, list) or len(value) > 10_000 or not all(isinstance(v, str) for v in value):
         raise InvalidClaims(f"{name}: must be an array of strings")
     for v in value:
+        # the text rules first (`_who`'s): an `areas` or `groups` claim holding a personal identity number was
+        # taken (round 17), and the pattern's refusal below repeats the value
+        try:
+            check_text(v)
+        except PydanticCustomError as error:
+            raise InvalidClaims(f"{name}: {error.message()} ({error.type})") from None
         if pattern is not None and not pattern.fullmatch(v):
             raise InvalidClaims(f"{name}: {v[:70]!r} is not a valid identifier")
     return frozenset(value)

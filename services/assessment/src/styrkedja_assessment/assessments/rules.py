@@ -3,13 +3,17 @@
 - the value is on a known scale (A–F, or the three-level scale);
 - a value below the pass level names the unmet knowledge criteria (kunskapskrav/kriterier);
 - a term grade (terminsbetyg) is on the A–F scale;
+- it was assessed in its school year (1 July – 30 June; the contracts' `within_school_year`, the event's own rule);
 - revisions are numbered, increase, and only the newest counts; a retraction is a revision too.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from styrkedja_contracts.events.assessment import assessed_outside_school_year
+from styrkedja_contracts.identifiers import SCHOOL_YEAR_RULE, within_school_year
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.revisions import Decision, Stored, decide_change, decide_removal
 from styrkedja_kit.rules import RuleViolation, check_on_scale
@@ -22,6 +26,11 @@ def check_result(kind: str, scale: Scale, value: str, unmet_criteria: tuple[str,
     if not reaches_pass(scale, value) and not unmet_criteria:
         raise RuleViolation("unmet_criteria", "criteria_required_below_pass",
                             f"value {value!r} is below the pass level: name at least one unmet criterion")
+
+
+def check_assessed_on(assessed_on: date, school_year: str) -> None:
+    if not within_school_year(assessed_on, school_year):
+        raise RuleViolation("assessed_on", SCHOOL_YEAR_RULE, assessed_outside_school_year(school_year))
 
 
 #: What is stored for an assessment now (`removed` = retracted).

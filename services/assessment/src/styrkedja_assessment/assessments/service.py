@@ -29,7 +29,7 @@ from styrkedja_kit.writes import (
     event_data,
 )
 
-from .rules import check_result
+from .rules import check_assessed_on, check_result
 from .schemas import AssessmentIn, AssessmentOut, RetractIn
 from .tables import NATURAL_KEY, TABLES, owners_of_natural_keys
 
@@ -62,6 +62,7 @@ def _result_holds(kind: str, scale: Scale, value: str, names_criteria: bool) -> 
 def _check(item: AssessmentIn) -> None:
     if not _result_holds(item.kind.value, item.scale, item.value, bool(item.unmet_criteria)):
         check_result(item.kind.value, item.scale, item.value, tuple(item.unmet_criteria))  # raises, naming the rule
+    check_assessed_on(item.assessed_on, item.school_year)
 
 
 #: An outcome as `AssessmentOut`'s fields (a batch's answer: no model per item).

@@ -10,8 +10,8 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 
 from styrkedja_contracts.identifiers import (
     GroupId,
+    Name,
     OrganiserId,
-    SafeText,
     SchoolUnitCode,
     SchoolYear,
     SubjectCode,
@@ -31,7 +31,8 @@ class PlanIn(InputModel):
     subject_code: KnownSubjectCode
     school_year: SchoolYear
     term: Term
-    title: Annotated[SafeText, Field(min_length=1, max_length=300)]
+    # a title is shown as a name: no invisible characters, not blank (the contracts' `Name`)
+    title: Annotated[Name, Field(min_length=1, max_length=300)]
     criteria_codes: list[SubjectCode] = Field(default_factory=list, max_length=200,
                                               description="Covered knowledge criteria codes.")
     published_on: date

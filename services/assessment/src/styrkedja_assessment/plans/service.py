@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from styrkedja_contracts.events.plan import PlanPublishedV1, PlanRetractedV1
+from styrkedja_contracts.identifiers import school_year_bounds
 from styrkedja_kit.auth import Principal, Write
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
@@ -38,9 +39,9 @@ def _out(outcome: Outcome) -> PlanOut:
 
 
 def check_plan(item: PlanIn) -> list[RuleViolation]:
-    """A plan is published in (or before) its school year: not after it ends (30 June)."""
-    end_year = int(item.school_year[:4]) + 1
-    if item.published_on.year > end_year or (item.published_on.year == end_year and item.published_on.month > 6):
+    """A plan is published in (or before) its school year: not after it ends (30 June, `school_year_bounds`: the
+    contracts' one school-year rule, an assessment's `within_school_year` too)."""
+    if item.published_on > school_year_bounds(item.school_year)[1]:
         return [RuleViolation("published_on", "published_within_school_year",
                               f"published after school year {item.school_year} ended")]
     return []

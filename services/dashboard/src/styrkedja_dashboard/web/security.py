@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from urllib.parse import unquote
 
 from fastapi import Request
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -72,5 +73,10 @@ def safe_next(value: str | None, default: str = "/kedjan") -> str:
     other characters as `/` (`\\`, and look-alikes such as `∕` on the way through an IDN step)."""
     if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
             or not all("!" <= character <= "~" for character in value)):
+        return default
+    # a dot segment: the browser resolves `/.//evil.example` and `/x/..//evil.example` to the path `//evil.example`,
+    # which a proxy, a cache or a later redirect reading the path (not the URL) takes for another host (round 17)
+    path = value.split("?", 1)[0].split("#", 1)[0]
+    if any(unquote(segment) in (".", "..") for segment in path.split("/")):
         return default
     return value

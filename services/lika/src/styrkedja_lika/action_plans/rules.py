@@ -52,7 +52,7 @@ def edit_problems(changes: Mapping[str, Any]) -> list[FieldProblem]:
     tags = changes.get("tags") or []
     for n, tag in enumerate(tags):
         problems += text_problems(f"tags.{n}", tag)
-        if not tag.strip() or len(tag) > MAX_TAG_LENGTH:
+        if len(tag) > MAX_TAG_LENGTH:  # (an empty or blank one is `not_blank`, a name's rule: `text_problems`)
             problems.append(FieldProblem(f"tags.{n}", "tag_length", f"a tag has 1–{MAX_TAG_LENGTH} characters"))
     if len({same_text(t) for t in tags if isinstance(t, str)}) != len(tags):
         problems.append(FieldProblem("tags", "unique_tags", "a tag is given more than once"))

@@ -21,7 +21,8 @@ final state once instead:
 6. assessments and forecasts resolved to their newest revision by one statement each (DISTINCT ON the
    fact id, newest revision first, equal revisions the first in log order: `results.rules.resolve`, the
    live path's rule) from the staging tables into the empty fact tables;
-7. the six levels of both from the final facts by one GROUP BY each (`FactStore.recomputed_sql`);
+7. the levels of both from the final facts, rolled up from the group level's rows (`rolled_up_levels_sql`: the
+   rows of `FactStore.recomputed_sql`), in their key's order;
 8. the figures: pass (with its newest days) and students by one statement each (`figures.tables.REBUILT`: the rows
    of the consistency check's `RECOMPUTED`; pass rolled up from the group level), forecast against outcome and merit
    by its pure rules (`figures.recompute.recomputed_rows`);
@@ -72,13 +73,14 @@ from styrkedja_kit.sets import copy_records
 
 from ..alerts.handlers import decide_all, judge_all
 from ..directory import handlers as directory
+from ..directory.tables import placements
 from ..figures import tables as figure_tables
 from ..figures.recompute import recomputed_rows
 from ..lika import handlers as lika
 from ..metadata import metadata
 from ..registry import HandlerRegistry, note_freshness_from
 from ..results import handlers as results
-from ..results.rules import AssessmentFact
+from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION, AssessmentFact
 from ..results.tables import ASSESSMENTS, FORECASTS
 from ..staging import quoted
 from ..support import handlers as support
@@ -829,6 +831,7 @@ class Rebuilder:
 
         facts = ("facts.assessment_facts", "facts.forecast_facts")
         derive = ("handlers", *facts)
+        parallel = parallel_workers(self.connections) != 0  # the statements' own parallel plans can get workers
 
         def figure_job(name: str) -> _Job:
             async def figure(session: AsyncSession, backend: int) -> None:
@@ -846,8 +849,8 @@ class Rebuilder:
             _Job("compliance", compliance, derive),
             *(figure_job(name) for name in figures),
             _Job("below_pass", below_pass, derive),
-            _Job("levels.assessment_aggregates", lambda s, b: _level(s, ASSESSMENTS), derive),
-            _Job("levels.forecast_aggregates", lambda s, b: _level(s, FORECASTS), derive),
+            _Job("levels.assessment_aggregates", lambda s, b: _level(s, ASSESSMENTS, parallel), derive),
+            _Job("levels.forecast_aggregates", lambda s, b: _level(s, FORECASTS, parallel), derive),
             _Job("figures.forecasts", lambda s, b: _figure_by_rules(s, "forecasts"), derive),
             _Job("figures.merit", lambda s, b: _figure_by_rules(s, "merit"), derive),
             _Job("bookkeeping", lambda s, b: self._bookkeeping(s, left_out), ("handlers",)),
@@ -1240,11 +1243,42 @@ async def _insert_by_parallel_plan(session: AsyncSession, label: str, table: str
     await session.execute(text(f"DROP TABLE {scratch}"))
 
 
-async def _level(session: AsyncSession, store: Any) -> None:
-    """The six levels of one fact table from its final facts (`FactStore.recomputed_sql`)."""
+def rolled_up_levels_sql(store: Any) -> str:
+    """The materialised levels of one fact table from its final facts, rolled up: the facts counted once per school
+    unit, group and the other dimensions (`g`), every level above summed from those rows, and the nation level the
+    organiser level's rows again (the organiser is a dimension of every level: the same sums). The same rows as
+    `FactStore.recomputed_sql`, which reads and hashes every fact once per level (five times)."""
+    if tuple(store.dimensions[:3]) != ("level", "unit_id", "organiser_id") or \
+            tuple(MATERIALISED) != ("group", "school_unit", "area", "organiser", "nation"):
+        raise ValueError("the levels' roll-up expects (level, unit_id, organiser_id, …) and the five levels")
+    rest = ", ".join(quoted(d) for d in store.dimensions[2:])
+    of_fact = ", ".join(f"f.{quoted(d)}" for d in store.dimensions[2:])
+    of_g = ", ".join(f"g.{quoted(d)}" for d in store.dimensions[2:])
+    g = (f"SELECT f.school_unit_code AS su, f.group_id AS gid, {of_fact}, CAST(count(*) AS integer) AS n "
+         f"FROM {store.facts.name} f WHERE NOT f.{store.hidden} GROUP BY f.school_unit_code, f.group_id, {of_fact}")
+    o = f"SELECT {rest}, CAST(sum(n) AS integer) AS n FROM g GROUP BY {rest}"
+    levels = [
+        f"SELECT CAST('group' AS varchar), CAST(su || '{GROUP_SEPARATOR}' || gid AS varchar), {rest}, n FROM g",
+        f"SELECT CAST('school_unit' AS varchar), CAST(su AS varchar), {rest}, CAST(sum(n) AS integer) FROM g "
+        f"GROUP BY su, {rest}",
+        f"SELECT CAST('area' AS varchar), CAST(p.area_id AS varchar), {of_g}, CAST(sum(g.n) AS integer) FROM g "
+        f"JOIN {placements.name} p ON p.school_unit_code = g.su AND p.area_id IS NOT NULL GROUP BY p.area_id, {of_g}",
+        f"SELECT CAST('organiser' AS varchar), CAST(organiser_id AS varchar), {rest}, n FROM o",
+        f"SELECT CAST('nation' AS varchar), CAST('{NATION}' AS varchar), {rest}, n FROM o"]
+    return f"WITH g AS MATERIALIZED ({g}), o AS MATERIALIZED ({o}) {' UNION ALL '.join(levels)}"
+
+
+async def _level(session: AsyncSession, store: Any, parallel: bool) -> None:
+    """The materialised levels of one fact table from its final facts (`rolled_up_levels_sql`); `parallel`: by a
+    parallel plan (`_insert_by_parallel_plan`: a scratch table first), else straight into the table (with no
+    parallel workers — two connections — the scratch table only wrote and read every row once more)."""
     dims = ", ".join(quoted(d) for d in store.dimensions)
+    select = f"SELECT {dims}, count FROM ({rolled_up_levels_sql(store)}) AS r({dims}, count)"
+    if await _byte_order(session):  # in its key's order, as the figures of ORDERED_FIGURES (its key built from a
+        # sorted heap: at 402k events the fill and the key's build 3.8-4.4 CPU s against 4.4-4.8 unsorted)
+        select += f" ORDER BY {_key_order(list(store.aggregates.primary_key.columns))}"
     await _insert_by_parallel_plan(session, f"levels.{store.facts.name}", store.aggregates.name, f"{dims}, count",
-                                   f"SELECT {dims}, count FROM ({store.recomputed_sql()}) AS r")
+                                   select, parallel=parallel)
 
 
 #: the figures inserted in their primary key's order (`_key_order`) where the database's text order is byte order:
