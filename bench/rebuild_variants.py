@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import asyncpg
+from rebuild_statements import backend_cpu  # a sibling script: the same per-backend CPU reading
 
 from styrkedja_reporting.rebuild import bulk
 from styrkedja_reporting.results.tables import ASSESSMENTS
@@ -46,11 +47,6 @@ def _levels() -> dict[str, tuple[list[str], list[str]]]:
 
 
 STEPS = {"levels": _levels}
-
-
-def backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def one(dsn: str, setup: list[str], measured: list[str], work_mem_mb: int = 256) -> dict[str, float]:
