@@ -27,6 +27,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 apply_batch = handler_registry(live_alerts=False)
 
 
+#: a day in each school year the results are in (an assessment is dated within its own school year)
+ASSESSED_ON = {"2025/26": date(2026, 6, 1), "2026/27": date(2026, 9, 1)}
+
+
 def revised_results(seed: int) -> list:
     """Results of 6 students × 2 subjects in two school years, both terms, rounds and kinds, each in up
     to three revisions, some retracted (and some of those published again)."""
@@ -45,14 +49,15 @@ def revised_results(seed: int) -> list:
                     events.append(new_event(AssessmentPublishedV1(
                         assessment_id=aid, revision=revision, teacher_id="t-1", gender="male", year=7, kind=kind,
                         scale="AF", value=value, unmet_criteria=("K1",) if value == "F" else (),
-                        assessed_on=date(2026, 9, 1), published_at=T0, **place), source="/t"))
+                        assessed_on=ASSESSED_ON[school_year], published_at=T0, **place),
+                        source="/t"))
                 if rnd.random() < 0.3:
                     events.append(new_event(AssessmentRetractedV1(assessment_id=aid, revision=5, retracted_at=T0,
                                                                   **place), source="/t"))
                     if rnd.random() < 0.5:
                         events.append(new_event(AssessmentPublishedV1(
                             assessment_id=aid, revision=6, teacher_id="t-1", gender="male", year=7, kind=kind,
-                            scale="AF", value="F", unmet_criteria=("K1",), assessed_on=date(2026, 9, 1),
+                            scale="AF", value="F", unmet_criteria=("K1",), assessed_on=ASSESSED_ON[school_year],
                             published_at=T0, **place), source="/t"))
     return events
 
