@@ -46,7 +46,7 @@ class Reporting:
     """Reporting's directory as the importer sees it: nothing held, each change created; `answers` (one per
     request, in order) may answer instead."""
 
-    def __init__(self, *answers: httpx.Response | None) -> None:
+    def __init__(self, *answers: httpx.Response | Exception | None) -> None:
         self.sent: list[Any] = []
         self.asked: list[str] = []
         self.answers = list(answers)
@@ -54,6 +54,8 @@ class Reporting:
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.asked.append(f"{request.method} {request.url.path}")
         instead = self.answers.pop(0) if self.answers else None
+        if isinstance(instead, Exception):  # the connection failed (as httpx raises it from its transport)
+            raise instead
         if instead is not None:
             return instead
         if request.url.path == "/v1/directory/held":
@@ -287,6 +289,25 @@ def test_reporting_failing_once_on_what_it_holds_is_asked_again(tmp_path, monkey
     exit_code, said, reporting, slept = run(monkeypatch, dump(tmp_path), reporting)
     assert exit_code == 0, said
     assert reporting.asked[:3] == ["GET /v1/directory/held"] * 3 and slept == [1.0, 3.0]
+
+
+def test_a_reporting_nobody_answers_for_is_said_at_once_not_after_half_a_minute_of_pauses(tmp_path,
+                                                                                       monkeypatch) -> None:
+    """Before anything is written, a connection that cannot be made is reporting not running (`make demo` before
+    `make run`): said at once. Failed after the writes learnt to retry a failed connection: five pauses, 31 s."""
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    exit_code, said, reporting, slept = run(monkeypatch, dump(tmp_path), Reporting(*[refused] * 6))
+    assert exit_code == 1 and slept == [], said
+    assert reporting.asked == ["GET /v1/directory/held"]
+    assert "reporting did not answer the request for what it holds for 2999: ConnectError (1 attempt)" in said, said
+
+
+def test_a_connection_failing_on_a_write_is_made_again(tmp_path, monkeypatch) -> None:
+    """Once reporting has answered, a failed connection is a restart or a network blip: the chunk is sent again."""
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    exit_code, said, reporting, slept = run(monkeypatch, dump(tmp_path), Reporting(None, refused))
+    assert exit_code == 0 and slept == [1.0], said
+    assert reporting.asked[:3] == ["GET /v1/directory/held", "POST /v1/directory/changes", "POST /v1/directory/changes"]
 
 
 def test_an_assignment_naming_a_syllabus_the_source_does_not_serve_is_refused_naming_it(tmp_path,

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import typer
-from httpx import URL, InvalidURL
+from httpx import URL, ConnectError, InvalidURL
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -160,19 +160,22 @@ POST_ATTEMPTS = 6
 
 
 def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callable[[float], None] | None,
-         **request: Any) -> httpx.Response:
+         refused_is_final: bool = False, **request: Any) -> httpx.Response:
     """Reporting's answer to one request, asked again a bounded number of times while it is busy or failing (each
     request is safe to make again: a chunk of changes is compared with what reporting published, the same again
     `unchanged`; a removal of what is removed already is nothing; a list is a read). The last answer is returned
-    whatever it is; no answer at all stops the import naming what was asked."""
+    whatever it is; no answer at all stops the import naming what was asked. `refused_is_final`: a connection
+    that cannot be made at all (nothing listens, the name does not resolve) stops it at once — before anything is
+    written that is reporting not running (`make demo` without `make run`), not reporting busy: half a minute of
+    pauses would only hide it."""
     pause = sleep or time.sleep
     for attempt in range(1, POST_ATTEMPTS + 1):
         try:
             response = client.request(method, path, **request)
         except TRANSIENT as error:
-            if attempt == POST_ATTEMPTS:
+            if attempt == POST_ATTEMPTS or (refused_is_final and isinstance(error, ConnectError)):
                 raise SourceError(f"reporting did not {'take' if method == 'POST' else 'answer'} the {what}: "
-                                  f"{type(error).__name__} ({attempt} attempts){_RUN_AGAIN if method == 'POST' else ''}"
+                                  f"{type(error).__name__} ({attempt} attempt{'s' if attempt > 1 else ''}){_RUN_AGAIN if method == 'POST' else ''}"
                                   ) from None
             pause(retry_after_seconds(None, attempt))
             continue
@@ -218,12 +221,12 @@ def _chunk(what: str, start: int, total: int) -> str:
 def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None] | None = None
          ) -> list[tuple[str, str]]:
     """What reporting's directory holds for the organiser: (entity key, source id) pairs (asked again while
-    reporting is busy or failing, as a chunk is)."""
+    reporting is busy or failing, as a chunk is; a reporting nobody answers for is said at once)."""
     out: list[tuple[str, str]] = []
     after: str | None = None
     while True:
         response = _ask(client, "GET", "/v1/directory/held", f"request for what it holds for {organiser_id}", sleep,
-                        params={"organiser_id": organiser_id, "limit": CHUNK, **({"after": after} if after else {})})
+                        refused_is_final=True, params={"organiser_id": organiser_id, "limit": CHUNK, **({"after": after} if after else {})})
         if response.status_code != 200:
             raise SourceError(f"reporting did not list what it holds for {organiser_id}: "
                               f"HTTP {response.status_code}{_reporting_said(response)}")
