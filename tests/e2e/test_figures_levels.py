@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from styrkedja_contracts.identifiers import school_year_of
 from styrkedja_contracts.subjects import is_known_subject_code
 from support import (
     THREE,
@@ -31,14 +32,17 @@ SUBJECTS_9 = [s for s in ("GRGRSVE01", "GRGRENG01", "GRGRMAT01", "GRGRBIO01", "G
                           "GRGRHIS01", "GRGRREL01", "GRGRSAM01", "GRGRBIL01", "GRGRIDR01", "GRGRMUS01", "GRGRSLJ01",
                           "GRGRHKK01", "GRGRTEK01", "GRGRMSP01") if is_known_subject_code(s)]
 LEVELS = ("group", "school_unit", "area", "organiser", "nation")
-SY = "2026/27"
+#: the grades are dated ten days ahead (after every forecast's day) and an assessment lies in its school year
+#: (`within_school_year`): the school year of that day, so the test holds on any day it runs
+GRADED_ON = (datetime.now(UTC) + timedelta(days=10)).date()
+SY = school_year_of(GRADED_ON)
 
 
 def post_year9(stack, data: Mittkoping, students: int) -> tuple[dict, dict]:
     """Term grades (in 9A/9B; some students change group for their last grades) and forecasts,
     some revised or withdrawn. Returns (assessment id → body, forecast id → body or None)."""
     rng, grades, forecasts = data.rng, {}, {}
-    graded_on = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()  # after every forecast's day
+    graded_on = GRADED_ON.isoformat()
     grade_bodies, forecast_bodies = [], []
     for n in range(students):
         organiser = data.organisers[n % 2]
