@@ -327,11 +327,51 @@ async def check(url: str) -> dict:
         await db.dispose()
 
 
+async def rows_written(dsn: str) -> dict[str, int]:
+    """Rows written so far per table (inserted + updated + deleted, `pg_stat_user_tables`; the temporary staging
+    tables together as `pg_temp`), read after a pause: the backends that ended have flushed their statistics
+    (apply17's, parked branch)."""
+    import asyncpg
+
+    await asyncio.sleep(1.1)
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT CASE WHEN schemaname LIKE 'pg_temp%' THEN 'pg_temp' ELSE relname END AS t, "
+                                "sum(n_tup_ins + n_tup_upd + n_tup_del) AS n FROM pg_stat_user_tables GROUP BY 1")
+    finally:
+        await conn.close()
+    return {r["t"]: int(r["n"]) for r in rows}
+
+
+#: the tables of cells kept per level (their rows per level at the end of a run: where a level's rows are)
+LEVEL_TABLES = ("assessment_aggregates", "forecast_aggregates", "figure_pass", "figure_students", "figure_forecasts",
+                "figure_merit", "support_aggregates", "support_students", "support_below_pass", "plan_aggregates")
+
+
+async def rows_per_level(dsn: str, events: int) -> dict[str, dict[str, float]]:
+    """Per cell table and level: the rows it holds at the end of the run, per event applied."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    out: dict[str, dict[str, float]] = {}
+    try:
+        present = {r["relname"] for r in await conn.fetch("SELECT relname FROM pg_stat_user_tables")}
+        for table in LEVEL_TABLES:
+            if table in present:
+                rows = await conn.fetch(f"SELECT level, count(*) AS n FROM {table} GROUP BY 1 ORDER BY 1")
+                out[table] = {r["level"]: round(r["n"] / events, 3) for r in rows}
+    finally:
+        await conn.close()
+    return out
+
+
 def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.Namespace, workers: int,
              verify: bool) -> dict:
     from apply import postgres_cpu_seconds
 
     url, group_id = asyncio.run(prepare(infra, directory))
+    plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    written_before = asyncio.run(rows_written(plain))
     if args.statements:
         from profile_apply import reset_statement_stats
 
@@ -407,6 +447,11 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
         batches = sum(d.get("batches", 0) for d in done) or max(1, events // 5000)
         out["statements_batches"] = batches
         out["statements"] = asyncio.run(statement_stats(url, batches, top=12))
+    written = asyncio.run(rows_written(plain))  # the workers' backends have ended (the workers were joined)
+    per = {t: (n - written_before.get(t, 0)) / events for t, n in written.items() if n != written_before.get(t, 0)}
+    out["rows_per_event"] = {t: round(v, 3) for t, v in sorted(per.items(), key=lambda kv: -kv[1])}
+    out["rows_per_event_total"] = round(sum(v for t, v in per.items() if t != "pg_temp"), 3)
+    out["rows_held_per_event_by_level"] = asyncio.run(rows_per_level(plain, events))
     if verify:
         out["recomputation_mismatches"] = asyncio.run(check(url))
     return out
@@ -476,7 +521,7 @@ def main() -> int:
         runs = [r[str(workers)] for r in results["rounds"]]
         summary[str(workers)] = {key: statistics.median(r[key] for r in runs)
                                  for key in ("events_per_s", "cpu_us_per_event", "python_us_per_event",
-                                             "postgres_us_per_event", "cores_busy")}
+                                             "postgres_us_per_event", "cores_busy", "rows_per_event_total")}
     if len(counts) > 1:
         base = [r[str(counts[0])]["events_per_s"] for r in results["rounds"]]
         for workers in counts[1:]:
