@@ -228,6 +228,36 @@ async def test_freshness_per_partition_goes_down_and_up_again(fresh_database):
         ("styrkedja.assessments", -1), ("styrkedja.forecasts", -1)]
 
 
+async def test_the_nation_read_from_the_organisers_goes_down_and_up_again(fresh_database):
+    """Issue 16 (apply18): no nation cells are kept (the nation reads sum the organiser level's); down, every cell
+    table has its nation copies of the organiser rows again, exactly those; up again, they go and nothing else."""
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    cell = "'2999', 'GRGRMAT01', 7, '2026/27', 'HT'"
+    await _run(url,
+               f"INSERT INTO figure_pass VALUES ('organiser', '2999', {cell}, 3, 2, 1, 1, 0, 0, 4, '2026-10-01', 1), "
+               f"('group', '29990011/7A', {cell}, 3, 2, 1, 1, 0, 0, 4, '2026-10-01', 1)",
+               "INSERT INTO assessment_aggregates (level, unit_id, organiser_id, subject_code, school_year, term, round, "
+               "kind, scale, year, gender, value, count) VALUES ('organiser', '2999', '2999', 'GRGRMAT01', '2026/27', "
+               "'HT', 1, 'assessment', 'AF', 7, 'female', 'A', 2), ('school_unit', '29990011', '2999', 'GRGRMAT01', "
+               "'2026/27', 'HT', 1, 'assessment', 'AF', 7, 'female', 'A', 2)",
+               "INSERT INTO support_below_pass VALUES ('organiser', '2999', '2999', 'GRGRMAT01', 'st-1', 1)")
+    read = ("SELECT 'pass', level, unit_id, organiser_id, assessed_female, students, newest FROM figure_pass UNION ALL "
+            "SELECT 'results', level, unit_id, organiser_id, count, 0, NULL FROM assessment_aggregates UNION ALL "
+            "SELECT 'below', level, unit_id, organiser_id, count, 0, NULL FROM support_below_pass ORDER BY 1, 2, 3")
+    (now,) = await _run(url, read)
+    assert not [r for r in now if r[1] == "nation"]
+    up = _down_and_up(package, url, "a7d1e5c9f3b6")
+    (down,) = await _run(url, read)
+    nation = [r for r in down if r[1] == "nation"]
+    assert sorted(nation) == sorted((t, "nation", "SE", o, *rest) for t, level, _, o, *rest in now
+                                    if level == "organiser")
+    assert sorted(r for r in down if r[1] != "nation") == sorted(now)
+    up()
+    (again,) = await _run(url, read)
+    assert again == now
+
+
 async def _run(url: str, *statements: str) -> list[list[tuple[Any, ...]]]:
     """Each statement's rows (none for a write), in one transaction."""
     engine = create_async_engine(url)

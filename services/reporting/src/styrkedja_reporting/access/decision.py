@@ -58,6 +58,7 @@ from styrkedja_kit.auth import Level
 
 from ..figures.merit import MeritTally
 from ..figures.tables import FORECAST_COUNTERS, MERIT_COUNTERS, figure_forecasts, figure_merit, figure_pass
+from ..results.rules import NATION
 from ..results.tables import STORES
 from .complement import (
     TOTAL,
@@ -377,7 +378,20 @@ def _equations(rows: ComponentRows) -> list[tuple[Any, tuple[Any, ...]]]:
 
 
 def _levels_but(column: Any, without: frozenset[str]) -> list[Any]:
-    return [column.notin_(sorted(without))] if without else []
+    """The stored levels to read (the nation's cells are the organiser level's: read when either is wanted)."""
+    stored = sorted(without - {"organiser"} if "nation" not in without else without)
+    return [column.notin_(stored)] if stored else []
+
+
+def _as_read(rows: Iterable[Any], without: frozenset[str]) -> list[tuple[Any, ...]]:
+    """Pure: rows (level, organiser, unit, …) ordered by level first, as every level's own rows would read: the
+    nation's are the organiser level's rows with the unit `NATION` (`results.rules.read_level`), in their order
+    and at the nation's place among the levels; the levels `without` left out."""
+    rows = [tuple(r) for r in rows]
+    out = [r for r in rows if r[0] < "nation" and r[0] not in without]
+    if "nation" not in without:
+        out += [("nation", r[1], NATION, *r[3:]) for r in rows if r[0] == "organiser"]
+    return out + [r for r in rows if r[0] > "nation" and r[0] not in without]
 
 
 def _below_pass(value: Any, scale: Any | None) -> Any:
@@ -407,7 +421,7 @@ async def _results_raw(session: AsyncSession, subjects: Iterable[str], kind: str
              .group_by(*keys).order_by(*keys))
     subject_at = 7 + SLICE[kind].index("subject_code")
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in (await session.execute(query)).all():
+    for row in _as_read((await session.execute(query)).all(), without):
         out[row[subject_at]].append((*row[:5], int(row[5]), int(row[6]), *row[7:]))
     return out
 
@@ -429,7 +443,7 @@ async def _pass_raw(session: AsyncSession, subjects: Iterable[str], school_year:
         c.school_year == school_year, c.subject_code.in_(sorted(set(subjects))),
         *_levels_but(c.level, without)).group_by(*keys).order_by(*keys)
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in (await session.execute(query)).all():
+    for row in _as_read((await session.execute(query)).all(), without):
         out[row[5]].append((*row[:6], *(int(v) for v in row[6:])))
     return out
 
@@ -453,7 +467,7 @@ async def _forecast_raw(session: AsyncSession, subjects: Iterable[str], school_y
         f.school_year == school_year, f.subject_code.in_(sorted(set(subjects))),
         *_levels_but(f.level, without)).group_by(*keys).order_by(*keys)
     out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in (await session.execute(query)).all():
+    for row in _as_read((await session.execute(query)).all(), without):
         out[row[6]].append((*row[:7], sum(int(v) for v in row[7:])))
     return out
 
@@ -477,7 +491,7 @@ async def _merit_raw(session: AsyncSession, school_year: str, term: str,
     query = select(*keys, *[func.sum(m[n]) for n in MERIT_COUNTERS]).where(
         m.school_year == school_year, m.period == term, *_levels_but(m.level, without)).group_by(
         *keys).order_by(*keys)
-    return [(*r[:5], *(int(v) for v in r[5:])) for r in (await session.execute(query)).all()]
+    return [(*r[:5], *(int(v) for v in r[5:])) for r in _as_read((await session.execute(query)).all(), without)]
 
 
 def _merit_rows(rows: ComponentRows, school_year: str, term: str, raw: list[tuple[Any, ...]]) -> None:

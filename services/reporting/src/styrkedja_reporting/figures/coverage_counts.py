@@ -9,8 +9,8 @@ students only, their other groups in the same subject, year and period are looke
 upsert's own statement, summed per signature by the server: `_ADD`), and the units they count in
 before and after the batch are compared per level. A student in two groups of one school unit (changed group mid-term) counts once there.
 
-The nation level is kept per organiser (the organiser is in every cell key): summed over
-organisers a student counts once per organiser (pseudonymous ids are the organiser's own).
+The nation level has no cells of its own: its reads sum the organiser level's cells (the organiser is in
+every cell key), so a student counts once per organiser (pseudonymous ids are the organiser's own).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import placements
-from ..results.rules import GROUP_SEPARATOR, NATION, Placement
+from ..results.rules import GROUP_SEPARATOR, Placement
 from ..results.tables import placement_of
 from ..staging import Staged, as_arrays, quoted
 from .tables import CELL, figure_pass, figure_students
@@ -94,7 +94,7 @@ def level_units(organiser_id: str, groups: Iterable[str], placement: Placement) 
     out: set[tuple[str, str]] = set()
     for group in groups:
         code = school_unit_of(group)
-        out.update((("group", group), ("school_unit", code), ("organiser", organiser_id), ("nation", NATION)))
+        out.update((("group", group), ("school_unit", code), ("organiser", organiser_id)))
         area = placement.get(code)
         if area is not None:
             out.add(("area", area))

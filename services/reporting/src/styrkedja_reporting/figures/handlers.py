@@ -17,7 +17,7 @@ from styrkedja_kit.consumer import Delivered
 
 from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
 from ..results.handlers import batch_changes
-from ..results.rules import NATION, AssessmentFact, Placement, group_key
+from ..results.rules import AssessmentFact, Placement, group_key
 from .cells import ResultCell
 from .coverage_counts import apply_student_counts, recount_areas
 from .linked import apply_linked
@@ -70,7 +70,7 @@ def _pass_cells(signature: tuple[Any, ...], placement: Placement) -> tuple[list[
     unit_list = [("group", group_key(code, group_id)), ("school_unit", code)]
     if area is not None:
         unit_list.append(("area", area))
-    unit_list += [("organiser", organiser_id), ("nation", NATION)]
+    unit_list.append(("organiser", organiser_id))
     cells = [(level, unit, organiser_id, subject_code, year, school_year, period)
              for level, unit in unit_list for period in periods]
     return cells, _GENDER_AT[gender], _reaches(scale, value)

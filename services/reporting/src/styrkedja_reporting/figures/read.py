@@ -2,7 +2,8 @@
 materialised tables — never a scan of the facts. Every query passes the one scope seam
 (`results.read.scoped`), so the access feature narrows figures where it narrows results.
 
-Cells are summed over organisers (nation level) and, when no year is asked for, kept per year.
+Cells are summed over organisers (nation level: the organiser level's cells, `results.rules.read_level`) and,
+when no year is asked for, kept per year.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.rosters import roster_sizes_on
 from ..directory.tables import placements
 from ..results.read import Scope, scoped
-from ..results.rules import GROUP_SEPARATOR
+from ..results.rules import GROUP_SEPARATOR, NATION, read_level
 from ..results.tables import assessment_facts, forecast_facts
 from .pass_share import PassTally
 from .state import Multiset
@@ -43,7 +44,7 @@ class CellFilters:
 def _where(table: Any, level: str, filters: CellFilters, periods: Sequence[PeriodId], scope: Scope | None,
            query: Any) -> Any:
     c = table.c
-    query = query.where(c.level == level,
+    query = query.where(c.level == read_level(level),
                         or_(*[and_(c.school_year == sy, c.period == p) for sy, p in sorted(set(periods))]))
     for name in ("organiser_id", "unit_id", "subject_code", "year", "gender"):
         value = getattr(filters, name)
@@ -59,12 +60,22 @@ def _where(table: Any, level: str, filters: CellFilters, periods: Sequence[Perio
 _KEYS = ("unit_id", "subject_code", "year", "school_year", "period")
 
 
+def _keys(table: Any, level: str, names: Sequence[str]) -> tuple[list[Any], list[Any]]:
+    """The columns `names` to select and to group by: at nation level the unit is the nation (`NATION`, one unit
+    over the organiser level's cells: not grouped by), else the stored unit."""
+    c = table.c
+    if level != "nation":
+        return [c[n] for n in names], [c[n] for n in names]
+    nation: Any = literal_column(f"'{NATION}'")
+    return ([nation.label(n) if n == "unit_id" else c[n] for n in names], [c[n] for n in names if n != "unit_id"])
+
+
 async def read_pass(session: AsyncSession, level: str, filters: CellFilters, periods: Sequence[PeriodId],
                     scope: Scope | None = None) -> dict[tuple[CellId, PeriodId], PassTally]:
     c = figure_pass.c
-    keys = [c[k] for k in _KEYS]
+    keys, grouping = _keys(figure_pass, level, _KEYS)
     query = select(*keys, *[func.sum(c[n]).label(n) for n in PASS_COUNTERS])
-    query = _where(figure_pass, level, filters, periods, scope, query).group_by(*keys)
+    query = _where(figure_pass, level, filters, periods, scope, query).group_by(*grouping)
     out = {}
     for row in (await session.execute(query)).all():
         out[(row.unit_id, row.subject_code, row.year), (row.school_year, row.period)] = PassTally(
@@ -76,8 +87,9 @@ async def read_sums(session: AsyncSession, table: AdditiveTable, level: str, fil
                     period: PeriodId, keys: Sequence[str], scope: Scope | None = None) -> dict[tuple[Any, ...], tuple[int, ...]]:
     """A tally table's counters summed per `keys` (e.g. unit, subject, year) for one period."""
     c = table.table.c
-    query = select(*[c[k] for k in keys], *[func.sum(c[v]).label(v) for v in table.values])
-    query = _where(table.table, level, filters, [period], scope, query).group_by(*[c[k] for k in keys])
+    selected, grouping = _keys(table.table, level, keys)
+    query = select(*selected, *[func.sum(c[v]).label(v) for v in table.values])
+    query = _where(table.table, level, filters, [period], scope, query).group_by(*grouping)
     return {tuple(row[:len(keys)]): tuple(int(v) for v in row[len(keys):])
             for row in (await session.execute(query)).all()}
 
@@ -87,9 +99,9 @@ async def read_dates(session: AsyncSession, level: str, filters: CellFilters, pe
     """The newest dates behind each cell (the multiset reduced to its newest present day, kept on the pass cell:
     `figure_pass.newest`; at nation level the organisers' newest)."""
     c = figure_pass.c
-    keys = [c.unit_id, c.subject_code, c.year]
+    keys, grouping = _keys(figure_pass, level, ("unit_id", "subject_code", "year"))
     query = select(*keys, func.max(c.newest).label("day")).where(c.newest.is_not(None), c.newest_count > 0)
-    query = _where(figure_pass, level, filters, [period], scope, query).group_by(*keys)
+    query = _where(figure_pass, level, filters, [period], scope, query).group_by(*grouping)
     return {(r.unit_id, r.subject_code, r.year): Multiset.of(r.day) for r in (await session.execute(query)).all()}
 
 
@@ -99,9 +111,9 @@ async def read_students(session: AsyncSession, level: str, filters: CellFilters,
     applied (`coverage_counts`). At nation level the organisers' counts are summed (a student
     counts once per organiser)."""
     c = figure_pass.c
-    keys = [c.unit_id, c.subject_code, c.year]
+    keys, grouping = _keys(figure_pass, level, ("unit_id", "subject_code", "year"))
     query = select(*keys, func.sum(c.students).label("n"))
-    query = _where(figure_pass, level, filters, [period], scope, query).group_by(*keys)
+    query = _where(figure_pass, level, filters, [period], scope, query).group_by(*grouping)
     return {(r.unit_id, r.subject_code, r.year): int(r.n) for r in (await session.execute(query)).all()}
 
 

@@ -2,8 +2,9 @@
 
 Every table is keyed by a figure cell — level, unit, organiser, subject, year (årskurs), school
 year and period — where the period is the term (`HT`, `VT`) or the publication round (`R1`…`R4`):
-a result counts in both (see `periods.py`). The organiser is a dimension at every level, nation
-too, so one organiser's batch touches only its own rows (one writer per partition).
+a result counts in both (see `periods.py`). The organiser is a dimension at every level, so one
+organiser's batch touches only its own rows (one writer per partition); the nation level has no
+cells of its own: its reads sum the organiser level's (`results.rules.read_level`).
 
 * `figure_pass` — `PassTally` (assessed / reaching the pass level per gender): share, trend,
   term history, gender gap; `students`, the number of distinct students with a result in the
@@ -267,7 +268,7 @@ _FACTS_IN_CELL = (f"(SELECT f.organiser_id, f.subject_code, f.year, f.school_yea
 _IN_PERIOD = "(x.term = k.period OR 'R' || x.round = k.period)"
 #: the newest day of one level's cells: groups and school units from the facts (by the school unit's index), the
 #: levels above from the newest days of the level below (school units placed in the area, or of the organiser;
-#: nation: the organiser's cell, the organiser being a dimension of every level)
+#: the nation has no cells of its own: its reads take the organiser's)
 _LOWER_CELLS = (f"(SELECT organiser_id, subject_code, year, school_year, period, unit_id, level, newest AS day, "
                 f"newest_count AS n FROM {figure_pass.name}) AS x")
 _NEWEST_FROM = {
@@ -280,8 +281,6 @@ _NEWEST_FROM = {
                                      f"{placements.name} p WHERE p.area_id = k.unit_id)"),
     "organiser": _newest_of(_LOWER_CELLS, f"{_SAME_CELL} AND x.period = k.period AND x.level = 'school_unit' "
                                           "AND x.day IS NOT NULL"),
-    "nation": _newest_of(_LOWER_CELLS, f"{_SAME_CELL} AND x.period = k.period AND x.level = 'organiser' "
-                                       "AND x.unit_id = k.organiser_id"),
 }
 
 
@@ -301,7 +300,7 @@ async def renew_newest(session: AsyncSession, cells: Sequence[tuple[Any, ...]]) 
     by_level: dict[str, list[tuple[Any, ...]]] = {}
     for cell in cells:
         by_level.setdefault(cell[0], []).append(tuple(cell))
-    for level in MATERIALISED:  # group, school unit, area, organiser, nation: each from the one below
+    for level in MATERIALISED:  # group, school unit, area, organiser: each from the one below
         if level in by_level:
             await session.execute(_RENEW[level], as_arrays(CELL, sorted(by_level[level])))
 
@@ -431,13 +430,13 @@ def tally_of(row: Any) -> PassTally:
 # ---------------------------------------------------------------- the rebuild's materialisation, one pass per table
 
 def _at_once(select_values: str, extra: tuple[str, str] | None, levels: Sequence[str]) -> str:
-    """`_recomputed`'s rows (without the nation level: `_with_nation`) in ONE pass over the facts: the levels × the
+    """`_recomputed`'s rows in ONE pass over the facts: the levels × the
     two period kinds as GROUPING SETS of one aggregate, instead of a scan, a join and an aggregate each."""
     group = f"f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id"
     unit_of = {"group": group, "school_unit": "f.school_unit_code", "area": "p.area_id"}
     used = [level for level in levels if level in unit_of]
     sets = [f"({unit_of[level]}, {period})" for level in used for period in ("f.term", "f.round")]
-    if "organiser" in levels or "nation" in levels:
+    if "organiser" in levels:
         sets += ["(f.term)", "(f.round)"]
     level = "CASE " + " ".join(f"WHEN GROUPING({unit_of[lv]}) = 0 THEN '{lv}'" for lv in used) + " ELSE 'organiser' END"
     unit = "CASE " + " ".join(f"WHEN GROUPING({unit_of[lv]}) = 0 THEN {unit_of[lv]}" for lv in used) + \
@@ -456,14 +455,6 @@ def _at_once(select_values: str, extra: tuple[str, str] | None, levels: Sequence
             + (" HAVING GROUPING(p.area_id) = 1 OR p.area_id IS NOT NULL" if area else ""))
 
 
-def _with_nation(sql: str, rest: Sequence[str]) -> str:
-    """`sql`'s rows and the nation level's: the organiser level's again (the organiser is a dimension of every
-    level, nation too: the same sums)."""
-    cols = ", ".join(quoted(c) for c in rest)
-    return (f"WITH x AS MATERIALIZED ({sql}) SELECT level, unit_id, {cols} FROM x UNION ALL "
-            f"SELECT CAST('nation' AS varchar), CAST('{NATION}' AS varchar), {cols} FROM x WHERE level = 'organiser'")
-
-
 def _rolled_up_pass() -> str:
     """The rebuild's pass table (with its newest days) by a roll-up: each fact aggregated once per period kind, to
     the group level (per group cell and student: `gs`; per group cell and day: `gd`), the levels above from those
@@ -472,8 +463,8 @@ def _rolled_up_pass() -> str:
     and period (`gk`: one row per organiser-level student) its school unit if it is in one only; those are counted
     per school unit (`one`) and summed to the area and organiser; the few in several (`m`) are counted distinct
     per school unit and area from their group rows. Every step that reads as many rows as there are facts is a
-    hash aggregate with a small result or a scan (no sort of the facts' rows). The same rows as `RECOMPUTED["pass"]`
-    without the nation level (`_with_nation`)."""
+    hash aggregate with a small result or a scan (no sort of the facts' rows). The same rows as
+    `RECOMPUTED["pass"]`."""
     k = "organiser_id, subject_code, year, school_year, period"
     kk = ", ".join(f"x.{c}" for c in k.split(", "))
     cell = ", ".join(quoted(c) for c in CELL)
@@ -492,7 +483,7 @@ def _rolled_up_pass() -> str:
             "organiser": ("x.organiser_id", "")}
 
     def per_level(source: str, values: str, extra: str = "") -> str:
-        """`source`'s rows (as x) summed per cell of each level below nation (`level`, `unit_id`, `K`, `extra`)."""
+        """`source`'s rows (as x) summed per cell of each level (`level`, `unit_id`, `K`, `extra`)."""
         return " UNION ALL ".join(
             f"SELECT CAST('{level}' AS varchar) AS level, CAST({u} AS varchar) AS unit_id, {kk}{extra}, {values} "
             f"FROM {source} x {join} GROUP BY {u}, {kk}{extra}" for level, (u, join) in unit.items())
@@ -539,10 +530,10 @@ def _rolled_up_pass() -> str:
 
 #: The rebuild's materialisation of pass and students: the same rows as `RECOMPUTED`. Pass (and its newest days):
 #: one statement rolling the group level's rows up (`_rolled_up_pass`: each fact aggregated once per period kind,
-#: instead of once per level and period kind — results/rebuild7.json), the nation level copied from the organiser's
-#: (`_with_nation`); students (group level only): both period kinds as GROUPING SETS of one pass (`_at_once`).
+#: instead of once per level and period kind — results/rebuild7.json); students (group level only): both period
+#: kinds as GROUPING SETS of one pass (`_at_once`).
 REBUILT: dict[str, str] = {
     # with the newest result days, rolled up from the group level (`_rolled_up_pass`)
-    "pass": _with_nation(_rolled_up_pass(), (*CELL[2:], *PASS_VALUES, *NEWEST)),
+    "pass": _rolled_up_pass(),
     "students": _at_once("CAST(count(*) AS integer) AS count", ("f.student_id", "student_id"), ("group",)),
 }

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import placements
 from ..figures.tables import _reaches_values
-from ..results.rules import GROUP_SEPARATOR, NATION
+from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import ASSESSMENTS
 from ..staging import quoted
 from ..support.rules import ACTIVE_STATUSES, NO_SUBJECT
@@ -46,7 +46,7 @@ def below_pass_sql(order_by: str | None = None) -> str:
              f"AND p.subject_code IN (n.subject_code, '{NO_SUBJECT}'))")
     units = (f"SELECT u.level, u.unit_id, b.organiser_id, b.subject_code, b.student_id, 1 FROM b CROSS JOIN LATERAL "
              f"(VALUES ('group', b.school_unit_code || '{GROUP_SEPARATOR}' || b.group_id), "
-             f"('school_unit', b.school_unit_code), ('organiser', b.organiser_id), ('nation', '{NATION}')) "
+             f"('school_unit', b.school_unit_code), ('organiser', b.organiser_id)) "
              "AS u(level, unit_id) "
              f"UNION ALL SELECT 'area', p.area_id, b.organiser_id, b.subject_code, b.student_id, 1 FROM b "
              f"JOIN {placements.name} p ON p.school_unit_code = b.school_unit_code AND p.area_id IS NOT NULL")

@@ -80,7 +80,7 @@ from ..lika import handlers as lika
 from ..metadata import metadata
 from ..registry import HandlerRegistry, note_freshness_from
 from ..results import handlers as results
-from ..results.rules import GROUP_SEPARATOR, MATERIALISED, NATION, AssessmentFact
+from ..results.rules import GROUP_SEPARATOR, MATERIALISED, AssessmentFact
 from ..results.tables import ASSESSMENTS, FORECASTS
 from ..staging import quoted
 from ..support import handlers as support
@@ -1245,27 +1245,26 @@ async def _insert_by_parallel_plan(session: AsyncSession, label: str, table: str
 
 def rolled_up_levels_sql(store: Any) -> str:
     """The materialised levels of one fact table from its final facts, rolled up: the facts counted once per school
-    unit, group and the other dimensions (`g`), every level above summed from those rows, and the nation level the
-    organiser level's rows again (the organiser is a dimension of every level: the same sums). The same rows as
-    `FactStore.recomputed_sql`, which reads and hashes every fact once per level (five times)."""
+    unit, group and the other dimensions (`g`), every level above summed from those rows (the nation has no rows:
+    its reads take the organiser level's). The same rows as `FactStore.recomputed_sql`, which reads and hashes every
+    fact once per level (four times)."""
     if tuple(store.dimensions[:3]) != ("level", "unit_id", "organiser_id") or \
-            tuple(MATERIALISED) != ("group", "school_unit", "area", "organiser", "nation"):
-        raise ValueError("the levels' roll-up expects (level, unit_id, organiser_id, …) and the five levels")
+            tuple(MATERIALISED) != ("group", "school_unit", "area", "organiser"):
+        raise ValueError("the levels' roll-up expects (level, unit_id, organiser_id, …) and the four levels")
     rest = ", ".join(quoted(d) for d in store.dimensions[2:])
     of_fact = ", ".join(f"f.{quoted(d)}" for d in store.dimensions[2:])
     of_g = ", ".join(f"g.{quoted(d)}" for d in store.dimensions[2:])
     g = (f"SELECT f.school_unit_code AS su, f.group_id AS gid, {of_fact}, CAST(count(*) AS integer) AS n "
          f"FROM {store.facts.name} f WHERE NOT f.{store.hidden} GROUP BY f.school_unit_code, f.group_id, {of_fact}")
-    o = f"SELECT {rest}, CAST(sum(n) AS integer) AS n FROM g GROUP BY {rest}"
     levels = [
         f"SELECT CAST('group' AS varchar), CAST(su || '{GROUP_SEPARATOR}' || gid AS varchar), {rest}, n FROM g",
         f"SELECT CAST('school_unit' AS varchar), CAST(su AS varchar), {rest}, CAST(sum(n) AS integer) FROM g "
         f"GROUP BY su, {rest}",
         f"SELECT CAST('area' AS varchar), CAST(p.area_id AS varchar), {of_g}, CAST(sum(g.n) AS integer) FROM g "
         f"JOIN {placements.name} p ON p.school_unit_code = g.su AND p.area_id IS NOT NULL GROUP BY p.area_id, {of_g}",
-        f"SELECT CAST('organiser' AS varchar), CAST(organiser_id AS varchar), {rest}, n FROM o",
-        f"SELECT CAST('nation' AS varchar), CAST('{NATION}' AS varchar), {rest}, n FROM o"]
-    return f"WITH g AS MATERIALIZED ({g}), o AS MATERIALIZED ({o}) {' UNION ALL '.join(levels)}"
+        f"SELECT CAST('organiser' AS varchar), CAST(organiser_id AS varchar), {rest}, CAST(sum(n) AS integer) "
+        f"FROM g GROUP BY {rest}"]
+    return f"WITH g AS MATERIALIZED ({g}) {' UNION ALL '.join(levels)}"
 
 
 async def _level(session: AsyncSession, store: Any, parallel: bool) -> None:

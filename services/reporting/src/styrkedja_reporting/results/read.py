@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.scales import Scale, reaches_pass
@@ -36,7 +36,7 @@ from ..access.decision import decision_for, results_slice
 from ..access.disclosure import TABLE_NEAR_FULL, Disclosure, DisclosureRules, Reason
 from ..access.scope import node_from, placements_of
 from .disclose import SLICE, state_version
-from .rules import GROUP_SEPARATOR, share
+from .rules import GROUP_SEPARATOR, NATION, read_level, share
 from .tables import STORES
 
 Level = Literal["student", "group", "school_unit", "area", "organiser", "nation"]
@@ -142,6 +142,7 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     if level != "nation":
         extra = ("organiser_id",) if level != "student" else ("organiser_id", "school_unit_code", "group_id")
     group_by = [*_GROUP_BY[kind], *extra, *filters.split]
+    source: dict[str, Any]
     if level == "student":  # the facts are the student level (see rules.MATERIALISED)
         facts = store.facts.c
         source = {**{c.name: c for c in facts}, "unit_id": facts.student_id}
@@ -150,7 +151,9 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     else:
         agg = store.aggregates.c
         source = {c.name: c for c in agg}
-        condition = agg.level == level
+        condition = agg.level == read_level(level)  # the nation: the organiser level's cells, summed
+        if level == "nation":
+            source["unit_id"] = literal_column(f"'{NATION}'")
         count = func.sum(agg.count)
     keys = [source[name].label(name) for name in group_by if name != "level"]
     query = select(literal(level).label("level"), *keys, source["value"], count.label("count")).where(condition)
@@ -160,7 +163,7 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
         if value is not None and name in source:
             query = query.where(source[name] == value)
     query = scoped(query, source["organiser_id"], scope)
-    grouping = [source[name] for name in group_by if name != "level"]
+    grouping = [source[name] for name in group_by if name != "level" and (name != "unit_id" or level != "nation")]
     rows = (await session.execute(query.group_by(*grouping, source["value"]).order_by(
         *grouping, source["value"]))).all()
     scale_of = (lambda cell: Scale(cell.pop("scale"))) if kind == "assessments" else (lambda cell: Scale.THREE_LEVEL)

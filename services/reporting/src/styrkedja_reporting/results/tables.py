@@ -262,8 +262,7 @@ class FactStore:
 #: (level, unit id) of every materialised level of a staged signature row `s` (its school unit, group, area,
 #: organiser): `rules.units` in SQL; an unplaced school unit's area is NULL (no area cell)
 LEVEL_UNITS = (f"VALUES ('group', s.school_unit_code || '{GROUP_SEPARATOR}' || s.group_id), "
-               f"('school_unit', s.school_unit_code), ('area', s.area), ('organiser', s.organiser_id), "
-               f"('nation', '{NATION}')")
+               f"('school_unit', s.school_unit_code), ('area', s.area), ('organiser', s.organiser_id)")
 
 
 ASSESSMENTS = FactStore(assessment_facts, assessment_aggregates, AssessmentFact, ASSESSMENT_DIMENSIONS, "retracted")

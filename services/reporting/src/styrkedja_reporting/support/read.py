@@ -28,7 +28,7 @@ from styrkedja_contracts.scales import Scale, reaches_pass, scale_values
 
 from ..directory.tables import placements, teaching_assignments
 from ..figures.tables import figure_students
-from ..results.rules import GROUP_SEPARATOR, NATION
+from ..results.rules import GROUP_SEPARATOR, NATION, read_level
 from ..results.tables import assessment_facts
 from .rules import (
     ACTIVE_STATUSES,
@@ -58,12 +58,14 @@ class Where:
 def _cell(where: Where, subject: str | None, alias: str = "") -> str:
     """WHERE of one unit's rows in a materialised table (level, unit, organiser, subject)."""
     a = f"{alias}." if alias else ""
-    return (f"{a}level = :level AND {a}unit_id = :unit AND (CAST(:organiser AS text) IS NULL OR "
+    unit = "" if where.level == "nation" else f"{a}unit_id = :unit AND "  # the nation: every organiser's cells
+    return (f"{a}level = :level AND {unit}(CAST(:organiser AS text) IS NULL OR "
             f"{a}organiser_id = :organiser) AND (CAST(:subject AS text) IS NULL OR {a}subject_code = :subject)")
 
 
 def _params(where: Where, subject: str | None = None, **more: Any) -> dict[str, Any]:
-    return {"level": where.level, "unit": where.unit_id, "organiser": where.organiser_id, "subject": subject, **more}
+    return {"level": read_level(where.level), "unit": where.unit_id, "organiser": where.organiser_id, "subject": subject,
+            **more}
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -285,13 +287,19 @@ def _org(level: Level, alias: str = "") -> str:
     return "CAST(NULL AS text)" if level == "nation" else f"{alias + '.' if alias else ''}organiser_id"
 
 
+def _unit(level: Level) -> str:
+    """The unit column of a level's rows (the nation's: `NATION`, over every organiser level's row)."""
+    return f"CAST('{NATION}' AS text)" if level == "nation" else "unit_id"
+
+
 def _level_rows() -> str:
     """WHERE of every unit's rows of a level in a materialised table (subject optional)."""
     return "level = :level AND (CAST(:subject AS text) IS NULL OR subject_code = :subject)"
 
 
 def _level_params(level: Level, subject: str | None, **more: Any) -> dict[str, Any]:
-    return {"level": level, "subject": subject, **more}
+    """The parameters of `_level_rows`: the level the cells of `level` are stored at (`read_level`)."""
+    return {"level": read_level(level), "subject": subject, **more}
 
 
 async def _per_unit(session: AsyncSession, sql: str, params: dict[str, Any]) -> dict[tuple[Any, ...], int]:
@@ -306,10 +314,10 @@ async def units_with_kind_active(session: AsyncSession, level: Level, subject: s
     params = _level_params(level, subject, active=list(ACTIVE_STATUSES))
     base = f"FROM {support_students.name} WHERE {_level_rows()} AND status = ANY(CAST(:active AS text[]))"
     org = _org(level)
-    out = await _per_unit(session, f"SELECT {org}, unit_id, kind, count(DISTINCT (organiser_id, student_id)) {base} "
+    out = await _per_unit(session, f"SELECT {org}, {_unit(level)}, kind, count(DISTINCT (organiser_id, student_id)) {base} "
                                    "GROUP BY 1, 2, 3", params)
     out |= {(o, u, None): n for (o, u), n in (await _per_unit(
-        session, f"SELECT {org}, unit_id, count(DISTINCT (organiser_id, student_id)) {base} GROUP BY 1, 2",
+        session, f"SELECT {org}, {_unit(level)}, count(DISTINCT (organiser_id, student_id)) {base} GROUP BY 1, 2",
         params)).items()}
     return out
 
@@ -317,7 +325,7 @@ async def units_with_kind_active(session: AsyncSession, level: Level, subject: s
 async def units_with_outcome(session: AsyncSession, level: Level, subject: str | None) -> dict[tuple[Any, ...], int]:
     """(organiser, unit, kind, outcome) → distinct students with an evaluated intervention of that outcome."""
     return await _per_unit(session, (
-        f"SELECT {_org(level)}, unit_id, kind, evaluation_outcome, count(DISTINCT (organiser_id, student_id)) "
+        f"SELECT {_org(level)}, {_unit(level)}, kind, evaluation_outcome, count(DISTINCT (organiser_id, student_id)) "
         f"FROM {support_students.name} WHERE {_level_rows()} "
         "AND status = ANY(CAST(:evaluated AS text[])) AND evaluation_outcome <> '' GROUP BY 1, 2, 3, 4"),
         _level_params(level, subject, evaluated=list(EVALUATED_STATUSES)))
@@ -381,10 +389,10 @@ async def units_below_pass(session: AsyncSession, level: Level, subject: str | N
     base = f"FROM {support_below_pass.name} WHERE {_level_rows()}"
     org = _org(level)
     params = _level_params(level, subject)
-    out = await _per_unit(session, f"SELECT {org}, unit_id, subject_code, count(DISTINCT (organiser_id, student_id)) "
+    out = await _per_unit(session, f"SELECT {org}, {_unit(level)}, subject_code, count(DISTINCT (organiser_id, student_id)) "
                                    f"{base} GROUP BY 1, 2, 3", params)
     out |= {(o, u, None): n for (o, u), n in (await _per_unit(
-        session, f"SELECT {org}, unit_id, count(DISTINCT (organiser_id, student_id)) {base} GROUP BY 1, 2",
+        session, f"SELECT {org}, {_unit(level)}, count(DISTINCT (organiser_id, student_id)) {base} GROUP BY 1, 2",
         params)).items()}
     return out
 
@@ -394,7 +402,7 @@ async def units_open_investigations(session: AsyncSession, level: Level, weeks: 
     """(organiser, unit) → investigations open longer than `weeks` (as `open_investigations`)."""
     before = (today - timedelta(weeks=weeks)).isoformat()
     return await _per_unit(session, (
-        f"SELECT {_org(level)}, unit_id, coalesce(sum(count), 0) FROM {support_students.name} WHERE {_level_rows()} "
+        f"SELECT {_org(level)}, {_unit(level)}, coalesce(sum(count), 0) FROM {support_students.name} WHERE {_level_rows()} "
         "AND kind = 'investigation' AND status = ANY(CAST(:open AS text[])) AND start_date <> '' "
         "AND start_date < :before GROUP BY 1, 2"),
         _level_params(level, subject, open=list(OPEN_INVESTIGATION_STATUSES), before=before))
