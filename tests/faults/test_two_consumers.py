@@ -34,6 +34,7 @@ from styrkedja_kit.settings import ServiceSettings
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.ops.queries import consistency_of, snapshot
 from styrkedja_reporting.persistence import metadata
+from styrkedja_reporting.results.read import Filters, Scope, read_cells
 
 pytestmark = [pytest.mark.integration]
 
@@ -203,9 +204,8 @@ async def test_two_consumers_of_one_group_stay_exact_through_rebalances_and_a_cr
             rows = (await session.execute(text(
                 "SELECT organiser_id, sum(count) FROM assessment_aggregates WHERE level = 'organiser' "
                 "AND organiser_id = ANY(CAST(:organisers AS text[])) GROUP BY organiser_id"), mine)).all()
-            nation = (await session.execute(text(
-                "SELECT sum(count) FROM assessment_aggregates WHERE level = 'nation' "
-                "AND organiser_id = ANY(CAST(:organisers AS text[]))"), mine)).scalar_one()
+            nation = sum(c.assessed or 0 for c in await read_cells(  # the nation's read: the organisers' cells
+                session, "assessments", "nation", Filters(), Scope(organiser_ids=frozenset(organisers_of_test))))
             partitions = (await session.execute(text(
                 "SELECT count(DISTINCT partition) FROM freshness WHERE topic = 'styrkedja.assessments'"))).scalar_one()
         assert dict(rows) == {o: live for o, (_, live) in per_organiser.items() if live}

@@ -156,6 +156,8 @@ def expected_support_cells(interventions: dict) -> Counter:
     cells: Counter = Counter()
     for f in interventions.values():
         for level, unit in units_of(f["school_unit_code"], f["group_id"]):
+            if level == "nation":
+                continue  # no nation cells are kept: its reads take the organiser level's
             cells[(level, unit, ORG, f["kind"], f["subject_code"] or "", f["status"],
                    f["evaluation_outcome"] or "")] += 1
     return cells

@@ -116,10 +116,10 @@ def test_assessment_cells_one_per_level_and_none_when_retracted():
     cells = assessment_cells(fact)
     assert sorted((key[0], key[1]) for key in cells) == sorted(
         [("group", "12345678/7A"), ("school_unit", "12345678"), ("area", "area-north"),
-         ("organiser", "2999"), ("nation", "SE")])
+         ("organiser", "2999")])  # the nation's cells are the organiser's (read as the nation's)
     assert set(cells.values()) == {1} and len(cells) == len(LEVELS)  # the student level is the fact itself
     unplaced = cells_of_assessment(fact, {})
-    assert sorted(key[0] for key in unplaced) == ["group", "nation", "organiser", "school_unit"]
+    assert sorted(key[0] for key in unplaced) == ["group", "organiser", "school_unit"]
     assert all(key[2:] == ("2999", "GRGRMAT01", "2026/27", "HT", 1, "assessment", "AF", 7, "female", "B")
                for key in cells)
     assert assessment_cells(None) == Counter()
@@ -132,7 +132,7 @@ def test_forecast_cells_one_per_level_and_none_when_withdrawn():
     cells = forecast_cells(fact)
     assert sorted((key[0], key[1]) for key in cells) == sorted(
         [("group", "12345678/7A"), ("school_unit", "12345678"), ("area", "area-north"),
-         ("organiser", "2999"), ("nation", "SE")])
+         ("organiser", "2999")])
     assert set(cells.values()) == {1}
     assert all(key[2:] == ("2999", "GRGRMAT01", "2026/27", "VT", 8, "male", "NOT_REACHED", True) for key in cells)
     assert forecast_cells(None) == Counter()

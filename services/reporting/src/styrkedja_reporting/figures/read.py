@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import and_, false, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,7 +48,10 @@ def _where(table: Any, level: str, filters: CellFilters, periods: Sequence[Perio
                         or_(*[and_(c.school_year == sy, c.period == p) for sy, p in sorted(set(periods))]))
     for name in ("organiser_id", "unit_id", "subject_code", "year", "gender"):
         value = getattr(filters, name)
-        if value is not None and name in c:
+        if name == "unit_id" and level == "nation":  # the one unit: every organiser level's cell is the nation's
+            if value is not None and value != NATION:
+                query = query.where(false())
+        elif value is not None and name in c:
             query = query.where(c[name] == value)
     if filters.unit_ids is not None:
         query = query.where(c.unit_id.in_(sorted(filters.unit_ids)))

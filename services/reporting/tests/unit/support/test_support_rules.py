@@ -37,7 +37,7 @@ def below(results, supports) -> set[tuple[str, ...]]:
 def test_the_newest_result_decides_and_it_counts_at_every_level():
     cells = below_pass_cells([result("s-1", "F", round_=2), result("s-1", "C", round_=1)], [], PLACED)
     assert set(cells) == {(level, unit, ORG, "GRGRMAT01", "s-1") for level, unit in (
-        ("group", f"{CODE}/7A"), ("school_unit", CODE), ("area", AREA), ("organiser", ORG), ("nation", "SE"))}
+        ("group", f"{CODE}/7A"), ("school_unit", CODE), ("area", AREA), ("organiser", ORG))}  # the nation's: the organiser's
     assert below([result("s-1", "F", round_=1), result("s-1", "C", round_=2)], []) == set()
     # VT after HT; the next school year after both; a term grade over an assessment of the same round
     assert below([result("s-1", "C", term="VT"), result("s-1", "F", term="HT", round_=4)], []) == set()
@@ -68,5 +68,5 @@ def test_support_starts_on_the_earliest_started_intervention_and_the_day_itself_
 def test_the_per_student_rows_carry_no_free_text_and_nothing_when_retracted():
     fact = support("s-1", status="in_progress")
     rows = student_cells(fact, PLACED)
-    assert len(rows) == 5 and all(k[-1] == "s-1" and k[-2] == "2026-09-01" for k in rows)
+    assert len(rows) == 4 and all(k[-1] == "s-1" and k[-2] == "2026-09-01" for k in rows)  # four levels kept
     assert student_cells(support("s-1", retracted=True), PLACED) == {}
