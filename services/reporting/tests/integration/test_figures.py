@@ -181,7 +181,7 @@ async def test_freshness_goes_down_to_figure_dates_and_up_again(fresh_database):
         await Feeder(db)(*[log[i:i + 40] for i in range(0, len(log), 40)])
         expected = expected_figures(final_bodies(log), AREAS)
         before = (await stored(db))["newest"]
-        assert before == newest_of(expected["dates"])
+        assert before == {k: v for k, v in newest_of(expected["dates"]).items() if k[0] != "nation"}  # none kept
         await db.dispose()
         outside_event_loop(command.downgrade, alembic_config("styrkedja_reporting", url), "b8e2f6a1c4d9")
         async with db.sessions() as session:

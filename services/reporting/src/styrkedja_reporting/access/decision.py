@@ -378,9 +378,9 @@ def _equations(rows: ComponentRows) -> list[tuple[Any, tuple[Any, ...]]]:
 
 
 def _levels_but(column: Any, without: frozenset[str]) -> list[Any]:
-    """The stored levels to read (the nation's cells are the organiser level's: read when either is wanted)."""
-    stored = sorted(without - {"organiser"} if "nation" not in without else without)
-    return [column.notin_(stored)] if stored else []
+    """The stored levels to read: the nation's cells are the organiser level's (read when either is wanted); no
+    nation rows are kept (migration 0022), none is read."""
+    return [column.notin_(sorted((without - {"organiser"} if "nation" not in without else without) | {"nation"}))]
 
 
 def _as_read(rows: Iterable[Any], without: frozenset[str]) -> list[tuple[Any, ...]]:
