@@ -129,7 +129,8 @@ async def read_all(url: str, calls: int, decisions: int) -> dict[str, Any]:
                 "SELECT DISTINCT subject_code FROM assessment_aggregates ORDER BY 1"))).scalars())
             nation = support.Where("nation", "SE", None)
             reads = {
-                "results": lambda: _read_cells(session, "assessments", "nation", Filters(school_year=sy, term=term)),
+                "results_subject": lambda: _read_cells(session, "assessments", "nation", Filters(
+                    subject_code=subjects[0], school_year=sy, term=term)),
                 "results_subject_gender": lambda: _read_cells(session, "assessments", "nation", Filters(
                     subject_code=subjects[0], school_year=sy, split=("gender", "year"))),
                 "figures_pass": lambda: read_pass(session, "nation", CellFilters(), [(sy, term), (sy, "R1")]),
