@@ -407,3 +407,19 @@ def test_enum_values_in_another_case_or_unknown_are_read_or_skipped_never_a_stop
         key = "unit_id" if entity in ("organisations", "groups") else "duty_id"
         assert sorted(c["data"][key] for c in the_plan.changes.get(entity, [])) == sorted(ids), the_plan.changes
     assert not contains_personal_identity_number(str(the_plan.changes))
+
+
+def test_a_group_type_or_duty_role_the_specification_lacks_is_imported_and_said() -> None:
+    """Failed before: imported without a word. A group type a server adds is a group of students to the directory
+    (a staff group of another name would put staff in its rosters), a duty role one the directory keeps as given (a
+    principal's reach comes only of Rektor and Biträdande rektor): an operator should see them. The specification's
+    values in any case are not said."""
+    groups = [{**GROUP, "groupType": "Fritidsavdelning"}, {**GROUP, "id": "g2", "displayName": "7B",
+                                                            "groupType": "KLASS"}]
+    duties = [{**DUTY, "dutyRole": "Skolledare"}, {**DUTY, "id": "d2", "dutyRole": "biträdande rektor"},
+              {**DUTY, "id": "d3", "dutyRole": "LÄRARE"}]
+    the_plan, _ = planned(server(entities(groups=groups, duties=duties)))
+    assert sorted(sent_ids(the_plan)["groups"]) == ["g1", "g2"] and len(sent_ids(the_plan)["duties"]) == 3
+    said = _said(the_plan, [])
+    assert "duties.dutyRole: 1 of a value that is not SS 12000's, imported as given (Skolledare (1))" in said, said
+    assert "groups.groupType: 1 of a value that is not SS 12000's, imported as given (Fritidsavdelning (1))" in said

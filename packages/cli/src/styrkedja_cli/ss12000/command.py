@@ -583,6 +583,10 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
         lines.append(f"enrolments.schoolType: {sum(the_plan.unmapped_school_types.values())} enrolments of a type "
                      f"that is not SS 12000's ({', '.join(sorted(the_plan.unmapped_school_types)[:10])}): no group "
                      "year read from them")
+    for where, values in sorted(the_plan.unknown_types.items()):
+        lines.append(f"{where}: {sum(values.values())} of a value that is not SS 12000's, imported as given ("
+                     + ", ".join(f"{value} ({count})" for value, count in sorted(values.items())[:10])
+                     + (", …" if len(values) > 10 else "") + ")")
     if the_plan.taught_across:
         lines.append(f"teaching assignments: {sum(the_plan.taught_across.values())} whose teacher's duty is at another "
                      "organiser's school unit, imported under the group's organiser, whose teaching it is ("

@@ -83,6 +83,15 @@ NO_PERSON = "person: missing (the specification allows leaving it out; the direc
 #: SS 12000's groupType for "a group whose members are staff": the directory's memberships are students'
 STAFF_GROUP = "personalgrupp"
 STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
+#: SS 12000 2.1.0's GroupTypesEnum and DutyRole (with "Biträdande rektor", which servers add and the directory reads
+#: as a principal), compared without case: a value outside them is imported as given and counted (`unknown_types`)
+GROUP_TYPES = frozenset(t.casefold() for t in ("Undervisning", "Klass", "Mentor", "Provgrupp", "Schema", "Avdelning",
+                                               "Personalgrupp", "Övrigt"))
+DUTY_ROLES = frozenset(nfc(r).casefold() for r in (
+    "Rektor", "Lärare", "Förskollärare", "Barnskötare", "Bibliotekarie", "Lärarassistent", "Fritidspedagog",
+    "Annan personal", "Studie- och yrkesvägledare", "Förstelärare", "Kurator", "Skolsköterska", "Skolläkare",
+    "Skolpsykolog", "Speciallärare/specialpedagog", "Skoladministratör", "Övrig arbetsledning",
+    "Övrig pedagogisk personal", "Förskolechef", "Biträdande rektor"))
 #: why what hangs under a refused school unit is not sent (the unit's id follows, never its content)
 UNDER_REFUSED = "left out: its school unit was refused"
 AREA_REFUSED = "left out: its area was refused"
@@ -158,6 +167,12 @@ class Plan:
     #: teaching assignments whose teacher's duty is at another organiser's school unit than the group, per (the
     #: group's organiser, the duty's): imported under the group's organiser (see the module's docstring)
     taught_across: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: per field ("groups.groupType", "duties.dutyRole"), the values sent that are not SS 12000's and how many items
+    #: had each: a group type a server adds is a group of students to the directory, a duty role is kept as given
+    unknown_types: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def unknown(self, field_name: str, value: str) -> None:
+        self.unknown_types.setdefault(field_name, Counter())[value.strip()[:40]] += 1
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
             fields: dict[str, str] | None = None) -> bool:
@@ -655,6 +670,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                                                  groups_left[group.id]))
             continue
         group_place[group.id] = (oid, code)
+        kind = (group.group_type or "").strip()
+        if kind and kind.casefold() not in GROUP_TYPES:
+            out.unknown("groups.groupType", kind)
         for stated in members[group.id]:
             member = stated.membership
             if member.person is None:
@@ -695,10 +713,12 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         oid, school = at
         duty_organiser[duty.id] = oid
-        out.add("duties", DutyUpsertedV1, {
+        sent = out.add("duties", DutyUpsertedV1, {
             "duty_id": duty.id, "organiser_id": oid, "school_unit_code": (school.school_unit_code or "").strip(),
             "person_id": duty.person.id, "duty_role": duty.duty_role, "start_date": duty.start_date,
             "end_date": duty.end_date, "updated_at": when(duty.meta)}, duty.id, duty.id, DUTY_FIELDS)
+        if sent and nfc(duty.duty_role).strip().casefold() not in DUTY_ROLES:
+            out.unknown("duties.dutyRole", duty.duty_role)
 
     # a syllabus's subjectCode as served (blank: none): the specification allows any text there, the directory takes
     # Skolverket's shape of an ämneskod (`SubjectCode`), so an assignment whose subject breaks it is refused naming
