@@ -120,6 +120,25 @@ def test_one_entity_answered_with_a_list_is_named_so() -> None:
         source.one("groups", "g1")
 
 
+def gzip_that_is_not(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, stream=httpx.ByteStream(b'{"data": []}'), headers={"content-encoding": "gzip"})
+
+
+@pytest.mark.parametrize("answer, said", [
+    (lambda request: httpx.Response(429, headers={"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+     "groups, page 1: HTTP 429 (asked 6 times, after its Retry-After each time: import later)"),
+    (lambda request: httpx.Response(302), "groups, page 1: HTTP 302 without a Location to follow"),
+    (gzip_that_is_not, "groups, page 1: not readable gzip"),
+])
+def test_a_server_that_stays_busy_or_answers_what_cannot_be_followed_is_named_so(answer, said) -> None:
+    """Failed before: "HTTP 429" alone after six attempts and their pauses (it read as refused at once), a bare
+    "HTTP 302". Now that it was asked again and again, and why a redirect was not followed (a body that is not the
+    gzip it says held: pinned)."""
+    with pytest.raises(SourceError) as stopped:
+        planned(server(entities(groups=answer)))
+    assert str(stopped.value).startswith(said), stopped.value
+
+
 # -- charsets ----------------------------------------------------------------------------------------------------
 
 def page_in(encoding: str, declared: str | None, items: list[Any] | None = None

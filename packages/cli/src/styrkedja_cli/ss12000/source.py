@@ -198,6 +198,11 @@ def _is_utf8(body: bytes, step: int = 1 << 20) -> bool:
     return True
 
 
+#: what an error of the HTTP client means, said after its name (the rest are named alone: a protocol error)
+HTTP_ERRORS: dict[type[Exception], str] = {
+    httpx.DecodingError: ": the body is not in the content-encoding its header says (gzip, deflate)",
+    httpx.UnsupportedProtocol: ": a URL that is not http:// or https://",
+}
 #: SS 12000's 503 (`503_overload`) also means "the answer is too large for the server", which asking again with
 #: the same limit does not mend
 OVERLOAD_HINT = "; the specification's 503 also means a page too large for the server: try a smaller --page-size"
@@ -529,7 +534,7 @@ class HttpSource:
             except TokenError as error:
                 raise SourceError(f"{what}: {error}") from None
             except httpx.HTTPError as error:
-                raise SourceError(f"{what}: {type(error).__name__}") from None
+                raise SourceError(f"{what}: {type(error).__name__}{HTTP_ERRORS.get(type(error), '')}") from None
             if self.on_retry is not None:
                 self.on_retry(f"{what}: {why}", pause)
             self.sleep(pause)
@@ -676,6 +681,10 @@ class HttpSource:
         if response.status_code != 200:
             hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else REFUSED_HINT,
                     404: self._base_hint() if page == 1 and entity == FIRST_READ else ""}.get(response.status_code, "")
+            if response.status_code == 429:  # still "too many requests" after every attempt and its pauses
+                hint = f" (asked {self.attempts} times, after its Retry-After each time: import later)"
+            elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
+                hint = " without a Location to follow"
             raise SourceError(f"{what}: HTTP {response.status_code}{server_said(body)}{hint}")
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link, response.url) if link else None
