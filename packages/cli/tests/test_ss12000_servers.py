@@ -16,7 +16,10 @@ what held:
 * a chunk reporting applied but answered 500 is counted honestly when sent again: created when reporting did not
   hold it as the import began, else `unsure` — never `unchanged` (it said `unchanged` for what this import created);
 * a teaching assignment whose teacher's duty is at another organiser's school unit is the group's: imported under
-  the group's organiser, and said.
+  the group's organiser, and said; a group type or duty role the specification lacks is imported and said;
+* a 429 that stays, a redirect without a Location are named so;
+* an OAuth 2.0 token endpoint busy for a moment is asked again (one 503 mid-import stopped it), and a token living
+  less than a minute is not renewed for every request.
 
 The servers are `httpx.MockTransport` handlers, reporting a stub comparing as reporting does; no pause is slept."""
 
@@ -442,3 +445,56 @@ def test_a_group_type_or_duty_role_the_specification_lacks_is_imported_and_said(
     said = _said(the_plan, [])
     assert "duties.dutyRole: 1 of a value that is not SS 12000's, imported as given (Skolledare (1))" in said, said
     assert "groups.groupType: 1 of a value that is not SS 12000's, imported as given (Fritidsavdelning (1))" in said
+
+
+# -- OAuth 2.0 client credentials ------------------------------------------------------------------------------------
+
+class Issuer:
+    """A token endpoint answering `before` first (busy answers, failures), then tokens of `lifetime` seconds."""
+
+    def __init__(self, *before: httpx.Response | Exception, lifetime: int = 3600) -> None:
+        self.before, self.lifetime, self.issued = list(before), lifetime, 0
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.before:
+            answer = self.before.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        self.issued += 1
+        return httpx.Response(200, json={"access_token": f"tok-{self.issued}", "token_type": "Bearer",
+                                         "expires_in": self.lifetime})
+
+
+def test_a_token_endpoint_busy_for_a_moment_is_asked_again() -> None:
+    """Failed before: a renewal meeting one 503 (an identity provider restarting) stopped the import whole. Now a
+    busy or failing endpoint is asked again after its Retry-After (or 1, 2, 4 s), a few times; then it stops."""
+    from styrkedja_cli.ss12000.oauth import ClientCredentials, TokenError
+
+    slept: list[float] = []
+    issuer = Issuer(httpx.Response(503, headers={"retry-after": "3"}), httpx.ConnectError("reset"),
+                    httpx.Response(429))
+    auth = ClientCredentials("https://idp.test/token", "importer", "s3cret", sleep=slept.append,
+                             client=httpx.Client(transport=httpx.MockTransport(issuer.handle)))
+    assert auth.header() == "Bearer tok-1"
+    assert slept == [3.0, 2.0, 4.0]
+    always = Issuer(*[httpx.Response(503, json={"error": "temporarily_unavailable"})] * 9)
+    auth = ClientCredentials("https://idp.test/token", "importer", "s3cret", sleep=slept.append,
+                             client=httpx.Client(transport=httpx.MockTransport(always.handle)))
+    with pytest.raises(TokenError, match=r"^token endpoint: HTTP 503 \(temporarily_unavailable\)$"):
+        auth.header()
+    assert len(always.before) == 9 - 4  # four attempts, no more
+
+
+def test_a_short_lived_token_is_not_renewed_for_every_request() -> None:
+    """Failed before: a token of 20 s was within 30 s (`EARLY_SECONDS`) of its end when issued, so each page asked
+    the endpoint for a new one. Now renewed halfway through a life shorter than twice that."""
+    from styrkedja_cli.ss12000.oauth import ClientCredentials
+
+    now = [0.0]
+    issuer = Issuer(lifetime=20)
+    auth = ClientCredentials("https://idp.test/token", "importer", "s3cret", clock=lambda: now[0],
+                             client=httpx.Client(transport=httpx.MockTransport(issuer.handle)))
+    assert [auth.header(), auth.header()] == ["Bearer tok-1", "Bearer tok-1"]
+    now[0] = 10.0
+    assert auth.header() == "Bearer tok-2"
