@@ -203,6 +203,17 @@ def test_expand_refused_as_any_server_refuses_a_parameter_is_asked_again_without
                     "again without it (what persons would state of their groups is not read)"]
 
 
+def test_expand_ignored_leaves_the_members_of_groups_without_their_list_unknown_and_said() -> None:
+    """Pins what held: a server that takes `expand` and serves persons without what it would expand states no
+    memberships there; groups served without their own list then have members unknown — none sent, none removed —
+    said, never read as groups without members."""
+    without_list = {k: v for k, v in GROUP.items() if k != "groupMemberships"}
+    the_plan, said = planned(server(entities(groups=[without_list], persons=[{"id": "p1"}])))
+    assert the_plan.members_unknown == {"g1"} and "memberships" not in the_plan.changes
+    assert said == []
+    assert any(line.startswith("groups: 1 served without groupMemberships") for line in _said(the_plan, []))
+
+
 def run(monkeypatch: pytest.MonkeyPatch, args: list[str], handle: Callable[[httpx.Request], httpx.Response] | None,
         reporting: Reporting) -> tuple[int, str]:
     """The command itself: the source served by `handle` (for --url), reporting by the stub; pauses not slept."""

@@ -172,7 +172,8 @@ class Plan:
     unknown_types: dict[str, Counter[str]] = field(default_factory=dict)
 
     def unknown(self, field_name: str, value: str) -> None:
-        self.unknown_types.setdefault(field_name, Counter())[value.strip()[:40]] += 1
+        said = "".join(c if c.isprintable() else " " for c in value.strip()[:40])  # on one line, as every note
+        self.unknown_types.setdefault(field_name, Counter())[said] += 1
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
             fields: dict[str, str] | None = None) -> bool:
