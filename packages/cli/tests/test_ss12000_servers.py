@@ -399,6 +399,23 @@ def test_reporting_answering_what_it_holds_with_another_shape_stops_before_anyth
     assert "nothing was sent to reporting" in said and reporting.posts == 0, said
 
 
+def test_reporting_paging_what_it_holds_backwards_stops_rather_than_loops(tmp_path, monkeypatch) -> None:
+    """Failed before: a `next_after` that does not move on (a proxy caching the first page) was asked for ever."""
+    reporting = Reporting()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/directory/held":
+            return httpx.Response(200, json={"items": [{"organiser_id": "2999", "entity_key": "unit:x"}],
+                                             "source_ids": ["x"], "next_after": "unit:x"})
+        return Reporting.handle(reporting, request)
+
+    reporting.handle = handle  # type: ignore[method-assign]
+    exit_code, said = run(monkeypatch, dump(tmp_path), None, reporting)
+    assert exit_code == 1, said
+    assert "reporting answered the request for what it holds for 2999 with a page after 'unit:x' again" in said, said
+    assert reporting.posts == 0
+
+
 # -- the mapping ---------------------------------------------------------------------------------------------------
 
 def test_a_group_taught_by_another_organisers_duty_is_imported_under_the_groups_organiser_and_said() -> None:
