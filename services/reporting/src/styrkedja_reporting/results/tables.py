@@ -255,7 +255,8 @@ class FactStore:
                    f"FROM {self.aggregates.name} a FULL OUTER JOIN r ON {on} "
                    f"WHERE a.count IS DISTINCT FROM r.count GROUP BY 1")
         found = {row[0]: int(row[1]) for row in (await session.execute(sql)).all()}
-        # the student level is read from the facts: equal to them by construction
+        # the student level is read from the facts and the nation's from the organiser level's cells: equal to
+        # them by construction
         return {level: found.get(level, 0) for level in LEVELS}
 
 
