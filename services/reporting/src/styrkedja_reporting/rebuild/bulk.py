@@ -102,6 +102,10 @@ Progress = Callable[[str, int, float], None]  # stage, events (or rows) done, se
 BatchHandler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
 
 
+class RebuildRunning(RuntimeError):
+    """Another rebuild holds this database's rebuild lock (`LOCK_KEY`): this one did not start."""
+
+
 @dataclass
 class Failed:
     item: Delivered
@@ -580,7 +584,8 @@ class Rebuilder:
         if not locked:
             await self.lock.close()
             self.lock = None
-            raise RuntimeError("another rebuild of this database is running")
+            raise RebuildRunning("another rebuild of this database is running (one at a time: its lock is held); "
+                                 "nothing was changed")
         await self.stages.run("shadow", 0, self._make_shadow())
         self.session = self.db.sessions()
         self.stages.backend = await self._enter(self.session)  # the read's transaction: its COPYs
