@@ -186,6 +186,9 @@ class RequestGuard:
     a header look-up."""
 
     _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+    #: methods no operation reads a body of: a body sent with one (filters a client meant as a search, as some APIs
+    #: take them on GET) was read by no one, and the answer covered everything, as an unknown query parameter's did
+    _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, body_seconds: float = 60.0) -> None:
         self.app = app
@@ -209,11 +212,21 @@ class RequestGuard:
         elif repeated is not None:
             field = repeated.decode("latin-1")
             refusal = (400, field, "single_header", f"{field}: sent more than once, with different values")
+        elif b"transfer-encoding" in headers and scope.get("http_version") == "1.0":
+            # RFC 9112 §6.1: HTTP/1.0 has no transfer codings, and such a message's framing is faulty: the server
+            # unframed chunks, where an HTTP/1.0 proxy in front took the body to end with the connection
+            refusal = (400, "transfer-encoding", "http_syntax", "transfer-encoding: HTTP/1.0 has no transfer codings "
+                       "(RFC 9112 §6.1); send the body with a Content-Length")
         elif declared is not None:
             if not declared.isdigit():
                 refusal = (400, "body", "malformed_header", "content-length: not a number")
             elif int(declared) > self.max_body_bytes:
                 refusal = (413, "body", "max_body_bytes", f"body: larger than {self.max_body_bytes} bytes")
+        if refusal is None and scope["method"] in self._BODILESS_METHODS and (
+                (declared not in (None, b"0")) or b"transfer-encoding" in headers):
+            method = scope["method"]
+            refusal = (400, "body", "no_body", f"body: a {method} takes no body (RFC 9110 §9.3); send what it asks "
+                                               "for in the query")
         if refusal is None and scope["method"] in self._BODY_METHODS and (
                 (declared not in (None, b"0")) or b"transfer-encoding" in headers):
             unreadable = _unreadable_body(headers)
@@ -232,8 +245,8 @@ class RequestGuard:
                                         instance=scope.get("path"))
             if field.endswith("-encoding"):
                 response.headers["accept-encoding"] = "identity"  # RFC 7694
-            if status == 408:  # the rest of the body may still come: not read as the next request
-                response.headers["connection"] = "close"
+            if status == 408 or field == "transfer-encoding":  # the rest of the body may still come, or was framed
+                response.headers["connection"] = "close"     # as the client did not mean: not read as the next request
             await response(scope, receive, send)
             return
         if scope["method"] == "HEAD":
@@ -351,8 +364,11 @@ def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None
     never unpacked), and JSON between systems is UTF-8 (RFC 8259 §8.1)."""
     media_type, *parameters = headers.get(b"content-type", b"").split(b";")
     media_type = media_type.strip().lower()
-    charset = next((value.strip().strip(b'"').lower() for name, _, value in
-                    (p.partition(b"=") for p in parameters) if name.strip().lower() == b"charset"), None)
+    # every charset given: one read by its first (this code did), another by its last (a proxy, a gateway) saw
+    # another charset in `charset=utf-8; charset=latin-1`
+    charsets = {value.strip().strip(b'"').lower() for name, _, value in
+                (p.partition(b"=") for p in parameters) if name.strip().lower() == b"charset"}
+    charset = charsets.pop() if len(charsets) == 1 else (None if not charsets else b"several")
     # a list (RFC 9110 §8.4): `identity` among the codings undoes nothing, whichever line it came on
     codings = {c.strip() for c in headers.get(b"content-encoding", b"").lower().split(b",")} - {b"", b"identity"}
     transfer = {c.strip() for c in headers.get(b"transfer-encoding", b"").lower().split(b",")} - {
