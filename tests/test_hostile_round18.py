@@ -20,7 +20,29 @@ Found and fixed (each test failed on the old code, as said at it):
   repeating no number (`dead_letter_topic`: the live consumer, the rebuild, `ensure_topics` and the ops CLI's
   `topics --dead-letter-group`, packages/kit/tests/test_cli_arguments.py).
 
-Tried and held (swept here, every operation of every service from its OpenAPI document):
+- The HTTP door (the kit's `RequestGuard`, every operation of every service): a body on a GET, HEAD or DELETE was read
+  by no one and answered as if the request had none (a client's search filters sent as a body got every row, as an
+  unknown query parameter did before round 16): now a 400 naming `body` and `no_body`. HTTP/1.0 with
+  `Transfer-Encoding: chunked` was unframed as chunks, where RFC 9112 §6.1 has its framing faulty (an HTTP/1.0 proxy
+  in front reads the body to the connection's end): a 400 naming `transfer-encoding` (`http_syntax`), the
+  connection closed. `Content-Type: application/json; charset=utf-8; charset=latin-1` was read by its first
+  charset, a proxy reading the last saw Latin-1: a 415 `utf8_charset`, as any charset but UTF-8.
+- Reporting's directory door named a rule of a whole item (a model validator's: `year` on a school unit)
+  `items.0.data.body`, a field no item has: now `items.0.data`.
+
+Tried and held (swept here on every operation of every service, from its OpenAPI document, or probed):
+`Upgrade: websocket` and `h2c` (never switched, answered as HTTP/1.1); `Transfer-Encoding` in capitals, after a
+tab, twice, beside a Content-Length, `identity`; a chunk extension and a trailer holding a personal identity number
+(never repeated); `Content-Length: 2, 2` and twice; header values in UTF-8 with a bidi override (Accept 406,
+Content-Type 415, Authorization 401, others ignored); a Content-Type list, `text/json`, form and multipart types,
+one given twice (415 / 400 `single_header`); query arrays in brackets (`unknown_parameter`); JSON numbers `7.0`,
+`7e0` and `"7"` for integers (strict: `int_type`). Tokens (the kit's, read on reporting): the scheme in any case,
+two tokens or a tab after the scheme, `jku`, `x5u`, an embedded `jwk`, a path as `kid`, an unknown critical
+extension (`crit`), `exp` as text or a non-integer number, `aud` a list, `nbf` or `iat` ahead — each judged as
+RFC 7515/7519 have it. Events: headers that lie (`content-type`, `ce_*` binary-mode headers beside a structured
+value: the value decides, round 15), a key that is not the body's organiser (`key_mismatch`, round 3), the same id
+with another body (`conflicting_duplicate`; the same event with a name spaced otherwise is the same event now: the
+decode forms it before `same_content` compares) — held by the earlier rounds' tests, not repeated here.
 """
 
 from __future__ import annotations
