@@ -26,7 +26,9 @@ Found and fixed (each test failed on the old code, as said at it):
   `Transfer-Encoding: chunked` was unframed as chunks, where RFC 9112 §6.1 has its framing faulty (an HTTP/1.0 proxy
   in front reads the body to the connection's end): a 400 naming `transfer-encoding` (`http_syntax`), the
   connection closed. `Content-Type: application/json; charset=utf-8; charset=latin-1` was read by its first
-  charset, a proxy reading the last saw Latin-1: a 415 `utf8_charset`, as any charset but UTF-8.
+  charset, a proxy reading the last saw Latin-1: a 415 `utf8_charset`, as any charset but UTF-8. A merge patch
+  (`application/merge-patch+json`) on a PUT or POST was taken as the whole document (a calendar's or the alert
+  thresholds' other fields reset to their defaults): a 415 `json_body`.
 - Reporting's directory door named a rule of a whole item (a model validator's: `year` on a school unit)
   `items.0.data.body`, a field no item has: now `items.0.data`.
 
@@ -272,7 +274,10 @@ def test_bodies_where_none_is_read_framing_and_charsets_are_refused_naming_the_r
       (an HTTP/1.0 proxy in front reads the body to the connection's end): now a 400 naming `transfer-encoding`
       (`http_syntax`), the connection closed;
     - `Content-Type: application/json; charset=utf-8; charset=latin-1` was read by its first charset (a proxy taking
-      the last saw Latin-1): now a 415 naming `content-type` (`utf8_charset`), as any charset but UTF-8 was."""
+      the last saw Latin-1): now a 415 naming `content-type` (`utf8_charset`), as any charset but UTF-8 was;
+    - `application/merge-patch+json` (RFC 7386) on a PUT or POST was read as the whole document: forecast's
+      `PUT /v1/calendars/{organiser_id}` and reporting's alert thresholds took the patch `{}` and answered 200, every
+      field at its default. Now a 415 `json_body` (a PATCH, which may mean one, is left to its operation)."""
     name, service = running
     token = auth(token_issuer)["Authorization"].encode()
     wrong: list[str] = []
@@ -297,6 +302,10 @@ def test_bodies_where_none_is_read_framing_and_charsets_are_refused_naming_the_r
                     "content-type": "application/json; charset=utf-8; charset=UTF-8"})
                 if same.status_code in (415, 500):
                     wrong.append(f"{method} {path} one charset twice: {same.status_code} {same.text[:160]!r}")
+                patch = client.request(method, url, content=b"{}", headers={"content-type": "application/merge-patch+json"})
+                refused = patch.status_code == 415 and _rules(patch) == [("content-type", "json_body")]
+                if refused == (method == "PATCH") or patch.status_code >= 500:  # a PATCH may mean one
+                    wrong.append(f"{method} {path} merge patch: {patch.status_code} {patch.text[:160]!r}")
             status, answer = _raw(service.url, method.encode() + b" " + url.encode() + b" HTTP/1.0\r\nHost: h\r\n"
                                   b"Authorization: " + token + b"\r\nContent-Type: application/json\r\n"
                                   b"Transfer-Encoding: chunked", b"2\r\n{}\r\n0\r\n\r\n")

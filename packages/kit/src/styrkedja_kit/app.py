@@ -229,7 +229,7 @@ class RequestGuard:
                                                "for in the query")
         if refusal is None and scope["method"] in self._BODY_METHODS and (
                 (declared not in (None, b"0")) or b"transfer-encoding" in headers):
-            unreadable = _unreadable_body(headers)
+            unreadable = _unreadable_body(headers, scope["method"])
             refusal = (415, *unreadable) if unreadable else None
             if refusal is None:  # the charset the bytes themselves show (none declared, or UTF-8 declared)
                 try:
@@ -358,7 +358,7 @@ def _body_headers(raw: list[tuple[bytes, bytes]]) -> tuple[dict[bytes, bytes], b
     return headers, repeated
 
 
-def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None:
+def _unreadable_body(headers: dict[bytes, bytes], method: str) -> tuple[str, str, str] | None:
     """Why a body with these headers cannot be read as sent (field, rule, message), or None. The
     services read bodies as they arrive: a compressed one would be read as garbage (and a zip bomb is
     never unpacked), and JSON between systems is UTF-8 (RFC 8259 §8.1)."""
@@ -379,6 +379,10 @@ def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None
         return "content-type", "json_body", "content-type: missing; send the body as application/json"
     if media_type != b"application/json" and not media_type.endswith(b"+json"):
         return "content-type", "json_body", "content-type: the body must be application/json"
+    if media_type in _PATCH_TYPES and method != "PATCH":  # JSON, but a patch of a document (RFC 7386, RFC 6902): a
+        # PUT took a merge patch `{"grace_days": 3}` as the whole calendar, every other field reset to its default
+        return "content-type", "json_body", ("content-type: a patch is not taken; send the whole document as "
+                                             "application/json")
     if charset not in (None, b"utf-8", b"utf8"):
         return "content-type", "utf8_charset", "content-type: the body must be JSON in UTF-8 (charset=utf-8 or none)"
     if codings:
@@ -390,6 +394,8 @@ def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None
 
 
 _BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+#: JSON media types that mean a patch, not a document (RFC 7386 merge patch, RFC 6902 JSON patch)
+_PATCH_TYPES = frozenset({b"application/merge-patch+json", b"application/json-patch+json"})
 
 
 def _not_utf8(head: bytes) -> str | None:
