@@ -33,7 +33,12 @@ from .events import (
     SupportInterventionRetractedV1,
     TeachingAssignmentUpsertedV1,
 )
-from .identifiers import PIN_RULE, canonical_organiser_id, has_personal_identity_number, redact_personal_identity_numbers
+from .identifiers import (
+    PIN_RULE,
+    canonical_organiser_id,
+    has_personal_identity_number,
+    redact_personal_identity_numbers,
+)
 from .registry import parse_event_type
 
 if TYPE_CHECKING:
