@@ -17,7 +17,7 @@ from styrkedja_contracts import AssessmentPublishedV1, new_event
 from styrkedja_kit import metrics
 from styrkedja_kit.app import define_kit_tables
 from styrkedja_kit.consumer import ConsumerLoop
-from styrkedja_kit.kafka import broker_capabilities
+from styrkedja_kit.kafka import broker_capabilities, ensure_topics, registry_topics
 from styrkedja_kit.outbox import Outbox, OutboxRelay
 from styrkedja_kit.settings import ServiceSettings
 
@@ -740,6 +740,7 @@ async def test_a_fresh_group_over_a_filled_database_reads_on_from_the_offsets_st
         kit_db, kit_settings, make_event, new_unit_code):
     """Failed before: the fresh group read the partition from its start again (every event a duplicate)."""
     settings = kit_settings.model_copy(update={"kafka_broker_may_lose_logs": False})  # as on Apache Kafka
+    await ensure_topics(settings, registry_topics())  # produced to before any consumer made them (Apache Kafka)
     unit = new_unit_code()
     first = [make_event(unit, n=i) for i in range(60)]
     await produce(settings.kafka_bootstrap_servers, [(e.partition_key(), e.to_bytes()) for e in first])
@@ -767,6 +768,7 @@ async def test_a_new_database_reads_from_the_start_though_the_broker_holds_the_g
     database, another deployment with the group's id): starting there would lose them. Read from the start, and say
     that the marker was left aside."""
     settings = kit_settings.model_copy(update={"kafka_broker_may_lose_logs": False})  # even where logs are kept
+    await ensure_topics(settings, registry_topics())  # produced to before any consumer made them (Apache Kafka)
     unit = new_unit_code()
     events = [make_event(unit, n=i) for i in range(40)]
     await produce(settings.kafka_bootstrap_servers, [(e.partition_key(), e.to_bytes()) for e in events])
