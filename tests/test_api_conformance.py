@@ -97,9 +97,13 @@ class Client:
             return [f"{response.status_code} JSON documented without a schema"]
         return []
 
-    def done(self) -> None:
-        unsent = sorted(self.operations() - self.sent - NOT_SENT)
+    def done_sending(self) -> None:
         assert not self.wrong, f"{self.name}:\n" + "\n\n".join(self.wrong)
+
+    def done(self) -> None:
+        """Every answer as documented, and a valid request sent to every operation of the document."""
+        self.done_sending()
+        unsent = sorted(self.operations() - self.sent - NOT_SENT)
         assert not unsent, f"{self.name}: operations of its document no valid request was sent to: {unsent}"
 
 
@@ -433,3 +437,56 @@ def assert_outbox_events_validate(service: RunningService) -> None:
             wrong.append(f"{event.get('type')} {event.get('id')}: {problems[:5]}")
     assert not wrong, f"{len(wrong)} of {len(payloads)} events do not validate:\n" + "\n".join(wrong[:20])
     print(f"{len(payloads)} events of {sorted(types)} validate against the exported JSON Schemas")
+
+
+# --- paging ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("running", ["reporting"], indirect=True)
+def test_following_next_after_visits_every_held_entity_once_while_writes_go_on(running, token_issuer):
+    """`GET /v1/directory/held` pages by `after` = the previous page's `next_after` (keyset order): an entity
+    held throughout is visited exactly once, whatever is written between two pages (new entities before and
+    after the cursor, changed names), every page conforms to the document, and the last says `next_after: null`."""
+    name, service = running
+    c = Client(name, service, token_issuer)
+    held = [_unit("group", f"conform-page-{i:03d}", UNIT, f"Sida {i}", school_unit_code=UNIT, year=8)
+            for i in range(60)]
+    c.call("POST", "/v1/directory/changes", body={"items": _directory(0) + held})
+    seen: list[str] = []
+    after: str | None = None
+    for page_number in range(1000):
+        query: dict[str, Any] = {"organiser_id": ORGANISER, "limit": 7} | ({"after": after} if after else {})
+        page = c.call("GET", "/v1/directory/held", query=query)
+        assert page is not None, c.wrong
+        body = page.json()
+        assert len(body["items"]) == len(body["source_ids"]) <= 7
+        seen += [item["entity_key"] for item in body["items"]]
+        # between two pages a writer adds entities on both sides of the cursor and renames one already seen
+        writes = [_unit("group", f"conform-page-{page_number:03d}-new", UNIT, "Ny", school_unit_code=UNIT, year=8),
+                  _unit("group", f"conform-page-000-{page_number:03d}", UNIT, "Ny", school_unit_code=UNIT, year=8),
+                  _unit("group", "conform-page-000", UNIT, f"Omdöpt {page_number}", school_unit_code=UNIT, year=8)]
+        c.call("POST", "/v1/directory/changes", body={"items": writes})
+        after = body["next_after"]
+        if after is None:
+            break
+    else:
+        pytest.fail("the pages never ended")
+    c.done_sending()
+    assert len(seen) == len(set(seen)), [k for k in seen if seen.count(k) > 1][:5]
+    mine = {k for k in seen if any(k.endswith(f"conform-page-{i:03d}") for i in range(60))}
+    assert len(mine) == 60, sorted(mine)[:5]
+
+
+# --- what the document admits, the service takes ----------------------------------------------------------------
+
+def test_a_rule_across_fields_is_in_the_document_too():
+    """A body a generated client may build from the document is one the service takes: a removal naming
+    nothing is refused at the door (`name at least one source id or entity`), so the schema says so."""
+    from test_docs_examples import request_schema
+
+    validator = jsonschema.Draft202012Validator(request_schema("reporting", "POST", "/v1/directory/removals"))
+    removed_at = "2026-08-15T06:30:00+02:00"
+    assert not validator.is_valid({"removed_at": removed_at})
+    assert not validator.is_valid({"removed_at": removed_at, "source_ids": [], "entities": []})
+    assert validator.is_valid({"removed_at": removed_at, "source_ids": ["conform-gone"]})
+    assert validator.is_valid({"removed_at": removed_at, "entities": [{"organiser_id": ORGANISER,
+                                                                       "entity_key": "group:29990011:7A"}]})
