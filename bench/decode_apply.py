@@ -14,6 +14,9 @@ system runs). The directory is applied first, then `--warm` batches, both untime
 the loop decodes a batch beside the transaction of the one before) and of `_apply_decoded` apart,
 the collector's CPU (`gc.callbacks`), and the PostgreSQL server's CPU (every server process; `apply.postgres_cpu_seconds`).
 
+`--decode-only`: no database, the decode alone (the collector paused, as beside a transaction), the best of `--passes`
+passes over all the records per run: the cleaner figure for a change of the decode on a shared machine.
+
 `--before TREE` alternates this checkout ("after") with the code in TREE ("before": a tree holding
 `packages/contracts/src`, `packages/kit/src` and `services/reporting/src`, e.g. `git archive main packages services |
 tar -x -C TREE`), by `PYTHONPATH`, each run in its own process; pairs alternate their order. The last run of each side
@@ -89,8 +92,61 @@ class _Producer:
         return future
 
 
-async def _child(args: argparse.Namespace) -> dict[str, Any]:
+def _fetches(records: list[Raw], batch: int) -> list[dict[Any, list[Any]]]:
+    """The records as the client hands them out: per batch, per partition in offset order."""
     from aiokafka import ConsumerRecord, TopicPartition
+
+    out = []
+    for start in range(0, len(records), batch):
+        fetch: dict[Any, list[Any]] = {}
+        for topic, p, offset, timestamp, key, value in records[start:start + batch]:
+            fetch.setdefault(TopicPartition(topic, p), []).append(ConsumerRecord(
+                topic, p, offset, timestamp, 0, key, value, None, len(key), len(value), ()))
+        out.append(fetch)
+    return out
+
+
+async def _decode_child(args: argparse.Namespace) -> dict[str, Any]:
+    """`--decode-only`: the consumer's decode of every batch (`_decode_into`, `_decoded`; the collector paused, as
+    beside a transaction), `--passes` times over the same records; the best pass's process CPU per event (the
+    passes a neighbour's burst slowed are left out)."""
+    import styrkedja_contracts
+    import styrkedja_kit
+    from styrkedja_kit import consumer as kit_consumer
+    from styrkedja_kit.consumer import ConsumerLoop
+    from styrkedja_kit.settings import ServiceSettings
+    from styrkedja_reporting.main import handler_registry
+    from styrkedja_reporting.persistence import metadata
+
+    data = pickle.loads(Path(args.data).read_bytes())  # noqa: ASYNC240 - before anything runs beside it
+    registry = handler_registry()
+    loop = ConsumerLoop(ServiceSettings(database_url="postgresql+asyncpg://127.0.0.1:9/none",
+                                        kafka_bootstrap_servers="127.0.0.1:9", client_id="decode-only"),
+                        None, group_id="decode-only", topics=sorted({r[0] for r in data["records"]}),  # type: ignore[arg-type]
+                        handler=registry, applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+    fetched = _fetches(data["records"], args.batch)
+    passes = []
+    events = 0
+    for _ in range(args.passes + 1):  # the first untimed (imports, caches)
+        kept = []
+        cpu = time.process_time()
+        for batch in fetched:
+            decoded = kit_consumer._Decoded(loop._rebalances)
+            with kit_consumer.collector_paused():
+                await loop._decode_into(decoded, batch, kit_consumer.DECODE_SLICE)
+                kept.append(loop._decoded(decoded))
+        passes.append(time.process_time() - cpu)
+        events = sum(d.records_count for d in kept)
+        del kept
+        gc.collect()
+    best = min(passes[1:])
+    return {"events": events, "passes": len(passes) - 1, "decode_us_per_event": round(best * 1e6 / events, 2),
+            "decode_us_per_event_median_pass": round(statistics.median(passes[1:]) * 1e6 / events, 2),
+            "sources": [str(Path(m.__file__).parent) for m in (styrkedja_contracts, styrkedja_kit)]}
+
+
+async def _child(args: argparse.Namespace) -> dict[str, Any]:
     from apply import postgres_cpu_seconds, recomputation
 
     import styrkedja_contracts
@@ -125,18 +181,7 @@ async def _child(args: argparse.Namespace) -> dict[str, Any]:
         await loop._apply([Delivered(e, "setup", 0, 10_000_000 + start + n)
                            for n, e in enumerate(directory[start:start + 2000])], {})
 
-    def batches() -> list[dict[Any, list[Any]]]:
-        out = []
-        records = data["records"]
-        for start in range(0, len(records), args.batch):
-            fetch: dict[Any, list[Any]] = {}
-            for topic, p, offset, timestamp, key, value in records[start:start + args.batch]:
-                fetch.setdefault(TopicPartition(topic, p), []).append(ConsumerRecord(
-                    topic, p, offset, timestamp, 0, key, value, None, len(key), len(value), ()))
-            out.append(fetch)
-        return out
-
-    fetched = batches()
+    fetched = _fetches(data["records"], args.batch)
     producer = _Producer()
     gc_time = [0.0, 0.0]
 
@@ -211,9 +256,11 @@ def run_child(side: str, tree: Path | None, data: Path, pg: Any, args: argparse.
               cprofile: Path | None = None) -> dict[str, Any]:
     from styrkedja_devstack.postgres import ensure_database
 
-    name = f"decode_apply_{uuid.uuid4().hex[:8]}"
-    ensure_database(pg.server_url(), name)
-    url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/{name}"
+    url = "none"
+    if not args.decode_only:
+        name = f"decode_apply_{uuid.uuid4().hex[:8]}"
+        ensure_database(pg.server_url(), name)
+        url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/{name}"
     env = dict(os.environ)
     if tree is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(tree / s) for s in SOURCES] + [env.get("PYTHONPATH", "")])
@@ -221,6 +268,8 @@ def run_child(side: str, tree: Path | None, data: Path, pg: Any, args: argparse.
                "--pgdata", str(pg.data_dir), "--batch", str(args.batch), "--warm", str(args.warm)]
     if args.by_handler:
         command.append("--by-handler")
+    if args.decode_only:
+        command += ["--decode-only", "--passes", str(args.passes)]
     if verify:
         command.append("--verify")
     if cprofile is not None:
@@ -243,6 +292,9 @@ def main() -> int:
     parser.add_argument("--by-handler", action="store_true",
                         help="each registered handler's Python and backend CPU per event (in the runs' JSON)")
     parser.add_argument("--before", type=Path, default=None, metavar="TREE")
+    parser.add_argument("--decode-only", action="store_true",
+                        help="no database: the consumer's decode alone, best of --passes per run")
+    parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--organisers", type=int, default=12)
     parser.add_argument("--students", type=int, default=100, help="per organiser")
@@ -254,7 +306,7 @@ def main() -> int:
     parser.add_argument("--note", default=None)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(asyncio.run(_child(args))))
+        print(json.dumps(asyncio.run(_decode_child(args) if args.decode_only else _child(args))))
         return 0
 
     from styrkedja_devstack.postgres import EmbeddedPostgres
@@ -265,7 +317,9 @@ def main() -> int:
     data = state / "corpus.pickle"
     made = corpus(args.organisers, args.students, args.seed, (index, of))
     data.write_bytes(pickle.dumps(made))
-    pg = EmbeddedPostgres(state / "pgdata").start()
+    pg = EmbeddedPostgres(state / "pgdata")
+    if not args.decode_only:
+        pg.start()
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
         "organisers": args.organisers, "students_per_organiser": args.students, "share": args.share,
@@ -288,15 +342,18 @@ def main() -> int:
         for n in range(args.pairs):
             order = sides if n % 2 == 0 else sides[::-1]
             for side, tree in order:
-                run = run_child(side, tree, data, pg, args, verify=n == args.pairs - 1)
+                run = run_child(side, tree, data, pg, args, verify=n == args.pairs - 1 and not args.decode_only)
                 run["pair"] = n + 1
                 results["runs"].append(run)
                 print(json.dumps(run), flush=True)
     finally:
-        pg.stop()
+        if not args.decode_only:
+            pg.stop()
         shutil.rmtree(state, ignore_errors=True)
-    keys = ("python_us_per_event", "decode_us_per_event", "apply_us_per_event", "gc_us_per_event",
-            "postgres_us_per_event")
+    keys: tuple[str, ...] = ("python_us_per_event", "decode_us_per_event", "apply_us_per_event", "gc_us_per_event",
+                             "postgres_us_per_event")
+    if args.decode_only:
+        keys = ("decode_us_per_event", "decode_us_per_event_median_pass")
     results["median"] = {side: {k: statistics.median(r[k] for r in results["runs"] if r["side"] == side) for k in keys}
                          for side, _ in sides}
     if args.before is not None:
