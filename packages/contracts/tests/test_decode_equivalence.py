@@ -283,7 +283,7 @@ BULK_TYPES = ("se.styrkedja.assessment.published.v1", "se.styrkedja.assessment.r
 def strict_outcome(decode: Any, raw: bytes) -> tuple[Any, ...]:
     """`outcome`, and for an accepted event everything that makes two CloudEvents equal or tells them
     apart: the Python values (UUIDs, datetimes, enums as objects) and the fields set, at both levels, and the repr
-    (the values' order: `decode_event` makes the validated shadow itself the CloudEvent, `_cloud_event_in_place`)."""
+    (the values' order, which a decode that built the CloudEvent another way could change)."""
     try:
         event = decode(raw)
     except ContractError as exc:
