@@ -282,13 +282,14 @@ BULK_TYPES = ("se.styrkedja.assessment.published.v1", "se.styrkedja.assessment.r
 
 def strict_outcome(decode: Any, raw: bytes) -> tuple[Any, ...]:
     """`outcome`, and for an accepted event everything that makes two CloudEvents equal or tells them
-    apart: the Python values (UUIDs, datetimes, enums as objects) and the fields set, at both levels."""
+    apart: the Python values (UUIDs, datetimes, enums as objects) and the fields set, at both levels, and the repr
+    (the values' order, which a decode that built the CloudEvent another way could change)."""
     try:
         event = decode(raw)
     except ContractError as exc:
         return ("refused", type(exc).__name__, exc.reason, str(exc), tuple(exc.fields))
     return ("accepted", type(event), type(event.data), event.model_dump(), event.model_fields_set,
-            event.data.model_fields_set, event.model_dump(mode="json"))
+            event.data.model_fields_set, event.model_dump(mode="json"), repr(event))
 
 
 def assert_same(raw: bytes) -> tuple[Any, ...]:

@@ -50,3 +50,38 @@ def test_merit_points() -> None:
     for bad in ("ACCEPTABLE", "G", ""):
         with pytest.raises(ValueError, match="merit points"):
             merit_points(bad)
+
+
+def _by_the_lists(scale: object, value: object, special_school: bool = False) -> object:
+    """What `is_valid_value` and `reaches_pass` answer by `scale_values` alone (their first definition), or the
+    refusal they raise: their look-up tables (decode18) must give the same for every argument."""
+    try:
+        values = scale_values(scale, special_school=special_school)
+    except ValueError as error:
+        return ("refused", str(error))
+    valid = value in values
+    below = {"F", "NOT_REACHED"}
+    return (valid, (value not in below) if valid else "not on the scale")
+
+
+@pytest.mark.parametrize("scale", [*Scale, *(s.value for s in Scale), "XX", "af", ""])
+@pytest.mark.parametrize("value", ["A", "E", "F", "ACCEPTABLE", "NOT_REACHED", "MORE_THAN_ACCEPTABLE", "e", "", "A ",
+                                   ["A"], None])
+@pytest.mark.parametrize("special_school", [False, True])
+def test_look_ups_answer_as_the_lists(scale: object, value: object, special_school: bool) -> None:
+    expected = _by_the_lists(scale, value, special_school)
+    try:
+        valid: object = is_valid_value(scale, value, special_school=special_school)
+    except ValueError as error:
+        valid = ("refused", str(error))
+    if isinstance(expected, tuple) and expected[0] == "refused":
+        assert valid == expected
+        return
+    assert isinstance(expected, tuple) and valid is expected[0]
+    if special_school:
+        return
+    try:
+        reached: object = reaches_pass(scale, value)
+    except (ValueError, TypeError) as error:
+        reached = "not on the scale" if "not a value on scale" in str(error) else ("refused", str(error))
+    assert reached == expected[1]

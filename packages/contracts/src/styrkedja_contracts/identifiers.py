@@ -440,6 +440,7 @@ def _check_school_year(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=256)  # asked per assessment decoded (`within_school_year`): a few school years, two dates each
 def school_year_bounds(school_year: str) -> tuple[date, date]:
     """The first and the last day of a school year (läsår): `2026/27` is 2026-07-01 … 2027-06-30."""
     first = int(school_year[:4])

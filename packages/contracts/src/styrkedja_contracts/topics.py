@@ -7,6 +7,7 @@ own dead-letter topic ``styrkedja.dlq.<consumer_group>``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -125,6 +126,7 @@ TOPICS: dict[str, Topic] = {
 """Every topic by name."""
 
 
+@functools.lru_cache(maxsize=512)  # asked per record consumed (`key_mismatch`); `TOPICS` is fixed (a miss is not kept)
 def topic_for_event_type(event_type: str) -> Topic:
     """The topic that carries ``event_type``; other versions of the same entity.verb map to the same topic."""
     for topic in TOPICS.values():

@@ -828,8 +828,13 @@ class ConsumerLoop:
         if self.handles is None:
             return delivered
         kept = []
+        handled: dict[str, bool] = {}  # asked once per type in the batch, not once per event
         for item in delivered:
-            if self.handles(item.event.type):
+            event_type = item.event.type
+            verdict = handled.get(event_type)
+            if verdict is None:
+                verdict = handled[event_type] = self.handles(event_type)
+            if verdict:
                 kept.append(item)
                 continue
             metrics.CONSUMER_UNHANDLED.labels(self.group_id, item.event.type).inc()

@@ -72,7 +72,7 @@ class AssessmentFact:
 
     @property
     def reaches_pass(self) -> bool:
-        return reaches_pass(Scale(self.scale), self.value)
+        return reaches_pass(self.scale, self.value)  # a stored text: the scale's look-up takes it as is
 
 
 @dataclass(frozen=True)
