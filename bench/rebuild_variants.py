@@ -18,12 +18,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from rebuild_statements import backend_cpu  # a sibling script: the same per-backend CPU reading
 
+from styrkedja_reporting.directory.tables import placements
 from styrkedja_reporting.rebuild import bulk
+from styrkedja_reporting.results.rules import GROUP_SEPARATOR, MATERIALISED, NATION
 from styrkedja_reporting.results.tables import ASSESSMENTS
+from styrkedja_reporting.staging import quoted
 
 
 def _levels() -> dict[str, tuple[list[str], list[str]]]:
@@ -46,7 +50,126 @@ def _levels() -> dict[str, tuple[list[str], list[str]]]:
     }
 
 
-STEPS = {"levels": _levels}
+def _levels_from_groups_sql(store: Any) -> str:
+    """rebuild17's roll-up (`bulk.rolled_up_levels_sql` before rebuild18), kept here to compare with: the facts
+    counted once per school unit, group and the other dimensions (`g`), every level above summed from those rows."""
+    if tuple(store.dimensions[:3]) != ("level", "unit_id", "organiser_id") or \
+            tuple(MATERIALISED) != ("group", "school_unit", "area", "organiser", "nation"):
+        raise ValueError("the levels' roll-up expects (level, unit_id, organiser_id, …) and the five levels")
+    rest = ", ".join(quoted(d) for d in store.dimensions[2:])
+    of_fact = ", ".join(f"f.{quoted(d)}" for d in store.dimensions[2:])
+    of_g = ", ".join(f"g.{quoted(d)}" for d in store.dimensions[2:])
+    g = (f"SELECT f.school_unit_code AS su, f.group_id AS gid, {of_fact}, CAST(count(*) AS integer) AS n "
+         f"FROM {store.facts.name} f WHERE NOT f.{store.hidden} GROUP BY f.school_unit_code, f.group_id, {of_fact}")
+    o = f"SELECT {rest}, CAST(sum(n) AS integer) AS n FROM g GROUP BY {rest}"
+    levels = [
+        f"SELECT CAST('group' AS varchar), CAST(su || '{GROUP_SEPARATOR}' || gid AS varchar), {rest}, n FROM g",
+        f"SELECT CAST('school_unit' AS varchar), CAST(su AS varchar), {rest}, CAST(sum(n) AS integer) FROM g "
+        f"GROUP BY su, {rest}",
+        f"SELECT CAST('area' AS varchar), CAST(p.area_id AS varchar), {of_g}, CAST(sum(g.n) AS integer) FROM g "
+        f"JOIN {placements.name} p ON p.school_unit_code = g.su AND p.area_id IS NOT NULL GROUP BY p.area_id, {of_g}",
+        f"SELECT CAST('organiser' AS varchar), CAST(organiser_id AS varchar), {rest}, n FROM o",
+        f"SELECT CAST('nation' AS varchar), CAST('{NATION}' AS varchar), {rest}, n FROM o"]
+    return f"WITH g AS MATERIALIZED ({g}), o AS MATERIALIZED ({o}) {' UNION ALL '.join(levels)}"
+
+
+def _levels18() -> dict[str, tuple[list[str], list[str]]]:
+    """rebuild18: the area and organiser levels summed from the school-unit level's rows instead of the group's."""
+    store = ASSESSMENTS
+    dims = ", ".join(f'"{d}"' for d in store.dimensions)
+    table = store.aggregates.name
+    setup = [f"CREATE UNLOGGED TABLE {table} (LIKE public.{table} INCLUDING DEFAULTS)"]
+    key = ", ".join(f'"{c.name}"' for c in store.aggregates.primary_key.columns)
+    build = f"ALTER TABLE {table} ADD PRIMARY KEY ({key})"
+    order = bulk._key_order(list(store.aggregates.primary_key.columns))
+    out = {}
+    for name, sql in (("from_groups", _levels_from_groups_sql),
+                      ("from_school_units", bulk.rolled_up_levels_sql)):
+        rolled = f"SELECT {dims}, count FROM ({sql(store)}) AS r({dims}, count)"
+        out[name] = (setup, [f"INSERT INTO {table} ({dims}, count) SELECT * FROM ({rolled}) AS x ORDER BY {order}",
+                             build])
+    return out
+
+
+def _round_reports() -> dict[str, tuple[list[str], list[str]]]:
+    """rebuild18: compliance's round reports into their table in the assessment's order (as the counted table gives
+    them: the key's index from a sorted heap) or in the student index's order (that index from a sorted heap, the key
+    sorted), with both index builds."""
+    from styrkedja_reporting.compliance.tables import compliance_round_reports as table
+
+    student = [table.c[c] for c in ("organiser_id", "school_year", "round", "student_id")]
+    setup = ["CREATE UNLOGGED TABLE source AS SELECT * FROM public.compliance_round_reports ORDER BY assessment_id",
+             "CREATE UNLOGGED TABLE compliance_round_reports (LIKE public.compliance_round_reports INCLUDING DEFAULTS)"]
+    builds = ["CREATE UNIQUE INDEX ON compliance_round_reports (assessment_id)",
+              "CREATE INDEX ON compliance_round_reports (organiser_id, school_year, round, student_id)"]
+    return {"assessment_order": (setup, ["INSERT INTO compliance_round_reports SELECT * FROM source", *builds]),
+            "student_order": (setup, ["INSERT INTO compliance_round_reports SELECT * FROM source "
+                                      f"ORDER BY {bulk._key_order(student)}", *builds])}
+
+
+#: JIT as the server plans it past its cost thresholds (jit_above_cost 100,000, optimize and inline 500,000): at 402k
+#: events the rebuild's statements cost less than that (no JIT); at 1.6M and 6.4M they cost 4-16 times as much, so
+#: the server compiles them — forced here on the 402k database to see what it would do there (rebuild18)
+_JIT = {"jit_off": ["SET LOCAL jit = off"],
+        "jit_compile": ["SET LOCAL jit = on", "SET LOCAL jit_above_cost = 0", "SET LOCAL jit_optimize_above_cost = -1",
+                        "SET LOCAL jit_inline_above_cost = -1"],
+        "jit_full": ["SET LOCAL jit = on", "SET LOCAL jit_above_cost = 0", "SET LOCAL jit_optimize_above_cost = 0",
+                     "SET LOCAL jit_inline_above_cost = 0"]}
+
+
+def _jit() -> dict[str, tuple[list[str], list[str]]]:
+    """The three biggest statements after the read (students, pass, levels; their fills only) under each JIT mode."""
+    from styrkedja_reporting.figures import tables as figure_tables
+
+    store = ASSESSMENTS
+    dims = ", ".join(f'"{d}"' for d in store.dimensions)
+    students = figure_tables.TABLES["students"]
+    cols = ", ".join(f'"{c}"' for c in students.columns)
+    order = bulk._key_order(list(students.table.primary_key.columns))
+    setup = [f"CREATE UNLOGGED TABLE {store.aggregates.name} (LIKE public.{store.aggregates.name} INCLUDING DEFAULTS)",
+             "CREATE UNLOGGED TABLE figure_students (LIKE public.figure_students INCLUDING DEFAULTS)",
+             "SET LOCAL enable_nestloop = off"]  # as figures.pass runs (`NO_NESTED_LOOPS`)
+    measured = [
+        f"INSERT INTO figure_students ({cols}) SELECT {cols} FROM ({figure_tables.REBUILT['students']}) AS r "
+        f"ORDER BY {order}",
+        f"CREATE UNLOGGED TABLE pass AS SELECT * FROM ({figure_tables.REBUILT['pass']}) AS r",
+        f"INSERT INTO {store.aggregates.name} ({dims}, count) SELECT {dims}, count FROM "
+        f"({bulk.rolled_up_levels_sql(store)}) AS r({dims}, count)"]
+    return {name: ([*settings, *setup], measured) for name, settings in _JIT.items()}
+
+
+def _students() -> dict[str, tuple[list[str], list[str]]]:
+    """rebuild18: figure_students (fill, key, student index) as the rebuild makes it — the figure's one aggregate of
+    both period kinds (`figure_tables.REBUILT`, a hash aggregate), then sorted into the key's order — against one
+    sorted pass over the facts (each fact once per period kind, sorted by the key, counted as it streams: no hash
+    aggregate, no second sort), and against no order (both index builds sort)."""
+    from styrkedja_reporting.figures import tables as figure_tables
+    from styrkedja_reporting.figures.tables import _reaches_values
+    from styrkedja_reporting.results.rules import GROUP_SEPARATOR
+
+    students = figure_tables.TABLES["students"]
+    cols = ", ".join(f'"{c}"' for c in students.columns)
+    order = bulk._key_order(list(students.table.primary_key.columns))
+    setup = ["CREATE UNLOGGED TABLE figure_students (LIKE public.figure_students INCLUDING DEFAULTS)"]
+    key = ", ".join(f'"{c.name}"' for c in students.table.primary_key.columns)
+    builds = [f"ALTER TABLE figure_students ADD PRIMARY KEY ({key})",
+              "CREATE INDEX ON figure_students (student_id, subject_code, school_year, period)"]
+    rebuilt = f"SELECT {cols} FROM ({figure_tables.REBUILT['students']}) AS r"
+    place = ", ".join(f'"{c}"' for c in students.columns if c != "count")
+    each = (f"SELECT CAST('group' AS varchar) AS level, CAST(f.school_unit_code || '{GROUP_SEPARATOR}' || f.group_id "
+            "AS varchar) AS unit_id, f.organiser_id, f.subject_code, f.year, f.school_year, q.period, f.student_id "
+            f"FROM assessment_facts f JOIN {_reaches_values()} ON s.scale = f.scale AND s.value = f.value "
+            "CROSS JOIN LATERAL (VALUES (CAST(f.term AS varchar)), (CAST('R' || f.round AS varchar))) AS q(period) "
+            "WHERE NOT f.retracted AND f.assessed_on IS NOT NULL")
+    sorted_pass = (f"INSERT INTO figure_students ({cols}) SELECT {place}, CAST(count(*) AS integer) FROM ({each}) AS x "
+                   f"GROUP BY {order}, {place} ORDER BY {order}")
+    return {"hash_then_sort": (setup, [f"INSERT INTO figure_students ({cols}) {rebuilt} ORDER BY {order}", *builds]),
+            "sorted_pass": (["SET LOCAL enable_hashagg = off", *setup], [sorted_pass, *builds]),
+            "unordered": (setup, [f"INSERT INTO figure_students ({cols}) {rebuilt}", *builds])}
+
+
+STEPS = {"levels": _levels, "jit": _jit, "levels18": _levels18, "round_reports": _round_reports,
+         "students": _students}
 
 
 async def one(dsn: str, setup: list[str], measured: list[str], work_mem_mb: int = 256) -> dict[str, float]:

@@ -97,6 +97,10 @@ def test_the_full_rebuild_estimate_grows_by_the_measured_exponent(tmp_path, monk
     assert exponent == pytest.approx(1.2, abs=1e-3)
     assert estimate == pytest.approx(1.5 + 10.0 * 100 ** exponent)
     assert speed.full_rebuild_estimate(rebuilt, "sparse") == (pytest.approx(1.5 + 1000.0), 1.0)
+    # the read's closing wait (a timer) and the shadow schema do not grow with the events: counted once
+    timed = {**rebuilt, "read_end_wait_seconds": 1.5, "stages": {"shadow": 0.2}}
+    estimate, _ = speed.full_rebuild_estimate(timed, "term")
+    assert estimate == pytest.approx(1.5 + 1.7 + 8.3 * 100 ** exponent)
     assert math.isclose(measured["full_estimate_seconds"], 1.5 + 2e-4 * 6_400_000 ** 1.2, rel_tol=1e-2)
 
     # with every run's CPU seconds the exponent is the CPU's (the wall's follows the load of each run's window)

@@ -312,7 +312,8 @@ def test_one_accept_rule_on_every_operation_of_every_service(attack: Attack) -> 
     `Accept: application/xml`, reporting 406 on its tables only."""
     for method, path, operation in operations(attack):
         url = fill(path)
-        body = {"content": b"{}", "headers": {"content-type": "application/json"}} if method != "GET" else {
+        # a body where the operation reads one (a GET's or DELETE's is a 400 `no_body`, round 18)
+        body = {"content": b"{}", "headers": {"content-type": "application/json"}} if body_of(operation) else {
             "headers": {}}
         documented = [kind for status, answer in operation["responses"].items() if status.startswith("2")
                       for kind in answer.get("content", {})]

@@ -11,28 +11,19 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
+from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, PIN, SU, ZONE
 from styrkedja_cli.main import app
 from styrkedja_cli.ss12000 import command
 from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.source import PROGRESS_ITEMS, FolderSource, SourceError
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 
-ZONE = ZoneInfo("Europe/Stockholm")
-HUV = {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"}
-SU = {"id": "su", "displayName": "Skolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990011",
-      "parentOrganisation": {"id": "huv"}}
-GROUP = {"id": "g1", "displayName": "7A", "organisation": {"id": "su"}, "startDate": "2026-08-17",
-         "groupMemberships": [{"person": {"id": "p1"}}]}
-DUTY = {"id": "d1", "person": {"id": "t1"}, "dutyAt": {"id": "su"}, "dutyRole": "Lärare"}
-ACTIVITY = {"id": "a1", "groups": [{"id": "g1"}], "teachers": [{"duty": {"id": "d1"}}]}
 REQUIRED = ("organisations", "groups", "duties", "activities")
-PIN = "19121212-1212"
 
 
 def dump(folder: Path, **entities: Any) -> Path:

@@ -9,18 +9,15 @@ import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from ss12000_fixtures import HUV, ZONE
 from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.mapping import LOOP, NO_HUVUDMAN, plan
 from styrkedja_cli.ss12000.models import Organisation
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
-
-ZONE = ZoneInfo("Europe/Stockholm")
-HUV = {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"}
 
 
 def unit(ident: str, parent: str | None, kind: str = "Skolenhet", code: str | None = None) -> dict[str, Any]:

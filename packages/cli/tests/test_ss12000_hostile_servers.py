@@ -12,21 +12,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from ss12000_fixtures import HUV, PIN, SU, ZONE
 from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.mapping import Refused
 from styrkedja_cli.ss12000.source import HttpSource, SourceError, retry_after_seconds
 from styrkedja_contracts.identifiers import contains_personal_identity_number
-
-ZONE = ZoneInfo("Europe/Stockholm")
-HUV = {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"}
-SU = {"id": "su", "displayName": "Skolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990011",
-      "parentOrganisation": {"id": "huv"}}
-PIN = "19121212-1212"
 
 
 def source_of(handle: Callable[[httpx.Request], httpx.Response], **options: Any

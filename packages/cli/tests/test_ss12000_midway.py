@@ -21,13 +21,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from ss12000_fixtures import HUV, SU
 from styrkedja_cli.main import app
 from styrkedja_cli.ss12000 import command
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError, retry_after_seconds
-
-HUV = {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"}
-SU = {"id": "su", "displayName": "Skolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990011",
-      "parentOrganisation": {"id": "huv"}}
 
 
 def group(ident: str, *members: str) -> dict[str, Any]:

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
+from ss12000_fixtures import ACTIVITY, DUTY, GROUP, HUV, PIN, SU, ZONE
 from styrkedja_cli.main import app
 from styrkedja_cli.ss12000 import command
 from styrkedja_cli.ss12000.command import read_and_plan
@@ -27,16 +27,8 @@ from styrkedja_cli.ss12000.oauth import ClientCredentials
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 
-ZONE = ZoneInfo("Europe/Stockholm")
-PIN = "19121212-1212"
 REAL_CLIENT = httpx.Client  # the class itself, as the tests below replace it for the command
-HUV = {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"}
-SU = {"id": "su", "displayName": "Skolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990011",
-      "parentOrganisation": {"id": "huv"}}
-GROUP = {"id": "g1", "displayName": "7A", "organisation": {"id": "su"}, "startDate": "2026-08-17",
-         "groupMemberships": [{"person": {"id": "p1"}, "startDate": "2026-08-17"}]}
-DUTY = {"id": "d1", "person": {"id": "t1"}, "dutyAt": {"id": "su"}, "dutyRole": "Lärare"}
-ACTIVITY = {"id": "a1", "groups": [{"id": "g1"}], "teachers": [{"duty": {"id": "d1"}}]}
+GROUP = {**GROUP, "groupMemberships": [{"person": {"id": "p1"}, "startDate": "2026-08-17"}]}
 PERSONS = [{"id": "p1", "givenName": "A", "familyName": "B", "civicNo": {"value": PIN}}]
 
 

@@ -7,20 +7,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from ss12000_fixtures import HUV, SU, ZONE
 from styrkedja_cli.ss12000.command import check_not_mass_removal, read_and_plan, vanished
 from styrkedja_cli.ss12000.mapping import Plan, Refused, group_years
 from styrkedja_cli.ss12000.models import Activity, Group, Person, Syllabus, aware
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
-
-ZONE = ZoneInfo("Europe/Stockholm")
-HUV = {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"}
-SU = {"id": "su", "displayName": "Skolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990011",
-      "parentOrganisation": {"id": "huv"}}
 
 
 def server(pages: dict[str, list[Any]]) -> tuple[HttpSource, list[str]]:

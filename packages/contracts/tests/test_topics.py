@@ -70,6 +70,22 @@ def test_dead_letter_topic() -> None:
             dead_letter_topic(bad)
 
 
+@pytest.mark.parametrize("group", ["reporting-19121212-1212", "elev_19121212_1212", "191212121212", "19121212.1212",
+                                   "reporting-121212-1212", "x.19121272-1219"])
+def test_a_consumer_group_holding_a_personal_identity_number_names_no_dead_letter_topic(group: str) -> None:
+    """The topic's name would keep the number on the broker (every listing, ACL, metric and log line naming it), as
+    long as the topic lives. Failed on the old code: `styrkedja.dlq.reporting-19121212-1212` was made."""
+    with pytest.raises(ValueError, match="no_personal_identity_number") as caught:
+        dead_letter_topic(group)
+    assert "1212" not in str(caught.value) and "REDACTED" in str(caught.value)
+
+
+def test_a_group_refused_for_its_characters_is_not_repeated_with_its_number() -> None:
+    with pytest.raises(ValueError) as caught:
+        dead_letter_topic("elev 19121212-1212")
+    assert "1212" not in str(caught.value)
+
+
 def test_topic_defaults() -> None:
     t = Topic(name="x")
     assert (t.key, t.partitions, t.producers, t.consumers, t.event_types) == ("organiser_id", 6, (), (), ())

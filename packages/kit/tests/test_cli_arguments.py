@@ -61,3 +61,12 @@ def test_topics_names_a_group_no_topic_can_be_named_after(capsys, monkeypatch) -
     """Old code: the contracts' ValueError as a traceback."""
     code, said = _run(capsys, monkeypatch, "topics", "--dead-letter-group", "a b")
     assert code == EXIT_USAGE and "--dead-letter-group 'a b'" in said and "Traceback" not in said
+
+
+@pytest.mark.parametrize("group", ["reporting-19121212-1212", "elev_19121212_1212"])
+def test_topics_refuses_a_group_holding_a_personal_identity_number(capsys, monkeypatch, group: str) -> None:
+    """Round 18. Old code: the group fits `[A-Za-z0-9._-]`, so the command went on to make the topic
+    `styrkedja.dlq.reporting-19121212-1212` on the broker (its name kept the number for as long as it lives)."""
+    code, said = _run(capsys, monkeypatch, "topics", "--dead-letter-group", group)
+    assert code == EXIT_USAGE and "no_personal_identity_number" in said, said
+    assert "1212" not in said and "Traceback" not in said

@@ -14,9 +14,10 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from styrkedja_contracts import AssessmentPublishedV1, new_event
+from styrkedja_kit import metrics
 from styrkedja_kit.app import define_kit_tables
 from styrkedja_kit.consumer import ConsumerLoop
-from styrkedja_kit.kafka import broker_capabilities
+from styrkedja_kit.kafka import broker_capabilities, ensure_topics, registry_topics
 from styrkedja_kit.outbox import Outbox, OutboxRelay
 from styrkedja_kit.settings import ServiceSettings
 
@@ -716,3 +717,65 @@ async def test_of_sibling_workers_as_many_consume_as_there_are_slots_and_one_tak
         await asyncio.gather(*tasks)
         FakeLoop.most = 0
     assert FakeLoop.running == 0
+
+
+# -- where a partition is read from (`consumer.start_position`) ------------------------------------------------
+
+
+def _count(counter, *labels: str) -> float:
+    return counter.labels(*labels)._value.get()
+
+
+async def _run_until(loop, predicate) -> None:
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_for(predicate, timeout=60)
+    finally:
+        loop.stop()
+        await task
+
+
+@pytest.mark.integration
+async def test_a_fresh_group_over_a_filled_database_reads_on_from_the_offsets_stored_there(
+        kit_db, kit_settings, make_event, new_unit_code):
+    """Failed before: the fresh group read the partition from its start again (every event a duplicate)."""
+    settings = kit_settings.model_copy(update={"kafka_broker_may_lose_logs": False})  # as on Apache Kafka
+    await ensure_topics(settings, registry_topics())  # produced to before any consumer made them (Apache Kafka)
+    unit = new_unit_code()
+    first = [make_event(unit, n=i) for i in range(60)]
+    await produce(settings.kafka_bootstrap_servers, [(e.partition_key(), e.to_bytes()) for e in first])
+    old_group, new_group = f"kit-old-{unit}", f"kit-renamed-{unit}"
+    await _run_until(consumer_for(settings, kit_db, old_group), lambda: _equals(tally_of(kit_db, unit), 60))
+
+    renamed = consumer_for(settings, kit_db, new_group)
+    task = asyncio.create_task(renamed.run())
+    try:
+        await wait_for(lambda: asyncio.sleep(0, renamed.assigned), timeout=60)
+        later = [make_event(unit, n=100 + i) for i in range(20)]
+        await produce(settings.kafka_bootstrap_servers, [(e.partition_key(), e.to_bytes()) for e in later])
+        await wait_for(lambda: _equals(tally_of(kit_db, unit), 80), timeout=60)  # nothing after them lost
+    finally:
+        renamed.stop()
+        await task
+    assert _count(metrics.CONSUMER_DUPLICATES, new_group, "all") == 0  # nothing read again
+    assert _count(metrics.CONSUMER_STARTS, new_group, "styrkedja.assessments", "other_group") >= 1
+
+
+@pytest.mark.integration
+async def test_a_new_database_reads_from_the_start_though_the_broker_holds_the_groups_marker(
+        make_database, kit_settings, make_event, new_unit_code):
+    """The group's marker on the broker is of the database that applied the events, not of this one (a restore, a new
+    database, another deployment with the group's id): starting there would lose them. Read from the start, and say
+    that the marker was left aside."""
+    settings = kit_settings.model_copy(update={"kafka_broker_may_lose_logs": False})  # even where logs are kept
+    await ensure_topics(settings, registry_topics())  # produced to before any consumer made them (Apache Kafka)
+    unit = new_unit_code()
+    events = [make_event(unit, n=i) for i in range(40)]
+    await produce(settings.kafka_bootstrap_servers, [(e.partition_key(), e.to_bytes()) for e in events])
+    group = f"kit-marker-{unit}"
+    applied_once = await make_database(metadata, "start_a", pool_size=5)
+    await _run_until(consumer_for(settings, applied_once, group), lambda: _equals(tally_of(applied_once, unit), 40))
+    # its markers are committed when it stops (`ConsumerLoop._run_once`); a new, empty database with the same group
+    fresh = await make_database(metadata, "start_b", pool_size=5)
+    await _run_until(consumer_for(settings, fresh, group), lambda: _equals(tally_of(fresh, unit), 40))
+    assert _count(metrics.CONSUMER_STARTS, group, "styrkedja.assessments", "log_start_marker_left") >= 1

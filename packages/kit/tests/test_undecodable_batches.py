@@ -18,6 +18,7 @@ from pathlib import Path
 import cramjam
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.codec import snappy_encode
 from aiokafka.consumer import fetcher
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.legacy_records import LegacyRecordBatchBuilder
@@ -140,7 +141,103 @@ def test_the_old_message_formats_are_read_and_an_undecodable_one_passed(magic: i
     assert [(r.offset, r.value) for r in got if not isinstance(r.value, UndecodableBatch)] == [
         (0, b"plain"), (1, b"a"), (2, b"b"), (5, b"after")]
     [stand_in] = [r for r in got if isinstance(r.value, UndecodableBatch)]
-    assert stand_in.offset == 4 and "(compression unknown) cannot be decoded" in stand_in.value.reason
+    assert stand_in.offset == 4 and "(compression gzip) cannot be decoded" in stand_in.value.reason
+
+
+def inner_messages(magic: int, first: int, values: list[bytes]) -> list[bytearray]:
+    """Uncompressed messages of format `magic`, one per value, as a compressed message wraps them (v1: offsets
+    relative, from 0; v0: absolute, from `first`)."""
+    out = []
+    for n, value in enumerate(values):
+        builder = LegacyRecordBatchBuilder(magic, 0, 1 << 20)
+        builder.append(n if magic else first + n, 1_700_000_000_000 + n if magic else None, b"2999", value)
+        out.append(builder.build())
+    return out
+
+
+def reseal_inner(message: bytearray) -> bytearray:
+    """An inner message with its CRC-32 made right again, so that only the change made to it is wrong."""
+    struct.pack_into(">I", message, 12, zlib.crc32(bytes(message[16:])))
+    return message
+
+
+def wrapped(magic: int, last: int, messages: list[bytearray], codec: int = GZIP) -> bytes:
+    """One compressed message of format `magic` at offset `last` whose value is `messages`, compressed with `codec`."""
+    inner = b"".join(bytes(m) for m in messages)
+    value = zlib.compress(inner, wbits=31) if codec == GZIP else snappy_encode(inner)
+    body = (struct.pack(">bb", magic, codec) + (struct.pack(">q", 1_700_000_000_000) if magic else b"")
+            + struct.pack(">i", -1) + struct.pack(">i", len(value)) + value)
+    message = struct.pack(">I", zlib.crc32(body)) + body
+    return struct.pack(">qi", last, len(message)) + message
+
+
+def _spoil_value(m: bytearray) -> bytearray:  # spoilt on the way or on disk: the CRC is the producer's
+    m[-1] ^= 1
+    return m
+
+
+def _key_past_its_message(m: bytearray) -> bytearray:
+    struct.pack_into(">i", m, 18 + (8 if m[16] else 0), 500)
+    return reseal_inner(m)
+
+
+def _compressed_again(m: bytearray) -> bytearray:
+    m[17] |= GZIP
+    return reseal_inner(m)
+
+
+def _other_format(m: bytearray) -> bytearray:
+    m[16] = 2
+    return reseal_inner(m)
+
+
+@pytest.mark.parametrize("magic", [0, 1])
+@pytest.mark.parametrize(("fault", "spoil", "says"), [
+    ("a value spoilt under its CRC", _spoil_value, "its CRC-32 is"),
+    ("a key running past its message", _key_past_its_message, "the key (500 bytes) runs past the message's end"),
+    ("compressed twice", _compressed_again, "compressed inside a compressed message"),
+    ("another message format inside", _other_format, "message format 2 inside"),
+])
+def test_a_bad_record_in_an_old_format_compressed_message_costs_that_record_only(magic, fault, spoil, says) -> None:
+    """Failed before: aiokafka checked no inner message's CRC (the spoilt value was handed out as sound: applied), and
+    a record whose fields did not fit cost the whole compressed message (its good records dead-lettered with it)."""
+    messages = inner_messages(magic, 1, [b"a" * 30, b"b" * 30, b"c" * 30])
+    messages[1] = spoil(messages[1])
+    got = read(bytes(legacy(magic, 0, 0, [b"before"]) + wrapped(magic, 3, messages) + legacy(magic, 0, 4, [b"after"])))
+    assert [r.offset for r in got] == [0, 1, 2, 3, 4], fault
+    assert [r.value for r in got if not isinstance(r.value, UndecodableBatch)] == [
+        b"before", b"a" * 30, b"c" * 30, b"after"], fault
+    bad = got[2].value
+    assert isinstance(bad, kafka.UndecodableRecord) and bad.dead_letter_reason == "undecodable_record", fault
+    assert bad.reason.startswith("the record at offset 2 (of the compressed message at offset 3) cannot be read: ")
+    assert says in bad.reason, (fault, bad.reason)
+    if magic:  # the inner messages' own timestamps (the wrapper's where it is the log's append time)
+        assert (got[1].timestamp, got[3].timestamp, got[1].key) == (1_700_000_000_000, 1_700_000_000_002, b"2999")
+
+
+def test_inner_messages_that_cannot_be_told_apart_cost_the_rest_in_v0_and_the_whole_message_in_v1() -> None:
+    """v0's inner offsets are absolute: the records before the fault stand. v1's are relative to the last inner
+    message's, which can no longer be found: nothing of the message stands apart."""
+    for magic, expect in ((0, [(0, b"before"), (1, b"a"), (4, b"after")]), (1, [(0, b"before"), (4, b"after")])):
+        messages = inner_messages(magic, 1, [b"a", b"b", b"c"])
+        struct.pack_into(">i", messages[1], 8, 10_000)  # its size runs past the set
+        got = read(bytes(legacy(magic, 0, 0, [b"before"]) + wrapped(magic, 3, messages, SNAPPY)
+                         + legacy(magic, 0, 4, [b"after"])))
+        assert [(r.offset, r.value) for r in got if not isinstance(r.value, UndecodableBatch)] == expect, magic
+        [stand_in] = [r for r in got if isinstance(r.value, UndecodableBatch)]
+        assert stand_in.offset == 3 and type(stand_in.value) is UndecodableBatch, magic
+        assert "inner message 1's size (10000 bytes) does not fit the set" in stand_in.value.reason, magic
+
+
+def test_an_old_format_compressed_message_whose_value_does_not_inflate_names_its_codec() -> None:
+    """Its CRC is right (a producer's own bytes): no record of it can be read, one stand-in at its offset."""
+    messages = inner_messages(1, 1, [b"a", b"b"])
+    data = bytearray(wrapped(1, 2, messages))
+    data[-5] ^= 0xFF  # inside the gzip stream's trailer
+    struct.pack_into(">I", data, 12, zlib.crc32(bytes(data[16:])))
+    [stand_in] = read(bytes(data))
+    assert stand_in.offset == 2 and isinstance(stand_in.value, UndecodableBatch)
+    assert stand_in.value.reason.startswith("the compressed message at offset 2 (compression gzip) cannot be decoded")
 
 
 @pytest.mark.parametrize("magic", [0, 1])

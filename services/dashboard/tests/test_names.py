@@ -205,3 +205,65 @@ def test_the_compliance_list_per_group_names_the_groups():
     assert [r["group_id"].value for r in shown.rows] == ["9A", "okand", None, None]
     assert [r["missing"].value for r in shown.rows] == [2, 1, 0, 3]
     assert named_groups(None, names, NORTH) is None
+
+
+# -- the directory's names kept per session (`names.NamesCache`) ---------------------------------------------------
+
+
+def counting(upstream: Callable[[httpx.Request], httpx.Response], asked: list[str]
+             ) -> Callable[[httpx.Request], httpx.Response]:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/tree"):
+            asked.append(request.headers["authorization"])
+        return upstream(request)
+    return answer
+
+
+def test_a_sessions_pages_ask_the_directory_once_and_again_after_a_minute(dashboard, monkeypatch):
+    """Failed on the old code: every page read the organiser's whole tree again, beside its own reads."""
+    from styrkedja_dashboard import names
+
+    asked: list[str] = []
+    client = dashboard(counting(reporting(), asked))
+    for path in ("/kedjan", "/larm", f"/kedjan?enhet={NORTH}", "/lika", "/kedjan"):
+        page = client.get(path)
+        assert page.status_code == 200 and "Mittköpings kommun" in page.text, path
+    assert len(asked) == 1
+    later = time.monotonic() + names.NAMES_SECONDS + 1
+    monkeypatch.setattr(names.time, "monotonic", lambda: later)
+    assert "Norrskolan" in client.get(f"/kedjan?enhet={NORTH}").text
+    assert len(asked) == 2  # a renamed unit shows by its new name a minute later at most
+
+
+def test_a_sessions_names_never_serve_another_session(dashboard):
+    """Two people (or one, signed in again): the directory answers each by its token's scope, and neither page shows
+    names the other's answer held."""
+    asked: list[str] = []
+    first = dashboard(counting(reporting(), asked))
+    assert "Norrskolan" in first.get(f"/kedjan?enhet={NORTH}").text
+    # the next session's reporting may not read the directory (its scope): the fallback, not the names kept above
+    second = dashboard(counting(reporting(tree=lambda: httpx.Response(403, json={"detail": "scope"})), asked))
+    page = second.get(f"/kedjan?enhet={NORTH}")
+    assert page.status_code == 200 and "Norrskolan" not in page.text and f"Skolenhet {NORTH}" in page.text
+    assert len(asked) == 2
+
+
+def test_a_directory_that_could_not_be_read_is_asked_again_on_the_next_page(dashboard):
+    answers = iter([httpx.Response(503, json={"detail": "busy"}), httpx.Response(200, json=TREE)])
+    asked: list[str] = []
+    client = dashboard(counting(reporting(tree=lambda: next(answers)), asked))
+    assert f"Skolenhet {NORTH}" in client.get(f"/kedjan?enhet={NORTH}").text
+    assert "Norrskolan" in client.get(f"/kedjan?enhet={NORTH}").text
+    assert len(asked) == 2
+
+
+def test_the_kept_names_are_bounded_least_recently_used_first():
+    from styrkedja_dashboard.names import NamesCache
+
+    cache = NamesCache(seconds=60, kept=3)
+    for n in range(3):
+        cache.put(f"s{n}", ORGANISER, UnitNames({("organiser", ORGANISER): f"name {n}"}))
+    assert cache.get("s0", ORGANISER) is not None  # s0 used again: s1 is the least recently used now
+    cache.put("s3", ORGANISER, UnitNames())
+    assert cache.get("s1", ORGANISER) is None and cache.get("s0", ORGANISER) is not None
+    assert cache.get("s0", "other-organiser") is None

@@ -18,8 +18,10 @@ model as `data`, validated in pydantic-core alone, plus a few plain Python check
   text rules) is left out, its field's pattern narrowed to the canonical spellings, which it returns
   unchanged when the text rules hold: a ten- or twelve-digit organiser id takes the ordinary way, and is
   rewritten there;
-* `check_name` (no invisible character, a visible one) becomes the pattern "not only spaces": in plain text no
-  character is invisible but the space;
+* `check_name` (one line, no invisible character, a visible one) becomes the pattern "neither begins nor ends with
+  a space": in plain text no character is a control or invisible but the space; and `name_form` (NFC, surrounding
+  spaces dropped) is left out beside it, which returns exactly such text unchanged (a name with a surrounding space
+  takes the ordinary way, and is formed there);
 * `_ascii_only` is left out only where the field's pattern becomes ASCII-only (`\\d` → `[0-9]`), which
   accepts exactly the strings the pattern and the ASCII rule accepted together;
 * the integer rule of `enforce_value_rules` (fits a PostgreSQL integer) becomes bounds (the tightest
@@ -94,8 +96,10 @@ _TEXT_RULES = frozenset({check_text, identifiers.check_line, identifiers._reject
                          # plain text is NFC already: ASCII and precomposed Latin-1 letters, all starters
                          # (`INERT_LETTERS`), have no decomposition a composition would change
                          identifiers.nfc})
-#: what `identifiers.check_name` accepts of plain text (see `_metadata`)
-_NOT_ONLY_SPACES = r"^ *[^ ]"
+#: what `identifiers.check_name` accepts of plain text that `identifiers.name_form` returns as it is (see `_metadata`):
+#: neither begins nor ends with a space (so not only spaces either)
+_SPACES = "".join(f"\\u{ord(ch):04x}" for ch in identifiers.NAME_SPACES)
+_NAME_AS_FORMED = rf"^[^{_SPACES}](?:.*[^{_SPACES}])?$"
 _INT4 = (annotated_types.Ge(-MAX_INT4 - 1), annotated_types.Le(MAX_INT4))
 _DATE_YEARS = (annotated_types.Ge(date(1900, 1, 1)), annotated_types.Le(date(2199, 12, 31)))
 _AWARE_YEARS = (annotated_types.Ge(datetime(1900, 1, 2, tzinfo=UTC)),
@@ -150,14 +154,19 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[b
         func = _func(meta)
         if func in _TEXT_RULES:
             continue
+        if func is identifiers.name_form:
+            if identifiers.check_name not in {_func(m) for m in metadata}:
+                raise _Unsupported("name_form without check_name")
+            continue
         if func in _CANONICAL:
             if patterns != {_CANONICAL[func]}:
                 raise _Unsupported(f"{func!r} without its canonical pattern")
             continue
         if func is identifiers.check_name:
-            # in plain text a string holds no format character (none is ASCII or among `INERT_LETTERS`) and every
-            # character but the space is visible: the name rule is "not only spaces" there, a pattern
-            out.append(StringConstraints(pattern=_NOT_ONLY_SPACES))
+            # in plain text a string holds no control or format character (none is ASCII or among `INERT_LETTERS`
+            # but escaped) and every character but the space is visible: the name rule, with `name_form` changing
+            # nothing, is "neither begins nor ends with a space" there, a pattern
+            out.append(StringConstraints(pattern=_NAME_AS_FORMED))
             continue
         if func is temporal_as_text:
             if temporal is None:  # not a field of the model itself: `accepts` cannot call it

@@ -85,6 +85,8 @@ __all__ = [
     "luhn_check_digit",
     "SafeText",
     "Name",
+    "NAME_SPACES",
+    "name_form",
     "nfc",
     "OrganiserId",
     "canonical_organiser_id",
@@ -357,7 +359,11 @@ def _visible(ch: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def name_rule_broken(value: str) -> str | None:
-    """The rule a name breaks beyond `check_text`'s (`INVISIBLE_RULE`, `BLANK_RULE`), or None. Pure."""
+    """The rule a name breaks beyond `check_text`'s, or None: `CONTROL_RULE` for a tab, newline or carriage return
+    (free text keeps them, a comment's line breaks; a name is one line: "Skola\tNorr" splits a TSV row, "Skola\n"
+    a log line), `INVISIBLE_RULE`, `BLANK_RULE`. Pure."""
+    if "\t" in value or "\n" in value or "\r" in value:
+        return CONTROL_RULE
     if value.isascii():  # most names: no format character, blank when only spaces and the like
         return None if any(" " < ch < "\x7f" for ch in value) else BLANK_RULE
     if any(unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value):
@@ -366,10 +372,12 @@ def name_rule_broken(value: str) -> str | None:
 
 
 def check_name(value: str) -> str:
-    """The rules of a name (a unit's, a group's, a duty's, an owner, a tag, a title) beyond `check_text`: no
-    invisible format characters (see `_INVISIBLE_CATEGORIES`), and at least one visible character.
-    Raises a pydantic error whose type is the rule name."""
+    """The rules of a name (a unit's, a group's, a duty's, an owner, a tag, a title) beyond `check_text`: one line
+    (no tab, newline or carriage return), no invisible format characters (see `_INVISIBLE_CATEGORIES`), and at least
+    one visible character. Raises a pydantic error whose type is the rule name."""
     broken = name_rule_broken(value) if len(value) <= 256 else name_rule_broken.__wrapped__(value)
+    if broken == CONTROL_RULE:
+        raise PydanticCustomError(CONTROL_RULE, "a name is one line: no tab, newline or other control character")
     if broken == INVISIBLE_RULE:
         raise PydanticCustomError(INVISIBLE_RULE, "a name must not contain invisible characters (zero-width, "
                                   "joiners, direction marks, line or paragraph separators)")
@@ -480,10 +488,27 @@ def nfc(value: Any) -> Any:
     return value
 
 
-Name = Annotated[str, BeforeValidator(nfc), AfterValidator(check_text), AfterValidator(check_name)]
-"""A name (a school unit's, a team's, a tag): `SafeText` in Unicode NFC (`nfc`), with no invisible character and
-at least one visible one (`check_name`). Normalised before the length rules, so that they count what is stored.
-Usable as a FastAPI query parameter type as it is."""
+#: The spaces a name may be surrounded by and is kept without (`name_form`): every space separator (Unicode's Zs:
+#: the space, the no-break space, the en, em and thin spaces, the ideographic space, ...). Not tab, newline or
+#: carriage return: those are control characters, refused in a name wherever they stand (`check_name`).
+NAME_SPACES = "".join(chr(c) for c in range(0x3001) if unicodedata.category(chr(c)) == "Zs")
+
+
+def name_form(value: Any) -> Any:
+    """The one form of a name: Unicode NFC (`nfc`) without surrounding spaces (`NAME_SPACES`), so that "Skola ",
+    " Skola" and "Skola" (a space left in a spreadsheet cell or a hand-typed SS 12000 field) are one name, as "Å"
+    composed and decomposed are. A name of spaces only is left as it is, for `check_name` to refuse as `not_blank`.
+    Anything but text is left to the type's own rules. Pure."""
+    value = nfc(value)
+    if type(value) is str and value and (value[0] in NAME_SPACES or value[-1] in NAME_SPACES):
+        return value.strip(NAME_SPACES) or value
+    return value
+
+
+Name = Annotated[str, BeforeValidator(name_form), AfterValidator(check_text), AfterValidator(check_name)]
+"""A name (a school unit's, a team's, a tag): `SafeText` in its one form (`name_form`: Unicode NFC, no surrounding
+spaces), one line, with no invisible character and at least one visible one (`check_name`). Formed before the
+length rules, so that they count what is stored. Usable as a FastAPI query parameter type as it is."""
 
 # An organisation number in the spellings registers and platforms use: ten digits with or without the hyphen
 # before the last four (Bolagsverket, SS 12000 servers, Skolverket's registers), or the twelve-digit form with

@@ -33,7 +33,12 @@ from .events import (
     SupportInterventionRetractedV1,
     TeachingAssignmentUpsertedV1,
 )
-from .identifiers import canonical_organiser_id
+from .identifiers import (
+    PIN_RULE,
+    canonical_organiser_id,
+    has_personal_identity_number,
+    redact_personal_identity_numbers,
+)
 from .registry import parse_event_type
 
 if TYPE_CHECKING:
@@ -172,9 +177,18 @@ _GROUP_RE = re.compile(r"[A-Za-z0-9._-]{1,200}")  # matched whole: `$` also take
 
 
 def dead_letter_topic(consumer_group: str) -> str:
-    """Dead-letter topic of a consumer group: ``styrkedja.dlq.<consumer_group>``."""
-    if not _GROUP_RE.fullmatch(consumer_group):
-        raise ValueError(f"consumer group {consumer_group!r} must be 1-200 chars of [A-Za-z0-9._-]")
+    """Dead-letter topic of a consumer group: ``styrkedja.dlq.<consumer_group>``. A group no topic may be named
+    after is a ValueError saying the rule, never repeating a personal identity number: 1-200 characters of
+    ``[A-Za-z0-9._-]``, and no personal identity number (`PIN_RULE`) — `reporting-19121212-1212` or
+    `elev_19121212_1212` fit the characters, and the topic's name would keep the number on the broker (in every
+    topic listing, ACL, metric and log line that names it) for as long as the topic lives."""
+    if not isinstance(consumer_group, str) or not _GROUP_RE.fullmatch(consumer_group):
+        shown = redact_personal_identity_numbers(consumer_group)[0] if isinstance(consumer_group, str) else ""
+        raise ValueError(f"consumer group {shown[:100]!r} must be 1-200 chars of [A-Za-z0-9._-]")
+    if has_personal_identity_number(consumer_group):
+        raise ValueError(f"consumer group {redact_personal_identity_numbers(consumer_group)[0][:100]!r} must not "
+                         f"contain a personal identity number (personnummer/samordningsnummer), {PIN_RULE}: its "
+                         "dead-letter topic is named after it")
     return f"{DLQ_PREFIX}{consumer_group}"
 
 

@@ -275,9 +275,11 @@ def cmd_topics(args: argparse.Namespace) -> int:
     for group in args.dead_letter_group:  # a group no topic can be named after: its rule, not a traceback
         try:
             dead_letter_topic(group)
-        except ValueError:
-            raise CliError(f"--dead-letter-group {shown(group)}: a consumer group is 1-200 characters of "
-                           "[A-Za-z0-9._-] (its dead-letter topic is named after it)", EXIT_USAGE) from None
+        except ValueError as error:
+            rule = ("may hold no personal identity number (no_personal_identity_number)"
+                    if "personal identity number" in str(error) else "is 1-200 characters of [A-Za-z0-9._-]")
+            raise CliError(f"--dead-letter-group {shown(group)}: a consumer group {rule} (its dead-letter topic is "
+                           "named after it)", EXIT_USAGE) from None
     topics = registry_topics(args.dead_letter_group)
     settings = ServiceSettings()
     bootstrap = settings.kafka_bootstrap_servers

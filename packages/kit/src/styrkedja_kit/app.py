@@ -186,6 +186,9 @@ class RequestGuard:
     a header look-up."""
 
     _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+    #: methods no operation reads a body of: a body sent with one (filters a client meant as a search, as some APIs
+    #: take them on GET) was read by no one, and the answer covered everything, as an unknown query parameter's did
+    _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, body_seconds: float = 60.0) -> None:
         self.app = app
@@ -209,14 +212,24 @@ class RequestGuard:
         elif repeated is not None:
             field = repeated.decode("latin-1")
             refusal = (400, field, "single_header", f"{field}: sent more than once, with different values")
+        elif b"transfer-encoding" in headers and scope.get("http_version") == "1.0":
+            # RFC 9112 §6.1: HTTP/1.0 has no transfer codings, and such a message's framing is faulty: the server
+            # unframed chunks, where an HTTP/1.0 proxy in front took the body to end with the connection
+            refusal = (400, "transfer-encoding", "http_syntax", "transfer-encoding: HTTP/1.0 has no transfer codings "
+                       "(RFC 9112 §6.1); send the body with a Content-Length")
         elif declared is not None:
             if not declared.isdigit():
                 refusal = (400, "body", "malformed_header", "content-length: not a number")
             elif int(declared) > self.max_body_bytes:
                 refusal = (413, "body", "max_body_bytes", f"body: larger than {self.max_body_bytes} bytes")
+        if refusal is None and scope["method"] in self._BODILESS_METHODS and (
+                (declared not in (None, b"0")) or b"transfer-encoding" in headers):
+            method = scope["method"]
+            refusal = (400, "body", "no_body", f"body: a {method} takes no body (RFC 9110 §9.3); send what it asks "
+                                               "for in the query")
         if refusal is None and scope["method"] in self._BODY_METHODS and (
                 (declared not in (None, b"0")) or b"transfer-encoding" in headers):
-            unreadable = _unreadable_body(headers)
+            unreadable = _unreadable_body(headers, scope["method"])
             refusal = (415, *unreadable) if unreadable else None
             if refusal is None:  # the charset the bytes themselves show (none declared, or UTF-8 declared)
                 try:
@@ -232,8 +245,8 @@ class RequestGuard:
                                         instance=scope.get("path"))
             if field.endswith("-encoding"):
                 response.headers["accept-encoding"] = "identity"  # RFC 7694
-            if status == 408:  # the rest of the body may still come: not read as the next request
-                response.headers["connection"] = "close"
+            if status == 408 or field == "transfer-encoding":  # the rest of the body may still come, or was framed
+                response.headers["connection"] = "close"     # as the client did not mean: not read as the next request
             await response(scope, receive, send)
             return
         if scope["method"] == "HEAD":
@@ -345,14 +358,17 @@ def _body_headers(raw: list[tuple[bytes, bytes]]) -> tuple[dict[bytes, bytes], b
     return headers, repeated
 
 
-def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None:
+def _unreadable_body(headers: dict[bytes, bytes], method: str) -> tuple[str, str, str] | None:
     """Why a body with these headers cannot be read as sent (field, rule, message), or None. The
     services read bodies as they arrive: a compressed one would be read as garbage (and a zip bomb is
     never unpacked), and JSON between systems is UTF-8 (RFC 8259 §8.1)."""
     media_type, *parameters = headers.get(b"content-type", b"").split(b";")
     media_type = media_type.strip().lower()
-    charset = next((value.strip().strip(b'"').lower() for name, _, value in
-                    (p.partition(b"=") for p in parameters) if name.strip().lower() == b"charset"), None)
+    # every charset given: one read by its first (this code did), another by its last (a proxy, a gateway) saw
+    # another charset in `charset=utf-8; charset=latin-1`
+    charsets = {value.strip().strip(b'"').lower() for name, _, value in
+                (p.partition(b"=") for p in parameters) if name.strip().lower() == b"charset"}
+    charset = charsets.pop() if len(charsets) == 1 else (None if not charsets else b"several")
     # a list (RFC 9110 §8.4): `identity` among the codings undoes nothing, whichever line it came on
     codings = {c.strip() for c in headers.get(b"content-encoding", b"").lower().split(b",")} - {b"", b"identity"}
     transfer = {c.strip() for c in headers.get(b"transfer-encoding", b"").lower().split(b",")} - {
@@ -363,6 +379,10 @@ def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None
         return "content-type", "json_body", "content-type: missing; send the body as application/json"
     if media_type != b"application/json" and not media_type.endswith(b"+json"):
         return "content-type", "json_body", "content-type: the body must be application/json"
+    if media_type in _PATCH_TYPES and method != "PATCH":  # JSON, but a patch of a document (RFC 7386, RFC 6902): a
+        # PUT took a merge patch `{"grace_days": 3}` as the whole calendar, every other field reset to its default
+        return "content-type", "json_body", ("content-type: a patch is not taken; send the whole document as "
+                                             "application/json")
     if charset not in (None, b"utf-8", b"utf8"):
         return "content-type", "utf8_charset", "content-type: the body must be JSON in UTF-8 (charset=utf-8 or none)"
     if codings:
@@ -374,6 +394,8 @@ def _unreadable_body(headers: dict[bytes, bytes]) -> tuple[str, str, str] | None
 
 
 _BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+#: JSON media types that mean a patch, not a document (RFC 7386 merge patch, RFC 6902 JSON patch)
+_PATCH_TYPES = frozenset({b"application/merge-patch+json", b"application/json-patch+json"})
 
 
 def _not_utf8(head: bytes) -> str | None:

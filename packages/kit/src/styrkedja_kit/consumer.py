@@ -4,10 +4,29 @@ For each batch, in ONE database transaction: the event ids are inserted into
 `consumer_applied_events` (only the ids that were new are handed to the handler), the
 handler changes the aggregates, and the next offset per partition is stored in
 `consumer_offsets`. Offsets live in the database, not in Kafka; on assignment the loop seeks
-to them. They are also committed to Kafka afterwards, but only as a marker: a partition
-for which the database has an offset while the broker has none (the embedded broker lost its
-state) or whose log ends before the stored offset is re-read from the beginning, and the
-event-id bookkeeping makes that harmless.
+to them. They are also committed to Kafka afterwards, but only as a marker.
+
+Where a partition is read from when this member is handed it (`start_position`; invariant 1, nothing lost, decides):
+
+1. The database holds the group's offset for it: from there. On a broker that may lose its logs (the embedded
+   one), an offset the broker has no marker for means the broker lost its state: from the start of the log. A log
+   that ends before the offset resets to its start by itself (`auto_offset_reset="earliest"`).
+2. The database holds no offset of this group for it, but offsets of other groups for the same topic and partition
+   (the group was renamed; a fresh group over an existing database), and the broker keeps its logs: from the
+   furthest of them. Each was stored in the transaction that claimed every event before it, and the claims are the
+   database's, not a group's (`consumer_applied_events` is keyed by the event id alone): a re-read from the start
+   found every one of them claimed already — on a long log, hours of fetching and decoding that applied nothing.
+   What it would not repeat: the other group's dead letters (on its own dead-letter topic), and events of a type no
+   handler took then, which a handler added later gets from a replay, as it would under the old group. On a broker
+   that may lose its logs such an offset may be of a log that is gone: from the start.
+3. Otherwise from the start of the log, whatever the broker's marker for the group says. A marker is committed
+   only after the transaction that stored the same offset in the database, so one this database has no offset for
+   was written for another database: a restore from a backup older than the marker, a new (empty) database,
+   another deployment sharing the group id. Starting at it would skip records this database never applied; a
+   brand-new database always reads every partition from its start. The marker left aside is logged.
+   Each start without an own offset is counted by where it read from (`styrkedja_consumer_partition_starts_total`).
+
+A re-read of records applied before is harmless either way: the event-id bookkeeping skips them.
 
 A loop given `handles` (which event types its handler applies) skips the other types without
 recording them as applied: a handler added later, plus a replay, still picks them up.
@@ -235,6 +254,28 @@ def unfit(event: CloudEvent, topic: str, timestamp_ms: int | None, *, key: bytes
     if ahead is not None:
         return "time_in_future", ahead
     return None
+
+
+@dataclass(frozen=True)
+class StartPosition:
+    """Where a partition is read from (`start_position`): `offset` (0: the log's start), `source` (`stored`: the
+    group's own offset; `other_group`: the furthest another group stored; `log_start`), and `confirm_marker`: an
+    own offset on a broker that may lose its logs, to be read from the start if the broker has no marker for it."""
+
+    offset: int
+    source: str
+    confirm_marker: bool = False
+
+
+def start_position(own: int | None, others: Collection[int], *, may_lose_logs: bool) -> StartPosition:
+    """The module docstring's rule (pure): `own` the group's offset in the database for the partition, `others` the
+    offsets other groups stored there for it, `may_lose_logs` whether the broker may come back without its logs.
+    The broker's own marker for the group is never a place to start from (rule 3)."""
+    if own is not None:
+        return StartPosition(own, "stored", confirm_marker=own > 0 and may_lose_logs)
+    if others and not may_lose_logs:
+        return StartPosition(max(others), "other_group")
+    return StartPosition(0, "log_start")
 
 
 Handler = Callable[[AsyncSession, Sequence[Delivered]], Awaitable[None]]
@@ -588,33 +629,64 @@ class ConsumerLoop:
 
     # -- positions -----------------------------------------------------------------------------
     async def seek_to_stored(self, assigned: Collection[TopicPartition]) -> None:
+        """Seek each assigned partition to where the module's rule says (`start_position`): the database's offsets
+        of every group for the assigned topics are read in one statement."""
         consumer = self._consumer
         assigned = list(assigned)
         if consumer is None or not assigned:
             return
         async with self.db.sessions() as session:
-            rows = (await session.execute(select(self.offsets).where(
-                self.offsets.c.group_id == self.group_id,
+            rows = (await session.execute(select(self.offsets.c.group_id, self.offsets.c.topic,
+                                                 self.offsets.c.partition, self.offsets.c.next_offset).where(
                 self.offsets.c.topic.in_({tp.topic for tp in assigned})))).all()
-        stored = {TopicPartition(r.topic, r.partition): r.next_offset for r in rows}
+        own: dict[TopicPartition, int] = {}
+        others: dict[TopicPartition, list[int]] = {}
+        for r in rows:
+            tp = TopicPartition(r.topic, r.partition)
+            if r.group_id == self.group_id:
+                own[tp] = r.next_offset
+            else:
+                others.setdefault(tp, []).append(r.next_offset)
         rewind = []
+        unstored: dict[TopicPartition, StartPosition] = {}
         for tp in assigned:
-            offset = stored.get(tp)
-            if offset is None:
-                consumer.seek(tp, 0)
-                continue
+            start = start_position(own.get(tp), others.get(tp, ()), may_lose_logs=self._may_lose_logs)
             # The broker forgot the group's marker: it lost its state (the embedded broker keeps
-            # none across a restart). A log that merely ends before `offset` is not asked about:
+            # none across a restart). A log that merely ends before the offset is not asked about:
             # the embedded broker's end offsets are unreliable, and a fetch beyond the end of a
             # log resets to its start by itself (auto_offset_reset="earliest"). A durable broker
             # is not asked either: it keeps its logs, and right after a restart it may answer
             # "no committed offset" for a marker it holds (a needless re-read of the partition).
-            if offset > 0 and self._may_lose_logs and await consumer.committed(tp) is None:
+            if start.confirm_marker and await consumer.committed(tp) is None:
                 rewind.append(tp)
-            else:
-                consumer.seek(tp, offset)
+                continue
+            consumer.seek(tp, start.offset)
+            if start.source != "stored":
+                unstored[tp] = start
         if rewind:
             await self._rewind(rewind)
+        if unstored:
+            await self._note_starts(consumer, unstored)
+
+    async def _note_starts(self, consumer: AIOKafkaConsumer, starts: dict[TopicPartition, StartPosition]) -> None:
+        """Say where the partitions this group holds no offset for are read from; of those read from the log's start
+        while the broker holds a marker for the group, that the marker was left aside (rule 3 of the module's
+        docstring). The markers are asked for side by side (one round trip), only for the log line."""
+        from_start = [tp for tp, start in starts.items() if start.source == "log_start"]
+        markers = await asyncio.gather(*(consumer.committed(tp) for tp in from_start), return_exceptions=True)
+        left = {tp: marker for tp, marker in zip(from_start, markers, strict=True)
+                if isinstance(marker, int) and marker > 0}
+        for tp, start in starts.items():
+            source = "log_start_marker_left" if tp in left else start.source
+            extra = {"group": self.group_id, "topic": tp.topic, "partition": tp.partition, "offset": start.offset}
+            if tp in left:
+                log.warning("the broker's marker for this partition is left aside: this database holds no offset for "
+                            "it (restored, new, or another deployment shares the group id), so it is read from the "
+                            "start; events applied before are skipped by their ids",
+                            extra={**extra, "broker_marker": left[tp]})
+            elif source == "other_group":
+                log.info("partition read from the furthest offset another group stored in this database", extra=extra)
+            metrics.CONSUMER_STARTS.labels(self.group_id, tp.topic, source).inc()
 
     async def _rewind(self, partitions: list[TopicPartition]) -> None:
         """The broker lost these logs (or never had them): read them again from the start."""

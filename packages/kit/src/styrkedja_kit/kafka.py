@@ -415,6 +415,10 @@ def _read_batch(batch: Any, raw: Any = None) -> Any:
     is dead-lettered all the same: its records stay in the log at the offsets the dead letter names."""
     if batch is None or getattr(batch, "is_control_batch", False):  # markers: the fetcher reads them itself
         return batch
+    if not hasattr(batch, "base_offset") and batch.validate_crc():  # the old formats (v0, v1): `_read_legacy`
+        legacy = _read_legacy(batch, raw)
+        if legacy is not None:
+            return legacy
     if not batch.validate_crc():
         stored = getattr(batch, "crc", None)  # aiokafka's old-format batches do not show it
         return _whole(batch, "its CRC does not match its bytes" + (f" (stored {stored:#010x})" if stored else ""))
@@ -460,6 +464,35 @@ def _whole(batch: Any, why: str) -> _ReadBatch:
     return _ReadBatch(batch, [_StandIn(last, stamp, stamp_type, UndecodableBatch(reason))])
 
 
+def _read_legacy(batch: Any, raw: Any) -> _ReadBatch | None:
+    """A compressed message of the old formats (v0, v1) read by the kit, message by message
+    (`record_batches.read_legacy_records`): aiokafka checks none of its inner messages' CRCs (a record spoilt in it was
+    handed out as if sound) and reads it whole (one inner message that does not fit cost the wrapper's good records).
+    Each unreadable record or run is a stand-in in its place; a wrapper no record of which can be trusted is one
+    stand-in at its offset. None where this is a plain message (aiokafka reads it: its CRC is the record's) or its
+    bytes are not at hand (aiokafka reads it as before)."""
+    last = batch.next_offset - 1
+    data = raw(batch) if raw is not None else None
+    if data is None or record_batches.legacy_codec(data) == 0:
+        return None
+    codec = _CODECS.get(record_batches.legacy_codec(data), "unknown")
+    try:
+        read = record_batches.read_legacy_records(data, _inflate_legacy)
+    except Exception as error:  # noqa: BLE001 - its CRC, its fields, its codec or its bytes not inflating
+        why = str(error) if isinstance(error, record_batches.BatchUnreadable) else f"{type(error).__name__}: {error}"
+        reason = f"the compressed message at offset {last} (compression {codec}) cannot be decoded: {why[:200]}"
+        return _ReadBatch(batch, [_StandIn(last, -1, 0, UndecodableBatch(reason))])
+    return _ReadBatch(batch, [item if isinstance(item, record_batches.Record) else
+                              _StandIn(item.offset, -1, 0,
+                                       (UndecodableBatch if item.framing else UndecodableRecord)(item.reason))
+                              for item in read])
+
+
+def _inflate_legacy(codec: int, payload: bytes) -> bytes:
+    """A compressed message's value inflated as aiokafka inflates it (the bounded decoders)."""
+    return _BOUNDED_DECODERS[f"{_CODECS[codec]}_decode"](payload)
+
+
 def _read_again(batch: Any, raw: Any) -> list[record_batches.Record | record_batches.Unreadable] | None:
     """The batch's records read one by one from its bytes (`raw(batch)`); None where no record of it can be trusted."""
     try:
@@ -493,12 +526,14 @@ class _CheckedRecords:
         return _read_batch(self._records.next_batch(), self._find)
 
     def _bytes_of(self, batch: Any) -> bytes | None:
-        """The bytes of the v2 `batch` in the fetch's, sliced as `MemoryRecords` slices them (each its length after
+        """The bytes of `batch` (v2; or a message of the old formats) in the fetch's, sliced as `MemoryRecords` slices them (each its length after
         its base offset); None where no batch there starts at its base offset."""
         data, at = self._data, 0
+        # a message of the old formats (v0, v1) has no base offset: it stands at its own (its last record's)
+        first = batch.base_offset if hasattr(batch, "base_offset") else batch.next_offset - 1
         while at + _LOG_OVERHEAD <= len(data):
             end = at + _LOG_OVERHEAD + int.from_bytes(data[at + 8:at + _LOG_OVERHEAD], "big", signed=True)
-            if int.from_bytes(data[at:at + 8], "big", signed=True) == batch.base_offset:
+            if int.from_bytes(data[at:at + 8], "big", signed=True) == first:
                 return bytes(data[at:end])
             if end <= at:
                 break

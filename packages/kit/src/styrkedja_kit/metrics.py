@@ -23,6 +23,9 @@ CONSUMER_CONFLICT_RETRIES = Counter("styrkedja_consumer_conflict_retries_total",
                                     "(a deadlock, a serialization failure)", ["group"])
 CONSUMER_REWINDS = Counter("styrkedja_consumer_rewinds_total",
                            "Partitions re-read from the beginning after broker state loss", ["group", "topic"])
+CONSUMER_STARTS = Counter("styrkedja_consumer_partition_starts_total",
+                          "Partitions taken without an offset of their group in the database, by where they were "
+                          "read from (`consumer.start_position`)", ["group", "topic", "source"])
 CONSUMER_LAG = Gauge("styrkedja_consumer_lag_events", "Events on the partition not yet applied (as of the last fetch)",
                      ["group", "topic", "partition"])
 CONSUMER_UNHANDLED = Counter("styrkedja_consumer_unhandled_total",

@@ -24,6 +24,7 @@ from .clients import UpstreamError
 from .compliance.routes import router as compliance_routes
 from .exports.routes import router as export_routes
 from .lika.routes import router as lika_routes
+from .names import NamesCache
 from .report.routes import router as report_routes
 from .settings import DashboardSettings
 from .web.forms import DropEmptyQueryValues, invalid_fields, no_personal_identity_number
@@ -76,6 +77,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
                                 Depends(strict_parameters("ignore", text_rules=False, when=_signed_in))])
     app.state.settings = settings
     app.state.sessions = SessionStore(settings.session_seconds, secure=settings.secure_cookies)
+    app.state.names_cache = NamesCache()
     app.add_middleware(SecurityHeaders)
     app.add_middleware(DropEmptyQueryValues)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

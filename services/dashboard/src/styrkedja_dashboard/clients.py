@@ -168,6 +168,9 @@ class Api:
 
 
 class Reporting(Api):
+    #: the session's kept directory names (`names.SessionNames`), where the page's client was made for a session
+    names: Any = None
+
     async def assessment_results(self, *, level: str, organiser_id: str | None = None, unit_id: str | None = None,
                                  subject_code: str | None = None, school_year: str | None = None,
                                  term: str | None = None, round: int | None = None,

@@ -9,6 +9,8 @@ filters and find them in the downloads); an area's or a group's id is the source
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from .chain.view import LEVEL_NAMES
@@ -70,8 +72,71 @@ class UnitNames:
 NO_NAMES = UnitNames()
 
 
+#: how long the directory's names serve one session's pages: every page asked for the organiser's whole tree (one
+#: read of reporting per page, beside the page's own). Names change with an SS 12000 import (nightly, or an operator's
+#: run); a page showing a renamed unit by its old name for a minute harms nobody
+NAMES_SECONDS = 60.0
+#: answers kept at most (one per session and organiser), the least recently used dropped first: a tree's names are
+#: tens of kB for a municipality, so a few MB at most, however many sessions there are
+NAMES_KEPT = 256
+
+
+class NamesCache:
+    """The directory's names as reporting answered them, per session and organiser, for `NAMES_SECONDS`. Kept per
+    session, never shared: the answer is read with the session's token and its scope, and a session's id is new at
+    every sign-in (`SessionStore.rotate`), so no answer serves another person, nor the same person signed in again
+    with another role. Only answers are kept: a directory that could not be read is asked again on the next page."""
+
+    def __init__(self, seconds: float = NAMES_SECONDS, kept: int = NAMES_KEPT) -> None:
+        self.seconds, self.kept = seconds, kept
+        self._entries: OrderedDict[tuple[str, str], tuple[float, UnitNames]] = OrderedDict()
+
+    def for_session(self, session_id: str) -> SessionNames:
+        return SessionNames(self, session_id)
+
+    def get(self, session_id: str, organiser: str) -> UnitNames | None:
+        key = (session_id, organiser)
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[0] <= time.monotonic():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    def put(self, session_id: str, organiser: str, names: UnitNames) -> None:
+        self._entries[(session_id, organiser)] = (time.monotonic() + self.seconds, names)
+        self._entries.move_to_end((session_id, organiser))
+        while len(self._entries) > self.kept:
+            self._entries.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class SessionNames:
+    """One session's part of a `NamesCache` (what a page's reporting client carries: `Reporting.names`)."""
+
+    cache: NamesCache
+    session_id: str
+
+    def get(self, organiser: str) -> UnitNames | None:
+        return self.cache.get(self.session_id, organiser)
+
+    def put(self, organiser: str, names: UnitNames) -> None:
+        self.cache.put(self.session_id, organiser, names)
+
+
 async def unit_names(api: Reporting, organiser: str) -> UnitNames:
+    """The names for `organiser`'s pages: the session's kept answer (`NamesCache`) where the client carries one and
+    it is fresh, else the directory's, kept for the next pages of the session."""
+    kept: SessionNames | None = api.names
+    found = kept.get(organiser) if kept is not None else None
+    if found is not None:
+        return found
     try:
-        return UnitNames(await api.unit_names(organiser))
+        found = UnitNames(await api.unit_names(organiser))
     except UpstreamError:  # scope (the public may not read the directory), a busy or odd directory: the fallback
         return NO_NAMES
+    if kept is not None:
+        kept.put(organiser, found)
+    return found

@@ -164,6 +164,25 @@ def test_one_tag_in_two_unicode_spellings_is_one_tag(plan_items):
     assert f(owner=f"rektor {NFC}").apply(items) == [items[0]]
 
 
+def test_one_tag_or_owner_however_it_is_spaced_is_one(plan_items):
+    """Round 18 (a name's one form, the contracts' `name_form`). Failed on the old code: "Läsning" and "Läsning " were
+    two tags (both stored, the unique rule passed), the owner was kept with its spaces, and a filter by one did not
+    find the other."""
+    assert pairs(plan_rules.edit_problems({"tags": ["Läsning", "Läsning ", "\u00a0Läsning"]})) == [
+        ("tags", "unique_tags")]
+    _, items = plan_items
+    item = items[0] | {"tags": [], "owner": "IKT"}
+    assert plan_rules.apply_edit(item, {"tags": [" Läsning "], "owner": "Rektor "}) == {"tags": ["Läsning"],
+                                                                                       "owner": "Rektor"}
+    items[0] |= {"tags": ["Läsning "], "owner": " Team 18"}  # stored before the rule
+    f = plan_rules.PlanFilter
+    assert f(tag="Läsning").apply(items) == [items[0]] and f(tag=" Läsning").apply(items) == [items[0]]
+    assert f(owner="team 18 ").apply(items) == [items[0]]
+    assert pairs(plan_rules.edit_problems({"tags": ["  " + "x" * 40 + "  "]})) == []  # counted as kept
+    for broken in ("Läs\tning", "Rektor\n"):
+        assert ("owner", "no_control_characters") in pairs(plan_rules.edit_problems({"owner": broken}))
+
+
 def test_the_event_leaves_the_note_behind(plan_items):
     _, items = plan_items
     items[0]["note"] = "Intern anteckning"

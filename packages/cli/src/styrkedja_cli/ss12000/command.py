@@ -19,13 +19,13 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import typer
 from httpx import URL, ConnectError, InvalidURL
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -46,11 +46,13 @@ from .source import (
     one_line,
     retry_after_seconds,
     server_said,
+    strict_json,
 )
 
 CHUNK = 1_000
 #: the summary table's columns after the entity ("left out": what hangs under a school unit refused this run)
-COUNTED = ("created", "changed", "removed", "unchanged", "refused", "left out")
+#: ("unsure": sent again after an attempt whose answer was lost, which may have changed them: shown when there are any)
+COUNTED = ("created", "changed", "removed", "unchanged", "unsure", "refused", "left out")
 #: the exit code of `--strict` when anything was refused or left out (the import itself ran as without it)
 STRICT_EXIT = 3
 #: what an import lacks when the server holds an optional entity back (models.OPTIONAL)
@@ -113,12 +115,16 @@ def _read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None,
     # for only then
     read: dict[str, Any] = {}
     for entity in [e for e in ENTITIES if e != "persons"] + ["persons"]:
-        expand = None
-        # an incremental run that read no group cannot tell where the server states memberships: asked of persons
-        if entity == "persons" and (any("memberships" not in g.model_fields_set for g in read["groups"])
-                                    or (since is not None and not read["groups"])):
-            expand = PERSON_MEMBERSHIPS
-        read[entity] = source.read(entity, since if entity in INCREMENTAL else None, tick, expand=expand)
+        expand, in_case = None, False
+        if entity == "persons":
+            needed = any("memberships" not in g.model_fields_set for g in read["groups"])
+            # an incremental run that read no group cannot tell where the server states memberships: asked of persons
+            # in case. A server refusing it then has no expansion, so states no memberships there that a changed
+            # group would not show: nothing is lost, and nothing said (it was said on every scheduled run)
+            in_case = not needed and since is not None and not read["groups"]
+            expand = PERSON_MEMBERSHIPS if needed or in_case else None
+        read[entity] = source.read(entity, since if entity in INCREMENTAL else None, tick, expand=expand,
+                                   expand_quietly=in_case)
     deleted = source.deleted(since) if since is not None else []
     if since is not None and hasattr(source, "one"):
         # groups that did not change but are named by what did: a changed activity's groups, and the groups a
@@ -159,30 +165,43 @@ def _entity_of(key: str) -> str:
 POST_ATTEMPTS = 6
 
 
+#: the answers after which a request may have been carried out though no 200 came back (reporting applied a chunk
+#: and failed answering, a proxy gave up waiting for it): a 5xx. A 429 refuses before anything is done
+MAYBE_DONE = frozenset({500, 502, 503, 504})
+#: failures on the way after which the request may have been carried out: all but a connection never made
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callable[[float], None] | None,
-         refused_is_final: bool = False, **request: Any) -> httpx.Response:
+         refused_is_final: bool = False, removing: bool = False, **request: Any) -> tuple[httpx.Response, str | None]:
     """Reporting's answer to one request, asked again a bounded number of times while it is busy or failing (each
     request is safe to make again: a chunk of changes is compared with what reporting published, the same again
-    `unchanged`; a removal of what is removed already is nothing; a list is a read). The last answer is returned
-    whatever it is; no answer at all stops the import naming what was asked. `refused_is_final`: a connection
-    that cannot be made at all (nothing listens, the name does not resolve) stops it at once — before anything is
-    written that is reporting not running (`make demo` without `make run`), not reporting busy: half a minute of
-    pauses would only hide it."""
+    `unchanged`; a removal of what is removed already is nothing; a list is a read), and why an earlier attempt
+    may have been carried out already (`MAYBE_DONE`, a connection lost once the request was sent: "HTTP 500",
+    "ReadTimeout"), else None. The last answer is returned whatever it is; no answer at all stops the import naming
+    what was asked. `refused_is_final`: a connection that cannot be made at all (nothing listens, the name does not
+    resolve) stops it at once — before anything is written that is reporting not running (`make demo` without
+    `make run`), not reporting busy: half a minute of pauses would only hide it."""
     pause = sleep or time.sleep
+    maybe_done: str | None = None
     for attempt in range(1, POST_ATTEMPTS + 1):
         try:
             response = client.request(method, path, **request)
         except TRANSIENT as error:
             if attempt == POST_ATTEMPTS or (refused_is_final and isinstance(error, ConnectError)):
                 raise SourceError(f"reporting did not {'take' if method == 'POST' else 'answer'} the {what}: "
-                                  f"{type(error).__name__} ({attempt} attempt{'s' if attempt > 1 else ''}){_RUN_AGAIN if method == 'POST' else ''}"
-                                  ) from None
+                                  f"{type(error).__name__} ({attempt} attempt{'s' if attempt > 1 else ''})"
+                                  f"{_run_again(removing) if method == 'POST' else ''}") from None
+            if not isinstance(error, NEVER_SENT):
+                maybe_done = maybe_done or type(error).__name__
             pause(retry_after_seconds(None, attempt))
             continue
         if response.status_code in SOURCE_RETRIED and attempt < POST_ATTEMPTS:
+            if response.status_code in MAYBE_DONE:
+                maybe_done = maybe_done or f"HTTP {response.status_code}"
             pause(retry_after_seconds(response.headers.get("retry-after"), attempt))
             continue
-        return response
+        return response, maybe_done
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -195,23 +214,80 @@ def _reporting_said(response: httpx.Response) -> str:
     return f" {one_line(response.text[:500]).strip()}"
 
 
+class _Done(BaseModel):
+    status: Literal["created", "changed", "removed", "unchanged"]
+    entity_key: str
+
+
+class _Summary(BaseModel):
+    """Reporting's answer to a chunk of changes or removals (its `ChangeSummary`): the counts, and one item per
+    entity it wrote or compared."""
+
+    created: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    items: list[_Done] = []
+
+
+class _HeldKey(BaseModel):
+    entity_key: str
+
+
+class _Held(BaseModel):
+    """Reporting's answer to what it holds for an organiser (its `HeldEntities`): a page of keys, each one's source
+    id, and where the next page starts."""
+
+    items: list[_HeldKey]
+    source_ids: list[str | None]
+    next_after: str | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _answered(response: httpx.Response, shape: type[M], what: str, after: str = "") -> M:
+    """Reporting's 200 read as `shape`; anything else (a proxy's or a login page's HTML, a body cut short, another
+    service at --reporting-url) stops the import naming what came instead, never a traceback."""
+    kind = response.headers.get("content-type", "none")[:60]
+    try:
+        return shape.model_validate(strict_json(response.content))
+    except (ValueError, RecursionError) as error:  # not JSON, or not reporting's shape (ValidationError)
+        rule = ""
+        if isinstance(error, ValidationError):
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            rule = f": {where}: {first['msg']}" if where else ": not a JSON object"
+        raise SourceError(f"reporting answered the {what} with HTTP 200 but not with its answer (content-type {kind})"
+                          f"{rule or ': not JSON'}; is --reporting-url reporting itself?{after}") from None
+
+
 def _post(client: httpx.Client, path: str, body: dict[str, Any], what: str,
-          sleep: Callable[[float], None] | None = None) -> dict[str, Any]:
-    """One chunk to reporting. Sending it again is safe (the same changes again are `unchanged`), so a busy or
-    failing answer (5xx) or a failed connection is asked again a bounded number of times (`_ask`); any other
-    refusal stops the import, naming the chunk, the status and reporting's problem detail. The chunks before it
-    stay applied: running the import again completes it."""
-    response = _ask(client, "POST", path, what, sleep, json=body)
+          sleep: Callable[[float], None] | None = None, *, sent: int | None = None, removing: bool = False
+          ) -> tuple[_Summary, str | None]:
+    """One chunk to reporting, its answer and why an earlier attempt may have applied it (`_ask`). Sending it again
+    is safe (the same changes again are `unchanged`), so a busy or failing answer (5xx) or a failed connection is
+    asked again a bounded number of times; any other refusal stops the import, naming the chunk, the status and
+    reporting's problem detail. The chunks before it stay applied: running the import again completes it. `sent`:
+    how many items reporting must answer for (one per change)."""
+    response, maybe_done = _ask(client, "POST", path, what, sleep, removing=removing, json=body)
     if response.status_code != 200:
         verb, tries = (("did not take", f" ({POST_ATTEMPTS} attempts)") if response.status_code in SOURCE_RETRIED
                        else ("refused", ""))
         raise SourceError(f"reporting {verb} the {what}: HTTP {response.status_code}{_reporting_said(response)}"
-                          f"{tries}{_RUN_AGAIN}")
-    answer: dict[str, Any] = response.json()
-    return answer
+                          f"{tries}{_run_again(removing)}")
+    answer = _answered(response, _Summary, what, _run_again(removing, maybe_applied=True))
+    if sent is not None and len(answer.items) != sent:
+        raise SourceError(f"reporting answered the {what} for {len(answer.items)} items, not {sent}: is "
+                          f"--reporting-url reporting itself?{_run_again(removing, maybe_applied=True)}")
+    return answer, maybe_done
 
 
-_RUN_AGAIN = " (the chunks before it were applied; nothing was removed; run the import again to complete it)"
+def _run_again(removing: bool, *, maybe_applied: bool = False) -> str:
+    """What stands after a chunk that stopped the import, and what to do."""
+    return (f" ({'it may have been applied, ' if maybe_applied else ''}the chunks before it were applied; "
+            f"{'the removals before it too' if removing else 'nothing was removed'}; run the import again to complete "
+            "it)")
 
 
 def _chunk(what: str, start: int, total: int) -> str:
@@ -224,17 +300,25 @@ def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None]
     reporting is busy or failing, as a chunk is; a reporting nobody answers for is said at once)."""
     out: list[tuple[str, str]] = []
     after: str | None = None
+    what = f"request for what it holds for {organiser_id}"
     while True:
-        response = _ask(client, "GET", "/v1/directory/held", f"request for what it holds for {organiser_id}", sleep,
-                        refused_is_final=True, params={"organiser_id": organiser_id, "limit": CHUNK, **({"after": after} if after else {})})
+        response, _ = _ask(client, "GET", "/v1/directory/held", what, sleep, refused_is_final=True,
+                           params={"organiser_id": organiser_id, "limit": CHUNK, **({"after": after} if after else {})})
         if response.status_code != 200:
             raise SourceError(f"reporting did not list what it holds for {organiser_id}: "
                               f"HTTP {response.status_code}{_reporting_said(response)}")
-        body = response.json()
-        out += [(i["entity_key"], s) for i, s in zip(body["items"], body["source_ids"], strict=True)]
-        after = body.get("next_after")
-        if not after:
+        body = _answered(response, _Held, what, " (nothing was sent)")
+        if len(body.items) != len(body.source_ids):
+            raise SourceError(f"reporting answered the {what} with {len(body.items)} entities and "
+                              f"{len(body.source_ids)} source ids; is --reporting-url reporting itself? (nothing was "
+                              "sent)")
+        out += [(i.entity_key, s or "") for i, s in zip(body.items, body.source_ids, strict=True)]
+        if not body.next_after:
             return out
+        if after is not None and body.next_after <= after:  # keys come in order: a page that goes back loops
+            raise SourceError(f"reporting answered the {what} with a page after {body.next_after[:80]!r} again "
+                              "(nothing was sent)")
+        after = body.next_after
 
 
 def vanished(the_plan: Plan, sent: set[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
@@ -309,12 +393,15 @@ def replaced(created: set[tuple[str, str]], gone: list[tuple[str, str]], codes: 
 def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at: datetime,
          progress: Progress | None = None, full: bool = False,
          allow_mass_removal: bool = False, sleep: Callable[[float], None] | None = None,
-         notes: list[str] | None = None, summary: dict[str, Counter[str]] | None = None) -> dict[str, Counter[str]]:
+         notes: list[str] | None = None, summary: dict[str, Counter[str]] | None = None,
+         retried: list[str] | None = None) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
     whole, so what reporting holds for its organisers and the source lacks is removed. `notes`: what the
     summary says besides the counts (units removed and made new in one place). `summary`: filled as the chunks are
-    applied, so that a run stopped on the way can say what it applied before."""
+    applied, so that a run stopped on the way can say what it applied before. `retried`: what is said of chunks
+    sent again after an attempt that may have applied them (`_honest`)."""
     summary = {} if summary is None else summary
+    retried = [] if retried is None else retried
     sent: set[tuple[str, str]] = set()
     created: set[tuple[str, str]] = set()
     holdings: dict[str, list[tuple[str, str]]] = {}
@@ -331,24 +418,32 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         counts = summary.setdefault(entity, Counter())
         for start in range(0, len(changes), CHUNK):
             chunk = changes[start:start + CHUNK]
-            answer = _post(client, "/v1/directory/changes", {"items": chunk},
-                           _chunk(f"{entity} changes", start, len(changes)), sleep)
-            named = [(change["data"]["organiser_id"], item["entity_key"])
-                     for change, item in zip(chunk, answer["items"], strict=True)]
+            what = _chunk(f"{entity} changes", start, len(changes))
+            answer, maybe_done = _post(client, "/v1/directory/changes", {"items": chunk}, what, sleep,
+                                       sent=len(chunk))
+            named = [(change["data"]["organiser_id"], item.entity_key)
+                     for change, item in zip(chunk, answer.items, strict=True)]
+            statuses: list[str] = [item.status for item in answer.items]
+            if maybe_done is not None:
+                statuses = _honest(named, statuses, sent, holdings if full else None, what, maybe_done, retried)
             sent |= set(named)
-            created |= {n for n, item in zip(named, answer["items"], strict=True) if item["status"] == "created"}
-            counts.update({s: answer[s] for s in ("created", "changed", "removed", "unchanged") if answer[s]})
+            created |= {n for n, status in zip(named, statuses, strict=True) if status == "created"}
+            counts.update(statuses)
             if progress is not None and task is not None:
                 progress.update(task, advance=len(chunk))
     deleted_keys: list[tuple[str, str]] = []  # (no organiser: reporting's answer does not name it, key)
     if deleted:
         counts = summary.setdefault("deletedEntities", Counter())
         for start in range(0, len(deleted), CHUNK):
-            body = _post(client, "/v1/directory/removals", {
-                "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()},
-                _chunk("removals", start, len(deleted)), sleep)
-            counts.update({"removed": body["removed"]})
-            deleted_keys += [("", i["entity_key"]) for i in body.get("items", []) if i.get("status") == "removed"]
+            what = _chunk("removals", start, len(deleted))
+            body, maybe_done = _post(client, "/v1/directory/removals", {
+                "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()}, what, sleep,
+                removing=True)
+            counts.update({"removed": body.removed})
+            deleted_keys += [("", i.entity_key) for i in body.items if i.status == "removed"]
+            if maybe_done is not None:  # what the lost attempt removed is removed already when asked again
+                retried.append(f"{what}: reporting answered {maybe_done} and took them when asked again; what that "
+                               f"attempt removed is not counted (reporting then removed {body.removed})")
     if full:
         gone = vanished(the_plan, sent, holdings)
         if not allow_mass_removal:
@@ -356,12 +451,21 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
         task = progress.add_task("remove vanished", total=len(gone)) if progress and gone else None
         for start in range(0, len(gone), CHUNK):
             gone_chunk = gone[start:start + CHUNK]
-            body = _post(client, "/v1/directory/removals", {
+            what = _chunk("removals", start, len(gone))
+            body, maybe_done = _post(client, "/v1/directory/removals", {
                 "entities": [{"organiser_id": o, "entity_key": k} for o, k in gone_chunk],
-                "removed_at": removed_at.isoformat()}, _chunk("removals", start, len(gone)), sleep)
-            for item in body["items"]:
-                if item["status"] == "removed":
-                    summary.setdefault(_entity_of(item["entity_key"]), Counter())["removed"] += 1
+                "removed_at": removed_at.isoformat()}, what, sleep, removing=True)
+            removed_keys = [item.entity_key for item in body.items if item.status == "removed"]
+            if maybe_done is not None:
+                # each was held when the import began (`vanished`): one reporting no longer holds to remove now was
+                # removed by the attempt whose answer was lost
+                by_then = [k for k in dict.fromkeys(k for _, k in gone_chunk) if k not in set(removed_keys)]
+                removed_keys += by_then
+                retried.append(f"{what}: reporting answered {maybe_done} and took them when asked again: "
+                               f"{len(by_then)} that attempt removed are counted removed (held when the import "
+                               "began, not held now)")
+            for key in removed_keys:
+                summary.setdefault(_entity_of(key), Counter())["removed"] += 1
             if progress is not None and task is not None:
                 progress.update(task, advance=len(gone_chunk))
     if notes is not None:
@@ -376,6 +480,33 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     for left in the_plan.under_refused:
         summary.setdefault(left.entity, Counter())["left out"] += 1
     return summary
+
+
+#: the summary's column of items a chunk sent again may have changed on the attempt whose answer was lost (`_honest`)
+UNSURE = "unsure"
+
+
+def _honest(named: list[tuple[str, str]], statuses: list[str], sent: set[tuple[str, str]],
+            holdings: dict[str, list[tuple[str, str]]] | None, what: str, maybe_done: str, said: list[str]
+            ) -> list[str]:
+    """The statuses of a chunk sent again after an attempt that may have applied it (a 500 after reporting wrote it):
+    reporting compares what is sent with what it holds, so what that attempt wrote comes back `unchanged`. Such an
+    item not held when a full import began (`holdings`), nor sent by an earlier chunk, was created by this import;
+    any other is `UNSURE` (this import's change, or none): never counted `unchanged`. Said in `said`."""
+    at_start = {(o, k) for o, pairs in holdings.items() for k, _ in pairs} if holdings is not None else None
+    out = list(statuses)
+    for n, (key, status) in enumerate(zip(named, statuses, strict=True)):
+        if status == "unchanged" and key not in sent:
+            out[n] = "created" if at_start is not None and key not in at_start else UNSURE
+    made, unsure = sum(a != b and a == "created" for a, b in zip(out, statuses, strict=True)), out.count(UNSURE)
+    if made or unsure:
+        said.append(f"{what}: reporting answered {maybe_done} and took them when asked again, answering "
+                    f"{made + unsure} `unchanged` that the attempt may have applied: "
+                    + ", ".join(part for part in (f"{made} it did not hold when the import began are counted created"
+                                                  if made else "",
+                                                  f"{unsure} are counted {UNSURE} (changed by that attempt, or "
+                                                  "unchanged)" if unsure else "") if part))
+    return out
 
 
 def _explicit_organiser(organiser: str | None, name: str | None) -> tuple[str, str] | None:
@@ -452,6 +583,16 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
         lines.append(f"enrolments.schoolType: {sum(the_plan.unmapped_school_types.values())} enrolments of a type "
                      f"that is not SS 12000's ({', '.join(sorted(the_plan.unmapped_school_types)[:10])}): no group "
                      "year read from them")
+    for where, values in sorted(the_plan.unknown_types.items()):
+        lines.append(f"{where}: {sum(values.values())} of a value that is not SS 12000's, imported as given ("
+                     + ", ".join(f"{value} ({count})" for value, count in sorted(values.items())[:10])
+                     + (", …" if len(values) > 10 else "") + ")")
+    if the_plan.taught_across:
+        lines.append(f"teaching assignments: {sum(the_plan.taught_across.values())} whose teacher's duty is at another "
+                     "organiser's school unit, imported under the group's organiser, whose teaching it is ("
+                     + ", ".join(f"{count} of {group}'s groups by {duty}'s duties"
+                                 for (group, duty), count in sorted(the_plan.taught_across.items())[:10])
+                     + (", …" if len(the_plan.taught_across) > 10 else "") + ")")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
@@ -473,10 +614,11 @@ def _under_each_refused(the_plan: Plan) -> list[str]:
 
 def _table(summary: dict[str, Counter[str]], title: str) -> Table:
     table = Table(title=title)
-    for column in ("entity", *COUNTED):
+    columns = [c for c in COUNTED if c != UNSURE or any(counts[c] for counts in summary.values())]
+    for column in ("entity", *columns):
         table.add_column(column, justify="left" if column == "entity" else "right")
     for entity, counts in summary.items():
-        table.add_row(entity, *(str(counts[c]) for c in COUNTED))
+        table.add_row(entity, *(str(counts[c]) for c in columns))
     return table
 
 
@@ -571,6 +713,7 @@ def register(import_app: typer.Typer) -> None:
         explicit = _explicit_organiser(organiser, organiser_name)
         auth = _client_credentials(url, token, token_url, client_id, client_secret, scope, timeout)
         summary: dict[str, Counter[str]] = {}
+        retried: list[str] = []  # chunks sent again after an attempt that may have applied them
         try:
             def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
                 console.print(f"{what}; asking again in {seconds:.0f} s")
@@ -589,15 +732,20 @@ def register(import_app: typer.Typer) -> None:
                 with httpx.Client(base_url=reporting_url, timeout=120, headers=headers) as client:
                     notes: list[str] = []
                     send(client, the_plan, deleted, removed_at=datetime.now(UTC), progress=progress,
-                         full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary)
+                         full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary,
+                         retried=retried)
         except (SourceError, httpx.HTTPError) as error:
             console.print(f"[red]import stopped:[/red] {error}")
             if any(sum(counts.values()) for counts in summary.values()):  # stopped while sending: nothing unsaid
                 Console().print(_table(summary, "applied before the import stopped"))
+                for line in retried:
+                    console.print(line)
             else:
                 console.print("nothing was sent to reporting")
             raise typer.Exit(1) from None
         Console().print(_table(summary, "SS 12000 import"))
+        for line in retried:
+            console.print(line)
         for refused in [*the_plan.refused, *the_plan.left_out]:
             console.print(f"refused {refused.entity} {refused.id}: {refused.reason}")
         for line in _said(the_plan, notes, incremental=since is not None):

@@ -31,7 +31,12 @@ e.g. Förvaltning, Verksamhetsområde); the directory has three levels, organise
   `YEAR_SCHOOL_TYPES`: a gymnasium's year 2 is none) when more than half of the members with one
   agree (SS 12000 keeps the year on the enrolment, not the group), else the year of its activities' syllabuses when those all name one single year;
 * duties at a Skolenhet → duties; activities × their groups × their teachers' duties →
-  teaching assignments, the subject from the activity's syllabus.
+  teaching assignments, the subject from the activity's syllabus. An assignment is the group's: it is
+  imported under the group's organiser and school unit, also when the teacher's duty is at another
+  organiser's school unit (a municipality's teacher teaching a group of an independent school by
+  agreement, mother tongue tuition run centrally): the group's Huvudman is responsible for its teaching,
+  its results are read up the group's chain, and only that organiser's token writes it. The duty stays
+  its own organiser's. Such assignments are counted per pair of organisers and said (`taught_across`).
 * A person's securityMarking (Sekretessmarkering, Skyddad folkbokföring) is never read: a protected
   person's membership or duty is imported exactly as anyone's — the same pseudonymous id (the
   person's UUID), the same fields, no flag, nothing left out (a protected student missing from a
@@ -78,6 +83,15 @@ NO_PERSON = "person: missing (the specification allows leaving it out; the direc
 #: SS 12000's groupType for "a group whose members are staff": the directory's memberships are students'
 STAFF_GROUP = "personalgrupp"
 STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
+#: SS 12000 2.1.0's GroupTypesEnum and DutyRole (with "Biträdande rektor", which servers add and the directory reads
+#: as a principal), compared without case: a value outside them is imported as given and counted (`unknown_types`)
+GROUP_TYPES = frozenset(t.casefold() for t in ("Undervisning", "Klass", "Mentor", "Provgrupp", "Schema", "Avdelning",
+                                               "Personalgrupp", "Övrigt"))
+DUTY_ROLES = frozenset(nfc(r).casefold() for r in (
+    "Rektor", "Lärare", "Förskollärare", "Barnskötare", "Bibliotekarie", "Lärarassistent", "Fritidspedagog",
+    "Annan personal", "Studie- och yrkesvägledare", "Förstelärare", "Kurator", "Skolsköterska", "Skolläkare",
+    "Skolpsykolog", "Speciallärare/specialpedagog", "Skoladministratör", "Övrig arbetsledning",
+    "Övrig pedagogisk personal", "Förskolechef", "Biträdande rektor"))
 #: why what hangs under a refused school unit is not sent (the unit's id follows, never its content)
 UNDER_REFUSED = "left out: its school unit was refused"
 AREA_REFUSED = "left out: its area was refused"
@@ -150,6 +164,16 @@ class Plan:
     unknown_subjects: Counter[str] = field(default_factory=Counter)
     #: enrolments' schoolType values that are not SS 12000's, and how many enrolments have each: no year read of them
     unmapped_school_types: Counter[str] = field(default_factory=Counter)
+    #: teaching assignments whose teacher's duty is at another organiser's school unit than the group, per (the
+    #: group's organiser, the duty's): imported under the group's organiser (see the module's docstring)
+    taught_across: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: per field ("groups.groupType", "duties.dutyRole"), the values sent that are not SS 12000's and how many items
+    #: had each: a group type a server adds is a group of students to the directory, a duty role is kept as given
+    unknown_types: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def unknown(self, field_name: str, value: str) -> None:
+        said = "".join(c if c.isprintable() else " " for c in value.strip()[:40])  # on one line, as every note
+        self.unknown_types.setdefault(field_name, Counter())[said] += 1
 
     def add(self, entity: str, model: Any, data: dict[str, Any], source_id: str | None, ident: str,
             fields: dict[str, str] | None = None) -> bool:
@@ -647,6 +671,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                                                  groups_left[group.id]))
             continue
         group_place[group.id] = (oid, code)
+        kind = (group.group_type or "").strip()
+        if kind and kind.casefold() not in GROUP_TYPES:
+            out.unknown("groups.groupType", kind)
         for stated in members[group.id]:
             member = stated.membership
             if member.person is None:
@@ -672,6 +699,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     if not on_group else "id", "updated_at": "meta.modified", "organiser_id": ORGANISER_FIELDS})
 
     duty_person: dict[str, str] = {}
+    duty_organiser: dict[str, str] = {}  # duty id → the organiser of the school unit it is at
     for duty in duties:
         at = placed.get(duty.duty_at.id)
         if duty.person is None:
@@ -685,10 +713,13 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             out.refused.append(Refused("duties", duty.id, "dutyAt: not a known Skolenhet"))
             continue
         oid, school = at
-        out.add("duties", DutyUpsertedV1, {
+        duty_organiser[duty.id] = oid
+        sent = out.add("duties", DutyUpsertedV1, {
             "duty_id": duty.id, "organiser_id": oid, "school_unit_code": (school.school_unit_code or "").strip(),
             "person_id": duty.person.id, "duty_role": duty.duty_role, "start_date": duty.start_date,
             "end_date": duty.end_date, "updated_at": when(duty.meta)}, duty.id, duty.id, DUTY_FIELDS)
+        if sent and nfc(duty.duty_role).strip().casefold() not in DUTY_ROLES:
+            out.unknown("duties.dutyRole", duty.duty_role)
 
     # a syllabus's subjectCode as served (blank: none): the specification allows any text there, the directory takes
     # Skolverket's shape of an ämneskod (`SubjectCode`), so an assignment whose subject breaks it is refused naming
@@ -734,4 +765,6 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                         "end_date": f"teachers[{n}].endDate" if teacher.end_date else "endDate"})
                 if sent and subject is not None and not is_known_subject_code(subject):
                     out.unknown_subjects[subject] += 1
+                if sent and duty_organiser.get(teacher.duty.id, place[0]) != place[0]:
+                    out.taught_across[(place[0], duty_organiser[teacher.duty.id])] += 1
     return out

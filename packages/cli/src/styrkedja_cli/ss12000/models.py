@@ -20,7 +20,8 @@ from collections import Counter
 from contextvars import ContextVar
 from datetime import date, datetime
 from numbers import Number
-from typing import Annotated, Any, get_args
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -134,11 +135,12 @@ class Model(BaseModel):
         # (`"groupMemberships": null`, `"cancelled": null`): the same as absent, its default — a required one
         # stays missing, and refuses the page as before. An optional date written as "" (or blanks) is absent
         # too: it is no date by the specification (`format: date`), but it holds nothing that could be lost
+        # An optional object written as an empty list (`"_embedded": []`, `"meta": []`) is absent too: PHP's
+        # json_encode writes an empty associative array so, and it holds nothing either
         if isinstance(value, dict):
-            blank_dates = _optional_dates(cls)
-            if any(v is None or (k in blank_dates and isinstance(v, str) and not v.strip()) for k, v in value.items()):
-                return {k: v for k, v in value.items()
-                        if v is not None and not (k in blank_dates and isinstance(v, str) and not v.strip())}
+            blank_dates, objects = _optional_dates(cls), _optional_objects(cls)
+            if any(_absent(k, v, blank_dates, objects) for k, v in value.items()):
+                return {k: v for k, v in value.items() if not _absent(k, v, blank_dates, objects)}
         return value
 
     @field_validator("*", mode="before")
@@ -164,6 +166,23 @@ def _annotated_with(model: type[BaseModel], wanted: type, *, optional_only: bool
     for name, field in model.model_fields.items():
         annotation = field.annotation
         if (annotation is wanted or wanted in get_args(annotation)) and not (optional_only and field.is_required()):
+            names |= {name, field.alias or name}
+    return frozenset(names)
+
+
+def _absent(key: str, value: Any, blank_dates: frozenset[str], objects: frozenset[str]) -> bool:
+    return (value is None or (key in blank_dates and isinstance(value, str) and not value.strip())
+            or (key in objects and isinstance(value, list) and not value))
+
+
+@functools.cache
+def _optional_objects(model: type[BaseModel]) -> frozenset[str]:
+    """The names (alias and attribute name) of `model`'s optional fields that hold an object (another model, or
+    None): not a list of them — `"groupMemberships": []` is a group without members."""
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        kinds = get_args(field.annotation) if get_origin(field.annotation) in (Union, UnionType) else (field.annotation,)
+        if not field.is_required() and any(isinstance(k, type) and issubclass(k, BaseModel) for k in kinds):
             names |= {name, field.alias or name}
     return frozenset(names)
 

@@ -2,8 +2,10 @@
 specification's servers issue them (minutes to an hour): asked of `--token-url` with the client's id and secret
 (HTTP Basic, §2.3.1), asked again shortly before it expires (`expires_in`), and once more when the server
 answers 401 (a token revoked or a clock off): `HttpSource` asks a page again once with the new token, and a
-401 to that stops the import. Neither the secret nor a token is ever said; the endpoint's own error
-(`invalid_client`, `invalid_scope`) is."""
+401 to that stops the import. An endpoint busy or failing (429, 5xx, no answer) is asked again a few times
+(`ATTEMPTS`, after its Retry-After in seconds or 1, 2, 4 s, at most `LONGEST_PAUSE`): a renewal mid-import meeting an
+identity provider's hiccup stopped an import of an hour. Neither the secret nor a token is ever said; the
+endpoint's own error (`invalid_client`, `invalid_scope`) is."""
 
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ import httpx
 EARLY_SECONDS = 30.0
 #: the length of a grant's own error description repeated (it is for people, and may be long)
 SAID = 200
+#: how often the endpoint is asked while it is busy or failing, and the longest pause between
+ATTEMPTS, LONGEST_PAUSE = 4, 30.0
+BUSY = frozenset({429, 500, 502, 503, 504})
 
 
 class TokenError(Exception):
@@ -25,17 +30,20 @@ class TokenError(Exception):
 
 class ClientCredentials:
     def __init__(self, token_url: str, client_id: str, client_secret: str, *, scope: str | None = None,
-                 client: httpx.Client | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 client: httpx.Client | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] | None = None) -> None:
         self.token_url, self.client_id, self.client_secret, self.scope = token_url, client_id, client_secret, scope
         self.client = client or httpx.Client(timeout=60, follow_redirects=False)
         self.clock = clock
+        self.sleep = sleep if sleep is not None else lambda seconds: time.sleep(seconds)  # time.sleep when called
         self._token: str | None = None
         self._expires: float | None = None
+        self._early = EARLY_SECONDS
         self.issued = 0  # tokens asked for this run (said by the import)
 
     def header(self) -> str:
         """`Bearer <token>`: the one held, or a new one when none is held or it expires within `EARLY_SECONDS`."""
-        if self._token is None or (self._expires is not None and self.clock() >= self._expires - EARLY_SECONDS):
+        if self._token is None or (self._expires is not None and self.clock() >= self._expires - self._early):
             self.refresh()
         return f"Bearer {self._token}"
 
@@ -43,11 +51,7 @@ class ClientCredentials:
         """A new token from the endpoint (the one held is dropped)."""
         self._token = None
         form = {"grant_type": "client_credentials", **({"scope": self.scope} if self.scope else {})}
-        try:
-            response = self.client.post(self.token_url, data=form, auth=(self.client_id, self.client_secret),
-                                        headers={"Accept": "application/json"})
-        except httpx.HTTPError as error:
-            raise TokenError(f"token endpoint: {type(error).__name__}") from None
+        response = self._ask(form)
         body = _json(response)
         if response.status_code != 200:
             said = [str(body[key])[:SAID] for key in ("error", "error_description") if isinstance(body.get(key), str)]
@@ -59,7 +63,30 @@ class ClientCredentials:
         # expires_in is RECOMMENDED, a number of seconds (some endpoints write it as text)
         seconds = _seconds(lifetime)
         self._expires = None if seconds is None else self.clock() + seconds
+        # renewed early, but never so early that every request asks for one (a token of 20 s was renewed each time)
+        self._early = EARLY_SECONDS if seconds is None else min(EARLY_SECONDS, seconds / 2)
         self.issued += 1
+
+    def _ask(self, form: dict[str, str]) -> httpx.Response:
+        """The endpoint's answer, asked again while it is busy or failing (`BUSY`, no answer) at most `ATTEMPTS`
+        times; the last answer whatever it is, or a TokenError naming the failure."""
+        for attempt in range(1, ATTEMPTS + 1):
+            after = ""
+            try:
+                response = self.client.post(self.token_url, data=form, auth=(self.client_id, self.client_secret),
+                                            headers={"Accept": "application/json"})
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
+                if attempt == ATTEMPTS:
+                    raise TokenError(f"token endpoint: {type(error).__name__} ({attempt} attempts)") from None
+            except httpx.HTTPError as error:
+                raise TokenError(f"token endpoint: {type(error).__name__}") from None
+            else:
+                if response.status_code not in BUSY or attempt == ATTEMPTS:
+                    return response
+                after = response.headers.get("retry-after", "").strip()
+            self.sleep(min(float(after) if after.isascii() and after.isdigit() else 2.0 ** (attempt - 1),
+                           LONGEST_PAUSE))
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -174,6 +174,35 @@ def _where(body: bytes, error: Exception) -> str:
     return ""
 
 
+#: the answers a server gives a query parameter it has no use for (`expand` on a server without the expansion): 400
+#: as the specification has it (`400_invalid_parameter`), and as other servers do — 422 (a framework's validation),
+#: 403 (a client not allowed the expansion), 404 (a route that takes no such query), 405, 501 (not implemented).
+#: Each is asked again without it: what was refused is the expansion, not the list
+EXPAND_REFUSED = frozenset({400, 403, 404, 405, 422, 501})
+#: the charsets (as `codecs` names them) a page is read in when its content-type declares one and it is not UTF-8:
+#: what servers on Windows and older Java stacks send (RFC 8259 §8.1 has JSON in UTF-8; RFC 9110 §8.3.2 has the
+#: receiver read a body by its declared charset)
+DECLARED_CHARSETS = frozenset({"iso8859-1", "cp1252", "iso8859-15", "utf-16", "utf-16-le", "utf-16-be", "utf-32",
+                               "utf-32-le", "utf-32-be"})
+
+
+def _is_utf8(body: bytes, step: int = 1 << 20) -> bool:
+    """Whether `body` is UTF-8, read a slice at a time (a large page is not copied whole into a text)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        for start in range(0, len(body), step):
+            decoder.decode(body[start:start + step])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+#: what an error of the HTTP client means, said after its name (the rest are named alone: a protocol error)
+HTTP_ERRORS: dict[type[Exception], str] = {
+    httpx.DecodingError: ": the body is not in the content-encoding its header says (gzip, deflate)",
+    httpx.UnsupportedProtocol: ": a URL that is not http:// or https://",
+}
 #: SS 12000's 503 (`503_overload`) also means "the answer is too large for the server", which asking again with
 #: the same limit does not mend
 OVERLOAD_HINT = "; the specification's 503 also means a page too large for the server: try a smaller --page-size"
@@ -222,6 +251,20 @@ def server_said(body: bytes) -> str:
     parts = [one_line(str(document[key])[:limit]) for key, limit in
              (("code", SAID_CODE), ("message", SAID_MESSAGE)) if isinstance(document.get(key), (str, int))]
     return f" ({': '.join(parts)})" if parts else ""
+
+
+def error_instead(body: bytes) -> str:
+    """The error a 200 carries instead of what was asked (a gateway's or a framework's error page with the wrong
+    status): `server_said` of a small JSON object that has no `data` nor `id`, else ""."""
+    if len(body) > SAID_BYTES:
+        return ""
+    try:
+        document = strict_json(body)
+    except (ValueError, RecursionError):
+        return ""
+    if not isinstance(document, dict) or "data" in document or "id" in document:
+        return ""
+    return server_said(body)
 
 
 def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
@@ -455,6 +498,7 @@ class HttpSource:
         self.on_note = on_note  # said as it happens (the progress of a long import)
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self._next_link: str | None = None
+        self._charsets_said: set[str] = set()
 
     def _note(self, text: str) -> None:
         self.notes.append(text)
@@ -490,7 +534,7 @@ class HttpSource:
             except TokenError as error:
                 raise SourceError(f"{what}: {error}") from None
             except httpx.HTTPError as error:
-                raise SourceError(f"{what}: {type(error).__name__}") from None
+                raise SourceError(f"{what}: {type(error).__name__}{HTTP_ERRORS.get(type(error), '')}") from None
             if self.on_retry is not None:
                 self.on_retry(f"{what}: {why}", pause)
             self.sleep(pause)
@@ -612,14 +656,16 @@ class HttpSource:
         return str(url)
 
     def _answer(self, entity: str, page: int, path: str, params: dict[str, Any] | None,
-                plain: dict[str, Any] | None = None) -> tuple[httpx.Response, bytes] | None:
+                plain: dict[str, Any] | None = None, *, quiet: bool = False) -> tuple[httpx.Response, bytes] | None:
         """A page's answer and body, or None for an optional entity the server holds back. `plain`: the params
-        without an `expand`, asked again with when the server answers that 400."""
+        without an `expand`, asked again with when the server refuses it (`EXPAND_REFUSED`), said unless `quiet`."""
         what = f"{entity}, page {page}"
         response, body = self._fetch(what, path, params)
-        if plain is not None and response.status_code == 400:
-            self._note(f"{what}: HTTP 400 to expand={(params or {}).get('expand')}{server_said(body)}: asked again "
-                       "without it (what persons would state of their groups is not read)")
+        if plain is not None and response.status_code in EXPAND_REFUSED:
+            if not quiet:
+                self._note(f"{what}: HTTP {response.status_code} to expand={(params or {}).get('expand')}"
+                           f"{server_said(body)}: asked again without it (what persons would state of their groups "
+                           "is not read)")
             response, body = self._fetch(what, path, plain)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
@@ -635,12 +681,46 @@ class HttpSource:
         if response.status_code != 200:
             hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else REFUSED_HINT,
                     404: self._base_hint() if page == 1 and entity == FIRST_READ else ""}.get(response.status_code, "")
+            if response.status_code == 429:  # still "too many requests" after every attempt and its pauses
+                hint = f" (asked {self.attempts} times, after its Retry-After each time: import later)"
+            elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
+                hint = " without a Location to follow"
             raise SourceError(f"{what}: HTTP {response.status_code}{server_said(body)}{hint}")
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link, response.url) if link else None
         if link and self._next_link is None:
             raise SourceError(f"{what}: the next page's link points at another server")
-        return response, body
+        return response, self._in_utf8(what, response, body)
+
+    def _in_utf8(self, what: str, response: httpx.Response, body: bytes) -> bytes:
+        """The body as UTF-8: as it came, unless its content-type declares a charset of `DECLARED_CHARSETS` and the
+        body is in it (not UTF-8; for UTF-16 and -32, NUL bytes or a byte order mark among its first bytes): then
+        decoded by it and said, once per charset. A body that is UTF-8 is read as UTF-8 whatever is declared (a
+        server labelling UTF-8 as ISO-8859-1 is common), one that is neither is refused where it is not UTF-8."""
+        declared = response.charset_encoding or ""
+        try:
+            name = codecs.lookup(declared).name if declared else ""
+        except LookupError:
+            return body  # a charset no one knows: read as JSON is (refused where it is not UTF-8)
+        if name not in DECLARED_CHARSETS or body.startswith(codecs.BOM_UTF8):  # the mark says UTF-8, whatever is declared
+            return body
+        if name.startswith("utf-"):
+            start = body[:4]
+            if b"\x00" not in start and not any(start.startswith(mark) for mark, _ in OTHER_ENCODINGS):
+                return body
+        elif _is_utf8(body):
+            return body
+        try:
+            text = body.decode(name)
+        except UnicodeDecodeError as error:
+            raise SourceError(f"{what}: neither UTF-8 nor {declared[:40]} as its content-type says (byte "
+                              f"{error.object[error.start:error.start + 1].hex().upper()} at byte {error.start})"
+                              ) from None
+        if name not in self._charsets_said:
+            self._charsets_said.add(name)
+            self._note(f"{what}: read as {declared[:40]}, as its content-type says (JSON is UTF-8, RFC 8259 §8.1; "
+                       "said once)")
+        return text.encode("utf-8")
 
     def _base_hint(self) -> str:
         """A list the specification has answered 404: most likely --url is not the API's base (SS 12000's servers
@@ -667,9 +747,10 @@ class HttpSource:
             raise SourceError(f"{what}: not JSON (content-type {kind[:60]}){_where(body, error)}") from None
 
     def read(self, entity: str, since: datetime | None, progress: Progress,
-             expand: str | None = None) -> list[BaseModel]:
+             expand: str | None = None, *, expand_quietly: bool = False) -> list[BaseModel]:
         """An entity's items, page by page. `expand` (`groupMemberships` of /persons) goes with the first page, as the
-        filter does; a server answering it 400 (one that has no such expansion) is asked again without it, said."""
+        filter does; a server refusing it (one that has no such expansion, `EXPAND_REFUSED`) is asked again without
+        it, said — unless `expand_quietly` (it was asked only in case: nothing is lost without it)."""
         out: list[BaseModel] = []
         token: str | None = None
         link: str | None = None
@@ -692,7 +773,7 @@ class HttpSource:
             if page == 1 and expand and params is not None:
                 params, plain = {**params, "expand": expand}, params
             items, token = self._page(entity, page, self._answer(entity, page, link or f"/{entity}", params,
-                                                                 plain=plain))
+                                                                 plain=plain, quiet=expand_quietly))
             link = None if token else self._next_link
             out += once.new(f"page {page}", items)
             progress(entity, len(out))
@@ -729,6 +810,11 @@ class HttpSource:
                                     lambda found: f"{what}: {unreadable}: not UTF-8 ({found})")
             return consume(_page_events(what, checked, data_only=data_only, unreadable=unreadable,
                                         token=[] if token is None else token))
+        except SourceError:
+            said = error_instead(body)
+            if said:  # an error answered with 200: the server's words, not our reading of its shape
+                raise SourceError(f"{what}: HTTP 200 with an error instead of the page{said}") from None
+            raise
         except ijson.JSONError:
             if checked is None:
                 raise SourceError(f"{what}: {unreadable}") from None
@@ -750,12 +836,19 @@ class HttpSource:
             return None
         if response.status_code != 200:
             raise SourceError(f"{entity} {ident}: HTTP {response.status_code}{server_said(body)}")
+        body = self._in_utf8(f"{entity} {ident}", response, body)
         try:
             document = strict_json(body)
         except LenientJson as error:
             raise SourceError(f"{entity} {ident}: not JSON by RFC 8259: {error}") from None
         except (UnicodeDecodeError, ValueError, RecursionError) as error:
             raise SourceError(f"{entity} {ident}: not JSON{_where(body, error)}") from None
+        if not isinstance(document, dict):
+            raise SourceError(f"{entity} {ident}: expected the entity (a JSON object), not a "
+                              f"{'list' if isinstance(document, list) else type(document).__name__}")
+        said = error_instead(body)
+        if said:
+            raise SourceError(f"{entity} {ident}: HTTP 200 with an error instead of the entity{said}")
         items, _ = _items(entity, 1, [document])
         return items[0]
 
@@ -1049,7 +1142,7 @@ class FolderSource:
         return _page_items(entity, f"page {file.name}", self._events(entity, file, data_only=True))
 
     def read(self, entity: str, since: datetime | None, progress: Progress,
-             expand: str | None = None) -> list[BaseModel]:
+             expand: str | None = None, *, expand_quietly: bool = False) -> list[BaseModel]:
         """`expand` is the API's: a file holds what it holds (a person's `_embedded.groupMemberships` read alike)."""
         try:
             files = self._files(entity)

@@ -50,8 +50,7 @@ async def callback(request: Request, code: Annotated[str | None, Query(max_lengt
         session.login = {}
         return render(request, "error.html", None, status_code=400, title="Inloggningen misslyckades",
                       message="Identitetsleverantörens svar kunde inte godtas. Försök igen.")
-    fresh = sessions.rotate(session)
-    fresh.token, fresh.token_expires_at, fresh.principal, fresh.claims = token, expires_at, principal, claims
+    fresh = sessions.sign_in(session, token=token, token_expires_at=expires_at, principal=principal, claims=claims)
     response = RedirectResponse(pending.get("next") or "/kedjan", status_code=303)
     sessions.write_cookie(response, fresh)
     return response

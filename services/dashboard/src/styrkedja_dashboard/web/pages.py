@@ -69,7 +69,9 @@ Current = Annotated[Session, Depends(signed_in)]
 
 def reporting(request: Request, session: Current) -> Reporting:
     s = request.app.state
-    return Reporting(s.http, "reporting", s.settings.reporting_url, session.token or "")
+    api = Reporting(s.http, "reporting", s.settings.reporting_url, session.token or "")
+    api.names = s.names_cache.for_session(session.id)  # the directory's names, kept for this session only
+    return api
 
 
 def lika(request: Request, session: Current) -> Lika:

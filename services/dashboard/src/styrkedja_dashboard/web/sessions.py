@@ -27,6 +27,12 @@ PENDING_SECONDS = 600
 #: at most this many sign-ins in flight, the oldest given up first: anyone may start one without signing in,
 #: and each was kept for the whole session lifetime, so a loop over /logga-in grew the store without bound
 MAX_PENDING = 10_000
+#: signed-in sessions of one person (the token's `sub`) at most, the oldest signed out first: each sign-in kept its
+#: session (token, claims) for the whole lifetime, so one person signing in over and over — a script with valid
+#: credentials, a test client clearing its cookies, a browser in private mode — grew the store without bound
+MAX_PER_SUBJECT = 10
+#: signed-in sessions at most, the oldest signed out first (a few kB each: ~20,000 is tens of MB)
+MAX_SIGNED_IN = 20_000
 
 
 @dataclass
@@ -52,6 +58,8 @@ class SessionStore:
         self.cookie = SECURE_COOKIE if secure else COOKIE
         self._sessions: dict[str, Session] = {}
         self._pending: dict[str, None] = {}  # ids of sessions not signed in yet, oldest first
+        self._signed: dict[str, str] = {}  # ids of signed-in sessions, oldest first: their subject
+        self._of_subject: dict[str, dict[str, None]] = {}  # a subject's signed-in session ids, oldest first
 
     def _new(self, lifetime: float | None = None) -> Session:
         if len(self._sessions) % 1000 == 999:  # abandoned sign-ins must not pile up
@@ -89,9 +97,35 @@ class SessionStore:
         self.drop(old)
         return self._new()
 
+    def sign_in(self, old: Session, *, token: str, token_expires_at: float, principal: Principal,
+                claims: dict[str, Any]) -> Session:
+        """The signed-in session that replaces `old` (`rotate`), counted against its person's and the store's
+        bounds (`MAX_PER_SUBJECT`, `MAX_SIGNED_IN`): beyond one, the oldest signed-in session is signed out."""
+        fresh = self.rotate(old)
+        fresh.token, fresh.token_expires_at, fresh.principal, fresh.claims = token, token_expires_at, principal, claims
+        subject = principal.subject
+        self._signed[fresh.id] = subject
+        mine = self._of_subject.setdefault(subject, {})
+        mine[fresh.id] = None
+        while len(mine) > MAX_PER_SUBJECT:
+            self._forget(next(iter(mine)))
+        while len(self._signed) > MAX_SIGNED_IN:
+            self._forget(next(iter(self._signed)))
+        return fresh
+
     def drop(self, session: Session) -> None:
-        self._sessions.pop(session.id, None)
-        self._pending.pop(session.id, None)
+        self._forget(session.id)
+
+    def _forget(self, sid: str) -> None:
+        self._sessions.pop(sid, None)
+        self._pending.pop(sid, None)
+        subject = self._signed.pop(sid, None)
+        if subject is not None:
+            mine = self._of_subject.get(subject)
+            if mine is not None:
+                mine.pop(sid, None)
+                if not mine:
+                    del self._of_subject[subject]
 
     def write_cookie(self, response: Response, session: Session) -> None:
         response.set_cookie(self.cookie, session.id, max_age=self.lifetime, httponly=True, secure=self.secure,
@@ -103,5 +137,4 @@ class SessionStore:
     def sweep(self) -> None:
         now = time.time()
         for sid in [s.id for s in self._sessions.values() if s.expires_at < now]:
-            self._sessions.pop(sid, None)
-            self._pending.pop(sid, None)
+            self._forget(sid)

@@ -6,12 +6,12 @@ priority, owner, due date, tags and a note."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from styrkedja_contracts.events.lika import ActionStatus, LikaActionPlanItem
+from styrkedja_contracts.identifiers import name_form
 
 from ..domain import ActionPlan
 from ..problems import FieldProblem
@@ -23,10 +23,12 @@ MAX_TAG_LENGTH = 40
 
 
 def same_text(value: str) -> str:
-    """A tag (or owner) as it is stored and compared: Unicode's NFC, so that "Skölan" typed with a precomposed
-    ö and with o + a combining diaeresis (as macOS and some keyboards send it) is one tag, not two that look
-    alike, and a filter by one finds the other."""
-    return unicodedata.normalize("NFC", value)
+    """A tag (or owner) as it is stored and compared: a name's one form (the contracts' `name_form`: Unicode's NFC,
+    no surrounding spaces), so that "Skölan" typed with a precomposed ö and with o + a combining diaeresis (as macOS
+    and some keyboards send it), or "Skölan " with a space left at its end, is one tag, not two that look alike, and
+    a filter by one finds the other."""
+    formed: str = name_form(value)
+    return formed
 
 
 def generated_items(plan: ActionPlan) -> list[dict[str, Any]]:
@@ -52,7 +54,7 @@ def edit_problems(changes: Mapping[str, Any]) -> list[FieldProblem]:
     tags = changes.get("tags") or []
     for n, tag in enumerate(tags):
         problems += text_problems(f"tags.{n}", tag)
-        if len(tag) > MAX_TAG_LENGTH:  # (an empty or blank one is `not_blank`, a name's rule: `text_problems`)
+        if len(same_text(tag)) > MAX_TAG_LENGTH:  # (an empty or blank one is `not_blank`, a name's rule: `text_problems`)
             problems.append(FieldProblem(f"tags.{n}", "tag_length", f"a tag has 1–{MAX_TAG_LENGTH} characters"))
     if len({same_text(t) for t in tags if isinstance(t, str)}) != len(tags):
         problems.append(FieldProblem("tags", "unique_tags", "a tag is given more than once"))

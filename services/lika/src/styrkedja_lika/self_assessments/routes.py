@@ -73,7 +73,8 @@ def full(row: dict[str, Any], ratings: dict[str, tuple[str, str | None]]) -> Sel
 
 
 @router.post("", response_model=SelfAssessmentOut, status_code=201,
-             responses={200: {"description": "The same draft again (same id and header): nothing stored"},
+             responses={200: {"description": "The same draft again (same id and header): nothing stored",
+                              "model": SelfAssessmentOut},
                         409: {"description": "The id is taken by another self-assessment"}})
 async def create_draft(body: DraftIn, svc: WriteService, response: Response) -> SelfAssessmentOut:
     row, ratings, created = await svc.create_draft(body)
@@ -127,7 +128,8 @@ async def keep_private(self_assessment_id: UUID, svc: WriteService, body: Finali
 
 
 @router.post("/published", response_model=PublishedOut, status_code=201,
-             responses={200: {"description": "The same self-assessment again: nothing stored, no event"}})
+             responses={200: {"description": "The same self-assessment again: nothing stored, no event",
+                              "model": PublishedOut}})
 async def import_published(item: SelfAssessmentPublishedIn, svc: WriteService, response: Response) -> PublishedOut:
     """The door for a self-assessment published in another tool, sent in whole."""
     result = await svc.import_published(item)

@@ -19,6 +19,8 @@ from styrkedja_contracts.identifiers import (
 )
 from styrkedja_kit.inputs import InputModel
 
+from ..domain import MAX_COMMENT_LENGTH
+
 CatalogueVersion = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:-]+$")]
 IndicatorId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
@@ -49,7 +51,8 @@ class RatingSaveIn(BaseModel):
 
     indicator_id: str = Field(min_length=1, max_length=64)
     rating: str = Field(min_length=1, max_length=32, description="A step of the scale, or NOT_RELEVANT.")
-    comment: str | None = Field(None, max_length=10_000, description="At most 2,000 characters are kept.")
+    comment: str | None = Field(None, max_length=MAX_COMMENT_LENGTH,
+                                description="At most 2,000 characters: a longer comment is refused (422), never cut.")
 
 
 class RatingsIn(BaseModel):
@@ -115,7 +118,8 @@ class RatingIn(BaseModel):
     indicator_id: IndicatorId
     area: LikaArea
     rating: LikaRatingValue
-    comment: str | None = Field(None, max_length=2000)
+    comment: str | None = Field(None, max_length=MAX_COMMENT_LENGTH,
+                                description="At most 2,000 characters: a longer comment is refused (422), never cut.")
 
     _no_identity_numbers = field_validator("indicator_id", "comment")(_no_identity_number)
 

@@ -224,9 +224,12 @@ async def write_directory_changes(request: Request, batch: ChangeBatch,
             items.append((MODELS[change.type].model_validate(change.data), change.source_id))
         except ValidationError as error:
             # located in the body as the kit reads a location (its leading part says where: a key of the data
-            # named `query` or `path` is that key, not a query or path parameter left out of the name)
-            errors += [{**e, "field": f"items.{n}.data.{e['field']}"} for e in validation_errors(
-                [{**e, "loc": ("body", *e["loc"])} for e in error.errors()])]
+            # named `query` or `path` is that key, not a query or path parameter left out of the name); a rule of the
+            # whole item (a model validator's: `year` on a school unit) names the item's data, not a field "body" in it
+            found = error.errors()
+            errors += [{**e, "field": f"items.{n}.data" + (f".{e['field']}" if raw["loc"] else "")}
+                       for raw, e in zip(found, validation_errors([{**e, "loc": ("body", *e["loc"])} for e in found]),
+                                         strict=True)]
     if errors:
         raise Problem(422, "Invalid request", "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10]),
                       errors[:100])

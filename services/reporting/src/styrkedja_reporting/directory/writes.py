@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +71,11 @@ class HeldEntities(BaseModel):
 class RemovalBatch(InputModel):
     """Remove everything published from these source ids (an SS 12000 deletedEntities list), and
     these entities by key (what a full import no longer found in its source)."""
+
+    # `_something` in the document too: a client generated from it never sends a body the service refuses
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["source_ids"], "properties": {"source_ids": {"minItems": 1}}},
+        {"required": ["entities"], "properties": {"entities": {"minItems": 1}}}]})
 
     source_ids: list[Annotated[str, Field(pattern=SOURCE_ID)]] = Field(default=[], max_length=MAX_ITEMS)
     entities: list[HeldEntity] = Field(default=[], max_length=MAX_ITEMS)

@@ -26,11 +26,46 @@ _BY_MEDIA_TYPE = {media.split(";")[0]: fmt for fmt, media in MEDIA_TYPES.items()
 ALIASES = {"excel": ExportFormat.xlsx}
 
 
-#: `responses=` of every route answering a table: its 200 in the three formats, in its OpenAPI document and for the
-#: kit's Accept rule (`styrkedja_kit.negotiation`), which then lets `Accept: text/csv` through to `choose_format`
-TABLE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
+#: `responses=` of a route answering a table whose JSON its `response_model` documents (the results' cells): its
+#: 200 in the three formats, in its OpenAPI document and for the kit's Accept rule (`styrkedja_kit.negotiation`),
+#: which then lets `Accept: text/csv` through to `choose_format`
+FORMAT_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
     "description": "The table: JSON, or CSV or xlsx as `format=` (else the Accept header) asks",
     "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()}}}
+
+_VALUE = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "null"}],
+          "description": "The column's value: a `text` or `date` (ISO 8601) column a string, an `integer`, `number` or "
+                         "`share` (a fraction 0–1) column a number; `null` for no value and for a withheld one "
+                         "(its reason in `withheld`)"}
+#: the JSON every table route answers (`render.JsonEncoder`): what a generated client reads, withheld figures included
+TABLE_SCHEMA: dict[str, Any] = {
+    "type": "object", "title": "Table", "required": ["columns", "rows"], "additionalProperties": False,
+    "properties": {
+        "columns": {"type": "array", "description": "The columns in order: each row has one field per column key",
+                    "items": {"type": "object", "title": "TableColumn", "required": ["key", "header", "type"],
+                              "additionalProperties": False,
+                              "properties": {"key": {"type": "string", "description": "the row's field name"},
+                                             "header": {"type": "string", "description": "the CSV and xlsx header"},
+                                             "type": {"type": "string",
+                                                      "enum": ["text", "integer", "number", "share", "date"]}}}},
+        "rows": {"type": "array", "items": {
+            "type": "object", "title": "TableRow",
+            "description": "One field per column key. A figure withheld by the disclosure rules (DESIGN.md §4.5) is "
+                           "`null` with its reason code in `withheld`; a share shown only approximately (`~100`, "
+                           "optional) is `null` with the marker in `approximately`",
+            "properties": {
+                "withheld": {"type": "object", "description": "column key → reason code",
+                             "additionalProperties": {"type": "string", "enum": [
+                                 "OMITTED_DUE_TO_BASED_ON_FEW_PUPILS", "MISSING"]}},
+                "approximately": {"type": "object", "description": "column key → the value as shown (`~100`)",
+                                  "additionalProperties": {"type": "string"}}},
+            "additionalProperties": _VALUE}}}}
+
+#: `responses=` of every route answering a table (`export_response`): TABLE_SCHEMA in JSON, or CSV or xlsx
+TABLE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
+    "description": FORMAT_RESPONSES[200]["description"],
+    "content": {media.split(";")[0]: {"schema": TABLE_SCHEMA} if fmt is ExportFormat.json else {}
+                for fmt, media in MEDIA_TYPES.items()}}}
 
 
 def choose_format(format_param: str | None, accept: str | None) -> ExportFormat:

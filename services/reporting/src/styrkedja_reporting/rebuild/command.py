@@ -24,7 +24,9 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy.engine import make_url
 
 from styrkedja_contracts import TOPICS, ContractError, dead_letter_topic, decode_event
 from styrkedja_kit.consumer import ConsumerLoop, Delivered, record_digest, same_content
@@ -41,14 +43,32 @@ from .bulk import (
     Failed,
     Rebuilder,
     RebuildReport,
+    RebuildRunning,
     _Event,
     parallel_workers,
     peak_rss_mb,
 )
-from .log import read_log, records_at
+from .log import EMPTY_FETCH_MS, read_log, records_at
 
 Say = Callable[[str], None]
 T = TypeVar("T")
+
+
+class Unreachable(Exception):
+    """The broker or reporting's database did not answer before the rebuild changed anything: said in one line by
+    `main` (exit 1), not as a traceback."""
+
+
+def _no_broker(settings: ReportingSettings, error: Exception) -> Unreachable:
+    return Unreachable(f"no broker answered at {settings.kafka_bootstrap_servers} (STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS: "
+                       f"{type(error).__name__}); nothing was changed. Start the broker (`styrkedja run`, or the "
+                       "stack's) and run the rebuild again")
+
+
+def _no_database(settings: ReportingSettings, error: Exception) -> Unreachable:
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    return Unreachable(f"reporting's database did not answer at {where} (STYRKEDJA_DATABASE_URL: "
+                       f"{type(error).__name__}); nothing was changed")
 
 
 def reporting_topics() -> list[str]:
@@ -121,13 +141,22 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
                           overlap=overlap, connections=connections)
     try:
         if producer is not None:
-            await producer.start()
-        await rebuilder.begin()
+            try:
+                await producer.start()
+            except KafkaConnectionError as error:
+                raise _no_broker(settings, error) from None
+        try:
+            await rebuilder.begin()
+        except OSError as error:  # refused, no such host, timed out: asyncpg's connect, before anything was made
+            raise _no_database(settings, error) from None
         # pieces in flight: two per decoder, so that none waits while this process COPYs the oldest
         rebuilder.begin_decoders(pool, settings.max_event_bytes, window=max(4, 2 * decoders))
         read_cpu = CpuClock(rebuilder.stages.backend)
-        log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
-                             progress=read_progress, on_records=rebuilder.feed_records)
+        try:
+            log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
+                                 progress=read_progress, on_records=rebuilder.feed_records)
+        except KafkaConnectionError as error:  # no broker at the start (the live tables untouched: `close` below)
+            raise _no_broker(settings, error) from None
         await rebuilder.drain()
         read_seconds = time.perf_counter() - started
         rebuilder.report.cpu["read"] = read_cpu.spent()
@@ -159,6 +188,9 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
     summary = {"events_read": log.records, "decoded": report.read, "undecodable": len(rebuilder.dead),
                "applied": report.applied, "duplicates": report.duplicates, "unhandled": report.unhandled,
                "refused": len(report.failed), "conflicting_duplicates": len(report.conflicts), "read_seconds": round(read_seconds, 3),
+               # of the read, the wait for the empty fetch that ends it on a broker without exact end offsets: a timer,
+               # the same at any size (bench/speed.py's 6.4M estimate does not grow it)
+               "read_end_wait_seconds": 0.0 if log.exact_offsets else EMPTY_FETCH_MS / 1000,
                "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
                "events_per_s": round(log.records / total) if total else None,
                "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak
@@ -259,6 +291,20 @@ async def cancelled_on_sigterm(work: Awaitable[T]) -> T:
         loop.remove_signal_handler(signal.SIGTERM)
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argument's type: an integer of at least `low` (argparse says which argument and why, exit 2)."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{number} is below {low}")
+        return number
+    parse.__name__ = f"an integer of at least {low}"
+    return parse
+
+
 def argument_parser() -> argparse.ArgumentParser:
     """The command's arguments (also what the docs' test parses the README's `styrkedja rebuild reporting …` with)."""
     paragraphs = __doc__.split("\n\n")
@@ -268,11 +314,11 @@ def argument_parser() -> argparse.ArgumentParser:
         epilog=" ".join(paragraphs[1].split()) + " Settings come from reporting's environment: "
         "STYRKEDJA_DATABASE_URL (under `make run`: postgresql://postgres@127.0.0.1:55432/styrkedja_reporting), "
         "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS (127.0.0.1:19092 by default).")
-    parser.add_argument("--chunk", type=int, default=20_000, help="events per handler batch (default 20,000)")
-    parser.add_argument("--decoders", type=int, default=None,
+    parser.add_argument("--chunk", type=_at_least(1), default=20_000, help="events per handler batch (default 20,000)")
+    parser.add_argument("--decoders", type=_at_least(0), default=None,
                         help="processes decoding the log beside this one (default one per core, at most 4, where the "
                              "machine has two cores or more, else 0: decoded here; bench/results/rebuild9.json)")
-    parser.add_argument("--connections", type=int, default=None,
+    parser.add_argument("--connections", type=_at_least(1), default=None,
                         help="connections doing the work after the read side by side (default: "
                              "STYRKEDJA_REBUILD_CONNECTIONS, else one per core, at most 4; bench/results/rebuild6.json)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -295,20 +341,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{unset}; a rebuild needs reporting's, styrkedja_reporting")
     work = run(settings, chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
                overlap=args.overlap, connections=args.connections)
-    if args.profile:
-        from pyinstrument import Profiler  # a bench tool: only imported when asked for
+    try:
+        if args.profile:
+            from pyinstrument import Profiler  # a bench tool: only imported when asked for
 
-        with Profiler(async_mode="enabled") as profiler:
+            with Profiler(async_mode="enabled") as profiler:
+                summary = asyncio.run(cancelled_on_sigterm(work))
+            with open(args.profile, "w") as out:
+                out.write(profiler.output_text(unicode=True))
+        else:
             summary = asyncio.run(cancelled_on_sigterm(work))
-        with open(args.profile, "w") as out:
-            out.write(profiler.output_text(unicode=True))
-    else:
-        try:
-            summary = asyncio.run(cancelled_on_sigterm(work))
-        except asyncio.CancelledError:
-            _stderr("stopped by SIGTERM; the rebuild's schema dropped (the live tables as they were unless it had "
-                    "committed)")
-            return 128 + signal.SIGTERM
+    except asyncio.CancelledError:
+        _stderr("stopped by SIGTERM; the rebuild's schema dropped (the live tables as they were unless it had "
+                "committed)")
+        return 128 + signal.SIGTERM
+    except (Unreachable, RebuildRunning) as error:
+        _stderr(f"styrkedja rebuild reporting: {error}")
+        return 1
     if args.json:
         print(json.dumps(summary, indent=2))
     return 0

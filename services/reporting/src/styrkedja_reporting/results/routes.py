@@ -16,7 +16,7 @@ from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeP
 
 from ..access.answers import keep_answer
 from ..access.guard import read_scope
-from ..exports.negotiate import TABLE_RESPONSES, ExportFormat, choose_format
+from ..exports.negotiate import FORMAT_RESPONSES, ExportFormat, choose_format
 from ..exports.response import export_response
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
@@ -64,7 +64,7 @@ def _answer(request: Request, response: Response, cells: list[ResultCell], name:
     return answer
 
 
-@router.get("/results/assessments", responses=TABLE_RESPONSES, response_model=list[ResultCell])
+@router.get("/results/assessments", responses=FORMAT_RESPONSES, response_model=list[ResultCell])
 async def assessment_results(
         request: Request, response: Response, level: Level,
         organiser_id: OrganiserIdParam | None = Query(None),
@@ -93,7 +93,7 @@ async def assessment_results(
     return _answer(request, response, cells, f"resultat-{level}-{organiser_id or 'alla'}", format)
 
 
-@router.get("/results/forecasts", responses=TABLE_RESPONSES, response_model=list[ResultCell])
+@router.get("/results/forecasts", responses=FORMAT_RESPONSES, response_model=list[ResultCell])
 async def forecast_results(
         request: Request, response: Response, level: Level,
         organiser_id: OrganiserIdParam | None = Query(None),
