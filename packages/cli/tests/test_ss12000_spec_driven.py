@@ -21,6 +21,7 @@ Two properties:
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
 import re
@@ -117,8 +118,17 @@ def spec_value(schema: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any]
     return FORMATS.get(schema.get("format", ""), st.text(max_size=12))
 
 
+@functools.cache
 def item_of(entity: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Made once per entity: a strategy made anew for every draw had hypothesis work out its properties again each
+    time (nine tenths of the tests' time, measured), with the very same values drawn."""
     return spec_value(_schema(SCHEMAS[LISTS[entity]])["properties"]["data"]["items"])
+
+
+@functools.cache
+def value_of(schema: str) -> st.SearchStrategy[Any]:
+    """`spec_value` of a named component schema, made once (see `item_of`)."""
+    return spec_value(SCHEMAS[schema])
 
 
 #: the examples are whole directories served page by page: slow to make and large, by design. Derandomised: the
@@ -189,7 +199,7 @@ def valid_directory(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
         members = []
         for member in [fresh(p) for p in draw(st.lists(item_of("persons"), max_size=3))]:
             persons.append(member)
-            joined = {**draw(spec_value(SCHEMAS["GroupMembership"])), "person": _ref(member["id"], names)}
+            joined = {**draw(value_of("GroupMembership")), "person": _ref(member["id"], names)}
             joined["startDate"] = (start + timedelta(days=draw(st.integers(0, 30)))).isoformat()
             if "endDate" in joined:
                 joined["endDate"] = (start + timedelta(days=draw(st.integers(31, 400)))).isoformat()
@@ -214,7 +224,7 @@ def valid_directory(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
                                                                            max_size=2, unique_by=id))],
                     "organisation": _ref(draw(st.sampled_from(units))["id"], names),
                     "syllabus": _ref(draw(st.sampled_from(syllabuses))["id"], names)})
-        activity["teachers"] = [{**draw(spec_value(SCHEMAS["DutyAssignment"])), "duty": _ref(d["id"], names)}
+        activity["teachers"] = [{**draw(value_of("DutyAssignment")), "duty": _ref(d["id"], names)}
                                 for d in draw(st.lists(st.sampled_from(duties), max_size=2, unique_by=id))
                                 ] if duties else []
         for teacher in activity["teachers"]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid5
 
 import pytest
@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from styrkedja_contracts import AssessmentPublishedV1, CloudEvent, ForecastSubmittedV1, new_event
 from styrkedja_contracts.events.alert import alert_id_for
+from styrkedja_contracts.identifiers import school_year_of
 from styrkedja_kit.consumer import ConsumerLoop, Delivered
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import OutboxRelay
@@ -24,12 +25,18 @@ from styrkedja_reporting.alerts.handlers import reevaluate_all
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
 
-from .test_directory import NS, T0, TOPIC, Feeder, directory
+from .test_directory import NS, TOPIC, Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 UNIT, GROUP, ORG, MATHS = "11111111", "7A", "2999", "GRGRMAT01"
-UNIT_ALERT = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, "2026/27:R2", "pass_share_drop")
+#: the autumn of these tests' results (30 September) and forecasts: this year's once their results of 30 September
+#: would be 8 months old (freshness red, judged at the real clock, alerts the tests do not expect), the year before
+#: until then: the tests hold whatever the date (a result may lie ahead, within its school year)
+AUTUMN = date.today().year - (date.today() < date(date.today().year, 5, 30))
+YEAR = school_year_of(date(AUTUMN, 9, 30))
+T0 = datetime(AUTUMN, 9, 1, 8, 0, tzinfo=UTC)
+UNIT_ALERT = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, f"{YEAR}:R2", "pass_share_drop")
 
 
 def result(n: int, value: str, round_: int, revision: int = 1, subject: str = MATHS, year: int = 7,
@@ -38,8 +45,8 @@ def result(n: int, value: str, round_: int, revision: int = 1, subject: str = MA
         assessment_id=uuid5(NS, f"alert-{unit}-{subject}-{round_}-{n}"), revision=revision, organiser_id=ORG,
         school_unit_code=unit, group_id=GROUP, student_id=f"s-{n}", teacher_id="t-1", gender="female",
         year=year, subject_code=subject, kind=kind, scale="AF", value=value,
-        unmet_criteria=("Taluppfattning",) if value == "F" else (), school_year="2026/27", term="HT",
-        round=round_, assessed_on=date(2026, 9, 30), published_at=T0 + timedelta(days=round_, minutes=revision)),
+        unmet_criteria=("Taluppfattning",) if value == "F" else (), school_year=YEAR, term="HT",
+        round=round_, assessed_on=date(AUTUMN, 9, 30), published_at=T0 + timedelta(days=round_, minutes=revision)),
         source="/test")
 
 
@@ -59,7 +66,7 @@ def unit_events(events: list[dict], alert=UNIT_ALERT) -> list[tuple[str, int]]:
 
 
 E2E_UNIT = "22222222"  # its own alert ids on the topic, which every test of the session shares
-E2E_ALERT = alert_id_for(ORG, "school_unit", E2E_UNIT, MATHS, None, "2026/27:R2", "pass_share_drop")
+E2E_ALERT = alert_id_for(ORG, "school_unit", E2E_UNIT, MATHS, None, f"{YEAR}:R2", "pass_share_drop")
 
 
 async def topic_events(bootstrap: str, want: int, timeout: float = 20) -> list[tuple[str, int]]:
@@ -208,20 +215,20 @@ async def test_students_at_risk_at_school_unit_level(client, database):
     forecast = new_event(ForecastSubmittedV1(
         forecast_id=uuid5(NS, "risk-f"), revision=1, organiser_id=ORG, school_unit_code=UNIT, group_id="9A",
         student_id="s-9", teacher_id="t-1", gender="male", year=9, subject_code="GRGRENG01",
-        value="NOT_REACHED", school_year="2026/27", term="HT", submitted_at=T0, window_deadline=date(2026, 10, 25),
+        value="NOT_REACHED", school_year=YEAR, term="HT", submitted_at=T0, window_deadline=date(AUTUMN, 10, 25),
         late=False), source="/test")
     await feed(directory() + below + two + [forecast])
     listed = await client.get(f"/v1/school-units/{UNIT}/students-at-risk",
-                              params={"school_year": "2026/27", "term": "HT"})
+                              params={"school_year": YEAR, "term": "HT"})
     assert listed.status_code == 200
     body = {s["student_id"]: s for s in listed.json()}
     assert set(body) == {"s-0", "s-9"}
     assert body["s-0"]["subjects_below_pass"] == ["GRGRENG01", "GRGRMAT01", "GRGRSVE01"]
     assert body["s-9"]["core_forecasts_not_reached"] == ["GRGRENG01"] and not body["s-9"]["below_pass_in_many"]
     two_enough = await client.get(f"/v1/school-units/{UNIT}/students-at-risk",
-                                  params={"school_year": "2026/27", "term": "HT", "min_subjects": 2})
+                                  params={"school_year": YEAR, "term": "HT", "min_subjects": 2})
     assert {s["student_id"] for s in two_enough.json()} == {"s-0", "s-1", "s-9"}
-    above = await client.get("/v1/school-units/2999/students-at-risk", params={"school_year": "2026/27",
+    above = await client.get("/v1/school-units/2999/students-at-risk", params={"school_year": YEAR,
                                                                                  "term": "HT"})
     assert above.status_code == 422  # never above school-unit level: only a school unit code is accepted
 
@@ -230,13 +237,13 @@ def forecast_of(n: int, value: str = "ACCEPTABLE", unit: str = UNIT):
     return new_event(ForecastSubmittedV1(
         forecast_id=uuid5(NS, f"bf-{unit}-{n}"), revision=1, organiser_id=ORG, school_unit_code=unit, group_id=GROUP,
         student_id=f"s-{n}", teacher_id="t-1", gender="female", year=9, subject_code=MATHS, value=value,
-        school_year="2026/27", term="HT", submitted_at=T0, window_deadline=date(2026, 10, 23), late=False),
+        school_year=YEAR, term="HT", submitted_at=T0, window_deadline=date(AUTUMN, 10, 23), late=False),
         source="/test")
 
 
 async def test_outcome_below_forecast_raises_and_the_corrected_grades_resolve(client, database):
     feed = Feeder(database)
-    below_id = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, "2026/27:HT", "below_forecast")
+    below_id = alert_id_for(ORG, "school_unit", UNIT, MATHS, None, f"{YEAR}:HT", "below_forecast")
     # 12 forecasts "acceptable"; the term grades of 3 are F: outcome 25 points below the forecast
     await feed(directory() + [forecast_of(n) for n in range(12)],
                [result(n, "F" if n < 3 else "C", 1, kind="term_grade", year=9) for n in range(12)])

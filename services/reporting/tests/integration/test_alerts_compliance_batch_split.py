@@ -32,9 +32,10 @@ from styrkedja_contracts import (
     TeachingAssignmentUpsertedV1,
     new_event,
 )
+from styrkedja_contracts.calendar import forecast_window
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
 from styrkedja_contracts.events.organisation import OrganisationUnitUpsertedV1
-from styrkedja_contracts.identifiers import school_year_of
+from styrkedja_contracts.identifiers import school_year_bounds, school_year_of
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.consumer import in_time_order
 from styrkedja_kit.db import Database
@@ -48,7 +49,6 @@ from .test_batch_split import delivered, in_batches, loop_on, rows
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 NS = UUID("7d3c1a52-0000-4000-8000-0000000a1e13")
-T0 = datetime(2026, 8, 20, 8, 0, tzinfo=UTC)
 ORG = "2996"
 UNITS = {"11111111": "area-north", "22222222": "area-south", "33333333": "area-south"}
 STALE = "33333333"  # its results are old: freshness red
@@ -56,11 +56,16 @@ GROUPS = {"11111111": ("9A", "9B"), "22222222": ("9C",), "33333333": ("9D",)}
 MATHS, ENGLISH = "GRGRMAT01", "GRGRENG01"
 RECENT = date.today() - timedelta(days=20)  # freshness is judged at the real clock: these stay green
 OLD = date.today() - timedelta(days=400)
+#: the school year of the recent results, the forecasts and the compliance windows: the one RECENT lies in (an
+#: assessment lies in its school year), so that the test holds whatever the date; every time of the log is set
+#: from its first autumn, so each report keeps its place against the windows' deadlines (rounds 1 and 2 on time)
+YEAR = school_year_of(RECENT)
+T0 = datetime(school_year_bounds(YEAR)[0].year, 8, 20, 8, 0, tzinfo=UTC)
 
 
 def _year(code: str) -> str:
     """The school year of a unit's results: an assessment lies in its school year (`within_school_year`)."""
-    return school_year_of(OLD) if code == STALE else "2026/27"
+    return school_year_of(OLD) if code == STALE else YEAR
 
 
 def _directory() -> list:
@@ -89,7 +94,7 @@ def _roster() -> list:
     for student, code, group in _students():
         out.append(new_event(GroupMembershipUpsertedV1(
             membership_id=f"m-{student}", organiser_id=ORG, school_unit_code=code, group_id=group,
-            student_id=student, start_date=date(2026, 8, 15), updated_at=T0), source="/t"))
+            student_id=student, start_date=T0.date() - timedelta(days=5), updated_at=T0), source="/t"))
     for code, groups in GROUPS.items():
         for group in groups:
             for subject in (MATHS, ENGLISH):
@@ -122,8 +127,8 @@ def _forecast(student: str, code: str, group: str, value: str, revision: int = 1
     return new_event(ForecastSubmittedV1(
         forecast_id=uuid5(NS, f"f-{student}"), revision=revision, organiser_id=ORG, school_unit_code=code,
         group_id=group, student_id=student, teacher_id="t-1", gender="female", year=9, subject_code=MATHS,
-        value=value, school_year="2026/27", term="VT", submitted_at=T0 + timedelta(days=200, minutes=revision),
-        window_deadline=date(2027, 4, 2), late=revision > 1), source="/t")
+        value=value, school_year=YEAR, term="VT", submitted_at=T0 + timedelta(days=200, minutes=revision),
+        window_deadline=forecast_window(YEAR, "VT").deadline, late=revision > 1), source="/t")
 
 
 def make_log(seed: int) -> list:
@@ -151,7 +156,7 @@ def make_log(seed: int) -> list:
         if n == 9 and code == "22222222":
             log.append(new_event(ForecastWithdrawnV1(
                 forecast_id=uuid5(NS, f"f-{student}"), revision=2, organiser_id=ORG, school_unit_code=code,
-                group_id=group, student_id=student, subject_code=MATHS, school_year="2026/27", term="VT",
+                group_id=group, student_id=student, subject_code=MATHS, school_year=YEAR, term="VT",
                 withdrawn_at=T0 + timedelta(days=201)), source="/t"))
         grade = "F" if code == "11111111" and n < 7 else rnd.choice("BCE")
         log.append(_result(uuid5(NS, f"g-{student}"), 1, grade, student, code, group, MATHS, 4, kind="term_grade",
@@ -239,7 +244,7 @@ async def test_alerts_and_compliance_are_the_same_however_the_log_is_batched(set
             assert await active_alerts(db) == reference, way
             async with db.sessions.begin() as session:
                 # the tallies below forecast is judged on equal those worked out from the log
-                assert await forecast_tallies(session, ORG, MATHS, "2026/27", "VT") == tallies, way
+                assert await forecast_tallies(session, ORG, MATHS, YEAR, "VT") == tallies, way
                 # judged again on the final state: nothing to raise or resolve
                 assert await reevaluate_all(session) == 0, way
                 assert await compliance_mismatches(session) == 0, way

@@ -16,13 +16,14 @@ from styrkedja_contracts.events.alert import alert_id_for
 from styrkedja_contracts.identifiers import school_year_of
 from styrkedja_reporting.alerts.freshness import sweep
 
-from .test_alerts import GROUP, ORG, UNIT, alert_events, round_of
+from .test_alerts import AUTUMN, GROUP, ORG, UNIT, YEAR, alert_events, round_of
 from .test_directory import NS, Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-PERIOD = "2026/27:VT"  # results of 30 Sep 2026 turn red on 31 May 2027
+SPRING = AUTUMN + 1
+PERIOD = f"{YEAR}:VT"  # results of 30 September (`test_alerts.AUTUMN`) turn red on 31 May
 GROUP_ALERT = alert_id_for(ORG, "group", f"{UNIT}:{GROUP}", None, None, PERIOD, "freshness_red")
 UNIT_ALERT = alert_id_for(ORG, "school_unit", UNIT, None, None, PERIOD, "freshness_red")
 
@@ -31,8 +32,8 @@ def fresh_result(n: int, assessed_on: date):
     return new_event(AssessmentPublishedV1(
         assessment_id=uuid5(NS, f"fresh-{n}"), revision=1, organiser_id=ORG, school_unit_code=UNIT, group_id=GROUP,
         student_id=f"s-{n}", teacher_id="t-1", gender="male", year=7, subject_code="GRGRENG01", kind="assessment",
-        scale="AF", value="C", school_year="2026/27", term="VT", round=4, assessed_on=assessed_on,
-        published_at=datetime(2027, 6, 2, tzinfo=STOCKHOLM)), source="/test")
+        scale="AF", value="C", school_year=YEAR, term="VT", round=4, assessed_on=assessed_on,
+        published_at=datetime(SPRING, 6, 2, tzinfo=STOCKHOLM)), source="/test")
 
 
 def freshness_events(events: list[dict]) -> list[tuple[str, str, str]]:
@@ -46,28 +47,28 @@ async def test_time_passing_raises_once_per_unit_and_new_results_resolve(databas
     await feed(directory(), round_of(1, failing=0, students=12), round_of(1, failing=0, students=9, unit=small))
     assert freshness_events(await alert_events(database)) == []  # judged on arrival: fresh
 
-    on_the_boundary = datetime(2027, 5, 30, 23, 59, tzinfo=STOCKHOLM)  # exactly 8 months: yellow
+    on_the_boundary = datetime(SPRING, 5, 30, 23, 59, tzinfo=STOCKHOLM)  # exactly 8 months: yellow
     assert await sweep(database, on_the_boundary) == 0
-    next_day = datetime(2027, 5, 31, 0, 1, tzinfo=STOCKHOLM)
+    next_day = datetime(SPRING, 5, 31, 0, 1, tzinfo=STOCKHOLM)
     assert await sweep(database, next_day) == 2
-    assert await sweep(database, datetime(2027, 6, 1, tzinfo=STOCKHOLM)) == 0  # still red: the same alerts
+    assert await sweep(database, datetime(SPRING, 6, 1, tzinfo=STOCKHOLM)) == 0  # still red: the same alerts
     assert await sweep(database, next_day, ORG) == 0
     events = await alert_events(database)
     assert sorted(freshness_events(events)) == [("raised", "group", f"{UNIT}:{GROUP}"),
                                                ("raised", "school_unit", UNIT)]
     assert {e["data"]["alert_id"] for e in events} == {str(GROUP_ALERT), str(UNIT_ALERT)}
     raised = next(e for e in events if e["data"]["level"] == "school_unit")
-    assert raised["data"]["figures"]["newest_result_on"] == "2026-09-30" and raised["data"]["term"] == "VT"
+    assert raised["data"]["figures"]["newest_result_on"] == f"{AUTUMN}-09-30" and raised["data"]["term"] == "VT"
     assert raised["data"]["figures"]["students"] == 12
 
-    await feed([fresh_result(100, date(2027, 6, 1))])  # a new result: fresh again, resolved on arrival
+    await feed([fresh_result(100, date(SPRING, 6, 1))])  # a new result: fresh again, resolved on arrival
     events = freshness_events(await alert_events(database))
     assert sorted(events[2:]) == [("resolved", "group", f"{UNIT}:{GROUP}"), ("resolved", "school_unit", UNIT)]
     async with database.sessions() as session:
         rows = (await session.execute(text(
             "SELECT status, resolved_reason FROM alerts WHERE rule = 'freshness_red'"))).all()
     assert sorted(rows) == [("resolved", "recovered")] * 2
-    assert await sweep(database, datetime(2027, 6, 3, tzinfo=STOCKHOLM)) == 0
+    assert await sweep(database, datetime(SPRING, 6, 3, tzinfo=STOCKHOLM)) == 0
 
 
 def result_sent_at(n: int, assessed_on: date, time: datetime):

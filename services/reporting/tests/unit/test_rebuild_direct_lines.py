@@ -37,6 +37,15 @@ HEADERS = [None, [("content-type", b"application/cloudevents+json; charset=utf-8
            [("ce_specversion", b"1.0"), ("ce_type", b"x")], [("content-type", b"application/cloudevents-batch+json")],
            [("content-type", b"application/avro")], [("content-type", b"\xff")]]
 RECORD_TIME = int(datetime(2026, 11, 25, tzinfo=UTC).timestamp() * 1000)
+# the strategies `_event` draws from, made once: made anew for every event, hypothesis worked out their properties
+# (and compiled the regex) again each time, most of the test's time (measured); the values drawn are the same
+IDS = st.from_regex(r"\A[A-Za-z0-9._:-]{1,64}\Z")
+ZONES = st.sampled_from([UTC, timezone(timedelta(hours=-11)), timezone(timedelta(hours=13, minutes=45))])
+TIMES = st.one_of(st.datetimes(datetime(2026, 11, 1), datetime(2026, 11, 26), timezones=ZONES),
+                  st.datetimes(datetime(1899, 12, 30), datetime(2200, 1, 2), timezones=ZONES)).map(datetime.isoformat)
+MOMENTS = st.one_of(TIMES, st.sampled_from(EDGE_TIMES))
+SMALL_NUMBERS = st.one_of(st.integers(1, 4), st.integers(-1, 10))
+CRITERIA = st.lists(st.text(alphabet=LETTERS, min_size=1, max_size=20), max_size=2)
 
 
 def _event(data: st.DataObject) -> dict[str, Any]:
@@ -49,17 +58,14 @@ def _event(data: st.DataObject) -> dict[str, Any]:
                                                    "{" + str(uuid.uuid4()) + "}"]), label=key)
     for key in ("group_id", "student_id", "teacher_id"):
         if key in body:
-            body[key] = data.draw(st.from_regex(r"\A[A-Za-z0-9._:-]{1,64}\Z"), label=key)
+            body[key] = data.draw(IDS, label=key)
     body["organiser_id"] = data.draw(st.sampled_from(["2999", "0180", "212000-1234", "2120001234"]), label="organiser")
-    zones = st.sampled_from([UTC, timezone(timedelta(hours=-11)), timezone(timedelta(hours=13, minutes=45))])
-    times = st.one_of(st.datetimes(datetime(2026, 11, 1), datetime(2026, 11, 26), timezones=zones),
-                      st.datetimes(datetime(1899, 12, 30), datetime(2200, 1, 2), timezones=zones)).map(datetime.isoformat)
-    doc["time"] = data.draw(st.one_of(times, st.sampled_from(EDGE_TIMES)), label="time")
+    doc["time"] = data.draw(MOMENTS, label="time")
     for key in [k for k in body if k.endswith("_at")]:
-        body[key] = data.draw(st.one_of(times, st.sampled_from(EDGE_TIMES)), label=key)
+        body[key] = data.draw(MOMENTS, label=key)
     for key in ("revision", "year", "round"):
         if key in body:
-            body[key] = data.draw(st.one_of(st.integers(1, 4), st.integers(-1, 10)), label=key)
+            body[key] = data.draw(SMALL_NUMBERS, label=key)
     if "late" in body:
         body["late"] = data.draw(st.booleans(), label="late")
     if "assessed_on" in body:  # in its school year or not (`within_school_year`): both ways judge alike
@@ -67,8 +73,7 @@ def _event(data: st.DataObject) -> dict[str, Any]:
                                         label="assessed_on")
     if "value" in body and body.get("scale") == "AF":
         body["value"] = data.draw(st.sampled_from("ABCDEF"), label="value")
-        body["unmet_criteria"] = data.draw(st.lists(st.text(alphabet=LETTERS, min_size=1, max_size=20), max_size=2),
-                                           label="criteria")
+        body["unmet_criteria"] = data.draw(CRITERIA, label="criteria")
     for _ in range(data.draw(st.sampled_from([0, 0, 0, 1, 2]), label="mutations")):
         where = data.draw(st.sampled_from(["envelope", "data"]), label="where")
         target = doc if where == "envelope" else body
