@@ -223,6 +223,16 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else " " for c in text)
 
 
+def _small_json(body: bytes) -> Any:
+    """The JSON of an error-sized body, or None when it is larger than `SAID_BYTES` or not JSON."""
+    if len(body) > SAID_BYTES:
+        return None
+    try:
+        return strict_json(body)
+    except (ValueError, RecursionError):
+        return None
+
+
 def server_said(body: bytes) -> str:
     """The error a server gave with its answer, as SS 12000 shapes it (`{"code", "message"}`; Skolverket's
     reference API nests it under `error` with a numeric code), or as RFC 9457's problem (`{"type", "title",
@@ -230,12 +240,7 @@ def server_said(body: bytes) -> str:
     (a personal identity number in it is redacted by `SourceError`), or "" when the body is no such error. An
     error's body larger than `SAID_BYTES` is not read: an error is a few lines, and every object of a large body
     would be built at once (a 500 with 256 MiB of `{}` is some 6 GB)."""
-    if len(body) > SAID_BYTES:
-        return ""
-    try:
-        document = strict_json(body)
-    except (ValueError, RecursionError):
-        return ""
+    document = _small_json(body)
     if isinstance(document, dict) and isinstance(document.get("error"), dict):
         document = document["error"]
     if not isinstance(document, dict):
@@ -256,12 +261,7 @@ def server_said(body: bytes) -> str:
 def error_instead(body: bytes) -> str:
     """The error a 200 carries instead of what was asked (a gateway's or a framework's error page with the wrong
     status): `server_said` of a small JSON object that has no `data` nor `id`, else ""."""
-    if len(body) > SAID_BYTES:
-        return ""
-    try:
-        document = strict_json(body)
-    except (ValueError, RecursionError):
-        return ""
+    document = _small_json(body)
     if not isinstance(document, dict) or "data" in document or "id" in document:
         return ""
     return server_said(body)
