@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, false, func, literal_column, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.rosters import roster_sizes_on
 from ..directory.tables import placements
-from ..results.read import Scope, scoped
+from ..results.read import Scope, nation_unit, scoped
 from ..results.rules import GROUP_SEPARATOR, NATION, read_level
 from ..results.tables import assessment_facts, forecast_facts
 from .pass_share import PassTally
@@ -69,7 +69,7 @@ def _keys(table: Any, level: str, names: Sequence[str]) -> tuple[list[Any], list
     c = table.c
     if level != "nation":
         return [c[n] for n in names], [c[n] for n in names]
-    nation: Any = literal_column(f"'{NATION}'")
+    nation = nation_unit()
     return ([nation.label(n) if n == "unit_id" else c[n] for n in names], [c[n] for n in names if n != "unit_id"])
 
 

@@ -135,6 +135,12 @@ async def read_cells(session: AsyncSession, kind: Kind, level: Level, filters: F
     return list(found)
 
 
+def nation_unit() -> Any:
+    """The nation's one unit as a selected column: a nation read takes the organiser level's cells
+    (`rules.read_level`) and names them all `NATION` (a constant in the SQL, not a bind: it is selected, not grouped by)."""
+    return literal_column(f"'{NATION}'")
+
+
 async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
                       scope: Scope | None = None) -> list[ResultCell]:
     store = STORES[kind]
@@ -153,7 +159,7 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
         source = {c.name: c for c in agg}
         condition = agg.level == read_level(level)  # the nation: the organiser level's cells, summed
         if level == "nation":
-            source["unit_id"] = literal_column(f"'{NATION}'")
+            source["unit_id"] = nation_unit()
         count = func.sum(agg.count)
     keys = [source[name].label(name) for name in group_by if name != "level"]
     query = select(literal(level).label("level"), *keys, source["value"], count.label("count")).where(condition)
