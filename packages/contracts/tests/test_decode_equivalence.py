@@ -376,7 +376,7 @@ DOCS = _docs()
 def _mutate(doc: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
     doc = json.loads(json.dumps(doc))
     paths = [path for path in _paths(doc) if path]
-    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
+    for _ in range(data.draw(MUTATIONS, label="mutations")):
         path = data.draw(st.sampled_from(paths), label="path")
         try:
             parent = doc
@@ -386,8 +386,7 @@ def _mutate(doc: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
             parent[key]  # noqa: B018  # still there (an earlier mutation may have dropped or retyped it)
         except (KeyError, IndexError, TypeError):
             continue
-        action = data.draw(st.sampled_from(["replace", "replace", "drop", "rename", "extra", "deep", "text"]),
-                           label="action")
+        action = data.draw(ACTIONS, label="action")
         if action == "replace":
             parent[key] = data.draw(hostile_value, label="value")
         elif action == "drop":
@@ -398,7 +397,7 @@ def _mutate(doc: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
             parent[data.draw(hostile_text, label="extra key")] = data.draw(hostile_value, label="extra value")
         elif action == "deep":
             nested: Any = parent[key]
-            for _ in range(data.draw(st.integers(1, 60), label="depth")):
+            for _ in range(data.draw(DEPTHS, label="depth")):
                 nested = [nested] if data.draw(st.booleans(), label="list") else {"k": nested}
             parent[key] = nested
         elif action == "text" and isinstance(parent[key], str):  # a personnummer (or other text) inside a string
@@ -408,7 +407,7 @@ def _mutate(doc: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
 
 
 def _serialise(doc: Any, data: st.DataObject) -> bytes:
-    style = data.draw(st.sampled_from(["compact", "pretty", "ascii", "raw"]), label="style")
+    style = data.draw(STYLES, label="style")
     if style == "compact":
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
     if style == "pretty":
@@ -429,10 +428,30 @@ DIFFERENTIAL = settings(max_examples=int(os.environ.get("STYRKEDJA_DECODE_EXAMPL
                         derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+#: the strategies of the two differential tests, made once (a strategy made anew in every draw is worked out
+#: by hypothesis every time; the same draws either way)
+ANY_DOC = st.sampled_from(DOCS)
+MUTATIONS = st.integers(1, 3)
+ACTIONS = st.sampled_from(["replace", "replace", "drop", "rename", "extra", "deep", "text"])
+DEPTHS = st.integers(1, 60)
+STYLES = st.sampled_from(["compact", "pretty", "ascii", "raw"])
+IDS = st.from_regex(r"\A[A-Za-z0-9._:-]{1,64}\Z")
+NAMES = st.text(alphabet=_LETTERS, min_size=1, max_size=60)
+CRITERIA = st.lists(st.text(alphabet=_LETTERS, min_size=1, max_size=80), min_size=1, max_size=3)
+DATES = st.one_of(st.sampled_from(EDGE_DATES), st.dates(date(1890, 1, 1), date(2210, 1, 1)))
+DATE_TIMES = st.sampled_from(EDGE_TIMES)
+FIRST_YEARS = st.one_of(st.integers(1985, 2105), st.integers(1895, 9999))
+YEAR_SPANS = st.sampled_from([1, 1, 1, 2])
+REVISIONS = st.integers(-2, 2**31 + 2)
+TIMES = st.datetimes(datetime(1999, 12, 30), datetime(2200, 1, 2),
+                     timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11)), timezone(timedelta(hours=13))]))
+UUIDS = st.integers(0, 2**128 - 1)
+
+
 @DIFFERENTIAL
 @given(st.data())
 def test_same_outcome_for_mutated_events(data: st.DataObject) -> None:
-    doc = _mutate(data.draw(st.sampled_from(DOCS), label="event"), data)
+    doc = _mutate(data.draw(ANY_DOC, label="event"), data)
     assert_same(_serialise(doc, data))
 
 
@@ -441,32 +460,28 @@ def test_same_outcome_for_mutated_events(data: st.DataObject) -> None:
 def test_same_outcome_for_valid_events_with_other_values(data: st.DataObject) -> None:
     """Accepted events too (most mutations are refused): ids, texts and dates that the rules allow,
     drawn per field, so the fast path's accepting side is compared value for value."""
-    doc = json.loads(json.dumps(data.draw(st.sampled_from(DOCS), label="event")))
+    doc = json.loads(json.dumps(data.draw(ANY_DOC, label="event")))
     body = doc["data"]
     for key in ("group_id", "student_id", "teacher_id", "person_id", "unit_id", "membership_id", "assignment_id"):
         if isinstance(body.get(key), str):
-            body[key] = data.draw(st.from_regex(r"\A[A-Za-z0-9._:-]{1,64}\Z"), label=key)
+            body[key] = data.draw(IDS, label=key)
     for key in ("reason", "name", "duty_role"):
         if isinstance(body.get(key), str):
-            body[key] = data.draw(st.text(alphabet=_LETTERS, min_size=1, max_size=60), label=key)
+            body[key] = data.draw(NAMES, label=key)
     if body.get("unmet_criteria"):
-        body["unmet_criteria"] = data.draw(st.lists(st.text(alphabet=_LETTERS, min_size=1, max_size=80),
-                                                    min_size=1, max_size=3), label="criteria")
+        body["unmet_criteria"] = data.draw(CRITERIA, label="criteria")
     for key, value in list(body.items()):
         if key.endswith(("_on", "_date", "_deadline")) and isinstance(value, str):
-            body[key] = data.draw(st.one_of(st.sampled_from(EDGE_DATES), st.dates(date(1890, 1, 1), date(2210, 1, 1))),
-                                  label=key).isoformat()
+            body[key] = data.draw(DATES, label=key).isoformat()
         elif key.endswith("_at") and isinstance(value, str):
-            body[key] = data.draw(st.sampled_from(EDGE_TIMES), label=key)
+            body[key] = data.draw(DATE_TIMES, label=key)
     if isinstance(body.get("school_year"), str):
-        first = data.draw(st.one_of(st.integers(1985, 2105), st.integers(1895, 9999)), label="school year")
-        body["school_year"] = f"{first}/{(first + data.draw(st.sampled_from([1, 1, 1, 2]))) % 100:02d}"
+        first = data.draw(FIRST_YEARS, label="school year")
+        body["school_year"] = f"{first}/{(first + data.draw(YEAR_SPANS)) % 100:02d}"
     if isinstance(body.get("revision"), int):
-        body["revision"] = data.draw(st.integers(-2, 2**31 + 2), label="revision")
-    zones = st.sampled_from([UTC, timezone(timedelta(hours=-11)), timezone(timedelta(hours=13))])
-    doc["time"] = data.draw(st.datetimes(datetime(1999, 12, 30), datetime(2200, 1, 2), timezones=zones),
-                            label="time").isoformat()
-    doc["id"] = str(uuid.UUID(int=data.draw(st.integers(0, 2**128 - 1), label="id")))
+        body["revision"] = data.draw(REVISIONS, label="revision")
+    doc["time"] = data.draw(TIMES, label="time").isoformat()
+    doc["id"] = str(uuid.UUID(int=data.draw(UUIDS, label="id")))
     assert_same(_serialise(doc, data))
 
 
