@@ -171,13 +171,20 @@ def _visible(key: Any, decision: TreeDecision) -> bool:
     return not decision.withheld(slice_, level, name, gender)
 
 
+def _exact_quotient(numerator: Fraction | int, denominator: Fraction | int) -> Fraction | int:
+    """numerator / denominator, exactly: an int where it divides, a Fraction where not."""
+    if isinstance(numerator, int) and isinstance(denominator, int) and numerator % denominator == 0:
+        return numerator // denominator
+    return Fraction(numerator) / denominator
+
+
 def _determined(hidden: list[Any], equations: list[list[tuple[Any, int]]]) -> set[Any]:
     """The hidden cells whose value follows from the shown ones (reduced row echelon form over the
     rationals on the hidden columns; a cell is determined iff a reduced row is its unit vector)."""
     column = {k: i for i, k in enumerate(hidden)}
     matrix = []
     for eq in equations:
-        row: dict[int, Fraction] = defaultdict(Fraction)
+        row: dict[int, Fraction | int] = defaultdict(int)  # exact: ints while they stay whole (most do), faster
         for key, c in eq:
             if key in column:
                 row[column[key]] += c
@@ -194,7 +201,7 @@ def _determined(hidden: list[Any], equations: list[list[tuple[Any, int]]]) -> se
         if not row:
             continue
         lead = min(row)
-        row = {i: v / row[lead] for i, v in row.items()}
+        row = {i: _exact_quotient(v, row[lead]) for i, v in row.items()}
         for p in list(pivots):
             if lead in pivots[p]:
                 factor = pivots[p][lead]
