@@ -21,18 +21,25 @@ students = st.sampled_from(["s-1", "s-2"])
 subjects = st.sampled_from(["GRGRMAT01", "GRGRSVE01"])
 terms = st.sampled_from(["HT", "VT"])
 codes = st.sampled_from(["29990001", "29990002"])
+#: the strategies of every draw, made once (made anew in each draw, hypothesis worked each out again)
+genders = st.sampled_from([g.value for g in Gender])
+kinds = st.sampled_from(["assessment", "written_report", "term_grade"])
+rounds = st.sampled_from([1, 2, 3, 4])
+days_or_none = st.one_of(days, st.none())
+ids = st.integers(0, 2**128 - 1)
+forecast_values = st.sampled_from(scale_values(Scale.THREE_LEVEL))
 
 
 @st.composite
 def results(draw, n: int) -> AssessmentFact:
     scale, value = draw(scales_values)
     return AssessmentFact(
-        assessment_id=UUID(int=draw(st.integers(0, 2**128 - 1))), revision=1, retracted=draw(st.booleans()),
+        assessment_id=UUID(int=draw(ids)), revision=1, retracted=draw(st.booleans()),
         organiser_id="2999", school_unit_code=draw(codes), group_id="7A", student_id=draw(students),
-        gender=draw(st.sampled_from([g.value for g in Gender])), year=9, subject_code=draw(subjects),
-        kind=draw(st.sampled_from(["assessment", "written_report", "term_grade"])), scale=scale, value=value,
-        school_year="2026/27", term=draw(terms), round=draw(st.sampled_from([1, 2, 3, 4])),
-        assessed_on=draw(st.one_of(days, st.none())))
+        gender=draw(genders), year=9, subject_code=draw(subjects),
+        kind=draw(kinds), scale=scale, value=value,
+        school_year="2026/27", term=draw(terms), round=draw(rounds),
+        assessed_on=draw(days_or_none))
 
 
 @st.composite
@@ -40,9 +47,9 @@ def forecasts(draw, n: int) -> ForecastFact:
     return ForecastFact(
         forecast_id=UUID(int=n), revision=1, withdrawn=draw(st.booleans()), organiser_id="2999",
         school_unit_code=draw(codes), group_id="9B", student_id=draw(students),
-        gender=draw(st.sampled_from([g.value for g in Gender])), year=9, subject_code=draw(subjects),
-        value=draw(st.sampled_from(scale_values(Scale.THREE_LEVEL))), school_year="2026/27", term=draw(terms),
-        late=False, submitted_on=draw(st.one_of(days, st.none())))
+        gender=draw(genders), year=9, subject_code=draw(subjects),
+        value=draw(forecast_values), school_year="2026/27", term=draw(terms),
+        late=False, submitted_on=draw(days_or_none))
 
 
 @settings(max_examples=300)
