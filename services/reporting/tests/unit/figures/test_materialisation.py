@@ -34,16 +34,27 @@ identities = st.tuples(st.sampled_from(STUDENTS), st.sampled_from(SUBJECTS), st.
                        st.sampled_from(list(Term)), st.integers(0, 2))
 
 
+# the strategies of every version's fields, made once (made anew in each draw, hypothesis worked each out again)
+KINDS = {kinds: st.sampled_from(kinds) for kinds in (tuple(ResultKind), (ResultKind.term_grade, ResultKind.assessment))}
+SCALES = st.sampled_from(list(Scale))
+SCHOOL_YEARS = st.sampled_from([8, 9])
+GENDERS = st.sampled_from(list(Gender))
+GROUPS = st.sampled_from(["9A", "9B"])
+SCHOOLS = st.sampled_from(["S1", "S2"])
+ROUNDS = st.integers(1, 4)
+VALUES = {scale: st.sampled_from(scale_values(scale)) for scale in Scale}
+DAYS = st.integers(0, 400)
+
+
 @st.composite
 def result_versions(draw, identity, kinds=tuple(ResultKind)) -> Result:
     student, subject, school_year, term, n = identity
-    kind = draw(st.sampled_from(kinds))
-    scale = Scale.AF if kind is ResultKind.term_grade else draw(st.sampled_from(list(Scale)))
-    return Result(f"{student}-{subject}-{school_year}-{term}-{n}", student, subject, draw(st.sampled_from([8, 9])),
-                  draw(st.sampled_from(list(Gender))),
-                  units(draw(st.sampled_from(["9A", "9B"])), draw(st.sampled_from(["S1", "S2"]))),
-                  school_year, term, None if kind is ResultKind.term_grade else draw(st.integers(1, 4)), kind, scale,
-                  draw(st.sampled_from(scale_values(scale))), START + timedelta(days=draw(st.integers(0, 400))))
+    kind = draw(KINDS[kinds])
+    scale = Scale.AF if kind is ResultKind.term_grade else draw(SCALES)
+    return Result(f"{student}-{subject}-{school_year}-{term}-{n}", student, subject, draw(SCHOOL_YEARS),
+                  draw(GENDERS), units(draw(GROUPS), draw(SCHOOLS)),
+                  school_year, term, None if kind is ResultKind.term_grade else draw(ROUNDS), kind, scale,
+                  draw(VALUES[scale]), START + timedelta(days=draw(DAYS)))
 
 
 @st.composite
@@ -122,9 +133,8 @@ def test_merit_deltas_in_any_order_equal_recomputation(data):
 def forecast_versions(draw, identity) -> Forecast:
     student, subject, school_year, term, _ = identity
     return Forecast(f"f-{student}-{subject}-{school_year}-{term}", student, subject, 9,
-                    draw(st.sampled_from(list(Gender))), units(draw(st.sampled_from(["9A", "9B"])), "S1"),
-                    school_year, term, draw(st.sampled_from(scale_values(Scale.THREE_LEVEL))),
-                    START + timedelta(days=draw(st.integers(0, 400))))
+                    draw(GENDERS), units(draw(GROUPS), "S1"),
+                    school_year, term, draw(VALUES[Scale.THREE_LEVEL]), START + timedelta(days=draw(DAYS)))
 
 
 @settings(max_examples=150, deadline=None)
