@@ -54,27 +54,32 @@ def recoverable(hidden: set, partitions: list[Partition]) -> set:
 
 # --- random organisations: organiser → areas → units → groups, each split by gender ------------------
 
+#: the draws' strategies, made once (made anew in each draw, hypothesis worked each out again: most of these tests' time)
+ONE_TO_THREE, YEARS, STUDENTS = st.integers(1, 3), st.sampled_from((7, 8, 9)), st.integers(0, 14)
+FAILING = [st.integers(0, n) for n in range(15)]  # of n students
+
+
 @st.composite
 def organisations(draw):
     """Students and failing students per (group, gender); returns cells, partitions, true counts."""
     leaves: dict[tuple, tuple[int, int]] = {}
     tree: dict[tuple, list[tuple]] = {("org",): []}
     years: dict[tuple, int] = {}  # each group is one year (årskurs): a second split of its unit
-    for a in range(draw(st.integers(1, 3))):
+    for a in range(draw(ONE_TO_THREE)):
         area = ("area", a)
         tree[("org",)].append(area)
         tree[area] = []
-        for u in range(draw(st.integers(1, 3))):
+        for u in range(draw(ONE_TO_THREE)):
             unit = ("unit", a, u)
             tree[area].append(unit)
             tree[unit] = []
-            for g in range(draw(st.integers(1, 3))):
+            for g in range(draw(ONE_TO_THREE)):
                 group = ("group", a, u, g)
                 tree[unit].append(group)
-                years[group] = draw(st.sampled_from((7, 8, 9)))
+                years[group] = draw(YEARS)
                 for gender in GENDERS:
-                    n = draw(st.integers(0, 14))
-                    leaves[(group, gender)] = (n, draw(st.integers(0, n)))
+                    n = draw(STUDENTS)
+                    leaves[(group, gender)] = (n, draw(FAILING[n]))
     levels = {"org": Level.ORGANISER, "area": Level.AREA, "unit": Level.SCHOOL_UNIT, "group": Level.GROUP}
     totals: dict[tuple, tuple[int, int]] = {}
 
