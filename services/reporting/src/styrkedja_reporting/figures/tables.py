@@ -63,6 +63,7 @@ figure_pass = Table(
     # freshness: the newest result's day and how many results are on it (migration 0017: was figure_dates)
     Column("newest", Date), Column("newest_count", Integer, nullable=False, server_default="0"),
     Index("ix_figure_pass_organiser_level", "organiser_id", "level", "school_year", "period"),
+    Index("ix_figure_pass_nation", "school_year", "period", postgresql_where=text("level = 'organiser'")),  # 0023
     postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 #: The key in the order the reads want it (migration 0020): led by the read index's columns (organiser, level,
