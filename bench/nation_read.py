@@ -88,6 +88,24 @@ async def replicate(dsn: str, applied: list[str], copies_of: dict[str, str]) -> 
         await conn.close()
 
 
+#: migration 0023's partial indexes of the organiser level's rows (the nation reads')
+INDEXES = {"ix_assessment_aggregates_nation": "assessment_aggregates (subject_code, school_year, term)",
+           "ix_forecast_aggregates_nation": "forecast_aggregates (subject_code, school_year, term)",
+           "ix_figure_pass_nation": "figure_pass (school_year, period)"}
+
+
+async def _indexes(url: str, present: bool) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        for name, on in INDEXES.items():
+            await conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on} WHERE level = 'organiser'" if present
+                               else f"DROP INDEX IF EXISTS {name}")
+    finally:
+        await conn.close()
+
+
 def _digest(value: Any) -> str:
     return hashlib.blake2b(json.dumps(value, sort_keys=True, default=str).encode(), digest_size=16).hexdigest()
 
@@ -186,6 +204,8 @@ def main() -> int:
     parser.add_argument("--decisions", type=int, default=3, help="subjects whose public decision is read cold")
     parser.add_argument("--before-code", type=Path, required=False, help="a source tree of the base code")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "apply18-nation-read.json")
+    parser.add_argument("--indexes-after", action="store_true",
+                        help="migration 0023's indexes dropped for `before`, made for `after` (one database)")
     parser.add_argument("--build-only", action="store_true",
                         help="build the state and stop (with STYRKEDJA_POSTGRES_URL: a server that outlives the run)")
     parser.add_argument("--state-url", default=None, help="read a state built before (`--build-only`)")
@@ -233,6 +253,8 @@ def main() -> int:
                 env.pop("PYTHONPATH", None)
                 if variant == "before":
                     env["PYTHONPATH"] = base or ""
+                if args.indexes_after:  # the base code reads without migration 0023's indexes, this code with them
+                    asyncio.run(_indexes(url, variant == "after"))
                 calls_out = state / f"{variant}-{n}.json"
                 subprocess.run([sys.executable, __file__, "--read", url, "--calls", str(args.calls), "--decisions",
                                 str(args.decisions), "--calls-out", str(calls_out)], env=env, check=True)
