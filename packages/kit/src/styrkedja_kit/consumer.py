@@ -514,7 +514,8 @@ class ConsumerLoop:
             while not self._stopping.is_set():
                 if self._unsought and ahead is None:  # a prefetched batch is discarded, which seeks (`_discard`)
                     await self._seek_assignment(consumer)
-                # a position beyond the end of a log resets to its start (auto_offset_reset="earliest")
+                # a position beyond the end of a log: Apache Kafka resets it to its start (auto_offset_reset=
+                # "earliest"), the embedded broker answers nothing for ever (`_replaced_logs` below)
                 decoded = await ahead if ahead is not None else await self._fetch_decoded(consumer)
                 ahead = None
                 replaced = await self._replaced_logs(consumer)
@@ -780,8 +781,8 @@ class ConsumerLoop:
             return {}
         try:
             starts, ends = await asyncio.wait_for(asyncio.gather(consumer.beginning_offsets(partitions),
-                                                                 consumer.end_offsets(partitions)), 30)
-        except Exception as error:  # a check only: the offsets stand as stored
+                                                                 consumer.end_offsets(partitions)), 5)
+        except Exception as error:  # a check only (in the rebalance's listener: briefly): the offsets stand as stored
             log.info("the log's bounds were not told; the stored offsets stand", extra={"error": repr(error)})
             return {}
         return {tp: (starts.get(tp), ends.get(tp)) for tp in partitions}
