@@ -646,7 +646,11 @@ class ConsumerLoop:
         return out
 
     def _note_gap(self, tp: TopicPartition, kind: str, offset: int, bound: int, reason: str) -> None:
-        """Say it: a log line, the counters, and /readyz's `log_gaps` (the module docstring)."""
+        """Say it: a log line, the counters, and /readyz's `log_gaps` (the module docstring). Once per gap: the
+        partitions are sought again (a rebalance, a discarded batch) before a batch stores an offset past it."""
+        if any((g["topic"], g["partition"], g["kind"], g["offset"]) == (tp.topic, tp.partition, kind, offset)
+               for g in self.log_gaps):
+            return
         metrics.CONSUMER_LOG_GAPS.labels(self.group_id, tp.topic, kind).inc()
         extra = {"group": self.group_id, "topic": tp.topic, "partition": tp.partition, "offset": offset,
                  "reason": reason}
