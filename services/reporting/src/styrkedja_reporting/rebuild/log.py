@@ -87,9 +87,7 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
         while reading:
             batch = await _fetched(consumer.getmany(*reading, timeout_ms=EMPTY_FETCH_MS, max_records=20_000),
                                    reading, ends, out.next_offsets, stall_seconds)
-            if any(batch.values()):
-                last_record = time.monotonic()
-            elif time.monotonic() - last_record > stall_seconds:
+            if not any(batch.values()) and time.monotonic() - last_record > stall_seconds:
                 raise LogIncomplete(_short_of(reading, ends, out.next_offsets, stall_seconds))
             decoded: list[Delivered] = [] if on_chunk is not None else out.items
             for tp, records in batch.items():
@@ -120,6 +118,8 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
             if on_chunk is not None and decoded:
                 out.decoded += len(decoded)
                 await on_chunk(decoded)
+            if any(batch.values()):  # after its staging: the wait is counted from here, not the staging's time
+                last_record = time.monotonic()
             now = time.perf_counter()
             if now - last_report >= 1.0:
                 last_report = now
