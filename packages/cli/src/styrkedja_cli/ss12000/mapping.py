@@ -170,6 +170,10 @@ class Plan:
     #: per field ("groups.groupType", "duties.dutyRole"), the values sent that are not SS 12000's and how many items
     #: had each: a group type a server adds is a group of students to the directory, a duty role is kept as given
     unknown_types: dict[str, Counter[str]] = field(default_factory=dict)
+    #: every school unit code the source's Skolenheter have, sent or refused: a group reporting holds under a code
+    #: none has is under a school unit the source no longer has (said by an incremental run, which removes only what
+    #: /deletedEntities names)
+    unit_codes: set[str] = field(default_factory=set)
 
     def unknown(self, field_name: str, value: str) -> None:
         said = "".join(c if c.isprintable() else " " for c in value.strip()[:40])  # on one line, as every note
@@ -523,6 +527,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         return org.id in areas or (org.id not in above_school_units and area_at(org) == org.id)
 
     school_units = [o for o in organisations if _kind(o) == SCHOOL_UNIT]
+    out.unit_codes = {(o.school_unit_code or "").strip() for o in school_units} - {""}
     areas = {a for a in map(area_of, school_units) if a is not None}
     above_school_units = tree.above(school_units)
 
