@@ -9,7 +9,9 @@ failed on the code before it, as its docstring says:
   again under new tokens, and /deletedEntities alike;
 * a school unit removed at the source leaves no group of it silently in reporting's directory on a `--since` run:
   the groups reporting holds under a school unit code the source no longer has are said; a group the source moved
-  to another school unit is removed where reporting held it (it stayed there, one group in two places).
+  to another school unit is removed where reporting held it (it stayed there, one group in two places);
+* servers unlike ours: an end before its start is refused naming the source's fields (it named the contract's,
+  and "data"), and a student in two classes at once is said.
 
 The sources are folders or `httpx.MockTransport` handlers, reporting a stub comparing as reporting does."""
 
@@ -22,9 +24,10 @@ from typing import Any
 
 import httpx
 import pytest
-from test_ss12000_servers import Reporting, dump, entities, failing_once, row, run, server
+from test_ss12000_servers import Reporting, dump, entities, failing_once, planned, row, run, server
 
 from ss12000_fixtures import GROUP, HUV, SU
+from styrkedja_cli.ss12000.command import _said
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
 
 SINCE = "2026-09-01T12:00:00+00:00"
@@ -235,3 +238,39 @@ def test_a_group_moved_to_another_school_unit_leaves_no_copy_behind(tmp_path, mo
     assert row(said, "groups")[:3] == ["1", "0", "1"], said
     assert ("groups moved to school unit code 29990012 by the source: g1 (from 29990011); removed where reporting "
             "held them") in said, said
+
+
+# -- servers unlike ours ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("group, member, reason", [
+    ({"startDate": "2026-08-17", "endDate": "2026-06-01"}, {},
+     "endDate: must not be before groupMemberships[0].startDate, startDate"),
+    ({}, {"startDate": "2026-09-01", "endDate": "2026-08-01"},
+     "groupMemberships[0].endDate: must not be before groupMemberships[0].startDate"),
+])
+def test_an_end_before_its_start_is_refused_naming_the_sources_fields(group, member, reason) -> None:
+    """Failed before: `refused memberships g1/p1: data: Value error, end_date must not be before start_date` — the
+    directory contract's names, and "data", where the operator mends `endDate` at the source."""
+    served = entities(groups=[{**GROUP, **group, "groupMemberships": [{"person": {"id": "p1"}, **member}]}])
+    the_plan, _ = planned(server(served))
+    assert [(r.entity, r.id, r.reason) for r in the_plan.refused] == [("memberships", "g1/p1", reason)]
+
+
+def test_a_student_in_two_classes_at_once_is_said_a_move_between_them_is_not() -> None:
+    """Failed before: a student in two groups of type Klass at the same time (a move between classes whose old
+    membership the source never ended) was imported in both, unsaid. Now said, per class, counted; a student who
+    moved (the old membership ended before the new one began) is not."""
+    klass = {**GROUP, "groupType": "Klass"}
+    other = {**klass, "id": "g2", "displayName": "7B",
+             "groupMemberships": [{"person": {"id": "p1"}, "startDate": "2027-01-07"},
+                                  {"person": {"id": "p2"}, "startDate": "2027-01-07"}]}
+    moved = {**klass, "groupMemberships": [{"person": {"id": "p1"}, "endDate": "2026-12-20"}]}
+    the_plan, _ = planned(server(entities(groups=[moved, other], persons=[{"id": "p1"}, {"id": "p2"}])))
+    assert the_plan.in_two_classes == {}
+    taught = {**GROUP, "id": "g3", "displayName": "Ma 7", "groupType": "Undervisning"}  # many at once: as it is
+    the_plan, _ = planned(server(entities(groups=[klass, other, taught], persons=[{"id": "p1"}, {"id": "p2"}])))
+    assert the_plan.in_two_classes == {"g1": 1, "g2": 1}
+    said = _said(the_plan, [])
+    assert ("memberships: students in two groups of type Klass at once, in 2 classes (g1: 1, g2: 1): imported as "
+            "given, each counted in both; a move between classes needs the old membership's endDate at the source"
+            ) in said, said

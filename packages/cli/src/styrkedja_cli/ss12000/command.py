@@ -667,6 +667,12 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                      + ", ".join(f"{count} of {group}'s groups by {duty}'s duties"
                                  for (group, duty), count in sorted(the_plan.taught_across.items())[:10])
                      + (", …" if len(the_plan.taught_across) > 10 else "") + ")")
+    if the_plan.in_two_classes:
+        classes = sorted(the_plan.in_two_classes)
+        lines.append(f"memberships: students in two groups of type Klass at once, in {len(classes)} classes ("
+                     + ", ".join(f"{group}: {the_plan.in_two_classes[group]}" for group in classes[:10])
+                     + (", …" if len(classes) > 10 else "") + "): imported as given, each counted in both; a move "
+                     "between classes needs the old membership's endDate at the source")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
