@@ -274,3 +274,29 @@ def test_a_student_in_two_classes_at_once_is_said_a_move_between_them_is_not() -
     assert ("memberships: students in two groups of type Klass at once, in 2 classes (g1: 1, g2: 1): imported as "
             "given, each counted in both; a move between classes needs the old membership's endDate at the source"
             ) in said, said
+
+
+@pytest.mark.parametrize("answer", [
+    httpx.Response(404, json={"code": "not_found", "message": "finns inte"}), httpx.Response(501, text="Not Implemented"),
+    httpx.Response(405)])
+def test_a_server_without_deleted_entities_stops_an_incremental_run_saying_what_does(monkeypatch, answer) -> None:
+    """Failed before: `deletedEntities, page 1: HTTP 404 (not_found: finns inte)` and no word of what to do. A server
+    without the endpoint cannot tell an incremental run what it deleted: the run stops with nothing sent (as before),
+    and says that a full import is what removes what the source no longer has."""
+    served = entities(deletedEntities=lambda request: answer)
+    exit_code, said = run(monkeypatch, ["--url", "http://ss12000.test/v2", "--since", SINCE], server(served),
+                          Removing())
+    assert exit_code == 1, said
+    assert (f"import stopped: deletedEntities, page 1: HTTP {answer.status_code}") in said, said
+    assert ("the server seems not to serve /deletedEntities, without which an incremental run (--since) would remove "
+            "nothing the source deleted: import without --since") in said, said
+    assert "nothing was sent to reporting" in said
+
+
+def test_a_next_link_that_is_no_url_is_named_so() -> None:
+    """Failed before: `Link: <http://[::1>; rel="next"` was "the next page's link points at another server": it points
+    nowhere."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": [GROUP]}, headers={"link": '<http://[::1>; rel="next"'})
+    with pytest.raises(SourceError, match=r'^groups, page 1: the next page\'s link \(Link: rel="next"\) is not a URL$'):
+        source_of(handle).read("groups", None, lambda *_: None)

@@ -203,6 +203,12 @@ HTTP_ERRORS: dict[type[Exception], str] = {
     httpx.DecodingError: ": the body is not in the content-encoding its header says (gzip, deflate)",
     httpx.UnsupportedProtocol: ": a URL that is not http:// or https://",
 }
+#: the answers of a server that has no /deletedEntities (no route, no such method, not implemented): an incremental run
+#: cannot learn what the source removed from it, so it stops, and says what does
+NO_DELETIONS = frozenset({404, 405, 501})
+NO_DELETIONS_HINT = ("; the server seems not to serve /deletedEntities, without which an incremental run (--since) "
+                     "would remove nothing the source deleted: import without --since (a full import removes what the "
+                     "source no longer has)")
 #: SS 12000's 503 (`503_overload`) also means "the answer is too large for the server", which asking again with
 #: the same limit does not mend
 OVERLOAD_HINT = "; the specification's 503 also means a page too large for the server: try a smaller --page-size"
@@ -709,6 +715,8 @@ class HttpSource:
         if response.status_code != 200:
             hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else REFUSED_HINT,
                     404: self._base_hint() if page == 1 and entity == FIRST_READ else ""}.get(response.status_code, "")
+            if entity == "deletedEntities" and page == 1 and response.status_code in NO_DELETIONS:
+                hint = NO_DELETIONS_HINT
             if response.status_code == 429:  # still "too many requests" after every attempt and its pauses
                 hint = f" (asked {self.attempts} times, after its Retry-After each time: import later)"
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
@@ -717,6 +725,10 @@ class HttpSource:
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link, response.url) if link else None
         if link and self._next_link is None:
+            try:
+                response.url.join(link.strip())
+            except httpx.InvalidURL:
+                raise SourceError(f"{what}: the next page's link (Link: rel=\"next\") is not a URL") from None
             raise SourceError(f"{what}: the next page's link points at another server")
         return response, self._in_utf8(what, response, body)
 
