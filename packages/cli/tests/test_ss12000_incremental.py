@@ -27,6 +27,7 @@ import pytest
 from test_ss12000_servers import Reporting, dump, entities, failing_once, planned, row, run, server
 
 from ss12000_fixtures import GROUP, HUV, SU
+from styrkedja_cli.ss12000 import command
 from styrkedja_cli.ss12000.command import _said
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
 
@@ -300,3 +301,13 @@ def test_a_next_link_that_is_no_url_is_named_so() -> None:
         return httpx.Response(200, json={"data": [GROUP]}, headers={"link": '<http://[::1>; rel="next"'})
     with pytest.raises(SourceError, match=r'^groups, page 1: the next page\'s link \(Link: rel="next"\) is not a URL$'):
         source_of(handle).read("groups", None, lambda *_: None)
+
+
+def test_a_long_import_logged_to_a_file_says_how_far_it_is(tmp_path, monkeypatch) -> None:
+    """Failed before: written to a log (no terminal), rich draws its progress bars once, at the end: a long import's
+    log said nothing for an hour. Now each bar says how far it is on a line of its own, at most every 30 s (here: at
+    each step)."""
+    monkeypatch.setattr(command, "LOGGED_PROGRESS_SECONDS", 0.0)
+    exit_code, said = run(monkeypatch, dump(tmp_path), None, Removing())
+    assert exit_code == 0, said
+    assert "read groups: 1 " in said and "send memberships: 1 of 1 " in said, said
