@@ -827,7 +827,8 @@ def register(import_app: typer.Typer) -> None:
                 console.print(f"{what}; asking again in {seconds:.0f} s")
 
             source = (HttpSource(url, token, page_size=page_size, page_seconds=page_seconds, max_pages=max_pages,
-                                 max_empty_pages=max_empty_pages, on_retry=busy, timeout=timeout, auth=auth, on_note=console.print) if url
+                                 max_empty_pages=max_empty_pages, on_retry=busy, timeout=timeout, auth=auth,
+                                 on_note=console.print) if url
                       else FolderSource(dir))  # type: ignore[arg-type]
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             with _Progress(*columns, console=console) as progress:
@@ -856,7 +857,8 @@ def register(import_app: typer.Typer) -> None:
             console.print(line)
         for refused in [*the_plan.refused, *the_plan.left_out]:
             console.print(f"refused {refused.entity} {refused.id}: {refused.reason}")
-        for line in [*said, *_said(the_plan, notes, incremental=since is not None)]:
+        for line in [*(redact_personal_identity_numbers(line)[0] for line in said),  # they quote ids, as `_said`'s
+                     *_said(the_plan, notes, incremental=since is not None)]:
             console.print(line)
         # staff groups (`left_out`) are left out by design, not for a fault in the source: no reason to fail a job
         if the_plan.refused or the_plan.under_refused:

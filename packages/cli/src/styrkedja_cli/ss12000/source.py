@@ -493,7 +493,7 @@ class _Cursors:
 MAX_EMPTY_PAGES = 100
 
 
-class _Progress:
+class _Idle:
     """Pages in a row without a new item, while paging goes on: `step` stops the import at `limit` of them, naming
     the endpoint and how it may be asked to go on."""
 
@@ -525,7 +525,7 @@ class HttpSource:
         # a page must be in within `page_seconds` (the client's timeout is per read: a server sending a byte a
         # minute would never end), and an entity within `max_pages` pages (a server inventing tokens for ever)
         self.page_seconds, self.max_pages, self.clock = page_seconds, max_pages, clock
-        self.max_empty_pages = max_empty_pages  # pages in a row without a new item while paging goes on (`_Progress`)
+        self.max_empty_pages = max_empty_pages  # pages in a row without a new item while paging goes on (`_Idle`)
         self.on_retry = on_retry  # (what, seconds): said before each pause
         self.auth = auth  # OAuth 2.0 client credentials: each request's token, a new one on a 401 (once)
         self.notes: list[str] = []  # what was read otherwise than asked (a 204 as an empty page), said by the import
@@ -797,7 +797,7 @@ class HttpSource:
         page = 0
         cursors = _Cursors(entity)
         once = _Once(entity)
-        idle = _Progress(entity, f"/{entity}", self.max_empty_pages)
+        idle = _Idle(entity, f"/{entity}", self.max_empty_pages)
         while True:
             page += 1
             params: dict[str, Any] | None
@@ -904,7 +904,7 @@ class HttpSource:
         token: str | None = None
         link: str | None = None
         cursors = _Cursors("deletedEntities")
-        idle = _Progress("deletedEntities", "/deletedEntities", self.max_empty_pages)
+        idle = _Idle("deletedEntities", "/deletedEntities", self.max_empty_pages)
         page = 0
         while True:
             page += 1
