@@ -185,9 +185,12 @@ def _pass_students() -> dict[str, tuple[list[str], list[str]]]:
     key = ", ".join(f'"{c.name}"' for c in students.table.primary_key.columns)
     builds = [f"ALTER TABLE figure_students ADD PRIMARY KEY ({key})",
               "CREATE INDEX ON figure_students (student_id, subject_code, school_year, period)"]
+    # the roll-up as it was before (its `gs` without the count `n` that figure_students takes from it now)
+    before = figure_tables.REBUILT["pass"].replace("AS reaching_unknown, CAST(count(*) AS integer) AS n ",
+                                                   "AS reaching_unknown ", 1)
     two = [f"INSERT INTO figure_students ({cols}) SELECT {cols} FROM ({figure_tables.REBUILT['students']}) AS r "
            f"ORDER BY {order}",
-           f"CREATE UNLOGGED TABLE scratch AS SELECT {pass_cols} FROM ({figure_tables.REBUILT['pass']}) AS r",
+           f"CREATE UNLOGGED TABLE scratch AS SELECT {pass_cols} FROM ({before}) AS r",
            f"INSERT INTO figure_pass ({pass_cols}) SELECT {pass_cols} FROM scratch"]
     ctes, select = figure_tables.ROLLED_UP_PASS
     one = [f"WITH {ctes}, rebuilt_students AS (INSERT INTO figure_students ({cols}) SELECT {cols} FROM "
