@@ -343,6 +343,21 @@ async def rows_written(dsn: str) -> dict[str, int]:
     return {r["t"]: int(r["n"]) for r in rows}
 
 
+async def rows_detail(dsn: str) -> dict[str, dict[str, int]]:
+    """Per table (not the temporary ones): rows inserted, updated (of them HOT), deleted and live so far (apply19:
+    which tables write rows they do not keep)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, n_live_tup "
+                                "FROM pg_stat_user_tables WHERE schemaname NOT LIKE 'pg_temp%'")
+    finally:
+        await conn.close()
+    return {r["relname"]: {"ins": r["n_tup_ins"], "upd": r["n_tup_upd"], "hot": r["n_tup_hot_upd"],
+                           "del": r["n_tup_del"], "live": r["n_live_tup"]} for r in rows}
+
+
 #: the tables of cells kept per level (their rows per level at the end of a run: where a level's rows are)
 LEVEL_TABLES = ("assessment_aggregates", "forecast_aggregates", "figure_pass", "figure_students", "figure_forecasts",
                 "figure_merit", "support_aggregates", "support_students", "support_below_pass", "plan_aggregates")
@@ -372,6 +387,7 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
     url, group_id = asyncio.run(prepare(infra, directory))
     plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
     written_before = asyncio.run(rows_written(plain))
+    detail_before = asyncio.run(rows_detail(plain))
     if args.statements:
         from profile_apply import reset_statement_stats
 
@@ -451,6 +467,10 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
     per = {t: (n - written_before.get(t, 0)) / events for t, n in written.items() if n != written_before.get(t, 0)}
     out["rows_per_event"] = {t: round(v, 3) for t, v in sorted(per.items(), key=lambda kv: -kv[1])}
     out["rows_per_event_total"] = round(sum(v for t, v in per.items() if t != "pg_temp"), 3)
+    detail = asyncio.run(rows_detail(plain))  # after `rows_written`'s pause: the statistics are flushed
+    out["rows_per_event_by_kind"] = {
+        t: {k: round((v - detail_before.get(t, {}).get(k, 0)) / events, 3) for k, v in d.items()}
+        for t, d in sorted(detail.items()) if any(d[k] != detail_before.get(t, {}).get(k, 0) for k in d)}
     out["rows_held_per_event_by_level"] = asyncio.run(rows_per_level(plain, events))
     if verify:
         out["recomputation_mismatches"] = asyncio.run(check(url))
