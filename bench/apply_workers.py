@@ -388,6 +388,12 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
     plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
     written_before = asyncio.run(rows_written(plain))
     detail_before = asyncio.run(rows_detail(plain))
+    if args.explain_ms:  # the workers' sessions log their slow statements' plans (`profile_apply.auto_explain`)
+        name = url.rsplit("/", 1)[1]
+        for setting, value in (("session_preload_libraries", "auto_explain"),
+                               ("auto_explain.log_min_duration", f"{args.explain_ms}ms"),
+                               ("auto_explain.log_analyze", "on"), ("auto_explain.log_nested_statements", "on")):
+            asyncio.run(_execute(url, f'ALTER DATABASE "{name}" SET {setting} = \'{value}\''))
     if args.statements:
         from profile_apply import reset_statement_stats
 
@@ -494,6 +500,9 @@ def main() -> int:
     parser.add_argument("--statements", action="store_true",
                         help="pg_stat_statements (preloaded: the server restarts once): the top statements per run")
     parser.add_argument("--note", default=None)
+    parser.add_argument("--explain-ms", type=int, default=0, metavar="MS",
+                        help="auto_explain (ANALYZE) the workers' statements slower than MS; the server's log is "
+                             "copied beside --out (its name with -plans.txt)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
 
@@ -534,6 +543,9 @@ def main() -> int:
                       f"{json.dumps({k: v for k, v in row[str(workers)].items() if k != 'per_worker'})}", flush=True)
             results["rounds"].append(row)
     finally:
+        if args.explain_ms:
+            args.out.with_name(args.out.stem + "-plans.txt").write_text(
+                infra.postgres.log_file.read_text(errors="replace"))
         infra.stop()
         shutil.rmtree(state, ignore_errors=True)
     summary = {}

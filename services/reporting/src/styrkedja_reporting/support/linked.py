@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..directory.tables import placements
 from ..results.rules import AssessmentFact, Placement
 from ..results.tables import ASSESSMENTS, FactStore, placement_of
-from ..staging import json_rows, quoted, sorted_unique, text_rows_of_json
+from ..staging import json_rows, quoted, text_rows_of_json
 from .rules import ACTIVE_STATUSES, NO_SUBJECT, SupportFact, below_pass_cells, is_active
 from .tables import BELOW_PASS, SUPPORT
 
@@ -133,7 +133,7 @@ def newest_unchanged_statement(students: set[tuple[str, str]], subjects: set[tup
     sql = _NEWEST_UNCHANGED.format(cols=", ".join(f"f.{quoted(n)}" for n in ASSESSMENTS.fact_fields),
                                    facts=ASSESSMENTS.facts.name)
     return sql, {"students": json_rows(keys), "subjects": json_rows(keys_with_subject),
-                 "changed": sorted_unique(changed)}
+                 "changed": list(changed)}  # in any order, repeats harmless (`NOT IN` a hashed set): no sort
 
 
 async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (), supports: Sequence[Pair] = (),
