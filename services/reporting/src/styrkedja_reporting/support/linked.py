@@ -22,7 +22,7 @@ from ..directory.tables import placements
 from ..results.rules import AssessmentFact, Placement
 from ..results.tables import ASSESSMENTS, FactStore, placement_of
 from ..staging import json_rows, quoted, text_rows_of_json
-from .rules import ACTIVE_STATUSES, NO_SUBJECT, SupportFact, below_pass_cells, is_active
+from .rules import ACTIVE_STATUSES, NO_SUBJECT, SupportFact, below_pass_cells, below_pass_change, is_active
 from .tables import BELOW_PASS, SUPPORT
 
 Pair = tuple[Any, Any]  # (stored before or None, after)
@@ -158,6 +158,15 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
     support_students = students | {(o, s) for o, s, _ in subjects}
     unchanged, active = await _newest_unchanged_and_supports(
         session, students, subjects, (new.assessment_id for _, new in results), support_students)
+    if not supports:  # a batch of results: the interventions are as they were, only the keys whose newest differs
+        olds = [old for old, _ in results if old is not None]  # every old version's key is among `subjects`
+        news = [new for _, new in results]
+        codes = {f.school_unit_code for f in (*unchanged, *olds, *news)}
+        known = placement or {}
+        placed = {**known, **await placement_of(session, codes - set(known))}
+        change = below_pass_change(unchanged, olds, news, active, placed)
+        await BELOW_PASS.add(session, [(*key, n) for key, n in change.items() if n])
+        return
     results_after = unchanged + [new for _, new in results if not new.retracted]
     results_before = unchanged + [old for old, _ in results if old is not None and not old.retracted and in_scope(old)]
     supports_after: list[SupportFact] = [f for f in active if is_active(f)]
