@@ -495,14 +495,23 @@ def nfc(value: Any) -> Any:
 NAME_SPACES = "".join(chr(c) for c in range(0x3001) if unicodedata.category(chr(c)) == "Zs")
 
 
+#: a run of spaces inside a name, or one that is not the ordinary space (`name_form` makes it one ordinary space)
+_INNER_SPACES = re.compile(f"[{re.escape(NAME_SPACES)}]{{2,}}|[{re.escape(NAME_SPACES.replace(' ', ''))}]")
+
+
 def name_form(value: Any) -> Any:
-    """The one form of a name: Unicode NFC (`nfc`) without surrounding spaces (`NAME_SPACES`), so that "Skola ",
-    " Skola" and "Skola" (a space left in a spreadsheet cell or a hand-typed SS 12000 field) are one name, as "Å"
-    composed and decomposed are. A name of spaces only is left as it is, for `check_name` to refuse as `not_blank`.
-    Anything but text is left to the type's own rules. Pure."""
+    """The one form of a name: Unicode NFC (`nfc`) without surrounding spaces (`NAME_SPACES`), every run of spaces
+    inside it one ordinary space, so that "Skola ", " Skola" and "Skola" (a space left in a spreadsheet cell or a
+    hand-typed SS 12000 field) are one name, as "Norra  skolan" (two spaces), "Norra\u00a0skolan" (a no-break space,
+    as a word processor or a web form pasted it) and "Norra skolan" are, and as "Å" composed and decomposed are: no
+    reader tells them apart, on a page, in a spreadsheet or a printed report. A name of spaces only is left as it
+    is, for `check_name` to refuse as `not_blank`. Anything but text is left to the type's own rules. Pure."""
     value = nfc(value)
-    if type(value) is str and value and (value[0] in NAME_SPACES or value[-1] in NAME_SPACES):
-        return value.strip(NAME_SPACES) or value
+    if type(value) is str and value:
+        if value[0] in NAME_SPACES or value[-1] in NAME_SPACES:
+            value = value.strip(NAME_SPACES) or value
+        if not value.isspace() and _INNER_SPACES.search(value):
+            value = _INNER_SPACES.sub(" ", value)
     return value
 
 
