@@ -71,7 +71,7 @@ class ProblemCORSMiddleware(CORSMiddleware):
         allowed = super().preflight_response(request_headers)
         if allowed.status_code < 400:
             return allowed
-        said = allowed.body.decode("utf-8", "replace").removeprefix("Disallowed CORS ")
+        said = bytes(allowed.body).decode("utf-8", "replace").removeprefix("Disallowed CORS ")
         failures = [f.strip() for f in said.split(",") if f.strip() in _CORS_REFUSALS] or ["origin"]
         errors = [dict(zip(("field", "rule", "message"), _CORS_REFUSALS[f], strict=True)) for f in failures]
         response = problem_response(400, TITLES[400], "; ".join(e["message"] for e in errors), errors)
