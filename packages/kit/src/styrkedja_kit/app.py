@@ -629,7 +629,10 @@ def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool
 def export_slots(request: Request) -> Slots:
     """The bound on the files (CSV, xlsx) the service writes at once (`max_exports_in_flight`): a route writing one
     takes a slot (`Slots.held`, or `take_or_refuse` and `give` around a stream) or answers 503 `overloaded`."""
-    slots: Slots = request.app.state.export_slots
+    slots: Slots | None = getattr(request.app.state, "export_slots", None)
+    if slots is None:  # an app not made by `create_service_app` (a route's own test): the settings' default bound
+        slots = request.app.state.export_slots = Slots(
+            "exports (CSV and xlsx files)", ServiceSettings.model_fields["max_exports_in_flight"].default)
     return slots
 
 
