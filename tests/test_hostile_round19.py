@@ -27,8 +27,9 @@ Tried and held (swept here on every GET operation of every service, from its Ope
 answer, no 206 or 416); `%00` in a query value or name (422 naming the parameter); `Content-Disposition` of every
 file (ASCII fallback and `filename*`, built from codes and ids, never a name); formula starts (`=`, `+`, `-`, `@`,
 tab, CR) and a right-to-left override in LIKA comments (formulas written as text cells; the override refused since
-round 5); surrogate escapes `\\ud800` in JSON (refused at the HTTP door since round 1, in events here); ids of 64
-characters and 65 (the documented maximum and past it: 200 and 422). Events: an unknown field in `data` or an
+round 5); surrogate escapes `\\ud800` in JSON (refused at the HTTP door since round 1, in events here); ids right at
+their documented maximum and one past it (a body's student, group and teacher id: 64; a unit id in a path: 80):
+taken, and 422 naming the field. Events: an unknown field in `data` or an
 extension attribute (refused, `invalid_data` / `invalid_envelope`: one rule for every contract version, the
 contracts' README), a `subject` naming another record than its data (applied by its data: the subject is a
 producer's label no consumer reads; documented there), `time` and `dataschema` (rounds 5, 15 and 17).
@@ -384,6 +385,27 @@ def test_conditional_and_range_headers_and_nul_in_queries_are_held(running, toke
                 answer = client.get(url + ("&" if "?" in url else "?") + query)
                 assert 400 <= answer.status_code < 500, (url, query, answer.text[:300])
                 assert answer.headers["content-type"].startswith("application/problem+json"), (url, answer.text)
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_ids_at_their_documented_maximum_are_taken_and_one_past_it_refused_naming_the_field(running, token_issuer):
+    name, service = running
+    if name not in ("assessment", "reporting"):
+        pytest.skip("a body's ids (assessment) and a path's (reporting)")
+    with _client(service, token_issuer) as client:
+        if name == "assessment":
+            for field in ("student_id", "group_id", "teacher_id"):
+                at_most = client.post("/v1/assessments", json={**_assessment(str(uuid.uuid4())), field: "s" * 64})
+                assert at_most.status_code == 201, (field, at_most.text)
+                past = client.post("/v1/assessments", json={**_assessment(str(uuid.uuid4())), field: "s" * 65})
+                assert past.status_code == 422 and [f for f, _ in _rules(past)] == [field], (field, past.text)
+            return
+        # a unit id of any level, as a path parameter: at most 80 characters (its documented pattern)
+        at_most = client.get(f"/v1/directory/units/{'u' * 80}", params={"organiser_id": ORGANISER})
+        assert at_most.status_code == 404 and _rules(at_most) == [("unit_id", "not_found")], at_most.text
+        past = client.get(f"/v1/directory/units/{'u' * 81}", params={"organiser_id": ORGANISER})
+        assert past.status_code == 422 and [f for f, _ in _rules(past)] == ["unit_id"], past.text
 
 
 # -- events --------------------------------------------------------------------------------------------------------
