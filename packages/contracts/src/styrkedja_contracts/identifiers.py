@@ -514,6 +514,7 @@ def nfc(value: Any) -> Any:
 NAME_SPACES = "".join(chr(c) for c in range(0x3001) if unicodedata.category(chr(c)) == "Zs")
 
 
+_OTHER_SPACES = frozenset(NAME_SPACES) - {" "}
 #: a run of spaces inside a name, or one that is not the ordinary space (`name_form` makes it one ordinary space)
 _INNER_SPACES = re.compile(f"[{re.escape(NAME_SPACES)}]{{2,}}|[{re.escape(NAME_SPACES.replace(' ', ''))}]")
 
@@ -529,7 +530,9 @@ def name_form(value: Any) -> Any:
     if type(value) is str and value:
         if value[0] in NAME_SPACES or value[-1] in NAME_SPACES:
             value = value.strip(NAME_SPACES) or value
-        if not value.isspace() and _INNER_SPACES.search(value):
+        # two spaces in a row, or a space that is not the ordinary one (none in ASCII): tried without a regex, as most
+        # names need no forming
+        if ("  " in value or not (value.isascii() or _OTHER_SPACES.isdisjoint(value))) and not value.isspace():
             value = _INNER_SPACES.sub(" ", value)
     return value
 

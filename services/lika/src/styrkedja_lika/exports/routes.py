@@ -65,10 +65,10 @@ async def _plan_sheet(plans: ActionPlans, self_assessment_id: UUID, labels: Labe
 
 
 async def _xlsx(request: Request, sheets: list[Sheet], row: dict[str, Any], what: str) -> Response:
-    """The workbook, written in a thread of its own (a self-assessment with every indicator's longest comment and
-    a long plan takes openpyxl a good part of a second: on the event loop, a client asking for exports in a loop
-    held every other request of the service, its probes too), at most `max_exports_in_flight` at once (the kit's
-    `export_slots`; more is a 503 `overloaded` with Retry-After)."""
+    """The workbook, written in a thread of its own (every indicator's longest comment and a plan of 200 long notes
+    take openpyxl ~50 ms of CPU: on the event loop, a client asking for exports in a loop held every other request
+    of the service, its probes too, for as long as it kept asking), at most `max_exports_in_flight` at once (the
+    kit's `export_slots`; more is a 503 `overloaded` with Retry-After)."""
     filename = f"lika-{what}-{row['school_unit_code']}-{row['self_assessment_id']}.xlsx"
     with export_slots(request).held():
         content = await asyncio.to_thread(workbook_bytes, sheets)
