@@ -24,7 +24,7 @@ Found and fixed (each test failed on the old code, as said at it):
 Tried and held (swept here on every GET operation of every service, from its OpenAPI document, or probed):
 `If-None-Match: *` (reporting's kept answers: 304, as RFC 9110 §13.1.2 has it; elsewhere ignored), an ETag list of
 4,000 entries, `If-Match`, `If-Modified-Since: garbage` (ignored), `Range` (one range or 500: ignored, the whole
-answer, no 206 or 416); `%00` in a query value or name (422 naming the parameter); `Content-Disposition` of every
+answer, no 206 or 416); `%00` in a query value or name (a 4xx problem); HEAD on every GET operation (GET's status, no body); `Content-Disposition` of every
 file (ASCII fallback and `filename*`, built from codes and ids, never a name); formula starts (`=`, `+`, `-`, `@`,
 tab, CR) and a right-to-left override in LIKA comments (formulas written as text cells; the override refused since
 round 5); surrogate escapes `\\ud800` in JSON (refused at the HTTP door since round 1, in events here); ids right at
@@ -374,6 +374,8 @@ def test_conditional_and_range_headers_and_nul_in_queries_are_held(running, toke
             if "get" not in item or path == "/readyz":  # not ready without a broker here
                 continue
             url = fill(path, organiser_id=ORGANISER)
+            got, head = client.get(url), client.head(url)  # HEAD wherever GET: its status and headers, no body
+            assert (head.status_code, head.content) == (got.status_code, b""), (url, head.status_code, got.text[:300])
             for headers in ODD_HEADERS:
                 answer = client.get(url, headers=headers)
                 assert answer.status_code < 500 and answer.status_code not in (206, 412, 416), (url, headers,
