@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from styrkedja_kit.admission import OverloadGuard, Slots
+from styrkedja_kit.admission import OVERLOADED, OverloadGuard, Slots
 from styrkedja_kit.problems import install_problem_handlers
 
 
@@ -123,6 +123,13 @@ async def test_a_routes_own_slots_answer_503_with_their_retry_after() -> None:
         release.set()
         assert (await first).status_code == 200
         assert app.state.files.held_now == 0
+
+
+def test_a_refusal_is_counted_by_its_bound() -> None:
+    slots = Slots("exports (files)", 1)
+    before = OVERLOADED.labels("exports")._value.get()
+    assert slots.take() and not slots.take()
+    assert OVERLOADED.labels("exports")._value.get() == before + 1
 
 
 def test_slots_refuse_a_bound_below_one() -> None:

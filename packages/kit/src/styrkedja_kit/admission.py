@@ -25,6 +25,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
+from prometheus_client import Counter
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -37,6 +38,9 @@ PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 #: methods whose requests bring a body to hold (or change stored state): the costly ones
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RULE = "overloaded"
+#: requests refused for a bound, by bound (`requests`, `writes`, `exports`): what an operator alerts on and scales by
+OVERLOADED = Counter("styrkedja_requests_overloaded_total", "Requests answered 503 overloaded (a bound of "
+                     "styrkedja_kit.admission was full)", ["bound"])
 
 
 def overloaded_detail(what: str, limit: int) -> str:
@@ -67,6 +71,7 @@ class Slots:
     def take(self) -> bool:
         if self.held_now >= self.limit:
             self.refused += 1
+            OVERLOADED.labels(self.what.split()[0]).inc()
             return False
         self.held_now += 1
         return True
@@ -134,4 +139,4 @@ def overloaded_response(slots: Slots, instance: str | None = None) -> JSONRespon
     return response
 
 
-__all__ = ["PROBES", "RULE", "OverloadGuard", "Overloaded", "Slots", "overloaded_response"]
+__all__ = ["OVERLOADED", "PROBES", "RULE", "OverloadGuard", "Overloaded", "Slots", "overloaded_response"]
