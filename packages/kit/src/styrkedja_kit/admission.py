@@ -136,6 +136,7 @@ def overloaded_response(slots: Slots, instance: str | None = None) -> JSONRespon
                                 instance=instance)
     response.headers["Retry-After"] = str(slots.retry_after)
     response.headers["Connection"] = "close"
+    response.headers["Cache-Control"] = "no-store"  # answered outside the hardening middleware: no cache keeps it
     return response
 
 
