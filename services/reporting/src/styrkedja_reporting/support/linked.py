@@ -164,8 +164,8 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
         codes = {f.school_unit_code for f in (*unchanged, *olds, *news)}
         known = placement or {}
         placed = {**known, **await placement_of(session, codes - set(known))}
-        change = below_pass_change(unchanged, olds, news, active, placed)
-        await BELOW_PASS.add(session, [(*key, n) for key, n in change.items() if n])
+        moved = below_pass_change(unchanged, olds, news, active, placed)
+        await BELOW_PASS.add(session, [(*key, n) for key, n in moved.items() if n])
         return
     results_after = unchanged + [new for _, new in results if not new.retracted]
     results_before = unchanged + [old for old, _ in results if old is not None and not old.retracted and in_scope(old)]
