@@ -343,6 +343,21 @@ async def rows_written(dsn: str) -> dict[str, int]:
     return {r["t"]: int(r["n"]) for r in rows}
 
 
+async def rows_detail(dsn: str) -> dict[str, dict[str, int]]:
+    """Per table (not the temporary ones): rows inserted, updated (of them HOT), deleted and live so far (apply19:
+    which tables write rows they do not keep)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, n_live_tup "
+                                "FROM pg_stat_user_tables WHERE schemaname NOT LIKE 'pg_temp%'")
+    finally:
+        await conn.close()
+    return {r["relname"]: {"ins": r["n_tup_ins"], "upd": r["n_tup_upd"], "hot": r["n_tup_hot_upd"],
+                           "del": r["n_tup_del"], "live": r["n_live_tup"]} for r in rows}
+
+
 #: the tables of cells kept per level (their rows per level at the end of a run: where a level's rows are)
 LEVEL_TABLES = ("assessment_aggregates", "forecast_aggregates", "figure_pass", "figure_students", "figure_forecasts",
                 "figure_merit", "support_aggregates", "support_students", "support_below_pass", "plan_aggregates")
@@ -372,6 +387,13 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
     url, group_id = asyncio.run(prepare(infra, directory))
     plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
     written_before = asyncio.run(rows_written(plain))
+    detail_before = asyncio.run(rows_detail(plain))
+    if args.explain_ms:  # the workers' sessions log their slow statements' plans (`profile_apply.auto_explain`)
+        name = url.rsplit("/", 1)[1]
+        for setting, value in (("session_preload_libraries", "auto_explain"),
+                               ("auto_explain.log_min_duration", f"{args.explain_ms}ms"),
+                               ("auto_explain.log_analyze", "on"), ("auto_explain.log_nested_statements", "on")):
+            asyncio.run(_execute(url, f'ALTER DATABASE "{name}" SET {setting} = \'{value}\''))
     if args.statements:
         from profile_apply import reset_statement_stats
 
@@ -451,6 +473,10 @@ def run_once(infra: Any, directory: list, organisers: list[str], args: argparse.
     per = {t: (n - written_before.get(t, 0)) / events for t, n in written.items() if n != written_before.get(t, 0)}
     out["rows_per_event"] = {t: round(v, 3) for t, v in sorted(per.items(), key=lambda kv: -kv[1])}
     out["rows_per_event_total"] = round(sum(v for t, v in per.items() if t != "pg_temp"), 3)
+    detail = asyncio.run(rows_detail(plain))  # after `rows_written`'s pause: the statistics are flushed
+    out["rows_per_event_by_kind"] = {
+        t: {k: round((v - detail_before.get(t, {}).get(k, 0)) / events, 3) for k, v in d.items()}
+        for t, d in sorted(detail.items()) if any(d[k] != detail_before.get(t, {}).get(k, 0) for k in d)}
     out["rows_held_per_event_by_level"] = asyncio.run(rows_per_level(plain, events))
     if verify:
         out["recomputation_mismatches"] = asyncio.run(check(url))
@@ -474,6 +500,9 @@ def main() -> int:
     parser.add_argument("--statements", action="store_true",
                         help="pg_stat_statements (preloaded: the server restarts once): the top statements per run")
     parser.add_argument("--note", default=None)
+    parser.add_argument("--explain-ms", type=int, default=0, metavar="MS",
+                        help="auto_explain (ANALYZE) the workers' statements slower than MS; the server's log is "
+                             "copied beside --out (its name with -plans.txt)")
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
 
@@ -514,6 +543,9 @@ def main() -> int:
                       f"{json.dumps({k: v for k, v in row[str(workers)].items() if k != 'per_worker'})}", flush=True)
             results["rounds"].append(row)
     finally:
+        if args.explain_ms:
+            args.out.with_name(args.out.stem + "-plans.txt").write_text(
+                infra.postgres.log_file.read_text(errors="replace"))
         infra.stop()
         shutil.rmtree(state, ignore_errors=True)
     summary = {}

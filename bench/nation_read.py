@@ -56,37 +56,52 @@ async def load(url: str, organisers: list[str], students: int, batch: int) -> in
     return len(items)
 
 
-async def replicate(dsn: str, applied: list[str], total: int) -> dict[str, int]:
-    """Copies of every applied organiser's cells under new organiser ids (`<id>.<n>`) until `total` organisers,
-    then the nation cells as copies of the organiser cells; the rows per table."""
+#: the id columns a copy relabels (`apply_workers.relabel`'s forms: the organiser, `<organiser>nnnn` school units,
+#: `<code>/<group>` groups, `area-<organiser>-n`, `st-<organiser>-n`)
+ID_COLUMNS = ("unit_id", "student_id")
+
+
+async def replicate(dsn: str, applied: list[str], copies_of: dict[str, str]) -> dict[str, int]:
+    """Every applied organiser's cells copied to the organisers of `copies_of` (copy → applied organiser), relabelled
+    as that organiser's own (its school units, areas, groups and students: `apply_workers.relabel`'s ids, whose
+    directory is applied too), then ANALYZE; the rows per table."""
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
     try:
-        copies = -(-(total - len(applied)) // len(applied))
+        pairs = sorted(copies_of.items())
+        await conn.execute("CREATE TEMP TABLE copy_map (target text, source text)")
+        await conn.executemany("INSERT INTO copy_map VALUES ($1, $2)", pairs)
         for table in (*CELL_TABLES, "figure_students"):
             columns = [r["column_name"] for r in await conn.fetch(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
                 "AND table_name = $1 ORDER BY ordinal_position", table)]
             names = ", ".join(f'"{c}"' for c in columns)
-            new = "organiser_id || '.' || n"
-            values = ", ".join(new if c == "organiser_id" else f"CASE WHEN level = 'organiser' THEN {new} ELSE unit_id END"
-                               if c == "unit_id" else f'"{c}"' for c in columns)
-            # the first `total - len(applied)` copies (organiser order, then copy number)
-            await conn.execute(
-                f"INSERT INTO {table} ({names}) SELECT {values} FROM {table} t CROSS JOIN generate_series(1, $1) AS n "
-                f"WHERE t.level <> 'nation' AND (array_position($2::text[], t.organiser_id) - 1) * $1 + n "
-                f"<= $3", copies, applied, total - len(applied))
-        for table in CELL_TABLES:  # the base code's nation cells (0022's downgrade)
-            columns = [r["column_name"] for r in await conn.fetch(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-                "AND table_name = $1 ORDER BY ordinal_position", table)]
-            names = ", ".join(f'"{c}"' for c in columns)
-            values = ", ".join("'nation'" if c == "level" else "'SE'" if c == "unit_id" else f'"{c}"' for c in columns)
-            await conn.execute(f"DELETE FROM {table} WHERE level = 'nation'")
-            await conn.execute(f"INSERT INTO {table} ({names}) SELECT {values} FROM {table} WHERE level = 'organiser'")
+            values = ", ".join("m.target" if c == "organiser_id" else
+                               f"regexp_replace(t.\"{c}\", '^(area-|st-|m-|su-)?' || m.source, '\\1' || m.target)"
+                               if c in ID_COLUMNS else f't."{c}"' for c in columns)
+            await conn.execute(f"INSERT INTO {table} ({names}) SELECT {values} FROM {table} t "
+                               "JOIN copy_map m ON m.source = t.organiser_id")
         await conn.execute("ANALYZE")
         return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in (*CELL_TABLES, "figure_students")}
+    finally:
+        await conn.close()
+
+
+#: migration 0023's partial indexes of the organiser level's rows (the nation reads')
+INDEXES = {"ix_assessment_aggregates_nation": "assessment_aggregates (subject_code, school_year, term)",
+           "ix_forecast_aggregates_nation": "forecast_aggregates (subject_code, school_year, term)",
+           "ix_figure_pass_nation": "figure_pass (school_year, period)"}
+
+
+async def _indexes(url: str, present: bool) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        for name, on in INDEXES.items():
+            await conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on} WHERE level = 'organiser'" if present
+                               else f"DROP INDEX IF EXISTS {name}")
     finally:
         await conn.close()
 
@@ -189,6 +204,11 @@ def main() -> int:
     parser.add_argument("--decisions", type=int, default=3, help="subjects whose public decision is read cold")
     parser.add_argument("--before-code", type=Path, required=False, help="a source tree of the base code")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "apply18-nation-read.json")
+    parser.add_argument("--indexes-after", action="store_true",
+                        help="migration 0023's indexes dropped for `before`, made for `after` (one database)")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build the state and stop (with STYRKEDJA_POSTGRES_URL: a server that outlives the run)")
+    parser.add_argument("--state-url", default=None, help="read a state built before (`--build-only`)")
     parser.add_argument("--read", default=None, help=argparse.SUPPRESS)  # a variant's reads (the child process)
     parser.add_argument("--calls-out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -197,14 +217,13 @@ def main() -> int:
         args.calls_out.write_text(json.dumps(result))
         return 0
 
-    from apply_workers import organiser_ids, prepare
+    from apply_workers import organiser_data, organiser_ids, prepare
 
     from styrkedja_devstack.stack import Infrastructure
 
-    applied = organiser_ids(args.organisers_applied, True)
-    from apply_workers import organiser_data
-
-    directory = [e for n, o in enumerate(applied) for e in organiser_data(o, n, args.students, 7)[0]]
+    every = organiser_ids(args.organisers, True)
+    applied = every[:args.organisers_applied]
+    copies_of = {o: applied[n % len(applied)] for n, o in enumerate(every[len(applied):])}
     state = Path(tempfile.mkdtemp(prefix="styrkedja-bench-nation-"))
     state.chmod(0o755)
     infra = Infrastructure.start(state, broker_kind="embedded")
@@ -212,11 +231,18 @@ def main() -> int:
                                "organisers_applied": applied, "students_per_applied_organiser": args.students,
                                "load_1min_at_start": round(os.getloadavg()[0], 2), "rounds": []}
     try:
-        url, _ = asyncio.run(prepare(infra, directory))
-        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        results["events_applied"] = asyncio.run(load(url, applied, args.students, 5000))
-        results["rows"] = asyncio.run(replicate(dsn, applied, args.organisers))
-        print(json.dumps({k: v for k, v in results.items() if k != "rounds"}), flush=True)
+        if args.state_url:
+            url = args.state_url
+        else:
+            # every organiser's directory (its school units placed in its areas), the copies' too
+            directory = [e for n, o in enumerate(every) for e in organiser_data(o, n, args.students, 7)[0]]
+            url, _ = asyncio.run(prepare(infra, directory))
+            dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+            results["events_applied"] = asyncio.run(load(url, applied, args.students, 5000))
+            results["rows"] = asyncio.run(replicate(dsn, applied, copies_of))
+        print(json.dumps({k: v for k, v in results.items() if k != "rounds"} | {"url": url}), flush=True)
+        if args.build_only:
+            return 0
         base = None if args.before_code is None else os.pathsep.join(
             str(args.before_code / p) for p in ("services/reporting/src", "packages/kit/src"))
         variants = ["before", "after"] if base else ["after"]
@@ -227,6 +253,8 @@ def main() -> int:
                 env.pop("PYTHONPATH", None)
                 if variant == "before":
                     env["PYTHONPATH"] = base or ""
+                if args.indexes_after:  # the base code reads without migration 0023's indexes, this code with them
+                    asyncio.run(_indexes(url, variant == "after"))
                 calls_out = state / f"{variant}-{n}.json"
                 subprocess.run([sys.executable, __file__, "--read", url, "--calls", str(args.calls), "--decisions",
                                 str(args.decisions), "--calls-out", str(calls_out)], env=env, check=True)

@@ -168,8 +168,39 @@ def _students() -> dict[str, tuple[list[str], list[str]]]:
             "unordered": (setup, [f"INSERT INTO figure_students ({cols}) {rebuilt}", *builds])}
 
 
+def _pass_students() -> dict[str, tuple[list[str], list[str]]]:
+    """rebuild19: figure_pass and figure_students (their fills, figure_students' key and student index) by two
+    statements — students by its own aggregate of every fact (`figure_tables.REBUILT["students"]`, in key order),
+    pass by the roll-up through a scratch table (rebuild18's) — against one statement whose data-modifying WITH writes
+    figure_students from the roll-up's per group cell and student rows (`bulk._figure`: no second aggregate)."""
+    from styrkedja_reporting.figures import tables as figure_tables
+
+    students, figure = figure_tables.TABLES["students"], figure_tables.TABLES["pass"]
+    cols = ", ".join(f'"{c}"' for c in students.columns)
+    pass_cols = ", ".join(f'"{c}"' for c in figure.columns)
+    order = bulk._key_order(list(students.table.primary_key.columns))
+    setup = ["CREATE UNLOGGED TABLE figure_students (LIKE public.figure_students INCLUDING DEFAULTS)",
+             "CREATE UNLOGGED TABLE figure_pass (LIKE public.figure_pass INCLUDING DEFAULTS)",
+             "SET LOCAL enable_nestloop = off"]  # as figures.pass runs (`NO_NESTED_LOOPS`)
+    key = ", ".join(f'"{c.name}"' for c in students.table.primary_key.columns)
+    builds = [f"ALTER TABLE figure_students ADD PRIMARY KEY ({key})",
+              "CREATE INDEX ON figure_students (student_id, subject_code, school_year, period)"]
+    # the roll-up as it was before (its `gs` without the count `n` that figure_students takes from it now)
+    before = figure_tables.REBUILT["pass"].replace("AS reaching_unknown, CAST(count(*) AS integer) AS n ",
+                                                   "AS reaching_unknown ", 1)
+    two = [f"INSERT INTO figure_students ({cols}) SELECT {cols} FROM ({figure_tables.REBUILT['students']}) AS r "
+           f"ORDER BY {order}",
+           f"CREATE UNLOGGED TABLE scratch AS SELECT {pass_cols} FROM ({before}) AS r",
+           f"INSERT INTO figure_pass ({pass_cols}) SELECT {pass_cols} FROM scratch"]
+    ctes, select = figure_tables.ROLLED_UP_PASS
+    one = [f"WITH {ctes}, rebuilt_students AS (INSERT INTO figure_students ({cols}) SELECT {cols} FROM "
+           f"({figure_tables.STUDENTS_OF_GS}) AS r ORDER BY {order}) "
+           f"INSERT INTO figure_pass ({pass_cols}) SELECT {pass_cols} FROM ({select}) AS r"]
+    return {"two_statements": (setup, [*two, *builds]), "one_statement": (setup, [*one, *builds])}
+
+
 STEPS = {"levels": _levels, "jit": _jit, "levels18": _levels18, "round_reports": _round_reports,
-         "students": _students}
+         "students": _students, "pass_students": _pass_students}
 
 
 async def one(dsn: str, setup: list[str], measured: list[str], work_mem_mb: int = 256) -> dict[str, float]:

@@ -229,6 +229,23 @@ async def test_freshness_per_partition_goes_down_and_up_again(fresh_database):
         ("styrkedja.assessments", -1), ("styrkedja.forecasts", -1)]
 
 
+async def test_the_nation_read_indexes_go_down_and_up_again(fresh_database):
+    """Issue 16 (nation19, 0023): the partial indexes of the organiser level's rows that the nation reads take; down,
+    gone; up, back, each over the organiser rows only."""
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    read = ("SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN ('ix_assessment_aggregates_nation', "
+            "'ix_forecast_aggregates_nation', 'ix_figure_pass_nation') ORDER BY 1")
+    now = (await _run(url, read))[0]
+    assert [name for name, _ in now] == ["ix_assessment_aggregates_nation", "ix_figure_pass_nation",
+                                         "ix_forecast_aggregates_nation"]
+    assert all(definition.endswith("WHERE ((level)::text = 'organiser'::text)") for _, definition in now)
+    up = _down_and_up(package, url, "b8e2f6a0c4d7")
+    assert (await _run(url, read))[0] == []
+    up()
+    assert (await _run(url, read))[0] == now
+
+
 async def test_the_nation_read_from_the_organisers_goes_down_and_up_again(fresh_database):
     """Issue 16 (apply18): no nation cells are kept (the nation reads sum the organiser level's); down, every cell
     table has its nation copies of the organiser rows again, exactly those; up again, they go and nothing else."""

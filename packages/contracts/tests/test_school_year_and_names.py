@@ -115,7 +115,7 @@ def test_a_name_without_a_visible_character_is_refused(blank: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["Skola", "Åby skola", "Ö", "6A", "O'Brien-skolan", "Klass 🦊",
-                                  "Mälardalens\u00a0skola", "學校", "مدرسة", "Skola  Norr"])
+                                  "學校", "مدرسة", "Skola Norr"])
 def test_visible_names_are_taken(name: str) -> None:
     assert NAME.validate_python(name) == name
 
@@ -163,6 +163,20 @@ def test_a_name_is_kept_without_its_surrounding_spaces(name: str) -> None:
     assert NAME.validate_python(name) == "Ängen"
 
 
+@pytest.mark.parametrize("name", ["Norra  skolan", "Norra\u00a0skolan", "Norra \u2003 skolan", "Norra\u3000skolan",
+                                  " Norra   skolan\u00a0", "Norra\u202f\u00a0skolan"])
+def test_a_run_of_spaces_inside_a_name_is_one_space(name: str) -> None:
+    """Round 19: "Norra  skolan" (two spaces) and "Norra\u00a0skolan" (a no-break space a word processor pasted) look
+    like "Norra skolan" on every page and in every spreadsheet, and were three units, three tags, three rows of a
+    report. Now one name (`name_form`), by the ordinary way and by the decode's fast path (its pattern takes only
+    the formed name, the others take the ordinary way). Failed on the old code: each was kept as sent."""
+    assert NAME.validate_python(name) == "Norra skolan"
+    decoded = decode_event(_unit(name)).data.name  # type: ignore[attr-defined]
+    assert decoded == "Norra skolan"
+    if name != "Norra skolan":
+        assert decode_plain(_unit(name)) is None  # not by the fast path: it would keep it as sent
+
+
 @pytest.mark.parametrize("name", ["Skola\tNorr", "Skola\nNorr", "Skola\r\nNorr", "Skola\n", "\tSkola", "\t",
                                   "\u00a0\n"])
 def test_a_name_with_a_tab_or_a_line_break_is_refused_as_a_control_character(name: str) -> None:
@@ -182,7 +196,7 @@ def test_a_name_counts_its_length_without_the_spaces_dropped() -> None:
 
 
 @pytest.mark.parametrize("name, kept", [(" Åby skola", "Åby skola"), ("Åby skola ", "Åby skola"),
-                                        ("  Åby  skola  ", "Åby  skola")])
+                                        ("  Åby  skola  ", "Åby skola")])
 def test_a_units_event_with_spaces_around_its_name_is_taken_in_the_names_one_form(name: str, kept: str) -> None:
     """By the ordinary way: the fast path takes only a name already in its form (its pattern: neither begins nor
     ends with a space), so a live consumer and a rebuild keep the same name. Failed on the old code: kept as sent."""

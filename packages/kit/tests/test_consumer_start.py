@@ -7,7 +7,7 @@ database's), and a fresh group over a database that another group filled does no
 
 from __future__ import annotations
 
-from styrkedja_kit.consumer import StartPosition, start_position
+from styrkedja_kit.consumer import StartPosition, log_gap, start_position
 
 
 def test_the_groups_own_offset_comes_first_and_is_confirmed_only_where_logs_may_be_lost():
@@ -26,3 +26,12 @@ def test_a_database_without_offsets_reads_from_the_start():
     """Whatever the broker's marker says: the function is not even given it."""
     assert start_position(None, [], may_lose_logs=False) == StartPosition(0, "log_start")
     assert start_position(None, (), may_lose_logs=True) == StartPosition(0, "log_start")
+
+
+def test_an_offset_the_log_does_not_hold_beyond_its_end_is_a_replaced_log_before_its_start_a_truncated_one():
+    """`log_gap` (ops19): beyond the end the log was replaced (read its start), before the start records were lost."""
+    assert log_gap(120, 0, 40) == "replaced"
+    assert log_gap(40, 0, 40) is None  # at the end: nothing new yet
+    assert log_gap(10, 25, 40) == "truncated"
+    assert log_gap(25, 25, 40) is None
+    assert log_gap(120, None, None) is None  # bounds not told: nothing proven

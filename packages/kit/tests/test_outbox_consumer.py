@@ -9,7 +9,9 @@ from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import RecordsToDelete
+from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -17,7 +19,7 @@ from styrkedja_contracts import AssessmentPublishedV1, new_event
 from styrkedja_kit import metrics
 from styrkedja_kit.app import define_kit_tables
 from styrkedja_kit.consumer import ConsumerLoop
-from styrkedja_kit.kafka import broker_capabilities, ensure_topics, registry_topics
+from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_admin, registry_topics
 from styrkedja_kit.outbox import Outbox, OutboxRelay
 from styrkedja_kit.settings import ServiceSettings
 
@@ -779,3 +781,83 @@ async def test_a_new_database_reads_from_the_start_though_the_broker_holds_the_g
     fresh = await make_database(metadata, "start_b", pool_size=5)
     await _run_until(consumer_for(settings, fresh, group), lambda: _equals(tally_of(fresh, unit), 40))
     assert _count(metrics.CONSUMER_STARTS, group, "styrkedja.assessments", "log_start_marker_left") >= 1
+
+
+@pytest.mark.integration
+async def test_an_offset_beyond_the_log_end_reads_the_new_log_from_its_start_and_says_so(kit_db, kit_settings):
+    """ops19 (`consumer.log_gap`): the database's offset lies beyond the log's end — the topic was deleted and made
+    again, or the embedded broker came back without its logs and holds the group's marker all the same. Failed before:
+    on the embedded broker the consumer fetched at the stored offset for ever (a fetch beyond the end answers
+    nothing) and applied none of the new log's events; on Apache Kafka aiokafka went back to the start by itself, and
+    nothing said that the log had been replaced."""
+    await ensure_topics(kit_settings, registry_topics())
+    unit = unit_code()
+    events = [assessment_event(unit, n=i) for i in range(5)]
+    producer = AIOKafkaProducer(bootstrap_servers=kit_settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        sent = [await producer.send_and_wait(ASSESSMENTS, value=e.to_bytes(), key=e.partition_key()) for e in events]
+    finally:
+        await producer.stop()
+    tp = TopicPartition(ASSESSMENTS, sent[-1].partition)
+    stored = sent[-1].offset + 100_000  # where the old log had come to
+    group = f"kit-gap-{unit}"
+    async with kit_db.sessions.begin() as session:
+        await session.execute(pg_insert(metadata.tables["consumer_offsets"]).values(
+            group_id=group, topic=tp.topic, partition=tp.partition, next_offset=stored))
+    # the broker holds the group's marker there too (so the embedded broker's check for a lost state finds one)
+    marker = AIOKafkaConsumer(bootstrap_servers=kit_settings.kafka_bootstrap_servers, group_id=group,
+                              enable_auto_commit=False)
+    await marker.start()
+    try:
+        marker.assign([tp])
+        await marker.commit({tp: OffsetAndMetadata(stored, "")})
+    finally:
+        await marker.stop()
+
+    loop = consumer_for(kit_settings, kit_db, group)
+    await _run_until(loop, lambda: _equals(tally_of(kit_db, unit), 5))  # the new log's events, every one
+    gaps = [g for g in loop.status()["log_gaps"] if (g["topic"], g["partition"]) == (tp.topic, tp.partition)]
+    assert gaps and gaps[0]["kind"] == "replaced" and gaps[0]["offset"] == stored, loop.status()["log_gaps"]
+    assert gaps[0]["log_end"] < stored and gaps[0]["reason"] == "beyond_log_end"
+    assert _count(metrics.CONSUMER_LOG_GAPS, group, ASSESSMENTS, "replaced") >= 1
+
+
+@pytest.mark.integration
+async def test_an_offset_before_the_log_start_counts_the_lost_records_and_reads_on_from_the_start(
+        kit_db, kit_settings, infrastructure):
+    """ops19 (`consumer.log_gap`): retention deleted records the database never applied (DeleteRecords here, Apache
+    Kafka only: the embedded broker refuses it). They are lost to reporting: said (log, metric, /readyz), and the rest
+    applied. Failed before: aiokafka went to the log's start by itself, and nothing said that records were lost."""
+    if infrastructure.broker_kind != "kafka":
+        pytest.skip("Apache Kafka only: the embedded broker refuses DeleteRecords (and keeps every record)")
+    await ensure_topics(kit_settings, registry_topics())
+    unit = unit_code()
+    events = [assessment_event(unit, n=i) for i in range(10)]
+    producer = AIOKafkaProducer(bootstrap_servers=kit_settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        sent = [await producer.send_and_wait(ASSESSMENTS, value=e.to_bytes(), key=e.partition_key()) for e in events]
+    finally:
+        await producer.stop()
+    tp = TopicPartition(ASSESSMENTS, sent[0].partition)
+    group = f"kit-lost-{unit}"
+    async with kit_db.sessions.begin() as session:  # applied up to the first of these ten
+        await session.execute(pg_insert(metadata.tables["consumer_offsets"]).values(
+            group_id=group, topic=tp.topic, partition=tp.partition, next_offset=sent[0].offset))
+    admin = make_admin(kit_settings, "kit-retention")
+    await admin.start()
+    try:  # retention, in effect: the first four of them gone before they were applied
+        await admin.delete_records({tp: RecordsToDelete(sent[4].offset)}, timeout_ms=10_000)
+    finally:
+        await admin.close()
+
+    loop = consumer_for(kit_settings, kit_db, group)
+    await _run_until(loop, lambda: _equals(tally_of(kit_db, unit), 6))
+    await asyncio.sleep(0.5)
+    assert await tally_of(kit_db, unit) == 6
+    gaps = [g for g in loop.status()["log_gaps"] if (g["topic"], g["partition"]) == (tp.topic, tp.partition)]
+    assert gaps and gaps[0]["kind"] == "truncated", loop.status()["log_gaps"]
+    assert (gaps[0]["offset"], gaps[0]["log_start"]) == (sent[0].offset, sent[4].offset)
+    assert _count(metrics.CONSUMER_RECORDS_LOST, group, ASSESSMENTS) == 4
+    assert _count(metrics.CONSUMER_LOG_GAPS, group, ASSESSMENTS, "truncated") >= 1

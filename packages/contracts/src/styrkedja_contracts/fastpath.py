@@ -18,10 +18,11 @@ model as `data`, validated in pydantic-core alone, plus a few plain Python check
   text rules) is left out, its field's pattern narrowed to the canonical spellings, which it returns
   unchanged when the text rules hold: a ten- or twelve-digit organiser id takes the ordinary way, and is
   rewritten there;
-* `check_name` (one line, no invisible character, a visible one) becomes the pattern "neither begins nor ends with
-  a space": in plain text no character is a control or invisible but the space; and `name_form` (NFC, surrounding
-  spaces dropped) is left out beside it, which returns exactly such text unchanged (a name with a surrounding space
-  takes the ordinary way, and is formed there);
+* `check_name` (one line, no invisible character, a visible one) becomes the pattern "words parted by one ordinary
+  space": in plain text no character is a control or invisible but the space; and `name_form` (NFC, surrounding
+  spaces dropped, inner runs of spaces made one space) is left out beside it, which returns exactly such text
+  unchanged (a name with a surrounding space, two spaces in a row or a no-break space takes the ordinary way, and
+  is formed there);
 * `_ascii_only` is left out only where the field's pattern becomes ASCII-only (`\\d` → `[0-9]`), which
   accepts exactly the strings the pattern and the ASCII rule accepted together;
 * the integer rule of `enforce_value_rules` (fits a PostgreSQL integer) becomes bounds (the tightest
@@ -97,9 +98,10 @@ _TEXT_RULES = frozenset({check_text, identifiers.check_line, identifiers._reject
                          # (`INERT_LETTERS`), have no decomposition a composition would change
                          identifiers.nfc})
 #: what `identifiers.check_name` accepts of plain text that `identifiers.name_form` returns as it is (see `_metadata`):
-#: neither begins nor ends with a space (so not only spaces either)
+#: words of no space (nor control character) parted by one ordinary space each: neither begins nor ends with a
+#: space (so not only spaces either), no two spaces in a row, no space but the ordinary one
 _SPACES = "".join(f"\\u{ord(ch):04x}" for ch in identifiers.NAME_SPACES)
-_NAME_AS_FORMED = rf"^[^{_SPACES}](?:.*[^{_SPACES}])?$"
+_NAME_AS_FORMED = rf"^[^{_SPACES}\x00-\x1f\x7f]+(?: [^{_SPACES}\x00-\x1f\x7f]+)*$"
 _INT4 = (annotated_types.Ge(-MAX_INT4 - 1), annotated_types.Le(MAX_INT4))
 _DATE_YEARS = (annotated_types.Ge(date(1900, 1, 1)), annotated_types.Le(date(2199, 12, 31)))
 _AWARE_YEARS = (annotated_types.Ge(datetime(1900, 1, 2, tzinfo=UTC)),

@@ -68,10 +68,12 @@ __all__ = [
     "PIN_ERROR",
     "PIN_RULE",
     "CONTROL_RULE",
+    "NONCHARACTER_RULE",
     "ASCII_RULE",
     "INVISIBLE_RULE",
     "BLANK_RULE",
     "check_text",
+    "has_noncharacter",
     "check_name",
     "name_rule_broken",
     "TEXT_RULES_HELD",
@@ -112,6 +114,7 @@ PIN_ERROR = (
 #: Rule names (the ``type`` of the pydantic error, the ``rule`` of a problem+json field error).
 PIN_RULE = "no_personal_identity_number"
 CONTROL_RULE = "no_control_characters"
+NONCHARACTER_RULE = "no_noncharacters"
 ASCII_RULE = "ascii_only"
 INVISIBLE_RULE = "no_invisible_characters"
 BLANK_RULE = "not_blank"
@@ -144,6 +147,16 @@ BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 # event took them until round 17), lone surrogates (JSON can carry "\ud800"; PostgreSQL and UTF-8 cannot store
 # them) and the bidirectional controls.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff" + BIDI_CONTROLS + "]")
+#: Unicode's 66 noncharacters (U+FDD0-U+FDEF and the last two code points of every plane: U+FFFE, U+FFFF, U+1FFFE,
+#: ...): no text, only a program's own markers. XML 1.0 cannot hold U+FFFE or U+FFFF, so one in a comment or a name
+#: made every xlsx holding it a file Excel refuses to open (round 19); none is typed or pasted by a person
+_NONCHARACTER = re.compile("[\ufdd0-\ufdef" + "".join(f"{chr(p * 0x10000 + 0xfffe)}{chr(p * 0x10000 + 0xffff)}"
+                                                      for p in range(17)) + "]")
+
+
+def has_noncharacter(value: str) -> bool:
+    """Whether `value` holds one of Unicode's noncharacters (`_NONCHARACTER`). Pure; ASCII never does."""
+    return not value.isascii() and _NONCHARACTER.search(value) is not None
 _MINUS_SIGNS = frozenset("\u2212\u2043\u02d7\u2796\u2011\ufe63\uff0d")
 
 
@@ -321,11 +334,15 @@ def check_text(value: str) -> str:
     """The text rules every string of an input and an event obeys, written once:
     no C0 control characters other than tab, newline and carriage return (PostgreSQL refuses
     NUL), no C1 control characters, no bidirectional embedding, override or isolate controls (`BIDI_CONTROLS`), no lone
-    surrogates, and no personal identity number in any spelling.
+    surrogates, no noncharacters (`has_noncharacter`), and no personal identity number in any spelling.
     Raises a pydantic error whose type is the rule name."""
     broken = _text_rule_broken(value) if len(value) <= 256 else _text_rule_broken.__wrapped__(value)
     if broken == CONTROL_RULE:
         raise PydanticCustomError(CONTROL_RULE, "must not contain control characters (other than tab and newline)")
+    if broken == NONCHARACTER_RULE:
+        raise PydanticCustomError(NONCHARACTER_RULE, "must not contain Unicode noncharacters (U+FFFE, U+FFFF, "
+                                                     "U+FDD0-U+FDEF, ...): they are no text, and no spreadsheet "
+                                                     "file can hold them")
     if broken == PIN_RULE:
         raise PydanticCustomError(PIN_RULE, PIN_ERROR)
     return value
@@ -393,6 +410,8 @@ def _text_rule_broken(value: str) -> str | None:
     # repeats organiser, unit, group, subject and period.
     if _FORBIDDEN.search(value):
         return CONTROL_RULE
+    if has_noncharacter(value):
+        return NONCHARACTER_RULE
     if has_personal_identity_number(value):
         return PIN_RULE
     return None
@@ -495,14 +514,26 @@ def nfc(value: Any) -> Any:
 NAME_SPACES = "".join(chr(c) for c in range(0x3001) if unicodedata.category(chr(c)) == "Zs")
 
 
+_OTHER_SPACES = frozenset(NAME_SPACES) - {" "}
+#: a run of spaces inside a name, or one that is not the ordinary space (`name_form` makes it one ordinary space)
+_INNER_SPACES = re.compile(f"[{re.escape(NAME_SPACES)}]{{2,}}|[{re.escape(NAME_SPACES.replace(' ', ''))}]")
+
+
 def name_form(value: Any) -> Any:
-    """The one form of a name: Unicode NFC (`nfc`) without surrounding spaces (`NAME_SPACES`), so that "Skola ",
-    " Skola" and "Skola" (a space left in a spreadsheet cell or a hand-typed SS 12000 field) are one name, as "Å"
-    composed and decomposed are. A name of spaces only is left as it is, for `check_name` to refuse as `not_blank`.
-    Anything but text is left to the type's own rules. Pure."""
+    """The one form of a name: Unicode NFC (`nfc`) without surrounding spaces (`NAME_SPACES`), every run of spaces
+    inside it one ordinary space, so that "Skola ", " Skola" and "Skola" (a space left in a spreadsheet cell or a
+    hand-typed SS 12000 field) are one name, as "Norra  skolan" (two spaces), "Norra\u00a0skolan" (a no-break space,
+    as a word processor or a web form pasted it) and "Norra skolan" are, and as "Å" composed and decomposed are: no
+    reader tells them apart, on a page, in a spreadsheet or a printed report. A name of spaces only is left as it
+    is, for `check_name` to refuse as `not_blank`. Anything but text is left to the type's own rules. Pure."""
     value = nfc(value)
-    if type(value) is str and value and (value[0] in NAME_SPACES or value[-1] in NAME_SPACES):
-        return value.strip(NAME_SPACES) or value
+    if type(value) is str and value:
+        if value[0] in NAME_SPACES or value[-1] in NAME_SPACES:
+            value = value.strip(NAME_SPACES) or value
+        # two spaces in a row, or a space that is not the ordinary one (none in ASCII): tried without a regex, as most
+        # names need no forming
+        if ("  " in value or not (value.isascii() or _OTHER_SPACES.isdisjoint(value))) and not value.isspace():
+            value = _INNER_SPACES.sub(" ", value)
     return value
 
 

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .admission import OverloadGuard, Slots
 from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
@@ -554,6 +555,12 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     install_security(app, settings, require_token=require_token)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes,
                        body_seconds=settings.request_body_timeout_seconds)
+    # outermost: a request beyond what the instance takes on at once is refused before anything reads it
+    app.add_middleware(OverloadGuard, max_requests=settings.max_requests_in_flight,
+                       max_writes=settings.max_writes_in_flight,
+                       retry_after_seconds=settings.overload_retry_after_seconds)
+    app.state.export_slots = Slots("exports (CSV and xlsx files)", settings.max_exports_in_flight,
+                                   settings.overload_retry_after_seconds)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -617,6 +624,16 @@ def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool
         define_outbox_tables(metadata, lean=lean_outbox)
     if consumer:
         define_consumer_tables(metadata)
+
+
+def export_slots(request: Request) -> Slots:
+    """The bound on the files (CSV, xlsx) the service writes at once (`max_exports_in_flight`): a route writing one
+    takes a slot (`Slots.held`, or `take_or_refuse` and `give` around a stream) or answers 503 `overloaded`."""
+    slots: Slots | None = getattr(request.app.state, "export_slots", None)
+    if slots is None:  # an app not made by `create_service_app` (a route's own test): the settings' default bound
+        slots = request.app.state.export_slots = Slots(
+            "exports (CSV and xlsx files)", ServiceSettings.model_fields["max_exports_in_flight"].default)
+    return slots
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -28,6 +28,20 @@ Where a partition is read from when this member is handed it (`start_position`; 
 
 A re-read of records applied before is harmless either way: the event-id bookkeeping skips them.
 
+When the log does not hold the offset a partition is read from (`log_gap`, invariant 1 again):
+
+- beyond its end (`replaced`): the topic was deleted and made again, or the broker came back without its logs and
+  kept (or was given again) the group's marker. Read from the new log's start: every event in it is either applied
+  already (skipped by its id) or new. Left at the offset, the consumer would wait until the new log grew past it and
+  then skip everything before it (the embedded broker answers a fetch beyond the end with nothing, not an error).
+  Found at assignment where end offsets count records (Apache Kafka: ListOffsets), and on any broker while running
+  (`_replaced_logs`: a fetch's high watermark below the client's position).
+- before its start (`truncated`, Apache Kafka): retention deleted records this database never applied. They are
+  lost to it: read on from the log's start, and say how many (`styrkedja_consumer_log_records_lost_total`).
+
+Either is logged (an error for `truncated`), counted (`styrkedja_consumer_log_gaps_total{kind}`) and shown in
+/readyz (`log_gaps` of the consumer, the newest few); it does not make the service unready.
+
 A loop given `handles` (which event types its handler applies) skips the other types without
 recording them as applied: a handler added later, plus a replay, still picks them up.
 
@@ -267,6 +281,22 @@ class StartPosition:
     confirm_marker: bool = False
 
 
+def log_gap(offset: int, log_start: int | None, log_end: int | None) -> str | None:
+    """The module docstring's rule for an offset the log does not hold (pure): `replaced` where it lies beyond the
+    log's end, `truncated` where it lies before its start, else None (an unknown bound proves nothing)."""
+    if log_end is not None and offset > log_end:
+        return "replaced"
+    if log_start is not None and offset < log_start:
+        return "truncated"
+    return None
+
+
+#: the newest log gaps a consumer shows in /readyz
+LOG_GAPS_SHOWN = 10
+#: how often the loop compares the positions with the fetches' high watermarks (`ConsumerLoop._replaced_logs`)
+GAP_CHECK_SECONDS = 1.0
+
+
 def start_position(own: int | None, others: Collection[int], *, may_lose_logs: bool) -> StartPosition:
     """The module docstring's rule (pure): `own` the group's offset in the database for the partition, `others` the
     offsets other groups stored there for it, `may_lose_logs` whether the broker may come back without its logs.
@@ -393,6 +423,8 @@ class ConsumerLoop:
         self._unsought = False
         self.lags: dict[TopicPartition, float] = {}  # per assigned partition, as of its last fetch
         self.newest_event_time: datetime | None = None  # of the events this process applied
+        self.log_gaps: list[dict[str, Any]] = []  # the newest partitions whose log did not hold the offset (`log_gap`)
+        self._gaps_checked = 0.0  # when `_replaced_logs` last looked
         # of the batch in hand: delivered events whose id was applied before with other bytes
         self._conflicting: dict[int, Delivered] = {}
         # the offset markers to commit to the broker, and the task committing them (see `_mark_offsets`)
@@ -482,9 +514,13 @@ class ConsumerLoop:
             while not self._stopping.is_set():
                 if self._unsought and ahead is None:  # a prefetched batch is discarded, which seeks (`_discard`)
                     await self._seek_assignment(consumer)
-                # a position beyond the end of a log resets to its start (auto_offset_reset="earliest")
+                # a position beyond the end of a log: Apache Kafka resets it to its start (auto_offset_reset=
+                # "earliest"), the embedded broker answers nothing for ever (`_replaced_logs` below)
                 decoded = await ahead if ahead is not None else await self._fetch_decoded(consumer)
                 ahead = None
+                replaced = await self._replaced_logs(consumer)
+                if replaced:  # their positions were beyond the log: nothing of theirs in this batch
+                    await self._rewind({tp: (*bounds, "beyond_log_end") for tp, bounds in replaced.items()})
                 if decoded.empty:
                     if not self._exact_offsets:
                         self._caught_up(consumer)
@@ -589,6 +625,49 @@ class ConsumerLoop:
             if highwater is not None:
                 self._set_lag(tp, consumer_lag(highwater, await consumer.position(tp), True))
 
+    async def _replaced_logs(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, tuple[int, int]]:
+        """The assigned partitions whose client position lies beyond the high watermark the last fetch answered
+        (`log_gap`: replaced), with both. The embedded broker answers such a fetch with no record and no error, for
+        ever; Apache Kafka with OffsetOutOfRange (aiokafka then goes to the log's start itself, and the check at
+        assignment, `seek_to_stored`, has named it)."""
+        out: dict[TopicPartition, tuple[int, int]] = {}
+        now = time.monotonic()
+        if now - self._gaps_checked < GAP_CHECK_SECONDS:  # once a second at most: not in every batch's path
+            return out
+        self._gaps_checked = now
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None or not self.assigned:
+                continue
+            with contextlib.suppress(IllegalStateError, TimeoutError):
+                position = await asyncio.wait_for(consumer.position(tp), 1)  # one awaiting a reset: the next time
+                if log_gap(position, None, highwater) == "replaced":
+                    out[tp] = (position, highwater)
+        return out
+
+    def _note_gap(self, tp: TopicPartition, kind: str, offset: int, bound: int, reason: str) -> None:
+        """Say it: a log line, the counters, and /readyz's `log_gaps` (the module docstring). Once per gap: the
+        partitions are sought again (a rebalance, a discarded batch) before a batch stores an offset past it."""
+        if any((g["topic"], g["partition"], g["kind"], g["offset"]) == (tp.topic, tp.partition, kind, offset)
+               for g in self.log_gaps):
+            return
+        metrics.CONSUMER_LOG_GAPS.labels(self.group_id, tp.topic, kind).inc()
+        extra = {"group": self.group_id, "topic": tp.topic, "partition": tp.partition, "offset": offset,
+                 "reason": reason}
+        if kind == "truncated":
+            metrics.CONSUMER_RECORDS_LOST.labels(self.group_id, tp.topic).inc(bound - offset)
+            log.error("records were lost: the log now starts after the group's offset (retention deleted them before "
+                      "they were applied); read on from the log's start", extra={**extra, "log_start": bound,
+                                                                                  "records_lost": bound - offset})
+        else:
+            log.warning("the log was replaced: the group's offset lies beyond its end (the topic made again, or the "
+                        "broker back without its logs); read from the new log's start, events applied before are "
+                        "skipped by their ids", extra={**extra, "log_end": bound})
+        gap = {"topic": tp.topic, "partition": tp.partition, "kind": kind, "offset": offset,
+               ("log_start" if kind == "truncated" else "log_end"): bound, "reason": reason,
+               "at": datetime.now(UTC).isoformat(timespec="seconds")}
+        self.log_gaps = [*self.log_gaps, gap][-LOG_GAPS_SHOWN:]
+
     def _set_lag(self, tp: TopicPartition, lag: float) -> None:
         self.lags[tp] = lag
         metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
@@ -620,7 +699,8 @@ class ConsumerLoop:
                 "partitions": len(consumer.assignment()) if consumer is not None and self.assigned else 0,
                 "lag": "unknown" if lag is None else lag,
                 "newest_applied_event_time": self.newest_event_time.isoformat() if self.newest_event_time else None,
-                "applied_since_start": self.applied_count, "last_failure": self.last_failure}
+                "applied_since_start": self.applied_count, "last_failure": self.last_failure,
+                "log_gaps": list(self.log_gaps)}
 
     def _caught_up(self, consumer: AIOKafkaConsumer) -> None:
         """Untrusted end offsets (embedded broker): an empty fetch is the one proof of no lag."""
@@ -647,18 +727,26 @@ class ConsumerLoop:
                 own[tp] = r.next_offset
             else:
                 others.setdefault(tp, []).append(r.next_offset)
-        rewind = []
+        rewind: dict[TopicPartition, tuple[int, int, str]] = {}
         unstored: dict[TopicPartition, StartPosition] = {}
+        bounds = await self._log_bounds(consumer, [tp for tp in assigned if own.get(tp)])
         for tp in assigned:
             start = start_position(own.get(tp), others.get(tp, ()), may_lose_logs=self._may_lose_logs)
+            log_start, log_end = bounds.get(tp, (None, None))
+            gap = log_gap(start.offset, log_start, log_end)
+            if gap == "replaced" and log_end is not None:
+                rewind[tp] = (start.offset, log_end, "beyond_log_end")
+                continue
+            if gap == "truncated" and log_start is not None:
+                self._note_gap(tp, gap, start.offset, log_start, "before_log_start")
+                start = StartPosition(log_start, "stored")
             # The broker forgot the group's marker: it lost its state (the embedded broker keeps
-            # none across a restart). A log that merely ends before the offset is not asked about:
-            # the embedded broker's end offsets are unreliable, and a fetch beyond the end of a
-            # log resets to its start by itself (auto_offset_reset="earliest"). A durable broker
+            # none across a restart). Its end offsets are not asked (they do not count records): a log
+            # that ends before the offset is found by the loop (`_replaced_logs`). A durable broker
             # is not asked either: it keeps its logs, and right after a restart it may answer
             # "no committed offset" for a marker it holds (a needless re-read of the partition).
             if start.confirm_marker and await consumer.committed(tp) is None:
-                rewind.append(tp)
+                rewind[tp] = (start.offset, 0, "no_marker")
                 continue
             consumer.seek(tp, start.offset)
             if start.source != "stored":
@@ -688,13 +776,28 @@ class ConsumerLoop:
                 log.info("partition read from the furthest offset another group stored in this database", extra=extra)
             metrics.CONSUMER_STARTS.labels(self.group_id, tp.topic, source).inc()
 
-    async def _rewind(self, partitions: list[TopicPartition]) -> None:
-        """The broker lost these logs (or never had them): read them again from the start."""
+    async def _log_bounds(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+                          ) -> dict[TopicPartition, tuple[int | None, int | None]]:
+        """Each partition's log start and end where the broker's end offsets count records (Apache Kafka; two
+        ListOffsets requests for all of them), for `log_gap`; else, or when the broker does not answer, none (the
+        embedded broker's gaps are found while running: `_replaced_logs`)."""
+        if not self._exact_offsets or not partitions:
+            return {}
+        try:
+            starts, ends = await asyncio.wait_for(asyncio.gather(consumer.beginning_offsets(partitions),
+                                                                 consumer.end_offsets(partitions)), 5)
+        except Exception as error:  # a check only (in the rebalance's listener: briefly): the offsets stand as stored
+            log.info("the log's bounds were not told; the stored offsets stand", extra={"error": repr(error)})
+            return {}
+        return {tp: (starts.get(tp), ends.get(tp)) for tp in partitions}
+
+    async def _rewind(self, partitions: dict[TopicPartition, tuple[int, int, str]]) -> None:
+        """These logs do not hold the group's offsets (the broker lost them, or they were replaced), each with that
+        offset, the log's end (0: not told) and why: read them again from the start."""
         consumer = self._consumer
-        for tp in partitions:
+        for tp, (offset, end, reason) in partitions.items():
             metrics.CONSUMER_REWINDS.labels(self.group_id, tp.topic).inc()
-            log.warning("re-reading partition from the beginning; duplicates will be skipped",
-                        extra={"group": self.group_id, "topic": tp.topic, "partition": tp.partition})
+            self._note_gap(tp, "replaced", offset, end, reason)
             async with self.db.sessions.begin() as session:
                 await session.execute(self.offsets.update().where(
                     self.offsets.c.group_id == self.group_id, self.offsets.c.topic == tp.topic,

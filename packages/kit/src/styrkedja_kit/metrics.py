@@ -23,6 +23,13 @@ CONSUMER_CONFLICT_RETRIES = Counter("styrkedja_consumer_conflict_retries_total",
                                     "(a deadlock, a serialization failure)", ["group"])
 CONSUMER_REWINDS = Counter("styrkedja_consumer_rewinds_total",
                            "Partitions re-read from the beginning after broker state loss", ["group", "topic"])
+CONSUMER_LOG_GAPS = Counter("styrkedja_consumer_log_gaps_total",
+                            "Partitions whose log did not hold the group's offset (`consumer.log_gap`): `replaced` (the "
+                            "offset beyond the log's end: read again from its start), `truncated` (before its start: "
+                            "records lost)", ["group", "topic", "kind"])
+CONSUMER_RECORDS_LOST = Counter("styrkedja_consumer_log_records_lost_total",
+                                "Records between the group's offset and the start of a truncated log (retention "
+                                "deleted them before they were applied)", ["group", "topic"])
 CONSUMER_STARTS = Counter("styrkedja_consumer_partition_starts_total",
                           "Partitions taken without an offset of their group in the database, by where they were "
                           "read from (`consumer.start_position`)", ["group", "topic", "source"])

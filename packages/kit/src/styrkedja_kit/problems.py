@@ -38,7 +38,8 @@ MEANINGS = {
     415: "The request body is not JSON.",
     422: "A rule is broken: every field and rule are named in `errors` (a parameter too: one this operation does "
          "not take, one given twice, an integer in other than ASCII digits); at most 1000, then one `more_errors`.",
-    503: "The service's database cannot take the request now (every connection busy, or out of reach): "
+    503: "The service cannot take the request now: its database (every connection busy, or out of reach; rule "
+         "`database_busy`) or the service itself (more requests at once than it takes, rule `overloaded`): "
          "send it again after `Retry-After` seconds.",
 }
 
@@ -64,9 +65,10 @@ class Problem(Exception):
     """A rule broken by the request. `errors` lists {field, rule, message}."""
 
     def __init__(self, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
-                 type_: str = "about:blank") -> None:
+                 type_: str = "about:blank", headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.errors, self.type = status, title, detail, errors or [], type_
+        self.headers = headers or {}  # sent with the problem (a 503's Retry-After)
 
 
 class RefusedBody(StarletteHTTPException):
@@ -250,8 +252,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, exc.errors or unnamed(exc.status, exc.detail),
-                                exc.type, request.url.path)
+        response = problem_response(exc.status, exc.title, exc.detail, exc.errors or unnamed(exc.status, exc.detail),
+                                    exc.type, request.url.path)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RuleViolation)
     async def _rule(request: Request, exc: RuleViolation) -> JSONResponse:

@@ -155,6 +155,15 @@ class ServiceSettings(BaseSettings):
     # declared, or a byte a minute, is not waited for as long as it likes (4 MiB at 1 Mbit/s takes ~34 s)
     request_body_timeout_seconds: float = Field(60.0, gt=0, le=3600)
     max_batch_items: int = Field(1000, ge=1, le=10_000)
+    # what one instance takes on at once (`admission.OverloadGuard`; the probes never counted): more is a 503
+    # `overloaded` with Retry-After, answered before the request's body is read. Writes (POST, PUT, PATCH, DELETE)
+    # bound apart: each may hold a body of `max_request_body_bytes` and its parsed items while it waits for a
+    # database connection. Files (xlsx workbooks, CSV: `max_exports_in_flight`, `admission.Slots`) are written
+    # on the instance's CPU and disk (reporting's workbooks in temporary files): a few at once
+    max_requests_in_flight: int = Field(1000, ge=1, le=100_000)
+    max_writes_in_flight: int = Field(64, ge=1, le=10_000)
+    max_exports_in_flight: int = Field(8, ge=1, le=1_000)
+    overload_retry_after_seconds: int = Field(1, ge=1, le=3600)
     # the write path's events made of the request's checked values, each rule applied once
     # (`writes.Checked`); False: every event validated again by its contract model (the per-item
     # path, which the tests compare the fast one with)

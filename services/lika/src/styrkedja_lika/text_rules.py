@@ -2,7 +2,8 @@
 
 A personal identity number never enters a table or an event; control characters (other than line
 breaks and tabs in multi-line text) and the bidirectional overrides (the contracts' `BIDI_CONTROLS`)
-are refused because they hide or reorder text in exports and logs. One-line text is a name (an owner,
+are refused because they hide or reorder text in exports and logs; Unicode's noncharacters (U+FFFE, U+FFFF, ...)
+because they are no text and an xlsx cannot hold them. One-line text is a name (an owner,
 a tag): it obeys the contracts' name rules too (`name_rule_broken`: no invisible characters, a visible
 one), which multi-line text (a comment, a note) need not: it may keep a joiner or a direction mark."""
 
@@ -14,7 +15,9 @@ from styrkedja_contracts.identifiers import (
     BIDI_CONTROLS,
     BLANK_RULE,
     INVISIBLE_RULE,
+    NONCHARACTER_RULE,
     contains_personal_identity_number,
+    has_noncharacter,
     name_rule_broken,
 )
 
@@ -36,6 +39,9 @@ def text_problems(field: str, value: str | None, *, multiline: bool = False) -> 
         problems.append(FieldProblem(field, "no_control_characters",
                                      "must not contain control characters" +
                                      (" (line breaks and tabs are allowed)" if multiline else "")))
+    if has_noncharacter(value):  # no text, and no xlsx can hold U+FFFE or U+FFFF (the export was a broken file)
+        problems.append(FieldProblem(field, NONCHARACTER_RULE, "must not contain Unicode noncharacters (U+FFFE, "
+                                     "U+FFFF, U+FDD0-U+FDEF, ...)"))
     broken = None if multiline or problems else name_rule_broken(value)
     if broken == INVISIBLE_RULE:
         problems.append(FieldProblem(field, INVISIBLE_RULE, "must not contain invisible characters (zero-width, "

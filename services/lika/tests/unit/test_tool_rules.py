@@ -183,6 +183,21 @@ def test_one_tag_or_owner_however_it_is_spaced_is_one(plan_items):
         assert ("owner", "no_control_characters") in pairs(plan_rules.edit_problems({"owner": broken}))
 
 
+def test_one_tag_or_owner_spaced_otherwise_inside_is_one(plan_items):
+    """Round 19 (`name_form`: every run of spaces inside a name is one space). Failed on the old code: "Läs  plan"
+    (two spaces) and "Läs\u00a0plan" (a no-break space) were two tags beside "Läs plan", and a filter by one did
+    not find the others."""
+    assert pairs(plan_rules.edit_problems({"tags": ["Läs plan", "Läs  plan", "Läs\u00a0plan"]})) == [
+        ("tags", "unique_tags")]
+    _, items = plan_items
+    item = items[0] | {"tags": [], "owner": "IKT"}
+    assert plan_rules.apply_edit(item, {"tags": ["Läs \u2003 plan"], "owner": "Team\u00a0 18"}) == {
+        "tags": ["Läs plan"], "owner": "Team 18"}
+    items[0] |= {"tags": ["Läs  plan"], "owner": "Team  18"}  # stored before the rule
+    f = plan_rules.PlanFilter
+    assert f(tag="Läs plan").apply(items) == [items[0]] and f(owner="team 18").apply(items) == [items[0]]
+
+
 def test_the_event_leaves_the_note_behind(plan_items):
     _, items = plan_items
     items[0]["note"] = "Intern anteckning"

@@ -244,7 +244,7 @@ async def test_the_rebuild_equals_the_incremental_apply_in_every_table(settings,
                 assert found[table] == expected, (way, table, found[table] - expected, expected - found[table])
         # the indexes and keys the rebuild dropped for its load are there again, as the migrations made them
         assert await schema_of(dbs["rebuild"]) == await schema_of(dbs["incremental"])
-        # figure_students filled in its key's order (its key then built from a sorted heap: `ORDERED_FIGURES`), the
+        # figure_students filled in its key's order (its key then built from a sorted heap: `bulk._figure`), the
         # levels too (`_level`)
         for table in ("figure_students", "support_below_pass", "assessment_aggregates"):
             assert await physical_order_is_key_order(dbs["rebuild"], table), table
@@ -430,7 +430,7 @@ async def test_a_rebuild_stopped_half_way_leaves_the_live_tables_as_they_were(se
         seen: list[int] = []
 
         async def stopped(session, name):
-            if name == "students":
+            if name == "pass":  # (it fills figure_students too)
                 # meanwhile the live tables are readable at once (no lock held on them: the old design's TRUNCATE
                 # held an exclusive one until its commit) and as they were
                 async with db.sessions() as reader:

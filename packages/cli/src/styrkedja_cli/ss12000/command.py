@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -38,6 +38,7 @@ from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUS
 from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE, Meta, aware
 from .oauth import ClientCredentials
 from .source import (
+    MAX_EMPTY_PAGES,
     SOURCE_RETRIED,
     TRANSIENT,
     FolderSource,
@@ -66,6 +67,29 @@ PERSON_MEMBERSHIPS = "groupMemberships"
 PAGE_SECONDS = (1.0, 86_400.0)
 MAX_PAGES = (1, 10_000_000)
 
+
+
+#: how often a long import says how far it is when its output is no terminal (a scheduled job's log), in seconds
+LOGGED_PROGRESS_SECONDS = 30.0
+
+
+class _Progress(Progress):
+    """rich's progress bars, which a terminal shows as they move; written to a log (no terminal) they are drawn once,
+    at the end. There each bar says how far it is once every `LOGGED_PROGRESS_SECONDS`, on a line of its own
+    (`read groups: 120000`, `send memberships: 3000 of 41000`), so that a long import's log shows it is moving."""
+
+    def __init__(self, *columns: Any, console: Console) -> None:
+        super().__init__(*columns, console=console)
+        self._logged = time.monotonic()
+
+    def update(self, task_id: Any, **changes: Any) -> None:
+        super().update(task_id, **changes)
+        if self.console.is_terminal or time.monotonic() - self._logged < LOGGED_PROGRESS_SECONDS:
+            return
+        self._logged = time.monotonic()
+        task = self._tasks[task_id]
+        of = f" of {task.total:.0f}" if task.total is not None else ""
+        self.console.print(f"{task.description}: {task.completed:.0f}{of}", highlight=False)
 
 
 def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, naive_zone: ZoneInfo,
@@ -333,6 +357,61 @@ def vanished(the_plan: Plan, sent: set[tuple[str, str]], holdings: dict[str, lis
             and not (key.startswith("membership:") and source_id in the_plan.members_unknown)]
 
 
+def _group_keys(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(organiser, group id) → the entity key of each group unit among (organiser, key) pairs."""
+    out = {}
+    for organiser, key in pairs:
+        unit = _unit_key(key)
+        if unit is not None and unit[0] == "group":
+            out[(organiser, unit[2])] = key
+    return out
+
+
+def moved(sent: set[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """Of an incremental run: the groups reporting holds under another school unit than the one this run sent them
+    under (a group's key is scoped by its school unit code: a group the source moved is sent under a new key, and the
+    old one would stay beside it, one group in two places). A full run removes them as vanished."""
+    now = _group_keys(sent)
+    return [(organiser, key) for organiser, pairs in sorted(holdings.items()) for key, _ in pairs
+            if (organiser, key) not in sent and (unit := _unit_key(key)) is not None and unit[0] == "group"
+            and (organiser, unit[2]) in now]
+
+
+def moved_said(gone: list[tuple[str, str]], sent: set[tuple[str, str]]) -> list[str]:
+    """The moved groups (`moved`), per the school unit code each now has: where reporting held them, removed."""
+    now = _group_keys(sent)
+    per: dict[str, list[str]] = {}
+    for organiser, key in gone:
+        old = _unit_key(key)
+        new = _unit_key(now.get((organiser, old[2]), "")) if old is not None else None
+        if old is not None and new is not None:
+            per.setdefault(new[1], []).append(f"{old[2]} (from {old[1] or '(no code)'})")
+    return [f"groups moved to school unit code {code} by the source: {', '.join(sorted(ids)[:10])}"
+            f"{', …' if len(ids) > 10 else ''}; removed where reporting held them" for code, ids in sorted(per.items())]
+
+
+def stale_groups(the_plan: Plan, holdings: dict[str, list[tuple[str, str]]], removed: set[str]) -> list[str]:
+    """Of an incremental run: the groups reporting holds (and this run did not remove) under a school unit code that no
+    Skolenhet of the source has — their school unit was deleted at the source (named by /deletedEntities or not) or
+    given another code, and they were not named by /deletedEntities. An incremental run removes only what it names:
+    said, per code, for a full import (which removes them) or the source to mend."""
+    per_code: dict[str, list[str]] = {}
+    for pairs in holdings.values():
+        for key, _ in pairs:
+            unit = _unit_key(key)
+            if unit is not None and unit[0] == "group" and unit[1] not in the_plan.unit_codes and key not in removed:
+                per_code.setdefault(unit[1], []).append(unit[2])
+    if not per_code:
+        return []
+    count = sum(len(ids) for ids in per_code.values())
+    return [f"groups: reporting holds {count} under school unit codes no Skolenhet of the source has ("
+            + "; ".join(f"{code or '(none)'}: {', '.join(sorted(ids)[:5])}{', …' if len(ids) > 5 else ''}"
+                        for code, ids in sorted(per_code.items())[:10])
+            + ("; …" if len(per_code) > 10 else "")
+            + "): their school unit is gone at the source, and /deletedEntities did not name them; an incremental "
+              "run removes only what it names — a full import (without --since) removes them"]
+
+
 MASS_REMOVAL_SHARE = 0.5
 MASS_REMOVAL_FLOOR = 50
 
@@ -394,25 +473,27 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
          progress: Progress | None = None, full: bool = False,
          allow_mass_removal: bool = False, sleep: Callable[[float], None] | None = None,
          notes: list[str] | None = None, summary: dict[str, Counter[str]] | None = None,
-         retried: list[str] | None = None) -> dict[str, Counter[str]]:
+         retried: list[str] | None = None, said: list[str] | None = None) -> dict[str, Counter[str]]:
     """POST the changes in chunks; the answer's statuses per entity type. `full`: the source is
     whole, so what reporting holds for its organisers and the source lacks is removed. `notes`: what the
     summary says besides the counts (units removed and made new in one place). `summary`: filled as the chunks are
     applied, so that a run stopped on the way can say what it applied before. `retried`: what is said of chunks
-    sent again after an attempt that may have applied them (`_honest`)."""
+    sent again after an attempt that may have applied them (`_honest`). `said`: what an incremental run says of the
+    groups it moved (`moved`) and of those reporting holds under school units gone at the source (`stale_groups`)."""
     summary = {} if summary is None else summary
     retried = [] if retried is None else retried
     sent: set[tuple[str, str]] = set()
     created: set[tuple[str, str]] = set()
-    holdings: dict[str, list[tuple[str, str]]] = {}
-    if full:
-        # read before anything is sent: a source lacking most of an organiser stops the import with nothing
-        # applied (checked again, exactly, once reporting has named every entity sent)
-        organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
-                             if c["data"]["unit_type"] == "organiser"})
-        holdings = {o: held(client, o, sleep) for o in organisers}
-        if not allow_mass_removal:
-            check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
+    # what reporting holds for the source's organisers, read before anything is sent: a full import removes what the
+    # source lacks of it, and a source lacking most of an organiser stops the import with nothing applied (checked
+    # again, exactly, once reporting has named every entity sent). An incremental run reads it too: a chunk sent
+    # again after an attempt whose answer was lost is counted by it (`_honest`: created when it was not held), as a
+    # full run's is, and so are the removals /deletedEntities names (those held then and not now were removed)
+    organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
+                         if c["data"]["unit_type"] == "organiser"})
+    holdings = {o: held(client, o, sleep) for o in organisers}
+    if full and not allow_mass_removal:
+        check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
     for entity, changes in the_plan.changes.items():
         task = progress.add_task(f"send {entity}", total=len(changes)) if progress else None
         counts = summary.setdefault(entity, Counter())
@@ -425,7 +506,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                      for change, item in zip(chunk, answer.items, strict=True)]
             statuses: list[str] = [item.status for item in answer.items]
             if maybe_done is not None:
-                statuses = _honest(named, statuses, sent, holdings if full else None, what, maybe_done, retried)
+                statuses = _honest(named, statuses, sent, holdings, what, maybe_done, retried)
             sent |= set(named)
             created |= {n for n, status in zip(named, statuses, strict=True) if status == "created"}
             counts.update(statuses)
@@ -434,21 +515,33 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     deleted_keys: list[tuple[str, str]] = []  # (no organiser: reporting's answer does not name it, key)
     if deleted:
         counts = summary.setdefault("deletedEntities", Counter())
+        held_from: dict[str, list[str]] = {}  # a source id → the keys reporting held of it as the import began
+        for pairs in holdings.values():
+            for key, source_id in pairs:
+                held_from.setdefault(source_id, []).append(key)
         for start in range(0, len(deleted), CHUNK):
             what = _chunk("removals", start, len(deleted))
+            ids = deleted[start:start + CHUNK]
             body, maybe_done = _post(client, "/v1/directory/removals", {
-                "source_ids": deleted[start:start + CHUNK], "removed_at": removed_at.isoformat()}, what, sleep,
-                removing=True)
-            counts.update({"removed": body.removed})
-            deleted_keys += [("", i.entity_key) for i in body.items if i.status == "removed"]
-            if maybe_done is not None:  # what the lost attempt removed is removed already when asked again
-                retried.append(f"{what}: reporting answered {maybe_done} and took them when asked again; what that "
-                               f"attempt removed is not counted (reporting then removed {body.removed})")
-    if full:
-        gone = vanished(the_plan, sent, holdings)
-        if not allow_mass_removal:
-            check_not_mass_removal(gone, holdings)
-        task = progress.add_task("remove vanished", total=len(gone)) if progress and gone else None
+                "source_ids": ids, "removed_at": removed_at.isoformat()}, what, sleep, removing=True)
+            removed_now = [i.entity_key for i in body.items if i.status == "removed"]
+            if maybe_done is not None:
+                # what the lost attempt removed is removed already when asked again: what reporting held of these
+                # source ids as the import began, not removed now nor by an earlier chunk, nor sent by this run
+                done = {key for _, key in deleted_keys} | set(removed_now) | {key for _, key in sent}
+                by_then = [k for k in dict.fromkeys(k for i in ids for k in held_from.get(i, ())) if k not in done]
+                removed_now += by_then
+                retried.append(f"{what}: reporting answered {maybe_done} and took them when asked again: "
+                               f"{len(by_then)} that attempt removed are counted removed (held when the import "
+                               f"began, not held now; reporting then removed {body.removed})")
+            counts.update({"removed": len(removed_now)})
+            deleted_keys += [("", key) for key in removed_now]
+    # a full run removes what the source lacks; an incremental one what a group sent this run left behind where it was
+    gone = vanished(the_plan, sent, holdings) if full else moved(sent, holdings)
+    if full and not allow_mass_removal:
+        check_not_mass_removal(gone, holdings)
+    if gone:
+        task = progress.add_task("remove vanished", total=len(gone)) if progress else None
         for start in range(0, len(gone), CHUNK):
             gone_chunk = gone[start:start + CHUNK]
             what = _chunk("removals", start, len(gone))
@@ -468,6 +561,9 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                 summary.setdefault(_entity_of(key), Counter())["removed"] += 1
             if progress is not None and task is not None:
                 progress.update(task, advance=len(gone_chunk))
+    if not full and said is not None:
+        said += moved_said(gone, sent)
+        said += stale_groups(the_plan, holdings, {key for _, key in [*deleted_keys, *gone]})
     if notes is not None:
         codes = {c["data"]["unit_id"]: c["data"]["school_unit_code"]
                  for c in the_plan.changes.get("organisations", []) if c["data"]["unit_type"] == "school_unit"}
@@ -491,8 +587,9 @@ def _honest(named: list[tuple[str, str]], statuses: list[str], sent: set[tuple[s
             ) -> list[str]:
     """The statuses of a chunk sent again after an attempt that may have applied it (a 500 after reporting wrote it):
     reporting compares what is sent with what it holds, so what that attempt wrote comes back `unchanged`. Such an
-    item not held when a full import began (`holdings`), nor sent by an earlier chunk, was created by this import;
-    any other is `UNSURE` (this import's change, or none): never counted `unchanged`. Said in `said`."""
+    item not held when the import began (`holdings`, read by a full run and an incremental one alike), nor sent by
+    an earlier chunk, was created by this import; any other is `UNSURE` (this import's change, or none): never
+    counted `unchanged`. Said in `said`."""
     at_start = {(o, k) for o, pairs in holdings.items() for k, _ in pairs} if holdings is not None else None
     out = list(statuses)
     for n, (key, status) in enumerate(zip(named, statuses, strict=True)):
@@ -593,6 +690,12 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                      + ", ".join(f"{count} of {group}'s groups by {duty}'s duties"
                                  for (group, duty), count in sorted(the_plan.taught_across.items())[:10])
                      + (", …" if len(the_plan.taught_across) > 10 else "") + ")")
+    if the_plan.in_two_classes:
+        classes = sorted(the_plan.in_two_classes)
+        lines.append(f"memberships: students in two groups of type Klass at once, in {len(classes)} classes ("
+                     + ", ".join(f"{group}: {the_plan.in_two_classes[group]}" for group in classes[:10])
+                     + (", …" if len(classes) > 10 else "") + "): imported as given, each counted in both; a move "
+                     "between classes needs the old membership's endDate at the source")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
@@ -668,6 +771,10 @@ def register(import_app: typer.Typer) -> None:
             100_000, min=MAX_PAGES[0], max=MAX_PAGES[1],
             help="the most pages read of one entity (a server inventing page tokens for ever is stopped); "
                  "1 to 10000000"),
+        max_empty_pages: int = typer.Option(
+            MAX_EMPTY_PAGES, min=MAX_PAGES[0], max=MAX_PAGES[1],
+            help="the most pages in a row without a new item while the server still gives a next pageToken (a "
+                 "server paging without progress is stopped); 1 to 10000000"),
         naive_timezone: str = typer.Option("Europe/Stockholm", help="zone of source timestamps without one"),
         allow_mass_removal: bool = typer.Option(False, help="a full import may remove more than half of what "
                                                            "reporting holds for an organiser"),
@@ -714,15 +821,17 @@ def register(import_app: typer.Typer) -> None:
         auth = _client_credentials(url, token, token_url, client_id, client_secret, scope, timeout)
         summary: dict[str, Counter[str]] = {}
         retried: list[str] = []  # chunks sent again after an attempt that may have applied them
+        said: list[str] = []  # what an incremental run moved and what it holds under units gone at the source
         try:
             def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
                 console.print(f"{what}; asking again in {seconds:.0f} s")
 
             source = (HttpSource(url, token, page_size=page_size, page_seconds=page_seconds, max_pages=max_pages,
-                                 on_retry=busy, timeout=timeout, auth=auth, on_note=console.print) if url
+                                 max_empty_pages=max_empty_pages, on_retry=busy, timeout=timeout, auth=auth,
+                                 on_note=console.print) if url
                       else FolderSource(dir))  # type: ignore[arg-type]
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-            with Progress(*columns, console=console) as progress:
+            with _Progress(*columns, console=console) as progress:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress,
                                                   organiser=explicit)
                 for entity, status in sorted(source.held_back.items()):
@@ -733,7 +842,7 @@ def register(import_app: typer.Typer) -> None:
                     notes: list[str] = []
                     send(client, the_plan, deleted, removed_at=datetime.now(UTC), progress=progress,
                          full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary,
-                         retried=retried)
+                         retried=retried, said=said)
         except (SourceError, httpx.HTTPError) as error:
             console.print(f"[red]import stopped:[/red] {error}")
             if any(sum(counts.values()) for counts in summary.values()):  # stopped while sending: nothing unsaid
@@ -748,12 +857,13 @@ def register(import_app: typer.Typer) -> None:
             console.print(line)
         for refused in [*the_plan.refused, *the_plan.left_out]:
             console.print(f"refused {refused.entity} {refused.id}: {refused.reason}")
-        for line in _said(the_plan, notes, incremental=since is not None):
+        for line in [*(redact_personal_identity_numbers(line)[0] for line in said),  # they quote ids, as `_said`'s
+                     *_said(the_plan, notes, incremental=since is not None)]:
             console.print(line)
         # staff groups (`left_out`) are left out by design, not for a fault in the source: no reason to fail a job
         if the_plan.refused or the_plan.under_refused:
-            said = f"{len(the_plan.refused)} refused, {len(the_plan.under_refused)} left out"
+            counted = f"{len(the_plan.refused)} refused, {len(the_plan.under_refused)} left out"
             if strict:
-                console.print(f"--strict: {said} (exit {STRICT_EXIT}; --lenient exits 0)")
+                console.print(f"--strict: {counted} (exit {STRICT_EXIT}; --lenient exits 0)")
                 raise typer.Exit(STRICT_EXIT)
-            console.print(f"--lenient: {said} (exit 0)")
+            console.print(f"--lenient: {counted} (exit 0)")

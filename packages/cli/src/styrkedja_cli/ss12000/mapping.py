@@ -170,6 +170,12 @@ class Plan:
     #: per field ("groups.groupType", "duties.dutyRole"), the values sent that are not SS 12000's and how many items
     #: had each: a group type a server adds is a group of students to the directory, a duty role is kept as given
     unknown_types: dict[str, Counter[str]] = field(default_factory=dict)
+    #: every school unit code the source's Skolenheter have, sent or refused: a group reporting holds under a code
+    #: none has is under a school unit the source no longer has (said by an incremental run, which removes only what
+    #: /deletedEntities names)
+    unit_codes: set[str] = field(default_factory=set)
+    #: per class (a group of type Klass), how many of its students are in another class at the same time (said)
+    in_two_classes: dict[str, int] = field(default_factory=dict)
 
     def unknown(self, field_name: str, value: str) -> None:
         said = "".join(c if c.isprintable() else " " for c in value.strip()[:40])  # on one line, as every note
@@ -188,11 +194,53 @@ class Plan:
             loc = [str(p) for p in first["loc"]]
             source_field = (fields or {}).get(loc[0]) if loc else None
             where = ".".join([source_field, *loc[1:]] if source_field else loc) or "data"
-            self.refused.append(Refused(entity, ident, f"{where}: {first['msg']}"))
+            rule = first["msg"]
+            if not loc:  # a rule of the whole item (an end before its start): named by the source's fields it is of
+                where, rule = _rule_of_fields(rule, fields or {})
+            self.refused.append(Refused(entity, ident, f"{where}: {rule}"))
             return False
         self.changes.setdefault(entity, []).append(
             {"type": model.event_type, "data": valid.model_dump(mode="json"), "source_id": source_id})
         return True
+
+
+#: the group type a student is in one of at a time (SS 12000's `Klass`); in teaching groups (`Undervisning`) a
+#: student is in many at once
+CLASS = "klass"
+
+
+def _in_two_classes(memberships: list[dict[str, Any]], classes: set[str]) -> dict[str, int]:
+    """Per class (a group of type Klass), how many of its students are in another class at the same time (their
+    memberships' dates overlapping; no end is open): imported as given, said — a source's mistake (a move between
+    classes without the old membership's end) counts the student in both classes."""
+    per_student: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for change in memberships:
+        data = change["data"]
+        if data["group_id"] in classes:
+            per_student.setdefault((data["organiser_id"], data["student_id"]), []).append(
+                (data["start_date"] or "", data["end_date"] or "9999-12-31", data["group_id"]))
+    out: Counter[str] = Counter()
+    for spans in per_student.values():
+        both = {group for start, end, group in spans for other_start, other_end, other in spans
+                if other != group and start <= other_end and other_start <= end}
+        out.update(both)
+    return dict(sorted(out.items()))
+
+
+def _rule_of_fields(rule: str, fields: dict[str, str]) -> tuple[str, str]:
+    """A rule of a whole item ("Value error, end_date must not be before start_date") as the source's fields have it:
+    the field it begins with as where (`endDate`), the others in it by their source paths (`must not be before
+    startDate`); ("data", rule) when it names none."""
+    text = rule.removeprefix("Value error, ")
+    named = sorted((m.start(), name) for name in fields if (m := re.search(rf"\b{re.escape(name)}\b", text)))
+    if not named:
+        return "data", rule
+    lead = named[0][1]
+    if text.startswith(lead):
+        text = text.removeprefix(lead).strip()
+    for _, name in named:
+        text = re.sub(rf"\b{re.escape(name)}\b", fields[name].replace("\\", "\\\\"), text)
+    return fields[lead], text
 
 
 def _kind(org: Organisation) -> str:
@@ -523,6 +571,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
         return org.id in areas or (org.id not in above_school_units and area_at(org) == org.id)
 
     school_units = [o for o in organisations if _kind(o) == SCHOOL_UNIT]
+    out.unit_codes = {(o.school_unit_code or "").strip() for o in school_units} - {""}
     areas = {a for a in map(area_of, school_units) if a is not None}
     above_school_units = tree.above(school_units)
 
@@ -697,6 +746,9 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
                     "end_date": f"{stated.path}.endDate" if member.end_date else "endDate",
                     "school_unit_code": "organisation.schoolUnitCode", "group_id": f"{stated.path}.group.id"
                     if not on_group else "id", "updated_at": "meta.modified", "organiser_id": ORGANISER_FIELDS})
+
+    out.in_two_classes = _in_two_classes(out.changes.get("memberships", []),
+                                         {g.id for g in groups if (g.group_type or "").strip().casefold() == CLASS})
 
     duty_person: dict[str, str] = {}
     duty_organiser: dict[str, str] = {}  # duty id → the organiser of the school unit it is at

@@ -203,6 +203,12 @@ HTTP_ERRORS: dict[type[Exception], str] = {
     httpx.DecodingError: ": the body is not in the content-encoding its header says (gzip, deflate)",
     httpx.UnsupportedProtocol: ": a URL that is not http:// or https://",
 }
+#: the answers of a server that has no /deletedEntities (no route, no such method, not implemented): an incremental run
+#: cannot learn what the source removed from it, so it stops, and says what does
+NO_DELETIONS = frozenset({404, 405, 501})
+NO_DELETIONS_HINT = ("; the server seems not to serve /deletedEntities, without which an incremental run (--since) "
+                     "would remove nothing the source deleted: import without --since (a full import removes what the "
+                     "source no longer has)")
 #: SS 12000's 503 (`503_overload`) also means "the answer is too large for the server", which asking again with
 #: the same limit does not mend
 OVERLOAD_HINT = "; the specification's 503 also means a page too large for the server: try a smaller --page-size"
@@ -370,6 +376,7 @@ class _DeletedIds:
         self.item_kind = ""
         self.item_depth = 0
         self.in_data = False
+        self.listed = 0  # ids the page lists, of every kind (those not read too): a page listing none is empty
 
     def _wrong(self, kind: str) -> SourceError:
         return SourceError(f"deletedEntities, {self.what}: '{kind or 'data'}' holds an id that is not a string")
@@ -437,8 +444,10 @@ class _DeletedIds:
             if len(kinds) == 1 and event == "string":
                 self.token = value or None
             return
-        if kind.casefold() in NOT_READ_DELETED or not ((len(kinds) == 1 and kind == "")
-                                                        or (len(kinds) == 2 and kinds[1] is None)):
+        at_item = (len(kinds) == 1 and kind == "") or (len(kinds) == 2 and kinds[1] is None)
+        if at_item and event in ("string", "start_map"):
+            self.listed += 1
+        if kind.casefold() in NOT_READ_DELETED or not at_item:
             return  # a kind not read, or deeper than an item
         if event == "start_map":
             self.item, self.item_kind, self.item_depth, self.in_data = {}, kind, len(path) + 1, in_data
@@ -477,10 +486,34 @@ class _Cursors:
         return False
 
 
+#: pages in a row that bring no new item (empty, or only items read already) while the server still hands out a new
+#: pageToken or next link: a server paging without progress (a cursor that never advances under new names), stopped
+#: long before `max_pages`. A server filtering a scan after paging it (`meta.modified.after` over windows of its
+#: table) may answer many empty pages in a row honestly: `--max-empty-pages` raises it
+MAX_EMPTY_PAGES = 100
+
+
+class _Idle:
+    """Pages in a row without a new item, while paging goes on: `step` stops the import at `limit` of them, naming
+    the endpoint and how it may be asked to go on."""
+
+    def __init__(self, entity: str, path: str, limit: int) -> None:
+        self.entity, self.path, self.limit, self.idle = entity, path, limit, 0
+
+    def step(self, page: int, new: int) -> None:
+        self.idle = 0 if new else self.idle + 1
+        if self.idle >= self.limit:
+            raise SourceError(
+                f"{self.entity}, page {page}: {self.idle} pages in a row without a new item, each with a new "
+                f"pageToken or next link: the server's GET {self.path} makes no progress (a paging loop at the "
+                f"server; --max-empty-pages if its pages may be empty so long)")
+
+
 class HttpSource:
     def __init__(self, url: str, token: str | None = None, *, page_size: int = 100,
                  client: httpx.Client | None = None, attempts: int = 6, max_page_bytes: int = 256 * 1024 * 1024,
-                 page_seconds: float = 600.0, max_pages: int = 100_000, timeout: float = 60.0,
+                 page_seconds: float = 600.0, max_pages: int = 100_000, max_empty_pages: int = MAX_EMPTY_PAGES,
+                 timeout: float = 60.0,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  on_retry: Callable[[str, float], None] | None = None, auth: ClientCredentials | None = None,
                  on_note: Callable[[str], None] | None = None) -> None:
@@ -492,6 +525,7 @@ class HttpSource:
         # a page must be in within `page_seconds` (the client's timeout is per read: a server sending a byte a
         # minute would never end), and an entity within `max_pages` pages (a server inventing tokens for ever)
         self.page_seconds, self.max_pages, self.clock = page_seconds, max_pages, clock
+        self.max_empty_pages = max_empty_pages  # pages in a row without a new item while paging goes on (`_Idle`)
         self.on_retry = on_retry  # (what, seconds): said before each pause
         self.auth = auth  # OAuth 2.0 client credentials: each request's token, a new one on a 401 (once)
         self.notes: list[str] = []  # what was read otherwise than asked (a 204 as an empty page), said by the import
@@ -681,6 +715,8 @@ class HttpSource:
         if response.status_code != 200:
             hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else REFUSED_HINT,
                     404: self._base_hint() if page == 1 and entity == FIRST_READ else ""}.get(response.status_code, "")
+            if entity == "deletedEntities" and page == 1 and response.status_code in NO_DELETIONS:
+                hint = NO_DELETIONS_HINT
             if response.status_code == 429:  # still "too many requests" after every attempt and its pauses
                 hint = f" (asked {self.attempts} times, after its Retry-After each time: import later)"
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
@@ -689,6 +725,10 @@ class HttpSource:
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link, response.url) if link else None
         if link and self._next_link is None:
+            try:
+                response.url.join(link.strip())
+            except httpx.InvalidURL:
+                raise SourceError(f"{what}: the next page's link (Link: rel=\"next\") is not a URL") from None
             raise SourceError(f"{what}: the next page's link points at another server")
         return response, self._in_utf8(what, response, body)
 
@@ -757,6 +797,7 @@ class HttpSource:
         page = 0
         cursors = _Cursors(entity)
         once = _Once(entity)
+        idle = _Idle(entity, f"/{entity}", self.max_empty_pages)
         while True:
             page += 1
             params: dict[str, Any] | None
@@ -775,11 +816,13 @@ class HttpSource:
             items, token = self._page(entity, page, self._answer(entity, page, link or f"/{entity}", params,
                                                                  plain=plain, quiet=expand_quietly))
             link = None if token else self._next_link
-            out += once.new(f"page {page}", items)
+            new = once.new(f"page {page}", items)
+            out += new
             progress(entity, len(out))
             cursor = token or link
             if not cursor or cursors.ended(page, cursor, is_token=bool(token), empty=not items):
                 return out
+            idle.step(page, len(new))
             if page >= self.max_pages:
                 raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages")
 
@@ -861,6 +904,7 @@ class HttpSource:
         token: str | None = None
         link: str | None = None
         cursors = _Cursors("deletedEntities")
+        idle = _Idle("deletedEntities", "/deletedEntities", self.max_empty_pages)
         page = 0
         while True:
             page += 1
@@ -869,8 +913,8 @@ class HttpSource:
                                              else {"after": since.isoformat(), "limit": self.page_size})
             answer = self._answer("deletedEntities", page, link or "/deletedEntities", params)
             assert answer is not None  # deletedEntities is no optional entity: any answer but 200 stopped
-            found, token = self._parsed(f"deletedEntities, page {page}", *answer, _DeletedIds(f"page {page}").read,
-                                        data_only=False)
+            listing = _DeletedIds(f"page {page}")
+            found, token = self._parsed(f"deletedEntities, page {page}", *answer, listing.read, data_only=False)
             ids += found
             link = None if token else self._next_link
             cursor = token or link
@@ -878,6 +922,7 @@ class HttpSource:
             # absences alone is no empty page)
             if not cursor or cursors.ended(page, cursor, is_token=bool(token), empty=False):
                 return ids
+            idle.step(page, listing.listed)  # every id the page lists counts, of a kind read or not
             if page >= self.max_pages:
                 raise SourceError(f"deletedEntities, page {page}: more than {self.max_pages} pages")
 

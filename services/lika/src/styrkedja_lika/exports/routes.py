@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from styrkedja_contracts.events.lika import ActionStatus
+from styrkedja_kit.app import export_slots
 from styrkedja_kit.rules import RuleViolation
 
 from ..action_plans.routes import Service as PlanService
@@ -62,15 +64,21 @@ async def _plan_sheet(plans: ActionPlans, self_assessment_id: UUID, labels: Labe
                                    *filters], PLAN_HEADERS, plan_rows(items, labels.areas, labels.ratings))
 
 
-def _xlsx(sheets: list[Sheet], row: dict[str, Any], what: str) -> Response:
+async def _xlsx(request: Request, sheets: list[Sheet], row: dict[str, Any], what: str) -> Response:
+    """The workbook, written in a thread of its own (every indicator's longest comment and a plan of 200 long notes
+    take openpyxl ~50 ms of CPU: on the event loop, a client asking for exports in a loop held every other request
+    of the service, its probes too, for as long as it kept asking), at most `max_exports_in_flight` at once (the
+    kit's `export_slots`; more is a 503 `overloaded` with Retry-After)."""
     filename = f"lika-{what}-{row['school_unit_code']}-{row['self_assessment_id']}.xlsx"
-    return Response(workbook_bytes(sheets), media_type=XLSX,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    with export_slots(request).held():
+        content = await asyncio.to_thread(workbook_bytes, sheets)
+    return Response(content, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.get("/{self_assessment_id}/export.xlsx", response_class=Response,
             responses={200: {"content": {XLSX: {}}, "description": "The workbook"}})
-async def export_self_assessment(self_assessment_id: UUID, svc: Service, plans: PlanService) -> Response:
+async def export_self_assessment(request: Request, self_assessment_id: UUID, svc: Service,
+                                 plans: PlanService) -> Response:
     """Sheet "Självskattning" (every rating with its comment) and, once there is one, sheet
     "Handlingsplan" (every activity with its note)."""
     row, ratings = await svc.get(self_assessment_id)
@@ -79,12 +87,12 @@ async def export_self_assessment(self_assessment_id: UUID, svc: Service, plans: 
         [labels.areas.get(r.area or "", r.area), r.indicator_id, labels.title(r.indicator_id),
          labels.ratings.get(r.rating.value, r.rating.value), r.comment] for r in full(row, ratings).ratings])]
     plan = await _plan_sheet(plans, self_assessment_id, labels, PlanFilter(), [], missing_ok=True)
-    return _xlsx(sheets + ([plan] if plan else []), row, "sjalvskattning")
+    return await _xlsx(request, sheets + ([plan] if plan else []), row, "sjalvskattning")
 
 
 @router.get("/{self_assessment_id}/action-plan/export.xlsx", response_class=Response,
             responses={200: {"content": {XLSX: {}}, "description": "The workbook"}})
-async def export_action_plan(self_assessment_id: UUID, svc: Service, plans: PlanService,
+async def export_action_plan(request: Request, self_assessment_id: UUID, svc: Service, plans: PlanService,
                              status: Annotated[ActionStatus | None, Query()] = None,
                              priority: Annotated[int | None, Query(ge=1, le=3)] = None,
                              owner: Annotated[str | None, Query(max_length=100)] = None,
@@ -95,4 +103,4 @@ async def export_action_plan(self_assessment_id: UUID, svc: Service, plans: Plan
     sheet = await _plan_sheet(plans, self_assessment_id, Labels(row["catalogue_version"]), plan_filter, _about(row),
                               missing_ok=False)
     assert sheet is not None  # missing_ok=False: no plan is a 404
-    return _xlsx([sheet], row, "handlingsplan")
+    return await _xlsx(request, [sheet], row, "handlingsplan")

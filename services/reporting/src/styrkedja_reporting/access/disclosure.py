@@ -210,6 +210,11 @@ def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping
     """Grow `primary` until no withheld cell is determined by the visible ones. Returns the withheld
     set and the cells that could not be protected (every cell that would help is shown exactly)."""
     equations = [(p.parent, *p.children) for p in partitions]  # coefficient +1 for the parent, -1 children
+    # the exact check's rows bottom-up (the equations of the lowest levels first, the nation's last): the
+    # determined cells do not depend on the rows' order (a row space is a row space), the work does — taken in
+    # their canonical order, a nation's equations came early and every later pivot was eliminated again from
+    # their long rows (at 290 organisers: minutes per decision, ~90 % of it in `_determined`)
+    partitions = bottom_up(partitions, cells)
     by_cell: dict[Key, list[int]] = {}
     for index, equation in enumerate(equations):
         for key in equation:
@@ -240,6 +245,11 @@ def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping
             return frozenset(hidden), frozenset(_determined(hidden, partitions)) if stuck else frozenset()
 
 
+def bottom_up(partitions: Sequence[Partition], cells: Mapping[Key, Cell]) -> list[Partition]:
+    """Pure: the partitions by the highest level among their cells, lowest first (stable: ties keep their order)."""
+    return sorted(partitions, key=lambda p: max(cells[k].level for k in (p.parent, *p.children)))
+
+
 #: The cost of withholding a cell whose untouched equation has nothing else withholdable (it would be
 #: given away there): chosen only when nothing else is left.
 _DEAD_END = 10**12
@@ -247,11 +257,31 @@ _DEAD_END = 10**12
 
 class _Lowest:
     """Per equation (looked up when first needed), its two withholdable cells with the fewest
-    students: the cheapest complement there, for any cell of it but the cheapest itself."""
+    students: the cheapest complement there, for any cell of it but the cheapest itself. Also what one
+    `_protect` learns as it goes, its withheld cells only ever growing: the equations known to hold a
+    withheld cell (they always will), and each cell's `repr` (the cost's tie-break)."""
 
     def __init__(self, equations: list[tuple[Key, ...]], adjustable: frozenset[Key], cells: Mapping[Key, Cell]):
         self.equations, self.adjustable, self.cells = equations, adjustable, cells
         self.found: dict[int, list[tuple[int, Key]]] = {}
+        self.touched: set[int] = set()
+        self.names: dict[Key, str] = {}
+
+    def holds_hidden(self, index: int, hidden: set[Key]) -> bool:
+        """The equation holds a withheld cell (`hidden` only grows: once it does, it always will — a nation's
+        equation of 290 organisers is not scanned again for every cell that meets it)."""
+        if index in self.touched:
+            return True
+        if any(m in hidden for m in self.equations[index]):
+            self.touched.add(index)
+            return True
+        return False
+
+    def name(self, cell: Key) -> str:
+        found = self.names.get(cell)
+        if found is None:
+            found = self.names[cell] = repr(cell)
+        return found
 
     def other_than(self, index: int, cell: Key) -> int | None:
         two = self.found.get(index)
@@ -272,12 +302,11 @@ def _cost(cell: Key, hidden: set[Key], lowest: _Lowest, cells: Mapping[Key, Cell
     follow (a whole organiser's tree against the nation's total)."""
     cost = cells[cell].students
     for i in by_cell.get(cell, ()):
-        equation = equations[i]
-        if any(m in hidden for m in equation):
+        if lowest.holds_hidden(i, hidden):
             continue
         other = lowest.other_than(i, cell)
         cost += _DEAD_END if other is None else other
-    return cost, repr(cell)
+    return cost, lowest.name(cell)
 
 
 def _close_singletons(hidden: set[Key], adjustable: frozenset[Key], known: frozenset[Key],
@@ -287,15 +316,22 @@ def _close_singletons(hidden: set[Key], adjustable: frozenset[Key], known: froze
     ones, which the exactly shown cells give away) gives it away, so withhold the cheapest visible
     cell of that equation too, and look again at the equations that cell is in. What is left —
     combinations of several equations — is the exact check's job."""
+    # each equation's withheld cells (the `known` ones not counted), kept as cells are added below: the check
+    # of an equation taken from the queue is a look-up, not a scan (a nation's equation, with a member in
+    # every organiser, was scanned again for every organiser's cell withheld)
+    withheld = [sum(1 for m in members if m in hidden and m not in known) for members in equations]
     queue = deque(range(len(equations)))
     while queue:
-        members = equations[queue.popleft()]
-        if sum(1 for m in members if m in hidden and m not in known) != 1:
+        index = queue.popleft()
+        if withheld[index] != 1:
             continue
+        members = equations[index]
         candidates = [m for m in members if m in adjustable and m not in hidden]
         if candidates:
             pick = min(candidates, key=lambda c: _cost(c, hidden, lowest, cells, equations, by_cell))
             hidden.add(pick)
+            for i in by_cell.get(pick, ()):  # `pick` is adjustable, so never `known`
+                withheld[i] += 1
             queue.extend(by_cell.get(pick, ()))
 
 

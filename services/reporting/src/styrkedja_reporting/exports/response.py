@@ -20,7 +20,10 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
+from styrkedja_kit.admission import Slots
+from styrkedja_kit.app import export_slots
 from styrkedja_kit.rules import RuleViolation
 
 from .negotiate import MEDIA_TYPES, ExportFormat, choose_format
@@ -127,9 +130,26 @@ def export_response(request: Request, table: Table, format: str | None = None, *
     body = astream_table(table, fmt, dialect) if isinstance(table.rows, AsyncIterable) else \
         stream_table(table, fmt, dialect)
     headers = {"Vary": "Accept"}
-    if fmt is not ExportFormat.json:
-        headers["Content-Disposition"] = content_disposition(file_name(table.name, fmt, day))
-    return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+    if fmt is ExportFormat.json:
+        return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+    headers["Content-Disposition"] = content_disposition(file_name(table.name, fmt, day))
+    slots = export_slots(request)  # a file (a workbook on disk, a CSV): at most `max_exports_in_flight` at once
+    slots.take_or_refuse()
+    return _HeldStream(slots, body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+class _HeldStream(StreamingResponse):
+    """A streamed file holding one of `slots` until its last byte is sent (or the client is gone)."""
+
+    def __init__(self, slots: Slots, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.slots = slots
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slots.give()
 
 
 __all__ = ["Row", "astream_table", "content_disposition", "export_response", "file_name", "stream_table"]

@@ -63,6 +63,7 @@ figure_pass = Table(
     # freshness: the newest result's day and how many results are on it (migration 0017: was figure_dates)
     Column("newest", Date), Column("newest_count", Integer, nullable=False, server_default="0"),
     Index("ix_figure_pass_organiser_level", "organiser_id", "level", "school_year", "period"),
+    Index("ix_figure_pass_nation", "school_year", "period", postgresql_where=text("level = 'organiser'")),  # 0023
     postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 #: The key in the order the reads want it (migration 0020): led by the read index's columns (organiser, level,
@@ -456,6 +457,12 @@ def _at_once(select_values: str, extra: tuple[str, str] | None, levels: Sequence
 
 
 def _rolled_up_pass() -> str:
+    """`_rolled_up_pass_parts` as one statement."""
+    ctes, select = _rolled_up_pass_parts()
+    return f"WITH {ctes} {select}"
+
+
+def _rolled_up_pass_parts() -> tuple[str, str]:
     """The rebuild's pass table (with its newest days) by a roll-up: each fact aggregated once per period kind, to
     the group level (per group cell and student: `gs`; per group cell and day: `gd`), the levels above from those
     rows. Counters and the results per day are additive: summed from the group cells. Distinct students are not
@@ -464,7 +471,8 @@ def _rolled_up_pass() -> str:
     per school unit (`one`) and summed to the area and organiser; the few in several (`m`) are counted distinct
     per school unit and area from their group rows. Every step that reads as many rows as there are facts is a
     hash aggregate with a small result or a scan (no sort of the facts' rows). The same rows as
-    `RECOMPUTED["pass"]`."""
+    `RECOMPUTED["pass"]`. Returned as its common table expressions (after WITH) and its SELECT, so that a statement
+    may add one that reads `gs` (`STUDENTS_OF_GS`: figure_students' rows are `gs`'s)."""
     k = "organiser_id, subject_code, year, school_year, period"
     kk = ", ".join(f"x.{c}" for c in k.split(", "))
     cell = ", ".join(quoted(c) for c in CELL)
@@ -491,7 +499,7 @@ def _rolled_up_pass() -> str:
     ctes = (
         # per group cell and student: the counters (each fact once per period kind)
         f"gs AS MATERIALIZED (SELECT {of_fact}, f.student_id AS st, "
-        f"{_pass_counters(distinct_students=False)} {facts} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
+        f"{_pass_counters(distinct_students=False)}, CAST(count(*) AS integer) AS n {facts} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8), "
         # per group cell and day: the results (the newest day of every level from these), counted per term, round
         # and day first and only those few rows made two, one per period kind (not every fact twice: the statement's
         # PostgreSQL CPU -11 % at 402k events, -6 % at 1.6M; bench/results/rebuild11.json)
@@ -523,9 +531,20 @@ def _rolled_up_pass() -> str:
     newest = (f"SELECT {cell}, max(ARRAY[day - {_EPOCH}, n]) AS at FROM ({per_day}) AS d "
               f"GROUP BY {', '.join(str(n) for n in range(1, len(CELL) + 1))}")
     counters = per_level("grp", ", ".join(f"CAST(sum(x.{quoted(c)}) AS integer) AS {quoted(c)}" for c in PASS_COUNTERS))
-    return (f"WITH {ctes} SELECT c.*, s.students, CAST({_EPOCH} + n.at[1] AS date) AS newest, "
-            f"coalesce(n.at[2], 0) AS newest_count FROM ({counters}) AS c "
-            f"JOIN ({students}) AS s({cell}, students) USING ({cell}) LEFT JOIN ({newest}) AS n USING ({cell})")
+    return ctes, (f"SELECT c.*, s.students, CAST({_EPOCH} + n.at[1] AS date) AS newest, "
+                  f"coalesce(n.at[2], 0) AS newest_count FROM ({counters}) AS c "
+                  f"JOIN ({students}) AS s({cell}, students) USING ({cell}) LEFT JOIN ({newest}) AS n USING ({cell})")
+
+
+#: figure_students' rows (its columns, in order) from the pass roll-up's `gs` (`_rolled_up_pass_parts`): one row per
+#: group cell and student there, `n` its results — the rows `REBUILT["students"]` makes from the facts (the same
+#: filter and the same two period kinds; a group's unit id names its school unit, so grouping by both is by the
+#: group). The rebuild makes both tables by one statement: every fact aggregated per group cell and student once,
+#: not twice (`rebuild.bulk`'s pass and students job)
+STUDENTS_OF_GS = ("SELECT CAST('group' AS varchar) AS level, gu AS unit_id, organiser_id, subject_code, year, "
+                  "school_year, period, st AS student_id, n AS count FROM gs")
+#: The pass roll-up's parts (`_rolled_up_pass_parts`: its WITH list, its SELECT)
+ROLLED_UP_PASS = _rolled_up_pass_parts()
 
 
 #: The rebuild's materialisation of pass and students: the same rows as `RECOMPUTED`. Pass (and its newest days):

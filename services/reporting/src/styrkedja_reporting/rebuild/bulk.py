@@ -24,9 +24,9 @@ final state once instead:
 7. the levels of both from the final facts, rolled up: the group level's rows, the school unit's from those, the area's
    and organiser's from the school unit's (`rolled_up_levels_sql`: the rows of `FactStore.recomputed_sql`), in their
    key's order;
-8. the figures: pass (with its newest days) and students by one statement each (`figures.tables.REBUILT`: the rows
-   of the consistency check's `RECOMPUTED`; pass rolled up from the group level), forecast against outcome and merit
-   by its pure rules (`figures.recompute.recomputed_rows`);
+8. the figures: pass (with its newest days) and students by ONE statement (`_figure`: the rows of the consistency
+   check's `RECOMPUTED`; pass rolled up from the group level, figure_students' rows its per group cell and student
+   rows), forecast against outcome and merit by its pure rules (`figures.recompute.recomputed_rows`);
 9. "below the pass level without support" from the final facts by one statement (`rebuild.below_pass`: the rule of
    `support.rules.below_pass_cells` in SQL);
 10. compliance by set statements from the final directory and facts and the staged fact events
@@ -268,6 +268,13 @@ def _copy_str(value: str) -> str:
     return str.translate(value, _COPY_ESCAPE)  # a str subclass (an enum's value) as its plain text
 
 
+def _copy_uuid(value: uuid.UUID) -> str:
+    """A UUID as its 32 hex digits, without the hyphens (PostgreSQL's uuid input takes both forms): `hex` is one
+    formatting, `str` that and four slices joined — of the decoder's ~30 µs per event, ~1 µs for a fact event's two
+    (bench/README.md rebuild19)."""
+    return value.hex
+
+
 def _copy_datetime(value: datetime) -> str:
     if value.tzinfo is None:  # the binary COPY's reading of a naive time is not the text's: not here
         raise TypeError("a naive datetime")
@@ -275,7 +282,7 @@ def _copy_datetime(value: datetime) -> str:
 
 
 _COPY_TEXT: dict[type, Callable[[Any], str]] = {
-    str: _copy_str, int: str, bool: lambda v: "t" if v else "f", uuid.UUID: str, datetime: _copy_datetime,
+    str: _copy_str, int: str, bool: lambda v: "t" if v else "f", uuid.UUID: _copy_uuid, datetime: _copy_datetime,
     date: date.isoformat, bytes: lambda v: "\\\\x" + v.hex(), type(None): lambda v: "\\N"}
 
 
@@ -320,7 +327,7 @@ def _naive() -> str:
 
 _LINE_MAKERS: dict[tuple[type, ...], tuple[Callable[[tuple[Any, ...]], str], int, int] | None] = {}
 _LINE_PARTS: dict[type, str] = {
-    str: "r[{i}]", int: "_str(r[{i}])", uuid.UUID: "_str(r[{i}])", bool: "('t' if r[{i}] else 'f')",
+    str: "r[{i}]", int: "_str(r[{i}])", uuid.UUID: "r[{i}].hex", bool: "('t' if r[{i}] else 'f')",
     datetime: "(r[{i}].isoformat() if r[{i}].tzinfo is not None else _naive())", date: "r[{i}].isoformat()",
     bytes: "_BYTEA + r[{i}].hex()", type(None): "_NULL"}
 
@@ -439,8 +446,8 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
 
 def _direct_assessment(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._assessment` and `_stage_fact`, in `_HEAD` + ASSESSMENTS' column order
-    return "\t".join((str(seq), str(e.id), e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
-                      d.published_at.isoformat(), str(d.assessment_id), str(d.revision), "f", d.organiser_id,
+    return "\t".join((str(seq), e.id.hex, e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
+                      d.published_at.isoformat(), d.assessment_id.hex, str(d.revision), "f", d.organiser_id,
                       d.school_unit_code, d.group_id, d.student_id, str(d.gender), str(d.year), d.subject_code,
                       str(d.kind), str(d.scale), d.value, str(d.school_year), str(d.term), str(d.round),
                       d.assessed_on.isoformat()))
@@ -448,24 +455,24 @@ def _direct_assessment(seq: int, e: Any, topic: str, part: int, off: int, digest
 
 def _direct_retraction(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._retraction`
-    return "\t".join((str(seq), str(e.id), e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
-                      d.retracted_at.isoformat(), str(d.assessment_id), str(d.revision), "t", d.organiser_id,
+    return "\t".join((str(seq), e.id.hex, e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
+                      d.retracted_at.isoformat(), d.assessment_id.hex, str(d.revision), "t", d.organiser_id,
                       d.school_unit_code, d.group_id, d.student_id, "unknown", "0", d.subject_code, "", "", "",
                       str(d.school_year), str(d.term), str(d.round), "\\N"))
 
 
 def _direct_forecast(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._forecast`
-    return "\t".join((str(seq), str(e.id), e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
-                      "\\N", str(d.forecast_id), str(d.revision), "f", d.organiser_id, d.school_unit_code, d.group_id,
+    return "\t".join((str(seq), e.id.hex, e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
+                      "\\N", d.forecast_id.hex, str(d.revision), "f", d.organiser_id, d.school_unit_code, d.group_id,
                       d.student_id, str(d.gender), str(d.year), d.subject_code, str(d.value), str(d.school_year),
                       str(d.term), "t" if d.late else "f", d.submitted_at.date().isoformat()))
 
 
 def _direct_withdrawal(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._withdrawal`
-    return "\t".join((str(seq), str(e.id), e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
-                      "\\N", str(d.forecast_id), str(d.revision), "t", d.organiser_id, d.school_unit_code, d.group_id,
+    return "\t".join((str(seq), e.id.hex, e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
+                      "\\N", d.forecast_id.hex, str(d.revision), "t", d.organiser_id, d.school_unit_code, d.group_id,
                       d.student_id, "unknown", "0", d.subject_code, "", str(d.school_year), str(d.term), "f", "\\N"))
 
 
@@ -827,7 +834,7 @@ class Rebuilder:
         async def below_pass(session: AsyncSession, backend: int) -> None:
             # support_below_pass's indexes kept until now: the support stage's upserts need its key
             await _drop_indexes(session, (BELOW_PASS.table.name,))
-            # in its key's order, as the figures of ORDERED_FIGURES (its key built from a sorted heap)
+            # in its key's order, as figure_students (its key built from a sorted heap)
             order = _key_order(list(BELOW_PASS.table.primary_key.columns)) if await _byte_order(session) else None
             await rebuild_below_pass(session, order_by=order)
 
@@ -844,16 +851,16 @@ class Rebuilder:
                 await _figure(session, name)
             return _Job(f"figures.{name}", figure, derive)
 
-        # each figure of one statement (`figure_tables.REBUILT`); students (the most rows, the biggest indexes) first
-        figures = [name for name in figure_tables.REBUILT if name != "students"]
+        # each figure of one statement (`figure_tables.REBUILT`), those `MADE_WITH` another by that one's: pass with
+        # figure_students' rows (the most rows, the biggest indexes: the longest chain, first)
+        figures = [name for name in figure_tables.REBUILT if name not in MADE_WITH]
         jobs = [
             # the longest chains first: a free connection takes the first job whose inputs are complete
             _Job("facts.assessment_facts", lambda s, b: self._facts(s, "assessments")),
             _Job("handlers", handlers),
             _Job("facts.forecast_facts", lambda s, b: self._facts(s, "forecasts")),
-            *([figure_job("students")] if "students" in figure_tables.REBUILT else []),
-            _Job("compliance", compliance, derive),
             *(figure_job(name) for name in figures),
+            _Job("compliance", compliance, derive),
             _Job("below_pass", below_pass, derive),
             _Job("levels.assessment_aggregates", lambda s, b: _level(s, ASSESSMENTS, parallel), derive),
             _Job("levels.forecast_aggregates", lambda s, b: _level(s, FORECASTS, parallel), derive),
@@ -865,7 +872,8 @@ class Rebuilder:
         filled_by = {"assessment_facts": "facts.assessment_facts", "forecast_facts": "facts.forecast_facts",
                      "assessment_aggregates": "levels.assessment_aggregates",
                      "forecast_aggregates": "levels.forecast_aggregates",
-                     **{figure_tables.TABLES[name].table.name: f"figures.{name}" for name in figure_tables.REBUILT},
+                     **{figure_tables.TABLES[name].table.name: f"figures.{MADE_WITH.get(name, name)}"
+                        for name in figure_tables.REBUILT},
                      "compliance_items": "compliance", "compliance_cells": "compliance",
                      "compliance_round_reports": "compliance", BELOW_PASS.table.name: "below_pass",
                      APPLIED: "bookkeeping"}
@@ -1231,10 +1239,6 @@ async def _halving(session: AsyncSession, handler: BatchHandler, items: Sequence
     await _halving(session, handler, items[half:], failed)
 
 
-#: the figures whose statement reads every fact and makes few rows: by CREATE TABLE AS (`_insert_by_parallel_plan`)
-PARALLEL_FIGURES = frozenset({"pass"})
-
-
 async def _insert_by_parallel_plan(session: AsyncSession, label: str, table: str, cols: str, select: str, *,
                                    parallel: bool = True) -> None:
     """`INSERT INTO table (cols) select`; with `parallel`, `select` is first made a table by CREATE TABLE AS, whose
@@ -1280,18 +1284,17 @@ async def _level(session: AsyncSession, store: Any, parallel: bool) -> None:
     parallel workers — two connections — the scratch table only wrote and read every row once more)."""
     dims = ", ".join(quoted(d) for d in store.dimensions)
     select = f"SELECT {dims}, count FROM ({rolled_up_levels_sql(store)}) AS r({dims}, count)"
-    if await _byte_order(session):  # in its key's order, as the figures of ORDERED_FIGURES (its key built from a
+    if await _byte_order(session):  # in its key's order, as figure_students (its key built from a
         # sorted heap: at 402k events the fill and the key's build 3.8-4.4 CPU s against 4.4-4.8 unsorted)
         select += f" ORDER BY {_key_order(list(store.aggregates.primary_key.columns))}"
     await _insert_by_parallel_plan(session, f"levels.{store.facts.name}", store.aggregates.name, f"{dims}, count",
                                    select, parallel=parallel)
 
 
-#: the figures inserted in their primary key's order (`_key_order`) where the database's text order is byte order:
-#: their key's index is then built from a sorted heap (the build's sort finds it sorted, one pass) instead of sorting
+#: figure_students is inserted in its primary key's order (`_key_order`) where the database's text order is byte order:
+#: its key's index is then built from a sorted heap (the build's sort finds it sorted, one pass) instead of sorting
 #: every row by the 8-column key, whose comparisons read each column of both tuples (figure_students: 3.2M rows at
 #: 1.6M events, 24-25 of its indexes' 41-53 CPU s; bench/results/rebuild8.json, rebuild9.json)
-ORDERED_FIGURES = frozenset({"students"})
 #: database collations whose text order is byte order (code point order of UTF-8): a key made of the columns'
 #: bytes (`_key_order`) sorts as the columns do
 BYTE_ORDER_COLLATIONS = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8"})
@@ -1327,20 +1330,33 @@ def _key_order(columns: Sequence[Column[Any]]) -> str:
 #: quadratic in the groups: 254 of the rebuild's 273 PostgreSQL CPU seconds at 402k events of make bench's term shape
 #: (classes of 25, 16 subjects × 4 rounds), 6.4 s at 66k (bench/README.md "benchshape"); hash joins instead
 NO_NESTED_LOOPS = frozenset({"pass"})
+#: figures whose rows another figure's statement makes (figure → that figure): figure_students' rows are the pass
+#: roll-up's per group cell and student rows (`figure_tables.STUDENTS_OF_GS`), written by pass's statement, so every
+#: fact is aggregated per group cell and student once, not once per figure (bench/README.md rebuild19)
+MADE_WITH = {"students": "pass"}
 
 
 async def _figure(session: AsyncSession, name: str) -> None:
-    """A figure of `figure_tables.REBUILT` (pass with its newest days, students) by one statement."""
-    sql = figure_tables.REBUILT[name]
-    table = figure_tables.TABLES[name]
-    cols = ", ".join(quoted(c) for c in table.columns)
-    select = f"SELECT {cols} FROM ({sql}) AS r"
-    if name in ORDERED_FIGURES and await _byte_order(session):
-        select += f" ORDER BY {_key_order(list(table.table.primary_key.columns))}"
+    """A figure of `figure_tables.REBUILT` that is not `MADE_WITH` another, by one statement: pass (with its newest
+    days) and, by the same statement, figure_students — the roll-up's common table expressions
+    (`figure_tables.ROLLED_UP_PASS`) and one more that inserts `gs`'s rows into figure_students (in its key's order
+    where text sorts as bytes), then the pass rows inserted. A data-modifying WITH runs to its end whatever the
+    statement reads of it; it cannot stand in a subquery, nor in CREATE TABLE AS: no parallel plan (the rebuild has
+    none with two connections or more, `parallel_workers`)."""
+    if name != "pass" or MADE_WITH != {"students": "pass"}:
+        raise ValueError(f"no rebuild statement for the figure {name!r} alone")
+    figure, students = figure_tables.TABLES["pass"], figure_tables.TABLES["students"]
+    cols = ", ".join(quoted(c) for c in figure.columns)
+    student_cols = ", ".join(quoted(c) for c in students.columns)
+    fill = f"SELECT {student_cols} FROM ({figure_tables.STUDENTS_OF_GS}) AS r"
+    if await _byte_order(session):
+        fill += f" ORDER BY {_key_order(list(students.table.primary_key.columns))}"
+    ctes, select = figure_tables.ROLLED_UP_PASS
+    sql = (f"WITH {ctes}, rebuilt_students AS (INSERT INTO {students.table.name} ({student_cols}) {fill}) "
+           f"INSERT INTO {figure.table.name} ({cols}) SELECT {cols} FROM ({select}) AS r")
     async with (planner_setting(session, "enable_nestloop", "off") if name in NO_NESTED_LOOPS
                 else contextlib.nullcontext()):
-        await _insert_by_parallel_plan(session, f"figures.{name}", table.table.name, cols, select,
-                                       parallel=name in PARALLEL_FIGURES)
+        await explain.execute(session, f"figures.{name}", sql)
 
 
 async def _figure_by_rules(session: AsyncSession, name: str) -> None:

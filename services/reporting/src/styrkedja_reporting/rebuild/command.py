@@ -48,7 +48,7 @@ from .bulk import (
     parallel_workers,
     peak_rss_mb,
 )
-from .log import EMPTY_FETCH_MS, read_log, records_at
+from .log import STALL_SECONDS, LogIncomplete, read_log, records_at, stopped
 
 Say = Callable[[str], None]
 T = TypeVar("T")
@@ -81,13 +81,15 @@ def _stderr(line: str) -> None:
 
 async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 20_000,
               dead_letter: bool = True, decoders: int | None = None, overlap: bool = False,
-              connections: int | None = None) -> dict[str, Any]:
+              connections: int | None = None, stall_seconds: float = STALL_SECONDS) -> dict[str, Any]:
     """Read, rebuild, commit; returns what was done and how long each stage took (seconds). `decoders`:
     processes decoding the log beside this one (default `default_decoders()`: one per core where the machine has a
     second). They answer with the facts' staging rows as COPY text, so this process only fetches and COPYs: its
     read CPU at 602k events 31.9 s decoding here → 4.7 s, the decoder's and this one's together as much as
     before (35.0 → 35.7 s; bench/results/rebuild5.json). Earlier decoders answered with tuples, which cost this
-    process as much to unpickle and encode again as it saved (rebuild2.json, rebuild4.json)."""
+    process as much to unpickle and encode again as it saved (rebuild2.json, rebuild4.json). `stall_seconds`: how
+    long the read waits for a record while a partition is short of its end before it stops (`LogIncomplete`,
+    nothing changed)."""
     decoders = default_decoders() if decoders is None else decoders
     threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
     _quiet_collector()  # before the decoders are forked: theirs too
@@ -95,7 +97,7 @@ async def run(settings: ReportingSettings, *, say: Say = _stderr, chunk: int = 2
     pool = ProcessPoolExecutor(decoders, mp_context=multiprocessing.get_context("fork")) if decoders else None
     try:
         summary = await _run(settings, say=say, chunk=chunk, dead_letter=dead_letter, decoders=decoders, pool=pool,
-                             overlap=overlap, connections=connections)
+                             overlap=overlap, connections=connections, stall_seconds=stall_seconds)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -117,7 +119,8 @@ def default_decoders() -> int:
 
 
 async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter: bool, decoders: int,
-               pool: Executor | None, overlap: bool = False, connections: int | None = None) -> dict[str, Any]:
+               pool: Executor | None, overlap: bool = False, connections: int | None = None,
+               stall_seconds: float = STALL_SECONDS) -> dict[str, Any]:
     started = time.perf_counter()
     group = settings.consumer_group
 
@@ -154,14 +157,15 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
         read_cpu = CpuClock(rebuilder.stages.backend)
         try:
             log = await read_log(settings, reporting_topics(), client_id=f"{settings.client_id}-rebuild",
-                                 progress=read_progress, on_records=rebuilder.feed_records)
+                                 progress=read_progress, on_records=rebuilder.feed_records,
+                                 stall_seconds=stall_seconds)
         except KafkaConnectionError as error:  # no broker at the start (the live tables untouched: `close` below)
             raise _no_broker(settings, error) from None
         await rebuilder.drain()
         read_seconds = time.perf_counter() - started
         rebuilder.report.cpu["read"] = read_cpu.spent()
         say(f"read done: {log.records:,} records, {rebuilder.report.read:,} decoded, {len(rebuilder.dead):,} undecodable "
-            f"({'end offsets' if log.exact_offsets else 'until an empty fetch'}); staging "
+            f"({log.ends}); staging "
             f"{rebuilder.staging_seconds:.1f} s of it, {decoders} decoder processes")
         applied_started = time.perf_counter()
         report: RebuildReport = await rebuilder.finish(log.next_offsets)
@@ -188,9 +192,9 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
     summary = {"events_read": log.records, "decoded": report.read, "undecodable": len(rebuilder.dead),
                "applied": report.applied, "duplicates": report.duplicates, "unhandled": report.unhandled,
                "refused": len(report.failed), "conflicting_duplicates": len(report.conflicts), "read_seconds": round(read_seconds, 3),
-               # of the read, the wait for the empty fetch that ends it on a broker without exact end offsets: a timer,
-               # the same at any size (bench/speed.py's 6.4M estimate does not grow it)
-               "read_end_wait_seconds": 0.0 if log.exact_offsets else EMPTY_FETCH_MS / 1000,
+               # of the read, a wait that ends it whatever the log's size (bench/speed.py's 6.4M estimate does not grow
+               # it): none since each partition's end is taken before the read, on the embedded broker too (ops19)
+               "read_end_wait_seconds": 0.0,
                "apply_seconds": round(apply_seconds, 3), "seconds": round(total, 3),
                "events_per_s": round(log.records / total) if total else None,
                "max_rss_mb": peak_rss_mb(),  # VmHWM: this program's own peak
@@ -274,7 +278,7 @@ async def _commit_marker(settings: ReportingSettings, group: str, next_offsets: 
     except Exception as error:  # a marker only: the live consumer seeks to the database's offsets
         _stderr(f"the broker's offset marker was not committed ({type(error).__name__}); the database holds them")
     finally:
-        await consumer.stop()
+        await stopped(consumer)
 
 
 async def cancelled_on_sigterm(work: Awaitable[T]) -> T:
@@ -327,6 +331,10 @@ def argument_parser() -> argparse.ArgumentParser:
                              "not pay on two shared cores: bench/results/rebuild3.json)")
     parser.add_argument("--no-dead-letter", action="store_true",
                         help="do not send undecodable or refused events to the dead-letter topic again")
+    parser.add_argument("--stall-seconds", type=_at_least(1), default=int(STALL_SECONDS),
+                        help="how long the read waits for a record while a partition is short of the end taken at "
+                             f"the start (the broker stopped, or came back without its logs) before it stops, "
+                             f"exit 1, nothing changed (default {int(STALL_SECONDS)})")
     parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
     return parser
 
@@ -340,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         # the default names a database no service has: refuse in one line, not with asyncpg's traceback
         parser.error(f"{unset}; a rebuild needs reporting's, styrkedja_reporting")
     work = run(settings, chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
-               overlap=args.overlap, connections=args.connections)
+               overlap=args.overlap, connections=args.connections, stall_seconds=args.stall_seconds)
     try:
         if args.profile:
             from pyinstrument import Profiler  # a bench tool: only imported when asked for
@@ -355,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         _stderr("stopped by SIGTERM; the rebuild's schema dropped (the live tables as they were unless it had "
                 "committed)")
         return 128 + signal.SIGTERM
-    except (Unreachable, RebuildRunning) as error:
+    except (Unreachable, RebuildRunning, LogIncomplete) as error:
         _stderr(f"styrkedja rebuild reporting: {error}")
         return 1
     if args.json:

@@ -1,18 +1,25 @@
 """Reading reporting's topics from the beginning to their end, decoded as the live consumer decodes.
 
-Where the broker counts records in its end offsets (Apache Kafka), the end is each partition's
-ListOffsets "latest" taken at the start: events written meanwhile are left to the live consumer.
-The embedded broker's end offsets do not count records (one batch of 100 ends at 1), so there the
-end is where a fetch comes back empty for every partition still being read — the same proof of "no
-lag" the live consumer uses (`ConsumerLoop._caught_up`)."""
+Each partition's end is known before the read starts, and the read is done only when every partition was read
+to it (`read_log`); events written meanwhile are left to the live consumer. Where the broker counts records in
+its end offsets (Apache Kafka), the end is ListOffsets "latest". The embedded broker's (Tansu) "latest" does not
+count records (it names the start of the last record batch, plus one: one batch of 100 ends at 1), but its fetch
+answers carry the true high watermark: there the end is the high watermark of one fetch per partition at that
+"latest" (its last batch only), and the read says so (`Log.ends`). A broker that goes away mid-read (stopped,
+killed, or back without its logs: each fetch comes back empty, or the client cannot connect) is not an end: after
+`stall_seconds` without a record while a partition is short of its end the read stops (`LogIncomplete`), and the
+rebuild changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from styrkedja_contracts import ContractError, decode_event
 from styrkedja_contracts.kafka_binding import refusal
@@ -20,8 +27,18 @@ from styrkedja_kit.consumer import Delivered, record_digest, unfit
 from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_consumer, registry_topics, stand_in_refusal
 from styrkedja_kit.settings import ServiceSettings
 
-#: a fetch that brings nothing for this long ends the read on a broker whose end offsets do not count records
+#: how long one fetch waits for records (then it comes back empty, and the read asks again)
 EMPTY_FETCH_MS = 1_500
+#: no record for this long, while a partition is short of its end: the broker is gone (`LogIncomplete`). A rebuild
+#: reads a log that is written already, so a live broker answers each fetch at once; 30 s outlasts a busy machine's
+#: pause (and an Apache Kafka leader moving), not an outage.
+STALL_SECONDS = 30.0
+T = TypeVar("T")
+
+
+class LogIncomplete(Exception):
+    """The log could not be read to the end taken at the start (the broker stopped answering, or came back without
+    its logs): said in one line by the command (exit 1); nothing was changed."""
 
 
 @dataclass
@@ -32,17 +49,20 @@ class Log:
     records: int = 0
     decoded: int = 0  # handed to `on_chunk` (not kept in `items`)
     exact_offsets: bool = True
+    ends: str = "end offsets"  # where each partition's end came from (`_log_ends`), for the command's summary line
 
 
 async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_id: str,
                    progress: Callable[[int, float], None] = lambda n, s: None,
                    on_chunk: Callable[[list[Delivered]], Awaitable[None]] | None = None,
-                   on_records: Callable[[list[ConsumerRecord]], Awaitable[None]] | None = None) -> Log:
-    """Every record of `topics` from offset 0 to the end (see the module docstring), decoded;
+                   on_records: Callable[[list[ConsumerRecord]], Awaitable[None]] | None = None,
+                   stall_seconds: float = STALL_SECONDS) -> Log:
+    """Every record of `topics` from offset 0 to the end taken at the start (see the module docstring), decoded;
     records that do not decode (the contracts' `decode_event`, with `max_event_bytes`) in `dead`.
     With `on_chunk`, each fetch's decoded events are handed to it (in log order per partition) and not
     kept: the memory does not grow with the log. With `on_records`, each fetch's records are handed to it
-    undecoded (it decodes them, and keeps what does not decode)."""
+    undecoded (it decodes them, and keeps what does not decode). Raises `LogIncomplete` where a partition was not
+    read to its end: no record came for `stall_seconds`, or the client failed."""
     sizes = dict(registry_topics())
     await ensure_topics(settings, [(t, sizes[t]) for t in topics])
     exact = (await broker_capabilities(settings)).exact_offsets
@@ -57,20 +77,21 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
         consumer.assign(partitions)
         for tp in partitions:  # from 0: a log that starts later resets to its start (auto_offset_reset)
             consumer.seek(tp, 0)
-        ends = await consumer.end_offsets(partitions) if exact else {}
-        reading = {tp for tp in partitions if not exact or ends[tp] > 0}
+        ends, out.ends = await _log_ends(consumer, partitions, exact, stall_seconds)
+        reading = {tp for tp in partitions if ends[tp] > 0}
         for tp in set(partitions) - reading:
             out.next_offsets[(tp.topic, tp.partition)] = 0
         consumer.pause(*(set(partitions) - reading))
         last_report = 0.0
+        last_record = time.monotonic()
         while reading:
-            batch = await consumer.getmany(*reading, timeout_ms=EMPTY_FETCH_MS, max_records=20_000)
-            if not batch and not exact:
-                break  # nothing more anywhere: the end
+            batch = await _fetched(consumer.getmany(*reading, timeout_ms=EMPTY_FETCH_MS, max_records=20_000),
+                                   reading, ends, out.next_offsets, stall_seconds)
+            if not any(batch.values()) and time.monotonic() - last_record > stall_seconds:
+                raise LogIncomplete(_short_of(reading, ends, out.next_offsets, stall_seconds))
             decoded: list[Delivered] = [] if on_chunk is not None else out.items
             for tp, records in batch.items():
-                if exact:
-                    records = [r for r in records if r.offset < ends[tp]]
+                records = [r for r in records if r.offset < ends[tp]]  # written after the start: the live consumer's
                 if on_records is not None and records:
                     await on_records(records)  # it decodes them
                 for record in records if on_records is None else ():
@@ -92,11 +113,13 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                 if records:
                     out.records += len(records)
                     out.next_offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
-            if exact:
-                await _past_markers(consumer, reading, ends, out.next_offsets)
+            await _fetched(_past_markers(consumer, reading, ends, out.next_offsets), reading, ends, out.next_offsets,
+                           stall_seconds)
             if on_chunk is not None and decoded:
                 out.decoded += len(decoded)
                 await on_chunk(decoded)
+            if any(batch.values()):  # after its staging: the wait is counted from here, not the staging's time
+                last_record = time.monotonic()
             now = time.perf_counter()
             if now - last_report >= 1.0:
                 last_report = now
@@ -104,9 +127,73 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
         for tp in partitions:
             out.next_offsets.setdefault((tp.topic, tp.partition), 0)
     finally:
-        await consumer.stop()
+        await stopped(consumer)
     progress(out.records, time.perf_counter() - started)
     return out
+
+
+async def stopped(consumer: AIOKafkaConsumer) -> None:
+    """`consumer.stop()`. With the broker gone, aiokafka's stop can raise a CancelledError of its own (a retry's sleep
+    it cancelled); that one is not this task's cancellation (SIGTERM, Ctrl-C), which is passed on: it would have
+    turned a clear line (`LogIncomplete`, or a rebuild that committed) into "stopped by SIGTERM"."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
+async def _log_ends(consumer: AIOKafkaConsumer, partitions: list[TopicPartition], exact: bool, stall_seconds: float
+                    ) -> tuple[dict[TopicPartition, int], str]:
+    """Each partition's end before the read, and where it came from (see the module docstring). Where the end offsets
+    do not count records, one fetch per non-empty partition at its "latest" brings its last batch and the high
+    watermark; the partitions are then put back to 0. A partition that answers no fetch within `stall_seconds`
+    has no known end: `LogIncomplete`."""
+    listed = await _fetched(consumer.end_offsets(partitions), partitions, {}, {}, stall_seconds)
+    if exact:
+        return listed, "end offsets"
+    asked = [tp for tp in partitions if listed[tp] > 0]
+    for tp in asked:
+        consumer.seek(tp, listed[tp] - 1)
+    started = time.monotonic()
+    while any(consumer.highwater(tp) is None for tp in asked):
+        if time.monotonic() - started > stall_seconds:
+            unknown = [f"{tp.topic}:{tp.partition}" for tp in asked if consumer.highwater(tp) is None]
+            raise LogIncomplete(f"the broker told no end of {', '.join(unknown)} in {stall_seconds:.0f} s (a fetch's "
+                                "high watermark); nothing was changed. Is the broker up? Run the rebuild again")
+        await _fetched(consumer.getmany(*asked, timeout_ms=EMPTY_FETCH_MS), asked, {}, {}, stall_seconds)
+    ends = {tp: max(listed[tp], consumer.highwater(tp) or 0) for tp in partitions}
+    for tp in asked:
+        consumer.seek(tp, 0)
+    below = sum(1 for tp in asked if ends[tp] > listed[tp])
+    return ends, (f"ends from a fetch's high watermark: ListOffsets \"latest\" was below it on {below} of "
+                  f"{len(asked)} non-empty partitions")
+
+
+async def _fetched(call: Awaitable[T], partitions: Collection[TopicPartition], ends: dict[TopicPartition, int],
+                   next_offsets: dict[tuple[str, int], int], stall_seconds: float) -> T:
+    """`call` to the broker, within `stall_seconds`; a failure of the client (it cannot connect, the broker refused)
+    or no answer by then: `LogIncomplete`, naming the partitions short of their end."""
+    try:
+        return await asyncio.wait_for(call, stall_seconds)
+    except (KafkaError, TimeoutError) as error:
+        raise LogIncomplete(_short_of(partitions, ends, next_offsets, stall_seconds, error)) from None
+
+
+def _short_of(partitions: Collection[TopicPartition], ends: dict[TopicPartition, int],
+              next_offsets: dict[tuple[str, int], int], stall_seconds: float, error: BaseException | None = None) -> str:
+    """The one line a read that stopped short says: which partitions, how far, why, and that nothing changed."""
+    short = sorted(partitions)
+    where = ", ".join(f"{tp.topic}:{tp.partition} at {next_offsets.get((tp.topic, tp.partition), 0):,}"
+                      + (f" of {ends[tp]:,}" if tp in ends else "") for tp in short[:3])
+    more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+    why = (f"the broker failed ({type(error).__name__})" if isinstance(error, KafkaError)
+           else f"no record came for {stall_seconds:.0f} s")
+    return (f"the log was not read to its end: {where}{more} ({why}: the broker stopped, or came back without "
+            "its logs); nothing was changed, the live tables are as they were. Once the broker is back with its "
+            "log (after a restart of the embedded broker: once the services' outboxes have republished), run the "
+            "rebuild again")
 
 
 async def _past_markers(consumer: AIOKafkaConsumer, reading: set[TopicPartition], ends: dict[TopicPartition, int],
@@ -147,5 +234,5 @@ async def records_at(settings: ServiceSettings, positions: Sequence[tuple[str, i
                         out[(topic, partition, offset)] = found[0]
                     break
     finally:
-        await consumer.stop()
+        await stopped(consumer)
     return out

@@ -107,6 +107,10 @@ assessment_aggregates = Table(
     *[Column(d, Integer if d in ("round", "year") else String(80), nullable=False) for d in ASSESSMENT_DIMENSIONS],
     Column("count", Integer, nullable=False),
     PrimaryKeyConstraint(*ASSESSMENT_KEY, name="assessment_aggregates_pkey"),
+    # the nation reads' rows (the organiser level's, `results.read.nation_rows`) by subject and term: only an
+    # organiser cell's insert writes it (`count` is in no index: its updates stay heap-only) — migration 0023
+    Index("ix_assessment_aggregates_nation", "subject_code", "school_year", "term",
+          postgresql_where=text("level = 'organiser'")),
     postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 
@@ -130,6 +134,8 @@ forecast_aggregates = Table(
       for d in FORECAST_DIMENSIONS],
     Column("count", Integer, nullable=False),
     PrimaryKeyConstraint(*FORECAST_KEY, name="forecast_aggregates_pkey"),
+    Index("ix_forecast_aggregates_nation", "subject_code", "school_year", "term",
+          postgresql_where=text("level = 'organiser'")),
     postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 

@@ -110,6 +110,46 @@ def below_pass_cells(results: Iterable[AssessmentFact], supports: Iterable[Suppo
     return out
 
 
+def _newest_per_key(facts: Iterable[AssessmentFact], into: dict[tuple[str, str, str], AssessmentFact]) -> None:
+    """`into` per (organiser, student, subject): the newest (`newest_first`) of what it held and `facts`' not
+    retracted."""
+    for fact in facts:
+        if fact.retracted:
+            continue
+        key = (fact.organiser_id, fact.student_id, fact.subject_code)
+        current = into.get(key)
+        if current is None or newest_first(fact) > newest_first(current):
+            into[key] = fact
+
+
+def below_pass_change(unchanged: Iterable[AssessmentFact], before: Iterable[AssessmentFact],
+                      after: Iterable[AssessmentFact], supports: Iterable[SupportFact],
+                      placement: Placement) -> Counter[Any]:
+    """`below_pass_cells(unchanged + after) − below_pass_cells(unchanged + before)` with the same `supports` (a
+    batch of results: the interventions did not change), worked out per (organiser, student, subject) whose newest
+    result differs between the two — the rest cancel out and are not expanded to their levels at all."""
+    base: dict[tuple[str, str, str], AssessmentFact] = {}
+    _newest_per_key(unchanged, base)
+    newest_before, newest_after = dict(base), dict(base)
+    _newest_per_key(before, newest_before)
+    _newest_per_key(after, newest_after)
+    supported = {(f.organiser_id, f.student_id, f.subject_code) for f in supports if is_active(f)}
+    out: Counter[Any] = Counter()
+    for key in newest_before.keys() | newest_after.keys():
+        was, now = newest_before.get(key), newest_after.get(key)
+        if was is now:
+            continue
+        organiser, student, subject = key
+        if key in supported or (organiser, student, NO_SUBJECT) in supported:
+            continue
+        for fact, sign in ((now, 1), (was, -1)):
+            if fact is None or fact.reaches_pass:
+                continue
+            for level, unit in units(fact, placement):
+                out[(level, unit, organiser, subject, student)] += sign
+    return out
+
+
 #: Statuses whose start counts as "support started" (a proposal has not started).
 STARTED_STATUSES = ("decided", "in_progress", "evaluated", "closed")
 

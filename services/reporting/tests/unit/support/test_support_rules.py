@@ -4,11 +4,21 @@ active interventions count), the day support started and the before/after split 
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+from dataclasses import replace
 from datetime import date
 from uuid import UUID, uuid5
 
 from styrkedja_reporting.results.rules import AssessmentFact
-from styrkedja_reporting.support.rules import SupportFact, below_pass_cells, phase, student_cells, support_starts
+from styrkedja_reporting.support.rules import (
+    SupportFact,
+    below_pass_cells,
+    below_pass_change,
+    phase,
+    student_cells,
+    support_starts,
+)
 
 NS = UUID("5b1f0c1e-0000-4000-8000-00000000abcd")
 ORG, CODE, AREA = "2999", "12345678", "area-nord"
@@ -70,3 +80,41 @@ def test_the_per_student_rows_carry_no_free_text_and_nothing_when_retracted():
     rows = student_cells(fact, PLACED)
     assert len(rows) == 4 and all(k[-1] == "s-1" and k[-2] == "2026-09-01" for k in rows)  # four levels kept
     assert student_cells(support("s-1", retracted=True), PLACED) == {}
+
+
+def test_the_change_per_key_equals_the_difference_of_the_two_states():
+    """`below_pass_change` (a batch of results: only the keys whose newest result differs are expanded) equals
+    `below_pass_cells(after) − below_pass_cells(before)` over random states: new rounds, revisions (to another value,
+    subject, group or school unit), retractions, results older than the newest, keys with no result left, supported
+    students (a subject's, every subject's; an inactive one does not count), a school unit without an area."""
+    placed = {CODE: AREA}  # "87654321" has no area
+    for seed in range(200):
+        rng = random.Random(seed)
+        students = [f"s-{n}" for n in range(6)]
+        subjects = ("GRGRMAT01", "GRGRENG01")
+
+        unchanged = [_some_result(rng, students, subjects, f"u{n}") for n in range(rng.randint(0, 12))]
+        before, after = [], []
+        for n in range(rng.randint(1, 8)):
+            new = _some_result(rng, students, subjects, f"c{n}")
+            roll = rng.random()
+            if roll < 0.5:  # a new result
+                after.append(new)
+            else:  # a revision or retraction of a stored one (its old version, perhaps in another key)
+                old = replace(_some_result(rng, students, subjects, f"c{n}"), assessment_id=new.assessment_id)
+                before.append(old)
+                after.append(replace(new, retracted=True) if roll < 0.65 else new)
+        supports = [support(rng.choice(students), subject=rng.choice((*subjects, "")),
+                            status=rng.choice(("decided", "in_progress", "closed")), start=f"2026-09-0{k + 1}")
+                    for k in range(rng.randint(0, 3))]
+        expected = Counter(below_pass_cells(unchanged + after, supports, placed))
+        expected.subtract(below_pass_cells(unchanged + before, supports, placed))
+        got = below_pass_change(unchanged, before, after, supports, placed)
+        assert {k: n for k, n in got.items() if n} == {k: n for k, n in expected.items() if n}, seed
+
+
+def _some_result(rng: random.Random, students: list[str], subjects: tuple[str, ...], tag: str) -> AssessmentFact:
+    fact = result(rng.choice(students), rng.choice("ABCDEFF"), subject=rng.choice(subjects), round_=rng.randint(1, 4),
+                  term=rng.choice(("HT", "VT")), kind=rng.choice(("assessment", "term_grade")),
+                  group=rng.choice(("7A", "7B")), tag=tag)
+    return replace(fact, school_unit_code=rng.choice((CODE, "87654321")))
