@@ -42,6 +42,8 @@ def example_requests(text: str) -> list[tuple[str, str, str, str]]:
     """(method, port, path, body) of every curl in a fenced block that sends a body."""
     found = []
     for _, body in fenced_blocks(text):
+        if not re.search(r"(?m)^\s*(?:\$\s*)?curl\b", body):
+            continue  # a block of program output (a log line, a summary) is prose in a box, not shell words
         words = shlex.split(body.replace("\\\n", " "), comments=True)
         starts = [i for i, word in enumerate(words) if word == "curl"]
         for start, end in zip(starts, [*starts[1:], len(words)][: len(starts)], strict=True):
