@@ -783,6 +783,16 @@ async def test_a_new_database_reads_from_the_start_though_the_broker_holds_the_g
     assert _count(metrics.CONSUMER_STARTS, group, "styrkedja.assessments", "log_start_marker_left") >= 1
 
 
+async def _sent_one_by_one(settings, events):
+    """Each event produced and acknowledged before the next: their partitions and offsets, in order."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        return [await producer.send_and_wait(ASSESSMENTS, value=e.to_bytes(), key=e.partition_key()) for e in events]
+    finally:
+        await producer.stop()
+
+
 @pytest.mark.integration
 async def test_an_offset_beyond_the_log_end_reads_the_new_log_from_its_start_and_says_so(kit_db, kit_settings):
     """ops19 (`consumer.log_gap`): the database's offset lies beyond the log's end — the topic was deleted and made
@@ -793,12 +803,7 @@ async def test_an_offset_beyond_the_log_end_reads_the_new_log_from_its_start_and
     await ensure_topics(kit_settings, registry_topics())
     unit = unit_code()
     events = [assessment_event(unit, n=i) for i in range(5)]
-    producer = AIOKafkaProducer(bootstrap_servers=kit_settings.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        sent = [await producer.send_and_wait(ASSESSMENTS, value=e.to_bytes(), key=e.partition_key()) for e in events]
-    finally:
-        await producer.stop()
+    sent = await _sent_one_by_one(kit_settings, events)
     tp = TopicPartition(ASSESSMENTS, sent[-1].partition)
     stored = sent[-1].offset + 100_000  # where the old log had come to
     group = f"kit-gap-{unit}"
@@ -834,12 +839,7 @@ async def test_an_offset_before_the_log_start_counts_the_lost_records_and_reads_
     await ensure_topics(kit_settings, registry_topics())
     unit = unit_code()
     events = [assessment_event(unit, n=i) for i in range(10)]
-    producer = AIOKafkaProducer(bootstrap_servers=kit_settings.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        sent = [await producer.send_and_wait(ASSESSMENTS, value=e.to_bytes(), key=e.partition_key()) for e in events]
-    finally:
-        await producer.stop()
+    sent = await _sent_one_by_one(kit_settings, events)
     tp = TopicPartition(ASSESSMENTS, sent[0].partition)
     group = f"kit-lost-{unit}"
     async with kit_db.sessions.begin() as session:  # applied up to the first of these ten

@@ -92,13 +92,7 @@ def below_pass_cells(results: Iterable[AssessmentFact], supports: Iterable[Suppo
     newest result: (level, unit, organiser, subject, student). Pure: the apply path (before and
     after a batch, for the students it touched) and the recomputation use the same rule."""
     newest: dict[tuple[str, str, str], AssessmentFact] = {}
-    for fact in results:
-        if fact.retracted:
-            continue
-        key = (fact.organiser_id, fact.student_id, fact.subject_code)
-        current = newest.get(key)
-        if current is None or newest_first(fact) > newest_first(current):
-            newest[key] = fact
+    _newest_per_key(results, newest)
     supported = {(f.organiser_id, f.student_id, f.subject_code) for f in supports if is_active(f)}
     out: Counter[Any] = Counter()
     for (organiser, student, subject), fact in newest.items():
