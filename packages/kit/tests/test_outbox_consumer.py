@@ -603,10 +603,16 @@ async def test_consumer_lag_is_the_real_count_where_end_offsets_count_records_el
 
 
 class FakeLoop:
-    """Stands in for a ConsumerLoop: runs until stopped, counting how many run at once."""
+    """Stands in for a ConsumerLoop: runs until stopped, counting how many run at once (in this process: `fresh`
+    starts the count anew for a test — a lock-drop test may leave `most` at 2, rightly, for the next test to see)."""
 
     running = 0
     most = 0
+
+    @classmethod
+    def fresh(cls, count: int) -> list[FakeLoop]:
+        cls.running = cls.most = 0
+        return [cls() for _ in range(count)]
 
     def __init__(self) -> None:
         self.group_id = "g"
@@ -634,7 +640,7 @@ async def test_of_sibling_workers_one_consumes_and_another_takes_over_when_it_st
 
     assert sibling_workers_lock_key("reporting") is None  # a process of its own consumes as before
     key = uuid.uuid4().int % 2**62
-    loops = [FakeLoop() for _ in range(3)]
+    loops = FakeLoop.fresh(3)
     workers = [OneWorkerConsumes(kit_db, loop, key, retry_seconds=0.1) for loop in loops]
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
@@ -661,7 +667,7 @@ async def test_a_worker_whose_lock_connection_drops_stops_consuming_and_one_cons
     from styrkedja_kit.app import OneWorkerConsumes
 
     key = uuid.uuid4().int % 2**62
-    loops = [FakeLoop() for _ in range(2)]
+    loops = FakeLoop.fresh(2)
     workers = [OneWorkerConsumes(kit_db, loop, key, retry_seconds=0.1) for loop in loops]
     tasks = [asyncio.create_task(w.run()) for w in workers]
     admin = await asyncpg.connect(kit_db.asyncpg_dsn)
@@ -696,7 +702,7 @@ async def test_of_sibling_workers_as_many_consume_as_there_are_slots_and_one_tak
     assert sibling_workers_lock_keys("reporting", 2) is None  # a process of its own consumes as before
     FakeLoop.most = 0
     keys = [uuid.uuid4().int % 2**62 for _ in range(2)]
-    loops = [FakeLoop() for _ in range(3)]
+    loops = FakeLoop.fresh(3)
     for loop in loops:
         loop.settings = ServiceSettings(consumer_group_instance_id="reporting-0")
     workers = [OneWorkerConsumes(kit_db, loop, keys, retry_seconds=0.1) for loop in loops]
