@@ -559,7 +559,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     app.add_middleware(OverloadGuard, max_requests=settings.max_requests_in_flight,
                        max_writes=settings.max_writes_in_flight,
                        retry_after_seconds=settings.overload_retry_after_seconds)
-    app.state.export_slots = Slots("exports (CSV and xlsx files)", settings.max_exports_in_flight,
+    app.state.export_slots = Slots(EXPORT_SLOTS, settings.max_exports_in_flight,
                                    settings.overload_retry_after_seconds)
 
     @app.get("/healthz", tags=["ops"])
@@ -626,13 +626,17 @@ def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool
         define_consumer_tables(metadata)
 
 
+#: what the export bound counts (its 503's detail and its metric's `bound` label: the first word)
+EXPORT_SLOTS = "exports (CSV and xlsx files)"
+
+
 def export_slots(request: Request) -> Slots:
     """The bound on the files (CSV, xlsx) the service writes at once (`max_exports_in_flight`): a route writing one
     takes a slot (`Slots.held`, or `take_or_refuse` and `give` around a stream) or answers 503 `overloaded`."""
     slots: Slots | None = getattr(request.app.state, "export_slots", None)
     if slots is None:  # an app not made by `create_service_app` (a route's own test): the settings' default bound
         slots = request.app.state.export_slots = Slots(
-            "exports (CSV and xlsx files)", ServiceSettings.model_fields["max_exports_in_flight"].default)
+            EXPORT_SLOTS, ServiceSettings.model_fields["max_exports_in_flight"].default)
     return slots
 
 

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.rosters import roster_sizes_on
 from ..directory.tables import placements
-from ..results.read import Scope, nation_rows, nation_unit, scoped
-from ..results.rules import GROUP_SEPARATOR, NATION, read_level
+from ..results.read import Scope, level_rows, nation_unit, scoped
+from ..results.rules import GROUP_SEPARATOR, NATION
 from ..results.tables import assessment_facts, forecast_facts
 from .pass_share import PassTally
 from .state import Multiset
@@ -44,7 +44,7 @@ class CellFilters:
 def _where(table: Any, level: str, filters: CellFilters, periods: Sequence[PeriodId], scope: Scope | None,
            query: Any) -> Any:
     c = table.c
-    query = query.where(nation_rows(c.level) if level == "nation" else c.level == read_level(level),
+    query = query.where(level_rows(c.level, level),
                         or_(*[and_(c.school_year == sy, c.period == p) for sy, p in sorted(set(periods))]))
     for name in ("organiser_id", "unit_id", "subject_code", "year", "gender"):
         value = getattr(filters, name)

@@ -141,11 +141,14 @@ def nation_unit() -> Any:
     return literal_column(f"'{NATION}'")
 
 
-def nation_rows(level_column: Any) -> Any:
-    """SQL: the rows a nation read sums, the organiser level's (`rules.read_level`), with the level a constant in
-    the SQL, not a bind, so that the planner takes the partial index of those rows (`ix_*_nation`, migration 0023:
-    a nation read looked through the whole table for them — 2M rows at 290 organisers for 15k) in every plan."""
-    return level_column == literal_column(f"'{read_level('nation')}'")
+def level_rows(level_column: Any, level: str) -> Any:
+    """SQL: the stored rows a read of `level` takes (`rules.read_level`: the nation's are the organiser level's, summed).
+    For the nation the level is a constant in the SQL, not a bind, so that the planner takes the partial index of
+    those rows (`ix_*_nation`, migration 0023: a nation read looked through the whole table for them — 2M rows at 290
+    organisers for 15k) in every plan."""
+    if level == "nation":
+        return level_column == literal_column(f"'{read_level('nation')}'")
+    return level_column == read_level(level)
 
 
 async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: Filters,
@@ -164,7 +167,7 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     else:
         agg = store.aggregates.c
         source = {c.name: c for c in agg}
-        condition = nation_rows(agg.level) if level == "nation" else agg.level == read_level(level)
+        condition = level_rows(agg.level, level)
         if level == "nation":
             source["unit_id"] = nation_unit()
         count = func.sum(agg.count)

@@ -107,7 +107,7 @@ assessment_aggregates = Table(
     *[Column(d, Integer if d in ("round", "year") else String(80), nullable=False) for d in ASSESSMENT_DIMENSIONS],
     Column("count", Integer, nullable=False),
     PrimaryKeyConstraint(*ASSESSMENT_KEY, name="assessment_aggregates_pkey"),
-    # the nation reads' rows (the organiser level's, `results.read.nation_rows`) by subject and term: only an
+    # the nation reads' rows (the organiser level's, `results.read.level_rows`) by subject and term: only an
     # organiser cell's insert writes it (`count` is in no index: its updates stay heap-only) — migration 0023
     Index("ix_assessment_aggregates_nation", "subject_code", "school_year", "term",
           postgresql_where=text("level = 'organiser'")),
