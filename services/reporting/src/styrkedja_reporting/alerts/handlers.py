@@ -112,12 +112,18 @@ class ForecastTouched(NamedTuple):
     term: str
 
 
+def _organisers(batch: Sequence[Delivered], types: Iterable[str]) -> set[str]:
+    """The organisers of the batch's events of `types`: their facts' writers' lock (`FactStore.load`)."""
+    wanted = frozenset(types)
+    return {item.event.data.organiser_id for item in batch if item.event.type in wanted}  # type: ignore[attr-defined]
+
+
 async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     # the batch's stored facts, read (and locked) once for this and the results handler after it
     forecast_ids = sorted_unique(item.event.data.forecast_id for item in batch  # type: ignore[attr-defined]
                                  if item.event.type in FORECAST_TYPES)
     if forecast_ids:
-        found = (await FORECASTS.preload(session, forecast_ids)).values()
+        found = (await FORECASTS.preload(session, forecast_ids, _organisers(batch, FORECAST_TYPES))).values()
         session.info.setdefault(_BEFORE_FORECASTS, set()).update(
             ForecastTouched(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.term)
             for f in found if not f.withdrawn)
@@ -126,7 +132,8 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
     if not ids:
         return
     rows = [(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round)
-            for f in (await ASSESSMENTS.preload(session, ids)).values() if not f.retracted]
+            for f in (await ASSESSMENTS.preload(session, ids, _organisers(batch, ASSESSMENT_TYPES))).values()
+            if not f.retracted]
     session.info.setdefault(_BEFORE, set()).update(rows)  # plain tuples, a Touched's fields
     # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read, and
     # kept in the batch's memo (a new one per batch), so they need no check that they are this batch's

@@ -82,7 +82,7 @@ from ..metadata import metadata
 from ..registry import HandlerRegistry, note_freshness_from
 from ..results import handlers as results
 from ..results.rules import GROUP_SEPARATOR, MATERIALISED, AssessmentFact
-from ..results.tables import ASSESSMENTS, FORECASTS
+from ..results.tables import ASSESSMENTS, FORECASTS, sole_fact_writer
 from ..staging import quoted
 from ..support import handlers as support
 from ..support.tables import BELOW_PASS
@@ -569,7 +569,10 @@ class Rebuilder:
     # -- transactions ---------------------------------------------------------------------------------------------
     async def _enter(self, session: AsyncSession) -> int:
         """A transaction of the rebuild: the shadow schema first on its search path (every statement's unqualified
-        table is the shadow's), memory for its sorts, hashes and index builds; returns its backend's pid."""
+        table is the shadow's), memory for its sorts, hashes and index builds; returns its backend's pid. It is the
+        only writer of the shadow's facts and cells (one job per table): it takes no `FACT_WRITERS_LOCK` (a lock of
+        the whole database: the live consumer's batches of the same organisers would wait for the rebuild's job)."""
+        sole_fact_writer(session)
         await session.execute(text(f"SET LOCAL search_path TO {self.shadow}, {self.search_path}"))
         # sorts, hash aggregates and index builds over every fact (`WORK_MEM_KB`: why not more)
         await session.execute(text(f"SET LOCAL work_mem = '{self.work_mem_kb}kB'"))

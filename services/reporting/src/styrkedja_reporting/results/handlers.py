@@ -34,7 +34,7 @@ from .rules import (
     forecast_signature,
     resolve,
 )
-from .tables import ASSESSMENTS, FORECASTS, FactStore, placement_of
+from .tables import ASSESSMENTS, FORECASTS, FactStore, lock_fact_writers, placement_of
 
 EVENT_TYPES = (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type,
                ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type)
@@ -107,7 +107,8 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
     signature first and each expanded once by `signature_cells`; without, `cells` per fact."""
     if not incoming:
         return [], {}
-    current = await store.load(session, {fact_id for fact_id, _ in incoming})
+    current = await store.load(session, {fact_id for fact_id, _ in incoming},
+                               {fact.organiser_id for _, fact in incoming})
     after = resolve(current, incoming)
     changed = [fact for fact_id, fact in after.items() if current.get(fact_id) is not fact]
     if not changed:
@@ -134,6 +135,14 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
     else:  # each signature expanded to its cells (`signature_cells`) and summed per cell by the server
         await store.add_signed(session, signed, placement)
     return [(before, fact) for before, fact in zip(old, changed, strict=True) if before != fact], placement
+
+
+async def lock_batch_fact_writers(session: AsyncSession, batch: Sequence[Delivered]) -> None:
+    """Registered first (before the directory and every reader of facts): `FACT_WRITERS_LOCK` of every organiser
+    whose facts the batch writes (results, support, plans), all at once in sorted order. The handlers after it
+    take theirs (`lock_fact_writers`: held already, no statement); taken one handler at a time, a batch could
+    hold one organiser's and wait for another's that a second batch holds while it waits for the first's."""
+    await lock_fact_writers(session, {item.event.data.organiser_id for item in batch})  # type: ignore[attr-defined]
 
 
 async def apply_results(session: AsyncSession, batch: Sequence[Delivered]) -> None:

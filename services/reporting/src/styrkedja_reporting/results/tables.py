@@ -7,6 +7,22 @@ signature and are expanded to the five materialised levels and summed per cell b
 `unnest(...)` on the server — no per-row round trips, no many-row VALUES to compile. The big
 upserts (facts, aggregates, figure tables) go by binary COPY into a temporary table and one merge
 (`Staged`: cheaper to encode than arrays; bench/results/apply-cells2.json).
+
+Concurrent writers (`lock_fact_writers`): a batch moves the cells by the difference between what it reads as
+stored and what it stores, so two transactions must never both read "before" of one fact. `FOR UPDATE` guards a
+stored fact only: for a fact not stored yet it locks nothing, and two transactions applying two revisions of
+the same new fact (two partitions with one organiser's records, a replay beside the live consumer, a revoked
+consumer's last batch) would both read "nothing before" and both count theirs. Every writer of facts and cells
+therefore takes its organisers' `FACT_WRITERS_LOCK` first, in a statement of its own before any read of the
+facts (READ COMMITTED: the read after it sees what the writer before it committed).
+
+The advisory locks of a batch, in the one order every transaction takes them (no cycle, no deadlock):
+the kit's claim of the event ids (row locks) → `FACT_WRITERS_LOCK` (every organiser of the batch's facts, sorted,
+at once: `lock_batch_fact_writers`, registered first) → `PLACEMENT_LOCK` (the directory's moves exclusive, then
+`placement_of` shared) → the alerts' freshness locks (`alerts.freshness.lock_keys`) → rows of facts, cells,
+alerts. `DIRECTORY_WRITE_LOCK` (directory writes over the API) and `JUDGE_ALL_LOCK` (a reevaluation, the
+rebuild's swap) are taken by transactions that write no facts and take no `FACT_WRITERS_LOCK`. The rebuild's
+handlers write its own (shadow) tables, one transaction alone: it takes none (`sole_fact_writer`).
 """
 
 from __future__ import annotations
@@ -140,6 +156,52 @@ forecast_aggregates = Table(
 )
 
 
+#: pg_advisory_xact_lock(FACT_WRITERS_LOCK, hashtext(organiser_id)): the writers of one organiser's facts and
+#: cells take turns (see the module's "Concurrent writers"). Per organiser, not per fact: a batch names thousands
+#: of facts and a handful of organisers (its records are keyed by organiser)
+FACT_WRITERS_LOCK = 812_003
+#: session.info: (the transaction they were taken in, the organisers whose lock it holds); or `_SOLE`
+_FACT_WRITERS = "styrkedja.results.fact_writers"
+_SOLE = "sole"
+#: in the list's order (the volatile call is evaluated after the sort)
+_LOCK_FACT_WRITERS = text(f"SELECT pg_advisory_xact_lock({FACT_WRITERS_LOCK}, hashtext(o)) "
+                          "FROM unnest(CAST(:organisers AS text[])) WITH ORDINALITY AS u(o, n) ORDER BY n")
+
+
+def _transaction_of(session: AsyncSession) -> Any:
+    """The (innermost) transaction a lock taken now is held by: a savepoint rolled back lets go of what was taken
+    in it, a new transaction holds none — either is another object than the one the locks were noted with."""
+    sync = session.sync_session
+    return sync.get_nested_transaction() or sync.get_transaction()
+
+
+async def lock_fact_writers(session: AsyncSession, organisers: Iterable[str]) -> None:
+    """`FACT_WRITERS_LOCK` of `organisers` for the transaction, those it does not hold yet, in sorted order, in a
+    statement of its own: before the caller reads any of their facts. Taken once per transaction (noted in
+    `session.info`); a batch takes all of its organisers at once first (`lock_batch_fact_writers`), so that no
+    transaction takes one organiser's while it waits for another's (a cycle)."""
+    noted = session.info.get(_FACT_WRITERS)
+    if noted == _SOLE:
+        return
+    transaction = _transaction_of(session)
+    held: frozenset[str] = noted[1] if noted is not None and noted[0] is transaction else frozenset()
+    missing = sorted(set(organisers) - held)
+    if not missing:
+        return
+    await session.execute(_LOCK_FACT_WRITERS, {"organisers": missing})
+    session.info[_FACT_WRITERS] = (_transaction_of(session), held | frozenset(missing))
+
+
+def sole_fact_writer(session: AsyncSession, sole: bool = True) -> None:
+    """The session's transactions are the only writers of the facts and cells they write (the rebuild's, into its
+    own schema): they take no `FACT_WRITERS_LOCK` (a lock for the whole database, which would hold the live
+    consumer's batches back till the rebuild's commit). `sole=False` ends it."""
+    if sole:
+        session.info[_FACT_WRITERS] = _SOLE
+    elif session.info.get(_FACT_WRITERS) == _SOLE:
+        del session.info[_FACT_WRITERS]
+
+
 class FactStore:
     """Facts and their aggregates for one kind (assessments or forecasts)."""
 
@@ -188,12 +250,15 @@ class FactStore:
             f"DELETE FROM {aggregates.name} WHERE count = 0 AND ({dims}) IN (SELECT * FROM {unnest_of(key_cols)})")
         self._area_transfer = AreaTransfer(aggregates, dimensions, ("count",))
 
-    async def load(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
-        """The stored facts of `ids`, locked (FOR UPDATE) to the transaction's end. Loaded already in this
-        transaction for the same ids (`preload`: a handler before results), they are not read again."""
+    async def load(self, session: AsyncSession, ids: Iterable[Any], organisers: Iterable[str]) -> dict[Any, Any]:
+        """The stored facts of `ids`, locked (FOR UPDATE) to the transaction's end, their `organisers`'
+        `FACT_WRITERS_LOCK` taken first (a fact's organiser leads its natural key: every revision names the
+        same). Loaded already in this transaction for the same ids (`preload`: a handler before results), they
+        are not read again."""
         ids = sorted_unique(ids)
         if not ids:
             return {}
+        await lock_fact_writers(session, organisers)
         loaded = session.info.pop(self._preloaded, None)
         if loaded is not None and loaded[0] == ids:
             return dict(loaded[1])
@@ -201,11 +266,12 @@ class FactStore:
         make = self.make
         return {row[0]: make(*row) for row in rows}
 
-    async def preload(self, session: AsyncSession, ids: Iterable[Any]) -> dict[Any, Any]:
+    async def preload(self, session: AsyncSession, ids: Iterable[Any], organisers: Iterable[str]
+                      ) -> dict[Any, Any]:
         """`load`, kept for the results handler of this batch (its next `load` of the same ids): a
         handler that reads the batch's stored facts before results (alerts, where they counted
         before) reads them once for both. Nothing between may change the facts."""
-        found = await self.load(session, ids)
+        found = await self.load(session, ids, organisers)
         session.info[self._preloaded] = (sorted_unique(ids), found)
         return found
 

@@ -1,0 +1,114 @@
+"""Two transactions applying two revisions of the same fact that is not stored yet (two partitions with one
+organiser's records, a replay beside the live consumer): `FOR UPDATE` on the stored facts locks nothing for a
+fact that is not there, so without the organiser's writers' lock (`results.tables.lock_fact_writers`) both read
+"nothing before" and both count theirs — the cells count the fact twice, and the fact stored is whichever
+committed last, not the newest revision.
+
+The interleaving is forced: transaction A reads the facts (nothing stored) and waits; B is applied meanwhile —
+to its end, or until it waits for a lock A holds; then A goes on. Either way the cells must equal a
+recomputation from the facts, and the fact stored must be the newest revision."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+from typing import Any
+from uuid import uuid5
+
+import pytest
+from sqlalchemy import text
+
+from styrkedja_contracts import CloudEvent, ForecastSubmittedV1, new_event
+from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import Database
+from styrkedja_reporting.main import handler_registry
+from styrkedja_reporting.results.handlers import apply_results
+from styrkedja_reporting.results.tables import ASSESSMENTS, FORECASTS, FactStore
+
+from .test_alerts import AUTUMN, T0, YEAR
+from .test_directory import NS, TOPIC, Feeder, directory, published
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+ORG, CODE, GROUP = "2999", "11111111", "7A"
+#: a transaction waiting for an advisory lock (B waiting for A)
+_WAITING = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+
+
+def forecast(revision: int, value: str) -> CloudEvent:
+    return new_event(ForecastSubmittedV1(
+        forecast_id=uuid5(NS, "concurrent-forecast"), revision=revision, organiser_id=ORG, school_unit_code=CODE,
+        group_id=GROUP, student_id="s-concurrent", teacher_id="t-1", gender="female", year=9,
+        subject_code="GRGRMAT01", value=value, school_year=YEAR, term="HT", submitted_at=T0,
+        window_deadline=date(AUTUMN, 10, 23), late=False), source="/test")
+
+
+def assessment(revision: int, value: str) -> CloudEvent:
+    return published(uuid5(NS, "concurrent-assessment"), revision, value, ORG, CODE, GROUP, "s-concurrent")
+
+
+Handler = Callable[[Any, Sequence[Delivered]], Awaitable[None]]
+
+
+async def _apply(db: Database, handler: Handler, event: CloudEvent, partition: int, on_session=None) -> None:
+    async with db.sessions.begin() as session:
+        if on_session is not None:
+            on_session(session)
+        await handler(session, [Delivered(event, TOPIC[event.type.split(".")[2]], partition, 0)])
+
+
+async def _concurrently(db: Database, handler: Handler, first: CloudEvent, second: CloudEvent,
+                        monkeypatch) -> None:
+    """`first` applied in transaction A, which waits just after its read of the stored facts while `second` is
+    applied in transaction B (until B ends or waits for an advisory lock); then A goes on."""
+    original = FactStore.load
+    paused: list[Any] = []
+    loaded, go_on = asyncio.Event(), asyncio.Event()
+
+    async def load(self: FactStore, session: Any, *args: Any) -> Any:
+        found = await original(self, session, *args)
+        if paused and session is paused[0] and not loaded.is_set():
+            loaded.set()  # A has read "before": nothing stored
+            await go_on.wait()
+        return found
+
+    monkeypatch.setattr(FactStore, "load", load)
+    a = asyncio.create_task(_apply(db, handler, first, 0, paused.append))
+    read = asyncio.create_task(loaded.wait())
+    await asyncio.wait({a, read}, return_when=asyncio.FIRST_COMPLETED)
+    assert loaded.is_set(), a.result()  # A's error, if it ended before its read
+    b = asyncio.create_task(_apply(db, handler, second, 1))
+    async with db.engine.connect() as watcher:
+        while not b.done():  # B runs to its end, or until it waits for A's lock
+            if (await watcher.execute(_WAITING)).scalar_one():
+                break
+            await watcher.rollback()
+            await asyncio.sleep(0.02)
+    go_on.set()
+    await asyncio.wait_for(asyncio.gather(a, b), 120)
+
+
+def _registry() -> Handler:
+    return handler_registry()
+
+
+def _results_only() -> Handler:
+    return apply_results
+
+
+@pytest.mark.parametrize("handler", [_registry, _results_only], ids=["registry", "apply_results"])
+@pytest.mark.parametrize(("store", "event"), [(ASSESSMENTS, assessment), (FORECASTS, forecast)],
+                         ids=["assessment", "forecast"])
+async def test_two_revisions_of_a_new_fact_applied_at_once_count_it_once(db, monkeypatch, handler, store, event):
+    await Feeder(db)(directory())
+    values = ("C", "A") if store is ASSESSMENTS else ("ACCEPTABLE", "NOT_REACHED")
+    await _concurrently(db, handler(), event(1, values[0]), event(2, values[1]), monkeypatch)
+    async with db.sessions() as session:
+        mismatches = await store.mismatches(session)
+        revisions = (await session.execute(text(f"SELECT revision FROM {store.facts.name}"))).scalars().all()
+        organiser_count = (await session.execute(text(
+            f"SELECT sum(count) FROM {store.aggregates.name} WHERE level = 'organiser'"))).scalar_one()
+    assert not any(mismatches.values()), mismatches  # the cells are what the facts make
+    assert revisions == [2]  # the newest revision, whichever transaction committed last
+    assert organiser_count == 1  # counted once
