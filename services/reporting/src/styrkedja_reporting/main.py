@@ -51,9 +51,11 @@ def handler_registry(live_alerts: bool = True) -> HandlerRegistry:
     """`live_alerts=False` for a rebuild from the event log: alerts are then judged once on the
     final state (`alerts.handlers.reevaluate_all`, `POST /v1/admin/alerts/reevaluate`)."""
     registry = HandlerRegistry()
-    # the writers' lock of every organiser whose facts the batch writes, first: before any of its reads, and before
-    # the directory's placement locks (the lock order: results/tables.py, "Concurrent writers")
-    registry.register((*results.EVENT_TYPES, *support.EVENT_TYPES), results.lock_batch_fact_writers)
+    # the writers' lock of every organiser whose facts, or whose cells derived from them, the batch writes (results,
+    # support and plans, compliance's items: a directory change re-derives them too), first: before any of its
+    # reads, and before the directory's placement locks (the lock order: results/tables.py, "Concurrent writers")
+    registry.register(sorted({*results.EVENT_TYPES, *support.EVENT_TYPES, *compliance.EVENT_TYPES}),
+                      results.lock_batch_fact_writers)
     # compliance notes which students the batch's memberships named before it (one may change its student)
     registry.register(compliance.MEMBERSHIP_TYPES, compliance.note_members_before)
     # the directory first: results of the same batch are placed with the newest tree

@@ -139,7 +139,8 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
 
 async def lock_batch_fact_writers(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     """Registered first (before the directory and every reader of facts): `FACT_WRITERS_LOCK` of every organiser
-    whose facts the batch writes (results, support, plans), all at once in sorted order. The handlers after it
+    whose facts, or cells derived from them, the batch writes (results, support, plans; compliance's items, which a
+    directory batch re-derives from the reports as a fact batch does), all at once in sorted order. The handlers after it
     take theirs (`lock_fact_writers`: held already, no statement); taken one handler at a time, a batch could
     hold one organiser's and wait for another's that a second batch holds while it waits for the first's."""
     await lock_fact_writers(session, {item.event.data.organiser_id for item in batch})  # type: ignore[attr-defined]

@@ -14,7 +14,10 @@ stored fact only: for a fact not stored yet it locks nothing, and two transactio
 the same new fact (two partitions with one organiser's records, a replay beside the live consumer, a revoked
 consumer's last batch) would both read "nothing before" and both count theirs. Every writer of facts and cells
 therefore takes its organisers' `FACT_WRITERS_LOCK` first, in a statement of its own before any read of the
-facts (READ COMMITTED: the read after it sees what the writer before it committed).
+facts (READ COMMITTED: the read after it sees what the writer before it committed). So does a batch that changes
+what compliance's items are derived from (memberships, teaching assignments, calendars): compliance moves its cells
+by the difference from the stored item, read in the same statement, and a directory batch beside a fact batch of
+the same organiser read the item the other had changed but not committed (its cells moved twice from one item).
 
 The advisory locks of a batch, in the one order every transaction takes them (no cycle, no deadlock):
 the kit's claim of the event ids (row locks) → `FACT_WRITERS_LOCK` (every organiser of the batch's facts, sorted,
