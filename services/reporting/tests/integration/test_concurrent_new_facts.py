@@ -31,7 +31,7 @@ from styrkedja_reporting.results.tables import ASSESSMENTS, FORECASTS, FactStore
 from .test_alerts import AUTUMN, T0, YEAR
 from .test_compliance import DIRECTORY, MATHS, assigned
 from .test_compliance import forecast as compliance_forecast
-from .test_directory import NS, TOPIC, Feeder, directory, published
+from .test_directory import NS, TOPIC, Feeder, directory, published, unit
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -162,3 +162,23 @@ async def test_a_report_and_a_new_teacher_of_its_item_at_once_keep_compliance_ex
         assert items == await recompute_items(session)
     s3 = [(i.teachers, i.status.value) for i in items if i.student_id == "s-3" and i.subject_code == MATHS]
     assert s3 == [(("t-anna", "t-erik"), "on_time")]
+
+
+async def test_a_batch_moving_a_school_unit_waits_for_its_organisers_writers_before_the_placement_lock(db, monkeypatch):
+    """The lock order: a batch takes its organisers' writers' lock before the directory's placement lock. A (a result
+    at su-a) holds the organiser's lock and has read its facts, placing them next (`placement_of`: the placement lock,
+    shared); B moves su-a to another area (the placement lock, exclusive) and has a result of the organiser too. Were
+    B's organiser lock taken only where it reads facts (after the directory), B would hold the placement lock and wait
+    for A's organiser lock while A waits for the placement lock: a deadlock, one of them aborted."""
+    registry = handler_registry()
+    await Feeder(db, registry)(directory())
+    moved = unit("school_unit", "su-a", ORG, "south", code=CODE, at=1)
+    await concurrently(db, registry, [published(uuid5(NS, "placed-a"), 1, "C", ORG, CODE, GROUP, "s-a")],
+                       [moved, published(uuid5(NS, "placed-b"), 1, "A", ORG, CODE, GROUP, "s-b")],
+                       pause_after_load(monkeypatch))
+    async with db.sessions() as session:
+        mismatches = await ASSESSMENTS.mismatches(session)
+        areas = (await session.execute(text(
+            "SELECT unit_id, sum(count) FROM assessment_aggregates WHERE level = 'area' GROUP BY 1"))).all()
+    assert not any(mismatches.values()), mismatches
+    assert areas == [("south", 2)]  # both results, in su-a's new area
