@@ -924,9 +924,13 @@ class ConsumerLoop:
             while waiting and time.monotonic() < deadline:
                 for tp, fetched in (await probe.getmany(*waiting, timeout_ms=200)).items():
                     records[tp].extend(r for r in fetched if r.offset < partitions[tp][0])
-                for tp in list(waiting):  # read up to the offset (where the log ends before it: its end)
+                for tp in list(waiting):  # read up to the offset, or to the log's end where it ends before
                     offset, _, log_end = partitions[tp]
-                    if await probe.position(tp) >= (offset if log_end is None else min(offset, log_end)):
+                    position, highwater = await probe.position(tp), probe.highwater(tp)
+                    # the embedded broker's high watermark is its last batch's start: past it is the end
+                    at_end = highwater is not None and (position > highwater or
+                                                        (self._exact_offsets and position >= highwater))
+                    if at_end or position >= (offset if log_end is None else min(offset, log_end)):
                         waiting.discard(tp)
         finally:
             await probe.stop()
