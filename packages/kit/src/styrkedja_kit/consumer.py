@@ -708,11 +708,14 @@ class ConsumerLoop:
             log.info("the assignment is sought to the stored offsets by the loop", extra={"group": self.group_id})
 
     async def _lag_after_empty_fetch(self, consumer: AIOKafkaConsumer) -> None:
-        """Trusted end offsets: an empty fetch still tells each partition's end against our position."""
+        """Trusted end offsets: an empty fetch still tells each partition's end against our position. A partition
+        without one (no seek and no marker: the client, with `auto_offset_reset="none"`, waits for the loop's next
+        fetch to decide, `_getmany`) is left for the next time: waiting here would hold that fetch up for good."""
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             if highwater is not None:
-                self._set_lag(tp, consumer_lag(highwater, await consumer.position(tp), True))
+                with contextlib.suppress(IllegalStateError, TimeoutError):
+                    self._set_lag(tp, consumer_lag(highwater, await asyncio.wait_for(consumer.position(tp), 1), True))
 
     async def _replaced_logs(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, tuple[int, int]]:
         """The assigned partitions whose client position lies beyond the high watermark the last fetch answered
