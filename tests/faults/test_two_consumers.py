@@ -143,7 +143,12 @@ async def test_two_consumers_of_one_group_stay_exact_through_rebalances_and_a_cr
     topics = [t.name for t in TOPICS.values() if "reporting" in t.consumers]
     db = Database(url)
     base = ServiceSettings(database_url=url, kafka_bootstrap_servers=infrastructure.kafka_bootstrap_servers,
-                           client_id="two-consumers", consumer_workers=2)  # the group's session as two workers
+                           client_id="two-consumers", consumer_workers=2,  # two workers' group, but:
+                           # a session of 2 s, not the two workers' 6 s: the new members wait out the crashed one's
+                           # session (and the embedded broker half a session besides), 12 of the test's 27 s at 6 s.
+                           # The 6 s is for batches of 5,000 under load, a heartbeat missed meanwhile; these are
+                           # small, and a missed heartbeat here costs a rebalance more, not a verdict
+                           consumer_session_timeout_ms=2_000)
     await ensure_topics(base, registry_topics([group]))
     await asyncio.to_thread(start_at_log_end, infrastructure.kafka_bootstrap_servers, group, url)  # not before
 

@@ -7,7 +7,9 @@ database's), and a fresh group over a database that another group filled does no
 
 from __future__ import annotations
 
-from styrkedja_kit.consumer import StartPosition, log_gap, start_position
+from uuid import uuid4
+
+from styrkedja_kit.consumer import StartPosition, another_log, log_gap, start_position
 
 
 def test_the_groups_own_offset_comes_first_and_is_confirmed_only_where_logs_may_be_lost():
@@ -35,3 +37,12 @@ def test_an_offset_the_log_does_not_hold_beyond_its_end_is_a_replaced_log_before
     assert log_gap(10, 25, 40) == "truncated"
     assert log_gap(25, 25, 40) is None
     assert log_gap(120, None, None) is None  # bounds not told: nothing proven
+
+
+def test_records_before_the_offset_none_of_which_was_applied_here_are_another_log():
+    """`another_log` (ops20): the topic made again and grown past the offset holds other events there. One of ours is
+    the same log (the others before it may be dead letters); no event to compare proves nothing."""
+    ours, theirs = uuid4(), uuid4()
+    assert another_log([theirs, uuid4()], set()) is True
+    assert another_log([theirs, ours], {ours}) is False
+    assert another_log([], set()) is False

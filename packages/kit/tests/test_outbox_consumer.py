@@ -269,12 +269,12 @@ async def tally_of(db, unit: str) -> int:
         return await session.scalar(select(tally.c.count).where(tally.c.school_unit_code == unit)) or 0
 
 
-async def produce(bootstrap: str, payloads: list[tuple[bytes, bytes]], topic: str = ASSESSMENTS) -> None:
+async def produce(bootstrap: str, payloads: list[tuple[bytes, bytes]], topic: str = ASSESSMENTS) -> list:
+    """Each payload sent and acknowledged in turn: their record metadata (partition, offset), in order."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        for key, value in payloads:
-            await producer.send_and_wait(topic, value=value, key=key)
+        return [await producer.send_and_wait(topic, value=value, key=key) for key, value in payloads]
     finally:
         await producer.stop()
 
@@ -330,8 +330,8 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_loop_goes_on(
     invalid = good[2].to_bytes().replace(b'"value":"C"', b'"value":"Q"')
     poison = [b"\x00not json", b'{"specversion": "1.0"}', unknown, invalid, oversized]
     key = b"2999"
-    await produce(kit_settings.kafka_bootstrap_servers,
-                  [(key, good[0].to_bytes())] + [(key, p) for p in poison] + [(key, e.to_bytes()) for e in good[1:]])
+    sent = await produce(kit_settings.kafka_bootstrap_servers,
+                         [(key, good[0].to_bytes())] + [(key, p) for p in poison] + [(key, e.to_bytes()) for e in good[1:]])
     group = f"kit-dlq-{unit}"
     loop = consumer_for(kit_settings, kit_db, group)
     task = asyncio.create_task(loop.run())
@@ -342,6 +342,10 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_loop_goes_on(
         await task
     dead = once_per_source(await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}",
                                             10_000, timeout=3))
+    # the new group reads the partition from its start: poison other tests left under the same key before these
+    # records is dead-lettered too. Only the dead letters of this test's records are judged
+    ours = {(sent[0].partition, m.offset) for m in sent}
+    dead = [r for r in dead if (int(dict(r.headers)["dlq.partition"]), int(dict(r.headers)["dlq.offset"])) in ours]
     assert [r.value for r in dead] == poison
     reasons = [dict(r.headers)["dlq.reason"].decode() for r in dead]
     assert reasons == ["undecodable", "invalid_envelope", "unknown_type", "invalid_data", "oversized"]
@@ -867,3 +871,151 @@ async def test_an_offset_before_the_log_start_counts_the_lost_records_and_reads_
     assert (gaps[0]["offset"], gaps[0]["log_start"]) == (sent[0].offset, sent[4].offset)
     assert _count(metrics.CONSUMER_RECORDS_LOST, group, ASSESSMENTS) == 4
     assert _count(metrics.CONSUMER_LOG_GAPS, group, ASSESSMENTS, "truncated") >= 1
+
+
+async def _recreate_topic(settings, topic: str) -> None:
+    """Delete `topic` and make it again (one partition), empty: Apache Kafka deletes a topic in the background."""
+    admin = make_admin(settings, "kit-recreate")
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+        await wait_for(lambda: _absent(admin, topic), timeout=30, interval=0.2)
+    finally:
+        await admin.close()
+    await ensure_topics(settings, [(topic, 1)])
+
+
+async def _absent(admin, topic: str) -> bool:
+    return topic not in await admin.list_topics()
+
+
+@pytest.mark.integration
+async def test_a_topic_made_again_that_grew_past_the_stored_offset_is_read_from_its_start(kit_db, kit_settings):
+    """ops20 (`consumer.another_log`): the topic was deleted and made again, and the new log grew past the offset the
+    database stored before the consumer got its partition back. Failed before: read from that offset, the first 30
+    events of the new log were lost to the database for good, and nothing said so (the offsets alone cannot tell the
+    new log from the old one). The records before the offset are compared with the applied events instead. The
+    same log, taken again after a restart, is read on from its offset (none of its events read twice)."""
+    unit = unit_code()
+    topic = f"kit-recreated-{unit}"  # the test's own: deleting a shared topic would take other tests' events
+    settings = kit_settings.model_copy(update={"kafka_broker_may_lose_logs": False})  # the group's marker kept
+    await ensure_topics(settings, [(topic, 1)])
+    group = f"kit-recreated-{unit}"
+    tp = TopicPartition(topic, 0)
+
+    def loop_on_topic() -> ConsumerLoop:
+        return ConsumerLoop(settings, kit_db, group_id=group, topics=[topic], handler=count_into_tally,
+                            applied_table=metadata.tables["consumer_applied_events"],
+                            offsets_table=metadata.tables["consumer_offsets"])
+
+    old = [assessment_event(unit, n=i) for i in range(30)]
+    await produce(settings.kafka_bootstrap_servers, [(e.partition_key(), e.to_bytes()) for e in old[:25]], topic)
+    await _run_until(loop_on_topic(), lambda: _equals(tally_of(kit_db, unit), 25))
+    await produce(settings.kafka_bootstrap_servers, [(e.partition_key(), e.to_bytes()) for e in old[25:]], topic)
+    same = loop_on_topic()  # the same log: its records before the offset are ours
+    await _run_until(same, lambda: _equals(tally_of(kit_db, unit), 30))
+    assert same.status()["log_gaps"] == [] and _count(metrics.CONSUMER_DUPLICATES, group, "all") == 0
+
+    await _recreate_topic(settings, topic)
+    new = [assessment_event(unit, n=100 + i) for i in range(45)]  # offsets 0-44: past the stored 30
+    await produce(settings.kafka_bootstrap_servers, [(e.partition_key(), e.to_bytes()) for e in new], topic)
+    loop = loop_on_topic()
+    await _run_until(loop, lambda: _equals(tally_of(kit_db, unit), 75))  # every event of the new log
+    gaps = [g for g in loop.status()["log_gaps"] if (g["topic"], g["partition"]) == (tp.topic, tp.partition)]
+    assert gaps and gaps[0]["kind"] == "replaced" and gaps[0]["offset"] == 30, loop.status()["log_gaps"]
+    assert gaps[0]["reason"] == "not_applied_before_offset"
+    assert _count(metrics.CONSUMER_LOG_GAPS, group, topic, "replaced") == 1
+    assert _count(metrics.CONSUMER_REWINDS, group, topic) == 1, loop.status()["log_gaps"]
+
+
+async def _deletes_records(settings) -> bool:
+    """Whether the broker offers DeleteRecords (API key 21) in its ApiVersions answer and keeps real logs (Tansu closes
+    the connection on the request)."""
+    from aiokafka import AIOKafkaClient
+
+    if not (await broker_capabilities(settings)).durable_logs:
+        return False
+    client = AIOKafkaClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await client.bootstrap()
+    try:
+        node = next(iter(sorted(b.nodeId for b in client.cluster.brokers())), None)
+        conn = await client._get_conn(node) if node is not None else None
+        return 21 in (getattr(conn, "_versions", None) or {})
+    finally:
+        await client.close()
+
+
+@pytest.mark.integration
+async def test_retention_overtaking_a_running_consumer_is_said_with_the_records_lost(kit_db, kit_settings,
+                                                                                    infrastructure):
+    """ops20: retention deleted records past the position of a consumer that is running (behind: here its partition
+    paused, as a slow apply leaves it) — the fetch at its position is refused as out of range. Failed before: aiokafka
+    went to the log's start by itself (`auto_offset_reset="earliest"`), and nothing said that ten records were lost;
+    the check at assignment never ran, no rebalance. Now the loop decides (`ConsumerLoop._off_the_log`): said (error
+    log, metrics, /readyz `log_gaps`), read on from the log's start. Apache Kafka only: the embedded broker refuses
+    DeleteRecords (and keeps every record)."""
+    if not await _deletes_records(kit_settings):  # the capability, not the broker's name: an external one may be either
+        pytest.skip("the broker does not offer DeleteRecords (the embedded one: no retention either)")
+    await ensure_topics(kit_settings, registry_topics())
+    unit = unit_code()
+    group = f"kit-overtaken-{unit}"
+    first = await _sent_one_by_one(kit_settings, [assessment_event(unit, n=i) for i in range(5)])
+    tp = TopicPartition(ASSESSMENTS, first[0].partition)
+    loop = consumer_for(kit_settings, kit_db, group)
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_for(lambda: _equals(tally_of(kit_db, unit), 5), timeout=60)
+        loop._consumer.pause(tp)  # the running consumer falls behind
+        behind = await _sent_one_by_one(kit_settings, [assessment_event(unit, n=10 + i) for i in range(10)])
+        position = await loop._consumer.position(tp)
+        assert position <= behind[0].offset  # none of them fetched
+        admin = make_admin(kit_settings, "kit-retention")
+        await admin.start()
+        try:  # retention, in effect: every record up to the newest gone, the ten not applied among them
+            await admin.delete_records({tp: RecordsToDelete(behind[-1].offset + 1)}, timeout_ms=10_000)
+        finally:
+            await admin.close()
+        loop._consumer.resume(tp)
+        later = await _sent_one_by_one(kit_settings, [assessment_event(unit, n=30 + i) for i in range(3)])
+        await wait_for(lambda: _equals(tally_of(kit_db, unit), 8), timeout=60)  # read on after the loss
+    finally:
+        loop.stop()
+        await task
+    gaps = [g for g in loop.status()["log_gaps"] if (g["topic"], g["partition"]) == (tp.topic, tp.partition)]
+    assert gaps and gaps[0]["kind"] == "truncated" and gaps[0]["reason"] == "overtaken_by_retention", gaps
+    assert (gaps[0]["offset"], gaps[0]["log_start"]) == (position, later[0].offset)
+    assert _count(metrics.CONSUMER_RECORDS_LOST, group, ASSESSMENTS) == later[0].offset - position
+    assert _count(metrics.CONSUMER_LOG_GAPS, group, ASSESSMENTS, "truncated") == 1
+
+
+@pytest.mark.integration
+async def test_an_offset_set_by_hand_before_records_never_applied_is_kept(kit_db, kit_settings):
+    """ops20 (`ConsumerLoop._claimed_offsets`): an offset no batch stored — set by hand to skip what lies before it,
+    as the tests' `start_at_log_end` does for a new stack — is not taken for another log though none of the records
+    before it was applied here: they were skipped on purpose. Without the check of how the offset was stored the
+    consumer read the partition from its start again (here 20 events too many; in the stacks, every earlier test's)."""
+    unit = unit_code()
+    topic = f"kit-skipped-{unit}"
+    settings = kit_settings.model_copy(update={"kafka_broker_may_lose_logs": False})
+    await ensure_topics(settings, [(topic, 1)])
+    events = [assessment_event(unit, n=i) for i in range(30)]
+    await produce(settings.kafka_bootstrap_servers, [(e.partition_key(), e.to_bytes()) for e in events], topic)
+    group = f"kit-skipped-{unit}"
+    async with kit_db.sessions.begin() as session:  # the first 20 skipped on purpose
+        await session.execute(pg_insert(metadata.tables["consumer_offsets"]).values(
+            group_id=group, topic=topic, partition=0, next_offset=20))
+    loop = ConsumerLoop(settings, kit_db, group_id=group, topics=[topic], handler=count_into_tally,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"])
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_for(lambda: _at_least(tally_of(kit_db, unit), 10), timeout=60)
+        await asyncio.sleep(1.0)  # a rewind would have applied the 20 before the offset by now
+    finally:
+        loop.stop()
+        await task
+    assert await tally_of(kit_db, unit) == 10 and loop.status()["log_gaps"] == []
+
+
+async def _at_least(awaitable, expected) -> bool:
+    return (await awaitable) >= expected

@@ -235,6 +235,10 @@ def infrastructure(request: pytest.FixtureRequest, test_postgres: str) -> Iterat
     previous = {name: os.environ.get(name) for name in infra.service_env}
     os.environ.update(infra.service_env)  # seen by in-process services and by service processes
     try:
+        # the registry's topics before any test: else the first test to produce to one (without making it first)
+        # had the broker auto-create it with its own partition count, and the tests after it, which count on the
+        # registry's (six partitions), depended on which test ran first (test_two_consumers: 4 partitions of 6)
+        infra.ensure_topics()
         yield infra
     finally:
         for name, value in previous.items():

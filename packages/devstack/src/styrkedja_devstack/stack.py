@@ -100,12 +100,16 @@ class Infrastructure:
             return {}
         return {"STYRKEDJA_KAFKA_REPAIR_AUTO_CREATED_TOPICS": "true"}
 
-    def ensure_topics(self) -> None:
+    def ensure_topics(self, *, repair: bool = False) -> None:
+        """The registry's topics (and reporting's dead-letter topic) with their partition counts; `repair`: a topic
+        the broker made with another count (auto-created by a producer after it came back empty) made again."""
+        from styrkedja_kit.db import outside_event_loop
         from styrkedja_kit.kafka import ensure_topics, registry_topics
         from styrkedja_kit.settings import ServiceSettings
 
         settings = ServiceSettings(kafka_bootstrap_servers=self.kafka_bootstrap_servers)
-        asyncio.run(ensure_topics(settings, registry_topics(["reporting"])))
+        outside_event_loop(asyncio.run, ensure_topics(settings, registry_topics(["reporting"]),
+                                                      recreate_misshapen=repair))
 
     def migrate_all(self) -> dict[str, str]:
         """Create and migrate every service's database; returns service name → URL."""
