@@ -336,8 +336,10 @@ def _odd_path(raw_path: bytes) -> tuple[str, str] | None:
     return None
 
 
-#: fields a request may send once only (RFC 9110 §5.3: not lists), and list fields whose lines add up
-_SINGLE_FIELDS = frozenset({b"content-type", b"content-length"})
+#: fields a request may send once only (RFC 9110 §5.3: not lists), and list fields whose lines add up. `Origin` and
+#: the preflight's method: Starlette's CORS reads the first line, a proxy or cache in front may read the last (round
+#: 21: `Origin: <listed>` then `Origin: <evil>` was answered as the listed origin's)
+_SINGLE_FIELDS = frozenset({b"content-type", b"content-length", b"origin", b"access-control-request-method"})
 _LIST_FIELDS = frozenset({b"content-encoding", b"transfer-encoding"})
 
 
