@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .admission import OverloadGuard, Slots
+from .admission import ClientBound, ClientSlots, OverloadGuard, PerClient, Slots, client_of
 from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
@@ -554,6 +554,9 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False,
                   dependencies=[Depends(acceptable), Depends(strict_parameters("refuse"))])
     install_problem_handlers(app)
+    # inside the token check (added first, so innermost of the three): one client's writes at once, by its subject
+    app.add_middleware(ClientBound, max_writes=settings.max_writes_per_client_in_flight,
+                       retry_after_seconds=settings.overload_retry_after_seconds)
     install_security(app, settings, require_token=require_token)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes,
                        body_seconds=settings.request_body_timeout_seconds)
@@ -563,6 +566,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                        retry_after_seconds=settings.overload_retry_after_seconds)
     app.state.export_slots = Slots(EXPORT_SLOTS, settings.max_exports_in_flight,
                                    settings.overload_retry_after_seconds)
+    app.state.client_export_slots = PerClient(EXPORT_SLOTS, settings.max_exports_per_client_in_flight,
+                                              "max_exports_per_client_in_flight", settings.overload_retry_after_seconds)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -632,14 +637,20 @@ def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool
 EXPORT_SLOTS = "exports (CSV and xlsx files)"
 
 
-def export_slots(request: Request) -> Slots:
-    """The bound on the files (CSV, xlsx) the service writes at once (`max_exports_in_flight`): a route writing one
-    takes a slot (`Slots.held`, or `take_or_refuse` and `give` around a stream) or answers 503 `overloaded`."""
-    slots: Slots | None = getattr(request.app.state, "export_slots", None)
-    if slots is None:  # an app not made by `create_service_app` (a route's own test): the settings' default bound
-        slots = request.app.state.export_slots = Slots(
-            EXPORT_SLOTS, ServiceSettings.model_fields["max_exports_in_flight"].default)
-    return slots
+def export_slots(request: Request) -> ClientSlots:
+    """The bound on the files (CSV, xlsx) the service writes at once (`max_exports_in_flight`), and on those of the
+    request's client (`max_exports_per_client_in_flight`): a route writing one takes a slot (`held`, or
+    `take_or_refuse` and `give` around a stream) or answers 503 `overloaded` / 429 `client_in_flight`."""
+    state = request.app.state
+    slots: Slots | None = getattr(state, "export_slots", None)
+    if slots is None:  # an app not made by `create_service_app` (a route's own test): the settings' default bounds
+        slots = state.export_slots = Slots(EXPORT_SLOTS, ServiceSettings.model_fields["max_exports_in_flight"].default)
+    per_client: PerClient | None = getattr(state, "client_export_slots", None)
+    if per_client is None:
+        per_client = state.client_export_slots = PerClient(
+            EXPORT_SLOTS, ServiceSettings.model_fields["max_exports_per_client_in_flight"].default,
+            "max_exports_per_client_in_flight")
+    return ClientSlots(slots, per_client, client_of(request.scope))
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -168,6 +168,10 @@ class ServiceSettings(BaseSettings):
     max_writes_in_flight: int = Field(64, ge=1, le=10_000)
     max_exports_in_flight: int = Field(8, ge=1, le=1_000)
     overload_retry_after_seconds: int = Field(1, ge=1, le=3600)
+    # of those, one client's (a token's subject) at once (`admission.ClientBound`, `ClientSlots`): more is a 429
+    # `client_in_flight` with Retry-After, so that one platform writing in a loop cannot take every write slot
+    max_writes_per_client_in_flight: int = Field(32, ge=1, le=10_000)
+    max_exports_per_client_in_flight: int = Field(2, ge=1, le=1_000)
     # the write path's events made of the request's checked values, each rule applied once
     # (`writes.Checked`); False: every event validated again by its contract model (the per-item
     # path, which the tests compare the fast one with)
