@@ -164,6 +164,8 @@ class ServiceSettings(BaseSettings):
     # bound apart: each may hold a body of `max_request_body_bytes` and its parsed items while it waits for a
     # database connection. Files (xlsx workbooks, CSV: `max_exports_in_flight`, `admission.Slots`) are written
     # on the instance's CPU and disk (reporting's workbooks in temporary files): a few at once
+    # /readyz: each check (the database on a connection of its own, the broker) at once, each answered within this
+    readiness_timeout_seconds: float = Field(5.0, gt=0, le=60)
     max_requests_in_flight: int = Field(1000, ge=1, le=100_000)
     max_writes_in_flight: int = Field(64, ge=1, le=10_000)
     max_exports_in_flight: int = Field(8, ge=1, le=1_000)
