@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from styrkedja_contracts.events.base import full_loc
 from styrkedja_contracts.identifiers import PIN_ERROR, PIN_RULE, redact_personal_identity_numbers
 
 from .rules import RuleViolation, RuleViolations
@@ -190,7 +191,9 @@ def _validation_error(error: dict[str, Any]) -> dict[str, str]:
         said = str((error.get("ctx") or {}).get("error", "")).strip()
         message = "not JSON (RFC 8259)" + (f": {said}" if said else "") + (f" at character {at[0]}" if at else "")
         return field_error("body", "json_invalid", message)
-    return field_error(_location(error.get("loc", ())), _rule(error), str(error.get("msg", "invalid")))
+    # a value rule broken by a string inside the field (a key of a `data` object, an item of a list): where in it
+    # (`enforce_value_rules`), so that `items.1.data.name` is named, not `items.1.data`
+    return field_error(_location(full_loc(error)), _rule(error), str(error.get("msg", "invalid")))
 
 
 def _rule(error: dict[str, Any]) -> str:
