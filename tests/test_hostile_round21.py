@@ -14,6 +14,24 @@ Found and fixed (each test failed on the old code, as said at it):
   nothing else is admitted (the kit's `negotiation`). The dashboard answered every Accept with its page; now one
   admitting none of its types (HTML, CSV, xlsx, PDF, its probes' JSON) is a 406 page naming the header, and a weight
   that is no qvalue a 400 page (the kit's rule raised there would have been a 500: no problem handler).
+- A body holding `NaN` (or a key given twice) before a fault that makes it no JSON at all (`{"items": [{"year":
+  NaN}], "revision": -NaN}`, `{"a": 1, "a": 2} x`, `[NaN, [[[…`) was a 500 on every batch door (and on any body a
+  route reads): the scan stopped at the NaN, and finding where it stood parsed the whole body again, which raised.
+  Now such a body is left to the route's parser, which names it (`body`, `json_invalid`).
+- A 401 named no field and no rule when the `Authorization` header was missing, malformed (`Basic …`, bytes that are
+  no text), sent twice, or its token refused as a whole: the only refusals left that did not. Now every 401 names
+  `Authorization` (or the claim at fault, as before) and a rule: `bearer_token_required`, `bearer_scheme`,
+  `single_header`, or the RFC 6750 code (`invalid_token`).
+
+Tried and held (swept here on every operation of every service, each 4xx judged to name a field and a rule): integers
+past every bound in each query and path parameter (2^63, 26 digits, `1e3`, `0x10`, `NaN`, `Infinity`, `-0`,
+full-width and Arabic-Indic digits), each query parameter given twice; ids in a path in decomposed Unicode, as a
+ligature, with the Kelvin sign or 5,000 characters long (ids are ASCII: refused by their pattern, never normalised
+into another id); a path of 40,000 characters; bytes that are no UTF-8 in `Content-Type`, `Accept`, `Origin`,
+`Accept-Language`, `If-None-Match`, `Cookie`, `User-Agent` and an unknown header; `NaN` and `-NaN` nested in an item,
+`1e400`, integers of 20 digits, an array nested 5,000 deep inside a field, a key that is no UTF-8, a key given twice
+once spelled with an escape (`organiser\u005fid`: `duplicate_key`), a decomposed and a composed key (two unknown
+keys, each named).
 
 (The round's other findings, each tested in the kit: CORS decided by one pure rule equal to Starlette's, the
 requested headers on two lines judged whole and `Origin` sent twice refused (packages/kit/tests/test_cors.py); one
@@ -26,6 +44,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -119,3 +138,75 @@ def test_the_dashboard_answers_no_accept_with_a_500_and_one_admitting_none_of_it
                        b"*/*;charset=\xff"]:
             got = client.get(page, headers={"accept": accept}, follow_redirects=False)
             assert got.status_code < 500 and got.status_code not in (400, 406), (page, accept, got.status_code)
+
+
+#: integers and numbers past every bound, and digits that are not ASCII
+HUGE = ["99999999999999999999999999", str(2**63), str(2**31), "-0", "1e3", "0x10", "NaN", "Infinity", "-1", "1.0",
+        "\uff11", "\u0662", "+1", " 1"]
+#: ids in other forms of Unicode: decomposed, a ligature, the Kelvin sign, full-width digits, very long
+ODD_IDS = ["A\u030a", "\ufb01", "\u212a", "\uff12\uff19\uff19\uff19", "x" * 5000]
+BAD_UTF8 = b"\xff\xfe\xc0\xaf"
+ODD_BODIES = [b'{"items": [{"year": NaN}], "revision": -NaN}', b'{"revision": 1e400}',
+              b'{"items": [{"year": 99999999999999999999}], "revision": -99999999999999999999}',
+              b'{"items": [{"unmet_criteria": ' + b"[" * 5000 + b"]" * 5000 + b"}]}", b'{"\xff": 1}',
+              b'{"organiser_id": "2999", "organiser\\u005fid": "3000"}',
+              '{"n\u00e4me": "a", "na\u0308me": "b"}'.encode(), b'{"items": [], "items": []} x',
+              b'{"items": [{"year": NaN}]} x', b"[NaN, " + b"[" * 100_000]
+
+
+def _names_field_and_rule(attack: Attack, what: str, method: str, url: str, **sent: Any) -> None:
+    """Every 4xx a problem whose every error names a field and a rule; never a 5xx, never the connection dropped."""
+    try:
+        answer = attack.client.request(method, url, **sent)
+    except httpx.HTTPError as error:  # the server hung up: a crash as far as a client can tell
+        attack.wrong.append(f"{what}: {type(error).__name__}: {error}")
+        return
+    attack.judge(what, answer)
+    if 400 <= answer.status_code < 500:
+        errors = answer.json().get("errors") if answer.headers.get("content-type", "").startswith(
+            "application/problem+json") else None
+        if not errors or not all(e.get("field") and e.get("rule") for e in errors):
+            attack.wrong.append(f"{what}: {answer.status_code} names no field and rule: {answer.text[:160]!r}")
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_hostile_queries_paths_headers_and_bodies_are_each_a_4xx_naming_the_field_and_the_rule(running, token_issuer):
+    """Failed on the old code: every operation's 401 for an `Authorization` header of bytes that are no text (and a
+    missing or malformed one) named no field and no rule."""
+    name, service = running
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        for method, path, operation in operations(attack):
+            url = fill(path)
+            has_body = "requestBody" in operation
+            sent: dict[str, Any] = {"content": b"{}", "headers": {"content-type": "application/json"}} if has_body \
+                else {"headers": {}}
+            for parameter in operation.get("parameters", []):
+                where, named = parameter.get("in"), parameter["name"]
+                if where == "query":
+                    for value in [*HUGE, ODD_IDS[0]]:
+                        _names_field_and_rule(attack, f"{method} {path}?{named}={value[:20]!r}", method,
+                                              f"{url}?{named}={quote(value)}", **sent)
+                    _names_field_and_rule(attack, f"{method} {path}?{named} twice", method,
+                                          f"{url}?{named}=1&{named}=2", **sent)
+                elif where == "path":
+                    for value in [*HUGE[:4], *ODD_IDS]:
+                        _names_field_and_rule(attack, f"{method} {path} {named}={value[:20]!r}", method,
+                                              fill(path, **{named: quote(value, safe="")}), **sent)
+            _names_field_and_rule(attack, f"{method} {path} long path", method, url + "/x" * 20_000, **sent)
+            for header in ["authorization", "content-type", "accept", "origin", "accept-language", "if-none-match",
+                           "cookie", "user-agent", "x-unknown"]:
+                _names_field_and_rule(attack, f"{method} {path} {header} not UTF-8", method, url,
+                                      content=sent.get("content"), headers={**sent["headers"], header: BAD_UTF8})
+            for header in ["Basic eDp5", "Bearer", ""]:
+                _names_field_and_rule(attack, f"{method} {path} authorization {header!r}", method, url,
+                                      content=sent.get("content"), headers={**sent["headers"], "authorization": header})
+            if has_body:
+                for body in ODD_BODIES:
+                    _names_field_and_rule(attack, f"{method} {path} body {body[:30]!r}", method, url, content=body,
+                                          headers={"content-type": "application/json"})
+        assert not attack.wrong, f"{name}: {len(attack.wrong)} of {attack.sent} wrong:\n" + "\n".join(attack.wrong[:20])
+        assert attack.sent >= 100, attack.sent
+    finally:
+        attack.client.close()
