@@ -119,3 +119,16 @@ def test_documented_as_fastapi_documents_a_body_parameter() -> None:
         "Batch"]}}}
     assert one_pass["content"]["application/json"]["schema"]["properties"]["items"]["items"] == {
         "$ref": "#/components/schemas/Item"}
+
+
+@pytest.mark.parametrize("body", [b'{"a": NaN, "b": -NaN}', b'{"a": 1, "a": 2} x', b'[{"a": 1, "a": 2}, nope]',
+                                  b"[NaN, " + b"[" * 100_000])
+def test_a_refusal_found_before_the_bodys_fault_leaves_it_to_the_parser(body: bytes) -> None:
+    """Round 21: the scan stopped at the NaN (or the key given twice) before the fault after it, and finding where it
+    stood parsed the whole body: a JSONDecodeError or RecursionError, a 500 on every batch door. Now such a body is
+    no JSON, for the route's parser to name (`json_invalid`)."""
+    from styrkedja_kit.inputs import json_refusal
+
+    assert json_refusal(body) is None
+    assert json_refusal(b'{"a": [1, NaN]}') == ("a.1", "non_finite_number",
+                                               "NaN is not a JSON number (RFC 8259 §6); send a number or null")

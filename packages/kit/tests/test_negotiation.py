@@ -49,7 +49,11 @@ async def test_an_accept_header_admitting_json_or_anything_is_answered(accept: s
 
 
 @pytest.mark.parametrize("accept", ["application/xml", "text/csv", "text/html", "application/json;q=0",
-                                    "*/*;q=0, text/plain", XLSX])
+                                    "*/*;q=0, text/plain", XLSX,
+                                    # no media ranges (round 21: `*/json` and `*/json;q=1, text/html` were answered in
+                                    # JSON, the `*` matching any type)
+                                    "*/json", "*/json;q=1, text/html", "*/problem+json", "json", "application",
+                                    "/json", "application/json/x", "*/*/*", "*", ",,,", "a" * 10_000])
 async def test_an_accept_header_admitting_none_of_the_types_is_a_406_naming_the_header(accept: str) -> None:
     got = await get("/json", accept)
     assert got.status_code == 406 and got.headers["content-type"] == "application/problem+json", got.text
@@ -66,6 +70,13 @@ async def test_a_type_an_operation_documents_for_its_200_is_admitted_there_only(
 async def test_a_weight_that_is_not_a_qvalue_is_a_400_naming_the_header() -> None:
     got = await get("/json", "application/xml;q=NaN")
     assert got.status_code == 400 and got.json()["errors"][0]["field"] == "Accept", got.text
+
+
+def test_only_media_ranges_admit() -> None:
+    """RFC 9110 §12.5.1: `*/*`, `type/*`, `type/subtype`; `*` is a type only in `*/*`."""
+    assert not admits("*/json", ["application/json"]) and not admits("*/csv", ["text/csv"])
+    assert admits("*/json, application/json", ["application/json"]) and admits("text/*", ["text/csv"])
+    assert admits(" application/json ; q=1", ["application/json"])
 
 
 def test_admits_reads_weights_and_wildcards() -> None:

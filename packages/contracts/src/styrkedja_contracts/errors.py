@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .events.base import full_loc
+
 __all__ = [
     "ContractError",
     "OversizedEventError",
@@ -95,7 +97,7 @@ def format_validation_errors(errors: Sequence[Mapping[str, Any]], prefix: str = 
     parts: list[str] = []
     fields: list[str] = []
     for err in errors:
-        path = _loc_to_path(err.get("loc", ()), prefix)
+        path = _loc_to_path(full_loc(err), prefix)
         msg = str(err.get("msg", "invalid"))
         for noise in ("Value error, ", "Assertion failed, "):
             if msg.startswith(noise):

@@ -14,7 +14,7 @@ import os
 import platform
 import re
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .admission import OverloadGuard, Slots
+from .admission import ClientBound, ClientSlots, OverloadGuard, PerClient, Slots, client_of
 from .auth.web import document_security
 from .consumer import ConsumerLoop, Handler, define_consumer_tables
 from .db import Database
@@ -336,8 +336,10 @@ def _odd_path(raw_path: bytes) -> tuple[str, str] | None:
     return None
 
 
-#: fields a request may send once only (RFC 9110 §5.3: not lists), and list fields whose lines add up
-_SINGLE_FIELDS = frozenset({b"content-type", b"content-length"})
+#: fields a request may send once only (RFC 9110 §5.3: not lists), and list fields whose lines add up. `Origin` and
+#: the preflight's method: Starlette's CORS reads the first line, a proxy or cache in front may read the last (round
+#: 21: `Origin: <listed>` then `Origin: <evil>` was answered as the listed origin's)
+_SINGLE_FIELDS = frozenset({b"content-type", b"content-length", b"origin", b"access-control-request-method"})
 _LIST_FIELDS = frozenset({b"content-encoding", b"transfer-encoding"})
 
 
@@ -445,8 +447,19 @@ def _without_body(send: Send) -> Send:
 
 async def broker_reachable(settings: ServiceSettings) -> None:
     admin = make_admin(settings, f"{settings.client_id}-readiness", request_timeout_ms=3000)
-    await asyncio.wait_for(admin.start(), 5)
-    await admin.close()
+    try:
+        await admin.start()
+    finally:
+        await admin.close()
+
+
+async def _check(probe: Awaitable[None], seconds: float) -> str:
+    """One readiness check's word: `ok`, or why not (its error's type, `TimeoutError` past `seconds`)."""
+    try:
+        await asyncio.wait_for(probe, seconds)
+        return "ok"
+    except Exception as exc:
+        return f"unreachable: {type(exc).__name__}"
 
 
 def tune_garbage_collector(gen0_threshold: int) -> None:
@@ -552,6 +565,9 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False,
                   dependencies=[Depends(acceptable), Depends(strict_parameters("refuse"))])
     install_problem_handlers(app)
+    # inside the token check (added first, so innermost of the three): one client's writes at once, by its subject
+    app.add_middleware(ClientBound, max_writes=settings.max_writes_per_client_in_flight,
+                       retry_after_seconds=settings.overload_retry_after_seconds)
     install_security(app, settings, require_token=require_token)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes,
                        body_seconds=settings.request_body_timeout_seconds)
@@ -561,6 +577,8 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
                        retry_after_seconds=settings.overload_retry_after_seconds)
     app.state.export_slots = Slots(EXPORT_SLOTS, settings.max_exports_in_flight,
                                    settings.overload_retry_after_seconds)
+    app.state.client_export_slots = PerClient(EXPORT_SLOTS, settings.max_exports_per_client_in_flight,
+                                              "max_exports_per_client_in_flight", settings.overload_retry_after_seconds)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -569,17 +587,12 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     @app.get("/readyz", tags=["ops"], responses={503: {"description": "Not ready: a dependency does not answer"}})
     async def readyz() -> JSONResponse:
         runtime: Runtime = app.state.runtime
-        checks: dict[str, str] = {}
-        try:
-            await asyncio.wait_for(runtime.db.ping(), 3)
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"unreachable: {type(exc).__name__}"
-        try:
-            await broker_reachable(settings)
-            checks["broker"] = "ok"
-        except Exception as exc:
-            checks["broker"] = f"unreachable: {type(exc).__name__}"
+        seconds = settings.readiness_timeout_seconds
+        # at once, each within its own time: the answer comes within `seconds` whatever hangs (round 21: the database
+        # check took a connection of the app's pool, and waited behind slow queries holding every one)
+        database, broker = await asyncio.gather(_check(runtime.db.ping(seconds), seconds),
+                                                _check(broker_reachable(settings), seconds))
+        checks: dict[str, str] = {"database": database, "broker": broker}
         waiting = {id(one.loop) for one in runtime.standby if not one.consuming}
         for loop in runtime.consumers:
             if id(loop) in waiting:  # another worker of this process consumes; this one serves HTTP
@@ -630,14 +643,20 @@ def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool
 EXPORT_SLOTS = "exports (CSV and xlsx files)"
 
 
-def export_slots(request: Request) -> Slots:
-    """The bound on the files (CSV, xlsx) the service writes at once (`max_exports_in_flight`): a route writing one
-    takes a slot (`Slots.held`, or `take_or_refuse` and `give` around a stream) or answers 503 `overloaded`."""
-    slots: Slots | None = getattr(request.app.state, "export_slots", None)
-    if slots is None:  # an app not made by `create_service_app` (a route's own test): the settings' default bound
-        slots = request.app.state.export_slots = Slots(
-            EXPORT_SLOTS, ServiceSettings.model_fields["max_exports_in_flight"].default)
-    return slots
+def export_slots(request: Request) -> ClientSlots:
+    """The bound on the files (CSV, xlsx) the service writes at once (`max_exports_in_flight`), and on those of the
+    request's client (`max_exports_per_client_in_flight`): a route writing one takes a slot (`held`, or
+    `take_or_refuse` and `give` around a stream) or answers 503 `overloaded` / 429 `client_in_flight`."""
+    state = request.app.state
+    slots: Slots | None = getattr(state, "export_slots", None)
+    if slots is None:  # an app not made by `create_service_app` (a route's own test): the settings' default bounds
+        slots = state.export_slots = Slots(EXPORT_SLOTS, ServiceSettings.model_fields["max_exports_in_flight"].default)
+    per_client: PerClient | None = getattr(state, "client_export_slots", None)
+    if per_client is None:
+        per_client = state.client_export_slots = PerClient(
+            EXPORT_SLOTS, ServiceSettings.model_fields["max_exports_per_client_in_flight"].default,
+            "max_exports_per_client_in_flight")
+    return ClientSlots(slots, per_client, client_of(request.scope))
 
 
 def runtime_of(request: Request) -> Runtime:

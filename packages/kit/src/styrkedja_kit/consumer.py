@@ -1261,7 +1261,7 @@ class ConsumerLoop:
 
     async def _database_answers(self) -> bool:
         try:
-            await asyncio.wait_for(self.db.ping(), 5)
+            await self.db.ping(5)
             return True
         except Exception:
             return False

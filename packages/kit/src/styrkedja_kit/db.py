@@ -22,18 +22,35 @@ class Database:
                                                        pool_timeout=pool_timeout, pool_pre_ping=True,
                                                        hide_parameters=True)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._probe: AsyncEngine | None = None  # `ping`'s own connection, made on first use
 
     @property
     def asyncpg_dsn(self) -> str:
         """The same URL for plain asyncpg (LISTEN/NOTIFY needs a dedicated raw connection)."""
         return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
 
-    async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+    def _probe_engine(self, timeout: float) -> AsyncEngine:
+        """One connection of its own for `ping`, made on first use: the app's pool may be exhausted by slow queries
+        (every connection held, the next request waiting `pool_timeout`, 30 s), and a readiness probe waiting
+        behind them hung for as long as the orchestrator let it, then counted as a failure with no reason given.
+        One connection, no overflow: probes in a flood (they are never bounded at the door) open no more."""
+        if self._probe is None:
+            self._probe = create_async_engine(self.url, pool_size=1, max_overflow=0, pool_timeout=timeout,
+                                              pool_pre_ping=True, hide_parameters=True,
+                                              connect_args={"timeout": timeout})
+        return self._probe
+
+    async def ping(self, timeout: float = 5.0) -> None:
+        """`SELECT 1` on the probe's own connection (`_probe_engine`), within `timeout` seconds whatever the app's
+        pool is doing: `TimeoutError` otherwise (a connection cut off mid-statement is invalidated, not reused)."""
+        async with asyncio.timeout(timeout):
+            async with self._probe_engine(timeout).connect() as conn:
+                await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._probe is not None:
+            await self._probe.dispose()
 
 
 def outside_event_loop(function: Callable[..., Any], *args: Any) -> Any:

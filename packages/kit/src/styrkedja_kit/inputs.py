@@ -265,11 +265,18 @@ def json_refusal(body: bytes) -> tuple[str, str, str] | None:
     try:
         json.loads(body, object_pairs_hook=_once, parse_constant=_not_finite)
     except _KeyTwice:
-        where, key = _where_twice(body)
+        try:
+            where, key = _where_twice(body)
+        except (ValueError, RecursionError, AssertionError):
+            return None  # the scan stopped at the key before the body's fault (`{"a":1,"a":2} x`): not JSON at all
         return where, "duplicate_key", (f"the key {key!r} is given twice in one object: JSON parsers differ "
                                         "on which one counts (RFC 8259 §4); send it once")
     except _NotFinite as constant:
-        return (_where_constant(body), "non_finite_number",
+        try:  # round 21: `{"a": NaN, "b": -NaN}` stopped the scan at NaN, and finding where it stands parsed the
+            where = _where_constant(body)  # whole body: the `-NaN` after it was a JSONDecodeError, a 500
+        except (ValueError, RecursionError):
+            return None  # not JSON at all: the route's parser names it (`json_invalid`)
+        return (where, "non_finite_number",
                 f"{constant.args[0]} is not a JSON number (RFC 8259 §6); send a number or null")
     except (ValueError, RecursionError):
         return None

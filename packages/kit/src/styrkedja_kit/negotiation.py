@@ -23,6 +23,11 @@ JSON_TYPES = (JSON, PROBLEM_JSON)
 
 #: RFC 9110 §12.4.2: `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`
 _QVALUE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)")
+#: RFC 9110 §12.5.1: `media-range = ( "*/*" / ( type "/*" ) / ( type "/" subtype ) )`, a type and a subtype each a
+#: token (§5.6.2) — and `*` a type only in `*/*`. Round 21: `*/json` matched JSON by its `*` (and `text/csv` by
+#: `*/csv`), a range no client can mean
+_TOKEN = r"[!#$%&'+\-.^_`|~0-9A-Za-z][!#$%&'*+\-.^_`|~0-9A-Za-z]*"
+_MEDIA_RANGE = re.compile(rf"\*/\*|{_TOKEN}/\*|{_TOKEN}/{_TOKEN}")
 
 
 def _bad_weight(value: str) -> Problem:
@@ -32,8 +37,9 @@ def _bad_weight(value: str) -> Problem:
 
 
 def accepted(accept: str) -> list[tuple[float, int, str]]:
-    """(q, -position, media range) per element of an Accept header; a weight that is not a qvalue (`NaN`, `inf`,
-    `-1`, `1.0001`, `0.5e0`, two of them) is a 400 naming the header and the rule."""
+    """(q, -position, media range) per element of an Accept header that is a media range (`_MEDIA_RANGE`: not
+    `*/json`, `json` or `a/b/c`, which are left out and so admit nothing); a weight that is not a qvalue (`NaN`,
+    `inf`, `-1`, `1.0001`, `0.5e0`, two of them) is a 400 naming the header and the rule."""
     ranges = []
     for position, element in enumerate(accept.split(",")):
         media, *params = [part.strip() for part in element.split(";")]
@@ -47,7 +53,8 @@ def accepted(accept: str) -> list[tuple[float, int, str]]:
                 if q is not None or not _QVALUE.fullmatch(value):
                     raise _bad_weight(value)
                 q = float(value)
-        ranges.append((1.0 if q is None else q, -position, media.lower()))
+        if _MEDIA_RANGE.fullmatch(media):  # a range that is none (`*/json`, `json`) admits nothing
+            ranges.append((1.0 if q is None else q, -position, media.lower()))
     return ranges
 
 
@@ -83,7 +90,8 @@ def not_acceptable(accept: str, media_types: Iterable[str]) -> Problem:
     repeated beyond 200 characters, and the problem's text is made safe as every problem's is)."""
     named = ", ".join(dict.fromkeys(m.split(";")[0] for m in media_types))
     return Problem(406, "Not acceptable", f"cannot answer in any of the accepted types ({accept[:200]})",
-                   [field_error("Accept", "not_acceptable", f"accept one of {named} (or */*)")])
+                   [field_error("Accept", "not_acceptable", f"accept one of {named} (or */*); a range is */*, "
+                                                            "type/* or type/subtype (RFC 9110 §12.5.1)")])
 
 
 def produces(route: APIRoute) -> tuple[str, ...]:

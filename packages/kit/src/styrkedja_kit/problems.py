@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from styrkedja_contracts.events.base import full_loc
 from styrkedja_contracts.identifiers import PIN_ERROR, PIN_RULE, redact_personal_identity_numbers
 
 from .rules import RuleViolation, RuleViolations
@@ -23,7 +24,7 @@ from .rules import RuleViolation, RuleViolations
 PROBLEM_JSON = "application/problem+json"
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
           406: "Not acceptable", 408: "Request timeout", 409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Rule broken",
-          503: "Service unavailable"}
+          429: "Too many requests", 503: "Service unavailable"}
 #: What each documented 4xx means, for the OpenAPI documents.
 MEANINGS = {
     400: "The request is malformed.",
@@ -38,6 +39,8 @@ MEANINGS = {
     415: "The request body is not JSON.",
     422: "A rule is broken: every field and rule are named in `errors` (a parameter too: one this operation does "
          "not take, one given twice, an integer in other than ASCII digits); at most 1000, then one `more_errors`.",
+    429: "This client has more requests of this kind in flight than one client may (rule `client_in_flight`, the "
+         "bound named in its message): send it again after `Retry-After` seconds, once one of yours is answered.",
     503: "The service cannot take the request now: its database (every connection busy, or out of reach; rule "
          "`database_busy`) or the service itself (more requests at once than it takes, rule `overloaded`): "
          "send it again after `Retry-After` seconds.",
@@ -188,7 +191,9 @@ def _validation_error(error: dict[str, Any]) -> dict[str, str]:
         said = str((error.get("ctx") or {}).get("error", "")).strip()
         message = "not JSON (RFC 8259)" + (f": {said}" if said else "") + (f" at character {at[0]}" if at else "")
         return field_error("body", "json_invalid", message)
-    return field_error(_location(error.get("loc", ())), _rule(error), str(error.get("msg", "invalid")))
+    # a value rule broken by a string inside the field (a key of a `data` object, an item of a list): where in it
+    # (`enforce_value_rules`), so that `items.1.data.name` is named, not `items.1.data`
+    return field_error(_location(full_loc(error)), _rule(error), str(error.get("msg", "invalid")))
 
 
 def _rule(error: dict[str, Any]) -> str:
@@ -313,11 +318,18 @@ def allowed_methods(request: Request) -> list[str]:
     return methods[:1] + ["HEAD"] + methods[1:] if "GET" in methods else methods
 
 
+def _answers_a_file(responses: dict[str, Any]) -> bool:
+    """Whether an operation's success is documented in a type other than JSON (a CSV, a workbook)."""
+    return any(str(status).startswith("2") and any(not media.endswith("json") for media in
+                                                   (response.get("content") or {}))
+               for status, response in responses.items())
+
+
 def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
     """Every operation's 4xx as problem+json in the OpenAPI document: 422 for every operation (an unknown query
     parameter is refused by each; instead of FastAPI's own validation schema), 400 for every operation (an Accept
     weight that is no qvalue, a path no operation can mean), 408/413/415 where there is a
-    body, 404 where a parameter names something, 409 on every write. Routes add what only they return (409, …) with
+    body, 404 where a parameter names something, 409 on every write, 429 on every write and file. Routes add what only they return (409, …) with
     `problem_responses`."""
     schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ProblemDetails", ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}"))
@@ -345,12 +357,16 @@ def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
                 statuses.add(409)
             if path.startswith("/v1/"):  # every operation of the service's own (they use its database)
                 statuses.add(503)
+                # one client's bounds (`admission`): its writes at once, and its files (an operation answering a
+                # type other than JSON for a success)
+                if method in ("post", "put", "patch", "delete") or _answers_a_file(responses):
+                    statuses.add(429)
             statuses.add(406)  # the Accept rule holds for every operation (`negotiation.acceptable`)
             statuses |= {int(code) for code in responses if str(code).startswith("4")}
             for status in sorted(statuses):
                 entry = responses.setdefault(str(status), {"description": MEANINGS.get(status, "Problem")})
                 entry["content"] = {PROBLEM_JSON: {"schema": ref}}
-                if status == 503:
+                if status in (429, 503):
                     entry["headers"] = {"Retry-After": {"description": "Seconds to wait before sending it again.",
                                                         "schema": {"type": "integer"}}}
     return openapi

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from styrkedja_contracts.events.base import full_loc
 from styrkedja_contracts.scales import Scale, is_valid_value, scale_values
 
 
@@ -86,4 +87,4 @@ def contract_violation(error: Any, field: str) -> RuleViolation:
     rules = sorted({str(e["type"]) for e in error.errors()})
     return RuleViolation(field, rules[0] if len(rules) == 1 else "event_contract",
                          "cannot be published as an event: " + "; ".join(
-                             f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
+                             f"{'.'.join(map(str, full_loc(e)))}: {e['msg']}" for e in error.errors()))

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import FastAPI
 from starlette.datastructures import Headers
-from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.cors import ALL_METHODS, SAFELISTED_HEADERS, CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,26 +62,89 @@ _CORS_REFUSALS = {
                         "access-control-request-private-network: not answered to browsers"),
 }
 
+#: the methods and headers the services answer browsers with (the origins are the settings' `cors_allow_origins`)
+CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+CORS_HEADERS = ("Authorization", "Content-Type")
+
+
+@dataclass(frozen=True)
+class CorsPolicy:
+    """What a service answers browsers of: origins, methods and request headers, each list as Starlette's
+    `CORSMiddleware` takes it (`*` for any; the CORS-safelisted headers are always taken)."""
+
+    origins: tuple[str, ...]
+    methods: tuple[str, ...] = CORS_METHODS
+    headers: tuple[str, ...] = CORS_HEADERS
+    private_network: bool = False
+
+    @property
+    def any_origin(self) -> bool:
+        return "*" in self.origins
+
+    def origin_allowed(self, origin: str) -> bool:
+        return self.any_origin or origin in self.origins
+
+    def method_allowed(self, method: str) -> bool:
+        return method in (ALL_METHODS if "*" in self.methods else self.methods)
+
+    def header_allowed(self, header: str) -> bool:
+        """`header` as the browser lists it (one element of `Access-Control-Request-Headers`)."""
+        return "*" in self.headers or header.lower().strip() in {
+            h.lower() for h in (*SAFELISTED_HEADERS, *self.headers)}
+
+
+def cors_refusals(policy: CorsPolicy, origin: str, method: str, request_headers: str | None = None,
+                  private_network: str | None = None) -> list[str]:
+    """Why a preflight (`Origin`, `Access-Control-Request-Method`, `-Headers`, `-Private-Network`, None where not
+    sent) is refused under `policy`, in Starlette's words and order (`origin`, `method`, `headers`,
+    `private-network`); empty when it is answered. Pure, so that it is decided as Starlette's `CORSMiddleware`
+    decides (tests/test_cors.py holds them equal under hypothesis) without reading its plain-text answer back, as
+    this did: a list of words parsed from a body. Every value is compared exactly, never reflected: an origin is
+    allowed only as listed (`null` only if listed, which the settings refuse)."""
+    refusals = []
+    if not policy.origin_allowed(origin):
+        refusals.append("origin")
+    if not policy.method_allowed(method):
+        refusals.append("method")
+    if request_headers is not None and "*" not in policy.headers and not all(
+            policy.header_allowed(header) for header in request_headers.split(",")):
+        refusals.append("headers")
+    if private_network is not None and not policy.private_network:
+        refusals.append("private-network")
+    return refusals
+
 
 class ProblemCORSMiddleware(CORSMiddleware):
-    """Starlette's CORS, with a refused preflight answered as every other refusal: a 400 problem naming the header
-    and the rule (`cors_origin`, `cors_method`, `cors_headers`), not Starlette's plain-text "Disallowed CORS
-    origin"; and to an origin not listed without the lists of methods and headers the service takes (they are for
-    the origins it answers). Round 19: an unknown origin's preflight was `text/plain`."""
+    """Starlette's CORS, each preflight decided by `cors_refusals`, a refused one answered as every other refusal:
+    a 400 problem naming the header and the rule (`cors_origin`, `cors_method`, `cors_headers`), not Starlette's
+    plain-text "Disallowed CORS origin"; and to an origin not listed without the lists of methods and headers the
+    service takes (they are for the origins it answers). Round 19: an unknown origin's preflight was `text/plain`.
+    Round 21: `Access-Control-Request-Headers` sent on two lines was judged by its first alone (Starlette's
+    `Headers.get`), `authorization` then `x-evil` answered 200; now the lines are one list (RFC 9110 §5.3)."""
+
+    def __init__(self, app: ASGIApp, policy: CorsPolicy, max_age: int = 600) -> None:
+        super().__init__(app, allow_origins=policy.origins, allow_methods=policy.methods,
+                         allow_headers=policy.headers, allow_credentials=False,
+                         allow_private_network=policy.private_network, max_age=max_age)
+        self.policy = policy
 
     def preflight_response(self, request_headers: Headers) -> Response:
-        allowed = super().preflight_response(request_headers)
-        if allowed.status_code < 400:
-            return allowed
-        said = bytes(allowed.body).decode("utf-8", "replace").removeprefix("Disallowed CORS ")
-        failures = [f.strip() for f in said.split(",") if f.strip() in _CORS_REFUSALS] or ["origin"]
+        origin = request_headers["origin"]
+        listed = request_headers.getlist("access-control-request-headers")
+        failures = cors_refusals(self.policy, origin, request_headers["access-control-request-method"],
+                                 ",".join(listed) if listed else None,
+                                 request_headers.get("access-control-request-private-network"))
+        if not failures:
+            return super().preflight_response(request_headers)
         errors = [dict(zip(("field", "rule", "message"), _CORS_REFUSALS[f], strict=True)) for f in failures]
         response = problem_response(400, TITLES[400], "; ".join(e["message"] for e in errors), errors)
-        if "origin" not in failures:
-            for name in ("access-control-allow-origin", "access-control-allow-methods",
-                         "access-control-allow-headers", "access-control-max-age"):
-                if name in allowed.headers:
-                    response.headers[name] = allowed.headers[name]
+        if "origin" not in failures:  # a listed origin learns what it may ask instead
+            allowed = {**self.preflight_headers, **({"Access-Control-Allow-Origin": origin}
+                                                    if self.preflight_explicit_allow_origin else {})}
+            for name in ("Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
+                         "Access-Control-Allow-Headers", "Access-Control-Max-Age"):
+                if name in allowed:
+                    response.headers[name] = allowed[name]
         response.headers["vary"] = "Origin"
         return response
 
@@ -94,7 +159,5 @@ def install_security(app: FastAPI, settings: ServiceSettings, *, require_token: 
     if require_token:
         app.add_middleware(TokenMiddleware, verifier=TokenVerifier.from_settings(settings))
     if settings.cors_allow_origins:
-        app.add_middleware(ProblemCORSMiddleware, allow_origins=list(settings.cors_allow_origins),
-                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type"], allow_credentials=False, max_age=600)
+        app.add_middleware(ProblemCORSMiddleware, policy=CorsPolicy(tuple(settings.cors_allow_origins)))
     app.add_middleware(HardeningMiddleware)

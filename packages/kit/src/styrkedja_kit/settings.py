@@ -6,6 +6,7 @@ Each process runs exactly one service, so one flat set of variables is enough:
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -21,6 +22,9 @@ MAX_TOKEN_LIFETIME_SECONDS = 86_400
 MAKE_RUN_DATABASES = ("under `make run`: STYRKEDJA_DATABASE_URL=postgresql://postgres@127.0.0.1:55432/"
                       "styrkedja_<service> (assessment, forecast, lika or reporting)")
 INFLATED_BATCH_EVENTS = 64
+#: an origin as a browser serializes it (RFC 6454 §6.2): scheme, lower-case host (a name, IPv4 or bracketed IPv6), port
+_ORIGIN = re.compile(r"https?://(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])"
+                     r"(?::[0-9]{1,5})?")
 
 
 class ServiceSettings(BaseSettings):
@@ -160,10 +164,16 @@ class ServiceSettings(BaseSettings):
     # bound apart: each may hold a body of `max_request_body_bytes` and its parsed items while it waits for a
     # database connection. Files (xlsx workbooks, CSV: `max_exports_in_flight`, `admission.Slots`) are written
     # on the instance's CPU and disk (reporting's workbooks in temporary files): a few at once
+    # /readyz: each check (the database on a connection of its own, the broker) at once, each answered within this
+    readiness_timeout_seconds: float = Field(5.0, gt=0, le=60)
     max_requests_in_flight: int = Field(1000, ge=1, le=100_000)
     max_writes_in_flight: int = Field(64, ge=1, le=10_000)
     max_exports_in_flight: int = Field(8, ge=1, le=1_000)
     overload_retry_after_seconds: int = Field(1, ge=1, le=3600)
+    # of those, one client's (a token's subject) at once (`admission.ClientBound`, `ClientSlots`): more is a 429
+    # `client_in_flight` with Retry-After, so that one platform writing in a loop cannot take every write slot
+    max_writes_per_client_in_flight: int = Field(32, ge=1, le=10_000)
+    max_exports_per_client_in_flight: int = Field(2, ge=1, le=1_000)
     # the write path's events made of the request's checked values, each rule applied once
     # (`writes.Checked`); False: every event validated again by its contract model (the per-item
     # path, which the tests compare the fast one with)
@@ -187,6 +197,18 @@ class ServiceSettings(BaseSettings):
             if url.startswith(plain):
                 return "postgresql+asyncpg://" + url[len(plain):]
         return url
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _serialized_origins(cls, origins: list[str]) -> list[str]:
+        """Each listed origin as a browser sends it (RFC 6454 §6.2: `https://host[:port]`, lower case, no path), or
+        `*`: the preflight compares them exactly (`security.cors_refusals`), so `https://Skola.example/` would never
+        match, and `null` (what sandboxed frames and files send, any page can be one) would open the service to all."""
+        for origin in origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"cors_allow_origins: {origin[:100]!r} is not an origin as a browser sends it "
+                                 "(`https://host` or `https://host:port`, lower case, no path), nor `*`")
+        return origins
 
     @property
     def client_id(self) -> str:

@@ -27,7 +27,12 @@ from .lika.routes import router as lika_routes
 from .names import NamesCache
 from .report.routes import router as report_routes
 from .settings import DashboardSettings
-from .web.forms import DropEmptyQueryValues, invalid_fields, no_personal_identity_number
+from .web.forms import (
+    DropEmptyQueryValues,
+    acceptable_to_the_browser,
+    invalid_fields,
+    no_personal_identity_number,
+)
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
 from .web.sessions import Session, SessionStore
@@ -73,7 +78,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     # not signed in is sent to sign in first (the pages' own parameters were read after the session, too)
     app = FastAPI(title="Styrkedja dashboard", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None, redirect_slashes=False,
-                  dependencies=[Depends(no_personal_identity_number),
+                  dependencies=[Depends(acceptable_to_the_browser), Depends(no_personal_identity_number),
                                 Depends(strict_parameters("ignore", text_rules=False, when=_signed_in))])
     app.state.settings = settings
     app.state.sessions = SessionStore(settings.session_seconds, secure=settings.secure_cookies)

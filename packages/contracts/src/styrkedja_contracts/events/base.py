@@ -39,7 +39,7 @@ _TYPE_RE = re.compile(r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]
 
 __all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision", "Year", "Round", "MAX_INT4",
            "Int4", "StrictBool", "enforce_value_rules", "EARLIEST_YEAR", "LATEST_YEAR", "temporal_as_text", "within_years",
-           "add_temporal_rules"]
+           "add_temporal_rules", "WHERE", "full_loc", "located_strings"]
 
 Timestamp = AwareDatetime
 """A timezone-aware timestamp (naive datetimes are rejected)."""
@@ -150,9 +150,59 @@ def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
                 stack.append((item[i], f"{where}[{i}]"))
 
 
+#: the context key of a value rule's error raised for a string inside the field (`enforce_value_rules`): where in the
+#: field's value it is, as a tuple of keys and indexes (`("items", 0, "name")`), which a reader appends to the loc
+WHERE = "where"
+
+
+def full_loc(error: Any) -> tuple[Any, ...]:
+    """A pydantic error's `loc` with where inside the field a value rule was broken (`WHERE`), if it says."""
+    inside = (error.get("ctx") or {}).get(WHERE)
+    loc = tuple(error.get("loc", ()))
+    return (*loc, *inside) if isinstance(inside, tuple) else loc
+
+
+def located_strings(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """``(where, string)`` for every string in a JSON-like value or model, in the order of ``iter_strings``, ``where``
+    the keys and indexes leading to it. A dict key is located at its object, never by itself: a key breaking a rule
+    (one holding a personnummer) is not repeated by the location that names it. Iterative, as ``iter_strings``."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            yield where, item
+        elif isinstance(item, Enum):
+            stack.append((item.value, where))
+        elif isinstance(item, BaseModel):
+            for name in reversed(type(item).model_fields):
+                stack.append((getattr(item, name), (*where, name)))
+        elif isinstance(item, dict):
+            for k, v in reversed(list(item.items())):
+                stack.append((v, (*where, k if isinstance(k, str | int) else str(k))))
+                if isinstance(k, str):
+                    stack.append((k, where))
+        elif isinstance(item, (list, tuple)):
+            for i in range(len(item) - 1, -1, -1):
+                stack.append((item[i], (*where, i)))
+
+
+def _located(value: Any, broken: PydanticCustomError) -> PydanticCustomError:
+    """`broken` (a text rule's error for a string somewhere in `value`) with where that string is (`WHERE`): the
+    first string of `value` breaking a rule, found again only once one did (the common case walks without paths)."""
+    for where, text in located_strings(value):
+        try:
+            check_text(text)
+        except PydanticCustomError as first:
+            if not where:
+                return first
+            return PydanticCustomError(first.type, first.message_template, {**(first.context or {}), WHERE: where})
+    return broken
+
+
 def enforce_value_rules(value: Any) -> Any:
     """The rules every field value of an event or a request obeys, written once: every string
-    (at any depth) passes ``check_text``, every integer fits a PostgreSQL ``integer``."""
+    (at any depth) passes ``check_text``, every integer fits a PostgreSQL ``integer``. A string inside the value
+    breaking a rule is located in it (`WHERE` in the error's context: ``data.name``, not ``data``)."""
     if isinstance(value, str):  # the common case, without the walk
         check_text(value)
     elif isinstance(value, bool):
@@ -160,8 +210,11 @@ def enforce_value_rules(value: Any) -> Any:
     elif isinstance(value, int):
         _fits_int4(value)
     elif isinstance(value, (list, tuple, dict, BaseModel)):  # UUIDs, dates and numbers hold no text
-        for _, text in iter_strings(value):
-            check_text(text)
+        try:
+            for _, text in iter_strings(value):
+                check_text(text)
+        except PydanticCustomError as broken:
+            raise _located(value, broken) from None
     return value
 
 

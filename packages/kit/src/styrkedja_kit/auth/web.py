@@ -43,8 +43,12 @@ def unauthorized(error: InvalidToken | None, path: str) -> JSONResponse:
         description = "".join(ch for ch in said if ch.isprintable() and ch.isascii() and ch not in '"\\')[:200]
         challenge += f', error="{error.error}", error_description="{description}"'
         detail = error.description
-    errors = ([field_error(error.claim, error.rule, error.description)]
-              if error is not None and error.claim and error.rule else None)
+    # every 401 names the field and the rule, as every other refusal does (round 21: a missing or malformed header,
+    # and a token refused as a whole, said neither): the claim at fault where one is, else the header
+    if error is None:
+        errors = [field_error("Authorization", "bearer_token_required", detail)]
+    else:
+        errors = [field_error(error.claim or "Authorization", error.rule or error.error, error.description)]
     response = problem_response(401, "Unauthorized", detail, errors, instance=path)
     response.headers["WWW-Authenticate"] = challenge
     return response
@@ -84,9 +88,11 @@ class TokenMiddleware:
             return
         scheme, _, token = sent[0].decode("latin-1").partition(" ")
         if len(sent) > 1:  # which one counts is what a proxy in front and this service might disagree on
-            error = InvalidToken("send one Authorization header, not several", "invalid_request")
+            error = InvalidToken("send one Authorization header, not several", "invalid_request",
+                                 rule="single_header")
         elif scheme.lower() != "bearer" or not token.strip():
-            error = InvalidToken("the Authorization header must be `Bearer <token>`", "invalid_request")
+            error = InvalidToken("the Authorization header must be `Bearer <token>`", "invalid_request",
+                                 rule="bearer_scheme")
         else:
             try:
                 token = token.strip()

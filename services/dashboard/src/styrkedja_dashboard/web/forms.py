@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -18,6 +18,8 @@ from styrkedja_contracts.identifiers import (
     canonical_organiser_id,
     has_personal_identity_number,
 )
+from styrkedja_kit.negotiation import admits
+from styrkedja_kit.problems import Problem
 
 #: values the identity provider makes (random), never a person's: not judged
 _PROVIDERS_OWN = frozenset({"code", "state", "session_state", "iss"})
@@ -84,3 +86,24 @@ def invalid_fields(errors: Sequence[Mapping[str, Any]]) -> str:
         field = ".".join(loc[1:]) or (loc[0] if loc else "?")
         named.append(f"{field} ({_rule(error)})")
     return ", ".join(dict.fromkeys(named))
+
+
+#: what the dashboard answers in: its pages, its downloads (CSV, xlsx, the PDF report) and its probes' JSON
+ANSWERS_IN = ("text/html", "text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              "application/pdf", "application/json")
+
+
+def acceptable_to_the_browser(request: Request) -> None:
+    """The services' Accept rule (`styrkedja_kit.negotiation`) for the dashboard as a whole: an `Accept` admitting
+    none of `ANSWERS_IN` (`*/json`, `application/xml`, a value that is no media range) is a 406 page naming the
+    header, and a weight that is no qvalue a 400 (round 21: the kit's 400 for `q=NaN` would have been a 500 here,
+    which has no problem handler; a browser's Accept always holds `*/*`, so no page a browser asks for is refused)."""
+    accept = request.headers.get("accept")
+    try:
+        if admits(accept, ANSWERS_IN):
+            return
+    except Problem:
+        raise HTTPException(400, "Accept: en vikt (q) ska vara ett tal från 0 till 1 med högst tre decimaler "
+                                 "(RFC 9110 §12.4.2).") from None
+    raise HTTPException(406, "Accept: sidan kan bara visas som HTML (eller hämtas som CSV, Excel eller PDF); "
+                             "skicka Accept: text/html eller */*.")

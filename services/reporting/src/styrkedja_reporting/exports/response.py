@@ -22,7 +22,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from styrkedja_kit.admission import Slots
+from styrkedja_kit.admission import ClientSlots
 from styrkedja_kit.app import export_slots
 from styrkedja_kit.rules import RuleViolation
 
@@ -141,7 +141,7 @@ def export_response(request: Request, table: Table, format: str | None = None, *
 class _HeldStream(StreamingResponse):
     """A streamed file holding one of `slots` until its last byte is sent (or the client is gone)."""
 
-    def __init__(self, slots: Slots, *args: object, **kwargs: object) -> None:
+    def __init__(self, slots: ClientSlots, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.slots = slots
 
