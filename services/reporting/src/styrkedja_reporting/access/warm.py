@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Hashable
 
 from prometheus_client import Counter
@@ -59,14 +60,23 @@ async def warm_once(db: Database, last: Hashable | None) -> Hashable | None:
 
 
 async def keep_warm(runtime: Runtime, debounce_seconds: float) -> None:
-    """Until cancelled: every `debounce_seconds`, warm the recently asked decisions on a new version. A
-    failed round is logged and tried again next time."""
+    """Until cancelled: every `debounce_seconds` — and at least `SHARE` times as long as the last round took,
+    so that while batches arrive back to back warming takes at most a third of the process (the consumer
+    applies in the same one) — warm the recently asked decisions on a new version. A failed round is logged
+    and tried again next time."""
     last: Hashable | None = None
+    spent = 0.0
     while True:
-        await asyncio.sleep(debounce_seconds)
+        await asyncio.sleep(max(debounce_seconds, SHARE * spent))
+        started = time.monotonic()
         try:
             last = await warm_once(runtime.db, last)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("keeping the disclosure decisions warm failed; trying again in %.1f s", debounce_seconds)
+        spent = time.monotonic() - started
+
+
+#: The pause after a round, at least this many times the round's own time.
+SHARE = 2.0
