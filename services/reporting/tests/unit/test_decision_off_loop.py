@@ -135,3 +135,14 @@ async def test_a_count_table_is_decided_once_and_off_the_loop(reads, slow_solve,
     assert calls == [1] and len(slow_solve.threads) == 1 and slow_solve.loop_ran_first == [True]
     assert slow_solve.threads[0] != threading.main_thread().name
     assert all(g.withheld(("support", "active"), "school_unit", "22222222") for g in got)
+
+
+async def test_the_union_of_a_reads_components_is_kept(reads, slow_solve, monkeypatch):
+    """A trend's components merged once per version (the merge is as large as their cells), not on every read."""
+    slow_solve.go_on.set()
+    reads.release.set()
+    monkeypatch.setattr(decision, "_UNIONS", type(decision._DECISIONS)(), raising=False)
+    both = [MAT, ("assessment", SY, "SVE")]
+    first = await decision.decision_for(None, both, POLITICIAN, RULES, version=("v1",))  # type: ignore[arg-type]
+    again = await decision.decision_for(None, both, POLITICIAN, RULES, version=("v1",))  # type: ignore[arg-type]
+    assert again is first and first.withheld(*SMALL)
