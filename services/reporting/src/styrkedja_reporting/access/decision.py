@@ -208,13 +208,14 @@ async def _decide_components(session: AsyncSession, missing: list[Component], su
         # rows read at the version the decisions are kept by: one read of it before, one after (a batch
         # commits its rows and its version together); else kept by their rows only, never by `version`
         same_version = await rows_at(session, version)
-        solved: list[tuple[Component, Hashable, ComponentRows, Mapping[str, Any]]] = []
-        for component in missing:
-            raw = read[component]
-            by_rows = (component, suppressed, rules, raw_digest(raw, placed))
+        # the digests too in the decision thread: a trend's 16 components are ~100k rows to repr and hash
+        digests = await loop.run_in_executor(_DECIDER, _digests, [read[c] for c in missing], placed)
+        solved: list[tuple[Component, Hashable, RawRows, Mapping[str, Any]]] = []
+        for component, digest in zip(missing, digests, strict=True):
+            by_rows = (component, suppressed, rules, digest)
             kept = _BY_ROWS.get(by_rows)
             if kept is None:  # the rows changed (or were never decided): decided anew
-                solved.append((component, by_rows, component_rows_of(component, raw), placed))
+                solved.append((component, by_rows, read[component], placed))
             else:
                 _BY_ROWS.move_to_end(by_rows)
                 _finish(keys[component], futures[component], kept, same_version)
@@ -230,7 +231,7 @@ async def _decide_components(session: AsyncSession, missing: list[Component], su
 
         if solved:
             SOLVED[0] += len(solved)
-            work = [(rows, placed_, without) for (_, _, rows, placed_) in solved]
+            work = [(component, raw, placed_, without) for (component, _, raw, placed_) in solved]
             loop.run_in_executor(_DECIDER, _solve_all, work, suppressed, rules).add_done_callback(done)
         handed_over = True
     finally:
@@ -257,12 +258,17 @@ def _fail(key: Hashable, future: asyncio.Future[TreeDecision], error: BaseExcept
         future.exception()  # retrieved: no warning when nobody waits
 
 
-def _solve_all(work: list[tuple[ComponentRows, Mapping[str, Any], frozenset[str]]], suppressed: frozenset[Level],
+def _digests(raws: list[RawRows], placed: Mapping[str, tuple[str, str | None]]) -> list[bytes]:
+    """Pure (runs in the decision thread): `raw_digest` of each component's rows."""
+    return [raw_digest(raw, placed) for raw in raws]
+
+
+def _solve_all(work: list[tuple[Component, RawRows, Mapping[str, Any], frozenset[str]]], suppressed: frozenset[Level],
                rules: DisclosureRules) -> list[TreeDecision]:
-    """Pure (runs in the decision thread): each component's decision on its rows."""
+    """Pure (runs in the decision thread): each component's decision on its rows as read."""
     out = []
-    for rows, placed, without in work:
-        tree, links = tree_of(rows, placed, without,
+    for component, raw, placed, without in work:
+        tree, links = tree_of(component_rows_of(component, raw), placed, without,
                               equations=lambda tree: any(may_withhold(r, suppressed, rules) for r in tree))
         out.append(TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links)))
     return out

@@ -33,6 +33,8 @@ RECENT_SECONDS = 600.0
 WARMED = Counter("styrkedja_disclosure_decisions_warmed",
                  "Disclosure decisions (a read's components, a count table) taken again after a new state version "
                  "before any reader asked")
+ROUNDS = Counter("styrkedja_disclosure_warm_rounds",
+                 "Rounds of warming finished: every recently asked decision taken on a new state version")
 SOLVED = Counter("styrkedja_disclosure_decisions_solved_by_warming",
                  "Of the warmed decisions, the components and tables whose rows changed (decided anew)")
 
@@ -56,6 +58,7 @@ async def warm_once(db: Database, last: Hashable | None) -> Hashable | None:
             WARMED.inc()
             SOLVED.inc(max(decision.SOLVED[0] - solved, 0))  # (a read solving meanwhile may count here too)
         await session.rollback()
+    ROUNDS.inc()
     return version
 
 
