@@ -50,9 +50,9 @@ import contextlib
 import hashlib
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,6 +79,7 @@ from .disclosure import DisclosureRules
 from .scope import placements_of
 
 GENDERS = ("female", "male", "unknown")
+_T = TypeVar("_T")
 ALL_YEARS = "*"
 PeriodId = tuple[str, str]
 Component = tuple[str, str, str]  # ("assessment" | "forecast", school year, subject) or ("merit", school year, term)
@@ -538,7 +539,13 @@ def raw_digest(raw: RawRows, placed: Mapping[str, tuple[str, str | None]]) -> by
     the statements) and the placements of its school units (each row's parent)."""
     units = sorted({r[2] for table in raw.values() for r in table if r[0] == "school_unit"})
     digest = hashlib.blake2b(digest_size=32)
-    digest.update(repr(sorted(raw.items())).encode())
+    # row by row, not one repr of them all: one C call over ~10k rows holds the GIL for tens of ms (this runs in
+    # the decision thread, and the event loop waits for the GIL meanwhile)
+    for name in sorted(raw):
+        digest.update(f"{name}\n".encode())
+        for row in raw[name]:
+            digest.update(repr(row).encode())
+            digest.update(b"\n")
     digest.update(repr([(u, placed.get(u)) for u in units]).encode())
     return digest.digest()
 
@@ -647,10 +654,21 @@ async def _results_raw(session: AsyncSession, subjects: Iterable[str], kind: str
                     *_levels_but(agg.level, without))
              .group_by(*keys).order_by(*keys))
     subject_at = 7 + SLICE[kind].index("subject_code")
-    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in _as_read((await session.execute(query)).all(), without):
-        out[row[subject_at]].append((*row[:5], int(row[5]), int(row[6]), *row[7:]))
-    return out
+
+    def shape(rows: Sequence[Any]) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in _as_read(rows, without):
+            out[row[subject_at]].append((*row[:5], int(row[5]), int(row[6]), *row[7:]))
+        return out
+
+    return await _fetched(session, query, shape)
+
+
+async def _fetched(session: AsyncSession, query: Any, shape: Callable[[Sequence[Any]], _T]) -> _T:
+    """`shape` of the query's rows, the rows made (SQLAlchemy's, from the buffered result) and shaped in the
+    decision thread: a trend's 16 components are ~30k rows, 0.2-0.4 s of the loop's time when made there."""
+    result = await session.execute(query)  # buffered: every row fetched, no I/O left
+    return await asyncio.get_running_loop().run_in_executor(_DECIDER, lambda: shape(result.all()))
 
 
 def _results_rows(rows: ComponentRows, kind: str, raw: list[tuple[Any, ...]]) -> None:
@@ -669,10 +687,14 @@ async def _pass_raw(session: AsyncSession, subjects: Iterable[str], school_year:
                    *[func.sum(c[f"reaching_{g}"]) for g in GENDERS], func.sum(c.students)).where(
         c.school_year == school_year, c.subject_code.in_(sorted(set(subjects))),
         *_levels_but(c.level, without)).group_by(*keys).order_by(*keys)
-    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in _as_read((await session.execute(query)).all(), without):
-        out[row[5]].append((*row[:6], *(int(v) for v in row[6:])))
-    return out
+
+    def shape(rows: Sequence[Any]) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in _as_read(rows, without):
+            out[row[5]].append((*row[:6], *(int(v) for v in row[6:])))
+        return out
+
+    return await _fetched(session, query, shape)
 
 
 def _pass_rows(rows: ComponentRows, school_year: str, raw: list[tuple[Any, ...]]) -> None:
@@ -693,10 +715,14 @@ async def _forecast_raw(session: AsyncSession, subjects: Iterable[str], school_y
     query = select(*keys, *[func.sum(f[n]) for n in FORECAST_COUNTERS]).where(
         f.school_year == school_year, f.subject_code.in_(sorted(set(subjects))),
         *_levels_but(f.level, without)).group_by(*keys).order_by(*keys)
-    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in _as_read((await session.execute(query)).all(), without):
-        out[row[6]].append((*row[:7], sum(int(v) for v in row[7:])))
-    return out
+
+    def shape(rows: Sequence[Any]) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in _as_read(rows, without):
+            out[row[6]].append((*row[:7], sum(int(v) for v in row[7:])))
+        return out
+
+    return await _fetched(session, query, shape)
 
 
 def _forecast_rows(rows: ComponentRows, school_year: str, raw: list[tuple[Any, ...]]) -> None:
@@ -718,7 +744,7 @@ async def _merit_raw(session: AsyncSession, school_year: str, term: str,
     query = select(*keys, *[func.sum(m[n]) for n in MERIT_COUNTERS]).where(
         m.school_year == school_year, m.period == term, *_levels_but(m.level, without)).group_by(
         *keys).order_by(*keys)
-    return [(*r[:5], *(int(v) for v in r[5:])) for r in _as_read((await session.execute(query)).all(), without)]
+    return await _fetched(session, query, lambda rows: [(*r[:5], *(int(v) for v in r[5:])) for r in _as_read(rows, without)])
 
 
 def _merit_rows(rows: ComponentRows, school_year: str, term: str, raw: list[tuple[Any, ...]]) -> None:
