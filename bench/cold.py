@@ -197,6 +197,19 @@ def run_variant(variant: str, url: str, env: dict, headers: dict, groups: list, 
         server.wait(10)
 
 
+def write_keeping(out: Path, result: dict) -> None:
+    """`result` as the file's `keep_warm`, its other keys (earlier measurements) left as they are written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    kept = json.loads(out.read_text()) if out.exists() else None
+    if kept is None or "keep_warm" in kept:
+        out.write_text(json.dumps({**(kept or {}), "keep_warm": result}, indent=2) + "\n")
+        return
+    text = out.read_text().rstrip()
+    assert text.endswith("}")
+    body = json.dumps(result, indent=2).replace("\n", "\n  ")
+    out.write_text(text[:-1].rstrip() + f',\n  "keep_warm": {body}\n}}\n')
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=6000)
@@ -246,10 +259,7 @@ def main() -> int:
                   "shape": {"students": args.students, "subjects": len(fr.SUBJECTS), "rounds": args.rounds,
                             "delay_s": args.delay, "reader": "politician", "routes": list(ROUTES)},
                   "state": applied, "variants": variants}
-        kept = json.loads(args.out.read_text()) if args.out.exists() else {}
-        kept["keep_warm"] = result
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(kept, indent=2) + "\n")
+        write_keeping(args.out, result)
         for variant, got in variants.items():
             print(f"{variant}: first read median {got['first_read_median_ms']}, probe idle {got['probe_idle_ms']}, "
                   f"probe during the first trend {got['probe_during_first_trend_ms']}", flush=True)
