@@ -289,11 +289,6 @@ async def rows_at(session: AsyncSession, version: Hashable) -> bool:
     return await state_version(session) == version
 
 
-async def off_loop(fn: Callable[..., TreeDecision], *args: Any) -> TreeDecision:
-    """`fn(*args)` (pure: a decision) in the decision thread."""
-    return await asyncio.get_running_loop().run_in_executor(_DECIDER, fn, *args)
-
-
 # -- what was asked recently: the decisions `access.warm` takes again after each new state version ----
 #: Decide it again on a given state version (in that session).
 Redo = Callable[[AsyncSession, Hashable], Awaitable[Any]]
