@@ -17,6 +17,7 @@ from styrkedja_kit.app import ConsumerSpec, Runtime, app_on_first_access, create
 
 from .access.answers import ANSWERS, AnswerCache, StateVersions, VersionReader
 from .access.routes import router as access_routes
+from .access.warm import keep_warm
 from .alerts import freshness as alert_freshness
 from .alerts import handlers as alerts
 from .alerts.routes import router as alerts_routes
@@ -104,7 +105,8 @@ def create_app(settings: ReportingSettings) -> FastAPI:
                              title="Styrkedja reporting service", uses_outbox=True, require_token=True,
                              consumer=consumer_spec(settings, registry))
     with_background(app, settings.freshness_sweep_seconds,
-                    lambda runtime, every: alert_freshness.run_sweeper(runtime, every))
+                    lambda runtime, every: alert_freshness.run_sweeper(runtime, every), name="freshness-sweep")
+    with_background(app, settings.decision_warm_seconds, keep_warm, name="keep-decisions-warm")
     ANSWERS.max_bytes = settings.read_cache_max_mb * 2**20  # one cache per process, as its setting says
     with_answer_cache(app)
     return app
@@ -157,7 +159,7 @@ def with_answer_cache(app: FastAPI) -> None:
     app.router.lifespan_context = lifespan
 
 
-def with_background(app: FastAPI, every_seconds: float, task: Any) -> None:
+def with_background(app: FastAPI, every_seconds: float, task: Any, name: str) -> None:
     """Run `task(runtime, every_seconds)` alongside the service (inside the kit's lifespan); 0 = off."""
     if every_seconds <= 0:
         return
@@ -166,7 +168,7 @@ def with_background(app: FastAPI, every_seconds: float, task: Any) -> None:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
-            running = asyncio.create_task(task(app.state.runtime, every_seconds), name="freshness-sweep")
+            running = asyncio.create_task(task(app.state.runtime, every_seconds), name=name)
             try:
                 yield
             finally:

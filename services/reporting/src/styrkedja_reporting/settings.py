@@ -19,6 +19,10 @@ class ReportingSettings(ServiceSettings):
     freshness_red_after_months: int = Field(8, ge=1, le=120)
     # freshness_red alerts: how often the sweep judges every unit (time passes without events); 0 = off
     freshness_sweep_seconds: float = Field(3600.0, ge=0)
+    # the disclosure decisions readers asked for in the last minutes are taken again in the background after
+    # each new state version, at most once per this many seconds (`access.warm`): the first read after a
+    # batch finds its decision kept. 0 = off (the first read decides, in the decision thread)
+    decision_warm_seconds: float = Field(1.0, ge=0)
     # disclosure control (röjandekontroll): a figure from fewer than this many students is withheld
     # above school-unit level for every role, at every level for politician and public
     disclosure_min_students: int = Field(10, ge=1, le=1000)

@@ -14,6 +14,9 @@ from styrkedja_reporting.settings import ReportingSettings
 def settings(service_database, monkeypatch) -> ReportingSettings:
     service_database("styrkedja_reporting")
     monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
+    # no decisions taken in the background: tests that count reads or decisions see only their own
+    # (`access.warm`'s tests turn it on)
+    monkeypatch.setenv("STYRKEDJA_DECISION_WARM_SECONDS", "0")
     return ReportingSettings()
 
 

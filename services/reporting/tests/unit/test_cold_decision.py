@@ -42,7 +42,11 @@ def reads(monkeypatch):
         Reads.asked.append(sorted(components))
         return {c: Reads.state[c[2]] for c in components}, PLACED
 
+    async def same_version(session, version):
+        return True
+
     monkeypatch.setattr(decision, "components_read", read)
+    monkeypatch.setattr(decision, "rows_at", same_version)
     monkeypatch.setattr(decision, "_DECISIONS", type(decision._DECISIONS)())
     monkeypatch.setattr(decision, "_BY_ROWS", type(decision._BY_ROWS)())
     return Reads

@@ -45,10 +45,14 @@ small, and named in `Disclosure.unprotectable`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,6 +79,7 @@ from .disclosure import DisclosureRules
 from .scope import placements_of
 
 GENDERS = ("female", "male", "unknown")
+_T = TypeVar("_T")
 ALL_YEARS = "*"
 PeriodId = tuple[str, str]
 Component = tuple[str, str, str]  # ("assessment" | "forecast", school year, subject) or ("merit", school year, term)
@@ -118,36 +123,194 @@ def merit_slice(year: int, period: PeriodId) -> Hashable:
 
 
 async def decision_for(session: AsyncSession, components: Iterable[Component], suppressed: frozenset[Level],
-                       rules: DisclosureRules, version: Hashable | None = None) -> TreeDecision:
+                       rules: DisclosureRules, version: Hashable | None = None, *, asked: bool = True) -> TreeDecision:
     """The decision over these components (each from the cache when the state has not changed; else
-    the rows of every missing one read at once, and decided anew only where they changed)."""
+    the rows of every missing one read at once, and decided anew only where they changed — in the
+    decision thread, off the event loop, and once however many requests ask for it at the same time).
+    `asked`: a reader asked (`access.warm` decides it again after the next batch); False for the warming itself."""
     from ..results.disclose import state_version  # the state version lives with the results read path
 
     version = version if version is not None else await state_version(session)
     wanted = sorted(set(components))
+    if asked:
+        note_asked(("components", suppressed, rules, tuple(wanted)),
+                   lambda s, v: decision_for(s, wanted, suppressed, rules, v, asked=False))
     found: dict[Component, TreeDecision] = {}
-    for component in wanted:
-        key = (version, component, suppressed, rules)
-        kept = _DECISIONS.get(key)
-        if kept is not None:
-            _DECISIONS.move_to_end(key)
-            found[component] = kept
-    missing = [c for c in wanted if c not in found]
-    if missing:
+    while True:
+        waiting: dict[Component, asyncio.Future[TreeDecision]] = {}
+        for component in wanted:
+            if component in found:
+                continue
+            key = (version, component, suppressed, rules)
+            kept = _DECISIONS.get(key)
+            if kept is not None:
+                _DECISIONS.move_to_end(key)
+                found[component] = kept
+            elif key in _IN_FLIGHT:  # another request is deciding it: its decision, not a second one
+                waiting[component] = _IN_FLIGHT[key]
+        missing = [c for c in wanted if c not in found and c not in waiting]
+        if missing:
+            waiting.update(await _decide_components(session, missing, suppressed, rules, version))
+        abandoned = False
+        for component, future in waiting.items():
+            try:
+                found[component] = await asyncio.shield(future)
+            except _Abandoned:  # its asker went away before the rows were read: decided here instead
+                abandoned = True
+        if not abandoned:
+            return await union_of([found[c] for c in wanted], rules)
+
+
+#: The unions of several components' decisions taken lately (a trend's 16 subjects: merging their cells is
+#: ~O(cells), done on every read that is not an answer kept): by the identity of their parts, which the entry
+#: holds (so no id is reused while it is kept). Few: each is as large as its parts.
+_UNIONS: OrderedDict[Hashable, tuple[list[TreeDecision], TreeDecision]] = OrderedDict()
+UNIONS_KEPT = 8
+
+
+async def union_of(parts: list[TreeDecision], rules: DisclosureRules) -> TreeDecision:
+    """`TreeDecision.union` of these decisions, kept (`_UNIONS`), merged in the decision thread when new."""
+    if len(parts) == 1:
+        return parts[0]
+    key = (tuple(map(id, parts)), rules)
+    kept = _UNIONS.get(key)
+    if kept is not None and all(a is b for a, b in zip(kept[0], parts, strict=True)):
+        _UNIONS.move_to_end(key)
+        return kept[1]
+    union = await asyncio.get_running_loop().run_in_executor(_DECIDER, TreeDecision.union, parts, rules)
+    _UNIONS[key] = (parts, union)
+    while len(_UNIONS) > UNIONS_KEPT:
+        _UNIONS.popitem(last=False)
+    return union
+
+
+class _Abandoned(Exception):
+    """The request deciding a component went away before its rows were read (cancelled, failed)."""
+
+
+#: The decisions being taken, by their `_DECISIONS` key: a request that needs one waits for it.
+_IN_FLIGHT: dict[Hashable, asyncio.Future[TreeDecision]] = {}
+
+
+async def _decide_components(session: AsyncSession, missing: list[Component], suppressed: frozenset[Level],
+                             rules: DisclosureRules, version: Hashable) -> dict[Component, asyncio.Future[TreeDecision]]:
+    """Read the rows of the missing components and decide each whose rows were not decided before, in the
+    decision thread; the futures resolve when it is done (whether or not this request still waits), and
+    are `_IN_FLIGHT` meanwhile for any other request asking the same."""
+    loop = asyncio.get_running_loop()
+    futures = {c: loop.create_future() for c in missing}
+    keys = {c: (version, c, suppressed, rules) for c in missing}
+    for c in missing:
+        _IN_FLIGHT[keys[c]] = futures[c]
+    handed_over = False
+    try:
         without = left_out(suppressed)
         read, placed = await components_read(session, missing, without)
-        for component in missing:
-            raw = read[component]
-            by_rows = (component, suppressed, rules, raw_digest(raw, placed))
+        # rows read at the version the decisions are kept by: one read of it before, one after (a batch
+        # commits its rows and its version together); else kept by their rows only, never by `version`
+        same_version = await rows_at(session, version)
+        # the digests too in the decision thread: a trend's 16 components are ~100k rows to repr and hash
+        digests = await loop.run_in_executor(_DECIDER, _digests, [read[c] for c in missing], placed)
+        solved: list[tuple[Component, Hashable, RawRows, Mapping[str, Any]]] = []
+        for component, digest in zip(missing, digests, strict=True):
+            by_rows = (component, suppressed, rules, digest)
             kept = _BY_ROWS.get(by_rows)
             if kept is None:  # the rows changed (or were never decided): decided anew
-                SOLVED[0] += 1
-                tree, links = tree_of(component_rows_of(component, raw), placed, without,
-                                      equations=lambda tree: any(may_withhold(r, suppressed, rules) for r in tree))
-                kept = TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links))
-            found[component] = _keep(_DECISIONS, (version, component, suppressed, rules),
-                                     _keep(_BY_ROWS, by_rows, kept))
-    return TreeDecision.union([found[c] for c in wanted], rules)
+                solved.append((component, by_rows, read[component], placed))
+            else:
+                _BY_ROWS.move_to_end(by_rows)
+                _finish(keys[component], futures[component], kept, same_version)
+
+        def done(result: asyncio.Future[list[TreeDecision]]) -> None:
+            error = _Abandoned() if result.cancelled() else result.exception()
+            for i, (component, by_rows, _, _) in enumerate(solved):
+                if error is not None:
+                    _fail(keys[component], futures[component], error)
+                else:
+                    decision = _keep(_BY_ROWS, by_rows, result.result()[i])
+                    _finish(keys[component], futures[component], decision, same_version)
+
+        if solved:
+            SOLVED[0] += len(solved)
+            work = [(component, raw, placed_, without) for (component, _, raw, placed_) in solved]
+            loop.run_in_executor(_DECIDER, _solve_all, work, suppressed, rules).add_done_callback(done)
+        handed_over = True
+    finally:
+        if not handed_over:  # the rows were never read: whoever waits decides for itself
+            for c in missing:
+                _fail(keys[c], futures[c], _Abandoned())
+    return futures
+
+
+def _finish(key: Hashable, future: asyncio.Future[TreeDecision], decision: TreeDecision, keep: bool) -> None:
+    if keep:
+        _keep(_DECISIONS, key, decision)
+    if _IN_FLIGHT.get(key) is future:
+        del _IN_FLIGHT[key]
+    if not future.done():
+        future.set_result(decision)
+
+
+def _fail(key: Hashable, future: asyncio.Future[TreeDecision], error: BaseException) -> None:
+    if _IN_FLIGHT.get(key) is future:
+        del _IN_FLIGHT[key]
+    if not future.done():
+        future.set_exception(error)
+        future.exception()  # retrieved: no warning when nobody waits
+
+
+def _digests(raws: list[RawRows], placed: Mapping[str, tuple[str, str | None]]) -> list[bytes]:
+    """Pure (runs in the decision thread): `raw_digest` of each component's rows."""
+    return [raw_digest(raw, placed) for raw in raws]
+
+
+def _solve_all(work: list[tuple[Component, RawRows, Mapping[str, Any], frozenset[str]]], suppressed: frozenset[Level],
+               rules: DisclosureRules) -> list[TreeDecision]:
+    """Pure (runs in the decision thread): each component's decision on its rows as read."""
+    out = []
+    for component, raw, placed, without in work:
+        tree, links = tree_of(component_rows_of(component, raw), placed, without,
+                              equations=lambda tree: any(may_withhold(r, suppressed, rules) for r in tree))
+        out.append(TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links)))
+    return out
+
+
+#: The thread decisions are taken in, off the event loop: a decision is pure Python (it holds the GIL
+#: but for the interpreter's switch interval, so the loop still answers other requests while it runs);
+#: one thread, as a second would only share the same GIL and take more of it from the loop.
+_DECIDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="disclosure-decision")
+
+
+async def rows_at(session: AsyncSession, version: Hashable) -> bool:
+    """Whether the rows just read are those of `version` (read before them): the state version again — a
+    batch commits its rows and its version together, so the same version after means the same rows."""
+    from ..results.disclose import state_version
+
+    return await state_version(session) == version
+
+
+# -- what was asked recently: the decisions `access.warm` takes again after each new state version ----
+#: Decide it again on a given state version (in that session).
+Redo = Callable[[AsyncSession, Hashable], Awaitable[Any]]
+#: what was asked → (when last, monotonic seconds; how to decide it again). Bounded: the least recently asked go first.
+_ASKED: OrderedDict[Hashable, tuple[float, Redo]] = OrderedDict()
+ASKED_KEPT = 64
+
+
+def note_asked(key: Hashable, redo: Redo) -> None:
+    """Remember a decision a reader asked for (the components of one read and reader class, a count table)."""
+    _ASKED[key] = (time.monotonic(), redo)
+    _ASKED.move_to_end(key)
+    while len(_ASKED) > ASKED_KEPT:
+        _ASKED.popitem(last=False)
+
+
+def recently_asked(within_seconds: float) -> list[Redo]:
+    """How to decide again what was asked in the last `within_seconds`, most recent first (older ones forgotten)."""
+    since = time.monotonic() - within_seconds
+    for key in [k for k, (at, _) in _ASKED.items() if at < since]:
+        del _ASKED[key]
+    return [redo for _, redo in reversed(_ASKED.values())]
 
 
 #: Decisions by what they were taken on (`decided`): a new state version moves every key of
@@ -233,20 +396,80 @@ def keep_counts_decision(key: Hashable, suppressed: frozenset[Level], rules: Dis
 async def counts_decision(session: AsyncSession, key: Hashable,
                           read: Callable[[AsyncSession], Awaitable[ComponentRows]],
                           suppressed: frozenset[Level], rules: DisclosureRules,
-                          version: Hashable | None = None) -> TreeDecision:
+                          version: Hashable | None = None, *, asked: bool = True) -> TreeDecision:
     """The decision on a count table (`key` names it and what its counts depend on: family, subject,
     date…), `read` giving its rows at every level of `COUNT_LEVELS`; kept per state version like the
-    figures' (`decision_for`), so every response, format and level shows the same cells."""
+    figures' (`decision_for`), so every response, format and level shows the same cells. Taken in the
+    decision thread, once however many requests ask for it at the same time."""
     from ..results.disclose import state_version
 
     version = version if version is not None else await state_version(session)
-    found = kept_counts_decision(key, suppressed, rules, version)
-    if found is not None:
-        return found
-    rows = await read(session)
-    codes = {unit for (_, level, _, unit) in rows.counts if level == "school_unit"}
-    return keep_counts_decision(key, suppressed, rules, version,
-                                decide_counts(rows, await placements_of(session, codes), suppressed, rules))
+    if asked:
+        note_asked(("counts", key, suppressed, rules),
+                   lambda s, v: counts_decision(s, key, read, suppressed, rules, v, asked=False))
+    cache_key = (version, ("counts", key), suppressed, rules)
+    while True:
+        found = kept_counts_decision(key, suppressed, rules, version)
+        if found is not None:
+            return found
+        running = _IN_FLIGHT.get(cache_key)
+        if running is None:
+            break
+        with contextlib.suppress(_Abandoned):  # its asker went away before the rows were read: decided here
+            return await asyncio.shield(running)
+    future: asyncio.Future[TreeDecision] = asyncio.get_running_loop().create_future()
+    _IN_FLIGHT[cache_key] = future
+    try:
+        rows = await read(session)
+        codes = {unit for (_, level, _, unit) in rows.counts if level == "school_unit"}
+        placed = await placements_of(session, codes)
+        same_version = await rows_at(session, version)
+    except BaseException:
+        _fail(cache_key, future, _Abandoned())
+        raise
+
+    async def decide() -> None:  # a task of its own: finished (and kept) even when this request goes away
+        try:
+            decided_ = await decide_counts_off_loop(rows, placed, suppressed, rules)
+        except BaseException as error:
+            _fail(cache_key, future, error if isinstance(error, Exception) else _Abandoned())
+            raise
+        _finish(cache_key, future, decided_, same_version)
+
+    task = asyncio.ensure_future(decide())
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+    return await asyncio.shield(future)
+
+
+async def decide_counts_off_loop(rows: ComponentRows, placed: Mapping[str, tuple[str, str | None]],
+                                 suppressed: frozenset[Level], rules: DisclosureRules) -> TreeDecision:
+    """`decide_counts` with its solving in the decision thread (the cache looked up and filled here, on the loop)."""
+    tree, links, digest = await asyncio.get_running_loop().run_in_executor(
+        _DECIDER, _counts_tree, rows, placed)
+    key = ("counts", suppressed, rules, digest)
+    kept = _BY_ROWS.get(key)
+    if kept is not None:
+        _BY_ROWS.move_to_end(key)
+        return kept
+    SOLVED[0] += 1
+    solved = await asyncio.get_running_loop().run_in_executor(_DECIDER, _protect, tree, links, suppressed, rules)
+    return _keep(_BY_ROWS, key, solved)
+
+
+#: The count decisions being taken (`counts_decision`), referenced until done.
+_TASKS: set[asyncio.Task[None]] = set()
+
+
+def _counts_tree(rows: ComponentRows, placed: Mapping[str, tuple[str, str | None]]) \
+        -> tuple[list[TreeRow], list[Any], bytes]:
+    """Pure: a count table's tree, links and digest (`decide_counts`)."""
+    tree, links = tree_of(rows, placed, frozenset({"group"}))
+    return tree, links, rows_digest(tree, links)
+
+
+def _protect(tree: list[TreeRow], links: list[Any], suppressed: frozenset[Level], rules: DisclosureRules) -> TreeDecision:
+    return TreeDecision.of(protect_tree(tree, suppressed=suppressed, rules=rules, links=links))
 
 
 class ComponentRows:
@@ -311,7 +534,13 @@ def raw_digest(raw: RawRows, placed: Mapping[str, tuple[str, str | None]]) -> by
     the statements) and the placements of its school units (each row's parent)."""
     units = sorted({r[2] for table in raw.values() for r in table if r[0] == "school_unit"})
     digest = hashlib.blake2b(digest_size=32)
-    digest.update(repr(sorted(raw.items())).encode())
+    # row by row, not one repr of them all: one C call over ~10k rows holds the GIL for tens of ms (this runs in
+    # the decision thread, and the event loop waits for the GIL meanwhile)
+    for name in sorted(raw):
+        digest.update(f"{name}\n".encode())
+        for row in raw[name]:
+            digest.update(repr(row).encode())
+            digest.update(b"\n")
     digest.update(repr([(u, placed.get(u)) for u in units]).encode())
     return digest.digest()
 
@@ -420,10 +649,21 @@ async def _results_raw(session: AsyncSession, subjects: Iterable[str], kind: str
                     *_levels_but(agg.level, without))
              .group_by(*keys).order_by(*keys))
     subject_at = 7 + SLICE[kind].index("subject_code")
-    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in _as_read((await session.execute(query)).all(), without):
-        out[row[subject_at]].append((*row[:5], int(row[5]), int(row[6]), *row[7:]))
-    return out
+
+    def shape(rows: Sequence[Any]) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in _as_read(rows, without):
+            out[row[subject_at]].append((*row[:5], int(row[5]), int(row[6]), *row[7:]))
+        return out
+
+    return await _fetched(session, query, shape)
+
+
+async def _fetched(session: AsyncSession, query: Any, shape: Callable[[Sequence[Any]], _T]) -> _T:
+    """`shape` of the query's rows, the rows made (SQLAlchemy's, from the buffered result) and shaped in the
+    decision thread: a trend's 16 components are ~30k rows, 0.2-0.4 s of the loop's time when made there."""
+    result = await session.execute(query)  # buffered: every row fetched, no I/O left
+    return await asyncio.get_running_loop().run_in_executor(_DECIDER, lambda: shape(result.all()))
 
 
 def _results_rows(rows: ComponentRows, kind: str, raw: list[tuple[Any, ...]]) -> None:
@@ -442,10 +682,14 @@ async def _pass_raw(session: AsyncSession, subjects: Iterable[str], school_year:
                    *[func.sum(c[f"reaching_{g}"]) for g in GENDERS], func.sum(c.students)).where(
         c.school_year == school_year, c.subject_code.in_(sorted(set(subjects))),
         *_levels_but(c.level, without)).group_by(*keys).order_by(*keys)
-    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in _as_read((await session.execute(query)).all(), without):
-        out[row[5]].append((*row[:6], *(int(v) for v in row[6:])))
-    return out
+
+    def shape(rows: Sequence[Any]) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in _as_read(rows, without):
+            out[row[5]].append((*row[:6], *(int(v) for v in row[6:])))
+        return out
+
+    return await _fetched(session, query, shape)
 
 
 def _pass_rows(rows: ComponentRows, school_year: str, raw: list[tuple[Any, ...]]) -> None:
@@ -466,10 +710,14 @@ async def _forecast_raw(session: AsyncSession, subjects: Iterable[str], school_y
     query = select(*keys, *[func.sum(f[n]) for n in FORECAST_COUNTERS]).where(
         f.school_year == school_year, f.subject_code.in_(sorted(set(subjects))),
         *_levels_but(f.level, without)).group_by(*keys).order_by(*keys)
-    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in _as_read((await session.execute(query)).all(), without):
-        out[row[6]].append((*row[:7], sum(int(v) for v in row[7:])))
-    return out
+
+    def shape(rows: Sequence[Any]) -> dict[str, list[tuple[Any, ...]]]:
+        out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for row in _as_read(rows, without):
+            out[row[6]].append((*row[:7], sum(int(v) for v in row[7:])))
+        return out
+
+    return await _fetched(session, query, shape)
 
 
 def _forecast_rows(rows: ComponentRows, school_year: str, raw: list[tuple[Any, ...]]) -> None:
@@ -491,7 +739,7 @@ async def _merit_raw(session: AsyncSession, school_year: str, term: str,
     query = select(*keys, *[func.sum(m[n]) for n in MERIT_COUNTERS]).where(
         m.school_year == school_year, m.period == term, *_levels_but(m.level, without)).group_by(
         *keys).order_by(*keys)
-    return [(*r[:5], *(int(v) for v in r[5:])) for r in _as_read((await session.execute(query)).all(), without)]
+    return await _fetched(session, query, lambda rows: [(*r[:5], *(int(v) for v in r[5:])) for r in _as_read(rows, without)])
 
 
 def _merit_rows(rows: ComponentRows, school_year: str, term: str, raw: list[tuple[Any, ...]]) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_kit.auth import Level
 
 from ..access.complement import TOTAL, TreeDecision
-from ..access.decision import ComponentRows, decide_counts, keep_counts_decision, kept_counts_decision
+from ..access.decision import ComponentRows, decide_counts_off_loop, keep_counts_decision, kept_counts_decision
 from ..access.disclosure import DisclosureRules
 from ..access.scope import placements_of
 from .rosters import roster_sizes_of
@@ -57,7 +57,7 @@ async def roster_decisions(session: AsyncSession, organisers: Iterable[str], on:
             per_organiser[organiser_id].add(roster_slice(on), level, organiser_id, unit, TOTAL, n)
     for organiser_id, rows in per_organiser.items():
         out[organiser_id] = keep_counts_decision(_key(organiser_id, on), suppressed, rules, version,
-                                                 decide_counts(rows, placed, suppressed, rules))
+                                                 await decide_counts_off_loop(rows, placed, suppressed, rules))
     return out
 
 

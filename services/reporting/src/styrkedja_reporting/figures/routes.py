@@ -38,6 +38,7 @@ from ..exports.negotiate import TABLE_RESPONSES
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
+from ..results.disclose import one_snapshot
 from ..results.read import Scope
 from ..results.rules import AssessmentFact, ForecastFact
 from .coverage import coverage_of_count
@@ -107,6 +108,7 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: the access check, the figure's reads and the freshness headers
     share it (and its connection); `_respond` commits (the drill-down's audit row), closing ends it."""
     async with runtime_of(request).db.sessions() as session:
+        await one_snapshot(session)  # the cells and their disclosure decision: one state
         yield session
 
 

@@ -21,6 +21,7 @@ from ..exports.response import export_response
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
+from .disclose import one_snapshot
 from .read import Filters, Level, ResultCell, Split, read_cells
 
 router = APIRouter(prefix="/v1", tags=["results"])
@@ -85,6 +86,7 @@ async def assessment_results(
                       school_year=school_year, term=term, round=round, kind=kind, year=year, gender=gender,
                       split=tuple(split))
     async with runtime_of(request).db.sessions.begin() as session:
+        await one_snapshot(session)  # the cells and their disclosure decision: one state
         scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
         cells = await read_cells(session, "assessments", level, filters, scope)
         await set_freshness(session, response)
@@ -111,6 +113,7 @@ async def forecast_results(
     filters = Filters(organiser_id=organiser_id, unit_id=unit_id, subject_code=subject_code,
                       school_year=school_year, term=term, year=year, gender=gender, split=tuple(split))
     async with runtime_of(request).db.sessions.begin() as session:
+        await one_snapshot(session)  # the cells and their disclosure decision: one state
         scope, _ = await read_scope(session, request, principal, AuthLevel[level.upper()], organiser_id, unit_id)
         cells = await read_cells(session, "forecasts", level, filters, scope)
         await set_freshness(session, response)
