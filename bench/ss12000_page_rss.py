@@ -2,9 +2,11 @@
 one of persons (enrolments and `_embedded.groupMemberships`, names and civic numbers the importer drops), generated
 at about `--sizes` MB each, read by `FolderSource.read` as `styrkedja import ss12000 --dir` reads it, each in a fresh
 process. Prints per page: its size, the items read, the process's RSS before reading, with the items held after it,
-and its peak (VmHWM), and bytes held per item; writes them as JSON with `--out`.
+and its peak (VmHWM), and bytes held per item; writes them as JSON with `--out`. `--entities plan`: a whole
+organiser of one such groups page (40 school units) read and planned (`read_and_plan`), the plan held: RSS with it,
+peak, and the plan's changes.
 
-    .venv/bin/python bench/ss12000_page_rss.py [--sizes 11,100] [--entities groups,persons] [--out FILE]
+    .venv/bin/python bench/ss12000_page_rss.py [--sizes 11,100] [--entities groups,persons,plan] [--out FILE]
 """
 
 from __future__ import annotations
@@ -53,6 +55,18 @@ def _person(n: int, groups: int) -> dict:
     }
 
 
+def write_organiser(folder: Path, megabytes: float) -> tuple[int, int]:
+    """A source of one Huvudman, 40 school units and a groups page of about `megabytes` MB: (groups, bytes)."""
+    units = [{"id": _uuid(n, 1), "displayName": f"Skola {n}", "organisationType": "Skolenhet",
+              "schoolUnitCode": f"2999{n:04d}", "parentOrganisation": {"id": "huv"}} for n in range(40)]
+    (folder / "organisations.json").write_text(json.dumps({"data": [
+        {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"},
+        *units]}))
+    for entity in ("duties", "activities", "syllabuses"):
+        (folder / f"{entity}.json").write_text('{"data": []}')
+    return write_page(folder, "groups", megabytes)
+
+
 def write_page(folder: Path, entity: str, megabytes: float) -> tuple[int, int]:
     """`<entity>.json` of about `megabytes` MB in `folder`: (items, bytes)."""
     make = _group if entity == "groups" else _person
@@ -81,6 +95,18 @@ def measure(folder: str, entity: str) -> dict:
 
     gc.collect()
     before = _rss_kib("VmRSS")
+    if entity == "plan":
+        from zoneinfo import ZoneInfo
+
+        from styrkedja_cli.ss12000.command import read_and_plan
+
+        the_plan, _ = read_and_plan(FolderSource(Path(folder)), since=None, naive_zone=ZoneInfo("Europe/Stockholm"))
+        gc.collect()
+        after = _rss_kib("VmRSS")
+        changes = sum(len(c) for c in the_plan.changes.values())
+        return {"items": changes, "rss_before_mb": round(before / 1024, 1), "rss_after_mb": round(after / 1024, 1),
+                "rss_peak_mb": round(_rss_kib("VmHWM") / 1024, 1),
+                "held_bytes_per_item": round((after - before) * 1024 / max(1, changes))}
     items = FolderSource(Path(folder)).read(entity, None, lambda _e, _n: None)
     gc.collect()
     after = _rss_kib("VmRSS")
@@ -103,7 +129,8 @@ def main() -> None:
     for entity in args.entities.split(","):
         for size in (float(s) for s in args.sizes.split(",")):
             with tempfile.TemporaryDirectory(prefix="ss12000-rss-") as folder:
-                count, size_bytes = write_page(Path(folder), entity, size)
+                count, size_bytes = (write_organiser(Path(folder), size) if entity == "plan"
+                                     else write_page(Path(folder), entity, size))
                 done = subprocess.run([sys.executable, __file__, "--measure", folder, entity], check=True,
                                       capture_output=True, text=True, env=os.environ)
                 run = {"entity": entity, "page_mb": round(size_bytes / 1e6, 1), **json.loads(done.stdout)}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ss12000_fixtures import ZONE
-from styrkedja_cli.ss12000.mapping import plan
+from styrkedja_cli.ss12000.mapping import Changes, plan
 from styrkedja_cli.ss12000.models import ENTITIES, Compact, Model, Shared
 from styrkedja_cli.ss12000.source import FolderSource
 
@@ -105,3 +105,23 @@ def test_what_items_hold_alike_is_held_once() -> None:
     assert shared.compact(_models()["groups"][0]).model_fields_set is g1.model_fields_set
     assert shared.compact(_models()["groups"][0]) == g1 and hash(shared.compact(_models()["groups"][0])) == hash(g1)
     assert shared.compact(_models()["groups"][0]) != g2
+
+
+def test_a_plans_changes_are_held_as_tuples_and_read_as_the_dicts_sent() -> None:
+    """`mapping.Changes`: each change held as a tuple of its values (equal texts one object, the data's keys one tuple
+    per shape), read as the dict it was planned as — a copy, a slice a list of them."""
+    first = {"type": "t", "data": {"start_date": "2026-08-17", "year": 7}, "source_id": "g1"}
+    second = {"type": "t", "data": {"start_date": "".join(["2026-08-", "17"]), "year": None}, "source_id": None}
+    changes = Changes([first], shared={})
+    changes.append(second)
+    assert changes[0] == first and changes[1] == second and changes[:] == [first, second] == changes
+    assert changes._rows[0][3][0] is changes._rows[1][3][0] and changes._rows[0][2] is changes._rows[1][2]
+    changes[0]["data"]["year"] = 9  # a read is a copy
+    assert changes[0] == first
+    changes.remove(first)
+    assert list(changes) == [second] and len(changes) == 1 and json.dumps(list(changes))
+
+
+def test_the_plan_holds_its_changes_compact() -> None:
+    the_plan = _plan(_models())
+    assert the_plan.changes and all(isinstance(changes, Changes) for changes in the_plan.changes.values())

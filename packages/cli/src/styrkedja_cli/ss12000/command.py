@@ -38,7 +38,7 @@ from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identit
 from styrkedja_contracts.subjects import subject_list
 
 from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
-from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE, Meta, aware
+from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE, Meta, Shared, aware
 from .oauth import ClientCredentials
 from .source import (
     MAX_EMPTY_PAGES,
@@ -106,6 +106,8 @@ def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, 
                                            organiser=organiser)
     finally:
         DATE_TIMES_READ.reset(counting)
+        # the items are planned (or the import stopped): the values they held alike are no longer held for them
+        source.shared = Shared()
     the_plan.dates_from_date_times = dict(sorted(date_times.items()))
     return the_plan, deleted
 
