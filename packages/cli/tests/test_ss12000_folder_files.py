@@ -257,7 +257,7 @@ def test_keys_in_any_order_and_keys_the_importer_does_not_read_are_fine(tmp_path
     reordered = dict(reversed(list(SU.items()))) | {"Kommentar": "=1+1", "civicNo": {"value": PIN}}
     the_plan = plan_of(dump(tmp_path, organisations=[HUV, reordered]))
     assert [c["data"]["unit_id"] for c in the_plan.changes["organisations"]] == ["2999", "su"]
-    assert not contains_personal_identity_number(json.dumps(the_plan.changes, default=str))
+    assert not contains_personal_identity_number(json.dumps(the_plan.changes, default=list))
 
 
 @pytest.mark.parametrize("row, rule", [({}, "item 2: id: Field required"),

@@ -277,7 +277,7 @@ async def test_a_refused_event_is_left_out_and_handed_back_and_a_second_rebuild_
 def test_the_rebuild_keeps_what_is_not_derived_from_the_log():
     kept = set(metadata.tables) - set(derived_tables()) - {APPLIED, OFFSETS}
     assert kept == {"alerts", "alert_comments", "alert_thresholds", "directory_published", "access_audit", "outbox",
-                    "outbox_partition_marks"}
+                    "outbox_partition_marks", "directory_idempotency_keys"}
 
 
 @pytest.mark.parametrize("figure_slice", [None, 37], ids=["one-slice", "sliced-by-student"])

@@ -395,3 +395,39 @@ async def test_a_full_import_leaves_other_organisers_alone(reporting, database, 
     summary = await reporting.import_from(FolderSource(other))
     assert summary == {"organisations": {"created": 1}}
     assert (await live(database))["members"] == {(G1, P1), (G1, P2), (G2, P3)}
+
+
+class _AnswerLostOnce(_Bridge):
+    """Reporting applies the first chunk of changes, and its answer is lost on the way back (a read timeout)."""
+
+    lost = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.url.path == "/v1/directory/changes" and not self.lost:
+            self.lost = True
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+
+async def test_a_chunk_whose_answer_was_lost_is_answered_as_applied_the_first_time(reporting, database, tmp_path):
+    """The importer sends each chunk with an Idempotency-Key: asked again after a lost answer, reporting answers what
+    the lost attempt did (a unit renamed: `changed`) instead of comparing again (`unchanged` for all four, which the
+    importer could only count `unsure`), and publishes the rename once."""
+    data = dataset()
+    for entity, items in data.items():
+        (tmp_path / f"{entity}.json").write_text(json.dumps(items), encoding="utf-8")
+    await reporting.import_from(FolderSource(tmp_path))
+    data["organisations"][2] = {**data["organisations"][2], "displayName": "Björkskolan i parken"}
+    (tmp_path / "organisations.json").write_text(json.dumps(data["organisations"]), encoding="utf-8")
+    the_plan, deleted = read_and_plan(FolderSource(tmp_path), since=None, naive_zone=ZONE)
+    async with database.sessions() as session:
+        events = (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+    loop, retried = asyncio.get_running_loop(), []
+    with httpx.Client(transport=_AnswerLostOnce(reporting.client, loop), base_url="http://reporting") as client:
+        summary = await asyncio.to_thread(send, client, the_plan, deleted, removed_at=datetime.now(UTC), full=True,
+                                          sleep=lambda _: None, retried=retried)
+    assert dict(summary["organisations"]) == {"changed": 1, "unchanged": 3}, summary
+    assert retried == []  # nothing maybe applied to say: reporting said what the attempt did
+    async with database.sessions() as session:
+        assert (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one() == events + 1

@@ -13,8 +13,11 @@ A second run of the same data changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -35,7 +38,7 @@ from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identit
 from styrkedja_contracts.subjects import subject_list
 
 from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
-from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE, Meta, aware
+from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE, Meta, Shared, aware
 from .oauth import ClientCredentials
 from .source import (
     MAX_EMPTY_PAGES,
@@ -103,6 +106,8 @@ def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, 
                                            organiser=organiser)
     finally:
         DATE_TIMES_READ.reset(counting)
+        # the items are planned (or the import stopped): the values they held alike are no longer held for them
+        source.shared = Shared()
     the_plan.dates_from_date_times = dict(sorted(date_times.items()))
     return the_plan, deleted
 
@@ -286,15 +291,34 @@ def _answered(response: httpx.Response, shape: type[M], what: str, after: str = 
                           f"{rule or ': not JSON'}; is --reporting-url reporting itself?{after}") from None
 
 
+#: the header naming a chunk to reporting (its `directory/idempotency.py`), and the one saying an answer is the stored
+#: outcome of an earlier attempt of it
+IDEMPOTENCY_KEY, REPLAYED = "Idempotency-Key", "idempotent-replayed"
+
+
+def idempotency_key(run: str, path: str, body: dict[str, Any]) -> str:
+    """A chunk's `Idempotency-Key`: the SHA-256 of the chunk (its endpoint and body), salted with the run's own id — the
+    same chunk asked again within the run is one request to reporting (applied once, its first outcome answered
+    again), while the same chunk in a later run is a new one, applied (reporting may have changed in between: a
+    platform's write, a removal)."""
+    chunk = json.dumps([run, path, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(chunk.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _post(client: httpx.Client, path: str, body: dict[str, Any], what: str,
-          sleep: Callable[[float], None] | None = None, *, sent: int | None = None, removing: bool = False
-          ) -> tuple[_Summary, str | None]:
+          sleep: Callable[[float], None] | None = None, *, sent: int | None = None, removing: bool = False,
+          run: str = "") -> tuple[_Summary, str | None]:
     """One chunk to reporting, its answer and why an earlier attempt may have applied it (`_ask`). Sending it again
     is safe (the same changes again are `unchanged`), so a busy or failing answer (5xx) or a failed connection is
     asked again a bounded number of times; any other refusal stops the import, naming the chunk, the status and
     reporting's problem detail. The chunks before it stay applied: running the import again completes it. `sent`:
-    how many items reporting must answer for (one per change)."""
-    response, maybe_done = _ask(client, "POST", path, what, sleep, removing=removing, json=body)
+    how many items reporting must answer for (one per change). Each attempt carries the chunk's `Idempotency-Key`
+    (of `run`): a reporting that applied a lost attempt answers its outcome again (`Idempotent-Replayed`), exact, so
+    nothing is then said to be maybe applied."""
+    response, maybe_done = _ask(client, "POST", path, what, sleep, removing=removing, json=body,
+                                headers={IDEMPOTENCY_KEY: idempotency_key(run, path, body)})
+    if response.headers.get(REPLAYED, "").strip().lower() == "true":
+        maybe_done = None  # the first attempt's own answer: what it applied, exactly
     if response.status_code != 200:
         verb, tries = (("did not take", f" ({POST_ATTEMPTS} attempts)") if response.status_code in SOURCE_RETRIED
                        else ("refused", ""))
@@ -482,6 +506,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     groups it moved (`moved`) and of those reporting holds under school units gone at the source (`stale_groups`)."""
     summary = {} if summary is None else summary
     retried = [] if retried is None else retried
+    run = uuid.uuid4().hex  # salts each chunk's Idempotency-Key: this run's retries are one request, a later run's not
     sent: set[tuple[str, str]] = set()
     created: set[tuple[str, str]] = set()
     # what reporting holds for the source's organisers, read before anything is sent: a full import removes what the
@@ -501,7 +526,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             chunk = changes[start:start + CHUNK]
             what = _chunk(f"{entity} changes", start, len(changes))
             answer, maybe_done = _post(client, "/v1/directory/changes", {"items": chunk}, what, sleep,
-                                       sent=len(chunk))
+                                       sent=len(chunk), run=run)
             named = [(change["data"]["organiser_id"], item.entity_key)
                      for change, item in zip(chunk, answer.items, strict=True)]
             statuses: list[str] = [item.status for item in answer.items]
@@ -523,7 +548,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             what = _chunk("removals", start, len(deleted))
             ids = deleted[start:start + CHUNK]
             body, maybe_done = _post(client, "/v1/directory/removals", {
-                "source_ids": ids, "removed_at": removed_at.isoformat()}, what, sleep, removing=True)
+                "source_ids": ids, "removed_at": removed_at.isoformat()}, what, sleep, removing=True, run=run)
             removed_now = [i.entity_key for i in body.items if i.status == "removed"]
             if maybe_done is not None:
                 # what the lost attempt removed is removed already when asked again: what reporting held of these
@@ -547,7 +572,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             what = _chunk("removals", start, len(gone))
             body, maybe_done = _post(client, "/v1/directory/removals", {
                 "entities": [{"organiser_id": o, "entity_key": k} for o, k in gone_chunk],
-                "removed_at": removed_at.isoformat()}, what, sleep, removing=True)
+                "removed_at": removed_at.isoformat()}, what, sleep, removing=True, run=run)
             removed_keys = [item.entity_key for item in body.items if item.status == "removed"]
             if maybe_done is not None:
                 # each was held when the import began (`vanished`): one reporting no longer holds to remove now was

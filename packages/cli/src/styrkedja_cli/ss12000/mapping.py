@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -128,11 +128,74 @@ class Refused:
         self.reason = redact_personal_identity_numbers(self.reason)[0]
 
 
+class Changes(MutableSequence[dict[str, Any]]):
+    """One entity's changes of a plan, each `{type, data, source_id}` as sent, held as a tuple of its values (the
+    data's keys one tuple shared by every change of that shape, equal texts one object per plan: `shared`) and made a
+    dict again when read. A change held as its dict cost some 1 KB (a membership: the dict, its data's dict and
+    every value a text of its own), more than the compact items it was planned from; a list of dicts is what each
+    reader gets (a chunk sent is `changes[start:end]`), a dict read is a copy (changing it changes nothing held)."""
+
+    __slots__ = ("_rows", "_shared")
+
+    def __init__(self, changes: Iterable[dict[str, Any]] = (), shared: dict[Any, Any] | None = None) -> None:
+        self._rows: list[tuple[Any, ...]] = []
+        self._shared: dict[Any, Any] = {} if shared is None else shared
+        self.extend(changes)
+
+    def _pack(self, change: dict[str, Any]) -> tuple[Any, ...]:
+        data = change["data"]
+        keys = tuple(data)
+        keys = self._shared.setdefault(("keys", keys), keys)
+        values = tuple(self._shared.setdefault(v, v) if isinstance(v, str) else v for v in data.values())
+        return (change["type"], change.get("source_id"), keys, values)
+
+    @staticmethod
+    def _unpack(row: tuple[Any, ...]) -> dict[str, Any]:
+        kind, source_id, keys, values = row
+        return {"type": kind, "data": dict(zip(keys, values, strict=True)), "source_id": source_id}
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._unpack(row) for row in self._rows[index]]
+        return self._unpack(self._rows[index])
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice):
+            self._rows[index] = [self._pack(v) for v in value]
+        else:
+            self._rows[index] = self._pack(value)
+
+    def __delitem__(self, index: Any) -> None:
+        del self._rows[index]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def insert(self, index: int, value: dict[str, Any]) -> None:
+        self._rows.insert(index, self._pack(value))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Changes):
+            return [self._unpack(r) for r in self._rows] == [other._unpack(r) for r in other._rows]
+        return isinstance(other, list) and list(self) == other
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a list
+
+    def __add__(self, other: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [*self, *other]
+
+    def __radd__(self, other: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [*other, *self]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
 @dataclass
 class Plan:
-    """What to send: per entity type, the changes ({type, data, source_id})."""
+    """What to send: per entity type, the changes ({type, data, source_id}; held compact, `Changes`)."""
 
-    changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    changes: dict[str, Changes] = field(default_factory=dict)
     refused: list[Refused] = field(default_factory=list)
     #: organisations that are no level of the directory (see the module's docstring): said, not sent, not counted
     #: as refused; what an earlier import made of them goes in a full import
@@ -176,6 +239,8 @@ class Plan:
     unit_codes: set[str] = field(default_factory=set)
     #: per class (a group of type Klass), how many of its students are in another class at the same time (said)
     in_two_classes: dict[str, int] = field(default_factory=dict)
+    #: the texts and data key tuples the plan's changes hold alike, held once (`Changes`)
+    _shared: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def unknown(self, field_name: str, value: str) -> None:
         said = "".join(c if c.isprintable() else " " for c in value.strip()[:40])  # on one line, as every note
@@ -199,7 +264,9 @@ class Plan:
                 where, rule = _rule_of_fields(rule, fields or {})
             self.refused.append(Refused(entity, ident, f"{where}: {rule}"))
             return False
-        self.changes.setdefault(entity, []).append(
+        if entity not in self.changes:
+            self.changes[entity] = Changes(shared=self._shared)
+        self.changes[entity].append(
             {"type": model.event_type, "data": valid.model_dump(mode="json"), "source_id": source_id})
         return True
 
@@ -209,7 +276,7 @@ class Plan:
 CLASS = "klass"
 
 
-def _in_two_classes(memberships: list[dict[str, Any]], classes: set[str]) -> dict[str, int]:
+def _in_two_classes(memberships: Sequence[dict[str, Any]], classes: set[str]) -> dict[str, int]:
     """Per class (a group of type Klass), how many of its students are in another class at the same time (their
     memberships' dates overlapping; no end is open): imported as given, said — a source's mistake (a move between
     classes without the old membership's end) counts the student in both classes."""

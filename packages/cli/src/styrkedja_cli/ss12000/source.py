@@ -40,11 +40,11 @@ from typing import Any, BinaryIO, TypeVar
 
 import httpx
 import ijson
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
-from .models import ENTITIES, OPTIONAL, canonical_id
+from .models import ENTITIES, OPTIONAL, Compact, Shared, canonical_id
 from .oauth import ClientCredentials, TokenError
 
 Progress = Callable[[str, int], None]  # entity, items read so far
@@ -273,7 +273,7 @@ def error_instead(body: bytes) -> str:
     return server_said(body)
 
 
-def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
+def _items(entity: str, page: int, body: Any, shared: Shared) -> tuple[list[Any], str | None]:
     if isinstance(body, list):
         raw, token = body, None
     elif isinstance(body, dict) and isinstance(body.get("data"), list):
@@ -284,12 +284,13 @@ def _items(entity: str, page: int, body: Any) -> tuple[list[Any], str | None]:
         raise SourceError(f"{entity}, page {page}: expected a list or an object with a 'data' list")
     if token is not None and not isinstance(token, str):
         raise SourceError(f"{entity}, page {page}: pageToken must be a string")
-    return [_validated(entity, f"page {page}", n, item) for n, item in enumerate(raw)], token or None
+    return [_validated(entity, f"page {page}", n, item, shared) for n, item in enumerate(raw)], token or None
 
 
-def _validated(entity: str, page: str, n: int, item: Any) -> BaseModel:
+def _validated(entity: str, page: str, n: int, item: Any, shared: Shared) -> Compact:
+    """The item validated by its entity's model, and kept compact (`Compact`: the model itself is dropped)."""
     try:
-        return ENTITIES[entity].model_validate(item)
+        return shared.compact(ENTITIES[entity].model_validate(item))
     except ValidationError as error:
         # only where and which rule: the input may hold personal data (a civic number)
         first = error.errors()[0]
@@ -329,9 +330,9 @@ class _Once:
 
     def __init__(self, entity: str) -> None:
         self.entity = entity
-        self.seen: dict[str, tuple[BaseModel, str]] = {}
+        self.seen: dict[str, tuple[Compact, str]] = {}
 
-    def new(self, page: str, items: Iterable[BaseModel]) -> list[BaseModel]:
+    def new(self, page: str, items: Iterable[Compact]) -> list[Compact]:
         out = []
         for item in items:
             ident = getattr(item, "id", None)
@@ -533,6 +534,7 @@ class HttpSource:
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self._next_link: str | None = None
         self._charsets_said: set[str] = set()
+        self.shared = Shared()  # the values the import's items hold alike, held once
 
     def _note(self, text: str) -> None:
         self.notes.append(text)
@@ -787,11 +789,11 @@ class HttpSource:
             raise SourceError(f"{what}: not JSON (content-type {kind[:60]}){_where(body, error)}") from None
 
     def read(self, entity: str, since: datetime | None, progress: Progress,
-             expand: str | None = None, *, expand_quietly: bool = False) -> list[BaseModel]:
+             expand: str | None = None, *, expand_quietly: bool = False) -> list[Compact]:
         """An entity's items, page by page. `expand` (`groupMemberships` of /persons) goes with the first page, as the
         filter does; a server refusing it (one that has no such expansion, `EXPAND_REFUSED`) is asked again without
         it, said — unless `expand_quietly` (it was asked only in case: nothing is lost without it)."""
-        out: list[BaseModel] = []
+        out: list[Compact] = []
         token: str | None = None
         link: str | None = None
         page = 0
@@ -826,9 +828,8 @@ class HttpSource:
             if page >= self.max_pages:
                 raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages")
 
-    @classmethod
-    def _page(cls, entity: str, page: int, answer: tuple[httpx.Response, bytes] | None
-              ) -> tuple[list[BaseModel], str | None]:
+    def _page(self, entity: str, page: int, answer: tuple[httpx.Response, bytes] | None
+              ) -> tuple[list[Compact], str | None]:
         """A list page's items and its pageToken, each item validated as the page is parsed (as a folder's file):
         what is held is the page's bytes and the items, not every object of the page at once (a page of 32 MiB
         of `{}` became 11 million dicts, 770 MB; a page may be up to `max_page_bytes`)."""
@@ -836,10 +837,10 @@ class HttpSource:
             return [], None
         token: list[str] = []
 
-        def items(events: Iterator[tuple[str, str, Any]]) -> list[BaseModel]:
-            return list(_page_items(entity, f"page {page}", events))
+        def items(events: Iterator[tuple[str, str, Any]]) -> list[Compact]:
+            return list(_page_items(entity, f"page {page}", events, self.shared))
 
-        found = cls._parsed(f"{entity}, page {page}", *answer, items, data_only=True, token=token)
+        found = self._parsed(f"{entity}, page {page}", *answer, items, data_only=True, token=token)
         return found, token[-1] if token and token[-1] else None
 
     @staticmethod
@@ -892,7 +893,7 @@ class HttpSource:
         said = error_instead(body)
         if said:
             raise SourceError(f"{entity} {ident}: HTTP 200 with an error instead of the entity{said}")
-        items, _ = _items(entity, 1, [document])
+        items, _ = _items(entity, 1, [document], self.shared)
         return items[0]
 
     def deleted(self, since: datetime) -> list[str]:
@@ -1103,14 +1104,15 @@ def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadab
         raise SourceError(shape)
 
 
-def _page_items(entity: str, page: str, events: Iterator[tuple[str, str, Any]]) -> Iterator[BaseModel]:
+def _page_items(entity: str, page: str, events: Iterator[tuple[str, str, Any]], shared: Shared
+                ) -> Iterator[Compact]:
     """The items of one page's events (`_page_events`, data only), each validated as it is read."""
     first = next(events, None)
     if first is None:  # `{"data": null}`: an empty page (any other shape was refused already)
         return
     inside = f"{first[0]}.item" if first[0] else "item"
     for n, item in enumerate(ijson.items(itertools.chain([first], events), inside, use_float=True)):
-        yield _validated(entity, page, n, item)
+        yield _validated(entity, page, n, item, shared)
 
 
 class FolderSource:
@@ -1126,6 +1128,7 @@ class FolderSource:
             raise SourceError(f"{path}: not a folder")
         self.path, self.max_page_bytes = path, max_page_bytes
         self.held_back: dict[str, str] = {}  # an optional entity the folder has no file of → what it lacks
+        self.shared = Shared()  # the values the import's items hold alike, held once
 
     def _files(self, entity: str) -> list[Path]:
         """The page files of `entity`: `<entity>.json`, or every `<entity>/*.json` in natural order (2.json before
@@ -1182,12 +1185,12 @@ class FolderSource:
             raise SourceError(_json_fault(what, "not readable JSON", file.stat().st_size, file.read_bytes,
                                           checked)) from None
 
-    def _items(self, entity: str, file: Path) -> Iterator[BaseModel]:
+    def _items(self, entity: str, file: Path) -> Iterator[Compact]:
         """The items of one page file, each validated as it is read: `[items]` or `{"data": [items], …}`."""
-        return _page_items(entity, f"page {file.name}", self._events(entity, file, data_only=True))
+        return _page_items(entity, f"page {file.name}", self._events(entity, file, data_only=True), self.shared)
 
     def read(self, entity: str, since: datetime | None, progress: Progress,
-             expand: str | None = None, *, expand_quietly: bool = False) -> list[BaseModel]:
+             expand: str | None = None, *, expand_quietly: bool = False) -> list[Compact]:
         """`expand` is the API's: a file holds what it holds (a person's `_embedded.groupMemberships` read alike)."""
         try:
             files = self._files(entity)
@@ -1197,7 +1200,7 @@ class FolderSource:
             if entity not in OPTIONAL:
                 raise SourceError(self._missing(entity))
             self.held_back[entity] = f"no {entity}.json nor {entity}/ in the folder"
-        out: list[BaseModel] = []
+        out: list[Compact] = []
         once = _Once(entity)  # a dump saved page by page from a server's API: its pages as the API's
         for file in files:
             out += once.new(f"page {file.name}", _ticking(self._items(entity, file), entity, len(out), progress))
@@ -1215,7 +1218,7 @@ class FolderSource:
 PROGRESS_ITEMS = 10_000
 
 
-def _ticking(items: Iterator[BaseModel], entity: str, before: int, progress: Progress) -> Iterator[BaseModel]:
+def _ticking(items: Iterator[Compact], entity: str, before: int, progress: Progress) -> Iterator[Compact]:
     for n, item in enumerate(items, 1):
         if n % PROGRESS_ITEMS == 0:
             progress(entity, before + n)

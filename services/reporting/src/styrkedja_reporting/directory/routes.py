@@ -14,12 +14,13 @@ the directory changes only in applied batches, which move the state version. `/h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import (
@@ -44,6 +45,7 @@ from ..access.scope import node_from, placements_of, reader_of
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
 from ..results.rules import GROUP_SEPARATOR
+from . import idempotency
 from .disclose import roster_withheld
 from .queries import units_of
 from .rosters import roster_sizes_on
@@ -212,12 +214,24 @@ async def roster_sizes(*, request: Request, response: Response,
     return out
 
 
+#: the optional `Idempotency-Key` header of the directory writes (`idempotency.py`)
+IdempotencyKey = Annotated[str | None, Header(
+    alias=idempotency.HEADER, description="A key naming this request (1-200 visible ASCII characters): sent again "
+    "with the same body, the first attempt's outcome is answered (header `Idempotent-Replayed: true`) and nothing "
+    f"applied again; with another body, 422. Kept {idempotency.KEPT_HOURS} hours.",
+    # documented here, checked by the route (`idempotency.checked_key`: a 422 saying the rule in words)
+    json_schema_extra={"pattern": idempotency.KEY_PATTERN, "maxLength": idempotency.MAX_KEY_CHARS})]
+
+
 @router.post("/changes", response_model=ChangeSummary)
-async def write_directory_changes(request: Request, batch: ChangeBatch,
-                                  principal: Principal = authorize_write(Write.ORGANISATION)) -> ChangeSummary:
+async def write_directory_changes(request: Request, response: Response, batch: ChangeBatch,
+                                  principal: Principal = authorize_write(Write.ORGANISATION),
+                                  idempotency_key: IdempotencyKey = None) -> ChangeSummary:
     """Directory changes from a platform or the SS 12000 importer (up to 5,000 per request). Each
     change that differs from what was published before becomes an organisation event; the same
-    data sent again changes nothing. All or nothing: one invalid item refuses the batch."""
+    data sent again changes nothing. All or nothing: one invalid item refuses the batch. With an
+    `Idempotency-Key`, a request sent again (its answer lost) is answered as the first time, not applied again."""
+    key = idempotency.checked_key(idempotency_key)
     items, errors = [], []
     for n, change in enumerate(batch.items):
         try:
@@ -237,22 +251,45 @@ async def write_directory_changes(request: Request, batch: ChangeBatch,
         require_write(principal, Write.ORGANISATION, getattr(item, "organiser_id", None),
                       field=f"items.{n}.data.organiser_id")
     runtime = runtime_of(request)
-    assert runtime.outbox is not None
+    outbox = runtime.outbox
+    assert outbox is not None
     async with runtime.db.sessions.begin() as session:
-        return await write_changes(session, runtime.outbox, items)
+        return await _once_per_key(session, principal, key, "changes", batch, response,
+                                   lambda: write_changes(session, outbox, items))
 
 
 @router.post("/removals", response_model=ChangeSummary)
-async def remove_directory_sources(request: Request, batch: RemovalBatch,
-                                   principal: Principal = authorize_write(Write.ORGANISATION)) -> ChangeSummary:
+async def remove_directory_sources(request: Request, response: Response, batch: RemovalBatch,
+                                   principal: Principal = authorize_write(Write.ORGANISATION),
+                                   idempotency_key: IdempotencyKey = None) -> ChangeSummary:
     """Remove every directory entity published from these source ids (e.g. SS 12000 deletedEntities)
-    or named by key (what a full import no longer found in its source)."""
+    or named by key (what a full import no longer found in its source). `Idempotency-Key` as for `/changes`."""
+    key = idempotency.checked_key(idempotency_key)
     for n, entity in enumerate(batch.entities):
         require_write(principal, Write.ORGANISATION, entity.organiser_id, field=f"entities.{n}.organiser_id")
     runtime = runtime_of(request)
-    assert runtime.outbox is not None
+    outbox = runtime.outbox
+    assert outbox is not None
     async with runtime.db.sessions.begin() as session:  # source ids: only the token's organisers' entities
-        return await remove_sources(session, runtime.outbox, batch, principal.organisers)
+        return await _once_per_key(session, principal, key, "removals", batch, response,
+                                   lambda: remove_sources(session, outbox, batch, principal.organisers))
+
+
+async def _once_per_key(session: AsyncSession, principal: Principal, key: str | None, endpoint: str,
+                        batch: BaseModel, response: Response, write: Callable[[], Awaitable[ChangeSummary]]
+                        ) -> ChangeSummary:
+    """`write` in `session`'s transaction, once per client and `Idempotency-Key` (`idempotency.py`); without a key,
+    simply `write`."""
+    if key is None:
+        return await write()
+    client, digest = idempotency.client_of(principal), idempotency.request_hash(endpoint, batch.model_dump(mode="json"))
+    stored = await idempotency.stored_outcome(session, client, key, digest)
+    if stored is not None:
+        response.headers[idempotency.REPLAYED] = "true"
+        return ChangeSummary.model_validate(stored)
+    summary = await write()
+    await idempotency.remember(session, client, key, digest, summary.model_dump(mode="json"))
+    return summary
 
 
 @router.get("/held", response_model=HeldEntities)

@@ -8,7 +8,8 @@ events arrive in, and a removal is a change (a tombstone), so a replay ends in t
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, Table
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, Integer, String, Table, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.schema import SchemaItem
 
 from ..metadata import metadata
@@ -19,6 +20,9 @@ PLACEMENT_LOCK = 812_001
 # pg_advisory_xact_lock(DIRECTORY_WRITE_LOCK, hashtext(organiser_id)): the writers of one organiser's
 # directory (`directory/writes.py`: imports, platforms) take turns, so each compares against what the last committed
 DIRECTORY_WRITE_LOCK = 812_002
+# pg_advisory_xact_lock(IDEMPOTENCY_LOCK, hashtext(client || key)): one request of a client's `Idempotency-Key` at a
+# time (`directory/idempotency.py`): a retry racing its first attempt waits for its outcome instead of applying again
+IDEMPOTENCY_LOCK = 812_003
 #: the batch memo (`registry.batch_memo`) of school unit → area read under that lock (`results.placement_of`)
 PLACEMENT_MEMO = "placement"
 
@@ -120,4 +124,17 @@ published = Table(
     Column("unit_type", String(16)),
     Column("school_unit_code", String(8)),
     Index("ix_directory_published_source_id", "source_id"),
+)
+
+# The outcome of each directory write sent with an `Idempotency-Key` (`directory/idempotency.py`), per client: the
+# same key with the same body again (a retry after a lost answer) gets it again instead of being applied again.
+# Written in the transaction of the write itself; kept `idempotency.KEPT_HOURS`.
+idempotency_keys = Table(
+    "directory_idempotency_keys", metadata,
+    Column("client", String(200), primary_key=True),  # the token's client id (else its subject)
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),  # SHA-256 of the endpoint and the body as validated
+    Column("outcome", JSONB, nullable=False),  # the answer given (`ChangeSummary`)
+    Column("created", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_directory_idempotency_keys_created", "created"),
 )

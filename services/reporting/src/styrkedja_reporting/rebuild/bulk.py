@@ -91,8 +91,8 @@ from .below_pass import rebuild_below_pass
 from .compliance import rebuild_compliance
 
 #: Not derived from the log: kept by a rebuild.
-KEPT = frozenset({"alerts", "alert_comments", "alert_thresholds", "directory_published", "access_audit", "outbox",
-                  "outbox_partition_marks", "alembic_version"})
+KEPT = frozenset({"alerts", "alert_comments", "alert_thresholds", "directory_published", "directory_idempotency_keys",
+                  "access_audit", "outbox", "outbox_partition_marks", "alembic_version"})
 APPLIED, OFFSETS = "consumer_applied_events", "consumer_offsets"
 #: the rebuild's own schema (a suffix per run): the derived tables made again there, swapped in at the end
 SHADOW_PREFIX = "styrkedja_rebuild_"

@@ -1,0 +1,127 @@
+"""The items the importer holds once a page is validated (`models.Compact`, made by `models.Shared`): every field
+the models read is there with its value, the plan made of them is the plan made of the models, and values many items
+hold alike are held once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from ss12000_fixtures import ZONE
+from styrkedja_cli.ss12000.mapping import Changes, plan
+from styrkedja_cli.ss12000.models import ENTITIES, Compact, Model, Shared
+from styrkedja_cli.ss12000.source import FolderSource
+
+META = {"created": "2026-06-01T10:00:00Z", "modified": "2026-08-01T10:00:00+02:00"}
+TERM = {"startDate": "2026-08-17", "endDate": "2027-06-11"}
+#: a source using every field the models read: the tree (Huvudman, area, two school units), a group stating its
+#: members and one whose members only persons state, persons with enrolments and `_embedded.groupMemberships`,
+#: duties, a single-year syllabus and an activity teaching both groups
+SOURCE: dict[str, list[dict[str, Any]]] = {
+    "organisations": [
+        {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999",
+         "organisationNumber": "212000-2999", "meta": META},
+        {"id": "vo", "displayName": "Grundskola", "organisationType": "Verksamhetsområde",
+         "parentOrganisation": {"id": "huv"}, "meta": META},
+        {"id": "su1", "displayName": "Skola 1", "organisationType": "Skolenhet", "schoolUnitCode": "29990011",
+         "parentOrganisation": {"id": "vo"}, **TERM, "meta": META},
+        {"id": "su2", "displayName": "Skola 2", "organisationType": "Skolenhet", "schoolUnitCode": "29990012",
+         "parentOrganisation": {"id": "vo"}, "meta": META}],
+    "groups": [
+        {"id": "g1", "displayName": "7A", "groupType": "Klass", "organisation": {"id": "su1"}, **TERM, "meta": META,
+         "groupMemberships": [{"person": {"id": "p1"}, **TERM}, {"person": {"id": "p2"}, "startDate": "2026-09-01"}]},
+        {"id": "g2", "displayName": "8B", "groupType": "Undervisning", "organisation": {"id": "su2"}, **TERM}],
+    "duties": [{"id": "d1", "person": {"id": "t1"}, "dutyAt": {"id": "su1"}, "dutyRole": "Lärare", **TERM,
+                "meta": META}],
+    "syllabuses": [{"id": "s1", "subjectCode": "MA", "startSchoolYear": 8, "endSchoolYear": 8}],
+    "activities": [{"id": "a1", "displayName": "Matte", "groups": [{"id": "g1"}, {"id": "g2"}],
+                    "teachers": [{"duty": {"id": "d1"}, "startDate": "2026-08-20"}], "syllabus": {"id": "s1"},
+                    "organisation": {"id": "su1"}, **TERM, "meta": META}],
+    "persons": [
+        {"id": "p1", "civicNo": {"value": "19121212-1212"}, "meta": META,
+         "enrolments": [{"enroledAt": {"id": "su1"}, "schoolYear": 7, "schoolType": "GR", **TERM}],
+         "_embedded": {"groupMemberships": [{"group": {"id": "g1"}, **TERM}, {"group": {"id": "g2"}, **TERM}]}},
+        {"id": "p2", "enrolments": [{"enroledAt": {"id": "su1"}, "schoolYear": 7, "schoolType": "GR",
+                                     "cancelled": True}],
+         "groupMemberships": [{"group": {"id": "g1"}, "startDate": "2026-09-01"}]}],
+}
+
+
+def _models() -> dict[str, list[Model]]:
+    return {entity: [model.model_validate(item) for item in SOURCE[entity]] for entity, model in ENTITIES.items()}
+
+
+def _same(model: Any, held: Any, where: str) -> None:
+    """`held` carries every field of `model` with an equal value, nested items and lists alike."""
+    if isinstance(model, Model):
+        assert isinstance(held, Compact), where
+        assert held.model is type(model), where
+        assert held.model_fields_set == model.model_fields_set, where
+        for name in type(model).model_fields:
+            _same(getattr(model, name), getattr(held, name), f"{where}.{name}")
+    elif isinstance(model, list):
+        assert isinstance(held, tuple) and len(held) == len(model), where
+        for n, (one, other) in enumerate(zip(model, held, strict=True)):
+            _same(one, other, f"{where}[{n}]")
+    else:
+        assert held == model and type(held) is type(model), where
+
+
+def _plan(read: dict[str, list[Any]]) -> Any:
+    return plan(read["organisations"], read["groups"], read["duties"], read["activities"], read["syllabuses"],
+                naive_zone=ZONE, now=datetime(2026, 9, 1, tzinfo=UTC), persons=read["persons"])
+
+
+def test_a_compact_item_carries_every_field_of_its_model_with_its_value() -> None:
+    shared = Shared()
+    for entity, models in _models().items():
+        for n, model in enumerate(models):
+            _same(model, shared.compact(model), f"{entity}[{n}]")
+
+
+def test_the_plan_of_compact_items_is_the_plan_of_the_models(tmp_path: Path) -> None:
+    """The importer's use of the items (the mapping, a person's `stated_memberships`, `model_fields_set`) reads the
+    compact ones as the models: what is sent, refused and said is the same. Read as `--dir` reads a folder."""
+    for entity, items in SOURCE.items():
+        (tmp_path / f"{entity}.json").write_text(json.dumps({"data": items}), encoding="utf-8")
+    source = FolderSource(tmp_path)
+    read = {entity: source.read(entity, None, lambda *_: None) for entity in ENTITIES}
+    assert all(isinstance(item, Compact) for items in read.values() for item in items)
+    expected = _plan(_models())
+    assert sum(len(changes) for changes in expected.changes.values()) >= 10  # the source is imported, not refused
+    assert _plan(read) == expected
+
+
+def test_what_items_hold_alike_is_held_once() -> None:
+    shared = Shared()
+    groups = [shared.compact(model) for model in _models()["groups"]]
+    persons = [shared.compact(model) for model in _models()["persons"]]
+    g1, g2 = groups
+    assert g1.start_date is g2.start_date and g1.start_date == date(2026, 8, 17)  # type: ignore[attr-defined]
+    assert persons[0].enrolments[0].enroled_at is persons[1].enrolments[0].enroled_at  # type: ignore[attr-defined]
+    assert g1.model_fields_set is not g2.model_fields_set  # g2 states no memberships: another set
+    assert shared.compact(_models()["groups"][0]).model_fields_set is g1.model_fields_set
+    assert shared.compact(_models()["groups"][0]) == g1 and hash(shared.compact(_models()["groups"][0])) == hash(g1)
+    assert shared.compact(_models()["groups"][0]) != g2
+
+
+def test_a_plans_changes_are_held_as_tuples_and_read_as_the_dicts_sent() -> None:
+    """`mapping.Changes`: each change held as a tuple of its values (equal texts one object, the data's keys one tuple
+    per shape), read as the dict it was planned as — a copy, a slice a list of them."""
+    first = {"type": "t", "data": {"start_date": "2026-08-17", "year": 7}, "source_id": "g1"}
+    second = {"type": "t", "data": {"start_date": "".join(["2026-08-", "17"]), "year": None}, "source_id": None}
+    changes = Changes([first], shared={})
+    changes.append(second)
+    assert changes[0] == first and changes[1] == second and changes[:] == [first, second] == changes
+    assert changes._rows[0][3][0] is changes._rows[1][3][0] and changes._rows[0][2] is changes._rows[1][2]
+    changes[0]["data"]["year"] = 9  # a read is a copy
+    assert changes[0] == first
+    changes.remove(first)
+    assert list(changes) == [second] and len(changes) == 1 and json.dumps(list(changes))
+
+
+def test_the_plan_holds_its_changes_compact() -> None:
+    the_plan = _plan(_models())
+    assert the_plan.changes and all(isinstance(changes, Changes) for changes in the_plan.changes.values())

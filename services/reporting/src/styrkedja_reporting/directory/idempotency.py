@@ -1,0 +1,87 @@
+"""`Idempotency-Key` on the directory writes (`POST /v1/directory/changes`, `/removals`): a client that lost the
+answer to a write (a timeout, a connection reset, a proxy's 502 after the write committed) sends it again with the
+same key, and gets the outcome of the first attempt instead of having it applied a second time.
+
+Per client (the token's client id, else its subject), a key names one request: its endpoint and body as validated,
+hashed (`request_hash`). In the write's own transaction the key is locked (a retry racing its first attempt waits for
+it), then looked up: not there — the write is applied and its outcome stored with the key, both committed together
+or neither (a refused or failed write leaves no key behind, so sending it again applies it); there with the same
+hash — the stored outcome is the answer, nothing applied (`Idempotent-Replayed: true` says so); there with another
+hash — 422 naming the header and the rule. Keys are kept `KEPT_HOURS`, then forgotten (pruned by later writes)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_kit.auth import Principal
+from styrkedja_kit.problems import Problem, field_error
+
+from .tables import IDEMPOTENCY_LOCK, idempotency_keys
+
+HEADER = "Idempotency-Key"
+#: the answer's header saying it is the stored outcome of an earlier attempt, nothing applied now
+REPLAYED = "Idempotent-Replayed"
+MAX_KEY_CHARS = 200
+#: the rule of a key (`KEY_RULE`) as the OpenAPI document states it
+KEY_PATTERN = f"^[!-~]{{1,{MAX_KEY_CHARS}}}$"
+#: how long a key's outcome is kept: far beyond any client's retries (minutes), short enough that the table stays small
+KEPT_HOURS = 24
+KEY_RULE = (f"{HEADER}: 1 to {MAX_KEY_CHARS} visible ASCII characters (no blanks), e.g. a UUID or a SHA-256 in hex")
+REUSED_RULE = (f"{HEADER}: already used with another request (another body or endpoint); a key names one request — "
+               "send a new key for a new request, the same key only to send the same request again")
+
+
+def checked_key(value: str | None) -> str | None:
+    """The header's key, or None when it was not sent; a key breaking `KEY_RULE` is refused (422) naming the header."""
+    if value is None:
+        return None
+    if not 0 < len(value) <= MAX_KEY_CHARS or not all("!" <= c <= "~" for c in value):
+        raise Problem(422, "Invalid request", KEY_RULE, [field_error(HEADER, "idempotency_key_invalid", KEY_RULE)])
+    return value
+
+
+def request_hash(endpoint: str, body: Any) -> str:
+    """What a key names: the endpoint and the body as validated, whatever its spelling on the wire (key order,
+    blanks, escapes)."""
+    canonical = json.dumps([endpoint, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def client_of(principal: Principal) -> str:
+    return (principal.client_id or principal.subject)[:MAX_KEY_CHARS]
+
+
+async def stored_outcome(session: AsyncSession, client: str, key: str, digest: str) -> dict[str, Any] | None:
+    """Lock the client's key for the transaction and read its outcome: None when it is new (the caller applies the
+    write, then `remember`s it), the stored outcome when the same request was made with it before; another request
+    made with it is refused (422). Old keys are pruned here, bounded, by the writer that finds them."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(:lock, hashtext(:k))"),
+                          {"lock": IDEMPOTENCY_LOCK, "k": f"{client}\n{key}"})
+    # rows another writer is pruning are skipped, not waited for: no writer queues behind another's pruning
+    await session.execute(_PRUNE, {"cutoff": datetime.now(UTC) - timedelta(hours=KEPT_HOURS)})
+    found = (await session.execute(select(idempotency_keys.c.request_hash, idempotency_keys.c.outcome).where(
+        idempotency_keys.c.client == client, idempotency_keys.c.idempotency_key == key))).first()
+    if found is None:
+        return None
+    if found.request_hash != digest:
+        raise Problem(422, "Invalid request", REUSED_RULE, [field_error(HEADER, "idempotency_key_reused", REUSED_RULE)])
+    outcome: dict[str, Any] = found.outcome
+    return outcome
+
+
+async def remember(session: AsyncSession, client: str, key: str, digest: str, outcome: dict[str, Any]) -> None:
+    """The write's outcome under its key, in the write's transaction (`stored_outcome` locked the key)."""
+    await session.execute(insert(idempotency_keys).values(client=client, idempotency_key=key, request_hash=digest,
+                                                          outcome=outcome))
+
+
+#: at most this many expired keys are pruned by one write (a burst of old ones goes over a few)
+PRUNED = 100
+_PRUNE = text(f"DELETE FROM {idempotency_keys.name} WHERE ctid IN (SELECT ctid FROM {idempotency_keys.name} "
+              f"WHERE created < :cutoff LIMIT {PRUNED} FOR UPDATE SKIP LOCKED)")

@@ -1,0 +1,110 @@
+"""`Idempotency-Key` on the directory writes, over HTTP against a real PostgreSQL: the same key and body again get the
+first attempt's outcome and apply nothing; the same key with another body is refused naming the header and the rule;
+a malformed key is refused; keys are the client's own; a refused write leaves no key behind; a retry racing its
+first attempt waits for it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import text
+
+from styrkedja_contracts import OrganisationUnitUpsertedV1
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+ORG = "2999"
+AT = "2026-09-01T08:00:00+00:00"
+
+
+def groups(*names: str, organiser: str = ORG) -> dict:
+    return {"items": [{"type": OrganisationUnitUpsertedV1.event_type, "data": {
+        "unit_type": "group", "unit_id": f"idem-{name}", "organiser_id": organiser, "parent_id": "29990011",
+        "name": f"Grupp {name}", "school_unit_code": "29990011", "year": 7, "updated_at": AT}} for name in names]}
+
+
+async def outbox_rows(database) -> int:
+    async with database.sessions() as session:
+        return (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+
+
+async def test_the_same_key_and_body_again_answers_the_first_outcome_and_applies_nothing(client, database) -> None:
+    """Without the key the second attempt was applied again (answered `unchanged`): a client retrying after a lost
+    answer could not tell what its first attempt did, and a retried removal was another removal pass."""
+    body = groups("a", "b")
+    # refused (another organiser's: 403), nothing is kept under its key: the key then names the request applied
+    refused = await client.post("/v1/directory/changes", json=groups("a", organiser="1480"),
+                                headers={"Idempotency-Key": "chunk-1"})
+    assert refused.status_code == 403, refused.text
+    first = await client.post("/v1/directory/changes", json=body, headers={"Idempotency-Key": "chunk-1"})
+    assert first.status_code == 200, first.text
+    assert (first.json()["created"], "idempotent-replayed" in first.headers) == (2, False)
+    events = await outbox_rows(database)
+    again = await client.post("/v1/directory/changes", json=body, headers={"Idempotency-Key": "chunk-1"})
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert await outbox_rows(database) == events
+    # spelled otherwise on the wire (key order, blanks), it is the same request
+    respelled = json.dumps({"items": [{"data": dict(reversed(item["data"].items())), "type": item["type"]}
+                                      for item in body["items"]]}, indent=2)
+    same = await client.post("/v1/directory/changes", content=respelled,
+                             headers={"Idempotency-Key": "chunk-1", "Content-Type": "application/json"})
+    assert same.status_code == 200 and same.json() == first.json(), same.text
+    # without a key it is compared with what was published, as ever
+    plain = await client.post("/v1/directory/changes", json=body)
+    assert plain.json()["unchanged"] == 2
+
+
+async def test_the_same_key_with_another_body_is_refused_naming_the_header_and_the_rule(client, database,
+                                                                                        token_issuer) -> None:
+    assert (await client.post("/v1/directory/changes", json=groups("c"),
+                              headers={"Idempotency-Key": "chunk-2"})).status_code == 200
+    events = await outbox_rows(database)
+    other = await client.post("/v1/directory/changes", json=groups("d"), headers={"Idempotency-Key": "chunk-2"})
+    assert other.status_code == 422, other.text
+    problem = other.json()
+    assert problem["errors"][0]["field"] == "Idempotency-Key"
+    assert problem["errors"][0]["rule"] == "idempotency_key_reused"
+    assert "already used with another request" in problem["detail"]
+    assert await outbox_rows(database) == events  # nothing of it applied
+    # a removal is another request too, under one key of one client
+    removal = await client.post("/v1/directory/removals", headers={"Idempotency-Key": "chunk-2"}, json={
+        "entities": [{"organiser_id": ORG, "entity_key": "unit:group:29990011:idem-c"}], "removed_at": AT})
+    assert removal.status_code == 422 and removal.json()["errors"][0]["field"] == "Idempotency-Key"
+    # the key is this client's: another client's request under it is its own
+    other = token_issuer.mint(roles=["platform"], organisers=[ORG], subject="other", client_id="other-platform")
+    answer = await client.post("/v1/directory/changes", json=groups("d"),
+                               headers={"Idempotency-Key": "chunk-2", "Authorization": f"Bearer {other}"})
+    assert answer.status_code == 200 and answer.json()["created"] == 1, answer.text
+
+
+@pytest.mark.parametrize("key", ["", " ", "a b", "å".encode(), "x" * 201, "tab\there"])
+async def test_a_malformed_key_is_refused_naming_the_header(client, database, key) -> None:
+    events = await outbox_rows(database)
+    answer = await client.post("/v1/directory/changes", json=groups("e"), headers={"Idempotency-Key": key})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0] == {"field": "Idempotency-Key", "rule": "idempotency_key_invalid",
+                                          "message": answer.json()["errors"][0]["message"]}
+    assert await outbox_rows(database) == events
+
+
+async def test_a_removal_sent_again_with_its_key_answers_what_it_removed(client, database) -> None:
+    assert (await client.post("/v1/directory/changes", json=groups("f"))).json()["created"] == 1
+    removal = {"entities": [{"organiser_id": ORG, "entity_key": "unit:group:29990011:idem-f"}], "removed_at": AT}
+    first = await client.post("/v1/directory/removals", json=removal, headers={"Idempotency-Key": "rm-1"})
+    assert first.json()["removed"] == 1, first.text
+    again = await client.post("/v1/directory/removals", json=removal, headers={"Idempotency-Key": "rm-1"})
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+
+
+async def test_a_retry_racing_its_first_attempt_is_applied_once(client, database) -> None:
+    events = await outbox_rows(database)
+    body = groups("j", "k", "l")
+    answers = await asyncio.gather(*(client.post("/v1/directory/changes", json=body,
+                                                 headers={"Idempotency-Key": "race"}) for _ in range(4)))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert all(a.json()["created"] == 3 for a in answers), [a.json() for a in answers]
+    assert sum("idempotent-replayed" in a.headers for a in answers) == 3
+    assert await outbox_rows(database) == events + 3
