@@ -70,7 +70,26 @@ class Overloaded(Problem):
                          headers={"Retry-After": str(retry_after)})
 
 
-class Slots:
+class _Held:
+    """`held()` for a bound taken by `take_or_refuse()` and given back by `give()`."""
+
+    def take_or_refuse(self) -> None:
+        raise NotImplementedError
+
+    def give(self) -> None:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """A slot for the block, or the bound's refusal before it runs."""
+        self.take_or_refuse()
+        try:
+            yield
+        finally:
+            self.give()
+
+
+class Slots(_Held):
     """At most `limit` holders at once, taken without waiting. One event loop's (not thread-safe: take and give
     on the loop)."""
 
@@ -96,15 +115,6 @@ class Slots:
         """Take a slot, or raise `Overloaded` (the caller gives it back)."""
         if not self.take():
             raise Overloaded(self.what, self.limit, self.retry_after)
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        """A slot for the block, or `Overloaded` before it runs."""
-        self.take_or_refuse()
-        try:
-            yield
-        finally:
-            self.give()
 
 
 class OverloadGuard:
@@ -207,7 +217,7 @@ def client_of(scope: Scope) -> str | None:
     return subject if isinstance(subject, str) else None
 
 
-class ClientSlots:
+class ClientSlots(_Held):
     """One client's slot for a file: its own bound (`PerClient`, a 429) and the instance's (`Slots`, a 503), both
     taken or neither. The same calls as `Slots`: `held()`, or `take_or_refuse()` and `give()` around a stream."""
 
@@ -229,14 +239,6 @@ class ClientSlots:
         self.slots.give()
         if self.per_client is not None and self.client is not None:
             self.per_client.give(self.client)
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        self.take_or_refuse()
-        try:
-            yield
-        finally:
-            self.give()
 
 
 class ClientBound:

@@ -161,6 +161,22 @@ async def test_the_service_keeps_the_asked_decisions_warm_in_the_background(
         assert "styrkedja_disclosure_decisions_warmed_total" in metrics
 
 
+def _north_batch_before_the_decision(database, monkeypatch, module) -> list:
+    """`module.decision_for` commits a batch (north's 5 girls become 15) before it decides, once; the list
+    returned is empty once it has."""
+    real = module.decision_for
+    batches = [[result(uuid5(NS, f"one-north-more-{i}"), 1, "C", ORG, "11111111", "7A", f"s-north-more-{i}",
+                       gender="female", year=7, on=date(2026, 10, 1)) for i in range(10)]]
+
+    async def batch_first(session, *args, **kwargs):
+        if batches:
+            await Feeder(database)(batches.pop())
+        return await real(session, *args, **kwargs)
+
+    monkeypatch.setattr(module, "decision_for", batch_first)
+    return batches
+
+
 async def test_a_batch_committed_during_a_figure_read_never_pairs_its_cells_with_the_new_decision(
         fed, bare_client, token_issuer, fresh_caches, monkeypatch):  # noqa: F811
     """The figure's cells and the decision withholding them are one state: a batch that makes north's 5 girls
@@ -169,16 +185,7 @@ async def test_a_batch_committed_during_a_figure_read_never_pairs_its_cells_with
     north's 5 alone: the organiser's 55, less south's 20 and east's 30, gives it away."""
     from styrkedja_reporting.figures import routes
 
-    real = routes.decision_for
-    batches = [[result(uuid5(NS, f"one-north-more-{i}"), 1, "C", ORG, "11111111", "7A", f"s-north-more-{i}",
-                       gender="female", year=7, on=date(2026, 10, 1)) for i in range(10)]]
-
-    async def batch_first(session, *args, **kwargs):
-        if batches:
-            await Feeder(fed)(batches.pop())
-        return await real(session, *args, **kwargs)
-
-    monkeypatch.setattr(routes, "decision_for", batch_first)
+    batches = _north_batch_before_the_decision(fed, monkeypatch, routes)
     gap = await _figure(bare_client, _headers(token_issuer, "politician"), "gender-gap", "assessed")
     # north withheld (small), and a complement with it: else the organiser's 55 (shown) less the others gives it
     assert not batches and gap["north"] is None and sum(n is None for n in gap.values()) >= 2, gap
@@ -189,15 +196,6 @@ async def test_a_batch_committed_during_a_results_read_never_pairs_its_cells_wit
     """As the figures (above), the results endpoint: its cells and their decision are one state."""
     from styrkedja_reporting.results import read
 
-    real = read.decision_for
-    batches = [[result(uuid5(NS, f"one-north-more-{i}"), 1, "C", ORG, "11111111", "7A", f"s-north-more-{i}",
-                       gender="female", year=7, on=date(2026, 10, 1)) for i in range(10)]]
-
-    async def batch_first(session, *args, **kwargs):
-        if batches:
-            await Feeder(fed)(batches.pop())
-        return await real(session, *args, **kwargs)
-
-    monkeypatch.setattr(read, "decision_for", batch_first)
+    batches = _north_batch_before_the_decision(fed, monkeypatch, read)
     shown = await _results(bare_client, _headers(token_issuer, "politician"))
     assert not batches and shown["north"] is None and sum(n is None for n in shown.values()) >= 2, shown

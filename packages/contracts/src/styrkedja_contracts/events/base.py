@@ -125,29 +125,40 @@ def add_temporal_rules(fields: dict[str, FieldInfo]) -> bool:
 
 
 def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """Yield ``(path, string)`` for every string in a JSON-like value or model (dict keys included).
-
-    Iterative (no recursion), so deeply nested input cannot exhaust the stack.
+    """Yield ``(path, string)`` for every string in a JSON-like value or model (dict keys included, a key's path
+    ending in the key), the path written ``path.key[index]``. Iterative (``located_strings``), so deeply nested
+    input cannot exhaust the stack.
     """
-    stack: list[tuple[Any, str]] = [(value, path)]
+    for where, text, key in _strings(value):
+        parts = (*where, key) if key is not None else where
+        written = path
+        for part in parts:
+            dotted = f"{written}.{part}" if written else str(part)
+            written = dotted if isinstance(part, str) else f"{written}[{part}]"
+        yield written, text
+
+
+def _strings(value: Any) -> Iterator[tuple[tuple[str | int, ...], str, str | None]]:
+    """``(where, string, key)`` for every string in a JSON-like value or model, ``where`` the keys and indexes
+    leading to it; for a dict key, ``where`` is its object's and ``key`` the key (else None). Iterative."""
+    stack: list[tuple[Any, tuple[str | int, ...], str | None]] = [(value, (), None)]
     while stack:
-        item, where = stack.pop()
+        item, where, key = stack.pop()
         if isinstance(item, str):
-            yield where, item
+            yield where, item, key
         elif isinstance(item, Enum):
-            stack.append((item.value, where))
+            stack.append((item.value, where, None))
         elif isinstance(item, BaseModel):
             for name in reversed(type(item).model_fields):
-                stack.append((getattr(item, name), f"{where}.{name}" if where else name))
+                stack.append((getattr(item, name), (*where, name), None))
         elif isinstance(item, dict):
             for k, v in reversed(list(item.items())):
-                key_path = f"{where}.{k}" if where else str(k)
-                stack.append((v, key_path))
+                stack.append((v, (*where, k if isinstance(k, str | int) else str(k)), None))
                 if isinstance(k, str):
-                    stack.append((k, key_path))
+                    stack.append((k, where, k))
         elif isinstance(item, (list, tuple)):
             for i in range(len(item) - 1, -1, -1):
-                stack.append((item[i], f"{where}[{i}]"))
+                stack.append((item[i], (*where, i), None))
 
 
 #: the context key of a value rule's error raised for a string inside the field (`enforce_value_rules`): where in the
@@ -166,37 +177,8 @@ def located_strings(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """``(where, string)`` for every string in a JSON-like value or model, in the order of ``iter_strings``, ``where``
     the keys and indexes leading to it. A dict key is located at its object, never by itself: a key breaking a rule
     (one holding a personnummer) is not repeated by the location that names it. Iterative, as ``iter_strings``."""
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            yield where, item
-        elif isinstance(item, Enum):
-            stack.append((item.value, where))
-        elif isinstance(item, BaseModel):
-            for name in reversed(type(item).model_fields):
-                stack.append((getattr(item, name), (*where, name)))
-        elif isinstance(item, dict):
-            for k, v in reversed(list(item.items())):
-                stack.append((v, (*where, k if isinstance(k, str | int) else str(k))))
-                if isinstance(k, str):
-                    stack.append((k, where))
-        elif isinstance(item, (list, tuple)):
-            for i in range(len(item) - 1, -1, -1):
-                stack.append((item[i], (*where, i)))
-
-
-def _located(value: Any, broken: PydanticCustomError) -> PydanticCustomError:
-    """`broken` (a text rule's error for a string somewhere in `value`) with where that string is (`WHERE`): the
-    first string of `value` breaking a rule, found again only once one did (the common case walks without paths)."""
-    for where, text in located_strings(value):
-        try:
-            check_text(text)
-        except PydanticCustomError as first:
-            if not where:
-                return first
-            return PydanticCustomError(first.type, first.message_template, {**(first.context or {}), WHERE: where})
-    return broken
+    for where, text, _ in _strings(value):
+        yield where, text
 
 
 def enforce_value_rules(value: Any) -> Any:
@@ -210,11 +192,14 @@ def enforce_value_rules(value: Any) -> Any:
     elif isinstance(value, int):
         _fits_int4(value)
     elif isinstance(value, (list, tuple, dict, BaseModel)):  # UUIDs, dates and numbers hold no text
-        try:
-            for _, text in iter_strings(value):
+        for where, text in located_strings(value):
+            try:
                 check_text(text)
-        except PydanticCustomError as broken:
-            raise _located(value, broken) from None
+            except PydanticCustomError as broken:
+                if not where:
+                    raise
+                raise PydanticCustomError(broken.type, broken.message_template,
+                                          {**(broken.context or {}), WHERE: where}) from None
     return value
 
 
