@@ -31,6 +31,18 @@ def _pass_raw(subject: str, u1: tuple[int, int], u2: tuple[int, int]) -> dict[st
     return {"results": [], "figures": rows}
 
 
+def answer_component_reads(monkeypatch, read) -> None:
+    """`read` as the decisions' `components_read`, every version still current, the decisions' caches empty."""
+    async def same_version(session, version):
+        return True
+
+    monkeypatch.setattr(decision, "components_read", read)
+    monkeypatch.setattr(decision, "rows_at", same_version)
+    for cache in ("_DECISIONS", "_BY_ROWS", "_ASKED"):
+        monkeypatch.setattr(decision, cache, type(getattr(decision, cache))())
+    monkeypatch.setattr(decision, "_IN_FLIGHT", {})
+
+
 @pytest.fixture
 def reads(monkeypatch):
     """`components_read` answering from `reads.state` (subject → raw rows), and what it was asked."""
@@ -42,13 +54,7 @@ def reads(monkeypatch):
         Reads.asked.append(sorted(components))
         return {c: Reads.state[c[2]] for c in components}, PLACED
 
-    async def same_version(session, version):
-        return True
-
-    monkeypatch.setattr(decision, "components_read", read)
-    monkeypatch.setattr(decision, "rows_at", same_version)
-    monkeypatch.setattr(decision, "_DECISIONS", type(decision._DECISIONS)())
-    monkeypatch.setattr(decision, "_BY_ROWS", type(decision._BY_ROWS)())
+    answer_component_reads(monkeypatch, read)
     return Reads
 
 

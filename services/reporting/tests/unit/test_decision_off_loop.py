@@ -15,7 +15,7 @@ from styrkedja_reporting.access import complement, decision
 from styrkedja_reporting.access.decision import ComponentRows, pass_slice
 from styrkedja_reporting.access.disclosure import DisclosureRules
 
-from .test_cold_decision import PLACED, SY, _pass_raw
+from .test_cold_decision import PLACED, SY, _pass_raw, answer_component_reads
 
 RULES = DisclosureRules()
 POLITICIAN = frozenset(Level)
@@ -36,15 +36,7 @@ def reads(monkeypatch):
         await Reads.release.wait()
         return {c: _pass_raw("MAT", (12, 13), (3, 14)) for c in components}, PLACED
 
-    async def same_version(session, version):
-        return True
-
-    monkeypatch.setattr(decision, "components_read", read)
-    monkeypatch.setattr(decision, "rows_at", same_version)
-    monkeypatch.setattr(decision, "_DECISIONS", type(decision._DECISIONS)())
-    monkeypatch.setattr(decision, "_BY_ROWS", type(decision._BY_ROWS)())
-    monkeypatch.setattr(decision, "_IN_FLIGHT", {})
-    monkeypatch.setattr(decision, "_ASKED", type(decision._ASKED)())
+    answer_component_reads(monkeypatch, read)
     return Reads
 
 
