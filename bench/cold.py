@@ -152,12 +152,7 @@ def run_variant(variant: str, url: str, env: dict, headers: dict, groups: list, 
     base_url = f"http://127.0.0.1:{port}"
     out: dict = {"rounds": []}
     try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{base_url}/healthz")
-                break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        fr.wait_alive(base_url, tries=200)
         rng = random.Random(offset[0])  # new results each variant (the same ones again would change no row)
         with httpx.Client(base_url=base_url, headers=headers, timeout=300) as http:
             out["first_read_on_start_ms"] = {name: read(http, name) for name in ROUTES}  # asked (and cold)

@@ -417,17 +417,22 @@ def first_reads(base_url: str, headers: dict[str, str], names: list[str]) -> dic
     return out
 
 
+def wait_alive(base_url: str, tries: int) -> None:
+    """Until the server answers `/healthz` (at most `tries` × 0.3 s)."""
+    for _ in range(tries):
+        try:
+            httpx.get(f"{base_url}/healthz")
+            return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+
+
 def measure(base_url: str, headers: dict[str, str], clients: int, requests: int, client_kind: str = "raw",
             names: list[str] | None = None, cpu_of: dict[str, int] | None = None) -> dict:
     """Wait for the server, read each endpoint once (`first_reads`: its miss, and whether this reader
     may), warm up (connections, plans, the issuer's keys — and the kept answers: this measures a
     repeated read of unchanged state), then `clients` × `requests` reads of the allowed ones."""
-    for _ in range(100):
-        try:
-            httpx.get(f"{base_url}/healthz")
-            break
-        except httpx.HTTPError:
-            time.sleep(0.3)
+    wait_alive(base_url, tries=100)
     first = first_reads(base_url, headers, names or list(REQUESTS))
     allowed = [name for name, got in first.items() if got["status"] == 200]
     asyncio.run(read_latency(base_url, 2, len(allowed), headers, client_kind, allowed))
