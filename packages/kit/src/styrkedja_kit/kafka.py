@@ -599,9 +599,23 @@ _REPAIR_ATTEMPTS = 5
 
 
 async def _misshapen(admin: AIOKafkaAdminClient, wanted: dict[str, int], existing: set[str]) -> list[str]:
+    """The present topics whose partition count is not the wanted one. A broker may describe a topic it
+    has just made without its partitions for a moment (Apache Kafka did in CI): such a topic is described
+    again, a few times, before its empty shape counts as wrong — deleting a topic is not done on a guess."""
     present = [name for name in wanted if name in existing]
-    described = await admin.describe_topics(present) if present else []
-    return [d["topic"] for d in described if len(d["partitions"]) != wanted[d["topic"]]]
+    counts: dict[str, int] = {}
+    for attempt in range(_DESCRIBE_ATTEMPTS):
+        unknown = [name for name in present if not counts.get(name)]
+        if not unknown:
+            break
+        if attempt:
+            await asyncio.sleep(_DESCRIBE_PAUSE_S)
+        counts.update({d["topic"]: len(d["partitions"]) for d in await admin.describe_topics(unknown)})
+    return [name for name, count in counts.items() if count != wanted[name]]
+
+
+_DESCRIBE_ATTEMPTS = 20
+_DESCRIBE_PAUSE_S = 0.1
 
 
 async def _create_wanted(admin: AIOKafkaAdminClient, topics: dict[str, int]) -> None:
