@@ -47,10 +47,27 @@ class Database:
             async with self._probe_engine(timeout).connect() as conn:
                 await conn.execute(text("SELECT 1"))
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A session whose statements all read ONE state of the database (`one_snapshot`); closing it rolls
+        back, so a read that also writes (an audit row) commits before it leaves."""
+        async with self.sessions() as session:
+            await one_snapshot(session)
+            yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._probe is not None:
             await self._probe.dispose()
+
+
+async def one_snapshot(session: AsyncSession) -> None:
+    """Every statement of the session's transaction reads one state of the database (REPEATABLE READ; call
+    before its first statement). For a read that takes a decision on some rows and data it decides on in
+    separate statements — a disclosure decision and the cells it withholds, a consistency check's facts and
+    cells: at READ COMMITTED a transaction committed between them pairs the old data with a decision on the
+    new rows. No round trip more: asyncpg begins the transaction with its isolation level."""
+    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def outside_event_loop(function: Callable[..., Any], *args: Any) -> Any:

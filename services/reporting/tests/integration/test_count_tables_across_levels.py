@@ -225,3 +225,74 @@ async def test_the_roster_decisions_of_many_organisers_are_read_in_one_lookup(fe
         alone = {o for o in [ORG, *others] if (await roster_decision(session, o, day, every, rules)).withheld(
             roster_slice(day), "organiser", o)}
     assert hidden == alone and set(others) <= hidden and ORG not in hidden  # 2–5 students: small
+
+
+# --- a batch committed during a read: the counts and their decision are one state --------------------------------
+#: The batch: the school unit in no area grows from 3 students to 15 (memberships and support). Taken on the new
+#: rows, the decision withholds nothing (no count is small): a read pairing it with counts read before the batch
+#: shows north's 12, and the organiser's 30 less north's 12 and south's 15 gives the 3 away.
+GROWN = range(3, 15)
+
+
+def _grown_batch() -> list:
+    code = "66666666"
+    events: list = []
+    for i in GROWN:
+        student = f"s-{code}-{i}"
+        events += [membership(f"m-{code}-{i}", ORG, code, "7A", student, date(2026, 8, 17)), _support(code, student)]
+    return events
+
+
+def _batch_first(monkeypatch, module, name: str, database: Database) -> list:
+    """Replace `module.name` (the decision a route takes after reading its counts) by one that first has a batch
+    (`_grown_batch`) committed, once; the batches still to commit (empty: it was)."""
+    real, batches = getattr(module, name), [_grown_batch()]
+
+    async def batch_first(*args, **kwargs):
+        if batches:
+            await feed(database, [batches.pop()])
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, batch_first)
+    return batches
+
+
+async def test_a_batch_committed_during_a_support_read_never_pairs_its_counts_with_the_new_decision(
+        fed, bare_client, token_issuer, monkeypatch):
+    """The support figures and their decision are one state (one REPEATABLE READ snapshot): north withheld as
+    before the batch, in the summary and the table, though the batch commits between their reads."""
+    from styrkedja_reporting.support import disclose
+
+    politician = _headers(token_issuer, "politician", organisers=[ORG])
+    batches = _batch_first(monkeypatch, disclose, "shown", fed)
+    body = (await _get(bare_client, "/v1/support/summary", politician, level="area", unit_id="north",
+                       organiser_id=ORG)).json()
+    assert not batches and body["students_with_kind_active"]["special_support"] is None, body
+    assert body["withheld"]["students_with_kind_active.special_support"] == WITHHELD
+
+
+
+async def test_a_batch_committed_during_a_support_table_read_never_pairs_its_counts_with_the_new_decision(
+        fed, bare_client, token_issuer, monkeypatch):
+    """As the summary (above), a table in CSV (the exports go through the same route): north is `..`."""
+    from styrkedja_reporting.support import disclose
+
+    politician = _headers(token_issuer, "politician", organisers=[ORG])
+    batches = _batch_first(monkeypatch, disclose, "shown", fed)
+    text = (await _get(bare_client, "/v1/support/kinds", politician, level="area", unit_id="north",
+                       organiser_id=ORG, format="csv")).content.decode("utf-8-sig")
+    line = next(r for r in csv.DictReader(io.StringIO(text), delimiter=";") if r["Insats"] == "special_support")
+    assert not batches and line["Elever med aktiv insats"] == "..", line
+
+
+async def test_a_batch_committed_during_a_roster_size_read_never_pairs_its_sizes_with_the_new_decision(
+        fed, bare_client, token_issuer, monkeypatch):
+    """The roster sizes and their decision are one state: north withheld as before the batch."""
+    from styrkedja_reporting.directory import routes
+
+    politician = _headers(token_issuer, "politician", organisers=[ORG])
+    batches = _batch_first(monkeypatch, routes, "roster_withheld", fed)
+    sizes = (await _get(bare_client, "/v1/directory/roster-sizes", politician, level="area", organiser_id=ORG,
+                        on=DAY)).json()
+    assert not batches and {s["unit_id"]: (s["students"], s["reason"]) for s in sizes} == {
+        "north": (None, WITHHELD), "south": (15, "EXISTS")}

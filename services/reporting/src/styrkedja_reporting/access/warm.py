@@ -47,8 +47,7 @@ async def warm_once(db: Database, last: Hashable | None) -> Hashable | None:
     asked = decision.recently_asked(RECENT_SECONDS)
     if not asked:
         return last
-    async with db.sessions() as session:
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    async with db.snapshot() as session:
         version = await state_version(session)
         if version == last:
             return last

@@ -185,7 +185,7 @@ async def roster_sizes(*, request: Request, response: Response,
     figures' coverage, see the same)."""
     auth_level = AuthLevel[level.upper()]
     unit_id = unit_at_level(level, unit_id)
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.snapshot() as session:  # the sizes and their decision: one state
         reader = await reader_of(session, principal)
         if auth_level not in readable_levels(reader):
             raise AccessDenied("level", "read_scope", f"this token may not read at {level} level")

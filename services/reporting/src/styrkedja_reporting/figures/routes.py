@@ -25,6 +25,7 @@ from styrkedja_contracts.scales import reaches_pass
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.auth import Principal, authorize_read
+from styrkedja_kit.db import one_snapshot
 from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
@@ -38,7 +39,6 @@ from ..exports.negotiate import TABLE_RESPONSES
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
-from ..results.disclose import one_snapshot
 from ..results.read import Scope
 from ..results.rules import AssessmentFact, ForecastFact
 from .coverage import coverage_of_count

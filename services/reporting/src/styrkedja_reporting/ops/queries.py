@@ -38,9 +38,8 @@ async def snapshot(db: Database) -> AsyncIterator[AsyncSession]:
     Several comparisons read the facts in one statement and the materialised rows in a later one
     (below the pass level without support, the figures' and compliance's pure-rule recomputations); at
     READ COMMITTED a batch the consumer commits between the two shows as cells that differ, though
-    every committed state is exact."""
-    async with db.sessions() as session:
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    every committed state is exact. (The kit's `Database.snapshot`, as every read that decides on data it reads.)"""
+    async with db.snapshot() as session:
         yield session
 
 

@@ -24,15 +24,6 @@ SLICE = {"assessments": ("subject_code", "school_year", "term", "round", "kind",
          "forecasts": ("subject_code", "school_year", "term")}
 
 
-async def one_snapshot(session: AsyncSession) -> None:
-    """The session's reads are one state (REPEATABLE READ; call before its first statement): the cells a read
-    shows and the rows their disclosure decision is taken on (`access.decision`) with the state version both are
-    kept by. At READ COMMITTED a batch committed between the cells and the decision paired old cells with a
-    decision on new rows, one that withholds no complement of a cell small only in the old ones (test_keep_warm).
-    No round trip more: the transaction begins with its isolation level."""
-    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-
-
 async def state_version(session: AsyncSession) -> tuple[Any, ...]:
     """Changes with every applied batch: each writes its topic's `applied_at` (the transaction's
     start) in the transaction that changes the aggregates (`registry._note_freshness`), the

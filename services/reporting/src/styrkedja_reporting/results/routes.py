@@ -12,6 +12,7 @@ from styrkedja_contracts.scales import Scale, scale_values
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.auth import Principal, authorize_read
+from styrkedja_kit.db import one_snapshot
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 
 from ..access.answers import keep_answer
@@ -21,7 +22,6 @@ from ..exports.response import export_response
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
-from .disclose import one_snapshot
 from .read import Filters, Level, ResultCell, Split, read_cells
 
 router = APIRouter(prefix="/v1", tags=["results"])

@@ -115,7 +115,7 @@ async def summary(
         raise RuleViolation("term", "school_year_with_term", "plan coverage needs both school_year and term")
     weeks = _weeks(request, investigation_weeks)
     where, subject_code = a.where, a.subject_code
-    async with runtime_of(request).db.sessions.begin() as session:
+    async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
         if where.level in read.LIST_LEVELS:  # the list names students
             await _audit_list(request, session, a)
         body: dict[str, Any] = {"level": where.level, "unit_id": where.unit_id, "subject_code": subject_code,
@@ -133,6 +133,7 @@ async def summary(
         shown = await _shown(request, session, a, "active", "outcome", "assessed", "below", "open", "before_after",
                              weeks=weeks)
         await set_freshness(session, response)
+        await session.commit()  # the audit row of a list's read
     withheld: dict[str, str] = {}
     for kind in KINDS:
         active = ("active", kind)
@@ -177,7 +178,7 @@ _UNIT = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=24)]
 async def kinds_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT) -> StreamingResponse:
     """Per support kind: active interventions, students with the kind active and their share of the
     students assessed, evaluation outcomes (interventions and students)."""
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
         by_kind = await read.interventions_by_kind(session, a.where, a.subject_code)
         students = await read.students_by_kind(session, a.where, a.subject_code)
         shown = await _shown(request, session, a, "active", "outcome", "assessed")
@@ -213,7 +214,7 @@ async def kinds_table(request: Request, a: Ask = Depends(ask), format: str | Non
 async def below_pass_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT
                            ) -> StreamingResponse:
     """Per subject: students below the pass level without any support (the count at every level)."""
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
         by_subject = await read.below_pass_by_subject(session, a.where, a.subject_code)
         shown = await _shown(request, session, a, "below", "assessed_in")
 
@@ -256,7 +257,7 @@ async def open_investigations_table(request: Request, a: Ask = Depends(ask), inv
                                     format: str | None = FORMAT) -> StreamingResponse:
     """Investigations (utredningar) not yet evaluated or closed, started more than N weeks ago."""
     weeks = _weeks(request, investigation_weeks)
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
         count = await read.open_investigations(session, a.where, weeks, datetime.now(UTC).date(), a.subject_code)
         shown = await _shown(request, session, a, "open", weeks=weeks)
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("weeks", "Veckor", INT),
@@ -270,7 +271,7 @@ async def before_after_table(request: Request, a: Ask = Depends(ask), format: st
                              ) -> StreamingResponse:
     """Share reaching the pass level in the supported subject, round by round, results dated
     before and after the day support started."""
-    async with runtime_of(request).db.sessions() as session:
+    async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
         found = await read.results_before_after(session, a.where, a.subject_code)
         shown = await _shown(request, session, a, "before_after")
 
