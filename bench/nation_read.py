@@ -250,9 +250,9 @@ def main() -> int:
             row = {}
             for variant in (variants if n % 2 == 0 else variants[::-1]):
                 env = dict(os.environ)
-                env.pop("PYTHONPATH", None)
-                if variant == "before":
-                    env["PYTHONPATH"] = base or ""
+                # each variant's own sources first (this tree's for `after`: not whatever the venv installs)
+                env["PYTHONPATH"] = (base or "") if variant == "before" else os.pathsep.join(
+                    str(ROOT / p) for p in ("services/reporting/src", "packages/kit/src"))
                 if args.indexes_after:  # the base code reads without migration 0023's indexes, this code with them
                     asyncio.run(_indexes(url, variant == "after"))
                 calls_out = state / f"{variant}-{n}.json"
