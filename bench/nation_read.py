@@ -156,6 +156,9 @@ async def read_all(url: str, calls: int, decisions: int) -> dict[str, Any]:
                 "support_kinds": lambda: support.interventions_by_kind(session, nation, None),
                 "support_below": lambda: support.below_pass_without_support(session, nation, None),
                 "support_units_below": lambda: support.units_below_pass(session, "nation", None),
+                # the students assessed (the summary's and the kinds table's shares) and the below-pass table per subject
+                "support_assessed": lambda: support.students_assessed(session, nation, None),
+                "support_below_by_subject": lambda: support.below_pass_by_subject(session, nation, None),
             }
             for name, read in reads.items():
                 times = []
