@@ -80,3 +80,39 @@ async def test_the_emptied_cells_delete_uses_the_key(db) -> None:
     # the whole key, or the student index (as selective here): the planner picks by the sampled statistics
     assert deletes and all(("figure_students_pkey" in p or "ix_figure_students_student" in p) and "Seq Scan" not in p
                            for p in deletes), "\n\n".join(plans)
+
+
+async def test_the_below_pass_table_reads_the_students_assessed_of_every_subject_at_once(db) -> None:
+    """The below-pass table per subject takes the students assessed of every subject in one statement on
+    figure_students (it took one per subject: 16 × 0.3 s at the nation, bench/results/support-nation22.json), each
+    the number `students_assessed` gives for that subject alone — at the nation and at an organiser."""
+    from styrkedja_reporting.support.read import below_pass_by_subject
+    from styrkedja_reporting.support.tables import support_below_pass
+
+    async with db.sessions.begin() as session:
+        await session.execute(_SEED)
+        # 5 students of each organiser below the pass level in each of the 4 subjects
+        await session.execute(text(
+            f"INSERT INTO {support_below_pass.name} (level, unit_id, organiser_id, subject_code, student_id, count) "
+            "SELECT 'organiser', (2990 + o)::text, (2990 + o)::text, 'S' || sub, 'st-' || o || '-0-' || s, 1 "
+            "FROM generate_series(0, 3) o, generate_series(0, 3) sub, generate_series(0, 4) s"))
+    statements: list[str] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    for where, students, assessed in ((Where("nation", "SE", None), 20, 4800), (Where("organiser", "2991", "2991"),
+                                                                                5, 1200)):
+        statements.clear()
+        event.listen(db.engine.sync_engine, "before_cursor_execute", keep)
+        try:
+            async with db.sessions() as session:
+                table = await below_pass_by_subject(session, where, None)
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", keep)
+        assert sum(figure_students.name in s for s in statements) == 1, statements
+        assert [(r["subject_code"], r["students"], r["students_assessed"]) for r in table] == [
+            (f"S{n}", students, assessed) for n in range(4)]
+        async with db.sessions() as session:
+            for r in table:
+                assert r["students_assessed"] == await students_assessed(session, where, r["subject_code"])
