@@ -156,6 +156,14 @@ def test_random_uuids_are_version_4_as_uuid4_makes_them() -> None:
     assert len(set(made)) == 2000 and random_uuids(0) == []
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in made)
     assert all(uuid.UUID(str(u)) == u for u in made[:10])
+    # made without `UUID.__init__` (`_uuid_of`): the same object as `UUID(int=…)` in every way the services use
+    import copy
+    import pickle
+    for u in made[:10]:
+        same = uuid.UUID(int=u.int)
+        assert (type(u), u, hash(u), str(u), repr(u), u.bytes, u.hex, u.is_safe) == (
+            uuid.UUID, same, hash(same), str(same), repr(same), same.bytes, same.hex, same.is_safe)
+        assert pickle.loads(pickle.dumps(u)) == u and copy.deepcopy(u) == u and sorted([u, same]) == [u, same]
     # every one of the 122 random bits varies (none stuck at 0 or 1 by the masks)
     ones = 0
     for u in made:

@@ -197,7 +197,7 @@ class _KeyTwice(Exception):
 def _once(pairs: list[tuple[str, Any]]) -> None:
     """`object_pairs_hook` of the scan: an object naming a key twice stops it; nothing is kept (the body is
     parsed again by the route's own parser, into its model)."""
-    if len(pairs) > 1 and len({key for key, _ in pairs}) != len(pairs):
+    if len(pairs) > 1 and len(dict(pairs)) != len(pairs):  # a dict built in C: 0.8 ms less a batch than a set (write22)
         raise _KeyTwice
     return None
 

@@ -191,6 +191,15 @@ class MarkerWatch:
         await self._consumer.commit(offsets)
 
 
+#: Set on the relay's own reading connection (the advisory lock's, which runs nothing else that sorts): its
+#: reads (`ORDER BY id LIMIT n` over `published_at IS NULL`) are taken in id order from the partial index
+#: `ix_outbox_unpublished`, never read whole and sorted. On an outbox with no statistics yet (a fresh database
+#: before autovacuum's first analyze: a bulk load relayed at once) the planner takes `IS NULL` to match 0.5 % of
+#: the rows, and chose to fetch every unpublished row (a bitmap heap scan) and sort them on disk for each read of
+#: 5,000: 0.3–0.9 s a read at 64k–130k rows against 2 ms by the index (bench/results/write22.json), for each
+#: read until the prepared statement's generic plan took over. With sorting off the index's order always wins.
+READ_PLAN_SETTING = "SET enable_sort = off"
+
 #: Apache Kafka's default limit of a record batch (`message.max.bytes`, 1 MiB + 12 bytes of log overhead):
 #: assumed for a broker that names no limit of its own (the embedded Tansu describes only the settings a
 #: topic was created with)
@@ -316,6 +325,7 @@ class OutboxRelay:
                     return
             conn = lock.connection
             assert conn is not None
+            await conn.execute(READ_PLAN_SETTING)
             self._conn = conn
             for _ in range(MARKINGS_AT_ONCE):
                 self._mark_conns.append(await asyncpg.connect(self.db.asyncpg_dsn))

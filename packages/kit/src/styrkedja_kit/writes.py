@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Generic, Protocol, TypeVar
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 from fastapi import Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -195,12 +195,27 @@ _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # the version and variant bit
 _UUID4_SET = (4 << 76) | (0x8000 << 48)  # version 4, RFC 4122 variant
 
 
+_new, _set = object.__new__, object.__setattr__
+
+
+def _uuid_of(value: int) -> UUID:
+    """`UUID(int=value)` for a 128-bit `value`, without `UUID.__init__`'s parsing of the other inputs and its range
+    check (its own `__setattr__` refuses: the standard library's `UUID` sets its two slots with `object.__setattr__`
+    the same way); equal, hashed, printed and pickled alike (`test_random_uuids_are_version_4_as_uuid4_makes_them`)."""
+    made = _new(UUID)
+    _set(made, "int", value)
+    _set(made, "is_safe", SafeUUID.unknown)
+    return made
+
+
 def random_uuids(count: int) -> list[UUID]:
     """`count` random (version 4) UUIDs, as `uuid.uuid4()` makes them (16 bytes of `os.urandom`, its
     version and variant bits set), from one read of the system's randomness and without the
-    constructor's checks of other inputs: a fifth of the CPU of `uuid4()` per id."""
+    constructor's checks of other inputs (`_uuid_of`): two calls per batch of 1,000, ~0.75 ms each less than by
+    `UUID(int=…)` (write22)."""
     raw = os.urandom(16 * count)
-    return [UUID(int=int.from_bytes(raw[at:at + 16], "big") & _UUID4_CLEAR | _UUID4_SET) for at in range(0, 16 * count, 16)]
+    return [_uuid_of(int.from_bytes(raw[at:at + 16], "big") & _UUID4_CLEAR | _UUID4_SET)
+            for at in range(0, 16 * count, 16)]
 
 
 class RequestItems:
