@@ -464,6 +464,18 @@ class _DeletedIds:
 MAX_TOKEN_CHARS = 8192
 
 
+#: where APIs other than SS 12000 put the next page in a page's body, as the streaming parser names the path: a link
+#: (JSON:API's `links.next`, HAL's `_links.next.href`, OData's `@odata.nextLink`, Django REST's `next`, …) or a token
+#: under another name (`nextPageToken`, `meta.pageToken`). A server paging so and not by `pageToken` had its first
+#: page read as the whole list: the rest was lost unsaid, and a full run removed it from the directory. Followed
+#: (a link on the same server only, a token as the pageToken), said once per entity; `pageToken` or a `Link` header
+#: go first. In this order when a page has several
+BODY_NEXT_LINKS = ("links.next", "links.next.href", "_links.next.href", "@odata.nextLink", "nextLink", "next",
+                   "meta.next", "meta.nextLink", "paging.next")
+BODY_NEXT_TOKENS = ("nextPageToken", "meta.pageToken", "meta.nextPageToken", "paging.pageToken", "nextToken")
+BODY_NEXT = frozenset(BODY_NEXT_LINKS + BODY_NEXT_TOKENS)
+
+
 class _Cursors:
     """The page tokens (or next links) of one entity seen so far, as digests: a repeat is a loop."""
 
@@ -534,6 +546,7 @@ class HttpSource:
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self._next_link: str | None = None
         self._charsets_said: set[str] = set()
+        self._paged_elsewhere: set[str] = set()  # entities paged by a next page in the body (`BODY_NEXT`), said
         self.shared = Shared()  # the values the import's items hold alike, held once
 
     def _note(self, text: str) -> None:
@@ -836,16 +849,46 @@ class HttpSource:
         if answer is None:
             return [], None
         token: list[str] = []
+        elsewhere: dict[str, str] = {}
 
         def items(events: Iterator[tuple[str, str, Any]]) -> list[Compact]:
             return list(_page_items(entity, f"page {page}", events, self.shared))
 
-        found = self._parsed(f"{entity}, page {page}", *answer, items, data_only=True, token=token)
-        return found, token[-1] if token and token[-1] else None
+        found = self._parsed(f"{entity}, page {page}", *answer, items, data_only=True, token=token,
+                             elsewhere=elsewhere)
+        if token and token[-1]:
+            return found, token[-1]
+        if elsewhere and self._next_link is None:
+            return found, self._next_in_body(entity, page, answer[0], elsewhere)
+        return found, None
+
+    def _next_in_body(self, entity: str, page: int, response: httpx.Response, elsewhere: dict[str, str]
+                      ) -> str | None:
+        """The next page a page names in its body otherwise than by `pageToken` (`BODY_NEXT`): a token returned, a
+        link put in `_next_link` (on the server asked only, as a `Link` header's); said once per entity."""
+        what = f"{entity}, page {page}"
+        name = next(n for n in (*BODY_NEXT_LINKS, *BODY_NEXT_TOKENS) if n in elsewhere)
+        value = elsewhere[name].strip()
+        if not value:  # `"next": ""`: the last page, as an empty pageToken is
+            return None
+        if entity not in self._paged_elsewhere:
+            self._paged_elsewhere.add(entity)
+            self._note(f"{what}: no pageToken, the next page named by '{name}' in the body (not SS 12000's "
+                       "pageToken): followed")
+        if name in BODY_NEXT_TOKENS:
+            return value
+        self._next_link = self._same_server(value, response.url)
+        if self._next_link is None:
+            try:
+                response.url.join(value)
+            except httpx.InvalidURL:
+                raise SourceError(f"{what}: the next page's link ('{name}' in the body) is not a URL") from None
+            raise SourceError(f"{what}: the next page's link ('{name}' in the body) points at another server")
+        return None
 
     @staticmethod
     def _parsed(what: str, response: httpx.Response, body: bytes, consume: Callable[[Iterator[tuple[str, str, Any]]], T],
-                *, data_only: bool, token: list[str] | None = None) -> T:
+                *, data_only: bool, token: list[str] | None = None, elsewhere: dict[str, str] | None = None) -> T:
         """`consume` of a page's parse events (`_page_events`): where the page is not JSON said by line and column."""
         unreadable = f"not JSON (content-type {response.headers.get('content-type', 'none')[:60]})"
         checked: _CheckedBytes | None = None
@@ -853,7 +896,7 @@ class HttpSource:
             checked = _CheckedBytes(io.BytesIO(body), what, len(body), lambda: io.BytesIO(body),
                                     lambda found: f"{what}: {unreadable}: not UTF-8 ({found})")
             return consume(_page_events(what, checked, data_only=data_only, unreadable=unreadable,
-                                        token=[] if token is None else token))
+                                        token=[] if token is None else token, elsewhere=elsewhere))
         except SourceError:
             said = error_instead(body)
             if said:  # an error answered with 200: the server's words, not our reading of its shape
@@ -915,7 +958,11 @@ class HttpSource:
             answer = self._answer("deletedEntities", page, link or "/deletedEntities", params)
             assert answer is not None  # deletedEntities is no optional entity: any answer but 200 stopped
             listing = _DeletedIds(f"page {page}")
-            found, token = self._parsed(f"deletedEntities, page {page}", *answer, listing.read, data_only=False)
+            elsewhere: dict[str, str] = {}
+            found, token = self._parsed(f"deletedEntities, page {page}", *answer, listing.read, data_only=False,
+                                        elsewhere=elsewhere)
+            if not token and elsewhere and self._next_link is None:
+                token = self._next_in_body("deletedEntities", page, answer[0], elsewhere)
             ids += found
             link = None if token else self._next_link
             cursor = token or link
@@ -1037,13 +1084,14 @@ def _json_fault(what: str, unreadable: str, size: int, whole: Callable[[], bytes
 
 
 def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadable: str,
-                 token: list[str]) -> Iterator[tuple[str, str, Any]]:
+                 token: list[str], elsewhere: dict[str, str] | None = None) -> Iterator[tuple[str, str, Any]]:
     """A page's parse events (prefix, event, value), refusals as `SourceError`s naming `what`: an object holding a
     key twice (`strict_json`'s rule for the API's pages: a parser that takes the first and one that takes the last
     would read different data), a number out of a double's range, nesting deeper than `MAX_FOLDER_DEPTH`.
     `data_only`: of a page `{"data": [items], "pageToken": …}` only the events of its data list (the shape and
     the pageToken checked on the way, the pageToken put in `token`: a key "data.item" or a `data` object are not
-    the data); of a page `[items]` all. Python sees each event once, in this one loop (each generator between
+    the data); of a page `[items]` all. `elsewhere` gets the page's next link or token where other APIs put one
+    (`BODY_NEXT`), outside the data. Python sees each event once, in this one loop (each generator between
     the parser and the items costs a fifth of the reading); ijson's C code builds the items."""
     shape = f"{what}: expected a list or an object with a 'data' list"
     open_maps: list[set[str]] = []
@@ -1090,6 +1138,8 @@ def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadab
         else:
             if event == "number" and isinstance(value, float) and not math.isfinite(value):
                 raise SourceError(f"{what}: not JSON by RFC 8259: a number out of a double's range")  # `_finite`
+            if elsewhere is not None and not inside and event == "string" and prefix in BODY_NEXT:
+                elsewhere.setdefault(prefix, value)
             if not whole and depth == 1:
                 if prefix == "data" and event != "null":  # null: an empty page, as servers serialise one
                     raise SourceError(shape)

@@ -1,0 +1,96 @@
+"""SS 12000 servers other than ours, as a small fake server each (`httpx.MockTransport`): what they do that is valid,
+or common, and must be read whole, and what is not, which must stop the import with one line naming the endpoint,
+the item and the rule. Each test failed on the code before it, as its docstring says. Pauses are recorded, never
+slept."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from ss12000_fixtures import HUV, SU
+from styrkedja_cli.ss12000.source import HttpSource, SourceError
+
+BASE = "http://ss12000.example/v2.0"
+
+
+def source_of(handle: Callable[[httpx.Request], httpx.Response], **options: Any) -> tuple[HttpSource, list[str]]:
+    notes: list[str] = []
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    source = HttpSource(BASE, client=client, page_size=1, sleep=lambda _: None, on_note=notes.append, **options)
+    return source, notes
+
+
+def ids(source: HttpSource, entity: str = "organisations") -> list[str]:
+    return [item.id for item in source.read(entity, None, lambda *_: None)]
+
+
+def paged(first: dict[str, Any], rest: dict[str, Any], *, second: Callable[[httpx.Request], bool]
+          ) -> Callable[[httpx.Request], httpx.Response]:
+    """A server answering `first` to the first request and `rest` to the request `second` tells apart."""
+    return lambda request: httpx.Response(200, json=rest if second(request) else first)
+
+
+@pytest.mark.parametrize(("paging", "second"), [
+    ({"links": {"next": f"{BASE}/organisations?cursor=2"}}, lambda r: r.url.params.get("cursor") == "2"),  # JSON:API
+    ({"links": {"next": {"href": "organisations?cursor=2"}}}, lambda r: r.url.params.get("cursor") == "2"),
+    ({"_links": {"next": {"href": "/v2.0/organisations?cursor=2"}}}, lambda r: r.url.params.get("cursor") == "2"),
+    ({"@odata.nextLink": f"{BASE}/organisations?$skiptoken=2"}, lambda r: r.url.params.get("$skiptoken") == "2"),
+    ({"next": "?cursor=2"}, lambda r: r.url.params.get("cursor") == "2"),  # Django REST's, relative to the page
+    ({"meta": {"pageToken": "t2"}}, lambda r: r.url.params.get("pageToken") == "t2"),
+    ({"nextPageToken": "t2"}, lambda r: r.url.params.get("pageToken") == "t2"),
+])
+def test_a_next_page_named_in_the_body_otherwise_than_by_page_token_is_read(
+        paging: dict[str, Any], second: Callable[[httpx.Request], bool]) -> None:
+    """Failed on the old code: the first page was read as the whole list (the second, SU, lost unsaid: a full run
+    would have removed it from the directory)."""
+    source, notes = source_of(paged({"data": [HUV], **paging}, {"data": [SU]}, second=second))
+    assert ids(source) == ["huv", "su"]
+    assert len(notes) == 1 and "organisations, page 1: no pageToken, the next page named by" in notes[0]
+
+
+def test_the_specifications_page_token_goes_before_a_link_in_the_body() -> None:
+    """The body's link is another API's habit: a page with SS 12000's pageToken is paged by it, one without by the
+    link. Failed on the old code: the page after the token was read as the last (its link not followed)."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("cursor") == "3":
+            return httpx.Response(200, json={"data": [{**SU, "id": "su3"}], "next": ""})  # empty: the last page
+        if request.url.params.get("pageToken") == "t2":
+            return httpx.Response(200, json={"data": [SU], "links": {"next": "?cursor=3"}})
+        assert "cursor" not in request.url.params
+        return httpx.Response(200, json={"data": [HUV], "pageToken": "t2", "links": {"next": "?cursor=9"}})
+
+    source, notes = source_of(handle)
+    assert ids(source) == ["huv", "su", "su3"]
+    assert len(notes) == 1 and notes[0].startswith("organisations, page 2: no pageToken")
+
+
+def test_a_link_in_the_body_to_another_server_is_refused_not_followed() -> None:
+    """Failed on the old code: read as the last page (what the link named lost unsaid); the token never goes to
+    another server."""
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url.host))
+        return httpx.Response(200, json={"data": [HUV], "links": {"next": "https://elsewhere.example/organisations"}})
+
+    source, _ = source_of(handle)
+    with pytest.raises(SourceError, match=r"^organisations, page 1: the next page's link \('links.next' in the "
+                                          r"body\) points at another server$"):
+        ids(source)
+    assert asked == ["ss12000.example"]
+
+
+def test_deleted_entities_paged_by_a_link_in_the_body_are_read_whole() -> None:
+    """Failed on the old code: only the first page's removals were read (the group removed on page 2 stayed)."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("cursor") == "2":
+            return httpx.Response(200, json={"data": {"groups": ["g2"]}})
+        return httpx.Response(200, json={"data": {"groups": ["g1"]}, "links": {"next": "?cursor=2"}})
+
+    source, _ = source_of(handle)
+    assert source.deleted(datetime.fromisoformat("2026-01-01T00:00:00+00:00")) == ["g1", "g2"]
