@@ -94,3 +94,39 @@ def test_deleted_entities_paged_by_a_link_in_the_body_are_read_whole() -> None:
 
     source, _ = source_of(handle)
     assert source.deleted(datetime.fromisoformat("2026-01-01T00:00:00+00:00")) == ["g1", "g2"]
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    (httpx.Response(502, content=b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+                    headers={"content-type": "text/html"}),
+     "organisations, page 1: HTTP 502 (a text/html body, no SS 12000 error)"),
+    (httpx.Response(403, content=b"Forbidden: client has no right to /organisations\n"),
+     "organisations, page 1: HTTP 403 (Forbidden: client has no right to /organisations)"),
+    (httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="ss12000", error="invalid_token", '
+                                                      'error_description="The access token expired"'}),
+     "organisations, page 1: HTTP 401 (invalid_token: The access token expired); the server does not take the "
+     "token (--token, STYRKEDJA_SS12000_TOKEN)"),
+])
+def test_an_error_without_ss12000s_error_body_says_what_the_server_sent(answer: httpx.Response, said: str) -> None:
+    """Failed on the old code: "HTTP 502", "HTTP 403", "HTTP 401" alone — a proxy's HTML page, a line of text and a
+    token's refusal in its WWW-Authenticate header all told apart from nothing only by reading the server's log."""
+    source, _ = source_of(lambda request: answer, attempts=1)
+    with pytest.raises(SourceError) as raised:
+        ids(source)
+    assert str(raised.value) == said
+
+
+@pytest.mark.parametrize(("item", "said"), [
+    ({**SU, "parentOrganisation": "huv"},
+     "organisations, page 1, item 0: parentOrganisation: must be a JSON object, not a string (the item's id: su)"),
+    ({**SU, "parentOrganisation": ["huv"]},
+     "organisations, page 1, item 0: parentOrganisation: must be a JSON object, not a list (the item's id: su)"),
+    ("su", "organisations, page 1, item 0: must be a JSON object, not a string"),
+])
+def test_a_value_that_is_no_object_where_one_is_expected_is_named_with_its_items_id(item: Any, said: str) -> None:
+    """Failed on the old code: "Input should be a valid dictionary or instance of Ref" (the importer's own class
+    names) and no id to find the item by at the source once it is paged."""
+    source, _ = source_of(lambda request: httpx.Response(200, json={"data": [item]}))
+    with pytest.raises(SourceError) as raised:
+        ids(source)
+    assert str(raised.value) == said

@@ -148,7 +148,7 @@ def test_a_missing_required_field_refuses_the_page_without_echoing_the_item() ->
                                               "civicNo": "201001012383"}]}]})
     with pytest.raises(SourceError) as error:
         read(source, "groups")
-    assert str(error.value) == "groups, page 1, item 0: displayName: Field required"
+    assert str(error.value) == "groups, page 1, item 0: displayName: Field required (the item's id: g1)"
 
 
 def test_a_server_that_holds_back_persons_costs_only_the_years() -> None:

@@ -264,6 +264,39 @@ def server_said(body: bytes) -> str:
     return f" ({': '.join(parts)})" if parts else ""
 
 
+#: RFC 6750 §3: the parameters of a bearer token's refusal (`WWW-Authenticate: Bearer error="invalid_token",
+#: error_description="…"`), where a server says why it refused the token when its body says nothing (often none)
+_CHALLENGE = re.compile(r'\b(error|error_description)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))', re.IGNORECASE)
+
+
+def refused_said(response: httpx.Response, body: bytes) -> str:
+    """What a server said with an answer that is no page: its error (`server_said`); else why it refused the token
+    (a 401's `WWW-Authenticate`: " (invalid_token: the token expired)"); else what the body is, so that an HTML
+    page from a proxy or a login form is told from an empty answer (" (a text/html body, no SS 12000 error)")."""
+    said = server_said(body)
+    if said:
+        return said
+    if response.status_code == 401:
+        found = {name.lower(): quoted if quoted is not None and quoted != "" else bare or ""
+                 for name, quoted, bare in _CHALLENGE.findall(response.headers.get("www-authenticate", ""))}
+        parts = [one_line(found[key][:limit]) for key, limit in (("error", SAID_CODE), ("error_description",
+                                                                                          SAID_MESSAGE))
+                 if found.get(key)]
+        if parts:
+            return f" ({': '.join(parts)})"
+    if not body.strip():
+        return ""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()[:60]
+    if kind in ("", "text/plain") and len(body) <= SAID_BYTES:
+        try:  # a line of text ("Token expired"): said as a message is, shortened and on one line
+            text = " ".join(body.decode("utf-8-sig").split())
+        except UnicodeDecodeError:
+            text = ""
+        if text and not text.startswith("<"):
+            return f" ({one_line(text[:SAID_MESSAGE])})"
+    return f" (a {kind or 'body without a content-type'}{' body' if kind else ''}, no SS 12000 error)"
+
+
 def error_instead(body: bytes) -> str:
     """The error a 200 carries instead of what was asked (a gateway's or a framework's error page with the wrong
     status): `server_said` of a small JSON object that has no `data` nor `id`, else ""."""
@@ -296,8 +329,37 @@ def _validated(entity: str, page: str, n: int, item: Any, shared: Shared) -> Com
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         hint = _near_key(item, first["loc"]) if first["type"] == "missing" else ""
+        # pydantic's words for a value that is no object name its own classes ("instance of Ref")
+        rule = (NOT_AN_OBJECT.format(found=_json_kind(first["input"])) if first["type"] in OBJECT_EXPECTED
+                else ID_RULE if first["type"] == "string_pattern_mismatch" and first["loc"][-1:] == ("id",)
+                else first["msg"])
+        # the item's own id, when it has one, finds it at the source (its position alone does not, once paged)
+        ident = item.get("id") if isinstance(item, dict) else None
+        named = f" (the item's id: {one_line(ident[:80])})" if isinstance(ident, str) and ident.strip() \
+            and where != "id" else ""
         # an item that is no object at all (`null`, `""`: an empty row) has no field to name
-        raise SourceError(f"{entity}, {page}, item {n}: {where + ': ' if where else ''}{first['msg']}{hint}") from None
+        raise SourceError(f"{entity}, {page}, item {n}: {where + ': ' if where else ''}{rule}{hint}{named}") from None
+
+
+#: pydantic's error types for a value that is no object where one is expected (an item, a reference `{"id": …}`)
+OBJECT_EXPECTED = frozenset({"model_type", "model_attributes_type", "dict_type"})
+NOT_AN_OBJECT = "must be a JSON object, not {found}"
+#: the rule an id breaks that is no UUID and has other characters than these (pydantic would quote the pattern)
+ID_RULE = ("must be letters, digits and . _ : - only (SS 12000's ids are UUIDs; other ids are taken if made of "
+           "these)")
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, as JSON names it (never the value: it may be personal data)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, (list, tuple)) else "another value"
 
 
 def _near_key(item: Any, loc: tuple[Any, ...]) -> str:
@@ -736,7 +798,7 @@ class HttpSource:
                 hint = f" (asked {self.attempts} times, after its Retry-After each time: import later)"
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
                 hint = " without a Location to follow"
-            raise SourceError(f"{what}: HTTP {response.status_code}{server_said(body)}{hint}")
+            raise SourceError(f"{what}: HTTP {response.status_code}{refused_said(response, body)}{hint}")
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link, response.url) if link else None
         if link and self._next_link is None:
@@ -922,7 +984,7 @@ class HttpSource:
                 self._note(f"{entity} {ident}: HTTP 204 No Content, read as absent")
             return None
         if response.status_code != 200:
-            raise SourceError(f"{entity} {ident}: HTTP {response.status_code}{server_said(body)}")
+            raise SourceError(f"{entity} {ident}: HTTP {response.status_code}{refused_said(response, body)}")
         body = self._in_utf8(f"{entity} {ident}", response, body)
         try:
             document = strict_json(body)
