@@ -11,8 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
-from ss12000_fixtures import HUV, SU
+from ss12000_fixtures import HUV, PIN, SU
+from styrkedja_cli.main import app
+from styrkedja_cli.ss12000 import command
 from styrkedja_cli.ss12000.source import HttpSource, SourceError
 
 BASE = "http://ss12000.example/v2.0"
@@ -130,3 +133,25 @@ def test_a_value_that_is_no_object_where_one_is_expected_is_named_with_its_items
     with pytest.raises(SourceError) as raised:
         ids(source)
     assert str(raised.value) == said
+
+
+@pytest.mark.parametrize(("raised", "said", "code"), [
+    (RuntimeError(f"a fault at item {PIN}"), "import stopped: the importer failed (RuntimeError: a fault at item "
+                                             "[REDACTED]): a fault of the importer's, please report it "
+                                             "(STYRKEDJA_TRACEBACK=1 shows where)", 1),
+    (KeyboardInterrupt(), "import interrupted", 130),
+])
+def test_a_fault_of_the_importers_own_is_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                                   raised: BaseException, said: str, code: int) -> None:
+    """Failed on the old code: an exception the importer did not expect (or Ctrl-C) left the command as a Python
+    traceback, which may quote the source's data; now one line, personal identity numbers redacted."""
+    def fails(*_: Any, **__: Any) -> Any:
+        raise raised
+
+    monkeypatch.setattr(command, "read_and_plan", fails)
+    monkeypatch.delenv("STYRKEDJA_TRACEBACK", raising=False)
+    result = CliRunner().invoke(app, ["import", "ss12000", "--url", BASE, "--token", "t"])
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit)
+    said_all = " ".join(result.output.split())  # the console wraps long lines at its width
+    assert said_all == f"{said} nothing was sent to reporting", result.output

@@ -868,15 +868,29 @@ def register(import_app: typer.Typer) -> None:
                     send(client, the_plan, deleted, removed_at=datetime.now(UTC), progress=progress,
                          full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary,
                          retried=retried, said=said)
-        except (SourceError, httpx.HTTPError) as error:
-            console.print(f"[red]import stopped:[/red] {error}")
+        except (typer.Exit, typer.Abort, typer.BadParameter):
+            raise
+        except (Exception, KeyboardInterrupt) as error:
+            if isinstance(error, (SourceError, httpx.HTTPError)):
+                console.print(f"[red]import stopped:[/red] {error}")
+            elif isinstance(error, KeyboardInterrupt):
+                console.print("[red]import interrupted[/red]")
+            else:
+                # a fault of the importer's own, not of the source: one line for the user (a traceback says nothing
+                # to them, and may quote the source's data), the traceback itself with STYRKEDJA_TRACEBACK=1
+                if os.environ.get("STYRKEDJA_TRACEBACK") == "1":
+                    raise
+                message = redact_personal_identity_numbers(one_line(str(error))[:200])[0]
+                console.print(f"[red]import stopped:[/red] the importer failed ({type(error).__name__}"
+                              f"{': ' + message if message else ''}): a fault of the importer's, please report it "
+                              "(STYRKEDJA_TRACEBACK=1 shows where)")
             if any(sum(counts.values()) for counts in summary.values()):  # stopped while sending: nothing unsaid
                 Console().print(_table(summary, "applied before the import stopped"))
                 for line in retried:
                     console.print(line)
             else:
                 console.print("nothing was sent to reporting")
-            raise typer.Exit(1) from None
+            raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 1) from None
         Console().print(_table(summary, "SS 12000 import"))
         for line in retried:
             console.print(line)
