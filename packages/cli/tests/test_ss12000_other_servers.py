@@ -186,3 +186,20 @@ def test_a_large_page_from_a_server_is_not_held_in_memory_while_it_is_parsed(tmp
     # measured: 4.4 MB (the 4 MiB held in memory before the rest goes to the file), 24.6 MB on the old code
     assert peak < SPOOLED_BYTES + len(page) // 8, f"peak {peak:,} bytes for a page of {len(page):,}"
     assert list(tmp_path.iterdir()) == []  # the page's temporary file is gone
+
+
+def test_a_page_that_cannot_be_spooled_to_disk_stops_the_import_naming_the_page(monkeypatch: pytest.MonkeyPatch
+                                                                               ) -> None:
+    """A full disk where a large page's bytes wait (`Body`): an OSError before, which the command would have told
+    as a fault of the importer's; it is the machine's, named with the page and where the file goes."""
+    from styrkedja_cli.ss12000 import source as module
+
+    def full(self: Any, chunk: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(module.Body, "write", full)
+    source, _ = source_of(lambda request: httpx.Response(200, json={"data": [HUV]}))
+    with pytest.raises(SourceError) as raised:
+        ids(source)
+    assert str(raised.value) == ("organisations, page 1: the page could not be kept in a temporary file while read "
+                                 "(No space left on device; TMPDIR sets where)")

@@ -820,7 +820,11 @@ class HttpSource:
                     raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes")
                 if self.clock() > deadline:
                     raise SourceError(f"{what}: the page took longer than {self.page_seconds:g} s to arrive")
-                body.write(chunk)
+                try:
+                    body.write(chunk)
+                except OSError as error:  # a full disk: the page's bytes beyond SPOOLED_BYTES go to a file
+                    raise SourceError(f"{what}: the page could not be kept in a temporary file while read "
+                                      f"({error.strerror or type(error).__name__}; TMPDIR sets where)") from None
         except BaseException:
             body.close()
             raise
