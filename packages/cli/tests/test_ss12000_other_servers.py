@@ -203,3 +203,15 @@ def test_a_page_that_cannot_be_spooled_to_disk_stops_the_import_naming_the_page(
         ids(source)
     assert str(raised.value) == ("organisations, page 1: the page could not be kept in a temporary file while read "
                                  "(No space left on device; TMPDIR sets where)")
+
+
+def test_the_largest_page_is_a_flag_named_where_a_page_is_over_it(tmp_path: Path) -> None:
+    """A server that ignores `limit` answers a whole list in one page, which may be over 256 MiB for a large
+    organiser: before, the import stopped with no way on; now `--max-page-mib` sets it (the bytes wait on disk), and
+    the refusal names the flag. Failed on the old code: no such flag (exit 2)."""
+    (tmp_path / "organisations.json").write_text(json.dumps({"data": [HUV, SU], "pad": "x" * (1024 * 1024)}))
+    result = CliRunner().invoke(app, ["import", "ss12000", "--dir", str(tmp_path), "--max-page-mib", "1"])
+    assert result.exit_code == 1, result.output
+    assert " ".join(result.output.split()) == (
+        f"import stopped: organisations, page organisations.json: the file is larger than {1024 * 1024} bytes "
+        "(--max-page-mib raises the limit) nothing was sent to reporting")

@@ -204,6 +204,9 @@ def _is_utf8(body: BinaryIO, step: int = 1 << 20) -> bool:
 #: held whole (up to `max_page_bytes`, 256 MiB) cost its size again beside the items parsed from it, and twice its
 #: size for a moment as its chunks were joined: a 100 MB page of groups peaked at 241 MB, 148 MB read from a folder
 SPOOLED_BYTES = 4 * 1024 * 1024
+#: what a page or file over the limit may be read with: a server that ignores `limit` answers a whole list in one page
+#: (a large organiser's persons, hundreds of MB); its bytes wait on disk, only the items kept are in memory
+LARGER_HINT = " (--max-page-mib raises the limit)"
 
 
 class Body:
@@ -811,13 +814,13 @@ class HttpSource:
         """The answer's body, spooled (`Body`): its size and the time it takes checked as it arrives."""
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_page_bytes:
-            raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes")
+            raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes{LARGER_HINT}")
         deadline = self.clock() + self.page_seconds
         body = Body()
         try:
             for chunk in self._decoded(what, response):
                 if body.size + len(chunk) > self.max_page_bytes:
-                    raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes")
+                    raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes{LARGER_HINT}")
                 if self.clock() > deadline:
                     raise SourceError(f"{what}: the page took longer than {self.page_seconds:g} s to arrive")
                 try:
@@ -1207,7 +1210,7 @@ class _CheckedBytes:
         self.size += len(chunk)
         self.last = len(chunk)
         if self.size > self.limit:
-            raise SourceError(f"{self.what}: the file is larger than {self.limit} bytes")
+            raise SourceError(f"{self.what}: the file is larger than {self.limit} bytes{LARGER_HINT}")
         pending = len(self.decoder.getstate()[0])  # the start of a character the previous read ended in
         try:
             self.decoder.decode(chunk, final=not chunk)
@@ -1382,7 +1385,7 @@ class FolderSource:
         checked: _CheckedBytes | None = None
         try:
             if file.stat().st_size > self.max_page_bytes:
-                raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
+                raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes{LARGER_HINT}")
             with file.open("rb") as handle:
                 checked = _CheckedBytes(handle, what, self.max_page_bytes, lambda: file.open("rb"))
                 yield from _page_events(what, checked, data_only=data_only, unreadable="not readable JSON",
