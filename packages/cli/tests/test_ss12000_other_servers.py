@@ -215,3 +215,13 @@ def test_the_largest_page_is_a_flag_named_where_a_page_is_over_it(tmp_path: Path
     assert " ".join(result.output.split()) == (
         f"import stopped: organisations, page organisations.json: the file is larger than {1024 * 1024} bytes "
         "(--max-page-mib raises the limit) nothing was sent to reporting")
+
+
+def test_a_date_written_as_digits_alone_is_refused_as_what_it_is() -> None:
+    """Failed on the old code: `"startDate": "20260817"` (ISO 8601's basic form, a JSON string) was refused as
+    "not a number", which it is not."""
+    source, _ = source_of(lambda request: httpx.Response(200, json={"data": [{**SU, "startDate": "20260817"}]}))
+    with pytest.raises(SourceError) as raised:
+        ids(source)
+    assert str(raised.value) == ("organisations, page 1, item 0: startDate: Value error, must be a date written "
+                                 "YYYY-MM-DD (SS 12000: format date), not digits alone (the item's id: su)")
