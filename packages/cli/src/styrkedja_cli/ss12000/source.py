@@ -211,7 +211,9 @@ LARGER_HINT = " (--max-page-mib raises the limit)"
 
 class Body:
     """An answer's bytes as they came (inflated): in memory up to `SPOOLED_BYTES`, beyond in a temporary file, removed
-    when the body is closed (or collected). Read by `reader`s, each from the start at a position of its own."""
+    when the body is closed (or collected). Read by `reader`s, each from the start at a position of its own. The file
+    is `tempfile`'s: unnamed on Linux (`O_TMPFILE`), its user's alone; a page of persons in it holds their civic
+    numbers as sent, so TMPDIR on a tmpfs keeps them off the disk (docs/import.md)."""
 
     def __init__(self) -> None:
         # closed by `close` once the page is parsed (or when collected, when a refusal drops it): it outlives a block
