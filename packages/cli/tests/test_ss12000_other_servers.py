@@ -16,7 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from ss12000_fixtures import HUV, PIN, SU
+from ss12000_fixtures import GROUP, HUV, PIN, SU
 from styrkedja_cli.main import app
 from styrkedja_cli.ss12000 import command
 from styrkedja_cli.ss12000.source import SPOOLED_BYTES, HttpSource, SourceError
@@ -225,3 +225,32 @@ def test_a_date_written_as_digits_alone_is_refused_as_what_it_is() -> None:
         ids(source)
     assert str(raised.value) == ("organisations, page 1, item 0: startDate: Value error, must be a date written "
                                  "YYYY-MM-DD (SS 12000: format date), not digits alone (the item's id: su)")
+
+
+@pytest.mark.parametrize(("entity", "expand"), [("persons", None), ("groups", "groupMemberships")])
+def test_a_large_page_that_may_carry_civic_numbers_is_never_written_to_a_file(
+        entity: str, expand: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page of persons (or anything asked with `expand`, which may embed persons) holds their civic numbers as the
+    server sent them: beyond `SPOOLED_BYTES` it stays in memory, while a page of groups alone goes to the file.
+    Failed on the first spooling code: every large page went to a temporary file, civic numbers too."""
+    files: list[str] = []
+    real = tempfile.TemporaryFile
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        files.append(entity)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", watched)
+    pad = {"extension": {"notes": "x" * 6_000}}
+    item = {"id": "p1", "civicNo": {"value": PIN.replace("-", "")}, **pad} if entity == "persons" else \
+        {**GROUP, **pad}
+    page = json.dumps({"data": [{**item, "id": f"{entity}-{n}"} for n in range(1_000)]}).encode()
+    assert len(page) > SPOOLED_BYTES
+    source, _ = source_of(lambda request: httpx.Response(200, content=iter([page])))
+    kept = [item.id for item in source.read(entity, None, lambda *_: None, expand)]
+    assert len(kept) == 1_000
+    assert files == [], "a page that may carry civic numbers went to a temporary file"
+    if entity == "groups":  # the same page asked without `expand` holds no person: it goes to the file
+        plain, _ = source_of(lambda request: httpx.Response(200, content=iter([page])))
+        assert len(list(plain.read("groups", None, lambda *_: None))) == 1_000
+        assert files == ["groups"]

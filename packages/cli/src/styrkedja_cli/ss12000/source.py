@@ -209,15 +209,23 @@ SPOOLED_BYTES = 4 * 1024 * 1024
 LARGER_HINT = " (--max-page-mib raises the limit)"
 
 
+def may_hold_civic_numbers(path: str, params: dict[str, Any] | None) -> bool:
+    """Whether an answer to `path` may carry personal identity numbers: a person's own record (`/persons`, one or a
+    list) or anything asked with an `expand` (which may embed persons). Such an answer never goes to disk."""
+    return "persons" in path.lower().split("/") or bool(params and params.get("expand"))
+
+
 class Body:
     """An answer's bytes as they came (inflated): in memory up to `SPOOLED_BYTES`, beyond in a temporary file, removed
-    when the body is closed (or collected). Read by `reader`s, each from the start at a position of its own. The file
-    is `tempfile`'s: unnamed on Linux (`O_TMPFILE`), its user's alone; a page of persons in it holds their civic
-    numbers as sent, so TMPDIR on a tmpfs keeps them off the disk (docs/import.md)."""
+    when the body is closed (or collected) — unless it is `in_memory_only`. Read by `reader`s, each from the start at a
+    position of its own. The file is `tempfile`'s: unnamed on Linux (`O_TMPFILE`), its user's alone. An answer that may
+    carry civic numbers (`may_hold_civic_numbers`: persons) is held in memory whole, never written to a file: no
+    personal identity number is stored anywhere, not even for the moment a page is parsed."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, in_memory_only: bool = False) -> None:
         # closed by `close` once the page is parsed (or when collected, when a refusal drops it): it outlives a block
-        self.file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+        self.in_memory_only = in_memory_only
+        self.file: Any = io.BytesIO() if in_memory_only else tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=SPOOLED_BYTES, prefix="styrkedja-ss12000-page-")
         self.size = 0
 
@@ -228,7 +236,7 @@ class Body:
         return body
 
     def write(self, chunk: bytes) -> None:
-        if self.size + len(chunk) > SPOOLED_BYTES:
+        if not self.in_memory_only and self.size + len(chunk) > SPOOLED_BYTES:
             self.file.rollover()  # before the write: a large chunk is not copied into memory first
         self.file.seek(0, io.SEEK_END)
         self.file.write(chunk)
@@ -256,7 +264,7 @@ class Body:
 def _recoded(what: str, declared: str, name: str, body: Body) -> Body:
     """`body`, in the charset `name` its content-type declares (`declared`), as UTF-8: a slice at a time."""
     decoder = codecs.getincrementaldecoder(name)("strict")
-    out, reader, done, pending = Body(), body.reader(), 0, 0
+    out, reader, done, pending = Body(in_memory_only=body.in_memory_only), body.reader(), 0, 0
     try:
         while True:
             block = reader.read(1 << 20)
@@ -791,7 +799,7 @@ class HttpSource:
                     continue
                 if response.status_code in SOURCE_RETRIED and not last:
                     return response, Body()
-                return response, self._body(what, response)
+                return response, self._body(what, response, in_memory_only=may_hold_civic_numbers(path, params))
         raise SourceError(f"{what}: more than {MAX_REDIRECTS} redirects")
 
     def _redirect(self, what: str, response: httpx.Response, location: str) -> str:
@@ -812,13 +820,14 @@ class HttpSource:
                               "the source")
         return str(target)
 
-    def _body(self, what: str, response: httpx.Response) -> Body:
-        """The answer's body, spooled (`Body`): its size and the time it takes checked as it arrives."""
+    def _body(self, what: str, response: httpx.Response, *, in_memory_only: bool) -> Body:
+        """The answer's body, spooled (`Body`; held in memory alone if it may carry civic numbers): its size and the
+        time it takes checked as it arrives."""
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_page_bytes:
             raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes{LARGER_HINT}")
         deadline = self.clock() + self.page_seconds
-        body = Body()
+        body = Body(in_memory_only=in_memory_only)
         try:
             for chunk in self._decoded(what, response):
                 if body.size + len(chunk) > self.max_page_bytes:
