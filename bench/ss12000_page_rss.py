@@ -4,7 +4,9 @@ at about `--sizes` MB each, read by `FolderSource.read` as `styrkedja import ss1
 process. Prints per page: its size, the items read, the process's RSS before reading, with the items held after it,
 and its peak (VmHWM), and bytes held per item; writes them as JSON with `--out`. `--entities plan`: a whole
 organiser of one such groups page (40 school units) read and planned (`read_and_plan`), the plan held: RSS with it,
-peak, and the plan's changes.
+peak, and the plan's changes. `--entities http-groups,http-persons`: the same pages served over HTTP (a fake
+server streaming the file in 64 KiB chunks, `httpx.MockTransport`), read by `HttpSource.read` as
+`styrkedja import ss12000 --url` reads a page: what the page's bytes cost while it is parsed.
 
     .venv/bin/python bench/ss12000_page_rss.py [--sizes 11,100] [--entities groups,persons,plan] [--out FILE]
 """
@@ -107,12 +109,34 @@ def measure(folder: str, entity: str) -> dict:
         return {"items": changes, "rss_before_mb": round(before / 1024, 1), "rss_after_mb": round(after / 1024, 1),
                 "rss_peak_mb": round(_rss_kib("VmHWM") / 1024, 1),
                 "held_bytes_per_item": round((after - before) * 1024 / max(1, changes))}
-    items = FolderSource(Path(folder)).read(entity, None, lambda _e, _n: None)
+    if entity.startswith("http-"):
+        items = _read_over_http(Path(folder) / f"{entity.removeprefix('http-')}.json")
+    else:
+        items = FolderSource(Path(folder)).read(entity, None, lambda _e, _n: None)
     gc.collect()
     after = _rss_kib("VmRSS")
     return {"items": len(items), "rss_before_mb": round(before / 1024, 1), "rss_after_mb": round(after / 1024, 1),
             "rss_peak_mb": round(_rss_kib("VmHWM") / 1024, 1),
             "held_bytes_per_item": round((after - before) * 1024 / max(1, len(items)))}
+
+
+def _read_over_http(path: Path) -> list:
+    """The page in `path` as one server's answer, streamed in 64 KiB chunks, read as the importer reads a page."""
+    import httpx
+
+    from styrkedja_cli.ss12000.source import HttpSource
+
+    def chunks():  # type: ignore[no-untyped-def]
+        with path.open("rb") as page:
+            while block := page.read(64 * 1024):
+                yield block
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=chunks(), headers={"content-type": "application/json; charset=utf-8"})
+
+    client = httpx.Client(transport=httpx.MockTransport(serve), base_url="http://ss12000.example/v2.0")
+    source = HttpSource("http://ss12000.example/v2.0", client=client)
+    return source.read(path.stem, None, lambda _e, _n: None)
 
 
 def main() -> None:
@@ -130,7 +154,7 @@ def main() -> None:
         for size in (float(s) for s in args.sizes.split(",")):
             with tempfile.TemporaryDirectory(prefix="ss12000-rss-") as folder:
                 count, size_bytes = (write_organiser(Path(folder), size) if entity == "plan"
-                                     else write_page(Path(folder), entity, size))
+                                     else write_page(Path(folder), entity.removeprefix("http-"), size))
                 done = subprocess.run([sys.executable, __file__, "--measure", folder, entity], check=True,
                                       capture_output=True, text=True, env=os.environ)
                 run = {"entity": entity, "page_mb": round(size_bytes / 1e6, 1), **json.loads(done.stdout)}

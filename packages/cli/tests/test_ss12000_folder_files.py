@@ -250,7 +250,7 @@ def test_a_key_spelled_in_another_case_or_with_blanks_is_named_not_taken(tmp_pat
     unit = {k: v for k, v in SU.items() if k != "displayName"} | {key: "Skolan"}
     said = refusal(dump(tmp_path, organisations=[HUV, unit]))
     assert said == (f"organisations, page organisations.json, item 1: displayName: Field required (the item has "
-                    f"{key!r}: the names are case- and blank-sensitive)")
+                    f"{key!r}: the names are case- and blank-sensitive) (the item's id: su)")
 
 
 def test_keys_in_any_order_and_keys_the_importer_does_not_read_are_fine(tmp_path) -> None:
@@ -261,10 +261,8 @@ def test_keys_in_any_order_and_keys_the_importer_does_not_read_are_fine(tmp_path
 
 
 @pytest.mark.parametrize("row, rule", [({}, "item 2: id: Field required"),
-                                       (None, "item 2: Input should be a valid dictionary or instance of "
-                                              "Organisation"),
-                                       ("", "item 2: Input should be a valid dictionary or instance of "
-                                            "Organisation")])
+                                       (None, "item 2: must be a JSON object, not null"),
+                                       ("", "item 2: must be a JSON object, not a string")])
 def test_an_empty_row_refuses_its_page(tmp_path, row, rule) -> None:
     assert refusal(dump(tmp_path, organisations=[HUV, SU, row])).endswith(rule)
 

@@ -93,7 +93,7 @@ def test_an_optional_object_written_as_an_empty_list_is_absent() -> None:
     assert sent_ids(the_plan)["memberships"] == ["p1"]
     assert the_plan.refused == []
     # a required object so written is still missing, and refuses its page naming the field
-    with pytest.raises(SourceError, match="groups, page 1, item 0: organisation: Input should be a valid dictionary"):
+    with pytest.raises(SourceError, match="groups, page 1, item 0: organisation: must be a JSON object, not a list"):
         planned(server(entities(groups=[{**GROUP, "organisation": []}])))
 
 

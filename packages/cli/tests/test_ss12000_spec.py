@@ -138,7 +138,7 @@ def test_deleted_entities_page_on_with_the_token_alone() -> None:
                r"http://ss12000.example/v2.0$"),
     (500, {"error": {"code": 500, "message": "Internal server error."}},  # Skolverket's reference API's shape
      r"HTTP 500 \(500: Internal server error.\)"),
-    (500, "<html>oops</html>", r"HTTP 500$"),
+    (500, "<html>oops</html>", r"HTTP 500 \(a text/plain body, no SS 12000 error\)$"),
 ])
 def test_an_error_in_the_specifications_shape_is_named_with_its_code_and_message(status, body, said) -> None:
     """Failed on the old code: only the status was said ("HTTP 400"), not the server's code and message."""

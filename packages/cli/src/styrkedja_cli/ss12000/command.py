@@ -69,6 +69,8 @@ PERSON_MEMBERSHIPS = "groupMemberships"
 #: one page per entity to ten million (a national source at the smallest page size is some hundred thousand)
 PAGE_SECONDS = (1.0, 86_400.0)
 MAX_PAGES = (1, 10_000_000)
+#: the largest page a flag may allow, in MiB (16 GiB: a page's bytes wait on disk, its items are in memory)
+MAX_PAGE_MIB = 16_384
 
 
 
@@ -788,6 +790,11 @@ def register(import_app: typer.Typer) -> None:
         since: datetime | None = typer.Option(None, help="incremental: only what changed after this time "
                                                          "(meta.modified.after), and apply /deletedEntities"),
         page_size: int = typer.Option(100, min=1, max=10_000, help="items per page asked of the API"),
+        max_page_mib: int = typer.Option(
+            256, min=1, max=MAX_PAGE_MIB,
+            help="the largest page (or --dir file) read, in MiB: a server ignoring --page-size may answer a whole list "
+                 f"in one page; beyond 4 MiB its bytes wait in a temporary file (TMPDIR), not in memory; 1 to "
+                 f"{MAX_PAGE_MIB}"),
         page_seconds: float = typer.Option(
             600.0, min=PAGE_SECONDS[0], max=PAGE_SECONDS[1],
             help="the longest one page may take to arrive, in seconds (a server trickling a byte a minute is "
@@ -851,10 +858,11 @@ def register(import_app: typer.Typer) -> None:
             def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
                 console.print(f"{what}; asking again in {seconds:.0f} s")
 
+            largest = max_page_mib * 1024 * 1024
             source = (HttpSource(url, token, page_size=page_size, page_seconds=page_seconds, max_pages=max_pages,
                                  max_empty_pages=max_empty_pages, on_retry=busy, timeout=timeout, auth=auth,
-                                 on_note=console.print) if url
-                      else FolderSource(dir))  # type: ignore[arg-type]
+                                 on_note=console.print, max_page_bytes=largest) if url
+                      else FolderSource(dir, max_page_bytes=largest))  # type: ignore[arg-type]
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             with _Progress(*columns, console=console) as progress:
                 the_plan, deleted = read_and_plan(source, since=since, naive_zone=zone, progress=progress,
@@ -868,15 +876,29 @@ def register(import_app: typer.Typer) -> None:
                     send(client, the_plan, deleted, removed_at=datetime.now(UTC), progress=progress,
                          full=since is None, allow_mass_removal=allow_mass_removal, notes=notes, summary=summary,
                          retried=retried, said=said)
-        except (SourceError, httpx.HTTPError) as error:
-            console.print(f"[red]import stopped:[/red] {error}")
+        except (typer.Exit, typer.Abort, typer.BadParameter):
+            raise
+        except (Exception, KeyboardInterrupt) as error:
+            if isinstance(error, (SourceError, httpx.HTTPError)):
+                console.print(f"[red]import stopped:[/red] {error}")
+            elif isinstance(error, KeyboardInterrupt):
+                console.print("[red]import interrupted[/red]")
+            else:
+                # a fault of the importer's own, not of the source: one line for the user (a traceback says nothing
+                # to them, and may quote the source's data), the traceback itself with STYRKEDJA_TRACEBACK=1
+                if os.environ.get("STYRKEDJA_TRACEBACK") == "1":
+                    raise
+                message = redact_personal_identity_numbers(one_line(str(error))[:200])[0]
+                console.print(f"[red]import stopped:[/red] the importer failed ({type(error).__name__}"
+                              f"{': ' + message if message else ''}): a fault of the importer's, please report it "
+                              "(STYRKEDJA_TRACEBACK=1 shows where)")
             if any(sum(counts.values()) for counts in summary.values()):  # stopped while sending: nothing unsaid
                 Console().print(_table(summary, "applied before the import stopped"))
                 for line in retried:
                     console.print(line)
             else:
                 console.print("nothing was sent to reporting")
-            raise typer.Exit(1) from None
+            raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 1) from None
         Console().print(_table(summary, "SS 12000 import"))
         for line in retried:
             console.print(line)

@@ -128,6 +128,11 @@ class Refused:
         self.reason = redact_personal_identity_numbers(self.reason)[0]
 
 
+#: the fields whose every value is one change's own (an id made of what the change is of, `uuid5`): not held in a
+#: plan's shared texts, where each was one entry more (some 56 bytes a membership) shared by nothing
+UNSHARED = frozenset({"membership_id", "assignment_id"})
+
+
 class Changes(MutableSequence[dict[str, Any]]):
     """One entity's changes of a plan, each `{type, data, source_id}` as sent, held as a tuple of its values (the
     data's keys one tuple shared by every change of that shape, equal texts one object per plan: `shared`) and made a
@@ -143,16 +148,17 @@ class Changes(MutableSequence[dict[str, Any]]):
         self.extend(changes)
 
     def _pack(self, change: dict[str, Any]) -> tuple[Any, ...]:
+        # one flat tuple (type, source_id, keys, *values): a tuple of the values inside it cost 64 bytes a change more
         data = change["data"]
         keys = tuple(data)
         keys = self._shared.setdefault(("keys", keys), keys)
-        values = tuple(self._shared.setdefault(v, v) if isinstance(v, str) else v for v in data.values())
-        return (change["type"], change.get("source_id"), keys, values)
+        return (change["type"], change.get("source_id"), keys,
+                *(self._shared.setdefault(v, v) if isinstance(v, str) and k not in UNSHARED else v
+                  for k, v in data.items()))
 
     @staticmethod
     def _unpack(row: tuple[Any, ...]) -> dict[str, Any]:
-        kind, source_id, keys, values = row
-        return {"type": kind, "data": dict(zip(keys, values, strict=True)), "source_id": source_id}
+        return {"type": row[0], "data": dict(zip(row[2], row[3:], strict=True)), "source_id": row[1]}
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):

@@ -75,6 +75,8 @@ SourceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern
 NUMBER_FOR_TEXT = "must be text (a JSON string, as SS 12000 has it), not a number: a number may have lost leading zeros"
 
 NUMBER_FOR_DATE = "must be a date written YYYY-MM-DD (SS 12000: format date), not a number"
+#: the rule a text of digits alone given for a date breaks (it is a text: "not a number" misled)
+DIGITS_FOR_DATE = "must be a date written YYYY-MM-DD (SS 12000: format date), not digits alone"
 #: the rule a text given for a date breaks
 NOT_A_DATE = ("must be a date (RFC 3339 full-date YYYY-MM-DD, SS 12000's format date) or an RFC 3339 date-time "
               "(YYYY-MM-DDThh:mm:ss, optionally a fraction and an offset)")
@@ -151,9 +153,10 @@ class Model(BaseModel):
             raise ValueError(NUMBER_FOR_TEXT)
         # pydantic reads a number (or a text of digits) given for a date as seconds since 1970: `"endDate": 0`,
         # which some serialisers write for "no date", ended the unit in 1970
-        if info.field_name in _dates(cls) and ((isinstance(value, Number) and not isinstance(value, bool))
-                                               or (isinstance(value, str) and value.strip().isdigit())):
+        if info.field_name in _dates(cls) and isinstance(value, Number) and not isinstance(value, bool):
             raise ValueError(NUMBER_FOR_DATE)
+        if info.field_name in _dates(cls) and isinstance(value, str) and value.strip().isdigit():
+            raise ValueError(DIGITS_FOR_DATE)  # "20260817" (ISO 8601's basic form) or seconds since 1970: not said
         if info.field_name in _dates(cls) and isinstance(value, str):
             field = cls.model_fields[info.field_name]
             return source_date(value, field.alias or info.field_name)

@@ -11,9 +11,10 @@ answer but 200 (a 401 after some pages, unless a token from `auth` is renewed on
 server's error in SS 12000's shape or as `application/problem+json`.
 An id on two pages is read once when both say the same, and stops the import when they differ
 (`_Once`); a page larger than `max_page_bytes` is refused as it streams in, and its items are validated
-as it is parsed (as a folder's file: the page's bytes and the items kept are held, not every object of
-it at once). Besides the specification's `pageToken`, a `Link: <…>; rel="next"` header on the same
-server is followed. Where a page or a file is not JSON is named by line and column, never by its text.
+as it is parsed (as a folder's file: the items kept are held, not every object of it at once; its bytes beyond
+`SPOOLED_BYTES` wait in a temporary file, `Body`). Besides the specification's `pageToken`, a `Link: <…>;
+rel="next"` header on the same server is followed, and a next page named in the body as other APIs do
+(`BODY_NEXT`). Where a page or a file is not JSON is named by line and column, never by its text.
 
 A hostile server is one the importer must survive too: a redirect is not followed (the token would go
 along), a compressed page is inflated here in bounded steps (a gzip bomb is refused at `max_page_bytes`
@@ -30,13 +31,14 @@ import itertools
 import json
 import math
 import re
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 import httpx
 import ijson
@@ -186,16 +188,131 @@ DECLARED_CHARSETS = frozenset({"iso8859-1", "cp1252", "iso8859-15", "utf-16", "u
                                "utf-32-le", "utf-32-be"})
 
 
-def _is_utf8(body: bytes, step: int = 1 << 20) -> bool:
+def _is_utf8(body: BinaryIO, step: int = 1 << 20) -> bool:
     """Whether `body` is UTF-8, read a slice at a time (a large page is not copied whole into a text)."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     try:
-        for start in range(0, len(body), step):
-            decoder.decode(body[start:start + step])
+        while block := body.read(step):
+            decoder.decode(block)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True
+
+
+#: how much of a page's bytes are held in memory while it is parsed; beyond, they wait in a temporary file. A page
+#: held whole (up to `max_page_bytes`, 256 MiB) cost its size again beside the items parsed from it, and twice its
+#: size for a moment as its chunks were joined: a 100 MB page of groups peaked at 241 MB, 148 MB read from a folder
+SPOOLED_BYTES = 4 * 1024 * 1024
+#: what a page or file over the limit may be read with: a server that ignores `limit` answers a whole list in one page
+#: (a large organiser's persons, hundreds of MB); its bytes wait on disk, only the items kept are in memory
+LARGER_HINT = " (--max-page-mib raises the limit)"
+
+
+def may_hold_civic_numbers(path: str, params: dict[str, Any] | None) -> bool:
+    """Whether an answer to `path` may carry personal identity numbers: a person's own record (`/persons`, one or a
+    list) or anything asked with an `expand` (which may embed persons). Such an answer never goes to disk."""
+    return "persons" in path.lower().split("/") or bool(params and params.get("expand"))
+
+
+class Body:
+    """An answer's bytes as they came (inflated): in memory up to `SPOOLED_BYTES`, beyond in a temporary file, removed
+    when the body is closed (or collected) — unless it is `in_memory_only`. Read by `reader`s, each from the start at a
+    position of its own. The file is `tempfile`'s: unnamed on Linux (`O_TMPFILE`), its user's alone. An answer that may
+    carry civic numbers (`may_hold_civic_numbers`: persons) is held in memory whole, never written to a file: no
+    personal identity number is stored anywhere, not even for the moment a page is parsed."""
+
+    def __init__(self, *, in_memory_only: bool = False) -> None:
+        # closed by `close` once the page is parsed (or when collected, when a refusal drops it): it outlives a block
+        self.in_memory_only = in_memory_only
+        self.file: Any = io.BytesIO() if in_memory_only else tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=SPOOLED_BYTES, prefix="styrkedja-ss12000-page-")
+        self.size = 0
+
+    @classmethod
+    def of(cls, data: bytes) -> Body:
+        body = cls()
+        body.write(data)
+        return body
+
+    def write(self, chunk: bytes) -> None:
+        if not self.in_memory_only and self.size + len(chunk) > SPOOLED_BYTES:
+            self.file.rollover()  # before the write: a large chunk is not copied into memory first
+        self.file.seek(0, io.SEEK_END)
+        self.file.write(chunk)
+        self.size += len(chunk)
+
+    def reader(self) -> BinaryIO:
+        return cast(BinaryIO, io.BufferedReader(_BodyReader(self.file), buffer_size=64 * 1024))
+
+    def head(self, count: int) -> bytes:
+        return self.reader().read(count)
+
+    def whole(self) -> bytes:
+        """All of it, in memory: for what is small (an entity, an error) or parsed whole anyway (`LOCATED_BYTES`)."""
+        return self.head(self.size)
+
+    def small(self) -> bytes:
+        """All of it when it is no larger than an error is read (`SAID_BYTES`), else its start, one byte more than
+        that (too large to be read as an error: `server_said` says nothing of it, as of the whole)."""
+        return self.head(SAID_BYTES + 1)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _recoded(what: str, declared: str, name: str, body: Body) -> Body:
+    """`body`, in the charset `name` its content-type declares (`declared`), as UTF-8: a slice at a time."""
+    decoder = codecs.getincrementaldecoder(name)("strict")
+    out, reader, done, pending = Body(in_memory_only=body.in_memory_only), body.reader(), 0, 0
+    try:
+        while True:
+            block = reader.read(1 << 20)
+            pending = len(decoder.getstate()[0])  # the start of a character the previous slice ended in
+            out.write(decoder.decode(block, final=not block).encode("utf-8"))
+            if not block:
+                return out
+            done += len(block)
+    except UnicodeDecodeError as error:
+        out.close()
+        at = done - pending + error.start
+        raise SourceError(f"{what}: neither UTF-8 nor {declared[:40]} as its content-type says (byte "
+                          f"{error.object[error.start:error.start + 1].hex().upper()} at byte {at})") from None
+    finally:
+        body.close()
+
+
+class _BodyReader(io.RawIOBase):
+    """A `Body`'s bytes from the start, at a position of its own (a parse and the look for where it failed read the
+    one file): never closes the file."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__()
+        self._file, self._at = file, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._file.seek(self._at)
+        count = self._file.readinto(buffer)
+        self._at += count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self._at
+        elif whence == io.SEEK_END:
+            self._file.seek(0, io.SEEK_END)
+            offset += self._file.tell()
+        self._at = max(0, offset)
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
 
 
 #: what an error of the HTTP client means, said after its name (the rest are named alone: a protocol error)
@@ -264,6 +381,39 @@ def server_said(body: bytes) -> str:
     return f" ({': '.join(parts)})" if parts else ""
 
 
+#: RFC 6750 §3: the parameters of a bearer token's refusal (`WWW-Authenticate: Bearer error="invalid_token",
+#: error_description="…"`), where a server says why it refused the token when its body says nothing (often none)
+_CHALLENGE = re.compile(r'\b(error|error_description)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))', re.IGNORECASE)
+
+
+def refused_said(response: httpx.Response, body: bytes) -> str:
+    """What a server said with an answer that is no page: its error (`server_said`); else why it refused the token
+    (a 401's `WWW-Authenticate`: " (invalid_token: the token expired)"); else what the body is, so that an HTML
+    page from a proxy or a login form is told from an empty answer (" (a text/html body, no SS 12000 error)")."""
+    said = server_said(body)
+    if said:
+        return said
+    if response.status_code == 401:
+        found = {name.lower(): quoted if quoted is not None and quoted != "" else bare or ""
+                 for name, quoted, bare in _CHALLENGE.findall(response.headers.get("www-authenticate", ""))}
+        parts = [one_line(found[key][:limit]) for key, limit in (("error", SAID_CODE), ("error_description",
+                                                                                          SAID_MESSAGE))
+                 if found.get(key)]
+        if parts:
+            return f" ({': '.join(parts)})"
+    if not body.strip():
+        return ""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()[:60]
+    if kind in ("", "text/plain") and len(body) <= SAID_BYTES:
+        try:  # a line of text ("Token expired"): said as a message is, shortened and on one line
+            text = " ".join(body.decode("utf-8-sig").split())
+        except UnicodeDecodeError:
+            text = ""
+        if text and not text.startswith("<"):
+            return f" ({one_line(text[:SAID_MESSAGE])})"
+    return f" (a {kind or 'body without a content-type'}{' body' if kind else ''}, no SS 12000 error)"
+
+
 def error_instead(body: bytes) -> str:
     """The error a 200 carries instead of what was asked (a gateway's or a framework's error page with the wrong
     status): `server_said` of a small JSON object that has no `data` nor `id`, else ""."""
@@ -296,8 +446,37 @@ def _validated(entity: str, page: str, n: int, item: Any, shared: Shared) -> Com
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         hint = _near_key(item, first["loc"]) if first["type"] == "missing" else ""
+        # pydantic's words for a value that is no object name its own classes ("instance of Ref")
+        rule = (NOT_AN_OBJECT.format(found=_json_kind(first["input"])) if first["type"] in OBJECT_EXPECTED
+                else ID_RULE if first["type"] == "string_pattern_mismatch" and first["loc"][-1:] == ("id",)
+                else first["msg"])
+        # the item's own id, when it has one, finds it at the source (its position alone does not, once paged)
+        ident = item.get("id") if isinstance(item, dict) else None
+        named = f" (the item's id: {one_line(ident[:80])})" if isinstance(ident, str) and ident.strip() \
+            and where != "id" else ""
         # an item that is no object at all (`null`, `""`: an empty row) has no field to name
-        raise SourceError(f"{entity}, {page}, item {n}: {where + ': ' if where else ''}{first['msg']}{hint}") from None
+        raise SourceError(f"{entity}, {page}, item {n}: {where + ': ' if where else ''}{rule}{hint}{named}") from None
+
+
+#: pydantic's error types for a value that is no object where one is expected (an item, a reference `{"id": …}`)
+OBJECT_EXPECTED = frozenset({"model_type", "model_attributes_type", "dict_type"})
+NOT_AN_OBJECT = "must be a JSON object, not {found}"
+#: the rule an id breaks that is no UUID and has other characters than these (pydantic would quote the pattern)
+ID_RULE = ("must be letters, digits and . _ : - only (SS 12000's ids are UUIDs; other ids are taken if made of "
+           "these)")
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, as JSON names it (never the value: it may be personal data)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, (list, tuple)) else "another value"
 
 
 def _near_key(item: Any, loc: tuple[Any, ...]) -> str:
@@ -464,6 +643,18 @@ class _DeletedIds:
 MAX_TOKEN_CHARS = 8192
 
 
+#: where APIs other than SS 12000 put the next page in a page's body, as the streaming parser names the path: a link
+#: (JSON:API's `links.next`, HAL's `_links.next.href`, OData's `@odata.nextLink`, Django REST's `next`, …) or a token
+#: under another name (`nextPageToken`, `meta.pageToken`). A server paging so and not by `pageToken` had its first
+#: page read as the whole list: the rest was lost unsaid, and a full run removed it from the directory. Followed
+#: (a link on the same server only, a token as the pageToken), said once per entity; `pageToken` or a `Link` header
+#: go first. In this order when a page has several
+BODY_NEXT_LINKS = ("links.next", "links.next.href", "_links.next.href", "@odata.nextLink", "nextLink", "next",
+                   "meta.next", "meta.nextLink", "paging.next")
+BODY_NEXT_TOKENS = ("nextPageToken", "meta.pageToken", "meta.nextPageToken", "paging.pageToken", "nextToken")
+BODY_NEXT = frozenset(BODY_NEXT_LINKS + BODY_NEXT_TOKENS)
+
+
 class _Cursors:
     """The page tokens (or next links) of one entity seen so far, as digests: a repeat is a loop."""
 
@@ -534,6 +725,7 @@ class HttpSource:
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self._next_link: str | None = None
         self._charsets_said: set[str] = set()
+        self._paged_elsewhere: set[str] = set()  # entities paged by a next page in the body (`BODY_NEXT`), said
         self.shared = Shared()  # the values the import's items hold alike, held once
 
     def _note(self, text: str) -> None:
@@ -541,7 +733,7 @@ class HttpSource:
         if self.on_note is not None:
             self.on_note(text)
 
-    def _fetch(self, what: str, path: str, params: dict[str, Any] | None) -> tuple[httpx.Response, bytes]:
+    def _fetch(self, what: str, path: str, params: dict[str, Any] | None) -> tuple[httpx.Response, Body]:
         """One answer and its body, asking again while the server says "later" (or a 500: see `SOURCE_RETRIED`).
         With `auth`, a 401 is asked again once with a new token: a second 401 is the answer."""
         renewed = False
@@ -591,7 +783,7 @@ class HttpSource:
         return f": {words}{within} {seconds:g} s (--timeout)" if seconds is not None else f": {words}"
 
     def _request(self, what: str, path: str, params: dict[str, Any] | None, *, last: bool
-                 ) -> tuple[httpx.Response, bytes]:
+                 ) -> tuple[httpx.Response, Body]:
         """One answer, following a redirect on the same server (a base path moved, a trailing slash added, http
         made https) at most `MAX_REDIRECTS` times; one to another server is refused, never followed: the token
         would go along. A busy answer's body is not read unless it is the `last` attempt."""
@@ -606,8 +798,8 @@ class HttpSource:
                     url, query = self._redirect(what, response, location), None
                     continue
                 if response.status_code in SOURCE_RETRIED and not last:
-                    return response, b""
-                return response, self._body(what, response)
+                    return response, Body()
+                return response, self._body(what, response, in_memory_only=may_hold_civic_numbers(path, params))
         raise SourceError(f"{what}: more than {MAX_REDIRECTS} redirects")
 
     def _redirect(self, what: str, response: httpx.Response, location: str) -> str:
@@ -628,20 +820,29 @@ class HttpSource:
                               "the source")
         return str(target)
 
-    def _body(self, what: str, response: httpx.Response) -> bytes:
+    def _body(self, what: str, response: httpx.Response, *, in_memory_only: bool) -> Body:
+        """The answer's body, spooled (`Body`; held in memory alone if it may carry civic numbers): its size and the
+        time it takes checked as it arrives."""
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_page_bytes:
-            raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes")
+            raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes{LARGER_HINT}")
         deadline = self.clock() + self.page_seconds
-        chunks, size = [], 0
-        for chunk in self._decoded(what, response):
-            size += len(chunk)
-            if size > self.max_page_bytes:
-                raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes")
-            if self.clock() > deadline:
-                raise SourceError(f"{what}: the page took longer than {self.page_seconds:g} s to arrive")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        body = Body(in_memory_only=in_memory_only)
+        try:
+            for chunk in self._decoded(what, response):
+                if body.size + len(chunk) > self.max_page_bytes:
+                    raise SourceError(f"{what}: the page is larger than {self.max_page_bytes} bytes{LARGER_HINT}")
+                if self.clock() > deadline:
+                    raise SourceError(f"{what}: the page took longer than {self.page_seconds:g} s to arrive")
+                try:
+                    body.write(chunk)
+                except OSError as error:  # a full disk: the page's bytes beyond SPOOLED_BYTES go to a file
+                    raise SourceError(f"{what}: the page could not be kept in a temporary file while read "
+                                      f"({error.strerror or type(error).__name__}; TMPDIR sets where)") from None
+        except BaseException:
+            body.close()
+            raise
+        return body
 
     @staticmethod
     def _decoded(what: str, response: httpx.Response) -> Iterator[bytes]:
@@ -692,7 +893,7 @@ class HttpSource:
         return str(url)
 
     def _answer(self, entity: str, page: int, path: str, params: dict[str, Any] | None,
-                plain: dict[str, Any] | None = None, *, quiet: bool = False) -> tuple[httpx.Response, bytes] | None:
+                plain: dict[str, Any] | None = None, *, quiet: bool = False) -> tuple[httpx.Response, Body] | None:
         """A page's answer and body, or None for an optional entity the server holds back. `plain`: the params
         without an `expand`, asked again with when the server refuses it (`EXPAND_REFUSED`), said unless `quiet`."""
         what = f"{entity}, page {page}"
@@ -700,7 +901,7 @@ class HttpSource:
         if plain is not None and response.status_code in EXPAND_REFUSED:
             if not quiet:
                 self._note(f"{what}: HTTP {response.status_code} to expand={(params or {}).get('expand')}"
-                           f"{server_said(body)}: asked again without it (what persons would state of their groups "
+                           f"{server_said(body.small())}: asked again without it (what persons would state of their groups "
                            "is not read)")
             response, body = self._fetch(what, path, plain)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
@@ -712,7 +913,7 @@ class HttpSource:
             self._note(f"{what}: HTTP 204 No Content, read as an empty page")
             link = response.links.get("next", {}).get("url")
             self._next_link = self._same_server(link, response.url) if link else None
-            return response, b'{"data": []}'
+            return response, Body.of(b'{"data": []}')
 
         if response.status_code != 200:
             hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else REFUSED_HINT,
@@ -723,7 +924,7 @@ class HttpSource:
                 hint = f" (asked {self.attempts} times, after its Retry-After each time: import later)"
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
                 hint = " without a Location to follow"
-            raise SourceError(f"{what}: HTTP {response.status_code}{server_said(body)}{hint}")
+            raise SourceError(f"{what}: HTTP {response.status_code}{refused_said(response, body.small())}{hint}")
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link, response.url) if link else None
         if link and self._next_link is None:
@@ -734,7 +935,7 @@ class HttpSource:
             raise SourceError(f"{what}: the next page's link points at another server")
         return response, self._in_utf8(what, response, body)
 
-    def _in_utf8(self, what: str, response: httpx.Response, body: bytes) -> bytes:
+    def _in_utf8(self, what: str, response: httpx.Response, body: Body) -> Body:
         """The body as UTF-8: as it came, unless its content-type declares a charset of `DECLARED_CHARSETS` and the
         body is in it (not UTF-8; for UTF-16 and -32, NUL bytes or a byte order mark among its first bytes): then
         decoded by it and said, once per charset. A body that is UTF-8 is read as UTF-8 whatever is declared (a
@@ -744,25 +945,20 @@ class HttpSource:
             name = codecs.lookup(declared).name if declared else ""
         except LookupError:
             return body  # a charset no one knows: read as JSON is (refused where it is not UTF-8)
-        if name not in DECLARED_CHARSETS or body.startswith(codecs.BOM_UTF8):  # the mark says UTF-8, whatever is declared
+        start = body.head(4)
+        if name not in DECLARED_CHARSETS or start.startswith(codecs.BOM_UTF8):  # the mark says UTF-8, whatever is declared
             return body
         if name.startswith("utf-"):
-            start = body[:4]
             if b"\x00" not in start and not any(start.startswith(mark) for mark, _ in OTHER_ENCODINGS):
                 return body
-        elif _is_utf8(body):
+        elif _is_utf8(body.reader()):
             return body
-        try:
-            text = body.decode(name)
-        except UnicodeDecodeError as error:
-            raise SourceError(f"{what}: neither UTF-8 nor {declared[:40]} as its content-type says (byte "
-                              f"{error.object[error.start:error.start + 1].hex().upper()} at byte {error.start})"
-                              ) from None
+        text = _recoded(what, declared, name, body)
         if name not in self._charsets_said:
             self._charsets_said.add(name)
             self._note(f"{what}: read as {declared[:40]}, as its content-type says (JSON is UTF-8, RFC 8259 §8.1; "
                        "said once)")
-        return text.encode("utf-8")
+        return text
 
     def _base_hint(self) -> str:
         """A list the specification has answered 404: most likely --url is not the API's base (SS 12000's servers
@@ -772,21 +968,6 @@ class HttpSource:
             return ""
         return (f"; is --url the API's base? SS 12000 servers serve it under its version, e.g. "
                 f"{self.client.base_url.copy_with(query=None, fragment=None).join('v2.0')}")
-
-    def _get(self, entity: str, page: int, path: str, params: dict[str, Any] | None) -> Any:
-        """A page read whole (`/deletedEntities`: ids only)."""
-        what = f"{entity}, page {page}"
-        answer = self._answer(entity, page, path, params)
-        if answer is None:
-            return {"data": []}
-        response, body = answer
-        try:
-            return strict_json(body)
-        except LenientJson as error:
-            raise SourceError(f"{what}: not JSON by RFC 8259: {error}") from None
-        except (UnicodeDecodeError, ValueError, RecursionError) as error:
-            kind = response.headers.get("content-type", "none")
-            raise SourceError(f"{what}: not JSON (content-type {kind[:60]}){_where(body, error)}") from None
 
     def read(self, entity: str, since: datetime | None, progress: Progress,
              expand: str | None = None, *, expand_quietly: bool = False) -> list[Compact]:
@@ -828,7 +1009,7 @@ class HttpSource:
             if page >= self.max_pages:
                 raise SourceError(f"{entity}, page {page}: more than {self.max_pages} pages")
 
-    def _page(self, entity: str, page: int, answer: tuple[httpx.Response, bytes] | None
+    def _page(self, entity: str, page: int, answer: tuple[httpx.Response, Body] | None
               ) -> tuple[list[Compact], str | None]:
         """A list page's items and its pageToken, each item validated as the page is parsed (as a folder's file):
         what is held is the page's bytes and the items, not every object of the page at once (a page of 32 MiB
@@ -836,33 +1017,66 @@ class HttpSource:
         if answer is None:
             return [], None
         token: list[str] = []
+        elsewhere: dict[str, str] = {}
 
         def items(events: Iterator[tuple[str, str, Any]]) -> list[Compact]:
             return list(_page_items(entity, f"page {page}", events, self.shared))
 
-        found = self._parsed(f"{entity}, page {page}", *answer, items, data_only=True, token=token)
-        return found, token[-1] if token and token[-1] else None
+        try:
+            found = self._parsed(f"{entity}, page {page}", *answer, items, data_only=True, token=token,
+                                 elsewhere=elsewhere)
+        finally:
+            answer[1].close()
+        if token and token[-1]:
+            return found, token[-1]
+        if elsewhere and self._next_link is None:
+            return found, self._next_in_body(entity, page, answer[0], elsewhere)
+        return found, None
+
+    def _next_in_body(self, entity: str, page: int, response: httpx.Response, elsewhere: dict[str, str]
+                      ) -> str | None:
+        """The next page a page names in its body otherwise than by `pageToken` (`BODY_NEXT`): a token returned, a
+        link put in `_next_link` (on the server asked only, as a `Link` header's); said once per entity."""
+        what = f"{entity}, page {page}"
+        name = next(n for n in (*BODY_NEXT_LINKS, *BODY_NEXT_TOKENS) if n in elsewhere)
+        value = elsewhere[name].strip()
+        if not value:  # `"next": ""`: the last page, as an empty pageToken is
+            return None
+        if entity not in self._paged_elsewhere:
+            self._paged_elsewhere.add(entity)
+            self._note(f"{what}: no pageToken, the next page named by '{name}' in the body (not SS 12000's "
+                       "pageToken): followed")
+        if name in BODY_NEXT_TOKENS:
+            return value
+        self._next_link = self._same_server(value, response.url)
+        if self._next_link is None:
+            try:
+                response.url.join(value)
+            except httpx.InvalidURL:
+                raise SourceError(f"{what}: the next page's link ('{name}' in the body) is not a URL") from None
+            raise SourceError(f"{what}: the next page's link ('{name}' in the body) points at another server")
+        return None
 
     @staticmethod
-    def _parsed(what: str, response: httpx.Response, body: bytes, consume: Callable[[Iterator[tuple[str, str, Any]]], T],
-                *, data_only: bool, token: list[str] | None = None) -> T:
+    def _parsed(what: str, response: httpx.Response, body: Body, consume: Callable[[Iterator[tuple[str, str, Any]]], T],
+                *, data_only: bool, token: list[str] | None = None, elsewhere: dict[str, str] | None = None) -> T:
         """`consume` of a page's parse events (`_page_events`): where the page is not JSON said by line and column."""
         unreadable = f"not JSON (content-type {response.headers.get('content-type', 'none')[:60]})"
         checked: _CheckedBytes | None = None
         try:
-            checked = _CheckedBytes(io.BytesIO(body), what, len(body), lambda: io.BytesIO(body),
+            checked = _CheckedBytes(body.reader(), what, body.size, body.reader,
                                     lambda found: f"{what}: {unreadable}: not UTF-8 ({found})")
             return consume(_page_events(what, checked, data_only=data_only, unreadable=unreadable,
-                                        token=[] if token is None else token))
+                                        token=[] if token is None else token, elsewhere=elsewhere))
         except SourceError:
-            said = error_instead(body)
+            said = error_instead(body.small())
             if said:  # an error answered with 200: the server's words, not our reading of its shape
                 raise SourceError(f"{what}: HTTP 200 with an error instead of the page{said}") from None
             raise
         except ijson.JSONError:
             if checked is None:
                 raise SourceError(f"{what}: {unreadable}") from None
-            raise SourceError(_json_fault(what, unreadable, len(body), lambda: body, checked)) from None
+            raise SourceError(_json_fault(what, unreadable, body.size, body.whole, checked)) from None
 
     def one(self, entity: str, ident: str) -> Any | None:
         """One entity by id (`/<entity>/{id}`), or None when the server does not have it: a 404, or a 204 (No
@@ -879,18 +1093,18 @@ class HttpSource:
                 self._note(f"{entity} {ident}: HTTP 204 No Content, read as absent")
             return None
         if response.status_code != 200:
-            raise SourceError(f"{entity} {ident}: HTTP {response.status_code}{server_said(body)}")
-        body = self._in_utf8(f"{entity} {ident}", response, body)
+            raise SourceError(f"{entity} {ident}: HTTP {response.status_code}{refused_said(response, body.small())}")
+        whole = self._in_utf8(f"{entity} {ident}", response, body).whole()  # one entity: parsed whole
         try:
-            document = strict_json(body)
+            document = strict_json(whole)
         except LenientJson as error:
             raise SourceError(f"{entity} {ident}: not JSON by RFC 8259: {error}") from None
         except (UnicodeDecodeError, ValueError, RecursionError) as error:
-            raise SourceError(f"{entity} {ident}: not JSON{_where(body, error)}") from None
+            raise SourceError(f"{entity} {ident}: not JSON{_where(whole, error)}") from None
         if not isinstance(document, dict):
             raise SourceError(f"{entity} {ident}: expected the entity (a JSON object), not a "
                               f"{'list' if isinstance(document, list) else type(document).__name__}")
-        said = error_instead(body)
+        said = error_instead(whole)
         if said:
             raise SourceError(f"{entity} {ident}: HTTP 200 with an error instead of the entity{said}")
         items, _ = _items(entity, 1, [document], self.shared)
@@ -915,7 +1129,14 @@ class HttpSource:
             answer = self._answer("deletedEntities", page, link or "/deletedEntities", params)
             assert answer is not None  # deletedEntities is no optional entity: any answer but 200 stopped
             listing = _DeletedIds(f"page {page}")
-            found, token = self._parsed(f"deletedEntities, page {page}", *answer, listing.read, data_only=False)
+            elsewhere: dict[str, str] = {}
+            try:
+                found, token = self._parsed(f"deletedEntities, page {page}", *answer, listing.read, data_only=False,
+                                            elsewhere=elsewhere)
+            finally:
+                answer[1].close()
+            if not token and elsewhere and self._next_link is None:
+                token = self._next_in_body("deletedEntities", page, answer[0], elsewhere)
             ids += found
             link = None if token else self._next_link
             cursor = token or link
@@ -1000,7 +1221,7 @@ class _CheckedBytes:
         self.size += len(chunk)
         self.last = len(chunk)
         if self.size > self.limit:
-            raise SourceError(f"{self.what}: the file is larger than {self.limit} bytes")
+            raise SourceError(f"{self.what}: the file is larger than {self.limit} bytes{LARGER_HINT}")
         pending = len(self.decoder.getstate()[0])  # the start of a character the previous read ended in
         try:
             self.decoder.decode(chunk, final=not chunk)
@@ -1037,13 +1258,14 @@ def _json_fault(what: str, unreadable: str, size: int, whole: Callable[[], bytes
 
 
 def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadable: str,
-                 token: list[str]) -> Iterator[tuple[str, str, Any]]:
+                 token: list[str], elsewhere: dict[str, str] | None = None) -> Iterator[tuple[str, str, Any]]:
     """A page's parse events (prefix, event, value), refusals as `SourceError`s naming `what`: an object holding a
     key twice (`strict_json`'s rule for the API's pages: a parser that takes the first and one that takes the last
     would read different data), a number out of a double's range, nesting deeper than `MAX_FOLDER_DEPTH`.
     `data_only`: of a page `{"data": [items], "pageToken": …}` only the events of its data list (the shape and
     the pageToken checked on the way, the pageToken put in `token`: a key "data.item" or a `data` object are not
-    the data); of a page `[items]` all. Python sees each event once, in this one loop (each generator between
+    the data); of a page `[items]` all. `elsewhere` gets the page's next link or token where other APIs put one
+    (`BODY_NEXT`), outside the data. Python sees each event once, in this one loop (each generator between
     the parser and the items costs a fifth of the reading); ijson's C code builds the items."""
     shape = f"{what}: expected a list or an object with a 'data' list"
     open_maps: list[set[str]] = []
@@ -1090,6 +1312,8 @@ def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadab
         else:
             if event == "number" and isinstance(value, float) and not math.isfinite(value):
                 raise SourceError(f"{what}: not JSON by RFC 8259: a number out of a double's range")  # `_finite`
+            if elsewhere is not None and not inside and event == "string" and prefix in BODY_NEXT:
+                elsewhere.setdefault(prefix, value)
             if not whole and depth == 1:
                 if prefix == "data" and event != "null":  # null: an empty page, as servers serialise one
                     raise SourceError(shape)
@@ -1172,7 +1396,7 @@ class FolderSource:
         checked: _CheckedBytes | None = None
         try:
             if file.stat().st_size > self.max_page_bytes:
-                raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes")
+                raise SourceError(f"{what}: the file is larger than {self.max_page_bytes} bytes{LARGER_HINT}")
             with file.open("rb") as handle:
                 checked = _CheckedBytes(handle, what, self.max_page_bytes, lambda: file.open("rb"))
                 yield from _page_events(what, checked, data_only=data_only, unreadable="not readable JSON",
