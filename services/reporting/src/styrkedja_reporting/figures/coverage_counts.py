@@ -49,11 +49,11 @@ _KEY = "organiser_id, student_id, subject_code, year, school_year, period"
 # Inserted and emptied from the upsert's RETURNING (PostgreSQL 18: `old` is NULL for an inserted row; no join back
 # to the staged rows, which sorted both sides on every key: the planner has no statistics for a CTE).
 # LATERAL with OFFSET 0 (not pulled up into a plain join): the keys drive an index scan of one student's
-# rows (`ix_figure_students_student`) whatever the planner guesses of the keys' number (a generic
-# plan's guess made it rescan the keys per row of the table). Inside, only the columns of that index
-# are compared; the rest is filtered outside (OFFSET 0 keeps it there): with statistics older than
-# the table's growth (a rebuild, a deadline rush) the organiser index (now the key's prefix) looked as
-# cheap, and walking an organiser's whole period per key cost 7–19 s per batch of 10,000 keys instead of 0.2 s
+# rows whatever the planner guesses of the keys' number (a generic plan's guess made it rescan the keys per row
+# of the table): since migration 0025 they are a range of the primary key (organiser, level, school year,
+# period, subject, year, student; the unit last), compared inside; `count` is filtered outside (OFFSET 0 keeps it
+# there). Before, a student index (student, subject, school year, period) served this probe only, one more index
+# entry per new student cell (bench/results/apply22.json)
 _ADD = _STAGED.statements(
     f"WITH up AS (INSERT INTO {figure_students.name} ({_COLS}) {{rows}} ON CONFLICT ({_KEYS}) DO UPDATE "
     f"SET count = {figure_students.name}.count + EXCLUDED.count "
@@ -61,10 +61,10 @@ _ADD = _STAGED.statements(
     f"ch AS MATERIALIZED (SELECT {_KEY}, unit_id, emptied FROM up WHERE emptied OR inserted), "
     # per changed student cell (a key with two changed groups is probed twice: `bool_or` below is the same)
     f"was AS (SELECT k.{_KEY.replace(', ', ', k.')}, s.unit_id FROM ch k "
-    f"CROSS JOIN LATERAL (SELECT s.unit_id, s.organiser_id, s.year, s.level, s.count FROM {figure_students.name} s "
-    "WHERE s.student_id = k.student_id AND s.subject_code = k.subject_code AND s.school_year = k.school_year "
-    "AND s.period = k.period OFFSET 0) s "
-    "WHERE s.organiser_id = k.organiser_id AND s.year = k.year AND s.level = 'group' AND s.count > 0), "
+    f"CROSS JOIN LATERAL (SELECT s.unit_id, s.count FROM {figure_students.name} s "
+    "WHERE s.organiser_id = k.organiser_id AND s.level = 'group' AND s.school_year = k.school_year "
+    "AND s.period = k.period AND s.subject_code = k.subject_code AND s.year = k.year "
+    "AND s.student_id = k.student_id OFFSET 0) s WHERE s.count > 0), "
     # per student key and group: in it before (stored), after (stored and not emptied, or inserted)
     f"per_unit AS (SELECT {_KEY}, unit_id, bool_or(tag = 'b') AS before, "
     "bool_or(tag = 'b') AND NOT bool_or(tag = 'e') OR bool_or(tag = 'i') AS after "
