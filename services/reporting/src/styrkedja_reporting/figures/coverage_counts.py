@@ -42,7 +42,8 @@ _KEY = "organiser_id, student_id, subject_code, year, school_year, period"
 # each key up once more and cost ~40 % more than a plain insert (bench/results/apply22.json). The look-up locks the
 # rows it finds (FOR UPDATE, in the staged rows' sorted order, as ON CONFLICT's update locked them): the update by
 # place cannot miss a row another writer moved (the organiser's writers are one at a time anyway,
-# `FACT_WRITERS_LOCK`; a new key inserted beside this one would be a unique violation, the batch retried).
+# `FACT_WRITERS_LOCK`; were a new key inserted beside this one, the insert would fail on the key — the batch
+# failed as a whole, not a count lost or doubled).
 # The groups after are those before, less the emptied, plus the inserted. The statement returns one row per
 # signature — what `distinct_deltas` sums per (organiser, subject, year, school year, period, groups after,
 # groups before), the groups as arrays — not one per student: the students never come to Python (at
