@@ -355,7 +355,7 @@ async def auto_explain(dsn: str, ms: int) -> None:
     try:
         for setting, value in (("session_preload_libraries", "auto_explain"),
                                ("auto_explain.log_min_duration", f"{ms}ms"), ("auto_explain.log_analyze", "on"),
-                               ("auto_explain.log_nested_statements", "on")):
+                               ("auto_explain.log_buffers", "on"), ("auto_explain.log_nested_statements", "on")):
             await conn.execute(f"ALTER DATABASE profile_apply SET {setting} = '{value}'")
     finally:
         await conn.close()

@@ -33,12 +33,18 @@ StudentKey = tuple[str, str, str, int, str, str]
 
 _STUDENT_KEY = ("organiser_id", "student_id", "subject_code", "year", "school_year", "period")
 _COLS = ", ".join(quoted(c) for c in (*CELL, "student_id", "count"))
-_KEYS = ", ".join(quoted(c) for c in (*CELL, "student_id"))
 _STAGED = Staged(figure_students, (*CELL, "student_id", "count"))
 _KEY = "organiser_id, student_id, subject_code, year, school_year, period"
-# The changed student keys' groups before the batch are read in the same statement as the upsert: every part
-# of one statement sees the table as it was before it (its CTE's writes are not visible to the rest), so the
-# groups after are those before, less the emptied, plus the inserted. The statement returns one row per
+# Each staged row's student key (organiser, student, subject, year, school year, period) is looked up first: its
+# stored groups (`was`), read as they were before the statement (every part of one statement sees the table as it
+# was before it; its CTE's writes are not visible to the rest). A staged row whose own group is among them updates
+# that row by its place (`upd`), the rest are inserted (`ins`) — no ON CONFLICT: its speculative insertion looked
+# each key up once more and cost ~40 % more than a plain insert (bench/results/apply22.json). The look-up locks the
+# rows it finds (FOR UPDATE, in the staged rows' sorted order, as ON CONFLICT's update locked them): the update by
+# place cannot miss a row another writer moved (the organiser's writers are one at a time anyway,
+# `FACT_WRITERS_LOCK`; were a new key inserted beside this one, the insert would fail on the key — the batch
+# failed as a whole, not a count lost or doubled).
+# The groups after are those before, less the emptied, plus the inserted. The statement returns one row per
 # signature — what `distinct_deltas` sums per (organiser, subject, year, school year, period, groups after,
 # groups before), the groups as arrays — not one per student: the students never come to Python (at
 # 10,000 changed student cells per batch of 5,000 results their records, sets and frozensets cost more
@@ -46,29 +52,33 @@ _KEY = "organiser_id, student_id, subject_code, year, school_year, period"
 # signatures (`kind` 'e'). The arrays are not sorted (an ordered aggregate sorted all its input, by every
 # key, in the database's collation): one set in two orders is two signature rows, whose units
 # (`signature_deltas`, as sets) and sums are the same as one's.
-# Inserted and emptied from the upsert's RETURNING (PostgreSQL 18: `old` is NULL for an inserted row; no join back
-# to the staged rows, which sorted both sides on every key: the planner has no statistics for a CTE).
-# LATERAL with OFFSET 0 (not pulled up into a plain join): the keys drive an index scan of one student's
-# rows (`ix_figure_students_student`) whatever the planner guesses of the keys' number (a generic
-# plan's guess made it rescan the keys per row of the table). Inside, only the columns of that index
-# are compared; the rest is filtered outside (OFFSET 0 keeps it there): with statistics older than
-# the table's growth (a rebuild, a deadline rush) the organiser index (now the key's prefix) looked as
-# cheap, and walking an organiser's whole period per key cost 7–19 s per batch of 10,000 keys instead of 0.2 s
+# LATERAL with OFFSET 0 (not pulled up into a plain join): the staged rows drive an index scan of one student's
+# rows whatever the planner guesses of their number (a generic plan's guess made it rescan the keys per row
+# of the table): since migration 0025 they are a range of the primary key (organiser, level, school year,
+# period, subject, year, student; the unit last). Before, a student index (student, subject, school year,
+# period) served this look-up only, one more index entry per new student cell (bench/results/apply22.json)
+_SAME_KEY = " AND ".join(f"{a}.{c} = {b}.{c}" for a, b in (("x", "k"),) for c in (
+    "organiser_id", "level", "school_year", "period", "subject_code", "year", "student_id"))
 _ADD = _STAGED.statements(
-    f"WITH up AS (INSERT INTO {figure_students.name} ({_COLS}) {{rows}} ON CONFLICT ({_KEYS}) DO UPDATE "
-    f"SET count = {figure_students.name}.count + EXCLUDED.count "
-    f"RETURNING {_KEY}, unit_id, new.count = 0 AS emptied, old.count IS NULL AS inserted), "
-    f"ch AS MATERIALIZED (SELECT {_KEY}, unit_id, emptied FROM up WHERE emptied OR inserted), "
-    # per changed student cell (a key with two changed groups is probed twice: `bool_or` below is the same)
-    f"was AS (SELECT k.{_KEY.replace(', ', ', k.')}, s.unit_id FROM ch k "
-    f"CROSS JOIN LATERAL (SELECT s.unit_id, s.organiser_id, s.year, s.level, s.count FROM {figure_students.name} s "
-    "WHERE s.student_id = k.student_id AND s.subject_code = k.subject_code AND s.school_year = k.school_year "
-    "AND s.period = k.period OFFSET 0) s "
-    "WHERE s.organiser_id = k.organiser_id AND s.year = k.year AND s.level = 'group' AND s.count > 0), "
+    "WITH k AS MATERIALIZED ({rows}), "
+    # per staged row: every stored row of its student key (none: one row, `at` NULL)
+    f"was AS MATERIALIZED (SELECT k.{', k.'.join((*CELL, 'student_id', 'count'))}, x.unit_id AS stored_unit, "
+    f"x.count AS stored, x.ctid AS at FROM k LEFT JOIN LATERAL (SELECT x.unit_id, x.count, x.ctid "
+    f"FROM {figure_students.name} x WHERE {_SAME_KEY} OFFSET 0 FOR UPDATE) x ON true), "
+    f"ins AS (INSERT INTO {figure_students.name} ({_COLS}) SELECT {_COLS} FROM k WHERE NOT EXISTS (SELECT FROM was w "
+    "WHERE w.stored_unit = k.unit_id AND " + _SAME_KEY.replace("x.", "w.") + f") RETURNING {_KEY}, unit_id), "
+    f"upd AS (UPDATE {figure_students.name} t SET count = t.count + w.count FROM was w "
+    f"WHERE t.ctid = w.at AND w.stored_unit = w.unit_id RETURNING t.{_KEY.replace(', ', ', t.')}, t.unit_id, "
+    "t.count = 0 AS emptied), "
+    f"ch AS MATERIALIZED (SELECT {_KEY}, unit_id, false AS emptied FROM ins UNION ALL "
+    f"SELECT {_KEY}, unit_id, true FROM upd WHERE emptied), "
+    # the changed student keys' groups before the batch (stored with a count)
+    f"stored_before AS (SELECT {_KEY}, stored_unit AS unit_id FROM was w WHERE w.stored > 0 AND ({_KEY}) IN "
+    f"(SELECT {_KEY} FROM ch)), "
     # per student key and group: in it before (stored), after (stored and not emptied, or inserted)
     f"per_unit AS (SELECT {_KEY}, unit_id, bool_or(tag = 'b') AS before, "
     "bool_or(tag = 'b') AND NOT bool_or(tag = 'e') OR bool_or(tag = 'i') AS after "
-    f"FROM (SELECT {_KEY}, unit_id, 'b' AS tag FROM was UNION ALL "
+    f"FROM (SELECT {_KEY}, unit_id, 'b' AS tag FROM stored_before UNION ALL "
     f"SELECT {_KEY}, unit_id, CASE WHEN emptied THEN 'e' ELSE 'i' END FROM ch) AS x GROUP BY {_KEY}, unit_id), "
     "per_key AS (SELECT organiser_id, subject_code, year, school_year, period, "
     "coalesce(array_agg(unit_id) FILTER (WHERE after), '{}') AS now, "

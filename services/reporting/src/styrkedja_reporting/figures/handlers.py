@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,14 +51,22 @@ def _reaches(scale: str, value: str) -> int:
 _GENDER_AT = {gender.value: PASS_COUNTERS.index(f"assessed_{gender.value}") for gender in Gender}
 
 
+#: What decides a stored fact's figure cells, counters and date (`_pass_signature`), read in C (one call, no
+#: tuple built attribute by attribute: ~5,000 facts per batch), and the same with the student for the evidence of
+#: distinct students
+_SIGNATURE = attrgetter("organiser_id", "school_unit_code", "group_id", "subject_code", "year", "school_year", "term",
+                        "round", "gender", "scale", "value", "assessed_on")
+_STUDENT_SIGNATURE = attrgetter("organiser_id", "school_unit_code", "group_id", "subject_code", "year", "school_year",
+                                "term", "round", "student_id")
+
+
 def _pass_signature(fact: AssessmentFact | None) -> tuple[Any, ...] | None:
     """What decides a stored fact's figure cells, counters and date: organiser, school unit, group,
     subject, year, school year, term, round, gender, scale, value, date; None where `to_result` is
     None (retracted, or no date)."""
     if fact is None or fact.retracted or fact.assessed_on is None:
         return None
-    return (fact.organiser_id, fact.school_unit_code, fact.group_id, fact.subject_code, fact.year, fact.school_year,
-            fact.term, fact.round, fact.gender, fact.scale, fact.value, fact.assessed_on)
+    return _SIGNATURE(fact)
 
 
 def _pass_cells(signature: tuple[Any, ...], placement: Placement) -> tuple[list[tuple[Any, ...]], int, int]:
@@ -88,24 +97,25 @@ async def apply_figures(session: AsyncSession, batch: Sequence[Delivered]) -> No
     # Summed per signature first — what decides a result's cells, gender position, reaching and
     # date (`_pass_signature`), and per group, term, round and student for the distinct students —
     # then each signature expanded once: a class's results share their cells
-    signed: Counter[Any] = Counter()
-    student_signed: Counter[Any] = Counter()
-    for old_fact, new_fact in changes.assessments:
-        for fact, sign in ((old_fact, -1), (new_fact, 1)):
-            sig = _pass_signature(fact)
-            if sig is None or fact is None:
-                continue  # `to_result` is None: counts nowhere
-            signed[sig] += sign
-            student_signed[(fact.organiser_id, fact.school_unit_code, fact.group_id, fact.subject_code, fact.year,
-                            fact.school_year, fact.term, fact.round, fact.student_id)] += sign
-    students: Counter[Any] = Counter()  # the evidence of distinct students: group cells only
+    # counted in C (`Counter` of an iterable: no Python call per fact), the new versions added and the old ones (a
+    # revision, a retraction: few) taken away; each fact where `to_result` is not None (`_pass_signature`)
+    counted = [new for _, new in changes.assessments if not new.retracted and new.assessed_on is not None]
+    signed = Counter(map(_SIGNATURE, counted))
+    student_signed = Counter(map(_STUDENT_SIGNATURE, counted))
+    for old, _ in changes.assessments:
+        if old is not None and not old.retracted and old.assessed_on is not None:
+            signed[_SIGNATURE(old)] -= 1
+            student_signed[_STUDENT_SIGNATURE(old)] -= 1
+    students: dict[Any, int] = {}  # the evidence of distinct students: group cells only
     for (organiser_id, code, group_id, subject_code, year, school_year, term, rnd, student), n in \
             student_signed.items():
         if n:
             group = ("group", group_key(code, group_id), organiser_id, subject_code, year, school_year)
-            students[(*group, term, student)] += n
+            key = (*group, term, student)
+            students[key] = students.get(key, 0) + n
             if rnd is not None:
-                students[(*group, f"R{rnd}", student)] += n
+                key = (*group, f"R{rnd}", student)
+                students[key] = students.get(key, 0) + n
     distinct = await apply_student_counts(session, [(*key, n) for key, n in students.items()], changes.placement)
     # each signature once (`SIGNED_COLUMNS`), expanded to its cells (`_pass_cells`) and summed by the server
     placement = changes.placement

@@ -68,16 +68,19 @@ figure_pass = Table(
 )
 #: The key in the order the reads want it (migration 0020): led by the read index's columns (organiser, level,
 #: school year, period), which then went — a new student cell (most of the table's writes: 1.87 rows per event
-#: in the deadline week) writes two index entries, not three. The same rows; the ON CONFLICT names the columns.
-STUDENTS_KEY = ("organiser_id", "level", "school_year", "period", "unit_id", "subject_code", "year", "student_id")
+#: in the deadline week) writes two index entries, not three. Then (migration 0025) subject, year and student
+#: before the unit: one student's groups in a subject and period — what the apply path looks up for every student
+#: cell that appears or empties (`coverage_counts._ADD`) — are a range of the key, and the student index went: a
+#: new student cell writes one index entry. Readers by unit (support's group level) compare the unit within the
+#: organiser's range, as those by school unit (`split_part`) always did. The same rows; the ON CONFLICT names the
+#: columns.
+STUDENTS_KEY = ("organiser_id", "level", "school_year", "period", "subject_code", "year", "student_id", "unit_id")
 figure_students = Table(
     "figure_students", metadata,
     *[Column(d, Integer if d == "year" else String(80), nullable=False) for d in CELL],
     Column("student_id", String(64), nullable=False),
     Column("count", Integer, nullable=False),
     PrimaryKeyConstraint(*STUDENTS_KEY, name="figure_students_pkey"),
-    # one student's groups in a subject and period (the distinct counts of the levels above)
-    Index("ix_figure_students_student", "student_id", "subject_code", "school_year", "period"),
     postgresql_with={"fillfactor": CELL_FILLFACTOR},
 )
 

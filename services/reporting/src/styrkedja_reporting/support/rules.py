@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from ..results.rules import AssessmentFact, Placement, units
@@ -104,15 +105,32 @@ def below_pass_cells(results: Iterable[AssessmentFact], supports: Iterable[Suppo
     return out
 
 
+_KEY_OF = attrgetter("organiser_id", "student_id", "subject_code")  # a result's (organiser, student, subject), in C
+#: `newest_first` but the id: the id (a `str` of the UUID per comparison, the costliest part) only breaks a tie
+_ORDER_OF = attrgetter("school_year", "term", "round", "kind")
+
+
+def _newer(fact: AssessmentFact, than: AssessmentFact) -> bool:
+    """`newest_first(fact) > newest_first(than)`, the ids compared only where the rest ties."""
+    year, term, rnd, kind = _ORDER_OF(fact)
+    other_year, other_term, other_rnd, other_kind = _ORDER_OF(than)
+    mine = (year, term == "VT", rnd, kind == "term_grade")
+    other = (other_year, other_term == "VT", other_rnd, other_kind == "term_grade")
+    if mine != other:
+        return mine > other
+    return str(fact.assessment_id) > str(than.assessment_id)
+
+
 def _newest_per_key(facts: Iterable[AssessmentFact], into: dict[tuple[str, str, str], AssessmentFact]) -> None:
     """`into` per (organiser, student, subject): the newest (`newest_first`) of what it held and `facts`' not
     retracted."""
+    held = into.get
     for fact in facts:
         if fact.retracted:
             continue
-        key = (fact.organiser_id, fact.student_id, fact.subject_code)
-        current = into.get(key)
-        if current is None or newest_first(fact) > newest_first(current):
+        key = _KEY_OF(fact)
+        current = held(key)
+        if current is None or _newer(fact, current):
             into[key] = fact
 
 
@@ -128,20 +146,21 @@ def below_pass_change(unchanged: Iterable[AssessmentFact], before: Iterable[Asse
     _newest_per_key(before, newest_before)
     _newest_per_key(after, newest_after)
     supported = {(f.organiser_id, f.student_id, f.subject_code) for f in supports if is_active(f)}
-    out: Counter[Any] = Counter()
+    out: dict[Any, int] = {}  # a plain dict: a Counter's `+=` on a new key costs a Python call (`__missing__`)
     for key in newest_before.keys() | newest_after.keys():
         was, now = newest_before.get(key), newest_after.get(key)
         if was is now:
             continue
         organiser, student, subject = key
-        if key in supported or (organiser, student, NO_SUBJECT) in supported:
+        if supported and (key in supported or (organiser, student, NO_SUBJECT) in supported):
             continue
         for fact, sign in ((now, 1), (was, -1)):
             if fact is None or fact.reaches_pass:
                 continue
             for level, unit in units(fact, placement):
-                out[(level, unit, organiser, subject, student)] += sign
-    return out
+                cell = (level, unit, organiser, subject, student)
+                out[cell] = out.get(cell, 0) + sign
+    return Counter(out)
 
 
 #: Statuses whose start counts as "support started" (a proposal has not started).
