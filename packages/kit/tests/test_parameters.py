@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote_to_bytes
 from uuid import UUID
@@ -11,6 +11,7 @@ from uuid import UUID
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Path, Query
+from pydantic import AwareDatetime
 
 from styrkedja_kit.app import RequestGuard, _odd_path
 from styrkedja_kit.inputs import DateParam, OrganiserIdParam, json_refusal, key_given_twice
@@ -150,6 +151,46 @@ async def test_unknown_parameters_may_be_ignored_where_the_app_says_so() -> None
     app = make_app("ignore")
     assert (await _get(app, "/rounds/2?utm_source=mail&session_state=x")).status_code == 200
     assert _errors(await _get(app, "/rounds/2?year=1_0")) == [("year", "integer_format")]
+
+
+def _moments_app() -> FastAPI:
+    app = FastAPI(dependencies=[Depends(strict_parameters())])
+    install_problem_handlers(app)
+
+    @app.get("/moments")
+    async def moments(since: datetime | None = None, at: AwareDatetime | None = None,
+                      day: date | None = None) -> dict[str, str | None]:
+        # what a route then does with it: a moment in UTC, as asyncpg sends a timestamptz (OverflowError past its max)
+        return {"since": since and since.astimezone(UTC).isoformat(), "at": at and at.astimezone(UTC).isoformat(),
+                "day": day and day.isoformat()}
+
+    return app
+
+
+@pytest.mark.parametrize(("query", "field", "rule"), [
+    ("since=9999-12-31T23:59:59-14:00", "since", "date_range"), ("since=9999-12-31T23:59:59Z", "since", "date_range"),
+    ("since=0001-01-01T00:00:00%2B01:00", "since", "date_range"), ("since=1899-12-31T23:59:59Z", "since", "date_range"),
+    ("at=9999-12-31T23:59:59-01:00", "at", "date_range"), ("at=0001-01-01T00:00:00%2B14:00", "at", "date_range"),
+    ("day=9999-12-31", "day", "date_range"), ("day=0001-01-01", "day", "date_range"),
+    ("at=1700000000", "at", "datetime_format"), ("at=2026-01-01", "at", "datetime_format"),
+    ("at=2026-01-01T00:00:00", "at", "datetime_format"), ("at=2026-01-01+00:00:00Z", "at", "datetime_format"),
+])
+async def test_a_date_or_moment_in_a_query_is_one_of_the_years_bodies_take(query, field, rule) -> None:
+    """Failed on the old code: a moment in year 9999 behind UTC, or in year 1 ahead of it, passed every rule and was
+    an OverflowError where it became UTC (reporting's audit trail and freshness sweep: a plain-text 500, the
+    connection dropped); `at` as pydantic's `AwareDatetime` was no date-time to the rule (a text), so
+    `1700000000` (ten digits: a personnummer's length) was read as a Unix timestamp."""
+    response = await _get(_moments_app(), f"/moments?{query}")
+    assert response.status_code == 422, response.text
+    assert _errors(response) == [(field, rule)]
+
+
+async def test_moments_in_the_years_bodies_take_pass() -> None:
+    response = await _get(_moments_app(), "/moments?since=2199-12-31T23:59:59-14:00&at=1900-01-01T00:00:00%2B14:00"
+                                          "&day=2026-02-28")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"since": "2200-01-01T13:59:59+00:00", "at": "1899-12-31T10:00:00+00:00",
+                               "day": "2026-02-28"}
 
 
 def test_a_query_string_is_percent_encoded_utf8() -> None:

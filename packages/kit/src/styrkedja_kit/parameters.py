@@ -11,7 +11,8 @@ became U+FFFD and raw non-ASCII bytes were read as Latin-1. Here, before the ope
 - an integer is ASCII digits, without `+`, blanks, `_`, decimals or leading zeros (`0` itself is fine; `-0` is not);
   within its bounds (a database integer where it names none), so a `-` passes only where negative makes sense;
 - a boolean is `true` or `false`; a UUID its 36-character hyphenated form (either case); a date `YYYY-MM-DD`; a
-  date-time RFC 3339 with its offset;
+  date-time RFC 3339 with its offset (pydantic's `AwareDatetime` and its kin too); either in the years every body and
+  event allows (`date_range`: year 1 or 9999 with an offset is no moment Python or PostgreSQL can hold in UTC);
 - text obeys the text rules every input obeys (no control characters, no personal identity number), where its type
   does not already apply them (a NUL in a path parameter is named by that parameter), and a pattern means ASCII
   digits by `\\d` as JSON Schema does;
@@ -43,10 +44,11 @@ from fastapi import Request
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import AwareDatetime, FutureDate, FutureDatetime, NaiveDatetime, PastDate, PastDatetime
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from styrkedja_contracts.events.base import MAX_INT4
+from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR, MAX_INT4
 from styrkedja_contracts.identifiers import check_text
 
 from .inputs import _flat, _held  # the request bodies' own judgement of which types check their text
@@ -68,8 +70,8 @@ FORMATS: dict[str, str] = {
     "integer": "ASCII digits only: no '+', blanks, '_', decimals or leading zeros",
     "boolean": "`true` or `false`",
     "uuid": "the 36-character form with hyphens",
-    "date": "an ISO 8601 date, YYYY-MM-DD",
-    "datetime": "an RFC 3339 date-time with its offset",
+    "date": f"an ISO 8601 date, YYYY-MM-DD, in the years {EARLIEST_YEAR}-{LATEST_YEAR}",
+    "datetime": f"an RFC 3339 date-time with its offset, in the years {EARLIEST_YEAR}-{LATEST_YEAR}",
     "number": "a decimal number: no exponent, NaN or Infinity",
 }
 
@@ -168,9 +170,10 @@ def _kind(annotation: Any, metadata: list[Any]) -> tuple[Kind, bool, list[Any], 
         return "number", False, metadata, True
     if annotation is UUID:
         return "uuid", False, metadata, True
-    if annotation is datetime:
+    # pydantic's own date and time types are no subclasses of date or datetime, but the same text
+    if annotation is datetime or annotation in (AwareDatetime, NaiveDatetime, PastDatetime, FutureDatetime):
         return "datetime", False, metadata, True
-    if annotation is date:
+    if annotation is date or annotation in (PastDate, FutureDate):
         return "date", False, metadata, True
     return "text", False, metadata, _held(annotation, _flat(metadata))
 
@@ -232,11 +235,17 @@ def value_error(parameter: Parameter, value: str) -> dict[str, Any] | None:
         return None if value in BOOLEANS else _error(where, name, "bool_parsing", f"must be {FORMATS['boolean']}")
     if kind == "uuid":
         return None if _UUID.fullmatch(value) else _error(where, name, "uuid_format", f"must be {FORMATS['uuid']}")
-    if kind == "date":
-        return None if _DATE.fullmatch(value) else _error(where, name, "date_format", f"must be {FORMATS['date']}")
-    if kind == "datetime":
-        return None if _DATETIME.fullmatch(value) else _error(where, name, "datetime_format",
-                                                              f"must be {FORMATS['datetime']}")
+    if kind == "date" and not _DATE.fullmatch(value):
+        return _error(where, name, "date_format", f"must be {FORMATS['date']}")
+    if kind == "datetime" and not _DATETIME.fullmatch(value):
+        return _error(where, name, "datetime_format", f"must be {FORMATS['datetime']}")
+    if kind in ("date", "datetime"):
+        # the bodies' and events' years (`within_years`): 9999-12-31T23:59:59-01:00 is past `datetime.max` in UTC, an
+        # OverflowError where a query compares it with a stored moment (a 500 before)
+        if EARLIEST_YEAR <= int(value[:4]) <= LATEST_YEAR:
+            return None
+        return _error(where, name, "date_range", f"Input should be a date or time in the years {EARLIEST_YEAR}–"
+                      f"{LATEST_YEAR}", earliest=EARLIEST_YEAR, latest=LATEST_YEAR)
     if kind == "number":
         return None if _NUMBER.fullmatch(value) else _error(where, name, "number_format",
                                                             f"must be {FORMATS['number']}")
