@@ -8,10 +8,17 @@ Found and fixed (each test failed on the old code, as said at it):
   date-time in a query lies in the years every body and event allows (1900–2199): a 422 naming the parameter and
   `date_range` (the kit's `parameters`). The sweep's `at` (pydantic's `AwareDatetime`, not `datetime`) was judged as
   text: `at=1700000000` was read as a Unix timestamp; now `datetime_format` like every date-time parameter.
+- A header parameter (reporting's `Idempotency-Key` on the directory writes) was judged by no rule of the kit's strict
+  parameters: sent twice with two keys, the first was read (Starlette), where a proxy, a gateway's retry or the
+  client's own log reads the last or both joined, and a personal identity number as the key was taken and kept with
+  the write's outcome in the idempotency table for a day. Now a 422 naming the header and `single_header`, or the
+  text rule it broke (`no_personal_identity_number`), for every header parameter of every operation (the kit's
+  `parameters`, packages/kit/tests/test_parameters.py).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -64,5 +71,43 @@ def test_a_date_or_moment_at_the_ends_of_the_calendar_is_a_422_naming_the_parame
         assert not attack.wrong, "\n".join(attack.wrong[:20])
         if name == "reporting":  # the audit trail, the sweep, the freshness and roster dates: all swept
             assert attack.sent >= 30
+    finally:
+        attack.client.close()
+
+
+REMOVAL = json.dumps({"source_ids": ["round-22-none"], "removed_at": "2026-01-01T00:00:00Z"}).encode()
+
+
+def _header_parameters(operation: dict[str, Any]) -> list[str]:
+    return [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_header_parameter_sent_twice_or_holding_a_personal_identity_number_is_a_422_naming_it(running, token_issuer):
+    """Failed on the old code: reporting's directory writes answered 200 to two `Idempotency-Key`s (the first read)
+    and to `Idempotency-Key: 19121212-1212` (kept with the outcome)."""
+    name, service = running
+    attack = Attack(name, service, auth(token_issuer))
+    swept = 0
+    try:
+        for method, path, operation in operations(attack):
+            for header in _header_parameters(operation):
+                swept += 1
+                for sent, rule in [([(header, "key-a"), (header, "key-b")], "single_header"),
+                                   ([(header, "key-a"), (header.lower(), "key-a")], "single_header"),
+                                   ([(header, "19121212-1212")], "no_personal_identity_number"),
+                                   ([(header, "elev_121212.1212")], "no_personal_identity_number")]:
+                    headers = [*attack.client.headers.multi_items(), ("content-type", "application/json"), *sent]
+                    # a body the removals take (elsewhere refused beside the header: the header is named all the same)
+                    got = attack.client.request(method, fill(path), content=REMOVAL, headers=headers)
+                    what = f"{method} {path} {sent}"
+                    attack.judge(what, got)
+                    errors = got.json().get("errors", []) if got.status_code == 422 else []
+                    if (header, rule) not in [(e["field"], e["rule"]) for e in errors]:
+                        attack.wrong.append(f"{what}: {got.status_code} {got.text[:160]!r}")
+        assert not attack.wrong, "\n".join(attack.wrong[:20])
+        if name == "reporting":  # /v1/directory/changes and /removals
+            assert swept >= 2
     finally:
         attack.client.close()

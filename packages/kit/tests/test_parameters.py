@@ -10,7 +10,7 @@ from uuid import UUID
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Path, Query
+from fastapi import Depends, FastAPI, Header, Path, Query
 from pydantic import AwareDatetime
 
 from styrkedja_kit.app import RequestGuard, _odd_path
@@ -49,12 +49,14 @@ def make_app(unknown: Literal["refuse", "ignore"] = "refuse") -> FastAPI:
     return app
 
 
-async def _get(app: FastAPI, target: str) -> httpx.Response:
-    """GET `target` as written, as a server hands it to the app (httpx would resolve a `..` segment itself)."""
+async def _get(app: FastAPI, target: str, headers: list[tuple[bytes, bytes]] | None = None) -> httpx.Response:
+    """GET `target` as written, as a server hands it to the app (httpx would resolve a `..` segment itself), with
+    `headers` as sent (a header twice too)."""
     raw_path, _, query = target.encode().partition(b"?")
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": unquote_to_bytes(raw_path).decode("utf-8", "replace"), "raw_path": raw_path,
-             "query_string": query, "root_path": "", "headers": [(b"host", b"t")], "client": ("127.0.0.1", 1),
+             "query_string": query, "root_path": "", "headers": [(b"host", b"t"), *(headers or [])],
+             "client": ("127.0.0.1", 1),
              "server": ("127.0.0.1", 80)}
     sent: list[dict[str, Any]] = []
 
@@ -191,6 +193,36 @@ async def test_moments_in_the_years_bodies_take_pass() -> None:
     assert response.status_code == 200, response.text
     assert response.json() == {"since": "2200-01-01T13:59:59+00:00", "at": "1899-12-31T10:00:00+00:00",
                                "day": "2026-02-28"}
+
+
+def _keyed_app() -> FastAPI:
+    app = FastAPI(dependencies=[Depends(strict_parameters())])
+    install_problem_handlers(app)
+
+    @app.get("/keyed")
+    async def keyed(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> dict[str, str | None]:
+        return {"key": key}
+
+    return app
+
+
+@pytest.mark.parametrize(("headers", "rule"), [
+    ([(b"idempotency-key", b"k1"), (b"idempotency-key", b"k2")], "single_header"),
+    ([(b"Idempotency-Key", b"k1"), (b"IDEMPOTENCY-KEY", b"k1")], "single_header"),
+    ([(b"idempotency-key", b"19121212-1212")], "no_personal_identity_number"),
+    ([(b"idempotency-key", b"elev_121212.1212")], "no_personal_identity_number"),
+    ([(b"idempotency-key", b"k\x1b[2J")], "no_control_characters"),
+])
+async def test_a_header_parameter_is_sent_once_and_obeys_the_text_rules(headers, rule) -> None:
+    """Failed on the old code: a header parameter was judged by no rule of the kit's; two `Idempotency-Key`s were read
+    as the first (a proxy reading the last, or both joined, saw another request), and a personal identity number as
+    the key was taken (reporting kept it with the write's outcome for a day)."""
+    app = _keyed_app()
+    response = await _get(app, "/keyed", headers)
+    assert response.status_code == 422, response.text
+    assert _errors(response) == [("Idempotency-Key", rule)]
+    assert (await _get(app, "/keyed", [(b"idempotency-key", b"k-1")])).json() == {"key": "k-1"}  # once: taken
+    assert (await _get(app, "/keyed")).json() == {"key": None}
 
 
 def test_a_query_string_is_percent_encoded_utf8() -> None:

@@ -16,6 +16,9 @@ became U+FFFD and raw non-ASCII bytes were read as Latin-1. Here, before the ope
 - text obeys the text rules every input obeys (no control characters, no personal identity number), where its type
   does not already apply them (a NUL in a path parameter is named by that parameter), and a pattern means ASCII
   digits by `\\d` as JSON Schema does;
+- a header parameter (reporting's `Idempotency-Key`) is sent once (`single_header`: Starlette reads the first of two,
+  a proxy or the client's own log the last, or both joined) and obeys the text rules (a personal identity number as
+  the key was stored with the outcome for a day);
 - a parameter that is not a list is given once (`repeated`); an unknown query parameter is refused
   (`unknown_parameter`), or ignored where the app asks for it (the dashboard's pages: a browser arrives with what
   links and the identity provider add, `utm_source`, `session_state`);
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
 from types import UnionType
@@ -81,7 +84,7 @@ class Parameter:
     """One query or path parameter of an operation, as the strict rule reads it."""
 
     name: str  # as sent (its alias)
-    where: Literal["query", "path"]
+    where: Literal["query", "path", "header"]
     kind: Kind
     many: bool = False  # a list: may be given more than once
     low: int | None = None  # an integer's least and greatest value
@@ -104,6 +107,8 @@ class Parameters:
 
     query: Mapping[str, Parameter]
     path: Mapping[str, Parameter]
+    #: by the header's name in lower case (a header's name is case-insensitive), each named as declared
+    header: Mapping[str, Parameter] = field(default_factory=dict)
 
 
 def _bounds(metadata: Iterable[Any]) -> tuple[int | None, int | None]:
@@ -184,23 +189,28 @@ def parameters_of(route: APIRoute) -> Parameters:
     if known is None:
         query: dict[str, Parameter] = {}
         path: dict[str, Parameter] = {}
-        for field in get_flat_params(route.dependant):
+        header: dict[str, Parameter] = {}
+        for one in get_flat_params(route.dependant):
             # a field of a parameter model (`Annotated[Filters, Query()]`) carries no `in_`: read as the query's
-            given = getattr(getattr(field.field_info, "in_", None), "value", "query")
-            if given not in ("query", "path"):
+            given = getattr(getattr(one.field_info, "in_", None), "value", "query")
+            if given not in ("query", "path", "header"):
                 continue
-            where: Literal["query", "path"] = "path" if given == "path" else "query"
-            kind, many, metadata, held = _kind(field.field_info.annotation, list(field.field_info.metadata))
+            where: Literal["query", "path", "header"] = "query" if given == "query" else "path" if given == "path" \
+                else "header"
+            kind, many, metadata, held = _kind(one.field_info.annotation, list(one.field_info.metadata))
             low, high = _bounds(metadata)
             if kind == "integer":  # a parameter naming no bound is a database integer
                 low = -MAX_INT4 - 1 if low is None else low
                 high = MAX_INT4 if high is None else high
-            parameter = Parameter(field.alias, where, kind, many, low, high, text_rules=kind == "text" and not held,
+            parameter = Parameter(one.alias, where, kind, many, low, high, text_rules=kind == "text" and not held,
                                   # a type that checks its own text names its own rule (`ascii_only`)
                                   pattern=_pattern(metadata) if kind == "text" and not held else None,
-                                  required=field.field_info.is_required())
-            (query if where == "query" else path)[parameter.name] = parameter
-        known = Parameters(query, path)
+                                  required=one.field_info.is_required())
+            if where == "header":
+                header[parameter.name.lower()] = parameter
+            else:
+                (query if where == "query" else path)[parameter.name] = parameter
+        known = Parameters(query, path, header)
         setattr(route, _CACHED, known)  # a route is not hashable: kept on it
     return known
 
@@ -296,10 +306,12 @@ def query_items(raw: bytes) -> tuple[list[tuple[str, str]], list[dict[str, Any]]
 
 
 def judge(parameters: Parameters, query: bytes, path: Mapping[str, Any], *,
-          unknown: Literal["refuse", "ignore"] = "refuse", text_rules: bool = True) -> list[dict[str, Any]]:
-    """Every broken rule of a request's query string (raw bytes) and path parameters (decoded, as routed) against
-    an operation's `parameters`; one error per parameter (its first), none when all hold. `text_rules=False`: text
-    is left to the app's own check (the dashboard's, which knows the values its identity provider makes)."""
+          unknown: Literal["refuse", "ignore"] = "refuse", text_rules: bool = True,
+          headers: Sequence[tuple[bytes, bytes]] = ()) -> list[dict[str, Any]]:
+    """Every broken rule of a request's query string (raw bytes), path parameters (decoded, as routed) and header
+    parameters (`headers`: the raw pairs, as the server hands them over) against an operation's `parameters`; one
+    error per parameter (its first), none when all hold. `text_rules=False`: text is left to the app's own check (the
+    dashboard's, which knows the values its identity provider makes)."""
     items, errors = query_items(query) if query else ([], [])
     named = {e["loc"][1] for e in errors}
     counts: dict[str, int] = {}
@@ -333,6 +345,28 @@ def judge(parameters: Parameters, query: bytes, path: Mapping[str, Any], *,
             error = value_error(parameter if text_rules else _without_text_rules(parameter), given)
             if error is not None:
                 errors.append(error)
+    if parameters.header:
+        errors += _header_errors(parameters.header, headers, text_rules)
+    return errors
+
+
+def _header_errors(declared: Mapping[str, Parameter], headers: Sequence[tuple[bytes, bytes]],
+                   text_rules: bool) -> list[dict[str, Any]]:
+    sent: dict[str, list[str]] = {}
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1").lower()
+        if name in declared:  # as Starlette decodes a header
+            sent.setdefault(name, []).append(raw_value.decode("latin-1"))
+    errors = []
+    for name, values in sent.items():
+        parameter = declared[name]
+        if len(values) > 1:
+            errors.append(_error("header", parameter.name, "single_header",
+                                 "sent more than once; this header takes one value"))
+            continue
+        error = value_error(parameter if text_rules else _without_text_rules(parameter), values[0])
+        if error is not None:
+            errors.append(error)
     return errors
 
 
@@ -351,11 +385,15 @@ def strict_parameters(unknown: Literal["refuse", "ignore"] = "refuse", *, text_r
     async def strict(request: Request) -> None:
         route = request.scope.get("route")
         query = request.scope.get("query_string") or b""
-        if not isinstance(route, APIRoute) or (not query and not request.path_params):
+        if not isinstance(route, APIRoute):
+            return
+        known = parameters_of(route)
+        if not query and not request.path_params and not known.header:
             return
         if when is not None and not when(request):
             return
-        errors = judge(parameters_of(route), query, request.path_params, unknown=unknown, text_rules=text_rules)
+        errors = judge(known, query, request.path_params, unknown=unknown, text_rules=text_rules,
+                       headers=request.scope.get("headers") or ())
         if errors:
             raise RequestValidationError(errors)
 
