@@ -14,6 +14,12 @@ Found and fixed (each test failed on the old code, as said at it):
   the write's outcome in the idempotency table for a day. Now a 422 naming the header and `single_header`, or the
   text rule it broke (`no_personal_identity_number`), for every header parameter of every operation (the kit's
   `parameters`, packages/kit/tests/test_parameters.py).
+- A decimal given as text in a body (reporting's alert thresholds, `drop_points` and `below_forecast_points`) was read
+  by pydantic's lax rules: `"5_0"` was 50, `"١٠"` (Arabic-Indic) 10, `"  5 "`, `"+5"`, `".5"` and `"5."` numbers,
+  `"1E+1"` kept and answered so, `-0.0` kept as `-0`, and `"0E-1000000"` (a zero: no decimal places to refuse) a
+  plain-text 500 when PostgreSQL's numeric refused it. Now every decimal field of every body (the kit's
+  `InputModel`, `add_decimal_rules`) takes text in plain notation only (`decimal_format`), a zero as `0`
+  (packages/kit/tests/test_input_safety.py).
 """
 
 from __future__ import annotations
@@ -109,5 +115,35 @@ def test_a_header_parameter_sent_twice_or_holding_a_personal_identity_number_is_
         assert not attack.wrong, "\n".join(attack.wrong[:20])
         if name == "reporting":  # /v1/directory/changes and /removals
             assert swept >= 2
+    finally:
+        attack.client.close()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_decimal_given_as_text_in_a_body_is_in_plain_notation(running, token_issuer):
+    """Failed on the old code: reporting's alert thresholds answered a plain-text 500 to `"0E-1000000"`, and 200 to
+    the rest (`"5_0"` stored as 50)."""
+    name, service = running
+    if name != "reporting":
+        pytest.skip("the only body with decimals: reporting's alert thresholds")
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        for field in ("drop_points", "below_forecast_points"):
+            for text in ["0E-1000000", "5_0", "\u0661\u0660", "  5 ", "+5", ".5", "1E+1"]:
+                what = f"PUT thresholds {field}={text!r}"
+                try:
+                    got = attack.client.put(f"/v1/alert-thresholds/{ORGANISER}", json={field: text})
+                except httpx.HTTPError as lost:
+                    attack.wrong.append(f"{what}: {lost!r}")
+                    continue
+                attack.judge(what, got)
+                errors = got.json().get("errors", []) if got.status_code == 422 else []
+                if [(e["field"], e["rule"]) for e in errors] != [(field, "decimal_format")]:
+                    attack.wrong.append(f"{what}: {got.status_code} {got.text[:160]!r}")
+        assert not attack.wrong, "\n".join(attack.wrong[:20])
+        kept = attack.client.put(f"/v1/alert-thresholds/{ORGANISER}", json={"drop_points": -0.0,
+                                                                            "below_forecast_points": "12.5"})
+        assert (kept.status_code, kept.json()["drop_points"], kept.json()["below_forecast_points"]) == (200, "0", "12.5")
     finally:
         attack.client.close()

@@ -8,11 +8,12 @@ import json
 import logging
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -119,6 +120,34 @@ def test_a_date_in_a_request_body_is_iso_text_in_plausible_years(value: object, 
         with pytest.raises(ValidationError) as caught:
             Body.model_validate_json(json.dumps(payload))
         assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), rule)]
+
+
+@pytest.mark.parametrize("text", ["5_0", "\u0661\u0660", "\uff15", "  5 ", "5\n", "+5", ".5", "5.", "1E+1", "1e2",
+                                  "0E-1000000", "NaN", "-Infinity", "0x10", ""])
+def test_a_decimal_given_as_text_is_in_plain_notation(text: str) -> None:
+    """Failed on the old code: `"5_0"` was 50, Arabic-Indic and full-width digits, blanks, `+5`, `.5`, `5.` numbers,
+    `"1E+1"` kept so, and `"0E-1000000"` passed the rule of decimal places to fail in PostgreSQL (reporting's alert
+    thresholds: a 500); NaN, -Infinity, 0x10 and "" were refused by pydantic's rules, each its own."""
+    class Body(InputModel):
+        points: Decimal = Field(Decimal(10), ge=0, le=100, decimal_places=4)
+        maybe: Decimal | None = None
+
+    for field in ("points", "maybe"):
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate_json(json.dumps({field: text}))
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), "decimal_format")]
+
+
+def test_a_decimal_zero_is_one_zero_and_plain_decimals_pass() -> None:
+    """Failed on the old code: `-0.0` (a JSON number too) was kept and answered as `-0`."""
+    class Body(InputModel):
+        points: Decimal = Field(Decimal(10), ge=0, le=100, decimal_places=4)
+
+    for given in ('"-0"', '"-0.0"', "-0.0", '"0.0000"', "0"):
+        kept = Body.model_validate_json(f'{{"points": {given}}}').points
+        assert str(kept) == "0", given
+    assert [str(Body.model_validate_json(f'{{"points": {v}}}').points) for v in ('"12.5"', "12.5", '"100"', "7")] == [
+        "12.5", "12.5", "100", "7"]
 
 
 def test_a_date_in_a_query_is_iso_text_in_plausible_years() -> None:

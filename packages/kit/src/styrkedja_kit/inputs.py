@@ -3,7 +3,8 @@
 `InputModel` is the base of every request body: unknown fields are refused, and every string
 (at any depth) obeys the contracts' text rules (no control characters, no personnummer in any
 spelling), every integer fits a database integer. Integer and boolean fields use the strict
-types below: `"1"` is not a number and `true` is not an integer.
+types below: `"1"` is not a number and `true` is not an integer. A decimal field (`Decimal`) given as text
+takes the plain notation only (`"12.5"`; `decimal_format`), and a zero is one zero (`add_decimal_rules`).
 
 Query and path parameters take the contracts' types directly, e.g.
 
@@ -20,8 +21,10 @@ A large body (a batch) can be parsed and validated in one pass, from its bytes (
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 from types import UnionType
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
@@ -163,6 +166,48 @@ def _rules_held_by_type(field: FieldInfo) -> bool:
     return _held(field.annotation, _flat(field.metadata))
 
 
+#: a decimal written as text, as a client keeps an exact number (`"12.5"`): JSON's plain notation without its exponent,
+#: as a query's number (`parameters.FORMATS`). pydantic's lax reading of text took `"5_0"` as 50, Arabic-Indic and
+#: full-width digits, blanks around, `"+5"`, `".5"`, `"5."`, and kept `"1E+1"` as written; `"0E-1000000"` broke no
+#: rule of decimal places (a zero has none) and no database numeric holds it (PostgreSQL refused it: a 500)
+_DECIMAL_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+DECIMAL_FORMAT = ("Input should be a decimal number written as text in ASCII digits with an optional '.' and decimals "
+                  "(e.g. \"12.5\"): no blanks, '+', '_', exponent, NaN or Infinity")
+
+
+def decimal_as_plain_text(value: Any) -> Any:
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise PydanticCustomError("decimal_format", DECIMAL_FORMAT)
+    return value
+
+
+def one_zero(value: Any) -> Any:
+    """`-0`, `-0.0` (a JSON number too) and `0.0000` are the zero: stored and answered as `0`, not as a negative."""
+    return Decimal(0) if isinstance(value, Decimal) and value == 0 else value
+
+
+def _decimal(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _decimal(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return any(_decimal(arg) for arg in get_args(annotation) if arg is not type(None))
+    return annotation is Decimal
+
+
+def add_decimal_rules(fields: dict[str, FieldInfo]) -> bool:
+    """Give every decimal field (or optional one) the two rules above, once; True if a field got them (the model
+    must then be rebuilt)."""
+    changed = False
+    for field in fields.values():
+        if not _decimal(field.annotation) or any(getattr(m, "func", None) is decimal_as_plain_text
+                                                 for m in field.metadata):
+            continue
+        field.metadata.extend([AfterValidator(one_zero), BeforeValidator(decimal_as_plain_text)])
+        changed = True
+    return changed
+
+
 class InputModel(BaseModel):
     """Base of every request body.
 
@@ -185,8 +230,10 @@ class InputModel(BaseModel):
         unchecked = [field for name, field in cls.model_fields.items() if name not in held]
         for field in unchecked:
             field.metadata.append(AfterValidator(enforce_value_rules))
-        # dates and times: ISO text only and plausible years, as in the events (`add_temporal_rules`)
-        if add_temporal_rules(cls.model_fields) or unchecked:
+        # dates and times: ISO text only and plausible years, as in the events (`add_temporal_rules`); decimals: plain
+        # text (`add_decimal_rules`)
+        temporal, decimal = add_temporal_rules(cls.model_fields), add_decimal_rules(cls.model_fields)
+        if temporal or decimal or unchecked:
             cls.model_rebuild(force=True)
 
 
