@@ -20,6 +20,10 @@ Found and fixed (each test failed on the old code, as said at it):
   plain-text 500 when PostgreSQL's numeric refused it. Now every decimal field of every body (the kit's
   `InputModel`, `add_decimal_rules`) takes text in plain notation only (`decimal_format`), a zero as `0`
   (packages/kit/tests/test_input_safety.py).
+- Reporting's directory tree (`GET /v1/directory/organisers/{id}/tree`) left out, without a word, an area that named
+  itself its parent (the contracts let an area hang under an area and cannot see a loop one event at a time), two
+  areas each naming the other, and everything below them: they hung under no root. Now such units are roots, as a
+  unit whose parent is not known (services/reporting/tests/unit/test_directory_tree.py).
 """
 
 from __future__ import annotations
