@@ -24,17 +24,30 @@ Found and fixed (each test failed on the old code, as said at it):
   itself its parent (the contracts let an area hang under an area and cannot see a loop one event at a time), two
   areas each naming the other, and everything below them: they hung under no root. Now such units are roots, as a
   unit whose parent is not known (services/reporting/tests/unit/test_directory_tree.py).
+- The same tree nested a chain of areas each under the one before as deep as it went: 300 were past what the answer's
+  serialiser takes, and every read of the tree was a 500. Now a unit that would hang more than `MAX_TREE_DEPTH` (32)
+  levels below its root is a root, every unit kept once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from inprocess import ORGANISER, auth
+from inprocess import ORGANISER, RunningService, auth, start_service
 from test_hostile_http import Attack, fill, operations
+
+from styrkedja_contracts import decode_event
+from styrkedja_contracts.examples import example_bytes
+from styrkedja_contracts.topics import topic_for_event_type
+from styrkedja_kit.consumer import Delivered
+from styrkedja_kit.db import Database
+from styrkedja_reporting.main import handler_registry
 
 #: at the ends of the calendar: each past what `datetime` can hold once it is in UTC, or outside the years bodies take
 FAR_MOMENTS = ["9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59Z",
@@ -151,3 +164,64 @@ def test_a_decimal_given_as_text_in_a_body_is_in_plain_notation(running, token_i
         assert (kept.status_code, kept.json()["drop_points"], kept.json()["below_forecast_points"]) == (200, "0", "12.5")
     finally:
         attack.client.close()
+
+
+UPSERTED = "se.styrkedja.organisation.unit_upserted.v1"
+#: the organiser of the nested areas: none of the other tests' (a reporting of its own, fed through its handlers)
+NESTING = "2998"
+
+
+def _unit_event(**data: Any) -> Any:
+    document = json.loads(example_bytes(UPSERTED))
+    document["id"] = str(uuid.uuid4())
+    document["data"].update({"organiser_id": NESTING, "school_unit_code": None, "year": None, "roster_size": None,
+                             "updated_at": "2026-09-01T08:00:00+00:00", **data})
+    return decode_event(json.dumps(document).encode())
+
+
+async def _feed(database_url: str, events: list[Any]) -> None:
+    """As reporting's consumer applies them (`handler_registry`), on its database."""
+    database = Database(database_url)
+    try:
+        delivered = [Delivered(e, topic_for_event_type(e.type).name, 0, n) for n, e in enumerate(events)]
+        async with database.sessions.begin() as session:
+            await handler_registry()(session, delivered)
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="module")
+def nested_reporting(infrastructure: Any, token_issuer: Any) -> Iterator[RunningService]:
+    """Reporting holding an organiser with 300 areas each under the one before, and a school unit at the bottom, as a
+    producer straight to the topic may send them (the contracts let an area hang under an area)."""
+    service = start_service("reporting", infrastructure, token_issuer)
+    try:
+        events = [_unit_event(unit_type="organiser", unit_id=NESTING, parent_id=None, name="Huvudman 22")]
+        events += [_unit_event(unit_type="area", unit_id=f"area-{n}", parent_id=f"area-{n - 1}" if n else NESTING,
+                               name=f"Område {n}") for n in range(300)]
+        events.append(_unit_event(unit_type="school_unit", unit_id="su-deep", parent_id="area-299", name="Skola djup",
+                                  school_unit_code="29980001"))
+        asyncio.run(_feed(service.database_url, events))
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_the_directory_tree_of_areas_nested_300_deep_is_read_every_unit_once(nested_reporting, token_issuer):
+    """Failed on the old code: a 500 (`Maximum serialization depth exceeded`) for the tree's every read."""
+    token = token_issuer.mint(roles=["organiser_admin"], organisers=[NESTING], subject="round22", client_id="round22")
+    got = httpx.get(f"{nested_reporting.url}/v1/directory/organisers/{NESTING}/tree",
+                    headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert got.status_code == 200, got.text[:300]
+    held: list[str] = []
+
+    def walk(unit: dict[str, Any]) -> None:
+        held.append(unit["unit_id"])
+        for child in unit["children"]:
+            walk(child)
+
+    for root in got.json():
+        walk(root)
+    assert sorted(held) == sorted([NESTING, "su-deep", *(f"area-{n}" for n in range(300))])

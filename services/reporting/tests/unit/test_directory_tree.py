@@ -5,7 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from styrkedja_reporting.directory.routes import Unit, _tree
+from pydantic import TypeAdapter
+
+from styrkedja_reporting.directory.routes import MAX_TREE_DEPTH, Unit, _tree
 
 
 def _row(unit_type: str, unit_id: str, parent_id: str | None, code: str | None = None, scope: str = "") -> Any:
@@ -31,3 +33,20 @@ def test_units_whose_parents_lead_back_to_themselves_are_roots_not_left_out() ->
         ("east", []), ("west", [("below-west", [])]),
     ]
 
+
+
+def test_a_chain_of_areas_deeper_than_the_bound_is_cut_into_roots_and_the_answer_serialises() -> None:
+    """Failed on the old code: 300 areas each under the one before were nested 300 deep, past what pydantic serialises
+    (`Maximum serialization depth exceeded`: a 500 for every read of the tree)."""
+    chain = [_row("organiser", "2999", None)] + [_row("area", f"a{n}", f"a{n - 1}" if n else "2999") for n in range(300)]
+    roots = _tree(chain)
+    TypeAdapter(list[Unit]).dump_json(roots)  # raised on the old code
+    held: list[str] = []
+
+    def depth(unit: Unit) -> int:
+        held.append(unit.unit_id)
+        return 1 + max((depth(child) for child in unit.children), default=-1)
+
+    assert max(depth(root) for root in roots) == MAX_TREE_DEPTH
+    assert sorted(held) == sorted(row.unit_id for row in chain)  # every unit, once
+    assert [r.unit_id for r in roots] == ["2999", "a32", "a65", "a98", "a131", "a164", "a197", "a230", "a263", "a296"]
