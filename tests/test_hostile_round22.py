@@ -27,6 +27,11 @@ Found and fixed (each test failed on the old code, as said at it):
 - The same tree nested a chain of areas each under the one before as deep as it went: 300 were past what the answer's
   serialiser takes, and every read of the tree was a 500. Now a unit that would hang more than `MAX_TREE_DEPTH` (32)
   levels below its root is a root, every unit kept once.
+- `Accept` sent as two header fields was read by its first alone (Starlette's `headers.get`), where RFC 9110 §5.3
+  makes them one list (a proxy may join them): `Accept: text/html` and `Accept: application/json` was a 406 on every
+  operation of the four services (and the dashboard), `text/html` and `text/csv` a 406 on reporting's tables, and
+  reporting's kept answers were keyed by the first field too. Now every field is read, joined (the kit's
+  `negotiation.accept_of`; packages/kit/tests/test_negotiation.py).
 """
 
 from __future__ import annotations
@@ -225,3 +230,32 @@ def test_the_directory_tree_of_areas_nested_300_deep_is_read_every_unit_once(nes
     for root in got.json():
         walk(root)
     assert sorted(held) == sorted([NESTING, "su-deep", *(f"area-{n}" for n in range(300))])
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_accept_sent_as_two_fields_is_read_as_one_list_on_every_operation(running, token_issuer):
+    """Failed on the old code: 406 naming `Accept` on every operation (the first field, `text/html`, read alone)."""
+    name, service = running
+    attack = Attack(name, service, auth(token_issuer))
+    attack.client.headers.pop("accept", None)  # httpx's own `*/*`: only the two fields below are sent
+    own = list(attack.client.headers.multi_items())
+    try:
+        for method, path, operation in operations(attack):
+            body = {"content": b"{}", "headers": [("content-type", "application/json")]} if (
+                "requestBody" in operation) else {"content": None, "headers": []}
+            headers = [*own, *body["headers"], ("accept", "text/html"), ("accept", "application/json")]
+            got = attack.client.request(method, fill(path), content=body["content"], headers=headers)
+            what = f"{method} {path} accept text/html + application/json"
+            attack.judge(what, got)
+            if got.status_code == 406:
+                attack.wrong.append(f"{what}: {got.status_code} {got.text[:160]!r}")
+        if name == "reporting":  # a table asked for as CSV on the second line
+            table = f"/v1/results/assessments?level=organiser&organiser_id={ORGANISER}"
+            for _ in range(2):  # the second from reporting's kept answers
+                got = attack.client.get(table, headers=[*own, ("accept", "text/html"), ("accept", "text/csv")])
+                if (got.status_code, got.headers.get("content-type", "")[:8]) != (200, "text/csv"):
+                    attack.wrong.append(f"GET {table} accept text/html + text/csv: {got.status_code} {got.text[:160]!r}")
+        assert not attack.wrong, "\n".join(attack.wrong[:20])
+    finally:
+        attack.client.close()

@@ -51,6 +51,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from styrkedja_kit.auth import Principal
+from styrkedja_kit.negotiation import raw_accept_of
 
 from ..results.read import Scope as ReadScope
 
@@ -336,8 +337,9 @@ def _query_items(query: bytes) -> tuple[tuple[str, str], ...]:
 
 
 def request_key(scope: Scope) -> RequestKey:
-    """Path, query (parsed; parameters in name order, repeated ones in their own order) and Accept."""
-    accept = next((v for k, v in scope["headers"] if k == b"accept"), None)
+    """Path, query (parsed; parameters in name order, repeated ones in their own order) and Accept (every field of it,
+    as the route reads it: `negotiation.accept_of`)."""
+    accept = raw_accept_of(scope["headers"])
     return scope["path"], _query_items(scope.get("query_string", b"")), accept
 
 
