@@ -32,6 +32,11 @@ Found and fixed (each test failed on the old code, as said at it):
   operation of the four services (and the dashboard), `text/html` and `text/csv` a 406 on reporting's tables, and
   reporting's kept answers were keyed by the first field too. Now every field is read, joined (the kit's
   `negotiation.accept_of`; packages/kit/tests/test_negotiation.py).
+- LIKA's publish and keep-private took a `start_term` of any school year its type allows (to 9998/99): `HT 9998/99`
+  made the plan's suggested terms, counted on from it, leave that range, a plain-text 500; a school year out of range
+  was refused with pydantic's own text (`1 validation error for SchoolTerm ... https://errors.pydantic.dev/...`), and
+  `HT 2026/27 ` or `HT<no-break space>2026/27` were taken. Now one spelling in the years every request date lies in
+  (`term_format`, `date_range`, `school_year_format`; services/lika/tests/unit/test_start_term.py).
 """
 
 from __future__ import annotations
@@ -256,6 +261,39 @@ def test_accept_sent_as_two_fields_is_read_as_one_list_on_every_operation(runnin
                 got = attack.client.get(table, headers=[*own, ("accept", "text/html"), ("accept", "text/csv")])
                 if (got.status_code, got.headers.get("content-type", "")[:8]) != (200, "text/csv"):
                     attack.wrong.append(f"GET {table} accept text/html + text/csv: {got.status_code} {got.text[:160]!r}")
+        assert not attack.wrong, "\n".join(attack.wrong[:20])
+    finally:
+        attack.client.close()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_start_term_at_the_end_of_the_school_years_is_a_422_naming_it(running, token_issuer):
+    """Failed on the old code: a plain-text 500 at publish (and at keep-private) for `HT 9998/99`."""
+    name, service = running
+    if name != "lika":
+        pytest.skip("LIKA's finalising doors")
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        catalogue = attack.client.get("/v1/catalogue/2026.2", params={"school_form": "grundskola"}).json()
+        indicators = [i["id"] for area in catalogue["areas"] for i in area["indicators"]]
+        for door in ("publish", "keep-private"):
+            draft = attack.client.post("/v1/self-assessments", json={
+                "organiser_id": ORGANISER, "school_unit_code": "29990011", "school_form": "grundskola",
+                "respondent_role": "rektor", "catalogue_version": "2026.2"}).json()["self_assessment_id"]
+            rated = attack.client.patch(f"/v1/self-assessments/{draft}/ratings", json={
+                "ratings": [{"indicator_id": i, "rating": "PLANNED"} for i in indicators]})
+            assert rated.status_code == 200, rated.text[:300]
+            what = f"POST {door} start_term HT 9998/99"
+            try:
+                got = attack.client.post(f"/v1/self-assessments/{draft}/{door}", json={"start_term": "HT 9998/99"})
+            except httpx.HTTPError as lost:
+                attack.wrong.append(f"{what}: {lost!r}")
+                continue
+            attack.judge(what, got)
+            errors = got.json().get("errors", []) if got.status_code == 422 else []
+            if [(e["field"], e["rule"]) for e in errors] != [("start_term", "date_range")]:
+                attack.wrong.append(f"{what}: {got.status_code} {got.text[:160]!r}")
         assert not attack.wrong, "\n".join(attack.wrong[:20])
     finally:
         attack.client.close()
