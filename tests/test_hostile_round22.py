@@ -37,6 +37,9 @@ Found and fixed (each test failed on the old code, as said at it):
   was refused with pydantic's own text (`1 validation error for SchoolTerm ... https://errors.pydantic.dev/...`), and
   `HT 2026/27 ` or `HT<no-break space>2026/27` were taken. Now one spelling in the years every request date lies in
   (`term_format`, `date_range`, `school_year_format`; services/lika/tests/unit/test_start_term.py).
+- Two body fields typed plain `int` escaped the bodies' strict integers: LIKA's action-plan item `priority` and
+  reporting's alert thresholds `min_students` took `"2"`, `2.0`, `1e0` and `true` (stored as 1). Now every plain
+  `int` or `bool` field of a body is strict (`int_type`; the kit's `InputModel`, `add_strict_numbers`).
 """
 
 from __future__ import annotations
@@ -293,6 +296,43 @@ def test_a_start_term_at_the_end_of_the_school_years_is_a_422_naming_it(running,
             attack.judge(what, got)
             errors = got.json().get("errors", []) if got.status_code == 422 else []
             if [(e["field"], e["rule"]) for e in errors] != [("start_term", "date_range")]:
+                attack.wrong.append(f"{what}: {got.status_code} {got.text[:160]!r}")
+        assert not attack.wrong, "\n".join(attack.wrong[:20])
+    finally:
+        attack.client.close()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_plain_integer_field_of_a_body_takes_no_text_float_or_boolean(running, token_issuer):
+    """Failed on the old code: reporting stored `min_students` 1 for `true` and 20 for `"20"` and `20.0`; LIKA took a
+    priority of `"2"`, `2.0` and `true`."""
+    name, service = running
+    if name not in ("reporting", "lika"):
+        pytest.skip("the two bodies with a plain integer: reporting's thresholds, LIKA's action-plan items")
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        if name == "reporting":
+            target, field, method = f"/v1/alert-thresholds/{ORGANISER}", "min_students", "PUT"
+        else:
+            catalogue = attack.client.get("/v1/catalogue/2026.2", params={"school_form": "grundskola"}).json()
+            indicators = [i["id"] for area in catalogue["areas"] for i in area["indicators"]]
+            draft = attack.client.post("/v1/self-assessments", json={
+                "organiser_id": ORGANISER, "school_unit_code": "29990011", "school_form": "grundskola",
+                "respondent_role": "rektor", "catalogue_version": "2026.2"}).json()["self_assessment_id"]
+            attack.client.patch(f"/v1/self-assessments/{draft}/ratings", json={
+                "ratings": [{"indicator_id": i, "rating": "PLANNED"} for i in indicators]})
+            assert attack.client.post(f"/v1/self-assessments/{draft}/publish", json={}).status_code == 200
+            plan = attack.client.get(f"/v1/self-assessments/{draft}/action-plan").json()
+            activity = plan["items"][0]["activity_id"]
+            target, field, method = f"/v1/self-assessments/{draft}/action-plan/items/{activity}", "priority", "PATCH"
+        for given in ['"2"', "2.0", "1e0", "true"]:
+            got = attack.client.request(method, target, content=f'{{"{field}": {given}}}'.encode(),
+                                        headers={"content-type": "application/json"})
+            what = f"{method} {target} {field}={given}"
+            attack.judge(what, got)
+            errors = got.json().get("errors", []) if got.status_code == 422 else []
+            if [(e["field"], e["rule"]) for e in errors] != [(field, "int_type")]:
                 attack.wrong.append(f"{what}: {got.status_code} {got.text[:160]!r}")
         assert not attack.wrong, "\n".join(attack.wrong[:20])
     finally:

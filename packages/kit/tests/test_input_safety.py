@@ -150,6 +150,28 @@ def test_a_decimal_zero_is_one_zero_and_plain_decimals_pass() -> None:
         "12.5", "12.5", "100", "7"]
 
 
+@pytest.mark.parametrize("given", ['"2"', "2.0", "1e0", "true", '" 2"'])
+def test_a_plain_int_or_bool_field_of_a_body_is_strict(given: str) -> None:
+    """Failed on the old code: a field typed plain `int` (LIKA's action-plan `priority`, reporting's `min_students`)
+    took text, a float with no fraction and `true` (as 1), as pydantic's lax mode reads them; a plain `bool` took
+    `"true"`, 1 and `"yes"`."""
+    class Body(InputModel):
+        count: int = Field(1, ge=0, le=3)
+        maybe: int | None = None
+        flag: bool = False
+
+    for field in ("count", "maybe"):
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate_json(f'{{"{field}": {given}}}')
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), "int_type")]
+    for flag in ('"true"', "1", '"yes"'):
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate_json(f'{{"flag": {flag}}}')
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("flag",), "bool_type")]
+    kept = Body.model_validate_json('{"count": 2, "maybe": null, "flag": true}')
+    assert (kept.count, kept.maybe, kept.flag) == (2, None, True)
+
+
 def test_a_date_in_a_query_is_iso_text_in_plausible_years() -> None:
     app = FastAPI()
 

@@ -3,7 +3,8 @@
 `InputModel` is the base of every request body: unknown fields are refused, and every string
 (at any depth) obeys the contracts' text rules (no control characters, no personnummer in any
 spelling), every integer fits a database integer. Integer and boolean fields use the strict
-types below: `"1"` is not a number and `true` is not an integer. A decimal field (`Decimal`) given as text
+types below: `"1"` is not a number and `true` is not an integer — a field typed plain `int` or `bool` is made strict
+too (`add_strict_numbers`). A decimal field (`Decimal`) given as text
 takes the plain notation only (`"12.5"`; `decimal_format`), and a zero is one zero (`add_decimal_rules`).
 
 Query and path parameters take the contracts' types directly, e.g.
@@ -27,7 +28,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Optional, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 
 import annotated_types
@@ -208,6 +209,33 @@ def add_decimal_rules(fields: dict[str, FieldInfo]) -> bool:
     return changed
 
 
+def _plain(annotation: Any, kinds: tuple[type, ...]) -> bool:
+    """`annotation` is one of `kinds` as is, or optional (`int | None`), with no `Strict` of its own inside."""
+    if get_origin(annotation) in (Union, UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return len(args) == 1 and _plain(args[0], kinds)
+    return annotation in kinds
+
+
+def add_strict_numbers(fields: dict[str, FieldInfo]) -> bool:
+    """Make every field typed plain `int` or `bool` (or optional) strict, once; True if a field was (the model must
+    then be rebuilt). Round 22: LIKA's `priority: int | None` and reporting's `min_students: int` took `"2"`, `2.0`,
+    `1e0` and `true` (as 1), as pydantic's lax mode reads them, where every other integer of a body is strict."""
+    changed = False
+    for field in fields.values():
+        annotation = field.annotation
+        if not _plain(annotation, (int, bool)) or any(isinstance(m, Strict) for m in field.metadata):
+            continue
+        if annotation in (int, bool):
+            field.metadata.append(Strict())
+        else:  # optional: strict inside the union (pydantic applies no `strict` to a nullable schema as a whole)
+            base = next(arg for arg in get_args(annotation) if arg is not type(None))
+            strict: Any = Optional[Annotated[base, Strict()]]  # noqa: UP045 (a type built at run time)
+            field.annotation = strict
+        changed = True
+    return changed
+
+
 class InputModel(BaseModel):
     """Base of every request body.
 
@@ -231,9 +259,10 @@ class InputModel(BaseModel):
         for field in unchecked:
             field.metadata.append(AfterValidator(enforce_value_rules))
         # dates and times: ISO text only and plausible years, as in the events (`add_temporal_rules`); decimals: plain
-        # text (`add_decimal_rules`)
+        # text (`add_decimal_rules`); integers and booleans: strict (`add_strict_numbers`)
         temporal, decimal = add_temporal_rules(cls.model_fields), add_decimal_rules(cls.model_fields)
-        if temporal or decimal or unchecked:
+        strict = add_strict_numbers(cls.model_fields)
+        if temporal or decimal or strict or unchecked:
             cls.model_rebuild(force=True)
 
 
