@@ -40,6 +40,11 @@ Found and fixed (each test failed on the old code, as said at it):
 - Two body fields typed plain `int` escaped the bodies' strict integers: LIKA's action-plan item `priority` and
   reporting's alert thresholds `min_students` took `"2"`, `2.0`, `1e0` and `true` (stored as 1). Now every plain
   `int` or `bool` field of a body is strict (`int_type`; the kit's `InputModel`, `add_strict_numbers`).
+- Reporting's `Idempotency-Key` was the client's alone, while a removal by source ids acts within the token's
+  organisers: a platform writing for two organisers with one client id (its key a SHA-256 of the body, as
+  docs/platforms.md suggests) had the second organiser's removal answered with the first's outcome
+  (`Idempotent-Replayed: true`) and never applied. Now keys are per client and organisers
+  (services/reporting/tests/integration/test_directory_idempotency.py).
 """
 
 from __future__ import annotations
