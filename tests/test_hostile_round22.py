@@ -1,4 +1,6 @@
-"""Hostile inputs, round 22: dates and moments at the ends of the calendar in query strings.
+"""Hostile inputs, round 22: the kinds of value earlier rounds' rules did not reach — moments at the ends of the
+calendar, header parameters, decimals and plain integers in bodies, Accept on two lines, a directory tree that loops
+or nests deep, an idempotency key across scopes.
 
 Found and fixed (each test failed on the old code, as said at it):
 - A date-time query parameter in year 9999 behind UTC (`9999-12-31T23:59:59-01:00`), or in year 1 ahead of it, passed
@@ -45,6 +47,10 @@ Found and fixed (each test failed on the old code, as said at it):
   docs/platforms.md suggests) had the second organiser's removal answered with the first's outcome
   (`Idempotent-Replayed: true`) and never applied. Now keys are per client and organisers
   (services/reporting/tests/integration/test_directory_idempotency.py).
+
+Left: a UUID in a body is read by pydantic's lax rules (`urn:uuid:…`, braces, no hyphens: the same id, so nothing
+is stored twice), where a query's UUID takes one spelling (round 16); `If-None-Match` on two lines is read by its
+first (a 200 where a 304 was due: nothing wrong is answered).
 """
 
 from __future__ import annotations
