@@ -9,6 +9,7 @@ import logging
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from fastapi import FastAPI
@@ -170,6 +171,26 @@ def test_a_plain_int_or_bool_field_of_a_body_is_strict(given: str) -> None:
         assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("flag",), "bool_type")]
     kept = Body.model_validate_json('{"count": 2, "maybe": null, "flag": true}')
     assert (kept.count, kept.maybe, kept.flag) == (2, None, True)
+
+
+@pytest.mark.parametrize("text", ["urn:uuid:12345678-1234-5678-1234-567812345678",
+                                  "{12345678-1234-5678-1234-567812345678}", "12345678123456781234567812345678"])
+def test_a_uuid_in_a_body_is_its_36_character_form(text: str) -> None:
+    """Failed on the old code: each was read as the id `12345678-1234-5678-1234-567812345678` (a gateway or an audit
+    comparing the body's text saw another id than the one stored)."""
+    class Body(InputModel):
+        record_id: UUID | None = None
+        other_id: UUID = UUID(int=1)
+
+    for field in ("record_id", "other_id"):
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate_json(json.dumps({field: text}))
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), "uuid_format")]
+    assert Body.model_validate_json('{"record_id": "12345678-1234-5678-1234-56781234567A"}').record_id == UUID(
+        "12345678-1234-5678-1234-56781234567a")
+    with pytest.raises(ValidationError) as caught:  # no UUID at all: pydantic's own rule, as before
+        Body.model_validate_json('{"record_id": "not-a-uuid"}')
+    assert [e["type"] for e in caught.value.errors()] == ["uuid_parsing"]
 
 
 def test_a_date_in_a_query_is_iso_text_in_plausible_years() -> None:

@@ -4,7 +4,8 @@
 (at any depth) obeys the contracts' text rules (no control characters, no personnummer in any
 spelling), every integer fits a database integer. Integer and boolean fields use the strict
 types below: `"1"` is not a number and `true` is not an integer — a field typed plain `int` or `bool` is made strict
-too (`add_strict_numbers`). A decimal field (`Decimal`) given as text
+too (`add_strict_numbers`); a UUID is its 36-character form with hyphens (`add_uuid_rules`). A decimal field
+(`Decimal`) given as text
 takes the plain notation only (`"12.5"`; `decimal_format`), and a zero is one zero (`add_decimal_rules`).
 
 Query and path parameters take the contracts' types directly, e.g.
@@ -34,7 +35,16 @@ from uuid import UUID
 import annotated_types
 from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
@@ -209,6 +219,42 @@ def add_decimal_rules(fields: dict[str, FieldInfo]) -> bool:
     return changed
 
 
+#: a UUID as RFC 9562 writes it, either case: the one spelling the query's UUIDs take too (`parameters`)
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+_LAX_UUID: TypeAdapter[UUID] = TypeAdapter(UUID)
+
+
+def _read_as_uuid(value: str) -> bool:
+    """Whether pydantic's lax reading takes `value` as a UUID (another spelling of one)."""
+    try:
+        _LAX_UUID.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def uuid_as_text(value: Any) -> Any:
+    """Round 22: pydantic read `urn:uuid:…`, `{…}` and 32 hex digits without hyphens as the same id — a gateway,
+    an audit or a client's log comparing the body's text saw another id than the one stored."""
+    if isinstance(value, str) and not _UUID_TEXT.fullmatch(value) and _read_as_uuid(value):
+        raise PydanticCustomError("uuid_format", "Input should be a UUID in its 36-character form with hyphens "
+                                                 "(e.g. 3b0e6f0a-9c4d-4f7e-8a21-5d6c7e8f9a01)")
+    return value  # the canonical form, or no UUID at all: pydantic's own refusal names it (`uuid_parsing`)
+
+
+def add_uuid_rules(fields: dict[str, FieldInfo]) -> bool:
+    """Give every UUID field (or optional one) `uuid_as_text`, once; True if a field got it (rebuild the model)."""
+    changed = False
+    for field in fields.values():
+        if _plain(field.annotation, (UUID,)) and not any(getattr(m, "func", None) is uuid_as_text
+                                                         for m in field.metadata):
+            field.metadata.append(BeforeValidator(uuid_as_text))
+            changed = True
+    return changed
+
+
 def _plain(annotation: Any, kinds: tuple[type, ...]) -> bool:
     """`annotation` is one of `kinds` as is, or optional (`int | None`), with no `Strict` of its own inside."""
     if get_origin(annotation) in (Union, UnionType):
@@ -259,10 +305,10 @@ class InputModel(BaseModel):
         for field in unchecked:
             field.metadata.append(AfterValidator(enforce_value_rules))
         # dates and times: ISO text only and plausible years, as in the events (`add_temporal_rules`); decimals: plain
-        # text (`add_decimal_rules`); integers and booleans: strict (`add_strict_numbers`)
+        # text (`add_decimal_rules`); integers and booleans: strict (`add_strict_numbers`); UUIDs: one spelling
         temporal, decimal = add_temporal_rules(cls.model_fields), add_decimal_rules(cls.model_fields)
-        strict = add_strict_numbers(cls.model_fields)
-        if temporal or decimal or strict or unchecked:
+        strict, uuids = add_strict_numbers(cls.model_fields), add_uuid_rules(cls.model_fields)
+        if temporal or decimal or strict or uuids or unchecked:
             cls.model_rebuild(force=True)
 
 
