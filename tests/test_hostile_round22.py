@@ -53,8 +53,10 @@ Found and fixed (each test failed on the old code, as said at it):
   UUID field of every body (the kit's `InputModel`, `add_uuid_rules`); text that is no UUID at all keeps pydantic's
   `uuid_parsing`.
 
-Left: `If-None-Match` on two lines is read by its first (a 200 where a 304 was due: nothing wrong is answered); LIKA's
-door for self-assessments published elsewhere keeps its own body model (`SelfAssessmentPublishedIn`, unchanged since
+- `If-None-Match` on two lines was read by its first alone: the tags on the second never matched reporting's kept
+  answer (the whole answer again, never a 304). Now every field is read, as one list.
+
+Left: LIKA's door for self-assessments published elsewhere keeps its own body model (`SelfAssessmentPublishedIn`, unchanged since
 v1), whose `self_assessment_id` still takes the lax spellings.
 """
 
@@ -379,5 +381,24 @@ def test_a_uuid_in_a_body_in_another_spelling_is_a_422_naming_it(running, token_
             if [(e["field"], e["rule"]) for e in errors] != [("assessment_id", "uuid_format")]:
                 attack.wrong.append(f"{what}: {got.status_code} {got.text[:160]!r}")
         assert not attack.wrong, "\n".join(attack.wrong[:20])
+    finally:
+        attack.client.close()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_if_none_match_on_two_lines_is_one_list(running, token_issuer):
+    """Failed on the old code: a 200 with the whole answer (the second line's tag never read)."""
+    name, service = running
+    if name != "reporting":
+        pytest.skip("reporting's kept answers carry ETags")
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        table = f"/v1/results/assessments?level=organiser&organiser_id={ORGANISER}"
+        attack.client.get(table)
+        etag = attack.client.get(table).headers["etag"]  # kept by now
+        own = [(k, v) for k, v in attack.client.headers.multi_items()]
+        again = attack.client.get(table, headers=[*own, ("if-none-match", '"another"'), ("if-none-match", etag)])
+        assert (again.status_code, again.content) == (304, b""), again.text[:200]
     finally:
         attack.client.close()

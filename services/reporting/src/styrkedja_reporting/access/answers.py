@@ -344,12 +344,13 @@ def request_key(scope: Scope) -> RequestKey:
 
 
 def _etag_matches(scope: Scope, etag: bytes) -> bool:
-    header = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
-    if header is None:
+    """`If-None-Match` names `etag` (or is `*`). Its fields are one list (RFC 9110 §5.3): round 22, the first field
+    alone was read, so a client or proxy sending the tags on two lines got the whole answer again, never a 304."""
+    fields = [v for k, v in scope["headers"] if k == b"if-none-match"]
+    if not fields:
         return False
-    if header.strip() == b"*":
-        return True
-    return any(tag.strip().removeprefix(b"W/") == etag for tag in header.split(b","))
+    tags = [tag.strip() for field in fields for tag in field.split(b",")]
+    return b"*" in tags or any(tag.removeprefix(b"W/") == etag for tag in tags)
 
 
 def _freshness_headers(state: State, lag: Callable[[], int | None]) -> list[tuple[bytes, bytes]]:
