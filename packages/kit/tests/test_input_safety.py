@@ -8,11 +8,13 @@ import json
 import logging
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -119,6 +121,76 @@ def test_a_date_in_a_request_body_is_iso_text_in_plausible_years(value: object, 
         with pytest.raises(ValidationError) as caught:
             Body.model_validate_json(json.dumps(payload))
         assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), rule)]
+
+
+@pytest.mark.parametrize("text", ["5_0", "\u0661\u0660", "\uff15", "  5 ", "5\n", "+5", ".5", "5.", "1E+1", "1e2",
+                                  "0E-1000000", "NaN", "-Infinity", "0x10", ""])
+def test_a_decimal_given_as_text_is_in_plain_notation(text: str) -> None:
+    """Failed on the old code: `"5_0"` was 50, Arabic-Indic and full-width digits, blanks, `+5`, `.5`, `5.` numbers,
+    `"1E+1"` kept so, and `"0E-1000000"` passed the rule of decimal places to fail in PostgreSQL (reporting's alert
+    thresholds: a 500); NaN, -Infinity, 0x10 and "" were refused by pydantic's rules, each its own."""
+    class Body(InputModel):
+        points: Decimal = Field(Decimal(10), ge=0, le=100, decimal_places=4)
+        maybe: Decimal | None = None
+
+    for field in ("points", "maybe"):
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate_json(json.dumps({field: text}))
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), "decimal_format")]
+
+
+def test_a_decimal_zero_is_one_zero_and_plain_decimals_pass() -> None:
+    """Failed on the old code: `-0.0` (a JSON number too) was kept and answered as `-0`."""
+    class Body(InputModel):
+        points: Decimal = Field(Decimal(10), ge=0, le=100, decimal_places=4)
+
+    for given in ('"-0"', '"-0.0"', "-0.0", '"0.0000"', "0"):
+        kept = Body.model_validate_json(f'{{"points": {given}}}').points
+        assert str(kept) == "0", given
+    assert [str(Body.model_validate_json(f'{{"points": {v}}}').points) for v in ('"12.5"', "12.5", '"100"', "7")] == [
+        "12.5", "12.5", "100", "7"]
+
+
+@pytest.mark.parametrize("given", ['"2"', "2.0", "1e0", "true", '" 2"'])
+def test_a_plain_int_or_bool_field_of_a_body_is_strict(given: str) -> None:
+    """Failed on the old code: a field typed plain `int` (LIKA's action-plan `priority`, reporting's `min_students`)
+    took text, a float with no fraction and `true` (as 1), as pydantic's lax mode reads them; a plain `bool` took
+    `"true"`, 1 and `"yes"`."""
+    class Body(InputModel):
+        count: int = Field(1, ge=0, le=3)
+        maybe: int | None = None
+        flag: bool = False
+
+    for field in ("count", "maybe"):
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate_json(f'{{"{field}": {given}}}')
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), "int_type")]
+    for flag in ('"true"', "1", '"yes"'):
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate_json(f'{{"flag": {flag}}}')
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("flag",), "bool_type")]
+    kept = Body.model_validate_json('{"count": 2, "maybe": null, "flag": true}')
+    assert (kept.count, kept.maybe, kept.flag) == (2, None, True)
+
+
+@pytest.mark.parametrize("text", ["urn:uuid:12345678-1234-5678-1234-567812345678",
+                                  "{12345678-1234-5678-1234-567812345678}", "12345678123456781234567812345678"])
+def test_a_uuid_in_a_body_is_its_36_character_form(text: str) -> None:
+    """Failed on the old code: each was read as the id `12345678-1234-5678-1234-567812345678` (a gateway or an audit
+    comparing the body's text saw another id than the one stored)."""
+    class Body(InputModel):
+        record_id: UUID | None = None
+        other_id: UUID = UUID(int=1)
+
+    for field in ("record_id", "other_id"):
+        with pytest.raises(ValidationError) as caught:
+            Body.model_validate_json(json.dumps({field: text}))
+        assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [((field,), "uuid_format")]
+    assert Body.model_validate_json('{"record_id": "12345678-1234-5678-1234-56781234567A"}').record_id == UUID(
+        "12345678-1234-5678-1234-56781234567a")
+    with pytest.raises(ValidationError) as caught:  # no UUID at all: pydantic's own rule, as before
+        Body.model_validate_json('{"record_id": "not-a-uuid"}')
+    assert [e["type"] for e in caught.value.errors()] == ["uuid_parsing"]
 
 
 def test_a_date_in_a_query_is_iso_text_in_plausible_years() -> None:

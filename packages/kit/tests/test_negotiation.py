@@ -6,8 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Response
+from starlette.datastructures import Headers
 
-from styrkedja_kit.negotiation import acceptable, admits
+from styrkedja_kit.negotiation import accept_of, acceptable, admits
 from styrkedja_kit.problems import Problem, install_problem_handlers
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -84,3 +85,21 @@ def test_admits_reads_weights_and_wildcards() -> None:
     assert not admits("text/csv;q=0", ["text/csv"]) and not admits("image/png", ["application/json"])
     with pytest.raises(Problem):
         admits("text/csv;q=2", ["text/csv"])
+
+
+async def test_accept_sent_as_two_fields_is_one_list() -> None:
+    """Failed on the old code: the first field alone was read, so `text/html` and `application/json` on two lines was
+    a 406 (and on the book, `application/json` then the workbook's type admitted JSON only, where a proxy joining
+    the two fields, as RFC 9110 §5.3 allows, asked for either)."""
+    transport = httpx.ASGITransport(app=make_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        for path, fields, status in [("/json", ["text/html", "application/json"], 200),
+                                     ("/json", ["application/json;q=0", "text/html"], 406),
+                                     ("/book", ["text/html", XLSX], 200),
+                                     ("/json", ["text/html", "application/xml"], 406)]:
+            headers = httpx.Headers([("accept", value) for value in fields])
+            answer = await client.get(path, headers=headers)
+            assert answer.status_code == status, (path, fields, answer.text)
+    assert accept_of(Headers(raw=[(b"accept", b"text/html"), (b"x", b"y"), (b"accept", b"*/*;q=0.1")])) == \
+        "text/html, */*;q=0.1"
+    assert accept_of(Headers(raw=[])) is None

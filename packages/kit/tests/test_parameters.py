@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote_to_bytes
 from uuid import UUID
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Path, Query
+from fastapi import Depends, FastAPI, Header, Path, Query
+from pydantic import AwareDatetime
 
 from styrkedja_kit.app import RequestGuard, _odd_path
 from styrkedja_kit.inputs import DateParam, OrganiserIdParam, json_refusal, key_given_twice
@@ -48,12 +49,14 @@ def make_app(unknown: Literal["refuse", "ignore"] = "refuse") -> FastAPI:
     return app
 
 
-async def _get(app: FastAPI, target: str) -> httpx.Response:
-    """GET `target` as written, as a server hands it to the app (httpx would resolve a `..` segment itself)."""
+async def _get(app: FastAPI, target: str, headers: list[tuple[bytes, bytes]] | None = None) -> httpx.Response:
+    """GET `target` as written, as a server hands it to the app (httpx would resolve a `..` segment itself), with
+    `headers` as sent (a header twice too)."""
     raw_path, _, query = target.encode().partition(b"?")
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": unquote_to_bytes(raw_path).decode("utf-8", "replace"), "raw_path": raw_path,
-             "query_string": query, "root_path": "", "headers": [(b"host", b"t")], "client": ("127.0.0.1", 1),
+             "query_string": query, "root_path": "", "headers": [(b"host", b"t"), *(headers or [])],
+             "client": ("127.0.0.1", 1),
              "server": ("127.0.0.1", 80)}
     sent: list[dict[str, Any]] = []
 
@@ -150,6 +153,76 @@ async def test_unknown_parameters_may_be_ignored_where_the_app_says_so() -> None
     app = make_app("ignore")
     assert (await _get(app, "/rounds/2?utm_source=mail&session_state=x")).status_code == 200
     assert _errors(await _get(app, "/rounds/2?year=1_0")) == [("year", "integer_format")]
+
+
+def _moments_app() -> FastAPI:
+    app = FastAPI(dependencies=[Depends(strict_parameters())])
+    install_problem_handlers(app)
+
+    @app.get("/moments")
+    async def moments(since: datetime | None = None, at: AwareDatetime | None = None,
+                      day: date | None = None) -> dict[str, str | None]:
+        # what a route then does with it: a moment in UTC, as asyncpg sends a timestamptz (OverflowError past its max)
+        return {"since": since and since.astimezone(UTC).isoformat(), "at": at and at.astimezone(UTC).isoformat(),
+                "day": day and day.isoformat()}
+
+    return app
+
+
+@pytest.mark.parametrize(("query", "field", "rule"), [
+    ("since=9999-12-31T23:59:59-14:00", "since", "date_range"), ("since=9999-12-31T23:59:59Z", "since", "date_range"),
+    ("since=0001-01-01T00:00:00%2B01:00", "since", "date_range"), ("since=1899-12-31T23:59:59Z", "since", "date_range"),
+    ("at=9999-12-31T23:59:59-01:00", "at", "date_range"), ("at=0001-01-01T00:00:00%2B14:00", "at", "date_range"),
+    ("day=9999-12-31", "day", "date_range"), ("day=0001-01-01", "day", "date_range"),
+    ("at=1700000000", "at", "datetime_format"), ("at=2026-01-01", "at", "datetime_format"),
+    ("at=2026-01-01T00:00:00", "at", "datetime_format"), ("at=2026-01-01+00:00:00Z", "at", "datetime_format"),
+])
+async def test_a_date_or_moment_in_a_query_is_one_of_the_years_bodies_take(query, field, rule) -> None:
+    """Failed on the old code: a moment in year 9999 behind UTC, or in year 1 ahead of it, passed every rule and was
+    an OverflowError where it became UTC (reporting's audit trail and freshness sweep: a plain-text 500, the
+    connection dropped); `at` as pydantic's `AwareDatetime` was no date-time to the rule (a text), so
+    `1700000000` (ten digits: a personnummer's length) was read as a Unix timestamp."""
+    response = await _get(_moments_app(), f"/moments?{query}")
+    assert response.status_code == 422, response.text
+    assert _errors(response) == [(field, rule)]
+
+
+async def test_moments_in_the_years_bodies_take_pass() -> None:
+    response = await _get(_moments_app(), "/moments?since=2199-12-31T23:59:59-14:00&at=1900-01-01T00:00:00%2B14:00"
+                                          "&day=2026-02-28")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"since": "2200-01-01T13:59:59+00:00", "at": "1899-12-31T10:00:00+00:00",
+                               "day": "2026-02-28"}
+
+
+def _keyed_app() -> FastAPI:
+    app = FastAPI(dependencies=[Depends(strict_parameters())])
+    install_problem_handlers(app)
+
+    @app.get("/keyed")
+    async def keyed(key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> dict[str, str | None]:
+        return {"key": key}
+
+    return app
+
+
+@pytest.mark.parametrize(("headers", "rule"), [
+    ([(b"idempotency-key", b"k1"), (b"idempotency-key", b"k2")], "single_header"),
+    ([(b"Idempotency-Key", b"k1"), (b"IDEMPOTENCY-KEY", b"k1")], "single_header"),
+    ([(b"idempotency-key", b"19121212-1212")], "no_personal_identity_number"),
+    ([(b"idempotency-key", b"elev_121212.1212")], "no_personal_identity_number"),
+    ([(b"idempotency-key", b"k\x1b[2J")], "no_control_characters"),
+])
+async def test_a_header_parameter_is_sent_once_and_obeys_the_text_rules(headers, rule) -> None:
+    """Failed on the old code: a header parameter was judged by no rule of the kit's; two `Idempotency-Key`s were read
+    as the first (a proxy reading the last, or both joined, saw another request), and a personal identity number as
+    the key was taken (reporting kept it with the write's outcome for a day)."""
+    app = _keyed_app()
+    response = await _get(app, "/keyed", headers)
+    assert response.status_code == 422, response.text
+    assert _errors(response) == [("Idempotency-Key", rule)]
+    assert (await _get(app, "/keyed", [(b"idempotency-key", b"k-1")])).json() == {"key": "k-1"}  # once: taken
+    assert (await _get(app, "/keyed")).json() == {"key": None}
 
 
 def test_a_query_string_is_percent_encoded_utf8() -> None:

@@ -3,7 +3,10 @@
 `InputModel` is the base of every request body: unknown fields are refused, and every string
 (at any depth) obeys the contracts' text rules (no control characters, no personnummer in any
 spelling), every integer fits a database integer. Integer and boolean fields use the strict
-types below: `"1"` is not a number and `true` is not an integer.
+types below: `"1"` is not a number and `true` is not an integer — a field typed plain `int` or `bool` is made strict
+too (`add_strict_numbers`); a UUID is its 36-character form with hyphens (`add_uuid_rules`). A decimal field
+(`Decimal`) given as text
+takes the plain notation only (`"12.5"`; `decimal_format`), and a zero is one zero (`add_decimal_rules`).
 
 Query and path parameters take the contracts' types directly, e.g.
 
@@ -20,17 +23,28 @@ A large body (a batch) can be parsed and validated in one pass, from its bytes (
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Optional, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 
 import annotated_types
 from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
@@ -163,6 +177,111 @@ def _rules_held_by_type(field: FieldInfo) -> bool:
     return _held(field.annotation, _flat(field.metadata))
 
 
+#: a decimal written as text, as a client keeps an exact number (`"12.5"`): JSON's plain notation without its exponent,
+#: as a query's number (`parameters.FORMATS`). pydantic's lax reading of text took `"5_0"` as 50, Arabic-Indic and
+#: full-width digits, blanks around, `"+5"`, `".5"`, `"5."`, and kept `"1E+1"` as written; `"0E-1000000"` broke no
+#: rule of decimal places (a zero has none) and no database numeric holds it (PostgreSQL refused it: a 500)
+_DECIMAL_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+DECIMAL_FORMAT = ("Input should be a decimal number written as text in ASCII digits with an optional '.' and decimals "
+                  "(e.g. \"12.5\"): no blanks, '+', '_', exponent, NaN or Infinity")
+
+
+def decimal_as_plain_text(value: Any) -> Any:
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise PydanticCustomError("decimal_format", DECIMAL_FORMAT)
+    return value
+
+
+def one_zero(value: Any) -> Any:
+    """`-0`, `-0.0` (a JSON number too) and `0.0000` are the zero: stored and answered as `0`, not as a negative."""
+    return Decimal(0) if isinstance(value, Decimal) and value == 0 else value
+
+
+def _decimal(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _decimal(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return any(_decimal(arg) for arg in get_args(annotation) if arg is not type(None))
+    return annotation is Decimal
+
+
+def add_decimal_rules(fields: dict[str, FieldInfo]) -> bool:
+    """Give every decimal field (or optional one) the two rules above, once; True if a field got them (the model
+    must then be rebuilt)."""
+    changed = False
+    for field in fields.values():
+        if not _decimal(field.annotation) or any(getattr(m, "func", None) is decimal_as_plain_text
+                                                 for m in field.metadata):
+            continue
+        field.metadata.extend([AfterValidator(one_zero), BeforeValidator(decimal_as_plain_text)])
+        changed = True
+    return changed
+
+
+#: a UUID as RFC 9562 writes it, either case: the one spelling the query's UUIDs take too (`parameters`)
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+_LAX_UUID: TypeAdapter[UUID] = TypeAdapter(UUID)
+
+
+def _read_as_uuid(value: str) -> bool:
+    """Whether pydantic's lax reading takes `value` as a UUID (another spelling of one)."""
+    try:
+        _LAX_UUID.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def uuid_as_text(value: Any) -> Any:
+    """Round 22: pydantic read `urn:uuid:…`, `{…}` and 32 hex digits without hyphens as the same id — a gateway,
+    an audit or a client's log comparing the body's text saw another id than the one stored."""
+    if isinstance(value, str) and not _UUID_TEXT.fullmatch(value) and _read_as_uuid(value):
+        raise PydanticCustomError("uuid_format", "Input should be a UUID in its 36-character form with hyphens "
+                                                 "(e.g. 3b0e6f0a-9c4d-4f7e-8a21-5d6c7e8f9a01)")
+    return value  # the canonical form, or no UUID at all: pydantic's own refusal names it (`uuid_parsing`)
+
+
+def add_uuid_rules(fields: dict[str, FieldInfo]) -> bool:
+    """Give every UUID field (or optional one) `uuid_as_text`, once; True if a field got it (rebuild the model)."""
+    changed = False
+    for field in fields.values():
+        if _plain(field.annotation, (UUID,)) and not any(getattr(m, "func", None) is uuid_as_text
+                                                         for m in field.metadata):
+            field.metadata.append(BeforeValidator(uuid_as_text))
+            changed = True
+    return changed
+
+
+def _plain(annotation: Any, kinds: tuple[type, ...]) -> bool:
+    """`annotation` is one of `kinds` as is, or optional (`int | None`), with no `Strict` of its own inside."""
+    if get_origin(annotation) in (Union, UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return len(args) == 1 and _plain(args[0], kinds)
+    return annotation in kinds
+
+
+def add_strict_numbers(fields: dict[str, FieldInfo]) -> bool:
+    """Make every field typed plain `int` or `bool` (or optional) strict, once; True if a field was (the model must
+    then be rebuilt). Round 22: LIKA's `priority: int | None` and reporting's `min_students: int` took `"2"`, `2.0`,
+    `1e0` and `true` (as 1), as pydantic's lax mode reads them, where every other integer of a body is strict."""
+    changed = False
+    for field in fields.values():
+        annotation = field.annotation
+        if not _plain(annotation, (int, bool)) or any(isinstance(m, Strict) for m in field.metadata):
+            continue
+        if annotation in (int, bool):
+            field.metadata.append(Strict())
+        else:  # optional: strict inside the union (pydantic applies no `strict` to a nullable schema as a whole)
+            base = next(arg for arg in get_args(annotation) if arg is not type(None))
+            strict: Any = Optional[Annotated[base, Strict()]]  # noqa: UP045 (a type built at run time)
+            field.annotation = strict
+        changed = True
+    return changed
+
+
 class InputModel(BaseModel):
     """Base of every request body.
 
@@ -185,8 +304,11 @@ class InputModel(BaseModel):
         unchecked = [field for name, field in cls.model_fields.items() if name not in held]
         for field in unchecked:
             field.metadata.append(AfterValidator(enforce_value_rules))
-        # dates and times: ISO text only and plausible years, as in the events (`add_temporal_rules`)
-        if add_temporal_rules(cls.model_fields) or unchecked:
+        # dates and times: ISO text only and plausible years, as in the events (`add_temporal_rules`); decimals: plain
+        # text (`add_decimal_rules`); integers and booleans: strict (`add_strict_numbers`); UUIDs: one spelling
+        temporal, decimal = add_temporal_rules(cls.model_fields), add_decimal_rules(cls.model_fields)
+        strict, uuids = add_strict_numbers(cls.model_fields), add_uuid_rules(cls.model_fields)
+        if temporal or decimal or strict or uuids or unchecked:
             cls.model_rebuild(force=True)
 
 

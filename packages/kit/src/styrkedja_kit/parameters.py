@@ -11,10 +11,14 @@ became U+FFFD and raw non-ASCII bytes were read as Latin-1. Here, before the ope
 - an integer is ASCII digits, without `+`, blanks, `_`, decimals or leading zeros (`0` itself is fine; `-0` is not);
   within its bounds (a database integer where it names none), so a `-` passes only where negative makes sense;
 - a boolean is `true` or `false`; a UUID its 36-character hyphenated form (either case); a date `YYYY-MM-DD`; a
-  date-time RFC 3339 with its offset;
+  date-time RFC 3339 with its offset (pydantic's `AwareDatetime` and its kin too); either in the years every body and
+  event allows (`date_range`: year 1 or 9999 with an offset is no moment Python or PostgreSQL can hold in UTC);
 - text obeys the text rules every input obeys (no control characters, no personal identity number), where its type
   does not already apply them (a NUL in a path parameter is named by that parameter), and a pattern means ASCII
   digits by `\\d` as JSON Schema does;
+- a header parameter (reporting's `Idempotency-Key`) is sent once (`single_header`: Starlette reads the first of two,
+  a proxy or the client's own log the last, or both joined) and obeys the text rules (a personal identity number as
+  the key was stored with the outcome for a day);
 - a parameter that is not a list is given once (`repeated`); an unknown query parameter is refused
   (`unknown_parameter`), or ignored where the app asks for it (the dashboard's pages: a browser arrives with what
   links and the identity provider add, `utm_source`, `session_state`);
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
 from types import UnionType
@@ -43,10 +47,11 @@ from fastapi import Request
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import AwareDatetime, FutureDate, FutureDatetime, NaiveDatetime, PastDate, PastDatetime
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from styrkedja_contracts.events.base import MAX_INT4
+from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR, MAX_INT4
 from styrkedja_contracts.identifiers import check_text
 
 from .inputs import _flat, _held  # the request bodies' own judgement of which types check their text
@@ -68,8 +73,8 @@ FORMATS: dict[str, str] = {
     "integer": "ASCII digits only: no '+', blanks, '_', decimals or leading zeros",
     "boolean": "`true` or `false`",
     "uuid": "the 36-character form with hyphens",
-    "date": "an ISO 8601 date, YYYY-MM-DD",
-    "datetime": "an RFC 3339 date-time with its offset",
+    "date": f"an ISO 8601 date, YYYY-MM-DD, in the years {EARLIEST_YEAR}-{LATEST_YEAR}",
+    "datetime": f"an RFC 3339 date-time with its offset, in the years {EARLIEST_YEAR}-{LATEST_YEAR}",
     "number": "a decimal number: no exponent, NaN or Infinity",
 }
 
@@ -79,7 +84,7 @@ class Parameter:
     """One query or path parameter of an operation, as the strict rule reads it."""
 
     name: str  # as sent (its alias)
-    where: Literal["query", "path"]
+    where: Literal["query", "path", "header"]
     kind: Kind
     many: bool = False  # a list: may be given more than once
     low: int | None = None  # an integer's least and greatest value
@@ -102,6 +107,8 @@ class Parameters:
 
     query: Mapping[str, Parameter]
     path: Mapping[str, Parameter]
+    #: by the header's name in lower case (a header's name is case-insensitive), each named as declared
+    header: Mapping[str, Parameter] = field(default_factory=dict)
 
 
 def _bounds(metadata: Iterable[Any]) -> tuple[int | None, int | None]:
@@ -168,9 +175,10 @@ def _kind(annotation: Any, metadata: list[Any]) -> tuple[Kind, bool, list[Any], 
         return "number", False, metadata, True
     if annotation is UUID:
         return "uuid", False, metadata, True
-    if annotation is datetime:
+    # pydantic's own date and time types are no subclasses of date or datetime, but the same text
+    if annotation is datetime or annotation in (AwareDatetime, NaiveDatetime, PastDatetime, FutureDatetime):
         return "datetime", False, metadata, True
-    if annotation is date:
+    if annotation is date or annotation in (PastDate, FutureDate):
         return "date", False, metadata, True
     return "text", False, metadata, _held(annotation, _flat(metadata))
 
@@ -181,23 +189,28 @@ def parameters_of(route: APIRoute) -> Parameters:
     if known is None:
         query: dict[str, Parameter] = {}
         path: dict[str, Parameter] = {}
-        for field in get_flat_params(route.dependant):
+        header: dict[str, Parameter] = {}
+        for one in get_flat_params(route.dependant):
             # a field of a parameter model (`Annotated[Filters, Query()]`) carries no `in_`: read as the query's
-            given = getattr(getattr(field.field_info, "in_", None), "value", "query")
-            if given not in ("query", "path"):
+            given = getattr(getattr(one.field_info, "in_", None), "value", "query")
+            if given not in ("query", "path", "header"):
                 continue
-            where: Literal["query", "path"] = "path" if given == "path" else "query"
-            kind, many, metadata, held = _kind(field.field_info.annotation, list(field.field_info.metadata))
+            where: Literal["query", "path", "header"] = "query" if given == "query" else "path" if given == "path" \
+                else "header"
+            kind, many, metadata, held = _kind(one.field_info.annotation, list(one.field_info.metadata))
             low, high = _bounds(metadata)
             if kind == "integer":  # a parameter naming no bound is a database integer
                 low = -MAX_INT4 - 1 if low is None else low
                 high = MAX_INT4 if high is None else high
-            parameter = Parameter(field.alias, where, kind, many, low, high, text_rules=kind == "text" and not held,
+            parameter = Parameter(one.alias, where, kind, many, low, high, text_rules=kind == "text" and not held,
                                   # a type that checks its own text names its own rule (`ascii_only`)
                                   pattern=_pattern(metadata) if kind == "text" and not held else None,
-                                  required=field.field_info.is_required())
-            (query if where == "query" else path)[parameter.name] = parameter
-        known = Parameters(query, path)
+                                  required=one.field_info.is_required())
+            if where == "header":
+                header[parameter.name.lower()] = parameter
+            else:
+                (query if where == "query" else path)[parameter.name] = parameter
+        known = Parameters(query, path, header)
         setattr(route, _CACHED, known)  # a route is not hashable: kept on it
     return known
 
@@ -232,11 +245,17 @@ def value_error(parameter: Parameter, value: str) -> dict[str, Any] | None:
         return None if value in BOOLEANS else _error(where, name, "bool_parsing", f"must be {FORMATS['boolean']}")
     if kind == "uuid":
         return None if _UUID.fullmatch(value) else _error(where, name, "uuid_format", f"must be {FORMATS['uuid']}")
-    if kind == "date":
-        return None if _DATE.fullmatch(value) else _error(where, name, "date_format", f"must be {FORMATS['date']}")
-    if kind == "datetime":
-        return None if _DATETIME.fullmatch(value) else _error(where, name, "datetime_format",
-                                                              f"must be {FORMATS['datetime']}")
+    if kind == "date" and not _DATE.fullmatch(value):
+        return _error(where, name, "date_format", f"must be {FORMATS['date']}")
+    if kind == "datetime" and not _DATETIME.fullmatch(value):
+        return _error(where, name, "datetime_format", f"must be {FORMATS['datetime']}")
+    if kind in ("date", "datetime"):
+        # the bodies' and events' years (`within_years`): 9999-12-31T23:59:59-01:00 is past `datetime.max` in UTC, an
+        # OverflowError where a query compares it with a stored moment (a 500 before)
+        if EARLIEST_YEAR <= int(value[:4]) <= LATEST_YEAR:
+            return None
+        return _error(where, name, "date_range", f"Input should be a date or time in the years {EARLIEST_YEAR}–"
+                      f"{LATEST_YEAR}", earliest=EARLIEST_YEAR, latest=LATEST_YEAR)
     if kind == "number":
         return None if _NUMBER.fullmatch(value) else _error(where, name, "number_format",
                                                             f"must be {FORMATS['number']}")
@@ -287,10 +306,12 @@ def query_items(raw: bytes) -> tuple[list[tuple[str, str]], list[dict[str, Any]]
 
 
 def judge(parameters: Parameters, query: bytes, path: Mapping[str, Any], *,
-          unknown: Literal["refuse", "ignore"] = "refuse", text_rules: bool = True) -> list[dict[str, Any]]:
-    """Every broken rule of a request's query string (raw bytes) and path parameters (decoded, as routed) against
-    an operation's `parameters`; one error per parameter (its first), none when all hold. `text_rules=False`: text
-    is left to the app's own check (the dashboard's, which knows the values its identity provider makes)."""
+          unknown: Literal["refuse", "ignore"] = "refuse", text_rules: bool = True,
+          headers: Sequence[tuple[bytes, bytes]] = ()) -> list[dict[str, Any]]:
+    """Every broken rule of a request's query string (raw bytes), path parameters (decoded, as routed) and header
+    parameters (`headers`: the raw pairs, as the server hands them over) against an operation's `parameters`; one
+    error per parameter (its first), none when all hold. `text_rules=False`: text is left to the app's own check (the
+    dashboard's, which knows the values its identity provider makes)."""
     items, errors = query_items(query) if query else ([], [])
     named = {e["loc"][1] for e in errors}
     counts: dict[str, int] = {}
@@ -324,6 +345,28 @@ def judge(parameters: Parameters, query: bytes, path: Mapping[str, Any], *,
             error = value_error(parameter if text_rules else _without_text_rules(parameter), given)
             if error is not None:
                 errors.append(error)
+    if parameters.header:
+        errors += _header_errors(parameters.header, headers, text_rules)
+    return errors
+
+
+def _header_errors(declared: Mapping[str, Parameter], headers: Sequence[tuple[bytes, bytes]],
+                   text_rules: bool) -> list[dict[str, Any]]:
+    sent: dict[str, list[str]] = {}
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1").lower()
+        if name in declared:  # as Starlette decodes a header
+            sent.setdefault(name, []).append(raw_value.decode("latin-1"))
+    errors = []
+    for name, values in sent.items():
+        parameter = declared[name]
+        if len(values) > 1:
+            errors.append(_error("header", parameter.name, "single_header",
+                                 "sent more than once; this header takes one value"))
+            continue
+        error = value_error(parameter if text_rules else _without_text_rules(parameter), values[0])
+        if error is not None:
+            errors.append(error)
     return errors
 
 
@@ -342,11 +385,15 @@ def strict_parameters(unknown: Literal["refuse", "ignore"] = "refuse", *, text_r
     async def strict(request: Request) -> None:
         route = request.scope.get("route")
         query = request.scope.get("query_string") or b""
-        if not isinstance(route, APIRoute) or (not query and not request.path_params):
+        if not isinstance(route, APIRoute):
+            return
+        known = parameters_of(route)
+        if not query and not request.path_params and not known.header:
             return
         if when is not None and not when(request):
             return
-        errors = judge(parameters_of(route), query, request.path_params, unknown=unknown, text_rules=text_rules)
+        errors = judge(known, query, request.path_params, unknown=unknown, text_rules=text_rules,
+                       headers=request.scope.get("headers") or ())
         if errors:
             raise RequestValidationError(errors)
 

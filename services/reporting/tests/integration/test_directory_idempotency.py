@@ -108,3 +108,26 @@ async def test_a_retry_racing_its_first_attempt_is_applied_once(client, database
     assert all(a.json()["created"] == 3 for a in answers), [a.json() for a in answers]
     assert sum("idempotent-replayed" in a.headers for a in answers) == 3
     assert await outbox_rows(database) == events + 3
+
+
+async def test_one_key_and_body_under_two_organisers_scopes_are_two_requests(client, database, token_issuer) -> None:
+    """Failed on the old code: the second organiser's removal by source id was answered with the first's outcome
+    (`Idempotent-Replayed: true`, `removed: 1`: the first organiser's group) and never applied — keys were the client's alone, while a removal by
+    source ids acts within the token's organisers (a platform writing for two with one client id, its key a SHA-256
+    of the body as docs/platforms.md suggests)."""
+    def token(organiser: str) -> str:
+        return token_issuer.mint(roles=["platform"], organisers=[organiser], subject="one-platform",
+                                 client_id="one-platform")
+
+    for organiser in (ORG, "1480"):  # one group each, from a source id the two sources share
+        body = groups("shared", organiser=organiser)
+        body["items"][0]["source_id"] = "shared-source-1"
+        made = await client.post("/v1/directory/changes", json=body,
+                                 headers={"Authorization": f"Bearer {token(organiser)}"})
+        assert made.status_code == 200 and made.json()["created"] == 1, made.text
+    removal = {"source_ids": ["shared-source-1"], "removed_at": AT}
+    for organiser in (ORG, "1480"):
+        answer = await client.post("/v1/directory/removals", json=removal, headers={
+            "Authorization": f"Bearer {token(organiser)}", "Idempotency-Key": "sha256-of-the-body"})
+        assert answer.status_code == 200 and "idempotent-replayed" not in answer.headers, (organiser, answer.text)
+        assert answer.json()["removed"] == 1, (organiser, answer.text)

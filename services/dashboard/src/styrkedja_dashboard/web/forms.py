@@ -18,7 +18,7 @@ from styrkedja_contracts.identifiers import (
     canonical_organiser_id,
     has_personal_identity_number,
 )
-from styrkedja_kit.negotiation import admits
+from styrkedja_kit.negotiation import accept_of, admits
 from styrkedja_kit.problems import Problem
 
 #: values the identity provider makes (random), never a person's: not judged
@@ -98,7 +98,7 @@ def acceptable_to_the_browser(request: Request) -> None:
     none of `ANSWERS_IN` (`*/json`, `application/xml`, a value that is no media range) is a 406 page naming the
     header, and a weight that is no qvalue a 400 (round 21: the kit's 400 for `q=NaN` would have been a 500 here,
     which has no problem handler; a browser's Accept always holds `*/*`, so no page a browser asks for is refused)."""
-    accept = request.headers.get("accept")
+    accept = accept_of(request.headers)
     try:
         if admits(accept, ANSWERS_IN):
             return

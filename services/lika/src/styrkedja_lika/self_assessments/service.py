@@ -7,14 +7,17 @@ Only a published one leaves the service, as events; a private one never does."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
+from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR
 from styrkedja_contracts.events.lika import LikaRating, LikaSelfAssessmentPublishedV1
 from styrkedja_kit.auth import Principal
 from styrkedja_kit.db import Database
@@ -70,13 +73,29 @@ def to_domain(row: dict[str, Any], ratings: dict[str, tuple[str, str | None]]) -
         k: {"rating": r, "comment": c} for k, (r, c) in ratings.items()}})
 
 
+#: a start term as a request writes it: one spelling, `HT 2026/27` (ASCII digits, one ordinary space)
+_START_TERM = re.compile(r"(HT|VT) ([0-9]{4})/[0-9]{2}")
+_TERM_RULE = "a term like 'HT 2026/27' (HT or VT, one space, the school year)"
+
+
 def _start_term(text: str | None, now: datetime) -> SchoolTerm:
+    """The plan's start term asked for. In the years every date of a request lies in (`EARLIEST_YEAR`-`LATEST_YEAR`):
+    the school years' own rule runs to 9998/99, and the plan's suggested terms, counted on from the start, then left
+    it — `HT 9998/99` was a 500 at publish. Its rule broken is said in words, never as pydantic's own text (the
+    model's name, a link to pydantic's site)."""
     if text is None:
         return rules.term_of(now)
+    found = _START_TERM.fullmatch(text)
+    if found is None:
+        raise RuleViolation("start_term", "term_format", f"must be {_TERM_RULE}")
+    if not EARLIEST_YEAR <= int(found.group(2)) <= LATEST_YEAR:
+        raise RuleViolation("start_term", "date_range", f"must be a term of the school years {EARLIEST_YEAR}/"
+                            f"{(EARLIEST_YEAR + 1) % 100:02d}-{LATEST_YEAR}/{(LATEST_YEAR + 1) % 100:02d}")
     try:
         return SchoolTerm.parse(text)
-    except ValueError as error:
-        raise RuleViolation("start_term", "term_format", str(error)) from None
+    except (ValueError, ValidationError):  # a school year of two years not in a row (`2026/28`)
+        raise RuleViolation("start_term", "school_year_format", f"must be {_TERM_RULE}, its school year two "
+                            "consecutive years (`2026/27`)") from None
 
 
 Loaded = tuple[dict[str, Any], dict[str, tuple[str, str | None]]]

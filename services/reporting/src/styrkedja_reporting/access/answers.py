@@ -51,6 +51,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from styrkedja_kit.auth import Principal
+from styrkedja_kit.negotiation import raw_accept_of
 
 from ..results.read import Scope as ReadScope
 
@@ -336,18 +337,20 @@ def _query_items(query: bytes) -> tuple[tuple[str, str], ...]:
 
 
 def request_key(scope: Scope) -> RequestKey:
-    """Path, query (parsed; parameters in name order, repeated ones in their own order) and Accept."""
-    accept = next((v for k, v in scope["headers"] if k == b"accept"), None)
+    """Path, query (parsed; parameters in name order, repeated ones in their own order) and Accept (every field of it,
+    as the route reads it: `negotiation.accept_of`)."""
+    accept = raw_accept_of(scope["headers"])
     return scope["path"], _query_items(scope.get("query_string", b"")), accept
 
 
 def _etag_matches(scope: Scope, etag: bytes) -> bool:
-    header = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
-    if header is None:
+    """`If-None-Match` names `etag` (or is `*`). Its fields are one list (RFC 9110 §5.3): round 22, the first field
+    alone was read, so a client or proxy sending the tags on two lines got the whole answer again, never a 304."""
+    fields = [v for k, v in scope["headers"] if k == b"if-none-match"]
+    if not fields:
         return False
-    if header.strip() == b"*":
-        return True
-    return any(tag.strip().removeprefix(b"W/") == etag for tag in header.split(b","))
+    tags = [tag.strip() for field in fields for tag in field.split(b",")]
+    return b"*" in tags or any(tag.removeprefix(b"W/") == etag for tag in tags)
 
 
 def _freshness_headers(state: State, lag: Callable[[], int | None]) -> list[tuple[bytes, bytes]]:

@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from styrkedja_kit.admission import ClientSlots
 from styrkedja_kit.app import export_slots
+from styrkedja_kit.negotiation import accept_of
 from styrkedja_kit.rules import RuleViolation
 
 from .negotiate import MEDIA_TYPES, ExportFormat, choose_format
@@ -122,7 +123,7 @@ def export_response(request: Request, table: Table, format: str | None = None, *
     """Answer `request` with `table` in the format asked for (`format=` query parameter, then
     the `Accept` header); 422 for an unknown `format`, 406 for an unacceptable `Accept`."""
     fmt = choose_format(format if format is not None else request.query_params.get("format"),
-                        request.headers.get("accept"))
+                        accept_of(request.headers))
     dialect = dialect or request.query_params.get("dialect") or "excel-sv"
     if dialect not in CSV_DIALECTS:
         raise RuleViolation("dialect", "csv_dialect", f"unknown CSV dialect {dialect!r}; use one of "

@@ -14,6 +14,7 @@ from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.auth import Principal, authorize_read
 from styrkedja_kit.db import one_snapshot
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
+from styrkedja_kit.negotiation import accept_of
 
 from ..access.answers import keep_answer
 from ..access.guard import read_scope
@@ -56,7 +57,7 @@ def _answer(request: Request, response: Response, cells: list[ResultCell], name:
     """JSON as the list of cells (the API's own shape, encoded by pydantic-core at once: the cells
     are the response model already); CSV and xlsx as a table (exports/)."""
     answer: Response
-    if choose_format(format, request.headers.get("accept")) is ExportFormat.json:
+    if choose_format(format, accept_of(request.headers)) is ExportFormat.json:
         answer = Response(_CELLS.dump_json(cells), media_type="application/json")
     else:
         answer = export_response(request, Table(name, COLUMNS, _rows(cells)), format)
