@@ -60,3 +60,20 @@ async def test_no_write_answers_500(client):
         assert response.status_code < 500, (method, path, body, response.text)
         if response.status_code >= 400 and response.status_code != 405:
             assert response.headers["content-type"].startswith(PROBLEM_JSON), (method, path, response.text)
+
+
+@pytest.mark.parametrize("spelling", ["urn:uuid:{}", "{{{}}}", "{}hex"])
+async def test_the_published_door_takes_one_spelling_of_an_id(client, spelling: str):
+    """The door for self-assessments published elsewhere read `urn:uuid:…`, `{…}` and 32 hex digits as the same id
+    (pydantic's lax reading): a re-send spelled otherwise matched another text than the one stored and logged.
+    Now `uuid_format`, as every other body's UUID."""
+    canonical = "0b0b0b0b-0000-4000-8000-00000000000a"
+    sa_id = canonical.replace("-", "") if spelling == "{}hex" else spelling.format(canonical)
+    body = {"self_assessment_id": sa_id, "organiser_id": "2999", "school_unit_code": "29990011",
+            "school_form": "grundskola", "respondent_role": "rektor", "catalogue_version": "2026.1",
+            "ratings": [{"indicator_id": "GR-LED-01", "area": "ledning", "rating": "STARTED"}]}
+    r = await client.post("/v1/self-assessments/published", json=body)
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert r.headers["content-type"].startswith(PROBLEM_JSON)
+    assert [(e["field"], e["rule"]) for e in problem["errors"]] == [("self_assessment_id", "uuid_format")], problem

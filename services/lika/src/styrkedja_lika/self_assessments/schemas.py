@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from styrkedja_contracts.events.lika import LikaArea, LikaRatingValue, RespondentRole, SchoolForm
@@ -17,7 +17,7 @@ from styrkedja_contracts.identifiers import (
     SchoolUnitCode,
     contains_personal_identity_number,
 )
-from styrkedja_kit.inputs import InputModel
+from styrkedja_kit.inputs import InputModel, uuid_as_text
 
 from ..domain import MAX_COMMENT_LENGTH
 
@@ -127,7 +127,9 @@ class RatingIn(BaseModel):
 class SelfAssessmentPublishedIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    self_assessment_id: UUID | None = Field(
+    # the one spelling of a UUID every other body takes (`uuid_format`): the door is v1's in its fields, not in the
+    # loose spellings pydantic read as the same id (a re-send spelled `urn:uuid:…` matched another text than stored)
+    self_assessment_id: Annotated[UUID | None, BeforeValidator(uuid_as_text)] = Field(
         None, description="Give the tool's own id so that a re-send is recognised; omitted: a new id is made.")
     organiser_id: OrganiserId
     school_unit_code: SchoolUnitCode
