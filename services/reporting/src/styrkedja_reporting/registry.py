@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, String, Table, func, text
@@ -100,7 +99,7 @@ class HandlerRegistry:
         session.info[_MEMO] = {}  # this batch's only: never a previous transaction's
         session.info[_DEFERRED] = []  # likewise (`defer`)
         try:
-            present = set(map(_TYPE, batch))
+            present = {item.event.type for item in batch}
             whole = tuple(batch)  # shared by the handlers that take it whole: immutable
             for types, handler in self._handlers:
                 if present.isdisjoint(types):
@@ -135,14 +134,10 @@ async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> 
     batch writes only its own partitions' rows, which no other consumer writes (one member of the group holds
     a partition), so batches of two consumers never wait for each other here."""
     newest: dict[tuple[str, int], datetime] = {}
-    places = set(map(_PLACE, batch))
-    if len(places) == 1:  # the usual batch: one partition's (its newest time without a key per event)
-        newest[places.pop()] = max(map(_TIME, batch))
-    else:
-        for item in batch:
-            time, key = item.event.time, (item.topic, item.partition)
-            if key not in newest or time > newest[key]:
-                newest[key] = time
+    for item in batch:
+        time, key = item.event.time, (item.topic, item.partition)
+        if key not in newest or time > newest[key]:
+            newest[key] = time
     deferred = session.info.pop(_DEFERRED, None) or []
     if not newest and not deferred:
         return
@@ -168,10 +163,6 @@ async def _note_freshness(session: AsyncSession, batch: Sequence[Delivered]) -> 
     await session.execute(text(f"WITH {', '.join(ctes)} SELECT pg_notify(c, '') "
                                "FROM unnest(CAST(:channels AS text[])) AS c"), params)
 
-
-_TYPE = attrgetter("event.type")
-_TIME = attrgetter("event.time")
-_PLACE = attrgetter("topic", "partition")
 
 #: a bound parameter (`:name`) of a deferred statement, renamed for its place in the batch's last statement
 _PARAMETER = re.compile(r"(?<![:\w]):(\w+)")
