@@ -88,7 +88,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -211,9 +210,6 @@ class Delivered:
 
 
 _REGISTERED_TOPICS = frozenset(topic.name for topic in TOPICS.values())
-_EVENT_ID = attrgetter("event.id")
-_EVENT_ID_INT = attrgetter("event.id.int")
-_DIGEST = attrgetter("digest")
 
 
 def record_digest(raw: bytes) -> bytes:
@@ -1288,24 +1284,16 @@ class ConsumerLoop:
         compares in Python, ~10 ms) and the answer is the positions of the ids that were there already (one
         array, empty unless there are duplicates), not a row per new id (~4 ms to decode and look up).
         """
+        by_id: dict[UUID, Delivered] = {}
         twins: list[Delivered] = []  # a second (third, …) event under an id of the batch
-        if len(set(map(_EVENT_ID_INT, delivered))) == len(delivered):
-            # the usual batch, every id once: told by the ids' integers (hashed in C; a UUID's hash is a Python
-            # call), the batch's own order kept — no dict of thousands of UUIDs built, nor looked up per digest
-            by_id: dict[UUID, Delivered] | None = None
-            ids: list[UUID] = list(map(_EVENT_ID, delivered))
-            digests = list(map(_DIGEST, delivered))
-        else:
-            by_id = {}
-            for item in delivered:
-                if by_id.setdefault(item.event.id, item) is not item:
-                    twins.append(item)
-            ids = list(by_id)
-            digests = [by_id[i].digest for i in ids]
-        if not ids:
+        for item in delivered:
+            if by_id.setdefault(item.event.id, item) is not item:
+                twins.append(item)
+        if not by_id:
             return [], False
         # one statement whatever the batch's size (no parameter per row)
-        params: dict[str, Any] = {"ids": ids, "digests": digests, "group_id": self.group_id}
+        ids = list(by_id)
+        params: dict[str, Any] = {"ids": ids, "digests": [by_id[i].digest for i in ids], "group_id": self.group_id}
         with_offsets = "WITH "
         if next_offsets:
             partitions = sorted(next_offsets, key=lambda tp: (tp.topic, tp.partition))
@@ -1319,9 +1307,7 @@ class ConsumerLoop:
                     "WHERE x.e NOT IN (SELECT event_id FROM claimed))")
         there = (await session.execute(stmt, params)).scalar_one()
         if not there and not twins:  # the usual batch: every id new
-            return list(delivered) if by_id is None else list(by_id.values()), bool(next_offsets)
-        if by_id is None:
-            by_id = dict(zip(ids, delivered, strict=True))
+            return list(by_id.values()), bool(next_offsets)
         again = {ids[n - 1] for n in there}  # duplicates (a re-delivery, a replay)
         # The event that counts under an id: the one applied before (by its stored digest), else the
         # batch's first. A re-delivery has its bytes; other bytes are another event (`_conflicting`).
