@@ -76,6 +76,12 @@ def json_rows(rows: Iterable[Sequence[Any]]) -> str:
                       default=_temporal)
 
 
+def temporal_text(value: Any) -> str:
+    """`json_rows`' text of an aware datetime or a date (`_temporal`), for a caller that makes it once per distinct
+    value (a batch's thousands of rows share a few moments: json's `default` hook is a Python call per value)."""
+    return _temporal(value)
+
+
 def _temporal(value: Any) -> str:
     """An aware datetime's or a date's ISO text: microseconds and offset kept, so a timestamptz or date cast
     of it is the same instant (or day) asyncpg's binary encoding would have sent. A naive datetime has no

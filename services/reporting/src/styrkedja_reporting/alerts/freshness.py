@@ -29,7 +29,8 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, NamedTuple
+from operator import attrgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
@@ -57,6 +58,7 @@ from .handlers import (
     FRESHNESS_LOCKS,
     aggregate_unit_id,
     alert_unit_id,
+    batch_results,
     batch_verdicts,
     decide,
     load_thresholds,
@@ -126,6 +128,11 @@ async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -
         found.update(units_of(organiser, code, group))
 
 
+_GROUP_OF = attrgetter("organiser_id", "school_unit_code", "group_id")
+_ORGANISER = attrgetter("organiser_id")
+_TIME = attrgetter("event.time")
+
+
 def applied_at() -> datetime:
     """The moment a batch is applied: the live judgement's clock (see the module's "The clock")."""
     return datetime.now(UTC)
@@ -137,11 +144,8 @@ async def batch_freshness_verdicts(session: AsyncSession, batch: Sequence[Delive
     is applied (`applied_at`, never an event's `time`); None where it has no assessment. `taken`: lock keys
     the transaction holds already (`evaluate_batch`: taken by the pass-drop statement)."""
     keys: set[UnitKey] = session.info.pop(_BEFORE, set())
-    groups: set[tuple[str, str, str]] = set()  # (organiser, school unit, group): thousands of events, few groups
-    for item in batch:
-        if item.event.type in ASSESSMENT_TYPES:
-            data: Any = item.event.data
-            groups.add((data.organiser_id, data.school_unit_code, data.group_id))
+    # (organiser, school unit, group): thousands of events, few groups
+    groups = set(map(_GROUP_OF, batch_results(session, batch)[0]))
     for group in groups:
         keys.update(units_of(*group))
     if not keys:
@@ -169,13 +173,12 @@ async def evaluate_batch(session: AsyncSession, batch: Sequence[Delivered]) -> N
     below-forecast and freshness rules' verdicts and decisions in the same order (pass drop and below
     forecast at the batch's time, then freshness at the moment it is applied), with one read of the
     stored alerts and one write for all three rules."""
-    now = max(item.event.time for item in batch)  # the batch's time, not the clock: the same in a replay
+    now = max(map(_TIME, batch))  # the batch's time, not the clock: the same in a replay
     # the freshness rule's locks go with the pass-drop statement (one round trip less): every organiser it
     # can lock (the units noted before and the batch's assessments'), taken before its reads in later statements —
     # not in its own open-alert read, whose snapshot would predate a wait for the lock
     organisers = {k.organiser_id for k in session.info.get(_BEFORE, ())}
-    organisers |= {item.event.data.organiser_id for item in batch  # type: ignore[attr-defined]
-                   if item.event.type in ASSESSMENT_TYPES}
+    organisers.update(map(_ORGANISER, batch_results(session, batch)[0]))
     session.info[FRESHNESS_LOCKS] = lock_keys(organisers)
     session.info.pop(FRESHNESS_LOCKED, None)
     try:

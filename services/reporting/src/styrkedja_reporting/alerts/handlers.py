@@ -22,7 +22,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from operator import attrgetter
+from typing import Any, NamedTuple
 from uuid import UUID, uuid5
 
 from sqlalchemy import BigInteger, Column, String, and_, func, or_, select, text
@@ -58,7 +59,7 @@ from ..results.tables import (
     forecast_facts,
     placement_of,
 )
-from ..staging import any_of, as_arrays, json_rows, rows_in, rows_of_json, sorted_unique
+from ..staging import any_of, as_arrays, json_rows, rows_in, rows_of_json
 from .events import event_data
 from .rules import (
     Action,
@@ -112,27 +113,48 @@ class ForecastTouched(NamedTuple):
     term: str
 
 
-def _organisers(batch: Sequence[Delivered], types: Iterable[str]) -> set[str]:
-    """The organisers of the batch's events of `types`: their facts' writers' lock (`FactStore.load`)."""
-    wanted = frozenset(types)
-    return {item.event.data.organiser_id for item in batch if item.event.type in wanted}  # type: ignore[attr-defined]
+_TYPE_AND_DATA = attrgetter("event.type", "event.data")
+_ASSESSMENT_TYPES = frozenset(ASSESSMENT_TYPES)
+_FORECAST_TYPES = frozenset(FORECAST_TYPES)
+_ORGANISER = attrgetter("organiser_id")
+_SPLIT = "styrkedja.alerts.split"
+
+
+def batch_results(session: AsyncSession, batch: Sequence[Delivered]) -> tuple[list[Any], list[Any]]:
+    """The data of the batch's assessment events and of its forecast events, in the batch's order: one pass over
+    the batch for every rule and lookup of the alerts (each made its own, with its own type test per event:
+    several per batch of thousands). Kept in the batch's memo for the same batch (`note_cells_before` and
+    `freshness.evaluate_batch` are given the same events)."""
+    memo = batch_memo(session, _SPLIT)
+    if memo is not None and memo.get("of") is batch:
+        split: tuple[list[Any], list[Any]] = memo["split"]
+        return split
+    assessments: list[Any] = []
+    forecasts: list[Any] = []
+    for kind, data in map(_TYPE_AND_DATA, batch):
+        if kind in _ASSESSMENT_TYPES:
+            assessments.append(data)
+        elif kind in _FORECAST_TYPES:
+            forecasts.append(data)
+    if memo is not None:
+        memo["of"], memo["split"] = batch, (assessments, forecasts)
+    return assessments, forecasts
 
 
 async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:
     # the batch's stored facts, read (and locked) once for this and the results handler after it
-    forecast_ids = sorted_unique(item.event.data.forecast_id for item in batch  # type: ignore[attr-defined]
-                                 if item.event.type in FORECAST_TYPES)
-    if forecast_ids:
-        found = (await FORECASTS.preload(session, forecast_ids, _organisers(batch, FORECAST_TYPES))).values()
+    assessments, forecasts = batch_results(session, batch)
+    if forecasts:
+        found = (await FORECASTS.preload(session, set(map(_FORECAST_ID, forecasts)),
+                                         set(map(_ORGANISER, forecasts)))).values()
         session.info.setdefault(_BEFORE_FORECASTS, set()).update(
             ForecastTouched(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.term)
             for f in found if not f.withdrawn)
-    ids = sorted_unique(item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
-                        if item.event.type in ASSESSMENT_TYPES)
-    if not ids:
+    if not assessments:
         return
     rows = [(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round)
-            for f in (await ASSESSMENTS.preload(session, ids, _organisers(batch, ASSESSMENT_TYPES))).values()
+            for f in (await ASSESSMENTS.preload(session, set(map(_ASSESSMENT_ID, assessments)),
+                                                set(map(_ORGANISER, assessments)))).values()
             if not f.retracted]
     session.info.setdefault(_BEFORE, set()).update(rows)  # plain tuples, a Touched's fields
     # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read, and
@@ -140,6 +162,10 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
     memo = batch_memo(session, ASSESSMENT_ROWS_BEFORE)
     if memo is not None:
         memo["rows"] = rows
+
+
+_ASSESSMENT_ID = attrgetter("assessment_id")
+_FORECAST_ID = attrgetter("forecast_id")
 
 
 def next_round(period: RoundPeriod) -> RoundPeriod:
@@ -397,11 +423,9 @@ async def batch_verdicts(session: AsyncSession, batch: Sequence[Delivered]
     """The batch's `below_forecast` cells judged, and its `pass_share_drop` cells (`decide`'s two inputs)."""
     judged = await _judged_below_forecast(session, batch)
     touched: set[tuple[str, str, str, str, str, int]] = session.info.pop(_BEFORE, set())
-    for item in batch:  # plain tuples (a Touched's fields): thousands per batch, few distinct
-        if item.event.type in ASSESSMENT_TYPES:
-            d: Any = item.event.data
-            touched.add((d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
-                         int(d.round)))
+    # plain tuples (a Touched's fields): thousands per batch, few distinct
+    touched.update((d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year), int(d.round))
+                   for d in batch_results(session, batch)[0])
     drops: list[Judged] = []
     if touched:
         drops = await _batch_pass_drops(session, touched, await placement_of(session, {t[1] for t in touched}))
@@ -957,13 +981,12 @@ _BELOW_FORECAST_READ = text(
 async def _judged_below_forecast(session: AsyncSession, batch: Sequence[Delivered]
                                  ) -> list[tuple[AlertCell, Observation]]:
     touched: set[ForecastTouched] = session.info.pop(_BEFORE_FORECASTS, set())
-    forecasts: list[Any] = [item.event.data for item in batch if item.event.type in FORECAST_TYPES]
+    assessments, forecasts = batch_results(session, batch)
     touched.update(ForecastTouched(d.organiser_id, d.school_unit_code, d.group_id, d.subject_code, str(d.school_year),
                                    str(d.term)) for d in forecasts)
     # a term grade (or a retraction, whose kind is unknown) moves the forecasts of its student
     graded = sorted({(d.organiser_id, d.student_id, d.subject_code, str(d.school_year), str(d.term))
-                     for d in (cast(Any, item.event.data) for item in batch)
-                     if getattr(d, "kind", "term_grade") == "term_grade" and hasattr(d, "assessment_id")})
+                     for d in assessments if getattr(d, "kind", "term_grade") == "term_grade"})
     if not touched and not graded:
         return []
     keys = sorted({(t.organiser_id, t.subject_code, t.school_year, t.term) for t in touched})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,6 +76,9 @@ _TO_FACT: dict[str, Callable[[Any], AssessmentFact | ForecastFact]] = {
 }
 
 
+_SCHOOL_UNIT = attrgetter("school_unit_code")
+
+
 def fact_of(event: Any) -> AssessmentFact | ForecastFact:
     """The fact one decoded assessment or forecast event stands for (the rebuild folds them itself)."""
     return _TO_FACT[event.type](event.data)
@@ -107,8 +111,26 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
     signature first and each expanded once by `signature_cells`; without, `cells` per fact."""
     if not incoming:
         return [], {}
-    current = await store.load(session, {fact_id for fact_id, _ in incoming},
-                               {fact.organiser_id for _, fact in incoming})
+    ids = {fact_id for fact_id, _ in incoming}
+    current = await store.load(session, ids, {fact.organiser_id for _, fact in incoming})
+    if not current and len(ids) == len(incoming):
+        # the usual batch: facts none of which is stored, each once — each is its own newest and changed, in the
+        # batch's order (as `resolve` would have them), with nothing before: no lookups of thousands of UUIDs
+        # (a UUID's hash is a Python call) to tell what `resolve` and the comparisons below would
+        changed = [fact for _, fact in incoming]
+        placement = await placement_of(session, set(map(_SCHOOL_UNIT, changed)))
+        await store.save(session, changed)
+        if signature is None:
+            change: Counter[Any] = Counter()
+            for fact in changed:
+                for key in cells(fact, placement):
+                    change[key] += 1
+            await store.add(session, change)
+        else:  # counted per signature in C (`Counter` of an iterable); a fact that counts nowhere is None
+            signed: Counter[Any] = Counter(map(signature, changed))
+            signed.pop(None, None)
+            await store.add_signed(session, signed, placement)
+        return [(None, fact) for fact in changed], placement
     after = resolve(current, incoming)
     changed = [fact for fact_id, fact in after.items() if current.get(fact_id) is not fact]
     if not changed:
@@ -116,7 +138,7 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
     id_field = store.fact_fields[0]
     old = [current.get(getattr(fact, id_field)) for fact in changed]
     placement = await placement_of(session, {f.school_unit_code for f in changed + [o for o in old if o]})
-    change: Counter[Any] = Counter()  # `delta` of every changed fact, summed (zeros are left out when written)
+    change = Counter()  # `delta` of every changed fact, summed (zeros are left out when written)
     if signature is None:
         for before, fact in zip(old, changed, strict=True):
             for key in cells(fact, placement):
@@ -124,7 +146,7 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
             for key in cells(before, placement):
                 change[key] -= 1
     else:  # facts of one signature count in the same cells: sum per signature, expand each once
-        signed: Counter[Any] = Counter()
+        signed = Counter()
         for before, fact in zip(old, changed, strict=True):
             signed[signature(fact)] += 1
             signed[signature(before)] -= 1

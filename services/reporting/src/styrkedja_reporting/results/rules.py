@@ -101,21 +101,29 @@ class ForecastFact:
 FactT = TypeVar("FactT")
 
 
+_MISSING: Any = object()  # a value not given to a `fact_maker` constructor
+
+
 def fact_maker(cls: type[FactT]) -> Callable[..., FactT]:
     """A constructor of the frozen fact dataclass `cls` taking its fields positionally (all of them; with
     fewer, `cls` itself: its defaults and errors): the fields set at once, not one `object.__setattr__` each
     as the frozen dataclass's `__init__` does (half its cost, at thousands of facts per batch). Equal to
-    `cls(*values)` (`tests/unit/test_signatures.py`)."""
+    `cls(*values)` (`tests/unit/test_signatures.py`). Its code is made for `cls`'s fields (as `namedtuple`
+    makes its `__new__`): a parameter per field and the instance's dict as one literal — no `*values` tuple,
+    length check and `zip` per fact (~2 us of ~4 per fact, thousands of facts per batch)."""
     names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]  # a dataclass (not expressible as a bound)
-    new = object.__new__
-
-    def make(*values: Any) -> FactT:
-        if len(values) != len(names):
-            return cls(*values)  # a missing value is a TypeError, a default is the dataclass's
-        fact = new(cls)
-        fact.__dict__.update(zip(names, values, strict=True))
-        return fact
-
+    if not all(name.isidentifier() and not name.startswith("_") for name in names):
+        raise ValueError(f"{cls.__name__}: a field name unfit for a parameter")
+    given = ", ".join(names)
+    source = (f"def make({', '.join(f'{n}=_MISSING' for n in names)}):\n"
+              f"    if {names[-1]} is _MISSING:  # fewer values: the dataclass's defaults and errors\n"
+              f"        return _cls(*[_v for _v in ({given},) if _v is not _MISSING])\n"
+              f"    _fact = _new(_cls)\n"
+              f"    _fact.__dict__.update({{{', '.join(f'{n!r}: {n}' for n in names)}}})\n"
+              f"    return _fact\n")
+    namespace: dict[str, Any] = {"_MISSING": _MISSING, "_cls": cls, "_new": object.__new__}
+    exec(source, namespace)  # noqa: S102  # our own source, of the dataclass's field names (identifiers)
+    make: Callable[..., FactT] = namespace["make"]
     return make
 
 

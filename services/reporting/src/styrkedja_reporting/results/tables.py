@@ -254,18 +254,20 @@ class FactStore:
         self._area_transfer = AreaTransfer(aggregates, dimensions, ("count",))
 
     async def load(self, session: AsyncSession, ids: Iterable[Any], organisers: Iterable[str]) -> dict[Any, Any]:
-        """The stored facts of `ids`, locked (FOR UPDATE) to the transaction's end, their `organisers`'
+        """The stored facts of `ids`, locked (FOR UPDATE) to the transaction's end, their `organisers'`
         `FACT_WRITERS_LOCK` taken first (a fact's organiser leads its natural key: every revision names the
         same). Loaded already in this transaction for the same ids (`preload`: a handler before results), they
         are not read again."""
-        ids = sorted_unique(ids)
-        if not ids:
+        # a set compared with the preloaded ids' set (its entries' hashes kept: no UUID hashed again), sorted only
+        # for a read (thousands of ids per batch: each UUID's hash and sort key is a Python call)
+        wanted = ids if isinstance(ids, (set, frozenset)) else set(ids)
+        if not wanted:
             return {}
         await lock_fact_writers(session, organisers)
         loaded = session.info.pop(self._preloaded, None)
-        if loaded is not None and loaded[0] == ids:
+        if loaded is not None and loaded[0] == wanted:
             return dict(loaded[1])
-        rows = (await session.execute(self._load, {"ids": ids})).all()
+        rows = (await session.execute(self._load, {"ids": sorted_unique(wanted)})).all()
         make = self.make
         return {row[0]: make(*row) for row in rows}
 
@@ -274,8 +276,9 @@ class FactStore:
         """`load`, kept for the results handler of this batch (its next `load` of the same ids): a
         handler that reads the batch's stored facts before results (alerts, where they counted
         before) reads them once for both. Nothing between may change the facts."""
-        found = await self.load(session, ids, organisers)
-        session.info[self._preloaded] = (sorted_unique(ids), found)
+        wanted = ids if isinstance(ids, (set, frozenset)) else set(ids)
+        found = await self.load(session, wanted, organisers)
+        session.info[self._preloaded] = (wanted, found)
         return found
 
     async def save(self, session: AsyncSession, facts: list[Any]) -> None:
