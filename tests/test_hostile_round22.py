@@ -72,13 +72,10 @@ import httpx
 import pytest
 from inprocess import ORGANISER, RunningService, auth, start_service
 from test_hostile_http import Attack, fill, operations
+from test_hostile_round13 import feed
 
 from styrkedja_contracts import decode_event
 from styrkedja_contracts.examples import example_bytes
-from styrkedja_contracts.topics import topic_for_event_type
-from styrkedja_kit.consumer import Delivered
-from styrkedja_kit.db import Database
-from styrkedja_reporting.main import handler_registry
 
 #: at the ends of the calendar: each past what `datetime` can hold once it is in UTC, or outside the years bodies take
 FAR_MOMENTS = ["9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59Z",
@@ -210,17 +207,6 @@ def _unit_event(**data: Any) -> Any:
     return decode_event(json.dumps(document).encode())
 
 
-async def _feed(database_url: str, events: list[Any]) -> None:
-    """As reporting's consumer applies them (`handler_registry`), on its database."""
-    database = Database(database_url)
-    try:
-        delivered = [Delivered(e, topic_for_event_type(e.type).name, 0, n) for n, e in enumerate(events)]
-        async with database.sessions.begin() as session:
-            await handler_registry()(session, delivered)
-    finally:
-        await database.dispose()
-
-
 @pytest.fixture(scope="module")
 def nested_reporting(infrastructure: Any, token_issuer: Any) -> Iterator[RunningService]:
     """Reporting holding an organiser with 300 areas each under the one before, and a school unit at the bottom, as a
@@ -232,7 +218,7 @@ def nested_reporting(infrastructure: Any, token_issuer: Any) -> Iterator[Running
                                name=f"Område {n}") for n in range(300)]
         events.append(_unit_event(unit_type="school_unit", unit_id="su-deep", parent_id="area-299", name="Skola djup",
                                   school_unit_code="29980001"))
-        asyncio.run(_feed(service.database_url, events))
+        asyncio.run(feed(service.database_url, events))
         yield service
     finally:
         service.stop()
