@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from styrkedja_reporting.directory.routes import MAX_TREE_DEPTH, Unit, _tree
+from styrkedja_reporting.directory.routes import Unit, _tree
+from styrkedja_reporting.directory.rules import MAX_TREE_DEPTH
 
 
 def _row(unit_type: str, unit_id: str, parent_id: str | None, code: str | None = None, scope: str = "") -> Any:

@@ -49,6 +49,7 @@ from . import idempotency
 from .disclose import roster_withheld
 from .queries import units_of
 from .rosters import roster_sizes_on
+from .rules import tree_parents
 from .writes import (
     MAX_ITEMS,
     MODELS,
@@ -118,65 +119,12 @@ def _tree(rows: Sequence[Any], suppressed: frozenset[AuthLevel] = frozenset()) -
         else:
             parent = None
         parents[id(unit)] = parent
-    looped = _in_loops(parents, list(nodes.values()))
-    for unit in nodes.values():
-        if id(unit) in looped:
-            parents[id(unit)] = None
-    cut = _too_deep(parents, list(nodes.values()))
+    hung = tree_parents(parents, list(nodes.values()))
     roots: list[Unit] = []
     for unit in nodes.values():
-        parent = None if id(unit) in cut else parents[id(unit)]
+        parent = hung[id(unit)]
         (parent.children if parent is not None else roots).append(unit)
     return roots
-
-
-#: the deepest a unit hangs below its root (the organiser 0, its areas 1, their school units 2, their groups 3): the
-#: contracts let an area hang under an area, and a chain of 300 was nested past what the answer's serialiser (and
-#: many a client's JSON reader) takes, a 500 for every read of the tree
-MAX_TREE_DEPTH = 32
-
-
-def _too_deep(parents: dict[int, Unit | None], units: list[Unit]) -> set[int]:
-    """The units (by `id`) that would hang deeper than `MAX_TREE_DEPTH` below their root (`parents` without loops):
-    each is a root instead, what is below it counted from it. Each unit walked once."""
-    depth: dict[int, int] = {}
-    cut: set[int] = set()
-    for unit in units:
-        path: list[Unit] = []
-        at: Unit | None = unit
-        while at is not None and id(at) not in depth:
-            path.append(at)
-            at = parents[id(at)]
-        below = -1 if at is None else depth[id(at)]
-        for walked in reversed(path):  # from the top down
-            below += 1
-            if below > MAX_TREE_DEPTH:
-                cut.add(id(walked))
-                below = 0
-            depth[id(walked)] = below
-    return cut
-
-
-def _in_loops(parents: dict[int, Unit | None], units: list[Unit]) -> set[int]:
-    """The units (by `id`) whose parents lead back to themselves: an area named its own parent, or two areas each
-    the other's (the contracts let an area hang under an area, and cannot see the loop one event at a time). Such a
-    unit hangs under no root, so it and everything below it were left out of the tree without a word; it is a root
-    instead, as a unit whose parent is not known. Each unit walked once (a long chain of areas costs no more)."""
-    state: dict[int, bool] = {}  # False: on the walk under way; True: judged
-    looped: set[int] = set()
-    for unit in units:
-        path: list[Unit] = []
-        at: Unit | None = unit
-        while at is not None and id(at) not in state:
-            state[id(at)] = False
-            path.append(at)
-            at = parents[id(at)]
-        if at is not None and state[id(at)] is False:  # back on this walk's own path: the loop starts at `at`
-            start = next(n for n, u in enumerate(path) if u is at)
-            looped.update(id(u) for u in path[start:])
-        for walked in path:
-            state[id(walked)] = True
-    return looped
 
 
 @router.get("/organisers/{organiser_id}/tree", response_model=list[Unit])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from styrkedja_contracts.identifiers import canonical_organiser_id
 
 Row = dict[str, Any]
+#: a unit of the directory's tree (the routes' answer model): judged by identity, its parent given beside it
+Node = TypeVar("Node")
 
 
 def organiser_spelt(unit_id: str | None, organiser_id: str) -> str | None:
@@ -39,3 +41,62 @@ def newest(changes: Iterable[tuple[tuple[Any, ...], Row]]) -> dict[tuple[Any, ..
 def moves(before: Mapping[str, str | None], after: Mapping[str, str | None]) -> list[tuple[str, str | None, str | None]]:
     """(school unit code, old area, new area) of every school unit whose area changed."""
     return sorted((code, before.get(code), area) for code, area in after.items() if before.get(code) != area)
+
+
+def tree_parents(parents: dict[int, Node | None], units: list[Node]) -> dict[int, Node | None]:
+    """Each unit's parent in the tree (by `id`; None: a root), from the parent each names (`parents`): a unit whose
+    parents lead back to itself (`_in_loops`) is a root, and so is one that would hang more than `MAX_TREE_DEPTH`
+    below its root (`_too_deep`)."""
+    looped = _in_loops(parents, units)
+    hung = {id(unit): None if id(unit) in looped else parents[id(unit)] for unit in units}
+    cut = _too_deep(hung, units)
+    return {key: None if key in cut else parent for key, parent in hung.items()}
+
+
+#: the deepest a unit hangs below its root (the organiser 0, its areas 1, their school units 2, their groups 3): the
+#: contracts let an area hang under an area, and a chain of 300 was nested past what the answer's serialiser (and
+#: many a client's JSON reader) takes, a 500 for every read of the tree
+MAX_TREE_DEPTH = 32
+
+
+def _too_deep(parents: dict[int, Node | None], units: list[Node]) -> set[int]:
+    """The units (by `id`) that would hang deeper than `MAX_TREE_DEPTH` below their root (`parents` without loops):
+    each is a root instead, what is below it counted from it. Each unit walked once."""
+    depth: dict[int, int] = {}
+    cut: set[int] = set()
+    for unit in units:
+        path: list[Node] = []
+        at: Node | None = unit
+        while at is not None and id(at) not in depth:
+            path.append(at)
+            at = parents[id(at)]
+        below = -1 if at is None else depth[id(at)]
+        for walked in reversed(path):  # from the top down
+            below += 1
+            if below > MAX_TREE_DEPTH:
+                cut.add(id(walked))
+                below = 0
+            depth[id(walked)] = below
+    return cut
+
+
+def _in_loops(parents: dict[int, Node | None], units: list[Node]) -> set[int]:
+    """The units (by `id`) whose parents lead back to themselves: an area named its own parent, or two areas each
+    the other's (the contracts let an area hang under an area, and cannot see the loop one event at a time). Such a
+    unit hangs under no root, so it and everything below it were left out of the tree without a word; it is a root
+    instead, as a unit whose parent is not known. Each unit walked once (a long chain of areas costs no more)."""
+    state: dict[int, bool] = {}  # False: on the walk under way; True: judged
+    looped: set[int] = set()
+    for unit in units:
+        path: list[Node] = []
+        at: Node | None = unit
+        while at is not None and id(at) not in state:
+            state[id(at)] = False
+            path.append(at)
+            at = parents[id(at)]
+        if at is not None and state[id(at)] is False:  # back on this walk's own path: the loop starts at `at`
+            start = next(n for n, u in enumerate(path) if u is at)
+            looped.update(id(u) for u in path[start:])
+        for walked in path:
+            state[id(walked)] = True
+    return looped
