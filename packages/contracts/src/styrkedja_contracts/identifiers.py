@@ -135,6 +135,13 @@ _UUID = re.compile(
     r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
     r"(?![0-9A-Fa-f])"
 )
+#: Hex digests (MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512: 32 to 128 hex digits, one case, standing alone) are
+#: machine generated too: a platform's pseudonymous ids and a client's `Idempotency-Key` are often one. About one
+#: SHA-256 in 1,900 holds ten or twelve digits that pass for a personnummer by chance (the importer's own keys were
+#: refused so, CI session 22), so they are masked as UUIDs are. A run of digits alone is a number, not a digest:
+#: only runs holding a letter (`_is_digest`) are masked.
+_HEX_DIGEST = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-f]{32,128}|[0-9A-F]{32,128})(?![0-9A-Za-z])")
+_DIGEST_LENGTHS = frozenset((32, 40, 56, 64, 96, 128))
 _CENTURIES = ("18", "19", "20")
 _SIX_DIGITS = re.compile(r"\d{6}", re.ASCII)  # every candidate has one
 #: Unicode's bidirectional embedding, override and isolate controls (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): in
@@ -226,9 +233,20 @@ def _is_pin(date_part: str, serial: str) -> bool:
     return is_valid_luhn(date_part + serial)
 
 
+def _masked(found: re.Match[str]) -> str:
+    return "#" * len(found.group())
+
+
+def _masked_digest(found: re.Match[str]) -> str:
+    """A hex digest's run masked (`_HEX_DIGEST`); another run of hex (a number, a word, an odd length) kept."""
+    run = found.group()
+    return "#" * len(run) if len(run) in _DIGEST_LENGTHS and not run.isdigit() else run
+
+
 def _pin_spans(text: str) -> list[tuple[int, int]]:
     """Spans (in the normalised text) of every valid personnummer/samordningsnummer."""
-    text = _UUID.sub(lambda m: "#" * len(m.group()), text)
+    text = _UUID.sub(_masked, text)
+    text = _HEX_DIGEST.sub(_masked_digest, text)
     spans = []
     for m in _CANDIDATE.finditer(text):
         if _is_pin(m.group(1), m.group(3)):
@@ -249,7 +267,7 @@ def contains_personal_identity_number(text: str) -> bool:
     samordningsnummer) and the Luhn check digit over the 10-digit form must be
     valid. Organisation numbers (month digits >= 20) are not flagged, nor are
     digits that are part of a longer run of digits, nor digit groups inside a
-    canonical UUID.
+    canonical UUID or a hex digest (32 to 128 hex digits of one case, holding a letter, standing alone).
     """
     if not isinstance(text, str) or len(text) < 10:
         return False
@@ -293,7 +311,7 @@ def plain_json_may_contain_personal_identity_number(raw: bytes) -> bool:
     text (a string's quotes bound it), and `_CANDIDATE` run on that run alone finds it (the same
     characters; its look-behind and look-ahead see the same neighbours, or none where the text has a
     non-digit). Every run holding a match holds a `_CLASS_CANDIDATE` match (six digits, at most seven
-    separator characters, four digits), so only those runs are looked at. Masking UUIDs first (the
+    separator characters, four digits), so only those runs are looked at. Masking UUIDs and digests first (the
     scanner's step) only removes candidates, and a run outside any string (a JSON number) can only
     make the answer True."""
     classes = raw.translate(_CLASSES)
