@@ -36,3 +36,47 @@ async def test_a_stop_interrupts_the_backoff_wait():
     started = time.monotonic()
     await asyncio.wait_for(run_until_stopped("test loop", body, stopping), 5)
     assert time.monotonic() - started < 2
+
+
+async def test_cancel_and_wait_does_not_swallow_a_cancellation_of_the_caller():
+    """Failed on the old pattern (`with suppress(CancelledError): await task`, the consumer loop's): the waiter
+    cancelled while the task took its time to end went on as if it had not been, and a consumer loop ran on."""
+    from styrkedja_kit.supervise import cancel_and_wait
+
+    slow_started = asyncio.Event()
+
+    async def slow_to_end() -> None:
+        try:
+            slow_started.set()
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.2)  # cleaning up (a client closing), during which the caller is cancelled
+            raise
+
+    async def waiter(inner: asyncio.Task[None]) -> str:
+        await cancel_and_wait(inner)
+        return "went on"
+
+    inner = asyncio.create_task(slow_to_end())
+    await slow_started.wait()
+    outer = asyncio.create_task(waiter(inner))
+    await asyncio.sleep(0.05)
+    outer.cancel()
+    done = await asyncio.gather(outer, return_exceptions=True)
+    assert isinstance(done[0], asyncio.CancelledError) and inner.cancelled()
+
+
+async def test_cancel_and_wait_takes_the_task_ending_as_it_may():
+    from styrkedja_kit.supervise import cancel_and_wait
+
+    async def fails_when_cancelled() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            raise RuntimeError("closing failed") from None
+
+    task = asyncio.create_task(fails_when_cancelled())
+    await asyncio.sleep(0)
+    await cancel_and_wait(task)  # not raised: the caller only wanted it over
+    assert task.done() and isinstance(task.exception(), RuntimeError)
+

@@ -266,6 +266,41 @@ def _no_broker_used(request: pytest.FixtureRequest) -> Iterator[None]:
                     f"({trap.connections - before} connections): give it @pytest.mark.broker_matrix", pytrace=False)
 
 
+#: seconds before pytest-timeout ends a test that the asyncio tasks still waiting are written out
+_TASKS_BEFORE_TIMEOUT = 15
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """A test about to be ended by pytest-timeout has its waiting asyncio tasks written to stderr first (shown with
+    the failure): pytest-timeout shows the threads' stacks, where an asyncio test stands in the event loop's poll,
+    not in the coroutine that waits (a Kafka consumer test stood there 240 s once, CI session 22, with no clue)."""
+    marker = item.get_closest_marker("timeout")
+    timeout = float(marker.args[0]) if marker and marker.args else float(item.config.getini("timeout") or 0)
+    watchdog = None
+    if timeout > 2 * _TASKS_BEFORE_TIMEOUT:
+        watchdog = threading.Timer(timeout - _TASKS_BEFORE_TIMEOUT, _write_waiting_tasks, args=(item.nodeid,))
+        watchdog.daemon = True
+        watchdog.start()
+    try:
+        return (yield)
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+
+
+def _write_waiting_tasks(nodeid: str) -> None:
+    import asyncio
+    import gc
+    import sys
+
+    tasks = [task for task in gc.get_objects() if isinstance(task, asyncio.Task) and not task.done()]
+    print(f"--- {nodeid}: {len(tasks)} asyncio tasks waiting, {_TASKS_BEFORE_TIMEOUT} s before its timeout ---",
+          file=sys.stderr)
+    for task in tasks:
+        task.print_stack(limit=12, file=sys.stderr)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     kind = _broker_of(report.nodeid)
     _durations[kind] += report.duration

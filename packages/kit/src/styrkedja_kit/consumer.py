@@ -140,7 +140,7 @@ from .kafka import (
     registry_topics,
 )
 from .settings import ServiceSettings
-from .supervise import run_until_stopped
+from .supervise import cancel_and_wait, run_until_stopped
 
 log = logging.getLogger(__name__)
 
@@ -442,6 +442,9 @@ class ConsumerLoop:
         self.offsets = offsets_table
         self.dead_letter_topic = dead_letter_topic(group_id)
         self._stopping = asyncio.Event()
+        self._stopped: asyncio.Future[None] | None = None  # done once stopped (`_stop_signal`)
+        # (rebalances, assigned) as the client handed out its last records (`_handed_out`)
+        self._handed_out_with: tuple[int, bool] = (0, False)
         self._consumer: AIOKafkaConsumer | None = None
         self._exact_offsets = True  # set from the broker's capabilities at start
         self._may_lose_logs = True  # likewise (kafka.broker_may_lose_logs)
@@ -473,10 +476,22 @@ class ConsumerLoop:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
 
     def resume(self) -> None:
         """Undo `stop`, so that `run` may be called again (a worker that lost its lock and takes it back)."""
         self._stopping.clear()
+        self._stopped = None
+
+    def _stop_signal(self) -> asyncio.Future[None]:
+        """A future done once `stop` is called: what a fetch races (`_getmany`), with no task of its own."""
+        loop = asyncio.get_running_loop()
+        if self._stopped is None or self._stopped.get_loop() is not loop:
+            self._stopped = loop.create_future()
+            if self._stopping.is_set():
+                self._stopped.set_result(None)
+        return self._stopped
 
     async def run(self) -> None:
         await run_until_stopped(f"consumer loop {self.group_id}", self._run_noted, self._stopping)
@@ -581,10 +596,8 @@ class ConsumerLoop:
                     if busy is not None:
                         busy.set_result(None)
         finally:
-            if ahead is not None:
-                ahead.cancel()
-                with contextlib.suppress(BaseException):  # its records are not applied: nothing to keep
-                    await ahead
+            if ahead is not None:  # its records are not applied: nothing to keep
+                await cancel_and_wait(ahead)
 
     async def _fetch_decoded(self, consumer: AIOKafkaConsumer, busy: asyncio.Future[None] | None = None, *,
                              decode_beside: bool = True) -> _Decoded:
@@ -601,14 +614,16 @@ class ConsumerLoop:
         slice_size = DECODE_SLICE if busy is None else OVERLAP_DECODE_SLICE
         limit = self.settings.consumer_max_records
         fetch = functools.partial(self._getmany, consumer)
+        self._handed_out_with = (self._rebalances, self.assigned)
         batch = await fetch(timeout_ms=self.settings.consumer_poll_timeout_ms, max_records=limit)
-        # Read in the step the client handed the records out (no turn of the event loop between): then
-        # `assigned` says whether the assignment's `seek_to_stored` had placed them. aiokafka hands
+        # As of the step the client handed the records out (`_handed_out`; a rebalance's listener may have run
+        # since): `assigned` says whether the assignment's `seek_to_stored` had placed them. aiokafka hands
         # out records again before that listener has run (it awaits a database read), from the
         # broker's marker positions: such a batch is never applied (-1).
-        if not self.assigned:  # not decoded either
+        rebalances, assigned = self._handed_out_with
+        if not assigned:  # not decoded either
             return _Decoded(-1, records_count=sum(len(records) for records in batch.values()))
-        decoded = _Decoded(self._rebalances)
+        decoded = _Decoded(rebalances)
 
         held: list[dict[TopicPartition, list[ConsumerRecord]]] = []  # taken, to be decoded after the commit
 
@@ -630,13 +645,18 @@ class ConsumerLoop:
         await decode_held()
         return self._decoded(decoded)
 
-    async def _getmany(self, consumer: AIOKafkaConsumer, **kwargs: Any) -> dict[TopicPartition, list[ConsumerRecord]]:
+    async def _getmany(self, consumer: AIOKafkaConsumer, *, until: Sequence[asyncio.Future[Any]] = (),
+                       **kwargs: Any) -> dict[TopicPartition, list[ConsumerRecord]]:
         """The client's `getmany`, with the positions the log does not hold decided here, not by the client: it
         runs with `auto_offset_reset="none"`, so a fetch at such a position raises instead of moving it to the
         log's start in silence (`_off_the_log`). The client raises only where it hands out no record, so nothing
-        fetched is lost by it; the next fetch reads from the new position."""
+        fetched is lost by it; the next fetch reads from the new position.
+
+        A stop ends the fetch (as any of `until` does): while a rebalance is under way the client's getmany waits
+        for the new assignment whatever its timeout (the coordinator unavailable, a crashed member's session not
+        yet out), and a loop asked to stop then did not (a Kafka test stood 240 s in it, CI session 22)."""
         try:
-            return await consumer.getmany(**kwargs)  # type: ignore[no-any-return]
+            return await _unless_done(self._handed_out(consumer, **kwargs), self._stop_signal(), *until)
         except OffsetOutOfRangeError as error:
             offsets = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
             await self._off_the_log(consumer, offsets)
@@ -647,6 +667,14 @@ class ConsumerLoop:
             with contextlib.suppress(IllegalStateError):
                 await consumer.seek_to_beginning(*partitions)
         return {}
+
+    async def _handed_out(self, consumer: AIOKafkaConsumer, **kwargs: Any) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The client's records, with the group's state as they were handed out (`handed_out_with`) — read in the
+        same step, before the task that fetched them returns to its waiter (a rebalance's listener may run
+        between)."""
+        records: dict[TopicPartition, list[ConsumerRecord]] = await consumer.getmany(**kwargs)
+        self._handed_out_with = (self._rebalances, self.assigned)
+        return records
 
     async def _off_the_log(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         """Fetches at these offsets were refused as out of range: the log no longer holds them (`log_gap`). Before
@@ -1437,13 +1465,14 @@ async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, lis
     records in all and for at most `max_seconds`; each partition's records stay in offset order.
     While `busy` is not done, records are waited for as well (fetches of up to `wait_ms`, cut short
     when it is done), whatever the time. `taken` is awaited with each fetch's records. `fetch`: the
-    client's `getmany`, or what stands for it (`ConsumerLoop._getmany`)."""
-    getmany = consumer.getmany if fetch is None else fetch
+    client's `getmany`, or what stands for it (`ConsumerLoop._getmany`), given the futures that end a fetch early
+    (`until`)."""
+    getmany = functools.partial(_client_fetch, consumer) if fetch is None else fetch
     count = sum(len(records) for records in batch.values())
     deadline = time.monotonic() + max_seconds
     while batch and count < limit:
         if busy is not None and not busy.done():
-            more = await _unless_done(getmany(timeout_ms=wait_ms, max_records=limit - count), busy)
+            more = await getmany(timeout_ms=wait_ms, max_records=limit - count, until=(busy,))
         elif time.monotonic() < deadline:
             more = await getmany(timeout_ms=0, max_records=limit - count)
             if not more:
@@ -1458,19 +1487,25 @@ async def fill_batch(consumer: AIOKafkaConsumer, batch: dict[TopicPartition, lis
     return batch
 
 
-async def _unless_done(fetch: Awaitable[dict[TopicPartition, list[ConsumerRecord]]], busy: asyncio.Future[None]
+async def _client_fetch(consumer: AIOKafkaConsumer, *, until: Sequence[asyncio.Future[Any]] = (), **kwargs: Any
+                        ) -> dict[TopicPartition, list[ConsumerRecord]]:
+    return await _unless_done(consumer.getmany(**kwargs), *until)
+
+
+async def _unless_done(fetch: Awaitable[dict[TopicPartition, list[ConsumerRecord]]], *ends: asyncio.Future[Any]
                        ) -> dict[TopicPartition, list[ConsumerRecord]]:
-    """`fetch`'s records, or none if `busy` is done first (the fetch is cancelled: aiokafka takes records
-    from its buffer only in the step that returns them, so a cancelled fetch has taken none)."""
+    """`fetch`'s records, or none if one of `ends` is done first (the fetch is cancelled: aiokafka takes records
+    from its buffer only in the step that returns them, so a cancelled fetch has taken none). The fetch runs in
+    this one task, awaited here: the records of a fetch that ended are returned, never dropped on the way
+    (a second task between would hold them when its own waiter is cancelled)."""
+    if not ends:
+        return await fetch
     task = asyncio.ensure_future(fetch)
-    either: set[asyncio.Future[Any]] = {task, busy}
     try:
-        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((task, *ends), return_when=asyncio.FIRST_COMPLETED)
     finally:
         if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
     return {} if task.cancelled() else task.result()
 
 

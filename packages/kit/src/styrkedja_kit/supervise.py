@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from tenacity import wait_exponential_jitter
 
@@ -41,3 +42,19 @@ class _Attempt:
 
     def __init__(self, attempt_number: int) -> None:
         self.attempt_number = attempt_number
+
+
+async def cancel_and_wait(task: asyncio.Future[Any]) -> None:
+    """Cancel `task` and wait until it is over, whatever it ended with — without swallowing a cancellation of the
+    caller's own. `with suppress(CancelledError): await task` (or `BaseException`) swallows both: the caller
+    cancelled while it waits here (a test's `task.cancel()`, a shutdown) goes on as if it had not been, and a
+    task awaiting the caller in turn gets a result instead of its CancelledError — a consumer loop asked to end
+    ran on for ever. A cancellation asked of the caller (`Task.cancelling`) is raised here again."""
+    task.cancel()
+    try:
+        await task
+    except BaseException:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
