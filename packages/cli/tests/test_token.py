@@ -81,3 +81,21 @@ def test_an_organiser_is_signed_in_the_spelling_the_services_keep(tmp_path: Path
         issuer.stop()
     assert result.exit_code == 0, result.output
     assert jwt.decode(result.output.strip(), options={"verify_signature": False})["organisers"] == ["212000-1234"]
+
+
+@pytest.mark.parametrize("ttl", ["9" * 5000, "\u0661h", "\uff11h", "1h\n1"])
+def test_a_ttl_of_too_many_or_other_digits_is_a_usage_error(tmp_path: Path, ttl: str) -> None:
+    """Failed on the old code: 5,000 digits were a ValueError traceback (Python reads no int of over 4,300 digits);
+    Arabic-Indic or fullwidth digits (`\\d`) were read as an hour."""
+    result = runner.invoke(app, ["token", "--state-dir", str(tmp_path), "--role", "teacher", "--ttl", ttl])
+    assert result.exit_code == 2 and "--ttl" in result.output and not isinstance(result.exception, ValueError)
+
+
+@pytest.mark.parametrize("client_id", ["19121212-1212", "elev_19121212_1212", "a\x01b"])
+def test_a_client_id_the_services_refuse_is_a_usage_error(tmp_path: Path, client_id: str) -> None:
+    """Failed on the old code: `--client-id` was checked by no rule, and the token minted held a personnummer (or a
+    control character) in `azp`, which every service refuses, and the dev issuer's output repeated it."""
+    result = runner.invoke(app, ["token", "--state-dir", str(tmp_path), "--role", "platform", "--organiser", "2180",
+                                 "--client-id", client_id])
+    assert result.exit_code == 2 and "azp" in result.output
+    assert "19121212" not in result.output
