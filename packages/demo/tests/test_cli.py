@@ -116,3 +116,13 @@ def test_lika_is_written_with_each_units_principal_token(tmp_path) -> None:
         assert who(tokens.platform or "").roles == {Role.PLATFORM}
     finally:
         issuer.stop()
+
+
+def test_a_dump_dir_that_cannot_be_a_folder_is_a_usage_error(tmp_path) -> None:
+    """Failed on the old code: a `--dump-dir` naming a file (or a folder inside one) was a FileExistsError /
+    NotADirectoryError traceback after the municipality was generated."""
+    (tmp_path / "a-file").write_text("not a folder")
+    for where in (tmp_path / "a-file", tmp_path / "a-file" / "dump"):
+        result = runner.invoke(app, ["demo", "--students", "50", "--dump-dir", str(where), "--skip-import"])
+        assert result.exit_code == 2 and "--dump-dir" in result.output, result.output
+        assert not isinstance(result.exception, OSError)

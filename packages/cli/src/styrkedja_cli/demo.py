@@ -74,7 +74,11 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         with console.status("generating Mittköping"):
             muni = generator.generate(seed, students)
-            counts = ss12000.write_dump(muni, dump_dir)
+            try:
+                counts = ss12000.write_dump(muni, dump_dir)
+            except OSError as error:  # a file where the folder goes, a folder it may not write: a usage error
+                raise typer.BadParameter(f"cannot write the SS 12000 dump in {str(dump_dir)!r}: "
+                                         f"{error.strerror or type(error).__name__}", param_hint="--dump-dir") from None
         console.print(f"Mittköping (seed {seed}): {len(muni.units)} school units, {len(muni.groups)} groups, "
                       f"{len(muni.students)} students, {len(muni.teachers)} teachers; "
                       f"SS 12000 dump in {dump_dir} ({', '.join(f'{n} {e}' for e, n in counts.items())})")
