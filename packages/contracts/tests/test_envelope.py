@@ -264,3 +264,39 @@ def test_an_empty_message_is_named_a_tombstone_not_bad_json(raw: Any) -> None:
     err = reason_of(raw)
     assert isinstance(err, UndecodableEventError) and err.reason == "undecodable"
     assert str(err) == "undecodable: message is empty: a tombstone (a record without a value) or an empty value, not an event"
+
+
+# -- what a refusal repeats of the event is bounded (round 23b) ---------------------------------------------------
+
+
+def _refusal_of(change: Any, *, envelope: bool = False) -> Any:
+    from styrkedja_contracts.errors import ContractError
+    from styrkedja_contracts.examples import example_bytes
+
+    doc = json.loads(example_bytes("se.styrkedja.assessment.published.v1"))
+    change(doc if envelope else doc["data"])
+    with pytest.raises(ContractError) as refused:
+        decode_event(json.dumps(doc).encode())
+    return refused.value
+
+
+@pytest.mark.parametrize("envelope", [False, True])
+def test_a_refusal_of_many_errors_lists_the_first_and_counts_the_rest(envelope: bool) -> None:
+    """Failed on the old code: an event of 20,000 unknown keys (~290 kB, under the size limit once compact) was
+    refused with a message of ~890 kB listing each (and 20,000 fields): every dead letter's message, and what the
+    rebuild keeps of every refused record until its end, ~3.5 times the event."""
+    error = _refusal_of(lambda d: d.update({f"k{i}": 1 for i in range(20_000)}), envelope=envelope)
+    assert len(str(error)) < 2_000 and "and 19980 more errors" in str(error)
+    assert len(error.fields) <= 20
+
+
+@pytest.mark.parametrize("envelope", [False, True])
+def test_a_refusal_names_a_long_or_unprintable_key_cut_and_escaped(envelope: bool) -> None:
+    """Failed on the old code: an unknown key of 100,000 characters was repeated whole (a message of 100 kB), and
+    one holding an escape sequence, a newline or a direction mark reached the dead letter's `dlq.message` header
+    as it came (a terminal showing the header runs it; a line-based reader splits the message)."""
+    long = _refusal_of(lambda d: d.__setitem__("k" * 100_000, 1), envelope=envelope)
+    assert len(str(long)) < 200 and "k" * 40 + "…" in str(long)
+    odd = _refusal_of(lambda d: d.__setitem__("a\x1b[2J\nb\u202ec", 1), envelope=envelope)
+    assert str(odd).isprintable() and "a\\x1b[2J\\nb\\u202ec" in str(odd)
+    assert "åäö" in str(_refusal_of(lambda d: d.__setitem__("åäö", 1), envelope=envelope))  # printable: as it is

@@ -79,29 +79,53 @@ class PersonalIdentityNumberError(InvalidEventDataError):
     """A personnummer/samordningsnummer was found in a string of the event."""
 
 
+#: the errors a message lists at most (then how many more): a message is a dead letter's `dlq.message`, a log line,
+#: a decoder process's answer to the rebuild, which keeps every refused record's until its end; one event of 256 kB
+#: with 20,000 unknown keys was a message of 890 kB (and 20,000 fields), a key of 100,000 characters one of 100 kB
+MAX_LISTED_ERRORS = 20
+#: a key of the path at most (then `…`), and a rule's words at most: what a message repeats of the input is bounded
+MAX_KEY_CHARS = 40
+MAX_RULE_CHARS = 300
+
+
+def _key(part: str) -> str:
+    """A key of a path as a message names it: at most `MAX_KEY_CHARS` characters, escaped where not printable (a
+    newline, an escape sequence or a direction mark in a key would reach the dead letter's header and the terminal
+    of whoever reads it as it came)."""
+    cut = part[:MAX_KEY_CHARS]
+    if not cut.isprintable():
+        cut = ascii(cut)[1:-1]
+    return cut + "…" if len(part) > MAX_KEY_CHARS else cut
+
+
 def _loc_to_path(loc: Iterable[Any], prefix: str = "") -> str:
     path = prefix
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path = f"{path}.{part}" if path else str(part)
+            path = f"{path}.{_key(str(part))}" if path else _key(str(part))
     return path or "(event)"
 
 
 def format_validation_errors(errors: Sequence[Mapping[str, Any]], prefix: str = "") -> tuple[str, list[str]]:
     """Turn pydantic ``ValidationError.errors()`` into ``("field: rule; ...", [fields])``.
 
-    The input values are deliberately left out of the message.
+    The input values are deliberately left out of the message, and what it repeats of the input is bounded: the
+    first `MAX_LISTED_ERRORS` errors (then how many more), each key of a path cut and escaped (`_key`).
     """
     parts: list[str] = []
     fields: list[str] = []
-    for err in errors:
+    for err in errors[:MAX_LISTED_ERRORS]:
         path = _loc_to_path(full_loc(err), prefix)
         msg = str(err.get("msg", "invalid"))
         for noise in ("Value error, ", "Assertion failed, "):
             if msg.startswith(noise):
                 msg = msg[len(noise):]
+        if len(msg) > MAX_RULE_CHARS:
+            msg = msg[:MAX_RULE_CHARS] + "…"
         parts.append(f"{path}: {msg}")
         fields.append(path)
+    if len(errors) > MAX_LISTED_ERRORS:
+        parts.append(f"and {len(errors) - MAX_LISTED_ERRORS} more errors")
     return "; ".join(parts), fields
