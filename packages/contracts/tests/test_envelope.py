@@ -300,3 +300,17 @@ def test_a_refusal_names_a_long_or_unprintable_key_cut_and_escaped(envelope: boo
     odd = _refusal_of(lambda d: d.__setitem__("a\x1b[2J\nb\u202ec", 1), envelope=envelope)
     assert str(odd).isprintable() and "a\\x1b[2J\\nb\\u202ec" in str(odd)
     assert "åäö" in str(_refusal_of(lambda d: d.__setitem__("åäö", 1), envelope=envelope))  # printable: as it is
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_the_path_to_a_personal_identity_number_is_cut_and_escaped(nested: bool) -> None:
+    """Failed on the old code: the path naming where a personnummer stood repeated the producer's keys whole (a key
+    of 100,000 characters made a message of 100 kB) and raw (an escape sequence, a newline)."""
+    pin = {"x": "19121212-1212"} if nested else "19121212-1212"
+    long = _refusal_of(lambda d: d.__setitem__("k" * 100_000, pin))
+    assert len(str(long)) < 400 and "…" in str(long) and long.fields[0].startswith("data.kkk")
+    odd = _refusal_of(lambda d: d.__setitem__("a\x1b[2J\nb", pin))
+    assert str(odd).isprintable() and "data.a\\x1b[2J\\nb" in str(odd)
+    # "data." and 185 characters, then 13 digits (no personnummer): the cut at 200 leaves ten that are one
+    cut = _refusal_of(lambda d: d.__setitem__("x" * 185 + "1212121212345", pin))
+    assert "1212121212" not in str(cut) and "…" in str(cut)

@@ -142,8 +142,24 @@ def find_personal_identity_number(value: Any, prefix: str = "") -> str | None:
     holds one (the string found may be the key itself) is named redacted: the path is what a refusal says."""
     for path, text in iter_strings(value, prefix):
         if has_personal_identity_number(text):
-            return redact_personal_identity_numbers(path)[0] or "(event)"
+            return _said_path(path)
     return None
+
+
+#: the longest path a refusal names (then `…`): the keys on it are the producer's, of any length
+MAX_PATH_CHARS = 200
+
+
+def _said_path(path: str) -> str:
+    """`path` as a refusal names it: redacted, escaped where not printable (a key's newline or escape sequence would
+    reach the dead letter's `dlq.message` header as it came) and cut at `MAX_PATH_CHARS` (a key of 100,000 characters
+    was repeated whole), redacted again after the cut (a cut digit run may read as a personnummer)."""
+    path = redact_personal_identity_numbers(path)[0]
+    if not path.isprintable():
+        path = ascii(path)[1:-1]
+    if len(path) > MAX_PATH_CHARS:
+        path = redact_personal_identity_numbers(path[:MAX_PATH_CHARS])[0] + "…"
+    return path or "(event)"
 
 
 def _json_has_personal_identity_number(doc: Any) -> bool:
