@@ -68,7 +68,8 @@ beside its single writer's order), an event whose
 newest event time is reporting's clock for freshness and alerts, one such event would move it for
 good) and an event whose id an event with other content already holds (`conflicting_duplicate`: the first one
 counts; a re-delivery of the same bytes, or of the same event in other JSON form, is an ordinary duplicate,
-applied once: `same_content`). For the latter each applied id keeps a digest of its record's bytes. Before a record is written there,
+applied once: `same_content`). For the latter each applied id keeps a digest of its record's bytes (of the event's
+contracts' form where the record is written in another: `content_digest`). Before a record is written there,
 anything in its value or key that looks like a personnummer (the contracts' detector, any
 spelling) is replaced by `[REDACTED]`, and the header `dlq.redacted` says how many were.
 """
@@ -206,7 +207,11 @@ class Delivered:
     topic: str
     partition: int
     offset: int
+    #: what an applied id keeps (`content_digest`): the digest of the record's bytes, or of the event's contracts' form
     digest: bytes | None = None
+    #: the digest of the record's own bytes where `digest` is of the contracts' form instead (ids applied before
+    #: `content_digest` kept their first record's bytes' digest: an exact re-delivery of one is still a duplicate)
+    bytes_digest: bytes | None = None
 
 
 _REGISTERED_TOPICS = frozenset(topic.name for topic in TOPICS.values())
@@ -216,12 +221,33 @@ def record_digest(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
+#: how the contracts' form of an event (`CloudEvent.to_bytes`, every service's outbox) begins
+OWN_FORM = b'{"specversion":"1.0","id":"'
+
+
+def content_digests(raw: bytes, event: CloudEvent) -> tuple[bytes, bytes | None]:
+    """(`Delivered.digest`, `Delivered.bytes_digest`) of a record whose value `raw` decoded to `event`: the digest of
+    its bytes where they are written as the contracts write events (the outboxes: no other work per event), else the
+    digest of the event's contracts' form and of its bytes. An id keeps the first: compared with it, a re-send in any
+    JSON form is the same event (`same_content`). Kept of the bytes alone, an event first written by another producer
+    (spaces, another key order, escapes) made every re-send in another form a `conflicting_duplicate`."""
+    own = record_digest(raw)
+    if raw.startswith(OWN_FORM):
+        return own, None
+    return record_digest(event.to_bytes()), own
+
+
+def content_digest(raw: bytes, event: CloudEvent) -> bytes:
+    """`content_digests`' first: what an applied id keeps (the rebuild's, which keeps no older digest)."""
+    return content_digests(raw, event)[0]
+
+
 def same_content(item: Delivered, digest: bytes) -> bool:
-    """Whether `item` is the event whose record had `digest`: the same bytes, or the same event as the
-    contracts write it (`CloudEvent.to_bytes`, which every service's outbox sends). An event is a JSON
-    value, not its bytes: a re-send with other key order, spacing or escapes is the same event, not a
-    `conflicting_duplicate`. Computed only for a duplicate whose bytes differ, never per event."""
-    return item.digest == digest or record_digest(item.event.to_bytes()) == digest
+    """Whether `item` is the event whose record had `digest` (`content_digest`, or of its bytes where kept before it):
+    the same bytes, or the same event as the contracts write it (`CloudEvent.to_bytes`). An event is a JSON value, not
+    its bytes: a re-send with other key order, spacing or escapes is the same event, not a `conflicting_duplicate`.
+    Computed only for a duplicate whose bytes differ, never per event."""
+    return digest in (item.digest, item.bytes_digest) or record_digest(item.event.to_bytes()) == digest
 
 
 @functools.lru_cache(maxsize=256)
@@ -1077,7 +1103,8 @@ class ConsumerLoop:
                 if verdict is not None:
                     decoded.dead.append((record, *verdict))
                     continue
-                item = Delivered(event, tp.topic, tp.partition, record.offset, record_digest(record.value or b""))
+                item = Delivered(event, tp.topic, tp.partition, record.offset,
+                                 *content_digests(record.value or b"", event))
                 kept.append(item)
                 decoded.records[id(item)] = record
             if tp_records:

@@ -67,7 +67,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_event, decode_plain
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES, cloud_event_of
 from styrkedja_contracts.kafka_binding import refusal
-from styrkedja_kit.consumer import Delivered, Refused, record_digest, unfit
+from styrkedja_kit.consumer import OWN_FORM, Delivered, Refused, content_digest, record_digest, unfit
 from styrkedja_kit.db import Database, planner_setting
 from styrkedja_kit.kafka import stand_in_refusal
 from styrkedja_kit.sets import copy_records
@@ -401,7 +401,11 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
                     event = cloud_event_of(shadow)  # not a fact: decoded as `decode_event` would, below
                 elif unfit(shadow, topic, timestamp, key=key) is None:  # the same values as its `CloudEvent`'s
                     table, make, escapes = maker
-                    lines[table].append(make(base + i, shadow, topic, partition, offset, record_digest(value)))
+                    # the digest an id keeps (the kit's `content_digest`): of the contracts' form where the record is
+                    # in another (rare: the outboxes write that form)
+                    digest = record_digest(value) if value.startswith(OWN_FORM) else \
+                        content_digest(value, cloud_event_of(shadow))
+                    lines[table].append(make(base + i, shadow, topic, partition, offset, digest))
                     backslashes[table] += escapes
                     staged.read += 1
                     continue
@@ -418,7 +422,7 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
             staged.dead.append((i, *wrong))
             continue
         staged.read += 1
-        item = Delivered(event, topic, partition, offset, record_digest(value))
+        item = Delivered(event, topic, partition, offset, content_digest(value, event))
         if event.type not in _FACT_TYPES:
             staged.small.append((base + i, item))
         elif not direct:
@@ -510,8 +514,8 @@ class _Event:
         self.id, self.type, self.data, self.time = id, type, data, time
 
 
-#: the staged ids of the small events (those of the fact events are in their rows: `_HEAD`), with the record's digest
-#: (`record_digest`, the live consumer's); `ids` is a view of both (every handled event's)
+#: the staged ids of the small events (those of the fact events are in their rows: `_HEAD`), with the digest an id keeps
+#: (`content_digest`, the live consumer's); `ids` is a view of both (every handled event's)
 _IDS = ("seq", "event_id", "topic", "time", "part", "off", "digest")
 #: a fact event's staging row: these, then the fact's fields (`at`: an assessment's publication or retraction time)
 _HEAD = ("seq", "event_id", "type", "topic", "time", "part", "off", "digest", "at")

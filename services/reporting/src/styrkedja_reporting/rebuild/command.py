@@ -29,7 +29,7 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.engine import make_url
 
 from styrkedja_contracts import TOPICS, ContractError, dead_letter_topic, decode_event
-from styrkedja_kit.consumer import ConsumerLoop, Delivered, record_digest, same_content
+from styrkedja_kit.consumer import ConsumerLoop, Delivered, content_digests, same_content
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
 
@@ -258,7 +258,8 @@ def _conflicting(conflicts: list[Failed], records: list[tuple[ConsumerRecord, st
             except ContractError:
                 pass
             else:
-                item = Delivered(event, record.topic, record.partition, record.offset, record_digest(record.value))
+                item = Delivered(event, record.topic, record.partition, record.offset,
+                                 *content_digests(record.value, event))
                 if same_content(item, failed.counted):
                     continue
         kept.append(failed)

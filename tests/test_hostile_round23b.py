@@ -1,0 +1,128 @@
+"""Hostile inputs, round 23 (b): events other producers write straight to Kafka, the contracts' refusals, the CLI.
+
+Found and fixed (each test failed on the old code, as said at it):
+- The same event re-sent in another JSON form was a `conflicting_duplicate` (dead-lettered as another event under its
+  id) whenever its *first* delivery was not in the contracts' own form (`CloudEvent.to_bytes`, every outbox's): the
+  consumers kept a digest of the first record's bytes, and compared a re-send's bytes and its contracts' form with
+  it, neither of which a first record written by another producer (Python's `json.dumps`, Jackson, librdkafka
+  clients: spaces, key order, escapes) ever matches. Round 3 held the case of a first record in the contracts' form
+  only. Now an applied id keeps the digest of the event's contracts' form where its record is in another
+  (`styrkedja_kit.consumer.content_digest`), in the live consumer and the rebuild alike.
+- Tested where they live: a refusal's message and fields are bounded (at most 20 errors listed, then how many more;
+  each key of a path cut at 40 characters, a personnummer's path at 200) and escaped where not printable
+  (packages/contracts/tests/test_envelope.py); `styrkedja token --ttl` of 5,000 digits or non-ASCII digits and
+  `--client-id` holding a personnummer (packages/cli/tests/test_token.py); `styrkedja demo --dump-dir` naming a file
+  (packages/demo/tests/test_cli.py).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from sqlalchemy import select
+from test_hostile_events import encoded, good
+from test_hostile_round3 import _loop, _record, _unit_names
+from test_hostile_round4 import _all_records
+
+from styrkedja_contracts import dead_letter_topic, decode_event
+from styrkedja_devstack.pytest_plugin import migrated_database
+from styrkedja_devstack.testing import RecordingProducer
+from styrkedja_kit.consumer import record_digest
+from styrkedja_kit.db import Database
+from styrkedja_kit.kafka import ensure_topics, registry_topics
+from styrkedja_reporting.persistence import metadata
+from styrkedja_reporting.rebuild.bulk import decoded_and_staged
+from styrkedja_reporting.rebuild.command import run
+from styrkedja_reporting.settings import ReportingSettings
+from support import other_form
+
+UNIT = "se.styrkedja.organisation.unit_upserted.v1"
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+async def test_an_event_first_sent_in_another_form_is_a_duplicate_in_every_form_after(infrastructure):
+    """Failed on the old code: the first record written by another producer (`json.dumps` with its spaces; keys in
+    another order, indented, escaped), its re-sends in the contracts' form, in the first's own form with other key
+    order, and in a third form were each dead-lettered as `conflicting_duplicate`; only exact byte re-sends passed.
+    Another content under the id is still a conflict."""
+    loop, database = _loop(migrated_database(infrastructure, "styrkedja_reporting"), "hostile23b-forms")
+    topic, partition = "styrkedja.organisation", TopicPartition("styrkedja.organisation", 0)
+    document = json.loads(decode_event(encoded(good(UNIT))).to_bytes())
+    changed = {**document, "data": {**document["data"], "name": "Ett annat namn"}}
+    canonical = decode_event(encoded(document)).to_bytes()
+    sorted_keys = json.dumps(document, sort_keys=True).encode()
+    twin = json.loads(decode_event(encoded(good(UNIT))).to_bytes())
+    producer = RecordingProducer()
+    try:
+        await loop.process({partition: [_record(topic, 0, encoded(document), b"2999")]}, producer)
+        await loop.process({partition: [_record(topic, 1, encoded(document), b"2999"),  # the same bytes
+                                        _record(topic, 2, canonical, b"2999"),
+                                        _record(topic, 3, other_form(document), b"2999"),
+                                        _record(topic, 4, sorted_keys, b"2999"),
+                                        _record(topic, 5, encoded(changed), b"2999")]}, producer)
+        # in one batch: the first (in another producer's form) counts, its other forms are the same event
+        await loop.process({partition: [_record(topic, 6, other_form(twin), b"2999"),
+                                        _record(topic, 7, json.dumps(twin, sort_keys=True).encode(), b"2999"),
+                                        _record(topic, 8, decode_event(encoded(twin)).to_bytes(), b"2999")]}, producer)
+        assert [(h["dlq.offset"], h["dlq.reason"]) for _, _, h in producer.sent] == [(b"5", b"conflicting_duplicate")]
+        assert loop.applied_count == 2
+        assert await _unit_names(database, document["data"]["unit_id"]) == [document["data"]["name"]]
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.integration
+async def test_the_rebuild_judges_an_event_first_sent_in_another_form_as_the_live_consumer_does(infrastructure):
+    """Failed on the old code: the rebuild kept the first record's bytes' digest too, and its re-sends in the
+    contracts' form and in a third form went to its dead-letter topic as `conflicting_duplicate`s. Another content
+    under the id is still a conflict, and the first counts."""
+    bootstrap = infrastructure.kafka_bootstrap_servers
+    group = f"hostile23b-rebuild-{uuid.uuid4().hex[:8]}"
+    settings = ReportingSettings(database_url=migrated_database(infrastructure, "styrkedja_reporting"),
+                                 kafka_bootstrap_servers=bootstrap, consumer_group=group, outbox_enabled=False,
+                                 consumer_enabled=False)
+    first = good(UNIT)
+    first["data"] = {**first["data"], "unit_id": f"h23-{uuid.uuid4().hex[:8]}", "name": "Åsens skola"}
+    document = json.loads(decode_event(encoded(first)).to_bytes())
+    changed = {**document, "data": {**document["data"], "name": "Ett annat namn"}}
+    await ensure_topics(settings, registry_topics())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for value in (encoded(document), decode_event(encoded(document)).to_bytes(), other_form(document),
+                      json.dumps(document, sort_keys=True).encode(), encoded(changed)):
+            await producer.send_and_wait("styrkedja.organisation", value, key=document["data"]["organiser_id"].encode())
+    finally:
+        await producer.stop()
+
+    summary = await run(settings, say=lambda _line: None)
+    assert summary["conflicting_duplicates"] >= 1
+    ours = [r for r in await _all_records(bootstrap, dead_letter_topic(group))
+            if document["id"] in (r.value or b"").decode("utf-8", "replace")]
+    assert [dict(r.headers)["dlq.reason"] for r in ours] == [b"conflicting_duplicate"], ours
+    assert json.loads(ours[0].value)["data"]["name"] == "Ett annat namn"
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        units = metadata.tables["directory_units"]
+        async with database.sessions() as session:
+            names = (await session.execute(select(units.c.name).where(
+                units.c.unit_id == document["data"]["unit_id"]))).scalars().all()
+        assert names == ["Åsens skola"]  # the first counts
+    finally:
+        await database.dispose()
+
+
+def test_the_rebuild_keeps_the_contracts_form_digest_of_a_fact_written_in_another_form() -> None:
+    """The rebuild's direct COPY lines (a fact event the fast path took) keep the digest the live consumer keeps: of
+    the contracts' form where the record is in another. Failed on the old code: the record's bytes' digest."""
+    document = good("se.styrkedja.assessment.published.v1")
+    canonical = decode_event(encoded(document)).to_bytes()
+    topic = "styrkedja.assessment"
+    for value in (encoded(document), canonical):
+        staged = decoded_and_staged([(topic, 0, 0, value, -1, document["data"]["organiser_id"].encode())], 0,
+                                    1_000_000, as_text=True)
+        assert staged.read == 1 and record_digest(canonical).hex() in staged.texts["assessments"].decode()
