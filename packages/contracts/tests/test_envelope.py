@@ -314,3 +314,20 @@ def test_the_path_to_a_personal_identity_number_is_cut_and_escaped(nested: bool)
     # "data." and 185 characters, then 13 digits (no personnummer): the cut at 200 leaves ten that are one
     cut = _refusal_of(lambda d: d.__setitem__("x" * 185 + "1212121212345", pin))
     assert "1212121212" not in str(cut) and "…" in str(cut)
+
+
+def test_a_key_given_twice_beside_nesting_at_the_parsers_limit_is_refused_never_raised() -> None:
+    """Failed on the old code: with a key given twice, `decode_event` parsed the message again (to name where) a few
+    frames deeper than its first parse; nesting that the first parse just held raised RecursionError out of it, not a
+    `ContractError`: the live consumer, which dead-letters contract errors only, stopped on that record, and the
+    rebuild's decoders on the log. Every depth up to the interpreter's limit is tried, as the frames above differ."""
+    import sys
+
+    from styrkedja_contracts.errors import ContractError
+    from styrkedja_contracts.examples import example_bytes
+
+    text = json.dumps(json.loads(example_bytes("se.styrkedja.assessment.published.v1")), separators=(",", ":"))
+    for depth in range(sys.getrecursionlimit() + 10, 0, -1):
+        raw = text.replace('"data":{', '"data":{"a":1,"a":' + "[" * depth + "]" * depth + ",", 1).encode()
+        with pytest.raises(ContractError):
+            decode_event(raw)

@@ -435,7 +435,10 @@ def _check_keys_once(raw: bytes, text: str, doc: dict[str, Any]) -> None:
     tokens in the text as keys parsed is proof enough (`_key_tokens`); else the pairs decide."""
     if _key_tokens(raw) == _key_count(doc):
         return
-    path = duplicate_key_path(text)
+    try:
+        path = duplicate_key_path(text)
+    except RecursionError:  # parsed again a few frames deeper than the first parse, which just held its nesting
+        raise UndecodableEventError("message is not UTF-8 JSON: RecursionError") from None
     if path is not None:
         raise DuplicateKeyError(f"{path}: {DUPLICATE_KEY_RULE}", fields=(path,))
 
