@@ -8,6 +8,12 @@ Found and fixed (each test failed on the old code, as said at it):
   clients: spaces, key order, escapes) ever matches. Round 3 held the case of a first record in the contracts' form
   only. Now an applied id keeps the digest of the event's contracts' form where its record is in another
   (`styrkedja_kit.consumer.content_digest`), in the live consumer and the rebuild alike.
+- A key given twice beside nesting at the JSON parser's limit made `decode_event` raise RecursionError (it parsed the
+  message again, a few frames deeper, to name where), no contract error: the live consumer, which dead-letters
+  contract errors only, restarted on that record for ever, and the rebuild's decoders stopped. Now the contracts
+  refuse it as `undecodable` (packages/contracts/tests/test_envelope.py), and any fault of the decode itself on a
+  record is dead-lettered as `undecodable` naming the error's type, the rest of the batch applied (the kit's
+  consumer, the rebuild's decoders).
 - Tested where they live: a refusal's message and fields are bounded (at most 20 errors listed, then how many more;
   each key of a path cut at 40 characters, a personnummer's path at 200) and escaped where not printable
   (packages/contracts/tests/test_envelope.py); `styrkedja token --ttl` of 5,000 digits or non-ASCII digits and
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -126,3 +133,38 @@ def test_the_rebuild_keeps_the_contracts_form_digest_of_a_fact_written_in_anothe
         staged = decoded_and_staged([(topic, 0, 0, value, -1, document["data"]["organiser_id"].encode())], 0,
                                     1_000_000, as_text=True)
         assert staged.read == 1 and record_digest(canonical).hex() in staged.texts["assessments"].decode()
+
+
+def _decode_failing_on(marker: bytes, decode: Any) -> Any:
+    def decode_or_fail(raw: Any, **kwargs: Any) -> Any:
+        if marker in bytes(raw or b""):
+            raise RecursionError("maximum recursion depth exceeded")  # as the decode's own fault once did
+        return decode(raw, **kwargs)
+    return decode_or_fail
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+async def test_a_fault_of_the_decode_itself_dead_letters_the_record_and_the_loop_goes_on(infrastructure, monkeypatch):
+    """Failed on the old code: an error of `decode_event` other than a contract error (a RecursionError: see
+    packages/contracts/tests/test_envelope.py) left the batch's processing; the loop restarted on the same record
+    for ever, nothing after it applied. Now such a record is dead-lettered as `undecodable` naming the error's type
+    only, and the batch's other events are applied; the rebuild's decoders likewise."""
+    import styrkedja_kit.consumer as consumer
+    import styrkedja_reporting.rebuild.bulk as bulk
+
+    monkeypatch.setattr(consumer, "decode_event", _decode_failing_on(b'"boom"', consumer.decode_event))
+    monkeypatch.setattr(bulk, "decode_event", _decode_failing_on(b'"boom"', bulk.decode_event))
+    loop, database = _loop(migrated_database(infrastructure, "styrkedja_reporting"), "hostile23b-fault")
+    topic, partition = "styrkedja.organisation", TopicPartition("styrkedja.organisation", 0)
+    bad, fine = b'{"boom": "' + b"[" * 10 + b'"}', decode_event(encoded(good(UNIT))).to_bytes()
+    producer = RecordingProducer()
+    try:
+        await loop.process({partition: [_record(topic, 0, bad, b"2999"), _record(topic, 1, fine, b"2999")]}, producer)
+        assert [(h["dlq.offset"], h["dlq.reason"]) for _, _, h in producer.sent] == [(b"0", b"undecodable")]
+        assert b"RecursionError" in producer.sent[0][2]["dlq.message"]
+        assert loop.applied_count == 1
+    finally:
+        await database.dispose()
+    staged = decoded_and_staged([(topic, 0, 0, bad, -1, b"2999"), (topic, 0, 1, fine, -1, b"2999")], 0, 1_000_000)
+    assert [(index, reason) for index, reason, _ in staged.dead] == [(0, "undecodable")] and staged.read == 1

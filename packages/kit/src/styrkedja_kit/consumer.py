@@ -242,6 +242,11 @@ def content_digest(raw: bytes, event: CloudEvent) -> bytes:
     return content_digests(raw, event)[0]
 
 
+def undecodable_message(error: BaseException) -> str:
+    """The dead letter's message for a record whose decode failed by another error than the contracts' refusals."""
+    return f"message could not be decoded: {type(error).__name__} (not a contract error: a fault of the decode)"
+
+
 def same_content(item: Delivered, digest: bytes) -> bool:
     """Whether `item` is the event whose record had `digest` (`content_digest`, or of its bytes where kept before it):
     the same bytes, or the same event as the contracts write it (`CloudEvent.to_bytes`). An event is a JSON value, not
@@ -1098,6 +1103,11 @@ class ConsumerLoop:
                         content_mode_refusal(record.headers)
                     decoded.dead.append((record, "content_mode", mode) if mode is not None
                                         else (record, error.reason, str(error)))
+                    continue
+                except Exception as error:  # noqa: BLE001 - a fault of the decode's own on this record's bytes (a
+                    # RecursionError once): the loop would restart on the same record for ever, so it is dead-lettered
+                    # as one that cannot be read (the type only: an error's text may quote the bytes)
+                    decoded.dead.append((record, "undecodable", undecodable_message(error)))
                     continue
                 verdict = unfit(event, tp.topic, record.timestamp, key=record.key)
                 if verdict is not None:

@@ -67,7 +67,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_event, decode_plain
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES, cloud_event_of
 from styrkedja_contracts.kafka_binding import refusal
-from styrkedja_kit.consumer import OWN_FORM, Delivered, Refused, content_digest, record_digest, unfit
+from styrkedja_kit.consumer import (
+    OWN_FORM,
+    Delivered,
+    Refused,
+    content_digest,
+    record_digest,
+    undecodable_message,
+    unfit,
+)
 from styrkedja_kit.db import Database, planner_setting
 from styrkedja_kit.kafka import stand_in_refusal
 from styrkedja_kit.sets import copy_records
@@ -415,6 +423,9 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
             except ContractError as error:
                 record = raw[i]
                 staged.dead.append((i, *refusal(error, value, record[6] if len(record) > 6 else None)))
+                continue
+            except Exception as error:  # noqa: BLE001 - as the live consumer: a fault of the decode's own (`_decode_into`)
+                staged.dead.append((i, "undecodable", undecodable_message(error)))
                 continue
         # the live consumer's rules (`unfit`): an event read from another entity's topic, or dated after its record
         wrong = unfit(event, topic, timestamp, key=key)

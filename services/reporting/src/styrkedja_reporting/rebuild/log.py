@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 
 from styrkedja_contracts import ContractError, decode_event
 from styrkedja_contracts.kafka_binding import refusal
-from styrkedja_kit.consumer import Delivered, content_digest, unfit
+from styrkedja_kit.consumer import Delivered, content_digest, undecodable_message, unfit
 from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_consumer, registry_topics, stand_in_refusal
 from styrkedja_kit.settings import ServiceSettings
 
@@ -103,6 +103,8 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                         event = decode_event(record.value or b"", max_bytes=settings.max_event_bytes)
                     except ContractError as error:  # a refused value's headers may name its content mode, as live
                         out.dead.append((record, *refusal(error, record.value, record.headers)))
+                    except Exception as error:  # noqa: BLE001 - as the live consumer: a fault of the decode's own
+                        out.dead.append((record, "undecodable", undecodable_message(error)))
                     else:
                         wrong = unfit(event, tp.topic, record.timestamp, key=record.key)  # the live consumer's rules
                         if wrong is not None:
