@@ -331,3 +331,26 @@ def test_a_key_given_twice_beside_nesting_at_the_parsers_limit_is_refused_never_
         raw = text.replace('"data":{', '"data":{"a":1,"a":' + "[" * depth + "]" * depth + ",", 1).encode()
         with pytest.raises(ContractError):
             decode_event(raw)
+
+
+@pytest.mark.parametrize("spelling", ["{%s}", "urn:uuid:%s", "hex"])
+@pytest.mark.parametrize("where", ["id", "intervention_id", "investigation_id"])
+@pytest.mark.parametrize("compact", [True, False])  # the fast path's plain text, and the ordinary way
+def test_a_uuid_in_another_spelling_than_its_36_characters_is_refused(spelling: str, where: str, compact: bool) -> None:
+    """Failed on the old code: `{…}`, `urn:uuid:…` and 32 hex digits were read as the id (pydantic's lax UUID), in
+    the envelope's `id` and in every UUID of the data, where the schemas' `format: uuid` refuses them (a consumer
+    validating by them, a producer's log or a gateway comparing the text saw another id than the one applied).
+    Round 22 held the HTTP bodies to the one spelling; the events now too. Upper case stays the same UUID."""
+    from styrkedja_contracts.errors import ContractError
+    from styrkedja_contracts.examples import example_bytes
+
+    value = uuid.uuid4()
+    doc = json.loads(example_bytes("se.styrkedja.support.intervention_recorded.v1"))
+    target = doc if where == "id" else doc["data"]
+    separators = (",", ":") if compact else (", ", ": ")
+    target[where] = str(value).upper()
+    decode_event(json.dumps(doc, separators=separators).encode())
+    target[where] = value.hex if spelling == "hex" else spelling % value
+    with pytest.raises(ContractError) as refused:
+        decode_event(json.dumps(doc, separators=separators).encode())
+    assert "36-character form" in str(refused.value) and where in str(refused.value)

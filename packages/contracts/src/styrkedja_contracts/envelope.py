@@ -45,7 +45,7 @@ from .errors import (
     UnknownEventTypeError,
     format_validation_errors,
 )
-from .events.base import EventData, iter_strings, temporal_as_text
+from .events.base import EventData, iter_strings, temporal_as_text, uuid_as_text
 from .fastpath import ShadowEvent, adopt, json_union, shadow_event
 from .identifiers import (
     PIN_ERROR,
@@ -86,7 +86,8 @@ class _EnvelopeAttributes(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     specversion: Literal["1.0"]
-    id: UUID = Field(description="Unique per event; consumers deduplicate on it.")
+    # the 36-character form only (`uuid_as_text`), as the schema's `format: uuid` says and every outbox writes
+    id: Annotated[UUID, BeforeValidator(uuid_as_text)] = Field(description="Unique per event; consumers deduplicate on it.")
     # every string attribute obeys the contracts' text rule (`identifiers.check_line`): a control or
     # bidirectional character in `source` or `subject` reaches logs, dead letters and the consumers'
     # bookkeeping as it came, even where no handler reads it, so it is refused with the envelope

@@ -35,6 +35,8 @@ model as `data`, validated in pydantic-core alone, plus a few plain Python check
 * `temporal_as_text` (a date or time must be text, not a number) becomes a pydantic-core chain: text
   that begins with four ASCII digits and a '-' (`_IsoText`; narrower: such text is never a number to it),
   then the date or time validated from that text;
+* `uuid_as_text` (a UUID in its 36-character form only) becomes a pydantic-core chain: text of that form
+  (`_UuidText`), then the UUID: exactly what the rule lets through to the UUID that the UUID then accepts;
 * the envelope's `type` is the data model's type alone (narrower than its pattern);
 * the data model's `model_validator(mode="after")` functions run on the validated shadow (`checked`),
   the same functions, called directly.
@@ -76,7 +78,15 @@ from pydantic.fields import FieldInfo
 from pydantic_core import core_schema
 
 from . import identifiers, subjects
-from .events.base import MAX_INT4, EventData, enforce_value_rules, temporal_as_text, within_years
+from .events.base import (
+    MAX_INT4,
+    UUID_TEXT,
+    EventData,
+    enforce_value_rules,
+    temporal_as_text,
+    uuid_as_text,
+    within_years,
+)
 from .identifiers import check_text
 
 __all__ = ["ShadowEvent", "shadow_event", "json_union", "adopt"]
@@ -136,6 +146,15 @@ def _literal_of(base: Any, metadata: list[Any] | tuple[Any, ...], candidates: li
     return Literal[tuple(accepted)]
 
 
+class _UuidText:
+    """In an `Annotated` of `UUID`, last: the input must be text in the 36-character form (`base.UUID_TEXT`), then the
+    UUID validates it. Where `uuid_as_text` stood: it refuses exactly the other spellings pydantic reads as a UUID, and
+    passes this form (and anything that is no UUID at all, which the UUID then refuses) on unchanged."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.chain_schema([core_schema.str_schema(pattern=f"^{UUID_TEXT.pattern}$"), handler(source)])
+
+
 class _IsoText:
     """In an `Annotated`, last: the input must be text beginning with four ASCII digits and a '-' (every ISO
     date and time), then the type (with the metadata before this one) validates the text. Where
@@ -170,6 +189,10 @@ def _metadata(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: list[b
             # nothing, is "neither begins nor ends with a space" there, a pattern
             out.append(StringConstraints(pattern=_NAME_AS_FORMED))
             continue
+        if func is uuid_as_text:
+            if _optional_of(base) is not UUID:
+                raise _Unsupported("uuid_as_text on another type")
+            continue  # `_shadow_type` puts `_UuidText` in its place
         if func is temporal_as_text:
             if temporal is None:  # not a field of the model itself: `accepts` cannot call it
                 raise _Unsupported("temporal_as_text inside a type")
@@ -228,6 +251,9 @@ def _shadow_type(base: Any, metadata: list[Any] | tuple[Any, ...], temporal: lis
             return _literal_of(base, metadata, enumerable[_func(meta)]())
     text: list[bool] = []
     shadow_metadata = _metadata(base, metadata, text if temporal is not None else None)
+    if any(_func(meta) is uuid_as_text for meta in metadata):  # the 36-character form in pydantic-core (`_UuidText`)
+        uuid: Any = Annotated[(UUID, *shadow_metadata, _UuidText())]
+        return uuid if base is UUID else Union[uuid, None]  # noqa: UP007
     if text:  # a date or time: the text rule in pydantic-core (`_IsoText`), inside `| None`
         plain = _optional_of(base)
         if plain not in (date, AwareDatetime):

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import date, time
 from enum import Enum
 from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -28,6 +29,8 @@ from pydantic import (
     PastDate,
     PastDatetime,
     Strict,
+    TypeAdapter,
+    ValidationError,
     field_validator,
 )
 from pydantic.fields import FieldInfo
@@ -39,7 +42,7 @@ _TYPE_RE = re.compile(r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]
 
 __all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision", "Year", "Round", "MAX_INT4",
            "Int4", "StrictBool", "enforce_value_rules", "EARLIEST_YEAR", "LATEST_YEAR", "temporal_as_text", "within_years",
-           "add_temporal_rules", "WHERE", "full_loc", "located_strings"]
+           "add_temporal_rules", "add_uuid_rules", "uuid_as_text", "UUID_TEXT", "WHERE", "full_loc", "located_strings"]
 
 Timestamp = AwareDatetime
 """A timezone-aware timestamp (naive datetimes are rejected)."""
@@ -121,6 +124,43 @@ def add_temporal_rules(fields: dict[str, FieldInfo]) -> bool:
         # a BeforeValidator given later runs earlier: the text rule first, the years after parsing
         field.metadata.extend([AfterValidator(within_years), BeforeValidator(temporal_as_text)])
         changed = True
+    return changed
+
+
+#: a UUID as RFC 9562 writes it (the JSON Schema's `format: uuid`), either case
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_LAX_UUID: TypeAdapter[UUID] = TypeAdapter(UUID)
+
+
+def uuid_as_text(value: Any) -> Any:
+    """A UUID arrives in its 36-character form: pydantic reads `urn:uuid:…`, `{…}` and 32 hex digits without hyphens
+    as the same id, which the schemas' `format: uuid` refuses (a consumer validating by them, a producer's log or a
+    gateway comparing the text saw another id than the one applied). Round 22 held the HTTP bodies to it; events too
+    now."""
+    if isinstance(value, str) and not UUID_TEXT.fullmatch(value):
+        try:
+            _LAX_UUID.validate_python(value)
+        except ValidationError:
+            return value  # no UUID in any spelling: pydantic's own refusal names it (`uuid_parsing`)
+        raise PydanticCustomError("uuid_format", "Input should be a UUID in its 36-character form with hyphens "
+                                                 "(e.g. 3b0e6f0a-9c4d-4f7e-8a21-5d6c7e8f9a01)")
+    return value
+
+
+def _uuid(annotation: Any) -> bool:
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return len(args) == 1 and args[0] is UUID
+    return annotation is UUID
+
+
+def add_uuid_rules(fields: dict[str, FieldInfo]) -> bool:
+    """Give every UUID field (or optional one) `uuid_as_text`, once; True if a field got it (rebuild the model)."""
+    changed = False
+    for field in fields.values():
+        if _uuid(field.annotation) and not any(getattr(m, "func", None) is uuid_as_text for m in field.metadata):
+            field.metadata.append(BeforeValidator(uuid_as_text))
+            changed = True
     return changed
 
 
@@ -212,7 +252,8 @@ class ContractModel(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        if add_temporal_rules(cls.model_fields):
+        temporal = add_temporal_rules(cls.model_fields)
+        if add_uuid_rules(cls.model_fields) or temporal:
             cls.model_rebuild(force=True)
 
     @field_validator("*", mode="after")
