@@ -14,6 +14,10 @@ Found and fixed (each test failed on the old code, as said at it):
   refuse it as `undecodable` (packages/contracts/tests/test_envelope.py), and any fault of the decode itself on a
   record is dead-lettered as `undecodable` naming the error's type, the rest of the batch applied (the kit's
   consumer, the rebuild's decoders).
+- A UUID in an event (the envelope's `id`, every UUID of the data) was read in any spelling pydantic takes (`{…}`,
+  `urn:uuid:…`, 32 hex digits), where the schemas' `format: uuid` refuses them; round 22 held the HTTP bodies to the
+  36-character form, now the events too, the decode's fast path included (packages/contracts/tests/test_envelope.py).
+  A rebuild refuses such an event that a live consumer applied before this round (as with rounds 18 and 19's names).
 - Tested where they live: a refusal's message and fields are bounded (at most 20 errors listed, then how many more;
   each key of a path cut at 40 characters, a personnummer's path at 200) and escaped where not printable
   (packages/contracts/tests/test_envelope.py); `styrkedja token --ttl` of 5,000 digits or non-ASCII digits and
