@@ -49,3 +49,22 @@ def test_no_broker_or_no_database_is_said_in_one_line_with_exit_1(dead_letter, s
     assert len(lines) == 1 and says.format(broker=broker, database=database) in lines[0], err
     assert "nothing was changed" in lines[0]
     assert "Traceback" not in err and "secret" not in err
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--decoders", "1000000"], "argument --decoders: 1000000 is above 64"),
+    (["--connections", "100000"], "argument --connections: 100000 is above 64"),
+    (["--stall-seconds", "99999999999999"], "argument --stall-seconds: 99999999999999 is above 86400"),
+    (["--chunk", "9" * 5000], "argument --chunk: '" + "9" * 40 + "…' is not a whole number"),
+    (["--chunk", "\u0661\u0660"], "is not a whole number"),
+])
+def test_an_argument_beyond_what_the_machine_can_take_is_refused_with_exit_2(argv, says, monkeypatch, capsys):
+    """Failed on the old code: `--decoders 1000000` was taken (a process forked for every chunk in flight, up to two
+    million), as were `--connections 100000` and a stall of three million years; `--chunk` of 5,000 digits was
+    repeated whole in the error, and Arabic-Indic digits were read as a number."""
+    monkeypatch.setenv("STYRKEDJA_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{closed_port()}/styrkedja_reporting")
+    with pytest.raises(SystemExit) as stopped:
+        command.main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "9" * 100 not in err

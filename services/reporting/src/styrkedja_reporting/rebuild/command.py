@@ -15,6 +15,7 @@ import gc
 import json
 import multiprocessing
 import os
+import re
 import resource
 import signal
 import sys
@@ -296,17 +297,30 @@ async def cancelled_on_sigterm(work: Awaitable[T]) -> T:
         loop.remove_signal_handler(signal.SIGTERM)
 
 
-def _at_least(low: int) -> Callable[[str], int]:
-    """An argument's type: an integer of at least `low` (argparse says which argument and why, exit 2)."""
+#: the most decoder processes and connections an argument may ask for: `--decoders 1000000` forked a process for every
+#: chunk in flight (up to two million: the decoders' window), `--connections 100000` asked PostgreSQL for as many
+MAX_WORKERS = 64
+#: the longest `--stall-seconds` (a day): beyond it the wait is no longer a stall's, and asyncio's timer overflows
+MAX_STALL_SECONDS = 86_400
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+
+
+def _at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argument's type: an integer of at least `low` (and at most `high`) (argparse says which argument and why,
+    exit 2). The value is repeated cut at 40 characters: `--chunk` of 5,000 digits was a 5,000-character line."""
     def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if _WHOLE_NUMBER.fullmatch(value.strip()) is None:
+            shown = repr(value[:40] + "…" if len(value) > 40 else value)
+            raise argparse.ArgumentTypeError(f"{shown} is not a whole number (ASCII digits, at most 18)")
+        number = int(value)
         if number < low:
             raise argparse.ArgumentTypeError(f"{number} is below {low}")
+        if high is not None and number > high:
+            raise argparse.ArgumentTypeError(f"{number} is above {high}")
         return number
-    parse.__name__ = f"an integer of at least {low}"
+    parse.__name__ = f"an integer of at least {low}" if high is None else f"an integer of {low} to {high}"
     return parse
 
 
@@ -320,10 +334,10 @@ def argument_parser() -> argparse.ArgumentParser:
         "STYRKEDJA_DATABASE_URL (under `make run`: postgresql://postgres@127.0.0.1:55432/styrkedja_reporting), "
         "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS (127.0.0.1:19092 by default).")
     parser.add_argument("--chunk", type=_at_least(1), default=20_000, help="events per handler batch (default 20,000)")
-    parser.add_argument("--decoders", type=_at_least(0), default=None,
+    parser.add_argument("--decoders", type=_at_least(0, MAX_WORKERS), default=None,
                         help="processes decoding the log beside this one (default one per core, at most 4, where the "
                              "machine has two cores or more, else 0: decoded here; bench/results/rebuild9.json)")
-    parser.add_argument("--connections", type=_at_least(1), default=None,
+    parser.add_argument("--connections", type=_at_least(1, MAX_WORKERS), default=None,
                         help="connections doing the work after the read side by side (default: "
                              "STYRKEDJA_REBUILD_CONNECTIONS, else one per core, at most 4; bench/results/rebuild6.json)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
@@ -332,7 +346,7 @@ def argument_parser() -> argparse.ArgumentParser:
                              "not pay on two shared cores: bench/results/rebuild3.json)")
     parser.add_argument("--no-dead-letter", action="store_true",
                         help="do not send undecodable or refused events to the dead-letter topic again")
-    parser.add_argument("--stall-seconds", type=_at_least(1), default=int(STALL_SECONDS),
+    parser.add_argument("--stall-seconds", type=_at_least(1, MAX_STALL_SECONDS), default=int(STALL_SECONDS),
                         help="how long the read waits for a record while a partition is short of the end taken at "
                              f"the start (the broker stopped, or came back without its logs) before it stops, "
                              f"exit 1, nothing changed (default {int(STALL_SECONDS)})")
