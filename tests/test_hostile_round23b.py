@@ -18,6 +18,11 @@ Found and fixed (each test failed on the old code, as said at it):
   `urn:uuid:…`, 32 hex digits), where the schemas' `format: uuid` refuses them; round 22 held the HTTP bodies to the
   36-character form, now the events too, the decode's fast path included (packages/contracts/tests/test_envelope.py).
   A rebuild refuses such an event that a live consumer applied before this round (as with rounds 18 and 19's names).
+- A calendar's `timezone` was any file `ZoneInfo` loads: `localtime` (the host's own zone: an organiser's deadlines,
+  and every forecast's lateness, fell on other days on each host, replica and rebuild), `right/…` (leap seconds: every
+  time 27 s off), `posix/…`, `posixrules`, `Factory`; now an IANA zone of `available_timezones()` and none of those
+  (the contracts' `ReportingCalendar`: the `calendar.changed` event and the forecast service's calendar door;
+  packages/contracts/tests/test_calendar.py).
 - Tested where they live: a refusal's message and fields are bounded (at most 20 errors listed, then how many more;
   each key of a path cut at 40 characters, a personnummer's path at 200) and escaped where not printable
   (packages/contracts/tests/test_envelope.py); `styrkedja token --ttl` of 5,000 digits or non-ASCII digits and

@@ -124,3 +124,18 @@ def test_a_window_ending_past_the_last_date_ends_on_it(term):
     assert window.deadline == (date(9999, 2, 23) if term == "HT" else date.max)
     assert is_late(datetime(9999, 12, 31, 22, 59, tzinfo=UTC), window) is (term == "HT")
     assert round_window("9998/99", 4, late_windows).deadline == date.max
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "right/UTC", "right/Europe/Stockholm",
+                                  "posix/Europe/Stockholm"])
+def test_a_zone_file_that_names_no_iana_zone_is_refused(zone: str) -> None:
+    """Failed on the old code (`ZoneInfo` loads them): `localtime` links to the host's own zone, so an organiser's
+    deadlines (and every forecast's lateness) fell on the days of whichever host, replica or rebuild read the
+    calendar; `right/…` counts leap seconds (every time 27 s off), `posix/…` copies the zones, `posixrules` and
+    `Factory` are no place's time."""
+    from styrkedja_contracts.events.calendar import ReportingCalendar
+
+    with pytest.raises(ValidationError, match="not a known IANA time zone"):
+        ReportingCalendar(timezone=zone)
+    assert ReportingCalendar(timezone="Europe/Stockholm").timezone == "Europe/Stockholm"
+    assert ReportingCalendar(timezone="UTC").timezone == "UTC"

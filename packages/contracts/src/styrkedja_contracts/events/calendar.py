@@ -7,8 +7,9 @@ compliance lists use the same code over the same data.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, field_validator, model_validator
 
@@ -39,6 +40,18 @@ class RoundDeadline(ContractModel):
     deadline_weekday: Weekday = 5
 
 
+#: files of a zone directory that name no IANA zone, though `ZoneInfo` loads them: `localtime` (a link to the host's
+#: own zone: an organiser's deadlines would fall on other days on each host, replica and rebuild), `posixrules` and
+#: `Factory` (no place's time); and the `posix/` and `right/` trees (copies, the latter counting leap seconds: every
+#: time 27 s off) — `ZoneInfo` took them all
+HOST_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def _default_windows() -> tuple[ForecastWindow, ...]:
     return (ForecastWindow(term=Term.HT, iso_week=43), ForecastWindow(term=Term.VT, iso_week=13))
 
@@ -57,6 +70,8 @@ class ReportingCalendar(ContractModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
+        if value in HOST_ZONES or value.startswith(("posix/", "right/")) or value not in _iana_zones():
+            raise ValueError(f"{value!r} is not a known IANA time zone")
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
