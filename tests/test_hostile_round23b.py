@@ -23,6 +23,9 @@ Found and fixed (each test failed on the old code, as said at it):
   time 27 s off), `posix/…`, `posixrules`, `Factory`; now an IANA zone of `available_timezones()` and none of those
   (the contracts' `ReportingCalendar`: the `calendar.changed` event and the forecast service's calendar door;
   packages/contracts/tests/test_calendar.py).
+- An action plan's tags in the `lika.action_plan_changed` event took what the LIKA service's own door refuses: a tag
+  over 40 characters (100,000: a cell of every to-do export) and a tag given twice; now the same rules
+  (packages/contracts/tests/test_lika_action_plan.py).
 - Tested where they live: a refusal's message and fields are bounded (at most 20 errors listed, then how many more;
   each key of a path cut at 40 characters, a personnummer's path at 200) and escaped where not printable
   (packages/contracts/tests/test_envelope.py); `styrkedja token --ttl` of 5,000 digits or non-ASCII digits and

@@ -43,3 +43,20 @@ def test_item_rules(field, value):
     items[0] = items[0] | {field: value}
     with pytest.raises(ValidationError):
         LikaActionPlanChangedV1.model_validate(data(items=items))
+
+
+@pytest.mark.parametrize(("tags", "says"), [
+    (["n" * 41], "a tag has 1–40 characters"),
+    (["x" * 100_000], "a tag has 1–40 characters"),
+    (["natverk", "natverk"], "a tag is given more than once"),
+    (["natverk", " natverk "], "a tag is given more than once"),  # one tag in its name form
+])
+def test_a_tag_is_held_to_what_the_lika_service_keeps(tags, says):
+    """Failed on the old code: the LIKA door refuses a tag over 40 characters and a tag given twice
+    (`unique_tags`), the event took both from another producer (a 100,000-character cell in every to-do export)."""
+    items = data()["items"]
+    items[0] = items[0] | {"tags": tags}
+    with pytest.raises(ValidationError, match=says):
+        LikaActionPlanChangedV1.model_validate(data(items=items))
+    items[0] = items[0] | {"tags": ["n" * 40, "Natverk", "natverk"]}  # 40 characters, and case tells tags apart
+    LikaActionPlanChangedV1.model_validate(data(items=items))

@@ -105,6 +105,10 @@ class ActionStatus(StrEnum):
     dropped = "dropped"
 
 
+#: the longest tag of an action plan's activity (the LIKA service's door says the same)
+MAX_TAG_LENGTH = 40
+
+
 class LikaActionPlanItem(ContractModel):
     """One activity of an action plan, as the school unit has edited it.
 
@@ -121,6 +125,18 @@ class LikaActionPlanItem(ContractModel):
     owner: Name | None = Field(default=None, max_length=100, description="Role or team responsible (NFC).")
     due_date: date | None = None
     tags: tuple[Name, ...] = Field(default=(), max_length=20, description="In Unicode NFC.")
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_as_lika_keeps_them(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        """What the LIKA service's own door holds a tag to (its `MAX_TAG_LENGTH`, `unique_tags`): an event of another
+        producer took a tag of 100,000 characters (every to-do export's cell) and one tag twice ("natverk, natverk")."""
+        for tag in tags:
+            if len(tag) > MAX_TAG_LENGTH:
+                raise ValueError(f"a tag has 1–{MAX_TAG_LENGTH} characters")
+        if len(set(tags)) != len(tags):
+            raise ValueError("a tag is given more than once")
+        return tags
 
 
 class LikaActionPlanChangedV1(EventData):
