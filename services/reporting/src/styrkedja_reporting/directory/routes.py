@@ -134,8 +134,11 @@ async def tree(*, request: Request, response: Response,
     """Organiser → areas → school units → groups. Units whose parent is not known (yet), or whose parents lead back
     to themselves, are roots, and so is a unit that would hang more than 32 levels deep (areas under areas)."""
     _own_organiser(principal, organiser_id)
-    keep_answer_of(request, principal)  # the tree as the token's roles and organisers see it, nothing else
     async with runtime_of(request).db.sessions() as session:
+        # the class as every read of this family decides it (the reader completed from the directory, as the roster
+        # sizes do): the cache learns one class per reader and family, and a class from the token alone found the
+        # roster sizes kept for another reader of that token's scope (round 23a)
+        keep_answer_of(request, await reader_of(session, principal))
         rows = await units_of(session, organiser_id)
         await set_freshness(session, response)
     return _tree(rows, suppressed_levels(principal))
@@ -152,8 +155,8 @@ async def unit(*, request: Request, response: Response, unit_id: Annotated[UnitI
     if unit_type == "group" and school_unit_code is None:
         raise Problem(422, "Invalid request", "a group is named by its school unit code and its id",
                       [{"field": "school_unit_code", "rule": "required", "message": "required for a group"}])
-    keep_answer_of(request, principal)  # as the tree: the token's roles and organisers (a 404 is never kept)
     async with runtime_of(request).db.sessions() as session:
+        keep_answer_of(request, await reader_of(session, principal))  # as the tree (a 404 is never kept)
         rows = await units_of(session, organiser_id)
         await set_freshness(session, response)
     scope = school_unit_code if unit_type == "group" else ""
