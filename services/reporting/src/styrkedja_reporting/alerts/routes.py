@@ -257,9 +257,10 @@ async def at_risk_list(
     forecast "not reached" in a core subject. Student level: per school unit only, for its principal
     and teachers (scope seam), never above school-unit level."""
     async with runtime_of(request).db.sessions.begin() as session:
-        await check_read(session, request, principal, AuthLevel.STUDENT, None, school_unit_code=school_unit_code,
-                         field="school_unit_code")  # audited
-        return await students_at_risk(session, school_unit_code, school_year, term, AtRiskRule(min_subjects))
+        reader, _ = await check_read(session, request, principal, AuthLevel.STUDENT, None,
+                                     school_unit_code=school_unit_code, field="school_unit_code")  # audited
+        return await students_at_risk(session, school_unit_code, school_year, term, AtRiskRule(min_subjects),
+                                      reader.organisers)
 
 
 class Reevaluated(BaseModel):
