@@ -5,7 +5,9 @@ level and place — never more widely.
 Found and fixed: the alert list and the acknowledgement narrowed an area manager to its organisers alone, so an
 area manager of one area read (and acknowledged) every group, school-unit and area alert of the other areas, and
 the organiser's own, none of which any results read lets it see; a teacher read every alert of the school unit of
-one of its groups (the other teachers' groups, the unit's own), where it reads its groups alone."""
+one of its groups (the other teachers' groups, the unit's own), where it reads its groups alone. And an area alert
+resting on fewer students than the disclosure minimum (an organiser may raise alerts from 1 student) showed an area
+manager the share and change every read of that area withholds from it."""
 
 from __future__ import annotations
 
@@ -44,8 +46,8 @@ async def alerted(settings):
                 alert_id=ids[unit_id], organiser_id=ORG, level=level, unit_id=unit_id, school_unit_code=code,
                 subject_code="GRGRMAT01", year=None, school_year="2026/27", term=None, round=2,
                 rule="pass_share_drop", status="open", episode=1, raised_at=at, changed_at=at,
-                figures={"students": 3, "compared_students": 3, "share": 0.0, "compared_share": 1.0,
-                         "change_points": -100.0, "threshold_points": 10.0}))
+                figures={"students": 12, "compared_students": 12, "share": 0.5, "compared_share": 1.0,
+                         "change_points": -50.0, "threshold_points": 10.0}))
     yield ids
     await database.dispose()
 
@@ -95,3 +97,23 @@ async def test_an_area_manager_acknowledges_its_own_areas_alerts_only(alerted, b
     admin = _bearer(token_issuer, roles=["organiser_admin"])
     rows = (await bare_client.get("/v1/alerts", params={"organiser_id": ORG}, headers=admin)).json()
     assert {r["unit_id"] for r in rows if r["status"] == "acknowledged"} == {"11111111:7A", "11111111", "north"}
+
+
+async def test_an_area_alert_on_few_students_is_not_listed_where_area_figures_are_withheld(alerted, bare_client,
+                                                                                           token_issuer, settings):
+    # failed before: the area manager of north listed north's alert resting on 4 students, with its share
+    database = Database(settings.database_url)
+    try:
+        async with database.sessions.begin() as session:
+            for place in ("north", "11111111:7A"):
+                await session.execute(alerts.update().where(alerts.c.alert_id == alerted[place]).values(
+                    figures={"students": 4, "compared_students": 12, "share": 0.25, "compared_share": 1.0,
+                             "change_points": -75.0, "threshold_points": 10.0}))
+    finally:
+        await database.dispose()
+    north = _bearer(token_issuer, roles=["area_manager"], areas=["north"])
+    assert await _listed(bare_client, north) == {"11111111:7A", "11111111:7B", "11111111"}  # a group: exact
+    teacher = _bearer(token_issuer, roles=["teacher"], groups=["11111111/7A"])
+    assert await _listed(bare_client, teacher) == {"11111111:7A"}
+    admin = _bearer(token_issuer, roles=["organiser_admin"])
+    assert await _listed(bare_client, admin) == set(alerted)  # exact figures at every level

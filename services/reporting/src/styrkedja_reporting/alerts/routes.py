@@ -43,6 +43,7 @@ from styrkedja_kit.inputs import InputModel, OrganiserIdParam, SchoolUnitCodePar
 from styrkedja_kit.problems import Problem
 
 from ..access.answers import keep_answer_of
+from ..access.disclosure import DisclosureRules, suppressed_levels
 from ..access.guard import check_read
 from ..access.scope import LEVEL_NAMES, node_from, placements_of, reader_of, school_units_of_areas
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
@@ -117,8 +118,26 @@ async def alert_list(
         if scope.school_unit_codes is None:  # the whole organiser: every row is the reader's
             rows = await list_alerts(session, filters, scope, limit)
         else:  # the candidates in SQL, then each row judged at its own level; bounded by the reader's units
-            rows = (await readable_rows(session, reader, await list_alerts(session, filters, scope, None)))[:limit]
+            found = await readable_rows(session, reader, await list_alerts(session, filters, scope, None))
+            rows = [row for row in found if not small_for(row, principal, _rules(request))][:limit]
     return [AlertOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+def _rules(request: Request) -> DisclosureRules:
+    settings = runtime_of(request).settings
+    return settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+
+
+def small_for(row: Row[Any], principal: Principal, rules: DisclosureRules) -> bool:
+    """An alert whose figures rest on fewer students than the disclosure rule's minimum, at a level where the
+    reader's figures are withheld so (an area manager's areas): its share and change would show what every read
+    of that cell withholds. Alerts are raised from `min_students` students, which an organiser may set below the
+    disclosure minimum (round 23a)."""
+    if LEVEL_NAMES[row.level] not in suppressed_levels(principal):
+        return False
+    figures = AlertFigures.model_validate(row.figures)
+    return figures.students < rules.min_students or (
+        figures.compared_students is not None and figures.compared_students < rules.min_students)
 
 
 async def alert_reader(session: AsyncSession, principal: Principal) -> Principal:
