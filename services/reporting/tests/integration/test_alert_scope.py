@@ -115,5 +115,9 @@ async def test_an_area_alert_on_few_students_is_not_listed_where_area_figures_ar
     assert await _listed(bare_client, north) == {"11111111:7A", "11111111:7B", "11111111"}  # a group: exact
     teacher = _bearer(token_issuer, roles=["teacher"], groups=["11111111/7A"])
     assert await _listed(bare_client, teacher) == {"11111111:7A"}
+    # nor acknowledged by it: the answer carries the figures, and an alert's id is computable from its cell
+    refused = await bare_client.post(f"/v1/alerts/{alerted['north']}/acknowledge", json={"comment": "sett"},
+                                     headers=north)
+    assert refused.status_code == 403 and "0.25" not in refused.text
     admin = _bearer(token_issuer, roles=["organiser_admin"])
     assert await _listed(bare_client, admin) == set(alerted)  # exact figures at every level

@@ -210,7 +210,8 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
             raise Problem(404, "Not found", f"no alert {alert_id}",
                           [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
         reader = await alert_reader(session, principal)
-        if row.organiser_id not in reader.organisers or not await readable_rows(session, reader, [row]):
+        if row.organiser_id not in reader.organisers or not await readable_rows(session, reader, [row]) \
+                or small_for(row, principal, _rules(request)):  # its answer would show the figures (an id is computable)
             raise AccessDenied("alert_id", "write_scope", "this token may not acknowledge this alert")
         now = await database_now(session)
         done = acknowledge(_alert_of(row), body.comment, caller_id(principal), now)
