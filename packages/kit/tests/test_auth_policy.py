@@ -69,6 +69,17 @@ def test_principal_writes_lika_for_own_units_and_admin_for_any_unit_of_the_organ
     (principal(Role.PRINCIPAL, organisers={ORG}, school_units={UNIT}), Node(Level.SCHOOL_UNIT, ORG, "n", OTHER_UNIT),
      False),
     (principal(Role.PRINCIPAL, organisers={ORG}, school_units={UNIT}), Node(Level.AREA, ORG, "n"), False),
+    # round 23a: its unit's code under another organiser is not its unit (the code is the same under every organiser)
+    (principal(Role.PRINCIPAL, organisers={ORG}, school_units={UNIT}), Node(Level.SCHOOL_UNIT, OTHER, None, UNIT),
+     False),
+    (principal(Role.ICT_COORDINATOR, organisers={ORG}, school_units={UNIT}),
+     Node(Level.SCHOOL_UNIT, OTHER, None, UNIT), False),
+    (principal(Role.PRINCIPAL, organisers={ORG}, school_units={UNIT}), Node(Level.STUDENT, OTHER, None, UNIT, "7A"),
+     False),
+    (principal(Role.TEACHER, organisers={ORG}, groups={GroupRef(UNIT, "7A")}),
+     Node(Level.GROUP, OTHER, None, UNIT, "7A"), False),
+    (principal(Role.PRINCIPAL, organisers={ORG}, school_units={UNIT}), Node(Level.SCHOOL_UNIT, None, None, UNIT),
+     True),  # no organiser named and none placed: judged by the unit alone, as before
     (principal(Role.AREA_MANAGER, organisers={ORG}, areas={"north"}), Node(Level.GROUP, ORG, "north", UNIT, "7A"),
      True),
     (principal(Role.AREA_MANAGER, organisers={ORG}, areas={"north"}), Node(Level.STUDENT, ORG, "north", UNIT, "7A"),

@@ -85,8 +85,11 @@ MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
         {ADMIN, PRINC}),
     **{f"GET /v1/support/{name}": (f"/v1/support/{name}", {**SUPPORT, **PERIOD_OF.get(name, {})}, None,
                                    {ADMIN, AREA_M, PRINC})
-       for name in ("summary", "kinds", "below-pass-without-support", "below-pass-without-support/students",
-                    "open-investigations", "results-before-after", "plan-coverage")},
+       for name in ("summary", "kinds", "below-pass-without-support", "open-investigations", "results-before-after",
+                    "plan-coverage")},
+    # a list of students: student level, which an area manager does not read (round 23a)
+    "GET /v1/support/below-pass-without-support/students": ("/v1/support/below-pass-without-support/students",
+                                                            SUPPORT, None, {ADMIN, PRINC}),
     "GET /v1/admin/consistency": ("/v1/admin/consistency", {}, None, {OPS}),
     "GET /v1/admin/unplaced": ("/v1/admin/unplaced", {}, None, {OPS}),
     "GET /v1/audit/reads": ("/v1/audit/reads", {"organiser_id": ORG}, None, {ADMIN}),

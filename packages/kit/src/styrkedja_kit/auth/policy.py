@@ -16,6 +16,9 @@ No I/O, no web framework: a route asks `may_write(principal, Write.ASSESSMENTS, 
 | public          | —                                                   | any organiser's and the nation's aggregates (suppressed) |
 | ops             | admin endpoints (consistency, rebuild, unplaced)    | no student data                              |
 
+Every reach is within the token's organisers: a teacher's groups and a principal's units too (a school unit code
+is the same under every organiser, so another organiser's data at the same code is not theirs).
+
 Suppression of small groups (which role sees which level exactly) is a reporting rule and lives
 in `styrkedja_reporting.access.disclosure`.
 """
@@ -133,10 +136,14 @@ def _reaches(principal: Principal, reach: Reach, node: Node) -> bool:
         return in_organiser
     if reach is Reach.AREAS:
         return in_organiser and node.area_id is not None and node.area_id in principal.areas
+    # a school unit code is the same under every organiser (Skolverket's): a unit-bound role reads its units and
+    # groups within its own organisers, never another organiser's data at the same code (round 23a: a principal
+    # named `organiser_id` of another organiser and its own unit's code, and read that organiser's results there)
+    own_organiser = node.organiser_id is None or in_organiser
     if reach is Reach.SCHOOL_UNITS:
-        return node.school_unit_code is not None and node.school_unit_code in principal.school_units
+        return own_organiser and node.school_unit_code is not None and node.school_unit_code in principal.school_units
     if reach is Reach.GROUPS:
-        return (node.school_unit_code is not None and node.group_id is not None
+        return (own_organiser and node.school_unit_code is not None and node.group_id is not None
                 and GroupRef(node.school_unit_code, node.group_id) in principal.groups)
     return False
 

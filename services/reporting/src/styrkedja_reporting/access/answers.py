@@ -331,9 +331,15 @@ REGISTRY.register(_AnswerMetrics())
 @functools.lru_cache(maxsize=4096)
 def _query_items(query: bytes) -> tuple[tuple[str, str], ...]:
     """A query string parsed, its parameters in name order (repeated ones in their own order): the
-    same few query strings come again and again, so each is parsed once."""
-    text = query.decode("latin-1")
-    return tuple(sorted(parse_qsl(text, keep_blank_values=True), key=lambda kv: kv[0])) if text else ()
+    same few query strings come again and again, so each is parsed once.
+
+    Read losslessly: a byte that is no ASCII, or an escape that is no UTF-8, stays itself (a lone surrogate),
+    never U+FFFD or a Latin-1 letter another spelling also reads as. The parameter checks that refuse such a
+    query run in the route, behind this cache: a lossy key found the answer kept for `owner=%EF%BF%BD` (U+FFFD,
+    which a name may hold) for `owner=%FF`, answered 200 from memory where the route refuses it (round 23a)."""
+    text = query.decode("ascii", "surrogateescape")
+    return tuple(sorted(parse_qsl(text, keep_blank_values=True, errors="surrogateescape"),
+                        key=lambda kv: kv[0])) if text else ()
 
 
 def request_key(scope: Scope) -> RequestKey:

@@ -112,3 +112,15 @@ async def node_of(session: AsyncSession, level: Level, organiser_id: str | None,
         code = unit_id.split(GROUP_SEPARATOR, 1)[0]
     placed = await placements_of(session, [code] if code else [])
     return node_from(level, organiser_id, unit_id, placed, school_unit_code=school_unit_code, group_id=group_id)
+
+
+async def school_units_of_areas(session: AsyncSession, organisers: Iterable[str], areas: Iterable[str]
+                                ) -> frozenset[str]:
+    """The school units placed in these areas of these organisers (an area manager's units)."""
+    wanted_organisers, wanted_areas = sorted(set(organisers)), sorted(set(areas))
+    if not wanted_organisers or not wanted_areas:
+        return frozenset()
+    p = placements.c
+    rows = await session.execute(select(p.school_unit_code).where(
+        p.organiser_id.in_(wanted_organisers), p.area_id.in_(wanted_areas)))
+    return frozenset(code for (code,) in rows)

@@ -12,6 +12,7 @@ with one date for all.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date
 
 from pydantic import BaseModel
@@ -43,13 +44,19 @@ class StudentAtRisk(BaseModel):
 
 
 async def students_at_risk(session: AsyncSession, school_unit_code: str, school_year: str, term: str,
-                           rule: AtRiskRule) -> list[StudentAtRisk]:
+                           rule: AtRiskRule, organisers: Collection[str]) -> list[StudentAtRisk]:
+    """`organisers`: the reader's own. A school unit code is the same under any organiser, so the facts another
+    organiser's platform published for it (the school before a change of organiser, a mistake) are not the
+    reader's students (round 23a: they were listed, with their support)."""
     period = TermPeriod(SchoolYear.parse(school_year), Term(term))
     a, f = assessment_facts.c, forecast_facts.c
+    own = sorted(organisers)
     results_rows = (await session.execute(select(assessment_facts).where(
-        a.school_unit_code == school_unit_code, a.school_year == school_year, a.term == term, ~a.retracted))).all()
+        a.school_unit_code == school_unit_code, a.organiser_id.in_(own), a.school_year == school_year, a.term == term,
+        ~a.retracted))).all()
     forecast_rows = (await session.execute(select(forecast_facts).where(
-        f.school_unit_code == school_unit_code, f.school_year == school_year, f.term == term, ~f.withdrawn))).all()
+        f.school_unit_code == school_unit_code, f.organiser_id.in_(own), f.school_year == school_year, f.term == term,
+        ~f.withdrawn))).all()
     results: dict[str, list[Result]] = defaultdict(list)
     forecasts: dict[str, list[Forecast]] = defaultdict(list)
     groups: dict[str, set[str]] = defaultdict(set)
@@ -75,7 +82,7 @@ async def students_at_risk(session: AsyncSession, school_unit_code: str, school_
                 year=years[student], subjects_below_pass=list(risk.subjects_below_pass),
                 core_forecasts_not_reached=list(risk.core_forecasts_not_reached),
                 below_pass_in_many=risk.below_pass_in_many))
-    support = await active_support_of(session, school_unit_code, [s.student_id for s in out])
+    support = await active_support_of(session, school_unit_code, [s.student_id for s in out], own)
     for listed in out:
         listed.active_support = support.get(listed.student_id, [])
     return out

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,14 +20,19 @@ from .tables import alert_comments, alert_thresholds, alerts
 
 @dataclass(frozen=True)
 class AlertScope:
-    """What a caller may see (filled in by the access feature): None = no limit on that axis."""
+    """What a caller may see (filled in by the access feature): None = no limit on that axis.
+
+    `school_unit_codes` and `area_ids` only narrow the candidates in SQL (group and school-unit alerts of those
+    units, area alerts of those areas); the route then keeps the rows the reader may read at their own level
+    (`routes.readable_rows`, the kit's `may_read`): a teacher's group is not the whole school unit."""
 
     organiser_ids: frozenset[str] | None = None
-    school_unit_codes: frozenset[str] | None = None  # a principal: only group / school-unit alerts of these
+    school_unit_codes: frozenset[str] | None = None  # a scoped reader: only group / school-unit alerts of these
+    area_ids: frozenset[str] = frozenset()  # ... and area alerts of these (an area manager's areas)
 
 
 async def list_alerts(session: AsyncSession, filters: dict[str, Any], scope: AlertScope | None,
-                      limit: int) -> Sequence[Row[Any]]:
+                      limit: int | None) -> Sequence[Row[Any]]:
     """The alerts matching every filter that is not None, inside `scope`, newest change first."""
     c = alerts.c
     query = select(alerts)
@@ -37,8 +42,10 @@ async def list_alerts(session: AsyncSession, filters: dict[str, Any], scope: Ale
     if scope is not None and scope.organiser_ids is not None:
         query = query.where(c.organiser_id.in_(sorted(scope.organiser_ids)))
     if scope is not None and scope.school_unit_codes is not None:
-        query = query.where(c.school_unit_code.in_(sorted(scope.school_unit_codes)))
-    return (await session.execute(query.order_by(c.changed_at.desc(), c.alert_id).limit(limit))).all()
+        query = query.where(or_(c.school_unit_code.in_(sorted(scope.school_unit_codes)),
+                                and_(c.level == "area", c.unit_id.in_(sorted(scope.area_ids)))))
+    query = query.order_by(c.changed_at.desc(), c.alert_id)
+    return (await session.execute(query if limit is None else query.limit(limit))).all()
 
 
 async def alert_for_update(session: AsyncSession, alert_id: UUID) -> Row[Any] | None:

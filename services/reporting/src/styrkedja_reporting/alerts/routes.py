@@ -1,8 +1,10 @@
 """Alerts over HTTP: list with filters, acknowledge with a comment, per-organiser thresholds,
 students at risk at school-unit level.
 
-Access: `AlertScope` narrows every read to the token's organisers (a principal or teacher: their
-school units' group and unit alerts, from the token or the directory); the thresholds are the
+Access: `AlertScope` narrows every read to the token's organisers, and for any reader but the organiser
+admin to the alerts it may read at their own level and place (the kit's `may_read`: an area manager its
+areas' units and areas, a principal its school units, a teacher its groups, from the token or the
+directory; an alert carries its cell's figures); the thresholds are the
 organiser admin's; students at risk are a student-level read (audited); reevaluate is ops.
 
 The alert list is kept per state version and reader class (`access.answers`): alerts change in applied
@@ -12,32 +14,45 @@ batches, and outside them only where the state version is moved in the same tran
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
 from styrkedja_kit.app import runtime_of
-from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, authorize, authorize_write, require_write
+from styrkedja_kit.auth import (
+    AccessDenied,
+    Node,
+    Principal,
+    Role,
+    Write,
+    authorize,
+    authorize_write,
+    may_read,
+    require_write,
+)
 from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.inputs import InputModel, OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.problems import Problem
 
 from ..access.answers import keep_answer_of
+from ..access.disclosure import DisclosureRules, suppressed_levels
 from ..access.guard import check_read
-from ..access.scope import reader_of
+from ..access.scope import LEVEL_NAMES, node_from, placements_of, reader_of, school_units_of_areas
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
 from ..freshness import note_change_outside_batches
 from ..params import UnitIdParam, unit_at_level
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
-from .handlers import reevaluate_all
+from .handlers import ALERT_GROUP_SEPARATOR, reevaluate_all
 from .queries import (
     AlertScope,
     alert_for_update,
@@ -99,8 +114,30 @@ async def alert_list(
     async with runtime_of(request).db.sessions() as session:
         reader = await alert_reader(session, principal)
         keep_answer_of(request, reader)  # the rows are narrowed by the reader's scope alone
-        rows = await list_alerts(session, filters, scope_of(reader), limit)
+        scope = await scope_of(session, reader)
+        if scope.school_unit_codes is None:  # the whole organiser: every row is the reader's
+            rows = await list_alerts(session, filters, scope, limit)
+        else:  # the candidates in SQL, then each row judged at its own level; bounded by the reader's units
+            found = await readable_rows(session, reader, await list_alerts(session, filters, scope, None))
+            rows = [row for row in found if not small_for(row, principal, _rules(request))][:limit]
     return [AlertOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+def _rules(request: Request) -> DisclosureRules:
+    settings = runtime_of(request).settings
+    return settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+
+
+def small_for(row: Row[Any], principal: Principal, rules: DisclosureRules) -> bool:
+    """An alert whose figures rest on fewer students than the disclosure rule's minimum, at a level where the
+    reader's figures are withheld so (an area manager's areas): its share and change would show what every read
+    of that cell withholds. Alerts are raised from `min_students` students, which an organiser may set below the
+    disclosure minimum (round 23a)."""
+    if LEVEL_NAMES[row.level] not in suppressed_levels(principal):
+        return False
+    figures = AlertFigures.model_validate(row.figures)
+    return figures.students < rules.min_students or (
+        figures.compared_students is not None and figures.compared_students < rules.min_students)
 
 
 async def alert_reader(session: AsyncSession, principal: Principal) -> Principal:
@@ -109,17 +146,36 @@ async def alert_reader(session: AsyncSession, principal: Principal) -> Principal
     return principal if principal.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER) else await reader_of(session, principal)
 
 
-def scope_of(reader: Principal) -> AlertScope:
-    """The token's organisers; a principal's or teacher's own school units unless it also has an
-    organiser-wide role."""
-    if reader.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER):
+async def scope_of(session: AsyncSession, reader: Principal) -> AlertScope:
+    """The token's organisers; for any reader but the organiser admin, also the candidates of its places: the
+    school units of its own units, groups and areas (an area manager's areas are part of the organiser, not
+    the whole of it), and its areas' own alerts."""
+    if reader.has(Role.ORGANISER_ADMIN):
         return AlertScope(organiser_ids=reader.organisers)
     units = reader.school_units | {g.school_unit_code for g in reader.groups}
-    return AlertScope(organiser_ids=reader.organisers, school_unit_codes=frozenset(units))
+    if reader.has(Role.AREA_MANAGER):
+        units |= await school_units_of_areas(session, reader.organisers, reader.areas)
+    return AlertScope(organiser_ids=reader.organisers, school_unit_codes=frozenset(units),
+                      area_ids=frozenset(reader.areas) if reader.has(Role.AREA_MANAGER) else frozenset())
 
 
-async def alert_scope(session: AsyncSession, principal: Principal) -> AlertScope:
-    return scope_of(await alert_reader(session, principal))
+def node_of_alert(row: Row[Any], placed: dict[str, tuple[str, str | None]]) -> Node:
+    """The place an alert is about, with its ancestors, as the kit's read policy judges it."""
+    level = LEVEL_NAMES[row.level]
+    if level is AuthLevel.GROUP:
+        group_id = row.unit_id.split(ALERT_GROUP_SEPARATOR, 1)[-1]
+        return node_from(level, row.organiser_id, None, placed, school_unit_code=row.school_unit_code,
+                         group_id=group_id)
+    if level is AuthLevel.ORGANISER:
+        return node_from(level, row.organiser_id, None, placed)
+    return node_from(level, row.organiser_id, row.unit_id, placed)
+
+
+async def readable_rows(session: AsyncSession, reader: Principal, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
+    """The alerts the reader may read at their own level and place (`may_read`): an alert carries its cell's
+    figures (students, share reaching pass), which the reader may not see there by any other read."""
+    placed = await placements_of(session, [row.school_unit_code for row in rows if row.school_unit_code])
+    return [row for row in rows if may_read(reader, node_of_alert(row, placed))]
 
 
 class Acknowledgement(InputModel):
@@ -153,9 +209,9 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
         if row is None:
             raise Problem(404, "Not found", f"no alert {alert_id}",
                           [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
-        scope = await alert_scope(session, principal)
-        if row.organiser_id not in (scope.organiser_ids or frozenset()) or (
-                scope.school_unit_codes is not None and row.school_unit_code not in scope.school_unit_codes):
+        reader = await alert_reader(session, principal)
+        if row.organiser_id not in reader.organisers or not await readable_rows(session, reader, [row]) \
+                or small_for(row, principal, _rules(request)):  # its answer would show the figures (an id is computable)
             raise AccessDenied("alert_id", "write_scope", "this token may not acknowledge this alert")
         now = await database_now(session)
         done = acknowledge(_alert_of(row), body.comment, caller_id(principal), now)
@@ -221,9 +277,10 @@ async def at_risk_list(
     forecast "not reached" in a core subject. Student level: per school unit only, for its principal
     and teachers (scope seam), never above school-unit level."""
     async with runtime_of(request).db.sessions.begin() as session:
-        await check_read(session, request, principal, AuthLevel.STUDENT, None, school_unit_code=school_unit_code,
-                         field="school_unit_code")  # audited
-        return await students_at_risk(session, school_unit_code, school_year, term, AtRiskRule(min_subjects))
+        reader, _ = await check_read(session, request, principal, AuthLevel.STUDENT, None,
+                                     school_unit_code=school_unit_code, field="school_unit_code")  # audited
+        return await students_at_risk(session, school_unit_code, school_year, term, AtRiskRule(min_subjects),
+                                      reader.organisers)
 
 
 class Reevaluated(BaseModel):

@@ -4,7 +4,7 @@
 * principal view: one school unit's list by teacher, group, group × subject, teacher × group ×
   subject or unassigned — and the missing reports themselves (the list to remind people).
 
-Access: the organiser view is the organiser admin's and area managers' of that organiser; one school
+Access: the organiser view is the organiser admin's (every unit) and area managers' (the units of their areas); one school
 unit's view needs `require_read` on that unit (a principal: own units); the items name students and
 are a student-level read (audited). The forecast service will own the calendar API (the
 organiser admin sets windows there and it sends `calendar.changed.v1`); reporting only follows it.
@@ -24,6 +24,7 @@ from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYe
 
 from ..access.answers import keep_answer_of
 from ..access.guard import check_read
+from ..access.scope import school_units_of_areas
 from ..exports import Column, ColumnType, Table, export_response
 from ..exports.negotiate import TABLE_RESPONSES
 from .queries import items_with_status, ledger
@@ -89,10 +90,20 @@ async def organiser_compliance(
     """The organiser's view: per school unit, the share of expected forecasts reported (late included)."""
     if organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
-    keep_answer_of(request, principal)  # the whole organiser's view, for any reader the check lets in
+    keep_answer_of(request, principal)  # the rows are narrowed by the token's scope alone (`_own_rows`)
     window = _window(organiser_id, school_year, term)
-    found = organiser_view(await _ledger(request, window, None), window)
+    found = await _own_rows(request, principal, organiser_view(await _ledger(request, window, None), window))
     return export_response(request, _table(f"rapporteringsgrad-{organiser_id}-{term}-{school_year}", found), format)
+
+
+async def _own_rows(request: Request, principal: Principal, found: list[Row]) -> list[Row]:
+    """The organiser view's rows the reader reaches: every school unit for the organiser admin, an area manager's
+    the units placed in its areas (round 23a: it read every other area's units too, as no other read lets it)."""
+    if principal.has(Role.ORGANISER_ADMIN):
+        return found
+    async with runtime_of(request).db.sessions() as session:
+        own = await school_units_of_areas(session, principal.organisers, principal.areas)
+    return [r for r in found if r.cell.school_unit_code in own]
 
 
 @router.get("/organisers/{organiser_id}/school-units/{school_unit_code}", responses=TABLE_RESPONSES)
@@ -168,7 +179,7 @@ async def organiser_round_compliance(
                            "managers' of that organiser")
     keep_answer_of(request, principal)
     window = _round(organiser_id, school_year, round)
-    found = organiser_view(await _ledger(request, window, None), window)
+    found = await _own_rows(request, principal, organiser_view(await _ledger(request, window, None), window))
     return export_response(request, _table(f"rapporteringsgrad-{organiser_id}-omgang{round}-{school_year}", found),
                            format)
 

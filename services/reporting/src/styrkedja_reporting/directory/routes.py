@@ -92,19 +92,22 @@ class RosterSize(BaseModel):
     reason: Reason = Reason.EXISTS
 
 
-def _unit(row, suppressed: frozenset[AuthLevel] = frozenset()) -> Unit:
+def _unit(row, suppressed: frozenset[AuthLevel] = frozenset(), readable: Callable[[Any], bool] | None = None) -> Unit:
     """A unit as the reader sees it: the source's roster size (a count of students, of groups and school
     units) only at a level the reader's role does not suppress — elsewhere null (`/roster-sizes` gives the
-    size as the one decision has it), so a politician never reads a group's size of 3 off the tree."""
-    hidden = AuthLevel[row.unit_type.upper()] in suppressed
+    size as the one decision has it), so a politician never reads a group's size of 3 off the tree — and only
+    of a unit the reader may read (`readable`): a teacher read every group's size of the organiser off the tree,
+    which `/roster-sizes` gives it for its own groups alone (round 23a)."""
+    hidden = AuthLevel[row.unit_type.upper()] in suppressed or (readable is not None and not readable(row))
     return Unit(unit_type=row.unit_type, unit_id=row.unit_id, organiser_id=row.organiser_id,
                 parent_id=row.parent_id, name=row.name, school_unit_code=row.school_unit_code, year=row.year,
                 roster_size=None if hidden else row.roster_size)
 
 
-def _tree(rows: Sequence[Any], suppressed: frozenset[AuthLevel] = frozenset()) -> list[Unit]:
+def _tree(rows: Sequence[Any], suppressed: frozenset[AuthLevel] = frozenset(),
+          readable: Callable[[Any], bool] | None = None) -> list[Unit]:
     """Nest the units: groups under their school unit (by code), the rest under their parent."""
-    nodes = {(row.unit_type, row.scope, row.unit_id): _unit(row, suppressed) for row in rows}
+    nodes = {(row.unit_type, row.scope, row.unit_id): _unit(row, suppressed, readable) for row in rows}
     by_id: dict[tuple[str, str | None], Unit] = {
         (u.unit_type, u.unit_id): u for (kind, scope, _), u in nodes.items() if kind != "group"}
     school_by_code = {u.school_unit_code: u for u in nodes.values() if u.unit_type == "school_unit"}
@@ -134,11 +137,31 @@ async def tree(*, request: Request, response: Response,
     """Organiser → areas → school units → groups. Units whose parent is not known (yet), or whose parents lead back
     to themselves, are roots, and so is a unit that would hang more than 32 levels deep (areas under areas)."""
     _own_organiser(principal, organiser_id)
-    keep_answer_of(request, principal)  # the tree as the token's roles and organisers see it, nothing else
     async with runtime_of(request).db.sessions() as session:
+        # the class as every read of this family decides it (the reader completed from the directory, as the roster
+        # sizes do): the cache learns one class per reader and family, and a class from the token alone found the
+        # roster sizes kept for another reader of that token's scope (round 23a)
+        reader = await reader_of(session, principal)
+        keep_answer_of(request, reader)
         rows = await units_of(session, organiser_id)
+        readable = await _readable_units(session, reader, rows)
         await set_freshness(session, response)
-    return _tree(rows, suppressed_levels(principal))
+    return _tree(rows, suppressed_levels(principal), readable)
+
+
+async def _readable_units(session: AsyncSession, reader: Principal, rows: Sequence[Any]) -> Callable[[Any], bool]:
+    """Whether the reader may read a unit of the tree at its own level and place (its roster size shown)."""
+    placed = await placements_of(session, [row.school_unit_code for row in rows if row.school_unit_code])
+
+    def readable(row: Any) -> bool:
+        level = AuthLevel[row.unit_type.upper()]
+        if level in (AuthLevel.SCHOOL_UNIT, AuthLevel.GROUP):
+            node = node_from(level, row.organiser_id, None, placed, school_unit_code=row.school_unit_code,
+                             group_id=row.unit_id if level is AuthLevel.GROUP else None)
+        else:
+            node = node_from(level, row.organiser_id, row.unit_id if level is AuthLevel.AREA else None, placed)
+        return may_read(reader, node)
+    return readable
 
 
 @router.get("/units/{unit_id}", response_model=Unit)
@@ -152,9 +175,11 @@ async def unit(*, request: Request, response: Response, unit_id: Annotated[UnitI
     if unit_type == "group" and school_unit_code is None:
         raise Problem(422, "Invalid request", "a group is named by its school unit code and its id",
                       [{"field": "school_unit_code", "rule": "required", "message": "required for a group"}])
-    keep_answer_of(request, principal)  # as the tree: the token's roles and organisers (a 404 is never kept)
     async with runtime_of(request).db.sessions() as session:
+        reader = await reader_of(session, principal)
+        keep_answer_of(request, reader)  # as the tree (a 404 is never kept)
         rows = await units_of(session, organiser_id)
+        readable = await _readable_units(session, reader, rows)
         await set_freshness(session, response)
     scope = school_unit_code if unit_type == "group" else ""
 
@@ -168,7 +193,7 @@ async def unit(*, request: Request, response: Response, unit_id: Annotated[UnitI
                 return hit
         return None
 
-    found = find(_tree(rows, suppressed_levels(principal)))
+    found = find(_tree(rows, suppressed_levels(principal), readable))
     if found is None:
         raise Problem(404, "Not found", f"no {unit_type} {unit_id!r} under organiser {organiser_id}",
                       [{"field": "unit_id", "rule": "not_found",

@@ -19,7 +19,7 @@ from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
 
 from ..access.answers import keep_answer_of
-from ..access.scope import reader_of
+from ..access.scope import reader_of, school_units_of_areas
 from ..exports import Column, ColumnType, Table, export_response
 from ..exports.negotiate import TABLE_RESPONSES
 from ..freshness import set_freshness
@@ -70,7 +70,8 @@ async def lika_latest(request: Request, response: Response,
                       school_unit_code: SchoolUnitCodeParam | None = Query(None),
                       principal: Principal = authorize(*_READERS, description="reads LIKA")) -> list[LikaUnit]:
     """The newest published LIKA self-assessment of each organiser's school unit and school form
-    (only the token's organisers; a principal's own school units, an area manager's by unit)."""
+    (only the token's organisers; a principal's own school units, an area manager's the units placed in its
+    areas, never the other areas' of the organiser)."""
     async with runtime_of(request).db.sessions() as session:
         reader = await reader_of(session, principal)
         if organiser_id is not None and organiser_id not in reader.organisers:
@@ -78,8 +79,11 @@ async def lika_latest(request: Request, response: Response,
         keep_answer_of(request, reader)  # the rows are narrowed by the reader's scope alone
         rows = await read_lika(session, organiser_id, school_unit_code)
         await set_freshness(session, response)
-    if not reader.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER):
-        rows = [row for row in rows if row.school_unit_code in reader.school_units]
+        if not reader.has(Role.ORGANISER_ADMIN):  # an area manager: its areas' units, as the compilation
+            own = reader.school_units
+            if reader.has(Role.AREA_MANAGER):
+                own |= await school_units_of_areas(session, reader.organisers, reader.areas)
+            rows = [row for row in rows if row.school_unit_code in own]
     return [LikaUnit(**{**row._mapping, "self_assessment_id": str(row.self_assessment_id)}) for row in rows
             if row.organiser_id in reader.organisers]
 

@@ -297,16 +297,18 @@ async def plan_coverage(session: AsyncSession, where: Where, school_year: str, t
             "share": _share(int(planned), int(total))}
 
 
-async def active_support_of(session: AsyncSession, school_unit_code: str, student_ids: list[str]
-                            ) -> dict[str, list[dict[str, str | None]]]:
+async def active_support_of(session: AsyncSession, school_unit_code: str, student_ids: list[str],
+                            organisers: list[str]) -> dict[str, list[dict[str, str | None]]]:
     """Per student of one school unit: the active interventions (kind, subject, status), for the
-    students-at-risk list (support next to the results)."""
-    if not student_ids:
+    students-at-risk list (support next to the results); only those recorded for `organisers` (the reader's)."""
+    if not student_ids or not organisers:
         return {}
     sql = (f"SELECT student_id, kind, subject_code, status FROM {support_facts.name} WHERE NOT retracted "
-           "AND school_unit_code = :code AND student_id = ANY(CAST(:students AS text[])) "
+           "AND school_unit_code = :code AND organiser_id = ANY(CAST(:organisers AS text[])) "
+           "AND student_id = ANY(CAST(:students AS text[])) "
            "AND status = ANY(CAST(:active AS text[])) ORDER BY 1, 2, 3")
     rows = (await session.execute(text(sql), {"code": school_unit_code, "students": sorted(set(student_ids)),
+                                              "organisers": sorted(organisers),
                                               "active": list(ACTIVE_STATUSES)})).all()
     out: dict[str, list[dict[str, str | None]]] = {}
     for student, kind, subject, status in rows:

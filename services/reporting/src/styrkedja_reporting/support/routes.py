@@ -9,7 +9,8 @@ level of its organisers, the public at organiser and nation level. At a level su
 reader, every figure passes the one decision of `disclose.py` over every unit at every level
 (`_shown`): the summary's withheld figures are `null` and named in its `withheld`, the tables'
 are `..` in CSV/xlsx and `null` plus the reason in JSON. The lists of students are student-level
-reads (audited), never shown to politician or public (they read no unit level)."""
+reads (audited): only for a reader of the unit's students (the principal, the teacher of the group, the
+organiser admin), never an area manager, ICT coordinator, politician or public (the summary's `list` is `null`)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import AccessDenied, Principal, authorize_read, may_read
 from styrkedja_kit.auth import Level as AuthLevel
-from styrkedja_kit.auth import Node, Principal, authorize_read
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import keep_answer
 from ..access.disclosure import Reason
 from ..access.guard import audit, strict_scope, withhold_small
+from ..access.scope import node_of
 from ..exports import table as t
 from ..exports.negotiate import TABLE_RESPONSES
 from ..exports.response import export_response
@@ -67,7 +69,7 @@ async def ask(request: Request, level: read.Level, unit_id: Annotated[UnitIdPara
         scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id,
                                    None if level == "nation" else unit_id)
     request.state.support_scope = (level, scope)
-    keep_answer(request, scope)  # the lists of students are audited (`_audit_list`): never kept all the same
+    keep_answer(request, scope)  # the lists of students are audited (`_list_read`): never kept all the same
     return Ask(read.Where(level, unit_id, organiser_id if level != "nation" else None), subject_code)
 
 
@@ -116,15 +118,14 @@ async def summary(
     weeks = _weeks(request, investigation_weeks)
     where, subject_code = a.where, a.subject_code
     async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
-        if where.level in read.LIST_LEVELS:  # the list names students
-            await _audit_list(request, session, a)
+        # the list names students: only for a reader of them
+        listing = where.level in read.LIST_LEVELS and await _list_read(request, session, a, refuse=False)
         body: dict[str, Any] = {"level": where.level, "unit_id": where.unit_id, "subject_code": subject_code,
                                 "sensitive": sorted(SENSITIVE_FIGURES)}
         body |= await read.interventions_by_kind(session, where, subject_code)
         body |= await read.students_by_kind(session, where, subject_code)
         count, listed = await read.below_pass_without_support(session, where, subject_code)
-        body["below_pass_without_support"] = {"students": count, "list": listed if where.level in read.LIST_LEVELS
-                                              else None}
+        body["below_pass_without_support"] = {"students": count, "list": listed if listing else None}
         body["open_investigations"] = {"weeks": weeks, "count": await read.open_investigations(
             session, where, weeks, datetime.now(UTC).date(), subject_code)}
         body["results_before_after"] = await read.results_before_after(session, where, subject_code)
@@ -157,10 +158,22 @@ async def summary(
     return body
 
 
-async def _audit_list(request: Request, session: Any, a: Ask) -> None:
+async def _list_read(request: Request, session: Any, a: Ask, *, refuse: bool) -> bool:
+    """Whether the reader may read the list of students of the unit asked, audited when it may. A list of
+    students is a student-level read: `ask` judged the unit's level alone, so an area manager and an ICT
+    coordinator (neither reads a student level) read the pseudonymous ids of the list and in the summary (round
+    23a). `refuse`: a 403 for the list's own route; the summary leaves the list out (`null`) instead."""
     _, scope = request.state.support_scope
-    await audit(session, request, scope.principal, Node(
-        AuthLevel.STUDENT, organiser_id=a.where.organiser_id, school_unit_code=a.where.unit_id.split("/")[0]))
+    code, _, group = a.where.unit_id.partition("/")
+    node = await node_of(session, AuthLevel.STUDENT, a.where.organiser_id, school_unit_code=code,
+                         group_id=group or None)
+    if not may_read(scope.principal, node):
+        if refuse:
+            raise AccessDenied("level", "read_scope", "this token may not read the students of this unit: the list "
+                               "names students")
+        return False
+    await audit(session, request, scope.principal, node)
+    return True
 
 
 async def _respond(request: Request, table: t.Table, fmt: str | None) -> StreamingResponse:
@@ -239,7 +252,7 @@ async def below_pass_list(request: Request, a: Ask = Depends(ask), format: str |
         raise RuleViolation("level", "list_at_unit_level",
                             "the list of students is shown at school-unit and group level only")
     async with runtime_of(request).db.sessions.begin() as session:
-        await _audit_list(request, session, a)
+        await _list_read(request, session, a, refuse=True)
         _, listed = await read.below_pass_without_support(session, a.where, a.subject_code)
 
     def rows() -> Iterator[t.Row]:
