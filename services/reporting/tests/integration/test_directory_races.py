@@ -38,7 +38,7 @@ async def test_the_same_changes_written_twice_at_once_are_published_once(db) -> 
     outbox = Outbox(metadata.tables["outbox"])
     items = groups("2999", 20)
     async with db.sessions.begin() as first:
-        assert (await write_changes(first, outbox, items)).created == 20
+        assert (await write_changes(first, outbox, items, writer="test-platform")).created == 20
         second = asyncio.create_task(_write(db, outbox, items))
         await asyncio.sleep(1.0)  # the second is waiting (for the lock; before: for the rows it would insert)
         assert not second.done()
@@ -50,7 +50,7 @@ async def test_the_same_changes_written_twice_at_once_are_published_once(db) -> 
 async def test_writers_of_other_organisers_do_not_wait_for_each_other(db) -> None:
     outbox = Outbox(metadata.tables["outbox"])
     async with db.sessions.begin() as first:
-        await write_changes(first, outbox, groups("2999", 3))
+        await write_changes(first, outbox, groups("2999", 3), writer="test-platform")
         other = await asyncio.wait_for(_write(db, outbox, groups("2998", 3)), 10)
     assert other.created == 3
 
@@ -69,4 +69,4 @@ async def test_many_writers_of_overlapping_organisers_in_any_order_never_deadloc
 
 async def _write(db, outbox: Outbox, items):
     async with db.sessions.begin() as session:
-        return await write_changes(session, outbox, items)
+        return await write_changes(session, outbox, items, writer="test-platform")

@@ -10,7 +10,8 @@ over the organiser's levels, `disclose.py`); writes need the organisation write 
 
 The tree, a unit and the roster sizes are kept per state version and reader class (`access.answers`):
 the directory changes only in applied batches, which move the state version. `/held` is never kept
-(it reads what the write API itself stored, outside any batch)."""
+(it reads what the write API itself stored, outside any batch); it lists a platform client the entities it wrote,
+the organiser admin all of its organiser's (`rules.held_by`)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ from . import idempotency
 from .disclose import roster_withheld
 from .queries import units_of
 from .rosters import roster_sizes_on
-from .rules import tree_parents
+from .rules import held_by, tree_parents, writer_of
 from .writes import (
     MAX_ITEMS,
     MODELS,
@@ -287,7 +288,7 @@ async def write_directory_changes(request: Request, response: Response, batch: C
     assert outbox is not None
     async with runtime.db.sessions.begin() as session:
         return await _once_per_key(session, principal, key, "changes", batch, response,
-                                   lambda: write_changes(session, outbox, items))
+                                   lambda: write_changes(session, outbox, items, writer=writer_of(principal)))
 
 
 @router.post("/removals", response_model=ChangeSummary)
@@ -304,7 +305,8 @@ async def remove_directory_sources(request: Request, response: Response, batch: 
     assert outbox is not None
     async with runtime.db.sessions.begin() as session:  # source ids: only the token's organisers' entities
         return await _once_per_key(session, principal, key, "removals", batch, response,
-                                   lambda: remove_sources(session, outbox, batch, principal.organisers))
+                                   lambda: remove_sources(session, outbox, batch, writer=writer_of(principal),
+                                                          organisers=principal.organisers))
 
 
 async def _once_per_key(session: AsyncSession, principal: Principal, key: str | None, endpoint: str,
@@ -328,10 +330,12 @@ async def _once_per_key(session: AsyncSession, principal: Principal, key: str | 
 async def list_held(*, request: Request, organiser_id: Annotated[OrganiserIdParam, Query()],
                     after: str | None = Query(None, min_length=1, max_length=200),
                     limit: int = Query(MAX_ITEMS, ge=1, le=MAX_ITEMS),
-                    principal: Principal = authorize_write(Write.ORGANISATION)) -> HeldEntities:
+                    principal: Principal = authorize(Role.PLATFORM, Role.ORGANISER_ADMIN,
+                                                     description="lists the directory's entities")) -> HeldEntities:
     """What the directory holds for an organiser (live entities by key, with the source id each came
     from), paged by `after` = the previous page's `next_after`: a full import removes what its
-    source no longer has."""
-    require_write(principal, Write.ORGANISATION, organiser_id)
+    source no longer has. A platform client lists the entities it sent last; the organiser admin all
+    of its organiser's (`rules.held_by`)."""
+    written_by = held_by(principal, organiser_id)
     async with runtime_of(request).db.sessions() as session:
-        return await held_entities(session, organiser_id, after, limit)
+        return await held_entities(session, organiser_id, after, limit, written_by)

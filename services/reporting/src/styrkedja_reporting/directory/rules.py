@@ -6,10 +6,41 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from styrkedja_contracts.identifiers import canonical_organiser_id
+from styrkedja_kit.auth import AccessDenied, Principal, Role, Write, may_write
 
 Row = dict[str, Any]
 #: a unit of the directory's tree (the routes' answer model): judged by identity, its parent given beside it
 Node = TypeVar("Node")
+
+
+#: the longest writer kept (`directory_published.written_by`, as the audit trail keeps a client id)
+MAX_WRITER_CHARS = 255
+
+
+def writer_of(principal: Principal) -> str:
+    """Who wrote a directory entity: the token's client id (a platform's OAuth client), else its subject — as a
+    platform reads back its own writes elsewhere (`may_read_own_write`)."""
+    return (principal.client_id or principal.subject)[:MAX_WRITER_CHARS]
+
+
+#: `held_by`'s answer for a reader of every entity of the organiser, whoever wrote it
+EVERY_WRITER = None
+
+
+def held_by(principal: Principal, organiser_id: str) -> str | None:
+    """Whose entities of the organiser's directory this token may list (`GET /v1/directory/held`): the organiser
+    admin of the organiser every entity (`EVERY_WRITER`), also those written before writers were recorded; a
+    platform client that writes the organiser's directory only those it wrote (`writer_of`) — the keys and source
+    ids of another platform's entities are not its business, and its full import must not remove them (round 23a:
+    every platform client was listed the whole directory). A token with both roles has the union (the admin's).
+    Anyone else: 403 naming `organiser_id`."""
+    if principal.has(Role.ORGANISER_ADMIN) and organiser_id in principal.organisers:
+        return EVERY_WRITER
+    if may_write(principal, Write.ORGANISATION, organiser_id):
+        return writer_of(principal)
+    raise AccessDenied("organiser_id", "read_scope",
+                       "this token may not list this organiser's directory entities (the organiser admin lists all, "
+                       "a platform client of the organiser those it wrote)")
 
 
 def organiser_spelt(unit_id: str | None, organiser_id: str) -> str | None:

@@ -123,7 +123,12 @@ published = Table(
     Column("source_id", String(64), nullable=False),
     Column("unit_type", String(16)),
     Column("school_unit_code", String(8)),
+    # the client that last sent the entity (the token's client id, else its subject: `rules.writer_of`): a platform
+    # lists back only what it wrote (`/held`). NULL: written before the column (0026) and not sent since — listed to
+    # the organiser admin only, until a client sends it again (`writes.write_changes` records the sender then)
+    Column("written_by", String(255)),
     Index("ix_directory_published_source_id", "source_id"),
+    Index("ix_directory_published_writer", "organiser_id", "written_by", "entity_key"),  # a client's `/held` pages
 )
 
 # The outcome of each directory write sent with an `Idempotency-Key` (`directory/idempotency.py`), per client: the

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, select, text, tuple_
+from sqlalchemy import ColumnElement, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -150,9 +150,14 @@ def removal_for(entity_key: str, organiser_id: str, school_unit_code: str | None
     return OrganisationEntityRemovedV1(entity=kind, entity_id=rest, organiser_id=organiser_id, removed_at=removed_at)
 
 
-async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[tuple[EventData, str | None]]
-                        ) -> ChangeSummary:
+async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[tuple[EventData, str | None]], *,
+                        writer: str) -> ChangeSummary:
     """The caller validated `items` (contract models). One transaction: compare, outbox, remember.
+
+    `writer` (`rules.writer_of` the token) is recorded as the entity's writer whenever it sends the entity — a change,
+    and also the same content again (`unchanged`, no event): the client that last sent an entity holds it (`/held`
+    lists it that client's), so a full import re-claims what it still sends, also what was written before writers
+    were recorded or last sent by another client.
 
     Writers of one organiser's directory take turns (its advisory lock, held to the commit): two imports of
     the same data at once — an import run twice, a platform's retry racing its first try — compared against
@@ -162,15 +167,19 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
     keyed = [(item.organiser_id, entity_key(item), content_hash(item), item,  # type: ignore[attr-defined]
               source_id or natural_id(item)) for item, source_id in items]
     await lock_directories(session, {organiser for organiser, *_ in keyed})
-    stored = {(r.organiser_id, r.entity_key): r.content_hash for r in (await session.execute(
+    found = (await session.execute(
         select(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
-            sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all()}
+            sorted({(o, k) for o, k, _, _, _ in keyed}))).with_for_update())).all()
+    stored = {(r.organiser_id, r.entity_key): r.content_hash for r in found}
+    written_by = {(r.organiser_id, r.entity_key): r.written_by for r in found}
     summary = ChangeSummary()
-    events, remember = [], {}
+    events, remember, claimed = [], {}, set()
     for organiser, key, digest, item, source_id in keyed:
         before = stored.get((organiser, key))
         if before == digest or (before is None and digest == _REMOVED):
             status: Status = "unchanged"  # (removing what was never published is nothing to say)
+            if before is not None and written_by.get((organiser, key)) != writer:
+                claimed.add((organiser, key))
         else:
             # what comes back after a removal is created again, not changed
             status = "removed" if digest == _REMOVED else "created" if before in (None, _REMOVED) else "changed"
@@ -178,8 +187,9 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
             events.append(new_event(item, source=SOURCE, subject=key[:200]))
             at = getattr(item, "updated_at", None) or item.removed_at  # type: ignore[attr-defined]  # a removal
             unit_type = getattr(item, "unit_type", None)
+            claimed.discard((organiser, key))
             remember[(organiser, key)] = {
-                "content_hash": digest, "changed_at": at, "source_id": source_id,
+                "content_hash": digest, "changed_at": at, "source_id": source_id, "written_by": writer,
                 "unit_type": unit_type.value if unit_type is not None else None,
                 "school_unit_code": getattr(item, "school_unit_code", None)}
         setattr(summary, status, getattr(summary, status) + 1)
@@ -191,7 +201,12 @@ async def write_changes(session: AsyncSession, outbox: Outbox, items: Sequence[t
         # a removal keeps the source id and school unit it was published with
         await session.execute(stmt.on_conflict_do_update(
             index_elements=["organiser_id", "entity_key"],
-            set_={"content_hash": stmt.excluded.content_hash, "changed_at": stmt.excluded.changed_at}))
+            set_={"content_hash": stmt.excluded.content_hash, "changed_at": stmt.excluded.changed_at,
+                  "written_by": stmt.excluded.written_by}))
+    claimed -= remember.keys()  # (sent twice in one batch, changed the second time: already recorded)
+    if claimed:  # the same content sent by another client than the one recorded: it holds the entity now
+        await session.execute(update(published).where(tuple_(published.c.organiser_id, published.c.entity_key).in_(
+            sorted(claimed))).values(written_by=writer))
     return summary
 
 
@@ -208,7 +223,7 @@ _LOCK_DIRECTORIES = text(
     "FROM unnest(CAST(:organisers AS text[])) AS t(o) ORDER BY h) AS k")
 
 
-async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch,
+async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch, *, writer: str,
                          organisers: frozenset[str] | None = None) -> ChangeSummary:
     """Removal events for every live entity published from the given source ids or named by key
     (only the entities of `organisers`, the writer's, when given)."""
@@ -224,13 +239,17 @@ async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBa
                 for r in rows]
     if not removals:
         return ChangeSummary()
-    return await write_changes(session, outbox, removals)
+    return await write_changes(session, outbox, removals, writer=writer)
 
 
-async def held_entities(session: AsyncSession, organiser_id: str, after: str | None, limit: int) -> HeldEntities:
-    """The live entities published for an organiser, in key order from `after` (a page)."""
+async def held_entities(session: AsyncSession, organiser_id: str, after: str | None, limit: int,
+                        written_by: str | None) -> HeldEntities:
+    """The live entities published for an organiser, in key order from `after` (a page): those `written_by` sent
+    last, or every one when it is None (`rules.held_by`: the organiser admin's)."""
     query = select(published.c.entity_key, published.c.source_id).where(
         published.c.organiser_id == organiser_id, published.c.content_hash != _REMOVED)
+    if written_by is not None:
+        query = query.where(published.c.written_by == written_by)
     if after is not None:
         query = query.where(published.c.entity_key > after)
     rows = (await session.execute(query.order_by(published.c.entity_key).limit(limit + 1))).all()

@@ -1,0 +1,77 @@
+"""`GET /v1/directory/held` lists a platform client the directory entities it sent, the organiser admin all of its
+organiser's (`directory.rules.held_by`), over HTTP against a real PostgreSQL: two platform clients of one organiser,
+an entity written before writers were recorded (0026), an entity sent again by another client, a token of both roles, another organiser's."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from styrkedja_contracts import OrganisationUnitUpsertedV1
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+ORG = "2999"
+AT = "2026-09-01T08:00:00+00:00"
+
+
+def groups(*names: str, label: str = "") -> dict:
+    return {"items": [{"type": OrganisationUnitUpsertedV1.event_type, "source_id": f"src-{name}", "data": {
+        "unit_type": "group", "unit_id": f"held-{name}", "organiser_id": ORG, "parent_id": "29990011",
+        "name": f"Grupp {name}{label}", "school_unit_code": "29990011", "year": 7, "updated_at": AT}} for name in names]}
+
+
+def key(name: str) -> str:
+    return f"unit:group:29990011:held-{name}"
+
+
+async def held(client, token: str) -> dict[str, str]:
+    answer = await client.get("/v1/directory/held", params={"organiser_id": ORG},
+                              headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    return {item["entity_key"]: source for item, source in zip(body["items"], body["source_ids"], strict=True)}
+
+
+async def test_a_platform_lists_what_it_wrote_the_organiser_admin_everything(bare_client, database,
+                                                                             token_issuer) -> None:
+    """Failed on the old code: platform A was listed platform B's keys and source ids (and its full import would
+    have removed them as vanished from its source); the organiser admin was refused (403)."""
+    a, b = (token_issuer.mint(roles=["platform"], organisers=[ORG], subject=f"svc-{n}", client_id=f"platform-{n}")
+            for n in ("a", "b"))
+    admin = token_issuer.mint(roles=["organiser_admin"], organisers=[ORG], subject="admin-1")
+    both = token_issuer.mint(roles=["platform", "organiser_admin"], organisers=[ORG], client_id="platform-c")
+    for token, names in ((a, ("a1", "a2")), (b, ("b1",))):
+        made = await bare_client.post("/v1/directory/changes", json=groups(*names),
+                                      headers={"Authorization": f"Bearer {token}"})
+        assert made.status_code == 200 and made.json()["created"] == len(names), made.text
+    # an entity published before writers were recorded (0026): no writer
+    made = await bare_client.post("/v1/directory/changes", json=groups("old"),
+                                  headers={"Authorization": f"Bearer {b}"})
+    assert made.status_code == 200, made.text
+    async with database.sessions.begin() as session:
+        await session.execute(text("UPDATE directory_published SET written_by = NULL WHERE entity_key = :k"),
+                              {"k": key("old")})
+
+    assert await held(bare_client, a) == {key("a1"): "src-a1", key("a2"): "src-a2"}
+    assert await held(bare_client, b) == {key("b1"): "src-b1"}
+    everything = {key(n): f"src-{n}" for n in ("a1", "a2", "b1", "old")}
+    assert await held(bare_client, admin) == everything
+    assert await held(bare_client, both) == everything  # the union of its roles' lists
+    elsewhere = token_issuer.mint(roles=["organiser_admin", "platform"], organisers=["3001"], client_id="platform-a")
+    refused = await bare_client.get("/v1/directory/held", params={"organiser_id": ORG},
+                                    headers={"Authorization": f"Bearer {elsewhere}"})
+    assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "organiser_id", refused.text
+
+    # the same content sent again by another client (an import re-run under its own client): that client holds it
+    # now, and so it does an entity without a writer
+    again = await bare_client.post("/v1/directory/changes", json=groups("a2", "old"),
+                                   headers={"Authorization": f"Bearer {b}"})
+    assert again.json()["unchanged"] == 2, again.text
+    assert await held(bare_client, a) == {key("a1"): "src-a1"}
+    assert await held(bare_client, b) == {key("a2"): "src-a2", key("b1"): "src-b1", key("old"): "src-old"}
+    # changed by A: A holds it again
+    changed = await bare_client.post("/v1/directory/changes", json=groups("a2", label=" (ny)"),
+                                     headers={"Authorization": f"Bearer {a}"})
+    assert changed.json()["changed"] == 1, changed.text
+    assert await held(bare_client, a) == {key("a1"): "src-a1", key("a2"): "src-a2"}
