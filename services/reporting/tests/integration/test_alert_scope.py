@@ -19,6 +19,7 @@ from sqlalchemy import insert
 
 from styrkedja_kit.db import Database
 from styrkedja_reporting.alerts.tables import alerts
+from styrkedja_reporting.directory.tables import duties, teaching_assignments
 
 from .test_directory import Feeder, directory
 
@@ -121,3 +122,42 @@ async def test_an_area_alert_on_few_students_is_not_listed_where_area_figures_ar
     assert refused.status_code == 403 and "0.25" not in refused.text
     admin = _bearer(token_issuer, roles=["organiser_admin"])
     assert await _listed(bare_client, admin) == set(alerted)  # exact figures at every level
+
+
+async def test_a_token_of_several_roles_lists_and_acknowledges_what_each_role_may(alerted, bare_client, token_issuer,
+                                                                                  settings):
+    """Failed before: a token that is the area manager of south and, by the directory, the principal of 11111111
+    (a duty) or the teacher of its 7A (a teaching assignment) was narrowed as an area manager alone — its units and
+    groups were not filled in from the directory, as every other read fills them in — and listed south's alerts only,
+    refused (403) an acknowledgement of its own school unit's alert."""
+    database = Database(settings.database_url)
+    at = datetime(2026, 8, 1, tzinfo=UTC)
+    try:
+        async with database.sessions.begin() as session:
+            await session.execute(insert(duties).values(
+                organiser_id=ORG, duty_id="d-1", school_unit_code="11111111", person_id="reader-1",
+                duty_role="Rektor", start_date=None, end_date=None, updated_at=at, removed=False))
+            await session.execute(insert(teaching_assignments).values(
+                organiser_id=ORG, assignment_id="t-1", school_unit_code="11111111", group_id="7A",
+                teacher_id="teacher-1", subject_code="GRGRMAT01", start_date=None, end_date=None, updated_at=at,
+                removed=False))
+    finally:
+        await database.dispose()
+    south = {"22222222:7A", "22222222", "south"}
+    principal = _bearer(token_issuer, roles=["area_manager", "principal"], areas=["south"])
+    assert await _listed(bare_client, principal) == south | {"11111111:7A", "11111111:7B", "11111111"}
+    teacher = {"Authorization": "Bearer " + token_issuer.mint(roles=["area_manager", "teacher"], organisers=[ORG],
+                                                              subject="teacher-1", areas=["south"])}
+    assert await _listed(bare_client, teacher) == south | {"11111111:7A"}
+    answer = await bare_client.post(f"/v1/alerts/{alerted['11111111']}/acknowledge", json={"comment": "sett"},
+                                    headers=principal)
+    assert answer.status_code == 200, answer.text
+    # still no further than the union: the other area and the organiser stay out
+    refused = await bare_client.post(f"/v1/alerts/{alerted['north']}/acknowledge", json={"comment": "sett"},
+                                     headers=principal)
+    assert refused.status_code == 403, refused.text
+    # and a write is judged by the roles that make it: a teacher acknowledges nothing, so neither does the teacher
+    # role of an area manager
+    refused = await bare_client.post(f"/v1/alerts/{alerted['11111111:7A']}/acknowledge", json={"comment": "sett"},
+                                     headers=teacher)
+    assert refused.status_code == 403, refused.text

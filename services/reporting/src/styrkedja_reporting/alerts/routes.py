@@ -15,6 +15,7 @@ batches, and outside them only where the state version is moved in the same tran
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -141,9 +142,23 @@ def small_for(row: Row[Any], principal: Principal, rules: DisclosureRules) -> bo
 
 
 async def alert_reader(session: AsyncSession, principal: Principal) -> Principal:
-    """The reader whose scope narrows the alerts: the token's own for an organiser-wide role, else the
-    token completed from the directory (a principal's or teacher's school units)."""
-    return principal if principal.has(Role.ORGANISER_ADMIN, Role.AREA_MANAGER) else await reader_of(session, principal)
+    """The reader whose scope narrows the alerts: the token completed from the directory (a principal's school
+    units from its duties, a teacher's groups from its teaching assignments), as every other read completes it
+    (`access.guard.check_read`), so a token of several roles reads the union of what each may. The organiser admin
+    reads the whole organiser: nothing to complete. Before, a token that was also an area manager was taken as it
+    came: the area manager and principal of a school unit outside its areas listed none of that unit's alerts
+    (round 23a)."""
+    return principal if principal.has(Role.ORGANISER_ADMIN) else await reader_of(session, principal)
+
+
+#: the roles that acknowledge alerts (`acknowledge_alert`)
+_ACKNOWLEDGERS = (Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL)
+
+
+def acting_as(reader: Principal, roles: Sequence[Role]) -> Principal:
+    """The reader with only `roles` of its own: a write is judged by the roles that may make it, so an area manager
+    that is also a teacher acknowledges its areas' alerts, not its groups' (a teacher acknowledges none)."""
+    return replace(reader, roles=reader.roles & frozenset(roles))
 
 
 async def scope_of(session: AsyncSession, reader: Principal) -> AlertScope:
@@ -198,8 +213,8 @@ def _alert_of(row) -> Alert:
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
 async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgement,
-                            principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL,
-                                                             description="acknowledges alerts")) -> AlertOut:
+                            principal: Principal = authorize(*_ACKNOWLEDGERS, description="acknowledges alerts")
+                            ) -> AlertOut:
     """Acknowledge (kvittera) an open alert with a comment; a resolved alert is a 409."""
     async with runtime_of(request).db.sessions.begin() as session:
         # the alert's row lock first, before the live tables (the scope's directory read, the state version): the
@@ -209,7 +224,7 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
         if row is None:
             raise Problem(404, "Not found", f"no alert {alert_id}",
                           [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
-        reader = await alert_reader(session, principal)
+        reader = acting_as(await alert_reader(session, principal), _ACKNOWLEDGERS)
         if row.organiser_id not in reader.organisers or not await readable_rows(session, reader, [row]) \
                 or small_for(row, principal, _rules(request)):  # its answer would show the figures (an id is computable)
             raise AccessDenied("alert_id", "write_scope", "this token may not acknowledge this alert")
