@@ -11,17 +11,18 @@ manager the share and change every read of that area withholds from it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from uuid import uuid4
+from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4, uuid5
 
 import pytest
 from sqlalchemy import insert
 
+from styrkedja_contracts import AssessmentPublishedV1, new_event
 from styrkedja_kit.db import Database
 from styrkedja_reporting.alerts.tables import alerts
 from styrkedja_reporting.directory.tables import duties, teaching_assignments
 
-from .test_directory import Feeder, directory
+from .test_directory import NS, T0, Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -161,3 +162,42 @@ async def test_a_token_of_several_roles_lists_and_acknowledges_what_each_role_ma
     refused = await bare_client.post(f"/v1/alerts/{alerted['11111111:7A']}/acknowledge", json={"comment": "sett"},
                                      headers=teacher)
     assert refused.status_code == 403, refused.text
+
+
+def _assessed(code: str, group: str, year: int, students: int, value: str) -> list:
+    """Round 2 of 2026/27 (the alerts' period): one result each of `students` students of a year."""
+    return [new_event(AssessmentPublishedV1(
+        assessment_id=uuid5(NS, f"cmp-{code}-{year}-{n}"), revision=1, organiser_id=ORG, school_unit_code=code,
+        group_id=group, student_id=f"s-{code}-{year}-{n}", teacher_id="t-1", gender="female", year=year,
+        subject_code="GRGRMAT01", kind="assessment", scale="AF", value=value,
+        unmet_criteria=("Taluppfattning",) if value == "F" else (),
+        school_year="2026/27", term="HT", round=2, assessed_on=date(2026, 11, 30),
+        published_at=T0 + timedelta(minutes=1)), source="/test") for n in range(students)]
+
+
+async def test_an_area_alert_that_gives_a_withheld_year_away_is_not_listed_where_area_figures_are_withheld(
+        alerted, bare_client, token_issuer, settings):
+    """Failed before: north's alert (all years of round 2 together: 15 students) was listed to north's area manager,
+    whose figures withhold north's year 8 (3 students) — 15 minus year 7's 12, shown, gives it back. An alert's
+    figures are a sum over the years the disclosure decision holds no cell of; listed only where every year's cell
+    of its unit, subject and periods is shown. South's (year 7 alone) stays listed; the organiser admin sees both."""
+    database = Database(settings.database_url)
+    try:
+        await Feeder(database)(_assessed("11111111", "7A", 7, 12, "C") + _assessed("11111111", "8A", 8, 3, "F")
+                               + _assessed("22222222", "7A", 7, 12, "C"))
+        async with database.sessions.begin() as session:
+            for place, students in (("north", 15), ("south", 12)):
+                await session.execute(alerts.update().where(alerts.c.alert_id == alerted[place]).values(
+                    figures={"students": students, "compared_students": 20, "share": 0.8, "compared_share": 1.0,
+                             "change_points": -20.0, "threshold_points": 10.0}))
+    finally:
+        await database.dispose()
+    north = _bearer(token_issuer, roles=["area_manager"], areas=["north", "south"])
+    listed = await _listed(bare_client, north)
+    assert "south" in listed and "north" not in listed
+    assert {"11111111", "11111111:7A", "22222222"} <= listed  # exact at school unit and group level
+    refused = await bare_client.post(f"/v1/alerts/{alerted['north']}/acknowledge", json={"comment": "sett"},
+                                     headers=north)
+    assert refused.status_code == 403 and "0.8" not in refused.text
+    admin = _bearer(token_issuer, roles=["organiser_admin"])
+    assert await _listed(bare_client, admin) == set(alerted)

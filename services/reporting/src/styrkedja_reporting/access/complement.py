@@ -189,6 +189,11 @@ class TreeDecision:
         """The cell's outcome (reaching the pass level, its share) withheld or shown only as `~100`."""
         return (slice_, level, unit, gender) in self._outcome
 
+    def outcome_withheld_cells(self) -> frozenset[tuple[Hashable, str, str, str]]:
+        """Every (slice, level, unit id, gender) whose outcome is withheld (`outcome_withheld`; its students too where
+        `withheld`): for a view of a figure no slice holds itself — an alert's, summed over the years of a slice."""
+        return self._outcome
+
     def near_full(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
         """The cell's share shown as `~100` (the optional rule: 1–4 students do not reach the pass level)."""
         return (slice_, level, unit, gender) in self._near

@@ -53,6 +53,7 @@ from ..freshness import note_change_outside_batches
 from ..params import UnitIdParam, unit_at_level
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
+from .disclose import complement_withheld
 from .handlers import ALERT_GROUP_SEPARATOR, reevaluate_all
 from .queries import (
     AlertScope,
@@ -112,7 +113,8 @@ async def alert_list(
                "rule": rule.value if rule else None, "status": status.value if status else None}
     if organiser_id is not None and organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
-    async with runtime_of(request).db.sessions() as session:
+    # one state: the alerts and the disclosure decision their figures are judged by (`disclose.py`)
+    async with runtime_of(request).db.snapshot() as session:
         reader = await alert_reader(session, principal)
         keep_answer_of(request, reader)  # the rows are narrowed by the reader's scope alone
         scope = await scope_of(session, reader)
@@ -120,7 +122,8 @@ async def alert_list(
             rows = await list_alerts(session, filters, scope, limit)
         else:  # the candidates in SQL, then each row judged at its own level; bounded by the reader's units
             found = await readable_rows(session, reader, await list_alerts(session, filters, scope, None))
-            rows = [row for row in found if not small_for(row, principal, _rules(request))][:limit]
+            rows = await shown_to(session, found, principal, _rules(request))
+            rows = rows[:limit]
     return [AlertOut.model_validate(row, from_attributes=True) for row in rows]
 
 
@@ -139,6 +142,15 @@ def small_for(row: Row[Any], principal: Principal, rules: DisclosureRules) -> bo
     figures = AlertFigures.model_validate(row.figures)
     return figures.students < rules.min_students or (
         figures.compared_students is not None and figures.compared_students < rules.min_students)
+
+
+async def shown_to(session: AsyncSession, rows: Sequence[Row[Any]], principal: Principal, rules: DisclosureRules
+                  ) -> list[Row[Any]]:
+    """The rows whose figures the reader may see: none resting on too few students (`small_for`), none giving a
+    withheld cell away as a complement (`disclose.complement_withheld`) — at a level its figures are withheld."""
+    rows = [row for row in rows if not small_for(row, principal, rules)]
+    hidden = await complement_withheld(session, rows, suppressed_levels(principal), rules)
+    return [row for row in rows if row.alert_id not in hidden]
 
 
 async def alert_reader(session: AsyncSession, principal: Principal) -> Principal:
@@ -226,7 +238,8 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
                           [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
         reader = acting_as(await alert_reader(session, principal), _ACKNOWLEDGERS)
         if row.organiser_id not in reader.organisers or not await readable_rows(session, reader, [row]) \
-                or small_for(row, principal, _rules(request)):  # its answer would show the figures (an id is computable)
+                or not await shown_to(session, [row], principal, _rules(request)):  # its answer shows the figures
+            # (and an alert's id is computable from its cell)
             raise AccessDenied("alert_id", "write_scope", "this token may not acknowledge this alert")
         now = await database_now(session)
         done = acknowledge(_alert_of(row), body.comment, caller_id(principal), now)

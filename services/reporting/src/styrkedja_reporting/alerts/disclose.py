@@ -1,0 +1,91 @@
+"""Complementary suppression of alert figures: an alert is listed to a reader whose figures at the alert's level are
+withheld (an area manager at area level) only where its figures give nothing away that every other read withholds.
+
+An alert's figures are a sum the disclosure decision (`access.decision`) holds no cell of: `pass_share_drop` is judged
+all years together per round (`handlers`), students assessed and reaching the pass level summed over the years, now
+and in the round compared with; `below_forecast` all years together per term. The figures show the same cells per
+year (`pass`, `forecast` slices), each withheld where small *or as a complement*. Where every year's cell of the
+alert's unit, subject and periods is shown, the alert's figures are their sum and shares of it: nothing new. Where
+one is withheld, the alert's students (its share, its change) minus the shown years give it back — so such an alert
+is not listed, as an alert on too few students is not (`routes.small_for`). One decision, the figures' own: the
+same cells withheld in every view of a state (`one_snapshot`).
+
+Rules this does not judge (`freshness_red` is not wired): their alerts keep the small-cell rule alone."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from styrkedja_contracts.events.alert import AlertRule
+from styrkedja_kit.auth import Level
+
+from ..access.complement import TOTAL
+from ..access.decision import Component, decision_for
+from ..access.disclosure import DisclosureRules
+from ..access.scope import LEVEL_NAMES
+from ..results.rules import GROUP_SEPARATOR
+from .handlers import ALERT_GROUP_SEPARATOR
+
+#: rounds in a school year (`handlers`: the round compared with round 1 is the previous year's last)
+ROUNDS = 4
+#: per judged rule: the decision's family (its components) and the slice kind of its figure per year
+_FAMILY = {AlertRule.pass_share_drop.value: ("assessment", "pass"), AlertRule.below_forecast.value: ("forecast", "forecast")}
+
+#: what an alert's figures are summed from: (slice kind, subject, period (school year, term or `R<n>`), level, unit)
+Source = tuple[str, str, tuple[str, str], str, str]
+
+
+def previous_round(school_year: str, round_: int) -> tuple[str, str]:
+    """The round a round is compared with (`pass_share_drop`), as a period id (school year, `R<n>`)."""
+    if round_ > 1:
+        return school_year, f"R{round_ - 1}"
+    start = int(school_year[:4]) - 1
+    return f"{start}/{str(start + 1)[-2:]}", f"R{ROUNDS}"
+
+
+def sources_of(row: Any) -> list[Source]:
+    """Pure: the cells an alert's figures are summed from (every year), in the decision's spelling of its unit."""
+    kind = _FAMILY[row.rule][1]
+    unit = row.unit_id.replace(ALERT_GROUP_SEPARATOR, GROUP_SEPARATOR, 1) if row.level == "group" else row.unit_id
+    if row.rule == AlertRule.pass_share_drop.value:
+        periods = [(row.school_year, f"R{row.round}"), previous_round(row.school_year, row.round)]
+    else:
+        periods = [(row.school_year, row.term)]
+    return [(kind, row.subject_code, period, row.level, unit) for period in periods]
+
+
+def withheld_sources(cells: Iterable[tuple[Hashable, str, str, str]]) -> frozenset[Source]:
+    """Pure: the decision's withheld cells (`TreeDecision.outcome_withheld_cells`) as the alert sums they are part
+    of: a year's cell withheld makes its every-year sum a giveaway (its gender parts do not: the sum is of totals)."""
+    out = set()
+    for slice_, level, unit, gender in cells:
+        if gender == TOTAL and isinstance(slice_, tuple) and len(slice_) == 4 and slice_[0] in ("pass", "forecast"):
+            kind, subject, _year, period = slice_
+            out.add((kind, subject, tuple(period), level, unit))
+    return frozenset(out)
+
+
+def judged(row: Any, suppressed: frozenset[Level]) -> bool:
+    """Whether the row's figures are the decision's business: a judged rule, at a level the reader's are withheld."""
+    return row.rule in _FAMILY and row.subject_code is not None and LEVEL_NAMES[row.level] in suppressed and (
+        row.round is not None if row.rule == AlertRule.pass_share_drop.value else row.term is not None)
+
+
+async def complement_withheld(session: AsyncSession, rows: Sequence[Any], suppressed: frozenset[Level],
+                              rules: DisclosureRules) -> set[UUID]:
+    """The ids of the alerts among `rows` whose figures would give a withheld cell away (see the module); the session
+    reads one snapshot (the alerts and the decision of one state). No decision is taken where no row needs one."""
+    wanted = [row for row in rows if judged(row, suppressed)]
+    if not wanted:
+        return set()
+    components: set[Component] = set()
+    for row in wanted:
+        family = _FAMILY[row.rule][0]
+        components.update((family, period[0], row.subject_code) for _, _, period, _, _ in sources_of(row))
+    decision = await decision_for(session, components, suppressed, rules)
+    withheld = withheld_sources(decision.outcome_withheld_cells())
+    return {row.alert_id for row in wanted if any(source in withheld for source in sources_of(row))}
