@@ -7,7 +7,7 @@ and in the round compared with; `below_forecast` all years together per term. Th
 year (`pass`, `forecast` slices), each withheld where small *or as a complement*. Where every year's cell of the
 alert's unit, subject and periods is shown, the alert's figures are their sum and shares of it: nothing new. Where
 one is withheld, the alert's students (its share, its change) minus the shown years give it back — so such an alert
-is not listed, as an alert on too few students is not (`routes.small_for`). One decision, the figures' own: the
+is not listed, as an alert on too few students is not (`read_scope.small_for`). One decision, the figures' own: the
 same cells withheld in every view of a state (`one_snapshot`).
 
 Rules this does not judge (`freshness_red` is not wired): their alerts keep the small-cell rule alone."""

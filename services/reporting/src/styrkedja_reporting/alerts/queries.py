@@ -1,5 +1,5 @@
 """Queries of the alerts API: the list narrowed to a reader's scope, one alert and its
-acknowledgement, an organiser's thresholds. The routes decide the scope (`routes.scope_of`) and
+acknowledgement, an organiser's thresholds. The routes decide the scope (`read_scope.scope_of`) and
 call these; the handlers keep their own batch queries."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class AlertScope:
 
     `school_unit_codes` and `area_ids` only narrow the candidates in SQL (group and school-unit alerts of those
     units, area alerts of those areas); the route then keeps the rows the reader may read at their own level
-    (`routes.readable_rows`, the kit's `may_read`): a teacher's group is not the whole school unit."""
+    (`read_scope.readable_rows`, the kit's `may_read`): a teacher's group is not the whole school unit."""
 
     organiser_ids: frozenset[str] | None = None
     school_unit_codes: frozenset[str] | None = None  # a scoped reader: only group / school-unit alerts of these

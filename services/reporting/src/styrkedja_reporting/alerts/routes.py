@@ -14,29 +14,23 @@ batches, and outside them only where the state version is moved in the same tran
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import (
     AccessDenied,
-    Node,
     Principal,
     Role,
     Write,
     authorize,
     authorize_write,
-    may_read,
     require_write,
 )
 from styrkedja_kit.auth import Level as AuthLevel
@@ -44,19 +38,16 @@ from styrkedja_kit.inputs import InputModel, OrganiserIdParam, SchoolUnitCodePar
 from styrkedja_kit.problems import Problem
 
 from ..access.answers import keep_answer_of
-from ..access.disclosure import DisclosureRules, suppressed_levels
+from ..access.disclosure import DisclosureRules
 from ..access.guard import check_read
-from ..access.scope import LEVEL_NAMES, node_from, placements_of, reader_of, school_units_of_areas
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
 from ..freshness import note_change_outside_batches
 from ..params import UnitIdParam, unit_at_level
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
-from .disclose import complement_withheld
-from .handlers import ALERT_GROUP_SEPARATOR, reevaluate_all
+from .handlers import reevaluate_all
 from .queries import (
-    AlertScope,
     alert_for_update,
     alert_of,
     database_now,
@@ -65,6 +56,7 @@ from .queries import (
     store_acknowledgement,
     stored_thresholds,
 )
+from .read_scope import ACKNOWLEDGERS, acting_as, alert_reader, readable_rows, scope_of, shown_to
 from .rules import DEFAULT_THRESHOLDS, Alert, AlertCell, Status, Thresholds, acknowledge
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -132,79 +124,6 @@ def _rules(request: Request) -> DisclosureRules:
     return settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
 
 
-def small_for(row: Row[Any], principal: Principal, rules: DisclosureRules) -> bool:
-    """An alert whose figures rest on fewer students than the disclosure rule's minimum, at a level where the
-    reader's figures are withheld so (an area manager's areas): its share and change would show what every read
-    of that cell withholds. Alerts are raised from `min_students` students, which an organiser may set below the
-    disclosure minimum (round 23a)."""
-    if LEVEL_NAMES[row.level] not in suppressed_levels(principal):
-        return False
-    figures = AlertFigures.model_validate(row.figures)
-    return figures.students < rules.min_students or (
-        figures.compared_students is not None and figures.compared_students < rules.min_students)
-
-
-async def shown_to(session: AsyncSession, rows: Sequence[Row[Any]], principal: Principal, rules: DisclosureRules
-                  ) -> list[Row[Any]]:
-    """The rows whose figures the reader may see: none resting on too few students (`small_for`), none giving a
-    withheld cell away as a complement (`disclose.complement_withheld`) — at a level its figures are withheld."""
-    rows = [row for row in rows if not small_for(row, principal, rules)]
-    hidden = await complement_withheld(session, rows, suppressed_levels(principal), rules)
-    return [row for row in rows if row.alert_id not in hidden]
-
-
-async def alert_reader(session: AsyncSession, principal: Principal) -> Principal:
-    """The reader whose scope narrows the alerts: the token completed from the directory (a principal's school
-    units from its duties, a teacher's groups from its teaching assignments), as every other read completes it
-    (`access.guard.check_read`), so a token of several roles reads the union of what each may. The organiser admin
-    reads the whole organiser: nothing to complete. Before, a token that was also an area manager was taken as it
-    came: the area manager and principal of a school unit outside its areas listed none of that unit's alerts
-    (round 23a)."""
-    return principal if principal.has(Role.ORGANISER_ADMIN) else await reader_of(session, principal)
-
-
-#: the roles that acknowledge alerts (`acknowledge_alert`)
-_ACKNOWLEDGERS = (Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL)
-
-
-def acting_as(reader: Principal, roles: Sequence[Role]) -> Principal:
-    """The reader with only `roles` of its own: a write is judged by the roles that may make it, so an area manager
-    that is also a teacher acknowledges its areas' alerts, not its groups' (a teacher acknowledges none)."""
-    return replace(reader, roles=reader.roles & frozenset(roles))
-
-
-async def scope_of(session: AsyncSession, reader: Principal) -> AlertScope:
-    """The token's organisers; for any reader but the organiser admin, also the candidates of its places: the
-    school units of its own units, groups and areas (an area manager's areas are part of the organiser, not
-    the whole of it), and its areas' own alerts."""
-    if reader.has(Role.ORGANISER_ADMIN):
-        return AlertScope(organiser_ids=reader.organisers)
-    units = reader.school_units | {g.school_unit_code for g in reader.groups}
-    if reader.has(Role.AREA_MANAGER):
-        units |= await school_units_of_areas(session, reader.organisers, reader.areas)
-    return AlertScope(organiser_ids=reader.organisers, school_unit_codes=frozenset(units),
-                      area_ids=frozenset(reader.areas) if reader.has(Role.AREA_MANAGER) else frozenset())
-
-
-def node_of_alert(row: Row[Any], placed: dict[str, tuple[str, str | None]]) -> Node:
-    """The place an alert is about, with its ancestors, as the kit's read policy judges it."""
-    level = LEVEL_NAMES[row.level]
-    if level is AuthLevel.GROUP:
-        group_id = row.unit_id.split(ALERT_GROUP_SEPARATOR, 1)[-1]
-        return node_from(level, row.organiser_id, None, placed, school_unit_code=row.school_unit_code,
-                         group_id=group_id)
-    if level is AuthLevel.ORGANISER:
-        return node_from(level, row.organiser_id, None, placed)
-    return node_from(level, row.organiser_id, row.unit_id, placed)
-
-
-async def readable_rows(session: AsyncSession, reader: Principal, rows: Sequence[Row[Any]]) -> list[Row[Any]]:
-    """The alerts the reader may read at their own level and place (`may_read`): an alert carries its cell's
-    figures (students, share reaching pass), which the reader may not see there by any other read."""
-    placed = await placements_of(session, [row.school_unit_code for row in rows if row.school_unit_code])
-    return [row for row in rows if may_read(reader, node_of_alert(row, placed))]
-
-
 class Acknowledgement(InputModel):
     comment: str = Field(max_length=4000, description="Why, and what is being done (≤ 2000 characters).")
 
@@ -225,7 +144,7 @@ def _alert_of(row) -> Alert:
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
 async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgement,
-                            principal: Principal = authorize(*_ACKNOWLEDGERS, description="acknowledges alerts")
+                            principal: Principal = authorize(*ACKNOWLEDGERS, description="acknowledges alerts")
                             ) -> AlertOut:
     """Acknowledge (kvittera) an open alert with a comment; a resolved alert is a 409."""
     async with runtime_of(request).db.sessions.begin() as session:
@@ -236,7 +155,7 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
         if row is None:
             raise Problem(404, "Not found", f"no alert {alert_id}",
                           [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
-        reader = acting_as(await alert_reader(session, principal), _ACKNOWLEDGERS)
+        reader = acting_as(await alert_reader(session, principal), ACKNOWLEDGERS)
         if row.organiser_id not in reader.organisers or not await readable_rows(session, reader, [row]) \
                 or not await shown_to(session, [row], principal, _rules(request)):  # its answer shows the figures
             # (and an alert's id is computable from its cell)
