@@ -36,26 +36,19 @@ Found and fixed (each test failed on the old code, as said at it):
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
-from sqlalchemy import select
+from aiokafka import TopicPartition
 from test_hostile_events import encoded, good
 from test_hostile_round3 import _loop, _record, _unit_names
-from test_hostile_round4 import _all_records
+from test_hostile_round4 import rebuild_takes_one_event_and_one_conflict
 
-from styrkedja_contracts import dead_letter_topic, decode_event
+from styrkedja_contracts import decode_event
 from styrkedja_devstack.pytest_plugin import migrated_database
 from styrkedja_devstack.testing import RecordingProducer
 from styrkedja_kit.consumer import record_digest
-from styrkedja_kit.db import Database
-from styrkedja_kit.kafka import ensure_topics, registry_topics
-from styrkedja_reporting.persistence import metadata
 from styrkedja_reporting.rebuild.bulk import decoded_and_staged
-from styrkedja_reporting.rebuild.command import run
-from styrkedja_reporting.settings import ReportingSettings
 from support import other_form
 
 UNIT = "se.styrkedja.organisation.unit_upserted.v1"
@@ -99,40 +92,10 @@ async def test_the_rebuild_judges_an_event_first_sent_in_another_form_as_the_liv
     """Failed on the old code: the rebuild kept the first record's bytes' digest too, and its re-sends in the
     contracts' form and in a third form went to its dead-letter topic as `conflicting_duplicate`s. Another content
     under the id is still a conflict, and the first counts."""
-    bootstrap = infrastructure.kafka_bootstrap_servers
-    group = f"hostile23b-rebuild-{uuid.uuid4().hex[:8]}"
-    settings = ReportingSettings(database_url=migrated_database(infrastructure, "styrkedja_reporting"),
-                                 kafka_bootstrap_servers=bootstrap, consumer_group=group, outbox_enabled=False,
-                                 consumer_enabled=False)
-    first = good(UNIT)
-    first["data"] = {**first["data"], "unit_id": f"h23-{uuid.uuid4().hex[:8]}", "name": "Åsens skola"}
-    document = json.loads(decode_event(encoded(first)).to_bytes())
-    changed = {**document, "data": {**document["data"], "name": "Ett annat namn"}}
-    await ensure_topics(settings, registry_topics())
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for value in (encoded(document), decode_event(encoded(document)).to_bytes(), other_form(document),
-                      json.dumps(document, sort_keys=True).encode(), encoded(changed)):
-            await producer.send_and_wait("styrkedja.organisation", value, key=document["data"]["organiser_id"].encode())
-    finally:
-        await producer.stop()
-
-    summary = await run(settings, say=lambda _line: None)
-    assert summary["conflicting_duplicates"] >= 1
-    ours = [r for r in await _all_records(bootstrap, dead_letter_topic(group))
-            if document["id"] in (r.value or b"").decode("utf-8", "replace")]
-    assert [dict(r.headers)["dlq.reason"] for r in ours] == [b"conflicting_duplicate"], ours
-    assert json.loads(ours[0].value)["data"]["name"] == "Ett annat namn"
-    database = Database(settings.database_url, pool_size=1)
-    try:
-        units = metadata.tables["directory_units"]
-        async with database.sessions() as session:
-            names = (await session.execute(select(units.c.name).where(
-                units.c.unit_id == document["data"]["unit_id"]))).scalars().all()
-        assert names == ["Åsens skola"]  # the first counts
-    finally:
-        await database.dispose()
+    await rebuild_takes_one_event_and_one_conflict(
+        infrastructure, "hostile23b", lambda first, document, changed: [
+            encoded(document), decode_event(encoded(document)).to_bytes(), other_form(document),
+            json.dumps(document, sort_keys=True).encode(), encoded(changed)])
 
 
 def test_the_rebuild_keeps_the_contracts_form_digest_of_a_fact_written_in_another_form() -> None:

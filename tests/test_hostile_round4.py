@@ -17,7 +17,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,27 +75,26 @@ async def _all_records(bootstrap: str, topic: str) -> list[Any]:
 # -- rebuild: a duplicate in other JSON ------------------------------------------------------------
 
 
-@pytest.mark.integration
-async def test_the_rebuild_judges_a_duplicate_in_other_json_as_the_live_consumer_does(infrastructure):
-    """The live consumer calls the same event re-sent as other JSON an ordinary duplicate (round 3); the rebuild
-    compared the records' bytes and dead-lettered it as a `conflicting_duplicate`. Failed on the old code: both
-    re-sends in the rebuild's dead-letter topic. Another content under the id is still a conflict, and the
-    first counts."""
+async def rebuild_takes_one_event_and_one_conflict(
+        infrastructure: Any, label: str, sends: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], list[bytes]]
+) -> None:
+    """The rebuild fed `sends(first, document, changed)` — one event in several JSON forms, then another content
+    under its id (`changed`, last) — applies the event once and dead-letters only the other content, the first
+    counting (also round 23b's)."""
     bootstrap = infrastructure.kafka_bootstrap_servers
-    group = f"hostile4-rebuild-{uuid.uuid4().hex[:8]}"
+    group = f"{label}-rebuild-{uuid.uuid4().hex[:8]}"
     settings = ReportingSettings(database_url=migrated_database(infrastructure, "styrkedja_reporting"),
                                  kafka_bootstrap_servers=bootstrap, consumer_group=group, outbox_enabled=False,
                                  consumer_enabled=False)
     first = good(UNIT)
-    first["data"] = {**first["data"], "unit_id": f"h4-{uuid.uuid4().hex[:8]}", "name": "Åsens skola"}
+    first["data"] = {**first["data"], "unit_id": f"{label}-{uuid.uuid4().hex[:8]}", "name": "Åsens skola"}
     document = json.loads(decode_event(encoded(first)).to_bytes())  # as every outbox sends it
     changed = {**document, "data": {**document["data"], "name": "Ett annat namn"}}
     await ensure_topics(settings, registry_topics())
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        for value in (decode_event(encoded(first)).to_bytes(), other_form(document), encoded(document),
-                      encoded(changed)):
+        for value in sends(first, document, changed):
             await producer.send_and_wait("styrkedja.organisation", value, key=document["data"]["organiser_id"].encode())
     finally:
         await producer.stop()
@@ -115,6 +114,17 @@ async def test_the_rebuild_judges_a_duplicate_in_other_json_as_the_live_consumer
         assert names == ["Åsens skola"]  # the first counts
     finally:
         await database.dispose()
+
+
+@pytest.mark.integration
+async def test_the_rebuild_judges_a_duplicate_in_other_json_as_the_live_consumer_does(infrastructure):
+    """The live consumer calls the same event re-sent as other JSON an ordinary duplicate (round 3); the rebuild
+    compared the records' bytes and dead-lettered it as a `conflicting_duplicate`. Failed on the old code: both
+    re-sends in the rebuild's dead-letter topic. Another content under the id is still a conflict, and the
+    first counts."""
+    await rebuild_takes_one_event_and_one_conflict(
+        infrastructure, "hostile4", lambda first, document, changed: [
+            decode_event(encoded(first)).to_bytes(), other_form(document), encoded(document), encoded(changed)])
     await asyncio.sleep(0)
 
 
