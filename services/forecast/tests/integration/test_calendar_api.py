@@ -162,3 +162,23 @@ async def test_one_organisers_calendar_by_any_spelling_of_its_number(client, db,
     assert (again.json()["revision"], again.json()["status"]) == (1, "unchanged")
     [event] = await calendar_events(db)
     assert event.data.organiser_id == "212000-1234" and event.partition_key() == b"212000-1234"
+
+
+async def test_a_calendars_numbers_are_json_integers_never_text_decimals_or_booleans(client, db, admin):
+    """Round 23c, failed on the old code: `"grace_days": "3"`, `true` (stored as 1), `3.0` and `1e0`, and an
+    `iso_week` or `deadline_weekday` as text, were taken and stored as a new revision (one `calendar.changed.v1`
+    each), where every other integer of a body is strict (round 22): the body is the contracts' `ReportingCalendar`,
+    not the kit's `InputModel`. Now `int_type` naming the field, nothing stored."""
+    url = f"/v1/calendars/{ORG}"
+    windows = OWN["forecast_windows"]
+    cases = [(OWN | {"grace_days": odd}, "grace_days") for odd in ("3", True, 3.0, 1e0)]
+    cases += [(OWN | {"forecast_windows": [windows[0] | {"iso_week": "2"}, windows[1]]}, "forecast_windows.0.iso_week"),
+              (OWN | {"forecast_windows": [windows[0], windows[1] | {"deadline_weekday": 4.0}]},
+               "forecast_windows.1.deadline_weekday"),
+              (OWN | {"round_deadlines": [{"round": 2, "term": "HT", "iso_week": "47"}]}, "round_deadlines.0.iso_week")]
+    for body, field in cases:
+        response = await client.put(url, json=body, headers=admin)
+        assert response.status_code == 422, (body, response.text)
+        assert (field, "int_type") in problem_fields(response), (field, response.json())
+    assert (await client.get(url, headers=admin)).json()["revision"] == 0
+    assert await calendar_events(db) == []
