@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from datetime import date, time
 from enum import Enum
 from typing import Annotated, Any, ClassVar, Optional, Union, get_args, get_origin
+from urllib.parse import unquote
 from uuid import UUID
 
 from pydantic import (
     AfterValidator,
+    AnyUrl,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -34,7 +36,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticCustomError
+from pydantic_core import MultiHostUrl, PydanticCustomError, Url
 
 from ..identifiers import check_text
 
@@ -251,6 +253,21 @@ def located_strings(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
         yield where, text
 
 
+def check_url(value: AnyUrl | Url | MultiHostUrl) -> None:
+    """A link obeys the text rules as it is written and as it reads once percent-decoded, and holds no user name or
+    password. Round 23c: a URL field (the assessment service's plan `link`) is no string, so the value rules passed
+    it unread: `https://platform.example/elev/19121212-1212`, the same number percent-encoded (`%31%39…`), a
+    right-to-left override (encoded by the parser as `%E2%80%AE`) and `https://user:secret@…` were stored and
+    kept with every revision of the plan."""
+    hosts = value.hosts() if isinstance(value, MultiHostUrl) else [
+        {"username": value.username, "password": value.password}]
+    if any(h.get("username") or h.get("password") for h in hosts):  # userinfo: what precedes the host
+        raise PydanticCustomError("no_credentials", "a link must not hold a user name or password (`user:password@`)")
+    text = str(value)
+    check_text(text)
+    check_text(unquote(text))
+
+
 def enforce_value_rules(value: Any) -> Any:
     """The rules every field value of an event or a request obeys, written once: every string
     (at any depth) passes ``check_text``, every integer fits a PostgreSQL ``integer``. A string inside the value
@@ -261,6 +278,8 @@ def enforce_value_rules(value: Any) -> Any:
         pass
     elif isinstance(value, int):
         _fits_int4(value)
+    elif isinstance(value, (AnyUrl, Url, MultiHostUrl)):
+        check_url(value)
     elif isinstance(value, (list, tuple, dict, BaseModel)):  # UUIDs, dates and numbers hold no text
         for where, text in located_strings(value):
             try:
