@@ -182,3 +182,20 @@ async def test_a_calendars_numbers_are_json_integers_never_text_decimals_or_bool
         assert (field, "int_type") in problem_fields(response), (field, response.json())
     assert (await client.get(url, headers=admin)).json()["revision"] == 0
     assert await calendar_events(db) == []
+
+
+async def test_the_same_calendar_in_another_order_is_unchanged(client, db, admin):
+    """Round 23c, failed on the old code: the same calendar with its two windows (or its round deadlines) listed in
+    another order was a new revision and a second `calendar.changed.v1` — every consumer re-judging the organiser's
+    lateness for no change — where "the same calendar again is `unchanged`". Now each list is kept in one order
+    (windows HT then VT, deadlines by round), whatever order the request gives."""
+    url = f"/v1/calendars/{ORG}"
+    rounds = [{"round": 3, "term": "VT", "iso_week": 10}, {"round": 1, "term": "HT", "iso_week": 40}]
+    first = await client.put(url, json=OWN | {"round_deadlines": rounds}, headers=admin)
+    assert first.status_code == 200 and first.json()["revision"] == 1, first.text
+    assert [d["round"] for d in first.json()["calendar"]["round_deadlines"]] == [1, 3]
+    assert [w["term"] for w in first.json()["calendar"]["forecast_windows"]] == ["HT", "VT"]
+    again = await client.put(url, json=OWN | {"forecast_windows": OWN["forecast_windows"][::-1],
+                                              "round_deadlines": rounds[::-1]}, headers=admin)
+    assert (again.json()["revision"], again.json()["status"]) == (1, "unchanged"), again.text
+    assert len(await calendar_events(db)) == 1
