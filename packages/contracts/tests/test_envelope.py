@@ -84,6 +84,36 @@ def test_every_example_decodes_and_round_trips(event_type: str) -> None:
     assert again == decoded
 
 
+def _integer_leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every integer (and boolean) inside a JSON value."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _integer_leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _integer_leaves(v, (*path, i))]
+    return [path] if isinstance(value, int) else []
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_MODELS))
+def test_every_integer_of_every_event_is_strict(event_type: str) -> None:
+    """Round 23c, failed on the old code for the calendar (`grace_days`, `iso_week`, `deadline_weekday`, `revision`),
+    the action plan (`position`, `priority`, `revision`), the alerts (`episode`, `students`, `age_days`, ...) and the
+    organisation's `roster_size`: `"3"`, `3.0` and `true` were taken as numbers, where every other integer of an
+    event is strict (and the schemas say `integer`)."""
+    doc = json.loads(example_bytes(event_type))
+    leaves = _integer_leaves(doc["data"])
+    for path in leaves:
+        at = doc["data"]
+        for key in path[:-1]:
+            at = at[key]
+        given = at[path[-1]]
+        for odd in ([str(given), float(given)] if not isinstance(given, bool) else [str(given).lower(), int(given)]):
+            at[path[-1]] = odd
+            err = reason_of(json.dumps(doc))
+            assert err.reason == "invalid_data", (path, odd, err)
+        at[path[-1]] = given
+    assert decode_event(json.dumps(doc))  # each put back: the example again
+
+
 def test_oversized(event: CloudEvent) -> None:
     raw = event.to_bytes()
     err = reason_of(raw, max_bytes=len(raw) - 1)

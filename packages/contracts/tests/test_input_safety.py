@@ -290,3 +290,26 @@ def test_any_spelling_of_any_valid_number_is_found_and_redacted(text: str) -> No
     assert contains_personal_identity_number(text)
     redacted, count = redact_personal_identity_numbers(text)
     assert count >= 1 and not contains_personal_identity_number(redacted)
+
+
+@pytest.mark.parametrize(("link", "rule"), [
+    ("https://p.example/elev/19121212-1212", "no_personal_identity_number"),
+    ("https://p.example/%31%39121212-1212", "no_personal_identity_number"),
+    ("https://p.example/?q=121212+1212", "no_personal_identity_number"),
+    ("https://u:p@p.example/", "no_credentials"), ("https://u@p.example/", "no_credentials"),
+    ("https://p.example/\u202e", "no_control_characters"), ("https://p.example/%EF%BF%BE", "no_noncharacters"),
+])
+def test_a_url_obeys_the_value_rules_as_written_and_decoded(link: str, rule: str) -> None:
+    """Round 23c, failed on the old code: a URL (pydantic's `AnyUrl`, no `str`) passed `enforce_value_rules` unread."""
+    from typing import Annotated
+
+    from pydantic import AfterValidator, AnyHttpUrl
+
+    from styrkedja_contracts.events.base import enforce_value_rules
+
+    adapter = TypeAdapter(Annotated[AnyHttpUrl, AfterValidator(enforce_value_rules)])
+    with pytest.raises(ValidationError) as refused:
+        adapter.validate_python(link)
+    assert [e["type"] for e in refused.value.errors()] == [rule]
+    assert str(adapter.validate_python("https://platform.example/plans/77?term=HT#v36")) == (
+        "https://platform.example/plans/77?term=HT#v36")

@@ -236,6 +236,29 @@ def test_a_problem_repeats_a_value_of_the_request_bounded_and_never_a_cut_person
     assert json.loads(problem_response(422, "Invalid request", said).body)["detail"] == said
 
 
+@pytest.mark.parametrize(("sent", "shown"), [
+    ("x\u202ey", "x\\u202ey"), ("a\x1b[2Jb", "a\\x1b[2Jb"), ("zero\u200bwidth", "zero\\u200bwidth"),
+    ("line\r\nX-Injected: 1", "line\\x0d\\x0aX-Injected: 1"), ("nc\ufffe", "nc\\ufffe"),
+    ("tag\U000e0041", "tag\\U000e0041"), ("\u2067isolate", "\\u2067isolate"),
+])
+def test_a_problem_repeats_no_control_or_invisible_character_of_the_request(sent: str, shown: str) -> None:
+    """Round 23c, failed on the old code: a value a route repeats in its problem (LIKA's unknown `indicator_id`) came
+    back as sent, a right-to-left override reordering the message in the client's log, an escape sequence clearing
+    its terminal, a line break starting a line of its own. Now each such character is its escape, in every text of
+    every problem."""
+    from styrkedja_kit.problems import problem_response
+
+    message = f"catalogue 2026.1 has no indicator {sent} for grundskola"
+    body = json.loads(problem_response(422, "Rule broken", message,
+                                       [{"field": "ratings.0.indicator_id", "rule": "unknown_indicator",
+                                         "message": message}], instance=f"/v1/x/{sent}").body)
+    expected = f"catalogue 2026.1 has no indicator {shown} for grundskola"
+    assert body["detail"] == expected and body["errors"][0]["message"] == expected
+    assert body["instance"] == f"/v1/x/{shown}"
+    plain = "Åsa's 😀 kommentar: 'GR-LED-01' är okänd"  # letters, emoji and punctuation are as they were
+    assert json.loads(problem_response(422, "Rule broken", plain).body)["detail"] == plain
+
+
 def test_a_problem_lists_at_most_max_errors_and_says_how_many_more() -> None:
     """Round 17: a batch of 1,000 empty items (3 KB) was answered with 15,000 errors (1.1 MB), one item of 300,000
     unknown keys (3.5 MB) with 300,015 (29 MB)."""

@@ -116,13 +116,16 @@ async def test_integers_in_their_plain_spelling_and_their_bounds() -> None:
     ("yaer=7", "yaer", "unknown_parameter"),
     ("year=%ff", "year", "utf8"), ("owner=%00", "owner", "no_control_characters"),
     ("owner=19121212-1212", "owner", "no_personal_identity_number"),
+    ("owner=", "owner", "not_blank"), ("owner", "owner", "not_blank"), ("owner=+", "owner", "not_blank"),
+    ("owner=%20%09", "owner", "not_blank"),
     ("unit=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96%EF%BC%97%EF%BC%98", "unit",
      "string_pattern_mismatch"),
 ])
 async def test_each_rule_is_a_problem_naming_the_parameter_and_the_rule(query, field, rule) -> None:
     """Failed on the old code for all but the text rules on `owner` and the date-time as `on`: `flag=1`, `yes`, `on`
     were true, the UUIDs the same id, a date-time at midnight a date, `year` twice its last value, `yaer` ignored,
-    `%ff` U+FFFD, full-width digits a match for `\\d{8}`, NUL and a personnummer in plain text were let through."""
+    `%ff` U+FFFD, full-width digits a match for `\\d{8}`, NUL and a personnummer in plain text were let through, an
+    empty or blank `owner` was a filter by "" (round 23c)."""
     response = await _get(make_app(), f"/rounds/2?{query}")
     assert response.status_code == 422, response.text
     assert _errors(response) == [(field, rule)]

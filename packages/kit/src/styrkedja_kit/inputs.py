@@ -29,7 +29,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from types import UnionType
-from typing import Annotated, Any, ClassVar, Literal, Optional, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 from uuid import UUID
 
 import annotated_types
@@ -51,6 +51,7 @@ from pydantic_core import PydanticCustomError
 from styrkedja_contracts.envelope import duplicate_key_location
 from styrkedja_contracts.events.base import (
     MAX_INT4,
+    add_strict_numbers,
     add_temporal_rules,
     enforce_value_rules,
     temporal_as_text,
@@ -261,25 +262,6 @@ def _plain(annotation: Any, kinds: tuple[type, ...]) -> bool:
         args = [arg for arg in get_args(annotation) if arg is not type(None)]
         return len(args) == 1 and _plain(args[0], kinds)
     return annotation in kinds
-
-
-def add_strict_numbers(fields: dict[str, FieldInfo]) -> bool:
-    """Make every field typed plain `int` or `bool` (or optional) strict, once; True if a field was (the model must
-    then be rebuilt). Round 22: LIKA's `priority: int | None` and reporting's `min_students: int` took `"2"`, `2.0`,
-    `1e0` and `true` (as 1), as pydantic's lax mode reads them, where every other integer of a body is strict."""
-    changed = False
-    for field in fields.values():
-        annotation = field.annotation
-        if not _plain(annotation, (int, bool)) or any(isinstance(m, Strict) for m in field.metadata):
-            continue
-        if annotation in (int, bool):
-            field.metadata.append(Strict())
-        else:  # optional: strict inside the union (pydantic applies no `strict` to a nullable schema as a whole)
-            base = next(arg for arg in get_args(annotation) if arg is not type(None))
-            strict: Any = Optional[Annotated[base, Strict()]]  # noqa: UP045 (a type built at run time)
-            field.annotation = strict
-        changed = True
-    return changed
 
 
 class InputModel(BaseModel):

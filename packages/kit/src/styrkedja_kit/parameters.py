@@ -14,7 +14,8 @@ became U+FFFD and raw non-ASCII bytes were read as Latin-1. Here, before the ope
   date-time RFC 3339 with its offset (pydantic's `AwareDatetime` and its kin too); either in the years every body and
   event allows (`date_range`: year 1 or 9999 with an offset is no moment Python or PostgreSQL can hold in UTC);
 - text obeys the text rules every input obeys (no control characters, no personal identity number), where its type
-  does not already apply them (a NUL in a path parameter is named by that parameter), and a pattern means ASCII
+  does not already apply them, and a text query parameter given is not empty or blank (`not_blank`: `?owner=` was a
+  filter by "", echoed as the filter applied) (a NUL in a path parameter is named by that parameter), and a pattern means ASCII
   digits by `\\d` as JSON Schema does;
 - a header parameter (reporting's `Idempotency-Key`) is sent once (`single_header`: Starlette reads the first of two,
   a proxy or the client's own log the last, or both joined) and obeys the text rules (a personal identity number as
@@ -52,7 +53,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR, MAX_INT4
-from styrkedja_contracts.identifiers import check_text
+from styrkedja_contracts.identifiers import BLANK_RULE, check_text
 
 from .inputs import _flat, _held  # the request bodies' own judgement of which types check their text
 
@@ -263,6 +264,10 @@ def value_error(parameter: Parameter, value: str) -> dict[str, Any] | None:
         return _error(where, name, "string_pattern_mismatch",
                       f"String should match pattern '{parameter.pattern.pattern}' (ASCII: \\d is 0-9)",
                       pattern=parameter.pattern.pattern)
+    if parameter.text_rules and where == "query" and (not value or value.isspace()):
+        # `?owner=` (or `?owner`, `?owner=+`) filtered by "" and echoed "" as the filter applied, where an empty
+        # integer, date or enum is refused: given, a text parameter says something (leave it out to mean nothing)
+        return _error(where, name, BLANK_RULE, "must not be empty or blank: leave the parameter out instead")
     if parameter.text_rules:
         try:
             check_text(value)

@@ -147,7 +147,25 @@ def _safe(text: str, limit: int) -> str:
         # cut after the redaction (a cut number would leave ten of its twelve digits) and redacted again: the cut
         # may end a run of digits where a personnummer then ends (`1912121212123` cut after its twelfth)
         text = redact_personal_identity_numbers(bounded(text, limit))[0]
+    if _HIDDEN.search(text) is not None:
+        text = _HIDDEN.sub(_escaped, text)
     return text.encode("utf-8", "backslashreplace").decode("utf-8") if not text.isascii() else text
+
+
+#: what a problem never repeats as it is: control characters (C0, DEL, C1: an escape sequence recolours or clears the
+#: terminal that shows a client's log), format characters (the bidirectional overrides and isolates reorder the text
+#: around them, zero-width ones hide text: LIKA's unknown `indicator_id` "x<U+202E>y" came back in `detail` as sent),
+#: lone surrogates and the noncharacters. Each is written as its escape (`\u202e`), so the message still says what
+#: was sent. Line breaks and tabs too: a problem's texts are one line.
+_NONCHARACTERS_BEYOND_BMP = "".join(chr(plane * 0x10000 + low) for plane in range(1, 17) for low in (0xFFFE, 0xFFFF))
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
+                     "\ufff9-\ufffb\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff\U000e0000-\U000e007f"
+                     + _NONCHARACTERS_BEYOND_BMP + "]")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def problem_response(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,

@@ -3,6 +3,7 @@ revisions, outbox events without free text, rules answered as problem+json, retr
 
 from __future__ import annotations
 
+import json
 import logging
 from uuid import UUID
 
@@ -152,6 +153,29 @@ async def test_plans_publish_and_retract_with_metadata_only_in_events(client, db
     assert problem_fields(late) == [("published_on", "published_within_school_year")]
     unknown = await client.post("/v1/plans", json=plan(subject_code="XXNOPE01"))
     assert unknown.status_code == 422
+
+
+@pytest.mark.parametrize(("link", "rule"), [
+    ("https://platform.example/elev/19121212-1212", "no_personal_identity_number"),
+    ("https://platform.example/plans?pnr=121212-1212", "no_personal_identity_number"),
+    ("https://platform.example/elev/%31%39%31%32%31%32%31%32-1212", "no_personal_identity_number"),
+    ("https://larare:hemligt@platform.example/plans/77", "no_credentials"),
+    ("https://larare@platform.example/plans/77", "no_credentials"),
+    ("https://platform.example/plans/\u202egnp.exe", "no_control_characters"),
+    ("https://platform.example/plans/%00", "no_control_characters"),
+    ("https://platform.example/" + "a" * 2100, "url_too_long"),
+])
+async def test_a_plans_link_obeys_the_text_rules_and_holds_no_credentials(client, db, link, rule):
+    """Round 23c, failed on the old code: a URL is no string, so the value rules every body field obeys passed the
+    plan's `link` unread — a personal identity number in its path or query (percent-encoded too), a user name and
+    password, a right-to-left override or a NUL (both percent-encoded by the URL parser) and a link of 70,000
+    characters were stored (201) and kept with every revision of the plan."""
+    response = await client.post("/v1/plans", content=json.dumps(plan(link=link)),
+                                 headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert problem_fields(response) == [("link", rule)]
+    assert "1212" not in response.text and "hemligt" not in response.text
+    assert await raw_outbox(db) == []
 
 
 async def test_the_callers_role_is_checked_on_the_write_path_and_nothing_is_stored(settings, client, db):

@@ -106,12 +106,27 @@ def investigation(**overrides) -> StoredInvestigation:
     (investigation(removed=True), "investigation_must_exist"),
     (investigation(kind=K.extra_adjustment), "investigation_must_exist"),
     (investigation(student_id="s-2"), "investigation_of_same_student"),
-    (investigation(organiser_id="1280"), "investigation_of_same_student"),
+    (investigation(organiser_id="1280"), "investigation_must_exist"),
     (investigation(status=S.proposed), "investigation_must_be_decided"),
 ])
 def test_the_basis_must_be_a_decided_investigation_of_the_same_student(stored, rule):
     found = check_investigation_basis("2999", "s-1", stored)
     assert found is not None and (found.field, found.rule, found.status) == ("investigation_id", rule, 409)
+
+
+@pytest.mark.parametrize("stored", [
+    investigation(organiser_id="1280"), investigation(organiser_id="1280", kind=K.special_support),
+    investigation(organiser_id="1280", status=S.proposed), investigation(organiser_id="1280", student_id="s-2"),
+])
+def test_another_organisers_record_is_no_basis_and_tells_nothing_of_it(stored):
+    """Round 23c, failed on the old code: a token of organiser 2999 naming another organiser's record as the basis
+    learnt that it exists, its kind ("names a special_support, not an investigation"), whether it is decided, or
+    that it is "of another student": a probe of any id. Now it is answered as an id never stored."""
+    found = check_investigation_basis("2999", "s-1", stored)
+    never = check_investigation_basis("2999", "s-1", None)
+    assert found is not None and never is not None
+    assert (found.field, found.rule, found.status, found.message) == (
+        never.field, never.rule, never.status, never.message)
 
 
 @pytest.mark.parametrize("status", [S.decided, S.in_progress, S.evaluated, S.closed])

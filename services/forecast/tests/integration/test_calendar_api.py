@@ -162,3 +162,40 @@ async def test_one_organisers_calendar_by_any_spelling_of_its_number(client, db,
     assert (again.json()["revision"], again.json()["status"]) == (1, "unchanged")
     [event] = await calendar_events(db)
     assert event.data.organiser_id == "212000-1234" and event.partition_key() == b"212000-1234"
+
+
+async def test_a_calendars_numbers_are_json_integers_never_text_decimals_or_booleans(client, db, admin):
+    """Round 23c, failed on the old code: `"grace_days": "3"`, `true` (stored as 1), `3.0` and `1e0`, and an
+    `iso_week` or `deadline_weekday` as text, were taken and stored as a new revision (one `calendar.changed.v1`
+    each), where every other integer of a body is strict (round 22): the body is the contracts' `ReportingCalendar`,
+    not the kit's `InputModel`. Now `int_type` naming the field, nothing stored."""
+    url = f"/v1/calendars/{ORG}"
+    windows = OWN["forecast_windows"]
+    cases = [(OWN | {"grace_days": odd}, "grace_days") for odd in ("3", True, 3.0, 1e0)]
+    cases += [(OWN | {"forecast_windows": [windows[0] | {"iso_week": "2"}, windows[1]]}, "forecast_windows.0.iso_week"),
+              (OWN | {"forecast_windows": [windows[0], windows[1] | {"deadline_weekday": 4.0}]},
+               "forecast_windows.1.deadline_weekday"),
+              (OWN | {"round_deadlines": [{"round": 2, "term": "HT", "iso_week": "47"}]}, "round_deadlines.0.iso_week")]
+    for body, field in cases:
+        response = await client.put(url, json=body, headers=admin)
+        assert response.status_code == 422, (body, response.text)
+        assert (field, "int_type") in problem_fields(response), (field, response.json())
+    assert (await client.get(url, headers=admin)).json()["revision"] == 0
+    assert await calendar_events(db) == []
+
+
+async def test_the_same_calendar_in_another_order_is_unchanged(client, db, admin):
+    """Round 23c, failed on the old code: the same calendar with its two windows (or its round deadlines) listed in
+    another order was a new revision and a second `calendar.changed.v1` — every consumer re-judging the organiser's
+    lateness for no change — where "the same calendar again is `unchanged`". Now each list is kept in one order
+    (windows HT then VT, deadlines by round), whatever order the request gives."""
+    url = f"/v1/calendars/{ORG}"
+    rounds = [{"round": 3, "term": "VT", "iso_week": 10}, {"round": 1, "term": "HT", "iso_week": 40}]
+    first = await client.put(url, json=OWN | {"round_deadlines": rounds}, headers=admin)
+    assert first.status_code == 200 and first.json()["revision"] == 1, first.text
+    assert [d["round"] for d in first.json()["calendar"]["round_deadlines"]] == [1, 3]
+    assert [w["term"] for w in first.json()["calendar"]["forecast_windows"]] == ["HT", "VT"]
+    again = await client.put(url, json=OWN | {"forecast_windows": OWN["forecast_windows"][::-1],
+                                              "round_deadlines": rounds[::-1]}, headers=admin)
+    assert (again.json()["revision"], again.json()["status"]) == (1, "unchanged"), again.text
+    assert len(await calendar_events(db)) == 1

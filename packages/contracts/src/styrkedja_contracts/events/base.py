@@ -13,11 +13,13 @@ import types
 from collections.abc import Iterator
 from datetime import date, time
 from enum import Enum
-from typing import Annotated, Any, ClassVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Optional, Union, get_args, get_origin
+from urllib.parse import unquote
 from uuid import UUID
 
 from pydantic import (
     AfterValidator,
+    AnyUrl,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -34,7 +36,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticCustomError
+from pydantic_core import MultiHostUrl, PydanticCustomError, Url
 
 from ..identifiers import check_text
 
@@ -42,7 +44,7 @@ _TYPE_RE = re.compile(r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]
 
 __all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision", "Year", "Round", "MAX_INT4",
            "Int4", "StrictBool", "enforce_value_rules", "EARLIEST_YEAR", "LATEST_YEAR", "temporal_as_text", "within_years",
-           "add_temporal_rules", "add_uuid_rules", "uuid_as_text", "UUID_TEXT", "WHERE", "full_loc", "located_strings"]
+           "add_temporal_rules", "add_uuid_rules", "add_strict_numbers", "uuid_as_text", "UUID_TEXT", "WHERE", "full_loc", "located_strings"]
 
 Timestamp = AwareDatetime
 """A timezone-aware timestamp (naive datetimes are rejected)."""
@@ -164,6 +166,36 @@ def add_uuid_rules(fields: dict[str, FieldInfo]) -> bool:
     return changed
 
 
+def _plain(annotation: Any, kinds: tuple[type, ...]) -> bool:
+    """`annotation` is one of `kinds` as is, or optional (`int | None`), with no `Strict` of its own inside."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return len(args) == 1 and _plain(args[0], kinds)
+    return annotation in kinds
+
+
+def add_strict_numbers(fields: dict[str, FieldInfo]) -> bool:
+    """Make every field typed plain `int` or `bool` (or optional) strict, once; True if a field was (the model must
+    then be rebuilt). Round 22: LIKA's `priority: int | None` and reporting's `min_students: int` took `"2"`, `2.0`,
+    `1e0` and `true` (as 1), as pydantic's lax mode reads them, where every other integer of a body is strict. Round
+    23c: the events' own integers without `Strict` (a calendar's `grace_days`, `iso_week`, `deadline_weekday`, an
+    action plan's `position` and `priority`, an alert's `episode`, revisions) did the same, in every event and at the
+    forecast service's calendar door, whose body is the contracts' `ReportingCalendar`."""
+    changed = False
+    for field in fields.values():
+        annotation = field.annotation
+        if not _plain(annotation, (int, bool)) or any(isinstance(m, Strict) for m in field.metadata):
+            continue
+        if annotation in (int, bool):
+            field.metadata.append(Strict())
+        else:  # optional: strict inside the union (pydantic applies no `strict` to a nullable schema as a whole)
+            base = next(arg for arg in get_args(annotation) if arg is not type(None))
+            strict: Any = Optional[Annotated[base, Strict()]]  # noqa: UP045 (a type built at run time)
+            field.annotation = strict
+        changed = True
+    return changed
+
+
 def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Yield ``(path, string)`` for every string in a JSON-like value or model (dict keys included, a key's path
     ending in the key), the path written ``path.key[index]``. Iterative (``located_strings``), so deeply nested
@@ -221,6 +253,21 @@ def located_strings(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
         yield where, text
 
 
+def check_url(value: AnyUrl | Url | MultiHostUrl) -> None:
+    """A link obeys the text rules as it is written and as it reads once percent-decoded, and holds no user name or
+    password. Round 23c: a URL field (the assessment service's plan `link`) is no string, so the value rules passed
+    it unread: `https://platform.example/elev/19121212-1212`, the same number percent-encoded (`%31%39…`), a
+    right-to-left override (encoded by the parser as `%E2%80%AE`) and `https://user:secret@…` were stored and
+    kept with every revision of the plan."""
+    hosts = value.hosts() if isinstance(value, MultiHostUrl) else [
+        {"username": value.username, "password": value.password}]
+    if any(h.get("username") or h.get("password") for h in hosts):  # userinfo: what precedes the host
+        raise PydanticCustomError("no_credentials", "a link must not hold a user name or password (`user:password@`)")
+    text = str(value)
+    check_text(text)
+    check_text(unquote(text))
+
+
 def enforce_value_rules(value: Any) -> Any:
     """The rules every field value of an event or a request obeys, written once: every string
     (at any depth) passes ``check_text``, every integer fits a PostgreSQL ``integer``. A string inside the value
@@ -231,6 +278,8 @@ def enforce_value_rules(value: Any) -> Any:
         pass
     elif isinstance(value, int):
         _fits_int4(value)
+    elif isinstance(value, (AnyUrl, Url, MultiHostUrl)):
+        check_url(value)
     elif isinstance(value, (list, tuple, dict, BaseModel)):  # UUIDs, dates and numbers hold no text
         for where, text in located_strings(value):
             try:
@@ -252,8 +301,8 @@ class ContractModel(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
-        temporal = add_temporal_rules(cls.model_fields)
-        if add_uuid_rules(cls.model_fields) or temporal:
+        temporal, strict = add_temporal_rules(cls.model_fields), add_strict_numbers(cls.model_fields)
+        if add_uuid_rules(cls.model_fields) or temporal or strict:
             cls.model_rebuild(force=True)
 
     @field_validator("*", mode="after")

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
 
 from styrkedja_contracts.identifiers import (
     GroupId,
@@ -20,6 +20,9 @@ from styrkedja_contracts.identifiers import (
 from styrkedja_contracts.subjects import KnownSubjectCode
 from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
 from styrkedja_kit.writes import BatchAnswer
+
+#: the longest link taken (what browsers and the sitemaps protocol take: 2,048)
+MAX_LINK_LENGTH = 2048
 
 
 class PlanIn(InputModel):
@@ -36,7 +39,10 @@ class PlanIn(InputModel):
     criteria_codes: list[SubjectCode] = Field(default_factory=list, max_length=200,
                                               description="Covered knowledge criteria codes.")
     published_on: date
-    link: AnyHttpUrl | None = Field(None, description="Where the plan is read on the platform.")
+    # a link is read by people and stored with every revision: as long as browsers take (70,000 characters were stored)
+    link: Annotated[AnyHttpUrl, UrlConstraints(max_length=MAX_LINK_LENGTH)] | None = Field(
+        None, description=f"Where the plan is read on the platform: http(s), at most {MAX_LINK_LENGTH} characters, "
+                          "no user name or password, no personal identity number (percent-encoded or not).")
 
 
 class PlanBatchIn(InputModel):

@@ -111,14 +111,16 @@ def check_intervention(item: Intervention) -> list[RuleViolation]:
 
 def check_investigation_basis(organiser_id: str, student_id: str,
                               investigation: StoredInvestigation | None) -> RuleViolation | None:
-    """The investigation an action programme names exists, is of this student and is decided."""
-    if investigation is None or investigation.removed:
+    """The investigation an action programme names exists, is of this student and is decided. Another
+    organiser's record is answered as one never stored: the caller may not read it, and said its kind,
+    its status or "another student" (a probe of any id for what another organiser stores)."""
+    if investigation is None or investigation.removed or investigation.organiser_id != organiser_id:
         return RuleViolation("investigation_id", "investigation_must_exist",
                              "no such investigation is stored (or it was retracted)", status=409)
     if investigation.kind is not InterventionKind.investigation:
         return RuleViolation("investigation_id", "investigation_must_exist",
                              f"names a {investigation.kind.value}, not an investigation", status=409)
-    if (investigation.organiser_id, investigation.student_id) != (organiser_id, student_id):
+    if investigation.student_id != student_id:
         return RuleViolation("investigation_id", "investigation_of_same_student",
                              "the investigation is of another student", status=409)
     if investigation.status not in DECIDED_STATUSES:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from styrkedja_contracts.events.lika import ActionStatus, LikaArea
+from styrkedja_contracts.identifiers import Name
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal
 from styrkedja_kit.inputs import InputModel
@@ -87,8 +88,8 @@ class EditOut(BaseModel):
 async def get_plan(self_assessment_id: UUID, svc: Service,
                    status: Annotated[ActionStatus | None, Query()] = None,
                    priority: Annotated[int | None, Query(ge=1, le=3)] = None,
-                   owner: Annotated[str | None, Query(max_length=100)] = None,
-                   tag: Annotated[str | None, Query(max_length=MAX_TAG_LENGTH)] = None) -> PlanOut:
+                   owner: Annotated[Name | None, Query(max_length=100)] = None,
+                   tag: Annotated[Name | None, Query(max_length=MAX_TAG_LENGTH)] = None) -> PlanOut:
     """The action plan in the domain's order; filter by status, priority, owner (any case) and tag."""
     plan_filter = PlanFilter(status=status, priority=priority, owner=owner, tag=tag)
     assessment, plan, items, total = await svc.get(self_assessment_id, plan_filter)

@@ -164,7 +164,9 @@ class SelfAssessments:
                 return await load(session, self_assessment_id), {}, True
             row = await load(session, self_assessment_id)
             ratings = await ratings_of(session, row)
-        if {k: row[k] for k in _DRAFT_HEADER} != header:
+        # the day, where the request names one, is the draft's too: a re-send naming another day was answered as
+        # "the same draft again" and its day dropped (omitted, it is "today", which a re-send tomorrow is not)
+        if {k: row[k] for k in _DRAFT_HEADER} != header or body.assessed_on not in (None, row["assessed_on"]):
             raise RuleViolation("self_assessment_id", "id_taken",
                                 "another self-assessment has this id; omit the id to get a new one", status=409)
         require_read(self.actor, owner_of(row))
