@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -391,7 +392,10 @@ def _rules_in(schema: Any) -> set[Any]:
     found: set[Any] = set()
     if isinstance(schema, dict):
         if str(schema.get("type", "")).startswith("function-"):
-            found.add(schema["function"]["function"])
+            function = schema["function"]["function"]
+            # a length rule on a validated type is a new `functools.partial` per schema: compared by what it calls
+            found.add((function.func, function.args, tuple(sorted(function.keywords.items())))
+                      if isinstance(function, functools.partial) else function)
         if isinstance(schema.get("pattern"), str):
             found.add(schema["pattern"])
         for value in schema.values():

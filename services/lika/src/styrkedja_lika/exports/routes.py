@@ -9,12 +9,12 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from styrkedja_contracts.events.lika import ActionStatus
-from styrkedja_contracts.identifiers import Name
 from styrkedja_kit.app import export_slots
 from styrkedja_kit.rules import RuleViolation
 
+from ..action_plans.routes import OwnerFilter, TagFilter
 from ..action_plans.routes import Service as PlanService
-from ..action_plans.rules import MAX_TAG_LENGTH, PlanFilter
+from ..action_plans.rules import PlanFilter
 from ..action_plans.service import ActionPlans
 from ..catalogue.library import library
 from ..self_assessments.routes import Service, full
@@ -96,8 +96,8 @@ async def export_self_assessment(request: Request, self_assessment_id: UUID, svc
 async def export_action_plan(request: Request, self_assessment_id: UUID, svc: Service, plans: PlanService,
                              status: Annotated[ActionStatus | None, Query()] = None,
                              priority: Annotated[int | None, Query(ge=1, le=3)] = None,
-                             owner: Annotated[Name | None, Query(max_length=100)] = None,
-                             tag: Annotated[Name | None, Query(max_length=MAX_TAG_LENGTH)] = None) -> Response:
+                             owner: Annotated[OwnerFilter | None, Query()] = None,
+                             tag: Annotated[TagFilter | None, Query()] = None) -> Response:
     """The action plan alone, with its notes, filtered like `GET .../action-plan` (e.g. a to-do list)."""
     row, _ = await svc.get(self_assessment_id)
     plan_filter = PlanFilter(status=status, priority=priority, owner=owner, tag=tag)
