@@ -34,7 +34,7 @@ _READERS = (Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL)
 def _may_read_lika(principal: Principal, organiser_id: str, area_id: str | None, school_unit_code: str | None
                    ) -> None:
     """The organiser admin: the whole organiser; an area manager names one of its areas; a principal
-    one of its school units (from the token)."""
+    one of its school units (`principal` is the reader completed from the directory: `access.scope.reader_of`)."""
     if organiser_id not in principal.organisers:
         raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
     if principal.has(Role.ORGANISER_ADMIN):
