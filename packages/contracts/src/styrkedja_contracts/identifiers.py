@@ -74,6 +74,7 @@ __all__ = [
     "BLANK_RULE",
     "check_text",
     "has_noncharacter",
+    "NONCHARACTERS",
     "check_name",
     "name_rule_broken",
     "TEXT_RULES_HELD",
@@ -157,8 +158,9 @@ _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff" + BI
 #: Unicode's 66 noncharacters (U+FDD0-U+FDEF and the last two code points of every plane: U+FFFE, U+FFFF, U+1FFFE,
 #: ...): no text, only a program's own markers. XML 1.0 cannot hold U+FFFE or U+FFFF, so one in a comment or a name
 #: made every xlsx holding it a file Excel refuses to open (round 19); none is typed or pasted by a person
-_NONCHARACTER = re.compile("[\ufdd0-\ufdef" + "".join(f"{chr(p * 0x10000 + 0xfffe)}{chr(p * 0x10000 + 0xffff)}"
-                                                      for p in range(17)) + "]")
+NONCHARACTERS = "\ufdd0-\ufdef" + "".join(f"{chr(p * 0x10000 + 0xfffe)}{chr(p * 0x10000 + 0xffff)}" for p in range(17))
+"""Unicode's noncharacters as the body of a regular expression's character class (`[...]`)."""
+_NONCHARACTER = re.compile(f"[{NONCHARACTERS}]")
 
 
 def has_noncharacter(value: str) -> bool:

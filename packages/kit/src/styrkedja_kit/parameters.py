@@ -14,9 +14,9 @@ became U+FFFD and raw non-ASCII bytes were read as Latin-1. Here, before the ope
   date-time RFC 3339 with its offset (pydantic's `AwareDatetime` and its kin too); either in the years every body and
   event allows (`date_range`: year 1 or 9999 with an offset is no moment Python or PostgreSQL can hold in UTC);
 - text obeys the text rules every input obeys (no control characters, no personal identity number), where its type
-  does not already apply them, and a text query parameter given is not empty or blank (`not_blank`: `?owner=` was a
-  filter by "", echoed as the filter applied) (a NUL in a path parameter is named by that parameter), and a pattern means ASCII
-  digits by `\\d` as JSON Schema does;
+  does not already apply them (a NUL in a path parameter is named by that parameter); a text query parameter given is
+  not empty or blank (`not_blank`: `?owner=` was a filter by "", echoed as the filter applied); and a pattern means
+  ASCII digits by `\\d` as JSON Schema does;
 - a header parameter (reporting's `Idempotency-Key`) is sent once (`single_header`: Starlette reads the first of two,
   a proxy or the client's own log the last, or both joined) and obeys the text rules (a personal identity number as
   the key was stored with the outcome for a day);

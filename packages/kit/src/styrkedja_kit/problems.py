@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from styrkedja_contracts.events.base import full_loc
-from styrkedja_contracts.identifiers import PIN_ERROR, PIN_RULE, redact_personal_identity_numbers
+from styrkedja_contracts.identifiers import NONCHARACTERS, PIN_ERROR, PIN_RULE, redact_personal_identity_numbers
 
 from .rules import RuleViolation, RuleViolations
 
@@ -157,10 +157,8 @@ def _safe(text: str, limit: int) -> str:
 #: around them, zero-width ones hide text: LIKA's unknown `indicator_id` "x<U+202E>y" came back in `detail` as sent),
 #: lone surrogates and the noncharacters. Each is written as its escape (`\u202e`), so the message still says what
 #: was sent. Line breaks and tabs too: a problem's texts are one line.
-_NONCHARACTERS_BEYOND_BMP = "".join(chr(plane * 0x10000 + low) for plane in range(1, 17) for low in (0xFFFE, 0xFFFF))
 _HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
-                     "\ufff9-\ufffb\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff\U000e0000-\U000e007f"
-                     + _NONCHARACTERS_BEYOND_BMP + "]")
+                     "\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f" + NONCHARACTERS + "]")
 
 
 def _escaped(found: re.Match[str]) -> str:
