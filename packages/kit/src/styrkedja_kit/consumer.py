@@ -686,24 +686,26 @@ class ConsumerLoop:
         A stop ends the fetch (as any of `until` does): while a rebalance is under way the client's getmany waits
         for the new assignment whatever its timeout (the coordinator unavailable, a crashed member's session not
         yet out), and a loop asked to stop then did not (a Kafka test stood 240 s in it, CI session 22)."""
+        return await _unless_done(self._handed_out(consumer, **kwargs), self._stop_signal(), *until)
+
+    async def _handed_out(self, consumer: AIOKafkaConsumer, **kwargs: Any) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The client's records, with the group's state as they were handed out (`handed_out_with`), or its refusal
+        judged — each in the same step as the client's answer, in the task that fetched (a rebalance's listener may
+        run before that task's waiter resumes: a seek to the log's start judged there undid the listener's seek to
+        the stored offsets, and a fresh group read a partition again, CI session 23)."""
         try:
-            return await _unless_done(self._handed_out(consumer, **kwargs), self._stop_signal(), *until)
+            records: dict[TopicPartition, list[ConsumerRecord]] = await consumer.getmany(**kwargs)
         except OffsetOutOfRangeError as error:
             offsets = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
             await self._off_the_log(consumer, offsets)
+            return {}
         except NoOffsetForPartitionError as error:
             # a partition with neither a position nor the broker's marker: handed out before the assignment's seek
             # (which failed: `_unsought`), never applied; from the start, as the client did by itself before
             partitions = [tp for tp in error.args if isinstance(tp, TopicPartition) and tp in consumer.assignment()]
             with contextlib.suppress(IllegalStateError):
                 await consumer.seek_to_beginning(*partitions)
-        return {}
-
-    async def _handed_out(self, consumer: AIOKafkaConsumer, **kwargs: Any) -> dict[TopicPartition, list[ConsumerRecord]]:
-        """The client's records, with the group's state as they were handed out (`handed_out_with`) — read in the
-        same step, before the task that fetched them returns to its waiter (a rebalance's listener may run
-        between)."""
-        records: dict[TopicPartition, list[ConsumerRecord]] = await consumer.getmany(**kwargs)
+            return {}
         self._handed_out_with = (self._rebalances, self.assigned)
         return records
 
