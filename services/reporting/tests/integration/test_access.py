@@ -51,7 +51,7 @@ MATRIX: dict[str, tuple[str, dict, dict | None, set[str]]] = {
     "GET /v1/directory/roster-sizes": ("/v1/directory/roster-sizes", {"level": "group", "organiser_id": ORG}, None,
                                        {ADMIN, AREA_M, PRINC, TEACH}),
     "POST /v1/directory/changes": ("/v1/directory/changes", {}, CHANGES, {PLAT}),
-    "POST /v1/directory/removals": ("/v1/directory/removals", {}, REMOVALS, {PLAT}),
+    "POST /v1/directory/removals": ("/v1/directory/removals", {}, REMOVALS, {PLAT, ADMIN}),
     "GET /v1/directory/held": ("/v1/directory/held", {"organiser_id": ORG}, None, {PLAT, ADMIN}),
     "GET /v1/lika/school-units": ("/v1/lika/school-units", {"organiser_id": ORG}, None, {ADMIN, AREA_M, PRINC}),
     "GET /v1/lika/compilation": ("/v1/lika/compilation", {"organiser_id": ORG, "area_id": AREA,

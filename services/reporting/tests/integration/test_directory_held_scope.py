@@ -75,3 +75,47 @@ async def test_a_platform_lists_what_it_wrote_the_organiser_admin_everything(bar
                                      headers={"Authorization": f"Bearer {a}"})
     assert changed.json()["changed"] == 1, changed.text
     assert await held(bare_client, a) == {key("a1"): "src-a1", key("a2"): "src-a2"}
+
+
+async def remove(client, token: str, body: dict) -> dict:
+    answer = await client.post("/v1/directory/removals", json={**body, "removed_at": "2026-09-02T08:00:00+00:00"},
+                               headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    summary: dict = answer.json()
+    return summary
+
+
+async def test_a_platform_removes_what_it_wrote_the_organiser_admin_anything(bare_client, database,
+                                                                             token_issuer) -> None:
+    """Failed on the old code: platform B removed by source id (and by key) the entities platform A wrote in the same
+    organiser, and one written before writers were recorded; the organiser admin was refused (403). Now removals
+    reach what `/held` lists (`rules.removed_by`): B's own, the admin's all, the unrecorded one the admin's alone."""
+    a, b = (token_issuer.mint(roles=["platform"], organisers=[ORG], subject=f"svc-{n}", client_id=f"platform-{n}")
+            for n in ("a", "b"))
+    admin = token_issuer.mint(roles=["organiser_admin"], organisers=[ORG], subject="admin-1")
+    for token, names in ((a, ("a1", "a2", "a3")), (b, ("b1", "old"))):
+        made = await bare_client.post("/v1/directory/changes", json=groups(*names),
+                                      headers={"Authorization": f"Bearer {token}"})
+        assert made.status_code == 200 and made.json()["created"] == len(names), made.text
+    async with database.sessions.begin() as session:  # published before writers were recorded (0026)
+        await session.execute(text("UPDATE directory_published SET written_by = NULL WHERE entity_key = :k"),
+                              {"k": key("old")})
+
+    # B names A's entities (by source id and by key) and the unrecorded one: only its own is removed
+    gone = await remove(bare_client, b, {"source_ids": ["src-a1", "src-old", "src-b1"],
+                                         "entities": [{"organiser_id": ORG, "entity_key": key("a2")}]})
+    assert (gone["removed"], [i["entity_key"] for i in gone["items"]]) == (1, [key("b1")]), gone
+    assert await held(bare_client, a) == {key(n): f"src-{n}" for n in ("a1", "a2", "a3")}
+    # A removes its own; the admin anything of its organiser, the unrecorded one too
+    gone = await remove(bare_client, a, {"source_ids": ["src-a1"]})
+    assert gone["removed"] == 1, gone
+    gone = await remove(bare_client, admin, {"source_ids": ["src-old", "src-a2"]})
+    assert gone["removed"] == 2, gone
+    assert await held(bare_client, admin) == {key("a3"): "src-a3"}
+    # a key of an organiser outside the token's reach: 403 naming it, nothing removed
+    refused = await bare_client.post("/v1/directory/removals", json={
+        "entities": [{"organiser_id": ORG, "entity_key": key("a3")}, {"organiser_id": "3001", "entity_key": "x:y"}],
+        "removed_at": AT}, headers={"Authorization": f"Bearer {admin}"})
+    assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "entities.1.organiser_id", \
+        refused.text
+    assert await held(bare_client, admin) == {key("a3"): "src-a3"}

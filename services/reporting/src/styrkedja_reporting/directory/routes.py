@@ -6,7 +6,8 @@ Access: the tree and units for any reading role of that organiser (not the publi
 organiser level of its organisers, the public at organiser level of any), rows narrowed to the
 reader's reach and, at a level suppressed for the reader, withheld like every figure (a size below N
 and enough else that it cannot be worked out from any size or total the reader sees: one decision
-over the organiser's levels, `disclose.py`); writes need the organisation write grant for every organiser they touch (403, nothing stored).
+over the organiser's levels, `disclose.py`); writes need the organisation write grant for every organiser they touch (403, nothing stored);
+removals reach what `/held` lists: a platform client's own entities, the organiser admin's all (`rules.removed_by`).
 
 The tree, a unit and the roster sizes are kept per state version and reader class (`access.answers`):
 the directory changes only in applied batches, which move the state version. `/held` is never kept
@@ -50,7 +51,7 @@ from . import idempotency
 from .disclose import roster_withheld
 from .queries import units_of
 from .rosters import roster_sizes_on
-from .rules import held_by, tree_parents, writer_of
+from .rules import held_by, removed_by, tree_parents, writer_of
 from .writes import (
     MAX_ITEMS,
     MODELS,
@@ -293,20 +294,26 @@ async def write_directory_changes(request: Request, response: Response, batch: C
 
 @router.post("/removals", response_model=ChangeSummary)
 async def remove_directory_sources(request: Request, response: Response, batch: RemovalBatch,
-                                   principal: Principal = authorize_write(Write.ORGANISATION),
+                                   principal: Principal = authorize(Role.PLATFORM, Role.ORGANISER_ADMIN,
+                                                                    description="removes directory entities"),
                                    idempotency_key: IdempotencyKey = None) -> ChangeSummary:
     """Remove every directory entity published from these source ids (e.g. SS 12000 deletedEntities)
-    or named by key (what a full import no longer found in its source). `Idempotency-Key` as for `/changes`."""
+    or named by key (what a full import no longer found in its source), of the token's organisers: a platform
+    client the entities it sent last (those `/held` lists it), the organiser admin any of its organiser's, also
+    those written before writers were recorded (`rules.removed_by`); another client's are left as they are, not
+    counted. An entity named of an organiser outside that reach is 403 naming it, nothing removed.
+    `Idempotency-Key` as for `/changes`."""
     key = idempotency.checked_key(idempotency_key)
     for n, entity in enumerate(batch.entities):
-        require_write(principal, Write.ORGANISATION, entity.organiser_id, field=f"entities.{n}.organiser_id")
+        removed_by(principal, entity.organiser_id, field=f"entities.{n}.organiser_id")
+    removable = {organiser: removed_by(principal, organiser) for organiser in principal.organisers}
     runtime = runtime_of(request)
     outbox = runtime.outbox
     assert outbox is not None
-    async with runtime.db.sessions.begin() as session:  # source ids: only the token's organisers' entities
+    async with runtime.db.sessions.begin() as session:
         return await _once_per_key(session, principal, key, "removals", batch, response,
                                    lambda: remove_sources(session, outbox, batch, writer=writer_of(principal),
-                                                          organisers=principal.organisers))
+                                                          removable=removable))
 
 
 async def _once_per_key(session: AsyncSession, principal: Principal, key: str | None, endpoint: str,

@@ -34,13 +34,28 @@ def held_by(principal: Principal, organiser_id: str) -> str | None:
     ids of another platform's entities are not its business, and its full import must not remove them (round 23a:
     every platform client was listed the whole directory). A token with both roles has the union (the admin's).
     Anyone else: 403 naming `organiser_id`."""
+    return _writers_of(principal, organiser_id, "organiser_id", "read_scope", "list this organiser's directory entities")
+
+
+def removed_by(principal: Principal, organiser_id: str, field: str = "organiser_id") -> str | None:
+    """Whose entities of the organiser's directory this token may remove (`POST /v1/directory/removals`): what it
+    may list (`held_by`), by the same rule — a platform client what it wrote (it sent the entity last), the
+    organiser admin every entity. Before, any platform client of the organiser removed by source id (or key) what
+    another platform client wrote (round 24). An entity written before writers were recorded (0026, no writer) is
+    the admin's to remove, as it is the admin's alone to list: which platform sent it is not known, and no platform
+    removes another's on a guess; a client that sends it again holds it (`writes.write_changes`) and may then
+    remove it. Anyone else: 403 naming `field` (`write_scope`)."""
+    return _writers_of(principal, organiser_id, field, "write_scope", "remove this organiser's directory entities")
+
+
+def _writers_of(principal: Principal, organiser_id: str, field: str, rule: str, doing: str) -> str | None:
+    """`held_by` and `removed_by`: one rule of whose entities a token reaches, `EVERY_WRITER` or one writer."""
     if principal.has(Role.ORGANISER_ADMIN) and organiser_id in principal.organisers:
         return EVERY_WRITER
     if may_write(principal, Write.ORGANISATION, organiser_id):
         return writer_of(principal)
-    raise AccessDenied("organiser_id", "read_scope",
-                       "this token may not list this organiser's directory entities (the organiser admin lists all, "
-                       "a platform client of the organiser those it wrote)")
+    raise AccessDenied(field, rule, f"this token may not {doing} (the organiser admin all of them, a platform "
+                                    "client of the organiser those it wrote)")
 
 
 def organiser_spelt(unit_id: str | None, organiser_id: str) -> str | None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, select, text, tuple_, update
+from sqlalchemy import ColumnElement, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -224,16 +224,24 @@ _LOCK_DIRECTORIES = text(
 
 
 async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBatch, *, writer: str,
-                         organisers: frozenset[str] | None = None) -> ChangeSummary:
-    """Removal events for every live entity published from the given source ids or named by key
-    (only the entities of `organisers`, the writer's, when given)."""
+                         removable: Mapping[str, str | None]) -> ChangeSummary:
+    """Removal events for every live entity published from the given source ids or named by key, of the organisers
+    of `removable` only, each organiser's as it says whose (`rules.removed_by`: one writer's, or `EVERY_WRITER`'s).
+    What another client wrote, or no client is recorded to have written (0026), is to this writer as an entity not
+    published: not removed, not counted (its keys and source ids are not this writer's business, `/held`)."""
     named: ColumnElement[bool] = published.c.source_id.in_(sorted(set(batch.source_ids)))
     if batch.entities:
         named = named | tuple_(published.c.organiser_id, published.c.entity_key).in_(
             sorted({(e.organiser_id, e.entity_key) for e in batch.entities}))
-    if organisers is not None:
-        named = named & published.c.organiser_id.in_(sorted(organisers))
-    rows = (await session.execute(select(published).where(named, published.c.content_hash != _REMOVED)
+    whose = [published.c.organiser_id == organiser if by is None else
+             (published.c.organiser_id == organiser) & (published.c.written_by == by)
+             for organiser, by in sorted(removable.items(), key=lambda item: item[0])]
+    if not whose:
+        return ChangeSummary()
+    # whose an entity is is read under the organisers' write locks (`write_changes` takes them again, held already):
+    # else a client that sent an entity again between this read and the removal held it, and lost it all the same
+    await lock_directories(session, set(removable))
+    rows = (await session.execute(select(published).where(named, or_(*whose), published.c.content_hash != _REMOVED)
                                   .order_by(published.c.organiser_id, published.c.entity_key))).all()
     removals = [(removal_for(r.entity_key, r.organiser_id, r.school_unit_code, batch.removed_at), r.source_id)
                 for r in rows]
