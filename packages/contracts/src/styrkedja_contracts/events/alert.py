@@ -5,7 +5,12 @@ municipality's case system) to subscribe to. `alert_id` is stable: the same cell
 always give the same id (UUIDv5, see `alert_id_for`), so a replay or rebuild never raises a second
 alert. A cell that recovers and dips again in the same period *reopens* the same alert: the event
 is then sent again with the same `alert_id` and the next `episode` — subscribers deduplicate on
-(`alert_id`, `episode`)."""
+(`alert_id`, `episode`).
+
+An event says which alert, about which cell, period and rule — ids and levels — never its figures (students, shares,
+a freshness age): the topic carries every organiser's alerts to whichever system subscribes, with no reader whose
+scope and disclosure could be applied, and what is sent cannot be withheld later (a complement the figures' decision
+withholds once more results arrive). A subscriber reads the figures through `GET /v1/alerts` with its own token."""
 
 from __future__ import annotations
 
@@ -108,7 +113,10 @@ class AlertCellFields(ContractModel):
     round: Round | None = Field(default=None, description="The round of a round period.")
     rule: AlertRule
     episode: int = Field(1, ge=1, description="1, then +1 each time the alert is reopened by a new dip.")
-    figures: AlertFigures
+    figures: AlertFigures | None = Field(default=None, description=(
+        "Null since round 24 (never sent): an alert's figures are read with `GET /v1/alerts`, where the reader's "
+        "scope and disclosure apply (a count of a few students, a withheld year's complement); the topic has no "
+        "reader to judge them for. Events published before carry them."))
 
     @model_validator(mode="after")
     def _one_period(self) -> AlertCellFields:

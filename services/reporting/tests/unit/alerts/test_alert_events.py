@@ -40,3 +40,21 @@ def test_a_round_cell_of_all_years_at_area_level():
     assert isinstance(data, AlertRaisedV1)
     assert (data.level.value, data.unit_id, data.year, data.term, data.round) == ("area", "A-nord", None, None, 2)
     assert roundtrip(data) == data
+
+
+def test_an_alert_event_names_the_alert_and_carries_no_figures():
+    """Failed on the old code: every event carried the cell's figures (students, shares, the change) onto a topic
+    read by whichever system subscribes, for every organiser — a resolution `too_few_students` the 1 to N-1
+    students behind it. The figures are read with `GET /v1/alerts`, judged for the reader (`events.py`)."""
+    cell = AlertCell("2999", ("group", "29990011:7A"), "GRGRMAT01", None, RoundPeriod(SchoolYear(2026), 2))
+    raised = evaluate(cell, DIP, None, NOW)
+    few = judge_pass_drop(PassTally(assessed_male=3, reaching_male=1), PassTally(assessed_male=20, reaching_male=16),
+                          Thresholds())
+    resolved = evaluate(cell, few, raised.alert, NOW)
+    for decision in (raised, resolved):
+        data = event_data(decision)
+        assert data is not None and data.figures is None, data
+        assert '"figures":null' in new_event(data, source="/styrkedja/reporting", subject="s").to_bytes().decode()
+        assert decision.alert is not None and decision.alert.figures.students > 0  # kept for the read API
+    assert resolved.alert is not None and resolved.alert.resolved_reason is not None
+    assert resolved.alert.resolved_reason.value == "too_few_students"
