@@ -125,6 +125,29 @@ async def test_an_area_alert_on_few_students_is_not_listed_where_area_figures_ar
     assert await _listed(bare_client, admin) == set(alerted)  # exact figures at every level
 
 
+async def test_an_alert_the_decision_cannot_judge_is_not_listed_where_area_figures_are_withheld(
+        alerted, bare_client, token_issuer, settings):
+    """Failed before: an area alert of a rule the disclosure decision has no family for (`freshness_red`, raised at
+    group and school-unit level only today) was listed to the area manager on the small-cell rule alone. Now it is
+    withheld there (`disclose.unjudged`); at the unit, where no alert reader's figures are withheld, it is listed."""
+    database = Database(settings.database_url)
+    fresh = {"students": 12, "newest_result_on": "2026-01-30", "age_days": 244}
+    try:
+        async with database.sessions.begin() as session:
+            for place in ("north", "11111111"):
+                await session.execute(alerts.update().where(alerts.c.alert_id == alerted[place]).values(
+                    rule="freshness_red", subject_code=None, term="VT", round=None, figures=fresh))
+    finally:
+        await database.dispose()
+    north = _bearer(token_issuer, roles=["area_manager"], areas=["north"])
+    assert await _listed(bare_client, north) == {"11111111:7A", "11111111:7B", "11111111"}
+    refused = await bare_client.post(f"/v1/alerts/{alerted['north']}/acknowledge", json={"comment": "sett"},
+                                     headers=north)
+    assert refused.status_code == 403 and "244" not in refused.text
+    admin = _bearer(token_issuer, roles=["organiser_admin"])
+    assert await _listed(bare_client, admin) == set(alerted)
+
+
 async def test_a_token_of_several_roles_lists_and_acknowledges_what_each_role_may(alerted, bare_client, token_issuer,
                                                                                   settings):
     """Failed before: a token that is the area manager of south and, by the directory, the principal of 11111111

@@ -10,7 +10,13 @@ one is withheld, the alert's students (its share, its change) minus the shown ye
 is not listed, as an alert on too few students is not (`read_scope.small_for`). One decision, the figures' own: the
 same cells withheld in every view of a state (`one_snapshot`).
 
-Rules this does not judge (`freshness_red` is not wired): their alerts keep the small-cell rule alone."""
+`freshness_red` is not judged, and need not be: it is raised at group and school-unit level only
+(`rules.FRESHNESS_LEVELS`), where no role that reads alerts has its figures withheld (`SUPPRESSED_LEVELS`: above
+the unit, and every level for the politician and the public, who read no alerts) — so neither the small-cell rule
+(`read_scope.small_for`) nor this one has anything to withhold there; every reader of such an alert reads the unit's
+freshness figure exact. Were an alert of a rule this module cannot judge (no family in `_FAMILY`) ever at a level the
+reader's figures are withheld, it is not listed (`unjudged`): withheld, rather than shown on the small-cell rule alone
+(round 24)."""
 
 from __future__ import annotations
 
@@ -73,6 +79,13 @@ def judged(row: Any, suppressed: frozenset[Level]) -> bool:
     """Whether the row's figures are the decision's business: a judged rule, at a level the reader's are withheld."""
     return row.rule in _FAMILY and row.subject_code is not None and LEVEL_NAMES[row.level] in suppressed and (
         row.round is not None if row.rule == AlertRule.pass_share_drop.value else row.term is not None)
+
+
+def unjudged(row: Any, suppressed: frozenset[Level]) -> bool:
+    """Pure: an alert at a level the reader's figures are withheld that the decision cannot judge (`judged`: a rule
+    without a family here, or a cell without the subject and period it is judged by) — withheld, as nothing says its
+    figures give nothing away (see the module: no such alert is raised today)."""
+    return LEVEL_NAMES[row.level] in suppressed and not judged(row, suppressed)
 
 
 async def complement_withheld(session: AsyncSession, rows: Sequence[Any], suppressed: frozenset[Level],

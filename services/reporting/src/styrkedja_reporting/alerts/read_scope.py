@@ -19,7 +19,7 @@ from styrkedja_kit.auth import Node, Principal, Role, may_read
 
 from ..access.disclosure import DisclosureRules, suppressed_levels
 from ..access.scope import LEVEL_NAMES, node_from, placements_of, reader_of, school_units_of_areas
-from .disclose import complement_withheld
+from .disclose import complement_withheld, unjudged
 from .handlers import ALERT_GROUP_SEPARATOR
 from .queries import AlertScope
 
@@ -39,9 +39,11 @@ def small_for(row: Row[Any], principal: Principal, rules: DisclosureRules) -> bo
 async def shown_to(session: AsyncSession, rows: Sequence[Row[Any]], principal: Principal, rules: DisclosureRules
                   ) -> list[Row[Any]]:
     """The rows whose figures the reader may see: none resting on too few students (`small_for`), none giving a
-    withheld cell away as a complement (`disclose.complement_withheld`) — at a level its figures are withheld."""
-    rows = [row for row in rows if not small_for(row, principal, rules)]
-    hidden = await complement_withheld(session, rows, suppressed_levels(principal), rules)
+    withheld cell away as a complement (`disclose.complement_withheld`), none the decision cannot judge
+    (`disclose.unjudged`) — at a level its figures are withheld."""
+    suppressed = suppressed_levels(principal)
+    rows = [row for row in rows if not small_for(row, principal, rules) and not unjudged(row, suppressed)]
+    hidden = await complement_withheld(session, rows, suppressed, rules)
     return [row for row in rows if row.alert_id not in hidden]
 
 
