@@ -6,7 +6,8 @@
   `person_id`/`teacher_id`); only rows of the token's own organisers count, and only current ones.
 - `node_of`: a place named by a route (level, organiser, unit id) with its ancestors (area of a
   school unit from the placements), for `policy.require_read`.
-- `nodes_by_unit`: the same for many school units at once (the rows of a read).
+- `node_from`: the same from placements read already (the rows of a read); `node_of_unit` from a unit row's
+  fields (the directory's tree, the alerts).
 
 Scope attributes therefore come from the token claims (`organisers`, `areas`, `school_units`,
 `groups`) and, for teachers and principals, also from the directory. Documented in the README.
@@ -103,6 +104,21 @@ def node_from(level: Level, organiser_id: str | None, unit_id: str | None,
         area = None  # placed under another organiser: no area of this one
     return Node(level, organiser_id=organiser_id or owner, area_id=area, school_unit_code=school_unit_code,
                 group_id=group_id if level in (Level.GROUP, Level.STUDENT) else None)
+
+
+def node_of_unit(level: Level, organiser_id: str, placed: dict[str, tuple[str, str | None]], *,
+                 area_id: str | None = None, school_unit_code: str | None = None,
+                 group_id: str | None = None) -> Node:
+    """The place of a unit row (a directory unit, an alert's unit) with its ancestors, for `may_read`: an organiser
+    by the row's organiser (its own spelling of the organiser's unit id aside), an area by its id (`area_id`), a
+    school unit and a group by the school unit code (`school_unit_code`, its area from `placed`) and a group by its
+    id within it (`group_id`; ignored at other levels, so a caller may pass its unit id for every row)."""
+    if level is Level.AREA:
+        return node_from(level, organiser_id, area_id, placed)
+    if level in (Level.SCHOOL_UNIT, Level.GROUP):
+        return node_from(level, organiser_id, None, placed, school_unit_code=school_unit_code,
+                         group_id=group_id if level is Level.GROUP else None)
+    return node_from(level, organiser_id, None, placed)
 
 
 async def node_of(session: AsyncSession, level: Level, organiser_id: str | None, unit_id: str | None = None, *,

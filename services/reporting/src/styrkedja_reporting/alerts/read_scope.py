@@ -14,11 +14,10 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertFigures
-from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.auth import Node, Principal, Role, may_read
 
 from ..access.disclosure import DisclosureRules, suppressed_levels
-from ..access.scope import LEVEL_NAMES, node_from, placements_of, reader_of, school_units_of_areas
+from ..access.scope import LEVEL_NAMES, node_of_unit, placements_of, reader_of, school_units_of_areas
 from .disclose import complement_withheld, unjudged
 from .handlers import ALERT_GROUP_SEPARATOR
 from .queries import AlertScope
@@ -81,15 +80,11 @@ async def scope_of(session: AsyncSession, reader: Principal) -> AlertScope:
 
 
 def node_of_alert(row: Row[Any], placed: dict[str, tuple[str, str | None]]) -> Node:
-    """The place an alert is about, with its ancestors, as the kit's read policy judges it."""
-    level = LEVEL_NAMES[row.level]
-    if level is AuthLevel.GROUP:
-        group_id = row.unit_id.split(ALERT_GROUP_SEPARATOR, 1)[-1]
-        return node_from(level, row.organiser_id, None, placed, school_unit_code=row.school_unit_code,
-                         group_id=group_id)
-    if level is AuthLevel.ORGANISER:
-        return node_from(level, row.organiser_id, None, placed)
-    return node_from(level, row.organiser_id, row.unit_id, placed)
+    """The place an alert is about, with its ancestors, as the kit's read policy judges it (`node_of_unit`, as the
+    directory's tree judges its units): a group alert's unit id is `<school unit code>:<group id>`."""
+    return node_of_unit(LEVEL_NAMES[row.level], row.organiser_id, placed, area_id=row.unit_id,
+                        school_unit_code=row.school_unit_code,
+                        group_id=row.unit_id.split(ALERT_GROUP_SEPARATOR, 1)[-1])
 
 
 async def readable_rows(session: AsyncSession, reader: Principal, rows: Sequence[Row[Any]]) -> list[Row[Any]]:

@@ -43,7 +43,7 @@ from styrkedja_kit.problems import Problem, validation_errors
 
 from ..access.answers import keep_answer_of
 from ..access.disclosure import DisclosureRules, Reason, suppressed_levels
-from ..access.scope import node_from, placements_of, reader_of
+from ..access.scope import node_from, node_of_unit, placements_of, reader_of
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
 from ..results.rules import GROUP_SEPARATOR
@@ -156,13 +156,9 @@ async def _readable_units(session: AsyncSession, reader: Principal, rows: Sequen
     placed = await placements_of(session, [row.school_unit_code for row in rows if row.school_unit_code])
 
     def readable(row: Any) -> bool:
-        level = AuthLevel[row.unit_type.upper()]
-        if level in (AuthLevel.SCHOOL_UNIT, AuthLevel.GROUP):
-            node = node_from(level, row.organiser_id, None, placed, school_unit_code=row.school_unit_code,
-                             group_id=row.unit_id if level is AuthLevel.GROUP else None)
-        else:
-            node = node_from(level, row.organiser_id, row.unit_id if level is AuthLevel.AREA else None, placed)
-        return may_read(reader, node)
+        return may_read(reader, node_of_unit(AuthLevel[row.unit_type.upper()], row.organiser_id, placed,
+                                             area_id=row.unit_id, school_unit_code=row.school_unit_code,
+                                             group_id=row.unit_id))
     return readable
 
 
