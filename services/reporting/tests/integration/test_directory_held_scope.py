@@ -119,3 +119,23 @@ async def test_a_platform_removes_what_it_wrote_the_organiser_admin_anything(bar
     assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "entities.1.organiser_id", \
         refused.text
     assert await held(bare_client, admin) == {key("a3"): "src-a3"}
+
+
+async def test_a_removal_under_the_admin_role_is_not_the_platform_tokens_replayed(bare_client, token_issuer) -> None:
+    """Failed on the old code: keys were per client and organisers alone, so the organiser admin's token of a client
+    sending the body its platform token had sent with the same key got the platform's outcome replayed (nothing
+    removed: the entity is another client's) although its removal reaches every entity (`idempotency.client_of`)."""
+    a = token_issuer.mint(roles=["platform"], organisers=[ORG], subject="svc-a", client_id="platform-a")
+    b = token_issuer.mint(roles=["platform"], organisers=[ORG], subject="svc-b", client_id="platform-b")
+    b_admin = token_issuer.mint(roles=["platform", "organiser_admin"], organisers=[ORG], subject="svc-b",
+                                client_id="platform-b")
+    made = await bare_client.post("/v1/directory/changes", json=groups("k1"), headers={"Authorization": f"Bearer {a}"})
+    assert made.status_code == 200 and made.json()["created"] == 1, made.text
+    body = {"source_ids": ["src-k1"], "removed_at": AT}
+    outcomes = []
+    for token in (b, b_admin):
+        answer = await bare_client.post("/v1/directory/removals", json=body, headers={
+            "Authorization": f"Bearer {token}", "Idempotency-Key": "removal-1"})
+        assert answer.status_code == 200, answer.text
+        outcomes.append((answer.json()["removed"], answer.headers.get("idempotent-replayed")))
+    assert outcomes == [(0, None), (1, None)], outcomes

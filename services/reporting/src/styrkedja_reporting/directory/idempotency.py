@@ -2,7 +2,7 @@
 answer to a write (a timeout, a connection reset, a proxy's 502 after the write committed) sends it again with the
 same key, and gets the outcome of the first attempt instead of having it applied a second time.
 
-Per client (the writer, `rules.writer_of`, with the organisers it writes for: `client_of`), a key names one
+Per client (the writer, `rules.writer_of`, with the organisers and roles it writes with: `client_of`), a key names one
 request: its endpoint and body as validated, hashed (`request_hash`). In the write's own transaction the key is locked (a retry racing its first attempt waits for
 it), then looked up: not there — the write is applied and its outcome stored with the key, both committed together
 or neither (a refused or failed write leaves no key behind, so sending it again applies it); there with the same
@@ -60,12 +60,16 @@ _SCOPE_CHARS = 16
 
 def client_of(principal: Principal) -> str:
     """Whose keys: the writer (`rules.writer_of`, the one source of who a directory writer is: the token's client id,
-    else its subject) and the organisers it writes for. A removal by source ids
+    else its subject), the organisers it writes for and its roles. A removal by source ids
     acts within the token's organisers only, so one body sent under two scopes is two requests: keyed by the client
     alone (round 22), a platform writing for two organisers with one client id — its key a SHA-256 of the body, as
     docs/platforms.md suggests — had the second organiser's removals answered with the first's outcome
-    (`Idempotent-Replayed: true`) and never applied."""
-    scope = hashlib.sha256("\n".join(sorted(principal.organisers)).encode()).hexdigest()[:_SCOPE_CHARS]
+    (`Idempotent-Replayed: true`) and never applied. Its roles likewise (round 24): a removal reaches the entities
+    the client wrote, or every entity of the organiser for its organiser admin (`rules.removed_by`), so the same
+    body under a token of that client that is also the admin is another request, not the platform token's replayed.
+    (Two requests where one would do cost nothing: the second compares against what the first published.)"""
+    reach = "\n".join(sorted(principal.organisers)) + "\n\n" + "\n".join(sorted(r.value for r in principal.roles))
+    scope = hashlib.sha256(reach.encode()).hexdigest()[:_SCOPE_CHARS]
     return f"{writer_of(principal)[:MAX_KEY_CHARS - _SCOPE_CHARS - 1]}#{scope}"
 
 
