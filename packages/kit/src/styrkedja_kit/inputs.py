@@ -51,6 +51,7 @@ from pydantic_core import PydanticCustomError
 from styrkedja_contracts.envelope import duplicate_key_location
 from styrkedja_contracts.events.base import (
     MAX_INT4,
+    MAX_NAMED_REVISION,
     add_strict_numbers,
     add_temporal_rules,
     enforce_value_rules,
@@ -81,8 +82,11 @@ __all__ = ["InputModel", "RemovalIn", "json_body", "json_body_openapi", "StrictI
 
 StrictInt = Annotated[int, Strict()]
 StrictBool = Annotated[bool, Strict()]
-Revision = Annotated[int, Strict(), Field(ge=1, le=MAX_INT4, description="Omit to take the next revision number.")]
-RemovalRevision = Annotated[int, Strict(), Field(ge=2, le=MAX_INT4,
+#: a revision a sender names is at most `MAX_NAMED_REVISION` (below a database integer's end: see there), so that a
+#: record can always be revised and retracted after it
+Revision = Annotated[int, Strict(), Field(ge=1, le=MAX_NAMED_REVISION,
+                                          description="Omit to take the next revision number.")]
+RemovalRevision = Annotated[int, Strict(), Field(ge=2, le=MAX_NAMED_REVISION,
                                                  description="Omit to take the next revision number.")]
 
 #: The schema's own cap on a batch; the service's `max_batch_items` setting (default 1000) is the real limit.

@@ -5,7 +5,9 @@ nothing; a change takes the next revision, or the one the sender names, which mu
 stored one. A removal (retraction, withdrawal) is a revision too; removing what is removed is a
 no-op. After a removal, only a publish that names a revision above the removal's restores the
 record: a late publish, or an old request sent again, must not resurrect it (409
-`removed_needs_revision`). Removing a record never seen is a 404 (`must_exist`).
+`removed_needs_revision`). Removing a record never seen is a 404 (`must_exist`). A sender names revisions up to
+`MAX_NAMED_REVISION` only, so the next one always fits; a record stored at a database integer's end before that rule
+is a 409 `revisions_exhausted` naming `revision` (no event could carry its next revision).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from styrkedja_contracts.events.base import MAX_INT4
 
 from .rules import RuleViolation
 
@@ -36,6 +40,14 @@ def _not_above(requested: int, stored: Stored) -> RuleViolation:
                          f"revision {requested} is not above the stored revision {stored.revision}", status=409)
 
 
+def _next(stored: Stored) -> int:
+    if stored.revision >= MAX_INT4:
+        raise RuleViolation("revision", "revisions_exhausted",
+                            f"the stored revision {stored.revision} is the last a database integer holds: no revision "
+                            "can follow it", status=409)
+    return stored.revision + 1
+
+
 def decide_change(stored: Stored | None, requested: int | None, content: dict[str, Any]) -> tuple[Decision, int]:
     """(decision, revision) for publishing `content`, optionally at an explicit revision."""
     if stored is None:
@@ -46,7 +58,7 @@ def decide_change(stored: Stored | None, requested: int | None, content: dict[st
                             status=409)
     same = not stored.removed and stored.content == content
     if requested is None:
-        return (Decision.ALREADY_DONE, stored.revision) if same else (Decision.APPLY, stored.revision + 1)
+        return (Decision.ALREADY_DONE, stored.revision) if same else (Decision.APPLY, _next(stored))
     if requested == stored.revision and same:
         return Decision.ALREADY_DONE, stored.revision
     if requested <= stored.revision:
@@ -62,7 +74,7 @@ def decide_removal(stored: Stored | None, requested: int | None, *, id_field: st
     if stored.removed and (requested is None or requested >= stored.revision):
         return Decision.ALREADY_DONE, stored.revision  # removed is removed: no second event
     if requested is None:
-        return Decision.APPLY, stored.revision + 1
+        return Decision.APPLY, _next(stored)
     if requested <= stored.revision:
         raise _not_above(requested, stored)
     return Decision.APPLY, requested

@@ -1,0 +1,48 @@
+"""Round 24 (c), the forecast service's writes: revisions that can always be revised and withdrawn, and a calendar
+stored in another order (see tests/test_hostile_round24c.py for the round)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from styrkedja_devstack import testing
+from styrkedja_devstack.testing import problem_fields
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+MAX_INT4 = 2**31 - 1
+MAX_NAMED_REVISION = MAX_INT4 - 2**20  # the contracts' MAX_NAMED_REVISION
+
+
+def forecast(**overrides) -> dict:
+    body = {"organiser_id": "2999", "school_unit_code": "12345678", "group_id": "7A", "student_id": "s-1",
+            "teacher_id": "t-1", "gender": "female", "year": 7, "subject_code": "GRGRMAT01",
+            "school_year": "2098/99", "term": "HT", "value": "ACCEPTABLE"}
+    return body | overrides
+
+
+async def set_revision(db, forecast_id: str, revision: int) -> None:
+    async with db.begin() as conn:
+        await conn.execute(text(f"UPDATE forecasts SET revision = {revision} WHERE forecast_id = :id"),
+                           {"id": forecast_id})
+
+
+async def test_a_forecast_at_the_highest_revision_a_sender_names_can_be_revised_and_withdrawn(client, db):
+    """Failed on the old code: revision 2147483647 was taken (201), and then neither a change nor a withdrawal was
+    possible (each a 422 `less_than_equal`: the next revision fits no database integer)."""
+    last = await client.post("/v1/forecasts", json=forecast(revision=MAX_INT4))
+    assert last.status_code == 422 and problem_fields(last) == [("revision", "less_than_equal")], last.text
+    named = await client.post("/v1/forecasts", json=forecast(revision=MAX_NAMED_REVISION))
+    assert named.status_code == 201, named.text
+    forecast_id = named.json()["forecast_id"]
+    await set_revision(db, forecast_id, MAX_INT4)  # as a sender could name it before this rule: 409, no 500
+    for stuck in (await client.post("/v1/forecasts", json=forecast(value="NOT_REACHED")),
+                  await client.post(f"/v1/forecasts/{forecast_id}/withdraw")):
+        assert stuck.status_code == 409 and problem_fields(stuck) == [("revision", "revisions_exhausted")], stuck.text
+    await set_revision(db, forecast_id, MAX_NAMED_REVISION)
+    revised = await client.post("/v1/forecasts", json=forecast(value="NOT_REACHED"))
+    assert (revised.status_code, revised.json()["revision"]) == (201, MAX_NAMED_REVISION + 1), revised.text
+    withdrawn = await client.post(f"/v1/forecasts/{forecast_id}/withdraw")
+    assert (withdrawn.status_code, withdrawn.json()["revision"]) == (200, MAX_NAMED_REVISION + 2), withdrawn.text
+    assert len(await testing.outbox_events(db, "styrkedja.forecasts")) == 3
