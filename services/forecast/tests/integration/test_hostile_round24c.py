@@ -3,6 +3,8 @@ stored in another order (see tests/test_hostile_round24c.py for the round)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import text
 
@@ -46,3 +48,33 @@ async def test_a_forecast_at_the_highest_revision_a_sender_names_can_be_revised_
     withdrawn = await client.post(f"/v1/forecasts/{forecast_id}/withdraw")
     assert (withdrawn.status_code, withdrawn.json()["revision"]) == (200, MAX_NAMED_REVISION + 2), withdrawn.text
     assert len(await testing.outbox_events(db, "styrkedja.forecasts")) == 3
+
+
+CALENDAR = {"forecast_windows": [{"term": "HT", "iso_week": 44, "deadline_weekday": 5},
+                                 {"term": "VT", "iso_week": 12, "deadline_weekday": 4}],
+            "grace_days": 2, "round_deadlines": [{"round": 1, "term": "HT", "iso_week": 40},
+                                                 {"round": 3, "term": "VT", "iso_week": 10}],
+            "timezone": "Europe/Stockholm"}
+
+
+async def test_a_calendar_stored_in_another_order_is_the_same_calendar_when_sent_again(client, db, token_issuer):
+    """Failed on the old code: a calendar stored (before round 23c's one order) with VT's window first, or its round
+    deadlines out of order, took a second revision and `calendar.changed.v1` on its next identical PUT (the request
+    was put in order, the stored one compared as stored)."""
+    admin = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=["2999"],
+                                                             subject="admin-1")}
+    first = await client.put("/v1/calendars/2999", json=CALENDAR, headers=admin)
+    assert first.status_code == 200 and first.json()["revision"] == 1, first.text
+    stored_otherwise = {**CALENDAR, "forecast_windows": CALENDAR["forecast_windows"][::-1],
+                        "round_deadlines": CALENDAR["round_deadlines"][::-1]}
+    async with db.begin() as conn:  # as a calendar set before the one order was kept
+        await conn.execute(text("UPDATE organiser_calendars SET calendar = CAST(:c AS jsonb)"),
+                           {"c": json.dumps(stored_otherwise)})
+    for body in (CALENDAR, stored_otherwise, {**CALENDAR, "revision": 1}):
+        again = await client.put("/v1/calendars/2999", json=body, headers=admin)
+        assert (again.status_code, again.json()["revision"], again.json()["status"]) == (200, 1, "unchanged"), \
+            again.text
+    changed = await client.put("/v1/calendars/2999", json={**stored_otherwise, "grace_days": 3}, headers=admin)
+    assert (changed.json()["revision"], changed.json()["status"]) == (2, "stored"), changed.text
+    assert [e.type for e in await testing.outbox_events(db, "styrkedja.forecasts")].count(
+        "se.styrkedja.calendar.changed.v1") == 2

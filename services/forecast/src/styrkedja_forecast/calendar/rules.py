@@ -49,7 +49,9 @@ def decide_set(current: StoredCalendar | None, requested: ReportingCalendar,
                requested_revision: int | None) -> CalendarDecision:
     """A PUT of `requested` over what is stored (None: the organiser still has the defaults)."""
     now = current.revision if current else 0
-    if current is not None and current.calendar == requested and requested_revision in (None, now):
+    # compared in their one order: a calendar stored in another (before the service kept one) is the same calendar
+    same = current is not None and current.calendar.canonical() == requested.canonical()
+    if same and requested_revision in (None, now):
         return CalendarDecision(False, now)
     if requested_revision is not None and requested_revision != now + 1:
         raise RuleViolation("revision", "next_revision",
