@@ -78,3 +78,26 @@ async def test_a_calendar_stored_in_another_order_is_the_same_calendar_when_sent
     assert (changed.json()["revision"], changed.json()["status"]) == (2, "stored"), changed.text
     assert [e.type for e in await testing.outbox_events(db, "styrkedja.forecasts")].count(
         "se.styrkedja.calendar.changed.v1") == 2
+
+
+async def test_a_forecast_whose_window_ends_after_2199_is_a_422_naming_the_school_year(client, db, token_issuer):
+    """Failed on the old code: stored (201, `window_deadline` 2500-10-29 or 2200-02-27) with a
+    `forecast.submitted.v1` whose date no consumer takes (`date_range`: reporting dead-lettered it, the forecast
+    never counted), on the single and the batch door alike."""
+    too_late = await client.post("/v1/forecasts", json=forecast(school_year="2500/01"))
+    assert too_late.status_code == 422, too_late.text
+    assert problem_fields(too_late) == [("school_year", "date_range")]
+    admin = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=["2999"],
+                                                             subject="admin-1")}
+    late_weeks = {"forecast_windows": [{"term": "HT", "iso_week": 52, "deadline_weekday": 7},
+                                       {"term": "VT", "iso_week": 52, "deadline_weekday": 7}], "grace_days": 60}
+    assert (await client.put("/v1/calendars/2999", json=late_weeks, headers=admin)).status_code == 200
+    batch = await client.post("/v1/forecasts/batch", json={"items": [
+        forecast(school_year="2198/99"), forecast(school_year="2199/00", student_id="s-2"),
+        forecast(school_year="2198/99", term="VT", student_id="s-3")]})
+    assert batch.status_code == 422, batch.text
+    assert problem_fields(batch) == [("items.1.school_year", "date_range"), ("items.2.school_year", "date_range")]
+    ok = await client.post("/v1/forecasts/batch", json={"items": [forecast(school_year="2198/99")]})
+    assert ok.status_code == 201 and ok.json()["items"][0]["window_deadline"] == "2199-02-28", ok.text
+    events = await testing.outbox_events(db, "styrkedja.forecasts")  # every one decodes (a date_range did not)
+    assert [e.type for e in events].count("se.styrkedja.forecast.submitted.v1") == 1

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from styrkedja_contracts.calendar import Window, forecast_window, is_late
+from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR
 from styrkedja_contracts.events.calendar import ForecastWindow, ReportingCalendar
 from styrkedja_contracts.identifiers import Term
 from styrkedja_kit.rules import RuleViolation
@@ -64,6 +65,18 @@ def decide_set(current: StoredCalendar | None, requested: ReportingCalendar,
 class Lateness:
     deadline: date
     late: bool
+
+
+def check_window_in_years(school_year: str, term: Term | str, calendar: ReportingCalendar) -> None:
+    """A forecast's window deadline (grace days included) lies in the years every date of an event may have: a
+    school year from 2199/00 on (or 2198/99 under a calendar of late weeks and grace days) has its deadline in 2200
+    or later, and its `forecast.submitted.v1` was written to the outbox as the service made it, a date no consumer
+    takes (reporting dead-lettered it: the forecast stored here, never counted there). A 422 naming `school_year`."""
+    deadline = forecast_window(school_year, term, calendar).deadline
+    if not EARLIEST_YEAR <= deadline.year <= LATEST_YEAR:
+        raise RuleViolation("school_year", "date_range",
+                            f"the {Term(term).value} forecast window of {school_year} by the organiser's calendar ends "
+                            f"{deadline.isoformat()}, outside the years {EARLIEST_YEAR}–{LATEST_YEAR} a date may lie in")
 
 
 def forecast_lateness(school_year: str, term: Term | str, received_at: datetime,
