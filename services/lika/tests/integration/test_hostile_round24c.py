@@ -1,0 +1,40 @@
+"""Round 24 (c), the LIKA service's routes (see tests/test_hostile_round24c.py for the round)."""
+
+from __future__ import annotations
+
+import pytest
+
+from styrkedja_devstack.testing import problem_fields
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+DRAFT = {"organiser_id": "2999", "school_unit_code": "29990011", "school_form": "grundskola",
+         "respondent_role": "rektor", "catalogue_version": "2026.1"}
+
+
+async def final(client, action: str = "publish", **draft) -> str:
+    """A self-assessment made final (`publish` or `keep-private`), every indicator rated: its id."""
+    ids = [i["id"] for a in (await client.get("/v1/catalogue/2026.1", params={"school_form": "grundskola"})).json()[
+        "areas"] for i in a["indicators"]]
+    sa_id = (await client.post("/v1/self-assessments", json=DRAFT | draft)).json()["self_assessment_id"]
+    saved = await client.patch(f"/v1/self-assessments/{sa_id}/ratings",
+                               json={"ratings": [{"indicator_id": i, "rating": "PLANNED"} for i in ids]})
+    assert saved.status_code == 200, saved.text
+    assert (await client.post(f"/v1/self-assessments/{sa_id}/{action}")).status_code == 200
+    return sa_id
+
+
+@pytest.mark.parametrize("action", ["publish", "keep-private"])
+async def test_an_owner_longer_than_100_characters_once_formed_is_a_422_naming_it(client, action):
+    """Failed on the old code: an owner of 100 characters that Unicode's NFC makes 200 (U+0958, a composition
+    exclusion, is two characters in NFC) passed the length rule, which counted the text as sent, and was stored formed:
+    a 500 (the column holds 100) for a private plan, a 422 naming `action_plan` (the event's rule) for a published
+    one."""
+    sa_id = await final(client, action)
+    plan = f"/v1/self-assessments/{sa_id}/action-plan"
+    target = (await client.get(plan)).json()["items"][0]["activity_id"]
+    edited = await client.patch(f"{plan}/items/{target}", json={"owner": "\u0958" * 100})
+    assert edited.status_code == 422, edited.text
+    assert problem_fields(edited) == [("owner", "too_long")]
+    fits = await client.patch(f"{plan}/items/{target}", json={"owner": "\u0958" * 50})
+    assert fits.status_code == 200 and len(fits.json()["item"]["owner"]) == 100, fits.text
