@@ -38,3 +38,29 @@ async def test_an_owner_longer_than_100_characters_once_formed_is_a_422_naming_i
     assert problem_fields(edited) == [("owner", "too_long")]
     fits = await client.patch(f"{plan}/items/{target}", json={"owner": "\u0958" * 50})
     assert fits.status_code == 200 and len(fits.json()["item"]["owner"]) == 100, fits.text
+
+
+PUBLISHED = {"self_assessment_id": "0b7e6a52-3c1d-4f8e-9a2b-5d4c3b2a1f00", "organiser_id": "2999",
+             "school_unit_code": "29990011", "school_form": "grundskola", "respondent_role": "rektor",
+             "catalogue_version": "2026.1",
+             "ratings": [{"indicator_id": "GR-LED-01", "area": "ledning", "rating": "STARTED", "comment": "Plan"},
+                         {"indicator_id": "GR-LED-02", "area": "ledning", "rating": "ACHIEVED"},
+                         {"indicator_id": "GR-INF-01", "area": "infrastruktur", "rating": "PLANNED",
+                          "comment": None}]}
+
+
+async def test_an_import_sent_again_with_its_ratings_in_another_order_is_the_same_self_assessment(client, db):
+    """Failed on the old code: the same self-assessment sent again by the other tool with its ratings listed in
+    another order (a tool building them from a map: Go's, a JSON object's keys) was a 409 `published_is_final`, "a
+    different self-assessment is already stored under this id": ratings are one per indicator, their order says
+    nothing."""
+    first = await client.post("/v1/self-assessments/published", json=PUBLISHED)
+    assert first.status_code == 201, first.text
+    for ratings in (PUBLISHED["ratings"][::-1], [{k: v for k, v in r.items() if v is not None}
+                                                 for r in PUBLISHED["ratings"][1:] + PUBLISHED["ratings"][:1]]):
+        again = await client.post("/v1/self-assessments/published", json=PUBLISHED | {"ratings": ratings})
+        assert (again.status_code, again.json()["status"]) == (200, "unchanged"), again.text
+    changed = PUBLISHED["ratings"][::-1]
+    changed[0] = changed[0] | {"rating": "ACHIEVED"}
+    other = await client.post("/v1/self-assessments/published", json=PUBLISHED | {"ratings": changed})
+    assert other.status_code == 409 and problem_fields(other) == [("self_assessment_id", "published_is_final")]

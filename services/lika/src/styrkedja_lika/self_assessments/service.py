@@ -254,7 +254,8 @@ class SelfAssessments:
                 await self.outbox.add(session, [event])
                 return PublishedOut(self_assessment_id=self_assessment_id, published_at=now, status="stored")
             stored = await load(session, self_assessment_id)
-        if stored["origin"] != "import" or {k: stored[k] for k in queries.IMPORT_COLUMNS} != content:
+        if stored["origin"] != "import" or not rules.same_import({k: stored[k] for k in queries.IMPORT_COLUMNS},
+                                                                 content):
             raise RuleViolation("self_assessment_id", "published_is_final",
                                 "a different self-assessment is already stored under this id; "
                                 "publish a change under a new id", status=409)
