@@ -101,3 +101,20 @@ async def test_a_forecast_whose_window_ends_after_2199_is_a_422_naming_the_schoo
     assert ok.status_code == 201 and ok.json()["items"][0]["window_deadline"] == "2199-02-28", ok.text
     events = await testing.outbox_events(db, "styrkedja.forecasts")  # every one decodes (a date_range did not)
     assert [e.type for e in events].count("se.styrkedja.forecast.submitted.v1") == 1
+
+
+async def test_the_same_calendar_under_the_lock_of_its_next_revision_is_unchanged(client, db, token_issuer):
+    """Failed on the old code: a client that reads the calendar (revision 1) and saves it as it stands, naming the
+    next revision as its lock (`"revision": 2`), made revision 2 and a second `calendar.changed.v1` with the same
+    calendar, where "the same calendar again is unchanged"."""
+    admin = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=["2999"],
+                                                             subject="admin-1")}
+    assert (await client.put("/v1/calendars/2999", json=CALENDAR, headers=admin)).json()["revision"] == 1
+    again = await client.put("/v1/calendars/2999", json=CALENDAR | {"revision": 2}, headers=admin)
+    assert (again.status_code, again.json()["revision"], again.json()["status"]) == (200, 1, "unchanged"), again.text
+    changed = await client.put("/v1/calendars/2999", json=CALENDAR | {"grace_days": 5, "revision": 2}, headers=admin)
+    assert (changed.json()["revision"], changed.json()["status"]) == (2, "stored"), changed.text
+    stale = await client.put("/v1/calendars/2999", json=CALENDAR | {"grace_days": 6, "revision": 2}, headers=admin)
+    assert stale.status_code == 409 and problem_fields(stale) == [("revision", "next_revision")], stale.text
+    assert [e.type for e in await testing.outbox_events(db, "styrkedja.forecasts")].count(
+        "se.styrkedja.calendar.changed.v1") == 2

@@ -52,7 +52,9 @@ def decide_set(current: StoredCalendar | None, requested: ReportingCalendar,
     now = current.revision if current else 0
     # compared in their one order: a calendar stored in another (before the service kept one) is the same calendar
     same = current is not None and current.calendar.canonical() == requested.canonical()
-    if same and requested_revision in (None, now):
+    # the lock names the revision a change would take (now + 1): a client that always sends it (read, then save the
+    # form as it stands) sent the same calendar again, no change — a new revision and event each time before
+    if same and requested_revision in (None, now, now + 1):
         return CalendarDecision(False, now)
     if requested_revision is not None and requested_revision != now + 1:
         raise RuleViolation("revision", "next_revision",
