@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import io
+import re
+import zipfile
+
 import pytest
 
 from styrkedja_devstack.testing import problem_fields
@@ -64,3 +69,25 @@ async def test_an_import_sent_again_with_its_ratings_in_another_order_is_the_sam
     changed[0] = changed[0] | {"rating": "ACHIEVED"}
     other = await client.post("/v1/self-assessments/published", json=PUBLISHED | {"ratings": changed})
     assert other.status_code == 409 and problem_fields(other) == [("self_assessment_id", "published_is_final")]
+
+
+def as_a_spreadsheet_shows(xlsx: bytes) -> list[str]:
+    """Every text of the workbook's first sheet as Excel and LibreOffice show it: `_xHHHH_` is the character HHHH
+    (ECMA-376 ST_Xstring), which openpyxl's reading does not decode."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        sheet = archive.read(sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/sheet"))[0])
+    texts = [html.unescape(t) for t in re.findall(r"<t[^>]*>(.*?)</t>", sheet.decode(), re.S)]
+    return [re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), t) for t in texts]
+
+
+async def test_a_comment_is_exported_as_typed_even_where_it_looks_like_an_escape(client):
+    """Failed on the old code: a comment holding `_x0041_` (or `_x000D_`) was written to the xlsx as it is, which
+    Excel and LibreOffice show as "A" (a carriage return): the export that keeps every comment showed another one."""
+    sa_id = (await client.post("/v1/self-assessments", json=DRAFT)).json()["self_assessment_id"]
+    comment = "Filen heter plan_x0041_v2 och rad_x000D_2; __x0042__ och _X0043_ står kvar"
+    saved = await client.patch(f"/v1/self-assessments/{sa_id}/ratings", json={"ratings": [
+        {"indicator_id": "GR-LED-01", "rating": "STARTED", "comment": comment}]})
+    assert saved.status_code == 200, saved.text
+    export = await client.get(f"/v1/self-assessments/{sa_id}/export.xlsx")
+    assert export.status_code == 200, export.text
+    assert comment in as_a_spreadsheet_shows(export.content)
