@@ -40,12 +40,18 @@ def _not_above(requested: int, stored: Stored) -> RuleViolation:
                          f"revision {requested} is not above the stored revision {stored.revision}", status=409)
 
 
-def _next(stored: Stored) -> int:
-    if stored.revision >= MAX_INT4:
+def following_revision(revision: int) -> int:
+    """The revision after `revision`, for every fact a service numbers (a record here, a calendar, a LIKA action plan):
+    a 409 `revisions_exhausted` naming `revision` where none fits a database integer, never a database error."""
+    if revision >= MAX_INT4:
         raise RuleViolation("revision", "revisions_exhausted",
-                            f"the stored revision {stored.revision} is the last a database integer holds: no revision "
+                            f"the stored revision {revision} is the last a database integer holds: no revision "
                             "can follow it", status=409)
-    return stored.revision + 1
+    return revision + 1
+
+
+def _next(stored: Stored) -> int:
+    return following_revision(stored.revision)
 
 
 def decide_change(stored: Stored | None, requested: int | None, content: dict[str, Any]) -> tuple[Decision, int]:

@@ -118,3 +118,15 @@ async def test_the_same_calendar_under_the_lock_of_its_next_revision_is_unchange
     assert stale.status_code == 409 and problem_fields(stale) == [("revision", "next_revision")], stale.text
     assert [e.type for e in await testing.outbox_events(db, "styrkedja.forecasts")].count(
         "se.styrkedja.calendar.changed.v1") == 2
+
+
+async def test_a_calendar_at_the_last_database_integer_is_a_409_not_a_500(client, db, token_issuer):
+    """Failed on the old code: the next revision overflowed the column in the database (a 500)."""
+    admin = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=["2999"],
+                                                             subject="admin-1")}
+    assert (await client.put("/v1/calendars/2999", json=CALENDAR, headers=admin)).status_code == 200
+    async with db.begin() as conn:
+        await conn.execute(text(f"UPDATE organiser_calendars SET revision = {MAX_INT4}"))
+    changed = await client.put("/v1/calendars/2999", json=CALENDAR | {"grace_days": 9}, headers=admin)
+    assert changed.status_code == 409 and problem_fields(changed) == [("revision", "revisions_exhausted")], \
+        changed.text

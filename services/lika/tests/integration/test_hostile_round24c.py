@@ -8,6 +8,7 @@ import re
 import zipfile
 
 import pytest
+from sqlalchemy import text
 
 from styrkedja_devstack.testing import problem_fields
 
@@ -91,3 +92,16 @@ async def test_a_comment_is_exported_as_typed_even_where_it_looks_like_an_escape
     export = await client.get(f"/v1/self-assessments/{sa_id}/export.xlsx")
     assert export.status_code == 200, export.text
     assert comment in as_a_spreadsheet_shows(export.content)
+
+
+async def test_an_action_plan_at_the_last_database_integer_is_a_409_not_a_500(client, db):
+    """Failed on the old code: the edit's next revision overflowed the column in the database (a 500). Every fact a
+    service numbers says so alike: 409 `revisions_exhausted` naming `revision` (the kit's `following_revision`)."""
+    sa_id = await final(client, "keep-private")
+    plan = f"/v1/self-assessments/{sa_id}/action-plan"
+    target = (await client.get(plan)).json()["items"][0]["activity_id"]
+    async with db.begin() as conn:
+        await conn.execute(text(f"UPDATE action_plans SET revision = {2**31 - 1}"))
+    edited = await client.patch(f"{plan}/items/{target}", json={"status": "done"})
+    assert edited.status_code == 409 and problem_fields(edited) == [("revision", "revisions_exhausted")], edited.text
+    assert (await client.get(plan)).json()["items"][0]["status"] == "planned"  # nothing written

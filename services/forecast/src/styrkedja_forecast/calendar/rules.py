@@ -21,6 +21,7 @@ from styrkedja_contracts.calendar import Window, forecast_window, is_late
 from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR
 from styrkedja_contracts.events.calendar import ForecastWindow, ReportingCalendar
 from styrkedja_contracts.identifiers import Term
+from styrkedja_kit.revisions import following_revision
 from styrkedja_kit.rules import RuleViolation
 
 from ..forecasts.rules import WindowConfig
@@ -60,7 +61,7 @@ def decide_set(current: StoredCalendar | None, requested: ReportingCalendar,
         raise RuleViolation("revision", "next_revision",
                             f"the calendar is at revision {now}; a change must name revision {now + 1} "
                             "(or no revision)", status=409)
-    return CalendarDecision(True, now + 1)
+    return CalendarDecision(True, following_revision(now))
 
 
 @dataclass(frozen=True)
