@@ -10,6 +10,7 @@ import zipfile
 import pytest
 from sqlalchemy import text
 
+from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -105,3 +106,25 @@ async def test_an_action_plan_at_the_last_database_integer_is_a_409_not_a_500(cl
     edited = await client.patch(f"{plan}/items/{target}", json={"status": "done"})
     assert edited.status_code == 409 and problem_fields(edited) == [("revision", "revisions_exhausted")], edited.text
     assert (await client.get(plan)).json()["items"][0]["status"] == "planned"  # nothing written
+
+
+@pytest.mark.parametrize(("action", "status", "other"), [("publish", "PUBLISHED", "keep-private"),
+                                                         ("keep-private", "PRIVATE", "publish")])
+async def test_the_same_publish_or_keep_private_again_is_answered_as_the_first(client, db, action, status, other):
+    """Failed on the old code: a client's retry of its publish (after a timeout: the first had made it final) was a
+    409 `final`, "can no longer be published; start a new self-assessment for a new round" — telling a client whose
+    publish had succeeded that it had not. Now 200 with the self-assessment as it stands, no second event; the other
+    action, or another start term than the plan's, is still the 409."""
+    sa_id = await final(client, action)
+    events = await testing.outbox_events(db, "styrkedja.lika")
+    first = await client.get(f"/v1/self-assessments/{sa_id}")
+    for body in (None, {}, {"start_term": (await client.get(
+            f"/v1/self-assessments/{sa_id}/action-plan")).json()["start_term"]}):
+        again = await client.post(f"/v1/self-assessments/{sa_id}/{action}", json=body)
+        assert (again.status_code, again.json()["status"]) == (200, status), again.text
+        assert again.json() == first.json()
+    for path, body in ((other, None), (action, {"start_term": "VT 2031/32"})):
+        refused = await client.post(f"/v1/self-assessments/{sa_id}/{path}", json=body)
+        assert refused.status_code == 409 and problem_fields(refused) == [("self_assessment_id", "final")], \
+            refused.text
+    assert len(await testing.outbox_events(db, "styrkedja.lika")) == len(events)

@@ -25,6 +25,7 @@ from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
 from ..access.rules import Owner, may_read, require_read, require_write
+from ..action_plans import queries as plan_queries
 from ..action_plans.service import generate_plan
 from ..catalogue.library import catalogue_for
 from ..domain import AssessmentStatus, Catalogue, SchoolTerm, SelfAssessment
@@ -181,6 +182,24 @@ class SelfAssessments:
             raise RuleViolation(problem.field, problem.rule, problem.message, status=409)
         return row, catalogue_for(row["catalogue_version"])
 
+    async def _finalised_already(self, session: AsyncSession, self_assessment_id: uuid.UUID, *, publish: bool,
+                                 start: SchoolTerm | None) -> Loaded | None:
+        """The same publish (or keep-private) again — a client's retry after a timeout, the first having made it
+        final — answered as the first was: the self-assessment as it stands, nothing stored, no event. It was a 409
+        `final` ("can no longer be published; start a new self-assessment"), which told a client whose publish had
+        succeeded that it had not. None where this is no such request (a draft; the other action; another start
+        term than the plan's: those are the usual path's, and its 409)."""
+        row = await load(session, self_assessment_id, lock=True)
+        wanted = AssessmentStatus.PUBLISHED if publish else AssessmentStatus.PRIVATE
+        if row["origin"] != "tool" or row["status"] != wanted.value:
+            return None
+        require_write(self.actor, owner_of(row))
+        if start is not None:
+            plan = await plan_queries.plan(session, self_assessment_id)
+            if plan is None or plan["start_term"] != str(start):
+                return None
+        return row, await ratings_of(session, row)
+
     async def save(self, self_assessment_id: uuid.UUID, entries: list[RatingSaveIn]) -> Loaded:
         """The draft with its ratings after the save."""
         items = [e.model_dump() for e in entries]
@@ -204,6 +223,10 @@ class SelfAssessments:
         now = datetime.now(UTC)
         start = _start_term(start_term, now)
         async with self.db.sessions.begin() as session:
+            done = await self._finalised_already(session, self_assessment_id, publish=publish,
+                                                 start=None if start_term is None else start)
+            if done is not None:
+                return done
             row, catalogue = await self._draft_for_change(session, self_assessment_id,
                                                           "published" if publish else "kept private")
             ratings = await queries.ratings(session, self_assessment_id)
