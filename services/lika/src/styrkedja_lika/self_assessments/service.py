@@ -10,13 +10,15 @@ import dataclasses
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
+from styrkedja_contracts.calendar import DEFAULT_CALENDAR
 from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR
 from styrkedja_contracts.events.lika import LikaRating, LikaSelfAssessmentPublishedV1
 from styrkedja_kit.auth import Principal
@@ -79,13 +81,23 @@ _START_TERM = re.compile(r"(HT|VT) ([0-9]{4})/[0-9]{2}")
 _TERM_RULE = "a term like 'HT 2026/27' (HT or VT, one space, the school year)"
 
 
+#: the time zone of a school's days (the contracts' default calendar's: Swedish time), not UTC's: at 00:30 on 1 July in
+#: Sweden a draft was dated 30 June and a plan started in the spring term just over
+SCHOOL_TIME = ZoneInfo(DEFAULT_CALENDAR.timezone)
+
+
+def school_day(now: datetime) -> date:
+    """The day it is at a school at the moment `now`."""
+    return now.astimezone(SCHOOL_TIME).date()
+
+
 def _start_term(text: str | None, now: datetime) -> SchoolTerm:
     """The plan's start term asked for. In the years every date of a request lies in (`EARLIEST_YEAR`-`LATEST_YEAR`):
     the school years' own rule runs to 9998/99, and the plan's suggested terms, counted on from the start, then left
     it — `HT 9998/99` was a 500 at publish. Its rule broken is said in words, never as pydantic's own text (the
     model's name, a link to pydantic's site)."""
     if text is None:
-        return rules.term_of(now)
+        return rules.term_of(school_day(now))
     found = _START_TERM.fullmatch(text)
     if found is None:
         raise RuleViolation("start_term", "term_format", f"must be {_TERM_RULE}")
@@ -160,7 +172,7 @@ class SelfAssessments:
         async with self.db.sessions.begin() as session:
             if await queries.insert_new(session, {
                     "self_assessment_id": self_assessment_id, **header, "status": AssessmentStatus.DRAFT.value,
-                    "origin": "tool", "assessed_on": body.assessed_on or now.date(), "created_at": now,
+                    "origin": "tool", "assessed_on": body.assessed_on or school_day(now), "created_at": now,
                     "updated_at": now}):
                 return await load(session, self_assessment_id), {}, True
             row = await load(session, self_assessment_id)
@@ -272,7 +284,7 @@ class SelfAssessments:
             if await queries.insert_new(session, {"self_assessment_id": self_assessment_id, **content,
                                                   "status": AssessmentStatus.PUBLISHED.value, "origin": "import",
                                                   "event_id": event.id, "published_at": now,
-                                                  "assessed_on": now.date(), "finalised_at": now,
+                                                  "assessed_on": school_day(now), "finalised_at": now,
                                                   "created_at": now, "updated_at": now}):
                 await self.outbox.add(session, [event])
                 return PublishedOut(self_assessment_id=self_assessment_id, published_at=now, status="stored")
