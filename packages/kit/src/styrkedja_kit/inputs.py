@@ -112,6 +112,22 @@ def unique_items(values: list[Any]) -> list[Any]:
     return values
 
 
+def unordered_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of `model` that are `UniqueItems` (or optional ones): sets, whose order says nothing."""
+    def unique(annotation: Any, metadata: Sequence[Any]) -> bool:
+        if any(getattr(m, "func", None) is unique_items for m in metadata):
+            return True
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            base, *extra = get_args(annotation)
+            return unique(base, extra)
+        if origin in (Union, UnionType):
+            return any(unique(arg, []) for arg in get_args(annotation) if arg is not type(None))
+        return False
+
+    return frozenset(name for name, field in model.model_fields.items() if unique(field.annotation, field.metadata))
+
+
 #: A list whose values are each given once (a 422 naming the list and `unique` otherwise): `UniqueItems[Criterion]`.
 UniqueItems = Annotated[list[_Item], AfterValidator(unique_items), Field(json_schema_extra={"uniqueItems": True})]
 

@@ -54,15 +54,35 @@ def _next(stored: Stored) -> int:
     return following_revision(stored.revision)
 
 
-def decide_change(stored: Stored | None, requested: int | None, content: dict[str, Any]) -> tuple[Decision, int]:
-    """(decision, revision) for publishing `content`, optionally at an explicit revision."""
+def same_content(stored: dict[str, Any], content: dict[str, Any], unordered: frozenset[str] = frozenset()) -> bool:
+    """Whether `content` says what `stored` says. The lists of the `unordered` fields are sets (each value once, the
+    kit's `UniqueItems`): the same values in another order — a client building them from a set or a map, another order
+    each time — are no change (they were a new revision and event)."""
+    if stored == content:
+        return True
+    if not unordered or stored.keys() != content.keys():
+        return False
+    for key, value in content.items():
+        old = stored[key]
+        if key in unordered and isinstance(value, list) and isinstance(old, list):
+            if len(old) != len(value) or sorted(map(repr, old)) != sorted(map(repr, value)):
+                return False
+        elif old != value:
+            return False
+    return True
+
+
+def decide_change(stored: Stored | None, requested: int | None, content: dict[str, Any], *,
+                  unordered: frozenset[str] = frozenset()) -> tuple[Decision, int]:
+    """(decision, revision) for publishing `content`, optionally at an explicit revision (`unordered`: see
+    `same_content`)."""
     if stored is None:
         return Decision.APPLY, requested or 1
     if stored.removed and (requested is None or requested <= stored.revision):
         raise RuleViolation("revision", "removed_needs_revision",
                             f"removed at revision {stored.revision}; to restore it, name a revision above that one",
                             status=409)
-    same = not stored.removed and stored.content == content
+    same = not stored.removed and same_content(stored.content, content, unordered)
     if requested is None:
         return (Decision.ALREADY_DONE, stored.revision) if same else (Decision.APPLY, _next(stored))
     if requested == stored.revision and same:

@@ -87,3 +87,26 @@ async def test_a_record_at_the_highest_revision_a_sender_names_can_be_revised_an
 async def set_revision(db, table: str, id_column: str, record_id: str, revision: int) -> None:
     async with db.begin() as conn:
         await conn.execute(text(f"UPDATE {table} SET revision = {revision} WHERE {id_column} = :id"), {"id": record_id})
+
+
+@pytest.mark.parametrize(("path", "id_field", "field", "values"), [
+    ("/v1/plans", "plan_id", "criteria_codes", ["MA9E1", "MA9E2", "MA9E3"]),
+    ("/v1/assessments", "assessment_id", "unmet_criteria", ["Taluppfattning", "Algebra"]),
+])
+async def test_a_list_of_unique_values_sent_again_in_another_order_is_unchanged(
+        client, scalar, assessment, path, id_field, field, values):
+    """Failed on the old code: the same record sent again with its criteria in another order (a client building them
+    from a set) was a new revision and event each time; the values are a set, their order says nothing."""
+    body = plan(criteria_codes=values) if path == "/v1/plans" else assessment("s-3", value="F", unmet_criteria=values)
+    first = await client.post(path, json=body)
+    assert first.status_code == 201, first.text
+    record_id = first.json()[id_field]
+    for again in (values[::-1], values[1:] + values[:1]):
+        same = await client.post(path, json=body | {id_field: record_id, field: again})
+        assert (same.status_code, same.json()["revision"], same.json()["status"]) == (200, 1, "unchanged"), same.text
+        batch = await client.post(f"{path}/batch", json={"items": [body | {id_field: record_id, field: again,
+                                                                           "revision": 1}]})
+        assert (batch.status_code, batch.json()["unchanged"]) == (200, 1), batch.text
+    fewer = await client.post(path, json=body | {id_field: record_id, field: values[:1]})
+    assert (fewer.status_code, fewer.json()["revision"]) == (201, 2), fewer.text
+    assert await scalar("SELECT count(*) FROM outbox") == 2
