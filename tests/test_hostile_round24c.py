@@ -5,8 +5,9 @@ dates a service computes, lengths counted before forming, a retry of a final ste
 Found and fixed (each test failed on the old code, as said at it):
 - An assessment's `unmet_criteria` and a plan's `criteria_codes` took a value twice (stored, sent on, counted twice by
   any reader): now a 422 naming the list and `unique` (the kit's `UniqueItems`, `uniqueItems` in the schema; text
-  compared in its one form, so "Å" composed and decomposed are one) (services/assessment/tests/integration/
-  test_hostile_round24c.py).
+  compared in its one form, so "Å" composed and decomposed are one). And such a list sent again in another order (a
+  client building it from a set) was a new revision and event each time: now the same content (the kit's
+  `same_content`) (services/assessment/tests/integration/test_hostile_round24c.py).
 - A revision of 2147483647 was taken, and the record could then be neither revised nor retracted (its next revision
   fits no database integer: a 422 on `body`). Now a revision a sender names is at most the contracts'
   `MAX_NAMED_REVISION` (a database integer less 2^20) on every revisable write (assessment, plan, support, forecast,
@@ -29,14 +30,17 @@ Found and fixed (each test failed on the old code, as said at it):
   that keeps comments showed another one. Now its underscore is escaped (`_x005F_`).
 - The same publish (or keep-private) again — a retry after a timeout — was a 409 `final` ("start a new
   self-assessment"), telling a client whose publish had succeeded that it had not: now answered as the first.
+- A draft's default day and a plan's default start term were UTC's: at 00:30 on 1 July in Sweden a draft was dated
+  30 June and its plan started in the spring term just over. Now Sweden's (the contracts' default calendar's zone).
 
 Tried and held: LIKA saves and imports with personnummer, NUL, bidi or noncharacters in ids, ratings and comments;
 action-plan edits clearing, repeating or over-long tags, notes and dates outside 1900–2199; comparisons of drafts,
 of two school forms, of self-assessments rated all not relevant; a start term of HT 2199/00; forecasts of 1900/01 and
 of extreme calendars (week 52, Sunday, 60 grace days, UTC+14); the OpenAPI fuzz of the three services.
 Left: a new support intervention or plan sent again without its id (a retry) is a second record (no natural key, no
-Idempotency-Key at these doors; documented: "give your own id"); a list of unique values sent again in another order
-is a new revision; a LIKA draft's default day and start term are UTC's, not the organiser's time zone's.
+Idempotency-Key at these doors; documented: "give your own id"); an assessment or a plan in a school year far ahead
+(up to 9998/99) is taken where its dates are not (a plan names none); a HT window may be set in January and a VT one
+in December (the calendar's weeks are not held to their terms).
 """
 
 from __future__ import annotations
