@@ -130,3 +130,29 @@ async def test_a_calendar_at_the_last_database_integer_is_a_409_not_a_500(client
     changed = await client.put("/v1/calendars/2999", json=CALENDAR | {"grace_days": 9}, headers=admin)
     assert changed.status_code == 409 and problem_fields(changed) == [("revision", "revisions_exhausted")], \
         changed.text
+
+
+@pytest.mark.parametrize(("stored_zone", "read_as"), [("posix/Europe/Helsinki", "Europe/Helsinki"),
+                                                      ("localtime", "Europe/Stockholm"),
+                                                      ("Mars/Olympus_Mons", "Europe/Stockholm")])
+async def test_a_calendar_stored_with_a_time_zone_no_longer_taken_is_read_not_a_500(
+        client, db, token_issuer, stored_zone, read_as):
+    """Failed on the old code: a calendar stored before its time zone was held to an IANA zone (`posix/…`,
+    `localtime`), or naming one this host's zone data lacks, failed validation on every read: its GET, every forecast
+    of the organiser and the PUT that would mend it were 500s. Now read as the zone it copies, else Swedish time; a
+    PUT stores a taken one."""
+    admin = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=["2999"],
+                                                             subject="admin-1")}
+    assert (await client.put("/v1/calendars/2999", json=CALENDAR, headers=admin)).status_code == 200
+    async with db.begin() as conn:
+        await conn.execute(text("UPDATE organiser_calendars SET calendar = jsonb_set(calendar, '{timezone}', "
+                                "CAST(:zone AS jsonb))"), {"zone": json.dumps(stored_zone)})
+    read = await client.get("/v1/calendars/2999", headers=admin)
+    assert (read.status_code, read.json()["calendar"]["timezone"]) == (200, read_as), read.text
+    submitted = await client.post("/v1/forecasts", json=forecast())
+    assert submitted.status_code == 201, submitted.text
+    mended = await client.put("/v1/calendars/2999", json=CALENDAR | {"timezone": "Europe/Stockholm"}, headers=admin)
+    assert (mended.status_code, mended.json()["revision"], mended.json()["status"]) == (200, 2, "stored"), \
+        mended.text  # stored taken, and sent on, even where it reads as the same calendar
+    assert (await client.get("/v1/calendars/2999", headers=admin)).json()["calendar"]["timezone"] == \
+        "Europe/Stockholm"
