@@ -18,6 +18,9 @@ Found and fixed (each test failed on the old code, as said at it):
   identical PUT; and the same calendar under the lock of its next revision (`"revision": current + 1`: a client saving
   the form as it stands) made a new revision and event each time. Now compared in its one order
   (`ReportingCalendar.canonical`) and unchanged (services/forecast/tests/integration/test_hostile_round24c.py).
+- A calendar stored before its time zone was held to an IANA zone (`posix/…`, `localtime`), or naming one this host's
+  zone data lacks, failed validation on every read: its GET, every forecast of the organiser and the PUT that would
+  mend it were 500s. Now read as the zone it copies, else Swedish time; the next PUT stores a taken one.
 - A forecast whose window deadline falls after 2199 (school year 2199/00 on, or 2198/99 under late weeks and grace
   days) was stored with a `forecast.submitted.v1` no consumer decodes (`date_range`: the fast path does not validate
   the dates it computes; reporting dead-lettered it, the forecast never counted). Now a 422 naming `school_year`.
