@@ -29,6 +29,9 @@ Found and fixed (each test failed on the old code, as said at it):
   test_hostile_round24c.py, as the next three).
 - A LIKA self-assessment imported again with its ratings in another order (a tool building them from a map) was a
   409 `published_is_final`: now unchanged (ratings compared by indicator).
+- An action-plan activity stored before a rule of today's event (a tag with a zero-width space) made every edit of
+  the published plan a 422 naming `action_plan` and `tags.0`, whichever activity was edited: now a 409 naming that
+  activity and its field (`items.<activity_id>.tags.0`); editing it mends it.
 - A comment holding `_x0041_` was written to the xlsx as it is, which Excel and LibreOffice show as "A": the export
   that keeps comments showed another one. Now its underscore is escaped (`_x005F_`).
 - The same publish (or keep-private) again — a retry after a timeout — was a 409 `final` ("start a new

@@ -146,3 +146,22 @@ async def test_a_drafts_day_and_a_plans_start_term_are_the_schools_not_utcs(clie
     sa_id = await final(client, "publish")
     assert (await client.get(f"/v1/self-assessments/{sa_id}")).json()["assessed_on"] == "2027-07-01"
     assert (await client.get(f"/v1/self-assessments/{sa_id}/action-plan")).json()["start_term"] == "HT 2027/28"
+
+
+async def test_an_activity_stored_before_a_rule_of_the_event_is_named_and_can_be_mended(client, db):
+    """Failed on the old code: an activity whose tags were stored before a rule of today's event (a zero-width space,
+    two tags that are one once formed) made every edit of the published plan a 422 naming `action_plan` and `tags.0`,
+    whichever activity was edited: the client could not tell which activity to mend. Now a 409 naming that activity
+    and its field; editing it mends it, and the plan can be edited again."""
+    sa_id = await final(client, "publish")
+    plan = f"/v1/self-assessments/{sa_id}/action-plan"
+    first, stale = [i["activity_id"] for i in (await client.get(plan)).json()["items"][:2]]
+    async with db.begin() as conn:  # as stored before the name rules
+        await conn.execute(text("UPDATE action_plan_items SET tags = CAST(:tags AS jsonb) WHERE activity_id = :id"),
+                           {"tags": '["Skola\\u200b", "wifi"]', "id": stale})
+    edited = await client.patch(f"{plan}/items/{first}", json={"status": "done"})
+    assert edited.status_code == 409, edited.text
+    assert problem_fields(edited) == [(f"items.{stale}.tags.0", "no_invisible_characters")]
+    mended = await client.patch(f"{plan}/items/{stale}", json={"tags": ["Skola", "wifi"]})
+    assert mended.status_code == 200, mended.text
+    assert (await client.patch(f"{plan}/items/{first}", json={"status": "done"})).status_code == 200
