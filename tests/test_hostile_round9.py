@@ -254,7 +254,9 @@ async def test_lika_drafts_saves_and_publishes_at_once(services, token_issuer):
                                  + [("POST", f"/v1/self-assessments/{sa_id}/keep-private", {})] * 2)
         rules = _rules(answers)
         published = [a for a in answers if a.request.url.path.endswith("/publish") and a.status_code == 200]
-        assert len(published) == 1, rules
+        # one publish made it final; the others, the same request again, are answered as it (round 24c), its event
+        # once (below)
+        assert published and all(a.json() == published[0].json() for a in published), rules
         # a save may also land before the publish (a 200 of the draft): then it is part of what was published
         saved_first = [a for a in answers if a.request.method == "PATCH" and a.status_code == 200]
         assert all(a.json()["status"] == "DRAFT" for a in saved_first), rules

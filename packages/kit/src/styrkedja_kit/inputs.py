@@ -51,6 +51,7 @@ from pydantic_core import PydanticCustomError
 from styrkedja_contracts.envelope import duplicate_key_location
 from styrkedja_contracts.events.base import (
     MAX_INT4,
+    MAX_NAMED_REVISION,
     add_strict_numbers,
     add_temporal_rules,
     enforce_value_rules,
@@ -69,18 +70,23 @@ from styrkedja_contracts.identifiers import (
     _canonical_organiser,  # the organiser id's spelling and text check in one
     _reject_pin,  # the identifier types' text check: a field of one is checked by its type
     check_text,
+    name_form,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
 
 __all__ = ["InputModel", "RemovalIn", "json_body", "json_body_openapi", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
            "key_given_twice", "json_refusal",
            "SchoolUnitCodeParam", "OrganiserIdParam", "GroupIdParam", "StudentIdParam", "TeacherIdParam",
-           "SubjectCodeParam", "SchoolYearParam", "SafeTextParam", "BatchItems", "BATCH_CAP"]
+           "SubjectCodeParam", "SchoolYearParam", "SafeTextParam", "BatchItems", "BATCH_CAP", "UniqueItems",
+           "unique_items"]
 
 StrictInt = Annotated[int, Strict()]
 StrictBool = Annotated[bool, Strict()]
-Revision = Annotated[int, Strict(), Field(ge=1, le=MAX_INT4, description="Omit to take the next revision number.")]
-RemovalRevision = Annotated[int, Strict(), Field(ge=2, le=MAX_INT4,
+#: a revision a sender names is at most `MAX_NAMED_REVISION` (below a database integer's end: see there), so that a
+#: record can always be revised and retracted after it
+Revision = Annotated[int, Strict(), Field(ge=1, le=MAX_NAMED_REVISION,
+                                          description="Omit to take the next revision number.")]
+RemovalRevision = Annotated[int, Strict(), Field(ge=2, le=MAX_NAMED_REVISION,
                                                  description="Omit to take the next revision number.")]
 
 #: The schema's own cap on a batch; the service's `max_batch_items` setting (default 1000) is the real limit.
@@ -90,6 +96,40 @@ _Item = TypeVar("_Item")
 BatchItems = Annotated[list[_Item], Field(min_length=1, max_length=BATCH_CAP,
                                           description="At most `max_batch_items` (default 1000) items.")]
 
+
+def unique_items(values: list[Any]) -> list[Any]:
+    """Each value of a list once (`UniqueItems`): an assessment naming one unmet criterion twice, or a plan one
+    criteria code twice, was stored as given, and would count twice for any reader counting them. Text compares by
+    its one form (`name_form`: NFC, no surrounding or doubled spaces), as no reader tells such spellings apart. The
+    values are not repeated (only where they stand)."""
+    seen: dict[Any, int] = {}
+    for index, value in enumerate(values):
+        key = name_form(value) if isinstance(value, str) else value
+        first = seen.setdefault(key, index)
+        if first != index:
+            raise PydanticCustomError("unique", "item {index} repeats item {first}: give each value once",
+                                      {"index": index, "first": first})
+    return values
+
+
+def unordered_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of `model` that are `UniqueItems` (or optional ones): sets, whose order says nothing."""
+    def unique(annotation: Any, metadata: Sequence[Any]) -> bool:
+        if any(getattr(m, "func", None) is unique_items for m in metadata):
+            return True
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            base, *extra = get_args(annotation)
+            return unique(base, extra)
+        if origin in (Union, UnionType):
+            return any(unique(arg, []) for arg in get_args(annotation) if arg is not type(None))
+        return False
+
+    return frozenset(name for name, field in model.model_fields.items() if unique(field.annotation, field.metadata))
+
+
+#: A list whose values are each given once (a 422 naming the list and `unique` otherwise): `UniqueItems[Criterion]`.
+UniqueItems = Annotated[list[_Item], AfterValidator(unique_items), Field(json_schema_extra={"uniqueItems": True})]
 
 
 def document_batch_limit(openapi: dict[str, Any], max_batch_items: int) -> dict[str, Any]:

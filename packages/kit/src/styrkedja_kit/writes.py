@@ -78,6 +78,7 @@ from styrkedja_contracts.registry import REGISTRY, schema_uri
 from .auth.policy import Write, may_write, require_write_each
 from .auth.principal import Principal
 from .db import Database
+from .inputs import unordered_fields
 from .outbox import NOTIFY_CHANNEL, Outbox
 from .problems import RACE_STATES
 from .revisions import Decision, Stored, decide_change, decide_removal
@@ -142,6 +143,8 @@ class Change:
     #: The id was made for this request (a new random UUID): no stored row can hold it, so the first
     #: try does not look it up (the retry after a unique violation does, like any other id).
     fresh: bool = False
+    #: The content's fields whose lists are sets (`UniqueItems`): their order is no change (`decide_change`).
+    unordered: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -226,6 +229,7 @@ class RequestItems:
         self.id_field = id_field
         self._items: TypeAdapter[list[Any]] = TypeAdapter(list[model])  # type: ignore[valid-type]
         self._not_content = {"__all__": {id_field, "revision"}}
+        self.unordered = unordered_fields(model)
 
     def contents(self, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
         """What each item says, JSON-ready, without its id and revision (`Change.content`: compared to tell
@@ -237,8 +241,9 @@ class RequestItems:
         stored record holds it, so the first try does not look it up)."""
         ids = [getattr(item, self.id_field) for item in items]
         made = iter(random_uuids(ids.count(None)))
-        return [Change(next(made), item.revision, content, fresh=True) if record_id is None
-                else Change(record_id, item.revision, content)
+        unordered = self.unordered
+        return [Change(next(made), item.revision, content, True, unordered) if record_id is None
+                else Change(record_id, item.revision, content, False, unordered)
                 for item, record_id, content in zip(items, ids, self.contents(items), strict=True)]
 
 
@@ -404,7 +409,8 @@ class WritePath:
                     continue
                 stored = None if row is None else self._stored(row)
                 try:
-                    decision, revision = decide_change(stored, change.requested_revision, change.content)
+                    decision, revision = decide_change(stored, change.requested_revision, change.content,
+                                                       unordered=change.unordered)
                 except RuleViolation as error:
                     found.append(error.at_item(at))
                     continue

@@ -10,12 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from styrkedja_assessment.settings import AssessmentSettings
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+MAX_NAMED_REVISION = 2**31 - 1 - 2**20  # the highest revision a sender may name (the contracts' MAX_NAMED_REVISION)
 
 MAX_INT4 = 2**31 - 1
 
@@ -135,7 +138,7 @@ async def test_every_kind_of_bad_item_is_the_same_4xx_on_both_paths(both):
 
 async def test_conflicts_with_stored_state_are_the_same_4xx_on_both_paths(both):
     for response in await post_both(both, {"items": [assessment(0, revision=5), assessment(1),
-                                                     assessment(2, revision=MAX_INT4)]}):
+                                                     assessment(2, revision=MAX_NAMED_REVISION)]}):
         assert response.status_code == 201, response.text
     for response in await post_both(both, {}, path=f"/v1/assessments/{assessment(1)['assessment_id']}/retract"):
         assert response.status_code == 200, response.text
@@ -146,8 +149,20 @@ async def test_conflicts_with_stored_state_are_the_same_4xx_on_both_paths(both):
         assessment(3),
     ]})) == {("items.0.revision", "revision_must_increase"), ("items.1.revision", "removed_needs_revision"),
              ("items.2", "one_result_per_key")}
-    # the next revision of one stored at the largest database integer: the rule only the event could check
+    # a revision named above the highest a sender may name, and the next revision of one stored at the largest
+    # database integer before that rule (no event could carry its next one)
+    assert await same_problem(both, {"items": [assessment(3), assessment(4, revision=MAX_INT4)]}) == [
+        ("items.1.revision", "less_than_equal")]
+    await at_last_revision(both, "assessments", "assessment_id", assessment(2)["assessment_id"])
     assert await same_problem(both, {"items": [assessment(3), assessment(2, value="A")]}) == [
-        ("items.1", "less_than_equal")]
+        ("items.1.revision", "revisions_exhausted")]
     for _, url in both.values():
         assert len(await testing.outbox_events(url, "styrkedja.assessments")) == 4
+
+
+async def at_last_revision(both, table: str, id_column: str, record_id: Any) -> None:
+    """The record stored at the largest database integer, as a sender could name it before revisions were bounded."""
+    for _, url in both.values():
+        async with testing.async_engine(url) as engine, engine.begin() as conn:
+            await conn.execute(text(f"UPDATE {table} SET revision = {MAX_INT4} WHERE {id_column} = :id"),
+                               {"id": str(record_id)})

@@ -9,12 +9,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from styrkedja_contracts import forecast_id_for
 from styrkedja_devstack import testing
 from styrkedja_devstack.testing import problem_fields
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+MAX_NAMED_REVISION = 2**31 - 1 - 2**20  # the highest revision a sender may name (the contracts' MAX_NAMED_REVISION)
 
 MAX_INT4 = 2**31 - 1
 LATE_YEAR = "2020/21"     # its windows are long past: always late
@@ -111,7 +114,7 @@ async def test_every_kind_of_bad_item_is_the_same_4xx_on_both_paths(both, client
 
 async def test_conflicts_with_stored_state_are_the_same_4xx_on_both_paths(both, client_token):
     for response in await post_both(both, client_token, {"items": [forecast(0, revision=5), forecast(1),
-                                                                   forecast(2, revision=MAX_INT4)]}):
+                                                                   forecast(2, revision=MAX_NAMED_REVISION)]}):
         assert response.status_code == 201, response.text
     one = forecast(1)
     path = f"/v1/forecasts/{forecast_id_for('2999', 's-1', 'GRGRMAT01', ON_TIME_YEAR, 'HT')}/withdraw"
@@ -122,8 +125,21 @@ async def test_conflicts_with_stored_state_are_the_same_4xx_on_both_paths(both, 
         one | {"value": "NOT_REACHED"},  # withdrawn: only a revision above the withdrawal's restores it
         forecast(3),
     ]})) == {("items.0.revision", "revision_must_increase"), ("items.1.revision", "removed_needs_revision")}
-    # the next revision of one stored at the largest database integer: the rule only the event could check
+    # a revision named above the highest a sender may name, and the next revision of one stored at the largest
+    # database integer before that rule (no event could carry its next one)
+    assert await same_problem(both, client_token, {"items": [forecast(3), forecast(4, revision=MAX_INT4)]}) == [
+        ("items.1.revision", "less_than_equal")]
+    await at_last_revision(both, "forecasts", "forecast_id",
+                           forecast_id_for("2999", "s-2", "GRGRMAT01", ON_TIME_YEAR, "HT"))
     assert await same_problem(both, client_token, {"items": [forecast(3), forecast(2, value="NOT_REACHED")]}) == [
-        ("items.1", "less_than_equal")]
+        ("items.1.revision", "revisions_exhausted")]
     for _, url in both.values():
         assert len(await testing.outbox_events(url, TOPIC)) == 4
+
+
+async def at_last_revision(both, table: str, id_column: str, record_id: Any) -> None:
+    """The record stored at the largest database integer, as a sender could name it before revisions were bounded."""
+    for _, url in both.values():
+        async with testing.async_engine(url) as engine, engine.begin() as conn:
+            await conn.execute(text(f"UPDATE {table} SET revision = {MAX_INT4} WHERE {id_column} = :id"),
+                               {"id": str(record_id)})

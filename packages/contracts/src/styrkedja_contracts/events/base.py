@@ -43,6 +43,7 @@ from ..identifiers import check_text
 _TYPE_RE = re.compile(r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]+$")
 
 __all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision", "Year", "Round", "MAX_INT4",
+           "MAX_NAMED_REVISION",
            "Int4", "StrictBool", "enforce_value_rules", "EARLIEST_YEAR", "LATEST_YEAR", "temporal_as_text", "within_years",
            "add_temporal_rules", "add_uuid_rules", "add_strict_numbers", "uuid_as_text", "UUID_TEXT", "WHERE", "full_loc", "located_strings"]
 
@@ -71,6 +72,13 @@ StrictBool = Annotated[bool, Strict()]
 """A strict boolean (``1`` and ``"true"`` are not booleans)."""
 
 Revision = Annotated[int, Strict(), Field(ge=1, description="Revision number; only the newest revision counts.")]
+
+#: The highest revision a sender may name (a write's `revision` at the HTTP door): 2**20 below `MAX_INT4`, so that a
+#: record at the highest revision a sender named can still be revised and removed, by the revisions the service
+#: numbers itself (stored + 1), a million times more. Named up to `MAX_INT4`, a record at it could be neither revised
+#: nor retracted (its next revision fits no database integer, nor an event). An event carries any revision up to
+#: `MAX_INT4` (the ones the service numbered above this bound too). Still above any Unix time before 2038.
+MAX_NAMED_REVISION = MAX_INT4 - 2**20
 Year = Annotated[int, Strict(), Field(ge=0, le=9, description="Årskurs 0–9 (0 = förskoleklass).")]
 Round = Annotated[int, Strict(), Field(ge=1, le=4, description="Publication round 1–4 within the school year.")]
 

@@ -88,6 +88,16 @@ class ReportingCalendar(ContractModel):
             raise ValueError("round_deadlines must name each round at most once")
         return self
 
+    def canonical(self) -> ReportingCalendar:
+        """The same calendar in its one order (windows HT then VT, round deadlines by round): two calendars are the
+        same calendar when their canonical forms are equal, whatever order each was written or stored in (a calendar
+        stored before the forecast service kept one order, or sent by another producer)."""
+        windows = tuple(sorted(self.forecast_windows, key=lambda w: list(Term).index(w.term)))
+        deadlines = tuple(sorted(self.round_deadlines, key=lambda d: d.round))
+        if windows == self.forecast_windows and deadlines == self.round_deadlines:
+            return self
+        return self.model_copy(update={"forecast_windows": windows, "round_deadlines": deadlines})
+
     def window_of(self, term: Term | str) -> ForecastWindow:
         return next(w for w in self.forecast_windows if w.term is Term(term))
 

@@ -26,7 +26,7 @@ from styrkedja_contracts.identifiers import (
 )
 from styrkedja_contracts.scales import Scale
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, UniqueItems
 from styrkedja_kit.writes import BatchAnswer
 
 
@@ -44,7 +44,8 @@ class AssessmentIn(InputModel):
     kind: AssessmentKind
     scale: Scale
     value: str = Field(min_length=1, max_length=32)
-    unmet_criteria: list[Criterion] = Field(default_factory=list, max_length=100)
+    unmet_criteria: UniqueItems[Criterion] = Field(default_factory=list, max_length=100,
+                                                   description="Each criterion once.")
     school_year: SchoolYear
     term: Term
     round: Round

@@ -18,7 +18,7 @@ from styrkedja_contracts.identifiers import (
     Term,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, UniqueItems
 from styrkedja_kit.writes import BatchAnswer
 
 #: the longest link taken (what browsers and the sitemaps protocol take: 2,048)
@@ -36,8 +36,8 @@ class PlanIn(InputModel):
     term: Term
     # a title is shown as a name: no invisible characters, not blank (the contracts' `Name`)
     title: Annotated[Name, Field(min_length=1, max_length=300)]
-    criteria_codes: list[SubjectCode] = Field(default_factory=list, max_length=200,
-                                              description="Covered knowledge criteria codes.")
+    criteria_codes: UniqueItems[SubjectCode] = Field(default_factory=list, max_length=200,
+                                                     description="Covered knowledge criteria codes, each once.")
     published_on: date
     # a link is read by people and stored with every revision: as long as browsers take (70,000 characters were stored)
     link: Annotated[AnyHttpUrl, UrlConstraints(max_length=MAX_LINK_LENGTH)] | None = Field(

@@ -14,12 +14,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from styrkedja_contracts.calendar import Window, forecast_window, is_late
+from pydantic import ValidationError
+
+from styrkedja_contracts.calendar import DEFAULT_CALENDAR, Window, forecast_window, is_late
+from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR
 from styrkedja_contracts.events.calendar import ForecastWindow, ReportingCalendar
 from styrkedja_contracts.identifiers import Term
+from styrkedja_kit.revisions import following_revision
 from styrkedja_kit.rules import RuleViolation
 
 from ..forecasts.rules import WindowConfig
@@ -33,10 +39,34 @@ def calendar_of_config(config: WindowConfig) -> ReportingCalendar:
         grace_days=config.grace_days, timezone=config.timezone)
 
 
+def stored_calendar(stored: Mapping[str, Any]) -> tuple[ReportingCalendar, bool]:
+    """A calendar as stored, read under today's rules. One stored before its time zone was held to an IANA zone (the
+    contracts, round 23) may name one no longer taken — `posix/Europe/Stockholm`, `localtime` — or one this host's
+    zone data lacks: its validation failed on every read, and every forecast of the organiser, its calendar's GET and
+    the PUT that would mend it were a 500. Such a zone is read as the IANA zone it copies (`posix/…`, `right/…`), else
+    as the default calendar's (Swedish time, what a Swedish host's `localtime` was); the next PUT stores a taken
+    one. With whether it was read as stored (False: mended)."""
+    try:
+        return ReportingCalendar.model_validate(stored), True
+    except ValidationError:
+        zone = stored.get("timezone")
+        copied = zone.split("/", 1)[1] if isinstance(zone, str) and zone.startswith(("posix/", "right/")) else None
+        for kept in (copied, DEFAULT_CALENDAR.timezone):
+            if kept is None:
+                continue
+            try:
+                return ReportingCalendar.model_validate({**stored, "timezone": kept}), False
+            except ValidationError:
+                continue
+        raise
+
+
 @dataclass(frozen=True)
 class StoredCalendar:
     revision: int
     calendar: ReportingCalendar
+    #: False: read with a time zone mended (`stored_calendar`): a PUT of the same calendar stores it, taken
+    as_stored: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,19 +79,35 @@ def decide_set(current: StoredCalendar | None, requested: ReportingCalendar,
                requested_revision: int | None) -> CalendarDecision:
     """A PUT of `requested` over what is stored (None: the organiser still has the defaults)."""
     now = current.revision if current else 0
-    if current is not None and current.calendar == requested and requested_revision in (None, now):
+    # compared in their one order: a calendar stored in another (before the service kept one) is the same calendar
+    same = current is not None and current.as_stored and current.calendar.canonical() == requested.canonical()
+    # the lock names the revision a change would take (now + 1): a client that always sends it (read, then save the
+    # form as it stands) sent the same calendar again, no change — a new revision and event each time before
+    if same and requested_revision in (None, now, now + 1):
         return CalendarDecision(False, now)
     if requested_revision is not None and requested_revision != now + 1:
         raise RuleViolation("revision", "next_revision",
                             f"the calendar is at revision {now}; a change must name revision {now + 1} "
                             "(or no revision)", status=409)
-    return CalendarDecision(True, now + 1)
+    return CalendarDecision(True, following_revision(now))
 
 
 @dataclass(frozen=True)
 class Lateness:
     deadline: date
     late: bool
+
+
+def check_window_in_years(school_year: str, term: Term | str, calendar: ReportingCalendar) -> None:
+    """A forecast's window deadline (grace days included) lies in the years every date of an event may have: a
+    school year from 2199/00 on (or 2198/99 under a calendar of late weeks and grace days) has its deadline in 2200
+    or later, and its `forecast.submitted.v1` was written to the outbox as the service made it, a date no consumer
+    takes (reporting dead-lettered it: the forecast stored here, never counted there). A 422 naming `school_year`."""
+    deadline = forecast_window(school_year, term, calendar).deadline
+    if not EARLIEST_YEAR <= deadline.year <= LATEST_YEAR:
+        raise RuleViolation("school_year", "date_range",
+                            f"the {Term(term).value} forecast window of {school_year} by the organiser's calendar ends "
+                            f"{deadline.isoformat()}, outside the years {EARLIEST_YEAR}–{LATEST_YEAR} a date may lie in")
 
 
 def forecast_lateness(school_year: str, term: Term | str, received_at: datetime,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from styrkedja_contracts.events.calendar import ReportingCalendar
-from styrkedja_contracts.identifiers import Term
 from styrkedja_kit.inputs import Revision
 
 
@@ -17,10 +16,7 @@ class CalendarIn(ReportingCalendar):
     def calendar(self) -> ReportingCalendar:
         """The calendar in its one order (windows HT then VT, deadlines by round): the same calendar listed in
         another order is the same calendar (`unchanged`), not a new revision and event."""
-        given = self.model_dump(exclude={"revision"})
-        given["forecast_windows"] = sorted(given["forecast_windows"], key=lambda w: list(Term).index(w["term"]))
-        given["round_deadlines"] = sorted(given["round_deadlines"], key=lambda d: d["round"])
-        return ReportingCalendar.model_validate(given)
+        return ReportingCalendar.model_validate(self.model_dump(exclude={"revision"})).canonical()
 
 
 class CalendarOut(BaseModel):

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_contracts.events.calendar import ReportingCalendar
 
 from ..metadata import metadata
-from .rules import StoredCalendar
+from .rules import StoredCalendar, stored_calendar
 
 organiser_calendars = Table(
     "organiser_calendars", metadata,
@@ -43,7 +43,7 @@ async def load(session: AsyncSession, organiser_id: str, *, lock: bool = False) 
     if lock:
         query = query.with_for_update()
     row = (await session.execute(query)).one_or_none()
-    return None if row is None else StoredCalendar(row.revision, ReportingCalendar.model_validate(row.calendar))
+    return None if row is None else StoredCalendar(row.revision, *stored_calendar(row.calendar))
 
 
 async def load_many(session: AsyncSession, organiser_ids: Iterable[str]) -> dict[str, ReportingCalendar]:
@@ -52,7 +52,7 @@ async def load_many(session: AsyncSession, organiser_ids: Iterable[str]) -> dict
         return {}
     c = organiser_calendars.c
     rows = (await session.execute(select(c.organiser_id, c.calendar).where(c.organiser_id.in_(ids)))).all()
-    return {r.organiser_id: ReportingCalendar.model_validate(r.calendar) for r in rows}
+    return {r.organiser_id: stored_calendar(r.calendar)[0] for r in rows}
 
 
 async def save(session: AsyncSession, organiser_id: str, revision: int, calendar: ReportingCalendar,

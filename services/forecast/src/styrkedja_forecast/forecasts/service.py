@@ -26,7 +26,7 @@ from styrkedja_kit.writes import (
     event_data,
 )
 
-from ..calendar.rules import Lateness, calendar_of_config, forecast_lateness
+from ..calendar.rules import Lateness, calendar_of_config, check_window_in_years, forecast_lateness
 from .rules import DEFAULT_WINDOWS, WindowConfig, check_value
 from .schemas import ForecastIn, ForecastOut, WithdrawIn
 from .tables import TABLES
@@ -99,11 +99,20 @@ class ForecastService:
     async def store(self, items: Sequence[ForecastIn], *, batch: bool = False) -> list[Outcome]:
         """What `submit` does, answered as the write path's outcomes."""
         self.writes.require_writer([item.organiser_id for item in items], batch=batch)
-        violations = check_items(items, _check, batch=batch)
-        changes = [Change(_derived_id(item), item.revision, content)
-                   for item, content in zip(items, _items.contents(items), strict=True)]
         # the late flag by each organiser's årshjul, the same rule reporting's compliance applies
         calendars = await self.calendars({item.organiser_id for item in items})
+        periods: set[tuple[str, str, str]] = set()  # each organiser's period judged once (a batch shares a few)
+
+        def check(item: ForecastIn) -> None:
+            _check(item)
+            period = (item.organiser_id, item.school_year, item.term.value)
+            if period not in periods:
+                check_window_in_years(item.school_year, item.term, calendars[item.organiser_id])
+                periods.add(period)
+
+        violations = check_items(items, check, batch=batch)
+        changes = [Change(_derived_id(item), item.revision, content)
+                   for item, content in zip(items, _items.contents(items), strict=True)]
 
         # a batch's forecasts share a few windows: each computed once per organiser, period and time
         windows: dict[tuple[str, str, str, datetime], Lateness] = {}

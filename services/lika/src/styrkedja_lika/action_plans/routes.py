@@ -21,6 +21,10 @@ from .rules import MAX_TAG_LENGTH, MAX_TAGS, PlanFilter
 #: the plan's filters by owner and tag: a name (the contracts' `Name`) within the lengths an item's owner and tag
 #: have; the length inside the type, so that FastAPI keeps every rule of it (tests/test_hostile_round13.py)
 OwnerFilter = Annotated[Name, StringConstraints(max_length=100)]
+#: an item's owner as an edit gives it: a name whose length is counted formed, as it is stored (the column holds 100):
+#: counted as sent, 100 characters that Unicode's NFC makes 200 (U+0958 and other composition exclusions) passed,
+#: and the update failed in the database (a 500)
+OwnerName = OwnerFilter
 TagFilter = Annotated[Name, StringConstraints(max_length=MAX_TAG_LENGTH)]
 from .service import ActionPlans
 
@@ -78,7 +82,7 @@ class ItemEditIn(InputModel):
 
     status: ActionStatus | None = None
     priority: int | None = Field(None, ge=1, le=3)
-    owner: str | None = Field(None, max_length=100)
+    owner: OwnerName | None = None
     due_date: date | None = None
     tags: list[str] | None = Field(None, max_length=MAX_TAGS * 5)
     note: str | None = Field(None, max_length=4000)

@@ -10,8 +10,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from styrkedja_contracts.events.base import full_loc
 from styrkedja_contracts.events.lika import ActionStatus, LikaActionPlanItem
 from styrkedja_contracts.identifiers import name_form
+from styrkedja_kit.rules import RuleViolation
 
 from ..domain import ActionPlan
 from ..problems import FieldProblem
@@ -97,9 +101,23 @@ class PlanFilter:
 
 
 def event_items(items: Sequence[Mapping[str, Any]]) -> tuple[LikaActionPlanItem, ...]:
-    """What the organiser's compilation needs of each activity; the note stays in the service."""
-    return tuple(LikaActionPlanItem(activity_id=i["activity_id"], indicator_id=i["indicator_id"], area=i["area"],
-                                    position=i["position"], title=i["title"], status=i["status"],
-                                    priority=i["priority"], owner=i["owner"], due_date=i["due_date"],
-                                    tags=tuple(i["tags"])) for i in sorted(items, key=lambda i: i["position"]))
+    """What the organiser's compilation needs of each activity; the note stays in the service. An activity stored
+    before a rule of today's event (a tag with a zero-width space, two tags one once formed) is a 409 naming that
+    activity and its field: it was a 422 naming `action_plan` and `tags.0`, whichever activity the edit was of, so the
+    client could not tell which one to mend (editing it mends it: its new values replace the stored ones)."""
+    out = []
+    for i in sorted(items, key=lambda i: i["position"]):
+        try:
+            out.append(LikaActionPlanItem(activity_id=i["activity_id"], indicator_id=i["indicator_id"], area=i["area"],
+                                          position=i["position"], title=i["title"], status=i["status"],
+                                          priority=i["priority"], owner=i["owner"], due_date=i["due_date"],
+                                          tags=tuple(i["tags"])))
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in full_loc(first))
+            raise RuleViolation(f"items.{i['activity_id']}.{where}", str(first["type"]),
+                                f"activity {i['activity_id']}'s stored {where} breaks a rule of the plan's event "
+                                f"({first['msg']}): edit that activity's {where.split('.')[0]} first",
+                                status=409) from None
+    return tuple(out)
 

@@ -16,6 +16,7 @@ from styrkedja_contracts.events.lika import LikaActionPlanChangedV1
 from styrkedja_kit.auth import Principal
 from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
+from styrkedja_kit.revisions import following_revision
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
 from ..access.rules import Owner, require_read, require_write
@@ -106,6 +107,7 @@ class ActionPlans:
             changed = rules.apply_edit(item, changes)
             if not changed:
                 return item, plan["revision"]
+            following_revision(plan["revision"])  # a 409 where none follows, before anything is written
             await queries.update_item(session, self_assessment_id, activity_id, changed, now)
             revision = await queries.next_revision(session, self_assessment_id, now)
             item.update(changed)

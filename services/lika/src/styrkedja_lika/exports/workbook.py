@@ -7,6 +7,7 @@ comment such as `=HYPERLINK(...)` cannot run in the reader's Excel."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,15 @@ PLAN_HEADERS = ("Ordning", "Aktivitet", "Benämning", "Indikator", "Område", "N
                 "Status", "Ansvarig", "Klart senast", "Föreslagen termin", "Taggar", "Anteckning")
 STATUS_LABELS = {"planned": "Planerad", "in_progress": "Pågår", "done": "Klar", "dropped": "Avbruten"}
 _WIDTHS = {"Kommentar": 60, "Anteckning": 60, "Benämning": 50}
+#: what a spreadsheet reads as an escaped character in a cell's text (ECMA-376 ST_Xstring: `_x0041_` is "A", `_x000D_`
+#: a carriage return), which openpyxl writes as it is: a comment holding one showed another text in Excel and
+#: LibreOffice than the one typed. Its underscore written as `_x005F_` keeps it as typed.
+_ESCAPE_LIKE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def as_typed(text: str) -> str:
+    """`text` as a cell's text that a spreadsheet shows as typed (see `_ESCAPE_LIKE`)."""
+    return _ESCAPE_LIKE.sub("_x005F_", text) if "_x" in text else text
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ def _write(ws: Worksheet, sheet: Sheet) -> None:
     for row_cells in ws.iter_rows():
         for cell in row_cells:
             if isinstance(cell.value, str):
+                cell.value = as_typed(cell.value)
                 cell.data_type = "s"  # never a formula, whatever the text starts with
     wrap = Alignment(wrap_text=True, vertical="top")
     for n, header in enumerate(sheet.headers, start=1):

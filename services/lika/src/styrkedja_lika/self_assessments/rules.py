@@ -83,3 +83,14 @@ def term_of(day: date | datetime) -> SchoolTerm:
     if day.month >= 7:
         return SchoolTerm.parse(f"HT {day.year}/{(day.year + 1) % 100:02d}")
     return SchoolTerm.parse(f"VT {day.year - 1}/{day.year % 100:02d}")
+
+
+def same_import(stored: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
+    """Whether a self-assessment published elsewhere, sent again, is the one stored: the same header and the same
+    rating (and comment) of each indicator, in whatever order the ratings are listed — one per indicator, their order
+    says nothing (a tool building them from a map lists them in another order each time; that was a 409
+    `published_is_final`)."""
+    def by_indicator(content: Mapping[str, Any]) -> dict[str, Any]:
+        return {**content, "ratings": {r["indicator_id"]: r for r in content["ratings"]}}
+
+    return by_indicator(stored) == by_indicator(sent)

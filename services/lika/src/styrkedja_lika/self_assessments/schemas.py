@@ -43,7 +43,7 @@ class DraftIn(InputModel):
     school_form: SchoolForm
     respondent_role: RespondentRole
     catalogue_version: CatalogueVersion
-    assessed_on: date | None = Field(None, description="The day of the assessment; omitted: today.")
+    assessed_on: date | None = Field(None, description="The day of the assessment; omitted: today in Sweden.")
 
 
 class RatingSaveIn(BaseModel):

@@ -10,13 +10,15 @@ import dataclasses
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
+from styrkedja_contracts.calendar import DEFAULT_CALENDAR
 from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR
 from styrkedja_contracts.events.lika import LikaRating, LikaSelfAssessmentPublishedV1
 from styrkedja_kit.auth import Principal
@@ -25,6 +27,7 @@ from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
 from ..access.rules import Owner, may_read, require_read, require_write
+from ..action_plans import queries as plan_queries
 from ..action_plans.service import generate_plan
 from ..catalogue.library import catalogue_for
 from ..domain import AssessmentStatus, Catalogue, SchoolTerm, SelfAssessment
@@ -78,13 +81,23 @@ _START_TERM = re.compile(r"(HT|VT) ([0-9]{4})/[0-9]{2}")
 _TERM_RULE = "a term like 'HT 2026/27' (HT or VT, one space, the school year)"
 
 
+#: the time zone of a school's days (the contracts' default calendar's: Swedish time), not UTC's: at 00:30 on 1 July in
+#: Sweden a draft was dated 30 June and a plan started in the spring term just over
+SCHOOL_TIME = ZoneInfo(DEFAULT_CALENDAR.timezone)
+
+
+def school_day(now: datetime) -> date:
+    """The day it is at a school at the moment `now`."""
+    return now.astimezone(SCHOOL_TIME).date()
+
+
 def _start_term(text: str | None, now: datetime) -> SchoolTerm:
     """The plan's start term asked for. In the years every date of a request lies in (`EARLIEST_YEAR`-`LATEST_YEAR`):
     the school years' own rule runs to 9998/99, and the plan's suggested terms, counted on from the start, then left
     it — `HT 9998/99` was a 500 at publish. Its rule broken is said in words, never as pydantic's own text (the
     model's name, a link to pydantic's site)."""
     if text is None:
-        return rules.term_of(now)
+        return rules.term_of(school_day(now))
     found = _START_TERM.fullmatch(text)
     if found is None:
         raise RuleViolation("start_term", "term_format", f"must be {_TERM_RULE}")
@@ -159,7 +172,7 @@ class SelfAssessments:
         async with self.db.sessions.begin() as session:
             if await queries.insert_new(session, {
                     "self_assessment_id": self_assessment_id, **header, "status": AssessmentStatus.DRAFT.value,
-                    "origin": "tool", "assessed_on": body.assessed_on or now.date(), "created_at": now,
+                    "origin": "tool", "assessed_on": body.assessed_on or school_day(now), "created_at": now,
                     "updated_at": now}):
                 return await load(session, self_assessment_id), {}, True
             row = await load(session, self_assessment_id)
@@ -180,6 +193,24 @@ class SelfAssessments:
         if problem:
             raise RuleViolation(problem.field, problem.rule, problem.message, status=409)
         return row, catalogue_for(row["catalogue_version"])
+
+    async def _finalised_already(self, session: AsyncSession, self_assessment_id: uuid.UUID, *, publish: bool,
+                                 start: SchoolTerm | None) -> Loaded | None:
+        """The same publish (or keep-private) again — a client's retry after a timeout, the first having made it
+        final — answered as the first was: the self-assessment as it stands, nothing stored, no event. It was a 409
+        `final` ("can no longer be published; start a new self-assessment"), which told a client whose publish had
+        succeeded that it had not. None where this is no such request (a draft; the other action; another start
+        term than the plan's: those are the usual path's, and its 409)."""
+        row = await load(session, self_assessment_id, lock=True)
+        wanted = AssessmentStatus.PUBLISHED if publish else AssessmentStatus.PRIVATE
+        if row["origin"] != "tool" or row["status"] != wanted.value:
+            return None
+        require_write(self.actor, owner_of(row))
+        if start is not None:
+            plan = await plan_queries.plan(session, self_assessment_id)
+            if plan is None or plan["start_term"] != str(start):
+                return None
+        return row, await ratings_of(session, row)
 
     async def save(self, self_assessment_id: uuid.UUID, entries: list[RatingSaveIn]) -> Loaded:
         """The draft with its ratings after the save."""
@@ -204,6 +235,10 @@ class SelfAssessments:
         now = datetime.now(UTC)
         start = _start_term(start_term, now)
         async with self.db.sessions.begin() as session:
+            done = await self._finalised_already(session, self_assessment_id, publish=publish,
+                                                 start=None if start_term is None else start)
+            if done is not None:
+                return done
             row, catalogue = await self._draft_for_change(session, self_assessment_id,
                                                           "published" if publish else "kept private")
             ratings = await queries.ratings(session, self_assessment_id)
@@ -249,12 +284,13 @@ class SelfAssessments:
             if await queries.insert_new(session, {"self_assessment_id": self_assessment_id, **content,
                                                   "status": AssessmentStatus.PUBLISHED.value, "origin": "import",
                                                   "event_id": event.id, "published_at": now,
-                                                  "assessed_on": now.date(), "finalised_at": now,
+                                                  "assessed_on": school_day(now), "finalised_at": now,
                                                   "created_at": now, "updated_at": now}):
                 await self.outbox.add(session, [event])
                 return PublishedOut(self_assessment_id=self_assessment_id, published_at=now, status="stored")
             stored = await load(session, self_assessment_id)
-        if stored["origin"] != "import" or {k: stored[k] for k in queries.IMPORT_COLUMNS} != content:
+        if stored["origin"] != "import" or not rules.same_import({k: stored[k] for k in queries.IMPORT_COLUMNS},
+                                                                 content):
             raise RuleViolation("self_assessment_id", "published_is_final",
                                 "a different self-assessment is already stored under this id; "
                                 "publish a change under a new id", status=409)

@@ -1,0 +1,112 @@
+"""Round 24 (c), the assessment service's writes: lists whose values are each given once, and revisions that can
+always be revised (see tests/test_hostile_round24c.py for the round)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from styrkedja_devstack.testing import problem_fields
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+
+def plan(**overrides) -> dict:
+    body = {"organiser_id": "2999", "school_unit_code": "12345678", "group_id": "7A", "subject_code": "GRGRMAT01",
+            "school_year": "2026/27", "term": "HT", "title": "Bråk och procent", "criteria_codes": ["MA9E1"],
+            "published_on": "2026-08-25"}
+    return body | overrides
+
+
+@pytest.mark.parametrize(("path", "field", "twice"), [
+    ("/v1/plans", "criteria_codes", ["MA9E1", "MA9E2", "MA9E1"]),
+    ("/v1/assessments", "unmet_criteria", ["Kan resonera", "Kan resonera"]),
+    ("/v1/assessments", "unmet_criteria", ["Å", "A\u030a"]),  # one text, composed and decomposed
+    ("/v1/assessments", "unmet_criteria", ["Kan  resonera", " Kan resonera"]),  # one text, spaced otherwise
+])
+async def test_a_value_given_twice_in_a_list_is_a_422_naming_it(client, scalar, assessment, path, field, twice):
+    """Failed on the old code: stored (201) with the value twice, in the row and the event."""
+    body = plan(criteria_codes=twice) if path == "/v1/plans" else assessment("s-1", value="F", unmet_criteria=twice)
+    single = await client.post(path, json=body)
+    assert single.status_code == 422, single.text
+    assert problem_fields(single) == [(field, "unique")]
+    assert "repeats item" in single.json()["errors"][0]["message"]
+    batch = await client.post(f"{path}/batch", json={"items": [{**body, field: twice[:1]}, body]})
+    assert batch.status_code == 422, batch.text
+    assert problem_fields(batch) == [(f"items.1.{field}", "unique")]
+    assert await scalar("SELECT count(*) FROM outbox") == 0
+    once = await client.post(path, json={**body, field: twice[:1]})
+    assert once.status_code == 201, once.text
+
+
+MAX_INT4 = 2**31 - 1
+MAX_NAMED_REVISION = MAX_INT4 - 2**20  # the contracts' MAX_NAMED_REVISION
+
+
+def intervention(**overrides) -> dict:
+    body = {"organiser_id": "2999", "school_unit_code": "12345678", "group_id": "7A", "student_id": "s-1",
+            "subject_code": "GRGRMAT01", "kind": "extra_adjustment", "status": "decided",
+            "start_date": "2026-09-01", "evaluation_date": "2026-11-01", "decided_by_role": "teacher",
+            "decided_by": "t-1", "decided_on": "2026-09-01", "description": "Lugn miljö"}
+    return body | overrides
+
+
+@pytest.mark.parametrize(("path", "id_field", "table", "make", "changed"), [
+    ("/v1/assessments", "assessment_id", "assessments", lambda a: a("s-7"), {"value": "A"}),
+    ("/v1/plans", "plan_id", "plans", lambda a: plan(), {"title": "Algebra"}),
+    ("/v1/support-interventions", "intervention_id", "support_interventions", lambda a: intervention(),
+     {"status": "evaluated", "evaluation_outcome": "better"}),
+])
+async def test_a_record_at_the_highest_revision_a_sender_names_can_be_revised_and_retracted(
+        client, db, scalar, assessment, path, id_field, table, make, changed):
+    """Failed on the old code: revision 2147483647 was taken (201), and then neither a change (422 `body`
+    `less_than_equal`: its next revision fits no database integer) nor a retraction (422) was possible: the record
+    was stuck for good."""
+    body = make(assessment)
+    last = await client.post(path, json=body | {"revision": MAX_INT4})
+    assert last.status_code == 422, last.text
+    assert problem_fields(last) == [("revision", "less_than_equal")]
+    named = await client.post(path, json=body | {"revision": MAX_NAMED_REVISION})
+    assert named.status_code == 201, named.text
+    record_id = named.json()[id_field]
+    # stored at the last database integer (a sender could name it before this rule): a 409 naming the rule, no 500
+    await set_revision(db, table, id_field, record_id, MAX_INT4)
+    for stuck in (await client.post(path, json=body | changed | {id_field: record_id}),
+                  await client.post(f"{path}/{record_id}/retract")):
+        assert stuck.status_code == 409 and problem_fields(stuck) == [("revision", "revisions_exhausted")], stuck.text
+    await set_revision(db, table, id_field, record_id, MAX_NAMED_REVISION)
+    revised = await client.post(path, json=body | changed | {id_field: record_id})
+    assert (revised.status_code, revised.json()["revision"]) == (201, MAX_NAMED_REVISION + 1), revised.text
+    too_far = await client.post(f"{path}/{record_id}/retract", json={"revision": MAX_INT4})
+    assert too_far.status_code == 422 and problem_fields(too_far) == [("revision", "less_than_equal")], too_far.text
+    retracted = await client.post(f"{path}/{record_id}/retract")
+    assert (retracted.status_code, retracted.json()["revision"]) == (200, MAX_NAMED_REVISION + 2), retracted.text
+    assert await scalar("SELECT count(*) FROM outbox") == 3
+
+
+async def set_revision(db, table: str, id_column: str, record_id: str, revision: int) -> None:
+    async with db.begin() as conn:
+        await conn.execute(text(f"UPDATE {table} SET revision = {revision} WHERE {id_column} = :id"), {"id": record_id})
+
+
+@pytest.mark.parametrize(("path", "id_field", "field", "values"), [
+    ("/v1/plans", "plan_id", "criteria_codes", ["MA9E1", "MA9E2", "MA9E3"]),
+    ("/v1/assessments", "assessment_id", "unmet_criteria", ["Taluppfattning", "Algebra"]),
+])
+async def test_a_list_of_unique_values_sent_again_in_another_order_is_unchanged(
+        client, scalar, assessment, path, id_field, field, values):
+    """Failed on the old code: the same record sent again with its criteria in another order (a client building them
+    from a set) was a new revision and event each time; the values are a set, their order says nothing."""
+    body = plan(criteria_codes=values) if path == "/v1/plans" else assessment("s-3", value="F", unmet_criteria=values)
+    first = await client.post(path, json=body)
+    assert first.status_code == 201, first.text
+    record_id = first.json()[id_field]
+    for again in (values[::-1], values[1:] + values[:1]):
+        same = await client.post(path, json=body | {id_field: record_id, field: again})
+        assert (same.status_code, same.json()["revision"], same.json()["status"]) == (200, 1, "unchanged"), same.text
+        batch = await client.post(f"{path}/batch", json={"items": [body | {id_field: record_id, field: again,
+                                                                           "revision": 1}]})
+        assert (batch.status_code, batch.json()["unchanged"]) == (200, 1), batch.text
+    fewer = await client.post(path, json=body | {id_field: record_id, field: values[:1]})
+    assert (fewer.status_code, fewer.json()["revision"]) == (201, 2), fewer.text
+    assert await scalar("SELECT count(*) FROM outbox") == 2
