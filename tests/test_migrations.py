@@ -483,8 +483,8 @@ async def _primary_keys(url: str, tables: tuple[str, ...]) -> dict[str, str]:
 
 
 async def test_the_facts_keyed_within_their_organiser_down_and_up_again(fresh_database):
-    """Round 24b: a record is identified within its organiser — the fact tables and compliance's round reports keyed
-    by (id, organiser), the id first; reversible (while no two organisers share an id)."""
+    """Round 24b: a record is identified within its organiser — the fact tables, compliance's round reports and
+    LIKA's tables keyed by (id, organiser), the id first; reversible (while no two organisers share an id)."""
     from alembic import command
 
     from styrkedja_kit.db import outside_event_loop
@@ -493,7 +493,8 @@ async def test_the_facts_keyed_within_their_organiser_down_and_up_again(fresh_da
     package = "styrkedja_reporting"
     url = fresh_database(package)
     ids = {"assessment_facts": "assessment_id", "forecast_facts": "forecast_id", "support_facts": "intervention_id",
-           "plan_facts": "plan_id", "compliance_round_reports": "assessment_id"}
+           "plan_facts": "plan_id", "compliance_round_reports": "assessment_id",
+           "lika_self_assessments": "self_assessment_id", "lika_action_plans": "self_assessment_id"}
     now = {table: f"PRIMARY KEY ({column}, organiser_id)" for table, column in ids.items()}
     assert await _primary_keys(url, tuple(ids)) == now
     outside_event_loop(command.downgrade, alembic_config(package, url), "f9c3e5a7b1d4")

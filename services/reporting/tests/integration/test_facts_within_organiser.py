@@ -1,6 +1,7 @@
 """A record is identified within its organiser: (organiser, id), never the id alone (round 24b).
 
-Reporting found assessments, forecasts, support interventions and compliance's round reports by their id alone. A
+Reporting found assessments, forecasts, support interventions, compliance's round reports and LIKA's self-assessments
+and action plans by their id alone. A
 revision or retraction produced straight to Kafka under ANOTHER organiser's id and message key (topics are keyed by
 organiser: another partition, consumed before or after) took the record over — moved it, and organiser A's figures,
 to organiser B. The producers never do this (their natural keys hold the organiser), a client writing to Kafka may.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import timedelta
+from uuid import uuid5
 
 import pytest
 from sqlalchemy import text
@@ -21,6 +23,7 @@ from sqlalchemy import text
 from styrkedja_contracts import new_event
 from styrkedja_contracts.events.assessment import AssessmentPublishedV1, AssessmentRetractedV1
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
+from styrkedja_contracts.events.lika import LikaActionPlanChangedV1, LikaSelfAssessmentPublishedV1
 from styrkedja_contracts.events.organisation import OrganisationUnitUpsertedV1
 from styrkedja_contracts.events.support import (
     InterventionStatus,
@@ -32,7 +35,7 @@ from styrkedja_reporting.metadata import metadata
 from styrkedja_reporting.ops.queries import consistency_of
 from styrkedja_reporting.rebuild.bulk import OFFSETS, derived_tables
 
-from .test_batch_split import ORG, T0, in_batches, loop_on
+from .test_batch_split import CODES, NS, ORG, T0, in_batches, loop_on
 from .test_rebuild import database_rows, full_log, rebuilt
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -48,6 +51,19 @@ def _other_directory() -> list:
             new_event(OrganisationUnitUpsertedV1(organiser_id=OTHER, unit_type="school_unit", unit_id="su-b",
                                                  parent_id=OTHER, name="B su", school_unit_code=OTHER_CODE,
                                                  updated_at=T0), source="/b")]
+
+
+def _lika(organiser: str, code: str, revision: int, status: str) -> list:
+    """A self-assessment and a revision of its action plan, under one id whoever the organiser."""
+    common = dict(self_assessment_id=uuid5(NS, "lika-shared"), organiser_id=organiser, school_unit_code=code,
+                  school_form="grundskola", catalogue_version="2026.1")
+    return [new_event(LikaSelfAssessmentPublishedV1(
+        **common, respondent_role="rektor", published_at=T0 + timedelta(minutes=revision),
+        ratings=({"indicator_id": "L1", "area": "ledning", "rating": "ACHIEVED"},)), source="/t"),
+        new_event(LikaActionPlanChangedV1(**common, revision=revision, changed_at=T0 + timedelta(minutes=revision),
+                                          items=({"activity_id": "a1", "indicator_id": "L1", "area": "ledning",
+                                                  "position": 1, "title": "Aktivitet", "status": status,
+                                                  "priority": 1},)), source="/t")]
 
 
 def _under_other(data, revision: int):
@@ -102,7 +118,7 @@ def takeovers(log: list, seed: int = 24) -> list:
                 retracted_at=T0 + timedelta(days=40)), source="/b"))
     kinds = Counter(e.type.split(".")[-2] for e in out)
     assert min(kinds.values()) >= 3 and len(kinds) == 6, kinds  # every kind of takeover, several times
-    return out
+    return out + _lika(OTHER, OTHER_CODE, 5, "done")
 
 
 async def rows_of(db: Database, organiser: str) -> dict[str, Counter]:
@@ -131,6 +147,7 @@ def urls(fresh_database) -> dict[str, str]:
 
 async def test_another_organiser_s_events_under_a_s_ids_never_touch_a_s_records_live_or_rebuilt(settings, urls):
     log = full_log()
+    log = log[:6] + _lika(ORG, CODES[0], 1, "planned") + log[6:]  # after A's directory (its school units)
     b, directory = takeovers(log), _other_directory()
     dbs = {way: Database(url) for way, url in urls.items()}
     try:
@@ -141,7 +158,7 @@ async def test_another_organiser_s_events_under_a_s_ids_never_touch_a_s_records_
 
         alone = await rows_of(dbs["alone"], ORG)
         assert alone["figure_pass"] and alone["forecast_aggregates"] and alone["support_aggregates"]
-        assert alone["compliance_round_reports"]
+        assert alone["compliance_round_reports"] and alone["lika_self_assessments"] and alone["lika_action_plans"]
         for way in ("B first", "B last", "rebuild"):
             await consistent(dbs[way])
             found = await rows_of(dbs[way], ORG)
@@ -150,7 +167,8 @@ async def test_another_organiser_s_events_under_a_s_ids_never_touch_a_s_records_
             # B's records are B's own: counted in B's cells
             other = await rows_of(dbs[way], OTHER)
             assert other["assessment_facts"] and other["forecast_facts"] and other["support_facts"]
-            assert other["figure_pass"] and other["compliance_round_reports"]
+            assert other["figure_pass"] and other["compliance_round_reports"] and other["lika_action_plans"]
+            assert other["lika_self_assessments"]
         reference, found_rows = await database_rows(dbs["B last"]), await database_rows(dbs["rebuild"])
         for table, expected in reference.items():
             if table != OFFSETS:

@@ -1,5 +1,6 @@
-"""The fact tables and compliance's round reports keyed by (id, organiser): a record is identified within its
-organiser. Keyed by the id alone, an assessment, forecast, intervention or plan event produced straight to Kafka under
+"""The fact tables, compliance's round reports and LIKA's self-assessments and action plans keyed by (id, organiser):
+a record is identified within its organiser. Keyed by the id alone, an assessment, forecast, intervention or plan
+event (or a LIKA plan revision: a self-assessment was dropped as a re-delivery) produced straight to Kafka under
 another organiser's id and message key (another partition, consumed in any order) named organiser A's stored fact and
 took it over — revised or retracted it and moved it, and A's figures, to the other organiser. Now it is that
 organiser's own record; the live apply and the rebuild fold by the same key. The id leads the key: a batch's look-up
@@ -26,6 +27,8 @@ KEYED = {
     'support_facts': 'intervention_id',
     'plan_facts': 'plan_id',
     'compliance_round_reports': 'assessment_id',
+    'lika_self_assessments': 'self_assessment_id',
+    'lika_action_plans': 'self_assessment_id',
 }
 
 
