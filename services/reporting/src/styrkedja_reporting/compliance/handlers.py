@@ -444,9 +444,11 @@ _SAVE_ROUND_REPORTS = text(
 
 
 # the batch's assessments as if none was stored: the keys (id, organiser) it did not insert come back (the stored
-# ones: usually none), not the thousands it inserted
-_NOT_INSERTED = ("coalesce(array_agg(ARRAY[r.assessment_id, r.organiser_id]), '{}') FROM r "
-                 "WHERE (r.assessment_id, r.organiser_id) NOT IN (SELECT assessment_id, organiser_id FROM ins)")
+# ones: usually none), not the thousands it inserted. Looked for only when the insert wrote fewer rows than it was
+# given (a CASE's subquery runs when its branch is taken): the usual batch builds no hash of its thousands of keys.
+_NOT_INSERTED = ("CASE WHEN (SELECT count(*) FROM ins) = (SELECT count(*) FROM r) THEN CAST('{}' AS text[]) "
+                 "ELSE (SELECT coalesce(array_agg(ARRAY[r.assessment_id, r.organiser_id]), '{}') FROM r "
+                 "WHERE (r.assessment_id, r.organiser_id) NOT IN (SELECT assessment_id, organiser_id FROM ins)) END")
 _INSERT_NEW_ROUND_REPORTS = text(
     f"WITH r AS MATERIALIZED ({_ROUND_ROWS}), "
     f"ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) SELECT * FROM r "
@@ -458,7 +460,7 @@ _INSERT_NEW_ROUND_REPORTS_AND_WINDOWS = text(
     f"WITH r AS MATERIALIZED ({_ROUND_ROWS}), "
     f"ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) SELECT * FROM r "
     "ON CONFLICT (assessment_id, organiser_id) DO NOTHING RETURNING assessment_id, organiser_id) "
-    f"SELECT (SELECT {_NOT_INSERTED}), "
+    f"SELECT {_NOT_INSERTED}, "
     f"ARRAY(SELECT ROW(o.id, (SELECT CAST(c.calendar AS text) FROM {compliance_calendars.name} c "
     "WHERE c.organiser_id = o.id), w.kind, w.period, w.opens, w.deadline, w.timezone) "
     f"FROM unnest(CAST(:organisers AS text[])) AS o(id) LEFT JOIN {compliance_windows.name} w "

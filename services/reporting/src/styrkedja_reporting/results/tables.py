@@ -33,8 +33,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     Boolean,
@@ -61,7 +62,6 @@ from ..staging import (
     as_arrays,
     c_order,
     quoted,
-    sorted_unique,
     unnest_of,
 )
 from .rules import (
@@ -213,6 +213,10 @@ def sole_fact_writer(session: AsyncSession, sole: bool = True) -> None:
         del session.info[_FACT_WRITERS]
 
 
+_SECOND = itemgetter(1)
+_UUID_INT = attrgetter("int")
+
+
 class FactStore:
     """Facts and their aggregates for one kind (assessments or forecasts)."""
 
@@ -284,8 +288,11 @@ class FactStore:
         loaded = session.info.pop(self._preloaded, None)
         if loaded is not None and loaded[0] == wanted:
             return dict(loaded[1])
-        rows = (await session.execute(self._load, {"ids": sorted_unique(fact_id for _, fact_id in wanted),
-                                                   "organisers": sorted(organisers)})).all()
+        # the ids as they are (the keys are distinct: an id twice only under two organisers, harmless in ANY): no
+        # set of the UUIDs made again (a UUID's hash is a Python call), sorted by their integer as `sorted_unique`
+        ids = list(map(_SECOND, wanted))
+        ids.sort(key=_UUID_INT if isinstance(ids[0], UUID) else None)
+        rows = (await session.execute(self._load, {"ids": ids, "organisers": sorted(organisers)})).all()
         make, at = self.make, self._organiser_at
         found = {(row[at], row[0]): make(*row) for row in rows}
         if len(organisers) > 1:  # one organiser's id under another's in the batch: not asked for, left out
