@@ -468,3 +468,36 @@ async def test_the_migrations_kept_spelling_is_the_contracts(fresh_database):
         await engine.dispose()
     assert kept == {v: canonical_organiser_id(v) for v in values}
     assert kept["16212000-1234"] == kept["162120001234"] == kept["2120001234"] == "212000-1234"
+
+
+async def _primary_keys(url: str, tables: tuple[str, ...]) -> dict[str, str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE contype = 'p' AND conrelid::regclass::text = ANY(CAST(:t AS text[]))"), {"t": list(tables)})).all()
+    finally:
+        await engine.dispose()
+    return {row[0]: row[1] for row in rows}
+
+
+async def test_the_facts_keyed_within_their_organiser_down_and_up_again(fresh_database):
+    """Round 24b: a record is identified within its organiser — the fact tables, compliance's round reports and
+    LIKA's tables keyed by (id, organiser), the id first; reversible (while no two organisers share an id)."""
+    from alembic import command
+
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    ids = {"assessment_facts": "assessment_id", "forecast_facts": "forecast_id", "support_facts": "intervention_id",
+           "plan_facts": "plan_id", "compliance_round_reports": "assessment_id",
+           "lika_self_assessments": "self_assessment_id", "lika_action_plans": "self_assessment_id"}
+    now = {table: f"PRIMARY KEY ({column}, organiser_id)" for table, column in ids.items()}
+    assert await _primary_keys(url, tuple(ids)) == now
+    outside_event_loop(command.downgrade, alembic_config(package, url), "f9c3e5a7b1d4")
+    assert await _primary_keys(url, tuple(ids)) == {table: f"PRIMARY KEY ({column})" for table, column in ids.items()}
+    upgrade(package, url)
+    assert await _primary_keys(url, tuple(ids)) == now

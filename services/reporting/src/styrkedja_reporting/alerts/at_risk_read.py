@@ -23,6 +23,7 @@ from styrkedja_contracts.identifiers import Gender
 from styrkedja_contracts.scales import Scale
 
 from ..figures.facts import Forecast, Result, ResultKind
+from ..figures.linked import result_id_of
 from ..figures.periods import SchoolYear, Term, TermPeriod
 from ..results.tables import assessment_facts, forecast_facts
 from ..support.read import active_support_of
@@ -63,7 +64,7 @@ async def students_at_risk(session: AsyncSession, school_unit_code: str, school_
     years: dict[str, int] = {}
     for r in results_rows:
         results[r.student_id].append(Result(
-            str(r.assessment_id), r.student_id, r.subject_code, r.year, Gender(r.gender), (),
+            result_id_of(r), r.student_id, r.subject_code, r.year, Gender(r.gender), (),
             period.school_year, period.term, r.round, ResultKind(r.kind), Scale(r.scale), r.value, _NO_DATE))
         groups[r.student_id].add(r.group_id)
         years[r.student_id] = max(years.get(r.student_id, 0), r.year)

@@ -50,7 +50,7 @@ from ..registry import batch_memo
 from ..results.handlers import batch_changes
 from ..results.rules import GROUP_SEPARATOR
 from ..results.tables import assessment_facts
-from ..staging import any_of, as_arrays, sorted_unique
+from ..staging import any_of, as_arrays
 from .handlers import (
     ASSESSMENT_ROWS_BEFORE,
     ASSESSMENT_TYPES,
@@ -116,13 +116,16 @@ async def note_units_before(session: AsyncSession, batch: Sequence[Delivered]) -
     if noted is not None:  # the same events' facts (this batch's memo): the ids are not collected and sorted again
         rows = {tuple(row[:3]) for row in noted}
     else:
-        ids = sorted_unique(item.event.data.assessment_id for item in batch  # type: ignore[attr-defined]
-                            if item.event.type in ASSESSMENT_TYPES)
-        if not ids:
+        keys = {(item.event.data.organiser_id, item.event.data.assessment_id)  # type: ignore[attr-defined]
+                for item in batch if item.event.type in ASSESSMENT_TYPES}
+        if not keys:
             return
+        # a fact is its organiser's (`results.tables.fact_table`): another organiser's under the same id is not it
         f = assessment_facts.c
-        rows = set((await session.execute(select(f.organiser_id, f.school_unit_code, f.group_id).where(
-            any_of(f.assessment_id, ids), ~f.retracted).distinct())).all())
+        rows = {(organiser, code, group) for fact_id, organiser, code, group in (await session.execute(
+            select(f.assessment_id, f.organiser_id, f.school_unit_code, f.group_id).where(
+                any_of(f.assessment_id, (k[1] for k in keys)), any_of(f.organiser_id, (k[0] for k in keys)),
+                ~f.retracted))).all() if (organiser, fact_id) in keys}
     found: set[UnitKey] = session.info.setdefault(_BEFORE, set())
     for organiser, code, group in rows:
         found.update(units_of(organiser, code, group))

@@ -116,7 +116,6 @@ class ForecastTouched(NamedTuple):
 _TYPE_AND_DATA = attrgetter("event.type", "event.data")
 _ASSESSMENT_TYPES = frozenset(ASSESSMENT_TYPES)
 _FORECAST_TYPES = frozenset(FORECAST_TYPES)
-_ORGANISER = attrgetter("organiser_id")
 _SPLIT = "styrkedja.alerts.split"
 
 
@@ -145,16 +144,14 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
     # the batch's stored facts, read (and locked) once for this and the results handler after it
     assessments, forecasts = batch_results(session, batch)
     if forecasts:
-        found = (await FORECASTS.preload(session, set(map(_FORECAST_ID, forecasts)),
-                                         set(map(_ORGANISER, forecasts)))).values()
+        found = (await FORECASTS.preload(session, set(map(_FORECAST_KEY, forecasts)))).values()
         session.info.setdefault(_BEFORE_FORECASTS, set()).update(
             ForecastTouched(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.term)
             for f in found if not f.withdrawn)
     if not assessments:
         return
     rows = [(f.organiser_id, f.school_unit_code, f.group_id, f.subject_code, f.school_year, f.round)
-            for f in (await ASSESSMENTS.preload(session, set(map(_ASSESSMENT_ID, assessments)),
-                                                set(map(_ORGANISER, assessments)))).values()
+            for f in (await ASSESSMENTS.preload(session, set(map(_ASSESSMENT_KEY, assessments)))).values()
             if not f.retracted]
     session.info.setdefault(_BEFORE, set()).update(rows)  # plain tuples, a Touched's fields
     # the same facts' units are what freshness notes next (`freshness.note_units_before`): no second read, and
@@ -164,8 +161,9 @@ async def note_cells_before(session: AsyncSession, batch: Sequence[Delivered]) -
         memo["rows"] = rows
 
 
-_ASSESSMENT_ID = attrgetter("assessment_id")
-_FORECAST_ID = attrgetter("forecast_id")
+#: a fact's key (`FactStore.key_of`): identified within its organiser
+_ASSESSMENT_KEY = attrgetter("organiser_id", "assessment_id")
+_FORECAST_KEY = attrgetter("organiser_id", "forecast_id")
 
 
 def next_round(period: RoundPeriod) -> RoundPeriod:

@@ -425,9 +425,12 @@ _ROUND_COLUMNS = tuple(c.name for c in compliance_round_reports.columns)
 if tuple(f.name for f in fields(RoundReport)) != _ROUND_COLUMNS:  # `RoundReport(*row)` reads a row in order
     raise RuntimeError("compliance_round_reports' columns are not RoundReport's fields in order")
 _ROUND_ROW = attrgetter(*_ROUND_COLUMNS)
+#: a round report's key: an assessment is identified within its organiser (`results.tables.fact_table`)
+_ROUND_KEY = ("assessment_id", "organiser_id")
 _LOAD_ROUND_REPORTS = text(
     f"SELECT {', '.join(_ROUND_COLUMNS)} FROM {compliance_round_reports.name} "
-    "WHERE assessment_id = ANY(CAST(:ids AS text[])) ORDER BY assessment_id FOR UPDATE")
+    "WHERE assessment_id = ANY(CAST(:ids AS text[])) AND organiser_id = ANY(CAST(:organisers AS text[])) "
+    "ORDER BY assessment_id, organiser_id FOR UPDATE")
 # The round reports go as one JSON parameter (`staging.json_rows`, `received_at` as ISO text cast back
 # exactly), not an array per column: asyncpg's array encoder type-checks each of a batch of 5,000's ~55,000
 # elements (bench/results/apply10.json). `:rows` is cast to text first: a plain string parameter whatever
@@ -436,26 +439,28 @@ _ROUND_ROWS = rows_of_json("CAST(:rows AS text)", list(compliance_round_reports.
 # one statement whatever the batch's size
 _SAVE_ROUND_REPORTS = text(
     f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) {_ROUND_ROWS} "
-    "ON CONFLICT (assessment_id) DO UPDATE SET "
-    + ", ".join(f"{name} = EXCLUDED.{name}" for name in _ROUND_COLUMNS if name != "assessment_id"))
+    "ON CONFLICT (assessment_id, organiser_id) DO UPDATE SET "
+    + ", ".join(f"{name} = EXCLUDED.{name}" for name in _ROUND_COLUMNS if name not in _ROUND_KEY))
 
 
-# the batch's assessments as if none was stored: the ids it did not insert come back (the stored ones:
-# usually none), not the thousands it inserted
+# the batch's assessments as if none was stored: the keys (id, organiser) it did not insert come back (the stored
+# ones: usually none), not the thousands it inserted. Looked for only when the insert wrote fewer rows than it was
+# given (a CASE's subquery runs when its branch is taken): the usual batch builds no hash of its thousands of keys.
+_NOT_INSERTED = ("CASE WHEN (SELECT count(*) FROM ins) = (SELECT count(*) FROM r) THEN CAST('{}' AS text[]) "
+                 "ELSE (SELECT coalesce(array_agg(ARRAY[r.assessment_id, r.organiser_id]), '{}') FROM r "
+                 "WHERE (r.assessment_id, r.organiser_id) NOT IN (SELECT assessment_id, organiser_id FROM ins)) END")
 _INSERT_NEW_ROUND_REPORTS = text(
     f"WITH r AS MATERIALIZED ({_ROUND_ROWS}), "
     f"ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) SELECT * FROM r "
-    "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id) "
-    "SELECT coalesce(array_agg(r.assessment_id), '{}') FROM r "
-    "WHERE r.assessment_id NOT IN (SELECT assessment_id FROM ins)")
+    "ON CONFLICT (assessment_id, organiser_id) DO NOTHING RETURNING assessment_id, organiser_id) "
+    f"SELECT {_NOT_INSERTED}")
 # with the windows and calendars of the batch's organisers (`_WINDOWS_AND_CALENDARS`'s rows, the calendar as
 # text): nothing the insert writes is read there, and nothing in between writes them — one round trip
 _INSERT_NEW_ROUND_REPORTS_AND_WINDOWS = text(
     f"WITH r AS MATERIALIZED ({_ROUND_ROWS}), "
     f"ins AS (INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) SELECT * FROM r "
-    "ON CONFLICT (assessment_id) DO NOTHING RETURNING assessment_id) "
-    "SELECT (SELECT coalesce(array_agg(r.assessment_id), '{}') FROM r "
-    "WHERE r.assessment_id NOT IN (SELECT assessment_id FROM ins)), "
+    "ON CONFLICT (assessment_id, organiser_id) DO NOTHING RETURNING assessment_id, organiser_id) "
+    f"SELECT {_NOT_INSERTED}, "
     f"ARRAY(SELECT ROW(o.id, (SELECT CAST(c.calendar AS text) FROM {compliance_calendars.name} c "
     "WHERE c.organiser_id = o.id), w.kind, w.period, w.opens, w.deadline, w.timezone) "
     f"FROM unnest(CAST(:organisers AS text[])) AS o(id) LEFT JOIN {compliance_windows.name} w "
@@ -478,19 +483,22 @@ async def _fold_round_reports(session: AsyncSession, incoming: Sequence[tuple[An
     `windows` (`_windows_and_calendars`'), where there is a statement (`incoming` not empty)."""
     if not incoming:
         return []
-    fresh: dict[str, tuple[Any, ...]] = {}
+    # keyed by (id, organiser): an assessment is its organiser's (another organiser's under the same id is another)
+    fresh: dict[tuple[str, str], tuple[Any, ...]] = {}
     repeated = False
     for report in incoming:
-        if report[0] in fresh:
+        key = (report[0], report[3])
+        if key in fresh:
             repeated = True
             break
-        fresh[report[0]] = report
-    if repeated:  # revisions of one id in the batch: folded in order
-        folded: dict[str, RoundReport] = {}
+        fresh[key] = report
+    if repeated:  # revisions of one assessment in the batch: folded in order
+        folded: dict[tuple[str, str], RoundReport] = {}
         for report in incoming:
-            folded[report[0]] = fold_round_report(folded.get(report[0]), RoundReport(*report))
-        fresh = {aid: _ROUND_ROW(state) for aid, state in folded.items()}
-    ordered = [fresh[aid] for aid in sorted(fresh)]  # the ids in order: two writers lock them in one order
+            key = (report[0], report[3])
+            folded[key] = fold_round_report(folded.get(key), RoundReport(*report))
+        fresh = {key: _ROUND_ROW(state) for key, state in folded.items()}
+    ordered = [fresh[key] for key in sorted(fresh)]  # the keys in order: two writers lock them in one order
     params = {"rows": json_rows(_with_time_texts(ordered))}
     if windows is not None and windows_of:
         inserted, rows = (await session.execute(_INSERT_NEW_ROUND_REPORTS_AND_WINDOWS,
@@ -498,10 +506,10 @@ async def _fold_round_reports(session: AsyncSession, incoming: Sequence[tuple[An
         _windows_from(rows, windows, text_calendars=True)
     else:
         inserted = (await session.execute(_INSERT_NEW_ROUND_REPORTS, params)).scalar_one()
-    stored_ids = set(inserted)
-    keys: list[RoundKey] = [(r[3], r[6], r[7], r[8], r[9]) for r in ordered if r[0] not in stored_ids]
+    stored_ids = {(aid, organiser) for aid, organiser in inserted}
+    keys: list[RoundKey] = [(r[3], r[6], r[7], r[8], r[9]) for r in ordered if (r[0], r[3]) not in stored_ids]
     if stored_ids:
-        stored = [RoundReport(*report) for report in incoming if report[0] in stored_ids]
+        stored = [RoundReport(*report) for report in incoming if (report[0], report[3]) in stored_ids]
         keys += [_REPORT_KEY(state) for state in await _fold_stored(session, stored)]
     return keys
 
@@ -526,15 +534,18 @@ async def _fold_stored(session: AsyncSession, incoming: Sequence[RoundReport]) -
     if not incoming:
         return []
     ids = sorted({i.assessment_id for i in incoming})
-    # the table's columns are the dataclass's fields, in its order
-    stored = {row[0]: RoundReport(*row) for row in (await session.execute(_LOAD_ROUND_REPORTS, {"ids": ids})).all()}
+    organisers = sorted({i.organiser_id for i in incoming})
+    # the table's columns are the dataclass's fields, in its order; keyed by (id, organiser) (`_ROUND_KEY`)
+    stored = {(row[0], row[3]): RoundReport(*row) for row in (await session.execute(
+        _LOAD_ROUND_REPORTS, {"ids": ids, "organisers": organisers})).all()}
     state = dict(stored)
     for report in incoming:
-        state[report.assessment_id] = fold_round_report(state.get(report.assessment_id), report)
-    changed = [s for aid, s in sorted(state.items()) if stored.get(aid) != s]
+        key = (report.assessment_id, report.organiser_id)
+        state[key] = fold_round_report(state.get(key), report)
+    changed = [(key, s) for key, s in sorted(state.items()) if stored.get(key) != s]
     if changed:
-        await session.execute(_SAVE_ROUND_REPORTS, {"rows": json_rows([_ROUND_ROW(s) for s in changed])})
-    return [stored[s.assessment_id] for s in changed if s.assessment_id in stored] + changed
+        await session.execute(_SAVE_ROUND_REPORTS, {"rows": json_rows([_ROUND_ROW(s) for _, s in changed])})
+    return [stored[key] for key, _ in changed if key in stored] + [s for _, s in changed]
 
 
 async def note_members_before(session: AsyncSession, batch: Sequence[Delivered]) -> None:

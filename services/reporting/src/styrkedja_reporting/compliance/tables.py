@@ -76,10 +76,11 @@ compliance_cells = Table(
 # compliance itself (the result facts carry no publication time).
 compliance_round_reports = Table(
     "compliance_round_reports", metadata,
+    # an assessment is its organiser's (`results.tables.fact_table`): keyed by (id, organiser), migration 0027
     Column("assessment_id", String(36), primary_key=True),
     Column("revision", Integer, nullable=False),
     Column("retracted", Boolean, nullable=False),
-    Column("organiser_id", String(16), nullable=False),
+    Column("organiser_id", String(16), primary_key=True),
     Column("school_unit_code", String(8), nullable=False),
     Column("group_id", String(64), nullable=False),
     Column("student_id", String(64), nullable=False),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import text
@@ -42,11 +43,20 @@ _scale = functools.cache(Scale)
 _school_year = functools.cache(SchoolYear.parse)
 
 
+def result_id_of(fact: Any) -> str:
+    """A `Result`'s id: the fact's id and organiser (an `AssessmentFact` or a row of its table). The figures that
+    pair or group a student's results across organisers (forecast against outcome, merit) break a tie by it; two
+    organisers may hold a record under one id (`results.tables.fact_table`), and by the id alone which of them won
+    depended on the order the facts were read in. The ids are of one length: ordered by the id first, as before,
+    the organiser only between equal ids."""
+    return f"{fact.assessment_id} {fact.organiser_id}"
+
+
 def to_result(fact: AssessmentFact | None, placement: Placement) -> Result | None:
     """Reporting's stored fact as the figures' `Result` (None: retracted, or stored without a date)."""
     if fact is None or fact.retracted or fact.assessed_on is None:
         return None
-    return Result(result_id=str(fact.assessment_id), student_id=fact.student_id, subject_code=fact.subject_code,
+    return Result(result_id=result_id_of(fact), student_id=fact.student_id, subject_code=fact.subject_code,
                   year=fact.year, gender=_gender(fact.gender), units=tuple(units(fact, placement)),
                   school_year=_school_year(fact.school_year), term=_term(fact.term), round=fact.round,
                   kind=_kind(fact.kind), scale=_scale(fact.scale), value=fact.value,
@@ -112,7 +122,7 @@ def forecast_counts(forecasts: Iterable[ForecastFact], results: Iterable[Assessm
     """`forecast_state` as counters (`FORECAST_COUNTERS` order) straight from the stored facts, for the apply
     path: no `Result`/`Forecast` objects, the pairing's key once per forecast instead of `is_candidate` per
     result (the results are grouped by that key), the outcome by `outcome_of`'s order — term grade, day,
-    round, result id. `tests/unit/figures/test_forecast_counts.py` holds it equal to `forecast_state`."""
+    round, result id (`result_id_of`). `tests/unit/figures/test_forecast_counts.py` holds it equal to `forecast_state`."""
     by_key: dict[PairKey, list[AssessmentFact]] = {}
     for fact in results:
         if not fact.retracted and fact.assessed_on is not None:
@@ -128,7 +138,8 @@ def forecast_counts(forecasts: Iterable[ForecastFact], results: Iterable[Assessm
             assessed_on = result.assessed_on
             assert assessed_on is not None
             if assessed_on > day:
-                order = (result.kind == "term_grade", assessed_on, result.round or 0, str(result.assessment_id))
+                order = (result.kind == "term_grade", assessed_on, result.round or 0, str(result.assessment_id),
+                         result.organiser_id)  # `result_id_of`'s order
                 if best is None or order > best:
                     best, outcome = order, result
         if outcome is None:
@@ -182,9 +193,11 @@ async def _load(session: AsyncSession, store: FactStore, hidden: str, keys: Sequ
 
 
 def _before(after: Iterable[Any], changes: Sequence[tuple[Any, Any]], id_field: str, in_scope) -> list[Any]:
-    """The facts as they were before the batch: the changed ones put back to their old versions."""
-    changed = {getattr(new, id_field): old for old, new in changes}
-    out = [f for f in after if getattr(f, id_field) not in changed]
+    """The facts as they were before the batch: the changed ones put back to their old versions. A fact is
+    known by its organiser and id (`FactStore.key_of`): another organiser's record under the same id is another."""
+    key_of = attrgetter("organiser_id", id_field)
+    changed = {key_of(new): old for old, new in changes}
+    out = [f for f in after if key_of(f) not in changed]
     return out + [old for old in changed.values() if old is not None and in_scope(old)]
 
 

@@ -164,7 +164,8 @@ async def students_of_group(session: AsyncSession, group_unit_id: str, subject_c
         query = query.where(f.year == year)
     query = scoped(query, f.organiser_id, scope)
     query = query.ext(distinct_on(f.student_id, f.subject_code)).order_by(
-        f.student_id, f.subject_code, f.assessed_on.desc().nulls_last(), f.round.desc(), f.assessment_id.desc())
+        f.student_id, f.subject_code, f.assessed_on.desc().nulls_last(), f.round.desc(), f.assessment_id.desc(),
+        f.organiser_id.desc())  # two organisers' records may share an id (`results.tables.fact_table`): a total order
     return list((await session.execute(query)).all())
 
 

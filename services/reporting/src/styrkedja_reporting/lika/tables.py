@@ -17,10 +17,13 @@ from ..directory.tables import placements, units
 from ..metadata import metadata
 from .rules import Activity, Place, SelfAssessment
 
+#: Both keyed by (id, organiser) (migration 0027): a self-assessment is its organiser's. By the id alone, another
+#: organiser's event under the same id (produced straight to Kafka) was dropped as a re-delivery — or dropped A's,
+#: whichever came first — and its plan revision took A's plan over.
 self_assessments = Table(
     "lika_self_assessments", metadata,
     Column("self_assessment_id", Uuid, primary_key=True),
-    Column("organiser_id", String(16), nullable=False),
+    Column("organiser_id", String(16), primary_key=True),
     Column("school_unit_code", String(8), nullable=False),
     Column("school_form", String(20), nullable=False), Column("respondent_role", String(20), nullable=False),
     Column("catalogue_version", String(32), nullable=False),
@@ -32,7 +35,7 @@ self_assessments = Table(
 action_plans = Table(
     "lika_action_plans", metadata,
     Column("self_assessment_id", Uuid, primary_key=True),
-    Column("organiser_id", String(16), nullable=False),
+    Column("organiser_id", String(16), primary_key=True),
     Column("school_unit_code", String(8), nullable=False),
     Column("school_form", String(20), nullable=False),
     Column("revision", Integer, nullable=False),
@@ -60,22 +63,23 @@ async def save_self_assessments(session: AsyncSession, rows: list[dict[Any, Any]
     """A published self-assessment never changes: a re-delivery is a no-op."""
     if rows:
         await session.execute(pg_insert(self_assessments).values(rows).on_conflict_do_nothing(
-            index_elements=["self_assessment_id"]))
+            index_elements=["self_assessment_id", "organiser_id"]))
 
 
 async def save_action_plans(session: AsyncSession, rows: list[dict[Any, Any]]) -> None:
     """Keep the newest revision of each plan, whatever order the revisions arrive in."""
-    newest: dict[str, dict[Any, Any]] = {}
+    newest: dict[tuple[str, str], dict[Any, Any]] = {}
     for row in rows:
-        key = str(row["self_assessment_id"])
+        key = (str(row["self_assessment_id"]), row["organiser_id"])
         if key not in newest or row["revision"] > newest[key]["revision"]:
             newest[key] = row
     if not newest:
         return
     stmt = pg_insert(action_plans).values([newest[k] for k in sorted(newest)])
     await session.execute(stmt.on_conflict_do_update(
-        index_elements=["self_assessment_id"],
-        set_={c.name: stmt.excluded[c.name] for c in action_plans.columns if c.name != "self_assessment_id"},
+        index_elements=["self_assessment_id", "organiser_id"],
+        set_={c.name: stmt.excluded[c.name] for c in action_plans.columns
+              if c.name not in ("self_assessment_id", "organiser_id")},
         where=stmt.excluded.revision > action_plans.c.revision))
 
 

@@ -19,7 +19,7 @@ final state once instead:
 4. the directory (organisation topic) through its normal handler, in big batches, in log order;
 5. support, plans and LIKA through their normal handlers (their below-pass rows are recomputed in 9);
 6. assessments and forecasts resolved to their newest revision by one statement each (DISTINCT ON the
-   fact id, newest revision first, equal revisions the first in log order: `results.rules.resolve`, the
+   fact's id and organiser — a record is identified within its organiser —, newest revision first, equal revisions the first in log order: `results.rules.resolve`, the
    live path's rule) from the staging tables into the empty fact tables;
 7. the levels of both from the final facts, rolled up: the group level's rows, the school unit's from those, the area's
    and organiser's from the school unit's (`rolled_up_levels_sql`: the rows of `FactStore.recomputed_sql`), in their
@@ -1039,7 +1039,8 @@ class Rebuilder:
         of the claimed events only, in one statement (the table is empty); analysed for the statements after."""
         store = ASSESSMENTS if name == "assessments" else FORECASTS
         cols = ", ".join(quoted(f) for f in store.fact_fields)
-        key = quoted(store.fact_fields[0])
+        # per (id, organiser): a record is identified within its organiser (`results.tables.fact_table`)
+        key = f"{quoted(store.fact_fields[0])}, organiser_id"
         await session.execute(text(
             f"INSERT INTO {store.facts.name} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {self.staging[name]} s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "

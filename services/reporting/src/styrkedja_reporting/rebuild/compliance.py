@@ -58,17 +58,18 @@ _PLACE = ("organiser_id", "school_unit_code", "group_id", "student_id", "subject
 
 def _counted_sql(tracked: str, dups: str) -> str:
     """The claimed assessment events that change their assessment's state (`fold_round_report`: a revision above
-    every earlier one in log order), with what the fold needs: whether a run starts there, and its rank."""
+    every earlier one in log order), with what the fold needs: whether a run starts there, and its rank. An
+    assessment is its id within its organiser (`results.tables.fact_table`)."""
     return (
         "WITH ev AS (SELECT seq, fact_id, CAST(fact_id AS text) AS assessment_id, revision, "
         "type = :retracted AS retracted, "
-        f"{', '.join(_PLACE)}, at, max(revision) OVER (PARTITION BY fact_id ORDER BY seq "
+        f"{', '.join(_PLACE)}, at, max(revision) OVER (PARTITION BY fact_id, organiser_id ORDER BY seq "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before "
         f"FROM {tracked} t WHERE type IN (:published, :retracted) "
         f"AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)) "
         "SELECT *, NOT retracted AND coalesce(lag(retracted) OVER w, true) AS run_start, row_number() OVER w AS n, "
         "lead(seq) OVER w IS NULL AS last "
-        "FROM ev WHERE before IS NULL OR revision > before WINDOW w AS (PARTITION BY fact_id ORDER BY seq)")
+        "FROM ev WHERE before IS NULL OR revision > before WINDOW w AS (PARTITION BY fact_id, organiser_id ORDER BY seq)")
 
 
 def _round_reports_sql(counted: str) -> str:
@@ -83,9 +84,9 @@ def _round_reports_sql(counted: str) -> str:
     return (
         f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
         f"WITH m AS MATERIALIZED (SELECT * FROM {counted} WHERE NOT (n = 1 AND last)), "
-        "k AS (SELECT assessment_id, max(seq) AS last_seq, "
+        "k AS (SELECT assessment_id, organiser_id, max(seq) AS last_seq, "
         "coalesce(max(seq) FILTER (WHERE NOT retracted), min(seq)) AS place_seq, "
-        "max(seq) FILTER (WHERE run_start) AS run_seq FROM m GROUP BY assessment_id) "
+        "max(seq) FILTER (WHERE run_start) AS run_seq FROM m GROUP BY assessment_id, organiser_id) "
         f"SELECT assessment_id, revision, retracted, {', '.join(_PLACE)}, at FROM {counted} WHERE n = 1 AND last "
         f"UNION ALL SELECT k.assessment_id, l.revision, l.retracted, {place}, coalesce(r.at, p.at) FROM k "
         "JOIN m l ON l.seq = k.last_seq JOIN m p ON p.seq = k.place_seq LEFT JOIN m r ON r.seq = k.run_seq")

@@ -105,15 +105,16 @@ def batch_changes(session: AsyncSession) -> BatchChanges:
 
 async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: list[Any],
                       signature: Callable[[Any], Any] | None = None) -> tuple[list[Any], Placement]:
-    """Fold the batch's facts into the stored ones and move the aggregates by the difference.
+    """Fold the batch's facts (`incoming`: (key, fact), the key `store.key_of(fact)`) into the stored ones and
+    move the aggregates by the difference.
     Returns the (old, new) pairs that changed and the placement they were counted with. With a
     `signature` (what decides a fact's cells, see `assessment_signature`), the deltas are summed per
     signature first and each expanded once by `signature_cells`; without, `cells` per fact."""
     if not incoming:
         return [], {}
-    ids = {fact_id for fact_id, _ in incoming}
-    current = await store.load(session, ids, {fact.organiser_id for _, fact in incoming})
-    if not current and len(ids) == len(incoming):
+    keys = {key for key, _ in incoming}  # (organiser, id): a record is identified within its organiser
+    current = await store.load(session, keys)
+    if not current and len(keys) == len(incoming):
         # the usual batch: facts none of which is stored, each once — each is its own newest and changed, in the
         # batch's order (as `resolve` would have them), with nothing before: no lookups of thousands of UUIDs
         # (a UUID's hash is a Python call) to tell what `resolve` and the comparisons below would
@@ -135,8 +136,8 @@ async def apply_facts(session: AsyncSession, store: FactStore, cells, incoming: 
     changed = [fact for fact_id, fact in after.items() if current.get(fact_id) is not fact]
     if not changed:
         return [], {}
-    id_field = store.fact_fields[0]
-    old = [current.get(getattr(fact, id_field)) for fact in changed]
+    key_of = store.key_of
+    old = [current.get(key_of(fact)) for fact in changed]
     placement = await placement_of(session, {f.school_unit_code for f in changed + [o for o in old if o]})
     change = Counter()  # `delta` of every changed fact, summed (zeros are left out when written)
     if signature is None:
@@ -173,10 +174,11 @@ async def apply_results(session: AsyncSession, batch: Sequence[Delivered]) -> No
     forecasts: list[tuple[Any, ForecastFact]] = []
     for item in batch:
         fact = _TO_FACT[item.event.type](item.event.data)
+        # keyed within the organiser (`FactStore.key_of`): another organiser's event under the same id is its own
         if isinstance(fact, AssessmentFact):
-            assessments.append((fact.assessment_id, fact))
+            assessments.append(((fact.organiser_id, fact.assessment_id), fact))
         else:
-            forecasts.append((fact.forecast_id, fact))
+            forecasts.append(((fact.organiser_id, fact.forecast_id), fact))
     changes = BatchChanges()
     session.info[_CHANGES] = changes  # replaced every batch: never a previous batch's changes
     changes.assessments, placed_a = await apply_facts(session, ASSESSMENTS, assessment_cells, assessments,

@@ -33,8 +33,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     Boolean,
@@ -61,7 +62,6 @@ from ..staging import (
     as_arrays,
     c_order,
     quoted,
-    sorted_unique,
     unnest_of,
 )
 from .rules import (
@@ -83,15 +83,23 @@ def required_str(name: str, length: int = 64, **kw: Any) -> Column[Any]:
 
 def fact_table(name: str, id_column: str, removed_column: str, *columns: SchemaItem) -> Table:
     """A `FactStore`'s table: each record's newest revision as reporting holds it (its id, revision and
-    removed flag), then where it counts (organiser and school unit, indexed, and group), then `columns`."""
+    removed flag), then where it counts (organiser and school unit, indexed, and group), then `columns`.
+
+    A record is identified WITHIN its organiser: the key is (id, organiser) (migration 0027). The producers'
+    natural keys hold the organiser, but an event produced straight to Kafka under another organiser's id and
+    message key (another partition, consumed in any order) named a stored fact by its id alone and took it over —
+    moved it, and organiser A's figures, to organiser B. Under this key it is B's own record: nothing B sends
+    reads, revises or retracts A's, in whatever order the partitions are consumed, and the rebuild folds by the
+    same key. The id leads: a batch's look-up by its ids descends the key as before."""
     return Table(
         name, metadata,
-        Column(id_column, Uuid, primary_key=True),
+        Column(id_column, Uuid, nullable=False),
         Column("revision", Integer, nullable=False),
         Column(removed_column, Boolean, nullable=False),
         required_str("organiser_id", 16, index=True), required_str("school_unit_code", 8, index=True),
         required_str("group_id"),
         *columns,
+        PrimaryKeyConstraint(id_column, "organiser_id", name=f"{name}_pkey"),
     )
 
 
@@ -205,6 +213,10 @@ def sole_fact_writer(session: AsyncSession, sole: bool = True) -> None:
         del session.info[_FACT_WRITERS]
 
 
+_SECOND = itemgetter(1)
+_UUID_INT = attrgetter("int")
+
+
 class FactStore:
     """Facts and their aggregates for one kind (assessments or forecasts)."""
 
@@ -215,15 +227,23 @@ class FactStore:
         self.fact_fields = tuple(f.name for f in fields(fact_type))
         self.make: Callable[..., Any] = fact_maker(fact_type)  # `fact_type(*values)`, faster
         self.id_column = facts.c[self.fact_fields[0]]
+        #: a fact's key, as `load` returns them and `apply_facts` folds by: (organiser, id) — a record is
+        #: identified within its organiser (`fact_table`)
+        self.key_of: Callable[[Any], tuple[str, Any]] = attrgetter("organiser_id", self.fact_fields[0])
         self._preloaded = f"styrkedja.preloaded.{facts.name}"
         self._row_of = attrgetter(*self.fact_fields)  # not dataclasses.astuple: that deep-copies every value
         col_list = ", ".join(quoted(n) for n in self.fact_fields)
+        organiser_at = self.fact_fields.index("organiser_id")
+        self._organiser_at = organiser_at
+        # by the ids (the key's leading column) and the batch's few organisers: the key's index descended as before
         self._load = text(f"SELECT {col_list} FROM {facts.name} WHERE {quoted(self.id_column.name)} "
-                          f"= ANY(CAST(:ids AS uuid[])) FOR UPDATE")
-        updates = ", ".join(f"{quoted(n)} = EXCLUDED.{quoted(n)}" for n in self.fact_fields[1:])
+                          f"= ANY(CAST(:ids AS uuid[])) AND organiser_id = ANY(CAST(:organisers AS text[])) "
+                          "FOR UPDATE")
+        updates = ", ".join(f"{quoted(n)} = EXCLUDED.{quoted(n)}" for n in self.fact_fields[1:]
+                            if n != "organiser_id")
         self._staged_facts = Staged(facts, self.fact_fields)
         self._save = self._staged_facts.statements(
-            f"INSERT INTO {facts.name} ({col_list}) {{rows}} ON CONFLICT ({quoted(self.id_column.name)}) "
+            f"INSERT INTO {facts.name} ({col_list}) {{rows}} ON CONFLICT ({quoted(self.id_column.name)}, organiser_id) "
             f"DO UPDATE SET {updates}")
         dims = ", ".join(quoted(d) for d in dimensions)
         self._staged = Staged(aggregates, (*dimensions, "count"))
@@ -253,31 +273,38 @@ class FactStore:
             f"DELETE FROM {aggregates.name} WHERE count = 0 AND ({dims}) IN (SELECT * FROM {unnest_of(key_cols)})")
         self._area_transfer = AreaTransfer(aggregates, dimensions, ("count",))
 
-    async def load(self, session: AsyncSession, ids: Iterable[Any], organisers: Iterable[str]) -> dict[Any, Any]:
-        """The stored facts of `ids`, locked (FOR UPDATE) to the transaction's end, their `organisers'`
-        `FACT_WRITERS_LOCK` taken first (a fact's organiser leads its natural key: every revision names the
-        same). Loaded already in this transaction for the same ids (`preload`: a handler before results), they
-        are not read again."""
-        # a set compared with the preloaded ids' set (its entries' hashes kept: no UUID hashed again), sorted only
+    async def load(self, session: AsyncSession, keys: Iterable[tuple[str, Any]]) -> dict[tuple[str, Any], Any]:
+        """The stored facts of `keys` ((organiser, id), `key_of`), by key, locked (FOR UPDATE) to the transaction's
+        end, their organisers' `FACT_WRITERS_LOCK` taken first. Only a fact of the same organiser is found: another
+        organiser's record under the same id is another record (`fact_table`). Loaded already in this transaction
+        for the same keys (`preload`: a handler before results), they are not read again."""
+        # a set compared with the preloaded keys' set (its entries' hashes kept: no UUID hashed again), sorted only
         # for a read (thousands of ids per batch: each UUID's hash and sort key is a Python call)
-        wanted = ids if isinstance(ids, (set, frozenset)) else set(ids)
+        wanted = keys if isinstance(keys, (set, frozenset)) else set(keys)
         if not wanted:
             return {}
+        organisers = {organiser for organiser, _ in wanted}
         await lock_fact_writers(session, organisers)
         loaded = session.info.pop(self._preloaded, None)
         if loaded is not None and loaded[0] == wanted:
             return dict(loaded[1])
-        rows = (await session.execute(self._load, {"ids": sorted_unique(wanted)})).all()
-        make = self.make
-        return {row[0]: make(*row) for row in rows}
+        # the ids as they are (the keys are distinct: an id twice only under two organisers, harmless in ANY): no
+        # set of the UUIDs made again (a UUID's hash is a Python call), sorted by their integer as `sorted_unique`
+        ids = list(map(_SECOND, wanted))
+        ids.sort(key=_UUID_INT if isinstance(ids[0], UUID) else None)
+        rows = (await session.execute(self._load, {"ids": ids, "organisers": sorted(organisers)})).all()
+        make, at = self.make, self._organiser_at
+        found = {(row[at], row[0]): make(*row) for row in rows}
+        if len(organisers) > 1:  # one organiser's id under another's in the batch: not asked for, left out
+            found = {key: fact for key, fact in found.items() if key in wanted}
+        return found
 
-    async def preload(self, session: AsyncSession, ids: Iterable[Any], organisers: Iterable[str]
-                      ) -> dict[Any, Any]:
-        """`load`, kept for the results handler of this batch (its next `load` of the same ids): a
+    async def preload(self, session: AsyncSession, keys: Iterable[tuple[str, Any]]) -> dict[tuple[str, Any], Any]:
+        """`load`, kept for the results handler of this batch (its next `load` of the same keys): a
         handler that reads the batch's stored facts before results (alerts, where they counted
         before) reads them once for both. Nothing between may change the facts."""
-        wanted = ids if isinstance(ids, (set, frozenset)) else set(ids)
-        found = await self.load(session, wanted, organisers)
+        wanted = keys if isinstance(keys, (set, frozenset)) else set(keys)
+        found = await self.load(session, wanted)
         session.info[self._preloaded] = (wanted, found)
         return found
 

@@ -43,11 +43,12 @@ async def apply_support(session: AsyncSession, batch: Sequence[Delivered]) -> No
         data = plain_data(item.event)
         kind = item.event.type
         if kind == SupportInterventionRecordedV1.event_type:
-            interventions.append((data["intervention_id"], support_fact(data)))
+            interventions.append(((data["organiser_id"], data["intervention_id"]), support_fact(data)))
         elif kind == SupportInterventionRetractedV1.event_type:
-            interventions.append((data["intervention_id"], support_retraction(data)))
+            interventions.append(((data["organiser_id"], data["intervention_id"]), support_retraction(data)))
         else:
-            plans.append((data["plan_id"], plan_fact(data, retracted=kind == PlanRetractedV1.event_type)))
+            plans.append(((data["organiser_id"], data["plan_id"]),
+                          plan_fact(data, retracted=kind == PlanRetractedV1.event_type)))
     changed, placement = await apply_facts(session, SUPPORT, support_cells, interventions)
     students: Counter[Any] = Counter()
     for before, after in changed:

@@ -95,18 +95,32 @@ _NEWEST_ORDER = ("f.school_year COLLATE \"C\" DESC, (f.term = 'VT') DESC, f.roun
 # The batch's changed ids as a hashed subplan (`NOT IN (SELECT unnest …)`: one hash table per statement): `<> ALL(array)`
 # compared every read row with every changed id — a generic plan never hashes a parameter's array — ~0.2 ms per key
 # at 5,000 changed results (apply19: 1.0 of this statement's 1.03 s per deadline-week batch of 5,000 under auto_explain).
-_UNCHANGED = "NOT f.retracted AND f.assessment_id NOT IN (SELECT unnest(CAST(:changed AS uuid[])))"
-_NEWEST_UNCHANGED = (
-    "SELECT * FROM (SELECT DISTINCT ON (f.organiser_id, f.student_id, f.subject_code) {cols} "
-    f"FROM ({text_rows_of_json('CAST(:students AS text)', _KEY_NAMES[:2])}) AS k "
-    "JOIN LATERAL (SELECT * FROM {facts} f WHERE f.student_id = k.student_id OFFSET 0) f "
-    f"ON f.organiser_id = k.organiser_id WHERE {_UNCHANGED} "
-    f"ORDER BY f.organiser_id, f.student_id, f.subject_code, {_NEWEST_ORDER}) AS every_subject "
-    "UNION ALL SELECT f.* "
-    f"FROM ({text_rows_of_json('CAST(:subjects AS text)', _KEY_NAMES)}) AS k "
-    "CROSS JOIN LATERAL (SELECT {cols} FROM (SELECT * FROM {facts} f WHERE f.student_id = k.student_id "
-    f"AND f.subject_code = k.subject_code OFFSET 0) f WHERE f.organiser_id = k.organiser_id AND {_UNCHANGED} "
-    f"ORDER BY {_NEWEST_ORDER} LIMIT 1) f")
+# A changed fact is its organiser's and id (`results.tables.fact_table`): another organiser's result under the same
+# id is not changed by it — compared by both (`_BY_KEY`) where the keys name several organisers; where they name one
+# (a batch is one organiser's partition: nearly always), every fact read and every changed one is that organiser's and
+# the id alone tells them (`_BY_ID`: a hash of the ids only, as before).
+_BY_ID = "f.assessment_id NOT IN (SELECT unnest(CAST(:changed AS uuid[])))"
+_BY_KEY = ("(f.assessment_id, f.organiser_id) NOT IN (SELECT * FROM "
+           "unnest(CAST(:changed AS uuid[]), CAST(:changed_organisers AS text[])))")
+
+
+def _newest_unchanged(changed: str) -> str:
+    unchanged = f"NOT f.retracted AND {changed}"
+    return (
+        "SELECT * FROM (SELECT DISTINCT ON (f.organiser_id, f.student_id, f.subject_code) {cols} "
+        f"FROM ({text_rows_of_json('CAST(:students AS text)', _KEY_NAMES[:2])}) AS k "
+        "JOIN LATERAL (SELECT * FROM {facts} f WHERE f.student_id = k.student_id OFFSET 0) f "
+        f"ON f.organiser_id = k.organiser_id WHERE {unchanged} "
+        f"ORDER BY f.organiser_id, f.student_id, f.subject_code, {_NEWEST_ORDER}) AS every_subject "
+        "UNION ALL SELECT f.* "
+        f"FROM ({text_rows_of_json('CAST(:subjects AS text)', _KEY_NAMES)}) AS k "
+        "CROSS JOIN LATERAL (SELECT {cols} FROM (SELECT * FROM {facts} f WHERE f.student_id = k.student_id "
+        f"AND f.subject_code = k.subject_code OFFSET 0) f WHERE f.organiser_id = k.organiser_id AND {unchanged} "
+        f"ORDER BY {_NEWEST_ORDER} LIMIT 1) f")
+
+
+#: by whether the keys name one organiser (`_BY_ID`) or several (`_BY_KEY`)
+_NEWEST_UNCHANGED = {True: _newest_unchanged(_BY_ID), False: _newest_unchanged(_BY_KEY)}
 
 
 async def _newest_unchanged_and_supports(session: AsyncSession, students: set[tuple[str, str]],
@@ -127,13 +141,19 @@ async def _newest_unchanged_and_supports(session: AsyncSession, students: set[tu
 def newest_unchanged_statement(students: set[tuple[str, str]], subjects: set[tuple[str, str, str]],
                                changed: Iterable[Any]) -> tuple[str, dict[str, Any]]:
     """`_NEWEST_UNCHANGED` and its parameters: the (organiser, student) keys (every subject) and the (organiser,
-    student, subject) keys of a student not among those (each fact matches one key)."""
+    student, subject) keys of a student not among those (each fact matches one key); `changed`: the (organiser,
+    id) of the facts to leave out (`FactStore.key_of`)."""
     keys = sorted(students)
     keys_with_subject = sorted(k for k in subjects if (k[0], k[1]) not in students)
-    sql = _NEWEST_UNCHANGED.format(cols=", ".join(f"f.{quoted(n)}" for n in ASSESSMENTS.fact_fields),
-                                   facts=ASSESSMENTS.facts.name)
-    return sql, {"students": json_rows(keys), "subjects": json_rows(keys_with_subject),
-                 "changed": list(changed)}  # in any order, repeats harmless (`NOT IN` a hashed set): no sort
+    one_organiser = len({k[0] for k in keys} | {k[0] for k in keys_with_subject}) <= 1
+    sql = _NEWEST_UNCHANGED[one_organiser].format(cols=", ".join(f"f.{quoted(n)}" for n in ASSESSMENTS.fact_fields),
+                                                  facts=ASSESSMENTS.facts.name)
+    changed = list(changed)  # in any order, repeats harmless (`NOT IN` a hashed set): no sort
+    params = {"students": json_rows(keys), "subjects": json_rows(keys_with_subject),
+              "changed": [fact_id for _, fact_id in changed]}
+    if not one_organiser:
+        params["changed_organisers"] = [organiser for organiser, _ in changed]
+    return sql, params
 
 
 async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (), supports: Sequence[Pair] = (),
@@ -157,7 +177,7 @@ async def apply_below_pass(session: AsyncSession, *, results: Sequence[Pair] = (
     # and every active intervention of the students (an all-subject one covers each subject): one statement
     support_students = students | {(o, s) for o, s, _ in subjects}
     unchanged, active = await _newest_unchanged_and_supports(
-        session, students, subjects, (new.assessment_id for _, new in results), support_students)
+        session, students, subjects, map(ASSESSMENTS.key_of, (new for _, new in results)), support_students)
     if not supports:  # a batch of results: the interventions are as they were, only the keys whose newest differs
         olds = [old for old, _ in results if old is not None]  # every old version's key is among `subjects`
         news = [new for _, new in results]
