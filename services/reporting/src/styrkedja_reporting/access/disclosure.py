@@ -47,7 +47,8 @@ from functools import reduce
 from math import gcd
 from typing import Any, TypeAlias
 
-from styrkedja_kit.auth import Level, Principal, Role
+from styrkedja_kit.auth import GRANTS, Level, Principal, Role
+from styrkedja_kit.auth.policy import Reach
 
 Key: TypeAlias = Hashable
 TABLE_WITHHELD = ".."
@@ -95,12 +96,25 @@ SUPPRESSED_LEVELS: dict[Role, frozenset[Level]] = {
 }
 
 
+#: The reaches of the whole organiser (or every organiser): a role of such a reach reads each of its levels everywhere.
+WIDE_REACHES = frozenset({Reach.ORGANISERS, Reach.EVERY_ORGANISER})
+
+
 def suppressed_levels(principal: Principal) -> frozenset[Level]:
-    """A principal with several roles gets its most open role's view (it may read that anyway);
-    one with no known role gets the public view."""
+    """A principal with several roles gets its most open role's view among its roles of the widest reach;
+    one with no known role gets the public view.
+
+    A role reading its own areas, units or groups only (area manager, principal, ICT coordinator, teacher) opens
+    its levels there alone, while one disclosure decision is taken per set of suppressed levels, for a reader who
+    sees the levels it leaves open everywhere: where those cells add up to a suppressed one, nothing could hide it,
+    so no complement is withheld. Beside a role that reads the whole organiser suppressed (a politician, the
+    public), a narrow role's open levels would let the organiser's total less the areas shown give a small area
+    back (round 24a): such a token is suppressed as its wide roles are. The organiser admin, which reads every
+    level of the organiser exactly, keeps its exact view whatever else the token holds."""
     if not principal.roles:
         return frozenset(Level)
-    return frozenset.intersection(*(SUPPRESSED_LEVELS[r] for r in principal.roles))
+    wide = [r for r in principal.roles if GRANTS[r].reads in WIDE_REACHES]
+    return frozenset.intersection(*(SUPPRESSED_LEVELS[r] for r in (wide or principal.roles)))
 
 
 @dataclass(frozen=True)
