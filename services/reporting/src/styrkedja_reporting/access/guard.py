@@ -7,6 +7,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import replace
 
 from fastapi import Request
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.app import runtime_of
@@ -14,6 +15,7 @@ from styrkedja_kit.auth import AccessDenied, Level, Node, Principal, Role, may_r
 from styrkedja_kit.auth.audit import record_read
 
 from ..exports.table import ColumnType, Row, Table, Withheld
+from ..persistence import metadata
 from ..results.read import CURRENT_SCOPE, Scope
 from .answers import mark_audited
 from .disclosure import DisclosureRules, round_count, suppressed_levels
@@ -97,7 +99,40 @@ async def read_scope(session: AsyncSession, request: Request, principal: Princip
         await audit(session, request, reader, node)
     settings = runtime_of(request).settings
     rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
-    return Scope(principal=reader, suppressed=suppressed_levels(principal), rules=rules), node
+    return Scope(principal=reader, suppressed=await suppressed_at(session, principal, reader, level),
+                 rules=rules), node
+
+
+#: The tables the nation's figures are summed from (results, figures, support, plans), each with the organiser of
+#: every row: where one holds a row of an organiser not the reader's, the nation holds students it may not read.
+NATION_SOURCES = ("assessment_aggregates", "forecast_aggregates", "figure_pass", "figure_merit", "figure_forecasts",
+                  "figure_students", "support_aggregates", "support_below_pass", "support_students", "plan_aggregates")
+
+
+async def others_in_nation(session: AsyncSession, reader: Principal) -> bool:
+    """Whether the nation's figures rest on a student of an organiser other than the reader's."""
+    mine = sorted(reader.organisers)
+    for name in NATION_SOURCES:
+        table = metadata.tables[name]
+        query = select(literal(1)).select_from(table).limit(1)
+        if mine:
+            query = query.where(table.c.organiser_id.notin_(mine))
+        if (await session.execute(query)).first() is not None:
+            return True
+    return False
+
+
+async def suppressed_at(session: AsyncSession, principal: Principal, reader: Principal,
+                        level: Level) -> frozenset[Level]:
+    """The levels suppressed for a read at `level`: the reader's (`suppressed_levels`), but at the nation the
+    public's (every level), unless every student the nation holds is of the reader's organisers. The nation (and the
+    organisers one level down from it) is every organiser's students: the organiser admin, exact everywhere, read
+    the nation's total (less its own: the others') and each other organiser's figures exactly, a small one's too,
+    where the public reads them withheld (round 24a)."""
+    levels = suppressed_levels(principal)
+    if level is not Level.NATION or Level.NATION in levels or not await others_in_nation(session, reader):
+        return levels
+    return frozenset(Level)
 
 
 async def strict_scope(session: AsyncSession, request: Request, principal: Principal, level: Level,
@@ -117,7 +152,8 @@ async def strict_scope(session: AsyncSession, request: Request, principal: Princ
     rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
     # below the nation, the reads are narrowed to the reader's organisers (the public reads any)
     narrowed = None if level is Level.NATION or Role.PUBLIC in reader.roles else reader.organisers
-    scope = Scope(organiser_ids=narrowed, principal=reader, suppressed=suppressed_levels(principal), rules=rules)
+    suppressed = await suppressed_at(session, principal, reader, level)
+    scope = Scope(organiser_ids=narrowed, principal=reader, suppressed=suppressed, rules=rules)
     CURRENT_SCOPE.set(scope)
     return scope
 
