@@ -8,7 +8,7 @@ away. Now every read at nation level (figures, drill-down, results, support) is 
 withheld and their complements, by the public's one decision) unless every student the nation holds is of the
 reader's organisers. Its own organiser the admin still reads exactly at organiser level.
 
-Two organisers, one area, school unit and group each: 2999 with 12 students assessed, 3001 with 3."""
+Three organisers, one area, school unit and group each: 2999 with 12 students assessed, 3001 with 3, 3002 with 20."""
 
 from __future__ import annotations
 
@@ -24,15 +24,15 @@ from .test_figures import result
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
-OWN, OTHER = "2999", "3001"
+OWN, OTHER, THIRD = "2999", "3001", "3002"
 PERIOD = {"school_year": "2026/27", "term": "HT", "subject_code": "GRGRMAT01"}
 
 
 @pytest.fixture
 async def fed(settings):
     database = Database(settings.database_url)
-    events = [unit("organiser", OWN, OWN, None), unit("organiser", OTHER, OTHER, None)]
-    for organiser, code, n in ((OWN, "11111111", 12), (OTHER, "33333333", 3)):
+    events = [unit("organiser", o, o, None) for o in (OWN, OTHER, THIRD)]
+    for organiser, code, n in ((OWN, "11111111", 12), (OTHER, "33333333", 3), (THIRD, "55555555", 20)):
         events += [unit("area", "north", organiser, organiser),
                    unit("school_unit", f"su-{code}", organiser, "north", code=code),
                    unit("group", "7A", organiser, f"su-{code}", code=code, year=7)]
@@ -81,6 +81,17 @@ async def test_the_admin_reads_its_own_organiser_exactly(fed, bare_client, token
 
 
 async def test_an_admin_of_every_organiser_the_nation_holds_reads_it_exactly(fed, bare_client, token_issuer):
-    both = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=[OWN, OTHER])}
-    rows = await _read(bare_client, both, *READS[0])
-    assert sorted((r["unit_id"], r["assessed"]) for r in rows) == [(OWN, 12), (OTHER, 3)]
+    every = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=[OWN, OTHER, THIRD])}
+    rows = await _read(bare_client, every, *READS[0])
+    assert sorted((r["unit_id"], r["assessed"]) for r in rows) == [(OWN, 12), (OTHER, 3), (THIRD, 20)]
+
+
+async def test_the_admin_of_the_small_organisers_one_complement_cannot_work_it_out(fed, bare_client, token_issuer):
+    """The public's decision withheld the 3 with the cheapest sibling, the admin's own 12: the nation's 35 less the
+    20 shown less its own 12 gave the 3 back (`disclosure.INSIDER_SPLITS`)."""
+    admin = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=[OWN])}
+    organisers = {r["unit_id"]: r["assessed"] for r in await _read(bare_client, admin, *READS[0])}
+    [nation] = [r["assessed"] for r in await _read(bare_client, admin, *READS[1])]
+    assert organisers[OTHER] is None
+    if nation is not None:  # the nation shown: the small one is hidden by two others besides the admin's own
+        assert [o for o, n in organisers.items() if n is None and o != OWN] != [OTHER], (nation, organisers)

@@ -219,6 +219,33 @@ def disclose(cells: Mapping[Key, Cell], partitions: Sequence[Partition], *, supp
     return Disclosure(cells, withheld, outcome_withheld, near_full, rules, stuck | outcome_stuck)
 
 
+#: (parent level, children's level) of the partitions whose every child some reader outside the class knows exactly:
+#: the nation split among its organisers, each organiser's admin knowing its own.
+INSIDER_SPLITS = frozenset({(Level.NATION, Level.ORGANISER)})
+
+
+def _insider_picks(hidden: set[Key], candidates: frozenset[Key], cells: Mapping[Key, Cell],
+                   partitions: Sequence[Partition]) -> set[Key]:
+    """More cells to withhold so that no withheld child of an insiders' split (the nation among its organisers) is
+    hidden by one sibling alone: that sibling's own admin knows it exactly, and the parent less the shown siblings
+    less its own gives the small one back (round 24a: an organiser admin read the public's nation, three organisers
+    of 12, 3 and 20, the 3 withheld with the 12 as its complement — its own). Where a shown parent has exactly two
+    withheld children, a third (the cheapest), or the parent where no child is left."""
+    more: set[Key] = set()
+    for partition in partitions:
+        if partition.parent in hidden or not partition.children or any(
+                (cells[partition.parent].level, cells[c].level) not in INSIDER_SPLITS for c in partition.children):
+            continue
+        if sum(1 for c in partition.children if c in hidden) != 2:
+            continue
+        shown = [c for c in partition.children if c in candidates and c not in hidden and c not in more]
+        if shown:
+            more.add(min(shown, key=lambda c: (cells[c].students, repr(c))))
+        elif partition.parent in candidates:
+            more.add(partition.parent)
+    return more
+
+
 def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping[Key, Cell],
              partitions: Sequence[Partition]) -> tuple[frozenset[Key], frozenset[Key]]:
     """Grow `primary` until no withheld cell is determined by the visible ones. Returns the withheld
@@ -245,6 +272,10 @@ def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping
     stuck: set[Key] = set(primary & known)
     while True:
         _close_singletons(hidden, candidates, known, lowest, cells, equations, by_cell)
+        insiders = _insider_picks(hidden, candidates, cells, partitions)
+        if insiders:  # each with its own complements, by the cheap part first
+            hidden |= insiders
+            continue
         determined = [k for k in _determined(hidden, partitions) if k not in stuck and k not in known]
         added = False
         for key in sorted(determined, key=repr):
