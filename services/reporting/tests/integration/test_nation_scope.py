@@ -95,3 +95,11 @@ async def test_the_admin_of_the_small_organisers_one_complement_cannot_work_it_o
     assert organisers[OTHER] is None
     if nation is not None:  # the nation shown: the small one is hidden by two others besides the admin's own
         assert [o for o, n in organisers.items() if n is None and o != OWN] != [OTHER], (nation, organisers)
+
+
+async def test_an_admin_that_is_also_the_public_reads_another_organiser_as_the_public(fed, bare_client, token_issuer):
+    """A token of both roles read another organiser (the public's reach) with the admin's exact figures (its most open
+    role's view): the small organiser's 3 students exactly. Now the role of the widest reach decides."""
+    both = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin", "public"], organisers=[OWN])}
+    rows = await _read(bare_client, both, "/v1/figures/trend", {"level": "organiser", "organiser_id": OTHER, **PERIOD})
+    assert [(r["unit_id"], r["assessed"]) for r in rows] == [(OTHER, None)]

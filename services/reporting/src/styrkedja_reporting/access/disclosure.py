@@ -96,25 +96,34 @@ SUPPRESSED_LEVELS: dict[Role, frozenset[Level]] = {
 }
 
 
-#: The reaches of the whole organiser (or every organiser): a role of such a reach reads each of its levels everywhere.
-WIDE_REACHES = frozenset({Reach.ORGANISERS, Reach.EVERY_ORGANISER})
+#: Read reaches from the widest: a role of every organiser's reach (the public) reads each of its levels in every
+#: organiser, one of the organisers' (the organiser admin, the politician) in the whole of its organisers; the others
+#: their own areas, units, groups or writes.
+WIDEST_FIRST = (frozenset({Reach.EVERY_ORGANISER}), frozenset({Reach.ORGANISERS}))
 
 
 def suppressed_levels(principal: Principal) -> frozenset[Level]:
     """A principal with several roles gets its most open role's view among its roles of the widest reach;
     one with no known role gets the public view.
 
-    A role reading its own areas, units or groups only (area manager, principal, ICT coordinator, teacher) opens
-    its levels there alone, while one disclosure decision is taken per set of suppressed levels, for a reader who
-    sees the levels it leaves open everywhere: where those cells add up to a suppressed one, nothing could hide it,
-    so no complement is withheld. Beside a role that reads the whole organiser suppressed (a politician, the
-    public), a narrow role's open levels would let the organiser's total less the areas shown give a small area
-    back (round 24a): such a token is suppressed as its wide roles are. The organiser admin, which reads every
-    level of the organiser exactly, keeps its exact view whatever else the token holds."""
+    One disclosure decision is taken per set of suppressed levels, for a reader who sees the levels it leaves open
+    wherever it reads. A role opens its levels within its own reach alone: an area manager, principal, ICT
+    coordinator or teacher its own places, the organiser admin its own organisers. Beside a role that reads wider,
+    suppressed (a politician the whole organiser, the public every organiser), the narrow role's open levels were
+    taken as open everywhere (round 24a): a politician who was also a teacher got "school units seen exactly",
+    whose decision withholds no complement of an area its units add up to (the organiser's total less the areas
+    shown gave a small area back), and an organiser admin that was also the public read another organiser's small
+    figures exactly. Such a token is suppressed as its widest roles are; where they all suppress nothing (the
+    organiser admin), it reads exactly."""
     if not principal.roles:
         return frozenset(Level)
-    wide = [r for r in principal.roles if GRANTS[r].reads in WIDE_REACHES]
-    return frozenset.intersection(*(SUPPRESSED_LEVELS[r] for r in (wide or principal.roles)))
+    roles: list[Role] | frozenset[Role] = principal.roles
+    for reaches in WIDEST_FIRST:
+        widest = [r for r in principal.roles if GRANTS[r].reads in reaches]
+        if widest:
+            roles = widest
+            break
+    return frozenset.intersection(*(SUPPRESSED_LEVELS[r] for r in roles))
 
 
 @dataclass(frozen=True)
