@@ -2,11 +2,11 @@
 
 Found and fixed: with `disclosure_round_counts_to` set (the optional rule: shown counts rounded to a multiple of N,
 at the levels suppressed for the reader), only the results endpoint rounded. Every figure table (trend, history,
-gender gap, coverage, drill-down, forecast against outcome, merit), the support tables and summary and the roster
-sizes showed the same students exactly: a politician read 20 in the results and 22 in the trend for one area. Now
-the one place every figure and support table passes (`access.guard.withhold_small`) rounds each count column at a
-suppressed level, and so do the support summary and the roster sizes; the organiser admin (no level suppressed)
-still reads exact counts.
+gender gap, coverage, drill-down, forecast against outcome, merit), the support tables and summary, the roster
+sizes and an area's alert showed the same students exactly: a politician read 20 in the results and 22 in the
+trend for one area. Now the one place every figure and support table passes (`access.guard.withhold_small`)
+rounds each count column at a suppressed level, and so do the support summary, the roster sizes and the alerts;
+the organiser admin (no level suppressed) still reads exact counts.
 
 Three areas of one organiser, one school unit and group each, one result per student: 12, 22 and 31 students
 (none small: nothing withheld), rounded to 5."""
@@ -103,3 +103,31 @@ async def test_the_organiser_admin_reads_every_count_exactly(fed, bare_client, t
     views = await _views(bare_client, _bearer(token_issuer, "organiser_admin"))
     for name, view in views.items():
         assert view == EXACT, name
+
+
+async def test_an_area_managers_area_alert_shows_its_students_rounded(settings, bare_client, token_issuer):
+    """An alert of an area carries the students behind it: rounded as the area's figures are, where rounded."""
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from sqlalchemy import insert
+
+    from styrkedja_reporting.alerts.tables import alerts
+
+    database = Database(settings.database_url)
+    await Feeder(database)([unit("organiser", ORG, ORG, None), unit("area", "north", ORG, ORG)])
+    at = datetime(2026, 10, 1, 8, tzinfo=UTC)
+    async with database.sessions.begin() as session:
+        await session.execute(insert(alerts).values(
+            alert_id=uuid4(), organiser_id=ORG, level="area", unit_id="north", school_unit_code=None,
+            subject_code="GRGRMAT01", year=None, school_year="2026/27", term=None, round=2, rule="pass_share_drop",
+            status="open", episode=1, raised_at=at, changed_at=at,
+            figures={"students": 22, "compared_students": 31, "share": 0.5, "compared_share": 1.0,
+                     "change_points": -50.0, "threshold_points": 10.0}))
+    await database.dispose()
+    for claims, students in ((dict(roles=["area_manager"], areas=["north"]), (20, 30)),
+                             (dict(roles=["organiser_admin"]), (22, 31))):
+        headers = {"Authorization": "Bearer " + token_issuer.mint(organisers=[ORG], **claims)}
+        response = await bare_client.get("/v1/alerts", headers=headers)
+        assert response.status_code == 200, response.text
+        assert [(a["figures"]["students"], a["figures"]["compared_students"]) for a in response.json()] == [students]
