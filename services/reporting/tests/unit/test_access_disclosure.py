@@ -222,3 +222,21 @@ def test_every_role_has_a_suppression_rule():
     for role in Role:
         levels = suppressed_levels(Principal(subject="s", roles=frozenset({role})))
         assert {Level.AREA, Level.ORGANISER, Level.NATION} <= levels or role is Role.ORGANISER_ADMIN
+
+
+# --- insiders: each organiser's admin knows its own organiser exactly (round 24a) ----------------------
+
+def test_no_small_organiser_is_given_away_to_the_admin_of_its_one_complement():
+    """The public's nation: a small organiser withheld beside one other (its complement) was given back to that
+    other's admin, who knows its own figures exactly: the nation less the shown organisers less its own."""
+    sizes = {"X": 12, "Y": 3, "Z": 20, "W": 25}
+    cells: dict = {("nation", "SE"): Cell(Level.NATION, sum(sizes.values()))}
+    cells |= {("organiser", o): Cell(Level.ORGANISER, n) for o, n in sizes.items()}
+    partitions = [Partition(("nation", "SE"), tuple(("organiser", o) for o in sizes))]
+    shown = disclose(cells, partitions, suppressed=EVERY_LEVEL)
+    assert ("organiser", "Y") in shown.withheld
+    for insider in sizes:
+        if insider != "Y":
+            known = set(shown.withheld) - {("organiser", insider)}
+            assert ("organiser", "Y") not in recoverable(known, partitions), (insider, shown.withheld)
+

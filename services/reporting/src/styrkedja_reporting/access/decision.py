@@ -376,7 +376,7 @@ def decide_counts(rows: ComponentRows, placed: Mapping[str, tuple[str, str | Non
     siblings *and*, where the siblings cannot hide it (an only child, a sibling equal to its own
     visible part), the parent is withheld too — in every view of it, the parent's own included."""
     tree, links = tree_of(rows, placed, frozenset({"group"}))
-    return decided(tree, links, suppressed, rules, context="counts")
+    return decided(tree, [*links, *rows.links], suppressed, rules, context="counts")
 
 
 def kept_counts_decision(key: Hashable, suppressed: frozenset[Level], rules: DisclosureRules,
@@ -465,6 +465,7 @@ def _counts_tree(rows: ComponentRows, placed: Mapping[str, tuple[str, str | None
         -> tuple[list[TreeRow], list[Any], bytes]:
     """Pure: a count table's tree, links and digest (`decide_counts`)."""
     tree, links = tree_of(rows, placed, frozenset({"group"}))
+    links = [*links, *rows.links]
     return tree, links, rows_digest(tree, links)
 
 
@@ -478,6 +479,9 @@ class ComponentRows:
     def __init__(self) -> None:
         self.counts: dict[tuple[Hashable, str, str | None, str], dict[str, int]] = {}
         self.failing: dict[tuple[Hashable, str, str | None, str], dict[str, int]] = {}
+        #: equations `whole = Σ parts` between its cells beyond the tree's own, where a table knows them (a count
+        #: table's views of one figure: `support.disclose`); kept by `protect_tree` where they hold in the data
+        self.links: list[tuple[Any, tuple[Any, ...]]] = []
 
     def add(self, slice_: Hashable, level: str, organiser: str | None, unit: str, gender: str, n: int,
             failing: int | None = None) -> None:

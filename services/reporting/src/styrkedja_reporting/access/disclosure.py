@@ -47,7 +47,8 @@ from functools import reduce
 from math import gcd
 from typing import Any, TypeAlias
 
-from styrkedja_kit.auth import Level, Principal, Role
+from styrkedja_kit.auth import GRANTS, Level, Principal, Role
+from styrkedja_kit.auth.policy import Reach
 
 Key: TypeAlias = Hashable
 TABLE_WITHHELD = ".."
@@ -95,12 +96,34 @@ SUPPRESSED_LEVELS: dict[Role, frozenset[Level]] = {
 }
 
 
+#: Read reaches from the widest: a role of every organiser's reach (the public) reads each of its levels in every
+#: organiser, one of the organisers' (the organiser admin, the politician) in the whole of its organisers; the others
+#: their own areas, units, groups or writes.
+WIDEST_FIRST = (frozenset({Reach.EVERY_ORGANISER}), frozenset({Reach.ORGANISERS}))
+
+
 def suppressed_levels(principal: Principal) -> frozenset[Level]:
-    """A principal with several roles gets its most open role's view (it may read that anyway);
-    one with no known role gets the public view."""
+    """A principal with several roles gets its most open role's view among its roles of the widest reach;
+    one with no known role gets the public view.
+
+    One disclosure decision is taken per set of suppressed levels, for a reader who sees the levels it leaves open
+    wherever it reads. A role opens its levels within its own reach alone: an area manager, principal, ICT
+    coordinator or teacher its own places, the organiser admin its own organisers. Beside a role that reads wider,
+    suppressed (a politician the whole organiser, the public every organiser), the narrow role's open levels were
+    taken as open everywhere (round 24a): a politician who was also a teacher got "school units seen exactly",
+    whose decision withholds no complement of an area its units add up to (the organiser's total less the areas
+    shown gave a small area back), and an organiser admin that was also the public read another organiser's small
+    figures exactly. Such a token is suppressed as its widest roles are; where they all suppress nothing (the
+    organiser admin), it reads exactly."""
     if not principal.roles:
         return frozenset(Level)
-    return frozenset.intersection(*(SUPPRESSED_LEVELS[r] for r in principal.roles))
+    roles: list[Role] | frozenset[Role] = principal.roles
+    for reaches in WIDEST_FIRST:
+        widest = [r for r in principal.roles if GRANTS[r].reads in reaches]
+        if widest:
+            roles = widest
+            break
+    return frozenset.intersection(*(SUPPRESSED_LEVELS[r] for r in roles))
 
 
 @dataclass(frozen=True)
@@ -205,6 +228,33 @@ def disclose(cells: Mapping[Key, Cell], partitions: Sequence[Partition], *, supp
     return Disclosure(cells, withheld, outcome_withheld, near_full, rules, stuck | outcome_stuck)
 
 
+#: (parent level, children's level) of the partitions whose every child some reader outside the class knows exactly:
+#: the nation split among its organisers, each organiser's admin knowing its own.
+INSIDER_SPLITS = frozenset({(Level.NATION, Level.ORGANISER)})
+
+
+def _insider_picks(hidden: set[Key], candidates: frozenset[Key], cells: Mapping[Key, Cell],
+                   partitions: Sequence[Partition]) -> set[Key]:
+    """More cells to withhold so that no withheld child of an insiders' split (the nation among its organisers) is
+    hidden by one sibling alone: that sibling's own admin knows it exactly, and the parent less the shown siblings
+    less its own gives the small one back (round 24a: an organiser admin read the public's nation, three organisers
+    of 12, 3 and 20, the 3 withheld with the 12 as its complement — its own). Where a shown parent has exactly two
+    withheld children, a third (the cheapest), or the parent where no child is left."""
+    more: set[Key] = set()
+    for partition in partitions:
+        if partition.parent in hidden or not partition.children or any(
+                (cells[partition.parent].level, cells[c].level) not in INSIDER_SPLITS for c in partition.children):
+            continue
+        if sum(1 for c in partition.children if c in hidden) != 2:
+            continue
+        shown = [c for c in partition.children if c in candidates and c not in hidden and c not in more]
+        if shown:
+            more.add(min(shown, key=lambda c: (cells[c].students, repr(c))))
+        elif partition.parent in candidates:
+            more.add(partition.parent)
+    return more
+
+
 def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping[Key, Cell],
              partitions: Sequence[Partition]) -> tuple[frozenset[Key], frozenset[Key]]:
     """Grow `primary` until no withheld cell is determined by the visible ones. Returns the withheld
@@ -231,6 +281,10 @@ def _protect(primary: frozenset[Key], adjustable: frozenset[Key], cells: Mapping
     stuck: set[Key] = set(primary & known)
     while True:
         _close_singletons(hidden, candidates, known, lowest, cells, equations, by_cell)
+        insiders = _insider_picks(hidden, candidates, cells, partitions)
+        if insiders:  # each with its own complements, by the cheap part first
+            hidden |= insiders
+            continue
         determined = [k for k in _determined(hidden, partitions) if k not in stuck and k not in known]
         added = False
         for key in sorted(determined, key=repr):

@@ -7,16 +7,18 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import replace
 
 from fastapi import Request
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Level, Node, Principal, Role, may_read, readable_levels, require_read
 from styrkedja_kit.auth.audit import record_read
 
-from ..exports.table import Row, Table, Withheld
+from ..exports.table import ColumnType, Row, Table, Withheld
+from ..persistence import metadata
 from ..results.read import CURRENT_SCOPE, Scope
 from .answers import mark_audited
-from .disclosure import DisclosureRules, suppressed_levels
+from .disclosure import DisclosureRules, round_count, suppressed_levels
 from .scope import node_of, reader_of
 from .tables import audit_reads
 
@@ -97,7 +99,40 @@ async def read_scope(session: AsyncSession, request: Request, principal: Princip
         await audit(session, request, reader, node)
     settings = runtime_of(request).settings
     rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
-    return Scope(principal=reader, suppressed=suppressed_levels(principal), rules=rules), node
+    return Scope(principal=reader, suppressed=await suppressed_at(session, principal, reader, level),
+                 rules=rules), node
+
+
+#: The tables the nation's figures are summed from (results, figures, support, plans), each with the organiser of
+#: every row: where one holds a row of an organiser not the reader's, the nation holds students it may not read.
+NATION_SOURCES = ("assessment_aggregates", "forecast_aggregates", "figure_pass", "figure_merit", "figure_forecasts",
+                  "figure_students", "support_aggregates", "support_below_pass", "support_students", "plan_aggregates")
+
+
+async def others_in_nation(session: AsyncSession, reader: Principal) -> bool:
+    """Whether the nation's figures rest on a student of an organiser other than the reader's."""
+    mine = sorted(reader.organisers)
+    for name in NATION_SOURCES:
+        table = metadata.tables[name]
+        query = select(literal(1)).select_from(table).limit(1)
+        if mine:
+            query = query.where(table.c.organiser_id.notin_(mine))
+        if (await session.execute(query)).first() is not None:
+            return True
+    return False
+
+
+async def suppressed_at(session: AsyncSession, principal: Principal, reader: Principal,
+                        level: Level) -> frozenset[Level]:
+    """The levels suppressed for a read at `level`: the reader's (`suppressed_levels`), but at the nation the
+    public's (every level), unless every student the nation holds is of the reader's organisers. The nation (and the
+    organisers one level down from it) is every organiser's students: the organiser admin, exact everywhere, read
+    the nation's total (less its own: the others') and each other organiser's figures exactly, a small one's too,
+    where the public reads them withheld (round 24a)."""
+    levels = suppressed_levels(principal)
+    if level is not Level.NATION or Level.NATION in levels or not await others_in_nation(session, reader):
+        return levels
+    return frozenset(Level)
 
 
 async def strict_scope(session: AsyncSession, request: Request, principal: Principal, level: Level,
@@ -117,7 +152,8 @@ async def strict_scope(session: AsyncSession, request: Request, principal: Princ
     rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
     # below the nation, the reads are narrowed to the reader's organisers (the public reads any)
     narrowed = None if level is Level.NATION or Role.PUBLIC in reader.roles else reader.organisers
-    scope = Scope(organiser_ids=narrowed, principal=reader, suppressed=suppressed_levels(principal), rules=rules)
+    suppressed = await suppressed_at(session, principal, reader, level)
+    scope = Scope(organiser_ids=narrowed, principal=reader, suppressed=suppressed, rules=rules)
     CURRENT_SCOPE.set(scope)
     return scope
 
@@ -130,29 +166,48 @@ KEY_COLUMNS = frozenset({"level", "unit_id", "subject_code", "year", "period", "
                          "previous_period", "kind", "group", "school_unit_code", "group_id", "band", "newest"})
 
 
+#: Integer columns of a figure or support table that count no students (an age, a number of weeks, a round, a
+#: grade, teaching assignments): never rounded by `round_counts_to`.
+NOT_STUDENT_COUNTS = frozenset({"age_days", "weeks", "round", "grades", "assignments", "with_published_plan"})
+
+
 def withhold_small(table: Table, level: str, scope: Scope) -> Table:
     """Primary suppression of a figure table: at a suppressed level (the row's `level` column, else the
     asked level), a row any of whose student counts is below N has every figure withheld (`..`/null).
-    Complementary suppression among a figure table's rows is not decided here (see README)."""
+    Complementary suppression among a figure table's rows is not decided here (see README).
+
+    Where the deployment rounds counts (`DisclosureRules.round_counts_to`), every count a row shows at a
+    suppressed level is rounded here too, as the results endpoint rounds its own: before round 24a only it did,
+    and the trend, coverage, drill-down or a support table showed the same students exactly."""
     names = [c.key for c in table.columns]
     counts = [i for i, n in enumerate(names) if n in STUDENT_COUNT_COLUMNS]
     figures = [i for i, n in enumerate(names) if n not in KEY_COLUMNS]
+    base = scope.rules.round_counts_to
+    rounded = [i for i, c in enumerate(table.columns) if c.type is ColumnType.integer and c.key not in KEY_COLUMNS
+               and c.key not in NOT_STUDENT_COUNTS] if base is not None else []
     level_at = names.index("level") if "level" in names else None
     n = scope.rules.min_students
     levels = {lv.name.lower() for lv in scope.suppressed}
-    if not levels or not counts:
+    if not levels or not (counts or rounded):
         return table
 
     def small(row: Row) -> bool:
-        at = row[level_at] if level_at is not None else level
-        return at in levels and any(isinstance(row[i], int) and 0 < row[i] < n for i in counts)
+        return any(isinstance(row[i], int) and 0 < row[i] < n for i in counts)
 
     def hide(row: Row) -> Row:
-        if not small(row):
+        if (row[level_at] if level_at is not None else level) not in levels:
+            return row
+        if small(row):
+            out = list(row)
+            for i in figures:
+                out[i] = Withheld()
+            return tuple(out)
+        if not rounded:
             return row
         out = list(row)
-        for i in figures:
-            out[i] = Withheld()
+        for i in rounded:
+            if isinstance(out[i], int) and not isinstance(out[i], bool):
+                out[i] = round_count(out[i], base)
         return tuple(out)
 
     rows = table.rows

@@ -38,7 +38,7 @@ from styrkedja_kit.inputs import InputModel, OrganiserIdParam, SchoolUnitCodePar
 from styrkedja_kit.problems import Problem
 
 from ..access.answers import keep_answer_of
-from ..access.disclosure import DisclosureRules
+from ..access.disclosure import DisclosureRules, round_count, suppressed_levels
 from ..access.guard import check_read
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
@@ -116,7 +116,21 @@ async def alert_list(
             found = await readable_rows(session, reader, await list_alerts(session, filters, scope, None))
             rows = await shown_to(session, found, principal, _rules(request))
             rows = rows[:limit]
-    return [AlertOut.model_validate(row, from_attributes=True) for row in rows]
+    return [as_read(AlertOut.model_validate(row, from_attributes=True), principal, _rules(request)) for row in rows]
+
+
+def as_read(alert: AlertOut, principal: Principal, rules: DisclosureRules) -> AlertOut:
+    """The alert as the reader sees its figures: where the deployment rounds counts, its students rounded at a level
+    suppressed for the reader, as every figure of that cell is (round 24a: an area alert showed an area manager the
+    students exactly that the area's figures show rounded)."""
+    base = rules.round_counts_to
+    if base is None or AuthLevel[alert.level.upper()] not in suppressed_levels(principal):
+        return alert
+    figures = alert.figures.model_copy(update={
+        "students": round_count(alert.figures.students, base),
+        "compared_students": None if alert.figures.compared_students is None
+        else round_count(alert.figures.compared_students, base)})
+    return alert.model_copy(update={"figures": figures})
 
 
 def _rules(request: Request) -> DisclosureRules:
@@ -165,7 +179,7 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
         await store_acknowledgement(session, alert_id, done, now)
         await note_change_outside_batches(session)  # the alert lists kept before it are old now
         updated = await alert_of(session, alert_id)
-    return AlertOut.model_validate(updated, from_attributes=True)
+    return as_read(AlertOut.model_validate(updated, from_attributes=True), principal, _rules(request))
 
 
 class ThresholdsIn(InputModel):

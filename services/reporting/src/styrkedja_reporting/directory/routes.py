@@ -42,7 +42,7 @@ from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolUnitCodePara
 from styrkedja_kit.problems import Problem, validation_errors
 
 from ..access.answers import keep_answer_of
-from ..access.disclosure import DisclosureRules, Reason, suppressed_levels
+from ..access.disclosure import DisclosureRules, Reason, round_count, suppressed_levels
 from ..access.scope import node_from, node_of_unit, placements_of, reader_of
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
@@ -234,12 +234,14 @@ async def roster_sizes(*, request: Request, response: Response,
         # the one decision over the organiser's units at every level (`disclose.py`)
         hidden = await roster_withheld(session, level, organiser_id, [u for u, _ in rows], day,
                                        suppressed_levels(principal), rules)
+    # where the deployment rounds counts, a size at a suppressed level is rounded as every other count (round 24a)
+    base = rules.round_counts_to if auth_level in suppressed_levels(principal) else None
     out = []
     for u, n in rows:
         if (unit_id is not None and u != unit_id) or not may_read(reader, node_from(auth_level, organiser_id, u, placed)):
             continue
         withheld = u in hidden
-        out.append(RosterSize(level=level, unit_id=u, students=None if withheld else n,
+        out.append(RosterSize(level=level, unit_id=u, students=None if withheld else round_count(n, base),
                               reason=Reason.OMITTED_DUE_TO_BASED_ON_FEW_PUPILS if withheld else Reason.EXISTS))
     return out
 

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_contracts.identifiers import Gender
 from styrkedja_contracts.scales import reaches_pass
 from styrkedja_kit.app import runtime_of
+from styrkedja_kit.auth import AccessDenied, Principal, authorize_read, readable_levels
 from styrkedja_kit.auth import Level as AuthLevel
-from styrkedja_kit.auth import Principal, authorize_read
 from styrkedja_kit.db import one_snapshot
 from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
@@ -357,6 +357,20 @@ async def coverage_figure(request: Request, a: Ask = Depends(ask),
 DrillFigure = Literal["pass", "forecast-outcome", "merit"]
 
 
+def _children_readable(a: Ask, child_level: str) -> None:
+    """The drill-down shows a level below the one asked for: one the reader reads, or one whose figures it sees
+    withheld where small (a politician's school units under an area, the public's areas under an organiser). An ICT
+    coordinator (its school units, at school-unit level only) read the exact figures of each group of its unit,
+    a group of one student its result, where every other read refuses it the group level (round 24a). The
+    student level is judged where it is read (`check_read`, audited)."""
+    if child_level == "student" or a.scope is None or a.scope.principal is None:
+        return
+    child = AuthLevel[child_level.upper()]
+    if child not in readable_levels(a.scope.principal) and child not in a.scope.suppressed:
+        raise AccessDenied("level", "read_scope", f"this token may not read at {child_level} level, the level "
+                                                  f"below {a.level}")
+
+
 @router.get("/drill-down", responses=TABLE_RESPONSES)
 async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigure = "pass") -> Response:
     """Each cell's children one level down (nation → organisers → areas → school units → groups)
@@ -371,6 +385,7 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
         _term_only(a)
     async with _session(a) as session:
         child_level, child_filters = await child_units(session, a.level, unit_id or "", a.filters.organiser_id)
+        _children_readable(a, child_level)
         school_year, period = a.period_id
         if child_level == "student":
             code, _, group = (unit_id or "").partition("/")

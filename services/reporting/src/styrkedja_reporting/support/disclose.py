@@ -32,16 +32,18 @@ exactly.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.auth import Level
 
-from ..access.complement import TOTAL, TreeDecision
+from ..access.complement import TOTAL, TreeDecision, tree_key, unit_of
 from ..access.decision import COUNT_LEVELS, ComponentRows, counts_decision
 from ..access.disclosure import DisclosureRules
 from ..exports.table import Withheld
@@ -60,44 +62,103 @@ FAMILIES: dict[str, Family] = {
 }
 
 
-def family_rows(family: str, per_level: Mapping[str, Mapping[tuple[Any, ...], int]]) -> ComponentRows:
+#: The families whose figures a reader reads per subject and for every subject at once (`subject_code` given or
+#: not), each from a support table holding the subject: one decision over every subject's view, tied by the
+#: equation `every subject = Σ each subject` where it holds (no student in two subjects' cells).
+VIEWED_BY_SUBJECT: dict[str, str] = {"active": "support_students", "outcome": "support_students",
+                                     "open": "support_students", "below": "support_below_pass",
+                                     "before_after": "support_facts"}
+#: A slice of a family without subject views (the students assessed: every subject's view overlaps the others').
+NO_VIEW = object()
+
+
+def family_rows(family: str, per_level: Mapping[str, Mapping[tuple[Any, ...], int]], view: Any = NO_VIEW,
+                rows: ComponentRows | None = None) -> ComponentRows:
     """Pure: level → {(organiser, unit, key…): students} as the `read.units_*` reads give them, as
-    the rows of one decision: one slice `(family, key…)` per figure, a cell per unit."""
-    rows = ComponentRows()
+    the rows of one decision: one slice `(family, key…)` per figure, a cell per unit; with a subject
+    `view` (None: every subject), the slice `(family, view, key…)`, added to `rows`."""
+    rows = rows if rows is not None else ComponentRows()
     for level, counts in per_level.items():
         for (organiser, unit, *key), n in counts.items():
             if n > 0:
-                rows.add((family, *key), level, organiser, str(unit), TOTAL, n)
+                rows.add((family, *key) if view is NO_VIEW else (family, view, *key), level, organiser, str(unit),
+                         TOTAL, n)
     return rows
+
+
+def view_links(rows: ComponentRows) -> list[tuple[Any, tuple[Any, ...]]]:
+    """Pure: per unit and figure, the every-subject view's cell as the sum of the subjects' (`protect_tree` keeps
+    the equation where it holds: no student counted in two subjects)."""
+    wholes: dict[tuple[Any, ...], Any] = {}
+    parts: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+    for slice_, level, organiser, unit in rows.counts:
+        parts_of_slice: tuple[Any, ...] = tuple(slice_)  # type: ignore[arg-type]  # (family, view, key…)
+        view, figure = parts_of_slice[1], (parts_of_slice[0], *parts_of_slice[2:])
+        where = unit_of(level, organiser, unit)
+        if view is None:
+            wholes[(*figure, where)] = tree_key(slice_, where)
+        else:
+            parts[(*figure, where)].append(tree_key(slice_, where))
+    return [(whole, tuple(parts[k])) for k, whole in sorted(wholes.items(), key=repr) if parts.get(k)]
+
+
+async def subjects_of(session: AsyncSession, family: str) -> list[str]:
+    """The subjects the family's table holds (`""`: an intervention for every subject, a view no reader names but
+    part of the every-subject view's sum)."""
+    table = VIEWED_BY_SUBJECT[family]
+    found = await session.execute(text(f"SELECT DISTINCT subject_code FROM {table} ORDER BY 1"))
+    return [code for (code,) in found if code is not None]
 
 
 async def family_decision(session: AsyncSession, family: str, subject: str | None, weeks: int, today: date,
                           suppressed: frozenset[Level], rules: DisclosureRules,
                           version: Hashable | None = None) -> TreeDecision:
-    """The one decision on a family's figures (every unit, every level), kept per state version."""
+    """The one decision on a family's figures (every unit, every level — and, for a family viewed by subject,
+    every subject's view and the every-subject one at once), kept per state version.
+
+    Round 24a: a decision per subject asked for let the politician read a small count by the difference of views:
+    north's 3 students with special support in mathematics withheld (with south's 12 as the complement), its 12 in
+    Swedish and its 15 in any subject shown, each view decided alone — 15 − 12 = 3."""
+    viewed = family in VIEWED_BY_SUBJECT
 
     async def rows_of(s: AsyncSession) -> ComponentRows:
         if family in ("assessed", "assessed_in"):  # one pass over the students for every level
             return family_rows(family, await read.units_assessed_every_level(s, subject,
                                                                              by_subject=family == "assessed_in"))
-        return family_rows(family, {lv: await FAMILIES[family](s, lv, subject, weeks, today) for lv in COUNT_LEVELS})
+        if not viewed:
+            return family_rows(family, {lv: await FAMILIES[family](s, lv, subject, weeks, today)
+                                        for lv in COUNT_LEVELS})
+        rows = ComponentRows()
+        for view in (None, *await subjects_of(s, family)):
+            family_rows(family, {lv: await FAMILIES[family](s, lv, view, weeks, today) for lv in COUNT_LEVELS},
+                        view, rows)
+        rows.links = view_links(rows)
+        return rows
 
     date_key = today if family == "open" else None  # only the open investigations change with the day
-    return await counts_decision(session, ("support", family, subject, weeks if family == "open" else 0, date_key),
+    asked = "every subject" if viewed else subject  # one decision for every subject's view
+    return await counts_decision(session, ("support", family, asked, weeks if family == "open" else 0, date_key),
                                  rows_of, suppressed, rules, version)
 
 
 @dataclass(frozen=True)
 class Shown:
     """What one reader sees of one unit's support figures: one decision per family (their slices
-    never meet); none: every figure exact."""
+    never meet); none: every figure exact. `subject`: the view read (None: every subject), for the
+    families decided over every subject's view (`VIEWED_BY_SUBJECT`); NO_VIEW: slices as given."""
 
     unit: str
     level: str = ""
     decisions: tuple[TreeDecision, ...] = ()
+    subject: Any = NO_VIEW
+
+    def _in_view(self, slice_: Any) -> Any:
+        if self.subject is NO_VIEW or not isinstance(slice_, tuple) or slice_[0] not in VIEWED_BY_SUBJECT:
+            return slice_
+        return (slice_[0], self.subject, *slice_[1:])
 
     def withheld(self, *slices: Hashable) -> bool:
-        return any(d.withheld(s, self.level, self.unit) for d in self.decisions for s in slices)
+        return any(d.withheld(self._in_view(s), self.level, self.unit) for d in self.decisions for s in slices)
 
     def value(self, value: object, *slices: Hashable) -> object:
         """The value, or `Withheld` (`..` in CSV/xlsx, null plus the reason in JSON) when any of
@@ -115,4 +176,4 @@ async def shown(session: AsyncSession, level: str, unit: str, families: tuple[st
         return Shown(unit, level)
     version = await state_version(session)  # one read for every family's lookup
     return Shown(unit, level, tuple([await family_decision(session, f, subject, weeks, today, suppressed, rules,
-                                                           version) for f in families]))
+                                                           version) for f in families]), subject)
