@@ -110,3 +110,27 @@ async def test_a_list_of_unique_values_sent_again_in_another_order_is_unchanged(
     fewer = await client.post(path, json=body | {id_field: record_id, field: values[:1]})
     assert (fewer.status_code, fewer.json()["revision"]) == (201, 2), fewer.text
     assert await scalar("SELECT count(*) FROM outbox") == 2
+
+
+@pytest.mark.parametrize("school_year", ["2199/00", "9998/99"])
+async def test_a_school_year_past_2198_99_is_a_422_naming_it(client, scalar, assessment, school_year):
+    """Failed on the old code: an assessment of 2199/00 (assessed in autumn 2199) and a plan of any school year to
+    9998/99 (a plan names no date of it) were stored (201) and sent on, where a forecast of the same school year was a
+    422: now one bound for every school year a request names (`SchoolYearIn`: 1900/01–2198/99, its days in the
+    years every date may have), on the single and the batch door alike."""
+    first = int(school_year[:4])
+    last = {"/v1/assessments": assessment("s-9", school_year="2198/99", assessed_on="2199-06-30"),
+            "/v1/plans": plan(school_year="2198/99", published_on="2199-01-10")}
+    bodies = {"/v1/assessments": assessment("s-9", school_year=school_year, assessed_on=f"{min(first, 2199)}-10-01"),
+              "/v1/plans": plan(school_year=school_year, published_on="2199-08-25")}
+    for path, body in bodies.items():
+        single = await client.post(path, json=body)
+        assert single.status_code == 422, single.text
+        assert problem_fields(single) == [("school_year", "date_range")]
+        assert "1900/01 to 2198/99" in single.json()["errors"][0]["message"]
+        batch = await client.post(f"{path}/batch", json={"items": [last[path], body]})
+        assert batch.status_code == 422 and problem_fields(batch) == [("items.1.school_year", "date_range")], batch.text
+    assert await scalar("SELECT count(*) FROM outbox") == 0
+    for path, body in last.items():
+        taken = await client.post(path, json=body)
+        assert taken.status_code == 201, taken.text
