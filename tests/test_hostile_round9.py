@@ -437,10 +437,10 @@ NARROWING_LISTS = frozenset({"/v1/directory/roster-sizes", "/v1/lika/school-unit
 # -- the last school year a date can hold ----------------------------------------------------------------------
 
 async def test_a_window_whose_deadline_falls_past_the_last_date_is_not_a_500(services, token_issuer):
-    """A calendar with its spring window in ISO week 52 and 60 grace days (both allowed), and a forecast for the
-    last school year the contract takes (9998/99): its deadline falls in year 10000. Failed on the old code: a
-    500 (OverflowError in the window's arithmetic); now the deadline is the last date there is, which judges
-    every date a forecast can arrive on as the true one would (on time)."""
+    """A calendar of the latest weeks each term may have and 60 grace days, and a forecast for the last school year
+    the contract takes (9998/99): its deadline falls in year 10000. Failed on the old code: a 500 (OverflowError in
+    the window's arithmetic). Since round 24c a school year a request names ends at 2198/99 (a 422 naming it; the
+    contracts' window still ends at the last date there is, `test_calendar`), and the last one is on time."""
     service = services["forecast"]
     organiser = "2998"
     token = token_issuer.mint(roles=["platform", "organiser_admin"], organisers=[organiser], subject="h9-calendar",
@@ -448,11 +448,15 @@ async def test_a_window_whose_deadline_falls_past_the_last_date_is_not_a_500(ser
     async with httpx.AsyncClient(base_url=service.url, headers={"Authorization": f"Bearer {token}"},
                                  timeout=60) as client:
         calendar = {"grace_days": 60, "forecast_windows": [{"term": "HT", "iso_week": 52},
-                                                           {"term": "VT", "iso_week": 52}]}
+                                                           {"term": "VT", "iso_week": 26}]}
         put = await client.put(f"/v1/calendars/{organiser}", json=calendar)
         assert put.status_code == 200, put.text
-        for school_year, term in (("9998/99", "VT"), ("9998/99", "HT")):
+        for school_year, term in (("9998/99", "VT"), ("9998/99", "HT"), ("2198/99", "VT"), ("2198/99", "HT")):
             answer = await client.post("/v1/forecasts", json=forecast(
                 _student(), organiser_id=organiser, school_unit_code="29980011", school_year=school_year, term=term))
+            if school_year == "9998/99":
+                assert answer.status_code == 422, (school_year, term, answer.text[:300])
+                assert [e["field"] for e in answer.json()["errors"]] == ["school_year"]
+                continue
             assert answer.status_code == 201, (school_year, term, answer.text[:300])
             assert answer.json()["late"] is False

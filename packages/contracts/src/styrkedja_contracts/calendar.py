@@ -9,6 +9,10 @@ Rules (the forecast service's since the start, now shared):
   first calendar year, VT in its second — for `2026/27` with the defaults HT → week 43 of 2026 and
   VT → week 13 of 2027. The deadline is the window's `deadline_weekday` (default Friday) plus
   `grace_days` calendar days: the last on-time day.
+* A window's (and a round deadline's) week lies in its term's half of the school year (`TERM_WEEKS`): HT in weeks
+  27–52 (July–December of the first year), VT in weeks 1–26 (January–June of the second). A calendar set before this
+  rule (a VT window in week 50: December of the *next* school year) is still read as it is; only a new one is held
+  to it (the forecast service's `PUT /v1/calendars`).
 * An assessment round has a deadline only if the organiser set one (`round_deadlines`); it is
   computed the same way from the round's term, week and weekday, grace days included.
 * A submission is on time when it arrives on or before the deadline *by the calendar day of the
@@ -35,6 +39,7 @@ __all__ = [
     "ReportingCalendar",
     "RoundDeadline",
     "Timeliness",
+    "TERM_WEEKS",
     "Window",
     "calendar_for",
     "forecast_window",
@@ -45,9 +50,23 @@ __all__ = [
     "round_window",
     "term_year",
     "timeliness",
+    "week_in_term",
 ]
 
 DEFAULT_CALENDAR = ReportingCalendar()
+
+
+#: The ISO weeks of each term's half of the school year: HT July–December of its first year, VT January–June of its
+#: second (`term_year`). Week 26 and 27 may hold a day or three of the other half (1 July falls in either), as may
+#: week 1 and 52 of the turn of the year: a calendar names a week for every year, and these are the weeks that lie in
+#: the half in most years. Outside them a VT window in week 50 fell in December of the *next* school year, an HT
+#: window in week 3 in January before the school year began.
+TERM_WEEKS: Mapping[Term, range] = {Term.HT: range(27, 53), Term.VT: range(1, 27)}
+
+
+def week_in_term(term: Term | str, iso_week: int) -> bool:
+    """Whether `iso_week` lies in `term`'s half of the school year (`TERM_WEEKS`)."""
+    return iso_week in TERM_WEEKS[Term(term)]
 
 
 def term_year(school_year: str, term: Term | str) -> int:

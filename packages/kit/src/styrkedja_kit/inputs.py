@@ -55,6 +55,7 @@ from styrkedja_contracts.events.base import (
     add_strict_numbers,
     add_temporal_rules,
     enforce_value_rules,
+    school_year_within_years,
     temporal_as_text,
     within_years,
 )
@@ -77,7 +78,7 @@ from styrkedja_contracts.subjects import KnownSubjectCode
 __all__ = ["InputModel", "RemovalIn", "json_body", "json_body_openapi", "StrictInt", "StrictBool", "Revision", "RemovalRevision", "MAX_INT4",
            "key_given_twice", "json_refusal",
            "SchoolUnitCodeParam", "OrganiserIdParam", "GroupIdParam", "StudentIdParam", "TeacherIdParam",
-           "SubjectCodeParam", "SchoolYearParam", "SafeTextParam", "BatchItems", "BATCH_CAP", "UniqueItems",
+           "SubjectCodeParam", "SchoolYearParam", "SchoolYearIn", "SafeTextParam", "BatchItems", "BATCH_CAP", "UniqueItems",
            "unique_items"]
 
 StrictInt = Annotated[int, Strict()]
@@ -88,6 +89,10 @@ Revision = Annotated[int, Strict(), Field(ge=1, le=MAX_NAMED_REVISION,
                                           description="Omit to take the next revision number.")]
 RemovalRevision = Annotated[int, Strict(), Field(ge=2, le=MAX_NAMED_REVISION,
                                                  description="Omit to take the next revision number.")]
+
+#: The school year a request body names: 1900/01–2198/99 (`school_year_within_years`), the one bound of every school
+#: year the services take (a forecast's, an assessment's, a plan's, a support intervention's), 422 `date_range`.
+SchoolYearIn = Annotated[SchoolYear, AfterValidator(school_year_within_years)]
 
 #: The schema's own cap on a batch; the service's `max_batch_items` setting (default 1000) is the real limit.
 BATCH_CAP = 10_000

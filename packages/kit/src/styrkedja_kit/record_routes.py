@@ -3,7 +3,8 @@
 serves each such record, so that they answer, refuse and are documented alike; the service names its
 verbs, bodies, answers and texts.
 
-- `POST {prefix}`: one item; 201, or 200 when it is the same again (nothing stored, no event);
+- `POST {prefix}`: one item; 201, or 200 when it is the same again (nothing stored, no event); where the record has
+  no natural key (`keyed`), an optional `Idempotency-Key` header makes a new record's id (`styrkedja_kit.idempotency`);
 - `POST {prefix}/batch`: all or nothing, its body parsed and validated in one pass (`json_body`, after
   the token) and answered as the service encoded it (`writes.encoded_batch_answer`: status and bytes);
 - `POST {prefix}/{id}/{removal}`: the removal (retraction, withdrawal) as the next revision; its body optional.
@@ -18,15 +19,17 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel
 
+from . import idempotency
 from .auth import Principal
 from .inputs import json_body, json_body_openapi
 from .problems import problem_responses
+from .rules import RuleViolation, RuleViolations
 from .writes import single_answer
 
 __all__ = ["RecordRoutes", "add_record_routes"]
@@ -62,6 +65,50 @@ class RecordRoutes(Generic[_Service]):
     store: Callable[[_Service, list[Any]], Awaitable[Sequence[Any]]]
     store_batch: Callable[[_Service, Sequence[Any]], Awaitable[tuple[int, bytes]]]
     take_back: Callable[[_Service, UUID, Any], Awaitable[Any]]
+    #: the single write takes an optional `Idempotency-Key` making a new record's id: for a record without a natural
+    #: key (a support intervention, a plan), whose new record sent again without its id (a retry of a lost answer)
+    #: was a second record and event
+    keyed: bool = False
+
+
+#: the optional `Idempotency-Key` header of a keyed record's single write (`idempotency.py`)
+IdempotencyKey = Annotated[str | None, Header(
+    alias=idempotency.HEADER, description="For a new record (no id in the body): a key naming it (1-200 visible ASCII "
+    "characters, e.g. a UUID). Sent again with the same body, the record the first attempt made is answered (200 "
+    "`unchanged`, header `Idempotent-Replayed: true`), nothing stored again; with another body, 409. A key names its "
+    "record for good.",
+    # documented here, checked by the route (`idempotency.checked_key`: a 422 saying the rule in words)
+    json_schema_extra={"pattern": idempotency.KEY_PATTERN, "maxLength": idempotency.MAX_KEY_CHARS})]
+
+#: the write path's refusals of a keyed new record whose id is stored with other content (or changed or removed since)
+_KEY_TAKEN = frozenset({"revision_must_increase", "removed_needs_revision"})
+
+
+async def _keyed_write(routes: RecordRoutes[Any], endpoint: str, item: Any, request: Request, response: Response,
+                       principal: Principal, key: str | None) -> Any:
+    """The single write, with a new record's id made by its key: the same record again (the write path's `unchanged`)
+    when the request is sent again; a 409 naming the header when the key's record holds another body."""
+    r = routes
+    key = idempotency.checked_key(key)
+    if key is None or getattr(item, r.id_name) is not None:  # the id given: the write path already knows a re-send
+        return await _single(r, item, request, response, principal)
+    # at the revision it names, else its first: stored at another, or with other content, is not this request's
+    keyed = item.model_copy(update={r.id_name: idempotency.keyed_id(endpoint, principal, key),
+                                    "revision": item.revision or 1})
+    try:
+        answer = await _single(r, keyed, request, response, principal)
+    except (RuleViolation, RuleViolations) as error:
+        found = error.violations if isinstance(error, RuleViolations) else [error]
+        if any(v.field == "revision" and v.rule in _KEY_TAKEN for v in found):
+            raise idempotency.reused() from None
+        raise
+    if answer.status == "unchanged":
+        response.headers[idempotency.REPLAYED] = "true"
+    return answer
+
+
+async def _single(r: RecordRoutes[Any], item: Any, request: Request, response: Response, principal: Principal) -> Any:
+    return single_answer(await r.store(r.service(request, principal), [item]), response)
 
 
 def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
@@ -82,8 +129,11 @@ def add_record_routes(router: APIRouter, routes: RecordRoutes[Any]) -> None:
     """The three write routes of one record on `router` (whose prefix names the record's path)."""
     r = routes
 
-    async def write(item: Any, request: Request, response: Response, principal: Principal) -> Any:
-        return single_answer(await r.store(r.service(request, principal), [item]), response)
+    async def write(item: Any, request: Request, response: Response, principal: Principal,
+                    idempotency_key: str | None = None) -> Any:
+        if r.keyed:
+            return await _keyed_write(r, f"POST {router.prefix}", item, request, response, principal, idempotency_key)
+        return await _single(r, item, request, response, principal)
 
     # the token first, then the body: a request without a valid token is a 401 whatever it sends
     batch_body = json_body(r.batch)
@@ -97,7 +147,8 @@ def add_record_routes(router: APIRouter, routes: RecordRoutes[Any]) -> None:
 
     router.add_api_route(
         "", _named(write, r.write, [_param("item", r.item), _param("request", Request),
-                                    _param("response", Response), _param("principal", Principal, r.writer)],
+                                    _param("response", Response), _param("principal", Principal, r.writer),
+                                    *([_param("idempotency_key", IdempotencyKey, None)] if r.keyed else [])],
                    r.answer),
         methods=["POST"], response_model=r.answer, status_code=201,
         responses={200: {"description": r.same_again, "model": r.answer}, **problem_responses(409)})

@@ -20,8 +20,8 @@ ORG, OTHER = "2999", "1480"
 DEFAULT = {"forecast_windows": [{"term": "HT", "iso_week": 43, "deadline_weekday": 5},
                                 {"term": "VT", "iso_week": 13, "deadline_weekday": 5}],
            "grace_days": 0, "round_deadlines": [], "timezone": "Europe/Stockholm"}
-# HT 2098/99 in week 43 is on time today; moved to week 2 of 2098 it is long past: late
-OWN = {"forecast_windows": [{"term": "HT", "iso_week": 2, "deadline_weekday": 5},
+# an organiser's own calendar: each week in its term (HT 27–52, VT 1–26)
+OWN = {"forecast_windows": [{"term": "HT", "iso_week": 45, "deadline_weekday": 5},
                             {"term": "VT", "iso_week": 12, "deadline_weekday": 4}],
        "grace_days": 3, "round_deadlines": [{"round": 2, "term": "HT", "iso_week": 47}],
        "timezone": "Europe/Stockholm"}
@@ -92,19 +92,23 @@ async def test_later_forecasts_are_flagged_by_the_organisers_calendar(client, ad
     # the service judges by its clock: a window two weeks ago is past whatever day the test runs
     past = date.today() - timedelta(days=14)
     year, week = past.isocalendar().year, min(past.isocalendar().week, 52)
-    school_year = f"{year}/{(year + 1) % 100:02d}"
+    # the window moved to that week, of the term it lies in (a window's week lies in its term)
+    term, first = ("HT", year) if week >= 27 else ("VT", year - 1)
+    school_year = f"{first}/{(first + 1) % 100:02d}"
     platform = bearer(token_issuer.mint(roles=["platform"], organisers=[ORG, OTHER], client_id="unikum-like"))
     body = {"school_unit_code": "12345678", "group_id": "7A", "student_id": "s-1", "teacher_id": "t-1",
-            "gender": "female", "year": 7, "subject_code": "GRGRMAT01", "school_year": school_year, "term": "HT",
+            "gender": "female", "year": 7, "subject_code": "GRGRMAT01", "school_year": school_year, "term": term,
             "value": "ACCEPTABLE"}
-    by_default = forecast_window(school_year, "HT")
-    default_late = is_forecast_late(datetime.now(UTC), school_year, "HT")
+    by_default = forecast_window(school_year, term)
+    default_late = is_forecast_late(datetime.now(UTC), school_year, term)
     before = await client.post("/v1/forecasts", json=body | {"organiser_id": ORG}, headers=platform)
     assert before.status_code == 201, before.text
     assert (before.json()["late"], before.json()["window_deadline"]) == (default_late, str(by_default.deadline))
 
-    own = OWN | {"forecast_windows": [{"term": "HT", "iso_week": week, "deadline_weekday": 1},
-                                      {"term": "VT", "iso_week": 12}], "grace_days": 0}
+    other_term = "VT" if term == "HT" else "HT"
+    own = OWN | {"forecast_windows": [{"term": term, "iso_week": week, "deadline_weekday": 1},
+                                      {"term": other_term, "iso_week": 12 if other_term == "VT" else 45}],
+                 "grace_days": 0}
     assert (await client.put(f"/v1/calendars/{ORG}", json=own, headers=admin)).status_code == 200
     after = await client.post("/v1/forecasts", json=body | {"organiser_id": ORG, "student_id": "s-2"},
                               headers=platform)
@@ -172,7 +176,7 @@ async def test_a_calendars_numbers_are_json_integers_never_text_decimals_or_bool
     url = f"/v1/calendars/{ORG}"
     windows = OWN["forecast_windows"]
     cases = [(OWN | {"grace_days": odd}, "grace_days") for odd in ("3", True, 3.0, 1e0)]
-    cases += [(OWN | {"forecast_windows": [windows[0] | {"iso_week": "2"}, windows[1]]}, "forecast_windows.0.iso_week"),
+    cases += [(OWN | {"forecast_windows": [windows[0] | {"iso_week": "45"}, windows[1]]}, "forecast_windows.0.iso_week"),
               (OWN | {"forecast_windows": [windows[0], windows[1] | {"deadline_weekday": 4.0}]},
                "forecast_windows.1.deadline_weekday"),
               (OWN | {"round_deadlines": [{"round": 2, "term": "HT", "iso_week": "47"}]}, "round_deadlines.0.iso_week")]

@@ -91,12 +91,14 @@ async def test_a_forecast_whose_window_ends_after_2199_is_a_422_naming_the_schoo
                                                              subject="admin-1")}
     late_weeks = {"forecast_windows": [{"term": "HT", "iso_week": 52, "deadline_weekday": 7},
                                        {"term": "VT", "iso_week": 52, "deadline_weekday": 7}], "grace_days": 60}
-    assert (await client.put("/v1/calendars/2999", json=late_weeks, headers=admin)).status_code == 200
+    assert (await client.put("/v1/calendars/2999", json=CALENDAR, headers=admin)).status_code == 200
+    async with db.begin() as conn:  # as a calendar set before a window's week was held to its term (VT in December)
+        await conn.execute(text("UPDATE organiser_calendars SET calendar = CAST(:c AS jsonb)"),
+                           {"c": json.dumps(late_weeks)})
     batch = await client.post("/v1/forecasts/batch", json={"items": [
-        forecast(school_year="2198/99"), forecast(school_year="2199/00", student_id="s-2"),
-        forecast(school_year="2198/99", term="VT", student_id="s-3")]})
+        forecast(school_year="2198/99"), forecast(school_year="2198/99", term="VT", student_id="s-3")]})
     assert batch.status_code == 422, batch.text
-    assert problem_fields(batch) == [("items.1.school_year", "date_range"), ("items.2.school_year", "date_range")]
+    assert problem_fields(batch) == [("items.1.school_year", "date_range")]
     ok = await client.post("/v1/forecasts/batch", json={"items": [forecast(school_year="2198/99")]})
     assert ok.status_code == 201 and ok.json()["items"][0]["window_deadline"] == "2199-02-28", ok.text
     events = await testing.outbox_events(db, "styrkedja.forecasts")  # every one decodes (a date_range did not)
@@ -156,3 +158,43 @@ async def test_a_calendar_stored_with_a_time_zone_no_longer_taken_is_read_not_a_
         mended.text  # stored taken, and sent on, even where it reads as the same calendar
     assert (await client.get("/v1/calendars/2999", headers=admin)).json()["calendar"]["timezone"] == \
         "Europe/Stockholm"
+
+
+async def test_an_autumn_forecast_of_2199_00_is_a_422_like_every_school_year_past_2198_99(client, db):
+    """Failed on the old code: HT 2199/00 was taken (its window ends in autumn 2199) where its VT was a 422, and an
+    assessment or a plan of it was taken too: now one bound for every school year a request names (1900/01–2198/99,
+    `SchoolYearIn`), said before any calendar is read."""
+    refused = await client.post("/v1/forecasts", json=forecast(school_year="2199/00"))
+    assert refused.status_code == 422 and problem_fields(refused) == [("school_year", "date_range")], refused.text
+    assert "1900/01 to 2198/99" in refused.json()["errors"][0]["message"]
+    taken = await client.post("/v1/forecasts", json=forecast(school_year="2198/99", term="VT"))
+    assert taken.status_code == 201, taken.text
+    assert len(await testing.outbox_events(db, "styrkedja.forecasts")) == 1
+
+
+@pytest.mark.parametrize(("windows", "rounds", "fields"), [
+    ([{"term": "HT", "iso_week": 44}, {"term": "VT", "iso_week": 50}], [], ["forecast_windows.1.iso_week"]),
+    ([{"term": "VT", "iso_week": 27}, {"term": "HT", "iso_week": 3}], [],
+     ["forecast_windows.0.iso_week", "forecast_windows.1.iso_week"]),
+    ([{"term": "HT", "iso_week": 26}, {"term": "VT", "iso_week": 12}],
+     [{"round": 1, "term": "HT", "iso_week": 40}, {"round": 4, "term": "VT", "iso_week": 40}],
+     ["forecast_windows.0.iso_week", "round_deadlines.1.iso_week"]),
+])
+async def test_a_window_or_round_whose_week_is_not_in_its_term_is_a_422_naming_it(
+        client, db, token_issuer, windows, rounds, fields):
+    """Failed on the old code: stored (200, revision 1, a `calendar.changed.v1`): a VT window in week 50 has its
+    deadline in December of the *next* school year (VT 2026/27: 2027-12-17), an HT one in week 3 in January before
+    its school year began; a round deadline alike. Now each week lies in its term (the contracts' `TERM_WEEKS`: HT
+    27–52, VT 1–26), a 422 `week_in_term` naming each one in the order the request gave."""
+    admin = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=["2999"],
+                                                             subject="admin-1")}
+    refused = await client.put("/v1/calendars/2999", json={"forecast_windows": windows, "round_deadlines": rounds},
+                               headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert problem_fields(refused) == [(field, "week_in_term") for field in fields]
+    assert "HT" in refused.json()["errors"][0]["message"] or "VT" in refused.json()["errors"][0]["message"]
+    assert await testing.outbox_events(db, "styrkedja.forecasts") == []
+    edges = {"forecast_windows": [{"term": "HT", "iso_week": 27}, {"term": "VT", "iso_week": 26}],
+             "round_deadlines": [{"round": 2, "term": "HT", "iso_week": 52}, {"round": 3, "term": "VT", "iso_week": 1}]}
+    taken = await client.put("/v1/calendars/2999", json=edges, headers=admin)
+    assert (taken.status_code, taken.json()["revision"]) == (200, 1), taken.text

@@ -44,7 +44,8 @@ _TYPE_RE = re.compile(r"^se\.styrkedja\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[0-9]
 
 __all__ = ["ContractModel", "EventData", "iter_strings", "Timestamp", "Revision", "Year", "Round", "MAX_INT4",
            "MAX_NAMED_REVISION",
-           "Int4", "StrictBool", "enforce_value_rules", "EARLIEST_YEAR", "LATEST_YEAR", "temporal_as_text", "within_years",
+           "Int4", "StrictBool", "enforce_value_rules", "EARLIEST_YEAR", "LATEST_YEAR", "LAST_SCHOOL_YEAR_START",
+           "school_year_within_years", "temporal_as_text", "within_years",
            "add_temporal_rules", "add_uuid_rules", "add_strict_numbers", "uuid_as_text", "UUID_TEXT", "WHERE", "full_loc", "located_strings"]
 
 Timestamp = AwareDatetime
@@ -100,6 +101,28 @@ def temporal_as_text(value: Any) -> Any:
         return value
     raise PydanticCustomError("iso_8601", "Input should be a date or time written as ISO 8601 text "
                               "(YYYY-MM-DD, YYYY-MM-DDThh:mm:ss±hh:mm), not a number")
+
+
+#: The first year of the last school year a service takes at its doors: 2198/99, the last whose every day (1 July –
+#: 30 June) lies in the years above. The school years' own rule (`identifiers.SchoolYear`) runs to 9998/99, and a
+#: record of one past this bound was taken where its dates were not: a forecast's window deadline (2199/00 on) was
+#: refused, an assessment, a plan or a support intervention of the same school year was stored and sent on.
+#: The events keep their own rule: one published before this bound (by a service, or a platform producing itself)
+#: is still decoded on a replay, not dead-lettered.
+LAST_SCHOOL_YEAR_START = LATEST_YEAR - 1
+
+
+def school_year_within_years(value: str) -> str:
+    """A school year (already `SchoolYear`) whose every day lies in `EARLIEST_YEAR`–`LATEST_YEAR`: 1900/01–2198/99. The
+    one bound of every school year a request names (`styrkedja_kit.inputs.SchoolYearIn`), rule `date_range` as a
+    date's."""
+    if not EARLIEST_YEAR <= int(value[:4]) <= LAST_SCHOOL_YEAR_START:
+        raise PydanticCustomError("date_range", "Input should be a school year from {first} to {last}: its days lie in "
+                                  "the years {earliest}–{latest} every date may have",
+                                  {"first": f"{EARLIEST_YEAR}/{(EARLIEST_YEAR + 1) % 100:02d}",
+                                   "last": f"{LAST_SCHOOL_YEAR_START}/{(LAST_SCHOOL_YEAR_START + 1) % 100:02d}",
+                                   "earliest": EARLIEST_YEAR, "latest": LATEST_YEAR})
+    return value
 
 
 def within_years(value: Any) -> Any:

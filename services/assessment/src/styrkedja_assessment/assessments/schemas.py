@@ -19,14 +19,13 @@ from styrkedja_contracts.identifiers import (
     OrganiserId,
     SafeText,
     SchoolUnitCode,
-    SchoolYear,
     StudentId,
     TeacherId,
     Term,
 )
 from styrkedja_contracts.scales import Scale
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, UniqueItems
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SchoolYearIn, UniqueItems
 from styrkedja_kit.writes import BatchAnswer
 
 
@@ -46,7 +45,7 @@ class AssessmentIn(InputModel):
     value: str = Field(min_length=1, max_length=32)
     unmet_criteria: UniqueItems[Criterion] = Field(default_factory=list, max_length=100,
                                                    description="Each criterion once.")
-    school_year: SchoolYear
+    school_year: SchoolYearIn
     term: Term
     round: Round
     assessed_on: date

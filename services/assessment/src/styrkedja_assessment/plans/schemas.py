@@ -13,12 +13,11 @@ from styrkedja_contracts.identifiers import (
     Name,
     OrganiserId,
     SchoolUnitCode,
-    SchoolYear,
     SubjectCode,
     Term,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, UniqueItems
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SchoolYearIn, UniqueItems
 from styrkedja_kit.writes import BatchAnswer
 
 #: the longest link taken (what browsers and the sitemaps protocol take: 2,048)
@@ -32,7 +31,7 @@ class PlanIn(InputModel):
     school_unit_code: SchoolUnitCode
     group_id: GroupId
     subject_code: KnownSubjectCode
-    school_year: SchoolYear
+    school_year: SchoolYearIn
     term: Term
     # a title is shown as a name: no invisible characters, not blank (the contracts' `Name`)
     title: Annotated[Name, Field(min_length=1, max_length=300)]

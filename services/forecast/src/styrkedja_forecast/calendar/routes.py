@@ -15,7 +15,7 @@ from styrkedja_kit.inputs import OrganiserIdParam
 from styrkedja_kit.problems import problem_responses
 
 from ..settings import ForecastSettings
-from .rules import calendar_of_config
+from .rules import calendar_of_config, check_weeks_in_terms
 from .schemas import CalendarIn, CalendarOut
 from .service import CalendarService, CalendarView
 
@@ -55,6 +55,7 @@ async def put_calendar(organiser_id: OrganiserIdParam, body: CalendarIn, request
     """Set the organiser's whole calendar. Forecasts already stored keep the late flag they were
     given; later ones are judged by the new calendar."""
     require_write(principal, Write.ORGANISER_SETTINGS, organiser_id)
+    check_weeks_in_terms(body)  # in the order the request gave, before the calendar is put in its one order
     view = await calendar_service(request).set(organiser_id, body.calendar(), body.revision,
                                                principal.subject[:128])
     return _out(view)

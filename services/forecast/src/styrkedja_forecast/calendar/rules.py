@@ -14,19 +14,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from styrkedja_contracts.calendar import DEFAULT_CALENDAR, Window, forecast_window, is_late
+from styrkedja_contracts.calendar import DEFAULT_CALENDAR, TERM_WEEKS, Window, forecast_window, is_late, week_in_term
 from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR
-from styrkedja_contracts.events.calendar import ForecastWindow, ReportingCalendar
+from styrkedja_contracts.events.calendar import ForecastWindow, ReportingCalendar, RoundDeadline
 from styrkedja_contracts.identifiers import Term
 from styrkedja_kit.revisions import following_revision
-from styrkedja_kit.rules import RuleViolation
+from styrkedja_kit.rules import RuleViolation, RuleViolations
 
 from ..forecasts.rules import WindowConfig
 
@@ -59,6 +59,28 @@ def stored_calendar(stored: Mapping[str, Any]) -> tuple[ReportingCalendar, bool]
             except ValidationError:
                 continue
         raise
+
+
+def check_weeks_in_terms(calendar: ReportingCalendar) -> None:
+    """A calendar set holds each window's and round deadline's week to its term (`TERM_WEEKS`: HT weeks 27–52, VT
+    1–26): a VT window in week 50 was taken, its deadline in December of the next school year (and an HT one in
+    week 3, in January before its school year began). Each week outside its term a 422 `week_in_term` naming it in
+    the order the request gave (`forecast_windows.<i>.iso_week`, `round_deadlines.<i>.iso_week`). Only a calendar
+    being set: one stored before the rule is read as it is."""
+    broken: list[RuleViolation] = []
+    weeks_of: tuple[tuple[str, Sequence[ForecastWindow | RoundDeadline]], ...] = (
+        ("forecast_windows", calendar.forecast_windows), ("round_deadlines", calendar.round_deadlines))
+    for field, specs in weeks_of:
+        for index, spec in enumerate(specs):
+            if not week_in_term(spec.term, spec.iso_week):
+                weeks = TERM_WEEKS[spec.term]
+                half = "July–December" if spec.term is Term.HT else "January–June"
+                broken.append(RuleViolation(
+                    f"{field}.{index}.iso_week", "week_in_term",
+                    f"week {spec.iso_week} is not in the {spec.term.value} term: its weeks are "
+                    f"{weeks.start}–{weeks.stop - 1} ({half} of the school year)"))
+    if broken:
+        raise RuleViolations(broken)
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,12 @@ from styrkedja_contracts.identifiers import (
     GroupId,
     OrganiserId,
     SchoolUnitCode,
-    SchoolYear,
     StudentId,
     TeacherId,
     Term,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SchoolYearIn
 from styrkedja_kit.writes import BatchAnswer
 
 
@@ -40,7 +39,7 @@ class ForecastIn(InputModel):
     gender: Gender
     year: Year
     subject_code: KnownSubjectCode
-    school_year: SchoolYear
+    school_year: SchoolYearIn
     term: Term
     value: ForecastValue = Field(description="A value on the THREE_LEVEL scale.")
 

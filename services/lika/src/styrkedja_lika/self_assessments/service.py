@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts import CloudEvent
 from styrkedja_contracts.calendar import DEFAULT_CALENDAR
-from styrkedja_contracts.events.base import EARLIEST_YEAR, LATEST_YEAR
+from styrkedja_contracts.events.base import EARLIEST_YEAR, LAST_SCHOOL_YEAR_START
 from styrkedja_contracts.events.lika import LikaRating, LikaSelfAssessmentPublishedV1
 from styrkedja_kit.auth import Principal
 from styrkedja_kit.db import Database
@@ -92,7 +92,7 @@ def school_day(now: datetime) -> date:
 
 
 def _start_term(text: str | None, now: datetime) -> SchoolTerm:
-    """The plan's start term asked for. In the years every date of a request lies in (`EARLIEST_YEAR`-`LATEST_YEAR`):
+    """The plan's start term asked for. In the school years a request may name (1900/01-2198/99, `LAST_SCHOOL_YEAR_START`):
     the school years' own rule runs to 9998/99, and the plan's suggested terms, counted on from the start, then left
     it — `HT 9998/99` was a 500 at publish. Its rule broken is said in words, never as pydantic's own text (the
     model's name, a link to pydantic's site)."""
@@ -101,9 +101,11 @@ def _start_term(text: str | None, now: datetime) -> SchoolTerm:
     found = _START_TERM.fullmatch(text)
     if found is None:
         raise RuleViolation("start_term", "term_format", f"must be {_TERM_RULE}")
-    if not EARLIEST_YEAR <= int(found.group(2)) <= LATEST_YEAR:
+    # the one bound of every school year a request names (`school_year_within_years`): `VT 2199/00` lies in 2200
+    if not EARLIEST_YEAR <= int(found.group(2)) <= LAST_SCHOOL_YEAR_START:
         raise RuleViolation("start_term", "date_range", f"must be a term of the school years {EARLIEST_YEAR}/"
-                            f"{(EARLIEST_YEAR + 1) % 100:02d}-{LATEST_YEAR}/{(LATEST_YEAR + 1) % 100:02d}")
+                            f"{(EARLIEST_YEAR + 1) % 100:02d}-{LAST_SCHOOL_YEAR_START}/"
+                            f"{(LAST_SCHOOL_YEAR_START + 1) % 100:02d}")
     try:
         return SchoolTerm.parse(text)
     except (ValueError, ValidationError):  # a school year of two years not in a row (`2026/28`)
