@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
 from collections import Counter
@@ -667,6 +668,30 @@ def _checked_url(flag: str, value: str) -> str:
     return value.strip()
 
 
+#: what a bearer token is made of as it goes in an HTTP header: visible ASCII (RFC 6750's b64token is a part of it;
+#: servers issue others, e.g. JWTs, all of it)
+_TOKEN = re.compile(r"^[!-~]+$")
+
+
+def _checked_token(flag: str, value: str | None) -> str | None:
+    """A bearer token as given, with what comes along by mistake taken off: blanks and a line end around it (read
+    from a file, `$(cat token)` keeps none but an environment file does) and a leading "Bearer " (copied with the
+    header it came in): sent as they were, the server answered 401 (or a newline broke the request). A token with
+    any other character (a blank inside it, a letter outside ASCII) cannot go in a header: usage, never quoted
+    (it was a UnicodeEncodeError, "a fault of the importer's"). Empty or blank: none, as before (an environment
+    variable set empty)."""
+    if value is None or not value.strip():
+        return None
+    token = value.strip()
+    if token[:7].casefold() == "bearer " and token[7:].strip():
+        token = token[7:].strip()
+    if not _TOKEN.match(token):
+        raise typer.BadParameter(f"{flag}: must be the token alone, in visible ASCII characters (it goes in an HTTP "
+                                 "Authorization header); this one holds a blank, a control character or "
+                                 "a character outside ASCII")
+    return token
+
+
 def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> list[str]:
     """What the summary says besides the counts and the refusals (`incremental`: of a --since run)."""
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
@@ -850,6 +875,7 @@ def register(import_app: typer.Typer) -> None:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=zone)
         explicit = _explicit_organiser(organiser, organiser_name)
+        token, reporting_token = _checked_token("--token", token), _checked_token("--reporting-token", reporting_token)
         auth = _client_credentials(url, token, token_url, client_id, client_secret, scope, timeout)
         summary: dict[str, Counter[str]] = {}
         retried: list[str] = []  # chunks sent again after an attempt that may have applied them

@@ -1,0 +1,148 @@
+"""The fields the importer reads against SS 12000 2.1.0's OpenAPI (`ss12000_spec/schemas.json`), round 24: what the
+specification allows is read as it means it, and what it does not is refused naming the endpoint, the item, the
+field and the rule, never read otherwise unsaid. Each test failed on the code before it, as its docstring says.
+
+* `Enrolment.schoolYear`, `Syllabus.startSchoolYear`/`endSchoolYear` are `type: integer` (0 to 10) and
+  `Enrolment.cancelled` is `type: boolean`: pydantic's lax mode read `"7"` as 7, `true` as year 1, `11` and `-1` as
+  years, and `"yes"`, `"false"`, `1` as booleans — a server's own spelling of them became a year or a cancellation
+  unsaid;
+* `Meta.created`/`modified` are `format: date-time`: `datetime.fromisoformat` took ISO 8601's other forms too (a date
+  alone, a week date, an hour alone, the basic format), none of which is an RFC 3339 date-time;
+* a bearer token given with what comes along by mistake (its header's "Bearer ", a line end from a file) is sent
+  alone; one with a character no header takes is a usage error naming the flag (it was a UnicodeEncodeError, said as
+  a fault of the importer's), never quoted.
+
+The server is an `httpx.MockTransport` handler: no network, no pauses."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from styrkedja_cli.main import app
+from styrkedja_cli.ss12000 import command
+from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
+
+BASE = "http://ss12000.example/v2.0"
+ENROLMENT = {"enroledAt": {"id": "su"}, "schoolType": "GR", "startDate": "2026-08-17"}
+
+
+def serve(entity: str, items: list[Any]) -> HttpSource:
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == f"/v2.0/{entity}"
+        return httpx.Response(200, json={"data": items})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    return HttpSource(BASE, client=client, sleep=lambda _: None)
+
+
+def read(source: HttpSource | FolderSource, entity: str) -> list[Any]:
+    return source.read(entity, None, lambda *_: None)
+
+
+@pytest.mark.parametrize(("entity", "item", "said"), [
+    ("persons", {"id": "p1", "enrolments": [{**ENROLMENT, "schoolYear": "7"}]},
+     r"enrolments\.0\.schoolYear: Value error, must be an integer \(a JSON number, as SS 12000 has it\), not text"),
+    ("persons", {"id": "p1", "enrolments": [{**ENROLMENT, "schoolYear": True}]},
+     r"enrolments\.0\.schoolYear: Value error, must be an integer .*, not a boolean"),
+    ("persons", {"id": "p1", "enrolments": [{**ENROLMENT, "schoolYear": 11}]},
+     r"enrolments\.0\.schoolYear: Value error, must be 0 to 10 \(SS 12000's school years\)"),
+    ("persons", {"id": "p1", "enrolments": [{**ENROLMENT, "schoolYear": -1}]}, r"schoolYear: .*must be 0 to 10"),
+    ("persons", {"id": "p1", "enrolments": [{**ENROLMENT, "schoolYear": 7.5}]},
+     r"schoolYear: Value error, must be a whole number \(SS 12000: type integer\)"),
+    ("persons", {"id": "p1", "enrolments": [{**ENROLMENT, "cancelled": "false"}]},
+     r"enrolments\.0\.cancelled: Value error, must be true or false \(a JSON boolean, as SS 12000 has it\), not text"),
+    ("persons", {"id": "p1", "enrolments": [{**ENROLMENT, "cancelled": "yes"}]}, r"cancelled: .*not text"),
+    ("persons", {"id": "p1", "enrolments": [{**ENROLMENT, "cancelled": 1}]}, r"cancelled: .*not a number"),
+    ("syllabuses", {"id": "s1", "startSchoolYear": "3", "endSchoolYear": 3}, r"startSchoolYear: .*not text"),
+    ("syllabuses", {"id": "s1", "startSchoolYear": 3, "endSchoolYear": 12}, r"endSchoolYear: .*must be 0 to 10"),
+])
+def test_a_school_year_or_cancelled_of_another_json_type_refuses_the_page_naming_the_field(
+        entity: str, item: dict[str, Any], said: str) -> None:
+    """Failed on the old code: each was read (a year 7, 1, 11, -1; `cancelled` False or True) without a word; 7.5 was
+    refused in pydantic's words. The item is named by its id, its value never said."""
+    with pytest.raises(SourceError) as raised:
+        read(serve(entity, [item]), entity)
+    message = str(raised.value)
+    assert message.startswith(f"{entity}, page 1, item 0: ")
+    assert message.endswith(f"(the item's id: {item['id']})")
+    assert "input_value" not in message
+    assert re.search(said, message), message
+
+
+def test_a_whole_number_in_any_json_spelling_and_a_boolean_are_read(tmp_path: Path) -> None:
+    """What the specification allows is read as before: 7 and 7.0 (JSON has one number type), 0 and 10, a folder
+    file's numbers (read as Decimal), true and false; with the refusals above, failed on the old code as a whole."""
+    persons = [{"id": f"p{n}", "enrolments": [{**ENROLMENT, "schoolYear": year, "cancelled": n % 2 == 0}]}
+               for n, year in enumerate([7, 7.0, 0, 10])]
+    for source in (serve("persons", persons), _folder(tmp_path, "persons", persons)):
+        read_in = read(source, "persons")
+        assert [(p.enrolments[0].school_year, p.enrolments[0].cancelled) for p in read_in] == [
+            (7, True), (7, False), (0, True), (10, False)]
+        assert all(type(p.enrolments[0].school_year) is int for p in read_in)
+    with pytest.raises(SourceError, match=r"schoolYear: .*not text"):
+        read(_folder(tmp_path, "persons", [{"id": "p1", "enrolments": [{**ENROLMENT, "schoolYear": "7"}]}]), "persons")
+
+
+def _folder(tmp_path: Path, entity: str, items: list[Any]) -> FolderSource:
+    (tmp_path / f"{entity}.json").write_text(json.dumps({"data": items}), encoding="utf-8")
+    return FolderSource(tmp_path)
+
+
+#: RFC 3339 date-times as servers write them, read as before: lower-case t and z, a space for the T, seven digits of a
+#: fraction, an offset as +0200 or +02, none at all (then the naive zone), a leap second
+RFC_3339 = ["2026-08-17t08:30:00z", "2026-08-17 08:30:00.1234567+0200", "2026-08-17T08:30:00+02",
+            "2026-08-17T08:30:00", "2026-12-31T23:59:60Z", "2026-08-17T08:30:00.5-05:00"]
+
+
+@pytest.mark.parametrize("stamp", ["2026-08-17", "2026-W34-1", "2026-229", "2026-08-17T08", "20260817T083000",
+                                   "2026-08-17T0830"])
+def test_a_meta_time_in_another_iso_8601_form_than_rfc_3339_refuses_its_page(stamp: str) -> None:
+    """Failed on the old code: read as a time (`fromisoformat` takes ISO 8601's forms): a date alone as its midnight,
+    a week or ordinal date as a day, an hour alone; an incremental run compared them with --since as if given. The
+    RFC 3339 spellings servers use are read as before."""
+    group = {"id": "g1", "displayName": "7A", "organisation": {"id": "su"}, "meta": {"modified": stamp}}
+    with pytest.raises(SourceError, match=r"^groups, page 1, item 0: meta\.modified: Value error, not an RFC 3339 "
+                                          r"timestamp \(SS 12000's format date-time: YYYY-MM-DDThh:mm:ss"):
+        read(serve("groups", [group]), "groups")
+    groups = [{**group, "id": f"g{n}", "displayName": f"7{n}", "meta": {"modified": rfc}}
+              for n, rfc in enumerate(RFC_3339)]
+    assert [g.meta.modified for g in read(serve("groups", groups), "groups")] == RFC_3339
+
+
+@pytest.mark.parametrize("given", ["Bearer abc.DEF-123_~+/=", "bearer abc.DEF-123_~+/=", "abc.DEF-123_~+/=\n",
+                                   "  abc.DEF-123_~+/=  "])
+def test_a_token_given_with_its_bearer_or_a_line_end_is_sent_alone(monkeypatch, given: str) -> None:
+    """Failed on the old code: "Bearer Bearer abc…" (the server's 401), or the token with its blanks and line end
+    (a request no server takes)."""
+    tokens: list[Any] = []
+
+    def no_source(url: str, token: str | None, **_: Any) -> Any:
+        tokens.append(token)
+        raise SourceError("stop here")
+
+    monkeypatch.setattr(command, "HttpSource", no_source)
+    result = CliRunner().invoke(app, ["import", "ss12000", "--url", BASE, "--token", given,
+                                      "--reporting-token", given])
+    assert tokens == ["abc.DEF-123_~+/="], result.output
+    assert result.exit_code == 1 and "stop here" in result.output
+
+
+@pytest.mark.parametrize(("flag", "given"), [("--token", "ab cd"), ("--token", "åtkomst-1234"),
+                                             ("--reporting-token", "abc\u00a0def"), ("--token", "a\tb")])
+def test_a_token_that_cannot_go_in_a_header_is_a_usage_error_never_quoted(monkeypatch, flag: str, given: str) -> None:
+    """Failed on the old code: "the importer failed (UnicodeEncodeError …): a fault of the importer's" for a letter
+    outside ASCII; a blank inside went to the server as given."""
+    monkeypatch.setattr(command, "HttpSource", lambda *a, **k: pytest.fail("no source is made"))
+    other = "--reporting-token" if flag == "--token" else "--token"
+    result = CliRunner().invoke(app, ["import", "ss12000", "--url", BASE, flag, given, other, "fine"])
+    assert result.exit_code == 2
+    output = " ".join(result.output.replace("│", " ").split())
+    assert f"{flag}: must be the token alone, in visible ASCII characters" in output, output
+    assert given.strip() not in result.output
