@@ -146,3 +146,30 @@ def test_a_token_that_cannot_go_in_a_header_is_a_usage_error_never_quoted(monkey
     output = " ".join(result.output.replace("│", " ").split())
     assert f"{flag}: must be the token alone, in visible ASCII characters" in output, output
     assert given.strip() not in result.output
+
+
+def _refused(answer: httpx.Response, *, token: str | None = None) -> str:
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: answer), base_url=BASE,
+                          headers={"Authorization": f"Bearer {token}"} if token else {})
+    with pytest.raises(SourceError) as raised:
+        read(HttpSource(BASE, client=client, sleep=lambda _: None, attempts=2), "organisations")
+    return str(raised.value)
+
+
+def test_a_401_without_a_token_a_403_and_a_429_without_retry_after_say_what_they_are() -> None:
+    """Failed on the old code: a 401 to a request without any token said "the server does not take the token"
+    (there was none), a 403 said "HTTP 403" alone (its WWW-Authenticate `insufficient_scope` and the scope needed,
+    RFC 6750 §3.1, unread), a 429 without a Retry-After said it was asked again "after its Retry-After"."""
+    assert _refused(httpx.Response(401)) == (
+        "organisations, page 1: HTTP 401; the server asks for a token and none was given: --token "
+        "(STYRKEDJA_SS12000_TOKEN), or --token-url with --client-id and --client-secret")
+    assert _refused(httpx.Response(401), token="t").endswith("; the server does not take the token (--token, "
+                                                             "STYRKEDJA_SS12000_TOKEN)")
+    assert _refused(httpx.Response(403, headers={"WWW-Authenticate": 'Bearer realm="x", error="insufficient_scope", '
+                                                                     'scope="ss12000.organisations.read"'}),
+                    token="t") == (
+        "organisations, page 1: HTTP 403 (insufficient_scope: ss12000.organisations.read); the server takes the "
+        "token but does not let it read /organisations (the token's scope, or the client's rights at the server)")
+    assert _refused(httpx.Response(429)) == (
+        "organisations, page 1: HTTP 429 (asked 2 times, after pauses of our own, as it gave no Retry-After: import "
+        "later)")
