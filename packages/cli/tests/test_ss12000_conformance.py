@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from ss12000_fixtures import ZONE
 from styrkedja_cli.main import app
 from styrkedja_cli.ss12000 import command
+from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError
 
 BASE = "http://ss12000.example/v2.0"
@@ -173,3 +176,36 @@ def test_a_401_without_a_token_a_403_and_a_429_without_retry_after_say_what_they
     assert _refused(httpx.Response(429)) == (
         "organisations, page 1: HTTP 429 (asked 2 times, after pauses of our own, as it gave no Retry-After: import "
         "later)")
+
+
+def test_an_enum_value_written_in_decomposed_unicode_is_the_value() -> None:
+    """`organisationType: "Verksamhetsområde"` with its å as "a" and a combining ring (NFD: a Mac's text, a pasted
+    one) is the specification's Verksamhetsområde, and a group type "Övrigt" so written is no type to say. Failed on
+    the old code: the type was one the importer does not know, so the Förvaltning above it (the topmost level) became
+    the school unit's area and the Verksamhetsområde was folded; "Övrigt" was said as a type the specification
+    lacks."""
+    def nfd(text: str) -> str:
+        return unicodedata.normalize("NFD", text)
+
+    organisations = [
+        {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"},
+        {"id": "forv", "displayName": "Förvaltningen", "organisationType": nfd("Förvaltning"),
+         "parentOrganisation": {"id": "huv"}},
+        {"id": "vo", "displayName": "Grundskola", "organisationType": nfd("Verksamhetsområde"),
+         "parentOrganisation": {"id": "forv"}},
+        {"id": "su", "displayName": "Skolan", "organisationType": "Skolenhet", "schoolUnitCode": "29990011",
+         "parentOrganisation": {"id": "vo"}}]
+    groups = [{"id": "g1", "displayName": "Elevrådet", "groupType": nfd("Övrigt"), "organisation": {"id": "su"},
+               "startDate": "2026-08-17", "groupMemberships": []}]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(200, json={"data": {"organisations": organisations, "groups": groups}.get(entity, [])})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    the_plan, _ = read_and_plan(HttpSource(BASE, client=client, sleep=lambda _: None), since=None, naive_zone=ZONE)
+    units = {c["data"]["unit_id"]: (c["data"]["unit_type"], c["data"].get("parent_id"))
+             for c in the_plan.changes["organisations"]}
+    assert units == {"2999": ("organiser", None), "vo": ("area", "2999"), "su": ("school_unit", "vo")}
+    assert [f.id for f in the_plan.folded] == ["forv"]
+    assert the_plan.unknown_types == {}

@@ -88,7 +88,7 @@ STAFF_GROUP = "personalgrupp"
 STAFF_GROUP_RULE = "groupType: Personalgrupp (its members are staff; a group's members in the directory are students)"
 #: SS 12000 2.1.0's GroupTypesEnum and DutyRole (with "Biträdande rektor", which servers add and the directory reads
 #: as a principal), compared without case: a value outside them is imported as given and counted (`unknown_types`)
-GROUP_TYPES = frozenset(t.casefold() for t in ("Undervisning", "Klass", "Mentor", "Provgrupp", "Schema", "Avdelning",
+GROUP_TYPES = frozenset(nfc(t).casefold() for t in ("Undervisning", "Klass", "Mentor", "Provgrupp", "Schema", "Avdelning",
                                                "Personalgrupp", "Övrigt"))
 DUTY_ROLES = frozenset(nfc(r).casefold() for r in (
     "Rektor", "Lärare", "Förskollärare", "Barnskötare", "Bibliotekarie", "Lärarassistent", "Fritidspedagog",
@@ -463,7 +463,9 @@ def _rule_of_fields(rule: str, fields: dict[str, str]) -> tuple[str, str]:
 def _kind(org: Organisation) -> str:
     if org.organisation_type is None or not org.organisation_type.strip():
         return SCHOOL_UNIT if (org.school_unit_code or "").strip() else ""
-    return org.organisation_type.strip().casefold()
+    # in NFC first, as every name: "Verksamhetsområde" with its å as "a" and a combining ring (a Mac's, a pasted
+    # text's) was a type the importer does not know, and the Förvaltning above it became the school units' area
+    return nfc(org.organisation_type).strip().casefold()
 
 
 #: the organisation types that are the directory's area where a chain holds one (DESIGN: verksamhetsområde ↔ area;
@@ -945,7 +947,7 @@ def plan(organisations: Sequence[Organisation], groups: Sequence[Group], duties:
             continue
         group_place[group.id] = (oid, code)
         kind = (group.group_type or "").strip()
-        if kind and kind.casefold() not in GROUP_TYPES:
+        if kind and nfc(kind).casefold() not in GROUP_TYPES:
             out.unknown("groups.groupType", kind)
         for stated in members[group.id]:
             member = stated.membership
