@@ -209,3 +209,21 @@ def test_an_enum_value_written_in_decomposed_unicode_is_the_value() -> None:
     assert units == {"2999": ("organiser", None), "vo": ("area", "2999"), "su": ("school_unit", "vo")}
     assert [f.id for f in the_plan.folded] == ["forv"]
     assert the_plan.unknown_types == {}
+
+
+def test_a_school_unit_code_the_directory_cannot_take_is_refused_in_words_not_a_regex() -> None:
+    """`schoolUnitCode` is any text by the specification; the directory takes Skolverket's 8 digits. Failed on the
+    old code: "String should match pattern '^\\\\d{8}$'" (pydantic's words, the regex quoted)."""
+    organisations = [
+        {"id": "huv", "displayName": "Kommunen", "organisationType": "Huvudman", "municipalityCode": "2999"},
+        {"id": "su", "displayName": "Skolan", "organisationType": "Skolenhet", "schoolUnitCode": "2999 0011",
+         "parentOrganisation": {"id": "huv"}}]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(200, json={"data": organisations if entity == "organisations" else []})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    the_plan, _ = read_and_plan(HttpSource(BASE, client=client, sleep=lambda _: None), since=None, naive_zone=ZONE)
+    assert [(r.id, r.reason) for r in the_plan.refused] == [
+        ("su", "schoolUnitCode: must be 8 digits, nothing else (Skolverket's skolenhetskod, e.g. 29990011)")]

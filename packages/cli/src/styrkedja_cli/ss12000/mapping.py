@@ -341,6 +341,10 @@ def _is_uuid(value: Any) -> bool:
     return isinstance(value, str) and _CANONICAL_UUID.fullmatch(value) is not None
 
 
+#: the contract's patterns a source's value may break, in words (a refusal is read by the person mending the source)
+PATTERNS_IN_WORDS = {"school_unit_code": "must be 8 digits, nothing else (Skolverket's skolenhetskod, e.g. 29990011)"}
+
+
 @dataclass
 class Plan:
     """What to send: per entity type, the changes ({type, data, source_id}; held compact, `Changes`)."""
@@ -410,6 +414,8 @@ class Plan:
             source_field = (fields or {}).get(loc[0]) if loc else None
             where = ".".join([source_field, *loc[1:]] if source_field else loc) or "data"
             rule = first["msg"]
+            if first["type"] == "string_pattern_mismatch" and loc and loc[0] in PATTERNS_IN_WORDS:
+                rule = PATTERNS_IN_WORDS[loc[0]]  # pydantic quotes the regex ("should match pattern '^\d{8}$'")
             if not loc:  # a rule of the whole item (an end before its start): named by the source's fields it is of
                 where, rule = _rule_of_fields(rule, fields or {})
             self.refused.append(Refused(entity, ident, f"{where}: {rule}"))
