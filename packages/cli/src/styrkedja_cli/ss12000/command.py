@@ -20,7 +20,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -372,7 +372,50 @@ def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None]
         after = body.next_after
 
 
-def vanished(the_plan: Plan, sent: set[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
+class Sent:
+    """The (organiser, entity key) pairs reporting named for what an import sent. A key is asked after (`in`) for what
+    reporting held as the import began (`vanished`, `moved`: held and not sent goes) and for a chunk sent again
+    (`_honest`: sent by an earlier chunk of this run); a unit's key also to be read again (`moved`'s groups). Those
+    are kept as the keys; any other key (a first import's every membership) only as its `hash` within this run,
+    enough to tell an earlier chunk's (two keys of one hash would count one `unchanged` of a retried chunk so).
+    Iterated: the pairs kept as keys. A set of every pair held a tuple and the key's text a change: a 100 MB
+    organiser's first import peaked some 100 MB above its plan while sending."""
+
+    __slots__ = ("_held", "_keys", "_hashes")
+
+    def __init__(self, holdings: dict[str, list[tuple[str, str]]] | None = None) -> None:
+        self._held = {organiser: {key for key, _ in pairs} for organiser, pairs in (holdings or {}).items()}
+        self._keys: dict[str, set[str]] = {}
+        self._hashes: dict[str, set[int]] = {}
+
+    def _exact(self, organiser: str, key: str) -> bool:
+        return key.startswith("unit:") or key in self._held.get(organiser, ())
+
+    def update(self, pairs: Iterable[tuple[str, str]]) -> None:
+        for organiser, key in pairs:
+            if self._exact(organiser, key):
+                self._keys.setdefault(organiser, set()).add(key)
+            else:
+                self._hashes.setdefault(organiser, set()).add(hash(key))
+
+    def __contains__(self, pair: object) -> bool:
+        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[1], str):
+            return False
+        organiser, key = pair
+        if self._exact(organiser, key):
+            return key in self._keys.get(organiser, ())
+        return hash(key) in self._hashes.get(organiser, ())
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for organiser, keys in self._keys.items():
+            for key in keys:
+                yield organiser, key
+
+    def __len__(self) -> int:
+        return sum(map(len, self._keys.values())) + sum(map(len, self._hashes.values()))
+
+
+def vanished(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
              ) -> list[tuple[str, str]]:
     """A full import is the truth for the organisers it covers: what reporting holds for them and
     the source no longer has goes. Not what came from a source entity that was refused this time
@@ -394,7 +437,7 @@ def _group_keys(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     return out
 
 
-def moved(sent: set[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
+def moved(sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
     """Of an incremental run: the groups reporting holds under another school unit than the one this run sent them
     under (a group's key is scoped by its school unit code: a group the source moved is sent under a new key, and the
     old one would stay beside it, one group in two places). A full run removes them as vanished."""
@@ -404,7 +447,7 @@ def moved(sent: set[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
             and (organiser, unit[2]) in now]
 
 
-def moved_said(gone: list[tuple[str, str]], sent: set[tuple[str, str]]) -> list[str]:
+def moved_said(gone: list[tuple[str, str]], sent: Collection[tuple[str, str]]) -> list[str]:
     """The moved groups (`moved`), per the school unit code each now has: where reporting held them, removed."""
     now = _group_keys(sent)
     per: dict[str, list[str]] = {}
@@ -510,7 +553,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     summary = {} if summary is None else summary
     retried = [] if retried is None else retried
     run = uuid.uuid4().hex  # salts each chunk's Idempotency-Key: this run's retries are one request, a later run's not
-    sent: set[tuple[str, str]] = set()
+    # of what was created, only units: `replaced` says a unit removed and one made new in one place
     created: set[tuple[str, str]] = set()
     # what reporting holds for the source's organisers, read before anything is sent: a full import removes what the
     # source lacks of it, and a source lacking most of an organiser stops the import with nothing applied (checked
@@ -520,6 +563,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
                          if c["data"]["unit_type"] == "organiser"})
     holdings = {o: held(client, o, sleep) for o in organisers}
+    sent = Sent(holdings)
     if full and not allow_mass_removal:
         check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
     for entity, changes in the_plan.changes.items():
@@ -535,8 +579,9 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             statuses: list[str] = [item.status for item in answer.items]
             if maybe_done is not None:
                 statuses = _honest(named, statuses, sent, holdings, what, maybe_done, retried)
-            sent |= set(named)
-            created |= {n for n, status in zip(named, statuses, strict=True) if status == "created"}
+            sent.update(named)
+            created |= {n for n, status in zip(named, statuses, strict=True)
+                        if status == "created" and n[1].startswith("unit:")}
             counts.update(statuses)
             if progress is not None and task is not None:
                 progress.update(task, advance=len(chunk))
@@ -610,7 +655,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
 UNSURE = "unsure"
 
 
-def _honest(named: list[tuple[str, str]], statuses: list[str], sent: set[tuple[str, str]],
+def _honest(named: list[tuple[str, str]], statuses: list[str], sent: Collection[tuple[str, str]],
             holdings: dict[str, list[tuple[str, str]]] | None, what: str, maybe_done: str, said: list[str]
             ) -> list[str]:
     """The statuses of a chunk sent again after an attempt that may have applied it (a 500 after reporting wrote it):
