@@ -19,6 +19,7 @@ import os
 import re
 import time
 import uuid
+from array import array
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime
@@ -381,12 +382,15 @@ class Sent:
     Iterated: the pairs kept as keys. A set of every pair held a tuple and the key's text a change: a 100 MB
     organiser's first import peaked some 100 MB above its plan while sending."""
 
-    __slots__ = ("_held", "_keys", "_hashes")
+    __slots__ = ("_held", "_keys", "_hashes", "_lookup")
 
     def __init__(self, holdings: dict[str, list[tuple[str, str]]] | None = None) -> None:
         self._held = {organiser: {key for key, _ in pairs} for organiser, pairs in (holdings or {}).items()}
         self._keys: dict[str, set[str]] = {}
-        self._hashes: dict[str, set[int]] = {}
+        # the other keys' hashes one after another (8 bytes each, no object of their own: small objects kept between
+        # the chunks' own kept the allocator's arenas from being given back), a set of them made when first asked
+        self._hashes: dict[str, array[int]] = {}
+        self._lookup: dict[str, set[int]] | None = None
 
     def _exact(self, organiser: str, key: str) -> bool:
         return key.startswith("unit:") or key in self._held.get(organiser, ())
@@ -395,8 +399,10 @@ class Sent:
         for organiser, key in pairs:
             if self._exact(organiser, key):
                 self._keys.setdefault(organiser, set()).add(key)
-            else:
-                self._hashes.setdefault(organiser, set()).add(hash(key))
+                continue
+            self._hashes.setdefault(organiser, array("q")).append(hash(key))
+            if self._lookup is not None:
+                self._lookup.setdefault(organiser, set()).add(hash(key))
 
     def __contains__(self, pair: object) -> bool:
         if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[1], str):
@@ -404,7 +410,9 @@ class Sent:
         organiser, key = pair
         if self._exact(organiser, key):
             return key in self._keys.get(organiser, ())
-        return hash(key) in self._hashes.get(organiser, ())
+        if self._lookup is None:  # asked only of a chunk sent again (`_honest`)
+            self._lookup = {o: set(hashes) for o, hashes in self._hashes.items()}
+        return hash(key) in self._lookup.get(organiser, ())
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         for organiser, keys in self._keys.items():
@@ -412,6 +420,7 @@ class Sent:
                 yield organiser, key
 
     def __len__(self) -> int:
+        """How many were named (a key named twice that is kept as its hash counts twice)."""
         return sum(map(len, self._keys.values())) + sum(map(len, self._hashes.values()))
 
 
