@@ -135,18 +135,22 @@ def _plan_and_send(folder: str, before: int) -> dict:
     from styrkedja_cli.ss12000.command import read_and_plan, send
     from styrkedja_cli.ss12000.source import FolderSource
 
-    kinds = {"OrganisationUnitUpsertedV1": "unit", "GroupMembershipUpsertedV1": "membership",
-             "DutyUpsertedV1": "duty", "TeachingAssignmentUpsertedV1": "teaching_assignment"}
+    # reporting's entity keys, told by each change's own id (the change's `type` is its event type)
+    kinds = {"membership_id": "membership", "duty_id": "duty", "assignment_id": "teaching_assignment"}
+
+    def key(data: dict) -> str:
+        own = next((k for k in kinds if k in data), None)
+        if own is not None:
+            return f"{kinds[own]}:{data[own]}"
+        return f"unit:{data['unit_type']}:{data.get('school_unit_code') or ''}:{data['unit_id']}"
 
     def reporting(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/directory/held":
             return httpx.Response(200, json={"items": [], "source_ids": [], "next_after": None})
         items = json.loads(request.content)["items"]
-        keys = [f"{kinds.get(i['type'], 'unit')}:{next(iter(i['data'].values()))}" if kinds.get(i["type"]) != "unit"
-                else f"unit:{i['data']['unit_type']}:{i['data'].get('school_unit_code') or ''}:{i['data']['unit_id']}"
-                for i in items]
         return httpx.Response(200, json={"created": len(items), "changed": 0, "removed": 0, "unchanged": 0,
-                                         "items": [{"status": "created", "entity_key": k} for k in keys]})
+                                         "items": [{"status": "created", "entity_key": key(i["data"])}
+                                                   for i in items]})
 
     the_plan, deleted = read_and_plan(FolderSource(Path(folder)), since=None, naive_zone=ZoneInfo("Europe/Stockholm"))
     gc.collect()
