@@ -4,7 +4,8 @@ at about `--sizes` MB each, read by `FolderSource.read` as `styrkedja import ss1
 process. Prints per page: its size, the items read, the process's RSS before reading, with the items held after it,
 and its peak (VmHWM), and bytes held per item; writes them as JSON with `--out`. `--entities plan`: a whole
 organiser of one such groups page (40 school units) read and planned (`read_and_plan`), the plan held: RSS with it,
-peak, and the plan's changes. `--entities http-groups,http-persons`: the same pages served over HTTP (a fake
+peak, and the plan's changes; `--entities send`: the same organiser planned and sent to a stub of reporting (a first
+import: every change created), the peak while sending. `--entities http-groups,http-persons`: the same pages served over HTTP (a fake
 server streaming the file in 64 KiB chunks, `httpx.MockTransport`), read by `HttpSource.read` as
 `styrkedja import ss12000 --url` reads a page: what the page's bytes cost while it is parsed.
 
@@ -109,6 +110,8 @@ def measure(folder: str, entity: str) -> dict:
         return {"items": changes, "rss_before_mb": round(before / 1024, 1), "rss_after_mb": round(after / 1024, 1),
                 "rss_peak_mb": round(_rss_kib("VmHWM") / 1024, 1),
                 "held_bytes_per_item": round((after - before) * 1024 / max(1, changes))}
+    if entity == "send":
+        return _plan_and_send(folder, before)
     if entity.startswith("http-"):
         items = _read_over_http(Path(folder) / f"{entity.removeprefix('http-')}.json")
     else:
@@ -118,6 +121,50 @@ def measure(folder: str, entity: str) -> dict:
     return {"items": len(items), "rss_before_mb": round(before / 1024, 1), "rss_after_mb": round(after / 1024, 1),
             "rss_peak_mb": round(_rss_kib("VmHWM") / 1024, 1),
             "held_bytes_per_item": round((after - before) * 1024 / max(1, len(items)))}
+
+
+def _plan_and_send(folder: str, before: int) -> dict:
+    """The organiser read, planned and sent (`command.send`, a full import) to a reporting that holds nothing and
+    answers each chunk as reporting does (`created`, an entity key a change): what the send holds beside the plan
+    (the keys sent, those created). RSS after: the plan and what `send` returned dropped."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    import httpx
+
+    from styrkedja_cli.ss12000.command import read_and_plan, send
+    from styrkedja_cli.ss12000.source import FolderSource
+
+    # reporting's entity keys, told by each change's own id (the change's `type` is its event type)
+    kinds = {"membership_id": "membership", "duty_id": "duty", "assignment_id": "teaching_assignment"}
+
+    def key(data: dict) -> str:
+        own = next((k for k in kinds if k in data), None)
+        if own is not None:
+            return f"{kinds[own]}:{data[own]}"
+        return f"unit:{data['unit_type']}:{data.get('school_unit_code') or ''}:{data['unit_id']}"
+
+    def reporting(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/directory/held":
+            return httpx.Response(200, json={"items": [], "source_ids": [], "next_after": None})
+        items = json.loads(request.content)["items"]
+        return httpx.Response(200, json={"created": len(items), "changed": 0, "removed": 0, "unchanged": 0,
+                                         "items": [{"status": "created", "entity_key": key(i["data"])}
+                                                   for i in items]})
+
+    the_plan, deleted = read_and_plan(FolderSource(Path(folder)), since=None, naive_zone=ZoneInfo("Europe/Stockholm"))
+    gc.collect()
+    planned = _rss_kib("VmRSS")
+    changes = sum(len(c) for c in the_plan.changes.values())
+    with httpx.Client(transport=httpx.MockTransport(reporting), base_url="http://reporting") as client:
+        summary = send(client, the_plan, deleted, removed_at=datetime.now(UTC), full=True)
+    assert sum(c["created"] for c in summary.values()) == changes
+    del the_plan, summary
+    gc.collect()
+    after = _rss_kib("VmRSS")
+    return {"items": changes, "rss_before_mb": round(before / 1024, 1), "rss_planned_mb": round(planned / 1024, 1),
+            "rss_after_mb": round(after / 1024, 1), "rss_peak_mb": round(_rss_kib("VmHWM") / 1024, 1),
+            "held_bytes_per_item": round((planned - before) * 1024 / max(1, changes))}
 
 
 def _read_over_http(path: Path) -> list:
@@ -153,7 +200,7 @@ def main() -> None:
     for entity in args.entities.split(","):
         for size in (float(s) for s in args.sizes.split(",")):
             with tempfile.TemporaryDirectory(prefix="ss12000-rss-") as folder:
-                count, size_bytes = (write_organiser(Path(folder), size) if entity == "plan"
+                count, size_bytes = (write_organiser(Path(folder), size) if entity in ("plan", "send")
                                      else write_page(Path(folder), entity.removeprefix("http-"), size))
                 done = subprocess.run([sys.executable, __file__, "--measure", folder, entity], check=True,
                                       capture_output=True, text=True, env=os.environ)

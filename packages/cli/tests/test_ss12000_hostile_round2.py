@@ -137,8 +137,10 @@ def test_a_token_that_runs_out_midway_stops_the_import_saying_so_and_a_refused_o
     assert str(raised.value) == ("organisations, page 2: HTTP 401 (invalid_token: expired); the server no longer "
                                  "takes the token (expired during the run?): nothing was sent, import again with a "
                                  "new token")
+    given = serve(lambda request: httpx.Response(401))
+    given.client.headers["Authorization"] = "Bearer t"  # a token given (one not given is said so: round 24)
     with pytest.raises(SourceError) as raised:
-        read(serve(lambda request: httpx.Response(401)))
+        read(given)
     assert str(raised.value) == ("organisations, page 1: HTTP 401; the server does not take the token (--token, "
                                  "STYRKEDJA_SS12000_TOKEN)")
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -371,7 +373,58 @@ def held(client: httpx.Client, organiser_id: str, sleep: Callable[[float], None]
         after = body.next_after
 
 
-def vanished(the_plan: Plan, sent: set[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
+class Sent:
+    """The (organiser, entity key) pairs reporting named for what an import sent. A key is asked after (`in`) for what
+    reporting held as the import began (`vanished`, `moved`: held and not sent goes) and for a chunk sent again
+    (`_honest`: sent by an earlier chunk of this run); a unit's key also to be read again (`moved`'s groups). Those
+    are kept as the keys; any other key (a first import's every membership) only as its `hash` within this run,
+    enough to tell an earlier chunk's (two keys of one hash would count one `unchanged` of a retried chunk so).
+    Iterated: the pairs kept as keys. A set of every pair held a tuple and the key's text a change: a 100 MB
+    organiser's first import peaked some 100 MB above its plan while sending."""
+
+    __slots__ = ("_held", "_keys", "_hashes", "_lookup")
+
+    def __init__(self, holdings: dict[str, list[tuple[str, str]]] | None = None) -> None:
+        self._held = {organiser: {key for key, _ in pairs} for organiser, pairs in (holdings or {}).items()}
+        self._keys: dict[str, set[str]] = {}
+        # the other keys' hashes one after another (8 bytes each, no object of their own: small objects kept between
+        # the chunks' own kept the allocator's arenas from being given back), a set of them made when first asked
+        self._hashes: dict[str, array[int]] = {}
+        self._lookup: dict[str, set[int]] | None = None
+
+    def _exact(self, organiser: str, key: str) -> bool:
+        return key.startswith("unit:") or key in self._held.get(organiser, ())
+
+    def update(self, pairs: Iterable[tuple[str, str]]) -> None:
+        for organiser, key in pairs:
+            if self._exact(organiser, key):
+                self._keys.setdefault(organiser, set()).add(key)
+                continue
+            self._hashes.setdefault(organiser, array("q")).append(hash(key))
+            if self._lookup is not None:
+                self._lookup.setdefault(organiser, set()).add(hash(key))
+
+    def __contains__(self, pair: object) -> bool:
+        if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[1], str):
+            return False
+        organiser, key = pair
+        if self._exact(organiser, key):
+            return key in self._keys.get(organiser, ())
+        if self._lookup is None:  # asked only of a chunk sent again (`_honest`)
+            self._lookup = {o: set(hashes) for o, hashes in self._hashes.items()}
+        return hash(key) in self._lookup.get(organiser, ())
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for organiser, keys in self._keys.items():
+            for key in keys:
+                yield organiser, key
+
+    def __len__(self) -> int:
+        """How many were named (a key named twice that is kept as its hash counts twice)."""
+        return sum(map(len, self._keys.values())) + sum(map(len, self._hashes.values()))
+
+
+def vanished(the_plan: Plan, sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
              ) -> list[tuple[str, str]]:
     """A full import is the truth for the organisers it covers: what reporting holds for them and
     the source no longer has goes. Not what came from a source entity that was refused this time
@@ -393,7 +446,7 @@ def _group_keys(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     return out
 
 
-def moved(sent: set[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
+def moved(sent: Collection[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]) -> list[tuple[str, str]]:
     """Of an incremental run: the groups reporting holds under another school unit than the one this run sent them
     under (a group's key is scoped by its school unit code: a group the source moved is sent under a new key, and the
     old one would stay beside it, one group in two places). A full run removes them as vanished."""
@@ -403,7 +456,7 @@ def moved(sent: set[tuple[str, str]], holdings: dict[str, list[tuple[str, str]]]
             and (organiser, unit[2]) in now]
 
 
-def moved_said(gone: list[tuple[str, str]], sent: set[tuple[str, str]]) -> list[str]:
+def moved_said(gone: list[tuple[str, str]], sent: Collection[tuple[str, str]]) -> list[str]:
     """The moved groups (`moved`), per the school unit code each now has: where reporting held them, removed."""
     now = _group_keys(sent)
     per: dict[str, list[str]] = {}
@@ -509,7 +562,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     summary = {} if summary is None else summary
     retried = [] if retried is None else retried
     run = uuid.uuid4().hex  # salts each chunk's Idempotency-Key: this run's retries are one request, a later run's not
-    sent: set[tuple[str, str]] = set()
+    # of what was created, only units: `replaced` says a unit removed and one made new in one place
     created: set[tuple[str, str]] = set()
     # what reporting holds for the source's organisers, read before anything is sent: a full import removes what the
     # source lacks of it, and a source lacking most of an organiser stops the import with nothing applied (checked
@@ -519,6 +572,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     organisers = sorted({c["data"]["unit_id"] for c in the_plan.changes.get("organisations", [])
                          if c["data"]["unit_type"] == "organiser"})
     holdings = {o: held(client, o, sleep) for o in organisers}
+    sent = Sent(holdings)
     if full and not allow_mass_removal:
         check_not_mass_removal(surely_vanishing(the_plan, holdings), holdings)
     for entity, changes in the_plan.changes.items():
@@ -534,8 +588,9 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             statuses: list[str] = [item.status for item in answer.items]
             if maybe_done is not None:
                 statuses = _honest(named, statuses, sent, holdings, what, maybe_done, retried)
-            sent |= set(named)
-            created |= {n for n, status in zip(named, statuses, strict=True) if status == "created"}
+            sent.update(named)
+            created |= {n for n, status in zip(named, statuses, strict=True)
+                        if status == "created" and n[1].startswith("unit:")}
             counts.update(statuses)
             if progress is not None and task is not None:
                 progress.update(task, advance=len(chunk))
@@ -609,7 +664,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
 UNSURE = "unsure"
 
 
-def _honest(named: list[tuple[str, str]], statuses: list[str], sent: set[tuple[str, str]],
+def _honest(named: list[tuple[str, str]], statuses: list[str], sent: Collection[tuple[str, str]],
             holdings: dict[str, list[tuple[str, str]]] | None, what: str, maybe_done: str, said: list[str]
             ) -> list[str]:
     """The statuses of a chunk sent again after an attempt that may have applied it (a 500 after reporting wrote it):
@@ -665,6 +720,30 @@ def _checked_url(flag: str, value: str) -> str:
     if url.port is not None and not 0 < url.port < 65536:
         raise typer.BadParameter(f"{flag}: port {url.port} is not 1 to 65535")
     return value.strip()
+
+
+#: what a bearer token is made of as it goes in an HTTP header: visible ASCII (RFC 6750's b64token is a part of it;
+#: servers issue others, e.g. JWTs, all of it)
+_TOKEN = re.compile(r"^[!-~]+$")
+
+
+def _checked_token(flag: str, value: str | None) -> str | None:
+    """A bearer token as given, with what comes along by mistake taken off: blanks and a line end around it (read
+    from a file, `$(cat token)` keeps none but an environment file does) and a leading "Bearer " (copied with the
+    header it came in): sent as they were, the server answered 401 (or a newline broke the request). A token with
+    any other character (a blank inside it, a letter outside ASCII) cannot go in a header: usage, never quoted
+    (it was a UnicodeEncodeError, "a fault of the importer's"). Empty or blank: none, as before (an environment
+    variable set empty)."""
+    if value is None or not value.strip():
+        return None
+    token = value.strip()
+    if token[:7].casefold() == "bearer " and token[7:].strip():
+        token = token[7:].strip()
+    if not _TOKEN.match(token):
+        raise typer.BadParameter(f"{flag}: must be the token alone, in visible ASCII characters (it goes in an HTTP "
+                                 "Authorization header); this one holds a blank, a control character or "
+                                 "a character outside ASCII")
+    return token
 
 
 def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> list[str]:
@@ -850,6 +929,7 @@ def register(import_app: typer.Typer) -> None:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=zone)
         explicit = _explicit_organiser(organiser, organiser_name)
+        token, reporting_token = _checked_token("--token", token), _checked_token("--reporting-token", reporting_token)
         auth = _client_credentials(url, token, token_url, client_id, client_secret, scope, timeout)
         summary: dict[str, Counter[str]] = {}
         retried: list[str] = []  # chunks sent again after an attempt that may have applied them

@@ -81,6 +81,19 @@ DIGITS_FOR_DATE = "must be a date written YYYY-MM-DD (SS 12000: format date), no
 NOT_A_DATE = ("must be a date (RFC 3339 full-date YYYY-MM-DD, SS 12000's format date) or an RFC 3339 date-time "
               "(YYYY-MM-DDThh:mm:ss, optionally a fraction and an offset)")
 NO_SUCH_DAY = "not a real day (or time of day) of the calendar"
+#: the rules a value given for one of SS 12000's integers (schoolYear, startSchoolYear, endSchoolYear: `type:
+#: integer`, 0 to 10) breaks: pydantic read "7" as 7, 7.5 refused but true as 1 (a boolean where a year stands
+#: became year 1) — a text or a boolean is refused, as a number is where SS 12000 has text (`NUMBER_FOR_TEXT`)
+TEXT_FOR_INTEGER = "must be an integer (a JSON number, as SS 12000 has it), not {found}"
+NOT_WHOLE = "must be a whole number (SS 12000: type integer)"
+YEAR_RANGE = "must be 0 to 10 (SS 12000's school years)"
+#: the rule a value given for one of SS 12000's booleans (an enrolment's `cancelled`) breaks: pydantic read "yes",
+#: "on", 1 and "false" as booleans, so a server's text of its own ("N", "nej") was a cancellation or none unsaid
+NOT_A_BOOLEAN = "must be true or false (a JSON boolean, as SS 12000 has it), not {found}"
+
+#: the rule a meta timestamp (`format: date-time`) breaks
+NOT_A_TIMESTAMP = ("not an RFC 3339 timestamp (SS 12000's format date-time: YYYY-MM-DDThh:mm:ss, optionally a "
+                   "fraction and an offset)")
 
 #: the zone a school's days are counted in: a date sent as a date-time with an offset is that instant's day here
 SCHOOL_ZONE = ZoneInfo("Europe/Stockholm")
@@ -160,7 +173,38 @@ class Model(BaseModel):
         if info.field_name in _dates(cls) and isinstance(value, str):
             field = cls.model_fields[info.field_name]
             return source_date(value, field.alias or info.field_name)
+        if info.field_name in _integers(cls):
+            return _integer(value)
+        if info.field_name in _booleans(cls) and not isinstance(value, bool):
+            raise ValueError(NOT_A_BOOLEAN.format(found=_kind_of(value)))
         return value
+
+
+def _kind_of(value: Any) -> str:
+    """What a JSON value is, in words (never the value: it may be personal data)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, Number):
+        return "a number"
+    if isinstance(value, str):
+        return "text (a JSON string)"
+    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else "another value"
+
+
+def _integer(value: Any) -> int:
+    """One of SS 12000's school years (`type: integer`, 0 to 10) as an int: a number of a whole value (7, 7.0, a
+    folder file's Decimal), else a ValueError naming the rule."""
+    if isinstance(value, bool) or not isinstance(value, Number):
+        raise ValueError(TEXT_FOR_INTEGER.format(found=_kind_of(value)))
+    try:
+        whole = int(value)  # type: ignore[call-overload]
+    except (ValueError, OverflowError, TypeError):  # nan, inf
+        raise ValueError(NOT_WHOLE) from None
+    if whole != value:
+        raise ValueError(NOT_WHOLE)
+    if not 0 <= whole <= 10:
+        raise ValueError(YEAR_RANGE)
+    return whole
 
 
 def _annotated_with(model: type[BaseModel], wanted: type, *, optional_only: bool) -> frozenset[str]:
@@ -201,6 +245,16 @@ def _dates(model: type[BaseModel]) -> frozenset[str]:
 
 
 @functools.cache
+def _integers(model: type[BaseModel]) -> frozenset[str]:
+    return _annotated_with(model, int, optional_only=False)
+
+
+@functools.cache
+def _booleans(model: type[BaseModel]) -> frozenset[str]:
+    return _annotated_with(model, bool, optional_only=False)
+
+
+@functools.cache
 def _text_fields(model: type[BaseModel]) -> frozenset[str]:
     return _annotated_with(model, str, optional_only=False)
 
@@ -228,7 +282,7 @@ class Meta(Model):
             try:
                 timestamp(value)
             except ValueError:
-                raise ValueError("not an RFC 3339 timestamp") from None
+                raise ValueError(NOT_A_TIMESTAMP) from None
         return value
 
 
@@ -461,15 +515,18 @@ Skolverket's reference API serves no /syllabuses at all, and a token may lack th
 
 
 def timestamp(value: str) -> datetime:
-    """An RFC 3339 date-time as servers write it: RFC 3339 (§5.6) lets "T" and "Z" be lower case, which
-    `fromisoformat` refuses — upper-cased here (a timestamp holds no other letter); any fraction of a second
-    (.NET writes seven digits) is cut to microseconds. Raises ValueError."""
-    text = value.upper().replace("Z", "+00:00")
+    """An RFC 3339 date-time as servers write it: RFC 3339 (§5.6) lets "T" and "Z" be lower case; any fraction of a
+    second (.NET writes seven digits) is cut to microseconds. Its shape is `_DATE_TIME`'s (a space for the "T", the offset
+    left out or written +0200 as dates' are): `fromisoformat` alone took ISO 8601's other forms, none a date-time of
+    SS 12000's (`meta.modified` "2026-08-17" was midnight, "2026-W34-1" a week's Monday, "2026-08-17T08" an hour).
+    Raises ValueError."""
+    found = _DATE_TIME.match(value.strip())
+    if found is None:
+        raise ValueError(NOT_A_TIMESTAMP)
+    day, minutes, seconds, fraction, offset = found.groups()
     # a leap second (RFC 3339 allows :60, which `datetime` has not) is the last second of its minute
-    return datetime.fromisoformat(_LEAP_SECOND.sub(r"\1:59", text))
-
-
-_LEAP_SECOND = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}):60(?=[^0-9]|$)")
+    seconds = "59" if seconds == "60" else seconds
+    return datetime.fromisoformat(f"{day}T{minutes}:{seconds}{(fraction or '')[:7]}{_offset(offset)}")
 
 
 def aware(value: str | None, naive_zone: ZoneInfo) -> datetime | None:

@@ -334,6 +334,12 @@ OVERLOAD_HINT = "; the specification's 503 also means a page too large for the s
 EXPIRED_HINT = ("; the server no longer takes the token (expired during the run?): nothing was sent, import again "
                 "with a new token")
 REFUSED_HINT = "; the server does not take the token (--token, STYRKEDJA_SS12000_TOKEN)"
+#: a 401 to a request that carried no token: the server wants one (it was "does not take the token", of none given)
+NO_TOKEN_HINT = ("; the server asks for a token and none was given: --token (STYRKEDJA_SS12000_TOKEN), or --token-url "
+                 "with --client-id and --client-secret")
+#: a 403: the token was taken (who the client is is known) and reading this list is not allowed to it
+FORBIDDEN_HINT = ("; the server takes the token but does not let it read {path} (the token's scope, or the client's "
+                  "rights at the server)")
 #: a 401 to a token just issued by --token-url (renewed once already for this page): its client or scope
 RENEWED_HINT = ("; the server does not take a token just issued by --token-url either (the client's rights, "
                 "--scope?): nothing was sent")
@@ -383,7 +389,7 @@ def server_said(body: bytes) -> str:
 
 #: RFC 6750 §3: the parameters of a bearer token's refusal (`WWW-Authenticate: Bearer error="invalid_token",
 #: error_description="…"`), where a server says why it refused the token when its body says nothing (often none)
-_CHALLENGE = re.compile(r'\b(error|error_description)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))', re.IGNORECASE)
+_CHALLENGE = re.compile(r'\b(error|error_description|scope)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))', re.IGNORECASE)
 
 
 def refused_said(response: httpx.Response, body: bytes) -> str:
@@ -393,11 +399,12 @@ def refused_said(response: httpx.Response, body: bytes) -> str:
     said = server_said(body)
     if said:
         return said
-    if response.status_code == 401:
+    if response.status_code in (401, 403):  # RFC 6750 §3.1: a 403 says insufficient_scope and the scope needed
         found = {name.lower(): quoted if quoted is not None and quoted != "" else bare or ""
                  for name, quoted, bare in _CHALLENGE.findall(response.headers.get("www-authenticate", ""))}
         parts = [one_line(found[key][:limit]) for key, limit in (("error", SAID_CODE), ("error_description",
-                                                                                          SAID_MESSAGE))
+                                                                                          SAID_MESSAGE),
+                                                                 ("scope", SAID_MESSAGE))
                  if found.get(key)]
         if parts:
             return f" ({': '.join(parts)})"
@@ -916,15 +923,25 @@ class HttpSource:
             return response, Body.of(b'{"data": []}')
 
         if response.status_code != 200:
-            hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else REFUSED_HINT,
+            small = body.small()
+            # RFC 6750 §3.1: to a request without a token a server SHOULD say no error code (a token was sent, or
+            # the server says what was wrong with one: the token's refusal); a 403 whose body says nothing is told
+            no_token = "authorization" not in response.request.headers and "error=" not in response.headers.get(
+                "www-authenticate", "").replace(" ", "").lower()
+            hint = {503: OVERLOAD_HINT, 401: RENEWED_HINT if self.auth else EXPIRED_HINT if page > 1 else
+                    NO_TOKEN_HINT if no_token else REFUSED_HINT,
+                    403: "" if small.strip() else FORBIDDEN_HINT.format(path=f"/{entity}"),
                     404: self._base_hint() if page == 1 and entity == FIRST_READ else ""}.get(response.status_code, "")
             if entity == "deletedEntities" and page == 1 and response.status_code in NO_DELETIONS:
                 hint = NO_DELETIONS_HINT
             if response.status_code == 429:  # still "too many requests" after every attempt and its pauses
-                hint = f" (asked {self.attempts} times, after its Retry-After each time: import later)"
+                hint = (f" (asked {self.attempts} times, after its Retry-After each time: import later)"
+                        if response.headers.get("retry-after") else
+                        f" (asked {self.attempts} times, after pauses of our own, as it gave no Retry-After: import "
+                        "later)")
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
                 hint = " without a Location to follow"
-            raise SourceError(f"{what}: HTTP {response.status_code}{refused_said(response, body.small())}{hint}")
+            raise SourceError(f"{what}: HTTP {response.status_code}{refused_said(response, small)}{hint}")
         link = response.links.get("next", {}).get("url")
         self._next_link = self._same_server(link, response.url) if link else None
         if link and self._next_link is None:
