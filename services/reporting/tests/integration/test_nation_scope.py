@@ -103,3 +103,44 @@ async def test_an_admin_that_is_also_the_public_reads_another_organiser_as_the_p
     both = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin", "public"], organisers=[OWN])}
     rows = await _read(bare_client, both, "/v1/figures/trend", {"level": "organiser", "organiser_id": OTHER, **PERIOD})
     assert [(r["unit_id"], r["assessed"]) for r in rows] == [(OTHER, None)]
+
+
+async def test_a_nation_read_narrowed_to_a_small_organiser_is_withheld_as_that_organiser_is(
+        fed, bare_client, token_issuer):
+    """The nation read with `organiser_id` is that organiser's share: the public read 3001's 3 students exactly
+    (judged by the nation's decision, whose cell is large); now judged as 3001's own organiser cell."""
+    public = {"Authorization": "Bearer " + token_issuer.mint(roles=["public"])}
+    rows = await _read(bare_client, public, "/v1/results/assessments",
+                       {"level": "nation", "organiser_id": OTHER, **PERIOD})
+    assert rows and all(r["assessed"] is None for r in rows), rows
+
+
+async def test_another_organisers_share_of_the_nation_is_read_as_that_organiser(fed, bare_client, token_issuer):
+    politician = {"Authorization": "Bearer " + token_issuer.mint(roles=["politician"], organisers=[OWN])}
+    response = await bare_client.get("/v1/results/assessments", headers=politician,
+                                     params={"level": "nation", "organiser_id": OTHER, **PERIOD})
+    assert response.status_code == 403, response.text
+    assert response.json()["errors"][0]["field"] == "organiser_id"
+
+
+async def test_the_admin_reads_its_own_share_of_the_nation_exactly(fed, bare_client, token_issuer):
+    admin = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=[OWN])}
+    rows = await _read(bare_client, admin, "/v1/results/assessments", {"level": "nation", "organiser_id": OWN, **PERIOD})
+    assert sum(r["assessed"] for r in rows) == 12, rows
+
+
+@pytest.mark.parametrize("path", ["/v1/figures/trend", "/v1/figures/gender-gap", "/v1/figures/coverage"])
+async def test_a_figure_of_the_nation_narrowed_to_one_organiser_is_its_exact_readers_alone(
+        fed, bare_client, token_issuer, path):
+    """The figures' nation narrowed to one organiser is that organiser's share: the public (and an admin of another
+    organiser) read 3001's 3 students there exactly; now only a reader of 3001 exactly does, others get a 403."""
+    params = {"level": "nation", "organiser_id": OTHER, **PERIOD}
+    for roles, organisers in ((["public"], []), (["organiser_admin"], [OWN]), (["politician"], [OTHER])):
+        headers = {"Authorization": "Bearer " + token_issuer.mint(roles=roles, organisers=organisers)}
+        response = await bare_client.get(path, headers=headers, params=params)
+        assert response.status_code == 403, (roles, response.text)
+        assert response.json()["errors"][0]["field"] == "organiser_id"
+    admin = {"Authorization": "Bearer " + token_issuer.mint(roles=["organiser_admin"], organisers=[OTHER])}
+    rows = await _read(bare_client, admin, path, params)
+    assert rows and all(r["unit_id"] == "SE" for r in rows), rows
+    assert sum(r["assessed"] if "assessed" in r else r["with_result"] for r in rows) == 3, rows

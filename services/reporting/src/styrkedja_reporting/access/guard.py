@@ -83,6 +83,10 @@ async def read_scope(session: AsyncSession, request: Request, principal: Princip
     reader = await reader_of(session, principal)
     if level is Level.STUDENT:
         unit_id = None  # a student id names no place: the read path keeps the rows of the reader's groups/units
+    if level is Level.NATION and organiser_id is not None:
+        # the nation narrowed to one organiser is that organiser's students: read and judged as its organiser
+        # level is (a public reader got a small organiser's share of the nation exactly, by the nation's decision)
+        level, unit_id = Level.ORGANISER, None
     node = await node_of(session, level, organiser_id, unit_id, school_unit_code=school_unit_code,
                          group_id=group_id)
     if unit_id is not None or school_unit_code is not None or level is Level.NATION or (
@@ -135,12 +139,31 @@ async def suppressed_at(session: AsyncSession, principal: Principal, reader: Pri
     return frozenset(Level)
 
 
+def _own_share_of_nation(request: Request, principal: Principal, reader: Principal, organiser_id: str) -> Scope:
+    """The nation narrowed to one organiser (`level=nation&organiser_id=…`): that organiser's students, its share
+    of every nation cell. Only a reader who reads that organiser exactly reads it here (rows narrowed to it); any
+    other is sent to the organiser level, where the organiser's own cells are judged (the public read a small
+    organiser's share exactly, judged by the nation's decision, whose cells are large)."""
+    if not may_read(reader, Node(Level.ORGANISER, organiser_id=organiser_id)) \
+            or Level.ORGANISER in suppressed_levels(principal):
+        raise AccessDenied("organiser_id", "read_scope", "the nation narrowed to one organiser is that organiser's "
+                                                         "figures: read them at organiser level")
+    settings = runtime_of(request).settings
+    rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+    scope = Scope(organiser_ids=frozenset({organiser_id}), principal=reader,
+                  suppressed=suppressed_levels(principal), rules=rules)
+    CURRENT_SCOPE.set(scope)
+    return scope
+
+
 async def strict_scope(session: AsyncSession, request: Request, principal: Principal, level: Level,
                        organiser_id: str | None, unit_id: str | None) -> Scope:
     """For reads that do not narrow their rows by the reader's reach (the figures): a named unit must be
     readable; without one, the reader must read the whole organiser (or the nation) at that level —
     a principal, teacher or area manager names the unit."""
     reader = await reader_of(session, principal)
+    if level is Level.NATION and organiser_id is not None:
+        return _own_share_of_nation(request, principal, reader, organiser_id)
     if unit_id is not None or level is Level.NATION or (level is Level.ORGANISER and organiser_id is not None):
         node = _with_own_organiser(reader, await node_of(session, level, organiser_id, unit_id))
         require_read(reader, node, field=named_by(reader, organiser_id, unit_id))

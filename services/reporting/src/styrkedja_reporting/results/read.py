@@ -188,7 +188,9 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
         return cells
     if scope.principal is not None:
         cells = await _readable(session, scope.principal, level, cells)
-    if AuthLevel[level.upper()] in scope.suppressed and cells:
+    # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`)
+    judged = "organiser" if level == "nation" and filters.organiser_id is not None else level
+    if AuthLevel[judged.upper()] in scope.suppressed and cells:
         if level == "student":  # one student each: withheld whenever N > 1
             return [_withheld(c) if scope.rules.min_students > 1 else c for c in cells]
         family = "assessment" if kind == "assessments" else "forecast"
@@ -213,9 +215,11 @@ def key_of(kind: str, cell: ResultCell, filters: Filters) -> Hashable:
     gender = cell.gender if "gender" in filters.split else (filters.gender or "*")
     year = cell.year if "year" in filters.split else (filters.year if filters.year is not None else "*")
     slice_ = tuple(getattr(cell, name) for name in SLICE[kind])
-    organiser = None if cell.level == "nation" else cell.organiser_id
-    return tree_key(results_slice(kind, slice_, year if year is not None else "*"),
-                    unit_of(cell.level, organiser, cell.unit_id), gender or "*")
+    if cell.level == "nation" and filters.organiser_id is not None:  # that organiser's share: its own cell
+        unit = unit_of("organiser", filters.organiser_id, filters.organiser_id)
+    else:
+        unit = unit_of(cell.level, None if cell.level == "nation" else cell.organiser_id, cell.unit_id)
+    return tree_key(results_slice(kind, slice_, year if year is not None else "*"), unit, gender or "*")
 
 
 def _withheld(cell: ResultCell) -> ResultCell:
