@@ -1,6 +1,6 @@
 """The below-pass family's subject views, taken from its every-subject read (`support.disclose.below_in_subject`):
 the one decision over every view (round 24) read the table twice per subject and level — 136 statements at 16
-subjects, 450 ms of a cold below-pass read (bench/results/support-decision24.json); now twice per level, whatever
+subjects, ~345 ms of a cold below-pass decision (bench/results/support-decision24.json); now twice per level, whatever
 the subjects. Each view is what reading it from the table gives."""
 
 from __future__ import annotations

@@ -107,8 +107,8 @@ def below_in_subject(every: Mapping[tuple[Any, ...], int], subject: str) -> dict
     `subject`, from its read for every subject (rows per subject and in any subject): the subject's rows, and as
     "in any subject" of that view the same count — below in the subject is below in some subject of it. Read each
     subject's view from the table instead, the one decision over every view (round 24) read the table twice per
-    subject and level: 136 statements, 450 ms of a cold below-pass read at 16 subjects, now 8 and ~60 ms
-    (bench/results/support-decision24.json)."""
+    subject and level: 136 statements, ~345 ms of a cold below-pass decision at 16 subjects (56 ms before that
+    round), now 8 and ~75 ms (bench/results/support-decision24.json)."""
     mine = {key: n for key, n in every.items() if key[2] == subject}
     return mine | {(organiser, unit, None): n for (organiser, unit, _), n in mine.items()}
 
