@@ -16,15 +16,21 @@ import time
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy import text
+
 from styrkedja_devstack.postgres import EmbeddedPostgres
 from styrkedja_kit.auth import Level
 from styrkedja_kit.db import Database
 
 ROOT = Path(__file__).resolve().parents[1]
 ORGANISER = "2999"
+#: the families read per subject and the support table holding their subjects (`support.disclose.VIEWED_BY_SUBJECT`
+#: in the code of round 24 on; spelt out here so that the code before it is measured the same way)
+VIEWED = {"active": "support_students", "outcome": "support_students", "open": "support_students",
+          "below": "support_below_pass", "before_after": "support_facts"}
 
 
-async def measure(url: str, repeat: int) -> dict:
+async def measure(url: str, repeat: int, views: bool = False, only: frozenset[str] | None = None) -> dict:
     from styrkedja_reporting.access import decision
     from styrkedja_reporting.access.disclosure import DisclosureRules
     from styrkedja_reporting.directory.disclose import roster_decision
@@ -42,7 +48,17 @@ async def measure(url: str, repeat: int) -> dict:
             jobs = {family: (lambda s, f=family, sup=suppressed: family_decision(s, f, None, 8, today, sup, rules))
                     for family in FAMILIES}
             jobs["roster"] = lambda s, sup=suppressed: roster_decision(s, ORGANISER, today, sup, rules)
+            if views:
+                for family, table in VIEWED.items():
+                    async with db.sessions() as session:
+                        subjects = [code for (code,) in await session.execute(text(
+                            f"SELECT DISTINCT subject_code FROM {table} WHERE subject_code <> '' ORDER BY 1"))]
+                    jobs[f"{family}:all_views"] = (
+                        lambda s, f=family, sup=suppressed, codes=tuple(subjects): _every_view(
+                            s, family_decision, f, codes, today, sup, rules))
             for name, job in jobs.items():
+                if only is not None and name.split(":")[0] not in only:
+                    continue
                 cold, warm, withheld, cells = [], [], 0, 0
                 for _ in range(repeat):
                     decision._DECISIONS.clear()
@@ -66,19 +82,36 @@ async def measure(url: str, repeat: int) -> dict:
     return out
 
 
+async def _every_view(session, family_decision, family: str, subjects: tuple[str, ...], today, suppressed, rules):
+    """Every view of a family decided in turn (the every-subject one last: its answer is returned)."""
+    for subject in subjects:
+        await family_decision(session, family, subject, 8, today, suppressed, rules)
+    return await family_decision(session, family, None, 8, today, suppressed, rules)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "count_decisions.json")
+    parser.add_argument("--views", action="store_true", help="also every subject's view of the per-subject families")
+    parser.add_argument("--only", default=None, help="comma-separated families (and roster) to measure")
+    parser.add_argument("--label", default=None)
+    parser.add_argument("--append", type=Path, default=None, help="append the run as one JSON line (with --label)")
     args = parser.parse_args()
+    only = frozenset(args.only.split(",")) if args.only else None
     pg = EmbeddedPostgres(args.state.resolve() / "pgdata").start()
     try:
         url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/bench_figures"
-        result = asyncio.run(measure(url, args.repeat))
+        result = asyncio.run(measure(url, args.repeat, args.views, only))
     finally:
         pg.stop()
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.append is not None:
+        import styrkedja_reporting
+        with args.append.open("a") as runs:
+            runs.write(json.dumps({"label": args.label, "code": styrkedja_reporting.__file__, "result": result}) + "\n")
+    else:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

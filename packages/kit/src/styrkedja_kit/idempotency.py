@@ -8,8 +8,11 @@ holds something else: a 409 naming the header (`idempotency_key_reused`), nothin
 
 Unlike reporting's directory keys (`styrkedja_reporting.directory.idempotency`: the outcome kept a day in a table of
 its own), nothing is stored beside the record: the record is the key's memory, so a key names its record for good (a
-new record needs a new key; a UUID per record, or a hash of the platform's own id, does). The rule of a key and the
-client it belongs to are the same as there."""
+new record needs a new key; a UUID per record, or a hash of the platform's own id, does). The rule of a key, the
+client it belongs to and the problems naming the header are this module's, used there too (one rule, not two copies
+that drift); only what a reused key is answered differs: there a 422 (another request under a stored key, as the
+IETF draft on the header answers it), here a 409 (the key's record holds something else: a conflict with what is
+stored), each as documented to its clients (docs/platforms.md)."""
 
 from __future__ import annotations
 
@@ -59,6 +62,8 @@ def keyed_id(endpoint: str, principal: Principal, key: str) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, f"{endpoint}\n{client_of(principal)}\n{key}")
 
 
-def reused() -> Problem:
-    """The key's record holds another body (or was changed or removed since): 409 naming the header."""
-    return Problem(409, "Conflict", REUSED_RULE, [field_error(HEADER, "idempotency_key_reused", REUSED_RULE)])
+def reused(rule: str = REUSED_RULE, status: int = 409) -> Problem:
+    """The key was used for something else: here its record holds another body (or was changed or removed since),
+    409; a service keeping requests under keys passes its own `rule` and status (reporting's directory: 422)."""
+    return Problem(status, "Conflict" if status == 409 else "Invalid request", rule,
+                   [field_error(HEADER, "idempotency_key_reused", rule)])

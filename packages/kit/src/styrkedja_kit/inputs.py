@@ -162,7 +162,10 @@ GroupIdParam = GroupId
 StudentIdParam = StudentId
 TeacherIdParam = TeacherId
 SubjectCodeParam = KnownSubjectCode
-SchoolYearParam = SchoolYear
+#: a school year in a query or path: the bound a request body's has (`SchoolYearIn`, 1900/01–2198/99, 422
+#: `date_range` naming the parameter). Without it, `?school_year=9998/99` was read (an empty answer) where a write of it
+#: is refused: what no request may store is no question either
+SchoolYearParam = SchoolYearIn
 SafeTextParam = Annotated[SafeText, Field(max_length=500)]
 #: a date in a query: ISO text in the years request bodies and events allow (not a Unix timestamp)
 DateParam = Annotated[date, AfterValidator(within_years), BeforeValidator(temporal_as_text)]

@@ -131,3 +131,27 @@ async def test_one_key_and_body_under_two_organisers_scopes_are_two_requests(cli
             "Authorization": f"Bearer {token(organiser)}", "Idempotency-Key": "sha256-of-the-body"})
         assert answer.status_code == 200 and "idempotent-replayed" not in answer.headers, (organiser, answer.text)
         assert answer.json()["removed"] == 1, (organiser, answer.text)
+
+
+async def test_two_clients_whose_long_ids_differ_only_at_their_end_have_keys_of_their_own(client, database,
+                                                                                         token_issuer) -> None:
+    """Failed on the old code: the writer in a key's client was cut to its first 183 characters (the column holds
+    200), so two platform clients whose ids (a token's holds up to 255) differ after them shared their keys — the
+    second's write answered with the first's outcome (`Idempotent-Replayed: true`) and never applied. Now the whole
+    client (the kit's `idempotency.client_of`) is hashed into it."""
+    stem = "platform-" + "x" * 230
+
+    def token(end: str) -> str:
+        return token_issuer.mint(roles=["platform"], organisers=[ORG], subject=stem + end, client_id=stem + end)
+
+    body = groups("long-ids")
+    first = await client.post("/v1/directory/changes", json=body,
+                              headers={"Authorization": f"Bearer {token('-a')}", "Idempotency-Key": "long-1"})
+    assert first.status_code == 200 and first.json()["created"] == 1, first.text
+    second = await client.post("/v1/directory/changes", json=body,
+                               headers={"Authorization": f"Bearer {token('-b')}", "Idempotency-Key": "long-1"})
+    assert second.status_code == 200 and "idempotent-replayed" not in second.headers, second.text
+    async with database.sessions() as session:
+        clients = (await session.execute(text(
+            "SELECT client FROM directory_idempotency_keys WHERE idempotency_key = 'long-1'"))).scalars().all()
+    assert len(set(clients)) == 2 and all(len(c) <= 200 for c in clients), clients

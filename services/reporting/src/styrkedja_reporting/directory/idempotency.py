@@ -19,32 +19,23 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from styrkedja_kit import idempotency as kit_keys
 from styrkedja_kit.auth import Principal
-from styrkedja_kit.problems import Problem, field_error
+from styrkedja_kit.idempotency import HEADER, KEY_PATTERN, KEY_RULE, MAX_KEY_CHARS, REPLAYED, checked_key
 
 from .rules import writer_of
 from .tables import IDEMPOTENCY_LOCK, idempotency_keys
 
-HEADER = "Idempotency-Key"
-#: the answer's header saying it is the stored outcome of an earlier attempt, nothing applied now
-REPLAYED = "Idempotent-Replayed"
-MAX_KEY_CHARS = 200
-#: the rule of a key (`KEY_RULE`) as the OpenAPI document states it
-KEY_PATTERN = f"^[!-~]{{1,{MAX_KEY_CHARS}}}$"
+# the header, the rule of a key and its check are the kit's (`styrkedja_kit.idempotency`), as for the keyed records
+# of assessment and forecast: one rule for every `Idempotency-Key` the services take
+__all__ = ["HEADER", "REPLAYED", "KEY_PATTERN", "MAX_KEY_CHARS", "KEY_RULE", "KEPT_HOURS", "REUSED_RULE",
+           "checked_key", "client_of", "request_hash", "stored_outcome", "remember"]
+
 #: how long a key's outcome is kept: far beyond any client's retries (minutes), short enough that the table stays small
 KEPT_HOURS = 24
-KEY_RULE = (f"{HEADER}: 1 to {MAX_KEY_CHARS} visible ASCII characters (no blanks), e.g. a UUID or a SHA-256 in hex")
+#: a key stored with another request: 422 (not the kit's 409 for a keyed record), as docs/platforms.md tells clients
 REUSED_RULE = (f"{HEADER}: already used with another request (another body or endpoint); a key names one request — "
                "send a new key for a new request, the same key only to send the same request again")
-
-
-def checked_key(value: str | None) -> str | None:
-    """The header's key, or None when it was not sent; a key breaking `KEY_RULE` is refused (422) naming the header."""
-    if value is None:
-        return None
-    if not 0 < len(value) <= MAX_KEY_CHARS or not all("!" <= c <= "~" for c in value):
-        raise Problem(422, "Invalid request", KEY_RULE, [field_error(HEADER, "idempotency_key_invalid", KEY_RULE)])
-    return value
 
 
 def request_hash(endpoint: str, body: Any) -> str:
@@ -54,23 +45,25 @@ def request_hash(endpoint: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-#: the characters of `client_of` naming the organisers a token writes for
-_SCOPE_CHARS = 16
+#: the characters of `client_of` after the writer: "#" and the SHA-256 (hex) of the kit's client
+_SCOPE_CHARS = 1 + 64
 
 
 def client_of(principal: Principal) -> str:
-    """Whose keys: the writer (`rules.writer_of`, the one source of who a directory writer is: the token's client id,
-    else its subject), the organisers it writes for and its roles. A removal by source ids
-    acts within the token's organisers only, so one body sent under two scopes is two requests: keyed by the client
-    alone (round 22), a platform writing for two organisers with one client id — its key a SHA-256 of the body, as
-    docs/platforms.md suggests — had the second organiser's removals answered with the first's outcome
-    (`Idempotent-Replayed: true`) and never applied. Its roles likewise (round 24): a removal reaches the entities
-    the client wrote, or every entity of the organiser for its organiser admin (`rules.removed_by`), so the same
-    body under a token of that client that is also the admin is another request, not the platform token's replayed.
+    """Whose keys: the kit's client (`styrkedja_kit.idempotency.client_of`: the writer — the token's client id, else
+    its subject, as `rules.writer_of` — the organisers it writes for and its roles), fitted to the table's column:
+    the writer's first characters (readable by whoever looks at the table) and the SHA-256 of the whole.
+    A removal by source ids acts within the token's organisers only, so one body sent under two scopes is two
+    requests: keyed by the client alone (round 22), a platform writing for two organisers with one client id — its key
+    a SHA-256 of the body, as docs/platforms.md suggests — had the second organiser's removals answered with the
+    first's outcome (`Idempotent-Replayed: true`) and never applied. Its roles likewise (round 24): a removal reaches
+    the entities the client wrote, or every entity of the organiser for its organiser admin (`rules.removed_by`), so
+    the same body under a token of that client that is also the admin is another request. The whole writer is in the
+    hash (round 24c): cut to its first 183 characters as it was, two clients whose ids (up to 255) differ after them
+    shared their keys, the second's write answered with the first's outcome and never applied.
     (Two requests where one would do cost nothing: the second compares against what the first published.)"""
-    reach = "\n".join(sorted(principal.organisers)) + "\n\n" + "\n".join(sorted(r.value for r in principal.roles))
-    scope = hashlib.sha256(reach.encode()).hexdigest()[:_SCOPE_CHARS]
-    return f"{writer_of(principal)[:MAX_KEY_CHARS - _SCOPE_CHARS - 1]}#{scope}"
+    scope = hashlib.sha256(kit_keys.client_of(principal).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{writer_of(principal)[:MAX_KEY_CHARS - _SCOPE_CHARS]}#{scope}"
 
 
 async def stored_outcome(session: AsyncSession, client: str, key: str, digest: str) -> dict[str, Any] | None:
@@ -86,7 +79,7 @@ async def stored_outcome(session: AsyncSession, client: str, key: str, digest: s
     if found is None:
         return None
     if found.request_hash != digest:
-        raise Problem(422, "Invalid request", REUSED_RULE, [field_error(HEADER, "idempotency_key_reused", REUSED_RULE)])
+        raise kit_keys.reused(REUSED_RULE, 422)
     outcome: dict[str, Any] = found.outcome
     return outcome
 
