@@ -225,6 +225,10 @@ def claim_organiser(key: bytes | None) -> str:
     return canonical_organiser_id(key.decode("utf-8", errors="replace").replace("\x00", ""))
 
 
+def _organiser_of(item: Delivered) -> str:
+    return item.organiser if item.organiser is not None else event_organiser(item.event)
+
+
 def event_organiser(event: CloudEvent) -> str:
     """`claim_organiser` of an event handed over without its record (`Delivered.organiser` None: a test's, a
     bench's, an outbox's row): its data's organiser id, which a registered topic's key is."""
@@ -1401,18 +1405,43 @@ class ConsumerLoop:
         compares in Python, ~10 ms) and the answer is the positions of the claims that were there already (one
         array, empty unless there are duplicates), not a row per new claim (~4 ms to decode and look up).
         """
-        by_key: dict[tuple[UUID, str], Delivered] = {}
-        twins: list[Delivered] = []  # a second (third, …) event under a claim of the batch
+        # Keyed by the id first (one hash of a UUID per event, Python's: a (id, organiser) tuple per event cost twice
+        # the claim's Python time), the rare later event under an id of the batch sorted out after: another
+        # organiser's (its own claim) or a twin (a second event under a claim of the batch)
+        by_id: dict[UUID, Delivered] = {}
+        later: list[Delivered] = []
         for item in delivered:
-            organiser = item.organiser if item.organiser is not None else event_organiser(item.event)
-            if by_key.setdefault((item.event.id, organiser), item) is not item:
-                twins.append(item)
-        if not by_key:
+            if by_id.setdefault(item.event.id, item) is not item:
+                later.append(item)
+        if not by_id:
             return [], False
+        claimed_items = list(by_id.values())
+        ids = list(by_id)
+        organisers = [_organiser_of(item) for item in claimed_items]
+        digests = [item.digest for item in claimed_items]
+        twins: list[Delivered] = []
+        if later:
+            later_ids = {item.event.id for item in later}
+            by_key = {(event_id, organiser): item for event_id, organiser, item in zip(
+                ids, organisers, claimed_items, strict=True) if event_id in later_ids}
+            for item in later:
+                key = (item.event.id, _organiser_of(item))
+                if by_key.setdefault(key, item) is not item:
+                    twins.append(item)
+                    continue
+                claimed_items.append(item)
+                ids.append(key[0])
+                organisers.append(key[1])
+                digests.append(item.digest)
+            if len(claimed_items) > len(by_id):  # another organiser's under an id of the batch: in the batch's order
+                position = {id(item): n for n, item in enumerate(delivered)}
+                order = sorted(range(len(claimed_items)), key=lambda n: position[id(claimed_items[n])])
+                claimed_items = [claimed_items[n] for n in order]
+                ids, organisers = [ids[n] for n in order], [organisers[n] for n in order]
+                digests = [digests[n] for n in order]
         # one statement whatever the batch's size (no parameter per row)
-        keys = list(by_key)
-        params: dict[str, Any] = {"ids": [k[0] for k in keys], "organisers": [k[1] for k in keys],
-                                  "digests": [by_key[k].digest for k in keys], "group_id": self.group_id}
+        params: dict[str, Any] = {"ids": ids, "organisers": organisers, "digests": digests,
+                                  "group_id": self.group_id}
         with_offsets = "WITH "
         if next_offsets:
             partitions = sorted(next_offsets, key=lambda tp: (tp.topic, tp.partition))
@@ -1431,8 +1460,9 @@ class ConsumerLoop:
                     f"EXISTS (SELECT 1 FROM {table} WHERE organiser_id = '{LEGACY_ORGANISER}')")
         there, self._legacy_claims = (await session.execute(stmt, params)).one()
         if not there and not twins:  # the usual batch: every claim new
-            return list(by_key.values()), bool(next_offsets)
-        again = {keys[n - 1] for n in there}  # duplicates (a re-delivery, a replay)
+            return claimed_items, bool(next_offsets)
+        again_items = {(ids[n - 1], organisers[n - 1]): claimed_items[n - 1] for n in there}
+        again = set(again_items)  # duplicates (a re-delivery, a replay)
         # The event that counts under a claim: the one applied before (by its stored digest; a legacy claim's where
         # the organiser's own is not there), else the batch's first. A re-delivery has its bytes; other bytes are
         # another event (`_conflicting`).
@@ -1442,16 +1472,17 @@ class ConsumerLoop:
                 self.applied.c.event_id, self.applied.c.organiser_id, self.applied.c.digest).where(
                 self.applied.c.event_id.in_(sorted({k[0] for k in again}, key=lambda i: i.int))))
             stored = {(row.event_id, row.organiser_id): row.digest for row in rows.all()}
-        for key, item in (*[(k, by_key[k]) for k in again],
-                          *[((t.event.id, t.organiser if t.organiser is not None else event_organiser(t.event)), t)
-                            for t in twins]):
+        twin_ids = {item.event.id for item in twins}
+        firsts = {(ids[n], organisers[n]): claimed_items[n] for n in range(len(ids)) if ids[n] in twin_ids}
+        for key, item in (*again_items.items(), *[((t.event.id, _organiser_of(t)), t) for t in twins]):
             if key in again:
                 digest = stored[key] if key in stored else stored.get((key[0], LEGACY_ORGANISER))
             else:
-                digest = by_key[key].digest
+                digest = firsts[key].digest
             if digest is not None and item.digest is not None and not same_content(item, digest):
                 self._conflicting[id(item)] = item
-        return [item for key, item in by_key.items() if key not in again], bool(next_offsets)
+        return [item for n, item in enumerate(claimed_items) if (ids[n], organisers[n]) not in again], \
+            bool(next_offsets)
 
     @functools.cached_property
     def _offsets_cte(self) -> str:
