@@ -1,6 +1,7 @@
 """The consumer's claim of a batch's event ids (`ConsumerLoop._claim_new`: the ids into
 `consumer_applied_events`, the next offsets with them, one statement) of a git ref ("before") against this
-checkout's ("after"), alternated batch by batch on one PostgreSQL whose table holds `--fill` ids already
+checkout's ("after"), alternated batch by batch on one PostgreSQL, each side in a database of its own (its own
+table's shape: round 24c keyed the claims by (event id, organiser)) that holds `--fill` claims already
 (as a consumer's after a term: the primary key's pages are not all in reach). Each batch is `--batch` new
 events (and `--dups` of them re-delivered, ids applied before) in its own transaction; per side: the median
 of this process's CPU ms and the backend's CPU ms (psutil, by its pid) and the wall ms per batch. Also
@@ -44,7 +45,9 @@ def batch_of(n: int, start: int) -> list:
                                                      organiser_id=f"{2000 + k % 900}", name="H", updated_at=T0),
                           source="/bench")
         raw = event.to_bytes()
-        out.append(after_consumer.Delivered(event, "t", k % 6, start + k, after_consumer.record_digest(raw)))
+        # the organiser as the live loop has it (`claim_organiser` of the key); the side before reads the id only
+        out.append(after_consumer.Delivered(event, "t", k % 6, start + k, after_consumer.record_digest(raw),
+                                            organiser=event.data.organiser_id))
     return out
 
 
@@ -56,39 +59,48 @@ async def run(args: argparse.Namespace, before: object, state: Path) -> dict:
 
     pg = EmbeddedPostgres(state / "pgdata").start()
     try:
-        ensure_database(pg.server_url(), "claim")
-        url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/claim"
-        db = Database(url)
-        metadata = MetaData()
-        applied, offsets = after_consumer.define_consumer_tables(metadata)
-        async with db.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-            await conn.execute(text(
-                f"INSERT INTO {applied.name} (event_id, group_id, digest) SELECT gen_random_uuid(), 'g-claim', "
-                f"decode(md5(i::text), 'hex') FROM generate_series(1, {args.fill}) i"))
-        async with db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql("VACUUM ANALYZE consumer_applied_events")
-        settings = ServiceSettings(database_url=url, kafka_bootstrap_servers="127.0.0.1:9", client_id="claim")
-        loops = {label: module.ConsumerLoop(settings, db, group_id="g-claim", topics=["t"], handler=None,
-                                            applied_table=applied, offsets_table=offsets)
-                 for label, module in (("before", before), ("after", after_consumer))}
+        dbs: dict[str, Database] = {}
+        tables: dict[str, tuple] = {}
+        loops: dict[str, object] = {}
+        for label, module in (("before", before), ("after", after_consumer)):
+            ensure_database(pg.server_url(), f"claim_{label}")
+            url = f"postgresql+asyncpg://{pg.server_url().removeprefix('postgresql://')}/claim_{label}"
+            db = dbs[label] = Database(url)
+            metadata = MetaData()
+            applied, offsets = tables[label] = module.define_consumer_tables(metadata)  # type: ignore[attr-defined]
+            organiser = ", organiser_id" if "organiser_id" in applied.c else ""
+            async with db.engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+                await conn.execute(text(
+                    f"INSERT INTO {applied.name} (event_id{organiser}, group_id, digest) SELECT gen_random_uuid(), "
+                    f"{'(2000 + i % 900)::text, ' if organiser else ''}'g-claim', decode(md5(i::text), 'hex') "
+                    f"FROM generate_series(1, {args.fill}) i"))
+            async with db.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.exec_driver_sql("VACUUM ANALYZE consumer_applied_events")
+            settings = ServiceSettings(database_url=url, kafka_bootstrap_servers="127.0.0.1:9", client_id="claim")
+            loops[label] = module.ConsumerLoop(settings, db, group_id="g-claim", topics=["t"],  # type: ignore[attr-defined]
+                                               handler=None, applied_table=applied, offsets_table=offsets)
         batches = [batch_of(args.batch, n * args.batch) for n in range(2 * args.pairs + 1)]
         spent: dict[str, list[tuple[float, float, float]]] = {"before": [], "after": []}
-        async with db.engine.connect() as conn:
-            backend = psutil.Process((await conn.get_raw_connection()).driver_connection.get_server_pid())
-            previous: list = []
+        conns = {label: await db.engine.connect() for label, db in dbs.items()}
+        backends = {label: psutil.Process((await conn.get_raw_connection()).driver_connection.get_server_pid())
+                    for label, conn in conns.items()}
+        try:
+            previous: dict[str, list] = {"before": [], "after": []}
             for n in range(2 * args.pairs):
                 label = ("before", "after")[(n + n // 2) % 2]  # before, after, after, before, …
-                chunk = batches[n] + previous[:args.dups]  # re-delivered: ids the batch before applied
-                previous = batches[n]
+                chunk = batches[n] + previous[label][:args.dups]  # re-delivered: ids its side's batch before applied
+                previous[label] = batches[n]
                 next_offsets = {TopicPartition("t", p): 10**6 + n for p in range(6)}
+                backend = backends[label]
                 pg_cpu, cpu, wall = sum(backend.cpu_times()[:2]), time.process_time(), time.perf_counter()
-                async with AsyncSession(bind=conn) as session, session.begin():
-                    fresh, _ = await loops[label]._claim_new(session, chunk, next_offsets)
+                async with AsyncSession(bind=conns[label]) as session, session.begin():
+                    fresh, _ = await loops[label]._claim_new(session, chunk, next_offsets)  # type: ignore[attr-defined]
                 spent[label].append(((time.process_time() - cpu) * 1000, (sum(backend.cpu_times()[:2]) - pg_cpu) * 1000,
                                      (time.perf_counter() - wall) * 1000))
                 assert len(fresh) == len(batches[n]), (label, len(fresh))
+            conn, db = conns["after"], dbs["after"]
             # this checkout's statement, explained
             statements: list[tuple[str, dict]] = []
             from sqlalchemy import event as sa_event
@@ -98,14 +110,18 @@ async def run(args: argparse.Namespace, before: object, state: Path) -> dict:
 
             sa_event.listen(db.engine.sync_engine, "before_cursor_execute", grab)
             async with AsyncSession(bind=conn) as session, session.begin():
-                await loops["after"]._claim_new(session, batches[-1], {TopicPartition("t", 0): 1})
+                await loops["after"]._claim_new(session, batches[-1], {TopicPartition("t", 0): 1})  # type: ignore[attr-defined]
                 await session.rollback()
             sa_event.remove(db.engine.sync_engine, "before_cursor_execute", grab)
             raw = (await conn.get_raw_connection()).driver_connection
             statement, parameters = statements[0]
             rows = await raw.fetch("EXPLAIN (ANALYZE, BUFFERS, WAL) " + statement, *parameters)
             plan = [r[0] for r in rows]
-        await db.dispose()
+        finally:
+            for conn in conns.values():
+                await conn.close()
+        for db in dbs.values():
+            await db.dispose()
         return {side: {"python_cpu_ms_median": round(statistics.median(s[0] for s in v), 1),
                        "postgres_cpu_ms_median": round(statistics.median(s[1] for s in v), 1),
                        "wall_ms_median": round(statistics.median(s[2] for s in v), 1), "batches": len(v)}

@@ -501,3 +501,46 @@ async def test_the_facts_keyed_within_their_organiser_down_and_up_again(fresh_da
     assert await _primary_keys(url, tuple(ids)) == {table: f"PRIMARY KEY ({column})" for table, column in ids.items()}
     upgrade(package, url)
     assert await _primary_keys(url, tuple(ids)) == now
+
+
+async def test_the_claims_within_their_organiser_down_and_up_again(fresh_database):
+    """Round 24c: the consumer's claims keyed by (event id, organiser), the id first; a claim made before (of unknown
+    organiser) is kept as the kit's `LEGACY_ORGANISER`'s, found by its partial index; reversible (while no two
+    organisers hold a claim under one id)."""
+    from uuid import uuid4
+
+    from alembic import command
+
+    from styrkedja_kit.consumer import LEGACY_ORGANISER
+    from styrkedja_kit.db import outside_event_loop
+    from styrkedja_kit.migrations import alembic_config, upgrade
+
+    package = "styrkedja_reporting"
+    url = fresh_database(package)
+    table = ("consumer_applied_events",)
+    now = {table[0]: "PRIMARY KEY (event_id, organiser_id)"}
+    assert await _primary_keys(url, table) == now
+    outside_event_loop(command.downgrade, alembic_config(package, url), "a3d7f1b5c9e2")
+    assert await _primary_keys(url, table) == {table[0]: "PRIMARY KEY (event_id)"}
+    before = uuid4()
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO consumer_applied_events (event_id, group_id) VALUES (:e, 'g')"),
+                               {"e": before})
+    finally:
+        await engine.dispose()
+    upgrade(package, url)
+    assert await _primary_keys(url, table) == now
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT event_id, organiser_id FROM consumer_applied_events"))).all()
+            index = (await conn.execute(text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_consumer_applied_events_legacy'"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in rows] == [(before, LEGACY_ORGANISER)]
+    assert f"WHERE ((organiser_id)::text = '{LEGACY_ORGANISER}'::text)" in index
+    outside_event_loop(command.downgrade, alembic_config(package, url), "a3d7f1b5c9e2")
+    assert await _primary_keys(url, table) == {table[0]: "PRIMARY KEY (event_id)"}

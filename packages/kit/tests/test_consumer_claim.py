@@ -1,7 +1,8 @@
 """The claim of a batch's event ids (`ConsumerLoop._claim_new`) on PostgreSQL: one statement answers the
-positions of the ids that were applied before, so the handler gets exactly the new events in the batch's
-order (ids in no sorted order), a re-delivery is skipped, a second event under an id of the batch counts
-once, and another event under an applied id is told apart (`conflicting_duplicate`). A batch of new ids
+positions of the claims (event id, organiser) that were applied before, so the handler gets exactly the new events in
+the batch's order (ids in no sorted order), a re-delivery is skipped, a second event under a claim of the batch counts
+once, another event under an applied claim is told apart (`conflicting_duplicate`), and another organiser's event
+under the same id is its own claim. A batch of new ids
 costs that one statement (offsets included); duplicates one more, to read their stored digests."""
 
 from __future__ import annotations
@@ -62,22 +63,30 @@ async def test_the_claim_hands_over_exactly_the_new_events_in_order_and_tells_du
     rng = random.Random(5)
     new = [delivered(100 + n) for n in range(30)]
     again = rng.sample(first, 12)  # re-delivered: the same bytes
-    other = delivered(7, name="Other", event_id=first[3].event.id)  # another event under an applied id
-    twin = delivered(200, name="Twin", event_id=new[5].event.id)  # another event under a new id of the batch
-    second = [*new, *again, other, twin]
+    other = delivered(3, name="Other", event_id=first[3].event.id)  # another event under an applied claim
+    twin = delivered(105, name="Twin", event_id=new[5].event.id)  # another event under a new claim of the batch
+    # another organiser's event under an applied id (and under a new one of the batch): its own claim, applied
+    elsewhere = delivered(7, name="Elsewhere", event_id=first[3].event.id)
+    beside = delivered(200, name="Beside", event_id=new[5].event.id)
+    second = [*new, *again, other, twin, elsewhere, beside]
     rng.shuffle(second)
     statements.clear()
     fresh = await loop._apply(second, {TopicPartition(TOPIC, 0): 80})
-    assert [item.event.id for item in fresh] == [item.event.id for item in second
-                                                 if item in new]  # the new ones, in the batch's order
+    def claims(items: list[Delivered]) -> list[tuple[uuid.UUID, str]]:
+        return [(item.event.id, item.event.data.organiser_id) for item in items]
+
+    # the new ones, in the batch's order (of a claim twice in the batch, the first)
+    wanted = set(claims([*new, elsewhere, beside]))
+    assert claims(fresh) == list(dict.fromkeys(c for c in claims(second) if c in wanted))
     assert handed[-1] == [item.event.id for item in fresh]
-    assert sorted(id(item) for item in loop._conflicting.values()) == sorted([id(other), id(twin)])
+    later_twin = max(twin, new[5], key=lambda item: next(n for n, x in enumerate(second) if x is item))
+    assert sorted(id(item) for item in loop._conflicting.values()) == sorted([id(other), id(later_twin)])
     assert len(statements) == 2, statements  # the claim, and the stored digests of the duplicates
     async with db.sessions() as session:
         offsets = metadata.tables["consumer_offsets"]
         assert (await session.execute(select(offsets.c.next_offset))).scalar_one() == 80
         applied = metadata.tables["consumer_applied_events"]
-        assert len((await session.execute(select(applied.c.event_id))).all()) == 70
+        assert len((await session.execute(select(applied.c.event_id))).all()) == 72
 
 
 async def test_a_batch_ended_by_a_deadlock_runs_again_whole_and_another_failure_does_not(db) -> None:

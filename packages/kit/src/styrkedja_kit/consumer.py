@@ -15,7 +15,7 @@ Where a partition is read from when this member is handed it (`start_position`; 
 2. The database holds no offset of this group for it, but offsets of other groups for the same topic and partition
    (the group was renamed; a fresh group over an existing database), and the broker keeps its logs: from the
    furthest of them. Each was stored in the transaction that claimed every event before it, and the claims are the
-   database's, not a group's (`consumer_applied_events` is keyed by the event id alone): a re-read from the start
+   database's, not a group's (`consumer_applied_events` is keyed by the event id and organiser): a re-read from the start
    found every one of them claimed already — on a long log, hours of fetching and decoding that applied nothing.
    What it would not repeat: the other group's dead letters (on its own dead-letter topic), and events of a type no
    handler took then, which a handler added later gets from a replay, as it would under the old group. On a broker
@@ -66,7 +66,8 @@ is not the one the topic registry gives its event (`key_mismatch`: another organ
 beside its single writer's order), an event whose
 `time` lies more than `MAX_AHEAD_OF_RECORD_MS` after its record's timestamp (`time_in_future`: the
 newest event time is reporting's clock for freshness and alerts, one such event would move it for
-good) and an event whose id an event with other content already holds (`conflicting_duplicate`: the first one
+good) and an event whose claim (its id within its organiser, `claim_organiser`: the record's message key; another
+organiser's event under the same id is its own) an event with other content already holds (`conflicting_duplicate`: the first one
 counts; a re-delivery of the same bytes, or of the same event in other JSON form, is an ordinary duplicate,
 applied once: `same_content`). For the latter each applied id keeps a digest of its record's bytes (of the event's
 contracts' form where the record is written in another: `content_digest`). Before a record is written there,
@@ -99,6 +100,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -125,7 +127,7 @@ from styrkedja_contracts import (
     key_mismatch,
     topic_for_event_type,
 )
-from styrkedja_contracts.identifiers import redact_personal_identity_numbers
+from styrkedja_contracts.identifiers import canonical_organiser_id, redact_personal_identity_numbers
 from styrkedja_contracts.kafka_binding import content_mode_refusal
 
 from . import metrics
@@ -171,11 +173,18 @@ def define_consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
     applied = Table(
         "consumer_applied_events", metadata,
         Column("event_id", Uuid, primary_key=True),
+        # whose the claim is (`claim_organiser`: the record's message key): an event id is unique within its
+        # organiser only — ids are visible to every reader of a topic, and one organiser's event under another's id
+        # (on its own partition) must neither keep the other's from being applied nor win by the partitions' order.
+        # `LEGACY_ORGANISER` on a claim made before claims were per organiser (it counts for every organiser)
+        Column("organiser_id", String, primary_key=True),
         Column("group_id", String(200), nullable=False),
         Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         # of the record's bytes (`record_digest`): another event under an applied id is told from a
         # re-delivery; NULL where an id was recorded without one (nothing to compare then)
         Column("digest", LargeBinary, nullable=True),
+        # the claims of unknown organiser (`LEGACY_ORGANISER`), found by id: empty once a rebuild made them again
+        Index("ix_consumer_applied_events_legacy", "event_id", postgresql_where=text(f"organiser_id = '{LEGACY_ORGANISER}'")),
     )
     offsets = Table(
         "consumer_offsets", metadata,
@@ -199,6 +208,34 @@ class Refused(Exception):
         self.message = message[:500] or reason[:64]
 
 
+#: the organiser of a claim made before claims were per organiser (migrated ids: whose it was is not known). It counts
+#: for every organiser: a re-delivery of such an event is a duplicate whatever its key. No record's key is this on a
+#: registered topic (`key_mismatch`: a key names the event's organiser id)
+LEGACY_ORGANISER = "*"
+
+
+@functools.lru_cache(maxsize=4096)  # asked per record: a topic's keys are its few organisers
+def claim_organiser(key: bytes | None) -> str:
+    """Whose a claim of a record's event is: the organiser its message key names (the topics are keyed by organiser
+    id, `topics.message_key`), in the one spelling (`canonical_organiser_id`: a key in another spelling of the same
+    organiser, which `key_mismatch` lets through, is the same organiser's claim, so its re-delivery stays a duplicate).
+    On a registered topic this is the event's data.organiser_id. No key (a topic the registry does not know): ''."""
+    if not key:
+        return ""
+    return canonical_organiser_id(key.decode("utf-8", errors="replace").replace("\x00", ""))
+
+
+def _organiser_of(item: Delivered) -> str:
+    return item.organiser if item.organiser is not None else event_organiser(item.event)
+
+
+def event_organiser(event: CloudEvent) -> str:
+    """`claim_organiser` of an event handed over without its record (`Delivered.organiser` None: a test's, a
+    bench's, an outbox's row): its data's organiser id, which a registered topic's key is."""
+    value = getattr(event.data, "organiser_id", None)
+    return "" if value is None else str(value)
+
+
 @dataclass(frozen=True)
 class Delivered:
     """A decoded event with where it came from (and `record_digest` of its bytes, where known)."""
@@ -212,6 +249,8 @@ class Delivered:
     #: the digest of the record's own bytes where `digest` is of the contracts' form instead (ids applied before
     #: `content_digest` kept their first record's bytes' digest: an exact re-delivery of one is still a duplicate)
     bytes_digest: bytes | None = None
+    #: whose its claim is (`claim_organiser` of its record's key); None: the event's own (`event_organiser`)
+    organiser: str | None = None
 
 
 _REGISTERED_TOPICS = frozenset(topic.name for topic in TOPICS.values())
@@ -342,12 +381,13 @@ PROBE_RECORDS = 20
 PROBE_SECONDS = 3.0
 
 
-def another_log(before: Collection[UUID], applied: Collection[UUID]) -> bool:
+def another_log(before: Collection[Any], applied: Collection[Any]) -> bool:
     """Whether the records just before a stored offset are of another log (pure): `before` the ids of the events
     among them a handler takes, `applied` those of them this database applied. In the log the offset was stored
     for, they were applied (or dead-lettered: not claimed, so no event of theirs proves anything); a topic deleted
     and made again that grew past the offset holds other events there. None of ours is another log; nothing to
-    compare (no event, every record dead-lettered) proves nothing."""
+    compare (no event, every record dead-lettered) proves nothing. The live loop compares claims (event id,
+    organiser: `claim_organiser`), as it claims them."""
     return bool(before) and not any(event_id in applied for event_id in before)
 
 
@@ -498,6 +538,10 @@ class ConsumerLoop:
         self._seeking = asyncio.Lock()
         # of the batch in hand: delivered events whose id was applied before with other bytes
         self._conflicting: dict[int, Delivered] = {}
+        #: whether claims of unknown organiser are left (`LEGACY_ORGANISER`): told by each claim's answer (its partial
+        #: index, one probe), so the next claim looks for them only where there are any; none are made any more and a
+        #: rebuild leaves none. Not known before the first claim: looked for
+        self._legacy_claims = True
         # the offset markers to commit to the broker, and the task committing them (see `_mark_offsets`)
         self._unmarked: dict[TopicPartition, int] = {}
         self._marking: asyncio.Task[None] | None = None
@@ -940,12 +984,16 @@ class ConsumerLoop:
         offsets stand as stored."""
         try:
             before = await asyncio.wait_for(self._events_before(partitions), PROBE_SECONDS + 2)
-            ids = {event_id for events in before.values() for event_id in events}
-            applied: set[UUID] = set()
+            ids = {event_id for events in before.values() for event_id, _ in events}
+            applied: set[tuple[UUID, str]] = set()
             if ids:
                 async with self.db.sessions() as session:
-                    applied = set((await session.execute(select(self.applied.c.event_id).where(
-                        self.applied.c.event_id.in_(sorted(ids, key=lambda i: i.int))))).scalars())
+                    rows = (await session.execute(select(self.applied.c.event_id, self.applied.c.organiser_id).where(
+                        self.applied.c.event_id.in_(sorted(ids, key=lambda i: i.int))))).all()
+                applied = {(row.event_id, row.organiser_id) for row in rows}
+                # a claim of unknown organiser (`LEGACY_ORGANISER`) is any organiser's
+                applied |= {claim for events in before.values() for claim in events
+                            if (claim[0], LEGACY_ORGANISER) in applied}
             other = [tp for tp, events in before.items() if another_log(events, applied)]
             if other:
                 other = await self._claimed_offsets(other)
@@ -973,8 +1021,9 @@ class ConsumerLoop:
         return [tp for tp in partitions if tp in found]
 
     async def _events_before(self, partitions: dict[TopicPartition, tuple[int, int | None, int | None]]
-                             ) -> dict[TopicPartition, list[UUID]]:
-        """The ids of the events a handler takes among the (up to) `PROBE_RECORDS` records before each offset."""
+                             ) -> dict[TopicPartition, list[tuple[UUID, str]]]:
+        """The claims (event id, `claim_organiser`) of the events a handler takes among the (up to) `PROBE_RECORDS`
+        records before each offset."""
         probe = make_consumer(self.settings, f"{self.settings.client_id}-{self.group_id}-probe", group_id=None,
                               enable_auto_commit=False, auto_offset_reset="earliest")
         await probe.start()
@@ -998,14 +1047,14 @@ class ConsumerLoop:
                         waiting.discard(tp)
         finally:
             await probe.stop()
-        out: dict[TopicPartition, list[UUID]] = {}
+        out: dict[TopicPartition, list[tuple[UUID, str]]] = {}
         for tp, fetched in records.items():
             events = []
             for record in fetched[-PROBE_RECORDS:]:
                 with contextlib.suppress(Exception):  # undecodable: dead-lettered when it was read, proves nothing
                     event = decode_event(record.value or b"", max_bytes=self.settings.max_event_bytes)
                     if self.handles is None or self.handles(event.type):
-                        events.append(event.id)
+                        events.append((event.id, claim_organiser(record.key)))
             out[tp] = events
         return out
 
@@ -1116,7 +1165,7 @@ class ConsumerLoop:
                     decoded.dead.append((record, *verdict))
                     continue
                 item = Delivered(event, tp.topic, tp.partition, record.offset,
-                                 *content_digests(record.value or b"", event))
+                                 *content_digests(record.value or b"", event), claim_organiser(record.key))
                 kept.append(item)
                 decoded.records[id(item)] = record
             if tp_records:
@@ -1335,60 +1384,105 @@ class ConsumerLoop:
 
     async def _claim_new(self, session: AsyncSession, delivered: list[Delivered],
                          next_offsets: dict[TopicPartition, int] | None = None) -> tuple[list[Delivered], bool]:
-        """Insert the batch's event ids; the ones that were already there are duplicates. Returns the
-        new ones, and whether `next_offsets` were stored with them (in the same statement, a
-        data-modifying CTE: one round trip; same transaction, so the same as storing them after the
-        handler).
+        """Insert the batch's claims, (event id, organiser: `claim_organiser`); the ones that were already there are
+        duplicates. Returns the new ones, and whether `next_offsets` were stored with them (in the same statement, a
+        data-modifying CTE: one round trip; same transaction, so the same as storing them after the handler).
 
-        A concurrent transaction inserting the same id (a revoked consumer finishing its batch)
-        makes this insert wait for it, so an event is never applied by both. The ids go in in uuid order
-        (the statement's ORDER BY), so two transactions claiming the same ids wait for each other in the same
+        An event id is unique within its organiser only: another organiser's event under an applied id (its own
+        partition) is its own claim, applied to its own organiser, whichever partition was read first — so the
+        rebuild, which reads them in another order, decides the same. A claim made before claims were per organiser
+        (`LEGACY_ORGANISER`) counts for every organiser: where any is left (`_legacy_claims`), an id it holds is
+        not claimed again (one descent of the primary key per id, in the same statement).
+
+        A concurrent transaction inserting the same claim (a revoked consumer finishing its batch)
+        makes this insert wait for it, so an event is never applied by both. The claims go in in key order
+        (the statement's ORDER BY), so two transactions claiming the same ones wait for each other in the same
         order (no deadlock); the offsets, a CTE the statement does not read, are written after them.
 
         Per batch of 5,000 the statement costs PostgreSQL ~30 ms of CPU (EXPLAIN: two descents of the random
         uuid primary key per id, the conflict check and the insert, ~8 buffers per id; bench/results/apply11.json),
-        which stays: it is invariant 1. What Python paid around it is cut: the ids are not sorted here (UUID
-        compares in Python, ~10 ms) and the answer is the positions of the ids that were there already (one
-        array, empty unless there are duplicates), not a row per new id (~4 ms to decode and look up).
+        which stays: it is invariant 1. What Python paid around it is cut: the claims are not sorted here (UUID
+        compares in Python, ~10 ms) and the answer is the positions of the claims that were there already (one
+        array, empty unless there are duplicates), not a row per new claim (~4 ms to decode and look up).
         """
+        # Keyed by the id first (one hash of a UUID per event, Python's: a (id, organiser) tuple per event cost twice
+        # the claim's Python time), the rare later event under an id of the batch sorted out after: another
+        # organiser's (its own claim) or a twin (a second event under a claim of the batch)
         by_id: dict[UUID, Delivered] = {}
-        twins: list[Delivered] = []  # a second (third, …) event under an id of the batch
+        later: list[Delivered] = []
         for item in delivered:
             if by_id.setdefault(item.event.id, item) is not item:
-                twins.append(item)
+                later.append(item)
         if not by_id:
             return [], False
-        # one statement whatever the batch's size (no parameter per row)
+        claimed_items = list(by_id.values())
         ids = list(by_id)
-        params: dict[str, Any] = {"ids": ids, "digests": [by_id[i].digest for i in ids], "group_id": self.group_id}
+        organisers = [_organiser_of(item) for item in claimed_items]
+        digests = [item.digest for item in claimed_items]
+        twins: list[Delivered] = []
+        if later:
+            later_ids = {item.event.id for item in later}
+            by_key = {(event_id, organiser): item for event_id, organiser, item in zip(
+                ids, organisers, claimed_items, strict=True) if event_id in later_ids}
+            for item in later:
+                key = (item.event.id, _organiser_of(item))
+                if by_key.setdefault(key, item) is not item:
+                    twins.append(item)
+                    continue
+                claimed_items.append(item)
+                ids.append(key[0])
+                organisers.append(key[1])
+                digests.append(item.digest)
+            if len(claimed_items) > len(by_id):  # another organiser's under an id of the batch: in the batch's order
+                position = {id(item): n for n, item in enumerate(delivered)}
+                order = sorted(range(len(claimed_items)), key=lambda n: position[id(claimed_items[n])])
+                claimed_items = [claimed_items[n] for n in order]
+                ids, organisers = [ids[n] for n in order], [organisers[n] for n in order]
+                digests = [digests[n] for n in order]
+        # one statement whatever the batch's size (no parameter per row)
+        params: dict[str, Any] = {"ids": ids, "organisers": organisers, "digests": digests,
+                                  "group_id": self.group_id}
         with_offsets = "WITH "
         if next_offsets:
             partitions = sorted(next_offsets, key=lambda tp: (tp.topic, tp.partition))
             with_offsets = self._offsets_cte
             params |= {"o_topics": [tp.topic for tp in partitions], "o_partitions": [tp.partition for tp in partitions],
                        "o_offsets": [next_offsets[tp] for tp in partitions]}
-        stmt = text(f"{with_offsets}claimed AS (INSERT INTO {self.applied.name} (event_id, group_id, digest) "
-                    "SELECT e, :group_id, d FROM unnest(CAST(:ids AS uuid[]), CAST(:digests AS bytea[])) AS u(e, d) "
-                    "ORDER BY e ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
-                    "SELECT ARRAY(SELECT x.n FROM unnest(CAST(:ids AS uuid[])) WITH ORDINALITY AS x(e, n) "
-                    "WHERE x.e NOT IN (SELECT event_id FROM claimed))")
-        there = (await session.execute(stmt, params)).scalar_one()
-        if not there and not twins:  # the usual batch: every id new
-            return list(by_id.values()), bool(next_offsets)
-        again = {ids[n - 1] for n in there}  # duplicates (a re-delivery, a replay)
-        # The event that counts under an id: the one applied before (by its stored digest), else the
-        # batch's first. A re-delivery has its bytes; other bytes are another event (`_conflicting`).
-        stored: dict[UUID, bytes | None] = {}
-        if again:  # the same event, or another under its id?
-            rows = await session.execute(select(self.applied.c.event_id, self.applied.c.digest).where(
-                self.applied.c.event_id.in_(sorted(again, key=lambda i: i.int))))
-            stored = {row.event_id: row.digest for row in rows.all()}
-        for item in (*[by_id[i] for i in again], *twins):
-            event_id = item.event.id
-            digest = stored.get(event_id) if event_id in again else by_id[event_id].digest
+        table = self.applied.name
+        legacy = (f"WHERE NOT EXISTS (SELECT 1 FROM {table} l WHERE l.event_id = u.e "
+                  f"AND l.organiser_id = '{LEGACY_ORGANISER}') ") if self._legacy_claims else ""
+        stmt = text(f"{with_offsets}claimed AS (INSERT INTO {table} (event_id, organiser_id, group_id, digest) "
+                    "SELECT e, o, :group_id, d FROM unnest(CAST(:ids AS uuid[]), CAST(:organisers AS text[]), "
+                    f"CAST(:digests AS bytea[])) AS u(e, o, d) {legacy}ORDER BY e, o "
+                    "ON CONFLICT (event_id, organiser_id) DO NOTHING RETURNING event_id, organiser_id) "
+                    "SELECT ARRAY(SELECT x.n FROM unnest(CAST(:ids AS uuid[]), CAST(:organisers AS text[])) "
+                    "WITH ORDINALITY AS x(e, o, n) WHERE (x.e, x.o) NOT IN (SELECT event_id, organiser_id FROM claimed)), "
+                    f"EXISTS (SELECT 1 FROM {table} WHERE organiser_id = '{LEGACY_ORGANISER}')")
+        there, self._legacy_claims = (await session.execute(stmt, params)).one()
+        if not there and not twins:  # the usual batch: every claim new
+            return claimed_items, bool(next_offsets)
+        again_items = {(ids[n - 1], organisers[n - 1]): claimed_items[n - 1] for n in there}
+        again = set(again_items)  # duplicates (a re-delivery, a replay)
+        # The event that counts under a claim: the one applied before (by its stored digest; a legacy claim's where
+        # the organiser's own is not there), else the batch's first. A re-delivery has its bytes; other bytes are
+        # another event (`_conflicting`).
+        stored: dict[tuple[UUID, str], bytes | None] = {}
+        if again:  # the same event, or another under its claim?
+            rows = await session.execute(select(
+                self.applied.c.event_id, self.applied.c.organiser_id, self.applied.c.digest).where(
+                self.applied.c.event_id.in_(sorted({k[0] for k in again}, key=lambda i: i.int))))
+            stored = {(row.event_id, row.organiser_id): row.digest for row in rows.all()}
+        twin_ids = {item.event.id for item in twins}
+        firsts = {(ids[n], organisers[n]): claimed_items[n] for n in range(len(ids)) if ids[n] in twin_ids}
+        for key, item in (*again_items.items(), *[((t.event.id, _organiser_of(t)), t) for t in twins]):
+            if key in again:
+                digest = stored[key] if key in stored else stored.get((key[0], LEGACY_ORGANISER))
+            else:
+                digest = firsts[key].digest
             if digest is not None and item.digest is not None and not same_content(item, digest):
                 self._conflicting[id(item)] = item
-        return [item for event_id, item in by_id.items() if event_id not in again], bool(next_offsets)
+        return [item for n, item in enumerate(claimed_items) if (ids[n], organisers[n]) not in again], \
+            bool(next_offsets)
 
     @functools.cached_property
     def _offsets_cte(self) -> str:

@@ -71,7 +71,9 @@ from styrkedja_kit.consumer import (
     OWN_FORM,
     Delivered,
     Refused,
+    claim_organiser,
     content_digest,
+    event_organiser,
     record_digest,
     undecodable_message,
     unfit,
@@ -433,7 +435,7 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
             staged.dead.append((i, *wrong))
             continue
         staged.read += 1
-        item = Delivered(event, topic, partition, offset, content_digest(value, event))
+        item = Delivered(event, topic, partition, offset, content_digest(value, event), organiser=claim_organiser(key))
         if event.type not in _FACT_TYPES:
             staged.small.append((base + i, item))
         elif not direct:
@@ -526,8 +528,10 @@ class _Event:
 
 
 #: the staged ids of the small events (those of the fact events are in their rows: `_HEAD`), with the digest an id keeps
-#: (`content_digest`, the live consumer's); `ids` is a view of both (every handled event's)
-_IDS = ("seq", "event_id", "topic", "time", "part", "off", "digest")
+#: (`content_digest`, the live consumer's) and whose the claim is (`organiser_id`: the kit's `claim_organiser`, the
+#: record's key; a fact event's is its row's organiser_id, which `unfit` holds the key to); `ids` is a view of both
+#: (every handled event's)
+_IDS = ("seq", "event_id", "organiser_id", "topic", "time", "part", "off", "digest")
 #: a fact event's staging row: these, then the fact's fields (`at`: an assessment's publication or retraction time)
 _HEAD = ("seq", "event_id", "type", "topic", "time", "part", "off", "digest", "at")
 
@@ -653,12 +657,12 @@ class Rebuilder:
             head = ("seq bigint NOT NULL, event_id uuid NOT NULL, type text NOT NULL, topic text NOT NULL, "
                     "time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea, at timestamptz")
             a, f = self.staging["assessments"], self.staging["forecasts"]
-            ids = "seq, event_id, topic, time, part, off, digest"
+            ids = "seq, event_id, organiser_id, topic, time, part, off, digest"
             place = "type, event_id, topic, part, off, organiser_id, school_unit_code, group_id, student_id, " \
                     "subject_code, school_year, term"
             for statement in (
                 f"CREATE UNLOGGED TABLE {self.small_ids} (seq bigint NOT NULL, event_id uuid NOT NULL, "
-                "topic text NOT NULL, time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea) "
+                "organiser_id text NOT NULL, topic text NOT NULL, time timestamptz NOT NULL, part integer NOT NULL, off bigint NOT NULL, digest bytea) "
                 f"WITH ({QUIET_AUTOVACUUM})",
                 f"CREATE UNLOGGED TABLE {a} ({head}, LIKE {quoted(self.live)}.{ASSESSMENTS.facts.name}) "
                 f"WITH ({QUIET_AUTOVACUUM})",
@@ -770,7 +774,9 @@ class Rebuilder:
             if not self.handles(item.event.type):
                 self.report.unhandled += 1
                 continue
-            ids.append((seq, item.event.id, item.topic, item.event.time, item.partition, item.offset, item.digest))
+            organiser = item.organiser if item.organiser is not None else event_organiser(item.event)
+            ids.append((seq, item.event.id, organiser, item.topic, item.event.time, item.partition, item.offset,
+                        item.digest))
             self.small.append((seq, item))
         facts = len(staged.assessments) + len(staged.forecasts) + staged.text_rows
         self.handled += len(ids) + facts
@@ -824,7 +830,7 @@ class Rebuilder:
         small = [(seq, item) for seq, item in self.small if seq not in duplicate_seqs]
         self.small = []
         failed: list[Failed] = report.failed
-        left_out: list[Any] = []
+        left_out: list[tuple[Any, str]] = []
 
         def of(types: Sequence[str]) -> list[Delivered]:
             wanted = frozenset(types)
@@ -847,7 +853,9 @@ class Rebuilder:
             likas = of(lika.EVENT_TYPES)
             await stages.run("lika", len(likas), _through(session, registry(lika.EVENT_TYPES, lika.apply_lika), likas,
                                                           chunk, failed), backend)
-            left_out.extend(sorted({f.item.event.id for f in failed}, key=lambda u: u.int))
+            # the claims (id, organiser) of the refused events: another organiser's event under the same id is its own
+            left_out.extend(sorted({(f.item.event.id, f.item.organiser if f.item.organiser is not None
+                                     else event_organiser(f.item.event)) for f in failed}, key=lambda c: (c[0].int, c[1])))
 
         async def below_pass(session: AsyncSession, backend: int) -> None:
             # support_below_pass's indexes kept until now: the support stage's upserts need its key
@@ -1016,16 +1024,18 @@ class Rebuilder:
         await _store_offsets(session, self.group_id, next_offsets)
 
     async def _claim(self, session: AsyncSession) -> None:
-        """Later deliveries of a claimed id are duplicates; one with other bytes than the claimed one (both
-        digests known) is a `conflicting_duplicate` candidate: `command` reads it again and keeps it only where the
-        live consumer's `same_content` says so (the same event as other JSON is a duplicate), then dead-letters it
-        as the live consumer does (the first counts)."""
+        """Later deliveries of a claim (an id within its organiser, as the live consumer's `_claim_new`: another
+        organiser's event under the same id is its own, whichever partition came first) are duplicates; one with
+        other bytes than the claimed one (both digests known) is a `conflicting_duplicate` candidate: `command` reads
+        it again and keeps it only where the live consumer's `same_content` says so (the same event as other JSON is
+        a duplicate), then dead-letters it as the live consumer does (the first counts)."""
         await session.execute(text(
             f"CREATE UNLOGGED TABLE {self.dups} WITH ({QUIET_AUTOVACUUM}) AS SELECT i.seq, i.event_id, i.topic, i.part, i.off, f.digest AS counted, "
             "(i.digest IS NOT NULL AND f.digest IS NOT NULL AND i.digest <> f.digest) AS conflicting "
-            f"FROM {self.ids} i JOIN (SELECT DISTINCT ON (event_id) event_id, seq AS first, digest FROM {self.ids} "
-            f"WHERE event_id IN (SELECT event_id FROM {self.ids} GROUP BY event_id HAVING count(*) > 1) "
-            "ORDER BY event_id, seq) f USING (event_id) WHERE i.seq <> f.first"))
+            f"FROM {self.ids} i JOIN (SELECT DISTINCT ON (event_id, organiser_id) event_id, organiser_id, seq AS first, "
+            f"digest FROM {self.ids} WHERE (event_id, organiser_id) IN (SELECT event_id, organiser_id FROM {self.ids} "
+            "GROUP BY event_id, organiser_id HAVING count(*) > 1) ORDER BY event_id, organiser_id, seq) f "
+            "USING (event_id, organiser_id) WHERE i.seq <> f.first"))
         await session.execute(text(f"ANALYZE {self.dups}"))
         for row in (await session.execute(text(
                 f"SELECT event_id, topic, part, off, counted FROM {self.dups} WHERE conflicting ORDER BY seq"))).all():
@@ -1047,22 +1057,33 @@ class Rebuilder:
             f"ORDER BY {key}, revision DESC, seq"))
         await session.execute(text(f"ANALYZE {store.facts.name}"))
 
-    async def _freshness(self, session: AsyncSession, left_out: list[Any]) -> None:
+    async def _freshness(self, session: AsyncSession, left_out: list[tuple[Any, str]]) -> None:
         """Newest event time per topic and partition of the applied events (`registry.note_freshness_from`: the live
         rule, set-wise)."""
         await note_freshness_from(session, (
             f"SELECT topic, part, max(time) FROM {self.ids} i WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d "
-            "WHERE d.seq = i.seq) AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) GROUP BY topic, part"),
-            {"left_out": left_out})
+            f"WHERE d.seq = i.seq) AND {_NOT_LEFT_OUT} GROUP BY topic, part"), _left_out(left_out))
 
-    async def _bookkeeping(self, session: AsyncSession, left_out: list[Any]) -> None:
-        """Every applied event id (the live consumer skips them if delivered again), into the shadow's table."""
+    async def _bookkeeping(self, session: AsyncSession, left_out: list[tuple[Any, str]]) -> None:
+        """Every applied claim (event id, organiser: the live consumer skips them if delivered again), into the
+        shadow's table."""
         result = await session.execute(text(
-            f"INSERT INTO {self.shadow}.{APPLIED} (event_id, group_id, digest) SELECT event_id, :g, digest "
-            f"FROM {self.ids} i WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
-            "AND NOT (event_id = ANY(CAST(:left_out AS uuid[]))) ORDER BY event_id"),
-            {"g": self.group_id, "left_out": left_out})
+            f"INSERT INTO {self.shadow}.{APPLIED} (event_id, organiser_id, group_id, digest) "
+            f"SELECT event_id, organiser_id, :g, digest FROM {self.ids} i "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = i.seq) "
+            f"AND {_NOT_LEFT_OUT} ORDER BY event_id, organiser_id"),
+            {"g": self.group_id, **_left_out(left_out)})
         self.report.applied = result.rowcount  # type: ignore[attr-defined]
+
+
+#: a staged id's claim is none of the refused events' (`_left_out`'s parameters): the ids first, a filter on each row as
+#: before (a refused event is rare), the organiser asked of those ids' rows only
+_NOT_LEFT_OUT = ("NOT (i.event_id = ANY(CAST(:lo_ids AS uuid[])) AND EXISTS (SELECT 1 FROM unnest(CAST(:lo_ids AS "
+                 "uuid[]), CAST(:lo_organisers AS text[])) AS l(e, o) WHERE l.e = i.event_id AND l.o = i.organiser_id))")
+
+
+def _left_out(left_out: list[tuple[Any, str]]) -> dict[str, list[Any]]:
+    return {"lo_ids": [c[0] for c in left_out], "lo_organisers": [c[1] for c in left_out]}
 
 
 @dataclass

@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 
 from styrkedja_contracts import ContractError, decode_event
 from styrkedja_contracts.kafka_binding import refusal
-from styrkedja_kit.consumer import Delivered, content_digest, undecodable_message, unfit
+from styrkedja_kit.consumer import Delivered, claim_organiser, content_digest, undecodable_message, unfit
 from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_consumer, registry_topics, stand_in_refusal
 from styrkedja_kit.settings import ServiceSettings
 
@@ -111,7 +111,8 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                             out.dead.append((record, *wrong))
                         else:
                             decoded.append(Delivered(event, tp.topic, tp.partition, record.offset,
-                                                     content_digest(record.value or b"", event)))
+                                                     content_digest(record.value or b"", event),
+                                                     organiser=claim_organiser(record.key)))
                 if records:
                     out.records += len(records)
                     out.next_offsets[(tp.topic, tp.partition)] = records[-1].offset + 1
