@@ -34,10 +34,8 @@ PERIOD = {"school_year": "2026/27", "term": "HT", "subject_code": "GRGRMAT01"}
 
 
 @pytest.fixture
-def settings(service_database, monkeypatch) -> ReportingSettings:
-    service_database("styrkedja_reporting")
-    monkeypatch.setenv("STYRKEDJA_CONSUMER_ENABLED", "false")
-    monkeypatch.setenv("STYRKEDJA_DECISION_WARM_SECONDS", "0")
+def settings(settings, monkeypatch) -> ReportingSettings:
+    """The shared `settings` (conftest) with counts rounded to 5."""
     monkeypatch.setenv("STYRKEDJA_DISCLOSURE_ROUND_COUNTS_TO", "5")
     return ReportingSettings()
 

@@ -59,6 +59,12 @@ async def audit(session: AsyncSession, request: Request, principal: Principal, n
     await record_read(session, audit_reads, principal, node, what_of(request))
 
 
+def disclosure_rules_of(request: Request) -> DisclosureRules:
+    """The deployment's disclosure rules (minimum group, rounding, the optional rules) for a read of `request`."""
+    settings = runtime_of(request).settings
+    return settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+
+
 async def check_read(session: AsyncSession, request: Request, principal: Principal, level: Level,
                      organiser_id: str | None, unit_id: str | None = None, *, school_unit_code: str | None = None,
                      group_id: str | None = None, field: str = "scope") -> tuple[Principal, Node]:
@@ -101,8 +107,7 @@ async def read_scope(session: AsyncSession, request: Request, principal: Princip
             raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
     if level is Level.STUDENT:
         await audit(session, request, reader, node)
-    settings = runtime_of(request).settings
-    rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+    rules = disclosure_rules_of(request)
     return Scope(principal=reader, suppressed=await suppressed_at(session, principal, reader, level),
                  rules=rules), node
 
@@ -148,8 +153,7 @@ def _own_share_of_nation(request: Request, principal: Principal, reader: Princip
             or Level.ORGANISER in suppressed_levels(principal):
         raise AccessDenied("organiser_id", "read_scope", "the nation narrowed to one organiser is that organiser's "
                                                          "figures: read them at organiser level")
-    settings = runtime_of(request).settings
-    rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+    rules = disclosure_rules_of(request)
     scope = Scope(organiser_ids=frozenset({organiser_id}), principal=reader,
                   suppressed=suppressed_levels(principal), rules=rules)
     CURRENT_SCOPE.set(scope)
@@ -171,8 +175,7 @@ async def strict_scope(session: AsyncSession, request: Request, principal: Princ
         wanted = [organiser_id] if organiser_id is not None else sorted(reader.organisers)
         if not wanted or not all(may_read(reader, Node(level, organiser_id=o)) for o in wanted):
             raise AccessDenied("unit_id", "read_scope", "name a unit (and its organiser) this token may read")
-    settings = runtime_of(request).settings
-    rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+    rules = disclosure_rules_of(request)
     # below the nation, the reads are narrowed to the reader's organisers (the public reads any)
     narrowed = None if level is Level.NATION or Role.PUBLIC in reader.roles else reader.organisers
     suppressed = await suppressed_at(session, principal, reader, level)

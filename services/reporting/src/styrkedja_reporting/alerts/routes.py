@@ -39,7 +39,7 @@ from styrkedja_kit.problems import Problem
 
 from ..access.answers import keep_answer_of
 from ..access.disclosure import DisclosureRules, round_count, suppressed_levels
-from ..access.guard import check_read
+from ..access.guard import check_read, disclosure_rules_of
 from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
 from ..freshness import note_change_outside_batches
@@ -114,9 +114,9 @@ async def alert_list(
             rows = await list_alerts(session, filters, scope, limit)
         else:  # the candidates in SQL, then each row judged at its own level; bounded by the reader's units
             found = await readable_rows(session, reader, await list_alerts(session, filters, scope, None))
-            rows = await shown_to(session, found, principal, _rules(request))
+            rows = await shown_to(session, found, principal, disclosure_rules_of(request))
             rows = rows[:limit]
-    return [as_read(AlertOut.model_validate(row, from_attributes=True), principal, _rules(request)) for row in rows]
+    return [as_read(AlertOut.model_validate(row, from_attributes=True), principal, disclosure_rules_of(request)) for row in rows]
 
 
 def as_read(alert: AlertOut, principal: Principal, rules: DisclosureRules) -> AlertOut:
@@ -131,11 +131,6 @@ def as_read(alert: AlertOut, principal: Principal, rules: DisclosureRules) -> Al
         "compared_students": None if alert.figures.compared_students is None
         else round_count(alert.figures.compared_students, base)})
     return alert.model_copy(update={"figures": figures})
-
-
-def _rules(request: Request) -> DisclosureRules:
-    settings = runtime_of(request).settings
-    return settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
 
 
 class Acknowledgement(InputModel):
@@ -171,7 +166,7 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
                           [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
         reader = acting_as(await alert_reader(session, principal), ACKNOWLEDGERS)
         if row.organiser_id not in reader.organisers or not await readable_rows(session, reader, [row]) \
-                or not await shown_to(session, [row], principal, _rules(request)):  # its answer shows the figures
+                or not await shown_to(session, [row], principal, disclosure_rules_of(request)):  # its answer shows the figures
             # (and an alert's id is computable from its cell)
             raise AccessDenied("alert_id", "write_scope", "this token may not acknowledge this alert")
         now = await database_now(session)
@@ -179,7 +174,7 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
         await store_acknowledgement(session, alert_id, done, now)
         await note_change_outside_batches(session)  # the alert lists kept before it are old now
         updated = await alert_of(session, alert_id)
-    return as_read(AlertOut.model_validate(updated, from_attributes=True), principal, _rules(request))
+    return as_read(AlertOut.model_validate(updated, from_attributes=True), principal, disclosure_rules_of(request))
 
 
 class ThresholdsIn(InputModel):

@@ -42,7 +42,8 @@ from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolUnitCodePara
 from styrkedja_kit.problems import Problem, validation_errors
 
 from ..access.answers import keep_answer_of
-from ..access.disclosure import DisclosureRules, Reason, round_count, suppressed_levels
+from ..access.disclosure import Reason, round_count, suppressed_levels
+from ..access.guard import disclosure_rules_of
 from ..access.scope import node_from, node_of_unit, placements_of, reader_of
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
@@ -229,8 +230,7 @@ async def roster_sizes(*, request: Request, response: Response,
         await set_freshness(session, response)
         codes = [u.split(GROUP_SEPARATOR, 1)[0] for u, _ in rows] if level in ("group", "school_unit") else []
         placed = await placements_of(session, codes)
-        settings = runtime_of(request).settings
-        rules = settings.disclosure_rules() if hasattr(settings, "disclosure_rules") else DisclosureRules()
+        rules = disclosure_rules_of(request)
         # the one decision over the organiser's units at every level (`disclose.py`)
         hidden = await roster_withheld(session, level, organiser_id, [u for u, _ in rows], day,
                                        suppressed_levels(principal), rules)
