@@ -134,7 +134,7 @@ def as_read(alert: AlertOut, principal: Principal, rules: DisclosureRules) -> Al
 
 
 class Acknowledgement(InputModel):
-    comment: str = Field(max_length=4000, description="Why, and what is being done (≤ 2000 characters).")
+    comment: str = Field(max_length=4000, description="Why, and what is being done (≤ 4000 characters).")
 
 
 def caller_id(principal: Principal) -> str:
