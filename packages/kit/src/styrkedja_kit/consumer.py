@@ -379,6 +379,19 @@ def log_gap(offset: int, log_start: int | None, log_end: int | None) -> str | No
 PROBE_RECORDS = 20
 #: how long that read may take in all (a check only: where it runs out, the offsets stand as stored)
 PROBE_SECONDS = 3.0
+#: how long a client's stop may take: aiokafka's consumer waits for its coordination task to finish, which, while
+#: the group coordinator is "not available", goes on looking for it without end — a loop asked to end (a shutdown,
+#: a crashed batch's restart) stood there. Nothing is lost by not waiting: the offsets are the database's, and the
+#: broker drops the member when its session times out
+CLIENT_STOP_SECONDS = 20.0
+
+
+async def _stop_client(name: str, stopping: Awaitable[None]) -> None:
+    try:
+        await asyncio.wait_for(stopping, CLIENT_STOP_SECONDS)
+    except TimeoutError:
+        log.warning("the Kafka %s did not stop within %.0f s; left to the broker's session timeout", name,
+                    CLIENT_STOP_SECONDS)
 
 
 def another_log(before: Collection[Any], applied: Collection[Any]) -> bool:
@@ -620,8 +633,8 @@ class ConsumerLoop:
             self.assigned = False
             self._unsought = False
             self.lags.clear()
-            await consumer.stop()
-            await producer.stop()
+            await _stop_client("consumer", consumer.stop())
+            await _stop_client("producer", producer.stop())
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         """Fetch and decode batch N+1 in a task while batch N's transaction runs. Catching up (N full), the
