@@ -197,10 +197,14 @@ def test_a_folder_dump_of_pages_keeps_the_same_rule(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("answer", [httpx.Response(503, headers={"Retry-After": "2"}), httpx.Response(429),
-                                    httpx.Response(502)])
+                                    httpx.Response(502), httpx.Response(409, headers={"Retry-After": "1"}, json={
+                                        "errors": [{"field": "Idempotency-Key", "rule": "idempotency_key_in_progress",
+                                                    "message": "still being processed"}]})])
 def test_a_busy_reporting_is_asked_again_for_the_same_chunk(monkeypatch, answer) -> None:
     """Failed on the old code: reporting's first busy answer (a 503 `database_busy`) on the second chunk stopped
-    the import with the first chunk applied. Sending a chunk again is safe: the same changes are `unchanged`."""
+    the import with the first chunk applied. Sending a chunk again is safe: the same changes are `unchanged`. A 409
+    saying the chunk's `Idempotency-Key` is still being processed (an earlier attempt whose answer timed out) is
+    asked again too (it stopped the import before)."""
     monkeypatch.setattr(command, "CHUNK", 1)
     result, to_reporting, slept = run_import(monkeypatch, paged(PAGES, lambda *_: None),
                                              lambda n: answer if n == 2 else None)

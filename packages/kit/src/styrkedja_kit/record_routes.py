@@ -75,8 +75,9 @@ class RecordRoutes(Generic[_Service]):
 IdempotencyKey = Annotated[str | None, Header(
     alias=idempotency.HEADER, description="For a new record (no id in the body): a key naming it (1-200 visible ASCII "
     "characters, e.g. a UUID). Sent again with the same body, the record the first attempt made is answered (200 "
-    "`unchanged`, header `Idempotent-Replayed: true`), nothing stored again; with another body, 409. A key names its "
-    "record for good.",
+    "`unchanged`, header `Idempotent-Replayed: true`), nothing stored again; with another body, 422 (rule "
+    "`idempotency_key_reused`); while a request with it is still being processed, 409 (rule "
+    "`idempotency_key_in_progress`, with `Retry-After`). A key names its record for good.",
     # documented here, checked by the route (`idempotency.checked_key`: a 422 saying the rule in words)
     json_schema_extra={"pattern": idempotency.KEY_PATTERN, "maxLength": idempotency.MAX_KEY_CHARS})]
 
@@ -87,7 +88,8 @@ _KEY_TAKEN = frozenset({"revision_must_increase", "removed_needs_revision"})
 async def _keyed_write(routes: RecordRoutes[Any], endpoint: str, item: Any, request: Request, response: Response,
                        principal: Principal, key: str | None) -> Any:
     """The single write, with a new record's id made by its key: the same record again (the write path's `unchanged`)
-    when the request is sent again; a 409 naming the header when the key's record holds another body."""
+    when the request is sent again; a 422 naming the header when the key's record holds another body, a 409 while
+    another request with the key is being written (`idempotency.py`: the draft's answers)."""
     r = routes
     key = idempotency.checked_key(key)
     if key is None or getattr(item, r.id_name) is not None:  # the id given: the write path already knows a re-send
@@ -95,6 +97,7 @@ async def _keyed_write(routes: RecordRoutes[Any], endpoint: str, item: Any, requ
     # at the revision it names, else its first: stored at another, or with other content, is not this request's
     keyed = item.model_copy(update={r.id_name: idempotency.keyed_id(endpoint, principal, key),
                                     "revision": item.revision or 1})
+    claimed = idempotency.claimed.set(f"{endpoint}\n{idempotency.client_of(principal)}\n{key}")
     try:
         answer = await _single(r, keyed, request, response, principal)
     except (RuleViolation, RuleViolations) as error:
@@ -102,6 +105,8 @@ async def _keyed_write(routes: RecordRoutes[Any], endpoint: str, item: Any, requ
         if any(v.field == "revision" and v.rule in _KEY_TAKEN for v in found):
             raise idempotency.reused() from None
         raise
+    finally:
+        idempotency.claimed.reset(claimed)
     if answer.status == "unchanged":
         response.headers[idempotency.REPLAYED] = "true"
     return answer

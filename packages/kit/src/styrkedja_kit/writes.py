@@ -78,6 +78,7 @@ from styrkedja_contracts.registry import REGISTRY, schema_uri
 from .auth.policy import Write, may_write, require_write_each
 from .auth.principal import Principal
 from .db import Database
+from .idempotency import take_claimed
 from .inputs import unordered_fields
 from .outbox import NOTIFY_CHANNEL, Outbox
 from .problems import RACE_STATES
@@ -391,6 +392,7 @@ class WritePath:
         envelopes: dict[type[EventData], _Envelope] = {}
         event_ids = iter(random_uuids(len(changes)))
         async with self.db.sessions.begin() as session:
+            await take_claimed(session)  # an `Idempotency-Key` the route claims for this write: 409 while it is taken
             current = await self._lock(session, [c.record_id for c in changes if not (optimistic and c.fresh)])
             found: list[RuleViolation] = []
             if key_check is not None and not optimistic:

@@ -3,6 +3,8 @@ always be revised (see tests/test_hostile_round24c.py for the round)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 
@@ -146,7 +148,8 @@ async def test_a_new_record_sent_again_with_its_idempotency_key_is_the_first_one
     """Failed on the old code: a new support intervention or plan sent again without its id (a retry of an answer
     lost) was a second record and event, the header ignored. Now, with an `Idempotency-Key`, the key makes the
     record's id: the same request again is the first record (200 `unchanged`, `Idempotent-Replayed: true`), the
-    same key with another body a 409 naming the header, nothing stored."""
+    same key with another body a 422 naming the header (a 409 until the IETF draft's answers were followed), nothing
+    stored."""
     body = make()
     keyed = {"Idempotency-Key": "3f1c9e0a-retry-1"}
     first = await client.post(path, json=body, headers=keyed)
@@ -156,7 +159,7 @@ async def test_a_new_record_sent_again_with_its_idempotency_key_is_the_first_one
         200, first.json()[id_field], 1, "unchanged"), again.text
     assert again.headers["Idempotent-Replayed"] == "true"
     reused = await client.post(path, json=body | other, headers=keyed)
-    assert reused.status_code == 409 and problem_fields(reused) == [("Idempotency-Key", "idempotency_key_reused")], \
+    assert reused.status_code == 422 and problem_fields(reused) == [("Idempotency-Key", "idempotency_key_reused")], \
         reused.text
     bad = await client.post(path, json=body, headers={"Idempotency-Key": "two words"})
     assert bad.status_code == 422 and problem_fields(bad) == [("Idempotency-Key", "idempotency_key_invalid")], bad.text
@@ -166,3 +169,38 @@ async def test_a_new_record_sent_again_with_its_idempotency_key_is_the_first_one
     named = await client.post(path, json=body | {id_field: first.json()[id_field]}, headers=keyed)  # its id: as ever
     assert (named.status_code, named.json()["status"]) == (200, "unchanged"), named.text
     assert (await scalar(f"SELECT count(*) FROM {table}"), await scalar("SELECT count(*) FROM outbox")) == (2, 2)
+
+
+@pytest.mark.parametrize(("path", "make"), [("/v1/support-interventions", lambda: intervention()),
+                                            ("/v1/plans", lambda: plan())])
+async def test_a_new_record_sent_again_while_its_first_attempt_is_written_is_a_409_naming_the_header(
+        client, scalar, monkeypatch, path, make):
+    """Failed on the old code: the retry's insert lost the race to its first attempt and was tried again (answered 200
+    `unchanged` once the first committed); the IETF draft answers a key "still being processed" with a 409. The first
+    attempt is held inside its transaction (its key claimed) while the retry is sent: 409, `Retry-After`, nothing
+    stored; once the first is done, the retry is answered its record."""
+    from styrkedja_kit.writes import WritePath
+
+    inside, release = asyncio.Event(), asyncio.Event()
+    lock = WritePath._lock
+
+    async def held(self, session, ids):
+        if not inside.is_set():
+            inside.set()
+            await release.wait()
+        return await lock(self, session, ids)
+
+    monkeypatch.setattr(WritePath, "_lock", held)
+    body, keyed = make(), {"Idempotency-Key": "in-flight-1"}
+    first = asyncio.create_task(client.post(path, json=body, headers=keyed))
+    await asyncio.wait_for(inside.wait(), 30)
+    retry = await client.post(path, json=body, headers=keyed)
+    assert retry.status_code == 409, retry.text
+    assert problem_fields(retry) == [("Idempotency-Key", "idempotency_key_in_progress")]
+    assert retry.headers["Retry-After"] == "1"
+    release.set()
+    done = await first
+    assert done.status_code == 201, done.text
+    again = await client.post(path, json=body, headers=keyed)
+    assert (again.status_code, again.json()["status"], again.headers["Idempotent-Replayed"]) == (200, "unchanged", "true")
+    assert await scalar("SELECT count(*) FROM outbox") == 1

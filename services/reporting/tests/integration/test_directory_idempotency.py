@@ -1,7 +1,7 @@
 """`Idempotency-Key` on the directory writes, over HTTP against a real PostgreSQL: the same key and body again get the
 first attempt's outcome and apply nothing; the same key with another body is refused naming the header and the rule;
-a malformed key is refused; keys are the client's own; a refused write leaves no key behind; a retry racing its
-first attempt waits for it."""
+a malformed key is refused; keys are the client's own; a refused write leaves no key behind; a retry while its
+first attempt is still processed is a 409 (as the IETF draft answers each)."""
 
 from __future__ import annotations
 
@@ -99,14 +99,38 @@ async def test_a_removal_sent_again_with_its_key_answers_what_it_removed(client,
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
 
 
-async def test_a_retry_racing_its_first_attempt_is_applied_once(client, database) -> None:
+async def test_a_retry_while_its_first_attempt_is_still_processed_is_a_409_naming_the_header(client, database,
+                                                                                            monkeypatch) -> None:
+    """Failed on the old code: a retry racing its first attempt waited for it (holding a connection meanwhile) and was
+    answered 200; the IETF draft answers a request whose key is "still being processed" with a 409. The first
+    attempt is held inside its transaction (its key claimed) while the retry is sent: a 409 naming the header and
+    the rule, `Retry-After`, nothing applied; once the first is done, the retry gets its outcome."""
+    from styrkedja_reporting.directory import routes
+
+    inside, release = asyncio.Event(), asyncio.Event()
+    write_changes = routes.write_changes
+
+    async def held(*args, **kwargs):
+        inside.set()
+        await release.wait()
+        return await write_changes(*args, **kwargs)
+
+    monkeypatch.setattr(routes, "write_changes", held)
     events = await outbox_rows(database)
     body = groups("j", "k", "l")
-    answers = await asyncio.gather(*(client.post("/v1/directory/changes", json=body,
-                                                 headers={"Idempotency-Key": "race"}) for _ in range(4)))
-    assert [a.status_code for a in answers] == [200] * 4
-    assert all(a.json()["created"] == 3 for a in answers), [a.json() for a in answers]
-    assert sum("idempotent-replayed" in a.headers for a in answers) == 3
+    first = asyncio.create_task(client.post("/v1/directory/changes", json=body, headers={"Idempotency-Key": "race"}))
+    await asyncio.wait_for(inside.wait(), 30)
+    monkeypatch.setattr(routes, "write_changes", write_changes)
+    retry = await client.post("/v1/directory/changes", json=body, headers={"Idempotency-Key": "race"})
+    assert retry.status_code == 409, retry.text
+    assert retry.json()["errors"] == [{"field": "Idempotency-Key", "rule": "idempotency_key_in_progress",
+                                       "message": retry.json()["errors"][0]["message"]}]
+    assert retry.headers["retry-after"] == "1"
+    release.set()
+    done = await first
+    assert done.status_code == 200 and done.json()["created"] == 3, done.text
+    again = await client.post("/v1/directory/changes", json=body, headers={"Idempotency-Key": "race"})
+    assert again.json() == done.json() and again.headers["idempotent-replayed"] == "true"
     assert await outbox_rows(database) == events + 3
 
 

@@ -229,13 +229,19 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
                 maybe_done = maybe_done or type(error).__name__
             pause(retry_after_seconds(None, attempt))
             continue
-        if response.status_code in SOURCE_RETRIED and attempt < POST_ATTEMPTS:
+        if (response.status_code in SOURCE_RETRIED or _key_in_progress(response)) and attempt < POST_ATTEMPTS:
             if response.status_code in MAYBE_DONE:
                 maybe_done = maybe_done or f"HTTP {response.status_code}"
             pause(retry_after_seconds(response.headers.get("retry-after"), attempt))
             continue
         return response, maybe_done
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _key_in_progress(response: httpx.Response) -> bool:
+    """Reporting's 409 for a chunk whose `Idempotency-Key` an earlier attempt still holds (an attempt whose answer
+    timed out, still being applied): asked again after its `Retry-After`, it is answered that attempt's outcome."""
+    return response.status_code == 409 and b"idempotency_key_in_progress" in response.content
 
 
 def _reporting_said(response: httpx.Response) -> str:

@@ -3,11 +3,13 @@ answer to a write (a timeout, a connection reset, a proxy's 502 after the write 
 same key, and gets the outcome of the first attempt instead of having it applied a second time.
 
 Per client (the writer, `rules.writer_of`, with the organisers and roles it writes with: `client_of`), a key names one
-request: its endpoint and body as validated, hashed (`request_hash`). In the write's own transaction the key is locked (a retry racing its first attempt waits for
-it), then looked up: not there — the write is applied and its outcome stored with the key, both committed together
-or neither (a refused or failed write leaves no key behind, so sending it again applies it); there with the same
-hash — the stored outcome is the answer, nothing applied (`Idempotent-Replayed: true` says so); there with another
-hash — 422 naming the header and the rule. Keys are kept `KEPT_HOURS`, then forgotten (pruned by later writes)."""
+request: its endpoint and body as validated, hashed (`request_hash`). The rule is the kit's (`styrkedja_kit.idempotency`,
+as the IETF draft answers): in the write's own transaction the key is claimed (a retry racing its first attempt, the
+key still taken, is a 409 naming the header at once, `Retry-After` 1 s), then looked up: not there — the write is
+applied and its outcome stored with the key, both committed together or neither (a refused or failed write leaves no
+key behind, so sending it again applies it); there with the same hash — the stored outcome is the answer, nothing
+applied (`Idempotent-Replayed: true` says so); there with another hash — 422 naming the header and the rule. Keys are
+kept `KEPT_HOURS`, then forgotten (pruned by later writes)."""
 
 from __future__ import annotations
 
@@ -21,21 +23,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit import idempotency as kit_keys
 from styrkedja_kit.auth import Principal
-from styrkedja_kit.idempotency import HEADER, KEY_PATTERN, KEY_RULE, MAX_KEY_CHARS, REPLAYED, checked_key
+from styrkedja_kit.idempotency import HEADER, KEY_PATTERN, KEY_RULE, MAX_KEY_CHARS, REPLAYED, REUSED_RULE, checked_key
 
 from .rules import writer_of
-from .tables import IDEMPOTENCY_LOCK, idempotency_keys
+from .tables import idempotency_keys
 
-# the header, the rule of a key and its check are the kit's (`styrkedja_kit.idempotency`), as for the keyed records
-# of assessment and forecast: one rule for every `Idempotency-Key` the services take
+# the header, the rule of a key, its check and the answers to a reused key or one in progress are the kit's
+# (`styrkedja_kit.idempotency`), as for the keyed records of assessment: one rule for every `Idempotency-Key`
 __all__ = ["HEADER", "REPLAYED", "KEY_PATTERN", "MAX_KEY_CHARS", "KEY_RULE", "KEPT_HOURS", "REUSED_RULE",
            "checked_key", "client_of", "request_hash", "stored_outcome", "remember"]
 
 #: how long a key's outcome is kept: far beyond any client's retries (minutes), short enough that the table stays small
 KEPT_HOURS = 24
-#: a key stored with another request: 422 (not the kit's 409 for a keyed record), as docs/platforms.md tells clients
-REUSED_RULE = (f"{HEADER}: already used with another request (another body or endpoint); a key names one request — "
-               "send a new key for a new request, the same key only to send the same request again")
 
 
 def request_hash(endpoint: str, body: Any) -> str:
@@ -67,11 +66,11 @@ def client_of(principal: Principal) -> str:
 
 
 async def stored_outcome(session: AsyncSession, client: str, key: str, digest: str) -> dict[str, Any] | None:
-    """Lock the client's key for the transaction and read its outcome: None when it is new (the caller applies the
-    write, then `remember`s it), the stored outcome when the same request was made with it before; another request
-    made with it is refused (422). Old keys are pruned here, bounded, by the writer that finds them."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:lock, hashtext(:k))"),
-                          {"lock": IDEMPOTENCY_LOCK, "k": f"{client}\n{key}"})
+    """Claim the client's key for the transaction (the kit's `claim`: 409 while another request holds it) and read its
+    outcome: None when it is new (the caller applies the write, then `remember`s it), the stored outcome when the same
+    request was made with it before; another request made with it is refused (the kit's `reused`: 422). Old keys are
+    pruned here, bounded, by the writer that finds them."""
+    await kit_keys.claim(session, f"directory\n{client}\n{key}")
     # rows another writer is pruning are skipped, not waited for: no writer queues behind another's pruning
     await session.execute(_PRUNE, {"cutoff": datetime.now(UTC) - timedelta(hours=KEPT_HOURS)})
     found = (await session.execute(select(idempotency_keys.c.request_hash, idempotency_keys.c.outcome).where(
@@ -79,7 +78,7 @@ async def stored_outcome(session: AsyncSession, client: str, key: str, digest: s
     if found is None:
         return None
     if found.request_hash != digest:
-        raise kit_keys.reused(REUSED_RULE, 422)
+        raise kit_keys.reused()
     outcome: dict[str, Any] = found.outcome
     return outcome
 

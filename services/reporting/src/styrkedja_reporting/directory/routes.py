@@ -250,7 +250,8 @@ async def roster_sizes(*, request: Request, response: Response,
 IdempotencyKey = Annotated[str | None, Header(
     alias=idempotency.HEADER, description="A key naming this request (1-200 visible ASCII characters): sent again "
     "with the same body, the first attempt's outcome is answered (header `Idempotent-Replayed: true`) and nothing "
-    f"applied again; with another body, 422. Kept {idempotency.KEPT_HOURS} hours.",
+    f"applied again; with another body, 422 (rule `idempotency_key_reused`); while a request with it is still being "
+    f"processed, 409 (rule `idempotency_key_in_progress`, with `Retry-After`). Kept {idempotency.KEPT_HOURS} hours.",
     # documented here, checked by the route (`idempotency.checked_key`: a 422 saying the rule in words)
     json_schema_extra={"pattern": idempotency.KEY_PATTERN, "maxLength": idempotency.MAX_KEY_CHARS})]
 

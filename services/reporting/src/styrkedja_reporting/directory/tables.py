@@ -20,9 +20,8 @@ PLACEMENT_LOCK = 812_001
 # pg_advisory_xact_lock(DIRECTORY_WRITE_LOCK, hashtext(organiser_id)): the writers of one organiser's
 # directory (`directory/writes.py`: imports, platforms) take turns, so each compares against what the last committed
 DIRECTORY_WRITE_LOCK = 812_002
-# pg_advisory_xact_lock(IDEMPOTENCY_LOCK, hashtext(client || key)): one request of a client's `Idempotency-Key` at a
-# time (`directory/idempotency.py`): a retry racing its first attempt waits for its outcome instead of applying again
-IDEMPOTENCY_LOCK = 812_003
+# (812_003 is results' FACT_WRITERS_LOCK; an `Idempotency-Key` is claimed under the kit's own, 812_004: it shared
+# 812_003 with the fact writers, a key whose hashtext met an organiser's waiting for that organiser's facts)
 #: the batch memo (`registry.batch_memo`) of school unit → area read under that lock (`results.placement_of`)
 PLACEMENT_MEMO = "placement"
 
