@@ -13,24 +13,43 @@ Where the outcome is remembered differs, not the rule. A record without a natura
 plan: `record_routes.RecordRoutes.keyed`) is the key's memory: its id is the key's (`keyed_id`: per client, endpoint
 and key), so the request sent again is the same record again, the write path's `unchanged` (200, the first attempt's
 id and revision, no second record or event); a key there names its record for good (a new record needs a new key).
-Reporting's directory writes (`styrkedja_reporting.directory.idempotency`) keep the request's hash and outcome under
-the key for a day."""
+A batch (`record_routes`: `POST …/batch`) and reporting's directory writes (`styrkedja_reporting.directory
+.idempotency`) keep the request's hash and answer under the key for a day (`define_key_table`, `take_claimed`)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .auth import Principal
+from .db import Database
 from .problems import Problem, field_error
 
 __all__ = ["HEADER", "REPLAYED", "KEY_PATTERN", "MAX_KEY_CHARS", "KEY_RULE", "REUSED_RULE", "IN_PROGRESS_RULE",
-           "KEY_LOCK", "checked_key", "client_of", "keyed_id", "reused", "in_progress", "claim", "claimed",
-           "take_claimed"]
+           "KEY_LOCK", "KEPT_HOURS", "KEYS_TABLE", "checked_key", "client_of", "keyed_id", "reused", "in_progress",
+           "claim", "Claim", "Replayed", "claimed", "take_claimed", "keep_answer", "define_key_table", "request_hash"]
 
 HEADER = "Idempotency-Key"
 #: the answer's header saying it is an earlier attempt's record, nothing stored now
@@ -100,15 +119,105 @@ async def claim(session: AsyncSession, name: str) -> None:
         raise in_progress()
 
 
+#: how long a batch's key is kept (`define_key_table`): far beyond any client's retries (minutes), short enough that
+#: the table stays small (as reporting's directory keys)
+KEPT_HOURS = 24
+#: at most this many expired keys are pruned by one write (a burst of old ones goes over a few)
+PRUNED = 100
+#: the table of a service's batch keys (`define_key_table`)
+KEYS_TABLE = "idempotency_keys"
+
+
+def define_key_table(metadata: MetaData) -> Table:
+    """The keys of a service's batch writes (`record_routes`), each with the hash of the request it was sent with and,
+    once given, the answer: the same request under the key again is that answer, another is refused (`Claim`)."""
+    return Table(
+        KEYS_TABLE, metadata,
+        Column("client", String(64), primary_key=True),  # SHA-256 (hex) of the endpoint and the kit's `client_of`
+        Column("idempotency_key", String(200), primary_key=True),
+        Column("request_hash", String(64), nullable=False),  # SHA-256 (hex) of the body as validated
+        # the first answer, kept once it was given (None: the write committed and its answer was not kept — the
+        # process ended between: the request is then written again, `unchanged`)
+        Column("status", SmallInteger, nullable=True),
+        Column("answer", LargeBinary, nullable=True),
+        Column("created", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Index(f"ix_{KEYS_TABLE}_created", "created"),
+    )
+
+
+def request_hash(body: Any) -> str:
+    """What a key names: the body as validated (JSON-ready), whatever its spelling on the wire (key order, blanks)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Replayed(Exception):
+    """The request was made under its key before and answered: that answer again, nothing written (`Claim`)."""
+
+    def __init__(self, status: int, answer: bytes) -> None:
+        super().__init__(status)
+        self.status, self.answer = status, answer
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A key a write path claims in its own transaction (`take_claimed`): its lock's name (client, endpoint and key)
+    and, for a batch, where the request's hash and answer are kept (`keys`, `client`, `key`, `digest`)."""
+
+    name: str
+    keys: Table | None = None
+    client: str = ""
+    key: str = ""
+    digest: str = ""
+
+    @classmethod
+    def of(cls, endpoint: str, principal: Principal, key: str, keys: Table | None = None, body: Any = None) -> Claim:
+        client = client_of(principal)
+        if keys is None:
+            return cls(f"{endpoint}\n{client}\n{key}")
+        return cls(f"{endpoint}\n{client}\n{key}", keys,
+                   hashlib.sha256(f"{endpoint}\n{client}".encode("utf-8", "surrogatepass")).hexdigest(), key,
+                   request_hash(body))
+
+
 #: the key a write path claims in its own transaction (`writes.WritePath`), set by the route for the one call that
 #: writes: a name the write path does not take as a parameter, so that every service's use cases pass it on unchanged
 #: (a lock held on a connection of its own beside the write's would be two connections per request, a pool emptied by
 #: claims whose writes then wait for a connection)
-claimed: ContextVar[str | None] = ContextVar("styrkedja_idempotency_claimed", default=None)
+claimed: ContextVar[Claim | None] = ContextVar("styrkedja_idempotency_claimed", default=None)
 
 
 async def take_claimed(session: AsyncSession) -> None:
-    """In a write's transaction: claim the key set in `claimed`, if any (`claim`)."""
-    name = claimed.get()
-    if name is not None:
-        await claim(session, name)
+    """In a write's transaction: claim the key set in `claimed`, if any (`claim`: 409 while another request holds it);
+    for a batch, look it up: new — kept with the request's hash, committed with the write or not at all (a refused
+    write keeps no key); the same request answered before — `Replayed`; another request — `reused` (422)."""
+    c = claimed.get()
+    if c is None:
+        return
+    await claim(session, c.name)
+    if c.keys is None:
+        return
+    keys = c.keys
+    # rows another writer is pruning are skipped, not waited for: no writer queues behind another's pruning
+    await session.execute(text(f"DELETE FROM {keys.name} WHERE ctid IN (SELECT ctid FROM {keys.name} "
+                               f"WHERE created < :cutoff LIMIT {PRUNED} FOR UPDATE SKIP LOCKED)"),
+                          {"cutoff": datetime.now(UTC) - timedelta(hours=KEPT_HOURS)})
+    found = (await session.execute(select(keys.c.request_hash, keys.c.status, keys.c.answer).where(
+        keys.c.client == c.client, keys.c.idempotency_key == c.key))).first()
+    if found is None:
+        await session.execute(insert(keys).values(client=c.client, idempotency_key=c.key, request_hash=c.digest))
+    elif found.request_hash != c.digest:
+        raise reused()
+    elif found.answer is not None:
+        raise Replayed(found.status, found.answer)
+
+
+async def keep_answer(db: Database, c: Claim, status: int, answer: bytes) -> None:
+    """The answer a batch's write gave, under its key (`take_claimed` kept the key in the write's transaction; the
+    answer is made once that committed). Lost if the process ends between: the request sent again is then written
+    again, its records' ids the key's or their content's, so `unchanged`."""
+    assert c.keys is not None
+    keys = c.keys
+    async with db.sessions.begin() as session:
+        await session.execute(update(keys).where(keys.c.client == c.client, keys.c.idempotency_key == c.key,
+                                                 keys.c.request_hash == c.digest).values(status=status, answer=answer))

@@ -24,8 +24,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel
+from sqlalchemy import Table
 
 from . import idempotency
+from .app import runtime_of
 from .auth import Principal
 from .inputs import json_body, json_body_openapi
 from .problems import problem_responses
@@ -69,6 +71,9 @@ class RecordRoutes(Generic[_Service]):
     #: key (a support intervention, a plan), whose new record sent again without its id (a retry of a lost answer)
     #: was a second record and event
     keyed: bool = False
+    #: the batch takes an optional `Idempotency-Key` (`idempotency.define_key_table`: the service's table of them): a
+    #: retried batch is answered its first answer, not written again
+    keys: Table | None = None
 
 
 #: the optional `Idempotency-Key` header of a keyed record's single write (`idempotency.py`)
@@ -79,6 +84,16 @@ IdempotencyKey = Annotated[str | None, Header(
     "`idempotency_key_reused`); while a request with it is still being processed, 409 (rule "
     "`idempotency_key_in_progress`, with `Retry-After`). A key names its record for good.",
     # documented here, checked by the route (`idempotency.checked_key`: a 422 saying the rule in words)
+    json_schema_extra={"pattern": idempotency.KEY_PATTERN, "maxLength": idempotency.MAX_KEY_CHARS})]
+
+#: the optional `Idempotency-Key` header of a batch (`idempotency.py`)
+BatchIdempotencyKey = Annotated[str | None, Header(
+    alias=idempotency.HEADER, description="A key naming this batch (1-200 visible ASCII characters, e.g. a UUID): "
+    "sent again with the same body, the first attempt's answer is answered again (its status and body, header "
+    "`Idempotent-Replayed: true`), nothing stored again; with another body, 422 (rule `idempotency_key_reused`); "
+    "while a request with it is still being processed, 409 (rule `idempotency_key_in_progress`, with "
+    f"`Retry-After`). Kept {idempotency.KEPT_HOURS} hours. Where the record has no natural key, the key also makes "
+    "the ids of the items sent without one.",
     json_schema_extra={"pattern": idempotency.KEY_PATTERN, "maxLength": idempotency.MAX_KEY_CHARS})]
 
 #: the write path's refusals of a keyed new record whose id is stored with other content (or changed or removed since)
@@ -97,7 +112,7 @@ async def _keyed_write(routes: RecordRoutes[Any], endpoint: str, item: Any, requ
     # at the revision it names, else its first: stored at another, or with other content, is not this request's
     keyed = item.model_copy(update={r.id_name: idempotency.keyed_id(endpoint, principal, key),
                                     "revision": item.revision or 1})
-    claimed = idempotency.claimed.set(f"{endpoint}\n{idempotency.client_of(principal)}\n{key}")
+    claimed = idempotency.claimed.set(idempotency.Claim.of(endpoint, principal, key))
     try:
         answer = await _single(r, keyed, request, response, principal)
     except (RuleViolation, RuleViolations) as error:
@@ -110,6 +125,44 @@ async def _keyed_write(routes: RecordRoutes[Any], endpoint: str, item: Any, requ
     if answer.status == "unchanged":
         response.headers[idempotency.REPLAYED] = "true"
     return answer
+
+
+async def _keyed_batch(r: RecordRoutes[Any], endpoint: str, request: Request, principal: Principal, batch: _Batch,
+                       key: str | None) -> Response:
+    """The batch, once per client and `Idempotency-Key` (`idempotency.take_claimed`, in the write's transaction): its
+    first answer again when it is sent again, a 422 naming the header for another body under the key, a 409 while a
+    request with it is being written. A keyed record's items sent without an id get the key's (`keyed_id` of the key
+    and the item's place): the same batch written again — its answer lost before it was kept — is the same records,
+    `unchanged`."""
+    key = idempotency.checked_key(key)
+    items = list(batch.items)
+    if key is None:
+        status, body = await r.store_batch(r.service(request, principal), items)
+        return Response(body, status_code=status, media_type="application/json")
+    assert r.keys is not None
+    made: set[int] = set()
+    if r.keyed:
+        for at, item in enumerate(items):
+            if getattr(item, r.id_name) is None:
+                items[at] = item.model_copy(update={
+                    r.id_name: idempotency.keyed_id(endpoint, principal, f"{key}\n{at}"),
+                    "revision": item.revision or 1})
+                made.add(at)
+    found = idempotency.Claim.of(endpoint, principal, key, r.keys, [i.model_dump(mode="json") for i in batch.items])
+    claimed = idempotency.claimed.set(found)
+    try:
+        status, body = await r.store_batch(r.service(request, principal), items)
+    except idempotency.Replayed as replayed:
+        return Response(replayed.answer, status_code=replayed.status, media_type="application/json",
+                        headers={idempotency.REPLAYED: "true"})
+    except RuleViolations as error:
+        if any(v.field in {f"items.{at}.revision" for at in made} and v.rule in _KEY_TAKEN for v in error.violations):
+            raise idempotency.reused() from None
+        raise
+    finally:
+        idempotency.claimed.reset(claimed)
+    await idempotency.keep_answer(runtime_of(request).db, found, status, body)
+    return Response(body, status_code=status, media_type="application/json")
 
 
 async def _single(r: RecordRoutes[Any], item: Any, request: Request, response: Response, principal: Principal) -> Any:
@@ -143,7 +196,10 @@ def add_record_routes(router: APIRouter, routes: RecordRoutes[Any]) -> None:
     # the token first, then the body: a request without a valid token is a 401 whatever it sends
     batch_body = json_body(r.batch)
 
-    async def write_batch(request: Request, principal: Principal, batch: _Batch) -> Response:
+    async def write_batch(request: Request, principal: Principal, batch: _Batch,
+                          idempotency_key: str | None = None) -> Response:
+        if r.keys is not None:
+            return await _keyed_batch(r, f"POST {router.prefix}/batch", request, principal, batch, idempotency_key)
         status, body = await r.store_batch(r.service(request, principal), batch.items)
         return Response(body, status_code=status, media_type="application/json")
 
@@ -160,7 +216,9 @@ def add_record_routes(router: APIRouter, routes: RecordRoutes[Any]) -> None:
     router.add_api_route(
         "/batch", _named(write_batch, r.write_batch, [_param("request", Request),
                                                       _param("principal", Principal, r.writer),
-                                                      _param("batch", r.batch, batch_body)], Response,
+                                                      _param("batch", r.batch, batch_body),
+                                                      *([_param("idempotency_key", BatchIdempotencyKey, None)]
+                                                        if r.keys is not None else [])], Response,
                                  r.batch_doc),
         methods=["POST"], response_model=r.batch_answer, status_code=201,
         responses={200: {"description": r.batch_same_again, "model": r.batch_answer}, **problem_responses(409)},

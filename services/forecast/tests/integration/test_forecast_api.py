@@ -245,3 +245,23 @@ async def test_batch_and_single_answer_alike(client, db):
     assert (await client.post("/v1/forecasts/batch", json={"items": items})).status_code == 200
     assert (await client.post("/v1/forecasts", json=items[0])).status_code == 200
     assert (await client.post("/v1/forecasts", json=forecast(student_id="s-9"))).status_code == 201
+
+
+async def test_a_batch_sent_again_with_its_idempotency_key_is_answered_its_first_answer(client, db):
+    """Failed on the old code: the batch door took no key — sent again it was answered 200 `unchanged` (ids derived
+    from the content, nothing stored twice) but not its first answer, and the same key with another body was written
+    as a new request. Now the first answer again (`Idempotent-Replayed: true`), another body under the key a 422
+    naming the header, nothing stored."""
+    items, keyed = [forecast(student_id="s-1"), forecast(student_id="s-2")], {"Idempotency-Key": "fc-batch-1"}
+    first = await client.post("/v1/forecasts/batch", json={"items": items}, headers=keyed)
+    assert first.status_code == 201 and first.json()["stored"] == 2, first.text
+    again = await client.post("/v1/forecasts/batch", json={"items": items}, headers=keyed)
+    assert (again.status_code, again.content, again.headers["Idempotent-Replayed"]) == (201, first.content, "true")
+    changed = [items[0] | {"value": "NOT_REACHED"}, items[1]]
+    reused = await client.post("/v1/forecasts/batch", json={"items": changed}, headers=keyed)
+    assert reused.status_code == 422, reused.text
+    assert problem_fields(reused) == [("Idempotency-Key", "idempotency_key_reused")]
+    assert len(await outbox_events(db)) == 2
+    # without a key, as ever: compared by the ids the content derives
+    plain = await client.post("/v1/forecasts/batch", json={"items": items})
+    assert (plain.status_code, plain.json()["unchanged"]) == (200, 2), plain.text

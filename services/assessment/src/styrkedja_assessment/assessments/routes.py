@@ -9,6 +9,7 @@ from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Write, authorize_write
 from styrkedja_kit.record_routes import RecordRoutes, add_record_routes
 
+from ..metadata import idempotency_keys
 from .schemas import AssessmentBatchIn, AssessmentIn, AssessmentOut, BatchOut, RetractIn
 from .service import AssessmentService
 
@@ -29,7 +30,7 @@ add_record_routes(router, RecordRoutes(
     item=AssessmentIn, answer=AssessmentOut, batch=AssessmentBatchIn, batch_answer=BatchOut, removal=RetractIn,
     write="publish", write_batch="publish_batch", remove="retract",
     store=AssessmentService.publish, store_batch=AssessmentService.publish_batch,
-    take_back=AssessmentService.retract,
+    take_back=AssessmentService.retract, keys=idempotency_keys,
     same_again="The same assessment again: nothing stored, no event",
     batch_same_again="Every assessment was already stored: nothing stored, no event",
     batch_doc="""All or nothing; a problem names every bad item (`items.<index>.<field>`). An item for an

@@ -9,6 +9,7 @@ from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Write, authorize_write
 from styrkedja_kit.record_routes import RecordRoutes, add_record_routes
 
+from ..metadata import idempotency_keys
 from .schemas import PlanBatchIn, PlanBatchOut, PlanIn, PlanOut, PlanRetractIn
 from .service import PlanService
 
@@ -28,6 +29,7 @@ add_record_routes(router, RecordRoutes(
     item=PlanIn, answer=PlanOut, batch=PlanBatchIn, batch_answer=PlanBatchOut, removal=PlanRetractIn,
     write="publish", write_batch="publish_batch", remove="retract",
     store=PlanService.publish, store_batch=PlanService.publish_batch, take_back=PlanService.retract,
+    keys=idempotency_keys,
     same_again="The same plan again: nothing stored, no event",
     batch_same_again="Every plan was already stored: nothing stored, no event",
     batch_doc="All or nothing; a problem names every bad item (`items.<index>.<field>`).",

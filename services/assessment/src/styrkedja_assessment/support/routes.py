@@ -10,6 +10,7 @@ from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import Principal, Role, Write, authorize_write
 from styrkedja_kit.record_routes import RecordRoutes, add_record_routes
 
+from ..metadata import idempotency_keys
 from .schemas import InterventionBatchIn, InterventionBatchOut, InterventionIn, InterventionOut, InterventionRetractIn
 from .service import SupportService
 
@@ -40,7 +41,7 @@ add_record_routes(router, RecordRoutes(
     removal=InterventionRetractIn, write="record", write_batch="record_batch", remove="retract",
     store=lambda service, items: service.record(items, caller_role=caller_role(service.principal)),
     store_batch=lambda service, items: service.record_batch(items, caller_role=caller_role(service.principal)),
-    take_back=SupportService.retract,
+    take_back=SupportService.retract, keys=idempotency_keys,
     same_again="The same intervention again: nothing stored, no event",
     batch_same_again="Every intervention was already stored: nothing stored, no event",
     batch_doc="All or nothing; a problem names every bad item (`items.<index>.<field>`).",

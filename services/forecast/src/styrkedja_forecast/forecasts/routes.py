@@ -10,6 +10,7 @@ from styrkedja_kit.auth import Principal, Write, authorize_write
 from styrkedja_kit.record_routes import RecordRoutes, add_record_routes
 
 from ..calendar.routes import calendar_service
+from ..metadata import idempotency_keys
 from ..settings import ForecastSettings
 from .schemas import BatchOut, ForecastBatchIn, ForecastIn, ForecastOut, WithdrawIn
 from .service import ForecastService
@@ -34,6 +35,7 @@ add_record_routes(router, RecordRoutes(
     item=ForecastIn, answer=ForecastOut, batch=ForecastBatchIn, batch_answer=BatchOut, removal=WithdrawIn,
     write="submit", write_batch="submit_batch", remove="withdraw",
     store=ForecastService.submit, store_batch=ForecastService.submit_batch, take_back=ForecastService.withdraw,
+    keys=idempotency_keys,
     same_again="The same forecast again: nothing stored, no event",
     batch_same_again="Every forecast was already stored: nothing stored, no event",
     batch_doc="All or nothing; a problem names every bad item (`items.<index>.<field>`).",
