@@ -121,6 +121,30 @@ async def test_a_platform_removes_what_it_wrote_the_organiser_admin_anything(bar
     assert await held(bare_client, admin) == {key("a3"): "src-a3"}
 
 
+async def test_a_platform_removal_says_how_many_it_named_have_no_recorded_writer(bare_client, database,
+                                                                                   token_issuer) -> None:
+    """Failed on the old code: a platform's removal by source id of entities written before writers were recorded
+    (0026) removed none of them and said nothing (`removed: 0`, as if reporting held none: an incremental import's
+    /deletedEntities then left them for good, unsaid). Now the answer counts them (`unrecorded_writer`), naming none;
+    another client's entities are not counted (not this client's business); the admin's removal has none left."""
+    a, b = (token_issuer.mint(roles=["platform"], organisers=[ORG], subject=f"svc-{n}", client_id=f"platform-{n}")
+            for n in ("a", "b"))
+    admin = token_issuer.mint(roles=["organiser_admin"], organisers=[ORG], subject="admin-1")
+    for token, names in ((a, ("a1",)), (b, ("b1", "old1", "old2", "old3"))):
+        made = await bare_client.post("/v1/directory/changes", json=groups(*names),
+                                      headers={"Authorization": f"Bearer {token}"})
+        assert made.status_code == 200, made.text
+    async with database.sessions.begin() as session:  # published before writers were recorded (0026)
+        await session.execute(text("UPDATE directory_published SET written_by = NULL WHERE entity_key = ANY(:k)"),
+                              {"k": [key("old1"), key("old2"), key("old3")]})
+    gone = await remove(bare_client, b, {"source_ids": ["src-a1", "src-b1", "src-old1", "src-old2"]})
+    assert (gone["removed"], gone["unrecorded_writer"]) == (1, 2), gone
+    nothing = await remove(bare_client, b, {"source_ids": ["src-old3"]})
+    assert (nothing["removed"], nothing["unrecorded_writer"], nothing["items"]) == (0, 1, []), nothing
+    gone = await remove(bare_client, admin, {"source_ids": ["src-old1", "src-old2", "src-old3"]})
+    assert (gone["removed"], gone["unrecorded_writer"]) == (3, 0), gone
+
+
 async def test_a_removal_under_the_admin_role_is_not_the_platform_tokens_replayed(bare_client, token_issuer) -> None:
     """Failed on the old code: keys were per client and organisers alone, so the organiser admin's token of a client
     sending the body its platform token had sent with the same key got the platform's outcome replayed (nothing

@@ -431,3 +431,31 @@ async def test_a_chunk_whose_answer_was_lost_is_answered_as_applied_the_first_ti
     assert retried == []  # nothing maybe applied to say: reporting said what the attempt did
     async with database.sessions() as session:
         assert (await session.execute(text("SELECT count(*) FROM outbox"))).scalar_one() == events + 1
+
+
+async def test_an_incremental_import_says_what_deleted_entities_it_could_not_remove(reporting, client, database,
+                                                                                   token_issuer, ss12000):
+    """Failed on the old code: a `--since` run under a platform token whose /deletedEntities named entities reporting
+    held from before it recorded writers (migration 0026) removed 0 of them and said nothing. Now reporting counts
+    them in its answer (`unrecorded_writer`) and the import says how many were left and what removes them: the
+    organiser admin's token (a full import would not: reporting lists a platform only what it wrote)."""
+    url, data, deleted, calls = ss12000
+    await reporting.import_from(HttpSource(url, page_size=100))
+    async with database.sessions.begin() as session:  # as if published before writers were recorded
+        await session.execute(text("UPDATE directory_published SET written_by = NULL"))
+    platform = token_issuer.mint(roles=["platform"], organisers=["2999", "3001", "2888"], client_id="importer")
+    client.headers["Authorization"] = f"Bearer {platform}"
+    deleted["groups"] = [G1]
+    the_plan, gone = read_and_plan(HttpSource(url, page_size=100), since=datetime(2026, 9, 1, tzinfo=UTC),
+                                   naive_zone=ZONE)
+    said: list[str] = []
+    with httpx.Client(transport=_Bridge(client, asyncio.get_running_loop()), base_url="http://reporting") as bridge:
+        summary = await asyncio.to_thread(send, bridge, the_plan, gone, removed_at=datetime.now(UTC), full=False,
+                                          said=said)
+    assert summary["deletedEntities"]["removed"] == 0, summary
+    left = [line for line in said if line.startswith("deletedEntities:")]
+    assert len(left) == 1 and "were not removed" in left[0] and "organiser admin's token" in left[0], said
+    async with database.sessions() as session:
+        removed = (await session.execute(text(
+            "SELECT removed FROM directory_units WHERE unit_id = :id"), {"id": G1})).scalar_one()
+    assert removed is False

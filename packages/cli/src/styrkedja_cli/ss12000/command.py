@@ -267,6 +267,9 @@ class _Summary(BaseModel):
     removed: int = 0
     unchanged: int = 0
     items: list[_Done] = []
+    #: a removal: entities named that reporting holds with no recorded writer (written before its migration 0026),
+    #: the organiser admin's to remove — not removed (0 from a reporting that does not say)
+    unrecorded_writer: int = 0
 
 
 class _HeldKey(BaseModel):
@@ -601,6 +604,7 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
             if progress is not None and task is not None:
                 progress.update(task, advance=len(chunk))
     deleted_keys: list[tuple[str, str]] = []  # (no organiser: reporting's answer does not name it, key)
+    unrecorded = 0  # what /deletedEntities names that reporting holds of no recorded writer: left (`unrecorded_said`)
     if deleted:
         counts = summary.setdefault("deletedEntities", Counter())
         held_from: dict[str, list[str]] = {}  # a source id → the keys reporting held of it as the import began
@@ -624,6 +628,9 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
                                f"began, not held now; reporting then removed {body.removed})")
             counts.update({"removed": len(removed_now)})
             deleted_keys += [("", key) for key in removed_now]
+            unrecorded += body.unrecorded_writer
+        if unrecorded and said is not None:
+            said.append(unrecorded_said(unrecorded))
     # a full run removes what the source lacks; an incremental one what a group sent this run left behind where it was
     gone = vanished(the_plan, sent, holdings) if full else moved(sent, holdings)
     if full and not allow_mass_removal:
@@ -664,6 +671,15 @@ def send(client: httpx.Client, the_plan: Plan, deleted: list[str], *, removed_at
     for left in the_plan.under_refused:
         summary.setdefault(left.entity, Counter())["left out"] += 1
     return summary
+
+
+def unrecorded_said(count: int) -> str:
+    """What an incremental run says of the entities /deletedEntities names that reporting left: written before it
+    recorded who writes what (its migration 0026), they are the organiser admin's to remove, not this token's — a
+    full import would not remove them either (reporting lists a platform only what it wrote, `/held`)."""
+    return (f"deletedEntities: {count} named were not removed: reporting holds them from before it recorded who wrote "
+            "each entity (reporting's migration 0026), and only the organiser admin may remove those — run the import "
+            "again with the organiser admin's token (--reporting-token) to remove them")
 
 
 #: the summary's column of items a chunk sent again may have changed on the attempt whose answer was lost (`_honest`)

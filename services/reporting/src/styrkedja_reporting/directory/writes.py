@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, or_, select, text, tuple_, update
+from sqlalchemy import ColumnElement, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,6 +99,12 @@ class ChangeSummary(BaseModel):
     removed: int = 0
     unchanged: int = 0
     items: list[ChangeResult] = []
+    #: a removal by a platform client: live entities it named that were written before reporting recorded who wrote
+    #: what (migration 0026, no writer) — the organiser admin's to remove (`rules.removed_by`), so not removed. Counted,
+    #: not named: what they are is not this client's business (`/held`), that its removal left some is
+    unrecorded_writer: int = Field(0, description="Removals: live entities named that were written before reporting "
+                                   "recorded their writer; only the organiser admin removes them, so they were not "
+                                   "removed (send the removal with the organiser admin's token)")
 
 
 MODELS: dict[str, type[EventData]] = {m.event_type: m for m in (
@@ -243,11 +249,20 @@ async def remove_sources(session: AsyncSession, outbox: Outbox, batch: RemovalBa
     await lock_directories(session, set(removable))
     rows = (await session.execute(select(published).where(named, or_(*whose), published.c.content_hash != _REMOVED)
                                   .order_by(published.c.organiser_id, published.c.entity_key))).all()
+    # those of no recorded writer a platform client named, left: said as a count (an incremental import's removals by
+    # /deletedEntities removed 0 of them and said nothing, as if reporting did not hold them)
+    unrecorded_of = [(published.c.organiser_id == organiser) & published.c.written_by.is_(None)
+                     for organiser, by in sorted(removable.items(), key=lambda item: item[0]) if by is not None]
+    unrecorded = 0 if not unrecorded_of else (await session.execute(
+        select(func.count()).select_from(published).where(named, or_(*unrecorded_of),
+                                                          published.c.content_hash != _REMOVED))).scalar_one()
     removals = [(removal_for(r.entity_key, r.organiser_id, r.school_unit_code, batch.removed_at), r.source_id)
                 for r in rows]
     if not removals:
-        return ChangeSummary()
-    return await write_changes(session, outbox, removals, writer=writer)
+        return ChangeSummary(unrecorded_writer=unrecorded)
+    summary = await write_changes(session, outbox, removals, writer=writer)
+    summary.unrecorded_writer = unrecorded
+    return summary
 
 
 async def held_entities(session: AsyncSession, organiser_id: str, after: str | None, limit: int,
