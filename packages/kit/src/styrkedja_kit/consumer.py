@@ -386,12 +386,13 @@ PROBE_SECONDS = 3.0
 CLIENT_STOP_SECONDS = 20.0
 
 
-async def _stop_client(name: str, stopping: Awaitable[None]) -> None:
+async def _stop_client(name: str, stopping: Awaitable[None], seconds: float = CLIENT_STOP_SECONDS) -> None:
+    """Wait for a client's stop at most `seconds` (`CLIENT_STOP_SECONDS`, `ConsumerLoop.client_stop_seconds`); one
+    that takes longer is left (its stop cancelled) and said."""
     try:
-        await asyncio.wait_for(stopping, CLIENT_STOP_SECONDS)
+        await asyncio.wait_for(stopping, seconds)
     except TimeoutError:
-        log.warning("the Kafka %s did not stop within %.0f s; left to the broker's session timeout", name,
-                    CLIENT_STOP_SECONDS)
+        log.warning("the Kafka %s did not stop within %g s; left to the broker's session timeout", name, seconds)
 
 
 def another_log(before: Collection[Any], applied: Collection[Any]) -> bool:
@@ -511,6 +512,9 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka h
 class ConsumerLoop:
     #: rebalances seen (revoked or assigned): tells a batch fetched across one (see `_loop`)
     _rebalances = 0
+    #: how long each client's stop may take as the loop ends (`_stop_client`); an attribute, so that a test of the
+    #: bound need not wait its 20 s
+    client_stop_seconds: float = CLIENT_STOP_SECONDS
 
     def __init__(self, settings: ServiceSettings, database: Database, *, group_id: str, topics: Sequence[str],
                  handler: Handler, applied_table: Table, offsets_table: Table,
@@ -633,8 +637,8 @@ class ConsumerLoop:
             self.assigned = False
             self._unsought = False
             self.lags.clear()
-            await _stop_client("consumer", consumer.stop())
-            await _stop_client("producer", producer.stop())
+            await _stop_client("consumer", consumer.stop(), self.client_stop_seconds)
+            await _stop_client("producer", producer.stop(), self.client_stop_seconds)
 
     async def _loop(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         """Fetch and decode batch N+1 in a task while batch N's transaction runs. Catching up (N full), the
