@@ -24,7 +24,7 @@ from styrkedja_devstack.services import SERVICES, ServiceProcess
 from styrkedja_devstack.testing import async_engine
 from styrkedja_kit.consumer import define_consumer_tables
 from styrkedja_kit.db import outside_event_loop
-from support import Tokens
+from support import SERVICE_LOGS, Tokens
 
 FAST_RECOVERY = {
     "STYRKEDJA_OUTBOX_LOSS_CHECK_INTERVAL_SECONDS": "1",
@@ -154,6 +154,8 @@ def running_stack(infrastructure, token_issuer, log_dir: Path,
         start_at_log_end(infrastructure.kafka_bootstrap_servers, group,
                          processes["reporting"].env["STYRKEDJA_DATABASE_URL"])
     stack = Stack(processes, log_dir, Tokens(token_issuer))
+    for process in processes.values():  # a failed wait for a service quotes what it logged (`consumer_diagnosis`)
+        SERVICE_LOGS[process.url] = log_dir / f"{process.spec.name}.log"
     try:
         for process in processes.values():
             process.start()

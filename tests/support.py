@@ -285,10 +285,30 @@ DIAGNOSED_METRICS = ("styrkedja_consumer_events_applied_total", "styrkedja_consu
                      "styrkedja_consumer_conflict_retries_total", "styrkedja_consumer_rewinds_total")
 
 
+#: each running service's log file by its URL (filled by `stacks.running_stack`), for `consumer_diagnosis`
+SERVICE_LOGS: dict[str, Path] = {}
+#: how many of a service's last warnings and errors a failure message quotes
+LOGGED_LINES = 15
+
+
+def logged_warnings(service_url: str, lines: int = LOGGED_LINES) -> str:
+    """The last `lines` lines of the service's log (where the stack keeps one) that warn or tell of an error."""
+    path = SERVICE_LOGS.get(service_url)
+    if path is None or not path.exists():
+        return ""
+    with path.open("rb") as log_file:
+        log_file.seek(max(0, path.stat().st_size - 2_000_000))
+        text = log_file.read().decode("utf-8", "replace")
+    said = [line for line in text.splitlines() if any(word in line for word in ("WARNING", "ERROR", "Traceback",
+                                                                                    '"warning"', '"error"'))]
+    return f"its log's last warnings ({path}): " + " | ".join(line[:300] for line in said[-lines:]) if said else ""
+
+
 def consumer_diagnosis(service_url: str) -> str:
     """What a service's consumers said when a wait for them ended (for a failure message, asked once then): its
-    /readyz checks and each consumer's status (assigned, lag, applied since start, last failure), and the sums of
-    its consumer counters from /metrics (applied, dead-lettered, batches discarded as fetched across a rebalance)."""
+    /readyz checks and each consumer's status (assigned, lag, applied since start, last failure), the sums of
+    its consumer counters from /metrics (applied, dead-lettered, batches discarded as fetched across a rebalance),
+    and the last warnings in its log where the test's stack keeps one."""
     parts = []
     try:
         body = httpx.get(service_url + "/readyz", timeout=10).json()
@@ -306,6 +326,8 @@ def consumer_diagnosis(service_url: str) -> str:
                                             for name, total in sums.items()))
     except (httpx.HTTPError, ValueError) as error:
         parts.append(f"/metrics did not answer ({type(error).__name__})")
+    if said := logged_warnings(service_url):
+        parts.append(said)
     return "; ".join(parts)
 
 

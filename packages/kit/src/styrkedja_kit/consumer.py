@@ -384,6 +384,18 @@ PROBE_SECONDS = 3.0
 #: a crashed batch's restart) stood there. Nothing is lost by not waiting: the offsets are the database's, and the
 #: broker drops the member when its session times out
 CLIENT_STOP_SECONDS = 20.0
+#: how long a running member may hold no assignment before its clients are made anew (`ConsumerLoop._run_watched`).
+#: A member waits for one while the group rebalances (a dead member's session, the others' rejoin: seconds here);
+#: one that waited on with the broker and the database both up (CI, a Kafka SIGKILL and restart: over 180 s,
+#: where the join never completed) applied nothing until its process restarted. Made anew, it joins as a new member
+#: (the offsets are the database's: nothing is read twice or lost); well above any rebalance this system makes
+ASSIGNMENT_STALL_SECONDS = 60.0
+#: how often the watch looks
+_STALL_CHECK_SECONDS = 1.0
+
+
+class AssignmentStalled(Exception):
+    """This member held no assignment for `ConsumerLoop.assignment_stall_seconds`: its run is ended and restarted."""
 
 
 async def _stop_client(name: str, stopping: Awaitable[None], seconds: float = CLIENT_STOP_SECONDS) -> None:
@@ -515,6 +527,8 @@ class ConsumerLoop:
     #: how long each client's stop may take as the loop ends (`_stop_client`); an attribute, so that a test of the
     #: bound need not wait its 20 s
     client_stop_seconds: float = CLIENT_STOP_SECONDS
+    #: how long a run may hold no assignment before it is made anew (`_run_watched`); an attribute, for its test
+    assignment_stall_seconds: float = ASSIGNMENT_STALL_SECONDS
 
     def __init__(self, settings: ServiceSettings, database: Database, *, group_id: str, topics: Sequence[str],
                  handler: Handler, applied_table: Table, offsets_table: Table,
@@ -590,10 +604,34 @@ class ConsumerLoop:
 
     async def _run_noted(self) -> None:
         try:
-            await self._run_once()
+            await self._run_watched()
         except Exception as error:  # the type only: a database error's text may quote data
             self.last_failure = f"{type(error).__name__} at {datetime.now(UTC).isoformat(timespec='seconds')}"
             raise
+
+    async def _run_watched(self) -> None:
+        """`_run_once`, ended with `AssignmentStalled` once this member has held no assignment for
+        `assignment_stall_seconds` (counted from the run's start, and from each time it was last seen assigned): the
+        supervisor then runs it again with new clients. Wherever the run waits (the client's join, a topic or
+        capability probe), the wait is cut; a stop is never judged a stall."""
+        run = asyncio.create_task(self._run_once(), name=f"consumer run {self.group_id}")
+        seen = time.monotonic()
+        try:
+            while True:
+                done, _ = await asyncio.wait({run}, timeout=min(_STALL_CHECK_SECONDS, self.assignment_stall_seconds))
+                if run in done:
+                    return run.result()
+                now = time.monotonic()
+                if self.assigned or self._stopping.is_set():
+                    seen = now
+                elif now - seen >= self.assignment_stall_seconds:
+                    log.warning("no partition assignment for %g s: the Kafka clients are made anew",
+                                self.assignment_stall_seconds, extra={"group": self.group_id})
+                    await cancel_and_wait(run)
+                    raise AssignmentStalled(f"no partition assignment for {self.assignment_stall_seconds:g} s")
+        finally:
+            if not run.done():
+                await cancel_and_wait(run)
 
     async def _run_once(self) -> None:
         await ensure_topics(self.settings, registry_topics([self.group_id]))
@@ -619,10 +657,10 @@ class ConsumerLoop:
         self._may_lose_logs = broker_may_lose_logs(self.settings, capabilities)
         self._prefetch_partial = (capabilities.exact_offsets if self.settings.consumer_prefetch_partial is None
                                   else self.settings.consumer_prefetch_partial)
-        await consumer.start()
-        prefetch_without_backoff(consumer)
-        await producer.start()
-        try:
+        try:  # a start cut short (a stop, a stalled run) stops what it started too
+            await consumer.start()
+            prefetch_without_backoff(consumer)
+            await producer.start()
             async with self.holding_connection():
                 await self._loop(consumer, producer)
         finally:
