@@ -1,0 +1,117 @@
+"""Hostile inputs, round 25 (b): records other producers write straight to Kafka — what a dead letter keeps of them.
+
+Found and fixed (each test failed on the old code, as said at it):
+- A record whose value (or key) is not UTF-8 went to the dead-letter topic with a personal identity number in it
+  whenever the number was in another encoding: UTF-16 or UTF-32 (a client set to another charset; with a byte order
+  mark or without), or a legacy encoding's dash between the digits (cp1252's en dash 0x96, Latin-1's soft hyphen
+  0xAD). `redact_record_bytes` read the bytes as UTF-8 only: a NUL-padded digit or U+FFFD between the digits hid the
+  number from the detector, and the bytes were kept as they came. Now each reading a reader of the dead-letter topic
+  may take (UTF-16 and UTF-32 of either byte order, the bytes without NULs and with each byte UTF-8 cannot read as a
+  dash) is redacted in turn, until none holds a number (the kit's consumer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+from test_hostile_events import encoded, good
+from test_hostile_round3 import _loop, _record
+
+from styrkedja_contracts import contains_personal_identity_number
+from styrkedja_devstack.pytest_plugin import migrated_database
+from styrkedja_kit.consumer import redact_record_bytes
+
+PIN = "19121212-1212"
+#: every reading of a dead letter's bytes that a reader might take
+READINGS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp1252", "latin-1")
+
+
+def holds_a_number(raw: bytes | None) -> bool:
+    """Whether any reading of `raw` holds a personal identity number (a byte a reading cannot read as a dash too)."""
+    if not raw:
+        return False
+    texts = [raw.decode(encoding, errors="replace") for encoding in READINGS]
+    texts += [text.replace("\x00", "").replace("\ufffd", "-") for text in texts]
+    return any(contains_personal_identity_number(text) for text in texts)
+
+
+def _spelled(text: str) -> dict[str, bytes]:
+    return {
+        "utf-16 with a byte order mark": text.encode("utf-16"),
+        "utf-16-le": text.encode("utf-16-le"),
+        "utf-16-be": text.encode("utf-16-be"),
+        "utf-32 with a byte order mark": text.encode("utf-32"),
+        "utf-32-be": text.encode("utf-32-be"),
+        "utf-16-le after a byte": b"x" + text.encode("utf-16-le"),
+        "cp1252 en dash": text.replace("-", "\u2013").encode("cp1252"),
+        "latin-1 soft hyphen": text.replace("-", "\u00ad").encode("latin-1"),
+        "an undecodable byte as the dash": text.replace("-", "\x00").encode().replace(b"\x00", b"\xff"),
+        "utf-16 with an en dash": text.replace("-", "\u2013").encode("utf-16"),
+    }
+
+
+VALUES = _spelled('{"specversion": "1.0", "data": {"student_id": "' + PIN + '"}}')
+
+
+@pytest.mark.parametrize("raw", list(VALUES.values()), ids=list(VALUES))
+def test_a_number_in_another_encoding_is_redacted_from_a_dead_letter(raw: bytes) -> None:
+    """Failed on the old code for each: the bytes came back as they were, the number in them, `dlq.redacted` 0."""
+    assert holds_a_number(raw)
+    redacted, count = redact_record_bytes(raw)
+    assert count >= 1 and not holds_a_number(redacted), redacted
+
+
+@pytest.mark.parametrize("raw", [b'{"ok": "29990011"}', '{"a": "x"}'.encode("utf-16"), b"\xff\xfe 2999-0011",
+                                 "Sk\u00f6la 212000-1234".encode("cp1252")])
+def test_bytes_without_a_number_in_any_reading_are_kept_as_they_are(raw: bytes) -> None:
+    assert redact_record_bytes(raw) == (raw, 0)
+
+
+class _KeyRecordingProducer:
+    """`RecordingProducer` with the key: (topic, key, value, headers)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes, dict[str, bytes]]] = []
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None,
+                   headers: list[tuple[str, bytes]] | None = None) -> asyncio.Future[None]:
+        self.sent.append((topic, key, value, dict(headers or [])))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+async def test_a_record_in_another_encoding_is_dead_lettered_without_its_number_on_every_topic(infrastructure):
+    """Live, on each topic reporting reads: records whose value and key hold a personal identity number in another
+    encoding than UTF-8 are dead-lettered (`undecodable`, `key_mismatch`) without it, saying how many were taken out;
+    the good event beside them is applied. Failed on the old code: each dead letter kept the number."""
+    loop, database = _loop(migrated_database(infrastructure, "styrkedja_reporting"), "hostile25b-encodings")
+    producer: Any = _KeyRecordingProducer()
+    keys = _spelled(PIN)
+    try:
+        for topic, event_type in (("styrkedja.assessments", "se.styrkedja.assessment.published.v1"),
+                                  ("styrkedja.forecasts", "se.styrkedja.forecast.submitted.v1"),
+                                  ("styrkedja.support", "se.styrkedja.support.intervention_recorded.v1"),
+                                  ("styrkedja.lika", "se.styrkedja.lika.self_assessment_published.v1"),
+                                  ("styrkedja.organisation", "se.styrkedja.organisation.unit_upserted.v1")):
+            fine = good(event_type)
+            records = [_record(topic, n, value, b"2999") for n, value in enumerate(VALUES.values())]
+            # a good event under a key holding a number in another encoding: the key is not its organiser's
+            records += [_record(topic, len(records) + n, encoded(good(event_type)), key)
+                        for n, key in enumerate(keys.values())]
+            records.append(_record(topic, len(records), encoded(fine), b"2999"))
+            before = loop.applied_count
+            await loop.process({TopicPartition(topic, 0): records}, producer)
+            assert loop.applied_count == before + 1, topic
+        assert len(producer.sent) == 5 * (len(VALUES) + len(keys))
+        for _, key, value, headers in producer.sent:
+            assert headers["dlq.reason"] in (b"undecodable", b"key_mismatch")
+            assert not holds_a_number(key) and not holds_a_number(value), (key, value[:80])
+            assert int(headers["dlq.redacted"]) >= 1
+    finally:
+        await database.dispose()
