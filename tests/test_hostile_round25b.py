@@ -7,22 +7,36 @@ Found and fixed (each test failed on the old code, as said at it):
   0xAD). `redact_record_bytes` read the bytes as UTF-8 only: a NUL-padded digit or U+FFFD between the digits hid the
   number from the detector, and the bytes were kept as they came. Now each reading a reader of the dead-letter topic
   may take (UTF-16 and UTF-32 of either byte order, the bytes without NULs and with each byte UTF-8 cannot read as a
-  dash) is redacted in turn, until none holds a number (the kit's consumer).
+  dash) is redacted in turn, until none holds a number (the kit's consumer). Here as a function, through the live
+  loop on every topic, and on both brokers, produced by aiokafka in gzip, lz4 and zstd batches mixing good records.
+- A LIKA event's school unit was judged by the directory as it stood when the event was applied: the live consumer
+  and the rebuild (which applies the whole directory first) kept and refused different events, and showed different
+  compilations. Now whose the unit is decides the read (services/reporting/tests/integration/
+  test_lika_ownership_order.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
-from aiokafka import TopicPartition
-from test_hostile_events import encoded, good
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import select
+from test_hostile_events import REPORTING_TOPICS, encoded, good
 from test_hostile_round3 import _loop, _record
 
-from styrkedja_contracts import contains_personal_identity_number
+from stacks import start_at_log_end
+from styrkedja_contracts import contains_personal_identity_number, dead_letter_topic
 from styrkedja_devstack.pytest_plugin import migrated_database
-from styrkedja_kit.consumer import redact_record_bytes
+from styrkedja_kit.consumer import ConsumerLoop, redact_record_bytes
+from styrkedja_kit.db import Database
+from styrkedja_kit.kafka import ensure_topics, registry_topics
+from styrkedja_kit.settings import ServiceSettings
+from styrkedja_reporting.main import handler_registry
+from styrkedja_reporting.persistence import metadata
+from styrkedja_reporting.settings import ReportingSettings
 
 PIN = "19121212-1212"
 #: every reading of a dead letter's bytes that a reader might take
@@ -115,3 +129,85 @@ async def test_a_record_in_another_encoding_is_dead_lettered_without_its_number_
             assert int(headers["dlq.redacted"]) >= 1
     finally:
         await database.dispose()
+
+
+def _compressions() -> list[str]:
+    """The codecs this client can write (aiokafka's `codec`): gzip, lz4 and zstd where it has them."""
+    from aiokafka import codec
+
+    return [name for name, has in (("gzip", codec.has_gzip), ("lz4", codec.has_lz4), ("zstd", codec.has_zstd))
+            if has()]
+
+
+@pytest.mark.integration
+async def test_records_in_another_encoding_produced_to_every_topic_leave_no_number_in_the_dead_letters(
+        infrastructure):
+    """On the broker, produced by aiokafka straight to each topic reporting reads, in compressed batches (one codec a
+    topic, in turn), each batch mixing the hostile records with good events: the dead letters name every hostile
+    record and hold no personal identity number in any reading; the good events are applied. Failed on the old
+    code: every dead letter of a value or key in another encoding kept the number."""
+    bootstrap = infrastructure.kafka_bootstrap_servers
+    database_url = migrated_database(infrastructure, "styrkedja_reporting", f"t_hostile25b_{uuid.uuid4().hex[:8]}")
+    group = f"reporting-hostile25b-{uuid.uuid4().hex[:8]}"
+    start_at_log_end(bootstrap, group, database_url)
+    settings = ReportingSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, consumer_group=group,
+                                 outbox_enabled=False, consumer_poll_timeout_ms=100,
+                                 consumer_session_timeout_ms=6000, consumer_heartbeat_interval_ms=1000)
+    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), registry_topics(["reporting"]))
+    registry = handler_registry()
+    topics = sorted(REPORTING_TOPICS, key=lambda name: name != "styrkedja.organisation")
+    codecs = _compressions()
+    hostile: set[tuple[str, int, int]] = set()
+    good_ids: set[uuid.UUID] = set()
+    for n, topic in enumerate(topics):
+        event_type = next(t for t in REPORTING_TOPICS[topic].event_types if registry.handles(t))
+        batch: list[tuple[bytes | None, bytes]] = [(value, b"2999") for value in VALUES.values()]
+        batch += [(encoded(good(event_type)), key) for key in _spelled(PIN).values()]
+        fine = [good(event_type) for _ in range(2)]
+        good_ids |= {uuid.UUID(document["id"]) for document in fine}
+        records = [(encoded(fine[0]), b"2999"), *batch, (encoded(fine[1]), b"2999")]
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, compression_type=codecs[n % len(codecs)],
+                                    linger_ms=50)
+        await producer.start()
+        try:
+            sent = await asyncio.gather(*[await producer.send(topic, value=value, key=key) for value, key in records])
+        finally:
+            await producer.stop()
+        hostile |= {(m.topic, m.partition, m.offset) for m in sent[1:-1]}
+
+    database = Database(database_url, pool_size=3)
+    loop = ConsumerLoop(settings, database, group_id=group, topics=topics, handler=registry,
+                        applied_table=metadata.tables["consumer_applied_events"],
+                        offsets_table=metadata.tables["consumer_offsets"], handles=registry.handles)
+    task = asyncio.create_task(loop.run())
+    dead: dict[tuple[str, int, int], tuple[bytes | None, bytes | None, dict[str, bytes]]] = {}
+    consumer = AIOKafkaConsumer(dead_letter_topic(group), bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    try:
+        await consumer.start()
+        deadline = asyncio.get_running_loop().time() + 120
+        while not hostile <= set(dead) and asyncio.get_running_loop().time() < deadline:
+            for got in (await consumer.getmany(timeout_ms=300)).values():
+                for record in got:
+                    headers = dict(record.headers)
+                    where = (headers["dlq.topic"].decode(), int(headers["dlq.partition"]), int(headers["dlq.offset"]))
+                    dead[where] = (record.key, record.value, headers)
+        applied_table = metadata.tables["consumer_applied_events"]
+        deadline = asyncio.get_running_loop().time() + 60
+        applied: set[uuid.UUID] = set()
+        while not good_ids <= applied and asyncio.get_running_loop().time() < deadline:
+            async with database.sessions() as session:
+                applied = set((await session.execute(select(applied_table.c.event_id).where(
+                    applied_table.c.group_id == group))).scalars())
+            await asyncio.sleep(0.2)
+    finally:
+        await consumer.stop()
+        loop.stop()
+        await task
+        await database.dispose()
+    assert hostile <= set(dead), sorted(hostile - set(dead))
+    assert good_ids <= applied
+    for where in hostile:
+        key, value, headers = dead[where]
+        assert headers["dlq.reason"] in (b"undecodable", b"key_mismatch"), (where, headers)
+        assert not holds_a_number(key) and not holds_a_number(value), (where, key, (value or b"")[:80])
