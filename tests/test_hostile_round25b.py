@@ -13,12 +13,19 @@ Found and fixed (each test failed on the old code, as said at it):
   and the rebuild (which applies the whole directory first) kept and refused different events, and showed different
   compilations. Now whose the unit is decides the read (services/reporting/tests/integration/
   test_lika_ownership_order.py).
+- A time with a UTC offset PostgreSQL cannot read as text (beyond ±15:59; RFC 3339 and the contracts take up to
+  ±23:59: `2026-10-21T04:00:00+16:00`) failed every batch whose handler sends times as text (`staging.json_rows`:
+  the assessments' compliance round reports) — the event dead-lettered as `handler_failed`, lost — and stopped the
+  rebuild's COPY text. Now such a time goes in UTC (`staging.timestamptz_text`), here for every event type live;
+  the rebuild in services/reporting/tests/integration/test_rebuild_time_offsets.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -211,3 +218,44 @@ async def test_records_in_another_encoding_produced_to_every_topic_leave_no_numb
         key, value, headers = dead[where]
         assert headers["dlq.reason"] in (b"undecodable", b"key_mismatch"), (where, headers)
         assert not holds_a_number(key) and not holds_a_number(value), (where, key, (value or b"")[:80])
+
+
+def _far_offset(document: dict[str, Any], hours: int) -> dict[str, Any]:
+    """`document` with its `time` and every date-time of its data (at any depth) at the same instants, written with a
+    UTC offset of `hours` (RFC 3339 takes up to ±23:59)."""
+    zone = timezone(timedelta(hours=hours))
+
+    def moved(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: moved(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [moved(v) for v in value]
+        if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(value).astimezone(zone).isoformat()
+        return value
+
+    return {**document, "time": moved(document["time"]), "data": moved(document["data"])}
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("hours", [16, -20, 23])
+async def test_every_event_type_with_a_far_utc_offset_is_applied_live(infrastructure, hours):
+    """Every event type reporting applies, its times written with an offset PostgreSQL does not read as text (the same
+    instants): applied, nothing dead-lettered. Failed on the old code: each type whose handler sends a time as text
+    (`staging.json_rows`: compliance's round reports) dead-lettered as `handler_failed`."""
+    loop, database = _loop(migrated_database(infrastructure, "styrkedja_reporting"), f"hostile25b-offsets{hours}")
+    producer: Any = _KeyRecordingProducer()
+    registry = handler_registry()
+    try:
+        for topic in sorted(REPORTING_TOPICS, key=lambda name: name != "styrkedja.organisation"):
+            handled = [t for t in REPORTING_TOPICS[topic].event_types if registry.handles(t)]
+            records = [_record(topic, n, encoded(_far_offset(good(event_type), hours)), b"2999")
+                       for n, event_type in enumerate(handled)]
+            before = loop.applied_count
+            await loop.process({TopicPartition(topic, 0): records}, producer)
+            assert loop.applied_count == before + len(handled), (topic, [h for *_, h in producer.sent])
+        assert producer.sent == []
+    finally:
+        await database.dispose()
