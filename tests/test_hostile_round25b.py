@@ -7,7 +7,9 @@ Found and fixed (each test failed on the old code, as said at it):
   0xAD). `redact_record_bytes` read the bytes as UTF-8 only: a NUL-padded digit or U+FFFD between the digits hid the
   number from the detector, and the bytes were kept as they came. Now each reading a reader of the dead-letter topic
   may take (UTF-16 and UTF-32 of either byte order, the bytes without NULs and with each byte UTF-8 cannot read as a
-  dash) is redacted in turn, until none holds a number (the kit's consumer). Here as a function, through the live
+  dash) is redacted in turn, until none holds a number (the kit's consumer). Likewise a number in JSON escapes
+  (`\\u0031\\u0039…`) in a value `json.loads` does not take (cut short, a trailing comma): the escapes were read
+  only in valid JSON. Here as a function, through the live
   loop on every topic, and on both brokers, produced by aiokafka in gzip, lz4 and zstd batches mixing good records.
 - A LIKA event's school unit was judged by the directory as it stood when the event was applied: the live consumer
   and the rebuild (which applies the whole directory first) kept and refused different events, and showed different
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -60,6 +63,7 @@ def holds_a_number(raw: bytes | None) -> bool:
         return False
     texts = [raw.decode(encoding, errors="replace") for encoding in READINGS]
     texts += [text.replace("\x00", "").replace("\ufffd", "-") for text in texts]
+    texts += [re.sub(r"\\u([0-9A-Fa-f]{4})", lambda found: chr(int(found.group(1), 16)), text) for text in texts]
     return any(contains_personal_identity_number(text) for text in texts)
 
 
@@ -78,7 +82,17 @@ def _spelled(text: str) -> dict[str, bytes]:
     }
 
 
-VALUES = _spelled('{"specversion": "1.0", "data": {"student_id": "' + PIN + '"}}')
+def _escaped(text: str) -> str:
+    """`text` with its digits and dashes as JSON escapes (`\\u0031`)."""
+    return "".join(f"\\u{ord(ch):04x}" if ch.isdigit() or ch == "-" else ch for ch in text)
+
+
+DOCUMENT = '{"specversion": "1.0", "data": {"student_id": "' + PIN + '"}}'
+VALUES = {**_spelled(DOCUMENT),
+          # JSON a reader decodes escape by escape, but `json.loads` does not take (cut short; a NaN and a comma)
+          "escaped digits, cut short": _escaped(DOCUMENT)[:-1].encode(),
+          "escaped digits, a trailing comma": _escaped(DOCUMENT)[:-2].encode() + b", }}"}
+KEYS = {**_spelled(PIN), "escaped digits": _escaped(PIN).encode()}
 
 
 @pytest.mark.parametrize("raw", list(VALUES.values()), ids=list(VALUES))
@@ -117,7 +131,7 @@ async def test_a_record_in_another_encoding_is_dead_lettered_without_its_number_
     the good event beside them is applied. Failed on the old code: each dead letter kept the number."""
     loop, database = _loop(migrated_database(infrastructure, "styrkedja_reporting"), "hostile25b-encodings")
     producer: Any = _KeyRecordingProducer()
-    keys = _spelled(PIN)
+    keys = KEYS
     try:
         for topic, event_type in (("styrkedja.assessments", "se.styrkedja.assessment.published.v1"),
                                   ("styrkedja.forecasts", "se.styrkedja.forecast.submitted.v1"),
@@ -173,7 +187,7 @@ async def test_records_in_another_encoding_produced_to_every_topic_leave_no_numb
     for n, topic in enumerate(topics):
         event_type = next(t for t in REPORTING_TOPICS[topic].event_types if registry.handles(t))
         batch: list[tuple[bytes | None, bytes]] = [(value, b"2999") for value in VALUES.values()]
-        batch += [(encoded(good(event_type)), key) for key in _spelled(PIN).values()]
+        batch += [(encoded(good(event_type)), key) for key in KEYS.values()]
         fine = [good(event_type) for _ in range(2)]
         good_ids |= {uuid.UUID(document["id"]) for document in fine}
         records = [(encoded(fine[0]), b"2999"), *batch, (encoded(fine[1]), b"2999")]

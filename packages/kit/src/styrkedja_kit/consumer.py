@@ -85,6 +85,7 @@ import hashlib
 import heapq
 import logging
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
@@ -194,16 +195,27 @@ def _readable(raw: bytes) -> str:
 
 
 def _hidden_reading(raw: bytes, text: str) -> str | None:
-    """Another reading of `raw` (read as UTF-8: `text`) that holds a personal identity number, or None. Only for
-    bytes that are not UTF-8 or hold a NUL (other bytes hold no NUL-padded digit of UTF-16 or UTF-32): the bytes as
-    UTF-16 and UTF-32 of either byte order (whole: a non-ASCII dash between the digits read too), then `text` without
-    its NULs (UTF-16 or UTF-32 beside other bytes) and with each byte UTF-8 cannot read as a dash (cp1252's en dash
-    0x96, Latin-1's soft hyphen 0xAD, ...)."""
-    if "\x00" not in text and "\ufffd" not in text:
-        return None
-    readings = [raw.decode(encoding, errors="replace") for encoding in _OTHER_ENCODINGS]
-    readings.append(text.replace("\x00", "").replace("\ufffd", "-"))
+    """Another reading of `raw` (read as UTF-8, JSON escapes read where it is JSON: `text`) that holds a personal
+    identity number, or None: `text` with its `\\uXXXX` escapes read where it is no JSON (`_readable` reads them only
+    in a document `json.loads` takes: a value cut short, or with a NaN or a trailing comma, kept its escaped digits);
+    and for bytes that are not UTF-8 or hold a NUL (other bytes hold no NUL-padded digit of UTF-16 or UTF-32) the bytes
+    as UTF-16 and UTF-32 of either byte order (whole: a non-ASCII dash between the digits read too), then `text`
+    without its NULs (UTF-16 or UTF-32 beside other bytes) and with each byte UTF-8 cannot read as a dash (cp1252's
+    en dash 0x96, Latin-1's soft hyphen 0xAD, ...)."""
+    readings = []
+    if "\\u" in text:
+        readings.append(_JSON_ESCAPE.sub(_escaped, text))
+    if "\x00" in text or "\ufffd" in text:
+        readings += [raw.decode(encoding, errors="replace") for encoding in _OTHER_ENCODINGS]
+        readings.append(text.replace("\x00", "").replace("\ufffd", "-"))
     return next((reading for reading in readings if contains_personal_identity_number(reading)), None)
+
+
+_JSON_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return chr(int(found.group(1), 16))
 
 
 def define_consumer_tables(metadata: MetaData) -> tuple[Table, Table]:
