@@ -85,6 +85,7 @@ import hashlib
 import heapq
 import logging
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
@@ -127,7 +128,11 @@ from styrkedja_contracts import (
     key_mismatch,
     topic_for_event_type,
 )
-from styrkedja_contracts.identifiers import canonical_organiser_id, redact_personal_identity_numbers
+from styrkedja_contracts.identifiers import (
+    canonical_organiser_id,
+    contains_personal_identity_number,
+    redact_personal_identity_numbers,
+)
 from styrkedja_contracts.kafka_binding import content_mode_refusal
 
 from . import metrics
@@ -151,9 +156,32 @@ log = logging.getLogger(__name__)
 def redact_record_bytes(raw: bytes | None) -> tuple[bytes | None, int]:
     """A dead-letter record's bytes without personal identity numbers, and how many were removed.
     Bytes that are not UTF-8 are read with replacement characters first: then they are not the
-    raw bytes any more, but nothing sensitive survives in them either."""
+    raw bytes any more, but nothing sensitive survives in them either. Nor in any other reading a
+    reader of the dead-letter topic may take of them (`_hidden_reading`: UTF-16 or UTF-32, where an
+    ASCII digit is padded with NULs, and a legacy encoding's dash between the digits, which UTF-8
+    cannot read): each reading that holds a number is redacted in turn, until none does."""
     if not raw:
         return raw, 0
+    value, total = raw, 0
+    for _ in range(_REDACTION_PASSES):
+        text = _readable(value)
+        redacted, count = redact_personal_identity_numbers(text)
+        if not count:
+            hidden = _hidden_reading(value, text)
+            if hidden is None:
+                return value, total  # `raw` itself where nothing was found
+            redacted, count = redact_personal_identity_numbers(hidden)
+        value, total = redacted.encode("utf-8", errors="replace"), total + count
+    return b"[REDACTED]", total + 1  # readings within readings beyond the passes: nothing of it is kept
+
+
+#: how many readings `redact_record_bytes` redacts in turn (each pass every number of one reading)
+_REDACTION_PASSES = 8
+_OTHER_ENCODINGS = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
+
+def _readable(raw: bytes) -> str:
+    """`raw` as text: UTF-8 (a byte it cannot read is U+FFFD), JSON escapes read."""
     text = raw.decode("utf-8", errors="replace")
     # JSON escapes ("\u2013", "\uff11") would hide a number from the detector: read them as text
     if "\\u" in text:
@@ -163,10 +191,31 @@ def redact_record_bytes(raw: bytes | None) -> tuple[bytes | None, int]:
             text = json.dumps(decoded, ensure_ascii=False)
         except (ValueError, RecursionError):
             pass
-    redacted, count = redact_personal_identity_numbers(text)
-    if not count:
-        return raw, 0
-    return redacted.encode("utf-8"), count
+    return text
+
+
+def _hidden_reading(raw: bytes, text: str) -> str | None:
+    """Another reading of `raw` (read as UTF-8, JSON escapes read where it is JSON: `text`) that holds a personal
+    identity number, or None: `text` with its `\\uXXXX` escapes read where it is no JSON (`_readable` reads them only
+    in a document `json.loads` takes: a value cut short, or with a NaN or a trailing comma, kept its escaped digits);
+    and for bytes that are not UTF-8 or hold a NUL (other bytes hold no NUL-padded digit of UTF-16 or UTF-32) the bytes
+    as UTF-16 and UTF-32 of either byte order (whole: a non-ASCII dash between the digits read too), then `text`
+    without its NULs (UTF-16 or UTF-32 beside other bytes) and with each byte UTF-8 cannot read as a dash (cp1252's
+    en dash 0x96, Latin-1's soft hyphen 0xAD, ...)."""
+    readings = []
+    if "\\u" in text:
+        readings.append(_JSON_ESCAPE.sub(_escaped, text))
+    if "\x00" in text or "\ufffd" in text:
+        readings += [raw.decode(encoding, errors="replace") for encoding in _OTHER_ENCODINGS]
+        readings.append(text.replace("\x00", "").replace("\ufffd", "-"))
+    return next((reading for reading in readings if contains_personal_identity_number(reading)), None)
+
+
+_JSON_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return chr(int(found.group(1), 16))
 
 
 def define_consumer_tables(metadata: MetaData) -> tuple[Table, Table]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 from uuid import UUID
@@ -82,14 +82,35 @@ def temporal_text(value: Any) -> str:
     return _temporal(value)
 
 
+#: the UTC offsets PostgreSQL reads in a time's text: a time zone displacement of less than 16 hours, in whole minutes
+#: beyond that, "time zone displacement out of range" (RFC 3339 and the contracts take up to ±23:59)
+_PG_OFFSET_LIMIT = timedelta(hours=16)
+
+
+def timestamptz_text(value: datetime) -> str:
+    """An aware datetime as text PostgreSQL reads as the same instant: its ISO form, offset kept — in UTC where the
+    offset is one PostgreSQL does not read (`_PG_OFFSET_LIMIT`: `2026-10-21T04:00:00+16:00`, which an event produced
+    straight to Kafka may carry, failed the cast, and with it the batch live and the rebuild's COPY). A naive
+    datetime has no instant without the session's time zone, which asyncpg and a text cast read differently:
+    refused."""
+    text = value.isoformat()
+    # the usual case, read off the text (per time of every staged row: no timedelta arithmetic): it ends in an offset
+    # of whole minutes, `+HH:MM` or `-HH:MM`, of less than 16 hours (a naive time's text ends in its seconds)
+    if text[-6] in "+-" and text[-3] == ":" and text[-5:-3] < "16":
+        return text
+    offset = value.utcoffset()
+    if offset is None:
+        raise TypeError("a naive datetime has no exact timestamptz: give it a time zone")
+    if -_PG_OFFSET_LIMIT < offset < _PG_OFFSET_LIMIT and not offset.seconds % 60 and not offset.microseconds:
+        return text
+    return value.astimezone(UTC).isoformat()
+
+
 def _temporal(value: Any) -> str:
-    """An aware datetime's or a date's ISO text: microseconds and offset kept, so a timestamptz or date cast
-    of it is the same instant (or day) asyncpg's binary encoding would have sent. A naive datetime has no
-    instant without the session's time zone, which asyncpg and a text cast read differently: refused."""
+    """An aware datetime's or a date's ISO text: microseconds kept, so a timestamptz or date cast of it is the same
+    instant (or day) asyncpg's binary encoding would have sent (`timestamptz_text`)."""
     if isinstance(value, datetime):
-        if value.utcoffset() is None:
-            raise TypeError("a naive datetime has no exact timestamptz: give it a time zone")
-        return value.isoformat()
+        return timestamptz_text(value)
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} has no JSON form for rows_of_json")

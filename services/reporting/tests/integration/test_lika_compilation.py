@@ -13,8 +13,9 @@ from uuid import UUID, uuid5
 import openpyxl
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from sqlalchemy import text
 
-from styrkedja_contracts import dead_letter_topic, new_event
+from styrkedja_contracts import new_event
 from styrkedja_contracts.events.lika import LikaActionPlanChangedV1, LikaSelfAssessmentPublishedV1
 from styrkedja_devstack.testing import RecordingProducer
 from styrkedja_kit.consumer import ConsumerLoop
@@ -78,14 +79,16 @@ async def fed(settings):
     await database.dispose()
 
 
-async def test_another_organisers_event_is_dead_lettered_the_rest_applied(fed, client):
+async def test_another_organisers_event_is_kept_shown_to_no_one_and_the_rest_applied(fed, client):
+    """Another organiser's self-assessment for a unit the directory places under 2999 is kept (whose the unit is
+    decides the read, not the apply: test_lika_ownership_order) and shown to no one: not in 3001's compilation, not
+    among the unit's self-assessments."""
     database, producer, events = fed
-    assert len(producer.sent) == 1
-    topic, value, headers = producer.sent[0]
-    assert topic == dead_letter_topic("lika-test")
-    assert value == events[2].to_bytes()
-    assert headers["dlq.reason"] == b"school_unit_of_another_organiser"  # the kit's Refused, not handler_failed
-    assert b"another organiser" in headers["dlq.message"]
+    assert producer.sent == []
+    async with database.sessions() as session:
+        kept = (await session.execute(text("SELECT organiser_id FROM lika_self_assessments WHERE self_assessment_id "
+                                           "= :id"), {"id": events[2].data.self_assessment_id})).scalars().all()
+    assert kept == ["3001"]
     assert (await client.get("/v1/lika/compilation", params={"organiser_id": "3001"})).json()["rows"] == []
     units = (await client.get("/v1/lika/school-units", params={"school_unit_code": "11111111"})).json()
     assert [(u["organiser_id"], u["self_assessment_id"]) for u in units] == [("2999", str(uuid5(NS, "north")))]

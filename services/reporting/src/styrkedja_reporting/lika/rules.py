@@ -11,10 +11,12 @@ never import each other). What they keep from it:
 * means across school units are means of the unit means (every unit weighs the same);
 * of an action plan only its newest revision counts.
 
-Ownership: LIKA data is keyed by organiser + school unit. An event whose organiser does not own
-the school unit in the directory is refused; a school unit the directory does not know (yet) is
-held as *unplaced* (no area) and shown only to the organiser that sent it — until the directory
-places the unit under another organiser, when it is no longer shown to anyone but that owner.
+Ownership: LIKA data is keyed by organiser + school unit. Every event is kept; whose the unit is
+decides what is read, by the directory as it stands at the read (`visible_to`), never at the apply
+(which depended on the order the LIKA and directory records came in: the live consumer and the
+rebuild decided otherwise). An organiser's self-assessment is shown to it while the directory places
+the unit under it, or does not know the unit (*unplaced*: no area); not while the directory places
+the unit under another organiser only.
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ SWEDEN = ZoneInfo("Europe/Stockholm")
 
 def refusal(organiser_id: str, owners: set[str]) -> str | None:
     """Why an event of `organiser_id` for a school unit owned by `owners` (organiser ids the
-    directory places the unit under, empty when it does not know the unit) must not be applied."""
+    directory places the unit under, empty when it does not know the unit) must not be shown (it is kept)."""
     if owners and organiser_id not in owners:
         return "school_unit_of_another_organiser"
     return None
 
 
 def visible_to(organiser_id: str, owners: set[str]) -> bool:
-    """A held row is shown to its organiser unless the directory now places the unit elsewhere."""
+    """A row is shown to its organiser unless the directory now places the unit elsewhere only."""
     return refusal(organiser_id, owners) is None
 
 

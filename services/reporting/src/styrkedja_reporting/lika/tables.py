@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..directory.tables import placements, units
 from ..metadata import metadata
-from .rules import Activity, Place, SelfAssessment
+from .rules import Activity, Place, SelfAssessment, visible_to
 
 #: Both keyed by (id, organiser) (migration 0027): a self-assessment is its organiser's. By the id alone, another
 #: organiser's event under the same id (produced straight to Kafka) was dropped as a re-delivery — or dropped A's,
@@ -106,8 +106,7 @@ async def read_organiser(session: AsyncSession, organiser_id: str, school_unit_c
         plan_query = plan_query.where(action_plans.c.school_unit_code == school_unit_code)
     assessments = [_assessment(row) for row in (await session.execute(query)).all()]
     owners = await owners_of(session, {a.school_unit_code for a in assessments})
-    assessments = [a for a in assessments if not owners.get(a.school_unit_code) or
-                   organiser_id in owners[a.school_unit_code]]
+    assessments = [a for a in assessments if visible_to(organiser_id, owners.get(a.school_unit_code, set()))]
     plans = {str(row.self_assessment_id): (row.revision, [_activity(i) for i in row.items])
              for row in (await session.execute(plan_query)).all()}
     codes = sorted({a.school_unit_code for a in assessments})
@@ -123,7 +122,8 @@ async def read_organiser(session: AsyncSession, organiser_id: str, school_unit_c
 
 
 async def read_lika(session: AsyncSession, organiser_id: str | None, school_unit_code: str | None) -> list[Any]:
-    """The newest published self-assessment of each organiser's school unit and school form."""
+    """The newest published self-assessment of each organiser's school unit and school form, where the directory
+    places the unit under that organiser or under none."""
     query = select(self_assessments).ext(distinct_on(
         self_assessments.c.organiser_id, self_assessments.c.school_unit_code, self_assessments.c.school_form)
     ).order_by(self_assessments.c.organiser_id, self_assessments.c.school_unit_code, self_assessments.c.school_form,
@@ -132,4 +132,8 @@ async def read_lika(session: AsyncSession, organiser_id: str | None, school_unit
         query = query.where(self_assessments.c.organiser_id == organiser_id)
     if school_unit_code:
         query = query.where(self_assessments.c.school_unit_code == school_unit_code)
-    return list((await session.execute(query)).all())
+    rows = list((await session.execute(query)).all())
+    # whose the unit is now (`visible_to`, as `read_organiser`): another organiser's self-assessment for it is kept,
+    # not shown (the handler keeps every event: `handlers`)
+    owners = await owners_of(session, {row.school_unit_code for row in rows})
+    return [row for row in rows if visible_to(row.organiser_id, owners.get(row.school_unit_code, set()))]

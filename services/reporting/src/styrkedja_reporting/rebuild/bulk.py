@@ -91,9 +91,9 @@ from ..lika import handlers as lika
 from ..metadata import metadata
 from ..registry import HandlerRegistry, note_freshness_from
 from ..results import handlers as results
-from ..results.rules import GROUP_SEPARATOR, MATERIALISED, AssessmentFact
+from ..results.rules import GROUP_SEPARATOR, MATERIALISED, AssessmentFact, utc_date
 from ..results.tables import ASSESSMENTS, FORECASTS, sole_fact_writer
-from ..staging import quoted
+from ..staging import quoted, timestamptz_text
 from ..support import handlers as support
 from ..support.tables import BELOW_PASS
 from . import explain
@@ -285,10 +285,13 @@ def _copy_uuid(value: uuid.UUID) -> str:
     return value.hex
 
 
+_tstz = timestamptz_text  # the direct lines' times (`_DIRECT`)
+
+
 def _copy_datetime(value: datetime) -> str:
-    if value.tzinfo is None:  # the binary COPY's reading of a naive time is not the text's: not here
-        raise TypeError("a naive datetime")
-    return value.isoformat()
+    # a naive time is a TypeError (the binary COPY's reading of it is not the text's: not here); an offset PostgreSQL
+    # does not read as text, in UTC (`timestamptz_text`)
+    return timestamptz_text(value)
 
 
 _COPY_TEXT: dict[type, Callable[[Any], str]] = {
@@ -331,14 +334,10 @@ def copy_text(rows: Sequence[tuple[Any, ...]]) -> bytes:
     return "\n".join(lines).encode()
 
 
-def _naive() -> str:
-    raise TypeError("a naive datetime")
-
-
 _LINE_MAKERS: dict[tuple[type, ...], tuple[Callable[[tuple[Any, ...]], str], int, int] | None] = {}
 _LINE_PARTS: dict[type, str] = {
     str: "r[{i}]", int: "_str(r[{i}])", uuid.UUID: "r[{i}].hex", bool: "('t' if r[{i}] else 'f')",
-    datetime: "(r[{i}].isoformat() if r[{i}].tzinfo is not None else _naive())", date: "r[{i}].isoformat()",
+    datetime: "_tstz(r[{i}])", date: "r[{i}].isoformat()",
     bytes: "_BYTEA + r[{i}].hex()", type(None): "_NULL"}
 
 
@@ -352,7 +351,7 @@ def _line_maker(kinds: tuple[type, ...]) -> tuple[Callable[[tuple[Any, ...]], st
             return None
         parts.append(part.format(i=i))
     make = eval(f"lambda r: _TAB.join(({', '.join(parts)},))",  # noqa: S307  # made from the fixed parts above only
-                {"_TAB": "\t", "_str": str, "_BYTEA": "\\\\x", "_NULL": "\\N", "_naive": _naive})
+                {"_TAB": "\t", "_str": str, "_BYTEA": "\\\\x", "_NULL": "\\N", "_tstz": timestamptz_text})
     return make, len(kinds) - 1, sum(2 if k is bytes else 1 if k is type(None) else 0 for k in kinds)
 
 
@@ -463,8 +462,8 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
 
 def _direct_assessment(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._assessment` and `_stage_fact`, in `_HEAD` + ASSESSMENTS' column order
-    return "\t".join((str(seq), e.id.hex, e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
-                      d.published_at.isoformat(), d.assessment_id.hex, str(d.revision), "f", d.organiser_id,
+    return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
+                      _tstz(d.published_at), d.assessment_id.hex, str(d.revision), "f", d.organiser_id,
                       d.school_unit_code, d.group_id, d.student_id, str(d.gender), str(d.year), d.subject_code,
                       str(d.kind), str(d.scale), d.value, str(d.school_year), str(d.term), str(d.round),
                       d.assessed_on.isoformat()))
@@ -472,23 +471,23 @@ def _direct_assessment(seq: int, e: Any, topic: str, part: int, off: int, digest
 
 def _direct_retraction(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._retraction`
-    return "\t".join((str(seq), e.id.hex, e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
-                      d.retracted_at.isoformat(), d.assessment_id.hex, str(d.revision), "t", d.organiser_id,
+    return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
+                      _tstz(d.retracted_at), d.assessment_id.hex, str(d.revision), "t", d.organiser_id,
                       d.school_unit_code, d.group_id, d.student_id, "unknown", "0", d.subject_code, "", "", "",
                       str(d.school_year), str(d.term), str(d.round), "\\N"))
 
 
 def _direct_forecast(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._forecast`
-    return "\t".join((str(seq), e.id.hex, e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
+    return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
                       "\\N", d.forecast_id.hex, str(d.revision), "f", d.organiser_id, d.school_unit_code, d.group_id,
                       d.student_id, str(d.gender), str(d.year), d.subject_code, str(d.value), str(d.school_year),
-                      str(d.term), "t" if d.late else "f", d.submitted_at.date().isoformat()))
+                      str(d.term), "t" if d.late else "f", utc_date(d.submitted_at).isoformat()))
 
 
 def _direct_withdrawal(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
     d = e.data  # as `results.handlers._withdrawal`
-    return "\t".join((str(seq), e.id.hex, e.type, topic, e.time.isoformat(), str(part), str(off), "\\\\x" + digest.hex(),
+    return "\t".join((str(seq), e.id.hex, e.type, topic, _tstz(e.time), str(part), str(off), "\\\\x" + digest.hex(),
                       "\\N", d.forecast_id.hex, str(d.revision), "t", d.organiser_id, d.school_unit_code, d.group_id,
                       d.student_id, "unknown", "0", d.subject_code, "", str(d.school_year), str(d.term), "f", "\\N"))
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from styrkedja_contracts.scales import Scale, reaches_pass
@@ -215,6 +215,17 @@ def delta(cells, old, new, placement: Placement) -> Counter[Any]:
     change = cells(new, placement)
     change.subtract(cells(old, placement))
     return Counter({k: v for k, v in change.items() if v})
+
+
+_NO_OFFSET = timedelta(0)
+
+
+def utc_date(moment: datetime) -> date:
+    """The day of an instant, in UTC: a forecast's `submitted_on` (its `submitted_at`'s day, compared with results'
+    `assessed_on`). The forecast service writes its times in UTC; the day was the one in the offset the event was
+    written with, so the same instant sent by another producer at `+16:00` (or `+01:00`) was another day to the
+    figures (forecast against outcome) live and rebuilt."""
+    return moment.date() if moment.utcoffset() == _NO_OFFSET else moment.astimezone(UTC).date()
 
 
 def resolve(current: dict[Any, Any], incoming: list[tuple[Any, Any]]) -> dict[Any, Any]:
