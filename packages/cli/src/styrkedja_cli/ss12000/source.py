@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
 
 import httpx
 import ijson
@@ -212,7 +212,11 @@ LARGER_HINT = " (--max-page-mib raises the limit)"
 def may_hold_civic_numbers(path: str, params: dict[str, Any] | None) -> bool:
     """Whether an answer to `path` may carry personal identity numbers: a person's own record (`/persons`, one or a
     list) or anything asked with an `expand` (which may embed persons). Such an answer never goes to disk."""
-    return "persons" in path.lower().split("/") or bool(params and params.get("expand"))
+    try:  # a next link is a whole URL: its query is no part of the path (`/persons?pageToken=2`)
+        segments = httpx.URL(path).path.lower().split("/")
+    except httpx.InvalidURL:
+        segments = path.lower().split("/")
+    return "persons" in segments or "expand=" in path or bool(params and params.get("expand"))
 
 
 class Body:
@@ -708,6 +712,41 @@ class _Idle:
                 f"server; --max-empty-pages if its pages may be empty so long)")
 
 
+class Ask(NamedTuple):
+    """What a list's page is asked with (`path`, `params`), and what instead when the server refuses what was
+    `added` to its own query (`EXPAND_REFUSED`): `instead` (path, params), or None when nothing was added."""
+
+    path: str
+    params: dict[str, Any] | None
+    added: tuple[str, ...] = ()
+    instead: tuple[str, dict[str, Any] | None] | None = None
+    on_link: bool = False  # `added` to a next link (its refusal: the link is asked as given from then on)
+
+
+def same_query(path: str, query: dict[str, Any], expanding: dict[str, Any], *, token: str | None,
+               link: str | None, as_given: bool = False) -> Ask:
+    """What a list's page at `path` is asked with. The first page: `query` (`limit`, the filter) and `expanding`
+    (`expand`). A page after a pageToken: the token, `limit` and `expanding` — SS 12000 answers a filter beside a
+    pageToken with 400 (`400_invalid_filter`: "kan inte kombineras med pageToken", the token carries it), but
+    `expand` is no filter, and a server honouring it per request answered the pages after the first without it (their
+    persons stating no memberships). A next link: what the link's own query lacks of them (a link carrying a
+    `pageToken` not the filter) added to it — a server's link may be its path and cursor alone — unless the server
+    refused that once (`as_given`). Instead: without `expand`, or the link as given."""
+    if link is not None:
+        url = httpx.URL(link)
+        present = set(url.params.keys())
+        wanted = {**({"limit": query["limit"]} if "pageToken" in present else query), **expanding}
+        added = {} if as_given else {key: value for key, value in wanted.items() if key not in present}
+        if not added:
+            return Ask(link, None)
+        # merged here: httpx replaces a URL's query with `params` rather than adding to it
+        return Ask(str(url.copy_merge_params(added)), None, tuple(added), (link, None), on_link=True)
+    plain = {"limit": query["limit"], "pageToken": token} if token is not None else query
+    if not expanding:
+        return Ask(path, plain)
+    return Ask(path, {**plain, **expanding}, tuple(expanding), (path, plain))
+
+
 class HttpSource:
     def __init__(self, url: str, token: str | None = None, *, page_size: int = 100,
                  client: httpx.Client | None = None, attempts: int = 6, max_page_bytes: int = 256 * 1024 * 1024,
@@ -731,6 +770,7 @@ class HttpSource:
         self.on_note = on_note  # said as it happens (the progress of a long import)
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self._next_link: str | None = None
+        self._expand_refused = self._link_as_given = False  # what the server refused of a page's query (`read`)
         self._charsets_said: set[str] = set()
         self._paged_elsewhere: set[str] = set()  # entities paged by a next page in the body (`BODY_NEXT`), said
         self.shared = Shared()  # the values the import's items hold alike, held once
@@ -900,17 +940,25 @@ class HttpSource:
         return str(url)
 
     def _answer(self, entity: str, page: int, path: str, params: dict[str, Any] | None,
-                plain: dict[str, Any] | None = None, *, quiet: bool = False) -> tuple[httpx.Response, Body] | None:
-        """A page's answer and body, or None for an optional entity the server holds back. `plain`: the params
-        without an `expand`, asked again with when the server refuses it (`EXPAND_REFUSED`), said unless `quiet`."""
+                ask: Ask | None = None, *, quiet: bool = False) -> tuple[httpx.Response, Body] | None:
+        """A page's answer and body, or None for an optional entity the server holds back. `ask`: the page's query
+        when it adds to the server's own (`same_query`: an `expand`, or what a next link lacked), its `instead`
+        asked when the server refuses that (`EXPAND_REFUSED`), said (a refused `expand` unless `quiet`)."""
         what = f"{entity}, page {page}"
         response, body = self._fetch(what, path, params)
-        if plain is not None and response.status_code in EXPAND_REFUSED:
-            if not quiet:
-                self._note(f"{what}: HTTP {response.status_code} to expand={(params or {}).get('expand')}"
-                           f"{server_said(body.small())}: asked again without it (what persons would state of their groups "
-                           "is not read)")
-            response, body = self._fetch(what, path, plain)
+        if ask is not None and ask.instead is not None and response.status_code in EXPAND_REFUSED:
+            if not ask.on_link:
+                self._expand_refused = True
+                if not quiet:
+                    self._note(f"{what}: HTTP {response.status_code} to expand={(params or {}).get('expand')}"
+                               f"{server_said(body.small())}: asked again without it (what persons would state of "
+                               "their groups is not read)")
+            else:  # what was added to a next link: the server's link asked as it gave it, from now on
+                self._link_as_given = True
+                self._note(f"{what}: HTTP {response.status_code} to the next link with {', '.join(ask.added)} "
+                           f"added{server_said(body.small())}: asked again as the server gave it")
+            body.close()
+            response, body = self._fetch(what, *ask.instead)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
             return None  # held back by the server (e.g. no right to read persons)
@@ -988,9 +1036,11 @@ class HttpSource:
 
     def read(self, entity: str, since: datetime | None, progress: Progress,
              expand: str | None = None, *, expand_quietly: bool = False) -> list[Compact]:
-        """An entity's items, page by page. `expand` (`groupMemberships` of /persons) goes with the first page, as the
-        filter does; a server refusing it (one that has no such expansion, `EXPAND_REFUSED`) is asked again without
-        it, said — unless `expand_quietly` (it was asked only in case: nothing is lost without it)."""
+        """An entity's items, page by page. Every page is asked with the same query (`same_query`): `expand`
+        (`groupMemberships` of /persons) on each, as a server may honour it per request; the filter on the first
+        (a pageToken carries it) and on a next link that does not. A server refusing `expand` (one that has no such
+        expansion, `EXPAND_REFUSED`) is asked again without it, said — unless `expand_quietly` (it was asked only in
+        case: nothing is lost without it) — and not asked it again."""
         out: list[Compact] = []
         token: str | None = None
         link: str | None = None
@@ -998,23 +1048,18 @@ class HttpSource:
         cursors = _Cursors(entity)
         once = _Once(entity)
         idle = _Idle(entity, f"/{entity}", self.max_empty_pages)
+        query: dict[str, Any] = {"limit": self.page_size,
+                                 **({"meta.modified.after": since.isoformat()} if since is not None else {})}
+        expanding: dict[str, Any] = {"expand": expand} if expand else {}
+        self._link_as_given = False
         while True:
             page += 1
-            params: dict[str, Any] | None
-            if link:  # a next link carries its own query
-                params = None
-            elif token:
-                # the token carries the first page's filter: SS 12000 answers a pageToken with a filter beside it
-                # with 400 (`400_invalid_filter`: "kan inte kombineras med pageToken"), only `limit` may go along
-                params = {"limit": self.page_size, "pageToken": token}
-            else:
-                params = {"limit": self.page_size,
-                          **({"meta.modified.after": since.isoformat()} if since is not None else {})}
-            plain = None
-            if page == 1 and expand and params is not None:
-                params, plain = {**params, "expand": expand}, params
-            items, token = self._page(entity, page, self._answer(entity, page, link or f"/{entity}", params,
-                                                                 plain=plain, quiet=expand_quietly))
+            ask = same_query(f"/{entity}", query, expanding, token=token, link=link, as_given=self._link_as_given)
+            self._expand_refused = False
+            items, token = self._page(entity, page, self._answer(entity, page, ask.path, ask.params, ask,
+                                                                 quiet=expand_quietly))
+            if self._expand_refused:
+                expanding = {}  # the server has no such expansion: not asked again on every later page
             link = None if token else self._next_link
             new = once.new(f"page {page}", items)
             out += new

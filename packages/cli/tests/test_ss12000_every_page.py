@@ -1,0 +1,188 @@
+"""Round 25: what every page of a list is asked with, and what other SS 12000 servers do that the specification
+allows (or that breaks it) on the way. Each test failed on the code before it, as its docstring says.
+
+* `expand` went with the first page only. A server that honours `expand` per request (as the specification has it:
+  a query parameter of each GET, not a property of the list) answered page 2 and on without `_embedded`, and the
+  persons there stated no memberships: their groups' members were taken from page 1 alone. Now every page is asked
+  with it — beside a pageToken (`expand` is no filter: only filters may not go along with a pageToken), and added to
+  a next link (absolute or relative, with or without its query, in a `Link` header or in the body) that does not
+  carry it. A next link without a pageToken gets the first page's filter and `limit` too; a server refusing what was
+  added is asked the link as it gave it.
+
+The server is an `httpx.MockTransport` handler: no network, no pauses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from ss12000_fixtures import ACTIVITY, DUTY, HUV, PIN, SU, ZONE
+from styrkedja_cli.ss12000.command import read_and_plan
+from styrkedja_cli.ss12000.source import HttpSource, may_hold_civic_numbers
+from styrkedja_contracts.identifiers import contains_personal_identity_number
+
+BASE = "http://ss12000.test"
+BARE_GROUPS = [{"id": f"g{n}", "displayName": f"7{n}", "organisation": {"id": "su"}, "startDate": "2026-08-17"}
+               for n in range(3)]
+
+
+def person(n: int) -> dict[str, Any]:
+    """Person p<n>, a member of group g<n % 3> (stated only under `_embedded`, as `expand=groupMemberships` has it)."""
+    return {"id": f"p{n}", "givenName": "A", "familyName": "B", "civicNo": {"value": PIN},
+            "_embedded": {"groupMemberships": [{"group": {"id": f"g{n % 3}"}, "startDate": "2026-08-17"}]}}
+
+
+PERSONS = [person(n) for n in range(7)]
+ENTITIES = {"organisations": [HUV, SU], "groups": BARE_GROUPS, "duties": [DUTY], "activities": [ACTIVITY],
+            "persons": PERSONS, "syllabuses": []}
+
+
+class PerRequest:
+    """A server honouring every query parameter per request: `expand` (else no `_embedded`), `limit` (at most
+    `cap`), and paging by offset in the way `next` says: "token" (a pageToken in the body), "link" (a Link header
+    with an absolute URL), "relative" (a relative Link), "bare" (a relative Link without any of the request's query
+    but the cursor), "echo" (the server's own URL for the next page: the request's query with the cursor replaced),
+    "body" (a `links.next` in the body, relative, the cursor alone)."""
+
+    def __init__(self, next_by: str, cap: int = 2) -> None:
+        self.next_by, self.cap = next_by, cap
+        self.asked: list[httpx.URL] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(request.url)
+        url = request.url
+        entity = url.path.strip("/")
+        if entity not in ENTITIES:
+            return httpx.Response(404)
+        if len(url.params.get_list("expand")) > 1:
+            return httpx.Response(400, json={"code": "invalid_parameter", "message": "expand twice"})
+        at = int(url.params.get("pageToken", url.params.get("cursor", "0")))
+        size = min(int(url.params.get("limit", "100")), self.cap)
+        items = ENTITIES[entity][at:at + size]
+        if "groupMemberships" not in url.params.get_list("expand"):
+            items = [{k: v for k, v in item.items() if k != "_embedded"} for item in items]
+        body: dict[str, Any] = {"data": items}
+        headers: dict[str, str] = {}
+        after = at + size
+        if after < len(ENTITIES[entity]):
+            link = {"link": f"{BASE}/{entity}?cursor={after}", "relative": f"/{entity}?cursor={after}",
+                    "bare": f"?cursor={after}", "echo": str(url.copy_set_param("cursor", str(after))),
+                    "body": f"?cursor={after}"}.get(self.next_by)
+            if self.next_by == "token":
+                body["pageToken"] = str(after)
+            elif self.next_by == "body":
+                body["links"] = {"next": link}
+            else:
+                headers["Link"] = f'<{link}>; rel="next"'
+        return httpx.Response(200, json=body, headers=headers)
+
+
+def plan_of(handle: Callable[[httpx.Request], httpx.Response]) -> Any:
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    source = HttpSource(BASE, client=client, page_size=5, sleep=lambda _: None)
+    return read_and_plan(source, since=None, naive_zone=ZONE)[0]
+
+
+def memberships(the_plan: Any) -> set[tuple[str, str]]:
+    return {(c["data"]["group_id"], c["data"]["student_id"]) for c in the_plan.changes.get("memberships", [])}
+
+
+@pytest.mark.parametrize("next_by", ["token", "link", "relative", "bare", "echo", "body"])
+def test_every_page_is_asked_with_the_expansion_however_the_server_pages(next_by: str) -> None:
+    """Failed on the old code: page 2 and on were asked without `expand` (a pageToken alone, a next link as given),
+    so persons p2-p6 stated no memberships and only g0 and g1 got p0 and p1 as members."""
+    server = PerRequest(next_by)
+    the_plan = plan_of(server)
+    assert memberships(the_plan) == {(f"g{n % 3}", f"p{n}") for n in range(7)}
+    assert not the_plan.members_unknown and not the_plan.refused
+    persons = [u for u in server.asked if u.path == "/persons"]
+    assert len(persons) == 4  # 2 + 2 + 2 + 1: limit 5 asked, 2 served
+    assert all(u.params.get_list("expand") == ["groupMemberships"] for u in persons)
+    assert all(u.params.get("limit") == "5" for u in persons)  # a link without it gets it, one with it keeps it
+    assert all("expand" not in u.params for u in server.asked if u.path != "/persons")
+    assert not contains_personal_identity_number(repr(the_plan))
+
+
+def test_a_server_echoing_its_own_next_url_is_not_asked_for_anything_twice() -> None:
+    """Pins what held: a next link carrying the request's query (expand, limit) is asked as it is, no key twice."""
+    server = PerRequest("echo")
+    plan_of(server)
+    assert all(len(u.params.get_list(key)) == 1 for u in server.asked for key in u.params)
+
+
+class TokenCarriesIt(PerRequest):
+    """A server reading the specification strictly: nothing but `limit` beside a pageToken (400), the first page's
+    `expand` carried by the token (`"<offset>+"`)."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        self.asked.append(url)
+        token = url.params.get("pageToken")
+        if token is not None and set(url.params) - {"pageToken", "limit"}:
+            return httpx.Response(400, json={"code": "invalid_parameter", "message": "only limit with pageToken"})
+        if token is not None and token.endswith("+"):
+            url = url.copy_set_param("pageToken", token[:-1]).copy_set_param("expand", "groupMemberships")
+        answer = super().__call__(httpx.Request("GET", url))
+        self.asked.pop()  # the request as served, not as asked
+        body = answer.json()
+        if "pageToken" in body and "expand" in url.params:
+            body["pageToken"] += "+"
+        return httpx.Response(answer.status_code, json=body, headers=answer.headers)
+
+
+def test_a_server_refusing_expand_beside_its_page_token_is_asked_with_the_token_alone_from_then_on() -> None:
+    """A server whose token carries the expansion and which refuses anything beside it but `limit` is asked again
+    with the token alone, once: the later pages are asked so at once, and every person's memberships are read."""
+    server = TokenCarriesIt("token")
+    client = httpx.Client(transport=httpx.MockTransport(server), base_url=BASE)
+    said: list[str] = []
+    source = HttpSource(BASE, client=client, page_size=5, sleep=lambda _: None, on_note=said.append)
+    the_plan = read_and_plan(source, since=None, naive_zone=ZONE)[0]
+    assert memberships(the_plan) == {(f"g{n % 3}", f"p{n}") for n in range(7)}
+    refused = [u for u in server.asked if u.path == "/persons" and "expand" in u.params and "pageToken" in u.params]
+    assert len(refused) == 1  # page 2 alone: pages 3 and 4 were asked with the token alone
+    assert said == ["persons, page 2: HTTP 400 to expand=groupMemberships (invalid_parameter: only limit with "
+                    "pageToken): asked again without it (what persons would state of their groups is not read)"]
+
+
+class LinkAsGiven(PerRequest):
+    """A server whose next link (`/persons/after/<offset>`, no query) takes no query: anything added is a 400."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        self.asked.append(url)
+        parts = url.path.strip("/").split("/")
+        if len(parts) == 3:
+            if url.query:
+                return httpx.Response(400, json={"code": "invalid_parameter", "message": "no query here"})
+            url = httpx.URL(f"{BASE}/{parts[0]}", params={"cursor": parts[2], "expand": "groupMemberships"})
+        answer = PerRequest.__call__(self, httpx.Request("GET", url))
+        self.asked.pop()
+        link = answer.headers.get("link")
+        headers = {"Link": link.replace("?cursor=", "/after/")} if link else {}
+        return httpx.Response(answer.status_code, json=answer.json(), headers=headers)
+
+
+def test_a_next_link_refusing_what_was_added_to_it_is_asked_as_the_server_gave_it_from_then_on() -> None:
+    server = LinkAsGiven("relative")
+    client = httpx.Client(transport=httpx.MockTransport(server), base_url=BASE)
+    said: list[str] = []
+    source = HttpSource(BASE, client=client, page_size=5, sleep=lambda _: None, on_note=said.append)
+    the_plan = read_and_plan(source, since=None, naive_zone=ZONE)[0]
+    assert memberships(the_plan) == {(f"g{n % 3}", f"p{n}") for n in range(7)}
+    assert said == ["groups, page 2: HTTP 400 to the next link with limit added (invalid_parameter: no query here): "
+                    "asked again as the server gave it",
+                    "persons, page 2: HTTP 400 to the next link with limit, expand added (invalid_parameter: no "
+                    "query here): asked again as the server gave it"]
+
+
+@pytest.mark.parametrize("link", ["http://ss12000.test/v2.0/persons?pageToken=2", "/persons?cursor=b",
+                                  "/groups?pageToken=1&expand=groupMemberships"])
+def test_a_page_of_persons_asked_by_a_next_link_with_a_query_is_never_written_to_a_file(link: str) -> None:
+    """Failed on the old code: a next link's query was read as part of its last path segment (`persons?pageToken=2`
+    is no `persons`), and a large page of persons (civic numbers) asked by it could be spooled to a file."""
+    assert may_hold_civic_numbers(link, None)
