@@ -8,6 +8,9 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
   a next link (absolute or relative, with or without its query, in a `Link` header or in the body) that does not
   carry it. A next link without a pageToken gets the first page's filter and `limit` too; a server refusing what was
   added is asked the link as it gave it.
+* a page naming its next page in the body by a name not read (`page_token`, `cursor`, `next_cursor`, `hasMore`, …)
+  was read as the list's last: the rest was lost unsaid. A page token in snake case is followed (and asked back as
+  `page_token`); any other such key with a value stops the import naming the entity, the page and the key.
 
 The server is an `httpx.MockTransport` handler: no network, no pauses.
 """
@@ -22,7 +25,7 @@ import pytest
 
 from ss12000_fixtures import ACTIVITY, DUTY, HUV, PIN, SU, ZONE
 from styrkedja_cli.ss12000.command import read_and_plan
-from styrkedja_cli.ss12000.source import HttpSource, may_hold_civic_numbers
+from styrkedja_cli.ss12000.source import HttpSource, SourceError, may_hold_civic_numbers
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 
 BASE = "http://ss12000.test"
@@ -186,3 +189,65 @@ def test_a_page_of_persons_asked_by_a_next_link_with_a_query_is_never_written_to
     """Failed on the old code: a next link's query was read as part of its last path segment (`persons?pageToken=2`
     is no `persons`), and a large page of persons (civic numbers) asked by it could be spooled to a file."""
     assert may_hold_civic_numbers(link, None)
+
+
+# -- a next page named in the body by a name the importer did not read ----------------------------------------------
+
+def named_by(key: str, value: Callable[[int], Any], *, param: str = "pageToken"
+             ) -> tuple[Callable[[httpx.Request], httpx.Response], list[httpx.URL]]:
+    """A server paging its lists two items at a time, naming the next page under `key` (a dotted path nests it),
+    read back from the query parameter `param` alone."""
+    asked: list[httpx.URL] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        entity = request.url.path.strip("/")
+        if entity not in ENTITIES:
+            return httpx.Response(404)
+        at = int(request.url.params.get(param, "0"))
+        body: dict[str, Any] = {"data": ENTITIES[entity][at:at + 2]}
+        if at + 2 < len(ENTITIES[entity]):
+            *outer, name = key.split(".")
+            inner = body
+            for step in outer:
+                inner = inner.setdefault(step, {})
+            inner[name] = value(at + 2)
+        return httpx.Response(200, json=body)
+
+    return handle, asked
+
+
+@pytest.mark.parametrize("key", ["page_token", "next_page_token", "meta.next_page_token"])
+def test_a_page_token_in_snake_case_is_followed_and_asked_back_in_its_spelling(key: str) -> None:
+    """Failed on the old code: `page_token` in the body was not read, so each list was its first page (2 of 3 groups,
+    2 of 7 persons) and a full run would have removed the rest from the directory, unsaid."""
+    handle, asked = named_by(key, str, param="page_token")
+    the_plan = plan_of(handle)
+    assert sorted(c["data"]["unit_id"] for c in the_plan.changes["groups"]) == ["g0", "g1", "g2"]
+    assert all("pageToken" not in u.params for u in asked)
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("cursor", str), ("next_cursor", str), ("nextCursor", str), ("meta.nextCursor", str),
+    ("continuationToken", str), ("next_token", str), ("nextPage", lambda at: at // 2 + 1), ("hasMore", bool),
+    ("pagination.has_more", bool)])
+def test_a_body_saying_a_next_page_follows_by_a_name_not_read_stops_the_import(key: str, value: Any) -> None:
+    """Failed on the old code: the page was read as the list's last (2 of 3 groups imported), the rest lost unsaid.
+    Now the import stops naming the entity, the page and the key, nothing sent."""
+    handle, _ = named_by(key, value)
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    with pytest.raises(SourceError, match=rf"^groups, page 1: no pageToken, but '{key}' in the body may say that a "
+                                          r"next page follows.*nothing imported$"):
+        read_and_plan(HttpSource(BASE, client=client, page_size=5), since=None, naive_zone=ZONE)
+
+
+@pytest.mark.parametrize("last", [{"next_cursor": None}, {"hasMore": False}, {"cursor": ""}, {"nextPage": 0},
+                                  {"pageToken": None, "links": {"next": None, "self": "/groups"}}])
+def test_a_last_page_saying_nothing_follows_in_any_spelling_ends_the_list(last: dict[str, Any]) -> None:
+    """Pins what held: a key that says no page follows (null, false, "", 0) ends the list as a missing pageToken."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        return httpx.Response(200, json={"data": ENTITIES[entity], **last}) if entity in ENTITIES else \
+            httpx.Response(404)
+
+    assert sorted(c["data"]["unit_id"] for c in plan_of(handle).changes["groups"]) == ["g0", "g1", "g2"]

@@ -662,8 +662,23 @@ MAX_TOKEN_CHARS = 8192
 #: go first. In this order when a page has several
 BODY_NEXT_LINKS = ("links.next", "links.next.href", "_links.next.href", "@odata.nextLink", "nextLink", "next",
                    "meta.next", "meta.nextLink", "paging.next")
-BODY_NEXT_TOKENS = ("nextPageToken", "meta.pageToken", "meta.nextPageToken", "paging.pageToken", "nextToken")
+BODY_NEXT_TOKENS = ("nextPageToken", "meta.pageToken", "meta.nextPageToken", "paging.pageToken", "nextToken",
+                    "page_token", "next_page_token", "meta.page_token", "meta.next_page_token")
 BODY_NEXT = frozenset(BODY_NEXT_LINKS + BODY_NEXT_TOKENS)
+#: the tokens of `BODY_NEXT_TOKENS` spelled in snake case: asked back as `page_token`, the spelling of their server
+#: (which would read a `pageToken` it does not know as no token at all: the first page again, a loop)
+SNAKE_TOKENS = frozenset(name for name in BODY_NEXT_TOKENS if "_" in name)
+#: what a key's name holds (case, `_` and `-` aside) when it may name a next page or say there is one (`cursor`,
+#: `next_cursor`, `continuationToken`, `hasMore`, `nextPage`): a page whose body has such a key, with a value, and no
+#: next page the importer knows how to ask for stops the import — read as the last page, the rest of the list was
+#: lost unsaid, and a full run removed it from the directory
+MAY_PAGE_ON = ("token", "cursor", "continuation", "next", "more")
+
+
+def may_page_on(prefix: str) -> bool:
+    """Whether the body's `prefix` (outside its data) may name a next page (`MAY_PAGE_ON`)."""
+    name = re.sub(r"[^a-z0-9]", "", prefix.rsplit(".", 1)[-1].casefold())
+    return any(word in name for word in MAY_PAGE_ON)
 
 
 class _Cursors:
@@ -724,7 +739,7 @@ class Ask(NamedTuple):
 
 
 def same_query(path: str, query: dict[str, Any], expanding: dict[str, Any], *, token: str | None,
-               link: str | None, as_given: bool = False) -> Ask:
+               link: str | None, as_given: bool = False, token_param: str = "pageToken") -> Ask:
     """What a list's page at `path` is asked with. The first page: `query` (`limit`, the filter) and `expanding`
     (`expand`). A page after a pageToken: the token, `limit` and `expanding` — SS 12000 answers a filter beside a
     pageToken with 400 (`400_invalid_filter`: "kan inte kombineras med pageToken", the token carries it), but
@@ -735,13 +750,13 @@ def same_query(path: str, query: dict[str, Any], expanding: dict[str, Any], *, t
     if link is not None:
         url = httpx.URL(link)
         present = set(url.params.keys())
-        wanted = {**({"limit": query["limit"]} if "pageToken" in present else query), **expanding}
+        wanted = {**({"limit": query["limit"]} if present & {"pageToken", "page_token"} else query), **expanding}
         added = {} if as_given else {key: value for key, value in wanted.items() if key not in present}
         if not added:
             return Ask(link, None)
         # merged here: httpx replaces a URL's query with `params` rather than adding to it
         return Ask(str(url.copy_merge_params(added)), None, tuple(added), (link, None), on_link=True)
-    plain = {"limit": query["limit"], "pageToken": token} if token is not None else query
+    plain = {"limit": query["limit"], token_param: token} if token is not None else query
     if not expanding:
         return Ask(path, plain)
     return Ask(path, {**plain, **expanding}, tuple(expanding), (path, plain))
@@ -771,6 +786,7 @@ class HttpSource:
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self._next_link: str | None = None
         self._expand_refused = self._link_as_given = False  # what the server refused of a page's query (`read`)
+        self._token_param = "pageToken"  # the query parameter a token goes back in (`SNAKE_TOKENS`)
         self._charsets_said: set[str] = set()
         self._paged_elsewhere: set[str] = set()  # entities paged by a next page in the body (`BODY_NEXT`), said
         self.shared = Shared()  # the values the import's items hold alike, held once
@@ -1051,10 +1067,11 @@ class HttpSource:
         query: dict[str, Any] = {"limit": self.page_size,
                                  **({"meta.modified.after": since.isoformat()} if since is not None else {})}
         expanding: dict[str, Any] = {"expand": expand} if expand else {}
-        self._link_as_given = False
+        self._link_as_given, self._token_param = False, "pageToken"
         while True:
             page += 1
-            ask = same_query(f"/{entity}", query, expanding, token=token, link=link, as_given=self._link_as_given)
+            ask = same_query(f"/{entity}", query, expanding, token=token, link=link, as_given=self._link_as_given,
+                             token_param=self._token_param)
             self._expand_refused = False
             items, token = self._page(entity, page, self._answer(entity, page, ask.path, ask.params, ask,
                                                                  quiet=expand_quietly))
@@ -1100,10 +1117,17 @@ class HttpSource:
         """The next page a page names in its body otherwise than by `pageToken` (`BODY_NEXT`): a token returned, a
         link put in `_next_link` (on the server asked only, as a `Link` header's); said once per entity."""
         what = f"{entity}, page {page}"
-        name = next(n for n in (*BODY_NEXT_LINKS, *BODY_NEXT_TOKENS) if n in elsewhere)
+        name = next((n for n in (*BODY_NEXT_LINKS, *BODY_NEXT_TOKENS) if n in elsewhere), None)
+        if name is None:  # only keys that may name a next page by a name not read (`MAY_PAGE_ON`)
+            unknown = next(iter(elsewhere))
+            raise SourceError(f"{what}: no pageToken, but '{one_line(unknown[:60])}' in the body may say that a next "
+                              "page follows, in a way the importer does not read (SS 12000 pages by pageToken): "
+                              "stopped rather than take this page as the list's last; nothing imported")
         value = elsewhere[name].strip()
         if not value:  # `"next": ""`: the last page, as an empty pageToken is
             return None
+        if name in SNAKE_TOKENS:
+            self._token_param = "page_token"
         if entity not in self._paged_elsewhere:
             self._paged_elsewhere.add(entity)
             self._note(f"{what}: no pageToken, the next page named by '{name}' in the body (not SS 12000's "
@@ -1183,11 +1207,12 @@ class HttpSource:
         cursors = _Cursors("deletedEntities")
         idle = _Idle("deletedEntities", "/deletedEntities", self.max_empty_pages)
         page = 0
+        self._token_param = "pageToken"
         while True:
             page += 1
             # as for the lists: `after` is a filter, which the spec does not let go along with a pageToken
-            params: dict[str, Any] | None = (None if link else {"pageToken": token, "limit": self.page_size} if token
-                                             else {"after": since.isoformat(), "limit": self.page_size})
+            params: dict[str, Any] | None = (None if link else {self._token_param: token, "limit": self.page_size}
+                                             if token else {"after": since.isoformat(), "limit": self.page_size})
             answer = self._answer("deletedEntities", page, link or "/deletedEntities", params)
             assert answer is not None  # deletedEntities is no optional entity: any answer but 200 stopped
             listing = _DeletedIds(f"page {page}")
@@ -1376,6 +1401,10 @@ def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadab
                 raise SourceError(f"{what}: not JSON by RFC 8259: a number out of a double's range")  # `_finite`
             if elsewhere is not None and not inside and event == "string" and prefix in BODY_NEXT:
                 elsewhere.setdefault(prefix, value)
+            elif elsewhere is not None and not inside and event in ("string", "number", "boolean") and value \
+                    and (value is True or not isinstance(value, bool)) and str(value).strip() \
+                    and prefix.split(".", 1)[0] not in ("data", "item") and may_page_on(prefix):
+                elsewhere.setdefault(prefix, str(value))  # a next page by a name the importer does not read
             if not whole and depth == 1:
                 if prefix == "data" and event != "null":  # null: an empty page, as servers serialise one
                     raise SourceError(shape)
