@@ -11,12 +11,15 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
 * a page naming its next page in the body by a name not read (`page_token`, `cursor`, `next_cursor`, `hasMore`, …)
   was read as the list's last: the rest was lost unsaid. A page token in snake case is followed (and asked back as
   `page_token`); any other such key with a value stops the import naming the entity, the page and the key.
+* a TLS failure (a certificate not trusted, a port speaking plain HTTP) was asked again six times as a network's
+  passing fault, then said as "ConnectError": now said as what it is, at once, with how to trust an own CA.
 
 The server is an `httpx.MockTransport` handler: no network, no pauses.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +28,7 @@ import pytest
 
 from ss12000_fixtures import ACTIVITY, DUTY, HUV, PIN, SU, ZONE
 from styrkedja_cli.ss12000.command import read_and_plan
+from styrkedja_cli.ss12000.oauth import ClientCredentials, TokenError
 from styrkedja_cli.ss12000.source import HttpSource, SourceError, may_hold_civic_numbers
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 
@@ -251,3 +255,52 @@ def test_a_last_page_saying_nothing_follows_in_any_spelling_ends_the_list(last: 
             httpx.Response(404)
 
     assert sorted(c["data"]["unit_id"] for c in plan_of(handle).changes["groups"]) == ["g0", "g1", "g2"]
+
+
+# -- TLS --------------------------------------------------------------------------------------------------------------
+
+def untrusted() -> ssl.SSLCertVerificationError:
+    """As the ssl module raises it for a self-signed certificate."""
+    error = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                                            "self-signed certificate in certificate chain (_ssl.c:1006)")
+    error.verify_message, error.reason = "self-signed certificate in certificate chain", "CERTIFICATE_VERIFY_FAILED"
+    return error
+
+
+@pytest.mark.parametrize(("fault", "said"), [
+    (untrusted(), r"TLS: the server's certificate is not accepted \(self-signed certificate in certificate chain\); "
+                  r"not asked again\. .*SSL_CERT_FILE"),
+    (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"),
+     r"TLS: no secure connection could be made \(.*wrong version number.*\); not asked again\. .*http://"),
+])
+def test_a_tls_failure_is_named_as_one_at_once_not_asked_again(fault: ssl.SSLError, said: str) -> None:
+    """Failed on the old code: httpx's ConnectError (an ssl error its cause, as httpcore raises it) was asked again six
+    times, 31 s of pauses, then said as "ConnectError (6 attempts)": nothing of a certificate."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        try:
+            raise fault
+        except ssl.SSLError as error:
+            raise httpx.ConnectError(str(error)) from error
+
+    slept: list[float] = []
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    with pytest.raises(SourceError, match=rf"^organisations, page 1: {said}"):
+        HttpSource(BASE, client=client, sleep=slept.append).read("organisations", None, lambda *_: None)
+    assert slept == []
+
+
+def test_a_token_endpoint_failing_tls_is_named_as_such_at_once() -> None:
+    """Failed on the old code: asked again six times, then "token endpoint: ConnectError (6 attempts)"."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        try:
+            raise untrusted()
+        except ssl.SSLError as error:
+            raise httpx.ConnectError(str(error)) from error
+
+    slept: list[float] = []
+    auth = ClientCredentials("https://idp.test/token", "client", "secret",
+                             client=httpx.Client(transport=httpx.MockTransport(handle)), sleep=slept.append)
+    with pytest.raises(TokenError, match=r"^token endpoint: TLS: the server's certificate is not accepted "
+                                         r"\(self-signed certificate in certificate chain\)") as error:
+        auth.refresh()
+    assert slept == [] and "secret" not in str(error.value)

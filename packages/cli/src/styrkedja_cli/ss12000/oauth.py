@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from .tls import tls_fault
+
 #: a token is asked again this long before the server would stop taking it (a page on the way, clocks apart)
 EARLY_SECONDS = 30.0
 #: the length of a grant's own error description repeated (it is for people, and may be long)
@@ -76,6 +78,9 @@ class ClientCredentials:
                 response = self.client.post(self.token_url, data=form, auth=(self.client_id, self.client_secret),
                                             headers={"Accept": "application/json"})
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
+                tls = tls_fault(error)
+                if tls:  # asking again mends no certificate
+                    raise TokenError(f"token endpoint: {tls}") from None
                 if attempt == ATTEMPTS:
                     raise TokenError(f"token endpoint: {type(error).__name__} ({attempt} attempts)") from None
             except httpx.HTTPError as error:

@@ -48,6 +48,7 @@ from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from .models import ENTITIES, OPTIONAL, Compact, Shared, canonical_id
 from .oauth import ClientCredentials, TokenError
+from .tls import tls_fault
 
 Progress = Callable[[str, int], None]  # entity, items read so far
 T = TypeVar("T")
@@ -817,6 +818,9 @@ class HttpSource:
                 else:
                     return response, body
             except TRANSIENT as error:
+                tls = tls_fault(error)
+                if tls:  # the same certificate, the same protocol next time: asking again mends nothing
+                    raise SourceError(f"{what}: {tls}") from None
                 if attempt == self.attempts:
                     raise SourceError(f"{what}: {type(error).__name__} ({attempt} attempts){self._timed_out(error)}"
                                       ) from None
