@@ -13,6 +13,9 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
   `page_token`); any other such key with a value stops the import naming the entity, the page and the key.
 * a TLS failure (a certificate not trusted, a port speaking plain HTTP) was asked again six times as a network's
   passing fault, then said as "ConnectError": now said as what it is, at once, with how to trust an own CA.
+* half a UTF-16 surrogate pair escaped in a string (`"\\ud800"` alone; RFC 8259 §8.2: parsers differ) was read
+  by the streaming parser as "?" (a name changed unsaid) or raised a UnicodeDecodeError (a traceback): now the page
+  (or the folder's file, or the entity asked by id) is refused at its line and column. A pair is its character.
 
 The server is an `httpx.MockTransport` handler: no network, no pauses.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +33,7 @@ import pytest
 from ss12000_fixtures import ACTIVITY, DUTY, HUV, PIN, SU, ZONE
 from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.oauth import ClientCredentials, TokenError
-from styrkedja_cli.ss12000.source import HttpSource, SourceError, may_hold_civic_numbers
+from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError, may_hold_civic_numbers
 from styrkedja_contracts.identifiers import contains_personal_identity_number
 
 BASE = "http://ss12000.test"
@@ -304,3 +308,71 @@ def test_a_token_endpoint_failing_tls_is_named_as_such_at_once() -> None:
                                          r"\(self-signed certificate in certificate chain\)") as error:
         auth.refresh()
     assert slept == [] and "secret" not in str(error.value)
+
+
+# -- half a surrogate pair --------------------------------------------------------------------------------------------
+
+def page_of(groups_json: str) -> Callable[[httpx.Request], httpx.Response]:
+    """A server whose /groups is `{"data": [<groups_json>]}` as written (escapes as they are), the rest `ENTITIES`."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        if entity == "groups":
+            return httpx.Response(200, content=f'{{"data": [{groups_json}]}}'.encode())
+        return httpx.Response(200, json={"data": ENTITIES[entity]}) if entity in ENTITIES else httpx.Response(404)
+    return handle
+
+
+GROUP_JSON = '{{"id": "{ident}", "displayName": "{name}", "organisation": {{"id": "su"}}, "startDate": "2026-08-17"}}'
+
+
+@pytest.mark.parametrize(("ident", "name"), [("g0", "7A\\ud800"), ("g0", "7A\\uD83D x"), ("g\\udc00", "7A"),
+                                             ("g0", "\\\\\\ude00"), ("g0", "\\ude00\\ud83d")])
+def test_half_a_surrogate_pair_refuses_the_page_at_its_place(ident: str, name: str) -> None:
+    """Failed on the old code: a high half alone was read as "?" (the name changed unsaid), a low half alone was a
+    UnicodeDecodeError out of the streaming parser: a traceback."""
+    client = httpx.Client(transport=httpx.MockTransport(page_of(GROUP_JSON.format(ident=ident, name=name))),
+                          base_url=BASE)
+    with pytest.raises(SourceError, match=r"^groups, page 1: not JSON by RFC 8259: a string escapes half a UTF-16 "
+                                          r"surrogate pair .* at line 1, column \d+$"):
+        read_and_plan(HttpSource(BASE, client=client), since=None, naive_zone=ZONE)
+
+
+def padded(pad: int, name: str) -> str:
+    """Group g0 named `name`, whose escapes begin at byte `pad` + 51 of the page (an unknown field before it)."""
+    return GROUP_JSON.format(ident="g0", name=name).replace('"displayName"', f'"x": "{"x" * pad}", "displayName"')
+
+
+#: the pads putting a pair's 12 bytes of escapes across the page's first read (`PARSE_CHUNK_BYTES`, 4096) at each byte
+ACROSS = range(4096 - 51 - 13, 4096 - 51 + 1)
+
+
+@pytest.mark.parametrize("pad", ACROSS)
+def test_a_surrogate_pair_escaped_anywhere_on_a_page_is_its_character(pad: int) -> None:
+    """Pins the rule's other side: a pair (an emoji, as `json.dumps` escapes it) split between two reads at any
+    byte, and a backslash escaped before a `u` (text), are read as written."""
+    groups = ",".join([padded(pad, "7A \\ud83d\\ude00"), GROUP_JSON.format(ident="g1", name="\\\\ud800")])
+    names = {c["data"]["unit_id"]: c["data"]["name"] for c in plan_of(page_of(groups)).changes["groups"]}
+    assert names == {"g0": "7A \U0001f600", "g1": "\\ud800"}
+
+
+@pytest.mark.parametrize("pad", ACROSS)
+@pytest.mark.parametrize("name", ["7A \\ud83d\\u0041", "7A \\ud83d", "7A  \\u0041\\ude00"])
+def test_half_a_pair_split_between_two_reads_is_refused_too(pad: int, name: str) -> None:
+    client = httpx.Client(transport=httpx.MockTransport(page_of(padded(pad, name))), base_url=BASE)
+    with pytest.raises(SourceError, match=r"^groups, page 1: not JSON by RFC 8259: a string escapes half"):
+        read_and_plan(HttpSource(BASE, client=client), since=None, naive_zone=ZONE)
+
+
+def test_half_a_pair_in_a_folders_file_or_one_entity_asked_by_id_is_refused(tmp_path: Path) -> None:
+    """Failed on the old code: the folder's file was a UnicodeDecodeError (a traceback); the entity asked by id was
+    read with a string no UTF-8 encoder takes."""
+    (tmp_path / "groups.json").write_text('{"data": [' + GROUP_JSON.format(ident="g\\udc00", name="7A") + "]}")
+    with pytest.raises(SourceError, match=r"^groups, page groups.json: not JSON by RFC 8259: a string escapes half"):
+        FolderSource(tmp_path).read("groups", None, lambda *_: None)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=GROUP_JSON.format(ident="g0", name="7A\\udc00").encode())
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    with pytest.raises(SourceError, match=r"^groups g0: not JSON by RFC 8259: a string escapes half"):
+        HttpSource(BASE, client=client).one("groups", "g0")

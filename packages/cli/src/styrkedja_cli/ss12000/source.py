@@ -160,6 +160,8 @@ def _integer(text: str) -> int:
 def strict_json(body: bytes) -> Any:
     """A page's JSON, by RFC 8259 and nothing more lenient (a byte order mark allowed, as Windows tools write
     it): `LenientJson` naming the rule, or ValueError (RecursionError, UnicodeDecodeError) for what is not JSON."""
+    if b"\\u" in body and _unpaired_surrogate(body, final=True, started=True) is not None:
+        raise LenientJson(UNPAIRED)
     return json.loads(body.decode("utf-8-sig"), object_pairs_hook=_reject_duplicate_keys,
                       parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
 
@@ -1281,6 +1283,39 @@ def _position(reopen: Callable[[], BinaryIO], offset: int) -> str:
     return f"line {line}, column {column}"
 
 
+#: RFC 8259 §8.2: a string escaping half a UTF-16 surrogate pair (`"\\ud800"` alone) is read by each parser its own
+#: way — yajl (the streaming parser) made it "?" (a name silently changed) or bytes no UTF-8 decoder takes (a
+#: traceback), Python's `json` a string no UTF-8 encoder takes — so a page holding one is not JSON here
+UNPAIRED = "a string escapes half a UTF-16 surrogate pair (\\uD800-\\uDFFF alone), which parsers read differently"
+_SURROGATE_ESCAPE = re.compile(rb"(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
+_HIGH = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+_LOW = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+#: the bytes of one read kept for the next: a surrogate pair's escapes (12 bytes) and the backslashes before them
+SURROGATE_CARRY = 32
+
+
+def _unpaired_surrogate(data: bytes, *, final: bool, started: bool) -> int | None:
+    """Where in `data` the first escape of an unpaired surrogate is, or None. `data` is the end of the previous read
+    (`SURROGATE_CARRY` bytes, unless the text `started` with it) and the new one: an escape at the end, whose pair may
+    follow in the next read, waits for it unless this is the `final` read. A backslash doubled is no escape
+    (`"\\\\ud800"` is text)."""
+    for found in _SURROGATE_ESCAPE.finditer(data):
+        if len(found.group(1)) % 2 == 0:
+            continue
+        at = found.end(1) - 1  # the escape's own backslash
+        if int(found.group(2), 16) < 0xDC00:  # a high half: its low half must come next
+            follows = data[found.end():found.end() + 6]
+            if _LOW.fullmatch(follows) or (len(follows) < 6 and not final and b"\\u"[:len(follows)] == follows[:2]):
+                continue
+            return at
+        if at >= 6 and _HIGH.fullmatch(data, at - 6, at):
+            continue
+        if at < 6 and not started:
+            continue  # read with the bytes before it last time
+        return at
+    return None
+
+
 class _CheckedBytes:
     """A folder file or a server's page for the streaming parser: its bytes as they are, less a leading byte order
     mark, each read checked to be UTF-8 (an incremental decoder, so a character split between two reads is
@@ -1294,6 +1329,7 @@ class _CheckedBytes:
         self.file, self.what, self.limit, self.reopen = file, what, limit, reopen
         self.not_utf8 = not_utf8 or (lambda found: f"{what}: " + NOT_UTF8.format(found=found))
         self.size = self.last = 0
+        self.carry = b""  # the end of what was read: an escape split between two reads (`_unpaired_surrogate`)
         self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
         start = file.read(4)
         for mark, name in OTHER_ENCODINGS:
@@ -1320,6 +1356,13 @@ class _CheckedBytes:
             offset = self.skipped + self.size - len(chunk) - pending + error.start
             bad = (error.object[error.start:error.start + 1] or b"?").hex().upper()
             raise SourceError(self.not_utf8(f"byte {bad} at {_position(self.reopen, offset)}")) from None
+        if b"\\u" in chunk or b"\\" in self.carry[-12:]:  # (an escape left waiting for its pair has a backslash)
+            data = self.carry + chunk
+            at = _unpaired_surrogate(data, final=not chunk, started=self.size == len(chunk))
+            if at is not None:
+                offset = self.skipped + self.size - len(data) + at
+                raise SourceError(f"{self.what}: not JSON by RFC 8259: {UNPAIRED} at {_position(self.reopen, offset)}")
+        self.carry = (self.carry + chunk)[-SURROGATE_CARRY:]
         return chunk
 
     def where_parsing_stopped(self) -> str:
