@@ -16,13 +16,18 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
 * half a UTF-16 surrogate pair escaped in a string (`"\\ud800"` alone; RFC 8259 §8.2: parsers differ) was read
   by the streaming parser as "?" (a name changed unsaid) or raised a UnicodeDecodeError (a traceback): now the page
   (or the folder's file, or the entity asked by id) is refused at its line and column. A pair is its character.
+* gzip in several members (a server compressing as it streams) was read to its first member's end; codings listed
+  one after another ("gzip, gzip", "identity, gzip") were refused as unknown: both are read now (at most 3 codings).
 
 The server is an `httpx.MockTransport` handler: no network, no pauses.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import ssl
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -376,3 +381,43 @@ def test_half_a_pair_in_a_folders_file_or_one_entity_asked_by_id_is_refused(tmp_
     client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
     with pytest.raises(SourceError, match=r"^groups g0: not JSON by RFC 8259: a string escapes half"):
         HttpSource(BASE, client=client).one("groups", "g0")
+
+
+# -- content codings --------------------------------------------------------------------------------------------------
+
+def coded(coding: str, code: Callable[[bytes], bytes]) -> Callable[[httpx.Request], httpx.Response]:
+    """A server answering every list whole, its body `code`d and said to be in `coding`, streamed as sent."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        if entity not in ENTITIES:
+            return httpx.Response(404)
+        body = json.dumps({"data": ENTITIES[entity]}).encode()
+        return httpx.Response(200, stream=httpx.ByteStream(code(body)), headers={"content-encoding": coding})
+    return handle
+
+
+def members(body: bytes) -> bytes:
+    """Gzip as a server compressing while it streams writes it: a member per 10 bytes, one after another."""
+    return b"".join(gzip.compress(body[at:at + 10]) for at in range(0, len(body), 10))
+
+
+@pytest.mark.parametrize(("coding", "code"), [
+    ("gzip", members), ("gzip, gzip", lambda body: gzip.compress(gzip.compress(body))),
+    ("identity, gzip", gzip.compress), ("deflate, gzip", lambda body: gzip.compress(zlib.compress(body))),
+])
+def test_gzip_in_several_members_and_codings_one_after_another_are_read_whole(coding: str, code: Any) -> None:
+    """Failed on the old code: of several gzip members only the first was read (the page refused as not JSON, cut
+    short), and a list of codings ("gzip, gzip": a proxy compressing again) was refused as an unknown coding."""
+    the_plan = plan_of(coded(coding, code))
+    assert sorted(c["data"]["unit_id"] for c in the_plan.changes["groups"]) == ["g0", "g1", "g2"]
+    assert memberships(the_plan) == {(f"g{n % 3}", f"p{n}") for n in range(7)}
+
+
+@pytest.mark.parametrize(("coding", "said"), [
+    ("br", r"content-encoding 'br' is not one of gzip, x-gzip, deflate \(the codings asked for: gzip, deflate\)"),
+    ("gzip, gzip, gzip, gzip", "content-encoding of 4 codings, one after another: more than 3"),
+])
+def test_a_coding_not_asked_for_or_too_many_stop_naming_the_page(coding: str, said: str) -> None:
+    client = httpx.Client(transport=httpx.MockTransport(coded(coding, lambda body: body)), base_url=BASE)
+    with pytest.raises(SourceError, match=f"^organisations, page 1: {said}$"):
+        read_and_plan(HttpSource(BASE, client=client), since=None, naive_zone=ZONE)

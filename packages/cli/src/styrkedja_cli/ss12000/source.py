@@ -108,6 +108,42 @@ CODINGS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate"
 ACCEPT_ENCODING = "gzip, deflate"
 
 
+#: content codings undone one after another at most (a proxy that compresses again adds one; more is no server's)
+MAX_CODINGS = 3
+
+
+def _inflated(what: str, coding: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """`chunks` inflated by `coding` (of `CODINGS`), at most `INFLATE_STEP_BYTES` a step. Gzip's members one after
+    another are one body (RFC 1952 §2.2: a server compressing as it streams, or pages compressed apart and joined,
+    sends several; only the first was read, the page cut short); what follows the last is not read."""
+    inflater = zlib.decompressobj(CODINGS[coding])
+    raw_deflate = coding == "deflate"  # servers send deflate with a zlib header or without (RFC 9110 §8.4.1.2)
+    member = coding != "deflate"
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data:
+                if inflater.eof:  # a member ended: another follows if it begins as one (RFC 1952's ID1 ID2)
+                    if not (member and data[:2] in (b"\x1f\x8b", b"\x1f")):
+                        break
+                    inflater = zlib.decompressobj(CODINGS[coding])
+                try:
+                    out = inflater.decompress(data, INFLATE_STEP_BYTES)
+                except zlib.error:
+                    if not raw_deflate:
+                        raise
+                    raw_deflate, inflater = False, zlib.decompressobj(-zlib.MAX_WBITS)
+                    out = inflater.decompress(data, INFLATE_STEP_BYTES)
+                raw_deflate = False
+                yield out
+                data = inflater.unconsumed_tail or (inflater.unused_data if inflater.eof else b"")
+        yield inflater.flush()
+    except zlib.error:
+        raise SourceError(f"{what}: not readable {coding}") from None
+    if not inflater.eof:
+        raise SourceError(f"{what}: not readable {coding} (cut short)")
+
+
 class LenientJson(ValueError):
     """JSON that only a lenient parser reads, and two parsers may read differently: the rule it breaks."""
 
@@ -916,37 +952,25 @@ class HttpSource:
     @staticmethod
     def _decoded(what: str, response: httpx.Response) -> Iterator[bytes]:
         """The body as sent, inflated here (gzip or deflate) at most `INFLATE_STEP_BYTES` at a time, so that its
-        size is checked as it grows (httpx inflates each chunk whole: 200 KB of gzip made 450 MB at once)."""
+        size is checked as it grows (httpx inflates each chunk whole: 200 KB of gzip made 450 MB at once). Codings
+        listed one after another (RFC 9110 §8.4: "gzip, gzip", as a proxy compressing again adds its own) are undone
+        from the last; `identity` is none (RFC 9110 names it for Accept-Encoding alone, servers send it anyway)."""
         if response.is_stream_consumed:  # read whole already (a test's transport answering with bytes)
             yield response.content
             return
-        coding = response.headers.get("content-encoding", "").strip().lower()
-        if coding in ("", "identity"):
-            yield from response.iter_raw()
-            return
-        if coding not in CODINGS:
-            raise SourceError(f"{what}: content-encoding {coding[:40]!r} is not one of {', '.join(CODINGS)}")
-        inflater = zlib.decompressobj(CODINGS[coding])
-        raw_deflate = coding == "deflate"  # servers send deflate with a zlib header or without (RFC 9110 §8.4.1.2)
-        try:
-            for chunk in response.iter_raw():
-                data = chunk
-                while data:
-                    try:
-                        out = inflater.decompress(data, INFLATE_STEP_BYTES)
-                    except zlib.error:
-                        if not raw_deflate:
-                            raise
-                        raw_deflate, inflater = False, zlib.decompressobj(-zlib.MAX_WBITS)
-                        out = inflater.decompress(data, INFLATE_STEP_BYTES)
-                    raw_deflate = False
-                    yield out
-                    data = inflater.unconsumed_tail
-            yield inflater.flush()
-        except zlib.error:
-            raise SourceError(f"{what}: not readable {coding}") from None
-        if not inflater.eof:
-            raise SourceError(f"{what}: not readable {coding} (cut short)")
+        codings = [c for c in (part.strip().lower() for part in response.headers.get("content-encoding", "").split(
+            ",")) if c and c != "identity"]
+        unknown = next((c for c in codings if c not in CODINGS), None)
+        if unknown is not None:
+            raise SourceError(f"{what}: content-encoding {unknown[:40]!r} is not one of {', '.join(CODINGS)} (the "
+                              f"codings asked for: {ACCEPT_ENCODING})")
+        if len(codings) > MAX_CODINGS:
+            raise SourceError(f"{what}: content-encoding of {len(codings)} codings, one after another: more than "
+                              f"{MAX_CODINGS}")
+        chunks: Iterator[bytes] = response.iter_raw()
+        for coding in reversed(codings):
+            chunks = _inflated(what, coding, chunks)
+        yield from chunks
 
     @staticmethod
     def _same_server(link: str, page: httpx.URL) -> str | None:
