@@ -18,6 +18,9 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
   (or the folder's file, or the entity asked by id) is refused at its line and column. A pair is its character.
 * gzip in several members (a server compressing as it streams) was read to its first member's end; codings listed
   one after another ("gzip, gzip", "identity, gzip") were refused as unknown: both are read now (at most 3 codings).
+* what the command printed of what servers said was read as console markup ("[/x]" in a server's error: a
+  MarkupError, a traceback from the stop's own handler) and notes were not redacted (a refused `expand`'s note
+  quoting the server's error printed its civic number): now escaped and redacted, every line.
 
 The server is an `httpx.MockTransport` handler: no network, no pauses.
 """
@@ -34,8 +37,12 @@ from typing import Any
 
 import httpx
 import pytest
+from test_ss12000_real_servers import Reporting
+from typer.testing import CliRunner
 
 from ss12000_fixtures import ACTIVITY, DUTY, HUV, PIN, SU, ZONE
+from styrkedja_cli.main import app
+from styrkedja_cli.ss12000 import command
 from styrkedja_cli.ss12000.command import read_and_plan
 from styrkedja_cli.ss12000.oauth import ClientCredentials, TokenError
 from styrkedja_cli.ss12000.source import FolderSource, HttpSource, SourceError, may_hold_civic_numbers
@@ -421,3 +428,43 @@ def test_a_coding_not_asked_for_or_too_many_stop_naming_the_page(coding: str, sa
     client = httpx.Client(transport=httpx.MockTransport(coded(coding, lambda body: body)), base_url=BASE)
     with pytest.raises(SourceError, match=f"^organisations, page 1: {said}$"):
         read_and_plan(HttpSource(BASE, client=client), since=None, naive_zone=ZONE)
+
+
+# -- what the command prints of what servers say ----------------------------------------------------------------------
+
+def command_run(monkeypatch: pytest.MonkeyPatch, handle: Callable[[httpx.Request], httpx.Response]) -> Any:
+    """`styrkedja import ss12000 --url …` against `handle`, reporting a stub taking everything (`Reporting`)."""
+    real, reporting = httpx.Client, Reporting()
+
+    def route(request: httpx.Request) -> httpx.Response:
+        return reporting.handle(request) if request.url.port == 8104 else handle(request)
+
+    monkeypatch.setattr(httpx, "Client", lambda **kw: real(transport=httpx.MockTransport(route), **kw))
+    monkeypatch.setattr(command.time, "sleep", lambda _: None)
+    return CliRunner().invoke(app, ["import", "ss12000", "--url", BASE, "--token", "t", "--reporting-url",
+                                    "http://127.0.0.1:8104"])
+
+
+def test_a_servers_message_that_looks_like_console_markup_is_printed_as_written(monkeypatch) -> None:
+    """Failed on the old code: "[/red]" in a server's error was a rich MarkupError raised from the handler of the
+    stop itself (a traceback, nothing said); "[link=…]" would have made a hyperlink of the terminal's."""
+    message = "[/red] [bold]x[/] [link=http://evil.test]y"
+    result = command_run(monkeypatch, lambda r: httpx.Response(400, json={"code": "bad", "message": message}))
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1
+    assert f"import stopped: organisations, page 1: HTTP 400 (bad: {message})" in " ".join(result.output.split())
+
+
+def test_a_note_quoting_a_servers_error_never_prints_a_civic_number(monkeypatch) -> None:
+    """Failed on the old code: notes were printed as said, and the one of a refused `expand` quotes the server's
+    error: its personal identity number was printed."""
+    server = PerRequest("token")
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if "expand" in request.url.params:
+            return httpx.Response(400, json={"code": "invalid_parameter", "message": f"not for {PIN}"})
+        return server(request)
+
+    result = command_run(monkeypatch, handle)
+    said = " ".join(result.output.split())
+    assert "persons, page 1: HTTP 400 to expand=groupMemberships (invalid_parameter: not for [REDACTED])" in said
+    assert not contains_personal_identity_number(result.output)
