@@ -21,6 +21,8 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
 * what the command printed of what servers said was read as console markup ("[/x]" in a server's error: a
   MarkupError, a traceback from the stop's own handler) and notes were not redacted (a refused `expand`'s note
   quoting the server's error printed its civic number): now escaped and redacted, every line.
+* a redirect (on the same server) whose Location drops the query lost the page's pageToken ("the server repeated a
+  pageToken") and its `expand`: what the Location leaves out of the request's query goes along.
 
 The server is an `httpx.MockTransport` handler: no network, no pauses.
 """
@@ -468,3 +470,24 @@ def test_a_note_quoting_a_servers_error_never_prints_a_civic_number(monkeypatch)
     said = " ".join(result.output.split())
     assert "persons, page 1: HTTP 400 to expand=groupMemberships (invalid_parameter: not for [REDACTED])" in said
     assert not contains_personal_identity_number(result.output)
+
+
+# -- redirects --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("location", ["/v2{path}", "http://ss12000.test/v2{path}?limit=2"])
+def test_a_redirect_whose_location_drops_the_query_is_asked_with_it(location: str) -> None:
+    """Failed on the old code: the Location was asked as given, without the page's pageToken (the first page again:
+    "groups, page 2: the server repeated a pageToken") and without its `expand`. What the Location names itself
+    (`limit=2`) goes as it says."""
+    server = PerRequest("token", cap=5)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.startswith("/v2/"):
+            return httpx.Response(301, headers={"location": location.format(path=request.url.path)})
+        return server(httpx.Request("GET", request.url.copy_with(path=request.url.path[3:])))
+
+    the_plan = plan_of(handle)
+    assert memberships(the_plan) == {(f"g{n % 3}", f"p{n}") for n in range(7)}
+    persons = [u for u in server.asked if u.path == "/persons"]
+    assert all(u.params.get_list("expand") == ["groupMemberships"] for u in persons)
+    assert {u.params["limit"] for u in persons} == {"5" if location.startswith("/") else "2"}

@@ -766,6 +766,17 @@ class _Idle:
                 f"server; --max-empty-pages if its pages may be empty so long)")
 
 
+def _kept_query(target: str, asked: httpx.URL) -> str:
+    """A redirect's target with what the request asked that its Location leaves out (a base path moved, the query
+    dropped): without it a page's pageToken was lost — the first page again, "the server repeated a pageToken" — and
+    its `expand` and filter too. What the Location names itself goes as it says."""
+    url = httpx.URL(target)
+    missing = [(key, value) for key, value in asked.params.multi_items() if key not in url.params]
+    if not missing:
+        return target
+    return str(url.copy_with(params=httpx.QueryParams([*url.params.multi_items(), *missing])))
+
+
 class Ask(NamedTuple):
     """What a list's page is asked with (`path`, `params`), and what instead when the server refuses what was
     `added` to its own query (`EXPAND_REFUSED`): `instead` (path, params), or None when nothing was added."""
@@ -900,7 +911,7 @@ class HttpSource:
             with self.client.stream("GET", url, params=query, follow_redirects=False, headers=headers) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECTS and location:
-                    url, query = self._redirect(what, response, location), None
+                    url, query = _kept_query(self._redirect(what, response, location), response.request.url), None
                     continue
                 if response.status_code in SOURCE_RETRIED and not last:
                     return response, Body()
