@@ -34,6 +34,7 @@ import json
 import ssl
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -491,3 +492,25 @@ def test_a_redirect_whose_location_drops_the_query_is_asked_with_it(location: st
     persons = [u for u in server.asked if u.path == "/persons"]
     assert all(u.params.get_list("expand") == ["groupMemberships"] for u in persons)
     assert {u.params["limit"] for u in persons} == {"5" if location.startswith("/") else "2"}
+
+
+def test_deleted_entities_paged_by_a_link_without_the_filter_are_asked_with_it() -> None:
+    """Failed on the old code: page 2 was asked by the server's link alone, without `after`: a server paging by
+    offset over what the filter gives answered the offset of its whole list (g0, g1 deleted before `since` — and g4,
+    g5, deleted since, never read: their removals lost)."""
+    deleted = [("g0", "2026-01-01"), ("g1", "2026-01-02"), ("g2", "2026-09-02"), ("g3", "2026-09-03"),
+               ("g4", "2026-09-04"), ("g5", "2026-09-05")]
+    asked: list[httpx.URL] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        after = request.url.params.get("after", "")
+        listed = [ident for ident, day in deleted if day > after[:10]]
+        at = int(request.url.params.get("cursor", "0"))
+        more = {"Link": f'<?cursor={at + 2}>; rel="next"'} if at + 2 < len(listed) else {}
+        return httpx.Response(200, json={"data": {"groups": listed[at:at + 2]}}, headers=more)
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    since = datetime(2026, 9, 1, tzinfo=UTC)
+    assert HttpSource(BASE, client=client).deleted(since) == ["g2", "g3", "g4", "g5"]
+    assert all(u.params["after"] == since.isoformat() for u in asked)

@@ -1248,13 +1248,14 @@ class HttpSource:
         cursors = _Cursors("deletedEntities")
         idle = _Idle("deletedEntities", "/deletedEntities", self.max_empty_pages)
         page = 0
-        self._token_param = "pageToken"
+        self._link_as_given, self._token_param = False, "pageToken"
         while True:
             page += 1
             # as for the lists: `after` is a filter, which the spec does not let go along with a pageToken
-            params: dict[str, Any] | None = (None if link else {self._token_param: token, "limit": self.page_size}
-                                             if token else {"after": since.isoformat(), "limit": self.page_size})
-            answer = self._answer("deletedEntities", page, link or "/deletedEntities", params)
+            # a next link lacking it gets the filter too (`same_query`): the server's own link may be its cursor alone
+            ask = same_query("/deletedEntities", {"after": since.isoformat(), "limit": self.page_size}, {},
+                             token=token, link=link, as_given=self._link_as_given, token_param=self._token_param)
+            answer = self._answer("deletedEntities", page, ask.path, ask.params, ask)
             assert answer is not None  # deletedEntities is no optional entity: any answer but 200 stopped
             listing = _DeletedIds(f"page {page}")
             elsewhere: dict[str, str] = {}
