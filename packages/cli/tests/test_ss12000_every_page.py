@@ -10,7 +10,8 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
   added is asked the link as it gave it.
 * a page naming its next page in the body by a name not read (`page_token`, `cursor`, `next_cursor`, `hasMore`, …)
   was read as the list's last: the rest was lost unsaid. A page token in snake case is followed (and asked back as
-  `page_token`); any other such key with a value stops the import naming the entity, the page and the key.
+  `page_token`); any other such key with a value stops the import naming the entity, the page and the key. So does
+  a header of a server's own (`X-Next-Page-Token`, `X-Continuation`, `X-Has-More`) when no next page is read.
 * a TLS failure (a certificate not trusted, a port speaking plain HTTP) was asked again six times as a network's
   passing fault, then said as "ConnectError": now said as what it is, at once, with how to trust an own CA.
 * half a UTF-16 surrogate pair escaped in a string (`"\\ud800"` alone; RFC 8259 §8.2: parsers differ) was read
@@ -514,3 +515,22 @@ def test_deleted_entities_paged_by_a_link_without_the_filter_are_asked_with_it()
     since = datetime(2026, 9, 1, tzinfo=UTC)
     assert HttpSource(BASE, client=client).deleted(since) == ["g2", "g3", "g4", "g5"]
     assert all(u.params["after"] == since.isoformat() for u in asked)
+
+
+@pytest.mark.parametrize("header", ["X-Next-Page-Token", "X-Continuation", "x-ms-continuation", "X-Cursor",
+                                    "X-Has-More", "Next-Page"])
+def test_a_header_saying_a_next_page_follows_by_a_name_not_read_stops_the_import(header: str) -> None:
+    """Failed on the old code: a server paging by a header of its own had its first page read as the whole list (2 of
+    3 groups), the rest lost unsaid. A header saying no page follows ("false", "") ends the list as before."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        if entity not in ENTITIES:
+            return httpx.Response(404)
+        more = len(ENTITIES[entity]) > 2
+        return httpx.Response(200, json={"data": ENTITIES[entity][:2]},
+                              headers={header: "true" if more else "false"})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    with pytest.raises(SourceError, match=rf"^groups, page 1: no pageToken, but the header '{header.lower()}' may "
+                                          r"say that a next page follows"):
+        read_and_plan(HttpSource(BASE, client=client), since=None, naive_zone=ZONE)

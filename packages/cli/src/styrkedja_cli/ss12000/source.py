@@ -720,6 +720,24 @@ def may_page_on(prefix: str) -> bool:
     return any(word in name for word in MAY_PAGE_ON)
 
 
+#: what a response header's name holds (case and `-` aside) when it may carry a next page's cursor or say one follows
+#: (`X-Next-Page-Token`, `X-Continuation`, `X-Cursor`, `X-Has-More`): the importer follows a `Link` header alone
+PAGING_HEADER_WORDS = ("pagetoken", "nextpage", "cursor", "continuation", "hasmore")
+#: a header's values that say no page follows
+NO_MORE = frozenset({"", "false", "0", "null", "none", "no"})
+
+
+def _no_next_in_headers(what: str, response: httpx.Response) -> None:
+    """Stops the import when a page without a next page the importer reads has a header that may name one: read as
+    the list's last, the rest of it was lost unsaid (and a full run removed it from the directory)."""
+    for name, value in response.headers.items():
+        if any(word in re.sub(r"[^a-z]", "", name.lower()) for word in PAGING_HEADER_WORDS) \
+                and value.strip().lower() not in NO_MORE:
+            raise SourceError(f"{what}: no pageToken, but the header {one_line(name[:60])!r} may say that a next "
+                              "page follows, in a way the importer does not read (SS 12000 pages by pageToken, or a "
+                              "Link header): stopped rather than take this page as the list's last; nothing imported")
+
+
 class _Cursors:
     """The page tokens (or next links) of one entity seen so far, as digests: a repeat is a loop."""
 
@@ -1151,6 +1169,8 @@ class HttpSource:
             return found, token[-1]
         if elsewhere and self._next_link is None:
             return found, self._next_in_body(entity, page, answer[0], elsewhere)
+        if self._next_link is None:
+            _no_next_in_headers(f"{entity}, page {page}", answer[0])
         return found, None
 
     def _next_in_body(self, entity: str, page: int, response: httpx.Response, elsewhere: dict[str, str]
@@ -1266,6 +1286,8 @@ class HttpSource:
                 answer[1].close()
             if not token and elsewhere and self._next_link is None:
                 token = self._next_in_body("deletedEntities", page, answer[0], elsewhere)
+            if not token and self._next_link is None:
+                _no_next_in_headers(f"deletedEntities, page {page}", answer[0])
             ids += found
             link = None if token else self._next_link
             cursor = token or link
