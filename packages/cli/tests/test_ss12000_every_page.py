@@ -22,6 +22,8 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
 * what the command printed of what servers said was read as console markup ("[/x]" in a server's error: a
   MarkupError, a traceback from the stop's own handler) and notes were not redacted (a refused `expand`'s note
   quoting the server's error printed its civic number): now escaped and redacted, every line.
+* a 200 with an empty body, or with a page of HTML or XML, was "not JSON … line 1, column 1: Expecting value":
+  now said as what it is.
 * a redirect (on the same server) whose Location drops the query lost the page's pageToken ("the server repeated a
   pageToken") and its `expand`: what the Location leaves out of the request's query goes along.
 
@@ -534,3 +536,24 @@ def test_a_header_saying_a_next_page_follows_by_a_name_not_read_stops_the_import
     with pytest.raises(SourceError, match=rf"^groups, page 1: no pageToken, but the header '{header.lower()}' may "
                                           r"say that a next page follows"):
         read_and_plan(HttpSource(BASE, client=client), since=None, naive_zone=ZONE)
+
+
+# -- a 200 that is no page --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "kind", "said"), [
+    (b"", "application/json", r"HTTP 200 with an empty body, which is no page \(an empty list is \{\"data\": \[\]\}, "
+                              r"or a 204\)$"),
+    (b" \r\n", None, r"HTTP 200 with an empty body"),
+    (b"<?xml version='1.0'?><error>busy</error>", "application/xml",
+     r"not JSON \(content-type application/xml\) at line 1, column 1: Expecting value; a page of HTML or XML"),
+    (b"Sign in to continue", "text/html; charset=utf-8", r"not JSON .* a page of HTML or XML \(a proxy's, a login's "
+                                                          r"or a portal's: is --url the API's base\?\)$"),
+])
+def test_a_200_that_is_empty_or_a_page_of_markup_says_what_it_is(body: bytes, kind: str | None, said: str) -> None:
+    """Failed on the old code: each was "not JSON … at line 1, column 1: Expecting value", which told an empty
+    answer from a proxy's login page by nothing."""
+    headers = {"content-type": kind} if kind else {}
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=body, headers=headers)),
+                          base_url=BASE)
+    with pytest.raises(SourceError, match=f"^organisations, page 1: {said}"):
+        HttpSource(BASE, client=client).read("organisations", None, lambda *_: None)

@@ -1221,9 +1221,16 @@ class HttpSource:
                 raise SourceError(f"{what}: HTTP 200 with an error instead of the page{said}") from None
             raise
         except ijson.JSONError:
+            start = body.small().lstrip(codecs.BOM_UTF8).strip()
+            if not start:  # "line 1, column 1: Expecting value" said nothing of a body with nothing in it
+                raise SourceError(f"{what}: HTTP 200 with an empty body, which is no page (an empty list is "
+                                  "{\"data\": []}, or a 204)") from None
+            markup = start[:1] == b"<" or "html" in response.headers.get("content-type", "").lower()
+            hint = "; a page of HTML or XML (a proxy's, a login's or a portal's: is --url the API's base?)" \
+                if markup else ""
             if checked is None:
-                raise SourceError(f"{what}: {unreadable}") from None
-            raise SourceError(_json_fault(what, unreadable, body.size, body.whole, checked)) from None
+                raise SourceError(f"{what}: {unreadable}{hint}") from None
+            raise SourceError(_json_fault(what, unreadable, body.size, body.whole, checked) + hint) from None
 
     def one(self, entity: str, ident: str) -> Any | None:
         """One entity by id (`/<entity>/{id}`), or None when the server does not have it: a 404, or a 204 (No
