@@ -24,6 +24,8 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
   quoting the server's error printed its civic number): now escaped and redacted, every line.
 * a 200 with an empty body, or with a page of HTML or XML, was "not JSON … line 1, column 1: Expecting value":
   now said as what it is.
+* a date-time whose day in Stockholm lies beyond the calendar (.NET's DateTime.MaxValue, "9999-12-31T23:59:59.9999999Z",
+  its "no end") was an OverflowError out of the model: a traceback.
 * a redirect (on the same server) whose Location drops the query lost the page's pageToken ("the server repeated a
   pageToken") and its `expand`: what the Location leaves out of the request's query goes along.
 
@@ -557,3 +559,21 @@ def test_a_200_that_is_empty_or_a_page_of_markup_says_what_it_is(body: bytes, ki
                           base_url=BASE)
     with pytest.raises(SourceError, match=f"^organisations, page 1: {said}"):
         HttpSource(BASE, client=client).read("organisations", None, lambda *_: None)
+
+
+# -- dates at the calendar's ends -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("end", ["9999-12-31T23:59:59.9999999Z", "9999-12-31T23:00:00-05:00",
+                                 "0001-01-01T00:00:00+01:00"])
+def test_a_date_time_whose_day_in_stockholm_is_beyond_the_calendar_is_no_traceback(end: str) -> None:
+    """Failed on the old code: an OverflowError out of the model's validation (a traceback): .NET's DateTime.MaxValue,
+    as .NET servers write "no end", is 10000-01-01 in Stockholm."""
+    groups = [{**BARE_GROUPS[0], "endDate": end}]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        items = groups if entity == "groups" else ENTITIES.get(entity)
+        return httpx.Response(200, json={"data": items}) if items is not None else httpx.Response(404)
+
+    the_plan = plan_of(handle)
+    assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == ["g0"]

@@ -127,7 +127,13 @@ def source_date(value: str, field: str = "") -> date:
     counted = DATE_TIMES_READ.get()
     if counted is not None:
         counted[field] += 1
-    return (moment.astimezone(SCHOOL_ZONE) if moment.tzinfo is not None else moment).date()
+    try:
+        return (moment.astimezone(SCHOOL_ZONE) if moment.tzinfo is not None else moment).date()
+    except OverflowError:
+        # its day in Stockholm is beyond the calendar's ends (.NET's DateTime.MaxValue, "9999-12-31T23:59:59.9999999Z",
+        # a "no end" as .NET servers write it, is 10000-01-01 there): the calendar's end, or its start (an
+        # OverflowError is no ValueError: it went through pydantic as a traceback)
+        return date.max if moment.year == date.max.year else date.min
 
 
 def _offset(offset: str | None) -> str:
