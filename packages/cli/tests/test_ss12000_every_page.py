@@ -25,7 +25,9 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
 * a 200 with an empty body, or with a page of HTML or XML, was "not JSON … line 1, column 1: Expecting value":
   now said as what it is.
 * a date-time whose day in Stockholm lies beyond the calendar (.NET's DateTime.MaxValue, "9999-12-31T23:59:59.9999999Z",
-  its "no end") was an OverflowError out of the model: a traceback.
+  its "no end") was an OverflowError out of the model: a traceback. And an end date after the directory's last day
+  (2199-12-31; 9999-12-31 is many systems' "no end") refused every membership and duty that "never ends": it is no
+  end now, counted per field and said.
 * a redirect (on the same server) whose Location drops the query lost the page's pageToken ("the server repeated a
   pageToken") and its `expand`: what the Location leaves out of the request's query goes along.
 
@@ -577,3 +579,28 @@ def test_a_date_time_whose_day_in_stockholm_is_beyond_the_calendar_is_no_traceba
 
     the_plan = plan_of(handle)
     assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == ["g0"]
+
+
+def test_an_end_date_after_the_directorys_last_day_is_no_end_and_said() -> None:
+    """Failed on the old code: 9999-12-31, what many systems write for "no end", refused every membership of such a
+    group and such a duty (the directory takes dates up to 2199-12-31), and with the duty its teaching."""
+    group = {**BARE_GROUPS[0], "endDate": "9999-12-31", "groupMemberships": [
+        {"person": {"id": "p0"}, "startDate": "2026-08-17"},
+        {"person": {"id": "p1"}, "startDate": "2026-08-17", "endDate": "2999-12-31T00:00:00Z"},
+        {"person": {"id": "p2"}, "startDate": "2026-08-17", "endDate": "2199-12-31"}]}
+    served = {**ENTITIES, "groups": [group], "persons": [], "activities": [{**ACTIVITY, "groups": [{"id": "g0"}]}],
+              "duties": [{**DUTY, "endDate": "9999-12-31T23:59:59.9999999Z"}]}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        return httpx.Response(200, json={"data": served[entity]}) if entity in served else httpx.Response(404)
+
+    the_plan = plan_of(handle)
+    assert not the_plan.refused
+    ends = {c["data"]["student_id"]: c["data"]["end_date"] for c in the_plan.changes["memberships"]}
+    assert ends == {"p0": None, "p1": None, "p2": "2199-12-31"}
+    assert [c["data"]["end_date"] for c in the_plan.changes["duties"]] == [None]
+    assert len(the_plan.changes["activities"]) == 1
+    assert the_plan.far_ends == {"Duty.endDate": 1, "Group.endDate": 1, "Membership.endDate": 1}
+    assert "Group.endDate: 1 end dates after 2199-12-31 (a system's \"no end\", such as 9999-12-31), read as no end" \
+        in command._said(the_plan, [])

@@ -104,6 +104,12 @@ _FULL_DATE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})([Zz]|[+-][0-9]{2}:[0-9]{
 # offset also as ISO 8601's basic "+0200" or hours alone "+02" (Java's SimpleDateFormat `Z` writes "+0200")
 _DATE_TIME = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}):([0-9]{2})(\.[0-9]+)?"
                         r"([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?$")
+#: the directory's last day (its contracts take dates of the years 1900–2199): an end date after it is read as no end,
+#: as it is what systems write for "no end" (9999-12-31, .NET's DateTime.MaxValue, 2999-12-31) — refused, it cost
+#: every membership of a group (or a teacher's duty, and with it the teaching) that "never ends" its place
+LAST_DAY = date(2199, 12, 31)
+#: per model and field ("Group.endDate"), how many end dates after `LAST_DAY` were read as no end (said); None: not counted
+FAR_ENDS_READ: ContextVar[Counter[str] | None] = ContextVar("far_ends_read", default=None)
 #: per field name, how many dates this import read from a date-time (said by the command); None: not counted
 DATE_TIMES_READ: ContextVar[Counter[str] | None] = ContextVar("date_times_read", default=None)
 
@@ -178,7 +184,13 @@ class Model(BaseModel):
             raise ValueError(DIGITS_FOR_DATE)  # "20260817" (ISO 8601's basic form) or seconds since 1970: not said
         if info.field_name in _dates(cls) and isinstance(value, str):
             field = cls.model_fields[info.field_name]
-            return source_date(value, field.alias or info.field_name)
+            day = source_date(value, field.alias or info.field_name)
+            if info.field_name == "end_date" and day > LAST_DAY:
+                counted = FAR_ENDS_READ.get()
+                if counted is not None:
+                    counted[f"{cls.__name__}.{field.alias or info.field_name}"] += 1
+                return None  # a system's "no end" (9999-12-31): no end the directory could tell from it
+            return day
         if info.field_name in _integers(cls):
             return _integer(value)
         if info.field_name in _booleans(cls) and not isinstance(value, bool):
