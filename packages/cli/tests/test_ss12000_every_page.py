@@ -22,6 +22,8 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
 * what the command printed of what servers said was read as console markup ("[/x]" in a server's error: a
   MarkupError, a traceback from the stop's own handler) and notes were not redacted (a refused `expand`'s note
   quoting the server's error printed its civic number): now escaped and redacted, every line.
+* a `Link` header's next link with other relation types beside it (`rel="next last"`), or `rel`/`next` in another
+  case, was no next link (httpx keys links by `rel` whole and exact): the first page was the whole list.
 * a 200 with an empty body, or with a page of HTML or XML, was "not JSON … line 1, column 1: Expecting value":
   now said as what it is.
 * a date-time whose day in Stockholm lies beyond the calendar (.NET's DateTime.MaxValue, "9999-12-31T23:59:59.9999999Z",
@@ -604,3 +606,20 @@ def test_an_end_date_after_the_directorys_last_day_is_no_end_and_said() -> None:
     assert the_plan.far_ends == {"Duty.endDate": 1, "Group.endDate": 1, "Membership.endDate": 1}
     assert "Group.endDate: 1 end dates after 2199-12-31 (a system's \"no end\", such as 9999-12-31), read as no end" \
         in command._said(the_plan, [])
+
+
+@pytest.mark.parametrize("rel", ['rel="next last"', 'rel="Next"', 'REL="next"', 'rel=next', 'rel="prefetch next"'])
+def test_a_link_headers_next_in_any_spelling_rfc_8288_allows_is_followed(rel: str) -> None:
+    """Failed on the old code (but `rel=next`): httpx keys a Link header's links by their `rel` whole and exact, so
+    `rel="next last"`, `rel="Next"` or `REL="next"` named no next page: the first page was taken as the whole list."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        if entity not in ENTITIES:
+            return httpx.Response(404)
+        at = int(request.url.params.get("cursor", "0"))
+        more = {"Link": f"</{entity}?cursor={at + 2}>; {rel}"} if at + 2 < len(ENTITIES[entity]) else {}
+        return httpx.Response(200, json={"data": ENTITIES[entity][at:at + 2]}, headers=more)
+
+    the_plan = plan_of(handle)
+    assert sorted(c["data"]["unit_id"] for c in the_plan.changes["groups"]) == ["g0", "g1", "g2"]
+    assert memberships(the_plan) == {(f"g{n % 3}", f"p{n}") for n in range(7)}

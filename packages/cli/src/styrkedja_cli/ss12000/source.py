@@ -784,6 +784,18 @@ class _Idle:
                 f"server; --max-empty-pages if its pages may be empty so long)")
 
 
+def next_link(response: httpx.Response) -> str | None:
+    """The target of the `Link` header's link whose relation types hold "next" (RFC 8288 §3.3: a space-separated list,
+    compared case-insensitively; the parameter's name is case-insensitive too, §3.4). httpx keys its links by the `rel`
+    value whole and exact: `rel="next last"`, `rel="Next"` or `REL="next"` were no next link, and the first page was
+    read as the whole list, the rest lost unsaid."""
+    for link in response.links.values():
+        rel = next((value for key, value in link.items() if key.lower() == "rel"), "")
+        if "next" in rel.casefold().split() and link.get("url"):
+            return link["url"]
+    return None
+
+
 def _kept_query(target: str, asked: httpx.URL) -> str:
     """A redirect's target with what the request asked that its Location leaves out (a base path moved, the query
     dropped): without it a page's pageToken was lost — the first page again, "the server repeated a pageToken" — and
@@ -1041,7 +1053,7 @@ class HttpSource:
             # "nothing here": some servers' answer to a list with no items (or none after a token); no body, so no
             # pageToken — the entity ends here, as after an empty last page (a next link, if any, is followed)
             self._note(f"{what}: HTTP 204 No Content, read as an empty page")
-            link = response.links.get("next", {}).get("url")
+            link = next_link(response)
             self._next_link = self._same_server(link, response.url) if link else None
             return response, Body.of(b'{"data": []}')
 
@@ -1065,7 +1077,7 @@ class HttpSource:
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
                 hint = " without a Location to follow"
             raise SourceError(f"{what}: HTTP {response.status_code}{refused_said(response, small)}{hint}")
-        link = response.links.get("next", {}).get("url")
+        link = next_link(response)
         self._next_link = self._same_server(link, response.url) if link else None
         if link and self._next_link is None:
             try:
