@@ -180,8 +180,9 @@ def test_a_server_refusing_expand_beside_its_page_token_is_asked_with_the_token_
     assert memberships(the_plan) == {(f"g{n % 3}", f"p{n}") for n in range(7)}
     refused = [u for u in server.asked if u.path == "/persons" and "expand" in u.params and "pageToken" in u.params]
     assert len(refused) == 1  # page 2 alone: pages 3 and 4 were asked with the token alone
-    assert said == ["persons, page 2: HTTP 400 to expand=groupMemberships (invalid_parameter: only limit with "
-                    "pageToken): asked again without it (what persons would state of their groups is not read)"]
+    assert said == ["persons, page 2: HTTP 400 to expand=groupMemberships beside the pageToken (invalid_parameter: "
+                    "only limit with pageToken): asked with the token alone from now on (it carries the first page's "
+                    "expand)"]
 
 
 class LinkAsGiven(PerRequest):

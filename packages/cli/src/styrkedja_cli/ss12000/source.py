@@ -1036,7 +1036,12 @@ class HttpSource:
         if ask is not None and ask.instead is not None and response.status_code in EXPAND_REFUSED:
             if not ask.on_link:
                 self._expand_refused = True
-                if not quiet:
+                beside_token = any(key in (params or {}) for key in ("pageToken", "page_token"))
+                if beside_token:  # the first page's expansion was taken: its token carries it, as it does a filter
+                    self._note(f"{what}: HTTP {response.status_code} to expand={(params or {}).get('expand')} beside "
+                               f"the pageToken{server_said(body.small())}: asked with the token alone from now on (it "
+                               "carries the first page's expand)")
+                elif not quiet:
                     self._note(f"{what}: HTTP {response.status_code} to expand={(params or {}).get('expand')}"
                                f"{server_said(body.small())}: asked again without it (what persons would state of "
                                "their groups is not read)")
