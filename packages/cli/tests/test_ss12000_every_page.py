@@ -14,6 +14,8 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
   a header of a server's own (`X-Next-Page-Token`, `X-Continuation`, `X-Has-More`) when no next page is read.
 * a TLS failure (a certificate not trusted, a port speaking plain HTTP) was asked again six times as a network's
   passing fault, then said as "ConnectError": now said as what it is, at once, with how to trust an own CA.
+* an access_token from --token-url that no header takes ("tök": a UnicodeEncodeError, a traceback; a line end) is
+  refused naming the rule, never quoted.
 * half a UTF-16 surrogate pair escaped in a string (`"\\ud800"` alone; RFC 8259 §8.2: parsers differ) was read
   by the streaming parser as "?" (a name changed unsaid) or raised a UnicodeDecodeError (a traceback): now the page
   (or the folder's file, or the entity asked by id) is refused at its line and column. A pair is its character.
@@ -624,3 +626,17 @@ def test_a_link_headers_next_in_any_spelling_rfc_8288_allows_is_followed(rel: st
     the_plan = plan_of(handle)
     assert sorted(c["data"]["unit_id"] for c in the_plan.changes["groups"]) == ["g0", "g1", "g2"]
     assert memberships(the_plan) == {(f"g{n % 3}", f"p{n}") for n in range(7)}
+
+
+@pytest.mark.parametrize("token", ["t\u00f6k", "abc\r\nX-Injected: 1", "tok en"])
+def test_an_issued_token_no_header_takes_stops_naming_the_rule_never_the_token(token: str) -> None:
+    """Failed on the old code: "tök" was a UnicodeEncodeError out of httpx (a traceback); a line end went into the
+    Authorization header as it is (another header begun, or the request refused by the HTTP library)."""
+    issuer = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json={
+        "access_token": token, "token_type": "Bearer", "expires_in": 3600})))
+    auth = ClientCredentials("https://idp.test/token", "client", "secret", client=issuer)
+    client = httpx.Client(transport=httpx.MockTransport(PerRequest("token")), base_url=BASE)
+    with pytest.raises(SourceError, match=r"^organisations, page 1: token endpoint: the access_token holds a "
+                                          r"character no HTTP header takes") as error:
+        HttpSource(BASE, client=client, auth=auth).read("organisations", None, lambda *_: None)
+    assert token not in str(error.value) and "secret" not in str(error.value)

@@ -61,6 +61,11 @@ class ClientCredentials:
         token, kind, lifetime = body.get("access_token"), body.get("token_type", "Bearer"), body.get("expires_in")
         if not isinstance(token, str) or not token or not isinstance(kind, str) or kind.casefold() != "bearer":
             raise TokenError("token endpoint: the answer holds no bearer access_token")
+        if not all("!" <= c <= "~" for c in token):
+            # a bearer token goes in a header (RFC 6750 §2.1: b64token, visible ASCII): a letter beyond ASCII was a
+            # UnicodeEncodeError out of httpx (a traceback), a line end would have begun another header; never quoted
+            raise TokenError("token endpoint: the access_token holds a character no HTTP header takes (a bearer token "
+                             "is visible ASCII, RFC 6750 §2.1): not used")
         self._token = token
         # expires_in is RECOMMENDED, a number of seconds (some endpoints write it as text)
         seconds = _seconds(lifetime)
