@@ -32,6 +32,8 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
   its "no end") was an OverflowError out of the model: a traceback. And an end date after the directory's last day
   (2199-12-31; 9999-12-31 is many systems' "no end") refused every membership and duty that "never ends": it is no
   end now, counted per field and said.
+* a 400 or 422 to a page asked with `limit` says the limit and --page-size (a server may refuse a page larger than its
+  own largest rather than answer fewer items).
 * a redirect (on the same server) whose Location drops the query lost the page's pageToken ("the server repeated a
   pageToken") and its `expand`: what the Location leaves out of the request's query goes along.
 
@@ -640,3 +642,18 @@ def test_an_issued_token_no_header_takes_stops_naming_the_rule_never_the_token(t
                                           r"character no HTTP header takes") as error:
         HttpSource(BASE, client=client, auth=auth).read("organisations", None, lambda *_: None)
     assert token not in str(error.value) and "secret" not in str(error.value)
+
+
+def test_a_400_to_a_page_asked_with_a_limit_says_the_limit_and_the_flag() -> None:
+    """Failed on the old code: "HTTP 400 (invalid_parameter: …)" alone, when the server refuses a larger page than
+    its own largest rather than answer fewer items (the specification lets it answer fewer)."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        if int(request.url.params.get("limit", "0")) > 50:
+            return httpx.Response(400, json={"code": "invalid_parameter", "message": "bad request"})
+        return httpx.Response(200, json={"data": []})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    with pytest.raises(SourceError, match=r"^organisations, page 1: HTTP 400 \(invalid_parameter: bad request\); the "
+                                          r"page was asked with limit=100: a server whose largest page is smaller may "
+                                          r"refuse it \(--page-size\)$"):
+        HttpSource(BASE, client=client).read("organisations", None, lambda *_: None)

@@ -1081,6 +1081,10 @@ class HttpSource:
                         "later)")
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
                 hint = " without a Location to follow"
+            elif response.status_code in (400, 422) and "limit" in response.request.url.params:
+                # a server whose largest page is smaller may refuse a larger `limit` rather than give fewer items
+                hint = (f"; the page was asked with limit={response.request.url.params['limit'][:12]}: a server whose "
+                        "largest page is smaller may refuse it (--page-size)")
             raise SourceError(f"{what}: HTTP {response.status_code}{refused_said(response, small)}{hint}")
         link = next_link(response)
         self._next_link = self._same_server(link, response.url) if link else None
