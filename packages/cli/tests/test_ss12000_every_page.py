@@ -12,6 +12,8 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
   was read as the list's last: the rest was lost unsaid. A page token in snake case is followed (and asked back as
   `page_token`); any other such key with a value stops the import naming the entity, the page and the key. So does
   a header of a server's own (`X-Next-Page-Token`, `X-Continuation`, `X-Has-More`) when no next page is read.
+* a list whose pages held fewer items than the server says it holds (`X-Total-Count`, `totalCount`, `@odata.count`)
+  was read as whole: it stops, naming what the server said and what the pages held.
 * a TLS failure (a certificate not trusted, a port speaking plain HTTP) was asked again six times as a network's
   passing fault, then said as "ConnectError": now said as what it is, at once, with how to trust an own CA.
 * an access_token from --token-url that no header takes ("tök": a UnicodeEncodeError, a traceback; a line end) is
@@ -657,3 +659,46 @@ def test_a_400_to_a_page_asked_with_a_limit_says_the_limit_and_the_flag() -> Non
                                           r"page was asked with limit=100: a server whose largest page is smaller may "
                                           r"refuse it \(--page-size\)$"):
         HttpSource(BASE, client=client).read("organisations", None, lambda *_: None)
+
+
+# -- a list's size stated by the server -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("where", "said"), [("header", "its header x-total-count"),
+                                             ("@odata.count", "'@odata.count' in the body"),
+                                             ("meta.totalCount", "'meta.totalCount' in the body")])
+def test_a_list_whose_pages_held_fewer_items_than_the_server_says_it_holds_stops(where: str, said: str) -> None:
+    """Failed on the old code: a server paging in a way the importer does not read (here by a `page` number it never
+    names) had its first page read as the whole list, though it said the list holds more."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        if entity not in ENTITIES:
+            return httpx.Response(404)
+        total = len(ENTITIES[entity])
+        body: dict[str, Any] = {"data": ENTITIES[entity][:2]}
+        if where == "@odata.count":
+            body[where] = total
+        elif where == "meta.totalCount":
+            body["meta"] = {"totalCount": total}
+        return httpx.Response(200, json=body, headers={"X-Total-Count": str(total)} if where == "header" else {})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    with pytest.raises(SourceError, match=rf"^groups, page 1: the server says the list holds 3 items \({said}\), and "
+                                          r"its pages held 2: pages the importer does not follow, or the list changed "
+                                          r"while it was read; nothing imported$"):
+        read_and_plan(HttpSource(BASE, client=client), since=None, naive_zone=ZONE)
+
+
+def test_a_stated_size_the_pages_hold_or_exceed_is_read_as_before() -> None:
+    """Pins the rule's other side: pages holding what the server says (or more: an item pushed onto the next page
+    and read twice) are the list."""
+    server = PerRequest("token")
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        answer = server(request)
+        entity = request.url.path.strip("/")
+        if entity not in ENTITIES:
+            return answer
+        body = {**answer.json(), "totalCount": len(ENTITIES[entity]) - (1 if entity == "persons" else 0)}
+        return httpx.Response(200, json=body, headers={"X-Total-Count": str(len(ENTITIES[entity]))})
+
+    assert memberships(plan_of(handle)) == {(f"g{n % 3}", f"p{n}") for n in range(7)}

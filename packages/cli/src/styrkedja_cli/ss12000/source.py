@@ -738,6 +738,30 @@ def _no_next_in_headers(what: str, response: httpx.Response) -> None:
                               "Link header): stopped rather than take this page as the list's last; nothing imported")
 
 
+#: where a page states how many items its whole list holds (a header, or its body as other APIs do): a list whose
+#: pages held fewer ended without the rest — paged in a way the importer does not read (or changed while read) — and a
+#: full run would have removed what was not read
+TOTAL_HEADERS = ("x-total-count",)
+BODY_TOTALS = frozenset({"totalCount", "total_count", "totalItems", "@odata.count", "meta.totalCount",
+                         "meta.total_count", "meta.totalItems"})
+TOTAL_MARK = "#"  # an `elsewhere` key of a total (no next page's name begins so)
+
+
+def _stated_total(response: httpx.Response, elsewhere: dict[str, str]) -> tuple[int, str] | None:
+    """The list's size the page states (`TOTAL_HEADERS`, `BODY_TOTALS`), and where; the body's totals taken out of
+    `elsewhere` (what is left there is a next page's name)."""
+    found: tuple[int, str] | None = None
+    for key in [key for key in elsewhere if key.startswith(TOTAL_MARK)]:
+        value = elsewhere.pop(key)
+        if found is None and value.isdigit() and len(value) < 16:
+            found = (int(value), f"'{key[len(TOTAL_MARK):]}' in the body")
+    for name in TOTAL_HEADERS:
+        value = response.headers.get(name, "").strip()
+        if found is None and value.isascii() and value.isdigit() and len(value) < 16:
+            found = (int(value), f"its header {name}")
+    return found
+
+
 class _Cursors:
     """The page tokens (or next links) of one entity seen so far, as digests: a repeat is a loop."""
 
@@ -867,6 +891,7 @@ class HttpSource:
         self._next_link: str | None = None
         self._expand_refused = self._link_as_given = False  # what the server refused of a page's query (`read`)
         self._token_param = "pageToken"  # the query parameter a token goes back in (`SNAKE_TOKENS`)
+        self._total: tuple[int, str] | None = None  # the list's size a page states, and where (`_stated_total`)
         self._charsets_said: set[str] = set()
         self._paged_elsewhere: set[str] = set()  # entities paged by a next page in the body (`BODY_NEXT`), said
         self.shared = Shared()  # the values the import's items hold alike, held once
@@ -1148,11 +1173,13 @@ class HttpSource:
                                  **({"meta.modified.after": since.isoformat()} if since is not None else {})}
         expanding: dict[str, Any] = {"expand": expand} if expand else {}
         self._link_as_given, self._token_param = False, "pageToken"
+        served, total = 0, None  # items the pages held (a repeat too), and the list's size the server last stated
         while True:
             page += 1
             ask = same_query(f"/{entity}", query, expanding, token=token, link=link, as_given=self._link_as_given,
                              token_param=self._token_param)
             self._expand_refused = False
+            self._total = None
             items, token = self._page(entity, page, self._answer(entity, page, ask.path, ask.params, ask,
                                                                  quiet=expand_quietly))
             if self._expand_refused:
@@ -1160,9 +1187,16 @@ class HttpSource:
             link = None if token else self._next_link
             new = once.new(f"page {page}", items)
             out += new
+            served += len(items)
+            total = self._total or total
             progress(entity, len(out))
             cursor = token or link
             if not cursor or cursors.ended(page, cursor, is_token=bool(token), empty=not items):
+                if total is not None and served < total[0]:
+                    raise SourceError(
+                        f"{entity}, page {page}: the server says the list holds {total[0]} items ({total[1]}), and "
+                        f"its pages held {served}: pages the importer does not follow, or the list changed while it "
+                        "was read; nothing imported")
                 return out
             idle.step(page, len(new))
             if page >= self.max_pages:
@@ -1186,6 +1220,7 @@ class HttpSource:
                                  elsewhere=elsewhere)
         finally:
             answer[1].close()
+        self._total = _stated_total(answer[0], elsewhere)
         if token and token[-1]:
             return found, token[-1]
         if elsewhere and self._next_link is None:
@@ -1312,6 +1347,7 @@ class HttpSource:
                                             elsewhere=elsewhere)
             finally:
                 answer[1].close()
+            _stated_total(answer[0], elsewhere)  # (not compared: a page's kinds not read are not counted here)
             if not token and elsewhere and self._next_link is None:
                 token = self._next_in_body("deletedEntities", page, answer[0], elsewhere)
             if not token and self._next_link is None:
@@ -1534,6 +1570,8 @@ def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadab
                 raise SourceError(f"{what}: not JSON by RFC 8259: a number out of a double's range")  # `_finite`
             if elsewhere is not None and not inside and event == "string" and prefix in BODY_NEXT:
                 elsewhere.setdefault(prefix, value)
+            elif elsewhere is not None and not inside and event == "number" and prefix in BODY_TOTALS:
+                elsewhere.setdefault(TOTAL_MARK + prefix, str(value))  # taken out by `_stated_total`
             elif elsewhere is not None and not inside and event in ("string", "number", "boolean") and value \
                     and (value is True or not isinstance(value, bool)) and str(value).strip() \
                     and prefix.split(".", 1)[0] not in ("data", "item") and may_page_on(prefix):
