@@ -1192,7 +1192,8 @@ class HttpSource:
             progress(entity, len(out))
             cursor = token or link
             if not cursor or cursors.ended(page, cursor, is_token=bool(token), empty=not items):
-                if total is not None and served < total[0]:
+                # (a read with a filter is not compared: a server may state the size of its whole list beside it)
+                if total is not None and served < total[0] and since is None:
                     raise SourceError(
                         f"{entity}, page {page}: the server says the list holds {total[0]} items ({total[1]}), and "
                         f"its pages held {served}: pages the importer does not follow, or the list changed while it "
