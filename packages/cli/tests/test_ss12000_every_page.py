@@ -702,3 +702,15 @@ def test_a_stated_size_the_pages_hold_or_exceed_is_read_as_before() -> None:
         return httpx.Response(200, json=body, headers={"X-Total-Count": str(len(ENTITIES[entity]))})
 
     assert memberships(plan_of(handle)) == {(f"g{n % 3}", f"p{n}") for n in range(7)}
+
+
+def test_a_filtered_read_is_not_held_to_the_size_stated_beside_it() -> None:
+    """A server may state its whole list's size beside a filtered one (`meta.modified.after`): not a list cut short."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": BARE_GROUPS[:1]}, headers={"X-Total-Count": "3"})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    since = datetime(2026, 9, 1, tzinfo=UTC)
+    assert [g.id for g in HttpSource(BASE, client=client).read("groups", since, lambda *_: None)] == ["g0"]
+    with pytest.raises(SourceError, match="the server says the list holds 3 items"):
+        HttpSource(BASE, client=client).read("groups", None, lambda *_: None)
