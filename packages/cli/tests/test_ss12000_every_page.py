@@ -12,6 +12,8 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
   was read as the list's last: the rest was lost unsaid. A page token in snake case is followed (and asked back as
   `page_token`); any other such key with a value stops the import naming the entity, the page and the key. So does
   a header of a server's own (`X-Next-Page-Token`, `X-Continuation`, `X-Has-More`) when no next page is read.
+* a pageToken that is the next page's URL on the server (as some servers put it) went back as `?pageToken=http…`
+  (a 400, "invalid token"): it is followed as a link now, said once.
 * a list whose pages held fewer items than the server says it holds (`X-Total-Count`, `totalCount`, `@odata.count`)
   was read as whole: it stops, naming what the server said and what the pages held.
 * a TLS failure (a certificate not trusted, a port speaking plain HTTP) was asked again six times as a network's
@@ -714,3 +716,37 @@ def test_a_filtered_read_is_not_held_to_the_size_stated_beside_it() -> None:
     assert [g.id for g in HttpSource(BASE, client=client).read("groups", since, lambda *_: None)] == ["g0"]
     with pytest.raises(SourceError, match="the server says the list holds 3 items"):
         HttpSource(BASE, client=client).read("groups", None, lambda *_: None)
+
+
+# -- a pageToken that is a URL ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("deleted", [False, True])
+def test_a_page_token_that_is_the_next_pages_url_on_the_server_is_followed_as_a_link(deleted: bool) -> None:
+    """Failed on the old code: the URL went back as `?pageToken=http…`, which such a server answers 400 ("invalid
+    token"): the import stopped on page 2. A URL to another server stays a token (never followed)."""
+    said: list[str] = []
+    gone = {"groups": ["g0", "g1", "g2"]}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        if "pageToken" in request.url.params and request.url.params["pageToken"].startswith(BASE):
+            return httpx.Response(400, json={"code": "invalid_token", "message": "bad token"})
+        at = int(request.url.params.get("cursor", "0"))
+        listed = gone["groups"] if entity == "deletedEntities" else ENTITIES.get(entity)
+        if listed is None:
+            return httpx.Response(404)
+        data: Any = {"groups": listed[at:at + 2]} if entity == "deletedEntities" else listed[at:at + 2]
+        body: dict[str, Any] = {"data": data}
+        if at + 2 < len(listed):
+            body["pageToken"] = f"{BASE}/{entity}?cursor={at + 2}"
+        return httpx.Response(200, json=body)
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=BASE)
+    source = HttpSource(BASE, client=client, page_size=5, on_note=said.append)
+    if deleted:
+        assert source.deleted(datetime(2026, 9, 1, tzinfo=UTC)) == ["g0", "g1", "g2"]
+    else:
+        assert memberships(read_and_plan(source, since=None, naive_zone=ZONE)[0]) == {
+            (f"g{n % 3}", f"p{n}") for n in range(7)}
+    assert said == [f"{'deletedEntities' if deleted else 'groups'}, page 1: the pageToken is the next page's URL on "
+                    "the server: followed as a link"]

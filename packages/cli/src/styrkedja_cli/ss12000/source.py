@@ -894,6 +894,7 @@ class HttpSource:
         self._total: tuple[int, str] | None = None  # the list's size a page states, and where (`_stated_total`)
         self._charsets_said: set[str] = set()
         self._paged_elsewhere: set[str] = set()  # entities paged by a next page in the body (`BODY_NEXT`), said
+        self._token_urls_said = False  # a pageToken that is a URL, followed as a link (`_token_or_link`), said once
         self.shared = Shared()  # the values the import's items hold alike, held once
 
     def _note(self, text: str) -> None:
@@ -1106,7 +1107,7 @@ class HttpSource:
                         "later)")
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
                 hint = " without a Location to follow"
-            elif response.status_code in (400, 422) and "limit" in response.request.url.params:
+            elif response.status_code in (400, 422) and page == 1 and "limit" in response.request.url.params:
                 # a server whose largest page is smaller may refuse a larger `limit` rather than give fewer items
                 hint = (f"; the page was asked with limit={response.request.url.params['limit'][:12]}: a server whose "
                         "largest page is smaller may refuse it (--page-size)")
@@ -1223,12 +1224,27 @@ class HttpSource:
             answer[1].close()
         self._total = _stated_total(answer[0], elsewhere)
         if token and token[-1]:
-            return found, token[-1]
+            return found, self._token_or_link(f"{entity}, page {page}", answer[0], token[-1])
         if elsewhere and self._next_link is None:
             return found, self._next_in_body(entity, page, answer[0], elsewhere)
         if self._next_link is None:
             _no_next_in_headers(f"{entity}, page {page}", answer[0])
         return found, None
+
+    def _token_or_link(self, what: str, response: httpx.Response, token: str) -> str | None:
+        """A pageToken as it is, or None when it is the next page's URL on the server asked (as some servers put it
+        there): then followed as a next link (`_next_link`), said once. Sent back as a token, a URL was a 400 ("invalid
+        token") or the first page again; one to another server stays an opaque token (never followed)."""
+        if not token.startswith(("http://", "https://")):
+            return token
+        link = self._same_server(token, response.url)
+        if link is None:
+            return token
+        self._next_link = link
+        if not self._token_urls_said:
+            self._token_urls_said = True
+            self._note(f"{what}: the pageToken is the next page's URL on the server: followed as a link")
+        return None
 
     def _next_in_body(self, entity: str, page: int, response: httpx.Response, elsewhere: dict[str, str]
                       ) -> str | None:
@@ -1349,6 +1365,8 @@ class HttpSource:
             finally:
                 answer[1].close()
             _stated_total(answer[0], elsewhere)  # (not compared: a page's kinds not read are not counted here)
+            if token:
+                token = self._token_or_link(f"deletedEntities, page {page}", answer[0], token)
             if not token and elsewhere and self._next_link is None:
                 token = self._next_in_body("deletedEntities", page, answer[0], elsewhere)
             if not token and self._next_link is None:
