@@ -34,8 +34,8 @@ allows (or that breaks it) on the way. Each test failed on the code before it, a
   now said as what it is.
 * a date-time whose day in Stockholm lies beyond the calendar (.NET's DateTime.MaxValue, "9999-12-31T23:59:59.9999999Z",
   its "no end") was an OverflowError out of the model: a traceback. And an end date after the directory's last day
-  (2199-12-31; 9999-12-31 is many systems' "no end") refused every membership and duty that "never ends": it is no
-  end now, counted per field and said.
+  (2199-12-31; 9999-12-31 is many systems' "no end"), or a start or an end before its first (0001-01-01, .NET's unset
+  date), refused every such membership and duty: it is none now, counted per field and said.
 * a 400 or 422 to a page asked with `limit` says the limit and --page-size (a server may refuse a page larger than its
   own largest rather than answer fewer items).
 * a redirect (on the same server) whose Location drops the query lost the page's pageToken ("the server repeated a
@@ -592,13 +592,15 @@ def test_a_date_time_whose_day_in_stockholm_is_beyond_the_calendar_is_no_traceba
     assert [c["data"]["unit_id"] for c in the_plan.changes["groups"]] == ["g0"]
 
 
-def test_an_end_date_after_the_directorys_last_day_is_no_end_and_said() -> None:
-    """Failed on the old code: 9999-12-31, what many systems write for "no end", refused every membership of such a
-    group and such a duty (the directory takes dates up to 2199-12-31), and with the duty its teaching."""
+def test_a_date_a_system_writes_for_none_is_none_and_said() -> None:
+    """Failed on the old code: 9999-12-31, what many systems write for "no end", and 0001-01-01, .NET's unset date,
+    refused every membership of such a group and such a duty (the directory takes dates of 1900–2199), and with the
+    duty its teaching. A start of 0001-01-01 is none: the membership starts with its group."""
     group = {**BARE_GROUPS[0], "endDate": "9999-12-31", "groupMemberships": [
         {"person": {"id": "p0"}, "startDate": "2026-08-17"},
         {"person": {"id": "p1"}, "startDate": "2026-08-17", "endDate": "2999-12-31T00:00:00Z"},
-        {"person": {"id": "p2"}, "startDate": "2026-08-17", "endDate": "2199-12-31"}]}
+        {"person": {"id": "p2"}, "startDate": "2026-08-17", "endDate": "2199-12-31"},
+        {"person": {"id": "p3"}, "startDate": "0001-01-01T00:00:00", "endDate": "0001-01-01"}]}
     served = {**ENTITIES, "groups": [group], "persons": [], "activities": [{**ACTIVITY, "groups": [{"id": "g0"}]}],
               "duties": [{**DUTY, "endDate": "9999-12-31T23:59:59.9999999Z"}]}
 
@@ -608,13 +610,29 @@ def test_an_end_date_after_the_directorys_last_day_is_no_end_and_said() -> None:
 
     the_plan = plan_of(handle)
     assert not the_plan.refused
-    ends = {c["data"]["student_id"]: c["data"]["end_date"] for c in the_plan.changes["memberships"]}
-    assert ends == {"p0": None, "p1": None, "p2": "2199-12-31"}
+    dates = {c["data"]["student_id"]: (c["data"]["start_date"], c["data"]["end_date"])
+             for c in the_plan.changes["memberships"]}
+    assert dates == {"p0": ("2026-08-17", None), "p1": ("2026-08-17", None), "p2": ("2026-08-17", "2199-12-31"),
+                     "p3": ("2026-08-17", None)}
     assert [c["data"]["end_date"] for c in the_plan.changes["duties"]] == [None]
     assert len(the_plan.changes["activities"]) == 1
-    assert the_plan.far_ends == {"Duty.endDate": 1, "Group.endDate": 1, "Membership.endDate": 1}
-    assert "Group.endDate: 1 end dates after 2199-12-31 (a system's \"no end\", such as 9999-12-31), read as no end" \
-        in command._said(the_plan, [])
+    assert the_plan.dates_read_as_none == {"Duty.endDate": 1, "Group.endDate": 1, "Membership.endDate": 2,
+                                           "Membership.startDate": 1}
+    assert "Membership.endDate: 2 dates before 1900-01-01 or ends after 2199-12-31 (a system's \"none\", such as " \
+        "0001-01-01 or 9999-12-31), read as none" in command._said(the_plan, [])
+
+
+def test_a_start_after_the_directorys_last_day_is_still_refused() -> None:
+    """Pins the rule's bound: a start far ahead is no "none" (read as none, the membership would begin at once)."""
+    group = {**BARE_GROUPS[0], "groupMemberships": [{"person": {"id": "p0"}, "startDate": "9999-12-31"}]}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        entity = request.url.path.strip("/")
+        items = [group] if entity == "groups" else ENTITIES.get(entity)
+        return httpx.Response(200, json={"data": items}) if items is not None else httpx.Response(404)
+
+    assert [(r.id, r.reason.split(":")[0]) for r in plan_of(handle).refused if r.entity == "memberships"] == [
+        ("g0/p0", "groupMemberships[0].startDate")]
 
 
 @pytest.mark.parametrize("rel", ['rel="next last"', 'rel="Next"', 'REL="next"', 'rel=next', 'rel="prefetch next"'])

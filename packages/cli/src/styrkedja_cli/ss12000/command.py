@@ -41,7 +41,17 @@ from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identit
 from styrkedja_contracts.subjects import subject_list
 
 from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
-from .models import DATE_TIMES_READ, ENTITIES, FAR_ENDS_READ, LAST_DAY, SCHOOL_ZONE, Meta, Shared, aware
+from .models import (
+    DATE_TIMES_READ,
+    DATES_READ_AS_NONE,
+    ENTITIES,
+    FIRST_DAY,
+    LAST_DAY,
+    SCHOOL_ZONE,
+    Meta,
+    Shared,
+    aware,
+)
 from .oauth import ClientCredentials
 from .source import (
     MAX_EMPTY_PAGES,
@@ -105,18 +115,18 @@ def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, 
                   ) -> tuple[Plan, list[str]]:
     """The source read whole and planned; `organiser` (id, name): whose a source without a Huvudman is."""
     date_times: Counter[str] = Counter()
-    far_ends: Counter[str] = Counter()
-    counting, ends = DATE_TIMES_READ.set(date_times), FAR_ENDS_READ.set(far_ends)
+    as_none: Counter[str] = Counter()
+    counting, nones = DATE_TIMES_READ.set(date_times), DATES_READ_AS_NONE.set(as_none)
     try:
         the_plan, deleted = _read_and_plan(source, since=since, naive_zone=naive_zone, progress=progress,
                                            organiser=organiser)
     finally:
         DATE_TIMES_READ.reset(counting)
-        FAR_ENDS_READ.reset(ends)
+        DATES_READ_AS_NONE.reset(nones)
         # the items are planned (or the import stopped): the values they held alike are no longer held for them
         source.shared = Shared()
     the_plan.dates_from_date_times = dict(sorted(date_times.items()))
-    the_plan.far_ends = dict(sorted(far_ends.items()))
+    the_plan.dates_read_as_none = dict(sorted(as_none.items()))
     return the_plan, deleted
 
 
@@ -837,8 +847,8 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                      "between classes needs the old membership's endDate at the source")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
-    lines += [f"{field}: {count} end dates after {LAST_DAY} (a system's \"no end\", such as 9999-12-31), read as no "
-              "end" for field, count in the_plan.far_ends.items()]
+    lines += [f"{field}: {count} dates before {FIRST_DAY} or ends after {LAST_DAY} (a system's \"none\", such as "
+              "0001-01-01 or 9999-12-31), read as none" for field, count in the_plan.dates_read_as_none.items()]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
 
 
