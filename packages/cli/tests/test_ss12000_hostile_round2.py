@@ -195,7 +195,8 @@ def test_an_id_of_dots_alone_is_refused_before_it_becomes_a_path(ident) -> None:
      "not JSON (content-type application/json) at line 2, column 16: Expecting property name enclosed in double "
      "quotes"),
     (b"<html>\r\n<body>Service Unavailable</body></html>", "text/html",
-     "not JSON (content-type text/html) at line 1, column 1: Expecting value"),
+     "not JSON (content-type text/html) at line 1, column 1: Expecting value; a page of HTML or XML (a proxy's, a "
+     "login's or a portal's: is --url the API's base?)"),  # the hint: round 25
     (b'\xef\xbb\xbf{"data": [{"displayName": "' + "\u00c5sby".encode("latin-1") + b'"}]}',
      "application/json; charset=iso-8859-1",
      "not JSON (content-type application/json; charset=iso-8859-1): not UTF-8 (byte C5 at line 1, column 28)"),

@@ -32,6 +32,7 @@ import typer
 from httpx import URL, ConnectError, InvalidURL
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -40,7 +41,17 @@ from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identit
 from styrkedja_contracts.subjects import subject_list
 
 from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
-from .models import DATE_TIMES_READ, ENTITIES, SCHOOL_ZONE, Meta, Shared, aware
+from .models import (
+    DATE_TIMES_READ,
+    DATES_READ_AS_NONE,
+    ENTITIES,
+    FIRST_DAY,
+    LAST_DAY,
+    SCHOOL_ZONE,
+    Meta,
+    Shared,
+    aware,
+)
 from .oauth import ClientCredentials
 from .source import (
     MAX_EMPTY_PAGES,
@@ -104,15 +115,18 @@ def read_and_plan(source: FolderSource | HttpSource, *, since: datetime | None, 
                   ) -> tuple[Plan, list[str]]:
     """The source read whole and planned; `organiser` (id, name): whose a source without a Huvudman is."""
     date_times: Counter[str] = Counter()
-    counting = DATE_TIMES_READ.set(date_times)
+    as_none: Counter[str] = Counter()
+    counting, nones = DATE_TIMES_READ.set(date_times), DATES_READ_AS_NONE.set(as_none)
     try:
         the_plan, deleted = _read_and_plan(source, since=since, naive_zone=naive_zone, progress=progress,
                                            organiser=organiser)
     finally:
         DATE_TIMES_READ.reset(counting)
+        DATES_READ_AS_NONE.reset(nones)
         # the items are planned (or the import stopped): the values they held alike are no longer held for them
         source.shared = Shared()
     the_plan.dates_from_date_times = dict(sorted(date_times.items()))
+    the_plan.dates_read_as_none = dict(sorted(as_none.items()))
     return the_plan, deleted
 
 
@@ -768,6 +782,13 @@ def _checked_token(flag: str, value: str | None) -> str | None:
     return token
 
 
+def plain(text: str) -> str:
+    """What the source, a server or reporting said, for the console: its markup escaped — a server's message holding
+    "[/x]" was a MarkupError, raised from the handler of every other error as a traceback, and "[link=…]" made a
+    hyperlink of the terminal's — and a personal identity number in it redacted (notes quote servers' errors)."""
+    return escape(redact_personal_identity_numbers(text)[0])
+
+
 def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> list[str]:
     """What the summary says besides the counts and the refusals (`incremental`: of a --since run)."""
     lines = [f"possibly recreated under a new id ({len(the_plan.recreated)} refused, nothing of them applied): "
@@ -826,6 +847,8 @@ def _said(the_plan: Plan, notes: list[str], *, incremental: bool = False) -> lis
                      "between classes needs the old membership's endDate at the source")
     lines += [f"{field}: {count} dates written as a date-time, read as their day in {SCHOOL_ZONE.key}"
               for field, count in the_plan.dates_from_date_times.items()]
+    lines += [f"{field}: {count} dates before {FIRST_DAY} or ends after {LAST_DAY} (a system's \"none\", such as "
+              "0001-01-01 or 9999-12-31), read as none" for field, count in the_plan.dates_read_as_none.items()]
     return [redact_personal_identity_numbers(line)[0] for line in lines]  # they quote the source's ids
 
 
@@ -958,12 +981,12 @@ def register(import_app: typer.Typer) -> None:
         said: list[str] = []  # what an incremental run moved and what it holds under units gone at the source
         try:
             def busy(what: str, seconds: float) -> None:  # `what` says why: "HTTP 503", "ConnectError"
-                console.print(f"{what}; asking again in {seconds:.0f} s")
+                console.print(f"{plain(what)}; asking again in {seconds:.0f} s")
 
             largest = max_page_mib * 1024 * 1024
             source = (HttpSource(url, token, page_size=page_size, page_seconds=page_seconds, max_pages=max_pages,
                                  max_empty_pages=max_empty_pages, on_retry=busy, timeout=timeout, auth=auth,
-                                 on_note=console.print, max_page_bytes=largest) if url
+                                 on_note=lambda text: console.print(plain(text)), max_page_bytes=largest) if url
                       else FolderSource(dir, max_page_bytes=largest))  # type: ignore[arg-type]
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             with _Progress(*columns, console=console) as progress:
@@ -982,7 +1005,7 @@ def register(import_app: typer.Typer) -> None:
             raise
         except (Exception, KeyboardInterrupt) as error:
             if isinstance(error, (SourceError, httpx.HTTPError)):
-                console.print(f"[red]import stopped:[/red] {error}")
+                console.print(f"[red]import stopped:[/red] {plain(str(error))}")
             elif isinstance(error, KeyboardInterrupt):
                 console.print("[red]import interrupted[/red]")
             else:
@@ -992,23 +1015,23 @@ def register(import_app: typer.Typer) -> None:
                     raise
                 message = redact_personal_identity_numbers(one_line(str(error))[:200])[0]
                 console.print(f"[red]import stopped:[/red] the importer failed ({type(error).__name__}"
-                              f"{': ' + message if message else ''}): a fault of the importer's, please report it "
+                              f"{': ' + escape(message) if message else ''}): a fault of the importer's, please report it "
                               "(STYRKEDJA_TRACEBACK=1 shows where)")
             if any(sum(counts.values()) for counts in summary.values()):  # stopped while sending: nothing unsaid
                 Console().print(_table(summary, "applied before the import stopped"))
                 for line in retried:
-                    console.print(line)
+                    console.print(plain(line))
             else:
                 console.print("nothing was sent to reporting")
             raise typer.Exit(130 if isinstance(error, KeyboardInterrupt) else 1) from None
         Console().print(_table(summary, "SS 12000 import"))
         for line in retried:
-            console.print(line)
+            console.print(plain(line))
         for refused in [*the_plan.refused, *the_plan.left_out]:
-            console.print(f"refused {refused.entity} {refused.id}: {refused.reason}")
+            console.print(plain(f"refused {refused.entity} {refused.id}: {refused.reason}"))
         for line in [*(redact_personal_identity_numbers(line)[0] for line in said),  # they quote ids, as `_said`'s
                      *_said(the_plan, notes, incremental=since is not None)]:
-            console.print(line)
+            console.print(plain(line))
         # staff groups (`left_out`) are left out by design, not for a fault in the source: no reason to fail a job
         if the_plan.refused or the_plan.under_refused:
             counted = f"{len(the_plan.refused)} refused, {len(the_plan.under_refused)} left out"

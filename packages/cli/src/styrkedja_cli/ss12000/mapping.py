@@ -358,6 +358,8 @@ class Plan:
     recreated: list[Refused] = field(default_factory=list)
     #: per date field, how many of its dates the source wrote as a date-time (`models.source_date`)
     dates_from_date_times: dict[str, int] = field(default_factory=dict)
+    #: per model and field, how many dates outside the directory's years were read as none (`models.FIRST_DAY`)
+    dates_read_as_none: dict[str, int] = field(default_factory=dict)
     #: refused by a rule of what the directory holds, not for a fault of this run: unlike `refused`, what came
     #: from them before is not kept by a full import (a refusal must not read as a deletion; this one is one)
     left_out: list[Refused] = field(default_factory=list)

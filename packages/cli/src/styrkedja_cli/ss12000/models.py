@@ -104,6 +104,15 @@ _FULL_DATE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})([Zz]|[+-][0-9]{2}:[0-9]{
 # offset also as ISO 8601's basic "+0200" or hours alone "+02" (Java's SimpleDateFormat `Z` writes "+0200")
 _DATE_TIME = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}):([0-9]{2})(\.[0-9]+)?"
                         r"([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?$")
+#: the directory's first and last days (its contracts take dates of the years 1900–2199). An end date after the last is
+#: what systems write for "no end" (9999-12-31, .NET's DateTime.MaxValue, 2999-12-31), a start or an end before the
+#: first what they write for none (.NET's DateTime.MinValue, 0001-01-01, an unset date): each is read as none —
+#: refused, it cost every membership of a group (or a teacher's duty, and with it the teaching) its place. A start
+#: after the last day stays refused: read as none, it would have begun at once
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+#: per model and field ("Group.endDate"), how many dates outside FIRST_DAY–LAST_DAY were read as none (said); None: not
+#: counted
+DATES_READ_AS_NONE: ContextVar[Counter[str] | None] = ContextVar("dates_read_as_none", default=None)
 #: per field name, how many dates this import read from a date-time (said by the command); None: not counted
 DATE_TIMES_READ: ContextVar[Counter[str] | None] = ContextVar("date_times_read", default=None)
 
@@ -127,7 +136,13 @@ def source_date(value: str, field: str = "") -> date:
     counted = DATE_TIMES_READ.get()
     if counted is not None:
         counted[field] += 1
-    return (moment.astimezone(SCHOOL_ZONE) if moment.tzinfo is not None else moment).date()
+    try:
+        return (moment.astimezone(SCHOOL_ZONE) if moment.tzinfo is not None else moment).date()
+    except OverflowError:
+        # its day in Stockholm is beyond the calendar's ends (.NET's DateTime.MaxValue, "9999-12-31T23:59:59.9999999Z",
+        # a "no end" as .NET servers write it, is 10000-01-01 there): the calendar's end, or its start (an
+        # OverflowError is no ValueError: it went through pydantic as a traceback)
+        return date.max if moment.year == date.max.year else date.min
 
 
 def _offset(offset: str | None) -> str:
@@ -172,7 +187,14 @@ class Model(BaseModel):
             raise ValueError(DIGITS_FOR_DATE)  # "20260817" (ISO 8601's basic form) or seconds since 1970: not said
         if info.field_name in _dates(cls) and isinstance(value, str):
             field = cls.model_fields[info.field_name]
-            return source_date(value, field.alias or info.field_name)
+            day = source_date(value, field.alias or info.field_name)
+            if day < FIRST_DAY and info.field_name in ("start_date", "end_date") or (
+                    day > LAST_DAY and info.field_name == "end_date"):
+                counted = DATES_READ_AS_NONE.get()
+                if counted is not None:
+                    counted[f"{cls.__name__}.{field.alias or info.field_name}"] += 1
+                return None  # a system's "none" (0001-01-01, 9999-12-31): none the directory could tell from it
+            return day
         if info.field_name in _integers(cls):
             return _integer(value)
         if info.field_name in _booleans(cls) and not isinstance(value, bool):

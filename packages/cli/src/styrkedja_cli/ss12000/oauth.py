@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from .tls import tls_fault
+
 #: a token is asked again this long before the server would stop taking it (a page on the way, clocks apart)
 EARLY_SECONDS = 30.0
 #: the length of a grant's own error description repeated (it is for people, and may be long)
@@ -59,6 +61,11 @@ class ClientCredentials:
         token, kind, lifetime = body.get("access_token"), body.get("token_type", "Bearer"), body.get("expires_in")
         if not isinstance(token, str) or not token or not isinstance(kind, str) or kind.casefold() != "bearer":
             raise TokenError("token endpoint: the answer holds no bearer access_token")
+        if not all("!" <= c <= "~" for c in token):
+            # a bearer token goes in a header (RFC 6750 §2.1: b64token, visible ASCII): a letter beyond ASCII was a
+            # UnicodeEncodeError out of httpx (a traceback), a line end would have begun another header; never quoted
+            raise TokenError("token endpoint: the access_token holds a character no HTTP header takes (a bearer token "
+                             "is visible ASCII, RFC 6750 §2.1): not used")
         self._token = token
         # expires_in is RECOMMENDED, a number of seconds (some endpoints write it as text)
         seconds = _seconds(lifetime)
@@ -76,6 +83,9 @@ class ClientCredentials:
                 response = self.client.post(self.token_url, data=form, auth=(self.client_id, self.client_secret),
                                             headers={"Accept": "application/json"})
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
+                tls = tls_fault(error)
+                if tls:  # asking again mends no certificate
+                    raise TokenError(f"token endpoint: {tls}") from None
                 if attempt == ATTEMPTS:
                     raise TokenError(f"token endpoint: {type(error).__name__} ({attempt} attempts)") from None
             except httpx.HTTPError as error:

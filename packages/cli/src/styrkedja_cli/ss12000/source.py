@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
 
 import httpx
 import ijson
@@ -48,6 +48,7 @@ from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
 from .models import ENTITIES, OPTIONAL, Compact, Shared, canonical_id
 from .oauth import ClientCredentials, TokenError
+from .tls import tls_fault
 
 Progress = Callable[[str, int], None]  # entity, items read so far
 T = TypeVar("T")
@@ -107,6 +108,42 @@ CODINGS = {"gzip": zlib.MAX_WBITS | 16, "x-gzip": zlib.MAX_WBITS | 16, "deflate"
 ACCEPT_ENCODING = "gzip, deflate"
 
 
+#: content codings undone one after another at most (a proxy that compresses again adds one; more is no server's)
+MAX_CODINGS = 3
+
+
+def _inflated(what: str, coding: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """`chunks` inflated by `coding` (of `CODINGS`), at most `INFLATE_STEP_BYTES` a step. Gzip's members one after
+    another are one body (RFC 1952 §2.2: a server compressing as it streams, or pages compressed apart and joined,
+    sends several; only the first was read, the page cut short); what follows the last is not read."""
+    inflater = zlib.decompressobj(CODINGS[coding])
+    raw_deflate = coding == "deflate"  # servers send deflate with a zlib header or without (RFC 9110 §8.4.1.2)
+    member = coding != "deflate"
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data:
+                if inflater.eof:  # a member ended: another follows if it begins as one (RFC 1952's ID1 ID2)
+                    if not (member and data[:2] in (b"\x1f\x8b", b"\x1f")):
+                        break
+                    inflater = zlib.decompressobj(CODINGS[coding])
+                try:
+                    out = inflater.decompress(data, INFLATE_STEP_BYTES)
+                except zlib.error:
+                    if not raw_deflate:
+                        raise
+                    raw_deflate, inflater = False, zlib.decompressobj(-zlib.MAX_WBITS)
+                    out = inflater.decompress(data, INFLATE_STEP_BYTES)
+                raw_deflate = False
+                yield out
+                data = inflater.unconsumed_tail or (inflater.unused_data if inflater.eof else b"")
+        yield inflater.flush()
+    except zlib.error:
+        raise SourceError(f"{what}: not readable {coding}") from None
+    if not inflater.eof:
+        raise SourceError(f"{what}: not readable {coding} (cut short)")
+
+
 class LenientJson(ValueError):
     """JSON that only a lenient parser reads, and two parsers may read differently: the rule it breaks."""
 
@@ -159,6 +196,8 @@ def _integer(text: str) -> int:
 def strict_json(body: bytes) -> Any:
     """A page's JSON, by RFC 8259 and nothing more lenient (a byte order mark allowed, as Windows tools write
     it): `LenientJson` naming the rule, or ValueError (RecursionError, UnicodeDecodeError) for what is not JSON."""
+    if b"\\u" in body and _unpaired_surrogate(body, final=True, started=True) is not None:
+        raise LenientJson(UNPAIRED)
     return json.loads(body.decode("utf-8-sig"), object_pairs_hook=_reject_duplicate_keys,
                       parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
 
@@ -212,7 +251,11 @@ LARGER_HINT = " (--max-page-mib raises the limit)"
 def may_hold_civic_numbers(path: str, params: dict[str, Any] | None) -> bool:
     """Whether an answer to `path` may carry personal identity numbers: a person's own record (`/persons`, one or a
     list) or anything asked with an `expand` (which may embed persons). Such an answer never goes to disk."""
-    return "persons" in path.lower().split("/") or bool(params and params.get("expand"))
+    try:  # a next link is a whole URL: its query is no part of the path (`/persons?pageToken=2`)
+        segments = httpx.URL(path).path.lower().split("/")
+    except httpx.InvalidURL:
+        segments = path.lower().split("/")
+    return "persons" in segments or "expand=" in path or bool(params and params.get("expand"))
 
 
 class Body:
@@ -658,8 +701,65 @@ MAX_TOKEN_CHARS = 8192
 #: go first. In this order when a page has several
 BODY_NEXT_LINKS = ("links.next", "links.next.href", "_links.next.href", "@odata.nextLink", "nextLink", "next",
                    "meta.next", "meta.nextLink", "paging.next")
-BODY_NEXT_TOKENS = ("nextPageToken", "meta.pageToken", "meta.nextPageToken", "paging.pageToken", "nextToken")
+BODY_NEXT_TOKENS = ("nextPageToken", "meta.pageToken", "meta.nextPageToken", "paging.pageToken", "nextToken",
+                    "page_token", "next_page_token", "meta.page_token", "meta.next_page_token")
 BODY_NEXT = frozenset(BODY_NEXT_LINKS + BODY_NEXT_TOKENS)
+#: the tokens of `BODY_NEXT_TOKENS` spelled in snake case: asked back as `page_token`, the spelling of their server
+#: (which would read a `pageToken` it does not know as no token at all: the first page again, a loop)
+SNAKE_TOKENS = frozenset(name for name in BODY_NEXT_TOKENS if "_" in name)
+#: what a key's name holds (case, `_` and `-` aside) when it may name a next page or say there is one (`cursor`,
+#: `next_cursor`, `continuationToken`, `hasMore`, `nextPage`): a page whose body has such a key, with a value, and no
+#: next page the importer knows how to ask for stops the import — read as the last page, the rest of the list was
+#: lost unsaid, and a full run removed it from the directory
+MAY_PAGE_ON = ("token", "cursor", "continuation", "next", "more")
+
+
+def may_page_on(prefix: str) -> bool:
+    """Whether the body's `prefix` (outside its data) may name a next page (`MAY_PAGE_ON`)."""
+    name = re.sub(r"[^a-z0-9]", "", prefix.rsplit(".", 1)[-1].casefold())
+    return any(word in name for word in MAY_PAGE_ON)
+
+
+#: what a response header's name holds (case and `-` aside) when it may carry a next page's cursor or say one follows
+#: (`X-Next-Page-Token`, `X-Continuation`, `X-Cursor`, `X-Has-More`): the importer follows a `Link` header alone
+PAGING_HEADER_WORDS = ("pagetoken", "nextpage", "cursor", "continuation", "hasmore")
+#: a header's values that say no page follows
+NO_MORE = frozenset({"", "false", "0", "null", "none", "no"})
+
+
+def _no_next_in_headers(what: str, response: httpx.Response) -> None:
+    """Stops the import when a page without a next page the importer reads has a header that may name one: read as
+    the list's last, the rest of it was lost unsaid (and a full run removed it from the directory)."""
+    for name, value in response.headers.items():
+        if any(word in re.sub(r"[^a-z]", "", name.lower()) for word in PAGING_HEADER_WORDS) \
+                and value.strip().lower() not in NO_MORE:
+            raise SourceError(f"{what}: no pageToken, but the header {one_line(name[:60])!r} may say that a next "
+                              "page follows, in a way the importer does not read (SS 12000 pages by pageToken, or a "
+                              "Link header): stopped rather than take this page as the list's last; nothing imported")
+
+
+#: where a page states how many items its whole list holds (a header, or its body as other APIs do): a list whose
+#: pages held fewer ended without the rest — paged in a way the importer does not read (or changed while read) — and a
+#: full run would have removed what was not read
+TOTAL_HEADERS = ("x-total-count",)
+BODY_TOTALS = frozenset({"totalCount", "total_count", "totalItems", "@odata.count", "meta.totalCount",
+                         "meta.total_count", "meta.totalItems"})
+TOTAL_MARK = "#"  # an `elsewhere` key of a total (no next page's name begins so)
+
+
+def _stated_total(response: httpx.Response, elsewhere: dict[str, str]) -> tuple[int, str] | None:
+    """The list's size the page states (`TOTAL_HEADERS`, `BODY_TOTALS`), and where; the body's totals taken out of
+    `elsewhere` (what is left there is a next page's name)."""
+    found: tuple[int, str] | None = None
+    for key in [key for key in elsewhere if key.startswith(TOTAL_MARK)]:
+        value = elsewhere.pop(key)
+        if found is None and value.isdigit() and len(value) < 16:
+            found = (int(value), f"'{key[len(TOTAL_MARK):]}' in the body")
+    for name in TOTAL_HEADERS:
+        value = response.headers.get(name, "").strip()
+        if found is None and value.isascii() and value.isdigit() and len(value) < 16:
+            found = (int(value), f"its header {name}")
+    return found
 
 
 class _Cursors:
@@ -708,6 +808,64 @@ class _Idle:
                 f"server; --max-empty-pages if its pages may be empty so long)")
 
 
+def next_link(response: httpx.Response) -> str | None:
+    """The target of the `Link` header's link whose relation types hold "next" (RFC 8288 §3.3: a space-separated list,
+    compared case-insensitively; the parameter's name is case-insensitive too, §3.4). httpx keys its links by the `rel`
+    value whole and exact: `rel="next last"`, `rel="Next"` or `REL="next"` were no next link, and the first page was
+    read as the whole list, the rest lost unsaid."""
+    for link in response.links.values():
+        rel = next((value for key, value in link.items() if key.lower() == "rel"), "")
+        if "next" in rel.casefold().split() and link.get("url"):
+            return link["url"]
+    return None
+
+
+def _kept_query(target: str, asked: httpx.URL) -> str:
+    """A redirect's target with what the request asked that its Location leaves out (a base path moved, the query
+    dropped): without it a page's pageToken was lost — the first page again, "the server repeated a pageToken" — and
+    its `expand` and filter too. What the Location names itself goes as it says."""
+    url = httpx.URL(target)
+    missing = [(key, value) for key, value in asked.params.multi_items() if key not in url.params]
+    if not missing:
+        return target
+    return str(url.copy_with(params=httpx.QueryParams([*url.params.multi_items(), *missing])))
+
+
+class Ask(NamedTuple):
+    """What a list's page is asked with (`path`, `params`), and what instead when the server refuses what was
+    `added` to its own query (`EXPAND_REFUSED`): `instead` (path, params), or None when nothing was added."""
+
+    path: str
+    params: dict[str, Any] | None
+    added: tuple[str, ...] = ()
+    instead: tuple[str, dict[str, Any] | None] | None = None
+    on_link: bool = False  # `added` to a next link (its refusal: the link is asked as given from then on)
+
+
+def same_query(path: str, query: dict[str, Any], expanding: dict[str, Any], *, token: str | None,
+               link: str | None, as_given: bool = False, token_param: str = "pageToken") -> Ask:
+    """What a list's page at `path` is asked with. The first page: `query` (`limit`, the filter) and `expanding`
+    (`expand`). A page after a pageToken: the token, `limit` and `expanding` — SS 12000 answers a filter beside a
+    pageToken with 400 (`400_invalid_filter`: "kan inte kombineras med pageToken", the token carries it), but
+    `expand` is no filter, and a server honouring it per request answered the pages after the first without it (their
+    persons stating no memberships). A next link: what the link's own query lacks of them (a link carrying a
+    `pageToken` not the filter) added to it — a server's link may be its path and cursor alone — unless the server
+    refused that once (`as_given`). Instead: without `expand`, or the link as given."""
+    if link is not None:
+        url = httpx.URL(link)
+        present = set(url.params.keys())
+        wanted = {**({"limit": query["limit"]} if present & {"pageToken", "page_token"} else query), **expanding}
+        added = {} if as_given else {key: value for key, value in wanted.items() if key not in present}
+        if not added:
+            return Ask(link, None)
+        # merged here: httpx replaces a URL's query with `params` rather than adding to it
+        return Ask(str(url.copy_merge_params(added)), None, tuple(added), (link, None), on_link=True)
+    plain = {"limit": query["limit"], token_param: token} if token is not None else query
+    if not expanding:
+        return Ask(path, plain)
+    return Ask(path, {**plain, **expanding}, tuple(expanding), (path, plain))
+
+
 class HttpSource:
     def __init__(self, url: str, token: str | None = None, *, page_size: int = 100,
                  client: httpx.Client | None = None, attempts: int = 6, max_page_bytes: int = 256 * 1024 * 1024,
@@ -731,8 +889,12 @@ class HttpSource:
         self.on_note = on_note  # said as it happens (the progress of a long import)
         self.held_back: dict[str, int] = {}  # an optional entity the server did not serve → its status
         self._next_link: str | None = None
+        self._expand_refused = self._link_as_given = False  # what the server refused of a page's query (`read`)
+        self._token_param = "pageToken"  # the query parameter a token goes back in (`SNAKE_TOKENS`)
+        self._total: tuple[int, str] | None = None  # the list's size a page states, and where (`_stated_total`)
         self._charsets_said: set[str] = set()
         self._paged_elsewhere: set[str] = set()  # entities paged by a next page in the body (`BODY_NEXT`), said
+        self._token_urls_said = False  # a pageToken that is a URL, followed as a link (`_token_or_link`), said once
         self.shared = Shared()  # the values the import's items hold alike, held once
 
     def _note(self, text: str) -> None:
@@ -761,6 +923,9 @@ class HttpSource:
                 else:
                     return response, body
             except TRANSIENT as error:
+                tls = tls_fault(error)
+                if tls:  # the same certificate, the same protocol next time: asking again mends nothing
+                    raise SourceError(f"{what}: {tls}") from None
                 if attempt == self.attempts:
                     raise SourceError(f"{what}: {type(error).__name__} ({attempt} attempts){self._timed_out(error)}"
                                       ) from None
@@ -802,7 +967,7 @@ class HttpSource:
             with self.client.stream("GET", url, params=query, follow_redirects=False, headers=headers) as response:
                 location = response.headers.get("location")
                 if response.status_code in REDIRECTS and location:
-                    url, query = self._redirect(what, response, location), None
+                    url, query = _kept_query(self._redirect(what, response, location), response.request.url), None
                     continue
                 if response.status_code in SOURCE_RETRIED and not last:
                     return response, Body()
@@ -854,37 +1019,25 @@ class HttpSource:
     @staticmethod
     def _decoded(what: str, response: httpx.Response) -> Iterator[bytes]:
         """The body as sent, inflated here (gzip or deflate) at most `INFLATE_STEP_BYTES` at a time, so that its
-        size is checked as it grows (httpx inflates each chunk whole: 200 KB of gzip made 450 MB at once)."""
+        size is checked as it grows (httpx inflates each chunk whole: 200 KB of gzip made 450 MB at once). Codings
+        listed one after another (RFC 9110 §8.4: "gzip, gzip", as a proxy compressing again adds its own) are undone
+        from the last; `identity` is none (RFC 9110 names it for Accept-Encoding alone, servers send it anyway)."""
         if response.is_stream_consumed:  # read whole already (a test's transport answering with bytes)
             yield response.content
             return
-        coding = response.headers.get("content-encoding", "").strip().lower()
-        if coding in ("", "identity"):
-            yield from response.iter_raw()
-            return
-        if coding not in CODINGS:
-            raise SourceError(f"{what}: content-encoding {coding[:40]!r} is not one of {', '.join(CODINGS)}")
-        inflater = zlib.decompressobj(CODINGS[coding])
-        raw_deflate = coding == "deflate"  # servers send deflate with a zlib header or without (RFC 9110 §8.4.1.2)
-        try:
-            for chunk in response.iter_raw():
-                data = chunk
-                while data:
-                    try:
-                        out = inflater.decompress(data, INFLATE_STEP_BYTES)
-                    except zlib.error:
-                        if not raw_deflate:
-                            raise
-                        raw_deflate, inflater = False, zlib.decompressobj(-zlib.MAX_WBITS)
-                        out = inflater.decompress(data, INFLATE_STEP_BYTES)
-                    raw_deflate = False
-                    yield out
-                    data = inflater.unconsumed_tail
-            yield inflater.flush()
-        except zlib.error:
-            raise SourceError(f"{what}: not readable {coding}") from None
-        if not inflater.eof:
-            raise SourceError(f"{what}: not readable {coding} (cut short)")
+        codings = [c for c in (part.strip().lower() for part in response.headers.get("content-encoding", "").split(
+            ",")) if c and c != "identity"]
+        unknown = next((c for c in codings if c not in CODINGS), None)
+        if unknown is not None:
+            raise SourceError(f"{what}: content-encoding {unknown[:40]!r} is not one of {', '.join(CODINGS)} (the "
+                              f"codings asked for: {ACCEPT_ENCODING})")
+        if len(codings) > MAX_CODINGS:
+            raise SourceError(f"{what}: content-encoding of {len(codings)} codings, one after another: more than "
+                              f"{MAX_CODINGS}")
+        chunks: Iterator[bytes] = response.iter_raw()
+        for coding in reversed(codings):
+            chunks = _inflated(what, coding, chunks)
+        yield from chunks
 
     @staticmethod
     def _same_server(link: str, page: httpx.URL) -> str | None:
@@ -900,17 +1053,30 @@ class HttpSource:
         return str(url)
 
     def _answer(self, entity: str, page: int, path: str, params: dict[str, Any] | None,
-                plain: dict[str, Any] | None = None, *, quiet: bool = False) -> tuple[httpx.Response, Body] | None:
-        """A page's answer and body, or None for an optional entity the server holds back. `plain`: the params
-        without an `expand`, asked again with when the server refuses it (`EXPAND_REFUSED`), said unless `quiet`."""
+                ask: Ask | None = None, *, quiet: bool = False) -> tuple[httpx.Response, Body] | None:
+        """A page's answer and body, or None for an optional entity the server holds back. `ask`: the page's query
+        when it adds to the server's own (`same_query`: an `expand`, or what a next link lacked), its `instead`
+        asked when the server refuses that (`EXPAND_REFUSED`), said (a refused `expand` unless `quiet`)."""
         what = f"{entity}, page {page}"
         response, body = self._fetch(what, path, params)
-        if plain is not None and response.status_code in EXPAND_REFUSED:
-            if not quiet:
-                self._note(f"{what}: HTTP {response.status_code} to expand={(params or {}).get('expand')}"
-                           f"{server_said(body.small())}: asked again without it (what persons would state of their groups "
-                           "is not read)")
-            response, body = self._fetch(what, path, plain)
+        if ask is not None and ask.instead is not None and response.status_code in EXPAND_REFUSED:
+            if not ask.on_link:
+                self._expand_refused = True
+                beside_token = any(key in (params or {}) for key in ("pageToken", "page_token"))
+                if beside_token:  # the first page's expansion was taken: its token carries it, as it does a filter
+                    self._note(f"{what}: HTTP {response.status_code} to expand={(params or {}).get('expand')} beside "
+                               f"the pageToken{server_said(body.small())}: asked with the token alone from now on (it "
+                               "carries the first page's expand)")
+                elif not quiet:
+                    self._note(f"{what}: HTTP {response.status_code} to expand={(params or {}).get('expand')}"
+                               f"{server_said(body.small())}: asked again without it (what persons would state of "
+                               "their groups is not read)")
+            else:  # what was added to a next link: the server's link asked as it gave it, from now on
+                self._link_as_given = True
+                self._note(f"{what}: HTTP {response.status_code} to the next link with {', '.join(ask.added)} "
+                           f"added{server_said(body.small())}: asked again as the server gave it")
+            body.close()
+            response, body = self._fetch(what, *ask.instead)
         if page == 1 and entity in OPTIONAL and response.status_code in (403, 404):
             self.held_back[entity] = response.status_code  # said by the command: what the import then lacks
             return None  # held back by the server (e.g. no right to read persons)
@@ -918,7 +1084,7 @@ class HttpSource:
             # "nothing here": some servers' answer to a list with no items (or none after a token); no body, so no
             # pageToken — the entity ends here, as after an empty last page (a next link, if any, is followed)
             self._note(f"{what}: HTTP 204 No Content, read as an empty page")
-            link = response.links.get("next", {}).get("url")
+            link = next_link(response)
             self._next_link = self._same_server(link, response.url) if link else None
             return response, Body.of(b'{"data": []}')
 
@@ -941,8 +1107,12 @@ class HttpSource:
                         "later)")
             elif response.status_code in REDIRECTS:  # one with a Location was followed or refused
                 hint = " without a Location to follow"
+            elif response.status_code in (400, 422) and page == 1 and "limit" in response.request.url.params:
+                # a server whose largest page is smaller may refuse a larger `limit` rather than give fewer items
+                hint = (f"; the page was asked with limit={response.request.url.params['limit'][:12]}: a server whose "
+                        "largest page is smaller may refuse it (--page-size)")
             raise SourceError(f"{what}: HTTP {response.status_code}{refused_said(response, small)}{hint}")
-        link = response.links.get("next", {}).get("url")
+        link = next_link(response)
         self._next_link = self._same_server(link, response.url) if link else None
         if link and self._next_link is None:
             try:
@@ -988,9 +1158,11 @@ class HttpSource:
 
     def read(self, entity: str, since: datetime | None, progress: Progress,
              expand: str | None = None, *, expand_quietly: bool = False) -> list[Compact]:
-        """An entity's items, page by page. `expand` (`groupMemberships` of /persons) goes with the first page, as the
-        filter does; a server refusing it (one that has no such expansion, `EXPAND_REFUSED`) is asked again without
-        it, said — unless `expand_quietly` (it was asked only in case: nothing is lost without it)."""
+        """An entity's items, page by page. Every page is asked with the same query (`same_query`): `expand`
+        (`groupMemberships` of /persons) on each, as a server may honour it per request; the filter on the first
+        (a pageToken carries it) and on a next link that does not. A server refusing `expand` (one that has no such
+        expansion, `EXPAND_REFUSED`) is asked again without it, said — unless `expand_quietly` (it was asked only in
+        case: nothing is lost without it) — and not asked it again."""
         out: list[Compact] = []
         token: str | None = None
         link: str | None = None
@@ -998,29 +1170,35 @@ class HttpSource:
         cursors = _Cursors(entity)
         once = _Once(entity)
         idle = _Idle(entity, f"/{entity}", self.max_empty_pages)
+        query: dict[str, Any] = {"limit": self.page_size,
+                                 **({"meta.modified.after": since.isoformat()} if since is not None else {})}
+        expanding: dict[str, Any] = {"expand": expand} if expand else {}
+        self._link_as_given, self._token_param = False, "pageToken"
+        served, total = 0, None  # items the pages held (a repeat too), and the list's size the server last stated
         while True:
             page += 1
-            params: dict[str, Any] | None
-            if link:  # a next link carries its own query
-                params = None
-            elif token:
-                # the token carries the first page's filter: SS 12000 answers a pageToken with a filter beside it
-                # with 400 (`400_invalid_filter`: "kan inte kombineras med pageToken"), only `limit` may go along
-                params = {"limit": self.page_size, "pageToken": token}
-            else:
-                params = {"limit": self.page_size,
-                          **({"meta.modified.after": since.isoformat()} if since is not None else {})}
-            plain = None
-            if page == 1 and expand and params is not None:
-                params, plain = {**params, "expand": expand}, params
-            items, token = self._page(entity, page, self._answer(entity, page, link or f"/{entity}", params,
-                                                                 plain=plain, quiet=expand_quietly))
+            ask = same_query(f"/{entity}", query, expanding, token=token, link=link, as_given=self._link_as_given,
+                             token_param=self._token_param)
+            self._expand_refused = False
+            self._total = None
+            items, token = self._page(entity, page, self._answer(entity, page, ask.path, ask.params, ask,
+                                                                 quiet=expand_quietly))
+            if self._expand_refused:
+                expanding = {}  # the server has no such expansion: not asked again on every later page
             link = None if token else self._next_link
             new = once.new(f"page {page}", items)
             out += new
+            served += len(items)
+            total = self._total or total
             progress(entity, len(out))
             cursor = token or link
             if not cursor or cursors.ended(page, cursor, is_token=bool(token), empty=not items):
+                # (a read with a filter is not compared: a server may state the size of its whole list beside it)
+                if total is not None and served < total[0] and since is None:
+                    raise SourceError(
+                        f"{entity}, page {page}: the server says the list holds {total[0]} items ({total[1]}), and "
+                        f"its pages held {served}: pages the importer does not follow, or the list changed while it "
+                        "was read; nothing imported")
                 return out
             idle.step(page, len(new))
             if page >= self.max_pages:
@@ -1044,21 +1222,46 @@ class HttpSource:
                                  elsewhere=elsewhere)
         finally:
             answer[1].close()
+        self._total = _stated_total(answer[0], elsewhere)
         if token and token[-1]:
-            return found, token[-1]
+            return found, self._token_or_link(f"{entity}, page {page}", answer[0], token[-1])
         if elsewhere and self._next_link is None:
             return found, self._next_in_body(entity, page, answer[0], elsewhere)
+        if self._next_link is None:
+            _no_next_in_headers(f"{entity}, page {page}", answer[0])
         return found, None
+
+    def _token_or_link(self, what: str, response: httpx.Response, token: str) -> str | None:
+        """A pageToken as it is, or None when it is the next page's URL on the server asked (as some servers put it
+        there): then followed as a next link (`_next_link`), said once. Sent back as a token, a URL was a 400 ("invalid
+        token") or the first page again; one to another server stays an opaque token (never followed)."""
+        if not token.startswith(("http://", "https://")):
+            return token
+        link = self._same_server(token, response.url)
+        if link is None:
+            return token
+        self._next_link = link
+        if not self._token_urls_said:
+            self._token_urls_said = True
+            self._note(f"{what}: the pageToken is the next page's URL on the server: followed as a link")
+        return None
 
     def _next_in_body(self, entity: str, page: int, response: httpx.Response, elsewhere: dict[str, str]
                       ) -> str | None:
         """The next page a page names in its body otherwise than by `pageToken` (`BODY_NEXT`): a token returned, a
         link put in `_next_link` (on the server asked only, as a `Link` header's); said once per entity."""
         what = f"{entity}, page {page}"
-        name = next(n for n in (*BODY_NEXT_LINKS, *BODY_NEXT_TOKENS) if n in elsewhere)
+        name = next((n for n in (*BODY_NEXT_LINKS, *BODY_NEXT_TOKENS) if n in elsewhere), None)
+        if name is None:  # only keys that may name a next page by a name not read (`MAY_PAGE_ON`)
+            unknown = next(iter(elsewhere))
+            raise SourceError(f"{what}: no pageToken, but '{one_line(unknown[:60])}' in the body may say that a next "
+                              "page follows, in a way the importer does not read (SS 12000 pages by pageToken): "
+                              "stopped rather than take this page as the list's last; nothing imported")
         value = elsewhere[name].strip()
         if not value:  # `"next": ""`: the last page, as an empty pageToken is
             return None
+        if name in SNAKE_TOKENS:
+            self._token_param = "page_token"
         if entity not in self._paged_elsewhere:
             self._paged_elsewhere.add(entity)
             self._note(f"{what}: no pageToken, the next page named by '{name}' in the body (not SS 12000's "
@@ -1091,9 +1294,16 @@ class HttpSource:
                 raise SourceError(f"{what}: HTTP 200 with an error instead of the page{said}") from None
             raise
         except ijson.JSONError:
+            start = body.small().lstrip(codecs.BOM_UTF8).strip()
+            if not start:  # "line 1, column 1: Expecting value" said nothing of a body with nothing in it
+                raise SourceError(f"{what}: HTTP 200 with an empty body, which is no page (an empty list is "
+                                  "{\"data\": []}, or a 204)") from None
+            markup = start[:1] == b"<" or "html" in response.headers.get("content-type", "").lower()
+            hint = "; a page of HTML or XML (a proxy's, a login's or a portal's: is --url the API's base?)" \
+                if markup else ""
             if checked is None:
-                raise SourceError(f"{what}: {unreadable}") from None
-            raise SourceError(_json_fault(what, unreadable, body.size, body.whole, checked)) from None
+                raise SourceError(f"{what}: {unreadable}{hint}") from None
+            raise SourceError(_json_fault(what, unreadable, body.size, body.whole, checked) + hint) from None
 
     def one(self, entity: str, ident: str) -> Any | None:
         """One entity by id (`/<entity>/{id}`), or None when the server does not have it: a 404, or a 204 (No
@@ -1138,12 +1348,14 @@ class HttpSource:
         cursors = _Cursors("deletedEntities")
         idle = _Idle("deletedEntities", "/deletedEntities", self.max_empty_pages)
         page = 0
+        self._link_as_given, self._token_param = False, "pageToken"
         while True:
             page += 1
             # as for the lists: `after` is a filter, which the spec does not let go along with a pageToken
-            params: dict[str, Any] | None = (None if link else {"pageToken": token, "limit": self.page_size} if token
-                                             else {"after": since.isoformat(), "limit": self.page_size})
-            answer = self._answer("deletedEntities", page, link or "/deletedEntities", params)
+            # a next link lacking it gets the filter too (`same_query`): the server's own link may be its cursor alone
+            ask = same_query("/deletedEntities", {"after": since.isoformat(), "limit": self.page_size}, {},
+                             token=token, link=link, as_given=self._link_as_given, token_param=self._token_param)
+            answer = self._answer("deletedEntities", page, ask.path, ask.params, ask)
             assert answer is not None  # deletedEntities is no optional entity: any answer but 200 stopped
             listing = _DeletedIds(f"page {page}")
             elsewhere: dict[str, str] = {}
@@ -1152,8 +1364,13 @@ class HttpSource:
                                             elsewhere=elsewhere)
             finally:
                 answer[1].close()
+            _stated_total(answer[0], elsewhere)  # (not compared: a page's kinds not read are not counted here)
+            if token:
+                token = self._token_or_link(f"deletedEntities, page {page}", answer[0], token)
             if not token and elsewhere and self._next_link is None:
                 token = self._next_in_body("deletedEntities", page, answer[0], elsewhere)
+            if not token and self._next_link is None:
+                _no_next_in_headers(f"deletedEntities, page {page}", answer[0])
             ids += found
             link = None if token else self._next_link
             cursor = token or link
@@ -1207,6 +1424,39 @@ def _position(reopen: Callable[[], BinaryIO], offset: int) -> str:
     return f"line {line}, column {column}"
 
 
+#: RFC 8259 §8.2: a string escaping half a UTF-16 surrogate pair (`"\\ud800"` alone) is read by each parser its own
+#: way — yajl (the streaming parser) made it "?" (a name silently changed) or bytes no UTF-8 decoder takes (a
+#: traceback), Python's `json` a string no UTF-8 encoder takes — so a page holding one is not JSON here
+UNPAIRED = "a string escapes half a UTF-16 surrogate pair (\\uD800-\\uDFFF alone), which parsers read differently"
+_SURROGATE_ESCAPE = re.compile(rb"(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
+_HIGH = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+_LOW = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+#: the bytes of one read kept for the next: a surrogate pair's escapes (12 bytes) and the backslashes before them
+SURROGATE_CARRY = 32
+
+
+def _unpaired_surrogate(data: bytes, *, final: bool, started: bool) -> int | None:
+    """Where in `data` the first escape of an unpaired surrogate is, or None. `data` is the end of the previous read
+    (`SURROGATE_CARRY` bytes, unless the text `started` with it) and the new one: an escape at the end, whose pair may
+    follow in the next read, waits for it unless this is the `final` read. A backslash doubled is no escape
+    (`"\\\\ud800"` is text)."""
+    for found in _SURROGATE_ESCAPE.finditer(data):
+        if len(found.group(1)) % 2 == 0:
+            continue
+        at = found.end(1) - 1  # the escape's own backslash
+        if int(found.group(2), 16) < 0xDC00:  # a high half: its low half must come next
+            follows = data[found.end():found.end() + 6]
+            if _LOW.fullmatch(follows) or (len(follows) < 6 and not final and b"\\u"[:len(follows)] == follows[:2]):
+                continue
+            return at
+        if at >= 6 and _HIGH.fullmatch(data, at - 6, at):
+            continue
+        if at < 6 and not started:
+            continue  # read with the bytes before it last time
+        return at
+    return None
+
+
 class _CheckedBytes:
     """A folder file or a server's page for the streaming parser: its bytes as they are, less a leading byte order
     mark, each read checked to be UTF-8 (an incremental decoder, so a character split between two reads is
@@ -1220,6 +1470,7 @@ class _CheckedBytes:
         self.file, self.what, self.limit, self.reopen = file, what, limit, reopen
         self.not_utf8 = not_utf8 or (lambda found: f"{what}: " + NOT_UTF8.format(found=found))
         self.size = self.last = 0
+        self.carry = b""  # the end of what was read: an escape split between two reads (`_unpaired_surrogate`)
         self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
         start = file.read(4)
         for mark, name in OTHER_ENCODINGS:
@@ -1246,6 +1497,13 @@ class _CheckedBytes:
             offset = self.skipped + self.size - len(chunk) - pending + error.start
             bad = (error.object[error.start:error.start + 1] or b"?").hex().upper()
             raise SourceError(self.not_utf8(f"byte {bad} at {_position(self.reopen, offset)}")) from None
+        if b"\\u" in chunk or b"\\" in self.carry[-12:]:  # (an escape left waiting for its pair has a backslash)
+            data = self.carry + chunk
+            at = _unpaired_surrogate(data, final=not chunk, started=self.size == len(chunk))
+            if at is not None:
+                offset = self.skipped + self.size - len(data) + at
+                raise SourceError(f"{self.what}: not JSON by RFC 8259: {UNPAIRED} at {_position(self.reopen, offset)}")
+        self.carry = (self.carry + chunk)[-SURROGATE_CARRY:]
         return chunk
 
     def where_parsing_stopped(self) -> str:
@@ -1331,6 +1589,12 @@ def _page_events(what: str, checked: _CheckedBytes, *, data_only: bool, unreadab
                 raise SourceError(f"{what}: not JSON by RFC 8259: a number out of a double's range")  # `_finite`
             if elsewhere is not None and not inside and event == "string" and prefix in BODY_NEXT:
                 elsewhere.setdefault(prefix, value)
+            elif elsewhere is not None and not inside and event == "number" and prefix in BODY_TOTALS:
+                elsewhere.setdefault(TOTAL_MARK + prefix, str(value))  # taken out by `_stated_total`
+            elif elsewhere is not None and not inside and event in ("string", "number", "boolean") and value \
+                    and (value is True or not isinstance(value, bool)) and str(value).strip() \
+                    and prefix.split(".", 1)[0] not in ("data", "item") and may_page_on(prefix):
+                elsewhere.setdefault(prefix, str(value))  # a next page by a name the importer does not read
             if not whole and depth == 1:
                 if prefix == "data" and event != "null":  # null: an empty page, as servers serialise one
                     raise SourceError(shape)
