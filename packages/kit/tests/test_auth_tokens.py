@@ -445,3 +445,31 @@ async def test_a_short_lifetime_does_not_help_a_token_issued_in_the_future_or_lo
     with pytest.raises(InvalidToken, match="max_token_lifetime"):
         await verifier.verify(token_issuer.mint(roles=["ops"], extra={"iat": now - 10 * 365 * 86400,
                                                                       "nbf": now - 60, "exp": now + 3600}))
+
+
+async def test_hardening_headers_on_what_the_guards_refuse_before_any_route(http, token_issuer):
+    """Round 25. Failed on the old code: the hardening sat inside the `RequestGuard`, so its refusals (a body on a
+    GET, a body over the limit, no or another Content-Type, a byte order mark, a Content-Encoding, an encoded `/` in
+    the path) went out without nosniff, the frame rules, no-referrer and `Cache-Control: no-store`."""
+    auth = {"Authorization": f"Bearer {token_issuer.mint(roles=['organiser_admin', 'platform'], organisers=[ORG])}"}
+    body = {"organiser_id": ORG, "school_unit_code": UNIT}
+    refused = [
+        await http.request("GET", f"/organisers/{ORG}/results", content=b"{}", headers={**auth,
+                                                                                       "content-type": "application/json"}),
+        await http.post("/assessments", content=b'{"a": "' + b"x" * (5 * 1024 * 1024) + b'"}',
+                        headers={**auth, "content-type": "application/json"}),
+        await http.post("/assessments", content=b"{}", headers=auth),
+        await http.post("/assessments", json=body, headers={**auth, "content-type": "text/plain"}),
+        await http.post("/assessments", content=b"\xef\xbb\xbf{}", headers={**auth, "content-type": "application/json"}),
+        await http.post("/assessments", content=b"{}", headers={**auth, "content-type": "application/json",
+                                                                "content-encoding": "gzip"}),
+        await http.get(f"/organisers/{ORG}%2Fx/results", headers=auth),
+    ]
+    for response in refused:
+        assert 400 <= response.status_code < 500, (response.status_code, response.text[:200])
+        assert response.headers["x-content-type-options"] == "nosniff", response.text[:200]
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["cache-control"] == "no-store"
+    assert {r.status_code for r in refused} >= {400, 413, 415}

@@ -40,7 +40,7 @@ from .negotiation import acceptable
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
 from .parameters import describe, strict_parameters
 from .problems import TITLES, RefusedBody, document_problems, install_problem_handlers, problem_response
-from .security import install_security
+from .security import HardeningMiddleware, install_security
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -571,10 +571,12 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     install_security(app, settings, require_token=require_token)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes,
                        body_seconds=settings.request_body_timeout_seconds)
-    # outermost: a request beyond what the instance takes on at once is refused before anything reads it
+    # outermost guard: a request beyond what the instance takes on at once is refused before anything reads it
     app.add_middleware(OverloadGuard, max_requests=settings.max_requests_in_flight,
                        max_writes=settings.max_writes_in_flight,
                        retry_after_seconds=settings.overload_retry_after_seconds)
+    # outside even that: every answer, the guards' own refusals too, carries the security headers and no-store
+    app.add_middleware(HardeningMiddleware)
     app.state.export_slots = Slots(EXPORT_SLOTS, settings.max_exports_in_flight,
                                    settings.overload_retry_after_seconds)
     app.state.client_export_slots = PerClient(EXPORT_SLOTS, settings.max_exports_per_client_in_flight,

@@ -1,6 +1,7 @@
 """Response hardening and CORS for every service, and the switch that requires tokens.
 
-`install_security(app, settings, require_token=...)` is the one call `create_service_app` makes.
+`install_security(app, settings, require_token=...)` is the call `create_service_app` makes for CORS and tokens; it
+adds `HardeningMiddleware` itself, outside every other middleware.
 """
 
 from __future__ import annotations
@@ -150,8 +151,11 @@ class ProblemCORSMiddleware(CORSMiddleware):
 
 
 def install_security(app: FastAPI, settings: ServiceSettings, *, require_token: bool) -> None:
-    """Middlewares run outside-in in reverse order of adding: hardening wraps everything (401s get
-    the headers too), CORS answers preflights before the token check, then the token check."""
+    """Middlewares run outside-in in reverse order of adding: CORS answers preflights before the token check, then
+    the token check. `HardeningMiddleware` is not added here: it must wrap every middleware that answers by itself
+    (the kit's `RequestGuard` and `OverloadGuard`, added after this), so `create_service_app` adds it last, as the
+    outermost (round 25: added here, it sat inside those two, and their 400s, 408s, 413s, 415s and 503s went out
+    without `Cache-Control: no-store`, nosniff or the frame rules)."""
     from .auth.tokens import TokenVerifier
     from .auth.web import TokenMiddleware, install_unauthenticated_handler
 
@@ -160,4 +164,3 @@ def install_security(app: FastAPI, settings: ServiceSettings, *, require_token: 
         app.add_middleware(TokenMiddleware, verifier=TokenVerifier.from_settings(settings))
     if settings.cors_allow_origins:
         app.add_middleware(ProblemCORSMiddleware, policy=CorsPolicy(tuple(settings.cors_allow_origins)))
-    app.add_middleware(HardeningMiddleware)
