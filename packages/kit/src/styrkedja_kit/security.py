@@ -17,7 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .problems import TITLES, problem_response
 from .settings import ServiceSettings
 
-_HEADERS = [
+#: on every answer (the HTTP server's own refusals too: `server.problem_bytes`)
+SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"content-security-policy", b"frame-ancestors 'none'"),
@@ -42,7 +43,7 @@ class HardeningMiddleware:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
                 names = {k.lower() for k, _ in headers}
-                headers += [h for h in _HEADERS if h[0] not in names]
+                headers += [h for h in SECURITY_HEADERS if h[0] not in names]
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}

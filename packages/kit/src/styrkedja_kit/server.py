@@ -20,14 +20,19 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .security import SECURITY_HEADERS
+
 #: request line and headers together at most (a token is a few kB; h11's own limit is 16 KiB)
 MAX_HEAD_BYTES = 64 * 1024
 #: header fields of one request at most (Apache httpd's LimitRequestFields default; a browser sends ~20)
 MAX_HEADER_COUNT = 100
 
 _REASONS = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}
+#: the hardening every answer of the app carries (`security.SECURITY_HEADERS`; round 25: only nosniff was here, so a
+#: request the server refused by itself was answered without the frame rules and no-referrer)
 _HEADERS = (b"content-type: application/problem+json\r\ncache-control: no-store\r\n"
-            b"x-content-type-options: nosniff\r\nconnection: close\r\n")
+            + b"".join(name + b": " + value + b"\r\n" for name, value in SECURITY_HEADERS)
+            + b"connection: close\r\n")
 
 
 def problem_bytes(status: int, field: str, rule: str, detail: str) -> bytes:
