@@ -22,6 +22,7 @@ from urllib.parse import unquote_to_bytes
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -39,7 +40,15 @@ from .logging import configure_logging
 from .negotiation import acceptable
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
 from .parameters import describe, strict_parameters
-from .problems import TITLES, RefusedBody, document_problems, install_problem_handlers, problem_response
+from .problems import (
+    TITLES,
+    Problem,
+    RefusedBody,
+    document_problems,
+    field_error,
+    install_problem_handlers,
+    problem_response,
+)
 from .security import HardeningMiddleware, install_security
 from .settings import ServiceSettings
 
@@ -176,6 +185,10 @@ class OneWorkerConsumes:
         return False
 
 
+#: the methods whose operations read a body, where one documents it
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
 class RequestGuard:
     """Before any route reads a body: a body larger than `max_body_bytes` is a 413 (by its
     Content-Length at once, or while it streams in); a body that `_unreadable_body` refuses (not
@@ -186,7 +199,7 @@ class RequestGuard:
     encoded '/' or '\\' (`_ENCODED_SEPARATOR`), a dot segment or bytes that are no UTF-8 (`_odd_path`) a 400. Pure ASGI, so it costs nothing per request beyond
     a header look-up."""
 
-    _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+    _BODY_METHODS = _BODY_METHODS
     #: methods no operation reads a body of: a body sent with one (filters a client meant as a search, as some APIs
     #: take them on GET) was read by no one, and the answer covered everything, as an unknown query parameter's did
     _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE"})
@@ -285,6 +298,22 @@ class RequestGuard:
             # of 18 hex digits) and answered it itself: nobody is left to answer, and it is no fault of ours. As
             # an error it was a traceback in the log for every such request, one a client could send at will
             log.info("the client went away before its request body was read")
+
+
+async def reads_no_body(request: Request) -> None:
+    """The app-wide dependency: a body sent to an operation that reads none (a POST whose work its query says,
+    reporting's alert sweeps) is a 400 naming `body` and `no_body`, as on a GET (`RequestGuard`, which runs before
+    routing and so judges by the method alone). Round 25: `POST /v1/admin/alerts/freshness-sweep` with
+    `{"at": "…"}` swept as of now, the body read by no one, where the client meant a moment of its own."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.body_field is not None or request.method not in _BODY_METHODS:
+        return
+    if "requestBody" in (route.openapi_extra or {}):  # a route reading its body itself documents it so
+        return
+    length = request.headers.get("content-length")
+    if (length is not None and length != "0") or "transfer-encoding" in request.headers:
+        detail = "body: this operation takes no body; send what it asks for in the query"
+        raise Problem(400, TITLES[400], detail, [field_error("body", "no_body", detail)])
 
 
 def _within(receive: Receive, deadline: float, seconds: float) -> Receive:
@@ -563,7 +592,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     # every operation, the probes too: an Accept header admitting no type it answers in is a 406 (`negotiation`);
     # then its query and path parameters read strictly, an unknown query parameter refused (`parameters`)
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False,
-                  dependencies=[Depends(acceptable), Depends(strict_parameters("refuse"))])
+                  dependencies=[Depends(acceptable), Depends(strict_parameters("refuse")), Depends(reads_no_body)])
     install_problem_handlers(app)
     # inside the token check (added first, so innermost of the three): one client's writes at once, by its subject
     app.add_middleware(ClientBound, max_writes=settings.max_writes_per_client_in_flight,

@@ -1,0 +1,118 @@
+"""Hostile inputs, round 25 (a): the HTTP protocol of the four services as a generic client or fuzzer sees it — every
+answer's headers, whoever gives it, and what a refusal names.
+
+Found and fixed (each test failed on the old code, as said at it):
+- The kit's `HardeningMiddleware` sat inside its `RequestGuard` and `OverloadGuard`, so their own refusals (a body on a
+  GET, a body over the limit, a missing or other Content-Type, a byte order mark, UTF-16, a Content-Encoding, an
+  encoded `/` in the path, an overload's 503) went out without `Cache-Control: no-store`, nosniff, no-referrer or the
+  frame rules, on every operation of every service. Now it is the outermost middleware (the kit's
+  `create_service_app`; packages/kit/tests/test_auth_tokens.py).
+- What the HTTP server refuses by itself (a malformed request line, an unknown method, a control byte in a header, a
+  head over the limit: the kit's `server.problem_bytes`) carried nosniff and no-store only; now every header of
+  `security.SECURITY_HEADERS` (packages/kit/tests/test_server_and_dates.py).
+- A body sent to a POST that reads none (reporting's `POST /v1/admin/alerts/freshness-sweep` and `.../reevaluate`,
+  whose work their query says) was read by no one: `{"at": "2026-01-01T00:00:00Z"}` swept as of now, answered 200.
+  Round 18 refused a body on a GET, HEAD or DELETE by the method alone (the `RequestGuard` runs before routing); now
+  any operation documenting no body refuses one, a 400 naming `body` and `no_body` (the kit's `reads_no_body`).
+"""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from inprocess import auth
+from test_hostile_http import Attack, body_of, fill, operations, raw_request
+
+#: what the kit sets on every answer (`styrkedja_kit.security`), lower-cased as compared
+HARDENING = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
+             "content-security-policy": "frame-ancestors 'none'", "x-frame-options": "deny",
+             "cache-control": "no-store"}
+
+
+def _unhardened(headers: Any) -> list[str]:
+    return [name for name, value in HARDENING.items() if value not in str(headers.get(name, "")).lower()]
+
+
+#: bodies and headers the kit's RequestGuard refuses before any route reads them
+GUARD_REFUSALS: list[tuple[str, bytes, dict[str, str]]] = [
+    ("no content-type", b"{}", {}),
+    ("text/plain", b"{}", {"content-type": "text/plain"}),
+    ("latin-1", b"{}", {"content-type": "application/json; charset=latin-1"}),
+    ("a byte order mark", b"\xef\xbb\xbf{}", {"content-type": "application/json"}),
+    ("utf-16", "{}".encode("utf-16"), {"content-type": "application/json"}),
+    ("gzip", gzip.compress(b"{}"), {"content-type": "application/json", "content-encoding": "gzip"}),
+    ("an unknown coding", b"{}", {"content-type": "application/json", "content-encoding": "x-unknown"}),
+    ("multipart", b"--x--", {"content-type": "multipart/form-data; boundary=x"}),
+    ("over the limit", b'{"a": "' + b"x" * (5 * 1024 * 1024) + b'"}', {"content-type": "application/json"}),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_what_the_kit_refuses_before_any_route_carries_the_security_headers_on_every_operation(running, token_issuer):
+    """Failed on the old code: every one of these answers (400, 413, 415) came without any of `HARDENING`."""
+    name, service = running
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        for method, path, operation in operations(attack):
+            url = fill(path)
+            sent = GUARD_REFUSALS if body_of(operation) else [("a body on a " + method, b"{}",
+                                                                {"content-type": "application/json"})]
+            for what, content, headers in sent:
+                got = attack.client.request(method, url, content=content, headers=headers)
+                attack.judge(f"{method} {path} {what}", got, refused=True)
+                if _unhardened(got.headers):
+                    attack.wrong.append(f"{method} {path} {what}: {got.status_code} without {_unhardened(got.headers)}")
+        got = attack.client.get("/v1/x%2Fy")
+        if got.status_code != 400 or _unhardened(got.headers):
+            attack.wrong.append(f"%2F: {got.status_code} without {_unhardened(got.headers)}")
+        assert not attack.wrong, "\n".join(attack.wrong[:20])
+        assert attack.sent >= 10
+    finally:
+        attack.client.close()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_what_the_server_refuses_by_itself_carries_the_security_headers(running):
+    """Failed on the old code: nosniff and no-store only (no frame rules, no no-referrer)."""
+    name, service = running
+    host = urlsplit(service.url).netloc.encode()
+    for data in [b"FOO /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n",
+                 b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\nX-A: a\x01b\r\n\r\n",
+                 b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n" + b"X-A: a\r\n" * 200 + b"\r\n",
+                 b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n"]:
+        answer = raw_request(service.url, data)
+        head, _, _ = answer.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0]
+        assert status.split(b" ")[1] in (b"400", b"431"), (name, data[:40], status)
+        headers = dict(line.decode().lower().split(": ", 1) for line in head.split(b"\r\n")[1:])
+        assert not _unhardened(headers), (name, data[:40], _unhardened(headers))
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_body_sent_to_an_operation_that_reads_none_is_a_400_naming_it(running, token_issuer):
+    """Failed on the old code: reporting's sweeps answered 200, the body read by no one (the other services have no
+    such operation: every POST, PUT and PATCH of theirs reads a body)."""
+    name, service = running
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        bodiless = [(method, path) for method, path, operation in operations(attack)
+                    if method in ("POST", "PUT", "PATCH") and not body_of(operation)]
+        for method, path in bodiless:
+            for content, headers in [(b'{"at": "2026-01-01T00:00:00Z"}', {"content-type": "application/json"}),
+                                     (b"{}", {"content-type": "application/json"}),
+                                     (iter([b"{", b"}"]), {"content-type": "application/json"})]:
+                got = attack.client.request(method, fill(path), content=content, headers=headers)
+                errors = got.json().get("errors") or [{}]
+                if (got.status_code, errors[0].get("field"), errors[0].get("rule")) != (400, "body", "no_body"):
+                    attack.wrong.append(f"{method} {path}: {got.status_code} {got.text[:160]!r}")
+        assert not attack.wrong, "\n".join(attack.wrong)
+        assert bodiless or name != "reporting"
+    finally:
+        attack.client.close()
+
