@@ -14,6 +14,9 @@ Found and fixed (each test failed on the old code, as said at it):
   whose work their query says) was read by no one: `{"at": "2026-01-01T00:00:00Z"}` swept as of now, answered 200.
   Round 18 refused a body on a GET, HEAD or DELETE by the method alone (the `RequestGuard` runs before routing); now
   any operation documenting no body refuses one, a 400 naming `body` and `no_body` (the kit's `reads_no_body`).
+- A query parameter without a name (`?=x`, `?=`) was refused as `unknown_parameter` naming the field `body`, on every
+  operation of every service: a client looks for the fault in a body it may not have sent. Now `query` (the kit's
+  `problems`: a location with nothing after where it was sent is named by where).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from urllib.parse import urlsplit
 import pytest
 from inprocess import auth
 from test_hostile_http import Attack, body_of, fill, operations, raw_request
+
+from styrkedja_kit.problems import validation_errors
 
 #: what the kit sets on every answer (`styrkedja_kit.security`), lower-cased as compared
 HARDENING = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
@@ -116,3 +121,30 @@ def test_a_body_sent_to_an_operation_that_reads_none_is_a_400_naming_it(running,
     finally:
         attack.client.close()
 
+
+def test_a_location_naming_only_where_it_was_sent_is_named_by_where() -> None:
+    """Failed on the old code: `body` for the nameless query parameter."""
+    named = validation_errors([{"type": "unknown_parameter", "loc": ("query", ""), "msg": "not a parameter"}])
+    assert named[0]["field"] == "query"
+    assert validation_errors([{"type": "missing", "loc": ("body",), "msg": "Field required"}])[0]["field"] == "body"
+    assert validation_errors([{"type": "x", "loc": ("query", "year"), "msg": "m"}])[0]["field"] == "year"
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_query_parameter_without_a_name_is_named_as_the_query_on_every_operation(running, token_issuer):
+    """Failed on the old code: a 422 naming `body` on every operation."""
+    name, service = running
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        for method, path, operation in operations(attack):
+            body = {"content": b"{}", "headers": {"content-type": "application/json"}} if body_of(operation) else {}
+            for query in ("=x", "=", "=19121212-1212"):
+                got = attack.client.request(method, f"{fill(path)}?{query}", **body)
+                attack.judge(f"{method} {path}?{query}", got, refused=True, sent_pin="1212" in query)
+                fields = [e.get("field") for e in (got.json().get("errors") or [])] if got.status_code >= 400 else []
+                if (got.status_code, fields[:1]) != (422, ["query"]):
+                    attack.wrong.append(f"{method} {path}?{query}: {got.status_code} {fields}")
+        assert not attack.wrong, "\n".join(attack.wrong[:20])
+    finally:
+        attack.client.close()

@@ -194,9 +194,12 @@ def _location(loc: Iterable[Any]) -> str:
     """`items.2.student_id` of `("body", "items", 2, "student_id")`: only the leading part says where the value
     was sent (a field of the body named `path` or `query`, or an unknown key `body`, is named as it is)."""
     parts = [str(p) for p in loc]
+    where = "body"
     if parts and parts[0] in _WHERE:
-        parts = parts[1:]
-    return ".".join(parts) or "body"
+        where, parts = parts[0], parts[1:]
+    # nothing left (the body as a whole, or a query parameter without a name: `?=x`) names where it was sent;
+    # round 25: `?=x` named `body`, sending a client to look at a body it never sent
+    return ".".join(parts) or where
 
 
 def _validation_error(error: dict[str, Any]) -> dict[str, str]:
