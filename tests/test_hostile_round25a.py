@@ -21,6 +21,9 @@ Found and fixed (each test failed on the old code, as said at it):
   services' parser (httptools), where RFC 9112 §3.2 has a 400 and the kit's h11 protocol refused both (as plain
   `http_syntax`): a proxy in front routing by one Host while the app read the other. Now a 400 naming `host` and
   `single_host` under either parser (the kit's `server.ONE_HOST`); HTTP/1.0 needs none.
+- A body of valid JSON nested 10,000 deep, or holding an integer of 5,000 digits, was a 400 titled "There was an
+  error parsing the body", named `json_invalid` "the body is not JSON in UTF-8": false, and nothing a client could
+  act on. Now a 422 naming `body` and `max_depth` or `max_digits` (the kit's `json_refusal`, before any route parses).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from test_hostile_http import Attack, body_of, fill, operations, raw_request
 from test_hostile_round3 import _exchange, _problem
 from test_hostile_round4 import protocol_server  # noqa: F401  (the fixture: uvicorn under each of the kit's parsers)
 
+from styrkedja_kit.inputs import json_refusal
 from styrkedja_kit.problems import validation_errors
 
 #: what the kit sets on every answer (`styrkedja_kit.security`), lower-cased as compared
@@ -172,3 +176,39 @@ def test_one_host_or_http10_without_one_passes_either_parser(protocol_server):  
     two = _exchange(protocol_server, [b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n"
                                       b"Connection: close\r\n\r\n"])
     assert two.count(b"HTTP/1.1 200") == 2, two  # the count starts again with each request on a connection
+
+
+#: valid JSON no parser of the services reads: nested beyond its reach, an integer beyond Python's digits
+UNREADABLE_JSON = [(b"[" * 10_000 + b"]" * 10_000, "max_depth"), (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "max_depth"),
+                   (b'{"items": [{"year": ' + b"9" * 5000 + b"}]}", "max_digits"),
+                   (b'{"revision": -' + b"1" * 10_000 + b"}", "max_digits"), (b"[" * 100_000, "max_depth")]
+
+
+def test_json_beyond_the_parsers_reach_is_named_by_its_rule_not_as_no_json() -> None:
+    """Failed on the old code: None (left to the route's parser, which called it not JSON)."""
+    for body, rule in UNREADABLE_JSON:
+        assert json_refusal(body)[:2] == ("body", rule), body[:30]  # type: ignore[index]
+    for body in (b'{"a": 1,}', b"\xff", b'{"a": 1} x', b"[NaN, " + b"[" * 100_000):
+        assert json_refusal(body) is None, body[:30]
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_json_beyond_the_parsers_reach_is_a_422_naming_its_rule_on_every_operation(running, token_issuer):
+    """Failed on the old code: 400 `json_invalid`, "the body is not JSON in UTF-8", on every operation with a body."""
+    name, service = running
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        for method, path, operation in operations(attack):
+            if not body_of(operation):
+                continue
+            for body, rule in UNREADABLE_JSON:
+                got = attack.client.request(method, fill(path), content=body,
+                                            headers={"content-type": "application/json"})
+                attack.judge(f"{method} {path} {body[:20]!r}", got, refused=True)
+                errors = got.json().get("errors") or [{}]
+                if (got.status_code, errors[0].get("field"), errors[0].get("rule")) != (422, "body", rule):
+                    attack.wrong.append(f"{method} {path} {body[:20]!r}: {got.status_code} {got.text[:160]!r}")
+        assert not attack.wrong, "\n".join(attack.wrong[:20])
+    finally:
+        attack.client.close()
