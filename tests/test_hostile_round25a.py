@@ -24,6 +24,10 @@ Found and fixed (each test failed on the old code, as said at it):
 - A body of valid JSON nested 10,000 deep, or holding an integer of 5,000 digits, was a 400 titled "There was an
   error parsing the body", named `json_invalid` "the body is not JSON in UTF-8": false, and nothing a client could
   act on. Now a 422 naming `body` and `max_depth` or `max_digits` (the kit's `json_refusal`, before any route parses).
+- CORS sat inside the kit's guards too: their refusals (415, 413, 408, a body on a GET, an overload's 503) to a browser
+  app of an allowed origin came without `Access-Control-Allow-Origin`, so the browser hid the problem behind a CORS
+  failure. Now CORS wraps the guards (the kit's `install_cors`; `Origin` on two lines is refused by it, as round 21
+  had the guard do) (packages/kit/tests/test_auth_tokens.py, test_cors.py).
 """
 
 from __future__ import annotations

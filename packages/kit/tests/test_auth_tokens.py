@@ -475,3 +475,27 @@ async def test_hardening_headers_on_what_the_guards_refuse_before_any_route(http
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
         assert response.headers["cache-control"] == "no-store"
     assert {r.status_code for r in refused} >= {400, 413, 415}
+
+
+async def test_what_the_guards_refuse_carries_the_cors_headers_of_an_allowed_origin(token_issuer):
+    """Round 25. Failed on the old code: CORS sat inside the kit's guards, so their refusals to a browser app of an
+    allowed origin (a 415, a 413, a body on a GET) came without `Access-Control-Allow-Origin`: the browser hid the
+    problem behind a CORS failure. Two different origins are still refused, with none (round 21)."""
+    metadata = MetaData()
+    define_kit_tables(metadata)
+    app = create_service_app(settings_for(token_issuer.url, cors_allow_origins=["https://skola.example"]), metadata,
+                             [make_router()], title="x", require_token=True)
+    origin = {"Origin": "https://skola.example"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        refused = [await client.post("/assessments", content=b"{}", headers={**origin, "content-type": "text/plain"}),
+                   await client.post("/assessments", content=b"x" * (5 * 1024 * 1024),
+                                     headers={**origin, "content-type": "application/json"}),
+                   await client.request("GET", "/nation", content=b"{}",
+                                        headers={**origin, "content-type": "application/json"})]
+        for response in refused:
+            assert response.headers.get("access-control-allow-origin") == "https://skola.example", response.status_code
+        assert [r.status_code for r in refused] == [415, 413, 400]
+        for origins in (["https://skola.example", "https://evil.example"], ["https://evil.example", "https://skola.example"]):
+            twice = await client.get("/nation", headers=[("origin", o) for o in origins])
+            assert twice.status_code == 400 and "access-control-allow-origin" not in twice.headers
+            assert twice.json()["errors"][0]["rule"] == "single_header"

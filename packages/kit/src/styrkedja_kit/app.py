@@ -49,7 +49,7 @@ from .problems import (
     install_problem_handlers,
     problem_response,
 )
-from .security import HardeningMiddleware, install_security
+from .security import HardeningMiddleware, install_cors, install_security
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -604,7 +604,9 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     app.add_middleware(OverloadGuard, max_requests=settings.max_requests_in_flight,
                        max_writes=settings.max_writes_in_flight,
                        retry_after_seconds=settings.overload_retry_after_seconds)
-    # outside even that: every answer, the guards' own refusals too, carries the security headers and no-store
+    # outside even that: every answer, the guards' own refusals too, carries the CORS headers an allowed origin's
+    # browser needs to read it, and (outermost) the security headers and no-store
+    install_cors(app, settings)
     app.add_middleware(HardeningMiddleware)
     app.state.export_slots = Slots(EXPORT_SLOTS, settings.max_exports_in_flight,
                                    settings.overload_retry_after_seconds)

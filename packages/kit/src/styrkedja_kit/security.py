@@ -1,7 +1,7 @@
 """Response hardening and CORS for every service, and the switch that requires tokens.
 
-`install_security(app, settings, require_token=...)` is the call `create_service_app` makes for CORS and tokens; it
-adds `HardeningMiddleware` itself, outside every other middleware.
+`create_service_app` calls `install_security(app, settings, require_token=...)` for the token check, then, outside
+its own guards, `install_cors` and `HardeningMiddleware` (the outermost).
 """
 
 from __future__ import annotations
@@ -130,6 +130,21 @@ class ProblemCORSMiddleware(CORSMiddleware):
                          allow_private_network=policy.private_network, max_age=max_age)
         self.policy = policy
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # `Origin` or the preflight's method on two lines with different values: Starlette reads the first, a proxy or
+        # cache in front may read the last. The kit's RequestGuard refuses them too, but this middleware runs outside
+        # it (round 25), so it refuses them itself before judging either (round 21's rule, `single_header`)
+        if scope["type"] == "http":
+            for name in (b"origin", b"access-control-request-method"):
+                if len({value for key, value in scope["headers"] if key == name}) > 1:
+                    field = name.decode()
+                    detail = f"{field}: sent more than once, with different values"
+                    await problem_response(400, TITLES[400], detail, [
+                        {"field": field, "rule": "single_header", "message": detail}],
+                        instance=scope.get("path"))(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
     def preflight_response(self, request_headers: Headers) -> Response:
         origin = request_headers["origin"]
         listed = request_headers.getlist("access-control-request-headers")
@@ -152,16 +167,23 @@ class ProblemCORSMiddleware(CORSMiddleware):
 
 
 def install_security(app: FastAPI, settings: ServiceSettings, *, require_token: bool) -> None:
-    """Middlewares run outside-in in reverse order of adding: CORS answers preflights before the token check, then
-    the token check. `HardeningMiddleware` is not added here: it must wrap every middleware that answers by itself
-    (the kit's `RequestGuard` and `OverloadGuard`, added after this), so `create_service_app` adds it last, as the
-    outermost (round 25: added here, it sat inside those two, and their 400s, 408s, 413s, 415s and 503s went out
-    without `Cache-Control: no-store`, nosniff or the frame rules)."""
+    """The token check (and the 401 of a guarded route on an app without one). CORS and `HardeningMiddleware` are not
+    added here: each must wrap every middleware that answers by itself (the kit's `RequestGuard` and
+    `OverloadGuard`), so `create_service_app` adds them after those (`install_cors`, then the hardening as the
+    outermost). Round 25: added here, both sat inside the guards, whose 400s, 408s, 413s, 415s and 503s went out
+    without `Cache-Control: no-store`, nosniff or the frame rules, and without `Access-Control-Allow-Origin`: a
+    browser app of an allowed origin saw a CORS failure instead of the problem naming the field and the rule."""
     from .auth.tokens import TokenVerifier
     from .auth.web import TokenMiddleware, install_unauthenticated_handler
 
     install_unauthenticated_handler(app)  # a guarded route on an app without tokens answers 401, never runs
     if require_token:
         app.add_middleware(TokenMiddleware, verifier=TokenVerifier.from_settings(settings))
+
+
+def install_cors(app: FastAPI, settings: ServiceSettings) -> None:
+    """CORS for the settings' `cors_allow_origins` (none: no CORS headers at all). Added outside every middleware
+    that answers by itself, so a preflight is answered before them and each of their answers carries the CORS
+    headers an allowed origin's browser needs to read it."""
     if settings.cors_allow_origins:
         app.add_middleware(ProblemCORSMiddleware, policy=CorsPolicy(tuple(settings.cors_allow_origins)))
