@@ -28,6 +28,8 @@ Found and fixed (each test failed on the old code, as said at it):
   app of an allowed origin came without `Access-Control-Allow-Origin`, so the browser hid the problem behind a CORS
   failure. Now CORS wraps the guards (the kit's `install_cors`; `Origin` on two lines is refused by it, as round 21
   had the guard do) (packages/kit/tests/test_auth_tokens.py, test_cors.py).
+- A problem's `instance` (a URI reference, RFC 9457 §3.1.5) repeated a path sent as `//evil.example/x`: resolved
+  against the service's URL by a client that links it, it names another host. Now left out of such a problem.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from test_hostile_round3 import _exchange, _problem
 from test_hostile_round4 import protocol_server  # noqa: F401  (the fixture: uvicorn under each of the kit's parsers)
 
 from styrkedja_kit.inputs import json_refusal
-from styrkedja_kit.problems import validation_errors
+from styrkedja_kit.problems import problem_response, validation_errors
 
 #: what the kit sets on every answer (`styrkedja_kit.security`), lower-cased as compared
 HARDENING = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
@@ -216,3 +218,22 @@ def test_json_beyond_the_parsers_reach_is_a_422_naming_its_rule_on_every_operati
         assert not attack.wrong, "\n".join(attack.wrong[:20])
     finally:
         attack.client.close()
+
+
+def test_an_instance_that_would_resolve_to_another_host_is_left_out() -> None:
+    """Failed on the old code: `"instance": "//evil.example/x"`."""
+    for path in ("//evil.example/x", "///evil.example", "/\\evil.example/x", "\\\\evil.example"):
+        assert b"evil" not in problem_response(404, "Not Found", "Not Found", instance=path).body, path
+    assert b'"instance":"/v1/x"' in problem_response(404, "Not Found", "Not Found", instance="/v1/x").body
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_path_naming_another_host_is_not_repeated_as_the_instance(running):
+    """Failed on the old code: every service's 404 (and 400) repeated it as its `instance`."""
+    name, service = running
+    host = urlsplit(service.url).netloc.encode()
+    for target in (b"//evil.example/x", b"//evil.example/v1/x%2Fy", b"/%2F/evil.example"):
+        answer = raw_request(service.url, b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        assert answer.startswith((b"HTTP/1.1 40",)), (name, target, answer[:100])
+        assert b"evil.example" not in answer.partition(b"\r\n\r\n")[2], (name, target, answer[-300:])

@@ -172,7 +172,11 @@ def problem_response(status: int, title: str, detail: str, errors: list[dict[str
     whichever handler made it."""
     body: dict[str, Any] = {"type": type_, "title": _safe(title, TEXT_LIMITS["title"]), "status": status,
                             "detail": _safe(detail, TEXT_LIMITS["detail"])}
-    if instance:  # a path of 60 kB was repeated whole (round 16: cut at 1000; round 17: each segment at ECHO_LIMIT)
+    # `instance` is a URI reference (RFC 9457 §3.1.5), resolved against the request's URL by a client that links it: a
+    # path sent as `//evil.example/x` (or `/\evil.example`, which browsers read alike) resolves to another host, so it
+    # is left out (round 25: repeated as sent, a link in any console showing problems led there)
+    if instance and not instance.replace("\\", "/").startswith("//"):
+        # a path of 60 kB was repeated whole (round 16: cut at 1000; round 17: each segment at ECHO_LIMIT)
         body["instance"] = _safe(instance[:TEXT_LIMITS["instance"] * 4], TEXT_LIMITS["instance"])
     if errors:
         errors = listed(errors)
