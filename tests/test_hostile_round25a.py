@@ -28,6 +28,10 @@ Found and fixed (each test failed on the old code, as said at it):
   app of an allowed origin came without `Access-Control-Allow-Origin`, so the browser hid the problem behind a CORS
   failure. Now CORS wraps the guards (the kit's `install_cors`; `Origin` on two lines is refused by it, as round 21
   had the guard do) (packages/kit/tests/test_auth_tokens.py, test_cors.py).
+- A body of bytes that are no UTF-8 (Latin-1 `Åsa`, binary) was a 400 `json_invalid` ("There was an error parsing the
+  body"), where any other body that is no JSON is a 422 `json_invalid` and UTF-16 or a byte order mark a 415
+  `utf8_charset`: one rule, two statuses, and the charset rule not named. Now a 415 `utf8_charset` naming where the
+  first such byte is (the kit's `json_refusal`).
 - A problem's `instance` (a URI reference, RFC 9457 §3.1.5) repeated a path sent as `//evil.example/x`: resolved
   against the service's URL by a client that links it, it names another host. Now left out of such a problem.
 """
@@ -237,3 +241,35 @@ def test_a_path_naming_another_host_is_not_repeated_as_the_instance(running):
         answer = raw_request(service.url, b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
         assert answer.startswith((b"HTTP/1.1 40",)), (name, target, answer[:100])
         assert b"evil.example" not in answer.partition(b"\r\n\r\n")[2], (name, target, answer[-300:])
+
+
+NOT_UTF8 = [('{"comment": "Åsa"}'.encode("latin-1"), 13), (b"\x1f\x8b\x08\x00\xff", 1), (b'{"a": "\xc3"}', 7)]
+
+
+def test_a_body_of_bytes_that_are_no_utf8_is_named_by_the_charset_rule() -> None:
+    """Failed on the old code: None (left to the parser: a 400 `json_invalid`)."""
+    for body, at in NOT_UTF8:
+        where, rule, message = json_refusal(body)  # type: ignore[misc]
+        assert (where, rule) == ("body", "utf8_charset") and f"byte {at} " in message, (body, message)
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_a_body_of_bytes_that_are_no_utf8_is_a_415_naming_the_charset_rule_on_every_operation(running, token_issuer):
+    """Failed on the old code: 400 `json_invalid` on every operation with a body."""
+    name, service = running
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        for method, path, operation in operations(attack):
+            if not body_of(operation):
+                continue
+            for body, _ in NOT_UTF8:
+                got = attack.client.request(method, fill(path), content=body,
+                                            headers={"content-type": "application/json"})
+                attack.judge(f"{method} {path} {body[:20]!r}", got, refused=True)
+                errors = got.json().get("errors") or [{}]
+                if (got.status_code, errors[0].get("field"), errors[0].get("rule")) != (415, "body", "utf8_charset"):
+                    attack.wrong.append(f"{method} {path} {body[:20]!r}: {got.status_code} {got.text[:160]!r}")
+        assert not attack.wrong, "\n".join(attack.wrong[:20])
+    finally:
+        attack.client.close()

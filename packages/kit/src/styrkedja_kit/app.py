@@ -288,7 +288,7 @@ class RequestGuard:
                         chunks.clear()
                         refused = json_refusal(whole) if whole else None
                         if refused is not None:  # a key given twice, NaN or Infinity (`json_refusal`)
-                            raise RefusedBody(422, *refused)
+                            raise RefusedBody(415 if refused[1] == "utf8_charset" else 422, *refused)
             return message
 
         try:
