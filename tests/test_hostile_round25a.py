@@ -32,6 +32,10 @@ Found and fixed (each test failed on the old code, as said at it):
   body"), where any other body that is no JSON is a 422 `json_invalid` and UTF-16 or a byte order mark a 415
   `utf8_charset`: one rule, two statuses, and the charset rule not named. Now a 415 `utf8_charset` naming where the
   first such byte is (the kit's `json_refusal`).
+- FastAPI's own pages (`/openapi.json`, `/docs`, `/redoc`: no `APIRoute`s, so the app-wide rules never ran) answered
+  200 to an unknown query parameter and to an `Accept` admitting none of their types, where every operation answers
+  422 `unknown_parameter` and 406 `not_acceptable`. Now the same rules at each page (the kit's
+  `judge_framework_pages`; Swagger UI's OAuth2 redirect, which an identity provider calls with its own query, aside).
 - A problem's `instance` (a URI reference, RFC 9457 §3.1.5) repeated a path sent as `//evil.example/x`: resolved
   against the service's URL by a client that links it, it names another host. Now left out of such a problem.
 """
@@ -271,5 +275,29 @@ def test_a_body_of_bytes_that_are_no_utf8_is_a_415_naming_the_charset_rule_on_ev
                 if (got.status_code, errors[0].get("field"), errors[0].get("rule")) != (415, "body", "utf8_charset"):
                     attack.wrong.append(f"{method} {path} {body[:20]!r}: {got.status_code} {got.text[:160]!r}")
         assert not attack.wrong, "\n".join(attack.wrong[:20])
+    finally:
+        attack.client.close()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+def test_the_frameworks_own_pages_keep_the_rules_every_operation_keeps(running, token_issuer):
+    """Failed on the old code: 200 for each of the refused requests below."""
+    name, service = running
+    attack = Attack(name, service, auth(token_issuer))
+    try:
+        for page, other in (("/openapi.json", "text/html"), ("/docs", "application/json"), ("/redoc", "text/csv")):
+            assert attack.client.get(page).status_code == 200, page
+            assert attack.client.get(page, headers={"accept": "*/*"}).status_code == 200, page
+            for query, field in (("?x=1", "x"), ("?=", "query"), ("?access_token=abc", "access_token")):
+                got = attack.client.get(page + query)
+                attack.judge(f"{page}{query}", got, refused=True)
+                if (got.status_code, (got.json().get("errors") or [{}])[0].get("field")) != (422, field):
+                    attack.wrong.append(f"{page}{query}: {got.status_code}")
+            got = attack.client.get(page, headers={"accept": other})
+            attack.judge(f"{page} accept {other}", got, refused=True)
+            if (got.status_code, (got.json().get("errors") or [{}])[0].get("rule")) != (406, "not_acceptable"):
+                attack.wrong.append(f"{page} accept {other}: {got.status_code}")
+        assert not attack.wrong, "\n".join(attack.wrong)
     finally:
         attack.client.close()

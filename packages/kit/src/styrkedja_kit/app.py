@@ -21,12 +21,15 @@ from urllib.parse import unquote_to_bytes
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admission import ClientBound, ClientSlots, OverloadGuard, PerClient, Slots, client_of
@@ -37,10 +40,11 @@ from .inputs import document_batch_limit, json_refusal
 from .kafka import make_admin
 from .leader import AdvisoryLock
 from .logging import configure_logging
-from .negotiation import acceptable
+from .negotiation import JSON, accept_of, acceptable, admits, not_acceptable
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
-from .parameters import describe, strict_parameters
+from .parameters import Parameters, describe, judge, strict_parameters
 from .problems import (
+    PROBLEM_JSON,
     TITLES,
     Problem,
     RefusedBody,
@@ -660,7 +664,37 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    judge_framework_pages(app)
     return app
+
+
+#: no query or path parameter at all: what FastAPI's own pages take
+_NO_PARAMETERS = Parameters(query={}, path={})
+
+
+def judge_framework_pages(app: FastAPI) -> None:
+    """FastAPI's own pages (its OpenAPI document, Swagger UI, ReDoc) are no `APIRoute`s, so the app-wide dependencies
+    never ran for them: `/openapi.json?x=1` and `/docs` with `Accept: text/csv` were answered 200, where every
+    operation answers 422 `unknown_parameter` and 406 `not_acceptable` (round 25). The same two rules now hold at
+    each page, raised inside the router so the app's problem handlers answer them. (Swagger UI's OAuth2 redirect
+    page is left alone: an identity provider calls it back with a query of its own.)"""
+    pages = {app.openapi_url: JSON, app.docs_url: "text/html", app.redoc_url: "text/html"}
+    for route in app.router.routes:
+        if isinstance(route, Route) and not isinstance(route, APIRoute) and route.path in pages:
+            route.app = _judged_page(route.app, pages[route.path])
+
+
+def _judged_page(page: ASGIApp, media_type: str) -> ASGIApp:
+    async def judged(scope: Scope, receive: Receive, send: Send) -> None:
+        accept = accept_of(Headers(scope=scope))
+        if accept is not None and not admits(accept, (media_type, PROBLEM_JSON)):
+            raise not_acceptable(accept, (media_type,))
+        errors = judge(_NO_PARAMETERS, scope.get("query_string") or b"", {})
+        if errors:
+            raise RequestValidationError(errors)
+        await page(scope, receive, send)
+
+    return judged
 
 
 def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool = False,
