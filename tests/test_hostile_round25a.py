@@ -28,6 +28,9 @@ Found and fixed (each test failed on the old code, as said at it):
   app of an allowed origin came without `Access-Control-Allow-Origin`, so the browser hid the problem behind a CORS
   failure. Now CORS wraps the guards (the kit's `install_cors`; `Origin` on two lines is refused by it, as round 21
   had the guard do) (packages/kit/tests/test_auth_tokens.py, test_cors.py).
+- No response header was exposed to such an app (`Access-Control-Expose-Headers`): it could not read a 503's or 429's
+  `Retry-After`, a 401's challenge, a 405's `Allow`, a file's name or reporting's `ETag` and freshness headers, none of
+  them CORS-safelisted. Now `security.CORS_EXPOSED` (packages/kit/tests/test_auth_tokens.py).
 - A body of bytes that are no UTF-8 (Latin-1 `Åsa`, binary) was a 400 `json_invalid` ("There was an error parsing the
   body"), where any other body that is no JSON is a 422 `json_invalid` and UTF-16 or a byte order mark a 415
   `utf8_charset`: one rule, two statuses, and the charset rule not named. Now a 415 `utf8_charset` naming where the

@@ -499,3 +499,22 @@ async def test_what_the_guards_refuse_carries_the_cors_headers_of_an_allowed_ori
             twice = await client.get("/nation", headers=[("origin", o) for o in origins])
             assert twice.status_code == 400 and "access-control-allow-origin" not in twice.headers
             assert twice.json()["errors"][0]["rule"] == "single_header"
+
+
+async def test_an_allowed_origins_browser_may_read_the_headers_an_answer_is_acted_on_by(token_issuer):
+    """Round 25. Failed on the old code: no `Access-Control-Expose-Headers`, so a browser app could read none of a
+    401's challenge, a 405's `Allow`, a 503's or 429's `Retry-After` (none is CORS-safelisted)."""
+    metadata = MetaData()
+    define_kit_tables(metadata)
+    app = create_service_app(settings_for(token_issuer.url, cors_allow_origins=["https://skola.example"]), metadata,
+                             [make_router()], title="x", require_token=True)
+    origin = {"Origin": "https://skola.example"}
+    token = token_issuer.mint(roles=["ops"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        unauthorised = await client.get("/nation", headers=origin)
+        not_allowed = await client.delete("/nation", headers={**origin, "Authorization": f"Bearer {token}"})
+    assert (unauthorised.status_code, not_allowed.status_code) == (401, 405)
+    for response, header in ((unauthorised, "www-authenticate"), (not_allowed, "allow")):
+        exposed = {h.strip().lower() for h in response.headers.get("access-control-expose-headers", "").split(",")}
+        assert {header, "retry-after", "content-disposition", "etag"} <= exposed, response.headers
+        assert header in response.headers

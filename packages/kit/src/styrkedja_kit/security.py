@@ -67,6 +67,12 @@ _CORS_REFUSALS = {
 #: the methods and headers the services answer browsers with (the origins are the settings' `cors_allow_origins`)
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CORS_HEADERS = ("Authorization", "Content-Type")
+#: the response headers the services send that a browser app of an allowed origin must be able to read, none of them
+#: CORS-safelisted (round 25: none was exposed, so such an app could not honour a 503's or 429's `Retry-After`, read a
+#: 401's challenge, a 405's `Allow`, a file's name, reporting's `ETag` for `If-None-Match`, a replayed write's
+#: `Idempotent-Replayed` or the freshness of a figure)
+CORS_EXPOSED = ("Retry-After", "WWW-Authenticate", "Allow", "Content-Disposition", "ETag", "Idempotent-Replayed",
+                "X-Styrkedja-Newest-Event-Time", "X-Styrkedja-Consumer-Lag")
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ class ProblemCORSMiddleware(CORSMiddleware):
 
     def __init__(self, app: ASGIApp, policy: CorsPolicy, max_age: int = 600) -> None:
         super().__init__(app, allow_origins=policy.origins, allow_methods=policy.methods,
-                         allow_headers=policy.headers, allow_credentials=False,
+                         allow_headers=policy.headers, allow_credentials=False, expose_headers=CORS_EXPOSED,
                          allow_private_network=policy.private_network, max_age=max_age)
         self.policy = policy
 
