@@ -205,7 +205,7 @@ def test_json_beyond_the_parsers_reach_is_named_by_its_rule_not_as_no_json() -> 
     """Failed on the old code: None (left to the route's parser, which called it not JSON)."""
     for body, rule in UNREADABLE_JSON:
         assert json_refusal(body)[:2] == ("body", rule), body[:30]  # type: ignore[index]
-    for body in (b'{"a": 1,}', b"\xff", b'{"a": 1} x', b"[NaN, " + b"[" * 100_000):
+    for body in (b'{"a": 1,}', b'{"a": 1} x', b"[NaN, " + b"[" * 100_000):  # no JSON: the parser names it
         assert json_refusal(body) is None, body[:30]
 
 
