@@ -193,6 +193,10 @@ def test_one_host_or_http10_without_one_passes_either_parser(protocol_server):  
     two = _exchange(protocol_server, [b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n"
                                       b"Connection: close\r\n\r\n"])
     assert two.count(b"HTTP/1.1 200") == 2, two  # the count starts again with each request on a connection
+    # a chunked body's trailer fields are no request's headers: a trailer `Host` does not count for the next request
+    trailer = _exchange(protocol_server, [b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n"
+                                          b"0\r\nHost: b\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"])
+    assert trailer.count(b"HTTP/1.1 200") == 2, trailer
 
 
 #: valid JSON no parser of the services reads: nested beyond its reach, an integer beyond Python's digits

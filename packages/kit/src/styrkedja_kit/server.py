@@ -192,6 +192,9 @@ else:
 
         def on_message_complete(self) -> None:
             self._in_head, self._head_bytes, self._turns = True, 0, self._turns + 1
+            # a chunked body's trailer fields reach `on_header` too: counted, they were the next request's (a trailer
+            # `Host` made the next request on the connection one of two Hosts, refused)
+            self._header_count = self._host_count = self._parsed_head = 0
             super().on_message_complete()
 
     ProblemHttpProtocol = ProblemHttpToolsProtocol
