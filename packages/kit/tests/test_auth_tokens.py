@@ -103,7 +103,7 @@ def requests_for(app: FastAPI, organiser: str = ORG, unit: str = UNIT) -> list[t
             continue
         path = route.path.replace("{organiser_id}", organiser).replace("{code}", unit)
         for method in route.methods:
-            body = {"organiser_id": organiser, "school_unit_code": unit} if method in ("POST", "PUT") else None
+            body = {"organiser_id": organiser, "school_unit_code": unit} if route.dependant.body_params else None
             out.append((method, path, body))
     assert len(out) >= 6
     return out
@@ -150,6 +150,8 @@ SCOPES = {
 
 async def test_scope_matrix_every_route_every_role(app, http, token_issuer):
     routes = {(m, r.path) for r in api_routes(app) for m in r.methods}
+    # a body only where the route reads one (one sent to `/admin/rebuild`, which reads none, is a 400 `no_body`)
+    reads_body = {r.path for r in api_routes(app) if r.dependant.body_params}
     for role, (claims, allowed) in SCOPES.items():
         token = token_issuer.mint(roles=[role], **claims)
         for in_scope in (True, False):
@@ -158,7 +160,7 @@ async def test_scope_matrix_every_route_every_role(app, http, token_issuer):
                 if template in ("/healthz", "/readyz", "/metrics"):
                     continue
                 path = template.replace("{organiser_id}", organiser).replace("{code}", unit)
-                body = {"organiser_id": organiser, "school_unit_code": unit} if method in ("POST", "PUT") else None
+                body = {"organiser_id": organiser, "school_unit_code": unit} if template in reads_body else None
                 response = await http.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
                 # the nation and the rebuild are not organiser-bound; public reads any organiser
                 unbound = template in ("/nation", "/admin/rebuild") or (role == "public" and "organiser" in template)
@@ -445,3 +447,74 @@ async def test_a_short_lifetime_does_not_help_a_token_issued_in_the_future_or_lo
     with pytest.raises(InvalidToken, match="max_token_lifetime"):
         await verifier.verify(token_issuer.mint(roles=["ops"], extra={"iat": now - 10 * 365 * 86400,
                                                                       "nbf": now - 60, "exp": now + 3600}))
+
+
+async def test_hardening_headers_on_what_the_guards_refuse_before_any_route(http, token_issuer):
+    """Round 25. Failed on the old code: the hardening sat inside the `RequestGuard`, so its refusals (a body on a
+    GET, a body over the limit, no or another Content-Type, a byte order mark, a Content-Encoding, an encoded `/` in
+    the path) went out without nosniff, the frame rules, no-referrer and `Cache-Control: no-store`."""
+    auth = {"Authorization": f"Bearer {token_issuer.mint(roles=['organiser_admin', 'platform'], organisers=[ORG])}"}
+    body = {"organiser_id": ORG, "school_unit_code": UNIT}
+    refused = [
+        await http.request("GET", f"/organisers/{ORG}/results", content=b"{}", headers={**auth,
+                                                                                       "content-type": "application/json"}),
+        await http.post("/assessments", content=b'{"a": "' + b"x" * (5 * 1024 * 1024) + b'"}',
+                        headers={**auth, "content-type": "application/json"}),
+        await http.post("/assessments", content=b"{}", headers=auth),
+        await http.post("/assessments", json=body, headers={**auth, "content-type": "text/plain"}),
+        await http.post("/assessments", content=b"\xef\xbb\xbf{}", headers={**auth, "content-type": "application/json"}),
+        await http.post("/assessments", content=b"{}", headers={**auth, "content-type": "application/json",
+                                                                "content-encoding": "gzip"}),
+        await http.get(f"/organisers/{ORG}%2Fx/results", headers=auth),
+    ]
+    for response in refused:
+        assert 400 <= response.status_code < 500, (response.status_code, response.text[:200])
+        assert response.headers["x-content-type-options"] == "nosniff", response.text[:200]
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["cache-control"] == "no-store"
+    assert {r.status_code for r in refused} >= {400, 413, 415}
+
+
+async def test_what_the_guards_refuse_carries_the_cors_headers_of_an_allowed_origin(token_issuer):
+    """Round 25. Failed on the old code: CORS sat inside the kit's guards, so their refusals to a browser app of an
+    allowed origin (a 415, a 413, a body on a GET) came without `Access-Control-Allow-Origin`: the browser hid the
+    problem behind a CORS failure. Two different origins are still refused, with none (round 21)."""
+    metadata = MetaData()
+    define_kit_tables(metadata)
+    app = create_service_app(settings_for(token_issuer.url, cors_allow_origins=["https://skola.example"]), metadata,
+                             [make_router()], title="x", require_token=True)
+    origin = {"Origin": "https://skola.example"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        refused = [await client.post("/assessments", content=b"{}", headers={**origin, "content-type": "text/plain"}),
+                   await client.post("/assessments", content=b"x" * (5 * 1024 * 1024),
+                                     headers={**origin, "content-type": "application/json"}),
+                   await client.request("GET", "/nation", content=b"{}",
+                                        headers={**origin, "content-type": "application/json"})]
+        for response in refused:
+            assert response.headers.get("access-control-allow-origin") == "https://skola.example", response.status_code
+        assert [r.status_code for r in refused] == [415, 413, 400]
+        for origins in (["https://skola.example", "https://evil.example"], ["https://evil.example", "https://skola.example"]):
+            twice = await client.get("/nation", headers=[("origin", o) for o in origins])
+            assert twice.status_code == 400 and "access-control-allow-origin" not in twice.headers
+            assert twice.json()["errors"][0]["rule"] == "single_header"
+
+
+async def test_an_allowed_origins_browser_may_read_the_headers_an_answer_is_acted_on_by(token_issuer):
+    """Round 25. Failed on the old code: no `Access-Control-Expose-Headers`, so a browser app could read none of a
+    401's challenge, a 405's `Allow`, a 503's or 429's `Retry-After` (none is CORS-safelisted)."""
+    metadata = MetaData()
+    define_kit_tables(metadata)
+    app = create_service_app(settings_for(token_issuer.url, cors_allow_origins=["https://skola.example"]), metadata,
+                             [make_router()], title="x", require_token=True)
+    origin = {"Origin": "https://skola.example"}
+    token = token_issuer.mint(roles=["ops"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        unauthorised = await client.get("/nation", headers=origin)
+        not_allowed = await client.delete("/nation", headers={**origin, "Authorization": f"Bearer {token}"})
+    assert (unauthorised.status_code, not_allowed.status_code) == (401, 405)
+    for response, header in ((unauthorised, "www-authenticate"), (not_allowed, "allow")):
+        exposed = {h.strip().lower() for h in response.headers.get("access-control-expose-headers", "").split(",")}
+        assert {header, "retry-after", "content-disposition", "etag"} <= exposed, response.headers
+        assert header in response.headers

@@ -23,7 +23,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from styrkedja_kit.app import RequestGuard
 from styrkedja_kit.problems import install_problem_handlers
-from styrkedja_kit.security import CorsPolicy, cors_refusals, install_security
+from styrkedja_kit.security import CorsPolicy, cors_refusals, install_cors, install_security
 from styrkedja_kit.settings import ServiceSettings
 
 LISTED = "https://app.example"
@@ -77,8 +77,10 @@ def test_the_rule_by_example():
 def _app() -> Any:
     app = FastAPI()
     install_problem_handlers(app)
-    install_security(app, ServiceSettings(cors_allow_origins=[LISTED]), require_token=False)
+    settings = ServiceSettings(cors_allow_origins=[LISTED])
+    install_security(app, settings, require_token=False)
     app.add_middleware(RequestGuard, max_body_bytes=1024)
+    install_cors(app, settings)  # outside the guard, as `create_service_app` adds it
 
     @app.get("/v1/things")
     async def things() -> dict[str, str]:
@@ -158,3 +160,23 @@ def test_the_settings_take_only_origins_as_a_browser_sends_them(origin):
         ServiceSettings(cors_allow_origins=[origin])
     for good in ("https://skola.example", "http://127.0.0.1:8100", "http://[::1]:8100", "*"):
         assert ServiceSettings(cors_allow_origins=[good]).cors_allow_origins == [good]
+
+
+async def test_what_the_guard_refuses_carries_the_cors_headers_of_an_allowed_origin() -> None:
+    """Round 25. Failed on the old code (CORS inside the guard): a body on a GET from an allowed origin's browser was a
+    400 without `Access-Control-Allow-Origin`, which the browser shows its page as a CORS failure, the problem unread."""
+    scope = {"type": "http", "method": "GET", "path": "/v1/things", "raw_path": b"/v1/things", "query_string": b"",
+             "headers": [(b"origin", LISTED.encode()), (b"content-length", b"2"), (b"content-type", b"application/json")],
+             "http_version": "1.1", "scheme": "http", "server": ("svc", 80), "client": ("c", 1), "root_path": "",
+             "asgi": {"version": "3.0"}}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await APP(scope, receive, send)
+    headers = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 400 and headers[b"access-control-allow-origin"] == LISTED.encode(), headers

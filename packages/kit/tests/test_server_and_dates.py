@@ -7,7 +7,8 @@ import h11
 import pytest
 
 from styrkedja_kit.auth.tokens import LATEST_NUMERIC_DATE, InvalidToken, _numeric_dates
-from styrkedja_kit.server import MAX_HEAD_BYTES, _refusal
+from styrkedja_kit.security import SECURITY_HEADERS
+from styrkedja_kit.server import MAX_HEAD_BYTES, _refusal, problem_bytes
 
 
 def _request(target: bytes = b"/", headers: list[tuple[bytes, bytes]] | None = None,
@@ -45,3 +46,12 @@ def test_a_date_claim_outside_a_numericdate_is_refused(claims):
 def test_a_numericdate_within_year_9999_passes():
     _numeric_dates({"exp": LATEST_NUMERIC_DATE, "iat": 0, "nbf": 1.5})
     _numeric_dates({"exp": 1_800_000_000, "iat": 1_700_000_000})
+
+
+@pytest.mark.parametrize("status", [400, 431])
+def test_what_the_server_refuses_by_itself_carries_every_security_header(status):
+    """Round 25. Failed on the old code: nosniff and no-store only, without the frame rules and no-referrer that
+    every answer of the app carries (`security.SECURITY_HEADERS`)."""
+    head = problem_bytes(status, "request", "http_syntax", "x").split(b"\r\n\r\n")[0].lower()
+    for name, value in [*SECURITY_HEADERS, (b"cache-control", b"no-store")]:
+        assert b"\r\n" + name + b": " + value.lower() + b"\r\n" in head + b"\r\n", name

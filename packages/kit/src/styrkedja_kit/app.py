@@ -21,11 +21,15 @@ from urllib.parse import unquote_to_bytes
 
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import MetaData
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admission import ClientBound, ClientSlots, OverloadGuard, PerClient, Slots, client_of
@@ -36,11 +40,20 @@ from .inputs import document_batch_limit, json_refusal
 from .kafka import make_admin
 from .leader import AdvisoryLock
 from .logging import configure_logging
-from .negotiation import acceptable
+from .negotiation import JSON, accept_of, acceptable, admits, not_acceptable
 from .outbox import Outbox, OutboxRelay, define_outbox_tables
-from .parameters import describe, strict_parameters
-from .problems import TITLES, RefusedBody, document_problems, install_problem_handlers, problem_response
-from .security import install_security
+from .parameters import Parameters, describe, judge, strict_parameters
+from .problems import (
+    PROBLEM_JSON,
+    TITLES,
+    Problem,
+    RefusedBody,
+    document_problems,
+    field_error,
+    install_problem_handlers,
+    problem_response,
+)
+from .security import HardeningMiddleware, install_cors, install_security
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -176,6 +189,10 @@ class OneWorkerConsumes:
         return False
 
 
+#: the methods whose operations read a body, where one documents it
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
 class RequestGuard:
     """Before any route reads a body: a body larger than `max_body_bytes` is a 413 (by its
     Content-Length at once, or while it streams in); a body that `_unreadable_body` refuses (not
@@ -186,7 +203,7 @@ class RequestGuard:
     encoded '/' or '\\' (`_ENCODED_SEPARATOR`), a dot segment or bytes that are no UTF-8 (`_odd_path`) a 400. Pure ASGI, so it costs nothing per request beyond
     a header look-up."""
 
-    _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+    _BODY_METHODS = _BODY_METHODS
     #: methods no operation reads a body of: a body sent with one (filters a client meant as a search, as some APIs
     #: take them on GET) was read by no one, and the answer covered everything, as an unknown query parameter's did
     _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE"})
@@ -275,7 +292,7 @@ class RequestGuard:
                         chunks.clear()
                         refused = json_refusal(whole) if whole else None
                         if refused is not None:  # a key given twice, NaN or Infinity (`json_refusal`)
-                            raise RefusedBody(422, *refused)
+                            raise RefusedBody(415 if refused[1] == "utf8_charset" else 422, *refused)
             return message
 
         try:
@@ -285,6 +302,22 @@ class RequestGuard:
             # of 18 hex digits) and answered it itself: nobody is left to answer, and it is no fault of ours. As
             # an error it was a traceback in the log for every such request, one a client could send at will
             log.info("the client went away before its request body was read")
+
+
+async def reads_no_body(request: Request) -> None:
+    """The app-wide dependency: a body sent to an operation that reads none (a POST whose work its query says,
+    reporting's alert sweeps) is a 400 naming `body` and `no_body`, as on a GET (`RequestGuard`, which runs before
+    routing and so judges by the method alone). Round 25: `POST /v1/admin/alerts/freshness-sweep` with
+    `{"at": "…"}` swept as of now, the body read by no one, where the client meant a moment of its own."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or route.body_field is not None or request.method not in _BODY_METHODS:
+        return
+    if "requestBody" in (route.openapi_extra or {}):  # a route reading its body itself documents it so
+        return
+    length = request.headers.get("content-length")
+    if (length is not None and length != "0") or "transfer-encoding" in request.headers:
+        detail = "body: this operation takes no body; send what it asks for in the query"
+        raise Problem(400, TITLES[400], detail, [field_error("body", "no_body", detail)])
 
 
 def _within(receive: Receive, deadline: float, seconds: float) -> Receive:
@@ -563,7 +596,7 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     # every operation, the probes too: an Accept header admitting no type it answers in is a 406 (`negotiation`);
     # then its query and path parameters read strictly, an unknown query parameter refused (`parameters`)
     app = FastAPI(title=title, lifespan=lifespan, redirect_slashes=False,
-                  dependencies=[Depends(acceptable), Depends(strict_parameters("refuse"))])
+                  dependencies=[Depends(acceptable), Depends(strict_parameters("refuse")), Depends(reads_no_body)])
     install_problem_handlers(app)
     # inside the token check (added first, so innermost of the three): one client's writes at once, by its subject
     app.add_middleware(ClientBound, max_writes=settings.max_writes_per_client_in_flight,
@@ -571,10 +604,14 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     install_security(app, settings, require_token=require_token)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_request_body_bytes,
                        body_seconds=settings.request_body_timeout_seconds)
-    # outermost: a request beyond what the instance takes on at once is refused before anything reads it
+    # outermost guard: a request beyond what the instance takes on at once is refused before anything reads it
     app.add_middleware(OverloadGuard, max_requests=settings.max_requests_in_flight,
                        max_writes=settings.max_writes_in_flight,
                        retry_after_seconds=settings.overload_retry_after_seconds)
+    # outside even that: every answer, the guards' own refusals too, carries the CORS headers an allowed origin's
+    # browser needs to read it, and (outermost) the security headers and no-store
+    install_cors(app, settings)
+    app.add_middleware(HardeningMiddleware)
     app.state.export_slots = Slots(EXPORT_SLOTS, settings.max_exports_in_flight,
                                    settings.overload_retry_after_seconds)
     app.state.client_export_slots = PerClient(EXPORT_SLOTS, settings.max_exports_per_client_in_flight,
@@ -627,7 +664,37 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    judge_framework_pages(app)
     return app
+
+
+#: no query or path parameter at all: what FastAPI's own pages take
+_NO_PARAMETERS = Parameters(query={}, path={})
+
+
+def judge_framework_pages(app: FastAPI) -> None:
+    """FastAPI's own pages (its OpenAPI document, Swagger UI, ReDoc) are no `APIRoute`s, so the app-wide dependencies
+    never ran for them: `/openapi.json?x=1` and `/docs` with `Accept: text/csv` were answered 200, where every
+    operation answers 422 `unknown_parameter` and 406 `not_acceptable` (round 25). The same two rules now hold at
+    each page, raised inside the router so the app's problem handlers answer them. (Swagger UI's OAuth2 redirect
+    page is left alone: an identity provider calls it back with a query of its own.)"""
+    pages = {app.openapi_url: JSON, app.docs_url: "text/html", app.redoc_url: "text/html"}
+    for route in app.router.routes:
+        if isinstance(route, Route) and not isinstance(route, APIRoute) and route.path in pages:
+            route.app = _judged_page(route.app, pages[route.path])
+
+
+def _judged_page(page: ASGIApp, media_type: str) -> ASGIApp:
+    async def judged(scope: Scope, receive: Receive, send: Send) -> None:
+        accept = accept_of(Headers(scope=scope))
+        if accept is not None and not admits(accept, (media_type, PROBLEM_JSON)):
+            raise not_acceptable(accept, (media_type,))
+        errors = judge(_NO_PARAMETERS, scope.get("query_string") or b"", {})
+        if errors:
+            raise RequestValidationError(errors)
+        await page(scope, receive, send)
+
+    return judged
 
 
 def define_kit_tables(metadata: MetaData, *, outbox: bool = True, consumer: bool = False,

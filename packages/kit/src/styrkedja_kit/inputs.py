@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -430,8 +431,25 @@ def json_refusal(body: bytes) -> tuple[str, str, str] | None:
             return None  # not JSON at all: the route's parser names it (`json_invalid`)
         return (where, "non_finite_number",
                 f"{constant.args[0]} is not a JSON number (RFC 8259 §6); send a number or null")
-    except (ValueError, RecursionError):
-        return None
+    except json.JSONDecodeError:
+        return None  # not JSON at all: the route's parser names it (`json_invalid`)
+    except UnicodeDecodeError as error:
+        # round 25: bytes that are no UTF-8 (Latin-1 `Åsa`, binary) were FastAPI's 400 "There was an error parsing the
+        # body" (`json_invalid`, which is a 422 for every other body that is no JSON), where UTF-16 or a byte order
+        # mark is a 415 `utf8_charset`: now that 415 too, naming where the first such byte is
+        return ("body", "utf8_charset", f"the body is not UTF-8 (RFC 8259 §8.1): byte {error.start} (from 0) begins "
+                                        "no UTF-8 character; send JSON in UTF-8")
+    except RecursionError:
+        # round 25: such a body (valid JSON or not) was FastAPI's 400 "There was an error parsing the body", named
+        # `json_invalid` "the body is not JSON in UTF-8" — false of `[[[…]]]` 10,000 deep, which is JSON
+        return ("body", "max_depth", "arrays and objects nested too deep to be read (no body of this service "
+                                     "nests more than a few levels); send the body as the operation's schema has it")
+    except ValueError as error:
+        if "integer string conversion" not in str(error):
+            return None
+        # a number of more digits than Python reads (`sys.get_int_max_str_digits`), likewise not "not JSON"
+        return ("body", "max_digits", f"a number of more than {sys.get_int_max_str_digits()} digits; no field "
+                                      "takes one")
     return None
 
 

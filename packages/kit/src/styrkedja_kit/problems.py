@@ -172,7 +172,11 @@ def problem_response(status: int, title: str, detail: str, errors: list[dict[str
     whichever handler made it."""
     body: dict[str, Any] = {"type": type_, "title": _safe(title, TEXT_LIMITS["title"]), "status": status,
                             "detail": _safe(detail, TEXT_LIMITS["detail"])}
-    if instance:  # a path of 60 kB was repeated whole (round 16: cut at 1000; round 17: each segment at ECHO_LIMIT)
+    # `instance` is a URI reference (RFC 9457 §3.1.5), resolved against the request's URL by a client that links it: a
+    # path sent as `//evil.example/x` (or `/\evil.example`, which browsers read alike) resolves to another host, so it
+    # is left out (round 25: repeated as sent, a link in any console showing problems led there)
+    if instance and not instance.replace("\\", "/").startswith("//"):
+        # a path of 60 kB was repeated whole (round 16: cut at 1000; round 17: each segment at ECHO_LIMIT)
         body["instance"] = _safe(instance[:TEXT_LIMITS["instance"] * 4], TEXT_LIMITS["instance"])
     if errors:
         errors = listed(errors)
@@ -194,9 +198,12 @@ def _location(loc: Iterable[Any]) -> str:
     """`items.2.student_id` of `("body", "items", 2, "student_id")`: only the leading part says where the value
     was sent (a field of the body named `path` or `query`, or an unknown key `body`, is named as it is)."""
     parts = [str(p) for p in loc]
+    where = "body"
     if parts and parts[0] in _WHERE:
-        parts = parts[1:]
-    return ".".join(parts) or "body"
+        where, parts = parts[0], parts[1:]
+    # nothing left (the body as a whole, or a query parameter without a name: `?=x`) names where it was sent;
+    # round 25: `?=x` named `body`, sending a client to look at a body it never sent
+    return ".".join(parts) or where
 
 
 def _validation_error(error: dict[str, Any]) -> dict[str, str]:

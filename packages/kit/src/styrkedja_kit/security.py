@@ -1,6 +1,7 @@
 """Response hardening and CORS for every service, and the switch that requires tokens.
 
-`install_security(app, settings, require_token=...)` is the one call `create_service_app` makes.
+`create_service_app` calls `install_security(app, settings, require_token=...)` for the token check, then, outside
+its own guards, `install_cors` and `HardeningMiddleware` (the outermost).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .problems import TITLES, problem_response
 from .settings import ServiceSettings
 
-_HEADERS = [
+#: on every answer (the HTTP server's own refusals too: `server.problem_bytes`)
+SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"content-security-policy", b"frame-ancestors 'none'"),
@@ -41,7 +43,7 @@ class HardeningMiddleware:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"server"]
                 names = {k.lower() for k, _ in headers}
-                headers += [h for h in _HEADERS if h[0] not in names]
+                headers += [h for h in SECURITY_HEADERS if h[0] not in names]
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
@@ -65,6 +67,12 @@ _CORS_REFUSALS = {
 #: the methods and headers the services answer browsers with (the origins are the settings' `cors_allow_origins`)
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CORS_HEADERS = ("Authorization", "Content-Type")
+#: the response headers the services send that a browser app of an allowed origin must be able to read, none of them
+#: CORS-safelisted (round 25: none was exposed, so such an app could not honour a 503's or 429's `Retry-After`, read a
+#: 401's challenge, a 405's `Allow`, a file's name, reporting's `ETag` for `If-None-Match`, a replayed write's
+#: `Idempotent-Replayed` or the freshness of a figure)
+CORS_EXPOSED = ("Retry-After", "WWW-Authenticate", "Allow", "Content-Disposition", "ETag", "Idempotent-Replayed",
+                "X-Styrkedja-Newest-Event-Time", "X-Styrkedja-Consumer-Lag")
 
 
 @dataclass(frozen=True)
@@ -124,9 +132,24 @@ class ProblemCORSMiddleware(CORSMiddleware):
 
     def __init__(self, app: ASGIApp, policy: CorsPolicy, max_age: int = 600) -> None:
         super().__init__(app, allow_origins=policy.origins, allow_methods=policy.methods,
-                         allow_headers=policy.headers, allow_credentials=False,
+                         allow_headers=policy.headers, allow_credentials=False, expose_headers=CORS_EXPOSED,
                          allow_private_network=policy.private_network, max_age=max_age)
         self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # `Origin` or the preflight's method on two lines with different values: Starlette reads the first, a proxy or
+        # cache in front may read the last. The kit's RequestGuard refuses them too, but this middleware runs outside
+        # it (round 25), so it refuses them itself before judging either (round 21's rule, `single_header`)
+        if scope["type"] == "http":
+            for name in (b"origin", b"access-control-request-method"):
+                if len({value for key, value in scope["headers"] if key == name}) > 1:
+                    field = name.decode()
+                    detail = f"{field}: sent more than once, with different values"
+                    await problem_response(400, TITLES[400], detail, [
+                        {"field": field, "rule": "single_header", "message": detail}],
+                        instance=scope.get("path"))(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
 
     def preflight_response(self, request_headers: Headers) -> Response:
         origin = request_headers["origin"]
@@ -150,14 +173,23 @@ class ProblemCORSMiddleware(CORSMiddleware):
 
 
 def install_security(app: FastAPI, settings: ServiceSettings, *, require_token: bool) -> None:
-    """Middlewares run outside-in in reverse order of adding: hardening wraps everything (401s get
-    the headers too), CORS answers preflights before the token check, then the token check."""
+    """The token check (and the 401 of a guarded route on an app without one). CORS and `HardeningMiddleware` are not
+    added here: each must wrap every middleware that answers by itself (the kit's `RequestGuard` and
+    `OverloadGuard`), so `create_service_app` adds them after those (`install_cors`, then the hardening as the
+    outermost). Round 25: added here, both sat inside the guards, whose 400s, 408s, 413s, 415s and 503s went out
+    without `Cache-Control: no-store`, nosniff or the frame rules, and without `Access-Control-Allow-Origin`: a
+    browser app of an allowed origin saw a CORS failure instead of the problem naming the field and the rule."""
     from .auth.tokens import TokenVerifier
     from .auth.web import TokenMiddleware, install_unauthenticated_handler
 
     install_unauthenticated_handler(app)  # a guarded route on an app without tokens answers 401, never runs
     if require_token:
         app.add_middleware(TokenMiddleware, verifier=TokenVerifier.from_settings(settings))
+
+
+def install_cors(app: FastAPI, settings: ServiceSettings) -> None:
+    """CORS for the settings' `cors_allow_origins` (none: no CORS headers at all). Added outside every middleware
+    that answers by itself, so a preflight is answered before them and each of their answers carries the CORS
+    headers an allowed origin's browser needs to read it."""
     if settings.cors_allow_origins:
         app.add_middleware(ProblemCORSMiddleware, policy=CorsPolicy(tuple(settings.cors_allow_origins)))
-    app.add_middleware(HardeningMiddleware)

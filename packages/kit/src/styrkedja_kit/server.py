@@ -20,14 +20,19 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .security import SECURITY_HEADERS
+
 #: request line and headers together at most (a token is a few kB; h11's own limit is 16 KiB)
 MAX_HEAD_BYTES = 64 * 1024
 #: header fields of one request at most (Apache httpd's LimitRequestFields default; a browser sends ~20)
 MAX_HEADER_COUNT = 100
 
 _REASONS = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}
+#: the hardening every answer of the app carries (`security.SECURITY_HEADERS`; round 25: only nosniff was here, so a
+#: request the server refused by itself was answered without the frame rules and no-referrer)
 _HEADERS = (b"content-type: application/problem+json\r\ncache-control: no-store\r\n"
-            b"x-content-type-options: nosniff\r\nconnection: close\r\n")
+            + b"".join(name + b": " + value + b"\r\n" for name, value in SECURITY_HEADERS)
+            + b"connection: close\r\n")
 
 
 def problem_bytes(status: int, field: str, rule: str, detail: str) -> bytes:
@@ -44,6 +49,9 @@ HEAD_TOO_LARGE = (431, "headers", "max_header_bytes",
                   f"headers: the request line and headers are larger than {MAX_HEAD_BYTES} bytes")
 TOO_MANY_HEADERS = (431, "headers", "max_header_count",
                     f"headers: the request has more than {MAX_HEADER_COUNT} header fields")
+#: RFC 9112 §3.2: an HTTP/1.1 request without a Host header, or with more than one, is a 400. h11 refuses both;
+#: httptools took both (round 25), handing the app a request whose host a proxy in front may have read otherwise
+ONE_HOST = (400, "host", "single_host", "host: an HTTP/1.1 request carries exactly one Host header (RFC 9112 §3.2)")
 
 
 class _ProblemAnswers:
@@ -82,6 +90,8 @@ class _StrictConnection(h11.Connection):
             event = super().next_event()
         except h11.RemoteProtocolError as error:
             self.hint = error.error_status_hint
+            if "Host: header" in str(error):  # h11's "Missing mandatory ..." and "Found multiple ..."
+                self.problem = ONE_HOST
             raise
         if isinstance(event, h11.Request):
             refusal = _refusal(event)
@@ -122,7 +132,7 @@ class ProblemH11Protocol(_ProblemAnswers, H11Protocol):
 
     @property
     def _head_refusal(self) -> tuple[int, str, str, str] | None:
-        if isinstance(self.conn, _StrictConnection) and self.conn.hint == 431:
+        if isinstance(self.conn, _StrictConnection) and (self.conn.hint == 431 or self.conn.problem is ONE_HOST):
             return self.conn.problem
         return None
 
@@ -142,6 +152,7 @@ else:
             self._turns = 0  # heads and messages completed, to tell whether a feed crossed one
             self._parsed_head = 0  # of the head being parsed: its URL, names and values
             self._header_count = 0  # of the head being parsed
+            self._host_count = 0  # of the head being parsed
             self._head_refusal: tuple[int, str, str, str] | None = None  # why the parser was stopped
 
         def data_received(self, data: bytes) -> None:
@@ -161,6 +172,8 @@ else:
         def on_header(self, name: bytes, value: bytes) -> None:
             self._parsed_head += len(name) + len(value) + 4
             self._header_count += 1
+            if name.lower() == b"host":
+                self._host_count += 1
             if self._header_count > MAX_HEADER_COUNT:  # the parser stops at the first field too many
                 self._head_refusal = TOO_MANY_HEADERS
                 raise ValueError("too many header fields")
@@ -170,12 +183,18 @@ else:
             if self._parsed_head > MAX_HEAD_BYTES:  # a head that came whole in one read: no app runs for it
                 self._head_refusal = HEAD_TOO_LARGE
                 raise ValueError("request head too large")  # the parser stops; uvicorn calls send_400_response
+            if self._host_count != 1 and self.parser.get_http_version() == "1.1":
+                self._head_refusal = ONE_HOST
+                raise ValueError("not exactly one Host header")
             self._in_head, self._head_bytes, self._parsed_head, self._turns = False, 0, 0, self._turns + 1
-            self._header_count = 0
+            self._header_count = self._host_count = 0
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
             self._in_head, self._head_bytes, self._turns = True, 0, self._turns + 1
+            # a chunked body's trailer fields reach `on_header` too: counted, they were the next request's (a trailer
+            # `Host` made the next request on the connection one of two Hosts, refused)
+            self._header_count = self._host_count = self._parsed_head = 0
             super().on_message_complete()
 
     ProblemHttpProtocol = ProblemHttpToolsProtocol
