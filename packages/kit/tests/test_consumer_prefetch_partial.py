@@ -31,6 +31,9 @@ class _Client:
     async def start(self) -> None:
         raise _Started
 
+    async def stop(self) -> None:  # a start that failed stops what it started (`ConsumerLoop._run_once`)
+        return None
+
 
 @pytest.fixture(autouse=True)
 def _unset(monkeypatch: pytest.MonkeyPatch) -> None:
