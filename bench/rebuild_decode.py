@@ -50,14 +50,19 @@ def _corpus(kind: str, n: int) -> list[tuple]:
     return records
 
 
-def child(kind: str, n: int, passes: int) -> dict:
+def child(kind: str, n: int, passes: int, form_header: bool = True) -> dict:
     """One process: the corpus, then `passes` timed passes of the decoder's work over it (the first untimed)."""
     from styrkedja_contracts import decode_event
+    from styrkedja_kit import kafka
     from styrkedja_reporting.rebuild import bulk
 
     records = _corpus(kind, n)
     headers = hasattr(bulk, "raw_records")  # this tree's decoders take each record's headers (None: none)
-    raw = [(*r, None) for r in records] if headers else records
+    # the relay's header on each record (`kafka.CONTRACTS_FORM_HEADER`, resend25), as the outboxes' records carry it;
+    # a tree from before reads it as no header. Without it (`--no-form-header`: a log written before): every record
+    # is digested in its contracts' form
+    form = [getattr(kafka, "CONTRACTS_FORM_HEADER", ("styrkedja-form", b"contracts"))] if form_header else None
+    raw = [(*r, form) for r in records] if headers else records
     piece = bulk.DECODE_PIECE
     gc.collect()
     gc.freeze()
@@ -87,11 +92,12 @@ def child(kind: str, n: int, passes: int) -> dict:
     return out
 
 
-def run(tree: str | None, kind: str, n: int, passes: int) -> dict:
+def run(tree: str | None, kind: str, n: int, passes: int, form_header: bool = True) -> dict:
     env = dict(os.environ)
     if tree:
         env["PYTHONPATH"] = os.pathsep.join(str(Path(tree) / s) for s in SOURCES)
-    done = subprocess.run([sys.executable, __file__, "--child", kind, "--events", str(n), "--passes", str(passes)],
+    done = subprocess.run([sys.executable, __file__, "--child", kind, "--events", str(n), "--passes", str(passes),
+                           *([] if form_header else ["--no-form-header"])],
                           env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
@@ -104,10 +110,12 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--corpora", default="published,mixed")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--no-form-header", dest="form_header", action="store_false",
+                        help="records without the relay's header (a log written before it: resend25)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.events, args.passes)))
+        print(json.dumps(child(args.child, args.events, args.passes, args.form_header)))
         return 0
     runs = []
     for pair in range(args.pairs):
@@ -116,7 +124,7 @@ def main() -> int:
                 if label == "before" and not args.before:
                     continue
                 load = os.getloadavg()[0]
-                result = run(tree, kind, args.events, args.passes)
+                result = run(tree, kind, args.events, args.passes, args.form_header)
                 runs.append({"pair": pair + 1, "corpus": kind, "label": label, "load_1min": round(load, 1), **result})
                 print(json.dumps(runs[-1]), flush=True)
     summary = {}

@@ -24,12 +24,21 @@ Found and fixed (each test failed on the old code, as said at it):
   day of `submitted_at` in the offset the event was written with: the same instant from another producer (`+01:00`,
   `+16:00`) was another day. Now its UTC day (the forecast service writes UTC: its events read as before), live and
   in the rebuild's direct lines (`results.rules.utc_date`).
+- An event another producer wrote straight to Kafka in bytes that begin as the contracts' form does
+  (`{"specversion":"1.0","id":"…`, as the Java and Go CloudEvents SDKs write, then another key order) kept its bytes'
+  digest under its id, as if the outbox had written it: each later re-send in another form (indented, the contracts'
+  own) was dead-lettered as `conflicting_duplicate`, live and in the rebuild. Now the outbox relay says so in a record
+  header (`styrkedja_kit.kafka.CONTRACTS_FORM_HEADER`) and only such a record keeps its bytes' digest; every other
+  record keeps its contracts' form's (the kit's `content_digests`), in the live consumer, the rebuild's log reader and
+  its decoder processes alike. Here and in packages/kit/tests/test_outbox_consumer.py (the relay's header, both
+  brokers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -37,20 +46,29 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from sqlalchemy import select
+from sqlalchemy import select, text
 from test_hostile_events import REPORTING_TOPICS, encoded, good
-from test_hostile_round3 import _loop, _record
+from test_hostile_round3 import _loop, _record, _unit_names
+from test_hostile_round4 import rebuild_takes_one_event_and_one_conflict
 
 from stacks import start_at_log_end
-from styrkedja_contracts import contains_personal_identity_number, dead_letter_topic
+from styrkedja_contracts import (
+    CloudEvent,
+    contains_personal_identity_number,
+    dead_letter_topic,
+    decode_event,
+    topic_for_event_type,
+)
 from styrkedja_devstack.pytest_plugin import migrated_database
-from styrkedja_kit.consumer import ConsumerLoop, redact_record_bytes
+from styrkedja_devstack.testing import RecordingProducer
+from styrkedja_kit.consumer import LEGACY_ORGANISER, ConsumerLoop, record_digest, redact_record_bytes
 from styrkedja_kit.db import Database
-from styrkedja_kit.kafka import ensure_topics, registry_topics
+from styrkedja_kit.kafka import CONTRACTS_FORM_HEADER, ensure_topics, registry_topics
 from styrkedja_kit.settings import ServiceSettings
 from styrkedja_reporting.main import handler_registry
 from styrkedja_reporting.persistence import metadata
 from styrkedja_reporting.settings import ReportingSettings
+from support import other_form
 
 PIN = "19121212-1212"
 #: every reading of a dead letter's bytes that a reader might take
@@ -298,3 +316,134 @@ def test_a_forecasts_day_is_the_same_whatever_offset_its_time_is_written_with(ho
         assert fact_of(decode_event(value)).submitted_on.isoformat() == day
         staged = decoded_and_staged([("styrkedja.forecasts", 0, 0, value, -1, b"2999")], 0, 1_000_000, as_text=True)
         assert staged.read == 1 and staged.texts["forecasts"].decode().rstrip("\n").endswith("\t" + day)
+
+
+UNIT = "se.styrkedja.organisation.unit_upserted.v1"
+#: how the contracts' form of an event begins (`CloudEvent.to_bytes`)
+OWN_BEGINNING = b'{"specversion":"1.0","id":"'
+
+
+def sdk_form(document: dict[str, Any]) -> bytes:
+    """The event as the Java and Go CloudEvents SDKs write it: `specversion` and `id` first and compact, as the
+    contracts' form begins, then the other attributes in another order."""
+    rest = dict(document)
+    head = json.dumps({"specversion": rest.pop("specversion"), "id": rest.pop("id")}, separators=(",", ":"))
+    return f"{head[:-1]},{json.dumps({k: rest[k] for k in reversed(list(rest))}, separators=(',', ':'))[1:]}".encode()
+
+
+def _contracts_form_of(event_type: str) -> dict[str, Any]:
+    document = json.loads(decode_event(encoded(good(event_type))).to_bytes())
+    assert sdk_form(document).startswith(OWN_BEGINNING) and sdk_form(document) != encoded_contracts(document)
+    return document
+
+
+def encoded_contracts(document: dict[str, Any]) -> bytes:
+    return decode_event(encoded(document)).to_bytes()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+async def test_an_event_another_producer_began_as_the_contracts_do_is_a_duplicate_in_every_form_after(infrastructure):
+    """Failed on the old code: the first record (`sdk_form`) kept its bytes' digest, and the re-sends in the contracts'
+    form and indented were dead-lettered as `conflicting_duplicate`s (in a later batch and in the same batch). Another
+    content under the id is still a conflict, and the first counts."""
+    loop, database = _loop(migrated_database(infrastructure, "styrkedja_reporting"), "hostile25b-sdk")
+    topic, partition = "styrkedja.organisation", TopicPartition("styrkedja.organisation", 0)
+    document, twin = _contracts_form_of(UNIT), _contracts_form_of(UNIT)
+    changed = {**document, "data": {**document["data"], "name": "Ett annat namn"}}
+    producer = RecordingProducer()
+    try:
+        await loop.process({partition: [_record(topic, 0, sdk_form(document), b"2999")]}, producer)
+        await loop.process({partition: [_record(topic, 1, sdk_form(document), b"2999"),
+                                        _record(topic, 2, encoded_contracts(document), b"2999"),
+                                        _record(topic, 3, other_form(document), b"2999"),
+                                        _record(topic, 4, encoded(changed), b"2999")]}, producer)
+        await loop.process({partition: [_record(topic, 5, sdk_form(twin), b"2999"),
+                                        _record(topic, 6, other_form(twin), b"2999"),
+                                        _record(topic, 7, encoded_contracts(twin), b"2999")]}, producer)
+        assert [(h["dlq.offset"], h["dlq.reason"]) for _, _, h in producer.sent] == [(b"4", b"conflicting_duplicate")]
+        assert loop.applied_count == 2
+        assert await _unit_names(database, document["data"]["unit_id"]) == [document["data"]["name"]]
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.integration
+@pytest.mark.postgres_only
+async def test_a_record_in_the_contracts_form_from_before_the_header_is_a_duplicate_when_delivered_again(
+        infrastructure):
+    """Ids applied before the relay's header kept their record's bytes' digest (of a record that began as the
+    contracts' form: the outbox's, or another producer's that began so). The same bytes delivered again, without the
+    header as then, are a duplicate; so is the contracts' form of an id that kept the contracts' form's bytes. (A
+    guard: it passed on the old code too; it fails where a record without the header is judged by its contracts'
+    form alone, not by its bytes' digest as well.)"""
+    loop, database = _loop(migrated_database(infrastructure, "styrkedja_reporting"), "hostile25b-legacy")
+    topic, partition = "styrkedja.organisation", TopicPartition("styrkedja.organisation", 0)
+    sdk, ours = _contracts_form_of(UNIT), _contracts_form_of(UNIT)
+    producer = RecordingProducer()
+    try:
+        async with database.sessions.begin() as session:
+            for document, value in ((sdk, sdk_form(sdk)), (ours, encoded_contracts(ours))):
+                for organiser in ("2999", LEGACY_ORGANISER):  # a claim of its organiser's, and one from before those
+                    await session.execute(text(
+                        "INSERT INTO consumer_applied_events (event_id, organiser_id, group_id, digest) "
+                        "VALUES (:e, :o, :g, :d)"), {"e": uuid.UUID(document["id"]), "o": organiser,
+                                                     "g": f"old-{organiser}", "d": record_digest(value)})
+        await loop.process({partition: [_record(topic, 0, sdk_form(sdk), b"2999"),
+                                        _record(topic, 1, encoded_contracts(ours), b"2999")]}, producer)
+        assert producer.sent == [] and loop.applied_count == 0
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.integration
+async def test_the_rebuild_judges_an_event_another_producer_began_as_the_contracts_do_as_the_live_consumer_does(
+        infrastructure):
+    """Failed on the old code: the rebuild's decoders kept the first record's bytes' digest too (`sdk_form`), and its
+    re-sends indented and in the contracts' form went to its dead-letter topic as `conflicting_duplicate`s. Another
+    content under the id is still a conflict, and the first counts."""
+    await rebuild_takes_one_event_and_one_conflict(
+        infrastructure, "hostile25b-sdk", lambda first, document, changed: [
+            sdk_form(document), other_form(document), encoded_contracts(document), sdk_form(document),
+            encoded(changed)])
+
+
+def test_the_rebuilds_decoders_keep_the_bytes_digest_only_of_a_record_that_says_it_is_in_the_contracts_form(
+        monkeypatch) -> None:
+    """The digest an id keeps, in the rebuild's decoders (a fact's direct COPY line and a small event's item), as
+    live: of the contracts' form for another producer's record that begins as the contracts' form does, of the bytes
+    for a record with the relay's header, which costs no `to_bytes`. Failed on the old code: the first record's bytes'
+    digest."""
+    from styrkedja_reporting.rebuild.bulk import decoded_and_staged
+
+    fact = _contracts_form_of("se.styrkedja.assessment.published.v1")
+    unit = _contracts_form_of(UNIT)
+    fact_key = fact["data"]["organiser_id"].encode()
+    facts = topic_for_event_type(fact["type"]).name
+    headers = [CONTRACTS_FORM_HEADER]
+    for as_text in (True, False):
+        staged = decoded_and_staged([(facts, 0, 0, sdk_form(fact), -1, fact_key, None),
+                                     ("styrkedja.organisation", 0, 1, sdk_form(unit), -1, b"2999", None)],
+                                    0, 1_000_000, as_text=as_text)
+        assert staged.read == 2 and staged.small[0][1].digest == record_digest(encoded_contracts(unit))
+        fact_digest = record_digest(encoded_contracts(fact))
+        if as_text:
+            assert fact_digest.hex() in staged.texts["assessments"].decode()
+        else:  # the row's head: (seq, id, type, topic, time, partition, offset, digest)
+            assert staged.assessments[0][7] == fact_digest
+
+    serialised: list[str] = []
+    to_bytes = CloudEvent.to_bytes
+
+    def counted(self: CloudEvent) -> bytes:
+        serialised.append(self.type)
+        return to_bytes(self)
+
+    ours = [encoded_contracts(fact), encoded_contracts(unit)]
+    monkeypatch.setattr(CloudEvent, "to_bytes", counted)
+    staged = decoded_and_staged([(facts, 0, 0, ours[0], -1, fact_key, headers),
+                                 ("styrkedja.organisation", 0, 1, ours[1], -1, b"2999", headers)], 0, 1_000_000,
+                                as_text=True)
+    assert staged.read == 2 and serialised == []
+    assert record_digest(ours[0]).hex() in staged.texts["assessments"].decode()
+    assert staged.small[0][1].digest == record_digest(ours[1])

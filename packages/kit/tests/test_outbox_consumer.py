@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections import Counter
@@ -15,11 +16,11 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from styrkedja_contracts import AssessmentPublishedV1, new_event
+from styrkedja_contracts import AssessmentPublishedV1, CloudEvent, new_event
 from styrkedja_kit import metrics
 from styrkedja_kit.app import define_kit_tables
-from styrkedja_kit.consumer import ConsumerLoop
-from styrkedja_kit.kafka import broker_capabilities, ensure_topics, make_admin, registry_topics
+from styrkedja_kit.consumer import ConsumerLoop, record_digest
+from styrkedja_kit.kafka import CONTRACTS_FORM_HEADER, broker_capabilities, ensure_topics, make_admin, registry_topics
 from styrkedja_kit.outbox import Outbox, OutboxRelay
 from styrkedja_kit.settings import ServiceSettings
 
@@ -385,6 +386,86 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_loop_goes_on(
     reasons = [dict(r.headers)["dlq.reason"].decode() for r in dead]
     assert reasons == ["undecodable", "invalid_envelope", "unknown_type", "invalid_data", "oversized"]
     assert all(dict(r.headers)["dlq.topic"] == ASSESSMENTS.encode() for r in dead)
+
+
+def sdk_form(event: CloudEvent) -> bytes:
+    """The event as the Java and Go CloudEvents SDKs write it: `specversion` and `id` first and compact, as the
+    contracts' form begins, then the other attributes in another order."""
+    document = json.loads(event.to_bytes())
+    head = json.dumps({"specversion": document.pop("specversion"), "id": document.pop("id")}, separators=(",", ":"))
+    rest = json.dumps({k: document[k] for k in reversed(list(document))}, separators=(",", ":"))
+    return f"{head[:-1]},{rest[1:]}".encode()
+
+
+async def test_the_relays_records_say_they_are_in_the_contracts_form_and_are_claimed_without_serialising(
+        kit_db, kit_settings, make_event, new_unit_code, monkeypatch):
+    """Every record the relay publishes carries `CONTRACTS_FORM_HEADER`, and an id applied from one keeps its bytes'
+    digest with no `to_bytes` per event. Failed on the old code: no header on the relay's records."""
+    unit = new_unit_code()
+    events = [make_event(unit, n=i) for i in range(20)]
+    async with kit_db.sessions.begin() as session:
+        await Outbox(metadata.tables["outbox"]).add(session, events)
+    relay = relay_for(kit_settings, kit_db)
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_for(lambda: asyncio.sleep(0, relay.published >= len(events)))
+    finally:
+        relay.stop()
+        await task
+    records = [r for r in await read_topic(kit_settings.kafka_bootstrap_servers, ASSESSMENTS, 10_000, timeout=3)
+               if unit.encode() in r.value]
+    assert len(records) == len(events) and all(list(r.headers) == [CONTRACTS_FORM_HEADER] for r in records)
+    digests = {record_digest(e.to_bytes()) for e in events}
+    serialised = Counter()
+    to_bytes = CloudEvent.to_bytes
+
+    def counted(self: CloudEvent) -> bytes:
+        serialised[getattr(self.data, "school_unit_code", None)] += 1
+        return to_bytes(self)
+
+    monkeypatch.setattr(CloudEvent, "to_bytes", counted)
+    loop = consumer_for(kit_settings, kit_db, f"kit-form-{unit}")
+    task = asyncio.create_task(loop.run())
+    try:
+        await wait_for(lambda: _equals(tally_of(kit_db, unit), len(events)))
+    finally:
+        loop.stop()
+        await task
+    assert serialised[unit] == 0
+    applied = metadata.tables["consumer_applied_events"]
+    async with kit_db.sessions() as session:
+        kept = set((await session.execute(select(applied.c.digest).where(
+            applied.c.group_id == f"kit-form-{unit}", applied.c.event_id.in_([e.id for e in events])))).scalars())
+    assert kept == digests
+
+
+async def test_an_event_another_producer_began_as_the_contracts_do_is_applied_once_in_every_form_after(
+        kit_db, kit_settings, make_event, new_unit_code):
+    """An event first produced straight to the topic by another producer whose bytes begin as the contracts' form
+    does (`sdk_form`), then re-sent in other forms (indented, the contracts' own, its first form again): applied once,
+    none dead-lettered. Failed on the old code: that beginning made its id keep the bytes' digest, and the re-sends
+    in other forms were `conflicting_duplicate`s."""
+    unit, after = new_unit_code(), new_unit_code()
+    event = make_event(unit)
+    first = sdk_form(event)
+    assert first.startswith(b'{"specversion":"1.0","id":"') and first != event.to_bytes()
+    forms = [first, json.dumps(json.loads(first), indent=1).encode(), event.to_bytes(), first]
+    key = event.partition_key()
+    sent = await produce(kit_settings.kafka_bootstrap_servers,
+                         [(key, value) for value in forms] + [(key, make_event(after).to_bytes())])
+    group = f"kit-sdk-{unit}"
+    loop = consumer_for(kit_settings, kit_db, group)
+    task = asyncio.create_task(loop.run())
+    try:  # the last record, of the same key, is applied after the others
+        await wait_for(lambda: _equals(tally_of(kit_db, after), 1), timeout=60)
+    finally:
+        loop.stop()
+        await task
+    assert await tally_of(kit_db, unit) == 1
+    dead = await read_topic(kit_settings.kafka_bootstrap_servers, f"styrkedja.dlq.{group}", 10_000, timeout=3)
+    ours = {(sent[0].partition, m.offset) for m in sent}
+    assert [r for r in dead if (int(dict(r.headers)["dlq.partition"]), int(dict(r.headers)["dlq.offset"])) in ours] \
+        == []
 
 
 async def test_two_members_of_one_group_share_the_work_exactly_across_rebalances(

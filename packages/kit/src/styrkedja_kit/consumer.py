@@ -69,8 +69,9 @@ newest event time is reporting's clock for freshness and alerts, one such event 
 good) and an event whose claim (its id within its organiser, `claim_organiser`: the record's message key; another
 organiser's event under the same id is its own) an event with other content already holds (`conflicting_duplicate`: the first one
 counts; a re-delivery of the same bytes, or of the same event in other JSON form, is an ordinary duplicate,
-applied once: `same_content`). For the latter each applied id keeps a digest of its record's bytes (of the event's
-contracts' form where the record is written in another: `content_digest`). Before a record is written there,
+applied once: `same_content`). For the latter each applied id keeps a digest of its record's bytes where the record
+says it is in the contracts' form (the outbox relay's header, `kafka.CONTRACTS_FORM_HEADER`), else of the event's
+contracts' form (`content_digest`). Before a record is written there,
 anything in its value or key that looks like a personnummer (the contracts' detector, any
 spelling) is replaced by `[REDACTED]`, and the header `dlq.redacted` says how many were.
 """
@@ -138,6 +139,7 @@ from styrkedja_contracts.kafka_binding import content_mode_refusal
 from . import metrics
 from .db import Database
 from .kafka import (
+    CONTRACTS_FORM_HEADER,
     UndecodableBatch,
     broker_capabilities,
     broker_may_lose_logs,
@@ -309,25 +311,37 @@ def record_digest(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
-#: how the contracts' form of an event (`CloudEvent.to_bytes`, every service's outbox) begins
-OWN_FORM = b'{"specversion":"1.0","id":"'
+def in_contracts_form(headers: Sequence[tuple[str, bytes | None]] | None) -> bool:
+    """Whether a record's headers say its value is the event in the contracts' form (`CONTRACTS_FORM_HEADER`, the
+    outbox relay's): a look at the headers, no serialisation."""
+    return headers is not None and CONTRACTS_FORM_HEADER in headers
 
 
-def content_digests(raw: bytes, event: CloudEvent) -> tuple[bytes, bytes | None]:
+def content_digests(raw: bytes, event: CloudEvent,
+                    headers: Sequence[tuple[str, bytes | None]] | None = None) -> tuple[bytes, bytes | None]:
     """(`Delivered.digest`, `Delivered.bytes_digest`) of a record whose value `raw` decoded to `event`: the digest of
-    its bytes where they are written as the contracts write events (the outboxes: no other work per event), else the
-    digest of the event's contracts' form and of its bytes. An id keeps the first: compared with it, a re-send in any
-    JSON form is the same event (`same_content`). Kept of the bytes alone, an event first written by another producer
-    (spaces, another key order, escapes) made every re-send in another form a `conflicting_duplicate`."""
+    its bytes where its `headers` say they are the contracts' form (`in_contracts_form`: the outbox relay's records,
+    no other work per event), else the digest of the event's contracts' form and of its bytes. An id keeps the first:
+    compared with it, a re-send in any JSON form is the same event (`same_content`). Kept of the bytes alone, an event
+    first written by another producer (spaces, another key order, escapes) made every re-send in another form a
+    `conflicting_duplicate`; so did one whose bytes merely begin as the contracts' do (`{"specversion":"1.0","id":"`,
+    as the Java and Go CloudEvents SDKs write them, then another key order or spacing) while that beginning chose the
+    bytes' digest.
+
+    A producer that forges the header on bytes in another form harms only its own re-sends (the id keeps its bytes'
+    digest: a later re-send in another form is a `conflicting_duplicate`, as it was before the header); the
+    event itself is applied once all the same. A record from before the header (the contracts' form without it) gets
+    the contracts' form's digest, which its bytes' is; its id kept its bytes' digest then, which a re-delivery of the
+    same bytes still matches (`bytes_digest`)."""
     own = record_digest(raw)
-    if raw.startswith(OWN_FORM):
+    if in_contracts_form(headers):
         return own, None
     return record_digest(event.to_bytes()), own
 
 
-def content_digest(raw: bytes, event: CloudEvent) -> bytes:
+def content_digest(raw: bytes, event: CloudEvent, headers: Sequence[tuple[str, bytes | None]] | None = None) -> bytes:
     """`content_digests`' first: what an applied id keeps (the rebuild's, which keeps no older digest)."""
-    return content_digests(raw, event)[0]
+    return content_digests(raw, event, headers)[0]
 
 
 def undecodable_message(error: BaseException) -> str:
@@ -1269,7 +1283,8 @@ class ConsumerLoop:
                     decoded.dead.append((record, *verdict))
                     continue
                 item = Delivered(event, tp.topic, tp.partition, record.offset,
-                                 *content_digests(record.value or b"", event), claim_organiser(record.key))
+                                 *content_digests(record.value or b"", event, record.headers),
+                                 claim_organiser(record.key))
                 kept.append(item)
                 decoded.records[id(item)] = record
             if tp_records:

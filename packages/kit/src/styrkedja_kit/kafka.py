@@ -44,6 +44,12 @@ TOPIC_ALREADY_EXISTS = 36
 INIT_PRODUCER_ID = 22  # Kafka API key
 RETRIABLE_COORDINATOR_ERRORS = {14, 15, 16}  # load in progress, not available, not coordinator
 
+#: the record header the kit's outbox relay puts on every record it publishes: the value is the event in the
+#: contracts' form (`CloudEvent.to_bytes`, as the outboxes store it). A consumer keeps the digest of such a record's
+#: bytes as they are (`consumer.content_digests`: a header check, no serialisation); another producer's record, whose
+#: bytes may begin as the contracts' do and go on in another key order or spacing, is judged by its contracts' form
+CONTRACTS_FORM_HEADER: tuple[str, bytes] = ("styrkedja-form", b"contracts")
+
 
 @dataclass(frozen=True)
 class BrokerCapabilities:

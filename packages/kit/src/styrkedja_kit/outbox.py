@@ -60,7 +60,15 @@ from styrkedja_contracts import TOPICS, CloudEvent, topic_for_event_type
 
 from . import metrics
 from .db import Database
-from .kafka import broker_capabilities, broker_may_lose_logs, ensure_topics, make_admin, make_consumer, make_producer
+from .kafka import (
+    CONTRACTS_FORM_HEADER,
+    broker_capabilities,
+    broker_may_lose_logs,
+    ensure_topics,
+    make_admin,
+    make_consumer,
+    make_producer,
+)
 from .leader import AdvisoryLock
 from .sets import insert_rows, insert_statement
 from .settings import ServiceSettings
@@ -69,6 +77,9 @@ from .supervise import run_until_stopped
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "styrkedja_outbox"
+#: the headers of every record the relay publishes (`kafka.CONTRACTS_FORM_HEADER`: its value is the contracts' form);
+#: a list, as aiokafka's C batch builder takes no other sequence (it only reads it)
+_FORM_HEADERS = [CONTRACTS_FORM_HEADER]
 RELAY_LOCK_KEY = 0x5354594B  # advisory lock: one active relay per service database
 
 
@@ -618,10 +629,11 @@ class OutboxRelay:
             batch = open_batches.get(slot)
             if batch is None:
                 batch = open_batches[slot] = [producer.create_batch(), index, 0]
-            if batch[0].append(key=key, value=payload, timestamp=None) is None:  # full: send it
+            # every record says its value is in the contracts' form (the consumers keep its bytes' digest as it is)
+            if batch[0].append(key=key, value=payload, timestamp=None, headers=_FORM_HEADERS) is None:  # full: send it
                 await flush(slot)
                 batch = open_batches[slot] = [producer.create_batch(), index, 0]
-                if batch[0].append(key=key, value=payload, timestamp=None) is None:
+                if batch[0].append(key=key, value=payload, timestamp=None, headers=_FORM_HEADERS) is None:
                     raise ValueError(f"outbox row {row_id} is larger than a record batch")
             batch[2] += 1
         for slot in list(open_batches):

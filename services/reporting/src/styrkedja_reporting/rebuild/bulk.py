@@ -68,12 +68,12 @@ from styrkedja_contracts import AssessmentRetractedV1, ContractError, decode_eve
 from styrkedja_contracts.envelope import DEFAULT_MAX_BYTES, cloud_event_of
 from styrkedja_contracts.kafka_binding import refusal
 from styrkedja_kit.consumer import (
-    OWN_FORM,
     Delivered,
     Refused,
     claim_organiser,
     content_digest,
     event_organiser,
+    in_contracts_form,
     record_digest,
     undecodable_message,
     unfit,
@@ -356,7 +356,8 @@ def _line_maker(kinds: tuple[type, ...]) -> tuple[Callable[[tuple[Any, ...]], st
 
 
 #: a record as the decoders take it: (topic, partition, offset, value, timestamp, key, headers); the headers (None where
-#: there are none) are read only where the value is refused (`kafka_binding.refusal`, as the live consumer reads them)
+#: there are none) say whether the value is the contracts' form (`in_contracts_form`: the digest an id keeps, as the
+#: live consumer's) and, where the value is refused, its content mode (`kafka_binding.refusal`, as live reads them)
 RawRecord = tuple[Any, ...]
 
 
@@ -400,7 +401,8 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
     staged = Staged()
     lines: dict[str, list[str]] = {"assessments": [], "forecasts": []}
     backslashes = {"assessments": 0, "forecasts": 0}
-    for i, (topic, partition, offset, value, timestamp, key, *_) in enumerate(raw):
+    for i, (topic, partition, offset, value, timestamp, key, *rest) in enumerate(raw):
+        headers = rest[0] if rest else None
         event: Any = None
         if direct:
             shadow = decode_plain(value, max_bytes=max_bytes)
@@ -410,9 +412,9 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
                     event = cloud_event_of(shadow)  # not a fact: decoded as `decode_event` would, below
                 elif unfit(shadow, topic, timestamp, key=key) is None:  # the same values as its `CloudEvent`'s
                     table, make, escapes = maker
-                    # the digest an id keeps (the kit's `content_digest`): of the contracts' form where the record is
-                    # in another (rare: the outboxes write that form)
-                    digest = record_digest(value) if value.startswith(OWN_FORM) else \
+                    # the digest an id keeps (the kit's `content_digest`): of the record's bytes where its headers say
+                    # they are the contracts' form (the outbox relay's), else of the contracts' form
+                    digest = record_digest(value) if in_contracts_form(headers) else \
                         content_digest(value, cloud_event_of(shadow))
                     lines[table].append(make(base + i, shadow, topic, partition, offset, digest))
                     backslashes[table] += escapes
@@ -422,8 +424,7 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
             try:
                 event = decode_event(value, max_bytes=max_bytes)
             except ContractError as error:
-                record = raw[i]
-                staged.dead.append((i, *refusal(error, value, record[6] if len(record) > 6 else None)))
+                staged.dead.append((i, *refusal(error, value, headers)))
                 continue
             except Exception as error:  # noqa: BLE001 - as the live consumer: a fault of the decode's own (`_decode_into`)
                 staged.dead.append((i, "undecodable", undecodable_message(error)))
@@ -434,7 +435,8 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
             staged.dead.append((i, *wrong))
             continue
         staged.read += 1
-        item = Delivered(event, topic, partition, offset, content_digest(value, event), organiser=claim_organiser(key))
+        item = Delivered(event, topic, partition, offset, content_digest(value, event, headers),
+                         organiser=claim_organiser(key))
         if event.type not in _FACT_TYPES:
             staged.small.append((base + i, item))
         elif not direct:

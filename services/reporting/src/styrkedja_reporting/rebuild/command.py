@@ -260,7 +260,7 @@ def _conflicting(conflicts: list[Failed], records: list[tuple[ConsumerRecord, st
                 pass
             else:
                 item = Delivered(event, record.topic, record.partition, record.offset,
-                                 *content_digests(record.value, event))
+                                 *content_digests(record.value, event, record.headers))
                 if same_content(item, failed.counted):
                     continue
         kept.append(failed)

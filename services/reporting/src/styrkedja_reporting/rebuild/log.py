@@ -111,7 +111,7 @@ async def read_log(settings: ServiceSettings, topics: Sequence[str], *, client_i
                             out.dead.append((record, *wrong))
                         else:
                             decoded.append(Delivered(event, tp.topic, tp.partition, record.offset,
-                                                     content_digest(record.value or b"", event),
+                                                     content_digest(record.value or b"", event, record.headers),
                                                      organiser=claim_organiser(record.key)))
                 if records:
                     out.records += len(records)
