@@ -49,3 +49,18 @@ def test_a_usage_error_repeats_no_personal_identity_number(argv: list[str], spel
     assert code == 2, output
     assert spelling not in output and spelling.replace("-", "") not in output.replace("-", ""), output
     assert "[REDACTED]" in output
+
+
+@pytest.mark.parametrize("option", ["--assessment-url", "--forecast-url", "--lika-url", "--reporting-url"])
+@pytest.mark.parametrize("url", ["notaurl", "", "http://[::1", "http://127.0.0.1:99999", "http://a\x01b",
+                                 "ftp://127.0.0.1:8101", "http://:8101"])
+def test_a_malformed_service_url_is_a_usage_error_before_anything_is_written(option: str, url: str, capsys,
+                                                                            tmp_path: Path) -> None:
+    """Failed on the old code: the demo generated and wrote the dump, then stopped with "is the system running?"
+    (exit 1) for `notaurl` or `http://[::1`, and `http://127.0.0.1:99999` was an OverflowError traceback."""
+    dump = tmp_path / "dump"
+    code, output = _run(capsys, "demo", "--students", "50", "--dump-dir", str(dump), "--state-dir", str(tmp_path),
+                        "--skip-import", option, url)
+    assert code == 2, output
+    assert option in output and "Traceback" not in output and "OverflowError" not in output
+    assert not dump.exists()

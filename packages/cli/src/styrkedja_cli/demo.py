@@ -31,6 +31,24 @@ def _url(service: str, port: int) -> str:
     return os.environ.get(f"STYRKEDJA_{service.upper()}_URL", f"http://127.0.0.1:{port}")
 
 
+def _service_url(text: str) -> str:
+    """A service's base URL, checked before anything is generated: `notaurl`, `http://[::1` or a control character
+    stopped the demo after the dump with "is the system running?" (exit 1), and a port past 65535 was a
+    traceback (OverflowError from the socket); each is a usage error naming the option."""
+    import httpx
+
+    shown = repr(text if len(text) <= 100 else text[:99] + "\u2026")
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL as error:
+        raise typer.BadParameter(f"{shown} is not a URL ({error})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise typer.BadParameter(f"{shown}: an http:// or https:// URL with a host, e.g. http://127.0.0.1:8104")
+    if url.port is not None and not 0 < url.port <= 65535:
+        raise typer.BadParameter(f"{shown}: the port must be 1-65535")
+    return text
+
+
 def _has_command(app: typer.Typer, path: tuple[str, ...]) -> bool:
     """Whether `styrkedja <path…>` exists in this installation (typer ships its own click: duck-typed)."""
     command: object = typer.main.get_command(app)
@@ -49,10 +67,10 @@ def register(app: typer.Typer) -> None:
         students: int = typer.Option(6000, min=50, max=200_000, help="size: about 6,000 is Mittköping; "
                                                                      "600 for a quick run"),
         dump_dir: Path = typer.Option(Path(".styrkedja/demo/ss12000"), help="where the SS 12000 dump is written"),
-        assessment_url: str = typer.Option(_url("assessment", 8101), help="the assessment service"),
-        forecast_url: str = typer.Option(_url("forecast", 8102), help="the forecast service"),
-        lika_url: str = typer.Option(_url("lika", 8103), help="the LIKA service"),
-        reporting_url: str = typer.Option(_url("reporting", 8104), help="the reporting service"),
+        assessment_url: str = typer.Option(_url("assessment", 8101), callback=_service_url, help="the assessment service"),
+        forecast_url: str = typer.Option(_url("forecast", 8102), callback=_service_url, help="the forecast service"),
+        lika_url: str = typer.Option(_url("lika", 8103), callback=_service_url, help="the LIKA service"),
+        reporting_url: str = typer.Option(_url("reporting", 8104), callback=_service_url, help="the reporting service"),
         assessment_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_ASSESSMENT_TOKEN",
                                                     help="bearer token for the assessment service"),
         forecast_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_FORECAST_TOKEN",
