@@ -64,3 +64,41 @@ def test_a_malformed_service_url_is_a_usage_error_before_anything_is_written(opt
     assert code == 2, output
     assert option in output and "Traceback" not in output and "OverflowError" not in output
     assert not dump.exists()
+
+
+def test_run_refuses_a_state_dir_that_is_a_file_before_anything_starts(capsys, tmp_path: Path) -> None:
+    """Failed on the old code: "[1/4] starting PostgreSQL …", then FileExistsError's traceback (exit 1)."""
+    (tmp_path / "afile").write_text("")
+    for state_dir in (tmp_path / "afile", tmp_path / "afile" / "below"):
+        code, output = _run(capsys, "run", "--state-dir", str(state_dir))
+        assert code == 2, output
+        assert "--state-dir" in output and "is a file" in output and "[1/4]" not in output, output
+        assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("value", ["abc", "99999", "0", "-1", "", "1e3", "٥٥٤٣٢"])
+@pytest.mark.parametrize("variable", ["STYRKEDJA_EMBEDDED_PG_PORT", "STYRKEDJA_EMBEDDED_KAFKA_PORT",
+                                      "STYRKEDJA_DEV_ISSUER_PORT", "STYRKEDJA_DASHBOARD_PORT"])
+def test_run_refuses_a_port_variable_that_is_no_port(variable: str, value: str, capsys, monkeypatch,
+                                                     tmp_path: Path) -> None:
+    """Failed on the old code: `abc` was int()'s ValueError traceback, 99999, 0 or -1 the socket's OverflowError
+    traceback (and Arabic-Indic digits a port)."""
+    monkeypatch.delenv("STYRKEDJA_POSTGRES_URL", raising=False)
+    monkeypatch.delenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setenv(variable, value)
+    code, output = _run(capsys, "run", "--state-dir", str(tmp_path / "state"))
+    assert code == 2, output
+    assert f"{variable}=" in output and "1-65535" in output and "Traceback" not in output, output
+    assert not (tmp_path / "state").exists()
+
+
+def test_run_refuses_two_of_its_own_on_one_port() -> None:
+    """Failed on the old code: STYRKEDJA_DASHBOARD_PORT=8101 (the assessment service's) passed the check; the stack
+    started PostgreSQL, the broker, migrations and services before the dashboard could not bind."""
+    from styrkedja_devstack.__main__ import taken_ports
+
+    lines = taken_ports({"STYRKEDJA_DASHBOARD_PORT": "8101", "STYRKEDJA_EMBEDDED_PG_PORT": "60001",
+                         "STYRKEDJA_EMBEDDED_KAFKA_PORT": "60001"})
+    assert any("8101 is wanted by the assessment service and by the dashboard" in line
+               and "STYRKEDJA_DASHBOARD_PORT" in line for line in lines), lines
+    assert any("60001 is wanted by embedded PostgreSQL and by the broker" in line for line in lines), lines
