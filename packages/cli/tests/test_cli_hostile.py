@@ -5,6 +5,11 @@ code, never a traceback, and no personnummer in any spelling repeated."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +107,69 @@ def test_run_refuses_two_of_its_own_on_one_port() -> None:
     assert any("8101 is wanted by the assessment service and by the dashboard" in line
                and "STYRKEDJA_DASHBOARD_PORT" in line for line in lines), lines
     assert any("60001 is wanted by embedded PostgreSQL and by the broker" in line for line in lines), lines
+
+
+class _Silent:
+    """A server that accepts connections and never answers: a database or service that hangs mid-way."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(50)
+        self.port = self.socket.getsockname()[1]
+        self.accepted = threading.Event()
+        self.held: list[object] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.socket.accept())
+            except OSError:
+                return
+            self.accepted.set()
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def _interrupted(argv: list[str], env: dict[str, str], server: _Silent, cwd: Path) -> tuple[int, str]:
+    """`styrkedja ARGV` as a shell runs it, Ctrl-C once it is talking to `server`."""
+    process = subprocess.Popen([sys.executable, "-c", "from styrkedja_cli.main import run_cli; run_cli()", *argv],
+                               env={**os.environ, **env}, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        assert server.accepted.wait(120), "the command never connected"
+        server.accepted.clear()
+        time.sleep(0.5)  # not an assertion: Ctrl-C a moment into the wait for an answer
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, output
+
+
+@pytest.mark.parametrize("command", ["replay", "demo"])
+def test_ctrl_c_mid_way_says_so_and_a_rerun_works(command: str, tmp_path: Path) -> None:
+    """Failed on the old code: Ctrl-C while `replay` waited for its database, or `demo` for a service, exited 130
+    without a word (the kit returned 130 silently; typer turned KeyboardInterrupt into a bare exit 130)."""
+    server = _Silent()
+    url = f"http://127.0.0.1:{server.port}"
+    argv = {"replay": ["replay", "--since", "2026-01-01T00:00:00Z"],
+            "demo": ["demo", "--students", "50", "--dump-dir", str(tmp_path / "dump"), "--state-dir",
+                     str(tmp_path / "none"), "--skip-import", "--assessment-url", url, "--forecast-url", url,
+                     "--lika-url", url]}[command]
+    env = {"STYRKEDJA_DATABASE_URL": f"postgresql+asyncpg://u@127.0.0.1:{server.port}/db"}
+    try:
+        for _ in range(2):  # the second: nothing left behind stops a rerun
+            code, output = _interrupted(argv, env, server, tmp_path)
+            assert code == 130, output
+            assert output.rstrip().splitlines()[-1].startswith("styrkedja: interrupted (Ctrl-C)"), output
+            assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    finally:
+        server.close()
