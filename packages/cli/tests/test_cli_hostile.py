@@ -173,3 +173,20 @@ def test_ctrl_c_mid_way_says_so_and_a_rerun_works(command: str, tmp_path: Path) 
             assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("spelling", PIN_SPELLINGS)
+@pytest.mark.parametrize("argv", [["replay", "--since", "2026-01-01T00:00:00Z", "{}"], ["topics", "--x={}"],
+                                  ["migrate", "styrkedja_assessment", "{}"], ["rebuild", "reporting", "{}"],
+                                  ["rebuild", "reporting", "--chunk", "{}x"], ["rebuild", "reporting", "--decoders={}"]])
+def test_the_ops_commands_usage_errors_repeat_no_personal_identity_number(argv: list[str], spelling: str,
+                                                                          capsys) -> None:
+    """Failed on the old code: argparse's own "unrecognized arguments: 19121212-1212" (the kit's commands and the
+    rebuild), and the rebuild's "--chunk: '191212121212x' is not a whole number", repeated what was typed."""
+    with pytest.raises(SystemExit) as exit_:  # argparse exits itself, the kit's and the rebuild's parser alike
+        code, output = _run(capsys, *(a.format(spelling) for a in argv))
+        raise SystemExit(code)
+    output = capsys.readouterr().err
+    assert exit_.value.code == 2, output
+    assert "error:" in output and "[REDACTED]" in output, output
+    assert spelling not in output and spelling.replace("-", "") not in output.replace("-", ""), output

@@ -31,7 +31,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -59,6 +59,17 @@ def shown(text: str) -> str:
 
     kept = redact_personal_identity_numbers(text)[0]
     return repr(kept if len(kept) <= 100 else kept[:99] + "\u2026")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's, whose usage errors repeat no personal identity number: its own "unrecognized arguments: …" and
+    "invalid choice: …" repeat what was typed (`styrkedja replay … 19121212-1212`), which the argument types'
+    `shown` cannot reach. Sub-parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        from styrkedja_contracts.identifiers import redact_personal_identity_numbers
+
+        super().error(redact_personal_identity_numbers(message)[0])
 
 
 def redacted(url: str) -> str:
@@ -311,7 +322,7 @@ def seconds(text: str) -> float:
 def parser(prog: str = "python -m styrkedja_kit") -> argparse.ArgumentParser:
     from .settings import MAKE_RUN_DATABASES
 
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=prog,
         description="Styrkedja operations: database migrations, outbox replay, topics.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")

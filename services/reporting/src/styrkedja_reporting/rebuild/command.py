@@ -30,6 +30,7 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.engine import make_url
 
 from styrkedja_contracts import TOPICS, ContractError, dead_letter_topic, decode_event
+from styrkedja_kit.__main__ import ArgumentParser
 from styrkedja_kit.consumer import ConsumerLoop, Delivered, content_digests, same_content
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
@@ -327,7 +328,7 @@ def _at_least(low: int, high: int | None = None) -> Callable[[str], int]:
 def argument_parser() -> argparse.ArgumentParser:
     """The command's arguments (also what the docs' test parses the README's `styrkedja rebuild reporting …` with)."""
     paragraphs = __doc__.split("\n\n")
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="styrkedja rebuild reporting", description=paragraphs[0],
         # the warning to stop the consumer first belongs where the operator reads before running it
         epilog=" ".join(paragraphs[1].split()) + " Settings come from reporting's environment: "
