@@ -190,3 +190,60 @@ def test_the_ops_commands_usage_errors_repeat_no_personal_identity_number(argv: 
     assert exit_.value.code == 2, output
     assert "error:" in output and "[REDACTED]" in output, output
     assert spelling not in output and spelling.replace("-", "") not in output.replace("-", ""), output
+
+
+class _Answering:
+    """A server that answers every request with `status` and `body` (`kind`): a proxy's page, a hostile server."""
+
+    def __init__(self, status: int, body: bytes, kind: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+HTML = b"<html><head><title>Error</title></head><body>" + b"x" * 2000 + PIN.encode() + b"</body></html>"
+PROBLEM = ('{"title": "Bad", "detail": "student ' + PIN + ' ' + "y" * 2000 + '"}').encode()
+
+
+@pytest.mark.parametrize(("status", "body", "kind", "said"), [
+    (401, HTML, "text/html", "token was refused"), (403, PROBLEM, "application/problem+json", "token was refused"),
+    (500, HTML, "text/html", "not a Styrkedja service's answer"), (500, PROBLEM, "application/problem+json", "Bad"),
+    (200, HTML, "text/html", "not JSON")])
+def test_demo_says_what_a_refusing_or_foreign_server_answered_in_one_short_line(
+        status: int, body: bytes, kind: str, said: str, capsys, tmp_path: Path) -> None:
+    """Failed on the old code: a 401 or 500 page was repeated as 600 characters of HTML (a problem's detail with a
+    personnummer in it as it came), a 401 said nothing of the token, and HTTP 200 with a page was JSONDecodeError's
+    traceback."""
+    server = _Answering(status, body, kind)
+    try:
+        code, output = _run(capsys, "demo", "--students", "50", "--dump-dir", str(tmp_path / "dump"), "--state-dir",
+                            str(tmp_path / "none"), "--skip-import", "--assessment-url", server.url,
+                            "--forecast-url", server.url, "--lika-url", server.url)
+    finally:
+        server.close()
+    flat = " ".join(output.split())
+    assert code == 1, output
+    assert f"HTTP {status}" in flat and said in flat, output
+    assert "<html" not in output and "x" * 100 not in output and "y" * 400 not in output, output
+    assert "Traceback" not in output and "JSONDecodeError" not in output
+    assert PIN not in output and PIN.replace("-", "") not in output.replace("-", ""), output
