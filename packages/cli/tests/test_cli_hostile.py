@@ -247,3 +247,40 @@ def test_demo_says_what_a_refusing_or_foreign_server_answered_in_one_short_line(
     assert "<html" not in output and "x" * 100 not in output and "y" * 400 not in output, output
     assert "Traceback" not in output and "JSONDecodeError" not in output
     assert PIN not in output and PIN.replace("-", "") not in output.replace("-", ""), output
+
+
+@pytest.mark.parametrize(("option", "value"), [("--school-unit", ""), ("--school-unit", "1234567"),
+                                               ("--organiser", "٢١٨٠"), ("--area", "a\x07"), ("--group", "x"),
+                                               ("--subject", "s\x00"), ("--client-id", "c\x1b[31m")])
+def test_token_names_the_option_a_bad_scope_came_from(option: str, value: str, capsys, tmp_path: Path) -> None:
+    """Failed on the old code: "Invalid value: school_units: '' is not a valid identifier" named the token's claim,
+    not the option to fix."""
+    code, output = _run(capsys, "token", "--role", "teacher", option, value, "--state-dir", str(tmp_path))
+    assert code == 2, output
+    assert f"Invalid value for {option}:" in " ".join(output.split()), output
+
+
+@pytest.mark.parametrize("damage", ["issuer.json not json", "key.pem not a key", "key.pem a folder",
+                                    "issuer.json without issuer"])
+@pytest.mark.parametrize("command", ["token", "demo"])
+def test_a_damaged_dev_issuer_is_a_usage_error_naming_the_state_dir(command: str, damage: str, capsys,
+                                                                    tmp_path: Path) -> None:
+    """Failed on the old code: JSONDecodeError, cryptography's ValueError, IsADirectoryError or KeyError as a
+    traceback (exit 1), for `token` and for `demo` alike."""
+    issuer = tmp_path / "state" / "issuer"
+    issuer.mkdir(parents=True)
+    (issuer / "issuer.json").write_text('{"issuer": "http://127.0.0.1:9"}')
+    if damage == "issuer.json not json":
+        (issuer / "issuer.json").write_text("junk")
+    elif damage == "issuer.json without issuer":
+        (issuer / "issuer.json").write_text("{}")
+    elif damage == "key.pem not a key":
+        (issuer / "key.pem").write_text("junk")
+    else:
+        (issuer / "key.pem").mkdir()
+    argv = {"token": ["token", "--role", "teacher"],
+            "demo": ["demo", "--students", "50", "--dump-dir", str(tmp_path / "dump"), "--skip-import"]}[command]
+    code, output = _run(capsys, *argv, "--state-dir", str(tmp_path / "state"))
+    flat = " ".join(output.split())
+    assert code == 2, output
+    assert "Invalid value for --state-dir" in flat and "damaged" in flat and "Traceback" not in output, output

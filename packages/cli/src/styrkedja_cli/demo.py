@@ -191,10 +191,10 @@ def _styrkedja_command() -> str:
 
 def _tokens(demo_tokens: Any, state_dir: Path, organiser_id: str) -> tuple[Any, str]:
     """The dev issuer's tokens when `styrkedja run` has left its key in the state dir, else none."""
-    try:
-        from styrkedja_devstack.issuer import TokenMinter
+    from .token import dev_minter
 
-        minter = TokenMinter.from_state_dir(state_dir.resolve())
+    try:
+        minter = dev_minter(state_dir)
     except (ImportError, FileNotFoundError):
         return demo_tokens(None), (f"no dev issuer in {state_dir}: sending only the tokens given "
                                    "(--assessment-token, --forecast-token, --lika-token, --reporting-token)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -25,6 +26,28 @@ def parse_ttl(text: str) -> int:
         raise typer.BadParameter(f"must be between 1 s and {MAX_TTL_SECONDS // 3600} h (the services' longest "
                                  "token lifetime)", param_hint="--ttl")
     return seconds
+
+
+#: the option each claim comes from, to name it in a refusal
+CLAIM_OPTIONS = {"sub": "--subject", "azp": "--client-id", "roles": "--role", "organisers": "--organiser",
+                 "areas": "--area", "school_units": "--school-unit", "groups": "--group"}
+
+
+def dev_minter(state_dir: Path) -> Any:
+    """The dev issuer's minter from `state_dir` (FileNotFoundError when `styrkedja run` never started there). Its
+    files damaged (an issuer.json that is no JSON, a key.pem that is no key or a folder) are a usage error naming
+    --state-dir and the way out, not JSONDecodeError's or cryptography's traceback."""
+    from styrkedja_devstack.issuer import TokenMinter
+
+    try:
+        return TokenMinter.from_state_dir(state_dir.resolve())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise typer.BadParameter(
+            f"the dev issuer's files in {state_dir / 'issuer'} are damaged ({type(error).__name__}); stop "
+            f"`styrkedja run`, remove {state_dir / 'issuer'} and start it again (it makes a new key)",
+            param_hint="--state-dir") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -56,14 +79,17 @@ def register(app: typer.Typer) -> None:
                   "school_units": school_unit, "groups": group}
         try:
             principal_from_claims(claims)
-        except InvalidClaims as error:
-            raise typer.BadParameter(str(error)) from None
+        except InvalidClaims as error:  # "school_units: '' is not …": said as the option it came from
+            claim, _, rule = str(error).partition(": ")
+            option = CLAIM_OPTIONS.get(claim)
+            raise typer.BadParameter(f"{rule} (the token's `{claim}`)" if option else str(error),
+                                     param_hint=option) from None
         try:
-            from styrkedja_devstack.issuer import TokenMinter
+            from styrkedja_devstack.issuer import TokenMinter  # noqa: F401  (only: is the dev stack here)
         except ImportError:
             raise typer.BadParameter("the dev stack is not installed here: `make run` installs it") from None
         try:
-            minter = TokenMinter.from_state_dir(state_dir.resolve())
+            minter = dev_minter(state_dir)
         except FileNotFoundError as error:
             raise typer.BadParameter(str(error), param_hint="--state-dir") from None
         from styrkedja_contracts.identifiers import canonical_organiser_id
