@@ -284,3 +284,28 @@ def test_a_damaged_dev_issuer_is_a_usage_error_naming_the_state_dir(command: str
     flat = " ".join(output.split())
     assert code == 2, output
     assert "Invalid value for --state-dir" in flat and "damaged" in flat and "Traceback" not in output, output
+
+
+def _exit(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """As `_run`, for commands whose parser is argparse's (it exits itself on a usage error)."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+@pytest.mark.parametrize("url", ["notaurl", "", "postgresql://u:secret@h:abc/db", "mysql://u:secret@h/db",
+                                 "postgresql+psycopg2://u:secret@127.0.0.1:9/db"])
+@pytest.mark.parametrize("argv", [["replay", "--since", "2026-01-01T00:00:00Z"], ["migrate", "styrkedja_assessment"],
+                                  ["rebuild", "reporting", "--no-dead-letter"]])
+def test_a_database_url_that_is_no_postgresql_url_is_a_usage_error(argv: list[str], url: str, capsys,
+                                                                   monkeypatch) -> None:
+    """Failed on the old code: `notaurl` or an empty value was SQLAlchemy's ArgumentError, `mysql://` or
+    `+psycopg2` a ModuleNotFoundError, after the command had started (exit 1; the rebuild's a traceback)."""
+    monkeypatch.setenv("STYRKEDJA_DATABASE_URL", url)
+    code, output = _exit(capsys, *argv)
+    assert code == 2, output
+    assert "STYRKEDJA_DATABASE_URL" in output and "secret" not in output, output
+    assert not {"Traceback", "ArgumentError", "ModuleNotFoundError"} & set(output.replace(":", " ").split()), output

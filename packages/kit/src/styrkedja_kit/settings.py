@@ -128,9 +128,20 @@ class ServiceSettings(BaseSettings):
         """Why an operations command (migrate, replay, rebuild) must not run, or None: the database URL was not
         given. The default is localhost's for development; such a command must not rewrite whatever database
         happens to answer there."""
-        if "database_url" in self.model_fields_set:
-            return None
-        return f"STYRKEDJA_DATABASE_URL is not set ({MAKE_RUN_DATABASES})"
+        if "database_url" not in self.model_fields_set:
+            return f"STYRKEDJA_DATABASE_URL is not set ({MAKE_RUN_DATABASES})"
+        # one that SQLAlchemy cannot read (`notaurl`, empty) or names another driver was ArgumentError or
+        # ModuleNotFoundError after the command had started (exit 1, a traceback in the rebuild): a usage error
+        from sqlalchemy.engine import make_url
+
+        try:
+            driver = make_url(self.database_url).drivername
+        except Exception:  # ArgumentError, ValueError (a port that is no number): the URL is not repeated (a password)
+            return "STYRKEDJA_DATABASE_URL is not a URL SQLAlchemy can read"
+        if driver != "postgresql+asyncpg":
+            return (f"STYRKEDJA_DATABASE_URL names {driver!r}: a PostgreSQL URL is needed (postgresql:// or "
+                    "postgresql+asyncpg://)")
+        return None
 
     # access (styrkedja_kit.auth): any OIDC provider; the services read only standard claims plus
     # the scope claims documented in auth/principal.py, nothing provider-specific
