@@ -309,3 +309,12 @@ def test_a_database_url_that_is_no_postgresql_url_is_a_usage_error(argv: list[st
     assert code == 2, output
     assert "STYRKEDJA_DATABASE_URL" in output and "secret" not in output, output
     assert not {"Traceback", "ArgumentError", "ModuleNotFoundError"} & set(output.replace(":", " ").split()), output
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["token"], ["demo"], ["replay"], ["migrate"], ["topics"],
+                                     ["rebuild"], ["rebuild", "reporting"], ["import"], ["import", "ss12000"]])
+def test_every_command_takes_dash_h_as_help(command: list[str], capsys) -> None:
+    """Failed on the old code: `styrkedja replay -h` was help, `styrkedja token -h` "No such option: -h" (exit 2)."""
+    code, output = _exit(capsys, *command, "-h")
+    assert code == 0, output
+    assert "usage:" in output.lower() and "No such option" not in output, output

@@ -14,9 +14,11 @@ import typer
 from . import demo, ops, rebuild, stack, token
 from .ss12000 import command as ss12000
 
-app = typer.Typer(name="styrkedja", no_args_is_help=True, add_completion=False,
+#: `-h` too: the ops commands (argparse) took it and the others answered "No such option: -h"
+HELP = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(name="styrkedja", no_args_is_help=True, add_completion=False, context_settings=HELP,
                   help="Styrkedja: the governance chain of Swedish schools, from the student to the nation.")
-import_app = typer.Typer(no_args_is_help=True, help="Bring data in from other systems.")
+import_app = typer.Typer(no_args_is_help=True, context_settings=HELP, help="Bring data in from other systems.")
 app.add_typer(import_app, name="import")
 
 stack.register(app)
