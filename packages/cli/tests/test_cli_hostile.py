@@ -318,3 +318,24 @@ def test_every_command_takes_dash_h_as_help(command: list[str], capsys) -> None:
     code, output = _exit(capsys, *command, "-h")
     assert code == 0, output
     assert "usage:" in output.lower() and "No such option" not in output, output
+
+
+@pytest.mark.parametrize("servers", ["", ",", "h:abc", "127.0.0.1:99999", "127.0.0.1:0", "h\x01:1",
+                                     "127.0.0.1:19092,"])
+@pytest.mark.parametrize("argv", [["topics"], ["rebuild", "reporting", "--no-dead-letter"]])
+def test_bootstrap_servers_that_name_no_broker_are_a_usage_error(argv: list[str], servers: str, capsys,
+                                                                 monkeypatch) -> None:
+    """Failed on the old code: an empty entry was aiokafka's "Unable to bootstrap from [('', 9092 …" after the
+    start, `h:abc` int()'s ValueError, a port past 65535 the socket's OverflowError (exit 1)."""
+    monkeypatch.setenv("STYRKEDJA_DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1:9/styrkedja_reporting")
+    monkeypatch.setenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", servers)
+    code, output = _exit(capsys, *argv)
+    assert code == 2, output
+    assert "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS" in output and "HOST:PORT" in output, output
+
+
+def test_bootstrap_servers_as_operators_write_them_pass() -> None:
+    from styrkedja_kit.settings import ServiceSettings
+
+    for servers in ("127.0.0.1:19092", "kafka", "kafka-0.kafka:9092, kafka-1.kafka:9092", "[::1]:9092"):
+        assert ServiceSettings(kafka_bootstrap_servers=servers).kafka_bootstrap_servers_problem() is None, servers

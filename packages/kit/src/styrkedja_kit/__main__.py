@@ -293,6 +293,9 @@ def cmd_topics(args: argparse.Namespace) -> int:
                            "named after it)", EXIT_USAGE) from None
     topics = registry_topics(args.dead_letter_group)
     settings = ServiceSettings()
+    problem = settings.kafka_bootstrap_servers_problem()
+    if problem is not None:
+        raise CliError(problem, EXIT_USAGE)
     bootstrap = settings.kafka_bootstrap_servers
     progress(f"ensuring {len(topics)} topics on {bootstrap} ...")
     try:

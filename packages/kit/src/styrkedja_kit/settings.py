@@ -27,6 +27,11 @@ _ORIGIN = re.compile(r"https?://(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](
                      r"(?::[0-9]{1,5})?")
 
 
+#: one broker of a bootstrap list: a host name or IPv4 address, or a bracketed IPv6 address, and a port (aiokafka's 9092
+#: when none)
+_BOOTSTRAP_SERVER = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STYRKEDJA_", extra="ignore")
 
@@ -141,6 +146,19 @@ class ServiceSettings(BaseSettings):
         if driver != "postgresql+asyncpg":
             return (f"STYRKEDJA_DATABASE_URL names {driver!r}: a PostgreSQL URL is needed (postgresql:// or "
                     "postgresql+asyncpg://)")
+        return None
+
+    def kafka_bootstrap_servers_problem(self) -> str | None:
+        """Why STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS names no broker, or None: asked by the commands that need one
+        (topics, rebuild) before they start. An empty entry, `h:abc` or a port past 65535 was aiokafka's
+        "Unable to bootstrap", int()'s ValueError or the socket's OverflowError after the start (exit 1)."""
+        entries = self.kafka_bootstrap_servers.split(",")
+        for entry in entries:
+            match = _BOOTSTRAP_SERVER.fullmatch(entry.strip())
+            if match is None or (match.group("port") and not 0 < int(match.group("port")) <= 65535):
+                shown = repr(entry if len(entry) <= 60 else entry[:59] + "\u2026")
+                return (f"STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS: {shown} is not HOST:PORT (a comma-separated list of "
+                        "them, a port 1-65535), e.g. 127.0.0.1:19092")
         return None
 
     # access (styrkedja_kit.auth): any OIDC provider; the services read only standard claims plus

@@ -363,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     if unset is not None:
         # the default names a database no service has: refuse in one line, not with asyncpg's traceback
         parser.error(f"{unset}; a rebuild needs reporting's, styrkedja_reporting")
+    no_broker = settings.kafka_bootstrap_servers_problem()
+    if no_broker is not None:
+        parser.error(no_broker)
     work = run(settings, chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
                overlap=args.overlap, connections=args.connections, stall_seconds=args.stall_seconds)
     try:
