@@ -339,3 +339,14 @@ def test_bootstrap_servers_as_operators_write_them_pass() -> None:
 
     for servers in ("127.0.0.1:19092", "kafka", "kafka-0.kafka:9092, kafka-1.kafka:9092", "[::1]:9092"):
         assert ServiceSettings(kafka_bootstrap_servers=servers).kafka_bootstrap_servers_problem() is None, servers
+
+
+def test_rebuild_refuses_a_profile_path_it_cannot_write_before_it_starts(capsys, monkeypatch, tmp_path: Path) -> None:
+    """Failed on the old code: `--profile` was opened after the rebuild had committed: a folder that does not exist
+    was FileNotFoundError's traceback (exit 1) for a rebuild that was done."""
+    monkeypatch.setenv("STYRKEDJA_DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1:9/styrkedja_reporting")
+    monkeypatch.setenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")
+    for path in (tmp_path / "no-such-folder" / "profile.txt", tmp_path):
+        code, output = _exit(capsys, "rebuild", "reporting", "--profile", str(path))
+        assert code == 2, output
+        assert "--profile" in output and "no broker answered" not in output, output

@@ -325,6 +325,21 @@ def _at_least(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _writable_file(value: str) -> str:
+    """`--profile`'s type: a file that can be written, checked before the rebuild (it was opened after the rebuild
+    had committed: FileNotFoundError's traceback, exit 1, for a rebuild that was done)."""
+    path = os.path.abspath(value)
+    folder = os.path.dirname(path)
+    shown = repr(value[:60] + "…" if len(value) > 60 else value)
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{shown} is a folder, not a file")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{shown}: no folder {folder!r} to write it in")
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{shown} cannot be written by this user")
+    return value
+
+
 def argument_parser() -> argparse.ArgumentParser:
     """The command's arguments (also what the docs' test parses the README's `styrkedja rebuild reporting …` with)."""
     paragraphs = __doc__.split("\n\n")
@@ -351,7 +366,7 @@ def argument_parser() -> argparse.ArgumentParser:
                         help="how long the read waits for a record while a partition is short of the end taken at "
                              f"the start (the broker stopped, or came back without its logs) before it stops, "
                              f"exit 1, nothing changed (default {int(STALL_SECONDS)})")
-    parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
+    parser.add_argument("--profile", metavar="PATH", type=_writable_file, help="write a pyinstrument profile of the run to PATH (bench)")
     return parser
 
 
