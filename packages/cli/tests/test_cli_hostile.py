@@ -350,3 +350,23 @@ def test_rebuild_refuses_a_profile_path_it_cannot_write_before_it_starts(capsys,
         code, output = _exit(capsys, "rebuild", "reporting", "--profile", str(path))
         assert code == 2, output
         assert "--profile" in output and "no broker answered" not in output, output
+
+
+@pytest.mark.parametrize(("variable", "value"), [("STYRKEDJA_BROKER", "bogus"), ("STYRKEDJA_WORKERS_REPORTING", "abc"),
+                                                 ("STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB", "abc")])
+def test_run_refuses_a_bad_variable_before_anything_starts(variable: str, value: str, capsys, monkeypatch,
+                                                           tmp_path: Path) -> None:
+    """Failed on the old code: STYRKEDJA_BROKER was read after PostgreSQL had started, STYRKEDJA_WORKERS_* after the
+    migrations, the memory warning's MiB after PostgreSQL and the broker had started, outside the `finally` that
+    stops them (both left running): each a ValueError's traceback."""
+    from styrkedja_devstack.postgres import free_port
+
+    for moved in ("STYRKEDJA_EMBEDDED_PG_PORT", "STYRKEDJA_EMBEDDED_KAFKA_PORT", "STYRKEDJA_DEV_ISSUER_PORT"):
+        monkeypatch.setenv(moved, str(free_port()))  # away from a `make run` on this machine, should it start
+    monkeypatch.delenv("STYRKEDJA_POSTGRES_URL", raising=False)
+    monkeypatch.delenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setenv(variable, value)
+    code, output = _run(capsys, "run", "--state-dir", str(tmp_path / "state"))
+    assert code == 2, output
+    assert output.startswith("cannot start:") and variable in output and "Traceback" not in output, output
+    assert not (tmp_path / "state").exists()

@@ -19,10 +19,21 @@ import psutil
 from .issuer import DEFAULT_PORT as ISSUER_PORT
 from .issuer import DevIssuer
 from .services import DASHBOARD, SERVICES, ServiceProcess, dashboard_env, run_workers
-from .stack import ENV_KAFKA, ENV_POSTGRES, Infrastructure
+from .stack import ENV_KAFKA, ENV_POSTGRES, Infrastructure, broker_kind_from_env
 
 #: `make run` warns when the embedded broker's resident memory passes this (MiB), and again at each doubling.
 ENV_MEMORY_WARN = "STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB"
+
+
+def memory_warn_mib(environ: Mapping[str, str] | None = None) -> float:
+    text = (os.environ if environ is None else environ).get(ENV_MEMORY_WARN, "").strip() or "512"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{ENV_MEMORY_WARN}: a number of MiB above 0, not {text[:40]!r}")
+    return value
 
 
 class BrokerMemoryWatch:
@@ -32,7 +43,7 @@ class BrokerMemoryWatch:
     def __init__(self, infra: Infrastructure, every: float = 10.0) -> None:
         broker = infra.broker
         self.pid = broker.process.pid if broker and broker.kind == "embedded" and broker.process else None
-        self.threshold = float(os.environ.get(ENV_MEMORY_WARN, "512")) * 2**20
+        self.threshold = memory_warn_mib() * 2**20
         self.every = every
         self.last = 0.0
 
@@ -158,6 +169,23 @@ def taken_ports(environ: dict[str, str] | None = None) -> list[str]:
     return lines
 
 
+def setting_problems() -> list[str]:
+    """Why the variables `run` reads would stop it part-way, one line each, checked before anything starts:
+    STYRKEDJA_BROKER was read after PostgreSQL had started, STYRKEDJA_WORKERS_* after the migrations, and
+    STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB after PostgreSQL and the broker had started, outside the `finally`
+    that stops them: a ValueError's traceback, and both left running."""
+    problems = []
+    checks = [ports_wanted, memory_warn_mib, *(lambda name=spec.name: run_workers(name) for spec in SERVICES)]
+    if not os.environ.get(ENV_KAFKA):
+        checks.append(broker_kind_from_env)
+    for check in checks:
+        try:
+            check()
+        except ValueError as error:  # BadPortSetting too
+            problems.append(str(error))
+    return problems
+
+
 def state_dir_problem(state_dir: Path) -> str | None:
     """Why `state_dir` cannot hold the stack's state, or None: checked before anything starts (a file there was
     FileExistsError's traceback after "[1/4] starting")."""
@@ -173,11 +201,9 @@ def state_dir_problem(state_dir: Path) -> str | None:
 
 def run(state_dir: Path) -> int:
     started = time.monotonic()
-    try:
-        problem = state_dir_problem(state_dir)
-        taken = [problem] if problem else taken_ports()
-    except BadPortSetting as error:
-        taken = [str(error)]
+    problem = state_dir_problem(state_dir)
+    taken = [problem] if problem else setting_problems()
+    taken = taken or taken_ports()
     if taken:
         print("cannot start: " + "\n              ".join(taken), file=sys.stderr, flush=True)
         return 2
