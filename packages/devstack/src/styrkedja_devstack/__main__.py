@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import re
@@ -11,7 +12,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import psutil
@@ -175,7 +176,8 @@ def setting_problems() -> list[str]:
     STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB after PostgreSQL and the broker had started, outside the `finally`
     that stops them: a ValueError's traceback, and both left running."""
     problems = []
-    checks = [ports_wanted, memory_warn_mib, *(lambda name=spec.name: run_workers(name) for spec in SERVICES)]
+    checks: list[Callable[[], object]] = [ports_wanted, memory_warn_mib]
+    checks += [functools.partial(run_workers, spec.name) for spec in SERVICES]
     if not os.environ.get(ENV_KAFKA):
         checks.append(broker_kind_from_env)
     for check in checks:
