@@ -370,3 +370,12 @@ def test_run_refuses_a_bad_variable_before_anything_starts(variable: str, value:
     assert code == 2, output
     assert output.startswith("cannot start:") and variable in output and "Traceback" not in output, output
     assert not (tmp_path / "state").exists()
+
+
+def test_replay_refuses_an_empty_topic_instead_of_replaying_every_topic(capsys, monkeypatch) -> None:
+    """Failed on the old code: `--topic ""` (an unset `--topic "$TOPIC"`) was taken as no --topic, and every
+    topic's rows were marked for republishing."""
+    monkeypatch.setenv("STYRKEDJA_DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1:9/styrkedja_assessment")
+    code, output = _exit(capsys, "replay", "--since", "2026-01-01T00:00:00Z", "--topic", "")
+    assert code == 2, output
+    assert "unknown topic" in output and "all topics" not in output, output

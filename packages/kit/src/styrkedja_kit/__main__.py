@@ -249,7 +249,8 @@ async def replay(url: str, since: datetime, topic: str | None, dry_run: bool) ->
 def cmd_replay(args: argparse.Namespace) -> int:
     from styrkedja_contracts import TOPICS
 
-    if args.topic and args.topic not in TOPICS:
+    # `--topic ""` (an unset `--topic "$TOPIC"`) was read as no --topic: every topic marked for republishing
+    if args.topic is not None and args.topic not in TOPICS:
         raise CliError(f"unknown topic {shown(args.topic)}; the outbox writes only to: {', '.join(TOPICS)}",
                        EXIT_USAGE)
     url = database_url()
