@@ -37,9 +37,9 @@ def test_a_setting_pydantic_refuses_is_one_line_per_variable(argv: list[str], ca
     code, output = _run(capsys, *argv)
     assert code == 2, output
     lines = output.strip().splitlines()
-    assert any(line.startswith("styrkedja: setting STYRKEDJA_DATABASE_POOL_SIZE: ") and "integer" in line
+    assert any("error: setting STYRKEDJA_DATABASE_POOL_SIZE: " in line and "integer" in line
                for line in lines), output
-    assert any(line.startswith("styrkedja: setting STYRKEDJA_OUTBOX_BATCH_SIZE: ") for line in lines), output
+    assert any("error: setting STYRKEDJA_OUTBOX_BATCH_SIZE: " in line for line in lines), output
     assert "Traceback" not in output and "abc" not in output and "validation error" not in output
 
 
@@ -379,3 +379,22 @@ def test_replay_refuses_an_empty_topic_instead_of_replaying_every_topic(capsys, 
     code, output = _exit(capsys, "replay", "--since", "2026-01-01T00:00:00Z", "--topic", "")
     assert code == 2, output
     assert "unknown topic" in output and "all topics" not in output, output
+
+
+def test_the_images_entry_points_say_a_refused_setting_in_one_line_too(capsys, monkeypatch) -> None:
+    """Failed on the old code: `python -m styrkedja_kit replay …` and `python -m styrkedja_reporting.rebuild` (the
+    container images' Jobs) showed pydantic's ValidationError as a traceback."""
+    from styrkedja_kit.__main__ import main as kit_main
+    from styrkedja_reporting.rebuild.command import main as rebuild_main
+
+    monkeypatch.setenv("STYRKEDJA_DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1:9/styrkedja_reporting")
+    monkeypatch.setenv("STYRKEDJA_DATABASE_POOL_SIZE", "abc")
+    for run in (lambda: kit_main(["replay", "--since", "2026-01-01T00:00:00Z"]), lambda: kit_main(["topics"]),
+                lambda: rebuild_main([])):
+        code = run()
+        output = capsys.readouterr().err
+        assert code == 2, output
+        assert [line for line in output.splitlines() if "STYRKEDJA_DATABASE_POOL_SIZE" in line] == [
+            next(line for line in output.splitlines() if line.endswith(
+                "error: setting STYRKEDJA_DATABASE_POOL_SIZE: Input should be a valid integer, unable to parse "
+                "string as an integer"))], output

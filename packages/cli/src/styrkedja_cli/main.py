@@ -7,7 +7,6 @@ keeps a personal identity number typed by mistake out of a usage error (the term
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import typer
 
@@ -44,19 +43,6 @@ def _say(line: str) -> None:
     print(f"styrkedja: {_redacted(line)}", file=sys.stderr, flush=True)
 
 
-def _validation_lines(error: Any) -> list[str]:
-    """A ValidationError as one line per field. Of a settings class (`ServiceSettings`, `ReportingSettings`: read
-    from the environment) the line names the variable to fix and the rule it breaks. The value is not repeated: a
-    setting may be a password or a token."""
-    settings = str(error.title).endswith("Settings")
-    lines = []
-    for problem in error.errors(include_url=False, include_input=False):
-        field = ".".join(str(part) for part in problem.get("loc", ()))
-        what = f"setting STYRKEDJA_{field.upper()}" if settings else f"{error.title}.{field}"
-        lines.append(f"{what}: {problem.get('msg', 'invalid')}")
-    return lines
-
-
 def main(argv: list[str] | None = None) -> int:
     """`styrkedja ARGS…` as an exit code; what went wrong said on stderr, never as a traceback."""
     from pydantic import ValidationError
@@ -78,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     except (Abort, KeyboardInterrupt):
         outcome = EXIT_INTERRUPTED
     except ValidationError as error:  # mostly STYRKEDJA_* settings the command read from the environment
-        for line in _validation_lines(error):
+        from styrkedja_kit.settings import validation_lines
+
+        for line in validation_lines(error):
             _say(line)
         return EXIT_USAGE if str(error.title).endswith("Settings") else EXIT_FAILED
     except Exception as error:  # unforeseen: one line, the kind and the message, no locals, no frames

@@ -382,6 +382,16 @@ def main(argv: list[str] | None = None, prog: str = "python -m styrkedja_kit") -
         return exc.code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a STYRKEDJA_* setting pydantic refuses: one line per variable, not a traceback
+        from pydantic import ValidationError
+
+        from .settings import validation_lines
+
+        if not isinstance(exc, ValidationError):
+            raise
+        for line in validation_lines(exc):
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Each process runs exactly one service, so one flat set of variables is enough:
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +25,19 @@ INFLATED_BATCH_EVENTS = 64
 #: an origin as a browser serializes it (RFC 6454 §6.2): scheme, lower-case host (a name, IPv4 or bracketed IPv6), port
 _ORIGIN = re.compile(r"https?://(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])"
                      r"(?::[0-9]{1,5})?")
+
+
+def validation_lines(error: Any) -> list[str]:
+    """A pydantic ValidationError as one line per field, for a person at a terminal or in a Job's log. Of a settings
+    class (read from the environment) the line names the variable to fix and the rule it breaks. The value is not
+    repeated: a setting may be a password or a token."""
+    settings = str(error.title).endswith("Settings")
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in problem.get("loc", ()))
+        what = f"setting STYRKEDJA_{field.upper()}" if settings else f"{error.title}.{field}"
+        lines.append(f"{what}: {problem.get('msg', 'invalid')}")
+    return lines
 
 
 #: one broker of a bootstrap list: a host name or IPv4 address, or a bracketed IPv6 address, and a port (aiokafka's 9092

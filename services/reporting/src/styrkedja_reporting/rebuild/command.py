@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import OffsetAndMetadata
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from styrkedja_contracts import TOPICS, ContractError, dead_letter_topic, decode_event
@@ -34,6 +35,7 @@ from styrkedja_kit.__main__ import ArgumentParser
 from styrkedja_kit.consumer import ConsumerLoop, Delivered, content_digests, same_content
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
+from styrkedja_kit.settings import validation_lines
 
 from ..main import handler_registry
 from ..metadata import metadata
@@ -373,7 +375,12 @@ def argument_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser()
     args = parser.parse_args(argv)
-    settings = ReportingSettings()
+    try:
+        settings = ReportingSettings()
+    except ValidationError as error:  # a STYRKEDJA_* setting refused: one line per variable, not a traceback
+        for line in validation_lines(error):
+            _stderr(f"{parser.prog}: error: {line}")
+        return 2
     unset = settings.database_url_unset()
     if unset is not None:
         # the default names a database no service has: refuse in one line, not with asyncpg's traceback
