@@ -398,3 +398,19 @@ def test_the_images_entry_points_say_a_refused_setting_in_one_line_too(capsys, m
             next(line for line in output.splitlines() if line.endswith(
                 "error: setting STYRKEDJA_DATABASE_POOL_SIZE: Input should be a valid integer, unable to parse "
                 "string as an integer"))], output
+
+
+@pytest.mark.parametrize("argv", [["demo", "--students", "50", "--skip-import", "--dump-dir"],
+                                  ["demo", "--students", "50", "--skip-import", "--state-dir"],
+                                  ["token", "--role", "ops", "--state-dir"], ["run", "--state-dir"]])
+@pytest.mark.parametrize("empty", ["", " "])
+def test_an_empty_folder_option_is_refused_not_taken_as_the_current_folder(argv: list[str], empty: str, capsys,
+                                                                           monkeypatch, tmp_path: Path) -> None:
+    """Failed on the old code: `demo --dump-dir ""` (an unset `"$DIR"`) wrote its six JSON files into the current
+    folder, over any of those names; `run --state-dir ""` would have put PostgreSQL's data there."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STYRKEDJA_BROKER", "bogus")  # should `run` get past the option: it stops before starting
+    code, output = _run(capsys, *argv, empty)
+    assert code == 2, output
+    assert argv[-1] in output and "is empty" in " ".join(output.split()), output
+    assert list(tmp_path.iterdir()) == []

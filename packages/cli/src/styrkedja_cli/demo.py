@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 IMPORT_COMMAND = ("import", "ss12000")
+from .options import folder
 
 
 def _url(service: str, port: int) -> str:
@@ -66,7 +67,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(1, help="the same seed gives the same municipality, ids and results"),
         students: int = typer.Option(6000, min=50, max=200_000, help="size: about 6,000 is Mittköping; "
                                                                      "600 for a quick run"),
-        dump_dir: Path = typer.Option(Path(".styrkedja/demo/ss12000"), help="where the SS 12000 dump is written"),
+        dump_dir: Path = typer.Option(Path(".styrkedja/demo/ss12000"), parser=folder, help="where the SS 12000 dump is written"),
         assessment_url: str = typer.Option(_url("assessment", 8101), callback=_service_url, help="the assessment service"),
         forecast_url: str = typer.Option(_url("forecast", 8102), callback=_service_url, help="the forecast service"),
         lika_url: str = typer.Option(_url("lika", 8103), callback=_service_url, help="the LIKA service"),
@@ -79,7 +80,7 @@ def register(app: typer.Typer) -> None:
                                               help="bearer token for the LIKA service"),
         reporting_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_REPORTING_TOKEN",
                                                    help="bearer token for the directory import (reporting)"),
-        state_dir: Path = typer.Option(Path(".styrkedja"), help="the state dir of `styrkedja run`: its dev issuer "
+        state_dir: Path = typer.Option(Path(".styrkedja"), parser=folder, help="the state dir of `styrkedja run`: its dev issuer "
                                                                 "signs the tokens not given"),
         skip_import: bool = typer.Option(False, help="do not import the SS 12000 dump"),
     ) -> None:

@@ -12,6 +12,7 @@ import typer
 #: int of over 4,300 digits (a traceback, not a usage error), and any more than nine exceed a day in every unit
 _TTL = re.compile(r"([0-9]{1,9})([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+from .options import folder
 
 
 def parse_ttl(text: str) -> int:
@@ -63,7 +64,7 @@ def register(app: typer.Typer) -> None:
         subject: str | None = typer.Option(None, help="the token's `sub` (default: a random dev id)"),
         client_id: str | None = typer.Option(None, help="`azp`, for platform clients"),
         ttl: str = typer.Option("1h", help="lifetime: 90s, 15m, 1h, 1d (at most a day)"),
-        state_dir: Path = typer.Option(Path(".styrkedja"), help="the state dir `styrkedja run` uses"),
+        state_dir: Path = typer.Option(Path(".styrkedja"), parser=folder, help="the state dir `styrkedja run` uses"),
     ) -> None:
         """Print a signed bearer token for the dev issuer (`make run` must have started once)."""
         from styrkedja_kit.auth import InvalidClaims, Role, principal_from_claims
