@@ -414,3 +414,30 @@ def test_an_empty_folder_option_is_refused_not_taken_as_the_current_folder(argv:
     assert code == 2, output
     assert argv[-1] in output and "is empty" in " ".join(output.split()), output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_mid_rebuild_says_what_was_left_and_a_rerun_works(tmp_path: Path) -> None:
+    """Failed on the old code: Ctrl-C while `python -m styrkedja_reporting.rebuild` (the image's Job, and
+    `styrkedja rebuild reporting` below it) waited for its database ended in KeyboardInterrupt's traceback."""
+    server = _Silent()
+    env = {"STYRKEDJA_DATABASE_URL": f"postgresql+asyncpg://u@127.0.0.1:{server.port}/styrkedja_reporting",
+           "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{server.port}"}
+    try:
+        for _ in range(2):
+            process = subprocess.Popen([sys.executable, "-m", "styrkedja_reporting.rebuild", "--no-dead-letter",
+                                        "--decoders", "0"], env={**os.environ, **env}, cwd=tmp_path,
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            try:
+                assert server.accepted.wait(120), "the rebuild never connected"
+                server.accepted.clear()
+                time.sleep(0.5)
+                process.send_signal(signal.SIGINT)
+                output, _ = process.communicate(timeout=120)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            assert process.returncode == 130, output
+            assert "interrupted (Ctrl-C)" in output and "Traceback" not in output, output
+    finally:
+        server.close()

@@ -404,6 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         _stderr("stopped by SIGTERM; the rebuild's schema dropped (the live tables as they were unless it had "
                 "committed)")
         return 128 + signal.SIGTERM
+    except KeyboardInterrupt:  # asyncio.run cancelled the work first: its `finally` blocks ran as for SIGTERM
+        _stderr("interrupted (Ctrl-C); the rebuild's schema dropped (the live tables as they were unless it had "
+                "committed); run it again to rebuild")
+        return 128 + signal.SIGINT
     except (Unreachable, RebuildRunning, LogIncomplete) as error:
         _stderr(f"styrkedja rebuild reporting: {error}")
         return 1
