@@ -136,9 +136,11 @@ class _Silent:
         self.socket.close()
 
 
-def _interrupted(argv: list[str], env: dict[str, str], server: _Silent, cwd: Path) -> tuple[int, str]:
-    """`styrkedja ARGV` as a shell runs it, Ctrl-C once it is talking to `server`."""
-    process = subprocess.Popen([sys.executable, "-c", "from styrkedja_cli.main import run_cli; run_cli()", *argv],
+def _interrupted(argv: list[str], env: dict[str, str], server: _Silent, cwd: Path,
+                 program: tuple[str, ...] = ("-c", "from styrkedja_cli.main import run_cli; run_cli()")
+                 ) -> tuple[int, str]:
+    """`styrkedja ARGV` (or another `program`) as a shell runs it, Ctrl-C once it is talking to `server`."""
+    process = subprocess.Popen([sys.executable, *program, *argv],
                                env={**os.environ, **env}, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
     try:
@@ -154,22 +156,25 @@ def _interrupted(argv: list[str], env: dict[str, str], server: _Silent, cwd: Pat
     return process.returncode, output
 
 
-@pytest.mark.parametrize("command", ["replay", "demo"])
+@pytest.mark.parametrize("command", ["replay", "demo", "kit"])
 def test_ctrl_c_mid_way_says_so_and_a_rerun_works(command: str, tmp_path: Path) -> None:
-    """Failed on the old code: Ctrl-C while `replay` waited for its database, or `demo` for a service, exited 130
-    without a word (the kit returned 130 silently; typer turned KeyboardInterrupt into a bare exit 130)."""
+    """Failed on the old code: Ctrl-C while `replay` (or `python -m styrkedja_kit replay`, the image's Job) waited
+    for its database, or `demo` for a service, exited 130 without a word (the kit returned 130 silently; typer
+    turned KeyboardInterrupt into a bare exit 130)."""
     server = _Silent()
     url = f"http://127.0.0.1:{server.port}"
-    argv = {"replay": ["replay", "--since", "2026-01-01T00:00:00Z"],
+    argv = {"replay": ["replay", "--since", "2026-01-01T00:00:00Z"], "kit": ["replay", "--since", "2026-01-01T00:00:00Z"],
             "demo": ["demo", "--students", "50", "--dump-dir", str(tmp_path / "dump"), "--state-dir",
                      str(tmp_path / "none"), "--skip-import", "--assessment-url", url, "--forecast-url", url,
                      "--lika-url", url]}[command]
     env = {"STYRKEDJA_DATABASE_URL": f"postgresql+asyncpg://u@127.0.0.1:{server.port}/db"}
     try:
         for _ in range(2):  # the second: nothing left behind stops a rerun
-            code, output = _interrupted(argv, env, server, tmp_path)
+            program = ("-m", "styrkedja_kit") if command == "kit" else None
+            code, output = _interrupted(argv, env, server, tmp_path, *([program] if program else []))
             assert code == 130, output
-            assert output.rstrip().splitlines()[-1].startswith("styrkedja: interrupted (Ctrl-C)"), output
+            lines = output.rstrip().splitlines()
+            assert "interrupted (Ctrl-C)" in lines[-1] and len([x for x in lines if "interrupted" in x]) == 1, output
             assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     finally:
         server.close()

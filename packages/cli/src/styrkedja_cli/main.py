@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"failed: {type(error).__name__}: {error}")
         return EXIT_FAILED
     code = outcome if isinstance(outcome, int) else 0
-    if code == EXIT_INTERRUPTED:
+    # the ops commands and the rebuild (argparse's, passed through) say what an interruption left themselves
+    if code == EXIT_INTERRUPTED and (argv or sys.argv[1:])[:1] not in (["migrate"], ["replay"], ["topics"],
+                                                                       ["rebuild"]):
         _say("interrupted (Ctrl-C) before it finished; what it had not committed was rolled back, and running the "
              "same command again is safe")
     return code

@@ -380,7 +380,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m styrkedja_kit") -
 
         print(f"error: {redact_personal_identity_numbers(str(exc))[0]}", file=sys.stderr)
         return exc.code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # asyncio.run cancelled the work first: its transaction rolled back
+        print("interrupted (Ctrl-C); its open transaction was rolled back; run the command again", file=sys.stderr)
         return 130
     except Exception as exc:  # a STYRKEDJA_* setting pydantic refuses: one line per variable, not a traceback
         from pydantic import ValidationError
