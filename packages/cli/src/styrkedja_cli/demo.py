@@ -25,10 +25,29 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 IMPORT_COMMAND = ("import", "ss12000")
+from .options import folder
 
 
 def _url(service: str, port: int) -> str:
     return os.environ.get(f"STYRKEDJA_{service.upper()}_URL", f"http://127.0.0.1:{port}")
+
+
+def _service_url(text: str) -> str:
+    """A service's base URL, checked before anything is generated: `notaurl`, `http://[::1` or a control character
+    stopped the demo after the dump with "is the system running?" (exit 1), and a port past 65535 was a
+    traceback (OverflowError from the socket); each is a usage error naming the option."""
+    import httpx
+
+    shown = repr(text if len(text) <= 100 else text[:99] + "\u2026")
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL as error:
+        raise typer.BadParameter(f"{shown} is not a URL ({error})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise typer.BadParameter(f"{shown}: an http:// or https:// URL with a host, e.g. http://127.0.0.1:8104")
+    if url.port is not None and not 0 < url.port <= 65535:
+        raise typer.BadParameter(f"{shown}: the port must be 1-65535")
+    return text
 
 
 def _has_command(app: typer.Typer, path: tuple[str, ...]) -> bool:
@@ -48,11 +67,11 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(1, help="the same seed gives the same municipality, ids and results"),
         students: int = typer.Option(6000, min=50, max=200_000, help="size: about 6,000 is Mittköping; "
                                                                      "600 for a quick run"),
-        dump_dir: Path = typer.Option(Path(".styrkedja/demo/ss12000"), help="where the SS 12000 dump is written"),
-        assessment_url: str = typer.Option(_url("assessment", 8101), help="the assessment service"),
-        forecast_url: str = typer.Option(_url("forecast", 8102), help="the forecast service"),
-        lika_url: str = typer.Option(_url("lika", 8103), help="the LIKA service"),
-        reporting_url: str = typer.Option(_url("reporting", 8104), help="the reporting service"),
+        dump_dir: Path = typer.Option(Path(".styrkedja/demo/ss12000"), parser=folder, help="where the SS 12000 dump is written"),
+        assessment_url: str = typer.Option(_url("assessment", 8101), callback=_service_url, help="the assessment service"),
+        forecast_url: str = typer.Option(_url("forecast", 8102), callback=_service_url, help="the forecast service"),
+        lika_url: str = typer.Option(_url("lika", 8103), callback=_service_url, help="the LIKA service"),
+        reporting_url: str = typer.Option(_url("reporting", 8104), callback=_service_url, help="the reporting service"),
         assessment_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_ASSESSMENT_TOKEN",
                                                     help="bearer token for the assessment service"),
         forecast_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_FORECAST_TOKEN",
@@ -61,7 +80,7 @@ def register(app: typer.Typer) -> None:
                                               help="bearer token for the LIKA service"),
         reporting_token: str | None = typer.Option(None, envvar="STYRKEDJA_DEMO_REPORTING_TOKEN",
                                                    help="bearer token for the directory import (reporting)"),
-        state_dir: Path = typer.Option(Path(".styrkedja"), help="the state dir of `styrkedja run`: its dev issuer "
+        state_dir: Path = typer.Option(Path(".styrkedja"), parser=folder, help="the state dir of `styrkedja run`: its dev issuer "
                                                                 "signs the tokens not given"),
         skip_import: bool = typer.Option(False, help="do not import the SS 12000 dump"),
     ) -> None:
@@ -173,10 +192,10 @@ def _styrkedja_command() -> str:
 
 def _tokens(demo_tokens: Any, state_dir: Path, organiser_id: str) -> tuple[Any, str]:
     """The dev issuer's tokens when `styrkedja run` has left its key in the state dir, else none."""
-    try:
-        from styrkedja_devstack.issuer import TokenMinter
+    from .token import dev_minter
 
-        minter = TokenMinter.from_state_dir(state_dir.resolve())
+    try:
+        minter = dev_minter(state_dir)
     except (ImportError, FileNotFoundError):
         return demo_tokens(None), (f"no dev issuer in {state_dir}: sending only the tokens given "
                                    "(--assessment-token, --forecast-token, --lika-token, --reporting-token)")

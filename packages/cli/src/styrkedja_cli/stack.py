@@ -6,10 +6,12 @@ from pathlib import Path
 
 import typer
 
+from .options import folder
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def run(state_dir: Path = typer.Option(Path(".styrkedja"), help="where PostgreSQL, the broker and logs keep "
+    def run(state_dir: Path = typer.Option(Path(".styrkedja"), parser=folder, help="where PostgreSQL, the broker and logs keep "
                                                                     "their state")) -> None:
         """Start PostgreSQL, the broker and the services, print their URLs, and run until Ctrl-C."""
         try:

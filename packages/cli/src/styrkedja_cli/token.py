@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -11,6 +12,7 @@ import typer
 #: int of over 4,300 digits (a traceback, not a usage error), and any more than nine exceed a day in every unit
 _TTL = re.compile(r"([0-9]{1,9})([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+from .options import folder
 
 
 def parse_ttl(text: str) -> int:
@@ -27,6 +29,28 @@ def parse_ttl(text: str) -> int:
     return seconds
 
 
+#: the option each claim comes from, to name it in a refusal
+CLAIM_OPTIONS = {"sub": "--subject", "azp": "--client-id", "roles": "--role", "organisers": "--organiser",
+                 "areas": "--area", "school_units": "--school-unit", "groups": "--group"}
+
+
+def dev_minter(state_dir: Path) -> Any:
+    """The dev issuer's minter from `state_dir` (FileNotFoundError when `styrkedja run` never started there). Its
+    files damaged (an issuer.json that is no JSON, a key.pem that is no key or a folder) are a usage error naming
+    --state-dir and the way out, not JSONDecodeError's or cryptography's traceback."""
+    from styrkedja_devstack.issuer import TokenMinter
+
+    try:
+        return TokenMinter.from_state_dir(state_dir.resolve())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise typer.BadParameter(
+            f"the dev issuer's files in {state_dir / 'issuer'} are damaged ({type(error).__name__}); stop "
+            f"`styrkedja run`, remove {state_dir / 'issuer'} and start it again (it makes a new key)",
+            param_hint="--state-dir") from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def token(
@@ -40,7 +64,7 @@ def register(app: typer.Typer) -> None:
         subject: str | None = typer.Option(None, help="the token's `sub` (default: a random dev id)"),
         client_id: str | None = typer.Option(None, help="`azp`, for platform clients"),
         ttl: str = typer.Option("1h", help="lifetime: 90s, 15m, 1h, 1d (at most a day)"),
-        state_dir: Path = typer.Option(Path(".styrkedja"), help="the state dir `styrkedja run` uses"),
+        state_dir: Path = typer.Option(Path(".styrkedja"), parser=folder, help="the state dir `styrkedja run` uses"),
     ) -> None:
         """Print a signed bearer token for the dev issuer (`make run` must have started once)."""
         from styrkedja_kit.auth import InvalidClaims, Role, principal_from_claims
@@ -56,14 +80,17 @@ def register(app: typer.Typer) -> None:
                   "school_units": school_unit, "groups": group}
         try:
             principal_from_claims(claims)
-        except InvalidClaims as error:
-            raise typer.BadParameter(str(error)) from None
+        except InvalidClaims as error:  # "school_units: '' is not …": said as the option it came from
+            claim, _, rule = str(error).partition(": ")
+            option = CLAIM_OPTIONS.get(claim)
+            raise typer.BadParameter(f"{rule} (the token's `{claim}`)" if option else str(error),
+                                     param_hint=option) from None
         try:
-            from styrkedja_devstack.issuer import TokenMinter
+            from styrkedja_devstack.issuer import TokenMinter  # noqa: F401  (only: is the dev stack here)
         except ImportError:
             raise typer.BadParameter("the dev stack is not installed here: `make run` installs it") from None
         try:
-            minter = TokenMinter.from_state_dir(state_dir.resolve())
+            minter = dev_minter(state_dir)
         except FileNotFoundError as error:
             raise typer.BadParameter(str(error), param_hint="--state-dir") from None
         from styrkedja_contracts.identifiers import canonical_organiser_id

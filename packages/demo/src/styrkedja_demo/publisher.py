@@ -56,10 +56,37 @@ def client(base_url: str, token: str | None = None, **kwargs: Any) -> httpx.Asyn
     return httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=120, **kwargs)
 
 
+def _answer(response: httpx.Response) -> str:
+    """What a refusal said, in one short line: a service's problem (RFC 9457) by its title and detail; anything else
+    (a proxy's HTML page, another server at the URL) by its kind and size, not 600 characters of markup. A
+    personal identity number in it is redacted (a hostile or misconfigured server's echo)."""
+    from styrkedja_contracts.identifiers import redact_personal_identity_numbers
+
+    kind = response.headers.get("content-type", "no content-type").split(";")[0].strip()
+    try:
+        problem = response.json() if "json" in kind else None
+    except ValueError:
+        problem = None
+    if isinstance(problem, dict) and (problem.get("title") or problem.get("detail")):
+        text = " ".join(str(problem.get(k)) for k in ("title", "detail") if problem.get(k))
+        text = " ".join(text.split())
+        text = text if len(text) <= 300 else text[:299] + "\u2026"
+    else:
+        text = f"({kind}, {len(response.content):,} bytes: not a Styrkedja service's answer; is the URL the service?)"
+    return redact_personal_identity_numbers(text)[0]
+
+
 def _check(response: httpx.Response, what: str, ok: Sequence[int] = (200, 201)) -> Any:
     if response.status_code not in ok:
-        raise PublishError(f"{what}: HTTP {response.status_code} {response.text[:600]}")
-    return response.json() if response.content else None
+        hint = (" (the token was refused: give --*-token, or start `styrkedja run` whose issuer in --state-dir "
+                "signs them)" if response.status_code in (401, 403) else "")
+        raise PublishError(f"{what}: HTTP {response.status_code} {_answer(response)}{hint}")
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:  # HTTP 200 from something else at the URL (a proxy's page): JSONDecodeError's traceback
+        raise PublishError(f"{what}: HTTP {response.status_code} but not JSON {_answer(response)}") from None
 
 
 async def _batches(http: httpx.AsyncClient, path: str, items: list[dict[str, Any]], phase: str, tick: Tick,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import psutil
@@ -18,10 +20,21 @@ import psutil
 from .issuer import DEFAULT_PORT as ISSUER_PORT
 from .issuer import DevIssuer
 from .services import DASHBOARD, SERVICES, ServiceProcess, dashboard_env, run_workers
-from .stack import ENV_KAFKA, ENV_POSTGRES, Infrastructure
+from .stack import ENV_KAFKA, ENV_POSTGRES, Infrastructure, broker_kind_from_env
 
 #: `make run` warns when the embedded broker's resident memory passes this (MiB), and again at each doubling.
 ENV_MEMORY_WARN = "STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB"
+
+
+def memory_warn_mib(environ: Mapping[str, str] | None = None) -> float:
+    text = (os.environ if environ is None else environ).get(ENV_MEMORY_WARN, "").strip() or "512"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{ENV_MEMORY_WARN}: a number of MiB above 0, not {text[:40]!r}")
+    return value
 
 
 class BrokerMemoryWatch:
@@ -31,7 +44,7 @@ class BrokerMemoryWatch:
     def __init__(self, infra: Infrastructure, every: float = 10.0) -> None:
         broker = infra.broker
         self.pid = broker.process.pid if broker and broker.kind == "embedded" and broker.process else None
-        self.threshold = float(os.environ.get(ENV_MEMORY_WARN, "512")) * 2**20
+        self.threshold = memory_warn_mib() * 2**20
         self.every = every
         self.last = 0.0
 
@@ -97,9 +110,20 @@ DEV_ISSUER_PORT = ("STYRKEDJA_DEV_ISSUER_PORT", int(ISSUER_PORT))
 DASHBOARD_PORT = ("STYRKEDJA_DASHBOARD_PORT", DASHBOARD.port)
 
 
+class BadPortSetting(ValueError):
+    """A port variable that is no port: said as "cannot start" (exit 2), not int()'s traceback or the socket's
+    OverflowError."""
+
+
 def port_of(setting: tuple[str, int], environ: Mapping[str, str] | None = None) -> int:
     variable, default = setting
-    return int((os.environ if environ is None else environ).get(variable, default))
+    text = (os.environ if environ is None else environ).get(variable)
+    if text is None:
+        return default
+    if re.fullmatch(r"\s*[0-9]{1,5}\s*", text) is None or not 0 < int(text) <= 65535:
+        shown = repr(text if len(text) <= 40 else text[:39] + "\u2026")
+        raise BadPortSetting(f"{variable}={shown} is not a port: a whole number 1-65535 (unset it for {default})")
+    return int(text)
 
 
 def ports_wanted(environ: Mapping[str, str] | None = None) -> list[tuple[str, int, str | None]]:
@@ -131,7 +155,14 @@ def taken_ports(environ: dict[str, str] | None = None) -> list[str]:
     (our Tansu exits, the connection check reaches theirs and this run writes into another's topics),
     and a service's port shows up only as that service's early exit, after PostgreSQL and the migrations."""
     lines = []
-    for what, port, variable in ports_wanted(environ):
+    wanted = ports_wanted(environ)
+    first: dict[int, str] = {}
+    for what, port, variable in wanted:  # two of ours on one port: the second failed after the first had started
+        if port in first:
+            lines.append(f"port {port} is wanted by {first[port]} and by {what}: set {variable or 'the other'} to "
+                         "another port")
+        first.setdefault(port, what)
+    for what, port, variable in wanted:
         if _taken(port):
             move = f", or set {variable} to a free port" if variable else " (its port is fixed)"
             lines.append(f"port {port} ({what}) is taken: another `make run` (a second clone?) or a server of "
@@ -139,9 +170,42 @@ def taken_ports(environ: dict[str, str] | None = None) -> list[str]:
     return lines
 
 
+def setting_problems() -> list[str]:
+    """Why the variables `run` reads would stop it part-way, one line each, checked before anything starts:
+    STYRKEDJA_BROKER was read after PostgreSQL had started, STYRKEDJA_WORKERS_* after the migrations, and
+    STYRKEDJA_EMBEDDED_BROKER_MEMORY_WARN_MIB after PostgreSQL and the broker had started, outside the `finally`
+    that stops them: a ValueError's traceback, and both left running."""
+    problems = []
+    checks: list[Callable[[], object]] = [ports_wanted, memory_warn_mib]
+    checks += [functools.partial(run_workers, spec.name) for spec in SERVICES]
+    if not os.environ.get(ENV_KAFKA):
+        checks.append(broker_kind_from_env)
+    for check in checks:
+        try:
+            check()
+        except ValueError as error:  # BadPortSetting too
+            problems.append(str(error))
+    return problems
+
+
+def state_dir_problem(state_dir: Path) -> str | None:
+    """Why `state_dir` cannot hold the stack's state, or None: checked before anything starts (a file there was
+    FileExistsError's traceback after "[1/4] starting")."""
+    for folder in (state_dir, *state_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                return f"--state-dir {state_dir} cannot be a folder: {folder} is a file"
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"--state-dir {state_dir} cannot be written: {folder} is not writable by this user"
+            return None
+    return None
+
+
 def run(state_dir: Path) -> int:
     started = time.monotonic()
-    taken = taken_ports()
+    problem = state_dir_problem(state_dir)
+    taken = [problem] if problem else setting_problems()
+    taken = taken or taken_ports()
     if taken:
         print("cannot start: " + "\n              ".join(taken), file=sys.stderr, flush=True)
         return 2

@@ -31,7 +31,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -59,6 +59,17 @@ def shown(text: str) -> str:
 
     kept = redact_personal_identity_numbers(text)[0]
     return repr(kept if len(kept) <= 100 else kept[:99] + "\u2026")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's, whose usage errors repeat no personal identity number: its own "unrecognized arguments: …" and
+    "invalid choice: …" repeat what was typed (`styrkedja replay … 19121212-1212`), which the argument types'
+    `shown` cannot reach. Sub-parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        from styrkedja_contracts.identifiers import redact_personal_identity_numbers
+
+        super().error(redact_personal_identity_numbers(message)[0])
 
 
 def redacted(url: str) -> str:
@@ -238,7 +249,8 @@ async def replay(url: str, since: datetime, topic: str | None, dry_run: bool) ->
 def cmd_replay(args: argparse.Namespace) -> int:
     from styrkedja_contracts import TOPICS
 
-    if args.topic and args.topic not in TOPICS:
+    # `--topic ""` (an unset `--topic "$TOPIC"`) was read as no --topic: every topic marked for republishing
+    if args.topic is not None and args.topic not in TOPICS:
         raise CliError(f"unknown topic {shown(args.topic)}; the outbox writes only to: {', '.join(TOPICS)}",
                        EXIT_USAGE)
     url = database_url()
@@ -282,6 +294,9 @@ def cmd_topics(args: argparse.Namespace) -> int:
                            "named after it)", EXIT_USAGE) from None
     topics = registry_topics(args.dead_letter_group)
     settings = ServiceSettings()
+    problem = settings.kafka_bootstrap_servers_problem()
+    if problem is not None:
+        raise CliError(problem, EXIT_USAGE)
     bootstrap = settings.kafka_bootstrap_servers
     progress(f"ensuring {len(topics)} topics on {bootstrap} ...")
     try:
@@ -311,7 +326,7 @@ def seconds(text: str) -> float:
 def parser(prog: str = "python -m styrkedja_kit") -> argparse.ArgumentParser:
     from .settings import MAKE_RUN_DATABASES
 
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog=prog,
         description="Styrkedja operations: database migrations, outbox replay, topics.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -365,8 +380,19 @@ def main(argv: list[str] | None = None, prog: str = "python -m styrkedja_kit") -
 
         print(f"error: {redact_personal_identity_numbers(str(exc))[0]}", file=sys.stderr)
         return exc.code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # asyncio.run cancelled the work first: its transaction rolled back
+        print("interrupted (Ctrl-C); its open transaction was rolled back; run the command again", file=sys.stderr)
         return 130
+    except Exception as exc:  # a STYRKEDJA_* setting pydantic refuses: one line per variable, not a traceback
+        from pydantic import ValidationError
+
+        from .settings import validation_lines
+
+        if not isinstance(exc, ValidationError):
+            raise
+        for line in validation_lines(exc):
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

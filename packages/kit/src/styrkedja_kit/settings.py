@@ -7,7 +7,7 @@ Each process runs exactly one service, so one flat set of variables is enough:
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +25,24 @@ INFLATED_BATCH_EVENTS = 64
 #: an origin as a browser serializes it (RFC 6454 §6.2): scheme, lower-case host (a name, IPv4 or bracketed IPv6), port
 _ORIGIN = re.compile(r"https?://(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])"
                      r"(?::[0-9]{1,5})?")
+
+
+def validation_lines(error: Any) -> list[str]:
+    """A pydantic ValidationError as one line per field, for a person at a terminal or in a Job's log. Of a settings
+    class (read from the environment) the line names the variable to fix and the rule it breaks. The value is not
+    repeated: a setting may be a password or a token."""
+    settings = str(error.title).endswith("Settings")
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in problem.get("loc", ()))
+        what = f"setting STYRKEDJA_{field.upper()}" if settings else f"{error.title}.{field}"
+        lines.append(f"{what}: {problem.get('msg', 'invalid')}")
+    return lines
+
+
+#: one broker of a bootstrap list: a host name or IPv4 address, or a bracketed IPv6 address, and a port (aiokafka's 9092
+#: when none)
+_BOOTSTRAP_SERVER = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?")
 
 
 class ServiceSettings(BaseSettings):
@@ -128,9 +146,33 @@ class ServiceSettings(BaseSettings):
         """Why an operations command (migrate, replay, rebuild) must not run, or None: the database URL was not
         given. The default is localhost's for development; such a command must not rewrite whatever database
         happens to answer there."""
-        if "database_url" in self.model_fields_set:
-            return None
-        return f"STYRKEDJA_DATABASE_URL is not set ({MAKE_RUN_DATABASES})"
+        if "database_url" not in self.model_fields_set:
+            return f"STYRKEDJA_DATABASE_URL is not set ({MAKE_RUN_DATABASES})"
+        # one that SQLAlchemy cannot read (`notaurl`, empty) or names another driver was ArgumentError or
+        # ModuleNotFoundError after the command had started (exit 1, a traceback in the rebuild): a usage error
+        from sqlalchemy.engine import make_url
+
+        try:
+            driver = make_url(self.database_url).drivername
+        except Exception:  # ArgumentError, ValueError (a port that is no number): the URL is not repeated (a password)
+            return "STYRKEDJA_DATABASE_URL is not a URL SQLAlchemy can read"
+        if driver != "postgresql+asyncpg":
+            return (f"STYRKEDJA_DATABASE_URL names {driver!r}: a PostgreSQL URL is needed (postgresql:// or "
+                    "postgresql+asyncpg://)")
+        return None
+
+    def kafka_bootstrap_servers_problem(self) -> str | None:
+        """Why STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS names no broker, or None: asked by the commands that need one
+        (topics, rebuild) before they start. An empty entry, `h:abc` or a port past 65535 was aiokafka's
+        "Unable to bootstrap", int()'s ValueError or the socket's OverflowError after the start (exit 1)."""
+        entries = self.kafka_bootstrap_servers.split(",")
+        for entry in entries:
+            match = _BOOTSTRAP_SERVER.fullmatch(entry.strip())
+            if match is None or (match.group("port") and not 0 < int(match.group("port")) <= 65535):
+                shown = repr(entry if len(entry) <= 60 else entry[:59] + "\u2026")
+                return (f"STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS: {shown} is not HOST:PORT (a comma-separated list of "
+                        "them, a port 1-65535), e.g. 127.0.0.1:19092")
+        return None
 
     # access (styrkedja_kit.auth): any OIDC provider; the services read only standard claims plus
     # the scope claims documented in auth/principal.py, nothing provider-specific

@@ -27,12 +27,15 @@ from typing import Any, TypeVar
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import OffsetAndMetadata
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from styrkedja_contracts import TOPICS, ContractError, dead_letter_topic, decode_event
+from styrkedja_kit.__main__ import ArgumentParser
 from styrkedja_kit.consumer import ConsumerLoop, Delivered, content_digests, same_content
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
+from styrkedja_kit.settings import validation_lines
 
 from ..main import handler_registry
 from ..metadata import metadata
@@ -324,10 +327,25 @@ def _at_least(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _writable_file(value: str) -> str:
+    """`--profile`'s type: a file that can be written, checked before the rebuild (it was opened after the rebuild
+    had committed: FileNotFoundError's traceback, exit 1, for a rebuild that was done)."""
+    path = os.path.abspath(value)
+    folder = os.path.dirname(path)
+    shown = repr(value[:60] + "…" if len(value) > 60 else value)
+    if os.path.isdir(path):
+        raise argparse.ArgumentTypeError(f"{shown} is a folder, not a file")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{shown}: no folder {folder!r} to write it in")
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{shown} cannot be written by this user")
+    return value
+
+
 def argument_parser() -> argparse.ArgumentParser:
     """The command's arguments (also what the docs' test parses the README's `styrkedja rebuild reporting …` with)."""
     paragraphs = __doc__.split("\n\n")
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="styrkedja rebuild reporting", description=paragraphs[0],
         # the warning to stop the consumer first belongs where the operator reads before running it
         epilog=" ".join(paragraphs[1].split()) + " Settings come from reporting's environment: "
@@ -350,18 +368,26 @@ def argument_parser() -> argparse.ArgumentParser:
                         help="how long the read waits for a record while a partition is short of the end taken at "
                              f"the start (the broker stopped, or came back without its logs) before it stops, "
                              f"exit 1, nothing changed (default {int(STALL_SECONDS)})")
-    parser.add_argument("--profile", metavar="PATH", help="write a pyinstrument profile of the run to PATH (bench)")
+    parser.add_argument("--profile", metavar="PATH", type=_writable_file, help="write a pyinstrument profile of the run to PATH (bench)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser()
     args = parser.parse_args(argv)
-    settings = ReportingSettings()
+    try:
+        settings = ReportingSettings()
+    except ValidationError as error:  # a STYRKEDJA_* setting refused: one line per variable, not a traceback
+        for line in validation_lines(error):
+            _stderr(f"{parser.prog}: error: {line}")
+        return 2
     unset = settings.database_url_unset()
     if unset is not None:
         # the default names a database no service has: refuse in one line, not with asyncpg's traceback
         parser.error(f"{unset}; a rebuild needs reporting's, styrkedja_reporting")
+    no_broker = settings.kafka_bootstrap_servers_problem()
+    if no_broker is not None:
+        parser.error(no_broker)
     work = run(settings, chunk=args.chunk, dead_letter=not args.no_dead_letter, decoders=args.decoders,
                overlap=args.overlap, connections=args.connections, stall_seconds=args.stall_seconds)
     try:
@@ -378,6 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         _stderr("stopped by SIGTERM; the rebuild's schema dropped (the live tables as they were unless it had "
                 "committed)")
         return 128 + signal.SIGTERM
+    except KeyboardInterrupt:  # asyncio.run cancelled the work first: its `finally` blocks ran as for SIGTERM
+        _stderr("interrupted (Ctrl-C); the rebuild's schema dropped (the live tables as they were unless it had "
+                "committed); run it again to rebuild")
+        return 128 + signal.SIGINT
     except (Unreachable, RebuildRunning, LogIncomplete) as error:
         _stderr(f"styrkedja rebuild reporting: {error}")
         return 1
