@@ -17,10 +17,7 @@ from sqlalchemy import MetaData
 
 from styrkedja_kit import consumer as consumer_module
 from styrkedja_kit.consumer import AssignmentStalled, ConsumerLoop, define_consumer_tables
-from styrkedja_kit.kafka import BrokerCapabilities
 from styrkedja_kit.settings import ServiceSettings
-
-EMBEDDED = BrokerCapabilities(idempotent_producer=False, exact_offsets=False, static_membership=False)
 
 
 class _Client:
@@ -38,23 +35,14 @@ class _Client:
 
 
 @pytest.fixture
-def loop(monkeypatch: pytest.MonkeyPatch) -> ConsumerLoop:
-    async def capabilities(settings: ServiceSettings, **_: Any) -> BrokerCapabilities:
-        return EMBEDDED
-
-    async def no_topics(*_: Any) -> None:
-        return None
-
+def loop(monkeypatch: pytest.MonkeyPatch, no_broker) -> ConsumerLoop:
     clients: list[_Client] = []
 
-    def client(*_: Any, **__: Any) -> _Client:
+    def client() -> _Client:
         clients.append(_Client())
         return clients[-1]
 
-    monkeypatch.setattr(consumer_module, "ensure_topics", no_topics)
-    monkeypatch.setattr(consumer_module, "broker_capabilities", capabilities)
-    monkeypatch.setattr(consumer_module, "make_consumer", client)
-    monkeypatch.setattr(consumer_module, "make_producer", client)
+    no_broker(consumer=client, producer=client)
     applied, offsets = define_consumer_tables(MetaData())
     made = ConsumerLoop(ServiceSettings(), database=None, group_id="reporting", topics=["styrkedja.assessments"],
                         handler=None, applied_table=applied, offsets_table=offsets)

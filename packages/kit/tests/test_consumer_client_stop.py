@@ -16,10 +16,7 @@ from sqlalchemy import MetaData
 
 from styrkedja_kit import consumer as consumer_module
 from styrkedja_kit.consumer import ConsumerLoop, define_consumer_tables
-from styrkedja_kit.kafka import BrokerCapabilities
 from styrkedja_kit.settings import ServiceSettings
-
-EMBEDDED = BrokerCapabilities(idempotent_producer=False, exact_offsets=False, static_membership=False)
 
 
 class _Client:
@@ -46,20 +43,11 @@ class _Client:
         self.stopped = True
 
 
-async def test_a_client_whose_stop_hangs_is_left_after_the_bound_and_said(monkeypatch: pytest.MonkeyPatch,
+async def test_a_client_whose_stop_hangs_is_left_after_the_bound_and_said(monkeypatch: pytest.MonkeyPatch, no_broker,
                                                                            caplog: pytest.LogCaptureFixture) -> None:
     consumer, producer = _Client(hangs=True), _Client(hangs=False)
 
-    async def capabilities(settings: ServiceSettings, **_: Any) -> BrokerCapabilities:
-        return EMBEDDED
-
-    async def no_topics(*_: Any) -> None:
-        return None
-
-    monkeypatch.setattr(consumer_module, "ensure_topics", no_topics)
-    monkeypatch.setattr(consumer_module, "broker_capabilities", capabilities)
-    monkeypatch.setattr(consumer_module, "make_consumer", lambda *_, **__: consumer)
-    monkeypatch.setattr(consumer_module, "make_producer", lambda *_, **__: producer)
+    no_broker(consumer=lambda: consumer, producer=lambda: producer)
     applied, offsets = define_consumer_tables(MetaData())
     loop = ConsumerLoop(ServiceSettings(), database=None, group_id="reporting", topics=["styrkedja.assessments"],
                         handler=None, applied_table=applied, offsets_table=offsets)

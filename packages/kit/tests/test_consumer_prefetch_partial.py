@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData
 
-from styrkedja_kit import consumer as consumer_module
 from styrkedja_kit.consumer import ConsumerLoop, define_consumer_tables
 from styrkedja_kit.kafka import BrokerCapabilities
 from styrkedja_kit.settings import ServiceSettings
@@ -40,17 +39,8 @@ def _unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STYRKEDJA_CONSUMER_PREFETCH_PARTIAL", raising=False)
 
 
-async def _decided(monkeypatch: pytest.MonkeyPatch, setting: bool | None, broker: BrokerCapabilities) -> bool:
-    async def capabilities(settings: ServiceSettings, **_: Any) -> BrokerCapabilities:
-        return broker
-
-    async def no_topics(*_: Any) -> None:
-        return None
-
-    monkeypatch.setattr(consumer_module, "ensure_topics", no_topics)
-    monkeypatch.setattr(consumer_module, "broker_capabilities", capabilities)
-    monkeypatch.setattr(consumer_module, "make_consumer", lambda *_, **__: _Client())
-    monkeypatch.setattr(consumer_module, "make_producer", lambda *_, **__: _Client())
+async def _decided(no_broker, setting: bool | None, broker: BrokerCapabilities) -> bool:
+    no_broker(consumer=_Client, producer=_Client, capabilities=broker)
     applied, offsets = define_consumer_tables(MetaData())
     loop = ConsumerLoop(ServiceSettings(consumer_prefetch_partial=setting), database=None,
                         group_id="reporting", topics=["styrkedja.assessments"], handler=None,
@@ -60,17 +50,15 @@ async def _decided(monkeypatch: pytest.MonkeyPatch, setting: bool | None, broker
     return bool(loop._prefetch_partial)
 
 
-async def test_unset_it_is_on_against_apache_kafka_and_off_against_the_embedded_broker(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    assert await _decided(monkeypatch, None, KAFKA) is True
-    assert await _decided(monkeypatch, None, EMBEDDED) is False
+async def test_unset_it_is_on_against_apache_kafka_and_off_against_the_embedded_broker(no_broker) -> None:
+    assert await _decided(no_broker, None, KAFKA) is True
+    assert await _decided(no_broker, None, EMBEDDED) is False
 
 
 @pytest.mark.parametrize("setting", [True, False])
 @pytest.mark.parametrize("broker", [KAFKA, EMBEDDED], ids=["kafka", "embedded"])
-async def test_set_the_setting_wins_on_either_broker(monkeypatch: pytest.MonkeyPatch, setting: bool,
-                                                     broker: BrokerCapabilities) -> None:
-    assert await _decided(monkeypatch, setting, broker) is setting
+async def test_set_the_setting_wins_on_either_broker(no_broker, setting: bool, broker: BrokerCapabilities) -> None:
+    assert await _decided(no_broker, setting, broker) is setting
 
 
 def test_the_default_is_unset_and_the_environment_sets_it(monkeypatch: pytest.MonkeyPatch) -> None:
