@@ -114,6 +114,28 @@ def test_the_fetchers_name_the_kit_replaces_is_where_it_was() -> None:
     assert fetcher.MemoryRecords is kafka._CheckedRecords
 
 
+
+def test_a_fetchs_records_and_bytes_are_freed_when_dropped_without_the_collector() -> None:
+    """The kit's MemoryRecords keeps its fetch's bytes (up to a partition's fetch size each): a reference cycle
+    through it (it kept its own bound method) left every fetch's bytes to a full collection, which the collector
+    seldom runs, and a reporting worker's RSS grew with the data (bench/results/rss25.json)."""
+    import gc
+    import weakref
+
+    data = bytes(batch(5, [b"a", b"b"]) + with_codec(batch(7, [b"x"]), 6))
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        records = fetcher.MemoryRecords(data)
+        got = list(fetcher.PartitionRecords(TP, records, None, 0, None, None, True, fetcher.READ_UNCOMMITTED))
+        assert [r.offset for r in got] == [5, 6, 7] and isinstance(got[2].value, UndecodableBatch)
+        gone = weakref.ref(records)
+        del records, got
+        assert gone() is None, "the fetch's records are held by a reference cycle"
+    finally:
+        if was:
+            gc.enable()
+
 def legacy(magic: int, codec: int, base_offset: int, values: list[bytes]) -> bytearray:
     """A message set of the old formats (v0, v1), which clients before Kafka 0.11 write; compressed, one wrapper
     message whose offset is its last inner record's (v1: its records' offsets relative to it; v0: absolute)."""
