@@ -1056,6 +1056,9 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                     rate, seconds = asyncio.run(applied_rate(r_env["STYRKEDJA_DATABASE_URL"],
                                                              r_env["STYRKEDJA_CONSUMER_GROUP"], records, sides,
                                                              apply_cpu, timeline))
+                    # as the apply ends, before the reads of the check below (the answer cache) and the consistency
+                    # check (every fact recomputed in Python by the worker that answers it) add their own
+                    applied_memory = rss_by_process(processes["reporting"].process.pid)
                     exact_after = wait_until_exact(processes["reporting"].url, data, timeout=1800, levels=LEVELS,
                                                    tokens=tokens)
                     consistent = consistency(processes["reporting"].url, tokens)
@@ -1065,14 +1068,16 @@ def run(args: argparse.Namespace) -> tuple[int, Path | None]:
                                "cpu_us_per_event": {side: round(v * 1e6, 1) for side, v in apply_cpu.items()},
                                "load_average": round((load_before + os.getloadavg()[0]) / 2, 2),
                                "exact_after_s": round(exact_after, 1), "consistent": consistent,
-                               "rss_mb_by_process": memory, "timeline": timeline}
+                               "rss_mb_by_process": memory, "rss_mb_by_process_after_apply": applied_memory,
+                               "timeline": timeline}
                     apply_runs.append(run_out)
                     if not consistent:
                         exact_each = False
                     print(f"  {rate:,.0f} events/s ({seconds:.1f} s); CPU per event: "
                           + ", ".join(f"{side} {v:.0f} µs" for side, v in run_out["cpu_us_per_event"].items())
                           + f"; cells equal the recomputation {exact_after:.1f} s after, consistency {consistent}; "
-                          f"RSS per process {[p['rss_mb'] for p in memory]} MB; load {run_out['load_average']}",
+                          f"RSS per process {[p['rss_mb'] for p in memory]} MB (as the apply ended: "
+                          f"{[p['rss_mb'] for p in applied_memory]}); load {run_out['load_average']}",
                           flush=True)
                     if n == len(sequence) - 1:  # the configuration that stays up
                         figures["reporting_apply_events_per_s"] = statistics.median(
