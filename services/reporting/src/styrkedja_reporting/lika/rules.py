@@ -34,17 +34,11 @@ STATUSES = ("planned", "in_progress", "done", "dropped")
 SWEDEN = ZoneInfo("Europe/Stockholm")
 
 
-def refusal(organiser_id: str, owners: set[str]) -> str | None:
-    """Why an event of `organiser_id` for a school unit owned by `owners` (organiser ids the
-    directory places the unit under, empty when it does not know the unit) must not be shown (it is kept)."""
-    if owners and organiser_id not in owners:
-        return "school_unit_of_another_organiser"
-    return None
-
-
 def visible_to(organiser_id: str, owners: set[str]) -> bool:
-    """A row is shown to its organiser unless the directory now places the unit elsewhere only."""
-    return refusal(organiser_id, owners) is None
+    """Whether a row of `organiser_id` for a school unit owned by `owners` (organiser ids the directory places the
+    unit under, empty when it does not know the unit) is shown to its organiser: unless the directory now places the
+    unit under other organisers only (the row is kept all the same)."""
+    return not owners or organiser_id in owners
 
 
 def school_year_of(moment: datetime) -> str:

@@ -23,10 +23,10 @@ def act(aid: str, indicator: str, status: str, priority: int, due: date | None =
                     f"Gör {aid}", status, priority, "rektor", due, tuple(tags))
 
 
-def test_ownership_refuses_another_organisers_unit_and_holds_an_unknown_one():
-    assert rules.refusal(ORG, {ORG}) is None
-    assert rules.refusal(ORG, set()) is None  # unknown to the directory: held, unplaced
-    assert rules.refusal(ORG, {"2120000159"}) == "school_unit_of_another_organiser"
+def test_ownership_hides_another_organisers_unit_and_shows_an_unknown_one():
+    assert rules.visible_to(ORG, {ORG})
+    assert rules.visible_to(ORG, set())  # unknown to the directory: held, unplaced
+    assert rules.visible_to(ORG, {ORG, "2120000159"})  # placed under both: still its own
     assert not rules.visible_to(ORG, {"2120000159"})
 
 
