@@ -105,6 +105,19 @@ def _thumbprint(jwk: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
+class _Server(ThreadingHTTPServer):
+    """A client that goes away mid-answer (a browser tab closed, a CLI stopped) is its own business: socketserver
+    would print that as a traceback into `styrkedja run`'s terminal."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class DevIssuer:
     """Discovery + JWKS on 127.0.0.1 in a daemon thread of the calling process."""
 
@@ -192,8 +205,7 @@ class DevIssuer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((self.host, self.port), Handler)
         self.port = self._server.server_address[1]
         self.minter = TokenMinter(key, self.url)
         documents["/.well-known/openid-configuration"] = json.dumps({
