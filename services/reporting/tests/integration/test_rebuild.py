@@ -295,11 +295,12 @@ def test_the_rebuild_keeps_what_is_not_derived_from_the_log():
 @pytest.mark.parametrize("figure_slice", [None, 37], ids=["one-slice", "sliced-by-student"])
 async def test_equal_revisions_are_decided_by_content_whatever_the_order_live_or_rebuilt(settings, database_urls,
                                                                                         figure_slice, monkeypatch):
-    """A forecast sent twice under one revision with another value (another event id): as another producer keying
-    one organiser in two spellings (`2120001234`, `212000-1234`) puts them on two partitions, consumed in either
+    """A forecast sent twice under one revision with another value (another event id), and a calendar with another
+    deadline: as another producer keying one organiser in two spellings (`2120001234`, `212000-1234`) puts them on two partitions, consumed in either
     order. Failed on the old code: the first to arrive won (`results.rules.fold`, and the rebuild's SQL in log order),
-    so the live apply of the twins in the other order kept the other value; now the greater by `tie_order` (the
-    value, here) wins in both orders and in the rebuild (`rebuild.bulk.tie_order_sql`). Sliced: forecast against
+    so the live apply of the twins in the other order kept the other value (and calendar: other windows); now the
+    greater by `tie_order` (the value, here) wins in both orders and in the rebuild (`rebuild.bulk.tie_order_sql`), the
+    calendar the greater in jsonb order (`compliance.handlers.calendar_upsert`). Sliced: forecast against
     outcome, merit and below-pass computed a slice of the students at a time add up to the same rows."""
     if figure_slice:
         monkeypatch.setattr(bulk, "FIGURE_SLICE", figure_slice)
@@ -308,16 +309,22 @@ async def test_equal_revisions_are_decided_by_content_whatever_the_order_live_or
     first_order: list = []
     other_order: list = []
     twins: list = []
+    calendar_twins = 0
     for event in log:
         if event.type == ForecastSubmittedV1.event_type and len(twins) < 12:
             twin = new_event(event.data.model_copy(update={"value": changed[event.data.value]}), source="/t")
             twins.append((event, twin))
             first_order += [event, twin]
             other_order += [twin, event]
+        elif event.type == CalendarChangedV1.event_type and event.data.revision == 3:  # round 1 due a week later
+            twin = _calendar(3, (1, 41), (2, 39))
+            calendar_twins += 1
+            first_order += [event, twin]
+            other_order += [twin, event]
         else:
             first_order.append(event)
             other_order.append(event)
-    assert len(twins) == 12
+    assert len(twins) == 12 and calendar_twins == 1
     ways = {"incremental": "incremental", "other order": "rebuild then live", "rebuild": "rebuild"}
     dbs = {way: Database(database_urls[url]) for way, url in ways.items()}
     try:
