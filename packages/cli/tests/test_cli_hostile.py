@@ -183,6 +183,34 @@ def test_ctrl_c_mid_way_says_so_and_a_rerun_works(command: str, tmp_path: Path) 
         assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
 
 
+@pytest.mark.parametrize(("argv", "silent", "variable"), [
+    (["replay", "--since", "2026-01-01T00:00:00Z"], "database", "STYRKEDJA_DATABASE_URL"),
+    (["migrate", "styrkedja_assessment"], "database", "STYRKEDJA_DATABASE_URL"),
+    (["migrate", "styrkedja_assessment", "--check"], "database", "STYRKEDJA_DATABASE_URL"),
+    (["topics"], "broker", "STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS"),
+    (["rebuild", "reporting", "--no-dead-letter", "--decoders", "0"], "database", "STYRKEDJA_DATABASE_URL"),
+    (["rebuild", "reporting", "--decoders", "0"], "database", "STYRKEDJA_DATABASE_URL")])
+def test_a_database_or_broker_that_never_answers_is_named_in_one_line(argv: list[str], silent: str, variable: str,
+                                                                      capsys, monkeypatch) -> None:
+    """Failed on the old code: a database that accepts and says nothing was "database … failed: TimeoutError:" after
+    asyncpg's 60 s (replay, migrate), a silent broker aiokafka's "Unable to bootstrap" after 40 s (topics), the
+    rebuild "(STYRKEDJA_DATABASE_URL: TimeoutError)": none said how long it waited nor what sets the wait."""
+    server = _Silent()
+    monkeypatch.setenv("STYRKEDJA_DATABASE_URL", f"postgresql+asyncpg://u:secret@127.0.0.1:{server.port}/styrkedja_reporting")
+    monkeypatch.setenv("STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{server.port}")
+    monkeypatch.setenv("STYRKEDJA_CONNECT_TIMEOUT_SECONDS", "1")
+    try:
+        code, output = _exit(capsys, *argv)
+    finally:
+        server.close()
+    assert code == 1, output
+    said = [line for line in output.splitlines() if "did not answer" in line]
+    assert len(said) == 1, output
+    assert (f"the {silent} at 127.0.0.1:{server.port}" in said[0] and "within 1 s" in said[0]
+            and "STYRKEDJA_CONNECT_TIMEOUT_SECONDS" in said[0] and f"its address is set by {variable}" in said[0]), output
+    assert "Traceback" not in output and "TimeoutError" not in output and "secret" not in output, output
+
+
 @pytest.mark.parametrize("spelling", PIN_SPELLINGS)
 @pytest.mark.parametrize("argv", [["replay", "--since", "2026-01-01T00:00:00Z", "{}"], ["topics", "--x={}"],
                                   ["migrate", "styrkedja_assessment", "{}"], ["rebuild", "reporting", "{}"],

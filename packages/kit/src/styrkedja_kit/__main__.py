@@ -17,7 +17,8 @@
         missing. For docker compose and single brokers; in Kubernetes Strimzi owns the topics.
 
 Configuration comes from the same environment variables as the services (prefix STYRKEDJA_):
-STYRKEDJA_DATABASE_URL for migrate and replay, STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS for topics.
+STYRKEDJA_DATABASE_URL for migrate and replay, STYRKEDJA_KAFKA_BOOTSTRAP_SERVERS for topics;
+STYRKEDJA_CONNECT_TIMEOUT_SECONDS (30) is how long the database or broker has to answer first.
 Progress goes to stderr, the result line to stdout. Exit codes: 0 done, 1 failed, 2 usage error,
 3 (migrate --check) database behind.
 """
@@ -81,6 +82,13 @@ def redacted(url: str) -> str:
         return "<unparseable URL>"
 
 
+def connect_seconds() -> float:
+    """How long the database or the broker has to answer a command's first contact (`reach.py`)."""
+    from .settings import ServiceSettings
+
+    return ServiceSettings().connect_timeout_seconds
+
+
 def database_url() -> str:
     """The service's database URL, read exactly as the service reads it (ServiceSettings)."""
     from .settings import ServiceSettings
@@ -93,6 +101,10 @@ def database_url() -> str:
 
 
 def describe_db_error(exc: BaseException, url: str) -> str:
+    from .reach import Unanswered
+
+    if isinstance(exc, Unanswered):  # the one rule's line: what, where, after how long, which variable
+        return str(exc)
     return f"database {redacted(url)} failed: {type(exc).__name__}: {exc}".strip()
 
 
@@ -117,6 +129,9 @@ async def current_revisions(url: str) -> set[str]:
     from sqlalchemy import pool
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from .reach import reach_database
+
+    await reach_database(url, connect_seconds())
     engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
     try:
         async with engine.connect() as conn:
@@ -225,7 +240,9 @@ async def replay(url: str, since: datetime, topic: str | None, dry_run: bool) ->
 
     from .db import Database
     from .outbox import Outbox, define_outbox_tables
+    from .reach import reach_database
 
+    await reach_database(url, connect_seconds())
     table, _ = define_outbox_tables(MetaData())
     db = Database(url, pool_size=1)
     try:
@@ -299,8 +316,16 @@ def cmd_topics(args: argparse.Namespace) -> int:
         raise CliError(problem, EXIT_USAGE)
     bootstrap = settings.kafka_bootstrap_servers
     progress(f"ensuring {len(topics)} topics on {bootstrap} ...")
+    from .reach import Unanswered, reach_broker
+
+    async def ensure() -> None:
+        await reach_broker(settings, settings.connect_timeout_seconds)
+        await ensure_topics(settings, topics)
+
     try:
-        asyncio.run(ensure_topics(settings, topics))
+        asyncio.run(ensure())
+    except Unanswered as exc:
+        raise CliError(str(exc)) from None
     except Exception as exc:
         raise CliError(f"broker {bootstrap} failed: {type(exc).__name__}: {exc}") from exc
     for name, partitions in topics:

@@ -263,6 +263,8 @@ class RequestGuard:
                                         instance=scope.get("path"))
             if field.endswith("-encoding"):
                 response.headers["accept-encoding"] = "identity"  # RFC 7694
+            if status == 415 and field == "content-type" and scope["method"] == "PATCH":
+                response.headers["accept-patch"] = ACCEPTED_BODY_TYPE  # RFC 5789 §2.2: what a PATCH here takes
             if status == 408 or field == "transfer-encoding":  # the rest of the body may still come, or was framed
                 response.headers["connection"] = "close"     # as the client did not mean: not read as the next request
             await response(scope, receive, send)
@@ -412,13 +414,17 @@ def _unreadable_body(headers: dict[bytes, bytes], method: str) -> tuple[str, str
     if not media_type:
         # FastAPI reads a body without a media type as no JSON, and its refusal named the body's shape
         # (`body: Input should be a valid dictionary`), not the header the client left out
-        return "content-type", "json_body", "content-type: missing; send the body as application/json"
+        return "content-type", "json_body", f"content-type: missing; send the body as {ACCEPTED_BODY_TYPE}"
     if media_type != b"application/json" and not media_type.endswith(b"+json"):
-        return "content-type", "json_body", "content-type: the body must be application/json"
-    if media_type in _PATCH_TYPES and method != "PATCH":  # JSON, but a patch of a document (RFC 7386, RFC 6902): a
-        # PUT took a merge patch `{"grace_days": 3}` as the whole calendar, every other field reset to its default
-        return "content-type", "json_body", ("content-type: a patch is not taken; send the whole document as "
-                                             "application/json")
+        return "content-type", "json_body", f"content-type: the body must be {ACCEPTED_BODY_TYPE}"
+    if media_type in _PATCH_TYPES:  # JSON, but a patch of a document (RFC 7386, RFC 6902), on every method alike: a
+        # PUT took a merge patch `{"grace_days": 3}` as the whole calendar, every other field reset to its default,
+        # and a PATCH (whose body here is a document naming the fields it sets) a JSON Patch's array of operations
+        # as a body of the wrong shape, a 422 about `body` where the client had to learn which media type is taken
+        kind = media_type.decode("latin-1")
+        return "content-type", "json_body", (f"content-type: {kind} is a patch, which no operation applies; send "
+                                             f"the {'fields to set' if method == 'PATCH' else 'whole document'} "
+                                             f"as {ACCEPTED_BODY_TYPE}")
     if charset not in (None, b"utf-8", b"utf8"):
         return "content-type", "utf8_charset", "content-type: the body must be JSON in UTF-8 (charset=utf-8 or none)"
     if codings:
@@ -430,7 +436,11 @@ def _unreadable_body(headers: dict[bytes, bytes], method: str) -> tuple[str, str
 
 
 _BYTE_ORDER_MARKS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-#: JSON media types that mean a patch, not a document (RFC 7386 merge patch, RFC 6902 JSON patch)
+#: the one media type every operation that reads a body takes (a `+json` document type is read as it), named by each
+#: 415 about the media type, and on a PATCH in `Accept-Patch` (RFC 5789 §2.2)
+ACCEPTED_BODY_TYPE = "application/json"
+#: JSON media types that mean a patch, not a document (RFC 7386 merge patch, RFC 6902 JSON patch): no operation
+#: applies one, a PATCH's body included (the fields it sets, as a document)
 _PATCH_TYPES = frozenset({b"application/merge-patch+json", b"application/json-patch+json"})
 
 

@@ -48,7 +48,7 @@ from .db import Database
 from .problems import Problem, field_error
 
 __all__ = ["HEADER", "REPLAYED", "KEY_PATTERN", "MAX_KEY_CHARS", "KEY_RULE", "REUSED_RULE", "IN_PROGRESS_RULE",
-           "KEY_LOCK", "KEPT_HOURS", "KEYS_TABLE", "checked_key", "client_of", "keyed_id", "reused", "in_progress",
+           "KEY_LOCK", "key_lock", "KEPT_HOURS", "KEYS_TABLE", "checked_key", "client_of", "keyed_id", "reused", "in_progress",
            "claim", "Claim", "Replayed", "claimed", "take_claimed", "keep_answer", "define_key_table", "request_hash"]
 
 HEADER = "Idempotency-Key"
@@ -63,9 +63,13 @@ REUSED_RULE = (f"{HEADER}: already used with another request (another body or en
                "only to send the same request again")
 IN_PROGRESS_RULE = (f"{HEADER}: a request with this key is still being processed; send it again once it is done "
                     "(then its outcome is answered)")
-#: pg_try_advisory_xact_lock(KEY_LOCK, hashtext(client, endpoint and key)): one request of a key at a time (`claim`).
-#: Its own first number in every service's database (reporting's locks are 812_001-812_003)
+#: one request of a key at a time (`claim`): pg_try_advisory_xact_lock(int4, int4) of 64 bits of the SHA-256 of the
+#: client, endpoint and key (`key_lock`). Until left26 it was (KEY_LOCK, hashtext(…)): 32 bits, so two keys in flight
+#: whose `hashtext` agreed shared a lock and one got a false 409 (a pair is found among ~80,000 keys). The first
+#: numbers of the kit's and reporting's own two-int locks (812_001-812_004: KEY_LOCK kept as the range's name) are
+#: never a key's first half (`key_lock`), so no key shares a lock with them either
 KEY_LOCK = 812_004
+_RESERVED_FIRST = range(812_000, 813_000)
 #: seconds a client is told to wait before sending a request whose key is in progress again
 IN_PROGRESS_RETRY_AFTER = 1
 
@@ -109,12 +113,24 @@ def in_progress() -> Problem:
                    headers={"Retry-After": str(IN_PROGRESS_RETRY_AFTER)})
 
 
+def key_lock(name: str) -> tuple[int, int]:
+    """The two int4 of the advisory lock of the key `name`: the first 64 bits of its SHA-256 (two keys in flight at
+    once share one with a chance of 2^-64), the first half moved out of `_RESERVED_FIRST`."""
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()
+    first, second = (int.from_bytes(digest[i:i + 4], "big", signed=True) for i in (0, 4))
+    if first in _RESERVED_FIRST:
+        first ^= 0x4000_0000  # out of the range (its numbers are all below 2^20), the other 62 bits kept
+    return first, second
+
+
 async def claim(session: AsyncSession, name: str) -> None:
     """Claim the key `name` (its client, endpoint and key) for `session`'s transaction, or refuse the request (409
     `in_progress`) when another transaction holds it. Tried, not waited for: a retry racing its first attempt is
-    answered at once. (Two names whose `hashtext` agree share a lock: at worst a rare 409 that a retry mends.)"""
-    taken = (await session.execute(text("SELECT pg_try_advisory_xact_lock(:lock, hashtext(:name))"),
-                                   {"lock": KEY_LOCK, "name": name})).scalar_one()
+    answered at once. The lock is 64 bits of the name's hash (`key_lock`): no false 409 for another key."""
+    first, second = key_lock(name)
+    taken = (await session.execute(text("SELECT pg_try_advisory_xact_lock(CAST(:first AS int4), "
+                                        "CAST(:second AS int4))"),
+                                   {"first": first, "second": second})).scalar_one()
     if not taken:
         raise in_progress()
 

@@ -208,6 +208,10 @@ class ServiceSettings(BaseSettings):
     # on the instance's CPU and disk (reporting's workbooks in temporary files): a few at once
     # /readyz: each check (the database on a connection of its own, the broker) at once, each answered within this
     readiness_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    # the ops commands (migrate, replay, topics, rebuild): how long the database and the broker each have to answer
+    # their first contact (`reach.py`) before the command stops naming what did not answer, where, and the variable
+    # that sets its address; without it a silent peer was asyncpg's bare "TimeoutError:" after 60 s
+    connect_timeout_seconds: float = Field(30.0, gt=0, le=600)
     max_requests_in_flight: int = Field(1000, ge=1, le=100_000)
     max_writes_in_flight: int = Field(64, ge=1, le=10_000)
     max_exports_in_flight: int = Field(8, ge=1, le=1_000)

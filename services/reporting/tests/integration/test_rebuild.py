@@ -293,39 +293,59 @@ def test_the_rebuild_keeps_what_is_not_derived_from_the_log():
 
 
 @pytest.mark.parametrize("figure_slice", [None, 37], ids=["one-slice", "sliced-by-student"])
-async def test_equal_revisions_keep_the_first_in_log_order_as_the_incremental_apply_does(settings, database_urls,
-                                                                                         figure_slice, monkeypatch):
-    """The rebuild resolves revisions in SQL (newest revision, then the first in log order): a forecast sent
-    twice under one revision with another value (another event id) keeps the first, as `resolve` does. Sliced:
-    forecast against outcome, merit and below-pass computed a slice of the students at a time add up to the same rows."""
+async def test_equal_revisions_are_decided_by_content_whatever_the_order_live_or_rebuilt(settings, database_urls,
+                                                                                        figure_slice, monkeypatch):
+    """A forecast sent twice under one revision with another value (another event id), and a calendar with another
+    deadline: as another producer keying one organiser in two spellings (`2120001234`, `212000-1234`) puts them on two partitions, consumed in either
+    order. Failed on the old code: the first to arrive won (`results.rules.fold`, and the rebuild's SQL in log order),
+    so the live apply of the twins in the other order kept the other value (and calendar: other windows); now the
+    greater by `tie_order` (the value, here) wins in both orders and in the rebuild (`rebuild.bulk.tie_order_sql`), the
+    calendar the greater in jsonb order (`compliance.handlers.calendar_upsert`). Sliced: forecast against
+    outcome, merit and below-pass computed a slice of the students at a time add up to the same rows."""
     if figure_slice:
         monkeypatch.setattr(bulk, "FIGURE_SLICE", figure_slice)
     log = full_log()
     changed = {"ACCEPTABLE": "NOT_REACHED", "NOT_REACHED": "MORE_THAN_ACCEPTABLE", "MORE_THAN_ACCEPTABLE": "ACCEPTABLE"}
-    out: list = []
-    twins = 0
+    first_order: list = []
+    other_order: list = []
+    twins: list = []
+    calendar_twins = 0
     for event in log:
-        out.append(event)
-        if event.type == ForecastSubmittedV1.event_type and twins < 12:
-            twins += 1
-            out.append(new_event(event.data.model_copy(update={"value": changed[event.data.value]}), source="/t"))
-    assert twins == 12
-    dbs = {way: Database(url) for way, url in database_urls.items() if way != "rebuild then live"}
+        if event.type == ForecastSubmittedV1.event_type and len(twins) < 12:
+            twin = new_event(event.data.model_copy(update={"value": changed[event.data.value]}), source="/t")
+            twins.append((event, twin))
+            first_order += [event, twin]
+            other_order += [twin, event]
+        elif event.type == CalendarChangedV1.event_type and event.data.revision == 3:  # round 1 due a week later
+            twin = _calendar(3, (1, 41), (2, 39))
+            calendar_twins += 1
+            first_order += [event, twin]
+            other_order += [twin, event]
+        else:
+            first_order.append(event)
+            other_order.append(event)
+    assert len(twins) == 12 and calendar_twins == 1
+    ways = {"incremental": "incremental", "other order": "rebuild then live", "rebuild": "rebuild"}
+    dbs = {way: Database(database_urls[url]) for way, url in ways.items()}
     try:
-        await in_batches(loop_on(settings, dbs["incremental"]), out, 25)
-        await rebuilt(settings, dbs["rebuild"], out)
-        reference, found = await database_rows(dbs["incremental"]), await database_rows(dbs["rebuild"])
-        for table, expected in reference.items():
-            if table != OFFSETS:
-                assert found[table] == expected, (table, found[table] - expected, expected - found[table])
-        async with dbs["rebuild"].sessions() as session:  # the first of each twin counted, not the second
+        await in_batches(loop_on(settings, dbs["incremental"]), first_order, 25)
+        await in_batches(loop_on(settings, dbs["other order"]), other_order, 25)
+        await rebuilt(settings, dbs["rebuild"], first_order)
+        reference = await database_rows(dbs["incremental"])
+        for way in ("other order", "rebuild"):
+            found = await database_rows(dbs[way])
+            for table, expected in reference.items():
+                if table != OFFSETS:
+                    assert found[table] == expected, (way, table, found[table] - expected, expected - found[table])
+        async with dbs["rebuild"].sessions() as session:  # of each twin the greater value counted
             values = {str(fid): value for fid, value in (await session.execute(text(
                 "SELECT forecast_id, value FROM forecast_facts"))).all()}
-        firsts = [e for e in out if e.type == ForecastSubmittedV1.event_type][:24:2]
-        per_id = Counter(str(e.data.forecast_id) for e in out if e.type in (ForecastSubmittedV1.event_type,
-                                                                            ForecastWithdrawnV1.event_type))
-        alone = [e for e in firsts if per_id[str(e.data.forecast_id)] == 2]  # the twins are all there is of it
-        assert alone and all(values[str(e.data.forecast_id)] == e.data.value for e in alone)
+        per_id = Counter(str(e.data.forecast_id) for e in first_order if e.type in (
+            ForecastSubmittedV1.event_type, ForecastWithdrawnV1.event_type))
+        alone = [(e, t) for e, t in twins if per_id[str(e.data.forecast_id)] == 2]  # the twins are all there is of it
+        assert alone and all(values[str(e.data.forecast_id)] == max(e.data.value, t.data.value) for e, t in alone)
+        assert any(e.data.value < t.data.value for e, t in alone) and any(e.data.value > t.data.value
+                                                                          for e, t in alone)
     finally:
         for db in dbs.values():
             await db.dispose()

@@ -8,6 +8,7 @@ the aggregate changes made on the way equals the cells of that final fact alone.
 import random
 from collections import Counter
 from dataclasses import replace
+from datetime import date
 from itertools import permutations
 from uuid import UUID, uuid5
 
@@ -107,8 +108,20 @@ def test_fold_keeps_the_higher_revision():
     assert fold(None, r1) is r1
     assert fold(r1, r2) is r2
     assert fold(r2, r1) is r2
-    assert fold(r2, afact(2, "A")) is r2  # an equal revision changes nothing
-    assert fold(r2, r2) is r2
+    assert fold(r2, r2) is r2  # the same fact again changes nothing
+
+
+def test_fold_decides_an_equal_revision_by_content_whatever_the_order():
+    """Failed on the old code: of two facts of one revision the first to arrive won, so two partitions consumed in
+    another order (one organiser keyed in two spellings by another producer) gave another fact."""
+    on = date(2026, 9, 1)
+    a, c = afact(2, "A", assessed_on=on), afact(2, "C", assessed_on=on)
+    assert fold(a, c) is c and fold(c, a) is c  # the greater value, in either order
+    retracted = replace(a, retracted=True)
+    assert fold(c, retracted) is retracted and fold(retracted, c) is retracted  # a retraction wins a tie
+    undated = replace(c, assessed_on=None)
+    assert fold(undated, c) is c and fold(c, undated) is c  # None below any date, as the rebuild's NULLS LAST
+    assert fold(afact(3, "A"), c).revision == 3 and fold(c, afact(1, "F")) is c
 
 
 def test_assessment_cells_one_per_level_and_none_when_retracted():

@@ -110,6 +110,20 @@ Group = tuple[str, str]  # (school unit code, group id): group ids are scoped by
 ItemKey = tuple[str, str, str, str]  # school unit, group, subject, student
 
 
+def calendar_upsert(data: Any) -> Any:
+    """A calendar event's upsert: only the newest revision counts, whatever order the events came in; of two calendars
+    of one revision (a producer at fault: another spelling of the organiser in the key puts them on two partitions)
+    the greater by PostgreSQL's jsonb order, so the live consumer in either order and the rebuild (which runs this
+    same statement, `rebuild.compliance`) keep the same one. The first to arrive was kept before."""
+    stmt = pg_insert(compliance_calendars).values(organiser_id=data.organiser_id, revision=data.revision,
+                                                  calendar=data.calendar.model_dump(mode="json"))
+    kept = compliance_calendars.c
+    return stmt.on_conflict_do_update(
+        index_elements=["organiser_id"], set_={"revision": stmt.excluded.revision, "calendar": stmt.excluded.calendar},
+        where=(kept.revision < stmt.excluded.revision)
+        | ((kept.revision == stmt.excluded.revision) & (kept.calendar < stmt.excluded.calendar)))
+
+
 async def calendar_of(session: AsyncSession, organiser_id: str) -> ReportingCalendar:
     row = (await session.execute(select(compliance_calendars.c.calendar).where(
         compliance_calendars.c.organiser_id == organiser_id))).scalar_one_or_none()
@@ -598,13 +612,7 @@ async def apply_compliance(session: AsyncSession, batch: Sequence[Delivered]) ->
                 data.group_id, data.student_id, data.subject_code, data.school_year, data.round,
                 data.retracted_at if retracted else data.published_at))
         elif kind == CalendarChangedV1.event_type:
-            stmt = pg_insert(compliance_calendars).values(organiser_id=data.organiser_id, revision=data.revision,
-                                                          calendar=data.calendar.model_dump(mode="json"))
-            # only the newest revision counts, whatever order the events came in
-            await session.execute(stmt.on_conflict_do_update(
-                index_elements=["organiser_id"], set_={"revision": stmt.excluded.revision,
-                                                       "calendar": stmt.excluded.calendar},
-                where=compliance_calendars.c.revision < stmt.excluded.revision))
+            await session.execute(calendar_upsert(data))
             touched[data.organiser_id].whole = True
         elif kind == OrganisationEntityRemovedV1.event_type:
             if data.entity in ("membership", "teaching_assignment"):

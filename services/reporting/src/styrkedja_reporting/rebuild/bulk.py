@@ -19,7 +19,7 @@ final state once instead:
 4. the directory (organisation topic) through its normal handler, in big batches, in log order;
 5. support, plans and LIKA through their normal handlers (their below-pass rows are recomputed in 9);
 6. assessments and forecasts resolved to their newest revision by one statement each (DISTINCT ON the
-   fact's id and organiser — a record is identified within its organiser —, newest revision first, equal revisions the first in log order: `results.rules.resolve`, the
+   fact's id and organiser — a record is identified within its organiser —, newest revision first, equal revisions by their content (`results.rules.tie_order`): `results.rules.resolve`, the
    live path's rule) from the staging tables into the empty fact tables;
 7. the levels of both from the final facts, rolled up: the group level's rows, the school unit's from those, the area's
    and organiser's from the school unit's (`rolled_up_levels_sql`: the rows of `FactStore.recomputed_sql`), in their
@@ -460,6 +460,19 @@ def _decoded_and_staged(raw: Sequence[RawRecord], base: int, max_bytes: int, dir
             staged.texts[table] = text.encode()
             staged.text_rows += len(made) - 1
     return staged
+
+
+def tie_order_sql(store: Any) -> str:
+    """`results.rules.tie_order` as an ORDER BY, greatest first: the fields after the id and revision, text by code
+    point (`COLLATE "C"`: UTF-8's byte order is the code points'), None last. Equal revisions were kept in log order,
+    which across two partitions (one organiser keyed in two spellings by another producer) is not the live one's."""
+    from sqlalchemy import String
+
+    order = []
+    for name in store.fact_fields[2:]:
+        collate = ' COLLATE "C"' if isinstance(store.facts.c[name].type, String) else ""
+        order.append(f"{quoted(name)}{collate} DESC NULLS LAST")
+    return ", ".join(order)
 
 
 def _direct_assessment(seq: int, e: Any, topic: str, part: int, off: int, digest: bytes) -> str:
@@ -1046,7 +1059,7 @@ class Rebuilder:
                 "and counts", row.counted))
 
     async def _facts(self, session: AsyncSession, name: str) -> None:
-        """Newest revision per fact (the live path's `resolve`: equal revisions keep the first in log order),
+        """Newest revision per fact (the live path's `resolve`: equal revisions by `results.rules.tie_order`),
         of the claimed events only, in one statement (the table is empty); analysed for the statements after."""
         store = ASSESSMENTS if name == "assessments" else FORECASTS
         cols = ", ".join(quoted(f) for f in store.fact_fields)
@@ -1055,7 +1068,7 @@ class Rebuilder:
         await session.execute(text(
             f"INSERT INTO {store.facts.name} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {self.staging[name]} s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {self.dups} d WHERE d.seq = s.seq) "
-            f"ORDER BY {key}, revision DESC, seq"))
+            f"ORDER BY {key}, revision DESC, {tie_order_sql(store)}, seq"))
         await session.execute(text(f"ANALYZE {store.facts.name}"))
 
     async def _freshness(self, session: AsyncSession, left_out: list[tuple[Any, str]]) -> None:

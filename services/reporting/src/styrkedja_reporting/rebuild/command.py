@@ -35,6 +35,7 @@ from styrkedja_kit.__main__ import ArgumentParser
 from styrkedja_kit.consumer import ConsumerLoop, Delivered, content_digests, same_content
 from styrkedja_kit.db import Database
 from styrkedja_kit.kafka import ensure_topics, make_consumer, make_producer
+from styrkedja_kit.reach import Unanswered, reach_broker, reach_database
 from styrkedja_kit.settings import validation_lines
 
 from ..main import handler_registry
@@ -147,15 +148,20 @@ async def _run(settings: ReportingSettings, *, say: Say, chunk: int, dead_letter
     rebuilder = Rebuilder(db, group_id=group, handles=registry.handles, progress=stage_progress, chunk=chunk,
                           overlap=overlap, connections=connections)
     try:
+        # the ops commands' one rule (`styrkedja_kit.reach`): a database or broker that never answers stops the
+        # rebuild in one line naming it, the variable of its address and the wait; the database first, and the
+        # rebuild's lock (another rebuild running) before the broker (the live tables untouched: `close` below)
+        await reach_database(settings.database_url, settings.connect_timeout_seconds)
+        try:
+            await rebuilder.begin()
+        except OSError as error:  # refused, no such host, timed out: asyncpg's connect, before anything was made
+            raise _no_database(settings, error) from None
+        await reach_broker(settings, settings.connect_timeout_seconds)
         if producer is not None:
             try:
                 await producer.start()
             except KafkaConnectionError as error:
                 raise _no_broker(settings, error) from None
-        try:
-            await rebuilder.begin()
-        except OSError as error:  # refused, no such host, timed out: asyncpg's connect, before anything was made
-            raise _no_database(settings, error) from None
         # pieces in flight: two per decoder, so that none waits while this process COPYs the oldest
         rebuilder.begin_decoders(pool, settings.max_event_bytes, window=max(4, 2 * decoders))
         read_cpu = CpuClock(rebuilder.stages.backend)
@@ -408,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         _stderr("interrupted (Ctrl-C); the rebuild's schema dropped (the live tables as they were unless it had "
                 "committed); run it again to rebuild")
         return 128 + signal.SIGINT
-    except (Unreachable, RebuildRunning, LogIncomplete) as error:
+    except (Unreachable, Unanswered, RebuildRunning, LogIncomplete) as error:
         _stderr(f"styrkedja rebuild reporting: {error}")
         return 1
     if args.json:

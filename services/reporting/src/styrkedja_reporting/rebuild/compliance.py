@@ -3,8 +3,8 @@
 
 What the incremental apply leaves (`compliance.handlers`), written once from the final state:
 
-* `compliance_calendars`: each organiser's newest calendar revision, the first in log order among equal
-  ones (the handler's `ON CONFLICT … WHERE revision < EXCLUDED.revision`);
+* `compliance_calendars`: each organiser's newest calendar revision, the greater calendar (jsonb order) among
+  equal ones (the handler's `calendar_upsert`, the same statement);
 * `compliance_round_reports`: each assessment's `rules.fold_round_report` over its events in log order,
   set-wise — an event counts when its revision is above every earlier one of the assessment; the state's
   place (organiser … round) is the last counted publication's (the first counted event's when only
@@ -39,7 +39,7 @@ from styrkedja_contracts.events.calendar import CalendarChangedV1
 from styrkedja_kit.consumer import Delivered
 from styrkedja_kit.db import planner_setting
 
-from ..compliance.handlers import calendar_of, window_for
+from ..compliance.handlers import calendar_of, calendar_upsert, window_for
 from ..compliance.rules import WindowKey, WindowKind, round_period
 from ..compliance.tables import (
     compliance_assignment_scope,
@@ -98,16 +98,22 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
     compliance's view of every fact event, `dups`: the later deliveries to leave out); `small`: the claimed small
     events in log order (the calendars among them). Returns how many windows were derived."""
     params = {"published": _PUBLISHED, "retracted": _RETRACTED}
-    newest: dict[str, Any] = {}
+    newest: dict[str, list[Any]] = {}
     for _, item in small:
         if item.event.type == CALENDAR_TYPE:
             data: Any = item.event.data
-            if data.organiser_id not in newest or data.revision > newest[data.organiser_id].revision:
-                newest[data.organiser_id] = data  # equal revisions: the first in log order
+            known = newest.get(data.organiser_id)
+            if known is None or data.revision > known[0].revision:
+                newest[data.organiser_id] = [data]
+            elif data.revision == known[0].revision:
+                known.append(data)  # decided as the live consumer decides (`calendar_upsert`), whatever the order
     if newest:
         await session.execute(pg_insert(compliance_calendars).values([
-            {"organiser_id": org, "revision": d.revision, "calendar": d.calendar.model_dump(mode="json")}
+            {"organiser_id": org, "revision": d[0].revision, "calendar": d[0].calendar.model_dump(mode="json")}
             for org, d in sorted(newest.items())]))
+        for tied in newest.values():  # a handful at most: one organiser's calendars of one revision
+            for data in tied[1:]:
+                await session.execute(calendar_upsert(data))
     counted = f"{tracked}_counted"  # unlogged, made and dropped in the rebuild's transaction
     await explain.execute(session, "compliance.counted",
                           f"CREATE UNLOGGED TABLE {counted} AS {_counted_sql(tracked, dups)}", params)

@@ -189,10 +189,30 @@ def signature_cells(signature: tuple[Any, ...], placement: Placement) -> list[tu
 
 
 def fold(current: Any, incoming: Any) -> Any:
-    """The newer revision wins; an equal or older one changes nothing."""
-    if current is not None and current.revision >= incoming.revision:
+    """The newer revision wins; an older one changes nothing; of two facts of one revision, the greater by `tie_order`
+    (the same one again changes nothing). A total order on (revision, content), so the fact is the same whatever
+    order the events came in. Two events of one record and revision with different content come only from a
+    producer at fault, and across partitions: a producer keying one organiser's records under two spellings of its
+    id (`2120001234` and `212000-1234`, which `topics.key_mismatch` lets through as the same organiser) puts them on
+    two partitions, which the live consumer and the rebuild each interleave as they come. The first in arrival
+    order won before: the live figures and a rebuild's (`rebuild.bulk._facts`, the same order in SQL) could differ."""
+    if current is None or incoming.revision > current.revision:
+        return incoming
+    if incoming.revision < current.revision or incoming == current:
         return current
-    return incoming
+    return incoming if tie_order(incoming) > tie_order(current) else current
+
+
+def tie_order(fact: Any) -> tuple[tuple[int, Any], ...]:
+    """What decides between two facts of one record and revision: their fields after the id and revision, in the
+    fact's order, each compared as the rebuild's SQL does (`rebuild.bulk.tie_order_sql`: text by code point, as
+    `COLLATE "C"` compares UTF-8; false before true; None below any value, `DESC NULLS LAST`). The removed flag comes
+    first: a retraction or withdrawal wins a tie with a publication."""
+    return tuple((0, 0) if value is None else (1, value) for value in _after_revision(fact))
+
+
+def _after_revision(fact: Any) -> tuple[Any, ...]:
+    return tuple(getattr(fact, f.name) for f in fields(fact)[2:])
 
 
 def retraction_of(revision: int, data: dict[Any, Any]) -> AssessmentFact:
