@@ -15,11 +15,17 @@ Reading follows the caller's scope, always within the token's organisers:
 - politicians, the public, platforms and ops read nothing here (aggregates are reporting's).
 
 A private self-assessment is visible to its own unit only, and changed only by its unit.
+
+What a caller may not read does not exist for it: a route naming a self-assessment by its id answers one outside the
+caller's read scope as an id never stored (`require_visible`: the same 404), so that an id tells no one outside that
+it is a self-assessment, or whose (a 403 told another organiser's principal so, a write's naming the school unit and
+organiser). A 403 is for what the caller sees but may not change, and for a request naming a unit outside its scope.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from styrkedja_kit.auth import Principal, Role, Write
 from styrkedja_kit.auth import may_write as may_write_kind
@@ -27,7 +33,8 @@ from styrkedja_kit.rules import RuleViolation
 
 from ..domain import AssessmentStatus
 
-__all__ = ["READERS", "WRITERS", "Owner", "may_read", "may_write", "require_read", "require_write"]
+__all__ = ["READERS", "WRITERS", "Owner", "may_read", "may_write", "not_found", "require_read", "require_visible",
+           "require_write"]
 
 #: The roles that write LIKA at all (their units or organiser are checked per self-assessment).
 WRITERS = frozenset({Role.PRINCIPAL, Role.ICT_COORDINATOR, Role.ORGANISER_ADMIN})
@@ -86,3 +93,14 @@ def require_read(principal: Principal, owner: Owner) -> None:
     if not may_read(principal, owner):
         raise RuleViolation("self_assessment_id", "out_of_scope",
                             "this self-assessment is outside the caller's scope", status=403)
+
+
+def not_found(self_assessment_id: UUID) -> RuleViolation:
+    """The answer to an id never stored — and to one the caller may not read (`require_visible`)."""
+    return RuleViolation("self_assessment_id", "not_found", f"no self-assessment {self_assessment_id}", status=404)
+
+
+def require_visible(principal: Principal, owner: Owner, self_assessment_id: UUID) -> None:
+    """404, as for an id never stored, unless `principal` may read the self-assessment stored under the id."""
+    if not may_read(principal, owner):
+        raise not_found(self_assessment_id)

@@ -1,0 +1,88 @@
+"""Round 26, the LIKA service's domain rules as a principal, another school's principal, an organiser admin and a
+hostile client see them.
+
+Found and fixed (each test failed on the old code, as said at it):
+- A self-assessment's id told whoever held it that it exists, and whose it is: every route naming one answered an id
+  never stored with a 404 and another organiser's or unit's (or a private one, to the organiser admin) with a 403 —
+  a write's naming that self-assessment's school unit and organiser. Now what the caller may not read is answered as
+  an id never stored, on every route that names one (and on the comparison, naming its `first` or `second`); a 403
+  is left for what the caller sees but may not change.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from styrkedja_devstack.access_matrix import role_token
+from styrkedja_devstack.testing import use_token
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+ORG, OTHER_ORG = "2999", "1480"
+UNIT, SIBLING = "29990011", "29990022"
+DRAFT = {"organiser_id": ORG, "school_unit_code": UNIT, "school_form": "grundskola", "respondent_role": "rektor",
+         "catalogue_version": "2026.1"}
+
+
+async def indicator_ids(client) -> list[str]:
+    body = (await client.get("/v1/catalogue/2026.1", params={"school_form": "grundskola"})).json()
+    return [i["id"] for area in body["areas"] for i in area["indicators"]]
+
+
+async def made(client, ids: list[str], action: str | None, **draft) -> str:
+    """A draft of every indicator rated, made final by `action` (`publish`, `keep-private`; None: left a draft)."""
+    sa_id = (await client.post("/v1/self-assessments", json=DRAFT | draft)).json()["self_assessment_id"]
+    saved = await client.patch(f"/v1/self-assessments/{sa_id}/ratings",
+                               json={"ratings": [{"indicator_id": i, "rating": "PLANNED"} for i in ids]})
+    assert saved.status_code == 200, saved.text
+    if action:
+        assert (await client.post(f"/v1/self-assessments/{sa_id}/{action}")).status_code == 200
+    return sa_id
+
+
+def requests(sa_id: str, indicator: str, activity: str) -> list[tuple[str, str, dict | None]]:
+    """Every request that names a self-assessment by its id."""
+    base = f"/v1/self-assessments/{sa_id}"
+    return [("GET", base, None), ("GET", f"{base}/export.xlsx", None), ("GET", f"{base}/action-plan", None),
+            ("GET", f"{base}/action-plan/export.xlsx", None),
+            ("PATCH", f"{base}/ratings", {"ratings": [{"indicator_id": indicator, "rating": "STARTED"}]}),
+            ("DELETE", f"{base}/ratings/{indicator}", None), ("POST", f"{base}/publish", {}),
+            ("POST", f"{base}/keep-private", {}),
+            ("PATCH", f"{base}/action-plan/items/{activity}", {"status": "done"})]
+
+
+def answer(response, sa_id: str) -> tuple[int, str, str]:
+    """What a response tells: its status and its problem, the id it was asked about written as `ID`."""
+    return response.status_code, response.headers.get("content-type", ""), response.text.replace(sa_id, "ID")
+
+
+#: (caller, what it asks about): another organiser's principal and another unit's, each of a draft, a published and a
+#: private one; the organiser admin of a private one (it reads its organiser's others)
+CASES = [(caller, action) for caller in ("other organiser", "other unit") for action in ("publish", "keep-private", None)
+         ] + [("organiser admin", "keep-private")]
+
+
+@pytest.mark.parametrize(("caller", "action"), CASES)
+async def test_a_self_assessment_the_caller_may_not_read_is_answered_as_one_never_stored(
+        client, token_issuer, action, caller):
+    """Failed on the old code: a 403 (`out_of_scope`; a write's `not_owner` "this token may not change the
+    self-assessments of school unit 29990011 of organiser 2999") where an id never stored is a 404 `not_found`: the
+    answer told another organiser's principal that the id is a self-assessment, and whose."""
+    ids = await indicator_ids(client)
+    sa_id = await made(client, ids, action)
+    plan = (await client.get(f"/v1/self-assessments/{sa_id}/action-plan")).json() if action else {}
+    activity = plan["items"][0]["activity_id"] if plan else "GR-LED-01-A1"
+    use_token(client, {"other organiser": role_token(token_issuer, "principal", [OTHER_ORG], school_units=[UNIT]),
+                       "other unit": role_token(token_issuer, "principal", [ORG], school_units=[SIBLING]),
+                       "organiser admin": role_token(token_issuer, "organiser_admin", [ORG])}[caller])
+    never = str(uuid.uuid4())
+    for method, path, body in requests(sa_id, ids[0], activity):
+        theirs = await client.request(method, path, json=body)
+        none = await client.request(method, path.replace(sa_id, never), json=body)
+        assert answer(theirs, sa_id) == answer(none, never), (method, path)
+        assert theirs.status_code == 404 and UNIT not in theirs.text, theirs.text
+    theirs = await client.get("/v1/self-assessments/compare", params={"first": sa_id, "second": sa_id})
+    nones = await client.get("/v1/self-assessments/compare", params={"first": never, "second": never})
+    assert answer(theirs, sa_id) == answer(nones, never) and theirs.status_code == 404, theirs.text
