@@ -7,16 +7,22 @@ Found and fixed (each test failed on the old code, as said at it):
   a write's naming that self-assessment's school unit and organiser. Now what the caller may not read is answered as
   an id never stored, on every route that names one (and on the comparison, naming its `first` or `second`); a 403
   is left for what the caller sees but may not change.
+- The action plan's `?tag=` (and its to-do export's) found a tag only in the case it was typed, where `?owner=` and
+  reporting's compilation of the same plan find either in any case: the unit's to-do list and its organiser's
+  disagreed; and "IT" and "it" were two tags of one activity. Now a tag is one tag in any case, as an owner is
+  (`action_plans.rules.folded`, reporting's caseless match).
 """
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
+from openpyxl import load_workbook
 
 from styrkedja_devstack.access_matrix import role_token
-from styrkedja_devstack.testing import use_token
+from styrkedja_devstack.testing import problem_fields, use_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -53,6 +59,12 @@ def requests(sa_id: str, indicator: str, activity: str) -> list[tuple[str, str, 
             ("PATCH", f"{base}/action-plan/items/{activity}", {"status": "done"})]
 
 
+def cells(content: bytes) -> set[object]:
+    """Every value of the workbook's cells."""
+    book = load_workbook(io.BytesIO(content))
+    return {cell.value for sheet in book.worksheets for row in sheet.iter_rows() for cell in row}
+
+
 def answer(response, sa_id: str) -> tuple[int, str, str]:
     """What a response tells: its status and its problem, the id it was asked about written as `ID`."""
     return response.status_code, response.headers.get("content-type", ""), response.text.replace(sa_id, "ID")
@@ -86,3 +98,23 @@ async def test_a_self_assessment_the_caller_may_not_read_is_answered_as_one_neve
     theirs = await client.get("/v1/self-assessments/compare", params={"first": sa_id, "second": sa_id})
     nones = await client.get("/v1/self-assessments/compare", params={"first": never, "second": never})
     assert answer(theirs, sa_id) == answer(nones, never) and theirs.status_code == 404, theirs.text
+
+
+async def test_a_tag_is_one_tag_in_any_case_as_the_organisers_compilation_reads_it(client):
+    """Failed on the old code: the plan's `?tag=` found a tag in the case it was typed only ("Nätverk", not
+    "nätverk"), where its `?owner=` and reporting's compilation of the same plan (`/v1/lika/compilation/activities
+    ?tag=`: "any case, however its letters are typed") find it in any: a unit's to-do list and its organiser's
+    disagreed. And an activity took "IT" and "it" as two tags, one to every filter."""
+    ids = await indicator_ids(client)
+    sa_id = await made(client, ids, "publish")
+    plan = f"/v1/self-assessments/{sa_id}/action-plan"
+    target = (await client.get(plan)).json()["items"][0]["activity_id"]
+    twice = await client.patch(f"{plan}/items/{target}", json={"tags": ["IT", "it"]})
+    assert twice.status_code == 422 and problem_fields(twice) == [("tags", "unique_tags")], twice.text
+    edited = await client.patch(f"{plan}/items/{target}", json={"tags": ["Nätverk", "ÅTGÄRD"]})
+    assert edited.status_code == 200, edited.text
+    for tag in ("Nätverk", "nätverk", "NA\u0308TVERK", "åtgärd", "a\u030atga\u0308rd"):
+        found = await client.get(plan, params={"tag": tag})
+        assert [i["activity_id"] for i in found.json()["items"]] == [target], (tag, found.text[:300])
+        exported = await client.get(f"{plan}/export.xlsx", params={"tag": tag})
+        assert exported.status_code == 200 and target in cells(exported.content), tag

@@ -99,7 +99,8 @@ async def get_plan(self_assessment_id: UUID, svc: Service,
                    priority: Annotated[int | None, Query(ge=1, le=3)] = None,
                    owner: Annotated[OwnerFilter | None, Query()] = None,
                    tag: Annotated[TagFilter | None, Query()] = None) -> PlanOut:
-    """The action plan in the domain's order; filter by status, priority, owner (any case) and tag."""
+    """The action plan in the domain's order; filter by status, priority, owner and tag (any case, as the
+    organiser's compilation reads them)."""
     plan_filter = PlanFilter(status=status, priority=priority, owner=owner, tag=tag)
     assessment, plan, items, total = await svc.get(self_assessment_id, plan_filter)
     filters = {k: (v.value if isinstance(v, ActionStatus) else v)
