@@ -11,6 +11,9 @@ Found and fixed (each test failed on the old code, as said at it):
   reporting's compilation of the same plan find either in any case: the unit's to-do list and its organiser's
   disagreed; and "IT" and "it" were two tags of one activity. Now a tag is one tag in any case, as an owner is
   (`action_plans.rules.folded`, reporting's caseless match).
+- A personal identity number in a draft's comment was named `personal_identity_number` (the LIKA domain's word), in
+  the same comment imported, in a note and at every other door `no_personal_identity_number` (the contracts'
+  `PIN_RULE`, as docs/platforms.md lists it). Now the one name.
 """
 
 from __future__ import annotations
@@ -118,3 +121,19 @@ async def test_a_tag_is_one_tag_in_any_case_as_the_organisers_compilation_reads_
         assert [i["activity_id"] for i in found.json()["items"]] == [target], (tag, found.text[:300])
         exported = await client.get(f"{plan}/export.xlsx", params={"tag": tag})
         assert exported.status_code == 200 and target in cells(exported.content), tag
+
+
+async def test_a_personal_identity_number_in_a_comment_is_named_by_the_one_rule_every_door_names_it_by(client):
+    """Failed on the old code: a draft's save named it `personal_identity_number` (the LIKA domain's own word), where
+    the import of the same comment, an action plan's note and every other door of every service name it
+    `no_personal_identity_number` (the contracts' `PIN_RULE`, docs/platforms.md): a client that acts on that rule
+    (asks the user to remove the number) missed it on LIKA's save."""
+    ids = await indicator_ids(client)
+    sa_id = (await client.post("/v1/self-assessments", json=DRAFT)).json()["self_assessment_id"]
+    comment = "Se 19900101-0017"
+    saved = await client.patch(f"/v1/self-assessments/{sa_id}/ratings", json={"ratings": [
+        {"indicator_id": ids[0], "rating": "PLANNED", "comment": comment}]})
+    imported = await client.post("/v1/self-assessments/published", json=DRAFT | {"ratings": [
+        {"indicator_id": ids[0], "area": "ledning", "rating": "PLANNED", "comment": comment}]})
+    assert problem_fields(saved) == problem_fields(imported) == [("ratings.0.comment", "no_personal_identity_number")]
+    assert "0017" not in saved.text + imported.text

@@ -271,7 +271,7 @@ async def test_bad_saves_name_field_and_rule_and_store_nothing(client, db):
     assert problem_fields(response) == [("ratings.0.indicator_id", "unknown_indicator"),
                                         ("ratings.1.indicator_id", "unknown_indicator"),
                                         ("ratings.2.rating", "not_on_scale"),
-                                        ("ratings.3.comment", "personal_identity_number"),
+                                        ("ratings.3.comment", "no_personal_identity_number"),
                                         ("ratings.4.comment", "no_control_characters")]
     assert await count(db, "self_assessment_ratings") == 0
     bad_term = await client.post(f"/v1/self-assessments/{sa_id}/publish", json={"start_term": "hösten"})

@@ -56,7 +56,9 @@ class Rule(StrEnum):
     UNKNOWN_INDICATOR = "unknown_indicator"
     DUPLICATE_RATING = "duplicate_rating"
     NOT_ON_SCALE = "not_on_scale"
-    PERSONAL_IDENTITY_NUMBER = "personal_identity_number"
+    #: the contracts' `PIN_RULE`, the one name every door of every service gives it (it was this domain's own word,
+    #: `personal_identity_number`: a client acting on the rule missed it on LIKA's save)
+    PERSONAL_IDENTITY_NUMBER = "no_personal_identity_number"
     COMMENT_TOO_LONG = "comment_too_long"
     INVALID_COMMENT = "invalid_comment"
 
