@@ -14,6 +14,9 @@ Found and fixed (each test failed on the old code, as said at it):
 - A personal identity number in a draft's comment was named `personal_identity_number` (the LIKA domain's word), in
   the same comment imported, in a note and at every other door `no_personal_identity_number` (the contracts'
   `PIN_RULE`, as docs/platforms.md lists it). Now the one name.
+- Two edits of one activity made from the same reading of the plan: the later silently overwrote the earlier (a lost
+  update); an edit had no way to name the revision it was made on. Now it may (`revision`): another edit since is a
+  409 `revision_changed`, nothing changed, no event.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import uuid
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import text
 
 from styrkedja_devstack.access_matrix import role_token
 from styrkedja_devstack.testing import problem_fields, use_token
@@ -137,3 +141,38 @@ async def test_a_personal_identity_number_in_a_comment_is_named_by_the_one_rule_
         {"indicator_id": ids[0], "area": "ledning", "rating": "PLANNED", "comment": comment}]})
     assert problem_fields(saved) == problem_fields(imported) == [("ratings.0.comment", "no_personal_identity_number")]
     assert "0017" not in saved.text + imported.text
+
+
+async def test_two_edits_made_on_one_revision_of_the_plan_lose_neither(client, db):
+    """Failed on the old code: two people editing one activity from the same reading of the plan (both at revision
+    2) — the later edit silently overwrote the earlier (a lost update), and an edit could not say which revision it
+    was made on (`revision` in the body was a 422 `extra_forbidden`). Now an edit may name the plan's revision it
+    was made on: another edit since is a 409 `revision_changed` naming `revision`, nothing changed, no event."""
+    ids = await indicator_ids(client)
+    sa_id = await made(client, ids, "publish")
+    plan = f"/v1/self-assessments/{sa_id}/action-plan"
+    read = (await client.get(plan)).json()
+    target, revision = read["items"][0]["activity_id"], read["revision"]
+    first = await client.patch(f"{plan}/items/{target}", json={"note": "Anna tar det", "revision": revision})
+    assert first.status_code == 200 and first.json()["revision"] == revision + 1, first.text
+    events = await plan_events(db)
+    second = await client.patch(f"{plan}/items/{target}", json={"note": "Bertil tar det", "revision": revision})
+    assert second.status_code == 409 and problem_fields(second) == [("revision", "revision_changed")], second.text
+    after = (await client.get(plan)).json()
+    assert (after["revision"], after["items"][0]["note"]) == (revision + 1, "Anna tar det")
+    assert await plan_events(db) == events
+    again = await client.patch(f"{plan}/items/{target}", json={"note": "Bertil tar det", "revision": revision + 1})
+    assert again.status_code == 200 and again.json()["revision"] == revision + 2, again.text
+    unnamed = await client.patch(f"{plan}/items/{target}", json={"status": "done"})  # as before: applies to the newest
+    assert unnamed.status_code == 200 and unnamed.json()["revision"] == revision + 3, unnamed.text
+    for wrong in (0, -1, "3", 3.0, True, 2**31):
+        refused = await client.patch(f"{plan}/items/{target}", json={"status": "dropped", "revision": wrong})
+        assert refused.status_code == 422 and [f for f, _ in problem_fields(refused)] == ["revision"], wrong
+    alone = await client.patch(f"{plan}/items/{target}", json={"revision": revision + 3})
+    assert alone.status_code == 422 and problem_fields(alone) == [("body", "nothing_to_change")], alone.text
+
+
+async def plan_events(db) -> int:
+    async with db.connect() as conn:
+        return (await conn.execute(text("SELECT count(*) FROM outbox WHERE position('action_plan_changed' in convert_from(payload, 'UTF8')) > 0"))
+                ).scalar_one()

@@ -77,6 +77,15 @@ def edit_problems(changes: Mapping[str, Any]) -> list[FieldProblem]:
     return problems
 
 
+def revision_problem(current: int, made_on: int | None) -> FieldProblem | None:
+    """An edit made on another revision of the plan than the one stored (None: the client named none)."""
+    if made_on is None or made_on == current:
+        return None
+    return FieldProblem("revision", "revision_changed",
+                        f"the plan is at revision {current}, not {made_on}: it was changed since; read it again and "
+                        "make the edit on what it holds now")
+
+
 def apply_edit(item: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """The changed columns only (empty: the edit changes nothing, so no new revision and no event)."""
     out = {}

@@ -90,9 +90,11 @@ class ActionPlans:
             items = await queries.items(session, self_assessment_id)
         return assessment, plan, [dict(i) for i in plan_filter.apply(items)], len(items)
 
-    async def edit(self, self_assessment_id: uuid.UUID, activity_id: str,
-                   changes: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        """The edited item and the plan's revision. An edit that changes nothing is no new revision."""
+    async def edit(self, self_assessment_id: uuid.UUID, activity_id: str, changes: dict[str, Any], *,
+                   made_on: int | None = None) -> tuple[dict[str, Any], int]:
+        """The edited item and the plan's revision. An edit that changes nothing is no new revision. `made_on`: the
+        plan's revision the edit was made on, where the client names one — another edit since is a 409 (two people
+        editing from one reading of the plan: the later overwrote the earlier, a lost update)."""
         raise_if_any(rules.edit_problems(changes))
         now = datetime.now(UTC)
         async with self.db.sessions.begin() as session:
@@ -102,6 +104,9 @@ class ActionPlans:
             assessment = await self._assessment(session, self_assessment_id)
             plan = await self._plan(session, self_assessment_id, lock=True)
             require_write(self.actor, _owner(assessment))
+            problem = rules.revision_problem(plan["revision"], made_on)
+            if problem:
+                raise RuleViolation(problem.field, problem.rule, problem.message, status=409)
             items = await queries.items(session, self_assessment_id)
             item = next((i for i in items if i["activity_id"] == activity_id), None)
             if item is None:
