@@ -17,12 +17,16 @@ Found and fixed (each test failed on the old code, as said at it):
 - Two edits of one activity made from the same reading of the plan: the later silently overwrote the earlier (a lost
   update); an edit had no way to name the revision it was made on. Now it may (`revision`): another edit since is a
   409 `revision_changed`, nothing changed, no event.
+- The exports' "Publicerad" was the UTC time written as a local one: 00:30 on 1 July in Sweden read 30 June 22:30, a
+  day before the self-assessment's own "Värderingsdatum" and in another school year than reporting's compilation
+  counts it. Now the school's time.
 """
 
 from __future__ import annotations
 
 import io
 import uuid
+from datetime import datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -176,3 +180,22 @@ async def plan_events(db) -> int:
     async with db.connect() as conn:
         return (await conn.execute(text("SELECT count(*) FROM outbox WHERE position('action_plan_changed' in convert_from(payload, 'UTF8')) > 0"))
                 ).scalar_one()
+
+
+@pytest.mark.parametrize("export", ["export.xlsx", "action-plan/export.xlsx"])
+async def test_an_export_gives_the_time_of_publication_in_the_schools_time(client, db, export):
+    """Failed on the old code: the workbook's "Publicerad" was the time in UTC written as a local time (a spreadsheet
+    has no time zones): published at 00:30 on 1 July in Sweden, it said 30 June 22:30 — a day before its own
+    "Värderingsdatum" (the school's day), in the school year before the one reporting's compilation of the same
+    self-assessment counts it in (`published_on`, Swedish time)."""
+    ids = await indicator_ids(client)
+    sa_id = await made(client, ids, "publish")
+    async with db.begin() as conn:
+        await conn.execute(text("UPDATE self_assessments SET published_at = '2026-06-30T22:30:00Z', "
+                                "assessed_on = '2026-07-01' WHERE self_assessment_id = :id"), {"id": sa_id})
+    exported = await client.get(f"/v1/self-assessments/{sa_id}/{export}")
+    assert exported.status_code == 200, exported.text
+    sheet = load_workbook(io.BytesIO(exported.content)).worksheets[0]
+    about = {row[0].value: row[1].value for row in sheet.iter_rows(max_col=2) if row[0].value}
+    assert about["Publicerad"] == datetime(2026, 7, 1, 0, 30), about
+    assert about["Värderingsdatum"] == datetime(2026, 7, 1)
