@@ -51,9 +51,15 @@ EXPECTED: dict[str, tuple[frozenset[str], int]] = {
 REFERENCE_DATA = {"GET /v1/catalogue", "GET /v1/catalogue/{version}"}
 
 
+#: what only the unit itself does (its principal or ICT coordinator): the organiser admin may not, even where it reads
+UNIT_ONLY = {"POST /v1/self-assessments/{self_assessment_id}/keep-private"}
+
+
 def expected_status(route: str, role: str, scope: str) -> int:
     roles, status = EXPECTED[route]
     if role not in roles:
+        return 403
+    if route in UNIT_ONLY and role == "organiser_admin" and scope != "other organiser":
         return 403
     if route in REFERENCE_DATA or scope == "own unit":
         return status

@@ -20,6 +20,10 @@ Found and fixed (each test failed on the old code, as said at it):
 - The exports' "Publicerad" was the UTC time written as a local one: 00:30 on 1 July in Sweden read 30 June 22:30, a
   day before the self-assessment's own "Värderingsdatum" and in another school year than reporting's compilation
   counts it. Now the school's time.
+- The organiser admin could keep a unit's draft private: a private self-assessment is the unit's alone, so the
+  admin's answer was the last it could read of it (its retry: "no such self-assessment"), and the unit found its
+  draft hidden from its organiser by another than itself. Now only the unit keeps its self-assessment private
+  (least privilege; 403 `unit_only`).
 """
 
 from __future__ import annotations
@@ -199,3 +203,25 @@ async def test_an_export_gives_the_time_of_publication_in_the_schools_time(clien
     about = {row[0].value: row[1].value for row in sheet.iter_rows(max_col=2) if row[0].value}
     assert about["Publicerad"] == datetime(2026, 7, 1, 0, 30), about
     assert about["Värderingsdatum"] == datetime(2026, 7, 1)
+
+
+async def test_only_the_unit_keeps_its_self_assessment_private(client, token_issuer, db):
+    """Failed on the old code: the organiser admin could keep a unit's draft private — a private self-assessment is
+    the unit's alone, so the admin's own answer (200, every rating and comment) was the last it could read of it: the
+    same keep-private again (a retry after a timeout, answered as the first for the unit) said the self-assessment
+    did not exist, and the unit found its draft final, hidden from its organiser by another than itself. Now keeping
+    private is the unit's own act (its principal or ICT coordinator): the organiser admin's is a 403 `unit_only`,
+    nothing changed; it still publishes."""
+    ids = await indicator_ids(client)
+    sa_id = await made(client, ids, None)
+    other = await made(client, ids, None)
+    use_token(client, role_token(token_issuer, "organiser_admin", [ORG]))
+    refused = await client.post(f"/v1/self-assessments/{sa_id}/keep-private")
+    assert refused.status_code == 403 and problem_fields(refused) == [("school_unit_code", "unit_only")], refused.text
+    assert "PLANNED" not in refused.text
+    assert (await client.get(f"/v1/self-assessments/{sa_id}")).json()["status"] == "DRAFT"
+    assert (await client.post(f"/v1/self-assessments/{other}/publish")).status_code == 200
+    use_token(client, role_token(token_issuer, "ict_coordinator", [ORG], school_units=[UNIT]))
+    kept = await client.post(f"/v1/self-assessments/{sa_id}/keep-private")
+    assert kept.status_code == 200 and kept.json()["status"] == "PRIVATE", kept.text
+    assert (await client.post(f"/v1/self-assessments/{sa_id}/keep-private")).status_code == 200

@@ -26,7 +26,15 @@ from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
-from ..access.rules import Owner, may_read, not_found, require_read, require_visible, require_write
+from ..access.rules import (
+    Owner,
+    may_read,
+    not_found,
+    require_keep_private,
+    require_read,
+    require_visible,
+    require_write,
+)
 from ..action_plans import queries as plan_queries
 from ..action_plans.service import generate_plan
 from ..catalogue.library import catalogue_for
@@ -210,6 +218,8 @@ class SelfAssessments:
         if row["origin"] != "tool" or row["status"] != wanted.value:
             return None
         require_write(self.actor, owner_of(row))
+        if not publish:
+            require_keep_private(self.actor, owner_of(row))
         if start is not None:
             plan = await plan_queries.plan(session, self_assessment_id)
             if plan is None or plan["start_term"] != str(start):
@@ -245,6 +255,8 @@ class SelfAssessments:
                 return done
             row, catalogue = await self._draft_for_change(session, self_assessment_id,
                                                           "published" if publish else "kept private")
+            if not publish:
+                require_keep_private(self.actor, owner_of(row))
             ratings = await queries.ratings(session, self_assessment_id)
             checked = rules.finalise(catalogue, row, ratings)
             if isinstance(checked, list):
