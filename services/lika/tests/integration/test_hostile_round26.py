@@ -24,6 +24,8 @@ Found and fixed (each test failed on the old code, as said at it):
   admin's answer was the last it could read of it (its retry: "no such self-assessment"), and the unit found its
   draft hidden from its organiser by another than itself. Now only the unit keeps its self-assessment private
   (least privilege; 403 `unit_only`).
+- An indicator rated twice in one body: the save named it `ratings.1` / `duplicate_rating`, the import
+  `ratings.1.indicator_id` / `unique_indicator`. Now the import's answer at both doors.
 """
 
 from __future__ import annotations
@@ -225,3 +227,15 @@ async def test_only_the_unit_keeps_its_self_assessment_private(client, token_iss
     kept = await client.post(f"/v1/self-assessments/{sa_id}/keep-private")
     assert kept.status_code == 200 and kept.json()["status"] == "PRIVATE", kept.text
     assert (await client.post(f"/v1/self-assessments/{sa_id}/keep-private")).status_code == 200
+
+
+async def test_an_indicator_rated_twice_in_one_body_is_named_alike_at_both_doors(client):
+    """Failed on the old code: a draft's save named it `ratings.1` / `duplicate_rating`, the import of the same
+    ratings `ratings.1.indicator_id` / `unique_indicator`: one mistake, two answers a client must know."""
+    ids = await indicator_ids(client)
+    sa_id = (await client.post("/v1/self-assessments", json=DRAFT)).json()["self_assessment_id"]
+    twice = [{"indicator_id": ids[0], "rating": "PLANNED"}, {"indicator_id": ids[0], "rating": "STARTED"}]
+    saved = await client.patch(f"/v1/self-assessments/{sa_id}/ratings", json={"ratings": twice})
+    imported = await client.post("/v1/self-assessments/published", json=DRAFT | {
+        "ratings": [r | {"area": "ledning"} for r in twice]})
+    assert problem_fields(saved) == problem_fields(imported) == [("ratings.1.indicator_id", "unique_indicator")]

@@ -136,7 +136,7 @@ def test_retired_indicator_is_unknown_in_the_new_version(cat2: Catalogue) -> Non
 def test_duplicate_rating(cat1: Catalogue) -> None:
     body = _body(cat1)
     body["ratings"].append({"indicator_id": "GR-KOM-01", "rating": "ACHIEVED"})
-    assert _problems(cat1, body) == [("GR-KOM-01", "duplicate_rating", "ratings[28]")]
+    assert _problems(cat1, body) == [("GR-KOM-01", "unique_indicator", "ratings[28].indicator_id")]
 
 
 def test_catalogue_version_mismatch(cat1: Catalogue, cat2: Catalogue) -> None:
