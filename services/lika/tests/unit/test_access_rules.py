@@ -6,7 +6,7 @@ import pytest
 
 from styrkedja_kit.auth import GroupRef, Principal, Role
 from styrkedja_kit.rules import RuleViolation
-from styrkedja_lika.access.rules import Owner, may_read, may_write, require_read, require_write
+from styrkedja_lika.access.rules import Owner, may_keep_private, may_read, may_write, require_read, require_write
 from styrkedja_lika.domain import AssessmentStatus
 
 ORG, OTHER_ORG = "2999", "1480"
@@ -53,6 +53,18 @@ def test_a_private_self_assessment_is_its_units_alone():
     assert not may_write(actor(Role.ORGANISER_ADMIN, units=()), private)
     assert not may_read(actor(Role.ORGANISER_ADMIN, units=()), private)
     assert not may_read(actor(Role.AREA_MANAGER, units=(UNIT,)), private)
+
+
+def test_only_the_unit_itself_keeps_a_self_assessment_private():
+    """Round 26: the organiser admin writes a unit's drafts, but making one private hid it from the organiser by
+    another than the unit (and from the admin at once)."""
+    draft = Owner(ORG, UNIT, DRAFT)
+    assert may_keep_private(actor(Role.PRINCIPAL), draft) and may_keep_private(actor(Role.ICT_COORDINATOR), draft)
+    assert may_write(actor(Role.ORGANISER_ADMIN, units=()), draft)
+    assert not may_keep_private(actor(Role.ORGANISER_ADMIN, units=()), draft)
+    assert not may_keep_private(actor(Role.ORGANISER_ADMIN, units=(UNIT,)), draft)
+    assert not may_keep_private(actor(Role.PRINCIPAL, units=(SIBLING,)), draft)
+    assert not may_keep_private(actor(Role.TEACHER), draft)
 
 
 @pytest.mark.parametrize(("who", "status", "allowed"), [

@@ -101,7 +101,7 @@ def test_comment_with_personal_identity_number_is_rejected(cat1: Catalogue, numb
     body = _body(cat1)
     body["ratings"][2]["comment"] = f"Eleven {number} behöver talsyntes."
     problems = _problems(cat1, body)
-    assert problems == [("GR-LED-03", "personal_identity_number", "ratings[2].comment")]
+    assert problems == [("GR-LED-03", "no_personal_identity_number", "ratings[2].comment")]
 
 
 def test_comment_with_other_numbers_is_allowed(cat1: Catalogue) -> None:
@@ -114,7 +114,7 @@ def test_assessment_comment_and_long_comments_are_checked(cat1: Catalogue) -> No
     body = _body(cat1, comment=f"Kontakt: {PIN}")
     body["ratings"][0]["comment"] = "x" * (MAX_COMMENT_LENGTH + 1)
     problems = _problems(cat1, body)
-    assert (None, "personal_identity_number", "comment") in problems
+    assert (None, "no_personal_identity_number", "comment") in problems
     assert ("GR-LED-01", "comment_too_long", "ratings[0].comment") in problems
 
 
@@ -136,7 +136,7 @@ def test_retired_indicator_is_unknown_in_the_new_version(cat2: Catalogue) -> Non
 def test_duplicate_rating(cat1: Catalogue) -> None:
     body = _body(cat1)
     body["ratings"].append({"indicator_id": "GR-KOM-01", "rating": "ACHIEVED"})
-    assert _problems(cat1, body) == [("GR-KOM-01", "duplicate_rating", "ratings[28]")]
+    assert _problems(cat1, body) == [("GR-KOM-01", "unique_indicator", "ratings[28].indicator_id")]
 
 
 def test_catalogue_version_mismatch(cat1: Catalogue, cat2: Catalogue) -> None:
@@ -197,3 +197,11 @@ def test_rating_scale_order_and_levels() -> None:
     assert [r.level for r in Rating] == [0, 1, 2, 3, 4, None]
     assert Rating.from_level(3) is Rating.ALMOST_THERE
     assert not Rating.NOT_RELEVANT.is_scored
+
+
+def test_the_domain_names_a_personal_identity_number_by_the_contracts_rule():
+    """Round 26: the domain's word (`personal_identity_number`) was another than every other door's."""
+    from styrkedja_contracts.identifiers import PIN_RULE
+    from styrkedja_lika.domain.ratings import Rule
+
+    assert Rule.PERSONAL_IDENTITY_NUMBER.value == PIN_RULE

@@ -42,10 +42,10 @@ def test_every_problem_of_a_save_is_listed_with_field_and_rule(cat1):
     assert pairs(rules.save_problems(cat1, ROW, entries)) == [
         ("ratings.0.indicator_id", "unknown_indicator"),
         ("ratings.1.rating", "not_on_scale"),
-        ("ratings.2.comment", "personal_identity_number"),
+        ("ratings.2.comment", "no_personal_identity_number"),
         ("ratings.4.indicator_id", "unknown_indicator"),
         ("ratings.5.comment", "comment_too_long"),
-        ("ratings.6", "duplicate_rating"),
+        ("ratings.6.indicator_id", "unique_indicator"),
         ("ratings.3.comment", "no_control_characters"),
     ]
 

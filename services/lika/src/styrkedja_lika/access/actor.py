@@ -10,7 +10,8 @@ from styrkedja_kit.auth import Role, Write, authorize, authorize_write
 
 from .rules import READERS
 
-#: Create, change, publish, keep private, edit the action plan: principal, ICT coordinator, organiser admin.
+#: Create, change, publish, keep private (the unit alone: `rules.may_keep_private`), edit the action plan:
+#: principal, ICT coordinator, organiser admin.
 writer: Any = authorize_write(Write.LIKA)
 #: Read self-assessments, action plans, comparisons, exports: the unit, the organiser admin, area managers.
 reader: Any = authorize(*READERS, description="reads self-assessments")

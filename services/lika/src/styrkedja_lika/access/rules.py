@@ -14,12 +14,20 @@ Reading follows the caller's scope, always within the token's organisers:
   service keeps no directory: the organiser-wide picture per area is reporting's LIKA compilation);
 - politicians, the public, platforms and ops read nothing here (aggregates are reporting's).
 
-A private self-assessment is visible to its own unit only, and changed only by its unit.
+A private self-assessment is visible to its own unit only, and changed only by its unit — and made private only by
+it (`may_keep_private`): the organiser admin keeping a unit's draft private hid it from the organiser by another
+than the unit, and from the admin itself the moment it answered (its retry: "no such self-assessment").
+
+What a caller may not read does not exist for it: a route naming a self-assessment by its id answers one outside the
+caller's read scope as an id never stored (`require_visible`: the same 404), so that an id tells no one outside that
+it is a self-assessment, or whose (a 403 told another organiser's principal so, a write's naming the school unit and
+organiser). A 403 is for what the caller sees but may not change, and for a request naming a unit outside its scope.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from styrkedja_kit.auth import Principal, Role, Write
 from styrkedja_kit.auth import may_write as may_write_kind
@@ -27,7 +35,8 @@ from styrkedja_kit.rules import RuleViolation
 
 from ..domain import AssessmentStatus
 
-__all__ = ["READERS", "WRITERS", "Owner", "may_read", "may_write", "require_read", "require_write"]
+__all__ = ["READERS", "WRITERS", "Owner", "may_keep_private", "may_read", "may_write", "not_found", "require_read",
+           "require_keep_private", "require_visible", "require_write"]
 
 #: The roles that write LIKA at all (their units or organiser are checked per self-assessment).
 WRITERS = frozenset({Role.PRINCIPAL, Role.ICT_COORDINATOR, Role.ORGANISER_ADMIN})
@@ -61,6 +70,12 @@ def may_write(principal: Principal, owner: Owner) -> bool:
     return may_write_kind(principal, Write.LIKA, owner.organiser_id, owner.school_unit_code)
 
 
+def may_keep_private(principal: Principal, owner: Owner) -> bool:
+    """Make final without publishing: the unit itself (its principal or ICT coordinator), never the organiser admin
+    — a private self-assessment is the unit's alone."""
+    return _is_the_unit(principal, owner, _UNIT_WRITERS, principal.school_units)
+
+
 def may_read(principal: Principal, owner: Owner) -> bool:
     if owner.organiser_id not in principal.organisers:
         return False
@@ -82,7 +97,26 @@ def require_write(principal: Principal, owner: Owner) -> None:
                             f"{owner.school_unit_code} of organiser {owner.organiser_id}", status=403)
 
 
+def require_keep_private(principal: Principal, owner: Owner) -> None:
+    """403 unless `principal` is the unit itself (`may_keep_private`)."""
+    if not may_keep_private(principal, owner):
+        raise RuleViolation("school_unit_code", "unit_only",
+                            f"only school unit {owner.school_unit_code} itself (its principal or ICT coordinator) "
+                            "keeps its self-assessment private: a private one is the unit's alone", status=403)
+
+
 def require_read(principal: Principal, owner: Owner) -> None:
     if not may_read(principal, owner):
         raise RuleViolation("self_assessment_id", "out_of_scope",
                             "this self-assessment is outside the caller's scope", status=403)
+
+
+def not_found(self_assessment_id: UUID) -> RuleViolation:
+    """The answer to an id never stored — and to one the caller may not read (`require_visible`)."""
+    return RuleViolation("self_assessment_id", "not_found", f"no self-assessment {self_assessment_id}", status=404)
+
+
+def require_visible(principal: Principal, owner: Owner, self_assessment_id: UUID) -> None:
+    """404, as for an id never stored, unless `principal` may read the self-assessment stored under the id."""
+    if not may_read(principal, owner):
+        raise not_found(self_assessment_id)

@@ -76,9 +76,14 @@ class PlanOut(BaseModel):
 
 
 class ItemEditIn(InputModel):
-    """Only the fields given change; `owner`, `due_date` and `note` are cleared by `null`."""
+    """Only the fields given change; `owner`, `due_date` and `note` are cleared by `null`. `revision`, where given,
+    is the plan's revision the edit was made on: another edit since is a 409, nothing changed (no lost update)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    revision: int | None = Field(None, ge=1, le=2_147_483_647, description=(
+        "The plan's revision this edit was made on (as the plan was read): another edit since is a 409 "
+        "`revision_changed` and nothing changes. Omitted: the edit applies to the plan as it stands."))
 
     status: ActionStatus | None = None
     priority: int | None = Field(None, ge=1, le=3)
@@ -99,7 +104,8 @@ async def get_plan(self_assessment_id: UUID, svc: Service,
                    priority: Annotated[int | None, Query(ge=1, le=3)] = None,
                    owner: Annotated[OwnerFilter | None, Query()] = None,
                    tag: Annotated[TagFilter | None, Query()] = None) -> PlanOut:
-    """The action plan in the domain's order; filter by status, priority, owner (any case) and tag."""
+    """The action plan in the domain's order; filter by status, priority, owner and tag (any case, as the
+    organiser's compilation reads them)."""
     plan_filter = PlanFilter(status=status, priority=priority, owner=owner, tag=tag)
     assessment, plan, items, total = await svc.get(self_assessment_id, plan_filter)
     filters = {k: (v.value if isinstance(v, ActionStatus) else v)
@@ -110,8 +116,9 @@ async def get_plan(self_assessment_id: UUID, svc: Service,
                    items=[ItemOut(**i) for i in items])
 
 
-@router.patch("/items/{activity_id}", response_model=EditOut)
+@router.patch("/items/{activity_id}", response_model=EditOut,
+              responses={409: {"description": "The plan changed since the revision the edit names"}})
 async def edit_item(self_assessment_id: UUID, activity_id: str, body: ItemEditIn, svc: WriteService) -> EditOut:
-    changes = body.model_dump(include=body.model_fields_set)
-    item, revision = await svc.edit(self_assessment_id, activity_id, changes)
+    changes = body.model_dump(include=body.model_fields_set - {"revision"})
+    item, revision = await svc.edit(self_assessment_id, activity_id, changes, made_on=body.revision)
     return EditOut(revision=revision, item=ItemOut(**item))

@@ -6,6 +6,7 @@ priority, owner, due date, tags and a note."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,15 @@ def same_text(value: str) -> str:
     return formed
 
 
+def folded(value: str) -> str:
+    """A tag (or owner) as a filter and the rule of unique tags compare it: its one form (`same_text`) in any case —
+    Unicode's canonical caseless match, NFC(casefold(NFC(name))), as reporting's compilation of the same plan reads
+    it (`/v1/lika/compilation/activities?tag=`, `?owner=`): "Nätverk" is "nätverk", "IT" is "it". A filter by tag
+    found the case typed only, so the unit's to-do list and its organiser's disagreed, and "IT" and "it" were two
+    tags of one activity."""
+    return unicodedata.normalize("NFC", same_text(value).casefold())
+
+
 def generated_items(plan: ActionPlan) -> list[dict[str, Any]]:
     """The rows of a freshly generated plan: every activity planned, at its plan priority, owned by
     the role the catalogue suggests."""
@@ -60,11 +70,20 @@ def edit_problems(changes: Mapping[str, Any]) -> list[FieldProblem]:
         problems += text_problems(f"tags.{n}", tag)
         if len(same_text(tag)) > MAX_TAG_LENGTH:  # (an empty or blank one is `not_blank`, a name's rule: `text_problems`)
             problems.append(FieldProblem(f"tags.{n}", "tag_length", f"a tag has 1–{MAX_TAG_LENGTH} characters"))
-    if len({same_text(t) for t in tags if isinstance(t, str)}) != len(tags):
+    if len({folded(t) for t in tags if isinstance(t, str)}) != len(tags):
         problems.append(FieldProblem("tags", "unique_tags", "a tag is given more than once"))
     if len(tags) > MAX_TAGS:
         problems.append(FieldProblem("tags", "too_many_tags", f"at most {MAX_TAGS} tags"))
     return problems
+
+
+def revision_problem(current: int, made_on: int | None) -> FieldProblem | None:
+    """An edit made on another revision of the plan than the one stored (None: the client named none)."""
+    if made_on is None or made_on == current:
+        return None
+    return FieldProblem("revision", "revision_changed",
+                        f"the plan is at revision {current}, not {made_on}: it was changed since; read it again and "
+                        "make the edit on what it holds now")
 
 
 def apply_edit(item: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,9 +111,8 @@ class PlanFilter:
     def matches(self, item: Mapping[str, Any]) -> bool:
         return ((self.status is None or item["status"] == self.status.value)
                 and (self.priority is None or item["priority"] == self.priority)
-                and (self.owner is None
-                     or same_text(item["owner"] or "").casefold() == same_text(self.owner).casefold())
-                and (self.tag is None or same_text(self.tag) in {same_text(t) for t in item["tags"]}))
+                and (self.owner is None or folded(item["owner"] or "") == folded(self.owner))
+                and (self.tag is None or folded(self.tag) in {folded(t) for t in item["tags"]}))
 
     def apply(self, items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         return [i for i in items if self.matches(i)]

@@ -19,7 +19,7 @@ from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.revisions import following_revision
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
-from ..access.rules import Owner, require_read, require_write
+from ..access.rules import Owner, not_found, require_visible, require_write
 from ..domain import AssessmentStatus, Catalogue, SchoolTerm, SelfAssessment, generate_action_plan
 from ..problems import raise_if_any
 from ..self_assessments import queries as self_assessment_queries
@@ -65,10 +65,12 @@ class ActionPlans:
         self.actor = actor
 
     async def _assessment(self, session: AsyncSession, self_assessment_id: uuid.UUID) -> dict[str, Any]:
+        """The self-assessment of the plan, if the caller may read it: one it may not is answered as an id never
+        stored (`require_visible`), before whether it has a plan is told."""
         row = await self_assessment_queries.one(session, self_assessment_id)
         if row is None:
-            raise RuleViolation("self_assessment_id", "not_found", f"no self-assessment {self_assessment_id}",
-                                status=404)
+            raise not_found(self_assessment_id)
+        require_visible(self.actor, _owner(row), self_assessment_id)
         return row
 
     async def _plan(self, session: AsyncSession, self_assessment_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any]:
@@ -84,21 +86,27 @@ class ActionPlans:
         """The self-assessment, its plan, the items that pass the filter, and the number of all items."""
         async with self.db.sessions() as session:
             assessment = await self._assessment(session, self_assessment_id)
-            require_read(self.actor, _owner(assessment))
             plan = await self._plan(session, self_assessment_id)
             items = await queries.items(session, self_assessment_id)
         return assessment, plan, [dict(i) for i in plan_filter.apply(items)], len(items)
 
-    async def edit(self, self_assessment_id: uuid.UUID, activity_id: str,
-                   changes: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        """The edited item and the plan's revision. An edit that changes nothing is no new revision."""
+    async def edit(self, self_assessment_id: uuid.UUID, activity_id: str, changes: dict[str, Any], *,
+                   made_on: int | None = None) -> tuple[dict[str, Any], int]:
+        """The edited item and the plan's revision. An edit that changes nothing is no new revision. `made_on`: the
+        plan's revision the edit was made on, where the client names one — another edit since is a 409 (two people
+        editing from one reading of the plan: the later overwrote the earlier, a lost update)."""
         raise_if_any(rules.edit_problems(changes))
         now = datetime.now(UTC)
         async with self.db.sessions.begin() as session:
-            # lock the plan: edits of one plan are serialised, so revisions and events stay in order
-            plan = await self._plan(session, self_assessment_id, lock=True)
+            # whether the caller may see the self-assessment first (a plan is only a final one's, and a final one
+            # never changes its owner or status); then lock the plan: edits of one plan are serialised, so revisions
+            # and events stay in order
             assessment = await self._assessment(session, self_assessment_id)
+            plan = await self._plan(session, self_assessment_id, lock=True)
             require_write(self.actor, _owner(assessment))
+            problem = rules.revision_problem(plan["revision"], made_on)
+            if problem:
+                raise RuleViolation(problem.field, problem.rule, problem.message, status=409)
             items = await queries.items(session, self_assessment_id)
             item = next((i for i in items if i["activity_id"] == activity_id), None)
             if item is None:

@@ -18,6 +18,7 @@ from ..action_plans.rules import PlanFilter
 from ..action_plans.service import ActionPlans
 from ..catalogue.library import library
 from ..self_assessments.routes import Service, full
+from ..self_assessments.service import SCHOOL_TIME
 from .workbook import PLAN_HEADERS, RATING_HEADERS, Sheet, plan_rows, workbook_bytes
 
 router = APIRouter(prefix="/v1/self-assessments", tags=["exports"])
@@ -46,7 +47,10 @@ def _about(row: dict[str, Any]) -> list[tuple[str, Any]]:
             ("Skolform", row["school_form"]), ("Respondent", row["respondent_role"]),
             ("Katalogversion", row["catalogue_version"]), ("Status", STATUS.get(row["status"], row["status"])),
             ("Värderingsdatum", row["assessed_on"]),
-            ("Publicerad", row["published_at"].replace(tzinfo=None) if row["published_at"] else None)]
+            # the school's time, as its day is (`Värderingsdatum`, `school_day`) and reporting's compilation dates it: a
+            # spreadsheet has no time zones, and UTC written as a local time put 00:30 on 1 July on 30 June, 22:30
+            ("Publicerad", row["published_at"].astimezone(SCHOOL_TIME).replace(tzinfo=None)
+             if row["published_at"] else None)]
 
 
 async def _plan_sheet(plans: ActionPlans, self_assessment_id: UUID, labels: Labels, plan_filter: PlanFilter,

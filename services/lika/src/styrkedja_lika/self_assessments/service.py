@@ -26,7 +26,15 @@ from styrkedja_kit.db import Database
 from styrkedja_kit.outbox import Outbox
 from styrkedja_kit.rules import RuleViolation, publishable_event
 
-from ..access.rules import Owner, may_read, require_read, require_write
+from ..access.rules import (
+    Owner,
+    may_read,
+    not_found,
+    require_keep_private,
+    require_read,
+    require_visible,
+    require_write,
+)
 from ..action_plans import queries as plan_queries
 from ..action_plans.service import generate_plan
 from ..catalogue.library import catalogue_for
@@ -42,10 +50,6 @@ _DRAFT_HEADER = ("organiser_id", "school_unit_code", "school_form", "respondent_
 
 def owner_of(row: dict[str, Any]) -> Owner:
     return Owner(row["organiser_id"], row["school_unit_code"], AssessmentStatus(row["status"]))
-
-
-def not_found(self_assessment_id: uuid.UUID) -> RuleViolation:
-    return RuleViolation("self_assessment_id", "not_found", f"no self-assessment {self_assessment_id}", status=404)
 
 
 def sized(event: CloudEvent, max_event_bytes: int, field: str) -> CloudEvent:
@@ -124,24 +128,30 @@ class SelfAssessments:
         self.max_event_bytes = max_event_bytes
         self.actor = actor
 
+    async def _visible(self, session: AsyncSession, self_assessment_id: uuid.UUID, *,
+                       lock: bool = False) -> dict[str, Any]:
+        """The row of a self-assessment the caller may read; one it may not is answered as an id never stored
+        (`require_visible`)."""
+        row = await load(session, self_assessment_id, lock=lock)
+        require_visible(self.actor, owner_of(row), self_assessment_id)
+        return row
+
     # ---- reading ------------------------------------------------------------------------------
 
     async def get(self, self_assessment_id: uuid.UUID) -> Loaded:
         async with self.db.sessions() as session:
-            row = await load(session, self_assessment_id)
-            require_read(self.actor, owner_of(row))
+            row = await self._visible(session, self_assessment_id)
             return row, await ratings_of(session, row)
 
     async def get_many(self, ids: Mapping[str, uuid.UUID]) -> list[Loaded]:
         """Each self-assessment by the request's field that named it (`{"first": …, "second": …}`): an
-        unknown one (404) or one outside the caller's scope (403) is refused naming that field, the one the
-        client sent, not `self_assessment_id`."""
+        unknown one or one outside the caller's scope (404 both: `require_visible`) is refused naming that field, the
+        one the client sent, not `self_assessment_id`."""
         async with self.db.sessions() as session:
             out = []
             for field, self_assessment_id in ids.items():
                 try:
-                    row = await load(session, self_assessment_id)
-                    require_read(self.actor, owner_of(row))
+                    row = await self._visible(session, self_assessment_id)
                 except RuleViolation as violation:
                     raise dataclasses.replace(violation, field=field) from None
                 out.append((row, await ratings_of(session, row)))
@@ -189,7 +199,7 @@ class SelfAssessments:
 
     async def _draft_for_change(self, session: AsyncSession, self_assessment_id: uuid.UUID,
                                 action: str) -> tuple[dict[str, Any], Catalogue]:
-        row = await load(session, self_assessment_id, lock=True)
+        row = await self._visible(session, self_assessment_id, lock=True)
         require_write(self.actor, owner_of(row))
         problem = rules.lifecycle_problem(AssessmentStatus(row["status"]), action)
         if problem:
@@ -203,11 +213,13 @@ class SelfAssessments:
         `final` ("can no longer be published; start a new self-assessment"), which told a client whose publish had
         succeeded that it had not. None where this is no such request (a draft; the other action; another start
         term than the plan's: those are the usual path's, and its 409)."""
-        row = await load(session, self_assessment_id, lock=True)
+        row = await self._visible(session, self_assessment_id, lock=True)
         wanted = AssessmentStatus.PUBLISHED if publish else AssessmentStatus.PRIVATE
         if row["origin"] != "tool" or row["status"] != wanted.value:
             return None
         require_write(self.actor, owner_of(row))
+        if not publish:
+            require_keep_private(self.actor, owner_of(row))
         if start is not None:
             plan = await plan_queries.plan(session, self_assessment_id)
             if plan is None or plan["start_term"] != str(start):
@@ -243,6 +255,8 @@ class SelfAssessments:
                 return done
             row, catalogue = await self._draft_for_change(session, self_assessment_id,
                                                           "published" if publish else "kept private")
+            if not publish:
+                require_keep_private(self.actor, owner_of(row))
             ratings = await queries.ratings(session, self_assessment_id)
             checked = rules.finalise(catalogue, row, ratings)
             if isinstance(checked, list):

@@ -17,6 +17,7 @@ from styrkedja_contracts.identifiers import Name
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, Role, authorize
 from styrkedja_kit.inputs import OrganiserIdParam, SchoolUnitCodeParam, SchoolYearParam
+from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import keep_answer_of
 from ..access.scope import reader_of, school_units_of_areas
@@ -208,7 +209,8 @@ async def compilation_over_time(
         school_year: SchoolYearParam | None = Query(None,
                                         description="e.g. 2026/27; omitted: the current school year"),
         compare_to: SchoolYearParam | None = Query(None,
-                                       description="omitted: the school year before"),
+                                       description="another school year than `school_year` (the same is a 422); "
+                                                   "omitted: the school year before"),
         area_id: UnitIdParam | None = Query(None),
         school_form: SchoolFormParam | None = None,
         indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
@@ -221,6 +223,9 @@ async def compilation_over_time(
     its latest published self-assessment of each school year (1 July – 30 June)."""
     year = school_year or rules.school_year_of(datetime.now(rules.SWEDEN))
     before = compare_to or rules.previous_school_year(year)
+    if before == year:  # every unit "unchanged" against itself: a standstill the data does not say
+        raise RuleViolation("compare_to", "other_school_year",
+                            f"must be another school year than {year}, the one compared (omitted: the year before)")
     assessments, _, places = await _organiser(request, principal, organiser_id, None, area_id)
     found = rules.over_time(assessments, places, year, before,
                             _filters(area_id, school_form, indicator_id, lika_area, None))
