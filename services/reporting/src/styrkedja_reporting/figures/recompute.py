@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import student_slices
 from ..directory.tables import placements
 from ..results.tables import ASSESSMENTS, FORECASTS, FactStore
 from ..staging import quoted
+from ..student_slices import in_slice, slice_count, slices
 from .linked import forecast_state, merit_state
 from .tables import counters_of
 
@@ -35,8 +37,7 @@ async def recomputed_rows(session: AsyncSession, name: str, *, paired_only: bool
     `student_slice` (i, n): only the facts of the students in slice i of n (by a hash of the student id):
     both figures pair and group within one student, so the slices' rows add up to the whole's (the rebuild
     adds them slice by slice, in bounded memory)."""
-    only = "" if student_slice is None else (
-        f"AND mod(hashtext(student_id) & 2147483647, {int(student_slice[1])}) = {int(student_slice[0])}")
+    only = in_slice(student_slice)
     placement = {r[0]: r[1] for r in (await session.execute(
         text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
     if name == "forecasts":
@@ -47,3 +48,23 @@ async def recomputed_rows(session: AsyncSession, name: str, *, paired_only: bool
         grades = await _all(session, ASSESSMENTS, "retracted", f"AND kind = 'term_grade' {only}")
         return [(*key, *counters_of(t)) for key, t in merit_state(grades, placement).items()]
     raise ValueError(f"no recomputation in Python for {name!r}")
+
+
+#: the facts `recomputed_rows(name, paired_only=True)` reads, counted (how many slices the check takes)
+_READ = {"forecasts": f"SELECT (SELECT count(*) FROM {FORECASTS.facts.name} WHERE NOT withdrawn) + "
+                      f"(SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted {PAIRED_RESULTS})",
+         "merit": f"SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted AND kind = 'term_grade'"}
+
+
+async def summed_rows(session: AsyncSession, name: str, key_length: int) -> list[tuple[Any, ...]]:
+    """`recomputed_rows(name)` (the consistency check's side), read slice by slice of the students
+    (`student_slices.CHECK_SLICE` facts each) and summed per cell: in memory one slice's facts and the cells,
+    never every fact at once. The same rows: each slice's add up to the whole's, and a cell whose sum is zero
+    is left out as the whole's `apply` leaves it out."""
+    total: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    for part in slices(await slice_count(session, _READ[name], student_slices.CHECK_SLICE)):
+        for row in await recomputed_rows(session, name, paired_only=True, student_slice=part):
+            key, values = row[:key_length], row[key_length:]
+            was = total.get(key)
+            total[key] = values if was is None else tuple(a + b for a, b in zip(was, values, strict=True))
+    return [(*key, *values) for key, values in total.items() if any(values)]

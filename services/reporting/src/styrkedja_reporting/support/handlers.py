@@ -17,7 +17,7 @@ from ..registry import plain_data
 from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
 from ..results.handlers import apply_facts, batch_changes
 from ..results.rules import MATERIALISED, delta
-from .linked import apply_below_pass, recomputed_below_pass
+from .linked import apply_below_pass, below_pass_mismatches
 from .rules import (
     PlanFact,
     SupportFact,
@@ -73,7 +73,8 @@ async def move_school_units(session: AsyncSession, moves: Any) -> None:
 
 async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
     """Per store and level: materialised cells that differ from a recomputation from the facts."""
-    below = await BELOW_PASS.mismatches_against(session, await recomputed_below_pass(session))
+    below = await below_pass_mismatches(session)
     return {"support": await SUPPORT.mismatches(session), "plans": await PLANS.mismatches(session),
             "support_students": await STUDENTS.mismatches(session),
             "below_pass_without_support": {"student": 0, **{level: below.get(level, 0) for level in MATERIALISED}}}
+

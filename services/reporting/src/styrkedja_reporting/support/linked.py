@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import student_slices
 from ..directory.tables import placements
 from ..results.rules import AssessmentFact, Placement
 from ..results.tables import ASSESSMENTS, FactStore, placement_of
 from ..staging import json_rows, quoted, text_rows_of_json
+from ..student_slices import in_slice, slice_count, slices
 from .rules import ACTIVE_STATUSES, NO_SUBJECT, SupportFact, below_pass_cells, below_pass_change, is_active
 from .tables import BELOW_PASS, SUPPORT
 
@@ -211,8 +213,7 @@ async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = Fal
     below the pass level — the others' newest result reaches it, they count nowhere: the same rows.
     `student_slice` (i, n): only the students in slice i of n (by a hash of the student id; the rule is per
     student, so the slices' rows add up to the whole's: the rebuild, in bounded memory)."""
-    only = "" if student_slice is None else (
-        f"AND mod(hashtext(student_id) & 2147483647, {int(student_slice[1])}) = {int(student_slice[0])}")
+    only = in_slice(student_slice)
     placement = {r[0]: r[1] for r in (await session.execute(
         text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
 
@@ -231,3 +232,16 @@ async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = Fal
                  f"ON s.scale = g.scale AND s.value = g.value WHERE NOT g.retracted AND NOT s.reaches)")
     cells = below_pass_cells(await every(ASSESSMENTS, f"{below} {only}"), await every(SUPPORT, only), placement)
     return [(*key, n) for key, n in cells.items() if n]
+
+
+async def below_pass_mismatches(session: AsyncSession) -> dict[str, int]:
+    """The below-pass cells against their recomputation slice by slice of the students (`student_slices`): a cell
+    is one student's, so each slice's cells are compared with that slice's recomputation alone and the counts add
+    up; in memory one slice's facts (`CHECK_SLICE`), not every result."""
+    count = (f"SELECT (SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted) + "
+             f"(SELECT count(*) FROM {SUPPORT.facts.name} WHERE NOT retracted)")
+    found: Counter[str] = Counter()
+    for part in slices(await slice_count(session, count, student_slices.CHECK_SLICE)):
+        rows = await recomputed_below_pass(session, student_slice=part)
+        found.update(await BELOW_PASS.mismatches_against(session, rows, where=in_slice(part).removeprefix("AND ")))
+    return dict(found)
