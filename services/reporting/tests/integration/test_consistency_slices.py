@@ -13,7 +13,7 @@ from styrkedja_kit.db import Database
 from styrkedja_reporting import student_slices
 from styrkedja_reporting.figures import recompute
 from styrkedja_reporting.ops.queries import consistency_of, snapshot
-from styrkedja_reporting.support import linked
+from styrkedja_reporting.support import handlers as support
 
 from .test_directory import directory
 from .test_figures import feed_all, graded_log
@@ -47,7 +47,7 @@ async def test_a_mismatch_in_one_organisers_cells_is_found_in_slices_as_in_one_p
         return spy
 
     monkeypatch.setattr(recompute, "recomputed_rows", spied(recompute.recomputed_rows))
-    monkeypatch.setattr(linked, "recomputed_below_pass", spied(linked.recomputed_below_pass))
+    monkeypatch.setattr(support, "recomputed_below_pass", spied(support.recomputed_below_pass))
     assert (await check(database, 10**9, monkeypatch, seen))["consistent"]
     assert seen and all(s[-1] is None for s in seen)  # one piece: no slice
 

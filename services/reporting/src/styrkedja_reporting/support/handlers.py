@@ -13,11 +13,14 @@ from styrkedja_contracts.events.plan import PlanPublishedV1, PlanRetractedV1
 from styrkedja_contracts.events.support import SupportInterventionRecordedV1, SupportInterventionRetractedV1
 from styrkedja_kit.consumer import Delivered
 
+from .. import student_slices
 from ..registry import plain_data
 from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
 from ..results.handlers import apply_facts, batch_changes
 from ..results.rules import MATERIALISED, delta
-from .linked import apply_below_pass, below_pass_mismatches
+from ..results.tables import ASSESSMENTS
+from ..student_slices import in_slice, slice_count, slices
+from .linked import apply_below_pass, recomputed_below_pass
 from .rules import (
     PlanFact,
     SupportFact,
@@ -78,3 +81,15 @@ async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
             "support_students": await STUDENTS.mismatches(session),
             "below_pass_without_support": {"student": 0, **{level: below.get(level, 0) for level in MATERIALISED}}}
 
+
+async def below_pass_mismatches(session: AsyncSession) -> dict[str, int]:
+    """The below-pass cells against their recomputation slice by slice of the students (`student_slices`): a cell
+    is one student's, so each slice's cells are compared with that slice's recomputation alone and the counts add
+    up; in memory one slice's facts (`CHECK_SLICE`), not every result."""
+    count = (f"SELECT (SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted) + "
+             f"(SELECT count(*) FROM {SUPPORT.facts.name} WHERE NOT retracted)")
+    found: Counter[str] = Counter()
+    for part in slices(await slice_count(session, count, student_slices.CHECK_SLICE)):
+        rows = await recomputed_below_pass(session, student_slice=part)
+        found.update(await BELOW_PASS.mismatches_against(session, rows, where=in_slice(part).removeprefix("AND ")))
+    return dict(found)

@@ -18,12 +18,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import student_slices
 from ..directory.tables import placements
 from ..results.rules import AssessmentFact, Placement
 from ..results.tables import ASSESSMENTS, FactStore, placement_of
 from ..staging import json_rows, quoted, text_rows_of_json
-from ..student_slices import in_slice, slice_count, slices
+from ..student_slices import in_slice
 from .rules import ACTIVE_STATUSES, NO_SUBJECT, SupportFact, below_pass_cells, below_pass_change, is_active
 from .tables import BELOW_PASS, SUPPORT
 
@@ -233,15 +232,3 @@ async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = Fal
     cells = below_pass_cells(await every(ASSESSMENTS, f"{below} {only}"), await every(SUPPORT, only), placement)
     return [(*key, n) for key, n in cells.items() if n]
 
-
-async def below_pass_mismatches(session: AsyncSession) -> dict[str, int]:
-    """The below-pass cells against their recomputation slice by slice of the students (`student_slices`): a cell
-    is one student's, so each slice's cells are compared with that slice's recomputation alone and the counts add
-    up; in memory one slice's facts (`CHECK_SLICE`), not every result."""
-    count = (f"SELECT (SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted) + "
-             f"(SELECT count(*) FROM {SUPPORT.facts.name} WHERE NOT retracted)")
-    found: Counter[str] = Counter()
-    for part in slices(await slice_count(session, count, student_slices.CHECK_SLICE)):
-        rows = await recomputed_below_pass(session, student_slice=part)
-        found.update(await BELOW_PASS.mismatches_against(session, rows, where=in_slice(part).removeprefix("AND ")))
-    return dict(found)
