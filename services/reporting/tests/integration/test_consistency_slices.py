@@ -1,6 +1,7 @@
 """The consistency check reads the facts its pure rules recompute slice by slice of the students (bounded memory
 whatever the size, `student_slices`): the same answer as in one piece, every count per level, and a mismatch
-planted in one organiser's cells is still found — in every slice, none skipped, none read twice."""
+planted in one organiser's cells is still found — in every slice, none skipped, none read twice. Compliance is
+checked window by window (`compliance.handlers.mismatches`): the same count as all windows at once."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from sqlalchemy import text
 
 from styrkedja_kit.db import Database
 from styrkedja_reporting import student_slices
+from styrkedja_reporting.compliance import handlers as compliance
+from styrkedja_reporting.compliance.rules import item_contribution
 from styrkedja_reporting.figures import recompute
+from styrkedja_reporting.figures.state import total
 from styrkedja_reporting.ops.queries import consistency_of, snapshot
 from styrkedja_reporting.support import handlers as support
 
-from .test_directory import directory
+from .test_compliance import DIRECTORY, FORECASTS
+from .test_directory import Feeder, directory
 from .test_figures import feed_all, graded_log
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -76,3 +81,35 @@ async def test_a_mismatch_in_one_organisers_cells_is_found_in_slices_as_in_one_p
         assert len(parts) > 2, (name, parts)  # in several slices, each once
         n = parts[0][1]
         assert sorted(parts) == [(i, n) for i in range(n)], name
+
+
+async def test_compliance_is_checked_window_by_window_with_the_count_of_all_at_once(database, monkeypatch):
+    await Feeder(database)(DIRECTORY, FORECASTS)
+    async with database.sessions.begin() as session:
+        for sql in (  # an item gone, a cell one off, an item of a window nobody tracks
+                "DELETE FROM compliance_items WHERE ctid = (SELECT ctid FROM compliance_items "
+                "ORDER BY period, student_id, subject_code LIMIT 1)",
+                "UPDATE compliance_cells SET expected = expected + 1 WHERE ctid = (SELECT ctid FROM compliance_cells "
+                "ORDER BY period, cell_kind DESC, group_id LIMIT 1)",
+                "INSERT INTO compliance_items SELECT organiser_id, kind, '2030/31:VT', school_unit_code, group_id, "
+                "subject_code, student_id, teachers, status FROM compliance_items "
+                "ORDER BY period, student_id, subject_code LIMIT 1"):
+            assert (await session.execute(text(sql))).rowcount == 1
+    windows: list = []  # the window each read of the stored items was of
+    stored_items = compliance.stored_items
+
+    async def spy(session, key=None):  # noqa: ANN001, ANN202
+        windows.append(key)
+        return await stored_items(session, key)
+
+    async with snapshot(database) as session:
+        fresh_items = await compliance.recompute_items(session)  # every window at once (the check of before)
+        fresh = total(item_contribution(i) for i in fresh_items)
+        stored = await compliance.stored_cells(session)
+        at_once = sum(1 for cell in set(stored) | set(fresh) if stored.get(cell) != fresh.get(cell)) + len(
+            await compliance.stored_items(session) ^ fresh_items)
+        monkeypatch.setattr(compliance, "stored_items", spy)
+        found = await compliance.mismatches(session)
+    assert found == at_once == 3
+    # one window at a time, the untracked one too: never every item at once
+    assert sorted(k.period for k in windows) == ["2026/27:HT", "2030/31:VT"], windows
