@@ -140,18 +140,19 @@ class AdditiveTable:
         await self._area_transfer.execute(session, moves)
 
     async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
-                                 where: str = "") -> dict[str, int]:
+                                 where: str = "", where_params: dict[str, Any] | None = None) -> dict[str, int]:
         """As `mismatches`, against recomputed rows (key values then values) sent as arrays."""
         cols = [self.table.c[k] for k in self.columns]
         names = ", ".join(quoted(c.name) for c in cols)
         sql = text(f"SELECT * FROM {unnest_of(cols)} AS r({names})")
-        return await self.mismatches(session, sql.text, as_arrays(self.columns, rows), where=where)
+        return await self.mismatches(session, sql.text, {**as_arrays(self.columns, rows), **(where_params or {})},
+                                     where=where)
 
     async def mismatches(self, session: AsyncSession, recomputed: str,
                          params: dict[Any, Any] | None = None, where: str = "") -> dict[str, int]:
         """Per level: rows where the table differs from `recomputed` (a SELECT of the same columns).
-        `where`: only the table's rows it holds (a condition on its columns) are compared — a check in slices,
-        whose `recomputed` holds exactly the cells of the same slice."""
+        `where`: only the table's rows it holds (a condition on its columns, its parameters in `params`) are
+        compared — a check in slices, whose `recomputed` holds exactly the cells of the same slice."""
         on = " AND ".join(f"a.{quoted(k)} = r.{quoted(k)}" for k in self.key)
         differs = " OR ".join(f"a.{quoted(v)} IS DISTINCT FROM r.{quoted(v)}" for v in (*self.values, *self.checked))
         table = f"(SELECT * FROM {self.table.name} WHERE {where})" if where else self.table.name

@@ -19,7 +19,7 @@ from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
 from ..results.handlers import apply_facts, batch_changes
 from ..results.rules import MATERIALISED, delta
 from ..results.tables import ASSESSMENTS
-from ..student_slices import in_slice, slice_count, slices
+from ..student_slices import slice_filter, student_ranges
 from .linked import apply_below_pass, recomputed_below_pass
 from .rules import (
     PlanFact,
@@ -83,13 +83,14 @@ async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
 
 
 async def below_pass_mismatches(session: AsyncSession) -> dict[str, int]:
-    """The below-pass cells against their recomputation slice by slice of the students (`student_slices`): a cell
-    is one student's, so each slice's cells are compared with that slice's recomputation alone and the counts add
-    up; in memory one slice's facts (`CHECK_SLICE`), not every result."""
-    count = (f"SELECT (SELECT count(*) FROM {ASSESSMENTS.facts.name} WHERE NOT retracted) + "
-             f"(SELECT count(*) FROM {SUPPORT.facts.name} WHERE NOT retracted)")
+    """The below-pass cells against their recomputation range by range of the students (`student_slices`): a cell
+    is one student's, so each range's cells are compared with that range's recomputation alone and the counts add
+    up; in memory one range's facts (about `CHECK_SLICE` results), not every result."""
     found: Counter[str] = Counter()
-    for part in slices(await slice_count(session, count, student_slices.CHECK_SLICE)):
+    ranges = await student_ranges(session, ASSESSMENTS.facts.name, "NOT retracted", student_slices.CHECK_SLICE)
+    for part in ranges:
         rows = await recomputed_below_pass(session, student_slice=part)
-        found.update(await BELOW_PASS.mismatches_against(session, rows, where=in_slice(part).removeprefix("AND ")))
+        where, params = slice_filter(part)
+        found.update(await BELOW_PASS.mismatches_against(session, rows, where=where.removeprefix(" AND "),
+                                                          where_params=params))
     return dict(found)
