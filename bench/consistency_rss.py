@@ -63,8 +63,9 @@ def peak_mb(reset: bool = False) -> float:
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
-async def check(url: str, part: str) -> dict:
-    """In this (fresh) process: the check's RSS before, peak, after, after a trim."""
+async def check(url: str, part: str, traced: bool = False) -> dict:
+    """In this (fresh) process: the check's RSS before, peak, after, after a trim. `traced`: with tracemalloc
+    (RSS then includes its overhead), the Python memory still allocated after the check and where it grew most."""
     import ctypes
     import gc
 
@@ -79,6 +80,11 @@ async def check(url: str, part: str) -> dict:
     async with db.sessions() as session:  # the connection and its statement cache as a worker has them
         await session.execute(text("SELECT 1"))
     gc.collect()
+    if traced:
+        import tracemalloc
+
+        tracemalloc.start(8)
+        first = tracemalloc.take_snapshot()
     before = rss_mb()
     peak_mb(reset=True)
     started = time.perf_counter()
@@ -90,8 +96,15 @@ async def check(url: str, part: str) -> dict:
     gc.collect()
     ctypes.CDLL(None).malloc_trim(0)
     trimmed = rss_mb()
+    found: dict = {}
+    if traced:
+        current, peak_traced = tracemalloc.get_traced_memory()
+        grew = tracemalloc.take_snapshot().compare_to(first, "traceback")[:8]
+        found = {"traced_mb_after": round(current / 2**20, 1), "traced_mb_peak": round(peak_traced / 2**20, 1),
+                 "grew_most": [{"kb": round(g.size_diff / 1024), "count": g.count_diff,
+                                "at": [str(f) for f in g.traceback[-4:]]} for g in grew]}
     await db.dispose()
-    return {"rss_mb_before": round(before, 1), "rss_mb_peak": round(peak, 1),
+    return {**found, "rss_mb_before": round(before, 1), "rss_mb_peak": round(peak, 1),
             "peak_above_before_mb": round(peak - before, 1), "rss_mb_after": round(after, 1),
             "rss_mb_after_trim": round(trimmed, 1), "seconds": round(seconds, 2), "answer": answer}
 
@@ -131,13 +144,14 @@ async def fill(url: str, students: int, organisers: int) -> dict:
             "fill_seconds": round(time.perf_counter() - started, 1)}
 
 
-def child(url: str, part: str, variant_dir: str | None) -> dict:
+def child(url: str, part: str, variant_dir: str | None, traced: bool = False) -> dict:
     env = dict(os.environ)
     if variant_dir:
         env["PYTHONPATH"] = os.pathsep.join(
             [str(Path(variant_dir) / "services" / "reporting" / "src"), str(Path(variant_dir) / "packages" / "kit" / "src"),
              env.get("PYTHONPATH", "")])
-    out = subprocess.run([sys.executable, __file__, "--check", url, "--part", part], env=env, check=True,
+    out = subprocess.run([sys.executable, __file__, "--check", url, "--part", part, *(["--traced"] if traced else [])],
+                         env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -151,11 +165,12 @@ def main() -> int:
     parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--traced", action="store_true", help="tracemalloc in the check's process (RSS inflated)")
     parser.add_argument("--check", help=argparse.SUPPRESS)
     parser.add_argument("--part", default="all", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.check:
-        print(json.dumps(asyncio.run(check(args.check, args.part)), default=str))
+        print(json.dumps(asyncio.run(check(args.check, args.part, args.traced)), default=str))
         return 0
     from styrkedja_devstack.postgres import EmbeddedPostgres, ensure_database
 
@@ -175,7 +190,7 @@ def main() -> int:
             for _ in range(args.rounds):
                 for part in args.parts:
                     for variant, folder in variants.items():
-                        result = child(url, part, folder)
+                        result = child(url, part, folder, args.traced)
                         runs[variant][part].append(result)
                         print(variant, part, {k: v for k, v in result.items() if k != "answer"}, flush=True)
             answers = {v: [r["answer"] for p in args.parts for r in runs[v][p]] for v in variants}
