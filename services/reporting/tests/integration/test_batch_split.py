@@ -260,8 +260,8 @@ async def test_the_consistency_check_reads_one_snapshot_while_the_consumer_commi
         pending = [log[half:half + half // 2], log[half + half // 2:]]
         original = support_handlers.recomputed_below_pass
 
-        async def recomputed_then_a_batch_commits(session):
-            found = await original(session)
+        async def recomputed_then_a_batch_commits(session, **student_slice):  # (one slice at this size)
+            found = await original(session, **student_slice)
             if pending:  # the consumer commits its next batch on its own connection meanwhile
                 await loop._apply(delivered(pending.pop(0)), {})
             return found

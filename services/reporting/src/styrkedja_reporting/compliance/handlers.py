@@ -802,9 +802,18 @@ async def _rederive_organiser(session: AsyncSession, organiser_id: str) -> None:
 
 # --- the consistency check ---------------------------------------------------------------------------
 
-async def stored_cells(session: AsyncSession) -> dict[ComplianceCell, ComplianceTally]:
+def _of_window(table: Any, key: WindowKey | None) -> Any:
+    query = select(table)
+    if key is None:
+        return query
+    return query.where(table.c.organiser_id == key.organiser_id, table.c.kind == key.kind.value,
+                       table.c.period == key.period)
+
+
+async def stored_cells(session: AsyncSession, key: WindowKey | None = None) -> dict[ComplianceCell, ComplianceTally]:
+    """The materialised cells (of one window `key`, or all)."""
     out = {}
-    for r in (await session.execute(select(compliance_cells))).all():
+    for r in (await session.execute(_of_window(compliance_cells, key))).all():
         window = WindowKey(WindowKind(r.kind), r.organiser_id, r.period)
         cell = ComplianceCell(window, CellKind(r.cell_kind), r.school_unit_code, r.group_id or None,
                               r.subject_code or None, r.teacher_id or None)
@@ -812,10 +821,11 @@ async def stored_cells(session: AsyncSession) -> dict[ComplianceCell, Compliance
     return out
 
 
-async def stored_items(session: AsyncSession) -> set[Item]:
+async def stored_items(session: AsyncSession, key: WindowKey | None = None) -> set[Item]:
+    """The materialised items (of one window `key`, or all)."""
     return {Item(WindowKey(WindowKind(r.kind), r.organiser_id, r.period), r.school_unit_code, r.group_id,
                  r.subject_code, r.student_id, tuple(r.teachers), ItemStatus(r.status))
-            for r in (await session.execute(select(compliance_items))).all()}
+            for r in (await session.execute(_of_window(compliance_items, key))).all()}
 
 
 async def recompute_items(session: AsyncSession) -> set[Item]:
@@ -842,9 +852,29 @@ def _item_order(item: Item) -> tuple[str, ...]:
 
 
 async def mismatches(session: AsyncSession) -> int:
-    """Cells and items that differ from a recomputation (`compliance_cell_mismatches` counts both)."""
-    fresh_items = await recompute_items(session)
-    fresh = total(item_contribution(i) for i in fresh_items)
-    stored = await stored_cells(session)
-    cells = sum(1 for cell in set(stored) | set(fresh) if stored.get(cell) != fresh.get(cell))
-    return cells + len(await stored_items(session) ^ fresh_items)
+    """Cells and items that differ from a recomputation (`compliance_cell_mismatches` counts both), window by
+    window: every cell and item belongs to one window (organiser, kind, period), so the counts add up, and in
+    memory are one window's items (recomputed and stored), never every window's (bounded: a worker runs it).
+    The windows: every tracked one, and any that still has a stored cell or item (those count as extra)."""
+    keys = sorted({WindowKey(WindowKind(kind), organiser, period) for organiser, kind, period in (
+        await session.execute(text(
+            f"SELECT organiser_id, kind, period FROM {compliance_windows.name} UNION "
+            f"SELECT DISTINCT organiser_id, kind, period FROM {compliance_items.name} UNION "
+            f"SELECT DISTINCT organiser_id, kind, period FROM {compliance_cells.name}"))).all()},
+        key=lambda k: (k.organiser_id, k.kind.value, k.period))
+    found = 0
+    recomputed: dict[str, dict[WindowKey, Window]] = {}  # per organiser: its tracked windows by its calendar now
+    for key in keys:
+        if key.organiser_id not in recomputed:
+            calendar = await calendar_of(session, key.organiser_id)
+            recomputed = {key.organiser_id: {  # (one organiser's at a time: the keys are in organiser order)
+                tracked: w for tracked, _ in await tracked_windows(session, key.organiser_id)
+                if (w := window_for(tracked, calendar)) is not None}}
+        window = recomputed[key.organiser_id].get(key)
+        fresh_items = set() if window is None else set((await derive(session, key.organiser_id, [(key, window)]))[key]
+                                                      .values())
+        fresh = total(item_contribution(i) for i in fresh_items)
+        stored = await stored_cells(session, key)
+        found += sum(1 for cell in set(stored) | set(fresh) if stored.get(cell) != fresh.get(cell))
+        found += len(await stored_items(session, key) ^ fresh_items)
+    return found

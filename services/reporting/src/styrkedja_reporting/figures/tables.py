@@ -139,19 +139,24 @@ class AdditiveTable:
         """A school unit moving between areas takes its school-unit state to the new area."""
         await self._area_transfer.execute(session, moves)
 
-    async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
+    async def mismatches_against(self, session: AsyncSession, rows: Sequence[tuple[Any, ...]],
+                                 where: str = "", where_params: dict[str, Any] | None = None) -> dict[str, int]:
         """As `mismatches`, against recomputed rows (key values then values) sent as arrays."""
         cols = [self.table.c[k] for k in self.columns]
         names = ", ".join(quoted(c.name) for c in cols)
         sql = text(f"SELECT * FROM {unnest_of(cols)} AS r({names})")
-        return await self.mismatches(session, sql.text, as_arrays(self.columns, rows))
+        return await self.mismatches(session, sql.text, {**as_arrays(self.columns, rows), **(where_params or {})},
+                                     where=where)
 
     async def mismatches(self, session: AsyncSession, recomputed: str,
-                         params: dict[Any, Any] | None = None) -> dict[str, int]:
-        """Per level: rows where the table differs from `recomputed` (a SELECT of the same columns)."""
+                         params: dict[Any, Any] | None = None, where: str = "") -> dict[str, int]:
+        """Per level: rows where the table differs from `recomputed` (a SELECT of the same columns).
+        `where`: only the table's rows it holds (a condition on its columns, its parameters in `params`) are
+        compared — a check in slices, whose `recomputed` holds exactly the cells of the same slice."""
         on = " AND ".join(f"a.{quoted(k)} = r.{quoted(k)}" for k in self.key)
         differs = " OR ".join(f"a.{quoted(v)} IS DISTINCT FROM r.{quoted(v)}" for v in (*self.values, *self.checked))
-        sql = text(f"WITH r AS ({recomputed}) SELECT coalesce(a.level, r.level), count(*) FROM {self.table.name} a "
+        table = f"(SELECT * FROM {self.table.name} WHERE {where})" if where else self.table.name
+        sql = text(f"WITH r AS ({recomputed}) SELECT coalesce(a.level, r.level), count(*) FROM {table} a "
                    f"FULL OUTER JOIN r ON {on} WHERE {differs} GROUP BY 1")
         return {row[0]: int(row[1]) for row in (await session.execute(sql, params or {})).all()}
 
@@ -406,14 +411,14 @@ RECOMPUTED: dict[str, str] = {
 async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
     """Per figure table and level: cells where the state differs from a recomputation from the facts
     (in SQL for the sums; forecast against outcome and merit by the pure rules over all facts)."""
-    from .recompute import recomputed_rows  # the recomputation reads facts: kept out of the apply path
+    from .recompute import summed_rows  # the recomputation reads facts: kept out of the apply path
 
     out: dict[str, dict[str, int]] = {}
     for name, table in TABLES.items():
         if name in RECOMPUTED:
             found = await table.mismatches(session, RECOMPUTED[name])
-        else:
-            found = await table.mismatches_against(session, await recomputed_rows(session, name))
+        else:  # in slices of the students: bounded memory whatever the size (`summed_rows`)
+            found = await table.mismatches_against(session, await summed_rows(session, name, len(table.key)))
         out[name] = {level: found.get(level, 0) for level in MATERIALISED}
     return out
 

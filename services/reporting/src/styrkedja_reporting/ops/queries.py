@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from styrkedja_kit.consumer import RELEASE_EVERY_RECORDS, release_memory
 from styrkedja_kit.db import Database
 
 from ..compliance.handlers import mismatches as compliance_mismatches
@@ -51,6 +52,9 @@ async def consistency_of(session: AsyncSession) -> Consistency:
     fig = await figures.mismatches(session)
     fig["rosters"] = await roster_mismatches(session)  # the materialised roster sizes (coverage)
     s = await support_mismatches(session)
+    # the recomputations read their facts slice by slice (`student_slices`), but glibc keeps the pages the slices
+    # freed: given back now, as the consumer does after its batches (a worker's RSS back to what it was)
+    release_memory(RELEASE_EVERY_RECORDS)
     total_a, total_f = sum(a.values()), sum(f.values())
     total_fig = sum(sum(levels.values()) for levels in fig.values())
     total_s = sum(sum(levels.values()) for levels in s.values())

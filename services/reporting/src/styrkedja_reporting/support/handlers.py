@@ -13,10 +13,13 @@ from styrkedja_contracts.events.plan import PlanPublishedV1, PlanRetractedV1
 from styrkedja_contracts.events.support import SupportInterventionRecordedV1, SupportInterventionRetractedV1
 from styrkedja_kit.consumer import Delivered
 
+from .. import student_slices
 from ..registry import plain_data
 from ..results.handlers import EVENT_TYPES as RESULT_EVENT_TYPES
 from ..results.handlers import apply_facts, batch_changes
 from ..results.rules import MATERIALISED, delta
+from ..results.tables import ASSESSMENTS
+from ..student_slices import slice_filter, student_ranges
 from .linked import apply_below_pass, recomputed_below_pass
 from .rules import (
     PlanFact,
@@ -73,7 +76,21 @@ async def move_school_units(session: AsyncSession, moves: Any) -> None:
 
 async def mismatches(session: AsyncSession) -> dict[str, dict[str, int]]:
     """Per store and level: materialised cells that differ from a recomputation from the facts."""
-    below = await BELOW_PASS.mismatches_against(session, await recomputed_below_pass(session))
+    below = await below_pass_mismatches(session)
     return {"support": await SUPPORT.mismatches(session), "plans": await PLANS.mismatches(session),
             "support_students": await STUDENTS.mismatches(session),
             "below_pass_without_support": {"student": 0, **{level: below.get(level, 0) for level in MATERIALISED}}}
+
+
+async def below_pass_mismatches(session: AsyncSession) -> dict[str, int]:
+    """The below-pass cells against their recomputation range by range of the students (`student_slices`): a cell
+    is one student's, so each range's cells are compared with that range's recomputation alone and the counts add
+    up; in memory one range's facts (about `CHECK_SLICE` results), not every result."""
+    found: Counter[str] = Counter()
+    ranges = await student_ranges(session, ASSESSMENTS.facts.name, "NOT retracted", student_slices.CHECK_SLICE)
+    for part in ranges:
+        rows = await recomputed_below_pass(session, student_slice=part)
+        where, params = slice_filter(part)
+        found.update(await BELOW_PASS.mismatches_against(session, rows, where=where.removeprefix(" AND "),
+                                                          where_params=params))
+    return dict(found)

@@ -22,6 +22,7 @@ from ..directory.tables import placements
 from ..results.rules import AssessmentFact, Placement
 from ..results.tables import ASSESSMENTS, FactStore, placement_of
 from ..staging import json_rows, quoted, text_rows_of_json
+from ..student_slices import Slice, slice_filter
 from .rules import ACTIVE_STATUSES, NO_SUBJECT, SupportFact, below_pass_cells, below_pass_change, is_active
 from .tables import BELOW_PASS, SUPPORT
 
@@ -205,21 +206,21 @@ _ACTIVE_ONLY = "AND f.status IN (" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES
 
 
 async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = False,
-                                student_slice: tuple[int, int] | None = None) -> list[tuple[Any, ...]]:
+                                student_slice: Slice = None) -> list[tuple[Any, ...]]:
     """The figure from all the facts by the same rule (the consistency check; never on a read).
     `below_only` (the rebuild): read only the results of an (organiser, student, subject) with some result
     below the pass level — the others' newest result reaches it, they count nowhere: the same rows.
-    `student_slice` (i, n): only the students in slice i of n (by a hash of the student id; the rule is per
-    student, so the slices' rows add up to the whole's: the rebuild, in bounded memory)."""
-    only = "" if student_slice is None else (
-        f"AND mod(hashtext(student_id) & 2147483647, {int(student_slice[1])}) = {int(student_slice[0])}")
+    `student_slice` (i, n): only the students in slice i of n (by a hash of the student id), or in a
+    `StudentRange` (the rule is per student, so the slices' rows add up to the whole's: the rebuild and the
+    consistency check, in bounded memory)."""
+    only, params = slice_filter(student_slice)
     placement = {r[0]: r[1] for r in (await session.execute(
         text(f"SELECT school_unit_code, area_id FROM {placements.name}"))).all()}
 
     async def every(store: FactStore, where: str = "") -> list[Any]:
         cols = ", ".join(quoted(n) for n in store.fact_fields)
-        rows = (await session.execute(text(f"SELECT {cols} FROM {store.facts.name} WHERE NOT retracted {where}"))
-                ).all()
+        rows = (await session.execute(text(f"SELECT {cols} FROM {store.facts.name} WHERE NOT retracted {where}"),
+                                      params)).all()
         return [store.fact_type(*row) for row in rows]
 
     below = ""
@@ -231,3 +232,4 @@ async def recomputed_below_pass(session: AsyncSession, *, below_only: bool = Fal
                  f"ON s.scale = g.scale AND s.value = g.value WHERE NOT g.retracted AND NOT s.reaches)")
     cells = below_pass_cells(await every(ASSESSMENTS, f"{below} {only}"), await every(SUPPORT, only), placement)
     return [(*key, n) for key, n in cells.items() if n]
+
