@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 import httpx
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from styrkedja_kit.logging import configure_logging
@@ -33,11 +35,15 @@ from .web.forms import (
     invalid_fields,
     no_personal_identity_number,
 )
+from .web.methods import HeadAsGet
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
 from .web.sessions import Session, SessionStore
 
 STATIC = Path(__file__).resolve().parent / "static"
+#: what the framework's own refusals say, in the pages' language (their detail is the English status phrase)
+_FRAMEWORK_MESSAGES = {404: "Sidan finns inte. Kontrollera adressen.",
+                       405: "Sidan kan inte användas så (metoden stöds inte). Öppna den som en vanlig länk."}
 
 
 def _same_page(request: Request) -> str | None:
@@ -85,6 +91,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     app.state.names_cache = NamesCache()
     app.add_middleware(SecurityHeaders)
     app.add_middleware(DropEmptyQueryValues)
+    app.add_middleware(HeadAsGet)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in (auth_routes, chain_routes, lika_routes, alert_routes, compliance_routes, export_routes,
                    report_routes):
@@ -131,10 +138,18 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             answer.headers["Retry-After"] = str(error.retry_after)
         return answer
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> Response:
-        return render(request, "error.html", _session(request), status_code=error.status_code,
-                      title="Sidan kunde inte visas", message=str(error.detail))
+    # Starlette's own refusals (an unknown path, a method a page does not take, a file /static lacks) are its
+    # HTTPException, of which FastAPI's is a subclass: registered for FastAPI's only, they were answered with
+    # FastAPI's JSON `{"detail": "Not Found"}`, no page, and a 405 lost nothing but its Allow here
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        message = _FRAMEWORK_MESSAGES.get(error.status_code) if isinstance(error.detail, str) and \
+            error.detail == HTTPStatus(error.status_code).phrase else None
+        answer = render(request, "error.html", _session(request), status_code=error.status_code,
+                        title="Sidan kunde inte visas", message=message or str(error.detail))
+        for name, value in (error.headers or {}).items():  # a 405's Allow (RFC 9110 §15.5.6)
+            answer.headers[name] = value
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:
