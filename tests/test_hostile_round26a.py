@@ -11,6 +11,10 @@ Found and fixed (each test failed on the old code, as said at it):
   app did render for its own lost the Allow header. Now every one is the HTML error page, in Swedish, with its
   Allow.
 - HEAD of any page was a 405 (FastAPI's routes take only the methods they name); now answered as GET, no body.
+- The report PDF's name was built from the period reporting's results named (when the page named none) and put in
+  Content-Disposition as it was: a quote in it started a parameter of the sender's choosing (`filename=x.html`), a
+  line break a header of its choosing, a character outside Latin-1 (`ö`, U+202E) a 500. Every download's name now
+  goes through one rule (`downloads.attachment_header`): `A-Za-z0-9._-` only.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+import styrkedja_dashboard.report.routes as report_routes
 from styrkedja_dashboard.app import create_app
+from styrkedja_dashboard.downloads import attachment_header
 from styrkedja_dashboard.settings import DashboardSettings
 from styrkedja_dashboard.web.sessions import COOKIE
 from styrkedja_kit.auth import principal_from_claims
@@ -113,3 +119,34 @@ def test_head_of_a_page_is_its_get_without_the_body(dashboard, path):
     assert head.headers.get("content-type") == got.headers.get("content-type")
     assert head.headers.get("content-length") == got.headers.get("content-length")
     assert head.headers["content-security-policy"] == got.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("school_year", ["2026/27\r\nSet-Cookie: planted=1", '2026/27"; filename=x.html', "2026/27ö",
+                                         "2026/27\u202egpj.exe", "2026/27\x00", "../../etc/passwd"])
+def test_the_report_pdfs_name_is_a_plain_name_whatever_period_reporting_names(dashboard, monkeypatch, school_year):
+    """Failed on the old code: the period went into Content-Disposition as sent (a second header, a `filename`
+    parameter of the sender's, or a 500)."""
+    async def printed(html: str, stylesheet: Any, *, chromium: str) -> bytes:
+        return b"%PDF-1.4"
+
+    monkeypatch.setattr(report_routes, "html_to_pdf", printed)
+
+    def hostile(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/results/assessments":
+            return httpx.Response(200, json=[_cell(school_year=school_year)])
+        return services(request)
+
+    sign_in(dashboard, hostile)
+    answer = dashboard.get("/rapport.pdf", follow_redirects=False)
+    assert answer.status_code == 200, answer.status_code
+    disposition = answer.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="kvalitetsrapport-212000-0142-HT-'), disposition
+    name = disposition.removeprefix('attachment; filename="').removesuffix('.pdf"')
+    assert all(c.isascii() and (c.isalnum() or c in "._-") for c in name), disposition
+    assert "set-cookie" not in answer.headers
+
+
+def test_a_download_name_keeps_only_plain_characters_and_its_extension():
+    assert attachment_header("larm-212000-0142-2026-12-05.csv") == 'attachment; filename="larm-212000-0142-2026-12-05.csv"'
+    assert attachment_header('a"\r\nb/ö\u202e.pdf') == 'attachment; filename="a-b.pdf"'
+    assert attachment_header('"";.x"ls') == 'attachment; filename="fil.xls"'

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Collection
 from datetime import date
 from typing import Any
@@ -15,6 +16,22 @@ from starlette.responses import Response
 from styrkedja_kit.spreadsheet import csv_text
 
 from .shapes import flat, number
+
+#: what a download's name may hold: a name is built from values others chose (the report's period is reporting's,
+#: an organiser id the identity provider's), and a header is no place for a quote, a line break or a non-Latin-1
+#: character (the first ends the name early and starts a parameter of the sender's choosing, the second a header of
+#: its choosing, the third was a 500 where Starlette encodes the header)
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def attachment_header(filename: str) -> str:
+    """`attachment; filename="…"` for any name: each run of characters outside `A-Za-z0-9._-` one `-`, at most 150
+    characters (the extension kept)."""
+    stem, dot, ext = filename.rpartition(".")
+    stem, ext = (stem, ext) if dot else (filename, "")
+    safe_stem = _UNSAFE_IN_NAME.sub("-", stem).strip("-.")[:150] or "fil"
+    safe_ext = _UNSAFE_IN_NAME.sub("", ext)[:8]
+    return f'attachment; filename="{safe_stem}{"." + safe_ext if safe_ext else ""}"'
 
 
 def _name(stem: str, ext: str) -> str:
@@ -43,7 +60,7 @@ def csv_response(stem: str, header: list[str], rows: list[list[Any]]) -> Respons
     for row in rows:
         writer.writerow([csv_value(v) for v in row])
     return Response(("\ufeff" + out.getvalue()).encode(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{_name(stem, "csv")}"'})
+                    headers={"Content-Disposition": attachment_header(_name(stem, "csv"))})
 
 
 def xlsx_response(stem: str, header: list[str], rows: list[list[Any]], *,
@@ -73,4 +90,4 @@ def xlsx_response(stem: str, header: list[str], rows: list[list[Any]], *,
     book.close()
     return Response(buffer.getvalue(),
                     media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f'attachment; filename="{_name(stem, "xlsx")}"'})
+                    headers={"Content-Disposition": attachment_header(_name(stem, "xlsx"))})

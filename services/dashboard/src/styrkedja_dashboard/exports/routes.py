@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
 
 from ..clients import Reporting
+from ..downloads import attachment_header
 from ..web.pages import Current, reporting
 
 router = APIRouter()
@@ -89,4 +90,4 @@ def attachment(said: str | None, fallback: str) -> str:
     """The service's own `attachment; filename="…"` when it is of plain characters, else the fallback name."""
     if said is not None and _DISPOSITION.fullmatch(said):
         return said
-    return f'attachment; filename="{fallback}"'
+    return attachment_header(fallback)

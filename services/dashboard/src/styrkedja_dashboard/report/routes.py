@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from ..chain.view import matrix
 from ..clients import Reporting
+from ..downloads import attachment_header
 from ..figures import figure_table
 from ..names import unit_names
 from ..period import choose
@@ -98,7 +99,6 @@ async def report_pdf(request: Request, session: Current, api: Api, huvudman: Org
         if isinstance(error, PdfBusy):
             answer.headers["Retry-After"] = "10"
         return answer
-    name = f"kvalitetsrapport-{enhet or organiser}-{data['period'].term}-{data['period'].school_year}"
-    name = name.replace("/", "-")
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+    # the period is reporting's when the page named none: any text (`attachment_header` keeps it a name)
+    name = f"kvalitetsrapport-{enhet or organiser}-{data['period'].term}-{data['period'].school_year}.pdf"
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": attachment_header(name)})
