@@ -15,18 +15,26 @@ Found and fixed (each test failed on the old code, as said at it):
   Content-Disposition as it was: a quote in it started a parameter of the sender's choosing (`filename=x.html`), a
   line break a header of its choosing, a character outside Latin-1 (`ö`, U+202E) a 500. Every download's name now
   goes through one rule (`downloads.attachment_header`): `A-Za-z0-9._-` only.
+- An upstream's answer was read whole, however large and however slowly it came: httpx's timeout bounds each read,
+  so a service (or anything posing as one) dripping a byte at a time held the page for as long as it liked, and one
+  sending gigabytes — or a small gzip inflating to them — was read into memory. Now a JSON read (and an error's body)
+  is read within `clients.ANSWER_SECONDS` and `MAX_ANSWER_BYTES` (503 "slow" / 502 naming the service), and a
+  download (reporting's exports, LIKA's workbook) is passed on as it arrives, never held whole.
 """
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+import styrkedja_dashboard.clients as clients
 import styrkedja_dashboard.report.routes as report_routes
 from styrkedja_dashboard.app import create_app
 from styrkedja_dashboard.downloads import attachment_header
@@ -150,3 +158,90 @@ def test_a_download_name_keeps_only_plain_characters_and_its_extension():
     assert attachment_header("larm-212000-0142-2026-12-05.csv") == 'attachment; filename="larm-212000-0142-2026-12-05.csv"'
     assert attachment_header('a"\r\nb/ö\u202e.pdf') == 'attachment; filename="a-b.pdf"'
     assert attachment_header('"";.x"ls') == 'attachment; filename="fil.xls"'
+
+
+def _alerts_answer(body: Any, **headers: str) -> Any:
+    def upstream(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/alerts":
+            return httpx.Response(200, content=body, headers={"content-type": "application/json", **headers})
+        return services(request)
+    return upstream
+
+
+def test_an_answer_larger_than_the_bound_is_a_502_read_no_further(dashboard, monkeypatch):
+    """Failed on the old code: the whole answer was read into memory (and, being JSON, shown)."""
+    monkeypatch.setattr(clients, "MAX_ANSWER_BYTES", 2**20)
+    sent = {"chunks": 0}
+
+    async def huge() -> AsyncIterator[bytes]:
+        yield b"["
+        for _ in range(64):
+            sent["chunks"] += 1
+            yield b'{"status": "open"},' * 3000  # ~60 kB
+        yield b'{"status": "open"}]'
+
+    sign_in(dashboard, _alerts_answer(huge()))
+    answer = dashboard.get("/larm")
+    assert answer.status_code == 502 and "större än 1 MB" in answer.text and "reporting" in answer.text
+    assert sent["chunks"] < 25, sent  # read until the bound, not on
+    _a_page(answer)
+
+
+def test_a_small_gzip_that_inflates_beyond_the_bound_is_a_502(dashboard, monkeypatch):
+    """Failed on the old code: inflated whole (here 8 MB from 8 kB) before anything judged it."""
+    monkeypatch.setattr(clients, "MAX_ANSWER_BYTES", 2**20)
+    bomb = gzip.compress(b"[" + b" " * (8 * 2**20) + b"]")
+    sign_in(dashboard, _alerts_answer(bomb, **{"content-encoding": "gzip"}))
+    answer = dashboard.get("/larm")
+    assert answer.status_code == 502 and "större än 1 MB" in answer.text, answer.status_code
+
+
+def test_an_answer_dripping_in_is_given_up_at_the_deadline_as_slow(dashboard, monkeypatch):
+    """Failed on the old code: each byte came within httpx's read timeout, so the page waited for all of them (here
+    4 s, a hostile service: for ever) and then showed it."""
+    monkeypatch.setattr(clients, "ANSWER_SECONDS", 0.3)
+
+    async def drip() -> AsyncIterator[bytes]:
+        yield b"["
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            yield b" "
+        yield b"]"
+
+    sign_in(dashboard, _alerts_answer(drip()))
+    answer = dashboard.get("/larm")
+    assert answer.status_code == 503 and "svarade inte i tid" in answer.text, answer.status_code
+    assert answer.headers["retry-after"] == str(clients.UNREACHABLE_RETRY_AFTER)
+
+
+def test_a_download_is_passed_on_as_it_arrives_whole_and_an_error_is_still_a_page(dashboard):
+    """Failed on the old code: `Api.download` answered with the file read whole into memory."""
+    async def export() -> AsyncIterator[bytes]:
+        for _ in range(3):
+            yield b"a;b\r\n"
+
+    async def download() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(
+                lambda request: httpx.Response(200, content=export()))) as http:
+            api = clients.Reporting(http, "reporting", "http://reporting.test", "t")
+            upstream = await api.download("/v1/figures/trend")
+            assert not upstream.is_stream_consumed
+            assert b"".join([chunk async for chunk in upstream.aiter_bytes()]) == b"a;b\r\n" * 3
+            await upstream.aclose()
+
+    asyncio.run(download())
+
+    def exports(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/figures/trend":
+            return httpx.Response(200, content=b"x;y\r\n" * 100_000, headers={"content-type": "text/csv"})
+        if request.url.path == "/v1/figures/coverage":
+            return httpx.Response(400, json={"detail": "level: ska vara en av organiser, school_unit"})
+        return services(request)
+
+    sign_in(dashboard, exports)
+    answer = dashboard.get("/ladda-ner/trend.csv", params={"level": "school_unit"})
+    assert answer.status_code == 200 and answer.content == b"x;y\r\n" * 100_000
+    assert answer.headers["content-type"].startswith("text/csv") and answer.headers["cache-control"] == "no-store"
+    refused = dashboard.get("/ladda-ner/tackning.csv", params={"level": "x"})
+    assert refused.status_code == 400 and "ska vara en av" in refused.text
+    _a_page(refused)

@@ -7,6 +7,7 @@ merit, compliance) come as reporting's table JSON: `figures.figure_table` reads 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -42,6 +43,11 @@ UNREACHABLE_RETRY_AFTER = 10
 RETRIED = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 #: what a service's gateway (an ingress, a proxy) answers while the service is away: unavailable, for now
 GATEWAY_STATUSES = (502, 503, 504)
+#: the longest a service's answer (a JSON read, an error's body) may take to arrive whole, and the most it may hold
+#: once decoded: an organiser's largest page read (every student at risk, every compliance item) is a few MB;
+#: a download (`Api.download`) is passed on as it arrives and is bounded by neither
+ANSWER_SECONDS = 60.0
+MAX_ANSWER_BYTES = 32 * 2**20
 
 
 #: the longest wait passed on: a service asking for more is still busy, but a page saying "come back in an
@@ -117,14 +123,18 @@ class Api:
             raise UpstreamError(self.name, 502, "svaret var inte JSON", unreadable=True) from None
 
     async def download(self, path: str, params: Params | None = None) -> httpx.Response:
-        return await self._send("GET", path, params=params or [], answer_json=False)
+        """A file of the service's, still open: its body is read by whoever passes it on (`aiter_bytes`), who closes
+        it (`aclose`) — a file is not held whole in memory, however large an export is."""
+        return await self._send("GET", path, params=params or [], answer_json=False, stream=True)
 
-    async def _send(self, method: str, path: str, *, answer_json: bool = True, **request: Any) -> httpx.Response:
+    async def _send(self, method: str, path: str, *, answer_json: bool = True, stream: bool = False,
+                    **request: Any) -> httpx.Response:
         """The request with the user's token. No connection, a connection lost, no answer in time, or a gateway's
         502/504 → `UpstreamError` 503 with a Retry-After (a GET is first sent once more, `RETRIED`); an error
         status → its 4xx with what the service said (a JSON answer's `detail` or `title`); a 503 (busy: its
         database or a gate full) → 503 with its Retry-After, bounded; a 500 → 502. A JSON read whose body is
-        no JSON → 502."""
+        no JSON → 502. An answer is read within `ANSWER_SECONDS` and `MAX_ANSWER_BYTES` (`_read`); a `stream`'s
+        (a download's) body is left to its reader, once its status says it is no error."""
         unsafe = _unsafe_path(path)
         if unsafe is not None:  # never sent: the user's token would go to another route than the one named
             raise UpstreamError(self.name, 422, unsafe)
@@ -135,7 +145,8 @@ class Api:
         retried = RETRIED if method == "GET" else (httpx.ConnectError,)
         for attempt in (1, 2):
             try:
-                response = await self.http.request(method, self.base_url + path, headers=headers, **request)
+                response = await self.http.send(self.http.build_request(
+                    method, self.base_url + path, headers=headers, **request), stream=True)
                 break
             except retried:
                 if attempt == 2:
@@ -148,6 +159,9 @@ class Api:
                                     why="unreachable") from None
             except httpx.HTTPError as error:
                 raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
+        if stream and response.status_code < 400:
+            return response
+        response = await self._read(response)
         if response.status_code >= 400:
             detail = response.text[:300]
             if answer_json:
@@ -165,6 +179,37 @@ class Api:
                                     or UNREACHABLE_RETRY_AFTER, why="unreachable")
             raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
         return response
+
+    async def _read(self, response: httpx.Response) -> httpx.Response:
+        """The answer read whole (and closed) within `ANSWER_SECONDS` and at most `MAX_ANSWER_BYTES` as decoded. The
+        client's timeout bounds each read only: a service (or anything posing as one) sending a byte every few
+        seconds held the page — and a worker's connection — for as long as it liked, and one sending gigabytes
+        (or a small gzip that inflates to them) was read whole into memory. Too slow → 503 (`slow`), too large
+        or undecodable → 502 naming the service."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(ANSWER_SECONDS):
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > MAX_ANSWER_BYTES:
+                        raise UpstreamError(self.name, 502, f"svaret var större än {MAX_ANSWER_BYTES // 2**20} MB",
+                                            unreadable=True)
+                    chunks.append(chunk)
+        except (TimeoutError, httpx.TimeoutException):
+            raise UpstreamError(self.name, 503, "inget svar i tid", UNREACHABLE_RETRY_AFTER, why="slow") from None
+        except httpx.DecodingError:
+            raise UpstreamError(self.name, 502, "svaret kunde inte avkodas", unreadable=True) from None
+        except httpx.TransportError:
+            raise UpstreamError(self.name, 503, "förbindelsen bröts", UNREACHABLE_RETRY_AFTER,
+                                why="unreachable") from None
+        finally:
+            await response.aclose()
+        # decoded already: the headers that described the bytes on the wire no longer do
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
+                              request=response.request)
 
 
 class Reporting(Api):

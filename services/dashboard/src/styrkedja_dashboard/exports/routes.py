@@ -6,10 +6,12 @@ parameters they take."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
+import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from ..clients import Reporting
 from ..downloads import attachment_header
@@ -73,9 +75,8 @@ async def download(request: Request, session: Current, api: Annotated[Reporting,
                    fmt: Literal["csv", "xlsx"]) -> Response:
     path, params = upstream_query(name, request)
     upstream = await api.download(path, [*params, ("format", fmt)])
-    return Response(upstream.content, media_type=MEDIA_TYPES[fmt],
-                    headers={"Content-Disposition": attachment(upstream.headers.get("content-disposition"),
-                                                               f"{name}.{fmt}")})
+    return passed_on(upstream, MEDIA_TYPES[fmt], attachment(upstream.headers.get("content-disposition"),
+                                                            f"{name}.{fmt}"))
 
 
 #: what a download is served as, whatever the service said: a file, never a page of this site (a `text/html`
@@ -84,6 +85,22 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 #: reporting's own (`exports.response.content_disposition`): an ASCII name, and the UTF-8 one percent-encoded
 _DISPOSITION = re.compile(r'attachment; filename="[A-Za-z0-9 _.()-]{1,160}"(; filename\*=UTF-8\'\'[A-Za-z0-9%._~-]{1,600})?')
+
+
+async def _as_it_arrives(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in upstream.aiter_bytes():
+            yield chunk
+    finally:
+        await upstream.aclose()
+
+
+def passed_on(upstream: httpx.Response, media_type: str, disposition: str) -> Response:
+    """A service's file (`Api.download`, still open) passed on as it arrives, then closed: an export of a million
+    rows was read whole into memory first, and as many times at once as people asked for one. A service that
+    goes away mid-file breaks the connection, so the browser sees the file unfinished, never a short one whole."""
+    return StreamingResponse(_as_it_arrives(upstream), media_type=media_type,
+                             headers={"Content-Disposition": disposition})
 
 
 def attachment(said: str | None, fallback: str) -> str:
