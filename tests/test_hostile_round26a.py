@@ -20,6 +20,9 @@ Found and fixed (each test failed on the old code, as said at it):
   sending gigabytes — or a small gzip inflating to them — was read into memory. Now a JSON read (and an error's body)
   is read within `clients.ANSWER_SECONDS` and `MAX_ANSWER_BYTES` (503 "slow" / 502 naming the service), and a
   download (reporting's exports, LIKA's workbook) is passed on as it arrives, never held whole.
+- A form post's body had no bound but Starlette's per field (1 MB, 1,000 fields) and spooled a multipart file part
+  to disk however large, before the CSRF check: anyone, signed in or not, could post gigabytes to `/logga-ut`. Now
+  a body beyond `web.methods.MAX_FORM_BYTES` (64 kB) is a 413 page, by its Content-Length or as it streams in.
 """
 
 from __future__ import annotations
@@ -245,3 +248,28 @@ def test_a_download_is_passed_on_as_it_arrives_whole_and_an_error_is_still_a_pag
     refused = dashboard.get("/ladda-ner/tackning.csv", params={"level": "x"})
     assert refused.status_code == 400 and "ska vara en av" in refused.text
     _a_page(refused)
+
+
+@pytest.mark.parametrize("path", ["/logga-ut", "/larm/00000000-0000-0000-0000-000000000001/kvittera"])
+@pytest.mark.parametrize("how", ["urlencoded", "multipart", "chunked"])
+def test_a_form_post_beyond_the_bound_is_a_413_page_before_it_is_read(dashboard, path, how):
+    """Failed on the old code: read whole (a multipart file part spooled to disk), then a 403 for its CSRF token."""
+    csrf = sign_in(dashboard)
+    big = 2 * 2**20
+    if how == "multipart":
+        answer = dashboard.post(path, data={"csrf": csrf, "kommentar": "x"}, files={"f": ("x.bin", b"0" * big)},
+                                follow_redirects=False)
+    else:
+        body = f"csrf={csrf}&kommentar=".encode() + b"x" * big
+        content: Any = body if how == "urlencoded" else iter([body[i:i + 2**16] for i in range(0, len(body), 2**16)])
+        answer = dashboard.post(path, content=content, follow_redirects=False,
+                                headers={"content-type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 413 and "Formuläret är för stort" in answer.text, (answer.status_code, how)
+    _a_page(answer)
+
+
+def test_a_form_post_within_the_bound_is_read_as_before(dashboard):
+    csrf = sign_in(dashboard, lambda request: httpx.Response(200, json={"status": "acknowledged"}))
+    answer = dashboard.post("/larm/00000000-0000-0000-0000-000000000001/kvittera", follow_redirects=False,
+                            data={"csrf": csrf, "kommentar": "ö" * 2000, "tillbaka": "/larm?status=alla"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/larm?status=alla&kvitterat=true"

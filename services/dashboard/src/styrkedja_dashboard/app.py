@@ -35,7 +35,7 @@ from .web.forms import (
     invalid_fields,
     no_personal_identity_number,
 )
-from .web.methods import HeadAsGet
+from .web.methods import BoundedBody, HeadAsGet
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
 from .web.sessions import Session, SessionStore
@@ -89,6 +89,9 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = SessionStore(settings.session_seconds, secure=settings.secure_cookies)
     app.state.names_cache = NamesCache()
+    # innermost: its refusal, raised as a route reads the body, must reach the error page's handler as it is
+    # (through SecurityHeaders' task group it arrived as another exception, FastAPI's 400 "error parsing the body")
+    app.add_middleware(BoundedBody)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(DropEmptyQueryValues)
     app.add_middleware(HeadAsGet)
