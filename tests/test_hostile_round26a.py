@@ -23,6 +23,11 @@ Found and fixed (each test failed on the old code, as said at it):
 - A form post's body had no bound but Starlette's per field (1 MB, 1,000 fields) and spooled a multipart file part
   to disk however large, before the CSRF check: anyone, signed in or not, could post gigabytes to `/logga-ut`. Now
   a body beyond `web.methods.MAX_FORM_BYTES` (64 kB) is a 413 page, by its Content-Length or as it streams in.
+- Bidirectional controls from a service (a school unit named `Norr<U+202E>`) were shown as sent: an override is not
+  ended by the element it is in, so the names after it on the same line (`Dina skolenheter: …`, the alert list's
+  links, a breadcrumb) were shown reversed — a person read other names than were there. The contracts refuse them
+  at every door; the dashboard, which takes every upstream as possibly hostile, now drops them from every text it
+  prints (the templates' one `finalize`) and writes (its CSV and xlsx), chart islands included.
 """
 
 from __future__ import annotations
@@ -273,3 +278,48 @@ def test_a_form_post_within_the_bound_is_read_as_before(dashboard):
     answer = dashboard.post("/larm/00000000-0000-0000-0000-000000000001/kvittera", follow_redirects=False,
                             data={"csrf": csrf, "kommentar": "ö" * 2000, "tillbaka": "/larm?status=alla"})
     assert answer.status_code == 303 and answer.headers["location"] == "/larm?status=alla&kvitterat=true"
+
+
+RLO, NAME = "\u202e", "Norr\u202eskolan"
+
+
+def test_bidirectional_controls_from_a_service_are_never_shown_or_written(dashboard):
+    """Failed on the old code: U+202E reached the page, the chart island and the CSV and xlsx as sent."""
+    sid = "00000000-0000-0000-0000-000000000007"
+
+    def hostile(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/tree"):
+            return httpx.Response(200, json=[{"unit_type": "school_unit", "unit_id": UNIT, "school_unit_code": UNIT,
+                                              "name": NAME}])
+        if path == "/v1/alerts":
+            return httpx.Response(200, json=[{"alert_id": sid, "level": "school_unit", "unit_id": UNIT,
+                                              "school_unit_code": UNIT, "rule": "pass_share_drop", "status": "open",
+                                              "comment": f"{RLO}=HYPERLINK(1)", "figures": {}}])
+        if path == "/v1/self-assessments/compare":
+            return httpx.Response(200, json={"area_radar": {"axes": ["x"], "labels": [NAME], "first": [1],
+                                                            "second": [2]}, "discussion_points": []})
+        if path.startswith("/v1/self-assessments/"):
+            return httpx.Response(200, json={"self_assessment_id": sid, "organiser_id": ORGANISER,
+                                             "school_unit_code": UNIT, "assessed_on": "2026-11-10",
+                                             "respondent_role": NAME})
+        return services(request)
+
+    sign_in(dashboard, hostile)
+    page = dashboard.get("/larm")
+    assert page.status_code == 200 and "Norrskolan" in page.text and RLO not in page.text
+    compared = dashboard.get("/lika/jamfor", params={"forsta": sid, "andra": sid})
+    assert compared.status_code == 200 and RLO not in compared.text and '"labels": ["Norrskolan"]' in compared.text
+    csv = dashboard.get("/larm/export.csv")
+    assert csv.status_code == 200 and RLO not in csv.text and "Norrskolan" in csv.text
+    assert "'=HYPERLINK(1)" in csv.text  # the control gone, the formula it hid is still neutralised
+    xlsx = dashboard.get("/larm/export.xlsx")
+    assert xlsx.status_code == 200 and RLO.encode() not in _sheet_xml(xlsx.content)
+
+
+def _sheet_xml(book: bytes) -> bytes:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(book)) as opened:
+        return b"".join(opened.read(name) for name in opened.namelist() if name.endswith(".xml"))

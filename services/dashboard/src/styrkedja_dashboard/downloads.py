@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from styrkedja_kit.spreadsheet import csv_text
 
-from .shapes import flat, number
+from .shapes import flat, number, shown
 
 #: what a download's name may hold: a name is built from values others chose (the report's period is reporting's,
 #: an organiser id the identity provider's), and a header is no place for a quote, a line break or a non-Latin-1
@@ -47,8 +47,8 @@ def csv_value(value: Any) -> str | int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return csv_text(value)
-    return csv_text(flat(value, leaf=csv_text))
+        return csv_text(shown(value))
+    return csv_text(shown(flat(value, leaf=csv_text)))
 
 
 def csv_response(stem: str, header: list[str], rows: list[list[Any]]) -> Response:
@@ -73,7 +73,7 @@ def xlsx_response(stem: str, header: list[str], rows: list[list[Any]], *,
     bold = book.add_format({"bold": True})
     percent = book.add_format({"num_format": "0.0%"})
     for c, name in enumerate(header):
-        sheet.write_string(0, c, name, bold)
+        sheet.write_string(0, c, shown(name), bold)
     sheet.freeze_panes(1, 0)
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row):
@@ -81,11 +81,11 @@ def xlsx_response(stem: str, header: list[str], rows: list[list[Any]], *,
                     not isinstance(share_columns, bool) and c in share_columns)):
                 sheet.write_number(r, c, value, percent)
             elif isinstance(value, str):
-                sheet.write_string(r, c, value)  # never a formula, whatever the text starts with
+                sheet.write_string(r, c, shown(value))  # never a formula, whatever the text starts with
             elif number(value) is not None:
                 sheet.write_number(r, c, value)
             elif value is not None and not isinstance(value, float):  # NaN/infinity: an empty cell, as on the page
-                sheet.write_string(r, c, flat(value))  # a list or object as `a; b`: xlsxwriter's write() raised
+                sheet.write_string(r, c, shown(flat(value)))  # a list or object as `a; b`: xlsxwriter's write() raised
     sheet.set_column(0, len(header) - 1, 16)
     book.close()
     return Response(buffer.getvalue(),

@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from styrkedja_contracts.identifiers import BIDI_CONTROLS
+
 #: the largest magnitude taken as a figure: far beyond any count of students, inside Babel's decimal precision
 LARGEST = 10**15
 
@@ -51,6 +53,19 @@ def named(value: object, names: Mapping[str, str]) -> str:
     if found is None:
         found = flat(value)  # a list or object as text (`rektor; lärare`); missing as ""
     return names.get(found, found)
+
+
+#: Unicode's bidirectional embedding, override and isolate controls, removed from every text shown or written
+_NO_BIDI = str.maketrans(dict.fromkeys(BIDI_CONTROLS))
+
+
+def shown(value: str) -> str:
+    """A service's text as a page or a download shows it: without the bidirectional embedding, override and isolate
+    controls (`BIDI_CONTROLS`). The contracts refuse them at every door, but a service of another version (or a
+    hostile one) can still send one, and in a page an override is not ended by the element it is in: a school
+    unit named `Norr<U+202E>` turned the names after it in the same line (`Dina skolenheter: …`, a breadcrumb, the
+    title) around as they were shown, so a person read other names than were there ("Trojan Source")."""
+    return value.translate(_NO_BIDI) if any(c in value for c in BIDI_CONTROLS) else value
 
 
 def _same(part: str) -> str:

@@ -27,10 +27,13 @@ def _subject(code: object) -> str:
 
 def _printed(value: Any) -> Any:
     """What `{{ … }}` prints, the one rule for every template: a service's list or object reads as `a; b`
-    (`shapes.flat`), never Python's `['a', 'b']`; null as nothing, never `None`."""
+    (`shapes.flat`), never Python's `['a', 'b']`; null as nothing, never `None`; text without bidirectional
+    controls (`shapes.shown`)."""
     if value is None:
         return ""
-    return shapes.flat(value) if isinstance(value, (list, tuple, dict)) else value
+    if isinstance(value, str):
+        return shapes.shown(value)
+    return shapes.shown(shapes.flat(value)) if isinstance(value, (list, tuple, dict)) else value
 
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
