@@ -28,6 +28,8 @@ Found and fixed (each test failed on the old code, as said at it):
   links, a breadcrumb) were shown reversed — a person read other names than were there. The contracts refuse them
   at every door; the dashboard, which takes every upstream as possibly hostile, now drops them from every text it
   prints (the templates' one `finalize`) and writes (its CSV and xlsx), chart islands included.
+- A service's redirect (or any status below 400 other than 200/201) was taken as its answer: a 302 with a JSON body
+  of its own was shown as the page's data, and passed on as a download's file. Now a 502 naming the service.
 """
 
 from __future__ import annotations
@@ -323,3 +325,22 @@ def _sheet_xml(book: bytes) -> bytes:
 
     with zipfile.ZipFile(io.BytesIO(book)) as opened:
         return b"".join(opened.read(name) for name in opened.namelist() if name.endswith(".xml"))
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308, 202, 203, 206, 300, 304])
+def test_a_services_redirect_or_other_status_is_no_answer(dashboard, status):
+    """Failed on the old code: the 302's own JSON was shown as the alerts, and its body passed on as the file."""
+    def redirecting(request: httpx.Request) -> httpx.Response:
+        if request.url.path in ("/v1/alerts", "/v1/figures/trend"):
+            body = b"" if status == 304 else b'[{"alert_id": "planted", "comment": "from elsewhere"}]'
+            return httpx.Response(status, content=body, headers={"location": "https://evil.example/v1/alerts",
+                                                                 "content-type": "application/json"})
+        return services(request)
+
+    sign_in(dashboard, redirecting)
+    page = dashboard.get("/larm", params={"status": "alla"})
+    assert page.status_code == 502 and f"status {status}" in page.text and "from elsewhere" not in page.text, \
+        page.status_code
+    download = dashboard.get("/ladda-ner/trend.csv", params={"level": "school_unit"}, follow_redirects=False)
+    assert download.status_code == 502 and "planted" not in download.text, download.status_code
+    _a_page(download)

@@ -47,6 +47,8 @@ GATEWAY_STATUSES = (502, 503, 504)
 #: once decoded: an organiser's largest page read (every student at risk, every compliance item) is a few MB;
 #: a download (`Api.download`) is passed on as it arrives and is bounded by neither
 ANSWER_SECONDS = 60.0
+#: the statuses whose body is the answer asked for
+OK_STATUSES = (200, 201)
 MAX_ANSWER_BYTES = 32 * 2**20
 
 
@@ -159,9 +161,13 @@ class Api:
                                     why="unreachable") from None
             except httpx.HTTPError as error:
                 raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
-        if stream and response.status_code < 400:
+        if stream and response.status_code in OK_STATUSES:
             return response
         response = await self._read(response)
+        if response.status_code < 400 and response.status_code not in OK_STATUSES:
+            # a redirect (or any status that is no answer) is not followed and is no data: a 302 to another host, or
+            # with a JSON body of its own, was read as the page's answer, and passed on as the download's file
+            raise UpstreamError(self.name, 502, f"svarade med status {response.status_code}", unreadable=True)
         if response.status_code >= 400:
             detail = response.text[:300]
             if answer_json:
