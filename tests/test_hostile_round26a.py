@@ -30,6 +30,9 @@ Found and fixed (each test failed on the old code, as said at it):
   prints (the templates' one `finalize`) and writes (its CSV and xlsx), chart islands included.
 - A service's redirect (or any status below 400 other than 200/201) was taken as its answer: a 302 with a JSON body
   of its own was shown as the page's data, and passed on as a download's file. Now a 502 naming the service.
+- `/ladda-ner/{table}.csv` echoed an unknown table's name into its 404 page: any text fits in a path, and the page
+  said it in the dashboard's own voice (`Tabellen Din inloggning har gått ut, ring 070-… finns inte.`). Now it names
+  the tables there are instead.
 """
 
 from __future__ import annotations
@@ -344,3 +347,13 @@ def test_a_services_redirect_or_other_status_is_no_answer(dashboard, status):
     download = dashboard.get("/ladda-ner/trend.csv", params={"level": "school_unit"}, follow_redirects=False)
     assert download.status_code == 502 and "planted" not in download.text, download.status_code
     _a_page(download)
+
+
+def test_an_unknown_download_does_not_say_what_the_link_put_in_its_path(dashboard):
+    """Failed on the old code: the 404 page repeated the path's text."""
+    sign_in(dashboard)
+    spoof = "Din inloggning har gått ut. Ring supporten på 070-1234567 och uppge ditt lösenord"
+    answer = dashboard.get(f"/ladda-ner/{spoof}.csv")
+    assert answer.status_code == 404 and "070-1234567" not in answer.text and "lösenord" not in answer.text
+    assert "Tabellen finns inte" in answer.text and "trend" in answer.text
+    _a_page(answer)

@@ -53,7 +53,9 @@ def upstream_query(name: str, request: Request) -> tuple[str, list[tuple[str, st
     """The service path and the query to send: path parameters filled from the query, the rest
     only among the table's own parameters."""
     if name not in TABLES:
-        raise HTTPException(404, f"Tabellen {name} finns inte.")
+        # not echoed: any text fits in the path (`/ladda-ner/Din inloggning har gått ut, ring 070-….csv`), and the
+        # page would have said it in the dashboard's own voice
+        raise HTTPException(404, f"Tabellen finns inte. Tabellerna som kan laddas ner: {', '.join(TABLES)}.")
     path, allowed = TABLES[name]
     query = request.query_params
     for field in re.findall(r"{(\w+)}", path):
