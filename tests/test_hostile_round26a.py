@@ -19,7 +19,8 @@ Found and fixed (each test failed on the old code, as said at it):
   so a service (or anything posing as one) dripping a byte at a time held the page for as long as it liked, and one
   sending gigabytes — or a small gzip inflating to them — was read into memory. Now a JSON read (and an error's body)
   is read within `clients.ANSWER_SECONDS` and `MAX_ANSWER_BYTES` (503 "slow" / 502 naming the service), and a
-  download (reporting's exports, LIKA's workbook) is passed on as it arrives, never held whole.
+  download (reporting's exports, LIKA's workbook) is passed on as it arrives, never held whole. The identity
+  provider's configuration (read at the first `/logga-in`) is read by the same bound.
 - A form post's body had no bound but Starlette's per field (1 MB, 1,000 fields) and spooled a multipart file part
   to disk however large, before the CSRF check: anyone, signed in or not, could post gigabytes to `/logga-ut`. Now
   a body beyond `web.methods.MAX_FORM_BYTES` (64 kB) is a 413 page, by its Content-Length or as it streams in.
@@ -357,3 +358,23 @@ def test_an_unknown_download_does_not_say_what_the_link_put_in_its_path(dashboar
     assert answer.status_code == 404 and "070-1234567" not in answer.text and "lösenord" not in answer.text
     assert "Tabellen finns inte" in answer.text and "trend" in answer.text
     _a_page(answer)
+
+
+def test_an_identity_provider_dripping_or_flooding_its_configuration_is_a_clear_page(dashboard, monkeypatch):
+    """Failed on the old code: the configuration was read however slowly it came (here 4 s; a hostile provider's:
+    for ever) and however large."""
+    monkeypatch.setattr(clients, "ANSWER_SECONDS", 0.3)
+    monkeypatch.setattr(clients, "MAX_ANSWER_BYTES", 2**16)
+
+    async def drip() -> AsyncIterator[bytes]:
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            yield b" "
+        yield b'{"authorization_endpoint": "http://issuer.test/a", "token_endpoint": "http://issuer.test/t"}'
+
+    for body, status in ((drip(), 503), (b" " * 2**17 + b"{}", 502)):
+        dashboard.app.state.oidc.http = httpx.AsyncClient(  # type: ignore[attr-defined]
+            transport=httpx.MockTransport(lambda request, body=body: httpx.Response(200, content=body)))
+        answer = dashboard.get("/logga-in", follow_redirects=False)
+        assert answer.status_code == status and "inloggningen" in answer.text, (status, answer.status_code)
+        _a_page(answer)

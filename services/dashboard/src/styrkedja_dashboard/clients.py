@@ -187,35 +187,39 @@ class Api:
         return response
 
     async def _read(self, response: httpx.Response) -> httpx.Response:
-        """The answer read whole (and closed) within `ANSWER_SECONDS` and at most `MAX_ANSWER_BYTES` as decoded. The
-        client's timeout bounds each read only: a service (or anything posing as one) sending a byte every few
-        seconds held the page — and a worker's connection — for as long as it liked, and one sending gigabytes
-        (or a small gzip that inflates to them) was read whole into memory. Too slow → 503 (`slow`), too large
-        or undecodable → 502 naming the service."""
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            async with asyncio.timeout(ANSWER_SECONDS):
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > MAX_ANSWER_BYTES:
-                        raise UpstreamError(self.name, 502, f"svaret var större än {MAX_ANSWER_BYTES // 2**20} MB",
-                                            unreadable=True)
-                    chunks.append(chunk)
-        except (TimeoutError, httpx.TimeoutException):
-            raise UpstreamError(self.name, 503, "inget svar i tid", UNREACHABLE_RETRY_AFTER, why="slow") from None
-        except httpx.DecodingError:
-            raise UpstreamError(self.name, 502, "svaret kunde inte avkodas", unreadable=True) from None
-        except httpx.TransportError:
-            raise UpstreamError(self.name, 503, "förbindelsen bröts", UNREACHABLE_RETRY_AFTER,
-                                why="unreachable") from None
-        finally:
-            await response.aclose()
-        # decoded already: the headers that described the bytes on the wire no longer do
-        headers = [(k, v) for k, v in response.headers.multi_items()
-                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-        return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
-                              request=response.request)
+        return await read_bounded(self.name, response)
+
+
+async def read_bounded(service: str, response: httpx.Response) -> httpx.Response:
+    """The answer read whole (and closed) within `ANSWER_SECONDS` and at most `MAX_ANSWER_BYTES` as decoded. The
+    client's timeout bounds each read only: a service (or anything posing as one) sending a byte every few
+    seconds held the page — and a worker's connection — for as long as it liked, and one sending gigabytes
+    (or a small gzip that inflates to them) was read whole into memory. Too slow → 503 (`slow`), too large
+    or undecodable → 502 naming the service."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(ANSWER_SECONDS):
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise UpstreamError(service, 502, f"svaret var större än {MAX_ANSWER_BYTES // 2**20} MB",
+                                        unreadable=True)
+                chunks.append(chunk)
+    except (TimeoutError, httpx.TimeoutException):
+        raise UpstreamError(service, 503, "inget svar i tid", UNREACHABLE_RETRY_AFTER, why="slow") from None
+    except httpx.DecodingError:
+        raise UpstreamError(service, 502, "svaret kunde inte avkodas", unreadable=True) from None
+    except httpx.TransportError:
+        raise UpstreamError(service, 503, "förbindelsen bröts", UNREACHABLE_RETRY_AFTER,
+                            why="unreachable") from None
+    finally:
+        await response.aclose()
+    # decoded already: the headers that described the bytes on the wire no longer do
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
+                          request=response.request)
 
 
 class Reporting(Api):

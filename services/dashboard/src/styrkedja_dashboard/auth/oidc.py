@@ -18,7 +18,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from styrkedja_kit.auth import KeySource, Principal, TokenVerifier, principal_from_claims
 
-from ..clients import GATEWAY_STATUSES, UNREACHABLE_RETRY_AFTER, UpstreamError
+from ..clients import GATEWAY_STATUSES, UNREACHABLE_RETRY_AFTER, UpstreamError, read_bounded
 from ..settings import DashboardSettings
 from ..shapes import number
 
@@ -43,10 +43,13 @@ class OidcClient:
         if self._discovery is None:
             url = self.settings.discovery_url or f"{self.settings.issuer.rstrip('/')}/.well-known/openid-configuration"
             try:
-                response = await self.http.get(url)
+                response = await self.http.send(self.http.build_request("GET", url), stream=True)
             except httpx.TransportError:  # not up yet, restarting, or slow: worth trying again in a moment
                 raise UpstreamError(PROVIDER, 503, "ingen förbindelse", UNREACHABLE_RETRY_AFTER,
                                     why="unreachable") from None
+            # within a deadline and a size, as every service's answer (a provider dripping its configuration held
+            # every /logga-in, one sending gigabytes was read whole)
+            response = await read_bounded(PROVIDER, response)
             if response.status_code in GATEWAY_STATUSES:
                 raise UpstreamError(PROVIDER, 503, str(response.status_code), UNREACHABLE_RETRY_AFTER,
                                     why="unreachable")
