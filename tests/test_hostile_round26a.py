@@ -34,6 +34,10 @@ Found and fixed (each test failed on the old code, as said at it):
 - `/ladda-ner/{table}.csv` echoed an unknown table's name into its 404 page: any text fits in a path, and the page
   said it in the dashboard's own voice (`Tabellen Din inloggning har gått ut, ring 070-… finns inte.`). Now it names
   the tables there are instead.
+- A service answering 401 (the session's token revoked, its keys rotated) left the session signed in here: the page
+  said "log in again" with no way to — `/` sent the person back to the page and its 401 — until the token's own
+  expiry, hours later. Now the session ends (server side, and its cookie) and the page links to sign in again,
+  back to the same page.
 """
 
 from __future__ import annotations
@@ -378,3 +382,20 @@ def test_an_identity_provider_dripping_or_flooding_its_configuration_is_a_clear_
         answer = dashboard.get("/logga-in", follow_redirects=False)
         assert answer.status_code == status and "inloggningen" in answer.text, (status, answer.status_code)
         _a_page(answer)
+
+
+def test_a_service_refusing_the_sessions_token_ends_the_session_and_offers_sign_in(dashboard):
+    """Failed on the old code: the session stayed signed in, each page a 401 again, with no sign-in link."""
+    def revoked(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("openid-configuration"):
+            return services(request)
+        return httpx.Response(401, json={"detail": "token revoked"}, headers={"www-authenticate": "Bearer"})
+
+    sign_in(dashboard, revoked)
+    dashboard.app.state.oidc.http = httpx.AsyncClient(transport=httpx.MockTransport(services))  # type: ignore[attr-defined]
+    answer = dashboard.get("/larm", params={"status": "alla"})
+    assert answer.status_code == 401 and "Din inloggning har gått ut" in answer.text
+    assert 'href="/logga-in?next=%2Flarm%3Fstatus%3Dalla"' in answer.text and "Logga ut" not in answer.text
+    assert 'Max-Age=0' in answer.headers["set-cookie"] or "expires=" in answer.headers["set-cookie"].lower()
+    assert dashboard.app.state.sessions._sessions == {}  # type: ignore[attr-defined]
+    assert dashboard.get("/", follow_redirects=False).status_code == 200  # the start page, not /kedjan again

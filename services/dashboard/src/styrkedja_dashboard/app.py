@@ -135,8 +135,19 @@ def create_app(settings: DashboardSettings) -> FastAPI:
                    503: unavailable}.get(error.status, f"Tjänsten {error.service} godtog inte frågan: {error.detail}")
         # the same page again, for a read that may well answer in a moment (never a form post's address)
         again = _same_page(request) if error.status in (502, 503) and request.method == "GET" else None
-        answer = render(request, "error.html", _session(request), status_code=error.status,
-                        title="Uppgifterna kunde inte hämtas", message=message, again=again)
+        session, sign_in = _session(request), None
+        if error.status == 401:
+            # the service no longer takes the session's token (revoked, its keys rotated, a clock ahead): the
+            # session is over here too. Kept, it read as signed in to every page — `/` sent the person to /kedjan and
+            # its 401 again, and "log in again" had no way to — until the token's own expiry, hours later
+            if session is not None:
+                store(request).drop(session)
+                session = None
+            sign_in = login_url((_same_page(request) if request.method == "GET" else None) or "/kedjan")
+        answer = render(request, "error.html", session, status_code=error.status,
+                        title="Uppgifterna kunde inte hämtas", message=message, again=again, sign_in=sign_in)
+        if error.status == 401:
+            store(request).clear_cookie(answer)
         if error.status == 503 and error.retry_after is not None:
             answer.headers["Retry-After"] = str(error.retry_after)
         return answer
