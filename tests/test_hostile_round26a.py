@@ -38,6 +38,8 @@ Found and fixed (each test failed on the old code, as said at it):
   said "log in again" with no way to — `/` sent the person back to the page and its 401 — until the token's own
   expiry, hours later. Now the session ends (server side, and its cookie) and the page links to sign in again,
   back to the same page.
+- Least privilege: a school unit's quality report read the LIKA compilation of the organiser's every unit and kept
+  the one; it now asks for that unit's only.
 """
 
 from __future__ import annotations
@@ -399,3 +401,19 @@ def test_a_service_refusing_the_sessions_token_ends_the_session_and_offers_sign_
     assert 'Max-Age=0' in answer.headers["set-cookie"] or "expires=" in answer.headers["set-cookie"].lower()
     assert dashboard.app.state.sessions._sessions == {}  # type: ignore[attr-defined]
     assert dashboard.get("/", follow_redirects=False).status_code == 200  # the start page, not /kedjan again
+
+
+def test_a_units_report_asks_for_that_units_lika_only(dashboard):
+    """Failed on the old code: `/v1/lika/school-units?organiser_id=…` without the unit, every unit read."""
+    asked: list[httpx.URL] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        return services(request)
+
+    sign_in(dashboard, recording)
+    assert dashboard.get("/rapport", params={"enhet": UNIT}).status_code == 200
+    lika = [url for url in asked if url.path == "/v1/lika/school-units"]
+    assert lika and all(url.params.get("school_unit_code") == UNIT for url in lika), lika
+    assert dashboard.get("/rapport").status_code == 200  # the organiser's report still reads every unit
+    assert "school_unit_code" not in [url for url in asked if url.path == "/v1/lika/school-units"][-1].params

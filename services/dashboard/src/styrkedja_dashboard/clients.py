@@ -243,9 +243,10 @@ class Reporting(Api):
             level=level, organiser_id=organiser_id, unit_id=unit_id, school_year=school_year, term=term,
             split=split)))
 
-    async def lika_school_units(self, *, organiser_id: str) -> list[dict[str, Any]]:
-        """GET /v1/lika/school-units: the newest published self-assessment of each unit."""
-        return records(self.name, await self.get("/v1/lika/school-units", _params(organiser_id=organiser_id)))
+    async def lika_school_units(self, *, organiser_id: str, school_unit_code: str | None = None) -> list[dict[str, Any]]:
+        """GET /v1/lika/school-units: the newest published self-assessment of each unit (of one, when named)."""
+        return records(self.name, await self.get("/v1/lika/school-units", _params(
+            organiser_id=organiser_id, school_unit_code=school_unit_code)))
 
 
     async def figure(self, name: str, *, level: str, school_year: str, organiser_id: str,

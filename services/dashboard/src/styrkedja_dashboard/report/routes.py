@@ -54,7 +54,8 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
         away.unless_away("larm", or_none(api.alerts(organiser_id=organiser, school_unit_code=unit))),
         away.unless_away("stödinsatser", or_none(api.support_summary(level=level, unit_id=unit_id,
                                                                      organiser_id=organiser))),
-        away.unless_away("lika", or_none(api.lika_school_units(organiser_id=organiser))),
+        # a unit's report asks for that unit's only (it read the organiser's every unit and kept one)
+        away.unless_away("lika", or_none(api.lika_school_units(organiser_id=organiser, school_unit_code=unit))),
         unit_names(api, organiser))
     trend, gap, coverage, compliance, alerts, support, lika, names = found
     compliance_table = None if compliance is None else figure_table(compliance)
