@@ -38,6 +38,8 @@ Found and fixed (each test failed on the old code, as said at it):
   said "log in again" with no way to — `/` sent the person back to the page and its 401 — until the token's own
   expiry, hours later. Now the session ends (server side, and its cookie) and the page links to sign in again,
   back to the same page.
+- A CSV cell of a float that is no figure (`-Infinity`, which Python's JSON reader takes from a service) was written
+  `-inf`: a cell starting with `-`, read by a spreadsheet as a formula. Now empty, as the page shows a dash.
 - Least privilege: a school unit's quality report read the LIKA compilation of the organiser's every unit and kept
   the one; it now asks for that unit's only.
 """
@@ -417,3 +419,21 @@ def test_a_units_report_asks_for_that_units_lika_only(dashboard):
     assert lika and all(url.params.get("school_unit_code") == UNIT for url in lika), lika
     assert dashboard.get("/rapport").status_code == 200  # the organiser's report still reads every unit
     assert "school_unit_code" not in [url for url in asked if url.path == "/v1/lika/school-units"][-1].params
+
+
+def test_a_csv_cell_of_infinity_from_a_service_is_empty_never_a_formula(dashboard):
+    """Failed on the old code: `-inf` in the alert download (a formula to Excel and LibreOffice)."""
+    def infinite(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/alerts":
+            return httpx.Response(200, content=b'[{"alert_id": "a", "level": "school_unit", "unit_id": "12345678", '
+                                               b'"year": -Infinity, "round": NaN, "figures": {"change_points": '
+                                               b'-Infinity, "students": Infinity}}]',
+                                  headers={"content-type": "application/json"})
+        return services(request)
+
+    sign_in(dashboard, infinite)
+    answer = dashboard.get("/larm/export.csv")
+    assert answer.status_code == 200
+    cells = [cell for line in answer.text.splitlines()[1:] for cell in line.split(";")]
+    assert not any(cell.lstrip('"').startswith(("-", "+", "=", "@")) for cell in cells), cells
+    assert "inf" not in answer.text and "nan" not in answer.text

@@ -39,11 +39,13 @@ def _name(stem: str, ext: str) -> str:
 
 
 def csv_value(value: Any) -> str | int:
-    """One CSV cell: a float with a decimal comma, an integer as it is, text formula-safe (`csv_text`); a list
+    """One CSV cell: a float with a decimal comma (none for NaN, infinity or beyond `shapes.LARGEST`), an integer as it is, text formula-safe (`csv_text`); a list
     or an object (a service's nested value) as `a; b` / `k: v` (`shapes.flat`) with every text inside made
     formula-safe too, never Python's `['a', 'b']`; null as an empty cell."""
     if isinstance(value, float):
-        return str(value).replace(".", ",")
+        # NaN and infinity (Python's JSON reader takes `-Infinity` from a service) are no figure: an empty cell, as
+        # the page shows a dash. Written as `-inf` it began with `-` and a spreadsheet read the cell as a formula
+        return str(value).replace(".", ",") if number(value) is not None else ""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
