@@ -40,6 +40,9 @@ Found and fixed (each test failed on the old code, as said at it):
   back to the same page.
 - A CSV cell of a float that is no figure (`-Infinity`, which Python's JSON reader takes from a service) was written
   `-inf`: a cell starting with `-`, read by a spreadsheet as a formula. Now empty, as the page shows a dash.
+- A 422 page named the query parameter that broke a rule by the name the request gave it: any text, however long,
+  signed in or not (`/?Din inloggning har gått ut, ring 070-…=19121212-1212` was said back in the dashboard's voice).
+  A name is repeated now only when it is a short plain word, as the pages' own are.
 - Least privilege: a school unit's quality report read the LIKA compilation of the organiser's every unit and kept
   the one; it now asks for that unit's only.
 """
@@ -61,6 +64,7 @@ import styrkedja_dashboard.report.routes as report_routes
 from styrkedja_dashboard.app import create_app
 from styrkedja_dashboard.downloads import attachment_header
 from styrkedja_dashboard.settings import DashboardSettings
+from styrkedja_dashboard.web.forms import UNSHOWN_FIELD
 from styrkedja_dashboard.web.sessions import COOKIE
 from styrkedja_kit.auth import principal_from_claims
 
@@ -437,3 +441,16 @@ def test_a_csv_cell_of_infinity_from_a_service_is_empty_never_a_formula(dashboar
     cells = [cell for line in answer.text.splitlines()[1:] for cell in line.split(";")]
     assert not any(cell.lstrip('"').startswith(("-", "+", "=", "@")) for cell in cells), cells
     assert "inf" not in answer.text and "nan" not in answer.text
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+@pytest.mark.parametrize("name", ["Din inloggning har gått ut, ring 070-1234567", "x" * 3000, "<b>", "a\u202eb"])
+def test_a_422_never_repeats_a_parameter_name_the_request_made_up(dashboard, signed_in, name):
+    """Failed on the old code: the name was said back as sent, e.g. a phone number to call."""
+    if signed_in:
+        sign_in(dashboard)
+    answer = dashboard.get("/" if not signed_in else "/kedjan", params={name: "19121212-1212"}, follow_redirects=False)
+    assert answer.status_code == 422 and UNSHOWN_FIELD in answer.text and "personnummer" in answer.text
+    assert "070-1234567" not in answer.text and "x" * 100 not in answer.text and "\u202e" not in answer.text
+    named = dashboard.get("/kedjan" if signed_in else "/", params={"enhet": "19121212-1212"}, follow_redirects=False)
+    assert named.status_code == 422 and "Kontrollera: enhet (får inte innehålla ett personnummer)" in named.text
