@@ -43,6 +43,9 @@ Found and fixed (each test failed on the old code, as said at it):
 - A 422 page named the query parameter that broke a rule by the name the request gave it: any text, however long,
   signed in or not (`/?Din inloggning har gått ut, ring 070-…=19121212-1212` was said back in the dashboard's voice).
   A name is repeated now only when it is a short plain word, as the pages' own are.
+- Least privilege: `/ladda-ner/{table}` passed any `organiser_id` to reporting, leaving the refusal to it — the one
+  read of the dashboard that did (every page refuses an organiser outside the token before any read). Now a 403
+  before any read, and the token's spelling is sent.
 - Least privilege: a school unit's quality report read the LIKA compilation of the organiser's every unit and kept
   the one; it now asks for that unit's only.
 """
@@ -454,3 +457,22 @@ def test_a_422_never_repeats_a_parameter_name_the_request_made_up(dashboard, sig
     assert "070-1234567" not in answer.text and "x" * 100 not in answer.text and "\u202e" not in answer.text
     named = dashboard.get("/kedjan" if signed_in else "/", params={"enhet": "19121212-1212"}, follow_redirects=False)
     assert named.status_code == 422 and "Kontrollera: enhet (får inte innehålla ett personnummer)" in named.text
+
+
+@pytest.mark.parametrize("table", ["trend", "rapportering", "rapportering-enhet", "lika-sammanstallning"])
+def test_a_download_for_an_organiser_outside_the_token_is_refused_before_any_read(dashboard, table):
+    """Failed on the old code: the request went to reporting (here a fake that answers: the file was served)."""
+    asked: list[httpx.URL] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        return httpx.Response(200, content=b"a;b\r\n", headers={"content-type": "text/csv"})
+
+    sign_in(dashboard, recording)
+    query = {"organiser_id": "2120009999", "school_unit_code": UNIT, "school_year": "2026/27", "term": "HT"}
+    refused = dashboard.get(f"/ladda-ner/{table}.csv", params=query)
+    assert refused.status_code == 403 and "behörighet" in refused.text and asked == [], (refused.status_code, asked)
+    _a_page(refused)
+    own = dashboard.get(f"/ladda-ner/{table}.csv", params={**query, "organiser_id": "2120000142"})
+    assert own.status_code == 200 and len(asked) == 1
+    assert "212000-0142" in str(asked[0]) and "2120000142" not in str(asked[0]), asked  # the token's spelling

@@ -6,12 +6,15 @@ parameters they take."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Annotated, Literal
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.datastructures import QueryParams
 from starlette.responses import Response, StreamingResponse
+
+from styrkedja_contracts.identifiers import canonical_organiser_id
 
 from ..clients import Reporting
 from ..downloads import attachment_header
@@ -49,15 +52,22 @@ _PATH_VALUE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _QUERY_VALUE = re.compile(r"[\w ./:-]{0,100}")
 
 
-def upstream_query(name: str, request: Request) -> tuple[str, list[tuple[str, str]]]:
+def upstream_query(name: str, request: Request, *, organisers: Collection[str]) -> tuple[str, list[tuple[str, str]]]:
     """The service path and the query to send: path parameters filled from the query, the rest
-    only among the table's own parameters."""
+    only among the table's own parameters. An `organiser_id` only among the session's `organisers` (in any
+    spelling: sent in the token's), else a 403 before any read — as every page refuses one."""
     if name not in TABLES:
         # not echoed: any text fits in the path (`/ladda-ner/Din inloggning har gått ut, ring 070-….csv`), and the
         # page would have said it in the dashboard's own voice
         raise HTTPException(404, f"Tabellen finns inte. Tabellerna som kan laddas ner: {', '.join(TABLES)}.")
     path, allowed = TABLES[name]
     query = request.query_params
+    chosen = query.get("organiser_id")
+    if chosen is not None:
+        if canonical_organiser_id(chosen) not in organisers:
+            # the download was the one read that took any organiser to reporting, the refusal left to it
+            raise HTTPException(403, "Du har inte behörighet till den huvudmannen.")
+        query = QueryParams([(k, canonical_organiser_id(v) if k == "organiser_id" else v) for k, v in query.multi_items()])
     for field in re.findall(r"{(\w+)}", path):
         value = query.get(field)
         if not value or not _PATH_VALUE.fullmatch(value):
@@ -75,7 +85,7 @@ def upstream_query(name: str, request: Request) -> tuple[str, list[tuple[str, st
 @router.get("/ladda-ner/{name}.{fmt}")
 async def download(request: Request, session: Current, api: Annotated[Reporting, Depends(reporting)], name: str,
                    fmt: Literal["csv", "xlsx"]) -> Response:
-    path, params = upstream_query(name, request)
+    path, params = upstream_query(name, request, organisers=session.principal.organisers if session.principal else ())
     upstream = await api.download(path, [*params, ("format", fmt)])
     return passed_on(upstream, MEDIA_TYPES[fmt], attachment(upstream.headers.get("content-disposition"),
                                                             f"{name}.{fmt}"))
