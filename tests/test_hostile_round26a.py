@@ -43,6 +43,9 @@ Found and fixed (each test failed on the old code, as said at it):
 - A 422 page named the query parameter that broke a rule by the name the request gave it: any text, however long,
   signed in or not (`/?Din inloggning har gått ut, ring 070-…=19121212-1212` was said back in the dashboard's voice).
   A name is repeated now only when it is a short plain word, as the pages' own are.
+- A download's UTF-8 name (`filename*=UTF-8''…`) from reporting or LIKA was passed on when its percent-encoding was
+  plain, whatever it decoded to: `Rapport%E2%80%AExslx.exe` is shown by the browser as `Rapportexe.xlsx`. Now a
+  name that decodes to a control, a bidirectional control, a separator or no UTF-8 gets the dashboard's own name.
 - Least privilege: `/ladda-ner/{table}` passed any `organiser_id` to reporting, leaving the refusal to it — the one
   read of the dashboard that did (every page refuses an organiser outside the token before any read). Now a 403
   before any read, and the token's spelling is sent.
@@ -66,6 +69,7 @@ import styrkedja_dashboard.clients as clients
 import styrkedja_dashboard.report.routes as report_routes
 from styrkedja_dashboard.app import create_app
 from styrkedja_dashboard.downloads import attachment_header
+from styrkedja_dashboard.exports.routes import attachment
 from styrkedja_dashboard.settings import DashboardSettings
 from styrkedja_dashboard.web.forms import UNSHOWN_FIELD
 from styrkedja_dashboard.web.sessions import COOKIE
@@ -476,3 +480,21 @@ def test_a_download_for_an_organiser_outside_the_token_is_refused_before_any_rea
     own = dashboard.get(f"/ladda-ner/{table}.csv", params={**query, "organiser_id": "2120000142"})
     assert own.status_code == 200 and len(asked) == 1
     assert "212000-0142" in str(asked[0]) and "2120000142" not in str(asked[0]), asked  # the token's spelling
+
+
+@pytest.mark.parametrize("encoded", ["Rapport%E2%80%AExslx.exe", "a%0Ab.csv", "..%2F..%2Fx.csv", "%FF.csv", "..",
+                                     "%E2%80%8Bx.csv"])
+def test_a_download_name_from_a_service_that_decodes_to_a_spoof_is_replaced(dashboard, encoded):
+    """Failed on the old code: the service's `filename*` was passed on as sent."""
+    def named(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"x", headers={
+            "content-disposition": f"attachment; filename=\"rapport.csv\"; filename*=UTF-8''{encoded}"})
+
+    sign_in(dashboard, named)
+    for path, fallback in (("/ladda-ner/trend.csv?level=school_unit", "trend.csv"),
+                           ("/lika/00000000-0000-0000-0000-000000000007/export.xlsx",
+                            "lika-00000000-0000-0000-0000-000000000007.xlsx")):
+        answer = dashboard.get(path)
+        assert answer.status_code == 200 and answer.headers["content-disposition"] == attachment_header(fallback)
+    plain = "attachment; filename=\"rapport.csv\"; filename*=UTF-8''R%C3%A4pport%202026.csv"
+    assert attachment(plain, "x.csv") == plain  # a plain UTF-8 name is kept

@@ -8,13 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Collection
 from typing import Annotated, Literal
+from urllib.parse import unquote
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.datastructures import QueryParams
 from starlette.responses import Response, StreamingResponse
 
-from styrkedja_contracts.identifiers import canonical_organiser_id
+from styrkedja_contracts.identifiers import BIDI_CONTROLS, canonical_organiser_id
 
 from ..clients import Reporting
 from ..downloads import attachment_header
@@ -116,7 +117,23 @@ def passed_on(upstream: httpx.Response, media_type: str, disposition: str) -> Re
 
 
 def attachment(said: str | None, fallback: str) -> str:
-    """The service's own `attachment; filename="…"` when it is of plain characters, else the fallback name."""
-    if said is not None and _DISPOSITION.fullmatch(said):
-        return said
+    """The service's own `attachment; filename="…"` when it is of plain characters — its UTF-8 name too, once
+    decoded (`_plain_name`) — else the fallback name."""
+    found = _DISPOSITION.fullmatch(said) if said is not None else None
+    if found is not None and (found.group(1) is None or _plain_name(found.group(1))):
+        return found.group(0)
     return attachment_header(fallback)
+
+
+#: what a file's name must not hold once decoded: controls, the bidirectional controls (`Rapport<U+202E>xslx.exe`
+#: is shown as `Rapportexe.xlsx`), path separators, and a name of dots alone
+_NOT_IN_A_NAME = re.compile("[\x00-\x1f\x7f-\x9f/\\:*?\"<>|" + BIDI_CONTROLS + "\u200b-\u200f\u2028\u2029\ufeff]")
+
+
+def _plain_name(parameter: str) -> bool:
+    """`; filename*=UTF-8''…`'s name, percent-decoded as UTF-8: a name a person reads as it is stored."""
+    try:
+        name = unquote(parameter.partition("''")[2], errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return bool(name.strip(". ")) and _NOT_IN_A_NAME.search(name) is None
