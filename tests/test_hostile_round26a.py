@@ -46,6 +46,10 @@ Found and fixed (each test failed on the old code, as said at it):
 - A download's UTF-8 name (`filename*=UTF-8''…`) from reporting or LIKA was passed on when its percent-encoding was
   plain, whatever it decoded to: `Rapport%E2%80%AExslx.exe` is shown by the browser as `Rapportexe.xlsx`. Now a
   name that decodes to a control, a bidirectional control, a separator or no UTF-8 gets the dashboard's own name.
+- A service's 429 (this person's own bound there: reporting takes one export per person at once, so a CSV and an
+  xlsx clicked together) was a page repeating the service's English words (`request: more than 1 files at once from
+  this client (`max_exports_per_client_in_flight`)…`) without Retry-After or a way back. Now it says so in Swedish,
+  with Retry-After and a link to try the same page again.
 - Least privilege: `/ladda-ner/{table}` passed any `organiser_id` to reporting, leaving the refusal to it — the one
   read of the dashboard that did (every page refuses an organiser outside the token before any read). Now a 403
   before any read, and the token's spelling is sent.
@@ -498,3 +502,20 @@ def test_a_download_name_from_a_service_that_decodes_to_a_spoof_is_replaced(dash
         assert answer.status_code == 200 and answer.headers["content-disposition"] == attachment_header(fallback)
     plain = "attachment; filename=\"rapport.csv\"; filename*=UTF-8''R%C3%A4pport%202026.csv"
     assert attachment(plain, "x.csv") == plain  # a plain UTF-8 name is kept
+
+
+def test_a_services_per_person_bound_is_a_429_saying_when_to_try_again(dashboard):
+    """Failed on the old code: the service's English detail, no Retry-After, no link back."""
+    detail = ("request: more than 1 files at once from this client (`max_exports_per_client_in_flight`); this one "
+              "was not read")
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, json={"title": "Too Many Requests", "detail": detail}, headers={"retry-after": "2"})
+
+    sign_in(dashboard, busy)
+    answer = dashboard.get("/ladda-ner/trend.xlsx", params={"level": "school_unit"})
+    assert answer.status_code == 429 and answer.headers["retry-after"] == "2"
+    assert "hämtningar igång hos tjänsten reporting" in answer.text and "om 2 s" in answer.text
+    assert "max_exports_per_client_in_flight" not in answer.text
+    assert 'href="/ladda-ner/trend.xlsx?level=school_unit">Försök igen' in answer.text
+    _a_page(answer)

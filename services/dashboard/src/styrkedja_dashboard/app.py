@@ -129,12 +129,16 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             error.why, f"Tjänsten {error.service} är upptagen just nu. Försök igen {wait}.")
         message = {401: "Din inloggning har gått ut. Logga in igen.",
                    403: "Du har inte behörighet att se de här uppgifterna.",
+                   # the service's bound for one person (its exports, its writes at once): its own words name a
+                   # setting in English, so they are not repeated
+                   429: f"Du har redan lika många hämtningar igång hos tjänsten {error.service} som den tar emot på "
+                        f"en gång. Försök igen {wait} när någon av dem är klar.",
                    404: "Uppgifterna finns inte.",
                    502: f"Tjänsten {error.service} gav ett svar som inte kunde läsas ({error.detail})." if error.unreadable
                    else f"Tjänsten {error.service} svarade med ett fel. Försök igen om en stund.",
                    503: unavailable}.get(error.status, f"Tjänsten {error.service} godtog inte frågan: {error.detail}")
         # the same page again, for a read that may well answer in a moment (never a form post's address)
-        again = _same_page(request) if error.status in (502, 503) and request.method == "GET" else None
+        again = _same_page(request) if error.status in (429, 502, 503) and request.method == "GET" else None
         session, sign_in = _session(request), None
         if error.status == 401:
             # the service no longer takes the session's token (revoked, its keys rotated, a clock ahead): the
@@ -148,7 +152,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
                         title="Uppgifterna kunde inte hämtas", message=message, again=again, sign_in=sign_in)
         if error.status == 401:
             store(request).clear_cookie(answer)
-        if error.status == 503 and error.retry_after is not None:
+        if error.status in (429, 503) and error.retry_after is not None:
             answer.headers["Retry-After"] = str(error.retry_after)
         return answer
 

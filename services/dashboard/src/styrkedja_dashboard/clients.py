@@ -180,6 +180,8 @@ class Api:
                     detail = (said if isinstance(said, str) else flat(said) if said else detail)[:300]
             if response.status_code == 503:
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after")))
+            if response.status_code == 429:  # this person's own bound at the service (two downloads at once)
+                raise UpstreamError(self.name, 429, detail, retry_after(response.headers.get("retry-after")) or 1)
             if response.status_code in GATEWAY_STATUSES:  # its gateway: the service itself is away for now
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after"))
                                     or UNREACHABLE_RETRY_AFTER, why="unreachable")
