@@ -50,6 +50,8 @@ Found and fixed (each test failed on the old code, as said at it):
   xlsx clicked together) was a page repeating the service's English words (`request: more than 1 files at once from
   this client (`max_exports_per_client_in_flight`)…`) without Retry-After or a way back. Now it says so in Swedish,
   with Retry-After and a link to try the same page again.
+- A page reached before sign-in with a long query (a link's tracking parameters) sent its visitor to `/logga-in` with
+  a `next` longer than it takes: a 422, and no way to sign in from that link. Now the page's path alone is kept.
 - Least privilege: `/ladda-ner/{table}` passed any `organiser_id` to reporting, leaving the refusal to it — the one
   read of the dashboard that did (every page refuses an organiser outside the token before any read). Now a 403
   before any read, and the token's spelling is sent.
@@ -519,3 +521,13 @@ def test_a_services_per_person_bound_is_a_429_saying_when_to_try_again(dashboard
     assert "max_exports_per_client_in_flight" not in answer.text
     assert 'href="/ladda-ner/trend.xlsx?level=school_unit">Försök igen' in answer.text
     _a_page(answer)
+
+
+def test_a_long_link_before_sign_in_still_leads_to_sign_in_and_back_to_its_page(dashboard):
+    """Failed on the old code: /logga-in answered 422 (`next`: at most 500 characters)."""
+    first = dashboard.get("/larm", params={"utm_source": "x" * 600}, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/logga-in?next=%2Flarm"
+    started = dashboard.get(first.headers["location"], follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"].startswith("http://issuer.test/authorize?")
+    short = dashboard.get("/larm", params={"status": "alla"}, follow_redirects=False)
+    assert short.headers["location"] == "/logga-in?next=%2Flarm%3Fstatus%3Dalla"  # a usual one kept whole

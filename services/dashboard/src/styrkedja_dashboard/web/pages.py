@@ -50,6 +50,10 @@ ROLE_NAMES = {"teacher": "lärare", "principal": "rektor", "area_manager": "verk
 templates.env.globals.update(ROLE_NAMES=ROLE_NAMES)
 
 
+#: the longest place to come back to after sign-in that `/logga-in` takes
+MAX_NEXT = 500
+
+
 class NotSignedIn(Exception):
     def __init__(self, next_url: str) -> None:
         self.next_url = next_url
@@ -63,6 +67,11 @@ def signed_in(request: Request) -> Session:
     session = store(request).get(request)
     if session is None or not session.signed_in:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if len(target) > MAX_NEXT:
+            # `/logga-in` takes a `next` of at most MAX_NEXT characters (a 422 beyond): a page reached with a long
+            # query (a link's tracking parameters, a shared download link) sent its visitor to a sign-in that
+            # refused them. The page itself is still worth coming back to
+            target = request.url.path if len(request.url.path) <= MAX_NEXT else "/kedjan"
         raise NotSignedIn(target)
     return session
 
