@@ -52,6 +52,9 @@ Found and fixed (each test failed on the old code, as said at it):
   with Retry-After and a link to try the same page again.
 - A page reached before sign-in with a long query (a link's tracking parameters) sent its visitor to `/logga-in` with
   a `next` longer than it takes: a 422, and no way to sign in from that link. Now the page's path alone is kept.
+- An alert's acknowledgement sent its comment to reporting whatever it held: a personal identity number (or a
+  control character) went on, and came back as reporting's English refusal naming its own field. The comment is
+  judged here by the contracts' text rules: a 422 naming `kommentar` and the rule in Swedish, nothing sent.
 - Least privilege: `/ladda-ner/{table}` passed any `organiser_id` to reporting, leaving the refusal to it — the one
   read of the dashboard that did (every page refuses an organiser outside the token before any read). Now a 403
   before any read, and the token's spelling is sent.
@@ -531,3 +534,21 @@ def test_a_long_link_before_sign_in_still_leads_to_sign_in_and_back_to_its_page(
     assert started.status_code == 303 and started.headers["location"].startswith("http://issuer.test/authorize?")
     short = dashboard.get("/larm", params={"status": "alla"}, follow_redirects=False)
     assert short.headers["location"] == "/logga-in?next=%2Flarm%3Fstatus%3Dalla"  # a usual one kept whole
+
+
+@pytest.mark.parametrize(("comment", "rule"), [("Ring 19121212-1212 om detta", "personnummer"),
+                                               ("Extra stöd\x00", "styrtecken"), ("a\u202eb", "styrtecken"),
+                                               ("x\uffff", "icke-tecken")])
+def test_an_acknowledgement_comment_breaking_the_text_rules_is_refused_before_it_is_sent(dashboard, comment, rule):
+    """Failed on the old code: the comment went to reporting (here a fake that takes it: acknowledged)."""
+    sent: list[httpx.Request] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"status": "acknowledged"})
+
+    csrf = sign_in(dashboard, recording)
+    answer = dashboard.post("/larm/00000000-0000-0000-0000-000000000001/kvittera", follow_redirects=False,
+                            data={"csrf": csrf, "kommentar": comment})
+    assert answer.status_code == 422 and f"Kontrollera: kommentar (får inte innehålla {'ett ' if rule == 'personnummer' else ''}" in answer.text, answer.status_code
+    assert rule in answer.text and sent == [] and "19121212" not in answer.text

@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from styrkedja_contracts.identifiers import (
+    CONTROL_RULE,
+    NONCHARACTER_RULE,
     PIN_ERROR,
     PIN_RULE,
     canonical_organiser_id,
@@ -76,7 +78,9 @@ def _rule(error: Mapping[str, Any]) -> str:
             "repeated": "får bara anges en gång", "uuid_format": "ska vara ett id (UUID)",
             "date_format": "ska vara ett datum (ÅÅÅÅ-MM-DD)", "utf8": "ska vara kodad som UTF-8",
             "percent_encoding": "ska vara procentkodad", "unknown_parameter": "är ingen parameter för sidan",
-            PIN_RULE: "får inte innehålla ett personnummer"}.get(kind, "har ett ogiltigt värde")
+            PIN_RULE: "får inte innehålla ett personnummer",
+            CONTROL_RULE: "får inte innehålla styrtecken (utom tabb och radbrytning)",
+            NONCHARACTER_RULE: "får inte innehålla Unicodes icke-tecken"}.get(kind, "har ett ogiltigt värde")
 
 
 #: a field's name as a 422 page may repeat it: the pages' own are short words. Any other is what the request put
