@@ -55,6 +55,10 @@ Found and fixed (each test failed on the old code, as said at it):
 - An alert's acknowledgement sent its comment to reporting whatever it held: a personal identity number (or a
   control character) went on, and came back as reporting's English refusal naming its own field. The comment is
   judged here by the contracts' text rules: a 422 naming `kommentar` and the rule in Swedish, nothing sent.
+- JSON nested deep (`[[[…]]]`, a few kB): beyond what Python's parser recurses (a RecursionError, no ValueError)
+  every read of it — an answer, an error's body, the provider's configuration — was a 500; within it (500 deep),
+  `shapes.flat` ran out of stack printing the field, a 500 on the page and its downloads. Now the first is a 502
+  naming the service (`clients.json_of`), and `flat` reads at most `FLAT_DEPTH` levels (`…` beyond).
 - Least privilege: `/ladda-ner/{table}` passed any `organiser_id` to reporting, leaving the refusal to it — the one
   read of the dashboard that did (every page refuses an organiser outside the token before any read). Now a 403
   before any read, and the token's spelling is sent.
@@ -552,3 +556,45 @@ def test_an_acknowledgement_comment_breaking_the_text_rules_is_refused_before_it
                             data={"csrf": csrf, "kommentar": comment})
     assert answer.status_code == 422 and f"Kontrollera: kommentar (får inte innehålla {'ett ' if rule == 'personnummer' else ''}" in answer.text, answer.status_code
     assert rule in answer.text and sent == [] and "19121212" not in answer.text
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + '"x"' + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [300, 500, 900])
+def test_a_field_nested_deep_is_shown_to_a_depth_never_a_500(dashboard, depth):
+    """Failed on the old code at 500 and 900 deep: RecursionError in `shapes.flat`, a 500 on page and downloads."""
+    def nested(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/alerts":
+            body = ('[{"alert_id": "a", "level": "school_unit", "unit_id": "12345678", "status": "open", '
+                    f'"comment": {_nested(depth)}, "rule": {_nested(depth)}, "figures": {{"share": {_nested(depth)}}}}}]')
+            return httpx.Response(200, content=body.encode(), headers={"content-type": "application/json"})
+        return services(request)
+
+    sign_in(dashboard, nested)
+    for path in ("/larm?status=alla", "/larm/export.csv?status=alla", "/larm/export.xlsx?status=alla", "/rapport"):
+        answer = dashboard.get(path)
+        assert answer.status_code == 200, (path, answer.status_code)
+    assert "…" in dashboard.get("/larm/export.csv?status=alla").text  # what lies deeper, said to be there
+
+
+def test_json_nested_beyond_the_parser_is_a_502_wherever_it_is_read(dashboard):
+    """Failed on the old code: a 500 for an answer, for an error's body and for the provider's configuration."""
+    deep = _nested(200_000).encode()
+
+    def nested(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/alerts" or path.endswith("openid-configuration"):
+            return httpx.Response(200, content=deep, headers={"content-type": "application/json"})
+        if path == "/v1/lika/school-units":
+            return httpx.Response(400, content=deep, headers={"content-type": "application/json"})
+        return services(request)
+
+    sign_in(dashboard, nested)
+    assert dashboard.get("/larm").status_code == 502
+    refused = dashboard.get("/lika")
+    assert refused.status_code == 400 and "godtog inte frågan" in refused.text, refused.status_code
+    dashboard.app.state.oidc.http = httpx.AsyncClient(transport=httpx.MockTransport(nested))  # type: ignore[attr-defined]
+    dashboard.cookies.clear()
+    assert dashboard.get("/logga-in", follow_redirects=False).status_code == 502

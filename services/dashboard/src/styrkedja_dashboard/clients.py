@@ -108,6 +108,16 @@ def _unsafe_path(path: str) -> str | None:
     return None
 
 
+def json_of(response: httpx.Response) -> Any:
+    """The answer's JSON; a ValueError for anything that is none — nested deeper than Python's parser recurses too
+    (`[[[[…]]]]` 200,000 deep, a few hundred kB: its RecursionError was no ValueError, and every page reading such an
+    answer, or such an error's body, was a 500)."""
+    try:
+        return response.json()
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+
+
 class Api:
     def __init__(self, http: httpx.AsyncClient, name: str, base_url: str, token: str) -> None:
         self.http, self.name, self.base_url, self.token = http, name, base_url.rstrip("/"), token
@@ -120,7 +130,7 @@ class Api:
 
     def _json(self, response: httpx.Response) -> Any:
         try:
-            return response.json()
+            return json_of(response)
         except ValueError:  # a 200 that is no JSON: the service answers nonsense, not the page's fault
             raise UpstreamError(self.name, 502, "svaret var inte JSON", unreadable=True) from None
 
@@ -172,7 +182,7 @@ class Api:
             detail = response.text[:300]
             if answer_json:
                 try:
-                    body = response.json()
+                    body = json_of(response)
                 except ValueError:
                     body = None
                 if isinstance(body, dict):  # an error body of another shape (a list, a number) keeps its text

@@ -18,7 +18,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from styrkedja_kit.auth import KeySource, Principal, TokenVerifier, principal_from_claims
 
-from ..clients import GATEWAY_STATUSES, UNREACHABLE_RETRY_AFTER, UpstreamError, read_bounded
+from ..clients import GATEWAY_STATUSES, UNREACHABLE_RETRY_AFTER, UpstreamError, json_of, read_bounded
 from ..settings import DashboardSettings
 from ..shapes import number
 
@@ -55,7 +55,7 @@ class OidcClient:
                                     why="unreachable")
             try:
                 response.raise_for_status()
-                found = response.json()
+                found = json_of(response)
             except (httpx.HTTPError, ValueError) as error:
                 raise UpstreamError(PROVIDER, 502, type(error).__name__) from None
             if not isinstance(found, dict) or not all(isinstance(found.get(k), str) and found[k]
