@@ -59,6 +59,8 @@ Found and fixed (each test failed on the old code, as said at it):
   every read of it — an answer, an error's body, the provider's configuration — was a 500; within it (500 deep),
   `shapes.flat` ran out of stack printing the field, a 500 on the page and its downloads. Now the first is a 502
   naming the service (`clients.json_of`), and `flat` reads at most `FLAT_DEPTH` levels (`…` beyond).
+- The token endpoint's answer at the callback had no deadline but httpx's per read: a provider dripping it held the
+  callback for as long as it liked. Now within `clients.ANSWER_SECONDS`, the sign-in refused (400) beyond.
 - Least privilege: `/ladda-ner/{table}` passed any `organiser_id` to reporting, leaving the refusal to it — the one
   read of the dashboard that did (every page refuses an organiser outside the token before any read). Now a 403
   before any read, and the token's spelling is sent.
@@ -598,3 +600,31 @@ def test_json_nested_beyond_the_parser_is_a_502_wherever_it_is_read(dashboard):
     dashboard.app.state.oidc.http = httpx.AsyncClient(transport=httpx.MockTransport(nested))  # type: ignore[attr-defined]
     dashboard.cookies.clear()
     assert dashboard.get("/logga-in", follow_redirects=False).status_code == 502
+
+
+def test_a_token_endpoint_dripping_its_answer_is_given_up_at_the_deadline(dashboard, monkeypatch):
+    """Failed on the old code: every byte was waited for (here 200 of them over 4 s; a hostile provider's: for ever)."""
+    import styrkedja_dashboard.auth.oidc as oidc
+
+    monkeypatch.setattr(clients, "ANSWER_SECONDS", 0.3)
+    dripped = {"bytes": 0}
+
+    async def drip() -> AsyncIterator[bytes]:
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            dripped["bytes"] += 1
+            yield b" "
+        yield b'{"access_token": "x", "token_type": "Bearer"}'
+
+    class Dripping(oidc.AsyncOAuth2Client):  # type: ignore[misc]
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs, transport=httpx.MockTransport(
+                lambda request: httpx.Response(200, content=drip(), headers={"content-type": "application/json"})))
+
+    monkeypatch.setattr(oidc, "AsyncOAuth2Client", Dripping)
+    started = dashboard.get("/logga-in", follow_redirects=False)
+    assert started.status_code == 303
+    state = httpx.URL(started.headers["location"]).params["state"]
+    answer = dashboard.get("/auth/callback", params={"code": "c", "state": state}, follow_redirects=False)
+    assert answer.status_code == 400 and "Inloggningen misslyckades" in answer.text
+    assert dripped["bytes"] < 200, dripped  # given up, not read to its end

@@ -7,6 +7,7 @@ JWKS, issuer, audience, expiry), so the dashboard never shows a page for a token
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ssl
 import time
@@ -18,6 +19,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from styrkedja_kit.auth import KeySource, Principal, TokenVerifier, principal_from_claims
 
+from .. import clients
 from ..clients import GATEWAY_STATUSES, UNREACHABLE_RETRY_AFTER, UpstreamError, json_of, read_bounded
 from ..settings import DashboardSettings
 from ..shapes import number
@@ -94,10 +96,12 @@ class OidcClient:
             raise SignInFailed("state")
         endpoint = (await self.discovery())["token_endpoint"]
         try:
-            async with self._client() as client:
+            # within the deadline of every answer (`clients.ANSWER_SECONDS`): the client's timeout bounds each read
+            # only, and a provider dripping its answer held the callback (and the person) for as long as it liked
+            async with asyncio.timeout(clients.ANSWER_SECONDS), self._client() as client:
                 token = await client.fetch_token(endpoint, code=code, code_verifier=expected["verifier"],
                                                  grant_type="authorization_code")
-        except Exception as error:  # Authlib raises its own OAuthError and httpx errors alike
+        except Exception as error:  # Authlib raises its own OAuthError and httpx errors alike; TimeoutError too
             raise SignInFailed(f"token endpoint: {type(error).__name__}") from None
         access = token.get("access_token")
         if not isinstance(access, str):
