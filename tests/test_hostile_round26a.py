@@ -10,7 +10,8 @@ Found and fixed (each test failed on the old code, as said at it):
   HTML handler was registered for FastAPI's HTTPException, the router raises Starlette's), and the 405 page the
   app did render for its own lost the Allow header. Now every one is the HTML error page, in Swedish, with its
   Allow.
-- HEAD of any page was a 405 (FastAPI's routes take only the methods they name); now answered as GET, no body.
+- HEAD of any page was a 405 (FastAPI's routes take only the methods they name); now answered as GET, no body. A HEAD
+  of a download closes the service's file once its headers are in (it read the whole export and threw it away).
 - The report PDF's name was built from the period reporting's results named (when the page named none) and put in
   Content-Disposition as it was: a quote in it started a parameter of the sender's choosing (`filename=x.html`), a
   line break a header of its choosing, a character outside Latin-1 (`ö`, U+202E) a 500. Every download's name now
@@ -628,3 +629,23 @@ def test_a_token_endpoint_dripping_its_answer_is_given_up_at_the_deadline(dashbo
     answer = dashboard.get("/auth/callback", params={"code": "c", "state": state}, follow_redirects=False)
     assert answer.status_code == 400 and "Inloggningen misslyckades" in answer.text
     assert dripped["bytes"] < 200, dripped  # given up, not read to its end
+
+
+@pytest.mark.parametrize("path", ["/ladda-ner/trend.csv?level=school_unit",
+                                  "/lika/00000000-0000-0000-0000-000000000007/export.xlsx"])
+def test_head_of_a_download_does_not_read_the_services_file(dashboard, path):
+    """Failed on the old code: the whole file was read from the service (and thrown away)."""
+    read = {"chunks": 0}
+
+    async def export() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            read["chunks"] += 1
+            yield b"a;b\r\n" * 1000
+
+    sign_in(dashboard, lambda request: httpx.Response(200, content=export()))
+    head = dashboard.head(path)
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-disposition"].startswith(
+        "attachment;")
+    assert read["chunks"] <= 1, read
+    got = dashboard.get(path)
+    assert got.status_code == 200 and len(got.content) == 100 * 5000

@@ -19,6 +19,7 @@ from styrkedja_contracts.identifiers import BIDI_CONTROLS, canonical_organiser_i
 
 from ..clients import Reporting
 from ..downloads import attachment_header
+from ..web.methods import HEAD_ONLY
 from ..web.pages import Current, reporting
 
 router = APIRouter()
@@ -88,8 +89,8 @@ async def download(request: Request, session: Current, api: Annotated[Reporting,
                    fmt: Literal["csv", "xlsx"]) -> Response:
     path, params = upstream_query(name, request, organisers=session.principal.organisers if session.principal else ())
     upstream = await api.download(path, [*params, ("format", fmt)])
-    return passed_on(upstream, MEDIA_TYPES[fmt], attachment(upstream.headers.get("content-disposition"),
-                                                            f"{name}.{fmt}"))
+    return await passed_on(request, upstream, MEDIA_TYPES[fmt], attachment(upstream.headers.get("content-disposition"),
+                                                                          f"{name}.{fmt}"))
 
 
 #: what a download is served as, whatever the service said: a file, never a page of this site (a `text/html`
@@ -108,12 +109,22 @@ async def _as_it_arrives(upstream: httpx.Response) -> AsyncIterator[bytes]:
         await upstream.aclose()
 
 
-def passed_on(upstream: httpx.Response, media_type: str, disposition: str) -> Response:
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # an async generator that yields nothing
+
+
+async def passed_on(request: Request, upstream: httpx.Response, media_type: str, disposition: str) -> Response:
     """A service's file (`Api.download`, still open) passed on as it arrives, then closed: an export of a million
     rows was read whole into memory first, and as many times at once as people asked for one. A service that
-    goes away mid-file breaks the connection, so the browser sees the file unfinished, never a short one whole."""
-    return StreamingResponse(_as_it_arrives(upstream), media_type=media_type,
-                             headers={"Content-Disposition": disposition})
+    goes away mid-file breaks the connection, so the browser sees the file unfinished, never a short one whole.
+    For a HEAD (`web.methods.HEAD_ONLY`) the service's file is closed once its headers are in: a HEAD of an export
+    was the whole export read from the service and thrown away."""
+    headers = {"Content-Disposition": disposition}
+    if request.scope.get(HEAD_ONLY):
+        await upstream.aclose()
+        return StreamingResponse(_nothing(), media_type=media_type, headers=headers)
+    return StreamingResponse(_as_it_arrives(upstream), media_type=media_type, headers=headers)
 
 
 def attachment(said: str | None, fallback: str) -> str:

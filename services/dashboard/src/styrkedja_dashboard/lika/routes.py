@@ -151,9 +151,9 @@ async def action_plan_csv(session: Current, api: LikaApi, sid: UUID,
 
 
 @router.get("/lika/{sid}/export.xlsx")
-async def export(session: Current, api: LikaApi, sid: UUID,
+async def export(request: Request, session: Current, api: LikaApi, sid: UUID,
                  del_: Annotated[Literal["bedomning", "handlingsplan"], Query(alias="del")] = "bedomning") -> Response:
     """The LIKA service's own workbook (comments kept), passed through."""
     upstream = await api.export(str(sid), action_plan=del_ == "handlingsplan")
-    return passed_on(upstream, MEDIA_TYPES["xlsx"], attachment(upstream.headers.get("content-disposition"),
-                                                               f"lika-{sid}.xlsx"))
+    return await passed_on(request, upstream, MEDIA_TYPES["xlsx"], attachment(
+        upstream.headers.get("content-disposition"), f"lika-{sid}.xlsx"))

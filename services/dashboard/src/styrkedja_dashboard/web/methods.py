@@ -7,6 +7,9 @@ from __future__ import annotations
 from fastapi import HTTPException  # FastAPI passes its own on from a body read (any other is its 400)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+#: the scope's mark of a GET that answers a HEAD: a route passing a service's file on reads it as "headers only"
+HEAD_ONLY = "styrkedja.head_only"
+
 
 class HeadAsGet:
     def __init__(self, app: ASGIApp) -> None:
@@ -24,7 +27,7 @@ class HeadAsGet:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, without_body)
+        await self.app({**scope, "method": "GET", HEAD_ONLY: True}, receive, without_body)
 
 
 #: the most a form post may send: the dashboard's forms (sign-out, an alert's acknowledgement: a comment of at most
