@@ -53,6 +53,8 @@ Found and fixed (each test failed on the old code, as said at it):
   with Retry-After and a link to try the same page again.
 - A page reached before sign-in with a long query (a link's tracking parameters) sent its visitor to `/logga-in` with
   a `next` longer than it takes: a 422, and no way to sign in from that link. Now the page's path alone is kept.
+  And a form post whose session had run out (a token lasts minutes at some providers: an acknowledgement typed
+  over a few) came back from sign-in to the post's own address, a 405 page; now to the section the form was on.
 - An alert's acknowledgement sent its comment to reporting whatever it held: a personal identity number (or a
   control character) went on, and came back as reporting's English refusal naming its own field. The comment is
   judged here by the contracts' text rules: a 422 naming `kommentar` and the rule in Swedish, nothing sent.
@@ -649,3 +651,14 @@ def test_head_of_a_download_does_not_read_the_services_file(dashboard, path):
     assert read["chunks"] <= 1, read
     got = dashboard.get(path)
     assert got.status_code == 200 and len(got.content) == 100 * 5000
+
+
+def test_a_form_post_after_the_session_ran_out_comes_back_to_its_section_not_a_405(dashboard):
+    """Failed on the old code: `next` was `/larm/{id}/kvittera`, a 405 page after sign-in."""
+    csrf = sign_in(dashboard)
+    session = dashboard.app.state.sessions._sessions[dashboard.cookies[COOKIE]]  # type: ignore[attr-defined]
+    session.token_expires_at = time.time() - 1  # the token ran out while the comment was typed
+    answer = dashboard.post("/larm/00000000-0000-0000-0000-000000000001/kvittera", follow_redirects=False,
+                            data={"csrf": csrf, "kommentar": "Extra stöd"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/logga-in?next=%2Flarm", answer.headers
+    assert dashboard.get("/larm", follow_redirects=False).headers["location"] == "/logga-in?next=%2Flarm"

@@ -67,6 +67,11 @@ def signed_in(request: Request) -> Session:
     session = store(request).get(request)
     if session is None or not session.signed_in:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method not in ("GET", "HEAD"):
+            # a form post's address is no page to come back to (a GET of `/larm/{id}/kvittera` is a 405): the
+            # section the form was on is. A session's token lasts minutes at some providers, so an acknowledgement
+            # typed over a few minutes came back from sign-in to a 405 page
+            target = "/" + request.url.path.split("/")[1]
         if len(target) > MAX_NEXT:
             # `/logga-in` takes a `next` of at most MAX_NEXT characters (a 422 beyond): a page reached with a long
             # query (a link's tracking parameters, a shared download link) sent its visitor to a sign-in that
