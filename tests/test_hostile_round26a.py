@@ -69,6 +69,13 @@ Found and fixed (each test failed on the old code, as said at it):
   before any read, and the token's spelling is sent.
 - Least privilege: a school unit's quality report read the LIKA compilation of the organiser's every unit and kept
   the one; it now asks for that unit's only.
+
+Already fine (tried, nothing to fix): the callback's state of another session, a replayed code, a missing state and
+the provider's `error=` with hostile text (a 400 page saying nothing of it); the session id rotated at sign-in and
+dropped at sign-out; malformed query strings (bad percent-encoding, overlong UTF-8, 30 kB values: 4xx pages); every
+page against services answering randomly retyped and reshaped JSON (a seeded fuzz: no 500).
+Left: a Range error of a /static file is Starlette's text/plain (its headers are ours); the services' own 4xx detail
+is still shown after "godtog inte frågan:" (it is theirs, and named so).
 """
 
 from __future__ import annotations
