@@ -64,6 +64,8 @@ Found and fixed (each test failed on the old code, as said at it):
   naming the service (`clients.json_of`), and `flat` reads at most `FLAT_DEPTH` levels (`…` beyond).
 - The token endpoint's answer at the callback had no deadline but httpx's per read: a provider dripping it held the
   callback for as long as it liked. Now within `clients.ANSWER_SECONDS`, the sign-in refused (400) beyond.
+- A service's refusal (its 4xx `detail`, shown after "godtog inte frågan:") was shown as sent: a service repeating
+  a personal identity number it refused put it on the page. Now masked (`[REDACTED]`), as the logs mask them.
 - Least privilege: `/ladda-ner/{table}` passed any `organiser_id` to reporting, leaving the refusal to it — the one
   read of the dashboard that did (every page refuses an organiser outside the token before any read). Now a 403
   before any read, and the token's spelling is sent.
@@ -669,3 +671,19 @@ def test_a_form_post_after_the_session_ran_out_comes_back_to_its_section_not_a_4
                             data={"csrf": csrf, "kommentar": "Extra stöd"})
     assert answer.status_code == 303 and answer.headers["location"] == "/logga-in?next=%2Flarm", answer.headers
     assert dashboard.get("/larm", follow_redirects=False).headers["location"] == "/logga-in?next=%2Flarm"
+
+
+def test_a_services_refusal_shown_on_the_page_never_holds_a_personal_identity_number(dashboard):
+    """Failed on the old code: the detail was shown as the service sent it."""
+    def refusing(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/alerts":
+            return httpx.Response(400, json={"detail": "comment: 19121212-1212 is a personnummer"})
+        if request.url.path == "/v1/lika/school-units":
+            return httpx.Response(409, text="elev 121212-1212 finns redan")
+        return services(request)
+
+    sign_in(dashboard, refusing)
+    for path in ("/larm", "/lika"):
+        answer = dashboard.get(path)
+        assert 400 <= answer.status_code < 500 and "godtog inte frågan" in answer.text, (path, answer.status_code)
+        assert "1212-1212" not in answer.text and "[REDACTED]" in answer.text, path

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from styrkedja_contracts.identifiers import canonical_organiser_id
+from styrkedja_contracts.identifiers import canonical_organiser_id, redact_personal_identity_numbers
 
 from .shapes import flat, text
 
@@ -188,6 +188,9 @@ class Api:
                 if isinstance(body, dict):  # an error body of another shape (a list, a number) keeps its text
                     said = body.get("detail") or body.get("title")
                     detail = (said if isinstance(said, str) else flat(said) if said else detail)[:300]
+            # shown on the page: a service repeating a value it refused (or any text of a hostile one) never puts a
+            # personal identity number there
+            detail = redact_personal_identity_numbers(detail)[0]
             if response.status_code == 503:
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after")))
             if response.status_code == 429:  # this person's own bound at the service (two downloads at once)
