@@ -21,7 +21,8 @@ Found and fixed (each test failed on the old code, as said at it):
   sending gigabytes — or a small gzip inflating to them — was read into memory. Now a JSON read (and an error's body)
   is read within `clients.ANSWER_SECONDS` and `MAX_ANSWER_BYTES` (503 "slow" / 502 naming the service), and a
   download (reporting's exports, LIKA's workbook) is passed on as it arrives, never held whole. The identity
-  provider's configuration (read at the first `/logga-in`) is read by the same bound.
+  provider's configuration (read at the first `/logga-in`) is read by the same bound. A GET whose connection is lost
+  mid-answer is still sent once more (the read is inside the retry, as the one-call read was).
 - A form post's body had no bound but Starlette's per field (1 MB, 1,000 fields) and spooled a multipart file part
   to disk however large, before the CSRF check: anyone, signed in or not, could post gigabytes to `/logga-ut`. Now
   a body beyond `web.methods.MAX_FORM_BYTES` (64 kB) is a 413 page, by its Content-Length or as it streams in.
@@ -687,3 +688,22 @@ def test_a_services_refusal_shown_on_the_page_never_holds_a_personal_identity_nu
         answer = dashboard.get(path)
         assert 400 <= answer.status_code < 500 and "godtog inte frågan" in answer.text, (path, answer.status_code)
         assert "1212-1212" not in answer.text and "[REDACTED]" in answer.text, path
+
+
+def test_a_get_whose_connection_is_lost_mid_answer_is_sent_once_more(dashboard):
+    """The bounded read is inside the retry: a connection lost after the headers is retried as before it was."""
+    calls = {"alerts": 0}
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"["
+        raise httpx.ReadError("connection reset mid-answer")
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/alerts":
+            calls["alerts"] += 1
+            if calls["alerts"] == 1:
+                return httpx.Response(200, content=broken(), headers={"content-type": "application/json"})
+        return services(request)
+
+    sign_in(dashboard, flaky)
+    assert dashboard.get("/larm").status_code == 200 and calls["alerts"] == 2

@@ -145,7 +145,7 @@ class Api:
         502/504 → `UpstreamError` 503 with a Retry-After (a GET is first sent once more, `RETRIED`); an error
         status → its 4xx with what the service said (a JSON answer's `detail` or `title`); a 503 (busy: its
         database or a gate full) → 503 with its Retry-After, bounded; a 500 → 502. A JSON read whose body is
-        no JSON → 502. An answer is read within `ANSWER_SECONDS` and `MAX_ANSWER_BYTES` (`_read`); a `stream`'s
+        no JSON → 502. An answer is read within `ANSWER_SECONDS` and `MAX_ANSWER_BYTES` (`read_bounded`); a `stream`'s
         (a download's) body is left to its reader, once its status says it is no error."""
         unsafe = _unsafe_path(path)
         if unsafe is not None:  # never sent: the user's token would go to another route than the one named
@@ -159,6 +159,10 @@ class Api:
             try:
                 response = await self.http.send(self.http.build_request(
                     method, self.base_url + path, headers=headers, **request), stream=True)
+                if not (stream and response.status_code in OK_STATUSES):
+                    # read inside the loop: a connection lost mid-answer is a GET sent once more, as it was when
+                    # the whole answer came in one call
+                    response = await read_bounded(self.name, response, lost=False)
                 break
             except retried:
                 if attempt == 2:
@@ -173,7 +177,6 @@ class Api:
                 raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
         if stream and response.status_code in OK_STATUSES:
             return response
-        response = await self._read(response)
         if response.status_code < 400 and response.status_code not in OK_STATUSES:
             # a redirect (or any status that is no answer) is not followed and is no data: a 302 to another host, or
             # with a JSON body of its own, was read as the page's answer, and passed on as the download's file
@@ -201,16 +204,13 @@ class Api:
             raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
         return response
 
-    async def _read(self, response: httpx.Response) -> httpx.Response:
-        return await read_bounded(self.name, response)
-
-
-async def read_bounded(service: str, response: httpx.Response) -> httpx.Response:
+async def read_bounded(service: str, response: httpx.Response, *, lost: bool = True) -> httpx.Response:
     """The answer read whole (and closed) within `ANSWER_SECONDS` and at most `MAX_ANSWER_BYTES` as decoded. The
     client's timeout bounds each read only: a service (or anything posing as one) sending a byte every few
     seconds held the page — and a worker's connection — for as long as it liked, and one sending gigabytes
     (or a small gzip that inflates to them) was read whole into memory. Too slow → 503 (`slow`), too large
-    or undecodable → 502 naming the service."""
+    or undecodable → 502 naming the service. A connection lost mid-answer is a 503 (`unreachable`), or, with
+    `lost=False`, its httpx error for the caller to send the request again."""
     chunks: list[bytes] = []
     size = 0
     try:
@@ -226,6 +226,8 @@ async def read_bounded(service: str, response: httpx.Response) -> httpx.Response
     except httpx.DecodingError:
         raise UpstreamError(service, 502, "svaret kunde inte avkodas", unreadable=True) from None
     except httpx.TransportError:
+        if not lost:
+            raise
         raise UpstreamError(service, 503, "förbindelsen bröts", UNREACHABLE_RETRY_AFTER,
                             why="unreachable") from None
     finally:
