@@ -394,7 +394,9 @@ def dashboard() -> Iterator[tuple[TestClient, list[httpx.Request]]]:
         session = state.sessions._new()
         session.token, session.token_expires_at = "opaque-token", time.time() + 600
         session.principal = principal_from_claims({"sub": "u-1", "roles": ["organiser_admin"],
-                                                    "organisers": ["212000-0142"], "school_units": ["12345678"]})
+                                                    # ORGANISER: the downloads' (only the token's are asked)
+                                                    "organisers": ["212000-0142", ORGANISER],
+                                                    "school_units": ["12345678"]})
         client.cookies.set(COOKIE, session.id)
         yield client, sent
 

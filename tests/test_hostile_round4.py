@@ -410,7 +410,7 @@ async def test_the_dashboard_never_sends_a_path_a_value_could_steer():
 
     request = Request({"type": "http", "method": "GET", "path": "/", "headers": [],
                        "query_string": b"organiser_id=2999&school_unit_code=..&school_year=2026/27"})
-    path, _ = upstream_query("rapportering-enhet", request)
+    path, _ = upstream_query("rapportering-enhet", request, organisers={"2999"})
     assert path == "/v1/compliance/organisers/2999/school-units/.."  # what the route fills in
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
         api = Api(http, "reporting", "http://reporting", "token")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 import httpx
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from styrkedja_kit.logging import configure_logging
@@ -33,11 +35,15 @@ from .web.forms import (
     invalid_fields,
     no_personal_identity_number,
 )
+from .web.methods import BoundedBody, HeadAsGet
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
 from .web.sessions import Session, SessionStore
 
 STATIC = Path(__file__).resolve().parent / "static"
+#: what the framework's own refusals say, in the pages' language (their detail is the English status phrase)
+_FRAMEWORK_MESSAGES = {404: "Sidan finns inte. Kontrollera adressen.",
+                       405: "Sidan kan inte användas så (metoden stöds inte). Öppna den som en vanlig länk."}
 
 
 def _same_page(request: Request) -> str | None:
@@ -83,8 +89,12 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = SessionStore(settings.session_seconds, secure=settings.secure_cookies)
     app.state.names_cache = NamesCache()
+    # innermost: its refusal, raised as a route reads the body, must reach the error page's handler as it is
+    # (through SecurityHeaders' task group it arrived as another exception, FastAPI's 400 "error parsing the body")
+    app.add_middleware(BoundedBody)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(DropEmptyQueryValues)
+    app.add_middleware(HeadAsGet)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in (auth_routes, chain_routes, lika_routes, alert_routes, compliance_routes, export_routes,
                    report_routes):
@@ -119,22 +129,45 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             error.why, f"Tjänsten {error.service} är upptagen just nu. Försök igen {wait}.")
         message = {401: "Din inloggning har gått ut. Logga in igen.",
                    403: "Du har inte behörighet att se de här uppgifterna.",
+                   # the service's bound for one person (its exports, its writes at once): its own words name a
+                   # setting in English, so they are not repeated
+                   429: f"Du har redan lika många hämtningar igång hos tjänsten {error.service} som den tar emot på "
+                        f"en gång. Försök igen {wait} när någon av dem är klar.",
                    404: "Uppgifterna finns inte.",
                    502: f"Tjänsten {error.service} gav ett svar som inte kunde läsas ({error.detail})." if error.unreadable
                    else f"Tjänsten {error.service} svarade med ett fel. Försök igen om en stund.",
                    503: unavailable}.get(error.status, f"Tjänsten {error.service} godtog inte frågan: {error.detail}")
         # the same page again, for a read that may well answer in a moment (never a form post's address)
-        again = _same_page(request) if error.status in (502, 503) and request.method == "GET" else None
-        answer = render(request, "error.html", _session(request), status_code=error.status,
-                        title="Uppgifterna kunde inte hämtas", message=message, again=again)
-        if error.status == 503 and error.retry_after is not None:
+        again = _same_page(request) if error.status in (429, 502, 503) and request.method == "GET" else None
+        session, sign_in = _session(request), None
+        if error.status == 401:
+            # the service no longer takes the session's token (revoked, its keys rotated, a clock ahead): the
+            # session is over here too. Kept, it read as signed in to every page — `/` sent the person to /kedjan and
+            # its 401 again, and "log in again" had no way to — until the token's own expiry, hours later
+            if session is not None:
+                store(request).drop(session)
+                session = None
+            sign_in = login_url((_same_page(request) if request.method == "GET" else None) or "/kedjan")
+        answer = render(request, "error.html", session, status_code=error.status,
+                        title="Uppgifterna kunde inte hämtas", message=message, again=again, sign_in=sign_in)
+        if error.status == 401:
+            store(request).clear_cookie(answer)
+        if error.status in (429, 503) and error.retry_after is not None:
             answer.headers["Retry-After"] = str(error.retry_after)
         return answer
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> Response:
-        return render(request, "error.html", _session(request), status_code=error.status_code,
-                      title="Sidan kunde inte visas", message=str(error.detail))
+    # Starlette's own refusals (an unknown path, a method a page does not take, a file /static lacks) are its
+    # HTTPException, of which FastAPI's is a subclass: registered for FastAPI's only, they were answered with
+    # FastAPI's JSON `{"detail": "Not Found"}`, no page, and a 405 lost nothing but its Allow here
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        message = _FRAMEWORK_MESSAGES.get(error.status_code) if isinstance(error.detail, str) and \
+            error.detail == HTTPStatus(error.status_code).phrase else None
+        answer = render(request, "error.html", _session(request), status_code=error.status_code,
+                        title="Sidan kunde inte visas", message=message or str(error.detail))
+        for name, value in (error.headers or {}).items():  # a 405's Allow (RFC 9110 §15.5.6)
+            answer.headers[name] = value
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:

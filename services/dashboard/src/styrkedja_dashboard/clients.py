@@ -7,13 +7,14 @@ merit, compliance) come as reporting's table JSON: `figures.figure_table` reads 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
-from styrkedja_contracts.identifiers import canonical_organiser_id
+from styrkedja_contracts.identifiers import canonical_organiser_id, redact_personal_identity_numbers
 
 from .shapes import flat, text
 
@@ -42,6 +43,13 @@ UNREACHABLE_RETRY_AFTER = 10
 RETRIED = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 #: what a service's gateway (an ingress, a proxy) answers while the service is away: unavailable, for now
 GATEWAY_STATUSES = (502, 503, 504)
+#: the longest a service's answer (a JSON read, an error's body) may take to arrive whole, and the most it may hold
+#: once decoded: an organiser's largest page read (every student at risk, every compliance item) is a few MB;
+#: a download (`Api.download`) is passed on as it arrives and is bounded by neither
+ANSWER_SECONDS = 60.0
+#: the statuses whose body is the answer asked for
+OK_STATUSES = (200, 201)
+MAX_ANSWER_BYTES = 32 * 2**20
 
 
 #: the longest wait passed on: a service asking for more is still busy, but a page saying "come back in an
@@ -100,6 +108,16 @@ def _unsafe_path(path: str) -> str | None:
     return None
 
 
+def json_of(response: httpx.Response) -> Any:
+    """The answer's JSON; a ValueError for anything that is none — nested deeper than Python's parser recurses too
+    (`[[[[…]]]]` 200,000 deep, a few hundred kB: its RecursionError was no ValueError, and every page reading such an
+    answer, or such an error's body, was a 500)."""
+    try:
+        return response.json()
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+
+
 class Api:
     def __init__(self, http: httpx.AsyncClient, name: str, base_url: str, token: str) -> None:
         self.http, self.name, self.base_url, self.token = http, name, base_url.rstrip("/"), token
@@ -112,19 +130,23 @@ class Api:
 
     def _json(self, response: httpx.Response) -> Any:
         try:
-            return response.json()
+            return json_of(response)
         except ValueError:  # a 200 that is no JSON: the service answers nonsense, not the page's fault
             raise UpstreamError(self.name, 502, "svaret var inte JSON", unreadable=True) from None
 
     async def download(self, path: str, params: Params | None = None) -> httpx.Response:
-        return await self._send("GET", path, params=params or [], answer_json=False)
+        """A file of the service's, still open: its body is read by whoever passes it on (`aiter_bytes`), who closes
+        it (`aclose`) — a file is not held whole in memory, however large an export is."""
+        return await self._send("GET", path, params=params or [], answer_json=False, stream=True)
 
-    async def _send(self, method: str, path: str, *, answer_json: bool = True, **request: Any) -> httpx.Response:
+    async def _send(self, method: str, path: str, *, answer_json: bool = True, stream: bool = False,
+                    **request: Any) -> httpx.Response:
         """The request with the user's token. No connection, a connection lost, no answer in time, or a gateway's
         502/504 → `UpstreamError` 503 with a Retry-After (a GET is first sent once more, `RETRIED`); an error
         status → its 4xx with what the service said (a JSON answer's `detail` or `title`); a 503 (busy: its
         database or a gate full) → 503 with its Retry-After, bounded; a 500 → 502. A JSON read whose body is
-        no JSON → 502."""
+        no JSON → 502. An answer is read within `ANSWER_SECONDS` and `MAX_ANSWER_BYTES` (`read_bounded`); a `stream`'s
+        (a download's) body is left to its reader, once its status says it is no error."""
         unsafe = _unsafe_path(path)
         if unsafe is not None:  # never sent: the user's token would go to another route than the one named
             raise UpstreamError(self.name, 422, unsafe)
@@ -135,7 +157,12 @@ class Api:
         retried = RETRIED if method == "GET" else (httpx.ConnectError,)
         for attempt in (1, 2):
             try:
-                response = await self.http.request(method, self.base_url + path, headers=headers, **request)
+                response = await self.http.send(self.http.build_request(
+                    method, self.base_url + path, headers=headers, **request), stream=True)
+                if not (stream and response.status_code in OK_STATUSES):
+                    # read inside the loop: a connection lost mid-answer is a GET sent once more, as it was when
+                    # the whole answer came in one call
+                    response = await read_bounded(self.name, response, lost=False)
                 break
             except retried:
                 if attempt == 2:
@@ -148,23 +175,68 @@ class Api:
                                     why="unreachable") from None
             except httpx.HTTPError as error:
                 raise UpstreamError(self.name, 502, f"{type(error).__name__}") from None
+        if stream and response.status_code in OK_STATUSES:
+            return response
+        if response.status_code < 400 and response.status_code not in OK_STATUSES:
+            # a redirect (or any status that is no answer) is not followed and is no data: a 302 to another host, or
+            # with a JSON body of its own, was read as the page's answer, and passed on as the download's file
+            raise UpstreamError(self.name, 502, f"svarade med status {response.status_code}", unreadable=True)
         if response.status_code >= 400:
             detail = response.text[:300]
             if answer_json:
                 try:
-                    body = response.json()
+                    body = json_of(response)
                 except ValueError:
                     body = None
                 if isinstance(body, dict):  # an error body of another shape (a list, a number) keeps its text
                     said = body.get("detail") or body.get("title")
                     detail = (said if isinstance(said, str) else flat(said) if said else detail)[:300]
+            # shown on the page: a service repeating a value it refused (or any text of a hostile one) never puts a
+            # personal identity number there
+            detail = redact_personal_identity_numbers(detail)[0]
             if response.status_code == 503:
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after")))
+            if response.status_code == 429:  # this person's own bound at the service (two downloads at once)
+                raise UpstreamError(self.name, 429, detail, retry_after(response.headers.get("retry-after")) or 1)
             if response.status_code in GATEWAY_STATUSES:  # its gateway: the service itself is away for now
                 raise UpstreamError(self.name, 503, detail, retry_after(response.headers.get("retry-after"))
                                     or UNREACHABLE_RETRY_AFTER, why="unreachable")
             raise UpstreamError(self.name, response.status_code if response.status_code < 500 else 502, detail)
         return response
+
+async def read_bounded(service: str, response: httpx.Response, *, lost: bool = True) -> httpx.Response:
+    """The answer read whole (and closed) within `ANSWER_SECONDS` and at most `MAX_ANSWER_BYTES` as decoded. The
+    client's timeout bounds each read only: a service (or anything posing as one) sending a byte every few
+    seconds held the page — and a worker's connection — for as long as it liked, and one sending gigabytes
+    (or a small gzip that inflates to them) was read whole into memory. Too slow → 503 (`slow`), too large
+    or undecodable → 502 naming the service. A connection lost mid-answer is a 503 (`unreachable`), or, with
+    `lost=False`, its httpx error for the caller to send the request again."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(ANSWER_SECONDS):
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise UpstreamError(service, 502, f"svaret var större än {MAX_ANSWER_BYTES // 2**20} MB",
+                                        unreadable=True)
+                chunks.append(chunk)
+    except (TimeoutError, httpx.TimeoutException):
+        raise UpstreamError(service, 503, "inget svar i tid", UNREACHABLE_RETRY_AFTER, why="slow") from None
+    except httpx.DecodingError:
+        raise UpstreamError(service, 502, "svaret kunde inte avkodas", unreadable=True) from None
+    except httpx.TransportError:
+        if not lost:
+            raise
+        raise UpstreamError(service, 503, "förbindelsen bröts", UNREACHABLE_RETRY_AFTER,
+                            why="unreachable") from None
+    finally:
+        await response.aclose()
+    # decoded already: the headers that described the bytes on the wire no longer do
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
+                          request=response.request)
 
 
 class Reporting(Api):
@@ -188,9 +260,10 @@ class Reporting(Api):
             level=level, organiser_id=organiser_id, unit_id=unit_id, school_year=school_year, term=term,
             split=split)))
 
-    async def lika_school_units(self, *, organiser_id: str) -> list[dict[str, Any]]:
-        """GET /v1/lika/school-units: the newest published self-assessment of each unit."""
-        return records(self.name, await self.get("/v1/lika/school-units", _params(organiser_id=organiser_id)))
+    async def lika_school_units(self, *, organiser_id: str, school_unit_code: str | None = None) -> list[dict[str, Any]]:
+        """GET /v1/lika/school-units: the newest published self-assessment of each unit (of one, when named)."""
+        return records(self.name, await self.get("/v1/lika/school-units", _params(
+            organiser_id=organiser_id, school_unit_code=school_unit_code)))
 
 
     async def figure(self, name: str, *, level: str, school_year: str, organiser_id: str,

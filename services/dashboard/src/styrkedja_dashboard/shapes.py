@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from styrkedja_contracts.identifiers import BIDI_CONTROLS
+
 #: the largest magnitude taken as a figure: far beyond any count of students, inside Babel's decimal precision
 LARGEST = 10**15
 
@@ -53,22 +55,45 @@ def named(value: object, names: Mapping[str, str]) -> str:
     return names.get(found, found)
 
 
+#: Unicode's bidirectional embedding, override and isolate controls, removed from every text shown or written
+_NO_BIDI = str.maketrans(dict.fromkeys(BIDI_CONTROLS))
+
+
+def shown(value: str) -> str:
+    """A service's text as a page or a download shows it: without the bidirectional embedding, override and isolate
+    controls (`BIDI_CONTROLS`). The contracts refuse them at every door, but a service of another version (or a
+    hostile one) can still send one, and in a page an override is not ended by the element it is in: a school
+    unit named `Norr<U+202E>` turned the names after it in the same line (`Dina skolenheter: …`, a breadcrumb, the
+    title) around as they were shown, so a person read other names than were there ("Trojan Source")."""
+    return value.translate(_NO_BIDI) if any(c in value for c in BIDI_CONTROLS) else value
+
+
 def _same(part: str) -> str:
     return part
 
 
-def flat(value: Any, leaf: Callable[[str], str] = _same) -> str:
+#: how deep `flat` reads a nested value: a person reads a list of lists, not more
+FLAT_DEPTH = 8
+#: what stands for what lies deeper
+DEEPER = "…"
+
+
+def flat(value: Any, leaf: Callable[[str], str] = _same, _depth: int = 0) -> str:
     """Any JSON value as one line a person reads: text and numbers as they are, a list as `a; b`, an object as
     `k: v; k2: v2` (keys sorted: the same answer reads the same), true/false as `ja`/`nej`, null as "".
-    `leaf` is applied to every text and number inside (a CSV makes each one formula-safe)."""
+    `leaf` is applied to every text and number inside (a CSV makes each one formula-safe). A list or object nested
+    deeper than `FLAT_DEPTH` reads as `…`: a service's `[[[…]]]` 500 deep (which Python's JSON reader takes) ran this
+    out of stack, a 500 on every page and download showing the field."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "ja" if value else "nej"
     if isinstance(value, (str, int, float, Decimal)):
         return leaf(str(value))
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)) and _depth >= FLAT_DEPTH:
+        return DEEPER
     if isinstance(value, Mapping):
-        return "; ".join(f"{leaf(str(key))}: {flat(value[key], leaf)}" for key in sorted(value, key=str))
+        return "; ".join(f"{leaf(str(key))}: {flat(value[key], leaf, _depth + 1)}" for key in sorted(value, key=str))
     if isinstance(value, (list, tuple, set, frozenset)):
-        return "; ".join(flat(item, leaf) for item in value)
+        return "; ".join(flat(item, leaf, _depth + 1) for item in value)
     return ""  # no JSON value: nothing a service sent

@@ -7,6 +7,7 @@ JWKS, issuer, audience, expiry), so the dashboard never shows a page for a token
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ssl
 import time
@@ -18,7 +19,8 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from styrkedja_kit.auth import KeySource, Principal, TokenVerifier, principal_from_claims
 
-from ..clients import GATEWAY_STATUSES, UNREACHABLE_RETRY_AFTER, UpstreamError
+from .. import clients
+from ..clients import GATEWAY_STATUSES, UNREACHABLE_RETRY_AFTER, UpstreamError, json_of, read_bounded
 from ..settings import DashboardSettings
 from ..shapes import number
 
@@ -43,16 +45,19 @@ class OidcClient:
         if self._discovery is None:
             url = self.settings.discovery_url or f"{self.settings.issuer.rstrip('/')}/.well-known/openid-configuration"
             try:
-                response = await self.http.get(url)
+                response = await self.http.send(self.http.build_request("GET", url), stream=True)
             except httpx.TransportError:  # not up yet, restarting, or slow: worth trying again in a moment
                 raise UpstreamError(PROVIDER, 503, "ingen förbindelse", UNREACHABLE_RETRY_AFTER,
                                     why="unreachable") from None
+            # within a deadline and a size, as every service's answer (a provider dripping its configuration held
+            # every /logga-in, one sending gigabytes was read whole)
+            response = await read_bounded(PROVIDER, response)
             if response.status_code in GATEWAY_STATUSES:
                 raise UpstreamError(PROVIDER, 503, str(response.status_code), UNREACHABLE_RETRY_AFTER,
                                     why="unreachable")
             try:
                 response.raise_for_status()
-                found = response.json()
+                found = json_of(response)
             except (httpx.HTTPError, ValueError) as error:
                 raise UpstreamError(PROVIDER, 502, type(error).__name__) from None
             if not isinstance(found, dict) or not all(isinstance(found.get(k), str) and found[k]
@@ -91,10 +96,12 @@ class OidcClient:
             raise SignInFailed("state")
         endpoint = (await self.discovery())["token_endpoint"]
         try:
-            async with self._client() as client:
+            # within the deadline of every answer (`clients.ANSWER_SECONDS`): the client's timeout bounds each read
+            # only, and a provider dripping its answer held the callback (and the person) for as long as it liked
+            async with asyncio.timeout(clients.ANSWER_SECONDS), self._client() as client:
                 token = await client.fetch_token(endpoint, code=code, code_verifier=expected["verifier"],
                                                  grant_type="authorization_code")
-        except Exception as error:  # Authlib raises its own OAuthError and httpx errors alike
+        except Exception as error:  # Authlib raises its own OAuthError and httpx errors alike; TimeoutError too
             raise SignInFailed(f"token endpoint: {type(error).__name__}") from None
         access = token.get("access_token")
         if not isinstance(access, str):

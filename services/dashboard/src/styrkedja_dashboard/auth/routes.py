@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from ..web.pages import render, store
+from ..web.pages import MAX_NEXT, render, store
 from ..web.security import check_csrf, safe_next
 from .oidc import SignInFailed
 
@@ -23,7 +23,7 @@ async def start(request: Request) -> Response:
 
 
 @router.get("/logga-in")
-async def login(request: Request, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+async def login(request: Request, next: Annotated[str | None, Query(max_length=MAX_NEXT)] = None) -> Response:
     sessions = store(request)
     session = sessions.get_or_create(request)
     url, pending = await request.app.state.oidc.authorization()

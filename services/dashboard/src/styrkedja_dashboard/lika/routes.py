@@ -14,7 +14,7 @@ from styrkedja_contracts.identifiers import canonical_organiser_id
 
 from ..clients import Lika, Reporting
 from ..downloads import csv_response
-from ..exports.routes import MEDIA_TYPES, attachment
+from ..exports.routes import MEDIA_TYPES, attachment, passed_on
 from ..formats import day
 from ..names import NO_NAMES, UnitNames, unit_names
 from ..reads import or_none
@@ -151,10 +151,9 @@ async def action_plan_csv(session: Current, api: LikaApi, sid: UUID,
 
 
 @router.get("/lika/{sid}/export.xlsx")
-async def export(session: Current, api: LikaApi, sid: UUID,
+async def export(request: Request, session: Current, api: LikaApi, sid: UUID,
                  del_: Annotated[Literal["bedomning", "handlingsplan"], Query(alias="del")] = "bedomning") -> Response:
     """The LIKA service's own workbook (comments kept), passed through."""
     upstream = await api.export(str(sid), action_plan=del_ == "handlingsplan")
-    return Response(upstream.content, media_type=MEDIA_TYPES["xlsx"],
-                    headers={"Content-Disposition": attachment(upstream.headers.get("content-disposition"),
-                                                               f"lika-{sid}.xlsx")})
+    return await passed_on(request, upstream, MEDIA_TYPES["xlsx"], attachment(
+        upstream.headers.get("content-disposition"), f"lika-{sid}.xlsx"))

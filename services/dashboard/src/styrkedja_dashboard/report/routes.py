@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from ..chain.view import matrix
 from ..clients import Reporting
+from ..downloads import attachment_header
 from ..figures import figure_table
 from ..names import unit_names
 from ..period import choose
@@ -53,7 +54,8 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
         away.unless_away("larm", or_none(api.alerts(organiser_id=organiser, school_unit_code=unit))),
         away.unless_away("stödinsatser", or_none(api.support_summary(level=level, unit_id=unit_id,
                                                                      organiser_id=organiser))),
-        away.unless_away("lika", or_none(api.lika_school_units(organiser_id=organiser))),
+        # a unit's report asks for that unit's only (it read the organiser's every unit and kept one)
+        away.unless_away("lika", or_none(api.lika_school_units(organiser_id=organiser, school_unit_code=unit))),
         unit_names(api, organiser))
     trend, gap, coverage, compliance, alerts, support, lika, names = found
     compliance_table = None if compliance is None else figure_table(compliance)
@@ -98,7 +100,6 @@ async def report_pdf(request: Request, session: Current, api: Api, huvudman: Org
         if isinstance(error, PdfBusy):
             answer.headers["Retry-After"] = "10"
         return answer
-    name = f"kvalitetsrapport-{enhet or organiser}-{data['period'].term}-{data['period'].school_year}"
-    name = name.replace("/", "-")
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+    # the period is reporting's when the page named none: any text (`attachment_header` keeps it a name)
+    name = f"kvalitetsrapport-{enhet or organiser}-{data['period'].term}-{data['period'].school_year}.pdf"
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": attachment_header(name)})

@@ -5,6 +5,7 @@ each field a request got wrong with the rule it broke."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from styrkedja_contracts.identifiers import (
+    CONTROL_RULE,
+    NONCHARACTER_RULE,
     PIN_ERROR,
     PIN_RULE,
     canonical_organiser_id,
@@ -75,7 +78,16 @@ def _rule(error: Mapping[str, Any]) -> str:
             "repeated": "får bara anges en gång", "uuid_format": "ska vara ett id (UUID)",
             "date_format": "ska vara ett datum (ÅÅÅÅ-MM-DD)", "utf8": "ska vara kodad som UTF-8",
             "percent_encoding": "ska vara procentkodad", "unknown_parameter": "är ingen parameter för sidan",
-            PIN_RULE: "får inte innehålla ett personnummer"}.get(kind, "har ett ogiltigt värde")
+            PIN_RULE: "får inte innehålla ett personnummer",
+            CONTROL_RULE: "får inte innehålla styrtecken (utom tabb och radbrytning)",
+            NONCHARACTER_RULE: "får inte innehålla Unicodes icke-tecken"}.get(kind, "har ett ogiltigt värde")
+
+
+#: a field's name as a 422 page may repeat it: the pages' own are short words. Any other is what the request put
+#: there, and a query parameter's name is anyone's text (`?Din inloggning har gått ut, ring 070-…=19121212-1212`
+#: was said back by the page in the dashboard's own voice, signed in or not, however long)
+_SHOWN_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,39}")
+UNSHOWN_FIELD = "en parameter vars namn inte visas"
 
 
 def invalid_fields(errors: Sequence[Mapping[str, Any]]) -> str:
@@ -84,6 +96,7 @@ def invalid_fields(errors: Sequence[Mapping[str, Any]]) -> str:
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())]
         field = ".".join(loc[1:]) or (loc[0] if loc else "?")
+        field = field if _SHOWN_FIELD.fullmatch(field) else UNSHOWN_FIELD
         named.append(f"{field} ({_rule(error)})")
     return ", ".join(dict.fromkeys(named))
 

@@ -27,10 +27,13 @@ def _subject(code: object) -> str:
 
 def _printed(value: Any) -> Any:
     """What `{{ … }}` prints, the one rule for every template: a service's list or object reads as `a; b`
-    (`shapes.flat`), never Python's `['a', 'b']`; null as nothing, never `None`."""
+    (`shapes.flat`), never Python's `['a', 'b']`; null as nothing, never `None`; text without bidirectional
+    controls (`shapes.shown`)."""
     if value is None:
         return ""
-    return shapes.flat(value) if isinstance(value, (list, tuple, dict)) else value
+    if isinstance(value, str):
+        return shapes.shown(value)
+    return shapes.shown(shapes.flat(value)) if isinstance(value, (list, tuple, dict)) else value
 
 
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -47,6 +50,10 @@ ROLE_NAMES = {"teacher": "lärare", "principal": "rektor", "area_manager": "verk
 templates.env.globals.update(ROLE_NAMES=ROLE_NAMES)
 
 
+#: the longest place to come back to after sign-in that `/logga-in` takes
+MAX_NEXT = 500
+
+
 class NotSignedIn(Exception):
     def __init__(self, next_url: str) -> None:
         self.next_url = next_url
@@ -60,6 +67,16 @@ def signed_in(request: Request) -> Session:
     session = store(request).get(request)
     if session is None or not session.signed_in:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method not in ("GET", "HEAD"):
+            # a form post's address is no page to come back to (a GET of `/larm/{id}/kvittera` is a 405): the
+            # section the form was on is. A session's token lasts minutes at some providers, so an acknowledgement
+            # typed over a few minutes came back from sign-in to a 405 page
+            target = "/" + request.url.path.split("/")[1]
+        if len(target) > MAX_NEXT:
+            # `/logga-in` takes a `next` of at most MAX_NEXT characters (a 422 beyond): a page reached with a long
+            # query (a link's tracking parameters, a shared download link) sent its visitor to a sign-in that
+            # refused them. The page itself is still worth coming back to
+            target = request.url.path if len(request.url.path) <= MAX_NEXT else "/kedjan"
         raise NotSignedIn(target)
     return session
 

@@ -34,7 +34,9 @@ class SecurityHeaders(BaseHTTPMiddleware):
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        if not request.url.path.startswith("/static/"):
+        # a static file may be cached; nothing else, nor an error answered under /static (its page is a signed-in
+        # person's, the sign-out form's CSRF token in it)
+        if not request.url.path.startswith("/static/") or response.status_code >= 400:
             response.headers["Cache-Control"] = "no-store"
         if request.app.state.settings.secure_cookies:
             # reached over https: a browser that once saw this never tries plain http again, where a
