@@ -559,3 +559,18 @@ def test_demo_names_a_service_gone_silent_mid_way_and_its_wait(capsys, monkeypat
     assert (f"the assessment service at {server.url} did not answer within 1 s (ReadTimeout)" in flat
             and "its address is set by --assessment-url" in flat and "running the demo again completes it" in flat), output
     assert "Traceback" not in output, output
+
+
+def test_a_service_gone_silent_behind_one_url_for_all_is_named_by_what_was_asked() -> None:
+    """One URL for every service (a proxy in front): the path of the request that got no answer names the service;
+    the first at the URL (assessment) was named for a silent LIKA."""
+    import httpx
+
+    from styrkedja_cli.demo import _unanswered_midway
+
+    url = "http://proxy.test"
+    peers = {"assessment": (url, "--assessment-url"), "forecast": (url, "--forecast-url"), "LIKA": (url, "--lika-url")}
+    error = httpx.ReadTimeout("timed out", request=httpx.Request("POST", f"{url}/v1/self-assessments"))
+    said = _unanswered_midway(error, peers, httpx.Timeout(120))
+    assert said.startswith(f"the LIKA service at {url} did not answer within 120 s (ReadTimeout)"), said
+    assert "its address is set by --lika-url" in said, said

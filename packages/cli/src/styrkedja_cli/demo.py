@@ -72,6 +72,10 @@ def _reach(peers: dict[str, tuple[str, str]]) -> None:
             raise outcome
 
 
+#: the paths the demo asks of each service (`styrkedja_demo.publisher`)
+_PATHS = {"assessment": ("assessments",), "forecast": ("forecasts",), "LIKA": ("self-assessments", "catalogue")}
+
+
 def _unanswered_midway(error: httpx.HTTPError, peers: dict[str, tuple[str, str]], timeout: httpx.Timeout) -> str:
     """A service that answered the demo's first contact and then did not: the one rule's line, naming it by the
     URL of the request that failed; what was stored stays (each id is fixed: running the demo again completes it)."""
@@ -81,8 +85,10 @@ def _unanswered_midway(error: httpx.HTTPError, peers: dict[str, tuple[str, str]]
         asked = str(error.request.url)
     except RuntimeError:  # no request attached: nothing to name it by
         asked = ""
-    name, (url, option) = next(((n, p) for n, p in peers.items() if asked.startswith(p[0].rstrip("/"))),
-                               ("", ("", "")))
+    at_url = [(n, p) for n, p in peers.items() if asked.startswith(p[0].rstrip("/"))]
+    # one URL for several services (a proxy in front): the path says which was asked
+    by_path = [(n, p) for n, p in at_url if any(f"/v1/{part}" in asked for part in _PATHS.get(n, ()))]
+    name, (url, option) = (by_path or at_url or [("", ("", ""))])[0]
     outcome = "what was stored before stays; running the demo again completes it"
     if isinstance(error, httpx.ConnectError):
         outcome += "; is the system running (`make run` in another terminal)?"
