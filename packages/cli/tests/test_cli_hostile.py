@@ -470,3 +470,107 @@ def test_ctrl_c_mid_rebuild_says_what_was_left_and_a_rerun_works(tmp_path: Path)
             server.close()
         assert code == 130, output
         assert "interrupted (Ctrl-C)" in output and "Traceback" not in output, output
+
+
+@pytest.mark.parametrize("silent", ["--assessment-url", "--forecast-url", "--lika-url", "--reporting-url"])
+def test_demo_names_the_service_that_never_answers_in_one_line_before_writing_anything(silent: str, capsys, monkeypatch,
+                                                                                      tmp_path: Path) -> None:
+    """Failed on the old code: a service that accepts and says nothing was a bare "ReadTimeout:" after 120 s (the
+    dump written): not which service, not after how long, not what sets its address. Now the first contact of each
+    is bounded by STYRKEDJA_CONNECT_TIMEOUT_SECONDS, as for the ops commands."""
+    server, answering = _Silent(), _Answering(404, b"{}", "application/json")  # each run's own
+    monkeypatch.setenv("STYRKEDJA_CONNECT_TIMEOUT_SECONDS", "1")
+    urls = dict.fromkeys(("--assessment-url", "--forecast-url", "--lika-url", "--reporting-url"), answering.url)
+    urls[silent] = f"http://127.0.0.1:{server.port}"
+    try:
+        code, output = _run(capsys, "demo", "--students", "50", "--dump-dir", str(tmp_path / "dump"), "--state-dir",
+                            str(tmp_path / "none"), *(x for pair in urls.items() for x in pair))
+    finally:
+        server.close()
+        answering.close()
+    assert code == 1, output
+    said = [line for line in output.splitlines() if "did not answer" in line]
+    assert len(said) == 1, output
+    assert (f"at http://127.0.0.1:{server.port}" in said[0] and "within 1 s" in said[0]
+            and "STYRKEDJA_CONNECT_TIMEOUT_SECONDS" in said[0] and f"its address is set by {silent}" in said[0]), output
+    assert "Traceback" not in output and "ReadTimeout" not in output, output
+    assert not (tmp_path / "dump").exists()
+
+
+class _HealthyThenSilent:
+    """A service that answers its probe (`/healthz`) and then nothing: a service hanging mid-way. Its handler's
+    errors are quiet (the client gives up on it: a reset's traceback would land in capsys)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.done = done = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                if self.path != "/healthz":
+                    done.wait(60)  # silent until the test ends
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_PUT = do_PATCH = _answer
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.done.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_demo_names_a_service_gone_silent_mid_way_and_its_wait(capsys, monkeypatch, tmp_path: Path) -> None:
+    """Failed on the old code: "demo stopped: ReadTimeout:  — is the system running" (after 120 s; the wait is made
+    1 s here): not which service, nor how long it was waited for."""
+    import httpx
+
+    from styrkedja_demo import publisher
+
+    monkeypatch.setattr(publisher, "TIMEOUT", httpx.Timeout(1.0), raising=False)
+    monkeypatch.setattr(publisher, "client", lambda base_url, token=None, **kw: httpx.AsyncClient(
+        base_url=base_url.rstrip("/"), timeout=1.0, **kw))
+    server = _HealthyThenSilent()
+    try:
+        code, output = _run(capsys, "demo", "--students", "50", "--dump-dir", str(tmp_path / "dump"), "--state-dir",
+                            str(tmp_path / "none"), "--skip-import", "--assessment-url", server.url,
+                            "--forecast-url", server.url, "--lika-url", server.url)
+    finally:
+        server.close()
+    flat = " ".join(output.split())
+    assert code == 1, output
+    assert (f"the assessment service at {server.url} did not answer within 1 s (ReadTimeout)" in flat
+            and "its address is set by --assessment-url" in flat and "running the demo again completes it" in flat), output
+    assert "Traceback" not in output, output
+
+
+def test_a_service_gone_silent_behind_one_url_for_all_is_named_by_what_was_asked() -> None:
+    """One URL for every service (a proxy in front): the path of the request that got no answer names the service;
+    the first at the URL (assessment) was named for a silent LIKA."""
+    import httpx
+
+    from styrkedja_cli.demo import _unanswered_midway
+
+    url = "http://proxy.test"
+    peers = {"assessment": (url, "--assessment-url"), "forecast": (url, "--forecast-url"), "LIKA": (url, "--lika-url")}
+    error = httpx.ReadTimeout("timed out", request=httpx.Request("POST", f"{url}/v1/self-assessments"))
+    said = _unanswered_midway(error, peers, httpx.Timeout(120))
+    assert said.startswith(f"the LIKA service at {url} did not answer within 120 s (ReadTimeout)"), said
+    assert "its address is set by --lika-url" in said, said

@@ -326,6 +326,21 @@ def test_a_tls_failure_is_named_as_one_at_once_not_asked_again(fault: ssl.SSLErr
     assert slept == []
 
 
+def test_a_token_endpoint_that_never_answers_is_named_with_its_wait_and_option() -> None:
+    """Failed on the old code: "token endpoint: ReadTimeout (4 attempts)": not where, nor after how long, nor what
+    sets the wait and the address (`styrkedja_kit.reach`'s rule, as for the SS 12000 server and reporting)."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    auth = ClientCredentials("https://idp.test/token?x=1", "client", "secret", sleep=lambda _: None,
+                             client=httpx.Client(transport=httpx.MockTransport(handle), timeout=7))
+    with pytest.raises(TokenError) as error:
+        auth.refresh()
+    assert str(error.value) == ("the token endpoint at https://idp.test/token did not answer within 7 s (--timeout, "
+                                "ReadTimeout, 4 attempts); its address is set by --token-url"), error.value
+    assert "secret" not in str(error.value)
+
+
 def test_a_token_endpoint_failing_tls_is_named_as_such_at_once() -> None:
     """Failed on the old code: asked again six times, then "token endpoint: ConnectError (6 attempts)"."""
     def handle(request: httpx.Request) -> httpx.Response:

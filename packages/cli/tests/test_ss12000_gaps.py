@@ -294,6 +294,18 @@ def test_a_reporting_nobody_answers_for_is_said_at_once_not_after_half_a_minute_
     assert "reporting did not answer the request for what it holds for 2999: ConnectError (1 attempt)" in said, said
 
 
+def test_reporting_that_never_answers_is_named_as_every_command_names_a_silent_peer(tmp_path, monkeypatch) -> None:
+    """Failed on the old code: "reporting did not take the organisations changes, …: ReadTimeout (6 attempts)": not
+    where reporting was asked, nor after how long, nor which option sets its address (`styrkedja_kit.reach`'s rule)."""
+    monkeypatch.setattr(command, "CHUNK", 1)
+    silent = [httpx.ReadTimeout("timed out")] * 6
+    exit_code, said, reporting, slept = run(monkeypatch, dump(tmp_path), Reporting(None, None, *silent))
+    assert exit_code == 1, said
+    assert ("import stopped: the organisations changes, items 2-2 of 2: reporting at http://127.0.0.1:8104 did not "
+            "answer within 120 s (ReadTimeout, 6 attempts); its address is set by --reporting-url") in said, said
+    assert "run the import again to complete it" in said and "Traceback" not in said, said
+
+
 def test_a_connection_failing_on_a_write_is_made_again(tmp_path, monkeypatch) -> None:
     """Once reporting has answered, a failed connection is a restart or a network blip: the chunk is sent again."""
     refused = httpx.ConnectError("[Errno 111] Connection refused")

@@ -74,7 +74,8 @@ def test_a_server_that_does_not_answer_in_time_is_asked_again() -> None:
     assert slept == [1, 2]
     source, _, _ = source_of(lambda request: (_ for _ in ()).throw(httpx.ReadTimeout("slow", request=request)),
                              attempts=2)
-    with pytest.raises(SourceError, match=r"organisations, page 1: ReadTimeout \(2 attempts\)"):
+    with pytest.raises(SourceError, match=r"organisations, page 1: the SS 12000 server at http://ss12000.example did "
+                                          r"not answer within 5 s \(--timeout, ReadTimeout, 2 attempts\)"):
         read(source)
 
 

@@ -277,7 +277,8 @@ def test_a_server_failing_for_a_while_is_asked_again_and_imports_the_same(fault:
 @pytest.mark.parametrize(("fault", "said"), [  # (the test's client has httpx's default timeout, 5 s)
     ("500", r"^organisations, page 1: HTTP 500 \(internal: deadlock victim\)$"),
     ("503", r"^organisations, page 1: HTTP 503 \(503_overload: later\); the specification's 503 also means"),
-    ("read timeout", r"^organisations, page 1: ReadTimeout \(6 attempts\): nothing received for 5 s \(--timeout\)$"),
+    ("read timeout", r"^organisations, page 1: the SS 12000 server at http://ss12000.test did not answer within 5 s "
+                     r"\(--timeout, ReadTimeout, 6 attempts\); its address is set by --url$"),
     ("reset mid-page", r"^organisations, page 1: ReadError \(6 attempts\)$"),
 ])
 def test_a_server_failing_for_good_stops_after_bounded_attempts_naming_why(fault: str, said: str) -> None:
@@ -292,7 +293,10 @@ def test_a_connect_timeout_is_named_with_the_clients_own_timeout() -> None:
         lambda r: (_ for _ in ()).throw(httpx.ConnectTimeout("no route", request=r))),
         base_url="http://ss12000.test", timeout=httpx.Timeout(5.0, connect=2.5))
     source = HttpSource("http://ss12000.test", client=client, sleep=lambda _: None, attempts=2)
-    with pytest.raises(SourceError, match=r"ConnectTimeout \(2 attempts\): no connection within 2.5 s \(--timeout\)"):
+    # in every command's words (styrkedja_kit.reach): which server, after how long, what sets the wait and the address
+    with pytest.raises(SourceError, match=r"^organisations, page 1: the SS 12000 server at http://ss12000.test did not "
+                                          r"answer within 2.5 s \(--timeout, ConnectTimeout, 2 attempts\); its address "
+                                          r"is set by --url$"):
         source.read("organisations", None, lambda *_: None)
 
 

@@ -19,8 +19,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -48,6 +50,51 @@ def _service_url(text: str) -> str:
     if url.port is not None and not 0 < url.port <= 65535:
         raise typer.BadParameter(f"{shown}: the port must be 1-65535")
     return text
+
+
+def _reach(peers: dict[str, tuple[str, str]]) -> None:
+    """Each service the demo will ask, reached before anything is generated or written, within
+    STYRKEDJA_CONNECT_TIMEOUT_SECONDS (`styrkedja_kit.reach`, as the ops commands): a service that accepts and
+    never answers was a bare "ReadTimeout:" after 120 s. The first that did not answer (in the order of the
+    options) is said. A refused connection passes: the demo writes its dump all the same, and the first request
+    says it with the usual why of a newcomer (no `make run`)."""
+    from .reach import connect_seconds, http_peer, reach_http
+
+    seconds = connect_seconds()
+
+    async def all_of_them() -> list[BaseException | None]:
+        return await asyncio.gather(*(reach_http(http_peer(f"the {name} service", url, option), url, seconds,
+                                                 refused_is_said_later=True)
+                                      for name, (url, option) in peers.items()), return_exceptions=True)
+
+    for outcome in asyncio.run(all_of_them()):
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+#: the paths the demo asks of each service (`styrkedja_demo.publisher`)
+_PATHS = {"assessment": ("assessments",), "forecast": ("forecasts",), "LIKA": ("self-assessments", "catalogue")}
+
+
+def _unanswered_midway(error: httpx.HTTPError, peers: dict[str, tuple[str, str]], timeout: httpx.Timeout) -> str:
+    """A service that answered the demo's first contact and then did not: the one rule's line, naming it by the
+    URL of the request that failed; what was stored stays (each id is fixed: running the demo again completes it)."""
+    from .reach import http_peer, unanswered
+
+    try:
+        asked = str(error.request.url)
+    except RuntimeError:  # no request attached: nothing to name it by
+        asked = ""
+    at_url = [(n, p) for n, p in peers.items() if asked.startswith(p[0].rstrip("/"))]
+    # one URL for several services (a proxy in front): the path says which was asked
+    by_path = [(n, p) for n, p in at_url if any(f"/v1/{part}" in asked for part in _PATHS.get(n, ()))]
+    name, (url, option) = (by_path or at_url or [("", ("", ""))])[0]
+    outcome = "what was stored before stays; running the demo again completes it"
+    if isinstance(error, httpx.ConnectError):
+        outcome += "; is the system running (`make run` in another terminal)?"
+    said = unanswered(http_peer(f"the {name} service", url, option), error, timeout, bound_by=None,
+                      outcome=outcome) if name and isinstance(error, httpx.TransportError) else None
+    return str(said) if said is not None else f"{type(error).__name__}: {error}; {outcome}"
 
 
 def _has_command(app: typer.Typer, path: tuple[str, ...]) -> bool:
@@ -91,6 +138,12 @@ def register(app: typer.Typer) -> None:
         except ImportError:
             raise typer.BadParameter("the demo package is not installed here: `make install` installs it") from None
         console = Console(stderr=True)
+        peers = {"assessment": (assessment_url, "--assessment-url"), "forecast": (forecast_url, "--forecast-url"),
+                 "LIKA": (lika_url, "--lika-url")}
+        if not skip_import and _has_command(app, IMPORT_COMMAND):
+            peers["reporting"] = (reporting_url, "--reporting-url")
+        minter = _minter(state_dir)  # a damaged dev issuer is a usage error, said before any service is asked
+        _reach(peers)
         with console.status("generating Mittköping"):
             muni = generator.generate(seed, students)
             try:
@@ -102,7 +155,7 @@ def register(app: typer.Typer) -> None:
                       f"{len(muni.students)} students, {len(muni.teachers)} teachers; "
                       f"SS 12000 dump in {dump_dir} ({', '.join(f'{n} {e}' for e, n in counts.items())})")
 
-        tokens, signed = _tokens(DemoTokens, state_dir, muni.organiser_code)
+        tokens, signed = _tokens(DemoTokens, minter, state_dir, muni.organiser_code)
         console.print(signed)
         platform = tokens.platform
         principal = tokens.principal
@@ -143,12 +196,10 @@ def register(app: typer.Typer) -> None:
             except (publisher.PublishError, OSError) as error:
                 console.print(f"[red]demo stopped:[/red] {error}")
                 raise typer.Exit(1) from None
-            except Exception as error:  # httpx's connection errors: say which, not a traceback
-                if type(error).__module__.startswith("httpx"):
-                    console.print(f"[red]demo stopped:[/red] {type(error).__name__}: {error} — is the system "
-                                  "running (`make run`)?")
-                    raise typer.Exit(1) from None
-                raise
+            except httpx.HTTPError as error:  # a service gone silent or away mid-way: the one rule's line
+                said = _unanswered_midway(error, peers, publisher.TIMEOUT)
+                console.print(f"[red]demo stopped:[/red] {escape(said)}")
+                raise typer.Exit(1) from None
 
         out = Console()
         table = Table(title=f"Mittköping, seed {seed}")
@@ -190,13 +241,19 @@ def _styrkedja_command() -> str:
     return styrkedja_command()
 
 
-def _tokens(demo_tokens: Any, state_dir: Path, organiser_id: str) -> tuple[Any, str]:
-    """The dev issuer's tokens when `styrkedja run` has left its key in the state dir, else none."""
+def _minter(state_dir: Path) -> Any:
+    """The dev issuer `styrkedja run` left in the state dir, else None."""
     from .token import dev_minter
 
     try:
-        minter = dev_minter(state_dir)
+        return dev_minter(state_dir)
     except (ImportError, FileNotFoundError):
+        return None
+
+
+def _tokens(demo_tokens: Any, minter: Any, state_dir: Path, organiser_id: str) -> tuple[Any, str]:
+    """The dev issuer's tokens when `styrkedja run` has left its key in the state dir, else none."""
+    if minter is None:
         return demo_tokens(None), (f"no dev issuer in {state_dir}: sending only the tokens given "
                                    "(--assessment-token, --forecast-token, --lika-token, --reporting-token)")
     return demo_tokens.minted(minter, organiser_id), (

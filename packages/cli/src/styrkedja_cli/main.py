@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     from typer import _click, rich_utils
     from typer.exceptions import Abort
 
+    from .reach import Unanswered
+
     try:
         outcome = app(args=argv, prog_name="styrkedja", standalone_mode=False)
     except _click.exceptions.ClickException as error:  # a usage error: typer's own box, without a personnummer
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except (Abort, KeyboardInterrupt):
         outcome = EXIT_INTERRUPTED
+    except Unanswered as error:  # a peer that kept silent or refused: the one rule's line (styrkedja_kit.reach)
+        _say(str(error))
+        return EXIT_FAILED
     except ValidationError as error:  # mostly STYRKEDJA_* settings the command read from the environment
         from styrkedja_kit.settings import validation_lines
 

@@ -51,9 +51,13 @@ class Summary:
         return sum(n for c in self.counts.values() for k, n in c.items() if k not in ("unchanged", "late"))
 
 
+#: each request's wait (a batch of 1,000 may take a while on two cores); `styrkedja demo` names it when it runs out
+TIMEOUT = httpx.Timeout(120)
+
+
 def client(base_url: str, token: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=120, **kwargs)
+    return httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=TIMEOUT, **kwargs)
 
 
 def _answer(response: httpx.Response) -> str:

@@ -84,9 +84,9 @@ def redacted(url: str) -> str:
 
 def connect_seconds() -> float:
     """How long the database or the broker has to answer a command's first contact (`reach.py`)."""
-    from .settings import ServiceSettings
+    from .reach import connect_seconds as seconds
 
-    return ServiceSettings().connect_timeout_seconds
+    return seconds()
 
 
 def database_url() -> str:

@@ -3,7 +3,9 @@ one rule for every command that opens either. Before its work a command asks `re
 peer that refuses, cannot be found or never answers (a TCP listener that accepts and says nothing, a blackholed
 port) stops it with `Unanswered`, whose one line says what did not answer, at which host:port, after how many
 seconds, and which variable sets the address. Before this, a silent database was asyncpg's bare "TimeoutError:"
-after 60 s, a silent broker aiokafka's "Unable to bootstrap" after 40 s, each command wording it its own way."""
+after 60 s, a silent broker aiokafka's "Unable to bootstrap" after 40 s, each command wording it its own way. The
+`styrkedja` commands that talk HTTP (demo, import ss12000) say a silent service or SS 12000 server with the same
+`Peer` (styrkedja_cli.reach): the option that sets its address instead of a variable."""
 
 from __future__ import annotations
 
@@ -27,15 +29,25 @@ class Peer:
     address: str  # host:port as the command used it (no password)
     variable: str  # the variable that sets the address
 
-    def timed_out(self, seconds: float) -> Unanswered:
-        return Unanswered(f"{self.what} at {self.address} did not answer within {seconds:g} s ({TIMEOUT_VARIABLE}); "
-                          f"its address is set by {self.variable}; nothing was changed")
+    def timed_out(self, seconds: float, *, bound_by: str | None = TIMEOUT_VARIABLE, detail: str = "",
+                  outcome: str | None = "nothing was changed") -> Unanswered:
+        """The one line for a peer that kept silent `seconds`: `bound_by` names what sets that wait (the variable, a
+        command's option such as --timeout; None for a fixed one), `detail` adds to it (", ReadTimeout, 6
+        attempts"), `outcome` says what was left (None: the caller says it)."""
+        wait = f" ({bound_by}{detail})" if bound_by else (f" ({detail.lstrip(', ')})" if detail else "")
+        return Unanswered(f"{self.what} at {self.address} did not answer within {seconds:g} s{wait}; its address is "
+                          f"set by {self.variable}{'; ' + outcome if outcome else ''}")
 
-    def unreachable(self, error: BaseException) -> Unanswered:
+    def unreachable(self, error: BaseException, *, outcome: str | None = "nothing was changed") -> Unanswered:
         reason = " ".join(str(error).split())[:200]
         return Unanswered(f"{self.what} at {self.address} refused the connection or could not be found ({type(error).__name__}"
-                          f"{': ' + reason if reason else ''}); its address is set by {self.variable}; nothing was "
-                          "changed")
+                          f"{': ' + reason if reason else ''}); its address is set by {self.variable}"
+                          f"{'; ' + outcome if outcome else ''}")
+
+
+def connect_seconds() -> float:
+    """How long a peer has to answer a command's first contact (STYRKEDJA_CONNECT_TIMEOUT_SECONDS)."""
+    return ServiceSettings().connect_timeout_seconds
 
 
 def database_peer(url: str) -> Peer:

@@ -23,7 +23,13 @@ import pytest
 from aiokafka import ConsumerRecord
 from sqlalchemy import text
 
-from styrkedja_contracts import message_key, new_event, topic_for_event_type
+from styrkedja_contracts import (
+    AssessmentPublishedV1,
+    AssessmentRetractedV1,
+    message_key,
+    new_event,
+    topic_for_event_type,
+)
 from styrkedja_contracts.events.calendar import CalendarChangedV1, ReportingCalendar, RoundDeadline
 from styrkedja_contracts.events.forecast import ForecastSubmittedV1, ForecastWithdrawnV1
 from styrkedja_contracts.events.lika import LikaSelfAssessmentPublishedV1
@@ -295,12 +301,14 @@ def test_the_rebuild_keeps_what_is_not_derived_from_the_log():
 @pytest.mark.parametrize("figure_slice", [None, 37], ids=["one-slice", "sliced-by-student"])
 async def test_equal_revisions_are_decided_by_content_whatever_the_order_live_or_rebuilt(settings, database_urls,
                                                                                         figure_slice, monkeypatch):
-    """A forecast sent twice under one revision with another value (another event id), and a calendar with another
-    deadline: as another producer keying one organiser in two spellings (`2120001234`, `212000-1234`) puts them on two partitions, consumed in either
+    """A forecast sent twice under one revision with another value (another event id), a calendar with another
+    deadline, an assessment with another time or retracted under its own revision: as another producer keying one organiser in two spellings (`2120001234`, `212000-1234`) puts them on two partitions, consumed in either
     order. Failed on the old code: the first to arrive won (`results.rules.fold`, and the rebuild's SQL in log order),
     so the live apply of the twins in the other order kept the other value (and calendar: other windows); now the
     greater by `tie_order` (the value, here) wins in both orders and in the rebuild (`rebuild.bulk.tie_order_sql`), the
-    calendar the greater in jsonb order (`compliance.handlers.calendar_upsert`). Sliced: forecast against
+    calendar the greater in jsonb order (`compliance.handlers.calendar_upsert`), the assessment's round report the
+    retraction, else the earliest time of its run (`compliance.rules.fold_round_report`; the first to arrive made
+    it on time or late, reported or retracted). Sliced: forecast against
     outcome, merit and below-pass computed a slice of the students at a time add up to the same rows."""
     if figure_slice:
         monkeypatch.setattr(bulk, "FIGURE_SLICE", figure_slice)
@@ -310,10 +318,34 @@ async def test_equal_revisions_are_decided_by_content_whatever_the_order_live_or
     other_order: list = []
     twins: list = []
     calendar_twins = 0
+    round_twins: list = []  # (publication, twin): another time across round 1's deadline, or a retraction
+    assessments = [e for e in log if e.type in (AssessmentPublishedV1.event_type, AssessmentRetractedV1.event_type)]
+    per_assessment = Counter(str(e.data.assessment_id) for e in assessments)
+    newest: dict[str, int] = {}
+    kinds: Counter = Counter()  # twins made: a retraction (True), another time (False)
+    for e in assessments:
+        newest[str(e.data.assessment_id)] = max(newest.get(str(e.data.assessment_id), 0), e.data.revision)
     for event in log:
         if event.type == ForecastSubmittedV1.event_type and len(twins) < 12:
             twin = new_event(event.data.model_copy(update={"value": changed[event.data.value]}), source="/t")
             twins.append((event, twin))
+            first_order += [event, twin]
+            other_order += [twin, event]
+        elif event.type == AssessmentPublishedV1.event_type and (
+                kinds[False] < 8 and per_assessment[str(event.data.assessment_id)] == 1
+                or kinds[True] < 4 and 2 <= event.data.revision == newest[str(event.data.assessment_id)]):
+            data = event.data
+            kinds[per_assessment[str(data.assessment_id)] > 1] += 1
+            if per_assessment[str(data.assessment_id)] > 1:  # a retraction of the same (its newest) revision
+                twin = new_event(AssessmentRetractedV1(
+                    **data.model_dump(include={"assessment_id", "revision", "organiser_id", "school_unit_code",
+                                               "group_id", "student_id", "subject_code", "school_year", "term",
+                                               "round"}), retracted_at=data.published_at + timedelta(hours=1)),
+                    source="/t")
+            else:  # ten days later or earlier: on time one way, late the other (round 1 due in week 40)
+                shift = timedelta(days=10 if kinds[False] % 2 else -10)
+                twin = new_event(data.model_copy(update={"published_at": data.published_at + shift}), source="/t")
+            round_twins.append((event, twin))
             first_order += [event, twin]
             other_order += [twin, event]
         elif event.type == CalendarChangedV1.event_type and event.data.revision == 3:  # round 1 due a week later
@@ -324,7 +356,7 @@ async def test_equal_revisions_are_decided_by_content_whatever_the_order_live_or
         else:
             first_order.append(event)
             other_order.append(event)
-    assert len(twins) == 12 and calendar_twins == 1
+    assert len(twins) == 12 and calendar_twins == 1 and kinds == {True: 4, False: 8}
     ways = {"incremental": "incremental", "other order": "rebuild then live", "rebuild": "rebuild"}
     dbs = {way: Database(database_urls[url]) for way, url in ways.items()}
     try:
@@ -346,6 +378,17 @@ async def test_equal_revisions_are_decided_by_content_whatever_the_order_live_or
         assert alone and all(values[str(e.data.forecast_id)] == max(e.data.value, t.data.value) for e, t in alone)
         assert any(e.data.value < t.data.value for e, t in alone) and any(e.data.value > t.data.value
                                                                           for e, t in alone)
+        async with dbs["other order"].sessions() as session:  # of each round twin: the retraction, else the earlier time
+            reports = {aid: (retracted, at) for aid, retracted, at in (await session.execute(text(
+                "SELECT assessment_id, retracted, received_at FROM compliance_round_reports"))).all()}
+        retractions = [(e, t) for e, t in round_twins if t.type == AssessmentRetractedV1.event_type]
+        alone = [(e, t) for e, t in round_twins if t.type == AssessmentPublishedV1.event_type]
+        assert len(retractions) == 4 and len(alone) == 8
+        for event, twin in retractions:  # the newest revision of the assessment: its state
+            assert reports[str(event.data.assessment_id)] == (True, twin.data.retracted_at), (event, twin)
+        for event, twin in alone:  # the twins are all there is of the assessment
+            retracted, at = reports[str(event.data.assessment_id)]
+            assert not retracted and at == min(event.data.published_at, twin.data.published_at), (event, twin)
     finally:
         for db in dbs.values():
             await db.dispose()

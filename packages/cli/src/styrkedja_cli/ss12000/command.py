@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import typer
-from httpx import URL, ConnectError, InvalidURL
+from httpx import URL, ConnectError, InvalidURL, TimeoutException
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from rich.console import Console
 from rich.markup import escape
@@ -40,6 +40,7 @@ from styrkedja_contracts import OrganisationUnitUpsertedV1
 from styrkedja_contracts.identifiers import OrganiserId, redact_personal_identity_numbers
 from styrkedja_contracts.subjects import subject_list
 
+from ..reach import http_peer, unanswered
 from .mapping import AREA_REFUSED, GROUP_REFUSED, ORGANISER_REFUSED, UNDER_REFUSED, NoOrganiser, Plan, plan
 from .models import (
     DATE_TIMES_READ,
@@ -236,9 +237,17 @@ def _ask(client: httpx.Client, method: str, path: str, what: str, sleep: Callabl
             response = client.request(method, path, **request)
         except TRANSIENT as error:
             if attempt == POST_ATTEMPTS or (refused_is_final and isinstance(error, ConnectError)):
+                after = _run_again(removing) if method == 'POST' else ''
+                # silence in every command's words (`styrkedja_kit.reach`): reporting's URL, after how long, and
+                # the option of its address; its wait is the client's own (120 s, no option)
+                said = unanswered(http_peer("reporting", str(client.base_url), "--reporting-url"), error,
+                                  client.timeout, bound_by=None, attempts=attempt, outcome=None
+                                  ) if isinstance(error, TimeoutException) else None
+                if said is not None:
+                    raise SourceError(f"the {what}: {said}{after}") from None
                 raise SourceError(f"reporting did not {'take' if method == 'POST' else 'answer'} the {what}: "
-                                  f"{type(error).__name__} ({attempt} attempt{'s' if attempt > 1 else ''})"
-                                  f"{_run_again(removing) if method == 'POST' else ''}") from None
+                                  f"{type(error).__name__} ({attempt} attempt{'s' if attempt > 1 else ''}){after}"
+                                  ) from None
             if not isinstance(error, NEVER_SENT):
                 maybe_done = maybe_done or type(error).__name__
             pause(retry_after_seconds(None, attempt))

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from ..reach import http_peer, unanswered
 from .tls import tls_fault
 
 #: a token is asked again this long before the server would stop taking it (a page on the way, clocks apart)
@@ -87,7 +88,12 @@ class ClientCredentials:
                 if tls:  # asking again mends no certificate
                     raise TokenError(f"token endpoint: {tls}") from None
                 if attempt == ATTEMPTS:
-                    raise TokenError(f"token endpoint: {type(error).__name__} ({attempt} attempts)") from None
+                    # a silent endpoint in every command's words (`styrkedja_kit.reach`): where, after how long
+                    said = unanswered(http_peer("the token endpoint", self.token_url, "--token-url"), error,
+                                      self.client.timeout, bound_by="--timeout", attempts=attempt, outcome=None
+                                      ) if isinstance(error, httpx.TimeoutException) else None
+                    raise TokenError(str(said) if said is not None
+                                     else f"token endpoint: {type(error).__name__} ({attempt} attempts)") from None
             except httpx.HTTPError as error:
                 raise TokenError(f"token endpoint: {type(error).__name__}") from None
             else:

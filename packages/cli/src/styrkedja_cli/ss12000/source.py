@@ -46,6 +46,7 @@ from pydantic import ValidationError
 
 from styrkedja_contracts.identifiers import redact_personal_identity_numbers
 
+from ..reach import http_peer, unanswered
 from .models import ENTITIES, OPTIONAL, Compact, Shared, canonical_id
 from .oauth import ClientCredentials, TokenError
 from .tls import tls_fault
@@ -877,6 +878,7 @@ class HttpSource:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = client or httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout,
                                              follow_redirects=False)
+        self.url = url  # as --url gave it: named when the server does not answer
         self.page_size = page_size
         self.attempts, self.max_page_bytes, self.sleep = attempts, max_page_bytes, sleep
         # a page must be in within `page_seconds` (the client's timeout is per read: a server sending a byte a
@@ -927,8 +929,7 @@ class HttpSource:
                 if tls:  # the same certificate, the same protocol next time: asking again mends nothing
                     raise SourceError(f"{what}: {tls}") from None
                 if attempt == self.attempts:
-                    raise SourceError(f"{what}: {type(error).__name__} ({attempt} attempts){self._timed_out(error)}"
-                                      ) from None
+                    raise SourceError(f"{what}: {self._unanswered(error, attempt)}") from None
                 pause = retry_after_seconds(None, attempt)
                 why = type(error).__name__  # no answer: a name that does not resolve, a port nobody listens on
             except TokenError as error:
@@ -939,6 +940,16 @@ class HttpSource:
                 self.on_retry(f"{what}: {why}", pause)
             self.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unanswered(self, error: httpx.TransportError, attempts: int) -> str:
+        """The last attempt's failure: a server that kept silent in the words of every command's (`styrkedja_kit.reach`:
+        which server, its URL, after how long, what sets that wait and its address), else its kind."""
+        if isinstance(error, httpx.TimeoutException):
+            said = unanswered(http_peer("the SS 12000 server", self.url, "--url"), error, self.client.timeout,
+                              bound_by="--timeout", attempts=attempts, outcome=None)
+            if said is not None:
+                return str(said)
+        return f"{type(error).__name__} ({attempts} attempts){self._timed_out(error)}"
 
     def _timed_out(self, error: Exception) -> str:
         """Which time ran out, and the flag that sets it: ": <what> within N s (--timeout)", or "" for no timeout."""

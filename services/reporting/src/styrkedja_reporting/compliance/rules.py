@@ -33,7 +33,7 @@ recomputation (`total(item_contribution(i) for i in items(...))`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
@@ -122,7 +122,8 @@ class RoundReport:
 
     `received_at` follows the rule above: a newer published revision keeps the time of the run it
     continues (a correction after the deadline of an on-time assessment stays on time); after a
-    retraction, a new publication starts a new run (its own time). Older revisions change nothing."""
+    retraction, a new publication starts a new run (its own time). Older revisions change nothing.
+    A retracted report counts nowhere: its place and time are the retraction's own."""
 
     assessment_id: str
     revision: int
@@ -138,15 +139,45 @@ class RoundReport:
 
 
 def fold_round_report(state: RoundReport | None, incoming: RoundReport) -> RoundReport:
-    """The state after one more revision of an assessment (`incoming.retracted` = a retraction)."""
-    if state is not None and incoming.revision <= state.revision:
-        return state  # an older (or the same) revision arriving late: only the newest counts
+    """The state after one more revision of an assessment (`incoming.retracted` = a retraction).
+
+    Two events of one revision (`_twin`) are decided by their content, not by which came first: a producer keying
+    one organiser under two spellings puts an assessment's events on two partitions, which the live consumer and
+    the rebuild interleave each as they come (as `results.rules.fold` decides the fact)."""
+    if state is not None and incoming.revision < state.revision:
+        return state  # an older revision arriving late: only the newest counts
+    if state is not None and incoming.revision == state.revision:
+        return _twin(state, incoming)
     if incoming.retracted:
-        return incoming if state is None else RoundReport(**{**state.__dict__, "revision": incoming.revision,
-                                                             "retracted": True})
-    if state is not None and not state.retracted:
-        return RoundReport(**{**incoming.__dict__, "received_at": state.received_at})  # same run: first time
+        return incoming  # the run ends; the retraction's own place and time (see `_twin`)
+    if state is not None and not state.retracted:  # the same run: its first time
+        return replace(incoming, received_at=min(state.received_at, incoming.received_at))
     return incoming
+
+
+def _twin(state: RoundReport, incoming: RoundReport) -> RoundReport:
+    """Of one revision, the state and another event (the same again changes nothing), whatever their order.
+
+    * A retraction wins (as the fact's: `results.rules.tie_order`), with its own place and time — which is why a
+      retraction keeps its own rather than the run's it ends: kept, the outcome would depend on which twin came
+      first (a publication's place was the state's then) — and of two retractions the greater (`round_tie_order`).
+    * Two publications are one run: the greater place (`round_tie_order`) and the earlier time. "First reported"
+      is the earliest time the run has, the later-arriving twin's when it was earlier: the run's time is the least
+      of its publications' (a correction's is later than its run's first in any log in order: the same time then)."""
+    if incoming == state:
+        return state
+    if state.retracted or incoming.retracted:
+        return incoming if round_tie_order(incoming) > round_tie_order(state) else state
+    place = incoming if round_tie_order(incoming) > round_tie_order(state) else state
+    return replace(place, received_at=min(state.received_at, incoming.received_at))
+
+
+def round_tie_order(report: RoundReport) -> tuple[object, ...]:
+    """What decides between two reports of one assessment and revision: a retraction first (false before true), then
+    the place, field by field, then the time — text by code point, as the rebuild's SQL compares (`COLLATE "C"`,
+    `rebuild.compliance`)."""
+    return (report.retracted, report.school_unit_code, report.group_id, report.student_id, report.subject_code,
+            report.school_year, report.round, report.received_at)
 
 
 def item_for(window_key: WindowKey, window: Window, school_unit_code: str, group_id: str, subject_code: str,

@@ -6,10 +6,10 @@ What the incremental apply leaves (`compliance.handlers`), written once from the
 * `compliance_calendars`: each organiser's newest calendar revision, the greater calendar (jsonb order) among
   equal ones (the handler's `calendar_upsert`, the same statement);
 * `compliance_round_reports`: each assessment's `rules.fold_round_report` over its events in log order,
-  set-wise — an event counts when its revision is above every earlier one of the assessment; the state's
-  place (organiser … round) is the last counted publication's (the first counted event's when only
-  retractions count); its `received_at` the first publication of the last run (a run starts at a counted
-  publication that follows nothing or a retraction);
+  set-wise — an event counts when its revision is not below any earlier one of the assessment (one of the same
+  revision is a twin, decided by content: `rules.round_tie_order`); the state is its newest revision's, retracted
+  when a retraction has it (the greatest retraction's own place and time), else the greatest publication's place
+  and the earliest time of the last run (the publications above the newest retracted revision);
 * `compliance_assignment_scope`: each teaching assignment's group × subject as the directory holds it now;
 * `compliance_windows`: a forecast window per organiser × school year × term any forecast event named,
   a round window per organiser × school year × round any counted assessment state named whose round the
@@ -57,9 +57,10 @@ _PLACE = ("organiser_id", "school_unit_code", "group_id", "student_id", "subject
 
 
 def _counted_sql(tracked: str, dups: str) -> str:
-    """The claimed assessment events that change their assessment's state (`fold_round_report`: a revision above
-    every earlier one in log order), with what the fold needs: whether a run starts there, and its rank. An
-    assessment is its id within its organiser (`results.tables.fact_table`)."""
+    """The claimed assessment events that count for their assessment's state (`fold_round_report`: a revision not
+    below any earlier one in log order — one of the same revision is its twin, decided by content), with their rank
+    and whether they are their assessment's last. An assessment is its id within its organiser
+    (`results.tables.fact_table`)."""
     return (
         "WITH ev AS (SELECT seq, fact_id, CAST(fact_id AS text) AS assessment_id, revision, "
         "type = :retracted AS retracted, "
@@ -67,29 +68,42 @@ def _counted_sql(tracked: str, dups: str) -> str:
         "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before "
         f"FROM {tracked} t WHERE type IN (:published, :retracted) "
         f"AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)) "
-        "SELECT *, NOT retracted AND coalesce(lag(retracted) OVER w, true) AS run_start, row_number() OVER w AS n, "
-        "lead(seq) OVER w IS NULL AS last "
-        "FROM ev WHERE before IS NULL OR revision > before WINDOW w AS (PARTITION BY fact_id, organiser_id ORDER BY seq)")
+        "SELECT *, row_number() OVER w AS n, lead(seq) OVER w IS NULL AS last "
+        "FROM ev WHERE before IS NULL OR revision >= before WINDOW w AS (PARTITION BY fact_id, organiser_id ORDER BY seq)")
+
+
+#: `rules.round_tie_order` descending: the greatest report of one assessment and revision first (text by code point)
+_TIE_DESC = ", ".join([*(f'{c} COLLATE "C" DESC' for c in _PLACE[1:-1]), "round DESC", "at DESC"])
 
 
 def _round_reports_sql(counted: str) -> str:
-    """Each assessment's state from its counted events. One counted event (`n = 1 AND last`: most assessments, never
-    revised) is its state as it is — its revision, retraction, place and time (the fold of one event) —, read in
-    the counted table's order (the assessment's, so the key's index is built from a sorted heap). The others, by their
-    positions (a hash aggregate and joins on `seq`, no sort): the last counted event's revision and retraction; the
-    place of the last counted publication (the first counted event's when none is one); the time of the last run's
-    first publication (that place's own time when no run started: only retractions). Before, every assessment took
-    the second way: four reads of the counted table, three sorts and joins of every row (bench/README.md rebuild17)."""
+    """Each assessment's state from its counted events (`rules.fold_round_report` set-wise). One counted event
+    (`n = 1 AND last`: most assessments, never revised) is its state as it is — its revision, retraction, place and
+    time (the fold of one event) —, read in the counted table's order (the assessment's, so the key's index is built
+    from a sorted heap). The others, per assessment (`k`): the newest revision; retracted when a retraction has it
+    (a retraction wins its revision's tie); the place of the greatest event of the newest revision of that kind
+    (`rules.round_tie_order`: the greatest retraction's own place and time, else the greatest publication's place);
+    a publication's time the earliest of its run's — the publications above the newest retracted revision.
+    Twins of one revision (a producer keying one organiser in two spellings, on two partitions) come out the same
+    in either order, as the live fold decides them."""
     place = ", ".join(f"p.{c}" for c in _PLACE)
     return (
         f"INSERT INTO {compliance_round_reports.name} ({', '.join(_ROUND_COLUMNS)}) "
         f"WITH m AS MATERIALIZED (SELECT * FROM {counted} WHERE NOT (n = 1 AND last)), "
-        "k AS (SELECT assessment_id, organiser_id, max(seq) AS last_seq, "
-        "coalesce(max(seq) FILTER (WHERE NOT retracted), min(seq)) AS place_seq, "
-        "max(seq) FILTER (WHERE run_start) AS run_seq FROM m GROUP BY assessment_id, organiser_id) "
+        "k AS (SELECT assessment_id, organiser_id, max(revision) AS revision, "
+        "max(revision) FILTER (WHERE retracted) AS retracted_revision FROM m GROUP BY assessment_id, organiser_id), "
+        "s AS (SELECT k.assessment_id, k.organiser_id, k.revision, "
+        "coalesce(k.retracted_revision = k.revision, false) AS retracted, min(m.at) FILTER (WHERE NOT m.retracted "
+        "AND (k.retracted_revision IS NULL OR m.revision > k.retracted_revision)) AS run_at FROM k "
+        "JOIN m ON m.assessment_id = k.assessment_id AND m.organiser_id = k.organiser_id "
+        "GROUP BY k.assessment_id, k.organiser_id, k.revision, k.retracted_revision), "
+        "p AS (SELECT DISTINCT ON (m.assessment_id, m.organiser_id) m.* FROM m JOIN s "
+        "ON s.assessment_id = m.assessment_id AND s.organiser_id = m.organiser_id AND m.revision = s.revision "
+        f"AND m.retracted = s.retracted ORDER BY m.assessment_id, m.organiser_id, {_TIE_DESC}) "
         f"SELECT assessment_id, revision, retracted, {', '.join(_PLACE)}, at FROM {counted} WHERE n = 1 AND last "
-        f"UNION ALL SELECT k.assessment_id, l.revision, l.retracted, {place}, coalesce(r.at, p.at) FROM k "
-        "JOIN m l ON l.seq = k.last_seq JOIN m p ON p.seq = k.place_seq LEFT JOIN m r ON r.seq = k.run_seq")
+        f"UNION ALL SELECT s.assessment_id, s.revision, s.retracted, {place}, "
+        "CASE WHEN s.retracted THEN p.at ELSE s.run_at END FROM s "
+        "JOIN p ON p.assessment_id = s.assessment_id AND p.organiser_id = s.organiser_id")
 
 
 async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
@@ -127,10 +141,10 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
         f"SELECT DISTINCT organiser_id, school_year, term FROM {tracked} t WHERE type IN (:f1, :f2) "
         f"AND NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)"),
         {"f1": _FORECAST_TYPES[0], "f2": _FORECAST_TYPES[1]})).all()
-    # every organiser × school year × round a counted state named (a counted publication's place, or a first counted
-    # retraction's)
-    round_periods = (await session.execute(text(f"SELECT DISTINCT organiser_id, school_year, round FROM {counted} "
-                                                "WHERE NOT retracted OR n = 1"))).all()
+    # every organiser × school year × round a counted state named (a counted event's place: a retraction's state is
+    # its own place)
+    round_periods = (await session.execute(text(f"SELECT DISTINCT organiser_id, school_year, round FROM {counted}"
+                                                ))).all()
     await session.execute(text(f"DROP TABLE {counted}"))
     keys = sorted({WindowKey(WindowKind.forecast, org, f"{year}:{term}") for org, year, term in forecast_periods}
                   | {WindowKey(WindowKind.assessment_round, org, round_period(year, round_))
