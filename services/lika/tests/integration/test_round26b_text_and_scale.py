@@ -24,9 +24,14 @@ DRAFT = {"organiser_id": ORG, "school_unit_code": UNIT, "school_form": "grundsko
 BLANK = ["", " ", "   ", "\n", " \r\n\t ", "\u00a0", "\u3000\u200b"]
 
 
-async def first_indicator(client) -> str:
+async def leadership(client) -> list[str]:
+    """The indicators of area `ledning`."""
     body = (await client.get("/v1/catalogue/2026.1", params={"school_form": "grundskola"})).json()
-    return next(i["id"] for area in body["areas"] if area["id"] == "ledning" for i in area["indicators"])
+    return [i["id"] for area in body["areas"] if area["id"] == "ledning" for i in area["indicators"]]
+
+
+async def first_indicator(client) -> str:
+    return (await leadership(client))[0]
 
 
 @pytest.mark.parametrize("comment", BLANK)
@@ -60,3 +65,24 @@ async def test_a_note_saying_nothing_is_refused_as_a_comment_is(client, note):
     activity = (await client.get(f"/v1/self-assessments/{sa_id}/action-plan")).json()["items"][0]["activity_id"]
     edited = await client.patch(f"/v1/self-assessments/{sa_id}/action-plan/items/{activity}", json={"note": note})
     assert edited.status_code == 422 and problem_fields(edited) == [("note", "not_blank")], edited.text
+
+
+@pytest.mark.parametrize(("rating", "rule"), [
+    ("GREAT", "not_on_scale"), ("planned", "not_on_scale"), ("PLANNED ", "not_on_scale"),
+    # no text of a rating's length: pydantic's string rules, alike at both doors
+    ("", "string_too_short"), ("X" * 33, "string_too_long"), (3, "string_type"), (None, "string_type")])
+async def test_a_rating_off_the_scale_is_named_alike_at_a_save_and_at_the_import(client, rating, rule):
+    """Failed on the old code: the import answered each `enum`, where a save names the rule broken (`not_on_scale`,
+    the domain's, for a word off the scale)."""
+    first, second = (await leadership(client))[:2]
+    sa_id = (await client.post("/v1/self-assessments", json=DRAFT)).json()["self_assessment_id"]
+    ratings = [{"indicator_id": first, "rating": "PLANNED"}, {"indicator_id": second, "rating": rating}]
+    saved = await client.patch(f"/v1/self-assessments/{sa_id}/ratings", json={"ratings": ratings})
+    imported = await client.post("/v1/self-assessments/published", json=DRAFT | {
+        "ratings": [r | {"area": "ledning"} for r in ratings]})
+    assert saved.status_code == imported.status_code == 422, (saved.text, imported.text)
+    assert problem_fields(saved) == problem_fields(imported) == [("ratings.1.rating", rule)]
+    assert saved.json()["errors"] == imported.json()["errors"]
+    if rule == "not_on_scale":
+        assert f"{rating!r} is not on the scale (NOT_PLANNED, PLANNED, STARTED, ALMOST_THERE, ACHIEVED, NOT_RELEVANT)" \
+            in imported.text
