@@ -332,11 +332,39 @@ class Reporting(Api):
                                                              organiser_id=organiser_id)))
 
 
+#: a unit's self-assessments are read a page of this many at a time (the LIKA service's largest page)
+LIKA_PAGE = 1000
+#: and at most this many pages for one dashboard page (100,000 self-assessments of one unit: no real unit's)
+LIKA_MAX_PAGES = 100
+
+
 class Lika(Api):
     async def self_assessments(self, *, organiser_id: str, school_unit_code: str) -> list[dict[str, Any]]:
-        """GET /v1/self-assessments: a unit's self-assessments."""
-        return records(self.name, await self.get("/v1/self-assessments",
-                              _params(organiser_id=organiser_id, school_unit_code=school_unit_code)))
+        """GET /v1/self-assessments: a unit's self-assessments, every page — the page offers the newest two to
+        compare, and the list is oldest first. The first page asked as a client that never pages asks it (a LIKA
+        service from before the list paged refuses `limit`, and names no next page); each next by the `after` its
+        `Link: rel="next"` names, at the service's largest page. A next page naming no `after`, the same again,
+        or more than `LIKA_MAX_PAGES` pages: nonsense from the service, a 502 naming it."""
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        for _ in range(LIKA_MAX_PAGES):
+            params = _params(organiser_id=organiser_id, school_unit_code=school_unit_code, after=after,
+                             limit=LIKA_PAGE if after else None)
+            response = await self._send("GET", "/v1/self-assessments", params=params)
+            found.extend(records(self.name, self._json(response)))
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                return found
+            try:
+                step = httpx.URL(following).params.get("after")
+            except (httpx.InvalidURL, ValueError):
+                step = None
+            if not step or step == after:
+                raise UpstreamError(self.name, 502, "nästa sida av självskattningarna saknar after eller är samma "
+                                    "sida igen", unreadable=True)
+            after = step
+        raise UpstreamError(self.name, 502, f"självskattningarna fortsatte efter {LIKA_MAX_PAGES} sidor",
+                            unreadable=True)
 
     async def catalogue(self, version: str, *, school_form: str) -> dict[str, Any]:
         """GET /v1/catalogue/{version}: areas, indicators and the rating scale with Swedish labels."""

@@ -5,7 +5,9 @@ breaks and tabs in multi-line text) and the bidirectional overrides (the contrac
 are refused because they hide or reorder text in exports and logs; Unicode's noncharacters (U+FFFE, U+FFFF, ...)
 because they are no text and an xlsx cannot hold them. One-line text is a name (an owner,
 a tag): it obeys the contracts' name rules too (`name_rule_broken`: no invisible characters, a visible
-one), which multi-line text (a comment, a note) need not: it may keep a joiner or a direction mark."""
+one), which multi-line text (a comment, a note) need not: it may keep a joiner or a direction mark. Any text, one
+line or many, has a visible character (`not_blank`): an optional text with nothing to say is left out (`null`), as
+an optional query parameter is (the kit's `not_blank`)."""
 
 from __future__ import annotations
 
@@ -43,9 +45,14 @@ def text_problems(field: str, value: str | None, *, multiline: bool = False) -> 
         problems.append(FieldProblem(field, NONCHARACTER_RULE, "must not contain Unicode noncharacters (U+FFFE, "
                                      "U+FFFF, U+FDD0-U+FDEF, ...)"))
     broken = None if multiline or problems else name_rule_broken(value)
+    if multiline and not problems and not any(name_rule_broken(ch) is None for ch in value):
+        # an optional text says something or is left out, as an owner or a tag is: "" or "  \n" was stored and
+        # exported as a comment (a cell that looks empty and is not, a note that "is there"); `null` says none
+        broken = BLANK_RULE
     if broken == INVISIBLE_RULE:
         problems.append(FieldProblem(field, INVISIBLE_RULE, "must not contain invisible characters (zero-width, "
                                      "joiners, direction marks, line or paragraph separators)"))
     elif broken == BLANK_RULE:
-        problems.append(FieldProblem(field, BLANK_RULE, "must have a visible character (not only spaces)"))
+        problems.append(FieldProblem(field, BLANK_RULE, "must have a visible character (not only spaces" +
+                                     (" or line breaks): leave it out, or null, for none)" if multiline else ")")))
     return problems

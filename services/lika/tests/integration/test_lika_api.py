@@ -90,7 +90,7 @@ async def test_without_an_id_each_publication_is_new(client, db):
      "ratings.1.indicator_id", "unique_indicator"),
     (published(ratings=[]), "ratings", "too_short"),
     (published(ratings=[{"indicator_id": "GR-LED-01", "area": "ledning", "rating": "GREAT"}]),
-     "ratings.0.rating", "enum"),
+     "ratings.0.rating", "not_on_scale"),  # as a save names it (it was `enum` here)
     (published(school_form="universitet"), "school_form", "enum"),
     (published(respondent_role="elev"), "respondent_role", "enum"),
     (published(school_unit_code="1"), "school_unit_code", "string_pattern_mismatch"),

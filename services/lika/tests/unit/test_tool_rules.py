@@ -89,7 +89,8 @@ def test_term_of(day, term):
     ("Rektor\u200f", False, ["no_invisible_characters"]),
     ("  ", False, ["not_blank"]),
     ("Bra 👩\u200d🏫\nbättre \u200fمدرسة", True, []),
-    ("  ", True, []),
+    # any text says something, or is left out (None): a blank comment or note was stored as given
+    ("  ", True, ["not_blank"]), ("", True, ["not_blank"]), ("\n\u200b\t", True, ["not_blank"]),
     (None, False, []),
 ])
 def test_text_rules(text, multiline, found):

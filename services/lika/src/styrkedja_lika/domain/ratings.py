@@ -65,6 +65,11 @@ class Rule(StrEnum):
     INVALID_COMMENT = "invalid_comment"
 
 
+def not_on_scale_message(value: object) -> str:
+    """What a rating off the scale is told: at a save (this domain's check) and at the import door alike."""
+    return f"{value!r} is not on the scale ({', '.join(r.value for r in Rating)})"
+
+
 class Problem(BaseModel):
     """One broken rule: which indicator (or field), which rule, and a message for people."""
 
@@ -412,13 +417,12 @@ def _check_ratings(
             rating = Rating(value)
         except ValueError:
             ok = False
-            allowed = ", ".join(r.value for r in Rating)
             problems.append(
                 Problem(
                     field=f"{field}.rating",
                     indicator_id=indicator_id,
                     rule=Rule.NOT_ON_SCALE,
-                    message=f"{value!r} is not on the scale ({allowed})",
+                    message=not_on_scale_message(value),
                 )
             )
         comment_problems = _comment_problems(item.get("comment"), field=f"{field}.comment", indicator_id=indicator_id)

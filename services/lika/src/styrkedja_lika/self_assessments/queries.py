@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,15 +40,40 @@ async def many(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, dict[st
     return {r.self_assessment_id: dict(r._mapping) for r in rows}
 
 
+async def position_in_unit(session: AsyncSession, organiser_id: str, school_unit_code: str,
+                           self_assessment_id: UUID) -> tuple[datetime, UUID] | None:
+    """Where a self-assessment of this unit stands in its list (`created_at`, id), or None: not one of the unit's."""
+    t = self_assessments.c
+    row = (await session.execute(select(t.created_at, t.self_assessment_id).where(
+        t.self_assessment_id == self_assessment_id, t.organiser_id == organiser_id,
+        t.school_unit_code == school_unit_code))).first()
+    return (row.created_at, row.self_assessment_id) if row else None
+
+
 async def of_unit(session: AsyncSession, organiser_id: str, school_unit_code: str, *,
-                  school_form: str | None, statuses: Sequence[str]) -> list[dict[str, Any]]:
+                  school_form: str | None, statuses: Sequence[str], after: tuple[datetime, UUID] | None,
+                  limit: int) -> list[dict[str, Any]]:
+    """At most `limit` of the unit's self-assessments in list order (`created_at`, id), those after `after`."""
     t = self_assessments.c
     query = (select(self_assessments)
              .where(t.organiser_id == organiser_id, t.school_unit_code == school_unit_code, t.status.in_(statuses))
-             .order_by(t.created_at, t.self_assessment_id))
+             .order_by(t.created_at, t.self_assessment_id).limit(limit))
     if school_form is not None:
         query = query.where(t.school_form == school_form)
+    if after is not None:
+        query = query.where(tuple_(t.created_at, t.self_assessment_id) > tuple_(*after))
     return [dict(r._mapping) for r in (await session.execute(query)).all()]
+
+
+async def rated_counts(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, int]:
+    """How many indicators each of these tool-made self-assessments has rated, in one query (a list of a
+    page's drafts asked one query per draft: 5,000 drafts took 2.3 s)."""
+    if not ids:
+        return {}
+    t = self_assessment_ratings.c
+    rows = (await session.execute(select(t.self_assessment_id, func.count())
+                                  .where(t.self_assessment_id.in_(ids)).group_by(t.self_assessment_id))).all()
+    return {r[0]: r[1] for r in rows}
 
 
 async def ratings(session: AsyncSession, self_assessment_id: UUID) -> dict[str, tuple[str, str | None]]:

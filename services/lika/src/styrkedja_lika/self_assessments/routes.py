@@ -47,11 +47,18 @@ Service = Annotated[SelfAssessments, Depends(service)]
 WriteService = Annotated[SelfAssessments, Depends(write_service)]
 
 
-def summary(row: dict[str, Any], ratings: dict[str, tuple[str, str | None]]) -> SelfAssessmentSummary:
+#: a page of the list: at most this many self-assessments (`limit`), and this many when `limit` is left out — a unit
+#: rates itself a few times a year, so a client that never pages (one written before the list paged) gets them all
+#: on the first page; a client making drafts without end no longer makes every list answer grow with them
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+
+def summary(row: dict[str, Any], rated: int) -> SelfAssessmentSummary:
     catalogue = library().get(row["catalogue_version"])
     indicators = len(catalogue.indicator_ids(row["school_form"])) if catalogue else None
     return SelfAssessmentSummary(**{k: row[k] for k in SelfAssessmentSummary.model_fields
-                                    if k not in ("rated", "indicators")}, rated=len(ratings), indicators=indicators)
+                                    if k not in ("rated", "indicators")}, rated=rated, indicators=indicators)
 
 
 def full(row: dict[str, Any], ratings: dict[str, tuple[str, str | None]]) -> SelfAssessmentOut:
@@ -59,7 +66,7 @@ def full(row: dict[str, Any], ratings: dict[str, tuple[str, str | None]]) -> Sel
     if catalogue is None:  # imported against a catalogue version this service does not ship
         area_of = {r["indicator_id"]: r["area"] for r in row["ratings"] or ()}
         rows = [RatingOut(indicator_id=k, area=area_of.get(k), rating=r, comment=c) for k, (r, c) in ratings.items()]
-        return SelfAssessmentOut(**summary(row, ratings).model_dump(), ratings=rows, missing=[], scores=[])
+        return SelfAssessmentOut(**summary(row, len(ratings)).model_dump(), ratings=rows, missing=[], scores=[])
     order = catalogue.indicator_ids(row["school_form"])
     known = [i for i in order if i in ratings] + [k for k in ratings if k not in set(order)]
     rows = [RatingOut(indicator_id=k, area=catalogue.indicator(k).area.value if catalogue.has_indicator(k) else None,
@@ -68,7 +75,7 @@ def full(row: dict[str, Any], ratings: dict[str, tuple[str, str | None]]) -> Sel
     scores = [AreaScoreOut(area=s.area.value if s.area else None, mean_level=s.mean_level, percent=s.percent,
                            indicators=s.indicators, rated=s.indicators - s.unrated, not_relevant=s.not_relevant)
               for s in (*(card.areas[a] for a in AREA_ORDER), card.overall)]
-    return SelfAssessmentOut(**summary(row, ratings).model_dump(), ratings=rows,
+    return SelfAssessmentOut(**summary(row, len(ratings)).model_dump(), ratings=rows,
                              missing=[i for i in order if i not in ratings], scores=scores)
 
 
@@ -83,16 +90,34 @@ async def create_draft(body: DraftIn, svc: WriteService, response: Response) -> 
     return full(row, ratings)
 
 
-@router.get("", response_model=list[SelfAssessmentSummary])
-async def list_of_unit(svc: Service, organiser_id: Annotated[OrganiserId, Query()],
+@router.get("", response_model=list[SelfAssessmentSummary],
+            responses={200: {"description": "A page of the list; the next page, if any, is named by the `Link` header",
+                             "headers": {"Link": {
+                                 "description": "`</v1/self-assessments?…&after=ID>; rel=\"next\"` (the request's "
+                                                "query, `after` the page's last id) when there is a next page; absent "
+                                                "on the last page",
+                                 "schema": {"type": "string"}}}}})
+async def list_of_unit(request: Request, response: Response, svc: Service,
+                       organiser_id: Annotated[OrganiserId, Query()],
                        school_unit_code: Annotated[SchoolUnitCode, Query()],
                        school_form: Annotated[SchoolForm | None, Query()] = None,
                        status: Annotated[list[AssessmentStatus] | None, Query()] = None,
+                       after: Annotated[UUID | None, Query(
+                           description="The next page: the self-assessments after this one (the previous page's "
+                                       "last, as its `Link: rel=\"next\"` names it); omitted: the first page")] = None,
+                       limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=(
+                           f"At most this many on a page (1-{MAX_PAGE}, default {DEFAULT_PAGE})"))] = DEFAULT_PAGE,
                        ) -> list[SelfAssessmentSummary]:
-    """A school unit's self-assessments over time, oldest first."""
+    """A school unit's self-assessments over time, oldest first, a page at a time: a first page without `after`,
+    each next named by the `Link` header (`rel="next"`), none on the last."""
     statuses = [s.value for s in status or AssessmentStatus]
-    found = await svc.of_unit(organiser_id, school_unit_code, school_form.value if school_form else None, statuses)
-    return [summary(row, ratings) for row, ratings in found]
+    found, next_after = await svc.of_unit(organiser_id, school_unit_code, school_form.value if school_form else None,
+                                          statuses, after=after, limit=limit)
+    if next_after is not None:
+        # path and query, no host: the client asked this host (a proxy's own name is not the one this process sees)
+        following = request.url.include_query_params(after=next_after)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return [summary(row, rated) for row, rated in found]
 
 
 @router.get("/{self_assessment_id}", response_model=SelfAssessmentOut)

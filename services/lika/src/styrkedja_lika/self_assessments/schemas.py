@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from styrkedja_contracts.events.lika import LikaArea, LikaRatingValue, RespondentRole, SchoolForm
@@ -20,6 +20,7 @@ from styrkedja_contracts.identifiers import (
 from styrkedja_kit.inputs import InputModel, uuid_as_text
 
 from ..domain import MAX_COMMENT_LENGTH
+from ..domain.ratings import Rule, not_on_scale_message
 
 CatalogueVersion = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:-]+$")]
 IndicatorId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -29,6 +30,22 @@ def _no_identity_number(value: str | None) -> str | None:
     if value and contains_personal_identity_number(value):
         raise PydanticCustomError("no_personal_identity_number", PIN_ERROR)
     return value
+
+
+def _on_scale(value: str) -> str:
+    """The import door's rating is a step of the scale, named as a save names it (the domain's `not_on_scale`, its
+    words): the door answered pydantic's `enum`, a save `not_on_scale` — one mistake, two codes a client must know.
+    A save leaves it to the domain, which answers it with every other problem of the body."""
+    if value not in _STEPS:
+        raise PydanticCustomError(Rule.NOT_ON_SCALE.value, "{message}", {"message": not_on_scale_message(value)})
+    return value
+
+
+_STEPS = frozenset(v.value for v in LikaRatingValue)
+#: a rating as both doors read it: text of 1-32 characters (else pydantic's string rules, alike at both), and
+#: in the document the scale's words
+RatingText = Annotated[str, Field(min_length=1, max_length=32,
+                                  json_schema_extra={"enum": [v.value for v in LikaRatingValue]})]
 
 
 class DraftIn(InputModel):
@@ -50,7 +67,7 @@ class RatingSaveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     indicator_id: str = Field(min_length=1, max_length=64)
-    rating: str = Field(min_length=1, max_length=32, description="A step of the scale, or NOT_RELEVANT.")
+    rating: RatingText = Field(description="A step of the scale, or NOT_RELEVANT.")
     comment: str | None = Field(None, max_length=MAX_COMMENT_LENGTH,
                                 description="At most 2,000 characters: a longer comment is refused (422), never cut.")
 
@@ -117,7 +134,7 @@ class RatingIn(BaseModel):
 
     indicator_id: IndicatorId
     area: LikaArea
-    rating: LikaRatingValue
+    rating: Annotated[RatingText, AfterValidator(_on_scale)]
     comment: str | None = Field(None, max_length=MAX_COMMENT_LENGTH,
                                 description="At most 2,000 characters: a longer comment is refused (422), never cut.")
 

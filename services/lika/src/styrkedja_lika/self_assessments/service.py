@@ -158,19 +158,36 @@ class SelfAssessments:
             return out
 
     async def of_unit(self, organiser_id: str, school_unit_code: str, school_form: str | None,
-                      statuses: Sequence[str]) -> list[Loaded]:
-        """A unit's self-assessments over time (oldest first), those the caller may read; a 403 when it
-        may read none of that unit's (not even a published one)."""
+                      statuses: Sequence[str], *, after: uuid.UUID | None, limit: int
+                      ) -> tuple[list[tuple[dict[str, Any], int]], uuid.UUID | None]:
+        """A page of a unit's self-assessments over time (oldest first), those the caller may read, each with how many
+        indicators it has rated; and the id to ask the next page `after` (None: the last page). A 403 when the caller
+        may read none of that unit's (not even a published one); a 422 naming `after` when it is no self-assessment
+        of this unit."""
         try:
             require_read(self.actor, Owner(organiser_id, school_unit_code, AssessmentStatus.PUBLISHED))
         except RuleViolation as violation:  # named by the parameter that steered it out of scope, as `get_many`'s
             field = "organiser_id" if organiser_id not in self.actor.organisers else "school_unit_code"
             raise dataclasses.replace(violation, field=field) from None
+        # within one unit what the caller may read depends on the status alone: filtered in SQL, so that a page is
+        # `limit` rows the caller reads (filtered after the limit, a page of private ones was empty with a next)
+        readable = [s for s in statuses if may_read(self.actor, Owner(organiser_id, school_unit_code,
+                                                                       AssessmentStatus(s)))]
         async with self.db.sessions() as session:
+            position = None
+            if after is not None:
+                position = await queries.position_in_unit(session, organiser_id, school_unit_code, after)
+                if position is None:
+                    raise RuleViolation("after", "listed_id", f"{after} is no self-assessment of school unit "
+                                        f"{school_unit_code}: give the id the previous page's next link names")
             rows = await queries.of_unit(session, organiser_id, school_unit_code, school_form=school_form,
-                                         statuses=statuses)
-            return [(row, await ratings_of(session, row)) for row in rows
-                    if may_read(self.actor, owner_of(row))]
+                                         statuses=readable, after=position, limit=limit + 1) if readable else []
+            page = rows[:limit]
+            counts = await queries.rated_counts(session, [r["self_assessment_id"] for r in page
+                                                          if r["origin"] != "import"])
+        found = [(row, len({r["indicator_id"] for r in row["ratings"] or ()}) if row["origin"] == "import"
+                  else counts.get(row["self_assessment_id"], 0)) for row in page]
+        return found, page[-1]["self_assessment_id"] if len(rows) > limit else None
 
     # ---- writing ------------------------------------------------------------------------------
 
