@@ -7,16 +7,22 @@ Found and fixed (each test failed on the old code, as said at it):
   every GET of results, figures, support, LIKA, compliance, directory and alerts: no operation's document had a 304
   (nor the `ETag` header), so a generated client or schemathesis' status check took a cache revalidation for an
   undocumented answer. Now documented on each of them (`access.answers.document_kept_answers`).
+- A list query parameter given one value twice (reporting's `?split=gender&split=gender` on both results reads, at
+  every level and in every format) grouped the cells by one column twice: an ambiguous column, a 500. Now a 422 naming
+  the parameter and `unique` for every list parameter of every service (the kit's `parameters.judge`, as a body's
+  arrays are `unique_items`), and each such parameter's schema says `uniqueItems`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 import schemathesis
 from inprocess import ORGANISER, auth
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
+from test_hostile_round13 import feed, organiser_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -47,3 +53,31 @@ def test_a_revalidated_kept_answer_is_a_documented_304(running, token_issuer):
             assert again.status_code == 304, (path, sent, again.status_code)
             case.validate_response(again, checks=[status_code_conformance, content_type_conformance])
             assert "ETag" in operation.definition.raw["responses"]["304"]["headers"], path
+
+
+@pytest.mark.parametrize("running", ["reporting"], indirect=True)
+def test_a_list_parameter_given_one_value_twice_is_refused_naming_it(running, token_issuer):
+    """`?split=gender&split=gender` grouped the cells by one column twice: an ambiguous column in the read, a 500 on
+    every results read at any level and format. Failed on the old code: 500. Now a 422 naming `split` and `unique`
+    (the kit's `parameters.judge`, for every list parameter of every service), and the document says so
+    (`uniqueItems`)."""
+    _name, service = running
+    asyncio.run(feed(service.database_url, organiser_events((ORGANISER,), "29992626", "r26c")))  # cells to group
+    headers = auth(token_issuer)
+    schema = _schema(service.url, headers)
+    for path in ("/v1/results/assessments", "/v1/results/forecasts"):
+        operation = schema[path]["get"]
+        for query in ({"level": "organiser", "unit_id": ORGANISER, "organiser_id": ORGANISER,
+                       "split": ["gender", "gender"]},
+                      {"level": "group", "organiser_id": ORGANISER, "split": ["year", "gender", "year"],
+                       "format": "csv"}):
+            response = operation.Case(query=query).call(base_url=service.url, headers=headers)
+            assert response.status_code == 422, (path, query, response.status_code, response.text[:300])
+            problem = response.json()
+            assert ("split", "unique") in [(e["field"], e["rule"]) for e in problem["errors"]], problem
+        # each value once is still a split
+        fine = operation.Case(query={"level": "organiser", "unit_id": ORGANISER, "organiser_id": ORGANISER,
+                                     "split": ["gender", "year"]}).call(base_url=service.url, headers=headers)
+        assert fine.status_code == 200, fine.text[:300]
+        split = next(p for p in operation.definition.raw["parameters"] if p["name"] == "split")
+        assert split["schema"].get("uniqueItems") is True, split
