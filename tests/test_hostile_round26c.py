@@ -11,6 +11,10 @@ Found and fixed (each test failed on the old code, as said at it):
   every level and in every format) grouped the cells by one column twice: an ambiguous column, a 500. Now a 422 naming
   the parameter and `unique` for every list parameter of every service (the kit's `parameters.judge`, as a body's
   arrays are `unique_items`), and each such parameter's schema says `uniqueItems`.
+- Reporting's freshness sweep took `at` in any year a date-time parameter allows (1900-2199 as written), but the alert
+  events it writes carry `at` as their time, which the envelope bounds to 2000-01-01T00:00:00Z-2199-12-31T23:59:59Z:
+  a sweep at `2199-12-31T23:59:59-12:00` or before 2000 that raised or resolved an alert was a 500. Now a 422 naming
+  `at` outside the events' range.
 """
 
 from __future__ import annotations
@@ -81,3 +85,28 @@ def test_a_list_parameter_given_one_value_twice_is_refused_naming_it(running, to
         assert fine.status_code == 200, fine.text[:300]
         split = next(p for p in operation.definition.raw["parameters"] if p["name"] == "split")
         assert split["schema"].get("uniqueItems") is True, split
+
+
+@pytest.mark.parametrize("running", ["reporting"], indirect=True)
+def test_a_freshness_sweep_is_judged_only_at_a_moment_an_event_can_carry(running, token_issuer):
+    """`POST /v1/admin/alerts/freshness-sweep?at=` took any moment of the years every date-time parameter allows
+    (1900-2199, as written), and the alert events the sweep wrote carry it as their time, which the envelope bounds to
+    2000-01-01T00:00:00Z-2199-12-31T23:59:59Z: at `2199-12-31T23:59:59-12:00` (2200 in UTC) or before 2000 the
+    envelope's refusal was a 500. Failed on the old code: 500. Now a 422 naming `at`."""
+    _name, service = running
+    organiser = "2626"
+    asyncio.run(feed(service.database_url, organiser_events((organiser,), "26262626", "r26c-sweep")))
+    headers = {"Authorization": "Bearer " + token_issuer.mint(roles=["ops"], organisers=[organiser], subject="r26c")}
+    schema = _schema(service.url, headers)
+    operation = schema["/v1/admin/alerts/freshness-sweep"]["post"]
+    for at, rule in (("2199-12-31T23:59:59-12:00", "less_than_equal"), ("1999-12-31T23:59:59Z", "greater_than_equal"),
+                     ("1900-01-01T00:00:00+14:00", "greater_than_equal")):
+        case = operation.Case(query={"organiser_id": organiser, "at": at})
+        response = case.call(base_url=service.url, headers=headers)
+        assert response.status_code == 422, (at, response.status_code, response.text[:300])
+        case.validate_response(response, checks=[status_code_conformance, content_type_conformance])
+        assert ("at", rule) in [(e["field"], e["rule"]) for e in response.json()["errors"]], response.text[:300]
+    for at in ("2199-12-31T23:59:59Z", "2000-01-01T00:00:00Z"):  # the range's ends: judged (raised, then resolved)
+        response = operation.Case(query={"organiser_id": organiser, "at": at}).call(base_url=service.url,
+                                                                                    headers=headers)
+        assert response.status_code == 200, (at, response.text[:300])
