@@ -15,6 +15,9 @@ Found and fixed (each test failed on the old code, as said at it):
   events it writes carry `at` as their time, which the envelope bounds to 2000-01-01T00:00:00Z-2199-12-31T23:59:59Z:
   a sweep at `2199-12-31T23:59:59-12:00` or before 2000 that raised or resolved an alert was a 500. Now a 422 naming
   `at` outside the events' range.
+- Reporting's `POST /v1/alerts/{alert_id}/acknowledge` documented `comment` up to 4000 characters while its rule takes
+  2000 (`alerts.rules.COMMENT_MAX`): a comment valid by the document was refused. The document now says the rule's
+  bound.
 """
 
 from __future__ import annotations
@@ -110,3 +113,36 @@ def test_a_freshness_sweep_is_judged_only_at_a_moment_an_event_can_carry(running
         response = operation.Case(query={"organiser_id": organiser, "at": at}).call(base_url=service.url,
                                                                                     headers=headers)
         assert response.status_code == 200, (at, response.text[:300])
+
+
+@pytest.mark.parametrize("running", ["reporting"], indirect=True)
+def test_an_acknowledgement_documents_the_comment_length_its_rule_takes(running, token_issuer):
+    """`POST /v1/alerts/{alert_id}/acknowledge` documented `comment` up to 4000 characters, and its rule refused any
+    over 2000 (`comment_length`): a comment valid by the document was a 422. Failed on the old code: maxLength 4000.
+    Now the document says 2000; 2000 is taken, 2001 refused naming `comment`."""
+    _name, service = running
+    organiser = "2627"
+    asyncio.run(feed(service.database_url, organiser_events((organiser,), "26272627", "r26c-ack")))
+    headers = {"Authorization": "Bearer " + token_issuer.mint(
+        roles=["ops", "organiser_admin"], organisers=[organiser], subject="r26c-ack")}
+    schema = _schema(service.url, headers)
+    sweep = schema["/v1/admin/alerts/freshness-sweep"]["post"].Case(
+        query={"organiser_id": organiser, "at": "2199-12-31T23:59:59Z"})  # every unit late then: alerts raised
+    assert sweep.call(base_url=service.url, headers=headers).status_code == 200
+    alerts = schema["/v1/alerts"]["get"].Case(query={"organiser_id": organiser}).call(base_url=service.url,
+                                                                                      headers=headers)
+    assert alerts.status_code == 200 and alerts.json(), alerts.text[:300]
+    operation = schema["/v1/alerts/{alert_id}/acknowledge"]["post"]
+    comment = operation.definition.raw["requestBody"]["content"]["application/json"]["schema"]
+    components = schema.raw_schema["components"]["schemas"]
+    comment = components[comment["$ref"].rsplit("/", 1)[1]]["properties"]["comment"] if "$ref" in comment else comment
+    assert comment["maxLength"] == 2000, comment
+    alert_id = alerts.json()[0]["alert_id"]
+    for length, status in ((2000, 200), (2001, 422)):
+        case = operation.Case(path_parameters={"alert_id": alert_id}, body={"comment": "å" * length},
+                              media_type="application/json")
+        response = case.call(base_url=service.url, headers=headers)
+        assert response.status_code == status, (length, response.status_code, response.text[:300])
+        case.validate_response(response, checks=[status_code_conformance, content_type_conformance])
+        if status == 422:
+            assert "comment" in [e["field"] for e in response.json()["errors"]], response.text[:300]
