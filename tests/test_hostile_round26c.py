@@ -18,6 +18,9 @@ Found and fixed (each test failed on the old code, as said at it):
 - Reporting's `POST /v1/alerts/{alert_id}/acknowledge` documented `comment` up to 4000 characters while its rule takes
   2000 (`alerts.rules.COMMENT_MAX`): a comment valid by the document was refused. The document now says the rule's
   bound.
+- LIKA's `PATCH …/action-plan/items/{activity_id}` documented up to 100 tags of any length while its rules take 20 of
+  at most 40 characters: the document now says the rules' bounds (a small LIKA change: the schema only, the rules and
+  their names unchanged).
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from inprocess import ORGANISER, auth
 from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
+from test_api_conformance import _first_activity
 from test_hostile_round13 import feed, organiser_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
@@ -146,3 +151,37 @@ def test_an_acknowledgement_documents_the_comment_length_its_rule_takes(running,
         case.validate_response(response, checks=[status_code_conformance, content_type_conformance])
         if status == 422:
             assert "comment" in [e["field"] for e in response.json()["errors"]], response.text[:300]
+
+
+@pytest.mark.parametrize("running", ["lika"], indirect=True)
+def test_an_action_plan_edit_documents_the_tags_its_rules_take(running, token_issuer):
+    """`PATCH …/action-plan/items/{activity_id}` documented up to 100 tags of any length, and its rules take 20 of at
+    most 40 characters: 21-100 tags, or a tag of 41, valid by the document, were a 422. Failed on the old code:
+    maxItems 100. Now the document says the rules' bounds; 20 tags of 40 characters are taken, a 21st refused."""
+    _name, service = running
+    headers = auth(token_issuer)
+    schema = _schema(service.url, headers)
+    with httpx.Client(base_url=service.url, headers=headers, timeout=60) as client:
+        catalogue = client.get("/v1/catalogue/2026.1", params={"school_form": "grundskola"}).json()
+        draft = client.post("/v1/self-assessments", json={
+            "organiser_id": ORGANISER, "school_unit_code": "29990011", "school_form": "grundskola",
+            "respondent_role": "rektor", "catalogue_version": "2026.1"})
+        assert draft.status_code == 201, draft.text[:300]
+        sid = draft.json()["self_assessment_id"]
+        rated = client.patch(f"/v1/self-assessments/{sid}/ratings", json={"ratings": [
+            {"indicator_id": i["id"], "rating": "PLANNED"} for a in catalogue["areas"] for i in a["indicators"]]})
+        assert rated.status_code == 200, rated.text[:300]
+        assert client.post(f"/v1/self-assessments/{sid}/keep-private").status_code == 200
+        plan = client.get(f"/v1/self-assessments/{sid}/action-plan").json()
+    activity = _first_activity(plan)
+    operation = schema["/v1/self-assessments/{self_assessment_id}/action-plan/items/{activity_id}"]["patch"]
+    body = operation.definition.raw["requestBody"]["content"]["application/json"]["schema"]
+    body = schema.raw_schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]] if "$ref" in body else body
+    tags = next(o for o in body["properties"]["tags"]["anyOf"] if o.get("type") == "array")
+    assert (tags["maxItems"], tags["items"].get("maxLength")) == (20, 40), tags
+    for given, status in (([f"{n:02d}" + "å" * 38 for n in range(20)], 200), ([f"t{n}" for n in range(21)], 422)):
+        case = operation.Case(path_parameters={"self_assessment_id": sid, "activity_id": activity},
+                              body={"tags": given}, media_type="application/json")
+        response = case.call(base_url=service.url, headers=headers)
+        assert response.status_code == status, (len(given), response.status_code, response.text[:300])
+        case.validate_response(response, checks=[status_code_conformance, content_type_conformance])
