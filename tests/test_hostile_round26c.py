@@ -21,6 +21,19 @@ Found and fixed (each test failed on the old code, as said at it):
 - LIKA's `PATCH …/action-plan/items/{activity_id}` documented up to 100 tags of any length while its rules take 20 of
   at most 40 characters: the document now says the rules' bounds (a small LIKA change: the schema only, the rules and
   their names unchanged).
+- Every service's `/readyz` answered a not-ready 503 with JSON (`service`, `status`, `checks`) its document gave no
+  content at all, and its 200 was documented as any JSON: both now carry the readiness schema (the kit's
+  `READINESS_SCHEMA`; packages/kit/tests/test_readiness.py).
+
+Tried and held (tests/campaign26_local.py, run locally: ~100k generated requests over every operation, both modes,
+tokens of eleven roles and scopes, path ids taken from earlier answers, reporting fed a directory and results):
+revisions backwards and at the documented maximum, the same id twice with other bodies (and in one batch, and in
+another case), UUIDs upper-case, braced, `urn:uuid:`, unhyphenated, nil and max; dates and date-times at the years'
+ends with offsets of ±14 h, week dates, leap days; enum values in other cases; `Idempotency-Key` reused with another
+body, endpoint, scope and after a retraction; 16 concurrent writes of one id, one natural key, one key, one calendar
+revision, one directory entity (never a 5xx: 200/201/409/422); directory parent cycles and self-parents; another
+organiser's ids (403); alert acknowledgement after resolution (409); `Accept` against `format=`; trailing and double
+slashes, HEAD and OPTIONS on every path.
 """
 
 from __future__ import annotations
