@@ -1377,3 +1377,46 @@ def test_nothing_lost(infrastructure: Any, token_issuer: Any) -> None:
     finally:
         service.stop()
     Path(f"{OUT_DIR}/lost.txt").write_text("\n".join(out))
+
+
+def test_lika_far_dates(infrastructure: Any, token_issuer: Any) -> None:
+    out = []
+    service = start_service("lika", infrastructure, token_issuer)
+    try:
+        c = Client("lika", service, token_issuer)
+        cat = c.call("GET", "/v1/catalogue/{version}", path_parameters={"version": "2026.2"},
+                     query={"school_form": "grundskola"}, expect=ANY)
+        ind = [(i["id"], a["id"]) for a in cat.json()["areas"] for i in a["indicators"]]
+        for on in ["2199-12-31", "2199-06-30", "2198-12-31", "1900-01-01", "1900-07-01", None]:
+            for act, body in [("keep-private", None), ("publish", None), ("keep-private", {"start_term": "VT 2198/99"}),
+                              ("keep-private", {"start_term": "HT 1900/01"})]:
+                draft = {"organiser_id": ORGANISER, "school_unit_code": UNIT, "school_form": "grundskola",
+                         "respondent_role": "rektor", "catalogue_version": "2026.2"} | ({"assessed_on": on} if on else {})
+                r = c.call("POST", "/v1/self-assessments", body=draft, expect=ANY)
+                if r is None or r.status_code >= 300:
+                    out.append(f"draft {on}: {'X' if r is None else r.status_code} {'' if r is None else r.text[:150]}")
+                    continue
+                sid = r.json()["self_assessment_id"]
+                c.call("PATCH", "/v1/self-assessments/{self_assessment_id}/ratings", path_parameters={"self_assessment_id": sid},
+                       body={"ratings": [{"indicator_id": i, "rating": "NOT_PLANNED"} for i, _ in ind]}, expect=ANY)
+                kwargs: dict[str, Any] = {"path_parameters": {"self_assessment_id": sid}, "expect": ANY}
+                if body is not None:
+                    kwargs["body"] = body
+                r = c.call("POST", f"/v1/self-assessments/{{self_assessment_id}}/{act}", **kwargs)
+                out.append(f"{on} {act} {body}: {'X' if r is None else r.status_code} {'' if r is None else r.text[:150]}")
+                for path in ["/v1/self-assessments/{self_assessment_id}/action-plan",
+                             "/v1/self-assessments/{self_assessment_id}/action-plan/export.xlsx",
+                             "/v1/self-assessments/{self_assessment_id}/export.xlsx"]:
+                    r = c.call("GET", path, path_parameters={"self_assessment_id": sid}, expect=ANY)
+                    out.append(f"   {path[-20:]}: {'X' if r is None else r.status_code}")
+        pub = {"organiser_id": ORGANISER, "school_unit_code": UNIT, "school_form": "grundskola",
+               "respondent_role": "management_team", "catalogue_version": "2026.2",
+               "ratings": [{"indicator_id": i, "area": a, "rating": "PLANNED"} for i, a in ind]}
+        for extra in [{"assessed_on": "2199-12-31"}, {"published_at": "2199-12-31T23:59:59-12:00"},
+                      {"published_at": "1900-01-01T00:00:00+14:00"}]:
+            r = c.call("POST", "/v1/self-assessments/published", body=pub | extra, expect=ANY)
+            out.append(f"published {extra}: {'X' if r is None else r.status_code} {'' if r is None else r.text[:150]}")
+        out += [f"WRONG {w[:800]}" for w in c.wrong]
+    finally:
+        service.stop()
+    Path(f"{OUT_DIR}/farlika.txt").write_text("\n".join(out))
