@@ -149,6 +149,9 @@ EXPLICIT = {
         ("GET", "/v1/lika/school-units", {"organiser_id": "\uff12\uff19\uff19\uff19"}, "organiser_id", "ascii_only"),
         ("GET", "/v1/lika/school-units", {"organiser_id": "19121212\u20131212"}, "organiser_id",
          "no_personal_identity_number"),
+        # round 26: one column grouped twice, a 500 where the cells are
+        ("GET", "/v1/results/forecasts", {"level": "organiser", "organiser_id": "2999", "unit_id": "2999",
+                                          "split": ["year", "year"]}, "split", "unique"),
     ],
 }
 PENDING: dict[str, str] = {}

@@ -102,3 +102,24 @@ async def test_a_hung_database_and_broker_are_each_named_by_their_timeout(silent
     assert answer.json()["checks"] == {"database": "unreachable: TimeoutError", "broker": "unreachable: TimeoutError"}
     with pytest.raises(TimeoutError):
         await Database(silent).ping(0.5)
+
+
+async def test_a_not_ready_answer_is_the_json_its_document_says(silent_broker):
+    """Round 26's fuzzing: /readyz's 503 answered JSON (service, status, checks) its OpenAPI document gave no content at
+    all, and its 200 was documented as any JSON. Failed on the old code: no content under 503. Now both say the
+    readiness object, and a not-ready answer validates against it."""
+    import jsonschema
+
+    silent = f"postgresql+asyncpg://postgres@{silent_broker}/none"
+    settings = ServiceSettings(service_name="ready", database_url=silent, readiness_timeout_seconds=1,
+                               kafka_bootstrap_servers=silent_broker, outbox_enabled=False)
+    metadata = MetaData()
+    define_kit_tables(metadata)
+    document = create_service_app(settings, metadata, [], title="ready", uses_outbox=False).openapi()
+    responses = document["paths"]["/readyz"]["get"]["responses"]
+    schemas = {status: responses[status].get("content", {}).get("application/json", {}).get("schema")
+               for status in ("200", "503")}
+    assert schemas["503"] and schemas["503"] == schemas["200"], responses
+    answer = await _readyz(settings, pool_size=1, hold=0)
+    assert answer.status_code == 503
+    jsonschema.validate(answer.json(), schemas["503"])

@@ -631,7 +631,10 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     async def healthz() -> dict[str, str]:
         return {"status": "alive"}
 
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": "Not ready: a dependency does not answer"}})
+    @app.get("/readyz", tags=["ops"], responses={
+        200: {"description": "Ready: every check `ok`", "content": {"application/json": {"schema": READINESS_SCHEMA}}},
+        503: {"description": "Not ready: a dependency does not answer (each check says which)",
+              "content": {"application/json": {"schema": READINESS_SCHEMA}}}})
     async def readyz() -> JSONResponse:
         runtime: Runtime = app.state.runtime
         seconds = settings.readiness_timeout_seconds
@@ -676,6 +679,19 @@ def create_service_app(settings: ServiceSettings, metadata: MetaData, routers: S
     app.openapi = openapi  # type: ignore[method-assign]
     judge_framework_pages(app)
     return app
+
+
+#: /readyz's answer, ready (200) or not (503): round 26's fuzzing found the 503's JSON body documented as no content at
+#: all (a client generated from the document expects none) and the 200's as any JSON
+READINESS_SCHEMA: dict[str, Any] = {
+    "type": "object", "title": "Readiness", "required": ["service", "status", "checks"],
+    "properties": {
+        "service": {"type": "string"},
+        "status": {"type": "string", "enum": ["ready", "not ready"]},
+        "checks": {"type": "object", "additionalProperties": {"type": "string"},
+                   "description": "check → `ok`, or why not (`unreachable: …`, `waiting for partition assignment`)"},
+        "consumers": {"type": "array", "items": {"type": "object"},
+                      "description": "each consumer's group, partitions, lag and newest applied event (reporting)"}}}
 
 
 #: no query or path parameter at all: what FastAPI's own pages take

@@ -20,7 +20,9 @@ became U+FFFD and raw non-ASCII bytes were read as Latin-1. Here, before the ope
 - a header parameter (reporting's `Idempotency-Key`) is sent once (`single_header`: Starlette reads the first of two,
   a proxy or the client's own log the last, or both joined) and obeys the text rules (a personal identity number as
   the key was stored with the outcome for a day);
-- a parameter that is not a list is given once (`repeated`); an unknown query parameter is refused
+- a parameter that is not a list is given once (`repeated`), a list's values each once (`unique`: round 26's fuzzing
+  found reporting's `?split=gender&split=gender` grouping by one column twice, a 500, as a body's arrays are
+  `unique_items`); an unknown query parameter is refused
   (`unknown_parameter`), or ignored where the app asks for it (the dashboard's pages: a browser arrives with what
   links and the identity provider add, `utm_source`, `session_state`);
 - a query string is percent-encoded UTF-8 (`percent_encoding`, `utf8`);
@@ -322,6 +324,7 @@ def judge(parameters: Parameters, query: bytes, path: Mapping[str, Any], *,
     counts: dict[str, int] = {}
     for name, _ in items:
         counts[name] = counts.get(name, 0) + 1
+    listed: dict[str, set[str]] = {}  # the values of each list parameter met so far
     for name, value in items:
         if name in named:
             continue
@@ -341,6 +344,11 @@ def judge(parameters: Parameters, query: bytes, path: Mapping[str, Any], *,
         if error is not None:
             named.add(name)
             errors.append(error)
+        elif parameter.many:
+            if value in listed.setdefault(name, set()):  # not echoed: the first was judged, the rule is the point
+                named.add(name)
+                errors.append(_error("query", name, "unique", "gives one value more than once; give each value once"))
+            listed[name].add(value)
     if errors:  # as FastAPI names them, so that one answer names every parameter to mend
         errors += [_error("query", name, "missing", "Field required") for name, parameter in parameters.query.items()
                    if parameter.required and name not in counts and name not in named]
@@ -424,7 +432,9 @@ def describe(openapi: dict[str, Any], unknown: Literal["refuse", "ignore"] = "re
                         else "date" if "date" in formats else "datetime" if "date-time" in formats else None)
                 said = [f"{FORMATS[kind][0].upper()}{FORMATS[kind][1:]}." if kind else ""]
                 if parameter["in"] == "query":
-                    said.append("May be given more than once." if "array" in types else "Given once.")
+                    said.append("May be given more than once, each value once." if "array" in types else "Given once.")
+                    for array in (s for s in (schema, *schema.get("anyOf", [])) if s.get("type") == "array"):
+                        array["uniqueItems"] = True
                 rule = " ".join(s for s in said if s)
                 old = parameter.get("description", "")
                 if rule and rule not in old:

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from styrkedja_contracts import TOPICS
 from styrkedja_kit.app import ConsumerSpec, Runtime, app_on_first_access, create_service_app
 
-from .access.answers import ANSWERS, AnswerCache, StateVersions, VersionReader
+from .access.answers import ANSWERS, AnswerCache, StateVersions, VersionReader, document_kept_answers
 from .access.routes import router as access_routes
 from .access.warm import keep_warm
 from .alerts import freshness as alert_freshness
@@ -137,6 +137,12 @@ def with_answer_cache(app: FastAPI) -> None:
     version reads have a connection of their own, opened and closed with the app."""
     app.user_middleware.append(Middleware(AnswerCache, prefixes=CACHED_READS, lag=current_lag,
                                           versions=lambda app: getattr(app.state, "state_versions", None)))
+    documented = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return document_kept_answers(documented(), CACHED_READS)  # idempotent: the kit keeps one document
+
+    app.openapi = openapi  # type: ignore[method-assign]
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
