@@ -97,7 +97,7 @@ BatchIdempotencyKey = Annotated[str | None, Header(
     json_schema_extra={"pattern": idempotency.KEY_PATTERN, "maxLength": idempotency.MAX_KEY_CHARS})]
 
 #: the write path's refusals of a keyed new record whose id is stored with other content (or changed or removed since)
-_KEY_TAKEN = frozenset({"revision_must_increase", "removed_needs_revision"})
+_KEY_TAKEN = frozenset({"revision_must_increase", "removed_needs_revision", "removed_for_good"})
 
 
 async def _keyed_write(routes: RecordRoutes[Any], endpoint: str, item: Any, request: Request, response: Response,

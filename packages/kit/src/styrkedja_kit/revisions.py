@@ -5,7 +5,9 @@ nothing; a change takes the next revision, or the one the sender names, which mu
 stored one. A removal (retraction, withdrawal) is a revision too; removing what is removed is a
 no-op. After a removal, only a publish that names a revision above the removal's restores the
 record: a late publish, or an old request sent again, must not resurrect it (409
-`removed_needs_revision`). Removing a record never seen is a 404 (`must_exist`). A sender names revisions up to
+`removed_needs_revision`); one removed at `MAX_NAMED_REVISION` or above (named so, or numbered by the service after
+a record at the highest named revision) can never be named past, so it cannot be restored: 409 `removed_for_good`,
+saying so, never a request for a revision validation refuses. Removing a record never seen is a 404 (`must_exist`). A sender names revisions up to
 `MAX_NAMED_REVISION` only, so the next one always fits; a record stored at a database integer's end before that rule
 is a 409 `revisions_exhausted` naming `revision` (no event could carry its next revision).
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from styrkedja_contracts.events.base import MAX_INT4
+from styrkedja_contracts.events.base import MAX_INT4, MAX_NAMED_REVISION
 
 from .rules import RuleViolation
 
@@ -78,6 +80,13 @@ def decide_change(stored: Stored | None, requested: int | None, content: dict[st
     `same_content`)."""
     if stored is None:
         return Decision.APPLY, requested or 1
+    if stored.removed and stored.revision >= MAX_NAMED_REVISION:
+        # the restore must name a revision above the removal's, and none above MAX_NAMED_REVISION passes the door:
+        # "name a higher revision" would send the sender after one that is always refused (422)
+        raise RuleViolation("revision", "removed_for_good",
+                            f"removed at revision {stored.revision}, not below {MAX_NAMED_REVISION}, the highest "
+                            "revision a request may name: no publish can name one above it, so it cannot be "
+                            "restored (the removal stands)", status=409)
     if stored.removed and (requested is None or requested <= stored.revision):
         raise RuleViolation("revision", "removed_needs_revision",
                             f"removed at revision {stored.revision}; to restore it, name a revision above that one",

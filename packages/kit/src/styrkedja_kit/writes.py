@@ -23,7 +23,8 @@ a forecast): single and batch alike, all or nothing, one behaviour for every ser
 - Removing a record the service has not seen is a 404 `must_exist`: nothing is stored, so a
   publish arriving later creates it as usual. After a removal, only a publish naming a revision
   above the removal's restores the record (409 `removed_needs_revision` otherwise), so a late
-  publish or a re-sent old request never resurrects it.
+  publish or a re-sent old request never resurrects it. A removal at `MAX_NAMED_REVISION` or above can
+  never be named past: 409 `removed_for_good` (it cannot be restored).
 
 Checked once (the fast path of a batch): a service whose request model and pure checks already
 apply every rule of the event hands its event data over as `Checked` values instead of a

@@ -83,6 +83,14 @@ async def test_a_record_at_the_highest_revision_a_sender_names_can_be_revised_an
     assert too_far.status_code == 422 and problem_fields(too_far) == [("revision", "less_than_equal")], too_far.text
     retracted = await client.post(f"{path}/{record_id}/retract")
     assert (retracted.status_code, retracted.json()["revision"]) == (200, MAX_NAMED_REVISION + 2), retracted.text
+    # round 26: retracted above the highest revision a request may name, it cannot be restored, and the 409 says so
+    # (it asked for "a revision above" one, which validation always refuses)
+    for restore in (body | changed | {id_field: record_id, "revision": MAX_NAMED_REVISION},
+                    body | changed | {id_field: record_id}):
+        refused = await client.post(path, json=restore)
+        assert refused.status_code == 409, refused.text
+        assert problem_fields(refused) == [("revision", "removed_for_good")], refused.text
+        assert "cannot be restored" in refused.json()["errors"][0]["message"]
     assert await scalar("SELECT count(*) FROM outbox") == 3
 
 

@@ -47,6 +47,14 @@ async def test_a_forecast_at_the_highest_revision_a_sender_names_can_be_revised_
     assert (revised.status_code, revised.json()["revision"]) == (201, MAX_NAMED_REVISION + 1), revised.text
     withdrawn = await client.post(f"/v1/forecasts/{forecast_id}/withdraw")
     assert (withdrawn.status_code, withdrawn.json()["revision"]) == (200, MAX_NAMED_REVISION + 2), withdrawn.text
+    # round 26: withdrawn above the highest revision a request may name, it cannot be restored, and the 409 says so
+    # (it asked for "a revision above" one, which validation always refuses)
+    for restore in (forecast(value="MORE_THAN_ACCEPTABLE", forecast_id=forecast_id, revision=MAX_NAMED_REVISION),
+                    forecast(value="MORE_THAN_ACCEPTABLE", forecast_id=forecast_id), forecast(value="MORE_THAN_ACCEPTABLE")):
+        refused = await client.post("/v1/forecasts", json=restore)
+        assert refused.status_code == 409, refused.text
+        assert problem_fields(refused) == [("revision", "removed_for_good")], refused.text
+        assert "cannot be restored" in refused.json()["errors"][0]["message"]
     assert len(await testing.outbox_events(db, "styrkedja.forecasts")) == 3
 
 

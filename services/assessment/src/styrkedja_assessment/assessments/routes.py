@@ -38,4 +38,5 @@ add_record_routes(router, RecordRoutes(
     remove_doc="""Retract (återkalla) an assessment as its next revision. An id the service has not stored is
     a 404 and nothing is recorded: a publish arriving later creates it as usual. After a
     retraction, only a publish naming a revision above the retraction's restores it (409
-    `removed_needs_revision` otherwise), so a late publish never resurrects it."""))
+    `removed_needs_revision` otherwise), so a late publish never resurrects it; a retraction at revision
+    2146435071 or above (the highest a request may name) can never be restored (409 `removed_for_good`)."""))

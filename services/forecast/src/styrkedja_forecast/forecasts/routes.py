@@ -41,4 +41,5 @@ add_record_routes(router, RecordRoutes(
     batch_doc="All or nothing; a problem names every bad item (`items.<index>.<field>`).",
     remove_doc="""Withdraw a forecast as its next revision. An id the service has not stored is a 404 and
     nothing is recorded. After a withdrawal, only a submission naming a revision above the
-    withdrawal's restores it (409 `removed_needs_revision` otherwise)."""))
+    withdrawal's restores it (409 `removed_needs_revision` otherwise); a withdrawal at revision 2146435071
+    or above (the highest a request may name) can never be restored (409 `removed_for_good`)."""))
