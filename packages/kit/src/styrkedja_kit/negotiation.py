@@ -20,6 +20,7 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 
+from .parameters import parameters_of
 from .problems import PROBLEM_JSON, Problem, field_error
 
 JSON = "application/json"
@@ -122,13 +123,28 @@ def raw_accept_of(raw: Iterable[tuple[bytes, bytes]]) -> bytes | None:
     return b", ".join(values) if values else None
 
 
+#: the query parameter by which a request names the type an operation answers in (reporting's tables: `format=csv`)
+FORMAT_PARAMETER = "format"
+
+
+def names_its_format(request: Request, route: APIRoute) -> bool:
+    """Whether `request` names its type by the operation's own `format` query parameter: then it is not negotiated,
+    its `Accept` disregarded as RFC 9110 §12.5.1 allows (the operation refuses a value it does not know, 422). Round
+    26: `Accept: application/json&format=csv` was answered CSV (the format won) but `Accept: application/xml&format=csv`
+    406 — two rules for one conflict; the format now wins in both."""
+    return FORMAT_PARAMETER in request.query_params and FORMAT_PARAMETER in parameters_of(route).query
+
+
 async def acceptable(request: Request) -> None:
     """The app-wide dependency: the rule above, before the operation's own parameters are read (async: no thread
-    per request). What an operation answering several types then picks among them is its own choice."""
+    per request). What an operation answering several types then picks among them is its own choice; a request
+    naming it by `format=` is not negotiated (`names_its_format`)."""
     accept = accept_of(request.headers)
     if accept is None or admits(accept, JSON_TYPES):
         return
     route = request.scope.get("route")
+    if isinstance(route, APIRoute) and names_its_format(request, route):
+        return
     types = produces(route) if isinstance(route, APIRoute) else JSON_TYPES
     if not admits(accept, types):
         raise not_acceptable(accept, types)

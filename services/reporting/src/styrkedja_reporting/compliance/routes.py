@@ -26,7 +26,7 @@ from ..access.answers import keep_answer_of
 from ..access.guard import check_read
 from ..access.scope import school_units_of_areas
 from ..exports import Column, ColumnType, Table, export_response
-from ..exports.negotiate import TABLE_RESPONSES
+from ..exports.negotiate import TABLE_RESPONSES, FormatParam
 from .queries import items_with_status, ledger
 from .rules import (
     CellKind,
@@ -84,7 +84,7 @@ async def _unit_table(request: Request, principal: Principal, window: WindowKey,
 async def organiser_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
-        format: str | None = None,
+        format: FormatParam = None,
         principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, description="organiser compliance")
         ) -> StreamingResponse:
     """The organiser's view: per school unit, the share of expected forecasts reported (late included)."""
@@ -111,7 +111,7 @@ async def principal_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
-        list: ListKind = "teacher", only_missing: bool = False, format: str | None = None,
+        list: ListKind = "teacher", only_missing: bool = False, format: FormatParam = None,
         principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL,
                                          description="school unit compliance")) -> StreamingResponse:
     """The principal's view of one school unit: per teacher (default), group, group × subject,
@@ -143,7 +143,7 @@ async def principal_items(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()],
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()],
         school_year: Annotated[SchoolYearParam, Query()], term: Literal["HT", "VT"] = Query(),
-        status: ItemStatus = "missing", format: str | None = None,
+        status: ItemStatus = "missing", format: FormatParam = None,
         principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.PRINCIPAL, description="reports by student")
         ) -> StreamingResponse:
     """The expected reports of one school unit by status (default: the missing ones, to remind
@@ -170,7 +170,7 @@ def _round(organiser_id: str, school_year: str, round_: int) -> WindowKey:
 @router.get("/organisers/{organiser_id}/rounds/{round}/school-units", responses=TABLE_RESPONSES)
 async def organiser_round_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
-        school_year: Annotated[SchoolYearParam, Query()], format: str | None = None,
+        school_year: Annotated[SchoolYearParam, Query()], format: FormatParam = None,
         principal: Principal = READ) -> StreamingResponse:
     """The organiser's view of an assessment round: per school unit, the share of expected
     assessments reported by the round's deadline (late included, and counted apart)."""
@@ -188,7 +188,7 @@ async def organiser_round_compliance(
 async def principal_round_compliance(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()], school_year: Annotated[SchoolYearParam, Query()],
-        list: ListKind = "teacher", only_missing: bool = False, format: str | None = None,
+        list: ListKind = "teacher", only_missing: bool = False, format: FormatParam = None,
         principal: Principal = READ) -> StreamingResponse:
     """The principal's view of one school unit in an assessment round: per teacher (default), group,
     group × subject, teacher × group × subject, or unassigned; most missing first."""
@@ -201,7 +201,7 @@ async def principal_round_compliance(
 async def principal_round_items(
         *, request: Request, organiser_id: Annotated[OrganiserIdParam, Path()], round: RoundParam,
         school_unit_code: Annotated[SchoolUnitCodeParam, Path()], school_year: Annotated[SchoolYearParam, Query()],
-        status: ItemStatus = "missing", format: str | None = None,
+        status: ItemStatus = "missing", format: FormatParam = None,
         principal: Principal = READ) -> StreamingResponse:
     """The expected assessments of one school unit in a round by status (default: missing — the
     list to remind people), with the teachers responsible on the deadline. Student level: pseudonymous

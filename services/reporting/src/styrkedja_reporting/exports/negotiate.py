@@ -1,11 +1,19 @@
 """Which format a request wants: `format=` wins over the `Accept` header. An unknown `format=`
 value is a 422 naming the field; an `Accept` header that admits none of the formats is a 406, one with a
-weight that is not an RFC 9110 qvalue a 400 (the kit's rule for every operation, `styrkedja_kit.negotiation`)."""
+weight that is not an RFC 9110 qvalue a 400 (the kit's rule for every operation, `styrkedja_kit.negotiation`).
+
+`format=` names the representation outright, so a request naming one is not negotiated: its `Accept` is disregarded
+(RFC 9110 §12.5.1 lets a server disregard it rather than answer 406), whether it admits JSON (`Accept:
+application/json&format=csv`, a client library's fixed header, was answered CSV) or nothing the operation answers
+(`Accept: application/xml&format=csv` was a 406 until round 26: one rule now, format wins; `skips_negotiation`)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query
+from pydantic import WithJsonSchema
 
 from styrkedja_kit.negotiation import JSON_TYPES, accepted, admits, matches, not_acceptable, weight
 from styrkedja_kit.rules import RuleViolation
@@ -24,6 +32,16 @@ MEDIA_TYPES = {
 }
 _BY_MEDIA_TYPE = {media.split(";")[0]: fmt for fmt, media in MEDIA_TYPES.items()}
 ALIASES = {"excel": ExportFormat.xlsx}
+#: every value `format=` takes (`choose_format`), in its OpenAPI document: its formats and their aliases
+FORMAT_VALUES = (*ExportFormat, *ALIASES)
+
+#: the `format` query parameter of every read answering a table (results, figures, support, LIKA, compliance): its
+#: OpenAPI an enum of what `choose_format` takes (round 26: free text in some, undocumented in others), read as
+#: before (case and surrounding spaces ignored; anything else a 422 `export_format` naming `format`)
+FormatParam = Annotated[str | None, Query(
+    description="json, csv or xlsx (`excel` is xlsx; case is ignored). Named, it decides the format and the Accept "
+                "header is disregarded; omitted, the Accept header decides (JSON without one)."),
+    WithJsonSchema({"type": "string", "enum": list(FORMAT_VALUES)})]
 
 
 #: `responses=` of a route answering a table whose JSON its `response_model` documents (the results' cells): its

@@ -35,7 +35,7 @@ from ..access.decision import Component, coverage_slice, decision_for, forecast_
 from ..access.guard import check_read, strict_scope, withhold_small
 from ..directory.disclose import roster_withheld
 from ..exports import table as t
-from ..exports.negotiate import TABLE_RESPONSES
+from ..exports.negotiate import TABLE_RESPONSES, FormatParam
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
@@ -126,7 +126,7 @@ async def ask(*, request: Request, level: FigureLevel,
         unit_id: UnitIdParam | None = Query(None),
         subject_code: SubjectCodeParam | None = Query(None),
         year: int | None = Query(None, ge=0, le=9),
-        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
+        format: FormatParam = None,
         principal: Principal = authorize_read(),
         session: AsyncSession = Depends(request_session)) -> Ask:
     if (term is None) == (round is None):

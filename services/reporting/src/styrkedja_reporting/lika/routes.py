@@ -22,7 +22,7 @@ from styrkedja_kit.rules import RuleViolation
 from ..access.answers import keep_answer_of
 from ..access.scope import reader_of, school_units_of_areas
 from ..exports import Column, ColumnType, Table, export_response
-from ..exports.negotiate import TABLE_RESPONSES
+from ..exports.negotiate import TABLE_RESPONSES, FormatParam
 from ..freshness import set_freshness
 from ..params import UnitIdParam
 from . import rules
@@ -51,7 +51,7 @@ SchoolFormParam = Literal["forskola", "grundskola", "gymnasieskola"]
 LikaAreaParam = Literal["ledning", "infrastruktur", "kompetens", "anvandning"]
 StatusParam = Literal["planned", "in_progress", "done", "dropped"]
 INDICATOR_PATTERN = "^[A-Za-z0-9._:-]{1,64}$"
-FORMATS = "`format=json|csv|xlsx` (or the Accept header); CSV `dialect=excel-sv|rfc4180`."
+FORMATS = "`format=json|csv|xlsx` (`excel` is xlsx; named, it wins over the Accept header); CSV `dialect=excel-sv|rfc4180`."
 
 
 class LikaUnit(BaseModel):
@@ -138,7 +138,7 @@ async def compilation(*, request: Request,
                       indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
                       lika_area: LikaAreaParam | None = None,
                       school_unit_code: SchoolUnitCodeParam | None = Query(None),
-                      format: str | None = None,
+                      format: FormatParam = None,
                       principal: Principal = authorize(*_READERS, description="reads LIKA")):
     """The organiser's compilation (sammanställning): one row per school unit × indicator of each
     unit's latest published self-assessment (per school form), its rating and comment, and the
@@ -175,7 +175,7 @@ async def compilation_activities(
         indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
         lika_area: LikaAreaParam | None = None,
         school_unit_code: SchoolUnitCodeParam | None = Query(None),
-        format: str | None = None,
+        format: FormatParam = None,
         principal: Principal = authorize(*_READERS, description="reads LIKA")):
     """The activities of the latest action plans across the organiser's school units, filtered;
     `status=planned&priority=1` is the to-do list. Ordered by priority, due date, area, school unit."""
@@ -215,7 +215,7 @@ async def compilation_over_time(
         school_form: SchoolFormParam | None = None,
         indicator_id: str | None = Query(None, pattern=INDICATOR_PATTERN),
         lika_area: LikaAreaParam | None = None,
-        format: str | None = None,
+        format: FormatParam = None,
         principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, description="reads LIKA")):
     """The whole organiser (or one area, school form, LIKA area, indicator) this school year
     against another: per indicator and per LIKA area, units rated, mean level (0–4), its change,

@@ -18,7 +18,7 @@ from styrkedja_kit.negotiation import accept_of
 
 from ..access.answers import keep_answer
 from ..access.guard import read_scope
-from ..exports.negotiate import FORMAT_RESPONSES, ExportFormat, choose_format
+from ..exports.negotiate import FORMAT_RESPONSES, ExportFormat, FormatParam, choose_format
 from ..exports.response import export_response
 from ..exports.table import FEW_PUPILS, Approximately, Column, ColumnType, Row, Table, Withheld
 from ..freshness import set_freshness
@@ -78,7 +78,7 @@ async def assessment_results(
         year: int | None = Query(None, ge=0, le=9),
         gender: Literal["female", "male", "unknown"] | None = None,
         split: list[Split] = Query(default=[]),
-        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
+        format: FormatParam = None,
         principal: Principal = authorize_read()):
     """Distribution over the scale, number assessed and number/share reaching the pass level.
     A group's unit id is `<school_unit_code>/<group_id>` (group ids are scoped by school unit)."""
@@ -107,7 +107,7 @@ async def forecast_results(
         year: int | None = Query(None, ge=0, le=9),
         gender: Literal["female", "male", "unknown"] | None = None,
         split: list[Split] = Query(default=[]),
-        format: str | None = Query(None, description="json, csv or xlsx (else the Accept header)"),
+        format: FormatParam = None,
         principal: Principal = authorize_read()):
     """Forecasts (prognoser): not reached / acceptable / more than acceptable, and share reaching pass."""
     unit_id = unit_at_level(level, unit_id)

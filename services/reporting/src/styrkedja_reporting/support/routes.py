@@ -33,7 +33,7 @@ from ..access.disclosure import Reason, round_count
 from ..access.guard import audit, strict_scope, withhold_small
 from ..access.scope import node_of
 from ..exports import table as t
-from ..exports.negotiate import TABLE_RESPONSES
+from ..exports.negotiate import TABLE_RESPONSES, FormatParam
 from ..exports.response import export_response
 from ..freshness import set_freshness
 from ..params import UnitIdParam, unit_at_level
@@ -45,7 +45,6 @@ from .rules import KINDS, SENSITIVE_FIGURES
 router = APIRouter(prefix="/v1/support", tags=["support"])
 
 TEXT, INT, SHARE = t.ColumnType.text, t.ColumnType.integer, t.ColumnType.share
-FORMAT = Query(None, description="json, csv or xlsx (else the Accept header)")
 
 
 @dataclass(frozen=True)
@@ -199,7 +198,7 @@ _UNIT = [t.Column("level", "Nivå"), t.Column("unit_id", "Enhet", width=24)]
 
 
 @router.get("/kinds", responses=TABLE_RESPONSES)
-async def kinds_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT) -> StreamingResponse:
+async def kinds_table(request: Request, a: Ask = Depends(ask), format: FormatParam = None) -> StreamingResponse:
     """Per support kind: active interventions, students with the kind active and their share of the
     students assessed, evaluation outcomes (interventions and students)."""
     async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
@@ -235,7 +234,7 @@ async def kinds_table(request: Request, a: Ask = Depends(ask), format: str | Non
 
 
 @router.get("/below-pass-without-support", responses=TABLE_RESPONSES)
-async def below_pass_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT
+async def below_pass_table(request: Request, a: Ask = Depends(ask), format: FormatParam = None
                            ) -> StreamingResponse:
     """Per subject: students below the pass level without any support (the count at every level)."""
     async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
@@ -255,7 +254,7 @@ async def below_pass_table(request: Request, a: Ask = Depends(ask), format: str 
 
 
 @router.get("/below-pass-without-support/students", responses=TABLE_RESPONSES)
-async def below_pass_list(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT
+async def below_pass_list(request: Request, a: Ask = Depends(ask), format: FormatParam = None
                           ) -> StreamingResponse:
     """The principal's list: per student and subject, the students below the pass level without
     any support — at school-unit and group level only (pseudonymous ids)."""
@@ -278,7 +277,7 @@ async def below_pass_list(request: Request, a: Ask = Depends(ask), format: str |
 
 @router.get("/open-investigations", responses=TABLE_RESPONSES)
 async def open_investigations_table(request: Request, a: Ask = Depends(ask), investigation_weeks: int | None = WEEKS,
-                                    format: str | None = FORMAT) -> StreamingResponse:
+                                    format: FormatParam = None) -> StreamingResponse:
     """Investigations (utredningar) not yet evaluated or closed, started more than N weeks ago."""
     weeks = _weeks(request, investigation_weeks)
     async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
@@ -291,7 +290,7 @@ async def open_investigations_table(request: Request, a: Ask = Depends(ask), inv
 
 
 @router.get("/results-before-after", responses=TABLE_RESPONSES)
-async def before_after_table(request: Request, a: Ask = Depends(ask), format: str | None = FORMAT
+async def before_after_table(request: Request, a: Ask = Depends(ask), format: FormatParam = None
                              ) -> StreamingResponse:
     """Share reaching the pass level in the supported subject, round by round, results dated
     before and after the day support started."""
@@ -314,7 +313,7 @@ async def before_after_table(request: Request, a: Ask = Depends(ask), format: st
 
 @router.get("/plan-coverage", responses=TABLE_RESPONSES)
 async def plan_coverage_table(request: Request, school_year: SchoolYearParam, term: Literal["HT", "VT"],
-                              a: Ask = Depends(ask), format: str | None = FORMAT) -> StreamingResponse:
+                              a: Ask = Depends(ask), format: FormatParam = None) -> StreamingResponse:
     """Share of the group × subject teaching assignments of the term with a published plan."""
     async with runtime_of(request).db.sessions() as session:
         coverage = await read.plan_coverage(session, a.where, school_year, term, a.subject_code)
