@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -39,11 +38,13 @@ from .web.methods import BoundedBody, HeadAsGet
 from .web.pages import NotSignedIn, login_url, render, store
 from .web.security import CsrfFailed, SecurityHeaders
 from .web.sessions import Session, SessionStore
+from .web.static_files import DashboardStaticFiles
 
 STATIC = Path(__file__).resolve().parent / "static"
 #: what the framework's own refusals say, in the pages' language (their detail is the English status phrase)
 _FRAMEWORK_MESSAGES = {404: "Sidan finns inte. Kontrollera adressen.",
-                       405: "Sidan kan inte användas så (metoden stöds inte). Öppna den som en vanlig länk."}
+                       405: "Sidan kan inte användas så (metoden stöds inte). Öppna den som en vanlig länk.",
+                       416: "Den begärda delen av filen finns inte (Range). Hämta hela filen."}
 
 
 def _same_page(request: Request) -> str | None:
@@ -95,7 +96,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(DropEmptyQueryValues)
     app.add_middleware(HeadAsGet)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", DashboardStaticFiles(directory=STATIC), name="static")
     for router in (auth_routes, chain_routes, lika_routes, alert_routes, compliance_routes, export_routes,
                    report_routes):
         app.include_router(router)
