@@ -32,7 +32,8 @@ class ReportingSettings(ServiceSettings):
     # figure and results answers kept per state version and reader class (`access.answers`); off
     # only to measure or compare the uncached read path
     read_cache_enabled: bool = True
-    # the answer cache's byte budget (its answers' bodies, least recently used out past it); sized so
+    # the answer cache's byte budget (what its answers hold: bodies, headers, keys and entries, as
+    # `access.answers.entry_bytes` counts them; least recently used out past it); sized so
     # reporting stays within its memory target (250 MB RSS) at the deadline week's scale
     read_cache_max_mb: int = Field(16, ge=1, le=1024)
     # reads of the state version at once (one connection each): a request takes a read that started

@@ -6,7 +6,17 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
-from styrkedja_reporting.access.answers import SWEDEN, Answer, Answers, State, StateVersions, request_key, today
+from styrkedja_reporting.access.answers import (
+    ENTRY_OVERHEAD_BYTES,
+    SWEDEN,
+    Answer,
+    Answers,
+    State,
+    StateVersions,
+    entry_bytes,
+    request_key,
+    today,
+)
 
 
 class SlowReads:
@@ -131,11 +141,12 @@ def test_a_new_version_starts_a_new_generation_and_an_older_read_keeps_nothing()
 
 
 def test_answers_are_bounded_by_bytes_and_entries():
-    answers = Answers(max_entries=3, max_bytes=10)
+    one = entry_bytes(("c", ("/p0", (), None)), _answer(4))
+    answers = Answers(max_entries=3, max_bytes=2 * one + 1)
     g = answers.generation("app", State(1, (), None), date(2027, 3, 1))
     for n in range(4):
         answers.keep(g, "c", (f"/p{n}", (), None), _answer(4))
-    assert len(answers) == 2 and g.size == 8  # 3 × 4 bytes > 10: the oldest go first
+    assert len(answers) == 2 and g.size == 2 * one  # 3 entries > the bound: the oldest go first
     assert answers.find(g, "c", ("/p3", (), None)) is not None and answers.find(g, "c", ("/p0", (), None)) is None
     assert answers.find(g, "other class", ("/p3", (), None)) is None
 
@@ -150,3 +161,26 @@ def test_the_request_key_orders_parameters_by_name_and_keeps_repeated_ones_in_or
     assert key(b"level=area&organiser_id=2999") != key(b"level=area&organiser_id=3001")
     assert key(b"level=area", b"text/csv") != key(b"level=area")
     assert key(b"unit_id=a%2Fb") == key(b"unit_id=a/b")
+
+
+def test_an_answer_is_counted_by_what_it_holds_not_by_its_body_alone():
+    """Round 26: the byte bound (`read_cache_max_mb`) counted the bodies' lengths only, while each entry held its
+    headers, ETag, key and objects besides (~1–2 kB: bench/answer_cache_bytes.py): 4,096 answers of 100 bytes were
+    counted 0.4 MB and held ~8 MB. Failed on the old code: counted 100."""
+    answers = Answers()
+    g = answers.generation("app", State(1, (), None), date(2027, 3, 1))
+    headers = ((b"vary", b"Accept"), (b"content-type", b"text/csv; charset=utf-8"),
+               (b"content-disposition", b'attachment; filename="rapporteringsgrad-2999-2026-27.csv"'))
+    key = ("/v1/compliance/organisers/2999/school-units", (("school_year", "2026/27"), ("term", "HT")), b"text/csv")
+    answer = Answer(200, headers, b"x" * 100, b'"0123456789abcdef0123456789abcdef"')
+    answers.keep(g, "c", key, answer)
+    texts = 100 + sum(len(k) + len(v) for k, v in headers) + len(answer.etag) + len(key[0]) + len(key[2])
+    assert g.size == entry_bytes(("c", key), answer) > texts + ENTRY_OVERHEAD_BYTES
+    answers.keep(g, "c", key, answer)  # the same answer again: counted once
+    assert g.size == entry_bytes(("c", key), answer)
+    bounded = Answers(max_bytes=1000 * 100)  # room for 1,000 bodies of 100 bytes, not for 1,000 such entries
+    small = bounded.generation("app", State(1, (), None), date(2027, 3, 1))
+    for n in range(1000):
+        bounded.keep(small, "c", (f"/v1/figures/trend/{n}", (("level", "area"),), b"application/json"), _answer(100))
+    assert len(bounded) < 100 and small.size <= 1000 * 100
+    assert small.size == sum(entry_bytes(k, a) for k, a in small.answers.items())  # counted out as counted in

@@ -36,6 +36,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import sys
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -310,13 +311,36 @@ class Answers:
         key = (klass, request)
         old = generation.answers.pop(key, None)
         if old is not None:
-            generation.size -= len(old.body)
+            generation.size -= entry_bytes(key, old)
         generation.answers[key] = answer
-        generation.size += len(answer.body)
+        generation.size += entry_bytes(key, answer)
         while generation.answers and (len(generation.answers) > self.max_entries
                                       or generation.size > self.max_bytes):
-            _, dropped = generation.answers.popitem(last=False)
-            generation.size -= len(dropped.body)
+            dropped_key, dropped = generation.answers.popitem(last=False)
+            generation.size -= entry_bytes(dropped_key, dropped)
+
+
+#: What an entry holds beyond the objects `entry_bytes` sizes one by one: the `Answer` instance and its attributes'
+#: dict, its place in the generation's ordered dict (a slot and a link), the reader class's tuples and the parsed
+#: query's. Measured by bench/answer_cache_bytes.py (tracemalloc against the real middleware; bench/README.md).
+ENTRY_OVERHEAD_BYTES = 600
+
+
+def _sized_pairs(pairs: Iterable[tuple[Any, Any]]) -> int:
+    return sum(sys.getsizeof(pair) + sys.getsizeof(pair[0]) + sys.getsizeof(pair[1]) for pair in pairs)
+
+
+def entry_bytes(key: tuple[Hashable, RequestKey], answer: Answer) -> int:
+    """The memory one kept answer holds, as `max_bytes` (`read_cache_max_mb`) counts it: its body, headers, ETag and
+    key as Python holds them, and the entry's own objects (`ENTRY_OVERHEAD_BYTES`). Round 26: the body's length
+    alone was counted, while each entry held ~0.9–1.2 kB besides (and its parsed query ~1 kB more): answers of a few
+    hundred bytes, 4,096 of them, held ~10× the bytes counted (bench/answer_cache_bytes.py). A function of the
+    objects, so an entry is counted out as it was counted in."""
+    _, (path, query, accept) = key
+    return (ENTRY_OVERHEAD_BYTES + sys.getsizeof(answer.body) + sys.getsizeof(answer.etag)
+            + sys.getsizeof(answer.headers) + _sized_pairs(answer.headers)
+            + sys.getsizeof(path) + sys.getsizeof(query) + _sized_pairs(query)
+            + (0 if accept is None else sys.getsizeof(accept)))
 
 
 #: The answers of every app in this process (one namespace per `AnswerCache`).
