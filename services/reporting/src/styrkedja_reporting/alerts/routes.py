@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
 from styrkedja_kit.app import runtime_of
@@ -154,6 +155,20 @@ def _alert_of(row) -> Alert:
                  ResolvedReason(row.resolved_reason) if row.resolved_reason else None)
 
 
+def _no_alert(alert_id: UUID) -> Problem:
+    """The answer to an id never stored — and to an alert the caller may not read (`acknowledge_alert`)."""
+    return Problem(404, "Not found", f"no alert {alert_id}",
+                   [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
+
+
+async def _visible(session: AsyncSession, row: Any, reader: Principal, principal: Principal,
+                   rules: DisclosureRules) -> bool:
+    """Whether `reader` is shown the alert by `GET /v1/alerts`: its organiser, its level and place (`readable_rows`),
+    its figures not withheld from the token (`shown_to`)."""
+    return (row.organiser_id in reader.organisers and bool(await readable_rows(session, reader, [row]))
+            and bool(await shown_to(session, [row], principal, rules)))
+
+
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
 async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgement,
                             principal: Principal = authorize(*ACKNOWLEDGERS, description="acknowledges alerts")
@@ -164,13 +179,15 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
         # rebuild's swap locks the alerts it decides before the live tables too, so the two wait for each other in
         # one order only (the other order deadlocked: alerts/README.md, "Lock order")
         row = await alert_for_update(session, alert_id)
-        if row is None:
-            raise Problem(404, "Not found", f"no alert {alert_id}",
-                          [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
-        reader = acting_as(await alert_reader(session, principal), ACKNOWLEDGERS)
-        if row.organiser_id not in reader.organisers or not await readable_rows(session, reader, [row]) \
-                or not await shown_to(session, [row], principal, disclosure_rules_of(request)):  # its answer shows the figures
-            # (and an alert's id is computable from its cell)
+        # what the caller may not read does not exist for it (as LIKA's ids, `require_visible`): an alert outside its
+        # read scope is answered as an id never stored, so the id tells no one outside whether it is an alert, or
+        # (another organiser's) whose — an alert's id is computable from its cell. A 403 is left for an alert the
+        # caller lists but whose level and place its acknowledging roles do not reach (a teacher role's group)
+        reader = await alert_reader(session, principal)
+        if row is None or not await _visible(session, row, reader, principal, disclosure_rules_of(request)):
+            raise _no_alert(alert_id)
+        if not await _visible(session, row, acting_as(reader, ACKNOWLEDGERS), principal,
+                              disclosure_rules_of(request)):  # its answer shows the figures
             raise AccessDenied("alert_id", "write_scope", "this token may not acknowledge this alert")
         now = await database_now(session)
         done = acknowledge(_alert_of(row), body.comment, caller_id(principal), now)
