@@ -6,13 +6,21 @@ Found and fixed (each test failed on the old code, as said at it):
   never stored 404 and another organiser's, or another area's, 403. Now an alert the caller may not read (as
   `GET /v1/alerts` lists it) is answered as an id never stored; a 403 is left for an alert the caller lists but
   whose place its acknowledging roles do not reach (a teacher role's group). As LIKA's ids (round 26).
+- Two acknowledgers who read an open alert once: the later silently replaced the earlier's comment — the only one any
+  read shows (the history table has no read) — and a comment written about one episode acknowledged the next one,
+  reopened meanwhile. An acknowledgement may now name the alert's `changed_at` as read; changed since is a 409
+  `alert_changed` naming `changed_at`, nothing stored (as LIKA's action plan's `revision`). Left out: as before.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+
+from styrkedja_kit.db import Database
+from styrkedja_reporting.alerts.tables import alerts
 
 from .test_alert_scope import ORG, _bearer, alerted  # noqa: F401  (a fixture)
 
@@ -58,3 +66,48 @@ async def test_an_alert_the_caller_lists_but_may_not_acknowledge_stays_403(alert
     assert "11111111:7A" in {r["unit_id"] for r in listed.json()}
     refused = await _acknowledge(bare_client, alerted["11111111:7A"], teacher)
     assert refused.status_code == 403 and refused.json()["errors"][0]["rule"] == "write_scope", refused.text
+
+
+async def _row(client, headers, alert_id) -> dict:
+    rows = (await client.get("/v1/alerts", params={"organiser_id": ORG}, headers=headers)).json()
+    return next(r for r in rows if r["alert_id"] == str(alert_id))
+
+
+async def test_an_acknowledgement_naming_a_stale_read_is_a_conflict_and_changes_nothing(alerted, bare_client,  # noqa: F811
+                                                                                       token_issuer, settings):
+    # failed before: the second acknowledgement (200) replaced the first one's comment; a changed_at was a 422
+    admin = _bearer(token_issuer, roles=["organiser_admin"])
+    principal = _bearer(token_issuer, roles=["principal"], school_units=["11111111"])
+    unit = alerted["11111111"]
+    read = await _row(bare_client, admin, unit)  # both read the open alert
+    first = await bare_client.post(f"/v1/alerts/{unit}/acknowledge", headers=principal,
+                                   json={"comment": "Extra mattestöd i 7A", "changed_at": read["changed_at"]})
+    assert first.status_code == 200, first.text
+    second = await bare_client.post(f"/v1/alerts/{unit}/acknowledge", headers=admin,
+                                    json={"comment": "Inget att göra", "changed_at": read["changed_at"]})
+    assert second.status_code == 409, second.text
+    assert [(e["field"], e["rule"]) for e in second.json()["errors"]] == [("changed_at", "alert_changed")]
+    assert (await _row(bare_client, admin, unit))["comment"] == "Extra mattestöd i 7A"
+    # read again, it may replace the comment knowingly; without changed_at as before
+    again = await bare_client.post(f"/v1/alerts/{unit}/acknowledge", headers=admin, json={
+        "comment": "Inget att göra", "changed_at": first.json()["changed_at"]})
+    assert again.status_code == 200 and again.json()["comment"] == "Inget att göra", again.text
+    assert (await bare_client.post(f"/v1/alerts/{unit}/acknowledge", headers=admin,
+                                   json={"comment": "Uppföljt"})).status_code == 200
+    # a comment about episode 1 does not acknowledge episode 2 (resolved and reopened since it was read)
+    group = alerted["11111111:7A"]
+    stale = await _row(bare_client, admin, group)
+    database = Database(settings.database_url)
+    try:
+        async with database.sessions.begin() as session:
+            await session.execute(alerts.update().where(alerts.c.alert_id == group).values(
+                episode=2, changed_at=datetime(2026, 11, 2, 8, tzinfo=UTC)))
+    finally:
+        await database.dispose()
+    late = await bare_client.post(f"/v1/alerts/{group}/acknowledge", headers=principal,
+                                  json={"comment": "Sett", "changed_at": stale["changed_at"]})
+    assert late.status_code == 409 and (await _row(bare_client, admin, group))["status"] == "open", late.text
+    # a changed_at without its offset is the request's own fault
+    naive = await bare_client.post(f"/v1/alerts/{group}/acknowledge", headers=principal,
+                                   json={"comment": "Sett", "changed_at": "2026-11-02T08:00:00"})
+    assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "changed_at", naive.text

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
@@ -139,6 +139,9 @@ class Acknowledgement(InputModel):
     # 2001-4000 characters, valid by the document, was refused by the rule
     comment: str = Field(max_length=COMMENT_MAX, description=f"Why, and what is being done (≤ {COMMENT_MAX} "
                          "characters).")
+    changed_at: AwareDatetime | None = Field(None, description="The alert's `changed_at` as read: another change "
+                                             "since (an acknowledgement, a resolution, a new episode) is a 409 "
+                                             "`alert_changed` and nothing is stored. Left out: the alert as it is.")
 
 
 def caller_id(principal: Principal) -> str:
@@ -190,7 +193,7 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
                               disclosure_rules_of(request)):  # its answer shows the figures
             raise AccessDenied("alert_id", "write_scope", "this token may not acknowledge this alert")
         now = await database_now(session)
-        done = acknowledge(_alert_of(row), body.comment, caller_id(principal), now)
+        done = acknowledge(_alert_of(row), body.comment, caller_id(principal), now, body.changed_at)
         await store_acknowledgement(session, alert_id, done, now)
         await note_change_outside_batches(session)  # the alert lists kept before it are old now
         updated = await alert_of(session, alert_id)
