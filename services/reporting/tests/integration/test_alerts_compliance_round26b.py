@@ -10,6 +10,9 @@ Found and fixed (each test failed on the old code, as said at it):
   read shows (the history table has no read) — and a comment written about one episode acknowledged the next one,
   reopened meanwhile. An acknowledgement may now name the alert's `changed_at` as read; changed since is a 409
   `alert_changed` naming `changed_at`, nothing stored (as LIKA's action plan's `revision`). Left out: as before.
+- `GET /v1/alerts?unit_id=11111111/7A` (a group as results, figures, the directory's tree and a teacher's token name
+  it) answered an empty list: a group's alert is kept as `11111111:7A` (the contract allows no `/`). The filter now
+  reads a group in either spelling, at level group or with no level.
 """
 
 from __future__ import annotations
@@ -111,3 +114,19 @@ async def test_an_acknowledgement_naming_a_stale_read_is_a_conflict_and_changes_
     naive = await bare_client.post(f"/v1/alerts/{group}/acknowledge", headers=principal,
                                    json={"comment": "Sett", "changed_at": "2026-11-02T08:00:00"})
     assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "changed_at", naive.text
+
+
+async def test_a_group_named_as_other_reads_name_it_finds_its_alerts(alerted, bare_client, token_issuer):  # noqa: F811
+    # failed before: [] for the slash spelling, at level group and without a level
+    admin = _bearer(token_issuer, roles=["organiser_admin"])
+    teacher = _bearer(token_issuer, roles=["teacher"], groups=["11111111/7A"])
+    for headers in (admin, teacher):
+        for params in ({"level": "group", "unit_id": "11111111/7A"}, {"unit_id": "11111111/7A"},
+                       {"level": "group", "unit_id": "11111111:7A"}):
+            answer = await bare_client.get("/v1/alerts", params={"organiser_id": ORG, **params}, headers=headers)
+            assert [r["unit_id"] for r in answer.json()] == ["11111111:7A"], (params, answer.text)
+    # the teacher's filter still steers it nowhere else; at another level the spelling names no group
+    other = await bare_client.get("/v1/alerts", params={"unit_id": "11111111/7B"}, headers=teacher)
+    assert other.json() == []
+    area = await bare_client.get("/v1/alerts", params={"level": "area", "unit_id": "11111111/7A"}, headers=admin)
+    assert area.status_code == 200 and area.json() == []

@@ -14,6 +14,7 @@ batches, and outside them only where the state version is moved in the same tran
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -45,9 +46,10 @@ from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
 from ..freshness import note_change_outside_batches
 from ..params import UnitIdParam, unit_at_level
+from ..results.rules import GROUP_SEPARATOR
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
-from .handlers import reevaluate_all
+from .handlers import ALERT_GROUP_SEPARATOR, reevaluate_all
 from .queries import (
     alert_for_update,
     alert_of,
@@ -101,7 +103,7 @@ async def alert_list(
         principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL, Role.TEACHER,
                                          description="reads alerts")) -> list[AlertOut]:
     """Dip alerts (larm), newest change first; filters by level, unit, subject, rule and status."""
-    filters = {"organiser_id": organiser_id, "level": level, "unit_id": unit_at_level(level, unit_id),
+    filters = {"organiser_id": organiser_id, "level": level, "unit_id": alert_unit(level, unit_id),
                "school_unit_code": school_unit_code, "subject_code": subject_code, "school_year": school_year,
                "rule": rule.value if rule else None, "status": status.value if status else None}
     if organiser_id is not None and organiser_id not in principal.organisers:
@@ -118,6 +120,22 @@ async def alert_list(
             rows = await shown_to(session, found, principal, disclosure_rules_of(request))
             rows = rows[:limit]
     return [as_read(AlertOut.model_validate(row, from_attributes=True), principal, disclosure_rules_of(request)) for row in rows]
+
+
+#: a group as every other read names it: `<school unit code>/<group id>` (results, figures, the directory's tree, a
+#: teacher's token)
+_GROUP_OF_OTHER_READS = re.compile(r"[0-9]{8}/.+")
+
+
+def alert_unit(level: str | None, unit_id: str | None) -> str | None:
+    """The `unit_id` filter in the alerts' spelling: an organiser as `unit_at_level` keeps it, a group named as every
+    other read names it (`11111111/7A`) as its alert is (`11111111:7A`, the contract allows no `/`). Before, a
+    client filtering by the group it read elsewhere was answered an empty list, its group's alerts there all along
+    (round 26b)."""
+    unit = unit_at_level(level, unit_id)
+    if unit is not None and level in ("group", None) and _GROUP_OF_OTHER_READS.fullmatch(unit):
+        return unit.replace(GROUP_SEPARATOR, ALERT_GROUP_SEPARATOR, 1)
+    return unit
 
 
 def as_read(alert: AlertOut, principal: Principal, rules: DisclosureRules) -> AlertOut:
