@@ -13,6 +13,9 @@ Found and fixed (each test failed on the old code, as said at it):
 - `GET /v1/alerts?unit_id=11111111/7A` (a group as results, figures, the directory's tree and a teacher's token name
   it) answered an empty list: a group's alert is kept as `11111111:7A` (the contract allows no `/`). The filter now
   reads a group in either spelling, at level group or with no level.
+- One threshold, three spellings: `PUT /v1/alert-thresholds/{org}` answered `7.5`, a `GET` after it `7.5000` (the
+  column's decimals) and the defaults `10.0` where the saved default is `10`. Now every answer writes it without
+  trailing zeros.
 """
 
 from __future__ import annotations
@@ -130,3 +133,19 @@ async def test_a_group_named_as_other_reads_name_it_finds_its_alerts(alerted, ba
     assert other.json() == []
     area = await bare_client.get("/v1/alerts", params={"level": "area", "unit_id": "11111111/7A"}, headers=admin)
     assert area.status_code == 200 and area.json() == []
+
+
+async def test_a_threshold_reads_as_it_was_saved(alerted, bare_client, token_issuer):  # noqa: F811
+    # failed before: "7.5000" and "12.2500" read after "7.5" and "12.25" were saved; "10.0" for the default 10
+    admin = _bearer(token_issuer, roles=["organiser_admin"])
+    path = f"/v1/alert-thresholds/{ORG}"
+    defaults = (await bare_client.get(path, headers=admin)).json()
+    assert (defaults["drop_points"], defaults["below_forecast_points"]) == ("10", "10")
+    saved = await bare_client.put(path, headers=admin, json={"drop_points": "7.50", "below_forecast_points": 12.25,
+                                                             "min_students": 5})
+    read = await bare_client.get(path, headers=admin)
+    assert saved.json() == read.json() and read.json()["drop_points"] == "7.5", (saved.text, read.text)
+    assert read.json()["below_forecast_points"] == "12.25"
+    assert (await bare_client.put(path, headers=admin, json={"drop_points": "100.0000"})).json()["drop_points"] == "100"
+    assert (await bare_client.get(path, headers=admin)).json()["drop_points"] == "100"
+    assert (await bare_client.put(path, headers=admin, json={"drop_points": "-0.00"})).json()["drop_points"] == "0"

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
@@ -229,6 +229,14 @@ class ThresholdsIn(InputModel):
 class ThresholdsOut(ThresholdsIn):
     organiser_id: str
     defaults: bool  # true until the organiser sets its own
+
+    @field_validator("drop_points", "below_forecast_points", mode="after")
+    @classmethod
+    def _as_written(cls, value: Decimal) -> Decimal:
+        """One spelling of a threshold in every answer: without trailing zeros (`7.5`, `10`). The save answered the
+        body's own (`7.5`), a read the column's four decimals (`7.5000`) and the defaults' a float's (`10.0`): one
+        threshold, three texts, so a client comparing what it saved with what it read saw a change (round 26b)."""
+        return Decimal(format((value + 0).normalize(), "f"))  # + 0: no "-0"
 
 
 def require_organiser_admin(principal: Principal, organiser_id: str) -> None:
