@@ -16,6 +16,10 @@ Found and fixed (each test failed on the old code, as said at it):
 - One threshold, three spellings: `PUT /v1/alert-thresholds/{org}` answered `7.5`, a `GET` after it `7.5000` (the
   column's decimals) and the defaults `10.0` where the saved default is `10`. Now every answer writes it without
   trailing zeros.
+- An alert raised by a batch was stamped with the batch's newest event time, the producer's claim: a result whose
+  envelope said 2199 raised an alert "raised" and "changed" in 2199 — first in every list (newest change first)
+  until then, and later than any acknowledgement of it. The freshness header was bounded so before (never later
+  than the moment applied); the alerts' stamp now is too.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from styrkedja_kit.db import Database
 from styrkedja_reporting.alerts.tables import alerts
 
 from .test_alert_scope import ORG, _bearer, alerted  # noqa: F401  (a fixture)
+from .test_alerts import UNIT_ALERT, alert_events, round_of
+from .test_directory import Feeder, directory
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
 
@@ -149,3 +155,23 @@ async def test_a_threshold_reads_as_it_was_saved(alerted, bare_client, token_iss
     assert (await bare_client.put(path, headers=admin, json={"drop_points": "100.0000"})).json()["drop_points"] == "100"
     assert (await bare_client.get(path, headers=admin)).json()["drop_points"] == "100"
     assert (await bare_client.put(path, headers=admin, json={"drop_points": "-0.00"})).json()["drop_points"] == "0"
+
+
+async def test_an_alert_is_never_stamped_later_than_the_batch_was_applied(settings, bare_client, token_issuer):
+    # failed before: raised_at and changed_at 2199-01-01, the producer's claimed time
+    database = Database(settings.database_url)
+    try:
+        feed = Feeder(database)
+        await feed(directory() + round_of(1, failing=2))
+        future = datetime(2199, 1, 1, tzinfo=UTC)
+        await feed([event.model_copy(update={"time": future}) for event in round_of(2, failing=8)])
+        events = [e for e in await alert_events(database) if e["data"]["alert_id"] == str(UNIT_ALERT)]
+    finally:
+        await database.dispose()
+    before = datetime.now(UTC)
+    admin = _bearer(token_issuer, roles=["organiser_admin"])
+    rows = (await bare_client.get("/v1/alerts", params={"organiser_id": ORG}, headers=admin)).json()
+    unit = next(r for r in rows if r["alert_id"] == str(UNIT_ALERT))
+    for stamp in (unit["raised_at"], unit["changed_at"]):
+        assert datetime.fromisoformat(stamp) <= before, unit
+    assert [datetime.fromisoformat(e["data"]["raised_at"]) <= before for e in events] == [True], events
