@@ -20,6 +20,19 @@ Found and fixed (each test failed on the old code, as said at it):
   envelope said 2199 raised an alert "raised" and "changed" in 2199 — first in every list (newest change first)
   until then, and later than any acknowledgement of it. The freshness header was bounded so before (never later
   than the moment applied); the alerts' stamp now is too.
+
+Found and not fixed (needs a table of its own, its rebuild and a migration): a forecast on time, corrected after the
+deadline, is late in the compliance lists — the lists take the newest revision's `late` flag, which the forecast
+service sets at each revision's own time — where the compliance rule (`compliance/rules.py`) keeps a corrected
+on-time report on time, as the assessment rounds do (`fold_round_report`). Noted in `compliance/README.md`.
+
+Tried and held: acknowledging twice (the comment replaced, history kept), a resolved alert (409), a reopened alert (same
+id, episode + 1, acknowledgement cleared); the acknowledgement's door for roles without the grant (politician,
+teacher, ops: 403 before any lookup); a politician or area manager at the student-level compliance items (403);
+another organiser's compliance unit (403 naming the unit, a path, as LIKA keeps for a named unit); the round lists'
+lateness exactly at the deadline on the day summer time ends (covered by `test_compliance_rounds.py`); the sweep's day
+in Swedish time (`Europe/Stockholm`), the freshness bands and the alert's period agreeing at month ends; CSV/xlsx of
+the compliance lists (text through `csv_text`, xlsx `write_string`); thresholds' decimals (exponent, NaN, -0).
 """
 
 from __future__ import annotations
