@@ -176,7 +176,10 @@ async def evaluate_batch(session: AsyncSession, batch: Sequence[Delivered]) -> N
     below-forecast and freshness rules' verdicts and decisions in the same order (pass drop and below
     forecast at the batch's time, then freshness at the moment it is applied), with one read of the
     stored alerts and one write for all three rules."""
-    now = max(map(_TIME, batch))  # the batch's time, not the clock: the same in a replay
+    # the batch's time, not the clock (the same in a replay) — but never later than the moment it is applied: an
+    # event's time is its producer's claim, and one of 2199 stamped its alerts raised and changed in 2199, first in
+    # every list until then and later than any acknowledgement (round 26b; the freshness header is bounded so too)
+    now = min(max(map(_TIME, batch)), applied_at())
     # the freshness rule's locks go with the pass-drop statement (one round trip less): every organiser it
     # can lock (the units noted before and the batch's assessments'), taken before its reads in later statements —
     # not in its own open-alert read, whose snapshot would predate a wait for the lock

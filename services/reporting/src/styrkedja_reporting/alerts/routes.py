@@ -14,13 +14,15 @@ batches, and outside them only where the state version is moved in the same tran
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.events.alert import AlertFigures, AlertRule, ResolvedReason
 from styrkedja_kit.app import runtime_of
@@ -44,9 +46,10 @@ from ..figures.periods import RoundPeriod, SchoolYear, TermPeriod
 from ..figures.periods import Term as PeriodTerm
 from ..freshness import note_change_outside_batches
 from ..params import UnitIdParam, unit_at_level
+from ..results.rules import GROUP_SEPARATOR
 from .at_risk import AtRiskRule
 from .at_risk_read import StudentAtRisk, students_at_risk
-from .handlers import reevaluate_all
+from .handlers import ALERT_GROUP_SEPARATOR, reevaluate_all
 from .queries import (
     alert_for_update,
     alert_of,
@@ -100,7 +103,7 @@ async def alert_list(
         principal: Principal = authorize(Role.ORGANISER_ADMIN, Role.AREA_MANAGER, Role.PRINCIPAL, Role.TEACHER,
                                          description="reads alerts")) -> list[AlertOut]:
     """Dip alerts (larm), newest change first; filters by level, unit, subject, rule and status."""
-    filters = {"organiser_id": organiser_id, "level": level, "unit_id": unit_at_level(level, unit_id),
+    filters = {"organiser_id": organiser_id, "level": level, "unit_id": alert_unit(level, unit_id),
                "school_unit_code": school_unit_code, "subject_code": subject_code, "school_year": school_year,
                "rule": rule.value if rule else None, "status": status.value if status else None}
     if organiser_id is not None and organiser_id not in principal.organisers:
@@ -117,6 +120,22 @@ async def alert_list(
             rows = await shown_to(session, found, principal, disclosure_rules_of(request))
             rows = rows[:limit]
     return [as_read(AlertOut.model_validate(row, from_attributes=True), principal, disclosure_rules_of(request)) for row in rows]
+
+
+#: a group as every other read names it: `<school unit code>/<group id>` (results, figures, the directory's tree, a
+#: teacher's token)
+_GROUP_OF_OTHER_READS = re.compile(r"[0-9]{8}/.+")
+
+
+def alert_unit(level: str | None, unit_id: str | None) -> str | None:
+    """The `unit_id` filter in the alerts' spelling: an organiser as `unit_at_level` keeps it, a group named as every
+    other read names it (`11111111/7A`) as its alert is (`11111111:7A`, the contract allows no `/`). Before, a
+    client filtering by the group it read elsewhere was answered an empty list, its group's alerts there all along
+    (round 26b)."""
+    unit = unit_at_level(level, unit_id)
+    if unit is not None and level in ("group", None) and _GROUP_OF_OTHER_READS.fullmatch(unit):
+        return unit.replace(GROUP_SEPARATOR, ALERT_GROUP_SEPARATOR, 1)
+    return unit
 
 
 def as_read(alert: AlertOut, principal: Principal, rules: DisclosureRules) -> AlertOut:
@@ -138,6 +157,9 @@ class Acknowledgement(InputModel):
     # 2001-4000 characters, valid by the document, was refused by the rule
     comment: str = Field(max_length=COMMENT_MAX, description=f"Why, and what is being done (≤ {COMMENT_MAX} "
                          "characters).")
+    changed_at: AwareDatetime | None = Field(None, description="The alert's `changed_at` as read: another change "
+                                             "since (an acknowledgement, a resolution, a new episode) is a 409 "
+                                             "`alert_changed` and nothing is stored. Left out: the alert as it is.")
 
 
 def caller_id(principal: Principal) -> str:
@@ -154,6 +176,20 @@ def _alert_of(row) -> Alert:
                  ResolvedReason(row.resolved_reason) if row.resolved_reason else None)
 
 
+def _no_alert(alert_id: UUID) -> Problem:
+    """The answer to an id never stored — and to an alert the caller may not read (`acknowledge_alert`)."""
+    return Problem(404, "Not found", f"no alert {alert_id}",
+                   [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
+
+
+async def _visible(session: AsyncSession, row: Any, reader: Principal, principal: Principal,
+                   rules: DisclosureRules) -> bool:
+    """Whether `reader` is shown the alert by `GET /v1/alerts`: its organiser, its level and place (`readable_rows`),
+    its figures not withheld from the token (`shown_to`)."""
+    return (row.organiser_id in reader.organisers and bool(await readable_rows(session, reader, [row]))
+            and bool(await shown_to(session, [row], principal, rules)))
+
+
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
 async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgement,
                             principal: Principal = authorize(*ACKNOWLEDGERS, description="acknowledges alerts")
@@ -164,16 +200,18 @@ async def acknowledge_alert(request: Request, alert_id: UUID, body: Acknowledgem
         # rebuild's swap locks the alerts it decides before the live tables too, so the two wait for each other in
         # one order only (the other order deadlocked: alerts/README.md, "Lock order")
         row = await alert_for_update(session, alert_id)
-        if row is None:
-            raise Problem(404, "Not found", f"no alert {alert_id}",
-                          [{"field": "alert_id", "rule": "not_found", "message": "no alert of this id"}])
-        reader = acting_as(await alert_reader(session, principal), ACKNOWLEDGERS)
-        if row.organiser_id not in reader.organisers or not await readable_rows(session, reader, [row]) \
-                or not await shown_to(session, [row], principal, disclosure_rules_of(request)):  # its answer shows the figures
-            # (and an alert's id is computable from its cell)
+        # what the caller may not read does not exist for it (as LIKA's ids, `require_visible`): an alert outside its
+        # read scope is answered as an id never stored, so the id tells no one outside whether it is an alert, or
+        # (another organiser's) whose — an alert's id is computable from its cell. A 403 is left for an alert the
+        # caller lists but whose level and place its acknowledging roles do not reach (a teacher role's group)
+        reader = await alert_reader(session, principal)
+        if row is None or not await _visible(session, row, reader, principal, disclosure_rules_of(request)):
+            raise _no_alert(alert_id)
+        if not await _visible(session, row, acting_as(reader, ACKNOWLEDGERS), principal,
+                              disclosure_rules_of(request)):  # its answer shows the figures
             raise AccessDenied("alert_id", "write_scope", "this token may not acknowledge this alert")
         now = await database_now(session)
-        done = acknowledge(_alert_of(row), body.comment, caller_id(principal), now)
+        done = acknowledge(_alert_of(row), body.comment, caller_id(principal), now, body.changed_at)
         await store_acknowledgement(session, alert_id, done, now)
         await note_change_outside_batches(session)  # the alert lists kept before it are old now
         updated = await alert_of(session, alert_id)
@@ -191,6 +229,14 @@ class ThresholdsIn(InputModel):
 class ThresholdsOut(ThresholdsIn):
     organiser_id: str
     defaults: bool  # true until the organiser sets its own
+
+    @field_validator("drop_points", "below_forecast_points", mode="after")
+    @classmethod
+    def _as_written(cls, value: Decimal) -> Decimal:
+        """One spelling of a threshold in every answer: without trailing zeros (`7.5`, `10`). The save answered the
+        body's own (`7.5`), a read the column's four decimals (`7.5000`) and the defaults' a float's (`10.0`): one
+        threshold, three texts, so a client comparing what it saved with what it read saw a change (round 26b)."""
+        return Decimal(format((value + 0).normalize(), "f"))  # + 0: no "-0"
 
 
 def require_organiser_admin(principal: Principal, organiser_id: str) -> None:

@@ -300,9 +300,15 @@ def evaluate(cell: AlertCell, after: Observation, current: Alert | None, now: da
     return Decision(Action.nothing, current)
 
 
-def acknowledge(alert: Alert, comment: str, by: str, now: datetime) -> Alert:
+def acknowledge(alert: Alert, comment: str, by: str, now: datetime, as_read: datetime | None = None) -> Alert:
     """Acknowledge (kvittera) an open alert with a comment; again on an acknowledged one replaces the
-    comment. A resolved alert cannot be acknowledged (409)."""
+    comment. A resolved alert cannot be acknowledged (409).
+
+    `as_read` is the alert's `changed_at` as the caller read it: changed since (acknowledged by someone else,
+    resolved and reopened as a new episode, its figures moved) is a 409 `alert_changed` — two acknowledgers who read
+    the open alert once, the later silently replaced the earlier's comment (the only one any read shows), and a
+    comment written about one episode acknowledged the next (round 26b). None: as it is now (a client that does not
+    say what it read)."""
     text = comment.strip()
     if not text:
         raise RuleViolation("comment", "comment_required", "acknowledging an alert needs a comment")
@@ -312,6 +318,10 @@ def acknowledge(alert: Alert, comment: str, by: str, now: datetime) -> Alert:
         raise RuleViolation("comment", "no_personal_identity_number", PIN_ERROR)
     if alert.status is Status.resolved:
         raise RuleViolation("alert_id", "alert_resolved", "a resolved alert cannot be acknowledged", status=409)
+    if as_read is not None and as_read != alert.changed_at:
+        raise RuleViolation("changed_at", "alert_changed", "the alert changed since it was read (acknowledged, "
+                            f"resolved or reopened): read it again (changed_at {alert.changed_at.isoformat()})",
+                            status=409)
     return replace(alert, status=Status.acknowledged, comment=text, acknowledged_by=by, changed_at=now)
 
 
