@@ -7,12 +7,12 @@ import csv
 import io
 import re
 from collections.abc import Collection
-from datetime import date
 from typing import Any
 
 import xlsxwriter
 from starlette.responses import Response
 
+from styrkedja_kit.days import school_today
 from styrkedja_kit.spreadsheet import csv_text
 
 from .shapes import flat, number, shown
@@ -35,7 +35,7 @@ def attachment_header(filename: str) -> str:
 
 
 def _name(stem: str, ext: str) -> str:
-    return f"{stem}-{date.today().isoformat()}.{ext}"
+    return f"{stem}-{school_today().isoformat()}.{ext}"
 
 
 def csv_value(value: Any) -> str | int:

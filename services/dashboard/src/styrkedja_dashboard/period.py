@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from styrkedja_kit.days import school_today
+
 
 @dataclass(frozen=True)
 class Period:
@@ -23,7 +25,7 @@ class Period:
 
 def current_school_year(today: date | None = None) -> tuple[str, str]:
     """The school year and term of a day: HT from July, VT from January."""
-    d = today or date.today()
+    d = today or school_today()
     start = d.year if d.month >= 7 else d.year - 1
     return f"{start}/{(start + 1) % 100:02d}", "HT" if d.month >= 7 else "VT"
 

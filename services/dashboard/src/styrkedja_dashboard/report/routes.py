@@ -5,12 +5,13 @@ included: `..` in the report where the pages show `..`."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
+
+from styrkedja_kit.days import school_today
 
 from ..chain.view import matrix
 from ..clients import Reporting
@@ -71,7 +72,7 @@ async def report_data(api: Reporting, organiser: str, unit: str | None, school_y
 
 
 def _context(session: Any, organiser: str, unit: str | None, data: dict[str, Any]) -> dict[str, Any]:
-    return {"organiser": organiser, "unit": unit, "data": data, "today": date.today().isoformat(), "page": "rapport",
+    return {"organiser": organiser, "unit": unit, "data": data, "today": school_today().isoformat(), "page": "rapport",
             "session": session, "principal": session.principal}
 
 

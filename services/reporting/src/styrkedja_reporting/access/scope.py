@@ -23,6 +23,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.auth import GroupRef, Level, Node, Principal, Role
+from styrkedja_kit.days import school_today
 
 from ..directory.tables import duties, placements, teaching_assignments, units
 from ..results.rules import GROUP_SEPARATOR
@@ -47,7 +48,7 @@ async def reader_of(session: AsyncSession, principal: Principal, *, today: date 
     """The principal with the groups and units the directory gives it (teachers, principals)."""
     if not principal.has(Role.TEACHER, Role.PRINCIPAL) or not principal.organisers:
         return principal
-    today = today or date.today()
+    today = today or school_today()
     organisers = sorted(principal.organisers)
     groups: list[GroupRef] = []
     units: list[str] = []

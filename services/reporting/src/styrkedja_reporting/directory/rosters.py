@@ -17,6 +17,8 @@ from datetime import date
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from styrkedja_kit.days import school_today
+
 from ..results.rules import GROUP_SEPARATOR
 from .tables import memberships, placements, roster_sizes
 
@@ -129,7 +131,7 @@ async def counted_on(session: AsyncSession, level: str, organiser_id: str | None
 async def mismatches(session: AsyncSession) -> dict[str, int]:
     """Per level: units whose materialised size differs from the count of the memberships, on every
     day the sizes can change (each membership's first day and the day after its last) and today."""
-    days = {date.today()} | {r[0] for r in (await session.execute(text(
+    days = {school_today()} | {r[0] for r in (await session.execute(text(
         f"SELECT start_date FROM {memberships.name} WHERE start_date IS NOT NULL "
         f"UNION SELECT end_date + 1 FROM {memberships.name} WHERE end_date IS NOT NULL "
         f"UNION SELECT end_date FROM {memberships.name} WHERE end_date IS NOT NULL"))).all()}

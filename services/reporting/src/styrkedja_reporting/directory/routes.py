@@ -17,7 +17,6 @@ the organiser admin all of its organiser's (`rules.held_by`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -38,6 +37,7 @@ from styrkedja_kit.auth import (
     require_write,
 )
 from styrkedja_kit.auth import Level as AuthLevel
+from styrkedja_kit.days import school_today
 from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolUnitCodeParam
 from styrkedja_kit.problems import Problem, validation_errors
 
@@ -224,7 +224,7 @@ async def roster_sizes(*, request: Request, response: Response,
             raise AccessDenied("organiser_id", "read_scope", "this token may not read this organiser")
         # the rows: the reader's reach (completed from the directory), its roles' suppressed levels, the day
         keep_answer_of(request, reader)
-        day = on or date.today()
+        day = on or school_today()
         sizes = await roster_sizes_on(session, level, organiser_id, day)
         rows = sorted((u, n) for u, n in sizes.items() if u and (level != "organiser" or u == organiser_id))
         await set_freshness(session, response)

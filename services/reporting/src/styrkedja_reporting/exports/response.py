@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from styrkedja_kit.admission import ClientSlots
 from styrkedja_kit.app import export_slots
+from styrkedja_kit.days import school_today
 from styrkedja_kit.negotiation import accept_of
 from styrkedja_kit.rules import RuleViolation
 
@@ -108,7 +109,7 @@ def file_name(name: str, fmt: ExportFormat, day: date | None = None) -> str:
     """`<name>-<date>.<ext>`, the name kept readable (å ä ö stay; anything a file system or a
     header could trip on becomes `-`)."""
     stem = re.sub(r"[^\w.-]+", "-", unicodedata.normalize("NFC", name), flags=re.UNICODE).strip("-.") or "export"
-    return f"{stem[:100]}-{(day or date.today()).isoformat()}.{fmt.value}"
+    return f"{stem[:100]}-{(day or school_today()).isoformat()}.{fmt.value}"
 
 
 def content_disposition(filename: str) -> str:

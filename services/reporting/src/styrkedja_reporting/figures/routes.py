@@ -14,7 +14,6 @@ import dataclasses
 from collections.abc import AsyncIterator, Hashable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -25,6 +24,7 @@ from styrkedja_contracts.scales import reaches_pass
 from styrkedja_kit.app import runtime_of
 from styrkedja_kit.auth import AccessDenied, Principal, authorize_read, readable_levels
 from styrkedja_kit.auth import Level as AuthLevel
+from styrkedja_kit.days import school_today
 from styrkedja_kit.db import one_snapshot
 from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolYearParam, SubjectCodeParam
 from styrkedja_kit.rules import RuleViolation
@@ -307,7 +307,7 @@ async def freshness_figure(request: Request, a: Ask = Depends(ask),
     settings = runtime_of(request).settings
     bands = FreshnessBands(getattr(settings, "freshness_yellow_from_months", 4),
                            getattr(settings, "freshness_red_after_months", 8))
-    day = today or date.today()
+    day = today or school_today()
     async with _session(a) as session:
         dates = await read_dates(session, a.level, a.filters, a.period_id)
         # a cell's dates rest on its results: the decision on its assessed students
@@ -330,7 +330,7 @@ async def coverage_figure(request: Request, a: Ask = Depends(ask),
         -> Response:
     """Täckning: students with a result out of the roster size from the directory; `unknown`
     where the directory has no roster for the unit, `empty` for an empty roster (never ÷0)."""
-    day = on or date.today()
+    day = on or school_today()
     async with _session(a) as session:
         students = await read_students(session, a.level, a.filters, a.period_id)
         rosters = await roster_sizes(session, a.level, a.filters.organiser_id, day)
