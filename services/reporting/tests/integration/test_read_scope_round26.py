@@ -1,0 +1,39 @@
+"""Least privilege and suppression of reporting's reads as each reader sees them (hostile round 26c).
+
+Found and fixed:
+- the support figures of the nation narrowed to one organiser (`level=nation&organiser_id=…`, `unit_id=SE`): the
+  access check took it as that organiser's share (only its exact readers, judged unsuppressed), but the read dropped
+  the organiser and read the whole nation — every organiser's students — exactly: an organiser admin read the
+  nation's figures unsuppressed (a small other organiser's students in a subject only it teaches), where the
+  nation without `organiser_id` is read as the public reads it. Now it is that organiser's share, as the results'
+  and the figures' nation narrowed to one organiser is.
+
+Fixture: `test_nation_scope.fed` — three organisers, 2999 with 12 students assessed, 3001 with 3, 3002 with 20."""
+
+from __future__ import annotations
+
+import pytest
+
+from .test_nation_scope import OTHER, OWN, fed  # noqa: F401  (the fixture)
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_only]
+
+SUPPORT = {"level": "nation", "unit_id": "SE", "subject_code": "GRGRMAT01"}
+
+
+def _bearer(token_issuer, roles: list[str], organisers: list[str]) -> dict[str, str]:
+    return {"Authorization": "Bearer " + token_issuer.mint(roles=roles, organisers=organisers)}
+
+
+@pytest.mark.parametrize("path", ["/v1/support/kinds", "/v1/support/summary"])
+async def test_the_support_nation_narrowed_to_one_organiser_is_its_share_alone(fed, bare_client, token_issuer,  # noqa: F811
+                                                                                path):
+    admin = _bearer(token_issuer, ["organiser_admin"], [OWN])
+    response = await bare_client.get(path, headers=admin, params={**SUPPORT, "organiser_id": OWN})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assessed = body["students_assessed"] if "students_assessed" in body else {
+        r["students_assessed"] for r in body["rows"]}
+    assert assessed in (12, {12}), body  # its own 12, not the nation's 35 (every organiser's, read exactly)
+    other = await bare_client.get(path, headers=admin, params={**SUPPORT, "organiser_id": OTHER})
+    assert other.status_code == 403, other.text
