@@ -37,3 +37,4 @@ async def test_the_support_nation_narrowed_to_one_organiser_is_its_share_alone(f
     assert assessed in (12, {12}), body  # its own 12, not the nation's 35 (every organiser's, read exactly)
     other = await bare_client.get(path, headers=admin, params={**SUPPORT, "organiser_id": OTHER})
     assert other.status_code == 403, other.text
+

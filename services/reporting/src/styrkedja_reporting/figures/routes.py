@@ -30,8 +30,16 @@ from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolYearParam, S
 from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import ANSWERS, keep_answer
-from ..access.complement import TreeDecision, shown
-from ..access.decision import Component, coverage_slice, decision_for, forecast_slice, merit_slice, pass_slice
+from ..access.complement import EveryCellWithheld, TreeDecision, shown
+from ..access.decision import (
+    Component,
+    coverage_slice,
+    decision_for,
+    forecast_slice,
+    merit_slice,
+    pass_slice,
+    undecided,
+)
 from ..access.guard import check_read, strict_scope, withhold_small
 from ..directory.disclose import roster_withheld
 from ..exports import table as t
@@ -165,6 +173,8 @@ async def _decision(session: AsyncSession, a: Ask, level: str, components: Itera
     if not _suppressed_at(a, level):
         return None
     assert a.scope is not None
+    if undecided(level, a.scope.suppressed):  # no decision of the class covers the level: every figure withheld
+        return EveryCellWithheld.make(a.scope.rules)
     return await decision_for(session, components, a.scope.suppressed, a.scope.rules)
 
 

@@ -32,7 +32,7 @@ from styrkedja_kit.auth import Level as AuthLevel
 from styrkedja_kit.auth import Principal, may_read
 
 from ..access.complement import tree_key, unit_of
-from ..access.decision import decision_for, results_slice
+from ..access.decision import decision_for, results_slice, undecided
 from ..access.disclosure import TABLE_NEAR_FULL, Disclosure, DisclosureRules, Reason
 from ..access.scope import node_from, placements_of
 from .disclose import SLICE, state_version
@@ -193,6 +193,8 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     if AuthLevel[judged.upper()] in scope.suppressed and cells:
         if level == "student":  # one student each: withheld whenever N > 1
             return [_withheld(c) if scope.rules.min_students > 1 else c for c in cells]
+        if undecided(judged, scope.suppressed):  # no decision of the class covers the level: every cell withheld
+            return [_withheld(c) for c in cells]
         family = "assessment" if kind == "assessments" else "forecast"
         decision = await decision_for(session, {(family, c.school_year, c.subject_code) for c in cells},
                                       scope.suppressed, scope.rules)
