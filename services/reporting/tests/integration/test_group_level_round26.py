@@ -67,3 +67,36 @@ async def test_the_teacher_alone_reads_its_group_exactly(fed, bare_client, token
         "level": "group", "organiser_id": ORG, "unit_id": GROUP, **PERIOD})
     assert response.status_code == 200, response.text
     assert sum(c["assessed"] for c in response.json()) == 5
+
+
+async def test_a_politicians_student_level_reads_agree_across_doors(fed, bare_client, token_issuer):  # noqa: F811
+    """Found and fixed: the results withheld each student cell of a politician who is also a principal (its class
+    suppresses the student level), but the drill-down into the group listed each student's result exactly and the
+    support list named the students below the pass level. Now every student-level door withholds them."""
+    headers = _headers(token_issuer, ["politician", "principal"], {"school_units": ["11111111"]})
+    results = await bare_client.get("/v1/results/assessments", headers=headers,
+                                    params={"level": "student", "organiser_id": ORG, **PERIOD})
+    assert results.status_code == 200 and all(c["distribution"] is None for c in results.json()), results.text
+    drill = await bare_client.get("/v1/figures/drill-down", headers=headers,
+                                  params={"level": "group", "organiser_id": ORG, "unit_id": GROUP, **PERIOD})
+    assert drill.status_code == 200, drill.text
+    rows = drill.json()["rows"]
+    assert rows and all(r["value"] is None and r["reaches"] is None for r in rows), rows
+    listing = await bare_client.get("/v1/support/below-pass-without-support/students", headers=headers,
+                                    params={"level": "group", "organiser_id": ORG, "unit_id": GROUP})
+    assert listing.status_code == 403, listing.text
+    summary = await bare_client.get("/v1/support/summary", headers=headers,
+                                    params={"level": "school_unit", "organiser_id": ORG, "unit_id": "11111111"})
+    assert summary.status_code == 200, summary.text
+    assert summary.json()["below_pass_without_support"]["list"] is None, summary.json()
+
+
+async def test_the_principal_alone_reads_its_students(fed, bare_client, token_issuer):  # noqa: F811
+    headers = _headers(token_issuer, ["principal"], {"school_units": ["11111111"]})
+    drill = await bare_client.get("/v1/figures/drill-down", headers=headers,
+                                  params={"level": "group", "organiser_id": ORG, "unit_id": GROUP, **PERIOD})
+    assert drill.status_code == 200, drill.text
+    assert sorted(r["value"] for r in drill.json()["rows"]) == ["C", "C", "C", "F", "F"]
+    listing = await bare_client.get("/v1/support/below-pass-without-support/students", headers=headers,
+                                    params={"level": "group", "organiser_id": ORG, "unit_id": GROUP})
+    assert listing.status_code == 200 and len(listing.json()["rows"]) == 2, listing.text

@@ -191,7 +191,7 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`)
     judged = "organiser" if level == "nation" and filters.organiser_id is not None else level
     if AuthLevel[judged.upper()] in scope.suppressed and cells:
-        if level == "student":  # one student each: withheld whenever N > 1
+        if level == "student":  # one student each: withheld whenever N > 1 (`guard.students_withheld`)
             return [_withheld(c) if scope.rules.min_students > 1 else c for c in cells]
         if undecided(judged, scope.suppressed):  # no decision of the class covers the level: every cell withheld
             return [_withheld(c) for c in cells]

@@ -30,7 +30,7 @@ from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import keep_answer
 from ..access.disclosure import Reason, round_count
-from ..access.guard import audit, strict_scope, withhold_small
+from ..access.guard import audit, strict_scope, students_withheld, withhold_small
 from ..access.scope import node_of
 from ..exports import table as t
 from ..exports.negotiate import TABLE_RESPONSES
@@ -185,7 +185,8 @@ async def _list_read(request: Request, session: Any, a: Ask, *, refuse: bool) ->
     code, _, group = a.where.unit_id.partition("/")
     node = await node_of(session, AuthLevel.STUDENT, a.where.organiser_id, school_unit_code=code,
                          group_id=group or None)
-    if not may_read(scope.principal, node):
+    # the list is who is below the pass level: a student-level figure, withheld whole where the results' are
+    if not may_read(scope.principal, node) or students_withheld(scope):
         if refuse:
             raise AccessDenied("level", "read_scope", "this token may not read the students of this unit: the list "
                                "names students")
