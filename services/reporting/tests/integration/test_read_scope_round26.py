@@ -6,7 +6,8 @@ Found and fixed:
   the organiser and read the whole nation — every organiser's students — exactly: an organiser admin read the
   nation's figures unsuppressed (a small other organiser's students in a subject only it teaches), where the
   nation without `organiser_id` is read as the public reads it. Now it is that organiser's share, as the results'
-  and the figures' nation narrowed to one organiser is.
+  and the figures' nation narrowed to one organiser is;
+- a student-level read naming no organiser was audited with no organiser: in no organiser admin's trail.
 
 Fixture: `test_nation_scope.fed` — three organisers, 2999 with 12 students assessed, 3001 with 3, 3002 with 20."""
 
@@ -38,3 +39,19 @@ async def test_the_support_nation_narrowed_to_one_organiser_is_its_share_alone(f
     other = await bare_client.get(path, headers=admin, params={**SUPPORT, "organiser_id": OTHER})
     assert other.status_code == 403, other.text
 
+
+
+async def test_a_student_level_read_naming_no_organiser_is_in_its_organisers_audit_trail(fed, bare_client,  # noqa: F811
+                                                                                         token_issuer):
+    """Found and fixed: `level=student` without `organiser_id` read the reader's students of every organiser it
+    reaches, and its audit row kept no organiser: no organiser admin's trail held it."""
+    principal = {"Authorization": "Bearer " + token_issuer.mint(roles=["principal"], organisers=[OWN, OTHER],
+                                                                school_units=["11111111", "33333333"],
+                                                                subject="rektor-26c")}
+    response = await bare_client.get("/v1/results/assessments", headers=principal,
+                                     params={"level": "student", "subject_code": "GRGRMAT01"})
+    assert response.status_code == 200 and response.json(), response.text
+    for organiser in (OWN, OTHER):
+        admin = _bearer(token_issuer, ["organiser_admin"], [organiser])
+        rows = (await bare_client.get("/v1/audit/reads", params={"organiser_id": organiser}, headers=admin)).json()
+        assert [(r["subject"], r["level"]) for r in rows] == [("rektor-26c", "student")], (organiser, rows)

@@ -54,9 +54,15 @@ def what_of(request: Request) -> str:
 
 async def audit(session: AsyncSession, request: Request, principal: Principal, node: Node) -> None:
     """One audit row for a read of student-level data at `node` (the caller commits with the read);
-    the answer is never kept (`answers.mark_audited`)."""
+    the answer is never kept (`answers.mark_audited`). A read naming no organiser (`level=student` without
+    `organiser_id`: the rows of every organiser the reader reaches) is recorded once for each of the reader's
+    organisers: kept with no organiser, it was in no organiser admin's trail (round 26c)."""
     mark_audited(request)
-    await record_read(session, audit_reads, principal, node, what_of(request))
+    organisers: list[str | None] = [node.organiser_id]
+    if node.organiser_id is None and principal.organisers:
+        organisers = [*sorted(principal.organisers)]
+    for organiser in organisers:
+        await record_read(session, audit_reads, principal, replace(node, organiser_id=organiser), what_of(request))
 
 
 def disclosure_rules_of(request: Request) -> DisclosureRules:
