@@ -55,3 +55,20 @@ async def test_a_student_level_read_naming_no_organiser_is_in_its_organisers_aud
         admin = _bearer(token_issuer, ["organiser_admin"], [organiser])
         rows = (await bare_client.get("/v1/audit/reads", params={"organiser_id": organiser}, headers=admin)).json()
         assert [(r["subject"], r["level"]) for r in rows] == [("rektor-26c", "student")], (organiser, rows)
+
+
+async def test_a_politicians_own_share_of_the_nation_is_its_organiser_judged_so(fed, bare_client,  # noqa: F811
+                                                                                  token_issuer):
+    """Found and fixed: the results' nation narrowed to the politician's own organiser passed the access check (as
+    that organiser, which it reads) and then had every row dropped as a nation row (no politician reads the nation):
+    200 and `[]`, an organiser with no students. Now it is the organiser's cells, judged as the organiser's are."""
+    politician = _bearer(token_issuer, ["politician"], [OWN])
+    params = {"subject_code": "GRGRMAT01", "school_year": "2026/27", "term": "HT"}
+    nation = await bare_client.get("/v1/results/assessments", headers=politician,
+                                   params={"level": "nation", "organiser_id": OWN, **params})
+    organiser = await bare_client.get("/v1/results/assessments", headers=politician,
+                                      params={"level": "organiser", "organiser_id": OWN, **params})
+    assert nation.status_code == organiser.status_code == 200, (nation.text, organiser.text)
+    assert organiser.json(), organiser.text
+    assert [(c["assessed"], c["distribution"]) for c in nation.json()] == [
+        (c["assessed"], c["distribution"]) for c in organiser.json()]
