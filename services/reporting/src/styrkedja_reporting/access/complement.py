@@ -208,6 +208,29 @@ class TreeDecision:
                    frozenset().union(*(p._outcome for p in parts)), frozenset().union(*(p._near for p in parts)))
 
 
+@dataclass(frozen=True)
+class EveryCellWithheld(TreeDecision):
+    """The "decision" at a level the reader's class suppresses but no decision of the class covers (the groups of a
+    politician's or the public's class, `decision.left_out`; the support figures' groups, `decision.COUNT_LEVELS`):
+    every figure withheld, as a student-level cell is. Such a class reads those levels only through a narrower role of
+    the same token (a politician who is also a teacher or principal), suppressed as its widest role is; nothing there
+    was chosen as a complement or protected by one, so a cell shown exactly — a group of 5 students, or a large group
+    whose school unit is withheld as a complement — would give a withheld figure away (round 26c)."""
+
+    @classmethod
+    def make(cls, rules: DisclosureRules) -> EveryCellWithheld:
+        return cls(disclose({}, [], suppressed=(), rules=rules), frozenset())
+
+    def withheld(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
+        return True
+
+    def outcome_withheld(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
+        return True
+
+    def near_full(self, slice_: Hashable, level: str, unit: str, gender: str = TOTAL) -> bool:
+        return False
+
+
 def unit_of(level: str, organiser: str | None, unit: str) -> TreeUnit:
     return (level, (organiser, unit) if level == "area" else unit)
 

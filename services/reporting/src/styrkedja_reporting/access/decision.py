@@ -102,6 +102,15 @@ def left_out(suppressed: frozenset[Level]) -> frozenset[str]:
     return UNSEEN_WHEN_ALL_SUPPRESSED if suppressed >= frozenset(Level) - {Level.STUDENT} else frozenset()
 
 
+def undecided(level: str, suppressed: frozenset[Level], covered: Iterable[str] | None = None) -> bool:
+    """Whether a read at `level` is suppressed for the class but no decision of it covers the level (left out, or
+    not among the `covered` levels of a count table's decision): every figure there is withheld
+    (`complement.EveryCellWithheld`)."""
+    if Level[level.upper()] not in suppressed:
+        return False
+    return level in left_out(suppressed) or (covered is not None and level not in covered)
+
+
 def results_slice(kind: str, slice_: tuple[Any, ...], year: int | str) -> Hashable:
     return ("results" if kind == "assessments" else "forecasts", tuple(slice_), year)
 

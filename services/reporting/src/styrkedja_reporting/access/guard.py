@@ -54,9 +54,15 @@ def what_of(request: Request) -> str:
 
 async def audit(session: AsyncSession, request: Request, principal: Principal, node: Node) -> None:
     """One audit row for a read of student-level data at `node` (the caller commits with the read);
-    the answer is never kept (`answers.mark_audited`)."""
+    the answer is never kept (`answers.mark_audited`). A read naming no organiser (`level=student` without
+    `organiser_id`: the rows of every organiser the reader reaches) is recorded once for each of the reader's
+    organisers: kept with no organiser, it was in no organiser admin's trail (round 26c)."""
     mark_audited(request)
-    await record_read(session, audit_reads, principal, node, what_of(request))
+    organisers: list[str | None] = [node.organiser_id]
+    if node.organiser_id is None and principal.organisers:
+        organisers = [*sorted(principal.organisers)]
+    for organiser in organisers:
+        await record_read(session, audit_reads, principal, replace(node, organiser_id=organiser), what_of(request))
 
 
 def disclosure_rules_of(request: Request) -> DisclosureRules:
@@ -180,6 +186,36 @@ async def strict_scope(session: AsyncSession, request: Request, principal: Princ
     scope = Scope(organiser_ids=narrowed, principal=reader, suppressed=suppressed, rules=rules)
     CURRENT_SCOPE.set(scope)
     return scope
+
+
+def students_withheld(scope: Scope | None) -> bool:
+    """Whether a student-level figure is withheld for this reader: one student each, so wherever its class suppresses
+    the student level and the minimum group is above one. A reader reads student-level data only through a role that
+    may (a principal, teacher, organiser admin); beside a politician or public role the token is suppressed as that
+    role is (`disclosure.suppressed_levels`). The results withheld such a token's student cells, while the drill-down
+    into a group's students listed each result and the support list named the students below the pass level
+    (round 26c): every student-level door asks this."""
+    return scope is not None and Level.STUDENT in scope.suppressed and scope.rules.min_students > 1
+
+
+def withhold_all_but(table: Table, keys: frozenset[str]) -> Table:
+    """Every value of a student-level table withheld but its `keys` columns (group, pseudonymous id, subject, year):
+    the student's row is shown as the results show a withheld cell, its figures `..`/null."""
+    hidden = [i for i, c in enumerate(table.columns) if c.key not in keys]
+
+    def hide(row: Row) -> Row:
+        out = list(row)
+        for i in hidden:
+            out[i] = Withheld()
+        return tuple(out)
+
+    rows = table.rows
+    if isinstance(rows, AsyncIterable):
+        async def async_rows() -> AsyncIterator[Row]:
+            async for row in rows:
+                yield hide(row)
+        return replace(table, rows=async_rows())
+    return replace(table, rows=(hide(row) for row in rows))
 
 
 #: Columns of a figure table that give the number of students a row's figures rest on.

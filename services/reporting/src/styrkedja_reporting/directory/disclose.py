@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from styrkedja_kit.auth import Level
 
 from ..access.complement import TOTAL, TreeDecision
-from ..access.decision import ComponentRows, decide_counts_off_loop, keep_counts_decision, kept_counts_decision
+from ..access.decision import (
+    ComponentRows,
+    decide_counts_off_loop,
+    keep_counts_decision,
+    kept_counts_decision,
+    undecided,
+)
 from ..access.disclosure import DisclosureRules
 from ..access.scope import placements_of
 from .rosters import roster_sizes_of
@@ -81,6 +87,8 @@ async def roster_withheld(session: AsyncSession, level: str, organiser_id: str |
     without its organiser: withheld (its organiser's decision is unknown)."""
     from ..results.disclose import state_version  # the state version lives with the results read path
 
+    if undecided(level, suppressed, ROSTER_LEVELS):  # suppressed, but no decision holds the level (the groups of a
+        return set(units)  # politician who is also their teacher, round 26c): every size withheld
     if level not in ROSTER_LEVELS or Level[level.upper()] not in suppressed or not units:
         return set()
     owners = {unit: unit if level == "organiser" else organiser_id for unit in units}

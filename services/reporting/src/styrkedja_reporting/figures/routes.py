@@ -30,9 +30,17 @@ from styrkedja_kit.inputs import DateParam, OrganiserIdParam, SchoolYearParam, S
 from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import ANSWERS, keep_answer
-from ..access.complement import TreeDecision, shown
-from ..access.decision import Component, coverage_slice, decision_for, forecast_slice, merit_slice, pass_slice
-from ..access.guard import check_read, strict_scope, withhold_small
+from ..access.complement import EveryCellWithheld, TreeDecision, shown
+from ..access.decision import (
+    Component,
+    coverage_slice,
+    decision_for,
+    forecast_slice,
+    merit_slice,
+    pass_slice,
+    undecided,
+)
+from ..access.guard import check_read, strict_scope, students_withheld, withhold_all_but, withhold_small
 from ..directory.disclose import roster_withheld
 from ..exports import table as t
 from ..exports.negotiate import TABLE_RESPONSES, FormatParam
@@ -165,6 +173,8 @@ async def _decision(session: AsyncSession, a: Ask, level: str, components: Itera
     if not _suppressed_at(a, level):
         return None
     assert a.scope is not None
+    if undecided(level, a.scope.suppressed):  # no decision of the class covers the level: every figure withheld
+        return EveryCellWithheld.make(a.scope.rules)
     return await decision_for(session, components, a.scope.suppressed, a.scope.rules)
 
 
@@ -355,6 +365,8 @@ async def coverage_figure(request: Request, a: Ask = Depends(ask),
 
 
 DrillFigure = Literal["pass", "forecast-outcome", "merit"]
+#: The columns of a drill-down's student table shown where its figures are withheld (`guard.students_withheld`).
+_STUDENT_KEYS = frozenset({"group", "student_id", "subject_code", "year"})
 
 
 def _children_readable(a: Ask, child_level: str) -> None:
@@ -396,11 +408,14 @@ async def drill_down(request: Request, a: Ask = Depends(ask), figure: DrillFigur
                 students = await students_of_group(
                     session, unit_id or "", a.filters.subject_code, a.filters.year, school_year,
                     None if period.startswith("R") else period, int(period[1:]) if period.startswith("R") else None)
-                return await _respond(request, _student_table(a, students), a.format)
-            forecasts, results = await linked_facts_of_group(session, unit_id or "", school_year, period,
-                                                             a.filters.subject_code, a.filters.year)
-            table = (_student_forecast_table(a, forecasts, results) if figure == "forecast-outcome"
-                     else _student_merit_table(a, results))
+                table = _student_table(a, students)
+            else:
+                forecasts, results = await linked_facts_of_group(session, unit_id or "", school_year, period,
+                                                                 a.filters.subject_code, a.filters.year)
+                table = (_student_forecast_table(a, forecasts, results) if figure == "forecast-outcome"
+                         else _student_merit_table(a, results))
+            if students_withheld(a.scope):  # as the results' student level is for this reader
+                table = withhold_all_but(table, _STUDENT_KEYS)
             return await _respond(request, table, a.format)
         child_filters = CellFilters(**{**child_filters.__dict__, "subject_code": a.filters.subject_code,
                                        "year": a.filters.year})

@@ -29,10 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_contracts.scales import Scale, reaches_pass
 from styrkedja_kit.auth import Level as AuthLevel
-from styrkedja_kit.auth import Principal, may_read
+from styrkedja_kit.auth import Node, Principal, may_read
 
 from ..access.complement import tree_key, unit_of
-from ..access.decision import decision_for, results_slice
+from ..access.decision import decision_for, results_slice, undecided
 from ..access.disclosure import TABLE_NEAR_FULL, Disclosure, DisclosureRules, Reason
 from ..access.scope import node_from, placements_of
 from .disclose import SLICE, state_version
@@ -186,13 +186,21 @@ async def _read_cells(session: AsyncSession, kind: Kind, level: Level, filters: 
     cells = _cells(rows, group_by, scale_of)
     if scope is None:
         return cells
-    if scope.principal is not None:
-        cells = await _readable(session, scope.principal, level, cells)
-    # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`)
+    # the nation narrowed to one organiser is that organiser's students: judged as its organiser cell (`key_of`),
+    # and read by whoever reads that organiser (`guard.read_scope` let it through so): a politician, who reads its
+    # organiser but no nation, had every row dropped as a nation row — an empty answer, as if it had no students
     judged = "organiser" if level == "nation" and filters.organiser_id is not None else level
+    if scope.principal is not None:
+        if judged != level:
+            cells = cells if may_read(scope.principal, Node(AuthLevel.ORGANISER,
+                                                            organiser_id=filters.organiser_id)) else []
+        else:
+            cells = await _readable(session, scope.principal, level, cells)
     if AuthLevel[judged.upper()] in scope.suppressed and cells:
-        if level == "student":  # one student each: withheld whenever N > 1
+        if level == "student":  # one student each: withheld whenever N > 1 (`guard.students_withheld`)
             return [_withheld(c) if scope.rules.min_students > 1 else c for c in cells]
+        if undecided(judged, scope.suppressed):  # no decision of the class covers the level: every cell withheld
+            return [_withheld(c) for c in cells]
         family = "assessment" if kind == "assessments" else "forecast"
         decision = await decision_for(session, {(family, c.school_year, c.subject_code) for c in cells},
                                       scope.suppressed, scope.rules)

@@ -43,8 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from styrkedja_kit.auth import Level
 
-from ..access.complement import TOTAL, TreeDecision, tree_key, unit_of
-from ..access.decision import COUNT_LEVELS, ComponentRows, counts_decision
+from ..access.complement import TOTAL, EveryCellWithheld, TreeDecision, tree_key, unit_of
+from ..access.decision import COUNT_LEVELS, ComponentRows, counts_decision, undecided
 from ..access.disclosure import DisclosureRules
 from ..exports.table import Withheld
 from . import read
@@ -190,6 +190,8 @@ async def shown(session: AsyncSession, level: str, unit: str, families: tuple[st
 
     if Level[level.upper()] not in suppressed:
         return Shown(unit, level)
+    if undecided(level, suppressed, COUNT_LEVELS):  # no decision covers the level (the groups): every figure withheld
+        return Shown(unit, level, (EveryCellWithheld.make(rules),), subject)
     version = await state_version(session)  # one read for every family's lookup
     return Shown(unit, level, tuple([await family_decision(session, f, subject, weeks, today, suppressed, rules,
                                                            version) for f in families]), subject)

@@ -30,7 +30,7 @@ from styrkedja_kit.rules import RuleViolation
 
 from ..access.answers import keep_answer
 from ..access.disclosure import Reason, round_count
-from ..access.guard import audit, strict_scope, withhold_small
+from ..access.guard import audit, strict_scope, students_withheld, withhold_small
 from ..access.scope import node_of
 from ..exports import table as t
 from ..exports.negotiate import TABLE_RESPONSES, FormatParam
@@ -49,11 +49,12 @@ TEXT, INT, SHARE = t.ColumnType.text, t.ColumnType.integer, t.ColumnType.share
 
 @dataclass(frozen=True)
 class Ask:
-    where: read.Where
+    where: read.Where  # the cell read (the nation narrowed to one organiser: that organiser's)
     subject_code: str | None
+    asked: tuple[str, str]  # the level and unit the answer names: the ones asked for
 
     def name(self, kind: str) -> str:
-        return f"{kind}-{self.where.level}-{self.where.unit_id.replace('/', '-')}"
+        return f"{kind}-{self.asked[0]}-{self.asked[1].replace('/', '-')}"
 
 
 async def ask(request: Request, level: read.Level, unit_id: Annotated[UnitIdParam, Query()],
@@ -67,9 +68,15 @@ async def ask(request: Request, level: read.Level, unit_id: Annotated[UnitIdPara
     async with runtime_of(request).db.sessions() as session:
         scope = await strict_scope(session, request, principal, AuthLevel[level.upper()], organiser_id,
                                    None if level == "nation" else unit_id)
-    request.state.support_scope = (level, scope)
+    where = read.Where(level, unit_id, organiser_id if level != "nation" else None)
+    if level == "nation" and organiser_id is not None:
+        # the nation narrowed to one organiser is that organiser's students (`guard._own_share_of_nation` let only
+        # its exact readers through): its organiser cell, read and judged so. The read dropped the organiser and
+        # gave the whole nation, every organiser's students, exactly (round 26c)
+        where = read.Where("organiser", organiser_id, organiser_id)
+    request.state.support_scope = (where.level, scope)
     keep_answer(request, scope)  # the lists of students are audited (`_list_read`): never kept all the same
-    return Ask(read.Where(level, unit_id, organiser_id if level != "nation" else None), subject_code)
+    return Ask(where, subject_code, (level, unit_id))
 
 
 def _weeks(request: Request, asked: int | None) -> int:
@@ -125,7 +132,7 @@ async def summary(
     async with runtime_of(request).db.snapshot() as session:  # the figures and their decision: one state
         # the list names students: only for a reader of them
         listing = where.level in read.LIST_LEVELS and await _list_read(request, session, a, refuse=False)
-        body: dict[str, Any] = {"level": where.level, "unit_id": where.unit_id, "subject_code": subject_code,
+        body: dict[str, Any] = {"level": a.asked[0], "unit_id": a.asked[1], "subject_code": subject_code,
                                 "sensitive": sorted(SENSITIVE_FIGURES)}
         body |= await read.interventions_by_kind(session, where, subject_code)
         body |= await read.students_by_kind(session, where, subject_code)
@@ -177,7 +184,8 @@ async def _list_read(request: Request, session: Any, a: Ask, *, refuse: bool) ->
     code, _, group = a.where.unit_id.partition("/")
     node = await node_of(session, AuthLevel.STUDENT, a.where.organiser_id, school_unit_code=code,
                          group_id=group or None)
-    if not may_read(scope.principal, node):
+    # the list is who is below the pass level: a student-level figure, withheld whole where the results' are
+    if not may_read(scope.principal, node) or students_withheld(scope):
         if refuse:
             raise AccessDenied("level", "read_scope", "this token may not read the students of this unit: the list "
                                "names students")
@@ -211,7 +219,7 @@ async def kinds_table(request: Request, a: Ask = Depends(ask), format: FormatPar
             outcomes = by_kind["evaluation_outcomes"][kind]
             outcome_students = by_kind["evaluation_outcome_students"][kind]
             active, assessed = ("active", kind), ("assessed",)
-            yield (a.where.level, a.where.unit_id, a.subject_code or "", kind,
+            yield (*a.asked, a.subject_code or "", kind,
                    shown.value(by_kind["active_interventions"][kind], active),
                    shown.value(students["students_with_kind_active"][kind], active),
                    shown.value(students["students_assessed"], assessed),
@@ -244,7 +252,7 @@ async def below_pass_table(request: Request, a: Ask = Depends(ask), format: Form
     def rows() -> Iterator[t.Row]:
         for r in by_subject:
             below, assessed = ("below", r["subject_code"]), ("assessed_in", r["subject_code"])
-            yield (a.where.level, a.where.unit_id, r["subject_code"], shown.value(r["students"], below),
+            yield (*a.asked, r["subject_code"], shown.value(r["students"], below),
                    shown.value(r["students_assessed"], assessed), shown.value(r["share"], below, assessed))
 
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12),
@@ -285,7 +293,7 @@ async def open_investigations_table(request: Request, a: Ask = Depends(ask), inv
         shown = await _shown(request, session, a, "open", weeks=weeks)
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("weeks", "Veckor", INT),
                t.Column("count", "Öppna utredningar äldre än", INT)]
-    rows = [(a.where.level, a.where.unit_id, a.subject_code or "", weeks, shown.value(count, ("open",)))]
+    rows = [(*a.asked, a.subject_code or "", weeks, shown.value(count, ("open",)))]
     return await _respond(request, t.Table(a.name("utredningar"), columns, rows, "Utredningar"), format)
 
 
@@ -301,7 +309,7 @@ async def before_after_table(request: Request, a: Ask = Depends(ask), format: Fo
     def rows() -> Iterator[t.Row]:
         for r in found:
             cell = ("before_after", r["subject_code"], r["school_year"], r["term"], r["round"], r["phase"])
-            yield (a.where.level, a.where.unit_id, r["subject_code"], r["school_year"], r["term"], r["round"],
+            yield (*a.asked, r["subject_code"], r["school_year"], r["term"], r["round"],
                    r["phase"], *(shown.value(r[k], cell) for k in ("students", "reaching_pass", "share_reaching_pass")))
 
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("school_year", "Läsår"),
@@ -320,6 +328,6 @@ async def plan_coverage_table(request: Request, school_year: SchoolYearParam, te
     columns = [*_UNIT, t.Column("subject_code", "Ämne", width=12), t.Column("school_year", "Läsår"),
                t.Column("term", "Termin"), t.Column("assignments", "Grupp × ämne", INT),
                t.Column("with_published_plan", "Med publicerad planering", INT), t.Column("share", "Andel", SHARE)]
-    rows = [(a.where.level, a.where.unit_id, a.subject_code or "", school_year, term, coverage["assignments"],
+    rows = [(*a.asked, a.subject_code or "", school_year, term, coverage["assignments"],
              coverage["with_published_plan"], coverage["share"])]
     return await _respond(request, t.Table(a.name("planeringar"), columns, rows, "Planeringar"), format)
