@@ -50,9 +50,10 @@ class RuleViolations(Exception):
 
 def check_on_scale(scale: Scale, value: str) -> None:
     """A result's `value` is a value of its scale (an assessment's, a forecast's): else 422 `value_on_scale`
-    naming the values allowed."""
+    naming the values allowed — never the text sent (a refusal names the field and the rule: a client's free text in
+    a result's field, a name as well as a typo, is not answered back nor logged with the answer)."""
     if not is_valid_value(scale, value):
-        raise RuleViolation("value", "value_on_scale", f"{value!r} is not a value of scale {scale.value} "
+        raise RuleViolation("value", "value_on_scale", f"not a value of scale {scale.value} "
                                                        f"(allowed: {', '.join(scale_values(scale))})")
 
 
