@@ -25,3 +25,25 @@ async def test_a_value_off_its_scale_is_refused_without_repeating_it(client, ass
         assert problem_fields(response) == [(field, "value_on_scale")]
         assert value not in response.text and repr(value) not in response.text
         assert f"scale {scale}" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("kind", ["assessment", "term_grade"])
+async def test_an_f_in_a_subject_of_the_anpassad_grundskola_is_off_its_scale(client, scalar, assessment, kind):
+    """The anpassad grundskola (grundsärskola) grades A–E, no F (docs/DESIGN.md, the contracts' `scale_values(AF,
+    special_school=True)`): an F in one of its subjects (`GRSA…`, school form `anpassad_grundskola` on the subject list)
+    is 422 `value_on_scale` at `value` naming A–E, single and batch alike; an E is stored, and an F in the grundskola's
+    subject still is. Failed on the old code: stored (201) and sent on as below pass — a grade the school form does not
+    have, counted in every figure of the unit."""
+    f = assessment("s-1", subject_code="GRSAMAT01", kind=kind, value="F", unmet_criteria=["Taluppfattning"])
+    single = await client.post("/v1/assessments", json=f)
+    assert single.status_code == 422, single.text
+    assert problem_fields(single) == [("value", "value_on_scale")]
+    assert "A, B, C, D, E)" in single.json()["errors"][0]["message"]
+    batch = await client.post("/v1/assessments/batch", json={"items": [assessment("s-2", subject_code="GRSAMAT01"), f]})
+    assert batch.status_code == 422, batch.text
+    assert problem_fields(batch) == [("items.1.value", "value_on_scale")]
+    assert await scalar("SELECT count(*) FROM outbox") == 0
+    e = await client.post("/v1/assessments", json=f | {"value": "E", "unmet_criteria": []})
+    assert e.status_code == 201, e.text
+    grundskola = await client.post("/v1/assessments", json=f | {"subject_code": "GRGRMAT01"})
+    assert grundskola.status_code == 201, grundskola.text
