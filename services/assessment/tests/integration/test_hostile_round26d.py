@@ -47,3 +47,52 @@ async def test_an_f_in_a_subject_of_the_anpassad_grundskola_is_off_its_scale(cli
     assert e.status_code == 201, e.text
     grundskola = await client.post("/v1/assessments", json=f | {"subject_code": "GRGRMAT01"})
     assert grundskola.status_code == 201, grundskola.text
+
+
+BLANK = ["", " ", "   ", "\n", " \r\n\t ", "\u00a0", "\u3000"]
+
+
+@pytest.mark.parametrize("blank", BLANK[1:])
+async def test_a_blank_unmet_criterion_names_none(client, scalar, assessment, blank):
+    """A result below the pass level names the unmet knowledge criteria: a criterion of spaces or line breaks names
+    none, 422 `not_blank` at `unmet_criteria.0` (`items.N.unmet_criteria.0` in a batch), as LIKA's free text and the
+    kit's query parameters refuse one. Failed on the old code: an F naming `"  "` was stored (201) and sent on — the
+    rule `criteria_required_below_pass` met by nothing said."""
+    body = assessment("s-1", value="F", unmet_criteria=[blank])
+    single = await client.post("/v1/assessments", json=body)
+    assert single.status_code == 422, single.text
+    assert ("unmet_criteria.0", "not_blank") in problem_fields(single)
+    batch = await client.post("/v1/assessments/batch", json={"items": [assessment("s-2"), body]})
+    assert batch.status_code == 422, batch.text
+    assert ("items.1.unmet_criteria.0", "not_blank") in problem_fields(batch)
+    assert await scalar("SELECT count(*) FROM outbox") == 0
+
+
+def _intervention(**overrides) -> dict:
+    return {"organiser_id": "2999", "school_unit_code": "12345678", "group_id": "7A", "student_id": "s-1",
+            "subject_code": "GRGRMAT01", "kind": "extra_adjustment", "status": "decided",
+            "start_date": "2026-09-01", "evaluation_date": "2026-11-01", "decided_by_role": "teacher",
+            "decided_by": "t-1", "decided_on": "2026-09-01", "description": "Lugn miljö"} | overrides
+
+
+@pytest.mark.parametrize("blank", BLANK)
+async def test_optional_free_text_saying_nothing_is_refused(client, scalar, assessment, blank):
+    """An intervention's description and a retraction's reason — free text people type — say something or are left
+    out (`null`): "", spaces or line breaks are 422 `not_blank` naming the field, nothing stored, as LIKA's comments
+    and notes. Failed on the old code: stored as given (201, 200), a reason or description "there" that says nothing;
+    a retraction's blank reason was one more revision and event."""
+    described = await client.post("/v1/support-interventions", json=_intervention(description=blank))
+    assert described.status_code == 422, described.text
+    assert problem_fields(described) == [("description", "not_blank")]
+    batch = await client.post("/v1/support-interventions/batch", json={"items": [_intervention(description=blank)]})
+    assert batch.status_code == 422 and problem_fields(batch) == [("items.0.description", "not_blank")], batch.text
+    stored = await client.post("/v1/assessments", json=assessment("s-1"))
+    assert stored.status_code == 201, stored.text
+    retracted = await client.post(f"/v1/assessments/{stored.json()['assessment_id']}/retract", json={"reason": blank})
+    assert retracted.status_code == 422, retracted.text
+    assert problem_fields(retracted) == [("reason", "not_blank")]
+    assert await scalar("SELECT count(*) FROM outbox") == 1
+    for left_out in ({}, {"reason": None}, {"reason": "Fel elev"}):
+        done = await client.post(f"/v1/assessments/{stored.json()['assessment_id']}/retract", json=left_out)
+        assert done.status_code == 200, done.text
+    assert (await client.post("/v1/support-interventions", json=_intervention(description=None))).status_code == 201
