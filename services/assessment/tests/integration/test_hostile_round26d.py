@@ -3,7 +3,10 @@ client see them (the forecast service's: services/forecast/tests/integration/tes
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from sqlalchemy import text
 
 from styrkedja_devstack.testing import problem_fields
 
@@ -96,3 +99,36 @@ async def test_optional_free_text_saying_nothing_is_refused(client, scalar, asse
         done = await client.post(f"/v1/assessments/{stored.json()['assessment_id']}/retract", json=left_out)
         assert done.status_code == 200, done.text
     assert (await client.post("/v1/support-interventions", json=_intervention(description=None))).status_code == 201
+
+
+async def test_an_action_programme_waits_for_its_investigation_being_retracted(client, db, scalar):
+    """An action programme rests on a decided investigation, checked in its write's transaction: the investigation
+    read is locked against a change (FOR SHARE), so an investigation retracted (or revised) by a write at the same
+    time is seen once that write commits — 409 `investigation_must_exist`, nothing stored. Failed on the old code: the
+    check read the investigation without a lock, so the programme was stored (201) on an investigation retracted in
+    the same moment, and the retraction stored too — an action programme resting on none (write skew)."""
+    investigation = await client.post("/v1/support-interventions", json=_intervention(
+        kind="investigation", decided_by_role="principal", subject_code=None))
+    assert investigation.status_code == 201, investigation.text
+    basis = investigation.json()["intervention_id"]
+    programme = _intervention(kind="action_programme", decided_by_role="principal", investigation_id=basis)
+    async with db.connect() as other:
+        # another write retracting the investigation, not yet committed (the write path's own retraction holds the
+        # same row lock between its read and its commit)
+        await other.execute(text("UPDATE support_interventions SET retracted = true, revision = 2 "
+                                 "WHERE intervention_id = :id"), {"id": basis})
+        recorded = asyncio.create_task(client.post("/v1/support-interventions", json=programme))
+        while not recorded.done() and not await _waits_for_a_lock(db):
+            await asyncio.sleep(0.01)  # until the programme's write waits for the row, or is answered without waiting
+        await other.commit()
+    answer = await recorded
+    assert answer.status_code == 409, answer.text
+    assert problem_fields(answer) == [("investigation_id", "investigation_must_exist")]
+    assert await scalar("SELECT count(*) FROM support_interventions WHERE kind = 'action_programme'") == 0
+
+
+async def _waits_for_a_lock(db) -> bool:
+    async with db.connect() as conn:
+        return bool((await conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ))).scalar_one())
