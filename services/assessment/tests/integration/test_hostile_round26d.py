@@ -132,3 +132,21 @@ async def _waits_for_a_lock(db) -> bool:
         return bool((await conn.execute(text(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
         ))).scalar_one())
+
+
+@pytest.mark.parametrize("year", [0, 1, 3, 5])
+async def test_a_term_grade_before_year_6_is_refused(client, scalar, assessment, year):
+    """Grades (terminsbetyg) are given from year 6 (skollagen 10 kap. 13 §; the demo grades years 6 and 9 only): a
+    term grade in years 0–5 is 422 `term_grade_from_year_6` naming `year`, single and batch; an assessment or a
+    written report of those years is stored, and a term grade of year 6. Failed on the old code: a term grade of
+    year 3 was stored (201) and counted among the grades of the unit."""
+    body = assessment("s-1", kind="term_grade", year=year)
+    single = await client.post("/v1/assessments", json=body)
+    assert single.status_code == 422, single.text
+    assert problem_fields(single) == [("year", "term_grade_from_year_6")]
+    batch = await client.post("/v1/assessments/batch", json={"items": [assessment("s-2"), body]})
+    assert batch.status_code == 422 and problem_fields(batch) == [("items.1.year", "term_grade_from_year_6")]
+    assert await scalar("SELECT count(*) FROM outbox") == 0
+    for fine in (body | {"kind": "assessment"}, body | {"kind": "written_report"}, body | {"year": 6}):
+        stored = await client.post("/v1/assessments", json=fine)
+        assert stored.status_code == 201, stored.text

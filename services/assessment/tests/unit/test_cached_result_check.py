@@ -30,7 +30,7 @@ def test_the_cached_check_is_check_result() -> None:
                                                                    ([], ["Taluppfattning"]), ("GRGRMAT01", "GRSAMAT01")):
         for _ in range(2):  # the second time from the cache
             item = SimpleNamespace(kind=kind, scale=scale, value=value, unmet_criteria=criteria, school_year="2026/27",
-                                   subject_code=subject,
+                                   subject_code=subject, year=7,
                                    assessed_on=date(2026, 11, 2))  # in its school year: `check_assessed_on` holds
             expected = outcome(partial(check_result, special_school=special_school(subject)), kind.value, scale,
                                value, tuple(criteria))

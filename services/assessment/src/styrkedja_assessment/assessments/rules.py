@@ -3,7 +3,7 @@
 - the value is on a known scale (A–F, or the three-level scale), in a subject of the anpassad grundskola on its
   variant (A–E: it gives no F; the subject list's school form);
 - a value below the pass level names the unmet knowledge criteria (kunskapskrav/kriterier);
-- a term grade (terminsbetyg) is on the A–F scale;
+- a term grade (terminsbetyg) is on the A–F scale, and of year 6 or later (grades are given from year 6);
 - it was assessed in its school year (1 July – 30 June; the contracts' `within_school_year`, the event's own rule);
 - revisions are numbered, increase, and only the newest counts; a retraction is a revision too.
 """
@@ -40,6 +40,19 @@ def check_result(kind: str, scale: Scale, value: str, unmet_criteria: tuple[str,
     if not reaches_pass(scale, value) and not unmet_criteria:
         raise RuleViolation("unmet_criteria", "criteria_required_below_pass",
                             f"value {value!r} is below the pass level: name at least one unmet criterion")
+
+
+#: The first year (årskurs) with grades (skollagen 10 kap. 13 §: betyg from year 6; in the anpassad grundskola only on
+#: request, from year 6 too).
+FIRST_GRADED_YEAR = 6
+
+
+def check_graded_year(kind: str, year: int) -> None:
+    """A term grade is of a year with grades: a term grade of year 3 was stored and counted among the unit's grades."""
+    if kind == "term_grade" and year < FIRST_GRADED_YEAR:
+        raise RuleViolation("year", "term_grade_from_year_6",
+                            f"grades are given from year {FIRST_GRADED_YEAR}: a term grade of year {year} is none "
+                            "(an assessment or written report of the year is)")
 
 
 def check_assessed_on(assessed_on: date, school_year: str) -> None:

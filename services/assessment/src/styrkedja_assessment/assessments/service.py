@@ -29,7 +29,7 @@ from styrkedja_kit.writes import (
     event_data,
 )
 
-from .rules import check_assessed_on, check_result, special_school
+from .rules import check_assessed_on, check_graded_year, check_result, special_school
 from .schemas import AssessmentIn, AssessmentOut, RetractIn
 from .tables import NATURAL_KEY, TABLES, owners_of_natural_keys
 
@@ -64,6 +64,7 @@ def _check(item: AssessmentIn) -> None:
     if not _result_holds(item.kind.value, item.scale, item.value, bool(item.unmet_criteria), in_special_school):
         check_result(item.kind.value, item.scale, item.value, tuple(item.unmet_criteria),  # raises, naming the rule
                      special_school=in_special_school)
+    check_graded_year(item.kind.value, item.year)
     check_assessed_on(item.assessed_on, item.school_year)
 
 
