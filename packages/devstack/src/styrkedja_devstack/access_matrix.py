@@ -84,12 +84,15 @@ async def scope_matrix_failures(client: httpx.AsyncClient, issuer: DevIssuer, db
                                 tables: Iterable[str], organiser: str, other_organiser: str,
                                 refusal_rules: Collection[str],
                                 reaches_every_organiser: Collection[tuple[str, str]] = frozenset(),
+                                hidden_out_of_scope: Collection[str] = frozenset(),
                                 school_units: Iterable[str] = (), areas: Iterable[str] = (),
                                 groups: Iterable[str] = ()) -> list[str]:
     """Every route of `expected` × every role × a token for `organiser` (in scope) or `other_organiser`
     (out of scope). A role in `expected[route]` that reaches the record (in scope, or the pair
     (route, role) in `reaches_every_organiser`) gets 200 or 201; any other gets a 403 whose problem names
-    only `refusal_rules` and that stores nothing (no row count of `tables` changes). `requests[route]()`
+    only `refusal_rules` and that stores nothing (no row count of `tables` changes) — but a role of
+    `expected[route]` out of scope of a route of `hidden_out_of_scope` (one naming a stored record by its id) gets the
+    404 of an id never stored, storing nothing. `requests[route]()`
     makes each call afresh; `school_units`, `areas` and `groups` are claims of every token.
     Returns what was not so (empty when all was)."""
     tables = tuple(tables)
@@ -104,10 +107,13 @@ async def scope_matrix_failures(client: httpx.AsyncClient, issuer: DevIssuer, db
             response = await client.request(method, path, json=body)
             use_token(client, None)
             reaches = in_scope or (route, role) in reaches_every_organiser
-            statuses = (200, 201) if role in allowed and reaches else (403,)
+            hidden = role in allowed and not reaches and route in hidden_out_of_scope
+            statuses = (200, 201) if role in allowed and reaches else (404,) if hidden else (403,)
             where = f"{route} {role} {'in' if in_scope else 'out of'} scope"
             if response.status_code not in statuses:
                 wrong.append(f"{where}: {response.status_code} (expected {statuses}) {response.text[:200]}")
+            elif response.status_code == 404 and await table_counts(db, tables) != before:
+                wrong.append(f"{where}: 404 but something was stored")
             elif response.status_code == 403:
                 fields = problem_fields(response)
                 if not fields or any(rule not in refusal_rules for _, rule in fields):

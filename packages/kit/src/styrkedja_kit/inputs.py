@@ -61,6 +61,7 @@ from styrkedja_contracts.events.base import (
     within_years,
 )
 from styrkedja_contracts.identifiers import (
+    BLANK_RULE,
     TEXT_RULES_HELD,
     GroupId,
     OrganiserId,
@@ -73,6 +74,7 @@ from styrkedja_contracts.identifiers import (
     _reject_pin,  # the identifier types' text check: a field of one is checked by its type
     check_text,
     name_form,
+    name_rule_broken,
 )
 from styrkedja_contracts.subjects import KnownSubjectCode
 
@@ -80,7 +82,7 @@ __all__ = ["InputModel", "RemovalIn", "json_body", "json_body_openapi", "StrictI
            "key_given_twice", "json_refusal",
            "SchoolUnitCodeParam", "OrganiserIdParam", "GroupIdParam", "StudentIdParam", "TeacherIdParam",
            "SubjectCodeParam", "SchoolYearParam", "SchoolYearIn", "SafeTextParam", "BatchItems", "BATCH_CAP", "UniqueItems",
-           "unique_items"]
+           "unique_items", "SaidText", "says_something"]
 
 StrictInt = Annotated[int, Strict()]
 StrictBool = Annotated[bool, Strict()]
@@ -94,6 +96,22 @@ RemovalRevision = Annotated[int, Strict(), Field(ge=2, le=MAX_NAMED_REVISION,
 #: The school year a request body names: 1900/01–2198/99 (`school_year_within_years`), the one bound of every school
 #: year the services take (a forecast's, an assessment's, a plan's, a support intervention's), 422 `date_range`.
 SchoolYearIn = Annotated[SchoolYear, AfterValidator(school_year_within_years)]
+
+
+def says_something(value: str) -> str:
+    """Free text people type says something: at least one visible character (the contracts' name rules, one character
+    at a time: not a space, a line break or an invisible one), else 422 `not_blank` — "", spaces or line breaks were
+    stored as a reason, a description, an unmet criterion "there" that says nothing (a criterion of spaces met the rule
+    that a result below pass names one). An optional text with nothing to say is left out (`null`), as LIKA's comments
+    and the kit's query parameters are."""
+    if not any(name_rule_broken(ch) is None for ch in value):
+        raise PydanticCustomError(BLANK_RULE, "must have a visible character (not only spaces or line breaks): leave "
+                                              "it out, or null, for none")
+    return value
+
+
+#: free text of a request body that says something (`says_something`): `SafeText`'s rules and a visible character
+SaidText = Annotated[SafeText, AfterValidator(says_something)]
 
 #: The schema's own cap on a batch; the service's `max_batch_items` setting (default 1000) is the real limit.
 BATCH_CAP = 10_000

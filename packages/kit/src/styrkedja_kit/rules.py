@@ -48,12 +48,15 @@ class RuleViolations(Exception):
         return 422 if 422 in statuses else max(statuses)
 
 
-def check_on_scale(scale: Scale, value: str) -> None:
+def check_on_scale(scale: Scale, value: str, *, special_school: bool = False) -> None:
     """A result's `value` is a value of its scale (an assessment's, a forecast's): else 422 `value_on_scale`
-    naming the values allowed."""
-    if not is_valid_value(scale, value):
-        raise RuleViolation("value", "value_on_scale", f"{value!r} is not a value of scale {scale.value} "
-                                                       f"(allowed: {', '.join(scale_values(scale))})")
+    naming the values allowed — never the text sent (a refusal names the field and the rule: a client's free text in
+    a result's field, a name as well as a typo, is not answered back nor logged with the answer)."""
+    if not is_valid_value(scale, value, special_school=special_school):
+        # `special_school`: the anpassad grundskola's variant of the scale (A–E on AF: it gives no F)
+        where = " in the anpassad grundskola" if special_school and scale is Scale.AF else ""
+        raise RuleViolation("value", "value_on_scale", f"not a value of scale {scale.value}{where} "
+                                                       f"(allowed: {', '.join(scale_values(scale, special_school=special_school))})")
 
 
 def check_items(items: Iterable[Any], check: Callable[[Any], None], *, batch: bool) -> list[RuleViolation]:

@@ -17,11 +17,13 @@ a forecast): single and batch alike, all or nothing, one behaviour for every ser
   the index. A unique violation then is the retry above, which looks everything up: the answer is
   the full check's. When any item is refused, the key check runs before answering.
 - `may_change(row)` (optional): may this request change the stored record at all? A record of
-  an organiser the caller may not write for is a 403 `write_scope` (named at its item), nothing stored.
+  an organiser the caller may not write for is a 403 `write_scope` at a publish (named at its item), nothing
+  stored; a removal answers it as an id never stored (below).
 - Status codes: 201 when something was stored, 200 when nothing was (single and batch alike);
   a removal answers 200.
 - Removing a record the service has not seen is a 404 `must_exist`: nothing is stored, so a
-  publish arriving later creates it as usual. After a removal, only a publish naming a revision
+  publish arriving later creates it as usual. A record of an organiser the caller may not write for is
+  answered the same (404, as never stored): the id tells no one outside that it is stored, or whose. After a removal, only a publish naming a revision
   above the removal's restores the record (409 `removed_needs_revision` otherwise), so a late
   publish or a re-sent old request never resurrects it. A removal at `MAX_NAMED_REVISION` or above can
   never be named past: 409 `removed_for_good` (it cannot be restored).
@@ -474,7 +476,10 @@ class WritePath:
             async with self.db.sessions.begin() as session:
                 row = (await self._lock(session, [record_id])).get(record_id)
                 if row is not None and self.may_change is not None and not self.may_change(row):
-                    raise self._out_of_scope()
+                    # another organiser's record is answered as an id never stored (the same 404): a 403 told
+                    # whoever named the id that it is stored, and for another organiser (a forecast's id is
+                    # derived from organiser, student, subject and period, so anyone could ask after any one)
+                    row = None
                 decision, revision = decide_removal(self._stored(row), requested_revision, id_field=t.id_column,
                                                     noun=t.noun)
                 assert row is not None  # decide_removal answers 404 when there is none

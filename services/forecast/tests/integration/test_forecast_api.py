@@ -126,7 +126,7 @@ async def test_batch_errors_name_the_item_and_store_nothing(client, db):
     items = [forecast(student_id="s-1"), forecast(student_id="s-2", value="E")]
     response = await client.post("/v1/forecasts/batch", json={"items": items})
     assert response.status_code == 422
-    assert problem_fields(response) == [("items.1.value", "literal_error")]
+    assert problem_fields(response) == [("items.1.value", "value_on_scale")]
 
     duplicate = [forecast(student_id="s-1"), forecast(student_id="s-1", value="NOT_REACHED")]
     response = await client.post("/v1/forecasts/batch", json={"items": duplicate})
@@ -146,7 +146,7 @@ async def test_batch_errors_name_the_item_and_store_nothing(client, db):
 
 
 @pytest.mark.parametrize(("overrides", "field", "rule"), [
-    ({"value": "E"}, "value", "literal_error"),
+    ({"value": "E"}, "value", "value_on_scale"),
     ({"student_id": "19900101-0017"}, "student_id", "no_personal_identity_number"),
     ({"subject_code": "199001010017"}, "subject_code", "no_personal_identity_number"),
     ({"school_unit_code": "1234"}, "school_unit_code", "string_pattern_mismatch"),

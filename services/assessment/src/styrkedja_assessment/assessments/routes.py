@@ -35,8 +35,8 @@ add_record_routes(router, RecordRoutes(
     batch_same_again="Every assessment was already stored: nothing stored, no event",
     batch_doc="""All or nothing; a problem names every bad item (`items.<index>.<field>`). An item for an
     organiser the token may not write for is a 403 naming it, and nothing is stored.""",
-    remove_doc="""Retract (återkalla) an assessment as its next revision. An id the service has not stored is
-    a 404 and nothing is recorded: a publish arriving later creates it as usual. After a
+    remove_doc="""Retract (återkalla) an assessment as its next revision. An id the service has not stored — or
+    another organiser's — is a 404 and nothing is recorded: a publish arriving later creates it as usual. After a
     retraction, only a publish naming a revision above the retraction's restores it (409
     `removed_needs_revision` otherwise), so a late publish never resurrects it; a retraction at revision
     2146435071 or above (the highest a request may name) can never be restored (409 `removed_for_good`)."""))

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from styrkedja_contracts.events.assessment import AssessmentKind, Criterion
 from styrkedja_contracts.events.base import Round, Year
@@ -17,7 +17,6 @@ from styrkedja_contracts.identifiers import (
     Gender,
     GroupId,
     OrganiserId,
-    SafeText,
     SchoolUnitCode,
     StudentId,
     TeacherId,
@@ -25,7 +24,16 @@ from styrkedja_contracts.identifiers import (
 )
 from styrkedja_contracts.scales import Scale
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SchoolYearIn, UniqueItems
+from styrkedja_kit.inputs import (
+    BatchItems,
+    InputModel,
+    RemovalIn,
+    Revision,
+    SaidText,
+    SchoolYearIn,
+    UniqueItems,
+    says_something,
+)
 from styrkedja_kit.writes import BatchAnswer
 
 
@@ -43,7 +51,8 @@ class AssessmentIn(InputModel):
     kind: AssessmentKind
     scale: Scale
     value: str = Field(min_length=1, max_length=32)
-    unmet_criteria: UniqueItems[Criterion] = Field(default_factory=list, max_length=100,
+    # a criterion names one: not blank (`says_something`), else a result below pass named none and met the rule
+    unmet_criteria: UniqueItems[Annotated[Criterion, AfterValidator(says_something)]] = Field(default_factory=list, max_length=100,
                                                    description="Each criterion once.")
     school_year: SchoolYearIn
     term: Term
@@ -56,7 +65,7 @@ class AssessmentBatchIn(InputModel):
 
 
 class RetractIn(RemovalIn):
-    reason: Annotated[SafeText, Field(max_length=500)] | None = None
+    reason: Annotated[SaidText, Field(max_length=500)] | None = None
 
 
 class AssessmentOut(BaseModel):

@@ -29,7 +29,7 @@ from styrkedja_kit.writes import (
     event_data,
 )
 
-from .rules import check_assessed_on, check_result
+from .rules import check_assessed_on, check_graded_year, check_result, special_school
 from .schemas import AssessmentIn, AssessmentOut, RetractIn
 from .tables import NATURAL_KEY, TABLES, owners_of_natural_keys
 
@@ -49,19 +49,22 @@ _key: Callable[[Mapping[str, Any]], tuple[Any, ...]] = itemgetter(*NATURAL_KEY)
 
 
 @lru_cache(maxsize=4096)
-def _result_holds(kind: str, scale: Scale, value: str, names_criteria: bool) -> bool:
-    """Whether `check_result` accepts a result of this kind, scale and value, naming unmet criteria or
-    not (all it asks of them): a batch repeats a few of these a thousand times."""
+def _result_holds(kind: str, scale: Scale, value: str, names_criteria: bool, in_special_school: bool) -> bool:
+    """Whether `check_result` accepts a result of this kind, scale and value (in a subject of the anpassad grundskola
+    or not), naming unmet criteria or not (all it asks of them): a batch repeats a few of these a thousand times."""
     try:
-        check_result(kind, scale, value, ("named",) if names_criteria else ())
+        check_result(kind, scale, value, ("named",) if names_criteria else (), special_school=in_special_school)
     except RuleViolation:
         return False
     return True
 
 
 def _check(item: AssessmentIn) -> None:
-    if not _result_holds(item.kind.value, item.scale, item.value, bool(item.unmet_criteria)):
-        check_result(item.kind.value, item.scale, item.value, tuple(item.unmet_criteria))  # raises, naming the rule
+    in_special_school = special_school(item.subject_code)
+    if not _result_holds(item.kind.value, item.scale, item.value, bool(item.unmet_criteria), in_special_school):
+        check_result(item.kind.value, item.scale, item.value, tuple(item.unmet_criteria),  # raises, naming the rule
+                     special_school=in_special_school)
+    check_graded_year(item.kind.value, item.year)
     check_assessed_on(item.assessed_on, item.school_year)
 
 

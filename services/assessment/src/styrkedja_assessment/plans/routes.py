@@ -33,4 +33,4 @@ add_record_routes(router, RecordRoutes(
     same_again="The same plan again: nothing stored, no event",
     batch_same_again="Every plan was already stored: nothing stored, no event",
     batch_doc="All or nothing; a problem names every bad item (`items.<index>.<field>`).",
-    remove_doc="Retract a plan as its next revision (404 for an id never stored).", keyed=True))
+    remove_doc="Retract a plan as its next revision (404 for an id never stored, or another organiser's).", keyed=True))

@@ -45,4 +45,5 @@ add_record_routes(router, RecordRoutes(
     same_again="The same intervention again: nothing stored, no event",
     batch_same_again="Every intervention was already stored: nothing stored, no event",
     batch_doc="All or nothing; a problem names every bad item (`items.<index>.<field>`).",
-    remove_doc="Retract an intervention as its next revision (404 for an id never stored).", keyed=True))
+    remove_doc="Retract an intervention as its next revision (404 for an id never stored, or another "
+    "organiser's).", keyed=True))

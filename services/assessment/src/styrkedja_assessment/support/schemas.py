@@ -14,9 +14,9 @@ from styrkedja_contracts.events.support import (
     InterventionKind,
     InterventionStatus,
 )
-from styrkedja_contracts.identifiers import GroupId, OrganiserId, SafeText, SchoolUnitCode, StudentId, TeacherId
+from styrkedja_contracts.identifiers import GroupId, OrganiserId, SchoolUnitCode, StudentId, TeacherId
 from styrkedja_contracts.subjects import KnownSubjectCode
-from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision
+from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SaidText
 from styrkedja_kit.writes import BatchAnswer
 
 
@@ -37,7 +37,7 @@ class InterventionIn(InputModel):
     decided_by: TeacherId | None = Field(None, description="Pseudonymous id of who decided (kept in this service).")
     decided_on: date | None = None
     investigation_id: UUID | None = Field(None, description="The decided investigation an action programme rests on.")
-    description: Annotated[SafeText, Field(max_length=4000)] | None = Field(
+    description: Annotated[SaidText, Field(max_length=4000)] | None = Field(
         None, description="Free text; stored only in the assessment service, never in an event.")
 
 

@@ -31,12 +31,16 @@ support_interventions, support_intervention_revisions = TABLES.current, TABLES.r
 
 
 async def investigations(session: AsyncSession, ids: Iterable[UUID]) -> dict[UUID, StoredInvestigation]:
-    """The stored interventions named as investigations (whatever their kind, for the message)."""
+    """The stored interventions named as investigations (whatever their kind, for the message), locked against a change
+    until the transaction ends (FOR SHARE, in id order): an action programme's basis is checked in its write's
+    transaction, and a retraction or revision of the investigation at the same time (which locks it FOR UPDATE) is
+    waited for and seen — unlocked, both were stored, a programme resting on a retracted investigation (write skew)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
     t = support_interventions
     rows = (await session.execute(select(t.c.intervention_id, t.c.kind, t.c.status, t.c.organiser_id,
-                                         t.c.student_id, t.c.retracted).where(t.c.intervention_id.in_(wanted)))).all()
+                                         t.c.student_id, t.c.retracted).where(t.c.intervention_id.in_(wanted))
+                                  .order_by(t.c.intervention_id).with_for_update(read=True))).all()
     return {r.intervention_id: StoredInvestigation(InterventionKind(r.kind), InterventionStatus(r.status),
                                                    r.organiser_id, r.student_id, r.retracted) for r in rows}

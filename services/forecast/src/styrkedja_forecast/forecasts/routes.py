@@ -39,7 +39,7 @@ add_record_routes(router, RecordRoutes(
     same_again="The same forecast again: nothing stored, no event",
     batch_same_again="Every forecast was already stored: nothing stored, no event",
     batch_doc="All or nothing; a problem names every bad item (`items.<index>.<field>`).",
-    remove_doc="""Withdraw a forecast as its next revision. An id the service has not stored is a 404 and
-    nothing is recorded. After a withdrawal, only a submission naming a revision above the
+    remove_doc="""Withdraw a forecast as its next revision. An id the service has not stored — or another
+    organiser's — is a 404 and nothing is recorded. After a withdrawal, only a submission naming a revision above the
     withdrawal's restores it (409 `removed_needs_revision` otherwise); a withdrawal at revision 2146435071
     or above (the highest a request may name) can never be restored (409 `removed_for_good`)."""))

@@ -11,7 +11,6 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from styrkedja_contracts.events.base import Year
-from styrkedja_contracts.events.forecast import ForecastValue
 from styrkedja_contracts.identifiers import (
     Gender,
     GroupId,
@@ -21,6 +20,7 @@ from styrkedja_contracts.identifiers import (
     TeacherId,
     Term,
 )
+from styrkedja_contracts.scales import Scale, scale_values
 from styrkedja_contracts.subjects import KnownSubjectCode
 from styrkedja_kit.inputs import BatchItems, InputModel, RemovalIn, Revision, SchoolYearIn
 from styrkedja_kit.writes import BatchAnswer
@@ -41,7 +41,11 @@ class ForecastIn(InputModel):
     subject_code: KnownSubjectCode
     school_year: SchoolYearIn
     term: Term
-    value: ForecastValue = Field(description="A value on the THREE_LEVEL scale.")
+    # text at the door, its scale checked by the rule (`rules.check_value`): a value off the scale is 422
+    # `value_on_scale`, the code an assessment's value off its scale answers (pydantic's `literal_error` before: one
+    # mistake, two codes); the scale's values stay in the document
+    value: str = Field(min_length=1, max_length=32, description="A value on the THREE_LEVEL scale.",
+                       json_schema_extra={"enum": list(scale_values(Scale.THREE_LEVEL))})
 
 
 class ForecastBatchIn(InputModel):
