@@ -497,19 +497,21 @@ def _problem_shaped(got: Any) -> bool:
 def _misjudged(kind: str, rule: str, got: Any, tried: dict[str, int], fields: tuple[str, ...]) -> str | None:
     """What is wrong with the answer `got` to a request whose organiser ids (`fields`) were drawn as `kind`, or
     None. A unit id's own pattern (ASCII, no control character) may speak before the organiser id's rules."""
-    said = f"{got.status_code} {got.text[:200]}"
-    errors = got.json().get("errors", []) if got.status_code >= 400 and got.text.startswith("{") else []
+    # a workbook (`format=xlsx`, an enum in the document since round 26) is bytes, not UTF-8 text
+    text = got.content.decode("utf-8", "replace")
+    said = f"{got.status_code} {text[:200]}"
+    errors = got.json().get("errors", []) if got.status_code >= 400 and text.startswith("{") else []
     organiser_fields = [e for e in errors if e.get("field", "").split(".")[-1] in fields]
     rules = {rule, "string_pattern_mismatch"} if rule in ("ascii_only", "no_control_characters") and \
         "unit_id" in fields else {rule}
-    if got.status_code >= 500 or contains_personal_identity_number(got.text):
+    if got.status_code >= 500 or contains_personal_identity_number(text):
         return said
     if got.status_code >= 400 and not _problem_shaped(got):
         return f"{said} (not a problem+json of its status)"
     if kind == "own":
         if any(e.get("rule") in ("read_scope", "write_scope") for e in organiser_fields):
             return said
-        if got.status_code < 300 and got.text.startswith(("{", "[")) and any(
+        if got.status_code < 300 and text.startswith(("{", "[")) and any(
                 v != KEPT_A for v in _organiser_values(got.json()) if isinstance(v, str)):
             return f"{said} (an organiser id not in its kept spelling)"
     if kind == "other" and got.status_code < 300:
