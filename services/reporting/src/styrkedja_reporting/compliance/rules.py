@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
+from uuid import UUID
 
 from styrkedja_contracts.calendar import Timeliness, Window, timeliness
 
@@ -178,6 +179,42 @@ def round_tie_order(report: RoundReport) -> tuple[object, ...]:
     `rebuild.compliance`)."""
     return (report.retracted, report.school_unit_code, report.group_id, report.student_id, report.subject_code,
             report.school_year, report.round, report.received_at)
+
+
+@dataclass(frozen=True)
+class ForecastRun:
+    """What compliance keeps of one forecast (by id within its organiser) for the forecast lists: its newest
+    revision, whether that withdraws it, and whether its current run — the submissions since it was last
+    withdrawn — was late. The forecast service flags each revision late by that revision's own time (the
+    flag's meaning, kept); the run is on time when any of its submissions was (`fold_forecast_run`): an
+    on-time forecast corrected after the deadline stays on time, as an assessment's run keeps its first time
+    (`fold_round_report`). A withdrawal ends the run; a submission after it starts a new one, judged by its own
+    flag (withdrawn, then submitted again late, is late). A withdrawn state's `late` is false (it counts nowhere)."""
+
+    forecast_id: UUID
+    organiser_id: str
+    revision: int
+    withdrawn: bool
+    late: bool
+
+
+def fold_forecast_run(state: ForecastRun | None, incoming: ForecastRun) -> ForecastRun:
+    """The state after one more revision of a forecast (`incoming.withdrawn` = a withdrawal, its `late` false).
+
+    On time wins within a run (`late` is the AND of its submissions' flags, the boolean of "the earliest time"):
+    an AND is the same in any order, so two events of one revision (a producer's fault, on two partitions) are
+    decided by content whatever came first — a withdrawal wins its revision (as the fact's `results.rules.tie_order`
+    decides), two submissions are one run. Older revisions change nothing."""
+    if state is not None and incoming.revision < state.revision:
+        return state
+    if incoming.withdrawn:
+        return replace(incoming, late=False)
+    if state is not None and state.withdrawn:
+        # a withdrawal wins the tie of its own revision; a newer submission starts a new run
+        return state if incoming.revision == state.revision else incoming
+    if state is not None:  # the same run (a correction, or a twin of the newest revision)
+        return replace(incoming, revision=max(state.revision, incoming.revision), late=state.late and incoming.late)
+    return incoming
 
 
 def item_for(window_key: WindowKey, window: Window, school_unit_code: str, group_id: str, subject_code: str,

@@ -10,6 +10,9 @@ What the incremental apply leaves (`compliance.handlers`), written once from the
   revision is a twin, decided by content: `rules.round_tie_order`); the state is its newest revision's, retracted
   when a retraction has it (the greatest retraction's own place and time), else the greatest publication's place
   and the earliest time of the last run (the publications above the newest retracted revision);
+* `compliance_forecast_runs`: each forecast's `rules.fold_forecast_run` over its events in log order, set-wise
+  (`_forecast_runs_sql`) — the events counted as the round reports' are; withdrawn when a withdrawal has the newest
+  revision, else late only when every submission of the last run (those above the newest withdrawn revision) is;
 * `compliance_assignment_scope`: each teaching assignment's group × subject as the directory holds it now;
 * `compliance_windows`: a forecast window per organiser × school year × term any forecast event named,
   a round window per organiser × school year × round any counted assessment state named whose round the
@@ -44,6 +47,7 @@ from ..compliance.rules import WindowKey, WindowKind, round_period
 from ..compliance.tables import (
     compliance_assignment_scope,
     compliance_calendars,
+    compliance_forecast_runs,
     compliance_round_reports,
     compliance_windows,
 )
@@ -106,8 +110,30 @@ def _round_reports_sql(counted: str) -> str:
         "JOIN p ON p.assessment_id = s.assessment_id AND p.organiser_id = s.organiser_id")
 
 
+def _forecast_runs_sql(forecasts: str, dups: str) -> str:
+    """Each forecast's run (`rules.fold_forecast_run` set-wise) from its staged events (`forecasts`: one row per
+    forecast event, the fact's fields; a withdrawal's `late` false): an event counts when its revision is not below
+    any earlier one of the forecast in log order; the newest counted revision is the state's, withdrawn when a
+    withdrawal has it (a withdrawal wins its revision's tie); else late only when every counted submission above the
+    newest withdrawn revision (the run since the last withdrawal) is late — an AND, the same in any order, as the live
+    fold's twins."""
+    return (
+        f"INSERT INTO {compliance_forecast_runs.name} (forecast_id, organiser_id, revision, withdrawn, late) "
+        "WITH ev AS (SELECT forecast_id, organiser_id, revision, withdrawn, late, max(revision) OVER "
+        "(PARTITION BY forecast_id, organiser_id ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) "
+        f"AS before FROM {forecasts} t WHERE NOT EXISTS (SELECT 1 FROM {dups} d WHERE d.seq = t.seq)), "
+        "c AS (SELECT * FROM ev WHERE before IS NULL OR revision >= before), "
+        "k AS (SELECT forecast_id, organiser_id, max(revision) AS revision, "
+        "max(revision) FILTER (WHERE withdrawn) AS withdrawn_revision FROM c GROUP BY forecast_id, organiser_id) "
+        "SELECT k.forecast_id, k.organiser_id, k.revision, coalesce(k.withdrawn_revision = k.revision, false), "
+        "CASE WHEN k.withdrawn_revision = k.revision THEN false ELSE coalesce(bool_and(c.late) FILTER (WHERE NOT "
+        "c.withdrawn AND (k.withdrawn_revision IS NULL OR c.revision > k.withdrawn_revision)), false) END "
+        "FROM k JOIN c ON c.forecast_id = k.forecast_id AND c.organiser_id = k.organiser_id "
+        "GROUP BY k.forecast_id, k.organiser_id, k.revision, k.withdrawn_revision")
+
+
 async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
-                             small: Sequence[tuple[int, Delivered]]) -> int:
+                             small: Sequence[tuple[int, Delivered]], forecasts: str) -> int:
     """Compliance's tables from the final directory and facts (filled before) and the staged events (`tracked`:
     compliance's view of every fact event, `dups`: the later deliveries to leave out); `small`: the claimed small
     events in log order (the calendars among them). Returns how many windows were derived."""
@@ -132,6 +158,7 @@ async def rebuild_compliance(session: AsyncSession, *, tracked: str, dups: str,
     await explain.execute(session, "compliance.counted",
                           f"CREATE UNLOGGED TABLE {counted} AS {_counted_sql(tracked, dups)}", params)
     await explain.execute(session, "compliance.round_reports", _round_reports_sql(counted))
+    await explain.execute(session, "compliance.forecast_runs", _forecast_runs_sql(forecasts, dups))
     a = "directory_teaching_assignments"
     cols = ("organiser_id", "assignment_id", "school_unit_code", "group_id", "subject_code")
     await session.execute(text(
@@ -193,9 +220,12 @@ _ITEMS = (
     "FROM w JOIN directory_teaching_assignments a ON a.organiser_id = w.organiser_id "
     "WHERE NOT a.removed AND a.subject_code IS NOT NULL AND a.teacher_id IS NOT NULL "
     f"GROUP BY 1, 2, 3, 4, 5, 6 HAVING bool_or({_ACTIVE_ON.format(t='a', d='w.opens')})), "
-    # each student × subject's reports in a window: late only when every one is late (on time wins)
+    # each student × subject's reports in a window: late only when every one is late (on time wins); a forecast's
+    # by its run (`compliance_forecast_runs`: a correction after the deadline keeps an on-time one on time)
     "rep AS (SELECT f.organiser_id, CAST(:forecast AS text) AS kind, f.school_year || ':' || f.term AS period, "
-    "f.student_id, f.subject_code, bool_and(f.late) AS late FROM forecast_facts f WHERE NOT f.withdrawn "
+    "f.student_id, f.subject_code, bool_and(coalesce(run.late, f.late)) AS late FROM forecast_facts f "
+    "LEFT JOIN compliance_forecast_runs run ON run.forecast_id = f.forecast_id AND run.organiser_id = f.organiser_id "
+    "WHERE NOT f.withdrawn "
     "GROUP BY 1, 2, 3, 4, 5 "
     "UNION ALL SELECT r.organiser_id, CAST(:round AS text), w.period, r.student_id, r.subject_code, "
     "bool_and(CAST((r.received_at AT TIME ZONE w.timezone) AS date) > w.deadline) FROM compliance_round_reports r "
